@@ -1,0 +1,37 @@
+/**
+ * Durations are written by people as `'5m'`, `'1h'`, `'7d'` or as a number of milliseconds.
+ * Everything inside kfs works in epoch milliseconds (UTC), so parse once at the edge.
+ */
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+}
+
+export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd' | 'w'}`
+
+export function parseDurationMs(value: Duration | string, what = 'duration'): number {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new RangeError(`${what}: ${value} is not a non-negative whole number of milliseconds`)
+    }
+    return value
+  }
+  const match = /^(\d+)(ms|s|m|h|d|w)$/.exec(value.trim())
+  if (!match) {
+    throw new RangeError(`${what}: '${value}' is not a duration; write e.g. '500ms', '30s', '5m', '1h', '7d'`)
+  }
+  return Number(match[1]) * (UNIT_MS[match[2]!] as number)
+}
+
+/** Shortest exact spelling, used to derive feature names such as `price_sum_1h`. */
+export function formatDurationMs(ms: number): string {
+  for (const unit of ['w', 'd', 'h', 'm', 's'] as const) {
+    const size = UNIT_MS[unit] as number
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
+  }
+  return `${ms}ms`
+}

@@ -1,0 +1,24 @@
+/** The table of error codes and whether an operation failing with one may be retried. */
+export const ERROR_CODES = {
+  CONFIG_INVALID: { retriable: false },
+  DEFINITION_INVALID: { retriable: false },
+  DEFINITION_CHANGED: { retriable: false },
+  SCHEMA_UNKNOWN: { retriable: false },
+  SCHEMA_INCOMPATIBLE: { retriable: false },
+  SOURCE_UNAVAILABLE: { retriable: true },
+  SINK_UNAVAILABLE: { retriable: true },
+  SINK_REJECTED: { retriable: false },
+  COMMIT_CONFLICT: { retriable: true },
+  COMMIT_FAILED: { retriable: true },
+  CHECKPOINT_FAILED: { retriable: true },
+  CHECKPOINT_CORRUPT: { retriable: false },
+  OBJECT_NOT_FOUND: { retriable: false },
+  OBJECT_EXISTS: { retriable: false },
+  BACKFILL_INCOMPLETE: { retriable: false },
+  NOT_FOUND: { retriable: false },
+  BAD_REQUEST: { retriable: false },
+  INVARIANT_VIOLATED: { retriable: false },
+  RETRIES_EXHAUSTED: { retriable: false },
+} as const satisfies Record<string, { retriable: boolean }>
+
+export type ErrorCode = keyof typeof ERROR_CODES

@@ -1,0 +1,53 @@
+/**
+ * One error tree for kfs. Retry behaviour is decided by `code` through the table in
+ * `error-codes.ts`, never by matching message text.
+ */
+import { ERROR_CODES, type ErrorCode } from './error-codes.ts'
+
+export interface ErrorContext {
+  readonly [key: string]: string | number | boolean | undefined
+}
+
+export class FeatureStoreError extends Error {
+  readonly code: ErrorCode
+  readonly retriable: boolean
+  readonly context: ErrorContext | undefined
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+    this.retriable = ERROR_CODES[code].retriable
+    this.context = options.context
+  }
+}
+
+export class SourceError extends FeatureStoreError {}
+export class SinkWriteError extends FeatureStoreError {}
+export class CommitError extends FeatureStoreError {}
+export class CheckpointError extends FeatureStoreError {}
+export class SchemaError extends FeatureStoreError {}
+export class ConfigError extends FeatureStoreError {
+  constructor(message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super('CONFIG_INVALID', message, options)
+  }
+}
+export class DefinitionError extends FeatureStoreError {
+  constructor(message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super('DEFINITION_INVALID', message, options)
+  }
+}
+export class InvariantViolation extends FeatureStoreError {
+  constructor(message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super('INVARIANT_VIOLATED', message, options)
+  }
+}
+export class RetriesExhaustedError extends FeatureStoreError {
+  constructor(message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super('RETRIES_EXHAUSTED', message, options)
+  }
+}
+
+export function isRetriable(err: unknown): boolean {
+  return err instanceof FeatureStoreError && err.retriable
+}

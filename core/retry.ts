@@ -1,0 +1,49 @@
+import type { Clock } from './clock.ts'
+import { FeatureStoreError, InvariantViolation, RetriesExhaustedError } from './errors.ts'
+
+export interface RetryOptions {
+  readonly clock: Clock
+  readonly attempts?: number
+  readonly minDelayMs?: number
+  readonly maxDelayMs?: number
+  /** Deterministic jitter source in [0, 1); tests pass a constant. */
+  readonly jitter?: () => number
+  readonly onRetry?: (err: unknown, attempt: number, delayMs: number) => void
+}
+
+function isNeverRetriable(err: unknown): boolean {
+  if (err instanceof TypeError || err instanceof RangeError || err instanceof InvariantViolation) return true
+  return err instanceof FeatureStoreError && !err.retriable
+}
+
+/**
+ * Exponential back-off with jitter. `bail(err)` stops at once with that error; errors marked
+ * non-retriable (and programming errors) are never retried.
+ */
+export async function retry<T>(fn: (bail: (err: unknown) => never, attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const attempts = options.attempts ?? 8
+  const minDelayMs = options.minDelayMs ?? 100
+  const maxDelayMs = options.maxDelayMs ?? 5_000
+  const jitter = options.jitter ?? Math.random
+  let bailed: { err: unknown } | undefined
+  const bail = (err: unknown): never => {
+    bailed = { err }
+    throw err
+  }
+  let lastErr: unknown
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      return await fn(bail, attempt)
+    } catch (err: unknown) {
+      if (bailed) throw bailed.err
+      if (isNeverRetriable(err)) throw err
+      lastErr = err
+      if (attempt === attempts) break
+      const base = Math.min(maxDelayMs, minDelayMs * 2 ** (attempt - 1))
+      const delayMs = Math.round(base / 2 + (base / 2) * jitter())
+      options.onRetry?.(err, attempt, delayMs)
+      await options.clock.sleep(delayMs)
+    }
+  }
+  throw new RetriesExhaustedError(`gave up after ${attempts} attempts`, { cause: lastErr })
+}

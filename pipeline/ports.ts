@@ -1,0 +1,110 @@
+/**
+ * The ports of the engine. `pipeline/` owns these interfaces; adapters in `sinks/`,
+ * `pipeline/sources/*` and the embedded defaults implement them, and each family shares one
+ * contract test suite (test/contracts/) that the real and the embedded adapter both pass.
+ */
+import type { FeatureViewDef, StampedRow } from '../operators/define/types.ts'
+
+// ---------------------------------------------------------------------------------------------
+// Object store: where Iceberg tables, checkpoints and registry state live.
+
+export interface ObjectStore {
+  /** Human-readable root, e.g. `s3://bucket/prefix` or `file:///abs/dir`; Iceberg paths are built from it. */
+  readonly rootUri: string
+  get(key: string): Promise<Uint8Array | undefined>
+  put(key: string, body: Uint8Array): Promise<void>
+  /**
+   * Creates the object only if no object exists under `key` (local: link(2); S3: If-None-Match: *).
+   * Returns false when it already existed — the caller lost an optimistic-concurrency race.
+   */
+  putIfAbsent(key: string, body: Uint8Array): Promise<boolean>
+  delete(key: string): Promise<void>
+  /** Keys under a prefix, in lexicographic order. */
+  list(prefix: string): Promise<string[]>
+  /** Absolute URI of a key, as written into Iceberg metadata. */
+  uriOf(key: string): string
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event log: Kafka, or the embedded on-disk log with the same semantics that matter here.
+
+export interface LogRecord {
+  readonly topic: string
+  readonly partition: number
+  /** Kafka offsets are int64; kept as decimal strings end to end (kafkajs does the same). */
+  readonly offset: string
+  readonly key: Uint8Array | null
+  readonly value: Uint8Array | null
+  readonly timestampMs: number
+  readonly headers: Readonly<Record<string, string>>
+}
+
+export interface ProduceRecord {
+  readonly key: Uint8Array | string | null
+  readonly value: Uint8Array | null
+  readonly headers?: Readonly<Record<string, string>>
+  /** Explicit partition; otherwise the log hashes the key (murmur2, as Kafka's default partitioner). */
+  readonly partition?: number
+}
+
+// ---------------------------------------------------------------------------------------------
+// Online store: Redis, or the embedded store with the same conditional-write and TTL semantics.
+
+export type OnlineStatus = 'PRESENT' | 'MISSING' | 'OUTSIDE_TTL'
+
+export interface OnlineRead {
+  readonly status: OnlineStatus
+  readonly asOfMs: number | null
+  /** Values in the order of the requested feature names; null stays null. */
+  readonly values: readonly (import('../operators/define/types.ts').FeatureValue)[]
+}
+
+export interface OnlineWriteResult {
+  readonly written: number
+  /** Rows refused because a fresher (or equal) `as_of` was already stored. */
+  readonly stale: number
+}
+
+export interface OnlineStore {
+  /** Conditional on `as_of` (≥ stored), TTL from the view; rows of one key are coalesced to the newest. */
+  writeRows(view: FeatureViewDef, rows: readonly StampedRow[]): Promise<OnlineWriteResult>
+  /**
+   * One round trip for any number of (view, entity) lookups. `nowMs` decides OUTSIDE_TTL.
+   */
+  readRows(
+    lookups: readonly { readonly view: FeatureViewDef; readonly entityKey: string; readonly features: readonly string[] }[],
+    nowMs: number,
+  ): Promise<OnlineRead[]>
+  close(): Promise<void>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dead letters: bad input is data, never a crash and never a silent drop.
+
+export type DeadLetterReason =
+  | 'undecodable'
+  | 'unknown_schema'
+  | 'schema_mismatch'
+  | 'missing_event_time'
+  | 'missing_key'
+  | 'invalid_key'
+  | 'oversize'
+  | 'late'
+  | 'map_failed'
+
+export interface DeadLetter {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: string
+  readonly key: Uint8Array | null
+  readonly value: Uint8Array | null
+  readonly reason: DeadLetterReason
+  readonly detail: string
+  /** The view that refused it, when only one view did (e.g. missing key of that view's entity). */
+  readonly view?: string
+}
+
+export interface DeadLetterSink {
+  write(letters: readonly DeadLetter[]): Promise<void>
+  flush(): Promise<void>
+}
