@@ -108,3 +108,50 @@ export interface DeadLetterSink {
   write(letters: readonly DeadLetter[]): Promise<void>
   flush(): Promise<void>
 }
+
+export interface TopicPartitionOffset {
+  readonly topic: string
+  readonly partition: number
+  /** The next offset to read (Kafka's committed-offset convention). */
+  readonly offset: string
+}
+
+export interface LogBatch {
+  readonly topic: string
+  readonly partition: number
+  /** In offset order. */
+  readonly records: readonly LogRecord[]
+  /** Offset after the last record the log currently holds for this partition (Kafka high watermark). */
+  readonly highWatermark: string
+}
+
+export interface ConsumerHandlers {
+  /** Called with every batch, one partition at a time, in offset order within a partition. */
+  eachBatch(batch: LogBatch): Promise<void>
+  /** The group gave this member these partitions (the full current assignment). */
+  onAssigned?(partitions: readonly { topic: string; partition: number }[]): Promise<void>
+  /** The group is about to take these partitions away; finish or abandon in-flight work. */
+  onRevoked?(partitions: readonly { topic: string; partition: number }[]): Promise<void>
+}
+
+export interface LogConsumer {
+  /** Starts consuming; resolves once the consumer has joined its group. */
+  run(handlers: ConsumerHandlers): Promise<void>
+  /** Progress markers only: exactly-once comes from checkpoints, which record their own offsets. */
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>
+  /** Next read position for a partition (used after restoring a checkpoint). */
+  seek(position: TopicPartitionOffset): void
+  pause(partitions: readonly { topic: string; partition: number }[]): void
+  resume(partitions: readonly { topic: string; partition: number }[]): void
+  stop(): Promise<void>
+}
+
+export interface EventLog {
+  createTopic(topic: string, partitions: number): Promise<void>
+  partitionCount(topic: string): Promise<number>
+  produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]>
+  /** Next offset to be written, per partition (index = partition). */
+  endOffsets(topic: string): Promise<string[]>
+  consumer(options: { groupId: string; topics: readonly string[]; readCommitted?: boolean }): LogConsumer
+  close(): Promise<void>
+}
