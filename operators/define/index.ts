@@ -1,0 +1,13 @@
+/**
+ * Features as code: the builders users import in their definition modules. Pure (imports only
+ * core/), so the same definitions load in the engine, replay, serving and the registry.
+ */
+export { entity, type EntityOptions } from './entity.ts'
+export { source, SOURCE_DEFAULTS, type SourceOptions } from './source.ts'
+export { featureView, type FeatureViewOptions, type MappedFieldType } from './feature-view.ts'
+export { featureService, type FeatureServiceOptions } from './feature-service.ts'
+export { requestFeature, type RequestFeatureOptions } from './request-feature.ts'
+export { defaultHopMs, type AggregationOptions, type WindowSpec } from './aggregations.ts'
+export { parseFeatureRef, formatFeatureRef, type ParsedFeatureRef } from './feature-ref.ts'
+export { isBranded as isDefinition } from './validate.ts'
+export type * from './types.ts'
