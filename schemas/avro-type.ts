@@ -1,0 +1,58 @@
+/**
+ * How kfs turns an Avro schema into an avsc type. Two flavours of the same schema:
+ *
+ * - `fast`: avsc's own long, a JS number; avsc throws on a long outside ±2^53.
+ * - `wide`: longs come back as a number when safe and as a bigint otherwise; encoders accept both.
+ *
+ * The decoder reads with `fast` and falls back to `wide` only when `fast` fails, so the common
+ * case keeps avsc's speed and a genuine 64-bit id is not dead-lettered.
+ *
+ * Logical types are left unregistered on purpose: `timestamp-millis` then decodes as its
+ * underlying long, i.e. epoch milliseconds as a number, which is what kfs uses everywhere.
+ */
+import avro from 'avsc'
+import type { Schema, Type } from 'avsc'
+import type { AvroSchema } from './registry/schema-registry.ts'
+
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER)
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+const MIN_LONG = -(2n ** 63n)
+const MAX_LONG = 2n ** 63n - 1n
+
+function narrow(n: bigint): number | bigint {
+  return n >= MIN_SAFE && n <= MAX_SAFE ? Number(n) : n
+}
+
+const wideLong = avro.types.LongType.__with({
+  fromBuffer: (buf: Buffer) => narrow(buf.readBigInt64LE()),
+  toBuffer: (n: number | bigint) => {
+    const buf = Buffer.alloc(8)
+    buf.writeBigInt64LE(BigInt(n))
+    return buf
+  },
+  fromJSON: (json: unknown) => (typeof json === 'number' ? json : narrow(BigInt(String(json)))),
+  toJSON: (n: number | bigint) => (typeof n === 'bigint' ? n.toString() : n),
+  isValid: (n: unknown) =>
+    (typeof n === 'number' && Number.isSafeInteger(n)) || (typeof n === 'bigint' && n >= MIN_LONG && n <= MAX_LONG),
+  compare: (a: number | bigint, b: number | bigint) => (a < b ? -1 : a > b ? 1 : 0),
+})
+
+export function parseSchema(schema: AvroSchema): Schema {
+  return (typeof schema === 'string' ? JSON.parse(schema) : schema) as Schema
+}
+
+export function createFastType(schema: AvroSchema): Type {
+  return avro.Type.forSchema(parseSchema(schema))
+}
+
+export function createWideType(schema: AvroSchema): Type {
+  return avro.Type.forSchema(parseSchema(schema), { registry: { long: wideLong } })
+}
+
+/**
+ * The identity of a schema for registration: its full JSON with attributes kept (defaults and
+ * docs matter for resolution, so the parsing canonical form would merge schemas that differ).
+ */
+export function schemaKey(schema: AvroSchema): string {
+  return JSON.stringify(createFastType(schema).schema({ exportAttrs: true }))
+}

@@ -1,0 +1,161 @@
+/**
+ * Record value bytes → event, resolved to the source's reader schema.
+ *
+ * Strategy, per value:
+ * 1. Refuse oversize values before touching them (`oversize`).
+ * 2. Unframe (magic byte + schema id, `codec.ts`); a bad frame is `undecodable`.
+ * 3. Look the writer schema up by id, once per id (cached, including "unknown"); an id the
+ *    registry does not know is `unknown_schema`.
+ * 4. Build the writer type and the resolver writer → reader once per id; a writer schema the
+ *    reader cannot resolve (a field type changed, a required field missing) is `schema_mismatch`,
+ *    and every record with that id is refused the same way.
+ * 5. Decode strictly: the body must be consumed exactly (truncated bodies and trailing bytes are
+ *    `undecodable`). Longs beyond ±2^53 are retried with the wide long (see `avro-type.ts`).
+ *
+ * Bad data never throws. An unreachable registry is not bad data: it throws the registry's
+ * retriable error, and the caller retries the batch.
+ */
+import type { Resolver, Type } from 'avsc'
+import type { DeadLetterReason } from '../pipeline/ports.ts'
+import { unframe } from './codec.ts'
+import { createFastType, createWideType } from './avro-type.ts'
+import type { AvroSchema, SchemaRegistry } from './registry/schema-registry.ts'
+
+export type DecodeFailureReason = Extract<DeadLetterReason, 'undecodable' | 'unknown_schema' | 'schema_mismatch' | 'oversize'>
+
+export type DecodeResult =
+  | { readonly ok: true; readonly event: Record<string, unknown>; readonly schemaId: number }
+  | { readonly ok: false; readonly reason: DecodeFailureReason; readonly detail: string; readonly schemaId?: number }
+
+export interface Decoder {
+  decode(value: Uint8Array | null): Promise<DecodeResult>
+  /** Looks up every unseen schema id of the batch first, then decodes without further awaits. */
+  decodeBatch(values: readonly (Uint8Array | null)[]): Promise<DecodeResult[]>
+}
+
+export interface DecoderOptions {
+  readonly registry: SchemaRegistry
+  readonly readerSchema: AvroSchema
+  /** Values larger than this are refused as `oversize`. Default 1 MiB (Kafka's default message size). */
+  readonly maxValueBytes?: number
+  /** Bound on remembered schema ids, known and unknown. Default 10 000. */
+  readonly maxCachedIds?: number
+}
+
+type Reading =
+  | { readonly kind: 'unknown' }
+  | { readonly kind: 'mismatch'; readonly detail: string }
+  | { readonly kind: 'ok'; readonly fast: Codec; wide: Codec | undefined; readonly writerSchema: AvroSchema }
+
+interface Codec {
+  readonly type: Type
+  readonly resolver: Resolver | undefined
+}
+
+const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
+
+export function createDecoder(options: DecoderOptions): Decoder {
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
+  const maxCachedIds = options.maxCachedIds ?? 10_000
+  const readerFast = createFastType(options.readerSchema)
+  let readerWide: Type | undefined
+  const readings = new Map<number, Reading>()
+  const pending = new Map<number, Promise<Reading>>()
+
+  function codecFor(reader: Type, writer: Type): Codec {
+    // Identical wire layout: skip the resolver, decoding is then avsc's fast path.
+    return { type: reader, resolver: reader.equals(writer) ? undefined : reader.createResolver(writer) }
+  }
+
+  function buildReading(writerSchema: AvroSchema | undefined): Reading {
+    if (writerSchema === undefined) return { kind: 'unknown' }
+    try {
+      return { kind: 'ok', fast: codecFor(readerFast, createFastType(writerSchema)), wide: undefined, writerSchema }
+    } catch (err: unknown) {
+      return { kind: 'mismatch', detail: `writer schema cannot be read as the source schema: ${messageOf(err)}` }
+    }
+  }
+
+  async function load(schemaId: number): Promise<Reading> {
+    const cached = readings.get(schemaId)
+    if (cached) return cached
+    let inflight = pending.get(schemaId)
+    if (!inflight) {
+      inflight = options.registry.getById(schemaId).then(buildReading)
+      pending.set(schemaId, inflight)
+    }
+    try {
+      const reading = await inflight
+      if (readings.size >= maxCachedIds) readings.delete(readings.keys().next().value as number)
+      readings.set(schemaId, reading)
+      return reading
+    } finally {
+      pending.delete(schemaId)
+    }
+  }
+
+  function decodeWith(codec: Codec, body: Buffer): { value: unknown } | { error: string } {
+    try {
+      const { value, offset } = codec.type.decode(body, 0, codec.resolver)
+      if (offset < 0) return { error: 'Avro body is truncated' }
+      if (offset !== body.length) return { error: `${body.length - offset} trailing bytes after the Avro body` }
+      return { value }
+    } catch (err: unknown) {
+      return { error: messageOf(err) }
+    }
+  }
+
+  function decodeKnown(schemaId: number, reading: Reading, body: Buffer): DecodeResult {
+    if (reading.kind === 'unknown') return { ok: false, reason: 'unknown_schema', detail: `schema id ${schemaId} is not registered`, schemaId }
+    if (reading.kind === 'mismatch') return { ok: false, reason: 'schema_mismatch', detail: reading.detail, schemaId }
+    let result = decodeWith(reading.fast, body)
+    if ('error' in result) {
+      // Possibly a long beyond ±2^53, which only the wide flavour can hold.
+      readerWide ??= createWideType(options.readerSchema)
+      reading.wide ??= codecFor(readerWide, createWideType(reading.writerSchema))
+      const wide = decodeWith(reading.wide, body)
+      if ('value' in wide) result = wide
+    }
+    if ('error' in result) return { ok: false, reason: 'undecodable', detail: result.error, schemaId }
+    if (result.value === null || typeof result.value !== 'object') {
+      return { ok: false, reason: 'schema_mismatch', detail: 'the source schema does not decode to a record', schemaId }
+    }
+    return { ok: true, event: result.value as Record<string, unknown>, schemaId }
+  }
+
+  type Framed = { readonly failure: DecodeResult } | { readonly schemaId: number; readonly body: Buffer }
+
+  function preCheck(value: Uint8Array | null): Framed {
+    if (value === null) return { failure: { ok: false, reason: 'undecodable', detail: 'the record has no value (tombstone)' } }
+    if (value.length > maxValueBytes) {
+      return { failure: { ok: false, reason: 'oversize', detail: `${value.length} bytes exceeds the ${maxValueBytes}-byte limit` } }
+    }
+    const framed = unframe(value)
+    if (!framed.ok) return { failure: { ok: false, reason: 'undecodable', detail: framed.detail } }
+    return framed
+  }
+
+  return {
+    async decode(value) {
+      const framed = preCheck(value)
+      if ('failure' in framed) return framed.failure
+      return decodeKnown(framed.schemaId, await load(framed.schemaId), framed.body)
+    },
+    async decodeBatch(values) {
+      const framed = values.map(preCheck)
+      const unseen = new Set<number>()
+      for (const f of framed) if ('schemaId' in f && !readings.has(f.schemaId)) unseen.add(f.schemaId)
+      const loaded = new Map<number, Reading>()
+      await Promise.all([...unseen].map(async (id) => loaded.set(id, await load(id))))
+      return framed.map((f) => {
+        if ('failure' in f) return f.failure
+        const reading = readings.get(f.schemaId) ?? loaded.get(f.schemaId)
+        return decodeKnown(f.schemaId, reading as Reading, f.body)
+      })
+    },
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

@@ -1,0 +1,34 @@
+/**
+ * Event → framed Avro bytes for producers (`kfs produce`, tests, the re-keyer). The schema is
+ * registered (or found) under `subject` once; every value then carries that id.
+ *
+ * Unlike the decoder, the encoder throws: an event that does not fit the schema is a bug in the
+ * producer, reported with the paths of the offending fields (never their values).
+ */
+import type { Type } from 'avsc'
+import { SchemaError } from '../core/errors.ts'
+import { frame } from './codec.ts'
+import { createWideType } from './avro-type.ts'
+import type { AvroSchema, SchemaRegistry } from './registry/schema-registry.ts'
+
+export interface Encoder {
+  readonly schemaId: number
+  encode(event: unknown): Buffer
+}
+
+export async function createEncoder(options: { registry: SchemaRegistry; subject: string; schema: AvroSchema }): Promise<Encoder> {
+  const type: Type = createWideType(options.schema)
+  const schemaId = await options.registry.register(options.subject, options.schema)
+  return {
+    schemaId,
+    encode(event) {
+      const badPaths: string[] = []
+      if (!type.isValid(event, { errorHook: (path: string[]) => badPaths.push(path.join('.') || '(root)') })) {
+        throw new SchemaError('SCHEMA_INCOMPATIBLE', `event does not match subject ${options.subject} at: ${badPaths.join(', ')}`, {
+          context: { schemaId },
+        })
+      }
+      return frame(schemaId, type.toBuffer(event))
+    },
+  }
+}
