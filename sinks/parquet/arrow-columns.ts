@@ -1,0 +1,233 @@
+/**
+ * Builds Arrow column data straight from JS values (offsets + TextEncoder + makeData — ~25× faster
+ * than `vectorFromArray` for strings, see notes/limits.md) and gathers the cheap column statistics
+ * Iceberg manifests carry (value/null/NaN counts, min/max of numeric and timestamp columns) in the
+ * same pass.
+ */
+import * as arrow from 'apache-arrow'
+import { SinkWriteError } from '../../core/errors.ts'
+import { arrowFieldOf, arrowScalarType, elementTypeOf, type ParquetColumn, type ParquetScalarType } from './parquet-schema.ts'
+
+/** Min/max in the stored unit: `long` and `timestamptz` (µs) as bigint, `int`/`double` as number. */
+export interface ColumnStats {
+  readonly valueCount: number
+  readonly nullCount: number
+  readonly nanCount: number
+  readonly min: number | bigint | undefined
+  readonly max: number | bigint | undefined
+}
+
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+const encoder = new TextEncoder()
+
+function reject(column: string, what: string): never {
+  throw new SinkWriteError('SINK_REJECTED', `column ${column}: ${what}`, { context: { column } })
+}
+
+function toInt64(column: string, v: unknown): bigint {
+  if (typeof v === 'bigint') {
+    if (v < INT64_MIN || v > INT64_MAX) reject(column, 'long out of int64 range')
+    return v
+  }
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) reject(column, 'long must be a safe integer')
+    return BigInt(v)
+  }
+  if (typeof v === 'string' && /^-?\d{1,19}$/.test(v)) return toInt64(column, BigInt(v))
+  return reject(column, `expected a long, got ${typeof v}`)
+}
+
+class Validity {
+  readonly bitmap: Uint8Array
+  nullCount = 0
+  constructor(length: number) {
+    this.bitmap = new Uint8Array((length + 7) >> 3)
+  }
+  set(i: number, valid: boolean): void {
+    if (valid) this.bitmap[i >> 3]! |= 1 << (i & 7)
+    else this.nullCount++
+  }
+}
+
+class StatsBuilder {
+  valueCount = 0
+  nullCount = 0
+  nanCount = 0
+  min: number | bigint | undefined
+  max: number | bigint | undefined
+  constructor(readonly ordered: boolean) {}
+  add(v: number | bigint): void {
+    this.valueCount++
+    if (!this.ordered) return
+    if (typeof v === 'number' && Number.isNaN(v)) {
+      this.nanCount++
+      return
+    }
+    // Iceberg orders -0.0 before +0.0, so a -0 may lower a 0 minimum and a +0 may raise a -0 maximum.
+    if (this.min === undefined || v < this.min || (v === 0 && this.min === 0 && Object.is(v, -0))) this.min = v
+    if (this.max === undefined || v > this.max || (v === 0 && this.max === 0 && Object.is(this.max, -0))) this.max = v
+  }
+  addNull(): void {
+    this.valueCount++
+    this.nullCount++
+  }
+  addOther(): void {
+    this.valueCount++
+  }
+  build(): ColumnStats {
+    return { valueCount: this.valueCount, nullCount: this.nullCount, nanCount: this.nanCount, min: this.min, max: this.max }
+  }
+}
+
+/** Scalar values (no nulls unless `nullable`) → Arrow Data of the scalar type. */
+function buildScalar(column: string, type: ParquetScalarType, values: readonly unknown[], nullable: boolean, stats: StatsBuilder): arrow.Data {
+  const n = values.length
+  const validity = new Validity(n)
+  const arrowType = arrowScalarType(type)
+  const isNull = (v: unknown, i: number): boolean => {
+    if (v !== null && v !== undefined) return false
+    if (!nullable) reject(column, `null in a required column (row ${i})`)
+    validity.set(i, false)
+    stats.addNull()
+    return true
+  }
+  switch (type) {
+    case 'string':
+    case 'binary': {
+      const offsets = new Int32Array(n + 1)
+      let buf = new Uint8Array(Math.max(64, n * 16))
+      let pos = 0
+      for (let i = 0; i < n; i++) {
+        const v = values[i]
+        if (!isNull(v, i)) {
+          validity.set(i, true)
+          stats.addOther()
+          if (type === 'string') {
+            if (typeof v !== 'string') reject(column, `expected a string, got ${typeof v}`)
+            for (;;) {
+              const r = encoder.encodeInto(v, buf.subarray(pos))
+              if (r.read === v.length) {
+                pos += r.written
+                break
+              }
+              const grown = new Uint8Array(Math.max(buf.length * 2, pos + v.length * 3))
+              grown.set(buf.subarray(0, pos))
+              buf = grown
+            }
+          } else {
+            if (!(v instanceof Uint8Array)) reject(column, `expected a Uint8Array, got ${typeof v}`)
+            if (pos + v.length > buf.length) {
+              const grown = new Uint8Array(Math.max(buf.length * 2, pos + v.length))
+              grown.set(buf.subarray(0, pos))
+              buf = grown
+            }
+            buf.set(v, pos)
+            pos += v.length
+          }
+          if (pos > 0x7fffffff) reject(column, 'more than 2 GiB of bytes in one file')
+        }
+        offsets[i + 1] = pos
+      }
+      return arrow.makeData({
+        type: arrowType as arrow.Utf8 | arrow.Binary,
+        length: n,
+        nullCount: validity.nullCount,
+        nullBitmap: validity.nullCount > 0 ? validity.bitmap : null,
+        valueOffsets: offsets,
+        data: buf.subarray(0, pos),
+      } as never)
+    }
+    case 'int': {
+      const data = new Int32Array(n)
+      for (let i = 0; i < n; i++) {
+        const v = values[i]
+        if (isNull(v, i)) continue
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) reject(column, 'expected a 32-bit integer')
+        data[i] = v
+        validity.set(i, true)
+        stats.add(v)
+      }
+      return arrow.makeData({ type: arrowType as arrow.Int32, length: n, nullCount: validity.nullCount, nullBitmap: validity.nullCount > 0 ? validity.bitmap : null, data })
+    }
+    case 'double': {
+      const data = new Float64Array(n)
+      for (let i = 0; i < n; i++) {
+        const v = values[i]
+        if (isNull(v, i)) continue
+        if (typeof v !== 'number') reject(column, `expected a double, got ${typeof v}`)
+        data[i] = v
+        validity.set(i, true)
+        stats.add(v)
+      }
+      return arrow.makeData({ type: arrowType as arrow.Float64, length: n, nullCount: validity.nullCount, nullBitmap: validity.nullCount > 0 ? validity.bitmap : null, data })
+    }
+    case 'long':
+    case 'timestamptz': {
+      const data = new BigInt64Array(n)
+      for (let i = 0; i < n; i++) {
+        const v = values[i]
+        if (isNull(v, i)) continue
+        let x: bigint
+        if (type === 'long') x = toInt64(column, v)
+        else {
+          if (typeof v !== 'number' || !Number.isSafeInteger(v)) reject(column, 'expected epoch milliseconds')
+          x = BigInt(v) * 1000n
+        }
+        data[i] = x
+        validity.set(i, true)
+        stats.add(x)
+      }
+      return arrow.makeData({
+        type: arrowType as arrow.Int64,
+        length: n,
+        nullCount: validity.nullCount,
+        nullBitmap: validity.nullCount > 0 ? validity.bitmap : null,
+        data,
+      } as never)
+    }
+  }
+}
+
+export interface BuiltColumn {
+  readonly data: arrow.Data
+  readonly stats: ColumnStats
+}
+
+export function buildColumn(column: ParquetColumn, values: readonly unknown[]): BuiltColumn {
+  const element = elementTypeOf(column.type)
+  const nullable = !column.required
+  if (element === undefined) {
+    const stats = new StatsBuilder(column.type !== 'string' && column.type !== 'binary')
+    return { data: buildScalar(column.name, column.type as ParquetScalarType, values, nullable, stats), stats: stats.build() }
+  }
+  // Lists: flatten into one child array; value/null counts (Iceberg) count the leaf elements.
+  const n = values.length
+  const validity = new Validity(n)
+  const offsets = new Int32Array(n + 1)
+  const flat: unknown[] = []
+  for (let i = 0; i < n; i++) {
+    const v = values[i]
+    if (v === null || v === undefined) {
+      if (!nullable) reject(column.name, `null in a required column (row ${i})`)
+      validity.set(i, false)
+    } else {
+      if (!Array.isArray(v)) reject(column.name, `expected an array, got ${typeof v}`)
+      for (const e of v as unknown[]) flat.push(e)
+      validity.set(i, true)
+    }
+    offsets[i + 1] = flat.length
+  }
+  const childStats = new StatsBuilder(false)
+  const child = buildScalar(column.name, element, flat, false, childStats)
+  const field = arrowFieldOf(column)
+  const data = arrow.makeData({
+    type: field.type as arrow.List,
+    length: n,
+    nullCount: validity.nullCount,
+    nullBitmap: validity.nullCount > 0 ? validity.bitmap : null,
+    valueOffsets: offsets,
+    child,
+  })
+  return { data, stats: { valueCount: flat.length, nullCount: 0, nanCount: 0, min: undefined, max: undefined } }
+}

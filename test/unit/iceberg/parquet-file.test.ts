@@ -1,0 +1,101 @@
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { encodeParquetFile, encodeParquetColumns, readParquetRows, readParquetBatches, parquetFileInfo, type ParquetColumn } from '../../../sinks/parquet/index.ts'
+
+const columns: ParquetColumn[] = [
+  { name: 'entity_key', type: 'string', fieldId: 1, required: true },
+  { name: 'as_of', type: 'timestamptz', fieldId: 2, required: true },
+  { name: 'n', type: 'long', fieldId: 3, required: false },
+  { name: 'x', type: 'double', fieldId: 4, required: false },
+  { name: 'p', type: 'int', fieldId: 5, required: false },
+  { name: 'b', type: 'binary', fieldId: 6, required: false },
+  { name: 'ld', type: 'list<double>', fieldId: 7, elementId: 8, required: false },
+  { name: 'ls', type: 'list<string>', fieldId: 9, elementId: 10, required: false },
+  { name: 'll', type: 'list<long>', fieldId: 11, elementId: 12, required: false },
+]
+
+function makeRows(count: number): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = []
+  for (let i = 0; i < count; i++) {
+    rows.push({
+      entity_key: i % 7 === 0 ? `ключ-${i}-🙂` : `user-${i}`,
+      as_of: 1_705_314_600_000 + i * 1000 - (i % 3 === 0 ? 86_400_000 * 20_000 : 0),
+      n: i % 5 === 0 ? null : i * 1_000_003 - 500,
+      x: i % 4 === 0 ? null : i / 3,
+      p: i % 6 === 0 ? null : i - 10,
+      b: i % 3 === 0 ? null : new Uint8Array([i & 255, 0, 255]),
+      ld: i % 8 === 0 ? null : Array.from({ length: i % 4 }, (_, j) => j + 0.5),
+      ls: i % 9 === 0 ? null : Array.from({ length: i % 3 }, (_, j) => `s${j}`),
+      ll: i % 10 === 0 ? null : Array.from({ length: i % 5 }, (_, j) => j * i),
+    })
+  }
+  return rows
+}
+
+void describe('sinks > parquet > file', () => {
+  void test('every column type round-trips, across several row groups', async () => {
+    const rows = makeRows(2_500)
+    const file = await encodeParquetFile(columns, rows, { rowGroupRows: 1_000 })
+    assert.equal(file.rowCount, rows.length)
+    assert.deepEqual(await parquetFileInfo(file.bytes), { rowGroups: 3, rows: rows.length })
+    const back: Record<string, unknown>[] = []
+    for await (const row of readParquetRows(file.bytes)) back.push(row)
+    assert.equal(back.length, rows.length)
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!
+      const b = back[i]!
+      assert.deepEqual({ ...b, b: b.b === null ? null : [...(b.b as Uint8Array)] }, { ...r, b: r.b === null ? null : [...(r.b as Uint8Array)] }, `row ${i}`)
+    }
+  })
+
+  void test('stats: counts and numeric bounds, NaN excluded', async () => {
+    const rows = [
+      { entity_key: 'a', as_of: 5_000, n: 7, x: Number.NaN, p: 3 },
+      { entity_key: 'b', as_of: -2_000, n: null, x: -1.5, p: -4 },
+      { entity_key: 'c', as_of: 9_000, n: -3, x: 2.25, p: null },
+    ]
+    const file = await encodeParquetFile(columns, rows)
+    const [key, asOf, n, x, p] = file.stats
+    assert.deepEqual([key!.valueCount, key!.nullCount, key!.min], [3, 0, undefined])
+    assert.deepEqual([asOf!.min, asOf!.max], [-2_000_000n, 9_000_000n])
+    assert.deepEqual([n!.nullCount, n!.min, n!.max], [1, -3n, 7n])
+    assert.deepEqual([x!.nanCount, x!.min, x!.max], [1, -1.5, 2.25])
+    assert.deepEqual([p!.nullCount, p!.min, p!.max], [1, -4, 3])
+    assert.equal(file.columnSizes.length, columns.length)
+    assert.ok(file.columnSizes.every((s) => s > 0))
+  })
+
+  void test('columnar input and projection', async () => {
+    const cols = columns.slice(0, 3)
+    const file = await encodeParquetColumns(cols, [['a', 'b'], [1, 2], ['9007199254740993', 4n]])
+    const batches = []
+    for await (const b of readParquetBatches(file.bytes, { columns: ['n'], longAs: 'bigint' })) batches.push(b)
+    assert.deepEqual(batches.map((b) => b.columns), [{ n: [9007199254740993n, 4n] }])
+    await assert.rejects(async () => {
+      for await (const _ of readParquetRows(file.bytes)) void _
+    }, /2\^53/)
+  })
+
+  void test('bad values are rejected with a SinkWriteError naming the column', async () => {
+    const bad: Record<string, unknown>[] = [
+      { entity_key: null, as_of: 1 },
+      { entity_key: 'a', as_of: 1.5 },
+      { entity_key: 'a', as_of: 1, n: 'x' },
+      { entity_key: 'a', as_of: 1, p: 2 ** 31 },
+      { entity_key: 'a', as_of: 1, ld: [1, null] },
+      { entity_key: 'a', as_of: 1, ls: 'notalist' },
+      { entity_key: 'a', as_of: 1, b: 'str' },
+    ]
+    for (const row of bad) {
+      await assert.rejects(encodeParquetFile(columns, [row]), (err: Error & { code?: string }) => err.name === 'SinkWriteError' && err.code === 'SINK_REJECTED')
+    }
+  })
+
+  void test('empty files are valid', async () => {
+    const file = await encodeParquetFile(columns, [])
+    assert.equal((await parquetFileInfo(file.bytes)).rows, 0)
+    const back = []
+    for await (const r of readParquetRows(file.bytes)) back.push(r)
+    assert.deepEqual(back, [])
+  })
+})
