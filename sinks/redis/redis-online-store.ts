@@ -1,0 +1,300 @@
+/**
+ * RedisOnlineStore: the online store on Redis (or Redis Cluster) through ioredis 5.
+ *
+ * Writes: rows are coalesced per key, then each surviving row is one EVALSHA of the write script
+ * (write-row-script.ts), all pipelined in one round trip. The script is loaded once; a NOSCRIPT
+ * reply (Redis restarted or flushed its scripts) reloads it and re-sends just those rows. A
+ * connection failure re-sends only the rows whose outcome is unknown — harmless, because the
+ * script is conditional and idempotent — with bounded exponential back-off (core/retry.ts); when
+ * the budget runs out the caller gets RetriesExhaustedError with the SINK_UNAVAILABLE cause.
+ *
+ * TTL: every key expires `view.ttlMs` after the write that last landed on it (PEXPIRE, Redis's
+ * own clock). A row written late (backfill) therefore stays readable as OUTSIDE_TTL for a while
+ * instead of silently vanishing, and a key that stops receiving rows is gone one TTL later. An
+ * older row arriving after the key expired may land, but it is itself older than the expired row,
+ * hence already OUTSIDE_TTL for every reader: no fresher value is ever hidden.
+ *
+ * Reads: one HMGET per (view, entity), pipelined (a single lookup skips the pipeline object).
+ * Reads never queue or retry: while Redis is unreachable they fail at once with SourceError
+ * SOURCE_UNAVAILABLE, and a command that takes longer than `commandTimeoutMs` fails the same way.
+ * ioredis keeps reconnecting in the background, so service resumes without a restart.
+ *
+ * Change feed: a landed row is PUBLISHed by the script itself (only when it landed), on
+ * `<prefix>:rows:<view>:<version>`; `subscribeChanges` listens on a duplicate connection.
+ * With Cluster, pipelines are replaced by concurrent single commands (a pipeline must stay on one
+ * node) and PUBLISH is broadcast by the cluster bus.
+ */
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import type { Clock } from '../../core/clock.ts'
+import { systemClock } from '../../core/clock.ts'
+import { FeatureStoreError, SinkWriteError, SourceError } from '../../core/errors.ts'
+import type { Logger } from '../../core/logger.ts'
+import { silentLogger } from '../../core/logger.ts'
+import { retry } from '../../core/retry.ts'
+import type { FeatureViewDef, StampedRow } from '../../operators/define/types.ts'
+import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../pipeline/ports.ts'
+import { coalesceRows, missingRead, statusOf, type OnlineChangeListener } from '../embedded/online-semantics.ts'
+import { AS_OF_FIELD, decodeArgs, rowArgs, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
+import { decodeValue } from './value-codec.ts'
+import { WRITE_ROW_SCRIPT } from './write-row-script.ts'
+import { createHash } from 'node:crypto'
+
+export interface RedisOnlineStoreOptions {
+  /** Connection URL (redis://host:port/db); ignored when `client` is given. */
+  readonly url?: string
+  /** A caller-owned client (e.g. a Cluster); the store never closes it. */
+  readonly client?: Redis | Cluster
+  readonly keyPrefix?: string
+  /** Publish landed rows for push subscribers (default true). */
+  readonly publish?: boolean
+  /** Reads (and each write attempt) fail after this long (default 1000 ms). */
+  readonly commandTimeoutMs?: number
+  readonly writeAttempts?: number
+  readonly writeMinDelayMs?: number
+  readonly writeMaxDelayMs?: number
+  readonly clock?: Clock
+  readonly logger?: Logger
+}
+
+type Client = Redis | Cluster
+
+const SCRIPT_SHA = createHash('sha1').update(WRITE_ROW_SCRIPT).digest('hex')
+
+function isReplyError(err: unknown): err is Error {
+  return err instanceof Error && err.name === 'ReplyError'
+}
+
+export class RedisOnlineStore implements OnlineStore {
+  readonly #client: Client
+  readonly #ownsClient: boolean
+  readonly #prefix: string
+  readonly #publish: boolean
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #options: RedisOnlineStoreOptions
+  readonly #subscribers = new Set<Client>()
+  #closed = false
+
+  constructor(options: RedisOnlineStoreOptions) {
+    this.#options = options
+    this.#prefix = options.keyPrefix ?? 'kfs'
+    this.#publish = options.publish ?? true
+    this.#clock = options.clock ?? systemClock
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'sinks.redis.online_store' })
+    if (options.client) {
+      this.#client = options.client
+      this.#ownsClient = false
+    } else {
+      if (!options.url) throw new SinkWriteError('SINK_REJECTED', 'RedisOnlineStore needs a url or a client')
+      this.#client = new Redis(options.url, this.#redisOptions())
+      this.#ownsClient = true
+      // ioredis reports every failed reconnect; callers see failures through rejected calls.
+      this.#client.on('error', () => {})
+    }
+  }
+
+  #redisOptions(): RedisOptions {
+    return {
+      // Fail fast while disconnected: reads map to 503, writes go through our own back-off.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: this.#options.commandTimeoutMs ?? 1000,
+      retryStrategy: (times) => Math.min(50 * times, 1000),
+      enableAutoPipelining: false,
+    }
+  }
+
+  /** True while the connection is usable (for /healthz). */
+  isReady(): boolean {
+    return this.#client.status === 'ready'
+  }
+
+  /** Resolves once connected (or rejects after `timeoutMs`); optional — calls fail fast until then. */
+  async ready(timeoutMs = 5000): Promise<void> {
+    if (this.isReady()) return
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#client.off('ready', onReady)
+        reject(new SourceError('SOURCE_UNAVAILABLE', `Redis not ready after ${timeoutMs} ms`))
+      }, timeoutMs)
+      const onReady = (): void => {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#client.once('ready', onReady)
+    })
+  }
+
+  async writeRows(view: FeatureViewDef, rows: readonly StampedRow[]): Promise<OnlineWriteResult> {
+    const layout = viewLayout(view, this.#prefix)
+    const unique = coalesceRows(rows)
+    let pending = unique.map((row) => ({ key: rowKey(layout, row.entityKey), args: rowArgs(layout, row, this.#publish) }))
+    let written = 0
+    let unchanged = 0
+    await retry(
+      async (bail) => {
+        const outcomes = await this.#runScripts(pending)
+        const again: typeof pending = []
+        let noScript = false
+        let unavailable: unknown
+        outcomes.forEach(([err, res], i) => {
+          if (!err) {
+            if (res === 1) written++
+            else unchanged++
+          } else if (isReplyError(err) && err.message.startsWith('NOSCRIPT')) {
+            noScript = true
+            again.push(pending[i]!)
+          } else if (isReplyError(err)) {
+            bail(new SinkWriteError('SINK_REJECTED', `Redis refused a row of ${view.name}: ${err.message}`, { cause: err, context: { view: view.name } }))
+          } else {
+            unavailable = err
+            again.push(pending[i]!)
+          }
+        })
+        pending = again
+        if (noScript) await this.#loadScript()
+        if (unavailable !== undefined) {
+          throw new SinkWriteError('SINK_UNAVAILABLE', `Redis unavailable while writing ${view.name}`, { cause: unavailable, context: { view: view.name } })
+        }
+        if (pending.length > 0) throw new SinkWriteError('SINK_UNAVAILABLE', 'write script was not loaded', { context: { view: view.name } })
+      },
+      {
+        clock: this.#clock,
+        attempts: this.#options.writeAttempts ?? 8,
+        minDelayMs: this.#options.writeMinDelayMs ?? 100,
+        maxDelayMs: this.#options.writeMaxDelayMs ?? 5000,
+        onRetry: (err, attempt, delayMs) => this.#logger.warn({ err, attempt, delayMs, view: view.name }, 'online write retried'),
+      },
+    )
+    return { written, stale: rows.length - written }
+  }
+
+  async #loadScript(): Promise<void> {
+    if (this.#client instanceof Cluster) {
+      await Promise.all(this.#client.nodes('master').map((node) => node.script('LOAD', WRITE_ROW_SCRIPT)))
+    } else {
+      await this.#client.script('LOAD', WRITE_ROW_SCRIPT)
+    }
+  }
+
+  /** One [error, result] per row; connection-level failures become per-row errors. */
+  async #runScripts(rows: readonly { key: string; args: string[] }[]): Promise<[Error | null, unknown][]> {
+    if (rows.length === 0) return []
+    if (this.#client instanceof Cluster) {
+      const client = this.#client
+      return Promise.all(
+        rows.map(({ key, args }) =>
+          client.evalsha(SCRIPT_SHA, 1, key, ...args).then(
+            (res): [Error | null, unknown] => [null, res],
+            (err: Error): [Error | null, unknown] => [err, null],
+          ),
+        ),
+      )
+    }
+    const pipeline = this.#client.pipeline()
+    for (const { key, args } of rows) pipeline.evalsha(SCRIPT_SHA, 1, key, ...args)
+    try {
+      const results = await pipeline.exec()
+      if (!results) throw new Error('pipeline returned no results')
+      return results
+    } catch (err: unknown) {
+      const e = err instanceof Error ? err : new Error(String(err))
+      return rows.map(() => [e, null])
+    }
+  }
+
+  async readRows(
+    lookups: readonly { readonly view: FeatureViewDef; readonly entityKey: string; readonly features: readonly string[] }[],
+    nowMs: number,
+  ): Promise<OnlineRead[]> {
+    if (lookups.length === 0) return []
+    const prepared = lookups.map((l) => {
+      const layout = viewLayout(l.view, this.#prefix)
+      for (const f of l.features) {
+        if (!layout.types.has(f)) throw new SourceError('NOT_FOUND', `view ${l.view.name} has no feature ${f}`, { context: { view: l.view.name, feature: f } })
+      }
+      return { layout, key: rowKey(layout, l.entityKey), features: l.features }
+    })
+    let replies: (string | null)[][]
+    try {
+      replies = await this.#hmgetAll(prepared)
+    } catch (err: unknown) {
+      if (err instanceof FeatureStoreError) throw err
+      throw new SourceError('SOURCE_UNAVAILABLE', `online store unavailable: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+    return prepared.map((p, i) => decodeRead(p.layout, p.features, replies[i]!, nowMs))
+  }
+
+  async #hmgetAll(prepared: readonly { key: string; features: readonly string[] }[]): Promise<(string | null)[][]> {
+    const client = this.#client
+    if (prepared.length === 1) {
+      const p = prepared[0]!
+      return [await client.hmget(p.key, AS_OF_FIELD, ...p.features)]
+    }
+    if (client instanceof Cluster) return Promise.all(prepared.map((p) => client.hmget(p.key, AS_OF_FIELD, ...p.features)))
+    const pipeline = client.pipeline()
+    for (const p of prepared) pipeline.hmget(p.key, AS_OF_FIELD, ...p.features)
+    const results = await pipeline.exec()
+    if (!results) throw new Error('pipeline returned no results')
+    return results.map(([err, res]) => {
+      if (err) throw err
+      return res as (string | null)[]
+    })
+  }
+
+  /**
+   * Calls `listener` with every row that lands in one of `views` (from any writer). Resolves once
+   * the subscription is active; the returned function ends it.
+   */
+  async subscribeChanges(views: readonly FeatureViewDef[], listener: OnlineChangeListener): Promise<() => Promise<void>> {
+    const byChannel = new Map<string, ViewLayout>()
+    for (const v of views) {
+      const layout = viewLayout(v, this.#prefix)
+      byChannel.set(layout.channel, layout)
+    }
+    // The subscriber may queue while (re)connecting: it only ever sends SUBSCRIBE.
+    const sub = this.#client instanceof Cluster ? this.#client.duplicate() : this.#client.duplicate({ enableOfflineQueue: true })
+    sub.on('error', () => {})
+    this.#subscribers.add(sub)
+    sub.on('message', (channel: string, message: string) => {
+      const layout = byChannel.get(channel)
+      if (!layout) return
+      try {
+        const [key, args] = JSON.parse(message) as [string, string[]]
+        const { asOfMs, values } = decodeArgs(layout, args)
+        listener({ view: layout.view.name, version: layout.view.version, entityKey: key.slice(layout.keyPrefix.length, -1), asOfMs, values })
+      } catch (err: unknown) {
+        this.#logger.warn({ err, channel }, 'undecodable change notification')
+      }
+    })
+    if (byChannel.size > 0) await sub.subscribe(...byChannel.keys())
+    return async () => {
+      this.#subscribers.delete(sub)
+      sub.disconnect()
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const sub of this.#subscribers) sub.disconnect()
+    this.#subscribers.clear()
+    if (this.#ownsClient) {
+      try {
+        await this.#client.quit()
+      } catch {
+        this.#client.disconnect()
+      }
+    }
+  }
+}
+
+function decodeRead(layout: ViewLayout, features: readonly string[], reply: readonly (string | null)[], nowMs: number): OnlineRead {
+  const asOfText = reply[0]
+  if (asOfText === null || asOfText === undefined) return missingRead(features.length)
+  const asOfMs = Number(asOfText)
+  const status = statusOf(asOfMs, layout.view, nowMs)
+  const values =
+    status === 'PRESENT' ? features.map((f, i) => decodeValue(reply[i + 1], layout.types.get(f)!)) : new Array<null>(features.length).fill(null)
+  return { status, asOfMs, values }
+}

@@ -1,0 +1,81 @@
+/**
+ * Names and row encoding shared by the Redis store's writer, reader and change feed.
+ *
+ * Key: `<prefix>:<view>:<version>:{<entityKey>}` — the entity key is the cluster hash tag, so every
+ * key of one entity sits in one slot and each script touches exactly one key. The entity key comes
+ * last and view names cannot contain `:` or braces, which keeps the mapping injective.
+ * Change channel: `<prefix>:rows:<view>:<version>`.
+ */
+import { SinkWriteError } from '../../core/errors.ts'
+import type { FeatureValue, FeatureValueType, FeatureViewDef, StampedRow } from '../../operators/define/types.ts'
+import { AS_OF_FIELD, decodeValue, encodeValue } from './value-codec.ts'
+
+export interface ViewLayout {
+  readonly view: FeatureViewDef
+  readonly keyPrefix: string
+  readonly channel: string
+  readonly ttlArg: string
+  readonly types: ReadonlyMap<string, FeatureValueType>
+}
+
+const layouts = new WeakMap<FeatureViewDef, Map<string, ViewLayout>>()
+
+export function viewLayout(view: FeatureViewDef, prefix: string): ViewLayout {
+  let byPrefix = layouts.get(view)
+  if (!byPrefix) layouts.set(view, (byPrefix = new Map()))
+  let layout = byPrefix.get(prefix)
+  if (layout) return layout
+  if (!/^[A-Za-z0-9_.-]+$/.test(view.name)) {
+    throw new SinkWriteError('SINK_REJECTED', `view name ${JSON.stringify(view.name)} is not usable in a Redis key`, { context: { view: view.name } })
+  }
+  if (!(view.ttlMs > 0)) {
+    throw new SinkWriteError('SINK_REJECTED', `view ${view.name} has no positive ttlMs`, { context: { view: view.name } })
+  }
+  layout = {
+    view,
+    keyPrefix: `${prefix}:${view.name}:${view.version}:{`,
+    channel: `${prefix}:rows:${view.name}:${view.version}`,
+    // Infinity means "never expires"; PEXPIRE wants an integer.
+    ttlArg: Number.isFinite(view.ttlMs) ? String(Math.ceil(view.ttlMs)) : '0',
+    types: new Map(view.features.map((f) => [f.name, f.type])),
+  }
+  byPrefix.set(prefix, layout)
+  return layout
+}
+
+export function rowKey(layout: ViewLayout, entityKey: string): string {
+  return `${layout.keyPrefix}${entityKey}}`
+}
+
+/** ARGV of the write script, minus nothing: [as_of, ttl, channel, f1, v1, …]. */
+export function rowArgs(layout: ViewLayout, row: StampedRow, publish: boolean): string[] {
+  const { view } = layout
+  if (row.values.length !== view.features.length) {
+    throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has ${row.values.length} values for ${view.features.length} features`, {
+      context: { view: view.name },
+    })
+  }
+  if (!Number.isSafeInteger(row.asOfMs)) {
+    throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has a non-integer as_of`, { context: { view: view.name } })
+  }
+  const args = [String(row.asOfMs), layout.ttlArg, publish ? layout.channel : '']
+  for (let i = 0; i < view.features.length; i++) {
+    const f = view.features[i]!
+    const text = encodeValue(row.values[i] ?? null, f.type, view.name, f.name)
+    if (text !== undefined) args.push(f.name, text)
+  }
+  return args
+}
+
+/** Decodes the `[as_of, ttl, channel, f1, v1, …]` argument list published by the script. */
+export function decodeArgs(layout: ViewLayout, args: readonly string[]): { asOfMs: number; values: Record<string, FeatureValue> } {
+  const values: Record<string, FeatureValue> = {}
+  for (const f of layout.view.features) values[f.name] = null
+  for (let i = 3; i + 1 < args.length; i += 2) {
+    const type = layout.types.get(args[i]!)
+    if (type) values[args[i]!] = decodeValue(args[i + 1], type)
+  }
+  return { asOfMs: Number(args[0]), values }
+}
+
+export { AS_OF_FIELD }

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
+import { test } from 'node:test'
+import { Redis } from 'ioredis'
+import { RedisOnlineStore } from '../../../sinks/redis/redis-online-store.ts'
+import { feature, row, runOnlineStoreContract, view } from '../../contracts/online-store.ts'
+import { redisUrl, uniquePrefix } from './redis-env.ts'
+
+runOnlineStoreContract('redis', async () => {
+  const store = new RedisOnlineStore({ url: redisUrl(), keyPrefix: uniquePrefix() })
+  await store.ready()
+  return { store, advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms)), nowMs: () => Date.now() }
+})
+
+const stats = view('stats', [feature('count', 'long'), feature('sum', 'double')], { ttlMs: 60_000 })
+
+test('online store > redis > one hash per (view, version, entity), hash-tagged, with a TTL', async () => {
+  const prefix = uniquePrefix()
+  const store = new RedisOnlineStore({ url: redisUrl(), keyPrefix: prefix })
+  const raw = new Redis(redisUrl())
+  try {
+    await store.ready()
+    await store.writeRows(stats, [row('u1', 1_700_000_000_123, [4, null])])
+    const key = `${prefix}:stats:1:{u1}`
+    assert.deepEqual(await raw.hgetall(key), { '@as_of': '1700000000123', count: '4' })
+    const pttl = await raw.pttl(key)
+    assert.ok(pttl > 0 && pttl <= 60_000, `PTTL ${pttl}`)
+  } finally {
+    await store.close()
+    raw.disconnect()
+  }
+})
+
+test('online store > redis > reloads the script after SCRIPT FLUSH (NOSCRIPT fallback)', async () => {
+  const store = new RedisOnlineStore({ url: redisUrl(), keyPrefix: uniquePrefix() })
+  const raw = new Redis(redisUrl())
+  try {
+    await store.ready()
+    await raw.script('FLUSH')
+    assert.deepEqual(await store.writeRows(stats, [row('u1', 10, [1, 1]), row('u2', 10, [2, 2])]), { written: 2, stale: 0 })
+    const reads = await store.readRows([{ view: stats, entityKey: 'u2', features: ['count'] }], 20)
+    assert.deepEqual(reads[0]?.values, [2])
+  } finally {
+    await store.close()
+    raw.disconnect()
+  }
+})
+
+test('online store > redis > unreachable Redis: reads fail fast with SOURCE_UNAVAILABLE, writes retry then give up', async () => {
+  // A port that refuses connections: bind one, note it, close it.
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port
+      s.close(() => resolve(p))
+    })
+  })
+  const retries: number[] = []
+  const store = new RedisOnlineStore({
+    url: `redis://127.0.0.1:${port}`,
+    writeAttempts: 3,
+    writeMinDelayMs: 1,
+    writeMaxDelayMs: 2,
+    logger: {
+      fatal() {},
+      error() {},
+      warn: (obj: object | string) => void (typeof obj === 'object' && retries.push((obj as { attempt: number }).attempt)),
+      info() {},
+      debug() {},
+      trace() {},
+      child() {
+        return this
+      },
+    },
+  })
+  try {
+    assert.equal(store.isReady(), false)
+    await assert.rejects(store.readRows([{ view: stats, entityKey: 'u1', features: ['count'] }], 0), { name: 'SourceError', code: 'SOURCE_UNAVAILABLE' })
+    await assert.rejects(store.writeRows(stats, [row('u1', 1, [1, 1])]), (err: Error & { code?: string; cause?: { code?: string } }) => {
+      assert.equal(err.code, 'RETRIES_EXHAUSTED')
+      assert.equal(err.cause?.code, 'SINK_UNAVAILABLE')
+      return true
+    })
+    assert.deepEqual(retries, [1, 2])
+  } finally {
+    await store.close()
+  }
+})
