@@ -86,7 +86,14 @@ export class EmbeddedOnlineStore implements OnlineStore {
         const values: Record<string, FeatureValue> = {}
         view.features.forEach((f, i) => (values[f.name] = row.values[i] ?? null))
         const change = { view: view.name, version: view.version, entityKey: row.entityKey, asOfMs: row.asOfMs, values }
-        for (const l of listeners) l(change)
+        for (const l of listeners) {
+          // A subscriber's failure is its own; it must not fail the write that already landed.
+          try {
+            l(change)
+          } catch {
+            /* ignored by design */
+          }
+        }
       }
     }
     this.#writesSinceSweep += prepared.length

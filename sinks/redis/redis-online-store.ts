@@ -130,7 +130,6 @@ export class RedisOnlineStore implements OnlineStore {
     const unique = coalesceRows(rows)
     let pending = unique.map((row) => ({ key: rowKey(layout, row.entityKey), args: rowArgs(layout, row, this.#publish) }))
     let written = 0
-    let unchanged = 0
     await retry(
       async (bail) => {
         const outcomes = await this.#runScripts(pending)
@@ -140,7 +139,6 @@ export class RedisOnlineStore implements OnlineStore {
         outcomes.forEach(([err, res], i) => {
           if (!err) {
             if (res === 1) written++
-            else unchanged++
           } else if (isReplyError(err) && err.message.startsWith('NOSCRIPT')) {
             noScript = true
             again.push(pending[i]!)

@@ -94,8 +94,8 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
     }
   }
 
-  describe(`online store contract > ${name}`, () => {
-    test('statuses: PRESENT, MISSING, OUTSIDE_TTL (as_of at the TTL boundary is outside)', () =>
+  void describe(`online store contract > ${name}`, () => {
+    void test('statuses: PRESENT, MISSING, OUTSIDE_TTL (as_of at the TTL boundary is outside)', () =>
       withHarness(async ({ store, nowMs }) => {
         const t = nowMs()
         await store.writeRows(stats, [row('u1', t - 1000, [3, 1.5, 'Oslo'])])
@@ -109,7 +109,7 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         assert.deepEqual(outside, { status: 'OUTSIDE_TTL', asOfMs: t - 1000, values: [null, null, null] })
       }))
 
-    test('a zombie (older) row written after a newer one never changes the store', () =>
+    void test('a zombie (older) row written after a newer one never changes the store', () =>
       withHarness(async ({ store, nowMs }) => {
         const t = nowMs()
         const first = await store.writeRows(stats, [row('u1', t, [5, 2.5, 'Rome'])])
@@ -121,7 +121,7 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         assert.equal(read?.asOfMs, t)
       }))
 
-    test('rewriting the same row is a no-op; equal as_of with new values lands', () =>
+    void test('rewriting the same row is a no-op; equal as_of with new values lands', () =>
       withHarness(async ({ store, nowMs }) => {
         const t = nowMs()
         await store.writeRows(stats, [row('u1', t, [1, 1, 'A'])])
@@ -131,7 +131,7 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         assert.deepEqual(read?.values, [2])
       }))
 
-    test('rows of one key in one call coalesce to max as_of, ties to the last', () =>
+    void test('rows of one key in one call coalesce to max as_of, ties to the last', () =>
       withHarness(async ({ store, nowMs }) => {
         const t = nowMs()
         const res = await store.writeRows(stats, [
@@ -153,7 +153,7 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         assert.deepEqual(reads.map((r) => r.asOfMs), [t, t - 7])
       }))
 
-    test('nulls stay null, a newer row with nulls clears old values, and reads follow the requested order', () =>
+    void test('nulls stay null, a newer row with nulls clears old values, and reads follow the requested order', () =>
       withHarness(async ({ store, nowMs }) => {
         const t = nowMs()
         await store.writeRows(stats, [row('u1', t - 10, [1, 2, 'x'])])
@@ -162,7 +162,7 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         assert.deepEqual(read, { status: 'PRESENT', asOfMs: t, values: [null, null, 0] })
       }))
 
-    test('floats round-trip exactly; arrays and odd strings survive', () =>
+    void test('floats round-trip exactly; arrays and odd strings survive', () =>
       withHarness(async ({ store, nowMs }) => {
         const t = nowMs()
         const v = view('arrays', [
@@ -188,7 +188,7 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         assert.deepEqual(empty?.values, [[], [], ''])
       }))
 
-    test('composite entity keys and keys with separators are distinct entities', () =>
+    void test('composite entity keys and keys with separators are distinct entities', () =>
       withHarness(async ({ store, nowMs }) => {
         const t = nowMs()
         const pair = view('user_item', [feature('n', 'long')], { entity: entity('user_item', ['user_id', 'item_id']) })
@@ -198,7 +198,7 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         assert.deepEqual(reads.map((r) => r.values[0]), [0, 1, 2, 3, 4])
       }))
 
-    test('views and versions are separate namespaces; one read spans many views', () =>
+    void test('views and versions are separate namespaces; one read spans many views', () =>
       withHarness(async ({ store, nowMs }) => {
         const t = nowMs()
         const views = Array.from({ length: 5 }, (_, i) => view(`v${i}`, [feature('x', 'long')], { entity: entity(i % 2 ? 'item' : 'user') }))
@@ -210,7 +210,7 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         assert.deepEqual(reads.map((r) => r.asOfMs), [t, t - 1, t - 2, t - 3, t - 4, t])
       }))
 
-    test('keys expire ttlMs after the last landing write', () =>
+    void test('keys expire ttlMs after the last landing write', () =>
       withHarness(async ({ store, advance, nowMs }) => {
         const short = view('short', [feature('x', 'long')], { ttlMs: 300 })
         const t = nowMs()
@@ -229,7 +229,7 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         assert.equal(gone?.status, 'MISSING')
       }))
 
-    test('bad rows are refused with a clear error and write nothing', () =>
+    void test('bad rows are refused with a clear error and write nothing', () =>
       withHarness(async ({ store, nowMs }) => {
         const t = nowMs()
         await assert.rejects(store.writeRows(stats, [row('u1', t, [1, 2])]), { code: 'SINK_REJECTED' })
@@ -240,7 +240,7 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         assert.equal(read?.status, 'MISSING')
       }))
 
-    test('landed rows are announced to subscribers; stale and no-op rows are not', () =>
+    void test('landed rows are announced to subscribers; stale and no-op rows are not', () =>
       withHarness(async ({ store, nowMs }) => {
         const t = nowMs()
         const other = view('other', [feature('x', 'long')])

@@ -17,7 +17,7 @@ runOnlineStoreContract('embedded', async () => {
   return { store: new EmbeddedOnlineStore({ clock }), advance: async (ms) => clock.advance(ms), nowMs: () => clock.nowMs() }
 })
 
-test('online store > embedded > persists live rows across close and open', async () => {
+void test('online store > embedded > persists live rows across close and open', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kfs-online-'))
   try {
     const path = join(dir, 'online.json')

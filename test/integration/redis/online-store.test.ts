@@ -14,7 +14,7 @@ runOnlineStoreContract('redis', async () => {
 
 const stats = view('stats', [feature('count', 'long'), feature('sum', 'double')], { ttlMs: 60_000 })
 
-test('online store > redis > one hash per (view, version, entity), hash-tagged, with a TTL', async () => {
+void test('online store > redis > one hash per (view, version, entity), hash-tagged, with a TTL', async () => {
   const prefix = uniquePrefix()
   const store = new RedisOnlineStore({ url: redisUrl(), keyPrefix: prefix })
   const raw = new Redis(redisUrl())
@@ -31,7 +31,7 @@ test('online store > redis > one hash per (view, version, entity), hash-tagged, 
   }
 })
 
-test('online store > redis > reloads the script after SCRIPT FLUSH (NOSCRIPT fallback)', async () => {
+void test('online store > redis > reloads the script after SCRIPT FLUSH (NOSCRIPT fallback)', async () => {
   const store = new RedisOnlineStore({ url: redisUrl(), keyPrefix: uniquePrefix() })
   const raw = new Redis(redisUrl())
   try {
@@ -46,7 +46,7 @@ test('online store > redis > reloads the script after SCRIPT FLUSH (NOSCRIPT fal
   }
 })
 
-test('online store > redis > unreachable Redis: reads fail fast with SOURCE_UNAVAILABLE, writes retry then give up', async () => {
+void test('online store > redis > unreachable Redis: reads fail fast with SOURCE_UNAVAILABLE, writes retry then give up', async () => {
   // A port that refuses connections: bind one, note it, close it.
   const port = await new Promise<number>((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
