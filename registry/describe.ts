@@ -1,0 +1,178 @@
+/**
+ * Serializable descriptions of definitions, split into *logic* (what decides the rows: hashed,
+ * frozen once a version is published) and *metadata* (owner, description, tags, SLA, online/offline
+ * flags: editable without a new version).
+ *
+ * What counts as logic for a view: entity name, join keys and key type; source topic, Avro schema
+ * (without `doc` strings), event-time field, keyedBy (re-keying changes partitioning), partition
+ * count, out-of-orderness, allowed lateness and idle timeout (they decide lateness and watermarks);
+ * filter/map source text; every feature's name, type, op, field, window, hop, n, quantile; and
+ * the TTL (it decides the point-in-time lookback of training sets).
+ *
+ * Function source text comes from `Function.prototype.toString()`, i.e. the code as tsx/esbuild
+ * emitted it, with runs of whitespace collapsed. Two caveats: a function's closure is not part of
+ * its text (keep filter/map self-contained), and a transpiler upgrade that reprints code changes
+ * the hash (re-publish as a new version, or pin the toolchain).
+ */
+import type { EntityDef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef, SourceDef } from '../operators/define/types.ts'
+
+export function functionText(fn: ((...args: never[]) => unknown) | undefined): string | null {
+  return fn === undefined ? null : fn.toString().replace(/\s+/g, ' ').trim()
+}
+
+function withoutDocs(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutDocs)
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'doc').map(([k, v]) => [k, withoutDocs(v)]))
+  }
+  return value
+}
+
+export interface FeatureLogic {
+  readonly name: string
+  readonly type: string
+  readonly op: string
+  readonly field: string | null
+  readonly windowMs: number | null
+  readonly hopMs: number
+  readonly n: number | null
+  readonly quantile: number | null
+}
+
+export interface ViewLogic {
+  readonly name: string
+  readonly version: number
+  readonly entity: { readonly name: string; readonly joinKeys: readonly string[]; readonly keyType: string }
+  readonly source: {
+    readonly topic: string
+    readonly schema: unknown
+    readonly eventTimeField: string
+    readonly keyedBy: string | null
+    readonly partitions: number
+    readonly outOfOrdernessMs: number
+    readonly allowedLatenessMs: number
+    readonly idleTimeoutMs: number
+  }
+  readonly filter: string | null
+  readonly map: string | null
+  readonly features: readonly FeatureLogic[]
+  readonly ttlMs: number
+}
+
+export interface ViewMetadata {
+  readonly source: string
+  readonly owner: string
+  readonly description: string
+  readonly tags: Readonly<Record<string, string>>
+  readonly freshnessSlaMs: number
+  readonly online: boolean
+  readonly offline: boolean
+}
+
+export function viewLogic(view: FeatureViewDef): ViewLogic {
+  const s = view.source
+  return {
+    name: view.name,
+    version: view.version,
+    entity: { name: view.entity.name, joinKeys: [...view.entity.joinKeys], keyType: view.entity.keyType },
+    source: {
+      topic: s.topic,
+      schema: withoutDocs(s.schema),
+      eventTimeField: s.eventTimeField,
+      keyedBy: s.keyedBy ?? null,
+      partitions: s.partitions,
+      outOfOrdernessMs: s.outOfOrdernessMs,
+      allowedLatenessMs: s.allowedLatenessMs,
+      idleTimeoutMs: s.idleTimeoutMs,
+    },
+    filter: functionText(view.filter),
+    map: functionText(view.map),
+    features: view.features.map((f) => ({
+      name: f.name,
+      type: f.type,
+      op: f.aggregation.op,
+      field: f.aggregation.field ?? null,
+      windowMs: f.aggregation.windowMs,
+      hopMs: f.aggregation.hopMs,
+      n: f.aggregation.n ?? null,
+      quantile: f.aggregation.quantile ?? null,
+    })),
+    ttlMs: view.ttlMs,
+  }
+}
+
+export function viewMetadata(view: FeatureViewDef): ViewMetadata {
+  return {
+    source: view.source.name,
+    owner: view.owner,
+    description: view.description,
+    tags: { ...view.tags },
+    freshnessSlaMs: view.freshnessSlaMs,
+    online: view.online,
+    offline: view.offline,
+  }
+}
+
+export interface SourceRecord {
+  readonly name: string
+  readonly topic: string
+  readonly schema: unknown
+  readonly eventTimeField: string
+  readonly keyedBy: string | null
+  readonly partitions: number
+  readonly outOfOrdernessMs: number
+  readonly allowedLatenessMs: number
+  readonly idleTimeoutMs: number
+  readonly description: string
+}
+
+export function describeSource(s: SourceDef): SourceRecord {
+  return {
+    name: s.name,
+    topic: s.topic,
+    schema: s.schema,
+    eventTimeField: s.eventTimeField,
+    keyedBy: s.keyedBy ?? null,
+    partitions: s.partitions,
+    outOfOrdernessMs: s.outOfOrdernessMs,
+    allowedLatenessMs: s.allowedLatenessMs,
+    idleTimeoutMs: s.idleTimeoutMs,
+    description: s.description,
+  }
+}
+
+export interface EntityRecord {
+  readonly name: string
+  readonly joinKeys: readonly string[]
+  readonly keyType: string
+  readonly description: string
+}
+
+export function describeEntity(e: EntityDef): EntityRecord {
+  return { name: e.name, joinKeys: [...e.joinKeys], keyType: e.keyType, description: e.description }
+}
+
+export interface ServiceRecord {
+  readonly name: string
+  readonly features: readonly string[]
+  readonly requestFeatures: readonly string[]
+  readonly owner: string
+  readonly description: string
+  readonly tags: Readonly<Record<string, string>>
+}
+
+export function describeService(s: FeatureServiceDef): ServiceRecord {
+  return { name: s.name, features: [...s.features], requestFeatures: [...s.requestFeatures], owner: s.owner, description: s.description, tags: { ...s.tags } }
+}
+
+export interface RequestFeatureLogic {
+  readonly name: string
+  readonly request: Readonly<Record<string, string>>
+  readonly features: readonly string[]
+  readonly outputType: string
+  readonly fn: string
+}
+
+export function requestFeatureLogic(r: RequestFeatureDef): RequestFeatureLogic {
+  return { name: r.name, request: { ...r.request }, features: [...r.features], outputType: r.outputType, fn: functionText(r.fn) ?? '' }
+}

@@ -1,0 +1,40 @@
+/**
+ * Loads a user's definition module (a .ts file, or a folder with index.ts) by dynamic import.
+ * TypeScript modules need the tsx loader, which the CLI always runs under
+ * (`node --import tsx main/cli.ts`, see bin/kfs.mjs).
+ */
+import { existsSync, statSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { DefinitionError, FeatureStoreError } from '../core/errors.ts'
+import { collectDefinitions, definitionCount, type DefinitionSet } from './collect-definitions.ts'
+import { validateDefinitions, type KnownDefinitions } from './validate-definitions.ts'
+
+const INDEX_FILES = ['index.ts', 'index.mts', 'index.js', 'index.mjs']
+
+export function resolveDefinitionModule(modulePath: string, cwd: string): string {
+  const path = resolve(cwd, modulePath)
+  if (!existsSync(path)) throw new DefinitionError(`definitions not found: ${path} does not exist; pass --features <file.ts or folder>`)
+  if (!statSync(path).isDirectory()) return path
+  const index = INDEX_FILES.map((f) => join(path, f)).find((f) => existsSync(f))
+  if (index === undefined) throw new DefinitionError(`definitions folder ${path} has no index.ts; add one that exports your definitions`)
+  return index
+}
+
+export async function loadDefinitions(modulePath: string, options: { cwd?: string; known?: KnownDefinitions } = {}): Promise<DefinitionSet> {
+  const file = resolveDefinitionModule(modulePath, options.cwd ?? process.cwd())
+  let namespace: unknown
+  try {
+    namespace = await import(pathToFileURL(file).href)
+  } catch (err: unknown) {
+    // A builder's own error already names the view, field and fix; pass it through unchanged.
+    if (err instanceof FeatureStoreError) throw err
+    throw new DefinitionError(`cannot load definitions from ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+  const set = collectDefinitions(namespace)
+  if (definitionCount(set) === 0) {
+    throw new DefinitionError(`${file} exports no definitions; export what entity(), source(), featureView(), featureService() and requestFeature() return`)
+  }
+  validateDefinitions(set, options.known)
+  return set
+}
