@@ -1,0 +1,136 @@
+/**
+ * approx_distinct: HyperLogLog with precision p = 11 (m = 2048 registers), standard error
+ * 1.04/√m ≈ 2.3 %; empty → 0. Estimator: the classic one (Flajolet et al. 2007) with linear
+ * counting below 2.5·m, over a 32-bit MurmurHash3, good to ~10^8 distinct values.
+ *
+ * Memory: a tile holds few values, so the accumulator starts *sparse* — a sorted array of
+ * `register·64 + rank` for the non-zero registers only — and turns into a dense Uint8Array(m)
+ * once it would be larger (m/8 entries). Both forms denote the same registers, the estimate is a
+ * function of the registers alone, and Σ2^−rank is exact in a double (dyadic terms, < 2^40 bits),
+ * so results do not depend on the form, on insertion order or on merge order: the sketch is
+ * exactly mergeable (merge of tiles == sketch of all values, register for register).
+ *
+ * Encoding: u8 form (0 sparse, 1 dense); sparse: uvarint count + uvarint packed entries;
+ * dense: m raw register bytes.
+ */
+import { isScalar, type Aggregator } from './types.ts'
+import { hash32 } from './hash32.ts'
+
+export const HLL_PRECISION = 11
+const M = 1 << HLL_PRECISION
+const SPARSE_LIMIT = M / 8
+const RANK_BITS = 32 - HLL_PRECISION
+const ALPHA = 0.7213 / (1 + 1.079 / M)
+
+export interface HllAcc {
+  sparse: number[] | null
+  dense: Uint8Array | null
+}
+
+function registerOf(value: string | number): { idx: number; rank: number } {
+  const h = hash32(typeof value === 'string' ? value : String(value))
+  const idx = h >>> RANK_BITS
+  const rest = (h << HLL_PRECISION) >>> 0
+  const rank = rest === 0 ? RANK_BITS + 1 : Math.clz32(rest) + 1
+  return { idx, rank }
+}
+
+function toDense(sparse: readonly number[]): Uint8Array {
+  const dense = new Uint8Array(M)
+  for (const packed of sparse) {
+    const idx = Math.floor(packed / 64)
+    const rank = packed % 64
+    if (rank > (dense[idx] as number)) dense[idx] = rank
+  }
+  return dense
+}
+
+function setSparse(sparse: number[], idx: number, rank: number): void {
+  let lo = 0
+  let hi = sparse.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (Math.floor((sparse[mid] as number) / 64) < idx) lo = mid + 1
+    else hi = mid
+  }
+  const at = sparse[lo]
+  if (at !== undefined && Math.floor(at / 64) === idx) {
+    if (at % 64 < rank) sparse[lo] = idx * 64 + rank
+  } else {
+    sparse.splice(lo, 0, idx * 64 + rank)
+  }
+}
+
+function addRegister(acc: HllAcc, idx: number, rank: number): HllAcc {
+  if (acc.dense !== null) {
+    if (rank > (acc.dense[idx] as number)) acc.dense[idx] = rank
+    return acc
+  }
+  const sparse = acc.sparse as number[]
+  setSparse(sparse, idx, rank)
+  if (sparse.length > SPARSE_LIMIT) return { sparse: null, dense: toDense(sparse) }
+  return acc
+}
+
+export function hllEstimate(acc: HllAcc): number {
+  let sum = 0
+  let zeros = 0
+  if (acc.dense !== null) {
+    for (let i = 0; i < M; i++) {
+      const r = acc.dense[i] as number
+      if (r === 0) zeros++
+      sum += 2 ** -r
+    }
+  } else {
+    const sparse = acc.sparse as number[]
+    zeros = M - sparse.length
+    sum = zeros
+    for (const packed of sparse) sum += 2 ** -(packed % 64)
+  }
+  if (zeros === M) return 0
+  const raw = (ALPHA * M * M) / sum
+  if (raw <= 2.5 * M && zeros > 0) return Math.round(M * Math.log(M / zeros))
+  return Math.round(raw)
+}
+
+export const approxDistinct: Aggregator<HllAcc> = {
+  op: 'approx_distinct',
+  invertible: false,
+  accEncoding: `u8 form; sparse: uvarint n + n uvarint (register·64+rank); dense: ${M} register bytes (p=${HLL_PRECISION})`,
+  accepts: isScalar,
+  init: () => ({ sparse: [], dense: null }),
+  add: (acc, value) => {
+    const { idx, rank } = registerOf(value)
+    return addRegister(acc, idx, rank)
+  },
+  merge: (into, from) => {
+    if (from.dense !== null) {
+      const dense = into.dense ?? toDense(into.sparse as number[])
+      for (let i = 0; i < M; i++) if ((from.dense[i] as number) > (dense[i] as number)) dense[i] = from.dense[i] as number
+      return { sparse: null, dense }
+    }
+    let acc = into
+    for (const packed of from.sparse as number[]) acc = addRegister(acc, Math.floor(packed / 64), packed % 64)
+    return acc
+  },
+  finish: hllEstimate,
+  isEmpty: (acc) => acc.dense === null && (acc.sparse as number[]).length === 0,
+  encode: (acc, w) => {
+    if (acc.dense !== null) {
+      w.u8(1)
+      w.bytes(acc.dense)
+    } else {
+      w.u8(0)
+      const sparse = acc.sparse as number[]
+      w.uvarint(sparse.length)
+      for (const packed of sparse) w.uvarint(packed)
+    }
+  },
+  decode: (r) => {
+    if (r.u8() === 1) return { sparse: null, dense: r.bytes().slice() }
+    const n = r.uvarint()
+    const sparse: number[] = []
+    for (let i = 0; i < n; i++) sparse.push(r.uvarint())
+    return { sparse, dense: null }
+  },
+}

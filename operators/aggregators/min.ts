@@ -1,0 +1,17 @@
+/** min of finite numbers; empty → null. Accumulator: null (u8 0) or the minimum (u8 1, f64). */
+import { isFiniteNumber, type Aggregator } from './types.ts'
+import { decodeOptionalNumber, encodeOptionalNumber } from './optional-number.ts'
+
+export const min: Aggregator<number | null> = {
+  op: 'min',
+  invertible: false,
+  accEncoding: 'u8 present, f64 min if present',
+  accepts: isFiniteNumber,
+  init: () => null,
+  add: (acc, value) => (acc === null || (value as number) < acc ? (value as number) : acc),
+  merge: (into, from) => (from === null ? into : into === null || from < into ? from : into),
+  finish: (acc) => acc,
+  isEmpty: (acc) => acc === null,
+  encode: encodeOptionalNumber,
+  decode: decodeOptionalNumber,
+}

@@ -1,0 +1,17 @@
+/** sum of finite numbers; empty → 0. Accumulator: the running double (f64). */
+import { isFiniteNumber, type Aggregator } from './types.ts'
+
+export const sum: Aggregator<number> = {
+  op: 'sum',
+  invertible: true,
+  accEncoding: 'f64 sum',
+  accepts: isFiniteNumber,
+  init: () => 0,
+  add: (acc, value) => acc + (value as number),
+  merge: (into, from) => into + from,
+  retract: (acc, value) => acc - (value as number),
+  finish: (acc) => acc,
+  isEmpty: (acc) => acc === 0,
+  encode: (acc, w) => w.f64(acc),
+  decode: (r) => r.f64(),
+}

@@ -1,0 +1,70 @@
+/**
+ * The one aggregator contract (house style §2.2), in the shape the tile engine needs.
+ *
+ * Ownership: `add`, `merge` and `retract` own their first argument (they may update it in place
+ * and return it, or return a new value); the caller must use the returned accumulator and never
+ * the old one. `merge(into, from)` only reads `from`, so tiles can be folded into a fresh
+ * window accumulator without cloning. `finish` only reads.
+ *
+ * Determinism: every method is a pure function of its arguments. Floating-point results depend
+ * on the order of `add`/`merge` calls; the engine fixes that order (offset order inside a tile,
+ * ascending tile index across tiles), so live, replay and restore agree bit for bit.
+ *
+ * Values reach `add` already validated by `accepts` (nulls never do: see docs/semantics.md).
+ */
+import type { AggregationOp, FeatureValue } from '../define/types.ts'
+import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
+
+export type AggInput = number | string
+
+export interface Aggregator<Acc = unknown> {
+  readonly op: AggregationOp
+  /** True when `retract` exists (the op forms a group, not just a monoid). */
+  readonly invertible: boolean
+  /** Human-readable description of `encode`'s byte layout (the declared accumulator encoding). */
+  readonly accEncoding: string
+  /** Whether a non-null input value is of a type this op aggregates. */
+  accepts(value: unknown): value is AggInput
+  init(): Acc
+  add(acc: Acc, value: AggInput, eventTimeMs: number, offset: string): Acc
+  merge(into: Acc, from: Acc): Acc
+  retract?(acc: Acc, value: AggInput): Acc
+  finish(acc: Acc): FeatureValue
+  /** True when `acc` holds no input (the identity). */
+  isEmpty(acc: Acc): boolean
+  encode(acc: Acc, w: ByteWriter): void
+  decode(r: ByteReader): Acc
+}
+
+export function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value)
+}
+
+export function isScalar(value: unknown): value is AggInput {
+  return typeof value === 'string' || isFiniteNumber(value)
+}
+
+/** Offsets are int64 decimal strings; numeric order without BigInt: shorter is smaller. */
+export function compareOffsets(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** Order of events for first/last/last_n: event time, ties broken by offset. */
+export function compareEventOrder(tA: number, oA: string, tB: number, oB: string): number {
+  return tA !== tB ? tA - tB : compareOffsets(oA, oB)
+}
+
+export function writeScalar(w: ByteWriter, v: AggInput): void {
+  if (typeof v === 'number') {
+    w.u8(0)
+    w.f64(v)
+  } else {
+    w.u8(1)
+    w.str(v)
+  }
+}
+
+export function readScalar(r: ByteReader): AggInput {
+  return r.u8() === 0 ? r.f64() : r.str()
+}

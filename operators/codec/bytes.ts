@@ -1,0 +1,136 @@
+/**
+ * Little binary writer/reader for operator state snapshots. Layout primitives:
+ * - uvarint: unsigned LEB128 over JS numbers (safe integers, no 32-bit truncation);
+ * - svarint: zigzag over uvarint, computed with arithmetic so it works past 2^31;
+ * - f64: IEEE-754 little endian (bit-exact, keeps −0, NaN payloads, ±Infinity);
+ * - str: uvarint byte length + UTF-8 bytes.
+ * No JSON anywhere: accumulators can be large (sketches) and must round-trip bit for bit.
+ */
+import { InvariantViolation } from '../../core/errors.ts'
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+export class ByteWriter {
+  #buf: Uint8Array
+  #view: DataView
+  #len = 0
+
+  constructor(initialBytes = 1024) {
+    this.#buf = new Uint8Array(initialBytes)
+    this.#view = new DataView(this.#buf.buffer)
+  }
+
+  #ensure(extra: number): void {
+    if (this.#len + extra <= this.#buf.length) return
+    let size = this.#buf.length * 2
+    while (size < this.#len + extra) size *= 2
+    const next = new Uint8Array(size)
+    next.set(this.#buf.subarray(0, this.#len))
+    this.#buf = next
+    this.#view = new DataView(next.buffer)
+  }
+
+  u8(v: number): void {
+    this.#ensure(1)
+    this.#buf[this.#len++] = v & 0xff
+  }
+
+  uvarint(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw new InvariantViolation(`uvarint out of range: ${v}`)
+    this.#ensure(8)
+    while (v >= 0x80) {
+      this.#buf[this.#len++] = (v % 0x80) | 0x80
+      v = Math.floor(v / 0x80)
+    }
+    this.#buf[this.#len++] = v
+  }
+
+  svarint(v: number): void {
+    if (!Number.isSafeInteger(v)) throw new InvariantViolation(`svarint out of range: ${v}`)
+    this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1)
+  }
+
+  f64(v: number): void {
+    this.#ensure(8)
+    this.#view.setFloat64(this.#len, v, true)
+    this.#len += 8
+  }
+
+  str(s: string): void {
+    const bytes = encoder.encode(s)
+    this.bytes(bytes)
+  }
+
+  bytes(b: Uint8Array): void {
+    this.uvarint(b.length)
+    this.#ensure(b.length)
+    this.#buf.set(b, this.#len)
+    this.#len += b.length
+  }
+
+  finish(): Uint8Array {
+    return this.#buf.slice(0, this.#len)
+  }
+}
+
+export class ByteReader {
+  readonly #buf: Uint8Array
+  readonly #view: DataView
+  #pos = 0
+
+  constructor(buf: Uint8Array) {
+    this.#buf = buf
+    this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  }
+
+  get done(): boolean {
+    return this.#pos >= this.#buf.length
+  }
+
+  #need(n: number): void {
+    if (this.#pos + n > this.#buf.length) throw new InvariantViolation('snapshot truncated')
+  }
+
+  u8(): number {
+    this.#need(1)
+    return this.#buf[this.#pos++] as number
+  }
+
+  uvarint(): number {
+    let result = 0
+    let scale = 1
+    for (;;) {
+      const b = this.u8()
+      result += (b & 0x7f) * scale
+      if (b < 0x80) break
+      scale *= 0x80
+      if (scale > 2 ** 56) throw new InvariantViolation('uvarint too long')
+    }
+    return result
+  }
+
+  svarint(): number {
+    const z = this.uvarint()
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2
+  }
+
+  f64(): number {
+    this.#need(8)
+    const v = this.#view.getFloat64(this.#pos, true)
+    this.#pos += 8
+    return v
+  }
+
+  str(): string {
+    return decoder.decode(this.bytes())
+  }
+
+  bytes(): Uint8Array {
+    const n = this.uvarint()
+    this.#need(n)
+    const out = this.#buf.subarray(this.#pos, this.#pos + n)
+    this.#pos += n
+    return out
+  }
+}

@@ -1,0 +1,19 @@
+/** What a partition task hands back for each input: rows per view, and refused records. */
+import type { FeatureRow } from '../define/types.ts'
+
+/** A subset of pipeline/ports.ts `DeadLetterReason`; the pipeline adds topic/partition/bytes. */
+export type TaskDeadLetterReason = 'late' | 'missing_key' | 'invalid_key' | 'missing_event_time' | 'map_failed' | 'schema_mismatch'
+
+export interface TaskDeadLetter {
+  readonly offset: string
+  readonly reason: TaskDeadLetterReason
+  /** Name of the view that refused the record; absent when the whole partition did (late, no time). */
+  readonly view?: string
+  readonly detail: string
+}
+
+export interface TaskOutput {
+  /** `rows[i]` are the rows of `views[i]`, in emission order. */
+  readonly rows: FeatureRow[][]
+  readonly deadLetters: TaskDeadLetter[]
+}
