@@ -1,0 +1,116 @@
+/**
+ * On-disk layout of one record in an embedded-log segment file (all integers big-endian):
+ *
+ * ```
+ * u32  length      bytes after this field
+ * u32  crc32       of the bytes after this field (IEEE polynomial, as zlib)
+ * i64  offset
+ * f64  timestampMs
+ * i32  keyLength   -1 = null key
+ * ...  key
+ * i32  valueLength -1 = null value (tombstone)
+ * ...  value
+ * u16  headerCount
+ * per header: u16 nameLength, name (UTF-8), u32 valueLength, value (UTF-8)
+ * ```
+ *
+ * The length prefix lets a reader skip records; the CRC lets recovery tell a torn final write
+ * (cut short by a crash) from a complete record.
+ */
+export interface StoredRecord {
+  readonly offset: number
+  readonly timestampMs: number
+  readonly key: Uint8Array | null
+  readonly value: Uint8Array | null
+  readonly headers: Readonly<Record<string, string>>
+}
+
+export const RECORD_PREFIX_BYTES = 8
+
+const CRC_TABLE = (() => {
+  const table = new Int32Array(256)
+  for (let n = 0; n < 256; n++) {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    table[n] = c
+  }
+  return table
+})()
+
+export function crc32(buf: Uint8Array, start = 0, end = buf.length): number {
+  let c = -1
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8)
+  return (c ^ -1) >>> 0
+}
+
+export function encodeRecord(record: StoredRecord): Buffer {
+  const headerEntries = Object.entries(record.headers).map(([k, v]) => [Buffer.from(k, 'utf8'), Buffer.from(v, 'utf8')] as const)
+  let size = 8 + 8 + 4 + (record.key?.length ?? 0) + 4 + (record.value?.length ?? 0) + 2
+  for (const [k, v] of headerEntries) size += 2 + k.length + 4 + v.length
+  const buf = Buffer.allocUnsafe(RECORD_PREFIX_BYTES + size)
+  let pos = 0
+  buf.writeUInt32BE(size, pos)
+  pos += 8 // crc filled in last
+  buf.writeBigInt64BE(BigInt(record.offset), pos)
+  pos += 8
+  buf.writeDoubleBE(record.timestampMs, pos)
+  pos += 8
+  pos = writeBytes(buf, pos, record.key)
+  pos = writeBytes(buf, pos, record.value)
+  buf.writeUInt16BE(headerEntries.length, pos)
+  pos += 2
+  for (const [k, v] of headerEntries) {
+    buf.writeUInt16BE(k.length, pos)
+    buf.set(k, pos + 2)
+    pos += 2 + k.length
+    buf.writeUInt32BE(v.length, pos)
+    buf.set(v, pos + 4)
+    pos += 4 + v.length
+  }
+  buf.writeUInt32BE(crc32(buf, RECORD_PREFIX_BYTES), 4)
+  return buf
+}
+
+function writeBytes(buf: Buffer, pos: number, bytes: Uint8Array | null): number {
+  if (bytes === null) {
+    buf.writeInt32BE(-1, pos)
+    return pos + 4
+  }
+  buf.writeInt32BE(bytes.length, pos)
+  buf.set(bytes, pos + 4)
+  return pos + 4 + bytes.length
+}
+
+/**
+ * Reads the record starting at `pos`. `incomplete` when the buffer ends before the record does;
+ * `corrupt` when the CRC does not match.
+ */
+export function decodeRecord(buf: Buffer, pos: number): { record: StoredRecord; next: number } | 'incomplete' | 'corrupt' {
+  if (pos + RECORD_PREFIX_BYTES > buf.length) return 'incomplete'
+  const size = buf.readUInt32BE(pos)
+  const end = pos + RECORD_PREFIX_BYTES + size
+  if (end > buf.length) return 'incomplete'
+  if (size < 26 || crc32(buf, pos + RECORD_PREFIX_BYTES, end) !== buf.readUInt32BE(pos + 4)) return 'corrupt'
+  let p = pos + RECORD_PREFIX_BYTES
+  const offset = Number(buf.readBigInt64BE(p))
+  const timestampMs = buf.readDoubleBE(p + 8)
+  p += 16
+  const keyLength = buf.readInt32BE(p)
+  const key = keyLength < 0 ? null : Buffer.from(buf.subarray(p + 4, p + 4 + keyLength))
+  p += 4 + Math.max(0, keyLength)
+  const valueLength = buf.readInt32BE(p)
+  const value = valueLength < 0 ? null : Buffer.from(buf.subarray(p + 4, p + 4 + valueLength))
+  p += 4 + Math.max(0, valueLength)
+  const headerCount = buf.readUInt16BE(p)
+  p += 2
+  const headers: Record<string, string> = {}
+  for (let i = 0; i < headerCount; i++) {
+    const kl = buf.readUInt16BE(p)
+    const name = buf.toString('utf8', p + 2, p + 2 + kl)
+    p += 2 + kl
+    const vl = buf.readUInt32BE(p)
+    headers[name] = buf.toString('utf8', p + 4, p + 4 + vl)
+    p += 4 + vl
+  }
+  return { record: { offset, timestampMs, key, value, headers }, next: end }
+}

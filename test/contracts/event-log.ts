@@ -1,0 +1,272 @@
+/**
+ * The contract every EventLog adapter passes: the embedded log (unit) and Kafka (integration).
+ * `makeLog` returns a log; each test uses fresh topic and group names, so a shared broker works.
+ * Transaction tests run when the log has `transaction` (both adapters do).
+ */
+import { after, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import type { ConsumerHandlers, EventLog, LogConsumer, LogRecord } from '../../pipeline/ports.ts'
+import type { TransactionalEventLog } from '../../pipeline/embedded-log/log-transaction.ts'
+import { partitionForKey } from '../../pipeline/embedded-log/murmur2.ts'
+
+type AnyLog = EventLog & Partial<Pick<TransactionalEventLog, 'transaction'>>
+
+const enc = (s: string) => Buffer.from(s, 'utf8')
+const str = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString('utf8'))
+
+/** Resolves when `predicate` holds; rejects after `limitMs` so a broken adapter fails instead of hanging. */
+export async function eventually(predicate: () => boolean, what: string, limitMs = 60_000): Promise<void> {
+  const deadline = Date.now() + limitMs
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+interface Tap {
+  readonly consumer: LogConsumer
+  readonly records: LogRecord[]
+  assigned: { topic: string; partition: number }[]
+  readonly revoked: { topic: string; partition: number }[]
+}
+
+async function tap(log: AnyLog, groupId: string, topics: string[], extra: Partial<ConsumerHandlers> = {}, readCommitted = false): Promise<Tap> {
+  const consumer = log.consumer({ groupId, topics, readCommitted })
+  const t: Tap = { consumer, records: [], assigned: [], revoked: [] }
+  await consumer.run({
+    eachBatch: async (batch) => {
+      assert.ok(batch.records.every((r) => r.topic === batch.topic && r.partition === batch.partition))
+      t.records.push(...batch.records)
+      await extra.eachBatch?.(batch)
+    },
+    onAssigned: async (partitions) => {
+      t.assigned = [...partitions]
+      await extra.onAssigned?.(partitions)
+    },
+    onRevoked: async (partitions) => {
+      t.revoked.push(...partitions)
+    },
+  })
+  return t
+}
+
+export function runEventLogContract(name: string, makeLog: () => Promise<AnyLog>): void {
+  const uniq = (s: string) => `kfs-${s}-${randomUUID().slice(0, 8)}`
+  const opened: AnyLog[] = []
+  const open = async () => {
+    const log = await makeLog()
+    opened.push(log)
+    return log
+  }
+
+  void describe(`event log contract > ${name}`, () => {
+    after(async () => {
+      for (const log of opened) await log.close()
+    })
+
+    void test('createTopic is idempotent and partitionCount reports the partitions', async () => {
+      const log = await open()
+      const topic = uniq('t')
+      await log.createTopic(topic, 3)
+      await log.createTopic(topic, 3)
+      assert.equal(await log.partitionCount(topic), 3)
+      assert.deepEqual(await log.endOffsets(topic), ['0', '0', '0'])
+    })
+
+    void test('offsets are gap-free decimal strings per partition; endOffsets follows', async () => {
+      const log = await open()
+      const topic = uniq('t')
+      await log.createTopic(topic, 2)
+      const first = await log.produce(topic, [0, 1, 2].map((i) => ({ key: null, value: enc(`a${i}`), partition: 0 })))
+      const second = await log.produce(topic, [
+        { key: null, value: enc('b0'), partition: 1 },
+        { key: null, value: enc('a3'), partition: 0 },
+      ])
+      assert.deepEqual(first, [0, 1, 2].map((i) => ({ partition: 0, offset: String(i) })))
+      assert.deepEqual(second, [{ partition: 1, offset: '0' }, { partition: 0, offset: '3' }])
+      assert.deepEqual(await log.endOffsets(topic), ['4', '1'])
+    })
+
+    void test("keys land on Kafka's murmur2 partition", async () => {
+      const log = await open()
+      const topic = uniq('t')
+      await log.createTopic(topic, 6)
+      const keys = Array.from({ length: 40 }, (_, i) => `user-${i}`)
+      const out = await log.produce(topic, keys.map((k) => ({ key: k, value: enc(k) })))
+      keys.forEach((k, i) => assert.equal(out[i]?.partition, partitionForKey(k, 6), k))
+      const bytesOut = await log.produce(topic, [{ key: enc('user-3'), value: null }])
+      assert.equal(bytesOut[0]?.partition, partitionForKey('user-3', 6))
+    })
+
+    void test('a consumer gets every record once, in offset order per partition, with key, value and headers', async () => {
+      const log = await open()
+      const topic = uniq('t')
+      await log.createTopic(topic, 3)
+      const produced = await log.produce(topic, Array.from({ length: 60 }, (_, i) => ({ key: `k${i % 7}`, value: enc(`v${i}`), headers: { n: String(i) } })))
+      const t = await tap(log, uniq('g'), [topic])
+      await eventually(() => t.records.length >= 60, '60 records')
+      await t.consumer.stop()
+      assert.equal(t.records.length, 60)
+      for (let p = 0; p < 3; p++) {
+        const got = t.records.filter((r) => r.partition === p)
+        const want = produced.map((o, i) => ({ ...o, i })).filter((o) => o.partition === p)
+        assert.deepEqual(got.map((r) => r.offset), want.map((o) => o.offset))
+        assert.deepEqual(got.map((r) => str(r.value)), want.map((o) => `v${o.i}`))
+        assert.deepEqual(got.map((r) => r.headers.n), want.map((o) => String(o.i)))
+        assert.deepEqual(got.map((r) => str(r.key)), want.map((o) => `k${o.i % 7}`))
+      }
+      assert.ok(t.records.every((r) => Number.isFinite(r.timestampMs) && r.timestampMs > 0))
+    })
+
+    void test('a group resumes from its committed offsets', async () => {
+      const log = await open()
+      const topic = uniq('t')
+      const group = uniq('g')
+      await log.createTopic(topic, 1)
+      await log.produce(topic, Array.from({ length: 10 }, (_, i) => ({ key: null, value: enc(`v${i}`), partition: 0 })))
+      const a = await tap(log, group, [topic])
+      await eventually(() => a.records.length >= 10, '10 records')
+      await a.consumer.commit([{ topic, partition: 0, offset: '6' }])
+      await a.consumer.stop()
+      await log.produce(topic, [{ key: null, value: enc('v10'), partition: 0 }])
+      const b = await tap(log, group, [topic])
+      await eventually(() => b.records.length >= 5, 'records after the committed offset')
+      await b.consumer.stop()
+      assert.deepEqual(b.records.map((r) => r.offset), ['6', '7', '8', '9', '10'])
+    })
+
+    void test('two consumers of one group split the partitions and each gets its own records', async () => {
+      const log = await open()
+      const topic = uniq('t')
+      const group = uniq('g')
+      await log.createTopic(topic, 4)
+      const a = await tap(log, group, [topic])
+      await eventually(() => a.assigned.length === 4, 'the first member to get all partitions')
+      const b = await tap(log, group, [topic])
+      await eventually(() => a.assigned.length === 2 && b.assigned.length === 2, 'a 2/2 split')
+      const owned = [...a.assigned, ...b.assigned].map((tp) => tp.partition).sort()
+      assert.deepEqual(owned, [0, 1, 2, 3])
+      assert.ok(a.revoked.length >= 2, 'the first member was told it lost partitions')
+      const produced = await log.produce(topic, Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: enc(`v${i}`) })))
+      await eventually(() => a.records.length + b.records.length >= 40, '40 records')
+      await Promise.all([a.consumer.stop(), b.consumer.stop()])
+      for (const [member, records] of [[a, a.records], [b, b.records]] as const) {
+        const mine = new Set(member.assigned.map((tp) => tp.partition))
+        assert.ok(records.every((r) => mine.has(r.partition)), 'a member only sees its own partitions')
+      }
+      const seen = [...a.records, ...b.records].map((r) => `${r.partition}/${r.offset}`).sort()
+      assert.deepEqual(seen, produced.map((o) => `${o.partition}/${o.offset}`).sort())
+    })
+
+    void test('seek rewinds a partition', async () => {
+      const log = await open()
+      const topic = uniq('t')
+      await log.createTopic(topic, 1)
+      await log.produce(topic, Array.from({ length: 5 }, (_, i) => ({ key: null, value: enc(`v${i}`), partition: 0 })))
+      const t = await tap(log, uniq('g'), [topic])
+      await eventually(() => t.records.length >= 5, '5 records')
+      t.consumer.seek({ topic, partition: 0, offset: '2' })
+      await eventually(() => t.records.length >= 8, 'the replayed records')
+      await t.consumer.stop()
+      assert.deepEqual(t.records.map((r) => r.offset), ['0', '1', '2', '3', '4', '2', '3', '4'])
+    })
+
+    void test('a seek in onAssigned decides where the partition starts', async () => {
+      const log = await open()
+      const topic = uniq('t')
+      await log.createTopic(topic, 2)
+      await log.produce(topic, Array.from({ length: 6 }, (_, i) => ({ key: null, value: enc(`v${i}`), partition: i % 2 })))
+      const holder: { consumer?: LogConsumer } = {}
+      const t = await tap(log, uniq('g'), [topic], {
+        onAssigned: async (partitions) => {
+          for (const tp of partitions) holder.consumer?.seek({ ...tp, offset: tp.partition === 0 ? '2' : '1' })
+        },
+      })
+      holder.consumer = t.consumer
+      // The first onAssigned ran before `holder` was set; rewinding now exercises seek after assignment.
+      t.consumer.seek({ topic, partition: 0, offset: '2' })
+      t.consumer.seek({ topic, partition: 1, offset: '1' })
+      await eventually(() => t.records.some((r) => r.partition === 0 && r.offset === '2') && t.records.some((r) => r.partition === 1 && r.offset === '2'), 'records after the seeks')
+      await t.consumer.stop()
+      const last0 = t.records.filter((r) => r.partition === 0).map((r) => r.offset)
+      assert.deepEqual(last0.slice(-1), ['2'])
+    })
+
+    void test('a paused partition delivers nothing until resumed', async () => {
+      const log = await open()
+      const topic = uniq('t')
+      await log.createTopic(topic, 2)
+      const t = await tap(log, uniq('g'), [topic])
+      await eventually(() => t.assigned.length === 2, 'assignment')
+      t.consumer.pause([{ topic, partition: 0 }])
+      await log.produce(topic, [{ key: null, value: enc('p0'), partition: 0 }])
+      await log.produce(topic, [{ key: null, value: enc('p1'), partition: 1 }])
+      await eventually(() => t.records.some((r) => r.partition === 1), 'the unpaused partition')
+      assert.equal(t.records.filter((r) => r.partition === 0).length, 0)
+      t.consumer.resume([{ topic, partition: 0 }])
+      await eventually(() => t.records.some((r) => r.partition === 0), 'the resumed partition')
+      await t.consumer.stop()
+      assert.deepEqual(t.records.map((r) => str(r.value)).sort(), ['p0', 'p1'])
+    })
+
+    void test('transactions: committed records and offsets appear together; aborted ones never do', async (ctx) => {
+      const log = await open()
+      if (!log.transaction) {
+        ctx.diagnostic('this log has no transactions')
+        assert.fail(`${name} does not implement transaction()`)
+      }
+      const source = uniq('src')
+      const sink = uniq('sink')
+      const group = uniq('g')
+      await log.createTopic(source, 1)
+      await log.createTopic(sink, 2)
+      await log.produce(source, Array.from({ length: 4 }, (_, i) => ({ key: null, value: enc(`s${i}`), partition: 0 })))
+
+      const aborted = await log.transaction(uniq('tx'))
+      await aborted.produce(sink, [{ key: 'a', value: enc('aborted-1'), partition: 0 }, { key: 'b', value: enc('aborted-2'), partition: 1 }])
+      await aborted.sendOffsets(group, [{ topic: source, partition: 0, offset: '4' }])
+      await aborted.abort()
+
+      const txId = uniq('tx')
+      const committed = await log.transaction(txId)
+      await committed.produce(sink, [{ key: 'a', value: enc('kept-1'), partition: 0 }, { key: 'b', value: enc('kept-2'), partition: 1 }])
+      await committed.sendOffsets(group, [{ topic: source, partition: 0, offset: '3' }])
+      await committed.commit()
+
+      const reader = await tap(log, uniq('g'), [sink], {}, true)
+      await eventually(() => reader.records.length >= 2, 'the committed records')
+      await log.produce(sink, [{ key: null, value: enc('after-0'), partition: 0 }, { key: null, value: enc('after-1'), partition: 1 }])
+      await eventually(() => reader.records.length >= 4, 'the records after the transactions')
+      await reader.consumer.stop()
+      assert.deepEqual(reader.records.map((r) => str(r.value)).sort(), ['after-0', 'after-1', 'kept-1', 'kept-2'])
+
+      const resumed = await tap(log, group, [source])
+      await eventually(() => resumed.records.length >= 1, 'the source records after the sent offset')
+      await resumed.consumer.stop()
+      assert.equal(resumed.records[0]?.offset, '3', 'the group resumes at the offset sent in the committed transaction')
+    })
+
+    void test('a newer transaction with the same id fences the older one', async () => {
+      const log = await open()
+      if (!log.transaction) assert.fail(`${name} does not implement transaction()`)
+      const topic = uniq('t')
+      await log.createTopic(topic, 1)
+      const id = uniq('tx')
+      const zombie = await log.transaction(id)
+      await zombie.produce(topic, [{ key: null, value: enc('zombie'), partition: 0 }])
+      const fresh = await log.transaction(id)
+      await fresh.produce(topic, [{ key: null, value: enc('fresh'), partition: 0 }])
+      await fresh.commit()
+      await assert.rejects(async () => {
+        await zombie.produce(topic, [{ key: null, value: enc('zombie-2'), partition: 0 }])
+        await zombie.commit()
+      })
+      const t = await tap(log, uniq('g'), [topic], {}, true)
+      await log.produce(topic, [{ key: null, value: enc('marker'), partition: 0 }])
+      await eventually(() => t.records.some((r) => str(r.value) === 'marker'), 'the marker')
+      await t.consumer.stop()
+      assert.deepEqual(t.records.map((r) => str(r.value)), ['fresh', 'marker'])
+    })
+  })
+}
