@@ -2,6 +2,7 @@
  * Human-readable differences between two stored descriptions: one line per changed leaf,
  * `path: old → new`. Features are matched by name, so inserting one does not shift the rest.
  */
+import { windowLabel } from '../operators/define/aggregations.ts'
 import { canonicalJson } from './canonical-json.ts'
 import type { FeatureLogic, ViewLogic } from './describe.ts'
 
@@ -34,7 +35,7 @@ export function diffViewLogic(before: ViewLogic, after: ViewLogic): string[] {
   const old = new Map(beforeFeatures.map((f) => [f.name, f]))
   const neu = new Map(afterFeatures.map((f) => [f.name, f]))
   const describeFeature = (f: FeatureLogic): string =>
-    `${f.op}${f.field === null ? '' : `(${f.field})`} ${f.windowMs === null ? 'lifetime' : `window ${f.windowMs}ms hop ${f.hopMs}ms`} → ${f.type}`
+    `${f.op}${f.field === null ? '' : `(${f.field})`} ${f.windowMs === null ? 'lifetime' : `window ${windowLabel(f.windowMs)} hop ${windowLabel(f.hopMs)}`} → ${f.type}`
   for (const [name, f] of old) {
     const g = neu.get(name)
     if (g === undefined) lines.push(`feature ${name} removed (${describeFeature(f)})`)

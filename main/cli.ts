@@ -1,0 +1,12 @@
+/**
+ * `kfs` entry point (bin/kfs.mjs runs it under tsx). Reads the process environment, hands the
+ * arguments to the router, and exits with its code: 0 ok, 1 failure, 2 usage.
+ */
+import { commands } from './commands/index.ts'
+import { createProcessContext } from './commands/context.ts'
+import { runCli } from './commands/router.ts'
+
+const code = await runCli(process.argv.slice(2), commands, (json) =>
+  createProcessContext({ json, env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr }),
+)
+process.exitCode = code

@@ -1,0 +1,33 @@
+import type { Command } from './command.ts'
+import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
+import { renderApply } from './registry-format.ts'
+
+export const applyCommand: Command = {
+  name: 'apply',
+  summary: 'Publish feature definitions to the registry',
+  usage: 'kfs apply [--features <path>] [--json]',
+  help: `
+Loads the definitions module, checks it (fields, windows, cross-references), and publishes new
+entities, sources, view versions, services and request features. Owner, description, tags,
+freshness SLA and online/offline flags of a published view version may change; its logic may not:
+a changed published view is refused (exit 1, nothing written) with the version to publish instead.
+Applying the same definitions twice changes nothing.
+
+Options:
+${FEATURES_HELP}
+  --json                 print the plan as JSON
+
+Examples:
+  kfs apply
+  kfs apply --features examples/features.ts
+  KFS_DATA_DIR=/var/lib/kfs kfs apply -f features/ --json
+`,
+  options: FEATURES_OPTION,
+  async run(args, ctx) {
+    const { registry, where } = await openRegistry(ctx)
+    const { set } = await loadFeatures(args, ctx, registry)
+    const plan = await registry.apply(set)
+    ctx.out(ctx.json ? `${JSON.stringify({ registry: where, plan }, null, 2)}\n` : renderApply(plan, where))
+    return 0
+  },
+}

@@ -1,0 +1,41 @@
+/** Builds the CommandContext of a real process: stdout/stderr, config from the environment, stores. */
+import { systemClock } from '../../core/clock.ts'
+import type { ObjectStore } from '../../pipeline/ports.ts'
+import { LocalObjectStore } from '../../sinks/object-store/index.ts'
+import { loadConfig, type KfsConfig } from '../config.ts'
+import type { CommandContext } from './command.ts'
+
+export async function openObjectStore(config: KfsConfig): Promise<ObjectStore> {
+  const c = config.objectStore
+  if (c.kind === 'local') return new LocalObjectStore(c.dir)
+  // Loaded on demand so local runs never pay for the AWS SDK.
+  const { S3ObjectStore } = await import('../../sinks/object-store/s3/index.ts')
+  return new S3ObjectStore({
+    bucket: c.bucket,
+    prefix: c.prefix,
+    region: c.region,
+    ...(c.endpoint === undefined ? {} : { endpoint: c.endpoint }),
+    ...(c.credentials === undefined ? {} : { credentials: c.credentials }),
+  })
+}
+
+export function createProcessContext(options: {
+  json: boolean
+  env: Readonly<Record<string, string | undefined>>
+  cwd: string
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+}): CommandContext {
+  let config: KfsConfig | undefined
+  const getConfig = (): KfsConfig => (config ??= loadConfig(options.env))
+  return {
+    cwd: options.cwd,
+    json: options.json,
+    env: options.env,
+    clock: systemClock,
+    out: (text) => void options.stdout.write(text),
+    err: (text) => void options.stderr.write(text),
+    config: getConfig,
+    openObjectStore: () => openObjectStore(getConfig()),
+  }
+}

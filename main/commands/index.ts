@@ -1,0 +1,12 @@
+/**
+ * The command table. To add a command: write main/commands/<name>.ts exporting a `Command`
+ * (see ./command.ts) and add one line below. Order here is the order in `kfs --help`.
+ */
+import { applyCommand } from './apply.ts'
+import type { Command } from './command.ts'
+import { registryCommand } from './registry.ts'
+
+export const commands: readonly Command[] = [
+  applyCommand,
+  registryCommand,
+]
