@@ -1,0 +1,242 @@
+/**
+ * The brute-force oracle for the operators (Chronon's NaiveAggregator idea), written from
+ * DESIGN §2–§3 and docs/semantics.md only — it shares no code with the tile engine. It keeps
+ * every accepted event of every key forever and recomputes every window from scratch at every
+ * emission. Sketch features (approx_distinct, approx_percentile) feed the same sketch the
+ * engine uses with the window's raw values, so they must match exactly.
+ *
+ * Used by the operator property tests and by the engine's end-to-end tests:
+ *   runReference({ views, source, records }) → rows per view per partition, dead letters.
+ */
+import { encodeEntityKey, invalidKeyPartReason } from '../../core/entity-key.ts'
+import type { EventRecord, FeatureRow, FeatureValue, FeatureViewDef, SourceDef, AggregationDef } from '../../operators/define/types.ts'
+import { aggregatorFor } from '../../operators/aggregators/registry.ts'
+
+export type ReferenceRecord =
+  | { readonly partition: number; readonly offset: string; readonly eventTimeMs: number | undefined; readonly event: EventRecord }
+  | { readonly partition: number; readonly marker: number }
+
+export interface ReferenceDeadLetter {
+  readonly partition: number
+  readonly offset: string
+  readonly reason: 'late' | 'missing_key' | 'invalid_key' | 'missing_event_time' | 'map_failed' | 'schema_mismatch'
+  readonly view?: string
+}
+
+export interface ReferenceResult {
+  /** `views[i]` holds the rows of input view i, per partition, in emission order. */
+  readonly views: readonly { readonly view: FeatureViewDef; readonly partitions: Map<number, FeatureRow[]> }[]
+  readonly deadLetters: readonly ReferenceDeadLetter[]
+  /** Rows of the view named `viewName` in `partition` ([] if none). */
+  rowsOf(viewName: string, partition: number): FeatureRow[]
+}
+
+interface RefEvent {
+  readonly t: number
+  readonly offset: bigint
+  readonly ev: EventRecord
+}
+
+interface RefKey {
+  readonly key: string
+  readonly events: RefEvent[]
+  c: number
+  last: FeatureRow | undefined
+}
+
+function utf8Compare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+}
+
+function valueOf(ev: EventRecord, field: string): unknown {
+  const v = ev[field]
+  if (v === undefined || v === null) return null
+  if (typeof v === 'bigint' && Number.isSafeInteger(Number(v))) return Number(v)
+  return v
+}
+
+function isNumberOp(op: AggregationDef['op']): boolean {
+  return op === 'sum' || op === 'avg' || op === 'min' || op === 'max' || op === 'approx_percentile'
+}
+
+function acceptable(op: AggregationDef['op'], v: unknown): boolean {
+  if (op === 'count') return true
+  if (typeof v === 'number' && Number.isFinite(v)) return true
+  return !isNumberOp(op) && typeof v === 'string'
+}
+
+function keyOf(view: FeatureViewDef, ev: EventRecord): { key: string } | { reason: 'missing_key' | 'invalid_key' } {
+  const parts: string[] = []
+  for (const f of view.entity.joinKeys) {
+    const v = ev[f]
+    if (v === undefined || v === null) return { reason: 'missing_key' }
+    let part: string
+    if (view.entity.keyType === 'int') {
+      if (typeof v === 'number' && Number.isSafeInteger(v)) part = String(v)
+      else if (typeof v === 'bigint') part = v.toString()
+      else if (typeof v === 'string' && /^-?(0|[1-9]\d*)$/.test(v)) part = v
+      else return { reason: 'invalid_key' }
+    } else if (typeof v === 'string') part = v
+    else return { reason: 'invalid_key' }
+    if (invalidKeyPartReason(part) !== undefined) return { reason: 'invalid_key' }
+    parts.push(part)
+  }
+  return { key: encodeEntityKey(parts) }
+}
+
+function sameValue(a: FeatureValue, b: FeatureValue): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameValue(x as FeatureValue, b[i] as FeatureValue))
+  return a === b || (typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b))
+}
+
+/** Value of one aggregation over the events of a key with time in [fromMs, toMs]. */
+function aggregate(a: AggregationDef, events: readonly RefEvent[], fromMs: number, toMs: number): FeatureValue {
+  const inWindow = events
+    .filter((e) => e.t >= fromMs && e.t <= toMs)
+    .sort((x, y) => (x.t !== y.t ? x.t - y.t : x.offset < y.offset ? -1 : x.offset > y.offset ? 1 : 0))
+  if (a.op === 'count' && a.field === undefined) return inWindow.length
+  const present = inWindow.filter((e) => valueOf(e.ev, a.field as string) !== null)
+  const vals = present.map((e) => valueOf(e.ev, a.field as string) as number | string)
+  switch (a.op) {
+    case 'count':
+      return vals.length
+    case 'sum':
+      return (vals as number[]).reduce((s, v) => s + v, 0)
+    case 'avg':
+      return vals.length === 0 ? null : (vals as number[]).reduce((s, v) => s + v, 0) / vals.length
+    case 'min':
+      return vals.length === 0 ? null : Math.min(...(vals as number[]))
+    case 'max':
+      return vals.length === 0 ? null : Math.max(...(vals as number[]))
+    case 'first':
+      return vals.length === 0 ? null : (vals[0] as number | string)
+    case 'last':
+      return vals.length === 0 ? null : (vals[vals.length - 1] as number | string)
+    case 'last_n':
+      return vals.slice().reverse().slice(0, a.n) as FeatureValue
+    case 'approx_distinct':
+    case 'approx_percentile': {
+      const sketch = aggregatorFor(a)
+      let acc = sketch.init()
+      present.forEach((e, i) => (acc = sketch.add(acc, vals[i] as number | string, e.t, e.offset.toString())))
+      return sketch.finish(acc)
+    }
+  }
+}
+
+function evaluate(view: FeatureViewDef, k: RefKey, t: number): FeatureValue[] {
+  return view.features.map(({ aggregation: a }) => {
+    if (a.windowMs === null) return aggregate(a, k.events, -Infinity, t)
+    const from = (Math.floor(t / a.hopMs) + 1) * a.hopMs - a.windowMs
+    return aggregate(a, k.events, from, t)
+  })
+}
+
+/** Boundaries at which some window of the key loses a tile holding one of its events. */
+function lossBoundaries(view: FeatureViewDef, k: RefKey): number[] {
+  const out: number[] = []
+  for (const { aggregation: a } of view.features) {
+    if (a.windowMs === null) continue
+    for (const e of k.events) out.push((Math.floor(e.t / a.hopMs) + a.windowMs / a.hopMs) * a.hopMs)
+  }
+  return out
+}
+
+export function runReference(input: { views: readonly FeatureViewDef[]; source: SourceDef; records: readonly ReferenceRecord[] }): ReferenceResult {
+  const { views, source, records } = input
+  const out = views.map((view) => ({ view, partitions: new Map<number, FeatureRow[]>() }))
+  const deadLetters: ReferenceDeadLetter[] = []
+  const partitions = new Map<number, { wm: number; keys: Map<string, RefKey>[] }>()
+
+  for (const rec of records) {
+    let p = partitions.get(rec.partition)
+    if (p === undefined) {
+      p = { wm: -Infinity, keys: views.map(() => new Map<string, RefKey>()) }
+      partitions.set(rec.partition, p)
+    }
+    const emit = (vi: number, row: FeatureRow): void => {
+      const byPartition = out[vi]!.partitions
+      const list = byPartition.get(rec.partition) ?? []
+      list.push(row)
+      byPartition.set(rec.partition, list)
+    }
+    if ('marker' in rec) {
+      p.wm = Math.max(p.wm, rec.marker)
+    } else {
+      const t = rec.eventTimeMs
+      if (t === undefined || !Number.isSafeInteger(t)) {
+        deadLetters.push({ partition: rec.partition, offset: rec.offset, reason: 'missing_event_time' })
+        continue
+      }
+      if (t <= p.wm - source.allowedLatenessMs) {
+        deadLetters.push({ partition: rec.partition, offset: rec.offset, reason: 'late' })
+        continue
+      }
+      views.forEach((view, vi) => {
+        let ev: EventRecord = rec.event
+        try {
+          if (view.filter && !view.filter(ev)) return
+          if (view.map) ev = view.map(ev)
+        } catch {
+          deadLetters.push({ partition: rec.partition, offset: rec.offset, reason: 'map_failed', view: view.name })
+          return
+        }
+        if (ev === null || typeof ev !== 'object') {
+          deadLetters.push({ partition: rec.partition, offset: rec.offset, reason: 'map_failed', view: view.name })
+          return
+        }
+        const kr = keyOf(view, ev)
+        if ('reason' in kr) {
+          deadLetters.push({ partition: rec.partition, offset: rec.offset, reason: kr.reason, view: view.name })
+          return
+        }
+        for (const { aggregation: a } of view.features) {
+          if (a.field === undefined) continue
+          const v = valueOf(ev, a.field)
+          if (v !== null && !acceptable(a.op, v)) {
+            deadLetters.push({ partition: rec.partition, offset: rec.offset, reason: 'schema_mismatch', view: view.name })
+            return
+          }
+        }
+        const keys = p.keys[vi]!
+        let k = keys.get(kr.key)
+        if (k === undefined) {
+          k = { key: kr.key, events: [], c: -Infinity, last: undefined }
+          keys.set(kr.key, k)
+        }
+        k.events.push({ t, offset: BigInt(rec.offset), ev })
+        k.c = Math.max(k.c, t)
+        const values = evaluate(view, k, k.c)
+        const prev = k.last
+        if (prev !== undefined && prev.asOfMs === k.c && prev.values.every((v, i) => sameValue(v, values[i] as FeatureValue))) return
+        k.last = { entityKey: k.key, asOfMs: k.c, values }
+        emit(vi, k.last)
+      })
+      p.wm = Math.max(p.wm, t - source.outOfOrdernessMs)
+    }
+    // Step 4: every (boundary, key) with c < B ≤ watermark at which a window loses a non-empty tile.
+    views.forEach((view, vi) => {
+      const keys = p.keys[vi]!
+      for (;;) {
+        let best: { b: number; k: RefKey } | undefined
+        for (const k of keys.values()) {
+          const due = lossBoundaries(view, k).filter((b) => b > k.c && b <= p.wm)
+          if (due.length === 0) continue
+          const b = Math.min(...due)
+          if (best === undefined || b < best.b || (b === best.b && utf8Compare(k.key, best.k.key) < 0)) best = { b, k }
+        }
+        if (best === undefined) break
+        const { b, k } = best
+        k.c = b
+        const values = evaluate(view, k, b)
+        k.last = { entityKey: k.key, asOfMs: b, values }
+        emit(vi, k.last)
+      }
+    })
+  }
+  return {
+    views: out,
+    deadLetters,
+    rowsOf: (viewName, partition) => out.find((o) => o.view.name === viewName)?.partitions.get(partition) ?? [],
+  }
+}
