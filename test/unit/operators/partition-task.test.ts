@@ -22,8 +22,8 @@ function assertRowsMatch(actual: readonly FeatureRow[], expected: readonly Featu
   })
 }
 
-describe('operators > partition task', () => {
-  test('emits exactly the rows and dead letters of the brute-force reference', () => {
+void describe('operators > partition task', () => {
+  void test('emits exactly the rows and dead letters of the brute-force reference', () => {
     fc.assert(
       fc.property(scenarioArb, ({ source, views, records }) => {
         const ref = runReference({ views, source, records })
@@ -38,7 +38,7 @@ describe('operators > partition task', () => {
     )
   })
 
-  test('snapshot at any point, restore and continue == uninterrupted run, bit for bit', () => {
+  void test('snapshot at any point, restore and continue == uninterrupted run, bit for bit', () => {
     fc.assert(
       fc.property(scenarioArb, fc.nat(), ({ source, views, records }, cut) => {
         const splitAt = cut % (records.length + 1)
