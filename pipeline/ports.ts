@@ -155,3 +155,65 @@ export interface EventLog {
   consumer(options: { groupId: string; topics: readonly string[]; readCommitted?: boolean }): LogConsumer
   close(): Promise<void>
 }
+
+// ---------------------------------------------------------------------------------------------
+// Offline sink: Iceberg tables (one per view version, one raw archive per source topic).
+
+export type OfflineTable =
+  | { readonly kind: 'feature'; readonly view: FeatureViewDef }
+  | { readonly kind: 'archive'; readonly topic: string }
+
+/** Where a feature row came from: the source record (or idle marker) whose processing emitted it. */
+export interface RowOrigin {
+  readonly partition: number
+  readonly offset: string
+  /** Index of the row among those emitted by the same record or marker. */
+  readonly seq: number
+  /**
+   * True when an idle marker emitted the row. A marker is archived with the next offset to be read,
+   * so archive order is (partition, offset, marker first, seq).
+   */
+  readonly marker: boolean
+}
+
+export interface OfflineFeatureRow extends StampedRow {
+  readonly origin: RowOrigin
+}
+
+/**
+ * One consumed record, or one idle-advance marker, as archived (DESIGN §6). A marker carries
+ * `markerWatermarkMs` and no payload; its `offset` is the next offset to be read at that moment, and
+ * it sorts before a record with the same offset.
+ */
+export interface ArchiveRow {
+  readonly partition: number
+  readonly offset: string
+  readonly eventTimeMs: number | null
+  readonly key: Uint8Array | null
+  readonly schemaId: number | null
+  readonly payload: Uint8Array | null
+  readonly markerWatermarkMs: number | null
+  readonly timestampMs: number
+}
+
+/** Staged data files: written, but referenced by no snapshot until `commit`. JSON-safe. */
+export interface StagedFiles {
+  readonly table: string
+  readonly files: readonly unknown[]
+  readonly rowCount: number
+}
+
+export interface OfflineSink {
+  /** A stable name for the table (used as a key in checkpoints). */
+  tableId(table: OfflineTable): string
+  stageFeatureRows(view: FeatureViewDef, rows: readonly OfflineFeatureRow[]): Promise<StagedFiles>
+  stageArchiveRows(topic: string, rows: readonly ArchiveRow[]): Promise<StagedFiles>
+  /**
+   * Appends the staged files as one snapshot whose summary carries `summary`. `markers` are
+   * `name → seq` pairs (e.g. `clicks/3 → 17`) recorded in the summary so that `committedMarkers`
+   * can tell, after a crash, which checkpoints a table already holds; commit is thus idempotent.
+   */
+  commit(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void>
+  /** Highest seq committed per marker name, over all snapshots of the table. */
+  committedMarkers(tableId: string): Promise<Record<string, number>>
+}

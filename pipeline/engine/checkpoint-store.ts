@@ -1,0 +1,75 @@
+/**
+ * Per-partition checkpoints in the object store.
+ *
+ * A checkpoint of (group, topic, partition) number `seq` is a JSON record listing the next offset,
+ * the operator-state blob and the data files staged for every table. Publishing the record with
+ * create-if-absent is the point of no return (DESIGN §7): before it, the staged files are garbage
+ * nobody references; after it, recovery rolls every table forward to include them (each table
+ * commit is idempotent by its `topic/partition → seq` marker). Create-if-absent also fences a
+ * zombie owner: two owners can never both publish the same `seq`.
+ */
+import { randomUUID } from 'node:crypto'
+import type { ObjectStore, StagedFiles } from '../ports.ts'
+
+export interface PartitionCheckpoint {
+  readonly seq: number
+  readonly topic: string
+  readonly partition: number
+  readonly nextOffset: string
+  readonly watermarkMs: number | null
+  readonly stateKey: string
+  readonly staged: readonly StagedFiles[]
+  readonly createdAtMs: number
+}
+
+const SEQ_DIGITS = 12
+
+export class CheckpointStore {
+  readonly #store: ObjectStore
+  readonly #prefix: string
+
+  constructor(store: ObjectStore, groupId: string) {
+    this.#store = store
+    this.#prefix = `checkpoints/${encodeURIComponent(groupId)}`
+  }
+
+  #dir(topic: string, partition: number): string {
+    return `${this.#prefix}/${encodeURIComponent(topic)}/${partition}/`
+  }
+
+  async latest(topic: string, partition: number): Promise<PartitionCheckpoint | undefined> {
+    const keys = (await this.#store.list(this.#dir(topic, partition))).filter((k) => /\/ckpt-\d+\.json$/.test(k))
+    const last = keys.at(-1)
+    if (last === undefined) return undefined
+    const bytes = await this.#store.get(last)
+    if (bytes === undefined) return undefined
+    return JSON.parse(new TextDecoder().decode(bytes)) as PartitionCheckpoint
+  }
+
+  async writeState(topic: string, partition: number, seq: number, bytes: Uint8Array): Promise<string> {
+    const key = `${this.#dir(topic, partition)}state-${String(seq).padStart(SEQ_DIGITS, '0')}-${randomUUID()}.bin`
+    await this.#store.put(key, bytes)
+    return key
+  }
+
+  async readState(key: string): Promise<Uint8Array> {
+    const bytes = await this.#store.get(key)
+    if (bytes === undefined) throw new Error(`checkpoint state ${key} is missing`)
+    return bytes
+  }
+
+  /** False when another owner already published this seq: this owner is fenced off. */
+  async publish(checkpoint: PartitionCheckpoint): Promise<boolean> {
+    const key = `${this.#dir(checkpoint.topic, checkpoint.partition)}ckpt-${String(checkpoint.seq).padStart(SEQ_DIGITS, '0')}.json`
+    return this.#store.putIfAbsent(key, new TextEncoder().encode(JSON.stringify(checkpoint)))
+  }
+
+  /** Deletes records and state blobs older than `keepFromSeq` (recovery only reads the latest). */
+  async prune(topic: string, partition: number, keepFromSeq: number, keepStateKey: string): Promise<void> {
+    const keys = await this.#store.list(this.#dir(topic, partition))
+    for (const key of keys) {
+      const m = /\/(?:ckpt|state)-(\d+)[^/]*$/.exec(key)
+      if (m && Number(m[1]) < keepFromSeq && key !== keepStateKey) await this.#store.delete(key)
+    }
+  }
+}

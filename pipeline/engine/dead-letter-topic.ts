@@ -1,0 +1,40 @@
+/**
+ * Dead letters go to a topic of the event log with the original key and bytes, and the reason and
+ * origin in headers, so nothing refused is ever lost and it can be replayed after a fix.
+ */
+import type { DeadLetter, DeadLetterSink, EventLog } from '../ports.ts'
+
+export const DEAD_LETTER_HEADERS = {
+  reason: 'kfs-reason',
+  detail: 'kfs-detail',
+  topic: 'kfs-source-topic',
+  partition: 'kfs-source-partition',
+  offset: 'kfs-source-offset',
+  view: 'kfs-view',
+} as const
+
+export function createDeadLetterTopicSink(log: EventLog, topic: string): DeadLetterSink {
+  let pending: Promise<unknown> = Promise.resolve()
+  return {
+    async write(letters: readonly DeadLetter[]): Promise<void> {
+      if (letters.length === 0) return
+      const records = letters.map((l) => ({
+        key: l.key,
+        value: l.value,
+        headers: {
+          [DEAD_LETTER_HEADERS.reason]: l.reason,
+          [DEAD_LETTER_HEADERS.detail]: l.detail.slice(0, 1000),
+          [DEAD_LETTER_HEADERS.topic]: l.topic,
+          [DEAD_LETTER_HEADERS.partition]: String(l.partition),
+          [DEAD_LETTER_HEADERS.offset]: l.offset,
+          ...(l.view ? { [DEAD_LETTER_HEADERS.view]: l.view } : {}),
+        },
+      }))
+      pending = log.produce(topic, records)
+      await pending
+    },
+    async flush(): Promise<void> {
+      await pending
+    },
+  }
+}

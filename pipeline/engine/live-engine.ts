@@ -1,0 +1,228 @@
+/**
+ * The live engine: consumes the sources of the applied views from the event log (Kafka or the
+ * embedded log), one PartitionSlot per owned partition, writes rows online as soon as a batch is
+ * processed (freshness), and offline at checkpoints (exactly once).
+ *
+ * Backpressure is structural: a batch is not acknowledged to the consumer until its online
+ * writes and dead letters are done, and the offline buffer is bounded by `checkpointMaxRecords`
+ * (a checkpoint runs inline when it is reached), so nothing buffers without bound.
+ */
+import type { Clock } from '../../core/clock.ts'
+import type { Logger } from '../../core/logger.ts'
+import { retry } from '../../core/retry.ts'
+import type { FeatureViewDef, SourceDef, StampedRow } from '../../operators/define/types.ts'
+import type { Decoder } from '../../schemas/decoder.ts'
+import type { DeadLetterSink, EventLog, LogBatch, LogConsumer, ObjectStore, OfflineSink, OnlineStore } from '../ports.ts'
+import { CheckpointStore } from './checkpoint-store.ts'
+import { createEngineStats, type EngineStats } from './engine-stats.ts'
+import type { ProcessedBatch } from './partition-processor.ts'
+import { PartitionSlot } from './partition-slot.ts'
+import { planSources, type SourcePlan } from './plan-sources.ts'
+
+export interface LiveEngineOptions {
+  readonly log: EventLog
+  readonly stateStore: ObjectStore
+  readonly offline: OfflineSink
+  readonly online: OnlineStore
+  readonly deadLetters: DeadLetterSink
+  readonly decoderFor: (source: SourceDef) => Decoder
+  readonly views: readonly FeatureViewDef[]
+  readonly groupId: string
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly checkpointIntervalMs?: number
+  readonly checkpointMaxRecords?: number
+  /** Wall-clock period of the housekeeping tick (idle markers, timed checkpoints). */
+  readonly tickMs?: number
+  /** Where a partition with no checkpoint starts, per topic (backfill hand-off); default offset 0. */
+  readonly startOffsets?: (topic: string, partition: number) => Promise<string>
+}
+
+export interface LiveEngine {
+  readonly stats: EngineStats
+  start(): Promise<void>
+  /** Checkpoints every owned partition now (tests, shutdown). */
+  checkpointAll(): Promise<void>
+  stop(): Promise<void>
+  /** Resolves when a fatal error stops the engine; main/ exits non-zero on it. */
+  readonly failed: Promise<Error>
+}
+
+export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
+  const { log, offline, online, deadLetters, clock } = options
+  const logger = options.logger.child({ component: 'pipeline.engine' })
+  const intervalMs = options.checkpointIntervalMs ?? 5_000
+  const maxRecords = options.checkpointMaxRecords ?? 50_000
+  const tickMs = options.tickMs ?? 250
+  const plans = planSources(options.views)
+  const planByTopic = new Map<string, SourcePlan>(plans.map((p) => [p.topic, p]))
+  const decoders = new Map<string, Decoder>(plans.map((p) => [p.topic, options.decoderFor(p.source)]))
+  const checkpoints = new CheckpointStore(options.stateStore, options.groupId)
+  const deps = { offline, checkpoints, clock, logger }
+  const slots = new Map<string, Promise<PartitionSlot>>()
+  const stats = createEngineStats()
+  let consumer: LogConsumer | undefined
+  let timer: NodeJS.Timeout | undefined
+  let stopping = false
+  let fail: (err: Error) => void = () => {}
+  const failed = new Promise<Error>((resolve) => (fail = resolve))
+  const retryForever = { clock, attempts: 60, maxDelayMs: 2_000, onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'sink write retried') }
+
+  const slotKey = (topic: string, partition: number) => `${topic}/${partition}`
+
+  function slotFor(topic: string, partition: number): Promise<PartitionSlot> {
+    const key = slotKey(topic, partition)
+    let slot = slots.get(key)
+    if (slot === undefined) {
+      const plan = planByTopic.get(topic)
+      if (plan === undefined) throw new Error(`no view reads topic ${topic}`)
+      slot = (async () => {
+        const start = options.startOffsets ? await options.startOffsets(topic, partition) : '0'
+        const s = await retry(() => PartitionSlot.restore(plan, partition, decoders.get(topic)!, deps, start), retryForever)
+        consumer?.seek({ topic, partition, offset: s.processor.nextOffset })
+        return s
+      })()
+      slots.set(key, slot)
+      slot.catch(() => slots.delete(key))
+    }
+    return slot
+  }
+
+  async function deliver(slot: PartitionSlot, batch: ProcessedBatch): Promise<void> {
+    const started = clock.nowMs()
+    for (let v = 0; v < slot.plan.views.length; v++) {
+      const view = slot.plan.views[v]!
+      const rows = batch.rows[v] as StampedRow[]
+      if (rows.length === 0) continue
+      stats.emittedRows += rows.length
+      if (view.online) {
+        await retry(() => online.writeRows(view, rows), retryForever)
+        const newest = rows.reduce((m, r) => Math.max(m, r.asOfMs), stats.newestOnlineAsOfMs[view.name] ?? 0)
+        stats.newestOnlineAsOfMs[view.name] = newest
+      }
+    }
+    stats.onlineWriteMs += clock.nowMs() - started
+    if (batch.deadLetters.length > 0) {
+      for (const letter of batch.deadLetters) stats.deadLettered[letter.reason] = (stats.deadLettered[letter.reason] ?? 0) + 1
+      await retry(() => deadLetters.write(batch.deadLetters), retryForever)
+    }
+    slot.buffer(batch)
+  }
+
+  async function checkpointSlot(slot: PartitionSlot): Promise<void> {
+    const started = clock.nowMs()
+    const ok = await slot.checkpoint()
+    const key = slotKey(slot.plan.topic, slot.partition)
+    if (!ok) {
+      stats.fenced++
+      slots.delete(key)
+      return
+    }
+    stats.checkpoints++
+    stats.lastCheckpointDurationMs = clock.nowMs() - started
+    stats.lastCheckpointAtMs = clock.nowMs()
+    await consumer?.commit([{ topic: slot.plan.topic, partition: slot.partition, offset: slot.processor.nextOffset }]).catch((err: unknown) => {
+      logger.warn({ err }, 'progress commit failed (recovery uses checkpoints, so this is harmless)')
+    })
+  }
+
+  async function onBatch(batch: LogBatch): Promise<void> {
+    if (batch.records.length === 0) return
+    const slot = await slotFor(batch.topic, batch.partition)
+    await slot.run(async () => {
+      const now = clock.nowMs()
+      const processed = await slot.processor.processRecords(batch.records, now)
+      stats.consumed += processed.archive.length
+      if (processed.archive.length > 0) slot.lastRecordAtMs = now
+      const last = batch.records.at(-1)
+      if (last) stats.lag[slotKey(batch.topic, batch.partition)] = Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)
+      await deliver(slot, processed)
+      if (slot.bufferedRecords >= maxRecords) await checkpointSlot(slot)
+    })
+  }
+
+  /** Idle markers and timed checkpoints; runs on a wall-clock tick, queued per partition. */
+  async function tick(): Promise<void> {
+    const now = clock.nowMs()
+    for (const pending of [...slots.values()]) {
+      const slot = await pending.catch(() => undefined)
+      if (!slot) continue
+      await slot.run(async () => {
+        const idleMs = slot.plan.source.idleTimeoutMs
+        const wm = slot.processor.task.watermarkMs
+        const idleSince = Math.max(slot.lastRecordAtMs, slot.lastMarkerAtMs)
+        if (idleMs > 0 && Number.isFinite(wm) && now - slot.lastRecordAtMs >= idleMs && now - idleSince >= idleMs) {
+          // While idle, event time is assumed to advance with wall-clock time; the marker is
+          // archived, so replay reproduces this advance exactly.
+          const marker = wm + (now - idleSince)
+          const processed = slot.processor.processMarker(marker, now, now)
+          slot.lastMarkerAtMs = now
+          await deliver(slot, processed)
+        }
+        if (slot.bufferedRecords > 0 && now - slot.lastCheckpointAtMs >= intervalMs) await checkpointSlot(slot)
+      })
+    }
+  }
+
+  function scheduleTick(): void {
+    if (stopping) return
+    timer = setTimeout(() => {
+      tick()
+        .catch((err: unknown) => {
+          logger.error({ err }, 'engine tick failed')
+          fail(err instanceof Error ? err : new Error(String(err)))
+        })
+        .finally(scheduleTick)
+    }, tickMs)
+  }
+
+  async function checkpointAll(): Promise<void> {
+    for (const pending of [...slots.values()]) {
+      const slot = await pending.catch(() => undefined)
+      if (slot) await slot.run(() => checkpointSlot(slot))
+    }
+  }
+
+  return {
+    stats,
+    failed,
+    async start() {
+      for (const plan of plans) await log.createTopic(plan.topic, plan.source.partitions)
+      consumer = log.consumer({ groupId: options.groupId, topics: plans.map((p) => p.topic) })
+      await consumer.run({
+        eachBatch: (batch) =>
+          onBatch(batch).catch((err: unknown) => {
+            logger.error({ err, topic: batch.topic, partition: batch.partition }, 'batch failed')
+            fail(err instanceof Error ? err : new Error(String(err)))
+            throw err
+          }),
+        onAssigned: async (assigned) => {
+          const keep = new Set(assigned.map((a) => slotKey(a.topic, a.partition)))
+          for (const key of [...slots.keys()]) if (!keep.has(key)) slots.delete(key)
+          for (const a of assigned) if (planByTopic.has(a.topic)) await slotFor(a.topic, a.partition)
+          logger.info({ partitions: assigned.length }, 'partitions assigned')
+        },
+        onRevoked: async (revoked) => {
+          for (const r of revoked) {
+            const key = slotKey(r.topic, r.partition)
+            const pending = slots.get(key)
+            const slot = await pending?.catch(() => undefined)
+            if (slot) await slot.run(() => checkpointSlot(slot)).catch((err: unknown) => logger.warn({ err }, 'checkpoint on revoke failed'))
+            slots.delete(key)
+          }
+        },
+      })
+      scheduleTick()
+      logger.info({ topics: plans.map((p) => p.topic), views: options.views.map((v) => `${v.name}@${v.version}`) }, 'engine started')
+    },
+    checkpointAll,
+    async stop() {
+      stopping = true
+      if (timer) clearTimeout(timer)
+      await consumer?.stop()
+      await checkpointAll()
+      await deadLetters.flush()
+      logger.info({ consumed: stats.consumed, emittedRows: stats.emittedRows }, 'engine stopped')
+    },
+  }
+}
