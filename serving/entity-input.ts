@@ -1,0 +1,33 @@
+/**
+ * Entity keys from requests. Each join-key value is checked before anything reaches the store:
+ * strings by core/entity-key.ts's rules, `int` keys as canonical decimal integers (so `007` and
+ * `7` cannot name two entities). Composite keys are encoded in the entity's declared order.
+ */
+import { encodeEntityKey, invalidKeyPartReason } from '../core/entity-key.ts'
+import type { EntityDef } from '../operators/define/types.ts'
+import { badRequest } from './errors.ts'
+
+const INT = /^-?(0|[1-9][0-9]{0,15})$/
+
+export function keyPart(entity: EntityDef, joinKey: string, raw: unknown): string {
+  let part: string
+  if (typeof raw === 'string') part = raw
+  // JSON clients often send ids as numbers; integers are accepted for either key type.
+  else if (typeof raw === 'number' && Number.isSafeInteger(raw)) part = String(raw)
+  else throw badRequest(`${joinKey} must be a ${entity.keyType === 'int' ? 'integer' : 'string'}`, { joinKey })
+  const reason = invalidKeyPartReason(part)
+  if (reason) throw badRequest(`${joinKey} is invalid: ${reason}`, { joinKey })
+  if (entity.keyType === 'int' && (!INT.test(part) || !Number.isSafeInteger(Number(part)))) {
+    throw badRequest(`${joinKey} must be a canonical integer`, { joinKey })
+  }
+  return part
+}
+
+export function entityKeyOf(entity: EntityDef, parts: Readonly<Record<string, unknown>>): string {
+  return encodeEntityKey(
+    entity.joinKeys.map((k) => {
+      if (!(k in parts)) throw badRequest(`missing join key ${k} of entity ${entity.name}`, { joinKey: k })
+      return keyPart(entity, k, parts[k])
+    }),
+  )
+}

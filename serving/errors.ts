@@ -1,0 +1,79 @@
+/**
+ * The one place where failures become HTTP statuses and WebSocket close codes (Hono's
+ * HTTPException + errorHandler pattern). Handlers throw; the server calls `toHttpError` once.
+ * Bodies are JSON `{ "error": { "code", "message", …context } }` and never carry feature values.
+ */
+import type { ErrorCode } from '../core/error-codes.ts'
+import { FeatureStoreError } from '../core/errors.ts'
+
+/** A failure that only exists at the HTTP boundary (auth, limits, timeouts). */
+export class HttpError extends Error {
+  readonly status: number
+  readonly code: string
+  readonly context: Readonly<Record<string, string | number>> | undefined
+  constructor(status: number, code: string, message: string, context?: Readonly<Record<string, string | number>>) {
+    super(message)
+    this.name = 'HttpError'
+    this.status = status
+    this.code = code
+    this.context = context
+  }
+}
+
+export function badRequest(message: string, context?: Readonly<Record<string, string | number>>): HttpError {
+  return new HttpError(400, 'BAD_REQUEST', message, context)
+}
+
+export function notFound(message: string, context?: Readonly<Record<string, string | number>>): HttpError {
+  return new HttpError(404, 'NOT_FOUND', message, context)
+}
+
+const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  BAD_REQUEST: 400,
+  DEFINITION_INVALID: 400,
+  NOT_FOUND: 404,
+  SOURCE_UNAVAILABLE: 503,
+  SINK_UNAVAILABLE: 503,
+  RETRIES_EXHAUSTED: 503,
+  BACKFILL_INCOMPLETE: 409,
+}
+
+export interface HttpErrorResponse {
+  readonly status: number
+  readonly body: { readonly error: { readonly code: string; readonly message: string; readonly [k: string]: unknown } }
+}
+
+export function toHttpError(err: unknown): HttpErrorResponse {
+  if (err instanceof HttpError) {
+    return { status: err.status, body: { error: { ...err.context, code: err.code, message: err.message } } }
+  }
+  if (err instanceof FeatureStoreError) {
+    const status = STATUS_BY_CODE[err.code] ?? 500
+    // 5xx other than "unavailable" are bugs: do not leak internals beyond the code.
+    const message = status === 500 ? 'internal error' : err.message
+    return { status, body: { error: { ...(status === 500 ? {} : err.context), code: err.code, message } } }
+  }
+  return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } }
+}
+
+/** WebSocket close code for a failure (4000 + HTTP status, the common private-range convention). */
+export function toWsCloseCode(err: unknown): number {
+  return 4000 + toHttpError(err).status
+}
+
+const REASONS: Record<number, string> = {
+  200: 'OK',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+}
+
+export function statusLine(status: number): string {
+  return `${status} ${REASONS[status] ?? 'Unknown'}`
+}

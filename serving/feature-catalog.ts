@@ -1,0 +1,124 @@
+/**
+ * What serving can answer, resolved once at start-up from the definitions it was given: views by
+ * `name` (its highest served version) and `name@version`, services, request-time features, and
+ * the read plan of a feature list. Any reference that does not resolve is a ConfigError at
+ * start-up (for services) or a 404 naming it (for requests).
+ */
+import { ConfigError } from '../core/errors.ts'
+import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../operators/define/types.ts'
+import { badRequest, notFound } from './errors.ts'
+
+export type PlannedOutput =
+  | { readonly kind: 'stored'; readonly name: string; readonly view: FeatureViewDef; readonly feature: string }
+  | { readonly kind: 'request'; readonly name: string; readonly def: RequestFeatureDef }
+
+export interface ViewRead {
+  readonly view: FeatureViewDef
+  /** Every feature this plan needs from the view: outputs plus request-feature inputs. */
+  readonly features: readonly string[]
+}
+
+export interface FeaturePlan {
+  readonly outputs: readonly PlannedOutput[]
+  readonly reads: readonly ViewRead[]
+  readonly requestFeatures: readonly RequestFeatureDef[]
+}
+
+export interface FeatureCatalog {
+  readonly views: readonly FeatureViewDef[]
+  readonly services: readonly FeatureServiceDef[]
+  readonly requestFeatures: readonly RequestFeatureDef[]
+  view(name: string): FeatureViewDef
+  plan(refs: readonly string[]): FeaturePlan
+  servicePlan(name: string): FeaturePlan
+}
+
+export function createFeatureCatalog(defs: {
+  readonly views: readonly FeatureViewDef[]
+  readonly services?: readonly FeatureServiceDef[]
+  readonly requestFeatures?: readonly RequestFeatureDef[]
+}): FeatureCatalog {
+  const byName = new Map<string, FeatureViewDef>()
+  for (const v of defs.views) {
+    const exact = `${v.name}@${v.version}`
+    if (byName.has(exact)) throw new ConfigError(`view ${exact} is served twice`)
+    byName.set(exact, v)
+    const latest = byName.get(v.name)
+    if (!latest || latest.version < v.version) byName.set(v.name, v)
+  }
+  const requestFeatures = new Map((defs.requestFeatures ?? []).map((r) => [r.name, r]))
+  const services = new Map((defs.services ?? []).map((s) => [s.name, s]))
+
+  const view = (name: string): FeatureViewDef => {
+    const v = byName.get(name)
+    if (!v) throw notFound(`unknown view ${name}`, { view: name })
+    return v
+  }
+
+  const storedRef = (ref: string): { view: FeatureViewDef; feature: string } => {
+    const colon = ref.lastIndexOf(':')
+    const v = view(ref.slice(0, colon))
+    const feature = ref.slice(colon + 1)
+    if (!v.features.some((f) => f.name === feature)) throw notFound(`unknown feature ${ref}`, { feature: ref })
+    return { view: v, feature }
+  }
+
+  const plan = (refs: readonly string[]): FeaturePlan => {
+    const outputs: PlannedOutput[] = []
+    const reads = new Map<FeatureViewDef, Set<string>>()
+    const rfs: RequestFeatureDef[] = []
+    const need = (ref: string): void => {
+      const { view: v, feature } = storedRef(ref)
+      let set = reads.get(v)
+      if (!set) reads.set(v, (set = new Set()))
+      set.add(feature)
+    }
+    const seen = new Set<string>()
+    for (const ref of refs) {
+      if (typeof ref !== 'string' || ref.length === 0) throw badRequest('features must be non-empty strings')
+      if (seen.has(ref)) continue
+      seen.add(ref)
+      if (ref.includes(':')) {
+        const { view: v, feature } = storedRef(ref)
+        need(ref)
+        outputs.push({ kind: 'stored', name: ref, view: v, feature })
+      } else {
+        const def = requestFeatures.get(ref)
+        if (!def) throw notFound(`unknown request feature ${ref}`, { feature: ref })
+        for (const dep of def.features) need(dep)
+        rfs.push(def)
+        outputs.push({ kind: 'request', name: ref, def })
+      }
+    }
+    return { outputs, reads: [...reads].map(([v, set]) => ({ view: v, features: [...set] })), requestFeatures: rfs }
+  }
+
+  const servicePlans = new Map<string, FeaturePlan>()
+  for (const s of services.values()) {
+    try {
+      servicePlans.set(s.name, plan([...s.features, ...s.requestFeatures]))
+    } catch (err: unknown) {
+      throw new ConfigError(`service ${s.name} does not resolve: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  for (const r of requestFeatures.values()) {
+    try {
+      plan(r.features)
+    } catch (err: unknown) {
+      throw new ConfigError(`request feature ${r.name} does not resolve: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  return {
+    views: defs.views,
+    services: [...services.values()],
+    requestFeatures: [...requestFeatures.values()],
+    view,
+    plan,
+    servicePlan(name) {
+      const p = servicePlans.get(name)
+      if (!p) throw notFound(`unknown service ${name}`, { service: name })
+      return p
+    },
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The feature endpoints as pure functions of (request, deps) → JSON body; serving/server/ does
+ * the HTTP. Every request makes exactly one store call, however many views and entities it spans.
+ *
+ * Batch request (`POST /v1/features`):
+ *   { "entities": { "<joinKey>": [v1, v2, …], … },
+ *     "features": ["view:feature", "<request feature>", …]  |  "service": "<name>",
+ *     "request": { …inputs of request features… } }
+ * Entity lists are zipped into rows; a list of length 1 is repeated for every row, so
+ * `{user_id: [u1, u2], item_id: [i9]}` means rows (u1, i9) and (u2, i9). Each view is looked up by
+ * its entity's join keys, so one row can carry user, item and user×item features. A view whose
+ * join keys are missing from the request is a 400 naming them.
+ *
+ * Request-time features run the definition's own `fn` on the request inputs and the stored
+ * features it declares (keyed `view:feature`), the same call training-set generation makes.
+ * Stored values are null unless PRESENT, so `fn` sees what a point-in-time join would give it.
+ */
+import type { Clock } from '../../core/clock.ts'
+import type { FeatureValue, RequestFeatureDef } from '../../operators/define/types.ts'
+import type { OnlineRead } from '../../pipeline/ports.ts'
+import { entityKeyOf } from '../entity-input.ts'
+import { badRequest, HttpError } from '../errors.ts'
+import type { FeatureCatalog, FeaturePlan } from '../feature-catalog.ts'
+import { readLookups, type Lookup, type ReaderDeps } from '../feature-reader.ts'
+
+export interface FeatureHandlerDeps extends ReaderDeps {
+  readonly catalog: FeatureCatalog
+  readonly clock: Pick<Clock, 'nowMs'>
+  /** Most (view, entity) lookups one request may make. */
+  readonly maxLookups: number
+}
+
+export interface ViewState {
+  readonly status: OnlineRead['status']
+  readonly as_of: number | null
+  readonly age_ms: number | null
+}
+
+function viewState(read: OnlineRead, nowMs: number): ViewState {
+  return { status: read.status, as_of: read.asOfMs, age_ms: read.asOfMs === null ? null : nowMs - read.asOfMs }
+}
+
+/** `GET /v1/features/:view/:entityKey` (single join key) or `GET /v1/features/:view?<joinKey>=…` (composite). */
+export async function getViewFeatures(
+  input: { readonly view: string; readonly entityKey?: string | undefined; readonly query?: Readonly<Record<string, string>> },
+  deps: FeatureHandlerDeps,
+): Promise<object> {
+  const view = deps.catalog.view(input.view)
+  const { entity } = view
+  let parts: Record<string, unknown>
+  if (input.entityKey !== undefined) {
+    if (entity.joinKeys.length !== 1) {
+      throw badRequest(`view ${view.name} has a composite key: pass ${entity.joinKeys.join(', ')} as query parameters`, { view: view.name })
+    }
+    parts = { [entity.joinKeys[0]!]: input.entityKey }
+  } else {
+    parts = { ...input.query }
+  }
+  const entityKey = entityKeyOf(entity, parts)
+  const features = view.features.map((f) => f.name)
+  const nowMs = deps.clock.nowMs()
+  const [read] = await readLookups([{ view, entityKey, features }], deps, nowMs)
+  const values: Record<string, FeatureValue> = {}
+  features.forEach((f, i) => (values[f] = read!.values[i] ?? null))
+  const entityOut: Record<string, unknown> = {}
+  for (const k of entity.joinKeys) entityOut[k] = parts[k]
+  return { view: view.name, version: view.version, entity: entityOut, ...viewState(read!, nowMs), features: values }
+}
+
+interface BatchBody {
+  readonly entities: Readonly<Record<string, readonly unknown[]>>
+  readonly plan: FeaturePlan
+  readonly request: Readonly<Record<string, unknown>>
+}
+
+function parseBatch(body: unknown, catalog: FeatureCatalog): BatchBody {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('body must be a JSON object')
+  const b = body as Record<string, unknown>
+  const entities = b.entities
+  if (typeof entities !== 'object' || entities === null || Array.isArray(entities)) throw badRequest('entities must be an object of join key → list of values')
+  for (const [k, list] of Object.entries(entities)) {
+    if (!Array.isArray(list) || list.length === 0) throw badRequest(`entities.${k} must be a non-empty list`, { joinKey: k })
+  }
+  if ((b.features === undefined) === (b.service === undefined)) throw badRequest('give exactly one of features or service')
+  let plan: FeaturePlan
+  if (b.service !== undefined) {
+    if (typeof b.service !== 'string') throw badRequest('service must be a string')
+    plan = catalog.servicePlan(b.service)
+  } else {
+    if (!Array.isArray(b.features) || b.features.length === 0) throw badRequest('features must be a non-empty list')
+    plan = catalog.plan(b.features as string[])
+  }
+  const request = b.request ?? {}
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) throw badRequest('request must be an object')
+  return { entities: entities as Record<string, unknown[]>, plan, request: request as Record<string, unknown> }
+}
+
+function checkRequestInputs(defs: readonly RequestFeatureDef[], request: Readonly<Record<string, unknown>>): void {
+  for (const def of defs) {
+    for (const [field, type] of Object.entries(def.request)) {
+      const v = request[field]
+      const ok =
+        type === 'long'
+          ? Number.isSafeInteger(v)
+          : type === 'double'
+            ? typeof v === 'number'
+            : type === 'string'
+              ? typeof v === 'string'
+              : typeof v === 'boolean'
+      if (!ok) throw badRequest(`request.${field} (${type}) is required by request feature ${def.name}`, { field, feature: def.name })
+    }
+  }
+}
+
+/** `POST /v1/features`. */
+export async function getFeatures(body: unknown, deps: FeatureHandlerDeps): Promise<object> {
+  const { entities, plan, request } = parseBatch(body, deps.catalog)
+  checkRequestInputs(plan.requestFeatures, request)
+  const lengths = Object.values(entities).map((l) => l.length)
+  const rowCount = Math.max(...lengths)
+  for (const [k, list] of Object.entries(entities)) {
+    if (list.length !== 1 && list.length !== rowCount) throw badRequest(`entities.${k} has ${list.length} values; expected 1 or ${rowCount}`, { joinKey: k })
+  }
+  if (rowCount * plan.reads.length > deps.maxLookups) {
+    throw new HttpError(413, 'BATCH_TOO_LARGE', `request needs ${rowCount * plan.reads.length} lookups; the limit is ${deps.maxLookups}`)
+  }
+
+  // One lookup per distinct (view, entity key); rows point at theirs.
+  const lookups: Lookup[] = []
+  const lookupIndex = new Map<string, number>()
+  const rowLookups: number[][] = []
+  const rowEntities: Record<string, unknown>[] = []
+  for (let r = 0; r < rowCount; r++) {
+    const parts: Record<string, unknown> = {}
+    for (const [k, list] of Object.entries(entities)) parts[k] = list.length === 1 ? list[0] : list[r]
+    rowEntities.push(parts)
+    rowLookups.push(
+      plan.reads.map(({ view, features }) => {
+        for (const k of view.entity.joinKeys) {
+          if (!(k in parts)) throw badRequest(`view ${view.name} needs join key ${k} in entities`, { view: view.name, joinKey: k })
+        }
+        const entityKey = entityKeyOf(view.entity, parts)
+        const id = `${view.name}@${view.version}|${entityKey}`
+        let index = lookupIndex.get(id)
+        if (index === undefined) {
+          index = lookups.push({ view, entityKey, features }) - 1
+          lookupIndex.set(id, index)
+        }
+        return index
+      }),
+    )
+  }
+
+  const nowMs = deps.clock.nowMs()
+  const reads = await readLookups(lookups, deps, nowMs)
+  const rows = rowEntities.map((entityParts, r) => {
+    const stored = new Map<string, FeatureValue>()
+    const views: Record<string, ViewState> = {}
+    plan.reads.forEach(({ view, features }, i) => {
+      const read = reads[rowLookups[r]![i]!]!
+      views[view.name] = viewState(read, nowMs)
+      features.forEach((f, j) => stored.set(`${view.name}:${f}`, read.values[j] ?? null))
+    })
+    const features: Record<string, FeatureValue | boolean> = {}
+    for (const out of plan.outputs) {
+      features[out.name] = out.kind === 'stored' ? (stored.get(`${out.view.name}:${out.feature}`) ?? null) : runRequestFeature(out.def, request, stored)
+    }
+    return { entities: entityParts, features, views }
+  })
+  return { rows }
+}
+
+function runRequestFeature(def: RequestFeatureDef, request: Readonly<Record<string, unknown>>, stored: ReadonlyMap<string, FeatureValue>): FeatureValue | boolean {
+  const inputs: Record<string, FeatureValue> = {}
+  for (const ref of def.features) inputs[ref] = stored.get(canonicalRef(ref)) ?? null
+  try {
+    return def.fn(request, inputs)
+  } catch (err: unknown) {
+    throw badRequest(`request feature ${def.name} failed: ${err instanceof Error ? err.message : String(err)}`, { feature: def.name })
+  }
+}
+
+/** `view@2:f` and `view:f` both name the stored value under the view's plain name. */
+function canonicalRef(ref: string): string {
+  const colon = ref.lastIndexOf(':')
+  const viewPart = ref.slice(0, colon)
+  const at = viewPart.indexOf('@')
+  return `${at === -1 ? viewPart : viewPart.slice(0, at)}:${ref.slice(colon + 1)}`
+}
+

@@ -1,0 +1,66 @@
+/**
+ * WebSocket `/v1/subscribe` protocol, as pure functions.
+ *
+ * Client → server: `{"subscribe": [{"view": "user_stats", "entity": "u1"}, …]}` and
+ * `{"unsubscribe": [...]}`; `entity` is the key value, or an object of join keys for composite
+ * entities. Server → client: `{"type":"subscribed","topics":n}`, then one
+ * `{"type":"row","view","version","entity","as_of","features":{…}}` per row that lands, and
+ * `{"type":"error","error":{code,message}}` for a bad message (the socket stays open).
+ */
+import type { FeatureValue } from '../../operators/define/types.ts'
+import { entityKeyOf } from '../entity-input.ts'
+import { badRequest } from '../errors.ts'
+import type { FeatureCatalog } from '../feature-catalog.ts'
+
+export interface SubscriptionChange {
+  readonly view: string
+  readonly version: number
+  readonly entityKey: string
+  readonly asOfMs: number
+  readonly values: Readonly<Record<string, FeatureValue>>
+}
+
+export function topicOf(view: string, version: number, entityKey: string): string {
+  return `rows|${view}@${version}|${entityKey}`
+}
+
+export interface SubscriptionRequest {
+  readonly subscribe: readonly string[]
+  readonly unsubscribe: readonly string[]
+}
+
+export function parseSubscriptionMessage(text: string, catalog: FeatureCatalog, maxTopics: number): SubscriptionRequest {
+  let msg: unknown
+  try {
+    msg = JSON.parse(text)
+  } catch {
+    throw badRequest('message is not JSON')
+  }
+  if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw badRequest('message must be an object')
+  const m = msg as Record<string, unknown>
+  const topics = (field: 'subscribe' | 'unsubscribe'): string[] => {
+    const list = m[field]
+    if (list === undefined) return []
+    if (!Array.isArray(list)) throw badRequest(`${field} must be a list of {view, entity}`)
+    if (list.length > maxTopics) throw badRequest(`at most ${maxTopics} subscriptions per message`)
+    return list.map((item: unknown) => {
+      if (typeof item !== 'object' || item === null) throw badRequest(`${field} entries must be {view, entity}`)
+      const { view: name, entity } = item as { view?: unknown; entity?: unknown }
+      if (typeof name !== 'string') throw badRequest(`${field} entries need a view name`)
+      const view = catalog.view(name)
+      const parts =
+        typeof entity === 'object' && entity !== null ? (entity as Record<string, unknown>) : { [view.entity.joinKeys[0]!]: entity }
+      if (typeof entity !== 'object' && view.entity.joinKeys.length !== 1) {
+        throw badRequest(`view ${view.name} has a composite key: give entity as {${view.entity.joinKeys.join(', ')}}`)
+      }
+      return topicOf(view.name, view.version, entityKeyOf(view.entity, parts))
+    })
+  }
+  const req = { subscribe: topics('subscribe'), unsubscribe: topics('unsubscribe') }
+  if (req.subscribe.length === 0 && req.unsubscribe.length === 0) throw badRequest('nothing to subscribe to')
+  return req
+}
+
+export function rowMessage(change: SubscriptionChange): string {
+  return JSON.stringify({ type: 'row', view: change.view, version: change.version, entity: change.entityKey, as_of: change.asOfMs, features: change.values })
+}
