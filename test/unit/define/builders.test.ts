@@ -21,8 +21,8 @@ function throwsDefinition(fn: () => unknown, fragments: readonly (string | RegEx
   })
 }
 
-describe('define > featureView > names', () => {
-  test('derives <field>_<op>_<window>, count_<window>, lifetime names and overrides', () => {
+void describe('define > featureView > names', () => {
+  void test('derives <field>_<op>_<window>, count_<window>, lifetime names and overrides', () => {
     const v = view([
       { op: 'sum', field: 'price', windows: ['5m', '1h', '1d', '7d'] },
       { op: 'count', windows: ['1h'] },
@@ -38,7 +38,7 @@ describe('define > featureView > names', () => {
     )
   })
 
-  test('percentiles name the quantile, last_n keeps its op name', () => {
+  void test('percentiles name the quantile, last_n keeps its op name', () => {
     const v = view([
       { op: 'approx_percentile', field: 'price', quantile: 0.95, windows: ['1d'] },
       { op: 'approx_percentile', field: 'price', quantile: 0.999, windows: ['1d'] },
@@ -47,7 +47,7 @@ describe('define > featureView > names', () => {
     assert.deepEqual(v.features.map((f) => f.name), ['price_p95_1d', 'price_p99_9_1d', 'item_id_last_n_1h'])
   })
 
-  test('value types follow the op and the Avro field type', () => {
+  void test('value types follow the op and the Avro field type', () => {
     const v = view([
       { op: 'count', windows: ['1h'] },
       { op: 'sum', field: 'quantity', windows: ['1h'] },
@@ -67,9 +67,9 @@ describe('define > featureView > names', () => {
   })
 })
 
-describe('define > featureView > hops', () => {
+void describe('define > featureView > hops', () => {
   const MIN = 60_000
-  test('default hop per window length: ≤1h → 1m, ≤1d → 5m, longer → 1h, shorter than a minute → one tile', () => {
+  void test('default hop per window length: ≤1h → 1m, ≤1d → 5m, longer → 1h, shorter than a minute → one tile', () => {
     const v = view([{ op: 'count', windows: ['30s', '5m', '1h', '2h', '1d', '7d', 'lifetime'] }])
     assert.deepEqual(
       v.features.map((f) => [f.aggregation.windowMs, f.aggregation.hopMs]),
@@ -85,14 +85,14 @@ describe('define > featureView > hops', () => {
     )
   })
 
-  test('an explicit hop applies to every window', () => {
+  void test('an explicit hop applies to every window', () => {
     const v = view([{ op: 'sum', field: 'price', windows: ['1h', '1d'], hop: '15m' }])
     assert.deepEqual(v.features.map((f) => f.aggregation.hopMs), [15 * MIN, 15 * MIN])
   })
 })
 
-describe('define > featureView > errors name the view, the field and the fix', () => {
-  test('unknown field lists the fields and suggests the closest', () => {
+void describe('define > featureView > errors name the view, the field and the fix', () => {
+  void test('unknown field lists the fields and suggests the closest', () => {
     throwsDefinition(() => view([{ op: 'sum', field: 'prize', windows: ['1h'] }]), [
       'view user_stats',
       "aggregation sum on field 'prize'",
@@ -102,11 +102,11 @@ describe('define > featureView > errors name the view, the field and the fix', (
     ])
   })
 
-  test('window not a multiple of the hop', () => {
+  void test('window not a multiple of the hop', () => {
     throwsDefinition(() => view([{ op: 'count', windows: ['1h'], hop: '7m' }]), ['view user_stats', 'window 1h is not a multiple of hop 7m', "hop: '1m'"])
   })
 
-  test('duplicate feature names', () => {
+  void test('duplicate feature names', () => {
     throwsDefinition(
       () => view([{ op: 'count', windows: ['1h'] }, { op: 'count', windows: ['60m'] }]),
       ['view user_stats', "feature name 'count_1h' is produced twice", 'distinct name'],
@@ -114,30 +114,30 @@ describe('define > featureView > errors name the view, the field and the fix', (
     throwsDefinition(() => view([{ op: 'count', windows: ['1h'] }, { op: 'sum', field: 'price', windows: ['1d'], name: 'count_1h' }]), ["'count_1h'"])
   })
 
-  test('bad durations', () => {
+  void test('bad durations', () => {
     throwsDefinition(() => view([{ op: 'count', windows: ['1 hour' as '1h'] }]), ['view user_stats', 'window', "'5m'"])
     throwsDefinition(() => view([{ op: 'count', windows: ['1h'] }], { ttl: '5 minutes' }), ['view user_stats', 'ttl "5 minutes" is not a duration'])
     throwsDefinition(() => view([{ op: 'count', windows: ['0m'] }]), ['view user_stats', 'window must be greater than zero'])
   })
 
-  test('version must be a positive integer', () => {
+  void test('version must be a positive integer', () => {
     for (const version of [0, -1, 1.5, '1']) {
       throwsDefinition(() => view([{ op: 'count', windows: ['1h'] }], { version }), ['view user_stats', 'version must be a positive integer'])
     }
   })
 
-  test('filter and map must be functions', () => {
+  void test('filter and map must be functions', () => {
     throwsDefinition(() => view([{ op: 'count', windows: ['1h'] }], { filter: 'price > 0' }), ['view user_stats', 'filter must be a function'])
     throwsDefinition(() => view([{ op: 'count', windows: ['1h'] }], { map: { price: 1 } }), ['view user_stats', 'map must be a function'])
   })
 
-  test('ttl, owner, description and freshnessSla are required', () => {
+  void test('ttl, owner, description and freshnessSla are required', () => {
     throwsDefinition(() => view([{ op: 'count', windows: ['1h'] }], { ttl: undefined }), ['view user_stats', 'ttl is missing'])
     throwsDefinition(() => view([{ op: 'count', windows: ['1h'] }], { owner: '' }), ['view user_stats', 'owner is required'])
     throwsDefinition(() => view([{ op: 'count', windows: ['1h'] }], { freshnessSla: undefined }), ['view user_stats', 'freshnessSla is missing'])
   })
 
-  test('op and field type must fit', () => {
+  void test('op and field type must fit', () => {
     throwsDefinition(() => view([{ op: 'sum', field: 'item_id', windows: ['1h'] }]), ["aggregation sum on field 'item_id'", 'needs a numeric field'])
     throwsDefinition(() => view([{ op: 'last', field: 'bot', windows: ['1h'] }]), ["field 'bot' is boolean", 'map booleans to 0/1'])
     throwsDefinition(() => view([{ op: 'avg', windows: ['1h'] }]), ['aggregation avg', 'needs a field'])
@@ -147,7 +147,7 @@ describe('define > featureView > errors name the view, the field and the fix', (
     throwsDefinition(() => view([{ op: 'sum', field: 'price', windows: ['1h', '1d'], name: 'spend' }]), ["name 'spend' can only override a single window"])
   })
 
-  test('entity join keys must exist in the source (or in mapFields)', () => {
+  void test('entity join keys must exist in the source (or in mapFields)', () => {
     const item = entity({ name: 'shop', joinKeys: ['shop_id'] })
     throwsDefinition(() => view([{ op: 'count', windows: ['1h'] }], { entity: item }), ["entity shop join key 'shop_id'", 'no such field in source clicks'])
     const mapped = view([{ op: 'sum', field: 'spend', windows: ['1h'] }], {
@@ -159,8 +159,8 @@ describe('define > featureView > errors name the view, the field and the fix', (
   })
 })
 
-describe('define > source and entity', () => {
-  test('defaults', () => {
+void describe('define > source and entity', () => {
+  void test('defaults', () => {
     assert.equal(clicks.outOfOrdernessMs, 5_000)
     assert.equal(clicks.allowedLatenessMs, 60_000)
     assert.equal(clicks.idleTimeoutMs, 30_000)
@@ -168,34 +168,34 @@ describe('define > source and entity', () => {
     assert.equal(user.keyType, 'string')
   })
 
-  test('event-time field must exist and hold epoch milliseconds', () => {
+  void test('event-time field must exist and hold epoch milliseconds', () => {
     throwsDefinition(() => source({ name: 'clicks', topic: 'clicks', schema: clickSchema, eventTimeField: 'time' }), ['source clicks', 'eventTimeField "time"', 'Fields: user_id'])
     throwsDefinition(() => source({ name: 'clicks', topic: 'clicks', schema: clickSchema, eventTimeField: 'price' }), ["eventTimeField 'price' must be a long of epoch milliseconds"])
   })
 
-  test('keyedBy entity join keys must be in the schema, topic must be valid, schema a record', () => {
+  void test('keyedBy entity join keys must be in the schema, topic must be valid, schema a record', () => {
     const shop = entity({ name: 'shop', joinKeys: ['shop_id'] })
     throwsDefinition(() => source({ name: 'clicks', topic: 'clicks', schema: clickSchema, eventTimeField: 'ts', keyedBy: shop }), ['source clicks', 'shop_id'])
     throwsDefinition(() => source({ name: 'clicks', topic: 'bad topic', schema: clickSchema, eventTimeField: 'ts' }), ['source clicks', 'not a valid Kafka topic name'])
     throwsDefinition(() => source({ name: 'clicks', topic: 'clicks', schema: { type: 'enum' } as never, eventTimeField: 'ts' }), ['source clicks', 'Avro record schema'])
   })
 
-  test('names are lower_snake_case', () => {
+  void test('names are lower_snake_case', () => {
     throwsDefinition(() => entity({ name: 'User', joinKeys: ['user_id'] }), ['lower_snake_case'])
     throwsDefinition(() => entity({ name: 'user', joinKeys: [] }), ['entity user', 'joinKeys must be a non-empty list'])
   })
 })
 
-describe('define > featureService and requestFeature', () => {
+void describe('define > featureService and requestFeature', () => {
   const v = view([{ op: 'count', windows: ['1h', '1d'] }])
-  test('views expand to all their features; refs are validated', () => {
+  void test('views expand to all their features; refs are validated', () => {
     const s = featureService({ name: 'model', features: [v, 'other:x_sum_1h', 'pinned@2:y'], owner: 'o', description: 'd' })
     assert.deepEqual(s.features, ['user_stats:count_1h', 'user_stats:count_1d', 'other:x_sum_1h', 'pinned@2:y'])
     throwsDefinition(() => featureService({ name: 'model', features: ['user_stats'], owner: 'o', description: 'd' }), ['feature service model', "'view:feature'"])
     throwsDefinition(() => featureService({ name: 'model', features: [v, 'user_stats:count_1h'], owner: 'o', description: 'd' }), ["'user_stats:count_1h' is listed twice"])
   })
 
-  test('request features check types and fn', () => {
+  void test('request features check types and fn', () => {
     const base = { name: 'ratio', request: { amount: 'double' as const }, features: ['user_stats:count_1h'], outputType: 'double' as const, description: 'd', fn: () => 1 }
     assert.equal(requestFeature(base).name, 'ratio')
     throwsDefinition(() => requestFeature({ ...base, request: { amount: 'float' as 'double' } }), ['request feature ratio', "request field 'amount'", 'long, double, string, boolean'])

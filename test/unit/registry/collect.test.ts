@@ -11,8 +11,8 @@ import { clicks, user, viewBase } from '../define/fixtures.ts'
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url))
 
-describe('registry > collect definitions', () => {
-  test('finds definitions nested in arrays and objects, and the entities and sources views use', () => {
+void describe('registry > collect definitions', () => {
+  void test('finds definitions nested in arrays and objects, and the entities and sources views use', () => {
     const v = featureView({ ...viewBase, aggregations: [{ op: 'count', windows: ['1h'] }] })
     const set = collectDefinitions({ group: { views: [v] }, unrelated: 42, text: 'x', fn: () => 1 })
     assert.deepEqual(set.views, [v])
@@ -20,7 +20,7 @@ describe('registry > collect definitions', () => {
     assert.deepEqual(set.sources, [clicks])
   })
 
-  test('the same definition exported twice is fine; two different ones under one name are not', () => {
+  void test('the same definition exported twice is fine; two different ones under one name are not', () => {
     const v = featureView({ ...viewBase, aggregations: [{ op: 'count', windows: ['1h'] }] })
     assert.equal(collectDefinitions({ a: v, b: [v] }).views.length, 1)
     const w = featureView({ ...viewBase, aggregations: [{ op: 'count', windows: ['1d'] }] })
@@ -29,8 +29,8 @@ describe('registry > collect definitions', () => {
   })
 })
 
-describe('registry > load definitions', () => {
-  test('loads the example module', async () => {
+void describe('registry > load definitions', () => {
+  void test('loads the example module', async () => {
     const set = await loadDefinitions('examples/features.ts', { cwd: repo })
     assert.deepEqual(set.views.map((v) => v.name), ['item_clicks', 'user_clicks', 'user_purchases'])
     assert.deepEqual(set.entities.map((e) => e.name), ['item', 'user'])
@@ -39,7 +39,7 @@ describe('registry > load definitions', () => {
     assert.deepEqual(set.requestFeatures.map((r) => r.name), ['amount_vs_avg_7d'])
   })
 
-  test('the example request feature is null-safe', async () => {
+  void test('the example request feature is null-safe', async () => {
     const set = await loadDefinitions('examples/features.ts', { cwd: repo })
     const fn = set.requestFeatures[0]!.fn
     assert.equal(fn({ amount: 50 }, { 'user_purchases:amount_avg_7d': 25 }), 2)
@@ -47,7 +47,7 @@ describe('registry > load definitions', () => {
     assert.equal(fn({ amount: 50 }, { 'user_purchases:amount_avg_7d': 0 }), null)
   })
 
-  test('a folder loads through its index.ts; errors name the path', async () => {
+  void test('a folder loads through its index.ts; errors name the path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kfs-defs-'))
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
     mkdirSync(join(dir, 'defs'))

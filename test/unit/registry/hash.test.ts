@@ -24,22 +24,22 @@ const base: FeatureViewOptions = {
 
 const hashOf = (patch: Partial<FeatureViewOptions>): string => viewHash(featureView({ ...base, ...patch }))
 
-describe('registry > canonical JSON', () => {
-  test('sorts keys at every depth, drops undefined members, keeps array order', () => {
+void describe('registry > canonical JSON', () => {
+  void test('sorts keys at every depth, drops undefined members, keeps array order', () => {
     assert.equal(canonicalJson({ b: 1, a: { d: [2, 1], c: 'x', e: undefined } }), '{"a":{"c":"x","d":[2,1]},"b":1}')
     assert.equal(canonicalJson({ a: { c: 'x', d: [2, 1] }, b: 1 }), canonicalJson({ b: 1, a: { d: [2, 1], c: 'x' } }))
     assert.throws(() => canonicalJson({ a: Number.NaN }), TypeError)
   })
 })
 
-describe('registry > view hash', () => {
-  test('is a sha256 hex digest and the same for the same definition built twice', () => {
+void describe('registry > view hash', () => {
+  void test('is a sha256 hex digest and the same for the same definition built twice', () => {
     const h = hashOf({})
     assert.match(h, /^[0-9a-f]{64}$/)
     assert.equal(hashOf({}), h)
   })
 
-  test('ignores metadata: owner, description, tags, freshness SLA, online/offline, schema docs', () => {
+  void test('ignores metadata: owner, description, tags, freshness SLA, online/offline, schema docs', () => {
     const h = hashOf({})
     assert.equal(hashOf({ owner: 'b@example.com' }), h)
     assert.equal(hashOf({ description: 'other words' }), h)
@@ -50,7 +50,7 @@ describe('registry > view hash', () => {
     assert.equal(hashOf({ source: documented }), h)
   })
 
-  test('changes with any logic: windows, hops, ops, filter text, schema, lateness, keying, ttl', () => {
+  void test('changes with any logic: windows, hops, ops, filter text, schema, lateness, keying, ttl', () => {
     const h = hashOf({})
     const variants: Partial<FeatureViewOptions>[] = [
       { aggregations: [{ op: 'sum', field: 'price', windows: ['1h', '2d'] }, { op: 'count', windows: ['1h'] }] },
@@ -71,7 +71,7 @@ describe('registry > view hash', () => {
     assert.equal(new Set(hashes).size, hashes.length, 'every variant hashes differently')
   })
 
-  test('is the same in another process', () => {
+  void test('is the same in another process', () => {
     const examples = fileURLToPath(new URL('../../../examples/features.ts', import.meta.url))
     const script = `const m = await import(${JSON.stringify(examples)}); const { viewHash } = await import(${JSON.stringify(fileURLToPath(new URL('../../../registry/hash.ts', import.meta.url)))}); console.log(JSON.stringify([m.userClicks, m.userPurchases, m.itemClicks].map(viewHash)))`
     const child = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })) as string[]
@@ -80,7 +80,7 @@ describe('registry > view hash', () => {
     })
   })
 
-  test('is sha256 over the canonical text, so tools outside kfs can recompute it', async () => {
+  void test('is sha256 over the canonical text, so tools outside kfs can recompute it', async () => {
     const { viewLogic } = await import('../../../registry/index.ts')
     const v = featureView(base)
     assert.equal(viewHash(v), createHash('sha256').update(canonicalJson(viewLogic(v))).digest('hex'))

@@ -45,8 +45,8 @@ function setup() {
   return { store, clock, registry: createRegistry({ store, clock }) }
 }
 
-describe('registry > apply', () => {
-  test('publishes everything once; a second apply changes nothing', async () => {
+void describe('registry > apply', () => {
+  void test('publishes everything once; a second apply changes nothing', async () => {
     const { store, registry } = setup()
     const first = await registry.apply(definitions())
     assert.deepEqual(first.views.map((v) => [v.name, v.version, v.change]), [['user_stats', 1, 'added']])
@@ -62,7 +62,7 @@ describe('registry > apply', () => {
     assert.equal(stored?.hash, viewHash(featureView(viewOptions)))
   })
 
-  test('metadata may change in place: same hash, publishedAt kept', async () => {
+  void test('metadata may change in place: same hash, publishedAt kept', async () => {
     const { registry, clock } = setup()
     await registry.apply(definitions())
     const before = await registry.getView('user_stats', 1)
@@ -77,7 +77,7 @@ describe('registry > apply', () => {
     assert.equal(after?.metadataUpdatedAtMs, (before?.publishedAtMs ?? 0) + 5_000)
   })
 
-  test('a logic change without a version bump is refused, names the view and the next version, and writes nothing', async () => {
+  void test('a logic change without a version bump is refused, names the view and the next version, and writes nothing', async () => {
     const { store, registry } = setup()
     await registry.apply(definitions())
     const keysBefore = await store.list('registry/')
@@ -95,7 +95,7 @@ describe('registry > apply', () => {
     assert.deepEqual(await store.get('registry/views/user_stats/v1.json'), viewBefore)
   })
 
-  test('the same change as version 2 publishes alongside v1; unpinned refs follow the latest version', async () => {
+  void test('the same change as version 2 publishes alongside v1; unpinned refs follow the latest version', async () => {
     const { registry } = setup()
     await registry.apply(definitions())
     const v2 = featureView({ ...viewOptions, version: 2, aggregations: [{ op: 'sum', field: 'price', windows: ['1h', '1d'] }, { op: 'count', windows: ['1h', '1d'] }] })
@@ -108,7 +108,7 @@ describe('registry > apply', () => {
     assert.ok(!lineage.edges.some((e) => e.from === 'view:user_stats@1' && e.to === 'service:model'))
   })
 
-  test('two publishers racing on one new version with different logic: exactly one wins', async () => {
+  void test('two publishers racing on one new version with different logic: exactly one wins', async () => {
     const store = new MemoryObjectStore()
     const a = createRegistry({ store, clock: manualClock() })
     const b = createRegistry({ store, clock: manualClock() })
@@ -118,7 +118,7 @@ describe('registry > apply', () => {
     assert.ok(lost?.status === 'rejected' && lost.reason instanceof DefinitionChangedError)
   })
 
-  test('cross-references are checked: unknown features and request features', async () => {
+  void test('cross-references are checked: unknown features and request features', async () => {
     const { registry } = setup()
     const badService = featureService({ name: 'model2', features: ['user_stats:count_1d', 'nope:x'], requestFeatures: ['missing_rf'], owner: 'o', description: 'd' })
     await assert.rejects(registry.apply(definitions({}, [badService])), (err: unknown) => {
@@ -131,7 +131,7 @@ describe('registry > apply', () => {
     })
   })
 
-  test('definitions may reference views published earlier', async () => {
+  void test('definitions may reference views published earlier', async () => {
     const { registry } = setup()
     await registry.apply(definitions())
     const later = featureService({ name: 'later', features: ['user_stats:count_1h'], owner: 'o', description: 'd' })
@@ -141,8 +141,8 @@ describe('registry > apply', () => {
   })
 })
 
-describe('registry > diff', () => {
-  test('reports added, then unchanged, then what changed', async () => {
+void describe('registry > diff', () => {
+  void test('reports added, then unchanged, then what changed', async () => {
     const { registry } = setup()
     assert.equal((await registry.diff(definitions())).views[0]?.change, 'added')
     assert.deepEqual(await registry.snapshot().then((s) => s.views.length), 0, 'diff writes nothing')
@@ -156,8 +156,8 @@ describe('registry > diff', () => {
   })
 })
 
-describe('registry > lineage', () => {
-  test('source → view → request feature → service, with the features on each edge', async () => {
+void describe('registry > lineage', () => {
+  void test('source → view → request feature → service, with the features on each edge', async () => {
     const { registry } = setup()
     await registry.apply(definitions())
     const lineage = await registry.lineage()
@@ -172,8 +172,8 @@ describe('registry > lineage', () => {
   })
 })
 
-describe('registry > backfill status', () => {
-  test('pending at publish, complete when replay says so; training sets can require it', async () => {
+void describe('registry > backfill status', () => {
+  void test('pending at publish, complete when replay says so; training sets can require it', async () => {
     const { registry } = setup()
     await registry.apply(definitions())
     assert.equal((await registry.getBackfillStatus('user_stats', 1))?.state, 'pending')
