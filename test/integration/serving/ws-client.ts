@@ -1,0 +1,100 @@
+/**
+ * A minimal WebSocket client for tests (Node 20 has no global WebSocket): text frames only,
+ * enough to subscribe and read pushed rows.
+ */
+import { randomBytes } from 'node:crypto'
+import { connect, type Socket } from 'node:net'
+
+export interface TestWs {
+  send(text: string): void
+  /** Next text message, or a failure after `timeoutMs`. */
+  next(timeoutMs?: number): Promise<string>
+  close(): void
+  readonly closed: Promise<number>
+}
+
+export function openWs(port: number, path: string, headers: Record<string, string> = {}): Promise<TestWs> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect(port, '127.0.0.1')
+    const key = randomBytes(16).toString('base64')
+    let buffer = Buffer.alloc(0)
+    let upgraded = false
+    const messages: string[] = []
+    const waiters: ((m: string) => void)[] = []
+    let onClose: (code: number) => void = () => {}
+    const closed = new Promise<number>((r) => (onClose = r))
+    socket.on('error', reject)
+    socket.on('close', () => onClose(1006))
+    socket.on('connect', () => {
+      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
+      )
+    })
+    socket.on('data', (chunk) => {
+      buffer = Buffer.concat([buffer, chunk])
+      if (!upgraded) {
+        const end = buffer.indexOf('\r\n\r\n')
+        if (end === -1) return
+        const head = buffer.subarray(0, end).toString()
+        if (!head.startsWith('HTTP/1.1 101')) {
+          socket.destroy()
+          return reject(new Error(`upgrade refused: ${head.split('\r\n')[0]} ${buffer.subarray(end + 4).toString()}`))
+        }
+        upgraded = true
+        buffer = buffer.subarray(end + 4)
+        resolve(client)
+      }
+      while (buffer.length >= 2) {
+        const opcode = buffer[0]! & 0x0f
+        let len = buffer[1]! & 0x7f
+        let offset = 2
+        if (len === 126) {
+          if (buffer.length < 4) return
+          len = buffer.readUInt16BE(2)
+          offset = 4
+        } else if (len === 127) {
+          if (buffer.length < 10) return
+          len = Number(buffer.readBigUInt64BE(2))
+          offset = 10
+        }
+        if (buffer.length < offset + len) return
+        const payload = buffer.subarray(offset, offset + len)
+        buffer = buffer.subarray(offset + len)
+        if (opcode === 8) {
+          onClose(payload.length >= 2 ? payload.readUInt16BE(0) : 1005)
+          socket.end()
+        } else if (opcode === 1) {
+          const text = payload.toString('utf8')
+          const w = waiters.shift()
+          if (w) w(text)
+          else messages.push(text)
+        }
+      }
+    })
+    const client: TestWs = {
+      send(text) {
+        const payload = Buffer.from(text)
+        const mask = randomBytes(4)
+        const header = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff])
+        const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))
+        socket.write(Buffer.concat([header, mask, masked]))
+      },
+      next(timeoutMs = 5000) {
+        const queued = messages.shift()
+        if (queued !== undefined) return Promise.resolve(queued)
+        return new Promise((res, rej) => {
+          const timer = setTimeout(() => rej(new Error(`no WebSocket message within ${timeoutMs} ms`)), timeoutMs)
+          waiters.push((m) => {
+            clearTimeout(timer)
+            res(m)
+          })
+        })
+      },
+      close() {
+        socket.destroy()
+      },
+      closed,
+    }
+  })
+}
