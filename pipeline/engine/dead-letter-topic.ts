@@ -15,6 +15,7 @@ export const DEAD_LETTER_HEADERS = {
 
 export function createDeadLetterTopicSink(log: EventLog, topic: string): DeadLetterSink {
   let pending: Promise<unknown> = Promise.resolve()
+  let created: Promise<void> | undefined
   return {
     async write(letters: readonly DeadLetter[]): Promise<void> {
       if (letters.length === 0) return
@@ -30,6 +31,8 @@ export function createDeadLetterTopicSink(log: EventLog, topic: string): DeadLet
           ...(l.view ? { [DEAD_LETTER_HEADERS.view]: l.view } : {}),
         },
       }))
+      created ??= log.createTopic(topic, 1)
+      await created
       pending = log.produce(topic, records)
       await pending
     },

@@ -1,0 +1,195 @@
+/**
+ * The engine's offline sink (pipeline/ports.ts `OfflineSink`) over Iceberg tables in an object
+ * store: `warehouse/features/<view>_v<version>` per view version and `warehouse/archive/<topic>`
+ * per source topic.
+ *
+ * Exactly-once hinges on two things here: staged files are plain Parquet objects no snapshot
+ * references until `commit`; and each commit records `kfs.ckpt.<topic>/<partition> = seq` in its
+ * summary, so a checkpoint rolled forward twice (crash after commit, before the next checkpoint)
+ * is recognised and skipped — under the table's optimistic-concurrency retry too (`skipIf`).
+ */
+import type { FeatureViewDef } from '../../operators/define/types.ts'
+import type { ArchiveRow, ObjectStore, OfflineFeatureRow, OfflineSink, OfflineTable, RowOrigin, StagedFiles } from '../../pipeline/ports.ts'
+import { appendFiles } from './append-files.ts'
+import { writeDataFiles, type TableRow } from './data-file-writer.ts'
+import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
+import type { DataFile } from './manifests.ts'
+import type { TableMetadata } from './table-metadata.ts'
+import { featureRowToTableRow, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from './table-schemas.ts'
+import { FeatureStoreError } from '../../core/errors.ts'
+
+const MARKER_PREFIX = 'kfs.ckpt.'
+
+export function featureTablePath(view: Pick<FeatureViewDef, 'name' | 'version'>): string {
+  return `warehouse/features/${view.name}_v${view.version}`
+}
+
+export function archiveTablePath(topic: string): string {
+  return `warehouse/archive/${topic}`
+}
+
+/**
+ * Archive order of a feature row as one long: offset · 2^21 + (record, not marker) · 2^20 + row
+ * index. Rows of one entity always come from one partition, so this orders any entity's rows.
+ */
+export function archiveSeqOf(origin: RowOrigin): bigint {
+  const index = BigInt(Math.min(origin.seq, 0xfffff))
+  return (BigInt(origin.offset) << 21n) + (origin.marker ? 0n : 1n << 20n) + index
+}
+
+export interface IcebergOfflineSinkOptions {
+  readonly targetFileBytes?: number
+}
+
+export class IcebergOfflineSink implements OfflineSink {
+  readonly #store: ObjectStore
+  readonly #tables = new Map<string, Promise<IcebergTable>>()
+  readonly #views = new Map<string, FeatureViewDef>()
+  readonly #options: IcebergOfflineSinkOptions
+
+  constructor(store: ObjectStore, options: IcebergOfflineSinkOptions = {}) {
+    this.#store = store
+    this.#options = options
+  }
+
+  tableId(table: OfflineTable): string {
+    return table.kind === 'feature' ? featureTablePath(table.view) : archiveTablePath(table.topic)
+  }
+
+  /** Opens (or creates) a feature view's table; exported for replay and training sets. */
+  featureTable(view: FeatureViewDef): Promise<IcebergTable> {
+    const id = featureTablePath(view)
+    this.#views.set(id, view)
+    return this.#open(id, () => {
+      const schema = featureTableSchema(view)
+      return { schema, partitionSpec: featureTablePartitionSpec(schema), properties: { 'kfs.view': view.name, 'kfs.version': String(view.version) } }
+    })
+  }
+
+  archiveTable(topic: string): Promise<IcebergTable> {
+    return this.#open(archiveTablePath(topic), () => ({ schema: RAW_ARCHIVE_SCHEMA, partitionSpec: RAW_ARCHIVE_PARTITION_SPEC, properties: { 'kfs.topic': topic } }))
+  }
+
+  #open(id: string, make: () => Parameters<typeof createTable>[2]): Promise<IcebergTable> {
+    let table = this.#tables.get(id)
+    if (table === undefined) {
+      table = (async () => {
+        const existing = await loadTableIfExists(this.#store, id)
+        if (existing) return existing
+        try {
+          return await createTable(this.#store, id, make())
+        } catch (err: unknown) {
+          if (err instanceof FeatureStoreError && err.code === 'OBJECT_EXISTS') {
+            const raced = await loadTableIfExists(this.#store, id)
+            if (raced) return raced
+          }
+          throw err
+        }
+      })()
+      this.#tables.set(id, table)
+      table.catch(() => this.#tables.delete(id))
+    }
+    return table
+  }
+
+  async stageFeatureRows(view: FeatureViewDef, rows: readonly OfflineFeatureRow[]): Promise<StagedFiles> {
+    const table = await this.featureTable(view)
+    const tableRows: TableRow[] = rows.map((r) => featureRowToTableRow(view, r, archiveSeqOf(r.origin)))
+    const files = await writeDataFiles(table, tableRows, this.#writeOptions())
+    return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
+  }
+
+  async stageArchiveRows(topic: string, rows: readonly ArchiveRow[]): Promise<StagedFiles> {
+    const table = await this.archiveTable(topic)
+    const tableRows: TableRow[] = rows.map((r) => ({
+      partition: r.partition,
+      offset: BigInt(r.offset),
+      event_time: r.eventTimeMs,
+      key: r.key,
+      schema_id: r.schemaId,
+      payload: r.payload,
+      marker_watermark: r.markerWatermarkMs,
+    }))
+    const files = await writeDataFiles(table, tableRows, this.#writeOptions())
+    return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
+  }
+
+  #writeOptions() {
+    return this.#options.targetFileBytes === undefined ? {} : { targetFileBytes: this.#options.targetFileBytes }
+  }
+
+  async #tableById(tableId: string): Promise<IcebergTable> {
+    const cached = this.#tables.get(tableId)
+    if (cached) return cached
+    const loaded = await loadTableIfExists(this.#store, tableId)
+    if (!loaded) throw new FeatureStoreError('NOT_FOUND', `table ${tableId} does not exist`)
+    return loaded
+  }
+
+  async commit(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void> {
+    const table = await refreshTable(await this.#tableById(tableId))
+    const files = staged.flatMap((s) => s.files.map(deserializeDataFile))
+    const markerSummary = Object.fromEntries(Object.entries(markers).map(([name, seq]) => [`${MARKER_PREFIX}${name}`, String(seq)]))
+    const result = await appendFiles(table, files, { ...summary, ...markerSummary }, {
+      skipIf: (base) => Object.entries(markers).every(([name, seq]) => (markersOf(base)[name] ?? 0) >= seq),
+    })
+    this.#tables.set(tableId, Promise.resolve(result.table))
+  }
+
+  async committedMarkers(tableId: string): Promise<Record<string, number>> {
+    const loaded = await loadTableIfExists(this.#store, tableId)
+    return loaded ? markersOf(loaded.metadata) : {}
+  }
+}
+
+function markersOf(meta: TableMetadata): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const snapshot of meta.snapshots ?? []) {
+    for (const [k, v] of Object.entries(snapshot.summary ?? {})) {
+      if (!k.startsWith(MARKER_PREFIX)) continue
+      const name = k.slice(MARKER_PREFIX.length)
+      out[name] = Math.max(out[name] ?? 0, Number(v))
+    }
+  }
+  return out
+}
+
+type Json = string | number | boolean | null | Json[] | { [k: string]: Json }
+
+function serializeDataFile(f: DataFile): Json {
+  const mapOf = (m: ReadonlyMap<number, number> | undefined) => (m ? [...m.entries()] : null)
+  const bytesOf = (m: ReadonlyMap<number, Uint8Array> | undefined) => (m ? [...m.entries()].map(([k, v]) => [k, Buffer.from(v).toString('base64')]) : null)
+  return {
+    filePath: f.filePath,
+    fileFormat: f.fileFormat,
+    partition: [...f.partition],
+    recordCount: f.recordCount,
+    fileSizeInBytes: f.fileSizeInBytes,
+    columnSizes: mapOf(f.columnSizes),
+    valueCounts: mapOf(f.valueCounts),
+    nullValueCounts: mapOf(f.nullValueCounts),
+    nanValueCounts: mapOf(f.nanValueCounts),
+    lowerBounds: bytesOf(f.lowerBounds),
+    upperBounds: bytesOf(f.upperBounds),
+  } as Json
+}
+
+function deserializeDataFile(json: unknown): DataFile {
+  const j = json as Record<string, unknown>
+  const mapOf = (v: unknown) => (v ? new Map(v as [number, number][]) : undefined)
+  const bytesOf = (v: unknown) => (v ? new Map((v as [number, string][]).map(([k, b]) => [k, new Uint8Array(Buffer.from(b, 'base64'))])) : undefined)
+  const optional = <T>(name: string, value: T | undefined) => (value === undefined ? {} : { [name]: value })
+  return {
+    filePath: j.filePath as string,
+    fileFormat: 'PARQUET',
+    partition: j.partition as (number | null)[],
+    recordCount: j.recordCount as number,
+    fileSizeInBytes: j.fileSizeInBytes as number,
+    ...optional('columnSizes', mapOf(j.columnSizes)),
+    ...optional('valueCounts', mapOf(j.valueCounts)),
+    ...optional('nullValueCounts', mapOf(j.nullValueCounts)),
+    ...optional('nanValueCounts', mapOf(j.nanValueCounts)),
+    ...optional('lowerBounds', bytesOf(j.lowerBounds)),
+    ...optional('upperBounds', bytesOf(j.upperBounds)),
+  } as DataFile
+}
