@@ -46,8 +46,16 @@ export function validateDefinitions(set: DefinitionSet, known: KnownDefinitions 
   }
   const entityNames = new Set([...known.entities, ...set.entities.map((e) => e.name)])
   for (const s of set.sources) {
-    if (s.keyedBy !== undefined && !entityNames.has(s.keyedBy)) {
+    if (s.keyedBy === undefined) continue
+    if (!entityNames.has(s.keyedBy)) {
       problems.push(`source ${s.name}: keyedBy '${s.keyedBy}' — no entity with that name. Entities: ${[...entityNames].sort().join(', ') || '(none)'}`)
+      continue
+    }
+    const keyEntity = set.entities.find((e) => e.name === s.keyedBy)
+    const fields = s.schema.fields.map((f) => (f as { name: string }).name)
+    const missing = keyEntity?.joinKeys.filter((k) => !fields.includes(k)) ?? []
+    if (missing.length > 0) {
+      problems.push(`source ${s.name}: keyedBy entity ${s.keyedBy} has join key(s) ${missing.join(', ')} missing from Avro record ${s.schema.name}. Fields: ${fields.join(', ')}`)
     }
   }
   for (const r of set.requestFeatures) for (const ref of r.features) checkRef(ref, `request feature ${r.name}`)

@@ -60,3 +60,16 @@ void describe('registry > load definitions', () => {
     await assert.rejects(loadDefinitions(join(dir, 'broken.ts')), (err: unknown) => err instanceof DefinitionError && /lower_snake_case/.test(err.message))
   })
 })
+
+void describe('registry > validate definitions', () => {
+  void test('a source keyed by name must name a known entity whose join keys are in its schema', async () => {
+    const { source } = await import('../../../operators/define/index.ts')
+    const { validateDefinitions } = await import('../../../registry/index.ts')
+    const { clickSchema } = await import('../define/fixtures.ts')
+    const byName = source({ name: 'clicks', topic: 'clicks', schema: clickSchema, eventTimeField: 'ts', keyedBy: 'shop' })
+    assert.throws(() => validateDefinitions(collectDefinitions([byName])), /source clicks: keyedBy 'shop' — no entity with that name/)
+    const shop = entity({ name: 'shop', joinKeys: ['shop_id'] })
+    assert.throws(() => validateDefinitions(collectDefinitions([byName, shop])), /keyedBy entity shop has join key\(s\) shop_id missing from Avro record Click/)
+    validateDefinitions(collectDefinitions([source({ name: 'clicks', topic: 'clicks', schema: clickSchema, eventTimeField: 'ts', keyedBy: 'user' }), user]))
+  })
+})
