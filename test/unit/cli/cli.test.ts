@@ -1,12 +1,22 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync as makeTempDir, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, test } from 'node:test'
+import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url))
+
+const tempDirs: string[] = []
+function mkdtempSync(prefix: string): string {
+  const dir = makeTempDir(prefix)
+  tempDirs.push(dir)
+  return dir
+}
+after(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+})
 
 /** Runs `kfs` as users do, with only the environment the test chooses (no stray KFS_* from the shell). */
 function kfs(args: readonly string[], dataDir: string): { code: number | null; stdout: string; stderr: string } {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -58,6 +58,7 @@ void describe('registry > load definitions', () => {
     await assert.rejects(loadDefinitions(join(dir, 'missing.ts')), (err: unknown) => err instanceof DefinitionError && err.message.includes('missing.ts does not exist'))
     writeFileSync(join(dir, 'broken.ts'), `import { entity } from ${JSON.stringify(join(repo, 'operators/define/index.ts'))}\nexport const e = entity({ name: 'Bad', joinKeys: ['x'] })\n`)
     await assert.rejects(loadDefinitions(join(dir, 'broken.ts')), (err: unknown) => err instanceof DefinitionError && /lower_snake_case/.test(err.message))
+    rmSync(dir, { recursive: true, force: true })
   })
 })
 
