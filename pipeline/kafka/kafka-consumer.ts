@@ -1,0 +1,212 @@
+/**
+ * A kfs `LogConsumer` over a kafkajs consumer (eager rebalancing, autoCommit off).
+ *
+ * Rebalances. kafkajs reports a finished join (`GROUP_JOIN`, with this member's assignment) but
+ * has no revocation callback. So on every join this consumer compares the new assignment with
+ * the previous one: `onRevoked(lost)` first, then `onAssigned(full new assignment)`. Because the
+ * partitions were already released to the group when `onRevoked` runs, another member may
+ * already be reading them: revocation is a notice, not a fence. That is safe in kfs because
+ * offsets are committed only by the engine at checkpoints (DESIGN §7), never here.
+ * Batches wait behind the join handling (a gate), so a handler that seeks in `onAssigned` (after
+ * restoring a checkpoint) never sees a batch fetched from the old position.
+ *
+ * Positions. After each successful batch every record's offset is resolved (so a kafkajs
+ * restart refetches nothing already handled) and the next offset is remembered; when a join
+ * keeps a partition this member already had, it is re-seeked to that position, because a
+ * kafkajs restart would otherwise rewind it to the last committed offset.
+ *
+ * Failure. An `eachBatch` error, with `onCrash` given, stops the consumer and reports
+ * `onCrash(err)`; without it kafkajs retries and restarts the consumer (same batch again). A
+ * kafkajs `CRASH` with `restart: false` (non-retriable error) is reported to `onCrash`, or logged
+ * at `error` when there is none — never silent.
+ */
+import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs'
+import type { Logger } from '../../core/logger.ts'
+import type { ConsumerHandlers, LogConsumer, LogRecord, TopicPartitionOffset } from '../ports.ts'
+import type { ConsumerCrashHandler } from '../embedded-log/log-transaction.ts'
+
+export interface KafkaConsumerRequest {
+  readonly groupId: string
+  readonly topics: readonly string[]
+  /** Default true (kafkajs's default): transactional records appear only once committed. */
+  readonly readCommitted?: boolean
+  /** Where a partition without a committed offset starts. Default true (earliest). */
+  readonly fromBeginning?: boolean
+  readonly onCrash?: ConsumerCrashHandler
+}
+
+export interface KafkaConsumerSettings {
+  readonly sessionTimeoutMs: number
+  readonly heartbeatIntervalMs: number
+  readonly maxBytesPerPartition: number
+  readonly retry: { retries: number; initialRetryTime: number; maxRetryTime: number }
+}
+
+type TP = { topic: string; partition: number }
+const key = (tp: TP) => `${tp.partition}\u0000${tp.topic}`
+
+export class KafkaConsumer implements LogConsumer {
+  readonly #consumer: Consumer
+  readonly #request: KafkaConsumerRequest
+  readonly #settings: KafkaConsumerSettings
+  readonly #logger: Logger
+  #handlers: ConsumerHandlers | undefined
+  #assigned: TP[] = []
+  readonly #positions = new Map<string, string>()
+  #gate: Promise<void> = Promise.resolve()
+  #crashed = false
+  #stopping: Promise<void> | undefined
+
+  constructor(kafka: Kafka, request: KafkaConsumerRequest, settings: KafkaConsumerSettings, logger: Logger) {
+    this.#request = request
+    this.#settings = settings
+    this.#logger = logger.child({ groupId: request.groupId })
+    this.#consumer = kafka.consumer({
+      groupId: request.groupId,
+      readUncommitted: request.readCommitted === false,
+      sessionTimeout: settings.sessionTimeoutMs,
+      heartbeatInterval: settings.heartbeatIntervalMs,
+      maxBytesPerPartition: settings.maxBytesPerPartition,
+      allowAutoTopicCreation: false,
+      retry: { ...settings.retry, restartOnFailure: async () => true },
+    })
+    const { GROUP_JOIN, CRASH } = this.#consumer.events
+    this.#consumer.on(GROUP_JOIN, (event) => {
+      const assignment = Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
+        partitions.map((partition) => ({ topic, partition })),
+      )
+      this.#gate = this.#gate.then(() => this.#onJoin(assignment))
+    })
+    this.#consumer.on(CRASH, (event) => {
+      if (event.payload.restart) {
+        this.#logger.warn({ err: event.payload.error }, 'kafka consumer crashed; kafkajs restarts it')
+        return
+      }
+      this.#crash(event.payload.error)
+    })
+  }
+
+  async run(handlers: ConsumerHandlers): Promise<void> {
+    if (this.#handlers) throw new TypeError('this consumer is already running')
+    this.#handlers = handlers
+    await this.#consumer.connect()
+    await this.#consumer.subscribe({ topics: [...this.#request.topics], fromBeginning: this.#request.fromBeginning ?? true })
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.#eachBatch(payload),
+    })
+    // kafkajs resolves run() after the first join; wait for its assignment to be handed over too.
+    await this.#gate
+  }
+
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return
+    await this.#consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })))
+  }
+
+  seek(position: TopicPartitionOffset): void {
+    if (!/^\d+$/.test(position.offset)) throw new RangeError(`seek offset '${position.offset}' is not a valid offset`)
+    this.#positions.set(key(position), position.offset)
+    this.#consumer.seek({ topic: position.topic, partition: position.partition, offset: position.offset })
+  }
+
+  pause(partitions: readonly TP[]): void {
+    this.#consumer.pause(groupByTopic(partitions))
+  }
+
+  resume(partitions: readonly TP[]): void {
+    this.#consumer.resume(groupByTopic(partitions))
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop()
+    return this.#stopping
+  }
+
+  async #onJoin(assignment: TP[]): Promise<void> {
+    try {
+      const now = new Set(assignment.map(key))
+      const revoked = this.#assigned.filter((tp) => !now.has(key(tp)))
+      for (const tp of revoked) this.#positions.delete(key(tp))
+      if (revoked.length > 0) await this.#handlers?.onRevoked?.(revoked)
+      // Kept partitions continue where this member left off, even if kafkajs restarted from the committed offset.
+      for (const tp of assignment) {
+        const position = this.#positions.get(key(tp))
+        if (position !== undefined) this.#consumer.seek({ ...tp, offset: position })
+      }
+      this.#assigned = assignment
+      this.#logger.info({ count: assignment.length }, 'partitions assigned')
+      await this.#handlers?.onAssigned?.(assignment)
+    } catch (err: unknown) {
+      this.#crash(err)
+    }
+  }
+
+  async #eachBatch(payload: EachBatchPayload): Promise<void> {
+    await this.#gate
+    const { batch, isRunning, isStale, resolveOffset, heartbeat } = payload
+    const tp = { topic: batch.topic, partition: batch.partition }
+    if (this.#crashed || !isRunning() || isStale() || !this.#assigned.some((a) => key(a) === key(tp))) return
+    if (batch.messages.length === 0) return
+    const records: LogRecord[] = batch.messages.map((m) => ({
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: m.offset,
+      key: m.key,
+      value: m.value,
+      timestampMs: Number(m.timestamp),
+      headers: stringHeaders(m.headers),
+    }))
+    // A long batch must not cost the membership: heartbeat while the handler works.
+    const beat = setInterval(() => void heartbeat().catch(() => undefined), this.#settings.heartbeatIntervalMs)
+    try {
+      await (this.#handlers as ConsumerHandlers).eachBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark })
+    } catch (err: unknown) {
+      if (!this.#request.onCrash) throw err
+      this.#crash(err)
+      return
+    } finally {
+      clearInterval(beat)
+    }
+    // A seek during the handler wins: resolving now would overwrite it.
+    if (isStale()) return
+    for (const m of batch.messages) resolveOffset(m.offset)
+    const last = batch.messages.at(-1)
+    if (last) this.#positions.set(key(tp), (BigInt(last.offset) + 1n).toString())
+    await heartbeat().catch((err: unknown) => this.#logger.debug({ err }, 'heartbeat after batch failed'))
+  }
+
+  #crash(err: unknown): void {
+    if (this.#crashed) return
+    this.#crashed = true
+    this.#logger.error({ err }, 'kafka consumer stopped after an error')
+    const onCrash = this.#request.onCrash
+    void this.#consumer.disconnect().catch((e: unknown) => this.#logger.error({ err: e }, 'disconnect after crash failed'))
+    if (onCrash) queueMicrotask(() => onCrash(err))
+  }
+
+  async #stop(): Promise<void> {
+    await this.#consumer.stop()
+    const held = this.#assigned
+    this.#assigned = []
+    if (held.length > 0 && !this.#crashed) await this.#handlers?.onRevoked?.(held)
+    await this.#consumer.disconnect()
+  }
+}
+
+function groupByTopic(partitions: readonly TP[]): { topic: string; partitions: number[] }[] {
+  const byTopic = new Map<string, number[]>()
+  for (const tp of partitions) (byTopic.get(tp.topic) ?? byTopic.set(tp.topic, []).get(tp.topic)!).push(tp.partition)
+  return [...byTopic].map(([topic, ps]) => ({ topic, partitions: ps }))
+}
+
+function stringHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue
+    const first = Array.isArray(value) ? value[0] : value
+    if (first !== undefined) out[name] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first)
+  }
+  return out
+}

@@ -1,0 +1,240 @@
+/**
+ * The `EventLog` port on Apache Kafka through kafkajs 2.2.4 (the only kafkajs importer in kfs).
+ *
+ * - Topics: `createTopic` is idempotent (an existing topic is left as it is).
+ * - Produce: one idempotent producer, `acks: all`. The partition of every record is chosen here,
+ *   with the same function the embedded log uses (`partitionForKey`, Kafka's murmur2 for keys,
+ *   round-robin for null keys), and sent explicitly; so a key lands where Kafka's Java client
+ *   would put it, and each record's offset is known (`baseOffset` + its index in the partition).
+ * - Consumers: see `kafka-consumer.ts`.
+ * - Transactions (issue #8): one transactional producer per transactional id, reused while idle;
+ *   opening a transaction while the previous one with the same id is still open creates a new
+ *   producer, whose `initProducerId` fences the old one (Kafka's zombie fencing).
+ * - Retries are bounded (`retry`); a broker restart is ridden out by kafkajs reconnecting within
+ *   that budget, after which the call fails with a retriable `SourceError`.
+ */
+import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs'
+import { SourceError } from '../../core/errors.ts'
+import { silentLogger, type Logger } from '../../core/logger.ts'
+import type { ProduceRecord } from '../ports.ts'
+import type { LogTransaction, TransactionalEventLog } from '../embedded-log/log-transaction.ts'
+import { partitionForKey } from '../embedded-log/murmur2.ts'
+import { KafkaConsumer, type KafkaConsumerRequest } from './kafka-consumer.ts'
+import { KafkaTransaction } from './kafka-transaction.ts'
+import { kafkajsLogCreator } from './log-creator.ts'
+
+const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs
+
+export interface KafkaEventLogOptions {
+  readonly brokers: readonly string[]
+  readonly clientId?: string
+  readonly logger?: Logger
+  readonly connectionTimeoutMs?: number
+  readonly requestTimeoutMs?: number
+  /** Bounded retry of every request (kafkajs retry). Defaults: 8 retries, 300 ms → 10 s. */
+  readonly retries?: number
+  readonly initialRetryTimeMs?: number
+  readonly maxRetryTimeMs?: number
+  readonly sessionTimeoutMs?: number
+  readonly heartbeatIntervalMs?: number
+  readonly maxBytesPerPartition?: number
+  readonly transactionTimeoutMs?: number
+}
+
+export class KafkaEventLog implements TransactionalEventLog {
+  readonly #kafka: Kafka
+  readonly #options: KafkaEventLogOptions
+  readonly #logger: Logger
+  readonly #retry: { retries: number; initialRetryTime: number; maxRetryTime: number }
+  readonly #partitionCounts = new Map<string, number>()
+  readonly #roundRobin = new Map<string, number>()
+  readonly #consumers = new Set<KafkaConsumer>()
+  readonly #transactional = new Map<string, { producer: Producer; current: KafkaTransaction | undefined }>()
+  /** Every transactional producer ever made, fenced ones included, so close() disconnects them all. */
+  readonly #transactionalProducers = new Set<Producer>()
+  #admin: Promise<Admin> | undefined
+  #producer: Promise<Producer> | undefined
+
+  constructor(options: KafkaEventLogOptions) {
+    this.#options = options
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'pipeline.kafka' })
+    this.#retry = {
+      retries: options.retries ?? 8,
+      initialRetryTime: options.initialRetryTimeMs ?? 300,
+      maxRetryTime: options.maxRetryTimeMs ?? 10_000,
+    }
+    this.#kafka = new KafkaClient({
+      clientId: options.clientId ?? 'kfs',
+      brokers: [...options.brokers],
+      connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+      requestTimeout: options.requestTimeoutMs ?? 30_000,
+      retry: this.#retry,
+      logLevel: logLevel.INFO,
+      logCreator: kafkajsLogCreator(this.#logger),
+    })
+  }
+
+  async createTopic(topic: string, partitions: number): Promise<void> {
+    await this.#call('createTopic', async () => {
+      const admin = await this.#adminClient()
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true })
+    })
+  }
+
+  async partitionCount(topic: string): Promise<number> {
+    return this.#call('partitionCount', async () => {
+      const admin = await this.#adminClient()
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] }).catch((err: unknown) => {
+        if ((err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err
+        throw new SourceError('NOT_FOUND', `topic '${topic}' does not exist; create it first`, { context: { topic } })
+      })
+      const n = metadata.topics[0]?.partitions.length ?? 0
+      this.#partitionCounts.set(topic, n)
+      return n
+    })
+  }
+
+  async produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]> {
+    if (records.length === 0) return []
+    const partitions = await this.#partitionsOf(topic)
+    const routed = records.map((r) => this.#route(topic, r, partitions))
+    return this.#call('produce', async () => {
+      const producer = await this.#plainProducer()
+      const metadata = await producer.send({ topic, acks: -1, messages: routed })
+      const base = new Map(metadata.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')]))
+      const seen = new Map<number, bigint>()
+      return routed.map((m) => {
+        const index = seen.get(m.partition) ?? 0n
+        seen.set(m.partition, index + 1n)
+        return { partition: m.partition, offset: ((base.get(m.partition) ?? 0n) + index).toString() }
+      })
+    })
+  }
+
+  async endOffsets(topic: string): Promise<string[]> {
+    return this.#call('endOffsets', async () => {
+      const admin = await this.#adminClient()
+      const offsets = await admin.fetchTopicOffsets(topic)
+      return [...offsets].sort((a, b) => a.partition - b.partition).map((o) => o.high)
+    })
+  }
+
+  consumer(options: KafkaConsumerRequest): KafkaConsumer {
+    const consumer = new KafkaConsumer(
+      this.#kafka,
+      options,
+      {
+        sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 30_000,
+        heartbeatIntervalMs: this.#options.heartbeatIntervalMs ?? 3_000,
+        maxBytesPerPartition: this.#options.maxBytesPerPartition ?? 1024 * 1024,
+        retry: this.#retry,
+      },
+      this.#logger,
+    )
+    this.#consumers.add(consumer)
+    return consumer
+  }
+
+  async transaction(transactionalId: string): Promise<LogTransaction> {
+    return this.#call('transaction', async () => {
+      let slot = this.#transactional.get(transactionalId)
+      if (!slot || slot.current?.isOpen) {
+        const producer = this.#kafka.producer({
+          transactionalId,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          transactionTimeout: this.#options.transactionTimeoutMs ?? 60_000,
+          allowAutoTopicCreation: false,
+          createPartitioner: Partitioners.DefaultPartitioner,
+          retry: this.#retry,
+        })
+        this.#transactionalProducers.add(producer)
+        await producer.connect()
+        slot = { producer, current: undefined }
+        this.#transactional.set(transactionalId, slot)
+      }
+      const txn = await slot.producer.transaction()
+      const current = new KafkaTransaction(txn, transactionalId, async (topic, records) => {
+        const partitions = await this.#partitionsOf(topic)
+        return records.map((r) => this.#route(topic, r, partitions))
+      })
+      slot.current = current
+      return current
+    })
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#consumers].map((c) => c.stop()))
+    const closing: Promise<void>[] = [...this.#transactionalProducers].map((p) => p.disconnect())
+    if (this.#producer) closing.push(this.#producer.then((p) => p.disconnect()))
+    if (this.#admin) closing.push(this.#admin.then((a) => a.disconnect()))
+    await Promise.allSettled(closing)
+  }
+
+  #route(topic: string, record: ProduceRecord, partitions: number) {
+    let partition = record.partition
+    if (partition === undefined) {
+      if (record.key === null) {
+        partition = (this.#roundRobin.get(topic) ?? 0) % partitions
+        this.#roundRobin.set(topic, partition + 1)
+      } else partition = partitionForKey(record.key, partitions)
+    } else if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
+      throw new SourceError('BAD_REQUEST', `partition ${partition} does not exist in '${topic}' (${partitions} partitions)`)
+    }
+    return {
+      partition,
+      key: typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : record.key === null ? null : Buffer.from(record.key),
+      value: record.value === null ? null : Buffer.from(record.value),
+      headers: record.headers ? { ...record.headers } : undefined,
+    }
+  }
+
+  async #partitionsOf(topic: string): Promise<number> {
+    const known = this.#partitionCounts.get(topic)
+    if (known !== undefined && known > 0) return known
+    const n = await this.partitionCount(topic)
+    if (n === 0) throw new SourceError('NOT_FOUND', `topic '${topic}' does not exist; create it first`, { context: { topic } })
+    return n
+  }
+
+  #adminClient(): Promise<Admin> {
+    this.#admin ??= (async () => {
+      const admin = this.#kafka.admin({ retry: this.#retry })
+      await admin.connect()
+      return admin
+    })().catch((err: unknown) => {
+      this.#admin = undefined
+      throw err
+    })
+    return this.#admin
+  }
+
+  #plainProducer(): Promise<Producer> {
+    this.#producer ??= (async () => {
+      const producer = this.#kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: this.#retry,
+      })
+      await producer.connect()
+      return producer
+    })().catch((err: unknown) => {
+      this.#producer = undefined
+      throw err
+    })
+    return this.#producer
+  }
+
+  /** Wraps kafkajs failures at the boundary: retriable unless kafkajs says otherwise. */
+  async #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err: unknown) {
+      if (err instanceof SourceError) throw err
+      const retriable = (err as { retriable?: boolean }).retriable !== false
+      throw new SourceError(retriable ? 'SOURCE_UNAVAILABLE' : 'BAD_REQUEST', `kafka ${operation} failed`, { cause: err, context: { operation } })
+    }
+  }
+}
