@@ -62,6 +62,14 @@ echo "$run" >"$STATE_DIR/run"
 # If anything below fails, stop what was started so a retry begins clean.
 trap 'st=$?; if [ $st -ne 0 ]; then log "start failed; stopping what was started"; flock -u 9; bash "$STACK_DIR/down.sh" || true; fi' EXIT
 
+# Class-data sharing: the first run of each JVM dumps the classes it loaded when it exits (at
+# stack:down); later runs map that archive instead of parsing hundreds of jars again, which is
+# most of a JVM's start-up on 2 busy cores. A stale archive is ignored by the JVM with a warning.
+cds_flags() {
+  local archive=$1
+  if [ -s "$archive" ]; then echo "-XX:SharedArchiveFile=$archive"; else echo "-XX:ArchiveClassesAtExit=$archive"; fi
+}
+
 launch() { # name, then the command; the PID is the server itself (the subshell execs it)
   local name=$1
   shift
@@ -69,6 +77,19 @@ launch() { # name, then the command; the PID is the server itself (the subshell 
   (cd "$run/$name" && exec nohup "$@" >"$run/$name.log" 2>&1 </dev/null 9>&-) &
   echo $! >"$STATE_DIR/$name.pid"
 }
+
+# Slowest starters first; formatting Kafka's storage costs a JVM start of its own.
+# --- Apicurio Registry (in-memory H2), Confluent-compatible API under /apis/ccompat/v7 --------
+mkdir -p "$run/registry/tmp"
+launch registry java "$(cds_flags "$APICURIO_HOME/registry.jsa")" -Xms128m -Xmx512m -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir="$run/registry/tmp" \
+  -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+  -Dapicurio.rules.global.compatibility=BACKWARD \
+  -jar "$APICURIO_HOME/apicurio-registry-app-$APICURIO_VERSION-runner.jar"
+
+# --- Redis: our own instance, nothing persisted -----------------------------------------------
+mkdir -p "$run/redis"
+launch redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  --daemonize no --dir "$run/redis"
 
 # --- Kafka: single KRaft node acting as broker and controller --------------------------------
 mkdir -p "$run/kafka/data" "$run/kafka/logs"
@@ -104,27 +125,15 @@ log4j.logger.kafka.request.logger=WARN
 log4j.logger.state.change.logger=WARN
 log4j.logger.kafka.controller=WARN
 EOF
-kafka_jvm=(-Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
+kafka_jvm=("$(cds_flags "$CACHE_DIR/kafka-$KAFKA_VERSION/kafka.jsa")" -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
   -Djava.awt.headless=true -Dkafka.logs.dir="$run/kafka/logs"
   -Dlog4j.configuration="file:$run/kafka/log4j.properties")
 cluster_id=-
 while [[ $cluster_id == -* ]]; do cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='); done
-java "${kafka_jvm[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format \
+java "${kafka_jvm[@]:1}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format \
   --cluster-id="$cluster_id" --config="$run/kafka/server.properties" >"$run/kafka-format.log" 2>&1 ||
   { cat "$run/kafka-format.log" >&2; die "formatting Kafka storage failed"; }
 launch kafka java "${kafka_jvm[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$run/kafka/server.properties"
-
-# --- Apicurio Registry (in-memory H2), Confluent-compatible API under /apis/ccompat/v7 --------
-mkdir -p "$run/registry/tmp"
-launch registry java -Xms128m -Xmx512m -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir="$run/registry/tmp" \
-  -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
-  -Dapicurio.rules.global.compatibility=BACKWARD \
-  -jar "$APICURIO_HOME/apicurio-registry-app-$APICURIO_VERSION-runner.jar"
-
-# --- Redis: our own instance, nothing persisted -----------------------------------------------
-mkdir -p "$run/redis"
-launch redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-  --daemonize no --dir "$run/redis"
 
 # --- MinIO: waits for its build ---------------------------------------------------------------
 build_wait_ms=$(now_ms)
@@ -144,7 +153,10 @@ wait_for() { # name, check command...; gives up after 180 s or when the process 
   shift
   pid=$(cat "$STATE_DIR/$name.pid")
   for _ in $(seq 1 720); do
-    "$@" && return 0
+    if "$@"; then
+      log "$name ready ($(secs_since "$started_ms")s since start)"
+      return 0
+    fi
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 40 "$run/$name.log" >&2
       die "$name exited during start-up (log above: $run/$name.log)"
