@@ -1,15 +1,25 @@
 /**
  * Per-partition checkpoints in the object store.
  *
- * A checkpoint of (group, topic, partition) number `seq` is a JSON record listing the next offset,
- * the operator-state blob and the data files staged for every table. Publishing the record with
- * create-if-absent is the point of no return (DESIGN §7): before it, the staged files are garbage
- * nobody references; after it, recovery rolls every table forward to include them (each table
- * commit is idempotent by its `topic/partition → seq` marker). Create-if-absent also fences a
- * zombie owner: two owners can never both publish the same `seq`.
+ * Checkpoint `seq` of (group, topic, partition) is one JSON record: the next offset, the idle
+ * markers' effect (inside the operator states), one operator-state blob per view, and the data
+ * files staged for every table (each view's feature table and the topic's raw archive). One
+ * record for all tables keeps views and archive consistent with each other — an idle marker is
+ * in the archive exactly when the views have applied it — which is what replay parity needs.
+ *
+ * Publishing the record with create-if-absent is the point of no return (DESIGN §7): before it,
+ * the staged files are garbage nobody references; after it, recovery rolls every table forward to
+ * include them (each table commit is idempotent by its `group/topic/partition → seq` marker).
+ * Create-if-absent also fences a zombie owner: two owners never both publish the same `seq`.
  */
 import { randomUUID } from 'node:crypto'
 import type { ObjectStore, StagedFiles } from '../ports.ts'
+
+export interface ViewCheckpoint {
+  /** `name@version` of the view. */
+  readonly view: string
+  readonly stateKey: string
+}
 
 export interface PartitionCheckpoint {
   readonly seq: number
@@ -17,7 +27,7 @@ export interface PartitionCheckpoint {
   readonly partition: number
   readonly nextOffset: string
   readonly watermarkMs: number | null
-  readonly stateKey: string
+  readonly views: readonly ViewCheckpoint[]
   readonly staged: readonly StagedFiles[]
   readonly createdAtMs: number
 }
@@ -26,15 +36,22 @@ const SEQ_DIGITS = 12
 
 export class CheckpointStore {
   readonly #store: ObjectStore
+  readonly groupId: string
   readonly #prefix: string
 
   constructor(store: ObjectStore, groupId: string) {
     this.#store = store
+    this.groupId = groupId
     this.#prefix = `checkpoints/${encodeURIComponent(groupId)}`
   }
 
   #dir(topic: string, partition: number): string {
     return `${this.#prefix}/${encodeURIComponent(topic)}/${partition}/`
+  }
+
+  /** Name under which a table records that it holds this partition's checkpoints. */
+  markerName(topic: string, partition: number): string {
+    return `${this.groupId}/${topic}/${partition}`
   }
 
   async latest(topic: string, partition: number): Promise<PartitionCheckpoint | undefined> {
@@ -65,11 +82,11 @@ export class CheckpointStore {
   }
 
   /** Deletes records and state blobs older than `keepFromSeq` (recovery only reads the latest). */
-  async prune(topic: string, partition: number, keepFromSeq: number, keepStateKey: string): Promise<void> {
+  async prune(topic: string, partition: number, keepFromSeq: number): Promise<void> {
     const keys = await this.#store.list(this.#dir(topic, partition))
     for (const key of keys) {
       const m = /\/(?:ckpt|state)-(\d+)[^/]*$/.exec(key)
-      if (m && Number(m[1]) < keepFromSeq && key !== keepStateKey) await this.#store.delete(key)
+      if (m && Number(m[1]) < keepFromSeq) await this.#store.delete(key)
     }
   }
 }

@@ -15,8 +15,7 @@ import type { Decoder } from '../../schemas/decoder.ts'
 import type { DeadLetterSink, EventLog, LogBatch, LogConsumer, ObjectStore, OfflineSink, OnlineStore } from '../ports.ts'
 import { CheckpointStore } from './checkpoint-store.ts'
 import { createEngineStats, type EngineStats } from './engine-stats.ts'
-import type { ProcessedBatch } from './partition-processor.ts'
-import { PartitionSlot } from './partition-slot.ts'
+import { PartitionSlot, type SlotOutput } from './partition-slot.ts'
 import { planSources, type SourcePlan } from './plan-sources.ts'
 
 export interface LiveEngineOptions {
@@ -78,8 +77,9 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       if (plan === undefined) throw new Error(`no view reads topic ${topic}`)
       slot = (async () => {
         const start = options.startOffsets ? await options.startOffsets(topic, partition) : '0'
-        const s = await retry(() => PartitionSlot.restore(plan, partition, decoders.get(topic)!, deps, start), retryForever)
-        consumer?.seek({ topic, partition, offset: s.processor.nextOffset })
+        const slotOptions = { topic, partition, source: plan.source, views: plan.views, decoder: decoders.get(topic)!, archive: true }
+        const s = await retry(() => PartitionSlot.restore(slotOptions, deps, start), retryForever)
+        consumer?.seek({ topic, partition, offset: s.nextOffset })
         return s
       })()
       slots.set(key, slot)
@@ -88,10 +88,10 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     return slot
   }
 
-  async function deliver(slot: PartitionSlot, batch: ProcessedBatch): Promise<void> {
+  async function deliver(slot: PartitionSlot, batch: SlotOutput): Promise<void> {
     const started = clock.nowMs()
-    for (let v = 0; v < slot.plan.views.length; v++) {
-      const view = slot.plan.views[v]!
+    for (let v = 0; v < slot.options.views.length; v++) {
+      const view = slot.options.views[v]!
       const rows = batch.rows[v] as StampedRow[]
       if (rows.length === 0) continue
       stats.emittedRows += rows.length
@@ -106,13 +106,12 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       for (const letter of batch.deadLetters) stats.deadLettered[letter.reason] = (stats.deadLettered[letter.reason] ?? 0) + 1
       await retry(() => deadLetters.write(batch.deadLetters), retryForever)
     }
-    slot.buffer(batch)
   }
 
   async function checkpointSlot(slot: PartitionSlot): Promise<void> {
     const started = clock.nowMs()
     const ok = await slot.checkpoint()
-    const key = slotKey(slot.plan.topic, slot.partition)
+    const key = slotKey(slot.topic, slot.partition)
     if (!ok) {
       stats.fenced++
       slots.delete(key)
@@ -121,7 +120,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     stats.checkpoints++
     stats.lastCheckpointDurationMs = clock.nowMs() - started
     stats.lastCheckpointAtMs = clock.nowMs()
-    await consumer?.commit([{ topic: slot.plan.topic, partition: slot.partition, offset: slot.processor.nextOffset }]).catch((err: unknown) => {
+    await consumer?.commit([{ topic: slot.topic, partition: slot.partition, offset: slot.nextOffset }]).catch((err: unknown) => {
       logger.warn({ err }, 'progress commit failed (recovery uses checkpoints, so this is harmless)')
     })
   }
@@ -131,13 +130,13 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     const slot = await slotFor(batch.topic, batch.partition)
     await slot.run(async () => {
       const now = clock.nowMs()
-      const processed = await slot.processor.processRecords(batch.records, now)
-      stats.consumed += processed.archive.length
-      if (processed.archive.length > 0) slot.lastRecordAtMs = now
+      const processed = await slot.processRecords(batch.records, now)
+      stats.consumed += processed.records
+      if (processed.records > 0) slot.lastRecordAtMs = now
       const last = batch.records.at(-1)
       if (last) stats.lag[slotKey(batch.topic, batch.partition)] = Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)
       await deliver(slot, processed)
-      if (slot.bufferedRecords >= maxRecords) await checkpointSlot(slot)
+      if (slot.buffered >= maxRecords) await checkpointSlot(slot)
     })
   }
 
@@ -148,18 +147,18 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       const slot = await pending.catch(() => undefined)
       if (!slot) continue
       await slot.run(async () => {
-        const idleMs = slot.plan.source.idleTimeoutMs
-        const wm = slot.processor.task.watermarkMs
+        const idleMs = slot.options.source.idleTimeoutMs
+        const wm = slot.watermarkMs
         const idleSince = Math.max(slot.lastRecordAtMs, slot.lastMarkerAtMs)
         if (idleMs > 0 && Number.isFinite(wm) && now - slot.lastRecordAtMs >= idleMs && now - idleSince >= idleMs) {
           // While idle, event time is assumed to advance with wall-clock time; the marker is
           // archived, so replay reproduces this advance exactly.
           const marker = wm + (now - idleSince)
-          const processed = slot.processor.processMarker(marker, now, now)
+          const processed = slot.processMarker(marker, now)
           slot.lastMarkerAtMs = now
           await deliver(slot, processed)
         }
-        if (slot.bufferedRecords > 0 && now - slot.lastCheckpointAtMs >= intervalMs) await checkpointSlot(slot)
+        if (slot.buffered > 0 && now - slot.lastCheckpointAtMs >= intervalMs) await checkpointSlot(slot)
       })
     }
   }

@@ -1,26 +1,28 @@
 /**
- * The engine's handle on one owned (topic, partition): its processor, the offline rows and
- * archive rows produced since the last checkpoint, and the checkpoint/restore protocol.
+ * Everything the engine does for one (topic, partition): decode each record once, feed every
+ * view's processor, archive the record, buffer offline rows until the next checkpoint, and the
+ * checkpoint/restore protocol. Live consumption, backfill and replay all use this class; they
+ * differ only in where records come from and which tables are written.
  *
  * Checkpoint, in this order (DESIGN §7):
  *   1. stage data files for every table (invisible to readers),
- *   2. write the operator-state blob,
+ *   2. write each view's operator-state blob,
  *   3. publish checkpoint record `seq` (create-if-absent) — the point of no return,
- *   4. commit each table (idempotent by the `topic/partition → seq` marker),
- *   5. commit Kafka offsets (progress only; recovery trusts the record, not the group offsets).
- * Restore: latest record → roll every table forward to it → restore operator state → resume
- * at its next offset. A crash anywhere therefore neither loses nor duplicates offline rows; online
- * writes are conditional and idempotent, so replaying the tail rewrites the same rows.
+ *   4. commit each table (idempotent by the `group/topic/partition → seq` marker).
+ * Restore: latest record → roll every table forward to it → restore operator states → resume at
+ * its next offset. A crash anywhere therefore neither loses nor duplicates offline rows; online
+ * writes are conditional and idempotent, so re-processing the tail rewrites the same rows.
  */
 import type { Clock } from '../../core/clock.ts'
 import type { Logger } from '../../core/logger.ts'
-import { retry } from '../../core/retry.ts'
+import { retry, type RetryOptions } from '../../core/retry.ts'
+import type { FeatureViewDef, SourceDef } from '../../operators/define/types.ts'
+import { eventTimeOf } from '../../operators/task/event-fields.ts'
 import { createPartitionTask, restorePartitionTask } from '../../operators/task/partition-task.ts'
 import type { Decoder } from '../../schemas/decoder.ts'
-import type { ArchiveRow, OfflineFeatureRow, OfflineSink, StagedFiles } from '../ports.ts'
+import type { ArchiveRow, DeadLetter, LogRecord, OfflineFeatureRow, OfflineSink, StagedFiles } from '../ports.ts'
 import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
-import { PartitionProcessor, type ProcessedBatch } from './partition-processor.ts'
-import type { SourcePlan } from './plan-sources.ts'
+import { PartitionProcessor } from './partition-processor.ts'
 
 export interface SlotDeps {
   readonly offline: OfflineSink
@@ -29,45 +31,95 @@ export interface SlotDeps {
   readonly logger: Logger
 }
 
-export class PartitionSlot {
-  readonly plan: SourcePlan
+export interface SlotOptions {
+  readonly topic: string
   readonly partition: number
-  processor: PartitionProcessor
+  readonly source: SourceDef
+  readonly views: readonly FeatureViewDef[]
+  readonly decoder: Decoder
+  /** Live consumption archives every record; replay and backfill read the archive instead. */
+  readonly archive: boolean
+}
+
+export interface SlotOutput {
+  /** `rows[i]` belong to `views[i]`, in emission order. */
+  readonly rows: OfflineFeatureRow[][]
+  readonly deadLetters: DeadLetter[]
+  /** Records (not markers) taken by this call. */
+  readonly records: number
+}
+
+export function viewId(view: Pick<FeatureViewDef, 'name' | 'version'>): string {
+  return `${view.name}@${view.version}`
+}
+
+export class PartitionSlot {
+  readonly options: SlotOptions
+  readonly processors: PartitionProcessor[]
   seq: number
   lastCheckpointAtMs: number
   lastRecordAtMs: number
   lastMarkerAtMs: number
+  #nextOffset: bigint
   #rows: OfflineFeatureRow[][]
   #archive: ArchiveRow[] = []
-  /** Serialises everything done to this partition (batches, markers, checkpoints). */
   #queue: Promise<unknown> = Promise.resolve()
   readonly #deps: SlotDeps
 
-  private constructor(plan: SourcePlan, partition: number, processor: PartitionProcessor, seq: number, deps: SlotDeps) {
-    this.plan = plan
-    this.partition = partition
-    this.processor = processor
+  private constructor(options: SlotOptions, processors: PartitionProcessor[], seq: number, nextOffset: string, deps: SlotDeps) {
+    this.options = options
+    this.processors = processors
     this.seq = seq
+    this.#nextOffset = BigInt(nextOffset)
     this.#deps = deps
+    this.#rows = options.views.map(() => [])
     const now = deps.clock.nowMs()
     this.lastCheckpointAtMs = now
     this.lastRecordAtMs = now
     this.lastMarkerAtMs = now
-    this.#rows = plan.views.map(() => [])
   }
 
-  static async restore(plan: SourcePlan, partition: number, decoder: Decoder, deps: SlotDeps, startOffset = '0'): Promise<PartitionSlot> {
-    const latest = await deps.checkpoints.latest(plan.topic, partition)
-    if (latest === undefined) {
-      const task = createPartitionTask({ views: plan.views, source: plan.source })
-      const processor = new PartitionProcessor({ topic: plan.topic, partition, source: plan.source, task, decoder, nextOffset: startOffset })
-      return new PartitionSlot(plan, partition, processor, 0, deps)
+  /**
+   * Restores from the latest checkpoint, or starts fresh at `startOffset`. A view the checkpoint
+   * does not know starts empty at the partition's position (see the backfill hand-off for views
+   * that need history).
+   */
+  static async restore(options: SlotOptions, deps: SlotDeps, startOffset = '0'): Promise<PartitionSlot> {
+    const { topic, partition, source, views } = options
+    const latest = await deps.checkpoints.latest(topic, partition)
+    if (latest !== undefined) await rollForward(latest, deps)
+    const nextOffset = latest?.nextOffset ?? startOffset
+    const processors: PartitionProcessor[] = []
+    for (const view of views) {
+      const saved = latest?.views.find((v) => v.view === viewId(view))
+      const task = saved
+        ? restorePartitionTask([view], source, await deps.checkpoints.readState(saved.stateKey))
+        : createPartitionTask({ views: [view], source })
+      processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset }))
     }
-    await rollForward(latest, deps)
-    const task = restorePartitionTask(plan.views, plan.source, await deps.checkpoints.readState(latest.stateKey))
-    const processor = new PartitionProcessor({ topic: plan.topic, partition, source: plan.source, task, decoder, nextOffset: latest.nextOffset })
-    deps.logger.info({ topic: plan.topic, partition, checkpointSeq: latest.seq, offset: latest.nextOffset }, 'partition restored')
-    return new PartitionSlot(plan, partition, processor, latest.seq, deps)
+    if (latest) deps.logger.debug({ topic, partition, checkpointSeq: latest.seq, offset: nextOffset }, 'partition restored')
+    return new PartitionSlot(options, processors, latest?.seq ?? 0, nextOffset, deps)
+  }
+
+  get topic(): string {
+    return this.options.topic
+  }
+
+  get partition(): number {
+    return this.options.partition
+  }
+
+  get nextOffset(): string {
+    return this.#nextOffset.toString()
+  }
+
+  /** Current partition watermark (all views see the same records, hence the same watermark). */
+  get watermarkMs(): number {
+    return this.processors[0]?.task.watermarkMs ?? -Infinity
+  }
+
+  get buffered(): number {
+    return this.#archive.length + this.#rows.reduce((n, r) => n + r.length, 0)
   }
 
   /** Runs `fn` after everything queued before it on this partition. */
@@ -77,65 +129,121 @@ export class PartitionSlot {
     return next
   }
 
-  /** Keeps a processed batch's offline rows and archive rows until the next checkpoint. */
-  buffer(batch: ProcessedBatch): void {
-    for (let v = 0; v < batch.rows.length; v++) (this.#rows[v] as OfflineFeatureRow[]).push(...(batch.rows[v] as OfflineFeatureRow[]))
-    this.#archive.push(...batch.archive)
+  async processRecords(records: readonly LogRecord[], createdAtMs: number): Promise<SlotOutput> {
+    const fresh = records.filter((r) => BigInt(r.offset) >= this.#nextOffset)
+    const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: fresh.length }
+    if (fresh.length === 0) return out
+    const decoded = await this.options.decoder.decodeBatch(fresh.map((r) => r.value))
+    for (let v = 0; v < this.processors.length; v++) {
+      const result = (this.processors[v] as PartitionProcessor).processRecords(fresh, decoded, createdAtMs)
+      out.rows[v] = result.rows
+      out.deadLetters.push(...result.deadLetters)
+    }
+    for (let i = 0; i < fresh.length; i++) {
+      const record = fresh[i] as LogRecord
+      const result = decoded[i]!
+      if (!result.ok) {
+        const { topic, partition } = this.options
+        out.deadLetters.push({ topic, partition, offset: record.offset, key: record.key, value: record.value, reason: result.reason, detail: result.detail })
+      }
+      if (this.options.archive) {
+        this.#archive.push({
+          partition: this.partition,
+          offset: record.offset,
+          eventTimeMs: result.ok ? (eventTimeOf(result.event[this.options.source.eventTimeField]) ?? null) : null,
+          key: record.key,
+          schemaId: result.ok ? result.schemaId : (result.schemaId ?? null),
+          payload: record.value,
+          markerWatermarkMs: null,
+          timestampMs: record.timestampMs,
+        })
+      }
+    }
+    this.#nextOffset = BigInt((fresh.at(-1) as LogRecord).offset) + 1n
+    this.#keep(out.rows)
+    return out
   }
 
-  get bufferedRecords(): number {
-    return this.#archive.length
+  /** An idle-advance marker: live, from the idle detector (and archived); replay, from the archive. */
+  processMarker(watermarkMs: number, createdAtMs: number): SlotOutput {
+    const rows = this.processors.map((p) => p.processMarker(watermarkMs, createdAtMs))
+    if (this.options.archive) {
+      this.#archive.push({
+        partition: this.partition,
+        offset: this.nextOffset,
+        eventTimeMs: null,
+        key: null,
+        schemaId: null,
+        payload: null,
+        markerWatermarkMs: watermarkMs,
+        timestampMs: createdAtMs,
+      })
+    }
+    this.#keep(rows)
+    return { rows, deadLetters: [], records: 0 }
+  }
+
+  #keep(rows: readonly OfflineFeatureRow[][]): void {
+    for (let v = 0; v < rows.length; v++) {
+      if (!this.options.views[v]!.offline) continue
+      const target = this.#rows[v] as OfflineFeatureRow[]
+      for (const r of rows[v] as OfflineFeatureRow[]) target.push(r)
+    }
   }
 
   /** Returns false when another owner published first: this slot is stale and must be dropped. */
   async checkpoint(): Promise<boolean> {
     const { offline, checkpoints, clock, logger } = this.#deps
     const started = clock.nowMs()
-    const { topic } = this.plan
+    const { topic, partition, views } = this.options
     const seq = this.seq + 1
-    const staged: StagedFiles[] = []
-    const retryOptions = { clock, attempts: 10, maxDelayMs: 2_000, onRetry: (err: unknown) => logger.warn({ err, topic, partition: this.partition }, 'checkpoint step retried') }
-    for (let v = 0; v < this.plan.views.length; v++) {
-      const view = this.plan.views[v]!
-      const rows = this.#rows[v] as OfflineFeatureRow[]
-      if (view.offline && rows.length > 0) staged.push(await retry(() => offline.stageFeatureRows(view, rows), retryOptions))
+    const options: RetryOptions = {
+      clock,
+      attempts: 10,
+      maxDelayMs: 2_000,
+      onRetry: (err: unknown) => logger.warn({ err, topic, partition }, 'checkpoint step retried'),
     }
-    if (this.#archive.length > 0) staged.push(await retry(() => offline.stageArchiveRows(topic, this.#archive), retryOptions))
-    const stateKey = await retry(() => checkpoints.writeState(topic, this.partition, seq, this.processor.task.snapshot()), retryOptions)
-    const wm = this.processor.task.watermarkMs
+    const staged: StagedFiles[] = []
+    const rows = this.#rows
+    const archive = this.#archive
+    for (let v = 0; v < views.length; v++) {
+      const viewRows = rows[v] as OfflineFeatureRow[]
+      if (viewRows.length > 0) staged.push(await retry(() => offline.stageFeatureRows(views[v]!, viewRows), options))
+    }
+    if (archive.length > 0) staged.push(await retry(() => offline.stageArchiveRows(topic, archive), options))
+    const saved = []
+    for (let v = 0; v < views.length; v++) {
+      const bytes = (this.processors[v] as PartitionProcessor).task.snapshot()
+      saved.push({ view: viewId(views[v]!), stateKey: await retry(() => checkpoints.writeState(topic, partition, seq, bytes), options) })
+    }
+    const wm = this.watermarkMs
     const record: PartitionCheckpoint = {
       seq,
       topic,
-      partition: this.partition,
-      nextOffset: this.processor.nextOffset,
+      partition,
+      nextOffset: this.nextOffset,
       watermarkMs: Number.isFinite(wm) ? wm : null,
-      stateKey,
+      views: saved,
       staged,
       createdAtMs: started,
     }
-    const published = await retry(() => checkpoints.publish(record), retryOptions)
-    if (!published) {
-      logger.warn({ topic, partition: this.partition, checkpointSeq: seq }, 'checkpoint fenced: another owner published first')
+    if (!(await retry(() => checkpoints.publish(record), options))) {
+      logger.warn({ topic, partition, checkpointSeq: seq }, 'checkpoint fenced: another owner published first')
       return false
     }
     this.seq = seq
-    this.#rows = this.plan.views.map(() => [])
+    this.#rows = views.map(() => [])
     this.#archive = []
-    this.processor.processedSinceCheckpoint = 0
     this.lastCheckpointAtMs = clock.nowMs()
-    await retry(() => rollForward(record, this.#deps), retryOptions)
-    await checkpoints.prune(topic, this.partition, seq, stateKey).catch((err: unknown) => logger.warn({ err }, 'checkpoint prune failed'))
+    await retry(() => rollForward(record, this.#deps), options)
+    await checkpoints.prune(topic, partition, seq).catch((err: unknown) => logger.warn({ err }, 'checkpoint prune failed'))
     return true
   }
 }
 
-export function markerName(topic: string, partition: number): string {
-  return `${topic}/${partition}`
-}
-
 /** Commits the record's staged files to every table that does not hold them yet. */
 async function rollForward(record: PartitionCheckpoint, deps: SlotDeps): Promise<void> {
-  const name = markerName(record.topic, record.partition)
+  const name = deps.checkpoints.markerName(record.topic, record.partition)
   for (const staged of record.staged) {
     const committed = (await deps.offline.committedMarkers(staged.table))[name] ?? 0
     if (committed >= record.seq) continue
