@@ -1,0 +1,205 @@
+/**
+ * Interop: tables written by kfs must read back exactly through PyIceberg (the strictest common
+ * reader: field ids on every Parquet column, ids on every Avro field). Runs on a local directory
+ * and, when the stack's KFS_S3_* env is present, on MinIO.
+ */
+import { describe, test, before } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { ObjectStore } from '../../../pipeline/ports.ts'
+import { LocalObjectStore } from '../../../sinks/object-store/index.ts'
+import {
+  appendFiles,
+  createTable,
+  featureRowToTableRow,
+  featureTablePartitionSpec,
+  featureTableSchema,
+  metadataKey,
+  writeDataFiles,
+  RAW_ARCHIVE_PARTITION_SPEC,
+  RAW_ARCHIVE_SCHEMA,
+  compactPartitions,
+  type IcebergTable,
+} from '../../../sinks/iceberg/index.ts'
+import { makeS3Store, s3EnvOrUndefined } from '../object-store/s3-env.ts'
+
+const run = promisify(execFile)
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
+const DAY = 86_400_000
+const T0 = Date.UTC(2024, 0, 15, 10, 30)
+
+interface PyResult {
+  format_version: number
+  schema: { fields: { id: number; name: string; type: unknown; required: boolean }[] }
+  spec: { 'spec-id'?: number; fields: { name: string; transform: string; 'source-id': number; 'field-id': number }[] }
+  snapshots: { id: string; parent: string | null; sequence_number: number; summary: Record<string, string> }[]
+  current_snapshot_id: string | null
+  rows: Record<string, unknown>[]
+  time_travel: Record<string, number>
+  files: { path: string; record_count: number; partition: unknown[]; field_ids?: Record<string, { id: number | null; element_id?: number | null }> }[]
+}
+
+let python = ''
+
+async function scan(table: IcebergTable, snapshotIds: readonly bigint[] = []): Promise<PyResult> {
+  const uri = table.store.uriOf(metadataKey(table.path, table.version))
+  const { stdout } = await run(python, [path.join(repo, 'scripts/pyiceberg/scan.py'), uri, ...snapshotIds.map(String)], { maxBuffer: 256 * 1024 * 1024 })
+  return JSON.parse(stdout) as PyResult
+}
+
+const hex = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('hex'))
+const canon = (rows: readonly Record<string, unknown>[]): string[] => rows.map((r) => JSON.stringify(Object.keys(r).sort().map((k) => [k, r[k]]))).sort()
+
+const view = {
+  features: [
+    { name: 'clicks_1h', type: 'long' },
+    { name: 'spend_sum', type: 'double' },
+    { name: 'last_page', type: 'string' },
+    { name: 'recent_prices', type: 'double[]' },
+    { name: 'recent_pages', type: 'string[]' },
+    { name: 'recent_ids', type: 'long[]' },
+  ],
+} as never
+
+function featureRows(batch: number): Record<string, unknown>[] {
+  return Array.from({ length: 40 }, (_, i) => {
+    const n = batch * 100 + i
+    return featureRowToTableRow(
+      view,
+      {
+        entityKey: i % 5 === 0 ? `ü-${n}` : `user-${n}`,
+        asOfMs: T0 + (i % 3) * DAY + n,
+        createdAtMs: T0 + 4 * DAY + n,
+        values: [n % 4 === 0 ? null : n, n / 8, i % 6 === 0 ? null : `/p/${n}`, [n + 0.25, -1.5], i % 7 === 0 ? null : ['a', `b${n}`], [n, 2 ** 40 + n]],
+      },
+      n,
+    )
+  })
+}
+
+function archiveRows(batch: number): Record<string, unknown>[] {
+  return Array.from({ length: 30 }, (_, i) => {
+    const partition = i % 3
+    const offset = batch * 10 + Math.floor(i / 3)
+    const marker = offset % 4 === 3
+    return {
+      partition,
+      offset: String(offset),
+      event_time: marker ? null : T0 + offset * 1000,
+      key: marker ? null : new TextEncoder().encode(`k${offset}`),
+      schema_id: marker ? null : 1,
+      payload: marker ? null : new Uint8Array([0, 1, 2, offset]),
+      marker_watermark: marker ? T0 + offset : null,
+    }
+  })
+}
+
+function checkSummaries(py: PyResult, offsets: string[]): void {
+  assert.deepEqual(py.snapshots.map((s) => s.summary['kfs.offsets']), offsets)
+  for (const s of py.snapshots) {
+    assert.ok(['append', 'replace'].includes(s.summary.operation!))
+    assert.match(s.summary['total-records']!, /^\d+$/)
+  }
+  assert.equal(py.current_snapshot_id, py.snapshots.at(-1)!.id)
+  assert.deepEqual(py.snapshots.map((s) => s.sequence_number), py.snapshots.map((_, i) => i + 1))
+}
+
+function interopSuite(name: string, makeStore: () => Promise<{ store: ObjectStore; done: () => Promise<void> }>): void {
+  void describe(`iceberg interop > pyiceberg > ${name}`, () => {
+    void test('feature table: rows, schema, day partition spec, summaries, time travel, footer field ids', async () => {
+      const { store, done } = await makeStore()
+      try {
+        const schema = featureTableSchema(view)
+        let table = await createTable(store, 'wh/features/clicks_v1', { schema, partitionSpec: featureTablePartitionSpec(schema) })
+        const written: Record<string, unknown>[] = []
+        const ids: bigint[] = []
+        for (let b = 0; b < 3; b++) {
+          const rows = featureRows(b)
+          written.push(...rows)
+          const res = await appendFiles(table, await writeDataFiles(table, rows), { 'kfs.offsets': JSON.stringify({ clicks: { 0: String(b * 40) } }) })
+          table = res.table
+          ids.push(res.snapshotId!)
+        }
+        const py = await scan(table, ids)
+        assert.equal(py.format_version, 2)
+        assert.deepEqual(canon(py.rows), canon(written))
+        assert.deepEqual(py.schema.fields.map((f) => [f.id, f.name, f.required]), schema.fields.map((f) => [f.id, f.name, f.required]))
+        assert.deepEqual(py.schema.fields.map((f) => f.type).slice(0, 4), ['string', 'timestamptz', 'timestamptz', 'long'])
+        assert.deepEqual(py.spec.fields, [{ name: 'as_of_day', transform: 'day', 'source-id': 2, 'field-id': 1000 }])
+        checkSummaries(py, [0, 40, 80].map((o) => JSON.stringify({ clicks: { 0: String(o) } })))
+        assert.deepEqual(py.snapshots.map((s) => s.id), ids.map(String))
+        assert.deepEqual(ids.map((id) => py.time_travel[String(id)]), [40, 80, 120])
+        for (const f of py.files) {
+          assert.equal(typeof f.partition[0], 'number')
+          if (f.field_ids !== undefined) {
+            for (const field of schema.fields) {
+              assert.equal(f.field_ids[field.name]?.id, field.id, field.name)
+              if (typeof field.type === 'object') assert.equal(f.field_ids[field.name]?.element_id, field.type['element-id'], field.name)
+            }
+          }
+        }
+        if (name === 'local') assert.ok(py.files.every((f) => f.field_ids !== undefined))
+
+        // A replace snapshot from compaction must leave readers' view of the rows unchanged.
+        const compacted = await compactPartitions(table, { olderThanDay: Math.floor(T0 / DAY) + 10 })
+        assert.ok(compacted.removedFiles > compacted.addedFiles)
+        const after = await scan(compacted.table!)
+        assert.deepEqual(canon(after.rows), canon(written))
+        assert.equal(after.snapshots.at(-1)!.summary.operation, 'replace')
+      } finally {
+        await done()
+      }
+    })
+
+    void test('raw archive table: rows including marker rows, identity partition', async () => {
+      const { store, done } = await makeStore()
+      try {
+        let table = await createTable(store, 'wh/raw/clicks', { schema: RAW_ARCHIVE_SCHEMA, partitionSpec: RAW_ARCHIVE_PARTITION_SPEC })
+        const written: Record<string, unknown>[] = []
+        for (let b = 0; b < 2; b++) {
+          const rows = archiveRows(b)
+          written.push(...rows)
+          table = (await appendFiles(table, await writeDataFiles(table, rows), { 'kfs.offsets': String(b) })).table
+        }
+        const py = await scan(table)
+        const expected = written.map((r) => ({ ...r, offset: Number(r.offset), key: hex(r.key as Uint8Array | null), payload: hex(r.payload as Uint8Array | null) }))
+        assert.deepEqual(canon(py.rows), canon(expected))
+        assert.deepEqual(py.spec.fields, [{ name: 'kafka_partition', transform: 'identity', 'source-id': 1, 'field-id': 1000 }])
+        assert.deepEqual(py.schema.fields.map((f) => [f.id, f.name, f.type, f.required]), RAW_ARCHIVE_SCHEMA.fields.map((f) => [f.id, f.name, f.type, f.required]))
+        checkSummaries(py, ['0', '1'])
+        assert.deepEqual(new Set(py.files.map((f) => f.partition[0])), new Set([0, 1, 2]))
+      } finally {
+        await done()
+      }
+    })
+  })
+}
+
+before(async () => {
+  const { stdout } = await run('bash', [path.join(repo, 'scripts/pyiceberg/ensure-venv.sh')], { maxBuffer: 16 * 1024 * 1024 })
+  python = stdout.trim()
+})
+
+interopSuite('local', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kfs-pyice-'))
+  return { store: new LocalObjectStore(dir), done: () => rm(dir, { recursive: true, force: true }) }
+})
+
+const s3 = s3EnvOrUndefined()
+if (s3 !== undefined) {
+  interopSuite('s3 (MinIO)', async () => {
+    const store = makeS3Store(s3, 'pyiceberg')
+    return {
+      store,
+      done: async () => {
+        for (const key of await store.list('')) await store.delete(key)
+        store.close()
+      },
+    }
+  })
+}
