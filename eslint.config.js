@@ -10,6 +10,7 @@ const confined = [
   { pkg: ['@aws-sdk/*'], folder: 'sinks/object-store/s3' },
   { pkg: ['parquet-wasm', 'parquet-wasm/*', 'apache-arrow'], folder: 'sinks/parquet' },
   { pkg: ['pino'], folder: 'main' },
+  { pkg: ['@duckdb/*'], folder: 'training/duckdb' },
 ]
 
 const ioModules = ['fs', 'fs/promises', 'net', 'http', 'https', 'child_process', 'dgram', 'worker_threads', 'cluster']
