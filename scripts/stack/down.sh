@@ -50,6 +50,16 @@ failed=0
 for p in "${pids[@]}"; do wait "$p" || failed=1; done
 [ "$failed" = 0 ] || die "some servers could not be stopped; run dir kept: $run"
 
+# Keep class-data-sharing archives dumped by first-time JVMs (see cds_flags in up.sh).
+for target_file in "$run"/*.jsa.target; do
+  [ -f "$target_file" ] || continue
+  archive=${target_file%.target}
+  target=$(cat "$target_file")
+  if [ -s "$archive" ] && [ ! -e "$target" ]; then
+    cp "$archive" "$target.tmp.$$" && mv "$target.tmp.$$" "$target" || rm -f "$target.tmp.$$"
+  fi
+done
+
 case "$run" in
   */kfs-stack.*) rm -rf "$run" ;;
   *) log "not deleting unexpected run dir '$run'" ;;

@@ -46,6 +46,21 @@ for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$REGISTRY_PORT" "$REDIS_PORT
   fi
 done
 
+run=""
+minio_build_pid=""
+on_exit() {
+  local st=$?
+  [ "$st" = 0 ] && return 0
+  # Leave nothing behind: the background build, and whatever was already started.
+  kill -0 "$minio_build_pid" 2>/dev/null && kill "$minio_build_pid" 2>/dev/null
+  if [ -n "$run" ]; then
+    log "start failed; stopping what was started"
+    flock -u 9
+    bash "$STACK_DIR/down.sh" || true
+  fi
+}
+trap on_exit EXIT
+
 mkdir -p "$CACHE_DIR/logs"
 minio_log="$CACHE_DIR/logs/minio-build.log"
 build_minio >"$minio_log" 2>&1 9>&- &
@@ -59,15 +74,19 @@ ensure_ms=$(($(now_ms) - ensure_started_ms))
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/kfs-stack.XXXXXX")
 echo "$run" >"$STATE_DIR/run"
-# If anything below fails, stop what was started so a retry begins clean.
-trap 'st=$?; if [ $st -ne 0 ]; then log "start failed; stopping what was started"; flock -u 9; bash "$STACK_DIR/down.sh" || true; fi' EXIT
 
 # Class-data sharing: the first run of each JVM dumps the classes it loaded when it exits (at
-# stack:down); later runs map that archive instead of parsing hundreds of jars again, which is
-# most of a JVM's start-up on 2 busy cores. A stale archive is ignored by the JVM with a warning.
-cds_flags() {
-  local archive=$1
-  if [ -s "$archive" ]; then echo "-XX:SharedArchiveFile=$archive"; else echo "-XX:ArchiveClassesAtExit=$archive"; fi
+# stack:down) into the run dir, and down.sh moves the archive into the cache; later runs map it
+# instead of parsing hundreds of jars again, which is most of a JVM's start-up on 2 busy cores.
+# A stale archive (e.g. after a JDK update) is ignored by the JVM with a warning.
+cds_flags() { # name, archive path in the cache
+  local name=$1 archive=$2
+  if [ -s "$archive" ]; then
+    echo "-XX:SharedArchiveFile=$archive"
+  else
+    echo "$archive" >"$run/$name.jsa.target"
+    echo "-XX:ArchiveClassesAtExit=$run/$name.jsa"
+  fi
 }
 
 launch() { # name, then the command; the PID is the server itself (the subshell execs it)
@@ -81,7 +100,7 @@ launch() { # name, then the command; the PID is the server itself (the subshell 
 # Slowest starters first; formatting Kafka's storage costs a JVM start of its own.
 # --- Apicurio Registry (in-memory H2), Confluent-compatible API under /apis/ccompat/v7 --------
 mkdir -p "$run/registry/tmp"
-launch registry java "$(cds_flags "$APICURIO_HOME/registry.jsa")" -Xms128m -Xmx512m -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir="$run/registry/tmp" \
+launch registry java "$(cds_flags registry "$APICURIO_HOME/registry.jsa")" -Xms128m -Xmx512m -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir="$run/registry/tmp" \
   -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
   -Dapicurio.rules.global.compatibility=BACKWARD \
   -jar "$APICURIO_HOME/apicurio-registry-app-$APICURIO_VERSION-runner.jar"
@@ -125,7 +144,7 @@ log4j.logger.kafka.request.logger=WARN
 log4j.logger.state.change.logger=WARN
 log4j.logger.kafka.controller=WARN
 EOF
-kafka_jvm=("$(cds_flags "$CACHE_DIR/kafka-$KAFKA_VERSION/kafka.jsa")" -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
+kafka_jvm=("$(cds_flags kafka "$CACHE_DIR/kafka-$KAFKA_VERSION/kafka.jsa")" -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
   -Djava.awt.headless=true -Dkafka.logs.dir="$run/kafka/logs"
   -Dlog4j.configuration="file:$run/kafka/log4j.properties")
 cluster_id=-
@@ -180,6 +199,7 @@ curl -sf -X PUT --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_S
 wait_for registry registry_ready
 wait_for kafka kafka_ready
 
+trap - EXIT
 cat >"$STATE_DIR/env.sh" <<EOF
 # Written by scripts/stack/up.sh; source it: . .kfs/stack/env.sh
 export KFS_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
@@ -191,7 +211,6 @@ export KFS_S3_REGION=$S3_REGION
 export KFS_S3_ACCESS_KEY_ID=$S3_ACCESS_KEY
 export KFS_S3_SECRET_ACCESS_KEY=$S3_SECRET_KEY
 EOF
-trap - EXIT
 total_s=$(secs_since "$started_ms")
 echo "start_s=$total_s install_s=$install_s at=$(date -u +%FT%TZ)" >>"$STATE_DIR/timings"
 log "stack ready in ${total_s}s (of which installing/building ${install_s}s; run dir $run)"
