@@ -162,6 +162,18 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
       }
       return arrow.makeData({ type: arrowType as arrow.Float64, length: n, nullCount: validity.nullCount, nullBitmap: validity.nullCount > 0 ? validity.bitmap : null, data })
     }
+    case 'boolean': {
+      const bits = new Uint8Array((n + 7) >> 3)
+      for (let i = 0; i < n; i++) {
+        const v = values[i]
+        if (isNull(v, i)) continue
+        if (typeof v !== 'boolean') reject(column, `expected a boolean, got ${typeof v}`)
+        if (v) bits[i >> 3]! |= 1 << (i & 7)
+        validity.set(i, true)
+        stats.addOther()
+      }
+      return arrow.makeData({ type: arrowType as arrow.Bool, length: n, nullCount: validity.nullCount, nullBitmap: validity.nullCount > 0 ? validity.bitmap : null, data: bits })
+    }
     case 'long':
     case 'timestamptz': {
       const data = new BigInt64Array(n)
@@ -198,7 +210,7 @@ export function buildColumn(column: ParquetColumn, values: readonly unknown[]): 
   const element = elementTypeOf(column.type)
   const nullable = !column.required
   if (element === undefined) {
-    const stats = new StatsBuilder(column.type !== 'string' && column.type !== 'binary')
+    const stats = new StatsBuilder(column.type !== 'string' && column.type !== 'binary' && column.type !== 'boolean')
     return { data: buildScalar(column.name, column.type as ParquetScalarType, values, nullable, stats), stats: stats.build() }
   }
   // Lists: flatten into one child array; value/null counts (Iceberg) count the leaf elements.

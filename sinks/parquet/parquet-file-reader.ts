@@ -7,6 +7,7 @@ import * as arrow from 'apache-arrow'
 import * as pw from 'parquet-wasm/node'
 import { SinkWriteError } from '../../core/errors.ts'
 import { readParquetFooter } from './parquet-file-writer.ts'
+import type { ParquetColumnType } from './parquet-schema.ts'
 
 export interface ParquetReadOptions {
   /** Only these columns (by name); default all. */
@@ -20,6 +21,23 @@ export interface ParquetBatch {
   readonly numRows: number
   /** Column name → one JS value per row. */
   readonly columns: Readonly<Record<string, unknown[]>>
+  /** Column name → its kfs column type, or undefined when the file's type has no kfs equivalent. */
+  readonly types?: Readonly<Record<string, ParquetColumnType | undefined>>
+}
+
+/** The kfs column type an Arrow type reads back as (see parquet-schema.ts). */
+function columnTypeOf(type: arrow.DataType): ParquetColumnType | undefined {
+  if (arrow.DataType.isUtf8(type)) return 'string'
+  if (arrow.DataType.isBinary(type)) return 'binary'
+  if (arrow.DataType.isBool(type)) return 'boolean'
+  if (arrow.DataType.isTimestamp(type)) return 'timestamptz'
+  if (arrow.DataType.isInt(type)) return (type as arrow.Int).bitWidth === 64 ? 'long' : 'int'
+  if (arrow.DataType.isFloat(type)) return 'double'
+  if (arrow.DataType.isList(type)) {
+    const element = columnTypeOf((type as arrow.List).children[0]!.type)
+    return element === 'string' || element === 'long' || element === 'double' ? `list<${element}>` : undefined
+  }
+  return undefined
 }
 
 const decoder = new TextDecoder()
@@ -87,6 +105,14 @@ function decodeData(data: arrow.Data, column: string, longAs: 'number' | 'bigint
     }
     return out
   }
+  if (arrow.DataType.isBool(type)) {
+    const bits = data.values as Uint8Array
+    for (let i = 0; i < length; i++) {
+      const j = base + i
+      out[i] = isValidAt(data, start + i) ? ((bits[j >> 3]! >> (j & 7)) & 1) === 1 : null
+    }
+    return out
+  }
   if (arrow.DataType.isFloat(type)) {
     const values = data.values as Float64Array | Float32Array
     for (let i = 0; i < length; i++) out[i] = isValidAt(data, start + i) ? values[base + i]! : null
@@ -135,11 +161,13 @@ export async function* readParquetBatches(bytes: Uint8Array, options: ParquetRea
     const table = arrow.tableFromIPC(wasmTable.intoIPCStream())
     for (const batch of table.batches) {
       const columns: Record<string, unknown[]> = {}
+      const types: Record<string, ParquetColumnType | undefined> = {}
       batch.schema.fields.forEach((field, i) => {
         if (wanted !== undefined && !wanted.has(field.name)) return
         columns[field.name] = decodeData(batch.data.children[i]!, field.name, longAs)
+        types[field.name] = columnTypeOf(field.type)
       })
-      yield { numRows: batch.numRows, columns }
+      yield { numRows: batch.numRows, columns, types }
     }
   }
 }

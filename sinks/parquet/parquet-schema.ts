@@ -10,6 +10,7 @@
  * | `long`        | INT64                                     | number, bigint or decimal string | number (bigint if `longAs: 'bigint'`) |
  * | `double`      | DOUBLE                                    | number                      | number                              |
  * | `timestamptz` | INT64 TIMESTAMP(MICROS, isAdjustedToUTC)  | epoch **ms** number         | epoch ms number (µs floored to ms)  |
+ * | `boolean`     | BOOLEAN                                   | boolean                     | boolean                             |
  * | `list<T>`     | 3-level LIST, elements required           | array of T                  | array of T                          |
  *
  * `long` reads as `number` by default because feature values and Kafka offsets stay far below
@@ -20,7 +21,7 @@
  */
 import * as arrow from 'apache-arrow'
 
-export type ParquetScalarType = 'string' | 'binary' | 'int' | 'long' | 'double' | 'timestamptz'
+export type ParquetScalarType = 'string' | 'binary' | 'int' | 'long' | 'double' | 'timestamptz' | 'boolean'
 export type ParquetColumnType = ParquetScalarType | 'list<string>' | 'list<long>' | 'list<double>'
 
 export interface ParquetColumn {
@@ -66,6 +67,8 @@ export function arrowScalarType(type: ParquetScalarType): arrow.DataType {
       return new arrow.Float64()
     case 'timestamptz':
       return new arrow.TimestampMicrosecond('UTC')
+    case 'boolean':
+      return new arrow.Bool()
   }
 }
 
