@@ -216,4 +216,19 @@ export interface OfflineSink {
   commit(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void>
   /** Highest seq committed per marker name, over all snapshots of the table. */
   committedMarkers(tableId: string): Promise<Record<string, number>>
+  /**
+   * The committed snapshots of a table, oldest first, each with the markers accumulated up to it
+   * (so a feature table and an archive can be compared at the same checkpoints).
+   */
+  snapshots(tableId: string): Promise<readonly { readonly snapshotId: string; readonly markers: Readonly<Record<string, number>> }[]>
+  /**
+   * Archived rows of one partition in archive order (offset, markers before the record with the same
+   * offset), streamed with bounded memory. Records with fromOffset ≤ offset < untilOffset; markers
+   * with fromOffset ≤ offset ≤ untilOffset (a marker archived with offset N was applied after record
+   * N − 1, so a position N taken right after a record batch precedes it, and a pinned snapshot whose
+   * records end before N holds exactly the markers applied up to that snapshot).
+   */
+  readArchive(topic: string, partition: number, options?: { readonly fromOffset?: string; readonly untilOffset?: string; readonly snapshotId?: string }): AsyncIterable<ArchiveRow>
+  /** Partitions present in the archive and, per partition, the offset after the last archived record. */
+  archiveEnd(topic: string, snapshotId?: string): Promise<{ readonly snapshotId: string | null; readonly nextOffsets: Readonly<Record<number, string>> }>
 }

@@ -206,11 +206,12 @@ export class PartitionSlot {
     const staged: StagedFiles[] = []
     const rows = this.#rows
     const archive = this.#archive
+    // Every table gets a commit at every checkpoint, empty or not, so all tables of a partition carry
+    // the same checkpoint markers and can be compared at the same cut (verify-parity).
     for (let v = 0; v < views.length; v++) {
-      const viewRows = rows[v] as OfflineFeatureRow[]
-      if (viewRows.length > 0) staged.push(await retry(() => offline.stageFeatureRows(views[v]!, viewRows), options))
+      if (views[v]!.offline) staged.push(await retry(() => offline.stageFeatureRows(views[v]!, rows[v] as OfflineFeatureRow[]), options))
     }
-    if (archive.length > 0) staged.push(await retry(() => offline.stageArchiveRows(topic, archive), options))
+    if (this.options.archive) staged.push(await retry(() => offline.stageArchiveRows(topic, archive), options))
     const saved = []
     for (let v = 0; v < views.length; v++) {
       const bytes = (this.processors[v] as PartitionProcessor).task.snapshot()

@@ -15,6 +15,7 @@ import { writeDataFiles, type TableRow } from './data-file-writer.ts'
 import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
 import type { DataFile } from './manifests.ts'
 import type { TableMetadata } from './table-metadata.ts'
+import { decodeLongBound, liveEntriesOf, readDataFileRows } from './table-reader.ts'
 import { featureRowToTableRow, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from './table-schemas.ts'
 import { FeatureStoreError } from '../../core/errors.ts'
 
@@ -131,7 +132,7 @@ export class IcebergOfflineSink implements OfflineSink {
     const files = staged.flatMap((s) => s.files.map(deserializeDataFile))
     const markerSummary = Object.fromEntries(Object.entries(markers).map(([name, seq]) => [`${MARKER_PREFIX}${name}`, String(seq)]))
     const result = await appendFiles(table, files, { ...summary, ...markerSummary }, {
-      skipIf: (base) => Object.entries(markers).every(([name, seq]) => (markersOf(base)[name] ?? 0) >= seq),
+      skipIf: (base) => Object.keys(markers).length > 0 && Object.entries(markers).every(([name, seq]) => (markersOf(base)[name] ?? 0) >= seq),
     })
     this.#tables.set(tableId, Promise.resolve(result.table))
   }
@@ -140,6 +141,86 @@ export class IcebergOfflineSink implements OfflineSink {
     const loaded = await loadTableIfExists(this.#store, tableId)
     return loaded ? markersOf(loaded.metadata) : {}
   }
+
+  async snapshots(tableId: string): Promise<{ snapshotId: string; markers: Record<string, number> }[]> {
+    const loaded = await loadTableIfExists(this.#store, tableId)
+    if (!loaded) return []
+    const acc: Record<string, number> = {}
+    const out: { snapshotId: string; markers: Record<string, number> }[] = []
+    const ordered = [...loaded.metadata.snapshots].sort((a, b) => Number(BigInt(a['sequence-number'] ?? 0) - BigInt(b['sequence-number'] ?? 0)))
+    for (const snapshot of ordered) {
+      for (const [k, v] of Object.entries(snapshot.summary ?? {})) {
+        if (k.startsWith(MARKER_PREFIX)) acc[k.slice(MARKER_PREFIX.length)] = Math.max(acc[k.slice(MARKER_PREFIX.length)] ?? 0, Number(v))
+      }
+      out.push({ snapshotId: String(snapshot['snapshot-id']), markers: { ...acc } })
+    }
+    return out
+  }
+
+  async archiveEnd(topic: string, snapshotId?: string): Promise<{ snapshotId: string | null; nextOffsets: Record<number, string> }> {
+    const table = await loadTableIfExists(this.#store, archiveTablePath(topic))
+    const current = table?.metadata['current-snapshot-id']
+    if (!table || current === undefined || current === null || BigInt(current) < 0n) return { snapshotId: null, nextOffsets: {} }
+    const pinned = snapshotId === undefined ? BigInt(current) : BigInt(snapshotId)
+    const nextOffsets: Record<number, string> = {}
+    for (const entry of await liveEntriesOf(table, pinned)) {
+      const p = entry.dataFile.partition[0] as number
+      const hi = decodeLongBound(entry.dataFile.upperBounds?.get(ARCHIVE_OFFSET_FIELD_ID))
+      if (hi === undefined) continue
+      const next = hi + 1n
+      if (nextOffsets[p] === undefined || BigInt(nextOffsets[p]) < next) nextOffsets[p] = next.toString()
+    }
+    return { snapshotId: pinned.toString(), nextOffsets }
+  }
+
+  async *readArchive(topic: string, partition: number, options: { fromOffset?: string; untilOffset?: string; snapshotId?: string } = {}): AsyncIterable<ArchiveRow> {
+    const table = await loadTableIfExists(this.#store, archiveTablePath(topic))
+    if (!table) return
+    const current = table.metadata['current-snapshot-id']
+    if (current === undefined || current === null || BigInt(current) < 0n) return
+    const pinned = options.snapshotId === undefined ? BigInt(current) : BigInt(options.snapshotId)
+    const from = options.fromOffset === undefined ? -1n : BigInt(options.fromOffset)
+    const until = options.untilOffset === undefined ? undefined : BigInt(options.untilOffset)
+    // Each checkpoint commits one contiguous, processing-ordered stretch of a partition, so files in
+    // (lowest offset, commit order) order replay the partition exactly as it was consumed.
+    const files = (await liveEntriesOf(table, pinned))
+      .filter((e) => e.dataFile.partition[0] === partition)
+      .map((e) => ({ e, lo: decodeLongBound(e.dataFile.lowerBounds?.get(ARCHIVE_OFFSET_FIELD_ID)) ?? 0n, hi: decodeLongBound(e.dataFile.upperBounds?.get(ARCHIVE_OFFSET_FIELD_ID)) }))
+      .filter((f) => f.hi === undefined || f.hi >= from)
+      .sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : a.e.dataSequenceNumber < b.e.dataSequenceNumber ? -1 : a.e.dataSequenceNumber > b.e.dataSequenceNumber ? 1 : 0))
+    let last = -1n
+    for (const { e, lo } of files) {
+      if (until !== undefined && lo > until) break
+      for await (const raw of readDataFileRows(table, e.dataFile, { longAs: 'bigint' })) {
+        const offset = raw.offset as bigint
+        const isMarker = raw.marker_watermark !== null && raw.marker_watermark !== undefined
+        if (until !== undefined && (isMarker ? offset > until : offset >= until)) {
+          if (isMarker) return
+          continue
+        }
+        if (offset < from) continue
+        if (offset < last) throw new FeatureStoreError('INVARIANT_VIOLATED', `archive of ${topic}/${partition} is out of offset order at ${offset}`)
+        last = offset
+        yield {
+          partition,
+          offset: offset.toString(),
+          eventTimeMs: toMs(raw.event_time),
+          key: (raw.key as Uint8Array | null) ?? null,
+          schemaId: raw.schema_id === null || raw.schema_id === undefined ? null : Number(raw.schema_id),
+          payload: (raw.payload as Uint8Array | null) ?? null,
+          markerWatermarkMs: toMs(raw.marker_watermark),
+          timestampMs: 0,
+        }
+      }
+    }
+  }
+}
+
+const ARCHIVE_OFFSET_FIELD_ID = 2
+
+function toMs(v: unknown): number | null {
+  if (v === null || v === undefined) return null
+  return typeof v === 'bigint' ? Number(v) : (v as number)
 }
 
 function markersOf(meta: TableMetadata): Record<string, number> {

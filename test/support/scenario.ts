@@ -6,10 +6,7 @@
 import assert from 'node:assert/strict'
 import type { FeatureRow, FeatureViewDef, SourceDef } from '../../operators/define/types.ts'
 import type { EventLog, ObjectStore } from '../../pipeline/ports.ts'
-import { loadTableIfExists } from '../../sinks/iceberg/iceberg-table.ts'
-import { featureTablePath } from '../../sinks/iceberg/offline-sink.ts'
-import { readRows } from '../../sinks/iceberg/table-reader.ts'
-import { tableRowToStampedRow } from '../../sinks/iceberg/table-schemas.ts'
+import { readFeatureRowsByEntity } from '../../sinks/iceberg/feature-rows.ts'
 import type { Encoder } from '../../schemas/encoder.ts'
 import { runReference, type ReferenceRecord } from '../reference/reference-model.ts'
 
@@ -94,17 +91,7 @@ export function expectedRowsByEntity(views: readonly FeatureViewDef[], source: S
 
 /** The offline table's rows of a view, grouped by entity key, in archive (seq) order. */
 export async function offlineRowsByEntity(store: ObjectStore, view: FeatureViewDef): Promise<Map<string, FeatureRow[]>> {
-  const table = await loadTableIfExists(store, featureTablePath(view))
-  const byEntity = new Map<string, { seq: bigint; row: FeatureRow }[]>()
-  if (table) {
-    for await (const raw of readRows(table)) {
-      const row = tableRowToStampedRow(view, raw)
-      const list = byEntity.get(row.entityKey) ?? []
-      list.push({ seq: BigInt(raw.seq as bigint | number), row: { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values } })
-      byEntity.set(row.entityKey, list)
-    }
-  }
-  return new Map([...byEntity].map(([k, list]) => [k, list.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0)).map((x) => x.row)]))
+  return readFeatureRowsByEntity(store, view)
 }
 
 /** Exact equality of two row sets (as_of and values, order within each entity). */
