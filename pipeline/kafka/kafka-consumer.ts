@@ -21,6 +21,7 @@
  * at `error` when there is none — never silent.
  */
 import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs'
+import { SourceError } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { ConsumerHandlers, LogConsumer, LogRecord, TopicPartitionOffset } from '../ports.ts'
 import type { ConsumerCrashHandler } from '../embedded-log/log-transaction.ts'
@@ -89,13 +90,21 @@ export class KafkaConsumer implements LogConsumer {
   async run(handlers: ConsumerHandlers): Promise<void> {
     if (this.#handlers) throw new TypeError('this consumer is already running')
     this.#handlers = handlers
-    await this.#consumer.connect()
-    await this.#consumer.subscribe({ topics: [...this.#request.topics], fromBeginning: this.#request.fromBeginning ?? true })
-    await this.#consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.#eachBatch(payload),
-    })
+    try {
+      await this.#consumer.connect()
+      await this.#consumer.subscribe({ topics: [...this.#request.topics], fromBeginning: this.#request.fromBeginning ?? true })
+      await this.#consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: (payload) => this.#eachBatch(payload),
+      })
+    } catch (err: unknown) {
+      const retriable = (err as { retriable?: boolean }).retriable !== false
+      throw new SourceError(retriable ? 'SOURCE_UNAVAILABLE' : 'BAD_REQUEST', 'kafka consumer could not join its group', {
+        cause: err,
+        context: { groupId: this.#request.groupId },
+      })
+    }
     // kafkajs resolves run() after the first join; wait for its assignment to be handed over too.
     await this.#gate
   }
