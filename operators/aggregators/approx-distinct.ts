@@ -15,6 +15,7 @@
  */
 import { isScalar, type Aggregator } from './types.ts'
 import { hash32 } from './hash32.ts'
+import { insertAt } from './insert-at.ts'
 
 export const HLL_PRECISION = 11
 const M = 1 << HLL_PRECISION
@@ -45,7 +46,8 @@ function toDense(sparse: readonly number[]): Uint8Array {
   return dense
 }
 
-function setSparse(sparse: number[], idx: number, rank: number): void {
+/** Sets register idx to max(rank, current); returns the (possibly new) sparse array. */
+function setSparse(sparse: number[], idx: number, rank: number): number[] {
   let lo = 0
   let hi = sparse.length
   while (lo < hi) {
@@ -56,9 +58,9 @@ function setSparse(sparse: number[], idx: number, rank: number): void {
   const at = sparse[lo]
   if (at !== undefined && Math.floor(at / 64) === idx) {
     if (at % 64 < rank) sparse[lo] = idx * 64 + rank
-  } else {
-    sparse.splice(lo, 0, idx * 64 + rank)
+    return sparse
   }
+  return insertAt(sparse, lo, idx * 64 + rank)
 }
 
 function addRegister(acc: HllAcc, idx: number, rank: number): HllAcc {
@@ -66,9 +68,9 @@ function addRegister(acc: HllAcc, idx: number, rank: number): HllAcc {
     if (rank > (acc.dense[idx] as number)) acc.dense[idx] = rank
     return acc
   }
-  const sparse = acc.sparse as number[]
-  setSparse(sparse, idx, rank)
+  const sparse = setSparse(acc.sparse as number[], idx, rank)
   if (sparse.length > SPARSE_LIMIT) return { sparse: null, dense: toDense(sparse) }
+  acc.sparse = sparse
   return acc
 }
 

@@ -28,6 +28,16 @@ export const avg: Aggregator<AvgAcc> = {
     return acc
   },
   finish: (acc) => (acc.count === 0 ? null : acc.sum / acc.count),
+  foldTiles: (tiles, lo, at) => {
+    let s = 0
+    let n = 0
+    for (let i = lo; i < tiles.length; i++) {
+      const a = (tiles[i] as readonly unknown[])[at] as AvgAcc
+      s += a.sum
+      n += a.count
+    }
+    return n === 0 ? null : s / n
+  },
   isEmpty: (acc) => acc.count === 0,
   encode: (acc, w) => {
     w.f64(acc.sum)

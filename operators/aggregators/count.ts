@@ -11,6 +11,11 @@ export const count: Aggregator<number> = {
   merge: (into, from) => into + from,
   retract: (acc) => acc - 1,
   finish: (acc) => acc,
+  foldTiles: (tiles, lo, at) => {
+    let n = 0
+    for (let i = lo; i < tiles.length; i++) n += (tiles[i] as readonly unknown[])[at] as number
+    return n
+  },
   isEmpty: (acc) => acc === 0,
   encode: (acc, w) => w.uvarint(acc),
   decode: (r) => r.uvarint(),

@@ -7,6 +7,7 @@ import { InvariantViolation } from '../../core/errors.ts'
 import type { FeatureValue } from '../define/types.ts'
 import { isScalar, type Aggregator } from './types.ts'
 import { compareEntries, readEntry, writeEntry, type OrderedEntry } from './ordered-entry.ts'
+import { insertAt } from './insert-at.ts'
 
 export function lastN(n: number): Aggregator<OrderedEntry[]> {
   if (!Number.isSafeInteger(n) || n < 1) throw new InvariantViolation(`last_n needs a positive whole N, got ${n}`)
@@ -21,9 +22,9 @@ export function lastN(n: number): Aggregator<OrderedEntry[]> {
       let i = 0
       while (i < acc.length && compareEntries(acc[i] as OrderedEntry, e) > 0) i++
       if (i >= n) return acc
-      acc.splice(i, 0, e)
-      if (acc.length > n) acc.length = n
-      return acc
+      const out = insertAt(acc, i, e)
+      if (out.length > n) out.length = n
+      return out
     },
     merge: (into, from) => {
       if (from.length === 0) return into

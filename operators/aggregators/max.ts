@@ -11,6 +11,14 @@ export const max: Aggregator<number | null> = {
   add: (acc, value) => (acc === null || (value as number) > acc ? (value as number) : acc),
   merge: (into, from) => (from === null ? into : into === null || from > into ? from : into),
   finish: (acc) => acc,
+  foldTiles: (tiles, lo, at) => {
+    let m: number | null = null
+    for (let i = lo; i < tiles.length; i++) {
+      const v = (tiles[i] as readonly unknown[])[at] as number | null
+      if (v !== null && (m === null || v > m)) m = v
+    }
+    return m
+  },
   isEmpty: (acc) => acc === null,
   encode: encodeOptionalNumber,
   decode: decodeOptionalNumber,

@@ -30,7 +30,13 @@ export interface Aggregator<Acc = unknown> {
   merge(into: Acc, from: Acc): Acc
   retract?(acc: Acc, value: AggInput): Acc
   finish(acc: Acc): FeatureValue
-  /** True when `acc` holds no input (the identity). */
+  /**
+   * Optional fast path: `finish` of the ascending merge of `tiles[lo..]` at position `at` (each
+   * tile an array of accumulators), without allocating. Must equal the generic
+   * `init → merge… → finish` fold bit for bit.
+   */
+  foldTiles?(tiles: readonly (readonly unknown[])[], lo: number, at: number): FeatureValue
+  /** True when `acc` equals the identity `init()` (for sum, also after inputs summing to 0). */
   isEmpty(acc: Acc): boolean
   encode(acc: Acc, w: ByteWriter): void
   decode(r: ByteReader): Acc

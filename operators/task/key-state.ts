@@ -1,9 +1,15 @@
 /** Per-key operator state of one view: clock, timer, tiles per hop group, lifetime accumulators. */
 import type { TimedKey } from './timer-queue.ts'
+import { insertAt } from '../aggregators/insert-at.ts'
 
-export interface Tile {
-  readonly k: number
-  readonly accs: unknown[]
+/**
+ * A tile: `[k, acc0, acc1, …]` — the tile index then one accumulator per column of its hop group.
+ * A flat array rather than an object holding an array: one allocation per tile, not two.
+ */
+export type Tile = unknown[]
+
+export function tileIndexOf(tile: Tile): number {
+  return tile[0] as number
 }
 
 export class KeyState implements TimedKey {
@@ -24,15 +30,15 @@ export class KeyState implements TimedKey {
   }
 }
 
-/** Index of the tile `k` in `tiles`, inserting an empty one (from `init`) when absent. */
-export function tileFor(tiles: Tile[], k: number, init: () => unknown[]): Tile {
+/** The tile `k` of `groups[g]`, inserting an empty one (from `init(k)`) when absent. */
+export function tileFor(groups: Tile[][], g: number, k: number, init: (k: number) => Tile): Tile {
+  const tiles = groups[g] as Tile[]
   let i = tiles.length
-  while (i > 0 && (tiles[i - 1] as Tile).k > k) i--
+  while (i > 0 && ((tiles[i - 1] as Tile)[0] as number) > k) i--
   const before = tiles[i - 1]
-  if (before !== undefined && before.k === k) return before
-  const tile = { k, accs: init() }
-  if (i === tiles.length) tiles.push(tile)
-  else tiles.splice(i, 0, tile)
+  if (before !== undefined && before[0] === k) return before
+  const tile = init(k)
+  groups[g] = insertAt(tiles, i, tile)
   return tile
 }
 
@@ -42,7 +48,7 @@ export function firstTileFrom(tiles: readonly Tile[], k: number): number {
   let hi = tiles.length
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if ((tiles[mid] as Tile).k < k) lo = mid + 1
+    if (((tiles[mid] as Tile)[0] as number) < k) lo = mid + 1
     else hi = mid
   }
   return lo

@@ -29,8 +29,8 @@ export function encodeViewState(runner: ViewRunner, w: ByteWriter): void {
       const tiles = s.groups[g] as Tile[]
       w.uvarint(tiles.length)
       for (const tile of tiles) {
-        w.svarint(tile.k)
-        group.columns.forEach((col, j) => col.agg.encode(tile.accs[j], w))
+        w.svarint(tile[0] as number)
+        group.columns.forEach((col, j) => col.agg.encode(tile[j + 1], w))
       }
     })
     if (s.life !== null) plan.lifetimeColumns.forEach((col, j) => col.agg.encode(s.life![j], w))
@@ -54,7 +54,7 @@ export function decodeViewState(runner: ViewRunner, r: ByteReader): void {
       const count = r.uvarint()
       for (let t = 0; t < count; t++) {
         const k = r.svarint()
-        tiles.push({ k, accs: group.columns.map((col) => col.agg.decode(r)) })
+        tiles.push([k, ...group.columns.map((col) => col.agg.decode(r))])
       }
     })
     if (s.life !== null) plan.lifetimeColumns.forEach((col, j) => (s.life![j] = col.agg.decode(r)))

@@ -44,7 +44,7 @@ export class ViewRunner {
   readonly #scratch: unknown[]
   readonly #emptyValue: FeatureValue[]
   readonly #hasLifetime: boolean
-  readonly #groupInits: (() => unknown[])[]
+  readonly #groupInits: ((k: number) => Tile)[]
 
   constructor(plan: ViewPlan, allowedLatenessMs: number) {
     this.plan = plan
@@ -61,7 +61,7 @@ export class ViewRunner {
     this.#emptyValue = new Array<FeatureValue>(plan.featureCount)
     for (const g of plan.groups) for (const s of g.specs) for (const f of s.features) this.#emptyValue[f.featureIndex] = f.finisher.finish(g.columns[f.column]!.agg.init())
     this.#hasLifetime = plan.lifetimeColumns.length > 0
-    this.#groupInits = plan.groups.map((g) => () => g.columns.map((c) => c.agg.init()))
+    this.#groupInits = plan.groups.map((g) => (k: number) => [k, ...g.columns.map((c) => c.agg.init())])
   }
 
   newKeyState(key: string, c: number): KeyState {
@@ -125,12 +125,12 @@ export class ViewRunner {
       const h = group.hopMs
       const k = Math.floor(t / h)
       if (k < Math.floor(c / h) + 1 - group.maxTiles) continue
-      const tile = tileFor(state.groups[g] as Tile[], k, this.#groupInits[g] as () => unknown[])
+      const tile = tileFor(state.groups, g, k, this.#groupInits[g] as (k: number) => Tile)
       const off = this.#groupOffset[g] as number
       const cols = group.columns
       for (let j = 0; j < cols.length; j++) {
         const v = scratch[off + j]
-        if (v !== null) tile.accs[j] = cols[j]!.agg.add(tile.accs[j], v as number | string, t, offset)
+        if (v !== null) tile[j + 1] = cols[j]!.agg.add(tile[j + 1], v as number | string, t, offset)
       }
     }
     if (state.life !== null) {
@@ -184,14 +184,16 @@ export class ViewRunner {
         if (n === 0) continue
         for (const slot of spec.features) {
           const agg = group.columns[slot.column]!.agg
-          let acc: unknown
+          const at = slot.column + 1
           if (n === 1) {
-            acc = (tiles[lo] as Tile).accs[slot.column]
+            out[slot.featureIndex] = slot.finisher.finish((tiles[lo] as Tile)[at])
+          } else if (slot.finisher.foldTiles !== undefined) {
+            out[slot.featureIndex] = slot.finisher.foldTiles(tiles, lo, at)
           } else {
-            acc = agg.init()
-            for (let j = lo; j < tiles.length; j++) acc = agg.merge(acc, (tiles[j] as Tile).accs[slot.column])
+            let acc = agg.init()
+            for (let j = lo; j < tiles.length; j++) acc = agg.merge(acc, (tiles[j] as Tile)[at])
+            out[slot.featureIndex] = slot.finisher.finish(acc)
           }
-          out[slot.featureIndex] = slot.finisher.finish(acc)
         }
       }
     }
@@ -210,7 +212,7 @@ export class ViewRunner {
       for (const spec of group.specs) {
         const k = b / group.hopMs - spec.tiles
         const i = firstTileFrom(tiles, k)
-        if (i < tiles.length && (tiles[i] as Tile).k === k) return true
+        if (i < tiles.length && (tiles[i] as Tile)[0] === k) return true
       }
     }
     return false
@@ -228,7 +230,7 @@ export class ViewRunner {
       for (const spec of group.specs) {
         const i = firstTileFrom(tiles, top + 1 - spec.tiles)
         if (i === tiles.length) continue
-        const b = ((tiles[i] as Tile).k + spec.tiles) * group.hopMs
+        const b = (((tiles[i] as Tile)[0] as number) + spec.tiles) * group.hopMs
         if (!(b >= next)) next = b
       }
     }
@@ -250,7 +252,7 @@ export class ViewRunner {
       const group = groups[g]!
       const tiles = state.groups[g] as Tile[]
       const keepFrom = firstTileFrom(tiles, Math.floor(state.c / group.hopMs) + 1 - group.maxTiles)
-      if (keepFrom > 0) tiles.splice(0, keepFrom)
+      if (keepFrom > 0) state.groups[g] = tiles.slice(keepFrom)
     }
   }
 }
