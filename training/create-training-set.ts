@@ -1,0 +1,292 @@
+/**
+ * Point-in-time training sets (DESIGN §9): labels in, one Parquet file out with the labels'
+ * columns, one column per stored feature (`<view>__<feature>`) and one per request feature.
+ *
+ * Steps
+ * 1. Resolve the features against the registry (training/plan.ts); refuse any view whose
+ *    backfill is not complete (BACKFILL_INCOMPLETE, DESIGN §8).
+ * 2. Read the labels; check every view's entity join keys are label columns; encode each row's
+ *    entity key per entity (core/entity-key.ts, join-key order) and its label time.
+ * 3. Pin each view's table at a snapshot (current, or the recorded one on rebuild) and join every
+ *    view point-in-time (training/point-in-time.ts for the exact rule; DuckDB does the work).
+ * 4. Run request features with the definitions' own functions over label inputs + joined values.
+ * 5. Write the file deterministically (label order, fixed writer settings, Parquet key-value
+ *    metadata `kfs.training_set` with no wall-clock field) and record the set in the registry's
+ *    store. Same inputs and snapshots → same bytes, which `rebuildTrainingSet` checks.
+ */
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { systemClock, type Clock } from '../core/clock.ts'
+import { encodeEntityKey } from '../core/entity-key.ts'
+import { FeatureStoreError } from '../core/errors.ts'
+import type { FeatureValue, FeatureValueType, RequestFeatureDef, RequestValueType } from '../operators/define/types.ts'
+import type { ObjectStore } from '../pipeline/ports.ts'
+import type { Registry } from '../registry/index.ts'
+import { encodeParquetColumns, type ParquetColumn, type ParquetColumnType } from '../sinks/parquet/index.ts'
+import { createDuckDbJoiner } from './duckdb/duckdb-joiner.ts'
+import { labelFormatOf, labelTimeMs, readLabels, sha256Hex, type LabelFormat, type LabelTable } from './labels.ts'
+import { planTrainingSet, type FeatureSelection, type TrainingPlan } from './plan.ts'
+import type { PointInTimeJoiner } from './point-in-time.ts'
+import { loadTrainingSet, saveTrainingSet, trainingSetKeys, type TrainingSetRecord, type TrainingSetViewRecord } from './records.ts'
+import { computeRequestFeature } from './request-features.ts'
+import { pinTable } from './snapshot-files.ts'
+
+export const TRAINING_SET_METADATA_KEY = 'kfs.training_set'
+const ROW_GROUP_ROWS = 65_536
+
+export interface TrainingSetDeps {
+  readonly store: ObjectStore
+  readonly registry: Registry
+  readonly clock?: Clock
+  /** Request-feature definitions (from the definitions module): their functions are run. */
+  readonly requestFeatures?: readonly RequestFeatureDef[]
+  /** Parent of the per-build temp directory (label keys, copied data files, DuckDB spill). */
+  readonly tempDir?: string
+  /** Engine override (tests); default DuckDB. */
+  readonly createJoiner?: (tempDir: string) => Promise<PointInTimeJoiner>
+}
+
+export type LabelInput = { readonly path: string } | { readonly bytes: Uint8Array; readonly format: LabelFormat }
+
+export interface CreateTrainingSetOptions extends TrainingSetDeps {
+  readonly labels: LabelInput
+  /** Feature refs (`view:feature`, `view@2:feature`, request feature names), or a service name. */
+  readonly features: readonly string[] | string
+  /** Label column holding the label time; default `ts`. */
+  readonly timeColumn?: string
+  readonly asServed?: boolean
+  /** Local path of the Parquet file to write. */
+  readonly output: string
+}
+
+export interface TrainingSetResult {
+  readonly id: string
+  readonly output: string
+  readonly rows: number
+  readonly record: TrainingSetRecord
+}
+
+interface BuildSpec {
+  readonly selection: FeatureSelection
+  readonly timeColumn: string
+  readonly asServed: boolean
+  readonly labelBytes: Uint8Array
+  readonly labelFormat: LabelFormat
+  /** Table → snapshot id to read (rebuild); absent = current. */
+  readonly snapshots?: ReadonlyMap<string, string | null>
+}
+
+export async function createTrainingSet(options: CreateTrainingSetOptions): Promise<TrainingSetResult> {
+  const labelBytes = 'path' in options.labels ? new Uint8Array(await readFile(options.labels.path)) : options.labels.bytes
+  const labelFormat = 'path' in options.labels ? labelFormatOf(options.labels.path) : options.labels.format
+  const selection: FeatureSelection = typeof options.features === 'string' ? { service: options.features } : { refs: options.features }
+  const built = await build(options, { selection, timeColumn: options.timeColumn ?? 'ts', asServed: options.asServed ?? false, labelBytes, labelFormat })
+  await writeFile(options.output, built.bytes)
+  await saveTrainingSet(options.store, built.record, labelBytes)
+  return { id: built.record.id, output: options.output, rows: built.record.labels.rows, record: built.record }
+}
+
+/** Rebuilds a recorded set from its stored labels and pinned snapshots; fails unless the bytes match. */
+export async function rebuildTrainingSet(options: TrainingSetDeps & { readonly id: string; readonly output: string }): Promise<TrainingSetResult> {
+  const { record, labels } = await loadTrainingSet(options.store, options.id)
+  const built = await build(options, {
+    selection: record.selection,
+    timeColumn: record.timeColumn,
+    asServed: record.asServed,
+    labelBytes: labels,
+    labelFormat: record.labels.format,
+    snapshots: new Map(record.views.map((v) => [v.table, v.snapshotId])),
+  })
+  if (built.record.id !== record.id || built.record.output.sha256 !== record.output.sha256) {
+    throw new FeatureStoreError('INVARIANT_VIOLATED', `rebuilding training set ${record.id} gave different bytes (request-feature code or a pinned table changed?)`, { context: { id: record.id } })
+  }
+  await writeFile(options.output, built.bytes)
+  return { id: record.id, output: options.output, rows: record.labels.rows, record }
+}
+
+function parquetTypeOf(type: FeatureValueType | RequestValueType): ParquetColumnType {
+  switch (type) {
+    case 'long[]':
+      return 'list<long>'
+    case 'double[]':
+      return 'list<double>'
+    case 'string[]':
+      return 'list<string>'
+    default:
+      return type
+  }
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+function checkLabelColumns(plan: TrainingPlan, labels: LabelTable, timeColumn: string): void {
+  const names = new Set(labels.columns.map((c) => c.name))
+  const list = labels.columns.map((c) => c.name).join(', ')
+  if (!names.has(timeColumn)) throw new FeatureStoreError('BAD_REQUEST', `the labels have no label-time column ${timeColumn} (columns: ${list}); pick one with --time-column`, { context: { column: timeColumn } })
+  for (const v of plan.views) {
+    const missing = v.joinKeys.filter((k) => !names.has(k))
+    if (missing.length > 0) {
+      throw new FeatureStoreError('BAD_REQUEST', `view ${v.name} is keyed by entity ${v.entity} (${v.joinKeys.join(', ')}), but the labels have no column ${missing.join(', ')} (columns: ${list})`, { context: { view: v.name } })
+    }
+  }
+  for (const o of plan.outputs) {
+    if (names.has(o.column)) throw new FeatureStoreError('BAD_REQUEST', `label column ${o.column} clashes with the feature column of the same name; rename it`, { context: { column: o.column } })
+  }
+}
+
+/** Encoded entity key per row for one join-key tuple; null when a part is missing or not a key. */
+function entityKeys(labels: LabelTable, joinKeys: readonly string[]): (string | null)[] {
+  const cols = joinKeys.map((k) => labels.values[labels.columns.findIndex((c) => c.name === k)]!)
+  const out = new Array<string | null>(labels.rowCount)
+  const parts = new Array<string>(joinKeys.length)
+  for (let r = 0; r < labels.rowCount; r++) {
+    let ok = true
+    for (let p = 0; p < cols.length; p++) {
+      const v = cols[p]![r]
+      if (typeof v === 'string' && v.length > 0) parts[p] = v
+      else if (typeof v === 'number' && Number.isSafeInteger(v)) parts[p] = String(v)
+      else {
+        ok = false
+        break
+      }
+    }
+    out[r] = ok ? encodeEntityKey(parts) : null
+  }
+  return out
+}
+
+async function build(deps: TrainingSetDeps, spec: BuildSpec): Promise<{ bytes: Uint8Array; record: TrainingSetRecord }> {
+  const plan = await planTrainingSet(deps.registry, spec.selection, deps.requestFeatures ?? [])
+  for (const v of plan.views) await deps.registry.assertBackfillComplete(v.name, v.version)
+  const allJoinKeys = [...new Set(plan.views.flatMap((v) => v.joinKeys))]
+  const labels = await readLabels(spec.labelBytes, spec.labelFormat, { stringColumns: allJoinKeys })
+  checkLabelColumns(plan, labels, spec.timeColumn)
+  const timeValues = labels.values[labels.columns.findIndex((c) => c.name === spec.timeColumn)]!
+  const n = labels.rowCount
+  const tUs = new Array<number>(n)
+  for (let r = 0; r < n; r++) tUs[r] = labelTimeMs(timeValues[r], r, spec.timeColumn) * 1000
+
+  // One key column per distinct join-key tuple (views of one entity share it).
+  const keyColumns = new Map<string, string>()
+  for (const v of plan.views) {
+    const id = JSON.stringify(v.joinKeys)
+    if (!keyColumns.has(id)) keyColumns.set(id, `k${keyColumns.size}`)
+  }
+  const temp = await mkdtemp(join(deps.tempDir ?? tmpdir(), 'kfs-training-'))
+  try {
+    const keyCols: ParquetColumn[] = [
+      { name: 'row_idx', type: 'int', fieldId: 1, required: true },
+      { name: 't_us', type: 'long', fieldId: 2, required: true },
+    ]
+    const keyValues: unknown[][] = [Array.from({ length: n }, (_, i) => i), tUs]
+    for (const [id, name] of keyColumns) {
+      keyCols.push({ name, type: 'string', fieldId: keyCols.length + 1, required: false })
+      keyValues.push(entityKeys(labels, JSON.parse(id) as string[]))
+    }
+    const labelKeysPath = join(temp, 'label-keys.parquet')
+    await writeFile(labelKeysPath, (await encodeParquetColumns(keyCols, keyValues, { compression: 'none', rowGroupRows: 1 << 20 })).bytes)
+
+    const joiner = await (deps.createJoiner ?? ((dir) => createDuckDbJoiner({ tempDirectory: join(dir, 'spill') })))(temp)
+    const joined: FeatureValue[][][] = []
+    const viewRecords: TrainingSetViewRecord[] = []
+    try {
+      for (const v of plan.views) {
+        const pinned = await pinTable(deps.store, v.tableId, spec.snapshots === undefined ? undefined : (spec.snapshots.get(v.tableId) ?? null), temp)
+        viewRecords.push({ name: v.name, version: v.version, hash: v.hash, table: v.tableId, snapshotId: pinned.snapshotId })
+        joined.push(
+          await joiner.join(labelKeysPath, n, {
+            files: pinned.files,
+            features: v.features,
+            ttlMs: v.ttlMs,
+            asServed: spec.asServed,
+            keyColumn: keyColumns.get(JSON.stringify(v.joinKeys))!,
+          }),
+        )
+      }
+    } finally {
+      await joiner.close()
+    }
+
+    const storedValues = (viewIndex: number, feature: string): FeatureValue[] => joined[viewIndex]![plan.views[viewIndex]!.features.findIndex((f) => f.name === feature)]!
+    const viewOfRef = (ref: string): number => {
+      const colon = ref.lastIndexOf(':')
+      const [name, version] = ref.slice(0, colon).split('@')
+      return plan.views.findIndex((v) => v.name === name && (version === undefined || v.version === Number(version)))
+    }
+    const columns: ParquetColumn[] = labels.columns.map((c, i) => ({ name: c.name, type: c.type, fieldId: i + 1, required: false }))
+    const values: (readonly unknown[])[] = [...labels.values]
+    for (const o of plan.outputs) {
+      if (o.kind === 'stored') {
+        columns.push({ name: o.column, type: parquetTypeOf(o.type), fieldId: columns.length + 1, required: false })
+        values.push(storedValues(o.view, o.feature))
+      } else {
+        columns.push({ name: o.column, type: parquetTypeOf(o.def.outputType), fieldId: columns.length + 1, required: false })
+        const labelIndex = new Map(labels.columns.map((c, i) => [c.name, i]))
+        values.push(
+          computeRequestFeature(
+            o.def,
+            n,
+            (name) => (labelIndex.has(name) ? labels.values[labelIndex.get(name)!] : undefined),
+            (ref) => storedValues(viewOfRef(ref), ref.slice(ref.lastIndexOf(':') + 1)),
+          ),
+        )
+      }
+    }
+    // List columns need element ids; give them ids after the top-level ones.
+    let nextId = columns.length + 1
+    const withElements = columns.map((c) => (c.type.startsWith('list<') ? { ...c, elementId: nextId++ } : c))
+
+    const identity = {
+      selection: spec.selection,
+      features: plan.refs,
+      asServed: spec.asServed,
+      timeColumn: spec.timeColumn,
+      labels: { format: spec.labelFormat, sha256: labels.sha256 },
+      views: viewRecords,
+      requestFeatures: plan.requestFeatureHashes,
+    }
+    const id = createHash('sha256').update(canonicalJson(identity)).digest('hex').slice(0, 16)
+    const metadata = {
+      id,
+      features: plan.refs,
+      ...('service' in spec.selection ? { service: spec.selection.service } : {}),
+      as_served: spec.asServed,
+      time_column: spec.timeColumn,
+      labels_sha256: labels.sha256,
+      snapshots: Object.fromEntries(viewRecords.map((v) => [v.table, v.snapshotId])),
+      views: viewRecords.map((v) => ({ view: v.name, version: v.version, hash: v.hash })),
+      request_features: plan.requestFeatureHashes,
+    }
+    const file = await encodeParquetColumns(withElements, values, {
+      compression: 'zstd',
+      rowGroupRows: ROW_GROUP_ROWS,
+      keyValueMetadata: { [TRAINING_SET_METADATA_KEY]: JSON.stringify(metadata) },
+    })
+    const record: TrainingSetRecord = {
+      id,
+      createdAtMs: (deps.clock ?? systemClock).nowMs(),
+      selection: spec.selection,
+      features: plan.refs,
+      asServed: spec.asServed,
+      timeColumn: spec.timeColumn,
+      labels: { key: trainingSetKeys.labels(id, spec.labelFormat), format: spec.labelFormat, sha256: labels.sha256, rows: n },
+      views: viewRecords,
+      requestFeatures: plan.requestFeatureHashes,
+      output: { sha256: sha256Hex(file.bytes), bytes: file.bytes.length, columns: columns.map((c) => c.name) },
+    }
+    return { bytes: file.bytes, record }
+  } finally {
+    await rm(temp, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Resolves what a training set asks for — feature references or a service name — into the view
+ * versions to read (from the registry: published logic, never a local edit), the output columns,
+ * and the request-time features to run (from the definitions module, checked against the hash the
+ * registry published so training runs the function serving runs).
+ *
+ * Output columns: a stored feature is `<view>__<feature>`; a request feature keeps its name.
+ */
+import { FeatureStoreError } from '../core/errors.ts'
+import { parseFeatureRef } from '../operators/define/feature-ref.ts'
+import type { FeatureValueType, RequestFeatureDef } from '../operators/define/types.ts'
+import { requestFeatureHash, type Registry } from '../registry/index.ts'
+import { featureTablePath } from '../sinks/iceberg/offline-sink.ts'
+
+export interface PlannedView {
+  readonly name: string
+  readonly version: number
+  readonly hash: string
+  /** Object-store path of the view's Iceberg table. */
+  readonly tableId: string
+  readonly entity: string
+  readonly joinKeys: readonly string[]
+  readonly ttlMs: number
+  /** Every feature read from the view: outputs and request-feature inputs, in first-use order. */
+  readonly features: readonly { readonly name: string; readonly type: FeatureValueType }[]
+}
+
+export type PlannedOutput =
+  | { readonly kind: 'stored'; readonly column: string; readonly ref: string; readonly view: number; readonly feature: string; readonly type: FeatureValueType }
+  | { readonly kind: 'request'; readonly column: string; readonly def: RequestFeatureDef }
+
+export interface TrainingPlan {
+  readonly refs: readonly string[]
+  readonly views: readonly PlannedView[]
+  readonly outputs: readonly PlannedOutput[]
+  /** Request feature name → published hash of its logic. */
+  readonly requestFeatureHashes: Readonly<Record<string, string>>
+}
+
+export type FeatureSelection = { readonly refs: readonly string[] } | { readonly service: string }
+
+export async function planTrainingSet(
+  registry: Registry,
+  selection: FeatureSelection,
+  requestFeatures: readonly RequestFeatureDef[] = [],
+): Promise<TrainingPlan> {
+  let refs: readonly string[]
+  if ('service' in selection) {
+    const snap = await registry.snapshot()
+    const service = snap.services.find((s) => s.name === selection.service)
+    if (service === undefined) {
+      throw new FeatureStoreError('NOT_FOUND', `no service named ${selection.service} in the registry. Services: ${snap.services.map((s) => s.name).join(', ') || '(none; run kfs apply)'}`)
+    }
+    refs = [...service.features, ...service.requestFeatures]
+  } else {
+    refs = selection.refs
+  }
+  if (refs.length === 0) throw new FeatureStoreError('BAD_REQUEST', 'a training set needs at least one feature')
+
+  const views: (PlannedView & { features: { name: string; type: FeatureValueType }[] })[] = []
+  const viewIndex = new Map<string, number>()
+  const storedRegistry = await registry.snapshot()
+
+  async function need(ref: string): Promise<{ view: number; feature: string; type: FeatureValueType }> {
+    const parsed = parseFeatureRef(ref)
+    const stored = await registry.getView(parsed.view, parsed.version)
+    if (stored === undefined) {
+      throw new FeatureStoreError('NOT_FOUND', `feature ${ref}: view ${parsed.view}${parsed.version === undefined ? '' : ` v${parsed.version}`} is not in the registry; run kfs apply first`, { context: { feature: ref } })
+    }
+    const id = `${stored.name}@${stored.version}`
+    let index = viewIndex.get(id)
+    if (index === undefined) {
+      index = views.length
+      viewIndex.set(id, index)
+      views.push({
+        name: stored.name,
+        version: stored.version,
+        hash: stored.hash,
+        tableId: featureTablePath(stored),
+        entity: stored.logic.entity.name,
+        joinKeys: stored.logic.entity.joinKeys,
+        ttlMs: stored.logic.ttlMs,
+        features: [],
+      })
+    }
+    const logic = stored.logic.features.find((f) => f.name === parsed.feature)
+    if (logic === undefined) {
+      throw new FeatureStoreError('NOT_FOUND', `feature ${ref}: view ${stored.name} v${stored.version} has no feature ${parsed.feature}. Features: ${stored.logic.features.map((f) => f.name).join(', ')}`, { context: { feature: ref } })
+    }
+    const type = logic.type as FeatureValueType
+    const planned = views[index]!
+    if (!planned.features.some((f) => f.name === parsed.feature)) planned.features.push({ name: parsed.feature, type })
+    return { view: index, feature: parsed.feature, type }
+  }
+
+  const outputs: PlannedOutput[] = []
+  const hashes: Record<string, string> = {}
+  const seen = new Set<string>()
+  for (const ref of refs) {
+    if (seen.has(ref)) continue
+    seen.add(ref)
+    if (ref.includes(':')) {
+      const { view, feature, type } = await need(ref)
+      outputs.push({ kind: 'stored', column: `${views[view]!.name}__${feature}`, ref, view, feature, type })
+      continue
+    }
+    const def = requestFeatures.find((r) => r.name === ref)
+    if (def === undefined) {
+      throw new FeatureStoreError('NOT_FOUND', `request feature ${ref} is not defined in the definitions module (its TypeScript function is needed to compute it)`, { context: { feature: ref } })
+    }
+    const hash = requestFeatureHash(def)
+    const published = storedRegistry.requestFeatures.find((r) => r.name === ref)
+    if (published !== undefined && published.hash !== hash) {
+      throw new FeatureStoreError('DEFINITION_CHANGED', `request feature ${ref} differs from the published one; run kfs apply so training and serving run the same function`, { context: { feature: ref } })
+    }
+    hashes[ref] = hash
+    for (const dep of def.features) await need(dep)
+    outputs.push({ kind: 'request', column: ref, def })
+  }
+  const columns = new Set<string>()
+  for (const o of outputs) {
+    if (columns.has(o.column)) {
+      throw new FeatureStoreError('BAD_REQUEST', `two features would both be named ${o.column} (same feature from two versions of a view?); request one version`, { context: { column: o.column } })
+    }
+    columns.add(o.column)
+  }
+  return { refs: [...seen], views, outputs, requestFeatureHashes: hashes }
+}

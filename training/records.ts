@@ -1,0 +1,66 @@
+/**
+ * Training-set records in the registry's object store, so any set can be rebuilt from its id:
+ *
+ *   registry/training-sets/<id>.json            TrainingSetRecord (created once)
+ *   registry/training-sets/<id>.labels.<csv|parquet>  the label file, byte for byte
+ *
+ * The id is a hash of everything that decides the output (labels, features, request-feature
+ * logic, view versions, pinned snapshot ids, mode), so building the same set twice yields the same
+ * id and the same file.
+ */
+import { FeatureStoreError } from '../core/errors.ts'
+import type { ObjectStore } from '../pipeline/ports.ts'
+import type { LabelFormat } from './labels.ts'
+
+export interface TrainingSetViewRecord {
+  readonly name: string
+  readonly version: number
+  readonly hash: string
+  readonly table: string
+  /** Decimal snapshot id read, or null when the table had no snapshot. */
+  readonly snapshotId: string | null
+}
+
+export interface TrainingSetRecord {
+  readonly id: string
+  readonly createdAtMs: number
+  /** What was asked for: feature refs, or a service name. */
+  readonly selection: { readonly refs: readonly string[] } | { readonly service: string }
+  /** The refs the selection resolved to (stored and request features, in output order). */
+  readonly features: readonly string[]
+  readonly asServed: boolean
+  readonly timeColumn: string
+  readonly labels: { readonly key: string; readonly format: LabelFormat; readonly sha256: string; readonly rows: number }
+  readonly views: readonly TrainingSetViewRecord[]
+  /** Request feature name → hash of its published logic. */
+  readonly requestFeatures: Readonly<Record<string, string>>
+  readonly output: { readonly sha256: string; readonly bytes: number; readonly columns: readonly string[] }
+}
+
+export const trainingSetKeys = {
+  record: (id: string) => `registry/training-sets/${id}.json`,
+  labels: (id: string, format: LabelFormat) => `registry/training-sets/${id}.labels.${format}`,
+}
+
+const ID = /^[0-9a-f]{16}$/
+
+export async function saveTrainingSet(store: ObjectStore, record: TrainingSetRecord, labelBytes: Uint8Array): Promise<void> {
+  // Labels first: a record never points at labels that are not there.
+  const labelsKey = trainingSetKeys.labels(record.id, record.labels.format)
+  if ((await store.get(labelsKey)) === undefined) await store.put(labelsKey, labelBytes)
+  await store.putIfAbsent(trainingSetKeys.record(record.id), new TextEncoder().encode(`${JSON.stringify(record, null, 2)}\n`))
+}
+
+export async function loadTrainingSet(store: ObjectStore, id: string): Promise<{ record: TrainingSetRecord; labels: Uint8Array }> {
+  if (!ID.test(id)) throw new FeatureStoreError('BAD_REQUEST', `training set id must be 16 hex digits, got ${JSON.stringify(id)}`)
+  const bytes = await store.get(trainingSetKeys.record(id))
+  if (bytes === undefined) throw new FeatureStoreError('NOT_FOUND', `no training set ${id} in the registry`, { context: { id } })
+  const record = JSON.parse(new TextDecoder().decode(bytes)) as TrainingSetRecord
+  const labels = await store.get(record.labels.key)
+  if (labels === undefined) throw new FeatureStoreError('OBJECT_NOT_FOUND', `the labels of training set ${id} are missing from the registry`, { context: { id } })
+  return { record, labels }
+}
+
+export async function listTrainingSets(store: ObjectStore): Promise<string[]> {
+  return (await store.list('registry/training-sets/')).map((k) => /\/([0-9a-f]{16})\.json$/.exec(k)?.[1]).filter((id): id is string => id !== undefined)
+}

@@ -1,0 +1,83 @@
+/**
+ * Request-time features in a training set: the definition's own `fn` (the one serving calls),
+ * given the request inputs read from label columns and the point-in-time values of its stored
+ * inputs, keyed by the reference as the definition wrote it (as serving does).
+ */
+import { FeatureStoreError } from '../core/errors.ts'
+import type { FeatureValue, RequestFeatureDef, RequestValueType } from '../operators/define/types.ts'
+
+function coerce(value: unknown, type: RequestValueType): unknown {
+  if (value === null || value === undefined) return undefined
+  switch (type) {
+    case 'long':
+    case 'double': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN
+      if (!Number.isFinite(n) || (type === 'long' && !Number.isSafeInteger(n))) return undefined
+      return n
+    }
+    case 'string':
+      return typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined
+    case 'boolean':
+      return typeof value === 'boolean' ? value : value === 'true' ? true : value === 'false' ? false : undefined
+  }
+}
+
+function outputOk(v: unknown, type: RequestValueType): boolean {
+  if (v === null) return true
+  switch (type) {
+    case 'long':
+      return Number.isSafeInteger(v)
+    case 'double':
+      return typeof v === 'number'
+    case 'string':
+      return typeof v === 'string'
+    case 'boolean':
+      return typeof v === 'boolean'
+  }
+}
+
+/**
+ * `labelColumn(name)` gives a label column's values; `stored(ref)` the joined values of a stored
+ * input. Returns one output value per row. A missing or ill-typed request input is an error (as
+ * serving refuses such a request), naming the row.
+ */
+export function computeRequestFeature(
+  def: RequestFeatureDef,
+  rowCount: number,
+  labelColumn: (name: string) => readonly unknown[] | undefined,
+  stored: (ref: string) => readonly FeatureValue[],
+): (FeatureValue | boolean)[] {
+  const inputs = Object.entries(def.request).map(([field, type]) => {
+    const values = labelColumn(field)
+    if (values === undefined) {
+      throw new FeatureStoreError('BAD_REQUEST', `request feature ${def.name} needs request input ${field} (${type}): add a label column named ${field}`, { context: { feature: def.name, field } })
+    }
+    return { field, type, values }
+  })
+  const deps = def.features.map((ref) => ({ ref, values: stored(ref) }))
+  const out = new Array<FeatureValue | boolean>(rowCount)
+  for (let r = 0; r < rowCount; r++) {
+    const request: Record<string, unknown> = {}
+    for (const { field, type, values } of inputs) {
+      const v = coerce(values[r], type)
+      if (v === undefined) {
+        throw new FeatureStoreError('BAD_REQUEST', `label row ${r + 1}: ${field} must be a ${type} for request feature ${def.name}`, { context: { row: r + 1, field } })
+      }
+      request[field] = v
+    }
+    const features: Record<string, FeatureValue> = {}
+    for (const d of deps) features[d.ref] = d.values[r] ?? null
+    let value: FeatureValue | boolean
+    try {
+      value = def.fn(request, features)
+    } catch (err: unknown) {
+      throw new FeatureStoreError('BAD_REQUEST', `label row ${r + 1}: request feature ${def.name} failed`, { cause: err, context: { row: r + 1, feature: def.name } })
+    }
+    if (value === undefined) value = null
+    if (!outputOk(value, def.outputType)) {
+      throw new FeatureStoreError('BAD_REQUEST', `label row ${r + 1}: request feature ${def.name} returned a ${typeof value}, not a ${def.outputType}`, { context: { row: r + 1, feature: def.name } })
+    }
+    out[r] = value
+  }
+  return out
+}

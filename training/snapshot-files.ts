@@ -1,0 +1,51 @@
+/**
+ * The data files of a feature table at one snapshot, as local paths an engine can open: a local
+ * object store's files are used in place; any other store's (S3, memory) are copied into a temp
+ * directory first. Pinning the snapshot id is what makes a training set rebuildable.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { FeatureStoreError } from '../core/errors.ts'
+import type { ObjectStore } from '../pipeline/ports.ts'
+import { dataFilesOf, loadTableIfExists, snapshotOf } from '../sinks/iceberg/index.ts'
+import { keyOfTableUri } from '../sinks/iceberg/iceberg-table.ts'
+
+export interface PinnedTable {
+  /** Decimal snapshot id (63-bit, so never a JS number), or null for a table with no snapshot. */
+  readonly snapshotId: string | null
+  readonly files: readonly string[]
+}
+
+/**
+ * `snapshotId`: `undefined` = the current snapshot; `null` = the table had no snapshot when the
+ * training set was first built (so it reads as empty).
+ */
+export async function pinTable(store: ObjectStore, tableId: string, snapshotId: string | null | undefined, tempDir: string): Promise<PinnedTable> {
+  if (snapshotId === null) return { snapshotId: null, files: [] }
+  const table = await loadTableIfExists(store, tableId)
+  if (table === undefined) {
+    if (snapshotId !== undefined) throw new FeatureStoreError('NOT_FOUND', `table ${tableId} is gone; the training set cannot be rebuilt`, { context: { table: tableId } })
+    return { snapshotId: null, files: [] }
+  }
+  const snapshot = snapshotOf(table, snapshotId === undefined ? undefined : BigInt(snapshotId))
+  if (snapshot === undefined) return { snapshotId: null, files: [] }
+  const id = snapshot['snapshot-id']
+  const files = await dataFilesOf(table, id)
+  const local = store.rootUri.startsWith('file://')
+  const paths: string[] = []
+  let n = 0
+  for (const f of files) {
+    if (local) {
+      paths.push(f.filePath.slice('file://'.length))
+      continue
+    }
+    const bytes = await store.get(keyOfTableUri(store, f.filePath))
+    if (bytes === undefined) throw new FeatureStoreError('OBJECT_NOT_FOUND', `a data file of ${tableId} is missing`, { context: { table: tableId } })
+    const dir = join(tempDir, tableId.replaceAll('/', '_'))
+    await mkdir(dir, { recursive: true })
+    const path = join(dir, `${n++}.parquet`)
+    await writeFile(path, bytes)
+    paths.push(path)
+  }
+  return { snapshotId: String(id), files: paths }
+}
