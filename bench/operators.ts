@@ -69,10 +69,14 @@ function baseline(): number {
   return EVENTS / s
 }
 
+/** Kept reachable after the run so heap tooling can inspect the state. */
+export let lastTask: ReturnType<typeof createPartitionTask> | undefined
+
 function operators(): { eventsPerS: number; rows: number; heapBytesPerKey: number; snapshotBytesPerKey: number; keys: number } {
   gc()
   const heapBefore = process.memoryUsage().heapUsed
   const task = createPartitionTask({ views: [view], source })
+  lastTask = task
   let rows = 0
   const start = process.hrtime.bigint()
   for (let i = 0; i < EVENTS; i++) {

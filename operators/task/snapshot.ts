@@ -54,7 +54,10 @@ export function decodeViewState(runner: ViewRunner, r: ByteReader): void {
       const count = r.uvarint()
       for (let t = 0; t < count; t++) {
         const k = r.svarint()
-        tiles.push([k, ...group.columns.map((col) => col.agg.decode(r))])
+        const tile = new Array<unknown>(group.columns.length + 1)
+        tile[0] = k
+        group.columns.forEach((col, j) => (tile[j + 1] = col.agg.decode(r)))
+        tiles.push(tile)
       }
     })
     if (s.life !== null) plan.lifetimeColumns.forEach((col, j) => (s.life![j] = col.agg.decode(r)))

@@ -20,7 +20,7 @@
  *    state change is followed by an evaluation at c), so it is recomputed instead of stored.
  */
 import type { EventRecord, FeatureRow, FeatureValue } from '../define/types.ts'
-import type { ViewPlan } from './plan.ts'
+import type { ColumnPlan, ViewPlan } from './plan.ts'
 import { KeyState, firstTileFrom, tileFor, type Tile } from './key-state.ts'
 import { TimerQueue } from './timer-queue.ts'
 import { entityKeyOf, fieldValueOf } from './event-fields.ts'
@@ -61,7 +61,14 @@ export class ViewRunner {
     this.#emptyValue = new Array<FeatureValue>(plan.featureCount)
     for (const g of plan.groups) for (const s of g.specs) for (const f of s.features) this.#emptyValue[f.featureIndex] = f.finisher.finish(g.columns[f.column]!.agg.init())
     this.#hasLifetime = plan.lifetimeColumns.length > 0
-    this.#groupInits = plan.groups.map((g) => (k: number) => [k, ...g.columns.map((c) => c.agg.init())])
+    // Built at exact length: an array literal with spread grows like push (17 slots), which for
+    // millions of small tiles would triple their memory.
+    this.#groupInits = plan.groups.map((g) => (k: number) => {
+      const tile = new Array<unknown>(g.columns.length + 1)
+      tile[0] = k
+      for (let j = 0; j < g.columns.length; j++) tile[j + 1] = (g.columns[j] as ColumnPlan).agg.init()
+      return tile
+    })
   }
 
   newKeyState(key: string, c: number): KeyState {
