@@ -5,8 +5,10 @@
 import { applyCommand } from './apply.ts'
 import type { Command } from './command.ts'
 import { registryCommand } from './registry.ts'
+import { trainingSetCommand } from './training-set.ts'
 
 export const commands: readonly Command[] = [
   applyCommand,
   registryCommand,
+  trainingSetCommand,
 ]
