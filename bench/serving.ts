@@ -198,8 +198,7 @@ function quantile(sorted: Float64Array, q: number): number {
  * busy waits in a backlog, and its latency counts from when it was due (no coordinated omission).
  */
 async function loadgen(port: number, rate: number, seconds: number, connections: number, kind: string): Promise<RateResult> {
-  // This module is still evaluating (top-level await), so it must not import itself.
-  const makeRequest = kind === 'batch' ? ((await import('./serving-batch.ts')) as { makeRequest: (i: number) => string }).makeRequest : makeGetRequest
+  const makeRequest = kind === 'batch' ? makeBatchRequest : makeGetRequest
   interface Conn {
     socket: Socket
     dueAt: number
@@ -277,6 +276,25 @@ async function loadgen(port: number, rate: number, seconds: number, connections:
   for (const c of all) c.socket.destroy()
   const sorted = latencies.subarray(0, done).sort()
   return { sent, ok, errors, achievedRps: done / elapsed, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99) }
+}
+
+export const BATCH = 100
+const BATCH_VARIANTS = 64
+
+/** A batch of 100 entities × all 20 features (variant picks the entities). */
+export function batchBody(variant: number): string {
+  const ids = Array.from({ length: BATCH }, (_, i) => `u${(variant * 7919 + i * 104_729) % ENTITIES}`)
+  return JSON.stringify({ entities: { user_id: ids }, features: Array.from({ length: FEATURES }, (_, f) => `bench_stats:f${f}`) })
+}
+
+let batchRequests: string[] | undefined
+
+function makeBatchRequest(i: number): string {
+  batchRequests ??= Array.from({ length: BATCH_VARIANTS }, (_, v) => {
+    const b = batchBody(v)
+    return `POST /v1/features HTTP/1.1\r\nHost: b\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`
+  })
+  return batchRequests[i % BATCH_VARIANTS]!
 }
 
 export function makeGetRequest(i: number): string {

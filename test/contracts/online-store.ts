@@ -210,6 +210,31 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         assert.deepEqual(reads.map((r) => r.asOfMs), [t, t - 1, t - 2, t - 3, t - 4, t])
       }))
 
+    void test('one read mixes views, entities and feature lists, in request order', () =>
+      withHarness(async ({ store, nowMs }) => {
+        const t = nowMs()
+        const other = view('other', [feature('a', 'string'), feature('b', 'long')])
+        await store.writeRows(stats, [row('u1', t, [1, 0.5, 'x']), row('u2', t, [2, null, 'y'])])
+        await store.writeRows(other, [row('u1', t - 3, ['s', 9])])
+        const reads = await store.readRows(
+          [
+            { view: stats, entityKey: 'u2', features: ['last_city'] },
+            { view: other, entityKey: 'u1', features: ['b', 'a'] },
+            { view: stats, entityKey: 'u1', features: ['sum', 'count', 'last_city'] },
+            { view: other, entityKey: 'none', features: ['a'] },
+            { view: stats, entityKey: 'u2', features: [] },
+          ],
+          t,
+        )
+        assert.deepEqual(reads, [
+          { status: 'PRESENT', asOfMs: t, values: ['y'] },
+          { status: 'PRESENT', asOfMs: t - 3, values: [9, 's'] },
+          { status: 'PRESENT', asOfMs: t, values: [0.5, 1, 'x'] },
+          { status: 'MISSING', asOfMs: null, values: [null] },
+          { status: 'PRESENT', asOfMs: t, values: [] },
+        ])
+      }))
+
     void test('keys expire ttlMs after the last landing write', () =>
       withHarness(async ({ store, advance, nowMs }) => {
         const short = view('short', [feature('x', 'long')], { ttlMs: 300 })

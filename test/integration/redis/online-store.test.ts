@@ -38,8 +38,9 @@ void test('online store > redis > reloads the script after SCRIPT FLUSH (NOSCRIP
     await store.ready()
     await raw.script('FLUSH')
     assert.deepEqual(await store.writeRows(stats, [row('u1', 10, [1, 1]), row('u2', 10, [2, 2])]), { written: 2, stale: 0 })
-    const reads = await store.readRows([{ view: stats, entityKey: 'u2', features: ['count'] }], 20)
-    assert.deepEqual(reads[0]?.values, [2])
+    await raw.script('FLUSH')
+    const reads = await store.readRows(['u2', 'u1', 'u3', 'u2'].map((entityKey) => ({ view: stats, entityKey, features: ['count'] })), 20)
+    assert.deepEqual(reads.map((r) => r.values[0]), [2, 1, null, 2])
   } finally {
     await store.close()
     raw.disconnect()
