@@ -151,28 +151,39 @@ export async function getFeatures(body: unknown, deps: FeatureHandlerDeps): Prom
     )
   }
 
+  // Where each output comes from, resolved once per request instead of once per row and feature.
+  const slot = (viewName: string, feature: string): [number, number] => {
+    const r = plan.reads.findIndex((read) => read.view.name === viewName)
+    return [r, plan.reads[r]!.features.indexOf(feature)]
+  }
+  const sources = plan.outputs.map((out) => (out.kind === 'stored' ? slot(out.view.name, out.feature) : undefined))
+  const rfInputs = plan.outputs.map((out) =>
+    out.kind === 'request' ? out.def.features.map((ref) => ({ ref, at: slot(...splitRef(ref)) })) : undefined,
+  )
+
   const nowMs = deps.clock.nowMs()
   const reads = await readLookups(lookups, deps, nowMs)
   const rows = rowEntities.map((entityParts, r) => {
-    const stored = new Map<string, FeatureValue>()
+    const rowReads = rowLookups[r]!.map((index) => reads[index]!)
     const views: Record<string, ViewState> = {}
-    plan.reads.forEach(({ view, features }, i) => {
-      const read = reads[rowLookups[r]![i]!]!
-      views[view.name] = viewState(read, nowMs)
-      features.forEach((f, j) => stored.set(`${view.name}:${f}`, read.values[j] ?? null))
-    })
+    plan.reads.forEach(({ view }, i) => (views[view.name] = viewState(rowReads[i]!, nowMs)))
     const features: Record<string, FeatureValue | boolean> = {}
-    for (const out of plan.outputs) {
-      features[out.name] = out.kind === 'stored' ? (stored.get(`${out.view.name}:${out.feature}`) ?? null) : runRequestFeature(out.def, request, stored)
-    }
+    plan.outputs.forEach((out, o) => {
+      if (out.kind === 'stored') {
+        const [ri, fi] = sources[o]!
+        features[out.name] = rowReads[ri]!.values[fi] ?? null
+      } else {
+        const inputs: Record<string, FeatureValue> = {}
+        for (const { ref, at } of rfInputs[o]!) inputs[ref] = rowReads[at[0]]!.values[at[1]] ?? null
+        features[out.name] = runRequestFeature(out.def, request, inputs)
+      }
+    })
     return { entities: entityParts, features, views }
   })
   return { rows }
 }
 
-function runRequestFeature(def: RequestFeatureDef, request: Readonly<Record<string, unknown>>, stored: ReadonlyMap<string, FeatureValue>): FeatureValue | boolean {
-  const inputs: Record<string, FeatureValue> = {}
-  for (const ref of def.features) inputs[ref] = stored.get(canonicalRef(ref)) ?? null
+function runRequestFeature(def: RequestFeatureDef, request: Readonly<Record<string, unknown>>, inputs: Readonly<Record<string, FeatureValue>>): FeatureValue | boolean {
   try {
     return def.fn(request, inputs)
   } catch (err: unknown) {
@@ -180,11 +191,10 @@ function runRequestFeature(def: RequestFeatureDef, request: Readonly<Record<stri
   }
 }
 
-/** `view@2:f` and `view:f` both name the stored value under the view's plain name. */
-function canonicalRef(ref: string): string {
+/** `view@2:f` and `view:f` both name the feature f of the served view's plain name. */
+function splitRef(ref: string): [string, string] {
   const colon = ref.lastIndexOf(':')
   const viewPart = ref.slice(0, colon)
   const at = viewPart.indexOf('@')
-  return `${at === -1 ? viewPart : viewPart.slice(0, at)}:${ref.slice(colon + 1)}`
+  return [at === -1 ? viewPart : viewPart.slice(0, at), ref.slice(colon + 1)]
 }
-
