@@ -152,7 +152,15 @@ export interface EventLog {
   produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]>
   /** Next offset to be written, per partition (index = partition). */
   endOffsets(topic: string): Promise<string[]>
-  consumer(options: { groupId: string; topics: readonly string[]; readCommitted?: boolean }): LogConsumer
+  consumer(options: {
+    groupId: string
+    topics: readonly string[]
+    readCommitted?: boolean
+    /** Where a partition with no committed offset starts (default true: offset 0). */
+    fromBeginning?: boolean
+    /** A handler error stops the consumer and lands here (otherwise the batch is redelivered). */
+    onCrash?: (err: unknown) => void
+  }): LogConsumer
   close(): Promise<void>
 }
 

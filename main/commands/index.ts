@@ -5,10 +5,14 @@
 import { applyCommand } from './apply.ts'
 import type { Command } from './command.ts'
 import { registryCommand } from './registry.ts'
+import { produceCommand } from './produce.ts'
+import { runCommand } from './run.ts'
 import { trainingSetCommand } from './training-set.ts'
 
 export const commands: readonly Command[] = [
   applyCommand,
   registryCommand,
+  produceCommand,
+  runCommand,
   trainingSetCommand,
 ]

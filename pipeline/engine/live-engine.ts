@@ -37,11 +37,20 @@ export interface LiveEngineOptions {
   readonly startOffsets?: (topic: string, partition: number) => Promise<string>
 }
 
+/** The checkpoint group under which a view's backfill runs, next to the live group it hands over to. */
+export function backfillGroupId(liveGroupId: string, view: Pick<FeatureViewDef, 'name' | 'version'>): string {
+  return `${liveGroupId}.backfill.${view.name}@${view.version}`
+}
+
 export interface LiveEngine {
   readonly stats: EngineStats
   start(): Promise<void>
   /** Checkpoints every owned partition now (tests, shutdown). */
   checkpointAll(): Promise<void>
+  /** Next offset per owned `topic/partition`. */
+  positions(): Promise<Record<string, string>>
+  /** Newest partition watermark per owned `topic/partition` (−∞ before any record). */
+  watermarks(): Promise<Record<string, number>>
   stop(): Promise<void>
   /** Resolves when a fatal error stops the engine; main/ exits non-zero on it. */
   readonly failed: Promise<Error>
@@ -77,8 +86,21 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       if (plan === undefined) throw new Error(`no view reads topic ${topic}`)
       slot = (async () => {
         const start = options.startOffsets ? await options.startOffsets(topic, partition) : '0'
-        const slotOptions = { topic, partition, source: plan.source, views: plan.views, decoder: decoders.get(topic)!, archive: true }
+        const slotOptions = {
+          topic,
+          partition,
+          source: plan.source,
+          views: plan.views,
+          decoder: decoders.get(topic)!,
+          archive: true,
+          backfillCheckpoints: (view: FeatureViewDef) => new CheckpointStore(options.stateStore, backfillGroupId(options.groupId, view)),
+        }
         const s = await retry(() => PartitionSlot.restore(slotOptions, deps, start), retryForever)
+        if (s.pendingCatchUp.length > 0) {
+          const caughtUp = await s.catchUp(clock.nowMs())
+          await deliver(s, caughtUp)
+          logger.info({ topic, partition, rows: caughtUp.rows.reduce((n, r) => n + r.length, 0) }, 'backfilled views handed over to live')
+        }
         consumer?.seek({ topic, partition, offset: s.nextOffset })
         return s
       })()
@@ -187,7 +209,13 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     failed,
     async start() {
       for (const plan of plans) await log.createTopic(plan.topic, plan.source.partitions)
-      consumer = log.consumer({ groupId: options.groupId, topics: plans.map((p) => p.topic) })
+      consumer = log.consumer({
+        groupId: options.groupId,
+        topics: plans.map((p) => p.topic),
+        // A batch that still fails after the sinks' bounded retries is fatal: the process restarts
+        // from its last checkpoint rather than carry on with a partially delivered batch.
+        onCrash: (err) => fail(err instanceof Error ? err : new Error(String(err))),
+      })
       await consumer.run({
         eachBatch: (batch) =>
           onBatch(batch).catch((err: unknown) => {
@@ -215,6 +243,22 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       logger.info({ topics: plans.map((p) => p.topic), views: options.views.map((v) => `${v.name}@${v.version}`) }, 'engine started')
     },
     checkpointAll,
+    async positions() {
+      const out: Record<string, string> = {}
+      for (const [key, pending] of [...slots]) {
+        const slot = await pending.catch(() => undefined)
+        if (slot) out[key] = slot.nextOffset
+      }
+      return out
+    },
+    async watermarks() {
+      const out: Record<string, number> = {}
+      for (const [key, pending] of [...slots]) {
+        const slot = await pending.catch(() => undefined)
+        if (slot) out[key] = slot.watermarkMs
+      }
+      return out
+    },
     async stop() {
       stopping = true
       if (timer) clearTimeout(timer)

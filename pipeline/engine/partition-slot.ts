@@ -15,6 +15,7 @@
  */
 import type { Clock } from '../../core/clock.ts'
 import type { Logger } from '../../core/logger.ts'
+import { InvariantViolation } from '../../core/errors.ts'
 import { retry, type RetryOptions } from '../../core/retry.ts'
 import type { FeatureViewDef, SourceDef } from '../../operators/define/types.ts'
 import { eventTimeOf } from '../../operators/task/event-fields.ts'
@@ -39,6 +40,11 @@ export interface SlotOptions {
   readonly decoder: Decoder
   /** Live consumption archives every record; replay and backfill read the archive instead. */
   readonly archive: boolean
+  /**
+   * Where a view that this partition's checkpoint does not know yet left its backfill (DESIGN §8
+   * hand-off): its state is adopted and caught up from the archive to the partition's position.
+   */
+  readonly backfillCheckpoints?: (view: FeatureViewDef) => CheckpointStore
 }
 
 export interface SlotOutput {
@@ -90,15 +96,70 @@ export class PartitionSlot {
     if (latest !== undefined) await rollForward(latest, deps)
     const nextOffset = latest?.nextOffset ?? startOffset
     const processors: PartitionProcessor[] = []
+    const adopted: number[] = []
     for (const view of views) {
       const saved = latest?.views.find((v) => v.view === viewId(view))
-      const task = saved
-        ? restorePartitionTask([view], source, await deps.checkpoints.readState(saved.stateKey))
-        : createPartitionTask({ views: [view], source })
-      processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset }))
+      if (saved) {
+        const task = restorePartitionTask([view], source, await deps.checkpoints.readState(saved.stateKey))
+        processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset }))
+        continue
+      }
+      const backfill = await options.backfillCheckpoints?.(view).latest(topic, partition)
+      if (backfill && backfill.views[0]) {
+        if (BigInt(backfill.nextOffset) > BigInt(nextOffset)) {
+          throw new InvariantViolation(`backfill of ${viewId(view)} on ${topic}/${partition} reached ${backfill.nextOffset}, past the live position ${nextOffset}`)
+        }
+        const task = restorePartitionTask([view], source, await options.backfillCheckpoints!(view).readState(backfill.views[0].stateKey))
+        processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset: backfill.nextOffset }))
+        adopted.push(processors.length - 1)
+        continue
+      }
+      processors.push(new PartitionProcessor({ topic, partition, source, task: createPartitionTask({ views: [view], source }), nextOffset }))
     }
     if (latest) deps.logger.debug({ topic, partition, checkpointSeq: latest.seq, offset: nextOffset }, 'partition restored')
-    return new PartitionSlot(options, processors, latest?.seq ?? 0, nextOffset, deps)
+    const slot = new PartitionSlot(options, processors, latest?.seq ?? 0, nextOffset, deps)
+    for (const v of adopted) slot.pendingCatchUp.push(v)
+    return slot
+  }
+
+  /** Processors adopted from a backfill that still have to catch up from the archive. */
+  readonly pendingCatchUp: number[] = []
+
+  /**
+   * Brings adopted views from their backfill position to the partition's position by reading the
+   * archive (which holds everything up to the restored checkpoint, markers included); their rows
+   * are kept for the next checkpoint and returned for the online store.
+   */
+  async catchUp(createdAtMs: number): Promise<SlotOutput> {
+    const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: 0 }
+    for (const v of this.pendingCatchUp.splice(0)) {
+      const processor = this.processors[v] as PartitionProcessor
+      const rows = this.#deps.offline.readArchive(this.topic, this.partition, { fromOffset: processor.nextOffset, untilOffset: this.nextOffset })
+      let batch: LogRecord[] = []
+      const flush = async () => {
+        if (batch.length === 0) return
+        const decoded = await this.options.decoder.decodeBatch(batch.map((r) => r.value))
+        const result = processor.processRecords(batch, decoded, createdAtMs)
+        ;(out.rows[v] as OfflineFeatureRow[]).push(...result.rows)
+        batch = []
+      }
+      for await (const row of rows) {
+        if (row.markerWatermarkMs !== null) {
+          await flush()
+          ;(out.rows[v] as OfflineFeatureRow[]).push(...processor.processMarker(row.markerWatermarkMs, createdAtMs))
+          continue
+        }
+        batch.push({ topic: this.topic, partition: this.partition, offset: row.offset, key: row.key, value: row.payload, timestampMs: row.timestampMs, headers: {} })
+        if (batch.length >= 2_000) await flush()
+      }
+      await flush()
+      if (processor.nextOffset !== this.nextOffset && BigInt(processor.nextOffset) < BigInt(this.nextOffset)) {
+        // Records the archive does not hold (e.g. never consumed) cannot be recovered from it.
+        throw new InvariantViolation(`catch-up of ${viewId(processor.view)} on ${this.topic}/${this.partition} stopped at ${processor.nextOffset}, before ${this.nextOffset}`)
+      }
+    }
+    this.#keep(out.rows)
+    return out
   }
 
   get topic(): string {

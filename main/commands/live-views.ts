@@ -1,0 +1,66 @@
+/**
+ * Which views a live command runs: the module's views that are published with the same logic hash
+ * (a view must be applied before it runs, so the registry always describes what is running), and
+ * their backfill state settled first (DESIGN §8).
+ */
+import type { Logger } from '../../core/logger.ts'
+import { DefinitionError } from '../../core/errors.ts'
+import type { FeatureViewDef } from '../../operators/define/types.ts'
+import { isKeyedForView } from '../../pipeline/engine/plan-sources.ts'
+import { viewHash, type DefinitionSet, type Registry } from '../../registry/index.ts'
+import { backfillView } from '../../replay/backfill.ts'
+import type { Runtime } from '../runtime.ts'
+
+export async function publishedViews(set: DefinitionSet, registry: Registry, only: readonly string[] | undefined): Promise<FeatureViewDef[]> {
+  const views = set.views.filter((v) => only === undefined || only.includes(v.name))
+  for (const name of only ?? []) {
+    if (!views.some((v) => v.name === name)) throw new DefinitionError(`view ${name} is not defined in the features module`)
+  }
+  for (const view of views) {
+    const stored = await registry.getView(view.name, view.version)
+    if (!stored) throw new DefinitionError(`view ${view.name} v${view.version} is not published: run \`kfs apply\` first`)
+    if (stored.hash !== viewHash(view)) {
+      throw new DefinitionError(`view ${view.name} v${view.version} differs from its published definition: publish it as a new version with \`kfs apply\``)
+    }
+  }
+  return views
+}
+
+/** Views that need re-keying cannot run on their topic's partitions directly (DESIGN §2). */
+export function splitByKeying(views: readonly FeatureViewDef[]): { direct: FeatureViewDef[]; rekeyed: FeatureViewDef[] } {
+  return { direct: views.filter(isKeyedForView), rekeyed: views.filter((v) => !isKeyedForView(v)) }
+}
+
+/**
+ * Settles the backfill of every view before it goes live: a view with archived history is
+ * backfilled from the archive (the engine then adopts its state); a view with none is complete.
+ */
+export async function settleBackfills(views: readonly FeatureViewDef[], registry: Registry, runtime: Runtime, groupId: string, logger: Logger, progress: (line: string) => void): Promise<void> {
+  for (const view of views) {
+    const status = await registry.getBackfillStatus(view.name, view.version)
+    if (status?.state === 'complete') continue
+    const end = await runtime.offline.archiveEnd(view.source.topic)
+    if (Object.keys(end.nextOffsets).length === 0) {
+      await registry.setBackfillStatus(view.name, view.version, { state: 'complete', completeThrough: [], detail: 'no archived history: live from the start' })
+      continue
+    }
+    progress(`backfilling ${view.name} v${view.version} from the archive of ${view.source.topic}…`)
+    await registry.setBackfillStatus(view.name, view.version, { state: 'running' })
+    const result = await backfillView({
+      offline: runtime.offline,
+      stateStore: runtime.store,
+      decoder: runtime.decoderFor(view.source),
+      view,
+      liveGroupId: groupId,
+      online: await runtime.onlineStore(),
+      clock: runtime.clock,
+      logger,
+    })
+    await registry.setBackfillStatus(view.name, view.version, {
+      state: 'complete',
+      completeThrough: Object.entries(result.completeThrough).map(([p, offset]) => ({ topic: view.source.topic, partition: Number(p), offset })),
+      detail: `archive snapshot ${result.archiveSnapshotId}; ${result.records} records, ${result.rows} rows`,
+    })
+    progress(`backfilled ${view.name} v${view.version}: ${result.records} records → ${result.rows} rows`)
+  }
+}

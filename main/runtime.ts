@@ -1,0 +1,105 @@
+/**
+ * The composition root for long-running commands: builds every adapter from the config — real
+ * servers where configured (Kafka, schema registry, Redis, S3), embedded defaults otherwise — and
+ * closes them in reverse order. Nothing below main/ knows which one it got.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import pino from 'pino'
+import { systemClock, type Clock } from '../core/clock.ts'
+import type { Logger } from '../core/logger.ts'
+import type { SourceDef } from '../operators/define/types.ts'
+import { EmbeddedEventLog } from '../pipeline/embedded-log/index.ts'
+import type { EventLog, ObjectStore, OnlineStore } from '../pipeline/ports.ts'
+import { createDecoder, type Decoder } from '../schemas/decoder.ts'
+import { createEncoder, type Encoder } from '../schemas/encoder.ts'
+import { EmbeddedSchemaRegistry } from '../schemas/registry/embedded-schema-registry.ts'
+import type { SchemaRegistry } from '../schemas/registry/schema-registry.ts'
+import { EmbeddedOnlineStore } from '../sinks/embedded/online-store.ts'
+import { IcebergOfflineSink } from '../sinks/iceberg/offline-sink.ts'
+import { openObjectStore } from './commands/context.ts'
+import type { KfsConfig } from './config.ts'
+
+export interface Runtime {
+  readonly config: KfsConfig
+  readonly logger: Logger
+  readonly clock: Clock
+  readonly store: ObjectStore
+  readonly offline: IcebergOfflineSink
+  readonly schemas: SchemaRegistry
+  eventLog(): Promise<EventLog>
+  onlineStore(): Promise<OnlineStore>
+  decoderFor(source: SourceDef): Decoder
+  encoderFor(source: SourceDef): Promise<Encoder>
+  close(): Promise<void>
+}
+
+export function createLogger(config: KfsConfig): Logger {
+  // Logs go to stderr: stdout carries command results (and --json documents).
+  return pino(
+    {
+      level: config.logLevel,
+      base: { service: 'kfs' },
+      redact: { paths: ['entityKey', 'values', '*.entityKey', '*.values'], censor: '[redacted]' },
+    },
+    pino.destination(2),
+  ) as unknown as Logger
+}
+
+export async function createRuntime(config: KfsConfig, options: { logger?: Logger; clock?: Clock } = {}): Promise<Runtime> {
+  const logger = options.logger ?? createLogger(config)
+  const clock = options.clock ?? systemClock
+  const store = await openObjectStore(config)
+  const offline = new IcebergOfflineSink(store)
+  const closers: (() => Promise<void>)[] = []
+  let schemas: SchemaRegistry
+  if (config.schemaRegistry.kind === 'confluent') {
+    const { ConfluentSchemaRegistry } = await import('../schemas/registry/confluent-schema-registry.ts')
+    schemas = new ConfluentSchemaRegistry({ url: config.schemaRegistry.url })
+  } else {
+    schemas = new EmbeddedSchemaRegistry({ dir: join(config.dataDir, 'schemas') })
+  }
+  let log: Promise<EventLog> | undefined
+  let online: Promise<OnlineStore> | undefined
+  return {
+    config,
+    logger,
+    clock,
+    store,
+    offline,
+    schemas,
+    eventLog() {
+      log ??= (async () => {
+        const c = config.eventLog
+        const made: EventLog =
+          c.kind === 'kafka'
+            ? new (await import('../pipeline/kafka/index.ts')).KafkaEventLog({ brokers: c.brokers, clientId: c.clientId, logger: logger.child({ component: 'kafka' }) })
+            : new EmbeddedEventLog({ dir: c.dir, clock, logger: logger.child({ component: 'embedded-log' }) })
+        closers.push(() => made.close())
+        return made
+      })()
+      return log
+    },
+    onlineStore() {
+      online ??= (async () => {
+        const c = config.onlineStore
+        let made: OnlineStore
+        if (c.kind === 'redis') {
+          const { RedisOnlineStore } = await import('../sinks/redis/redis-online-store.ts')
+          made = new RedisOnlineStore({ url: c.url, clock, logger: logger.child({ component: 'redis' }) })
+        } else {
+          await mkdir(c.dir, { recursive: true })
+          made = await EmbeddedOnlineStore.open({ clock, path: join(c.dir, 'online-store.json') })
+        }
+        closers.push(() => made.close())
+        return made
+      })()
+      return online
+    },
+    decoderFor: (source) => createDecoder({ registry: schemas, readerSchema: source.schema }),
+    encoderFor: (source) => createEncoder({ registry: schemas, subject: `${source.topic}-value`, schema: source.schema }),
+    async close() {
+      for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'close failed'))
+    },
+  }
+}
