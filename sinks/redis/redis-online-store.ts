@@ -44,7 +44,9 @@ import { createHash } from 'node:crypto'
 export interface RedisOnlineStoreOptions {
   /** Connection URL (redis://host:port/db); ignored when `client` is given. */
   readonly url?: string
-  /** A caller-owned client (e.g. a Cluster); the store never closes it. */
+  /** Redis Cluster seed nodes; the store creates (and owns) a Cluster client. Ignored when `client` is given. */
+  readonly clusterNodes?: readonly { readonly host: string; readonly port: number }[]
+  /** A caller-owned client (Redis or Cluster); the store never closes it. */
   readonly client?: Redis | Cluster
   readonly keyPrefix?: string
   /** Publish landed rows for push subscribers (default true). */
@@ -89,8 +91,17 @@ export class RedisOnlineStore implements OnlineStore {
     if (options.client) {
       this.#client = options.client
       this.#ownsClient = false
+    } else if (options.clusterNodes) {
+      this.#client = new Cluster([...options.clusterNodes], {
+        enableOfflineQueue: false,
+        enableAutoPipelining: false,
+        clusterRetryStrategy: (times) => Math.min(50 * times, 1000),
+        redisOptions: { commandTimeout: options.commandTimeoutMs ?? 1000, maxRetriesPerRequest: 0 },
+      })
+      this.#ownsClient = true
+      this.#client.on('error', () => {})
     } else {
-      if (!options.url) throw new SinkWriteError('SINK_REJECTED', 'RedisOnlineStore needs a url or a client')
+      if (!options.url) throw new SinkWriteError('SINK_REJECTED', 'RedisOnlineStore needs a url, clusterNodes or a client')
       this.#client = new Redis(options.url, this.#redisOptions())
       this.#ownsClient = true
       // ioredis reports every failed reconnect; callers see failures through rejected calls.
@@ -276,7 +287,7 @@ export class RedisOnlineStore implements OnlineStore {
       byChannel.set(layout.channel, layout)
     }
     // The subscriber may queue while (re)connecting: it only ever sends SUBSCRIBE.
-    const sub = this.#client instanceof Cluster ? this.#client.duplicate() : this.#client.duplicate({ enableOfflineQueue: true })
+    const sub = this.#client instanceof Cluster ? this.#client.duplicate(undefined, { enableOfflineQueue: true }) : this.#client.duplicate({ enableOfflineQueue: true })
     sub.on('error', () => {})
     this.#subscribers.add(sub)
     sub.on('message', (channel: string, message: string) => {
