@@ -15,6 +15,8 @@ const EVENTS = Math.round(10_000_000 * scale)
 const KEYS = Math.round(1_000_000 * scale)
 const SPAN_MS = 7 * 86_400_000
 const MIN = 60_000
+// Real epoch times (2026-01-01): they are not small integers, as in production.
+const START_MS = 1_767_225_600_000
 v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc') as () => void
 
@@ -52,7 +54,7 @@ const priceOf = new Float64Array(EVENTS)
 const itemOf = new Int32Array(EVENTS)
 for (let i = 0; i < EVENTS; i++) {
   keyOf[i] = Math.floor(rnd() * KEYS)
-  timeOf[i] = Math.max(0, Math.floor((i / EVENTS) * SPAN_MS - rnd() * 2 * MIN))
+  timeOf[i] = START_MS + Math.max(0, Math.floor((i / EVENTS) * SPAN_MS - rnd() * 2 * MIN))
   priceOf[i] = Math.round(rnd() * 10_000) / 100
   itemOf[i] = Math.floor(rnd() * 5_000)
 }

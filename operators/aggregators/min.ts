@@ -1,25 +1,27 @@
-/** min of finite numbers; empty → null. Accumulator: null (u8 0) or the minimum (u8 1, f64). */
+/**
+ * min of finite numbers; empty → null. Accumulator: the minimum, or NaN for "no input" (inputs
+ * are finite, so NaN is free) — a plain number keeps numeric tiles unboxed. Encoding: f64.
+ */
 import { isFiniteNumber, type Aggregator } from './types.ts'
-import { decodeOptionalNumber, encodeOptionalNumber } from './optional-number.ts'
 
-export const min: Aggregator<number | null> = {
+export const min: Aggregator<number> = {
   op: 'min',
   invertible: false,
-  accEncoding: 'u8 present, f64 min if present',
+  accEncoding: 'f64 minimum, NaN when empty',
   accepts: isFiniteNumber,
-  init: () => null,
-  add: (acc, value) => (acc === null || (value as number) < acc ? (value as number) : acc),
-  merge: (into, from) => (from === null ? into : into === null || from < into ? from : into),
-  finish: (acc) => acc,
+  init: () => Number.NaN,
+  add: (acc, value) => ((value as number) < acc || acc !== acc ? (value as number) : acc),
+  merge: (into, from) => (from < into || into !== into ? from : into),
+  finish: (acc) => (acc !== acc ? null : acc),
   foldTiles: (tiles, lo, at) => {
-    let m: number | null = null
+    let m = Number.NaN
     for (let i = lo; i < tiles.length; i++) {
-      const v = (tiles[i] as readonly unknown[])[at] as number | null
-      if (v !== null && (m === null || v < m)) m = v
+      const v = (tiles[i] as readonly unknown[])[at] as number
+      if (v < m || m !== m) m = v
     }
-    return m
+    return m !== m ? null : m
   },
-  isEmpty: (acc) => acc === null,
-  encode: encodeOptionalNumber,
-  decode: decodeOptionalNumber,
+  isEmpty: (acc) => acc !== acc,
+  encode: (acc, w) => w.f64(acc),
+  decode: (r) => r.f64(),
 }

@@ -7,7 +7,7 @@
  * - lifetime features (windowMs null) keep one accumulator per column, no tiles.
  */
 import { DefinitionError } from '../../core/errors.ts'
-import type { FeatureViewDef, SourceDef } from '../define/types.ts'
+import type { AggregationOp, FeatureViewDef, SourceDef } from '../define/types.ts'
 import { aggregatorFor } from '../aggregators/registry.ts'
 import type { Aggregator } from '../aggregators/types.ts'
 
@@ -22,6 +22,12 @@ export interface FeatureSlot {
   readonly column: number
   /** Finishes the merged accumulator (may differ from the column's aggregator only in quantile). */
   readonly finisher: Aggregator
+  /**
+   * Set for avg: the feature is `column` (a sum) divided by `countColumn` (a count of the same
+   * field), null when the count is 0 — the very arithmetic of the avg aggregator, bit for bit,
+   * but stored as two plain numbers that share columns with sum/count features.
+   */
+  readonly countColumn?: number
 }
 
 export interface WindowSpecPlan {
@@ -61,15 +67,24 @@ export function planView(view: FeatureViewDef, source: SourceDef): ViewPlan {
   view.features.forEach((feature, featureIndex) => {
     const a = feature.aggregation
     if (a.op !== 'count' && a.field === undefined) throw new DefinitionError(`feature ${view.name}.${feature.name}: ${a.op} needs a field`)
-    const agg = aggregatorFor(a)
-    const key = columnKey(a.op, a.field, a.n)
-    if (a.windowMs === null) {
-      let column = lifetimeIndex.get(key)
+    const isAvg = a.op === 'avg'
+    const agg = aggregatorFor(isAvg ? { ...a, op: 'sum' } : a)
+    const columnOf = (columns: ColumnPlan[], index: Map<string, number>, op: AggregationOp, colAgg: Aggregator): number => {
+      const key = columnKey(op, a.field, a.n)
+      let column = index.get(key)
       if (column === undefined) {
-        column = lifetimeColumns.push({ agg, field: a.field }) - 1
-        lifetimeIndex.set(key, column)
+        column = columns.push({ agg: colAgg, field: a.field }) - 1
+        index.set(key, column)
       }
-      lifetimeFeatures.push({ featureIndex, column, finisher: agg })
+      return column
+    }
+    const slotIn = (columns: ColumnPlan[], index: Map<string, number>): FeatureSlot => {
+      const column = columnOf(columns, index, isAvg ? 'sum' : a.op, agg)
+      if (!isAvg) return { featureIndex, column, finisher: agg }
+      return { featureIndex, column, finisher: agg, countColumn: columnOf(columns, index, 'count', aggregatorFor({ op: 'count', n: undefined, quantile: undefined })) }
+    }
+    if (a.windowMs === null) {
+      lifetimeFeatures.push(slotIn(lifetimeColumns, lifetimeIndex))
       return
     }
     const { windowMs, hopMs } = a
@@ -81,14 +96,9 @@ export function planView(view: FeatureViewDef, source: SourceDef): ViewPlan {
       group = { columns: [], colIndex: new Map(), specs: new Map() }
       groups.set(hopMs, group)
     }
-    let column = group.colIndex.get(key)
-    if (column === undefined) {
-      column = group.columns.push({ agg, field: a.field }) - 1
-      group.colIndex.set(key, column)
-    }
     const tiles = windowMs / hopMs
     const slots = group.specs.get(tiles) ?? []
-    slots.push({ featureIndex, column, finisher: agg })
+    slots.push(slotIn(group.columns, group.colIndex))
     group.specs.set(tiles, slots)
   })
   const groupPlans: HopGroupPlan[] = [...groups.entries()]

@@ -59,16 +59,11 @@ export class ViewRunner {
     this.#columns.push(...plan.lifetimeColumns)
     this.#scratch = new Array<unknown>(this.#columns.length).fill(null)
     this.#emptyValue = new Array<FeatureValue>(plan.featureCount)
-    for (const g of plan.groups) for (const s of g.specs) for (const f of s.features) this.#emptyValue[f.featureIndex] = f.finisher.finish(g.columns[f.column]!.agg.init())
+    for (const g of plan.groups) {
+      for (const s of g.specs) for (const f of s.features) this.#emptyValue[f.featureIndex] = f.countColumn !== undefined ? null : f.finisher.finish(g.columns[f.column]!.agg.init())
+    }
     this.#hasLifetime = plan.lifetimeColumns.length > 0
-    // Built at exact length: an array literal with spread grows like push (17 slots), which for
-    // millions of small tiles would triple their memory.
-    this.#groupInits = plan.groups.map((g) => (k: number) => {
-      const tile = new Array<unknown>(g.columns.length + 1)
-      tile[0] = k
-      for (let j = 0; j < g.columns.length; j++) tile[j + 1] = (g.columns[j] as ColumnPlan).agg.init()
-      return tile
-    })
+    this.#groupInits = plan.groups.map((g) => tileFactory(g.columns))
   }
 
   newKeyState(key: string, c: number): KeyState {
@@ -192,7 +187,9 @@ export class ViewRunner {
         for (const slot of spec.features) {
           const agg = group.columns[slot.column]!.agg
           const at = slot.column + 1
-          if (n === 1) {
+          if (slot.countColumn !== undefined) {
+            out[slot.featureIndex] = averageOf(tiles, lo, at, slot.countColumn + 1)
+          } else if (n === 1) {
             out[slot.featureIndex] = slot.finisher.finish((tiles[lo] as Tile)[at])
           } else if (slot.finisher.foldTiles !== undefined) {
             out[slot.featureIndex] = slot.finisher.foldTiles(tiles, lo, at)
@@ -205,7 +202,13 @@ export class ViewRunner {
       }
     }
     if (state.life !== null) {
-      for (const slot of this.plan.lifetimeFeatures) out[slot.featureIndex] = slot.finisher.finish(state.life[slot.column])
+      for (const slot of this.plan.lifetimeFeatures) {
+        if (slot.countColumn === undefined) out[slot.featureIndex] = slot.finisher.finish(state.life[slot.column])
+        else {
+          const count = state.life[slot.countColumn] as number
+          out[slot.featureIndex] = count === 0 ? null : (state.life[slot.column] as number) / count
+        }
+      }
     }
     return out
   }
@@ -261,5 +264,40 @@ export class ViewRunner {
       const keepFrom = firstTileFrom(tiles, Math.floor(state.c / group.hopMs) + 1 - group.maxTiles)
       if (keepFrom > 0) state.groups[g] = tiles.slice(keepFrom)
     }
+  }
+}
+
+/** avg over tiles[lo..]: Σsum / Σcount in ascending tile order, as the avg aggregator computes it. */
+function averageOf(tiles: readonly Tile[], lo: number, sumAt: number, countAt: number): number | null {
+  let s = 0
+  let n = 0
+  for (let i = lo; i < tiles.length; i++) {
+    const tile = tiles[i] as Tile
+    s += tile[sumAt] as number
+    n += tile[countAt] as number
+  }
+  return n === 0 ? null : s / n
+}
+
+/**
+ * Tiles are built at exact length (an array literal with spread grows like push, to 17 slots).
+ * Tiles whose accumulators are all plain numbers come from their own allocation site, so V8 keeps
+ * them as unboxed double arrays instead of learning "generic elements" from mixed tiles.
+ */
+function tileFactory(columns: readonly ColumnPlan[]): (k: number) => Tile {
+  const width = columns.length + 1
+  if (columns.every((c) => typeof c.agg.init() === 'number')) {
+    return (k) => {
+      const tile = new Array<number>(width)
+      tile[0] = k
+      for (let j = 1; j < width; j++) tile[j] = (columns[j - 1] as ColumnPlan).agg.init() as number
+      return tile
+    }
+  }
+  return (k) => {
+    const tile = new Array<unknown>(width)
+    tile[0] = k
+    for (let j = 1; j < width; j++) tile[j] = (columns[j - 1] as ColumnPlan).agg.init()
+    return tile
   }
 }
