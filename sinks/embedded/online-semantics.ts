@@ -24,14 +24,15 @@ export interface OnlineChange {
 export type OnlineChangeListener = (change: OnlineChange) => void
 
 /**
- * Newest row per entity key: max `as_of`, ties resolved to the later row in the input (the later
+ * Newest row per entity key (items carry their `row`, so callers can coalesce after encoding —
+ * every row is validated, even one a newer row supersedes): max `as_of`, ties resolved to the later row in the input (the later
  * row of a tie is the fresher one, as in the Kafka offset order). Output keeps first-seen key order.
  */
-export function coalesceRows(rows: readonly StampedRow[]): StampedRow[] {
-  const byKey = new Map<string, StampedRow>()
-  for (const row of rows) {
-    const prev = byKey.get(row.entityKey)
-    if (prev === undefined || row.asOfMs >= prev.asOfMs) byKey.set(row.entityKey, row)
+export function coalesceRows<T extends { readonly row: Pick<StampedRow, 'entityKey' | 'asOfMs'> }>(items: readonly T[]): T[] {
+  const byKey = new Map<string, T>()
+  for (const item of items) {
+    const prev = byKey.get(item.row.entityKey)
+    if (prev === undefined || item.row.asOfMs >= prev.row.asOfMs) byKey.set(item.row.entityKey, item)
   }
   return [...byKey.values()]
 }

@@ -66,7 +66,7 @@ export class EmbeddedOnlineStore implements OnlineStore {
   async writeRows(view: FeatureViewDef, rows: readonly StampedRow[]): Promise<OnlineWriteResult> {
     this.#assertOpen()
     if (!(view.ttlMs > 0)) throw new SinkWriteError('SINK_REJECTED', `view ${view.name} has no positive ttlMs`, { context: { view: view.name } })
-    const prepared = coalesceRows(rows).map((row) => ({ row, fields: encodeRow(view, row) }))
+    const prepared = coalesceRows(rows.map((row) => ({ row, fields: encodeRow(view, row) })))
     const nowMs = this.#clock.nowMs()
     const expiresAtMs = nowMs + view.ttlMs
     const prefix = `${viewKey(view)}|`

@@ -143,8 +143,7 @@ export class RedisOnlineStore implements OnlineStore {
 
   async writeRows(view: FeatureViewDef, rows: readonly StampedRow[]): Promise<OnlineWriteResult> {
     const layout = viewLayout(view, this.#prefix)
-    const unique = coalesceRows(rows)
-    let pending = unique.map((row) => ({ key: rowKey(layout, row.entityKey), args: rowArgs(layout, row, this.#publish) }))
+    let pending = coalesceRows(rows.map((row) => ({ row, key: rowKey(layout, row.entityKey), args: rowArgs(layout, row, this.#publish) })))
     let written = 0
     await retry(
       async (bail) => {

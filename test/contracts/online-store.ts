@@ -260,6 +260,8 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         await assert.rejects(store.writeRows(stats, [row('u1', t, [1, 2])]), { code: 'SINK_REJECTED' })
         await assert.rejects(store.writeRows(stats, [row('u1', t, ['one', 2, 'x'])]), { code: 'SINK_REJECTED' })
         await assert.rejects(store.writeRows(stats, [row('u1', t, [1.5, 2, 'x'])]), { code: 'SINK_REJECTED' })
+        // A bad row is refused even when a newer row of the same key would supersede it.
+        await assert.rejects(store.writeRows(stats, [row('u1', t - 1, ['bad', 2, 'x']), row('u1', t, [1, 2, 'x'])]), { code: 'SINK_REJECTED' })
         await assert.rejects(store.readRows([{ view: stats, entityKey: 'u1', features: ['nope'] }], t), { code: 'NOT_FOUND' })
         const [read] = await store.readRows([{ view: stats, entityKey: 'u1', features: names }], t)
         assert.equal(read?.status, 'MISSING')
