@@ -134,6 +134,11 @@ export function createPartitionTask(options: PartitionTaskOptions): PartitionTas
 
 export function restorePartitionTask(views: readonly FeatureViewDef[], source: SourceDef, bytes: Uint8Array): PartitionTask {
   const task = new Task({ views, source })
-  task.restore(bytes)
+  try {
+    task.restore(bytes)
+  } catch (err: unknown) {
+    if (err instanceof CheckpointError) throw err
+    throw new CheckpointError('CHECKPOINT_CORRUPT', 'operator snapshot is unreadable', { cause: err })
+  }
   return task
 }

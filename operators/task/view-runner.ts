@@ -83,7 +83,7 @@ export class ViewRunner {
       return
     }
     if (ev === null || typeof ev !== 'object') {
-      dead.push({ offset, reason: 'map_failed', view: view.name, detail: 'map did not return a record' })
+      dead.push({ offset, reason: 'map_failed', view: view.name, detail: view.map === undefined ? 'event is not a record' : 'map did not return a record' })
       return
     }
     const keyResult = entityKeyOf(view.entity, ev)

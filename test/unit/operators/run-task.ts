@@ -7,6 +7,8 @@ import type { ReferenceRecord } from '../../reference/reference-model.ts'
 export interface Collected {
   rows: FeatureRow[][]
   dead: TaskDeadLetter[]
+  /** The task's snapshot after the last record (equal state must give equal bytes). */
+  finalSnapshot?: Uint8Array
 }
 
 export function feed(task: PartitionTask, records: readonly ReferenceRecord[], into: Collected): void {
@@ -22,10 +24,11 @@ export function runTask(views: readonly FeatureViewDef[], source: SourceDef, rec
   let task = createPartitionTask({ views, source })
   if (splitAt === undefined) {
     feed(task, records, into)
-    return into
+  } else {
+    feed(task, records.slice(0, splitAt), into)
+    task = restorePartitionTask(views, source, task.snapshot())
+    feed(task, records.slice(splitAt), into)
   }
-  feed(task, records.slice(0, splitAt), into)
-  task = restorePartitionTask(views, source, task.snapshot())
-  feed(task, records.slice(splitAt), into)
+  into.finalSnapshot = task.snapshot()
   return into
 }
