@@ -28,12 +28,12 @@ export interface HllAcc {
   dense: Uint8Array | null
 }
 
-function registerOf(value: string | number): { idx: number; rank: number } {
+/** The register a value lands in and its rank, packed as `register·64 + rank` (no allocation). */
+function packedRegisterOf(value: string | number): number {
   const h = hash32(typeof value === 'string' ? value : String(value))
-  const idx = h >>> RANK_BITS
   const rest = (h << HLL_PRECISION) >>> 0
   const rank = rest === 0 ? RANK_BITS + 1 : Math.clz32(rest) + 1
-  return { idx, rank }
+  return (h >>> RANK_BITS) * 64 + rank
 }
 
 function toDense(sparse: readonly number[]): Uint8Array {
@@ -102,8 +102,8 @@ export const approxDistinct: Aggregator<HllAcc> = {
   accepts: isScalar,
   init: () => ({ sparse: [], dense: null }),
   add: (acc, value) => {
-    const { idx, rank } = registerOf(value)
-    return addRegister(acc, idx, rank)
+    const packed = packedRegisterOf(value)
+    return addRegister(acc, Math.floor(packed / 64), packed % 64)
   },
   merge: (into, from) => {
     if (from.dense !== null) {
