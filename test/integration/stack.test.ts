@@ -103,6 +103,8 @@ void describe('stack > Kafka + schema registry', () => {
     await consumer.connect()
     cleanups.push(() => consumer.disconnect())
     await consumer.subscribe({ topic, fromBeginning: true })
+    // A second client has an empty schema cache, so decoding must fetch the schema by id.
+    const reader = new SchemaRegistry({ host: env.KFS_SCHEMA_REGISTRY_URL })
     const received: Click[] = []
     const partitionsRead = new Set<number>()
     await new Promise<void>((resolve, reject) => {
@@ -111,7 +113,7 @@ void describe('stack > Kafka + schema registry', () => {
           eachMessage: async ({ partition, message }) => {
             assert.ok(message.value, 'a message without a value')
             // avsc decodes to a record class instance; compare plain fields.
-            received.push({ ...((await registry.decode(message.value)) as Click) })
+            received.push({ ...((await reader.decode(message.value)) as Click) })
             partitionsRead.add(partition)
             if (received.length >= events.length) resolve()
           },
