@@ -142,6 +142,7 @@ export async function populate(redisPort: number, count = ENTITIES): Promise<{ r
   }
   // Both timings write fresh keys (disjoint ranges), so they differ only in PUBLISH.
   const split = Math.floor(count / 5)
+  await timeWrites(true, now - 5000, 0, Math.min(2000, split)) // warm-up (JIT), not reported
   const rowsPerSecNoPublish = await timeWrites(false, now - 1000, 0, split)
   const rowsPerSec = await timeWrites(true, now - 1000, split, count)
   return { rowsPerSec, rowsPerSecNoPublish }
@@ -202,20 +203,22 @@ async function loadgen(port: number, rate: number, seconds: number, connections:
   interface Conn {
     socket: Socket
     dueAt: number
+    measured: boolean
     busy: boolean
     buf: Buffer
   }
   const idle: Conn[] = []
-  const backlog: { dueAt: number; i: number }[] = []
+  const backlog: { dueAt: number; i: number; measured: boolean }[] = []
   const latencies = new Float64Array(Math.ceil(rate * seconds * 1.2) + 16)
   let done = 0
   let ok = 0
   let errors = 0
   let inflight = 0
   let warm = true
-  const send = (conn: Conn, dueAt: number, i: number): void => {
+  const send = (conn: Conn, dueAt: number, i: number, measured: boolean): void => {
     conn.busy = true
     conn.dueAt = dueAt
+    conn.measured = measured
     inflight++
     conn.socket.write(makeRequest(i))
   }
@@ -224,7 +227,7 @@ async function loadgen(port: number, rate: number, seconds: number, connections:
     const socket = connect(port, '127.0.0.1')
     socket.setNoDelay(true)
     await new Promise((resolve) => socket.once('connect', resolve))
-    const conn: Conn = { socket, dueAt: 0, busy: false, buf: Buffer.alloc(0) }
+    const conn: Conn = { socket, dueAt: 0, measured: false, busy: false, buf: Buffer.alloc(0) }
     socket.on('close', () => {
       if (conn.busy) errors++
     })
@@ -239,13 +242,14 @@ async function loadgen(port: number, rate: number, seconds: number, connections:
       conn.buf = conn.buf.subarray(total)
       conn.busy = false
       inflight--
-      if (!warm) {
+      // Only requests sent during the measured phase count, whenever their response arrives.
+      if (conn.measured) {
         if (head.startsWith('HTTP/1.1 200')) ok++
         else errors++
         if (done < latencies.length) latencies[done++] = performance.now() - conn.dueAt
       }
       const next = backlog.shift()
-      if (next) send(conn, next.dueAt, next.i)
+      if (next) send(conn, next.dueAt, next.i, next.measured)
       else idle.push(conn)
     })
     all.push(conn)
@@ -259,8 +263,8 @@ async function loadgen(port: number, rate: number, seconds: number, connections:
       const due = Math.floor(((now - t0) / 1000) * rate) - sent
       for (let k = 0; k < due; k++) {
         const conn = idle.pop()
-        if (conn) send(conn, now, sent)
-        else backlog.push({ dueAt: now, i: sent })
+        if (conn) send(conn, now, sent, !warm)
+        else backlog.push({ dueAt: now, i: sent, measured: !warm })
         sent++
       }
       await sleep(1)
@@ -406,9 +410,10 @@ async function main(): Promise<void> {
     const server = await spawnRole('server', [String(redis.port)])
     const floor = await spawnRole('floor', [String(redis.port)])
     children.push(server.child, floor.child)
-    runWrk(server.port, 2, GET_LUA) // warm-up (JIT, connections)
+    const fixed = await runRole<RateResult>('loadgen', [String(server.port), String(rate), '10', '64', 'get'])
+    console.error(`fixed-rate run: ${JSON.stringify(fixed)}`)
+    runWrk(server.port, 2, GET_LUA) // warm-up for the max-throughput runs
     runWrk(floor.port, 2, GET_LUA)
-    const fixed = await runRole<RateResult>('loadgen', [String(server.port), '20000', '10', '32', 'get'])
     const serverMax = runWrk(server.port, 10, GET_LUA)
     const floorMax = runWrk(floor.port, 10, GET_LUA)
     if (serverMax.non2xx > 0 || fixed.errors > 0) throw new Error(`errors during the run: wrk non-2xx ${serverMax.non2xx}, fixed-rate errors ${fixed.errors}`)
