@@ -26,15 +26,15 @@ import type { ObjectStore } from '../pipeline/ports.ts'
 import type { Registry } from '../registry/index.ts'
 import { encodeParquetColumns, type ParquetColumn, type ParquetColumnType } from '../sinks/parquet/index.ts'
 import { createDuckDbJoiner } from './duckdb/duckdb-joiner.ts'
-import { labelFormatOf, labelTimeMs, readLabels, sha256Hex, type LabelFormat, type LabelTable } from './labels.ts'
+import { labelFormatOf, labelTimeMs, readLabels, sha256Hex, type LabelColumn, type LabelFormat, type LabelTable } from './labels.ts'
+import { parquetColumnTypes } from '../sinks/parquet/index.ts'
 import { planTrainingSet, type FeatureSelection, type TrainingPlan } from './plan.ts'
-import type { PointInTimeJoiner } from './point-in-time.ts'
+import type { LabelSource, PointInTimeJoiner, ViewJoinSpec } from './point-in-time.ts'
 import { loadTrainingSet, saveTrainingSet, trainingSetKeys, type TrainingSetRecord, type TrainingSetViewRecord } from './records.ts'
 import { computeRequestFeature } from './request-features.ts'
 import { pinTable } from './snapshot-files.ts'
 
 export const TRAINING_SET_METADATA_KEY = 'kfs.training_set'
-const ROW_GROUP_ROWS = 65_536
 
 export interface TrainingSetDeps {
   readonly store: ObjectStore
@@ -74,6 +74,8 @@ interface BuildSpec {
   readonly asServed: boolean
   readonly labelBytes: Uint8Array
   readonly labelFormat: LabelFormat
+  /** The label file on disk, when it came from one (saves a copy for the engine). */
+  readonly labelPath?: string
   /** Table → snapshot id to read (rebuild); absent = current. */
   readonly snapshots?: ReadonlyMap<string, string | null>
 }
@@ -82,27 +84,32 @@ export async function createTrainingSet(options: CreateTrainingSetOptions): Prom
   const labelBytes = 'path' in options.labels ? new Uint8Array(await readFile(options.labels.path)) : options.labels.bytes
   const labelFormat = 'path' in options.labels ? labelFormatOf(options.labels.path) : options.labels.format
   const selection: FeatureSelection = typeof options.features === 'string' ? { service: options.features } : { refs: options.features }
-  const built = await build(options, { selection, timeColumn: options.timeColumn ?? 'ts', asServed: options.asServed ?? false, labelBytes, labelFormat })
-  await writeFile(options.output, built.bytes)
-  await saveTrainingSet(options.store, built.record, labelBytes)
-  return { id: built.record.id, output: options.output, rows: built.record.labels.rows, record: built.record }
+  const labelPath = 'path' in options.labels ? options.labels.path : undefined
+  const spec = { selection, timeColumn: options.timeColumn ?? 'ts', asServed: options.asServed ?? false, labelBytes, labelFormat, ...(labelPath === undefined ? {} : { labelPath }) }
+  const record = await build(options, spec, options.output)
+  await saveTrainingSet(options.store, record, labelBytes)
+  return { id: record.id, output: options.output, rows: record.labels.rows, record }
 }
 
 /** Rebuilds a recorded set from its stored labels and pinned snapshots; fails unless the bytes match. */
 export async function rebuildTrainingSet(options: TrainingSetDeps & { readonly id: string; readonly output: string }): Promise<TrainingSetResult> {
   const { record, labels } = await loadTrainingSet(options.store, options.id)
-  const built = await build(options, {
-    selection: record.selection,
-    timeColumn: record.timeColumn,
-    asServed: record.asServed,
-    labelBytes: labels,
-    labelFormat: record.labels.format,
-    snapshots: new Map(record.views.map((v) => [v.table, v.snapshotId])),
-  })
-  if (built.record.id !== record.id || built.record.output.sha256 !== record.output.sha256) {
-    throw new FeatureStoreError('INVARIANT_VIOLATED', `rebuilding training set ${record.id} gave different bytes (request-feature code or a pinned table changed?)`, { context: { id: record.id } })
+  const rebuilt = await build(
+    options,
+    {
+      selection: record.selection,
+      timeColumn: record.timeColumn,
+      asServed: record.asServed,
+      labelBytes: labels,
+      labelFormat: record.labels.format,
+      snapshots: new Map(record.views.map((v) => [v.table, v.snapshotId])),
+    },
+    options.output,
+  )
+  if (rebuilt.id !== record.id || rebuilt.output.sha256 !== record.output.sha256) {
+    await rm(options.output, { force: true })
+    throw new FeatureStoreError('INVARIANT_VIOLATED', `rebuilding training set ${record.id} gave different bytes (request-feature code, a pinned table or the DuckDB version changed?)`, { context: { id: record.id } })
   }
-  await writeFile(options.output, built.bytes)
   return { id: record.id, output: options.output, rows: record.labels.rows, record }
 }
 
@@ -140,9 +147,47 @@ function checkLabelColumns(plan: TrainingPlan, labels: LabelTable, timeColumn: s
       throw new FeatureStoreError('BAD_REQUEST', `view ${v.name} is keyed by entity ${v.entity} (${v.joinKeys.join(', ')}), but the labels have no column ${missing.join(', ')} (columns: ${list})`, { context: { view: v.name } })
     }
   }
+  for (const name of names) {
+    if (name.startsWith('__kfs_')) throw new FeatureStoreError('BAD_REQUEST', `label column ${name}: the prefix __kfs_ is reserved`, { context: { column: name } })
+  }
   for (const o of plan.outputs) {
     if (names.has(o.column)) throw new FeatureStoreError('BAD_REQUEST', `label column ${o.column} clashes with the feature column of the same name; rename it`, { context: { column: o.column } })
   }
+}
+
+/**
+ * The SQL for label time (µs) and entity keys straight from a Parquet label file, when it is
+ * exactly what `labelTimeMs` and `entityKeys` compute: single join keys of string or integer
+ * columns, a timestamp or integer (epoch ms) time column. Anything else (composite keys, text
+ * times, CSV) goes through JS. Undefined = not applicable.
+ */
+function derivedKeys(
+  columns: readonly { name: string; type: LabelColumn['type'] | undefined }[],
+  joinKeys: readonly (readonly string[])[],
+  keyColumns: ReadonlyMap<string, string>,
+  timeColumn: string,
+): { timeUs: string; keys: Record<string, string> } | undefined {
+  const typeOf = (name: string) => columns.find((c) => c.name === name)?.type
+  if (columns.some((c) => c.name === 'file_row_number')) return undefined
+  const q = (name: string) => `"${name.replaceAll('"', '""')}"`
+  const timeType = typeOf(timeColumn)
+  const timeUs =
+    timeType === 'timestamptz'
+      ? `CAST(floor(epoch_us(${q(timeColumn)}) / 1000.0) AS BIGINT) * 1000`
+      : timeType === 'long' || timeType === 'int'
+        ? `CAST(${q(timeColumn)} AS BIGINT) * 1000`
+        : undefined
+  if (timeUs === undefined) return undefined
+  const keys: Record<string, string> = {}
+  for (const tuple of joinKeys) {
+    if (tuple.length !== 1) return undefined
+    const name = tuple[0]!
+    const type = typeOf(name)
+    const expr = type === 'string' ? `NULLIF(${q(name)}, '')` : type === 'long' || type === 'int' ? `CAST(${q(name)} AS VARCHAR)` : undefined
+    if (expr === undefined) return undefined
+    keys[keyColumns.get(JSON.stringify(tuple))!] = expr
+  }
+  return { timeUs, keys }
 }
 
 /** Encoded entity key per row for one join-key tuple; null when a part is missing or not a key. */
@@ -166,127 +211,147 @@ function entityKeys(labels: LabelTable, joinKeys: readonly string[]): (string | 
   return out
 }
 
-async function build(deps: TrainingSetDeps, spec: BuildSpec): Promise<{ bytes: Uint8Array; record: TrainingSetRecord }> {
+async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string): Promise<TrainingSetRecord> {
   const plan = await planTrainingSet(deps.registry, spec.selection, deps.requestFeatures ?? [])
   for (const v of plan.views) await deps.registry.assertBackfillComplete(v.name, v.version)
   const allJoinKeys = [...new Set(plan.views.flatMap((v) => v.joinKeys))]
-  const labels = await readLabels(spec.labelBytes, spec.labelFormat, { stringColumns: allJoinKeys })
-  checkLabelColumns(plan, labels, spec.timeColumn)
-  const timeValues = labels.values[labels.columns.findIndex((c) => c.name === spec.timeColumn)]!
-  const n = labels.rowCount
-  const tUs = new Array<number>(n)
-  for (let r = 0; r < n; r++) tUs[r] = labelTimeMs(timeValues[r], r, spec.timeColumn) * 1000
-
+  const requestInputs = plan.outputs.flatMap((o) => (o.kind === 'request' ? Object.keys(o.def.request) : []))
   // One key column per distinct join-key tuple (views of one entity share it).
   const keyColumns = new Map<string, string>()
   for (const v of plan.views) {
     const id = JSON.stringify(v.joinKeys)
-    if (!keyColumns.has(id)) keyColumns.set(id, `k${keyColumns.size}`)
+    if (!keyColumns.has(id)) keyColumns.set(id, `__kfs_k${keyColumns.size}`)
   }
+  const derived = spec.labelFormat === 'parquet' ? derivedKeys(parquetColumnTypes(spec.labelBytes), plan.views.map((v) => v.joinKeys), keyColumns, spec.timeColumn) : undefined
+  // Only the columns JS needs are decoded from Parquet labels; the engine carries the rest.
+  const labels = await readLabels(spec.labelBytes, spec.labelFormat, {
+    stringColumns: allJoinKeys,
+    columns: [...(derived === undefined ? allJoinKeys : []), spec.timeColumn, ...requestInputs],
+  })
+  checkLabelColumns(plan, labels, spec.timeColumn)
+  const column = (name: string): readonly unknown[] | undefined => labels.values[labels.columns.findIndex((c) => c.name === name)]
+  const timeValues = column(spec.timeColumn)!
+  const n = labels.rowCount
+  // Validates every label time even when the engine recomputes them (a bad one is an error, not a null).
+  const tUs = new Array<number>(n)
+  for (let r = 0; r < n; r++) tUs[r] = labelTimeMs(timeValues[r], r, spec.timeColumn) * 1000
+
   const temp = await mkdtemp(join(deps.tempDir ?? tmpdir(), 'kfs-training-'))
   try {
-    const keyCols: ParquetColumn[] = [
-      { name: 'row_idx', type: 'int', fieldId: 1, required: true },
-      { name: 't_us', type: 'long', fieldId: 2, required: true },
-    ]
-    const keyValues: unknown[][] = [Array.from({ length: n }, (_, i) => i), tUs]
-    for (const [id, name] of keyColumns) {
-      keyCols.push({ name, type: 'string', fieldId: keyCols.length + 1, required: false })
-      keyValues.push(entityKeys(labels, JSON.parse(id) as string[]))
+    const labelsPath = spec.labelFormat === 'parquet' && spec.labelPath !== undefined ? spec.labelPath : join(temp, 'labels.parquet')
+    if (spec.labelFormat === 'parquet') {
+      if (spec.labelPath === undefined) await writeFile(labelsPath, spec.labelBytes)
+    } else {
+      const cols: ParquetColumn[] = labels.columns.map((c, i) => ({ name: c.name, type: c.type, fieldId: i + 1, required: false }))
+      await writeFile(labelsPath, (await encodeParquetColumns(cols, labels.values.map((v) => v ?? []), { compression: 'none' })).bytes)
     }
-    const labelKeysPath = join(temp, 'label-keys.parquet')
-    await writeFile(labelKeysPath, (await encodeParquetColumns(keyCols, keyValues, { compression: 'none', rowGroupRows: 1 << 20 })).bytes)
+    let files: LabelSource
+    if (derived !== undefined) {
+      files = { kind: 'derived', labels: labelsPath, timeUs: derived.timeUs, keys: derived.keys, rowCount: n }
+    } else {
+      const keyCols: ParquetColumn[] = [
+        { name: '__kfs_row', type: 'int', fieldId: 1, required: true },
+        { name: '__kfs_t', type: 'long', fieldId: 2, required: true },
+      ]
+      const keyValues: unknown[][] = [Array.from({ length: n }, (_, i) => i), tUs]
+      for (const [id, name] of keyColumns) {
+        keyCols.push({ name, type: 'string', fieldId: keyCols.length + 1, required: false })
+        keyValues.push(entityKeys(labels, JSON.parse(id) as string[]))
+      }
+      files = { kind: 'files', labels: labelsPath, keys: join(temp, 'label-keys.parquet'), rowCount: n }
+      await writeFile(files.keys, (await encodeParquetColumns(keyCols, keyValues, { compression: 'none', rowGroupRows: 1 << 20 })).bytes)
+    }
 
     const joiner = await (deps.createJoiner ?? ((dir) => createDuckDbJoiner({ tempDirectory: join(dir, 'spill') })))(temp)
-    const joined: FeatureValue[][][] = []
     const viewRecords: TrainingSetViewRecord[] = []
+    let record: TrainingSetRecord
     try {
+      const specs: ViewJoinSpec[] = []
       for (const v of plan.views) {
         const pinned = await pinTable(deps.store, v.tableId, spec.snapshots === undefined ? undefined : (spec.snapshots.get(v.tableId) ?? null), temp)
         viewRecords.push({ name: v.name, version: v.version, hash: v.hash, table: v.tableId, snapshotId: pinned.snapshotId })
-        joined.push(
-          await joiner.join(labelKeysPath, n, {
-            files: pinned.files,
-            features: v.features,
-            ttlMs: v.ttlMs,
-            asServed: spec.asServed,
-            keyColumn: keyColumns.get(JSON.stringify(v.joinKeys))!,
-          }),
-        )
+        specs.push({ files: pinned.files, features: v.features, ttlMs: v.ttlMs, asServed: spec.asServed, keyColumn: keyColumns.get(JSON.stringify(v.joinKeys))! })
+      }
+      const extra = await requestFeatureFile(plan, specs, labels, files, joiner, temp)
+
+      const identity = {
+        selection: spec.selection,
+        features: plan.refs,
+        asServed: spec.asServed,
+        timeColumn: spec.timeColumn,
+        labels: { format: spec.labelFormat, sha256: labels.sha256 },
+        views: viewRecords,
+        requestFeatures: plan.requestFeatureHashes,
+      }
+      const id = createHash('sha256').update(canonicalJson(identity)).digest('hex').slice(0, 16)
+      const metadata = {
+        id,
+        features: plan.refs,
+        ...('service' in spec.selection ? { service: spec.selection.service } : {}),
+        as_served: spec.asServed,
+        time_column: spec.timeColumn,
+        labels_sha256: labels.sha256,
+        snapshots: Object.fromEntries(viewRecords.map((v) => [v.table, v.snapshotId])),
+        views: viewRecords.map((v) => ({ view: v.name, version: v.version, hash: v.hash })),
+        request_features: plan.requestFeatureHashes,
+      }
+      await joiner.write(files, specs, {
+        path: outputPath,
+        columns: plan.outputs.flatMap((o) => (o.kind === 'stored' ? [{ column: o.column, view: o.view, feature: o.feature }] : [])),
+        ...(extra === undefined ? {} : { extra }),
+        keyValueMetadata: { [TRAINING_SET_METADATA_KEY]: JSON.stringify(metadata) },
+      })
+      const bytes = await readFile(outputPath)
+      record = {
+        id,
+        createdAtMs: (deps.clock ?? systemClock).nowMs(),
+        selection: spec.selection,
+        features: plan.refs,
+        asServed: spec.asServed,
+        timeColumn: spec.timeColumn,
+        labels: { key: trainingSetKeys.labels(id, spec.labelFormat), format: spec.labelFormat, sha256: labels.sha256, rows: n },
+        views: viewRecords,
+        requestFeatures: plan.requestFeatureHashes,
+        output: { sha256: sha256Hex(bytes), bytes: bytes.length, columns: [...labels.columns.map((c) => c.name), ...plan.outputs.map((o) => o.column)] },
       }
     } finally {
       await joiner.close()
     }
-
-    const storedValues = (viewIndex: number, feature: string): FeatureValue[] => joined[viewIndex]![plan.views[viewIndex]!.features.findIndex((f) => f.name === feature)]!
-    const viewOfRef = (ref: string): number => {
-      const colon = ref.lastIndexOf(':')
-      const [name, version] = ref.slice(0, colon).split('@')
-      return plan.views.findIndex((v) => v.name === name && (version === undefined || v.version === Number(version)))
-    }
-    const columns: ParquetColumn[] = labels.columns.map((c, i) => ({ name: c.name, type: c.type, fieldId: i + 1, required: false }))
-    const values: (readonly unknown[])[] = [...labels.values]
-    for (const o of plan.outputs) {
-      if (o.kind === 'stored') {
-        columns.push({ name: o.column, type: parquetTypeOf(o.type), fieldId: columns.length + 1, required: false })
-        values.push(storedValues(o.view, o.feature))
-      } else {
-        columns.push({ name: o.column, type: parquetTypeOf(o.def.outputType), fieldId: columns.length + 1, required: false })
-        const labelIndex = new Map(labels.columns.map((c, i) => [c.name, i]))
-        values.push(
-          computeRequestFeature(
-            o.def,
-            n,
-            (name) => (labelIndex.has(name) ? labels.values[labelIndex.get(name)!] : undefined),
-            (ref) => storedValues(viewOfRef(ref), ref.slice(ref.lastIndexOf(':') + 1)),
-          ),
-        )
-      }
-    }
-    // List columns need element ids; give them ids after the top-level ones.
-    let nextId = columns.length + 1
-    const withElements = columns.map((c) => (c.type.startsWith('list<') ? { ...c, elementId: nextId++ } : c))
-
-    const identity = {
-      selection: spec.selection,
-      features: plan.refs,
-      asServed: spec.asServed,
-      timeColumn: spec.timeColumn,
-      labels: { format: spec.labelFormat, sha256: labels.sha256 },
-      views: viewRecords,
-      requestFeatures: plan.requestFeatureHashes,
-    }
-    const id = createHash('sha256').update(canonicalJson(identity)).digest('hex').slice(0, 16)
-    const metadata = {
-      id,
-      features: plan.refs,
-      ...('service' in spec.selection ? { service: spec.selection.service } : {}),
-      as_served: spec.asServed,
-      time_column: spec.timeColumn,
-      labels_sha256: labels.sha256,
-      snapshots: Object.fromEntries(viewRecords.map((v) => [v.table, v.snapshotId])),
-      views: viewRecords.map((v) => ({ view: v.name, version: v.version, hash: v.hash })),
-      request_features: plan.requestFeatureHashes,
-    }
-    const file = await encodeParquetColumns(withElements, values, {
-      compression: 'zstd',
-      rowGroupRows: ROW_GROUP_ROWS,
-      keyValueMetadata: { [TRAINING_SET_METADATA_KEY]: JSON.stringify(metadata) },
-    })
-    const record: TrainingSetRecord = {
-      id,
-      createdAtMs: (deps.clock ?? systemClock).nowMs(),
-      selection: spec.selection,
-      features: plan.refs,
-      asServed: spec.asServed,
-      timeColumn: spec.timeColumn,
-      labels: { key: trainingSetKeys.labels(id, spec.labelFormat), format: spec.labelFormat, sha256: labels.sha256, rows: n },
-      views: viewRecords,
-      requestFeatures: plan.requestFeatureHashes,
-      output: { sha256: sha256Hex(file.bytes), bytes: file.bytes.length, columns: columns.map((c) => c.name) },
-    }
-    return { bytes: file.bytes, record }
+    return record
   } finally {
     await rm(temp, { recursive: true, force: true })
   }
+}
+
+/** Runs the request features in JS and writes them, in label order, for the engine to append. */
+async function requestFeatureFile(
+  plan: TrainingPlan,
+  specs: readonly ViewJoinSpec[],
+  labels: LabelTable,
+  files: LabelSource,
+  joiner: PointInTimeJoiner,
+  temp: string,
+): Promise<{ path: string; columns: string[] } | undefined> {
+  const requested = plan.outputs.filter((o) => o.kind === 'request')
+  if (requested.length === 0) return undefined
+  const fetched = new Map<number, FeatureValue[][]>()
+  const stored = async (ref: string): Promise<FeatureValue[]> => {
+    const colon = ref.lastIndexOf(':')
+    const [name, version] = ref.slice(0, colon).split('@')
+    const index = plan.views.findIndex((v) => v.name === name && (version === undefined || v.version === Number(version)))
+    if (!fetched.has(index)) fetched.set(index, await joiner.fetch(files, specs[index]!))
+    return fetched.get(index)![plan.views[index]!.features.findIndex((f) => f.name === ref.slice(colon + 1))]!
+  }
+  const columns: ParquetColumn[] = [{ name: '__kfs_row', type: 'int', fieldId: 1, required: true }]
+  const values: unknown[][] = [Array.from({ length: labels.rowCount }, (_, i) => i)]
+  const labelIndex = new Map(labels.columns.map((c, i) => [c.name, i]))
+  for (const o of requested) {
+    const inputs = new Map<string, FeatureValue[]>()
+    for (const ref of o.def.features) inputs.set(ref, await stored(ref))
+    columns.push({ name: o.column, type: parquetTypeOf(o.def.outputType), fieldId: columns.length + 1, required: false })
+    values.push(computeRequestFeature(o.def, labels.rowCount, (name) => (labelIndex.has(name) ? labels.values[labelIndex.get(name)!] : undefined), (ref) => inputs.get(ref)!))
+  }
+  const path = join(temp, 'request-features.parquet')
+  await writeFile(path, (await encodeParquetColumns(columns, values, { compression: 'none' })).bytes)
+  return { path, columns: columns.slice(1).map((c) => c.name) }
 }

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto'
 import { FeatureStoreError } from '../core/errors.ts'
-import { readParquetBatches, type ParquetColumnType } from '../sinks/parquet/index.ts'
+import { parquetColumnTypes, readParquetBatches, type ParquetColumnType } from '../sinks/parquet/index.ts'
 
 export type LabelFormat = 'csv' | 'parquet'
 
@@ -26,9 +26,10 @@ export interface LabelColumn {
 
 export interface LabelTable {
   readonly format: LabelFormat
+  /** Every column of the file, in file order. */
   readonly columns: readonly LabelColumn[]
-  /** One array per column, in `columns` order. */
-  readonly values: readonly (readonly unknown[])[]
+  /** One array per column, in `columns` order; undefined for a column not asked for (Parquet). */
+  readonly values: readonly (readonly unknown[] | undefined)[]
   readonly rowCount: number
   /** sha256 hex of the file's bytes. */
   readonly sha256: string
@@ -48,32 +49,36 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
-export async function readLabels(bytes: Uint8Array, format: LabelFormat, options: { stringColumns?: readonly string[] } = {}): Promise<LabelTable> {
-  const sha256 = sha256Hex(bytes)
-  return format === 'csv' ? { ...parseCsvLabels(bytes, new Set(options.stringColumns ?? [])), sha256 } : { ...(await parquetLabels(bytes)), sha256 }
+export interface ReadLabelsOptions {
+  /** CSV columns kept as strings whatever they look like (entity join keys). */
+  readonly stringColumns?: readonly string[]
+  /** Parquet: decode only these columns into JS (the others are carried by the engine). */
+  readonly columns?: readonly string[]
 }
 
-async function parquetLabels(bytes: Uint8Array): Promise<Omit<LabelTable, 'sha256'>> {
-  let columns: LabelColumn[] | undefined
-  let values: unknown[][] = []
+export async function readLabels(bytes: Uint8Array, format: LabelFormat, options: ReadLabelsOptions = {}): Promise<LabelTable> {
+  const sha256 = sha256Hex(bytes)
+  return format === 'csv' ? { ...parseCsvLabels(bytes, new Set(options.stringColumns ?? [])), sha256 } : { ...(await parquetLabels(bytes, options.columns)), sha256 }
+}
+
+async function parquetLabels(bytes: Uint8Array, wanted: readonly string[] | undefined): Promise<Omit<LabelTable, 'sha256'>> {
+  const columns: LabelColumn[] = parquetColumnTypes(bytes).map(({ name, type }) => {
+    if (type === undefined) throw badLabels(`label column ${name} has a Parquet type kfs cannot carry (use string, integer, double, boolean or timestamp)`, { column: name })
+    return { name, type }
+  })
+  const read = columns.map((c) => wanted === undefined || wanted.includes(c.name))
+  const values: (unknown[] | undefined)[] = columns.map((_, i) => (read[i] ? [] : undefined))
   let rowCount = 0
-  for await (const batch of readParquetBatches(bytes)) {
-    if (columns === undefined) {
-      columns = Object.keys(batch.columns).map((name) => {
-        const type = batch.types?.[name]
-        if (type === undefined) throw badLabels(`label column ${name} has a Parquet type kfs cannot carry (use string, integer, double, boolean or timestamp)`, { column: name })
-        return { name, type }
-      })
-      values = columns.map(() => [])
-    }
+  const names = columns.filter((_, i) => read[i]).map((c) => c.name)
+  for await (const batch of readParquetBatches(bytes, { columns: names })) {
     columns.forEach((c, i) => {
+      const dst = values[i]
+      if (dst === undefined) return
       const src = batch.columns[c.name]!
-      const dst = values[i]!
       for (let r = 0; r < src.length; r++) dst.push(src[r])
     })
     rowCount += batch.numRows
   }
-  if (columns === undefined) throw badLabels('the label file has no rows')
   return { format: 'parquet', columns, values, rowCount }
 }
 

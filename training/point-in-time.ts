@@ -24,11 +24,30 @@ export interface ViewJoinSpec {
 }
 
 /**
- * The label-keys file is Parquet with `row_idx` (int, 0…n−1), `t_us` (long, label time in epoch
- * µs) and one string column per entity key tuple.
+ * Where the label rows come from, with per row `__kfs_row` (0…n−1, label order), `__kfs_t`
+ * (label time, epoch µs) and one encoded entity key per join-key tuple (`__kfs_k0`, …):
+ * - `files`: the label columns in one Parquet file and those computed columns, computed in JS, in
+ *   another with the same rows in the same order;
+ * - `derived`: one Parquet label file, the computed columns given as SQL over its columns (only
+ *   for the simple cases whose SQL is exactly the JS rule: see create-training-set.ts).
  */
+export type LabelSource =
+  | { readonly kind: 'files'; readonly labels: string; readonly keys: string; readonly rowCount: number }
+  | { readonly kind: 'derived'; readonly labels: string; readonly timeUs: string; readonly keys: Readonly<Record<string, string>>; readonly rowCount: number }
+
+export interface OutputSpec {
+  readonly path: string
+  /** Stored feature columns: output name, the view (index into `views`) and its feature. */
+  readonly columns: readonly { readonly column: string; readonly view: number; readonly feature: string }[]
+  /** Parquet with `__kfs_row` and extra columns (request features), appended after the rest. */
+  readonly extra?: { readonly path: string; readonly columns: readonly string[] }
+  readonly keyValueMetadata: Readonly<Record<string, string>>
+}
+
 export interface PointInTimeJoiner {
-  /** One array per feature of `spec`, each with one value per label row, in label order. */
-  join(labelKeysPath: string, rowCount: number, spec: ViewJoinSpec): Promise<FeatureValue[][]>
+  /** One view's features as JS values: one array per feature, one value per label row, label order. */
+  fetch(labels: LabelSource, spec: ViewJoinSpec): Promise<FeatureValue[][]>
+  /** Joins every view and writes the output file: label columns, then `columns`, then `extra`. */
+  write(labels: LabelSource, views: readonly ViewJoinSpec[], output: OutputSpec): Promise<void>
   close(): Promise<void>
 }

@@ -140,6 +140,12 @@ function floorDiv(a: bigint, b: bigint): bigint {
   return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q
 }
 
+/** Column names and kfs types (undefined: a type kfs does not read), from the footer alone. */
+export function parquetColumnTypes(bytes: Uint8Array): { name: string; type: ParquetColumnType | undefined }[] {
+  const schema = arrow.tableFromIPC(pw.readSchema(bytes).intoIPCStream()).schema
+  return schema.fields.map((f) => ({ name: f.name, type: columnTypeOf(f.type) }))
+}
+
 /** Number of row groups and rows, from the footer. */
 export async function parquetFileInfo(bytes: Uint8Array): Promise<{ rowGroups: number; rows: number }> {
   const meta = await readParquetFooter(bytes)
