@@ -61,19 +61,10 @@ void describe('serving > server over Redis', () => {
   void test('POST batch across views and entity types, with request-time features', async () => {
     const res = await post({ entities: { user_id: ['u1', 'u2'], item_id: [9] }, service: 'ranking', request: { discount: 0.5 } })
     assert.equal(res.status, 200)
-    const { rows } = (await res.json()) as { rows: { features: Record<string, unknown>; views: Record<string, { status: string }> }[] }
-    assert.deepEqual(rows[0]?.features, {
-      'user_stats:clicks_1h': 7,
-      'item_stats:price': 20,
-      'user_item:views_1d': 3,
-      discounted_price: spendPerClick.fn({ discount: 0.5 }, { 'item_stats:price': 20, 'user_stats:spend_1h': 12.5 }),
-    })
-    assert.deepEqual(rows[1]?.features, {
-      'user_stats:clicks_1h': null,
-      'item_stats:price': 20,
-      'user_item:views_1d': null,
-      discounted_price: spendPerClick.fn({ discount: 0.5 }, { 'item_stats:price': 20, 'user_stats:spend_1h': null }),
-    })
+    const { features, rows } = (await res.json()) as { features: string[]; rows: { values: unknown[]; views: Record<string, { status: string }> }[] }
+    assert.deepEqual(features, ['user_stats:clicks_1h', 'item_stats:price', 'user_item:views_1d', 'discounted_price'])
+    assert.deepEqual(rows[0]?.values, [7, 20, 3, spendPerClick.fn({ discount: 0.5 }, { 'item_stats:price': 20, 'user_stats:spend_1h': 12.5 })])
+    assert.deepEqual(rows[1]?.values, [null, 20, null, spendPerClick.fn({ discount: 0.5 }, { 'item_stats:price': 20, 'user_stats:spend_1h': null })])
     assert.deepEqual(Object.values(rows[1]!.views).map((v) => v.status), ['MISSING', 'PRESENT', 'MISSING'])
   })
 

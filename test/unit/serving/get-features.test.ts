@@ -81,14 +81,15 @@ void describe('serving > get features', () => {
         features: ['user_stats:clicks_1h', 'item_stats:recent_buyers', 'user_item:views_1d'],
       },
       deps,
-    )) as { rows: { entities: unknown; features: Record<string, unknown>; views: Record<string, { status: string }> }[] }
+    )) as { features: string[]; rows: { entities: unknown; values: unknown[]; views: Record<string, { status: string }> }[] }
     assert.deepEqual(calls, [5]) // user u1, u2; item 9; user_item (u1,9), (u2,9)
+    assert.deepEqual(res.features, ['user_stats:clicks_1h', 'item_stats:recent_buyers', 'user_item:views_1d'])
     assert.deepEqual(
-      res.rows.map((r) => r.features),
+      res.rows.map((r) => r.values),
       [
-        { 'user_stats:clicks_1h': 7, 'item_stats:recent_buyers': ['u1', 'u2'], 'user_item:views_1d': 3 },
-        { 'user_stats:clicks_1h': null, 'item_stats:recent_buyers': ['u1', 'u2'], 'user_item:views_1d': null },
-        { 'user_stats:clicks_1h': 7, 'item_stats:recent_buyers': ['u1', 'u2'], 'user_item:views_1d': 3 },
+        [7, ['u1', 'u2'], 3],
+        [null, ['u1', 'u2'], null],
+        [7, ['u1', 'u2'], 3],
       ],
     )
     assert.deepEqual(res.rows[1]?.entities, { user_id: 'u2', item_id: 9 })
@@ -101,15 +102,16 @@ void describe('serving > get features', () => {
   void test('request-time features run the definition fn on the request and the stored inputs', async () => {
     const { deps } = await setup()
     const res = (await getFeatures({ entities: { user_id: ['u1', 'u2'], item_id: [9] }, service: 'ranking', request: { discount: 0.25 } }, deps)) as {
-      rows: { features: Record<string, unknown> }[]
+      features: string[]
+      rows: { values: unknown[] }[]
     }
     const expected = [
       spendPerClick.fn({ discount: 0.25 }, { 'item_stats:price': 20, 'user_stats:spend_1h': 12.5 }),
       spendPerClick.fn({ discount: 0.25 }, { 'item_stats:price': 20, 'user_stats:spend_1h': null }),
     ]
-    assert.deepEqual(res.rows.map((r) => r.features.discounted_price), expected)
+    assert.deepEqual(res.rows.map((r) => r.values[3]), expected)
     assert.notEqual(expected[0], expected[1])
-    assert.deepEqual(Object.keys(res.rows[0]!.features), ['user_stats:clicks_1h', 'item_stats:price', 'user_item:views_1d', 'discounted_price'])
+    assert.deepEqual(res.features, ['user_stats:clicks_1h', 'item_stats:price', 'user_item:views_1d', 'discounted_price'])
   })
 
   void test('batch errors name what is wrong', async () => {
