@@ -5,14 +5,18 @@
  * Steps
  * 1. Resolve the features against the registry (training/plan.ts); refuse any view whose
  *    backfill is not complete (BACKFILL_INCOMPLETE, DESIGN §8).
- * 2. Read the labels; check every view's entity join keys are label columns; encode each row's
- *    entity key per entity (core/entity-key.ts, join-key order) and its label time.
- * 3. Pin each view's table at a snapshot (current, or the recorded one on rebuild) and join every
- *    view point-in-time (training/point-in-time.ts for the exact rule; DuckDB does the work).
- * 4. Run request features with the definitions' own functions over label inputs + joined values.
- * 5. Write the file deterministically (label order, fixed writer settings, Parquet key-value
- *    metadata `kfs.training_set` with no wall-clock field) and record the set in the registry's
- *    store. Same inputs and snapshots → same bytes, which `rebuildTrainingSet` checks.
+ * 2. Read the labels (only the columns JS needs); check every view's entity join keys are label
+ *    columns; validate every label time. Entity keys (core/entity-key.ts, join-key order) and
+ *    label times in µs come either from JS (CSV, composite keys, text times: written to a
+ *    label-keys file) or, for Parquet labels with single string/integer keys and a timestamp or
+ *    epoch-ms time, from SQL that computes exactly the same values (`derivedKeys`).
+ * 3. Pin each view's table at a snapshot (current, or the recorded one on rebuild).
+ * 4. Request features: fetch their stored inputs point-in-time into JS, run the definitions' own
+ *    functions, write them to a side file.
+ * 5. The engine joins every view (training/point-in-time.ts has the exact rule) and writes the
+ *    output file itself, in label order, with fixed writer settings and the Parquet key-value
+ *    metadata `kfs.training_set` (no wall-clock field). The set is recorded in the registry's
+ *    store with the output's sha256; `rebuildTrainingSet` refuses any other bytes.
  */
 import { createHash } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
