@@ -3,11 +3,15 @@
  *
  * Client → server: `{"subscribe": [{"view": "user_stats", "entity": "u1"}, …]}` and
  * `{"unsubscribe": [...]}`; `entity` is the key value, or an object of join keys for composite
- * entities. Server → client: `{"type":"subscribed","topics":n}`, then one
- * `{"type":"row","view","version","entity","as_of","features":{…}}` per row that lands, and
- * `{"type":"error","error":{code,message}}` for a bad message (the socket stays open).
+ * entities. Server → client: `{"type":"subscribed","topics":n}`; then, per new subscription, the
+ * current row as `{"type":"snapshot","view","version","entity","status","as_of","features"}`; then one
+ * `{"type":"row","view","version","entity","as_of","features":{…}}` per row that lands. A row that
+ * lands while the snapshot is being read may arrive before it: clients keep the highest `as_of`
+ * (rows of a key never go back in time). `{"type":"error",…}` answers a bad message and
+ * the socket stays open.
  */
-import type { FeatureValue } from '../../operators/define/types.ts'
+import type { FeatureValue, FeatureViewDef } from '../../operators/define/types.ts'
+import type { OnlineRead } from '../../pipeline/ports.ts'
 import { entityKeyOf } from '../entity-input.ts'
 import { badRequest } from '../errors.ts'
 import type { FeatureCatalog } from '../feature-catalog.ts'
@@ -27,6 +31,8 @@ export function topicOf(view: string, version: number, entityKey: string): strin
 export interface SubscriptionRequest {
   readonly subscribe: readonly string[]
   readonly unsubscribe: readonly string[]
+  /** The (view, entity) of each `subscribe` topic, same order, for the snapshot read. */
+  readonly lookups: readonly { readonly view: FeatureViewDef; readonly entityKey: string }[]
 }
 
 export function parseSubscriptionMessage(text: string, catalog: FeatureCatalog, maxTopics: number): SubscriptionRequest {
@@ -38,6 +44,7 @@ export function parseSubscriptionMessage(text: string, catalog: FeatureCatalog, 
   }
   if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw badRequest('message must be an object')
   const m = msg as Record<string, unknown>
+  const lookups: { view: FeatureViewDef; entityKey: string }[] = []
   const topics = (field: 'subscribe' | 'unsubscribe'): string[] => {
     const list = m[field]
     if (list === undefined) return []
@@ -53,14 +60,22 @@ export function parseSubscriptionMessage(text: string, catalog: FeatureCatalog, 
       if (typeof entity !== 'object' && view.entity.joinKeys.length !== 1) {
         throw badRequest(`view ${view.name} has a composite key: give entity as {${view.entity.joinKeys.join(', ')}}`)
       }
-      return topicOf(view.name, view.version, entityKeyOf(view.entity, parts))
+      const entityKey = entityKeyOf(view.entity, parts)
+      if (field === 'subscribe') lookups.push({ view, entityKey })
+      return topicOf(view.name, view.version, entityKey)
     })
   }
-  const req = { subscribe: topics('subscribe'), unsubscribe: topics('unsubscribe') }
+  const req = { subscribe: topics('subscribe'), unsubscribe: topics('unsubscribe'), lookups }
   if (req.subscribe.length === 0 && req.unsubscribe.length === 0) throw badRequest('nothing to subscribe to')
   return req
 }
 
 export function rowMessage(change: SubscriptionChange): string {
   return JSON.stringify({ type: 'row', view: change.view, version: change.version, entity: change.entityKey, as_of: change.asOfMs, features: change.values })
+}
+
+export function snapshotMessage(view: FeatureViewDef, entityKey: string, read: OnlineRead): string {
+  const features: Record<string, FeatureValue> = {}
+  view.features.forEach((f, i) => (features[f.name] = read.values[i] ?? null))
+  return JSON.stringify({ type: 'snapshot', view: view.name, version: view.version, entity: entityKey, status: read.status, as_of: read.asOfMs, features })
 }

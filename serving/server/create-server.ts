@@ -24,7 +24,8 @@ import { createFeatureCatalog } from '../feature-catalog.ts'
 import { renderCatalogPage } from '../handlers/catalog-page.ts'
 import { getFeatures, getViewFeatures, type FeatureHandlerDeps } from '../handlers/get-features.ts'
 import { buildRegistry } from '../handlers/registry.ts'
-import { parseSubscriptionMessage, rowMessage, topicOf, type SubscriptionChange } from '../handlers/subscribe.ts'
+import { parseSubscriptionMessage, rowMessage, snapshotMessage, topicOf, type SubscriptionChange } from '../handlers/subscribe.ts'
+import { readLookups } from '../feature-reader.ts'
 import { HotCache, type HotCacheOptions } from '../hot-cache.ts'
 import { createServingMetrics } from '../metrics.ts'
 
@@ -256,10 +257,15 @@ export function createServer(args: {
     },
     message: (ws, message) => {
       try {
-        const { subscribe, unsubscribe: off } = parseSubscriptionMessage(Buffer.from(message).toString('utf8'), catalog, options.maxSubscriptionsPerMessage ?? 1000)
+        const { subscribe, unsubscribe: off, lookups } = parseSubscriptionMessage(
+          Buffer.from(message).toString('utf8'),
+          catalog,
+          options.maxSubscriptionsPerMessage ?? 1000,
+        )
         for (const t of subscribe) ws.subscribe(t)
         for (const t of off) ws.unsubscribe(t)
         ws.send(JSON.stringify({ type: 'subscribed', topics: ws.getTopics().length }))
+        if (lookups.length > 0) sendSnapshots(ws, lookups)
       } catch (err: unknown) {
         ws.send(JSON.stringify({ type: 'error', ...toHttpError(err).body }))
       }
@@ -274,6 +280,20 @@ export function createServer(args: {
     const ctx = begin(res, 'other')
     fail(ctx, new HttpError(404, 'NOT_FOUND', 'no such route'))
   })
+
+  /** Current rows for new subscriptions, in one store read; a socket closed meanwhile is skipped. */
+  const sendSnapshots = (ws: uWS.WebSocket<unknown>, lookups: readonly { view: FeatureViewDef; entityKey: string }[]): void => {
+    const full = lookups.map(({ view, entityKey }) => ({ view, entityKey, features: view.features.map((f) => f.name) }))
+    readLookups(full, deps, deps.clock.nowMs()).then(
+      (reads) => {
+        if (!sockets.has(ws)) return
+        ws.cork(() => reads.forEach((read, i) => ws.send(snapshotMessage(full[i]!.view, full[i]!.entityKey, read))))
+      },
+      (err: unknown) => {
+        if (sockets.has(ws)) ws.send(JSON.stringify({ type: 'error', ...toHttpError(err).body }))
+      },
+    )
+  }
 
   const onChange = (change: SubscriptionChange): void => {
     cache?.delete(HotCache.key(change.view, change.version, change.entityKey))

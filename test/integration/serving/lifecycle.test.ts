@@ -58,11 +58,15 @@ void test('serving > hot-key cache is evicted by the change feed, and WS pushes 
     assert.equal(await read(), 1)
     ws.send(JSON.stringify({ subscribe: [{ view: 'user_stats', entity: 'u1' }] }))
     assert.equal(JSON.parse(await ws.next()).type, 'subscribed')
+    const snapshot = JSON.parse(await ws.next())
+    assert.deepEqual([snapshot.type, snapshot.status, snapshot.as_of, snapshot.features.clicks_1h], ['snapshot', 'PRESENT', t - 10, 1])
     await store.writeRows(userStats, [row('u1', t, [2, 1, 'B'])])
     assert.equal(JSON.parse(await ws.next()).features.clicks_1h, 2)
     assert.equal(await read(), 2)
     const metrics = await server.metricsText()
-    assert.match(metrics, /kfs_serving_cache_lookups\{result="hit"\} 1\b/)
+    // Hits: the second GET and the snapshot; misses: the first GET and the GET after the eviction.
+    assert.match(metrics, /kfs_serving_cache_lookups\{result="hit"\} 2\b/)
+    assert.match(metrics, /kfs_serving_cache_lookups\{result="miss"\} 2\b/)
     assert.match(metrics, /kfs_serving_ws_pushes_total 1\b/)
   } finally {
     ws.close()

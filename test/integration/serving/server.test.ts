@@ -116,6 +116,15 @@ void describe('serving > server over Redis', () => {
     try {
       ws.send(JSON.stringify({ subscribe: [{ view: 'user_stats', entity: 'u-live' }] }))
       assert.deepEqual(JSON.parse(await ws.next()), { type: 'subscribed', topics: 1 })
+      assert.deepEqual(JSON.parse(await ws.next()), {
+        type: 'snapshot',
+        view: 'user_stats',
+        version: 1,
+        entity: 'u-live',
+        status: 'MISSING',
+        as_of: null,
+        features: { clicks_1h: null, spend_1h: null, last_city: null },
+      })
       const t = Date.now()
       await store.writeRows(userStats, [row('someone-else', t, [1, 1, 'x'])])
       await store.writeRows(userStats, [row('u-live', t, [42, 0.5, 'Lima'])])
