@@ -56,6 +56,8 @@ export interface KfsConfig {
   readonly objectStore: ObjectStoreConfig
   readonly serveHost: string
   readonly servePort: number
+  /** Bearer keys serving accepts; empty means no authentication (local use). */
+  readonly serveApiKeys: readonly string[]
   /** Absent means no metrics endpoint. */
   readonly metricsPort: number | undefined
   readonly checkpointIntervalMs: number
@@ -80,6 +82,7 @@ export const CONFIG_VARIABLES = [
   'KFS_S3_SECRET_ACCESS_KEY',
   'KFS_SERVE_HOST',
   'KFS_SERVE_PORT',
+  'KFS_SERVE_API_KEYS',
   'KFS_METRICS_PORT',
   'KFS_CHECKPOINT_INTERVAL_MS',
   'KFS_CHECKPOINT_MAX_RECORDS',
@@ -122,6 +125,7 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     objectStore: objectStoreConfig(source, dataDir),
     serveHost: source.string('KFS_SERVE_HOST') ?? '127.0.0.1',
     servePort: source.port('KFS_SERVE_PORT') ?? 8080,
+    serveApiKeys: source.list('KFS_SERVE_API_KEYS', (k) => k.length >= 16, 'a comma-separated list of keys of at least 16 characters') ?? [],
     metricsPort: source.port('KFS_METRICS_PORT'),
     checkpointIntervalMs: source.durationMs('KFS_CHECKPOINT_INTERVAL_MS') ?? 10_000,
     checkpointMaxRecords: source.positiveInt('KFS_CHECKPOINT_MAX_RECORDS') ?? 100_000,

@@ -6,7 +6,10 @@ import { applyCommand } from './apply.ts'
 import type { Command } from './command.ts'
 import { registryCommand } from './registry.ts'
 import { produceCommand } from './produce.ts'
+import { replayCommand } from './replay.ts'
 import { runCommand } from './run.ts'
+import { serveCommand } from './serve.ts'
+import { verifyParityCommand } from './verify-parity.ts'
 import { trainingSetCommand } from './training-set.ts'
 
 export const commands: readonly Command[] = [
@@ -14,5 +17,8 @@ export const commands: readonly Command[] = [
   registryCommand,
   produceCommand,
   runCommand,
+  serveCommand,
+  replayCommand,
+  verifyParityCommand,
   trainingSetCommand,
 ]
