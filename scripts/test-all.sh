@@ -11,6 +11,7 @@ fi
 
 npx tsc --noEmit
 npx eslint . --max-warnings=0
+bash scripts/test-prereqs.sh
 
 if [ -f scripts/stack/up.sh ]; then
   bash scripts/stack/up.sh
