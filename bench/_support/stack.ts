@@ -1,0 +1,99 @@
+/**
+ * The real local stack for the engine benchmarks: reuses a running one (endpoints from
+ * `.kfs/stack/env.sh`), or starts it with `scripts/stack/up.sh` and, at the end, stops only what it
+ * started (`scripts/stack/down.sh` stops the whole stack, so it is called only when this run started it).
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { progress } from './report.ts'
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const ENV_FILE = `${ROOT}.kfs/stack/env.sh`
+
+export interface StackEndpoints {
+  readonly kafkaBrokers: string[]
+  readonly registryUrl: string
+  readonly redisUrl: string
+  readonly s3: { readonly endpoint: string; readonly bucket: string; readonly region: string; readonly accessKeyId: string; readonly secretAccessKey: string }
+}
+
+export interface Stack extends StackEndpoints {
+  /** Stops the stack if this process started it; a no-op otherwise. */
+  release(): void
+}
+
+function readEnvFile(): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const line of readFileSync(ENV_FILE, 'utf8').split('\n')) {
+    const m = /^export (KFS_[A-Z0-9_]+)=(.*)$/.exec(line.trim())
+    if (m) out[m[1]!] = m[2]!
+  }
+  return out
+}
+
+function endpointsOf(env: Record<string, string>): StackEndpoints {
+  const need = (k: string) => {
+    const v = env[k]
+    if (!v) throw new Error(`${ENV_FILE} has no ${k}`)
+    return v
+  }
+  return {
+    kafkaBrokers: need('KFS_KAFKA_BROKERS').split(','),
+    registryUrl: need('KFS_SCHEMA_REGISTRY_URL'),
+    redisUrl: need('KFS_REDIS_URL'),
+    s3: {
+      endpoint: need('KFS_S3_ENDPOINT'),
+      bucket: need('KFS_S3_BUCKET'),
+      region: env.KFS_S3_REGION ?? 'us-east-1',
+      accessKeyId: env.KFS_S3_ACCESS_KEY_ID ?? 'minioadmin',
+      secretAccessKey: env.KFS_S3_SECRET_ACCESS_KEY ?? 'minioadmin',
+    },
+  }
+}
+
+export function isListening(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, host)
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(timeoutMs, () => done(false))
+    socket.once('connect', () => done(true))
+    socket.once('error', () => done(false))
+  })
+}
+
+function hostPort(text: string): [string, number] {
+  const u = new URL(text.includes('://') ? text : `tcp://${text}`)
+  return [u.hostname, Number(u.port)]
+}
+
+async function allUp(e: StackEndpoints): Promise<boolean> {
+  const targets = [hostPort(e.kafkaBrokers[0]!), hostPort(e.registryUrl), hostPort(e.redisUrl), hostPort(e.s3.endpoint)]
+  const results = await Promise.all(targets.map(([h, p]) => isListening(h, p)))
+  return results.every(Boolean)
+}
+
+export async function ensureStack(): Promise<Stack> {
+  if (existsSync(ENV_FILE)) {
+    const endpoints = endpointsOf(readEnvFile())
+    if (await allUp(endpoints)) {
+      progress('using the running stack (.kfs/stack/env.sh)')
+      return { ...endpoints, release: () => {} }
+    }
+  }
+  progress('stack not running: scripts/stack/up.sh')
+  const up = spawnSync('bash', ['scripts/stack/up.sh'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] })
+  if (up.status !== 0) throw new Error(`scripts/stack/up.sh exited ${up.status}`)
+  const endpoints = endpointsOf(readEnvFile())
+  return {
+    ...endpoints,
+    release: () => {
+      progress('stopping the stack this run started: scripts/stack/down.sh')
+      spawnSync('bash', ['scripts/stack/down.sh'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] })
+    },
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * `npm run bench -- e2e`: end-to-end events/s of the live engine from Kafka to both sinks — Redis
+ * online on every batch, Iceberg on MinIO at checkpoints — against a bare kafkajs consumer of the
+ * same topic (eachBatch, no processing), both measured in this run on the real stack.
+ *
+ * N events (KFS_BENCH_E2E_EVENTS, default 200,000; skewed users, 5% out of order, 3% late) are
+ * produced to a fresh 4-partition topic first. The baseline reads them under its own group; then
+ * the engine (in this process, wired as `kfs run` wires it, kfs run's checkpoint defaults) reads
+ * them under another. Engine time runs from the first batch it is handed to the moment every
+ * record is processed and a final checkpoint of every partition has committed.
+ *
+ * BENCH e2e events_per_s=… baseline_events_per_s=… ratio=… (target ratio ≥ 0.7)
+ */
+import { generatePurchases, produceEvents } from '../test/support/scenario.ts'
+import { rawConsume } from './_support/raw-kafka.ts'
+import { benchLine, envNumber, progress } from './_support/report.ts'
+import { openStackClients, startStackEngine } from './_support/stack-engine.ts'
+import { ensureStack } from './_support/stack.ts'
+import { benchViews, newRunId } from './_support/views.ts'
+
+const EVENTS = envNumber('KFS_BENCH_E2E_EVENTS', 200_000)
+
+const stack = await ensureStack()
+const run = newRunId()
+const prefix = `bench/${run}`
+const clients = openStackClients(stack, prefix)
+try {
+  const { source, view } = benchViews(run)
+  await clients.log.createTopic(source.topic, source.partitions)
+  const encoder = await clients.encoderFor(source)
+  const events = generatePurchases({ count: EVENTS, users: 10_000, seed: 11 })
+  const produceStarted = performance.now()
+  await produceEvents(clients.log, source.topic, encoder, events, 5_000)
+  progress(`produced ${EVENTS} events to ${source.topic} in ${((performance.now() - produceStarted) / 1000).toFixed(1)} s`)
+
+  const raw = await rawConsume(stack.kafkaBrokers, source.topic, EVENTS, `bench-raw-${run}`)
+  const baseline = (raw.records / raw.elapsedMs) * 1000
+  progress(`baseline: kafkajs eachBatch read ${raw.records} records in ${raw.elapsedMs.toFixed(0)} ms (${baseline.toFixed(0)}/s)`)
+
+  const { engine, firstBatchAt } = startStackEngine(clients, { views: [view], groupId: `bench-${run}` })
+  await engine.start()
+  let lastReport = performance.now()
+  while (engine.stats.consumed < EVENTS) {
+    await new Promise((r) => setTimeout(r, 10))
+    if (performance.now() - lastReport > 5_000) {
+      lastReport = performance.now()
+      progress(`engine: ${engine.stats.consumed}/${EVENTS} consumed, ${engine.stats.checkpoints} checkpoints`)
+    }
+    const failed = await Promise.race([engine.failed, Promise.resolve(undefined)])
+    if (failed) throw failed
+  }
+  await engine.checkpointAll()
+  const elapsedMs = performance.now() - firstBatchAt()!
+  const rate = (EVENTS / elapsedMs) * 1000
+  const stats = engine.stats
+  progress(
+    `engine: ${EVENTS} records → ${stats.emittedRows} rows in ${elapsedMs.toFixed(0)} ms (${rate.toFixed(0)}/s); ` +
+      `${stats.checkpoints} checkpoints (last ${stats.lastCheckpointDurationMs} ms), online writes ${stats.onlineWriteMs} ms, dead letters ${JSON.stringify(stats.deadLettered)}`,
+  )
+  await engine.stop()
+  benchLine('e2e', { events: EVENTS, events_per_s: rate, baseline_events_per_s: baseline, ratio: rate / baseline })
+} finally {
+  await clients.close()
+  stack.release()
+}
