@@ -6,7 +6,7 @@
 import type { Logger } from '../../core/logger.ts'
 import { DefinitionError } from '../../core/errors.ts'
 import type { FeatureViewDef } from '../../operators/define/types.ts'
-import { isKeyedForView } from '../../pipeline/engine/plan-sources.ts'
+import { consumedView } from '../../pipeline/engine/plan-sources.ts'
 import { viewHash, type DefinitionSet, type Registry } from '../../registry/index.ts'
 import { backfillView } from '../../replay/backfill.ts'
 import type { Runtime } from '../runtime.ts'
@@ -26,17 +26,14 @@ export async function publishedViews(set: DefinitionSet, registry: Registry, onl
   return views
 }
 
-/** Views that need re-keying cannot run on their topic's partitions directly (DESIGN §2). */
-export function splitByKeying(views: readonly FeatureViewDef[]): { direct: FeatureViewDef[]; rekeyed: FeatureViewDef[] } {
-  return { direct: views.filter(isKeyedForView), rekeyed: views.filter((v) => !isKeyedForView(v)) }
-}
-
 /**
  * Settles the backfill of every view before it goes live: a view with archived history is
  * backfilled from the archive (the engine then adopts its state); a view with none is complete.
+ * A re-keyed view's history is the archive of its internal topic (DESIGN §2), so it is backfilled
+ * as the engine consumes it (`consumedView`).
  */
-export async function settleBackfills(views: readonly FeatureViewDef[], registry: Registry, runtime: Runtime, groupId: string, logger: Logger, progress: (line: string) => void): Promise<void> {
-  for (const view of views) {
+export async function settleBackfills(declared: readonly FeatureViewDef[], registry: Registry, runtime: Runtime, groupId: string, logger: Logger, progress: (line: string) => void): Promise<void> {
+  for (const view of declared.map((v) => consumedView(v))) {
     const status = await registry.getBackfillStatus(view.name, view.version)
     if (status?.state === 'complete') continue
     const end = await runtime.offline.archiveEnd(view.source.topic)

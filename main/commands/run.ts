@@ -6,7 +6,7 @@ import { createEngineMetrics, serveMetrics } from '../metrics-server.ts'
 import { createRuntime } from '../runtime.ts'
 import { stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
-import { publishedViews, settleBackfills, splitByKeying } from './live-views.ts'
+import { publishedViews, settleBackfills } from './live-views.ts'
 
 export const DEFAULT_GROUP = 'kfs-engine'
 export const DEAD_LETTER_TOPIC = 'kfs.dead-letters'
@@ -20,6 +20,9 @@ Consumes the sources of the applied feature views, computes every view with the 
 replay uses, writes each row to the online store (conditional on as_of) as soon as it is produced
 and to the offline Iceberg tables at checkpoints (exactly once), and archives every record.
 Views not yet backfilled are backfilled from the archive first, then handed over to live.
+A view keyed by another entity than its topic (e.g. item views over a topic keyed by user) reads
+an internal topic kfs.<topic>.by-<entity> that the engine fills exactly once (Kafka transactions)
+and archives like any source.
 Runs on Kafka/Redis/S3 when configured (KFS_KAFKA_BROKERS, KFS_REDIS_URL, KFS_S3_BUCKET) and on
 the embedded defaults under KFS_DATA_DIR otherwise. Stops cleanly (final checkpoint) on
 SIGINT/SIGTERM; a kill at any instant loses and duplicates nothing.
@@ -54,12 +57,9 @@ Examples:
       const only = stringOption(args, 'views')?.split(',').map((s) => s.trim()).filter(Boolean)
       const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
       const idleMs = parseDurationMs(stringOption(args, 'idle') ?? '2s', '--idle')
-      const { direct, rekeyed } = splitByKeying(await publishedViews(set, registry, only))
-      for (const view of rekeyed) {
-        ctx.err(`skipping ${view.name}: its topic ${view.source.topic} is keyed by ${view.source.keyedBy}, not ${view.entity.name}; re-keying is not available yet\n`)
-      }
-      if (direct.length === 0) throw new UsageError('no view to run')
-      await settleBackfills(direct, registry, runtime, groupId, logger, (line) => ctx.err(`${line}\n`))
+      const views = await publishedViews(set, registry, only)
+      if (views.length === 0) throw new UsageError('no view to run')
+      await settleBackfills(views, registry, runtime, groupId, logger, (line) => ctx.err(`${line}\n`))
 
       const log = await runtime.eventLog()
       const engine = createLiveEngine({
@@ -68,8 +68,9 @@ Examples:
         offline: runtime.offline,
         online: await runtime.onlineStore(),
         deadLetters: createDeadLetterTopicSink(log, DEAD_LETTER_TOPIC),
+        deadLetterTopic: DEAD_LETTER_TOPIC,
         decoderFor: runtime.decoderFor,
-        views: direct,
+        views,
         groupId,
         clock: runtime.clock,
         logger,
@@ -78,14 +79,13 @@ Examples:
       })
       const metrics = config.metricsPort === undefined ? undefined : await serveMetrics(createEngineMetrics(engine.stats, runtime.clock), config.serveHost, config.metricsPort)
       await engine.start()
-      ctx.err(`engine running: ${direct.map((v) => `${v.name}@${v.version}`).join(', ')}${metrics ? ` — metrics on http://${config.serveHost}:${config.metricsPort}/metrics` : ''}\n`)
+      ctx.err(`engine running: ${views.map((v) => `${v.name}@${v.version}`).join(', ')}${metrics ? ` — metrics on http://${config.serveHost}:${config.metricsPort}/metrics` : ''}\n`)
 
-      const topics = [...new Set(direct.map((v) => v.source.topic))]
       const stopSignal = new Promise<string>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'))
         process.once('SIGTERM', () => resolve('SIGTERM'))
       })
-      const caughtUp = args.values['until-caught-up'] ? waitUntilCaughtUp(engine, log, topics, idleMs, runtime.clock) : new Promise<never>(() => {})
+      const caughtUp = args.values['until-caught-up'] ? waitUntilCaughtUp(engine, idleMs, runtime.clock) : new Promise<never>(() => {})
       const outcome = await Promise.race([stopSignal, caughtUp.then(() => 'caught-up'), engine.failed])
       if (outcome instanceof Error) {
         logger.fatal({ err: outcome }, 'engine failed')
@@ -103,25 +103,12 @@ Examples:
   },
 }
 
-async function waitUntilCaughtUp(
-  engine: { positions(): Promise<Record<string, string>>; stats: { consumed: number } },
-  log: { endOffsets(topic: string): Promise<string[]> },
-  topics: readonly string[],
-  idleMs: number,
-  clock: { nowMs(): number; sleep(ms: number): Promise<void> },
-): Promise<void> {
+/** Caught up once the engine says so continuously for `idleMs`. */
+async function waitUntilCaughtUp(engine: { isCaughtUp(quietMs: number): Promise<boolean> }, idleMs: number, clock: { nowMs(): number; sleep(ms: number): Promise<void> }): Promise<void> {
   let since: number | undefined
   for (;;) {
     await clock.sleep(200)
-    const positions = await engine.positions()
-    let done = true
-    for (const topic of topics) {
-      const ends = await log.endOffsets(topic)
-      ends.forEach((end, p) => {
-        if (BigInt(end) > 0n && BigInt(positions[`${topic}/${p}`] ?? '0') < BigInt(end)) done = false
-      })
-    }
-    if (!done) since = undefined
+    if (!(await engine.isCaughtUp(idleMs))) since = undefined
     else if (since === undefined) since = clock.nowMs()
     else if (clock.nowMs() - since >= idleMs) return
   }

@@ -2,7 +2,7 @@
  * Dead letters go to a topic of the event log with the original key and bytes, and the reason and
  * origin in headers, so nothing refused is ever lost and it can be replayed after a fix.
  */
-import type { DeadLetter, DeadLetterSink, EventLog } from '../ports.ts'
+import type { DeadLetter, DeadLetterSink, EventLog, ProduceRecord } from '../ports.ts'
 
 export const DEAD_LETTER_HEADERS = {
   reason: 'kfs-reason',
@@ -13,24 +13,29 @@ export const DEAD_LETTER_HEADERS = {
   view: 'kfs-view',
 } as const
 
+/** The records a dead-letter topic holds for these letters (also produced transactionally by re-key stages). */
+export function deadLetterRecords(letters: readonly DeadLetter[]): ProduceRecord[] {
+  return letters.map((l) => ({
+    key: l.key,
+    value: l.value,
+    headers: {
+      [DEAD_LETTER_HEADERS.reason]: l.reason,
+      [DEAD_LETTER_HEADERS.detail]: l.detail.slice(0, 1000),
+      [DEAD_LETTER_HEADERS.topic]: l.topic,
+      [DEAD_LETTER_HEADERS.partition]: String(l.partition),
+      [DEAD_LETTER_HEADERS.offset]: l.offset,
+      ...(l.view ? { [DEAD_LETTER_HEADERS.view]: l.view } : {}),
+    },
+  }))
+}
+
 export function createDeadLetterTopicSink(log: EventLog, topic: string): DeadLetterSink {
   let pending: Promise<unknown> = Promise.resolve()
   let created: Promise<void> | undefined
   return {
     async write(letters: readonly DeadLetter[]): Promise<void> {
       if (letters.length === 0) return
-      const records = letters.map((l) => ({
-        key: l.key,
-        value: l.value,
-        headers: {
-          [DEAD_LETTER_HEADERS.reason]: l.reason,
-          [DEAD_LETTER_HEADERS.detail]: l.detail.slice(0, 1000),
-          [DEAD_LETTER_HEADERS.topic]: l.topic,
-          [DEAD_LETTER_HEADERS.partition]: String(l.partition),
-          [DEAD_LETTER_HEADERS.offset]: l.offset,
-          ...(l.view ? { [DEAD_LETTER_HEADERS.view]: l.view } : {}),
-        },
-      }))
+      const records = deadLetterRecords(letters)
       created ??= log.createTopic(topic, 1)
       await created
       pending = log.produce(topic, records)

@@ -1,6 +1,8 @@
 /** Counters the engine keeps; main/ exposes them as Prometheus metrics, tests read them directly. */
 export interface EngineStats {
   consumed: number
+  /** Records the re-key stages committed to internal topics (this process). */
+  rekeyed: number
   emittedRows: number
   deadLettered: Record<string, number>
   checkpoints: number
@@ -17,6 +19,7 @@ export interface EngineStats {
 export function createEngineStats(): EngineStats {
   return {
     consumed: 0,
+    rekeyed: 0,
     emittedRows: 0,
     deadLettered: {},
     checkpoints: 0,

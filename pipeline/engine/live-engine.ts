@@ -3,6 +3,11 @@
  * embedded log), one PartitionSlot per owned partition, writes rows online as soon as a batch is
  * processed (freshness), and offline at checkpoints (exactly once).
  *
+ * Views whose entity is not the one their topic is keyed by run in two stages (DESIGN §2): a
+ * re-key stage per (source, entity) fills an internal topic exactly once (rekey-stage.ts), and
+ * the views consume that topic, read-committed, like any source — slots, archive, checkpoints,
+ * backfill hand-off and replay all see the internal topic as the view's source (plan-sources.ts).
+ *
  * Backpressure is structural: a batch is not acknowledged to the consumer until its online
  * writes and dead letters are done, and the offline buffer is bounded by `checkpointMaxRecords`
  * (a checkpoint runs inline when it is reached), so nothing buffers without bound.
@@ -16,7 +21,9 @@ import type { DeadLetterSink, EventLog, LogBatch, LogConsumer, ObjectStore, Offl
 import { CheckpointStore } from './checkpoint-store.ts'
 import { createEngineStats, type EngineStats } from './engine-stats.ts'
 import { PartitionSlot, type SlotOutput } from './partition-slot.ts'
-import { planSources, type SourcePlan } from './plan-sources.ts'
+import { planRekeys, planSources, type RekeyOptions, type SourcePlan } from './plan-sources.ts'
+import { createRekeyStage, isTransactional, type RekeyStage } from './rekey-stage.ts'
+import { ConfigError } from '../../core/errors.ts'
 
 export interface LiveEngineOptions {
   readonly log: EventLog
@@ -35,6 +42,13 @@ export interface LiveEngineOptions {
   readonly tickMs?: number
   /** Where a partition with no checkpoint starts, per topic (backfill hand-off); default offset 0. */
   readonly startOffsets?: (topic: string, partition: number) => Promise<string>
+  /** Internal topics of re-keyed views: name prefix and partition count. */
+  readonly rekey?: RekeyOptions
+  /**
+   * The topic `deadLetters` writes to, if it is one of this log's topics: re-key stages then
+   * produce their dead letters inside their transactions (exactly once) instead of through the sink.
+   */
+  readonly deadLetterTopic?: string
 }
 
 /** The checkpoint group under which a view's backfill runs, next to the live group it hands over to. */
@@ -51,6 +65,15 @@ export interface LiveEngine {
   positions(): Promise<Record<string, string>>
   /** Newest partition watermark per owned `topic/partition` (−∞ before any record). */
   watermarks(): Promise<Record<string, number>>
+  /**
+   * True when every owned partition of every consumed topic is read to its end, re-key stages
+   * included. An internal topic's end offset counts transaction markers, which no consumer sees,
+   * so its partitions count as read when their re-key stage is, the view stage is within one
+   * offset of the end, and no record reached the partition for `quietMs`.
+   */
+  isCaughtUp(quietMs: number): Promise<boolean>
+  /** The internal topics the engine fills (one per re-key stage). */
+  readonly internalTopics: readonly string[]
   stop(): Promise<void>
   /** Resolves when a fatal error stops the engine; main/ exits non-zero on it. */
   readonly failed: Promise<Error>
@@ -62,7 +85,13 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const intervalMs = options.checkpointIntervalMs ?? 5_000
   const maxRecords = options.checkpointMaxRecords ?? 50_000
   const tickMs = options.tickMs ?? 250
-  const plans = planSources(options.views)
+  const plans = planSources(options.views, options.rekey)
+  const rekeyPlans = planRekeys(options.views, options.rekey)
+  if (rekeyPlans.length > 0 && !isTransactional(log)) {
+    throw new ConfigError(`views ${rekeyPlans.flatMap((r) => r.views.map((v) => v.name)).join(', ')} need re-keying, which needs an event log with transactions`)
+  }
+  const internalTopics = new Set(rekeyPlans.map((r) => r.topic))
+  let rekeyStages: RekeyStage[] = []
   const planByTopic = new Map<string, SourcePlan>(plans.map((p) => [p.topic, p]))
   const decoders = new Map<string, Decoder>(plans.map((p) => [p.topic, options.decoderFor(p.source)]))
   const checkpoints = new CheckpointStore(options.stateStore, options.groupId)
@@ -208,10 +237,30 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     stats,
     failed,
     async start() {
+      for (const r of rekeyPlans) await log.createTopic(r.source.topic, r.source.partitions)
       for (const plan of plans) await log.createTopic(plan.topic, plan.source.partitions)
+      if (isTransactional(log)) {
+        rekeyStages = rekeyPlans.map((plan) =>
+          createRekeyStage({
+            log,
+            plan,
+            groupId: options.groupId,
+            decoder: options.decoderFor(plan.source),
+            deadLetters,
+            ...(options.deadLetterTopic === undefined ? {} : { deadLetterTopic: options.deadLetterTopic }),
+            stats,
+            clock,
+            logger,
+            onFatal: (err) => fail(err),
+          }),
+        )
+      }
+      for (const stage of rekeyStages) await stage.start()
       consumer = log.consumer({
         groupId: options.groupId,
         topics: plans.map((p) => p.topic),
+        // Internal topics are written in transactions: only committed records may reach a view.
+        readCommitted: true,
         // A batch that still fails after the sinks' bounded retries is fatal: the process restarts
         // from its last checkpoint rather than carry on with a partially delivered batch.
         onCrash: (err) => fail(err instanceof Error ? err : new Error(String(err))),
@@ -243,6 +292,33 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       logger.info({ topics: plans.map((p) => p.topic), views: options.views.map((v) => `${v.name}@${v.version}`) }, 'engine started')
     },
     checkpointAll,
+    internalTopics: [...internalTopics],
+    async isCaughtUp(quietMs: number) {
+      const now = clock.nowMs()
+      for (const stage of rekeyStages) {
+        const ends = await log.endOffsets(stage.plan.source.topic)
+        for (const [p, progress] of stage.progress()) {
+          const end = BigInt(ends[p] ?? '0')
+          if (end === 0n) continue
+          // A partition with nothing new since this process took it over never yields a batch.
+          if (progress.position === undefined ? now - progress.assignedAtMs < quietMs : BigInt(progress.position) < end) return false
+        }
+      }
+      for (const plan of plans) {
+        const ends = await log.endOffsets(plan.topic)
+        const internal = internalTopics.has(plan.topic)
+        for (let p = 0; p < ends.length; p++) {
+          const end = BigInt(ends[p]!)
+          if (end === 0n) continue
+          const slot = await slots.get(slotKey(plan.topic, p))?.catch(() => undefined)
+          if (slot === undefined) return false
+          const position = BigInt(slot.nextOffset)
+          if (!internal && position < end) return false
+          if (internal && (position < end - 1n || now - slot.lastRecordAtMs < quietMs)) return false
+        }
+      }
+      return true
+    },
     async positions() {
       const out: Record<string, string> = {}
       for (const [key, pending] of [...slots]) {
@@ -262,6 +338,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     async stop() {
       stopping = true
       if (timer) clearTimeout(timer)
+      for (const stage of rekeyStages) await stage.stop()
       await consumer?.stop()
       await checkpointAll()
       await deadLetters.flush()

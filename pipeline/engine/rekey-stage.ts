@@ -1,0 +1,203 @@
+/**
+ * The re-key stage (DESIGN §2): consumes a source topic, keys every record by an entity the topic
+ * is not keyed by, and produces it to the internal topic `<prefix>.<source>.by-<entity>`, exactly
+ * once — Kafka's consume-transform-produce: each consumed batch of a source partition is one
+ * transaction holding its produced records, its dead letters and the consumed offsets
+ * (`sendOffsets` to the stage's own consumer group), so records and progress commit together or
+ * not at all. Views consume the internal topic with read-committed isolation, so they never see a
+ * record of an aborted (e.g. killed mid-way) transaction.
+ *
+ * What it forwards: the ORIGINAL record bytes (so the views decode them exactly as from the source,
+ * and the internal topic's archive replays them), the original headers plus the record's origin
+ * (`kfs-source-topic`, `kfs-source-partition`, `kfs-source-offset`), keyed by the canonical entity
+ * key (core/entity-key.ts) — hence partitioned by Kafka's murmur2 of that key.
+ *
+ * What it refuses: a record it cannot decode, or whose raw event lacks a valid join key, goes to
+ * the dead-letter topic (in the same transaction when the engine names that topic), never to the
+ * internal topic. The stage applies no view's filter or map: it is shared by every view needing
+ * the same entity (see plan-sources.ts).
+ *
+ * Failure: any error of a transaction aborts it and is fatal for the engine (the process restarts
+ * from the committed offsets) — retrying in place could repeat a commit whose outcome is unknown.
+ * The one exception is being fenced after losing the partition to another member, which is the
+ * normal end of a zombie's batch. Transactional ids are per source partition
+ * (`<stage group>.<partition>`): whoever owns a partition next fences the previous owner.
+ */
+import type { Clock } from '../../core/clock.ts'
+import { FeatureStoreError } from '../../core/errors.ts'
+import type { Logger } from '../../core/logger.ts'
+import { entityKeyOf } from '../../operators/task/event-fields.ts'
+import type { Decoder, DecodeResult } from '../../schemas/decoder.ts'
+import type { LogTransaction, TransactionalEventLog } from '../embedded-log/log-transaction.ts'
+import type { DeadLetter, DeadLetterSink, EventLog, LogBatch, LogConsumer, LogRecord, ProduceRecord } from '../ports.ts'
+import { deadLetterRecords } from './dead-letter-topic.ts'
+import type { EngineStats } from './engine-stats.ts'
+import type { RekeyPlan } from './plan-sources.ts'
+
+/** Headers every internal-topic record carries: where it came from. */
+export const REKEY_HEADERS = {
+  topic: 'kfs-source-topic',
+  partition: 'kfs-source-partition',
+  offset: 'kfs-source-offset',
+} as const
+
+export function rekeyGroupId(engineGroupId: string, plan: Pick<RekeyPlan, 'source' | 'entity'>): string {
+  return `${engineGroupId}.rekey.${plan.source.name}.by-${plan.entity.name}`
+}
+
+export function isTransactional(log: EventLog): log is TransactionalEventLog {
+  return typeof (log as Partial<TransactionalEventLog>).transaction === 'function'
+}
+
+export interface RekeyedBatch {
+  /** For the internal topic, in source offset order. */
+  readonly records: ProduceRecord[]
+  readonly deadLetters: DeadLetter[]
+}
+
+/** Pure: one source batch and its decode results → internal-topic records and dead letters. */
+export function rekeyRecords(plan: RekeyPlan, records: readonly LogRecord[], decoded: readonly DecodeResult[]): RekeyedBatch {
+  const out: RekeyedBatch = { records: [], deadLetters: [] }
+  const view = plan.views.length === 1 ? plan.views[0]!.name : undefined
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as LogRecord
+    const result = decoded[i] as DecodeResult
+    const letter = (reason: DeadLetter['reason'], detail: string): DeadLetter => ({
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      key: record.key,
+      value: record.value,
+      reason,
+      detail: `re-key by ${plan.entity.name}: ${detail}`,
+      ...(view ? { view } : {}),
+    })
+    if (!result.ok) {
+      out.deadLetters.push(letter(result.reason, result.detail))
+      continue
+    }
+    const key = entityKeyOf(plan.entity, result.event)
+    if (!key.ok) {
+      out.deadLetters.push(letter(key.reason, key.detail))
+      continue
+    }
+    out.records.push({
+      key: key.key,
+      value: record.value,
+      headers: {
+        ...record.headers,
+        [REKEY_HEADERS.topic]: record.topic,
+        [REKEY_HEADERS.partition]: String(record.partition),
+        [REKEY_HEADERS.offset]: record.offset,
+      },
+    })
+  }
+  return out
+}
+
+export interface RekeyStageOptions {
+  readonly log: TransactionalEventLog
+  readonly plan: RekeyPlan
+  /** The engine's group; the stage uses `rekeyGroupId(groupId, plan)`. */
+  readonly groupId: string
+  readonly decoder: Decoder
+  readonly deadLetters: DeadLetterSink
+  /** When given, dead letters are produced in the stage's transactions (exactly once) to this topic. */
+  readonly deadLetterTopic?: string
+  readonly stats: EngineStats
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly onFatal: (err: Error) => void
+}
+
+export interface RekeyPartitionProgress {
+  /** Next source offset to re-key, known once this process committed a batch of the partition. */
+  readonly position: string | undefined
+  readonly assignedAtMs: number
+  readonly lastBatchAtMs: number | undefined
+}
+
+export interface RekeyStage {
+  readonly plan: RekeyPlan
+  readonly groupId: string
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** Per owned source partition. */
+  progress(): ReadonlyMap<number, RekeyPartitionProgress>
+}
+
+export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
+  const { log, plan, decoder, stats, clock } = options
+  const groupId = rekeyGroupId(options.groupId, plan)
+  const logger = options.logger.child({ component: 'pipeline.rekey', topic: plan.topic })
+  const owned = new Map<number, { position: string | undefined; assignedAtMs: number; lastBatchAtMs: number | undefined }>()
+  let consumer: LogConsumer | undefined
+
+  async function onBatch(batch: LogBatch): Promise<void> {
+    if (batch.records.length === 0) return
+    const decoded = await decoder.decodeBatch(batch.records.map((r) => r.value))
+    const { records, deadLetters } = rekeyRecords(plan, batch.records, decoded)
+    const next = (BigInt((batch.records.at(-1) as LogRecord).offset) + 1n).toString()
+    const inTransaction = options.deadLetterTopic !== undefined
+    let txn: LogTransaction | undefined
+    try {
+      txn = await log.transaction(`${groupId}.${batch.partition}`)
+      await txn.produce(plan.topic, records)
+      if (inTransaction && deadLetters.length > 0) await txn.produce(options.deadLetterTopic!, deadLetterRecords(deadLetters))
+      await txn.sendOffsets(groupId, [{ topic: batch.topic, partition: batch.partition, offset: next }])
+      await txn.commit()
+    } catch (err: unknown) {
+      await txn?.abort().catch((e: unknown) => logger.debug({ err: e }, 'abort after a failed transaction failed'))
+      if (err instanceof FeatureStoreError && err.code === 'COMMIT_CONFLICT' && !owned.has(batch.partition)) {
+        logger.warn({ partition: batch.partition }, 're-key batch fenced after its partition moved to another member; the new owner redoes it')
+        return
+      }
+      throw err
+    }
+    // At least once for dead letters only when the engine gave no topic to write them transactionally.
+    if (!inTransaction && deadLetters.length > 0) await options.deadLetters.write(deadLetters)
+    for (const letter of deadLetters) stats.deadLettered[letter.reason] = (stats.deadLettered[letter.reason] ?? 0) + 1
+    stats.rekeyed += records.length
+    const entry = owned.get(batch.partition)
+    if (entry) {
+      entry.position = next
+      entry.lastBatchAtMs = clock.nowMs()
+    }
+  }
+
+  return {
+    plan,
+    groupId,
+    async start() {
+      await log.createTopic(plan.topic, plan.internalSource.partitions)
+      if (options.deadLetterTopic !== undefined) await log.createTopic(options.deadLetterTopic, 1)
+      consumer = log.consumer({
+        groupId,
+        topics: [plan.source.topic],
+        readCommitted: true,
+        onCrash: (err) => options.onFatal(err instanceof Error ? err : new Error(String(err))),
+      })
+      await consumer.run({
+        eachBatch: (batch) =>
+          onBatch(batch).catch((err: unknown) => {
+            logger.error({ err, partition: batch.partition }, 're-key batch failed')
+            options.onFatal(err instanceof Error ? err : new Error(String(err)))
+            throw err
+          }),
+        onAssigned: async (assigned) => {
+          const keep = new Set(assigned.filter((a) => a.topic === plan.source.topic).map((a) => a.partition))
+          for (const p of [...owned.keys()]) if (!keep.has(p)) owned.delete(p)
+          for (const p of keep) if (!owned.has(p)) owned.set(p, { position: undefined, assignedAtMs: clock.nowMs(), lastBatchAtMs: undefined })
+        },
+        onRevoked: async (revoked) => {
+          for (const r of revoked) owned.delete(r.partition)
+        },
+      })
+      logger.info({ source: plan.source.topic, views: plan.views.map((v) => `${v.name}@${v.version}`) }, 're-key stage started')
+    },
+    async stop() {
+      await consumer?.stop()
+    },
+    progress: () => owned,
+  }
+}
