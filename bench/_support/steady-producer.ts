@@ -7,7 +7,10 @@
  * row whose as_of is its own time and the parent can tell when that row (or a later one of the
  * same key, which subsumes it) became visible.
  *
- * Usage: steady-producer.ts <brokers> <registryUrl> <topic> <rate/s> <seconds> <users> <outFile>
+ * With a group id as last argument it also runs a bare kafkajs consumer of the topic and logs
+ * when each record arrives: the produce → consume floor, on an event loop the engine does not block.
+ *
+ * Usage: steady-producer.ts <brokers> <registryUrl> <topic> <rate/s> <seconds> <users> <outFile> [listenGroup]
  */
 import { writeFileSync } from 'node:fs'
 import { KafkaEventLog } from '../../pipeline/kafka/index.ts'
@@ -16,9 +19,10 @@ import { createEncoder } from '../../schemas/encoder.ts'
 import { ConfluentSchemaRegistry } from '../../schemas/registry/confluent-schema-registry.ts'
 import { prng } from '../../test/support/scenario.ts'
 import { progress } from './report.ts'
-import { wallMs, type SentLog } from './visibility.ts'
+import { rawListen } from './raw-kafka.ts'
+import { newSeenLog, recordSeen, wallMs, type SentLog } from './visibility.ts'
 
-const [brokers, registryUrl, topic, rateText, secondsText, usersText, outFile] = process.argv.slice(2)
+const [brokers, registryUrl, topic, rateText, secondsText, usersText, outFile, listenGroup] = process.argv.slice(2)
 if (!outFile) throw new Error('usage: steady-producer.ts <brokers> <registryUrl> <topic> <rate> <seconds> <users> <outFile>')
 const rate = Number(rateText)
 const seconds = Number(secondsText)
@@ -30,6 +34,9 @@ const schema = readAvroSchema(new URL('../../schemas/avro/purchases.avsc', impor
 const encoder = await createEncoder({ registry, subject: `${topic}-value`, schema })
 // The first send also connects the producer; the parent's warm-up window leaves it out.
 await log.partitionCount(topic!)
+
+const arrived = newSeenLog()
+const stopListening = listenGroup ? await rawListen(brokers!.split(','), topic!, listenGroup, (key) => recordSeen(arrived, key, 0)) : undefined
 
 const rand = prng(3)
 const lastTs = new Map<string, number>()
@@ -60,6 +67,11 @@ while (sent.keys.length < total) {
   }
   await new Promise((r) => setTimeout(r, 10))
 }
-writeFileSync(outFile, JSON.stringify(sent))
+if (stopListening) {
+  const deadline = wallMs() + 15_000
+  while (arrived.keys.length < sent.keys.length && wallMs() < deadline) await new Promise((r) => setTimeout(r, 20))
+  await stopListening()
+}
+writeFileSync(outFile, JSON.stringify({ sent, arrived }))
 await log.close()
 progress(`producer: ${sent.keys.length} events in ${((wallMs() - started) / 1000).toFixed(1)} s`)

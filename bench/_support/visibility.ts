@@ -60,17 +60,26 @@ export function visibilityLatencies(sent: SentLog, seen: SeenLog, fromMs: number
 
 const PRODUCER = fileURLToPath(new URL('./steady-producer.ts', import.meta.url))
 
-/** Runs the steady producer in a child process and returns what it sent. */
-export async function runSteadyProducer(args: { brokers: readonly string[]; registryUrl: string; topic: string; rate: number; seconds: number; users: number; outFile: string }): Promise<SentLog> {
+/** Runs the steady producer in a child process: what it sent, and (with `listenGroup`) when a raw consumer saw each record. */
+export async function runSteadyProducer(args: {
+  brokers: readonly string[]
+  registryUrl: string
+  topic: string
+  rate: number
+  seconds: number
+  users: number
+  outFile: string
+  listenGroup?: string
+}): Promise<{ sent: SentLog; arrived: SeenLog }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', PRODUCER, args.brokers.join(','), args.registryUrl, args.topic, String(args.rate), String(args.seconds), String(args.users), args.outFile],
+    ['--import', 'tsx', PRODUCER, args.brokers.join(','), args.registryUrl, args.topic, String(args.rate), String(args.seconds), String(args.users), args.outFile, ...(args.listenGroup ? [args.listenGroup] : [])],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   )
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
   if (code !== 0) throw new Error(`steady producer exited ${code}`)
   progress('producer done')
-  return JSON.parse(readFileSync(args.outFile, 'utf8')) as SentLog
+  return JSON.parse(readFileSync(args.outFile, 'utf8')) as { sent: SentLog; arrived: SeenLog }
 }
 
 /**

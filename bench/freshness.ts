@@ -1,0 +1,73 @@
+/**
+ * `npm run bench -- freshness`: produce → visible-in-Redis latency while the live engine runs.
+ *
+ * The engine runs in this process on the real stack (kfs run's wiring and checkpoint defaults, so
+ * checkpoints to MinIO happen during the run). A child process produces at a steady rate
+ * (KFS_BENCH_FRESHNESS_RATE, default 5,000 events/s) for KFS_BENCH_FRESHNESS_SECONDS (default 30)
+ * over 10,000 users; this process listens to the online store's change feed
+ * (`RedisOnlineStore.subscribeChanges`: the write script PUBLISHes a row as it lands). Latency of
+ * an event = first landed row of its key covering its event time − the moment it was handed to
+ * Kafka. The first 2 s (connections, first fetch) are left out.
+ *
+ * Baseline, same run: Kafka's own produce → consume latency of the same stream, seen by a bare
+ * kafkajs consumer in the producer's process (an event loop the engine does not block): the
+ * input side no engine can beat.
+ *
+ * BENCH freshness rate=… p50_ms=… p99_ms=… (target p99 < 250 ms)
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { benchLine, envNumber, percentile, progress } from './_support/report.ts'
+import { openStackClients, startStackEngine } from './_support/stack-engine.ts'
+import { ensureStack } from './_support/stack.ts'
+import { benchViews, newRunId } from './_support/views.ts'
+import { arrivalLatencies, newSeenLog, recordSeen, runSteadyProducer, visibilityLatencies } from './_support/visibility.ts'
+
+const RATE = envNumber('KFS_BENCH_FRESHNESS_RATE', 5_000)
+const SECONDS = envNumber('KFS_BENCH_FRESHNESS_SECONDS', 30)
+const USERS = 10_000
+const WARMUP_MS = 2_000
+
+const stack = await ensureStack()
+const run = newRunId()
+const clients = openStackClients(stack, `bench/${run}`)
+const dir = mkdtempSync(join(tmpdir(), 'kfs-bench-fresh-'))
+try {
+  const { source, view } = benchViews(run)
+  await clients.log.createTopic(source.topic, source.partitions)
+  await clients.encoderFor(source)
+
+  const seen = newSeenLog()
+  const unsubscribe = await clients.online.subscribeChanges([view], (change) => recordSeen(seen, change.entityKey, change.asOfMs))
+  const { engine } = startStackEngine(clients, { views: [view], groupId: `bench-${run}` })
+  await engine.start()
+  progress(`engine running on ${source.topic}; producing ${RATE}/s for ${SECONDS} s`)
+
+  const { sent, arrived } = await runSteadyProducer({ brokers: stack.kafkaBrokers, registryUrl: stack.registryUrl, topic: source.topic, rate: RATE, seconds: SECONDS, users: USERS, outFile: join(dir, 'sent.json'), listenGroup: `bench-raw-${run}` })
+  const deadline = Date.now() + 30_000
+  while (engine.stats.consumed < sent.keys.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  await new Promise((r) => setTimeout(r, 500))
+  const failed = await Promise.race([engine.failed, Promise.resolve(undefined)])
+  if (failed) throw failed
+  const stats = engine.stats
+  progress(`engine: ${stats.consumed} consumed, ${stats.emittedRows} rows, ${stats.checkpoints} checkpoints (last ${stats.lastCheckpointDurationMs} ms); ${seen.keys.length} rows seen landing`)
+  await unsubscribe()
+  await engine.stop()
+
+  const fromMs = sent.sentAtMs[0]! + WARMUP_MS
+  const { latencies, missing } = visibilityLatencies(sent, seen, fromMs)
+  const achieved = sent.keys.length / ((sent.sentAtMs.at(-1)! - sent.sentAtMs[0]!) / 1000)
+  const p50 = percentile(latencies, 50)
+  const p99 = percentile(latencies, 99)
+  progress(`latency over ${latencies.length} events: p50 ${p50.toFixed(1)} ms, p90 ${percentile(latencies, 90).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${percentile(latencies, 100).toFixed(1)} ms; never visible: ${missing}`)
+  const floor = arrivalLatencies(sent, arrived, fromMs)
+  const b50 = percentile(floor.latencies, 50)
+  const b99 = percentile(floor.latencies, 99)
+  progress(`baseline (produce → raw kafkajs consumer): p50 ${b50.toFixed(1)} ms, p99 ${b99.toFixed(1)} ms; never seen: ${floor.missing}`)
+  benchLine('freshness', { rate: achieved, p50_ms: p50, p99_ms: p99, max_ms: percentile(latencies, 100), missing, baseline_p50_ms: b50, baseline_p99_ms: b99, ratio_p99: p99 / b99 })
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+  await clients.close()
+  stack.release()
+}
