@@ -89,10 +89,63 @@ export function hllEstimate(acc: HllAcc): number {
     sum = zeros
     for (const packed of sparse) sum += 2 ** -(packed % 64)
   }
+  return estimateFrom(sum, zeros)
+}
+
+/** The estimate from Σ2^−rank over all registers and the number of zero registers. */
+function estimateFrom(sum: number, zeros: number): number {
   if (zeros === M) return 0
   const raw = (ALPHA * M * M) / sum
   if (raw <= 2.5 * M && zeros > 0) return Math.round(M * Math.log(M / zeros))
   return Math.round(raw)
+}
+
+const unionRegisters = new Uint8Array(M)
+const unionTouched = new Uint16Array(M)
+
+/**
+ * `hllEstimate` of the merge of `count` sketches found at `accs[from + i·stride]`, without
+ * building the merged sketch: the registers are unioned into a scratch array and cleared again.
+ * Equal to the merge-then-estimate result bit for bit, because the estimate is a function of
+ * the registers alone and Σ2^−rank is exact in a double whatever the summation order.
+ */
+export function hllUnionEstimate(accs: readonly unknown[], from: number, stride: number, count: number): number {
+  const regs = unionRegisters
+  const touched = unionTouched
+  let nt = 0
+  for (let i = 0; i < count; i++) {
+    const acc = accs[from + i * stride] as HllAcc
+    if (acc.dense !== null) {
+      const dense = acc.dense
+      for (let r = 0; r < M; r++) {
+        const rank = dense[r] as number
+        const cur = regs[r] as number
+        if (rank > cur) {
+          if (cur === 0) touched[nt++] = r
+          regs[r] = rank
+        }
+      }
+    } else {
+      const sparse = acc.sparse as number[]
+      for (let j = 0; j < sparse.length; j++) {
+        const packed = sparse[j] as number
+        const r = Math.floor(packed / 64)
+        const rank = packed % 64
+        const cur = regs[r] as number
+        if (rank > cur) {
+          if (cur === 0) touched[nt++] = r
+          regs[r] = rank
+        }
+      }
+    }
+  }
+  let sum = M - nt
+  for (let i = 0; i < nt; i++) {
+    const r = touched[i] as number
+    sum += 2 ** -(regs[r] as number)
+    regs[r] = 0
+  }
+  return estimateFrom(sum, M - nt)
 }
 
 export const approxDistinct: Aggregator<HllAcc> = {

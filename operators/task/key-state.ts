@@ -1,54 +1,100 @@
-/** Per-key operator state of one view: clock, timer, tiles per hop group, lifetime accumulators. */
-import type { TimedKey } from './timer-queue.ts'
-import { insertAt } from '../aggregators/insert-at.ts'
-
 /**
- * A tile: `[k, acc0, acc1, …]` — the tile index then one accumulator per column of its hop group.
- * A flat array rather than an object holding an array: one allocation per tile, not two.
+ * Per-key operator state of one view, stored by dense key id (struct of arrays) rather than one
+ * object per key: the hot loop touches a few flat arrays instead of chasing a key object, its
+ * tile list and one array per tile.
+ *
+ * Layout, per key id:
+ * - `clock[id]` (the key's clock c, DESIGN §3) and `timer[id]` (its one timer, NaN = none);
+ * - per hop group g, `num[g][id]`: the key's non-empty tiles ascending, flattened as
+ *   `[k, n0, n1, …, k', n0', …]` — the tile index then the plain-number accumulators
+ *   (count/sum/min/max columns); V8 keeps such arrays as unboxed doubles;
+ * - per hop group g with other columns, `obj[g][id]`: the same tiles' other accumulators
+ *   (sketches, last_n lists…), flattened the same way without the tile index;
+ * - `life[id]`: the lifetime accumulators (null when the view has none).
+ * Tile arrays are rebuilt at exact length on insert/evict (they are short), never grown in place.
+ *
+ * Ids of dropped keys are reused; a stale timer entry cannot fire for the new owner because a
+ * timer entry is live only while it equals `timer[id]` (timer-queue.ts).
  */
-export type Tile = unknown[]
 
-export function tileIndexOf(tile: Tile): number {
-  return tile[0] as number
-}
+const EMPTY_NUM: readonly number[] = []
+const EMPTY_OBJ: readonly unknown[] = []
 
-export class KeyState implements TimedKey {
-  readonly key: string
-  /** The key's clock c (DESIGN §3): max of accepted event times and emitted boundaries. */
-  c: number
-  timerMs = Number.NaN
-  dropped = false
-  /** Per hop group, the non-empty tiles ascending by index. */
-  readonly groups: Tile[][]
-  readonly life: unknown[] | null
+export class KeyTable {
+  readonly ids = new Map<string, number>()
+  keyOf: string[] = []
+  clock = new Float64Array(1024)
+  timer = new Float64Array(1024)
+  readonly num: (readonly number[])[][]
+  readonly obj: (readonly unknown[])[][]
+  readonly life: (unknown[] | null)[] = []
+  readonly #free: number[] = []
+  #next = 0
 
-  constructor(key: string, c: number, groups: Tile[][], life: unknown[] | null) {
-    this.key = key
-    this.c = c
-    this.groups = groups
-    this.life = life
+  constructor(groupCount: number) {
+    this.num = Array.from({ length: groupCount }, () => [])
+    this.obj = Array.from({ length: groupCount }, () => [])
+  }
+
+  get size(): number {
+    return this.ids.size
+  }
+
+  /** A fresh id for `key` with clock `c`, no tiles and no timer. */
+  add(key: string, c: number, life: unknown[] | null): number {
+    let id = this.#free.pop()
+    if (id === undefined) {
+      id = this.#next++
+      if (id >= this.clock.length) this.#grow()
+      for (let g = 0; g < this.num.length; g++) {
+        ;(this.num[g] as (readonly number[])[]).push(EMPTY_NUM)
+        ;(this.obj[g] as (readonly unknown[])[]).push(EMPTY_OBJ)
+      }
+      this.keyOf.push(key)
+      this.life.push(life)
+    } else {
+      for (let g = 0; g < this.num.length; g++) {
+        ;(this.num[g] as (readonly number[])[])[id] = EMPTY_NUM
+        ;(this.obj[g] as (readonly unknown[])[])[id] = EMPTY_OBJ
+      }
+      this.keyOf[id] = key
+      this.life[id] = life
+    }
+    this.clock[id] = c
+    this.timer[id] = Number.NaN
+    this.ids.set(key, id)
+    return id
+  }
+
+  drop(id: number): void {
+    this.ids.delete(this.keyOf[id] as string)
+    this.timer[id] = Number.NaN
+    for (let g = 0; g < this.num.length; g++) {
+      ;(this.num[g] as (readonly number[])[])[id] = EMPTY_NUM
+      ;(this.obj[g] as (readonly unknown[])[])[id] = EMPTY_OBJ
+    }
+    this.life[id] = null
+    this.keyOf[id] = ''
+    this.#free.push(id)
+  }
+
+  #grow(): void {
+    const clock = new Float64Array(this.clock.length * 2)
+    clock.set(this.clock)
+    this.clock = clock
+    const timer = new Float64Array(this.timer.length * 2)
+    timer.set(this.timer)
+    this.timer = timer
   }
 }
 
-/** The tile `k` of `groups[g]`, inserting an empty one (from `init(k)`) when absent. */
-export function tileFor(groups: Tile[][], g: number, k: number, init: (k: number) => Tile): Tile {
-  const tiles = groups[g] as Tile[]
-  let i = tiles.length
-  while (i > 0 && ((tiles[i - 1] as Tile)[0] as number) > k) i--
-  const before = tiles[i - 1]
-  if (before !== undefined && before[0] === k) return before
-  const tile = init(k)
-  groups[g] = insertAt(tiles, i, tile)
-  return tile
-}
-
-/** Index of the first tile with index ≥ k (tiles.length if none). */
-export function firstTileFrom(tiles: readonly Tile[], k: number): number {
+/** Index (in tiles) of the first tile with index ≥ k in a flat tile array of `stride`. */
+export function firstTileFrom(tiles: readonly number[], stride: number, k: number): number {
   let lo = 0
-  let hi = tiles.length
+  let hi = tiles.length / stride
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if (((tiles[mid] as Tile)[0] as number) < k) lo = mid + 1
+    if ((tiles[mid * stride] as number) < k) lo = mid + 1
     else hi = mid
   }
   return lo

@@ -98,7 +98,7 @@ class Task implements PartitionTask {
   }
 
   keyCounts(): number[] {
-    return this.#runners.map((r) => r.keys.size)
+    return this.#runners.map((r) => r.table.size)
   }
 
   /**

@@ -15,6 +15,8 @@ export interface ColumnPlan {
   readonly agg: Aggregator
   /** undefined: counts events; otherwise the (mapped) event field fed to the aggregator. */
   readonly field: string | undefined
+  /** N of a last_n column (its window value is its tiles' lists concatenated, newest first). */
+  readonly lastN: number | undefined
 }
 
 export interface FeatureSlot {
@@ -73,7 +75,7 @@ export function planView(view: FeatureViewDef, source: SourceDef): ViewPlan {
       const key = columnKey(op, a.field, a.n)
       let column = index.get(key)
       if (column === undefined) {
-        column = columns.push({ agg: colAgg, field: a.field }) - 1
+        column = columns.push({ agg: colAgg, field: a.field, lastN: op === 'last_n' ? a.n : undefined }) - 1
         index.set(key, column)
       }
       return column

@@ -11,34 +11,42 @@
  */
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import { CheckpointError } from '../../core/errors.ts'
-import type { Tile } from './key-state.ts'
 import { compareKeyBytes } from './key-order.ts'
 import type { ViewRunner } from './view-runner.ts'
 
 export function encodeViewState(runner: ViewRunner, w: ByteWriter): void {
   const plan = runner.plan
+  const table = runner.table
   w.str(plan.fingerprint)
-  const keys = [...runner.keys.keys()].sort(compareKeyBytes)
+  const keys = [...table.ids.keys()].sort(compareKeyBytes)
   w.uvarint(keys.length)
   for (const key of keys) {
-    const s = runner.keys.get(key)!
+    const id = table.ids.get(key) as number
     w.str(key)
-    w.f64(s.c)
-    w.f64(s.timerMs)
+    w.f64(table.clock[id] as number)
+    w.f64(table.timer[id] as number)
     plan.groups.forEach((group, g) => {
-      const tiles = s.groups[g] as Tile[]
-      w.uvarint(tiles.length)
-      for (const tile of tiles) {
-        w.svarint(tile[0] as number)
-        group.columns.forEach((col, j) => col.agg.encode(tile[j + 1], w))
+      const lay = runner.layouts[g]!
+      const tiles = table.num[g]![id] as readonly number[]
+      const objs = table.obj[g]![id] as readonly unknown[]
+      const count = tiles.length / lay.numStride
+      w.uvarint(count)
+      for (let t = 0; t < count; t++) {
+        w.svarint(tiles[t * lay.numStride] as number)
+        group.columns.forEach((col, j) => {
+          const place = lay.placeOf[j] as number
+          col.agg.encode(lay.isNum[j] === 1 ? tiles[t * lay.numStride + place] : objs[t * lay.objStride + place], w)
+        })
       }
     })
-    if (s.life !== null) plan.lifetimeColumns.forEach((col, j) => col.agg.encode(s.life![j], w))
+    const life = table.life[id]
+    if (life !== null && life !== undefined) plan.lifetimeColumns.forEach((col, j) => col.agg.encode(life[j], w))
   }
 }
 
 export function decodeViewState(runner: ViewRunner, r: ByteReader): void {
   const plan = runner.plan
+  const table = runner.table
   const fingerprint = r.str()
   if (fingerprint !== plan.fingerprint) {
     throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${plan.view.name} was taken with a different feature plan`)
@@ -48,20 +56,27 @@ export function decodeViewState(runner: ViewRunner, r: ByteReader): void {
     const key = r.str()
     const c = r.f64()
     const timerMs = r.f64()
-    const s = runner.newKeyState(key, c)
+    if (table.ids.has(key)) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${plan.view.name} repeats a key`)
+    const id = runner.addKey(key, c)
     plan.groups.forEach((group, g) => {
-      const tiles = s.groups[g] as Tile[]
+      const lay = runner.layouts[g]!
       const count = r.uvarint()
+      const tiles = new Array<number>(count * lay.numStride)
+      const objs = new Array<unknown>(count * lay.objStride)
       for (let t = 0; t < count; t++) {
-        const k = r.svarint()
-        const tile = new Array<unknown>(group.columns.length + 1)
-        tile[0] = k
-        group.columns.forEach((col, j) => (tile[j + 1] = col.agg.decode(r)))
-        tiles.push(tile)
+        tiles[t * lay.numStride] = r.svarint()
+        group.columns.forEach((col, j) => {
+          const place = lay.placeOf[j] as number
+          const acc = col.agg.decode(r)
+          if (lay.isNum[j] === 1) tiles[t * lay.numStride + place] = acc as number
+          else objs[t * lay.objStride + place] = acc
+        })
       }
+      table.num[g]![id] = tiles
+      if (lay.objStride > 0) table.obj[g]![id] = objs
     })
-    if (s.life !== null) plan.lifetimeColumns.forEach((col, j) => (s.life![j] = col.agg.decode(r)))
-    runner.keys.set(key, s)
-    runner.timers.schedule(s, timerMs)
+    const life = table.life[id]
+    if (life !== null && life !== undefined) plan.lifetimeColumns.forEach((col, j) => (life[j] = col.agg.decode(r)))
+    runner.timers.schedule(id, timerMs)
   }
 }

@@ -1,55 +1,67 @@
 /**
- * Event-time timers of one view: at most one live timer per key (its `timerMs`), stored in
- * buckets by boundary time plus a min-heap of the distinct bucket times. Re-scheduling a key
- * leaves its old entry behind; an entry is live only while it equals the key's `timerMs`
- * (lazy deletion), so no per-key search is ever needed.
+ * Event-time timers of one view: at most one live timer per key id (`timer[id]` in the key
+ * table), stored in buckets of ids by boundary time plus a min-heap of the distinct bucket
+ * times. Re-scheduling a key leaves its old entry behind; an entry is live only while it equals
+ * the key's `timer[id]` (lazy deletion), so no per-key search is ever needed, and a dropped key
+ * (timer NaN) or a reused id never fires from a stale entry.
  *
- * Guarantees: `popDue(watermarkMs)` hands out the earliest due bucket's live keys sorted by key
- * bytes; a key's stale entries are skipped; work is O(log buckets) per bucket plus a sort of
- * the bucket's keys — never a scan over all keys.
+ * Guarantees: `popDue(watermarkMs)` hands out the earliest due bucket's live ids sorted by key
+ * bytes, each once; work is O(log buckets) per bucket plus a sort of the bucket's ids — never a
+ * scan over all keys.
  */
 import { compareKeyBytes } from './key-order.ts'
+import type { KeyTable } from './key-state.ts'
 
-export interface TimedKey {
-  readonly key: string
-  timerMs: number
-  dropped: boolean
-}
-
-export class TimerQueue<K extends TimedKey> {
-  readonly #buckets = new Map<number, K[]>()
+export class TimerQueue {
+  readonly #buckets = new Map<number, number[]>()
   readonly #times: number[] = []
+  readonly #table: KeyTable
+
+  constructor(table: KeyTable) {
+    this.#table = table
+  }
 
   get size(): number {
     return this.#times.length
   }
 
-  schedule(state: K, atMs: number): void {
-    state.timerMs = atMs
+  schedule(id: number, atMs: number): void {
+    this.#table.timer[id] = atMs
     if (Number.isNaN(atMs) || atMs === Infinity) return
     const bucket = this.#buckets.get(atMs)
     if (bucket !== undefined) {
-      bucket.push(state)
+      bucket.push(id)
       return
     }
-    this.#buckets.set(atMs, [state])
+    this.#buckets.set(atMs, [id])
     this.#pushTime(atMs)
   }
 
-  /** Earliest bucket due at `watermarkMs`, its live keys sorted by key bytes; undefined if none. */
-  popDue(watermarkMs: number): { atMs: number; states: K[] } | undefined {
+  /** Earliest bucket due at `watermarkMs`, its live ids sorted by key bytes; undefined if none. */
+  popDue(watermarkMs: number): { atMs: number; ids: number[] } | undefined {
+    const timer = this.#table.timer
     for (;;) {
       const atMs = this.#times[0]
       if (atMs === undefined || atMs > watermarkMs) return undefined
       this.#popTime()
-      const bucket = this.#buckets.get(atMs) as K[]
+      const bucket = this.#buckets.get(atMs) as number[]
       this.#buckets.delete(atMs)
-      const states = bucket.filter((s) => s.timerMs === atMs && !s.dropped)
-      if (states.length === 0) continue
-      if (states.length > 1) states.sort((a, b) => compareKeyBytes(a.key, b.key))
-      // A key may sit twice in one bucket (re-scheduled back to the same time).
-      const unique = states.filter((s, i) => i === 0 || s !== states[i - 1])
-      return { atMs, states: unique }
+      let n = 0
+      for (let i = 0; i < bucket.length; i++) {
+        const id = bucket[i] as number
+        if (timer[id] === atMs) bucket[n++] = id
+      }
+      if (n === 0) continue
+      bucket.length = n
+      if (n > 1) {
+        const keyOf = this.#table.keyOf
+        bucket.sort((a, b) => compareKeyBytes(keyOf[a] as string, keyOf[b] as string))
+        // An id may sit twice in one bucket (re-scheduled back to the same time).
+        let m = 1
+        for (let i = 1; i < n; i++) if (bucket[i] !== bucket[m - 1]) bucket[m++] = bucket[i] as number
+        bucket.length = m
+      }
+      return { atMs, ids: bucket }
     }
   }
 

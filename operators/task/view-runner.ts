@@ -4,7 +4,9 @@
  *
  * Strategy:
  * 1. Each key holds, per hop group, only its non-empty tiles (ascending), so memory follows the
- *    data: a key seen once a day keeps a handful of tiles however long its windows are.
+ *    data: a key seen once a day keeps a handful of tiles however long its windows are. Keys
+ *    are dense ids and tiles flat arrays (key-state.ts, tile-layout.ts), so the hot loop does
+ *    one Map lookup per record and no per-tile objects.
  * 2. A key is evaluated only at its clock c. A window value is the fold, in ascending tile order,
  *    of the tiles in range (see windows/hops.ts); the fold order is fixed, so results are bit
  *    for bit reproducible from the tiles alone — tiles are the whole state, nothing derived is
@@ -20,13 +22,19 @@
  *    state change is followed by an evaluation at c), so it is recomputed instead of stored.
  */
 import type { EventRecord, FeatureRow, FeatureValue } from '../define/types.ts'
-import type { ColumnPlan, ViewPlan } from './plan.ts'
-import { KeyState, firstTileFrom, tileFor, type Tile } from './key-state.ts'
+import type { ViewPlan } from './plan.ts'
+import { KeyTable, firstTileFrom } from './key-state.ts'
 import { TimerQueue } from './timer-queue.ts'
 import { entityKeyOf, fieldValueOf } from './event-fields.ts'
 import { rowValuesEqual } from './values-equal.ts'
 import type { Aggregator } from '../aggregators/types.ts'
+import { hllUnionEstimate } from '../aggregators/approx-distinct.ts'
+import type { OrderedEntry } from '../aggregators/ordered-entry.ts'
 import type { TaskDeadLetter } from './output.ts'
+import {
+  NUM_COUNT, NUM_MAX, NUM_MIN, NUM_SUM, READ_ADD, READ_AVG, READ_DISTINCT, READ_LAST_N, READ_MAX, READ_MIN,
+  tileLayouts, type GroupLayout,
+} from './tile-layout.ts'
 
 interface FlatColumn {
   readonly agg: Aggregator
@@ -35,26 +43,21 @@ interface FlatColumn {
 
 export class ViewRunner {
   readonly plan: ViewPlan
-  readonly keys = new Map<string, KeyState>()
-  readonly timers = new TimerQueue<KeyState>()
+  readonly layouts: readonly GroupLayout[]
+  readonly table: KeyTable
+  readonly timers: TimerQueue
   readonly #allowedLatenessMs: number
   readonly #columns: FlatColumn[]
-  readonly #groupOffset: number[]
   readonly #lifeOffset: number
   readonly #scratch: unknown[]
   readonly #emptyValue: FeatureValue[]
   readonly #hasLifetime: boolean
-  readonly #groupInits: ((k: number) => Tile)[]
 
   constructor(plan: ViewPlan, allowedLatenessMs: number) {
     this.plan = plan
     this.#allowedLatenessMs = allowedLatenessMs
     this.#columns = []
-    this.#groupOffset = []
-    for (const g of plan.groups) {
-      this.#groupOffset.push(this.#columns.length)
-      this.#columns.push(...g.columns)
-    }
+    for (const g of plan.groups) this.#columns.push(...g.columns)
     this.#lifeOffset = this.#columns.length
     this.#columns.push(...plan.lifetimeColumns)
     this.#scratch = new Array<unknown>(this.#columns.length).fill(null)
@@ -63,12 +66,15 @@ export class ViewRunner {
       for (const s of g.specs) for (const f of s.features) this.#emptyValue[f.featureIndex] = f.countColumn !== undefined ? null : f.finisher.finish(g.columns[f.column]!.agg.init())
     }
     this.#hasLifetime = plan.lifetimeColumns.length > 0
-    this.#groupInits = plan.groups.map((g) => tileFactory(g.columns))
+    this.layouts = tileLayouts(plan)
+    this.table = new KeyTable(plan.groups.length)
+    this.timers = new TimerQueue(this.table)
   }
 
-  newKeyState(key: string, c: number): KeyState {
+  /** A new key with clock `c` and empty state. */
+  addKey(key: string, c: number): number {
     const life = this.#hasLifetime ? this.plan.lifetimeColumns.map((col) => col.agg.init()) : null
-    return new KeyState(key, c, this.plan.groups.map(() => []), life)
+    return this.table.add(key, c, life)
   }
 
   /** Step 2 of DESIGN §2 for one accepted record. */
@@ -110,137 +116,235 @@ export class ViewRunner {
   }
 
   #accept(key: string, offset: string, t: number, rows: FeatureRow[]): void {
-    let state = this.keys.get(key)
+    const table = this.table
+    let id = table.ids.get(key)
     let before: FeatureValue[] | undefined
-    if (state === undefined) {
-      state = this.newKeyState(key, t)
-      this.keys.set(key, state)
-    } else if (t <= state.c) {
-      before = this.evaluate(state)
+    if (id === undefined) {
+      id = this.addKey(key, t)
+    } else if (t <= (table.clock[id] as number)) {
+      before = this.evaluate(id)
     }
-    const oldC = state.c
+    const oldC = table.clock[id] as number
     const c = t > oldC ? t : oldC
     const scratch = this.#scratch
-    const groups = this.plan.groups
-    for (let g = 0; g < groups.length; g++) {
-      const group = groups[g]!
-      const h = group.hopMs
+    const layouts = this.layouts
+    for (let g = 0; g < layouts.length; g++) {
+      const lay = layouts[g] as GroupLayout
+      const h = lay.hopMs
       const k = Math.floor(t / h)
-      if (k < Math.floor(c / h) + 1 - group.maxTiles) continue
-      const tile = tileFor(state.groups, g, k, this.#groupInits[g] as (k: number) => Tile)
-      const off = this.#groupOffset[g] as number
-      const cols = group.columns
-      for (let j = 0; j < cols.length; j++) {
-        const v = scratch[off + j]
-        if (v !== null) tile[j + 1] = cols[j]!.agg.add(tile[j + 1], v as number | string, t, offset)
+      if (k < Math.floor(c / h) + 1 - lay.maxTiles) continue
+      const numByKey = table.num[g] as (readonly number[])[]
+      const objByKey = table.obj[g] as (readonly unknown[])[]
+      let tiles = numByKey[id] as number[]
+      const ns = lay.numStride
+      const os = lay.objStride
+      let i = tiles.length / ns
+      while (i > 0 && (tiles[(i - 1) * ns] as number) > k) i--
+      let pos: number
+      if (i > 0 && tiles[(i - 1) * ns] === k) {
+        pos = i - 1
+      } else {
+        pos = i
+        tiles = insertNumTile(tiles, lay, pos, k)
+        numByKey[id] = tiles
+        if (os > 0) objByKey[id] = insertObjTile(objByKey[id] as unknown[], lay, pos)
+      }
+      const base = pos * ns + 1
+      const kinds = lay.numKind
+      const numScratch = lay.numScratch
+      for (let j = 0; j < kinds.length; j++) {
+        const v = scratch[numScratch[j] as number]
+        if (v === null) continue
+        const at = base + j
+        const acc = tiles[at] as number
+        switch (kinds[j]) {
+          case NUM_COUNT:
+            tiles[at] = acc + 1
+            break
+          case NUM_SUM:
+            tiles[at] = acc + (v as number)
+            break
+          case NUM_MIN:
+            if ((v as number) < acc || acc !== acc) tiles[at] = v as number
+            break
+          default:
+            if ((v as number) > acc || acc !== acc) tiles[at] = v as number
+        }
+      }
+      if (os > 0) {
+        const objs = objByKey[id] as unknown[]
+        const aggs = lay.objAggs
+        const objScratch = lay.objScratch
+        const ob = pos * os
+        for (let j = 0; j < os; j++) {
+          const v = scratch[objScratch[j] as number]
+          if (v !== null) objs[ob + j] = (aggs[j] as Aggregator).add(objs[ob + j], v as number | string, t, offset)
+        }
       }
     }
-    if (state.life !== null) {
+    const life = table.life[id] as unknown[] | null
+    if (life !== null) {
       const cols = this.plan.lifetimeColumns
       for (let j = 0; j < cols.length; j++) {
         const v = scratch[this.#lifeOffset + j]
-        if (v !== null) state.life[j] = cols[j]!.agg.add(state.life[j], v as number | string, t, offset)
+        if (v !== null) life[j] = cols[j]!.agg.add(life[j], v as number | string, t, offset)
       }
     }
-    state.c = c
-    if (c > oldC) this.#evict(state)
-    const values = this.evaluate(state)
+    table.clock[id] = c
+    if (c > oldC) this.#evict(id)
+    const values = this.evaluate(id)
     if (before === undefined || !rowValuesEqual(before, values)) rows.push({ entityKey: key, asOfMs: c, values })
-    this.#reschedule(state)
+    this.#reschedule(id)
   }
 
   /** Step 4 of DESIGN §2: decay rows for every due boundary, in (boundary, key bytes) order. */
   fire(watermarkMs: number, rows: FeatureRow[]): void {
+    const table = this.table
     for (;;) {
       const due = this.timers.popDue(watermarkMs)
       if (due === undefined) return
       const b = due.atMs
-      for (const state of due.states) {
-        if (state.c < b && this.#losesTileAt(state, b)) {
-          state.c = b
-          this.#evict(state)
-          rows.push({ entityKey: state.key, asOfMs: b, values: this.evaluate(state) })
+      const ids = due.ids
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i] as number
+        if ((table.clock[id] as number) < b && this.#losesTileAt(id, b)) {
+          table.clock[id] = b
+          this.#evict(id)
+          rows.push({ entityKey: table.keyOf[id] as string, asOfMs: b, values: this.evaluate(id) })
         }
-        state.timerMs = Number.NaN
-        if (!this.#reschedule(state) && state.c + this.#allowedLatenessMs <= watermarkMs) {
-          state.dropped = true
-          this.keys.delete(state.key)
-        }
+        table.timer[id] = Number.NaN
+        if (!this.#reschedule(id) && (table.clock[id] as number) + this.#allowedLatenessMs <= watermarkMs) table.drop(id)
       }
     }
   }
 
   /** Values of every feature at the key's clock, in the view's feature order. */
-  evaluate(state: KeyState): FeatureValue[] {
+  evaluate(id: number): FeatureValue[] {
     const out = this.#emptyValue.slice()
-    const t = state.c
-    const groups = this.plan.groups
-    for (let g = 0; g < groups.length; g++) {
-      const group = groups[g]!
-      const tiles = state.groups[g] as Tile[]
+    const table = this.table
+    const t = table.clock[id] as number
+    const layouts = this.layouts
+    for (let g = 0; g < layouts.length; g++) {
+      const lay = layouts[g] as GroupLayout
+      const tiles = (table.num[g] as (readonly number[])[])[id] as readonly number[]
       if (tiles.length === 0) continue
-      const top = Math.floor(t / group.hopMs)
-      for (const spec of group.specs) {
-        const lo = firstTileFrom(tiles, top + 1 - spec.tiles)
-        const n = tiles.length - lo
+      const ns = lay.numStride
+      const os = lay.objStride
+      const count = tiles.length / ns
+      const objs = (table.obj[g] as (readonly unknown[])[])[id] as readonly unknown[]
+      const top = Math.floor(t / lay.hopMs)
+      for (const spec of lay.specs) {
+        const lo = firstTileFrom(tiles, ns, top + 1 - spec.tiles)
+        const n = count - lo
         if (n === 0) continue
-        for (const slot of spec.features) {
-          const agg = group.columns[slot.column]!.agg
-          const at = slot.column + 1
-          if (slot.countColumn !== undefined) {
-            out[slot.featureIndex] = averageOf(tiles, lo, at, slot.countColumn + 1)
-          } else if (n === 1) {
-            out[slot.featureIndex] = slot.finisher.finish((tiles[lo] as Tile)[at])
-          } else if (slot.finisher.foldTiles !== undefined) {
-            out[slot.featureIndex] = slot.finisher.foldTiles(tiles, lo, at)
-          } else {
-            let acc = agg.init()
-            for (let j = lo; j < tiles.length; j++) acc = agg.merge(acc, (tiles[j] as Tile)[at])
-            out[slot.featureIndex] = slot.finisher.finish(acc)
+        for (const read of spec.reads) {
+          const at = read.at
+          let value: FeatureValue
+          switch (read.mode) {
+            case READ_AVG: {
+              let s = 0
+              let m = 0
+              for (let i = lo; i < count; i++) {
+                s += tiles[i * ns + at] as number
+                m += tiles[i * ns + read.countAt] as number
+              }
+              value = m === 0 ? null : s / m
+              break
+            }
+            case READ_ADD: {
+              if (n === 1) {
+                value = tiles[lo * ns + at] as number
+                break
+              }
+              let s = 0
+              for (let i = lo; i < count; i++) s += tiles[i * ns + at] as number
+              value = s
+              break
+            }
+            case READ_MIN: {
+              let m = Number.NaN
+              for (let i = lo; i < count; i++) {
+                const v = tiles[i * ns + at] as number
+                if (v < m || m !== m) m = v
+              }
+              value = m !== m ? null : m
+              break
+            }
+            case READ_MAX: {
+              let m = Number.NaN
+              for (let i = lo; i < count; i++) {
+                const v = tiles[i * ns + at] as number
+                if (v > m || m !== m) m = v
+              }
+              value = m !== m ? null : m
+              break
+            }
+            case READ_DISTINCT:
+              value = n === 1 ? read.finisher.finish(objs[lo * os + at]) : hllUnionEstimate(objs, lo * os + at, os, n)
+              break
+            case READ_LAST_N:
+              value = lastNOf(objs, lo, count, os, at, read.lastN, read.agg)
+              break
+            default: {
+              if (n === 1) {
+                value = read.finisher.finish(objs[lo * os + at])
+                break
+              }
+              const agg = read.agg
+              let acc = agg.init()
+              for (let i = lo; i < count; i++) acc = agg.merge(acc, objs[i * os + at])
+              value = read.finisher.finish(acc)
+            }
           }
+          out[read.featureIndex] = value
         }
       }
     }
-    if (state.life !== null) {
+    const life = table.life[id] as unknown[] | null
+    if (life !== null) {
       for (const slot of this.plan.lifetimeFeatures) {
-        if (slot.countColumn === undefined) out[slot.featureIndex] = slot.finisher.finish(state.life[slot.column])
+        if (slot.countColumn === undefined) out[slot.featureIndex] = slot.finisher.finish(life[slot.column])
         else {
-          const count = state.life[slot.countColumn] as number
-          out[slot.featureIndex] = count === 0 ? null : (state.life[slot.column] as number) / count
+          const n = life[slot.countColumn] as number
+          out[slot.featureIndex] = n === 0 ? null : (life[slot.column] as number) / n
         }
       }
     }
     return out
   }
 
-  #losesTileAt(state: KeyState, b: number): boolean {
-    const groups = this.plan.groups
-    for (let g = 0; g < groups.length; g++) {
-      const group = groups[g]!
-      if (b % group.hopMs !== 0) continue
-      const tiles = state.groups[g] as Tile[]
-      for (const spec of group.specs) {
-        const k = b / group.hopMs - spec.tiles
-        const i = firstTileFrom(tiles, k)
-        if (i < tiles.length && (tiles[i] as Tile)[0] === k) return true
+  #losesTileAt(id: number, b: number): boolean {
+    const layouts = this.layouts
+    for (let g = 0; g < layouts.length; g++) {
+      const lay = layouts[g] as GroupLayout
+      if (b % lay.hopMs !== 0) continue
+      const tiles = (this.table.num[g] as (readonly number[])[])[id] as readonly number[]
+      const ns = lay.numStride
+      for (const spec of lay.specs) {
+        const k = b / lay.hopMs - spec.tiles
+        const i = firstTileFrom(tiles, ns, k)
+        if (tiles[i * ns] === k) return true
       }
     }
     return false
   }
 
   /** Earliest boundary > c at which some window of the key loses a non-empty tile; NaN if none. */
-  nextLossMs(state: KeyState): number {
+  nextLossMs(id: number): number {
     let next = Number.NaN
-    const groups = this.plan.groups
-    for (let g = 0; g < groups.length; g++) {
-      const group = groups[g]!
-      const tiles = state.groups[g] as Tile[]
+    const layouts = this.layouts
+    const c = this.table.clock[id] as number
+    for (let g = 0; g < layouts.length; g++) {
+      const lay = layouts[g] as GroupLayout
+      const tiles = (this.table.num[g] as (readonly number[])[])[id] as readonly number[]
       if (tiles.length === 0) continue
-      const top = Math.floor(state.c / group.hopMs)
-      for (const spec of group.specs) {
-        const i = firstTileFrom(tiles, top + 1 - spec.tiles)
-        if (i === tiles.length) continue
-        const b = (((tiles[i] as Tile)[0] as number) + spec.tiles) * group.hopMs
+      const ns = lay.numStride
+      const count = tiles.length / ns
+      const top = Math.floor(c / lay.hopMs)
+      for (const spec of lay.specs) {
+        const i = firstTileFrom(tiles, ns, top + 1 - spec.tiles)
+        if (i === count) continue
+        const b = ((tiles[i * ns] as number) + spec.tiles) * lay.hopMs
         if (!(b >= next)) next = b
       }
     }
@@ -248,56 +352,68 @@ export class ViewRunner {
   }
 
   /** Sets the key's single timer; returns false when the key has nothing left to emit. */
-  #reschedule(state: KeyState): boolean {
-    const loss = this.nextLossMs(state)
+  #reschedule(id: number): boolean {
+    const loss = this.nextLossMs(id)
     let at = loss
-    if (Number.isNaN(loss) && !this.#hasLifetime) at = state.c + this.#allowedLatenessMs
-    if (at !== state.timerMs) this.timers.schedule(state, at)
+    if (Number.isNaN(loss) && !this.#hasLifetime) at = (this.table.clock[id] as number) + this.#allowedLatenessMs
+    if (!Object.is(at, this.table.timer[id])) this.timers.schedule(id, at)
     return !Number.isNaN(loss) || this.#hasLifetime
   }
 
-  #evict(state: KeyState): void {
-    const groups = this.plan.groups
-    for (let g = 0; g < groups.length; g++) {
-      const group = groups[g]!
-      const tiles = state.groups[g] as Tile[]
-      const keepFrom = firstTileFrom(tiles, Math.floor(state.c / group.hopMs) + 1 - group.maxTiles)
-      if (keepFrom > 0) state.groups[g] = tiles.slice(keepFrom)
+  #evict(id: number): void {
+    const layouts = this.layouts
+    const c = this.table.clock[id] as number
+    for (let g = 0; g < layouts.length; g++) {
+      const lay = layouts[g] as GroupLayout
+      const numByKey = this.table.num[g] as (readonly number[])[]
+      const tiles = numByKey[id] as readonly number[]
+      if (tiles.length === 0) continue
+      const keepFrom = firstTileFrom(tiles, lay.numStride, Math.floor(c / lay.hopMs) + 1 - lay.maxTiles)
+      if (keepFrom === 0) continue
+      numByKey[id] = tiles.slice(keepFrom * lay.numStride)
+      if (lay.objStride > 0) {
+        const objByKey = this.table.obj[g] as (readonly unknown[])[]
+        objByKey[id] = (objByKey[id] as readonly unknown[]).slice(keepFrom * lay.objStride)
+      }
     }
   }
 }
 
-/** avg over tiles[lo..]: Σsum / Σcount in ascending tile order, as the avg aggregator computes it. */
-function averageOf(tiles: readonly Tile[], lo: number, sumAt: number, countAt: number): number | null {
-  let s = 0
-  let n = 0
-  for (let i = lo; i < tiles.length; i++) {
-    const tile = tiles[i] as Tile
-    s += tile[sumAt] as number
-    n += tile[countAt] as number
-  }
-  return n === 0 ? null : s / n
+/** A copy of a flat numeric tile array with an empty tile `k` inserted at tile position `pos`. */
+function insertNumTile(tiles: readonly number[], lay: GroupLayout, pos: number, k: number): number[] {
+  const ns = lay.numStride
+  const at = pos * ns
+  const out = new Array<number>(tiles.length + ns)
+  for (let i = 0; i < at; i++) out[i] = tiles[i] as number
+  out[at] = k
+  const kinds = lay.numKind
+  for (let j = 0; j < kinds.length; j++) out[at + 1 + j] = kinds[j] === NUM_MIN || kinds[j] === NUM_MAX ? Number.NaN : 0
+  for (let i = at; i < tiles.length; i++) out[i + ns] = tiles[i] as number
+  return out
+}
+
+function insertObjTile(objs: readonly unknown[], lay: GroupLayout, pos: number): unknown[] {
+  const os = lay.objStride
+  const at = pos * os
+  const out = new Array<unknown>(objs.length + os)
+  for (let i = 0; i < at; i++) out[i] = objs[i]
+  for (let j = 0; j < os; j++) out[at + j] = (lay.objAggs[j] as Aggregator).init()
+  for (let i = at; i < objs.length; i++) out[i + os] = objs[i]
+  return out
 }
 
 /**
- * Tiles are built at exact length (an array literal with spread grows like push, to 17 slots).
- * Tiles whose accumulators are all plain numbers come from their own allocation site, so V8 keeps
- * them as unboxed double arrays instead of learning "generic elements" from mixed tiles.
+ * last_n over tiles[lo..count): every entry of a later tile is later in event order than every
+ * entry of an earlier one (tiles partition time), so the ascending merge of the tiles' lists is
+ * their concatenation from the newest tile down, cut at N — no entry comparisons needed.
  */
-function tileFactory(columns: readonly ColumnPlan[]): (k: number) => Tile {
-  const width = columns.length + 1
-  if (columns.every((c) => typeof c.agg.init() === 'number')) {
-    return (k) => {
-      const tile = new Array<number>(width)
-      tile[0] = k
-      for (let j = 1; j < width; j++) tile[j] = (columns[j - 1] as ColumnPlan).agg.init() as number
-      return tile
-    }
+function lastNOf(objs: readonly unknown[], lo: number, count: number, os: number, at: number, n: number, agg: Aggregator): FeatureValue {
+  if (count - lo === 1) return agg.finish(objs[lo * os + at])
+  const out: (number | string)[] = []
+  for (let i = count - 1; i >= lo && out.length < n; i--) {
+    const list = objs[i * os + at] as readonly OrderedEntry[]
+    for (let j = 0; j < list.length && out.length < n; j++) out.push((list[j] as OrderedEntry).v)
   }
-  return (k) => {
-    const tile = new Array<unknown>(width)
-    tile[0] = k
-    for (let j = 1; j < width; j++) tile[j] = (columns[j - 1] as ColumnPlan).agg.init()
-    return tile
-  }
+  // A list mixes numbers and strings only if the field's type does (finish casts the same way).
+  return out as FeatureValue
 }

@@ -1,0 +1,137 @@
+/**
+ * How a view plan's tile columns map onto the flat per-key arrays of key-state.ts, and how each
+ * feature is read back from them. Plain-number accumulators (count, sum, min, max) go to the
+ * unboxed numeric array and are added/folded inline; every other column keeps its aggregator's
+ * accumulator in the object array.
+ *
+ * Every inline path is the aggregator's own arithmetic in the same order (ascending tiles,
+ * starting from `init()`), so the values are bit for bit those of `init → merge… → finish`.
+ */
+import type { Aggregator } from '../aggregators/types.ts'
+import type { HopGroupPlan, ViewPlan } from './plan.ts'
+
+export const NUM_COUNT = 0
+export const NUM_SUM = 1
+export const NUM_MIN = 2
+export const NUM_MAX = 3
+
+/** Reading modes of a windowed feature. */
+export const READ_AVG = 0
+export const READ_ADD = 1
+export const READ_MIN = 2
+export const READ_MAX = 3
+export const READ_DISTINCT = 4
+export const READ_LAST_N = 5
+export const READ_GENERIC = 6
+
+export interface FeatureRead {
+  readonly featureIndex: number
+  readonly mode: number
+  /** Position in the numeric tile (1-based: slot 0 is the tile index) or in the object tile. */
+  readonly at: number
+  /** avg: position of its count in the numeric tile. */
+  readonly countAt: number
+  /** last_n: its N. */
+  readonly lastN: number
+  readonly agg: Aggregator
+  readonly finisher: Aggregator
+}
+
+export interface SpecLayout {
+  readonly tiles: number
+  readonly reads: readonly FeatureRead[]
+}
+
+export interface GroupLayout {
+  readonly hopMs: number
+  readonly maxTiles: number
+  /** Numeric tile stride: 1 (tile index) + numeric columns. */
+  readonly numStride: number
+  /** Object tile stride: the number of object columns (0: the group has none). */
+  readonly objStride: number
+  /** Per numeric column: flat scratch index, kind, position in the numeric tile. */
+  readonly numScratch: Int32Array
+  readonly numKind: Int8Array
+  /** Per object column: flat scratch index and aggregator. */
+  readonly objScratch: Int32Array
+  readonly objAggs: readonly Aggregator[]
+  /** Per plan column j: its place (numeric 1-based / object 0-based) and whether it is numeric. */
+  readonly placeOf: Int32Array
+  readonly isNum: Uint8Array
+  readonly specs: readonly SpecLayout[]
+}
+
+function numKindOf(op: string): number {
+  switch (op) {
+    case 'count':
+      return NUM_COUNT
+    case 'sum':
+      return NUM_SUM
+    case 'min':
+      return NUM_MIN
+    case 'max':
+      return NUM_MAX
+    default:
+      return -1
+  }
+}
+
+function groupLayout(group: HopGroupPlan, scratchOffset: number): GroupLayout {
+  const cols = group.columns
+  const placeOf = new Int32Array(cols.length)
+  const isNum = new Uint8Array(cols.length)
+  const numScratch: number[] = []
+  const numKind: number[] = []
+  const objScratch: number[] = []
+  const objAggs: Aggregator[] = []
+  cols.forEach((col, j) => {
+    const kind = numKindOf(col.agg.op)
+    if (kind >= 0) {
+      isNum[j] = 1
+      placeOf[j] = numScratch.push(scratchOffset + j)
+      numKind.push(kind)
+    } else {
+      placeOf[j] = objScratch.push(scratchOffset + j) - 1
+      objAggs.push(col.agg)
+    }
+  })
+  const specs = group.specs.map((spec) => ({
+    tiles: spec.tiles,
+    reads: spec.features.map((slot): FeatureRead => {
+      const col = cols[slot.column]!
+      const at = placeOf[slot.column] as number
+      const base = { featureIndex: slot.featureIndex, at, countAt: 0, lastN: col.lastN ?? 0, agg: col.agg, finisher: slot.finisher }
+      if (slot.countColumn !== undefined) return { ...base, mode: READ_AVG, countAt: placeOf[slot.countColumn] as number }
+      if (isNum[slot.column] === 1) {
+        const kind = numKindOf(col.agg.op)
+        return { ...base, mode: kind === NUM_MIN ? READ_MIN : kind === NUM_MAX ? READ_MAX : READ_ADD }
+      }
+      if (col.agg.op === 'approx_distinct') return { ...base, mode: READ_DISTINCT }
+      if (col.lastN !== undefined) return { ...base, mode: READ_LAST_N }
+      return { ...base, mode: READ_GENERIC }
+    }),
+  }))
+  return {
+    hopMs: group.hopMs,
+    maxTiles: group.maxTiles,
+    numStride: numScratch.length + 1,
+    objStride: objScratch.length,
+    numScratch: Int32Array.from(numScratch),
+    numKind: Int8Array.from(numKind),
+    objScratch: Int32Array.from(objScratch),
+    objAggs,
+    placeOf,
+    isNum,
+    specs,
+  }
+}
+
+/** Layouts of every hop group; scratch indices follow the plan's columns group after group. */
+export function tileLayouts(plan: ViewPlan): GroupLayout[] {
+  let offset = 0
+  return plan.groups.map((g) => {
+    const layout = groupLayout(g, offset)
+    offset += g.columns.length
+    return layout
+  })
+}
