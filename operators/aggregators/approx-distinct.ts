@@ -22,6 +22,8 @@ const M = 1 << HLL_PRECISION
 const SPARSE_LIMIT = M / 8
 const RANK_BITS = 32 - HLL_PRECISION
 const ALPHA = 0.7213 / (1 + 1.079 / M)
+/** 2^−r for every possible rank (exact powers of two: the same doubles `2 ** -r` yields). */
+const POW2_NEG = Float64Array.from({ length: 64 }, (_, r) => 2 ** -r)
 
 export interface HllAcc {
   sparse: number[] | null
@@ -87,7 +89,7 @@ export function hllEstimate(acc: HllAcc): number {
     const sparse = acc.sparse as number[]
     zeros = M - sparse.length
     sum = zeros
-    for (const packed of sparse) sum += 2 ** -(packed % 64)
+    for (const packed of sparse) sum += POW2_NEG[packed % 64] as number
   }
   return estimateFrom(sum, zeros)
 }
@@ -142,7 +144,7 @@ export function hllUnionEstimate(accs: readonly unknown[], from: number, stride:
   let sum = M - nt
   for (let i = 0; i < nt; i++) {
     const r = touched[i] as number
-    sum += 2 ** -(regs[r] as number)
+    sum += POW2_NEG[regs[r] as number] as number
     regs[r] = 0
   }
   return estimateFrom(sum, M - nt)
