@@ -42,6 +42,64 @@ interface RefKey {
   readonly events: RefEvent[]
   c: number
   last: FeatureRow | undefined
+  /** Bumped on every change; queue entries of older versions are stale. */
+  version: number
+}
+
+/**
+ * Due boundaries, smallest (boundary, key bytes) first. Only an index: each key's next boundary is
+ * still computed by brute force from all its events (`lossBoundaries`), whenever the key changes.
+ */
+class DueQueue {
+  readonly #heap: { b: number; k: RefKey; version: number }[] = []
+
+  static #before(x: { b: number; k: RefKey }, y: { b: number; k: RefKey }): boolean {
+    return x.b < y.b || (x.b === y.b && utf8Compare(x.k.key, y.k.key) < 0)
+  }
+
+  push(b: number, k: RefKey): void {
+    const h = this.#heap
+    h.push({ b, k, version: k.version })
+    for (let i = h.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1
+      if (!DueQueue.#before(h[i]!, h[parent]!)) break
+      ;[h[i], h[parent]] = [h[parent]!, h[i]!]
+      i = parent
+    }
+  }
+
+  /** The first live entry with boundary ≤ watermark, removed; undefined when none is due. */
+  popDue(watermarkMs: number): { b: number; k: RefKey } | undefined {
+    const h = this.#heap
+    while (h.length > 0) {
+      const top = h[0]!
+      if (top.version !== top.k.version) {
+        this.#removeTop()
+        continue
+      }
+      if (top.b > watermarkMs) return undefined
+      this.#removeTop()
+      return top
+    }
+    return undefined
+  }
+
+  #removeTop(): void {
+    const h = this.#heap
+    const last = h.pop()!
+    if (h.length === 0) return
+    h[0] = last
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < h.length && DueQueue.#before(h[l]!, h[m]!)) m = l
+      if (r < h.length && DueQueue.#before(h[r]!, h[m]!)) m = r
+      if (m === i) break
+      ;[h[i], h[m]] = [h[m]!, h[i]!]
+      i = m
+    }
+  }
 }
 
 function utf8Compare(a: string, b: string): number {
@@ -146,12 +204,19 @@ export function runReference(input: { views: readonly FeatureViewDef[]; source: 
   const { views, source, records } = input
   const out = views.map((view) => ({ view, partitions: new Map<number, FeatureRow[]>() }))
   const deadLetters: ReferenceDeadLetter[] = []
-  const partitions = new Map<number, { wm: number; keys: Map<string, RefKey>[] }>()
+  const partitions = new Map<number, { wm: number; keys: Map<string, RefKey>[]; due: DueQueue[] }>()
+  /** After any change to a key: its smallest loss boundary above its clock, if any. */
+  const reschedule = (view: FeatureViewDef, queue: DueQueue, k: RefKey): void => {
+    k.version++
+    let next = Infinity
+    for (const b of lossBoundaries(view, k)) if (b > k.c && b < next) next = b
+    if (next !== Infinity) queue.push(next, k)
+  }
 
   for (const rec of records) {
     let p = partitions.get(rec.partition)
     if (p === undefined) {
-      p = { wm: -Infinity, keys: views.map(() => new Map<string, RefKey>()) }
+      p = { wm: -Infinity, keys: views.map(() => new Map<string, RefKey>()), due: views.map(() => new DueQueue()) }
       partitions.set(rec.partition, p)
     }
     const emit = (vi: number, row: FeatureRow): void => {
@@ -201,11 +266,12 @@ export function runReference(input: { views: readonly FeatureViewDef[]; source: 
         const keys = p.keys[vi]!
         let k = keys.get(kr.key)
         if (k === undefined) {
-          k = { key: kr.key, events: [], c: -Infinity, last: undefined }
+          k = { key: kr.key, events: [], c: -Infinity, last: undefined, version: 0 }
           keys.set(kr.key, k)
         }
         k.events.push({ t, offset: BigInt(rec.offset), ev })
         k.c = Math.max(k.c, t)
+        reschedule(view, p!.due[vi]!, k)
         const values = evaluate(view, k, k.c)
         const prev = k.last
         if (prev !== undefined && prev.asOfMs === k.c && prev.values.every((v, i) => sameValue(v, values[i] as FeatureValue))) return
@@ -216,18 +282,13 @@ export function runReference(input: { views: readonly FeatureViewDef[]; source: 
     }
     // Step 4: every (boundary, key) with c < B ≤ watermark at which a window loses a non-empty tile.
     views.forEach((view, vi) => {
-      const keys = p.keys[vi]!
+      const queue = p.due[vi]!
       for (;;) {
-        let best: { b: number; k: RefKey } | undefined
-        for (const k of keys.values()) {
-          const due = lossBoundaries(view, k).filter((b) => b > k.c && b <= p.wm)
-          if (due.length === 0) continue
-          const b = Math.min(...due)
-          if (best === undefined || b < best.b || (b === best.b && utf8Compare(k.key, best.k.key) < 0)) best = { b, k }
-        }
+        const best = queue.popDue(p.wm)
         if (best === undefined) break
         const { b, k } = best
         k.c = b
+        reschedule(view, queue, k)
         const values = evaluate(view, k, b)
         k.last = { entityKey: k.key, asOfMs: b, values }
         emit(vi, k.last)
