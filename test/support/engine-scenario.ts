@@ -36,8 +36,12 @@ export interface EngineScenario {
   close(): Promise<void>
 }
 
-export async function createEngineScenario(extraEnv: Record<string, string> = {}): Promise<EngineScenario> {
-  const base = stackEnv()
+/**
+ * `endpoints` replaces stack endpoints (e.g. KFS_KAFKA_BROKERS, KFS_REDIS_URL of a private server)
+ * for both the engine's env and this scenario's own clients.
+ */
+export async function createEngineScenario(extraEnv: Record<string, string> = {}, endpoints: Record<string, string> = {}): Promise<EngineScenario> {
+  const base = { ...stackEnv(), ...endpoints }
   const run = newRunId()
   process.env.KFS_TEST_RUN = run
   const { userPurchases: view, purchases: source } = await import('../fixtures/features/run-scoped.ts')
