@@ -1,0 +1,102 @@
+/**
+ * `npm run bench -- replay`: replay throughput of the raw archive through replay/replay-partition.ts
+ * (the live slot, decoder and operators; rows counted, not written) against a bare Parquet scan of
+ * the same archive files (sinks/iceberg readDataFileBatches, every column decoded to JS values, no
+ * processing), both in this run.
+ *
+ * The archive is built first by the live engine on the embedded defaults (local event log,
+ * local-directory Iceberg tables, embedded online store; no servers): KFS_BENCH_REPLAY_EVENTS
+ * (default 200,000) skewed, partly out-of-order and late purchases over 4 partitions.
+ *
+ * BENCH replay events_per_s=… baseline_events_per_s=… ratio=…
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { systemClock } from '../core/clock.ts'
+import { CheckpointStore } from '../pipeline/engine/checkpoint-store.ts'
+import { createDeadLetterTopicSink } from '../pipeline/engine/dead-letter-topic.ts'
+import { createLiveEngine } from '../pipeline/engine/live-engine.ts'
+import { PartitionSlot } from '../pipeline/engine/partition-slot.ts'
+import { EmbeddedEventLog } from '../pipeline/embedded-log/index.ts'
+import { replayPartition } from '../replay/replay-partition.ts'
+import { createDecoder } from '../schemas/decoder.ts'
+import { createEncoder } from '../schemas/encoder.ts'
+import { EmbeddedSchemaRegistry } from '../schemas/registry/embedded-schema-registry.ts'
+import { EmbeddedOnlineStore } from '../sinks/embedded/online-store.ts'
+import { dataFilesOf, readDataFileBatches } from '../sinks/iceberg/index.ts'
+import { IcebergOfflineSink } from '../sinks/iceberg/offline-sink.ts'
+import { LocalObjectStore, MemoryObjectStore } from '../sinks/object-store/index.ts'
+import { generatePurchases, produceEvents } from '../test/support/scenario.ts'
+import { benchLine, envNumber, progress, stderrLogger } from './_support/report.ts'
+import { benchViews } from './_support/views.ts'
+
+const EVENTS = envNumber('KFS_BENCH_REPLAY_EVENTS', 200_000)
+const dir = mkdtempSync(join(tmpdir(), 'kfs-bench-replay-'))
+try {
+  const { source, view } = benchViews('replay')
+  const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
+  const registry = new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })
+  const store = new LocalObjectStore(join(dir, 'warehouse'))
+  const offline = new IcebergOfflineSink(store)
+  await log.createTopic(source.topic, source.partitions)
+  const encoder = await createEncoder({ registry, subject: `${source.topic}-value`, schema: source.schema })
+  await produceEvents(log, source.topic, encoder, generatePurchases({ count: EVENTS, users: 10_000, seed: 11 }), 5_000)
+
+  const built = performance.now()
+  const engine = createLiveEngine({
+    log,
+    stateStore: store,
+    offline,
+    online: new EmbeddedOnlineStore(),
+    deadLetters: createDeadLetterTopicSink(log, 'kfs.dead-letters'),
+    decoderFor: (s) => createDecoder({ registry, readerSchema: s.schema }),
+    views: [view],
+    groupId: 'bench-replay',
+    clock: systemClock,
+    logger: stderrLogger(),
+  })
+  await engine.start()
+  while (engine.stats.consumed < EVENTS) await new Promise((r) => setTimeout(r, 50))
+  await engine.stop()
+  await log.close()
+  progress(`archive built by the embedded engine: ${EVENTS} events, ${engine.stats.emittedRows} rows, ${((performance.now() - built) / 1000).toFixed(1)} s`)
+
+  const end = await offline.archiveEnd(source.topic)
+  const table = await offline.archiveTable(source.topic)
+  const files = await dataFilesOf(table, BigInt(end.snapshotId!))
+  // parquet-wasm's first call in a process is slower (tier-up): warm both paths on one file.
+  for await (const _ of readDataFileBatches(table, files[0]!)) void _
+
+  let t = performance.now()
+  let scanned = 0
+  for (const file of files) for await (const batch of readDataFileBatches(table, file, { longAs: 'bigint' })) scanned += batch.numRows
+  const scanMs = performance.now() - t
+  const baseline = (scanned / scanMs) * 1000
+  progress(`baseline: Parquet scan of ${files.length} archive files, ${scanned} rows in ${scanMs.toFixed(0)} ms (${baseline.toFixed(0)}/s)`)
+
+  const decoder = createDecoder({ registry, readerSchema: source.schema })
+  const deps = { offline, checkpoints: new CheckpointStore(new MemoryObjectStore(), 'bench-replay.scratch'), clock: systemClock, logger: stderrLogger() }
+  t = performance.now()
+  let records = 0
+  let markers = 0
+  let rows = 0
+  for (const p of Object.keys(end.nextOffsets).map(Number).sort((a, b) => a - b)) {
+    const slot = await PartitionSlot.restore({ topic: source.topic, partition: p, source, views: [view], decoder, archive: false }, deps)
+    const r = await replayPartition(slot, offline.readArchive(source.topic, p, { snapshotId: end.snapshotId! }), {
+      createdAtMs: () => 0,
+      onOutput: (out) => {
+        rows += out.rows[0]?.length ?? 0
+      },
+    })
+    records += r.records
+    markers += r.markers
+  }
+  const replayMs = performance.now() - t
+  const rate = (records / replayMs) * 1000
+  progress(`replay: ${records} records + ${markers} markers → ${rows} rows in ${replayMs.toFixed(0)} ms (${rate.toFixed(0)}/s)`)
+  if (records !== EVENTS) throw new Error(`replay read ${records} records, the archive holds ${EVENTS}`)
+  benchLine('replay', { events: records, events_per_s: rate, baseline_events_per_s: baseline, ratio: rate / baseline, rows })
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
