@@ -3,6 +3,7 @@
  * (see ./command.ts) and add one line below. Order here is the order in `kfs --help`.
  */
 import { applyCommand } from './apply.ts'
+import { compactCommand } from './compact.ts'
 import type { Command } from './command.ts'
 import { registryCommand } from './registry.ts'
 import { produceCommand } from './produce.ts'
@@ -21,4 +22,5 @@ export const commands: readonly Command[] = [
   replayCommand,
   verifyParityCommand,
   trainingSetCommand,
+  compactCommand,
 ]

@@ -87,6 +87,9 @@ void describe('kfs help is accurate', () => {
         ['run', '--views', 'user_purchases', '--until-caught-up'],
         ['verify-parity', '--views', 'user_purchases', '--json'],
         ['replay', '--online-from-offline'],
+        ['compact'],
+        // Compaction rewrites files; replay parity must still hold on the compacted table.
+        ['verify-parity', '--views', 'user_purchases', '--json'],
       ]
       for (const args of examples) {
         const helpText = commands.find((c) => c.name === args[0])!.help

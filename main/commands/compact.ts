@@ -1,0 +1,55 @@
+/** `kfs compact`: rewrite the many small files of old feature-table partitions into few large ones. */
+import { parseDurationMs } from '../../core/duration.ts'
+import { compactPartitions } from '../../sinks/iceberg/index.ts'
+import { createRuntime } from '../runtime.ts'
+import { stringOption, UsageError, type Command } from './command.ts'
+import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
+import { publishedViews } from './live-views.ts'
+
+export const compactCommand: Command = {
+  name: 'compact',
+  summary: 'Compact old partitions of the offline feature tables (small-file hygiene)',
+  usage: 'kfs compact [--views a,b] [--older-than <duration>] [--json]',
+  help: `
+Checkpoints append small Parquet files. For every day partition of a view's offline table older
+than --older-than, rewrites its files into one (a "replace" snapshot): readers see the same rows,
+time travel to earlier snapshots keeps working, and a concurrent engine commit simply retries.
+
+Options:
+${FEATURES_HELP}
+  --views <a,b>          views to compact (default: every view of the module)
+  --older-than <d>       only day partitions older than this (default 2d)
+  --json                 print a JSON summary
+
+Examples:
+  kfs compact
+  kfs compact --views user_purchases --older-than 7d
+`,
+  options: { ...FEATURES_OPTION, views: { type: 'string' }, 'older-than': { type: 'string' } },
+  async run(args, ctx) {
+    const only = stringOption(args, 'views')?.split(',').map((s) => s.trim()).filter(Boolean)
+    let olderThanMs: number
+    try {
+      olderThanMs = parseDurationMs(stringOption(args, 'older-than') ?? '2d', '--older-than')
+    } catch (err: unknown) {
+      throw new UsageError(err instanceof Error ? err.message : String(err))
+    }
+    const runtime = await createRuntime(ctx.config())
+    try {
+      const { registry } = await openRegistry(ctx)
+      const { set } = await loadFeatures(args, ctx, registry)
+      const olderThanDay = Math.floor((runtime.clock.nowMs() - olderThanMs) / 86_400_000)
+      const results = []
+      for (const view of (await publishedViews(set, registry, only)).filter((v) => v.offline)) {
+        const table = await runtime.offline.featureTable(view)
+        const { removedFiles, addedFiles, status } = await compactPartitions(table, { olderThanDay })
+        results.push({ view: `${view.name}@${view.version}`, removedFiles, addedFiles, status: status ?? 'nothing to compact' })
+        if (!ctx.json) ctx.out(`${view.name} v${view.version}: ${removedFiles} files rewritten into ${addedFiles}${status ? ` (${status})` : ''}\n`)
+      }
+      if (ctx.json) ctx.out(`${JSON.stringify(results)}\n`)
+      return 0
+    } finally {
+      await runtime.close()
+    }
+  },
+}
