@@ -36,7 +36,11 @@ export function createDeadLetterTopicSink(log: EventLog, topic: string): DeadLet
     async write(letters: readonly DeadLetter[]): Promise<void> {
       if (letters.length === 0) return
       const records = deadLetterRecords(letters)
-      created ??= log.createTopic(topic, 1)
+      // A failed creation (broker down) must not be remembered: the next write tries again.
+      created ??= log.createTopic(topic, 1).catch((err: unknown) => {
+        created = undefined
+        throw err
+      })
       await created
       pending = log.produce(topic, records)
       await pending
