@@ -42,11 +42,36 @@ export function createDeadLetterTopicSink(log: EventLog, topic: string): DeadLet
         throw err
       })
       await created
-      pending = log.produce(topic, records)
+      // Kafka refuses a produce request larger than the broker's message size limit (1 MB by default).
+      pending = (async () => {
+        for (const chunk of chunksOf(records)) await log.produce(topic, chunk)
+      })()
       await pending
     },
     async flush(): Promise<void> {
       await pending
     },
   }
+}
+
+const CHUNK_BYTES = 256 * 1024
+
+/** Consecutive slices of at most ~256 KiB of keys, values and headers (a larger record goes alone). */
+export function chunksOf(records: readonly ProduceRecord[]): ProduceRecord[][] {
+  const out: ProduceRecord[][] = []
+  let current: ProduceRecord[] = []
+  let bytes = 0
+  for (const r of records) {
+    let size = 64 + (r.value?.byteLength ?? 0) + (typeof r.key === 'string' ? r.key.length * 3 : (r.key?.byteLength ?? 0))
+    for (const [k, v] of Object.entries(r.headers ?? {})) size += (k.length + v.length) * 3
+    if (current.length > 0 && bytes + size > CHUNK_BYTES) {
+      out.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(r)
+    bytes += size
+  }
+  if (current.length > 0) out.push(current)
+  return out
 }

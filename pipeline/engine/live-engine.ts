@@ -101,8 +101,15 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   let consumer: LogConsumer | undefined
   let timer: NodeJS.Timeout | undefined
   let stopping = false
-  let fail: (err: Error) => void = () => {}
-  const failed = new Promise<Error>((resolve) => (fail = resolve))
+  let resolveFailed: (err: Error) => void = () => {}
+  const failed = new Promise<Error>((resolve) => (resolveFailed = resolve))
+  // A fatal error ends all work of the engine (timer, re-key stages), so the process can exit.
+  const fail = (err: Error): void => {
+    stopping = true
+    if (timer) clearTimeout(timer)
+    for (const stage of rekeyStages) void stage.stop().catch((e: unknown) => logger.warn({ err: e }, 're-key stage stop after a failure failed'))
+    resolveFailed(err)
+  }
   const retryForever = { clock, attempts: 60, maxDelayMs: 2_000, onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'sink write retried') }
 
   const slotKey = (topic: string, partition: number) => `${topic}/${partition}`

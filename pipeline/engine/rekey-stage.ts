@@ -30,7 +30,7 @@ import { entityKeyOf } from '../../operators/task/event-fields.ts'
 import type { Decoder, DecodeResult } from '../../schemas/decoder.ts'
 import type { LogTransaction, TransactionalEventLog } from '../embedded-log/log-transaction.ts'
 import type { DeadLetter, DeadLetterSink, EventLog, LogBatch, LogConsumer, LogRecord, ProduceRecord } from '../ports.ts'
-import { deadLetterRecords } from './dead-letter-topic.ts'
+import { chunksOf, deadLetterRecords } from './dead-letter-topic.ts'
 import type { EngineStats } from './engine-stats.ts'
 import type { RekeyPlan } from './plan-sources.ts'
 
@@ -142,8 +142,9 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     let txn: LogTransaction | undefined
     try {
       txn = await log.transaction(`${groupId}.${batch.partition}`)
-      await txn.produce(plan.topic, records)
-      if (inTransaction && deadLetters.length > 0) await txn.produce(options.deadLetterTopic!, deadLetterRecords(deadLetters))
+      // Several sends, one transaction: each request stays under the broker's message size limit.
+      for (const chunk of chunksOf(records)) await txn.produce(plan.topic, chunk)
+      if (inTransaction) for (const chunk of chunksOf(deadLetterRecords(deadLetters))) await txn.produce(options.deadLetterTopic!, chunk)
       await txn.sendOffsets(groupId, [{ topic: batch.topic, partition: batch.partition, offset: next }])
       await txn.commit()
     } catch (err: unknown) {

@@ -1,0 +1,104 @@
+/**
+ * `npm run bench -- rekey`: what re-keying costs (issue #8).
+ *
+ * One run-scoped clicks topic keyed by user (4 partitions, KFS_BENCH_REKEY_EVENTS clicks, default
+ * 200,000) on the real stack's Kafka. Measured, each under a fresh consumer group, from the moment
+ * the consumer has joined to the last record:
+ * - the re-key stage as the engine runs it (rekey-stage.ts): consume read-committed, decode through
+ *   the schema registry, key by item, one Kafka transaction per batch producing to the internal
+ *   topic and committing the consumed offsets;
+ * - baseline, same topic, same run: a raw consume through the same `EventLog` consumer, no work.
+ *
+ * BENCH rekey events_per_s=… baseline_events_per_s=… ratio=… (ratio = rekey / baseline)
+ */
+import { systemClock } from '../core/clock.ts'
+import { entity, featureView, source } from '../operators/define/index.ts'
+import { createEngineStats } from '../pipeline/engine/engine-stats.ts'
+import { planRekeys } from '../pipeline/engine/plan-sources.ts'
+import { createRekeyStage } from '../pipeline/engine/rekey-stage.ts'
+import { KafkaEventLog } from '../pipeline/kafka/index.ts'
+import { readAvroSchema } from '../schemas/avro/read-schema.ts'
+import { createDecoder } from '../schemas/decoder.ts'
+import { createEncoder } from '../schemas/encoder.ts'
+import { ConfluentSchemaRegistry } from '../schemas/registry/confluent-schema-registry.ts'
+import { benchLine, envNumber, progress, stderrLogger } from './_support/report.ts'
+import { ensureStack } from './_support/stack.ts'
+
+const EVENTS = envNumber('KFS_BENCH_REKEY_EVENTS', 200_000)
+const PARTITIONS = 4
+
+const stack = await ensureStack()
+const run = `r${Date.now().toString(36)}`
+const logger = stderrLogger()
+const log = new KafkaEventLog({ brokers: stack.kafkaBrokers, clientId: 'kfs-bench-rekey', logger: logger.child({ component: 'kafka' }) })
+try {
+  const user = entity({ name: 'user', joinKeys: ['user_id'] })
+  const item = entity({ name: 'item', joinKeys: ['item_id'] })
+  const clicks = source({
+    name: `bench_clicks_${run}`,
+    topic: `bench-clicks-${run}`,
+    schema: readAvroSchema(new URL('../schemas/avro/clicks.avsc', import.meta.url)),
+    eventTimeField: 'ts',
+    keyedBy: user,
+    partitions: PARTITIONS,
+  })
+  const view = featureView({ name: `bench_item_clicks_${run}`, version: 1, entity: item, source: clicks, aggregations: [{ op: 'count', windows: ['1h'] }], ttl: '1d', freshnessSla: '1m', owner: 'bench', description: 'bench' })
+  const registry = new ConfluentSchemaRegistry({ url: stack.registryUrl })
+  const encoder = await createEncoder({ registry, subject: `${clicks.topic}-value`, schema: clicks.schema })
+  await log.createTopic(clicks.topic, PARTITIONS)
+
+  progress(`producing ${EVENTS} clicks to ${clicks.topic}`)
+  const startMs = Date.UTC(2026, 0, 1)
+  for (let i = 0; i < EVENTS; i += 5_000) {
+    const chunk = []
+    for (let j = i; j < Math.min(EVENTS, i + 5_000); j++) {
+      const u = `u${(j * 7919) % 20_000}`
+      chunk.push({ key: u, value: encoder.encode({ user_id: u, item_id: `i${(j * 104_729) % 50_000}`, category: 'books', dwell_ms: j % 3_000, ts: startMs + j * 10 }) })
+    }
+    await log.produce(clicks.topic, chunk)
+  }
+
+  // Baseline: the same consumer port, read-committed, doing nothing with the records.
+  let seen = 0
+  const raw = log.consumer({ groupId: `bench-raw-${run}`, topics: [clicks.topic], readCommitted: true })
+  await raw.run({
+    eachBatch: async (batch) => {
+      seen += batch.records.length
+    },
+  })
+  const rawStarted = performance.now()
+  while (seen < EVENTS) await new Promise((r) => setTimeout(r, 5))
+  const rawMs = performance.now() - rawStarted
+  await raw.stop()
+  progress(`raw consume: ${seen} records in ${rawMs.toFixed(0)} ms`)
+
+  const [plan] = planRekeys([view])
+  const stats = createEngineStats()
+  let fatal: Error | undefined
+  const stage = createRekeyStage({
+    log,
+    plan: plan!,
+    groupId: `bench-${run}`,
+    decoder: createDecoder({ registry, readerSchema: clicks.schema }),
+    deadLetters: { write: async () => {}, flush: async () => {} },
+    stats,
+    clock: systemClock,
+    logger,
+    onFatal: (err) => (fatal = err),
+  })
+  await stage.start()
+  const rekeyStarted = performance.now()
+  while (stats.rekeyed < EVENTS && fatal === undefined) await new Promise((r) => setTimeout(r, 5))
+  const rekeyMs = performance.now() - rekeyStarted
+  await stage.stop()
+  if (fatal) throw fatal
+  const ends = await log.endOffsets(plan!.topic)
+  progress(`re-key: ${stats.rekeyed} records in ${rekeyMs.toFixed(0)} ms into ${plan!.topic} (end offsets incl. transaction markers: ${ends.join(',')})`)
+
+  const eventsPerS = (stats.rekeyed / rekeyMs) * 1000
+  const baselinePerS = (seen / rawMs) * 1000
+  benchLine('rekey', { events: EVENTS, partitions: PARTITIONS, events_per_s: Math.round(eventsPerS), baseline_events_per_s: Math.round(baselinePerS), ratio: eventsPerS / baselinePerS })
+} finally {
+  await log.close()
+  stack.release()
+}
