@@ -304,11 +304,14 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       const now = clock.nowMs()
       for (const stage of rekeyStages) {
         const ends = await log.endOffsets(stage.plan.source.topic)
+        if (stage.busy) return false
         for (const [p, progress] of stage.progress()) {
           const end = BigInt(ends[p] ?? '0')
           if (end === 0n) continue
-          // A partition with nothing new since this process took it over never yields a batch.
-          if (progress.position === undefined ? now - progress.assignedAtMs < quietMs : BigInt(progress.position) < end) return false
+          // The committed position of a partition this process has not re-keyed a batch of is not
+          // known here; it is taken as read once the whole stage has had nothing to do for quietMs
+          // (a partition with pending records is fetched, hence keeps the stage busy, well before).
+          if (progress.position === undefined ? now - stage.lastActivityAtMs < quietMs : BigInt(progress.position) < end) return false
         }
       }
       for (const plan of plans) {

@@ -124,6 +124,10 @@ export interface RekeyStage {
   stop(): Promise<void>
   /** Per owned source partition. */
   progress(): ReadonlyMap<number, RekeyPartitionProgress>
+  /** True while a batch is being re-keyed. */
+  readonly busy: boolean
+  /** When the stage last finished a batch or got an assignment (wall clock). */
+  readonly lastActivityAtMs: number
 }
 
 export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
@@ -132,9 +136,21 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
   const logger = options.logger.child({ component: 'pipeline.rekey', topic: plan.topic })
   const owned = new Map<number, { position: string | undefined; assignedAtMs: number; lastBatchAtMs: number | undefined }>()
   let consumer: LogConsumer | undefined
+  let busy = false
+  let lastActivityAtMs = clock.nowMs()
 
   async function onBatch(batch: LogBatch): Promise<void> {
     if (batch.records.length === 0) return
+    busy = true
+    try {
+      await rekeyBatch(batch)
+    } finally {
+      busy = false
+      lastActivityAtMs = clock.nowMs()
+    }
+  }
+
+  async function rekeyBatch(batch: LogBatch): Promise<void> {
     const decoded = await decoder.decodeBatch(batch.records.map((r) => r.value))
     const { records, deadLetters } = rekeyRecords(plan, batch.records, decoded)
     const next = (BigInt((batch.records.at(-1) as LogRecord).offset) + 1n).toString()
@@ -186,6 +202,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
             throw err
           }),
         onAssigned: async (assigned) => {
+          lastActivityAtMs = clock.nowMs()
           const keep = new Set(assigned.filter((a) => a.topic === plan.source.topic).map((a) => a.partition))
           for (const p of [...owned.keys()]) if (!keep.has(p)) owned.delete(p)
           for (const p of keep) if (!owned.has(p)) owned.set(p, { position: undefined, assignedAtMs: clock.nowMs(), lastBatchAtMs: undefined })
@@ -200,5 +217,11 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       await consumer?.stop()
     },
     progress: () => owned,
+    get busy() {
+      return busy
+    },
+    get lastActivityAtMs() {
+      return lastActivityAtMs
+    },
   }
 }
