@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # npm ci refuses this lock: npm 11 omits other platforms' optional DuckDB bindings from it; install honours the lock as well.
+  npm install --no-audit --no-fund
 fi
 
 npx tsc --noEmit
