@@ -1,5 +1,6 @@
 /** `kfs replay`: backfill views from the raw archive, or reload the online store from offline. */
 import { DefinitionError } from '../../core/errors.ts'
+import { consumedView } from '../../pipeline/engine/plan-sources.ts'
 import { backfillView } from '../../replay/backfill.ts'
 import { reloadOnlineFromOffline } from '../../replay/online-from-offline.ts'
 import { readFeatureRowsByEntity } from '../../sinks/iceberg/feature-rows.ts'
@@ -56,7 +57,8 @@ Examples:
     try {
       const { registry } = await openRegistry(ctx)
       const { set } = await loadFeatures(args, ctx, registry)
-      const views = await publishedViews(set, registry, only)
+      // A re-keyed view is backfilled from its internal topic's archive.
+      const views = (await publishedViews(set, registry, only)).map((v) => consumedView(v))
       const summary: Record<string, unknown>[] = []
       if (reload) {
         const online = await runtime.onlineStore()

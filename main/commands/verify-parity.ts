@@ -1,4 +1,5 @@
 /** `kfs verify-parity`: replay a view from the archive and compare with the live offline rows. */
+import { consumedView } from '../../pipeline/engine/plan-sources.ts'
 import { MemoryObjectStore } from '../../sinks/object-store/index.ts'
 import { verifyParity } from '../../replay/verify-parity.ts'
 import { readFeatureRowsByEntity } from '../../sinks/iceberg/feature-rows.ts'
@@ -35,7 +36,8 @@ Examples:
     try {
       const { registry } = await openRegistry(ctx)
       const { set } = await loadFeatures(args, ctx, registry)
-      const views = (await publishedViews(set, registry, only)).filter((v) => v.offline && (only !== undefined || v.source.keyedBy === undefined || v.source.keyedBy === v.entity.name))
+      // A re-keyed view is computed from its internal topic, so it is replayed from that topic's archive.
+      const views = (await publishedViews(set, registry, only)).filter((v) => v.offline).map((v) => consumedView(v))
       const reports = []
       for (const view of views) {
         const report = await verifyParity({

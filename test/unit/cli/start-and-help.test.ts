@@ -47,7 +47,7 @@ void test('npm start: the whole system on embedded defaults, exit 0 with a summa
     assert.equal(r.status, 0, r.stderr.slice(-3000))
     const out = r.stdout + r.stderr
     assert.match(out, /Summary/)
-    for (const view of ['user_clicks', 'user_purchases', 'user_big_spends']) {
+    for (const view of ['item_clicks', 'user_clicks', 'user_purchases', 'user_big_spends']) {
       assert.match(out, new RegExp(`✓ ${view}@1: (\\d+)/\\1 live rows identical to replay \\(100\\.00%\\)`), `parity line for ${view}`)
     }
     assert.match(out, /backfilled \d+ records → \d+ rows/)
