@@ -305,13 +305,20 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       for (const stage of rekeyStages) {
         const ends = await log.endOffsets(stage.plan.source.topic)
         if (stage.busy) return false
-        for (const [p, progress] of stage.progress()) {
+        const owned = stage.progress()
+        for (let p = 0; p < ends.length; p++) {
           const end = BigInt(ends[p] ?? '0')
           if (end === 0n) continue
+          // A source partition this process does not own (yet: after a crash the group waits out
+          // the dead member's session) may still hold records to re-key.
+          const progress = owned.get(p)
+          if (progress === undefined) return false
           // The committed position of a partition this process has not re-keyed a batch of is not
-          // known here; it is taken as read once the whole stage has had nothing to do for quietMs
-          // (a partition with pending records is fetched, hence keeps the stage busy, well before).
-          if (progress.position === undefined ? now - stage.lastActivityAtMs < quietMs : BigInt(progress.position) < end) return false
+          // known here; it is taken as read once it has been owned, and the whole stage idle, for
+          // quietMs (a partition with pending records is fetched, hence keeps the stage busy, well before).
+          if (progress.position === undefined) {
+            if (now - stage.lastActivityAtMs < quietMs || now - progress.assignedAtMs < quietMs) return false
+          } else if (BigInt(progress.position) < end) return false
         }
       }
       for (const plan of plans) {
