@@ -183,10 +183,22 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     })
   }
 
+  const gapChecked = new WeakMap<PartitionSlot, string>()
+
   async function onBatch(batch: LogBatch): Promise<void> {
     if (batch.records.length === 0) return
     const slot = await slotFor(batch.topic, batch.partition)
     await slot.run(async () => {
+      // A batch that starts past the slot's position means the consumer skipped records (e.g. a
+      // client restart after a failed batch resumed after it). Seek back once; if the next batch
+      // starts past the position again, the gap is the log's own (transaction markers).
+      const first = BigInt(batch.records[0]!.offset)
+      if (first > BigInt(slot.nextOffset) && gapChecked.get(slot) !== slot.nextOffset) {
+        gapChecked.set(slot, slot.nextOffset)
+        logger.warn({ topic: batch.topic, partition: batch.partition, offset: slot.nextOffset, batchOffset: batch.records[0]!.offset }, 'records skipped by the consumer: seeking back')
+        consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: slot.nextOffset })
+        return
+      }
       const now = clock.nowMs()
       const processed = await slot.processRecords(batch.records, now)
       stats.consumed += processed.records
