@@ -8,7 +8,7 @@ import { DefinitionError } from '../../core/errors.ts'
 import type { FeatureViewDef } from '../../operators/define/types.ts'
 import { consumedView } from '../../pipeline/engine/plan-sources.ts'
 import { viewHash, type DefinitionSet, type Registry } from '../../registry/index.ts'
-import { backfillView } from '../../replay/backfill.ts'
+import { backfillView, type BackfillOptions, type BackfillResult } from '../../replay/backfill.ts'
 import type { Runtime } from '../runtime.ts'
 
 export async function publishedViews(set: DefinitionSet, registry: Registry, only: readonly string[] | undefined): Promise<FeatureViewDef[]> {
@@ -42,22 +42,27 @@ export async function settleBackfills(declared: readonly FeatureViewDef[], regis
       continue
     }
     progress(`backfilling ${view.name} v${view.version} from the archive of ${view.source.topic}…`)
-    await registry.setBackfillStatus(view.name, view.version, { state: 'running' })
-    const result = await backfillView({
-      offline: runtime.offline,
-      stateStore: runtime.store,
-      decoder: runtime.decoderFor(view.source),
-      view,
-      liveGroupId: groupId,
-      online: await runtime.onlineStore(),
-      clock: runtime.clock,
-      logger,
-    })
-    await registry.setBackfillStatus(view.name, view.version, {
-      state: 'complete',
-      completeThrough: Object.entries(result.completeThrough).map(([p, offset]) => ({ topic: view.source.topic, partition: Number(p), offset })),
-      detail: `archive snapshot ${result.archiveSnapshotId}; ${result.records} records, ${result.rows} rows`,
-    })
+    const result = await backfillRecorded(registry, runtime, { view, liveGroupId: groupId, online: await runtime.onlineStore(), logger })
     progress(`backfilled ${view.name} v${view.version}: ${result.records} records → ${result.rows} rows`)
   }
+}
+
+/**
+ * Backfills one view with the runtime's stores, recording its status in the registry: running,
+ * then complete with the offsets it is complete through (what the live hand-off starts from).
+ */
+export async function backfillRecorded(
+  registry: Registry,
+  runtime: Runtime,
+  options: Omit<BackfillOptions, 'offline' | 'stateStore' | 'decoder' | 'clock'>,
+): Promise<BackfillResult> {
+  const { view } = options
+  await registry.setBackfillStatus(view.name, view.version, { state: 'running' })
+  const result = await backfillView({ ...options, offline: runtime.offline, stateStore: runtime.store, decoder: runtime.decoderFor(view.source), clock: runtime.clock })
+  await registry.setBackfillStatus(view.name, view.version, {
+    state: 'complete',
+    completeThrough: Object.entries(result.completeThrough).map(([p, offset]) => ({ topic: view.source.topic, partition: Number(p), offset })),
+    detail: `archive snapshot ${result.archiveSnapshotId}; ${result.records} records, ${result.rows} rows`,
+  })
+  return result
 }

@@ -1,15 +1,13 @@
 /** `kfs replay`: backfill views from the raw archive, or reload the online store from offline. */
 import { DefinitionError } from '../../core/errors.ts'
 import { consumedView } from '../../pipeline/engine/plan-sources.ts'
-import { backfillView } from '../../replay/backfill.ts'
 import { reloadOnlineFromOffline } from '../../replay/online-from-offline.ts'
 import { readFeatureRowsByEntity } from '../../sinks/iceberg/feature-rows.ts'
 import { createRuntime } from '../runtime.ts'
 import { stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
-import { publishedViews } from './live-views.ts'
-
-const DEFAULT_GROUP = 'kfs-engine'
+import { backfillRecorded, publishedViews } from './live-views.ts'
+import { DEFAULT_GROUP } from './run.ts'
 
 export const replayCommand: Command = {
   name: 'replay',
@@ -74,28 +72,18 @@ Examples:
           if ((await registry.getBackfillStatus(view.name, view.version))?.state === 'complete') {
             throw new DefinitionError(`view ${view.name} v${view.version} is already backfilled and live; publish a new version to recompute it`)
           }
-          await registry.setBackfillStatus(view.name, view.version, { state: 'running' })
           const interactive = !ctx.json && process.stderr.isTTY
-          const result = await backfillView({
-            offline: runtime.offline,
-            stateStore: runtime.store,
-            decoder: runtime.decoderFor(view.source),
+          const result = await backfillRecorded(registry, runtime, {
             view,
             liveGroupId: groupId,
             ...(args.values.online === true ? { online: await runtime.onlineStore() } : {}),
             ...(snapshotId === undefined ? {} : { archiveSnapshotId: snapshotId }),
-            clock: runtime.clock,
             logger: runtime.logger,
             onProgress: (p) => {
               if (interactive) ctx.err(`\r${view.name}: ${p.records}/${p.totalRecords} records, ${p.rows} rows (partition ${p.partition} done)   `)
             },
           })
           if (interactive) ctx.err('\n')
-          await registry.setBackfillStatus(view.name, view.version, {
-            state: 'complete',
-            completeThrough: Object.entries(result.completeThrough).map(([p, offset]) => ({ topic: view.source.topic, partition: Number(p), offset })),
-            detail: `archive snapshot ${result.archiveSnapshotId}; ${result.records} records, ${result.rows} rows`,
-          })
           summary.push({ view: `${view.name}@${view.version}`, ...result })
           if (!ctx.json) ctx.out(`${view.name} v${view.version}: backfilled ${result.records} records → ${result.rows} rows (complete through ${JSON.stringify(result.completeThrough)})\n`)
         }

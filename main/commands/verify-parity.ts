@@ -7,6 +7,7 @@ import { createRuntime } from '../runtime.ts'
 import { stringOption, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { publishedViews } from './live-views.ts'
+import { DEFAULT_GROUP } from './run.ts'
 
 export const verifyParityCommand: Command = {
   name: 'verify-parity',
@@ -22,7 +23,7 @@ Prints matching counts and the first differences; exits 1 on any mismatch.
 Options:
 ${FEATURES_HELP}
   --views <a,b>          views to verify (default: every view of the module)
-  --group <id>           the live engine's consumer group (default kfs-engine)
+  --group <id>           the live engine's consumer group (default ${DEFAULT_GROUP})
   --json                 print the reports as JSON
 
 Examples:
@@ -45,7 +46,7 @@ Examples:
           readLiveRows: (v, snapshotId) => readFeatureRowsByEntity(runtime.store, v, snapshotId),
           decoder: runtime.decoderFor(view.source),
           view,
-          groupId: stringOption(args, 'group') ?? 'kfs-engine',
+          groupId: stringOption(args, 'group') ?? DEFAULT_GROUP,
           scratch: new MemoryObjectStore(),
         })
         reports.push(report)
