@@ -10,17 +10,9 @@ import { readFeatureRowsByEntity } from '../../sinks/iceberg/feature-rows.ts'
 import type { Encoder } from '../../schemas/encoder.ts'
 import { runReference, type ReferenceRecord } from '../reference/reference-model.ts'
 
-/** mulberry32: a tiny seeded PRNG so every run produces the same stream. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+// The seeded PRNG of the example generator, so tests and `kfs produce --generate` share one.
+export { prng } from '../../examples/generate-events.ts'
+import { prng } from '../../examples/generate-events.ts'
 
 export interface Purchase {
   user_id: string
