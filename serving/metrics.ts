@@ -12,6 +12,7 @@ export interface ServingMetrics {
   readonly cache: Gauge<'result'>
   readonly wsConnections: Gauge
   readonly wsPushes: Counter
+  readonly servedLog: Gauge<'outcome'>
 }
 
 export function createServingMetrics(): ServingMetrics {
@@ -30,5 +31,12 @@ export function createServingMetrics(): ServingMetrics {
     cache: new Gauge({ name: 'kfs_serving_cache_lookups', help: 'Hot-key cache lookups by result since start', labelNames: ['result'], registers: [registry] }),
     wsConnections: new Gauge({ name: 'kfs_serving_ws_connections', help: 'Open WebSocket connections', registers: [registry] }),
     wsPushes: new Counter({ name: 'kfs_serving_ws_pushes_total', help: 'Rows pushed to WebSocket topics', registers: [registry] }),
+    // Read from the served log's own counters at scrape time, like the cache.
+    servedLog: new Gauge({
+      name: 'kfs_serving_served_log_records',
+      help: 'Served-feature log records since start: sent, or dropped by reason (buffer_full, encode_failed, send_failed, shutdown)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
   }
 }

@@ -14,24 +14,54 @@
  * Response: `{ "features": [names…], "rows": [{ "entities": {…}, "values": [one per name],
  * "views": { "<view>": { "status", "as_of", "age_ms" } } }] }` — names once, values positional,
  * which halves the JSON of a 100-entity batch compared with a name → value object per row.
+ * `views` is keyed by the view's plain name; only when one request reads two versions of the
+ * same view (`user_clicks@1:x` and `user_clicks@2:x`) are *those* views keyed `name@version`, so
+ * neither overwrites the other.
+ *
+ * Served-feature log: when `servedLog` is given and the request id is sampled, every (view,
+ * entity) lookup of the request is recorded after the read — the values exactly as returned, the
+ * status, as_of, and the time the store was read (see serving/served-log/). Recording never
+ * awaits and never throws.
  *
  * Request-time features run the definition's own `fn` on the request inputs and the stored
  * features it declares (keyed `view:feature`), the same call training-set generation makes.
  * Stored values are null unless PRESENT, so `fn` sees what a point-in-time join would give it.
  */
 import type { Clock } from '../../core/clock.ts'
-import type { FeatureValue, RequestFeatureDef } from '../../operators/define/types.ts'
+import type { FeatureValue, FeatureViewDef, RequestFeatureDef } from '../../operators/define/types.ts'
 import type { OnlineRead } from '../../pipeline/ports.ts'
 import { entityKeyOf } from '../entity-input.ts'
 import { badRequest, HttpError } from '../errors.ts'
 import type { FeatureCatalog, FeaturePlan } from '../feature-catalog.ts'
 import { readLookups, type Lookup, type ReaderDeps } from '../feature-reader.ts'
+import type { ServedLogRecorder } from '../served-log/served-log.ts'
 
 export interface FeatureHandlerDeps extends ReaderDeps {
   readonly catalog: FeatureCatalog
   readonly clock: Pick<Clock, 'nowMs'>
   /** Most (view, entity) lookups one request may make. */
   readonly maxLookups: number
+  /** The served-feature log; absent = off. */
+  readonly servedLog?: ServedLogRecorder | undefined
+}
+
+/** Records a sampled request's lookups in the served-feature log. */
+function logServed(deps: FeatureHandlerDeps, requestId: string | undefined, lookups: readonly Lookup[], reads: readonly OnlineRead[], servedAtMs: number): void {
+  const log = deps.servedLog
+  if (log === undefined || requestId === undefined || !log.isSampled(requestId)) return
+  log.record(
+    lookups.map((lookup, i) => ({
+      requestId,
+      servedAtMs,
+      viewName: lookup.view.name,
+      viewVersion: lookup.view.version,
+      entityKey: lookup.entityKey,
+      status: reads[i]!.status,
+      asOfMs: reads[i]!.asOfMs,
+      features: lookup.features,
+      values: reads[i]!.values,
+    })),
+  )
 }
 
 export interface ViewState {
@@ -48,6 +78,7 @@ function viewState(read: OnlineRead, nowMs: number): ViewState {
 export async function getViewFeatures(
   input: { readonly view: string; readonly entityKey?: string | undefined; readonly query?: Readonly<Record<string, string>> },
   deps: FeatureHandlerDeps,
+  requestId?: string,
 ): Promise<object> {
   const view = deps.catalog.view(input.view)
   const { entity } = view
@@ -63,7 +94,9 @@ export async function getViewFeatures(
   const entityKey = entityKeyOf(entity, parts)
   const features = view.features.map((f) => f.name)
   const nowMs = deps.clock.nowMs()
-  const [read] = await readLookups([{ view, entityKey, features }], deps, nowMs)
+  const lookups = [{ view, entityKey, features }]
+  const [read] = await readLookups(lookups, deps, nowMs)
+  logServed(deps, requestId, lookups, [read!], nowMs)
   const values: Record<string, FeatureValue> = {}
   features.forEach((f, i) => (values[f] = read!.values[i] ?? null))
   const entityOut: Record<string, unknown> = {}
@@ -117,7 +150,7 @@ function checkRequestInputs(defs: readonly RequestFeatureDef[], request: Readonl
 }
 
 /** `POST /v1/features`. */
-export async function getFeatures(body: unknown, deps: FeatureHandlerDeps): Promise<object> {
+export async function getFeatures(body: unknown, deps: FeatureHandlerDeps, requestId?: string): Promise<object> {
   const { entities, plan, request } = parseBatch(body, deps.catalog)
   checkRequestInputs(plan.requestFeatures, request)
   const lengths = Object.values(entities).map((l) => l.length)
@@ -156,21 +189,24 @@ export async function getFeatures(body: unknown, deps: FeatureHandlerDeps): Prom
   }
 
   // Where each output comes from, resolved once per request instead of once per row and feature.
-  const slot = (viewName: string, feature: string): [number, number] => {
-    const r = plan.reads.findIndex((read) => read.view.name === viewName)
+  // By view definition, not name: `v@1:x` and `v@2:x` read different rows.
+  const slot = (view: FeatureViewDef, feature: string): [number, number] => {
+    const r = plan.reads.findIndex((read) => read.view === view)
     return [r, plan.reads[r]!.features.indexOf(feature)]
   }
-  const sources = plan.outputs.map((out) => (out.kind === 'stored' ? slot(out.view.name, out.feature) : undefined))
+  const sources = plan.outputs.map((out) => (out.kind === 'stored' ? slot(out.view, out.feature) : undefined))
   const rfInputs = plan.outputs.map((out) =>
-    out.kind === 'request' ? out.def.features.map((ref) => ({ ref, at: slot(...splitRef(ref)) })) : undefined,
+    out.kind === 'request' ? out.def.features.map((ref) => ({ ref, at: slot(...resolveRef(deps.catalog, ref)) })) : undefined,
   )
+  const viewKeys = viewKeysOf(plan.reads.map((r) => r.view))
 
   const nowMs = deps.clock.nowMs()
   const reads = await readLookups(lookups, deps, nowMs)
+  logServed(deps, requestId, lookups, reads, nowMs)
   const rows = rowEntities.map((entityParts, r) => {
     const rowReads = rowLookups[r]!.map((index) => reads[index]!)
     const views: Record<string, ViewState> = {}
-    plan.reads.forEach(({ view }, i) => (views[view.name] = viewState(rowReads[i]!, nowMs)))
+    plan.reads.forEach((_, i) => (views[viewKeys[i]!] = viewState(rowReads[i]!, nowMs)))
     const values = plan.outputs.map((out, o): FeatureValue | boolean => {
       if (out.kind === 'stored') {
         const [ri, fi] = sources[o]!
@@ -193,10 +229,15 @@ function runRequestFeature(def: RequestFeatureDef, request: Readonly<Record<stri
   }
 }
 
-/** `view@2:f` and `view:f` both name the feature f of the served view's plain name. */
-function splitRef(ref: string): [string, string] {
+/** A request feature's input `view:f` or `view@2:f`, as the catalog resolves it (plain name = latest served version). */
+function resolveRef(catalog: FeatureCatalog, ref: string): [FeatureViewDef, string] {
   const colon = ref.lastIndexOf(':')
-  const viewPart = ref.slice(0, colon)
-  const at = viewPart.indexOf('@')
-  return [at === -1 ? viewPart : viewPart.slice(0, at), ref.slice(colon + 1)]
+  return [catalog.view(ref.slice(0, colon)), ref.slice(colon + 1)]
+}
+
+/** Response keys of the views read: the plain name, or `name@version` for a name read in two versions. */
+function viewKeysOf(views: readonly FeatureViewDef[]): string[] {
+  const counts = new Map<string, number>()
+  for (const v of views) counts.set(v.name, (counts.get(v.name) ?? 0) + 1)
+  return views.map((v) => (counts.get(v.name)! > 1 ? `${v.name}@${v.version}` : v.name))
 }

@@ -11,7 +11,7 @@
  * configured the server is open — meant for a trusted network only. Keys are compared by SHA-256
  * digest so lookup time does not depend on how much of a guess matches.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import uWS from 'uWebSockets.js'
 import type { Clock } from '../../core/clock.ts'
 import { systemClock } from '../../core/clock.ts'
@@ -28,6 +28,8 @@ import { parseSubscriptionMessage, rowMessage, snapshotMessage, topicOf, type Su
 import { readLookups } from '../feature-reader.ts'
 import { HotCache, type HotCacheOptions } from '../hot-cache.ts'
 import { createServingMetrics } from '../metrics.ts'
+import { isValidRequestId } from '../served-log/sampling.ts'
+import type { ServedLogRecorder, ServedLogStats } from '../served-log/served-log.ts'
 
 /** What serving needs from an online store; both RedisOnlineStore and EmbeddedOnlineStore fit. */
 export interface ServingStore extends Pick<OnlineStore, 'readRows'> {
@@ -49,6 +51,12 @@ export interface ServerOptions {
   readonly maxSubscriptionsPerMessage?: number
   readonly clock?: Clock
   readonly logger?: Logger
+  /**
+   * The served-feature log (serving/served-log/); absent = off. When set, feature responses carry
+   * `x-request-id` (the client's, when it sent a valid one; else a generated UUID), the id the
+   * log samples by. The server does not close it: the owner flushes it after `close()`.
+   */
+  readonly servedLog?: ServedLogRecorder & { stats(): ServedLogStats }
 }
 
 export interface FeatureServer {
@@ -63,6 +71,7 @@ interface Ctx {
   readonly res: uWS.HttpResponse
   readonly route: string
   readonly startedMs: number
+  requestId: string | undefined
   aborted: boolean
   done: boolean
 }
@@ -86,7 +95,8 @@ export function createServer(args: {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
   const requestTimeoutMs = options.requestTimeoutMs ?? 2000
   const keyDigests = new Set((options.apiKeys ?? []).map(digest))
-  const deps: FeatureHandlerDeps = { catalog, store: args.store, cache, clock: options.clock ?? systemClock, maxLookups: options.maxLookups ?? 2000 }
+  const servedLog = options.servedLog
+  const deps: FeatureHandlerDeps = { catalog, store: args.store, cache, clock: options.clock ?? systemClock, maxLookups: options.maxLookups ?? 2000, servedLog }
   const sockets = new Set<uWS.WebSocket<unknown>>()
   let inflight = 0
   let listenSocket: uWS.us_listen_socket | undefined
@@ -94,7 +104,12 @@ export function createServer(args: {
   let closing: Promise<void> | undefined
 
   metrics.cache.reset()
-  const scrapeCache = (): void => {
+  const scrapeCounters = (): void => {
+    if (servedLog) {
+      const { sent, dropped } = servedLog.stats()
+      metrics.servedLog.set({ outcome: 'sent' }, sent)
+      for (const [reason, n] of Object.entries(dropped)) metrics.servedLog.set({ outcome: reason }, n)
+    }
     if (!cache) return
     metrics.cache.set({ result: 'hit' }, cache.hits)
     metrics.cache.set({ result: 'miss' }, cache.misses)
@@ -107,7 +122,7 @@ export function createServer(args: {
   }
 
   const begin = (res: uWS.HttpResponse, route: string): Ctx => {
-    const ctx: Ctx = { res, route, startedMs: performance.now(), aborted: false, done: false }
+    const ctx: Ctx = { res, route, startedMs: performance.now(), requestId: undefined, aborted: false, done: false }
     inflight++
     res.onAborted(() => {
       ctx.aborted = true
@@ -129,7 +144,9 @@ export function createServer(args: {
   const reply = (ctx: Ctx, status: number, body: string, contentType = JSON_TYPE, closeConnection = false): void => {
     if (!settle(ctx, status)) return
     ctx.res.cork(() => {
-      ctx.res.writeStatus(statusLine(status)).writeHeader('content-type', contentType).end(body, closeConnection)
+      ctx.res.writeStatus(statusLine(status)).writeHeader('content-type', contentType)
+      if (ctx.requestId !== undefined) ctx.res.writeHeader('x-request-id', ctx.requestId)
+      ctx.res.end(body, closeConnection)
     })
   }
 
@@ -162,6 +179,13 @@ export function createServer(args: {
     )
   }
 
+  /** The id the served log samples by; read from `req` before any await (uWS rule). */
+  const identify = (ctx: Ctx, req: uWS.HttpRequest): void => {
+    if (!servedLog) return
+    const given = req.getHeader('x-request-id')
+    ctx.requestId = given !== '' && isValidRequestId(given) ? given : randomUUID()
+  }
+
   const unauthorized = new HttpError(401, 'UNAUTHORIZED', 'missing or unknown API key (Authorization: Bearer <key>)')
 
   const app = uWS.App()
@@ -176,7 +200,7 @@ export function createServer(args: {
   app.get('/metrics', (res, req) => {
     const ctx = begin(res, 'metrics')
     if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
-    scrapeCache()
+    scrapeCounters()
     metrics.registry.metrics().then(
       (text) => reply(ctx, 200, text, metrics.registry.contentType),
       (err: unknown) => fail(ctx, err),
@@ -200,7 +224,8 @@ export function createServer(args: {
     if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
     const view = req.getParameter(0)
     const rawKey = req.getParameter(1)
-    run(ctx, () => getViewFeatures({ view: decodePath(view), entityKey: decodePath(rawKey) }, deps))
+    identify(ctx, req)
+    run(ctx, () => getViewFeatures({ view: decodePath(view), entityKey: decodePath(rawKey) }, deps, ctx.requestId))
   })
 
   app.get('/v1/features/:view', (res, req) => {
@@ -208,7 +233,8 @@ export function createServer(args: {
     if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
     const view = req.getParameter(0)
     const query = Object.fromEntries(new URLSearchParams(req.getQuery() ?? ''))
-    run(ctx, () => getViewFeatures({ view: decodePath(view), query }, deps))
+    identify(ctx, req)
+    run(ctx, () => getViewFeatures({ view: decodePath(view), query }, deps, ctx.requestId))
   })
 
   app.post('/v1/features', (res, req) => {
@@ -216,6 +242,7 @@ export function createServer(args: {
     if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized, true)
     const declared = Number(req.getHeader('content-length') || '0')
     if (declared > maxBodyBytes) return fail(ctx, tooLarge(maxBodyBytes), true)
+    identify(ctx, req)
     const chunks: Buffer[] = []
     let size = 0
     res.onData((chunk, isLast) => {
@@ -232,7 +259,7 @@ export function createServer(args: {
         } catch {
           throw new HttpError(400, 'BAD_REQUEST', 'body is not valid JSON')
         }
-        return getFeatures(body, deps)
+        return getFeatures(body, deps, ctx.requestId)
       })
     })
   })
@@ -339,7 +366,7 @@ export function createServer(args: {
       return closing
     },
     metricsText() {
-      scrapeCache()
+      scrapeCounters()
       return metrics.registry.metrics()
     },
   }
