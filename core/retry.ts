@@ -13,6 +13,9 @@ export interface RetryOptions {
 
 function isNeverRetriable(err: unknown): boolean {
   if (err instanceof TypeError || err instanceof RangeError || err instanceof InvariantViolation) return true
+  // Retries nest (a sink retries its writes, the engine retries the sink): an inner budget that
+  // ran out on a passing fault leaves the decision to the outer budget.
+  if (err instanceof RetriesExhaustedError) return err.cause === undefined || isNeverRetriable(err.cause)
   return err instanceof FeatureStoreError && !err.retriable
 }
 

@@ -1,4 +1,5 @@
 /** `kfs run`: the live engine over the applied views (Kafka or the embedded log). */
+import type { Server } from 'node:http'
 import { parseDurationMs } from '../../core/duration.ts'
 import { createDeadLetterTopicSink } from '../../pipeline/engine/dead-letter-topic.ts'
 import { createLiveEngine } from '../../pipeline/engine/live-engine.ts'
@@ -51,6 +52,7 @@ Examples:
     const config = ctx.config()
     const runtime = await createRuntime(config)
     const logger = runtime.logger.child({ component: 'cli.run' })
+    let metrics: Server | undefined
     try {
       const { registry } = await openRegistry(ctx)
       const { set } = await loadFeatures(args, ctx, registry)
@@ -77,7 +79,7 @@ Examples:
         checkpointIntervalMs: config.checkpointIntervalMs,
         checkpointMaxRecords: config.checkpointMaxRecords,
       })
-      const metrics = config.metricsPort === undefined ? undefined : await serveMetrics(createEngineMetrics(engine.stats, runtime.clock), config.serveHost, config.metricsPort)
+      metrics = config.metricsPort === undefined ? undefined : await serveMetrics(createEngineMetrics(engine.stats, runtime.clock), config.serveHost, config.metricsPort)
       await engine.start()
       ctx.err(`engine running: ${views.map((v) => `${v.name}@${v.version}`).join(', ')}${metrics ? ` — metrics on http://${config.serveHost}:${config.metricsPort}/metrics` : ''}\n`)
 
@@ -93,11 +95,11 @@ Examples:
         return 1
       }
       await engine.stop()
-      metrics?.close()
       const summary = { stoppedBy: outcome, consumed: engine.stats.consumed, emittedRows: engine.stats.emittedRows, deadLettered: engine.stats.deadLettered, checkpoints: engine.stats.checkpoints }
       ctx.out(ctx.json ? `${JSON.stringify(summary)}\n` : `engine stopped (${outcome}): ${summary.consumed} records consumed, ${summary.emittedRows} rows emitted, ${summary.checkpoints} checkpoints\n`)
       return 0
     } finally {
+      metrics?.close()
       await runtime.close()
     }
   },

@@ -147,27 +147,31 @@ export class RedisOnlineStore implements OnlineStore {
     let written = 0
     await retry(
       async (bail) => {
-        const outcomes = await this.#runScripts(pending)
-        const again: typeof pending = []
-        let noScript = false
-        let unavailable: unknown
-        outcomes.forEach(([err, res], i) => {
-          if (!err) {
-            if (res === 1) written++
-          } else if (isReplyError(err) && err.message.startsWith('NOSCRIPT')) {
-            noScript = true
-            again.push(pending[i]!)
-          } else if (isReplyError(err)) {
-            bail(new SinkWriteError('SINK_REJECTED', `Redis refused a row of ${view.name}: ${err.message}`, { cause: err, context: { view: view.name } }))
-          } else {
-            unavailable = err
-            again.push(pending[i]!)
+        // A restarted Redis has lost its scripts: load it and send the rows again at once, so a
+        // NOSCRIPT never spends an attempt of the budget meant for outages.
+        for (let pass = 0; pass < 2 && pending.length > 0; pass++) {
+          const outcomes = await this.#runScripts(pending)
+          const again: typeof pending = []
+          let noScript = false
+          let unavailable: unknown
+          outcomes.forEach(([err, res], i) => {
+            if (!err) {
+              if (res === 1) written++
+            } else if (isReplyError(err) && err.message.startsWith('NOSCRIPT')) {
+              noScript = true
+              again.push(pending[i]!)
+            } else if (isReplyError(err)) {
+              bail(new SinkWriteError('SINK_REJECTED', `Redis refused a row of ${view.name}: ${err.message}`, { cause: err, context: { view: view.name } }))
+            } else {
+              unavailable = err
+              again.push(pending[i]!)
+            }
+          })
+          pending = again
+          if (unavailable !== undefined) {
+            throw new SinkWriteError('SINK_UNAVAILABLE', `Redis unavailable while writing ${view.name}`, { cause: unavailable, context: { view: view.name } })
           }
-        })
-        pending = again
-        if (noScript) await this.#loadScript()
-        if (unavailable !== undefined) {
-          throw new SinkWriteError('SINK_UNAVAILABLE', `Redis unavailable while writing ${view.name}`, { cause: unavailable, context: { view: view.name } })
+          if (noScript) await this.#loadScript()
         }
         if (pending.length > 0) throw new SinkWriteError('SINK_UNAVAILABLE', 'write script was not loaded', { context: { view: view.name } })
       },
