@@ -48,6 +48,14 @@ export type ObjectStoreConfig =
     }
   | { readonly kind: 'local'; readonly dir: string }
 
+export interface ServeLogConfig {
+  readonly topic: string
+  /** Fraction of requests logged, 0..1 (deterministic by request id). */
+  readonly sampleRate: number
+}
+
+export const DEFAULT_SERVE_LOG_SAMPLE = 0.01
+
 export interface KfsConfig {
   readonly dataDir: string
   readonly eventLog: EventLogConfig
@@ -58,6 +66,8 @@ export interface KfsConfig {
   readonly servePort: number
   /** Bearer keys serving accepts; empty means no authentication (local use). */
   readonly serveApiKeys: readonly string[]
+  /** The served-feature log: absent = off; on when KFS_SERVE_LOG_TOPIC is set. */
+  readonly serveLog: ServeLogConfig | undefined
   /** Absent means no metrics endpoint. */
   readonly metricsPort: number | undefined
   readonly checkpointIntervalMs: number
@@ -83,6 +93,8 @@ export const CONFIG_VARIABLES = [
   'KFS_SERVE_HOST',
   'KFS_SERVE_PORT',
   'KFS_SERVE_API_KEYS',
+  'KFS_SERVE_LOG_TOPIC',
+  'KFS_SERVE_LOG_SAMPLE',
   'KFS_METRICS_PORT',
   'KFS_CHECKPOINT_INTERVAL_MS',
   'KFS_CHECKPOINT_MAX_RECORDS',
@@ -126,6 +138,7 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     serveHost: source.string('KFS_SERVE_HOST') ?? '127.0.0.1',
     servePort: source.port('KFS_SERVE_PORT') ?? 8080,
     serveApiKeys: source.list('KFS_SERVE_API_KEYS', (k) => k.length >= 16, 'a comma-separated list of keys of at least 16 characters') ?? [],
+    serveLog: serveLogConfig(source),
     metricsPort: source.port('KFS_METRICS_PORT'),
     checkpointIntervalMs: source.durationMs('KFS_CHECKPOINT_INTERVAL_MS') ?? 10_000,
     checkpointMaxRecords: source.positiveInt('KFS_CHECKPOINT_MAX_RECORDS') ?? 100_000,
@@ -133,6 +146,23 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     logLevel: source.oneOf('KFS_LOG_LEVEL', LOG_LEVELS) ?? 'info',
   }
   return deepFreeze(config)
+}
+
+function serveLogConfig(source: Source): ServeLogConfig | undefined {
+  const topic = source.string('KFS_SERVE_LOG_TOPIC')
+  const sampleRate = source.fraction('KFS_SERVE_LOG_SAMPLE')
+  if (topic === undefined) {
+    if (sampleRate !== undefined) {
+      throw new ConfigError('KFS_SERVE_LOG_SAMPLE is set but KFS_SERVE_LOG_TOPIC is not: set KFS_SERVE_LOG_TOPIC (e.g. kfs.served-features) to turn the served-feature log on, or unset KFS_SERVE_LOG_SAMPLE', {
+        context: { variable: 'KFS_SERVE_LOG_TOPIC' },
+      })
+    }
+    return undefined
+  }
+  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic) || topic.startsWith('__')) {
+    throw source.invalid('KFS_SERVE_LOG_TOPIC', topic, "a Kafka topic name (letters, digits, '.', '_', '-'), e.g. kfs.served-features")
+  }
+  return { topic, sampleRate: sampleRate ?? DEFAULT_SERVE_LOG_SAMPLE }
 }
 
 function objectStoreConfig(source: Source, dataDir: string): ObjectStoreConfig {
@@ -319,6 +349,14 @@ class Source {
       throw this.invalid(name, raw, "a positive number of milliseconds (e.g. 10000) or a duration such as '10s'")
     }
     return ms
+  }
+
+  fraction(name: ConfigVariable): number | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    const n = /^(\d+(\.\d*)?|\.\d+)$/.test(raw) ? Number(raw) : Number.NaN
+    if (!(n >= 0 && n <= 1)) throw this.invalid(name, raw, 'a fraction from 0 to 1, e.g. 0.01 for 1 %')
+    return n
   }
 
   boolean(name: ConfigVariable): boolean | undefined {

@@ -17,6 +17,7 @@ import { EmbeddedSchemaRegistry } from '../schemas/registry/embedded-schema-regi
 import type { SchemaRegistry } from '../schemas/registry/schema-registry.ts'
 import { EmbeddedOnlineStore } from '../sinks/embedded/online-store.ts'
 import { IcebergOfflineSink } from '../sinks/iceberg/offline-sink.ts'
+import type { ServedLogTransport } from '../serving/served-log/index.ts'
 import { openObjectStore } from './commands/context.ts'
 import type { KfsConfig } from './config.ts'
 
@@ -31,6 +32,12 @@ export interface Runtime {
   onlineStore(): Promise<OnlineStore>
   decoderFor(source: SourceDef): Decoder
   encoderFor(source: SourceDef): Promise<Encoder>
+  /**
+   * Where `kfs serve` sends the served-feature log: a best-effort Kafka producer of its own, or
+   * the embedded log (single process: serving then holds the log directory until it exits).
+   * The caller closes it.
+   */
+  servedLogTransport(topic: string, partitions: number): ServedLogTransport
   close(): Promise<void>
 }
 
@@ -61,7 +68,7 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
   }
   let log: Promise<EventLog> | undefined
   let online: Promise<OnlineStore> | undefined
-  return {
+  const runtime: Runtime = {
     config,
     logger,
     clock,
@@ -96,10 +103,39 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
       })()
       return online
     },
+    servedLogTransport(topic, partitions) {
+      const c = config.eventLog
+      if (c.kind === 'kafka') {
+        let producer: Promise<import('../pipeline/kafka/best-effort-producer.ts').KafkaBestEffortProducer> | undefined
+        const connect = () =>
+          (producer ??= import('../pipeline/kafka/best-effort-producer.ts').then(
+            ({ KafkaBestEffortProducer }) => new KafkaBestEffortProducer({ brokers: c.brokers, clientId: `${c.clientId}-serve`, topic, partitions }),
+          ))
+        return {
+          send: async (records) => (await connect()).send(records),
+          close: async () => (producer ? (await producer).close() : undefined),
+        }
+      }
+      let created: Promise<void> | undefined
+      return {
+        async send(records) {
+          const log = await runtime.eventLog()
+          created ??= log.createTopic(topic, partitions).catch((err: unknown) => {
+            created = undefined
+            throw err
+          })
+          await created
+          await log.produce(topic, records.map((r) => ({ key: r.key, value: r.value })))
+        },
+        // The embedded log itself is closed with the runtime.
+        close: async () => {},
+      }
+    },
     decoderFor: (source) => createDecoder({ registry: schemas, readerSchema: source.schema }),
     encoderFor: (source) => createEncoder({ registry: schemas, subject: `${source.topic}-value`, schema: source.schema }),
     async close() {
       for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'close failed'))
     },
   }
+  return runtime
 }

@@ -1,6 +1,10 @@
 /** `kfs serve`: online features over HTTP and WebSocket (uWebSockets.js) from the online store. */
 import { viewHash } from '../../registry/index.ts'
 import { createServer } from '../../serving/server/index.ts'
+import { SERVED_FEATURES_SCHEMA, ServedLog, servedLog } from '../../serving/served-log/index.ts'
+import type { SourceDef } from '../../operators/define/types.ts'
+import type { DefinitionSet } from '../../registry/index.ts'
+import { DEFAULT_SERVE_LOG_SAMPLE, type ServeLogConfig } from '../config.ts'
 import { createRuntime } from '../runtime.ts'
 import { stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
@@ -8,7 +12,7 @@ import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './de
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'Serve online features (HTTP + WebSocket push) from the online store',
-  usage: 'kfs serve [--features <path>] [--port <n>] [--cache-ms <n>] [--json]',
+  usage: 'kfs serve [--features <path>] [--port <n>] [--cache-ms <n>] [--log-topic <topic>] [--log-sample <rate>] [--json]',
   help: `
 Serves the applied views' latest rows from the online store (Redis, or the embedded store):
 
@@ -25,17 +29,28 @@ Each entity's view carries a status (PRESENT, MISSING, OUTSIDE_TTL), as_of and a
 values stay null. Request-time features run the same functions training sets use.
 Authentication: set KFS_SERVE_API_KEYS (comma-separated) and send "Authorization: Bearer <key>".
 
+Served-feature log (off by default): with --log-topic (or KFS_SERVE_LOG_TOPIC) every sampled
+request's lookups — request id, view@version, entity, status, as_of, the values served, served-at
+time — are sent Avro-encoded to that topic in batches, off the request path; a log outage drops
+records (metric kfs_serving_served_log_records, a warning), never a request. Sampling is by a hash
+of the request id (x-request-id, echoed in every feature response), so reruns log the same
+requests. Include servedLog({ topic }) from serving/served-log in the features module so kfs run
+archives the topic like any source; kfs skew-report compares it with the offline rows.
+
 Options:
 ${FEATURES_HELP}
   --port <n>             port (default KFS_SERVE_PORT or 8080; 0 = any free port)
   --cache-ms <n>         hot-key cache TTL per view (default off)
+  --log-topic <topic>    served-feature log topic (default KFS_SERVE_LOG_TOPIC; unset = no log)
+  --log-sample <rate>    fraction of requests logged, 0..1 (default KFS_SERVE_LOG_SAMPLE or 0.01)
 
 Examples:
   kfs serve
+  kfs serve --log-topic kfs.served-features --log-sample 0.05
   curl localhost:8080/v1/features/user_purchases/u1
   curl -XPOST localhost:8080/v1/features -d '{"entities":{"user_id":["u1"]},"service":"fraud_model","request":{"amount":30}}'
 `,
-  options: { ...FEATURES_OPTION, port: { type: 'string' }, 'cache-ms': { type: 'string' } },
+  options: { ...FEATURES_OPTION, port: { type: 'string' }, 'cache-ms': { type: 'string' }, 'log-topic': { type: 'string' }, 'log-sample': { type: 'string' } },
   async run(args, ctx) {
     const config = ctx.config()
     const portArg = stringOption(args, 'port')
@@ -44,7 +59,9 @@ Examples:
     const cacheArg = stringOption(args, 'cache-ms')
     const cacheMs = cacheArg === undefined ? undefined : Number(cacheArg)
     if (cacheMs !== undefined && (!Number.isInteger(cacheMs) || cacheMs <= 0)) throw new UsageError('--cache-ms takes a positive whole number')
+    const logConfig = serveLogOptions(stringOption(args, 'log-topic'), stringOption(args, 'log-sample'), config.serveLog)
     const runtime = await createRuntime(config)
+    let log: ServedLog | undefined
     try {
       const { registry } = await openRegistry(ctx)
       const { set } = await loadFeatures(args, ctx, registry)
@@ -53,6 +70,18 @@ Examples:
         const stored = await registry.getView(view.name, view.version)
         if (stored?.hash === viewHash(view)) views.push(view)
         else ctx.err(`not serving ${view.name} v${view.version}: ${stored ? 'it differs from its published definition' : 'not published'} (run kfs apply)\n`)
+      }
+      if (logConfig) {
+        const source = servedLogSource(set, logConfig.topic, (line) => ctx.err(line))
+        const transport = runtime.servedLogTransport(logConfig.topic, source.partitions)
+        log = new ServedLog(
+          transport,
+          async () => {
+            const encoder = await runtime.encoderFor(source)
+            return (event) => encoder.encode(event)
+          },
+          { sampleRate: logConfig.sampleRate, clock: runtime.clock, logger: runtime.logger },
+        )
       }
       const server = createServer({
         store: await runtime.onlineStore(),
@@ -64,12 +93,14 @@ Examples:
           apiKeys: config.serveApiKeys,
           logger: runtime.logger,
           clock: runtime.clock,
+          ...(log === undefined ? {} : { servedLog: log }),
           ...(cacheMs === undefined ? {} : { cache: { ttlMs: cacheMs, maxEntries: 100_000 } }),
         },
       })
       const bound = await server.listen(port)
       const base = `http://${config.serveHost}:${bound}`
       ctx.err(`serving ${views.length} views on ${base} — catalog ${base}/ · registry ${base}/v1/registry\n`)
+      if (logConfig) ctx.err(`served-feature log: ${logConfig.sampleRate * 100} % of requests → topic ${logConfig.topic}\n`)
       if (ctx.json) ctx.out(`${JSON.stringify({ url: base, port: bound, views: views.map((v) => `${v.name}@${v.version}`) })}\n`)
       const signal = await new Promise<string>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'))
@@ -77,9 +108,44 @@ Examples:
       })
       ctx.err(`stopping (${signal})\n`)
       await server.close()
+      await log?.close()
       return 0
     } finally {
+      await log?.close()
       await runtime.close()
     }
   },
+}
+
+/** Flags over config: --log-topic turns the log on, --log-sample sets its rate. */
+function serveLogOptions(topicArg: string | undefined, sampleArg: string | undefined, config: ServeLogConfig | undefined): ServeLogConfig | undefined {
+  let sampleRate: number | undefined
+  if (sampleArg !== undefined) {
+    sampleRate = /^(\d+(\.\d*)?|\.\d+)$/.test(sampleArg) ? Number(sampleArg) : Number.NaN
+    if (!(sampleRate >= 0 && sampleRate <= 1)) throw new UsageError(`--log-sample: '${sampleArg}' is not a fraction from 0 to 1`)
+  }
+  const topic = topicArg ?? config?.topic
+  if (topic === undefined) {
+    if (sampleRate !== undefined) throw new UsageError('--log-sample needs --log-topic (or KFS_SERVE_LOG_TOPIC)')
+    return undefined
+  }
+  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic) || topic.startsWith('__')) throw new UsageError(`--log-topic: '${topic}' is not a Kafka topic name`)
+  return { topic, sampleRate: sampleRate ?? config?.sampleRate ?? DEFAULT_SERVE_LOG_SAMPLE }
+}
+
+/**
+ * The log's source as the features module declares it (its partitions and schema), or the default
+ * definition with a note: records are then logged but no view reads the topic, so kfs run does not
+ * archive it and kfs skew-report has nothing to read.
+ */
+function servedLogSource(set: DefinitionSet, topic: string, note: (line: string) => void): SourceDef {
+  const declared = set.sources.find((s) => s.topic === topic)
+  if (declared === undefined) {
+    note(`note: the served-feature log topic ${topic} is not a source of the features module, so kfs run will not archive it; add\n  export const { servedView, servedFeatures, servedLookups } = servedLog({ topic: '${topic}' })\n(from serving/served-log/index.ts) and run kfs apply\n`)
+    return servedLog({ topic }).servedFeatures
+  }
+  if (JSON.stringify(declared.schema) !== JSON.stringify(SERVED_FEATURES_SCHEMA)) {
+    throw new UsageError(`source ${declared.name} reads the served-feature log topic ${topic} with another schema; declare it with servedLog({ topic: '${topic}' })`)
+  }
+  return declared
 }
