@@ -10,6 +10,7 @@ import { produceCommand } from './produce.ts'
 import { replayCommand } from './replay.ts'
 import { runCommand } from './run.ts'
 import { serveCommand } from './serve.ts'
+import { skewReportCommand } from './skew-report.ts'
 import { verifyParityCommand } from './verify-parity.ts'
 import { trainingSetCommand } from './training-set.ts'
 
@@ -22,5 +23,6 @@ export const commands: readonly Command[] = [
   replayCommand,
   verifyParityCommand,
   trainingSetCommand,
+  skewReportCommand,
   compactCommand,
 ]
