@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import * as examples from '../../../examples/features.ts'
+import type { FeatureValue, FeatureViewDef } from '../../../operators/define/types.ts'
+import type { ArchiveRow } from '../../../pipeline/ports.ts'
+import { createDecoder } from '../../../schemas/decoder.ts'
+import { createEncoder } from '../../../schemas/encoder.ts'
+import { EmbeddedSchemaRegistry } from '../../../schemas/registry/embedded-schema-registry.ts'
+import { SERVED_FEATURES_SCHEMA, toServedEvent, type ServedRecord } from '../../../serving/served-log/index.ts'
+import { IcebergOfflineSink, archiveTablePath } from '../../../sinks/iceberg/offline-sink.ts'
+import { LocalObjectStore } from '../../../sinks/object-store/index.ts'
+import { createSkewReport, failingFeatures } from '../../../training/skew-report.ts'
+import { BASE_MS, generateRows, HOUR_MS, oracle, prng, registryWithViews, writeRows, type GenRow } from './fixtures.ts'
+
+const dirs: string[] = []
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
+})
+
+/** What serving returned at t, by the as-served rule computed by brute force (the oracle). */
+function servedAt(rows: readonly GenRow[], view: FeatureViewDef, key: string, tMs: number, i: number): ServedRecord {
+  const values = oracle(rows, view, key, tMs, true)
+  return {
+    requestId: `r${i}`,
+    servedAtMs: tMs,
+    viewName: view.name,
+    viewVersion: view.version,
+    entityKey: key,
+    status: values === null ? 'MISSING' : 'PRESENT',
+    asOfMs: null,
+    features: view.features.map((f) => f.name),
+    values: values ?? view.features.map(() => null),
+  }
+}
+
+async function archive(sink: IcebergOfflineSink, topic: string, records: readonly ServedRecord[], encode: (e: unknown) => Uint8Array, schemaId: number): Promise<void> {
+  const rows: ArchiveRow[] = records.map((r, i) => ({
+    partition: i % 2,
+    offset: String(Math.floor(i / 2)),
+    eventTimeMs: r.servedAtMs,
+    key: new TextEncoder().encode(`${r.viewName}@${r.viewVersion}`),
+    schemaId,
+    payload: encode(toServedEvent(r)),
+    markerWatermarkMs: null,
+    timestampMs: r.servedAtMs,
+  }))
+  const staged = await sink.stageArchiveRows(topic, rows)
+  await sink.commit(archiveTablePath(topic), [staged], {}, {})
+}
+
+void describe('training > skew report', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kfs-skew-unit-'))
+  dirs.push(dir)
+  const store = new LocalObjectStore(join(dir, 'objects'))
+  const purchases = examples.userPurchases
+  const clicks = examples.userClicks
+  const rowsP = generateRows(purchases, 400, 7)
+  const rowsC = generateRows(clicks, 400, 8)
+  await writeRows(store, purchases, rowsP, 2)
+  await writeRows(store, clicks, rowsC, 2)
+  const registry = await registryWithViews(store, [purchases, clicks])
+  const schemas = new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })
+  const encoder = await createEncoder({ registry: schemas, subject: 'served-value', schema: SERVED_FEATURES_SCHEMA })
+  const decoder = createDecoder({ registry: schemas, readerSchema: SERVED_FEATURES_SCHEMA })
+  const sink = new IcebergOfflineSink(store)
+  const rand = prng(11)
+  const served: ServedRecord[] = []
+  for (let i = 0; i < 120; i++) {
+    const [view, rows] = i % 2 === 0 ? [purchases, rowsP] : [clicks, rowsC]
+    served.push(servedAt(rows, view, rand.pick(['u0', 'u1', 'u2', 'u3', 'u4', 'nobody']), BASE_MS + rand.int(0, 130) * HOUR_MS + rand.int(-2, 2), i))
+  }
+  const options = { store, offline: sink, registry, decoder, tempDir: dir }
+
+  void test('values served by the as-served rule match 100 %, with zero difference', async () => {
+    await archive(sink, 'served-clean', served, (e) => encoder.encode(e), encoder.schemaId)
+    const report = await createSkewReport({ ...options, topic: 'served-clean' })
+    assert.equal(report.records, 120)
+    assert.equal(report.features.length, purchases.features.length + clicks.features.length)
+    for (const f of report.features) {
+      assert.equal(f.compared, 60, `${f.view}:${f.feature}`)
+      assert.equal(f.exactMatchPct, 100, `${f.view}:${f.feature}`)
+      if (f.numeric && f.numericPairs > 0) assert.deepEqual([f.meanAbsDiff, f.p99AbsDiff], [0, 0])
+    }
+    assert.ok(report.features.some((f) => f.numeric && f.numericPairs > 20), 'numeric pairs were compared')
+    assert.deepEqual(failingFeatures(report, 100), [])
+    const only = await createSkewReport({ ...options, topic: 'served-clean', views: ['user_clicks'], fromMs: BASE_MS + 24 * HOUR_MS })
+    assert.deepEqual(only.records, served.filter((r) => r.viewName === 'user_clicks' && r.servedAtMs >= BASE_MS + 24 * HOUR_MS).length)
+  })
+
+  void test('altered values show as mismatches with their differences', async () => {
+    const target = 'amount_sum_1d'
+    const fi = purchases.features.findIndex((f) => f.name === target)
+    const li = clicks.features.findIndex((f) => f.type === 'string[]')
+    const deltas = [0.5, 3, 40]
+    const altered = served.map((r) => ({ ...r, values: [...r.values] }))
+    const numericTargets = altered.filter((r) => r.viewName === purchases.name && typeof r.values[fi] === 'number')
+    numericTargets.slice(0, deltas.length).forEach((r, k) => ((r.values as FeatureValue[])[fi] = (r.values[fi] as number) + deltas[k]!))
+    const nulled = altered.filter((r) => r.viewName === purchases.name && typeof r.values[fi] === 'number')[deltas.length]!
+    ;(nulled.values as FeatureValue[])[fi] = null
+    const listTarget = altered.find((r) => r.viewName === clicks.name && Array.isArray(r.values[li]))!
+    ;(listTarget.values as FeatureValue[])[li] = ['tampered']
+    await archive(sink, 'served-altered', altered, (e) => encoder.encode(e), encoder.schemaId)
+
+    const report = await createSkewReport({ ...options, topic: 'served-altered' })
+    const sum = report.features.find((f) => f.feature === target)!
+    assert.equal(sum.compared, 60)
+    assert.equal(sum.exactMatches, 60 - deltas.length - 1)
+    assert.equal(sum.exactMatchPct, ((60 - deltas.length - 1) / 60) * 100)
+    // Independent arithmetic: pairs where both sides are numbers, the altered ones off by their delta.
+    const pairs = numericTargets.length - 1
+    assert.equal(sum.numericPairs, pairs)
+    const diffs = [...deltas, ...Array.from({ length: pairs - deltas.length }, () => 0)]
+    const mean = diffs.reduce((a, b) => a + b, 0) / pairs
+    assert.ok(Math.abs(sum.meanAbsDiff! - mean) < 1e-9, `${sum.meanAbsDiff} vs ${mean}`)
+    // p99: the smallest difference that at least 99 % of the pairs do not exceed.
+    const p99 = [...diffs].sort((a, b) => a - b).find((d) => diffs.filter((x) => x <= d).length >= 0.99 * pairs)!
+    assert.ok(Math.abs(sum.p99AbsDiff! - p99) < 1e-9, `${sum.p99AbsDiff} vs ${p99}`)
+    const list = report.features.find((f) => f.view === `${clicks.name}@1` && f.feature === clicks.features[li]!.name)!
+    assert.deepEqual([list.numeric, list.exactMatches, list.meanAbsDiff], [false, 59, null])
+    assert.deepEqual(failingFeatures(report, 100).map((f) => f.feature).sort(), [clicks.features[li]!.name, target].sort())
+    assert.deepEqual(failingFeatures(report, 90), [])
+    for (const f of report.features) if (f.feature !== target && f.feature !== clicks.features[li]!.name) assert.equal(f.exactMatchPct, 100, f.feature)
+  })
+
+  void test('a topic with no archive reports nothing compared; unknown views are skipped', async () => {
+    const empty = await createSkewReport({ ...options, topic: 'never-archived' })
+    assert.deepEqual([empty.records, empty.archiveSnapshotId, empty.features.length], [0, null, 0])
+    await archive(sink, 'served-ghost', [{ ...served[0]!, viewName: 'ghost_view' }, served[1]!], (e) => encoder.encode(e), encoder.schemaId)
+    const ghost = await createSkewReport({ ...options, topic: 'served-ghost' })
+    assert.deepEqual([ghost.records, ghost.skipped.unknownView], [1, 1])
+  })
+})
