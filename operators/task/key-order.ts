@@ -18,3 +18,8 @@ export function compareKeyBytes(a: string, b: string): number {
   }
   return a.length - b.length
 }
+
+/** `compareKeyBytes` for keys without any UTF-16 unit ≥ U+D800, where both orders agree. */
+export function compareKeysNative(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}

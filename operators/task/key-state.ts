@@ -17,6 +17,7 @@
  * timer entry is live only while it equals `timer[id]` (timer-queue.ts).
  */
 
+const HIGH_UNIT = /[\uD800-\uFFFF]/
 const EMPTY_NUM: readonly number[] = []
 const EMPTY_OBJ: readonly unknown[] = []
 
@@ -25,6 +26,13 @@ export class KeyTable {
   keyOf: string[] = []
   clock = new Float64Array(1024)
   timer = new Float64Array(1024)
+  /** 1 while the key's timer is a loss boundary (a decay row is due there), 0 for a drop timer. */
+  lossTimer = new Uint8Array(1024)
+  /**
+   * False while no key holds a UTF-16 unit ≥ U+D800: then UTF-16 order is UTF-8 byte order and
+   * keys can be compared with the engine's native `<` (key-order.ts).
+   */
+  hasHighKeys = false
   readonly num: (readonly number[])[][]
   readonly obj: (readonly unknown[])[][]
   readonly life: (unknown[] | null)[] = []
@@ -62,6 +70,8 @@ export class KeyTable {
     }
     this.clock[id] = c
     this.timer[id] = Number.NaN
+    this.lossTimer[id] = 0
+    if (!this.hasHighKeys && HIGH_UNIT.test(key)) this.hasHighKeys = true
     this.ids.set(key, id)
     return id
   }
@@ -85,6 +95,9 @@ export class KeyTable {
     const timer = new Float64Array(this.timer.length * 2)
     timer.set(this.timer)
     this.timer = timer
+    const lossTimer = new Uint8Array(this.lossTimer.length * 2)
+    lossTimer.set(this.lossTimer)
+    this.lossTimer = lossTimer
   }
 }
 

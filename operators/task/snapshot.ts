@@ -78,5 +78,7 @@ export function decodeViewState(runner: ViewRunner, r: ByteReader): void {
     const life = table.life[id]
     if (life !== null && life !== undefined) plan.lifetimeColumns.forEach((col, j) => (life[j] = col.agg.decode(r)))
     runner.timers.schedule(id, timerMs)
+    // The stored timer is the loss boundary whenever the tiles have one (view-runner.ts, point 3).
+    table.lossTimer[id] = Number.isNaN(runner.nextLossMs(id)) ? 0 : 1
   }
 }

@@ -9,7 +9,7 @@
  * bytes, each once; work is O(log buckets) per bucket plus a sort of the bucket's ids — never a
  * scan over all keys.
  */
-import { compareKeyBytes } from './key-order.ts'
+import { compareKeyBytes, compareKeysNative } from './key-order.ts'
 import type { KeyTable } from './key-state.ts'
 
 export class TimerQueue {
@@ -55,7 +55,8 @@ export class TimerQueue {
       bucket.length = n
       if (n > 1) {
         const keyOf = this.#table.keyOf
-        bucket.sort((a, b) => compareKeyBytes(keyOf[a] as string, keyOf[b] as string))
+        const compare = this.#table.hasHighKeys ? compareKeyBytes : compareKeysNative
+        bucket.sort((a, b) => compare(keyOf[a] as string, keyOf[b] as string))
         // An id may sit twice in one bucket (re-scheduled back to the same time).
         let m = 1
         for (let i = 1; i < n; i++) if (bucket[i] !== bucket[m - 1]) bucket[m++] = bucket[i] as number

@@ -207,7 +207,9 @@ export class ViewRunner {
       const ids = due.ids
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i] as number
-        if ((table.clock[id] as number) < b && this.#losesTileAt(id, b)) {
+        // A live loss timer was set from the current tiles (every change re-schedules), so some
+        // window loses a non-empty tile at b.
+        if ((table.clock[id] as number) < b && table.lossTimer[id] === 1) {
           table.clock[id] = b
           this.#evict(id)
           rows.push({ entityKey: table.keyOf[id] as string, asOfMs: b, values: this.evaluate(id) })
@@ -313,22 +315,6 @@ export class ViewRunner {
     return out
   }
 
-  #losesTileAt(id: number, b: number): boolean {
-    const layouts = this.layouts
-    for (let g = 0; g < layouts.length; g++) {
-      const lay = layouts[g] as GroupLayout
-      if (b % lay.hopMs !== 0) continue
-      const tiles = (this.table.num[g] as (readonly number[])[])[id] as readonly number[]
-      const ns = lay.numStride
-      for (const spec of lay.specs) {
-        const k = b / lay.hopMs - spec.tiles
-        const i = firstTileFrom(tiles, ns, k)
-        if (tiles[i * ns] === k) return true
-      }
-    }
-    return false
-  }
-
   /** Earliest boundary > c at which some window of the key loses a non-empty tile; NaN if none. */
   nextLossMs(id: number): number {
     let next = Number.NaN
@@ -357,6 +343,7 @@ export class ViewRunner {
     let at = loss
     if (Number.isNaN(loss) && !this.#hasLifetime) at = (this.table.clock[id] as number) + this.#allowedLatenessMs
     if (!Object.is(at, this.table.timer[id])) this.timers.schedule(id, at)
+    this.table.lossTimer[id] = Number.isNaN(loss) ? 0 : 1
     return !Number.isNaN(loss) || this.#hasLifetime
   }
 
