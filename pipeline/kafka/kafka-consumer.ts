@@ -110,7 +110,10 @@ export class KafkaConsumer implements LogConsumer {
   }
 
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
-    if (offsets.length === 0) return
+    // Committed offsets are advisory here (lag tools); checkpoints are the record of progress. A
+    // stopping or crashed consumer has left its group and cannot commit: the next run's first
+    // checkpoint commits again.
+    if (offsets.length === 0 || this.#stopping !== undefined || this.#crashed) return
     await this.#consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })))
   }
 
