@@ -48,7 +48,7 @@ void describe('cli > kfs skew-report', () => {
     const view = examples.userPurchases
     const rows = generateRows(view, 200, 3)
     await writeRows(store, view, rows)
-    const registry = await registryWithViews(store, [view])
+    await registryWithViews(store, [view])
     const encoder = await createEncoder({ registry: new EmbeddedSchemaRegistry({ dir: join(dataDir, 'schemas') }), subject: `${DEFAULT_SERVED_LOG_TOPIC}-value`, schema: SERVED_FEATURES_SCHEMA })
     const records: ServedRecord[] = Array.from({ length: 40 }, (_, i) => {
       const t = BASE_MS + (i * 3 + 30) * HOUR_MS
