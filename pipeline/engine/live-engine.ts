@@ -166,20 +166,43 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     }
   }
 
-  async function checkpointSlot(slot: PartitionSlot): Promise<void> {
-    const started = clock.nowMs()
-    const ok = await slot.checkpoint()
+  function recordCheckpoint(slot: PartitionSlot, durationMs: number, ok: boolean): void {
     const key = slotKey(slot.topic, slot.partition)
     if (!ok) {
       stats.fenced++
-      slots.delete(key)
+      // Dropped only if the map still holds this slot: the next batch restores from the winner's record.
+      void slots.get(key)?.then(
+        (current) => {
+          if (current === slot) slots.delete(key)
+        },
+        () => undefined,
+      )
       return
     }
     stats.checkpoints++
-    stats.lastCheckpointDurationMs = clock.nowMs() - started
+    stats.lastCheckpointDurationMs = durationMs
     stats.lastCheckpointAtMs = clock.nowMs()
-    await consumer?.commit([{ topic: slot.topic, partition: slot.partition, offset: slot.nextOffset }]).catch((err: unknown) => {
+    void consumer?.commit([{ topic: slot.topic, partition: slot.partition, offset: slot.nextOffsetAtLastCheckpoint }]).catch((err: unknown) => {
       logger.warn({ err }, 'progress commit failed (recovery uses checkpoints, so this is harmless)')
+    })
+  }
+
+  /** Checkpoints and waits (revocation, stop). */
+  async function checkpointSlot(slot: PartitionSlot): Promise<void> {
+    const started = clock.nowMs()
+    const ok = await slot.checkpoint()
+    recordCheckpoint(slot, clock.nowMs() - started, ok)
+  }
+
+  /** Timed and size-triggered checkpoints: the I/O overlaps with the next records (partition-slot.ts). */
+  async function checkpointSlotInBackground(slot: PartitionSlot): Promise<void> {
+    await slot.checkpointInBackground((result) => {
+      if ('err' in result) {
+        logger.error({ err: result.err, topic: slot.topic, partition: slot.partition }, 'checkpoint failed')
+        fail(result.err instanceof Error ? result.err : new Error(String(result.err)))
+        return
+      }
+      recordCheckpoint(slot, clock.nowMs() - slot.lastCheckpointAtMs, result.ok)
     })
   }
 
@@ -206,7 +229,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       const last = batch.records.at(-1)
       if (last) stats.lag[slotKey(batch.topic, batch.partition)] = Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)
       await deliver(slot, processed)
-      if (slot.buffered >= maxRecords) await checkpointSlot(slot)
+      if (slot.buffered >= maxRecords) await checkpointSlotInBackground(slot)
     })
   }
 
@@ -228,7 +251,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
           slot.lastMarkerAtMs = now
           await deliver(slot, processed)
         }
-        if (slot.buffered > 0 && now - slot.lastCheckpointAtMs >= intervalMs) await checkpointSlot(slot)
+        if (slot.buffered > 0 && now - slot.lastCheckpointAtMs >= intervalMs) await checkpointSlotInBackground(slot)
       })
     }
   }

@@ -9,6 +9,8 @@
  *   2. write each view's operator-state blob,
  *   3. publish checkpoint record `seq` (create-if-absent) — the point of no return,
  *   4. commit each table (idempotent by the `group/topic/partition → seq` marker).
+ * The live engine takes the cut (buffers, operator snapshots, position) between two records and
+ * runs steps 1–4 while later records are processed; a checkpoint waits for the one before it.
  * Restore: latest record → roll every table forward to it → restore operator states → resume at
  * its next offset. A crash anywhere therefore neither loses nor duplicates offline rows; online
  * writes are conditional and idempotent, so re-processing the tail rewrites the same rows.
@@ -70,6 +72,8 @@ export class PartitionSlot {
   #rows: OfflineFeatureRow[][]
   #archive: ArchiveRow[] = []
   #queue: Promise<unknown> = Promise.resolve()
+  #persisting: Promise<unknown> = Promise.resolve()
+  #checkpointedOffset: string
   readonly #deps: SlotDeps
 
   private constructor(options: SlotOptions, processors: PartitionProcessor[], seq: number, nextOffset: string, deps: SlotDeps) {
@@ -77,6 +81,7 @@ export class PartitionSlot {
     this.processors = processors
     this.seq = seq
     this.#nextOffset = BigInt(nextOffset)
+    this.#checkpointedOffset = nextOffset
     this.#deps = deps
     this.#rows = options.views.map(() => [])
     const now = deps.clock.nowMs()
@@ -174,6 +179,11 @@ export class PartitionSlot {
     return this.#nextOffset.toString()
   }
 
+  /** Where the latest published checkpoint resumes (the position to commit to Kafka). */
+  get nextOffsetAtLastCheckpoint(): string {
+    return this.#checkpointedOffset
+  }
+
   /** Current partition watermark (all views see the same records, hence the same watermark). */
   get watermarkMs(): number {
     return this.processors[0]?.task.watermarkMs ?? -Infinity
@@ -252,12 +262,57 @@ export class PartitionSlot {
     }
   }
 
-  /** Returns false when another owner published first: this slot is stale and must be dropped. */
+  /**
+   * Checkpoints and waits for it. Returns false when another owner published first: this slot is
+   * stale and must be dropped.
+   */
   async checkpoint(): Promise<boolean> {
+    await this.#persisting
+    return this.#persist(this.#cut())
+  }
+
+  /**
+   * Starts a checkpoint and returns once its cut is taken; the I/O (staging, state blobs, publish,
+   * table commits) then runs while later records are processed, so a checkpoint does not stall
+   * online writes. At most one is in flight: a new one first waits for the previous one. `done`
+   * gets the outcome (false = fenced) or the error, exactly once.
+   */
+  async checkpointInBackground(done: (result: { ok: boolean } | { err: unknown }) => void): Promise<void> {
+    await this.#persisting
+    const persisting = this.#persist(this.#cut())
+    this.#persisting = persisting.then(
+      (ok) => (done({ ok }), undefined),
+      (err: unknown) => (done({ err }), undefined),
+    )
+  }
+
+  /** Waits for a checkpoint started in the background (its outcome goes to its own callback). */
+  async settled(): Promise<void> {
+    await this.#persisting
+  }
+
+  /** The synchronous part: what the checkpoint covers, taken between two records. */
+  #cut(): CheckpointCut {
+    const { views } = this.options
+    const cut: CheckpointCut = {
+      seq: this.seq + 1,
+      startedAtMs: this.#deps.clock.nowMs(),
+      rows: this.#rows,
+      archive: this.#archive,
+      states: views.map((_, v) => (this.processors[v] as PartitionProcessor).task.snapshot()),
+      nextOffset: this.nextOffset,
+      watermarkMs: this.watermarkMs,
+    }
+    this.#rows = views.map(() => [])
+    this.#archive = []
+    this.lastCheckpointAtMs = cut.startedAtMs
+    return cut
+  }
+
+  async #persist(cut: CheckpointCut): Promise<boolean> {
     const { offline, checkpoints, clock, logger } = this.#deps
-    const started = clock.nowMs()
     const { topic, partition, views } = this.options
-    const seq = this.seq + 1
+    const { seq } = cut
     const options: RetryOptions = {
       clock,
       attempts: 10,
@@ -265,42 +320,48 @@ export class PartitionSlot {
       onRetry: (err: unknown) => logger.warn({ err, topic, partition }, 'checkpoint step retried'),
     }
     const staged: StagedFiles[] = []
-    const rows = this.#rows
-    const archive = this.#archive
     // Every table gets a commit at every checkpoint, empty or not, so all tables of a partition carry
     // the same checkpoint markers and can be compared at the same cut (verify-parity).
     for (let v = 0; v < views.length; v++) {
-      if (views[v]!.offline) staged.push(await retry(() => offline.stageFeatureRows(views[v]!, rows[v] as OfflineFeatureRow[]), options))
+      if (views[v]!.offline) staged.push(await retry(() => offline.stageFeatureRows(views[v]!, cut.rows[v] as OfflineFeatureRow[]), options))
     }
-    if (this.options.archive) staged.push(await retry(() => offline.stageArchiveRows(topic, archive), options))
+    if (this.options.archive) staged.push(await retry(() => offline.stageArchiveRows(topic, cut.archive), options))
     const saved = []
     for (let v = 0; v < views.length; v++) {
-      const bytes = (this.processors[v] as PartitionProcessor).task.snapshot()
+      const bytes = cut.states[v] as Uint8Array
       saved.push({ view: viewId(views[v]!), stateKey: await retry(() => checkpoints.writeState(topic, partition, seq, bytes), options) })
     }
-    const wm = this.watermarkMs
+    const wm = cut.watermarkMs
     const record: PartitionCheckpoint = {
       seq,
       topic,
       partition,
-      nextOffset: this.nextOffset,
+      nextOffset: cut.nextOffset,
       watermarkMs: Number.isFinite(wm) ? wm : null,
       views: saved,
       staged,
-      createdAtMs: started,
+      createdAtMs: cut.startedAtMs,
     }
     if (!(await retry(() => checkpoints.publish(record), options))) {
       logger.warn({ topic, partition, checkpointSeq: seq }, 'checkpoint fenced: another owner published first')
       return false
     }
     this.seq = seq
-    this.#rows = views.map(() => [])
-    this.#archive = []
-    this.lastCheckpointAtMs = clock.nowMs()
+    this.#checkpointedOffset = cut.nextOffset
     await retry(() => rollForward(record, this.#deps), options)
     await checkpoints.prune(topic, partition, seq).catch((err: unknown) => logger.warn({ err }, 'checkpoint prune failed'))
     return true
   }
+}
+
+interface CheckpointCut {
+  readonly seq: number
+  readonly startedAtMs: number
+  readonly rows: OfflineFeatureRow[][]
+  readonly archive: ArchiveRow[]
+  readonly states: Uint8Array[]
+  readonly nextOffset: string
+  readonly watermarkMs: number
 }
 
 /** Commits the record's staged files to every table that does not hold them yet. */
