@@ -12,11 +12,11 @@ export const skewReportCommand: Command = {
   summary: 'Compare what serving returned (the served-feature log) with the offline rows, per feature',
   usage: 'kfs skew-report [--topic <topic>] [--views a,b] [--from <time>] [--until <time>] [--min-match <pct>] [--json]',
   help: `
-Reads the served-feature log (kfs serve --log-topic) from its raw archive — the Iceberg table
+Reads the served-feature log (written by kfs serve) from its raw archive — the Iceberg table
 kfs run writes for the topic like any source's, so run kfs run first — and joins every served
 (view, entity) lookup with the offline rows of that view at the served-at time, as served: the
 row the online store held then (latest as_of among rows created by that time, the training-set
-tie rules; null outside the TTL). This is the join kfs training-set --as-served runs.
+tie rules; null outside the TTL). This is the join of an as-served kfs training-set.
 
 Per feature it prints how many lookups were compared, the exact-match %, and for numeric
 features the mean and p99 of |served − offline| (pairs where both are numbers). Zero skew is
