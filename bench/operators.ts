@@ -71,12 +71,26 @@ function baseline(): number {
   return EVENTS / s
 }
 
+/** JS heap plus ArrayBuffer memory (typed-array tile slabs live outside the JS heap). */
+function stateMemoryBytes(): number {
+  const m = process.memoryUsage()
+  return m.heapUsed + m.arrayBuffers
+}
+
 /** Kept reachable after the run so heap tooling can inspect the state. */
 export let lastTask: ReturnType<typeof createPartitionTask> | undefined
 
-function operators(): { eventsPerS: number; rows: number; heapBytesPerKey: number; snapshotBytesPerKey: number; keys: number } {
-  gc()
-  const heapBefore = process.memoryUsage().heapUsed
+/** A full GC, twice, letting V8 finish sweeping freed ArrayBuffers in between. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 2; i++) {
+    gc()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+async function operators(): Promise<{ eventsPerS: number; rows: number; heapBytesPerKey: number; snapshotBytesPerKey: number; keys: number }> {
+  await settle()
+  const heapBefore = stateMemoryBytes()
   const task = createPartitionTask({ views: [view], source })
   lastTask = task
   let rows = 0
@@ -87,15 +101,15 @@ function operators(): { eventsPerS: number; rows: number; heapBytesPerKey: numbe
     rows += out.rows[0]!.length
   }
   const s = Number(process.hrtime.bigint() - start) / 1e9
-  gc()
+  await settle()
   const keys = task.keyCounts()[0]!
-  const heapBytesPerKey = (process.memoryUsage().heapUsed - heapBefore) / keys
+  const heapBytesPerKey = (stateMemoryBytes() - heapBefore) / keys
   const snapshotBytesPerKey = task.snapshot().length / keys
   return { eventsPerS: EVENTS / s, rows, heapBytesPerKey, snapshotBytesPerKey, keys }
 }
 
 const base = baseline()
-const op = operators()
+const op = await operators()
 console.error(`events=${EVENTS} keys_with_state=${op.keys} rows=${op.rows} rows_per_s=${Math.round((op.rows / EVENTS) * op.eventsPerS)} snapshot_bytes_per_key=${op.snapshotBytesPerKey.toFixed(0)}`)
 console.log(
   `BENCH operators events_per_s=${Math.round(op.eventsPerS)} baseline_events_per_s=${Math.round(base)} ratio=${(op.eventsPerS / base).toFixed(3)} bytes_per_key=${Math.round(op.heapBytesPerKey)} snapshot_bytes_per_key=${Math.round(op.snapshotBytesPerKey)} rows=${op.rows} events=${EVENTS}`,

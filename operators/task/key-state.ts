@@ -5,21 +5,18 @@
  *
  * Layout, per key id:
  * - `clock[id]` (the key's clock c, DESIGN §3) and `timer[id]` (its one timer, NaN = none);
- * - per hop group g, `num[g][id]`: the key's non-empty tiles ascending, flattened as
- *   `[k, n0, n1, …, k', n0', …]` — the tile index then the plain-number accumulators
- *   (count/sum/min/max columns); V8 keeps such arrays as unboxed doubles;
- * - per hop group g with other columns, `obj[g][id]`: the same tiles' other accumulators
- *   (sketches, last_n lists…), flattened the same way without the tile index;
+ * - per hop group g, the key's non-empty tiles ascending in `slabs[g]` (tile-slab.ts): per tile
+ *   the tile index and the plain-number accumulators (count/sum/min/max columns) as doubles,
+ *   and the other accumulators (sketches, last_n lists…) as objects;
  * - `life[id]`: the lifetime accumulators (null when the view has none).
- * Tile arrays are rebuilt at exact length on insert/evict (they are short), never grown in place.
  *
  * Ids of dropped keys are reused; a stale timer entry cannot fire for the new owner because a
  * timer entry is live only while it equals `timer[id]` (timer-queue.ts).
  */
+import { TileSlab } from './tile-slab.ts'
+import { NUM_MAX, NUM_MIN, type GroupLayout } from './tile-layout.ts'
 
 const HIGH_UNIT = /[\uD800-\uFFFF]/
-const EMPTY_NUM: readonly number[] = []
-const EMPTY_OBJ: readonly unknown[] = []
 
 export class KeyTable {
   readonly ids = new Map<string, number>()
@@ -33,15 +30,13 @@ export class KeyTable {
    * keys can be compared with the engine's native `<` (key-order.ts).
    */
   hasHighKeys = false
-  readonly num: (readonly number[])[][]
-  readonly obj: (readonly unknown[])[][]
+  readonly slabs: readonly TileSlab[]
   readonly life: (unknown[] | null)[] = []
   readonly #free: number[] = []
   #next = 0
 
-  constructor(groupCount: number) {
-    this.num = Array.from({ length: groupCount }, () => [])
-    this.obj = Array.from({ length: groupCount }, () => [])
+  constructor(layouts: readonly GroupLayout[]) {
+    this.slabs = layouts.map((lay) => new TileSlab(Array.from(lay.numKind, (kind) => (kind === NUM_MIN || kind === NUM_MAX ? Number.NaN : 0)), lay.objAggs, lay.maxTiles))
   }
 
   get size(): number {
@@ -54,17 +49,9 @@ export class KeyTable {
     if (id === undefined) {
       id = this.#next++
       if (id >= this.clock.length) this.#grow()
-      for (let g = 0; g < this.num.length; g++) {
-        ;(this.num[g] as (readonly number[])[]).push(EMPTY_NUM)
-        ;(this.obj[g] as (readonly unknown[])[]).push(EMPTY_OBJ)
-      }
       this.keyOf.push(key)
       this.life.push(life)
     } else {
-      for (let g = 0; g < this.num.length; g++) {
-        ;(this.num[g] as (readonly number[])[])[id] = EMPTY_NUM
-        ;(this.obj[g] as (readonly unknown[])[])[id] = EMPTY_OBJ
-      }
       this.keyOf[id] = key
       this.life[id] = life
     }
@@ -79,10 +66,7 @@ export class KeyTable {
   drop(id: number): void {
     this.ids.delete(this.keyOf[id] as string)
     this.timer[id] = Number.NaN
-    for (let g = 0; g < this.num.length; g++) {
-      ;(this.num[g] as (readonly number[])[])[id] = EMPTY_NUM
-      ;(this.obj[g] as (readonly unknown[])[])[id] = EMPTY_OBJ
-    }
+    for (const slab of this.slabs) slab.clear(id)
     this.life[id] = null
     this.keyOf[id] = ''
     this.#free.push(id)
@@ -98,17 +82,6 @@ export class KeyTable {
     const lossTimer = new Uint8Array(this.lossTimer.length * 2)
     lossTimer.set(this.lossTimer)
     this.lossTimer = lossTimer
+    for (const slab of this.slabs) slab.ensureIds(this.clock.length)
   }
-}
-
-/** Index (in tiles) of the first tile with index ≥ k in a flat tile array of `stride`. */
-export function firstTileFrom(tiles: readonly number[], stride: number, k: number): number {
-  let lo = 0
-  let hi = tiles.length / stride
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if ((tiles[mid * stride] as number) < k) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }

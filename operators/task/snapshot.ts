@@ -27,15 +27,20 @@ export function encodeViewState(runner: ViewRunner, w: ByteWriter): void {
     w.f64(table.timer[id] as number)
     plan.groups.forEach((group, g) => {
       const lay = runner.layouts[g]!
-      const tiles = table.num[g]![id] as readonly number[]
-      const objs = table.obj[g]![id] as readonly unknown[]
-      const count = tiles.length / lay.numStride
+      const slab = table.slabs[g]!
+      const count = slab.len[id] as number
       w.uvarint(count)
+      if (count === 0) return
+      const slot = slab.off[id] as number
+      const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
+      const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
+      const base = (slot & slab.pageMask) * lay.numStride
+      const ob = (slot & slab.pageMask) * lay.objStride
       for (let t = 0; t < count; t++) {
-        w.svarint(tiles[t * lay.numStride] as number)
+        w.svarint(tiles[base + t * lay.numStride] as number)
         group.columns.forEach((col, j) => {
           const place = lay.placeOf[j] as number
-          col.agg.encode(lay.isNum[j] === 1 ? tiles[t * lay.numStride + place] : objs[t * lay.objStride + place], w)
+          col.agg.encode(lay.isNum[j] === 1 ? tiles[base + t * lay.numStride + place] : objs[ob + t * lay.objStride + place], w)
         })
       }
     })
@@ -60,20 +65,24 @@ export function decodeViewState(runner: ViewRunner, r: ByteReader): void {
     const id = runner.addKey(key, c)
     plan.groups.forEach((group, g) => {
       const lay = runner.layouts[g]!
+      const slab = table.slabs[g]!
       const count = r.uvarint()
-      const tiles = new Array<number>(count * lay.numStride)
-      const objs = new Array<unknown>(count * lay.objStride)
+      if (count > lay.maxTiles + 1) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${plan.view.name} holds too many tiles`)
+      if (count === 0) return
+      const slot = slab.allocate(id, count)
+      const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
+      const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
+      const base = (slot & slab.pageMask) * lay.numStride
+      const ob = (slot & slab.pageMask) * lay.objStride
       for (let t = 0; t < count; t++) {
-        tiles[t * lay.numStride] = r.svarint()
+        tiles[base + t * lay.numStride] = r.svarint()
         group.columns.forEach((col, j) => {
           const place = lay.placeOf[j] as number
           const acc = col.agg.decode(r)
-          if (lay.isNum[j] === 1) tiles[t * lay.numStride + place] = acc as number
-          else objs[t * lay.objStride + place] = acc
+          if (lay.isNum[j] === 1) tiles[base + t * lay.numStride + place] = acc as number
+          else objs[ob + t * lay.objStride + place] = acc
         })
       }
-      table.num[g]![id] = tiles
-      if (lay.objStride > 0) table.obj[g]![id] = objs
     })
     const life = table.life[id]
     if (life !== null && life !== undefined) plan.lifetimeColumns.forEach((col, j) => (life[j] = col.agg.decode(r)))

@@ -5,8 +5,9 @@
  * Strategy:
  * 1. Each key holds, per hop group, only its non-empty tiles (ascending), so memory follows the
  *    data: a key seen once a day keeps a handful of tiles however long its windows are. Keys
- *    are dense ids and tiles flat arrays (key-state.ts, tile-layout.ts), so the hot loop does
- *    one Map lookup per record and no per-tile objects.
+ *    are dense ids and a key's tiles one region of a paged slab (key-state.ts, tile-slab.ts),
+ *    so the hot loop does one Map lookup per record, no per-tile objects for plain numbers and
+ *    no allocation to insert or evict a tile.
  * 2. A key is evaluated only at its clock c. A window value is the fold, in ascending tile order,
  *    of the tiles in range (see windows/hops.ts); the fold order is fixed, so results are bit
  *    for bit reproducible from the tiles alone — tiles are the whole state, nothing derived is
@@ -23,7 +24,8 @@
  */
 import type { EventRecord, FeatureRow, FeatureValue } from '../define/types.ts'
 import type { ViewPlan } from './plan.ts'
-import { KeyTable, firstTileFrom } from './key-state.ts'
+import { KeyTable } from './key-state.ts'
+import { firstTileAt, type TileSlab } from './tile-slab.ts'
 import { TimerQueue } from './timer-queue.ts'
 import { entityKeyOf, fieldValueOf } from './event-fields.ts'
 import { rowValuesEqual } from './values-equal.ts'
@@ -32,7 +34,7 @@ import { hllUnionEstimate } from '../aggregators/approx-distinct.ts'
 import type { OrderedEntry } from '../aggregators/ordered-entry.ts'
 import type { TaskDeadLetter } from './output.ts'
 import {
-  NUM_COUNT, NUM_MAX, NUM_MIN, NUM_SUM, READ_ADD, READ_AVG, READ_DISTINCT, READ_LAST_N, READ_MAX, READ_MIN,
+  NUM_COUNT, NUM_MIN, NUM_SUM, READ_ADD, READ_AVG, READ_DISTINCT, READ_LAST_N, READ_MAX, READ_MIN,
   tileLayouts, type GroupLayout,
 } from './tile-layout.ts'
 
@@ -67,7 +69,7 @@ export class ViewRunner {
     }
     this.#hasLifetime = plan.lifetimeColumns.length > 0
     this.layouts = tileLayouts(plan)
-    this.table = new KeyTable(plan.groups.length)
+    this.table = new KeyTable(this.layouts)
     this.timers = new TimerQueue(this.table)
   }
 
@@ -133,49 +135,51 @@ export class ViewRunner {
       const h = lay.hopMs
       const k = Math.floor(t / h)
       if (k < Math.floor(c / h) + 1 - lay.maxTiles) continue
-      const numByKey = table.num[g] as (readonly number[])[]
-      const objByKey = table.obj[g] as (readonly unknown[])[]
-      let tiles = numByKey[id] as number[]
+      const slab = table.slabs[g] as TileSlab
       const ns = lay.numStride
       const os = lay.objStride
-      let i = tiles.length / ns
-      while (i > 0 && (tiles[(i - 1) * ns] as number) > k) i--
+      const n = slab.len[id] as number
+      let slot = slab.off[id] as number
+      let page = slab.num[slot >>> slab.pageBits] as Float64Array
+      let base = (slot & slab.pageMask) * ns
+      let i = n
+      while (i > 0 && (page[base + (i - 1) * ns] as number) > k) i--
       let pos: number
-      if (i > 0 && tiles[(i - 1) * ns] === k) {
+      if (i > 0 && page[base + (i - 1) * ns] === k) {
         pos = i - 1
       } else {
         pos = i
-        tiles = insertNumTile(tiles, lay, pos, k)
-        numByKey[id] = tiles
-        if (os > 0) objByKey[id] = insertObjTile(objByKey[id] as unknown[], lay, pos)
+        slot = slab.insert(id, pos, k)
+        page = slab.num[slot >>> slab.pageBits] as Float64Array
+        base = (slot & slab.pageMask) * ns
       }
-      const base = pos * ns + 1
+      const at0 = base + pos * ns + 1
       const kinds = lay.numKind
       const numScratch = lay.numScratch
       for (let j = 0; j < kinds.length; j++) {
         const v = scratch[numScratch[j] as number]
         if (v === null) continue
-        const at = base + j
-        const acc = tiles[at] as number
+        const at = at0 + j
+        const acc = page[at] as number
         switch (kinds[j]) {
           case NUM_COUNT:
-            tiles[at] = acc + 1
+            page[at] = acc + 1
             break
           case NUM_SUM:
-            tiles[at] = acc + (v as number)
+            page[at] = acc + (v as number)
             break
           case NUM_MIN:
-            if ((v as number) < acc || acc !== acc) tiles[at] = v as number
+            if ((v as number) < acc || acc !== acc) page[at] = v as number
             break
           default:
-            if ((v as number) > acc || acc !== acc) tiles[at] = v as number
+            if ((v as number) > acc || acc !== acc) page[at] = v as number
         }
       }
       if (os > 0) {
-        const objs = objByKey[id] as unknown[]
+        const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
         const aggs = lay.objAggs
         const objScratch = lay.objScratch
-        const ob = pos * os
+        const ob = (slot & slab.pageMask) * os + pos * os
         for (let j = 0; j < os; j++) {
           const v = scratch[objScratch[j] as number]
           if (v !== null) objs[ob + j] = (aggs[j] as Aggregator).add(objs[ob + j], v as number | string, t, offset)
@@ -228,15 +232,19 @@ export class ViewRunner {
     const layouts = this.layouts
     for (let g = 0; g < layouts.length; g++) {
       const lay = layouts[g] as GroupLayout
-      const tiles = (table.num[g] as (readonly number[])[])[id] as readonly number[]
-      if (tiles.length === 0) continue
+      const slab = table.slabs[g] as TileSlab
+      const count = slab.len[id] as number
+      if (count === 0) continue
       const ns = lay.numStride
       const os = lay.objStride
-      const count = tiles.length / ns
-      const objs = (table.obj[g] as (readonly unknown[])[])[id] as readonly unknown[]
+      const slot = slab.off[id] as number
+      const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
+      const b = (slot & slab.pageMask) * ns
+      const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
+      const ob = (slot & slab.pageMask) * os
       const top = Math.floor(t / lay.hopMs)
       for (const spec of lay.specs) {
-        const lo = firstTileFrom(tiles, ns, top + 1 - spec.tiles)
+        const lo = firstTileAt(tiles, b, count, ns, top + 1 - spec.tiles)
         const n = count - lo
         if (n === 0) continue
         for (const read of spec.reads) {
@@ -247,26 +255,26 @@ export class ViewRunner {
               let s = 0
               let m = 0
               for (let i = lo; i < count; i++) {
-                s += tiles[i * ns + at] as number
-                m += tiles[i * ns + read.countAt] as number
+                s += tiles[b + i * ns + at] as number
+                m += tiles[b + i * ns + read.countAt] as number
               }
               value = m === 0 ? null : s / m
               break
             }
             case READ_ADD: {
               if (n === 1) {
-                value = tiles[lo * ns + at] as number
+                value = tiles[b + lo * ns + at] as number
                 break
               }
               let s = 0
-              for (let i = lo; i < count; i++) s += tiles[i * ns + at] as number
+              for (let i = lo; i < count; i++) s += tiles[b + i * ns + at] as number
               value = s
               break
             }
             case READ_MIN: {
               let m = Number.NaN
               for (let i = lo; i < count; i++) {
-                const v = tiles[i * ns + at] as number
+                const v = tiles[b + i * ns + at] as number
                 if (v < m || m !== m) m = v
               }
               value = m !== m ? null : m
@@ -275,26 +283,26 @@ export class ViewRunner {
             case READ_MAX: {
               let m = Number.NaN
               for (let i = lo; i < count; i++) {
-                const v = tiles[i * ns + at] as number
+                const v = tiles[b + i * ns + at] as number
                 if (v > m || m !== m) m = v
               }
               value = m !== m ? null : m
               break
             }
             case READ_DISTINCT:
-              value = n === 1 ? read.finisher.finish(objs[lo * os + at]) : hllUnionEstimate(objs, lo * os + at, os, n)
+              value = n === 1 ? read.finisher.finish(objs[ob + lo * os + at]) : hllUnionEstimate(objs, ob + lo * os + at, os, n)
               break
             case READ_LAST_N:
-              value = lastNOf(objs, lo, count, os, at, read.lastN, read.agg)
+              value = lastNOf(objs, ob, lo, count, os, at, read.lastN, read.agg)
               break
             default: {
               if (n === 1) {
-                value = read.finisher.finish(objs[lo * os + at])
+                value = read.finisher.finish(objs[ob + lo * os + at])
                 break
               }
               const agg = read.agg
               let acc = agg.init()
-              for (let i = lo; i < count; i++) acc = agg.merge(acc, objs[i * os + at])
+              for (let i = lo; i < count; i++) acc = agg.merge(acc, objs[ob + i * os + at])
               value = read.finisher.finish(acc)
             }
           }
@@ -322,15 +330,18 @@ export class ViewRunner {
     const c = this.table.clock[id] as number
     for (let g = 0; g < layouts.length; g++) {
       const lay = layouts[g] as GroupLayout
-      const tiles = (this.table.num[g] as (readonly number[])[])[id] as readonly number[]
-      if (tiles.length === 0) continue
+      const slab = this.table.slabs[g] as TileSlab
+      const count = slab.len[id] as number
+      if (count === 0) continue
       const ns = lay.numStride
-      const count = tiles.length / ns
+      const slot = slab.off[id] as number
+      const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
+      const base = (slot & slab.pageMask) * ns
       const top = Math.floor(c / lay.hopMs)
       for (const spec of lay.specs) {
-        const i = firstTileFrom(tiles, ns, top + 1 - spec.tiles)
+        const i = firstTileAt(tiles, base, count, ns, top + 1 - spec.tiles)
         if (i === count) continue
-        const b = ((tiles[i * ns] as number) + spec.tiles) * lay.hopMs
+        const b = ((tiles[base + i * ns] as number) + spec.tiles) * lay.hopMs
         if (!(b >= next)) next = b
       }
     }
@@ -352,41 +363,15 @@ export class ViewRunner {
     const c = this.table.clock[id] as number
     for (let g = 0; g < layouts.length; g++) {
       const lay = layouts[g] as GroupLayout
-      const numByKey = this.table.num[g] as (readonly number[])[]
-      const tiles = numByKey[id] as readonly number[]
-      if (tiles.length === 0) continue
-      const keepFrom = firstTileFrom(tiles, lay.numStride, Math.floor(c / lay.hopMs) + 1 - lay.maxTiles)
-      if (keepFrom === 0) continue
-      numByKey[id] = tiles.slice(keepFrom * lay.numStride)
-      if (lay.objStride > 0) {
-        const objByKey = this.table.obj[g] as (readonly unknown[])[]
-        objByKey[id] = (objByKey[id] as readonly unknown[]).slice(keepFrom * lay.objStride)
-      }
+      const slab = this.table.slabs[g] as TileSlab
+      const count = slab.len[id] as number
+      if (count === 0) continue
+      const slot = slab.off[id] as number
+      const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
+      const keepFrom = firstTileAt(tiles, (slot & slab.pageMask) * lay.numStride, count, lay.numStride, Math.floor(c / lay.hopMs) + 1 - lay.maxTiles)
+      if (keepFrom > 0) slab.dropFront(id, keepFrom)
     }
   }
-}
-
-/** A copy of a flat numeric tile array with an empty tile `k` inserted at tile position `pos`. */
-function insertNumTile(tiles: readonly number[], lay: GroupLayout, pos: number, k: number): number[] {
-  const ns = lay.numStride
-  const at = pos * ns
-  const out = new Array<number>(tiles.length + ns)
-  for (let i = 0; i < at; i++) out[i] = tiles[i] as number
-  out[at] = k
-  const kinds = lay.numKind
-  for (let j = 0; j < kinds.length; j++) out[at + 1 + j] = kinds[j] === NUM_MIN || kinds[j] === NUM_MAX ? Number.NaN : 0
-  for (let i = at; i < tiles.length; i++) out[i + ns] = tiles[i] as number
-  return out
-}
-
-function insertObjTile(objs: readonly unknown[], lay: GroupLayout, pos: number): unknown[] {
-  const os = lay.objStride
-  const at = pos * os
-  const out = new Array<unknown>(objs.length + os)
-  for (let i = 0; i < at; i++) out[i] = objs[i]
-  for (let j = 0; j < os; j++) out[at + j] = (lay.objAggs[j] as Aggregator).init()
-  for (let i = at; i < objs.length; i++) out[i + os] = objs[i]
-  return out
 }
 
 /**
@@ -394,11 +379,11 @@ function insertObjTile(objs: readonly unknown[], lay: GroupLayout, pos: number):
  * entry of an earlier one (tiles partition time), so the ascending merge of the tiles' lists is
  * their concatenation from the newest tile down, cut at N — no entry comparisons needed.
  */
-function lastNOf(objs: readonly unknown[], lo: number, count: number, os: number, at: number, n: number, agg: Aggregator): FeatureValue {
-  if (count - lo === 1) return agg.finish(objs[lo * os + at])
+function lastNOf(objs: readonly unknown[], ob: number, lo: number, count: number, os: number, at: number, n: number, agg: Aggregator): FeatureValue {
+  if (count - lo === 1) return agg.finish(objs[ob + lo * os + at])
   const out: (number | string)[] = []
   for (let i = count - 1; i >= lo && out.length < n; i--) {
-    const list = objs[i * os + at] as readonly OrderedEntry[]
+    const list = objs[ob + i * os + at] as readonly OrderedEntry[]
     for (let j = 0; j < list.length && out.length < n; j++) out.push((list[j] as OrderedEntry).v)
   }
   // A list mixes numbers and strings only if the field's type does (finish casts the same way).
