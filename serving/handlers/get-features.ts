@@ -202,7 +202,6 @@ export async function getFeatures(body: unknown, deps: FeatureHandlerDeps, reque
 
   const nowMs = deps.clock.nowMs()
   const reads = await readLookups(lookups, deps, nowMs)
-  logServed(deps, requestId, lookups, reads, nowMs)
   const rows = rowEntities.map((entityParts, r) => {
     const rowReads = rowLookups[r]!.map((index) => reads[index]!)
     const views: Record<string, ViewState> = {}
@@ -218,6 +217,8 @@ export async function getFeatures(body: unknown, deps: FeatureHandlerDeps, reque
     })
     return { entities: entityParts, values, views }
   })
+  // After the rows: a request that fails (a request feature threw) answered nothing to log.
+  logServed(deps, requestId, lookups, reads, nowMs)
   return { features: plan.outputs.map((out) => out.name), rows }
 }
 

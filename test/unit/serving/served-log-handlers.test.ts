@@ -60,6 +60,17 @@ void describe('serving > served log > handlers', () => {
     )
   })
 
+  void test('a request that fails after the read logs nothing', async () => {
+    const log = recorder(() => true)
+    const { deps } = await setup(allViews, log)
+    const throwing = { ...spendPerClick, name: 'boom', fn: () => { throw new Error('bad input') } }
+    const failing = { ...deps, catalog: createFeatureCatalog({ views: allViews, requestFeatures: [throwing] }) }
+    await assert.rejects(getFeatures({ entities: { user_id: ['u1'], item_id: [9] }, features: ['boom'], request: { discount: 0.1 } }, failing, 'req-x'), { status: 400 })
+    assert.equal(log.records.length, 0)
+    await getFeatures({ entities: { user_id: ['u1'], item_id: [9] }, features: ['discounted_price'], request: { discount: 0.1 } }, deps, 'req-y')
+    assert.deepEqual(log.records.map((r) => r.viewName).sort(), ['item_stats', 'user_stats'], 'request-feature inputs are logged as lookups')
+  })
+
   void test('two versions of one view in one request: distinct view keys, each version its own values', async () => {
     const v2 = view('user_stats', [feature('clicks_1h', 'long'), feature('spend_1h', 'double'), feature('last_city', 'string')], { entity: userEntity, ttlMs: 3_600_000, version: 2 })
     const { deps, store } = await setup([...allViews, v2])
