@@ -92,5 +92,5 @@ export class PartitionProcessor {
 
 function collect(target: OfflineFeatureRow[], rows: readonly FeatureRow[], partition: number, offset: string, marker: boolean, createdAtMs: number): void {
   let seq = 0
-  for (const row of rows) target.push({ ...row, createdAtMs, origin: { partition, offset, seq: seq++, marker } })
+  for (const row of rows) target.push({ entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, createdAtMs, origin: { partition, offset, seq: seq++, marker } })
 }

@@ -29,16 +29,28 @@ const MS_PER_DAY = 86_400_000
 
 /** Partition tuple of a row under `spec`, in spec order. */
 export function partitionOf(schema: IcebergSchema, spec: PartitionSpec, row: TableRow): (number | null)[] {
-  return spec.fields.map((pf) => {
+  return partitionerOf(schema, spec)(row)
+}
+
+/** `partitionOf` with the spec resolved once (it runs for every row written). */
+function partitionerOf(schema: IcebergSchema, spec: PartitionSpec): (row: TableRow) => (number | null)[] {
+  const parts = spec.fields.map((pf) => {
     const source = schema.fields.find((f) => f.id === pf['source-id'])
     if (source === undefined) throw new SinkWriteError('SINK_REJECTED', `partition source ${pf['source-id']} is not in the schema`)
-    const v = row[source.name]
-    if (v === null || v === undefined) return null
-    if (typeof v !== 'number' || !Number.isInteger(v)) throw new SinkWriteError('SINK_REJECTED', `column ${source.name}: partition source must be an integer`)
-    if (pf.transform === 'day') return Math.floor(v / MS_PER_DAY)
-    if (pf.transform === 'identity') return v
-    throw new SinkWriteError('SINK_REJECTED', `unsupported partition transform ${pf.transform}`)
+    if (pf.transform !== 'day' && pf.transform !== 'identity') throw new SinkWriteError('SINK_REJECTED', `unsupported partition transform ${pf.transform}`)
+    return { name: source.name, day: pf.transform === 'day' }
   })
+  return (row) => {
+    const out = new Array<number | null>(parts.length)
+    for (let i = 0; i < parts.length; i++) {
+      const { name, day } = parts[i]!
+      const v = row[name]
+      if (v === null || v === undefined) out[i] = null
+      else if (typeof v !== 'number' || !Number.isInteger(v)) throw new SinkWriteError('SINK_REJECTED', `column ${name}: partition source must be an integer`)
+      else out[i] = day ? Math.floor(v / MS_PER_DAY) : v
+    }
+    return out
+  }
 }
 
 export function formatDay(day: number): string {
@@ -109,8 +121,9 @@ export async function writeDataFiles(table: IcebergTable, rows: readonly TableRo
   const columns = parquetColumnsOf(schema)
   const target = options.targetFileBytes ?? 128 * 1024 * 1024
   const groups = new Map<string, { partition: (number | null)[]; rows: TableRow[] }>()
+  const partitionOfRow = partitionerOf(schema, spec)
   for (const row of rows) {
-    const partition = partitionOf(schema, spec, row)
+    const partition = partitionOfRow(row)
     const key = partition.join('|')
     let g = groups.get(key)
     if (g === undefined) groups.set(key, (g = { partition, rows: [] }))

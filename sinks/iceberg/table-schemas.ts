@@ -58,7 +58,8 @@ export function featureTablePartitionSpec(schema: IcebergSchema): PartitionSpec 
 export function featureRowToTableRow(view: Pick<FeatureViewDef, 'features'>, row: StampedRow, seq?: number | bigint): TableRow {
   if (row.values.length !== view.features.length) throw new SchemaError('SCHEMA_INCOMPATIBLE', 'feature row has the wrong number of values')
   const out: Record<string, unknown> = { entity_key: row.entityKey, as_of: row.asOfMs, created_at: row.createdAtMs, seq: seq ?? null }
-  view.features.forEach((f, i) => (out[f.name] = row.values[i] ?? null))
+  const features = view.features
+  for (let i = 0; i < features.length; i++) out[features[i]!.name] = row.values[i] ?? null
   return out
 }
 

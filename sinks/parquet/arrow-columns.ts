@@ -177,19 +177,33 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
     case 'long':
     case 'timestamptz': {
       const data = new BigInt64Array(n)
+      // Safe-integer numbers (every timestamp, most offsets) are written as two 32-bit words: a
+      // BigInt per value would be most of this column's cost and garbage. Arrow is little-endian.
+      const words = new Uint32Array(data.buffer, data.byteOffset, n * 2)
       for (let i = 0; i < n; i++) {
         const v = values[i]
         if (isNull(v, i)) continue
-        let x: bigint
-        if (type === 'long') x = toInt64(column, v)
-        else {
-          if (typeof v !== 'number' || !Number.isSafeInteger(v)) reject(column, 'expected epoch milliseconds')
-          x = BigInt(v) * 1000n
+        if (typeof v === 'number' && Number.isSafeInteger(v) && Number.isSafeInteger(type === 'long' ? v : v * 1000)) {
+          const x = type === 'long' ? v : v * 1000
+          const hi = Math.floor(x / 4294967296)
+          words[2 * i] = x - hi * 4294967296
+          words[2 * i + 1] = hi >>> 0
+          stats.add(x)
+        } else {
+          let x: bigint
+          if (type === 'long') x = toInt64(column, v)
+          else {
+            if (typeof v !== 'number' || !Number.isSafeInteger(v)) reject(column, 'expected epoch milliseconds')
+            x = BigInt(v) * 1000n
+          }
+          data[i] = x
+          stats.add(x)
         }
-        data[i] = x
         validity.set(i, true)
-        stats.add(x)
       }
+      // Bounds mix numbers and bigints above (comparisons across the two are exact); stored as bigint.
+      if (typeof stats.min === 'number') stats.min = BigInt(stats.min)
+      if (typeof stats.max === 'number') stats.max = BigInt(stats.max)
       return arrow.makeData({
         type: arrowType as arrow.Int64,
         length: n,

@@ -65,6 +65,22 @@ void describe('sinks > parquet > file', () => {
     assert.ok(file.columnSizes.every((s) => s > 0))
   })
 
+  void test('64-bit columns: negative, 2^32 boundaries, ±(2^53−1), bigints and digit strings are exact', async () => {
+    const big = 2n ** 62n + 12345n
+    const longs: unknown[] = [0, -1, 1, 2 ** 32 - 1, 2 ** 32, -(2 ** 32), -(2 ** 32) - 1, 2 ** 53 - 1, -(2 ** 53 - 1), big, -big, '9007199254740993', null]
+    const times = [0, -1, 1, 2 ** 32, -(2 ** 32) - 7, 1_705_314_600_123, -62_135_596_800_000, 8_640_000_000_000_000, 5, 6, 7, 8, 9]
+    const rows = longs.map((n, i) => ({ entity_key: `k${i}`, as_of: times[i], n }))
+    const file = await encodeParquetFile(columns, rows)
+    const back: Record<string, unknown>[] = []
+    for await (const row of readParquetRows(file.bytes, { longAs: 'bigint' })) back.push(row)
+    const asBig = (v: unknown) => (v === null ? null : BigInt(v as number | bigint | string))
+    assert.deepEqual(back.map((r) => asBig(r.n)), longs.map(asBig))
+    assert.deepEqual(back.map((r) => r.as_of), times)
+    const [, asOf, n] = file.stats
+    assert.deepEqual([n!.min, n!.max], [-big, big])
+    assert.deepEqual([asOf!.min, asOf!.max], [-62_135_596_800_000_000n, 8_640_000_000_000_000_000n])
+  })
+
   void test('columnar input and projection', async () => {
     const cols = columns.slice(0, 3)
     const file = await encodeParquetColumns(cols, [['a', 'b'], [1, 2], ['9007199254740993', 4n]])
