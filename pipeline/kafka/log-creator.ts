@@ -9,7 +9,10 @@ export function kafkajsLogCreator(logger: Logger): LogCreator {
     ({ namespace, level, log }) => {
       const { message, ...fields } = log
       const entry = { kafkajs: namespace, ...fields }
-      if (level === logLevel.ERROR) logger.error(entry, message)
+      // kfs creates topics idempotently: "already exists" is the expected answer, not an error.
+      const expected = level === logLevel.ERROR && message.startsWith('Response CreateTopics') && /already exists/i.test(String(fields.error))
+      if (expected) logger.debug(entry, message)
+      else if (level === logLevel.ERROR) logger.error(entry, message)
       else if (level === logLevel.WARN) logger.warn(entry, message)
       else if (level === logLevel.INFO) logger.info(entry, message)
       else logger.debug(entry, message)
