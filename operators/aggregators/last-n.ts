@@ -1,15 +1,30 @@
 /**
  * last_n(N): the N latest values (event time, ties → higher offset is later), newest first;
- * empty → []. Accumulator: at most N entries, newest first (uvarint length, then entries).
- * Keeping only N per tile is exact: the N latest of a union are among the N latest of each part.
+ * empty → []. Keeping only N per tile is exact: the N latest of a union are among the N latest
+ * of each part.
+ *
+ * Accumulator: at most N entries, newest first, flattened into one array as
+ * `[eventTimeMs, offset, value, eventTimeMs, offset, value, …]` — no object per entry (tiles
+ * are many and small). Encoding: uvarint entry count, then per entry f64 eventTimeMs,
+ * str offset, scalar value.
  */
 import { InvariantViolation } from '../../core/errors.ts'
 import type { FeatureValue } from '../define/types.ts'
-import { isScalar, type Aggregator } from './types.ts'
-import { compareEntries, readEntry, writeEntry, type OrderedEntry } from './ordered-entry.ts'
-import { insertAt } from './insert-at.ts'
+import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
+import { compareEventOrder, isScalar, readScalar, writeScalar, type AggInput, type Aggregator } from './types.ts'
 
-export function lastN(n: number): Aggregator<OrderedEntry[]> {
+/** Flattened entries, newest first: time at 3i, offset at 3i+1, value at 3i+2. */
+export type LastNAcc = (number | string)[]
+
+/** The slots of one entry. */
+export const LAST_N_ENTRY = 3
+
+/** Positive when entry i of `a` comes after entry j of `b` in event order. */
+function compareAt(a: LastNAcc, i: number, b: LastNAcc, j: number): number {
+  return compareEventOrder(a[i * 3] as number, a[i * 3 + 1] as string, b[j * 3] as number, b[j * 3 + 1] as string)
+}
+
+export function lastN(n: number): Aggregator<LastNAcc> {
   if (!Number.isSafeInteger(n) || n < 1) throw new InvariantViolation(`last_n needs a positive whole N, got ${n}`)
   return {
     op: 'last_n',
@@ -18,43 +33,67 @@ export function lastN(n: number): Aggregator<OrderedEntry[]> {
     accepts: isScalar,
     init: () => [],
     add: (acc, value, eventTimeMs, offset) => {
-      const e = { t: eventTimeMs, o: offset, v: value }
+      const count = acc.length / 3
       let i = 0
-      while (i < acc.length && compareEntries(acc[i] as OrderedEntry, e) > 0) i++
+      while (i < count && compareEventOrder(acc[i * 3] as number, acc[i * 3 + 1] as string, eventTimeMs, offset) > 0) i++
       if (i >= n) return acc
-      const out = insertAt(acc, i, e)
-      if (out.length > n) out.length = n
+      // Rebuilt at exact length: a grown array keeps slack, and there is one per tile.
+      const kept = count < n ? count : n - 1
+      const out: LastNAcc = new Array<number | string>((kept + 1) * 3)
+      for (let j = 0; j < i * 3; j++) out[j] = acc[j] as number | string
+      out[i * 3] = eventTimeMs
+      out[i * 3 + 1] = offset
+      out[i * 3 + 2] = value
+      for (let j = i * 3; j < kept * 3; j++) out[j + 3] = acc[j] as number | string
       return out
     },
     merge: (into, from) => {
       if (from.length === 0) return into
-      if (into.length === 0) return from.slice(0, n)
-      const out: OrderedEntry[] = []
+      if (into.length === 0) return from.slice(0, n * 3)
+      const ni = into.length / 3
+      const nf = from.length / 3
+      const total = ni + nf < n ? ni + nf : n
+      const out: LastNAcc = new Array<number | string>(total * 3)
       let i = 0
       let j = 0
-      while (out.length < n && (i < into.length || j < from.length)) {
-        const a = into[i]
-        const b = from[j]
-        if (b === undefined || (a !== undefined && compareEntries(a, b) > 0)) {
-          out.push(a as OrderedEntry)
+      for (let k = 0; k < total; k++) {
+        if (j >= nf || (i < ni && compareAt(into, i, from, j) > 0)) {
+          out[k * 3] = into[i * 3] as number
+          out[k * 3 + 1] = into[i * 3 + 1] as string
+          out[k * 3 + 2] = into[i * 3 + 2] as AggInput
           i++
         } else {
-          out.push(b)
+          out[k * 3] = from[j * 3] as number
+          out[k * 3 + 1] = from[j * 3 + 1] as string
+          out[k * 3 + 2] = from[j * 3 + 2] as AggInput
           j++
         }
       }
       return out
     },
-    finish: (acc) => acc.map((e) => e.v) as FeatureValue,
-    isEmpty: (acc) => acc.length === 0,
-    encode: (acc, w) => {
-      w.uvarint(acc.length)
-      for (const e of acc) writeEntry(w, e)
+    finish: (acc) => {
+      const out: AggInput[] = []
+      for (let i = 2; i < acc.length; i += 3) out.push(acc[i] as AggInput)
+      // A list mixes numbers and strings only if the field's type does.
+      return out as FeatureValue
     },
-    decode: (r) => {
+    isEmpty: (acc) => acc.length === 0,
+    encode: (acc, w: ByteWriter) => {
+      w.uvarint(acc.length / 3)
+      for (let i = 0; i < acc.length; i += 3) {
+        w.f64(acc[i] as number)
+        w.str(acc[i + 1] as string)
+        writeScalar(w, acc[i + 2] as AggInput)
+      }
+    },
+    decode: (r: ByteReader) => {
       const len = r.uvarint()
-      const acc: OrderedEntry[] = []
-      for (let i = 0; i < len; i++) acc.push(readEntry(r))
+      const acc: LastNAcc = new Array<number | string>(len * 3)
+      for (let i = 0; i < len; i++) {
+        acc[i * 3] = r.f64()
+        acc[i * 3 + 1] = r.str()
+        acc[i * 3 + 2] = readScalar(r)
+      }
       return acc
     },
   }

@@ -31,7 +31,7 @@ import { entityKeyOf, fieldValueOf } from './event-fields.ts'
 import { rowValuesEqual } from './values-equal.ts'
 import type { Aggregator } from '../aggregators/types.ts'
 import { hllUnionEstimate } from '../aggregators/approx-distinct.ts'
-import type { OrderedEntry } from '../aggregators/ordered-entry.ts'
+import type { LastNAcc } from '../aggregators/last-n.ts'
 import type { TaskDeadLetter } from './output.ts'
 import {
   NUM_COUNT, NUM_MIN, NUM_SUM, READ_ADD, READ_AVG, READ_DISTINCT, READ_LAST_N, READ_MAX, READ_MIN,
@@ -383,8 +383,8 @@ function lastNOf(objs: readonly unknown[], ob: number, lo: number, count: number
   if (count - lo === 1) return agg.finish(objs[ob + lo * os + at])
   const out: (number | string)[] = []
   for (let i = count - 1; i >= lo && out.length < n; i--) {
-    const list = objs[ob + i * os + at] as readonly OrderedEntry[]
-    for (let j = 0; j < list.length && out.length < n; j++) out.push((list[j] as OrderedEntry).v)
+    const list = objs[ob + i * os + at] as LastNAcc
+    for (let j = 2; j < list.length && out.length < n; j += 3) out.push(list[j] as number | string)
   }
   // A list mixes numbers and strings only if the field's type does (finish casts the same way).
   return out as FeatureValue
