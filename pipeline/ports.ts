@@ -125,9 +125,22 @@ export interface LogBatch {
   readonly highWatermark: string
 }
 
+/**
+ * What a handler took of a batch: its first `consumed` records (0 ≤ consumed ≤ records.length,
+ * an integer). The rest is delivered again, from `records[consumed]`, in a later batch of the
+ * partition — so a handler that takes nothing should pause the partition, or it gets the same
+ * records straight back.
+ */
+export interface BatchOutcome {
+  readonly consumed: number
+}
+
 export interface ConsumerHandlers {
-  /** Called with every batch, one partition at a time, in offset order within a partition. */
-  eachBatch(batch: LogBatch): Promise<void>
+  /**
+   * Called with every batch, one partition at a time, in offset order within a partition.
+   * Resolving with nothing takes the whole batch; `{ consumed: n }` takes only its first n records.
+   */
+  eachBatch(batch: LogBatch): Promise<BatchOutcome | void>
   /** The group gave this member these partitions (the full current assignment). */
   onAssigned?(partitions: readonly { topic: string; partition: number }[]): Promise<void>
   /** The group is about to take these partitions away; finish or abandon in-flight work. */
@@ -141,7 +154,9 @@ export interface LogConsumer {
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void>
   /** Next read position for a partition (used after restoring a checkpoint). */
   seek(position: TopicPartitionOffset): void
+  /** No batch of these partitions is delivered until they are resumed (one already in flight finishes). */
   pause(partitions: readonly { topic: string; partition: number }[]): void
+  /** Delivery continues from the partition's position: the first record not taken by a handler. */
   resume(partitions: readonly { topic: string; partition: number }[]): void
   stop(): Promise<void>
 }

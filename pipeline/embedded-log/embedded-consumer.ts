@@ -3,8 +3,9 @@
  *
  * Delivery loop: round-robin over the assigned, unpaused partitions, one batch per partition per
  * round, each batch in offset order from the partition's position; when a round finds nothing it
- * waits for the next append (or `pollIntervalMs`). The position advances past a batch only when
- * `eachBatch` resolves and no `seek` on that partition happened meanwhile.
+ * waits for the next append (or `pollIntervalMs`). The position advances past the records a batch
+ * handler took (all of them, or the prefix it reports) only when `eachBatch` resolves and no `seek`
+ * on that partition happened meanwhile; the rest comes again in the partition's next batch.
  *
  * Rebalances (see `group-coordinator.ts`) raise a barrier: the loop finishes its in-flight batch,
  * then `onRevoked` / `onAssigned` run, then delivery resumes. A newly assigned partition starts at
@@ -18,6 +19,7 @@
 import type { Clock } from '../../core/clock.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { ConsumerHandlers, LogConsumer, LogRecord, TopicPartitionOffset } from '../ports.ts'
+import { consumedCount } from './batch-outcome.ts'
 import type { GroupCoordinator, GroupMember, TopicPartition } from './group-coordinator.ts'
 import type { ConsumerCrashHandler } from './log-transaction.ts'
 import type { PartitionLog } from './partition-log.ts'
@@ -184,8 +186,9 @@ export class EmbeddedConsumer implements LogConsumer, GroupMember {
     this.#busy = new Promise((resolve) => (done = resolve))
     this.#inHandler = true
     try {
-      await (this.#handlers as ConsumerHandlers).eachBatch({ topic: tp.topic, partition: tp.partition, records, highWatermark: String(log.endOffset) })
-      if (this.#seekEpochs.get(k) === epoch && this.#positions.has(k)) this.#positions.set(k, (stored.at(-1)?.offset ?? position) + 1)
+      const outcome = await (this.#handlers as ConsumerHandlers).eachBatch({ topic: tp.topic, partition: tp.partition, records, highWatermark: String(log.endOffset) })
+      const consumed = consumedCount(outcome, stored.length)
+      if (consumed > 0 && this.#seekEpochs.get(k) === epoch && this.#positions.has(k)) this.#positions.set(k, (stored[consumed - 1]?.offset ?? position) + 1)
     } catch (err: unknown) {
       if (this.#options.onCrash) this.#crash(err)
       else {

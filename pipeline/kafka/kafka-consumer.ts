@@ -10,8 +10,9 @@
  * Batches wait behind the join handling (a gate), so a handler that seeks in `onAssigned` (after
  * restoring a checkpoint) never sees a batch fetched from the old position.
  *
- * Positions. After each successful batch every record's offset is resolved (so a kafkajs
- * restart refetches nothing already handled) and the next offset is remembered; when a join
+ * Positions. After each successful batch the offsets of the records the handler took (all, or
+ * the prefix it reports) are resolved, so kafkajs fetches the rest again and a kafkajs restart
+ * refetches nothing already handled, and the next offset is remembered; when a join
  * keeps a partition this member already had, it is re-seeked to that position, because a
  * kafkajs restart would otherwise rewind it to the last committed offset.
  *
@@ -24,6 +25,7 @@ import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs'
 import { SourceError } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { ConsumerHandlers, LogConsumer, LogRecord, TopicPartitionOffset } from '../ports.ts'
+import { consumedCount } from '../embedded-log/batch-outcome.ts'
 import type { ConsumerCrashHandler } from '../embedded-log/log-transaction.ts'
 
 export interface KafkaConsumerRequest {
@@ -54,6 +56,7 @@ export class KafkaConsumer implements LogConsumer {
   #handlers: ConsumerHandlers | undefined
   #assigned: TP[] = []
   readonly #positions = new Map<string, string>()
+  readonly #paused = new Set<string>()
   #gate: Promise<void> = Promise.resolve()
   #crashed = false
   #stopping: Promise<void> | undefined
@@ -124,10 +127,12 @@ export class KafkaConsumer implements LogConsumer {
   }
 
   pause(partitions: readonly TP[]): void {
+    for (const tp of partitions) this.#paused.add(key(tp))
     this.#consumer.pause(groupByTopic(partitions))
   }
 
   resume(partitions: readonly TP[]): void {
+    for (const tp of partitions) this.#paused.delete(key(tp))
     this.#consumer.resume(groupByTopic(partitions))
   }
 
@@ -160,6 +165,8 @@ export class KafkaConsumer implements LogConsumer {
     const { batch, isRunning, isStale, resolveOffset, heartbeat } = payload
     const tp = { topic: batch.topic, partition: batch.partition }
     if (this.#crashed || !isRunning() || isStale() || !this.#assigned.some((a) => key(a) === key(tp))) return
+    // Fetched before a pause from an earlier batch's handler: left unresolved, so it is fetched again on resume.
+    if (this.#paused.has(key(tp))) return
     if (batch.messages.length === 0) return
     const records: LogRecord[] = batch.messages.map((m) => ({
       topic: batch.topic,
@@ -172,8 +179,10 @@ export class KafkaConsumer implements LogConsumer {
     }))
     // A long batch must not cost the membership: heartbeat while the handler works.
     const beat = setInterval(() => void heartbeat().catch(() => undefined), this.#settings.heartbeatIntervalMs)
+    let consumed: number
     try {
-      await (this.#handlers as ConsumerHandlers).eachBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark })
+      const outcome = await (this.#handlers as ConsumerHandlers).eachBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark })
+      consumed = consumedCount(outcome, records.length)
     } catch (err: unknown) {
       if (!this.#request.onCrash) throw err
       this.#crash(err)
@@ -183,8 +192,9 @@ export class KafkaConsumer implements LogConsumer {
     }
     // A seek during the handler wins: resolving now would overwrite it.
     if (isStale()) return
-    for (const m of batch.messages) resolveOffset(m.offset)
-    const last = batch.messages.at(-1)
+    // kafkajs fetches from the offset after the last resolved one: the records not taken come again.
+    for (let i = 0; i < consumed; i++) resolveOffset((batch.messages[i] as (typeof batch.messages)[number]).offset)
+    const last = batch.messages[consumed - 1]
     if (last) this.#positions.set(key(tp), (BigInt(last.offset) + 1n).toString())
     await heartbeat().catch((err: unknown) => this.#logger.debug({ err }, 'heartbeat after batch failed'))
   }

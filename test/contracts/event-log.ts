@@ -210,6 +210,49 @@ export function runEventLogContract(name: string, makeLog: () => Promise<AnyLog>
       assert.deepEqual(t.records.map((r) => str(r.value)).sort(), ['p0', 'p1'])
     })
 
+    void test('a handler that takes a prefix of a batch gets the rest again, in order; one that takes nothing and pauses gets it after resume', async () => {
+      const log = await open()
+      const topic = uniq('t')
+      await log.createTopic(topic, 2)
+      await log.produce(topic, Array.from({ length: 20 }, (_, i) => ({ key: null, value: enc(`v${i}`), partition: i % 2 })))
+      const taken: LogRecord[] = []
+      const starts: string[] = []
+      const order: string[] = []
+      let heldBack = false
+      const consumer = log.consumer({ groupId: uniq('g'), topics: [topic] })
+      await consumer.run({
+        eachBatch: async (batch) => {
+          starts.push(`${batch.partition}@${batch.records[0]!.offset}`)
+          order.push(...batch.records.map((r) => `${r.partition}/${r.offset}`))
+          if (batch.partition === 0 && !heldBack) {
+            // Nothing taken and paused: nothing of partition 0 may come until the resume.
+            heldBack = true
+            consumer.pause([{ topic, partition: 0 }])
+            return { consumed: 0 }
+          }
+          const n = Math.min(3, batch.records.length)
+          taken.push(...batch.records.slice(0, n))
+          return { consumed: n }
+        },
+      })
+      await eventually(() => taken.filter((r) => r.partition === 1).length >= 10, 'partition 1 taken 3 records at a time')
+      assert.equal(taken.filter((r) => r.partition === 0).length, 0, 'the paused partition delivered nothing')
+      consumer.resume([{ topic, partition: 0 }])
+      await eventually(() => taken.length >= 20, 'partition 0 after the resume')
+      await consumer.stop()
+      for (const p of [0, 1]) {
+        assert.deepEqual(
+          taken.filter((r) => r.partition === p).map((r) => str(r.value)),
+          Array.from({ length: 10 }, (_, j) => `v${2 * j + p}`),
+          `partition ${p}: every record taken once, in order`,
+        )
+      }
+      // Each batch starts at the first record not taken: 0, 3, 6, 9 on partition 1; 0 (refused), 0, 3, 6, 9 on partition 0.
+      assert.deepEqual(starts.filter((x) => x.startsWith('1@')), ['1@0', '1@3', '1@6', '1@9'])
+      assert.deepEqual(starts.filter((x) => x.startsWith('0@')), ['0@0', '0@0', '0@3', '0@6', '0@9'])
+      assert.ok(order.length > taken.length, 'records not taken were delivered again')
+    })
+
     void test('transactions: committed records and offsets appear together; aborted ones never do', async (ctx) => {
       const log = await open()
       if (!log.transaction) {
