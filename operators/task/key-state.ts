@@ -3,15 +3,17 @@
  * object per key: the hot loop touches a few flat arrays instead of chasing a key object, its
  * tile list and one array per tile.
  *
- * Layout, per key id:
- * - `clock[id]` (the key's clock c, DESIGN §3) and `timer[id]` (its one timer, NaN = none);
+ * Layout, per key id (fields read together sit together: one cache line per array, not one
+ * per field):
+ * - `times[2·id]`: the key's clock c (DESIGN §3); `times[2·id+1]`: its one timer (NaN = none);
+ * - in one Int32Array: every hop group's region triple (tile-slab.ts) and the loss-timer flag;
  * - per hop group g, the key's non-empty tiles ascending in `slabs[g]` (tile-slab.ts): per tile
  *   the tile index and the plain-number accumulators (count/sum/min/max columns) as doubles,
  *   and the other accumulators (sketches, last_n lists…) as objects;
  * - `life[id]`: the lifetime accumulators (null when the view has none).
  *
  * Ids of dropped keys are reused; a stale timer entry cannot fire for the new owner because a
- * timer entry is live only while it equals `timer[id]` (timer-queue.ts).
+ * timer entry is live only while it equals `timerOf(id)` (timer-queue.ts).
  */
 import { TileSlab } from './tile-slab.ts'
 import { NUM_MAX, NUM_MIN, type GroupLayout } from './tile-layout.ts'
@@ -21,10 +23,9 @@ const HIGH_UNIT = /[\uD800-\uFFFF]/
 export class KeyTable {
   readonly ids = new Map<string, number>()
   keyOf: string[] = []
-  clock = new Float64Array(1024)
-  timer = new Float64Array(1024)
-  /** 1 while the key's timer is a loss boundary (a decay row is due there), 0 for a drop timer. */
-  lossTimer = new Uint8Array(1024)
+  /** Clock and timer of each key id, interleaved. */
+  times: Float64Array = new Float64Array(2 * 1024)
+  #capacity = 1024
   /**
    * False while no key holds a UTF-16 unit ≥ U+D800: then UTF-16 order is UTF-8 byte order and
    * keys can be compared with the engine's native `<` (key-order.ts).
@@ -35,8 +36,42 @@ export class KeyTable {
   readonly #free: number[] = []
   #next = 0
 
+  /** Per key id: every slab's region triple (tile-slab.ts `meta`), then the loss-timer flag. */
+  #meta: Int32Array
+  readonly #metaStride: number
+  readonly #lossAt: number
+
   constructor(layouts: readonly GroupLayout[]) {
     this.slabs = layouts.map((lay) => new TileSlab(Array.from(lay.numKind, (kind) => (kind === NUM_MIN || kind === NUM_MAX ? Number.NaN : 0)), lay.objAggs, lay.maxTiles))
+    this.#lossAt = 3 * layouts.length
+    this.#metaStride = this.#lossAt + 1
+    this.#meta = new Int32Array(this.#metaStride * this.#capacity)
+    this.slabs.forEach((slab, g) => slab.bindMeta(this.#meta, this.#metaStride, 3 * g))
+  }
+
+  clockOf(id: number): number {
+    return this.times[2 * id] as number
+  }
+
+  setClock(id: number, c: number): void {
+    this.times[2 * id] = c
+  }
+
+  timerOf(id: number): number {
+    return this.times[2 * id + 1] as number
+  }
+
+  setTimer(id: number, atMs: number): void {
+    this.times[2 * id + 1] = atMs
+  }
+
+  /** True while the key's timer is a loss boundary (a decay row is due there), not a drop timer. */
+  isLossTimer(id: number): boolean {
+    return this.#meta[id * this.#metaStride + this.#lossAt] === 1
+  }
+
+  setLossTimer(id: number, isLoss: boolean): void {
+    this.#meta[id * this.#metaStride + this.#lossAt] = isLoss ? 1 : 0
   }
 
   get size(): number {
@@ -48,16 +83,16 @@ export class KeyTable {
     let id = this.#free.pop()
     if (id === undefined) {
       id = this.#next++
-      if (id >= this.clock.length) this.#grow()
+      if (id >= this.#capacity) this.#grow()
       this.keyOf.push(key)
       this.life.push(life)
     } else {
       this.keyOf[id] = key
       this.life[id] = life
     }
-    this.clock[id] = c
-    this.timer[id] = Number.NaN
-    this.lossTimer[id] = 0
+    this.setClock(id, c)
+    this.setTimer(id, Number.NaN)
+    this.setLossTimer(id, false)
     if (!this.hasHighKeys && HIGH_UNIT.test(key)) this.hasHighKeys = true
     this.ids.set(key, id)
     return id
@@ -65,7 +100,7 @@ export class KeyTable {
 
   drop(id: number): void {
     this.ids.delete(this.keyOf[id] as string)
-    this.timer[id] = Number.NaN
+    this.setTimer(id, Number.NaN)
     for (const slab of this.slabs) slab.clear(id)
     this.life[id] = null
     this.keyOf[id] = ''
@@ -73,15 +108,13 @@ export class KeyTable {
   }
 
   #grow(): void {
-    const clock = new Float64Array(this.clock.length * 2)
-    clock.set(this.clock)
-    this.clock = clock
-    const timer = new Float64Array(this.timer.length * 2)
-    timer.set(this.timer)
-    this.timer = timer
-    const lossTimer = new Uint8Array(this.lossTimer.length * 2)
-    lossTimer.set(this.lossTimer)
-    this.lossTimer = lossTimer
-    for (const slab of this.slabs) slab.ensureIds(this.clock.length)
+    this.#capacity *= 2
+    const times = new Float64Array(2 * this.#capacity)
+    times.set(this.times)
+    this.times = times
+    const meta = new Int32Array(this.#metaStride * this.#capacity)
+    meta.set(this.#meta)
+    this.#meta = meta
+    this.slabs.forEach((slab, g) => slab.bindMeta(meta, this.#metaStride, 3 * g))
   }
 }

@@ -23,15 +23,15 @@ export function encodeViewState(runner: ViewRunner, w: ByteWriter): void {
   for (const key of keys) {
     const id = table.ids.get(key) as number
     w.str(key)
-    w.f64(table.clock[id] as number)
-    w.f64(table.timer[id] as number)
+    w.f64(table.clockOf(id))
+    w.f64(table.timerOf(id))
     plan.groups.forEach((group, g) => {
       const lay = runner.layouts[g]!
       const slab = table.slabs[g]!
-      const count = slab.len[id] as number
+      const count = slab.count(id)
       w.uvarint(count)
       if (count === 0) return
-      const slot = slab.off[id] as number
+      const slot = slab.slotOf(id)
       const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
       const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
       const base = (slot & slab.pageMask) * lay.numStride
@@ -88,6 +88,6 @@ export function decodeViewState(runner: ViewRunner, r: ByteReader): void {
     if (life !== null && life !== undefined) plan.lifetimeColumns.forEach((col, j) => (life[j] = col.agg.decode(r)))
     runner.timers.schedule(id, timerMs)
     // The stored timer is the loss boundary whenever the tiles have one (view-runner.ts, point 3).
-    table.lossTimer[id] = Number.isNaN(runner.nextLossMs(id)) ? 0 : 1
+    table.setLossTimer(id, !Number.isNaN(runner.nextLossMs(id)))
   }
 }

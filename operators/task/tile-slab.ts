@@ -39,10 +39,14 @@ export class TileSlab {
   readonly pageMask: number
   readonly num: Float64Array[] = []
   readonly obj: unknown[][] = []
-  /** Per key id: first slot of its region, tiles held, size class (−1: no region). */
-  off = new Int32Array(1024)
-  len = new Int32Array(1024)
-  cls = new Int8Array(1024).fill(-1)
+  /**
+   * Per key id, at `id·metaStride + metaBase`: first slot of its region, tiles held, size class
+   * + 1 (0: no region). The key table interleaves every group's triple (and more) in one array,
+   * so a key's metadata is one cache line, not one line per field and group.
+   */
+  meta: Int32Array = new Int32Array(3 * 1024)
+  metaStride = 3
+  metaBase = 0
   readonly #caps: Int32Array
   readonly #classOf: Int8Array
   readonly #free: number[][]
@@ -82,32 +86,43 @@ export class TileSlab {
     return { liveSlots: this.#liveSlots, freeSlots: this.#freeSlots, pageSlots: this.num.length * (this.pageMask + 1) }
   }
 
-  /** Makes room for key ids below `size`. */
+  /** Tiles held by key `id`. */
+  count(id: number): number {
+    return this.meta[id * this.metaStride + this.metaBase + 1] as number
+  }
+
+  /** First slot of key `id`'s region (meaningless while it holds no tile). */
+  slotOf(id: number): number {
+    return this.meta[id * this.metaStride + this.metaBase] as number
+  }
+
+  /** Uses a shared metadata array (zero-filled for ids never seen); see `meta`. */
+  bindMeta(meta: Int32Array, stride: number, base: number): void {
+    this.meta = meta
+    this.metaStride = stride
+    this.metaBase = base
+  }
+
+  /** Makes room for key ids below `size` in the slab's own metadata array. */
   ensureIds(size: number): void {
-    if (size <= this.off.length) return
-    let n = this.off.length * 2
-    while (n < size) n *= 2
-    const off = new Int32Array(n)
-    off.set(this.off)
-    this.off = off
-    const len = new Int32Array(n)
-    len.set(this.len)
-    this.len = len
-    const cls = new Int8Array(n).fill(-1)
-    cls.set(this.cls)
-    this.cls = cls
+    if (size * this.metaStride <= this.meta.length) return
+    const meta = new Int32Array(size * this.metaStride)
+    meta.set(this.meta)
+    this.meta = meta
   }
 
   /** Inserts an empty tile with index `k` at tile position `pos` of key `id`; returns its slot. */
   insert(id: number, pos: number, k: number): number {
     if (this.#freeSlots > this.pageMask && this.#freeSlots * 4 > this.#liveSlots) this.#compact()
-    const n = this.len[id] as number
-    const c = this.cls[id] as number
+    const meta = this.meta
+    const m = id * this.metaStride + this.metaBase
+    const n = meta[m + 1] as number
+    const c = (meta[m + 2] as number) - 1
     const ns = this.ns
     const os = this.os
     let slot: number
     if (c >= 0 && n < (this.#caps[c] as number)) {
-      slot = this.off[id] as number
+      slot = meta[m] as number
       const page = this.num[slot >>> this.pageBits] as Float64Array
       const base = (slot & this.pageMask) * ns
       for (let i = base + n * ns - 1, end = base + pos * ns; i >= end; i--) page[i + ns] = page[i] as number
@@ -117,11 +132,13 @@ export class TileSlab {
         for (let i = obase + n * os - 1, end = obase + pos * os; i >= end; i--) opage[i + os] = opage[i]
       }
     } else {
-      slot = this.#alloc(this.#classOf[n + 1] as number)
-      if (n > 0) this.#copy(this.off[id] as number, 0, n, slot, pos)
-      if (c >= 0) this.#release(this.off[id] as number, c, n)
-      this.off[id] = slot
-      this.cls[id] = this.#classOf[n + 1] as number
+      const to = this.#classOf[n + 1] as number
+      const from = meta[m] as number
+      slot = this.#alloc(to)
+      if (n > 0) this.#copy(from, 0, n, slot, pos)
+      if (c >= 0) this.#release(from, c, n)
+      meta[m] = slot
+      meta[m + 2] = to + 1
     }
     const page = this.num[slot >>> this.pageBits] as Float64Array
     const at = (slot & this.pageMask) * ns + pos * ns
@@ -133,20 +150,22 @@ export class TileSlab {
       const oat = (slot & this.pageMask) * os + pos * os
       for (let j = 0; j < os; j++) opage[oat + j] = (this.#objAggs[j] as Aggregator).init()
     }
-    this.len[id] = n + 1
+    meta[m + 1] = n + 1
     return slot
   }
 
   /** Drops the first `count` tiles of key `id`. */
   dropFront(id: number, count: number): void {
-    const n = this.len[id] as number
+    const meta = this.meta
+    const m = id * this.metaStride + this.metaBase
+    const n = meta[m + 1] as number
     const keep = n - count
-    const slot = this.off[id] as number
-    const c = this.cls[id] as number
+    const slot = meta[m] as number
+    const c = (meta[m + 2] as number) - 1
     if (keep === 0) {
       this.#release(slot, c, n)
-      this.len[id] = 0
-      this.cls[id] = -1
+      meta[m + 1] = 0
+      meta[m + 2] = 0
       return
     }
     const fit = this.#classOf[keep] as number
@@ -154,9 +173,9 @@ export class TileSlab {
       const to = this.#alloc(fit)
       this.#copy(slot, count, keep, to, -1)
       this.#release(slot, c, n)
-      this.off[id] = to
-      this.cls[id] = fit
-      this.len[id] = keep
+      meta[m] = to
+      meta[m + 1] = keep
+      meta[m + 2] = fit + 1
       return
     }
     const ns = this.ns
@@ -170,15 +189,16 @@ export class TileSlab {
       for (let i = obase, end = obase + keep * os, d = count * os; i < end; i++) opage[i] = opage[i + d]
       for (let i = obase + keep * os, end = obase + n * os; i < end; i++) opage[i] = undefined
     }
-    this.len[id] = keep
+    meta[m + 1] = keep
   }
 
   /** Frees every tile of key `id`. */
   clear(id: number): void {
-    const c = this.cls[id] as number
-    if (c >= 0) this.#release(this.off[id] as number, c, this.len[id] as number)
-    this.len[id] = 0
-    this.cls[id] = -1
+    const m = id * this.metaStride + this.metaBase
+    const c = (this.meta[m + 2] as number) - 1
+    if (c >= 0) this.#release(this.meta[m] as number, c, this.meta[m + 1] as number)
+    this.meta[m + 1] = 0
+    this.meta[m + 2] = 0
   }
 
   /** A region for `count` tiles, filled by the caller (snapshot restore); returns its slot. */
@@ -187,9 +207,10 @@ export class TileSlab {
     if (count === 0) return 0
     const c = this.#classOf[count] as number
     const slot = this.#alloc(c)
-    this.off[id] = slot
-    this.len[id] = count
-    this.cls[id] = c
+    const m = id * this.metaStride + this.metaBase
+    this.meta[m] = slot
+    this.meta[m + 1] = count
+    this.meta[m + 2] = c + 1
     return slot
   }
 
@@ -271,10 +292,11 @@ export class TileSlab {
     this.#liveSlots = 0
     const ns = this.ns
     const os = this.os
-    for (let id = 0; id < this.cls.length; id++) {
-      if ((this.cls[id] as number) < 0) continue
-      const n = this.len[id] as number
-      const src = this.off[id] as number
+    const meta = this.meta
+    for (let m = this.metaBase; m < meta.length; m += this.metaStride) {
+      if (meta[m + 2] === 0) continue
+      const n = meta[m + 1] as number
+      const src = meta[m] as number
       const c = this.#classOf[n] as number
       const dst = this.#alloc(c)
       const sp = oldNum[src >>> this.pageBits] as Float64Array
@@ -289,8 +311,8 @@ export class TileSlab {
         const dob = (dst & this.pageMask) * os
         for (let i = 0; i < n * os; i++) dobj[dob + i] = so[sob + i]
       }
-      this.off[id] = dst
-      this.cls[id] = c
+      meta[m] = dst
+      meta[m + 2] = c + 1
     }
   }
 }

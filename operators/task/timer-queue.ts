@@ -1,8 +1,8 @@
 /**
- * Event-time timers of one view: at most one live timer per key id (`timer[id]` in the key
+ * Event-time timers of one view: at most one live timer per key id (`timerOf(id)` in the key
  * table), stored in buckets of ids by boundary time plus a min-heap of the distinct bucket
  * times. Re-scheduling a key leaves its old entry behind; an entry is live only while it equals
- * the key's `timer[id]` (lazy deletion), so no per-key search is ever needed, and a dropped key
+ * the key's `timerOf(id)` (lazy deletion), so no per-key search is ever needed, and a dropped key
  * (timer NaN) or a reused id never fires from a stale entry.
  *
  * Guarantees: `popDue(watermarkMs)` hands out the earliest due bucket's live ids sorted by key
@@ -26,7 +26,7 @@ export class TimerQueue {
   }
 
   schedule(id: number, atMs: number): void {
-    this.#table.timer[id] = atMs
+    this.#table.setTimer(id, atMs)
     if (Number.isNaN(atMs) || atMs === Infinity) return
     const bucket = this.#buckets.get(atMs)
     if (bucket !== undefined) {
@@ -39,7 +39,7 @@ export class TimerQueue {
 
   /** Earliest bucket due at `watermarkMs`, its live ids sorted by key bytes; undefined if none. */
   popDue(watermarkMs: number): { atMs: number; ids: number[] } | undefined {
-    const timer = this.#table.timer
+    const table = this.#table
     for (;;) {
       const atMs = this.#times[0]
       if (atMs === undefined || atMs > watermarkMs) return undefined
@@ -49,7 +49,7 @@ export class TimerQueue {
       let n = 0
       for (let i = 0; i < bucket.length; i++) {
         const id = bucket[i] as number
-        if (timer[id] === atMs) bucket[n++] = id
+        if (table.timerOf(id) === atMs) bucket[n++] = id
       }
       if (n === 0) continue
       bucket.length = n

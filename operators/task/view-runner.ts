@@ -123,10 +123,10 @@ export class ViewRunner {
     let before: FeatureValue[] | undefined
     if (id === undefined) {
       id = this.addKey(key, t)
-    } else if (t <= (table.clock[id] as number)) {
+    } else if (t <= table.clockOf(id)) {
       before = this.evaluate(id)
     }
-    const oldC = table.clock[id] as number
+    const oldC = table.clockOf(id)
     const c = t > oldC ? t : oldC
     const scratch = this.#scratch
     const layouts = this.layouts
@@ -138,8 +138,8 @@ export class ViewRunner {
       const slab = table.slabs[g] as TileSlab
       const ns = lay.numStride
       const os = lay.objStride
-      const n = slab.len[id] as number
-      let slot = slab.off[id] as number
+      const n = slab.count(id)
+      let slot = slab.slotOf(id)
       let page = slab.num[slot >>> slab.pageBits] as Float64Array
       let base = (slot & slab.pageMask) * ns
       let i = n
@@ -194,7 +194,7 @@ export class ViewRunner {
         if (v !== null) life[j] = cols[j]!.agg.add(life[j], v as number | string, t, offset)
       }
     }
-    table.clock[id] = c
+    table.setClock(id, c)
     if (c > oldC) this.#evict(id)
     const values = this.evaluate(id)
     if (before === undefined || !rowValuesEqual(before, values)) rows.push({ entityKey: key, asOfMs: c, values })
@@ -213,13 +213,13 @@ export class ViewRunner {
         const id = ids[i] as number
         // A live loss timer was set from the current tiles (every change re-schedules), so some
         // window loses a non-empty tile at b.
-        if ((table.clock[id] as number) < b && table.lossTimer[id] === 1) {
-          table.clock[id] = b
+        if (table.clockOf(id) < b && table.isLossTimer(id)) {
+          table.setClock(id, b)
           this.#evict(id)
           rows.push({ entityKey: table.keyOf[id] as string, asOfMs: b, values: this.evaluate(id) })
         }
-        table.timer[id] = Number.NaN
-        if (!this.#reschedule(id) && (table.clock[id] as number) + this.#allowedLatenessMs <= watermarkMs) table.drop(id)
+        table.setTimer(id, Number.NaN)
+        if (!this.#reschedule(id) && table.clockOf(id) + this.#allowedLatenessMs <= watermarkMs) table.drop(id)
       }
     }
   }
@@ -228,16 +228,16 @@ export class ViewRunner {
   evaluate(id: number): FeatureValue[] {
     const out = this.#emptyValue.slice()
     const table = this.table
-    const t = table.clock[id] as number
+    const t = table.clockOf(id)
     const layouts = this.layouts
     for (let g = 0; g < layouts.length; g++) {
       const lay = layouts[g] as GroupLayout
       const slab = table.slabs[g] as TileSlab
-      const count = slab.len[id] as number
+      const count = slab.count(id)
       if (count === 0) continue
       const ns = lay.numStride
       const os = lay.objStride
-      const slot = slab.off[id] as number
+      const slot = slab.slotOf(id)
       const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
       const b = (slot & slab.pageMask) * ns
       const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
@@ -327,14 +327,14 @@ export class ViewRunner {
   nextLossMs(id: number): number {
     let next = Number.NaN
     const layouts = this.layouts
-    const c = this.table.clock[id] as number
+    const c = this.table.clockOf(id)
     for (let g = 0; g < layouts.length; g++) {
       const lay = layouts[g] as GroupLayout
       const slab = this.table.slabs[g] as TileSlab
-      const count = slab.len[id] as number
+      const count = slab.count(id)
       if (count === 0) continue
       const ns = lay.numStride
-      const slot = slab.off[id] as number
+      const slot = slab.slotOf(id)
       const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
       const base = (slot & slab.pageMask) * ns
       const top = Math.floor(c / lay.hopMs)
@@ -352,21 +352,21 @@ export class ViewRunner {
   #reschedule(id: number): boolean {
     const loss = this.nextLossMs(id)
     let at = loss
-    if (Number.isNaN(loss) && !this.#hasLifetime) at = (this.table.clock[id] as number) + this.#allowedLatenessMs
-    if (!Object.is(at, this.table.timer[id])) this.timers.schedule(id, at)
-    this.table.lossTimer[id] = Number.isNaN(loss) ? 0 : 1
+    if (Number.isNaN(loss) && !this.#hasLifetime) at = this.table.clockOf(id) + this.#allowedLatenessMs
+    if (!Object.is(at, this.table.timerOf(id))) this.timers.schedule(id, at)
+    this.table.setLossTimer(id, !Number.isNaN(loss))
     return !Number.isNaN(loss) || this.#hasLifetime
   }
 
   #evict(id: number): void {
     const layouts = this.layouts
-    const c = this.table.clock[id] as number
+    const c = this.table.clockOf(id)
     for (let g = 0; g < layouts.length; g++) {
       const lay = layouts[g] as GroupLayout
       const slab = this.table.slabs[g] as TileSlab
-      const count = slab.len[id] as number
+      const count = slab.count(id)
       if (count === 0) continue
-      const slot = slab.off[id] as number
+      const slot = slab.slotOf(id)
       const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
       const keepFrom = firstTileAt(tiles, (slot & slab.pageMask) * lay.numStride, count, lay.numStride, Math.floor(c / lay.hopMs) + 1 - lay.maxTiles)
       if (keepFrom > 0) slab.dropFront(id, keepFrom)

@@ -24,10 +24,10 @@ interface ModelTile {
 }
 
 function tilesOf(slab: TileSlab, id: number): ModelTile[] {
-  const n = slab.len[id] as number
+  const n = slab.count(id)
   const out: ModelTile[] = []
   if (n === 0) return out
-  const slot = slab.off[id] as number
+  const slot = slab.slotOf(id)
   const page = slab.num[slot >>> slab.pageBits] as Float64Array
   const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
   const base = (slot & slab.pageMask) * slab.ns
