@@ -186,7 +186,8 @@ export class ViewRunner {
         }
       }
     }
-    const life = table.life[id] as unknown[] | null
+    // Views without lifetime features skip the (cold) per-key lifetime slot altogether.
+    const life = this.#hasLifetime ? (table.life[id] as unknown[] | null) : null
     if (life !== null) {
       const cols = this.plan.lifetimeColumns
       for (let j = 0; j < cols.length; j++) {
@@ -310,7 +311,7 @@ export class ViewRunner {
         }
       }
     }
-    const life = table.life[id] as unknown[] | null
+    const life = this.#hasLifetime ? (table.life[id] as unknown[] | null) : null
     if (life !== null) {
       for (const slot of this.plan.lifetimeFeatures) {
         if (slot.countColumn === undefined) out[slot.featureIndex] = slot.finisher.finish(life[slot.column])
