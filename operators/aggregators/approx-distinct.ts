@@ -6,7 +6,8 @@
  * Memory: a tile holds few values, so the accumulator starts *sparse* — a sorted array of
  * `register·64 + rank` for the non-zero registers only — and turns into a dense Uint8Array(m)
  * once it would be larger (m/8 entries). The accumulator is that array itself (no wrapper
- * object): one allocation and one pointer less per tile. Both forms denote the same registers, the estimate is a
+ * object), and a sketch of exactly one register — the commonest tile, one value — is just the
+ * packed number: no allocation at all, and nothing to dereference when tiles are folded. Both forms denote the same registers, the estimate is a
  * function of the registers alone, and Σ2^−rank is exact in a double (dyadic terms, < 2^40 bits),
  * so results do not depend on the form, on insertion order or on merge order: the sketch is
  * exactly mergeable (merge of tiles == sketch of all values, register for register).
@@ -26,8 +27,8 @@ const ALPHA = 0.7213 / (1 + 1.079 / M)
 /** 2^−r for every possible rank (exact powers of two: the same doubles `2 ** -r` yields). */
 const POW2_NEG = Float64Array.from({ length: 64 }, (_, r) => 2 ** -r)
 
-/** Sparse (sorted packed registers) or dense (m register bytes). */
-export type HllAcc = number[] | Uint8Array
+/** One packed register, sparse (sorted packed registers, never exactly one), or dense (m register bytes). */
+export type HllAcc = number | number[] | Uint8Array
 
 /** The register a value lands in and its rank, packed as `register·64 + rank` (no allocation). */
 function packedRegisterOf(value: string | number): number {
@@ -37,7 +38,8 @@ function packedRegisterOf(value: string | number): number {
   return (h >>> RANK_BITS) * 64 + rank
 }
 
-function toDense(sparse: readonly number[]): Uint8Array {
+function toDense(acc: number | readonly number[]): Uint8Array {
+  const sparse = typeof acc === 'number' ? [acc] : acc
   const dense = new Uint8Array(M)
   for (const packed of sparse) {
     const idx = Math.floor(packed / 64)
@@ -65,10 +67,17 @@ function setSparse(sparse: number[], idx: number, rank: number): number[] {
 }
 
 function addRegister(acc: HllAcc, idx: number, rank: number): HllAcc {
+  if (typeof acc === 'number') {
+    const cur = Math.floor(acc / 64)
+    if (cur === idx) return acc % 64 < rank ? idx * 64 + rank : acc
+    const packed = idx * 64 + rank
+    return cur < idx ? [acc, packed] : [packed, acc]
+  }
   if (!Array.isArray(acc)) {
     if (rank > (acc[idx] as number)) acc[idx] = rank
     return acc
   }
+  if (acc.length === 0) return idx * 64 + rank
   const sparse = setSparse(acc, idx, rank)
   return sparse.length > SPARSE_LIMIT ? toDense(sparse) : sparse
 }
@@ -76,7 +85,10 @@ function addRegister(acc: HllAcc, idx: number, rank: number): HllAcc {
 export function hllEstimate(acc: HllAcc): number {
   let sum = 0
   let zeros = 0
-  if (!Array.isArray(acc)) {
+  if (typeof acc === 'number') {
+    zeros = M - 1
+    sum = zeros + (POW2_NEG[acc % 64] as number)
+  } else if (!Array.isArray(acc)) {
     for (let i = 0; i < M; i++) {
       const r = acc[i] as number
       if (r === 0) zeros++
@@ -114,7 +126,15 @@ export function hllUnionEstimate(accs: readonly unknown[], from: number, stride:
   let nt = 0
   for (let i = 0; i < count; i++) {
     const acc = accs[from + i * stride] as HllAcc
-    if (!Array.isArray(acc)) {
+    if (typeof acc === 'number') {
+      const r = Math.floor(acc / 64)
+      const rank = acc % 64
+      const cur = regs[r] as number
+      if (rank > cur) {
+        if (cur === 0) touched[nt++] = r
+        regs[r] = rank
+      }
+    } else if (!Array.isArray(acc)) {
       const dense = acc
       for (let r = 0; r < M; r++) {
         const rank = dense[r] as number
@@ -158,8 +178,9 @@ export const approxDistinct: Aggregator<HllAcc> = {
     return addRegister(acc, Math.floor(packed / 64), packed % 64)
   },
   merge: (into, from) => {
+    if (typeof from === 'number') return addRegister(into, Math.floor(from / 64), from % 64)
     if (!Array.isArray(from)) {
-      const dense = Array.isArray(into) ? toDense(into) : into
+      const dense = into instanceof Uint8Array ? into : toDense(into)
       for (let i = 0; i < M; i++) if ((from[i] as number) > (dense[i] as number)) dense[i] = from[i] as number
       return dense
     }
@@ -170,7 +191,11 @@ export const approxDistinct: Aggregator<HllAcc> = {
   finish: hllEstimate,
   isEmpty: (acc) => Array.isArray(acc) && acc.length === 0,
   encode: (acc, w) => {
-    if (!Array.isArray(acc)) {
+    if (typeof acc === 'number') {
+      w.u8(0)
+      w.uvarint(1)
+      w.uvarint(acc)
+    } else if (!Array.isArray(acc)) {
       w.u8(1)
       w.bytes(acc)
     } else {
@@ -183,6 +208,7 @@ export const approxDistinct: Aggregator<HllAcc> = {
   decode: (r) => {
     if (r.u8() === 1) return r.bytes().slice()
     const n = r.uvarint()
+    if (n === 1) return r.uvarint()
     // Exact length: a pushed-to array keeps growth slack, and restored tiles are many.
     const sparse = new Array<number>(n)
     for (let i = 0; i < n; i++) sparse[i] = r.uvarint()

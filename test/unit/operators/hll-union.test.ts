@@ -2,6 +2,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { approxDistinct, hllUnionEstimate, type HllAcc } from '../../../operators/aggregators/approx-distinct.ts'
+import { ByteReader, ByteWriter } from '../../../operators/codec/bytes.ts'
 
 void describe('operators > approx_distinct > union estimate', () => {
   void test('equals merge-then-estimate for sparse and dense tiles, at any stride and offset', () => {
@@ -28,6 +29,36 @@ void describe('operators > approx_distinct > union estimate', () => {
         },
       ),
       { numRuns: 150 },
+    )
+  })
+})
+
+void describe('operators > approx_distinct > one-register sketch', () => {
+  void test('is encoded exactly like a one-entry sparse sketch and decodes to the same estimate and bytes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.integer(), fc.string({ maxLength: 6 })), { minLength: 1, maxLength: 3 }), (values) => {
+        let acc = approxDistinct.init()
+        for (const v of values) acc = approxDistinct.add(acc, v, 0, '0')
+        const w = new ByteWriter(16)
+        approxDistinct.encode(acc, w)
+        const bytes = w.finish()
+        const r = new ByteReader(bytes)
+        const again = approxDistinct.decode(r)
+        assert.ok(r.done)
+        assert.equal(approxDistinct.finish(again), approxDistinct.finish(acc))
+        const w2 = new ByteWriter(16)
+        approxDistinct.encode(again, w2)
+        assert.deepEqual(w2.finish(), bytes)
+        if (typeof acc === 'number') {
+          // Form byte 0 (sparse), one entry, the packed register: the layout of a one-entry array.
+          const sparse = new ByteWriter(16)
+          sparse.u8(0)
+          sparse.uvarint(1)
+          sparse.uvarint(acc)
+          assert.deepEqual(bytes, sparse.finish())
+        }
+      }),
+      { numRuns: 300 },
     )
   })
 })
