@@ -54,9 +54,17 @@ export class TimerQueue {
       if (n === 0) continue
       bucket.length = n
       if (n > 1) {
-        const keyOf = this.#table.keyOf
-        const compare = this.#table.hasHighKeys ? compareKeyBytes : compareKeysNative
-        bucket.sort((a, b) => compare(keyOf[a] as string, keyOf[b] as string))
+        const keyOf = table.keyOf
+        if (table.hasHighKeys) {
+          bucket.sort((a, b) => compareKeyBytes(keyOf[a] as string, keyOf[b] as string))
+        } else {
+          const prefix = table.sortPrefix
+          bucket.sort((a, b) => {
+            const x = prefix[a] as number
+            const y = prefix[b] as number
+            return x !== y ? x - y : compareKeysNative(keyOf[a] as string, keyOf[b] as string)
+          })
+        }
         // An id may sit twice in one bucket (re-scheduled back to the same time).
         let m = 1
         for (let i = 1; i < n; i++) if (bucket[i] !== bucket[m - 1]) bucket[m++] = bucket[i] as number
