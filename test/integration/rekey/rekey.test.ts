@@ -58,7 +58,10 @@ void test(`re-keying on Kafka survives 2 SIGKILLs: ${EVENTS} clicks, exactly onc
     const registry = new ConfluentSchemaRegistry({ url: base.KFS_SCHEMA_REGISTRY_URL! })
     const encoder = await createEncoder({ registry, subject: `${clicks.topic}-value`, schema: clicks.schema })
     await log.createTopic(clicks.topic, 4)
-    const events = generateClicks({ count: EVENTS, users: 800, items: 3_000, seed: 21 })
+    // 20 ms apart on average (~20 min of event time): the re-key stage keeps the source partitions
+    // it owns within (5 s + 1 m) / 2 of event time of each other, so each of its transactions
+    // forwards about that much event time per partition; a sparser backlog takes many more.
+    const events = generateClicks({ count: EVENTS, users: 800, items: 3_000, seed: 21, stepMs: 40 })
     const produced: SourceRecord[] = []
     const half = Math.floor(EVENTS / 2)
     produced.push(...(await produceClicks(log, clicks.topic, encoder, events.slice(0, half), { batch: 2_000 })))
