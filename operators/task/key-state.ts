@@ -52,7 +52,7 @@ export class KeyTable {
   readonly #lossAt: number
 
   constructor(layouts: readonly GroupLayout[]) {
-    this.slabs = layouts.map((lay) => new TileSlab(Array.from(lay.numKind, (kind) => (kind === NUM_MIN || kind === NUM_MAX ? Number.NaN : 0)), lay.objAggs, lay.maxTiles))
+    this.slabs = layouts.map((lay) => new TileSlab(Array.from(lay.numKind, (kind) => (kind === NUM_MIN || kind === NUM_MAX ? Number.NaN : 0)), lay.objInits, lay.maxTiles))
     this.#lossAt = 3 * layouts.length
     this.#metaStride = this.#lossAt + 1
     this.#meta = new Int32Array(this.#metaStride * this.#capacity)

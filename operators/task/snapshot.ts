@@ -13,6 +13,8 @@ import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import { CheckpointError } from '../../core/errors.ts'
 import { compareKeyBytes } from './key-order.ts'
 import type { ViewRunner } from './view-runner.ts'
+import { lastNMirror } from './tile-layout.ts'
+import type { LastNAcc } from '../aggregators/last-n.ts'
 
 export function encodeViewState(runner: ViewRunner, w: ByteWriter): void {
   const plan = runner.plan
@@ -81,6 +83,8 @@ export function decodeViewState(runner: ViewRunner, r: ByteReader): void {
           const acc = col.agg.decode(r)
           if (lay.isNum[j] === 1) tiles[base + t * lay.numStride + place] = acc as number
           else objs[ob + t * lay.objStride + place] = acc
+          const mirror = lay.isNum[j] === 1 ? -1 : (lay.objMirror[place] as number)
+          if (mirror >= 0) objs[ob + t * lay.objStride + mirror] = lastNMirror(acc as LastNAcc)
         })
       }
     })

@@ -8,6 +8,7 @@
  * starting from `init()`), so the values are bit for bit those of `init → merge… → finish`.
  */
 import type { Aggregator } from '../aggregators/types.ts'
+import { LAST_N_ENTRY, type LastNAcc } from '../aggregators/last-n.ts'
 import type { HopGroupPlan, ViewPlan } from './plan.ts'
 
 export const NUM_COUNT = 0
@@ -31,8 +32,9 @@ export interface FeatureRead {
   readonly at: number
   /** avg: position of its count in the numeric tile. */
   readonly countAt: number
-  /** last_n: its N. */
+  /** last_n: its N, and the object slot of its single-value mirror. */
   readonly lastN: number
+  readonly mirrorAt: number
   readonly agg: Aggregator
   readonly finisher: Aggregator
 }
@@ -47,7 +49,12 @@ export interface GroupLayout {
   readonly maxTiles: number
   /** Numeric tile stride: 1 (tile index) + numeric columns. */
   readonly numStride: number
-  /** Object tile stride: the number of object columns (0: the group has none). */
+  /**
+   * Object tile stride: the object columns, then one mirror slot per last_n column (0: the
+   * group has none). A mirror holds the list's value while the list has exactly one entry,
+   * else undefined: a read of the commonest tile (one event) then stays in the slab page.
+   * Mirrors are derived from the lists (`lastNMirror`), never snapshotted.
+   */
   readonly objStride: number
   /** Per numeric column: flat scratch index, kind, position in the numeric tile. */
   readonly numScratch: Int32Array
@@ -55,10 +62,21 @@ export interface GroupLayout {
   /** Per object column: flat scratch index and aggregator. */
   readonly objScratch: Int32Array
   readonly objAggs: readonly Aggregator[]
+  /** Per object column: its mirror slot (−1: not last_n). */
+  readonly objMirror: Int32Array
+  /** Per object slot: its empty value (columns: `init()`, mirrors: undefined). */
+  readonly objInits: readonly (() => unknown)[]
   /** Per plan column j: its place (numeric 1-based / object 0-based) and whether it is numeric. */
   readonly placeOf: Int32Array
   readonly isNum: Uint8Array
   readonly specs: readonly SpecLayout[]
+}
+
+const noMirror = (): undefined => undefined
+
+/** The mirror of a last_n list (tile-layout `objStride`): its value if it has exactly one entry. */
+export function lastNMirror(list: LastNAcc): unknown {
+  return list.length === LAST_N_ENTRY ? list[2] : undefined
 }
 
 function numKindOf(op: string): number {
@@ -84,6 +102,7 @@ function groupLayout(group: HopGroupPlan, scratchOffset: number): GroupLayout {
   const numKind: number[] = []
   const objScratch: number[] = []
   const objAggs: Aggregator[] = []
+  const objLastN: boolean[] = []
   cols.forEach((col, j) => {
     const kind = numKindOf(col.agg.op)
     if (kind >= 0) {
@@ -93,14 +112,21 @@ function groupLayout(group: HopGroupPlan, scratchOffset: number): GroupLayout {
     } else {
       placeOf[j] = objScratch.push(scratchOffset + j) - 1
       objAggs.push(col.agg)
+      objLastN.push(col.lastN !== undefined)
     }
+  })
+  const objMirror = new Int32Array(objAggs.length).fill(-1)
+  const objInits: (() => unknown)[] = objAggs.map((agg) => () => agg.init())
+  objLastN.forEach((isLastN, j) => {
+    if (isLastN) objMirror[j] = objInits.push(noMirror) - 1
   })
   const specs = group.specs.map((spec) => ({
     tiles: spec.tiles,
     reads: spec.features.map((slot): FeatureRead => {
       const col = cols[slot.column]!
       const at = placeOf[slot.column] as number
-      const base = { featureIndex: slot.featureIndex, at, countAt: 0, lastN: col.lastN ?? 0, agg: col.agg, finisher: slot.finisher }
+      const mirrorAt = isNum[slot.column] === 1 ? -1 : (objMirror[at] as number)
+      const base = { featureIndex: slot.featureIndex, at, countAt: 0, lastN: col.lastN ?? 0, mirrorAt, agg: col.agg, finisher: slot.finisher }
       if (slot.countColumn !== undefined) return { ...base, mode: READ_AVG, countAt: placeOf[slot.countColumn] as number }
       if (isNum[slot.column] === 1) {
         const kind = numKindOf(col.agg.op)
@@ -115,11 +141,13 @@ function groupLayout(group: HopGroupPlan, scratchOffset: number): GroupLayout {
     hopMs: group.hopMs,
     maxTiles: group.maxTiles,
     numStride: numScratch.length + 1,
-    objStride: objScratch.length,
+    objStride: objInits.length,
     numScratch: Int32Array.from(numScratch),
     numKind: Int8Array.from(numKind),
     objScratch: Int32Array.from(objScratch),
     objAggs,
+    objMirror,
+    objInits,
     placeOf,
     isNum,
     specs,

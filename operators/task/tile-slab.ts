@@ -21,7 +21,6 @@
  *
  * Evicted or freed object slots are cleared so that dropped accumulators can be collected.
  */
-import type { Aggregator } from '../aggregators/types.ts'
 
 /** Region capacities in tiles: 1…8, then 10, 12, 14, 16, 20, 24, 28, 32, 40, … up to `atLeast`. */
 function classCaps(atLeast: number): number[] {
@@ -51,21 +50,21 @@ export class TileSlab {
   readonly #classOf: Int8Array
   readonly #free: number[][]
   readonly #numInit: Float64Array
-  readonly #objAggs: readonly Aggregator[]
+  readonly #objInits: readonly (() => unknown)[]
   #top = 0
   /** Slots in free lists, and slots of live regions. */
   #freeSlots = 0
   #liveSlots = 0
 
   /**
-   * `numInit`: the empty value of each numeric column; `objAggs`: each object column's
-   * aggregator; `minPageBits`: log2 of the slots per page (tests use tiny pages).
+   * `numInit`: the empty value of each numeric column; `objInits`: makes each object slot's
+   * empty value; `minPageBits`: log2 of the slots per page (tests use tiny pages).
    */
-  constructor(numInit: readonly number[], objAggs: readonly Aggregator[], maxTiles: number, minPageBits = 14) {
+  constructor(numInit: readonly number[], objInits: readonly (() => unknown)[], maxTiles: number, minPageBits = 14) {
     this.ns = numInit.length + 1
-    this.os = objAggs.length
+    this.os = objInits.length
     this.#numInit = Float64Array.from(numInit)
-    this.#objAggs = objAggs
+    this.#objInits = objInits
     // An insert may precede the eviction it causes: a region holds up to maxTiles + 1 tiles.
     const caps = classCaps(maxTiles + 1)
     this.#caps = Int32Array.from(caps)
@@ -148,7 +147,7 @@ export class TileSlab {
     if (os > 0) {
       const opage = this.obj[slot >>> this.pageBits] as unknown[]
       const oat = (slot & this.pageMask) * os + pos * os
-      for (let j = 0; j < os; j++) opage[oat + j] = (this.#objAggs[j] as Aggregator).init()
+      for (let j = 0; j < os; j++) opage[oat + j] = (this.#objInits[j] as () => unknown)()
     }
     meta[m + 1] = n + 1
     return slot

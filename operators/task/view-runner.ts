@@ -35,7 +35,7 @@ import type { LastNAcc } from '../aggregators/last-n.ts'
 import type { TaskDeadLetter } from './output.ts'
 import {
   NUM_COUNT, NUM_MIN, NUM_SUM, READ_ADD, READ_AVG, READ_DISTINCT, READ_LAST_N, READ_MAX, READ_MIN,
-  tileLayouts, type GroupLayout,
+  lastNMirror, tileLayouts, type GroupLayout,
 } from './tile-layout.ts'
 
 interface FlatColumn {
@@ -179,10 +179,15 @@ export class ViewRunner {
         const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
         const aggs = lay.objAggs
         const objScratch = lay.objScratch
+        const mirror = lay.objMirror
         const ob = (slot & slab.pageMask) * os + pos * os
-        for (let j = 0; j < os; j++) {
+        for (let j = 0; j < aggs.length; j++) {
           const v = scratch[objScratch[j] as number]
-          if (v !== null) objs[ob + j] = (aggs[j] as Aggregator).add(objs[ob + j], v as number | string, t, offset)
+          if (v === null) continue
+          const acc = (aggs[j] as Aggregator).add(objs[ob + j], v as number | string, t, offset)
+          objs[ob + j] = acc
+          const m = mirror[j] as number
+          if (m >= 0) objs[ob + m] = lastNMirror(acc as LastNAcc)
         }
       }
     }
@@ -294,7 +299,7 @@ export class ViewRunner {
               value = n === 1 ? read.finisher.finish(objs[ob + lo * os + at]) : hllUnionEstimate(objs, ob + lo * os + at, os, n)
               break
             case READ_LAST_N:
-              value = lastNOf(objs, ob, lo, count, os, at, read.lastN, read.agg)
+              value = lastNOf(objs, ob, lo, count, os, at, read.mirrorAt, read.lastN, read.agg)
               break
             default: {
               if (n === 1) {
@@ -380,10 +385,18 @@ export class ViewRunner {
  * entry of an earlier one (tiles partition time), so the ascending merge of the tiles' lists is
  * their concatenation from the newest tile down, cut at N — no entry comparisons needed.
  */
-function lastNOf(objs: readonly unknown[], ob: number, lo: number, count: number, os: number, at: number, n: number, agg: Aggregator): FeatureValue {
-  if (count - lo === 1) return agg.finish(objs[ob + lo * os + at])
+function lastNOf(objs: readonly unknown[], ob: number, lo: number, count: number, os: number, at: number, mirrorAt: number, n: number, agg: Aggregator): FeatureValue {
+  if (count - lo === 1) {
+    const single = objs[ob + lo * os + mirrorAt] as number | string | undefined
+    return single !== undefined ? ([single] as FeatureValue) : agg.finish(objs[ob + lo * os + at])
+  }
   const out: (number | string)[] = []
   for (let i = count - 1; i >= lo && out.length < n; i--) {
+    const single = objs[ob + i * os + mirrorAt] as number | string | undefined
+    if (single !== undefined) {
+      out.push(single)
+      continue
+    }
     const list = objs[ob + i * os + at] as LastNAcc
     for (let j = 2; j < list.length && out.length < n; j += 3) out.push(list[j] as number | string)
   }

@@ -2,10 +2,8 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { TileSlab } from '../../../operators/task/tile-slab.ts'
-import type { Aggregator } from '../../../operators/aggregators/types.ts'
-
 // An object column whose accumulator is a fresh array, so identity shows which tile owns it.
-const listAgg = { init: () => [] } as unknown as Aggregator
+const newList = (): unknown => []
 
 type Op = { kind: 'insert'; id: number; k: number } | { kind: 'drop'; id: number; n: number } | { kind: 'clear'; id: number } | { kind: 'wipe' }
 
@@ -40,7 +38,7 @@ void describe('operators > tile slab', () => {
   void test('keeps every key’s tiles, in order, through inserts, evictions, growth, shrinking and compaction', () => {
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 50, maxLength: 400 }), fc.constantFrom(3, 4, 6), fc.constantFrom(2, 6, 40), (ops, pageBits, maxTiles) => {
-        const slab = new TileSlab([0, Number.NaN], [listAgg], maxTiles, pageBits)
+        const slab = new TileSlab([0, Number.NaN], [newList], maxTiles, pageBits)
         slab.ensureIds(12)
         const model: ModelTile[][] = Array.from({ length: 12 }, () => [])
         let mark = 1
