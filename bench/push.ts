@@ -17,6 +17,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createServer } from '../serving/server/index.ts'
 import { RedisOnlineStore } from '../sinks/redis/redis-online-store.ts'
 import { openWs } from '../test/integration/serving/ws-client.ts'
@@ -63,6 +64,9 @@ try {
   while (subscribed < USERS) await new Promise((r) => setTimeout(r, 20))
   const unsubscribe = await clients.online.subscribeChanges([view], (change) => recordSeen(landed, change.entityKey, change.asOfMs))
 
+  // The engine's event loop also serves the WebSocket clients: its longest stall is the tail's floor.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+  loopDelay.enable()
   const { engine } = startStackEngine(clients, { views: [view], groupId: `bench-${run}` })
   await engine.start()
   progress(`engine and serving on :${port} running, ${USERS} subscriptions; producing ${RATE}/s for ${SECONDS} s`)
@@ -82,6 +86,8 @@ try {
   const failed = await Promise.race([engine.failed, Promise.resolve(undefined)])
   if (failed) throw failed
   progress(`engine: ${engine.stats.consumed} consumed, ${engine.stats.emittedRows} rows; ${landed.keys.length} rows landed, ${pushed.keys.length} pushed`)
+  loopDelay.disable()
+  progress(`event loop delay: p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`)
   reading = false
   ws.close()
   await unsubscribe()
@@ -106,6 +112,7 @@ try {
     redis_p99_ms: percentile(redis.latencies, 99),
     baseline_p50_ms: percentile(floor.latencies, 50),
     baseline_p99_ms: percentile(floor.latencies, 99),
+    loop_delay_max_ms: loopDelay.max / 1e6,
   })
 } finally {
   await server.close()

@@ -138,6 +138,9 @@ export async function writeDataFiles(table: IcebergTable, rows: readonly TableRo
     const dir = spec.fields.length === 0 ? `${table.path}/data` : `${table.path}/data/${partitionPath(spec, g.partition)}`
     for (let start = 0; start < g.rows.length; ) {
       const chunk = g.rows.slice(start, start + rowsPerFile)
+      // Encoding is synchronous CPU (Arrow + wasm): let pending I/O (online writes, fetches of a
+      // live engine checkpointing in the background) run between files.
+      await new Promise<void>((resolve) => setImmediate(resolve))
       const file = await encodeParquetFile(columns, chunk, options.rowGroupRows === undefined ? {} : { rowGroupRows: options.rowGroupRows })
       const key = `${dir}/${randomUUID()}.parquet`
       const write = table.store.put(key, file.bytes)

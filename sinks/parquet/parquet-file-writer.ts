@@ -3,8 +3,9 @@
  * Iceberg reader, including old Spark vectorized readers, accepts).
  */
 import * as arrow from 'apache-arrow'
-import * as pw from 'parquet-wasm/node'
 import { buildColumn, type ColumnStats } from './arrow-columns.ts'
+import { writeParquet } from './parquet-encoder.ts'
+import { readParquetFooter, writeParquetBytes, type WasmWriteRequest } from './parquet-wasm-write.ts'
 import { arrowSchemaOf, type ParquetColumn } from './parquet-schema.ts'
 
 export interface ParquetWriteOptions {
@@ -23,8 +24,6 @@ export interface EncodedParquetFile {
   /** Per column: compressed bytes summed over row groups (Iceberg `column_sizes`). */
   readonly columnSizes: readonly number[]
 }
-
-const COMPRESSION = { zstd: pw.Compression.ZSTD, snappy: pw.Compression.SNAPPY, none: pw.Compression.UNCOMPRESSED } as const
 
 /** `rows` are objects keyed by column name; missing keys are nulls. */
 export async function encodeParquetFile(
@@ -58,38 +57,16 @@ async function encodeBuilt(
   const schema = arrowSchemaOf(columns)
   const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: rowCount, nullCount: 0, children: built.map((b) => b.data) })
   const table = new arrow.Table([new arrow.RecordBatch(schema, struct)])
-  const wasmTable = pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream'))
-  let builder = new pw.WriterPropertiesBuilder()
-    .setCompression(COMPRESSION[options.compression ?? 'zstd'])
-    .setWriterVersion(pw.WriterVersion.V1)
-    .setMaxRowGroupSize(options.rowGroupRows ?? 65_536)
-    .setCreatedBy('kfs')
-  if (options.keyValueMetadata !== undefined) builder = builder.setKeyValueMetadata(new Map(Object.entries(options.keyValueMetadata)))
-  const bytes = pw.writeParquet(wasmTable, builder.build())
-  return { bytes, rowCount, stats: built.map((b) => b.stats), columnSizes: await columnSizesOf(bytes, columns.length) }
+  const request = (): WasmWriteRequest => ({
+    ipc: arrow.tableToIPC(table, 'stream'),
+    compression: options.compression ?? 'zstd',
+    rowGroupRows: options.rowGroupRows ?? 65_536,
+    columnCount: columns.length,
+    ...(options.keyValueMetadata === undefined ? {} : { keyValueMetadata: options.keyValueMetadata }),
+  })
+  // The worker path and the in-process path run the same writer: a failed worker costs time, not bytes.
+  const written = await writeParquet(request()).catch(() => writeParquetBytes(request()))
+  return { bytes: written.bytes, rowCount, stats: built.map((b) => b.stats), columnSizes: written.columnSizes }
 }
 
-async function columnSizesOf(bytes: Uint8Array, columnCount: number): Promise<number[]> {
-  const sizes = new Array<number>(columnCount).fill(0)
-  const meta = await readParquetFooter(bytes)
-  try {
-    for (const rg of meta.rowGroups()) {
-      const cols = rg.columns()
-      // One leaf per column (lists have a single leaf), so leaf index = column index.
-      for (let i = 0; i < cols.length && i < columnCount; i++) sizes[i]! += cols[i]!.compressedSize()
-    }
-  } finally {
-    meta.free()
-  }
-  return sizes
-}
-
-/** The footer only: parquet-wasm parses the thrift FileMetaData without decoding any page. */
-export async function readParquetFooter(bytes: Uint8Array): Promise<pw.ParquetMetaData> {
-  const file = await pw.ParquetFile.fromFile(new Blob([bytes]))
-  try {
-    return file.metadata()
-  } finally {
-    file.free()
-  }
-}
+export { readParquetFooter }
