@@ -10,8 +10,10 @@
  *    no allocation to insert or evict a tile.
  * 2. A key is evaluated only at its clock c. A window value is the fold, in ascending tile order,
  *    of the tiles in range (see windows/hops.ts); the fold order is fixed, so results are bit
- *    for bit reproducible from the tiles alone — tiles are the whole state, nothing derived is
- *    cached, and a restored task continues exactly.
+ *    for bit reproducible from the tiles alone — tiles are the whole state, and a restored task
+ *    continues exactly. The only derived data kept beside them are last_n mirror slots
+ *    (tile-layout.ts), a pure function of one tile's list, rebuilt with it on restore; no
+ *    window result is cached, so a decay row re-folds every window of its key.
  * 3. Each key has at most one timer: the earliest loss boundary B > c of any non-empty tile in
  *    any window (windows/hops.ts §3). When the watermark reaches B the key emits at B (c ← B),
  *    then the next boundary is computed. With no boundary left and no lifetime feature, the key
