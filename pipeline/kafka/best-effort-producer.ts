@@ -13,6 +13,7 @@
  */
 import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs'
 import { SourceError } from '../../core/errors.ts'
+import { RetryingLazy } from '../../core/lazy.ts'
 
 const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs
 
@@ -30,8 +31,24 @@ export interface KafkaBestEffortProducerOptions {
 export class KafkaBestEffortProducer {
   readonly #kafka: Kafka
   readonly #options: KafkaBestEffortProducerOptions
-  #producer: Promise<Producer> | undefined
-  #topicReady: Promise<void> | undefined
+  readonly #producer = new RetryingLazy(async () => {
+    const producer = this.#kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: this.#options.retries ?? 2, initialRetryTime: 200, maxRetryTime: 1_000 },
+    })
+    await producer.connect()
+    return producer
+  })
+  readonly #topicReady = new RetryingLazy(async () => {
+    const admin: Admin = this.#kafka.admin()
+    await admin.connect()
+    try {
+      await admin.createTopics({ topics: [{ topic: this.#options.topic, numPartitions: this.#options.partitions }], waitForLeaders: true })
+    } finally {
+      await admin.disconnect()
+    }
+  })
 
   constructor(options: KafkaBestEffortProducerOptions) {
     this.#options = options
@@ -62,38 +79,15 @@ export class KafkaBestEffortProducer {
   }
 
   async close(): Promise<void> {
-    if (this.#producer) await this.#producer.then((p) => p.disconnect()).catch(() => {})
+    const producer = this.#producer.current
+    if (producer) await producer.then((p) => p.disconnect()).catch(() => {})
   }
 
   #ensureTopic(): Promise<void> {
-    this.#topicReady ??= (async () => {
-      const admin: Admin = this.#kafka.admin()
-      await admin.connect()
-      try {
-        await admin.createTopics({ topics: [{ topic: this.#options.topic, numPartitions: this.#options.partitions }], waitForLeaders: true })
-      } finally {
-        await admin.disconnect()
-      }
-    })().catch((err: unknown) => {
-      this.#topicReady = undefined
-      throw err
-    })
-    return this.#topicReady
+    return this.#topicReady.get()
   }
 
   #connected(): Promise<Producer> {
-    this.#producer ??= (async () => {
-      const producer = this.#kafka.producer({
-        allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
-        retry: { retries: this.#options.retries ?? 2, initialRetryTime: 200, maxRetryTime: 1_000 },
-      })
-      await producer.connect()
-      return producer
-    })().catch((err: unknown) => {
-      this.#producer = undefined
-      throw err
-    })
-    return this.#producer
+    return this.#producer.get()
   }
 }

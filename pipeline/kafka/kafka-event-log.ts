@@ -15,6 +15,7 @@
  */
 import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs'
 import { SourceError } from '../../core/errors.ts'
+import { RetryingLazy } from '../../core/lazy.ts'
 import { silentLogger, type Logger } from '../../core/logger.ts'
 import type { ProduceRecord } from '../ports.ts'
 import type { LogTransaction, TransactionalEventLog } from '../embedded-log/log-transaction.ts'
@@ -52,8 +53,22 @@ export class KafkaEventLog implements TransactionalEventLog {
   readonly #transactional = new Map<string, { producer: Producer; current: KafkaTransaction | undefined }>()
   /** Every transactional producer ever made, fenced ones included, so close() disconnects them all. */
   readonly #transactionalProducers = new Set<Producer>()
-  #admin: Promise<Admin> | undefined
-  #producer: Promise<Producer> | undefined
+  readonly #admin = new RetryingLazy(async () => {
+    const admin = this.#kafka.admin({ retry: this.#retry })
+    await admin.connect()
+    return admin
+  })
+  readonly #producer = new RetryingLazy(async () => {
+    const producer = this.#kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: this.#retry,
+    })
+    await producer.connect()
+    return producer
+  })
 
   constructor(options: KafkaEventLogOptions) {
     this.#options = options
@@ -166,8 +181,10 @@ export class KafkaEventLog implements TransactionalEventLog {
   async close(): Promise<void> {
     await Promise.allSettled([...this.#consumers].map((c) => c.stop()))
     const closing: Promise<void>[] = [...this.#transactionalProducers].map((p) => p.disconnect())
-    if (this.#producer) closing.push(this.#producer.then((p) => p.disconnect()))
-    if (this.#admin) closing.push(this.#admin.then((a) => a.disconnect()))
+    const producer = this.#producer.current
+    const admin = this.#admin.current
+    if (producer) closing.push(producer.then((p) => p.disconnect()))
+    if (admin) closing.push(admin.then((a) => a.disconnect()))
     await Promise.allSettled(closing)
   }
 
@@ -198,33 +215,11 @@ export class KafkaEventLog implements TransactionalEventLog {
   }
 
   #adminClient(): Promise<Admin> {
-    this.#admin ??= (async () => {
-      const admin = this.#kafka.admin({ retry: this.#retry })
-      await admin.connect()
-      return admin
-    })().catch((err: unknown) => {
-      this.#admin = undefined
-      throw err
-    })
-    return this.#admin
+    return this.#admin.get()
   }
 
   #plainProducer(): Promise<Producer> {
-    this.#producer ??= (async () => {
-      const producer = this.#kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
-        retry: this.#retry,
-      })
-      await producer.connect()
-      return producer
-    })().catch((err: unknown) => {
-      this.#producer = undefined
-      throw err
-    })
-    return this.#producer
+    return this.#producer.get()
   }
 
   /** Wraps kafkajs failures at the boundary: retriable unless kafkajs says otherwise. */
