@@ -36,11 +36,14 @@ export interface BackfillOptions {
   readonly onProgress?: (progress: BackfillProgress) => void
 }
 
+/** Reported after every replayed batch and when a partition is done (and checkpointed). */
 export interface BackfillProgress {
   readonly partition: number
   readonly records: number
   readonly rows: number
+  /** Archived offsets to replay (idle markers and transaction gaps included, so an upper bound). */
   readonly totalRecords: number
+  readonly partitionDone: boolean
 }
 
 export interface BackfillResult {
@@ -65,12 +68,15 @@ export async function backfillView(options: BackfillOptions): Promise<BackfillRe
     const until = end.nextOffsets[partition]!
     const slot = await PartitionSlot.restore({ topic, partition, source: view.source, views: [view], decoder: options.decoder, archive: false }, deps)
     if (BigInt(slot.nextOffset) >= BigInt(until)) continue
+    let partitionRecords = 0
     const result = await replayPartition(slot, offline.readArchive(topic, partition, { fromOffset: slot.nextOffset, untilOffset: until, ...(end.snapshotId ? { snapshotId: end.snapshotId } : {}) }), {
       createdAtMs: () => clock.nowMs(),
       shouldCheckpoint: (s) => s.buffered >= every,
       onOutput: async (out) => {
         const viewRows = out.rows[0] ?? []
         rows += viewRows.length
+        partitionRecords += out.records
+        options.onProgress?.({ partition, records: records + partitionRecords, rows, totalRecords, partitionDone: false })
         if (options.online && view.online && viewRows.length > 0) {
           const online = options.online
           await retry(() => online.writeRows(view, viewRows as StampedRow[]), { clock, attempts: 30, maxDelayMs: 2_000 })
@@ -79,7 +85,7 @@ export async function backfillView(options: BackfillOptions): Promise<BackfillRe
     })
     records += result.records
     await slot.checkpoint()
-    options.onProgress?.({ partition, records, rows, totalRecords })
+    options.onProgress?.({ partition, records, rows, totalRecords, partitionDone: true })
   }
   logger.info({ view: `${view.name}@${view.version}`, records, rows }, 'backfill complete')
   return { archiveSnapshotId: end.snapshotId, completeThrough: end.nextOffsets, records, rows }

@@ -7,6 +7,7 @@ import { createRuntime } from '../runtime.ts'
 import { stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { backfillRecorded, publishedViews } from './live-views.ts'
+import { progressLine } from './progress-line.ts'
 import { DEFAULT_GROUP } from './run.ts'
 
 export const replayCommand: Command = {
@@ -72,7 +73,10 @@ Examples:
           if ((await registry.getBackfillStatus(view.name, view.version))?.state === 'complete') {
             throw new DefinitionError(`view ${view.name} v${view.version} is already backfilled and live; publish a new version to recompute it`)
           }
+          // A progress bar on a terminal only: CI logs and --json stay quiet.
           const interactive = !ctx.json && process.stderr.isTTY
+          const startedAt = runtime.clock.nowMs()
+          let shownAt = -Infinity
           const result = await backfillRecorded(registry, runtime, {
             view,
             liveGroupId: groupId,
@@ -80,10 +84,13 @@ Examples:
             ...(snapshotId === undefined ? {} : { archiveSnapshotId: snapshotId }),
             logger: runtime.logger,
             onProgress: (p) => {
-              if (interactive) ctx.err(`\r${view.name}: ${p.records}/${p.totalRecords} records, ${p.rows} rows (partition ${p.partition} done)   `)
+              const now = runtime.clock.nowMs()
+              if (!interactive || (!p.partitionDone && now - shownAt < 250)) return
+              shownAt = now
+              ctx.err(`\r${progressLine(view.name, { done: p.records, total: p.totalRecords, rows: p.rows }, now - startedAt)}   `)
             },
           })
-          if (interactive) ctx.err('\n')
+          if (interactive) ctx.err(`\r${progressLine(view.name, { done: result.records, total: result.records, rows: result.rows }, runtime.clock.nowMs() - startedAt, true)}   \n`)
           summary.push({ view: `${view.name}@${view.version}`, ...result })
           if (!ctx.json) ctx.out(`${view.name} v${view.version}: backfilled ${result.records} records → ${result.rows} rows (complete through ${JSON.stringify(result.completeThrough)})\n`)
         }
