@@ -286,11 +286,6 @@ export class PartitionSlot {
     )
   }
 
-  /** Waits for a checkpoint started in the background (its outcome goes to its own callback). */
-  async settled(): Promise<void> {
-    await this.#persisting
-  }
-
   /** The synchronous part: what the checkpoint covers, taken between two records. */
   #cut(): CheckpointCut {
     const { views } = this.options
