@@ -1,12 +1,13 @@
 /**
  * RedisOnlineStore: the online store on Redis (or Redis Cluster) through ioredis 5.
  *
- * Writes: rows are coalesced per key, then each surviving row is one EVALSHA of the write script
- * (write-row-script.ts), all pipelined in one round trip. The script is loaded once; a NOSCRIPT
- * reply (Redis restarted or flushed its scripts) reloads it and re-sends just those rows. A
- * connection failure re-sends only the rows whose outcome is unknown — harmless, because the
- * script is conditional and idempotent — with bounded exponential back-off (core/retry.ts); when
- * the budget runs out the caller gets RetriesExhaustedError with the SINK_UNAVAILABLE cause.
+ * Writes: rows are coalesced per key, then the surviving rows go in chunks of ROWS_PER_CALL to
+ * EVALSHA of the write script (write-row-script.ts; per-row conditions, one call per chunk), all
+ * pipelined in one round trip. The script is loaded once; a NOSCRIPT reply (Redis restarted or
+ * flushed its scripts) reloads it and re-sends just those chunks. A connection failure re-sends
+ * only the rows whose outcome is unknown — harmless, because the script is conditional and
+ * idempotent — with bounded exponential back-off (core/retry.ts); when the budget runs out the
+ * caller gets RetriesExhaustedError with the SINK_UNAVAILABLE cause.
  *
  * TTL: every key expires `view.ttlMs` after the write that last landed on it (PEXPIRE, Redis's
  * own clock). A row written late (backfill) therefore stays readable as OUTSIDE_TTL for a while
@@ -22,8 +23,8 @@
  *
  * Change feed: a landed row is PUBLISHed by the script itself (only when it landed), on
  * `<prefix>:rows:<view>:<version>`; `subscribeChanges` listens on a duplicate connection.
- * With Cluster, pipelines are replaced by concurrent single commands (a pipeline must stay on one
- * node) and PUBLISH is broadcast by the cluster bus.
+ * With Cluster, a chunk holds keys of one hash slot only, pipelines are replaced by concurrent
+ * single commands (a pipeline must stay on one node), and PUBLISH is broadcast by the cluster bus.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import type { Clock } from '../../core/clock.ts'
@@ -35,11 +36,12 @@ import { retry } from '../../core/retry.ts'
 import type { FeatureViewDef, StampedRow } from '../../operators/define/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../pipeline/ports.ts'
 import { coalesceRows, missingRead, statusOf, type OnlineChangeListener } from '../embedded/online-semantics.ts'
-import { AS_OF_FIELD, decodeArgs, rowArgs, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
+import { AS_OF_FIELD, decodePacked, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
 import { decodeValue } from './value-codec.ts'
 import { READ_ROWS_SCRIPT } from './read-rows-script.ts'
-import { WRITE_ROW_SCRIPT } from './write-row-script.ts'
+import { ROWS_PER_CALL, WRITE_ROWS_SCRIPT } from './write-row-script.ts'
 import { createHash } from 'node:crypto'
+import calculateSlot from 'cluster-key-slot'
 
 export interface RedisOnlineStoreOptions {
   /** Connection URL (redis://host:port/db); ignored when `client` is given. */
@@ -62,7 +64,7 @@ export interface RedisOnlineStoreOptions {
 
 type Client = Redis | Cluster
 
-const SCRIPT_SHA = createHash('sha1').update(WRITE_ROW_SCRIPT).digest('hex')
+const SCRIPT_SHA = createHash('sha1').update(WRITE_ROWS_SCRIPT).digest('hex')
 const READ_SHA = createHash('sha1').update(READ_ROWS_SCRIPT).digest('hex')
 /** From this many lookups on, one read script beats a pipeline of HMGETs in client CPU. */
 const READ_SCRIPT_MIN_LOOKUPS = 4
@@ -143,14 +145,20 @@ export class RedisOnlineStore implements OnlineStore {
 
   async writeRows(view: FeatureViewDef, rows: readonly StampedRow[]): Promise<OnlineWriteResult> {
     const layout = viewLayout(view, this.#prefix)
-    let pending = coalesceRows(rows.map((row) => ({ row, key: rowKey(layout, row.entityKey), args: rowArgs(layout, row, this.#publish) })))
+    let pending: PackedRow[] = coalesceRows(
+      rows.map((row) => {
+        const key = rowKey(layout, row.entityKey)
+        return { row, key, packed: packRow(layout, key, row) }
+      }),
+    )
+    const head = [layout.ttlArg, this.#publish ? layout.channel : '']
     let written = 0
     await retry(
       async (bail) => {
         // A restarted Redis has lost its scripts: load it and send the rows again at once, so a
         // NOSCRIPT never spends an attempt of the budget meant for outages.
         for (let pass = 0; pass < 2 && pending.length > 0; pass++) {
-          const outcomes = await this.#runScripts(pending)
+          const outcomes = await this.#runScripts(head, pending)
           const again: typeof pending = []
           let noScript = false
           let unavailable: unknown
@@ -188,36 +196,52 @@ export class RedisOnlineStore implements OnlineStore {
 
   async #loadScript(): Promise<void> {
     if (this.#client instanceof Cluster) {
-      await Promise.all(this.#client.nodes('master').map((node) => node.script('LOAD', WRITE_ROW_SCRIPT)))
+      await Promise.all(this.#client.nodes('master').map((node) => node.script('LOAD', WRITE_ROWS_SCRIPT)))
     } else {
-      await this.#client.script('LOAD', WRITE_ROW_SCRIPT)
+      await this.#client.script('LOAD', WRITE_ROWS_SCRIPT)
     }
   }
 
-  /** One [error, result] per row; connection-level failures become per-row errors. */
-  async #runScripts(rows: readonly { key: string; args: string[] }[]): Promise<[Error | null, unknown][]> {
+  /** One [error, result] per row; chunk- and connection-level failures become per-row errors. */
+  async #runScripts(head: readonly string[], rows: readonly PackedRow[]): Promise<[Error | null, unknown][]> {
     if (rows.length === 0) return []
+    const chunks = this.#client instanceof Cluster ? chunksBySlot(rows) : chunksInOrder(rows)
+    const call = (chunk: readonly PackedRow[]): (string | number)[] => {
+      const args: (string | number)[] = [SCRIPT_SHA, chunk.length]
+      for (const r of chunk) args.push(r.key)
+      args.push(...head)
+      for (const r of chunk) args.push(r.packed)
+      return args
+    }
+    let replies: [Error | null, unknown][]
     if (this.#client instanceof Cluster) {
       const client = this.#client
-      return Promise.all(
-        rows.map(({ key, args }) =>
-          client.evalsha(SCRIPT_SHA, 1, key, ...args).then(
+      replies = await Promise.all(
+        chunks.map((chunk) =>
+          client.evalsha(...(call(chunk) as [string, number, ...string[]])).then(
             (res): [Error | null, unknown] => [null, res],
             (err: Error): [Error | null, unknown] => [err, null],
           ),
         ),
       )
+    } else {
+      const pipeline = this.#client.pipeline()
+      for (const chunk of chunks) pipeline.evalsha(...(call(chunk) as [string, number, ...string[]]))
+      try {
+        const results = await pipeline.exec()
+        if (!results) throw new Error('pipeline returned no results')
+        replies = results
+      } catch (err: unknown) {
+        const e = err instanceof Error ? err : new Error(String(err))
+        replies = chunks.map(() => [e, null])
+      }
     }
-    const pipeline = this.#client.pipeline()
-    for (const { key, args } of rows) pipeline.evalsha(SCRIPT_SHA, 1, key, ...args)
-    try {
-      const results = await pipeline.exec()
-      if (!results) throw new Error('pipeline returned no results')
-      return results
-    } catch (err: unknown) {
-      const e = err instanceof Error ? err : new Error(String(err))
-      return rows.map(() => [e, null])
-    }
+    const byRow = new Map<PackedRow, [Error | null, unknown]>()
+    chunks.forEach((chunk, c) => {
+      const [err, res] = replies[c]!
+      chunk.forEach((row, i) => byRow.set(row, err ? [err, null] : [null, (res as unknown[])[i]]))
+    })
+    return rows.map((row) => byRow.get(row)!)
   }
 
   async readRows(
@@ -297,8 +321,7 @@ export class RedisOnlineStore implements OnlineStore {
       const layout = byChannel.get(channel)
       if (!layout) return
       try {
-        const [key, args] = JSON.parse(message) as [string, string[]]
-        const { asOfMs, values } = decodeArgs(layout, args)
+        const { key, asOfMs, values } = decodePacked(layout, message)
         listener({ view: layout.view.name, version: layout.view.version, entityKey: key.slice(layout.keyPrefix.length, -1), asOfMs, values })
       } catch (err: unknown) {
         this.#logger.warn({ err, channel }, 'undecodable change notification')
@@ -324,6 +347,32 @@ export class RedisOnlineStore implements OnlineStore {
       }
     }
   }
+}
+
+interface PackedRow {
+  readonly row: StampedRow
+  readonly key: string
+  readonly packed: string
+}
+
+function chunksInOrder(rows: readonly PackedRow[]): PackedRow[][] {
+  const chunks: PackedRow[][] = []
+  for (let i = 0; i < rows.length; i += ROWS_PER_CALL) chunks.push(rows.slice(i, i + ROWS_PER_CALL))
+  return chunks
+}
+
+/** Chunks whose keys share a hash slot, as a Cluster requires of one script call. */
+function chunksBySlot(rows: readonly PackedRow[]): PackedRow[][] {
+  const bySlot = new Map<number, PackedRow[]>()
+  for (const row of rows) {
+    const slot = calculateSlot(row.key)
+    const group = bySlot.get(slot)
+    if (group) group.push(row)
+    else bySlot.set(slot, [row])
+  }
+  const chunks: PackedRow[][] = []
+  for (const group of bySlot.values()) chunks.push(...chunksInOrder(group))
+  return chunks
 }
 
 function decodeRead(layout: ViewLayout, features: readonly string[], reply: readonly (string | null)[], nowMs: number): OnlineRead {

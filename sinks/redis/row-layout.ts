@@ -47,8 +47,12 @@ export function rowKey(layout: ViewLayout, entityKey: string): string {
   return `${layout.keyPrefix}${entityKey}}`
 }
 
-/** ARGV of the write script, minus nothing: [as_of, ttl, channel, f1, v1, …]. */
-export function rowArgs(layout: ViewLayout, row: StampedRow, publish: boolean): string[] {
+/**
+ * One row as the write script takes and publishes it: a JSON array of strings
+ * `[key, as_of, f1, v1, …]`, null features left out. Strings are made well-formed first: the
+ * script's JSON decoder rejects lone surrogates, and Redis would have stored U+FFFD for them anyway.
+ */
+export function packRow(layout: ViewLayout, key: string, row: StampedRow): string {
   const { view } = layout
   if (row.values.length !== view.features.length) {
     throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has ${row.values.length} values for ${view.features.length} features`, {
@@ -58,24 +62,25 @@ export function rowArgs(layout: ViewLayout, row: StampedRow, publish: boolean): 
   if (!Number.isSafeInteger(row.asOfMs)) {
     throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has a non-integer as_of`, { context: { view: view.name } })
   }
-  const args = [String(row.asOfMs), layout.ttlArg, publish ? layout.channel : '']
+  const parts = [key.isWellFormed() ? key : key.toWellFormed(), String(row.asOfMs)]
   for (let i = 0; i < view.features.length; i++) {
     const f = view.features[i]!
     const text = encodeValue(row.values[i] ?? null, f.type, view.name, f.name)
-    if (text !== undefined) args.push(f.name, text)
+    if (text !== undefined) parts.push(f.name, text.isWellFormed() ? text : text.toWellFormed())
   }
-  return args
+  return JSON.stringify(parts)
 }
 
-/** Decodes the `[as_of, ttl, channel, f1, v1, …]` argument list published by the script. */
-export function decodeArgs(layout: ViewLayout, args: readonly string[]): { asOfMs: number; values: Record<string, FeatureValue> } {
+/** Decodes a row published by the write script (see `packRow`). */
+export function decodePacked(layout: ViewLayout, packed: string): { key: string; asOfMs: number; values: Record<string, FeatureValue> } {
+  const parts = JSON.parse(packed) as string[]
   const values: Record<string, FeatureValue> = {}
   for (const f of layout.view.features) values[f.name] = null
-  for (let i = 3; i + 1 < args.length; i += 2) {
-    const type = layout.types.get(args[i]!)
-    if (type) values[args[i]!] = decodeValue(args[i + 1], type)
+  for (let i = 2; i + 1 < parts.length; i += 2) {
+    const type = layout.types.get(parts[i]!)
+    if (type) values[parts[i]!] = decodeValue(parts[i + 1], type)
   }
-  return { asOfMs: Number(args[0]), values }
+  return { key: parts[0]!, asOfMs: Number(parts[1]), values }
 }
 
 export { AS_OF_FIELD }

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis'
 import { RedisOnlineStore } from '../../../sinks/redis/redis-online-store.ts'
 import { feature, row, runOnlineStoreContract, view } from '../../contracts/online-store.ts'
 import { redisUrl, uniquePrefix } from './redis-env.ts'
+import { ROWS_PER_CALL } from '../../../sinks/redis/write-row-script.ts'
 
 runOnlineStoreContract('redis', async () => {
   const store = new RedisOnlineStore({ url: redisUrl(), keyPrefix: uniquePrefix() })
@@ -82,6 +83,39 @@ void test('online store > redis > unreachable Redis: reads fail fast with SOURCE
       return true
     })
     assert.deepEqual(retries, [1, 2])
+  } finally {
+    await store.close()
+  }
+})
+
+void test('online store > redis > a write spanning many script calls lands every fresh row and no stale one', async () => {
+  const store = new RedisOnlineStore({ url: redisUrl(), keyPrefix: uniquePrefix() })
+  try {
+    await store.ready()
+    const keys = Array.from({ length: 3 * ROWS_PER_CALL + 5 }, (_, i) => `k${i}`)
+    await store.writeRows(stats, keys.filter((_, i) => i % 3 === 0).map((k) => row(k, 500, [-1, -1])))
+    // Every third key holds a newer row already, so those rows of this write are stale.
+    const result = await store.writeRows(stats, keys.map((k, i) => row(k, 100 + i, [i, i / 2])))
+    const stale = keys.filter((_, i) => i % 3 === 0).length
+    assert.deepEqual(result, { written: keys.length - stale, stale })
+    const reads = await store.readRows(keys.map((entityKey) => ({ view: stats, entityKey, features: ['count', 'sum'] })), 1_000)
+    assert.deepEqual(
+      reads.map((r) => [r.asOfMs, ...r.values]),
+      keys.map((_, i) => (i % 3 === 0 ? [500, -1, -1] : [100 + i, i, i / 2])),
+    )
+  } finally {
+    await store.close()
+  }
+})
+
+void test('online store > redis > a string with a lone surrogate is stored as U+FFFD, not refused', async () => {
+  const store = new RedisOnlineStore({ url: redisUrl(), keyPrefix: uniquePrefix() })
+  const names = view('names', [feature('name', 'string')], { ttlMs: 60_000 })
+  try {
+    await store.ready()
+    assert.deepEqual(await store.writeRows(names, [row('u1', 10, ['a\ud800b'])]), { written: 1, stale: 0 })
+    const [read] = await store.readRows([{ view: names, entityKey: 'u1', features: ['name'] }], 20)
+    assert.deepEqual(read?.values, ['a\ufffdb'])
   } finally {
     await store.close()
   }
