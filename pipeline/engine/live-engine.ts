@@ -8,9 +8,11 @@
  * the views consume that topic, read-committed, like any source — slots, archive, checkpoints,
  * backfill hand-off and replay all see the internal topic as the view's source (plan-sources.ts).
  *
- * Backpressure is structural: a batch is not acknowledged to the consumer until its online
- * writes and dead letters are done, and the offline buffer is bounded by `checkpointMaxRecords`
- * (a checkpoint runs inline when it is reached), so nothing buffers without bound.
+ * Backpressure is structural: a partition's online writes and dead letters go through a delivery
+ * queue (delivery-queue.ts) — one write in flight while later batches are processed (Redis works
+ * on the other core) and queue up to a bound, then coalesce into the next write — and the offline buffer is bounded by `checkpointMaxRecords` (a checkpoint runs inline
+ * when it is reached), so nothing buffers without bound. A checkpoint publishes only after the
+ * deliveries of the rows it covers (partition-slot.ts).
  */
 import type { Clock } from '../../core/clock.ts'
 import type { Logger } from '../../core/logger.ts'
@@ -20,6 +22,7 @@ import type { Decoder } from '../../schemas/decoder.ts'
 import type { DeadLetterSink, EventLog, LogBatch, LogConsumer, ObjectStore, OfflineSink, OnlineStore } from '../ports.ts'
 import { CheckpointStore } from './checkpoint-store.ts'
 import { createEngineStats, type EngineStats } from './engine-stats.ts'
+import { DeliveryQueue } from './delivery-queue.ts'
 import { PartitionSlot, type SlotOutput } from './partition-slot.ts'
 import { planRekeys, planSources, type RekeyOptions, type SourcePlan } from './plan-sources.ts'
 import { createRekeyStage, isTransactional, type RekeyStage } from './rekey-stage.ts'
@@ -38,6 +41,8 @@ export interface LiveEngineOptions {
   readonly logger: Logger
   readonly checkpointIntervalMs?: number
   readonly checkpointMaxRecords?: number
+  /** Rows a partition may queue for the online store while a write is in flight (delivery-queue.ts). */
+  readonly maxQueuedOnlineRows?: number
   /** Wall-clock period of the housekeeping tick (idle markers, timed checkpoints). */
   readonly tickMs?: number
   /** Where a partition with no checkpoint starts, per topic (backfill hand-off); default offset 0. */
@@ -85,6 +90,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const intervalMs = options.checkpointIntervalMs ?? 5_000
   const maxRecords = options.checkpointMaxRecords ?? 50_000
   const tickMs = options.tickMs ?? 250
+  const maxQueuedRows = options.maxQueuedOnlineRows ?? 20_000
   const plans = planSources(options.views, options.rekey)
   const rekeyPlans = planRekeys(options.views, options.rekey)
   if (rekeyPlans.length > 0 && !isTransactional(log)) {
@@ -146,6 +152,32 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     return slot
   }
 
+  const deliveries = new WeakMap<PartitionSlot, DeliveryQueue>()
+
+  function deliveryQueueOf(slot: PartitionSlot): DeliveryQueue {
+    let queue = deliveries.get(slot)
+    if (queue === undefined) {
+      queue = new DeliveryQueue({
+        maxQueuedRows,
+        flush: async (outputs) => {
+          try {
+            await deliver(slot, outputs.length === 1 ? outputs[0]! : mergeOutputs(outputs))
+          } catch (err: unknown) {
+            fail(err instanceof Error ? err : new Error(String(err)))
+            throw err
+          }
+        },
+      })
+      deliveries.set(slot, queue)
+    }
+    return queue
+  }
+
+  /** What a checkpoint of the slot waits for before it publishes. */
+  function landed(slot: PartitionSlot): Promise<void> | undefined {
+    return deliveries.get(slot)?.landed()
+  }
+
   async function deliver(slot: PartitionSlot, batch: SlotOutput): Promise<void> {
     const started = clock.nowMs()
     for (let v = 0; v < slot.options.views.length; v++) {
@@ -190,7 +222,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   /** Checkpoints and waits (revocation, stop). */
   async function checkpointSlot(slot: PartitionSlot): Promise<void> {
     const started = clock.nowMs()
-    const ok = await slot.checkpoint()
+    const ok = await slot.checkpoint(landed(slot))
     recordCheckpoint(slot, clock.nowMs() - started, ok)
   }
 
@@ -203,7 +235,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
         return
       }
       recordCheckpoint(slot, clock.nowMs() - slot.lastCheckpointAtMs, result.ok)
-    })
+    }, landed(slot))
   }
 
   const gapChecked = new WeakMap<PartitionSlot, string>()
@@ -228,7 +260,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       if (processed.records > 0) slot.lastRecordAtMs = now
       const last = batch.records.at(-1)
       if (last) stats.lag[slotKey(batch.topic, batch.partition)] = Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)
-      await deliver(slot, processed)
+      await deliveryQueueOf(slot).enqueue(processed)
       if (slot.buffered >= maxRecords) await checkpointSlotInBackground(slot)
     })
   }
@@ -253,7 +285,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
           const marker = wm + (now - idleSince)
           const processed = slot.processMarker(marker, now)
           slot.lastMarkerAtMs = now
-          await deliver(slot, processed)
+          await deliveryQueueOf(slot).enqueue(processed)
         }
         if (checkpointsLeft > 0 && slot.buffered > 0 && now - slot.lastCheckpointAtMs >= intervalMs) {
           checkpointsLeft--
@@ -404,4 +436,17 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       logger.info({ consumed: stats.consumed, emittedRows: stats.emittedRows }, 'engine stopped')
     },
   }
+}
+
+/** One output holding `outputs` in order (rows per view concatenated). */
+function mergeOutputs(outputs: readonly SlotOutput[]): SlotOutput {
+  const rows = outputs[0]!.rows.map(() => [] as SlotOutput['rows'][number])
+  const deadLetters: SlotOutput['deadLetters'][number][] = []
+  let records = 0
+  for (const o of outputs) {
+    for (let v = 0; v < rows.length; v++) for (const r of o.rows[v]!) rows[v]!.push(r)
+    for (const d of o.deadLetters) deadLetters.push(d)
+    records += o.records
+  }
+  return { rows, deadLetters, records }
 }

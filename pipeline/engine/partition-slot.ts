@@ -266,9 +266,9 @@ export class PartitionSlot {
    * Checkpoints and waits for it. Returns false when another owner published first: this slot is
    * stale and must be dropped.
    */
-  async checkpoint(): Promise<boolean> {
+  async checkpoint(landed?: Promise<unknown>): Promise<boolean> {
     await this.#persisting
-    return this.#persist(this.#cut())
+    return this.#persist(this.#cut(), landed)
   }
 
   /**
@@ -276,10 +276,14 @@ export class PartitionSlot {
    * table commits) then runs while later records are processed, so a checkpoint does not stall
    * online writes. At most one is in flight: a new one first waits for the previous one. `done`
    * gets the outcome (false = fenced) or the error, exactly once.
+   *
+   * `landed` (both forms) settles once the caller's online writes and dead letters of every row
+   * before the cut are done; the publish — the point of no return — waits for it, since a restart
+   * resumes after the cut and would never write those rows again.
    */
-  async checkpointInBackground(done: (result: { ok: boolean } | { err: unknown }) => void): Promise<void> {
+  async checkpointInBackground(done: (result: { ok: boolean } | { err: unknown }) => void, landed?: Promise<unknown>): Promise<void> {
     await this.#persisting
-    const persisting = this.#persist(this.#cut())
+    const persisting = this.#persist(this.#cut(), landed)
     this.#persisting = persisting.then(
       (ok) => (done({ ok }), undefined),
       (err: unknown) => (done({ err }), undefined),
@@ -304,7 +308,7 @@ export class PartitionSlot {
     return cut
   }
 
-  async #persist(cut: CheckpointCut): Promise<boolean> {
+  async #persist(cut: CheckpointCut, landed: Promise<unknown> | undefined): Promise<boolean> {
     const { offline, checkpoints, clock, logger } = this.#deps
     const { topic, partition, views } = this.options
     const { seq } = cut
@@ -337,6 +341,7 @@ export class PartitionSlot {
       staged,
       createdAtMs: cut.startedAtMs,
     }
+    await landed
     if (!(await retry(() => checkpoints.publish(record), options))) {
       logger.warn({ topic, partition, checkpointSeq: seq }, 'checkpoint fenced: another owner published first')
       return false

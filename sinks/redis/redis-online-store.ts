@@ -36,7 +36,7 @@ import { retry } from '../../core/retry.ts'
 import type { FeatureViewDef, StampedRow } from '../../operators/define/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../pipeline/ports.ts'
 import { coalesceRows, missingRead, statusOf, type OnlineChangeListener } from '../embedded/online-semantics.ts'
-import { AS_OF_FIELD, decodePacked, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
+import { AS_OF_FIELD, checkRow, decodePacked, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
 import { decodeValue } from './value-codec.ts'
 import { READ_ROWS_SCRIPT } from './read-rows-script.ts'
 import { ROWS_PER_CALL, WRITE_ROWS_SCRIPT } from './write-row-script.ts'
@@ -145,12 +145,12 @@ export class RedisOnlineStore implements OnlineStore {
 
   async writeRows(view: FeatureViewDef, rows: readonly StampedRow[]): Promise<OnlineWriteResult> {
     const layout = viewLayout(view, this.#prefix)
-    let pending: PackedRow[] = coalesceRows(
-      rows.map((row) => {
-        const key = rowKey(layout, row.entityKey)
-        return { row, key, packed: packRow(layout, key, row) }
-      }),
-    )
+    // Every row is checked, but only the newest of each key is encoded.
+    for (const row of rows) checkRow(layout, row)
+    let pending: PackedRow[] = coalesceRows(rows.map((row) => ({ row }))).map(({ row }) => {
+      const key = rowKey(layout, row.entityKey)
+      return { row, key, packed: packRow(layout, key, row) }
+    })
     const head = [layout.ttlArg, this.#publish ? layout.channel : '']
     let written = 0
     await retry(

@@ -8,7 +8,7 @@
  */
 import { SinkWriteError } from '../../core/errors.ts'
 import type { FeatureValue, FeatureValueType, FeatureViewDef, StampedRow } from '../../operators/define/types.ts'
-import { AS_OF_FIELD, decodeValue, encodeValue } from './value-codec.ts'
+import { AS_OF_FIELD, checkValue, decodeValue, encodeValue } from './value-codec.ts'
 
 export interface ViewLayout {
   readonly view: FeatureViewDef
@@ -47,12 +47,8 @@ export function rowKey(layout: ViewLayout, entityKey: string): string {
   return `${layout.keyPrefix}${entityKey}}`
 }
 
-/**
- * One row as the write script takes and publishes it: a JSON array of strings
- * `[key, as_of, f1, v1, …]`, null features left out. Strings are made well-formed first: the
- * script's JSON decoder rejects lone surrogates, and Redis would have stored U+FFFD for them anyway.
- */
-export function packRow(layout: ViewLayout, key: string, row: StampedRow): string {
+/** Throws SINK_REJECTED unless the row fits the view (what `packRow` checks, without encoding). */
+export function checkRow(layout: ViewLayout, row: StampedRow): void {
   const { view } = layout
   if (row.values.length !== view.features.length) {
     throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has ${row.values.length} values for ${view.features.length} features`, {
@@ -62,6 +58,19 @@ export function packRow(layout: ViewLayout, key: string, row: StampedRow): strin
   if (!Number.isSafeInteger(row.asOfMs)) {
     throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has a non-integer as_of`, { context: { view: view.name } })
   }
+  for (let i = 0; i < view.features.length; i++) {
+    const value = row.values[i] ?? null
+    if (value !== null) checkValue(value, view.features[i]!.type, view.name, view.features[i]!.name)
+  }
+}
+
+/**
+ * One row (checked by `checkRow`) as the write script takes and publishes it: a JSON array of
+ * strings `[key, as_of, f1, v1, …]`, null features left out. Strings are made well-formed first:
+ * the script's JSON decoder rejects lone surrogates, and Redis would have stored U+FFFD anyway.
+ */
+export function packRow(layout: ViewLayout, key: string, row: StampedRow): string {
+  const { view } = layout
   const parts = [key.isWellFormed() ? key : key.toWellFormed(), String(row.asOfMs)]
   for (let i = 0; i < view.features.length; i++) {
     const f = view.features[i]!

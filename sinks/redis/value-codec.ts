@@ -28,32 +28,46 @@ function typeError(view: string, feature: string, type: FeatureValueType): SinkW
   return new SinkWriteError('SINK_REJECTED', `feature ${view}:${feature} expects ${type}`, { context: { view, feature } })
 }
 
-/** Returns undefined for null (the field is left out). */
-export function encodeValue(value: FeatureValue, type: FeatureValueType, view: string, feature: string): string | undefined {
-  if (value === null) return undefined
+/** Throws unless `value` (not null) fits the declared type. */
+export function checkValue(value: FeatureValue, type: FeatureValueType, view: string, feature: string): void {
   switch (type) {
     case 'long':
       if (typeof value !== 'number' || !Number.isInteger(value)) throw typeError(view, feature, type)
-      return encodeNumber(value)
+      return
     case 'double':
       if (typeof value !== 'number') throw typeError(view, feature, type)
-      return encodeNumber(value)
+      return
     case 'string':
       if (typeof value !== 'string') throw typeError(view, feature, type)
-      return value
+      return
     case 'long[]':
-    case 'double[]': {
+    case 'double[]':
       if (!Array.isArray(value)) throw typeError(view, feature, type)
-      let safe = true
       for (const x of value as readonly unknown[]) {
         if (typeof x !== 'number' || (type === 'long[]' && !Number.isInteger(x))) throw typeError(view, feature, type)
-        if (!isJsonSafe(x)) safe = false
       }
-      const nums = value as readonly number[]
-      return JSON.stringify(safe ? nums : nums.map((x) => (isJsonSafe(x) ? x : encodeNumber(x))))
-    }
+      return
     case 'string[]':
       if (!Array.isArray(value) || !(value as readonly unknown[]).every((x) => typeof x === 'string')) throw typeError(view, feature, type)
+  }
+}
+
+/** Returns undefined for null (the field is left out). */
+export function encodeValue(value: FeatureValue, type: FeatureValueType, view: string, feature: string): string | undefined {
+  if (value === null) return undefined
+  checkValue(value, type, view, feature)
+  switch (type) {
+    case 'long':
+    case 'double':
+      return encodeNumber(value as number)
+    case 'string':
+      return value as string
+    case 'long[]':
+    case 'double[]': {
+      const nums = value as readonly number[]
+      return JSON.stringify(nums.every(isJsonSafe) ? nums : nums.map((x) => (isJsonSafe(x) ? x : encodeNumber(x))))
+    }
+    case 'string[]':
       return JSON.stringify(value)
   }
 }
