@@ -1,5 +1,6 @@
 /** `kfs run`: the live engine over the applied views (Kafka or the embedded log). */
 import type { Server } from 'node:http'
+import type { Logger } from '../../core/logger.ts'
 import { parseDurationMs } from '../../core/duration.ts'
 import { createDeadLetterTopicSink } from '../../pipeline/engine/dead-letter-topic.ts'
 import { createLiveEngine } from '../../pipeline/engine/live-engine.ts'
@@ -87,7 +88,7 @@ Examples:
         process.once('SIGINT', () => resolve('SIGINT'))
         process.once('SIGTERM', () => resolve('SIGTERM'))
       })
-      const caughtUp = args.values['until-caught-up'] ? waitUntilCaughtUp(engine, idleMs, runtime.clock) : new Promise<never>(() => {})
+      const caughtUp = args.values['until-caught-up'] ? waitUntilCaughtUp(engine, idleMs, runtime.clock, logger) : new Promise<never>(() => {})
       const outcome = await Promise.race([stopSignal, caughtUp.then(() => 'caught-up'), engine.failed])
       if (outcome instanceof Error) {
         logger.fatal({ err: outcome }, 'engine failed')
@@ -105,12 +106,31 @@ Examples:
   },
 }
 
-/** Caught up once the engine says so continuously for `idleMs`. */
-async function waitUntilCaughtUp(engine: { isCaughtUp(quietMs: number): Promise<boolean> }, idleMs: number, clock: { nowMs(): number; sleep(ms: number): Promise<void> }): Promise<void> {
+/**
+ * Caught up once the engine says so continuously for `idleMs`. A failed check (the broker's
+ * offsets briefly unavailable, e.g. during a rebalance) counts as "not yet"; only a failure that
+ * lasts about a minute ends the wait with it.
+ */
+async function waitUntilCaughtUp(
+  engine: { isCaughtUp(quietMs: number): Promise<boolean> },
+  idleMs: number,
+  clock: { nowMs(): number; sleep(ms: number): Promise<void> },
+  logger: Logger,
+): Promise<void> {
   let since: number | undefined
+  let failures = 0
   for (;;) {
     await clock.sleep(200)
-    if (!(await engine.isCaughtUp(idleMs))) since = undefined
+    let caughtUp: boolean
+    try {
+      caughtUp = await engine.isCaughtUp(idleMs)
+      failures = 0
+    } catch (err: unknown) {
+      if (++failures >= 300) throw err
+      logger.warn({ err, failures }, 'caught-up check failed; checking again')
+      caughtUp = false
+    }
+    if (!caughtUp) since = undefined
     else if (since === undefined) since = clock.nowMs()
     else if (clock.nowMs() - since >= idleMs) return
   }

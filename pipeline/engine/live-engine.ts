@@ -90,7 +90,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const intervalMs = options.checkpointIntervalMs ?? 5_000
   const maxRecords = options.checkpointMaxRecords ?? 50_000
   const tickMs = options.tickMs ?? 250
-  const maxQueuedRows = options.maxQueuedOnlineRows ?? 20_000
+  const maxQueuedRows = options.maxQueuedOnlineRows ?? 10_000
   const plans = planSources(options.views, options.rekey)
   const rekeyPlans = planRekeys(options.views, options.rekey)
   if (rekeyPlans.length > 0 && !isTransactional(log)) {
@@ -150,6 +150,18 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       slot.catch(() => slots.delete(key))
     }
     return slot
+  }
+
+  let lastYieldAtMs = performance.now()
+  /**
+   * kafkajs hands over the batches of one fetch without a macrotask in between, and a batch no
+   * longer waits for its online write: without this, one fetch could keep the event loop (Redis
+   * replies, metrics, the tick) waiting for as long as it takes to process.
+   */
+  async function yieldToEventLoopNowAndThen(): Promise<void> {
+    if (performance.now() - lastYieldAtMs < 20) return
+    await new Promise((resolve) => setImmediate(resolve))
+    lastYieldAtMs = performance.now()
   }
 
   const deliveries = new WeakMap<PartitionSlot, DeliveryQueue>()
@@ -262,6 +274,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       if (last) stats.lag[slotKey(batch.topic, batch.partition)] = Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)
       await deliveryQueueOf(slot).enqueue(processed)
       if (slot.buffered >= maxRecords) await checkpointSlotInBackground(slot)
+      await yieldToEventLoopNowAndThen()
     })
   }
 

@@ -16,7 +16,7 @@ import { startKfs, type KfsChild } from '../../support/kfs-process.ts'
 import { freePort, startPrivateKafka, startPrivateRedis, type PrivateKafka, type PrivateRedis } from '../../support/private-servers.ts'
 import { generatePurchases, waitFor, type ProducedRecord } from '../../support/scenario.ts'
 
-const PHASE = 20_000
+const PHASE = 40_000
 const REDIS_DOWN_MS = 5_000
 
 interface Sample {
