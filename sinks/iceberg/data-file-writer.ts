@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { SinkWriteError } from '../../core/errors.ts'
-import { encodeParquetFile, type ColumnStats } from '../parquet/index.ts'
+import { encodeParquetColumns, type ColumnStats } from '../parquet/index.ts'
 import { parquetColumnsOf, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts'
 import type { IcebergTable } from './iceberg-table.ts'
 import type { DataFile } from './manifests.ts'
@@ -25,29 +25,46 @@ export interface WriteDataFilesOptions {
 
 export type TableRow = Readonly<Record<string, unknown>>
 
+/**
+ * Rows as one array of values per column, keyed by column name (a column absent here is all
+ * nulls). Writers that hold their rows in another shape fill these arrays directly: reading
+ * named properties of row objects column by column was most of the cost of a file.
+ */
+export interface ColumnarRows {
+  readonly rowCount: number
+  readonly columns: Readonly<Record<string, readonly unknown[]>>
+}
+
 const MS_PER_DAY = 86_400_000
+
+/** The `names` columns of row objects (a missing property is a null). */
+export function columnarOf(rows: readonly TableRow[], names: readonly string[]): ColumnarRows {
+  const columns: Record<string, unknown[]> = {}
+  for (const name of names) columns[name] = rows.map((r) => r[name])
+  return { rowCount: rows.length, columns }
+}
 
 /** Partition tuple of a row under `spec`, in spec order. */
 export function partitionOf(schema: IcebergSchema, spec: PartitionSpec, row: TableRow): (number | null)[] {
-  return partitionerOf(schema, spec)(row)
+  return partitionerOf(schema, spec, columnarOf([row], Object.keys(row)))(0)
 }
 
-/** `partitionOf` with the spec resolved once (it runs for every row written). */
-function partitionerOf(schema: IcebergSchema, spec: PartitionSpec): (row: TableRow) => (number | null)[] {
+/** Partition tuple of row `i`, with the spec resolved once (it runs for every row written). */
+function partitionerOf(schema: IcebergSchema, spec: PartitionSpec, rows: ColumnarRows): (i: number) => (number | null)[] {
   const parts = spec.fields.map((pf) => {
     const source = schema.fields.find((f) => f.id === pf['source-id'])
     if (source === undefined) throw new SinkWriteError('SINK_REJECTED', `partition source ${pf['source-id']} is not in the schema`)
     if (pf.transform !== 'day' && pf.transform !== 'identity') throw new SinkWriteError('SINK_REJECTED', `unsupported partition transform ${pf.transform}`)
-    return { name: source.name, day: pf.transform === 'day' }
+    return { name: source.name, values: rows.columns[source.name], day: pf.transform === 'day' }
   })
-  return (row) => {
+  return (i) => {
     const out = new Array<number | null>(parts.length)
-    for (let i = 0; i < parts.length; i++) {
-      const { name, day } = parts[i]!
-      const v = row[name]
-      if (v === null || v === undefined) out[i] = null
+    for (let p = 0; p < parts.length; p++) {
+      const { name, values, day } = parts[p]!
+      const v = values?.[i]
+      if (v === null || v === undefined) out[p] = null
       else if (typeof v !== 'number' || !Number.isInteger(v)) throw new SinkWriteError('SINK_REJECTED', `column ${name}: partition source must be an integer`)
-      else out[i] = day ? Math.floor(v / MS_PER_DAY) : v
+      else out[p] = day ? Math.floor(v / MS_PER_DAY) : v
     }
     return out
   }
@@ -104,9 +121,11 @@ function metricsOf(schema: IcebergSchema, stats: readonly ColumnStats[], sizes: 
   return { columnSizes, valueCounts, nullValueCounts, nanValueCounts, lowerBounds, upperBounds }
 }
 
-function rawRowBytes(row: TableRow): number {
+function rawRowBytes(rows: ColumnarRows, i: number): number {
   let n = 0
-  for (const v of Object.values(row)) {
+  for (const values of Object.values(rows.columns)) {
+    const v = values[i]
+    if (v === undefined) continue
     if (typeof v === 'string') n += v.length + 4
     else if (v instanceof Uint8Array) n += v.length + 4
     else if (Array.isArray(v)) n += 8 * v.length + 4
@@ -115,33 +134,52 @@ function rawRowBytes(row: TableRow): number {
   return n
 }
 
-export async function writeDataFiles(table: IcebergTable, rows: readonly TableRow[], options: WriteDataFilesOptions = {}): Promise<DataFile[]> {
+/** The values of `rows` for `names`, in that order, at `indices` (all rows when undefined). */
+function gather(rows: ColumnarRows, names: readonly string[], indices: readonly number[] | undefined, from: number, to: number): unknown[][] {
+  return names.map((name) => {
+    const values = rows.columns[name]
+    if (values === undefined) return new Array<null>(to - from).fill(null)
+    if (indices === undefined) return from === 0 && to === values.length ? (values as unknown[]) : values.slice(from, to)
+    const out = new Array<unknown>(to - from)
+    for (let i = from; i < to; i++) out[i - from] = values[indices[i]!]
+    return out
+  })
+}
+
+export async function writeDataFiles(table: IcebergTable, input: readonly TableRow[] | ColumnarRows, options: WriteDataFilesOptions = {}): Promise<DataFile[]> {
   const schema = currentSchema(table.metadata)
   const spec = defaultSpec(table.metadata)
   const columns = parquetColumnsOf(schema)
+  const names = columns.map((c) => c.name)
+  const rows = Array.isArray(input) ? columnarOf(input as readonly TableRow[], names) : (input as ColumnarRows)
   const target = options.targetFileBytes ?? 128 * 1024 * 1024
-  const groups = new Map<string, { partition: (number | null)[]; rows: TableRow[] }>()
-  const partitionOfRow = partitionerOf(schema, spec)
-  for (const row of rows) {
-    const partition = partitionOfRow(row)
+  // Row indices per partition tuple, in input order (archive order matters to replay).
+  const groups = new Map<string, { partition: (number | null)[]; indices: number[] }>()
+  const partitionOfRow = partitionerOf(schema, spec, rows)
+  for (let i = 0; i < rows.rowCount; i++) {
+    const partition = partitionOfRow(i)
     const key = partition.join('|')
     let g = groups.get(key)
-    if (g === undefined) groups.set(key, (g = { partition, rows: [] }))
-    g.rows.push(row)
+    if (g === undefined) groups.set(key, (g = { partition, indices: [] }))
+    g.indices.push(i)
   }
-  const sample = rows.slice(0, 200)
-  const avgRaw = sample.length === 0 ? 64 : sample.reduce((a, r) => a + rawRowBytes(r), 0) / sample.length
+  const sampleSize = Math.min(200, rows.rowCount)
+  let sampleBytes = 0
+  for (let i = 0; i < sampleSize; i++) sampleBytes += rawRowBytes(rows, i)
+  const avgRaw = sampleSize === 0 ? 64 : sampleBytes / sampleSize
   let rowsPerFile = Math.max(1, Math.floor((target * 3) / avgRaw)) // assume ~3× compression at first
   const out: DataFile[] = []
   const writes: Promise<void>[] = []
   for (const g of groups.values()) {
     const dir = spec.fields.length === 0 ? `${table.path}/data` : `${table.path}/data/${partitionPath(spec, g.partition)}`
-    for (let start = 0; start < g.rows.length; ) {
-      const chunk = g.rows.slice(start, start + rowsPerFile)
+    // One partition holding every row (the common case) is read in place, without an index.
+    const indices = groups.size === 1 ? undefined : g.indices
+    for (let start = 0; start < g.indices.length; ) {
+      const end = Math.min(g.indices.length, start + rowsPerFile)
       // Encoding is synchronous CPU (Arrow + wasm): let pending I/O (online writes, fetches of a
       // live engine checkpointing in the background) run between files.
       await new Promise<void>((resolve) => setImmediate(resolve))
-      const file = await encodeParquetFile(columns, chunk, options.rowGroupRows === undefined ? {} : { rowGroupRows: options.rowGroupRows })
+      const file = await encodeParquetColumns(columns, gather(rows, names, indices, start, end), options.rowGroupRows === undefined ? {} : { rowGroupRows: options.rowGroupRows })
       const key = `${dir}/${randomUUID()}.parquet`
       const write = table.store.put(key, file.bytes)
       write.catch(() => undefined) // observed below; this only keeps an early rejection from being "unhandled"
@@ -155,8 +193,8 @@ export async function writeDataFiles(table: IcebergTable, rows: readonly TableRo
         fileSizeInBytes: file.bytes.length,
         ...metricsOf(schema, file.stats, file.columnSizes),
       })
-      start += chunk.length
-      rowsPerFile = Math.max(1, Math.floor((chunk.length * target) / Math.max(1, file.bytes.length)))
+      start = end
+      rowsPerFile = Math.max(1, Math.floor((file.rowCount * target) / Math.max(1, file.bytes.length)))
     }
   }
   await Promise.all(writes)

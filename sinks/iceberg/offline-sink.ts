@@ -11,12 +11,12 @@
 import type { FeatureViewDef } from '../../operators/define/types.ts'
 import type { ArchiveRow, ObjectStore, OfflineFeatureRow, OfflineSink, OfflineTable, RowOrigin, StagedFiles } from '../../pipeline/ports.ts'
 import { appendFiles } from './append-files.ts'
-import { writeDataFiles, type TableRow } from './data-file-writer.ts'
+import { writeDataFiles } from './data-file-writer.ts'
 import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
 import type { DataFile } from './manifests.ts'
 import type { TableMetadata } from './table-metadata.ts'
 import { decodeLongBound, liveEntriesOf, readDataFileRows } from './table-reader.ts'
-import { featureRowToTableRow, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from './table-schemas.ts'
+import { featureRowsToColumns, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from './table-schemas.ts'
 import { FeatureStoreError } from '../../core/errors.ts'
 
 const MARKER_PREFIX = 'kfs.ckpt.'
@@ -33,9 +33,13 @@ export function archiveTablePath(topic: string): string {
  * Archive order of a feature row as one long: offset · 2^21 + (record, not marker) · 2^20 + row
  * index. Rows of one entity always come from one partition, so this orders any entity's rows.
  */
-export function archiveSeqOf(origin: RowOrigin): bigint {
-  const index = BigInt(Math.min(origin.seq, 0xfffff))
-  return (BigInt(origin.offset) << 21n) + (origin.marker ? 0n : 1n << 20n) + index
+export function archiveSeqOf(origin: RowOrigin): bigint | number {
+  const index = Math.min(origin.seq, 0xfffff) + (origin.marker ? 0 : 0x100000)
+  // The same long either way; a number while it is exact (offsets below 2^32), which is the
+  // common case and spares three BigInts a row.
+  const offset = Number(origin.offset)
+  if (offset < 0x100000000) return offset * 0x200000 + index
+  return (BigInt(origin.offset) << 21n) + BigInt(index)
 }
 
 export interface IcebergOfflineSinkOptions {
@@ -95,23 +99,22 @@ export class IcebergOfflineSink implements OfflineSink {
 
   async stageFeatureRows(view: FeatureViewDef, rows: readonly OfflineFeatureRow[]): Promise<StagedFiles> {
     const table = await this.featureTable(view)
-    const tableRows: TableRow[] = rows.map((r) => featureRowToTableRow(view, r, archiveSeqOf(r.origin)))
-    const files = await writeDataFiles(table, tableRows, this.#writeOptions())
+    const files = await writeDataFiles(table, featureRowsToColumns(view, rows, (r) => archiveSeqOf(r.origin)), this.#writeOptions())
     return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
   }
 
   async stageArchiveRows(topic: string, rows: readonly ArchiveRow[]): Promise<StagedFiles> {
     const table = await this.archiveTable(topic)
-    const tableRows: TableRow[] = rows.map((r) => ({
-      partition: r.partition,
-      offset: BigInt(r.offset),
-      event_time: r.eventTimeMs,
-      key: r.key,
-      schema_id: r.schemaId,
-      payload: r.payload,
-      marker_watermark: r.markerWatermarkMs,
-    }))
-    const files = await writeDataFiles(table, tableRows, this.#writeOptions())
+    const columns = {
+      partition: rows.map((r) => r.partition),
+      offset: rows.map((r) => BigInt(r.offset)),
+      event_time: rows.map((r) => r.eventTimeMs),
+      key: rows.map((r) => r.key),
+      schema_id: rows.map((r) => r.schemaId),
+      payload: rows.map((r) => r.payload),
+      marker_watermark: rows.map((r) => r.markerWatermarkMs),
+    }
+    const files = await writeDataFiles(table, { rowCount: rows.length, columns }, this.#writeOptions())
     return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
   }
 

@@ -24,7 +24,7 @@ import type { FeatureValueType, FeatureViewDef, StampedRow, FeatureValue } from 
 import { dayPartitionSpec, type IcebergField, type IcebergPrimitive, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts'
 import type { DataFile } from './manifests.ts'
 import { decodeLongBound } from './table-reader.ts'
-import type { TableRow } from './data-file-writer.ts'
+import type { ColumnarRows, TableRow } from './data-file-writer.ts'
 
 const FEATURE_BASE_COLUMNS = ['entity_key', 'as_of', 'created_at', 'seq'] as const
 
@@ -61,6 +61,28 @@ export function featureRowToTableRow(view: Pick<FeatureViewDef, 'features'>, row
   const features = view.features
   for (let i = 0; i < features.length; i++) out[features[i]!.name] = row.values[i] ?? null
   return out
+}
+
+/** `featureRowToTableRow` for many rows at once, as columns (data-file-writer.ts). */
+export function featureRowsToColumns<R extends StampedRow>(view: Pick<FeatureViewDef, 'features'>, rows: readonly R[], seqOf: (row: R) => number | bigint): ColumnarRows {
+  const features = view.features
+  const entityKeys = new Array<string>(rows.length)
+  const asOf = new Array<number>(rows.length)
+  const createdAt = new Array<number>(rows.length)
+  const seq = new Array<number | bigint>(rows.length)
+  const values = features.map(() => new Array<FeatureValue>(rows.length))
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!
+    if (row.values.length !== features.length) throw new SchemaError('SCHEMA_INCOMPATIBLE', 'feature row has the wrong number of values')
+    entityKeys[i] = row.entityKey
+    asOf[i] = row.asOfMs
+    createdAt[i] = row.createdAtMs
+    seq[i] = seqOf(row)
+    for (let f = 0; f < features.length; f++) values[f]![i] = row.values[f] ?? null
+  }
+  const columns: Record<string, readonly unknown[]> = { entity_key: entityKeys, as_of: asOf, created_at: createdAt, seq }
+  for (let f = 0; f < features.length; f++) columns[features[f]!.name] = values[f]!
+  return { rowCount: rows.length, columns }
 }
 
 export function tableRowToStampedRow(view: Pick<FeatureViewDef, 'features'>, row: Readonly<Record<string, unknown>>): StampedRow {

@@ -19,7 +19,6 @@ export interface ColumnStats {
 
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
-const encoder = new TextEncoder()
 
 function reject(column: string, what: string): never {
   throw new SinkWriteError('SINK_REJECTED', `column ${column}: ${what}`, { context: { column } })
@@ -96,7 +95,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
     case 'string':
     case 'binary': {
       const offsets = new Int32Array(n + 1)
-      let buf = new Uint8Array(Math.max(64, n * 16))
+      let buf = Buffer.alloc(Math.max(64, n * 16))
       let pos = 0
       for (let i = 0; i < n; i++) {
         const v = values[i]
@@ -105,21 +104,19 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
           stats.addOther()
           if (type === 'string') {
             if (typeof v !== 'string') reject(column, `expected a string, got ${typeof v}`)
-            for (;;) {
-              const r = encoder.encodeInto(v, buf.subarray(pos))
-              if (r.read === v.length) {
-                pos += r.written
-                break
-              }
-              const grown = new Uint8Array(Math.max(buf.length * 2, pos + v.length * 3))
-              grown.set(buf.subarray(0, pos))
+            // Room for the worst case (3 bytes per UTF-16 unit), so one write never truncates;
+            // Buffer#write needs no view object per value, unlike TextEncoder#encodeInto.
+            if (pos + v.length * 3 > buf.length) {
+              const grown = Buffer.alloc(Math.max(buf.length * 2, pos + v.length * 3))
+              buf.copy(grown, 0, 0, pos)
               buf = grown
             }
+            pos += buf.write(v, pos, 'utf8')
           } else {
             if (!(v instanceof Uint8Array)) reject(column, `expected a Uint8Array, got ${typeof v}`)
             if (pos + v.length > buf.length) {
-              const grown = new Uint8Array(Math.max(buf.length * 2, pos + v.length))
-              grown.set(buf.subarray(0, pos))
+              const grown = Buffer.alloc(Math.max(buf.length * 2, pos + v.length))
+              buf.copy(grown, 0, 0, pos)
               buf = grown
             }
             buf.set(v, pos)
