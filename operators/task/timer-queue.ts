@@ -58,12 +58,7 @@ export class TimerQueue {
         if (table.hasHighKeys) {
           bucket.sort((a, b) => compareKeyBytes(keyOf[a] as string, keyOf[b] as string))
         } else {
-          const prefix = table.sortPrefix
-          bucket.sort((a, b) => {
-            const x = prefix[a] as number
-            const y = prefix[b] as number
-            return x !== y ? x - y : compareKeysNative(keyOf[a] as string, keyOf[b] as string)
-          })
+          sortByPrefix(bucket, 0, n - 1, table.sortPrefix, keyOf)
         }
         // An id may sit twice in one bucket (re-scheduled back to the same time).
         let m = 1
@@ -102,4 +97,56 @@ export class TimerQueue {
     }
     h[i] = lastT
   }
+}
+
+/** Orders ids a, b by (sort prefix, key); prefixes decide almost every comparison. */
+function before(a: number, b: number, prefix: Float64Array, keyOf: readonly string[]): boolean {
+  const x = prefix[a] as number
+  const y = prefix[b] as number
+  return x !== y ? x < y : compareKeysNative(keyOf[a] as string, keyOf[b] as string) < 0
+}
+
+/**
+ * Sorts ids[lo..hi] by (sort prefix, key): quicksort (median of three) over insertion-sorted
+ * short runs. Hand-written because Array#sort calls a comparator closure per comparison, which
+ * made this sort a twentieth of the operators' time.
+ */
+function sortByPrefix(ids: number[], lo: number, hi: number, prefix: Float64Array, keyOf: readonly string[]): void {
+  while (hi - lo > 16) {
+    const mid = (lo + hi) >>> 1
+    if (before(ids[mid] as number, ids[lo] as number, prefix, keyOf)) swap(ids, mid, lo)
+    if (before(ids[hi] as number, ids[lo] as number, prefix, keyOf)) swap(ids, hi, lo)
+    if (before(ids[hi] as number, ids[mid] as number, prefix, keyOf)) swap(ids, hi, mid)
+    const pivot = ids[mid] as number
+    let i = lo
+    let j = hi
+    while (i <= j) {
+      while (before(ids[i] as number, pivot, prefix, keyOf)) i++
+      while (before(pivot, ids[j] as number, prefix, keyOf)) j--
+      if (i <= j) swap(ids, i++, j--)
+    }
+    // Recurse into the smaller side, loop on the larger: stack depth stays logarithmic.
+    if (j - lo < hi - i) {
+      sortByPrefix(ids, lo, j, prefix, keyOf)
+      lo = i
+    } else {
+      sortByPrefix(ids, i, hi, prefix, keyOf)
+      hi = j
+    }
+  }
+  for (let i = lo + 1; i <= hi; i++) {
+    const id = ids[i] as number
+    let j = i - 1
+    while (j >= lo && before(id, ids[j] as number, prefix, keyOf)) {
+      ids[j + 1] = ids[j] as number
+      j--
+    }
+    ids[j + 1] = id
+  }
+}
+
+function swap(ids: number[], i: number, j: number): void {
+  const t = ids[i] as number
+  ids[i] = ids[j] as number
+  ids[j] = t
 }
