@@ -206,7 +206,7 @@ export class ViewRunner {
     if (c > oldC) this.#evict(id)
     const values = this.evaluate(id)
     if (before === undefined || !rowValuesEqual(before, values)) rows.push({ entityKey: key, asOfMs: c, values })
-    this.#reschedule(id)
+    this.#reschedule(id, this.#evaluatedNextLoss)
   }
 
   /** Step 4 of DESIGN §2: decay rows for every due boundary, in (boundary, key bytes) order. */
@@ -221,20 +221,30 @@ export class ViewRunner {
         const id = ids[i] as number
         // A live loss timer was set from the current tiles (every change re-schedules), so some
         // window loses a non-empty tile at b.
+        let loss: number | undefined
         if (table.clockOf(id) < b && table.isLossTimer(id)) {
           table.setClock(id, b)
           this.#evict(id)
           rows.push({ entityKey: table.keyOf[id] as string, asOfMs: b, values: this.evaluate(id) })
+          loss = this.#evaluatedNextLoss
         }
         table.setTimer(id, Number.NaN)
-        if (!this.#reschedule(id) && table.clockOf(id) + this.#allowedLatenessMs <= watermarkMs) table.drop(id)
+        if (!this.#reschedule(id, loss ?? this.nextLossMs(id)) && table.clockOf(id) + this.#allowedLatenessMs <= watermarkMs) table.drop(id)
       }
     }
   }
 
+  /**
+   * The next loss boundary of the key last evaluated (`nextLossMs` at its clock): evaluate finds
+   * each window's first tile anyway, and the boundary is read off it, so a row's evaluation and
+   * its timer share one search per window.
+   */
+  #evaluatedNextLoss = Number.NaN
+
   /** Values of every feature at the key's clock, in the view's feature order. */
   evaluate(id: number): FeatureValue[] {
     const out = this.#emptyValue.slice()
+    let nextLoss = Number.NaN
     const table = this.table
     const t = table.clockOf(id)
     const layouts = this.layouts
@@ -255,6 +265,8 @@ export class ViewRunner {
         const lo = firstTileAt(tiles, b, count, ns, top + 1 - spec.tiles)
         const n = count - lo
         if (n === 0) continue
+        const loss = ((tiles[b + lo * ns] as number) + spec.tiles) * lay.hopMs
+        if (!(loss >= nextLoss)) nextLoss = loss
         for (const read of spec.reads) {
           const at = read.at
           let value: FeatureValue
@@ -328,6 +340,7 @@ export class ViewRunner {
         }
       }
     }
+    this.#evaluatedNextLoss = nextLoss
     return out
   }
 
@@ -356,9 +369,11 @@ export class ViewRunner {
     return next
   }
 
-  /** Sets the key's single timer; returns false when the key has nothing left to emit. */
-  #reschedule(id: number): boolean {
-    const loss = this.nextLossMs(id)
+  /**
+   * Sets the key's single timer; returns false when the key has nothing left to emit. `loss` is
+   * `nextLossMs(id)`, passed in when the caller has just evaluated the key at its clock.
+   */
+  #reschedule(id: number, loss = this.nextLossMs(id)): boolean {
     let at = loss
     if (Number.isNaN(loss) && !this.#hasLifetime) at = this.table.clockOf(id) + this.#allowedLatenessMs
     if (!Object.is(at, this.table.timerOf(id))) this.timers.schedule(id, at)
