@@ -131,13 +131,22 @@ export function createServer(args: {
     return ctx
   }
 
+  // prom-client resolves label values on every call; a route's children are resolved once.
+  const latencyOf = new Map<string, { observe(seconds: number): void }>()
+  const responsesOf = new Map<string, { inc(): void }>()
+
   /** Bookkeeping once per request, whether it was answered or aborted. */
   const settle = (ctx: Ctx, status: number): boolean => {
     if (ctx.done) return false
     ctx.done = true
     inflight--
-    metrics.latency.observe({ route: ctx.route }, (performance.now() - ctx.startedMs) / 1000)
-    metrics.responses.inc({ route: ctx.route, status: String(status) })
+    let latency = latencyOf.get(ctx.route)
+    if (latency === undefined) latencyOf.set(ctx.route, (latency = metrics.latency.labels({ route: ctx.route })))
+    latency.observe((performance.now() - ctx.startedMs) / 1000)
+    const key = `${ctx.route} ${status}`
+    let responses = responsesOf.get(key)
+    if (responses === undefined) responsesOf.set(key, (responses = metrics.responses.labels({ route: ctx.route, status: String(status) })))
+    responses.inc()
     return !ctx.aborted
   }
 
@@ -156,24 +165,42 @@ export function createServer(args: {
     reply(ctx, status, JSON.stringify(body), JSON_TYPE, closeConnection)
   }
 
+  /**
+   * Requests awaiting their work. One sweep timer, running only while some wait, answers the
+   * overdue ones with 504 — a timer and a race per request cost more than the lookup itself.
+   */
+  const waiting = new Set<Ctx>()
+  const sweepMs = Math.max(5, Math.min(100, requestTimeoutMs / 4))
+  let sweeper: NodeJS.Timeout | undefined
+  const sweep = (): void => {
+    const now = performance.now()
+    for (const ctx of waiting) {
+      if (now - ctx.startedMs < requestTimeoutMs) continue
+      waiting.delete(ctx)
+      fail(ctx, new HttpError(504, 'TIMEOUT', `request took longer than ${requestTimeoutMs} ms`))
+    }
+    if (waiting.size === 0) {
+      clearInterval(sweeper)
+      sweeper = undefined
+    }
+  }
+
   const run = (ctx: Ctx, work: () => Promise<object>): void => {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new HttpError(504, 'TIMEOUT', `request took longer than ${requestTimeoutMs} ms`)), requestTimeoutMs)
-    })
     let pending: Promise<object>
     try {
       pending = work()
     } catch (err: unknown) {
       pending = Promise.reject(err)
     }
-    Promise.race([pending, timeout]).then(
+    waiting.add(ctx)
+    sweeper ??= setInterval(sweep, sweepMs)
+    pending.then(
       (body) => {
-        clearTimeout(timer)
+        waiting.delete(ctx)
         reply(ctx, 200, JSON.stringify(body))
       },
       (err: unknown) => {
-        clearTimeout(timer)
+        waiting.delete(ctx)
         fail(ctx, err)
       },
     )
