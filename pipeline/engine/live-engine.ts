@@ -16,14 +16,15 @@
  */
 import type { Clock } from '../../core/clock.ts'
 import type { Logger } from '../../core/logger.ts'
+import { createYielder } from '../../core/event-loop.ts'
 import { retry } from '../../core/retry.ts'
-import type { FeatureViewDef, SourceDef, StampedRow } from '../../operators/define/types.ts'
+import type { FeatureViewDef, SourceDef } from '../../operators/define/types.ts'
 import type { Decoder } from '../../schemas/decoder.ts'
 import type { DeadLetterSink, EventLog, LogBatch, LogConsumer, ObjectStore, OfflineSink, OnlineStore } from '../ports.ts'
 import { CheckpointStore } from './checkpoint-store.ts'
 import { createEngineStats, type EngineStats } from './engine-stats.ts'
-import { DeliveryQueue } from './delivery-queue.ts'
-import { PartitionSlot, type SlotOutput } from './partition-slot.ts'
+import { PartitionSlot } from './partition-slot.ts'
+import { createSlotDelivery } from './slot-delivery.ts'
 import { planRekeys, planSources, type RekeyOptions, type SourcePlan } from './plan-sources.ts'
 import { createRekeyStage, isTransactional, type RekeyStage } from './rekey-stage.ts'
 import { ConfigError } from '../../core/errors.ts'
@@ -117,6 +118,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     resolveFailed(err)
   }
   const retryForever = { clock, attempts: 60, maxDelayMs: 2_000, onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'sink write retried') }
+  const delivery = createSlotDelivery({ online, deadLetters, stats, clock, retry: retryForever, maxQueuedRows, fail })
 
   const slotKey = (topic: string, partition: number) => `${topic}/${partition}`
 
@@ -140,7 +142,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
         const s = await retry(() => PartitionSlot.restore(slotOptions, deps, start), retryForever)
         if (s.pendingCatchUp.length > 0) {
           const caughtUp = await s.catchUp(clock.nowMs())
-          await deliver(s, caughtUp)
+          await delivery.deliverNow(s, caughtUp)
           logger.info({ topic, partition, rows: caughtUp.rows.reduce((n, r) => n + r.length, 0) }, 'backfilled views handed over to live')
         }
         consumer?.seek({ topic, partition, offset: s.nextOffset })
@@ -152,63 +154,10 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     return slot
   }
 
-  let lastYieldAtMs = performance.now()
-  /**
-   * kafkajs hands over the batches of one fetch without a macrotask in between, and a batch no
-   * longer waits for its online write: without this, one fetch could keep the event loop (Redis
-   * replies, metrics, the tick) waiting for as long as it takes to process.
-   */
-  async function yieldToEventLoopNowAndThen(): Promise<void> {
-    if (performance.now() - lastYieldAtMs < 20) return
-    await new Promise((resolve) => setImmediate(resolve))
-    lastYieldAtMs = performance.now()
-  }
-
-  const deliveries = new WeakMap<PartitionSlot, DeliveryQueue>()
-
-  function deliveryQueueOf(slot: PartitionSlot): DeliveryQueue {
-    let queue = deliveries.get(slot)
-    if (queue === undefined) {
-      queue = new DeliveryQueue({
-        maxQueuedRows,
-        flush: async (outputs) => {
-          try {
-            await deliver(slot, outputs.length === 1 ? outputs[0]! : mergeOutputs(outputs))
-          } catch (err: unknown) {
-            fail(err instanceof Error ? err : new Error(String(err)))
-            throw err
-          }
-        },
-      })
-      deliveries.set(slot, queue)
-    }
-    return queue
-  }
-
-  /** What a checkpoint of the slot waits for before it publishes. */
-  function landed(slot: PartitionSlot): Promise<void> | undefined {
-    return deliveries.get(slot)?.landed()
-  }
-
-  async function deliver(slot: PartitionSlot, batch: SlotOutput): Promise<void> {
-    const started = clock.nowMs()
-    for (let v = 0; v < slot.options.views.length; v++) {
-      const view = slot.options.views[v]!
-      const rows = batch.rows[v] as StampedRow[]
-      if (rows.length === 0) continue
-      stats.emittedRows += rows.length
-      if (view.online) {
-        await retry(() => online.writeRows(view, rows), retryForever)
-        const newest = rows.reduce((m, r) => Math.max(m, r.asOfMs), stats.newestOnlineAsOfMs[view.name] ?? 0)
-        stats.newestOnlineAsOfMs[view.name] = newest
-      }
-    }
-    stats.onlineWriteMs += clock.nowMs() - started
-    if (batch.deadLetters.length > 0) {
-      for (const letter of batch.deadLetters) stats.deadLettered[letter.reason] = (stats.deadLettered[letter.reason] ?? 0) + 1
-      await retry(() => deadLetters.write(batch.deadLetters), retryForever)
-    }
-  }
+  // kafkajs hands over the batches of one fetch without a macrotask in between, and a batch no
+  // longer waits for its online write: without yielding, one fetch could keep the event loop
+  // (Redis replies, metrics, the tick) waiting for as long as it takes to process.
+  const yieldToEventLoopNowAndThen = createYielder(20)
 
   function recordCheckpoint(slot: PartitionSlot, durationMs: number, ok: boolean): void {
     const key = slotKey(slot.topic, slot.partition)
@@ -234,7 +183,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   /** Checkpoints and waits (revocation, stop). */
   async function checkpointSlot(slot: PartitionSlot): Promise<void> {
     const started = clock.nowMs()
-    const ok = await slot.checkpoint(landed(slot))
+    const ok = await slot.checkpoint(delivery.landed(slot))
     recordCheckpoint(slot, clock.nowMs() - started, ok)
   }
 
@@ -247,7 +196,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
         return
       }
       recordCheckpoint(slot, clock.nowMs() - slot.lastCheckpointAtMs, result.ok)
-    }, landed(slot))
+    }, delivery.landed(slot))
   }
 
   const gapChecked = new WeakMap<PartitionSlot, string>()
@@ -272,7 +221,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       if (processed.records > 0) slot.lastRecordAtMs = now
       const last = batch.records.at(-1)
       if (last) stats.lag[slotKey(batch.topic, batch.partition)] = Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)
-      await deliveryQueueOf(slot).enqueue(processed)
+      await delivery.enqueue(slot, processed)
       if (slot.buffered >= maxRecords) await checkpointSlotInBackground(slot)
       await yieldToEventLoopNowAndThen()
     })
@@ -298,7 +247,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
           const marker = wm + (now - idleSince)
           const processed = slot.processMarker(marker, now)
           slot.lastMarkerAtMs = now
-          await deliveryQueueOf(slot).enqueue(processed)
+          await delivery.enqueue(slot, processed)
         }
         if (checkpointsLeft > 0 && slot.buffered > 0 && now - slot.lastCheckpointAtMs >= intervalMs) {
           checkpointsLeft--
@@ -449,17 +398,4 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       logger.info({ consumed: stats.consumed, emittedRows: stats.emittedRows }, 'engine stopped')
     },
   }
-}
-
-/** One output holding `outputs` in order (rows per view concatenated). */
-function mergeOutputs(outputs: readonly SlotOutput[]): SlotOutput {
-  const rows = outputs[0]!.rows.map(() => [] as SlotOutput['rows'][number])
-  const deadLetters: SlotOutput['deadLetters'][number][] = []
-  let records = 0
-  for (const o of outputs) {
-    for (let v = 0; v < rows.length; v++) for (const r of o.rows[v]!) rows[v]!.push(r)
-    for (const d of o.deadLetters) deadLetters.push(d)
-    records += o.records
-  }
-  return { rows, deadLetters, records }
 }
