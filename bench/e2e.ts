@@ -10,9 +10,11 @@
  * record is processed and a final checkpoint of every partition has committed.
  *
  * BENCH e2e events_per_s=… baseline_events_per_s=… ratio=… (target ratio ≥ 0.7)
+ * KFS_BENCH_PROFILE=<dir> writes a CPU profile of the engine phase alone.
  */
 import { generatePurchases, produceEvents } from '../test/support/scenario.ts'
 import { rawConsume } from './_support/raw-kafka.ts'
+import { startProfile } from './_support/profile.ts'
 import { benchLine, envNumber, progress } from './_support/report.ts'
 import { openStackClients, startStackEngine } from './_support/stack-engine.ts'
 import { ensureStack } from './_support/stack.ts'
@@ -38,6 +40,7 @@ try {
   progress(`baseline: kafkajs eachBatch read ${raw.records} records in ${raw.elapsedMs.toFixed(0)} ms (${baseline.toFixed(0)}/s)`)
 
   const { engine, firstBatchAt } = startStackEngine(clients, { views: [view], groupId: `bench-${run}` })
+  const stopProfile = await startProfile('e2e')
   await engine.start()
   let lastReport = performance.now()
   while (engine.stats.consumed < EVENTS) {
@@ -51,6 +54,7 @@ try {
   }
   await engine.checkpointAll()
   const elapsedMs = performance.now() - firstBatchAt()!
+  await stopProfile()
   const rate = (EVENTS / elapsedMs) * 1000
   const stats = engine.stats
   progress(

@@ -46,28 +46,25 @@ export function columnarOf(rows: readonly TableRow[], names: readonly string[]):
 
 /** Partition tuple of a row under `spec`, in spec order. */
 export function partitionOf(schema: IcebergSchema, spec: PartitionSpec, row: TableRow): (number | null)[] {
-  return partitionerOf(schema, spec, columnarOf([row], Object.keys(row)))(0)
+  return partitionPartsOf(schema, spec, columnarOf([row], Object.keys(row))).map((part) => part(0))
 }
 
-/** Partition tuple of row `i`, with the spec resolved once (it runs for every row written). */
-function partitionerOf(schema: IcebergSchema, spec: PartitionSpec, rows: ColumnarRows): (i: number) => (number | null)[] {
-  const parts = spec.fields.map((pf) => {
+/** Per spec field, its value for row `i`, with the spec resolved once (it runs for every row written). */
+function partitionPartsOf(schema: IcebergSchema, spec: PartitionSpec, rows: ColumnarRows): ((i: number) => number | null)[] {
+  return spec.fields.map((pf) => {
     const source = schema.fields.find((f) => f.id === pf['source-id'])
     if (source === undefined) throw new SinkWriteError('SINK_REJECTED', `partition source ${pf['source-id']} is not in the schema`)
     if (pf.transform !== 'day' && pf.transform !== 'identity') throw new SinkWriteError('SINK_REJECTED', `unsupported partition transform ${pf.transform}`)
-    return { name: source.name, values: rows.columns[source.name], day: pf.transform === 'day' }
-  })
-  return (i) => {
-    const out = new Array<number | null>(parts.length)
-    for (let p = 0; p < parts.length; p++) {
-      const { name, values, day } = parts[p]!
+    const { name } = source
+    const values = rows.columns[name]
+    const day = pf.transform === 'day'
+    return (i) => {
       const v = values?.[i]
-      if (v === null || v === undefined) out[p] = null
-      else if (typeof v !== 'number' || !Number.isInteger(v)) throw new SinkWriteError('SINK_REJECTED', `column ${name}: partition source must be an integer`)
-      else out[p] = day ? Math.floor(v / MS_PER_DAY) : v
+      if (v === null || v === undefined) return null
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw new SinkWriteError('SINK_REJECTED', `column ${name}: partition source must be an integer`)
+      return day ? Math.floor(v / MS_PER_DAY) : v
     }
-    return out
-  }
+  })
 }
 
 export function formatDay(day: number): string {
@@ -154,13 +151,18 @@ export async function writeDataFiles(table: IcebergTable, input: readonly TableR
   const rows = Array.isArray(input) ? columnarOf(input as readonly TableRow[], names) : (input as ColumnarRows)
   const target = options.targetFileBytes ?? 128 * 1024 * 1024
   // Row indices per partition tuple, in input order (archive order matters to replay).
-  const groups = new Map<string, { partition: (number | null)[]; indices: number[] }>()
-  const partitionOfRow = partitionerOf(schema, spec, rows)
+  const groups = new Map<string | number | null, { partition: (number | null)[]; indices: number[] }>()
+  const parts = partitionPartsOf(schema, spec, rows)
+  // One partition field (every kfs table): its value is the group key, no tuple per row.
+  const keyOf = parts.length === 1 ? parts[0]! : (i: number) => parts.map((part) => part(i)).join('|')
+  let lastKey: string | number | null | undefined
+  let last: { partition: (number | null)[]; indices: number[] } | undefined
   for (let i = 0; i < rows.rowCount; i++) {
-    const partition = partitionOfRow(i)
-    const key = partition.join('|')
-    let g = groups.get(key)
-    if (g === undefined) groups.set(key, (g = { partition, indices: [] }))
+    const key = keyOf(i)
+    let g = last !== undefined && key === lastKey ? last : groups.get(key)
+    if (g === undefined) groups.set(key, (g = { partition: parts.map((part) => part(i)), indices: [] }))
+    lastKey = key
+    last = g
     g.indices.push(i)
   }
   const sampleSize = Math.min(200, rows.rowCount)
