@@ -9,10 +9,11 @@
  * backfill hand-off and replay all see the internal topic as the view's source (plan-sources.ts).
  *
  * Backpressure is structural: a partition's online writes and dead letters go through a delivery
- * queue (delivery-queue.ts) — one write in flight while later batches are processed (Redis works
- * on the other core) and queue up to a bound, then coalesce into the next write — and the offline buffer is bounded by `checkpointMaxRecords` (a checkpoint runs inline
- * when it is reached), so nothing buffers without bound. A checkpoint publishes only after the
- * deliveries of the rows it covers (partition-slot.ts).
+ * queue (slot-delivery.ts) — one write in flight while later batches are processed (Redis works
+ * on the other core) and queue up to a bound, then coalesce into the next write — and the offline
+ * buffer is bounded by `checkpointMaxRecords` (a checkpoint runs inline when it is reached), so
+ * nothing buffers without bound. A checkpoint publishes only after the deliveries of the rows it
+ * covers (partition-slot.ts).
  */
 import type { Clock } from '../../core/clock.ts'
 import type { Logger } from '../../core/logger.ts'

@@ -162,19 +162,19 @@ export class RedisOnlineStore implements OnlineStore {
           const again: typeof pending = []
           let noScript = false
           let unavailable: unknown
-          outcomes.forEach(([err, res], i) => {
+          for (const { row, err, res } of outcomes) {
             if (!err) {
               if (res === 1) written++
             } else if (isReplyError(err) && err.message.startsWith('NOSCRIPT')) {
               noScript = true
-              again.push(pending[i]!)
+              again.push(row)
             } else if (isReplyError(err)) {
               bail(new SinkWriteError('SINK_REJECTED', `Redis refused a row of ${view.name}: ${err.message}`, { cause: err, context: { view: view.name } }))
             } else {
               unavailable = err
-              again.push(pending[i]!)
+              again.push(row)
             }
-          })
+          }
           pending = again
           if (unavailable !== undefined) {
             throw new SinkWriteError('SINK_UNAVAILABLE', `Redis unavailable while writing ${view.name}`, { cause: unavailable, context: { view: view.name } })
@@ -202,8 +202,8 @@ export class RedisOnlineStore implements OnlineStore {
     }
   }
 
-  /** One [error, result] per row; chunk- and connection-level failures become per-row errors. */
-  async #runScripts(head: readonly string[], rows: readonly PackedRow[]): Promise<[Error | null, unknown][]> {
+  /** Each row's outcome (in chunk order); chunk- and connection-level failures become per-row errors. */
+  async #runScripts(head: readonly string[], rows: readonly PackedRow[]): Promise<{ row: PackedRow; err: Error | null; res: unknown }[]> {
     if (rows.length === 0) return []
     const chunks = this.#client instanceof Cluster ? chunksBySlot(rows) : chunksInOrder(rows)
     const call = (chunk: readonly PackedRow[]): (string | number)[] => {
@@ -236,12 +236,10 @@ export class RedisOnlineStore implements OnlineStore {
         replies = chunks.map(() => [e, null])
       }
     }
-    const byRow = new Map<PackedRow, [Error | null, unknown]>()
-    chunks.forEach((chunk, c) => {
+    return chunks.flatMap((chunk, c) => {
       const [err, res] = replies[c]!
-      chunk.forEach((row, i) => byRow.set(row, err ? [err, null] : [null, (res as unknown[])[i]]))
+      return chunk.map((row, i) => ({ row, err, res: err ? null : (res as unknown[])[i] }))
     })
-    return rows.map((row) => byRow.get(row)!)
   }
 
   async readRows(
