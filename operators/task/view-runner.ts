@@ -229,7 +229,7 @@ export class ViewRunner {
           loss = this.#evaluatedNextLoss
         }
         table.setTimer(id, Number.NaN)
-        if (!this.#reschedule(id, loss ?? this.nextLossMs(id)) && table.clockOf(id) + this.#allowedLatenessMs <= watermarkMs) table.drop(id)
+        if (!this.#reschedule(id, loss) && table.clockOf(id) + this.#allowedLatenessMs <= watermarkMs) table.drop(id)
       }
     }
   }

@@ -43,9 +43,8 @@ export class DeliveryQueue {
   #queuedRows = 0
   /** Settles when the queued outputs are delivered (by the flush after the in-flight one). */
   #next = deferred()
-  /** Settles when the in-flight flush's outputs are delivered. */
+  /** The in-flight flush: settles when its outputs are delivered. */
   #current: Deferred | undefined
-  #inFlight: Promise<void> | undefined
   #failure: { err: unknown } | undefined
 
   constructor(options: DeliveryQueueOptions) {
@@ -59,9 +58,9 @@ export class DeliveryQueue {
     if (rows === 0 && output.deadLetters.length === 0) return
     this.#queued.push(output)
     this.#queuedRows += rows
-    if (this.#inFlight === undefined) this.#start()
+    if (this.#current === undefined) this.#start()
     else if (this.#queuedRows >= this.#options.maxQueuedRows) {
-      await this.#inFlight
+      await this.#current.promise.catch(() => undefined)
       this.#throwIfFailed()
     }
   }
@@ -84,11 +83,10 @@ export class DeliveryQueue {
     this.#queuedRows = 0
     this.#next = deferred()
     this.#current = done
-    this.#inFlight = this.#options.flush(outputs).then(
+    this.#options.flush(outputs).then(
       () => {
-        done.resolve()
         this.#current = undefined
-        this.#inFlight = undefined
+        done.resolve()
         if (this.#queued.length > 0) this.#start()
       },
       (err: unknown) => {

@@ -8,7 +8,7 @@
  */
 import { SinkWriteError } from '../../core/errors.ts'
 import type { FeatureValue, FeatureValueType, FeatureViewDef, StampedRow } from '../../operators/define/types.ts'
-import { AS_OF_FIELD, checkValue, decodeValue, encodeValue } from './value-codec.ts'
+import { AS_OF_FIELD, checkValue, decodeValue, encodeCheckedValue } from './value-codec.ts'
 
 export interface ViewLayout {
   readonly view: FeatureViewDef
@@ -74,8 +74,10 @@ export function packRow(layout: ViewLayout, key: string, row: StampedRow): strin
   const parts = [key.isWellFormed() ? key : key.toWellFormed(), String(row.asOfMs)]
   for (let i = 0; i < view.features.length; i++) {
     const f = view.features[i]!
-    const text = encodeValue(row.values[i] ?? null, f.type, view.name, f.name)
-    if (text !== undefined) parts.push(f.name, text.isWellFormed() ? text : text.toWellFormed())
+    const value = row.values[i] ?? null
+    if (value === null) continue
+    const text = encodeCheckedValue(value, f.type)
+    parts.push(f.name, text.isWellFormed() ? text : text.toWellFormed())
   }
   return JSON.stringify(parts)
 }

@@ -56,6 +56,11 @@ export function checkValue(value: FeatureValue, type: FeatureValueType, view: st
 export function encodeValue(value: FeatureValue, type: FeatureValueType, view: string, feature: string): string | undefined {
   if (value === null) return undefined
   checkValue(value, type, view, feature)
+  return encodeCheckedValue(value, type)
+}
+
+/** `encodeValue` of a non-null value that `checkValue` has already accepted. */
+export function encodeCheckedValue(value: FeatureValue, type: FeatureValueType): string {
   switch (type) {
     case 'long':
     case 'double':
