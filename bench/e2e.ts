@@ -9,10 +9,15 @@
  * them under another. Engine time runs from the first batch it is handed to the moment every
  * record is processed and a final checkpoint of every partition has committed.
  *
- * BENCH e2e events_per_s=… baseline_events_per_s=… ratio=… (target ratio ≥ 0.7)
+ * BENCH e2e events_per_s=… baseline_events_per_s=… ratio=… (target ratio ≥ 0.7), then the
+ * run's ceiling: parquet_floor_ms (parquet-wasm alone re-encoding the rows written, see
+ * _support/parquet-floor.ts), avro_floor_ms (avsc alone decoding the payloads), ceiling_events_per_s and ceiling_ratio — the most any engine
+ * writing these tables could reach here, given the raw consume and the floor on this machine's cores.
  * KFS_BENCH_PROFILE=<dir> writes a CPU profile of the engine phase alone.
  */
 import { generatePurchases, produceEvents } from '../test/support/scenario.ts'
+import { archiveTablePath, featureTablePath } from '../sinks/iceberg/offline-sink.ts'
+import { avroDecodeFloorMs, e2eCeiling, parquetFloor } from './_support/parquet-floor.ts'
 import { rawConsume } from './_support/raw-kafka.ts'
 import { startProfile } from './_support/profile.ts'
 import { benchLine, envNumber, progress } from './_support/report.ts'
@@ -62,7 +67,25 @@ try {
       `${stats.checkpoints} checkpoints (last ${stats.lastCheckpointDurationMs} ms), online writes ${stats.onlineWriteMs} ms, dead letters ${JSON.stringify(stats.deadLettered)}`,
   )
   await engine.stop()
-  benchLine('e2e', { events: EVENTS, events_per_s: rate, baseline_events_per_s: baseline, ratio: rate / baseline })
+
+  const floor = await parquetFloor(clients.store, [featureTablePath(view), archiveTablePath(source.topic)])
+  const avroFloor = await avroDecodeFloorMs(clients.store, archiveTablePath(source.topic), source.schema)
+  const ceiling = e2eCeiling(raw.elapsedMs, floor.encodeMs + avroFloor.decodeMs)
+  progress(
+    `floors: parquet-wasm alone re-encodes the ${floor.rows} rows of the ${floor.files} data files written (uncompressed) in ` +
+      `${floor.encodeMs.toFixed(0)} ms, avsc alone decodes the ${avroFloor.records} payloads in ${avroFloor.decodeMs.toFixed(0)} ms; ` +
+      `with the raw consume on ${ceiling.cores} cores no engine can finish in under ${ceiling.floorMs.toFixed(0)} ms`,
+  )
+  benchLine('e2e', {
+    events: EVENTS,
+    events_per_s: rate,
+    baseline_events_per_s: baseline,
+    ratio: rate / baseline,
+    parquet_floor_ms: floor.encodeMs,
+    avro_floor_ms: avroFloor.decodeMs,
+    ceiling_events_per_s: (EVENTS / ceiling.floorMs) * 1000,
+    ceiling_ratio: ceiling.ceilingRatio,
+  })
 } finally {
   await clients.close()
   stack.release()
