@@ -53,6 +53,24 @@ function endpointsOf(env: Record<string, string>): StackEndpoints {
   }
 }
 
+/**
+ * CPU time (user + system, ms) the stack's Kafka broker has used so far, from /proc; undefined
+ * where that cannot be read (no pid file, another OS).
+ */
+export function brokerCpuMs(): number | undefined {
+  try {
+    const pid = readFileSync(`${ROOT}.kfs/stack/kafka.pid`, 'utf8').trim()
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(fields[11]) + Number(fields[12])
+    // Linux reports clock ticks of 1/100 s (USER_HZ) on every architecture Node supports.
+    return Number.isFinite(ticks) ? ticks * 10 : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export function isListening(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, host)
