@@ -56,40 +56,58 @@ class StatsBuilder {
   min: number | bigint | undefined
   max: number | bigint | undefined
   constructor(readonly ordered: boolean) {}
-  add(v: number | bigint): void {
-    this.valueCount++
+  /** One column's counts (every value, nulls included) and, for ordered columns, its bounds. */
+  absorb(values: number, nulls: number, nans: number, bounds: NumberBounds | undefined): void {
+    this.valueCount += values
+    this.nullCount += nulls
     if (!this.ordered) return
-    if (typeof v === 'number' && Number.isNaN(v)) {
-      this.nanCount++
-      return
+    this.nanCount += nans
+    if (bounds?.seen === true) {
+      this.min = bounds.lo
+      this.max = bounds.hi
     }
-    // Iceberg orders -0.0 before +0.0, so a -0 may lower a 0 minimum and a +0 may raise a -0 maximum.
-    if (this.min === undefined || v < this.min || (v === 0 && this.min === 0 && Object.is(v, -0))) this.min = v
-    if (this.max === undefined || v > this.max || (v === 0 && this.max === 0 && Object.is(this.max, -0))) this.max = v
-  }
-  addNull(): void {
-    this.valueCount++
-    this.nullCount++
-  }
-  addOther(): void {
-    this.valueCount++
   }
   build(): ColumnStats {
     return { valueCount: this.valueCount, nullCount: this.nullCount, nanCount: this.nanCount, min: this.min, max: this.max }
   }
 }
 
+/**
+ * Bounds of one numeric column, kept in locals by the loops below (no per-value method call or
+ * property write). Iceberg orders −0 before +0: a −0 lowers a 0 minimum, a +0 raises a −0 maximum.
+ */
+class NumberBounds {
+  seen = false
+  lo = 0
+  hi = 0
+}
+
+function widen(b: NumberBounds, v: number): void {
+  if (!b.seen) {
+    b.seen = true
+    b.lo = v
+    b.hi = v
+    return
+  }
+  if (v < b.lo || (v === 0 && b.lo === 0 && Object.is(v, -0))) b.lo = v
+  if (v > b.hi || (v === 0 && b.hi === 0 && Object.is(b.hi, -0))) b.hi = v
+}
+
 /** Scalar values (no nulls unless `nullable`) → Arrow Data of the scalar type. */
 function buildScalar(column: string, type: ParquetScalarType, values: readonly unknown[], nullable: boolean, stats: StatsBuilder): arrow.Data {
   const n = values.length
   const validity = new Validity(n)
+  const bitmap = validity.bitmap
   const arrowType = arrowScalarType(type)
-  const isNull = (v: unknown, i: number): boolean => {
-    if (v !== null && v !== undefined) return false
+  let nulls = 0
+  const nullAt = (i: number): void => {
     if (!nullable) reject(column, `null in a required column (row ${i})`)
-    validity.set(i, false)
-    stats.addNull()
-    return true
+    nulls++
+  }
+  /** Counts of the loop into the validity and the stats (every value counts once, nulls too). */
+  const settle = (nans = 0, bounds?: NumberBounds): void => {
+    validity.nullCount = nulls
+    stats.absorb(n, nulls, nans, bounds)
   }
   switch (type) {
     case 'string':
@@ -99,9 +117,10 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
       let pos = 0
       for (let i = 0; i < n; i++) {
         const v = values[i]
-        if (!isNull(v, i)) {
-          validity.set(i, true)
-          stats.addOther()
+        if (v === null || v === undefined) {
+          nullAt(i)
+        } else {
+          bitmap[i >> 3]! |= 1 << (i & 7)
           if (type === 'string') {
             if (typeof v !== 'string') reject(column, `expected a string, got ${typeof v}`)
             // Room for the worst case (3 bytes per UTF-16 unit), so one write never truncates;
@@ -126,6 +145,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
         }
         offsets[i + 1] = pos
       }
+      settle()
       return arrow.makeData({
         type: arrowType as arrow.Utf8 | arrow.Binary,
         length: n,
@@ -137,38 +157,53 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
     }
     case 'int': {
       const data = new Int32Array(n)
+      const bounds = new NumberBounds()
       for (let i = 0; i < n; i++) {
         const v = values[i]
-        if (isNull(v, i)) continue
+        if (v === null || v === undefined) {
+          nullAt(i)
+          continue
+        }
         if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) reject(column, 'expected a 32-bit integer')
         data[i] = v
-        validity.set(i, true)
-        stats.add(v)
+        bitmap[i >> 3]! |= 1 << (i & 7)
+        widen(bounds, v)
       }
+      settle(0, bounds)
       return arrow.makeData({ type: arrowType as arrow.Int32, length: n, nullCount: validity.nullCount, nullBitmap: validity.nullCount > 0 ? validity.bitmap : null, data })
     }
     case 'double': {
       const data = new Float64Array(n)
+      const bounds = new NumberBounds()
+      let nans = 0
       for (let i = 0; i < n; i++) {
         const v = values[i]
-        if (isNull(v, i)) continue
+        if (v === null || v === undefined) {
+          nullAt(i)
+          continue
+        }
         if (typeof v !== 'number') reject(column, `expected a double, got ${typeof v}`)
         data[i] = v
-        validity.set(i, true)
-        stats.add(v)
+        bitmap[i >> 3]! |= 1 << (i & 7)
+        if (v !== v) nans++
+        else widen(bounds, v)
       }
+      settle(nans, bounds)
       return arrow.makeData({ type: arrowType as arrow.Float64, length: n, nullCount: validity.nullCount, nullBitmap: validity.nullCount > 0 ? validity.bitmap : null, data })
     }
     case 'boolean': {
       const bits = new Uint8Array((n + 7) >> 3)
       for (let i = 0; i < n; i++) {
         const v = values[i]
-        if (isNull(v, i)) continue
+        if (v === null || v === undefined) {
+          nullAt(i)
+          continue
+        }
         if (typeof v !== 'boolean') reject(column, `expected a boolean, got ${typeof v}`)
         if (v) bits[i >> 3]! |= 1 << (i & 7)
-        validity.set(i, true)
-        stats.addOther()
+        bitmap[i >> 3]! |= 1 << (i & 7)
       }
+      settle()
       return arrow.makeData({ type: arrowType as arrow.Bool, length: n, nullCount: validity.nullCount, nullBitmap: validity.nullCount > 0 ? validity.bitmap : null, data: bits })
     }
     case 'long':
@@ -177,15 +212,22 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
       // Safe-integer numbers (every timestamp, most offsets) are written as two 32-bit words: a
       // BigInt per value would be most of this column's cost and garbage. Arrow is little-endian.
       const words = new Uint32Array(data.buffer, data.byteOffset, n * 2)
+      const scale = type === 'long' ? 1 : 1000
+      const bounds = new NumberBounds()
+      let bigLo: bigint | undefined
+      let bigHi: bigint | undefined
       for (let i = 0; i < n; i++) {
         const v = values[i]
-        if (isNull(v, i)) continue
-        if (typeof v === 'number' && Number.isSafeInteger(v) && Number.isSafeInteger(type === 'long' ? v : v * 1000)) {
-          const x = type === 'long' ? v : v * 1000
+        if (v === null || v === undefined) {
+          nullAt(i)
+          continue
+        }
+        if (typeof v === 'number' && Number.isSafeInteger(v) && Number.isSafeInteger(v * scale)) {
+          const x = v * scale
           const hi = Math.floor(x / 4294967296)
           words[2 * i] = x - hi * 4294967296
           words[2 * i + 1] = hi >>> 0
-          stats.add(x)
+          widen(bounds, x)
         } else {
           let x: bigint
           if (type === 'long') x = toInt64(column, v)
@@ -194,13 +236,19 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
             x = BigInt(v) * 1000n
           }
           data[i] = x
-          stats.add(x)
+          if (bigLo === undefined || x < bigLo) bigLo = x
+          if (bigHi === undefined || x > bigHi) bigHi = x
         }
-        validity.set(i, true)
+        bitmap[i >> 3]! |= 1 << (i & 7)
       }
-      // Bounds mix numbers and bigints above (comparisons across the two are exact); stored as bigint.
-      if (typeof stats.min === 'number') stats.min = BigInt(stats.min)
-      if (typeof stats.max === 'number') stats.max = BigInt(stats.max)
+      settle()
+      // Bounds of the two paths meet as bigints (the stored unit of long and timestamptz bounds).
+      if (stats.ordered && (bounds.seen || bigLo !== undefined)) {
+        const lo = bounds.seen ? BigInt(bounds.lo) : undefined
+        const hi = bounds.seen ? BigInt(bounds.hi) : undefined
+        stats.min = lo === undefined || (bigLo !== undefined && bigLo < lo) ? bigLo : lo
+        stats.max = hi === undefined || (bigHi !== undefined && bigHi > hi) ? bigHi : hi
+      }
       return arrow.makeData({
         type: arrowType as arrow.Int64,
         length: n,

@@ -65,6 +65,22 @@ void describe('sinks > parquet > file', () => {
     assert.ok(file.columnSizes.every((s) => s > 0))
   })
 
+  void test('stats: signed zeros order −0 before +0, and all-NaN or all-null columns have no bounds', async () => {
+    const bounds = async (xs: (number | null)[]) => {
+      const file = await encodeParquetFile(columns, xs.map((x, i) => ({ entity_key: `k${i}`, as_of: i, x })))
+      const x = file.stats[3]!
+      return [x.min, x.max, x.nanCount, x.nullCount]
+    }
+    const sign = (v: unknown) => (typeof v === 'number' && v === 0 ? (Object.is(v, -0) ? '-0' : '+0') : v)
+    const signs = async (xs: (number | null)[]) => (await bounds(xs)).map((v, i) => (i < 2 ? sign(v) : v))
+    assert.deepEqual(await signs([0, -0]), ['-0', '+0', 0, 0])
+    assert.deepEqual(await signs([-0, 0]), ['-0', '+0', 0, 0])
+    assert.deepEqual(await signs([-0, -0, null]), ['-0', '-0', 0, 1])
+    assert.deepEqual(await bounds([Number.NaN, Number.NaN]), [undefined, undefined, 2, 0])
+    assert.deepEqual(await bounds([null, null]), [undefined, undefined, 0, 2])
+    assert.deepEqual(await bounds([3, Number.NaN, -7.5, null, 1e300]), [-7.5, 1e300, 1, 1])
+  })
+
   void test('64-bit columns: negative, 2^32 boundaries, ±(2^53−1), bigints and digit strings are exact', async () => {
     const big = 2n ** 62n + 12345n
     const longs: unknown[] = [0, -1, 1, 2 ** 32 - 1, 2 ** 32, -(2 ** 32), -(2 ** 32) - 1, 2 ** 53 - 1, -(2 ** 53 - 1), big, -big, '9007199254740993', null]
