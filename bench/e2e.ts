@@ -13,7 +13,8 @@
  * run's ceiling: parquet_floor_ms (parquet-wasm alone re-encoding the rows written, see
  * _support/parquet-floor.ts), avro_floor_ms (avsc alone decoding the payloads), ceiling_events_per_s and ceiling_ratio — the most any engine
  * writing these tables could reach here, given the raw consume and the floor on this machine's cores.
- * KFS_BENCH_PROFILE=<dir> writes a CPU profile of the engine phase alone.
+ * KFS_BENCH_PROFILE=<dir> writes a CPU profile of the engine phase alone, KFS_BENCH_ALLOC_PROFILE=<dir>
+ * an allocation profile of it (garbage included).
  */
 import { generatePurchases, produceEvents } from '../test/support/scenario.ts'
 import { archiveTablePath, featureTablePath } from '../sinks/iceberg/offline-sink.ts'
