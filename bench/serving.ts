@@ -8,16 +8,20 @@
  * generator sends at the target rate whatever the server does (pipelining on each connection), so
  * a server that falls behind shows up as queueing, not as a lower rate.
  *
- * This file also hosts the child roles (`server`, `floor`, `loadgen`) and helpers that
- * bench/serving-batch.ts reuses.
+ * This file also hosts the child roles (`server`, `floor`, `loadgen`: the last two live in
+ * _support/serving-floor.ts and serving-loadgen.ts) and helpers that bench/serving-batch.ts reuses.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { connect, createServer as createNetServer, type Socket } from 'node:net'
+import { createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FeatureViewDef, StampedRow } from '../operators/define/types.ts'
+import { startFloorServer } from './_support/serving-floor.ts'
+import { loadgen, type RateResult } from './_support/serving-loadgen.ts'
+
+export type { RateResult }
 
 const SELF = fileURLToPath(import.meta.url)
 export const ENTITIES = 100_000
@@ -175,112 +179,8 @@ end`,
 export const GET_LUA = `math.randomseed(42)
 request = function() return wrk.format("GET", "/v1/features/bench_stats/u" .. math.random(0, ${ENTITIES - 1})) end`
 
-export interface RateResult {
-  sent: number
-  ok: number
-  errors: number
-  achievedRps: number
-  p50Ms: number
-  p99Ms: number
-}
-
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-}
-
 // ---------------------------------------------------------------------------------------------
 // Child roles.
-
-/**
- * Open-loop load at a fixed rate: args port rate seconds connections kind(get|batch).
- * One request in flight per connection (as real keep-alive clients do; uWS closes connections
- * that pipeline behind an unanswered async response). A request due while every connection is
- * busy waits in a backlog, and its latency counts from when it was due (no coordinated omission).
- */
-async function loadgen(port: number, rate: number, seconds: number, connections: number, kind: string): Promise<RateResult> {
-  const makeRequest = kind === 'batch' ? makeBatchRequest : makeGetRequest
-  interface Conn {
-    socket: Socket
-    dueAt: number
-    measured: boolean
-    busy: boolean
-    buf: Buffer
-  }
-  const idle: Conn[] = []
-  const backlog: { dueAt: number; i: number; measured: boolean }[] = []
-  const latencies = new Float64Array(Math.ceil(rate * seconds * 1.2) + 16)
-  let done = 0
-  let ok = 0
-  let errors = 0
-  let inflight = 0
-  let warm = true
-  const send = (conn: Conn, dueAt: number, i: number, measured: boolean): void => {
-    conn.busy = true
-    conn.dueAt = dueAt
-    conn.measured = measured
-    inflight++
-    conn.socket.write(makeRequest(i))
-  }
-  const all: Conn[] = []
-  for (let c = 0; c < connections; c++) {
-    const socket = connect(port, '127.0.0.1')
-    socket.setNoDelay(true)
-    await new Promise((resolve) => socket.once('connect', resolve))
-    const conn: Conn = { socket, dueAt: 0, measured: false, busy: false, buf: Buffer.alloc(0) }
-    socket.on('close', () => {
-      if (conn.busy) errors++
-    })
-    socket.on('data', (chunk: Buffer) => {
-      conn.buf = conn.buf.length ? Buffer.concat([conn.buf, chunk]) : chunk
-      const headEnd = conn.buf.indexOf('\r\n\r\n')
-      if (headEnd === -1) return
-      const head = conn.buf.subarray(0, headEnd).toString('latin1')
-      const m = /content-length: *(\d+)/i.exec(head)
-      const total = headEnd + 4 + (m ? Number(m[1]) : 0)
-      if (conn.buf.length < total) return
-      conn.buf = conn.buf.subarray(total)
-      conn.busy = false
-      inflight--
-      // Only requests sent during the measured phase count, whenever their response arrives.
-      if (conn.measured) {
-        if (head.startsWith('HTTP/1.1 200')) ok++
-        else errors++
-        if (done < latencies.length) latencies[done++] = performance.now() - conn.dueAt
-      }
-      const next = backlog.shift()
-      if (next) send(conn, next.dueAt, next.i, next.measured)
-      else idle.push(conn)
-    })
-    all.push(conn)
-    idle.push(conn)
-  }
-  const run = async (durationS: number): Promise<number> => {
-    const t0 = performance.now()
-    let sent = 0
-    while (performance.now() - t0 < durationS * 1000) {
-      const now = performance.now()
-      const due = Math.floor(((now - t0) / 1000) * rate) - sent
-      for (let k = 0; k < due; k++) {
-        const conn = idle.pop()
-        if (conn) send(conn, now, sent, !warm)
-        else backlog.push({ dueAt: now, i: sent, measured: !warm })
-        sent++
-      }
-      await sleep(1)
-    }
-    while ((inflight > 0 || backlog.length > 0) && performance.now() - t0 < (durationS + 10) * 1000) await sleep(5)
-    return sent
-  }
-  await run(Math.min(2, seconds / 4))
-  warm = false
-  const t0 = performance.now()
-  const sent = await run(seconds)
-  const elapsed = (performance.now() - t0) / 1000
-  for (const c of all) c.socket.destroy()
-  const sorted = latencies.subarray(0, done).sort()
-  return { sent, ok, errors, achievedRps: done / elapsed, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99) }
-}
 
 export const BATCH = 100
 const BATCH_VARIANTS = 64
@@ -313,88 +213,6 @@ async function serverRole(redisPort: number): Promise<void> {
   const server = createServer({ store, views: [benchView()], options: { maxLookups: 1000 } })
   const port = await server.listen(0)
   console.log(`READY ${port}`)
-}
-
-/** A minimal RESP client: one connection, pipelined, FIFO replies (arrays of bulk strings). */
-export function rawRedis(port: number): { hmget(args: readonly string[], cb: (reply: (string | null)[]) => void): void; cork(): void; uncork(): void } {
-  const socket = connect(port, '127.0.0.1')
-  socket.setNoDelay(true)
-  const queue: ((reply: (string | null)[]) => void)[] = []
-  let buf: Buffer = Buffer.alloc(0)
-  socket.on('data', (chunk: Buffer) => {
-    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk
-    for (;;) {
-      let pos = buf.indexOf('\r\n')
-      if (pos === -1 || buf[0] !== 0x2a) return
-      const n = Number(buf.subarray(1, pos).toString('latin1'))
-      pos += 2
-      const out: (string | null)[] = []
-      for (let i = 0; i < n; i++) {
-        const end = buf.indexOf('\r\n', pos)
-        if (end === -1) return
-        const len = Number(buf.subarray(pos + 1, end).toString('latin1'))
-        if (len < 0) {
-          out.push(null)
-          pos = end + 2
-        } else {
-          if (buf.length < end + 2 + len + 2) return
-          out.push(buf.subarray(end + 2, end + 2 + len).toString('utf8'))
-          pos = end + 2 + len + 2
-        }
-      }
-      buf = buf.subarray(pos)
-      queue.shift()!(out)
-    }
-  })
-  return {
-    hmget(args, cb) {
-      let cmd = `*${args.length + 1}\r\n$5\r\nHMGET\r\n`
-      for (const a of args) cmd += `$${Buffer.byteLength(a)}\r\n${a}\r\n`
-      queue.push(cb)
-      socket.write(cmd)
-    },
-    cork: () => socket.cork(),
-    uncork: () => socket.uncork(),
-  }
-}
-
-async function floorRole(redisPort: number): Promise<void> {
-  const { default: uWS } = await import('uWebSockets.js')
-  const redis = rawRedis(redisPort)
-  const fields = ['@as_of', ...benchView().features.map((f) => f.name)]
-  const app = uWS.App()
-  app.get('/v1/features/:view/:key', (res, req) => {
-    let aborted = false
-    res.onAborted(() => (aborted = true))
-    const key = `kfs:${req.getParameter(0)}:1:{${req.getParameter(1)}}`
-    redis.hmget([key, ...fields], (reply) => {
-      if (aborted) return
-      res.cork(() => res.writeHeader('content-type', 'application/json').end(JSON.stringify(reply)))
-    })
-  })
-  app.post('/v1/features', (res) => {
-    let aborted = false
-    res.onAborted(() => (aborted = true))
-    const chunks: Buffer[] = []
-    res.onData((chunk, isLast) => {
-      chunks.push(Buffer.from(new Uint8Array(chunk)))
-      if (!isLast) return
-      const ids = (JSON.parse(Buffer.concat(chunks).toString()) as { entities: { user_id: string[] } }).entities.user_id
-      const out: (string | null)[][] = []
-      redis.cork()
-      for (const id of ids) {
-        redis.hmget([`kfs:bench_stats:1:{${id}}`, ...fields], (reply) => {
-          out.push(reply)
-          if (out.length === ids.length && !aborted) res.cork(() => res.writeHeader('content-type', 'application/json').end(JSON.stringify(out)))
-        })
-      }
-      redis.uncork()
-    })
-  })
-  app.listen('127.0.0.1', 0, (socket) => {
-    if (!socket) throw new Error('floor cannot listen')
-    console.log(`READY ${uWS.us_socket_local_port(socket as unknown as import('uWebSockets.js').us_socket)}`)
-  })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -438,5 +256,5 @@ const role = process.argv[2]
 const numArgs = process.argv.slice(3).map(Number)
 if (role === 'serving') await main()
 else if (role === 'server') await serverRole(numArgs[0]!)
-else if (role === 'floor') await floorRole(numArgs[0]!)
-else if (role === 'loadgen') console.log(JSON.stringify(await loadgen(numArgs[0]!, numArgs[1]!, numArgs[2]!, numArgs[3]!, process.argv[7]!)))
+else if (role === 'floor') await startFloorServer(numArgs[0]!, ['@as_of', ...benchView().features.map((f) => f.name)], (view, id) => `kfs:${view}:1:{${id}}`, 'bench_stats')
+else if (role === 'loadgen') console.log(JSON.stringify(await loadgen(numArgs[0]!, numArgs[1]!, numArgs[2]!, numArgs[3]!, process.argv[7] === 'batch' ? makeBatchRequest : makeGetRequest)))

@@ -8,6 +8,7 @@
  * starting from `init()`), so the values are bit for bit those of `init → merge… → finish`.
  */
 import type { Aggregator } from '../aggregators/types.ts'
+import type { FeatureValue } from '../define/types.ts'
 import { LAST_N_ENTRY, type LastNAcc } from '../aggregators/last-n.ts'
 import type { HopGroupPlan, ViewPlan } from './plan.ts'
 
@@ -162,4 +163,28 @@ export function tileLayouts(plan: ViewPlan): GroupLayout[] {
     offset += g.columns.length
     return layout
   })
+}
+
+/**
+ * last_n over tiles[lo..count): every entry of a later tile is later in event order than every
+ * entry of an earlier one (tiles partition time), so the ascending merge of the tiles' lists is
+ * their concatenation from the newest tile down, cut at N — no entry comparisons needed.
+ */
+export function lastNOf(objs: readonly unknown[], ob: number, lo: number, count: number, os: number, at: number, mirrorAt: number, n: number, agg: Aggregator): FeatureValue {
+  if (count - lo === 1) {
+    const single = objs[ob + lo * os + mirrorAt] as number | string | undefined
+    return single !== undefined ? ([single] as FeatureValue) : agg.finish(objs[ob + lo * os + at])
+  }
+  const out: (number | string)[] = []
+  for (let i = count - 1; i >= lo && out.length < n; i--) {
+    const single = objs[ob + i * os + mirrorAt] as number | string | undefined
+    if (single !== undefined) {
+      out.push(single)
+      continue
+    }
+    const list = objs[ob + i * os + at] as LastNAcc
+    for (let j = 2; j < list.length && out.length < n; j += 3) out.push(list[j] as number | string)
+  }
+  // A list mixes numbers and strings only if the field's type does (finish casts the same way).
+  return out as FeatureValue
 }

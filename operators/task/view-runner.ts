@@ -37,7 +37,7 @@ import type { LastNAcc } from '../aggregators/last-n.ts'
 import type { TaskDeadLetter } from './output.ts'
 import {
   NUM_COUNT, NUM_MIN, NUM_SUM, READ_ADD, READ_AVG, READ_DISTINCT, READ_LAST_N, READ_MAX, READ_MIN,
-  lastNMirror, tileLayouts, type GroupLayout,
+  lastNMirror, lastNOf, tileLayouts, type GroupLayout,
 } from './tile-layout.ts'
 
 interface FlatColumn {
@@ -395,28 +395,4 @@ export class ViewRunner {
       if (keepFrom > 0) slab.dropFront(id, keepFrom)
     }
   }
-}
-
-/**
- * last_n over tiles[lo..count): every entry of a later tile is later in event order than every
- * entry of an earlier one (tiles partition time), so the ascending merge of the tiles' lists is
- * their concatenation from the newest tile down, cut at N — no entry comparisons needed.
- */
-function lastNOf(objs: readonly unknown[], ob: number, lo: number, count: number, os: number, at: number, mirrorAt: number, n: number, agg: Aggregator): FeatureValue {
-  if (count - lo === 1) {
-    const single = objs[ob + lo * os + mirrorAt] as number | string | undefined
-    return single !== undefined ? ([single] as FeatureValue) : agg.finish(objs[ob + lo * os + at])
-  }
-  const out: (number | string)[] = []
-  for (let i = count - 1; i >= lo && out.length < n; i--) {
-    const single = objs[ob + i * os + mirrorAt] as number | string | undefined
-    if (single !== undefined) {
-      out.push(single)
-      continue
-    }
-    const list = objs[ob + i * os + at] as LastNAcc
-    for (let j = 2; j < list.length && out.length < n; j += 3) out.push(list[j] as number | string)
-  }
-  // A list mixes numbers and strings only if the field's type does (finish casts the same way).
-  return out as FeatureValue
 }

@@ -1,6 +1,7 @@
 /**
- * The HTTP/WebSocket server on uWebSockets.js — the only module that imports it. Handlers are the
- * pure functions of serving/handlers/; this file does transport, limits, auth and lifecycle.
+ * The HTTP/WebSocket server on uWebSockets.js (uWS stays in serving/server/: here and in
+ * request-lifecycle.ts, which answers each request exactly once). Handlers are the pure
+ * functions of serving/handlers/; this file does routing, limits, auth and server lifecycle.
  *
  * uWS rules followed throughout: everything read from `req` is read before the first await (the
  * request object dies when the callback returns); `onAborted` is registered before any await and
@@ -30,6 +31,7 @@ import { HotCache, type HotCacheOptions } from '../hot-cache.ts'
 import { createServingMetrics } from '../metrics.ts'
 import { isValidRequestId } from '../served-log/sampling.ts'
 import type { ServedLogRecorder, ServedLogStats } from '../served-log/served-log.ts'
+import { createRequestLifecycle, JSON_TYPE, type Ctx } from './request-lifecycle.ts'
 
 /** What serving needs from an online store; both RedisOnlineStore and EmbeddedOnlineStore fit. */
 export interface ServingStore extends Pick<OnlineStore, 'readRows'> {
@@ -67,16 +69,6 @@ export interface FeatureServer {
   metricsText(): Promise<string>
 }
 
-interface Ctx {
-  readonly res: uWS.HttpResponse
-  readonly route: string
-  readonly startedMs: number
-  requestId: string | undefined
-  aborted: boolean
-  done: boolean
-}
-
-const JSON_TYPE = 'application/json'
 
 export function createServer(args: {
   readonly store: ServingStore
@@ -93,12 +85,11 @@ export function createServer(args: {
   const metrics = createServingMetrics()
   const cache = options.cache ? new HotCache(options.cache) : undefined
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
-  const requestTimeoutMs = options.requestTimeoutMs ?? 2000
+  const lifecycle = createRequestLifecycle({ metrics, logger, requestTimeoutMs: options.requestTimeoutMs ?? 2000 })
   const keyDigests = new Set((options.apiKeys ?? []).map(digest))
   const servedLog = options.servedLog
   const deps: FeatureHandlerDeps = { catalog, store: args.store, cache, clock: options.clock ?? systemClock, maxLookups: options.maxLookups ?? 2000, servedLog }
   const sockets = new Set<uWS.WebSocket<unknown>>()
-  let inflight = 0
   let listenSocket: uWS.us_listen_socket | undefined
   let unsubscribe: (() => Promise<void>) | undefined
   let closing: Promise<void> | undefined
@@ -121,90 +112,7 @@ export function createServer(args: {
     return presented.length > 0 && keyDigests.has(digest(presented))
   }
 
-  const begin = (res: uWS.HttpResponse, route: string): Ctx => {
-    const ctx: Ctx = { res, route, startedMs: performance.now(), requestId: undefined, aborted: false, done: false }
-    inflight++
-    res.onAborted(() => {
-      ctx.aborted = true
-      settle(ctx, 499)
-    })
-    return ctx
-  }
-
-  // prom-client resolves label values on every call; a route's children are resolved once.
-  const latencyOf = new Map<string, { observe(seconds: number): void }>()
-  const responsesOf = new Map<string, { inc(): void }>()
-
-  /** Bookkeeping once per request, whether it was answered or aborted. */
-  const settle = (ctx: Ctx, status: number): boolean => {
-    if (ctx.done) return false
-    ctx.done = true
-    inflight--
-    let latency = latencyOf.get(ctx.route)
-    if (latency === undefined) latencyOf.set(ctx.route, (latency = metrics.latency.labels({ route: ctx.route })))
-    latency.observe((performance.now() - ctx.startedMs) / 1000)
-    const key = `${ctx.route} ${status}`
-    let responses = responsesOf.get(key)
-    if (responses === undefined) responsesOf.set(key, (responses = metrics.responses.labels({ route: ctx.route, status: String(status) })))
-    responses.inc()
-    return !ctx.aborted
-  }
-
-  const reply = (ctx: Ctx, status: number, body: string, contentType = JSON_TYPE, closeConnection = false): void => {
-    if (!settle(ctx, status)) return
-    ctx.res.cork(() => {
-      ctx.res.writeStatus(statusLine(status)).writeHeader('content-type', contentType)
-      if (ctx.requestId !== undefined) ctx.res.writeHeader('x-request-id', ctx.requestId)
-      ctx.res.end(body, closeConnection)
-    })
-  }
-
-  const fail = (ctx: Ctx, err: unknown, closeConnection = false): void => {
-    const { status, body } = toHttpError(err)
-    if (status >= 500 && status !== 503) logger.error({ err, route: ctx.route }, 'request failed')
-    reply(ctx, status, JSON.stringify(body), JSON_TYPE, closeConnection)
-  }
-
-  /**
-   * Requests awaiting their work. One sweep timer, running only while some wait, answers the
-   * overdue ones with 504 — a timer and a race per request cost more than the lookup itself.
-   */
-  const waiting = new Set<Ctx>()
-  const sweepMs = Math.max(5, Math.min(100, requestTimeoutMs / 4))
-  let sweeper: NodeJS.Timeout | undefined
-  const sweep = (): void => {
-    const now = performance.now()
-    for (const ctx of waiting) {
-      if (now - ctx.startedMs < requestTimeoutMs) continue
-      waiting.delete(ctx)
-      fail(ctx, new HttpError(504, 'TIMEOUT', `request took longer than ${requestTimeoutMs} ms`))
-    }
-    if (waiting.size === 0) {
-      clearInterval(sweeper)
-      sweeper = undefined
-    }
-  }
-
-  const run = (ctx: Ctx, work: () => Promise<object>): void => {
-    let pending: Promise<object>
-    try {
-      pending = work()
-    } catch (err: unknown) {
-      pending = Promise.reject(err)
-    }
-    waiting.add(ctx)
-    sweeper ??= setInterval(sweep, sweepMs)
-    pending.then(
-      (body) => {
-        waiting.delete(ctx)
-        reply(ctx, 200, JSON.stringify(body))
-      },
-      (err: unknown) => {
-        waiting.delete(ctx)
-        fail(ctx, err)
-      },
-    )
-  }
+  const { begin, reply, fail, run } = lifecycle
 
   /** The id the served log samples by; read from `req` before any await (uWS rule). */
   const identify = (ctx: Ctx, req: uWS.HttpRequest): void => {
@@ -384,7 +292,7 @@ export function createServer(args: {
         listenSocket = undefined
         for (const ws of sockets) ws.end(1001, 'server shutting down')
         const deadline = Date.now() + (options.shutdownGraceMs ?? 5000)
-        while (inflight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+        while (lifecycle.inflight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
         await unsubscribe?.()
         // Closes idle keep-alive connections too (present at runtime, missing from the typings).
         ;(app as unknown as { close?: () => void }).close?.()
