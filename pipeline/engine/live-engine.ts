@@ -28,6 +28,7 @@ import { PartitionSlot } from './partition-slot.ts'
 import { createSlotDelivery } from './slot-delivery.ts'
 import { planRekeys, planSources, type RekeyOptions, type SourcePlan } from './plan-sources.ts'
 import { createRekeyStage, isTransactional, type RekeyStage } from './rekey-stage.ts'
+import { isCaughtUp } from './caught-up.ts'
 import { ConfigError } from '../../core/errors.ts'
 
 export interface LiveEngineOptions {
@@ -338,40 +339,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     checkpointAll,
     internalTopics: [...internalTopics],
     async isCaughtUp(quietMs: number) {
-      const now = clock.nowMs()
-      for (const stage of rekeyStages) {
-        const ends = await log.endOffsets(stage.plan.source.topic)
-        if (stage.busy) return false
-        const owned = stage.progress()
-        for (let p = 0; p < ends.length; p++) {
-          const end = BigInt(ends[p] ?? '0')
-          if (end === 0n) continue
-          // A source partition this process does not own (yet: after a crash the group waits out
-          // the dead member's session) may still hold records to re-key.
-          const progress = owned.get(p)
-          if (progress === undefined) return false
-          // The committed position of a partition this process has not re-keyed a batch of is not
-          // known here; it is taken as read once it has been owned, and the whole stage idle, for
-          // quietMs (a partition with pending records is fetched, hence keeps the stage busy, well before).
-          if (progress.position === undefined) {
-            if (now - stage.lastActivityAtMs < quietMs || now - progress.assignedAtMs < quietMs) return false
-          } else if (BigInt(progress.position) < end) return false
-        }
-      }
-      for (const plan of plans) {
-        const ends = await log.endOffsets(plan.topic)
-        const internal = internalTopics.has(plan.topic)
-        for (let p = 0; p < ends.length; p++) {
-          const end = BigInt(ends[p]!)
-          if (end === 0n) continue
-          const slot = await slots.get(slotKey(plan.topic, p))?.catch(() => undefined)
-          if (slot === undefined) return false
-          const position = BigInt(slot.nextOffset)
-          if (!internal && position < end) return false
-          if (internal && (position < end - 1n || now - slot.lastRecordAtMs < quietMs)) return false
-        }
-      }
-      return true
+      const slotAt = async (topic: string, partition: number) => slots.get(slotKey(topic, partition))?.catch(() => undefined)
+      return isCaughtUp({ log, rekeyStages, plans, internalTopics, slotAt, nowMs: clock.nowMs(), quietMs })
     },
     async positions() {
       const out: Record<string, string> = {}
