@@ -114,6 +114,15 @@ function estimateFrom(sum: number, zeros: number): number {
 const unionRegisters = new Uint8Array(M)
 const unionTouched = new Uint16Array(M)
 
+/** Raises union register `r` to `rank`; `nt` registers are non-zero so far (the count is returned). */
+function raiseUnion(r: number, rank: number, nt: number): number {
+  const cur = unionRegisters[r] as number
+  if (rank <= cur) return nt
+  if (cur === 0) unionTouched[nt++] = r
+  unionRegisters[r] = rank
+  return nt
+}
+
 /**
  * `hllEstimate` of the merge of `count` sketches found at `accs[from + i·stride]`, without
  * building the merged sketch: the registers are unioned into a scratch array and cleared again.
@@ -121,43 +130,30 @@ const unionTouched = new Uint16Array(M)
  * the registers alone and Σ2^−rank is exact in a double whatever the summation order.
  */
 export function hllUnionEstimate(accs: readonly unknown[], from: number, stride: number, count: number): number {
-  const regs = unionRegisters
-  const touched = unionTouched
   let nt = 0
   for (let i = 0; i < count; i++) {
     const acc = accs[from + i * stride] as HllAcc
     if (typeof acc === 'number') {
-      const r = Math.floor(acc / 64)
-      const rank = acc % 64
-      const cur = regs[r] as number
-      if (rank > cur) {
-        if (cur === 0) touched[nt++] = r
+      nt = raiseUnion(Math.floor(acc / 64), acc % 64, nt)
+    } else if (!Array.isArray(acc)) {
+      // Dense: 2^p registers, inline (a call per register measured 30 % slower).
+      const regs = unionRegisters
+      for (let r = 0; r < M; r++) {
+        const rank = acc[r] as number
+        const cur = regs[r] as number
+        if (rank <= cur) continue
+        if (cur === 0) unionTouched[nt++] = r
         regs[r] = rank
       }
-    } else if (!Array.isArray(acc)) {
-      const dense = acc
-      for (let r = 0; r < M; r++) {
-        const rank = dense[r] as number
-        const cur = regs[r] as number
-        if (rank > cur) {
-          if (cur === 0) touched[nt++] = r
-          regs[r] = rank
-        }
-      }
     } else {
-      const sparse = acc
-      for (let j = 0; j < sparse.length; j++) {
-        const packed = sparse[j] as number
-        const r = Math.floor(packed / 64)
-        const rank = packed % 64
-        const cur = regs[r] as number
-        if (rank > cur) {
-          if (cur === 0) touched[nt++] = r
-          regs[r] = rank
-        }
+      for (let j = 0; j < acc.length; j++) {
+        const packed = acc[j] as number
+        nt = raiseUnion(Math.floor(packed / 64), packed % 64, nt)
       }
     }
   }
+  const regs = unionRegisters
+  const touched = unionTouched
   let sum = M - nt
   for (let i = 0; i < nt; i++) {
     const r = touched[i] as number
