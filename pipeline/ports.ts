@@ -233,12 +233,11 @@ export interface OfflineSink {
   stageArchiveRows(topic: string, rows: readonly ArchiveRow[]): Promise<StagedFiles>
   /**
    * Appends the staged files as one snapshot whose summary carries `summary`. `markers` are
-   * `name → seq` pairs (e.g. `clicks/3 → 17`) recorded in the summary so that `committedMarkers`
-   * can tell, after a crash, which checkpoints a table already holds; commit is thus idempotent.
+   * `name → seq` pairs (e.g. `clicks/3 → 17`) recorded in the summary, so that a commit can tell
+   * (after a crash, say) that the table already holds them: it then writes nothing. Commit is
+   * thus idempotent, and a checkpoint can be rolled forward as often as it is restored.
    */
   commit(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void>
-  /** Highest seq committed per marker name, over all snapshots of the table. */
-  committedMarkers(tableId: string): Promise<Record<string, number>>
   /**
    * The committed snapshots of a table, oldest first, each with the markers accumulated up to it
    * (so a feature table and an archive can be compared at the same checkpoints).

@@ -364,12 +364,10 @@ interface CheckpointCut {
   readonly watermarkMs: number
 }
 
-/** Commits the record's staged files to every table that does not hold them yet. */
+/** Commits the record's staged files to every table that does not hold them yet (commit skips those that do). */
 async function rollForward(record: PartitionCheckpoint, deps: SlotDeps): Promise<void> {
   const name = deps.checkpoints.markerName(record.topic, record.partition)
   for (const staged of record.staged) {
-    const committed = (await deps.offline.committedMarkers(staged.table))[name] ?? 0
-    if (committed >= record.seq) continue
     await deps.offline.commit(
       staged.table,
       [staged],

@@ -157,9 +157,20 @@ export async function loadTable(store: ObjectStore, path: string): Promise<Icebe
   return table
 }
 
-/** Reloads only if a newer version exists (cheap: one probe when nothing changed). */
+/**
+ * The newest version at or after `table`'s: metadata files are immutable and versions consecutive,
+ * so probing forward from the version already held finds it — one GET when nothing changed.
+ */
 export async function refreshTable(table: IcebergTable): Promise<IcebergTable> {
-  return (await loadTableIfExists(table.store, table.path)) ?? table
+  let version = table.version
+  let bytes: Uint8Array | undefined
+  for (;;) {
+    const next = await table.store.get(metadataKey(table.path, version + 1))
+    if (next === undefined) break
+    bytes = next
+    version++
+  }
+  return bytes === undefined ? table : { store: table.store, path: table.path, version, metadata: parseTableMetadata(bytes) }
 }
 
 export async function manifestsOf(table: IcebergTable, snapshot: Snapshot | undefined): Promise<ManifestFile[]> {

@@ -51,6 +51,8 @@ export class IcebergOfflineSink implements OfflineSink {
   readonly #tables = new Map<string, Promise<IcebergTable>>()
   readonly #views = new Map<string, FeatureViewDef>()
   readonly #options: IcebergOfflineSinkOptions
+  /** Per table, the last commit queued (see `commit`). */
+  readonly #commits = new Map<string, Promise<void>>()
 
   constructor(store: ObjectStore, options: IcebergOfflineSinkOptions = {}) {
     this.#store = store
@@ -130,19 +132,33 @@ export class IcebergOfflineSink implements OfflineSink {
     return loaded
   }
 
-  async commit(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void> {
-    const table = await refreshTable(await this.#tableById(tableId))
-    const files = staged.flatMap((s) => s.files.map(deserializeDataFile))
-    const markerSummary = Object.fromEntries(Object.entries(markers).map(([name, seq]) => [`${MARKER_PREFIX}${name}`, String(seq)]))
-    const result = await appendFiles(table, files, { ...summary, ...markerSummary }, {
-      skipIf: (base) => Object.keys(markers).length > 0 && Object.entries(markers).every(([name, seq]) => (markersOf(base)[name] ?? 0) >= seq),
+  /**
+   * Commits to one table run one after the other within this sink: they would only conflict with
+   * each other. The table is refreshed from the version this sink last saw (one probe), and a
+   * commit whose markers it already holds writes nothing.
+   */
+  commit(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void> {
+    const run = (this.#commits.get(tableId) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.#commitNow(tableId, staged, markers, summary))
+    this.#commits.set(tableId, run)
+    void run.catch(() => undefined).then(() => {
+      if (this.#commits.get(tableId) === run) this.#commits.delete(tableId)
     })
-    this.#tables.set(tableId, Promise.resolve(result.table))
+    return run
   }
 
-  async committedMarkers(tableId: string): Promise<Record<string, number>> {
-    const loaded = await loadTableIfExists(this.#store, tableId)
-    return loaded ? markersOf(loaded.metadata) : {}
+  async #commitNow(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void> {
+    const table = await refreshTable(await this.#tableById(tableId))
+    const held = (base: TableMetadata): boolean => Object.keys(markers).length > 0 && Object.entries(markers).every(([name, seq]) => (markersOf(base)[name] ?? 0) >= seq)
+    if (held(table.metadata)) {
+      this.#tables.set(tableId, Promise.resolve(table))
+      return
+    }
+    const files = staged.flatMap((s) => s.files.map(deserializeDataFile))
+    const markerSummary = Object.fromEntries(Object.entries(markers).map(([name, seq]) => [`${MARKER_PREFIX}${name}`, String(seq)]))
+    const result = await appendFiles(table, files, { ...summary, ...markerSummary }, { skipIf: held })
+    this.#tables.set(tableId, Promise.resolve(result.table))
   }
 
   async snapshots(tableId: string): Promise<{ snapshotId: string; markers: Record<string, number> }[]> {
