@@ -30,6 +30,12 @@ export interface IcebergTable {
   readonly path: string
   readonly version: number
   readonly metadata: TableMetadata
+  /**
+   * The current snapshot's manifest list, when this process has just written it (a commit's
+   * result carries it) so that the next commit need not read it back; absent when the table was
+   * read from the store.
+   */
+  readonly currentManifests?: readonly ManifestFile[]
 }
 
 export interface CommitOptions {
@@ -175,6 +181,7 @@ export async function refreshTable(table: IcebergTable): Promise<IcebergTable> {
 
 export async function manifestsOf(table: IcebergTable, snapshot: Snapshot | undefined): Promise<ManifestFile[]> {
   if (snapshot === undefined) return []
+  if (table.currentManifests !== undefined && snapshot['snapshot-id'] === table.metadata['current-snapshot-id']) return [...table.currentManifests]
   const bytes = await table.store.get(keyOfTableUri(table.store, snapshot['manifest-list']))
   if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', 'manifest list is missing', { context: { snapshotId: String(snapshot['snapshot-id']) } })
   return decodeManifestList(bytes)
@@ -245,7 +252,7 @@ export async function commitSnapshot(
         throw new CommitError('COMMIT_CONFLICT', 'another writer committed this table version first', { context: { path, version } })
       }
       await writeHint(store, path, version).catch(() => undefined) // best effort: readers probe forward
-      return { table: { store, path, version, metadata: next }, snapshotId, status: 'committed' as const }
+      return { table: { store, path, version, metadata: next, currentManifests: change.manifests }, snapshotId, status: 'committed' as const }
     },
     {
       clock,

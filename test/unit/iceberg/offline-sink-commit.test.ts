@@ -7,7 +7,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ArchiveRow } from '../../../pipeline/ports.ts'
 import { IcebergOfflineSink } from '../../../sinks/iceberg/offline-sink.ts'
-import { listSnapshots, loadTable, readRows, refreshTable } from '../../../sinks/iceberg/index.ts'
+import { dataFilesOf, listSnapshots, loadTable, readRows, refreshTable } from '../../../sinks/iceberg/index.ts'
 import { MemoryObjectStore } from '../../../sinks/object-store/index.ts'
 
 /** A memory store that counts calls per method. */
@@ -110,5 +110,22 @@ void describe('sinks > iceberg > offline sink commits', () => {
     const fresh = await refreshTable(held)
     assert.equal(fresh.version, held.version + 2)
     assert.equal(listSnapshots(fresh).length, 3)
+  })
+
+  void test('a commit after the sink’s own reads two small objects (no manifest list) and keeps every file', async () => {
+    const store = new CountingStore()
+    const sink = new IcebergOfflineSink(store)
+    const tableId = sink.tableId({ kind: 'archive', topic: TOPIC })
+    await sink.commit(tableId, [await sink.stageArchiveRows(TOPIC, archiveRows(0, 0, 3))], { 'clicks/0': 1 }, {})
+    for (let seq = 2; seq <= 4; seq++) {
+      const staged = await sink.stageArchiveRows(TOPIC, archiveRows(0, 3 * seq, 3))
+      const gets = store.calls.get
+      await sink.commit(tableId, [staged], { 'clicks/0': seq }, {})
+      // The probe for a newer metadata version, and the version hint before it moves forward.
+      assert.equal(store.calls.get - gets, 2)
+    }
+    const table = await loadTable(store, tableId)
+    assert.equal((await dataFilesOf(table)).length, 4)
+    assert.equal(await rowCount(store, tableId), 12)
   })
 })
