@@ -1,5 +1,6 @@
 /** The fixed-rate load generator of the serving benches (run in a child process). */
 import { connect, type Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface RateResult {
   sent: number
@@ -89,9 +90,9 @@ export async function loadgen(port: number, rate: number, seconds: number, conne
         else backlog.push({ dueAt: now, i: sent, measured: !warm })
         sent++
       }
-      await new Promise((resolve) => setTimeout(resolve, 1))
+      await sleep(1)
     }
-    while ((inflight > 0 || backlog.length > 0) && performance.now() - t0 < (durationS + 10) * 1000) await new Promise((resolve) => setTimeout(resolve, 5))
+    while ((inflight > 0 || backlog.length > 0) && performance.now() - t0 < (durationS + 10) * 1000) await sleep(5)
     return sent
   }
   await run(Math.min(2, seconds / 4))

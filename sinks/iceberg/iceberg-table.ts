@@ -148,13 +148,21 @@ export async function loadTableIfExists(store: ObjectStore, path: string): Promi
     bytes = await store.get(metadataKey(path, version))
     if (bytes === undefined) return undefined
   }
-  for (;;) {
-    const next = await store.get(metadataKey(path, version! + 1))
-    if (next === undefined) break
-    bytes = next
-    version = version! + 1
+  const newest = await probeForward(store, path, version!)
+  return { store, path, version: newest?.version ?? version!, metadata: parseTableMetadata(newest?.bytes ?? bytes) }
+}
+
+/**
+ * The newest metadata version after `version`, read forward one by one (metadata files are
+ * immutable and versions consecutive); undefined when `version` is the newest (one GET).
+ */
+async function probeForward(store: ObjectStore, path: string, version: number): Promise<{ version: number; bytes: Uint8Array } | undefined> {
+  let newest: { version: number; bytes: Uint8Array } | undefined
+  for (let v = version + 1; ; v++) {
+    const bytes = await store.get(metadataKey(path, v))
+    if (bytes === undefined) return newest
+    newest = { version: v, bytes }
   }
-  return { store, path, version: version!, metadata: parseTableMetadata(bytes) }
 }
 
 export async function loadTable(store: ObjectStore, path: string): Promise<IcebergTable> {
@@ -163,20 +171,10 @@ export async function loadTable(store: ObjectStore, path: string): Promise<Icebe
   return table
 }
 
-/**
- * The newest version at or after `table`'s: metadata files are immutable and versions consecutive,
- * so probing forward from the version already held finds it — one GET when nothing changed.
- */
+/** The newest version at or after `table`'s, probed forward from it: one GET when nothing changed. */
 export async function refreshTable(table: IcebergTable): Promise<IcebergTable> {
-  let version = table.version
-  let bytes: Uint8Array | undefined
-  for (;;) {
-    const next = await table.store.get(metadataKey(table.path, version + 1))
-    if (next === undefined) break
-    bytes = next
-    version++
-  }
-  return bytes === undefined ? table : { store: table.store, path: table.path, version, metadata: parseTableMetadata(bytes) }
+  const newest = await probeForward(table.store, table.path, table.version)
+  return newest === undefined ? table : { store: table.store, path: table.path, version: newest.version, metadata: parseTableMetadata(newest.bytes) }
 }
 
 export async function manifestsOf(table: IcebergTable, snapshot: Snapshot | undefined): Promise<ManifestFile[]> {

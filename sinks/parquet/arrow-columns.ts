@@ -57,15 +57,13 @@ class StatsBuilder {
   max: number | bigint | undefined
   constructor(readonly ordered: boolean) {}
   /** One column's counts (every value, nulls included) and, for ordered columns, its bounds. */
-  absorb(values: number, nulls: number, nans: number, bounds: NumberBounds | undefined): void {
+  absorb(values: number, nulls: number, nans: number, min?: number | bigint, max?: number | bigint): void {
     this.valueCount += values
     this.nullCount += nulls
     if (!this.ordered) return
     this.nanCount += nans
-    if (bounds?.seen === true) {
-      this.min = bounds.lo
-      this.max = bounds.hi
-    }
+    this.min = min
+    this.max = max
   }
   build(): ColumnStats {
     return { valueCount: this.valueCount, nullCount: this.nullCount, nanCount: this.nanCount, min: this.min, max: this.max }
@@ -105,10 +103,11 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
     nulls++
   }
   /** Counts of the loop into the validity and the stats (every value counts once, nulls too). */
-  const settle = (nans = 0, bounds?: NumberBounds): void => {
+  const settle = (nans = 0, min?: number | bigint, max?: number | bigint): void => {
     validity.nullCount = nulls
-    stats.absorb(n, nulls, nans, bounds)
+    stats.absorb(n, nulls, nans, min, max)
   }
+  const settleNumbers = (nans: number, b: NumberBounds): void => (b.seen ? settle(nans, b.lo, b.hi) : settle(nans))
   switch (type) {
     case 'string':
     case 'binary': {
@@ -169,7 +168,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
         bitmap[i >> 3]! |= 1 << (i & 7)
         widen(bounds, v)
       }
-      settle(0, bounds)
+      settleNumbers(0, bounds)
       return arrow.makeData({ type: arrowType as arrow.Int32, length: n, nullCount: validity.nullCount, nullBitmap: validity.nullCount > 0 ? validity.bitmap : null, data })
     }
     case 'double': {
@@ -188,7 +187,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
         if (v !== v) nans++
         else widen(bounds, v)
       }
-      settle(nans, bounds)
+      settleNumbers(nans, bounds)
       return arrow.makeData({ type: arrowType as arrow.Float64, length: n, nullCount: validity.nullCount, nullBitmap: validity.nullCount > 0 ? validity.bitmap : null, data })
     }
     case 'boolean': {
@@ -241,14 +240,10 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
         }
         bitmap[i >> 3]! |= 1 << (i & 7)
       }
-      settle()
       // Bounds of the two paths meet as bigints (the stored unit of long and timestamptz bounds).
-      if (stats.ordered && (bounds.seen || bigLo !== undefined)) {
-        const lo = bounds.seen ? BigInt(bounds.lo) : undefined
-        const hi = bounds.seen ? BigInt(bounds.hi) : undefined
-        stats.min = lo === undefined || (bigLo !== undefined && bigLo < lo) ? bigLo : lo
-        stats.max = hi === undefined || (bigHi !== undefined && bigHi > hi) ? bigHi : hi
-      }
+      const lo = bounds.seen ? BigInt(bounds.lo) : undefined
+      const hi = bounds.seen ? BigInt(bounds.hi) : undefined
+      settle(0, lo === undefined || (bigLo !== undefined && bigLo < lo) ? bigLo : lo, hi === undefined || (bigHi !== undefined && bigHi > hi) ? bigHi : hi)
       return arrow.makeData({
         type: arrowType as arrow.Int64,
         length: n,
