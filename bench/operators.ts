@@ -26,7 +26,7 @@ const gc = vm.runInNewContext('gc') as () => void
 const source: SourceDef = {
   kind: 'source', name: 'orders', topic: 'orders', schema: { type: 'record', name: 'Order', fields: [] },
   eventTimeField: 'ts', keyedBy: 'user', partitions: 1, outOfOrdernessMs: 5 * MIN, allowedLatenessMs: 0,
-  idleTimeoutMs: 60_000, description: '',
+  idleTimeoutMs: 60_000, maxFutureSkewMs: 3_600_000, description: '',
 }
 function feat(op: AggregationDef['op'], field: string | undefined, windowMs: number, hopMs: number, n?: number): FeatureDef {
   const name = `${op}_${windowMs / MIN}m`

@@ -44,6 +44,7 @@ export function benchView(): FeatureViewDef {
       outOfOrdernessMs: 0,
       allowedLatenessMs: 0,
       idleTimeoutMs: 60_000,
+      maxFutureSkewMs: 3_600_000,
       description: '',
     },
     filter: undefined,

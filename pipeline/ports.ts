@@ -90,6 +90,7 @@ export type DeadLetterReason =
   | 'invalid_key'
   | 'oversize'
   | 'late'
+  | 'future_event_time'
   | 'map_failed'
 
 export interface DeadLetter {
@@ -190,12 +191,13 @@ export type OfflineTable =
 export interface RowOrigin {
   readonly partition: number
   readonly offset: string
-  /** Index of the row among those emitted by the same record or marker. */
-  readonly seq: number
   /**
-   * True when an idle marker emitted the row. A marker is archived with the next offset to be read,
-   * so archive order is (partition, offset, marker first, seq).
+   * Index of the row among all rows emitted at this offset: the rows of the idle markers archived
+   * at the offset first (a marker is archived with the next offset to be read, and one idle period
+   * can archive several), in marker order, then the record's. Distinct within a partition's offset.
    */
+  readonly seq: number
+  /** True when an idle marker emitted the row. */
   readonly marker: boolean
 }
 

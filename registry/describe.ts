@@ -15,6 +15,7 @@
  * the hash (re-publish as a new version, or pin the toolchain).
  */
 import type { EntityDef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef, SourceDef } from '../operators/define/types.ts'
+import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../operators/task/event-time-rule.ts'
 
 export function functionText(fn: ((...args: never[]) => unknown) | undefined): string | null {
   return fn === undefined ? null : fn.toString().replace(/\s+/g, ' ').trim()
@@ -52,6 +53,8 @@ export interface ViewLogic {
     readonly outOfOrdernessMs: number
     readonly allowedLatenessMs: number
     readonly idleTimeoutMs: number
+    /** Present only when the source sets a bound other than the default (hashes of older definitions stay). */
+    readonly maxFutureSkewMs?: number
   }
   readonly filter: string | null
   readonly map: string | null
@@ -84,6 +87,7 @@ export function viewLogic(view: FeatureViewDef): ViewLogic {
       outOfOrdernessMs: s.outOfOrdernessMs,
       allowedLatenessMs: s.allowedLatenessMs,
       idleTimeoutMs: s.idleTimeoutMs,
+      ...(s.maxFutureSkewMs === DEFAULT_MAX_FUTURE_SKEW_MS ? {} : { maxFutureSkewMs: s.maxFutureSkewMs }),
     },
     filter: functionText(view.filter),
     map: functionText(view.map),
@@ -123,6 +127,7 @@ export interface SourceRecord {
   readonly outOfOrdernessMs: number
   readonly allowedLatenessMs: number
   readonly idleTimeoutMs: number
+  readonly maxFutureSkewMs: number
   readonly description: string
 }
 
@@ -137,6 +142,7 @@ export function describeSource(s: SourceDef): SourceRecord {
     outOfOrdernessMs: s.outOfOrdernessMs,
     allowedLatenessMs: s.allowedLatenessMs,
     idleTimeoutMs: s.idleTimeoutMs,
+    maxFutureSkewMs: s.maxFutureSkewMs,
     description: s.description,
   }
 }

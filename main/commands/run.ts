@@ -95,7 +95,19 @@ Examples:
         ctx.err(`engine failed: ${outcome.message}\n`)
         return 1
       }
-      await engine.stop()
+      // A checkpoint that fails is retried by the stop's own checkpoint (its rows were kept); if
+      // that fails too, stop throws. Either way a run during which the engine failed is a failure.
+      try {
+        await engine.stop()
+      } catch (err: unknown) {
+        logger.fatal({ err }, 'engine stop failed')
+        ctx.err(`engine stop failed: ${err instanceof Error ? err.message : String(err)} — nothing past the last checkpoint was published; rerun to resume from it\n`)
+        return 1
+      }
+      if (engine.failure !== undefined) {
+        ctx.err(`engine failed: ${engine.failure.message}\n`)
+        return 1
+      }
       const summary = { stoppedBy: outcome, consumed: engine.stats.consumed, emittedRows: engine.stats.emittedRows, deadLettered: engine.stats.deadLettered, checkpoints: engine.stats.checkpoints }
       ctx.out(ctx.json ? `${JSON.stringify(summary)}\n` : `engine stopped (${outcome}): ${summary.consumed} records consumed, ${summary.emittedRows} rows emitted, ${summary.checkpoints} checkpoints\n`)
       return 0

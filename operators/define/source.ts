@@ -17,10 +17,15 @@ export interface SourceOptions {
   readonly outOfOrderness?: Duration
   readonly allowedLateness?: Duration
   readonly idleTimeout?: Duration
+  /**
+   * A record whose event time is more than this after its Kafka timestamp (the ingestion time) is
+   * dead-lettered `future_event_time` and does not move the watermark (default 1h).
+   */
+  readonly maxFutureSkew?: Duration
   readonly description?: string
 }
 
-export const SOURCE_DEFAULTS = { partitions: 3, outOfOrderness: '5s', allowedLateness: '1m', idleTimeout: '30s' } as const
+export const SOURCE_DEFAULTS = { partitions: 3, outOfOrderness: '5s', allowedLateness: '1m', idleTimeout: '30s', maxFutureSkew: '1h' } as const
 
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/
 
@@ -79,6 +84,7 @@ export function source(options: SourceOptions): SourceDef {
     outOfOrdernessMs: checkDuration(options.outOfOrderness ?? SOURCE_DEFAULTS.outOfOrderness, where, 'outOfOrderness'),
     allowedLatenessMs: checkDuration(options.allowedLateness ?? SOURCE_DEFAULTS.allowedLateness, where, 'allowedLateness'),
     idleTimeoutMs: checkDuration(options.idleTimeout ?? SOURCE_DEFAULTS.idleTimeout, where, 'idleTimeout', { positive: true }),
+    maxFutureSkewMs: checkDuration(options.maxFutureSkew ?? SOURCE_DEFAULTS.maxFutureSkew, where, 'maxFutureSkew'),
     description: checkText(options.description, where, 'description'),
   } satisfies SourceDef)
 }

@@ -31,6 +31,8 @@ export interface SourceDef {
   readonly outOfOrdernessMs: number
   readonly allowedLatenessMs: number
   readonly idleTimeoutMs: number
+  /** How far an event time may lie beyond its record's ingestion timestamp (operators/task/event-time-rule.ts). */
+  readonly maxFutureSkewMs: number
   readonly description: string
 }
 

@@ -2,7 +2,7 @@
 import type { FeatureRow } from '../define/types.ts'
 
 /** A subset of pipeline/ports.ts `DeadLetterReason`; the pipeline adds topic/partition/bytes. */
-export type TaskDeadLetterReason = 'late' | 'missing_key' | 'invalid_key' | 'missing_event_time' | 'map_failed' | 'schema_mismatch'
+export type TaskDeadLetterReason = 'late' | 'future_event_time' | 'missing_key' | 'invalid_key' | 'missing_event_time' | 'map_failed' | 'schema_mismatch'
 
 export interface TaskDeadLetter {
   readonly offset: string

@@ -2,7 +2,9 @@
  * The per-partition operator task (DESIGN §2): every view reading one source partition, fed
  * records strictly in offset order, owning the partition watermark.
  *
- * Per record: (1) late if time ≤ watermark − allowedLateness (judged before the record);
+ * Per record: (0) refused, without moving the watermark, when the time is missing or lies beyond
+ * the source's future-skew bound (event-time-rule.ts); (1) late if time ≤ watermark −
+ * allowedLateness (judged before the record);
  * (2) if accepted, each view filters, maps, keys, updates tiles and emits its event row;
  * (3) watermark ← max(watermark, time − outOfOrderness), or ← max(watermark, marker);
  * (4) each view fires its due boundaries in (boundary, key bytes) order.
@@ -19,11 +21,17 @@ import { planView } from './plan.ts'
 import { ViewRunner } from './view-runner.ts'
 import { decodeViewState, encodeViewState } from './snapshot.ts'
 import type { TaskDeadLetter, TaskOutput } from './output.ts'
+import { isBeyondFutureSkew } from './event-time-rule.ts'
 
 export interface TaskEvent {
   readonly offset: string
   /** Event time (epoch ms) read from the source's event-time field; undefined when absent/invalid. */
   readonly eventTimeMs: number | undefined
+  /**
+   * The record's ingestion time (its log timestamp, archived with it): an event time more than the
+   * source's `maxFutureSkewMs` beyond it is refused (event-time-rule.ts). Undefined: not judged.
+   */
+  readonly ingestionTimeMs?: number
   readonly event: EventRecord
 }
 
@@ -73,6 +81,15 @@ class Task implements PartitionTask {
     const t = input.eventTimeMs
     if (t === undefined || !Number.isSafeInteger(t)) {
       deadLetters.push({ offset: input.offset, reason: 'missing_event_time', detail: `no valid ${this.#source.eventTimeField}` })
+      return { rows, deadLetters }
+    }
+    const ingestedMs = input.ingestionTimeMs
+    if (ingestedMs !== undefined && isBeyondFutureSkew(t, ingestedMs, this.#source.maxFutureSkewMs)) {
+      deadLetters.push({
+        offset: input.offset,
+        reason: 'future_event_time',
+        detail: `event time ${t} is ${t - ingestedMs} ms after the record's timestamp ${ingestedMs} (max future skew ${this.#source.maxFutureSkewMs} ms)`,
+      })
       return { rows, deadLetters }
     }
     if (t <= this.#watermarkMs - this.#source.allowedLatenessMs) {

@@ -19,6 +19,8 @@ export interface ViewCheckpoint {
   /** `name@version` of the view. */
   readonly view: string
   readonly stateKey: string
+  /** Rows the view emitted at `nextOffset` from idle markers before the cut (absent: none). */
+  readonly rowsAtNextOffset?: number
 }
 
 export interface PartitionCheckpoint {
@@ -75,10 +77,17 @@ export class CheckpointStore {
     return bytes
   }
 
-  /** False when another owner already published this seq: this owner is fenced off. */
+  /**
+   * False when another owner already published this seq: this owner is fenced off. A record equal
+   * to ours byte for byte is ours — an earlier attempt whose answer was lost (a timeout after the
+   * write) — and counts as published, not as fenced.
+   */
   async publish(checkpoint: PartitionCheckpoint): Promise<boolean> {
     const key = `${this.#dir(checkpoint.topic, checkpoint.partition)}ckpt-${String(checkpoint.seq).padStart(SEQ_DIGITS, '0')}.json`
-    return this.#store.putIfAbsent(key, new TextEncoder().encode(JSON.stringify(checkpoint)))
+    const bytes = new TextEncoder().encode(JSON.stringify(checkpoint))
+    if (await this.#store.putIfAbsent(key, bytes)) return true
+    const existing = await this.#store.get(key)
+    return existing !== undefined && Buffer.from(existing).equals(bytes)
   }
 
   /** Deletes records and state blobs older than `keepFromSeq` (recovery only reads the latest). */

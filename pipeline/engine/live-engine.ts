@@ -85,6 +85,8 @@ export interface LiveEngine {
   stop(): Promise<void>
   /** Resolves when a fatal error stops the engine; main/ exits non-zero on it. */
   readonly failed: Promise<Error>
+  /** The fatal error, once there was one (a run that stopped cleanly afterwards still failed). */
+  readonly failure: Error | undefined
 }
 
 export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
@@ -112,8 +114,10 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   let stopping = false
   let resolveFailed: (err: Error) => void = () => {}
   const failed = new Promise<Error>((resolve) => (resolveFailed = resolve))
+  let failure: Error | undefined
   // A fatal error ends all work of the engine (timer, re-key stages), so the process can exit.
   const fail = (err: Error): void => {
+    failure ??= err
     stopping = true
     if (timer) clearTimeout(timer)
     for (const stage of rekeyStages) void stage.stop().catch((e: unknown) => logger.warn({ err: e }, 're-key stage stop after a failure failed'))
@@ -281,6 +285,9 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   return {
     stats,
     failed,
+    get failure() {
+      return failure
+    },
     async start() {
       for (const r of rekeyPlans) await log.createTopic(r.source.topic, r.source.partitions)
       for (const plan of plans) await log.createTopic(plan.topic, plan.source.partitions)

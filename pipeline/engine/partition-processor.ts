@@ -25,6 +25,11 @@ export interface PartitionProcessorOptions {
   readonly task: PartitionTask
   /** Next offset expected; records below it were already processed (at-least-once delivery). */
   readonly nextOffset: string
+  /**
+   * Rows already emitted at `nextOffset` by idle markers archived there (a checkpoint can fall
+   * between two markers of one idle period); the next row's index at that offset continues from it.
+   */
+  readonly rowsAtNextOffset?: number
 }
 
 export class PartitionProcessor {
@@ -33,6 +38,14 @@ export class PartitionProcessor {
   readonly source: SourceDef
   readonly task: PartitionTask
   #nextOffset: bigint
+  /**
+   * Archive position of the rows (RowOrigin.seq): every row gets a distinct index among the rows
+   * emitted at its offset — those of the idle markers archived at that offset first, in marker
+   * order, then those of the record — so no two rows of a partition share a position, however
+   * many markers an idle period archives at one offset (docs/semantics.md §12).
+   */
+  #rowIndexOffset: string
+  #rowIndex: number
 
   constructor(options: PartitionProcessorOptions) {
     this.topic = options.topic
@@ -40,6 +53,24 @@ export class PartitionProcessor {
     this.source = options.source
     this.task = options.task
     this.#nextOffset = BigInt(options.nextOffset)
+    this.#rowIndexOffset = options.nextOffset
+    this.#rowIndex = options.rowsAtNextOffset ?? 0
+  }
+
+  /** Rows emitted so far at the next offset (by markers): what a checkpoint taken now must keep. */
+  get rowsAtNextOffset(): number {
+    return this.#rowIndexOffset === this.nextOffset ? this.#rowIndex : 0
+  }
+
+  #collect(target: OfflineFeatureRow[], rows: readonly FeatureRow[], offset: string, marker: boolean, createdAtMs: number): void {
+    if (offset !== this.#rowIndexOffset) {
+      this.#rowIndexOffset = offset
+      this.#rowIndex = 0
+    }
+    const partition = this.partition
+    for (const row of rows) {
+      target.push({ entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, createdAtMs, origin: { partition, offset, seq: this.#rowIndex++, marker } })
+    }
   }
 
   get view(): FeatureViewDef {
@@ -61,8 +92,8 @@ export class PartitionProcessor {
       // Undecodable records are dead-lettered once per partition by the caller, not per view.
       if (result.ok) {
         const t = eventTimeOf(result.event[this.source.eventTimeField])
-        const output = this.task.processEvent({ offset: record.offset, eventTimeMs: t, event: result.event })
-        collect(out.rows, output.rows[0] ?? [], this.partition, record.offset, false, createdAtMs)
+        const output = this.task.processEvent({ offset: record.offset, eventTimeMs: t, ingestionTimeMs: record.timestampMs, event: result.event })
+        this.#collect(out.rows, output.rows[0] ?? [], record.offset, false, createdAtMs)
         for (const letter of output.deadLetters) {
           out.deadLetters.push({
             topic: this.topic,
@@ -85,12 +116,7 @@ export class PartitionProcessor {
   processMarker(watermarkMs: number, createdAtMs: number): OfflineFeatureRow[] {
     const rows: OfflineFeatureRow[] = []
     const output = this.task.processWatermarkMarker(watermarkMs)
-    collect(rows, output.rows[0] ?? [], this.partition, this.nextOffset, true, createdAtMs)
+    this.#collect(rows, output.rows[0] ?? [], this.nextOffset, true, createdAtMs)
     return rows
   }
-}
-
-function collect(target: OfflineFeatureRow[], rows: readonly FeatureRow[], partition: number, offset: string, marker: boolean, createdAtMs: number): void {
-  let seq = 0
-  for (const row of rows) target.push({ entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, createdAtMs, origin: { partition, offset, seq: seq++, marker } })
 }

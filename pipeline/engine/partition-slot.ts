@@ -74,6 +74,8 @@ export class PartitionSlot {
   #queue: Promise<unknown> = Promise.resolve()
   #persisting: Promise<unknown> = Promise.resolve()
   #checkpointedOffset: string
+  /** The last published checkpoint while its table commits have not all succeeded. */
+  #unfinished: PartitionCheckpoint | undefined
   readonly #deps: SlotDeps
 
   private constructor(options: SlotOptions, processors: PartitionProcessor[], seq: number, nextOffset: string, deps: SlotDeps) {
@@ -106,7 +108,7 @@ export class PartitionSlot {
       const saved = latest?.views.find((v) => v.view === viewId(view))
       if (saved) {
         const task = restorePartitionTask([view], source, await deps.checkpoints.readState(saved.stateKey))
-        processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset }))
+        processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset, rowsAtNextOffset: saved.rowsAtNextOffset ?? 0 }))
         continue
       }
       const backfill = await options.backfillCheckpoints?.(view).latest(topic, partition)
@@ -115,7 +117,7 @@ export class PartitionSlot {
           throw new InvariantViolation(`backfill of ${viewId(view)} on ${topic}/${partition} reached ${backfill.nextOffset}, past the live position ${nextOffset}`)
         }
         const task = restorePartitionTask([view], source, await options.backfillCheckpoints!(view).readState(backfill.views[0].stateKey))
-        processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset: backfill.nextOffset }))
+        processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset: backfill.nextOffset, rowsAtNextOffset: backfill.views[0].rowsAtNextOffset ?? 0 }))
         adopted.push(processors.length - 1)
         continue
       }
@@ -296,9 +298,11 @@ export class PartitionSlot {
     const cut: CheckpointCut = {
       seq: this.seq + 1,
       startedAtMs: this.#deps.clock.nowMs(),
+      previousCheckpointAtMs: this.lastCheckpointAtMs,
       rows: this.#rows,
       archive: this.#archive,
       states: views.map((_, v) => (this.processors[v] as PartitionProcessor).task.snapshot()),
+      rowsAtNextOffset: this.processors.map((p) => p.rowsAtNextOffset),
       nextOffset: this.nextOffset,
       watermarkMs: this.watermarkMs,
     }
@@ -308,16 +312,49 @@ export class PartitionSlot {
     return cut
   }
 
+  /**
+   * Runs the checkpoint of `cut`. Until its record is published the cut's rows exist only here: if
+   * any step before the publish fails, they go back in front of the buffers, so the next
+   * checkpoint covers them again — a later checkpoint never publishes past rows that were never
+   * written (the point of no return is a promise that everything before the cut is durable).
+   * After the publish they are durable in the record; if the table commits fail, the next
+   * checkpoint first finishes them (and a restart's `restore` does the same from the record).
+   */
   async #persist(cut: CheckpointCut, landed: Promise<unknown> | undefined): Promise<boolean> {
-    const { offline, checkpoints, clock, logger } = this.#deps
+    let published: PartitionCheckpoint | undefined
+    try {
+      published = await this.#publish(cut, landed)
+    } catch (err: unknown) {
+      this.#giveBack(cut)
+      throw err
+    }
+    if (published === undefined) return false
+    await this.#finish(published)
+    return true
+  }
+
+  /** Puts an unpublished cut's rows and archive records back in front of what came after it. */
+  #giveBack(cut: CheckpointCut): void {
+    this.#rows = cut.rows.map((rows, v) => (rows.length === 0 ? (this.#rows[v] as OfflineFeatureRow[]) : rows.concat(this.#rows[v] as OfflineFeatureRow[])))
+    if (cut.archive.length > 0) this.#archive = cut.archive.concat(this.#archive)
+    this.lastCheckpointAtMs = cut.previousCheckpointAtMs
+  }
+
+  #retryOptions(): RetryOptions {
+    const { clock, logger } = this.#deps
+    const { topic, partition } = this.options
+    return { clock, attempts: 10, maxDelayMs: 2_000, onRetry: (err: unknown) => logger.warn({ err, topic, partition }, 'checkpoint step retried') }
+  }
+
+  /** Steps 1–3: stage, state blobs, publish. Undefined when fenced. */
+  async #publish(cut: CheckpointCut, landed: Promise<unknown> | undefined): Promise<PartitionCheckpoint | undefined> {
+    const { offline, checkpoints, logger } = this.#deps
     const { topic, partition, views } = this.options
     const { seq } = cut
-    const options: RetryOptions = {
-      clock,
-      attempts: 10,
-      maxDelayMs: 2_000,
-      onRetry: (err: unknown) => logger.warn({ err, topic, partition }, 'checkpoint step retried'),
-    }
+    const options = this.#retryOptions()
+    // A published checkpoint whose table commits failed is finished before anything newer is
+    // published: restore rolls forward only the latest record, so its files would never be committed.
+    if (this.#unfinished !== undefined) await this.#finish(this.#unfinished)
     const staged: StagedFiles[] = []
     // Every table gets a commit at every checkpoint, empty or not, so all tables of a partition carry
     // the same checkpoint markers and can be compared at the same cut (verify-parity).
@@ -328,7 +365,9 @@ export class PartitionSlot {
     const saved = []
     for (let v = 0; v < views.length; v++) {
       const bytes = cut.states[v] as Uint8Array
-      saved.push({ view: viewId(views[v]!), stateKey: await retry(() => checkpoints.writeState(topic, partition, seq, bytes), options) })
+      const stateKey = await retry(() => checkpoints.writeState(topic, partition, seq, bytes), options)
+      const rows = cut.rowsAtNextOffset[v] ?? 0
+      saved.push({ view: viewId(views[v]!), stateKey, ...(rows > 0 ? { rowsAtNextOffset: rows } : {}) })
     }
     const wm = cut.watermarkMs
     const record: PartitionCheckpoint = {
@@ -344,22 +383,32 @@ export class PartitionSlot {
     await landed
     if (!(await retry(() => checkpoints.publish(record), options))) {
       logger.warn({ topic, partition, checkpointSeq: seq }, 'checkpoint fenced: another owner published first')
-      return false
+      return undefined
     }
     this.seq = seq
     this.#checkpointedOffset = cut.nextOffset
-    await retry(() => rollForward(record, this.#deps), options)
-    await checkpoints.prune(topic, partition, seq).catch((err: unknown) => logger.warn({ err }, 'checkpoint prune failed'))
-    return true
+    this.#unfinished = record
+    return record
+  }
+
+  /** Step 4: commits the published record's files to every table, then prunes older records. */
+  async #finish(record: PartitionCheckpoint): Promise<void> {
+    const { checkpoints, logger } = this.#deps
+    await retry(() => rollForward(record, this.#deps), this.#retryOptions())
+    if (this.#unfinished === record) this.#unfinished = undefined
+    await checkpoints.prune(record.topic, record.partition, record.seq).catch((err: unknown) => logger.warn({ err }, 'checkpoint prune failed'))
   }
 }
 
 interface CheckpointCut {
   readonly seq: number
   readonly startedAtMs: number
+  /** When the checkpoint before this one started: restored if this one fails before its publish. */
+  readonly previousCheckpointAtMs: number
   readonly rows: OfflineFeatureRow[][]
   readonly archive: ArchiveRow[]
   readonly states: Uint8Array[]
+  readonly rowsAtNextOffset: number[]
   readonly nextOffset: string
   readonly watermarkMs: number
 }

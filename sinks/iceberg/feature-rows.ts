@@ -18,7 +18,7 @@ export async function readFeatureRowsByEntity(store: ObjectStore, view: FeatureV
       byEntity.set(row.entityKey, list)
     }
   }
-  return new Map([...byEntity].map(([k, list]) => [k, list.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0)).map((x) => x.row)]))
+  return new Map([...byEntity].map(([k, list]) => [k, list.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : a.row.asOfMs - b.row.asOfMs)).map((x) => x.row)]))
 }
 
 function unBig<T>(v: T): T {

@@ -30,11 +30,14 @@ export function archiveTablePath(topic: string): string {
 }
 
 /**
- * Archive order of a feature row as one long: offset · 2^21 + (record, not marker) · 2^20 + row
- * index. Rows of one entity always come from one partition, so this orders any entity's rows.
+ * Archive order of a feature row as one long: offset · 2^21 + the row's index among the rows
+ * emitted at that offset (markers' rows first, then the record's; RowOrigin.seq). Rows of one
+ * entity always come from one partition, so this orders any entity's rows. The index saturates at
+ * 2^21 − 1: past two million rows at one offset, rows share a position, but one entity's rows there
+ * still differ in as_of (a key emits at most one row per boundary).
  */
 export function archiveSeqOf(origin: RowOrigin): bigint | number {
-  const index = Math.min(origin.seq, 0xfffff) + (origin.marker ? 0 : 0x100000)
+  const index = Math.min(origin.seq, 0x1fffff)
   // The same long either way; a number while it is exact (offsets below 2^32), which is the
   // common case and spares three BigInts a row.
   const offset = Number(origin.offset)
@@ -115,6 +118,7 @@ export class IcebergOfflineSink implements OfflineSink {
       schema_id: rows.map((r) => r.schemaId),
       payload: rows.map((r) => r.payload),
       marker_watermark: rows.map((r) => r.markerWatermarkMs),
+      ingestion_time: rows.map((r) => (r.timestampMs >= 0 ? r.timestampMs : null)),
     }
     const files = await writeDataFiles(table, { rowCount: rows.length, columns }, this.#writeOptions())
     return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
@@ -228,7 +232,8 @@ export class IcebergOfflineSink implements OfflineSink {
           schemaId: raw.schema_id === null || raw.schema_id === undefined ? null : Number(raw.schema_id),
           payload: (raw.payload as Uint8Array | null) ?? null,
           markerWatermarkMs: toMs(raw.marker_watermark),
-          timestampMs: 0,
+          // Unknown (-1, Kafka's "no timestamp") in tables from before the column existed.
+          timestampMs: toMs(raw.ingestion_time) ?? -1,
         }
       }
     }

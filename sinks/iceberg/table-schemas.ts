@@ -10,8 +10,11 @@
  * Raw archive table (one per source topic), partitioned by `identity(partition)` → column
  * `kafka_partition`:
  *   1 partition int required · 2 offset long required · 3 event_time timestamptz · 4 key binary ·
- *   5 schema_id int · 6 payload binary · 7 marker_watermark timestamptz (idle-advance marker rows
- *   carry only this, no payload).
+ *   5 schema_id long (the Confluent wire format's id is an unsigned 32-bit number; tables created
+ *   before kfs 0.2 have int here and refuse ids ≥ 2^31 with a clear error) · 6 payload binary ·
+ *   7 marker_watermark timestamptz (idle-advance marker rows carry only this, no payload) ·
+ *   8 ingestion_time timestamptz (the record's log timestamp, which the future-event-time rule judges
+ *   against — replay must judge the same; absent in older tables, where records are not judged).
  *   Why not day(event_time): replay reads each Kafka partition in offset order, and a day layout
  *   would scatter one partition's offsets over many day directories (late events straddle days),
  *   forcing a merge. With identity(partition) every file holds one Kafka partition's rows in
@@ -102,9 +105,10 @@ export const RAW_ARCHIVE_SCHEMA: IcebergSchema = {
     { id: 2, name: 'offset', required: true, type: 'long' },
     { id: 3, name: 'event_time', required: false, type: 'timestamptz' },
     { id: 4, name: 'key', required: false, type: 'binary' },
-    { id: 5, name: 'schema_id', required: false, type: 'int' },
+    { id: 5, name: 'schema_id', required: false, type: 'long' },
     { id: 6, name: 'payload', required: false, type: 'binary' },
     { id: 7, name: 'marker_watermark', required: false, type: 'timestamptz' },
+    { id: 8, name: 'ingestion_time', required: false, type: 'timestamptz' },
   ],
 }
 
@@ -122,6 +126,7 @@ export interface ArchiveRow {
   readonly schema_id: number | null
   readonly payload: Uint8Array | null
   readonly marker_watermark: number | null
+  readonly ingestion_time?: number | null
 }
 
 /**

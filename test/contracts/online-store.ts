@@ -45,6 +45,7 @@ export function source(name = 'clicks'): SourceDef {
     outOfOrdernessMs: 0,
     allowedLatenessMs: 0,
     idleTimeoutMs: 60_000,
+    maxFutureSkewMs: 3_600_000,
     description: 'test source',
   }
 }

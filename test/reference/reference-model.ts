@@ -13,13 +13,20 @@ import type { EventRecord, FeatureRow, FeatureValue, FeatureViewDef, SourceDef, 
 import { aggregatorFor } from '../../operators/aggregators/registry.ts'
 
 export type ReferenceRecord =
-  | { readonly partition: number; readonly offset: string; readonly eventTimeMs: number | undefined; readonly event: EventRecord }
+  | {
+      readonly partition: number
+      readonly offset: string
+      readonly eventTimeMs: number | undefined
+      readonly event: EventRecord
+      /** The record's log timestamp; an event time more than the source's maxFutureSkewMs after it is refused. */
+      readonly ingestionTimeMs?: number
+    }
   | { readonly partition: number; readonly marker: number }
 
 export interface ReferenceDeadLetter {
   readonly partition: number
   readonly offset: string
-  readonly reason: 'late' | 'missing_key' | 'invalid_key' | 'missing_event_time' | 'map_failed' | 'schema_mismatch'
+  readonly reason: 'late' | 'future_event_time' | 'missing_key' | 'invalid_key' | 'missing_event_time' | 'map_failed' | 'schema_mismatch'
   readonly view?: string
 }
 
@@ -231,6 +238,11 @@ export function runReference(input: { views: readonly FeatureViewDef[]; source: 
       const t = rec.eventTimeMs
       if (t === undefined || !Number.isSafeInteger(t)) {
         deadLetters.push({ partition: rec.partition, offset: rec.offset, reason: 'missing_event_time' })
+        continue
+      }
+      // docs/semantics.md §1: refused before lateness, and the watermark does not move.
+      if (rec.ingestionTimeMs !== undefined && rec.ingestionTimeMs >= 0 && t > rec.ingestionTimeMs + source.maxFutureSkewMs) {
+        deadLetters.push({ partition: rec.partition, offset: rec.offset, reason: 'future_event_time' })
         continue
       }
       if (t <= p.wm - source.allowedLatenessMs) {

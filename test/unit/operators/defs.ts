@@ -13,6 +13,7 @@ export function testSource(overrides: Partial<SourceDef> = {}): SourceDef {
     outOfOrdernessMs: 0,
     allowedLatenessMs: 0,
     idleTimeoutMs: 60_000,
+    maxFutureSkewMs: 3_600_000,
     description: '',
     ...overrides,
   }

@@ -1,0 +1,139 @@
+/**
+ * The checkpoint fault-injection scenario (issue: a failed checkpoint must never lose data): one
+ * engine runs over a store with one armed fault — a step of some checkpoint fails, transiently,
+ * for longer than the step's retries, or after the write happened — then is stopped the way
+ * `kfs run` stops it (its own final checkpoint, which may succeed); a second engine, on a healthy
+ * store, resumes from whatever was published and runs to the end. Whatever happened, the offline
+ * table must equal the reference model's rows, the archive must hold every offset exactly once,
+ * and replay must reproduce the live rows (parity).
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Clock } from '../../core/clock.ts'
+import { silentLogger } from '../../core/logger.ts'
+import { purchases, userPurchases } from '../../examples/features.ts'
+import { createDeadLetterTopicSink } from '../../pipeline/engine/dead-letter-topic.ts'
+import { createLiveEngine, type LiveEngine } from '../../pipeline/engine/live-engine.ts'
+import { EmbeddedEventLog } from '../../pipeline/embedded-log/index.ts'
+import type { ObjectStore } from '../../pipeline/ports.ts'
+import { verifyParity } from '../../replay/verify-parity.ts'
+import { createDecoder } from '../../schemas/decoder.ts'
+import { createEncoder } from '../../schemas/encoder.ts'
+import { EmbeddedSchemaRegistry } from '../../schemas/registry/embedded-schema-registry.ts'
+import { EmbeddedOnlineStore } from '../../sinks/embedded/online-store.ts'
+import { readFeatureRowsByEntity } from '../../sinks/iceberg/feature-rows.ts'
+import { IcebergOfflineSink } from '../../sinks/iceberg/offline-sink.ts'
+import { MemoryObjectStore } from '../../sinks/object-store/index.ts'
+import { FaultyObjectStore, type Fault } from './faulty-object-store.ts'
+import { assertSameRows, expectedRowsByEntity, generatePurchases, produceEvents, waitFor } from './scenario.ts'
+
+/** One kind of write per checkpoint step (partition-slot.ts: stage, state, publish, commit, prune). */
+export const CHECKPOINT_STEPS = {
+  'stage feature rows': { operation: 'put', key: /warehouse\/features\/.*\.parquet$/ },
+  'stage archive rows': { operation: 'put', key: /warehouse\/archive\/.*\.parquet$/ },
+  'write operator state': { operation: 'put', key: /\/state-\d+-[^/]*\.bin$/ },
+  'publish checkpoint record': { operation: 'putIfAbsent', key: /\/ckpt-\d+\.json$/ },
+  'commit: manifest': { operation: 'put', key: /\/metadata\/[^/]*-m0\.avro$/ },
+  'commit: manifest list': { operation: 'put', key: /\/metadata\/snap-[^/]*\.avro$/ },
+  'commit: table metadata': { operation: 'putIfAbsent', key: /\/metadata\/v\d+\.metadata\.json$/ },
+  'commit: version hint': { operation: 'put', key: /\/metadata\/version-hint\.text$/ },
+  'prune old checkpoints': { operation: 'delete', key: /\/(ckpt|state)-\d+/ },
+} as const satisfies Record<string, Pick<Fault, 'operation' | 'key'>>
+
+export type CheckpointStep = keyof typeof CHECKPOINT_STEPS
+
+/** How a fault behaves: healed by the step's retries, outlasting them, or a lost answer. */
+export const FAULT_KINDS = {
+  transient: { when: 'before', times: 2 },
+  'outlasts retries': { when: 'before', times: 12 },
+  'lost answer, outlasts retries': { when: 'after', times: 12 },
+} as const satisfies Record<string, Pick<Fault, 'when' | 'times'>>
+
+export type FaultKind = keyof typeof FAULT_KINDS
+
+/** Real time, but back-off sleeps take a turn of the event loop instead of seconds. */
+const fastRetryClock: Clock = { nowMs: () => Date.now(), sleep: () => new Promise((resolve) => setImmediate(resolve)) }
+
+export interface FaultCaseResult {
+  /** Calls the fault failed (0 means the case tested nothing). */
+  readonly injected: number
+  readonly firstEngineFailed: boolean
+  /** The first engine's stop (its final checkpoint) threw. */
+  readonly firstStopFailed: boolean
+}
+
+export async function runCheckpointFaultCase(makeStore: (dir: string) => Promise<ObjectStore>, step: CheckpointStep, kind: FaultKind): Promise<FaultCaseResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'kfs-ckpt-fault-'))
+  const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
+  try {
+    const registry = new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })
+    const store = new FaultyObjectStore(await makeStore(dir))
+    const view = userPurchases
+    const source = purchases
+    await log.createTopic(source.topic, source.partitions)
+    const encoder = await createEncoder({ registry, subject: `${source.topic}-value`, schema: source.schema })
+    const produced = await produceEvents(log, source.topic, encoder, generatePurchases({ count: 2_400, users: 40, seed: 11 }))
+
+    const makeEngine = (s: ObjectStore): LiveEngine =>
+      createLiveEngine({
+        log,
+        stateStore: s,
+        offline: new IcebergOfflineSink(s),
+        online: new EmbeddedOnlineStore(),
+        deadLetters: createDeadLetterTopicSink(log, 'kfs.dead-letters'),
+        decoderFor: (src) => createDecoder({ registry, readerSchema: src.schema }),
+        views: [view],
+        groupId: 'kfs-engine',
+        clock: fastRetryClock,
+        logger: silentLogger,
+        checkpointMaxRecords: 300,
+        checkpointIntervalMs: 60_000,
+        tickMs: 20,
+      })
+
+    // The first checkpoints (table creation included) go through; a later one is faulted.
+    store.arm({ ...CHECKPOINT_STEPS[step], ...FAULT_KINDS[kind], skip: 3 })
+    const first = makeEngine(store)
+    await first.start()
+    let firstFailed = false
+    void first.failed.then(() => (firstFailed = true))
+    await waitFor(async () => firstFailed || (await first.isCaughtUp(100)), 'first engine failed or caught up')
+    // As `kfs run` does after the race: stop, whose final checkpoint covers everything kept.
+    let firstStopFailed = false
+    await first.stop().catch(() => (firstStopFailed = true))
+    const injected = store.failures
+    store.disarm()
+
+    const second = makeEngine(store)
+    await second.start()
+    await waitFor(() => second.isCaughtUp(100), 'second engine caught up')
+    await second.stop()
+
+    const expected = expectedRowsByEntity([view], source, produced).get(view.name)!
+    assertSameRows(await readFeatureRowsByEntity(store, view), expected, `offline table after ${kind} fault at ${step}`)
+
+    const offline = new IcebergOfflineSink(store)
+    for (let p = 0; p < source.partitions; p++) {
+      const offsets: string[] = []
+      for await (const row of offline.readArchive(source.topic, p)) if (row.markerWatermarkMs === null) offsets.push(row.offset)
+      const want = produced.filter((r) => r.partition === p).map((r) => r.offset)
+      assert.deepEqual(offsets, want, `archive of partition ${p}: every offset exactly once, in order`)
+    }
+
+    const parity = await verifyParity({
+      offline,
+      readLiveRows: (v, snapshotId) => readFeatureRowsByEntity(store, v, snapshotId),
+      decoder: createDecoder({ registry, readerSchema: source.schema }),
+      view,
+      groupId: 'kfs-engine',
+      scratch: new MemoryObjectStore(),
+    })
+    assert.equal(parity.ok, true, `parity after ${kind} fault at ${step}: ${JSON.stringify(parity.differences.slice(0, 2))}`)
+    return { injected, firstEngineFailed: firstFailed, firstStopFailed }
+  } finally {
+    await log.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * Every step of a checkpoint, faulted every way, on the local-directory store (the S3 variant runs
+ * in test/integration/engine/checkpoint-faults-s3.test.ts): nothing lost, nothing doubled, parity
+ * holds (test/support/checkpoint-fault-scenario.ts says what each case checks).
+ */
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { LocalObjectStore } from '../../../sinks/object-store/index.ts'
+import { CHECKPOINT_STEPS, FAULT_KINDS, runCheckpointFaultCase, type CheckpointStep, type FaultKind } from '../../support/checkpoint-fault-scenario.ts'
+
+const localStore = async (dir: string) => new LocalObjectStore(join(dir, 'warehouse'))
+
+for (const step of Object.keys(CHECKPOINT_STEPS) as CheckpointStep[]) {
+  for (const kind of Object.keys(FAULT_KINDS) as FaultKind[]) {
+    void test(`checkpoint fault, local store: ${kind} at ${step}`, async () => {
+      const result = await runCheckpointFaultCase(localStore, step, kind)
+      assert.ok(result.injected > 0, 'the fault fired (a case that injected nothing checked nothing)')
+      if (kind === 'outlasts retries' && step !== 'prune old checkpoints' && step !== 'commit: version hint') {
+        assert.ok(result.firstEngineFailed || result.firstStopFailed, 'a checkpoint that cannot be made fails the engine or its stop')
+      }
+    })
+  }
+}
