@@ -17,6 +17,7 @@ import type { DataFile } from './manifests.ts'
 import type { TableMetadata } from './table-metadata.ts'
 import { decodeLongBound, liveEntriesOf, readDataFileRows } from './table-reader.ts'
 import { featureRowsToColumns, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from './table-schemas.ts'
+import type { Clock } from '../../core/clock.ts'
 import { FeatureStoreError } from '../../core/errors.ts'
 
 const MARKER_PREFIX = 'kfs.ckpt.'
@@ -47,6 +48,8 @@ export function archiveSeqOf(origin: RowOrigin): bigint | number {
 
 export interface IcebergOfflineSinkOptions {
   readonly targetFileBytes?: number
+  /** Back-off of commit retries (lost races, store errors); the system clock by default. */
+  readonly clock?: Clock
 }
 
 export class IcebergOfflineSink implements OfflineSink {
@@ -161,7 +164,8 @@ export class IcebergOfflineSink implements OfflineSink {
     }
     const files = staged.flatMap((s) => s.files.map(deserializeDataFile))
     const markerSummary = Object.fromEntries(Object.entries(markers).map(([name, seq]) => [`${MARKER_PREFIX}${name}`, String(seq)]))
-    const result = await appendFiles(table, files, { ...summary, ...markerSummary }, { skipIf: held })
+    const clock = this.#options.clock
+    const result = await appendFiles(table, files, { ...summary, ...markerSummary }, { skipIf: held, ...(clock === undefined ? {} : { clock }) })
     this.#tables.set(tableId, Promise.resolve(result.table))
   }
 

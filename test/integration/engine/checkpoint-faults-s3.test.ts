@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { S3ObjectStore } from '../../../sinks/object-store/s3/index.ts'
-import { CHECKPOINT_STEPS, FAULT_KINDS, runCheckpointFaultCase, type CheckpointStep, type FaultKind } from '../../support/checkpoint-fault-scenario.ts'
+import { CHECKPOINT_STEPS, FAULT_KINDS, faultFailsCheckpoint, runCheckpointFaultCase, type CheckpointStep, type FaultKind } from '../../support/checkpoint-fault-scenario.ts'
 import { newRunId, stackEnv } from '../../support/stack-env.ts'
 
 const env = stackEnv()
@@ -25,6 +25,8 @@ for (const step of Object.keys(CHECKPOINT_STEPS) as CheckpointStep[]) {
     void test(`checkpoint fault, S3 store: ${kind} at ${step}`, async () => {
       const result = await runCheckpointFaultCase(s3Store, step, kind)
       assert.ok(result.injected > 0, 'the fault fired (a case that injected nothing checked nothing)')
+      const failed = result.firstEngineFailed || result.firstStopFailed
+      assert.equal(failed, faultFailsCheckpoint(step, kind), failed ? 'a fault the step absorbs failed the checkpoint' : 'a checkpoint that cannot be made fails the engine or its stop')
     })
   }
 }

@@ -203,6 +203,7 @@ function suite(name: string, makeStore: () => Promise<{ store: ObjectStore; done
               schema_id: marker ? null : 3,
               payload: marker ? null : new TextEncoder().encode(`p${partition}o${offset}`),
               marker_watermark: marker ? T0 + offset : null,
+              ingestion_time: T0 + 2 * DAY + offset,
             }
           })
           all.push(...rows)
