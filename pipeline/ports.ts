@@ -45,6 +45,11 @@ export interface ProduceRecord {
   readonly headers?: Readonly<Record<string, string>>
   /** Explicit partition; otherwise the log hashes the key (murmur2, as Kafka's default partitioner). */
   readonly partition?: number
+  /**
+   * The record's timestamp (Kafka CreateTime); default: the time of the produce. The re-key stage
+   * passes the source record's, so views and replay judge the same ingestion time (event-time rule).
+   */
+  readonly timestampMs?: number
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -92,6 +97,7 @@ export type DeadLetterReason =
   | 'late'
   | 'future_event_time'
   | 'map_failed'
+  | 'future_event_time'
 
 export interface DeadLetter {
   readonly topic: string
@@ -124,6 +130,20 @@ export interface LogBatch {
   readonly records: readonly LogRecord[]
   /** Offset after the last record the log currently holds for this partition (Kafka high watermark). */
   readonly highWatermark: string
+  /**
+   * Where the next read of the partition starts once the batch is taken whole: after its last
+   * record, or further when the fetch also covered records the log does not deliver (a transaction's
+   * commit marker, aborted records). Absent: last record's offset + 1.
+   */
+  readonly nextOffset?: string
+}
+
+/** A fetch that moved a partition's read position without delivering a record (markers, aborted records only). */
+export interface PositionNotice {
+  readonly topic: string
+  readonly partition: number
+  readonly nextOffset: string
+  readonly highWatermark: string
 }
 
 /**
@@ -146,6 +166,12 @@ export interface ConsumerHandlers {
   onAssigned?(partitions: readonly { topic: string; partition: number }[]): Promise<void>
   /** The group is about to take these partitions away; finish or abandon in-flight work. */
   onRevoked?(partitions: readonly { topic: string; partition: number }[]): Promise<void>
+  /**
+   * A fetch of an owned partition held no record to deliver but moved its read position (e.g. past
+   * the commit marker that ends a transactionally produced partition). Lets a handler that must know
+   * whether a partition is at its end tell "nothing left" from "not fetched yet".
+   */
+  onPosition?(notice: PositionNotice): void
 }
 
 export interface LogConsumer {
@@ -168,6 +194,8 @@ export interface EventLog {
   produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]>
   /** Next offset to be written, per partition (index = partition). */
   endOffsets(topic: string): Promise<string[]>
+  /** A group's committed offsets (next offset to read), per partition (index = partition); undefined: none. */
+  committedOffsets(groupId: string, topic: string): Promise<(string | undefined)[]>
   consumer(options: {
     groupId: string
     topics: readonly string[]
@@ -176,6 +204,12 @@ export interface EventLog {
     fromBeginning?: boolean
     /** A handler error stops the consumer and lands here (otherwise the batch is redelivered). */
     onCrash?: (err: unknown) => void
+    /**
+     * Every partition of the subscribed topics goes to ONE member of the group — the one that has
+     * them already, while it stays — and the others get none. For a consumer that must see a topic
+     * whole (the re-key stage's merge, docs/semantics.md §16). All members of a group must agree.
+     */
+    exclusive?: boolean
   }): LogConsumer
   close(): Promise<void>
 }

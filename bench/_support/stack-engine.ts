@@ -76,6 +76,7 @@ export function startStackEngine(
     partitionCount: (t) => clients.log.partitionCount(t),
     produce: (t, r) => clients.log.produce(t, r),
     endOffsets: (t) => clients.log.endOffsets(t),
+    committedOffsets: (g, t) => clients.log.committedOffsets(g, t),
     close: () => clients.log.close(),
     consumer(request) {
       const inner = clients.log.consumer(request)

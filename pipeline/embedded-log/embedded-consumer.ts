@@ -40,6 +40,7 @@ export interface EmbeddedConsumerOptions {
   readonly readCommitted?: boolean
   readonly fromBeginning?: boolean
   readonly onCrash?: ConsumerCrashHandler
+  readonly exclusive?: boolean
   readonly maxBatchRecords: number
   readonly maxBatchBytes: number
   readonly pollIntervalMs: number
@@ -50,6 +51,7 @@ const key = (tp: TopicPartition) => `${tp.partition}\u0000${tp.topic}`
 
 export class EmbeddedConsumer implements LogConsumer, GroupMember {
   readonly topics: readonly string[]
+  readonly exclusive: boolean
   readonly #deps: EmbeddedConsumerDeps
   readonly #options: EmbeddedConsumerOptions
   #handlers: ConsumerHandlers | undefined
@@ -69,6 +71,7 @@ export class EmbeddedConsumer implements LogConsumer, GroupMember {
     this.#deps = deps
     this.#options = options
     this.topics = [...options.topics]
+    this.exclusive = options.exclusive === true
   }
 
   async run(handlers: ConsumerHandlers): Promise<void> {

@@ -52,6 +52,8 @@ export interface EmbeddedConsumerRequest {
   /** Where a partition with no committed offset starts. Default true (offset 0). */
   readonly fromBeginning?: boolean
   readonly onCrash?: ConsumerCrashHandler
+  /** Every partition to one member of the group (ports.ts). */
+  readonly exclusive?: boolean
 }
 
 interface Topic {
@@ -60,7 +62,7 @@ interface Topic {
 }
 
 interface JournalEntry {
-  readonly partitions: { topic: string; partition: number; baseOffset: number; records: { k: string | null; v: string | null; h: Record<string, string> }[] }[]
+  readonly partitions: { topic: string; partition: number; baseOffset: number; records: { k: string | null; v: string | null; h: Record<string, string>; t?: number }[] }[]
   readonly offsets: { groupId: string; offsets: { topic: string; partition: number; offset: string }[] }[]
 }
 
@@ -117,7 +119,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       const base = (t.partitions[partition] as PartitionLog).append(
         indexes.map((i) => {
           const r = records[i] as ProduceRecord
-          return { timestampMs, key: typeof r.key === 'string' ? Buffer.from(r.key, 'utf8') : r.key, value: r.value, headers: r.headers ?? {} }
+          return { timestampMs: recordTimestamp(r, timestampMs), key: typeof r.key === 'string' ? Buffer.from(r.key, 'utf8') : r.key, value: r.value, headers: r.headers ?? {} }
         }),
       )
       indexes.forEach((recordIndex, j) => (out[recordIndex] = { partition, offset: String(base + j) }))
@@ -129,6 +131,15 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   async endOffsets(topic: string): Promise<string[]> {
     this.#open()
     return this.#requireTopic(topic).partitions.map((p) => String(p.endOffset))
+  }
+
+  async committedOffsets(groupId: string, topic: string): Promise<(string | undefined)[]> {
+    this.#open()
+    const group = this.#group(groupId)
+    return this.#requireTopic(topic).partitions.map((_, p) => {
+      const offset = group.committed(topic, p)
+      return offset === undefined ? undefined : String(offset)
+    })
   }
 
   consumer(options: EmbeddedConsumerRequest): EmbeddedConsumer {
@@ -239,6 +250,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       }
       return record.partition
     }
+    if (record.timestampMs !== undefined) recordTimestamp(record, 0)
     if (record.key === null) return t.roundRobin++ % n
     return partitionForKey(record.key, n)
   }
@@ -264,7 +276,12 @@ export class EmbeddedEventLog implements TransactionalEventLog {
         topic: s.topic,
         partition: s.partition,
         baseOffset: (this.#requireTopic(s.topic).partitions[s.partition] as PartitionLog).endOffset,
-        records: s.records.map((r) => ({ k: r.key && Buffer.from(r.key).toString('base64'), v: r.value && Buffer.from(r.value).toString('base64'), h: { ...r.headers } })),
+        records: s.records.map((r) => ({
+          k: r.key && Buffer.from(r.key).toString('base64'),
+          v: r.value && Buffer.from(r.value).toString('base64'),
+          h: { ...r.headers },
+          ...(r.timestampMs === undefined ? {} : { t: r.timestampMs }),
+        })),
       })),
       offsets: [...plan.offsets].map(([groupId, offsets]) => ({ groupId, offsets: offsets.map((o) => ({ ...o })) })),
     }
@@ -289,7 +306,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       }
       log.append(
         p.records.map((r) => ({
-          timestampMs,
+          timestampMs: r.t ?? timestampMs,
           key: r.k === null ? null : Buffer.from(r.k, 'base64'),
           value: r.v === null ? null : Buffer.from(r.v, 'base64'),
           headers: r.h,
@@ -326,6 +343,15 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     this.#waiters = []
     for (const w of waiters) w()
   }
+}
+
+/** The record's own timestamp when it names one (a non-negative integer of ms), else the produce time. */
+function recordTimestamp(record: ProduceRecord, produceTimeMs: number): number {
+  if (record.timestampMs === undefined) return produceTimeMs
+  if (!Number.isSafeInteger(record.timestampMs) || record.timestampMs < 0) {
+    throw new SourceError('BAD_REQUEST', `a record timestamp must be a non-negative integer of ms, got ${record.timestampMs}`)
+  }
+  return record.timestampMs
 }
 
 function isAlive(pid: number): boolean {

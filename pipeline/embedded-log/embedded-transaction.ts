@@ -16,6 +16,8 @@ export interface StagedRecord {
   readonly key: Uint8Array | null
   readonly value: Uint8Array | null
   readonly headers: Readonly<Record<string, string>>
+  /** The producer's timestamp, when it gave one (checked by `route`). */
+  readonly timestampMs?: number
 }
 
 export interface TransactionPlan {
@@ -52,7 +54,7 @@ export class EmbeddedTransaction implements LogTransaction {
       let staged = this.#plan.records.get(k)
       if (!staged) this.#plan.records.set(k, (staged = { topic, partition, records: [] }))
       const key = typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : record.key
-      staged.records.push({ key, value: record.value, headers: record.headers ?? {} })
+      staged.records.push({ key, value: record.value, headers: record.headers ?? {}, ...(record.timestampMs === undefined ? {} : { timestampMs: record.timestampMs }) })
     }
   }
 

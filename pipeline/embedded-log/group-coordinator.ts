@@ -4,7 +4,10 @@
  * Strategy (one rebalance at a time, serialised on a promise chain):
  * 1. Every join and leave (and the creation of a subscribed topic) triggers a rebalance.
  * 2. The new assignment is round-robin: partitions in (topic, partition) order are dealt to the
- *    members subscribed to their topic, in join order — Kafka's RoundRobinAssignor.
+ *    members subscribed to their topic, in join order — Kafka's RoundRobinAssignor. When a member
+ *    asked for an exclusive assignment (ports.ts), every partition of a topic goes to its earliest
+ *    subscribed member instead: the owner keeps the topic while it stays, the next one takes it all
+ *    when it leaves (as the Kafka adapter's exclusive assigner).
  * 3. First every member that loses partitions is told (`revoke`, which waits for its in-flight
  *    batch), then every member whose assignment changed gets its full new assignment (`assign`).
  *    So no partition is ever delivered to two members at once.
@@ -22,6 +25,8 @@ export interface TopicPartition {
 
 export interface GroupMember {
   readonly topics: readonly string[]
+  /** Wants every partition of a topic given to one member (ports.ts `exclusive`). */
+  readonly exclusive?: boolean
   revoke(partitions: readonly TopicPartition[]): Promise<void>
   assign(partitions: readonly TopicPartition[]): Promise<void>
 }
@@ -97,9 +102,14 @@ export class GroupCoordinator {
   #assign(): Map<GroupMember, TopicPartition[]> {
     const out = new Map<GroupMember, TopicPartition[]>(this.#members.map((m) => [m, []]))
     const topics = [...new Set(this.#members.flatMap((m) => m.topics))].sort()
+    const exclusive = this.#members.some((m) => m.exclusive === true)
     let cursor = 0
     for (const topic of topics) {
       const eligible = this.#members.filter((m) => m.topics.includes(topic))
+      if (exclusive) {
+        for (let partition = 0; partition < this.#partitionCount(topic); partition++) out.get(eligible[0] as GroupMember)?.push({ topic, partition })
+        continue
+      }
       for (let partition = 0; partition < this.#partitionCount(topic); partition++) {
         // Deal in one sequence across topics so members share partitions evenly overall.
         let member = this.#members[cursor % this.#members.length] as GroupMember

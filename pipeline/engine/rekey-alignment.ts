@@ -1,158 +1,191 @@
 /**
- * Event-time alignment of the source partitions one re-key stage member owns (docs/semantics.md
- * §16): pure bookkeeping, no I/O — the stage asks how much of a batch may go, tells what went, and
- * pauses or resumes partitions as told.
+ * Event-time alignment of a re-key stage (docs/semantics.md §16): a strict record-level merge of
+ * ALL partitions of the source topic. Pure bookkeeping, no I/O — the stage feeds it what the
+ * consumer fetched and forwards what `take` returns, in that order.
  *
- * Why: every internal partition interleaves the records of all source partitions in the order the
- * stage commits them. Forwarding whole backlog batches one source partition after the other makes
- * the internal topic's event time jump back by a batch's span, and the views then refuse good
- * events as late. Kafka Streams and Flink (watermark alignment) solve it the same way: a source
- * partition may run ahead of the slowest pending one by a bounded skew only.
+ * Why: an internal partition interleaves every source partition in the order the stage forwards
+ * them. Forwarding whole backlog batches one partition after the other makes its event time jump
+ * back by a batch's span and the views refuse good events as late; forwarding in an order that
+ * depends on fetch timing makes two runs (or a run and its restart after a crash) produce different
+ * internal topics, hence different rows.
  *
- * Strategy, per owned source partition ("lane"):
- * 1. A lane is `unseen` (no batch since the assignment), `caught-up` (its last batch ended at the
- *    high watermark), `held` (records the stage has seen are not forwarded yet: its head, the event
- *    time of the first of them, is known) or `moving` (all it has seen went, more is pending: its
- *    next record is estimated at the event time of the last one forwarded).
- * 2. The first batch of an unseen lane while other lanes are unseen too is only looked at: its
- *    head is noted, nothing goes, and it comes again in the next fetch round — by then the other
- *    lanes with records have shown their heads as well (after an assignment, a restart included,
- *    the smallest head goes first instead of whichever partition the client fetched first).
- * 3. A batch of lane p may forward the prefix of records with event time ≤ cap, where
- *    cap = min(head of every other held lane) + skew, and, while some other lane is `moving` or
- *    `unseen`, also ≤ max(their estimate, p's own head) + skew (an unseen lane's estimate is −∞, so
- *    it caps p at its own head + skew). Records without an event time never stop the prefix.
- * 4. A batch of which nothing may go pauses its lane (`held`, with its head); after every
- *    forwarded batch and every assignment change, each paused lane whose head is ≤ its cap again
- *    is resumed.
+ * Strategy: one queue ("lane") per source partition. Every record has a merge key (event time,
+ * partition); a record the merge need not order — refused (dead letter) or without an event time —
+ * has key (−∞, partition). `take` repeatedly emits the lane head with the smallest key, but only
+ * when no lane that could still deliver a smaller key is waiting: a lane with an empty queue holds
+ * the merge back unless it is known to be at its end (read position ≥ its high watermark). A
+ * waiting lane q can only deliver keys ≥ (−∞, q), so an unordered head of a lane p < q may still go.
  *
- * Invariants: only `held` heads — records that exist and will be delivered — can pause a lane;
- * estimates and unseen lanes only slow a lane to `skew` per batch (and cost one first look). So the held lane with
- * the smallest head is always allowed its head (no deadlock), and a lane the stage wrongly thinks
- * pending (e.g. only a transaction marker left) cannot stop the others.
- * Bound: while the lanes stay held or moving (a backlog), a record goes only when it is within
- * skew of every other pending lane's next record, so an internal partition's event time goes back
- * by at most skew + the source's own disorder. Not covered: lanes owned by other members, and the
- * first batches after an assignment beyond `skew` of each other's heads (they are forwarded at
- * skew per batch, never held back).
+ * Invariant (why a crash changes nothing): `take` emits a record only when it is the smallest key
+ * among the heads of ALL lanes, those not fetched yet included. So, on input that is all present
+ * (a backlog), the emitted sequence is exactly the offline merge "repeatedly take the smallest
+ * head" of the partitions' record sequences — independent of batch boundaries, fetch order and
+ * timing — and that merge depends only on the lanes' remaining records. A restart from committed
+ * offsets (the positions after the last forwarded record of each partition) therefore continues
+ * the very same sequence.
+ *
+ * Bound: when a record x is emitted, the head h of every other lane p has a key ≥ x's, and h is at
+ * or before p's next record r; so x's event time ≤ the largest event time in p up to r. An event
+ * on time in its own partition (not more than outOfOrderness + allowedLateness behind its
+ * partition's maximum so far) is therefore on time in the merged stream and in every internal
+ * partition (a subsequence of it). Only in the live tail, where a lane at its end gets new records,
+ * does arrival order decide.
  */
+import { InvariantViolation } from '../../core/errors.ts'
 
-type LaneState = 'unseen' | 'caught-up' | 'held' | 'moving'
-
-interface Lane {
-  state: LaneState
-  /** Event time of the first record not forwarded yet (`held`). */
-  headMs: number | undefined
-  /** Event time of the last forwarded record that had one. */
-  lastMs: number | undefined
-  paused: boolean
-  /** The current batch is the lane's first look: nothing forwarded, but no pause either. */
-  looking: boolean
+export interface MergeRecord<T> {
+  readonly offset: bigint
+  /** Event time; undefined: the merge need not order the record (refused, or no event time). */
+  readonly timeMs: number | undefined
+  readonly value: T
 }
 
-export class EventTimeAlignment {
-  readonly #skewMs: number
-  readonly #lanes = new Map<number, Lane>()
+export interface Merged<T> {
+  readonly partition: number
+  readonly record: MergeRecord<T>
+}
 
-  constructor(skewMs: number) {
-    if (!Number.isFinite(skewMs) || skewMs < 0) throw new RangeError(`alignment skew must be a non-negative number of ms, got ${skewMs}`)
-    this.#skewMs = skewMs
+interface Lane<T> {
+  readonly queue: MergeRecord<T>[]
+  head: number
+  /** Next offset the consumer reads (after the last queued record); undefined until started. */
+  position: bigint | undefined
+  /** The partition's end (high watermark), as last learnt. */
+  end: bigint | undefined
+}
+
+export class RecordMerge<T> {
+  readonly #lanes: Lane<T>[]
+
+  constructor(partitions: number) {
+    if (!Number.isInteger(partitions) || partitions < 1)
+      throw new RangeError(`a merge needs at least one partition, got ${partitions}`)
+    this.#lanes = Array.from({ length: partitions }, () => ({ queue: [], head: 0, position: undefined, end: undefined }))
   }
 
-  /** A new assignment: every lane unseen, except those known to hold nothing. Returns the lanes that were paused. */
-  reset(partitions: Iterable<number>, empty: ReadonlySet<number> = new Set()): number[] {
-    const paused = this.paused()
-    this.#lanes.clear()
-    for (const p of partitions) this.#lanes.set(p, { state: empty.has(p) ? 'caught-up' : 'unseen', headMs: undefined, lastMs: undefined, paused: false, looking: false })
-    return paused
+  get partitions(): number {
+    return this.#lanes.length
   }
 
-  /** The partition left this member. Returns whether it was paused. */
-  remove(partition: number): boolean {
-    const paused = this.#lanes.get(partition)?.paused ?? false
-    this.#lanes.delete(partition)
-    return paused
+  /** The lane reads from `position` on (the group's committed offset); anything queued is dropped. */
+  start(partition: number, position: bigint, endOffset?: bigint): void {
+    const lane = this.#lane(partition)
+    lane.queue.length = 0
+    lane.head = 0
+    lane.position = position
+    lane.end = endOffset
   }
 
-  paused(): number[] {
-    return [...this.#lanes].filter(([, lane]) => lane.paused).map(([p]) => p)
+  /** The lane is no longer read by this member: it holds the merge back until started again. */
+  stop(partition: number): void {
+    this.start(partition, 0n)
+    this.#lane(partition).position = undefined
   }
 
-  /** How many leading records of a batch of `partition` (event times, undefined = none) may be forwarded now. */
-  allowed(partition: number, timesMs: readonly (number | undefined)[]): number {
-    const lane = this.#lanes.get(partition)
-    const head = firstTime(timesMs, 0)
-    if (lane?.state === 'unseen' && head !== undefined && this.#othersUnseen(partition)) {
-      // First look: the other partitions' first batches are on their way (same fetch or round).
-      lane.looking = true
-      return 0
-    }
-    const cap = this.#cap(partition, head)
-    let n = 0
-    while (n < timesMs.length) {
-      const t = timesMs[n]
-      if (t !== undefined && t > cap) break
-      n++
-    }
-    return n
+  started(partition: number): boolean {
+    return this.#lane(partition).position !== undefined
   }
 
   /**
-   * What happened to a batch: its first `forwarded` records went, and `hasMore` says whether the
-   * partition holds records after them. Returns true when the caller must pause the partition.
+   * Records the consumer fetched, in offset order; `nextOffset` is where its next read starts and
+   * `highWatermark` the partition's end at the fetch. Records before the lane's position (a
+   * redelivery) are ignored. Returns how many were queued.
    */
-  record(partition: number, timesMs: readonly (number | undefined)[], forwarded: number, hasMore: boolean): boolean {
-    const lane = this.#lanes.get(partition)
-    if (!lane) return false
-    for (let i = forwarded - 1; i >= 0; i--) {
-      const t = timesMs[i]
-      if (t !== undefined) {
-        lane.lastMs = t
-        break
-      }
+  add(partition: number, records: readonly MergeRecord<T>[], nextOffset: bigint, highWatermark: bigint): number {
+    const lane = this.#lane(partition)
+    if (lane.position === undefined)
+      throw new InvariantViolation('records fetched for a source partition the merge was not started for', {
+        context: { partition },
+      })
+    let queued = 0
+    for (const r of records) {
+      if (r.offset < lane.position) continue
+      lane.queue.push(r)
+      lane.position = r.offset + 1n
+      queued++
     }
-    const head = forwarded < timesMs.length ? firstTime(timesMs, forwarded) : undefined
-    lane.headMs = head
-    lane.state = head !== undefined ? 'held' : hasMore ? 'moving' : 'caught-up'
-    lane.paused = forwarded === 0 && head !== undefined && !lane.looking
-    lane.looking = false
-    return lane.paused
+    this.moved(partition, nextOffset, highWatermark)
+    return queued
   }
 
-  /** Paused lanes whose head is within their cap again; they are marked unpaused. */
-  releasable(): number[] {
+  /** The consumer's read position moved without records (past transaction markers, aborted records). */
+  moved(partition: number, nextOffset: bigint, highWatermark: bigint): void {
+    const lane = this.#lane(partition)
+    if (lane.position === undefined) return
+    if (nextOffset > lane.position) lane.position = nextOffset
+    this.learnEnd(partition, highWatermark)
+  }
+
+  /** The partition's end as the log reports it (end offsets, high watermark). */
+  learnEnd(partition: number, endOffset: bigint): void {
+    const lane = this.#lane(partition)
+    if (lane.end === undefined || endOffset > lane.end) lane.end = endOffset
+  }
+
+  /** Next offset the consumer reads for the partition (undefined: not started). */
+  position(partition: number): bigint | undefined {
+    return this.#lane(partition).position
+  }
+
+  queued(partition: number): number {
+    const lane = this.#lane(partition)
+    return lane.queue.length - lane.head
+  }
+
+  /** Nothing queued and everything up to the partition's known end read. */
+  atEnd(partition: number): boolean {
+    const lane = this.#lane(partition)
+    return lane.queue.length === lane.head && lane.position !== undefined && lane.end !== undefined && lane.position >= lane.end
+  }
+
+  /** Lanes holding the merge back: nothing queued and not known to be at their end. */
+  waiting(): number[] {
     const out: number[] = []
-    for (const [p, lane] of this.#lanes) {
-      if (!lane.paused) continue
-      if (lane.headMs === undefined || lane.headMs <= this.#cap(p, lane.headMs)) {
-        lane.paused = false
-        out.push(p)
+    for (let p = 0; p < this.#lanes.length; p++) if (this.queued(p) === 0 && !this.atEnd(p)) out.push(p)
+    return out
+  }
+
+  /** Up to `max` records in merge order, as far as the merge can go now. */
+  take(max: number): Merged<T>[] {
+    const out: Merged<T>[] = []
+    while (out.length < max) {
+      let best = -1
+      let bestTime = Infinity
+      let firstWaiting = Infinity
+      for (let p = 0; p < this.#lanes.length; p++) {
+        const lane = this.#lanes[p] as Lane<T>
+        if (lane.head === lane.queue.length) {
+          if (firstWaiting === Infinity && !this.atEnd(p)) firstWaiting = p
+          continue
+        }
+        const time = (lane.queue[lane.head] as MergeRecord<T>).timeMs ?? -Infinity
+        // Strictly smaller: on equal times the smaller partition, scanned first, wins.
+        if (best < 0 || time < bestTime) {
+          best = p
+          bestTime = time
+        }
+      }
+      if (best < 0) break
+      // A waiting lane could still deliver any key ≥ (−∞, its partition).
+      if (firstWaiting !== Infinity && (bestTime !== -Infinity || best > firstWaiting)) break
+      const lane = this.#lanes[best] as Lane<T>
+      out.push({ partition: best, record: lane.queue[lane.head] as MergeRecord<T> })
+      lane.head++
+      if (lane.head === lane.queue.length) {
+        lane.queue.length = 0
+        lane.head = 0
+      } else if (lane.head >= 4096 && lane.head * 2 >= lane.queue.length) {
+        lane.queue.splice(0, lane.head)
+        lane.head = 0
       }
     }
     return out
   }
 
-  #othersUnseen(partition: number): boolean {
-    for (const [q, lane] of this.#lanes) if (q !== partition && lane.state === 'unseen') return true
-    return false
+  #lane(partition: number): Lane<T> {
+    const lane = this.#lanes[partition]
+    if (lane === undefined)
+      throw new RangeError(`source partition ${partition} is outside the merge's ${this.#lanes.length} partitions`)
+    return lane
   }
-
-  #cap(partition: number, ownHeadMs: number | undefined): number {
-    let held = Infinity
-    let estimated = Infinity
-    for (const [q, lane] of this.#lanes) {
-      if (q === partition) continue
-      if (lane.state === 'held' && lane.headMs !== undefined) held = Math.min(held, lane.headMs)
-      else if (lane.state === 'unseen') estimated = -Infinity
-      else if (lane.state === 'moving' && lane.lastMs !== undefined) estimated = Math.min(estimated, lane.lastMs)
-    }
-    let cap = held + this.#skewMs
-    if (estimated !== Infinity) cap = Math.min(cap, Math.max(estimated, ownHeadMs ?? -Infinity) + this.#skewMs)
-    return cap
-  }
-}
-
-function firstTime(timesMs: readonly (number | undefined)[], from: number): number | undefined {
-  for (let i = from; i < timesMs.length; i++) if (timesMs[i] !== undefined) return timesMs[i]
-  return undefined
 }

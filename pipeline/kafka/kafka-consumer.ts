@@ -27,6 +27,7 @@ import type { Logger } from '../../core/logger.ts'
 import type { ConsumerHandlers, LogConsumer, LogRecord, TopicPartitionOffset } from '../ports.ts'
 import { consumedCount } from '../embedded-log/batch-outcome.ts'
 import type { ConsumerCrashHandler } from '../embedded-log/log-transaction.ts'
+import { exclusiveAssigner } from './exclusive-assigner.ts'
 
 export interface KafkaConsumerRequest {
   readonly groupId: string
@@ -36,6 +37,8 @@ export interface KafkaConsumerRequest {
   /** Where a partition without a committed offset starts. Default true (earliest). */
   readonly fromBeginning?: boolean
   readonly onCrash?: ConsumerCrashHandler
+  /** Every partition to one member of the group (exclusive-assigner.ts). */
+  readonly exclusive?: boolean
 }
 
 export interface KafkaConsumerSettings {
@@ -73,13 +76,24 @@ export class KafkaConsumer implements LogConsumer {
       maxBytesPerPartition: settings.maxBytesPerPartition,
       allowAutoTopicCreation: false,
       retry: { ...settings.retry, restartOnFailure: async () => true },
+      ...(request.exclusive === true ? { partitionAssigners: [exclusiveAssigner(() => this.#assigned.length > 0)] } : {}),
     })
-    const { GROUP_JOIN, CRASH } = this.#consumer.events
+    const { GROUP_JOIN, CRASH, START_BATCH_PROCESS } = this.#consumer.events
     this.#consumer.on(GROUP_JOIN, (event) => {
       const assignment = Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
         partitions.map((partition) => ({ topic, partition })),
       )
       this.#gate = this.#gate.then(() => this.#onJoin(assignment))
+    })
+    // kafkajs moves past a fetch holding only transaction markers or aborted records without
+    // calling eachBatch; this event (batchSize 0) is the only trace of it.
+    this.#consumer.on(START_BATCH_PROCESS, (event) => {
+      const { topic, partition, batchSize, lastOffset, highWatermark } = event.payload
+      if (batchSize !== 0 || this.#handlers?.onPosition === undefined) return
+      const notice = { topic, partition, nextOffset: (BigInt(lastOffset) + 1n).toString(), highWatermark }
+      this.#gate = this.#gate.then(() => {
+        if (!this.#crashed && this.#assigned.some((a) => key(a) === key(notice))) this.#handlers?.onPosition?.(notice)
+      })
     })
     this.#consumer.on(CRASH, (event) => {
       if (event.payload.restart) {
@@ -180,8 +194,10 @@ export class KafkaConsumer implements LogConsumer {
     // A long batch must not cost the membership: heartbeat while the handler works.
     const beat = setInterval(() => void heartbeat().catch(() => undefined), this.#settings.heartbeatIntervalMs)
     let consumed: number
+    // lastOffset() counts a trailing transaction marker, which the records do not show.
+    const nextOffset = (BigInt(batch.lastOffset()) + 1n).toString()
     try {
-      const outcome = await (this.#handlers as ConsumerHandlers).eachBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark })
+      const outcome = await (this.#handlers as ConsumerHandlers).eachBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark, nextOffset })
       consumed = consumedCount(outcome, records.length)
     } catch (err: unknown) {
       if (!this.#request.onCrash) throw err
@@ -195,7 +211,8 @@ export class KafkaConsumer implements LogConsumer {
     // kafkajs fetches from the offset after the last resolved one: the records not taken come again.
     for (let i = 0; i < consumed; i++) resolveOffset((batch.messages[i] as (typeof batch.messages)[number]).offset)
     const last = batch.messages[consumed - 1]
-    if (last) this.#positions.set(key(tp), (BigInt(last.offset) + 1n).toString())
+    if (consumed === records.length) this.#positions.set(key(tp), nextOffset)
+    else if (last) this.#positions.set(key(tp), (BigInt(last.offset) + 1n).toString())
     await heartbeat().catch((err: unknown) => this.#logger.debug({ err }, 'heartbeat after batch failed'))
   }
 

@@ -134,6 +134,17 @@ export class KafkaEventLog implements TransactionalEventLog {
     })
   }
 
+  async committedOffsets(groupId: string, topic: string): Promise<(string | undefined)[]> {
+    return this.#call('committedOffsets', async () => {
+      const admin = await this.#adminClient()
+      const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] })
+      const out: (string | undefined)[] = new Array<string | undefined>(await this.#partitionsOf(topic)).fill(undefined)
+      // Kafka answers -1 for a partition the group never committed.
+      for (const p of entry?.partitions ?? []) if (p.partition < out.length && /^\d+$/.test(p.offset)) out[p.partition] = p.offset
+      return out
+    })
+  }
+
   consumer(options: KafkaConsumerRequest): KafkaConsumer {
     const consumer = new KafkaConsumer(
       this.#kafka,
@@ -203,6 +214,7 @@ export class KafkaEventLog implements TransactionalEventLog {
       key: typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : record.key === null ? null : Buffer.from(record.key),
       value: record.value === null ? null : Buffer.from(record.value),
       headers: record.headers ? { ...record.headers } : undefined,
+      ...(record.timestampMs === undefined ? {} : { timestamp: String(validTimestamp(record.timestampMs)) }),
     }
   }
 
@@ -232,4 +244,10 @@ export class KafkaEventLog implements TransactionalEventLog {
       throw new SourceError(retriable ? 'SOURCE_UNAVAILABLE' : 'BAD_REQUEST', `kafka ${operation} failed`, { cause: err, context: { operation } })
     }
   }
+}
+
+/** A producer-given record timestamp (Kafka CreateTime): a non-negative integer of ms. */
+function validTimestamp(timestampMs: number): number {
+  if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) throw new SourceError('BAD_REQUEST', `a record timestamp must be a non-negative integer of ms, got ${timestampMs}`)
+  return timestampMs
 }

@@ -114,9 +114,9 @@ void test('embedded log: re-keyed views equal the reference over their internal 
     await waitFor(() => engine1.isCaughtUp(300), 'first half re-keyed and consumed')
     await engine1.stop()
 
-    // An owner that died mid-transaction: its records were never committed and must stay invisible.
+    // An owner that died mid-transaction (one transactional id per stage): its records were never committed and must stay invisible.
     const [itemStage] = planRekeys(views)
-    const zombie = await log.transaction(`${rekeyGroupId(groupId, itemStage!)}.0`)
+    const zombie = await log.transaction(rekeyGroupId(groupId, itemStage!))
     await zombie.produce(itemStage!.topic, [{ key: 'i1', value: new Uint8Array([9]), headers: { [REKEY_HEADERS.partition]: '0', [REKEY_HEADERS.offset]: '999999' } }])
 
     const second = await produceClicks(log, clicks.topic, encoder, events.slice(2_000))

@@ -1,0 +1,99 @@
+/**
+ * What the re-key stage does with one source record (pure): forward it to the internal topic keyed
+ * by the entity, or refuse it as a dead letter — and the event time the stage's merge orders it by.
+ *
+ * Forwarded: the ORIGINAL bytes (views decode them exactly as from the source, the internal topic's
+ * archive replays them), the original headers plus the record's origin, keyed by the canonical
+ * entity key (core/entity-key.ts), with the source record's timestamp (so views and replay judge the
+ * same ingestion time). Refused: undecodable records, raw events without a valid join key, and
+ * events dated beyond `maxFutureSkewMs` after their own timestamp (operators/task/event-time-rule.ts)
+ * — the views would refuse those too, and in the merge one such record would hold its partition
+ * back until its (far future) time came. The stage applies no view's filter or map.
+ */
+import type { SourceDef } from '../../operators/define/types.ts'
+import { entityKeyOf, eventTimeOf } from '../../operators/task/event-fields.ts'
+import { DEFAULT_MAX_FUTURE_SKEW_MS, isBeyondFutureSkew } from '../../operators/task/event-time-rule.ts'
+import type { DecodeResult } from '../../schemas/decoder.ts'
+import type { DeadLetter, LogRecord, ProduceRecord } from '../ports.ts'
+import type { RekeyPlan } from './plan-sources.ts'
+
+/** Headers every internal-topic record carries: where it came from. */
+export const REKEY_HEADERS = {
+  topic: 'kfs-source-topic',
+  partition: 'kfs-source-partition',
+  offset: 'kfs-source-offset',
+} as const
+
+export type RekeyOutcome =
+  | { readonly forward: ProduceRecord; readonly deadLetter?: undefined; readonly timeMs: number | undefined }
+  | { readonly forward?: undefined; readonly deadLetter: DeadLetter; readonly timeMs: undefined }
+
+/** The source's future-skew bound (`maxFutureSkewMs` once SourceDef declares it). */
+export function maxFutureSkewOf(source: SourceDef): number {
+  const declared = (source as SourceDef & { readonly maxFutureSkewMs?: number }).maxFutureSkewMs
+  return declared ?? DEFAULT_MAX_FUTURE_SKEW_MS
+}
+
+export function rekeyRecord(
+  plan: RekeyPlan,
+  record: LogRecord,
+  decoded: DecodeResult,
+  maxFutureSkewMs = maxFutureSkewOf(plan.source),
+): RekeyOutcome {
+  const letter = (reason: DeadLetter['reason'], detail: string): RekeyOutcome => ({
+    deadLetter: {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      key: record.key,
+      value: record.value,
+      reason,
+      detail: `re-key by ${plan.entity.name}: ${detail}`,
+      ...(plan.views.length === 1 ? { view: plan.views[0]!.name } : {}),
+    },
+    timeMs: undefined,
+  })
+  if (!decoded.ok) return letter(decoded.reason, decoded.detail)
+  const key = entityKeyOf(plan.entity, decoded.event)
+  if (!key.ok) return letter(key.reason, key.detail)
+  const timeMs = eventTimeOf(decoded.event[plan.source.eventTimeField])
+  if (timeMs !== undefined && isBeyondFutureSkew(timeMs, record.timestampMs, maxFutureSkewMs)) {
+    return letter(
+      'future_event_time',
+      `event time ${new Date(timeMs).toISOString()} is more than ${maxFutureSkewMs} ms after the record's timestamp ${record.timestampMs}`,
+    )
+  }
+  const validTimestamp = Number.isSafeInteger(record.timestampMs) && record.timestampMs >= 0
+  return {
+    forward: {
+      key: key.key,
+      value: record.value,
+      headers: {
+        ...record.headers,
+        [REKEY_HEADERS.topic]: record.topic,
+        [REKEY_HEADERS.partition]: String(record.partition),
+        [REKEY_HEADERS.offset]: record.offset,
+      },
+      ...(validTimestamp ? { timestampMs: record.timestampMs } : {}),
+    },
+    timeMs,
+  }
+}
+
+export interface RekeyedBatch {
+  /** For the internal topic, in source offset order. */
+  readonly records: ProduceRecord[]
+  readonly deadLetters: DeadLetter[]
+}
+
+/** `rekeyRecord` over a batch and its decode results. */
+export function rekeyRecords(plan: RekeyPlan, records: readonly LogRecord[], decoded: readonly DecodeResult[]): RekeyedBatch {
+  const out: RekeyedBatch = { records: [], deadLetters: [] }
+  const skew = maxFutureSkewOf(plan.source)
+  records.forEach((record, i) => {
+    const outcome = rekeyRecord(plan, record, decoded[i] as DecodeResult, skew)
+    if (outcome.forward) out.records.push(outcome.forward)
+    else out.deadLetters.push(outcome.deadLetter)
+  })
+  return out
+}
