@@ -3,8 +3,10 @@
  * Bad data comes back as a reason string (the caller dead-letters it), never as an exception.
  */
 import { encodeEntityKey, invalidKeyPartReason } from '../../core/entity-key.ts'
-import type { EntityDef, EventRecord } from '../define/types.ts'
-import { utf8Length } from '../aggregators/input-check.ts'
+import { InvariantViolation } from '../../core/errors.ts'
+import type { EntityDef, EventRecord, FeatureDef } from '../define/types.ts'
+import { checkInput, describeInputProblem, INPUT_OK, utf8Length, type InputProblem } from '../aggregators/input-check.ts'
+import { aggregatorFor } from '../aggregators/registry.ts'
 
 /**
  * Why a present event-time value is not a usable time, or undefined when it is (or is absent:
@@ -82,4 +84,20 @@ export function fieldValueOf(event: EventRecord, field: string): unknown {
     return Number.isSafeInteger(n) ? n : v
   }
   return v
+}
+
+/**
+ * The problem a dead letter reports when some value of the record is refused: the first refused
+ * value in the view's feature order (failure path only — the hot loop goes by tile columns).
+ */
+export function firstInputProblem(features: readonly FeatureDef[], event: EventRecord, maxStringBytes: number): InputProblem {
+  for (const f of features) {
+    const a = f.aggregation
+    if (a.field === undefined) continue
+    const v = fieldValueOf(event, a.field)
+    if (v === null) continue
+    const code = checkInput(aggregatorFor(a).input, v, maxStringBytes)
+    if (code !== INPUT_OK) return describeInputProblem(code, a.op, a.field, v, maxStringBytes)
+  }
+  throw new InvariantViolation('firstInputProblem: every value is acceptable')
 }

@@ -29,13 +29,13 @@ import type { ViewPlan } from './plan.ts'
 import { KeyTable } from './key-state.ts'
 import { firstTileAt, type TileSlab } from './tile-slab.ts'
 import { TimerQueue } from './timer-queue.ts'
-import { entityKeyOf, fieldValueOf } from './event-fields.ts'
+import { entityKeyOf, fieldValueOf, firstInputProblem } from './event-fields.ts'
 import { rowValuesEqual } from './values-equal.ts'
 import type { Aggregator } from '../aggregators/types.ts'
 import { hllUnionEstimate } from '../aggregators/approx-distinct.ts'
 import type { LastNAcc } from '../aggregators/last-n.ts'
 import { thrownText, type TaskDeadLetter } from './output.ts'
-import { checkInput, describeInputProblem, INPUT_OK } from '../aggregators/input-check.ts'
+import { checkInput, INPUT_OK } from '../aggregators/input-check.ts'
 import {
   NUM_COUNT, NUM_MIN, NUM_SUM, READ_ADD, READ_AVG, READ_DISTINCT, READ_LAST_N, READ_MAX, READ_MIN,
   lastNMirror, lastNOf, tileLayouts, type GroupLayout,
@@ -112,9 +112,8 @@ export class ViewRunner {
         continue
       }
       const v = fieldValueOf(ev, col.field)
-      const problem = v === null ? INPUT_OK : checkInput(col.agg.input, v, maxStringBytes)
-      if (problem !== INPUT_OK) {
-        dead.push({ offset, view: view.name, ...describeInputProblem(problem, col.agg.op, col.field, v, maxStringBytes) })
+      if (v !== null && checkInput(col.agg.input, v, maxStringBytes) !== INPUT_OK) {
+        dead.push({ offset, view: view.name, ...firstInputProblem(view.features, ev, maxStringBytes) })
         return
       }
       scratch[i] = v
