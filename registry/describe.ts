@@ -7,14 +7,17 @@
  * (without `doc` strings), event-time field, keyedBy (re-keying changes partitioning), partition
  * count, out-of-orderness, allowed lateness and idle timeout (they decide lateness and watermarks);
  * filter/map source text; every feature's name, type, op, field, window, hop, n, quantile; and
- * the TTL (it decides the point-in-time lookback of training sets).
+ * the TTL (it decides the point-in-time lookback of training sets); and the value limits when
+ * they are not the defaults (they decide which records are dead-lettered as `oversize`; left out
+ * when default, so the hash of a view written before limits existed is unchanged).
  *
  * Function source text comes from `Function.prototype.toString()`, i.e. the code as tsx/esbuild
  * emitted it, with runs of whitespace collapsed. Two caveats: a function's closure is not part of
  * its text (keep filter/map self-contained), and a transpiler upgrade that reprints code changes
  * the hash (re-publish as a new version, or pin the toolchain).
  */
-import type { EntityDef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef, SourceDef } from '../operators/define/types.ts'
+import type { EntityDef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef, SourceDef, ValueLimits } from '../operators/define/types.ts'
+import { DEFAULT_VALUE_LIMITS } from '../operators/define/limits.ts'
 import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../operators/task/event-time-rule.ts'
 
 export function functionText(fn: ((...args: never[]) => unknown) | undefined): string | null {
@@ -60,6 +63,7 @@ export interface ViewLogic {
   readonly map: string | null
   readonly features: readonly FeatureLogic[]
   readonly ttlMs: number
+  readonly limits?: ValueLimits
 }
 
 export interface ViewMetadata {
@@ -102,7 +106,12 @@ export function viewLogic(view: FeatureViewDef): ViewLogic {
       quantile: f.aggregation.quantile ?? null,
     })),
     ttlMs: view.ttlMs,
+    ...(isDefaultLimits(view.limits) ? {} : { limits: { ...view.limits! } }),
   }
+}
+
+function isDefaultLimits(limits: ValueLimits | undefined): boolean {
+  return limits === undefined || (limits.maxStringBytes === DEFAULT_VALUE_LIMITS.maxStringBytes && limits.maxRowBytes === DEFAULT_VALUE_LIMITS.maxRowBytes)
 }
 
 export function viewMetadata(view: FeatureViewDef): ViewMetadata {

@@ -45,8 +45,17 @@ export function createFastType(schema: AvroSchema): Type {
   return avro.Type.forSchema(parseSchema(schema))
 }
 
+/**
+ * Every long becomes the wide long: `"long"` by name (the registry) and `{ type: 'long', … }`
+ * objects, e.g. a `timestamp-millis` event time, which avsc builds without the registry — a
+ * time beyond 2^53 then decodes as a bigint for kfs to judge, instead of failing the record.
+ */
+function wideLongHook(schema: unknown): Type | undefined {
+  return schema !== null && typeof schema === 'object' && (schema as { type?: unknown }).type === 'long' ? (wideLong as unknown as Type) : undefined
+}
+
 export function createWideType(schema: AvroSchema): Type {
-  return avro.Type.forSchema(parseSchema(schema), { registry: { long: wideLong } })
+  return avro.Type.forSchema(parseSchema(schema), { registry: { long: wideLong }, typeHook: wideLongHook })
 }
 
 /**

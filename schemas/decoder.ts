@@ -11,6 +11,9 @@
  *    and every record with that id is refused the same way.
  * 5. Decode strictly: the body must be consumed exactly (truncated bodies and trailing bytes are
  *    `undecodable`). Longs beyond ±2^53 are retried with the wide long (see `avro-type.ts`).
+ * 6. Strings must be valid UTF-8 (the Avro spec's string), checked exactly but only when a
+ *    decoded string holds U+FFFD (utf8-check.ts): otherwise `invalid_utf8`, with the field's
+ *    path in `field` — so two different byte keys can never become one entity.
  *
  * Bad data never throws. An unreachable registry is not bad data: it throws the registry's
  * retriable error, and the caller retries the batch.
@@ -19,13 +22,21 @@ import type { Resolver, Type } from 'avsc'
 import type { DeadLetterReason } from '../pipeline/ports.ts'
 import { unframe } from './codec.ts'
 import { createFastType, createWideType } from './avro-type.ts'
+import { holdsReplacementChar, invalidUtf8Path, recordFieldNames } from './utf8-check.ts'
 import type { AvroSchema, SchemaRegistry } from './registry/schema-registry.ts'
 
-export type DecodeFailureReason = Extract<DeadLetterReason, 'undecodable' | 'unknown_schema' | 'schema_mismatch' | 'oversize'>
+export type DecodeFailureReason = Extract<DeadLetterReason, 'undecodable' | 'unknown_schema' | 'schema_mismatch' | 'oversize' | 'invalid_utf8'>
 
 export type DecodeResult =
   | { readonly ok: true; readonly event: Record<string, unknown>; readonly schemaId: number }
-  | { readonly ok: false; readonly reason: DecodeFailureReason; readonly detail: string; readonly schemaId?: number }
+  | {
+      readonly ok: false
+      readonly reason: DecodeFailureReason
+      readonly detail: string
+      readonly schemaId?: number
+      /** `invalid_utf8`: path of the offending string (`user_id`, `tags[2]`); its top-level field decides `invalid_key`. */
+      readonly field?: string
+    }
 
 export interface Decoder {
   decode(value: Uint8Array | null): Promise<DecodeResult>
@@ -45,7 +56,7 @@ export interface DecoderOptions {
 type Reading =
   | { readonly kind: 'unknown' }
   | { readonly kind: 'mismatch'; readonly detail: string }
-  | { readonly kind: 'ok'; readonly fast: Codec; wide: Codec | undefined; readonly writerSchema: AvroSchema }
+  | { readonly kind: 'ok'; readonly fast: Codec; wide: Codec | undefined; readonly writerSchema: AvroSchema; readonly writerType: Type }
 
 interface Codec {
   readonly type: Type
@@ -58,6 +69,7 @@ export function createDecoder(options: DecoderOptions): Decoder {
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
   const maxCachedIds = options.maxCachedIds ?? 10_000
   const readerFast = createFastType(options.readerSchema)
+  const readerFields = recordFieldNames(readerFast)
   let readerWide: Type | undefined
   const readings = new Map<number, Reading>()
   const pending = new Map<number, Promise<Reading>>()
@@ -70,7 +82,8 @@ export function createDecoder(options: DecoderOptions): Decoder {
   function buildReading(writerSchema: AvroSchema | undefined): Reading {
     if (writerSchema === undefined) return { kind: 'unknown' }
     try {
-      return { kind: 'ok', fast: codecFor(readerFast, createFastType(writerSchema)), wide: undefined, writerSchema }
+      const writerType = createFastType(writerSchema)
+      return { kind: 'ok', fast: codecFor(readerFast, writerType), wide: undefined, writerSchema, writerType }
     } catch (err: unknown) {
       return { kind: 'mismatch', detail: `writer schema cannot be read as the source schema: ${messageOf(err)}` }
     }
@@ -120,7 +133,12 @@ export function createDecoder(options: DecoderOptions): Decoder {
     if (result.value === null || typeof result.value !== 'object') {
       return { ok: false, reason: 'schema_mismatch', detail: 'the source schema does not decode to a record', schemaId }
     }
-    return { ok: true, event: result.value as Record<string, unknown>, schemaId }
+    const event = result.value as Record<string, unknown>
+    if (holdsReplacementChar(event, readerFields)) {
+      const field = invalidUtf8Path(reading.writerType, body)
+      if (field !== undefined) return { ok: false, reason: 'invalid_utf8', detail: `field ${field} is not valid UTF-8`, schemaId, field }
+    }
+    return { ok: true, event, schemaId }
   }
 
   type Framed = { readonly failure: DecodeResult } | { readonly schemaId: number; readonly body: Buffer }

@@ -15,7 +15,7 @@
  * Encoding: u8 form (0 sparse, 1 dense); sparse: uvarint count + uvarint packed entries;
  * dense: m raw register bytes.
  */
-import { isScalar, type Aggregator } from './types.ts'
+import type { Aggregator } from './types.ts'
 import { hash32 } from './hash32.ts'
 import { insertAt } from './insert-at.ts'
 
@@ -167,7 +167,7 @@ export const approxDistinct: Aggregator<HllAcc> = {
   op: 'approx_distinct',
   invertible: false,
   accEncoding: `u8 form; sparse: uvarint n + n uvarint (register·64+rank); dense: ${M} register bytes (p=${HLL_PRECISION})`,
-  accepts: isScalar,
+  input: 'scalar',
   init: () => [],
   add: (acc, value) => {
     const packed = packedRegisterOf(value)

@@ -17,7 +17,7 @@
  * (svarint index, uvarint count), indices ascending.
  */
 import { InvariantViolation } from '../../core/errors.ts'
-import { isFiniteNumber, type Aggregator } from './types.ts'
+import type { Aggregator } from './types.ts'
 
 export const PERCENTILE_RELATIVE_ACCURACY = 0.01
 const GAMMA = (1 + PERCENTILE_RELATIVE_ACCURACY) / (1 - PERCENTILE_RELATIVE_ACCURACY)
@@ -131,7 +131,7 @@ export function approxPercentile(quantile: number): Aggregator<DdAcc> {
     op: 'approx_percentile',
     invertible: false,
     accEncoding: 'uvarint zero count; positive then negative store: uvarint n, n × (svarint bucket, uvarint count)',
-    accepts: isFiniteNumber,
+    input: 'bounded_number',
     init: () => ({ pos: { idx: [], cnt: [] }, neg: { idx: [], cnt: [] }, zero: 0 }),
     add: (acc, value) => {
       const v = value as number

@@ -1,5 +1,5 @@
 /** avg of finite numbers; empty → null. Accumulator: [sum, count] (f64 sum, uvarint count). */
-import { isFiniteNumber, type Aggregator } from './types.ts'
+import type { Aggregator } from './types.ts'
 
 export interface AvgAcc {
   sum: number
@@ -10,7 +10,7 @@ export const avg: Aggregator<AvgAcc> = {
   op: 'avg',
   invertible: true,
   accEncoding: 'f64 sum, uvarint count',
-  accepts: isFiniteNumber,
+  input: 'bounded_number',
   init: () => ({ sum: 0, count: 0 }),
   add: (acc, value) => {
     acc.sum += value as number

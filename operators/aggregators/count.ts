@@ -5,7 +5,7 @@ export const count: Aggregator<number> = {
   op: 'count',
   invertible: true,
   accEncoding: 'uvarint count',
-  accepts: (_value: unknown): _value is number => true,
+  input: 'any',
   init: () => 0,
   add: (acc) => acc + 1,
   merge: (into, from) => into + from,

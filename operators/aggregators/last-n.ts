@@ -11,7 +11,7 @@
 import { InvariantViolation } from '../../core/errors.ts'
 import type { FeatureValue } from '../define/types.ts'
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
-import { compareEventOrder, isScalar, readScalar, writeScalar, type AggInput, type Aggregator } from './types.ts'
+import { compareEventOrder, readScalar, writeScalar, type AggInput, type Aggregator } from './types.ts'
 
 /** Flattened entries, newest first: time at 3i, offset at 3i+1, value at 3i+2. */
 export type LastNAcc = (number | string)[]
@@ -30,7 +30,7 @@ export function lastN(n: number): Aggregator<LastNAcc> {
     op: 'last_n',
     invertible: false,
     accEncoding: `uvarint length (≤ ${n}), then per entry f64 eventTimeMs, str offset, u8 tag + f64|str value; newest first`,
-    accepts: isScalar,
+    input: 'scalar',
     init: () => [],
     add: (acc, value, eventTimeMs, offset) => {
       const count = acc.length / 3

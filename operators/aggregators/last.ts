@@ -2,14 +2,14 @@
  * last: value of the latest event (event time, ties → highest offset); empty → null.
  * Accumulator: null (u8 0) or an entry (u8 1, f64 time, str offset, scalar value).
  */
-import { isScalar, type Aggregator } from './types.ts'
+import type { Aggregator } from './types.ts'
 import { compareEntries, readEntry, writeEntry, type OrderedEntry } from './ordered-entry.ts'
 
 export const last: Aggregator<OrderedEntry | null> = {
   op: 'last',
   invertible: false,
   accEncoding: 'u8 present, then f64 eventTimeMs, str offset, u8 tag + f64|str value',
-  accepts: isScalar,
+  input: 'scalar',
   init: () => null,
   add: (acc, value, eventTimeMs, offset) => {
     const e = { t: eventTimeMs, o: offset, v: value }

@@ -2,13 +2,13 @@
  * max of finite numbers; empty → null. Accumulator: the maximum, or NaN for "no input" (inputs
  * are finite, so NaN is free) — a plain number keeps numeric tiles unboxed. Encoding: f64.
  */
-import { isFiniteNumber, type Aggregator } from './types.ts'
+import type { Aggregator } from './types.ts'
 
 export const max: Aggregator<number> = {
   op: 'max',
   invertible: false,
   accEncoding: 'f64 maximum, NaN when empty',
-  accepts: isFiniteNumber,
+  input: 'number',
   init: () => Number.NaN,
   add: (acc, value) => ((value as number) > acc || acc !== acc ? (value as number) : acc),
   merge: (into, from) => (from > into || into !== into ? from : into),

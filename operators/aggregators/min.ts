@@ -2,13 +2,13 @@
  * min of finite numbers; empty → null. Accumulator: the minimum, or NaN for "no input" (inputs
  * are finite, so NaN is free) — a plain number keeps numeric tiles unboxed. Encoding: f64.
  */
-import { isFiniteNumber, type Aggregator } from './types.ts'
+import type { Aggregator } from './types.ts'
 
 export const min: Aggregator<number> = {
   op: 'min',
   invertible: false,
   accEncoding: 'f64 minimum, NaN when empty',
-  accepts: isFiniteNumber,
+  input: 'number',
   init: () => Number.NaN,
   add: (acc, value) => ((value as number) < acc || acc !== acc ? (value as number) : acc),
   merge: (into, from) => (from < into || into !== into ? from : into),

@@ -1,11 +1,11 @@
 /** sum of finite numbers; empty → 0. Accumulator: the running double (f64). */
-import { isFiniteNumber, type Aggregator } from './types.ts'
+import type { Aggregator } from './types.ts'
 
 export const sum: Aggregator<number> = {
   op: 'sum',
   invertible: true,
   accEncoding: 'f64 sum',
-  accepts: isFiniteNumber,
+  input: 'bounded_number',
   init: () => 0,
   add: (acc, value) => acc + (value as number),
   merge: (into, from) => into + from,

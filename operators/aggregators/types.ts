@@ -10,10 +10,13 @@
  * on the order of `add`/`merge` calls; the engine fixes that order (offset order inside a tile,
  * ascending tile index across tiles), so live, replay and restore agree bit for bit.
  *
- * Values reach `add` already validated by `accepts` (nulls never do: see docs/semantics.md).
+ * Values reach `add` already checked against `input` (input-check.ts; nulls never do: see
+ * docs/semantics.md §1–§2), so an accumulator never sees a non-finite number, a number beyond
+ * what it can add without overflowing, or a string over the view's size limit.
  */
 import type { AggregationOp, FeatureValue } from '../define/types.ts'
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
+import type { InputKind } from './input-check.ts'
 
 export type AggInput = number | string
 
@@ -23,8 +26,8 @@ export interface Aggregator<Acc = unknown> {
   readonly invertible: boolean
   /** Human-readable description of `encode`'s byte layout (the declared accumulator encoding). */
   readonly accEncoding: string
-  /** Whether a non-null input value is of a type this op aggregates. */
-  accepts(value: unknown): value is AggInput
+  /** Which non-null input values this op takes (checked by `checkInput` before any state changes). */
+  readonly input: InputKind
   init(): Acc
   add(acc: Acc, value: AggInput, eventTimeMs: number, offset: string): Acc
   merge(into: Acc, from: Acc): Acc
@@ -40,14 +43,6 @@ export interface Aggregator<Acc = unknown> {
   isEmpty(acc: Acc): boolean
   encode(acc: Acc, w: ByteWriter): void
   decode(r: ByteReader): Acc
-}
-
-export function isFiniteNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value)
-}
-
-export function isScalar(value: unknown): value is AggInput {
-  return typeof value === 'string' || isFiniteNumber(value)
 }
 
 /** Offsets are int64 decimal strings; numeric order without BigInt: shorter is smaller. */

@@ -4,6 +4,7 @@ import { expandAggregations, type AggregationOptions } from './aggregations.ts'
 import { didYouMean, recordFields, type AvroField } from './avro-fields.ts'
 import type { EntityDef, EventRecord, FeatureViewDef, SourceDef } from './types.ts'
 import { brand, checkDuration, checkName, checkTags, checkText } from './validate.ts'
+import { resolveValueLimits, type ValueLimitsOptions } from './limits.ts'
 
 /** Avro-like types a `map` may give the fields it adds or overrides. */
 export type MappedFieldType = 'int' | 'long' | 'float' | 'double' | 'string' | 'boolean'
@@ -30,6 +31,12 @@ export interface FeatureViewOptions {
   readonly freshnessSla: Duration
   readonly online?: boolean
   readonly offline?: boolean
+  /**
+   * Size limits of values: `maxStringBytes` (default 4096) bounds each string fed to
+   * first/last/last_n/approx_distinct (larger → dead letter `oversize`); `maxRowBytes` (default
+   * 256 KiB) bounds the worst possible row and is checked here, against the features.
+   */
+  readonly limits?: ValueLimitsOptions
 }
 
 function mappedFields(view: string, base: readonly AvroField[], mapFields: FeatureViewOptions['mapFields']): AvroField[] {
@@ -106,5 +113,6 @@ export function featureView(options: FeatureViewOptions): FeatureViewDef {
     freshnessSlaMs: checkDuration(options.freshnessSla, where, 'freshnessSla', { positive: true }),
     online: options.online ?? true,
     offline: options.offline ?? true,
+    limits: resolveValueLimits(options.limits, features, entity.joinKeys.length, where),
   } satisfies FeatureViewDef)
 }

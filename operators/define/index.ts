@@ -10,4 +10,5 @@ export { requestFeature, type RequestFeatureOptions } from './request-feature.ts
 export { defaultHopMs, windowLabel, type AggregationOptions, type WindowSpec } from './aggregations.ts'
 export { parseFeatureRef, formatFeatureRef, type ParsedFeatureRef } from './feature-ref.ts'
 export { isBranded as isDefinition } from './validate.ts'
+export { DEFAULT_VALUE_LIMITS, type ValueLimitsOptions } from './limits.ts'
 export type * from './types.ts'

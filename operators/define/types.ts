@@ -74,6 +74,14 @@ export interface FeatureDef {
 
 export type EventRecord = Readonly<Record<string, unknown>>
 
+/** Size limits of a view's values (operators/define/limits.ts, docs/semantics.md §1). */
+export interface ValueLimits {
+  /** Largest string value, in UTF-8 bytes, an aggregation takes; larger → dead letter `oversize`. */
+  readonly maxStringBytes: number
+  /** Largest possible row, checked against the view's features when it is defined. */
+  readonly maxRowBytes: number
+}
+
 export interface FeatureViewDef {
   readonly kind: 'featureView'
   readonly name: string
@@ -93,6 +101,8 @@ export interface FeatureViewDef {
   readonly freshnessSlaMs: number
   readonly online: boolean
   readonly offline: boolean
+  /** Absent: `DEFAULT_VALUE_LIMITS` (the builder always sets it; hand-built test views may not). */
+  readonly limits?: ValueLimits
 }
 
 /** `view:feature` — how services, serving requests and training sets name a feature. */

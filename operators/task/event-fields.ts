@@ -3,7 +3,22 @@
  * Bad data comes back as a reason string (the caller dead-letters it), never as an exception.
  */
 import { encodeEntityKey, invalidKeyPartReason } from '../../core/entity-key.ts'
-import type { EntityDef, EventRecord } from '../define/types.ts'
+import { InvariantViolation } from '../../core/errors.ts'
+import type { EntityDef, EventRecord, FeatureDef } from '../define/types.ts'
+import { checkInput, describeInputProblem, INPUT_OK, utf8Length, type InputProblem } from '../aggregators/input-check.ts'
+import { aggregatorFor } from '../aggregators/registry.ts'
+
+/**
+ * Why a present event-time value is not a usable time, or undefined when it is (or is absent:
+ * that is `missing_event_time`, judged by the task). A long beyond ±2^53 (a bigint from the
+ * decoder), a fraction or a non-number is `invalid_event_time`.
+ */
+export function invalidEventTimeDetail(field: string, value: unknown): string | undefined {
+  if (value === undefined || value === null || eventTimeOf(value) !== undefined) return undefined
+  if (typeof value === 'bigint') return `${field} = ${value} is beyond ±2^53 ms, not an epoch-millisecond time`
+  if (typeof value === 'number') return `${field} = ${value} is not a whole number of epoch milliseconds within ±2^53`
+  return `${field} is a ${value instanceof Date ? 'Date beyond ±2^53 ms' : typeof value}, not epoch milliseconds`
+}
 
 /** Epoch ms from a decoded field: a safe integer, a safe bigint, or a Date (Avro timestamp-millis). */
 export function eventTimeOf(value: unknown): number | undefined {
@@ -21,7 +36,10 @@ export function eventTimeOf(value: unknown): number | undefined {
 
 export type KeyResult = { readonly ok: true; readonly key: string } | { readonly ok: false; readonly reason: 'missing_key' | 'invalid_key'; readonly detail: string }
 
-function keyPart(entity: EntityDef, field: string, value: unknown): string | { reason: 'missing_key' | 'invalid_key'; detail: string } {
+/** Matches a lone surrogate: a string no UTF-8 can carry (it would become U+FFFD and collide). */
+const LONE_SURROGATE = /\p{Cs}/u
+
+function keyPart(entity: EntityDef, field: string, value: unknown, mapped: boolean): string | { reason: 'missing_key' | 'invalid_key'; detail: string } {
   if (value === undefined || value === null) return { reason: 'missing_key', detail: `join key ${field} is missing` }
   let part: string
   if (entity.keyType === 'int') {
@@ -34,19 +52,23 @@ function keyPart(entity: EntityDef, field: string, value: unknown): string | { r
     part = value
   }
   const bad = invalidKeyPartReason(part)
-  return bad === undefined ? part : { reason: 'invalid_key', detail: `join key ${field} is ${bad}` }
+  if (bad !== undefined) return { reason: 'invalid_key', detail: `join key ${field} is ${bad}${bad.startsWith('longer') ? ` (${utf8Length(part)} bytes)` : ''}` }
+  // Decoded strings are well-formed (invalid UTF-8 is flagged by the decoder); a map's may not be.
+  if (mapped && LONE_SURROGATE.test(part)) return { reason: 'invalid_key', detail: `join key ${field} holds a lone surrogate (not valid Unicode)` }
+  return part
 }
 
-export function entityKeyOf(entity: EntityDef, event: EventRecord): KeyResult {
+/** `mapped`: the event comes from a view's map, whose strings may hold lone surrogates. */
+export function entityKeyOf(entity: EntityDef, event: EventRecord, mapped = false): KeyResult {
   const joinKeys = entity.joinKeys
   if (joinKeys.length === 1) {
     const field = joinKeys[0] as string
-    const part = keyPart(entity, field, event[field])
+    const part = keyPart(entity, field, event[field], mapped)
     return typeof part === 'string' ? { ok: true, key: part } : { ok: false, ...part }
   }
   const parts: string[] = []
   for (const field of joinKeys) {
-    const part = keyPart(entity, field, event[field])
+    const part = keyPart(entity, field, event[field], mapped)
     if (typeof part !== 'string') return { ok: false, ...part }
     parts.push(part)
   }
@@ -62,4 +84,20 @@ export function fieldValueOf(event: EventRecord, field: string): unknown {
     return Number.isSafeInteger(n) ? n : v
   }
   return v
+}
+
+/**
+ * The problem a dead letter reports when some value of the record is refused: the first refused
+ * value in the view's feature order (failure path only — the hot loop goes by tile columns).
+ */
+export function firstInputProblem(features: readonly FeatureDef[], event: EventRecord, maxStringBytes: number): InputProblem {
+  for (const f of features) {
+    const a = f.aggregation
+    if (a.field === undefined) continue
+    const v = fieldValueOf(event, a.field)
+    if (v === null) continue
+    const code = checkInput(aggregatorFor(a).input, v, maxStringBytes)
+    if (code !== INPUT_OK) return describeInputProblem(code, a.op, a.field, v, maxStringBytes)
+  }
+  throw new InvariantViolation('firstInputProblem: every value is acceptable')
 }

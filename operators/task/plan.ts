@@ -10,6 +10,7 @@ import { DefinitionError } from '../../core/errors.ts'
 import type { AggregationOp, FeatureViewDef, SourceDef } from '../define/types.ts'
 import { aggregatorFor } from '../aggregators/registry.ts'
 import type { Aggregator } from '../aggregators/types.ts'
+import { DEFAULT_VALUE_LIMITS } from '../define/limits.ts'
 
 export interface ColumnPlan {
   readonly agg: Aggregator
@@ -50,6 +51,8 @@ export interface ViewPlan {
   readonly lifetimeColumns: readonly ColumnPlan[]
   readonly lifetimeFeatures: readonly FeatureSlot[]
   readonly featureCount: number
+  /** The view's string limit (limits.ts; the default when a hand-built view has none). */
+  readonly maxStringBytes: number
   /** A text that changes whenever the plan's state layout changes; guards snapshot restore. */
   readonly fingerprint: string
 }
@@ -114,5 +117,6 @@ export function planView(view: FeatureViewDef, source: SourceDef): ViewPlan {
     groups: groupPlans.map((g) => [g.hopMs, g.specs.map((s) => s.tiles), g.columns.map((c) => `${c.agg.op}|${c.field ?? ''}|${c.agg.accEncoding}`)]),
     lifetime: lifetimeColumns.map((c) => `${c.agg.op}|${c.field ?? ''}|${c.agg.accEncoding}`),
   })
-  return { view, groups: groupPlans, lifetimeColumns, lifetimeFeatures, featureCount: view.features.length, fingerprint }
+  const maxStringBytes = (view.limits ?? DEFAULT_VALUE_LIMITS).maxStringBytes
+  return { view, groups: groupPlans, lifetimeColumns, lifetimeFeatures, featureCount: view.features.length, maxStringBytes, fingerprint }
 }

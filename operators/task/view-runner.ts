@@ -29,12 +29,13 @@ import type { ViewPlan } from './plan.ts'
 import { KeyTable } from './key-state.ts'
 import { firstTileAt, type TileSlab } from './tile-slab.ts'
 import { TimerQueue } from './timer-queue.ts'
-import { entityKeyOf, fieldValueOf } from './event-fields.ts'
+import { entityKeyOf, fieldValueOf, firstInputProblem } from './event-fields.ts'
 import { rowValuesEqual } from './values-equal.ts'
 import type { Aggregator } from '../aggregators/types.ts'
 import { hllUnionEstimate } from '../aggregators/approx-distinct.ts'
 import type { LastNAcc } from '../aggregators/last-n.ts'
-import type { TaskDeadLetter } from './output.ts'
+import { thrownText, type TaskDeadLetter } from './output.ts'
+import { checkInput, INPUT_OK } from '../aggregators/input-check.ts'
 import {
   NUM_COUNT, NUM_MIN, NUM_SUM, READ_ADD, READ_AVG, READ_DISTINCT, READ_LAST_N, READ_MAX, READ_MIN,
   lastNMirror, lastNOf, tileLayouts, type GroupLayout,
@@ -89,20 +90,21 @@ export class ViewRunner {
       if (view.filter !== undefined && !view.filter(event)) return
       if (view.map !== undefined) ev = view.map(event)
     } catch (err: unknown) {
-      dead.push({ offset, reason: 'map_failed', view: view.name, detail: `filter/map threw ${err instanceof Error ? err.name : typeof err}` })
+      dead.push({ offset, reason: 'map_failed', view: view.name, detail: `filter/map threw ${thrownText(err)}` })
       return
     }
     if (ev === null || typeof ev !== 'object') {
       dead.push({ offset, reason: 'map_failed', view: view.name, detail: view.map === undefined ? 'event is not a record' : 'map did not return a record' })
       return
     }
-    const keyResult = entityKeyOf(view.entity, ev)
+    const keyResult = entityKeyOf(view.entity, ev, view.map !== undefined)
     if (!keyResult.ok) {
       dead.push({ offset, reason: keyResult.reason, view: view.name, detail: keyResult.detail })
       return
     }
     const scratch = this.#scratch
     const columns = this.#columns
+    const maxStringBytes = this.plan.maxStringBytes
     for (let i = 0; i < columns.length; i++) {
       const col = columns[i] as FlatColumn
       if (col.field === undefined) {
@@ -110,8 +112,8 @@ export class ViewRunner {
         continue
       }
       const v = fieldValueOf(ev, col.field)
-      if (v !== null && !col.agg.accepts(v)) {
-        dead.push({ offset, reason: 'schema_mismatch', view: view.name, detail: `field ${col.field} has a ${typeof v} that ${col.agg.op} cannot aggregate` })
+      if (v !== null && checkInput(col.agg.input, v, maxStringBytes) !== INPUT_OK) {
+        dead.push({ offset, view: view.name, ...firstInputProblem(view.features, ev, maxStringBytes) })
         return
       }
       scratch[i] = v
@@ -396,3 +398,4 @@ export class ViewRunner {
     }
   }
 }
+

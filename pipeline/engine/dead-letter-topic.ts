@@ -1,6 +1,10 @@
 /**
  * Dead letters go to a topic of the event log with the original key and bytes, and the reason and
  * origin in headers, so nothing refused is ever lost and it can be replayed after a fix.
+ *
+ * `kfs-source-topic/-partition/-offset` say where the refused record was read. A record a view
+ * read from a re-key stage's internal topic also carries `kfs-origin-topic/-partition/-offset`:
+ * the source record it was forwarded from, which is the one to look at and replay.
  */
 import type { DeadLetter, DeadLetterSink, EventLog, ProduceRecord } from '../ports.ts'
 
@@ -11,6 +15,9 @@ export const DEAD_LETTER_HEADERS = {
   partition: 'kfs-source-partition',
   offset: 'kfs-source-offset',
   view: 'kfs-view',
+  originTopic: 'kfs-origin-topic',
+  originPartition: 'kfs-origin-partition',
+  originOffset: 'kfs-origin-offset',
 } as const
 
 /** The records a dead-letter topic holds for these letters (also produced transactionally by re-key stages). */
@@ -25,6 +32,13 @@ export function deadLetterRecords(letters: readonly DeadLetter[]): ProduceRecord
       [DEAD_LETTER_HEADERS.partition]: String(l.partition),
       [DEAD_LETTER_HEADERS.offset]: l.offset,
       ...(l.view ? { [DEAD_LETTER_HEADERS.view]: l.view } : {}),
+      ...(l.origin
+        ? {
+            [DEAD_LETTER_HEADERS.originTopic]: l.origin.topic,
+            [DEAD_LETTER_HEADERS.originPartition]: String(l.origin.partition),
+            [DEAD_LETTER_HEADERS.originOffset]: l.origin.offset,
+          }
+        : {}),
     },
   }))
 }

@@ -9,9 +9,10 @@
  */
 import type { FeatureRow, FeatureViewDef, SourceDef } from '../../operators/define/types.ts'
 import type { PartitionTask } from '../../operators/task/partition-task.ts'
-import { eventTimeOf } from '../../operators/task/event-fields.ts'
+import { eventTimeOf, invalidEventTimeDetail } from '../../operators/task/event-fields.ts'
 import type { DecodeResult } from '../../schemas/decoder.ts'
-import type { DeadLetter, LogRecord, OfflineFeatureRow } from '../ports.ts'
+import type { DeadLetter, DeadLetterReason, LogRecord, OfflineFeatureRow, RecordOrigin } from '../ports.ts'
+import { REKEY_HEADERS } from './rekey-stage.ts'
 
 export interface ProcessedRows {
   readonly rows: OfflineFeatureRow[]
@@ -91,20 +92,17 @@ export class PartitionProcessor {
       const result = decoded[i] as DecodeResult
       // Undecodable records are dead-lettered once per partition by the caller, not per view.
       if (result.ok) {
-        const t = eventTimeOf(result.event[this.source.eventTimeField])
-        const output = this.task.processEvent({ offset: record.offset, eventTimeMs: t, ingestionTimeMs: record.timestampMs, event: result.event })
-        this.#collect(out.rows, output.rows[0] ?? [], record.offset, false, createdAtMs)
-        for (const letter of output.deadLetters) {
-          out.deadLetters.push({
-            topic: this.topic,
-            partition: this.partition,
-            offset: record.offset,
-            key: record.key,
-            value: record.value,
-            reason: letter.reason,
-            detail: letter.detail,
-            view: letter.view ?? this.view.name,
-          })
+        const rawTime = result.event[this.source.eventTimeField]
+        const badTime = invalidEventTimeDetail(this.source.eventTimeField, rawTime)
+        if (badTime !== undefined) {
+          // Like a missing time: the record changes nothing, not even the watermark.
+          out.deadLetters.push(deadLetterOf(this, this.source, record, 'invalid_event_time', badTime, this.view.name))
+        } else {
+          const output = this.task.processEvent({ offset: record.offset, eventTimeMs: eventTimeOf(rawTime), ingestionTimeMs: record.timestampMs, event: result.event })
+          this.#collect(out.rows, output.rows[0] ?? [], record.offset, false, createdAtMs)
+          for (const letter of output.deadLetters) {
+            out.deadLetters.push(deadLetterOf(this, this.source, record, letter.reason, letter.detail, letter.view ?? this.view.name))
+          }
         }
       }
       this.#nextOffset = offset + 1n
@@ -119,4 +117,53 @@ export class PartitionProcessor {
     this.#collect(rows, output.rows[0] ?? [], this.nextOffset, true, createdAtMs)
     return rows
   }
+}
+
+
+/**
+ * The source record a record of a re-key stage's internal topic was forwarded from (its
+ * `kfs-source-*` headers). Trusted only on an internal topic — one that is not the source's own
+ * topic —, so a producer cannot forge the origin of a record on the source topic.
+ */
+export function originOf(topic: string, source: SourceDef, record: LogRecord): RecordOrigin | undefined {
+  if (topic === source.topic) return undefined
+  const originTopic = record.headers[REKEY_HEADERS.topic]
+  const partition = Number(record.headers[REKEY_HEADERS.partition])
+  const offset = record.headers[REKEY_HEADERS.offset]
+  if (originTopic === undefined || offset === undefined || !Number.isSafeInteger(partition) || partition < 0) return undefined
+  return { topic: originTopic, partition, offset }
+}
+
+/** Where a processor or slot reads: a source topic's partition, or an internal topic's. */
+export interface ReadPosition {
+  readonly topic: string
+  readonly partition: number
+}
+
+/** A dead letter of `record`, read at `at`, carrying its origin when it was re-keyed. */
+export function deadLetterOf(at: ReadPosition, source: SourceDef, record: LogRecord, reason: DeadLetterReason, detail: string, view?: string): DeadLetter {
+  const { topic, partition } = at
+  const origin = originOf(topic, source, record)
+  return {
+    topic,
+    partition,
+    offset: record.offset,
+    ...(origin ? { origin } : {}),
+    key: record.key,
+    value: record.value,
+    reason,
+    detail,
+    ...(view !== undefined ? { view } : {}),
+  }
+}
+
+/**
+ * The dead letter of a record that did not decode (one per partition, not per view). Invalid
+ * UTF-8 in a top-level field that is a join key of one of `views` is `invalid_key`.
+ */
+export function decodeFailureLetter(at: ReadPosition, source: SourceDef, views: readonly FeatureViewDef[], record: LogRecord, result: Extract<DecodeResult, { ok: false }>): DeadLetter {
+  const top = result.field?.split(/[.[{]/, 1)[0]
+  const keyOf = result.reason === 'invalid_utf8' && top !== undefined ? views.filter((v) => v.entity.joinKeys.includes(top)) : []
+  if (keyOf.length === 0) return deadLetterOf(at, source, record, result.reason, result.detail)
+  return deadLetterOf(at, source, record, 'invalid_key', `join key ${top} is not valid UTF-8`, keyOf.length === 1 ? keyOf[0]!.name : undefined)
 }

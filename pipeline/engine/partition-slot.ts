@@ -25,7 +25,7 @@ import { createPartitionTask, restorePartitionTask } from '../../operators/task/
 import type { Decoder } from '../../schemas/decoder.ts'
 import type { ArchiveRow, DeadLetter, LogRecord, OfflineFeatureRow, OfflineSink, StagedFiles } from '../ports.ts'
 import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
-import { PartitionProcessor } from './partition-processor.ts'
+import { decodeFailureLetter, PartitionProcessor } from './partition-processor.ts'
 
 export interface SlotDeps {
   readonly offline: OfflineSink
@@ -215,10 +215,7 @@ export class PartitionSlot {
     for (let i = 0; i < fresh.length; i++) {
       const record = fresh[i] as LogRecord
       const result = decoded[i]!
-      if (!result.ok) {
-        const { topic, partition } = this.options
-        out.deadLetters.push({ topic, partition, offset: record.offset, key: record.key, value: record.value, reason: result.reason, detail: result.detail })
-      }
+      if (!result.ok) out.deadLetters.push(decodeFailureLetter(this.options, this.options.source, this.options.views, record, result))
       if (this.options.archive) {
         this.#archive.push({
           partition: this.partition,

@@ -26,7 +26,7 @@ export type ReferenceRecord =
 export interface ReferenceDeadLetter {
   readonly partition: number
   readonly offset: string
-  readonly reason: 'late' | 'future_event_time' | 'missing_key' | 'invalid_key' | 'missing_event_time' | 'map_failed' | 'schema_mismatch'
+  readonly reason: 'late' | 'future_event_time' | 'missing_key' | 'invalid_key' | 'missing_event_time' | 'map_failed' | 'schema_mismatch' | 'out_of_range' | 'oversize'
   readonly view?: string
 }
 
@@ -124,10 +124,17 @@ function isNumberOp(op: AggregationDef['op']): boolean {
   return op === 'sum' || op === 'avg' || op === 'min' || op === 'max' || op === 'approx_percentile'
 }
 
-function acceptable(op: AggregationDef['op'], v: unknown): boolean {
-  if (op === 'count') return true
-  if (typeof v === 'number' && Number.isFinite(v)) return true
-  return !isNumberOp(op) && typeof v === 'string'
+/** docs/semantics.md §1: why a non-null value is refused by `op`, or undefined when it is taken. */
+function refusal(op: AggregationDef['op'], v: unknown, maxStringBytes: number): 'schema_mismatch' | 'out_of_range' | 'oversize' | undefined {
+  if (op === 'count') return undefined
+  if (typeof v === 'bigint') return 'out_of_range'
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return 'out_of_range'
+    const summing = op === 'sum' || op === 'avg' || op === 'approx_percentile'
+    return summing && Math.abs(v) > 2 ** 960 ? 'out_of_range' : undefined
+  }
+  if (typeof v !== 'string' || isNumberOp(op)) return 'schema_mismatch'
+  return Buffer.byteLength(v, 'utf8') > maxStringBytes ? 'oversize' : undefined
 }
 
 function keyOf(view: FeatureViewDef, ev: EventRecord): { key: string } | { reason: 'missing_key' | 'invalid_key' } {
@@ -267,13 +274,16 @@ export function runReference(input: { views: readonly FeatureViewDef[]; source: 
           deadLetters.push({ partition: rec.partition, offset: rec.offset, reason: kr.reason, view: view.name })
           return
         }
+        let refused: ReferenceDeadLetter['reason'] | undefined
         for (const { aggregation: a } of view.features) {
           if (a.field === undefined) continue
           const v = valueOf(ev, a.field)
-          if (v !== null && !acceptable(a.op, v)) {
-            deadLetters.push({ partition: rec.partition, offset: rec.offset, reason: 'schema_mismatch', view: view.name })
-            return
-          }
+          refused = v === null ? undefined : refusal(a.op, v, view.limits?.maxStringBytes ?? 4096)
+          if (refused !== undefined) break
+        }
+        if (refused !== undefined) {
+          deadLetters.push({ partition: rec.partition, offset: rec.offset, reason: refused, view: view.name })
+          return
         }
         const keys = p.keys[vi]!
         let k = keys.get(kr.key)

@@ -62,8 +62,19 @@ const recordArb = fc.oneof(
       user: fc.oneof({ weight: 20, arbitrary: fc.constantFrom(...KEYS) }, { weight: 1, arbitrary: fc.constantFrom(undefined, 7, '') }),
       cat: fc.constantFrom('c1', 'c2'),
       // Quarter-integers keep every sum exact, so the oracle can be compared exactly.
-      x: fc.oneof({ weight: 12, arbitrary: fc.integer({ min: -40, max: 40 }).map((v) => v / 4) }, { weight: 2, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constant('oops') }),
-      s: fc.oneof({ weight: 8, arbitrary: fc.constantFrom('p', 'q', 'r', 's', 't') }, { weight: 1, arbitrary: fc.constant(undefined) }),
+      x: fc.oneof(
+        { weight: 12, arbitrary: fc.integer({ min: -40, max: 40 }).map((v) => v / 4) },
+        { weight: 2, arbitrary: fc.constant(null) },
+        { weight: 1, arbitrary: fc.constant('oops') },
+        // Poison (docs/semantics.md §1): refused before any state changes, never summed.
+        { weight: 1, arbitrary: fc.constantFrom(Number.NaN, Infinity, -Infinity, 2 ** 961, -(2 ** 1000), 2n ** 60n) },
+      ),
+      s: fc.oneof(
+        { weight: 8, arbitrary: fc.constantFrom('p', 'q', 'r', 's', 't') },
+        { weight: 1, arbitrary: fc.constant(undefined) },
+        // Over the default 4096-byte string limit; the second only in UTF-8 bytes (2 per 'é').
+        { weight: 1, arbitrary: fc.constantFrom('w'.repeat(4097), 'é'.repeat(2049)) },
+      ),
       noTime: fc.integer({ min: 0, max: 40 }).map((v) => v === 0),
     }),
   },
