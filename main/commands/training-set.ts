@@ -32,8 +32,9 @@ Labels: CSV (with a header) or Parquet. They need a column for each join key of 
 (user_id, item_id, …; composite keys take one column per part), a label-time column (epoch ms or
 ISO-8601; ISO without a zone is UTC), and any request inputs; other columns are carried through.
 Views whose backfill is not complete are refused (exit 1), and so is a label file with no rows.
-A missing label file, an --out in a folder that does not exist, or a service, view, feature or
-training-set id the registry does not have exits 2 before anything is read or written.
+A missing label file, an --out in a folder that does not exist, a --time-column the labels lack,
+or a service, view, feature or training-set id the registry does not have exits 2 before anything
+is written.
 
 Options:
   --labels <file>        label file (.csv or .parquet)
@@ -102,7 +103,7 @@ Examples:
     } else {
       const selection = service ?? features!
       await checkSelection(registry, selection, set.requestFeatures)
-      await checkLabelsHaveRows(labels!)
+      await checkLabels(labels!, timeColumn ?? 'ts')
       result = await createTrainingSet({
         ...deps,
         labels: { path: labels! },
@@ -144,8 +145,14 @@ async function checkSelection(
   }
 }
 
-/** A label file without rows would build an empty set: nothing to do, so a failure (exit 1). */
-async function checkLabelsHaveRows(path: string): Promise<void> {
+/**
+ * The label file must have the label-time column (naming one it lacks is a usage error) and at
+ * least one row (none would build an empty set: nothing to do, so a failure, exit 1).
+ */
+async function checkLabels(path: string, timeColumn: string): Promise<void> {
   const table = await readLabels(new Uint8Array(await readFile(path)), labelFormatOf(path), { columns: [] })
+  const names = table.columns.map((c) => c.name)
+  if (!names.includes(timeColumn))
+    throw new UsageError(`--time-column: ${path} has no column ${timeColumn} (columns: ${names.join(', ')})`)
   if (table.rowCount === 0) throw new FeatureStoreError('BAD_REQUEST', `${path} has no label rows: nothing to build`)
 }

@@ -210,6 +210,11 @@ const USAGE: readonly { args: (f: typeof files) => string[]; dir: () => string; 
     dir: () => seeded,
     message: /--rebuild: no training set 0123456789abcdef/,
   },
+  {
+    args: (f) => ['training-set', '--labels', f.labels, '--service', 'fraud_model', '--time-column', 'when', '--out', f.out],
+    dir: () => seeded,
+    message: /--time-column: .*labels\.csv has no column when \(columns: user_id, ts, amount\)/,
+  },
   { args: (f) => ['produce', '--topic', 'nope', '--file', f.good], dir: () => fresh, message: /no source reads topic nope/ },
   { args: () => ['registry', 'show', 'nope'], dir: () => fresh, message: /no view named nope in the registry/ },
   {
