@@ -351,3 +351,27 @@ void describe('cli > kfs produce --file checks the whole file before sending any
     assert.equal((JSON.parse(run.stdout) as { consumed: number }).consumed, 2_500)
   })
 })
+
+void describe('cli > kfs verify-parity compares only what the named group wrote', () => {
+  void test("a group that never wrote a view's table fails that view (exit 1) instead of passing on another group's rows", async () => {
+    const dir = tempDir('kfs-bad-groups-')
+    for (const args of [
+      ['apply'],
+      ['produce', '--generate', '1000'],
+      ['run', '--group', 'g1', '--views', 'user_purchases', '--until-caught-up', '--idle', '1s'],
+      ['run', '--group', 'g2', '--views', 'user_clicks', '--until-caught-up', '--idle', '1s'],
+    ]) {
+      const r = await kfs(args, dir)
+      assert.equal(r.code, 0, `kfs ${args.join(' ')}\n${r.stderr}`)
+    }
+    assert.equal(
+      (await kfs(['verify-parity', '--group', 'g1', '--views', 'user_purchases'], dir)).code,
+      0,
+      'g1 wrote user_purchases',
+    )
+    const other = await kfs(['verify-parity', '--group', 'g2', '--views', 'user_purchases'], dir)
+    assert.equal(other.code, 1, other.stdout)
+    assert.match(other.stderr, /no consistent cut between .* for group g2/)
+    assertClean(other, 'verify-parity of a group that did not write the view')
+  })
+})
