@@ -1,17 +1,17 @@
 /**
  * The shape of a CLI command. Adding one = a module in main/commands/ exporting a `Command`, plus
  * one line in ./index.ts. Arguments are parsed with node's own `util.parseArgs` (no framework: the
- * surface is small, and this keeps help text, exit codes and `--json` uniform across commands).
+ * surface is small, and this keeps help text, exit codes and `--json` uniform across commands);
+ * every option declares the kind of its value (./options.ts), checked before the command runs.
  */
-import type { ParseArgsConfig } from 'node:util'
 import type { Clock } from '../../core/clock.ts'
 import type { ObjectStore } from '../../pipeline/ports.ts'
 import type { KfsConfig } from '../config.ts'
-
-export type OptionsConfig = NonNullable<ParseArgsConfig['options']>
+import type { OptionSpecs, OptionValue } from './options.ts'
 
 export interface ParsedArgs {
-  readonly values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>
+  /** Checked and typed by the option's kind: paths absolute, durations and times in ms, lists split. */
+  readonly values: Readonly<Record<string, OptionValue | undefined>>
   readonly positionals: readonly string[]
 }
 
@@ -39,10 +39,13 @@ export interface Command {
   readonly usage: string
   /** Details, options and examples, shown by `kfs <command> --help`. */
   readonly help: string
-  readonly options?: OptionsConfig
+  readonly options?: OptionSpecs
   /** Upper bound on positional arguments (default 0). */
   readonly maxPositionals?: number
-  /** Returns the exit code: 0 ok, 1 failure. Throw UsageError for exit code 2. */
+  /**
+   * Returns the exit code: 0 ok, 1 failure (including "nothing to do": no rows, empty archive).
+   * Throw UsageError for exit code 2 (a bad option, or a name that names nothing).
+   */
   run(args: ParsedArgs, ctx: CommandContext): Promise<number>
 }
 
@@ -54,7 +57,24 @@ export class UsageError extends Error {
   }
 }
 
+/** A string-valued option (text, name, id, or a path made absolute). */
 export function stringOption(args: ParsedArgs, name: string): string | undefined {
   const v = args.values[name]
   return typeof v === 'string' ? v : undefined
+}
+
+/** A numeric option (count, port, fraction, percent; durations and times in ms). */
+export function numberOption(args: ParsedArgs, name: string): number | undefined {
+  const v = args.values[name]
+  return typeof v === 'number' ? v : undefined
+}
+
+/** A list option ('names'): never empty when present. */
+export function listOption(args: ParsedArgs, name: string): readonly string[] | undefined {
+  const v = args.values[name]
+  return Array.isArray(v) ? (v as readonly string[]) : undefined
+}
+
+export function flagOption(args: ParsedArgs, name: string): boolean {
+  return args.values[name] === true
 }

@@ -1,30 +1,39 @@
 /** `kfs produce`: publish events to a source's topic, Avro-encoded with the registry's schema id. */
-import { createReadStream } from 'node:fs'
-import { createInterface } from 'node:readline'
-import { resolve } from 'node:path'
 import { encodeEntityKey } from '../../core/entity-key.ts'
+import { FeatureStoreError } from '../../core/errors.ts'
 import type { SourceDef } from '../../operators/define/types.ts'
+import type { DefinitionSet } from '../../registry/index.ts'
 import { generateEvents } from '../../examples/generate-events.ts'
+import type { Encoder } from '../../schemas/encoder.ts'
 import { createRuntime } from '../runtime.ts'
-import { stringOption, UsageError, type Command } from './command.ts'
+import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
+import { checkEventFile, readEventFile } from './event-file.ts'
+
+const BATCH = 1_000
 
 export const produceCommand: Command = {
   name: 'produce',
   summary: 'Publish events to a topic (NDJSON/JSON file, or the built-in generator)',
-  usage: 'kfs produce (--topic <topic> --file <events.ndjson|events.json> | --generate <count> [--seed <n>]) [--json]',
+  usage:
+    'kfs produce (--topic <topic> --file <events.ndjson|events.json> | --generate <count> [--seed <n>] [--start <iso-time>]) [--json]',
   help: `
 Encodes each event with its source's Avro schema (registered under <topic>-value in the schema
 registry; Confluent wire format) and publishes it keyed by the source's entity, so it lands on the
-partition Kafka's own partitioner would pick. Invalid events are reported with their line number
-and nothing after the first bad event is sent. Works on Kafka and on the embedded log alike.
+partition Kafka's own partitioner would pick. Works on Kafka and on the embedded log alike.
+
+A --file is checked in full before the first event is sent: every line is parsed and encoded
+against the schema, and must carry the entity's join keys. If any event is bad, nothing is sent:
+the command exits 2 and lists the first bad lines and how many there are, so a fixed file can be
+sent again without duplicates. A file with no events exits 1. (A failure while sending — the
+broker going away — can still leave part of the file sent; kfs does not de-duplicate a re-run.)
 
 Options:
 ${FEATURES_HELP}
   --topic <topic>        topic to publish to (one of the module's sources)
   --file <path>          newline-delimited JSON (one event per line) or a JSON array
   --generate <count>     generate a realistic clicks + purchases stream instead (example sources)
-  --seed <n>             generator seed (default 42)
+  --seed <n>             generator seed, a whole number (default 42)
   --start <iso-time>     generator start time (default 2026-11-01T00:00:00Z)
   --json                 print a JSON summary
 
@@ -32,67 +41,104 @@ Examples:
   kfs produce --generate 20000
   kfs produce --topic purchases --file purchases.ndjson
 `,
-  options: { ...FEATURES_OPTION, topic: { type: 'string' }, file: { type: 'string' }, generate: { type: 'string' }, seed: { type: 'string' }, start: { type: 'string' } },
+  options: {
+    ...FEATURES_OPTION,
+    topic: { type: 'string', kind: 'name' },
+    file: { type: 'string', kind: 'input-file' },
+    generate: { type: 'string', kind: 'count' },
+    seed: { type: 'string', kind: 'whole' },
+    start: { type: 'string', kind: 'iso-time' },
+  },
   async run(args, ctx) {
     const file = stringOption(args, 'file')
-    const generate = stringOption(args, 'generate')
+    const count = numberOption(args, 'generate')
     const topicArg = stringOption(args, 'topic')
-    if ((file === undefined) === (generate === undefined)) throw new UsageError('give exactly one of --file or --generate')
+    if ((file === undefined) === (count === undefined)) throw new UsageError('give exactly one of --file or --generate')
     if (file !== undefined && topicArg === undefined) throw new UsageError('--file needs --topic')
+    if (file === undefined && topicArg !== undefined)
+      throw new UsageError('--topic goes with --file (--generate writes the example topics)')
+    if (file !== undefined && (args.values.seed !== undefined || args.values.start !== undefined))
+      throw new UsageError('--seed and --start go with --generate')
     const runtime = await createRuntime(ctx.config())
     try {
       const { registry } = await openRegistry(ctx)
       const { set } = await loadFeatures(args, ctx, registry)
-      const sources = new Map(set.sources.map((s) => [s.topic, s]))
       const sourceOf = (topic: string): SourceDef => {
-        const s = sources.get(topic)
-        if (!s) throw new UsageError(`no source reads topic ${topic}; sources: ${[...sources.keys()].join(', ')}`)
+        const s = set.sources.find((source) => source.topic === topic)
+        if (!s)
+          throw new UsageError(
+            `no source reads topic ${topic}; sources: ${set.sources.map((source) => source.topic).join(', ') || '(none)'}`,
+          )
         return s
       }
       const log = await runtime.eventLog()
+      const encoders = new Map<string, Promise<Encoder>>()
+      const encoderOf = (source: SourceDef): Promise<Encoder> => {
+        let encoder = encoders.get(source.topic)
+        if (!encoder) encoders.set(source.topic, (encoder = runtime.encoderFor(source)))
+        return encoder
+      }
       const pending = new Map<string, { key: string | null; value: Uint8Array }[]>()
       const counts: Record<string, number> = {}
-      const encoders = new Map<string, Awaited<ReturnType<typeof runtime.encoderFor>>>()
-      const flush = async (topic: string) => {
+      const flush = async (topic: string): Promise<void> => {
         const batch = pending.get(topic)
         if (!batch?.length) return
         await log.createTopic(topic, sourceOf(topic).partitions)
         await log.produce(topic, batch)
         pending.set(topic, [])
       }
-      const add = async (topic: string, event: Record<string, unknown>, where: string) => {
-        const source = sourceOf(topic)
-        let encoder = encoders.get(topic)
-        if (!encoder) encoders.set(topic, (encoder = await runtime.encoderFor(source)))
-        let value: Uint8Array
-        try {
-          value = encoder.encode(event)
-        } catch (err: unknown) {
-          throw new UsageError(`${where}: ${err instanceof Error ? err.message : String(err)}`)
-        }
-        const keyedBy = set.entities.find((e) => e.name === source.keyedBy)
-        const key = keyedBy ? encodeEntityKey(keyedBy.joinKeys.map((k) => String(event[k] ?? ''))) : null
-        const batch = pending.get(topic) ?? []
-        batch.push({ key, value })
-        pending.set(topic, batch)
-        counts[topic] = (counts[topic] ?? 0) + 1
-        if (batch.length >= 1_000) await flush(topic)
+      const send = async (source: SourceDef, event: Record<string, unknown>): Promise<void> => {
+        const message = encodeEvent(set, source, await encoderOf(source), event)
+        if (typeof message === 'string')
+          throw new FeatureStoreError('BAD_REQUEST', `an event of ${source.topic} cannot be sent: ${message}`)
+        const batch = pending.get(source.topic) ?? []
+        batch.push(message)
+        pending.set(source.topic, batch)
+        counts[source.topic] = (counts[source.topic] ?? 0) + 1
+        if (batch.length >= BATCH) await flush(source.topic)
       }
-      if (generate !== undefined) {
-        const count = Number(generate)
-        if (!Number.isSafeInteger(count) || count <= 0) throw new UsageError('--generate takes a positive whole number')
-        const startIso = stringOption(args, 'start')
-        const startMs = startIso === undefined ? undefined : Date.parse(startIso)
-        if (startMs !== undefined && Number.isNaN(startMs)) throw new UsageError(`--start: '${startIso}' is not an ISO-8601 time`)
-        for (const g of generateEvents({ count, seed: Number(stringOption(args, 'seed') ?? 42), ...(startMs === undefined ? {} : { startMs }) })) {
-          await add(g.topic, g.event, `generated event ${g.topic}`)
-        }
+
+      if (count !== undefined) {
+        const startMs = numberOption(args, 'start')
+        for (const g of generateEvents({
+          count,
+          seed: numberOption(args, 'seed') ?? 42,
+          ...(startMs === undefined ? {} : { startMs }),
+        }))
+          await send(sourceOf(g.topic), g.event)
       } else {
-        const path = resolve(ctx.cwd, file!)
-        for await (const { event, where } of readEvents(path)) await add(topicArg!, event, where)
+        const source = sourceOf(topicArg!)
+        const encoder = await encoderOf(source)
+        // First pass: the whole file, nothing sent; second pass: send. Streaming twice keeps memory
+        // flat for large files, and a bad line 1,500 no longer leaves lines 1–1,000 already sent.
+        const check = await checkEventFile(file!, (event) => {
+          const encoded = encodeEvent(set, source, encoder, event)
+          return typeof encoded === 'string' ? encoded : undefined
+        })
+        if (check.badCount > 0) {
+          const more = check.badCount - check.bad.length
+          throw new UsageError(
+            `${file}: ${check.badCount} bad event${check.badCount === 1 ? '' : 's'} (of ${check.events + check.badCount}); nothing was sent\n` +
+              check.bad.map((b) => `  ${b.where}: ${b.error}`).join('\n') +
+              (more > 0 ? `\n  … and ${more} more` : ''),
+          )
+        }
+        if (check.events === 0) throw new FeatureStoreError('BAD_REQUEST', `${file} holds no events: nothing to send`)
+        for await (const item of readEventFile(file!)) {
+          // The file passed the check a moment ago; a bad event now means it changed under us.
+          if ('error' in item)
+            throw new FeatureStoreError('BAD_REQUEST', `${file} changed while it was being sent (${item.where}: ${item.error})`)
+          await send(source, item.event)
+        }
       }
       for (const topic of pending.keys()) await flush(topic)
-      ctx.out(ctx.json ? `${JSON.stringify({ produced: counts })}\n` : `produced ${Object.entries(counts).map(([t, n]) => `${n} to ${t}`).join(', ') || 'nothing'}\n`)
+      ctx.out(
+        ctx.json
+          ? `${JSON.stringify({ produced: counts })}\n`
+          : `produced ${Object.entries(counts)
+              .map(([t, n]) => `${n} to ${t}`)
+              .join(', ')}\n`,
+      )
       return 0
     } finally {
       await runtime.close()
@@ -100,34 +146,24 @@ Examples:
   },
 }
 
-async function* readEvents(path: string): AsyncGenerator<{ event: Record<string, unknown>; where: string }> {
-  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity })
-  let n = 0
-  let arrayText: string | undefined
-  for await (const line of lines) {
-    n++
-    if (arrayText !== undefined || (n === 1 && line.trimStart().startsWith('['))) {
-      arrayText = (arrayText ?? '') + line + '\n'
-      continue
-    }
-    if (line.trim() === '') continue
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(line)
-    } catch {
-      throw new UsageError(`${path}:${n}: not valid JSON`)
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`${path}:${n}: an event must be a JSON object`)
-    yield { event: parsed as Record<string, unknown>, where: `${path}:${n}` }
+/**
+ * The message for one event, or why it cannot be sent: it must fit the source's schema and carry
+ * the entity's join keys (an event without one would land under an empty key, read by nobody).
+ */
+function encodeEvent(
+  set: DefinitionSet,
+  source: SourceDef,
+  encoder: Encoder,
+  event: Record<string, unknown>,
+): { key: string | null; value: Uint8Array } | string {
+  const entity = set.entities.find((e) => e.name === source.keyedBy)
+  const missing = entity?.joinKeys.filter((k) => event[k] === undefined || event[k] === null) ?? []
+  if (missing.length > 0) return `missing join key ${missing.join(', ')}`
+  let value: Uint8Array
+  try {
+    value = encoder.encode(event)
+  } catch (err: unknown) {
+    return err instanceof Error ? err.message : String(err)
   }
-  if (arrayText !== undefined) {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(arrayText)
-    } catch {
-      throw new UsageError(`${path}: not a valid JSON array`)
-    }
-    if (!Array.isArray(parsed)) throw new UsageError(`${path}: expected a JSON array of events`)
-    for (let i = 0; i < parsed.length; i++) yield { event: parsed[i] as Record<string, unknown>, where: `${path}[${i}]` }
-  }
+  return { key: entity ? encodeEntityKey(entity.joinKeys.map((k) => String(event[k]))) : null, value }
 }

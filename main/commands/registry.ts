@@ -1,6 +1,5 @@
-import { FeatureStoreError } from '../../core/errors.ts'
 import { focusLineage, viewNodeId } from '../../registry/index.ts'
-import { stringOption, UsageError, type Command } from './command.ts'
+import { numberOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { renderDiff, renderLineage, renderList, renderShow } from './registry-format.ts'
 
@@ -20,6 +19,8 @@ Subcommands:
   lineage [<name>]  source → view → request feature → service; <name> narrows the graph to what
                     is upstream and downstream of a source, view (view@2), service or entity
 
+A view, version or name the registry does not have exits 2.
+
 Options:
   --version <N>          (show) a specific version
 ${FEATURES_HELP}
@@ -31,14 +32,19 @@ Examples:
   kfs registry diff --features examples/features.ts
   kfs registry lineage clicks
 `,
-  options: { ...FEATURES_OPTION, version: { type: 'string' } },
+  options: { ...FEATURES_OPTION, version: { type: 'string', kind: 'count' } },
   maxPositionals: 2,
   async run(args, ctx) {
     const [sub, name] = args.positionals
     if (sub === undefined || !(SUBCOMMANDS as readonly string[]).includes(sub)) {
-      throw new UsageError(sub === undefined ? 'which subcommand? list, show, diff or lineage' : `unknown subcommand '${sub}'; use list, show, diff or lineage`)
+      throw new UsageError(
+        sub === undefined
+          ? 'which subcommand? list, show, diff or lineage'
+          : `unknown subcommand '${sub}'; use list, show, diff or lineage`,
+      )
     }
-    if (sub !== 'show' && sub !== 'lineage' && name !== undefined) throw new UsageError(`registry ${sub} takes no argument ('${name}')`)
+    if (sub !== 'show' && sub !== 'lineage' && name !== undefined)
+      throw new UsageError(`registry ${sub} takes no argument ('${name}')`)
     if (sub !== 'show' && args.values.version !== undefined) throw new UsageError('--version applies only to registry show')
     if (sub !== 'diff' && args.values.features !== undefined) throw new UsageError('--features applies only to registry diff')
     const { registry, where } = await openRegistry(ctx)
@@ -51,20 +57,23 @@ Examples:
       }
       case 'show': {
         if (name === undefined) throw new UsageError('registry show needs a view name, e.g. kfs registry show user_clicks')
-        const versionText = stringOption(args, 'version')
-        const version = versionText === undefined ? undefined : Number(versionText)
-        if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) throw new UsageError(`--version must be a positive integer, got '${versionText}'`)
+        const version = numberOption(args, 'version')
         const snap = await registry.snapshot()
         const versions = snap.views.filter((v) => v.name === name).map((v) => v.version)
         if (versions.length === 0) {
-          throw new FeatureStoreError('NOT_FOUND', `no view named ${name} in the registry. Views: ${[...new Set(snap.views.map((v) => v.name))].join(', ') || '(none; run kfs apply)'}`)
+          throw new UsageError(
+            `no view named ${name} in the registry. Views: ${[...new Set(snap.views.map((v) => v.name))].join(', ') || '(none; run kfs apply)'}`,
+          )
         }
         const chosen = version ?? Math.max(...versions)
         const view = snap.views.find((v) => v.name === name && v.version === chosen)
-        if (view === undefined) throw new FeatureStoreError('NOT_FOUND', `view ${name} has no version ${chosen}. Versions: ${versions.join(', ')}`)
+        if (view === undefined)
+          throw new UsageError(`--version: view ${name} has no version ${chosen}. Versions: ${versions.join(', ')}`)
         const lineage = await registry.lineage()
         const id = viewNodeId(name, chosen)
-        const usedBy = lineage.edges.filter((e) => e.from === id).map((e) => lineage.nodes.find((n) => n.id === e.to)?.label ?? e.to)
+        const usedBy = lineage.edges
+          .filter((e) => e.from === id)
+          .map((e) => lineage.nodes.find((n) => n.id === e.to)?.label ?? e.to)
         print({ ...view, versions, usedBy }, renderShow(view, versions, usedBy))
         return 0
       }
@@ -78,7 +87,7 @@ Examples:
         let lineage = await registry.lineage()
         if (name !== undefined) {
           lineage = focusLineage(lineage, name)
-          if (lineage.nodes.length === 0) throw new FeatureStoreError('NOT_FOUND', `nothing named ${name} in the registry lineage`)
+          if (lineage.nodes.length === 0) throw new UsageError(`nothing named ${name} in the registry lineage`)
         }
         print(lineage, renderLineage(lineage))
         return 0

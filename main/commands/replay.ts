@@ -1,12 +1,22 @@
 /** `kfs replay`: backfill views from the raw archive, or reload the online store from offline. */
-import { DefinitionError } from '../../core/errors.ts'
+import { DefinitionError, FeatureStoreError } from '../../core/errors.ts'
+import type { FeatureViewDef } from '../../operators/define/types.ts'
 import { consumedView } from '../../pipeline/engine/plan-sources.ts'
+import type { Registry } from '../../registry/index.ts'
 import { reloadOnlineFromOffline } from '../../replay/online-from-offline.ts'
 import { readFeatureRowsByEntity } from '../../sinks/iceberg/feature-rows.ts'
-import { createRuntime } from '../runtime.ts'
-import { stringOption, UsageError, type Command } from './command.ts'
+import { createRuntime, type Runtime } from '../runtime.ts'
+import {
+  flagOption,
+  listOption,
+  stringOption,
+  UsageError,
+  type Command,
+  type CommandContext,
+  type ParsedArgs,
+} from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
-import { backfillRecorded, publishedViews } from './live-views.ts'
+import { backfillRecorded, publishedViews, viewsWith } from './live-views.ts'
 import { progressLine } from './progress-line.ts'
 import { DEFAULT_GROUP } from './run.ts'
 
@@ -26,10 +36,14 @@ live consumption at exactly those offsets.
 --online-from-offline: writes each entity's latest offline row back to the online store
 (conditional, TTLs recomputed) — for when Redis has lost its data.
 
+Every view is checked before anything is written: a view not in the module, a --snapshot-id the
+archive does not have, or a view without an online store for --online-from-offline exits 2; an
+empty archive (nothing to backfill) or empty offline tables (nothing to reload) exit 1.
+
 Options:
 ${FEATURES_HELP}
-  --views <a,b>          views to replay (default: all, for --online-from-offline)
-  --snapshot-id <id>     archive snapshot to replay (default: current)
+  --views <a,b>          views to replay (default: all online views, for --online-from-offline)
+  --snapshot-id <id>     archive snapshot to replay (default: current); the same for every view
   --online               also write the online store
   --group <id>           the live engine's group the backfill hands over to (default ${DEFAULT_GROUP})
   --online-from-offline  reload the online store from the offline tables
@@ -42,63 +56,132 @@ Examples:
 `,
   options: {
     ...FEATURES_OPTION,
-    views: { type: 'string' },
-    'snapshot-id': { type: 'string' },
+    views: { type: 'string', kind: 'names' },
+    'snapshot-id': { type: 'string', kind: 'snapshot-id' },
     online: { type: 'boolean' },
-    group: { type: 'string' },
+    group: { type: 'string', kind: 'name' },
     'online-from-offline': { type: 'boolean' },
   },
   async run(args, ctx) {
-    const only = stringOption(args, 'views')?.split(',').map((s) => s.trim()).filter(Boolean)
-    const reload = args.values['online-from-offline'] === true
-    if (!reload && (only === undefined || only.length === 0)) throw new UsageError('name the views to backfill with --views')
+    const only = listOption(args, 'views')
+    const reload = flagOption(args, 'online-from-offline')
+    if (!reload && only === undefined) throw new UsageError('name the views to backfill with --views')
+    const backfillOnly = ['snapshot-id', 'online', 'group'].filter((name) => args.values[name] !== undefined)
+    if (reload && backfillOnly.length > 0)
+      throw new UsageError(`--${backfillOnly[0]} is for a backfill, not --online-from-offline`)
     const runtime = await createRuntime(ctx.config())
     try {
       const { registry } = await openRegistry(ctx)
       const { set } = await loadFeatures(args, ctx, registry)
       // A re-keyed view is backfilled from its internal topic's archive.
       const views = (await publishedViews(set, registry, only)).map((v) => consumedView(v))
-      const summary: Record<string, unknown>[] = []
-      if (reload) {
-        const online = await runtime.onlineStore()
-        for (const view of views.filter((v) => v.online)) {
-          const result = await reloadOnlineFromOffline({ view, online, readRows: (v) => readFeatureRowsByEntity(runtime.store, v), nowMs: runtime.clock.nowMs() })
-          summary.push({ view: `${view.name}@${view.version}`, ...result })
-          if (!ctx.json) ctx.out(`${view.name} v${view.version}: ${result.entities} entities, ${result.written} rows written online, ${result.stale} already fresher\n`)
-        }
-      } else {
-        const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
-        const snapshotId = stringOption(args, 'snapshot-id')
-        for (const view of views) {
-          if ((await registry.getBackfillStatus(view.name, view.version))?.state === 'complete') {
-            throw new DefinitionError(`view ${view.name} v${view.version} is already backfilled and live; publish a new version to recompute it`)
-          }
-          // A progress bar on a terminal only: CI logs and --json stay quiet.
-          const interactive = !ctx.json && process.stderr.isTTY
-          const startedAt = runtime.clock.nowMs()
-          let shownAt = -Infinity
-          const result = await backfillRecorded(registry, runtime, {
-            view,
-            liveGroupId: groupId,
-            ...(args.values.online === true ? { online: await runtime.onlineStore() } : {}),
-            ...(snapshotId === undefined ? {} : { archiveSnapshotId: snapshotId }),
-            logger: runtime.logger,
-            onProgress: (p) => {
-              const now = runtime.clock.nowMs()
-              if (!interactive || (!p.partitionDone && now - shownAt < 250)) return
-              shownAt = now
-              ctx.err(`\r${progressLine(view.name, { done: p.records, total: p.totalRecords, rows: p.rows }, now - startedAt)}   `)
-            },
-          })
-          if (interactive) ctx.err(`\r${progressLine(view.name, { done: result.records, total: result.records, rows: result.rows }, runtime.clock.nowMs() - startedAt, true)}   \n`)
-          summary.push({ view: `${view.name}@${view.version}`, ...result })
-          if (!ctx.json) ctx.out(`${view.name} v${view.version}: backfilled ${result.records} records → ${result.rows} rows (complete through ${JSON.stringify(result.completeThrough)})\n`)
-        }
-      }
+      const summary = reload
+        ? await reloadOnline(viewsWith('online', views, only !== undefined, 'reload online'), runtime, ctx)
+        : await backfill(views, registry, runtime, args, ctx)
       if (ctx.json) ctx.out(`${JSON.stringify(summary)}\n`)
       return 0
     } finally {
       await runtime.close()
     }
   },
+}
+
+async function reloadOnline(
+  views: readonly FeatureViewDef[],
+  runtime: Runtime,
+  ctx: CommandContext,
+): Promise<Record<string, unknown>[]> {
+  const online = await runtime.onlineStore()
+  const summary: Record<string, unknown>[] = []
+  let entities = 0
+  for (const view of views) {
+    const result = await reloadOnlineFromOffline({
+      view,
+      online,
+      readRows: (v) => readFeatureRowsByEntity(runtime.store, v),
+      nowMs: runtime.clock.nowMs(),
+    })
+    entities += result.entities
+    summary.push({ view: `${view.name}@${view.version}`, ...result })
+    if (!ctx.json)
+      ctx.out(
+        `${view.name} v${view.version}: ${result.entities} entities, ${result.written} rows written online, ${result.stale} already fresher\n`,
+      )
+  }
+  if (entities === 0)
+    throw new FeatureStoreError(
+      'NOT_FOUND',
+      `nothing reloaded: the offline tables of ${views.map((v) => v.name).join(', ')} hold no rows (has kfs run written them?)`,
+    )
+  return summary
+}
+
+/**
+ * Every view is checked (not yet backfilled, the snapshot exists, the archive has records) before
+ * the first one is backfilled, so a bad --views or --snapshot-id changes nothing.
+ */
+async function backfill(
+  views: readonly FeatureViewDef[],
+  registry: Registry,
+  runtime: Runtime,
+  args: ParsedArgs,
+  ctx: CommandContext,
+): Promise<Record<string, unknown>[]> {
+  const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
+  const snapshotId = stringOption(args, 'snapshot-id')
+  for (const view of views) {
+    if ((await registry.getBackfillStatus(view.name, view.version))?.state === 'complete') {
+      throw new DefinitionError(
+        `view ${view.name} v${view.version} is already backfilled and live; publish a new version to recompute it`,
+      )
+    }
+    const topic = view.source.topic
+    if (snapshotId !== undefined) {
+      const snapshots = (await runtime.offline.snapshots(runtime.offline.tableId({ kind: 'archive', topic }))).map(
+        (s) => s.snapshotId,
+      )
+      if (!snapshots.includes(snapshotId)) {
+        throw new UsageError(
+          `--snapshot-id: the archive of ${topic} has no snapshot ${snapshotId}; latest: ${snapshots.slice(-5).reverse().join(', ') || '(none)'}`,
+        )
+      }
+    }
+    const end = await runtime.offline.archiveEnd(topic, snapshotId)
+    if (Object.keys(end.nextOffsets).length === 0) {
+      throw new FeatureStoreError(
+        'NOT_FOUND',
+        `nothing to backfill for ${view.name}: the archive of ${topic} holds no records (kfs run starts the view from the beginning of the topic)`,
+      )
+    }
+  }
+  const summary: Record<string, unknown>[] = []
+  for (const view of views) {
+    // A progress bar on a terminal only: CI logs and --json stay quiet.
+    const interactive = !ctx.json && process.stderr.isTTY
+    const startedAt = runtime.clock.nowMs()
+    let shownAt = -Infinity
+    const result = await backfillRecorded(registry, runtime, {
+      view,
+      liveGroupId: groupId,
+      ...(flagOption(args, 'online') ? { online: await runtime.onlineStore() } : {}),
+      ...(snapshotId === undefined ? {} : { archiveSnapshotId: snapshotId }),
+      logger: runtime.logger,
+      onProgress: (p) => {
+        const now = runtime.clock.nowMs()
+        if (!interactive || (!p.partitionDone && now - shownAt < 250)) return
+        shownAt = now
+        ctx.err(`\r${progressLine(view.name, { done: p.records, total: p.totalRecords, rows: p.rows }, now - startedAt)}   `)
+      },
+    })
+    if (interactive)
+      ctx.err(
+        `\r${progressLine(view.name, { done: result.records, total: result.records, rows: result.rows }, runtime.clock.nowMs() - startedAt, true)}   \n`,
+      )
+    summary.push({ view: `${view.name}@${view.version}`, ...result })
+    if (!ctx.json)
+      ctx.out(
+        `${view.name} v${view.version}: backfilled ${result.records} records → ${result.rows} rows (complete through ${JSON.stringify(result.completeThrough)})\n`,
+      )
+  }
+  return summary
 }

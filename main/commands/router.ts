@@ -1,16 +1,19 @@
 /**
  * Dispatches `kfs <command> [options]`: global help, per-command help, `--json`, exit codes
- * (0 ok, 1 failure, 2 usage). Errors become one readable line; stack traces only for bugs.
+ * (0 ok, 1 failure, 2 usage). Every option value is checked by its declared kind before the
+ * command runs (./options.ts). Errors become one readable line; stack traces only for bugs
+ * (or for every error with KFS_DEBUG=1).
  */
-import { parseArgs } from 'node:util'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { FeatureStoreError } from '../../core/errors.ts'
-import { UsageError, type Command, type CommandContext, type OptionsConfig } from './command.ts'
+import { UsageError, type Command, type CommandContext, type ParsedArgs } from './command.ts'
+import { parseOptionValue, type OptionSpecs, type OptionValue } from './options.ts'
 
 export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
 export const EXIT_USAGE = 2
 
-const GLOBAL_OPTIONS: OptionsConfig = {
+const GLOBAL_OPTIONS: OptionSpecs = {
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
 }
@@ -29,7 +32,14 @@ export function globalHelp(commands: readonly Command[]): string {
     '  -h, --help  show help (kfs <command> --help for a command)',
     '  --json      print machine-readable JSON on stdout',
     '',
-    'Environment: KFS_DATA_DIR (default .kfs/data), KFS_FEATURES, and the KFS_* variables of main/config.ts.',
+    'Exit codes:',
+    '  0  done',
+    '  1  failed, or found nothing to do (no rows to check, an empty archive, a parity mismatch)',
+    '  2  usage error: an unknown option, a missing or malformed value, a file or folder that does',
+    '     not exist, or a view, service, group or snapshot that names nothing',
+    '',
+    'Environment: KFS_DATA_DIR (default .kfs/data), KFS_FEATURES, and the KFS_* variables of main/config.ts;',
+    'KFS_DEBUG=1 prints the stack trace of every error.',
     '',
   ].join('\n')
 }
@@ -38,7 +48,11 @@ export function commandHelp(command: Command): string {
   return `Usage: ${command.usage}\n\n${command.summary}\n\n${command.help.trim()}\n`
 }
 
-export async function runCli(argv: readonly string[], commands: readonly Command[], makeContext: (json: boolean) => CommandContext): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  commands: readonly Command[],
+  makeContext: (json: boolean) => CommandContext,
+): Promise<number> {
   const [name, ...rest] = argv
   const json = rest.includes('--json') || name === '--json'
   const ctx = makeContext(json)
@@ -62,36 +76,77 @@ export async function runCli(argv: readonly string[], commands: readonly Command
     return EXIT_USAGE
   }
   try {
-    let parsed
-    try {
-      parsed = parseArgs({ args: [...rest], options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true })
-    } catch (err: unknown) {
-      throw new UsageError((err as Error).message)
-    }
-    if (parsed.values.help === true) {
+    const specs: OptionSpecs = { ...GLOBAL_OPTIONS, ...command.options }
+    if (rest.includes('--help') || rest.includes('-h')) {
+      // Help wins over any other mistake on the line, so `kfs x --bad --help` still helps.
       ctx.out(commandHelp(command))
       return EXIT_OK
     }
+    const parsed = parseCommandLine(rest, specs, ctx)
     if (parsed.positionals.length > (command.maxPositionals ?? 0)) {
       throw new UsageError(`unexpected argument '${parsed.positionals[command.maxPositionals ?? 0]}'`)
     }
-    return await command.run({ values: parsed.values, positionals: parsed.positionals }, ctx)
+    return await command.run(parsed, ctx)
   } catch (err: unknown) {
     return reportError(err, command, ctx)
   }
 }
 
+/** parseArgs, then: each option at most once, and every value checked and typed by its kind. */
+function parseCommandLine(argv: readonly string[], specs: OptionSpecs, ctx: CommandContext): ParsedArgs {
+  const config: NonNullable<ParseArgsConfig['options']> = {}
+  for (const [name, spec] of Object.entries(specs))
+    config[name] = { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }) }
+  let parsed
+  try {
+    parsed = parseArgs({ args: [...argv], options: config, allowPositionals: true, strict: true, tokens: true })
+  } catch (err: unknown) {
+    throw new UsageError((err as Error).message)
+  }
+  const seen = new Set<string>()
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once`)
+    seen.add(token.name)
+  }
+  const values: Record<string, OptionValue> = {}
+  const valueContext = { cwd: ctx.cwd, nowMs: ctx.clock.nowMs() }
+  for (const [name, raw] of Object.entries(parsed.values)) {
+    const spec = specs[name]
+    if (spec === undefined || raw === undefined) continue
+    values[name] = spec.type === 'boolean' ? raw === true : parseOptionValue(name, spec.kind, String(raw), valueContext)
+  }
+  return { values, positionals: parsed.positionals }
+}
+
 function reportError(err: unknown, command: Command, ctx: CommandContext): number {
+  if (ctx.env.KFS_DEBUG === '1' && err instanceof Error && err.stack !== undefined) ctx.err(`${err.stack}\n`)
   if (err instanceof UsageError) {
     ctx.err(`kfs ${command.name}: ${err.message}\nUsage: ${command.usage}\nRun kfs ${command.name} --help for details.\n`)
     return EXIT_USAGE
   }
   if (err instanceof FeatureStoreError) {
-    if (ctx.json) ctx.out(`${JSON.stringify({ error: { code: err.code, message: err.message, context: err.context } }, null, 2)}\n`)
+    if (ctx.json)
+      ctx.out(`${JSON.stringify({ error: { code: err.code, message: err.message, context: err.context } }, null, 2)}\n`)
+    ctx.err(`kfs ${command.name}: ${err.message}\n`)
+    return EXIT_FAILURE
+  }
+  if (isSystemError(err)) {
+    // The environment said no (a file vanished, a disk is full, a server refused): not a kfs bug,
+    // so the operating system's own message is the whole story.
     ctx.err(`kfs ${command.name}: ${err.message}\n`)
     return EXIT_FAILURE
   }
   // Anything else is a bug in kfs, not a user mistake: keep the stack.
   ctx.err(`kfs ${command.name}: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
   return EXIT_FAILURE
+}
+
+/** Node's errors from the operating system carry an upper-case code such as ENOENT or ECONNREFUSED. */
+function isSystemError(err: unknown): err is Error & { code: string } {
+  return (
+    err instanceof Error &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    /^E[A-Z]+$/.test((err as unknown as { code: string }).code)
+  )
 }

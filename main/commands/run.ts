@@ -1,12 +1,12 @@
 /** `kfs run`: the live engine over the applied views (Kafka or the embedded log). */
 import type { Server } from 'node:http'
 import type { Logger } from '../../core/logger.ts'
-import { parseDurationMs } from '../../core/duration.ts'
+import { FeatureStoreError } from '../../core/errors.ts'
 import { createDeadLetterTopicSink } from '../../pipeline/engine/dead-letter-topic.ts'
 import { createLiveEngine } from '../../pipeline/engine/live-engine.ts'
 import { createEngineMetrics, serveMetrics } from '../metrics-server.ts'
 import { createRuntime } from '../runtime.ts'
-import { stringOption, UsageError, type Command } from './command.ts'
+import { flagOption, listOption, numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { publishedViews, settleBackfills } from './live-views.ts'
 
@@ -16,7 +16,7 @@ export const DEAD_LETTER_TOPIC = 'kfs.dead-letters'
 export const runCommand: Command = {
   name: 'run',
   summary: 'Run the streaming engine: sources → views → online and offline stores',
-  usage: 'kfs run [--features <path>] [--views a,b] [--group <id>] [--until-caught-up] [--json]',
+  usage: 'kfs run [--features <path>] [--views a,b] [--group <id>] [--until-caught-up [--idle <duration>]] [--json]',
   help: `
 Consumes the sources of the applied feature views, computes every view with the same operators
 replay uses, writes each row to the online store (conditional on as_of) as soon as it is produced
@@ -44,12 +44,17 @@ Examples:
 `,
   options: {
     ...FEATURES_OPTION,
-    views: { type: 'string' },
-    group: { type: 'string' },
+    views: { type: 'string', kind: 'names' },
+    group: { type: 'string', kind: 'name' },
     'until-caught-up': { type: 'boolean' },
-    idle: { type: 'string' },
+    idle: { type: 'string', kind: 'duration' },
   },
   async run(args, ctx) {
+    const untilCaughtUp = flagOption(args, 'until-caught-up')
+    if (!untilCaughtUp && args.values.idle !== undefined) throw new UsageError('--idle goes with --until-caught-up')
+    const only = listOption(args, 'views')
+    const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
+    const idleMs = numberOption(args, 'idle') ?? 2_000
     const config = ctx.config()
     const runtime = await createRuntime(config)
     const logger = runtime.logger.child({ component: 'cli.run' })
@@ -57,11 +62,8 @@ Examples:
     try {
       const { registry } = await openRegistry(ctx)
       const { set } = await loadFeatures(args, ctx, registry)
-      const only = stringOption(args, 'views')?.split(',').map((s) => s.trim()).filter(Boolean)
-      const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
-      const idleMs = parseDurationMs(stringOption(args, 'idle') ?? '2s', '--idle')
       const views = await publishedViews(set, registry, only)
-      if (views.length === 0) throw new UsageError('no view to run')
+      if (views.length === 0) throw new FeatureStoreError('NOT_FOUND', 'nothing to run: the features module defines no view')
       await settleBackfills(views, registry, runtime, groupId, logger, (line) => ctx.err(`${line}\n`))
 
       const log = await runtime.eventLog()
@@ -80,15 +82,20 @@ Examples:
         checkpointIntervalMs: config.checkpointIntervalMs,
         checkpointMaxRecords: config.checkpointMaxRecords,
       })
-      metrics = config.metricsPort === undefined ? undefined : await serveMetrics(createEngineMetrics(engine.stats, runtime.clock), config.serveHost, config.metricsPort)
+      metrics =
+        config.metricsPort === undefined
+          ? undefined
+          : await serveMetrics(createEngineMetrics(engine.stats, runtime.clock), config.serveHost, config.metricsPort)
       await engine.start()
-      ctx.err(`engine running: ${views.map((v) => `${v.name}@${v.version}`).join(', ')}${metrics ? ` — metrics on http://${config.serveHost}:${config.metricsPort}/metrics` : ''}\n`)
+      ctx.err(
+        `engine running: ${views.map((v) => `${v.name}@${v.version}`).join(', ')}${metrics ? ` — metrics on http://${config.serveHost}:${config.metricsPort}/metrics` : ''}\n`,
+      )
 
       const stopSignal = new Promise<string>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'))
         process.once('SIGTERM', () => resolve('SIGTERM'))
       })
-      const caughtUp = args.values['until-caught-up'] ? waitUntilCaughtUp(engine, idleMs, runtime.clock, logger) : new Promise<never>(() => {})
+      const caughtUp = untilCaughtUp ? waitUntilCaughtUp(engine, idleMs, runtime.clock, logger) : new Promise<never>(() => {})
       const outcome = await Promise.race([stopSignal, caughtUp.then(() => 'caught-up'), engine.failed])
       if (outcome instanceof Error) {
         logger.fatal({ err: outcome }, 'engine failed')

@@ -6,7 +6,7 @@ import type { SourceDef } from '../../operators/define/types.ts'
 import type { DefinitionSet } from '../../registry/index.ts'
 import { DEFAULT_SERVE_LOG_SAMPLE, type ServeLogConfig } from '../config.ts'
 import { createRuntime } from '../runtime.ts'
-import { stringOption, UsageError, type Command } from './command.ts'
+import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 
 export const serveCommand: Command = {
@@ -50,16 +50,18 @@ Examples:
   curl localhost:8080/v1/features/user_purchases/u1
   curl -XPOST localhost:8080/v1/features -d '{"entities":{"user_id":["u1"]},"service":"fraud_model","request":{"amount":30}}'
 `,
-  options: { ...FEATURES_OPTION, port: { type: 'string' }, 'cache-ms': { type: 'string' }, 'log-topic': { type: 'string' }, 'log-sample': { type: 'string' } },
+  options: {
+    ...FEATURES_OPTION,
+    port: { type: 'string', kind: 'port' },
+    'cache-ms': { type: 'string', kind: 'count' },
+    'log-topic': { type: 'string', kind: 'name' },
+    'log-sample': { type: 'string', kind: 'fraction' },
+  },
   async run(args, ctx) {
     const config = ctx.config()
-    const portArg = stringOption(args, 'port')
-    const port = portArg === undefined ? config.servePort : Number(portArg)
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: '${portArg}' is not a port number`)
-    const cacheArg = stringOption(args, 'cache-ms')
-    const cacheMs = cacheArg === undefined ? undefined : Number(cacheArg)
-    if (cacheMs !== undefined && (!Number.isInteger(cacheMs) || cacheMs <= 0)) throw new UsageError('--cache-ms takes a positive whole number')
-    const logConfig = serveLogOptions(stringOption(args, 'log-topic'), stringOption(args, 'log-sample'), config.serveLog)
+    const port = numberOption(args, 'port') ?? config.servePort
+    const cacheMs = numberOption(args, 'cache-ms')
+    const logConfig = serveLogOptions(stringOption(args, 'log-topic'), numberOption(args, 'log-sample'), config.serveLog)
     const runtime = await createRuntime(config)
     let log: ServedLog | undefined
     try {
@@ -69,7 +71,10 @@ Examples:
       for (const view of set.views) {
         const stored = await registry.getView(view.name, view.version)
         if (stored?.hash === viewHash(view)) views.push(view)
-        else ctx.err(`not serving ${view.name} v${view.version}: ${stored ? 'it differs from its published definition' : 'not published'} (run kfs apply)\n`)
+        else
+          ctx.err(
+            `not serving ${view.name} v${view.version}: ${stored ? 'it differs from its published definition' : 'not published'} (run kfs apply)\n`,
+          )
       }
       if (logConfig) {
         const source = servedLogSource(set, logConfig.topic, (line) => ctx.err(line))
@@ -118,18 +123,18 @@ Examples:
 }
 
 /** Flags over config: --log-topic turns the log on, --log-sample sets its rate. */
-function serveLogOptions(topicArg: string | undefined, sampleArg: string | undefined, config: ServeLogConfig | undefined): ServeLogConfig | undefined {
-  let sampleRate: number | undefined
-  if (sampleArg !== undefined) {
-    sampleRate = /^(\d+(\.\d*)?|\.\d+)$/.test(sampleArg) ? Number(sampleArg) : Number.NaN
-    if (!(sampleRate >= 0 && sampleRate <= 1)) throw new UsageError(`--log-sample: '${sampleArg}' is not a fraction from 0 to 1`)
-  }
+function serveLogOptions(
+  topicArg: string | undefined,
+  sampleRate: number | undefined,
+  config: ServeLogConfig | undefined,
+): ServeLogConfig | undefined {
   const topic = topicArg ?? config?.topic
   if (topic === undefined) {
     if (sampleRate !== undefined) throw new UsageError('--log-sample needs --log-topic (or KFS_SERVE_LOG_TOPIC)')
     return undefined
   }
-  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic) || topic.startsWith('__')) throw new UsageError(`--log-topic: '${topic}' is not a Kafka topic name`)
+  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic) || topic.startsWith('__'))
+    throw new UsageError(`--log-topic: '${topic}' is not a Kafka topic name`)
   return { topic, sampleRate: sampleRate ?? config?.sampleRate ?? DEFAULT_SERVE_LOG_SAMPLE }
 }
 
@@ -141,11 +146,15 @@ function serveLogOptions(topicArg: string | undefined, sampleArg: string | undef
 function servedLogSource(set: DefinitionSet, topic: string, note: (line: string) => void): SourceDef {
   const declared = set.sources.find((s) => s.topic === topic)
   if (declared === undefined) {
-    note(`note: the served-feature log topic ${topic} is not a source of the features module, so kfs run will not archive it; add\n  export const { servedView, servedFeatures, servedLookups } = servedLog({ topic: '${topic}' })\n(from serving/served-log/index.ts) and run kfs apply\n`)
+    note(
+      `note: the served-feature log topic ${topic} is not a source of the features module, so kfs run will not archive it; add\n  export const { servedView, servedFeatures, servedLookups } = servedLog({ topic: '${topic}' })\n(from serving/served-log/index.ts) and run kfs apply\n`,
+    )
     return servedLog({ topic }).servedFeatures
   }
   if (JSON.stringify(declared.schema) !== JSON.stringify(SERVED_FEATURES_SCHEMA)) {
-    throw new UsageError(`source ${declared.name} reads the served-feature log topic ${topic} with another schema; declare it with servedLog({ topic: '${topic}' })`)
+    throw new UsageError(
+      `source ${declared.name} reads the served-feature log topic ${topic} with another schema; declare it with servedLog({ topic: '${topic}' })`,
+    )
   }
   return declared
 }

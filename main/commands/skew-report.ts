@@ -1,10 +1,9 @@
 /** `kfs skew-report`: served values vs the point-in-time offline rows, per feature (training/skew-report.ts). */
-import { parseDurationMs } from '../../core/duration.ts'
 import { createDecoder } from '../../schemas/decoder.ts'
 import { DEFAULT_SERVED_LOG_TOPIC, SERVED_FEATURES_SCHEMA } from '../../serving/served-log/index.ts'
 import { createSkewReport, failingFeatures, type SkewReport } from '../../training/skew-report.ts'
 import { createRuntime } from '../runtime.ts'
-import { stringOption, UsageError, type Command } from './command.ts'
+import { listOption, numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { openRegistry } from './definitions.ts'
 
 export const skewReportCommand: Command = {
@@ -21,7 +20,8 @@ tie rules; null outside the TTL). This is the join of an as-served kfs training-
 Per feature it prints how many lookups were compared, the exact-match %, and for numeric
 features the mean and p99 of |served − offline| (pairs where both are numbers). Zero skew is
 expected by construction. Exit 1 when a feature's exact match is below --min-match, or when
-there was nothing to compare; 2 on a usage error.
+there was nothing to compare; 2 on a usage error (a bad value, or a --views name the registry
+does not have).
 
 Options:
   --topic <topic>        served-log topic (default KFS_SERVE_LOG_TOPIC or ${DEFAULT_SERVED_LOG_TOPIC})
@@ -35,22 +35,32 @@ Examples:
   kfs skew-report
   kfs skew-report --views user_purchases --from 1d --min-match 99.9 --json
 `,
-  options: { topic: { type: 'string' }, views: { type: 'string' }, from: { type: 'string' }, until: { type: 'string' }, 'min-match': { type: 'string' } },
+  options: {
+    topic: { type: 'string', kind: 'name' },
+    views: { type: 'string', kind: 'names' },
+    from: { type: 'string', kind: 'time' },
+    until: { type: 'string', kind: 'time' },
+    'min-match': { type: 'string', kind: 'percent' },
+  },
   async run(args, ctx) {
-    const minArg = stringOption(args, 'min-match') ?? '100'
-    const minMatchPct = /^\d+(\.\d+)?%?$/.test(minArg) ? Number(minArg.replace('%', '')) : Number.NaN
-    if (!(minMatchPct >= 0 && minMatchPct <= 100)) throw new UsageError(`--min-match: '${minArg}' is not a percentage from 0 to 100`)
-    const views = stringOption(args, 'views')?.split(',').map((v) => v.trim()).filter(Boolean)
-    if (views !== undefined && views.length === 0) throw new UsageError('--views needs at least one view name')
-    const nowMs = ctx.clock.nowMs()
-    const fromMs = timeOption(stringOption(args, 'from'), '--from', nowMs)
-    const untilMs = timeOption(stringOption(args, 'until'), '--until', nowMs)
+    const minMatchPct = numberOption(args, 'min-match') ?? 100
+    const views = listOption(args, 'views')
+    const fromMs = numberOption(args, 'from')
+    const untilMs = numberOption(args, 'until')
     if (fromMs !== undefined && untilMs !== undefined && fromMs >= untilMs) throw new UsageError('--from must be before --until')
     const config = ctx.config()
     const topic = stringOption(args, 'topic') ?? config.serveLog?.topic ?? DEFAULT_SERVED_LOG_TOPIC
     const runtime = await createRuntime(config)
     try {
       const { registry } = await openRegistry(ctx)
+      if (views !== undefined) {
+        const known = new Set((await registry.snapshot()).views.map((v) => v.name))
+        const unknown = views.filter((v) => !known.has(v))
+        if (unknown.length > 0)
+          throw new UsageError(
+            `--views: ${unknown.join(', ')} not in the registry; views: ${[...known].join(', ') || '(none; run kfs apply)'}`,
+          )
+      }
       const report = await createSkewReport({
         store: runtime.store,
         offline: runtime.offline,
@@ -64,7 +74,9 @@ Examples:
       const failing = failingFeatures(report, minMatchPct)
       const ok = report.records > 0 && failing.length === 0
       if (ctx.json) {
-        ctx.out(`${JSON.stringify({ ok, minMatchPct, failing: failing.map((f) => `${f.view}:${f.feature}`), ...report }, null, 2)}\n`)
+        ctx.out(
+          `${JSON.stringify({ ok, minMatchPct, failing: failing.map((f) => `${f.view}:${f.feature}`), ...report }, null, 2)}\n`,
+        )
       } else {
         ctx.out(formatReport(report, minMatchPct, failing.length))
       }
@@ -75,25 +87,29 @@ Examples:
   },
 }
 
-function timeOption(raw: string | undefined, name: string, nowMs: number): number | undefined {
-  if (raw === undefined) return undefined
-  if (/^\d+$/.test(raw)) return Number(raw)
-  if (/^\d+(ms|s|m|h|d)$/.test(raw)) return nowMs - parseDurationMs(raw, name)
-  const ms = Date.parse(raw)
-  if (Number.isNaN(ms)) throw new UsageError(`${name}: '${raw}' is not an ISO-8601 time, epoch ms or a duration such as 1h`)
-  return ms
-}
-
 const pct = (v: number | null): string => (v === null ? '-' : `${v.toFixed(2)} %`)
 const num = (v: number | null): string => (v === null ? '-' : Number(v.toPrecision(6)).toString())
 
 export function formatReport(report: SkewReport, minMatchPct: number, failing: number): string {
-  const lines = [`Served-feature log ${report.topic}: ${report.records} lookups compared (archive snapshot ${report.archiveSnapshotId ?? 'none'})`]
+  const lines = [
+    `Served-feature log ${report.topic}: ${report.records} lookups compared (archive snapshot ${report.archiveSnapshotId ?? 'none'})`,
+  ]
   if (report.features.length > 0) {
     const header = ['view', 'feature', 'compared', 'exact match', 'mean |diff|', 'p99 |diff|']
-    const rows = report.features.map((f) => [f.view, f.feature, String(f.compared), pct(f.exactMatchPct), f.numeric ? num(f.meanAbsDiff) : 'n/a', f.numeric ? num(f.p99AbsDiff) : 'n/a'])
+    const rows = report.features.map((f) => [
+      f.view,
+      f.feature,
+      String(f.compared),
+      pct(f.exactMatchPct),
+      f.numeric ? num(f.meanAbsDiff) : 'n/a',
+      f.numeric ? num(f.p99AbsDiff) : 'n/a',
+    ])
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-    const fmt = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()
+    const fmt = (r: string[]) =>
+      r
+        .map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+        .join('  ')
+        .trimEnd()
     lines.push('', fmt(header), ...rows.map(fmt), '')
   }
   const compared = report.features.reduce((n, f) => n + f.compared, 0)
@@ -105,9 +121,19 @@ export function formatReport(report: SkewReport, minMatchPct: number, failing: n
       (lowest ? `; lowest ${lowest.view}:${lowest.feature} ${pct(lowest.exactMatchPct)}` : ''),
   )
   if (undecodable + malformed + unknownView + unknownFeature > 0) {
-    lines.push(`Skipped: ${undecodable} undecodable, ${malformed} malformed records; ${unknownView} lookups of unknown views; ${unknownFeature} values of unknown features`)
+    lines.push(
+      `Skipped: ${undecodable} undecodable, ${malformed} malformed records; ${unknownView} lookups of unknown views; ${unknownFeature} values of unknown features`,
+    )
   }
-  if (report.records === 0) lines.push('Nothing to compare: no served lookups in the archive (is the log on, its topic a source of the features module, and kfs run archiving it?)')
-  else lines.push(failing === 0 ? `OK: every feature at or above ${minMatchPct} % exact match` : `FAIL: ${failing} feature(s) below ${minMatchPct} % exact match`)
+  if (report.records === 0)
+    lines.push(
+      'Nothing to compare: no served lookups in the archive (is the log on, its topic a source of the features module, and kfs run archiving it?)',
+    )
+  else
+    lines.push(
+      failing === 0
+        ? `OK: every feature at or above ${minMatchPct} % exact match`
+        : `FAIL: ${failing} feature(s) below ${minMatchPct} % exact match`,
+    )
   return `${lines.join('\n')}\n`
 }

@@ -1,13 +1,25 @@
-import { isAbsolute, resolve } from 'node:path'
-import { loadDefinitions } from '../../registry/index.ts'
-import { createTrainingSet, rebuildTrainingSet, type TrainingSetResult } from '../../training/index.ts'
-import { stringOption, UsageError, type Command } from './command.ts'
+/** `kfs training-set`: point-in-time training sets (training/create-training-set.ts). */
+import { readFile } from 'node:fs/promises'
+import { FeatureStoreError } from '../../core/errors.ts'
+import type { RequestFeatureDef } from '../../operators/define/types.ts'
+import { loadDefinitions, type Registry } from '../../registry/index.ts'
+import {
+  createTrainingSet,
+  labelFormatOf,
+  listTrainingSets,
+  planTrainingSet,
+  readLabels,
+  rebuildTrainingSet,
+  type TrainingSetResult,
+} from '../../training/index.ts'
+import { flagOption, listOption, stringOption, UsageError, type Command } from './command.ts'
 import { openRegistry } from './definitions.ts'
 
 export const trainingSetCommand: Command = {
   name: 'training-set',
   summary: 'Build a point-in-time training set from labels, or rebuild one by id',
-  usage: 'kfs training-set --labels <file> (--service <name> | --features <refs>) [--as-served] --out <file.parquet> [--json]\n       kfs training-set --rebuild <id> --out <file.parquet> [--json]',
+  usage:
+    'kfs training-set --labels <file> (--service <name> | --features <refs>) [--as-served] --out <file.parquet> [--json]\n       kfs training-set --rebuild <id> --out <file.parquet> [--json]',
   help: `
 For each label row (entity keys, label time t) every feature takes the latest row of its view with
 as_of ≤ t (ties broken by archive order), or null when there is none or it is older than the view's
@@ -19,7 +31,10 @@ snapshots read, so --rebuild <id> writes the same bytes again.
 Labels: CSV (with a header) or Parquet. They need a column for each join key of every view used
 (user_id, item_id, …; composite keys take one column per part), a label-time column (epoch ms or
 ISO-8601; ISO without a zone is UTC), and any request inputs; other columns are carried through.
-Views whose backfill is not complete are refused.
+Views whose backfill is not complete are refused (exit 1), and so is a label file with no rows.
+A missing label file, an --out in a folder that does not exist, a --time-column the labels lack,
+or a service, view, feature or training-set id the registry does not have exits 2 before anything
+is written.
 
 Options:
   --labels <file>        label file (.csv or .parquet)
@@ -41,29 +56,38 @@ Examples:
   kfs training-set --rebuild 3f9a0c1d2e4b5a69 --out fraud-again.parquet
 `,
   options: {
-    labels: { type: 'string' },
-    service: { type: 'string' },
-    features: { type: 'string' },
-    'time-column': { type: 'string' },
+    labels: { type: 'string', kind: 'input-file' },
+    service: { type: 'string', kind: 'name' },
+    features: { type: 'string', kind: 'names' },
+    'time-column': { type: 'string', kind: 'text' },
     'as-served': { type: 'boolean' },
-    rebuild: { type: 'string' },
-    out: { type: 'string' },
-    definitions: { type: 'string', short: 'd' },
+    rebuild: { type: 'string', kind: 'hex-id' },
+    out: { type: 'string', kind: 'output-file' },
+    definitions: { type: 'string', kind: 'input-path', short: 'd' },
   },
   async run(args, ctx) {
-    const out = stringOption(args, 'out')
-    if (out === undefined) throw new UsageError('--out <file.parquet> is required')
-    const output = isAbsolute(out) ? out : resolve(ctx.cwd, out)
+    const output = stringOption(args, 'out')
+    if (output === undefined) throw new UsageError('--out <file.parquet> is required')
     const rebuild = stringOption(args, 'rebuild')
     const labels = stringOption(args, 'labels')
     const service = stringOption(args, 'service')
-    const features = stringOption(args, 'features')
-    if (rebuild !== undefined && (labels !== undefined || service !== undefined || features !== undefined || args.values['as-served'] !== undefined)) {
+    const features = listOption(args, 'features')
+    const timeColumn = stringOption(args, 'time-column')
+    if (
+      rebuild !== undefined &&
+      (labels !== undefined ||
+        service !== undefined ||
+        features !== undefined ||
+        timeColumn !== undefined ||
+        args.values['as-served'] !== undefined)
+    ) {
       throw new UsageError('--rebuild takes only --out: labels, features and mode come from the record')
     }
     if (rebuild === undefined) {
       if (labels === undefined) throw new UsageError('--labels <file> is required (or --rebuild <id>)')
-      if ((service === undefined) === (features === undefined)) throw new UsageError('give exactly one of --service <name> or --features <refs>')
+      if ((service === undefined) === (features === undefined))
+        throw new UsageError('give exactly one of --service <name> or --features <refs>')
+      if (!/\.(csv|parquet)$/i.test(labels)) throw new UsageError(`--labels: ${labels} is neither .csv nor .parquet`)
     }
     const store = await ctx.openObjectStore()
     const { registry } = await openRegistry(ctx)
@@ -73,14 +97,18 @@ Examples:
     const startedMs = ctx.clock.nowMs()
     let result: TrainingSetResult
     if (rebuild !== undefined) {
+      if (!(await listTrainingSets(store)).includes(rebuild))
+        throw new UsageError(`--rebuild: no training set ${rebuild} in the registry`)
       result = await rebuildTrainingSet({ ...deps, id: rebuild, output })
     } else {
-      const timeColumn = stringOption(args, 'time-column')
+      const selection = service ?? features!
+      await checkSelection(registry, selection, set.requestFeatures)
+      await checkLabels(labels!, timeColumn ?? 'ts')
       result = await createTrainingSet({
         ...deps,
-        labels: { path: isAbsolute(labels!) ? labels! : resolve(ctx.cwd, labels!) },
-        features: service ?? features!.split(',').map((f) => f.trim()).filter((f) => f.length > 0),
-        asServed: args.values['as-served'] === true,
+        labels: { path: labels! },
+        features: selection,
+        asServed: flagOption(args, 'as-served'),
         output,
         ...(timeColumn === undefined ? {} : { timeColumn }),
       })
@@ -90,7 +118,9 @@ Examples:
     if (ctx.json) {
       ctx.out(`${JSON.stringify({ id: result.id, output, rows: result.rows, seconds, record }, null, 2)}\n`)
     } else {
-      const snapshots = record.views.map((v) => `  ${v.name} v${v.version}  snapshot ${v.snapshotId ?? '(empty table)'}`).join('\n')
+      const snapshots = record.views
+        .map((v) => `  ${v.name} v${v.version}  snapshot ${v.snapshotId ?? '(empty table)'}`)
+        .join('\n')
       ctx.out(
         `${rebuild === undefined ? 'Built' : 'Rebuilt'} training set ${result.id}${record.asServed ? ' (as served)' : ''}: ${result.rows} rows × ${record.output.columns.length} columns → ${output} (${seconds.toFixed(1)} s)\n` +
           `Tables read:\n${snapshots}\nRebuild with: kfs training-set --rebuild ${result.id} --out <file>\n`,
@@ -98,4 +128,31 @@ Examples:
     }
     return 0
   },
+}
+
+/** The service or feature references must name what the registry has: otherwise a usage error. */
+async function checkSelection(
+  registry: Registry,
+  selection: string | readonly string[],
+  requestFeatures: readonly RequestFeatureDef[],
+): Promise<void> {
+  try {
+    await planTrainingSet(registry, typeof selection === 'string' ? { service: selection } : { refs: selection }, requestFeatures)
+  } catch (err: unknown) {
+    if (err instanceof FeatureStoreError && err.code === 'NOT_FOUND')
+      throw new UsageError(`${typeof selection === 'string' ? '--service' : '--features'}: ${err.message}`)
+    throw err
+  }
+}
+
+/**
+ * The label file must have the label-time column (naming one it lacks is a usage error) and at
+ * least one row (none would build an empty set: nothing to do, so a failure, exit 1).
+ */
+async function checkLabels(path: string, timeColumn: string): Promise<void> {
+  const table = await readLabels(new Uint8Array(await readFile(path)), labelFormatOf(path), { columns: [] })
+  const names = table.columns.map((c) => c.name)
+  if (!names.includes(timeColumn))
+    throw new UsageError(`--time-column: ${path} has no column ${timeColumn} (columns: ${names.join(', ')})`)
+  if (table.rowCount === 0) throw new FeatureStoreError('BAD_REQUEST', `${path} has no label rows: nothing to build`)
 }

@@ -109,7 +109,7 @@ void describe('cli > kfs', () => {
     assert.match(show.stdout, /amount_avg_7d\s+double\s+avg\(amount\)\s+7d \/ hop 1h/)
     assert.match(show.stdout, /used by\s+.*service fraud_model/)
     const missing = kfs(['registry', 'show', 'no_such_view'], dataDir)
-    assert.equal(missing.code, 1)
+    assert.equal(missing.code, 2, 'a view the registry does not have is a usage error')
     assert.match(missing.stderr, /no view named no_such_view/)
 
     const lineage = kfs(['registry', 'lineage', 'purchases'], dataDir)
