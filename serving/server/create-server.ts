@@ -96,6 +96,7 @@ export function createServer(args: {
 
   metrics.cache.reset()
   const scrapeCounters = (): void => {
+    metrics.wsSubscriptions.set(subscriptions.total)
     if (servedLog) {
       const { sent, dropped } = servedLog.stats()
       metrics.servedLog.set({ outcome: 'sent' }, sent)
