@@ -83,19 +83,30 @@ export interface RawAnswer {
 
 /**
  * Sends `request` as raw bytes on a new connection and collects the answer: until the server
- * closes, or until a complete response (by Content-Length) has arrived and `idleMs` passed.
+ * closes the connection, until one complete response has arrived (unless `untilClose`), or until
+ * `idleMs` pass without a byte.
  */
-export function rawRequest(port: number, request: string, idleMs = 30_000): Promise<RawAnswer> {
+export function rawRequest(
+  port: number,
+  request: string,
+  options: { readonly idleMs?: number; readonly untilClose?: boolean } = {},
+): Promise<RawAnswer> {
+  const idleMs = options.idleMs ?? 30_000
+  const headOnly = request.startsWith('HEAD ')
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1')
     let text = ''
     let timer: NodeJS.Timeout | undefined
+    const finish = (closedByServer: boolean): void => {
+      clearTimeout(timer)
+      socket.removeAllListeners()
+      socket.on('error', () => {})
+      socket.destroy()
+      resolve({ text, closedByServer })
+    }
     const arm = (): void => {
       clearTimeout(timer)
-      timer = setTimeout(() => {
-        socket.destroy()
-        resolve({ text, closedByServer: false })
-      }, idleMs)
+      timer = setTimeout(() => finish(false), idleMs)
     }
     socket.on('connect', () => {
       socket.write(request)
@@ -103,17 +114,23 @@ export function rawRequest(port: number, request: string, idleMs = 30_000): Prom
     })
     socket.on('data', (chunk) => {
       text += chunk.toString('utf8')
+      if (!options.untilClose && isComplete(text, headOnly)) return finish(false)
       arm()
     })
-    socket.on('close', () => {
-      clearTimeout(timer)
-      resolve({ text, closedByServer: true })
-    })
+    socket.on('close', () => finish(true))
     socket.on('error', (err) => {
       clearTimeout(timer)
       reject(err)
     })
   })
+}
+
+function isComplete(text: string, headOnly: boolean): boolean {
+  const end = text.indexOf('\r\n\r\n')
+  if (end === -1) return false
+  if (headOnly) return true
+  const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))
+  return text.length - (end + 4) >= Number(length?.[1] ?? '0')
 }
 
 export interface ParsedResponse {
