@@ -99,12 +99,12 @@ export function attachSubscriptions(
   const internal = (err: unknown, where: string): string => {
     const errorId = randomUUID()
     logger.error({ err, route: 'subscribe', where, errorId }, 'WebSocket handler failed')
-    return JSON.stringify({ type: 'error', code: 'INTERNAL', message: 'internal error', errorId })
+    return JSON.stringify({ type: 'error', error: { code: 'INTERNAL', message: 'internal error', errorId } })
   }
 
   const sendError = (ws: Socket, err: unknown): void => {
     const { status, body } = toHttpError(err)
-    ws.send(status >= 500 && status !== 503 ? internal(err, 'message') : JSON.stringify({ type: 'error', ...body.error }))
+    ws.send(status >= 500 && status !== 503 ? internal(err, 'message') : JSON.stringify({ type: 'error', ...body }))
   }
 
   /** A uWS callback that cannot throw: a failure is logged, and told to the client when it has an open socket. */
@@ -140,9 +140,11 @@ export function attachSubscriptions(
     ws.send(
       JSON.stringify({
         type: 'error',
-        code: 'RATE_LIMITED',
-        message: `at most ${limit} messages per second per socket; this one was not processed`,
-        limit,
+        error: {
+          code: 'RATE_LIMITED',
+          message: `at most ${limit} messages per second per socket; this one was not processed`,
+          limit,
+        },
       }),
     )
     return false

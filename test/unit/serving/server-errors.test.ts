@@ -343,8 +343,8 @@ void describe('serving > robustness > store and handler failures', () => {
       assert.equal(JSON.parse(await ws.next()).type, 'subscribed')
       const failure = await ws.next()
       assert.ok(!failure.includes(SECRET), failure)
-      const error = JSON.parse(failure) as { type: string; code: string; errorId: string }
-      assert.deepEqual([error.type, error.code], ['error', 'INTERNAL'])
+      const { type, error } = JSON.parse(failure) as { type: string; error: { code: string; errorId: string } }
+      assert.deepEqual([type, error.code], ['error', 'INTERNAL'])
       assert.equal(errorLinesWith(s.logs, error.errorId).length, 1)
 
       assert.ok(listener, 'the server subscribed to the change feed')

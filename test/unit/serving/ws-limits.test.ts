@@ -6,13 +6,16 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { MAX_PENDING_SNAPSHOT_READS } from '../../../serving/server/subscriptions.ts'
 import { openWs, type TestWs } from './ws-client.ts'
 import { startServer, type TestServer } from './server-harness.ts'
 
 interface Answer {
   readonly type: string
-  readonly code?: string
   readonly topics?: number
+  /** The error's code, lifted from `error` (`{"type":"error","error":{code,message,…}}`) for short assertions. */
+  readonly code?: string
+  readonly error?: { readonly code: string; readonly message: string; readonly [k: string]: unknown }
 }
 
 const subscribe = (entities: readonly string[]): string =>
@@ -25,6 +28,7 @@ const range = (prefix: string, n: number): string[] => Array.from({ length: n },
 async function answer(ws: TestWs): Promise<Answer> {
   for (;;) {
     const message = JSON.parse(await ws.next()) as Answer
+    if (message.type === 'error') return { ...message, code: message.error!.code }
     if (message.type !== 'snapshot') return message
   }
 }
@@ -46,8 +50,8 @@ void describe('serving > robustness > WebSocket limits', () => {
       ws.send(subscribe(range('b', 20)))
       assert.deepEqual(await answer(ws), { type: 'subscribed', topics: 40 })
       ws.send(subscribe(range('c', 20)))
-      const refused = (await answer(ws)) as Answer & { message: string; limit: number; topics: number }
-      assert.deepEqual([refused.type, refused.code, refused.limit, refused.topics], ['error', 'TOO_MANY_SUBSCRIPTIONS', 50, 40])
+      const refused = (await answer(ws)).error!
+      assert.deepEqual([refused.code, refused.limit, refused.topics], ['TOO_MANY_SUBSCRIPTIONS', 50, 40])
       assert.match(refused.message, /at most 50 subscriptions/)
       ws.send(subscribe([...range('a', 20), ...range('c', 10)]))
       assert.deepEqual(await answer(ws), { type: 'subscribed', topics: 50 }, 'topics already held do not count twice')
@@ -63,7 +67,7 @@ void describe('serving > robustness > WebSocket limits', () => {
       )
       assert.deepEqual(await answer(ws), { type: 'subscribed', topics: 40 })
       ws.send(subscribe(range('x', 31)))
-      assert.match(String(((await answer(ws)) as { message?: string }).message), /at most 30 subscriptions per message/)
+      assert.match(String((await answer(ws)).error?.message), /at most 30 subscriptions per message/)
       assert.equal(await subscriptionGauge(s), 40)
     } finally {
       ws.close()
@@ -79,7 +83,7 @@ void describe('serving > robustness > WebSocket limits', () => {
       first.send(subscribe(range('a', 20)))
       assert.deepEqual(await answer(first), { type: 'subscribed', topics: 20 })
       second.send(subscribe(range('b', 20)))
-      const refused = (await answer(second)) as Answer & { limit: number }
+      const refused = (await answer(second)).error!
       assert.deepEqual([refused.code, refused.limit], ['SUBSCRIPTIONS_EXHAUSTED', 30])
       second.send(subscribe(range('b', 10)))
       assert.deepEqual(await answer(second), { type: 'subscribed', topics: 10 })
@@ -184,6 +188,42 @@ void describe('serving > robustness > WebSocket limits', () => {
       assert.ok((await subscriptionGauge(s)) <= cap)
       ws.send(subscribe(['u1']))
       assert.ok(['subscribed', 'error'].includes((await answer(ws)).type), 'the socket is still served')
+    } finally {
+      ws.close()
+      await s.close()
+    }
+  })
+})
+
+void describe('serving > robustness > WebSocket backlog', () => {
+  void test('a socket with MAX_PENDING_SNAPSHOT_READS snapshot reads in flight gets SLOW_DOWN and holds no new topic until they finish', async () => {
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const s = await startServer({
+      store: (embedded) => ({
+        readRows: async (lookups, nowMs) => {
+          await gate
+          return embedded.readRows(lookups, nowMs)
+        },
+      }),
+    })
+    const ws = await openWs(s.port, '/v1/subscribe')
+    try {
+      for (let i = 0; i < MAX_PENDING_SNAPSHOT_READS; i++) {
+        ws.send(subscribe([`e${i}`]))
+        assert.deepEqual(await answer(ws), { type: 'subscribed', topics: i + 1 })
+      }
+      ws.send(subscribe(['one-too-many']))
+      const refused = await answer(ws)
+      assert.equal(refused.code, 'SLOW_DOWN')
+      assert.match(refused.error!.message, /4 snapshot reads in flight/)
+      release()
+      const snapshots: string[] = []
+      while (snapshots.length < MAX_PENDING_SNAPSHOT_READS)
+        snapshots.push((JSON.parse(await ws.next()) as { entity: string }).entity)
+      assert.deepEqual(snapshots.sort(), ['e0', 'e1', 'e2', 'e3'])
+      ws.send(subscribe(['one-too-many']))
+      assert.deepEqual(await answer(ws), { type: 'subscribed', topics: MAX_PENDING_SNAPSHOT_READS + 1 })
     } finally {
       ws.close()
       await s.close()
