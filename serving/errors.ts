@@ -20,6 +20,21 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * A request-time feature's `fn` threw, rejected, or returned a value its `outputType` does not
+ * allow. It is the definition's fault, not the client's (the inputs were checked first), so it is
+ * a 500: the reason and the original exception go to the log, never into the response body,
+ * because an exception's text may carry anything the function could see.
+ */
+export class RequestFeatureFailure extends Error {
+  readonly feature: string
+  constructor(feature: string, reason: string, options?: { cause?: unknown }) {
+    super(`request feature ${feature} ${reason}`, options)
+    this.name = 'RequestFeatureFailure'
+    this.feature = feature
+  }
+}
+
 export function badRequest(message: string, context?: Readonly<Record<string, string | number>>): HttpError {
   return new HttpError(400, 'BAD_REQUEST', message, context)
 }
@@ -47,6 +62,12 @@ export function toHttpError(err: unknown): HttpErrorResponse {
   if (err instanceof HttpError) {
     return { status: err.status, body: { error: { ...err.context, code: err.code, message: err.message } } }
   }
+  if (err instanceof RequestFeatureFailure) {
+    return {
+      status: 500,
+      body: { error: { code: 'REQUEST_FEATURE_FAILED', message: `request feature ${err.feature} failed`, feature: err.feature } },
+    }
+  }
   if (err instanceof FeatureStoreError) {
     const status = STATUS_BY_CODE[err.code] ?? 500
     // 5xx other than "unavailable" are bugs: do not leak internals beyond the code.
@@ -69,6 +90,8 @@ const REASONS: Record<number, string> = {
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Payload Too Large',
+  426: 'Upgrade Required',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',

@@ -11,6 +11,7 @@ export interface ServingMetrics {
   readonly responses: Counter<'route' | 'status'>
   readonly cache: Gauge<'result'>
   readonly wsConnections: Gauge
+  readonly wsSubscriptions: Gauge
   readonly wsPushes: Counter
   readonly servedLog: Gauge<'outcome'>
 }
@@ -30,6 +31,8 @@ export function createServingMetrics(): ServingMetrics {
     // Read from the cache's own counters at scrape time, so the hot path never touches prom-client.
     cache: new Gauge({ name: 'kfs_serving_cache_lookups', help: 'Hot-key cache lookups by result since start', labelNames: ['result'], registers: [registry] }),
     wsConnections: new Gauge({ name: 'kfs_serving_ws_connections', help: 'Open WebSocket connections', registers: [registry] }),
+    // Read from the subscription counts at scrape time.
+    wsSubscriptions: new Gauge({ name: 'kfs_serving_ws_subscriptions', help: 'Topics held by all open WebSocket connections', registers: [registry] }),
     wsPushes: new Counter({ name: 'kfs_serving_ws_pushes_total', help: 'Rows pushed to WebSocket topics', registers: [registry] }),
     // Read from the served log's own counters at scrape time, like the cache.
     servedLog: new Gauge({

@@ -12,7 +12,7 @@ import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './de
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'Serve online features (HTTP + WebSocket push) from the online store',
-  usage: 'kfs serve [--features <path>] [--port <n>] [--cache-ms <n>] [--log-topic <topic>] [--log-sample <rate>] [--json]',
+  usage: 'kfs serve [--features <path>] [--port <n>] [--cache-ms <n>] [--ws-max-subscriptions <n>] [--ws-max-subscriptions-per-socket <n>] [--log-topic <topic>] [--log-sample <rate>] [--json]',
   help: `
 Serves the applied views' latest rows from the online store (Redis, or the embedded store):
 
@@ -26,7 +26,17 @@ Serves the applied views' latest rows from the online store (Redis, or the embed
   GET  /healthz, /metrics
 
 Each entity's view carries a status (PRESENT, MISSING, OUTSIDE_TTL), as_of and age_ms; missing
-values stay null. Request-time features run the same functions training sets use.
+values stay null. Request-time features run the same functions training sets use; one that throws
+or returns a value its outputType does not allow (BigInt, NaN, an object, a promise…) fails the
+request with 500 REQUEST_FEATURE_FAILED. Every 5xx body carries an errorId, logged with the error.
+Other methods on a route answer 405 with Allow. HTTP/1.1 only: uWebSockets.js does not answer
+HTTP/1.0 or requests without Host (it closes them after 10 s); put a proxy in front for those.
+
+WebSocket limits: a socket holds at most --ws-max-subscriptions-per-socket topics (10000), all
+sockets together --ws-max-subscriptions (100000); a subscribe past either is refused whole with an
+error message. At most 1000 entries per message, 64 KiB per message (larger closes the socket),
+100 messages per second per socket (twice that closes it, 1008); a socket with more than 1 MiB
+unsent or 4 snapshot reads in flight gets SLOW_DOWN instead of new snapshots.
 Authentication: set KFS_SERVE_API_KEYS (comma-separated) and send "Authorization: Bearer <key>".
 
 Served-feature log (off by default): with --log-topic (or KFS_SERVE_LOG_TOPIC) every sampled
@@ -41,6 +51,8 @@ Options:
 ${FEATURES_HELP}
   --port <n>             port (default KFS_SERVE_PORT or 8080; 0 = any free port)
   --cache-ms <n>         hot-key cache TTL per view (default off)
+  --ws-max-subscriptions <n>             WebSocket topics across all sockets (default 100000)
+  --ws-max-subscriptions-per-socket <n>  WebSocket topics per socket (default 10000)
   --log-topic <topic>    served-feature log topic (default KFS_SERVE_LOG_TOPIC; unset = no log)
   --log-sample <rate>    fraction of requests logged, 0..1 (default KFS_SERVE_LOG_SAMPLE or 0.01)
 
@@ -54,6 +66,8 @@ Examples:
     ...FEATURES_OPTION,
     port: { type: 'string', kind: 'port' },
     'cache-ms': { type: 'string', kind: 'count' },
+    'ws-max-subscriptions': { type: 'string', kind: 'count' },
+    'ws-max-subscriptions-per-socket': { type: 'string', kind: 'count' },
     'log-topic': { type: 'string', kind: 'name' },
     'log-sample': { type: 'string', kind: 'fraction' },
   },
@@ -61,6 +75,8 @@ Examples:
     const config = ctx.config()
     const port = numberOption(args, 'port') ?? config.servePort
     const cacheMs = numberOption(args, 'cache-ms')
+    const maxSubscriptions = numberOption(args, 'ws-max-subscriptions')
+    const maxSubscriptionsPerSocket = numberOption(args, 'ws-max-subscriptions-per-socket')
     const logConfig = serveLogOptions(stringOption(args, 'log-topic'), numberOption(args, 'log-sample'), config.serveLog)
     const runtime = await createRuntime(config)
     let log: ServedLog | undefined
@@ -100,6 +116,10 @@ Examples:
           clock: runtime.clock,
           ...(log === undefined ? {} : { servedLog: log }),
           ...(cacheMs === undefined ? {} : { cache: { ttlMs: cacheMs, maxEntries: 100_000 } }),
+          subscriptions: {
+            ...(maxSubscriptions === undefined ? {} : { maxSubscriptions }),
+            ...(maxSubscriptionsPerSocket === undefined ? {} : { maxSubscriptionsPerSocket }),
+          },
         },
       })
       const bound = await server.listen(port)
@@ -121,6 +141,7 @@ Examples:
     }
   },
 }
+
 
 /** Flags over config: --log-topic turns the log on, --log-sample sets its rate. */
 function serveLogOptions(

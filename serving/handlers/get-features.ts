@@ -26,6 +26,8 @@
  * Request-time features run the definition's own `fn` on the request inputs and the stored
  * features it declares (keyed `view:feature`), the same call training-set generation makes.
  * Stored values are null unless PRESENT, so `fn` sees what a point-in-time join would give it.
+ * Ill-typed request inputs are the client's 400; a `fn` that throws or returns a value of another
+ * type is the definition's fault, a 500 (serving/request-features.ts).
  */
 import type { Clock } from '../../core/clock.ts'
 import type { FeatureValue, FeatureViewDef, RequestFeatureDef } from '../../operators/define/types.ts'
@@ -34,6 +36,7 @@ import { entityKeyOf } from '../entity-input.ts'
 import { badRequest, HttpError } from '../errors.ts'
 import type { FeatureCatalog, FeaturePlan } from '../feature-catalog.ts'
 import { readLookups, type Lookup, type ReaderDeps } from '../feature-reader.ts'
+import { runRequestFeature } from '../request-features.ts'
 import type { ServedLogRecorder } from '../served-log/served-log.ts'
 
 export interface FeatureHandlerDeps extends ReaderDeps {
@@ -220,14 +223,6 @@ export async function getFeatures(body: unknown, deps: FeatureHandlerDeps, reque
   // After the rows: a request that fails (a request feature threw) answered nothing to log.
   logServed(deps, requestId, lookups, reads, nowMs)
   return { features: plan.outputs.map((out) => out.name), rows }
-}
-
-function runRequestFeature(def: RequestFeatureDef, request: Readonly<Record<string, unknown>>, inputs: Readonly<Record<string, FeatureValue>>): FeatureValue | boolean {
-  try {
-    return def.fn(request, inputs)
-  } catch (err: unknown) {
-    throw badRequest(`request feature ${def.name} failed: ${err instanceof Error ? err.message : String(err)}`, { feature: def.name })
-  }
 }
 
 /** A request feature's input `view:f` or `view@2:f`, as the catalog resolves it (plain name = latest served version). */

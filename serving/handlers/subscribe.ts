@@ -7,8 +7,9 @@
  * current row as `{"type":"snapshot","view","version","entity","status","as_of","features"}`; then one
  * `{"type":"row","view","version","entity","as_of","features":{…}}` per row that lands. A row that
  * lands while the snapshot is being read may arrive before it: clients keep the highest `as_of`
- * (rows of a key never go back in time). `{"type":"error",…}` answers a bad message and
- * the socket stays open.
+ * (rows of a key never go back in time). `{"type":"error","code",…}` answers a bad or refused
+ * message and the socket stays open; the limits (subscriptions per socket and server, message
+ * rate and size, backlog) are enforced in serving/server/subscriptions.ts.
  */
 import type { FeatureValue, FeatureViewDef } from '../../operators/define/types.ts'
 import type { OnlineRead } from '../../pipeline/ports.ts'

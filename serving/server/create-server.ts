@@ -20,18 +20,18 @@ import type { Logger } from '../../core/logger.ts'
 import { silentLogger } from '../../core/logger.ts'
 import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../../operators/define/types.ts'
 import type { OnlineStore } from '../../pipeline/ports.ts'
-import { HttpError, statusLine, toHttpError } from '../errors.ts'
+import { HttpError } from '../errors.ts'
 import { createFeatureCatalog } from '../feature-catalog.ts'
 import { renderCatalogPage } from '../handlers/catalog-page.ts'
 import { getFeatures, getViewFeatures, type FeatureHandlerDeps } from '../handlers/get-features.ts'
 import { buildRegistry } from '../handlers/registry.ts'
-import { parseSubscriptionMessage, rowMessage, snapshotMessage, topicOf, type SubscriptionChange } from '../handlers/subscribe.ts'
-import { readLookups } from '../feature-reader.ts'
+import type { SubscriptionChange } from '../handlers/subscribe.ts'
 import { HotCache, type HotCacheOptions } from '../hot-cache.ts'
 import { createServingMetrics } from '../metrics.ts'
 import { isValidRequestId } from '../served-log/sampling.ts'
 import type { ServedLogRecorder, ServedLogStats } from '../served-log/served-log.ts'
-import { createRequestLifecycle, JSON_TYPE, type Ctx } from './request-lifecycle.ts'
+import { createRequestLifecycle, type Ctx } from './request-lifecycle.ts'
+import { attachSubscriptions, type SubscriptionLimits } from './subscriptions.ts'
 
 /** What serving needs from an online store; both RedisOnlineStore and EmbeddedOnlineStore fit. */
 export interface ServingStore extends Pick<OnlineStore, 'readRows'> {
@@ -50,7 +50,8 @@ export interface ServerOptions {
   /** Hot-key cache; off when absent. */
   readonly cache?: HotCacheOptions
   readonly shutdownGraceMs?: number
-  readonly maxSubscriptionsPerMessage?: number
+  /** WebSocket limits (serving/server/subscriptions.ts has the defaults). */
+  readonly subscriptions?: SubscriptionLimits
   readonly clock?: Clock
   readonly logger?: Logger
   /**
@@ -89,13 +90,13 @@ export function createServer(args: {
   const keyDigests = new Set((options.apiKeys ?? []).map(digest))
   const servedLog = options.servedLog
   const deps: FeatureHandlerDeps = { catalog, store: args.store, cache, clock: options.clock ?? systemClock, maxLookups: options.maxLookups ?? 2000, servedLog }
-  const sockets = new Set<uWS.WebSocket<unknown>>()
   let listenSocket: uWS.us_listen_socket | undefined
   let unsubscribe: (() => Promise<void>) | undefined
   let closing: Promise<void> | undefined
 
   metrics.cache.reset()
   const scrapeCounters = (): void => {
+    metrics.wsSubscriptions.set(subscriptions.total)
     if (servedLog) {
       const { sent, dropped } = servedLog.stats()
       metrics.servedLog.set({ outcome: 'sent' }, sent)
@@ -112,7 +113,7 @@ export function createServer(args: {
     return presented.length > 0 && keyDigests.has(digest(presented))
   }
 
-  const { begin, reply, fail, run } = lifecycle
+  const { handler, reply, fail, run } = lifecycle
 
   /** The id the served log samples by; read from `req` before any await (uWS rule). */
   const identify = (ctx: Ctx, req: uWS.HttpRequest): void => {
@@ -125,151 +126,129 @@ export function createServer(args: {
 
   const app = uWS.App()
 
-  app.get('/healthz', (res) => {
-    const ctx = begin(res, 'healthz')
-    const up = args.store.isReady?.() ?? true
-    if (up) reply(ctx, 200, '{"status":"ok"}')
-    else reply(ctx, 503, JSON.stringify({ status: 'unavailable', reason: 'online store not connected' }))
-  })
+  app.get(
+    '/healthz',
+    handler('healthz', (ctx) => {
+      const up = args.store.isReady?.() ?? true
+      if (up) reply(ctx, 200, '{"status":"ok"}')
+      else reply(ctx, 503, JSON.stringify({ status: 'unavailable', reason: 'online store not connected' }))
+    }),
+  )
 
-  app.get('/metrics', (res, req) => {
-    const ctx = begin(res, 'metrics')
-    if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
-    scrapeCounters()
-    metrics.registry.metrics().then(
-      (text) => reply(ctx, 200, text, metrics.registry.contentType),
-      (err: unknown) => fail(ctx, err),
-    )
-  })
+  app.get(
+    '/metrics',
+    handler('metrics', (ctx, req) => {
+      if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
+      scrapeCounters()
+      metrics.registry.metrics().then(
+        (text) => reply(ctx, 200, text, metrics.registry.contentType),
+        (err: unknown) => fail(ctx, err),
+      )
+    }),
+  )
 
-  app.get('/v1/registry', (res, req) => {
-    const ctx = begin(res, 'registry')
-    if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
-    reply(ctx, 200, registryJson)
-  })
+  app.get(
+    '/v1/registry',
+    handler('registry', (ctx, req) => {
+      if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
+      reply(ctx, 200, registryJson)
+    }),
+  )
 
-  app.get('/', (res, req) => {
-    const ctx = begin(res, 'catalog')
-    if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
-    reply(ctx, 200, catalogHtml, 'text/html; charset=utf-8')
-  })
+  app.get(
+    '/',
+    handler('catalog', (ctx, req) => {
+      if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
+      reply(ctx, 200, catalogHtml, 'text/html; charset=utf-8')
+    }),
+  )
 
-  app.get('/v1/features/:view/:entityKey', (res, req) => {
-    const ctx = begin(res, 'get_features')
-    if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
-    const view = req.getParameter(0)
-    const rawKey = req.getParameter(1)
-    identify(ctx, req)
-    run(ctx, () => getViewFeatures({ view: decodePath(view), entityKey: decodePath(rawKey) }, deps, ctx.requestId))
-  })
+  app.get(
+    '/v1/features/:view/:entityKey',
+    handler('get_features', (ctx, req) => {
+      if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
+      const view = req.getParameter(0)
+      const rawKey = req.getParameter(1)
+      identify(ctx, req)
+      run(ctx, () => getViewFeatures({ view: decodePath(view), entityKey: decodePath(rawKey) }, deps, ctx.requestId))
+    }),
+  )
 
-  app.get('/v1/features/:view', (res, req) => {
-    const ctx = begin(res, 'get_features')
-    if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
-    const view = req.getParameter(0)
-    const query = Object.fromEntries(new URLSearchParams(req.getQuery() ?? ''))
-    identify(ctx, req)
-    run(ctx, () => getViewFeatures({ view: decodePath(view), query }, deps, ctx.requestId))
-  })
+  app.get(
+    '/v1/features/:view',
+    handler('get_features', (ctx, req) => {
+      if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
+      const view = req.getParameter(0)
+      const query = Object.fromEntries(new URLSearchParams(req.getQuery() ?? ''))
+      identify(ctx, req)
+      run(ctx, () => getViewFeatures({ view: decodePath(view), query }, deps, ctx.requestId))
+    }),
+  )
 
-  app.post('/v1/features', (res, req) => {
-    const ctx = begin(res, 'post_features')
-    if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized, true)
-    const declared = Number(req.getHeader('content-length') || '0')
-    if (declared > maxBodyBytes) return fail(ctx, tooLarge(maxBodyBytes), true)
-    identify(ctx, req)
-    const chunks: Buffer[] = []
-    let size = 0
-    res.onData((chunk, isLast) => {
-      if (ctx.done) return
-      size += chunk.byteLength
-      if (size > maxBodyBytes) return fail(ctx, tooLarge(maxBodyBytes), true)
-      // uWS reuses the chunk's memory after this callback: copy it.
-      chunks.push(Buffer.from(new Uint8Array(chunk)))
-      if (!isLast) return
-      run(ctx, async () => {
-        let body: unknown
+  app.post(
+    '/v1/features',
+    handler('post_features', (ctx, req) => {
+      if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized, true)
+      const declared = Number(req.getHeader('content-length') || '0')
+      if (declared > maxBodyBytes) return fail(ctx, tooLarge(maxBodyBytes), true)
+      identify(ctx, req)
+      const chunks: Buffer[] = []
+      let size = 0
+      ctx.res.onData((chunk, isLast) => {
+        // A uWS callback of its own: nothing may throw out of it.
         try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
-        } catch {
-          throw new HttpError(400, 'BAD_REQUEST', 'body is not valid JSON')
+          if (ctx.done) return
+          size += chunk.byteLength
+          if (size > maxBodyBytes) return fail(ctx, tooLarge(maxBodyBytes), true)
+          // uWS reuses the chunk's memory after this callback: copy it.
+          chunks.push(Buffer.from(new Uint8Array(chunk)))
+          if (!isLast) return
+          run(ctx, async () => getFeatures(parseJsonBody(Buffer.concat(chunks)), deps, ctx.requestId))
+        } catch (err: unknown) {
+          fail(ctx, err, true)
         }
-        return getFeatures(body, deps, ctx.requestId)
       })
-    })
-  })
+    }),
+  )
 
-  app.ws<Record<string, never>>('/v1/subscribe', {
-    maxPayloadLength: 64 * 1024,
-    idleTimeout: 120,
-    maxBackpressure: 4 * 1024 * 1024,
-    closeOnBackpressureLimit: 1,
-    upgrade: (res, req, context) => {
-      const ok = authorized(req.getHeader('authorization'), new URLSearchParams(req.getQuery() ?? '').get('access_token') ?? '')
-      if (!ok || closing) {
-        const { status, body } = toHttpError(closing ? new HttpError(503, 'SHUTTING_DOWN', 'server is shutting down') : unauthorized)
-        res.writeStatus(statusLine(status)).writeHeader('content-type', JSON_TYPE).end(JSON.stringify(body))
-        return
-      }
-      res.upgrade({}, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context)
-    },
-    open: (ws) => {
-      sockets.add(ws)
-      metrics.wsConnections.inc()
-    },
-    message: (ws, message) => {
-      try {
-        const { subscribe, unsubscribe: off, lookups } = parseSubscriptionMessage(
-          Buffer.from(message).toString('utf8'),
-          catalog,
-          options.maxSubscriptionsPerMessage ?? 1000,
-        )
-        for (const t of subscribe) ws.subscribe(t)
-        for (const t of off) ws.unsubscribe(t)
-        ws.send(JSON.stringify({ type: 'subscribed', topics: ws.getTopics().length }))
-        if (lookups.length > 0) sendSnapshots(ws, lookups)
-      } catch (err: unknown) {
-        ws.send(JSON.stringify({ type: 'error', ...toHttpError(err).body }))
-      }
-    },
-    close: (ws) => {
-      sockets.delete(ws)
-      metrics.wsConnections.dec()
+  const subscriptions = attachSubscriptions(app, {
+    catalog,
+    deps,
+    metrics,
+    logger,
+    limits: options.subscriptions ?? {},
+    admit: (authorization, accessToken) => {
+      if (closing) return new HttpError(503, 'SHUTTING_DOWN', 'server is shutting down')
+      return authorized(authorization, accessToken) ? undefined : unauthorized
     },
   })
 
-  app.any('/*', (res) => {
-    const ctx = begin(res, 'other')
-    fail(ctx, new HttpError(404, 'NOT_FOUND', 'no such route'))
-  })
-
-  /** Current rows for new subscriptions, in one store read; a socket closed meanwhile is skipped. */
-  const sendSnapshots = (ws: uWS.WebSocket<unknown>, lookups: readonly { view: FeatureViewDef; entityKey: string }[]): void => {
-    const full = lookups.map(({ view, entityKey }) => ({ view, entityKey, features: view.features.map((f) => f.name) }))
-    readLookups(full, deps, deps.clock.nowMs()).then(
-      (reads) => {
-        if (!sockets.has(ws)) return
-        ws.cork(() => reads.forEach((read, i) => ws.send(snapshotMessage(full[i]!.view, full[i]!.entityKey, read))))
-      },
-      (err: unknown) => {
-        if (sockets.has(ws)) ws.send(JSON.stringify({ type: 'error', ...toHttpError(err).body }))
-      },
+  // Every known path answers another method with 405 and the methods it has; the rest is 404.
+  // A request body is not read here, so the connection is closed after the answer.
+  for (const [pattern, allow] of ROUTE_METHODS) {
+    app.any(
+      pattern,
+      handler('other', (ctx, req) => {
+        if (pattern === SUBSCRIBE_PATH && req.getMethod() === 'get') {
+          ctx.headers = { upgrade: 'websocket' }
+          return fail(ctx, new HttpError(426, 'UPGRADE_REQUIRED', `${SUBSCRIBE_PATH} is a WebSocket endpoint: send Upgrade: websocket`), hasBody(req))
+        }
+        ctx.headers = { allow }
+        fail(ctx, new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.getCaseSensitiveMethod()} is not allowed on ${pattern}; use ${allow}`, { allow }), hasBody(req))
+      }),
     )
   }
 
-  const onChange = (change: SubscriptionChange): void => {
-    cache?.delete(HotCache.key(change.view, change.version, change.entityKey))
-    const topic = topicOf(change.view, change.version, change.entityKey)
-    if (app.numSubscribers(topic) === 0) return
-    app.publish(topic, rowMessage(change))
-    metrics.wsPushes.inc()
-  }
+  app.any(
+    '/*',
+    handler('other', (ctx, req) => fail(ctx, new HttpError(404, 'NOT_FOUND', 'no such route'), hasBody(req))),
+  )
 
   return {
     async listen(port) {
       if (args.store.subscribeChanges) {
         // Wait for the change feed briefly; if the store is down it keeps connecting in the background.
-        const subscribing = args.store.subscribeChanges(args.views, onChange).then((off) => {
+        const subscribing = args.store.subscribeChanges(args.views, (change) => subscriptions.onChange(change)).then((off) => {
           if (closing) void off()
           else unsubscribe = off
         })
@@ -290,7 +269,7 @@ export function createServer(args: {
       closing ??= (async () => {
         if (listenSocket) uWS.us_listen_socket_close(listenSocket)
         listenSocket = undefined
-        for (const ws of sockets) ws.end(1001, 'server shutting down')
+        subscriptions.closeAll()
         const deadline = Date.now() + (options.shutdownGraceMs ?? 5000)
         while (lifecycle.inflight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
         await unsubscribe?.()
@@ -309,6 +288,32 @@ export function createServer(args: {
 
 function digest(key: string): string {
   return createHash('sha256').update(key).digest('hex')
+}
+
+/** Each route's path and the methods it answers (for 405's `Allow`). */
+const SUBSCRIBE_PATH = '/v1/subscribe'
+const ROUTE_METHODS: readonly (readonly [string, string])[] = [
+  ['/healthz', 'GET'],
+  ['/metrics', 'GET'],
+  ['/v1/registry', 'GET'],
+  ['/', 'GET'],
+  ['/v1/features/:view/:entityKey', 'GET'],
+  ['/v1/features/:view', 'GET'],
+  ['/v1/features', 'POST'],
+  [SUBSCRIBE_PATH, 'GET'],
+]
+
+function hasBody(req: uWS.HttpRequest): boolean {
+  const length = req.getHeader('content-length')
+  return (length !== '' && length !== '0') || req.getHeader('transfer-encoding') !== ''
+}
+
+function parseJsonBody(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'))
+  } catch {
+    throw new HttpError(400, 'BAD_REQUEST', 'body is not valid JSON')
+  }
 }
 
 function tooLarge(limit: number): HttpError {

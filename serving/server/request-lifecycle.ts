@@ -3,7 +3,15 @@
  * (a second `reply`/`fail` is a no-op), never to an aborted response, always corked; every request
  * is counted and timed once whether answered or aborted; work that outlives the timeout is
  * answered 504 and its later result dropped.
+ *
+ * Nothing here throws back into uWS: an exception escaping a uWS callback aborts the process, so
+ * `handler` wraps each route, `reply` swallows (and logs) a failed write, and `run` serialises the
+ * result inside the request (a body JSON cannot carry — BigInt, a cycle, a throwing toJSON — is a
+ * 500, not an exception in a promise callback). Every 5xx but 503 is logged with an `errorId`
+ * that the body carries too, so a client's report can be matched to the log line with the
+ * exception; the body itself never carries an exception's text.
  */
+import { randomUUID } from 'node:crypto'
 import type uWS from 'uWebSockets.js'
 import type { Logger } from '../../core/logger.ts'
 import { HttpError, statusLine, toHttpError } from '../errors.ts'
@@ -14,6 +22,8 @@ export interface Ctx {
   readonly route: string
   readonly startedMs: number
   requestId: string | undefined
+  /** Extra response headers (e.g. 405's `Allow`). */
+  headers: Readonly<Record<string, string>> | undefined
   aborted: boolean
   done: boolean
 }
@@ -21,8 +31,10 @@ export interface Ctx {
 export interface RequestLifecycle {
   /** Starts a request on `route` (its metrics label); registers `onAborted` (before any await, as uWS requires). */
   begin(res: uWS.HttpResponse, route: string): Ctx
+  /** A uWS route handler: `begin`, then `handle`; whatever `handle` throws is answered by `fail`. */
+  handler(route: string, handle: (ctx: Ctx, req: uWS.HttpRequest) => void): (res: uWS.HttpResponse, req: uWS.HttpRequest) => void
   reply(ctx: Ctx, status: number, body: string, contentType?: string, closeConnection?: boolean): void
-  /** Answers with the error's status and JSON body (logged when it is an unexpected 5xx). */
+  /** Answers with the error's status and JSON body (logged with an errorId when it is a 5xx other than 503). */
   fail(ctx: Ctx, err: unknown, closeConnection?: boolean): void
   /** Answers 200 with the JSON of `work`'s result, the error if it fails, or 504 if it takes too long. */
   run(ctx: Ctx, work: () => Promise<object>): void
@@ -60,7 +72,7 @@ export function createRequestLifecycle(options: {
   }
 
   const begin = (res: uWS.HttpResponse, route: string): Ctx => {
-    const ctx: Ctx = { res, route, startedMs: performance.now(), requestId: undefined, aborted: false, done: false }
+    const ctx: Ctx = { res, route, startedMs: performance.now(), requestId: undefined, headers: undefined, aborted: false, done: false }
     inflight++
     res.onAborted(() => {
       ctx.aborted = true
@@ -71,17 +83,62 @@ export function createRequestLifecycle(options: {
 
   const reply = (ctx: Ctx, status: number, body: string, contentType = JSON_TYPE, closeConnection = false): void => {
     if (!settle(ctx, status)) return
-    ctx.res.cork(() => {
-      ctx.res.writeStatus(statusLine(status)).writeHeader('content-type', contentType)
-      if (ctx.requestId !== undefined) ctx.res.writeHeader('x-request-id', ctx.requestId)
-      ctx.res.end(body, closeConnection)
-    })
+    try {
+      ctx.res.cork(() => {
+        ctx.res.writeStatus(statusLine(status)).writeHeader('content-type', contentType)
+        if (ctx.requestId !== undefined) ctx.res.writeHeader('x-request-id', ctx.requestId)
+        if (ctx.headers !== undefined) for (const [name, value] of Object.entries(ctx.headers)) ctx.res.writeHeader(name, value)
+        ctx.res.end(body, closeConnection)
+      })
+    } catch (err: unknown) {
+      // The connection went away between the abort check and the write; the answer has no reader.
+      logger.warn({ err, route: ctx.route, status }, 'response could not be written')
+    }
   }
 
   const fail = (ctx: Ctx, err: unknown, closeConnection = false): void => {
-    const { status, body } = toHttpError(err)
-    if (status >= 500 && status !== 503) logger.error({ err, route: ctx.route }, 'request failed')
-    reply(ctx, status, JSON.stringify(body), JSON_TYPE, closeConnection)
+    let status = 500
+    let text: string
+    try {
+      const mapped = toHttpError(err)
+      status = mapped.status
+      text = status >= 500 && status !== 503 ? JSON.stringify({ error: { ...mapped.body.error, errorId: logFailure(ctx, err) } }) : JSON.stringify(mapped.body)
+    } catch (mappingErr: unknown) {
+      // Only a hostile error object (a Proxy, a throwing getter) gets here; answer it as a bug.
+      status = 500
+      text = JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error', errorId: logFailure(ctx, mappingErr) } })
+    }
+    reply(ctx, status, text, JSON_TYPE, closeConnection)
+  }
+
+  /** Logs a server-side failure of the request under a new error id and returns the id (unique even when a client reuses its x-request-id). */
+  const logFailure = (ctx: Ctx, err: unknown): string => {
+    const errorId = randomUUID()
+    logger.error({ err, route: ctx.route, errorId, ...(ctx.requestId === undefined ? {} : { requestId: ctx.requestId }) }, 'request failed')
+    return errorId
+  }
+
+  const handler =
+    (route: string, handle: (ctx: Ctx, req: uWS.HttpRequest) => void) =>
+    (res: uWS.HttpResponse, req: uWS.HttpRequest): void => {
+      const ctx = begin(res, route)
+      try {
+        handle(ctx, req)
+      } catch (err: unknown) {
+        fail(ctx, err)
+      }
+    }
+
+  /** The 200 answer to `body`; serialising is part of the request, so its failure is this request's 500. */
+  const succeed = (ctx: Ctx, body: object): void => {
+    let text: string | undefined
+    try {
+      text = JSON.stringify(body)
+    } catch (err: unknown) {
+      return fail(ctx, err)
+    }
+    if (typeof text !== 'string') return fail(ctx, new Error(`response body serialised to ${typeof text}`))
+    reply(ctx, 200, text)
   }
 
   /**
@@ -113,20 +170,24 @@ export function createRequestLifecycle(options: {
     }
     waiting.add(ctx)
     sweeper ??= setInterval(sweep, sweepMs)
-    pending.then(
-      (body) => {
-        waiting.delete(ctx)
-        reply(ctx, 200, JSON.stringify(body))
-      },
-      (err: unknown) => {
-        waiting.delete(ctx)
-        fail(ctx, err)
-      },
-    )
+    pending
+      .then(
+        (body) => {
+          waiting.delete(ctx)
+          succeed(ctx, body)
+        },
+        (err: unknown) => {
+          waiting.delete(ctx)
+          fail(ctx, err)
+        },
+      )
+      // Neither callback throws; should one ever, the request still gets its answer.
+      .catch((err: unknown) => fail(ctx, err))
   }
 
   return {
     begin,
+    handler,
     reply,
     fail,
     run,

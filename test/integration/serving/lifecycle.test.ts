@@ -11,7 +11,7 @@ import { EmbeddedOnlineStore } from '../../../sinks/embedded/online-store.ts'
 import { createServer } from '../../../serving/server/index.ts'
 import { row } from '../../contracts/online-store.ts'
 import { userStats } from '../../unit/serving/fixtures.ts'
-import { openWs } from './ws-client.ts'
+import { openWs } from '../../unit/serving/ws-client.ts'
 
 void test('serving > a request slower than requestTimeoutMs answers 504; close() waits for in-flight requests', async () => {
   const embedded = new EmbeddedOnlineStore()

@@ -6,7 +6,7 @@ import { createServer, type FeatureServer } from '../../../serving/server/index.
 import { row } from '../../contracts/online-store.ts'
 import { redisUrl, uniquePrefix } from '../redis/redis-env.ts'
 import { allViews, itemStats, rankingService, spendPerClick, userItem, userStats } from '../../unit/serving/fixtures.ts'
-import { openWs } from './ws-client.ts'
+import { openWs } from '../../unit/serving/ws-client.ts'
 
 const KEY = 'test-key-1'
 const auth = { authorization: `Bearer ${KEY}` }

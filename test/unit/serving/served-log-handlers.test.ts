@@ -65,7 +65,7 @@ void describe('serving > served log > handlers', () => {
     const { deps } = await setup(allViews, log)
     const throwing = { ...spendPerClick, name: 'boom', fn: () => { throw new Error('bad input') } }
     const failing = { ...deps, catalog: createFeatureCatalog({ views: allViews, requestFeatures: [throwing] }) }
-    await assert.rejects(getFeatures({ entities: { user_id: ['u1'], item_id: [9] }, features: ['boom'], request: { discount: 0.1 } }, failing, 'req-x'), { status: 400 })
+    await assert.rejects(getFeatures({ entities: { user_id: ['u1'], item_id: [9] }, features: ['boom'], request: { discount: 0.1 } }, failing, 'req-x'), { name: 'RequestFeatureFailure', feature: 'boom' })
     assert.equal(log.records.length, 0)
     await getFeatures({ entities: { user_id: ['u1'], item_id: [9] }, features: ['discounted_price'], request: { discount: 0.1 } }, deps, 'req-y')
     assert.deepEqual(log.records.map((r) => r.viewName).sort(), ['item_stats', 'user_stats'], 'request-feature inputs are logged as lookups')

@@ -1,6 +1,6 @@
 /**
  * A minimal WebSocket client for tests (Node 20 has no global WebSocket): text frames only,
- * enough to subscribe and read pushed rows.
+ * enough to subscribe and read pushed rows, plus a close handshake and raw pausing of reads.
  */
 import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
@@ -9,7 +9,13 @@ export interface TestWs {
   send(text: string): void
   /** Next text message, or a failure after `timeoutMs`. */
   next(timeoutMs?: number): Promise<string>
+  /** Drops the TCP connection without a close frame. */
   close(): void
+  /** Sends a close frame and resolves with the server's close code once it answered (its close handler has run). */
+  end(): Promise<number>
+  /** Stops / resumes reading from the socket (to build backpressure on the server). */
+  pause(): void
+  resume(): void
   readonly closed: Promise<number>
 }
 
@@ -74,11 +80,7 @@ export function openWs(port: number, path: string, headers: Record<string, strin
     })
     const client: TestWs = {
       send(text) {
-        const payload = Buffer.from(text)
-        const mask = randomBytes(4)
-        const header = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff])
-        const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))
-        socket.write(Buffer.concat([header, mask, masked]))
+        socket.write(frame(0x1, Buffer.from(text)))
       },
       next(timeoutMs = 5000) {
         const queued = messages.shift()
@@ -94,7 +96,33 @@ export function openWs(port: number, path: string, headers: Record<string, strin
       close() {
         socket.destroy()
       },
+      end() {
+        socket.write(frame(0x8, Buffer.from([0x03, 0xe8])))
+        return closed
+      },
+      pause() {
+        socket.pause()
+      },
+      resume() {
+        socket.resume()
+      },
       closed,
     }
   })
+}
+
+/** One masked client frame (RFC 6455 §5.2), any payload length. */
+function frame(opcode: number, payload: Buffer): Buffer {
+  const mask = randomBytes(4)
+  let header: Buffer
+  if (payload.length < 126) header = Buffer.from([0x80 | opcode, 0x80 | payload.length])
+  else if (payload.length < 65536) header = Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff])
+  else {
+    header = Buffer.alloc(10)
+    header[0] = 0x80 | opcode
+    header[1] = 0x80 | 127
+    header.writeBigUInt64BE(BigInt(payload.length), 2)
+  }
+  const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))
+  return Buffer.concat([header, mask, masked])
 }

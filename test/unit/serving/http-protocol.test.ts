@@ -1,0 +1,108 @@
+/**
+ * Serving robustness, HTTP protocol: every known route answers a method it does not have with 405
+ * and `Allow`; unknown paths are 404; a plain GET of the WebSocket path is 426. Requests the uWS
+ * parser cannot take (HTTP/1.0, HTTP/1.1 without Host, garbage) get no answer from uWS at all —
+ * its parser waits for more bytes until its fixed 10-s idle timeout — so the test pins what we
+ * can promise: those connections are closed by the server and never hold up other clients.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { parseResponse, rawRequest, startServer, type TestServer } from './server-harness.ts'
+
+const ROUTES: readonly (readonly [path: string, allow: string])[] = [
+  ['/healthz', 'GET'],
+  ['/metrics', 'GET'],
+  ['/v1/registry', 'GET'],
+  ['/', 'GET'],
+  ['/v1/features/user_stats/u1', 'GET'],
+  ['/v1/features/user_item', 'GET'],
+  ['/v1/features', 'POST'],
+  ['/v1/subscribe', 'GET'],
+]
+const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'] as const
+
+void describe('serving > robustness > HTTP methods and paths', () => {
+  let s: TestServer
+  before(async () => {
+    s = await startServer()
+  })
+  after(() => s.close())
+
+  for (const [path, allow] of ROUTES) {
+    void test(`${path}: every method but ${allow} is 405 with Allow: ${allow}`, async () => {
+      for (const method of METHODS) {
+        if (method === allow) continue
+        if (path === '/v1/subscribe' && method === 'GET') continue
+        const body = method === 'GET' || method === 'HEAD' ? '' : '{}'
+        const head = `${method} ${path} HTTP/1.1\r\nHost: test\r\nContent-Length: ${body.length}\r\n\r\n${body}`
+        const { text, closedByServer } = await rawRequest(s.port, head, { untilClose: body.length > 0, idleMs: 10_000 })
+        const res = parseResponse(text)
+        assert.equal(res.status, 405, `${method} ${path}: ${text}`)
+        assert.equal(res.headers.allow, allow, `${method} ${path}`)
+        if (method !== 'HEAD')
+          assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'METHOD_NOT_ALLOWED')
+        if (body.length > 0) assert.ok(closedByServer, `${method} ${path}: an unread body closes the connection`)
+      }
+    })
+  }
+
+  void test('the allowed methods still work on the same paths', async () => {
+    for (const path of [
+      '/healthz',
+      '/metrics',
+      '/v1/registry',
+      '/',
+      '/v1/features/user_stats/u1',
+      '/v1/features/user_item?user_id=u1&item_id=9',
+    ]) {
+      assert.equal((await fetch(s.base + path)).status, 200, path)
+    }
+    const posted = await fetch(`${s.base}/v1/features`, {
+      method: 'POST',
+      body: JSON.stringify({ entities: { user_id: ['u1'] }, features: ['user_stats:clicks_1h'] }),
+    })
+    assert.equal(posted.status, 200)
+  })
+
+  void test('unknown paths are 404 whatever the method; a plain GET of the WebSocket path is 426 with Upgrade', async () => {
+    for (const method of METHODS) {
+      for (const path of ['/nope', '/v1', '/v1/features/a/b/c', '/v1/registry/x']) {
+        const res = await fetch(s.base + path, { method })
+        assert.equal(res.status, 404, `${method} ${path}`)
+        assert.equal(res.headers.get('allow'), null)
+      }
+    }
+    const plain = await fetch(`${s.base}/v1/subscribe`)
+    assert.equal(plain.status, 426)
+    assert.equal(plain.headers.get('upgrade'), 'websocket')
+  })
+})
+
+void describe('serving > robustness > requests uWS cannot parse', () => {
+  void test('HTTP/1.0, HTTP/1.1 without Host and garbage: closed by the server (no answer: uWS limitation), other clients answered meanwhile', async (t) => {
+    const s = await startServer()
+    try {
+      const unparseable = [
+        'GET /healthz HTTP/1.0\r\n\r\n',
+        'GET /healthz HTTP/1.0\r\nHost: test\r\n\r\n',
+        'GET /healthz HTTP/1.1\r\n\r\n',
+        'GET /healthz\r\n\r\n',
+        'NOT HTTP AT ALL\r\n\r\n',
+      ]
+      const started = performance.now()
+      const pending = unparseable.map((request) => rawRequest(s.port, request, { untilClose: true, idleMs: 60_000 }))
+      for (let i = 0; i < 20; i++) assert.equal((await fetch(`${s.base}/v1/features/user_stats/u1`)).status, 200)
+      const answers = await Promise.all(pending)
+      answers.forEach((a, i) => {
+        assert.ok(a.closedByServer, `${JSON.stringify(unparseable[i])}: the server closed the connection`)
+        // Pinned so that a uWS upgrade that starts answering these (400/505) shows up here.
+        assert.equal(a.text, '', `${JSON.stringify(unparseable[i])}: uWS sends nothing`)
+      })
+      t.diagnostic(
+        `unparseable requests closed after ${((performance.now() - started) / 1000).toFixed(1)} s (uWS HTTP idle timeout; informative)`,
+      )
+    } finally {
+      await s.close()
+    }
+  })
+})

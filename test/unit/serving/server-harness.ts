@@ -1,0 +1,154 @@
+/**
+ * A real `createServer` (uWebSockets.js on a free port) over the embedded online store, for
+ * unit tests that need the HTTP/WebSocket layer but not Redis; plus a logger that keeps its lines
+ * and raw-socket HTTP for requests fetch() cannot send (HTTP/1.0, no Host, odd methods).
+ */
+import { connect } from 'node:net'
+import type { Logger } from '../../../core/logger.ts'
+import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../../../operators/define/types.ts'
+import { EmbeddedOnlineStore } from '../../../sinks/embedded/online-store.ts'
+import { createServer, type FeatureServer, type ServerOptions, type ServingStore } from '../../../serving/server/index.ts'
+import { row } from '../../contracts/online-store.ts'
+import { allViews, itemStats, userStats } from './fixtures.ts'
+
+export const NOW = 1_700_000_000_000
+
+export interface LogLine {
+  readonly level: string
+  readonly obj: Record<string, unknown>
+  readonly msg: string | undefined
+}
+
+export function captureLogger(lines: LogLine[] = []): Logger & { readonly lines: LogLine[] } {
+  const at =
+    (level: string) =>
+    (objOrMsg: object | string, msg?: string): void => {
+      if (typeof objOrMsg === 'string') lines.push({ level, obj: {}, msg: objOrMsg })
+      else lines.push({ level, obj: objOrMsg as Record<string, unknown>, msg })
+    }
+  const logger = {
+    lines,
+    fatal: at('fatal'),
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: at('debug'),
+    trace: at('trace'),
+    child: () => logger,
+  }
+  return logger
+}
+
+export interface TestServer {
+  readonly server: FeatureServer
+  readonly port: number
+  readonly base: string
+  readonly logs: LogLine[]
+  readonly store: EmbeddedOnlineStore
+  close(): Promise<void>
+}
+
+/** Starts a server on a fixed clock (NOW) with rows for u1 and item 9; `store` replaces the embedded one as the server sees it. */
+export async function startServer(
+  args: {
+    readonly views?: readonly FeatureViewDef[]
+    readonly services?: readonly FeatureServiceDef[]
+    readonly requestFeatures?: readonly RequestFeatureDef[]
+    readonly options?: ServerOptions
+    readonly store?: (embedded: EmbeddedOnlineStore) => ServingStore
+  } = {},
+): Promise<TestServer> {
+  const clock = { nowMs: () => NOW, sleep: async () => {} }
+  const store = new EmbeddedOnlineStore({ clock })
+  await store.writeRows(userStats, [row('u1', NOW - 1000, [7, 12.5, 'Oslo'])])
+  await store.writeRows(itemStats, [row('9', NOW - 50, [20, ['u1', 'u2']])])
+  const logger = captureLogger()
+  const server = createServer({
+    store: args.store ? args.store(store) : store,
+    views: args.views ?? allViews,
+    services: args.services ?? [],
+    requestFeatures: args.requestFeatures ?? [],
+    options: { clock, logger, ...args.options },
+  })
+  const port = await server.listen(0)
+  return { server, port, base: `http://127.0.0.1:${port}`, logs: logger.lines, store, close: () => server.close() }
+}
+
+export interface RawAnswer {
+  /** Everything the server sent before it closed the connection or `idleMs` passed without bytes. */
+  readonly text: string
+  /** Whether the server closed the connection (rather than the client giving up after idleMs). */
+  readonly closedByServer: boolean
+}
+
+/**
+ * Sends `request` as raw bytes on a new connection and collects the answer: until the server
+ * closes the connection, until one complete response has arrived (unless `untilClose`), or until
+ * `idleMs` pass without a byte.
+ */
+export function rawRequest(
+  port: number,
+  request: string,
+  options: { readonly idleMs?: number; readonly untilClose?: boolean } = {},
+): Promise<RawAnswer> {
+  const idleMs = options.idleMs ?? 30_000
+  const headOnly = request.startsWith('HEAD ')
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    let text = ''
+    let timer: NodeJS.Timeout | undefined
+    const finish = (closedByServer: boolean): void => {
+      clearTimeout(timer)
+      socket.removeAllListeners()
+      socket.on('error', () => {})
+      socket.destroy()
+      resolve({ text, closedByServer })
+    }
+    const arm = (): void => {
+      clearTimeout(timer)
+      timer = setTimeout(() => finish(false), idleMs)
+    }
+    socket.on('connect', () => {
+      socket.write(request)
+      arm()
+    })
+    socket.on('data', (chunk) => {
+      text += chunk.toString('utf8')
+      if (!options.untilClose && isComplete(text, headOnly)) return finish(false)
+      arm()
+    })
+    socket.on('close', () => finish(true))
+    socket.on('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+  })
+}
+
+function isComplete(text: string, headOnly: boolean): boolean {
+  const end = text.indexOf('\r\n\r\n')
+  if (end === -1) return false
+  if (headOnly) return true
+  const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))
+  return text.length - (end + 4) >= Number(length?.[1] ?? '0')
+}
+
+export interface ParsedResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
+/** Parses the first HTTP/1.1 response in `text` (Content-Length framed, as uWS sends). */
+export function parseResponse(text: string): ParsedResponse {
+  const end = text.indexOf('\r\n\r\n')
+  if (end === -1) throw new Error(`no complete response head in ${JSON.stringify(text.slice(0, 200))}`)
+  const [statusLine, ...headerLines] = text.slice(0, end).split('\r\n')
+  const headers: Record<string, string> = {}
+  for (const line of headerLines) {
+    const colon = line.indexOf(':')
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+  }
+  const length = Number(headers['content-length'] ?? '0')
+  return { status: Number(statusLine!.split(' ')[1]), headers, body: text.slice(end + 4, end + 4 + length) }
+}
