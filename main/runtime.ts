@@ -80,7 +80,7 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
         const c = config.eventLog
         const made: EventLog =
           c.kind === 'kafka'
-            ? new (await import('../pipeline/kafka/index.ts')).KafkaEventLog({ brokers: c.brokers, clientId: c.clientId, logger: logger.child({ component: 'kafka' }) })
+            ? new (await import('../pipeline/kafka/index.ts')).KafkaEventLog({ brokers: c.brokers, clientId: c.clientId, ...c.consumerGroup, logger: logger.child({ component: 'kafka' }) })
             : new EmbeddedEventLog({ dir: c.dir, clock, logger: logger.child({ component: 'embedded-log' }) })
         closers.push(() => made.close())
         return made

@@ -41,6 +41,7 @@ export interface KafkaConsumerRequest {
 export interface KafkaConsumerSettings {
   readonly sessionTimeoutMs: number
   readonly heartbeatIntervalMs: number
+  readonly rebalanceTimeoutMs: number
   readonly maxBytesPerPartition: number
   readonly retry: { retries: number; initialRetryTime: number; maxRetryTime: number }
 }
@@ -70,6 +71,7 @@ export class KafkaConsumer implements LogConsumer {
       readUncommitted: request.readCommitted === false,
       sessionTimeout: settings.sessionTimeoutMs,
       heartbeatInterval: settings.heartbeatIntervalMs,
+      rebalanceTimeout: settings.rebalanceTimeoutMs,
       maxBytesPerPartition: settings.maxBytesPerPartition,
       allowAutoTopicCreation: false,
       retry: { ...settings.retry, restartOnFailure: async () => true },
@@ -161,7 +163,11 @@ export class KafkaConsumer implements LogConsumer {
   }
 
   async #eachBatch(payload: EachBatchPayload): Promise<void> {
-    await this.#gate
+    // kafkajs heartbeats only between batches: while a batch waits behind a join's handling (a
+    // checkpoint restore in onAssigned) or its handler works, heartbeat from here, or a short
+    // session timeout would expire a live member.
+    const waiting = setInterval(() => void payload.heartbeat().catch(() => undefined), this.#settings.heartbeatIntervalMs)
+    await this.#gate.finally(() => clearInterval(waiting))
     const { batch, isRunning, isStale, resolveOffset, heartbeat } = payload
     const tp = { topic: batch.topic, partition: batch.partition }
     if (this.#crashed || !isRunning() || isStale() || !this.#assigned.some((a) => key(a) === key(tp))) return
@@ -177,7 +183,6 @@ export class KafkaConsumer implements LogConsumer {
       timestampMs: Number(m.timestamp),
       headers: stringHeaders(m.headers),
     }))
-    // A long batch must not cost the membership: heartbeat while the handler works.
     const beat = setInterval(() => void heartbeat().catch(() => undefined), this.#settings.heartbeatIntervalMs)
     let consumed: number
     try {

@@ -36,8 +36,10 @@ export interface KafkaEventLogOptions {
   readonly retries?: number
   readonly initialRetryTimeMs?: number
   readonly maxRetryTimeMs?: number
+  /** Consumer group timing; defaults as main/config.ts (10 s session, 1 s heartbeat, 60 s rebalance). */
   readonly sessionTimeoutMs?: number
   readonly heartbeatIntervalMs?: number
+  readonly rebalanceTimeoutMs?: number
   readonly maxBytesPerPartition?: number
   readonly transactionTimeoutMs?: number
 }
@@ -139,8 +141,9 @@ export class KafkaEventLog implements TransactionalEventLog {
       this.#kafka,
       options,
       {
-        sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 30_000,
-        heartbeatIntervalMs: this.#options.heartbeatIntervalMs ?? 3_000,
+        sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 10_000,
+        heartbeatIntervalMs: this.#options.heartbeatIntervalMs ?? Math.min(1_000, Math.floor((this.#options.sessionTimeoutMs ?? 10_000) / 3)),
+        rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs ?? 60_000,
         maxBytesPerPartition: this.#options.maxBytesPerPartition ?? 1024 * 1024,
         retry: this.#retry,
       },
