@@ -123,6 +123,12 @@ export interface LogBatch {
   readonly records: readonly LogRecord[]
   /** Offset after the last record the log currently holds for this partition (Kafka high watermark). */
   readonly highWatermark: string
+  /**
+   * Where the log read this batch from: no record lies between it and `records[0]` (on Kafka the
+   * offsets in between hold transaction markers or aborted records, which a read-committed
+   * consumer never sees). Absent means `records[0].offset`.
+   */
+  readonly fromOffset?: string
 }
 
 /**

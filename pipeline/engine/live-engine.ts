@@ -207,10 +207,11 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     if (batch.records.length === 0) return
     const slot = await slotFor(batch.topic, batch.partition)
     await slot.run(async () => {
-      // A batch that starts past the slot's position means the consumer skipped records (e.g. a
-      // client restart after a failed batch resumed after it). Seek back once; if the next batch
-      // starts past the position again, the gap is the log's own (transaction markers).
-      const first = BigInt(batch.records[0]!.offset)
+      // A batch read from past the slot's position means the consumer skipped records (e.g. a
+      // client restart after a failed batch resumed after it); offsets the log says hold no record
+      // (transaction markers, `fromOffset`) are no gap. Seek back once; if the next batch starts
+      // past the position again, the gap is the log's own.
+      const first = BigInt(batch.fromOffset ?? batch.records[0]!.offset)
       if (first > BigInt(slot.nextOffset) && gapChecked.get(slot) !== slot.nextOffset) {
         gapChecked.set(slot, slot.nextOffset)
         logger.warn({ topic: batch.topic, partition: batch.partition, offset: slot.nextOffset, batchOffset: batch.records[0]!.offset }, 'records skipped by the consumer: seeking back')

@@ -57,6 +57,8 @@ export class KafkaConsumer implements LogConsumer {
   #handlers: ConsumerHandlers | undefined
   #assigned: TP[] = []
   readonly #positions = new Map<string, string>()
+  /** Where kafkajs fetches next when that is past `#positions` only by entries that are not data. */
+  readonly #fetchNext = new Map<string, bigint>()
   readonly #paused = new Set<string>()
   #gate: Promise<void> = Promise.resolve()
   #crashed = false
@@ -76,7 +78,13 @@ export class KafkaConsumer implements LogConsumer {
       allowAutoTopicCreation: false,
       retry: { ...settings.retry, restartOnFailure: async () => true },
     })
-    const { GROUP_JOIN, CRASH } = this.#consumer.events
+    const { GROUP_JOIN, CRASH, END_BATCH_PROCESS } = this.#consumer.events
+    // A fetch of only markers or aborted records never reaches eachBatch: kafkajs steps over it.
+    this.#consumer.on(END_BATCH_PROCESS, ({ payload }) => {
+      const k = key(payload)
+      const next = this.#fetchNext.get(k)
+      if (payload.batchSize === 0 && next !== undefined && BigInt(payload.firstOffset) >= next) this.#fetchNext.set(k, BigInt(payload.lastOffset) + 1n)
+    })
     this.#consumer.on(GROUP_JOIN, (event) => {
       const assignment = Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
         partitions.map((partition) => ({ topic, partition })),
@@ -125,6 +133,7 @@ export class KafkaConsumer implements LogConsumer {
   seek(position: TopicPartitionOffset): void {
     if (!/^\d+$/.test(position.offset)) throw new RangeError(`seek offset '${position.offset}' is not a valid offset`)
     this.#positions.set(key(position), position.offset)
+    this.#fetchNext.delete(key(position))
     this.#consumer.seek({ topic: position.topic, partition: position.partition, offset: position.offset })
   }
 
@@ -147,7 +156,10 @@ export class KafkaConsumer implements LogConsumer {
     try {
       const now = new Set(assignment.map(key))
       const revoked = this.#assigned.filter((tp) => !now.has(key(tp)))
-      for (const tp of revoked) this.#positions.delete(key(tp))
+      for (const tp of revoked) {
+        this.#positions.delete(key(tp))
+        this.#fetchNext.delete(key(tp))
+      }
       if (revoked.length > 0) await this.#handlers?.onRevoked?.(revoked)
       // Kept partitions continue where this member left off, even if kafkajs restarted from the committed offset.
       for (const tp of assignment) {
@@ -174,6 +186,11 @@ export class KafkaConsumer implements LogConsumer {
     // Fetched before a pause from an earlier batch's handler: left unresolved, so it is fetched again on resume.
     if (this.#paused.has(key(tp))) return
     if (batch.messages.length === 0) return
+    // Read-committed, a transaction's commit marker (and an aborted record) takes an offset but is
+    // never handed over, and kafkajs resolves past a trailing one: when this fetch starts where
+    // such entries ended, the batch continues from the last record taken, and that is no gap.
+    const fetchedOffset = String((batch as typeof batch & { fetchedOffset: string | number }).fetchedOffset)
+    const fromOffset = this.#fetchNext.get(key(tp)) === BigInt(fetchedOffset) ? (this.#positions.get(key(tp)) ?? fetchedOffset) : fetchedOffset
     const records: LogRecord[] = batch.messages.map((m) => ({
       topic: batch.topic,
       partition: batch.partition,
@@ -186,7 +203,7 @@ export class KafkaConsumer implements LogConsumer {
     const beat = setInterval(() => void heartbeat().catch(() => undefined), this.#settings.heartbeatIntervalMs)
     let consumed: number
     try {
-      const outcome = await (this.#handlers as ConsumerHandlers).eachBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark })
+      const outcome = await (this.#handlers as ConsumerHandlers).eachBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark, fromOffset })
       consumed = consumedCount(outcome, records.length)
     } catch (err: unknown) {
       if (!this.#request.onCrash) throw err
@@ -200,7 +217,11 @@ export class KafkaConsumer implements LogConsumer {
     // kafkajs fetches from the offset after the last resolved one: the records not taken come again.
     for (let i = 0; i < consumed; i++) resolveOffset((batch.messages[i] as (typeof batch.messages)[number]).offset)
     const last = batch.messages[consumed - 1]
-    if (last) this.#positions.set(key(tp), (BigInt(last.offset) + 1n).toString())
+    if (last) {
+      this.#positions.set(key(tp), (BigInt(last.offset) + 1n).toString())
+      // Resolving a batch's last record resolves the entries after it too (kafkajs runner.js).
+      this.#fetchNext.set(key(tp), consumed === records.length ? BigInt(batch.lastOffset()) + 1n : BigInt(last.offset) + 1n)
+    }
     await heartbeat().catch((err: unknown) => this.#logger.debug({ err }, 'heartbeat after batch failed'))
   }
 

@@ -232,7 +232,16 @@ export class KafkaEventLog implements TransactionalEventLog {
     } catch (err: unknown) {
       if (err instanceof SourceError) throw err
       const retriable = (err as { retriable?: boolean }).retriable !== false
-      throw new SourceError(retriable ? 'SOURCE_UNAVAILABLE' : 'BAD_REQUEST', `kafka ${operation} failed`, { cause: err, context: { operation } })
+      throw new SourceError(retriable ? 'SOURCE_UNAVAILABLE' : 'BAD_REQUEST', `kafka ${operation} failed: ${describeKafkaError(err)}`, { cause: err, context: { operation } })
     }
   }
+}
+
+/** kafkajs's message, with the per-topic reasons of an aggregate ("Topic creation errors: …"). */
+function describeKafkaError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const inner = (err as { errors?: unknown }).errors
+  if (!Array.isArray(inner) || inner.length === 0) return err.message
+  const reasons = inner.map((e: unknown) => (e instanceof Error ? `${(e as { topic?: string }).topic ?? ''}${(e as { topic?: string }).topic ? ': ' : ''}${e.message}` : String(e)))
+  return `${err.message}: ${[...new Set(reasons)].join('; ')}`
 }
