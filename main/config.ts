@@ -51,7 +51,9 @@ export type EventLogConfig =
 export type SchemaRegistryConfig = { readonly kind: 'confluent'; readonly url: string } | { readonly kind: 'embedded' }
 
 export type OnlineStoreConfig =
-  { readonly kind: 'redis'; readonly url: string } | { readonly kind: 'embedded'; readonly dir: string }
+  /** `commandTimeoutMs` absent: the Redis store's own default (1 s). */
+  | { readonly kind: 'redis'; readonly url: string; readonly commandTimeoutMs?: number }
+  | { readonly kind: 'embedded'; readonly dir: string }
 
 export interface S3Credentials {
   readonly accessKeyId: string
@@ -110,6 +112,7 @@ export const CONFIG_VARIABLES = [
   'KFS_KAFKA_REBALANCE_TIMEOUT_MS',
   'KFS_SCHEMA_REGISTRY_URL',
   'KFS_REDIS_URL',
+  'KFS_REDIS_COMMAND_TIMEOUT_MS',
   'KFS_S3_ENDPOINT',
   'KFS_S3_BUCKET',
   'KFS_S3_REGION',
@@ -157,7 +160,7 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
         ? embeddedEventLog(source, dataDir)
         : { kind: 'kafka', brokers, clientId: source.string('KFS_KAFKA_CLIENT_ID') ?? 'kfs', consumerGroup: consumerGroupTiming(source) },
     schemaRegistry: registryUrl === undefined ? { kind: 'embedded' } : { kind: 'confluent', url: registryUrl },
-    onlineStore: redisUrl === undefined ? { kind: 'embedded', dir: join(dataDir, 'online') } : { kind: 'redis', url: redisUrl },
+    onlineStore: onlineStoreConfig(source, redisUrl, dataDir),
     objectStore: objectStoreConfig(source, dataDir),
     serveHost: source.string('KFS_SERVE_HOST') ?? '127.0.0.1',
     servePort: source.port('KFS_SERVE_PORT') ?? 8080,
@@ -170,6 +173,19 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     logLevel: source.oneOf('KFS_LOG_LEVEL', LOG_LEVELS) ?? 'info',
   }
   return deepFreeze(config)
+}
+
+function onlineStoreConfig(source: Source, redisUrl: string | undefined, dataDir: string): OnlineStoreConfig {
+  const commandTimeoutMs = source.durationMs('KFS_REDIS_COMMAND_TIMEOUT_MS')
+  if (redisUrl === undefined) {
+    if (commandTimeoutMs !== undefined) {
+      throw new ConfigError('KFS_REDIS_URL is not set but KFS_REDIS_COMMAND_TIMEOUT_MS is: set KFS_REDIS_URL to use Redis, or unset KFS_REDIS_COMMAND_TIMEOUT_MS', {
+        context: { variable: 'KFS_REDIS_URL' },
+      })
+    }
+    return { kind: 'embedded', dir: join(dataDir, 'online') }
+  }
+  return commandTimeoutMs === undefined ? { kind: 'redis', url: redisUrl } : { kind: 'redis', url: redisUrl, commandTimeoutMs }
 }
 
 const CONSUMER_GROUP_VARIABLES = ['KFS_KAFKA_SESSION_TIMEOUT_MS', 'KFS_KAFKA_HEARTBEAT_INTERVAL_MS', 'KFS_KAFKA_REBALANCE_TIMEOUT_MS'] as const

@@ -121,6 +121,13 @@ void describe('main > config > servers', () => {
     }
   })
 
+  void test('a Redis command timeout needs Redis', () => {
+    const c = loadConfig({ KFS_REDIS_URL: 'redis://127.0.0.1:6379', KFS_REDIS_COMMAND_TIMEOUT_MS: '5s' }, noFile)
+    assert.deepEqual(c.onlineStore, { kind: 'redis', url: 'redis://127.0.0.1:6379', commandTimeoutMs: 5_000 })
+    assert.match(configError(() => loadConfig({ KFS_REDIS_COMMAND_TIMEOUT_MS: '5s' }, noFile)).message, /KFS_REDIS_URL is not set but KFS_REDIS_COMMAND_TIMEOUT_MS is/)
+    assert.match(configError(() => loadConfig({ KFS_REDIS_URL: 'redis://127.0.0.1:6379', KFS_REDIS_COMMAND_TIMEOUT_MS: 'never' }, noFile)).message, /KFS_REDIS_COMMAND_TIMEOUT_MS="never"/)
+  })
+
   void test('S3 on AWS: no endpoint, virtual-hosted style, default credential chain', () => {
     const c = loadConfig({ KFS_S3_BUCKET: 'my-bucket', KFS_S3_REGION: 'eu-west-1', KFS_S3_PREFIX: 'kfs/prod' }, noFile)
     assert.ok(c.objectStore.kind === 's3')
