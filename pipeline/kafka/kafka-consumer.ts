@@ -14,7 +14,9 @@
  * the prefix it reports) are resolved, so kafkajs fetches the rest again and a kafkajs restart
  * refetches nothing already handled, and the next offset is remembered; when a join
  * keeps a partition this member already had, it is re-seeked to that position, because a
- * kafkajs restart would otherwise rewind it to the last committed offset.
+ * kafkajs restart would otherwise rewind it to the last committed offset. Each batch says where
+ * it was read from (`fromOffset`): read-committed, transaction markers and aborted records take
+ * offsets that are never handed over, and a batch after them continues from the last record taken.
  *
  * Failure. An `eachBatch` error, with `onCrash` given, stops the consumer and reports
  * `onCrash(err)`; without it kafkajs retries and restarts the consumer (same batch again). A
@@ -83,7 +85,9 @@ export class KafkaConsumer implements LogConsumer {
     this.#consumer.on(END_BATCH_PROCESS, ({ payload }) => {
       const k = key(payload)
       const next = this.#fetchNext.get(k)
-      if (payload.batchSize === 0 && next !== undefined && BigInt(payload.firstOffset) >= next) this.#fetchNext.set(k, BigInt(payload.lastOffset) + 1n)
+      // firstOffset is null when compaction left nothing at or after the fetched offset.
+      const first = payload.firstOffset as string | null
+      if (payload.batchSize === 0 && next !== undefined && first !== null && BigInt(first) >= next) this.#fetchNext.set(k, BigInt(payload.lastOffset) + 1n)
     })
     this.#consumer.on(GROUP_JOIN, (event) => {
       const assignment = Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
