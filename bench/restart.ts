@@ -103,18 +103,35 @@ function engineEnv(stack: StackEndpoints, run: string, dir: string): Record<stri
   }
 }
 
-async function produceBacklog(stack: StackEndpoints, topic: string, schema: Parameters<typeof createEncoder>[0]['schema']): Promise<void> {
+async function produceBacklog(
+  stack: StackEndpoints,
+  topic: string,
+  schema: Parameters<typeof createEncoder>[0]['schema'],
+): Promise<void> {
   const log = new KafkaEventLog({ brokers: stack.kafkaBrokers, clientId: 'kfs-bench-restart' })
   try {
     await log.createTopic(topic, 4)
-    const encoder = await createEncoder({ registry: new ConfluentSchemaRegistry({ url: stack.registryUrl }), subject: `${topic}-value`, schema })
+    const encoder = await createEncoder({
+      registry: new ConfluentSchemaRegistry({ url: stack.registryUrl }),
+      subject: `${topic}-value`,
+      schema,
+    })
     progress(`producing ${EVENTS} purchases to ${topic}`)
     const startMs = Date.UTC(2026, 0, 1)
     for (let i = 0; i < EVENTS; i += 5_000) {
       const chunk = []
       for (let j = i; j < Math.min(EVENTS, i + 5_000); j++) {
         const user = `u${(j * 7919) % 5_000}`
-        chunk.push({ key: user, value: encoder.encode({ user_id: user, item_id: `i${j % 500}`, amount: (j % 20_000) / 100, currency: 'EUR', ts: startMs + j * 50 }) })
+        chunk.push({
+          key: user,
+          value: encoder.encode({
+            user_id: user,
+            item_id: `i${j % 500}`,
+            amount: (j % 20_000) / 100,
+            currency: 'EUR',
+            ts: startMs + j * 50,
+          }),
+        })
       }
       await log.produce(topic, chunk)
     }
@@ -124,7 +141,11 @@ async function produceBacklog(stack: StackEndpoints, topic: string, schema: Para
 }
 
 function spawnKfs(args: readonly string[], childEnv: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'main/cli.ts'), ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'ignore', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'main/cli.ts'), ...args], {
+    cwd: ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
   children.add(child)
   child.once('exit', () => children.delete(child))
   return child
@@ -133,7 +154,9 @@ function spawnKfs(args: readonly string[], childEnv: Record<string, string>): Ch
 function runToEnd(child: ChildProcess, stopped = false): Promise<void> {
   return new Promise((resolve, reject) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once('exit', (code, signal) => (code === 0 || (stopped && signal !== null) ? resolve() : reject(new Error(`kfs exited ${code ?? signal}`))))
+    child.once('exit', (code, signal) =>
+      code === 0 || (stopped && signal !== null) ? resolve() : reject(new Error(`kfs exited ${code ?? signal}`)),
+    )
   })
 }
 

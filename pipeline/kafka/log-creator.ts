@@ -29,7 +29,9 @@ import type { Logger } from '../../core/logger.ts'
 const { logLevel } = kafkajs
 
 const RETRIABLE_MESSAGES: ReadonlySet<string> = new Set(
-  (protocolErrors as { errorCodes: { message: string; retriable: boolean }[] }).errorCodes.filter((e) => e.retriable).map((e) => e.message),
+  (protocolErrors as { errorCodes: { message: string; retriable: boolean }[] }).errorCodes
+    .filter((e) => e.retriable)
+    .map((e) => e.message),
 )
 
 /** Answers of the group protocol that kafkajs handles by rejoining. */
@@ -42,14 +44,19 @@ type Level = 'error' | 'warn' | 'info' | 'debug'
 
 /** The level kfs logs a kafkajs line at. */
 export function kfsLevelOf(namespace: string, level: number, message: string, fields: Record<string, unknown>): Level {
-  const natural: Level = level === logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : level === logLevel.INFO ? 'info' : 'debug'
+  const natural: Level =
+    level === logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : level === logLevel.INFO ? 'info' : 'debug'
   // kfs pauses partitions for backpressure many times a second under load: a line each is noise.
   if (namespace === 'ConsumerGroup' && /^(Pausing|Resuming) fetching from/.test(message)) return 'debug'
   if (natural !== 'error' && natural !== 'warn') return natural
   const error = typeof fields.error === 'string' ? fields.error : ''
   if (namespace === 'Connection' && message.startsWith('Response ')) {
     if (RETRIABLE_MESSAGES.has(error) || REJOIN_MESSAGES.has(error)) return 'debug'
-    if (message.startsWith('Response CreateTopics') && (error === 'Topic creation errors' || error === 'Topic with this name already exists')) return 'debug'
+    if (
+      message.startsWith('Response CreateTopics') &&
+      (error === 'Topic creation errors' || error === 'Topic with this name already exists')
+    )
+      return 'debug'
     return natural
   }
   if (namespace === 'Producer') {

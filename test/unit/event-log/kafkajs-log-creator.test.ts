@@ -12,19 +12,35 @@ const { logLevel } = kafkajs
 function capturing(): { logger: Logger; lines: { level: string; msg: string }[] } {
   const lines: { level: string; msg: string }[] = []
   const at = (level: string) => (_fields: unknown, msg?: string) => void lines.push({ level, msg: msg ?? '' })
-  const logger: Logger = { fatal: at('fatal'), error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), trace: at('trace'), child: () => logger }
+  const logger: Logger = {
+    fatal: at('fatal'),
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: at('debug'),
+    trace: at('trace'),
+    child: () => logger,
+  }
   return { logger, lines }
 }
 
 void test('kafkajs logs > an existing topic on an idempotent create is debug, other response errors stay errors', () => {
   const { logger, lines } = capturing()
   const log = kafkajsLogCreator(logger)(logLevel.INFO)
-  const entry = (message: string, error: string) => ({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: '', message, error } })
+  const entry = (message: string, error: string) => ({
+    namespace: 'Connection',
+    level: logLevel.ERROR,
+    label: 'ERROR',
+    log: { timestamp: '', message, error },
+  })
   log(entry('Response CreateTopics(key: 19, version: 3)', 'Topic with this name already exists'))
   log(entry('Response CreateTopics(key: 19, version: 3)', 'The request parameters do not satisfy the configured policy'))
   log(entry('Response Produce(key: 0, version: 7)', 'Topic with this name already exists'))
   log({ namespace: 'Consumer', level: logLevel.WARN, label: 'WARN', log: { timestamp: '', message: 'rebalancing' } })
-  assert.deepEqual(lines.map((l) => l.level), ['debug', 'error', 'error', 'warn'])
+  assert.deepEqual(
+    lines.map((l) => l.level),
+    ['debug', 'error', 'error', 'warn'],
+  )
 })
 
 void test('kafkajs logs > retried and expected answers are debug (info for a rebalance); real failures keep WARN/ERROR', () => {
@@ -36,19 +52,49 @@ void test('kafkajs logs > retried and expected answers are debug (info for a reb
     // Every createTopics answer with a topic error is this aggregate; the admin client rethrows all but "already exists".
     ['Connection', logLevel.ERROR, 'Response CreateTopics(key: 19, version: 3)', 'Topic creation errors'],
     ['Connection', logLevel.ERROR, 'Response GroupCoordinator(key: 10, version: 2)', 'The group coordinator is not available'],
-    ['Connection', logLevel.ERROR, 'Response InitProducerId(key: 22, version: 1)', "The coordinator is loading and hence can't process requests for this group"],
-    ['Connection', logLevel.ERROR, 'Response AddPartitionsToTxn(key: 24, version: 1)', 'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing'],
-    ['Connection', logLevel.ERROR, 'Response Produce(key: 0, version: 7)', 'This server is not the leader for that topic-partition'],
-    ['Connection', logLevel.ERROR, 'Response JoinGroup(key: 11, version: 5)', 'The group member needs to have a valid member id before actually entering a consumer group'],
+    [
+      'Connection',
+      logLevel.ERROR,
+      'Response InitProducerId(key: 22, version: 1)',
+      "The coordinator is loading and hence can't process requests for this group",
+    ],
+    [
+      'Connection',
+      logLevel.ERROR,
+      'Response AddPartitionsToTxn(key: 24, version: 1)',
+      'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
+    ],
+    [
+      'Connection',
+      logLevel.ERROR,
+      'Response Produce(key: 0, version: 7)',
+      'This server is not the leader for that topic-partition',
+    ],
+    [
+      'Connection',
+      logLevel.ERROR,
+      'Response JoinGroup(key: 11, version: 5)',
+      'The group member needs to have a valid member id before actually entering a consumer group',
+    ],
     ['Connection', logLevel.ERROR, 'Response Heartbeat(key: 12, version: 3)', 'The group is rebalancing, so a rejoin is needed'],
     ['Producer', logLevel.WARN, 'Limiting retries for the idempotent producer may invalidate EoS guarantees'],
     ['Producer', logLevel.ERROR, 'Failed to send messages: This server is not the leader for that topic-partition'],
   ]
   const kept: [string, number, string, string?][] = [
     ['Connection', logLevel.ERROR, 'Connection error: connect ECONNREFUSED 127.0.0.1:1'],
-    ['Connection', logLevel.ERROR, 'Response Metadata(key: 3, version: 6)', 'Not authorized to access topics: [Topic authorization failed]'],
+    [
+      'Connection',
+      logLevel.ERROR,
+      'Response Metadata(key: 3, version: 6)',
+      'Not authorized to access topics: [Topic authorization failed]',
+    ],
     ['Connection', logLevel.ERROR, 'Response Produce(key: 0, version: 7)', 'The broker received an out of order sequence number'],
-    ['Connection', logLevel.ERROR, 'Response SaslAuthenticate(key: 36, version: 1)', 'Authentication failed during authentication due to invalid credentials with SASL mechanism'],
+    [
+      'Connection',
+      logLevel.ERROR,
+      'Response SaslAuthenticate(key: 36, version: 1)',
+      'Authentication failed during authentication due to invalid credentials with SASL mechanism',
+    ],
     ['Producer', logLevel.ERROR, 'Failed to send messages: The broker received an out of order sequence number'],
     ['Consumer', logLevel.ERROR, 'Crash: KafkaJSNumberOfRetriesExceeded: Connection error: connect ECONNREFUSED 127.0.0.1:1'],
     ['Consumer', logLevel.WARN, 'consumer#run was called, but the consumer is already running'],
