@@ -14,20 +14,46 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseDurationMs } from '../core/duration.ts'
 import { ConfigError } from '../core/errors.ts'
+import { ConfigSource as Source, type Env, type FileValues } from './config-source.ts'
+
+export type { Env }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
+/**
+ * How a kfs consumer keeps its place in a Kafka consumer group. The session timeout is how long
+ * the group waits for a member that stopped heartbeating (a kill -9, a lost host) before handing
+ * its partitions to others: the floor of recovery after a crash, since kafkajs 2.2.4 has no static
+ * membership (KIP-345). Heartbeats are sent by kfs while a batch, a restore or a checkpoint runs,
+ * so only an event loop blocked for longer than sessionTimeoutMs − heartbeatIntervalMs expires a
+ * live member. The broker bounds the session timeout (group.min/max.session.timeout.ms, 6 s and
+ * 30 min by default).
+ */
+export interface ConsumerGroupTiming {
+  readonly sessionTimeoutMs: number
+  readonly heartbeatIntervalMs: number
+  /** How long a rebalance waits for live members to rejoin (they finish their batch first). */
+  readonly rebalanceTimeoutMs: number
+}
+
+/** kafkajs's own session timeout is 30 s; 10 s (Kafka's pre-3.0 default) recovers 3× sooner. */
+export const DEFAULT_SESSION_TIMEOUT_MS = 10_000
+export const DEFAULT_REBALANCE_TIMEOUT_MS = 60_000
+/** A third of the session timeout at most (Kafka's advice), 1 s when that is longer. */
+export const defaultHeartbeatIntervalMs = (sessionTimeoutMs: number): number => Math.max(1, Math.min(1_000, Math.floor(sessionTimeoutMs / 3)))
+
 export type EventLogConfig =
-  | { readonly kind: 'kafka'; readonly brokers: readonly string[]; readonly clientId: string }
+  | { readonly kind: 'kafka'; readonly brokers: readonly string[]; readonly clientId: string; readonly consumerGroup: ConsumerGroupTiming }
   | { readonly kind: 'embedded'; readonly dir: string }
 
 export type SchemaRegistryConfig = { readonly kind: 'confluent'; readonly url: string } | { readonly kind: 'embedded' }
 
 export type OnlineStoreConfig =
-  { readonly kind: 'redis'; readonly url: string } | { readonly kind: 'embedded'; readonly dir: string }
+  /** `commandTimeoutMs` absent: the Redis store's own default (1 s). */
+  | { readonly kind: 'redis'; readonly url: string; readonly commandTimeoutMs?: number }
+  | { readonly kind: 'embedded'; readonly dir: string }
 
 export interface S3Credentials {
   readonly accessKeyId: string
@@ -81,8 +107,12 @@ export const CONFIG_VARIABLES = [
   'KFS_DATA_DIR',
   'KFS_KAFKA_BROKERS',
   'KFS_KAFKA_CLIENT_ID',
+  'KFS_KAFKA_SESSION_TIMEOUT_MS',
+  'KFS_KAFKA_HEARTBEAT_INTERVAL_MS',
+  'KFS_KAFKA_REBALANCE_TIMEOUT_MS',
   'KFS_SCHEMA_REGISTRY_URL',
   'KFS_REDIS_URL',
+  'KFS_REDIS_COMMAND_TIMEOUT_MS',
   'KFS_S3_ENDPOINT',
   'KFS_S3_BUCKET',
   'KFS_S3_REGION',
@@ -105,10 +135,7 @@ export type ConfigVariable = (typeof CONFIG_VARIABLES)[number]
 
 export const CONFIG_FILE_VARIABLE = 'KFS_CONFIG_FILE'
 
-export type Env = Readonly<Record<string, string | undefined>>
 export type FileReader = (path: string) => string
-
-const SECRET_VARIABLES: ReadonlySet<ConfigVariable> = new Set(['KFS_S3_SECRET_ACCESS_KEY'])
 
 function readUtf8(path: string): string {
   return readFileSync(path, 'utf8')
@@ -130,10 +157,10 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     dataDir,
     eventLog:
       brokers === undefined
-        ? { kind: 'embedded', dir: join(dataDir, 'log') }
-        : { kind: 'kafka', brokers, clientId: source.string('KFS_KAFKA_CLIENT_ID') ?? 'kfs' },
+        ? embeddedEventLog(source, dataDir)
+        : { kind: 'kafka', brokers, clientId: source.string('KFS_KAFKA_CLIENT_ID') ?? 'kfs', consumerGroup: consumerGroupTiming(source) },
     schemaRegistry: registryUrl === undefined ? { kind: 'embedded' } : { kind: 'confluent', url: registryUrl },
-    onlineStore: redisUrl === undefined ? { kind: 'embedded', dir: join(dataDir, 'online') } : { kind: 'redis', url: redisUrl },
+    onlineStore: onlineStoreConfig(source, redisUrl, dataDir),
     objectStore: objectStoreConfig(source, dataDir),
     serveHost: source.string('KFS_SERVE_HOST') ?? '127.0.0.1',
     servePort: source.port('KFS_SERVE_PORT') ?? 8080,
@@ -146,6 +173,45 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     logLevel: source.oneOf('KFS_LOG_LEVEL', LOG_LEVELS) ?? 'info',
   }
   return deepFreeze(config)
+}
+
+function onlineStoreConfig(source: Source, redisUrl: string | undefined, dataDir: string): OnlineStoreConfig {
+  const commandTimeoutMs = source.durationMs('KFS_REDIS_COMMAND_TIMEOUT_MS')
+  if (redisUrl === undefined) {
+    if (commandTimeoutMs !== undefined) {
+      throw new ConfigError('KFS_REDIS_URL is not set but KFS_REDIS_COMMAND_TIMEOUT_MS is: set KFS_REDIS_URL to use Redis, or unset KFS_REDIS_COMMAND_TIMEOUT_MS', {
+        context: { variable: 'KFS_REDIS_URL' },
+      })
+    }
+    return { kind: 'embedded', dir: join(dataDir, 'online') }
+  }
+  return commandTimeoutMs === undefined ? { kind: 'redis', url: redisUrl } : { kind: 'redis', url: redisUrl, commandTimeoutMs }
+}
+
+const CONSUMER_GROUP_VARIABLES = ['KFS_KAFKA_SESSION_TIMEOUT_MS', 'KFS_KAFKA_HEARTBEAT_INTERVAL_MS', 'KFS_KAFKA_REBALANCE_TIMEOUT_MS'] as const
+
+function embeddedEventLog(source: Source, dataDir: string): EventLogConfig {
+  for (const name of CONSUMER_GROUP_VARIABLES) {
+    if (source.has(name)) {
+      throw new ConfigError(`KFS_KAFKA_BROKERS is not set but ${name} is: set KFS_KAFKA_BROKERS to use Kafka, or unset ${name} (the embedded log has no consumer groups to time)`, {
+        context: { variable: 'KFS_KAFKA_BROKERS' },
+      })
+    }
+  }
+  return { kind: 'embedded', dir: join(dataDir, 'log') }
+}
+
+function consumerGroupTiming(source: Source): ConsumerGroupTiming {
+  const sessionTimeoutMs = source.durationMs('KFS_KAFKA_SESSION_TIMEOUT_MS') ?? DEFAULT_SESSION_TIMEOUT_MS
+  const heartbeatIntervalMs = source.durationMs('KFS_KAFKA_HEARTBEAT_INTERVAL_MS') ?? defaultHeartbeatIntervalMs(sessionTimeoutMs)
+  const rebalanceTimeoutMs = source.durationMs('KFS_KAFKA_REBALANCE_TIMEOUT_MS') ?? DEFAULT_REBALANCE_TIMEOUT_MS
+  if (heartbeatIntervalMs >= sessionTimeoutMs) {
+    throw new ConfigError(
+      `KFS_KAFKA_HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs} ms) must be below KFS_KAFKA_SESSION_TIMEOUT_MS (${sessionTimeoutMs} ms), ideally a third of it or less; lower the interval or unset it`,
+      { context: { variable: 'KFS_KAFKA_HEARTBEAT_INTERVAL_MS' } },
+    )
+  }
+  return { sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs }
 }
 
 function serveLogConfig(source: Source): ServeLogConfig | undefined {
@@ -207,8 +273,6 @@ function objectStoreConfig(source: Source, dataDir: string): ObjectStoreConfig {
   }
 }
 
-type FileValues = ReadonlyMap<string, string>
-
 function readConfigFile(env: Env, fileReader: FileReader): FileValues {
   const path = env[CONFIG_FILE_VARIABLE]
   if (path === undefined || path.trim() === '') return new Map()
@@ -259,122 +323,6 @@ function readConfigFile(env: Env, fileReader: FileReader): FileValues {
     }
   }
   return values
-}
-
-/** Reads one variable at a time, environment first, and phrases every complaint the same way. */
-class Source {
-  readonly #env: Env
-  readonly #file: FileValues
-
-  constructor(env: Env, file: FileValues) {
-    this.#env = env
-    this.#file = file
-  }
-
-  has(name: ConfigVariable): boolean {
-    return this.#raw(name) !== undefined
-  }
-
-  #raw(name: ConfigVariable): { value: string; from: string } | undefined {
-    const fromEnv = this.#env[name]
-    // An empty variable counts as unset, as shells make `FOO=` easy to leave behind.
-    if (fromEnv !== undefined && fromEnv.trim() !== '') return { value: fromEnv.trim(), from: 'environment' }
-    const fromFile = this.#file.get(name)
-    if (fromFile !== undefined && fromFile.trim() !== '') return { value: fromFile.trim(), from: 'config file' }
-    return undefined
-  }
-
-  invalid(name: ConfigVariable, value: string, expected: string): ConfigError {
-    const shown = SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(value)
-    const from = this.#raw(name)?.from ?? 'environment'
-    return new ConfigError(
-      `${name}=${shown} (from ${from}) is invalid: expected ${expected}; fix it or unset ${name} to use the default`,
-      { context: { variable: name } },
-    )
-  }
-
-  string(name: ConfigVariable): string | undefined {
-    return this.#raw(name)?.value
-  }
-
-  list(name: ConfigVariable, check: (item: string) => boolean, expected: string): readonly string[] | undefined {
-    const raw = this.string(name)
-    if (raw === undefined) return undefined
-    const items = raw.split(',').map((s) => s.trim())
-    if (items.some((item) => !check(item))) throw this.invalid(name, raw, expected)
-    return items
-  }
-
-  url(name: ConfigVariable, protocols: readonly string[]): string | undefined {
-    const raw = this.string(name)
-    if (raw === undefined) return undefined
-    let parsed: URL
-    try {
-      parsed = new URL(raw)
-    } catch {
-      throw this.invalid(name, raw, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`)
-    }
-    if (!protocols.includes(parsed.protocol) || parsed.hostname === '') {
-      throw this.invalid(name, raw, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`)
-    }
-    return raw.replace(/\/+$/, '')
-  }
-
-  port(name: ConfigVariable): number | undefined {
-    const raw = this.string(name)
-    if (raw === undefined) return undefined
-    const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN
-    if (!(n >= 1 && n <= 65_535)) throw this.invalid(name, raw, 'a TCP port number from 1 to 65535')
-    return n
-  }
-
-  positiveInt(name: ConfigVariable): number | undefined {
-    const raw = this.string(name)
-    if (raw === undefined) return undefined
-    const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN
-    if (!Number.isSafeInteger(n) || n < 1) throw this.invalid(name, raw, 'a whole number of at least 1')
-    return n
-  }
-
-  durationMs(name: ConfigVariable): number | undefined {
-    const raw = this.string(name)
-    if (raw === undefined) return undefined
-    let ms: number
-    try {
-      ms = /^\d+$/.test(raw) ? Number(raw) : parseDurationMs(raw, name)
-    } catch {
-      ms = Number.NaN
-    }
-    if (!Number.isSafeInteger(ms) || ms < 1) {
-      throw this.invalid(name, raw, "a positive number of milliseconds (e.g. 10000) or a duration such as '10s'")
-    }
-    return ms
-  }
-
-  fraction(name: ConfigVariable): number | undefined {
-    const raw = this.string(name)
-    if (raw === undefined) return undefined
-    const n = /^(\d+(\.\d*)?|\.\d+)$/.test(raw) ? Number(raw) : Number.NaN
-    if (!(n >= 0 && n <= 1)) throw this.invalid(name, raw, 'a fraction from 0 to 1, e.g. 0.01 for 1 %')
-    return n
-  }
-
-  boolean(name: ConfigVariable): boolean | undefined {
-    const raw = this.string(name)
-    if (raw === undefined) return undefined
-    const lower = raw.toLowerCase()
-    if (lower === 'true' || lower === '1' || lower === 'yes') return true
-    if (lower === 'false' || lower === '0' || lower === 'no') return false
-    throw this.invalid(name, raw, 'true or false')
-  }
-
-  oneOf<T extends string>(name: ConfigVariable, allowed: readonly T[]): T | undefined {
-    const raw = this.string(name)
-    if (raw === undefined) return undefined
-    const match = allowed.find((a) => a === raw.toLowerCase())
-    if (match === undefined) throw this.invalid(name, raw, `one of ${allowed.join(', ')}`)
-    return match
-  }
 }
 
 function checkHostPort(item: string): boolean {

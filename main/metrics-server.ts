@@ -32,17 +32,60 @@ export function createEngineMetrics(stats: EngineStats, clock: Clock): client.Re
   return registry
 }
 
-export async function serveMetrics(registry: client.Registry, host: string, port: number): Promise<Server> {
-  const server = createServer((req, res) => {
+/** The metrics port could not be bound (busy, or not allowed): a setting to fix, not a bug. */
+export class MetricsPortError extends Error {
+  readonly code: string | undefined
+  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
+    const why = cause.code === 'EADDRINUSE' ? 'is already in use' : cause.code === 'EACCES' ? 'is not allowed for this user' : `cannot be bound (${cause.message})`
+    super(`KFS_METRICS_PORT=${port}: ${host}:${port} ${why}; choose a free port, or unset KFS_METRICS_PORT to run without a metrics endpoint`, { cause })
+    this.name = 'MetricsPortError'
+    this.code = cause.code
+  }
+}
+
+export interface MetricsServer {
+  /** Starts answering /metrics from `registry` (503 until then). */
+  expose(registry: client.Registry): void
+  close(): void
+}
+
+/**
+ * Binds the metrics port before anything else starts, so a busy port fails `kfs run` at once
+ * with `MetricsPortError` rather than an unhandled 'error' event after the engine has begun.
+ * Errors after the port is bound go to `onLaterError`.
+ */
+export async function listenForMetrics(host: string, port: number, onLaterError: (err: Error) => void): Promise<MetricsServer> {
+  let registry: client.Registry | undefined
+  const server: Server = createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end()
       return
     }
+    if (registry === undefined) {
+      res.writeHead(503).end('engine starting')
+      return
+    }
     registry
       .metrics()
-      .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
+      .then((text) => res.writeHead(200, { 'content-type': registry!.contentType }).end(text))
       .catch((err: unknown) => res.writeHead(500).end(String(err)))
   })
-  await new Promise<void>((resolve) => server.listen(port, host, resolve))
-  return server
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(new MetricsPortError(host, port, err))
+    server.once('error', onError)
+    server.listen(port, host, () => {
+      server.off('error', onError)
+      // e.g. EMFILE on accept: worth a log line, never a crash of the engine.
+      server.on('error', onLaterError)
+      resolve()
+    })
+  })
+  return {
+    expose(r) {
+      registry = r
+    },
+    close() {
+      server.close()
+    },
+  }
 }

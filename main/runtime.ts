@@ -80,7 +80,7 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
         const c = config.eventLog
         const made: EventLog =
           c.kind === 'kafka'
-            ? new (await import('../pipeline/kafka/index.ts')).KafkaEventLog({ brokers: c.brokers, clientId: c.clientId, logger: logger.child({ component: 'kafka' }) })
+            ? new (await import('../pipeline/kafka/index.ts')).KafkaEventLog({ brokers: c.brokers, clientId: c.clientId, ...c.consumerGroup, logger: logger.child({ component: 'kafka' }) })
             : new EmbeddedEventLog({ dir: c.dir, clock, logger: logger.child({ component: 'embedded-log' }) })
         closers.push(() => made.close())
         return made
@@ -93,7 +93,7 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
         let made: OnlineStore
         if (c.kind === 'redis') {
           const { RedisOnlineStore } = await import('../sinks/redis/redis-online-store.ts')
-          made = new RedisOnlineStore({ url: c.url, clock, logger: logger.child({ component: 'redis' }) })
+          made = new RedisOnlineStore({ url: c.url, ...(c.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: c.commandTimeoutMs }), clock, logger: logger.child({ component: 'redis' }) })
         } else {
           await mkdir(c.dir, { recursive: true })
           made = await EmbeddedOnlineStore.open({ clock, path: join(c.dir, 'online-store.json') })

@@ -152,6 +152,12 @@ export interface LogBatch {
    * commit marker, aborted records). Absent: last record's offset + 1.
    */
   readonly nextOffset?: string
+  /**
+   * Where the log read this batch from: no record lies between it and `records[0]` (on Kafka the
+   * offsets in between hold transaction markers or aborted records, which a read-committed
+   * consumer never sees). Absent means `records[0].offset`.
+   */
+  readonly fromOffset?: string
 }
 
 /** A fetch that moved a partition's read position without delivering a record (markers, aborted records only). */

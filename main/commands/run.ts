@@ -1,12 +1,12 @@
 /** `kfs run`: the live engine over the applied views (Kafka or the embedded log). */
-import type { Server } from 'node:http'
 import type { Logger } from '../../core/logger.ts'
 import { FeatureStoreError } from '../../core/errors.ts'
 import { createDeadLetterTopicSink } from '../../pipeline/engine/dead-letter-topic.ts'
 import { createLiveEngine } from '../../pipeline/engine/live-engine.ts'
-import { createEngineMetrics, serveMetrics } from '../metrics-server.ts'
+import { createEngineMetrics, listenForMetrics, MetricsPortError, type MetricsServer } from '../metrics-server.ts'
 import { createRuntime } from '../runtime.ts'
 import { flagOption, listOption, numberOption, stringOption, UsageError, type Command } from './command.ts'
+import { EXIT_USAGE } from './router.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { publishedViews, settleBackfills } from './live-views.ts'
 
@@ -58,8 +58,18 @@ Examples:
     const config = ctx.config()
     const runtime = await createRuntime(config)
     const logger = runtime.logger.child({ component: 'cli.run' })
-    let metrics: Server | undefined
+    let metrics: MetricsServer | undefined
     try {
+      // First, so a busy port stops the command before it consumes or backfills anything.
+      if (config.metricsPort !== undefined) {
+        try {
+          metrics = await listenForMetrics(config.serveHost, config.metricsPort, (err) => logger.warn({ err }, 'metrics endpoint error'))
+        } catch (err: unknown) {
+          if (!(err instanceof MetricsPortError)) throw err
+          ctx.err(`kfs run: ${err.message}\n`)
+          return EXIT_USAGE
+        }
+      }
       const { registry } = await openRegistry(ctx)
       const { set } = await loadFeatures(args, ctx, registry)
       const views = await publishedViews(set, registry, only)
@@ -82,10 +92,7 @@ Examples:
         checkpointIntervalMs: config.checkpointIntervalMs,
         checkpointMaxRecords: config.checkpointMaxRecords,
       })
-      metrics =
-        config.metricsPort === undefined
-          ? undefined
-          : await serveMetrics(createEngineMetrics(engine.stats, runtime.clock), config.serveHost, config.metricsPort)
+      metrics?.expose(createEngineMetrics(engine.stats, runtime.clock))
       await engine.start()
       ctx.err(
         `engine running: ${views.map((v) => `${v.name}@${v.version}`).join(', ')}${metrics ? ` — metrics on http://${config.serveHost}:${config.metricsPort}/metrics` : ''}\n`,

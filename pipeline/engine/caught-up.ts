@@ -16,12 +16,14 @@ export interface CaughtUpInputs {
   readonly internalTopics: ReadonlySet<string>
   /** The slot of a partition this process owns (undefined: not owned, or still restoring). */
   readonly slotAt: (topic: string, partition: number) => Promise<PartitionSlot | undefined>
+  /** How far the consumer has read a partition, entries it never delivers (transaction markers) included. */
+  readonly readToOf?: (topic: string, partition: number) => bigint | undefined
   readonly nowMs: number
   readonly quietMs: number
 }
 
 export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
-  const { log, rekeyStages, plans, internalTopics, slotAt, nowMs, quietMs } = inputs
+  const { log, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs, quietMs } = inputs
   for (const stage of rekeyStages) {
     const ends = await log.endOffsets(stage.plan.source.topic)
     if (stage.busy) return false
@@ -49,7 +51,10 @@ export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
       if (end === 0n) continue
       const slot = await slotAt(plan.topic, p)
       if (slot === undefined) return false
-      const position = BigInt(slot.nextOffset)
+      const processed = BigInt(slot.nextOffset)
+      const read = readToOf?.(plan.topic, p) ?? processed
+      // Read past the last record only by entries the log never delivers: nothing left to process.
+      const position = read > processed ? read : processed
       if (!internal && position < end) return false
       if (internal && (position < end - 1n || nowMs - slot.lastRecordAtMs < quietMs)) return false
     }

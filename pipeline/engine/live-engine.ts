@@ -206,15 +206,22 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   }
 
   const gapChecked = new WeakMap<PartitionSlot, string>()
+  /**
+   * How far the consumer has read each owned partition, past the slot's position when the log
+   * holds entries it never delivers (a transaction's commit marker after the last record of a
+   * transactionally produced topic): without it such a topic would never count as caught up.
+   */
+  const readTo = new Map<string, bigint>()
 
   async function onBatch(batch: LogBatch): Promise<void> {
     if (batch.records.length === 0) return
     const slot = await slotFor(batch.topic, batch.partition)
     await slot.run(async () => {
-      // A batch that starts past the slot's position means the consumer skipped records (e.g. a
-      // client restart after a failed batch resumed after it). Seek back once; if the next batch
-      // starts past the position again, the gap is the log's own (transaction markers).
-      const first = BigInt(batch.records[0]!.offset)
+      // A batch read from past the slot's position means the consumer skipped records (e.g. a
+      // client restart after a failed batch resumed after it); offsets the log says hold no record
+      // (transaction markers, `fromOffset`) are no gap. Seek back once; if the next batch starts
+      // past the position again, the gap is the log's own.
+      const first = BigInt(batch.fromOffset ?? batch.records[0]!.offset)
       if (first > BigInt(slot.nextOffset) && gapChecked.get(slot) !== slot.nextOffset) {
         gapChecked.set(slot, slot.nextOffset)
         logger.warn({ topic: batch.topic, partition: batch.partition, offset: slot.nextOffset, batchOffset: batch.records[0]!.offset }, 'records skipped by the consumer: seeking back')
@@ -223,6 +230,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       }
       const now = clock.nowMs()
       const processed = await slot.processRecords(batch.records, now)
+      readTo.set(slotKey(batch.topic, batch.partition), BigInt(batch.nextOffset ?? slot.nextOffset))
       stats.consumed += processed.records
       if (processed.records > 0) slot.lastRecordAtMs = now
       const last = batch.records.at(-1)
@@ -330,9 +338,15 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
           for (const a of assigned) if (planByTopic.has(a.topic)) await slotFor(a.topic, a.partition)
           logger.info({ partitions: assigned.length }, 'partitions assigned')
         },
+        // A fetch of only markers or aborted records moved the read position without a batch.
+        onPosition: (notice) => {
+          const key = slotKey(notice.topic, notice.partition)
+          if (slots.has(key) && BigInt(notice.nextOffset) > (readTo.get(key) ?? 0n)) readTo.set(key, BigInt(notice.nextOffset))
+        },
         onRevoked: async (revoked) => {
           for (const r of revoked) {
             const key = slotKey(r.topic, r.partition)
+            readTo.delete(key)
             const pending = slots.get(key)
             const slot = await pending?.catch(() => undefined)
             if (slot) await slot.run(() => checkpointSlot(slot)).catch((err: unknown) => logger.warn({ err }, 'checkpoint on revoke failed'))
@@ -347,7 +361,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     internalTopics: [...internalTopics],
     async isCaughtUp(quietMs: number) {
       const slotAt = async (topic: string, partition: number) => slots.get(slotKey(topic, partition))?.catch(() => undefined)
-      return isCaughtUp({ log, rekeyStages, plans, internalTopics, slotAt, nowMs: clock.nowMs(), quietMs })
+      const readToOf = (topic: string, partition: number) => readTo.get(slotKey(topic, partition))
+      return isCaughtUp({ log, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs: clock.nowMs(), quietMs })
     },
     async positions() {
       const out: Record<string, string> = {}

@@ -14,7 +14,9 @@
  * the prefix it reports) are resolved, so kafkajs fetches the rest again and a kafkajs restart
  * refetches nothing already handled, and the next offset is remembered; when a join
  * keeps a partition this member already had, it is re-seeked to that position, because a
- * kafkajs restart would otherwise rewind it to the last committed offset.
+ * kafkajs restart would otherwise rewind it to the last committed offset. Each batch says where
+ * it was read from (`fromOffset`): read-committed, transaction markers and aborted records take
+ * offsets that are never handed over, and a batch after them continues from the last record taken.
  *
  * Failure. An `eachBatch` error, with `onCrash` given, stops the consumer and reports
  * `onCrash(err)`; without it kafkajs retries and restarts the consumer (same batch again). A
@@ -44,6 +46,7 @@ export interface KafkaConsumerRequest {
 export interface KafkaConsumerSettings {
   readonly sessionTimeoutMs: number
   readonly heartbeatIntervalMs: number
+  readonly rebalanceTimeoutMs: number
   readonly maxBytesPerPartition: number
   readonly retry: { retries: number; initialRetryTime: number; maxRetryTime: number }
 }
@@ -59,6 +62,8 @@ export class KafkaConsumer implements LogConsumer {
   #handlers: ConsumerHandlers | undefined
   #assigned: TP[] = []
   readonly #positions = new Map<string, string>()
+  /** Where kafkajs fetches next when that is past `#positions` only by entries that are not data. */
+  readonly #fetchNext = new Map<string, bigint>()
   readonly #paused = new Set<string>()
   #gate: Promise<void> = Promise.resolve()
   #crashed = false
@@ -73,12 +78,21 @@ export class KafkaConsumer implements LogConsumer {
       readUncommitted: request.readCommitted === false,
       sessionTimeout: settings.sessionTimeoutMs,
       heartbeatInterval: settings.heartbeatIntervalMs,
+      rebalanceTimeout: settings.rebalanceTimeoutMs,
       maxBytesPerPartition: settings.maxBytesPerPartition,
       allowAutoTopicCreation: false,
       retry: { ...settings.retry, restartOnFailure: async () => true },
       ...(request.exclusive === true ? { partitionAssigners: [exclusiveAssigner(() => this.#assigned.length > 0)] } : {}),
     })
-    const { GROUP_JOIN, CRASH, START_BATCH_PROCESS } = this.#consumer.events
+    const { GROUP_JOIN, CRASH, START_BATCH_PROCESS, END_BATCH_PROCESS } = this.#consumer.events
+    // A fetch of only markers or aborted records never reaches eachBatch: kafkajs steps over it.
+    this.#consumer.on(END_BATCH_PROCESS, ({ payload }) => {
+      const k = key(payload)
+      const next = this.#fetchNext.get(k)
+      // firstOffset is null when compaction left nothing at or after the fetched offset.
+      const first = payload.firstOffset as string | null
+      if (payload.batchSize === 0 && next !== undefined && first !== null && BigInt(first) >= next) this.#fetchNext.set(k, BigInt(payload.lastOffset) + 1n)
+    })
     this.#consumer.on(GROUP_JOIN, (event) => {
       const assignment = Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
         partitions.map((partition) => ({ topic, partition })),
@@ -137,6 +151,7 @@ export class KafkaConsumer implements LogConsumer {
   seek(position: TopicPartitionOffset): void {
     if (!/^\d+$/.test(position.offset)) throw new RangeError(`seek offset '${position.offset}' is not a valid offset`)
     this.#positions.set(key(position), position.offset)
+    this.#fetchNext.delete(key(position))
     this.#consumer.seek({ topic: position.topic, partition: position.partition, offset: position.offset })
   }
 
@@ -159,7 +174,10 @@ export class KafkaConsumer implements LogConsumer {
     try {
       const now = new Set(assignment.map(key))
       const revoked = this.#assigned.filter((tp) => !now.has(key(tp)))
-      for (const tp of revoked) this.#positions.delete(key(tp))
+      for (const tp of revoked) {
+        this.#positions.delete(key(tp))
+        this.#fetchNext.delete(key(tp))
+      }
       if (revoked.length > 0) await this.#handlers?.onRevoked?.(revoked)
       // Kept partitions continue where this member left off, even if kafkajs restarted from the committed offset.
       for (const tp of assignment) {
@@ -175,13 +193,22 @@ export class KafkaConsumer implements LogConsumer {
   }
 
   async #eachBatch(payload: EachBatchPayload): Promise<void> {
-    await this.#gate
+    // kafkajs heartbeats only between batches: while a batch waits behind a join's handling (a
+    // checkpoint restore in onAssigned) or its handler works, heartbeat from here, or a short
+    // session timeout would expire a live member.
+    const waiting = setInterval(() => void payload.heartbeat().catch(() => undefined), this.#settings.heartbeatIntervalMs)
+    await this.#gate.finally(() => clearInterval(waiting))
     const { batch, isRunning, isStale, resolveOffset, heartbeat } = payload
     const tp = { topic: batch.topic, partition: batch.partition }
     if (this.#crashed || !isRunning() || isStale() || !this.#assigned.some((a) => key(a) === key(tp))) return
     // Fetched before a pause from an earlier batch's handler: left unresolved, so it is fetched again on resume.
     if (this.#paused.has(key(tp))) return
     if (batch.messages.length === 0) return
+    // Read-committed, a transaction's commit marker (and an aborted record) takes an offset but is
+    // never handed over, and kafkajs resolves past a trailing one: when this fetch starts where
+    // such entries ended, the batch continues from the last record taken, and that is no gap.
+    const fetchedOffset = String((batch as typeof batch & { fetchedOffset: string | number }).fetchedOffset)
+    const fromOffset = this.#fetchNext.get(key(tp)) === BigInt(fetchedOffset) ? (this.#positions.get(key(tp)) ?? fetchedOffset) : fetchedOffset
     const records: LogRecord[] = batch.messages.map((m) => ({
       topic: batch.topic,
       partition: batch.partition,
@@ -191,13 +218,12 @@ export class KafkaConsumer implements LogConsumer {
       timestampMs: Number(m.timestamp),
       headers: stringHeaders(m.headers),
     }))
-    // A long batch must not cost the membership: heartbeat while the handler works.
     const beat = setInterval(() => void heartbeat().catch(() => undefined), this.#settings.heartbeatIntervalMs)
     let consumed: number
     // lastOffset() counts a trailing transaction marker, which the records do not show.
     const nextOffset = (BigInt(batch.lastOffset()) + 1n).toString()
     try {
-      const outcome = await (this.#handlers as ConsumerHandlers).eachBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark, nextOffset })
+      const outcome = await (this.#handlers as ConsumerHandlers).eachBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark, nextOffset, fromOffset })
       consumed = consumedCount(outcome, records.length)
     } catch (err: unknown) {
       if (!this.#request.onCrash) throw err
@@ -211,8 +237,11 @@ export class KafkaConsumer implements LogConsumer {
     // kafkajs fetches from the offset after the last resolved one: the records not taken come again.
     for (let i = 0; i < consumed; i++) resolveOffset((batch.messages[i] as (typeof batch.messages)[number]).offset)
     const last = batch.messages[consumed - 1]
-    if (consumed === records.length) this.#positions.set(key(tp), nextOffset)
-    else if (last) this.#positions.set(key(tp), (BigInt(last.offset) + 1n).toString())
+    if (last) {
+      this.#positions.set(key(tp), (BigInt(last.offset) + 1n).toString())
+      // Resolving a batch's last record resolves the entries after it too (kafkajs runner.js).
+      this.#fetchNext.set(key(tp), consumed === records.length ? BigInt(batch.lastOffset()) + 1n : BigInt(last.offset) + 1n)
+    }
     await heartbeat().catch((err: unknown) => this.#logger.debug({ err }, 'heartbeat after batch failed'))
   }
 

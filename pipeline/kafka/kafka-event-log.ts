@@ -36,8 +36,10 @@ export interface KafkaEventLogOptions {
   readonly retries?: number
   readonly initialRetryTimeMs?: number
   readonly maxRetryTimeMs?: number
+  /** Consumer group timing; defaults as main/config.ts (10 s session, 1 s heartbeat, 60 s rebalance). */
   readonly sessionTimeoutMs?: number
   readonly heartbeatIntervalMs?: number
+  readonly rebalanceTimeoutMs?: number
   readonly maxBytesPerPartition?: number
   readonly transactionTimeoutMs?: number
 }
@@ -150,8 +152,9 @@ export class KafkaEventLog implements TransactionalEventLog {
       this.#kafka,
       options,
       {
-        sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 30_000,
-        heartbeatIntervalMs: this.#options.heartbeatIntervalMs ?? 3_000,
+        sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 10_000,
+        heartbeatIntervalMs: this.#options.heartbeatIntervalMs ?? Math.min(1_000, Math.floor((this.#options.sessionTimeoutMs ?? 10_000) / 3)),
+        rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs ?? 60_000,
         maxBytesPerPartition: this.#options.maxBytesPerPartition ?? 1024 * 1024,
         retry: this.#retry,
       },
@@ -241,7 +244,7 @@ export class KafkaEventLog implements TransactionalEventLog {
     } catch (err: unknown) {
       if (err instanceof SourceError) throw err
       const retriable = (err as { retriable?: boolean }).retriable !== false
-      throw new SourceError(retriable ? 'SOURCE_UNAVAILABLE' : 'BAD_REQUEST', `kafka ${operation} failed`, { cause: err, context: { operation } })
+      throw new SourceError(retriable ? 'SOURCE_UNAVAILABLE' : 'BAD_REQUEST', `kafka ${operation} failed: ${describeKafkaError(err)}`, { cause: err, context: { operation } })
     }
   }
 }
@@ -250,4 +253,13 @@ export class KafkaEventLog implements TransactionalEventLog {
 function validTimestamp(timestampMs: number): number {
   if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) throw new SourceError('BAD_REQUEST', `a record timestamp must be a non-negative integer of ms, got ${timestampMs}`)
   return timestampMs
+}
+
+/** kafkajs's message, with the per-topic reasons of an aggregate ("Topic creation errors: …"). */
+function describeKafkaError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const inner = (err as { errors?: unknown }).errors
+  if (!Array.isArray(inner) || inner.length === 0) return err.message
+  const reasons = inner.map((e: unknown) => (e instanceof Error ? `${(e as { topic?: string }).topic ?? ''}${(e as { topic?: string }).topic ? ': ' : ''}${e.message}` : String(e)))
+  return `${err.message}: ${[...new Set(reasons)].join('; ')}`
 }

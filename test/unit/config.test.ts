@@ -63,7 +63,12 @@ void describe('main > config > defaults', () => {
 void describe('main > config > servers', () => {
   void test('the stack script environment selects Kafka, the registry, Redis and S3', () => {
     const c = loadConfig(stackEnv, noFile)
-    assert.deepEqual(c.eventLog, { kind: 'kafka', brokers: ['127.0.0.1:19092'], clientId: 'kfs' })
+    assert.deepEqual(c.eventLog, {
+      kind: 'kafka',
+      brokers: ['127.0.0.1:19092'],
+      clientId: 'kfs',
+      consumerGroup: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, rebalanceTimeoutMs: 60_000 },
+    })
     assert.deepEqual(c.schemaRegistry, { kind: 'confluent', url: 'http://127.0.0.1:18081/apis/ccompat/v7' })
     assert.deepEqual(c.onlineStore, { kind: 'redis', url: 'redis://127.0.0.1:16379' })
     assert.deepEqual(c.objectStore, {
@@ -89,6 +94,38 @@ void describe('main > config > servers', () => {
     const c = loadConfig({ KFS_KAFKA_BROKERS: 'a.example:9092, b.example:9093,[::1]:9094' }, noFile)
     assert.ok(c.eventLog.kind === 'kafka')
     assert.deepEqual(c.eventLog.brokers, ['a.example:9092', 'b.example:9093', '[::1]:9094'])
+  })
+
+  void test('consumer group timing: durations, a heartbeat derived from the session, and its bounds', () => {
+    const timing = (env: Env) => {
+      const c = loadConfig({ KFS_KAFKA_BROKERS: '127.0.0.1:19092', ...env }, noFile)
+      assert.ok(c.eventLog.kind === 'kafka')
+      return c.eventLog.consumerGroup
+    }
+    assert.deepEqual(timing({ KFS_KAFKA_SESSION_TIMEOUT_MS: '45s', KFS_KAFKA_HEARTBEAT_INTERVAL_MS: '3000', KFS_KAFKA_REBALANCE_TIMEOUT_MS: '2m' }), {
+      sessionTimeoutMs: 45_000,
+      heartbeatIntervalMs: 3_000,
+      rebalanceTimeoutMs: 120_000,
+    })
+    // Unset, the heartbeat is a third of a short session and 1 s of a long one.
+    assert.equal(timing({ KFS_KAFKA_SESSION_TIMEOUT_MS: '600' }).heartbeatIntervalMs, 200)
+    assert.equal(timing({ KFS_KAFKA_SESSION_TIMEOUT_MS: '30s' }).heartbeatIntervalMs, 1_000)
+    const tooSlow = configError(() => timing({ KFS_KAFKA_SESSION_TIMEOUT_MS: '6s', KFS_KAFKA_HEARTBEAT_INTERVAL_MS: '6s' }))
+    assert.match(tooSlow.message, /KFS_KAFKA_HEARTBEAT_INTERVAL_MS \(6000 ms\) must be below KFS_KAFKA_SESSION_TIMEOUT_MS \(6000 ms\)/)
+    for (const bad of ['0', '-5', 'soon', '1.5s']) {
+      assert.match(configError(() => timing({ KFS_KAFKA_SESSION_TIMEOUT_MS: bad })).message, /KFS_KAFKA_SESSION_TIMEOUT_MS=.* is invalid/)
+    }
+    for (const name of ['KFS_KAFKA_SESSION_TIMEOUT_MS', 'KFS_KAFKA_HEARTBEAT_INTERVAL_MS', 'KFS_KAFKA_REBALANCE_TIMEOUT_MS']) {
+      const err = configError(() => loadConfig({ [name]: '10s' }, noFile))
+      assert.match(err.message, new RegExp(`KFS_KAFKA_BROKERS is not set but ${name} is`))
+    }
+  })
+
+  void test('a Redis command timeout needs Redis', () => {
+    const c = loadConfig({ KFS_REDIS_URL: 'redis://127.0.0.1:6379', KFS_REDIS_COMMAND_TIMEOUT_MS: '5s' }, noFile)
+    assert.deepEqual(c.onlineStore, { kind: 'redis', url: 'redis://127.0.0.1:6379', commandTimeoutMs: 5_000 })
+    assert.match(configError(() => loadConfig({ KFS_REDIS_COMMAND_TIMEOUT_MS: '5s' }, noFile)).message, /KFS_REDIS_URL is not set but KFS_REDIS_COMMAND_TIMEOUT_MS is/)
+    assert.match(configError(() => loadConfig({ KFS_REDIS_URL: 'redis://127.0.0.1:6379', KFS_REDIS_COMMAND_TIMEOUT_MS: 'never' }, noFile)).message, /KFS_REDIS_COMMAND_TIMEOUT_MS="never"/)
   })
 
   void test('S3 on AWS: no endpoint, virtual-hosted style, default credential chain', () => {

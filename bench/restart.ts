@@ -1,0 +1,188 @@
+/**
+ * `npm run bench -- restart`: how long a `kfs run` killed with SIGKILL takes to write again once
+ * restarted at once (issue #20 item 2).
+ *
+ * On the real stack, a run-scoped purchases topic (4 partitions) holds a backlog of
+ * KFS_BENCH_RESTART_EVENTS events (default 150,000). For each case, under a consumer group of its
+ * own (so each starts on the same backlog): `kfs run` as a child process until its /metrics show
+ * KFS_BENCH_RESTART_AFTER records consumed (default 10,000), then it is stopped and a new `kfs run`
+ * is started straight away. Measured: from spawning the new process to its first row emitted
+ * (`kfs_emitted_rows_total` > 0 on its /metrics, polled every 20 ms) — process start, joining the
+ * group, restoring the checkpoint and the first batch included.
+ * - killed, KFS_KAFKA_SESSION_TIMEOUT_MS = the new default (10 s);
+ * - killed, the old default (kafkajs's 30 s);
+ * - baseline, same run: stopped with SIGTERM (the member leaves the group, so nothing waits for a
+ *   session to expire): the floor of a restart on this machine.
+ *
+ * BENCH restart restart_to_first_row_ms=… old_default_ms=… clean_restart_ms=… session_ms=… old_session_ms=… ratio=…
+ * (ratio = restart_to_first_row_ms / old_default_ms)
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DEFAULT_SESSION_TIMEOUT_MS } from '../main/config.ts'
+import { KafkaEventLog } from '../pipeline/kafka/index.ts'
+import { createEncoder } from '../schemas/encoder.ts'
+import { ConfluentSchemaRegistry } from '../schemas/registry/confluent-schema-registry.ts'
+import { benchLine, envNumber, progress } from './_support/report.ts'
+import { ensureStack, ROOT, type StackEndpoints } from './_support/stack.ts'
+import { benchViews, newRunId } from './_support/views.ts'
+
+const EVENTS = envNumber('KFS_BENCH_RESTART_EVENTS', 150_000)
+const RESTART_AFTER = envNumber('KFS_BENCH_RESTART_AFTER', 10_000)
+const OLD_SESSION_MS = 30_000
+const TIMEOUT_MS = 180_000
+
+const stack = await ensureStack()
+const run = newRunId()
+const dataDir = mkdtempSync(join(tmpdir(), 'kfs-bench-restart-'))
+const env = engineEnv(stack, run, dataDir)
+const children = new Set<ChildProcess>()
+try {
+  const { source } = benchViews(run)
+  await produceBacklog(stack, source.topic, source.schema)
+  await runToEnd(spawnKfs(['apply'], env))
+
+  const clean = await measure('clean', 'SIGTERM', DEFAULT_SESSION_TIMEOUT_MS)
+  const killed = await measure('killed', 'SIGKILL', DEFAULT_SESSION_TIMEOUT_MS)
+  const old = await measure('killed-old', 'SIGKILL', OLD_SESSION_MS)
+  benchLine('restart', {
+    restart_to_first_row_ms: killed,
+    old_default_ms: old,
+    clean_restart_ms: clean,
+    session_ms: DEFAULT_SESSION_TIMEOUT_MS,
+    old_session_ms: OLD_SESSION_MS,
+    ratio: killed / old,
+  })
+} finally {
+  for (const child of children) child.kill('SIGKILL')
+  rmSync(dataDir, { recursive: true, force: true })
+  stack.release()
+}
+
+/** Runs a group to RESTART_AFTER records, stops it with `signal`, restarts; ms from spawn to first row. */
+async function measure(name: string, signal: NodeJS.Signals, sessionTimeoutMs: number): Promise<number> {
+  const caseEnv = { ...env, KFS_KAFKA_SESSION_TIMEOUT_MS: String(sessionTimeoutMs) }
+  const args = ['run', '--group', `bench-restart-${name}-${run}`]
+  const firstPort = await freePort()
+  const first = spawnKfs(args, { ...caseEnv, KFS_METRICS_PORT: String(firstPort) })
+  await waitForMetric(first, firstPort, 'kfs_consumed_records_total', RESTART_AFTER)
+  first.kill(signal)
+  if (signal !== 'SIGKILL') await runToEnd(first, true)
+  const port = await freePort()
+  const startedAt = performance.now()
+  const second = spawnKfs(args, { ...caseEnv, KFS_METRICS_PORT: String(port) })
+  await waitForMetric(second, port, 'kfs_emitted_rows_total', 1)
+  const ms = performance.now() - startedAt
+  progress(`${name} (${signal}, session ${sessionTimeoutMs} ms): first row ${ms.toFixed(0)} ms after the restart`)
+  second.kill('SIGTERM')
+  await runToEnd(second, true)
+  return ms
+}
+
+function engineEnv(stack: StackEndpoints, run: string, dir: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    KFS_KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+    KFS_SCHEMA_REGISTRY_URL: stack.registryUrl,
+    KFS_REDIS_URL: stack.redisUrl,
+    KFS_S3_ENDPOINT: stack.s3.endpoint,
+    KFS_S3_BUCKET: stack.s3.bucket,
+    KFS_S3_REGION: stack.s3.region,
+    KFS_S3_ACCESS_KEY_ID: stack.s3.accessKeyId,
+    KFS_S3_SECRET_ACCESS_KEY: stack.s3.secretAccessKey,
+    KFS_S3_PREFIX: `bench/${run}`,
+    KFS_DATA_DIR: dir,
+    // The run-scoped fixture defines the same source and view as benchViews(run).
+    KFS_FEATURES: 'test/fixtures/features/run-scoped.ts',
+    KFS_TEST_RUN: run,
+    KFS_LOG_LEVEL: 'warn',
+  }
+}
+
+async function produceBacklog(
+  stack: StackEndpoints,
+  topic: string,
+  schema: Parameters<typeof createEncoder>[0]['schema'],
+): Promise<void> {
+  const log = new KafkaEventLog({ brokers: stack.kafkaBrokers, clientId: 'kfs-bench-restart' })
+  try {
+    await log.createTopic(topic, 4)
+    const encoder = await createEncoder({
+      registry: new ConfluentSchemaRegistry({ url: stack.registryUrl }),
+      subject: `${topic}-value`,
+      schema,
+    })
+    progress(`producing ${EVENTS} purchases to ${topic}`)
+    const startMs = Date.UTC(2026, 0, 1)
+    for (let i = 0; i < EVENTS; i += 5_000) {
+      const chunk = []
+      for (let j = i; j < Math.min(EVENTS, i + 5_000); j++) {
+        const user = `u${(j * 7919) % 5_000}`
+        chunk.push({
+          key: user,
+          value: encoder.encode({
+            user_id: user,
+            item_id: `i${j % 500}`,
+            amount: (j % 20_000) / 100,
+            currency: 'EUR',
+            ts: startMs + j * 50,
+          }),
+        })
+      }
+      await log.produce(topic, chunk)
+    }
+  } finally {
+    await log.close()
+  }
+}
+
+function spawnKfs(args: readonly string[], childEnv: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'main/cli.ts'), ...args], {
+    cwd: ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  return child
+}
+
+function runToEnd(child: ChildProcess, stopped = false): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once('exit', (code, signal) =>
+      code === 0 || (stopped && signal !== null) ? resolve() : reject(new Error(`kfs exited ${code ?? signal}`)),
+    )
+  })
+}
+
+async function waitForMetric(child: ChildProcess, port: number, metric: string, atLeast: number): Promise<void> {
+  const deadline = performance.now() + TIMEOUT_MS
+  const pattern = new RegExp(`^${metric} (\\d+)$`, 'm')
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`kfs run exited ${child.exitCode} before ${metric} reached ${atLeast}`)
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+      (r) => (r.ok ? r.text() : ''),
+      () => '',
+    )
+    const value = Number(pattern.exec(text)?.[1] ?? 0)
+    if (value >= atLeast) return
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  throw new Error(`${metric} did not reach ${atLeast} within ${TIMEOUT_MS} ms`)
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}

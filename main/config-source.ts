@@ -1,0 +1,128 @@
+/**
+ * Reads one configuration variable at a time, environment first, then the config file, and
+ * phrases every complaint the same way: the variable, the value (secrets hidden), where it came
+ * from, what was expected and how to fix it. Used by config.ts only.
+ */
+import { parseDurationMs } from '../core/duration.ts'
+import { ConfigError } from '../core/errors.ts'
+import type { ConfigVariable } from './config.ts'
+
+export type Env = Readonly<Record<string, string | undefined>>
+export type FileValues = ReadonlyMap<string, string>
+
+const SECRET_VARIABLES: ReadonlySet<ConfigVariable> = new Set(['KFS_S3_SECRET_ACCESS_KEY'])
+
+export class ConfigSource {
+  readonly #env: Env
+  readonly #file: FileValues
+
+  constructor(env: Env, file: FileValues) {
+    this.#env = env
+    this.#file = file
+  }
+
+  has(name: ConfigVariable): boolean {
+    return this.#raw(name) !== undefined
+  }
+
+  #raw(name: ConfigVariable): { value: string; from: string } | undefined {
+    const fromEnv = this.#env[name]
+    // An empty variable counts as unset, as shells make `FOO=` easy to leave behind.
+    if (fromEnv !== undefined && fromEnv.trim() !== '') return { value: fromEnv.trim(), from: 'environment' }
+    const fromFile = this.#file.get(name)
+    if (fromFile !== undefined && fromFile.trim() !== '') return { value: fromFile.trim(), from: 'config file' }
+    return undefined
+  }
+
+  invalid(name: ConfigVariable, value: string, expected: string): ConfigError {
+    const shown = SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(value)
+    const from = this.#raw(name)?.from ?? 'environment'
+    return new ConfigError(
+      `${name}=${shown} (from ${from}) is invalid: expected ${expected}; fix it or unset ${name} to use the default`,
+      { context: { variable: name } },
+    )
+  }
+
+  string(name: ConfigVariable): string | undefined {
+    return this.#raw(name)?.value
+  }
+
+  list(name: ConfigVariable, check: (item: string) => boolean, expected: string): readonly string[] | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    const items = raw.split(',').map((s) => s.trim())
+    if (items.some((item) => !check(item))) throw this.invalid(name, raw, expected)
+    return items
+  }
+
+  url(name: ConfigVariable, protocols: readonly string[]): string | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    let parsed: URL
+    try {
+      parsed = new URL(raw)
+    } catch {
+      throw this.invalid(name, raw, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`)
+    }
+    if (!protocols.includes(parsed.protocol) || parsed.hostname === '') {
+      throw this.invalid(name, raw, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`)
+    }
+    return raw.replace(/\/+$/, '')
+  }
+
+  port(name: ConfigVariable): number | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN
+    if (!(n >= 1 && n <= 65_535)) throw this.invalid(name, raw, 'a TCP port number from 1 to 65535')
+    return n
+  }
+
+  positiveInt(name: ConfigVariable): number | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN
+    if (!Number.isSafeInteger(n) || n < 1) throw this.invalid(name, raw, 'a whole number of at least 1')
+    return n
+  }
+
+  durationMs(name: ConfigVariable): number | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    let ms: number
+    try {
+      ms = /^\d+$/.test(raw) ? Number(raw) : parseDurationMs(raw, name)
+    } catch {
+      ms = Number.NaN
+    }
+    if (!Number.isSafeInteger(ms) || ms < 1) {
+      throw this.invalid(name, raw, "a positive number of milliseconds (e.g. 10000) or a duration such as '10s'")
+    }
+    return ms
+  }
+
+  fraction(name: ConfigVariable): number | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    const n = /^(\d+(\.\d*)?|\.\d+)$/.test(raw) ? Number(raw) : Number.NaN
+    if (!(n >= 0 && n <= 1)) throw this.invalid(name, raw, 'a fraction from 0 to 1, e.g. 0.01 for 1 %')
+    return n
+  }
+
+  boolean(name: ConfigVariable): boolean | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    const lower = raw.toLowerCase()
+    if (lower === 'true' || lower === '1' || lower === 'yes') return true
+    if (lower === 'false' || lower === '0' || lower === 'no') return false
+    throw this.invalid(name, raw, 'true or false')
+  }
+
+  oneOf<T extends string>(name: ConfigVariable, allowed: readonly T[]): T | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    const match = allowed.find((a) => a === raw.toLowerCase())
+    if (match === undefined) throw this.invalid(name, raw, `one of ${allowed.join(', ')}`)
+    return match
+  }
+}
