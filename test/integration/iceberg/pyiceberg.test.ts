@@ -92,9 +92,11 @@ function archiveRows(batch: number): Record<string, unknown>[] {
       offset: String(offset),
       event_time: marker ? null : T0 + offset * 1000,
       key: marker ? null : new TextEncoder().encode(`k${offset}`),
-      schema_id: marker ? null : 1,
+      // The Confluent wire format's id is unsigned: ids ≥ 2^31 must survive as longs.
+      schema_id: marker ? null : offset % 2 === 0 ? 1 : 0x80000000 + offset,
       payload: marker ? null : new Uint8Array([0, 1, 2, offset]),
       marker_watermark: marker ? T0 + offset : null,
+      ingestion_time: T0 + 5_000 + offset,
     }
   })
 }
