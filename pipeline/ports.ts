@@ -216,6 +216,8 @@ export interface EventLog {
   produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]>
   /** Next offset to be written, per partition (index = partition). */
   endOffsets(topic: string): Promise<string[]>
+  /** First offset the log still holds, per partition: past 0 once retention or deletion removed records. */
+  startOffsets(topic: string): Promise<string[]>
   /** A group's committed offsets (next offset to read), per partition (index = partition); undefined: none. */
   committedOffsets(groupId: string, topic: string): Promise<(string | undefined)[]>
   consumer(options: {

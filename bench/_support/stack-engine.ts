@@ -75,6 +75,7 @@ export function startStackEngine(
     createTopic: (t, p) => clients.log.createTopic(t, p),
     partitionCount: (t) => clients.log.partitionCount(t),
     produce: (t, r) => clients.log.produce(t, r),
+    startOffsets: (t) => clients.log.startOffsets(t),
     endOffsets: (t) => clients.log.endOffsets(t),
     committedOffsets: (g, t) => clients.log.committedOffsets(g, t),
     close: () => clients.log.close(),

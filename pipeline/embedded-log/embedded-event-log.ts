@@ -128,6 +128,12 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     return out
   }
 
+  /** The embedded log keeps every record (no retention): every partition starts at 0. */
+  async startOffsets(topic: string): Promise<string[]> {
+    this.#open()
+    return this.#requireTopic(topic).partitions.map(() => '0')
+  }
+
   async endOffsets(topic: string): Promise<string[]> {
     this.#open()
     return this.#requireTopic(topic).partitions.map((p) => String(p.endOffset))

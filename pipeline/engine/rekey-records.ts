@@ -63,7 +63,10 @@ export function rekeyRecord(
       `event time ${new Date(timeMs).toISOString()} is more than ${maxFutureSkewMs} ms after the record's timestamp ${record.timestampMs}`,
     )
   }
-  const validTimestamp = Number.isSafeInteger(record.timestampMs) && record.timestampMs >= 0
+  // The internal record gets its own (current) timestamp, not the source record's: a backlog of
+  // records stamped long ago would otherwise fall to the internal topic's time retention before
+  // the views read it. Views judge the future rule against that later time, so a record the stage
+  // let through is never refused there; replay reads the same archived timestamp.
   return {
     forward: {
       key: key.key,
@@ -74,7 +77,6 @@ export function rekeyRecord(
         [REKEY_HEADERS.partition]: String(record.partition),
         [REKEY_HEADERS.offset]: record.offset,
       },
-      ...(validTimestamp ? { timestampMs: record.timestampMs } : {}),
     },
     timeMs,
   }

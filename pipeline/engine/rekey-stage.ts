@@ -267,10 +267,17 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     if (taken.length > 0) {
       // Fence a previous owner first: its last transaction ends (commits or aborts) before we read offsets.
       await (await log.transaction(transactionalId)).abort()
-      const [committed, ends] = await Promise.all([log.committedOffsets(groupId, topic), log.endOffsets(topic)])
+      const [committed, starts, ends] = await Promise.all([log.committedOffsets(groupId, topic), log.startOffsets(topic), log.endOffsets(topic)])
       const now = clock.nowMs()
       for (const p of taken) {
-        const position = committed[p] ?? '0'
+        // Where the consumer really resumes: a committed offset the log no longer holds (retention
+        // deleted those records before they were re-keyed) or none at all means its first record.
+        const start = BigInt(starts[p] ?? '0')
+        const done = committed[p]
+        if (done !== undefined && BigInt(done) < start) {
+          logger.warn({ topic, partition: p, committed: done, logStart: start.toString() }, 'source records were deleted by retention before they were re-keyed')
+        }
+        const position = done === undefined || BigInt(done) < start ? start.toString() : done
         merge.start(p, BigInt(position), BigInt(ends[p] ?? '0'))
         consumer?.seek({ topic, partition: p, offset: position })
         owned.set(p, { position, assignedAtMs: now, lastBatchAtMs: undefined })

@@ -128,6 +128,14 @@ export class KafkaEventLog implements TransactionalEventLog {
     })
   }
 
+  async startOffsets(topic: string): Promise<string[]> {
+    return this.#call('startOffsets', async () => {
+      const admin = await this.#adminClient()
+      const offsets = await admin.fetchTopicOffsets(topic)
+      return [...offsets].sort((a, b) => a.partition - b.partition).map((o) => o.low)
+    })
+  }
+
   async endOffsets(topic: string): Promise<string[]> {
     return this.#call('endOffsets', async () => {
       const admin = await this.#adminClient()

@@ -72,6 +72,7 @@ export function runEventLogContract(name: string, makeLog: () => Promise<AnyLog>
       await log.createTopic(topic, 3)
       assert.equal(await log.partitionCount(topic), 3)
       assert.deepEqual(await log.endOffsets(topic), ['0', '0', '0'])
+      assert.deepEqual(await log.startOffsets(topic), ['0', '0', '0'])
     })
 
     void test('offsets are gap-free decimal strings per partition; endOffsets follows', async () => {

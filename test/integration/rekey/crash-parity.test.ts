@@ -76,8 +76,13 @@ async function prepareRun(base: Record<string, string>, dataRoot: string, label:
   return { id, env, args: ['run', '--group', `kfs-${id}`], store, views, topic: fixture.clicks.topic }
 }
 
-/** The same records, partitions and timestamps in every run's topic (an undecodable payload after every 500th click). */
-async function produceInput(log: KafkaEventLog, run: Run, clicks: readonly Click[]): Promise<void> {
+/**
+ * The same records, partitions and timestamps in every run's topic (an undecodable payload after
+ * every 500th click). The record timestamps are recent (`producedAtMs` + index), not the clicks'
+ * event times: the broker's time retention (7 days) would delete records stamped months ago before
+ * the engine read them.
+ */
+async function produceInput(log: KafkaEventLog, run: Run, clicks: readonly Click[], producedAtMs: number): Promise<void> {
   const registry = new ConfluentSchemaRegistry({ url: run.env.KFS_SCHEMA_REGISTRY_URL! })
   const { clicks: source } = (await import(
     `../../fixtures/features/rekey-scoped.ts?run=${run.id}`
@@ -86,9 +91,9 @@ async function produceInput(log: KafkaEventLog, run: Run, clicks: readonly Click
   await log.createTopic(run.topic, 4)
   for (let i = 0; i < clicks.length; i += 1_000) {
     const records = clicks.slice(i, i + 1_000).flatMap((c, j) => {
-      const record = { key: c.user_id, value: encoder.encode(c), timestampMs: c.ts + 1_000 }
+      const record = { key: c.user_id, value: encoder.encode(c), timestampMs: producedAtMs + i + j }
       return (i + j + 1) % 500 === 0
-        ? [record, { key: c.user_id, value: new Uint8Array([0, 0x7f, 0xff, 0xff, 0xfe, 1]), timestampMs: c.ts }]
+        ? [record, { key: c.user_id, value: new Uint8Array([0, 0x7f, 0xff, 0xff, 0xfe, 1]), timestampMs: producedAtMs + i + j }]
         : [record]
     })
     await log.produce(run.topic, records)
@@ -166,8 +171,9 @@ void test(`re-keyed views after SIGKILLs in a partially assigned re-key group eq
     const b = await prepareRun(base, dataRoot, 'b')
     runs.push(a, b)
     const clicks = generateClicks({ count: EVENTS, users: 600, items: 1_500, seed: 33, stepMs: 40 })
-    await produceInput(log, a, clicks)
-    await produceInput(log, b, clicks)
+    const producedAtMs = Date.now()
+    await produceInput(log, a, clicks, producedAtMs)
+    await produceInput(log, b, clicks, producedAtMs)
 
     await runKfs([...a.args, '--until-caught-up'], a.env)
 
