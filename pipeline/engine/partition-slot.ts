@@ -25,6 +25,7 @@ import { createPartitionTask, restorePartitionTask } from '../../operators/task/
 import type { Decoder } from '../../schemas/decoder.ts'
 import type { ArchiveRow, DeadLetter, LogRecord, OfflineFeatureRow, OfflineSink, StagedFiles } from '../ports.ts'
 import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
+import { catchUpFromArchive } from './archive-catch-up.ts'
 import { decodeFailureLetter, PartitionProcessor } from './partition-processor.ts'
 
 export interface SlotDeps {
@@ -140,30 +141,7 @@ export class PartitionSlot {
   async catchUp(createdAtMs: number): Promise<SlotOutput> {
     const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: 0 }
     for (const v of this.pendingCatchUp.splice(0)) {
-      const processor = this.processors[v] as PartitionProcessor
-      const rows = this.#deps.offline.readArchive(this.topic, this.partition, { fromOffset: processor.nextOffset, untilOffset: this.nextOffset })
-      let batch: LogRecord[] = []
-      const flush = async () => {
-        if (batch.length === 0) return
-        const decoded = await this.options.decoder.decodeBatch(batch.map((r) => r.value))
-        const result = processor.processRecords(batch, decoded, createdAtMs)
-        ;(out.rows[v] as OfflineFeatureRow[]).push(...result.rows)
-        batch = []
-      }
-      for await (const row of rows) {
-        if (row.markerWatermarkMs !== null) {
-          await flush()
-          ;(out.rows[v] as OfflineFeatureRow[]).push(...processor.processMarker(row.markerWatermarkMs, createdAtMs))
-          continue
-        }
-        batch.push({ topic: this.topic, partition: this.partition, offset: row.offset, key: row.key, value: row.payload, timestampMs: row.timestampMs, headers: {} })
-        if (batch.length >= 2_000) await flush()
-      }
-      await flush()
-      if (processor.nextOffset !== this.nextOffset && BigInt(processor.nextOffset) < BigInt(this.nextOffset)) {
-        // Records the archive does not hold (e.g. never consumed) cannot be recovered from it.
-        throw new InvariantViolation(`catch-up of ${viewId(processor.view)} on ${this.topic}/${this.partition} stopped at ${processor.nextOffset}, before ${this.nextOffset}`)
-      }
+      out.rows[v] = await catchUpFromArchive(this.processors[v] as PartitionProcessor, this.#deps.offline, this.options.decoder, this.nextOffset, createdAtMs)
     }
     this.#keep(out.rows)
     return out
@@ -310,12 +288,10 @@ export class PartitionSlot {
   }
 
   /**
-   * Runs the checkpoint of `cut`. Until its record is published the cut's rows exist only here: if
-   * any step before the publish fails, they go back in front of the buffers, so the next
-   * checkpoint covers them again — a later checkpoint never publishes past rows that were never
-   * written (the point of no return is a promise that everything before the cut is durable).
-   * After the publish they are durable in the record; if the table commits fail, the next
-   * checkpoint first finishes them (and a restart's `restore` does the same from the record).
+   * Runs the checkpoint of `cut`. Until its record is published the cut's rows exist only here, so a
+   * failure before the publish puts them back in front of the buffers for the next checkpoint: no
+   * checkpoint ever publishes past rows never written. After the publish the record names them; if
+   * the table commits fail, the next checkpoint (or a restart's `restore`) finishes them first.
    */
   async #persist(cut: CheckpointCut, landed: Promise<unknown> | undefined): Promise<boolean> {
     let published: PartitionCheckpoint | undefined
