@@ -38,6 +38,16 @@ export type DecodeResult =
       readonly field?: string
     }
 
+/**
+ * The join key among `joinKeys` whose invalid UTF-8 failed the decode, if any: such a record is
+ * refused `invalid_key` (two byte keys must never collide into one entity), not `invalid_utf8`.
+ */
+export function invalidUtf8JoinKey(result: Extract<DecodeResult, { ok: false }>, joinKeys: readonly string[]): string | undefined {
+  if (result.reason !== 'invalid_utf8' || result.field === undefined) return undefined
+  const top = result.field.split(/[.[{]/, 1)[0]!
+  return joinKeys.includes(top) ? top : undefined
+}
+
 export interface Decoder {
   decode(value: Uint8Array | null): Promise<DecodeResult>
   /** Looks up every unseen schema id of the batch first, then decodes without further awaits. */

@@ -10,7 +10,7 @@
 import type { FeatureRow, FeatureViewDef, SourceDef } from '../../operators/define/types.ts'
 import type { PartitionTask } from '../../operators/task/partition-task.ts'
 import { eventTimeOf, invalidEventTimeDetail } from '../../operators/task/event-fields.ts'
-import type { DecodeResult } from '../../schemas/decoder.ts'
+import { invalidUtf8JoinKey, type DecodeResult } from '../../schemas/decoder.ts'
 import type { DeadLetter, DeadLetterReason, LogRecord, OfflineFeatureRow, RecordOrigin } from '../ports.ts'
 import { REKEY_HEADERS } from './rekey-stage.ts'
 
@@ -162,8 +162,7 @@ export function deadLetterOf(at: ReadPosition, source: SourceDef, record: LogRec
  * UTF-8 in a top-level field that is a join key of one of `views` is `invalid_key`.
  */
 export function decodeFailureLetter(at: ReadPosition, source: SourceDef, views: readonly FeatureViewDef[], record: LogRecord, result: Extract<DecodeResult, { ok: false }>): DeadLetter {
-  const top = result.field?.split(/[.[{]/, 1)[0]
-  const keyOf = result.reason === 'invalid_utf8' && top !== undefined ? views.filter((v) => v.entity.joinKeys.includes(top)) : []
+  const keyOf = views.filter((v) => invalidUtf8JoinKey(result, v.entity.joinKeys) !== undefined)
   if (keyOf.length === 0) return deadLetterOf(at, source, record, result.reason, result.detail)
-  return deadLetterOf(at, source, record, 'invalid_key', `join key ${top} is not valid UTF-8`, keyOf.length === 1 ? keyOf[0]!.name : undefined)
+  return deadLetterOf(at, source, record, 'invalid_key', `join key ${result.field?.split(/[.[{]/, 1)[0]} is not valid UTF-8`, keyOf.length === 1 ? keyOf[0]!.name : undefined)
 }

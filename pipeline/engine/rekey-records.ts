@@ -4,16 +4,14 @@
  *
  * Forwarded: the ORIGINAL bytes (views decode them exactly as from the source, the internal topic's
  * archive replays them), the original headers plus the record's origin, keyed by the canonical
- * entity key (core/entity-key.ts), with the source record's timestamp (so views and replay judge the
- * same ingestion time). Refused: undecodable records, raw events without a valid join key, and
+ * entity key (core/entity-key.ts), stamped anew by the log (rekey docs, docs/semantics.md §16). Refused: undecodable records, raw events without a valid join key, and
  * events dated beyond `maxFutureSkewMs` after their own timestamp (operators/task/event-time-rule.ts)
  * — the views would refuse those too, and in the merge one such record would hold its partition
  * back until its (far future) time came. The stage applies no view's filter or map.
  */
-import type { SourceDef } from '../../operators/define/types.ts'
 import { entityKeyOf, eventTimeOf } from '../../operators/task/event-fields.ts'
-import { DEFAULT_MAX_FUTURE_SKEW_MS, isBeyondFutureSkew } from '../../operators/task/event-time-rule.ts'
-import type { DecodeResult } from '../../schemas/decoder.ts'
+import { isBeyondFutureSkew } from '../../operators/task/event-time-rule.ts'
+import { invalidUtf8JoinKey, type DecodeResult } from '../../schemas/decoder.ts'
 import type { DeadLetter, LogRecord, ProduceRecord } from '../ports.ts'
 import type { RekeyPlan } from './plan-sources.ts'
 
@@ -28,18 +26,8 @@ export type RekeyOutcome =
   | { readonly forward: ProduceRecord; readonly deadLetter?: undefined; readonly timeMs: number | undefined }
   | { readonly forward?: undefined; readonly deadLetter: DeadLetter; readonly timeMs: undefined }
 
-/** The source's future-skew bound (`maxFutureSkewMs` once SourceDef declares it). */
-export function maxFutureSkewOf(source: SourceDef): number {
-  const declared = (source as SourceDef & { readonly maxFutureSkewMs?: number }).maxFutureSkewMs
-  return declared ?? DEFAULT_MAX_FUTURE_SKEW_MS
-}
-
-export function rekeyRecord(
-  plan: RekeyPlan,
-  record: LogRecord,
-  decoded: DecodeResult,
-  maxFutureSkewMs = maxFutureSkewOf(plan.source),
-): RekeyOutcome {
+export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeResult): RekeyOutcome {
+  const maxFutureSkewMs = plan.source.maxFutureSkewMs
   const letter = (reason: DeadLetter['reason'], detail: string): RekeyOutcome => ({
     deadLetter: {
       topic: record.topic,
@@ -53,7 +41,10 @@ export function rekeyRecord(
     },
     timeMs: undefined,
   })
-  if (!decoded.ok) return letter(decoded.reason, decoded.detail)
+  if (!decoded.ok) {
+    const badKey = invalidUtf8JoinKey(decoded, plan.entity.joinKeys)
+    return badKey === undefined ? letter(decoded.reason, decoded.detail) : letter('invalid_key', `join key ${badKey} is not valid UTF-8`)
+  }
   const key = entityKeyOf(plan.entity, decoded.event)
   if (!key.ok) return letter(key.reason, key.detail)
   const timeMs = eventTimeOf(decoded.event[plan.source.eventTimeField])
@@ -91,9 +82,8 @@ export interface RekeyedBatch {
 /** `rekeyRecord` over a batch and its decode results. */
 export function rekeyRecords(plan: RekeyPlan, records: readonly LogRecord[], decoded: readonly DecodeResult[]): RekeyedBatch {
   const out: RekeyedBatch = { records: [], deadLetters: [] }
-  const skew = maxFutureSkewOf(plan.source)
   records.forEach((record, i) => {
-    const outcome = rekeyRecord(plan, record, decoded[i] as DecodeResult, skew)
+    const outcome = rekeyRecord(plan, record, decoded[i] as DecodeResult)
     if (outcome.forward) out.records.push(outcome.forward)
     else out.deadLetters.push(outcome.deadLetter)
   })

@@ -48,7 +48,7 @@ import { chunksOf, deadLetterRecords } from './dead-letter-topic.ts'
 import type { EngineStats } from './engine-stats.ts'
 import type { RekeyPlan } from './plan-sources.ts'
 import { RecordMerge, type Merged } from './rekey-alignment.ts'
-import { maxFutureSkewOf, rekeyRecord, type RekeyOutcome } from './rekey-records.ts'
+import { rekeyRecord, type RekeyOutcome } from './rekey-records.ts'
 
 export { REKEY_HEADERS, rekeyRecords, type RekeyedBatch } from './rekey-records.ts'
 
@@ -115,7 +115,6 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
   const transactionalId = groupId
   const topic = plan.source.topic
   const logger = options.logger.child({ component: 'pipeline.rekey', topic: plan.topic })
-  const maxFutureSkewMs = maxFutureSkewOf(plan.source)
   const owned = new Map<number, { position: string | undefined; assignedAtMs: number; lastBatchAtMs: number | undefined }>()
   const paused = new Set<number>()
   let merge: RecordMerge<Queued> | undefined
@@ -140,7 +139,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     try {
       const decoded = await decoder.decodeBatch(batch.records.map((r) => r.value))
       const entries = batch.records.map((record, i) => {
-        const outcome = rekeyRecord(plan, record, decoded[i]!, maxFutureSkewMs)
+        const outcome = rekeyRecord(plan, record, decoded[i]!)
         return { offset: BigInt(record.offset), timeMs: outcome.timeMs, value: { outcome } }
       })
       const last = batch.records[batch.records.length - 1] as LogRecord
