@@ -84,15 +84,7 @@ export class KafkaConsumer implements LogConsumer {
       retry: { ...settings.retry, restartOnFailure: async () => true },
       ...(request.exclusive === true ? { partitionAssigners: [exclusiveAssigner(() => this.#assigned.length > 0)] } : {}),
     })
-    const { GROUP_JOIN, CRASH, START_BATCH_PROCESS, END_BATCH_PROCESS } = this.#consumer.events
-    // A fetch of only markers or aborted records never reaches eachBatch: kafkajs steps over it.
-    this.#consumer.on(END_BATCH_PROCESS, ({ payload }) => {
-      const k = key(payload)
-      const next = this.#fetchNext.get(k)
-      // firstOffset is null when compaction left nothing at or after the fetched offset.
-      const first = payload.firstOffset as string | null
-      if (payload.batchSize === 0 && next !== undefined && first !== null && BigInt(first) >= next) this.#fetchNext.set(k, BigInt(payload.lastOffset) + 1n)
-    })
+    const { GROUP_JOIN, CRASH, START_BATCH_PROCESS } = this.#consumer.events
     this.#consumer.on(GROUP_JOIN, (event) => {
       const assignment = Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
         partitions.map((partition) => ({ topic, partition })),
@@ -100,10 +92,17 @@ export class KafkaConsumer implements LogConsumer {
       this.#gate = this.#gate.then(() => this.#onJoin(assignment))
     })
     // kafkajs moves past a fetch holding only transaction markers or aborted records without
-    // calling eachBatch; this event (batchSize 0) is the only trace of it.
+    // calling eachBatch; this event (batchSize 0) is the only trace of it. It moves where the next
+    // batch continues from (`fromOffset`) and is reported as a position (`onPosition`).
     this.#consumer.on(START_BATCH_PROCESS, (event) => {
       const { topic, partition, batchSize, lastOffset, highWatermark } = event.payload
-      if (batchSize !== 0 || this.#handlers?.onPosition === undefined) return
+      if (batchSize !== 0) return
+      const k = key(event.payload)
+      const next = this.#fetchNext.get(k)
+      // firstOffset is null when compaction left nothing at or after the fetched offset.
+      const first = event.payload.firstOffset as string | null
+      if (next !== undefined && first !== null && BigInt(first) >= next) this.#fetchNext.set(k, BigInt(lastOffset) + 1n)
+      if (this.#handlers?.onPosition === undefined) return
       const notice = { topic, partition, nextOffset: (BigInt(lastOffset) + 1n).toString(), highWatermark }
       this.#gate = this.#gate.then(() => {
         if (!this.#crashed && this.#assigned.some((a) => key(a) === key(notice))) this.#handlers?.onPosition?.(notice)
