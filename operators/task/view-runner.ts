@@ -34,7 +34,8 @@ import { rowValuesEqual } from './values-equal.ts'
 import type { Aggregator } from '../aggregators/types.ts'
 import { hllUnionEstimate } from '../aggregators/approx-distinct.ts'
 import type { LastNAcc } from '../aggregators/last-n.ts'
-import { thrownText, type TaskDeadLetter } from './output.ts'
+import type { TaskDeadLetter } from './output.ts'
+import { filterAndMap } from './filter-map.ts'
 import { checkInput, INPUT_OK } from '../aggregators/input-check.ts'
 import {
   NUM_COUNT, NUM_MIN, NUM_SUM, READ_ADD, READ_AVG, READ_DISTINCT, READ_LAST_N, READ_MAX, READ_MIN,
@@ -85,18 +86,8 @@ export class ViewRunner {
   /** Step 2 of DESIGN §2 for one accepted record. */
   processEvent(offset: string, eventTimeMs: number, event: EventRecord, rows: FeatureRow[], dead: TaskDeadLetter[]): void {
     const view = this.plan.view
-    let ev = event
-    try {
-      if (view.filter !== undefined && !view.filter(event)) return
-      if (view.map !== undefined) ev = view.map(event)
-    } catch (err: unknown) {
-      dead.push({ offset, reason: 'map_failed', view: view.name, detail: `filter/map threw ${thrownText(err)}` })
-      return
-    }
-    if (ev === null || typeof ev !== 'object') {
-      dead.push({ offset, reason: 'map_failed', view: view.name, detail: view.map === undefined ? 'event is not a record' : 'map did not return a record' })
-      return
-    }
+    const ev = filterAndMap(view, offset, event, dead)
+    if (ev === undefined) return
     const keyResult = entityKeyOf(view.entity, ev, view.map !== undefined)
     if (!keyResult.ok) {
       dead.push({ offset, reason: keyResult.reason, view: view.name, detail: keyResult.detail })
