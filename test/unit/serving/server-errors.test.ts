@@ -145,6 +145,13 @@ function errorLinesWith(logs: readonly LogLine[], errorId: string): LogLine[] {
 }
 
 /** Asserts an opaque 500: code as given, an errorId that one error log line carries with the exception, no secret in the body. */
+/** The single-entity GET and the batch POST of the same feature both answer an opaque 500. */
+async function assertGetAndPostOpaque500(s: { base: string; logs: readonly LogLine[] }): Promise<void> {
+  await assertOpaque500(await fetch(`${s.base}/v1/features/user_stats/u1`), s.logs, 'INTERNAL')
+  const post = { entities: { user_id: ['u1'] }, features: ['user_stats:clicks_1h'] }
+  await assertOpaque500(await fetch(`${s.base}/v1/features`, { method: 'POST', body: JSON.stringify(post) }), s.logs, 'INTERNAL')
+}
+
 async function assertOpaque500(res: Response, logs: readonly LogLine[], code: string): Promise<string> {
   const text = await res.text()
   assert.equal(res.status, 500, text)
@@ -253,15 +260,7 @@ void describe('serving > robustness > store and handler failures', () => {
       }),
     })
     try {
-      await assertOpaque500(await fetch(`${s.base}/v1/features/user_stats/u1`), s.logs, 'INTERNAL')
-      await assertOpaque500(
-        await fetch(`${s.base}/v1/features`, {
-          method: 'POST',
-          body: JSON.stringify({ entities: { user_id: ['u1'] }, features: ['user_stats:clicks_1h'] }),
-        }),
-        s.logs,
-        'INTERNAL',
-      )
+      await assertGetAndPostOpaque500(s)
       assert.equal((await fetch(`${s.base}/healthz`)).status, 200)
     } finally {
       await s.close()
@@ -279,15 +278,7 @@ void describe('serving > robustness > store and handler failures', () => {
     }
     const s = await startServer({ store: () => store, options: { requestTimeoutMs: 50 } })
     try {
-      await assertOpaque500(await fetch(`${s.base}/v1/features/user_stats/u1`), s.logs, 'INTERNAL')
-      await assertOpaque500(
-        await fetch(`${s.base}/v1/features`, {
-          method: 'POST',
-          body: JSON.stringify({ entities: { user_id: ['u1'] }, features: ['user_stats:clicks_1h'] }),
-        }),
-        s.logs,
-        'INTERNAL',
-      )
+      await assertGetAndPostOpaque500(s)
       mode = 'reject'
       await assertOpaque500(await fetch(`${s.base}/v1/features/user_stats/u1`), s.logs, 'INTERNAL')
       mode = 'hang'
