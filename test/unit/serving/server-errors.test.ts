@@ -11,7 +11,7 @@ import type { SubscriptionChange } from '../../../serving/handlers/subscribe.ts'
 import { MAX_STRING_CHARS } from '../../../serving/request-features.ts'
 import type { ServingStore } from '../../../serving/server/index.ts'
 import { openWs } from './ws-client.ts'
-import { startServer, type LogLine, type TestServer } from './server-harness.ts'
+import { gatedStore, startServer, type LogLine, type TestServer } from './server-harness.ts'
 
 const SECRET = 'hunter2-db-password'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -359,15 +359,9 @@ void describe('serving > robustness > store and handler failures', () => {
   })
 
   void test('a client that aborts while its request is in flight: the late answer is dropped, nothing thrown, others are served', async () => {
-    let release: () => void = () => {}
-    const gate = new Promise<void>((resolve) => (release = resolve))
+    const { store, release } = gatedStore()
     const s = await startServer({
-      store: (embedded) => ({
-        readRows: async (lookups, nowMs) => {
-          await gate
-          return embedded.readRows(lookups, nowMs)
-        },
-      }),
+      store,
       options: { requestTimeoutMs: 60_000 },
     })
     try {

@@ -74,6 +74,19 @@ export async function startServer(
   return { server, port, base: `http://127.0.0.1:${port}`, logs: logger.lines, store, close: () => server.close() }
 }
 
+/** A store whose reads wait until `release()`: requests stay in flight as long as a test needs. */
+export function gatedStore(): { store: (embedded: EmbeddedOnlineStore) => ServingStore; release: () => void } {
+  let release: () => void = () => {}
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  const store = (embedded: EmbeddedOnlineStore): ServingStore => ({
+    readRows: async (lookups, nowMs) => {
+      await gate
+      return embedded.readRows(lookups, nowMs)
+    },
+  })
+  return { store, release: () => release() }
+}
+
 export interface RawAnswer {
   /** Everything the server sent before it closed the connection or `idleMs` passed without bytes. */
   readonly text: string

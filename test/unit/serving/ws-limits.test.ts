@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { MAX_PENDING_SNAPSHOT_READS } from '../../../serving/server/subscriptions.ts'
 import { openWs, type TestWs } from './ws-client.ts'
-import { startServer, type TestServer } from './server-harness.ts'
+import { gatedStore, startServer, type TestServer } from './server-harness.ts'
 
 interface Answer {
   readonly type: string
@@ -197,15 +197,9 @@ void describe('serving > robustness > WebSocket limits', () => {
 
 void describe('serving > robustness > WebSocket backlog', () => {
   void test('a socket with MAX_PENDING_SNAPSHOT_READS snapshot reads in flight gets SLOW_DOWN and holds no new topic until they finish', async () => {
-    let release: () => void = () => {}
-    const gate = new Promise<void>((resolve) => (release = resolve))
+    const { store, release } = gatedStore()
     const s = await startServer({
-      store: (embedded) => ({
-        readRows: async (lookups, nowMs) => {
-          await gate
-          return embedded.readRows(lookups, nowMs)
-        },
-      }),
+      store,
     })
     const ws = await openWs(s.port, '/v1/subscribe')
     try {
