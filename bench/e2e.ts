@@ -17,7 +17,7 @@
  * an allocation profile of it (garbage included).
  */
 import { generatePurchases, produceEvents } from '../test/support/scenario.ts'
-import { archiveTablePath, featureTablePath } from '../sinks/iceberg/offline-sink.ts'
+import { archiveTablePath, featureTablePath } from '../adapters/offline/iceberg/offline-sink.ts'
 import { avroDecodeFloorMs, e2eCeiling, parquetFloor } from './_support/parquet-floor.ts'
 import { rawConsume } from './_support/raw-kafka.ts'
 import { startProfile } from './_support/profile.ts'

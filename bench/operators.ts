@@ -11,7 +11,7 @@ import v8 from 'node:v8'
 import vm from 'node:vm'
 import { createPartitionTask } from '../operators/task/partition-task.ts'
 import { operatorFloor } from './_support/operator-floor.ts'
-import type { AggregationDef, FeatureDef, FeatureViewDef, SourceDef } from '../operators/define/types.ts'
+import type { AggregationDef, FeatureDef, FeatureViewDef, SourceDef } from '../features/types.ts'
 
 const scale = Number(process.env.KFS_BENCH_SCALE ?? '1')
 const EVENTS = Math.round(10_000_000 * scale)

@@ -12,15 +12,15 @@
  * BENCH rekey events_per_s=… baseline_events_per_s=… ratio=… (ratio = rekey / baseline)
  */
 import { systemClock } from '../core/clock.ts'
-import { entity, featureView, source } from '../operators/define/index.ts'
-import { createEngineStats } from '../pipeline/engine/engine-stats.ts'
-import { planRekeys } from '../pipeline/engine/plan-sources.ts'
-import { createRekeyStage } from '../pipeline/engine/rekey-stage.ts'
-import { KafkaEventLog } from '../pipeline/kafka/index.ts'
+import { entity, featureView, source } from '../features/index.ts'
+import { createEngineStats } from '../engine/engine-stats.ts'
+import { planRekeys } from '../engine/plan-sources.ts'
+import { createRekeyStage } from '../engine/rekey-stage.ts'
+import { KafkaEventLog } from '../adapters/event-log/kafka/index.ts'
 import { readAvroSchema } from '../schemas/avro/read-schema.ts'
 import { createDecoder } from '../schemas/decoder.ts'
 import { createEncoder } from '../schemas/encoder.ts'
-import { ConfluentSchemaRegistry } from '../schemas/registry/confluent-schema-registry.ts'
+import { ConfluentSchemaRegistry } from '../adapters/schema-registry/confluent/confluent-schema-registry.ts'
 import { benchLine, envNumber, progress, stderrLogger } from './_support/report.ts'
 import { ensureStack } from './_support/stack.ts'
 

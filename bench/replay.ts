@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- replay`: replay throughput of the raw archive through replay/replay-partition.ts
  * (the live slot, decoder and operators; rows counted, not written) against a bare Parquet scan of
- * the same archive files (sinks/iceberg readDataFileBatches, every column decoded to JS values, no
+ * the same archive files (adapters/offline/iceberg readDataFileBatches, every column decoded to JS values, no
  * processing), both in this run.
  *
  * The archive is built first by the live engine on the embedded defaults (local event log,
@@ -14,19 +14,19 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { systemClock } from '../core/clock.ts'
-import { CheckpointStore } from '../pipeline/engine/checkpoint-store.ts'
-import { createDeadLetterTopicSink } from '../pipeline/engine/dead-letter-topic.ts'
-import { createLiveEngine } from '../pipeline/engine/live-engine.ts'
-import { PartitionSlot } from '../pipeline/engine/partition-slot.ts'
-import { EmbeddedEventLog } from '../pipeline/embedded-log/index.ts'
+import { CheckpointStore } from '../engine/checkpoint-store.ts'
+import { createDeadLetterTopicSink } from '../engine/dead-letter-topic.ts'
+import { createLiveEngine } from '../engine/live-engine.ts'
+import { PartitionSlot } from '../engine/partition-slot.ts'
+import { EmbeddedEventLog } from '../adapters/event-log/embedded/index.ts'
 import { replayPartition } from '../replay/replay-partition.ts'
 import { createDecoder } from '../schemas/decoder.ts'
 import { createEncoder } from '../schemas/encoder.ts'
-import { EmbeddedSchemaRegistry } from '../schemas/registry/embedded-schema-registry.ts'
-import { EmbeddedOnlineStore } from '../sinks/embedded/online-store.ts'
-import { dataFilesOf, readDataFileBatches } from '../sinks/iceberg/index.ts'
-import { IcebergOfflineSink } from '../sinks/iceberg/offline-sink.ts'
-import { LocalObjectStore, MemoryObjectStore } from '../sinks/object-store/index.ts'
+import { EmbeddedSchemaRegistry } from '../adapters/schema-registry/embedded/embedded-schema-registry.ts'
+import { EmbeddedOnlineStore } from '../adapters/online-store/embedded/embedded-online-store.ts'
+import { dataFilesOf, readDataFileBatches } from '../adapters/offline/iceberg/index.ts'
+import { IcebergOfflineSink } from '../adapters/offline/iceberg/offline-sink.ts'
+import { LocalObjectStore, MemoryObjectStore } from '../adapters/object-store/index.ts'
 import { generatePurchases, produceEvents } from '../test/support/scenario.ts'
 import { benchLine, envNumber, progress, stderrLogger } from './_support/report.ts'
 import { benchViews } from './_support/views.ts'

@@ -17,7 +17,7 @@ import { createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { FeatureViewDef, StampedRow } from '../operators/define/types.ts'
+import type { FeatureViewDef, StampedRow } from '../features/types.ts'
 import { startFloorServer } from './_support/serving-floor.ts'
 import { loadgen, type RateResult } from './_support/serving-loadgen.ts'
 
@@ -128,7 +128,7 @@ export function runRole<T>(role: string, args: readonly string[]): Promise<T> {
 }
 
 export async function populate(redisPort: number, count = ENTITIES): Promise<{ rowsPerSec: number; rowsPerSecNoPublish: number }> {
-  const { RedisOnlineStore } = await import('../sinks/redis/redis-online-store.ts')
+  const { RedisOnlineStore } = await import('../adapters/online-store/redis/redis-online-store.ts')
   const view = benchView()
   const now = Date.now()
   const makeRows = (from: number, to: number, asOf: number): StampedRow[] => {
@@ -207,7 +207,7 @@ export function makeGetRequest(i: number): string {
 }
 
 async function serverRole(redisPort: number): Promise<void> {
-  const { RedisOnlineStore } = await import('../sinks/redis/redis-online-store.ts')
+  const { RedisOnlineStore } = await import('../adapters/online-store/redis/redis-online-store.ts')
   const { createServer } = await import('../serving/server/index.ts')
   const store = new RedisOnlineStore({ url: `redis://127.0.0.1:${redisPort}` })
   await store.ready()

@@ -3,7 +3,7 @@
  * Users and items, a clicks topic keyed by user and a purchases topic keyed by user; `item_clicks`
  * is keyed by item, so the engine re-keys clicks for it (DESIGN §2).
  */
-import { entity, featureService, featureView, requestFeature, source } from '../operators/define/index.ts'
+import { entity, featureService, featureView, requestFeature, source } from '../features/index.ts'
 import { readAvroSchema } from '../schemas/avro/read-schema.ts'
 
 // The same .avsc files producers register with the schema registry.

@@ -3,7 +3,7 @@
  * its events were already archived. `npm start` applies this module midway to show a backfill from
  * the archive and the hand-off to live consumption.
  */
-import { featureView } from '../operators/define/index.ts'
+import { featureView } from '../features/index.ts'
 import { purchases, user } from './features.ts'
 
 export * from './features.ts'

@@ -5,7 +5,7 @@
  */
 import { parseDurationMs } from '../core/duration.ts'
 import { ConfigError } from '../core/errors.ts'
-import type { ConfigVariable } from './config.ts'
+import type { ConfigVariable } from './config-variables.ts'
 
 export type Env = Readonly<Record<string, string | undefined>>
 export type FileValues = ReadonlyMap<string, string>

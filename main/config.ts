@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../core/errors.ts'
+import { CONFIG_VARIABLES } from './config-variables.ts'
 import { ConfigSource as Source, type Env, type FileValues } from './config-source.ts'
 
 export type { Env }
@@ -102,36 +103,7 @@ export interface KfsConfig {
   readonly logLevel: LogLevel
 }
 
-/** Every variable loadConfig understands; the config file may hold only these. */
-export const CONFIG_VARIABLES = [
-  'KFS_DATA_DIR',
-  'KFS_KAFKA_BROKERS',
-  'KFS_KAFKA_CLIENT_ID',
-  'KFS_KAFKA_SESSION_TIMEOUT_MS',
-  'KFS_KAFKA_HEARTBEAT_INTERVAL_MS',
-  'KFS_KAFKA_REBALANCE_TIMEOUT_MS',
-  'KFS_SCHEMA_REGISTRY_URL',
-  'KFS_REDIS_URL',
-  'KFS_REDIS_COMMAND_TIMEOUT_MS',
-  'KFS_S3_ENDPOINT',
-  'KFS_S3_BUCKET',
-  'KFS_S3_REGION',
-  'KFS_S3_PREFIX',
-  'KFS_S3_FORCE_PATH_STYLE',
-  'KFS_S3_ACCESS_KEY_ID',
-  'KFS_S3_SECRET_ACCESS_KEY',
-  'KFS_SERVE_HOST',
-  'KFS_SERVE_PORT',
-  'KFS_SERVE_API_KEYS',
-  'KFS_SERVE_LOG_TOPIC',
-  'KFS_SERVE_LOG_SAMPLE',
-  'KFS_METRICS_PORT',
-  'KFS_CHECKPOINT_INTERVAL_MS',
-  'KFS_CHECKPOINT_MAX_RECORDS',
-  'KFS_FEATURES',
-  'KFS_LOG_LEVEL',
-] as const
-export type ConfigVariable = (typeof CONFIG_VARIABLES)[number]
+export { CONFIG_VARIABLES, type ConfigVariable } from './config-variables.ts'
 
 export const CONFIG_FILE_VARIABLE = 'KFS_CONFIG_FILE'
 

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http'
 import client from 'prom-client'
 import type { Clock } from '../core/clock.ts'
-import type { EngineStats } from '../pipeline/engine/engine-stats.ts'
+import type { EngineStats } from '../engine/engine-stats.ts'
 
 export function createEngineMetrics(stats: EngineStats, clock: Clock): client.Registry {
   const registry = new client.Registry()

@@ -8,15 +8,17 @@ import { join } from 'node:path'
 import pino from 'pino'
 import { systemClock, type Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
-import type { SourceDef } from '../operators/define/types.ts'
-import { EmbeddedEventLog } from '../pipeline/embedded-log/index.ts'
-import type { EventLog, ObjectStore, OnlineStore } from '../pipeline/ports.ts'
+import type { SourceDef } from '../features/types.ts'
+import { EmbeddedEventLog } from '../adapters/event-log/embedded/index.ts'
+import type { EventLog } from '../ports/event-log.ts'
+import type { ObjectStore } from '../ports/object-store.ts'
+import type { OnlineStore } from '../ports/online-store.ts'
 import { createDecoder, type Decoder } from '../schemas/decoder.ts'
 import { createEncoder, type Encoder } from '../schemas/encoder.ts'
-import { EmbeddedSchemaRegistry } from '../schemas/registry/embedded-schema-registry.ts'
-import type { SchemaRegistry } from '../schemas/registry/schema-registry.ts'
-import { EmbeddedOnlineStore } from '../sinks/embedded/online-store.ts'
-import { IcebergOfflineSink } from '../sinks/iceberg/offline-sink.ts'
+import { EmbeddedSchemaRegistry } from '../adapters/schema-registry/embedded/embedded-schema-registry.ts'
+import type { SchemaRegistry } from '../ports/schema-registry.ts'
+import { EmbeddedOnlineStore } from '../adapters/online-store/embedded/embedded-online-store.ts'
+import { IcebergOfflineSink } from '../adapters/offline/iceberg/offline-sink.ts'
 import type { ServedLogTransport } from '../serving/served-log/index.ts'
 import { openObjectStore } from './commands/context.ts'
 import type { KfsConfig } from './config.ts'
@@ -61,7 +63,7 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
   const closers: (() => Promise<void>)[] = []
   let schemas: SchemaRegistry
   if (config.schemaRegistry.kind === 'confluent') {
-    const { ConfluentSchemaRegistry } = await import('../schemas/registry/confluent-schema-registry.ts')
+    const { ConfluentSchemaRegistry } = await import('../adapters/schema-registry/confluent/confluent-schema-registry.ts')
     schemas = new ConfluentSchemaRegistry({ url: config.schemaRegistry.url })
   } else {
     schemas = new EmbeddedSchemaRegistry({ dir: join(config.dataDir, 'schemas') })
@@ -80,7 +82,7 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
         const c = config.eventLog
         const made: EventLog =
           c.kind === 'kafka'
-            ? new (await import('../pipeline/kafka/index.ts')).KafkaEventLog({ brokers: c.brokers, clientId: c.clientId, ...c.consumerGroup, logger: logger.child({ component: 'kafka' }) })
+            ? new (await import('../adapters/event-log/kafka/index.ts')).KafkaEventLog({ brokers: c.brokers, clientId: c.clientId, ...c.consumerGroup, logger: logger.child({ component: 'kafka' }) })
             : new EmbeddedEventLog({ dir: c.dir, clock, logger: logger.child({ component: 'embedded-log' }) })
         closers.push(() => made.close())
         return made
@@ -92,7 +94,7 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
         const c = config.onlineStore
         let made: OnlineStore
         if (c.kind === 'redis') {
-          const { RedisOnlineStore } = await import('../sinks/redis/redis-online-store.ts')
+          const { RedisOnlineStore } = await import('../adapters/online-store/redis/redis-online-store.ts')
           made = new RedisOnlineStore({ url: c.url, ...(c.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: c.commandTimeoutMs }), clock, logger: logger.child({ component: 'redis' }) })
         } else {
           await mkdir(c.dir, { recursive: true })
@@ -106,9 +108,9 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
     servedLogTransport(topic, partitions) {
       const c = config.eventLog
       if (c.kind === 'kafka') {
-        let producer: Promise<import('../pipeline/kafka/best-effort-producer.ts').KafkaBestEffortProducer> | undefined
+        let producer: Promise<import('../adapters/event-log/kafka/best-effort-producer.ts').KafkaBestEffortProducer> | undefined
         const connect = () =>
-          (producer ??= import('../pipeline/kafka/best-effort-producer.ts').then(
+          (producer ??= import('../adapters/event-log/kafka/best-effort-producer.ts').then(
             ({ KafkaBestEffortProducer }) => new KafkaBestEffortProducer({ brokers: c.brokers, clientId: `${c.clientId}-serve`, topic, partitions }),
           ))
         return {

@@ -1,6 +1,6 @@
 /**
  * @module operators — the pure aggregation library: aggregators, hopped windows and the
- * per-partition task. Imports only core/ and operators/define/types.ts; no I/O, clock,
+ * per-partition task. Imports only core/ and features/types.ts; no I/O, clock,
  * randomness or logging, so live, replay and serving run the very same code.
  */
 export { createPartitionTask, restorePartitionTask } from './task/partition-task.ts'

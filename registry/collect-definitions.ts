@@ -4,8 +4,8 @@
  * sources reached through a view count even when not exported themselves.
  */
 import { DefinitionError } from '../core/errors.ts'
-import { isDefinition } from '../operators/define/index.ts'
-import type { Definition, EntityDef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef, SourceDef } from '../operators/define/types.ts'
+import { isDefinition } from '../features/index.ts'
+import type { Definition, EntityDef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef, SourceDef } from '../features/types.ts'
 import { canonicalJson } from './canonical-json.ts'
 import { describeEntity, describeService, describeSource, requestFeatureLogic, viewLogic, viewMetadata } from './describe.ts'
 

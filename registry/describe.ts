@@ -16,8 +16,8 @@
  * its text (keep filter/map self-contained), and a transpiler upgrade that reprints code changes
  * the hash (re-publish as a new version, or pin the toolchain).
  */
-import type { EntityDef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef, SourceDef, ValueLimits } from '../operators/define/types.ts'
-import { DEFAULT_VALUE_LIMITS } from '../operators/define/limits.ts'
+import type { EntityDef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef, SourceDef, ValueLimits } from '../features/types.ts'
+import { DEFAULT_VALUE_LIMITS } from '../features/limits.ts'
 import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../operators/task/event-time-rule.ts'
 
 export function functionText(fn: ((...args: never[]) => unknown) | undefined): string | null {

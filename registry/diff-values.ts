@@ -2,7 +2,7 @@
  * Human-readable differences between two stored descriptions: one line per changed leaf,
  * `path: old → new`. Features are matched by name, so inserting one does not shift the rest.
  */
-import { windowLabel } from '../operators/define/aggregations.ts'
+import { windowLabel } from '../features/aggregations.ts'
 import { canonicalJson } from './canonical-json.ts'
 import type { FeatureLogic, ViewLogic } from './describe.ts'
 

@@ -1,6 +1,6 @@
 /** Definition hashes: sha256 (hex) of the canonical JSON of a definition's logic (see describe.ts). */
 import { createHash } from 'node:crypto'
-import type { FeatureViewDef, RequestFeatureDef } from '../operators/define/types.ts'
+import type { FeatureViewDef, RequestFeatureDef } from '../features/types.ts'
 import { canonicalJson } from './canonical-json.ts'
 import { requestFeatureLogic, viewLogic } from './describe.ts'
 

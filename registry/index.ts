@@ -1,7 +1,7 @@
 /**
  * The feature registry: loads definition modules, validates cross-references, hashes view logic,
  * and keeps published versions, metadata, backfill status and lineage in an ObjectStore.
- * Depends on core/, operators/define and the ObjectStore port only.
+ * Depends on core/, features/ and the ObjectStore port only.
  */
 export { createRegistry, type Registry } from './registry.ts'
 export { loadDefinitions, resolveDefinitionModule } from './load-definitions.ts'

@@ -2,7 +2,7 @@
  * Lineage as a graph: source → view → (request feature →) service, plus entity → view. Feature
  * refs without a pinned version resolve to the latest published version of their view.
  */
-import { parseFeatureRef } from '../operators/define/feature-ref.ts'
+import { parseFeatureRef } from '../features/feature-ref.ts'
 import type { RegistrySnapshot } from './records.ts'
 
 export type LineageNodeKind = 'entity' | 'source' | 'view' | 'requestFeature' | 'service'

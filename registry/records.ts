@@ -9,7 +9,7 @@
  *   registry/services/<name>.json
  *   registry/request-features/<name>.json
  */
-import type { TopicPartitionOffset } from '../pipeline/ports.ts'
+import type { TopicPartitionOffset } from '../ports/event-log.ts'
 import type { EntityRecord, RequestFeatureLogic, ServiceRecord, SourceRecord, ViewLogic, ViewMetadata } from './describe.ts'
 
 export const REGISTRY_PREFIX = 'registry/'

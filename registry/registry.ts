@@ -11,7 +11,8 @@
  */
 import type { Clock } from '../core/clock.ts'
 import { FeatureStoreError } from '../core/errors.ts'
-import type { ObjectStore, TopicPartitionOffset } from '../pipeline/ports.ts'
+import type { ObjectStore } from '../ports/object-store.ts'
+import type { TopicPartitionOffset } from '../ports/event-log.ts'
 import type { DefinitionSet } from './collect-definitions.ts'
 import { describeEntity, describeService, describeSource, requestFeatureLogic } from './describe.ts'
 import { DefinitionChangedError } from './errors.ts'

@@ -3,7 +3,7 @@
  * features that exist, sources are keyed by known entities. All problems are reported at once.
  */
 import { DefinitionError } from '../core/errors.ts'
-import { parseFeatureRef } from '../operators/define/feature-ref.ts'
+import { parseFeatureRef } from '../features/feature-ref.ts'
 import type { DefinitionSet } from './collect-definitions.ts'
 
 /** What the registry already holds, so definitions may reference views published earlier. */

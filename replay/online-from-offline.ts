@@ -4,13 +4,13 @@
  * kept) is written back with conditional writes, so fresher live values are never clobbered and
  * TTLs are set anew from the view.
  */
-import type { FeatureRow, FeatureViewDef, StampedRow } from '../operators/define/types.ts'
-import type { OnlineStore } from '../pipeline/ports.ts'
+import type { FeatureRow, FeatureViewDef, StampedRow } from '../features/types.ts'
+import type { OnlineStore } from '../ports/online-store.ts'
 
 export async function reloadOnlineFromOffline(options: {
   readonly view: FeatureViewDef
   readonly online: OnlineStore
-  /** Rows per entity in archive order (sinks/iceberg readFeatureRowsByEntity). */
+  /** Rows per entity in archive order (adapters/offline/iceberg readFeatureRowsByEntity). */
   readonly readRows: (view: FeatureViewDef) => Promise<Map<string, FeatureRow[]>>
   readonly nowMs: number
   readonly batchSize?: number

@@ -3,8 +3,9 @@
  * markers in their archived place. The slot, decoder and operators are the live ones — nothing
  * below this entry point knows it is a replay.
  */
-import type { ArchiveRow, LogRecord } from '../pipeline/ports.ts'
-import type { PartitionSlot, SlotOutput } from '../pipeline/engine/partition-slot.ts'
+import type { ArchiveRow } from '../ports/offline.ts'
+import type { LogRecord } from '../ports/event-log.ts'
+import type { PartitionSlot, SlotOutput } from '../engine/partition-slot.ts'
 
 export interface ReplayPartitionOptions {
   readonly batchSize?: number

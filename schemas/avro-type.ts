@@ -12,7 +12,7 @@
  */
 import avro from 'avsc'
 import type { Schema, Type } from 'avsc'
-import type { AvroSchema } from './registry/schema-registry.ts'
+import type { AvroSchema } from '../ports/schema-registry.ts'
 
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER)
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)

@@ -19,11 +19,11 @@
  * retriable error, and the caller retries the batch.
  */
 import type { Resolver, Type } from 'avsc'
-import type { DeadLetterReason } from '../pipeline/ports.ts'
+import type { DeadLetterReason } from '../ports/dead-letters.ts'
 import { unframe } from './codec.ts'
 import { createFastType, createWideType } from './avro-type.ts'
 import { holdsReplacementChar, invalidUtf8Path, recordFieldNames } from './utf8-check.ts'
-import type { AvroSchema, SchemaRegistry } from './registry/schema-registry.ts'
+import type { AvroSchema, SchemaRegistry } from '../ports/schema-registry.ts'
 
 export type DecodeFailureReason = Extract<DeadLetterReason, 'undecodable' | 'unknown_schema' | 'schema_mismatch' | 'oversize' | 'invalid_utf8'>
 

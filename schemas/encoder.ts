@@ -9,7 +9,7 @@ import type { Type } from 'avsc'
 import { SchemaError } from '../core/errors.ts'
 import { frame } from './codec.ts'
 import { createWideType } from './avro-type.ts'
-import type { AvroSchema, SchemaRegistry } from './registry/schema-registry.ts'
+import type { AvroSchema, SchemaRegistry } from '../ports/schema-registry.ts'
 
 export interface Encoder {
   readonly schemaId: number

@@ -4,7 +4,7 @@
  * `7` cannot name two entities). Composite keys are encoded in the entity's declared order.
  */
 import { encodeEntityKey, invalidKeyPartReason } from '../core/entity-key.ts'
-import type { EntityDef } from '../operators/define/types.ts'
+import type { EntityDef } from '../features/types.ts'
 import { badRequest } from './errors.ts'
 
 const INT = /^-?(0|[1-9][0-9]{0,15})$/

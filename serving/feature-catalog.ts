@@ -5,7 +5,7 @@
  * start-up (for services) or a 404 naming it (for requests).
  */
 import { ConfigError } from '../core/errors.ts'
-import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../operators/define/types.ts'
+import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../features/types.ts'
 import { badRequest, notFound } from './errors.ts'
 
 export type PlannedOutput =

@@ -3,8 +3,8 @@
  * consulting the hot-key cache first for views that have it. Cached views read whole rows so any
  * later feature subset can be answered from the cache.
  */
-import type { FeatureValue, FeatureViewDef } from '../operators/define/types.ts'
-import type { OnlineRead, OnlineStatus, OnlineStore } from '../pipeline/ports.ts'
+import type { FeatureValue, FeatureViewDef } from '../features/types.ts'
+import type { OnlineRead, OnlineStatus, OnlineStore } from '../ports/online-store.ts'
 import { HotCache, type CachedRow } from './hot-cache.ts'
 
 export interface Lookup {

@@ -4,7 +4,7 @@
  * the change feed evicts its entry, so staleness is bounded by `ttlMs` even when a read that was
  * already in flight refills the entry with the previous row.
  */
-import type { FeatureValue } from '../operators/define/types.ts'
+import type { FeatureValue } from '../features/types.ts'
 
 export interface HotCacheOptions {
   readonly ttlMs: number

@@ -10,7 +10,7 @@
  * forces: a `double` must be finite (JSON has no NaN or Infinity; JSON.stringify would silently
  * turn them into null) and a `string` is at most MAX_STRING_CHARS long.
  */
-import type { FeatureValue, RequestFeatureDef, RequestValueType } from '../operators/define/types.ts'
+import type { FeatureValue, RequestFeatureDef, RequestValueType } from '../features/types.ts'
 import { RequestFeatureFailure } from './errors.ts'
 
 /** Longest string a request feature may return: a feature, not a document (1 Mi characters). */

@@ -1,6 +1,6 @@
 /**
  * Point-in-time training sets over the offline feature tables (DESIGN §9). Depends on core/,
- * operators/define (types), registry/, sinks/iceberg and sinks/parquet; DuckDB only inside
+ * features/ (types), registry/, adapters/offline/iceberg and adapters/offline/parquet; DuckDB only inside
  * ./duckdb/. See README.md for the semantics and the engine choice.
  */
 export { createTrainingSet, rebuildTrainingSet, TRAINING_SET_METADATA_KEY, type CreateTrainingSetOptions, type TrainingSetDeps, type TrainingSetResult, type LabelInput } from './create-training-set.ts'

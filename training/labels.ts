@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto'
 import { FeatureStoreError } from '../core/errors.ts'
-import { parquetColumnTypes, readParquetBatches, type ParquetColumnType } from '../sinks/parquet/index.ts'
+import { parquetColumnTypes, readParquetBatches, type ParquetColumnType } from '../adapters/offline/parquet/index.ts'
 
 export type LabelFormat = 'csv' | 'parquet'
 

@@ -7,10 +7,10 @@
  * Output columns: a stored feature is `<view>__<feature>`; a request feature keeps its name.
  */
 import { FeatureStoreError } from '../core/errors.ts'
-import { parseFeatureRef } from '../operators/define/feature-ref.ts'
-import type { FeatureValueType, RequestFeatureDef } from '../operators/define/types.ts'
+import { parseFeatureRef } from '../features/feature-ref.ts'
+import type { FeatureValueType, RequestFeatureDef } from '../features/types.ts'
 import { requestFeatureHash, type Registry } from '../registry/index.ts'
-import { featureTablePath } from '../sinks/iceberg/offline-sink.ts'
+import { featureTablePath } from '../adapters/offline/iceberg/offline-sink.ts'
 
 export interface PlannedView {
   readonly name: string

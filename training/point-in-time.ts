@@ -1,6 +1,6 @@
 /**
  * The port between the training-set builder and the engine that does the point-in-time join
- * (training/duckdb/ implements it; tests check it against a brute-force oracle).
+ * (adapters/duckdb/ implements it; tests check it against a brute-force oracle).
  *
  * Contract (DESIGN §9), per label row (key k, label time t) and per feature of one view:
  * - point-in-time: the row of k with the greatest (as_of, seq) such that as_of ≤ t — ties on
@@ -11,7 +11,7 @@
  *   values only if as_of > t − ttl (serving's OUTSIDE_TTL boundary), else null.
  * A null key, an unknown key and a key whose rows all lie after t give null. Nulls stay null.
  */
-import type { FeatureValue, FeatureValueType } from '../operators/define/types.ts'
+import type { FeatureValue, FeatureValueType } from '../features/types.ts'
 
 export interface ViewJoinSpec {
   /** Local paths of the Parquet data files of the pinned snapshot. */

@@ -9,7 +9,7 @@
  * id and the same file.
  */
 import { FeatureStoreError } from '../core/errors.ts'
-import type { ObjectStore } from '../pipeline/ports.ts'
+import type { ObjectStore } from '../ports/object-store.ts'
 import type { LabelFormat } from './labels.ts'
 
 export interface TrainingSetViewRecord {

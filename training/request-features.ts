@@ -4,7 +4,7 @@
  * inputs, keyed by the reference as the definition wrote it (as serving does).
  */
 import { FeatureStoreError } from '../core/errors.ts'
-import type { FeatureValue, RequestFeatureDef, RequestValueType } from '../operators/define/types.ts'
+import type { FeatureValue, RequestFeatureDef, RequestValueType } from '../features/types.ts'
 
 function coerce(value: unknown, type: RequestValueType): unknown {
   if (value === null || value === undefined) return undefined

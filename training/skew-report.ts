@@ -15,7 +15,7 @@
  *    and let the training-set joiner fetch each record's row in *as-served* mode — among the rows
  *    with created_at ≤ served-at, the one the online store's conditional write keeps (greatest
  *    (as_of, created_at, seq)), its values only if as_of > served-at − ttl. This is the same join
- *    `kfs training-set --as-served` runs (training/duckdb/); no second join exists.
+ *    `kfs training-set --as-served` runs (adapters/duckdb/); no second join exists.
  * 4. Compare per (view, feature): exact-match %, mean and p99 of |served − offline|.
  *
  * Zero skew is expected by construction; what can make it non-zero is listed in the README
@@ -25,12 +25,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { ObjectStore, OfflineSink } from '../pipeline/ports.ts'
+import type { ObjectStore } from '../ports/object-store.ts'
+import type { OfflineSink } from '../ports/offline.ts'
 import type { Registry } from '../registry/index.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import { fromServedEvent, viewRef, type ServedRecord } from '../serving/served-log/served-record.ts'
-import { encodeParquetColumns } from '../sinks/parquet/index.ts'
-import { createDuckDbJoiner } from './duckdb/duckdb-joiner.ts'
+import { encodeParquetColumns } from '../adapters/offline/parquet/index.ts'
+import { createDuckDbJoiner } from '../adapters/duckdb/duckdb-joiner.ts'
 import { planTrainingSet } from './plan.ts'
 import type { LabelSource, PointInTimeJoiner } from './point-in-time.ts'
 import { FeatureSkewCounter, type FeatureSkew } from './skew-stats.ts'

@@ -10,7 +10,7 @@
  *
  * Pure: no I/O, deterministic.
  */
-import type { FeatureValue } from '../operators/define/types.ts'
+import type { FeatureValue } from '../features/types.ts'
 
 export interface FeatureSkew {
   /** `name@version`. */

@@ -6,9 +6,9 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FeatureStoreError } from '../core/errors.ts'
-import type { ObjectStore } from '../pipeline/ports.ts'
-import { dataFilesOf, loadTableIfExists, snapshotOf } from '../sinks/iceberg/index.ts'
-import { keyOfTableUri } from '../sinks/iceberg/iceberg-table.ts'
+import type { ObjectStore } from '../ports/object-store.ts'
+import { dataFilesOf, loadTableIfExists, snapshotOf } from '../adapters/offline/iceberg/index.ts'
+import { keyOfTableUri } from '../adapters/offline/iceberg/iceberg-table.ts'
 
 export interface PinnedTable {
   /** Decimal snapshot id (63-bit, so never a JS number), or null for a table with no snapshot. */

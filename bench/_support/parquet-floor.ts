@@ -11,10 +11,10 @@ import os from 'node:os'
 import * as arrow from 'apache-arrow'
 import * as pw from 'parquet-wasm/node'
 import avro from 'avsc'
-import { dataFilesOf, readRows } from '../../sinks/iceberg/table-reader.ts'
-import { keyOfTableUri, loadTable } from '../../sinks/iceberg/iceberg-table.ts'
-import type { ObjectStore } from '../../pipeline/ports.ts'
-import { writeParquet } from '../../sinks/parquet/parquet-encoder.ts'
+import { dataFilesOf, readRows } from '../../adapters/offline/iceberg/table-reader.ts'
+import { keyOfTableUri, loadTable } from '../../adapters/offline/iceberg/iceberg-table.ts'
+import type { ObjectStore } from '../../ports/object-store.ts'
+import { writeParquet } from '../../adapters/offline/parquet/parquet-encoder.ts'
 
 export interface ParquetFloor {
   readonly files: number

@@ -13,10 +13,10 @@
  * Usage: steady-producer.ts <brokers> <registryUrl> <topic> <rate/s> <seconds> <users> <outFile> [listenGroup]
  */
 import { writeFileSync } from 'node:fs'
-import { KafkaEventLog } from '../../pipeline/kafka/index.ts'
+import { KafkaEventLog } from '../../adapters/event-log/kafka/index.ts'
 import { readAvroSchema } from '../../schemas/avro/read-schema.ts'
 import { createEncoder } from '../../schemas/encoder.ts'
-import { ConfluentSchemaRegistry } from '../../schemas/registry/confluent-schema-registry.ts'
+import { ConfluentSchemaRegistry } from '../../adapters/schema-registry/confluent/confluent-schema-registry.ts'
 import { prng } from '../../test/support/scenario.ts'
 import { progress } from './report.ts'
 import { rawListen } from './raw-kafka.ts'

@@ -3,9 +3,9 @@
  * tests) never see each other's topics, tables or Redis keys. The view is the run-scoped fixture's
  * purchase view (test/fixtures/features/run-scoped.ts): 9 features over sum/avg/max/count/last.
  */
-import { entity, featureView, source } from '../../operators/define/index.ts'
+import { entity, featureView, source } from '../../features/index.ts'
 import type { Duration } from '../../core/duration.ts'
-import type { FeatureViewDef, SourceDef } from '../../operators/define/types.ts'
+import type { FeatureViewDef, SourceDef } from '../../features/types.ts'
 import { readAvroSchema } from '../../schemas/avro/read-schema.ts'
 
 export function newRunId(): string {

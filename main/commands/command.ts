@@ -5,7 +5,7 @@
  * every option declares the kind of its value (./options.ts), checked before the command runs.
  */
 import type { Clock } from '../../core/clock.ts'
-import type { ObjectStore } from '../../pipeline/ports.ts'
+import type { ObjectStore } from '../../ports/object-store.ts'
 import type { KfsConfig } from '../config.ts'
 import type { OptionSpecs, OptionValue } from './options.ts'
 
@@ -49,13 +49,7 @@ export interface Command {
   run(args: ParsedArgs, ctx: CommandContext): Promise<number>
 }
 
-/** Bad command line: the router prints the message and the command's usage, exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'UsageError'
-  }
-}
+export { UsageError } from './usage-error.ts'
 
 /** A string-valued option (text, name, id, or a path made absolute). */
 export function stringOption(args: ParsedArgs, name: string): string | undefined {

@@ -1,5 +1,5 @@
 /** `kfs compact`: rewrite the many small files of old feature-table partitions into few large ones. */
-import { compactPartitions } from '../../sinks/iceberg/index.ts'
+import { compactPartitions } from '../../adapters/offline/iceberg/index.ts'
 import { createRuntime } from '../runtime.ts'
 import { listOption, numberOption, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'

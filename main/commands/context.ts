@@ -1,7 +1,7 @@
 /** Builds the CommandContext of a real process: stdout/stderr, config from the environment, stores. */
 import { systemClock } from '../../core/clock.ts'
-import type { ObjectStore } from '../../pipeline/ports.ts'
-import { LocalObjectStore } from '../../sinks/object-store/index.ts'
+import type { ObjectStore } from '../../ports/object-store.ts'
+import { LocalObjectStore } from '../../adapters/object-store/index.ts'
 import { loadConfig, type KfsConfig } from '../config.ts'
 import type { CommandContext } from './command.ts'
 
@@ -9,7 +9,7 @@ export async function openObjectStore(config: KfsConfig): Promise<ObjectStore> {
   const c = config.objectStore
   if (c.kind === 'local') return new LocalObjectStore(c.dir)
   // Loaded on demand so local runs never pay for the AWS SDK.
-  const { S3ObjectStore } = await import('../../sinks/object-store/s3/index.ts')
+  const { S3ObjectStore } = await import('../../adapters/object-store/s3/index.ts')
   return new S3ObjectStore({
     bucket: c.bucket,
     prefix: c.prefix,

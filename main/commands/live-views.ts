@@ -5,8 +5,8 @@
  */
 import type { Logger } from '../../core/logger.ts'
 import { DefinitionError, FeatureStoreError } from '../../core/errors.ts'
-import type { FeatureViewDef } from '../../operators/define/types.ts'
-import { consumedView } from '../../pipeline/engine/plan-sources.ts'
+import type { FeatureViewDef } from '../../features/types.ts'
+import { consumedView } from '../../engine/plan-sources.ts'
 import { viewHash, type DefinitionSet, type Registry } from '../../registry/index.ts'
 import { backfillView, type BackfillOptions, type BackfillResult } from '../../replay/backfill.ts'
 import type { Runtime } from '../runtime.ts'

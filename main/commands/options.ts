@@ -12,7 +12,7 @@
 import { statSync, type Stats } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { parseDurationMs } from '../../core/duration.ts'
-import { UsageError } from './command.ts'
+import { UsageError } from './usage-error.ts'
 
 export type ValueKind =
   /** Any text, not empty. */

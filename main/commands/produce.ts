@@ -1,7 +1,7 @@
 /** `kfs produce`: publish events to a source's topic, Avro-encoded with the registry's schema id. */
 import { encodeEntityKey } from '../../core/entity-key.ts'
 import { FeatureStoreError } from '../../core/errors.ts'
-import type { SourceDef } from '../../operators/define/types.ts'
+import type { SourceDef } from '../../features/types.ts'
 import type { DefinitionSet } from '../../registry/index.ts'
 import { generateEvents } from '../../examples/generate-events.ts'
 import type { Encoder } from '../../schemas/encoder.ts'

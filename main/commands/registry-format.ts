@@ -1,6 +1,6 @@
 /** Text renderings of registry state for the apply and registry commands. */
 import { formatDurationMs } from '../../core/duration.ts'
-import { windowLabel } from '../../operators/define/index.ts'
+import { windowLabel } from '../../features/index.ts'
 import type { FeatureLogic, Lineage, RegistryPlan, RegistrySnapshot, StoredView } from '../../registry/index.ts'
 import { shortHash } from '../../registry/index.ts'
 

@@ -1,10 +1,10 @@
 /** `kfs replay`: backfill views from the raw archive, or reload the online store from offline. */
 import { DefinitionError, FeatureStoreError } from '../../core/errors.ts'
-import type { FeatureViewDef } from '../../operators/define/types.ts'
-import { consumedView } from '../../pipeline/engine/plan-sources.ts'
+import type { FeatureViewDef } from '../../features/types.ts'
+import { consumedView } from '../../engine/plan-sources.ts'
 import type { Registry } from '../../registry/index.ts'
 import { reloadOnlineFromOffline } from '../../replay/online-from-offline.ts'
-import { readFeatureRowsByEntity } from '../../sinks/iceberg/feature-rows.ts'
+import { readFeatureRowsByEntity } from '../../adapters/offline/iceberg/feature-rows.ts'
 import { createRuntime, type Runtime } from '../runtime.ts'
 import {
   flagOption,

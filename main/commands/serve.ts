@@ -2,7 +2,7 @@
 import { viewHash } from '../../registry/index.ts'
 import { createServer } from '../../serving/server/index.ts'
 import { SERVED_FEATURES_SCHEMA, ServedLog, servedLog } from '../../serving/served-log/index.ts'
-import type { SourceDef } from '../../operators/define/types.ts'
+import type { SourceDef } from '../../features/types.ts'
 import type { DefinitionSet } from '../../registry/index.ts'
 import { DEFAULT_SERVE_LOG_SAMPLE, type ServeLogConfig } from '../config.ts'
 import { createRuntime } from '../runtime.ts'

@@ -1,7 +1,7 @@
 /** `kfs training-set`: point-in-time training sets (training/create-training-set.ts). */
 import { readFile } from 'node:fs/promises'
 import { FeatureStoreError } from '../../core/errors.ts'
-import type { RequestFeatureDef } from '../../operators/define/types.ts'
+import type { RequestFeatureDef } from '../../features/types.ts'
 import { loadDefinitions, type Registry } from '../../registry/index.ts'
 import {
   createTrainingSet,

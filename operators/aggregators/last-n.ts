@@ -9,7 +9,7 @@
  * str offset, scalar value.
  */
 import { InvariantViolation } from '../../core/errors.ts'
-import type { FeatureValue } from '../define/types.ts'
+import type { FeatureValue } from '../../features/types.ts'
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import { compareEventOrder, readScalar, writeScalar, type AggInput, type Aggregator } from './types.ts'
 

@@ -1,6 +1,6 @@
 /** Operation name → aggregator: the single place that knows every op. */
 import { InvariantViolation } from '../../core/errors.ts'
-import type { AggregationDef } from '../define/types.ts'
+import type { AggregationDef } from '../../features/types.ts'
 import type { Aggregator } from './types.ts'
 import { count } from './count.ts'
 import { sum } from './sum.ts'

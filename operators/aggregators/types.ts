@@ -14,7 +14,7 @@
  * docs/semantics.md §1–§2), so an accumulator never sees a non-finite number, a number beyond
  * what it can add without overflowing, or a string over the view's size limit.
  */
-import type { AggregationOp, FeatureValue } from '../define/types.ts'
+import type { AggregationOp, FeatureValue } from '../../features/types.ts'
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import type { InputKind } from './input-check.ts'
 

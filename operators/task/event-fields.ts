@@ -4,7 +4,7 @@
  */
 import { encodeEntityKey, invalidKeyPartReason } from '../../core/entity-key.ts'
 import { InvariantViolation } from '../../core/errors.ts'
-import type { EntityDef, EventRecord, FeatureDef } from '../define/types.ts'
+import type { EntityDef, EventRecord, FeatureDef } from '../../features/types.ts'
 import { checkInput, describeInputProblem, INPUT_OK, utf8Length, type InputProblem } from '../aggregators/input-check.ts'
 import { aggregatorFor } from '../aggregators/registry.ts'
 

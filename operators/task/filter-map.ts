@@ -4,7 +4,7 @@
  * map that throws, or a map that returns no record, is the record's dead letter `map_failed`, with
  * the error's name and message kept (truncated).
  */
-import type { EventRecord, FeatureViewDef } from '../define/types.ts'
+import type { EventRecord, FeatureViewDef } from '../../features/types.ts'
 import { thrownText, type TaskDeadLetter } from './output.ts'
 
 /** The (mapped) event the view aggregates, or undefined when filtered out or refused. */

@@ -1,7 +1,7 @@
 /** What a partition task hands back for each input: rows per view, and refused records. */
-import type { FeatureRow } from '../define/types.ts'
+import type { FeatureRow } from '../../features/types.ts'
 
-/** A subset of pipeline/ports.ts `DeadLetterReason`; the pipeline adds topic/partition/bytes. */
+/** A subset of ports/ `DeadLetterReason`; the pipeline adds topic/partition/bytes. */
 export type TaskDeadLetterReason =
   | 'late'
   | 'future_event_time'

@@ -16,7 +16,7 @@
  */
 import { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import { CheckpointError, DefinitionError } from '../../core/errors.ts'
-import type { EventRecord, FeatureRow, FeatureViewDef, SourceDef } from '../define/types.ts'
+import type { EventRecord, FeatureRow, FeatureViewDef, SourceDef } from '../../features/types.ts'
 import { planView } from './plan.ts'
 import { ViewRunner } from './view-runner.ts'
 import { decodeViewState, encodeViewState } from './snapshot.ts'

@@ -7,10 +7,10 @@
  * - lifetime features (windowMs null) keep one accumulator per column, no tiles.
  */
 import { DefinitionError } from '../../core/errors.ts'
-import type { AggregationOp, FeatureViewDef, SourceDef } from '../define/types.ts'
+import type { AggregationOp, FeatureViewDef, SourceDef } from '../../features/types.ts'
 import { aggregatorFor } from '../aggregators/registry.ts'
 import type { Aggregator } from '../aggregators/types.ts'
-import { DEFAULT_VALUE_LIMITS } from '../define/limits.ts'
+import { DEFAULT_VALUE_LIMITS } from '../../features/limits.ts'
 
 export interface ColumnPlan {
   readonly agg: Aggregator

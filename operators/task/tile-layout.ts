@@ -8,7 +8,7 @@
  * starting from `init()`), so the values are bit for bit those of `init → merge… → finish`.
  */
 import type { Aggregator } from '../aggregators/types.ts'
-import type { FeatureValue } from '../define/types.ts'
+import type { FeatureValue } from '../../features/types.ts'
 import { LAST_N_ENTRY, type LastNAcc } from '../aggregators/last-n.ts'
 import type { HopGroupPlan, ViewPlan } from './plan.ts'
 

@@ -1,5 +1,5 @@
 /** Row-value equality for the "same as_of and values → not emitted" rule (NaN equals NaN). */
-import type { FeatureValue } from '../define/types.ts'
+import type { FeatureValue } from '../../features/types.ts'
 
 export function featureValueEqual(a: FeatureValue, b: FeatureValue): boolean {
   if (a === b) return true

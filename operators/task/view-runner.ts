@@ -24,7 +24,7 @@
  *    advance c. The key's previous row is then exactly the value at c before this event (every
  *    state change is followed by an evaluation at c), so it is recomputed instead of stored.
  */
-import type { EventRecord, FeatureRow, FeatureValue } from '../define/types.ts'
+import type { EventRecord, FeatureRow, FeatureValue } from '../../features/types.ts'
 import type { ViewPlan } from './plan.ts'
 import { KeyTable } from './key-state.ts'
 import { firstTileAt, type TileSlab } from './tile-slab.ts'

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { SchemaError } from '../../core/errors.ts'
-import type { AvroRecordSchema } from '../../operators/define/types.ts'
+import type { AvroRecordSchema } from '../../features/types.ts'
 
 export function readAvroSchema(file: URL | string): AvroRecordSchema {
   const path = file instanceof URL ? fileURLToPath(file) : file

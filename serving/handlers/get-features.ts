@@ -30,8 +30,8 @@
  * type is the definition's fault, a 500 (serving/request-features.ts).
  */
 import type { Clock } from '../../core/clock.ts'
-import type { FeatureValue, FeatureViewDef, RequestFeatureDef } from '../../operators/define/types.ts'
-import type { OnlineRead } from '../../pipeline/ports.ts'
+import type { FeatureValue, FeatureViewDef, RequestFeatureDef } from '../../features/types.ts'
+import type { OnlineRead } from '../../ports/online-store.ts'
 import { entityKeyOf } from '../entity-input.ts'
 import { badRequest, HttpError } from '../errors.ts'
 import type { FeatureCatalog, FeaturePlan } from '../feature-catalog.ts'

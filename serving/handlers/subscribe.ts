@@ -11,8 +11,8 @@
  * message and the socket stays open; the limits (subscriptions per socket and server, message
  * rate and size, backlog) are enforced in serving/server/subscriptions.ts.
  */
-import type { FeatureValue, FeatureViewDef } from '../../operators/define/types.ts'
-import type { OnlineRead } from '../../pipeline/ports.ts'
+import type { FeatureValue, FeatureViewDef } from '../../features/types.ts'
+import type { OnlineRead } from '../../ports/online-store.ts'
 import { entityKeyOf } from '../entity-input.ts'
 import { badRequest } from '../errors.ts'
 import type { FeatureCatalog } from '../feature-catalog.ts'

@@ -11,8 +11,8 @@
  * Records are keyed by the view ref (`user_clicks@1`), the served_view entity's key, so the topic
  * is partitioned the way the view needs and no re-key stage is involved.
  */
-import { entity, featureView, source } from '../../operators/define/index.ts'
-import type { EntityDef, FeatureViewDef, SourceDef } from '../../operators/define/types.ts'
+import { entity, featureView, source } from '../../features/index.ts'
+import type { EntityDef, FeatureViewDef, SourceDef } from '../../features/types.ts'
 import { SERVED_FEATURES_SCHEMA } from './served-record.ts'
 
 export const DEFAULT_SERVED_LOG_TOPIC = 'kfs.served-features'

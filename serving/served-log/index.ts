@@ -1,6 +1,6 @@
 /**
  * The served-feature log: sampling, the record and its Avro form, the batching writer and the
- * definitions that make its topic an archived source. Depends on core/, operators/define (types
+ * definitions that make its topic an archived source. Depends on core/, features/ (types
  * and builders) and schemas/; the transport to Kafka or the embedded log is wired in main/.
  */
 export { ServedLog, type ServedLogTransport, type ServedLogMessage, type ServedLogRecorder, type ServedLogStats, type ServedLogDropReason, type ServedLogOptions, type ServedEventEncoder } from './served-log.ts'

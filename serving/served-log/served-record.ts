@@ -6,8 +6,8 @@
  * `string[]` at once, and JSON round-trips every JS number exactly (shortest round-trip form), so
  * decode(encode(v)) is v bit for bit — skew-report depends on that.
  */
-import type { FeatureValue } from '../../operators/define/types.ts'
-import type { OnlineStatus } from '../../pipeline/ports.ts'
+import type { FeatureValue } from '../../features/types.ts'
+import type { OnlineStatus } from '../../ports/online-store.ts'
 import { readAvroSchema } from '../../schemas/avro/read-schema.ts'
 
 export const SERVED_FEATURES_SCHEMA = readAvroSchema(new URL('../../schemas/avro/served-features.avsc', import.meta.url))

@@ -6,9 +6,9 @@
 import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import type { ConsumerHandlers, EventLog, LogConsumer, LogRecord } from '../../pipeline/ports.ts'
-import type { TransactionalEventLog } from '../../pipeline/embedded-log/log-transaction.ts'
-import { partitionForKey } from '../../pipeline/embedded-log/murmur2.ts'
+import type { ConsumerHandlers, EventLog, LogConsumer, LogRecord } from '../../ports/event-log.ts'
+import type { TransactionalEventLog } from '../../ports/event-log-transaction.ts'
+import { partitionForKey } from '../../adapters/event-log/embedded/murmur2.ts'
 
 type AnyLog = EventLog & Partial<Pick<TransactionalEventLog, 'transaction'>>
 

@@ -5,7 +5,7 @@
 import { describe, test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import type { ObjectStore } from '../../pipeline/ports.ts'
+import type { ObjectStore } from '../../ports/object-store.ts'
 
 const enc = new TextEncoder()
 const dec = new TextDecoder()

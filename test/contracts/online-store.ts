@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { encodeEntityKey } from '../../core/entity-key.ts'
-import type { EntityDef, FeatureDef, FeatureValueType, FeatureViewDef, SourceDef, StampedRow } from '../../operators/define/types.ts'
-import type { OnlineStore } from '../../pipeline/ports.ts'
+import type { EntityDef, FeatureDef, FeatureValueType, FeatureViewDef, SourceDef, StampedRow } from '../../features/types.ts'
+import type { OnlineStore } from '../../ports/online-store.ts'
 
 export interface ChangeLike {
   readonly view: string

@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { SchemaError } from '../../core/errors.ts'
-import type { SchemaRegistry } from '../../schemas/registry/schema-registry.ts'
+import type { SchemaRegistry } from '../../ports/schema-registry.ts'
 
 export function runSchemaRegistryContract(name: string, makeRegistry: () => Promise<SchemaRegistry>, uniq: (s: string) => string): void {
   const v1 = (recordName: string) => ({

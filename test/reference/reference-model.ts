@@ -9,7 +9,7 @@
  *   runReference({ views, source, records }) → rows per view per partition, dead letters.
  */
 import { encodeEntityKey, invalidKeyPartReason } from '../../core/entity-key.ts'
-import type { EventRecord, FeatureRow, FeatureValue, FeatureViewDef, SourceDef, AggregationDef } from '../../operators/define/types.ts'
+import type { EventRecord, FeatureRow, FeatureValue, FeatureViewDef, SourceDef, AggregationDef } from '../../features/types.ts'
 import { aggregatorFor } from '../../operators/aggregators/registry.ts'
 
 export type ReferenceRecord =

@@ -4,7 +4,7 @@
  * and its answer was lost — the case a timeout produces). Every checkpoint step is one kind of
  * write, so arming a fault per key pattern faults one step of a checkpoint on any real store.
  */
-import type { ObjectStore } from '../../pipeline/ports.ts'
+import type { ObjectStore } from '../../ports/object-store.ts'
 
 export type StoreOperation = 'put' | 'putIfAbsent' | 'delete' | 'get' | 'list'
 

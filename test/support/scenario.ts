@@ -4,9 +4,10 @@
  * comparison of what the engine wrote against the brute-force reference model.
  */
 import assert from 'node:assert/strict'
-import type { FeatureRow, FeatureViewDef, SourceDef } from '../../operators/define/types.ts'
-import type { EventLog, ObjectStore } from '../../pipeline/ports.ts'
-import { readFeatureRowsByEntity } from '../../sinks/iceberg/feature-rows.ts'
+import type { FeatureRow, FeatureViewDef, SourceDef } from '../../features/types.ts'
+import type { EventLog } from '../../ports/event-log.ts'
+import type { ObjectStore } from '../../ports/object-store.ts'
+import { readFeatureRowsByEntity } from '../../adapters/offline/iceberg/feature-rows.ts'
 import type { Encoder } from '../../schemas/encoder.ts'
 import { runReference, type ReferenceRecord } from '../reference/reference-model.ts'
 

@@ -1,18 +1,37 @@
 /**
- * Proves that eslint.config.js really enforces the module boundaries: deliberate violations are
- * rejected with the rule that guards them, and clean code in the same folders passes.
+ * Proves that eslint.config.js really enforces the house (docs/architecture.md): every rule —
+ * layers, no cycles, client libraries confined to one adapter folder, pure operators — rejects a
+ * deliberate violation with its own message, and clean code in the same folders passes.
  *
- * The probe files do not exist on disk (nothing is written into others' folders); the only change
- * to the repository's config is letting typescript-eslint's project service type-check them.
+ * Most probes do not exist on disk; the only change to the repository's config is letting
+ * typescript-eslint's project service type-check them. A cycle needs two real files, so that test
+ * writes a pair into a scratch folder under engine/ (where the project service finds them) and removes it whatever happens.
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ESLint } from 'eslint'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const probeFolders = ['operators', 'serving', 'pipeline', 'sinks/redis', 'pipeline/kafka']
+const probeFolders = [
+  'core',
+  'features',
+  'operators',
+  'ports',
+  'engine',
+  'serving',
+  'training',
+  'replay',
+  'main',
+  'adapters/online-store/redis',
+  'adapters/online-store/embedded',
+  'adapters/offline/iceberg',
+  'adapters/event-log/kafka',
+]
+const cycleFolder = 'engine/__lint_cycle__'
+const cyclePair = [`${cycleFolder}/a.ts`, `${cycleFolder}/b.ts`]
 
 const eslint = new ESLint({
   cwd: root,
@@ -22,26 +41,81 @@ const eslint = new ESLint({
         projectService: {
           allowDefaultProject: probeFolders.map((f) => `${f}/*.ts`),
           defaultProject: 'tsconfig.json',
+          maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 64,
         },
       },
     },
   },
 })
 
-async function lint(folder: string, code: string): Promise<Array<{ ruleId: string | null; message: string }>> {
+type Message = { ruleId: string | null; message: string }
+
+async function lint(folder: string, code: string): Promise<Message[]> {
   const [result] = await eslint.lintText(code, { filePath: `${folder}/__lint_probe__.ts` })
   assert.ok(result, 'eslint returned no result')
   return result.messages.map((m) => ({ ruleId: m.ruleId, message: m.message }))
 }
 
-async function assertRejected(folder: string, code: string, ruleId: string, mentions: RegExp): Promise<void> {
-  const messages = await lint(folder, code)
+function assertHit(messages: Message[], ruleId: string, mentions: RegExp, where: string): void {
   const hit = messages.find((m) => m.ruleId === ruleId)
-  assert.ok(hit, `expected ${ruleId} in ${folder}/, got ${JSON.stringify(messages)}`)
+  assert.ok(hit, `expected ${ruleId} in ${where}, got ${JSON.stringify(messages)}`)
   assert.match(hit.message, mentions)
 }
 
-void describe('lint > module boundaries', () => {
+async function assertRejected(folder: string, code: string, ruleId: string, mentions: RegExp): Promise<void> {
+  assertHit(await lint(folder, code), ruleId, mentions, `${folder}/`)
+}
+
+const importing = (spec: string, name: string): string => `import { ${name} } from '${spec}'\nexport const probe = ${name}\n`
+const importingType = (spec: string, name: string): string => `import type { ${name} } from '${spec}'\nexport type Probe = ${name}\n`
+
+void describe('lint > layers (kfs/layers)', () => {
+  const upward: Array<[string, string, string, RegExp]> = [
+    ['engine', '../adapters/event-log/kafka/kafka-event-log.ts', 'KafkaEventLog', /engine\/ may not import adapters\/event-log/],
+    ['core', '../engine/live-engine.ts', 'LiveEngine', /core\/ may not import engine\//],
+    ['features', '../operators/task/partition-task.ts', 'createPartitionTask', /features\/ may not import operators\//],
+    ['operators', '../ports/online-semantics.ts', 'statusOf', /operators\/ may not import ports\//],
+    ['ports', '../engine/live-engine.ts', 'LiveEngine', /ports\/ may not import engine\//],
+    ['serving', '../adapters/online-store/redis/redis-online-store.ts', 'RedisOnlineStore', /serving\/ may not import adapters/],
+    ['replay', '../main/runtime.ts', 'openRuntime', /replay\/ may not import main\//],
+    ['adapters/offline/iceberg', '../../../engine/live-engine.ts', 'LiveEngine', /adapters\/offline\/ may not import engine\//],
+    // Another family is another adapter: reach it through its port.
+    ['adapters/online-store/redis', '../../event-log/kafka/kafka-event-log.ts', 'KafkaEventLog', /may not import adapters\/event-log/],
+  ]
+  for (const [folder, spec, name, mentions] of upward) {
+    void test(`${folder}/ may not import ${spec.replace(/^(\.\.\/)+/, '')}`, async () => {
+      await assertRejected(folder, importing(spec, name), 'kfs/layers', mentions)
+    })
+  }
+
+  void test('the layers below, and an adapter of the same family, are allowed', async () => {
+    assert.deepEqual(await lint('engine', importingType('../ports/event-log.ts', 'EventLog')), [])
+    assert.deepEqual(await lint('main', importing('../adapters/event-log/kafka/kafka-event-log.ts', 'KafkaEventLog')), [])
+    assert.deepEqual(await lint('adapters/online-store/embedded', importing('../redis/value-codec.ts', 'encodeValue')), [])
+    assert.deepEqual(await lint('operators', importingType('../features/types.ts', 'FeatureViewDef')), [])
+  })
+})
+
+void describe('lint > no import cycles (import-x/no-cycle)', () => {
+  void test('two modules importing each other are rejected', async () => {
+    const [a, b] = cyclePair.map((f) => join(root, f)) as [string, string]
+    try {
+      mkdirSync(join(root, cycleFolder), { recursive: true })
+      writeFileSync(a, "import { b } from './b.ts'\nexport const a = (): number => b() + 1\n")
+      writeFileSync(b, "import { a } from './a.ts'\nexport const b = (): number => a() - 1\n")
+      const results = await eslint.lintFiles(cyclePair)
+      for (const result of results) {
+        const messages = result.messages.map((m) => ({ ruleId: m.ruleId, message: m.message }))
+        assertHit(messages, 'import-x/no-cycle', /cycle/i, result.filePath)
+      }
+      assert.equal(results.length, 2)
+    } finally {
+      rmSync(join(root, cycleFolder), { recursive: true, force: true })
+    }
+  })
+})
+
+void describe('lint > client libraries and pure operators', () => {
   void test('operators/ may not import ioredis', async () => {
     await assertRejected('operators', "import Redis from 'ioredis'\nexport const r = Redis\n", 'no-restricted-imports', /ioredis/)
   })
@@ -61,16 +135,15 @@ void describe('lint > module boundaries', () => {
   })
 
   void test('serving/ may not import kafkajs', async () => {
-    await assertRejected(
-      'serving',
-      "import { Kafka } from 'kafkajs'\nexport const k = Kafka\n",
-      'no-restricted-imports',
-      /kafkajs/,
-    )
+    await assertRejected('serving', "import { Kafka } from 'kafkajs'\nexport const k = Kafka\n", 'no-restricted-imports', /adapters\/event-log\/kafka/)
   })
 
-  void test('pipeline/ may not import pino', async () => {
-    await assertRejected('pipeline', "import pino from 'pino'\nexport const p = pino\n", 'no-restricted-imports', /pino/)
+  void test('engine/ may not import pino', async () => {
+    await assertRejected('engine', "import pino from 'pino'\nexport const p = pino\n", 'no-restricted-imports', /pino/)
+  })
+
+  void test('one adapter folder may not import another folder\'s client (iceberg → ioredis)', async () => {
+    await assertRejected('adapters/offline/iceberg', "import Redis from 'ioredis'\nexport const r = Redis\n", 'no-restricted-imports', /adapters\/online-store\/redis/)
   })
 
   void test('a clean operator passes', async () => {
@@ -82,8 +155,8 @@ void describe('lint > module boundaries', () => {
   })
 
   void test('each client is allowed in its own folder', async () => {
-    assert.deepEqual(await lint('sinks/redis', "import Redis from 'ioredis'\nexport const r = Redis\n"), [])
-    assert.deepEqual(await lint('pipeline/kafka', "import { Kafka } from 'kafkajs'\nexport const k = Kafka\n"), [])
+    assert.deepEqual(await lint('adapters/online-store/redis', "import Redis from 'ioredis'\nexport const r = Redis\n"), [])
+    assert.deepEqual(await lint('adapters/event-log/kafka', "import { Kafka } from 'kafkajs'\nexport const k = Kafka\n"), [])
   })
 
   void test('type-aware rules run on the probes too (floating promise)', async () => {

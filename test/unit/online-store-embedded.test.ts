@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Clock } from '../../core/clock.ts'
-import { EmbeddedOnlineStore } from '../../sinks/embedded/online-store.ts'
+import { EmbeddedOnlineStore } from '../../adapters/online-store/embedded/embedded-online-store.ts'
 import { feature, row, runOnlineStoreContract, view } from '../contracts/online-store.ts'
 
 function manualClock(startMs: number): Clock & { advance(ms: number): void } {

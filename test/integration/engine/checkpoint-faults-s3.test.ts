@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { S3ObjectStore } from '../../../sinks/object-store/s3/index.ts'
+import { S3ObjectStore } from '../../../adapters/object-store/s3/index.ts'
 import { CHECKPOINT_STEPS, FAULT_KINDS, faultFailsCheckpoint, runCheckpointFaultCase, type CheckpointStep, type FaultKind } from '../../support/checkpoint-fault-scenario.ts'
 import { newRunId, stackEnv } from '../../support/stack-env.ts'
 

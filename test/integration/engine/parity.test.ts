@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { partitionForKey } from '../../../pipeline/embedded-log/index.ts'
-import { IcebergOfflineSink } from '../../../sinks/iceberg/offline-sink.ts'
+import { partitionForKey } from '../../../adapters/event-log/embedded/index.ts'
+import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { createEngineScenario } from '../../support/engine-scenario.ts'
 import { runKfs, startKfs } from '../../support/kfs-process.ts'
 import { generatePurchases } from '../../support/scenario.ts'

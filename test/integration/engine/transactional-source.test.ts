@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { test } from 'node:test'
-import { partitionForKey } from '../../../pipeline/embedded-log/index.ts'
+import { partitionForKey } from '../../../adapters/event-log/embedded/index.ts'
 import { createEngineScenario } from '../../support/engine-scenario.ts'
 import { startKfs } from '../../support/kfs-process.ts'
 import { generatePurchases, type ProducedRecord } from '../../support/scenario.ts'

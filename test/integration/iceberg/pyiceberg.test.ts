@@ -11,8 +11,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { ObjectStore } from '../../../pipeline/ports.ts'
-import { LocalObjectStore } from '../../../sinks/object-store/index.ts'
+import type { ObjectStore } from '../../../ports/object-store.ts'
+import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import {
   appendFiles,
   createTable,
@@ -25,7 +25,7 @@ import {
   RAW_ARCHIVE_SCHEMA,
   compactPartitions,
   type IcebergTable,
-} from '../../../sinks/iceberg/index.ts'
+} from '../../../adapters/offline/iceberg/index.ts'
 import { makeS3Store, s3EnvOrUndefined } from '../object-store/s3-env.ts'
 
 const run = promisify(execFile)

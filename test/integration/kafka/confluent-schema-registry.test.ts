@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { ConfluentSchemaRegistry } from '../../../schemas/registry/confluent-schema-registry.ts'
+import { ConfluentSchemaRegistry } from '../../../adapters/schema-registry/confluent/confluent-schema-registry.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
 import { runSchemaRegistryContract } from '../../contracts/schema-registry.ts'

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { test } from 'node:test'
-import { KafkaEventLog } from '../../../pipeline/kafka/kafka-event-log.ts'
-import type { LogBatch } from '../../../pipeline/ports.ts'
+import { KafkaEventLog } from '../../../adapters/event-log/kafka/kafka-event-log.ts'
+import type { LogBatch } from '../../../ports/event-log.ts'
 import { eventually } from '../../contracts/event-log.ts'
 import { kafkaBrokers } from './kafka-env.ts'
 

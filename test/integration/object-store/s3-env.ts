@@ -1,6 +1,6 @@
 /** S3 settings from the stack script's env (`. .kfs/stack/env.sh`); a missing one fails loudly. */
 import { randomUUID } from 'node:crypto'
-import { S3ObjectStore } from '../../../sinks/object-store/s3/s3-object-store.ts'
+import { S3ObjectStore } from '../../../adapters/object-store/s3/s3-object-store.ts'
 
 export interface S3Env {
   readonly endpoint: string

@@ -1,5 +1,5 @@
 import { runObjectStoreContract } from '../../contracts/object-store.ts'
-import type { S3ObjectStore } from '../../../sinks/object-store/s3/s3-object-store.ts'
+import type { S3ObjectStore } from '../../../adapters/object-store/s3/s3-object-store.ts'
 import { makeS3Store, requireS3Env } from './s3-env.ts'
 
 const stores: S3ObjectStore[] = []

@@ -8,7 +8,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before } from 'node:test'
-import { RedisOnlineStore } from '../../../sinks/redis/redis-online-store.ts'
+import { RedisOnlineStore } from '../../../adapters/online-store/redis/redis-online-store.ts'
 import { runOnlineStoreContract } from '../../contracts/online-store.ts'
 import { uniquePrefix } from './redis-env.ts'
 

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { Redis } from 'ioredis'
-import { RedisOnlineStore } from '../../../sinks/redis/redis-online-store.ts'
+import { RedisOnlineStore } from '../../../adapters/online-store/redis/redis-online-store.ts'
 import { feature, row, runOnlineStoreContract, view } from '../../contracts/online-store.ts'
 import { redisUrl, uniquePrefix } from './redis-env.ts'
-import { ROWS_PER_CALL } from '../../../sinks/redis/write-row-script.ts'
+import { ROWS_PER_CALL } from '../../../adapters/online-store/redis/write-row-script.ts'
 
 runOnlineStoreContract('redis', async () => {
   const store = new RedisOnlineStore({ url: redisUrl(), keyPrefix: uniquePrefix() })

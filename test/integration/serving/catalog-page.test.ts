@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { test } from 'node:test'
 import { chromium } from 'playwright-core'
-import { EmbeddedOnlineStore } from '../../../sinks/embedded/online-store.ts'
+import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { createServer } from '../../../serving/server/index.ts'
 import { allViews, itemStats, rankingService, spendPerClick } from '../../unit/serving/fixtures.ts'
 

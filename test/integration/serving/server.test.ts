@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { encodeEntityKey } from '../../../core/entity-key.ts'
-import { RedisOnlineStore } from '../../../sinks/redis/redis-online-store.ts'
+import { RedisOnlineStore } from '../../../adapters/online-store/redis/redis-online-store.ts'
 import { createServer, type FeatureServer } from '../../../serving/server/index.ts'
 import { row } from '../../contracts/online-store.ts'
 import { redisUrl, uniquePrefix } from '../redis/redis-env.ts'

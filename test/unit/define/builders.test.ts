@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { DefinitionError } from '../../../core/errors.ts'
-import { entity, featureService, featureView, requestFeature, source, type AggregationOptions } from '../../../operators/define/index.ts'
+import { entity, featureService, featureView, requestFeature, source, type AggregationOptions } from '../../../features/index.ts'
 import { clickSchema, clicks, user, viewBase } from './fixtures.ts'
 
 function view(aggregations: AggregationOptions[], extra: Record<string, unknown> = {}) {

@@ -1,6 +1,6 @@
 /** A small clicks source and user entity the definition tests build views over. */
-import { entity, source } from '../../../operators/define/index.ts'
-import type { AvroRecordSchema } from '../../../operators/define/types.ts'
+import { entity, source } from '../../../features/index.ts'
+import type { AvroRecordSchema } from '../../../features/types.ts'
 
 export const clickSchema: AvroRecordSchema = {
   type: 'record',

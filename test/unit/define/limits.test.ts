@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { DefinitionError } from '../../../core/errors.ts'
-import { DEFAULT_VALUE_LIMITS, featureView, type AggregationOptions } from '../../../operators/define/index.ts'
+import { DEFAULT_VALUE_LIMITS, featureView, type AggregationOptions } from '../../../features/index.ts'
 import { createPartitionTask } from '../../../operators/task/partition-task.ts'
 import { viewHash } from '../../../registry/hash.ts'
 import { clicks, viewBase } from './fixtures.ts'

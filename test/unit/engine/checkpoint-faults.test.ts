@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { LocalObjectStore } from '../../../sinks/object-store/index.ts'
+import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import { CHECKPOINT_STEPS, FAULT_KINDS, faultFailsCheckpoint, runCheckpointFaultCase, type CheckpointStep, type FaultKind } from '../../support/checkpoint-fault-scenario.ts'
 
 const localStore = async (dir: string) => new LocalObjectStore(join(dir, 'warehouse'))

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { DeliveryQueue } from '../../../pipeline/engine/delivery-queue.ts'
-import type { SlotOutput } from '../../../pipeline/engine/partition-slot.ts'
-import type { OfflineFeatureRow } from '../../../pipeline/ports.ts'
+import { DeliveryQueue } from '../../../engine/delivery-queue.ts'
+import type { SlotOutput } from '../../../engine/partition-slot.ts'
+import type { OfflineFeatureRow } from '../../../ports/offline.ts'
 
 function output(tag: string, rows: number): SlotOutput {
   const list = Array.from({ length: rows }, (_, i) => ({ entityKey: `${tag}${i}` }) as unknown as OfflineFeatureRow)

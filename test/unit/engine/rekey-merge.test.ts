@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { RecordMerge, type MergeRecord } from '../../../pipeline/engine/rekey-alignment.ts'
+import { RecordMerge, type MergeRecord } from '../../../engine/rekey-alignment.ts'
 import { prng } from '../../support/scenario.ts'
 
 type Rec = MergeRecord<string>

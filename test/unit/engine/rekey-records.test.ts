@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { planRekeys } from '../../../pipeline/engine/plan-sources.ts'
-import { rekeyRecord } from '../../../pipeline/engine/rekey-records.ts'
-import type { LogRecord } from '../../../pipeline/ports.ts'
+import { planRekeys } from '../../../engine/plan-sources.ts'
+import { rekeyRecord } from '../../../engine/rekey-records.ts'
+import type { LogRecord } from '../../../ports/event-log.ts'
 import { clicks, itemClicks, userCategoryClicks } from '../../fixtures/features/rekey-scoped.ts'
 
 void test('re-key stage: invalid UTF-8 in a join key is invalid_key, elsewhere invalid_utf8', () => {

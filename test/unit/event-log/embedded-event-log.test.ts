@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { appendFileSync, mkdtempSync, readdirSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EmbeddedEventLog } from '../../../pipeline/embedded-log/embedded-event-log.ts'
+import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
 import { eventually, runEventLogContract } from '../../contracts/event-log.ts'
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'kfs-log-'))

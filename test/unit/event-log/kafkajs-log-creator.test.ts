@@ -4,8 +4,8 @@ import kafkajs from 'kafkajs'
 import type { Logger } from '../../../core/logger.ts'
 import { createServer } from 'node:net'
 import { SourceError } from '../../../core/errors.ts'
-import { KafkaEventLog } from '../../../pipeline/kafka/index.ts'
-import { kafkajsLogCreator } from '../../../pipeline/kafka/log-creator.ts'
+import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
+import { kafkajsLogCreator } from '../../../adapters/event-log/kafka/log-creator.ts'
 
 const { logLevel } = kafkajs
 

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import type { ObjectStore } from '../../../pipeline/ports.ts'
+import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { Clock } from '../../../core/clock.ts'
-import { LocalObjectStore, MemoryObjectStore } from '../../../sinks/object-store/index.ts'
+import { LocalObjectStore, MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import {
   appendFiles,
   compactPartitions,
@@ -24,7 +24,7 @@ import {
   archiveFilesInOffsetOrder,
   readDataFileRows,
   type IcebergSchema,
-} from '../../../sinks/iceberg/index.ts'
+} from '../../../adapters/offline/iceberg/index.ts'
 
 const DAY = 86_400_000
 const T0 = Date.UTC(2024, 0, 15, 10, 30)

@@ -5,10 +5,10 @@
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { ArchiveRow } from '../../../pipeline/ports.ts'
-import { IcebergOfflineSink } from '../../../sinks/iceberg/offline-sink.ts'
-import { dataFilesOf, listSnapshots, loadTable, readRows, refreshTable } from '../../../sinks/iceberg/index.ts'
-import { MemoryObjectStore } from '../../../sinks/object-store/index.ts'
+import type { ArchiveRow } from '../../../ports/offline.ts'
+import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
+import { dataFilesOf, listSnapshots, loadTable, readRows, refreshTable } from '../../../adapters/offline/iceberg/index.ts'
+import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 
 /** A memory store that counts calls per method. */
 class CountingStore extends MemoryObjectStore {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import * as arrow from 'apache-arrow'
-import { encodeParquetFile, readParquetRows, type ParquetColumn } from '../../../sinks/parquet/index.ts'
-import { parquetWorkerActive, writeParquet } from '../../../sinks/parquet/parquet-encoder.ts'
-import { writeParquetBytes } from '../../../sinks/parquet/parquet-wasm-write.ts'
+import { encodeParquetFile, readParquetRows, type ParquetColumn } from '../../../adapters/offline/parquet/index.ts'
+import { parquetWorkerActive, writeParquet } from '../../../adapters/offline/parquet/parquet-encoder.ts'
+import { writeParquetBytes } from '../../../adapters/offline/parquet/parquet-wasm-write.ts'
 
 const columns: ParquetColumn[] = [
   { name: 'entity_key', type: 'string', fieldId: 1, required: true },

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { encodeParquetFile, encodeParquetColumns, readParquetRows, readParquetBatches, parquetFileInfo, type ParquetColumn } from '../../../sinks/parquet/index.ts'
+import { encodeParquetFile, encodeParquetColumns, readParquetRows, readParquetBatches, parquetFileInfo, type ParquetColumn } from '../../../adapters/offline/parquet/index.ts'
 
 const columns: ParquetColumn[] = [
   { name: 'entity_key', type: 'string', fieldId: 1, required: true },

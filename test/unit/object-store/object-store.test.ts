@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { LocalObjectStore } from '../../../sinks/object-store/local-object-store.ts'
-import { MemoryObjectStore } from '../../../sinks/object-store/memory-object-store.ts'
+import { LocalObjectStore } from '../../../adapters/object-store/local/local-object-store.ts'
+import { MemoryObjectStore } from '../../../adapters/object-store/memory/memory-object-store.ts'
 import { runObjectStoreContract } from '../../contracts/object-store.ts'
 
 const dirs: string[] = []

@@ -6,7 +6,7 @@ import type { AggInput, Aggregator } from '../../../operators/aggregators/types.
 import { ByteReader, ByteWriter } from '../../../operators/codec/bytes.ts'
 import { HLL_PRECISION } from '../../../operators/aggregators/approx-distinct.ts'
 import { PERCENTILE_RELATIVE_ACCURACY } from '../../../operators/aggregators/approx-percentile.ts'
-import type { AggregationDef } from '../../../operators/define/types.ts'
+import type { AggregationDef } from '../../../features/types.ts'
 
 type Item = { v: AggInput; t: number; o: string }
 

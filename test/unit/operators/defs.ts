@@ -1,5 +1,5 @@
 /** Plain FeatureViewDef/SourceDef objects for operator tests (the DSL builders live elsewhere). */
-import type { AggregationDef, AggregationOp, EntityDef, EventRecord, FeatureDef, FeatureViewDef, SourceDef } from '../../../operators/define/types.ts'
+import type { AggregationDef, AggregationOp, EntityDef, EventRecord, FeatureDef, FeatureViewDef, SourceDef } from '../../../features/types.ts'
 
 export function testSource(overrides: Partial<SourceDef> = {}): SourceDef {
   return {

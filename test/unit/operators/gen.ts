@@ -1,6 +1,6 @@
 /** fast-check generators of sources, views and event streams for the operator property tests. */
 import fc from 'fast-check'
-import type { EventRecord, FeatureViewDef, SourceDef } from '../../../operators/define/types.ts'
+import type { EventRecord, FeatureViewDef, SourceDef } from '../../../features/types.ts'
 import type { ReferenceRecord } from '../../reference/reference-model.ts'
 import { testEntity, testSource, testView, type FeatureSpec } from './defs.ts'
 

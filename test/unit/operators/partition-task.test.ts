@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import type { FeatureRow, FeatureValue } from '../../../operators/define/types.ts'
+import type { FeatureRow, FeatureValue } from '../../../features/types.ts'
 import { runReference } from '../../reference/reference-model.ts'
 import { scenarioArb } from './gen.ts'
 import { runTask } from './run-task.ts'

@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import type { FeatureRow, FeatureValue } from '../../../operators/define/types.ts'
+import type { FeatureRow, FeatureValue } from '../../../features/types.ts'
 import { createPartitionTask } from '../../../operators/task/partition-task.ts'
 import { MAX_SUMMED_MAGNITUDE } from '../../../operators/aggregators/input-check.ts'
 import { testSource, testView, type FeatureSpec } from './defs.ts'

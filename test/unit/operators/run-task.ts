@@ -1,5 +1,5 @@
 /** Drives a partition task over reference-model records (one partition) and collects its output. */
-import type { FeatureRow, FeatureViewDef, SourceDef } from '../../../operators/define/types.ts'
+import type { FeatureRow, FeatureViewDef, SourceDef } from '../../../features/types.ts'
 import { createPartitionTask, restorePartitionTask, type PartitionTask } from '../../../operators/task/partition-task.ts'
 import type { TaskDeadLetter } from '../../../operators/task/output.ts'
 import type { ReferenceRecord } from '../../reference/reference-model.ts'

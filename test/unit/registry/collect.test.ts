@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { DefinitionError } from '../../../core/errors.ts'
-import { entity, featureView } from '../../../operators/define/index.ts'
+import { entity, featureView } from '../../../features/index.ts'
 import { collectDefinitions, loadDefinitions } from '../../../registry/index.ts'
 import { clicks, user, viewBase } from '../define/fixtures.ts'
 
@@ -51,12 +51,12 @@ void describe('registry > load definitions', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kfs-defs-'))
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
     mkdirSync(join(dir, 'defs'))
-    writeFileSync(join(dir, 'defs', 'index.ts'), `import { entity } from ${JSON.stringify(join(repo, 'operators/define/index.ts'))}\nexport const all = [entity({ name: 'shop', joinKeys: ['shop_id'] })]\n`)
+    writeFileSync(join(dir, 'defs', 'index.ts'), `import { entity } from ${JSON.stringify(join(repo, 'features/index.ts'))}\nexport const all = [entity({ name: 'shop', joinKeys: ['shop_id'] })]\n`)
     assert.deepEqual((await loadDefinitions(join(dir, 'defs'))).entities.map((e) => e.name), ['shop'])
     writeFileSync(join(dir, 'empty.ts'), 'export const x = 1\n')
     await assert.rejects(loadDefinitions(join(dir, 'empty.ts')), /exports no definitions/)
     await assert.rejects(loadDefinitions(join(dir, 'missing.ts')), (err: unknown) => err instanceof DefinitionError && err.message.includes('missing.ts does not exist'))
-    writeFileSync(join(dir, 'broken.ts'), `import { entity } from ${JSON.stringify(join(repo, 'operators/define/index.ts'))}\nexport const e = entity({ name: 'Bad', joinKeys: ['x'] })\n`)
+    writeFileSync(join(dir, 'broken.ts'), `import { entity } from ${JSON.stringify(join(repo, 'features/index.ts'))}\nexport const e = entity({ name: 'Bad', joinKeys: ['x'] })\n`)
     await assert.rejects(loadDefinitions(join(dir, 'broken.ts')), (err: unknown) => err instanceof DefinitionError && /lower_snake_case/.test(err.message))
     rmSync(dir, { recursive: true, force: true })
   })
@@ -64,7 +64,7 @@ void describe('registry > load definitions', () => {
 
 void describe('registry > validate definitions', () => {
   void test('a source keyed by name must name a known entity whose join keys are in its schema', async () => {
-    const { source } = await import('../../../operators/define/index.ts')
+    const { source } = await import('../../../features/index.ts')
     const { validateDefinitions } = await import('../../../registry/index.ts')
     const { clickSchema } = await import('../define/fixtures.ts')
     const byName = source({ name: 'clicks', topic: 'clicks', schema: clickSchema, eventTimeField: 'ts', keyedBy: 'shop' })

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Clock } from '../../../core/clock.ts'
 import { DefinitionError, FeatureStoreError } from '../../../core/errors.ts'
-import { featureService, featureView, requestFeature, type FeatureViewOptions } from '../../../operators/define/index.ts'
+import { featureService, featureView, requestFeature, type FeatureViewOptions } from '../../../features/index.ts'
 import { collectDefinitions, createRegistry, DefinitionChangedError, focusLineage, viewHash, type DefinitionSet } from '../../../registry/index.ts'
-import { MemoryObjectStore } from '../../../sinks/object-store/index.ts'
+import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { clicks, user } from '../define/fixtures.ts'
 
 function manualClock(start = 1_700_000_000_000): Clock & { advance(ms: number): void } {

@@ -4,7 +4,7 @@ import avro from 'avsc'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
 import { SchemaError } from '../../../core/errors.ts'
-import type { AvroSchema, SchemaRegistry } from '../../../schemas/registry/schema-registry.ts'
+import type { AvroSchema, SchemaRegistry } from '../../../ports/schema-registry.ts'
 
 /** A registry that only serves fixed ids, and counts lookups. */
 function fixedRegistry(byId: Record<number, AvroSchema>): SchemaRegistry & { lookups: number } {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EmbeddedSchemaRegistry } from '../../../schemas/registry/embedded-schema-registry.ts'
+import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { runSchemaRegistryContract } from '../../contracts/schema-registry.ts'
 
 void describe('schemas > embedded registry', () => {

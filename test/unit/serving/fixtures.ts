@@ -1,5 +1,5 @@
 /** Plain definition objects for serving tests (the DSL builders are not needed to serve). */
-import type { FeatureServiceDef, RequestFeatureDef } from '../../../operators/define/types.ts'
+import type { FeatureServiceDef, RequestFeatureDef } from '../../../features/types.ts'
 import { entity, feature, view } from '../../contracts/online-store.ts'
 
 export const userEntity = entity('user', ['user_id'])

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { EmbeddedOnlineStore } from '../../../sinks/embedded/online-store.ts'
+import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { createFeatureCatalog } from '../../../serving/feature-catalog.ts'
 import { getFeatures, getViewFeatures, type FeatureHandlerDeps } from '../../../serving/handlers/get-features.ts'
 import type { ServedLogRecorder, ServedRecord } from '../../../serving/served-log/index.ts'

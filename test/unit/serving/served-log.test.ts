@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test'
 import type { Logger } from '../../../core/logger.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
-import { EmbeddedSchemaRegistry } from '../../../schemas/registry/embedded-schema-registry.ts'
+import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import {
   fromServedEvent,
   isSampled,

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import type { FeatureValue, RequestFeatureDef, RequestValueType } from '../../../operators/define/types.ts'
+import type { FeatureValue, RequestFeatureDef, RequestValueType } from '../../../features/types.ts'
 import type { SubscriptionChange } from '../../../serving/handlers/subscribe.ts'
 import { MAX_STRING_CHARS } from '../../../serving/request-features.ts'
 import type { ServingStore } from '../../../serving/server/index.ts'

@@ -5,8 +5,8 @@
  */
 import { connect } from 'node:net'
 import type { Logger } from '../../../core/logger.ts'
-import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../../../operators/define/types.ts'
-import { EmbeddedOnlineStore } from '../../../sinks/embedded/online-store.ts'
+import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../../../features/types.ts'
+import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { createServer, type FeatureServer, type ServerOptions, type ServingStore } from '../../../serving/server/index.ts'
 import { row } from '../../contracts/online-store.ts'
 import { allViews, itemStats, userStats } from './fixtures.ts'

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import * as examples from '../../../examples/features.ts'
-import { LocalObjectStore } from '../../../sinks/object-store/index.ts'
+import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import { BASE_MS, generateRows, HOUR_MS, registryWithViews, writeRows } from './fixtures.ts'
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url))

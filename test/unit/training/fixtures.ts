@@ -4,11 +4,12 @@
  * writer that commits them through the engine's Iceberg sink, and the brute-force oracle.
  */
 import * as examples from '../../../examples/features.ts'
-import { entity, featureView } from '../../../operators/define/index.ts'
-import type { FeatureValue, FeatureValueType, FeatureViewDef } from '../../../operators/define/types.ts'
-import type { ObjectStore, OfflineFeatureRow } from '../../../pipeline/ports.ts'
+import { entity, featureView } from '../../../features/index.ts'
+import type { FeatureValue, FeatureValueType, FeatureViewDef } from '../../../features/types.ts'
+import type { ObjectStore } from '../../../ports/object-store.ts'
+import type { OfflineFeatureRow } from '../../../ports/offline.ts'
 import { collectDefinitions, createRegistry, type Registry } from '../../../registry/index.ts'
-import { IcebergOfflineSink, featureTablePath } from '../../../sinks/iceberg/offline-sink.ts'
+import { IcebergOfflineSink, featureTablePath } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { encodeEntityKey } from '../../../core/entity-key.ts'
 
 export const BASE_MS = 1_700_000_000_000

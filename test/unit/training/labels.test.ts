@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { FeatureStoreError } from '../../../core/errors.ts'
-import { encodeParquetColumns } from '../../../sinks/parquet/index.ts'
+import { encodeParquetColumns } from '../../../adapters/offline/parquet/index.ts'
 import { labelTimeMs, parseCsv, readLabels } from '../../../training/index.ts'
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)

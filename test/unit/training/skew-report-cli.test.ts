@@ -7,10 +7,10 @@ import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import * as examples from '../../../examples/features.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
-import { EmbeddedSchemaRegistry } from '../../../schemas/registry/embedded-schema-registry.ts'
+import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { DEFAULT_SERVED_LOG_TOPIC, SERVED_FEATURES_SCHEMA, toServedEvent, type ServedRecord } from '../../../serving/served-log/index.ts'
-import { IcebergOfflineSink, archiveTablePath } from '../../../sinks/iceberg/offline-sink.ts'
-import { LocalObjectStore } from '../../../sinks/object-store/index.ts'
+import { IcebergOfflineSink, archiveTablePath } from '../../../adapters/offline/iceberg/offline-sink.ts'
+import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import { BASE_MS, generateRows, HOUR_MS, oracle, registryWithViews, writeRows } from './fixtures.ts'
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url))

@@ -1,0 +1,162 @@
+/**
+ * The point-in-time join on DuckDB (the only folder that imports @duckdb/node-api): DuckDB reads
+ * the feature table's Parquet data files directly, sorts both sides and merges them (ASOF JOIN),
+ * spilling to a temp directory when they do not fit in memory.
+ *
+ * Strategy
+ * 1. Point-in-time: one ASOF LEFT JOIN per view. The inequality is on the struct (as_of, seq)
+ *    against (t, +∞): DuckDB orders structs field by field, so among rows with the greatest
+ *    as_of ≤ t the one with the highest seq (archive order) wins — ties are broken inside the
+ *    merge, with no extra pass over the feature rows.
+ * 2. As served: a window over each entity's rows ordered by created_at keeps the running
+ *    arg_max by (as_of, created_at, seq) — the row the online store's conditional write would
+ *    hold — with RANGE framing so rows created at the same instant see each other; then an ASOF
+ *    join on created_at ≤ t.
+ * 3. TTL is applied after the join, on the chosen row's as_of: a stale row gives null, never an
+ *    older row.
+ * 4. Output: one `COPY … TO` joins every view (chained ASOF joins) onto the label columns (a
+ *    POSITIONAL JOIN of the label file and the label-keys file, or computed from the label file
+ *    itself, see LabelSource), orders by label
+ *    row and writes Parquet natively in parallel with fixed settings. Its bytes are repeatable for
+ *    a given DuckDB version (checked by the rebuild, which compares sha256).
+ * `fetch` returns one view's values to JS (request-feature inputs), scattered into label order.
+ */
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api'
+import type { FeatureValue, FeatureValueType } from '../../features/types.ts'
+import type { LabelSource, OutputSpec, PointInTimeJoiner, ViewJoinSpec } from '../../training/point-in-time.ts'
+
+const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`
+const ident = (s: string): string => `"${s.replaceAll('"', '""')}"`
+const INT64_MIN = '(-9223372036854775807 - 1)'
+const INT64_MAX = '9223372036854775807'
+
+function duckType(type: FeatureValueType): string {
+  switch (type) {
+    case 'long':
+      return 'BIGINT'
+    case 'double':
+      return 'DOUBLE'
+    case 'string':
+      return 'VARCHAR'
+    case 'long[]':
+      return 'BIGINT[]'
+    case 'double[]':
+      return 'DOUBLE[]'
+    case 'string[]':
+      return 'VARCHAR[]'
+  }
+}
+
+function toFeatureValue(v: DuckDBValue): FeatureValue {
+  if (v === null) return null
+  if (typeof v === 'number' || typeof v === 'string') return v
+  if (typeof v === 'bigint') return Number(v)
+  if (typeof v === 'object' && 'items' in v) return (v.items as DuckDBValue[]).map((x) => toFeatureValue(x)) as number[] | string[]
+  return String(v)
+}
+
+export interface DuckDbJoinerOptions {
+  /** Where DuckDB spills when a join does not fit in memory. */
+  readonly tempDirectory: string
+  readonly threads?: number
+  readonly memoryLimit?: string
+}
+
+export async function createDuckDbJoiner(options: DuckDbJoinerOptions): Promise<PointInTimeJoiner> {
+  const instance = await DuckDBInstance.create(':memory:', {
+    temp_directory: options.tempDirectory,
+    ...(options.threads === undefined ? {} : { threads: String(options.threads) }),
+    ...(options.memoryLimit === undefined ? {} : { memory_limit: options.memoryLimit }),
+  })
+  const connection: DuckDBConnection = await instance.connect()
+  return {
+    async fetch(labels, spec) {
+      const out = spec.features.map(() => new Array<FeatureValue>(labels.rowCount).fill(null))
+      if (spec.files.length === 0 || spec.features.length === 0) return out
+      const v = viewSql(spec, 0)
+      const sql = `${v.cte === undefined ? '' : `WITH ${v.cte} `}SELECT k.__kfs_row, ${v.values.join(', ')} FROM ${sourceSql(labels)} k ${v.join}`
+      const result = await connection.stream(sql)
+      for (;;) {
+        const chunk = await result.fetchChunk()
+        if (chunk === null || chunk.rowCount === 0) break
+        const idx = chunk.getColumnVector(0)
+        const columns = spec.features.map((_, f) => chunk.getColumnVector(f + 1))
+        for (let r = 0; r < chunk.rowCount; r++) {
+          const i = idx.getItem(r) as number
+          for (let f = 0; f < columns.length; f++) {
+            const value = columns[f]!.getItem(r)
+            if (value !== null) out[f]![i] = toFeatureValue(value)
+          }
+        }
+      }
+      return out
+    },
+    async write(labels, views, output) {
+      await connection.run(writeSql(labels, views, output))
+    },
+    async close() {
+      connection.closeSync()
+      instance.closeSync()
+    },
+  }
+}
+
+/** The label rows with their computed columns, as one relation in label-file order. */
+function sourceSql(labels: LabelSource): string {
+  if (labels.kind === 'files') return `(SELECT lab.*, keys.* FROM read_parquet(${sqlString(labels.labels)}) lab POSITIONAL JOIN read_parquet(${sqlString(labels.keys)}) keys)`
+  const keys = Object.entries(labels.keys).map(([name, expr]) => `${expr} AS ${ident(name)}`)
+  return `(SELECT * EXCLUDE (file_row_number), CAST(file_row_number AS INTEGER) AS __kfs_row, ${labels.timeUs} AS __kfs_t, ${keys.join(', ')}
+  FROM read_parquet(${sqlString(labels.labels)}, file_row_number = true))`
+}
+
+function filesSql(spec: ViewJoinSpec): string {
+  // hive_partitioning off: the day directories (as_of_day=…) must not turn into a column.
+  return `read_parquet([${spec.files.map(sqlString).join(', ')}], hive_partitioning = false)`
+}
+
+/** SQL pieces joining one view (alias f<i>) to the label keys (alias k). */
+export function viewSql(spec: ViewJoinSpec, i: number): { cte: string | undefined; join: string; values: string[] } {
+  const f = `f${i}`
+  const ttlUs = BigInt(spec.ttlMs) * 1000n
+  if (spec.files.length === 0) return { cte: undefined, join: '', values: spec.features.map((x) => `CAST(NULL AS ${duckType(x.type)})`) }
+  const feats = spec.features.map((x) => ident(x.name)).join(', ')
+  const key = `k.${ident(spec.keyColumn)}`
+  if (!spec.asServed) {
+    return {
+      cte: undefined,
+      join: `ASOF LEFT JOIN (SELECT entity_key, epoch_us(as_of) AS __kfs_a, coalesce(seq, ${INT64_MIN}) AS __kfs_s, ${feats} FROM ${filesSql(spec)}) ${f}
+  ON ${key} = ${f}.entity_key AND {'a': k.__kfs_t, 's': ${INT64_MAX}} >= {'a': ${f}.__kfs_a, 's': ${f}.__kfs_s}`,
+      values: spec.features.map((x) => `CASE WHEN ${f}.__kfs_a > k.__kfs_t - ${ttlUs} THEN CAST(${f}.${ident(x.name)} AS ${duckType(x.type)}) END`),
+    }
+  }
+  const payload = [`'a': __kfs_a`, ...spec.features.map((x, j) => `'f${j}': ${ident(x.name)}`)].join(', ')
+  return {
+    cte: `served${i} AS (
+  SELECT entity_key, __kfs_c, arg_max({${payload}}, {'a': __kfs_a, 'c': __kfs_c, 's': __kfs_s})
+    OVER (PARTITION BY entity_key ORDER BY __kfs_c RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __kfs_v
+  FROM (SELECT entity_key, epoch_us(created_at) AS __kfs_c, epoch_us(as_of) AS __kfs_a, coalesce(seq, ${INT64_MIN}) AS __kfs_s, ${feats} FROM ${filesSql(spec)})
+)`,
+    join: `ASOF LEFT JOIN served${i} ${f} ON ${key} = ${f}.entity_key AND k.__kfs_t >= ${f}.__kfs_c`,
+    values: spec.features.map((x, j) => `CASE WHEN ${f}.__kfs_v.a > k.__kfs_t - ${ttlUs} THEN CAST(${f}.__kfs_v.f${j} AS ${duckType(x.type)}) END`),
+  }
+}
+
+export function writeSql(labels: LabelSource, views: readonly ViewJoinSpec[], output: OutputSpec): string {
+  const parts = views.map((v, i) => viewSql(v, i))
+  const ctes = parts.map((p) => p.cte).filter((c) => c !== undefined)
+  const internal = ['__kfs_row', '__kfs_t', ...new Set(views.map((v) => v.keyColumn))]
+  const select = [`k.* EXCLUDE (${internal.map(ident).join(', ')})`]
+  for (const c of output.columns) {
+    const spec = views[c.view]!
+    select.push(`${parts[c.view]!.values[spec.features.findIndex((x) => x.name === c.feature)]!} AS ${ident(c.column)}`)
+  }
+  for (const c of output.extra?.columns ?? []) select.push(`x.${ident(c)}`)
+  const kv = Object.entries(output.keyValueMetadata).map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`).join(', ')
+  return `COPY (
+${ctes.length === 0 ? '' : `WITH ${ctes.join(',\n')}\n`}SELECT ${select.join(',\n  ')}
+FROM ${sourceSql(labels)} k
+${parts.map((p) => p.join).join('\n')}
+${output.extra === undefined ? '' : `LEFT JOIN read_parquet(${sqlString(output.extra.path)}) x ON x.__kfs_row = k.__kfs_row`}
+ORDER BY k.__kfs_row
+) TO ${sqlString(output.path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536, KV_METADATA {${kv}})`
+}

@@ -1,0 +1,371 @@
+/**
+ * The embedded event log: a durable, single-process, append-only log under a local directory with
+ * the Kafka semantics kfs relies on — N partitions per topic, Kafka's murmur2 key partitioning,
+ * gap-free offsets per partition (decimal strings at the port), consumer groups with persisted
+ * committed offsets and in-process round-robin membership, seek, pause/resume, and read-committed
+ * transactions. It is the default when no Kafka brokers are configured.
+ *
+ * Layout under `dir`:
+ * ```
+ * LOCK                                  pid of the owning process (one process per directory)
+ * topics/<topic>/topic.json             {"partitions":N}
+ * topics/<topic>/<p>/<base>.log         segments (record-format.ts)
+ * groups/<groupId>.json                 committed offsets (group-coordinator.ts)
+ * txn/<transactionalId>.json            commit journal, present only mid-commit (embedded-transaction.ts)
+ * ```
+ * Opening is lazy: the first call takes the lock and finishes interrupted transaction commits.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { systemClock, type Clock } from '../../../core/clock.ts'
+import { ConfigError, InvariantViolation, SourceError } from '../../../core/errors.ts'
+import { silentLogger, type Logger } from '../../../core/logger.ts'
+import type { ProduceRecord } from '../../../ports/event-log.ts'
+import { readJson, writeJsonAtomic } from './durable-file.ts'
+import { EmbeddedConsumer } from './embedded-consumer.ts'
+import { EmbeddedTransaction, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'
+import { GroupCoordinator } from './group-coordinator.ts'
+import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
+import { partitionForKey } from './murmur2.ts'
+import { PartitionLog } from './partition-log.ts'
+
+export interface EmbeddedEventLogOptions {
+  readonly dir: string
+  readonly clock?: Clock
+  readonly logger?: Logger
+  /** 'batch' (default): fsync every produce batch, transaction commit and offset commit. 'never': leave it to the OS. */
+  readonly fsync?: 'batch' | 'never'
+  /** A segment is closed for appends once it reaches this size. Default 64 MiB. */
+  readonly segmentBytes?: number
+  /** Longest wait between delivery rounds when no append wakes a consumer. Default 100 ms. */
+  readonly pollIntervalMs?: number
+  readonly maxBatchRecords?: number
+  readonly maxBatchBytes?: number
+  /** Back-off before a failed batch is redelivered (consumers without `onCrash`). Default 1 s. */
+  readonly retryBackoffMs?: number
+}
+
+export interface EmbeddedConsumerRequest {
+  readonly groupId: string
+  readonly topics: readonly string[]
+  readonly readCommitted?: boolean
+  /** Where a partition with no committed offset starts. Default true (offset 0). */
+  readonly fromBeginning?: boolean
+  readonly onCrash?: ConsumerCrashHandler
+  /** Every partition to one member of the group (ports.ts). */
+  readonly exclusive?: boolean
+}
+
+interface Topic {
+  readonly partitions: PartitionLog[]
+  roundRobin: number
+}
+
+interface JournalEntry {
+  readonly partitions: { topic: string; partition: number; baseOffset: number; records: { k: string | null; v: string | null; h: Record<string, string>; t?: number }[] }[]
+  readonly offsets: { groupId: string; offsets: { topic: string; partition: number; offset: string }[] }[]
+}
+
+const openDirs = new Set<string>()
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/
+
+export class EmbeddedEventLog implements TransactionalEventLog {
+  readonly #dir: string
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #fsync: boolean
+  readonly #options: EmbeddedEventLogOptions
+  readonly #topics = new Map<string, Topic>()
+  readonly #groups = new Map<string, GroupCoordinator>()
+  readonly #consumers = new Set<EmbeddedConsumer>()
+  readonly #transactionEpochs = new Map<string, number>()
+  #waiters: (() => void)[] = []
+  #state: 'new' | 'open' | 'closed' = 'new'
+
+  constructor(options: EmbeddedEventLogOptions) {
+    this.#dir = options.dir
+    this.#clock = options.clock ?? systemClock
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'pipeline.embedded_log' })
+    this.#fsync = (options.fsync ?? 'batch') === 'batch'
+    this.#options = options
+  }
+
+  async createTopic(topic: string, partitions: number): Promise<void> {
+    this.#open()
+    if (!TOPIC_NAME.test(topic)) throw new SourceError('BAD_REQUEST', `'${topic}' is not a valid topic name (letters, digits, '.', '_', '-'; at most 249)`)
+    if (!Number.isInteger(partitions) || partitions < 1) throw new SourceError('BAD_REQUEST', `a topic needs at least one partition, got ${partitions}`)
+    if (this.#topic(topic)) return
+    const dir = join(this.#dir, 'topics', topic)
+    mkdirSync(dir, { recursive: true })
+    writeJsonAtomic(join(dir, 'topic.json'), { partitions }, this.#fsync)
+    this.#topic(topic)
+    for (const group of this.#groups.values()) if (group.subscribes(topic)) void group.rebalance()
+  }
+
+  async partitionCount(topic: string): Promise<number> {
+    this.#open()
+    return this.#requireTopic(topic).partitions.length
+  }
+
+  async produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]> {
+    this.#open()
+    const t = this.#requireTopic(topic)
+    const timestampMs = this.#clock.nowMs()
+    const routed = records.map((r) => this.#route(topic, r))
+    const byPartition = new Map<number, number[]>()
+    routed.forEach((p, i) => (byPartition.get(p) ?? byPartition.set(p, []).get(p)!).push(i))
+    const out: { partition: number; offset: string }[] = new Array(records.length)
+    for (const [partition, indexes] of byPartition) {
+      const base = (t.partitions[partition] as PartitionLog).append(
+        indexes.map((i) => {
+          const r = records[i] as ProduceRecord
+          return { timestampMs: recordTimestamp(r, timestampMs), key: typeof r.key === 'string' ? Buffer.from(r.key, 'utf8') : r.key, value: r.value, headers: r.headers ?? {} }
+        }),
+      )
+      indexes.forEach((recordIndex, j) => (out[recordIndex] = { partition, offset: String(base + j) }))
+    }
+    this.#wake()
+    return out
+  }
+
+  /** The embedded log keeps every record (no retention): every partition starts at 0. */
+  async startOffsets(topic: string): Promise<string[]> {
+    this.#open()
+    return this.#requireTopic(topic).partitions.map(() => '0')
+  }
+
+  async endOffsets(topic: string): Promise<string[]> {
+    this.#open()
+    return this.#requireTopic(topic).partitions.map((p) => String(p.endOffset))
+  }
+
+  async committedOffsets(groupId: string, topic: string): Promise<(string | undefined)[]> {
+    this.#open()
+    const group = this.#group(groupId)
+    return this.#requireTopic(topic).partitions.map((_, p) => {
+      const offset = group.committed(topic, p)
+      return offset === undefined ? undefined : String(offset)
+    })
+  }
+
+  consumer(options: EmbeddedConsumerRequest): EmbeddedConsumer {
+    this.#open()
+    const consumer = new EmbeddedConsumer(
+      {
+        coordinator: this.#group(options.groupId),
+        partition: (topic, partition) => this.#topic(topic)?.partitions[partition],
+        waitForData: (timeoutMs) => this.#waitForData(timeoutMs),
+        wake: () => this.#wake(),
+        clock: this.#clock,
+        logger: this.#logger,
+      },
+      {
+        ...options,
+        maxBatchRecords: this.#options.maxBatchRecords ?? 500,
+        maxBatchBytes: this.#options.maxBatchBytes ?? 1024 * 1024,
+        pollIntervalMs: this.#options.pollIntervalMs ?? 100,
+        retryBackoffMs: this.#options.retryBackoffMs ?? 1000,
+      },
+    )
+    this.#consumers.add(consumer)
+    return consumer
+  }
+
+  async transaction(transactionalId: string): Promise<LogTransaction> {
+    this.#open()
+    if (transactionalId.length === 0) throw new SourceError('BAD_REQUEST', 'a transactional id must not be empty')
+    const epoch = (this.#transactionEpochs.get(transactionalId) ?? 0) + 1
+    this.#transactionEpochs.set(transactionalId, epoch)
+    const host: TransactionHost = {
+      route: (topic, record) => {
+        this.#requireTopic(topic)
+        return this.#route(topic, record)
+      },
+      isCurrent: (id, e) => this.#transactionEpochs.get(id) === e && this.#state === 'open',
+      commit: (id, plan) => this.#commitTransaction(id, plan),
+      end: () => {},
+    }
+    return new EmbeddedTransaction(host, transactionalId, epoch)
+  }
+
+  async close(): Promise<void> {
+    if (this.#state !== 'open') {
+      this.#state = 'closed'
+      return
+    }
+    await Promise.all([...this.#consumers].map((c) => c.stop()))
+    this.#state = 'closed'
+    this.#wake()
+    for (const t of this.#topics.values()) for (const p of t.partitions) p.close()
+    this.#topics.clear()
+    rmSync(join(this.#dir, 'LOCK'), { force: true })
+    openDirs.delete(this.#dir)
+  }
+
+  #open(): void {
+    if (this.#state === 'open') return
+    if (this.#state === 'closed') throw new SourceError('BAD_REQUEST', 'this embedded log has been closed')
+    mkdirSync(this.#dir, { recursive: true })
+    this.#lock()
+    this.#state = 'open'
+    this.#recoverTransactions()
+  }
+
+  #lock(): void {
+    const lockFile = join(this.#dir, 'LOCK')
+    if (openDirs.has(this.#dir)) throw new ConfigError(`embedded log ${this.#dir} is already open in this process`)
+    try {
+      writeFileSync(lockFile, String(process.pid), { flag: 'wx' })
+    } catch (err: unknown) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const owner = Number(readFileSync(lockFile, 'utf8'))
+      if (owner !== process.pid && isAlive(owner)) throw new ConfigError(`embedded log ${this.#dir} is in use by process ${owner}`)
+      // The previous owner died without closing; its data is recovered on open.
+      writeFileSync(lockFile, String(process.pid))
+    }
+    openDirs.add(this.#dir)
+  }
+
+  #topic(name: string): Topic | undefined {
+    const cached = this.#topics.get(name)
+    if (cached) return cached
+    if (!TOPIC_NAME.test(name)) return undefined
+    const dir = join(this.#dir, 'topics', name)
+    const meta = readJson<{ partitions: number }>(join(dir, 'topic.json'))
+    if (!meta) return undefined
+    const partitions = Array.from({ length: meta.partitions }, (_, p) =>
+      PartitionLog.open(join(dir, String(p)), { segmentBytes: this.#options.segmentBytes ?? 64 * 1024 * 1024, fsync: this.#fsync }),
+    )
+    const topic: Topic = { partitions, roundRobin: 0 }
+    this.#topics.set(name, topic)
+    return topic
+  }
+
+  #requireTopic(name: string): Topic {
+    const topic = this.#topic(name)
+    if (!topic) throw new SourceError('NOT_FOUND', `topic '${name}' does not exist; create it first`, { context: { topic: name } })
+    return topic
+  }
+
+  #route(topic: string, record: ProduceRecord): number {
+    const t = this.#requireTopic(topic)
+    const n = t.partitions.length
+    if (record.partition !== undefined) {
+      if (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= n) {
+        throw new SourceError('BAD_REQUEST', `partition ${record.partition} does not exist in '${topic}' (${n} partitions)`)
+      }
+      return record.partition
+    }
+    if (record.timestampMs !== undefined) recordTimestamp(record, 0)
+    if (record.key === null) return t.roundRobin++ % n
+    return partitionForKey(record.key, n)
+  }
+
+  #group(groupId: string): GroupCoordinator {
+    let group = this.#groups.get(groupId)
+    if (!group) {
+      mkdirSync(join(this.#dir, 'groups'), { recursive: true })
+      group = new GroupCoordinator({
+        dir: join(this.#dir, 'groups'),
+        groupId,
+        fsync: this.#fsync,
+        partitionCount: (topic) => this.#topic(topic)?.partitions.length ?? 0,
+      })
+      this.#groups.set(groupId, group)
+    }
+    return group
+  }
+
+  #commitTransaction(transactionalId: string, plan: TransactionPlan): void {
+    const journal: JournalEntry = {
+      partitions: [...plan.records.values()].map((s) => ({
+        topic: s.topic,
+        partition: s.partition,
+        baseOffset: (this.#requireTopic(s.topic).partitions[s.partition] as PartitionLog).endOffset,
+        records: s.records.map((r) => ({
+          k: r.key && Buffer.from(r.key).toString('base64'),
+          v: r.value && Buffer.from(r.value).toString('base64'),
+          h: { ...r.headers },
+          ...(r.timestampMs === undefined ? {} : { t: r.timestampMs }),
+        })),
+      })),
+      offsets: [...plan.offsets].map(([groupId, offsets]) => ({ groupId, offsets: offsets.map((o) => ({ ...o })) })),
+    }
+    mkdirSync(join(this.#dir, 'txn'), { recursive: true })
+    const file = join(this.#dir, 'txn', `${encodeURIComponent(transactionalId)}.json`)
+    writeJsonAtomic(file, journal, true)
+    this.#applyJournal(journal)
+    unlinkSync(file)
+    this.#wake()
+  }
+
+  /** Idempotent: a partition already holding the journal's records is left alone. */
+  #applyJournal(journal: JournalEntry): void {
+    const timestampMs = this.#clock.nowMs()
+    for (const p of journal.partitions) {
+      const log = this.#requireTopic(p.topic).partitions[p.partition] as PartitionLog
+      if (log.endOffset === p.baseOffset + p.records.length) continue
+      if (log.endOffset !== p.baseOffset) {
+        throw new InvariantViolation('transaction journal does not match the partition it was written for', {
+          context: { topic: p.topic, partition: p.partition },
+        })
+      }
+      log.append(
+        p.records.map((r) => ({
+          timestampMs: r.t ?? timestampMs,
+          key: r.k === null ? null : Buffer.from(r.k, 'base64'),
+          value: r.v === null ? null : Buffer.from(r.v, 'base64'),
+          headers: r.h,
+        })),
+      )
+    }
+    for (const g of journal.offsets) this.#group(g.groupId).commit(g.offsets)
+  }
+
+  #recoverTransactions(): void {
+    const dir = join(this.#dir, 'txn')
+    if (!existsSync(dir)) return
+    for (const name of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+      const journal = readJson<JournalEntry>(join(dir, name))
+      if (journal) this.#applyJournal(journal)
+      unlinkSync(join(dir, name))
+      this.#logger.warn({ transactionalId: decodeURIComponent(name.slice(0, -5)) }, 'finished a transaction commit interrupted by a crash')
+    }
+  }
+
+  #waitForData(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs)
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#waiters.push(done)
+    })
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters
+    this.#waiters = []
+    for (const w of waiters) w()
+  }
+}
+
+/** The record's own timestamp when it names one (a non-negative integer of ms), else the produce time. */
+function recordTimestamp(record: ProduceRecord, produceTimeMs: number): number {
+  if (record.timestampMs === undefined) return produceTimeMs
+  if (!Number.isSafeInteger(record.timestampMs) || record.timestampMs < 0) {
+    throw new SourceError('BAD_REQUEST', `a record timestamp must be a non-negative integer of ms, got ${record.timestampMs}`)
+  }
+  return record.timestampMs
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err: unknown) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * A transaction on the embedded log (see `log-transaction.ts` for the contract).
+ *
+ * Strategy: records and offsets are staged in memory; nothing touches the partitions before
+ * `commit()`. Commit then (1) writes a journal naming every partition's base offset and the
+ * records, plus the group offsets, and fsyncs it; (2) appends the records and commits the offsets;
+ * (3) deletes the journal. Reopening the log finishes any journal left by a crash between (1) and
+ * (3), so the records and offsets land together or not at all. Staging means read-committed is
+ * the only isolation the embedded log has: uncommitted records are invisible to every reader.
+ */
+import { CommitError } from '../../../core/errors.ts'
+import type { ProduceRecord, TopicPartitionOffset } from '../../../ports/event-log.ts'
+import type { LogTransaction } from '../../../ports/event-log-transaction.ts'
+
+export interface StagedRecord {
+  readonly key: Uint8Array | null
+  readonly value: Uint8Array | null
+  readonly headers: Readonly<Record<string, string>>
+  /** The producer's timestamp, when it gave one (checked by `route`). */
+  readonly timestampMs?: number
+}
+
+export interface TransactionPlan {
+  readonly records: Map<string, { topic: string; partition: number; records: StagedRecord[] }>
+  readonly offsets: Map<string, TopicPartitionOffset[]>
+}
+
+export interface TransactionHost {
+  /** Picks the partition exactly as a plain produce would (explicit, murmur2 of the key, or round-robin). */
+  route(topic: string, record: ProduceRecord): number
+  isCurrent(transactionalId: string, epoch: number): boolean
+  commit(transactionalId: string, plan: TransactionPlan): void
+  end(transactionalId: string, epoch: number): void
+}
+
+export class EmbeddedTransaction implements LogTransaction {
+  readonly #host: TransactionHost
+  readonly #id: string
+  readonly #epoch: number
+  readonly #plan: TransactionPlan = { records: new Map(), offsets: new Map() }
+  #ended = false
+
+  constructor(host: TransactionHost, transactionalId: string, epoch: number) {
+    this.#host = host
+    this.#id = transactionalId
+    this.#epoch = epoch
+  }
+
+  async produce(topic: string, records: readonly ProduceRecord[]): Promise<void> {
+    this.#check()
+    for (const record of records) {
+      const partition = this.#host.route(topic, record)
+      const k = `${partition}\u0000${topic}`
+      let staged = this.#plan.records.get(k)
+      if (!staged) this.#plan.records.set(k, (staged = { topic, partition, records: [] }))
+      const key = typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : record.key
+      staged.records.push({ key, value: record.value, headers: record.headers ?? {}, ...(record.timestampMs === undefined ? {} : { timestampMs: record.timestampMs }) })
+    }
+  }
+
+  async sendOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    this.#check()
+    this.#plan.offsets.set(groupId, [...(this.#plan.offsets.get(groupId) ?? []), ...offsets])
+  }
+
+  async commit(): Promise<void> {
+    this.#check()
+    this.#ended = true
+    try {
+      this.#host.commit(this.#id, this.#plan)
+    } finally {
+      this.#host.end(this.#id, this.#epoch)
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#ended) return
+    this.#ended = true
+    this.#host.end(this.#id, this.#epoch)
+  }
+
+  #check(): void {
+    if (this.#ended) throw new CommitError('COMMIT_FAILED', 'this transaction has already ended', { context: { transactionalId: this.#id } })
+    if (!this.#host.isCurrent(this.#id, this.#epoch)) {
+      this.#ended = true
+      throw new CommitError('COMMIT_CONFLICT', 'fenced: a newer transaction was opened with this transactional id', {
+        context: { transactionalId: this.#id },
+      })
+    }
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * The `EventLog` port on Apache Kafka through kafkajs 2.2.4 (the only kafkajs importer in kfs).
+ *
+ * - Topics: `createTopic` is idempotent (an existing topic is left as it is).
+ * - Produce: one idempotent producer, `acks: all`. The partition of every record is chosen here,
+ *   with the same function the embedded log uses (`partitionForKey`, Kafka's murmur2 for keys,
+ *   round-robin for null keys), and sent explicitly; so a key lands where Kafka's Java client
+ *   would put it, and each record's offset is known (`baseOffset` + its index in the partition).
+ * - Consumers: see `kafka-consumer.ts`.
+ * - Transactions (issue #8): one transactional producer per transactional id, reused while idle;
+ *   opening a transaction while the previous one with the same id is still open creates a new
+ *   producer, whose `initProducerId` fences the old one (Kafka's zombie fencing).
+ * - Retries are bounded (`retry`); a broker restart is ridden out by kafkajs reconnecting within
+ *   that budget, after which the call fails with a retriable `SourceError`.
+ */
+import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs'
+import { SourceError } from '../../../core/errors.ts'
+import { RetryingLazy } from '../../../core/lazy.ts'
+import { silentLogger, type Logger } from '../../../core/logger.ts'
+import type { ProduceRecord } from '../../../ports/event-log.ts'
+import type { LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
+import { partitionForKey } from '../embedded/murmur2.ts'
+import { KafkaConsumer, type KafkaConsumerRequest } from './kafka-consumer.ts'
+import { KafkaTransaction } from './kafka-transaction.ts'
+import { kafkajsLogCreator } from './log-creator.ts'
+
+const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs
+
+export interface KafkaEventLogOptions {
+  readonly brokers: readonly string[]
+  readonly clientId?: string
+  readonly logger?: Logger
+  readonly connectionTimeoutMs?: number
+  readonly requestTimeoutMs?: number
+  /** Bounded retry of every request (kafkajs retry). Defaults: 8 retries, 300 ms → 10 s. */
+  readonly retries?: number
+  readonly initialRetryTimeMs?: number
+  readonly maxRetryTimeMs?: number
+  /** Consumer group timing; defaults as main/config.ts (10 s session, 1 s heartbeat, 60 s rebalance). */
+  readonly sessionTimeoutMs?: number
+  readonly heartbeatIntervalMs?: number
+  readonly rebalanceTimeoutMs?: number
+  readonly maxBytesPerPartition?: number
+  readonly transactionTimeoutMs?: number
+}
+
+export class KafkaEventLog implements TransactionalEventLog {
+  readonly #kafka: Kafka
+  readonly #options: KafkaEventLogOptions
+  readonly #logger: Logger
+  readonly #retry: { retries: number; initialRetryTime: number; maxRetryTime: number }
+  readonly #partitionCounts = new Map<string, number>()
+  readonly #roundRobin = new Map<string, number>()
+  readonly #consumers = new Set<KafkaConsumer>()
+  readonly #transactional = new Map<string, { producer: Producer; current: KafkaTransaction | undefined }>()
+  /** Every transactional producer ever made, fenced ones included, so close() disconnects them all. */
+  readonly #transactionalProducers = new Set<Producer>()
+  readonly #admin = new RetryingLazy(async () => {
+    const admin = this.#kafka.admin({ retry: this.#retry })
+    await admin.connect()
+    return admin
+  })
+  readonly #producer = new RetryingLazy(async () => {
+    const producer = this.#kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: this.#retry,
+    })
+    await producer.connect()
+    return producer
+  })
+
+  constructor(options: KafkaEventLogOptions) {
+    this.#options = options
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'pipeline.kafka' })
+    this.#retry = {
+      retries: options.retries ?? 8,
+      initialRetryTime: options.initialRetryTimeMs ?? 300,
+      maxRetryTime: options.maxRetryTimeMs ?? 10_000,
+    }
+    this.#kafka = new KafkaClient({
+      clientId: options.clientId ?? 'kfs',
+      brokers: [...options.brokers],
+      connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+      requestTimeout: options.requestTimeoutMs ?? 30_000,
+      retry: this.#retry,
+      logLevel: logLevel.INFO,
+      logCreator: kafkajsLogCreator(this.#logger),
+    })
+  }
+
+  async createTopic(topic: string, partitions: number): Promise<void> {
+    await this.#call('createTopic', async () => {
+      const admin = await this.#adminClient()
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true })
+    })
+  }
+
+  async partitionCount(topic: string): Promise<number> {
+    return this.#call('partitionCount', async () => {
+      const admin = await this.#adminClient()
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] }).catch((err: unknown) => {
+        if ((err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err
+        throw new SourceError('NOT_FOUND', `topic '${topic}' does not exist; create it first`, { context: { topic } })
+      })
+      const n = metadata.topics[0]?.partitions.length ?? 0
+      this.#partitionCounts.set(topic, n)
+      return n
+    })
+  }
+
+  async produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]> {
+    if (records.length === 0) return []
+    const partitions = await this.#partitionsOf(topic)
+    const routed = records.map((r) => this.#route(topic, r, partitions))
+    return this.#call('produce', async () => {
+      const producer = await this.#plainProducer()
+      const metadata = await producer.send({ topic, acks: -1, messages: routed })
+      const base = new Map(metadata.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')]))
+      const seen = new Map<number, bigint>()
+      return routed.map((m) => {
+        const index = seen.get(m.partition) ?? 0n
+        seen.set(m.partition, index + 1n)
+        return { partition: m.partition, offset: ((base.get(m.partition) ?? 0n) + index).toString() }
+      })
+    })
+  }
+
+  async startOffsets(topic: string): Promise<string[]> {
+    return this.#call('startOffsets', async () => {
+      const admin = await this.#adminClient()
+      const offsets = await admin.fetchTopicOffsets(topic)
+      return [...offsets].sort((a, b) => a.partition - b.partition).map((o) => o.low)
+    })
+  }
+
+  async endOffsets(topic: string): Promise<string[]> {
+    return this.#call('endOffsets', async () => {
+      const admin = await this.#adminClient()
+      const offsets = await admin.fetchTopicOffsets(topic)
+      return [...offsets].sort((a, b) => a.partition - b.partition).map((o) => o.high)
+    })
+  }
+
+  async committedOffsets(groupId: string, topic: string): Promise<(string | undefined)[]> {
+    return this.#call('committedOffsets', async () => {
+      const admin = await this.#adminClient()
+      const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] })
+      const out: (string | undefined)[] = new Array<string | undefined>(await this.#partitionsOf(topic)).fill(undefined)
+      // Kafka answers -1 for a partition the group never committed.
+      for (const p of entry?.partitions ?? []) if (p.partition < out.length && /^\d+$/.test(p.offset)) out[p.partition] = p.offset
+      return out
+    })
+  }
+
+  consumer(options: KafkaConsumerRequest): KafkaConsumer {
+    const consumer = new KafkaConsumer(
+      this.#kafka,
+      options,
+      {
+        sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 10_000,
+        heartbeatIntervalMs: this.#options.heartbeatIntervalMs ?? Math.min(1_000, Math.floor((this.#options.sessionTimeoutMs ?? 10_000) / 3)),
+        rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs ?? 60_000,
+        maxBytesPerPartition: this.#options.maxBytesPerPartition ?? 1024 * 1024,
+        retry: this.#retry,
+      },
+      this.#logger,
+    )
+    this.#consumers.add(consumer)
+    return consumer
+  }
+
+  async transaction(transactionalId: string): Promise<LogTransaction> {
+    return this.#call('transaction', async () => {
+      let slot = this.#transactional.get(transactionalId)
+      if (!slot || slot.current?.isOpen) {
+        const producer = this.#kafka.producer({
+          transactionalId,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          transactionTimeout: this.#options.transactionTimeoutMs ?? 60_000,
+          allowAutoTopicCreation: false,
+          createPartitioner: Partitioners.DefaultPartitioner,
+          retry: this.#retry,
+        })
+        this.#transactionalProducers.add(producer)
+        await producer.connect()
+        slot = { producer, current: undefined }
+        this.#transactional.set(transactionalId, slot)
+      }
+      const txn = await slot.producer.transaction()
+      const current = new KafkaTransaction(txn, transactionalId, async (topic, records) => {
+        const partitions = await this.#partitionsOf(topic)
+        return records.map((r) => this.#route(topic, r, partitions))
+      })
+      slot.current = current
+      return current
+    })
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#consumers].map((c) => c.stop()))
+    const closing: Promise<void>[] = [...this.#transactionalProducers].map((p) => p.disconnect())
+    const producer = this.#producer.current
+    const admin = this.#admin.current
+    if (producer) closing.push(producer.then((p) => p.disconnect()))
+    if (admin) closing.push(admin.then((a) => a.disconnect()))
+    await Promise.allSettled(closing)
+  }
+
+  #route(topic: string, record: ProduceRecord, partitions: number) {
+    let partition = record.partition
+    if (partition === undefined) {
+      if (record.key === null) {
+        partition = (this.#roundRobin.get(topic) ?? 0) % partitions
+        this.#roundRobin.set(topic, partition + 1)
+      } else partition = partitionForKey(record.key, partitions)
+    } else if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
+      throw new SourceError('BAD_REQUEST', `partition ${partition} does not exist in '${topic}' (${partitions} partitions)`)
+    }
+    return {
+      partition,
+      key: typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : record.key === null ? null : Buffer.from(record.key),
+      value: record.value === null ? null : Buffer.from(record.value),
+      headers: record.headers ? { ...record.headers } : undefined,
+      ...(record.timestampMs === undefined ? {} : { timestamp: String(validTimestamp(record.timestampMs)) }),
+    }
+  }
+
+  async #partitionsOf(topic: string): Promise<number> {
+    const known = this.#partitionCounts.get(topic)
+    if (known !== undefined && known > 0) return known
+    const n = await this.partitionCount(topic)
+    if (n === 0) throw new SourceError('NOT_FOUND', `topic '${topic}' does not exist; create it first`, { context: { topic } })
+    return n
+  }
+
+  #adminClient(): Promise<Admin> {
+    return this.#admin.get()
+  }
+
+  #plainProducer(): Promise<Producer> {
+    return this.#producer.get()
+  }
+
+  /** Wraps kafkajs failures at the boundary: retriable unless kafkajs says otherwise. */
+  async #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err: unknown) {
+      if (err instanceof SourceError) throw err
+      const retriable = (err as { retriable?: boolean }).retriable !== false
+      throw new SourceError(retriable ? 'SOURCE_UNAVAILABLE' : 'BAD_REQUEST', `kafka ${operation} failed: ${describeKafkaError(err)}`, { cause: err, context: { operation } })
+    }
+  }
+}
+
+/** A producer-given record timestamp (Kafka CreateTime): a non-negative integer of ms. */
+function validTimestamp(timestampMs: number): number {
+  if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) throw new SourceError('BAD_REQUEST', `a record timestamp must be a non-negative integer of ms, got ${timestampMs}`)
+  return timestampMs
+}
+
+/** kafkajs's message, with the per-topic reasons of an aggregate ("Topic creation errors: …"). */
+function describeKafkaError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const inner = (err as { errors?: unknown }).errors
+  if (!Array.isArray(inner) || inner.length === 0) return err.message
+  const reasons = inner.map((e: unknown) => (e instanceof Error ? `${(e as { topic?: string }).topic ?? ''}${(e as { topic?: string }).topic ? ': ' : ''}${e.message}` : String(e)))
+  return `${err.message}: ${[...new Set(reasons)].join('; ')}`
+}

@@ -1,0 +1,133 @@
+/**
+ * ObjectStore on a local directory (the embedded default).
+ *
+ * Guarantees:
+ * - `put` is atomic: readers see the old or the new body, never a partial one (temp file + fsync +
+ *   rename(2), which replaces the target).
+ * - `putIfAbsent` is atomic and exclusive: temp file + fsync + link(2). link fails with EEXIST when
+ *   the target exists, so of N concurrent creators exactly one wins, and the target never shows a
+ *   partly written body (unlike open(O_EXCL) on the final name).
+ * - Temp files live in `<root>/.kfs-tmp/` (same file system, so link/rename work) and are never
+ *   listed.
+ */
+import { randomUUID } from 'node:crypto'
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import type { ObjectStore } from '../../../ports/object-store.ts'
+import { SinkWriteError } from '../../../core/errors.ts'
+import { assertValidKey } from '../../../ports/object-store-keys.ts'
+import { compareKeys } from '../memory/memory-object-store.ts'
+
+const TMP_DIR = '.kfs-tmp'
+
+function errnoOf(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined
+}
+
+export class LocalObjectStore implements ObjectStore {
+  readonly rootUri: string
+  readonly #root: string
+
+  constructor(rootDir: string) {
+    this.#root = path.resolve(rootDir)
+    this.rootUri = `file://${this.#root}`
+  }
+
+  #pathOf(key: string): string {
+    assertValidKey(key)
+    return path.join(this.#root, ...key.split('/'))
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    try {
+      const buf = await fs.readFile(this.#pathOf(key))
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+    } catch (err: unknown) {
+      const code = errnoOf(err)
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined
+      throw new SinkWriteError('SINK_UNAVAILABLE', 'local object read failed', { cause: err })
+    }
+  }
+
+  async #writeTemp(body: Uint8Array): Promise<string> {
+    const dir = path.join(this.#root, TMP_DIR)
+    await fs.mkdir(dir, { recursive: true })
+    const tmp = path.join(dir, `${randomUUID()}.tmp`)
+    const handle = await fs.open(tmp, 'wx')
+    try {
+      await handle.writeFile(body)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    return tmp
+  }
+
+  async put(key: string, body: Uint8Array): Promise<void> {
+    const target = this.#pathOf(key)
+    try {
+      await fs.mkdir(path.dirname(target), { recursive: true })
+      const tmp = await this.#writeTemp(body)
+      await fs.rename(tmp, target)
+    } catch (err: unknown) {
+      throw new SinkWriteError('SINK_UNAVAILABLE', 'local object write failed', { cause: err })
+    }
+  }
+
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    const target = this.#pathOf(key)
+    let tmp: string | undefined
+    try {
+      await fs.mkdir(path.dirname(target), { recursive: true })
+      tmp = await this.#writeTemp(body)
+      await fs.link(tmp, target)
+      return true
+    } catch (err: unknown) {
+      if (errnoOf(err) === 'EEXIST') return false
+      throw new SinkWriteError('SINK_UNAVAILABLE', 'local object create failed', { cause: err })
+    } finally {
+      if (tmp !== undefined) await fs.rm(tmp, { force: true })
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await fs.rm(this.#pathOf(key), { force: true })
+    } catch (err: unknown) {
+      throw new SinkWriteError('SINK_UNAVAILABLE', 'local object delete failed', { cause: err })
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    // Walk only the deepest directory the prefix names, then filter by the full string prefix.
+    const slash = prefix.lastIndexOf('/')
+    const dirKey = slash < 0 ? '' : prefix.slice(0, slash)
+    const start = dirKey === '' ? this.#root : path.join(this.#root, ...dirKey.split('/'))
+    const out: string[] = []
+    const walk = async (dir: string, keyPrefix: string): Promise<void> => {
+      let entries
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true })
+      } catch (err: unknown) {
+        const code = errnoOf(err)
+        if (code === 'ENOENT' || code === 'ENOTDIR') return
+        throw new SinkWriteError('SINK_UNAVAILABLE', 'local object list failed', { cause: err })
+      }
+      for (const entry of entries) {
+        if (keyPrefix === '' && entry.name === TMP_DIR) continue
+        const key = keyPrefix + entry.name
+        if (entry.isDirectory()) {
+          if (prefix.startsWith(`${key}/`) || key.startsWith(prefix)) await walk(path.join(dir, entry.name), `${key}/`)
+        } else if (key.startsWith(prefix)) {
+          out.push(key)
+        }
+      }
+    }
+    await walk(start, dirKey === '' ? '' : `${dirKey}/`)
+    return out.sort(compareKeys)
+  }
+
+  uriOf(key: string): string {
+    return key === '' ? this.rootUri : `${this.rootUri}/${key}`
+  }
+}

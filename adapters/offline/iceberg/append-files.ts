@@ -1,0 +1,133 @@
+/**
+ * `append` commits: add data files in one new snapshot whose summary carries the caller's extra
+ * properties (the engine stores checkpoint offsets there, e.g. `kfs.offsets`).
+ */
+import { randomUUID } from 'node:crypto'
+import { SinkWriteError } from '../../../core/errors.ts'
+import { commitSnapshot, newSnapshotId, type CommitOptions, type CommitResult, type IcebergTable } from './iceberg-table.ts'
+import { encodeManifest, partitionSummaries, type DataFile, type ManifestFile } from './manifests.ts'
+import { currentSchema, currentSnapshot, defaultSpec, type TableMetadata } from './table-metadata.ts'
+
+const STANDARD_KEYS = new Set([
+  'operation',
+  'added-data-files',
+  'deleted-data-files',
+  'added-records',
+  'deleted-records',
+  'added-files-size',
+  'removed-files-size',
+  'changed-partition-count',
+  'total-data-files',
+  'total-records',
+  'total-files-size',
+  'total-delete-files',
+  'total-position-deletes',
+  'total-equality-deletes',
+])
+
+export interface AppendOptions extends CommitOptions {
+  /** Skip the commit when the fresh base already shows it (e.g. its `kfs.offsets` reach ours). */
+  readonly skipIf?: (base: TableMetadata) => boolean
+}
+
+export interface Totals {
+  readonly files: number
+  readonly records: number
+  readonly bytes: number
+}
+
+function parentTotals(meta: TableMetadata): Totals {
+  const summary = currentSnapshot(meta)?.summary ?? {}
+  const n = (k: string): number => Number(summary[k] ?? '0')
+  return { files: n('total-data-files'), records: n('total-records'), bytes: n('total-files-size') }
+}
+
+export function totalsSummary(t: Totals): Record<string, string> {
+  return {
+    'total-data-files': String(t.files),
+    'total-records': String(t.records),
+    'total-files-size': String(t.bytes),
+    'total-delete-files': '0',
+    'total-position-deletes': '0',
+    'total-equality-deletes': '0',
+  }
+}
+
+function checkExtras(extras: Readonly<Record<string, string>>): void {
+  for (const [k, v] of Object.entries(extras)) {
+    if (STANDARD_KEYS.has(k)) throw new SinkWriteError('SINK_REJECTED', `summary key ${k} is reserved by Iceberg`)
+    if (typeof v !== 'string') throw new SinkWriteError('SINK_REJECTED', `summary value of ${k} must be a string`)
+  }
+}
+
+export function distinctPartitions(files: readonly DataFile[]): number {
+  return new Set(files.map((f) => JSON.stringify(f.partition))).size
+}
+
+export async function appendFiles(
+  table: IcebergTable,
+  dataFiles: readonly DataFile[],
+  summaryExtras: Readonly<Record<string, string>> = {},
+  options: AppendOptions = {},
+): Promise<CommitResult> {
+  checkExtras(summaryExtras)
+  const snapshotId = newSnapshotId(table.metadata.snapshots)
+  const spec = defaultSpec(table.metadata)
+  const schema = currentSchema(table.metadata)
+  const added = { files: dataFiles.length, records: 0, bytes: 0 }
+  for (const f of dataFiles) {
+    added.records += f.recordCount
+    added.bytes += f.fileSizeInBytes
+  }
+  // The manifest is written once and reused by every attempt: its entries inherit sequence numbers.
+  let manifest: Omit<ManifestFile, 'sequenceNumber' | 'minSequenceNumber'> | undefined
+  if (dataFiles.length > 0) {
+    const key = `${table.path}/metadata/${randomUUID()}-m0.avro`
+    const bytes = encodeManifest(
+      schema,
+      spec,
+      dataFiles.map((dataFile) => ({ status: 1, snapshotId, sequenceNumber: null, fileSequenceNumber: null, dataFile })),
+    )
+    await table.store.put(key, bytes)
+    manifest = {
+      manifestPath: table.store.uriOf(key),
+      manifestLength: BigInt(bytes.length),
+      partitionSpecId: spec['spec-id'],
+      content: 0,
+      addedSnapshotId: snapshotId,
+      addedFilesCount: dataFiles.length,
+      existingFilesCount: 0,
+      deletedFilesCount: 0,
+      addedRowsCount: BigInt(added.records),
+      existingRowsCount: 0n,
+      deletedRowsCount: 0n,
+      partitions: partitionSummaries(spec, dataFiles),
+    }
+  }
+  return commitSnapshot(
+    table,
+    snapshotId,
+    async (base, baseManifests, seq) => {
+      const parent = parentTotals(base.metadata)
+      const addedSummary: Record<string, string> =
+        dataFiles.length === 0
+          ? {}
+          : {
+              'added-data-files': String(added.files),
+              'added-records': String(added.records),
+              'added-files-size': String(added.bytes),
+              'changed-partition-count': String(distinctPartitions(dataFiles)),
+            }
+      return {
+        operation: 'append',
+        manifests: manifest === undefined ? baseManifests : [{ ...manifest, sequenceNumber: BigInt(seq), minSequenceNumber: BigInt(seq) }, ...baseManifests],
+        summary: {
+          ...summaryExtras,
+          ...addedSummary,
+          ...totalsSummary({ files: parent.files + added.files, records: parent.records + added.records, bytes: parent.bytes + added.bytes }),
+        },
+      }
+    },
+    options,
+  )
+}

@@ -1,0 +1,28 @@
+/** Reading a feature table back as rows per entity, in archive order (verify-parity, tests, tools). */
+import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
+import type { ObjectStore } from '../../../ports/object-store.ts'
+import { loadTableIfExists } from './iceberg-table.ts'
+import { featureTablePath } from './offline-sink.ts'
+import { readRows } from './table-reader.ts'
+import { tableRowToStampedRow } from './table-schemas.ts'
+
+export async function readFeatureRowsByEntity(store: ObjectStore, view: FeatureViewDef, snapshotId?: string | null): Promise<Map<string, FeatureRow[]>> {
+  const table = await loadTableIfExists(store, featureTablePath(view))
+  const byEntity = new Map<string, { seq: bigint; row: FeatureRow }[]>()
+  if (table && snapshotId !== null) {
+    const options = snapshotId === undefined ? { longAs: 'bigint' as const } : { longAs: 'bigint' as const, snapshotId: BigInt(snapshotId) }
+    for await (const raw of readRows(table, options)) {
+      const row = tableRowToStampedRow(view, raw)
+      const list = byEntity.get(row.entityKey) ?? []
+      list.push({ seq: BigInt(raw.seq as bigint), row: { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values.map(unBig) } })
+      byEntity.set(row.entityKey, list)
+    }
+  }
+  return new Map([...byEntity].map(([k, list]) => [k, list.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : a.row.asOfMs - b.row.asOfMs)).map((x) => x.row)]))
+}
+
+function unBig<T>(v: T): T {
+  if (typeof v === 'bigint') return Number(v) as T
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'bigint' ? Number(x) : x)) as T
+  return v
+}

@@ -1,0 +1,263 @@
+/**
+ * Iceberg v2 tables on an ObjectStore without a catalog service: create, load, and commit
+ * snapshots with optimistic concurrency (notes/iceberg.md §7).
+ *
+ * Strategy:
+ * 1. Current version = `metadata/version-hint.text` (or the highest `v<N>.metadata.json` listed),
+ *    then probe `v<N+1>`, `v<N+2>`… forward as Java does: the hint may lag behind.
+ * 2. A commit writes its manifest once (snapshot id S chosen once), then per attempt: reload the
+ *    base, write a manifest list (new manifest + the base's manifests), and create
+ *    `v<N+1>.metadata.json` with `putIfAbsent`. Losing that race = reload and retry with back-off.
+ * 3. Only after the metadata file exists is the hint moved forward (never backwards), so PyIceberg
+ *    and DuckDB, which trust the hint, always find a complete version.
+ * Idempotence: if the reloaded base already holds snapshot S (e.g. an earlier attempt succeeded
+ * but its reply was lost), the commit reports `already-committed`. A caller-supplied `skipIf`
+ * lets the engine detect its own earlier commit by summary (e.g. checkpoint offsets).
+ */
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { ObjectStore } from '../../../ports/object-store.ts'
+import { systemClock, type Clock } from '../../../core/clock.ts'
+import { CommitError, SinkWriteError } from '../../../core/errors.ts'
+import { retry } from '../../../core/retry.ts'
+import { keyOfUri } from '../../../ports/object-store-keys.ts'
+import { lastColumnId, nameMappingOf, validateSchema, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts'
+import { decodeManifestList, encodeManifestList, type ManifestFile } from './manifests.ts'
+import { currentSnapshot, parseTableMetadata, serializeTableMetadata, type Snapshot, type TableMetadata } from './table-metadata.ts'
+
+export interface IcebergTable {
+  readonly store: ObjectStore
+  /** Key prefix of the table in the store (no trailing slash), e.g. `warehouse/features/clicks_v1`. */
+  readonly path: string
+  readonly version: number
+  readonly metadata: TableMetadata
+  /**
+   * The current snapshot's manifest list, when this process has just written it (a commit's
+   * result carries it) so that the next commit need not read it back; absent when the table was
+   * read from the store.
+   */
+  readonly currentManifests?: readonly ManifestFile[]
+}
+
+export interface CommitOptions {
+  readonly clock?: Clock
+  /** Commit attempts before giving up (each lost race costs one). */
+  readonly attempts?: number
+  readonly minDelayMs?: number
+  readonly maxDelayMs?: number
+  readonly onRetry?: (err: unknown, attempt: number, delayMs: number) => void
+}
+
+const MAX_METADATA_LOG = 100
+const HINT = 'version-hint.text'
+
+export const metadataKey = (path: string, version: number): string => `${path}/metadata/v${version}.metadata.json`
+
+export function tableLocation(table: Pick<IcebergTable, 'store' | 'path'>): string {
+  return table.store.uriOf(table.path)
+}
+
+/** Store key of a URI written into this table's metadata. */
+export function keyOfTableUri(store: ObjectStore, uri: string): string {
+  const key = keyOfUri(store, uri)
+  if (key === undefined) throw new SinkWriteError('SINK_REJECTED', 'file URI lies outside the object store root', { context: { root: store.rootUri } })
+  return key
+}
+
+export function newSnapshotId(taken: readonly Snapshot[] = []): bigint {
+  for (;;) {
+    const id = randomBytes(8).readBigUInt64BE() & 0x7fff_ffff_ffff_ffffn
+    if (id !== 0n && !taken.some((s) => s['snapshot-id'] === id)) return id
+  }
+}
+
+export interface CreateTableOptions {
+  readonly schema: IcebergSchema
+  readonly partitionSpec: PartitionSpec
+  readonly properties?: Readonly<Record<string, string>>
+  readonly clock?: Clock
+}
+
+/** Creates `v1.metadata.json` (exclusive) and the hint. Fails with OBJECT_EXISTS if the table exists. */
+export async function createTable(store: ObjectStore, path: string, options: CreateTableOptions): Promise<IcebergTable> {
+  validateSchema(options.schema)
+  const clock = options.clock ?? systemClock
+  const lastPartitionId = Math.max(999, ...options.partitionSpec.fields.map((f) => f['field-id']))
+  const metadata: TableMetadata = {
+    'format-version': 2,
+    'table-uuid': randomUUID(),
+    location: store.uriOf(path),
+    'last-sequence-number': 0,
+    'last-updated-ms': clock.nowMs(),
+    'last-column-id': lastColumnId(options.schema),
+    schemas: [options.schema],
+    'current-schema-id': options.schema['schema-id'],
+    'partition-specs': [options.partitionSpec],
+    'default-spec-id': options.partitionSpec['spec-id'],
+    'last-partition-id': lastPartitionId,
+    'sort-orders': [{ 'order-id': 0, fields: [] }],
+    'default-sort-order-id': 0,
+    properties: {
+      'write.format.default': 'parquet',
+      'write.parquet.compression-codec': 'zstd',
+      'schema.name-mapping.default': nameMappingOf(options.schema),
+      ...options.properties,
+    },
+    'current-snapshot-id': -1n,
+    refs: {},
+    snapshots: [],
+    'snapshot-log': [],
+    'metadata-log': [],
+  }
+  if (!(await store.putIfAbsent(metadataKey(path, 1), serializeTableMetadata(metadata)))) {
+    throw new SinkWriteError('OBJECT_EXISTS', 'an Iceberg table already exists at this path', { context: { path } })
+  }
+  await writeHint(store, path, 1)
+  return { store, path, version: 1, metadata }
+}
+
+async function readHint(store: ObjectStore, path: string): Promise<number | undefined> {
+  const bytes = await store.get(`${path}/metadata/${HINT}`)
+  if (bytes === undefined) return undefined
+  const n = Number.parseInt(new TextDecoder().decode(bytes).trim(), 10)
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined
+}
+
+/** Moves the hint forward to `version` (never backwards); no trailing newline, as Java writes it. */
+async function writeHint(store: ObjectStore, path: string, version: number): Promise<void> {
+  const current = await readHint(store, path)
+  if (current !== undefined && current >= version) return
+  await store.put(`${path}/metadata/${HINT}`, new TextEncoder().encode(String(version)))
+}
+
+async function highestListedVersion(store: ObjectStore, path: string): Promise<number | undefined> {
+  let max: number | undefined
+  for (const key of await store.list(`${path}/metadata/v`)) {
+    const m = /\/metadata\/v(\d+)\.metadata\.json$/.exec(key)
+    if (m !== null) max = Math.max(max ?? 0, Number(m[1]))
+  }
+  return max
+}
+
+/** The current table state, or undefined when no table exists at `path`. */
+export async function loadTableIfExists(store: ObjectStore, path: string): Promise<IcebergTable | undefined> {
+  let version = await readHint(store, path)
+  let bytes = version === undefined ? undefined : await store.get(metadataKey(path, version))
+  if (bytes === undefined) {
+    version = await highestListedVersion(store, path)
+    if (version === undefined) return undefined
+    bytes = await store.get(metadataKey(path, version))
+    if (bytes === undefined) return undefined
+  }
+  const newest = await probeForward(store, path, version!)
+  return { store, path, version: newest?.version ?? version!, metadata: parseTableMetadata(newest?.bytes ?? bytes) }
+}
+
+/**
+ * The newest metadata version after `version`, read forward one by one (metadata files are
+ * immutable and versions consecutive); undefined when `version` is the newest (one GET).
+ */
+async function probeForward(store: ObjectStore, path: string, version: number): Promise<{ version: number; bytes: Uint8Array } | undefined> {
+  let newest: { version: number; bytes: Uint8Array } | undefined
+  for (let v = version + 1; ; v++) {
+    const bytes = await store.get(metadataKey(path, v))
+    if (bytes === undefined) return newest
+    newest = { version: v, bytes }
+  }
+}
+
+export async function loadTable(store: ObjectStore, path: string): Promise<IcebergTable> {
+  const table = await loadTableIfExists(store, path)
+  if (table === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', 'no Iceberg table at this path', { context: { path } })
+  return table
+}
+
+/** The newest version at or after `table`'s, probed forward from it: one GET when nothing changed. */
+export async function refreshTable(table: IcebergTable): Promise<IcebergTable> {
+  const newest = await probeForward(table.store, table.path, table.version)
+  return newest === undefined ? table : { store: table.store, path: table.path, version: newest.version, metadata: parseTableMetadata(newest.bytes) }
+}
+
+export async function manifestsOf(table: IcebergTable, snapshot: Snapshot | undefined): Promise<ManifestFile[]> {
+  if (snapshot === undefined) return []
+  if (table.currentManifests !== undefined && snapshot['snapshot-id'] === table.metadata['current-snapshot-id']) return [...table.currentManifests]
+  const bytes = await table.store.get(keyOfTableUri(table.store, snapshot['manifest-list']))
+  if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', 'manifest list is missing', { context: { snapshotId: String(snapshot['snapshot-id']) } })
+  return decodeManifestList(bytes)
+}
+
+export type CommitStatus = 'committed' | 'already-committed' | 'skipped'
+
+export interface CommitResult {
+  readonly table: IcebergTable
+  readonly snapshotId: bigint | undefined
+  readonly status: CommitStatus
+}
+
+/** What one attempt adds on top of `base`: the new manifest list content and summary. */
+export interface SnapshotChange {
+  readonly operation: 'append' | 'replace'
+  readonly manifests: readonly ManifestFile[]
+  readonly summary: Readonly<Record<string, string>>
+}
+
+/**
+ * Commits one snapshot with id `snapshotId`. `build` is called once per attempt with the fresh
+ * base and its current manifests, and returns the full manifest list of the new snapshot.
+ */
+export async function commitSnapshot(
+  table: IcebergTable,
+  snapshotId: bigint,
+  build: (base: IcebergTable, baseManifests: readonly ManifestFile[], sequenceNumber: number) => Promise<SnapshotChange>,
+  options: CommitOptions & { readonly skipIf?: (base: TableMetadata) => boolean } = {},
+): Promise<CommitResult> {
+  const clock = options.clock ?? systemClock
+  const { store, path } = table
+  let base = table
+  return retry(
+    async (_bail, attempt) => {
+      if (attempt > 1) base = await loadTable(store, path)
+      if (base.metadata.snapshots.some((s) => s['snapshot-id'] === snapshotId)) return { table: base, snapshotId, status: 'already-committed' as const }
+      if (options.skipIf?.(base.metadata) === true) return { table: base, snapshotId: undefined, status: 'skipped' as const }
+      const meta = base.metadata
+      const parent = currentSnapshot(meta)
+      const sequenceNumber = meta['last-sequence-number'] + 1
+      const change = await build(base, await manifestsOf(base, parent), sequenceNumber)
+      const listKey = `${path}/metadata/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`
+      await store.put(listKey, encodeManifestList(change.manifests, { snapshotId, parentSnapshotId: parent?.['snapshot-id'], sequenceNumber }))
+      const nowMs = Math.max(clock.nowMs(), meta['last-updated-ms'])
+      const snapshot: Snapshot = {
+        'snapshot-id': snapshotId,
+        ...(parent === undefined ? {} : { 'parent-snapshot-id': parent['snapshot-id'] }),
+        'sequence-number': sequenceNumber,
+        'timestamp-ms': nowMs,
+        'manifest-list': store.uriOf(listKey),
+        summary: { operation: change.operation, ...change.summary },
+        'schema-id': meta['current-schema-id'],
+      }
+      const next: TableMetadata = {
+        ...meta,
+        'last-sequence-number': sequenceNumber,
+        'last-updated-ms': nowMs,
+        'current-snapshot-id': snapshotId,
+        refs: { ...meta.refs, main: { 'snapshot-id': snapshotId, type: 'branch' } },
+        snapshots: [...meta.snapshots, snapshot],
+        'snapshot-log': [...meta['snapshot-log'], { 'timestamp-ms': nowMs, 'snapshot-id': snapshotId }],
+        'metadata-log': [...meta['metadata-log'], { 'timestamp-ms': meta['last-updated-ms'], 'metadata-file': store.uriOf(metadataKey(path, base.version)) }].slice(-MAX_METADATA_LOG),
+      }
+      const version = base.version + 1
+      if (!(await store.putIfAbsent(metadataKey(path, version), serializeTableMetadata(next)))) {
+        await store.delete(listKey)
+        throw new CommitError('COMMIT_CONFLICT', 'another writer committed this table version first', { context: { path, version } })
+      }
+      await writeHint(store, path, version).catch(() => undefined) // best effort: readers probe forward
+      return { table: { store, path, version, metadata: next, currentManifests: change.manifests }, snapshotId, status: 'committed' as const }
+    },
+    {
+      clock,
+      attempts: options.attempts ?? 12,
+      minDelayMs: options.minDelayMs ?? 25,
+      maxDelayMs: options.maxDelayMs ?? 2_000,
+      ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
+    },
+  )
+}

@@ -1,0 +1,305 @@
+/**
+ * The engine's offline sink (ports/ `OfflineSink`) over Iceberg tables in an object
+ * store: `warehouse/features/<view>_v<version>` per view version and `warehouse/archive/<topic>`
+ * per source topic.
+ *
+ * Exactly-once hinges on two things here: staged files are plain Parquet objects no snapshot
+ * references until `commit`; and each commit records `kfs.ckpt.<topic>/<partition> = seq` in its
+ * summary, so a checkpoint rolled forward twice (crash after commit, before the next checkpoint)
+ * is recognised and skipped — under the table's optimistic-concurrency retry too (`skipIf`).
+ */
+import type { FeatureViewDef } from '../../../features/types.ts'
+import type { ArchiveRow, OfflineFeatureRow, OfflineSink, OfflineTable, RowOrigin, StagedFiles } from '../../../ports/offline.ts'
+import type { ObjectStore } from '../../../ports/object-store.ts'
+import { appendFiles } from './append-files.ts'
+import { writeDataFiles } from './data-file-writer.ts'
+import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
+import type { DataFile } from './manifests.ts'
+import type { TableMetadata } from './table-metadata.ts'
+import { decodeLongBound, liveEntriesOf, readDataFileRows } from './table-reader.ts'
+import { featureRowsToColumns, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from './table-schemas.ts'
+import type { Clock } from '../../../core/clock.ts'
+import { FeatureStoreError } from '../../../core/errors.ts'
+
+const MARKER_PREFIX = 'kfs.ckpt.'
+
+export function featureTablePath(view: Pick<FeatureViewDef, 'name' | 'version'>): string {
+  return `warehouse/features/${view.name}_v${view.version}`
+}
+
+export function archiveTablePath(topic: string): string {
+  return `warehouse/archive/${topic}`
+}
+
+/**
+ * Archive order of a feature row as one long: offset · 2^21 + the row's index among the rows
+ * emitted at that offset (markers' rows first, then the record's; RowOrigin.seq). Rows of one
+ * entity always come from one partition, so this orders any entity's rows. The index saturates at
+ * 2^21 − 1: past two million rows at one offset, rows share a position, but one entity's rows there
+ * still differ in as_of (a key emits at most one row per boundary).
+ */
+export function archiveSeqOf(origin: RowOrigin): bigint | number {
+  const index = Math.min(origin.seq, 0x1fffff)
+  // The same long either way; a number while it is exact (offsets below 2^32), which is the
+  // common case and spares three BigInts a row.
+  const offset = Number(origin.offset)
+  if (offset < 0x100000000) return offset * 0x200000 + index
+  return (BigInt(origin.offset) << 21n) + BigInt(index)
+}
+
+export interface IcebergOfflineSinkOptions {
+  readonly targetFileBytes?: number
+  /** Back-off of commit retries (lost races, store errors); the system clock by default. */
+  readonly clock?: Clock
+}
+
+export class IcebergOfflineSink implements OfflineSink {
+  readonly #store: ObjectStore
+  readonly #tables = new Map<string, Promise<IcebergTable>>()
+  readonly #views = new Map<string, FeatureViewDef>()
+  readonly #options: IcebergOfflineSinkOptions
+  /** Per table, the last commit queued (see `commit`). */
+  readonly #commits = new Map<string, Promise<void>>()
+
+  constructor(store: ObjectStore, options: IcebergOfflineSinkOptions = {}) {
+    this.#store = store
+    this.#options = options
+  }
+
+  tableId(table: OfflineTable): string {
+    return table.kind === 'feature' ? featureTablePath(table.view) : archiveTablePath(table.topic)
+  }
+
+  /** Opens (or creates) a feature view's table; exported for replay and training sets. */
+  featureTable(view: FeatureViewDef): Promise<IcebergTable> {
+    const id = featureTablePath(view)
+    this.#views.set(id, view)
+    return this.#open(id, () => {
+      const schema = featureTableSchema(view)
+      return { schema, partitionSpec: featureTablePartitionSpec(schema), properties: { 'kfs.view': view.name, 'kfs.version': String(view.version) } }
+    })
+  }
+
+  archiveTable(topic: string): Promise<IcebergTable> {
+    return this.#open(archiveTablePath(topic), () => ({ schema: RAW_ARCHIVE_SCHEMA, partitionSpec: RAW_ARCHIVE_PARTITION_SPEC, properties: { 'kfs.topic': topic } }))
+  }
+
+  #open(id: string, make: () => Parameters<typeof createTable>[2]): Promise<IcebergTable> {
+    let table = this.#tables.get(id)
+    if (table === undefined) {
+      table = (async () => {
+        const existing = await loadTableIfExists(this.#store, id)
+        if (existing) return existing
+        try {
+          return await createTable(this.#store, id, make())
+        } catch (err: unknown) {
+          if (err instanceof FeatureStoreError && err.code === 'OBJECT_EXISTS') {
+            const raced = await loadTableIfExists(this.#store, id)
+            if (raced) return raced
+          }
+          throw err
+        }
+      })()
+      this.#tables.set(id, table)
+      table.catch(() => this.#tables.delete(id))
+    }
+    return table
+  }
+
+  async stageFeatureRows(view: FeatureViewDef, rows: readonly OfflineFeatureRow[]): Promise<StagedFiles> {
+    const table = await this.featureTable(view)
+    const files = await writeDataFiles(table, featureRowsToColumns(view, rows, (r) => archiveSeqOf(r.origin)), this.#writeOptions())
+    return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
+  }
+
+  async stageArchiveRows(topic: string, rows: readonly ArchiveRow[]): Promise<StagedFiles> {
+    const table = await this.archiveTable(topic)
+    const columns = {
+      partition: rows.map((r) => r.partition),
+      offset: rows.map((r) => BigInt(r.offset)),
+      event_time: rows.map((r) => r.eventTimeMs),
+      key: rows.map((r) => r.key),
+      schema_id: rows.map((r) => r.schemaId),
+      payload: rows.map((r) => r.payload),
+      marker_watermark: rows.map((r) => r.markerWatermarkMs),
+      ingestion_time: rows.map((r) => (r.timestampMs >= 0 ? r.timestampMs : null)),
+    }
+    const files = await writeDataFiles(table, { rowCount: rows.length, columns }, this.#writeOptions())
+    return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
+  }
+
+  #writeOptions() {
+    return this.#options.targetFileBytes === undefined ? {} : { targetFileBytes: this.#options.targetFileBytes }
+  }
+
+  async #tableById(tableId: string): Promise<IcebergTable> {
+    const cached = this.#tables.get(tableId)
+    if (cached) return cached
+    const loaded = await loadTableIfExists(this.#store, tableId)
+    if (!loaded) throw new FeatureStoreError('NOT_FOUND', `table ${tableId} does not exist`)
+    return loaded
+  }
+
+  /**
+   * Commits to one table run one after the other within this sink: they would only conflict with
+   * each other. The table is refreshed from the version this sink last saw (one probe), and a
+   * commit whose markers it already holds writes nothing.
+   */
+  commit(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void> {
+    const run = (this.#commits.get(tableId) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.#commitNow(tableId, staged, markers, summary))
+    this.#commits.set(tableId, run)
+    void run.catch(() => undefined).then(() => {
+      if (this.#commits.get(tableId) === run) this.#commits.delete(tableId)
+    })
+    return run
+  }
+
+  async #commitNow(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void> {
+    const table = await refreshTable(await this.#tableById(tableId))
+    const held = (base: TableMetadata): boolean => Object.keys(markers).length > 0 && Object.entries(markers).every(([name, seq]) => (markersOf(base)[name] ?? 0) >= seq)
+    if (held(table.metadata)) {
+      this.#tables.set(tableId, Promise.resolve(table))
+      return
+    }
+    const files = staged.flatMap((s) => s.files.map(deserializeDataFile))
+    const markerSummary = Object.fromEntries(Object.entries(markers).map(([name, seq]) => [`${MARKER_PREFIX}${name}`, String(seq)]))
+    const clock = this.#options.clock
+    const result = await appendFiles(table, files, { ...summary, ...markerSummary }, { skipIf: held, ...(clock === undefined ? {} : { clock }) })
+    this.#tables.set(tableId, Promise.resolve(result.table))
+  }
+
+  async snapshots(tableId: string): Promise<{ snapshotId: string; markers: Record<string, number> }[]> {
+    const loaded = await loadTableIfExists(this.#store, tableId)
+    if (!loaded) return []
+    const acc: Record<string, number> = {}
+    const out: { snapshotId: string; markers: Record<string, number> }[] = []
+    const ordered = [...loaded.metadata.snapshots].sort((a, b) => Number(BigInt(a['sequence-number'] ?? 0) - BigInt(b['sequence-number'] ?? 0)))
+    for (const snapshot of ordered) {
+      for (const [k, v] of Object.entries(snapshot.summary ?? {})) {
+        if (k.startsWith(MARKER_PREFIX)) acc[k.slice(MARKER_PREFIX.length)] = Math.max(acc[k.slice(MARKER_PREFIX.length)] ?? 0, Number(v))
+      }
+      out.push({ snapshotId: String(snapshot['snapshot-id']), markers: { ...acc } })
+    }
+    return out
+  }
+
+  async archiveEnd(topic: string, snapshotId?: string): Promise<{ snapshotId: string | null; nextOffsets: Record<number, string> }> {
+    const table = await loadTableIfExists(this.#store, archiveTablePath(topic))
+    const current = table?.metadata['current-snapshot-id']
+    if (!table || current === undefined || current === null || BigInt(current) < 0n) return { snapshotId: null, nextOffsets: {} }
+    const pinned = snapshotId === undefined ? BigInt(current) : BigInt(snapshotId)
+    const nextOffsets: Record<number, string> = {}
+    for (const entry of await liveEntriesOf(table, pinned)) {
+      const p = entry.dataFile.partition[0] as number
+      const hi = decodeLongBound(entry.dataFile.upperBounds?.get(ARCHIVE_OFFSET_FIELD_ID))
+      if (hi === undefined) continue
+      const next = hi + 1n
+      if (nextOffsets[p] === undefined || BigInt(nextOffsets[p]) < next) nextOffsets[p] = next.toString()
+    }
+    return { snapshotId: pinned.toString(), nextOffsets }
+  }
+
+  async *readArchive(topic: string, partition: number, options: { fromOffset?: string; untilOffset?: string; snapshotId?: string } = {}): AsyncIterable<ArchiveRow> {
+    const table = await loadTableIfExists(this.#store, archiveTablePath(topic))
+    if (!table) return
+    const current = table.metadata['current-snapshot-id']
+    if (current === undefined || current === null || BigInt(current) < 0n) return
+    const pinned = options.snapshotId === undefined ? BigInt(current) : BigInt(options.snapshotId)
+    const from = options.fromOffset === undefined ? -1n : BigInt(options.fromOffset)
+    const until = options.untilOffset === undefined ? undefined : BigInt(options.untilOffset)
+    // Each checkpoint commits one contiguous, processing-ordered stretch of a partition, so files in
+    // (lowest offset, commit order) order replay the partition exactly as it was consumed.
+    const files = (await liveEntriesOf(table, pinned))
+      .filter((e) => e.dataFile.partition[0] === partition)
+      .map((e) => ({ e, lo: decodeLongBound(e.dataFile.lowerBounds?.get(ARCHIVE_OFFSET_FIELD_ID)) ?? 0n, hi: decodeLongBound(e.dataFile.upperBounds?.get(ARCHIVE_OFFSET_FIELD_ID)) }))
+      .filter((f) => f.hi === undefined || f.hi >= from)
+      .sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : a.e.dataSequenceNumber < b.e.dataSequenceNumber ? -1 : a.e.dataSequenceNumber > b.e.dataSequenceNumber ? 1 : 0))
+    let last = -1n
+    for (const { e, lo } of files) {
+      if (until !== undefined && lo > until) break
+      for await (const raw of readDataFileRows(table, e.dataFile, { longAs: 'bigint' })) {
+        const offset = raw.offset as bigint
+        const isMarker = raw.marker_watermark !== null && raw.marker_watermark !== undefined
+        if (until !== undefined && (isMarker ? offset > until : offset >= until)) {
+          if (isMarker) return
+          continue
+        }
+        if (offset < from) continue
+        if (offset < last) throw new FeatureStoreError('INVARIANT_VIOLATED', `archive of ${topic}/${partition} is out of offset order at ${offset}`)
+        last = offset
+        yield {
+          partition,
+          offset: offset.toString(),
+          eventTimeMs: toMs(raw.event_time),
+          key: (raw.key as Uint8Array | null) ?? null,
+          schemaId: raw.schema_id === null || raw.schema_id === undefined ? null : Number(raw.schema_id),
+          payload: (raw.payload as Uint8Array | null) ?? null,
+          markerWatermarkMs: toMs(raw.marker_watermark),
+          // Unknown (-1, Kafka's "no timestamp") in tables from before the column existed.
+          timestampMs: toMs(raw.ingestion_time) ?? -1,
+        }
+      }
+    }
+  }
+}
+
+const ARCHIVE_OFFSET_FIELD_ID = 2
+
+function toMs(v: unknown): number | null {
+  if (v === null || v === undefined) return null
+  return typeof v === 'bigint' ? Number(v) : (v as number)
+}
+
+function markersOf(meta: TableMetadata): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const snapshot of meta.snapshots ?? []) {
+    for (const [k, v] of Object.entries(snapshot.summary ?? {})) {
+      if (!k.startsWith(MARKER_PREFIX)) continue
+      const name = k.slice(MARKER_PREFIX.length)
+      out[name] = Math.max(out[name] ?? 0, Number(v))
+    }
+  }
+  return out
+}
+
+type Json = string | number | boolean | null | Json[] | { [k: string]: Json }
+
+function serializeDataFile(f: DataFile): Json {
+  const mapOf = (m: ReadonlyMap<number, number> | undefined) => (m ? [...m.entries()] : null)
+  const bytesOf = (m: ReadonlyMap<number, Uint8Array> | undefined) => (m ? [...m.entries()].map(([k, v]) => [k, Buffer.from(v).toString('base64')]) : null)
+  return {
+    filePath: f.filePath,
+    fileFormat: f.fileFormat,
+    partition: [...f.partition],
+    recordCount: f.recordCount,
+    fileSizeInBytes: f.fileSizeInBytes,
+    columnSizes: mapOf(f.columnSizes),
+    valueCounts: mapOf(f.valueCounts),
+    nullValueCounts: mapOf(f.nullValueCounts),
+    nanValueCounts: mapOf(f.nanValueCounts),
+    lowerBounds: bytesOf(f.lowerBounds),
+    upperBounds: bytesOf(f.upperBounds),
+  } as Json
+}
+
+function deserializeDataFile(json: unknown): DataFile {
+  const j = json as Record<string, unknown>
+  const mapOf = (v: unknown) => (v ? new Map(v as [number, number][]) : undefined)
+  const bytesOf = (v: unknown) => (v ? new Map((v as [number, string][]).map(([k, b]) => [k, new Uint8Array(Buffer.from(b, 'base64'))])) : undefined)
+  const optional = <T>(name: string, value: T | undefined) => (value === undefined ? {} : { [name]: value })
+  return {
+    filePath: j.filePath as string,
+    fileFormat: 'PARQUET',
+    partition: j.partition as (number | null)[],
+    recordCount: j.recordCount as number,
+    fileSizeInBytes: j.fileSizeInBytes as number,
+    ...optional('columnSizes', mapOf(j.columnSizes)),
+    ...optional('valueCounts', mapOf(j.valueCounts)),
+    ...optional('nullValueCounts', mapOf(j.nullValueCounts)),
+    ...optional('nanValueCounts', mapOf(j.nanValueCounts)),
+    ...optional('lowerBounds', bytesOf(j.lowerBounds)),
+    ...optional('upperBounds', bytesOf(j.upperBounds)),
+  } as DataFile
+}

@@ -1,0 +1,143 @@
+/**
+ * The two kinds of tables the engine writes, and row conversions for them.
+ *
+ * Feature table (one per feature view version), partitioned by `day(as_of)`:
+ *   1 entity_key string required · 2 as_of timestamptz required · 3 created_at timestamptz required ·
+ *   4 seq long optional (archive order of the row's input, so ties on as_of break deterministically,
+ *   DESIGN §9) · 5… one column per feature in view order (long/double/string or list<…> with
+ *   required elements); element ids follow the top-level ids, as Java assigns them.
+ *
+ * Raw archive table (one per source topic), partitioned by `identity(partition)` → column
+ * `kafka_partition`:
+ *   1 partition int required · 2 offset long required · 3 event_time timestamptz · 4 key binary ·
+ *   5 schema_id long (the Confluent wire format's id is an unsigned 32-bit number; tables created
+ *   before kfs 0.2 have int here and refuse ids ≥ 2^31 with a clear error) · 6 payload binary ·
+ *   7 marker_watermark timestamptz (idle-advance marker rows carry only this, no payload) ·
+ *   8 ingestion_time timestamptz (the record's log timestamp, which the future-event-time rule judges
+ *   against — replay must judge the same; absent in older tables, where records are not judged).
+ *   Why not day(event_time): replay reads each Kafka partition in offset order, and a day layout
+ *   would scatter one partition's offsets over many day directories (late events straddle days),
+ *   forcing a merge. With identity(partition) every file holds one Kafka partition's rows in
+ *   offset order, each commit adds a contiguous offset range, and the manifest's `offset` bounds
+ *   let a reader order files by offset without opening them (`archiveFilesInOffsetOrder`).
+ *   `event_time` bounds still let time-range backfills skip files.
+ */
+import { SchemaError } from '../../../core/errors.ts'
+import type { FeatureValueType, FeatureViewDef, StampedRow, FeatureValue } from '../../../features/types.ts'
+import { dayPartitionSpec, type IcebergField, type IcebergPrimitive, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts'
+import type { DataFile } from './manifests.ts'
+import { decodeLongBound } from './table-reader.ts'
+import type { ColumnarRows, TableRow } from './data-file-writer.ts'
+
+const FEATURE_BASE_COLUMNS = ['entity_key', 'as_of', 'created_at', 'seq'] as const
+
+const ELEMENT_OF: Partial<Record<FeatureValueType, IcebergPrimitive>> = { 'long[]': 'long', 'double[]': 'double', 'string[]': 'string' }
+
+export function featureTableSchema(view: Pick<FeatureViewDef, 'features'>): IcebergSchema {
+  const fields: IcebergField[] = [
+    { id: 1, name: 'entity_key', required: true, type: 'string' },
+    { id: 2, name: 'as_of', required: true, type: 'timestamptz' },
+    { id: 3, name: 'created_at', required: true, type: 'timestamptz' },
+    { id: 4, name: 'seq', required: false, type: 'long' },
+  ]
+  let nextElementId = FEATURE_BASE_COLUMNS.length + view.features.length + 1
+  view.features.forEach((f, i) => {
+    if ((FEATURE_BASE_COLUMNS as readonly string[]).includes(f.name)) throw new SchemaError('SCHEMA_INCOMPATIBLE', `feature name ${f.name} is reserved`)
+    const id = FEATURE_BASE_COLUMNS.length + 1 + i
+    const element = ELEMENT_OF[f.type]
+    fields.push(
+      element === undefined
+        ? { id, name: f.name, required: false, type: f.type as IcebergPrimitive }
+        : { id, name: f.name, required: false, type: { type: 'list', 'element-id': nextElementId++, 'element-required': true, element } },
+    )
+  })
+  return { type: 'struct', 'schema-id': 0, fields }
+}
+
+export function featureTablePartitionSpec(schema: IcebergSchema): PartitionSpec {
+  return dayPartitionSpec(schema, 'as_of')
+}
+
+export function featureRowToTableRow(view: Pick<FeatureViewDef, 'features'>, row: StampedRow, seq?: number | bigint): TableRow {
+  if (row.values.length !== view.features.length) throw new SchemaError('SCHEMA_INCOMPATIBLE', 'feature row has the wrong number of values')
+  const out: Record<string, unknown> = { entity_key: row.entityKey, as_of: row.asOfMs, created_at: row.createdAtMs, seq: seq ?? null }
+  const features = view.features
+  for (let i = 0; i < features.length; i++) out[features[i]!.name] = row.values[i] ?? null
+  return out
+}
+
+/** `featureRowToTableRow` for many rows at once, as columns (data-file-writer.ts). */
+export function featureRowsToColumns<R extends StampedRow>(view: Pick<FeatureViewDef, 'features'>, rows: readonly R[], seqOf: (row: R) => number | bigint): ColumnarRows {
+  const features = view.features
+  const entityKeys = new Array<string>(rows.length)
+  const asOf = new Array<number>(rows.length)
+  const createdAt = new Array<number>(rows.length)
+  const seq = new Array<number | bigint>(rows.length)
+  const values = features.map(() => new Array<FeatureValue>(rows.length))
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!
+    if (row.values.length !== features.length) throw new SchemaError('SCHEMA_INCOMPATIBLE', 'feature row has the wrong number of values')
+    entityKeys[i] = row.entityKey
+    asOf[i] = row.asOfMs
+    createdAt[i] = row.createdAtMs
+    seq[i] = seqOf(row)
+    for (let f = 0; f < features.length; f++) values[f]![i] = row.values[f] ?? null
+  }
+  const columns: Record<string, readonly unknown[]> = { entity_key: entityKeys, as_of: asOf, created_at: createdAt, seq }
+  for (let f = 0; f < features.length; f++) columns[features[f]!.name] = values[f]!
+  return { rowCount: rows.length, columns }
+}
+
+export function tableRowToStampedRow(view: Pick<FeatureViewDef, 'features'>, row: Readonly<Record<string, unknown>>): StampedRow {
+  return {
+    entityKey: row.entity_key as string,
+    asOfMs: row.as_of as number,
+    createdAtMs: row.created_at as number,
+    values: view.features.map((f) => (row[f.name] ?? null) as FeatureValue),
+  }
+}
+
+export const RAW_ARCHIVE_SCHEMA: IcebergSchema = {
+  type: 'struct',
+  'schema-id': 0,
+  fields: [
+    { id: 1, name: 'partition', required: true, type: 'int' },
+    { id: 2, name: 'offset', required: true, type: 'long' },
+    { id: 3, name: 'event_time', required: false, type: 'timestamptz' },
+    { id: 4, name: 'key', required: false, type: 'binary' },
+    { id: 5, name: 'schema_id', required: false, type: 'long' },
+    { id: 6, name: 'payload', required: false, type: 'binary' },
+    { id: 7, name: 'marker_watermark', required: false, type: 'timestamptz' },
+    { id: 8, name: 'ingestion_time', required: false, type: 'timestamptz' },
+  ],
+}
+
+export const RAW_ARCHIVE_PARTITION_SPEC: PartitionSpec = {
+  'spec-id': 0,
+  fields: [{ name: 'kafka_partition', transform: 'identity', 'source-id': 1, 'field-id': 1000 }],
+}
+
+export interface ArchiveRow {
+  readonly partition: number
+  /** Kafka offset (decimal string on write is fine; reads return a number). */
+  readonly offset: string | number | bigint
+  readonly event_time: number | null
+  readonly key: Uint8Array | null
+  readonly schema_id: number | null
+  readonly payload: Uint8Array | null
+  readonly marker_watermark: number | null
+  readonly ingestion_time?: number | null
+}
+
+/**
+ * Files of one Kafka partition in offset order, from manifest bounds alone. Each kfs commit adds a
+ * contiguous offset range per partition, so reading the files in this order yields offset order.
+ */
+export function archiveFilesInOffsetOrder(files: readonly DataFile[], partition: number): DataFile[] {
+  const OFFSET_ID = 2
+  return files
+    .filter((f) => f.partition[0] === partition)
+    .map((f) => ({ f, lo: decodeLongBound(f.lowerBounds?.get(OFFSET_ID)) }))
+    .sort((a, b) => (a.lo === undefined || b.lo === undefined ? 0 : a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0))
+    .map((x) => x.f)
+}

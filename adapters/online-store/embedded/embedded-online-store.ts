@@ -1,0 +1,208 @@
+/**
+ * EmbeddedOnlineStore: the online store inside the process, with the Redis store's semantics
+ * (online-semantics.ts): conditional write on `as_of` (≥ stored lands; an identical rewrite is a
+ * no-op), per-call coalescing, expiry `view.ttlMs` after the last landing write (measured on the
+ * injected clock), statuses PRESENT / MISSING / OUTSIDE_TTL, change notifications for landed rows.
+ *
+ * Persistence (optional `path`): `flush()` and `close()` write every live row to one JSON file
+ * (temp file + rename, so a crash leaves the old or the new file, never half of one); `open()`
+ * loads it. Values use the Redis field encoding, so floats survive bit for bit.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import type { Clock } from '../../../core/clock.ts'
+import { systemClock } from '../../../core/clock.ts'
+import { SinkWriteError, SourceError } from '../../../core/errors.ts'
+import type { FeatureValue, FeatureValueType, FeatureViewDef, StampedRow } from '../../../features/types.ts'
+import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
+import { decodeValue, encodeValue } from '../redis/value-codec.ts'
+import { coalesceRows, missingRead, statusOf, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
+
+interface StoredRow {
+  readonly asOfMs: number
+  /** Encoded non-null fields, as in the Redis hash. */
+  readonly fields: ReadonlyMap<string, string>
+  expiresAtMs: number
+}
+
+interface FileLayout {
+  readonly format: 'kfs-online-store/1'
+  readonly rows: { key: string; asOfMs: number; expiresAtMs: number; fields: Record<string, string> }[]
+}
+
+export interface EmbeddedOnlineStoreOptions {
+  readonly clock?: Clock
+  /** File the rows are persisted to on flush/close and loaded from by `open()`. */
+  readonly path?: string
+}
+
+function viewKey(view: FeatureViewDef): string {
+  return `${view.name}:${view.version}`
+}
+
+export class EmbeddedOnlineStore implements OnlineStore {
+  readonly #clock: Clock
+  readonly #path: string | undefined
+  readonly #rows = new Map<string, StoredRow>()
+  readonly #listeners = new Map<string, Set<OnlineChangeListener>>()
+  #writesSinceSweep = 0
+  #closed = false
+
+  constructor(options: EmbeddedOnlineStoreOptions = {}) {
+    this.#clock = options.clock ?? systemClock
+    this.#path = options.path
+  }
+
+  /** Creates a store and loads its file when one exists. */
+  static async open(options: EmbeddedOnlineStoreOptions = {}): Promise<EmbeddedOnlineStore> {
+    const store = new EmbeddedOnlineStore(options)
+    if (options.path) await store.#load(options.path)
+    return store
+  }
+
+  isReady(): boolean {
+    return !this.#closed
+  }
+
+  async writeRows(view: FeatureViewDef, rows: readonly StampedRow[]): Promise<OnlineWriteResult> {
+    this.#assertOpen()
+    if (!(view.ttlMs > 0)) throw new SinkWriteError('SINK_REJECTED', `view ${view.name} has no positive ttlMs`, { context: { view: view.name } })
+    const prepared = coalesceRows(rows.map((row) => ({ row, fields: encodeRow(view, row) })))
+    const nowMs = this.#clock.nowMs()
+    const expiresAtMs = nowMs + view.ttlMs
+    const prefix = `${viewKey(view)}|`
+    const listeners = this.#listeners.get(viewKey(view))
+    let written = 0
+    for (const { row, fields } of prepared) {
+      const key = prefix + row.entityKey
+      const stored = this.#live(key, nowMs)
+      if (stored && row.asOfMs < stored.asOfMs) continue
+      if (stored && row.asOfMs === stored.asOfMs && sameFields(stored.fields, fields)) {
+        stored.expiresAtMs = expiresAtMs
+        continue
+      }
+      this.#rows.set(key, { asOfMs: row.asOfMs, fields, expiresAtMs })
+      written++
+      if (listeners) {
+        const values: Record<string, FeatureValue> = {}
+        view.features.forEach((f, i) => (values[f.name] = row.values[i] ?? null))
+        const change = { view: view.name, version: view.version, entityKey: row.entityKey, asOfMs: row.asOfMs, values }
+        for (const l of listeners) {
+          // A subscriber's failure is its own; it must not fail the write that already landed.
+          try {
+            l(change)
+          } catch {
+            /* ignored by design */
+          }
+        }
+      }
+    }
+    this.#writesSinceSweep += prepared.length
+    if (this.#writesSinceSweep > 10_000) this.#sweep(nowMs)
+    return { written, stale: rows.length - written }
+  }
+
+  async readRows(
+    lookups: readonly { readonly view: FeatureViewDef; readonly entityKey: string; readonly features: readonly string[] }[],
+    nowMs: number,
+  ): Promise<OnlineRead[]> {
+    this.#assertOpen()
+    const clockMs = this.#clock.nowMs()
+    return lookups.map(({ view, entityKey, features }) => {
+      const types = features.map((f) => {
+        const def = view.features.find((d) => d.name === f)
+        if (!def) throw new SourceError('NOT_FOUND', `view ${view.name} has no feature ${f}`, { context: { view: view.name, feature: f } })
+        return def.type
+      })
+      const stored = this.#live(`${viewKey(view)}|${entityKey}`, clockMs)
+      if (!stored) return missingRead(features.length)
+      const status = statusOf(stored.asOfMs, view, nowMs)
+      const values = status === 'PRESENT' ? features.map((f, i) => decodeValue(stored.fields.get(f), types[i] as FeatureValueType)) : features.map(() => null)
+      return { status, asOfMs: stored.asOfMs, values }
+    })
+  }
+
+  /** Same contract as RedisOnlineStore.subscribeChanges; notifications are synchronous. */
+  async subscribeChanges(views: readonly FeatureViewDef[], listener: OnlineChangeListener): Promise<() => Promise<void>> {
+    const keys = views.map(viewKey)
+    for (const k of keys) {
+      let set = this.#listeners.get(k)
+      if (!set) this.#listeners.set(k, (set = new Set()))
+      set.add(listener)
+    }
+    return async () => {
+      for (const k of keys) this.#listeners.get(k)?.delete(listener)
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (!this.#path) return
+    const nowMs = this.#clock.nowMs()
+    this.#sweep(nowMs)
+    const layout: FileLayout = {
+      format: 'kfs-online-store/1',
+      rows: [...this.#rows].map(([key, r]) => ({ key, asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: Object.fromEntries(r.fields) })),
+    }
+    const tmp = `${this.#path}.tmp-${process.pid}`
+    await writeFile(tmp, JSON.stringify(layout))
+    await rename(tmp, this.#path)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    await this.flush()
+    this.#closed = true
+    this.#listeners.clear()
+  }
+
+  async #load(path: string): Promise<void> {
+    let text: string
+    try {
+      text = await readFile(path, 'utf8')
+    } catch (err: unknown) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw new SourceError('SOURCE_UNAVAILABLE', `cannot read online store file ${path}`, { cause: err })
+    }
+    const layout = JSON.parse(text) as FileLayout
+    if (layout.format !== 'kfs-online-store/1') throw new SourceError('SCHEMA_UNKNOWN', `online store file ${path} has an unknown format`)
+    for (const r of layout.rows) this.#rows.set(r.key, { asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: new Map(Object.entries(r.fields)) })
+  }
+
+  #live(key: string, nowMs: number): StoredRow | undefined {
+    const stored = this.#rows.get(key)
+    if (stored && stored.expiresAtMs <= nowMs) {
+      this.#rows.delete(key)
+      return undefined
+    }
+    return stored
+  }
+
+  #sweep(nowMs: number): void {
+    this.#writesSinceSweep = 0
+    for (const [key, r] of this.#rows) if (r.expiresAtMs <= nowMs) this.#rows.delete(key)
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SourceError('SOURCE_UNAVAILABLE', 'embedded online store is closed')
+  }
+}
+
+function encodeRow(view: FeatureViewDef, row: StampedRow): Map<string, string> {
+  if (row.values.length !== view.features.length) {
+    throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has ${row.values.length} values for ${view.features.length} features`, {
+      context: { view: view.name },
+    })
+  }
+  if (!Number.isSafeInteger(row.asOfMs)) throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has a non-integer as_of`, { context: { view: view.name } })
+  const fields = new Map<string, string>()
+  view.features.forEach((f, i) => {
+    const text = encodeValue(row.values[i] ?? null, f.type, view.name, f.name)
+    if (text !== undefined) fields.set(f.name, text)
+  })
+  return fields
+}
+
+function sameFields(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false
+  for (const [k, v] of a) if (b.get(k) !== v) return false
+  return true
+}

@@ -1,0 +1,97 @@
+/**
+ * Names and row encoding shared by the Redis store's writer, reader and change feed.
+ *
+ * Key: `<prefix>:<view>:<version>:{<entityKey>}` — the entity key is the cluster hash tag, so every
+ * key of one entity sits in one slot and each script touches exactly one key. The entity key comes
+ * last and view names cannot contain `:` or braces, which keeps the mapping injective.
+ * Change channel: `<prefix>:rows:<view>:<version>`.
+ */
+import { SinkWriteError } from '../../../core/errors.ts'
+import type { FeatureValue, FeatureValueType, FeatureViewDef, StampedRow } from '../../../features/types.ts'
+import { AS_OF_FIELD, checkValue, decodeValue, encodeCheckedValue } from './value-codec.ts'
+
+export interface ViewLayout {
+  readonly view: FeatureViewDef
+  readonly keyPrefix: string
+  readonly channel: string
+  readonly ttlArg: string
+  readonly types: ReadonlyMap<string, FeatureValueType>
+}
+
+const layouts = new WeakMap<FeatureViewDef, Map<string, ViewLayout>>()
+
+export function viewLayout(view: FeatureViewDef, prefix: string): ViewLayout {
+  let byPrefix = layouts.get(view)
+  if (!byPrefix) layouts.set(view, (byPrefix = new Map()))
+  let layout = byPrefix.get(prefix)
+  if (layout) return layout
+  if (!/^[A-Za-z0-9_.-]+$/.test(view.name)) {
+    throw new SinkWriteError('SINK_REJECTED', `view name ${JSON.stringify(view.name)} is not usable in a Redis key`, { context: { view: view.name } })
+  }
+  if (!(view.ttlMs > 0)) {
+    throw new SinkWriteError('SINK_REJECTED', `view ${view.name} has no positive ttlMs`, { context: { view: view.name } })
+  }
+  layout = {
+    view,
+    keyPrefix: `${prefix}:${view.name}:${view.version}:{`,
+    channel: `${prefix}:rows:${view.name}:${view.version}`,
+    // Infinity means "never expires"; PEXPIRE wants an integer.
+    ttlArg: Number.isFinite(view.ttlMs) ? String(Math.ceil(view.ttlMs)) : '0',
+    types: new Map(view.features.map((f) => [f.name, f.type])),
+  }
+  byPrefix.set(prefix, layout)
+  return layout
+}
+
+export function rowKey(layout: ViewLayout, entityKey: string): string {
+  return `${layout.keyPrefix}${entityKey}}`
+}
+
+/** Throws SINK_REJECTED unless the row fits the view (what `packRow` checks, without encoding). */
+export function checkRow(layout: ViewLayout, row: StampedRow): void {
+  const { view } = layout
+  if (row.values.length !== view.features.length) {
+    throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has ${row.values.length} values for ${view.features.length} features`, {
+      context: { view: view.name },
+    })
+  }
+  if (!Number.isSafeInteger(row.asOfMs)) {
+    throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has a non-integer as_of`, { context: { view: view.name } })
+  }
+  for (let i = 0; i < view.features.length; i++) {
+    const value = row.values[i] ?? null
+    if (value !== null) checkValue(value, view.features[i]!.type, view.name, view.features[i]!.name)
+  }
+}
+
+/**
+ * One row (checked by `checkRow`) as the write script takes and publishes it: a JSON array of
+ * strings `[key, as_of, f1, v1, …]`, null features left out. Strings are made well-formed first:
+ * the script's JSON decoder rejects lone surrogates, and Redis would have stored U+FFFD anyway.
+ */
+export function packRow(layout: ViewLayout, key: string, row: StampedRow): string {
+  const { view } = layout
+  const parts = [key.isWellFormed() ? key : key.toWellFormed(), String(row.asOfMs)]
+  for (let i = 0; i < view.features.length; i++) {
+    const f = view.features[i]!
+    const value = row.values[i] ?? null
+    if (value === null) continue
+    const text = encodeCheckedValue(value, f.type)
+    parts.push(f.name, text.isWellFormed() ? text : text.toWellFormed())
+  }
+  return JSON.stringify(parts)
+}
+
+/** Decodes a row published by the write script (see `packRow`). */
+export function decodePacked(layout: ViewLayout, packed: string): { key: string; asOfMs: number; values: Record<string, FeatureValue> } {
+  const parts = JSON.parse(packed) as string[]
+  const values: Record<string, FeatureValue> = {}
+  for (const f of layout.view.features) values[f.name] = null
+  for (let i = 2; i + 1 < parts.length; i += 2) {
+    const type = layout.types.get(parts[i]!)
+    if (type) values[parts[i]!] = decodeValue(parts[i + 1], type)
+  }
+  return { key: parts[0]!, asOfMs: Number(parts[1]), values }
+}
+
+export { AS_OF_FIELD }

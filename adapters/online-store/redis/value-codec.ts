@@ -1,0 +1,95 @@
+/**
+ * Wire layout of one online row, shared by the Redis hash and the embedded store's file.
+ *
+ * - One field per non-null feature; a null value is the field's absence (so "no data" can never
+ *   be read back as 0 or "").
+ * - `long` / `double`: the shortest decimal string that round-trips (`String(x)`), with `-0`,
+ *   `NaN`, `Infinity`, `-Infinity` spelled out, so every float64 comes back bit for bit.
+ * - `string`: the string itself.
+ * - arrays: JSON; numeric elements that JSON cannot carry (non-finite, -0) are written as strings.
+ * - The row's `as_of` lives in the field `@as_of` (feature names cannot start with `@`).
+ *
+ * Decoding is driven by the view's declared feature type, never by guessing from the text.
+ */
+import { SinkWriteError } from '../../../core/errors.ts'
+import type { FeatureValue, FeatureValueType } from '../../../features/types.ts'
+
+export const AS_OF_FIELD = '@as_of'
+
+function encodeNumber(x: number): string {
+  return Object.is(x, -0) ? '-0' : String(x)
+}
+
+function isJsonSafe(x: number): boolean {
+  return Number.isFinite(x) && !Object.is(x, -0)
+}
+
+function typeError(view: string, feature: string, type: FeatureValueType): SinkWriteError {
+  return new SinkWriteError('SINK_REJECTED', `feature ${view}:${feature} expects ${type}`, { context: { view, feature } })
+}
+
+/** Throws unless `value` (not null) fits the declared type. */
+export function checkValue(value: FeatureValue, type: FeatureValueType, view: string, feature: string): void {
+  switch (type) {
+    case 'long':
+      if (typeof value !== 'number' || !Number.isInteger(value)) throw typeError(view, feature, type)
+      return
+    case 'double':
+      if (typeof value !== 'number') throw typeError(view, feature, type)
+      return
+    case 'string':
+      if (typeof value !== 'string') throw typeError(view, feature, type)
+      return
+    case 'long[]':
+    case 'double[]':
+      if (!Array.isArray(value)) throw typeError(view, feature, type)
+      for (const x of value as readonly unknown[]) {
+        if (typeof x !== 'number' || (type === 'long[]' && !Number.isInteger(x))) throw typeError(view, feature, type)
+      }
+      return
+    case 'string[]':
+      if (!Array.isArray(value) || !(value as readonly unknown[]).every((x) => typeof x === 'string')) throw typeError(view, feature, type)
+  }
+}
+
+/** Returns undefined for null (the field is left out). */
+export function encodeValue(value: FeatureValue, type: FeatureValueType, view: string, feature: string): string | undefined {
+  if (value === null) return undefined
+  checkValue(value, type, view, feature)
+  return encodeCheckedValue(value, type)
+}
+
+/** `encodeValue` of a non-null value that `checkValue` has already accepted. */
+export function encodeCheckedValue(value: FeatureValue, type: FeatureValueType): string {
+  switch (type) {
+    case 'long':
+    case 'double':
+      return encodeNumber(value as number)
+    case 'string':
+      return value as string
+    case 'long[]':
+    case 'double[]': {
+      const nums = value as readonly number[]
+      return JSON.stringify(nums.every(isJsonSafe) ? nums : nums.map((x) => (isJsonSafe(x) ? x : encodeNumber(x))))
+    }
+    case 'string[]':
+      return JSON.stringify(value)
+  }
+}
+
+/** Inverse of `encodeValue`; `null`/`undefined` (field absent) decodes to null. */
+export function decodeValue(text: string | null | undefined, type: FeatureValueType): FeatureValue {
+  if (text === null || text === undefined) return null
+  switch (type) {
+    case 'long':
+    case 'double':
+      return Number(text)
+    case 'string':
+      return text
+    case 'long[]':
+    case 'double[]':
+      return (JSON.parse(text) as (number | string)[]).map((x) => (typeof x === 'string' ? Number(x) : x))
+    case 'string[]':
+      return JSON.parse(text) as string[]
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The `SchemaRegistry` port over a Confluent-compatible REST registry (Confluent Schema Registry,
+ * or Apicurio's `/apis/ccompat/v7`), through @kafkajs/confluent-schema-registry — the only module
+ * that imports it.
+ *
+ * - `register` asks for BACKWARD compatibility on the subject (set on first registration when the
+ *   subject has no config); a 409 from the registry is `SchemaError` SCHEMA_INCOMPATIBLE.
+ * - `getById` / `latest` return undefined on 404.
+ * - Transport failures (after the client's own bounded retries) are a retriable `SourceError`.
+ */
+import { COMPATIBILITY, SchemaRegistry as ConfluentClient, SchemaType } from '@kafkajs/confluent-schema-registry'
+import type { Type } from 'avsc'
+import { SchemaError, SourceError } from '../../../core/errors.ts'
+import type { AvroSchema, RegisteredSchema, SchemaRegistry } from '../../../ports/schema-registry.ts'
+
+export interface ConfluentSchemaRegistryOptions {
+  /** Base URL, e.g. `http://127.0.0.1:18081/apis/ccompat/v7`. */
+  readonly url: string
+  /** Retries per request for transport errors and 5xx. Default 3. */
+  readonly retries?: number
+}
+
+/** The package keeps its REST resources private; `latest` needs the version it returns. */
+interface LatestVersionApi {
+  api: { Subject: { latestVersion(args: { subject: string }): Promise<{ data(): { id: number; version: number; schema: string } }> } }
+}
+
+export class ConfluentSchemaRegistry implements SchemaRegistry {
+  readonly #client: ConfluentClient
+
+  constructor(options: ConfluentSchemaRegistryOptions) {
+    this.#client = new ConfluentClient({ host: options.url.replace(/\/+$/, ''), retry: { retries: options.retries ?? 3 } })
+  }
+
+  async register(subject: string, schema: AvroSchema): Promise<number> {
+    const text = typeof schema === 'string' ? schema : JSON.stringify(schema)
+    try {
+      const { id } = await this.#client.register(
+        { type: SchemaType.AVRO, schema: text },
+        { subject, compatibility: COMPATIBILITY.BACKWARD, updateConfig: true },
+      )
+      return id
+    } catch (err: unknown) {
+      const status = statusOf(err)
+      if (status === 409 || status === 422 || (err instanceof Error && err.name === 'ConfluentSchemaRegistryCompatibilityError')) {
+        throw new SchemaError('SCHEMA_INCOMPATIBLE', `subject ${subject}: the registry refused the schema`, { cause: err, context: { status } })
+      }
+      if (err instanceof Error && err.name.startsWith('ConfluentSchemaRegistry')) {
+        throw new SchemaError('SCHEMA_INCOMPATIBLE', `subject ${subject}: not a valid Avro schema`, { cause: err })
+      }
+      throw unavailable('register', err)
+    }
+  }
+
+  async getById(id: number): Promise<AvroSchema | undefined> {
+    try {
+      const type = (await this.#client.getSchema(id)) as unknown as Type
+      return type.schema({ exportAttrs: true }) as AvroSchema
+    } catch (err: unknown) {
+      if (statusOf(err) === 404) return undefined
+      throw unavailable('getById', err)
+    }
+  }
+
+  async latest(subject: string): Promise<RegisteredSchema | undefined> {
+    try {
+      const response = await (this.#client as unknown as LatestVersionApi).api.Subject.latestVersion({ subject })
+      const { id, version, schema } = response.data()
+      return { id, version, schema: JSON.parse(schema) as AvroSchema }
+    } catch (err: unknown) {
+      if (statusOf(err) === 404) return undefined
+      throw unavailable('latest', err)
+    }
+  }
+}
+
+function statusOf(err: unknown): number | undefined {
+  const status = (err as { status?: unknown } | null)?.status
+  return typeof status === 'number' ? status : undefined
+}
+
+function unavailable(operation: string, err: unknown): SourceError {
+  return new SourceError('SOURCE_UNAVAILABLE', `schema registry ${operation} failed`, { cause: err, context: { operation, status: statusOf(err) } })
+}

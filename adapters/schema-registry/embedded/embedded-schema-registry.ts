@@ -1,0 +1,124 @@
+/**
+ * A schema registry kept as JSON files in a local directory: the embedded default when no
+ * Confluent-compatible registry is configured. Same guarantees as the port (stable global ids,
+ * BACKWARD compatibility against the subject's latest version).
+ *
+ * Layout under `dir`:
+ * ```
+ * ids/<id>.json           {"id":7,"schema":"<schema JSON text>"}   written once, never rewritten
+ * subjects/<subject>.json {"subject":"clicks-value","versions":[3,7]} replaced atomically (rename)
+ * ```
+ * One process owns a directory at a time; writes inside the process are serialised.
+ */
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { SchemaError } from '../../../core/errors.ts'
+import { createFastType, schemaKey } from '../../../schemas/avro-type.ts'
+import type { AvroSchema, RegisteredSchema, SchemaRegistry } from '../../../ports/schema-registry.ts'
+
+interface State {
+  readonly byId: Map<number, string>
+  readonly idByKey: Map<string, number>
+  readonly subjects: Map<string, number[]>
+}
+
+export class EmbeddedSchemaRegistry implements SchemaRegistry {
+  readonly #dir: string
+  #state: Promise<State> | undefined
+  #writes: Promise<unknown> = Promise.resolve()
+
+  constructor(options: { dir: string }) {
+    this.#dir = options.dir
+  }
+
+  async register(subject: string, schema: AvroSchema): Promise<number> {
+    const run = this.#writes.then(() => this.#register(subject, schema))
+    this.#writes = run.catch(() => undefined)
+    return run
+  }
+
+  async getById(id: number): Promise<AvroSchema | undefined> {
+    const text = (await this.#load()).byId.get(id)
+    return text === undefined ? undefined : (JSON.parse(text) as AvroSchema)
+  }
+
+  async latest(subject: string): Promise<RegisteredSchema | undefined> {
+    const state = await this.#load()
+    const versions = state.subjects.get(subject)
+    const id = versions?.at(-1)
+    if (versions === undefined || id === undefined) return undefined
+    return { id, version: versions.length, schema: JSON.parse(state.byId.get(id) as string) as AvroSchema }
+  }
+
+  async #register(subject: string, schema: AvroSchema): Promise<number> {
+    const state = await this.#load()
+    let key: string
+    try {
+      key = schemaKey(schema)
+    } catch (err: unknown) {
+      throw new SchemaError('SCHEMA_INCOMPATIBLE', `subject ${subject}: not a valid Avro schema`, { cause: err })
+    }
+    const versions = state.subjects.get(subject) ?? []
+    const known = state.idByKey.get(key)
+    if (known !== undefined && versions.includes(known)) return known
+
+    const latestId = versions.at(-1)
+    if (latestId !== undefined) this.#checkBackward(subject, schema, state.byId.get(latestId) as string)
+
+    let id = known
+    if (id === undefined) {
+      id = Math.max(0, ...state.byId.keys()) + 1
+      await mkdir(join(this.#dir, 'ids'), { recursive: true })
+      // `wx`: an id file is never overwritten, so an id can never change meaning.
+      await writeFile(join(this.#dir, 'ids', `${id}.json`), JSON.stringify({ id, schema: key }), { flag: 'wx' })
+      state.byId.set(id, key)
+      state.idByKey.set(key, id)
+    }
+    const next = [...versions, id]
+    await mkdir(join(this.#dir, 'subjects'), { recursive: true })
+    const file = join(this.#dir, 'subjects', `${encodeURIComponent(subject)}.json`)
+    await writeFile(`${file}.tmp`, JSON.stringify({ subject, versions: next }))
+    await rename(`${file}.tmp`, file)
+    state.subjects.set(subject, next)
+    return id
+  }
+
+  /** BACKWARD: data written with the latest version must stay readable by the new schema. */
+  #checkBackward(subject: string, schema: AvroSchema, latestText: string): void {
+    try {
+      createFastType(schema).createResolver(createFastType(latestText))
+    } catch (err: unknown) {
+      throw new SchemaError('SCHEMA_INCOMPATIBLE', `subject ${subject}: new schema cannot read data written with the latest version`, {
+        cause: err,
+      })
+    }
+  }
+
+  #load(): Promise<State> {
+    this.#state ??= this.#readDir()
+    return this.#state
+  }
+
+  async #readDir(): Promise<State> {
+    const state: State = { byId: new Map(), idByKey: new Map(), subjects: new Map() }
+    for (const name of await listJson(join(this.#dir, 'ids'))) {
+      const entry = JSON.parse(await readFile(join(this.#dir, 'ids', name), 'utf8')) as { id: number; schema: string }
+      state.byId.set(entry.id, entry.schema)
+      state.idByKey.set(entry.schema, entry.id)
+    }
+    for (const name of await listJson(join(this.#dir, 'subjects'))) {
+      const entry = JSON.parse(await readFile(join(this.#dir, 'subjects', name), 'utf8')) as { subject: string; versions: number[] }
+      state.subjects.set(entry.subject, entry.versions)
+    }
+    return state
+  }
+}
+
+async function listJson(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((n) => n.endsWith('.json'))
+  } catch (err: unknown) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+}

@@ -1,0 +1,397 @@
+/**
+ * The live engine: consumes the sources of the applied views from the event log (Kafka or the
+ * embedded log), one PartitionSlot per owned partition, writes rows online as soon as a batch is
+ * processed (freshness), and offline at checkpoints (exactly once).
+ *
+ * Views whose entity is not the one their topic is keyed by run in two stages (DESIGN §2): a
+ * re-key stage per (source, entity) fills an internal topic exactly once (rekey-stage.ts), and
+ * the views consume that topic, read-committed, like any source — slots, archive, checkpoints,
+ * backfill hand-off and replay all see the internal topic as the view's source (plan-sources.ts).
+ *
+ * Backpressure is structural: a partition's online writes and dead letters go through a delivery
+ * queue (slot-delivery.ts) — one write in flight while later batches are processed (Redis works
+ * on the other core) and queue up to a bound, then coalesce into the next write — and the offline
+ * buffer is bounded by `checkpointMaxRecords` (a checkpoint runs inline when it is reached), so
+ * nothing buffers without bound. A checkpoint publishes only after the deliveries of the rows it
+ * covers (partition-slot.ts).
+ */
+import type { Clock } from '../core/clock.ts'
+import type { Logger } from '../core/logger.ts'
+import { createYielder } from '../core/event-loop.ts'
+import { retry } from '../core/retry.ts'
+import type { FeatureViewDef, SourceDef } from '../features/types.ts'
+import type { Decoder } from '../schemas/decoder.ts'
+import type { DeadLetterSink } from '../ports/dead-letters.ts'
+import type { EventLog, LogBatch, LogConsumer } from '../ports/event-log.ts'
+import type { ObjectStore } from '../ports/object-store.ts'
+import type { OfflineSink } from '../ports/offline.ts'
+import type { OnlineStore } from '../ports/online-store.ts'
+import { CheckpointStore } from './checkpoint-store.ts'
+import { createEngineStats, type EngineStats } from './engine-stats.ts'
+import { PartitionSlot } from './partition-slot.ts'
+import { createSlotDelivery } from './slot-delivery.ts'
+import { planRekeys, planSources, type RekeyOptions, type SourcePlan } from './plan-sources.ts'
+import { createRekeyStage, isTransactional, type RekeyStage } from './rekey-stage.ts'
+import { isCaughtUp } from './caught-up.ts'
+import { ConfigError } from '../core/errors.ts'
+
+export interface LiveEngineOptions {
+  readonly log: EventLog
+  readonly stateStore: ObjectStore
+  readonly offline: OfflineSink
+  readonly online: OnlineStore
+  readonly deadLetters: DeadLetterSink
+  readonly decoderFor: (source: SourceDef) => Decoder
+  readonly views: readonly FeatureViewDef[]
+  readonly groupId: string
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly checkpointIntervalMs?: number
+  readonly checkpointMaxRecords?: number
+  /** Rows a partition may queue for the online store while a write is in flight (delivery-queue.ts). */
+  readonly maxQueuedOnlineRows?: number
+  /** Wall-clock period of the housekeeping tick (idle markers, timed checkpoints). */
+  readonly tickMs?: number
+  /** Where a partition with no checkpoint starts, per topic (backfill hand-off); default offset 0. */
+  readonly startOffsets?: (topic: string, partition: number) => Promise<string>
+  /** Internal topics of re-keyed views: name prefix and partition count. */
+  readonly rekey?: RekeyOptions
+  /**
+   * The topic `deadLetters` writes to, if it is one of this log's topics: re-key stages then
+   * produce their dead letters inside their transactions (exactly once) instead of through the sink.
+   */
+  readonly deadLetterTopic?: string
+}
+
+/** The checkpoint group under which a view's backfill runs, next to the live group it hands over to. */
+export function backfillGroupId(liveGroupId: string, view: Pick<FeatureViewDef, 'name' | 'version'>): string {
+  return `${liveGroupId}.backfill.${view.name}@${view.version}`
+}
+
+export interface LiveEngine {
+  readonly stats: EngineStats
+  start(): Promise<void>
+  /** Checkpoints every owned partition now (tests, shutdown). */
+  checkpointAll(): Promise<void>
+  /** Next offset per owned `topic/partition`. */
+  positions(): Promise<Record<string, string>>
+  /** Newest partition watermark per owned `topic/partition` (−∞ before any record). */
+  watermarks(): Promise<Record<string, number>>
+  /**
+   * True when every owned partition of every consumed topic is read to its end, re-key stages
+   * included. An internal topic's end offset counts transaction markers, which no consumer sees,
+   * so its partitions count as read when their re-key stage is, the view stage is within one
+   * offset of the end, and no record reached the partition for `quietMs`.
+   */
+  isCaughtUp(quietMs: number): Promise<boolean>
+  /** The internal topics the engine fills (one per re-key stage). */
+  readonly internalTopics: readonly string[]
+  stop(): Promise<void>
+  /** Resolves when a fatal error stops the engine; main/ exits non-zero on it. */
+  readonly failed: Promise<Error>
+  /** The fatal error, once there was one (a run that stopped cleanly afterwards still failed). */
+  readonly failure: Error | undefined
+}
+
+export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
+  const { log, offline, online, deadLetters, clock } = options
+  const logger = options.logger.child({ component: 'pipeline.engine' })
+  const intervalMs = options.checkpointIntervalMs ?? 5_000
+  const maxRecords = options.checkpointMaxRecords ?? 50_000
+  const tickMs = options.tickMs ?? 250
+  const maxQueuedRows = options.maxQueuedOnlineRows ?? 10_000
+  const plans = planSources(options.views, options.rekey)
+  const rekeyPlans = planRekeys(options.views, options.rekey)
+  if (rekeyPlans.length > 0 && !isTransactional(log)) {
+    throw new ConfigError(`views ${rekeyPlans.flatMap((r) => r.views.map((v) => v.name)).join(', ')} need re-keying, which needs an event log with transactions`)
+  }
+  const internalTopics = new Set(rekeyPlans.map((r) => r.topic))
+  let rekeyStages: RekeyStage[] = []
+  const planByTopic = new Map<string, SourcePlan>(plans.map((p) => [p.topic, p]))
+  const decoders = new Map<string, Decoder>(plans.map((p) => [p.topic, options.decoderFor(p.source)]))
+  const checkpoints = new CheckpointStore(options.stateStore, options.groupId)
+  const deps = { offline, checkpoints, clock, logger }
+  const slots = new Map<string, Promise<PartitionSlot>>()
+  const stats = createEngineStats()
+  let consumer: LogConsumer | undefined
+  let timer: NodeJS.Timeout | undefined
+  let stopping = false
+  let resolveFailed: (err: Error) => void = () => {}
+  const failed = new Promise<Error>((resolve) => (resolveFailed = resolve))
+  let failure: Error | undefined
+  // A fatal error ends all work of the engine (timer, re-key stages), so the process can exit.
+  const fail = (err: Error): void => {
+    failure ??= err
+    stopping = true
+    if (timer) clearTimeout(timer)
+    for (const stage of rekeyStages) void stage.stop().catch((e: unknown) => logger.warn({ err: e }, 're-key stage stop after a failure failed'))
+    resolveFailed(err)
+  }
+  const retryForever = { clock, attempts: 60, maxDelayMs: 2_000, onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'sink write retried') }
+  const delivery = createSlotDelivery({ online, deadLetters, stats, clock, retry: retryForever, maxQueuedRows, fail })
+
+  const slotKey = (topic: string, partition: number) => `${topic}/${partition}`
+
+  function slotFor(topic: string, partition: number): Promise<PartitionSlot> {
+    const key = slotKey(topic, partition)
+    let slot = slots.get(key)
+    if (slot === undefined) {
+      const plan = planByTopic.get(topic)
+      if (plan === undefined) throw new Error(`no view reads topic ${topic}`)
+      slot = (async () => {
+        const start = options.startOffsets ? await options.startOffsets(topic, partition) : '0'
+        const slotOptions = {
+          topic,
+          partition,
+          source: plan.source,
+          views: plan.views,
+          decoder: decoders.get(topic)!,
+          archive: true,
+          backfillCheckpoints: (view: FeatureViewDef) => new CheckpointStore(options.stateStore, backfillGroupId(options.groupId, view)),
+        }
+        const s = await retry(() => PartitionSlot.restore(slotOptions, deps, start), retryForever)
+        if (s.pendingCatchUp.length > 0) {
+          const caughtUp = await s.catchUp(clock.nowMs())
+          await delivery.deliverNow(s, caughtUp)
+          logger.info({ topic, partition, rows: caughtUp.rows.reduce((n, r) => n + r.length, 0) }, 'backfilled views handed over to live')
+        }
+        consumer?.seek({ topic, partition, offset: s.nextOffset })
+        return s
+      })()
+      slots.set(key, slot)
+      slot.catch(() => slots.delete(key))
+    }
+    return slot
+  }
+
+  // kafkajs hands over the batches of one fetch without a macrotask in between, and a batch no
+  // longer waits for its online write: without yielding, one fetch could keep the event loop
+  // (Redis replies, metrics, the tick) waiting for as long as it takes to process.
+  const yieldToEventLoopNowAndThen = createYielder(20)
+
+  function recordCheckpoint(slot: PartitionSlot, durationMs: number, ok: boolean): void {
+    const key = slotKey(slot.topic, slot.partition)
+    if (!ok) {
+      stats.fenced++
+      // Dropped only if the map still holds this slot: the next batch restores from the winner's record.
+      void slots.get(key)?.then(
+        (current) => {
+          if (current === slot) slots.delete(key)
+        },
+        () => undefined,
+      )
+      return
+    }
+    stats.checkpoints++
+    stats.lastCheckpointDurationMs = durationMs
+    stats.lastCheckpointAtMs = clock.nowMs()
+    void consumer?.commit([{ topic: slot.topic, partition: slot.partition, offset: slot.nextOffsetAtLastCheckpoint }]).catch((err: unknown) => {
+      logger.warn({ err }, 'progress commit failed (recovery uses checkpoints, so this is harmless)')
+    })
+  }
+
+  /** Checkpoints and waits (revocation, stop). */
+  async function checkpointSlot(slot: PartitionSlot): Promise<void> {
+    const started = clock.nowMs()
+    const ok = await slot.checkpoint(delivery.landed(slot))
+    recordCheckpoint(slot, clock.nowMs() - started, ok)
+  }
+
+  /** Timed and size-triggered checkpoints: the I/O overlaps with the next records (partition-slot.ts). */
+  async function checkpointSlotInBackground(slot: PartitionSlot): Promise<void> {
+    await slot.checkpointInBackground((result) => {
+      if ('err' in result) {
+        logger.error({ err: result.err, topic: slot.topic, partition: slot.partition }, 'checkpoint failed')
+        fail(result.err instanceof Error ? result.err : new Error(String(result.err)))
+        return
+      }
+      recordCheckpoint(slot, clock.nowMs() - slot.lastCheckpointAtMs, result.ok)
+    }, delivery.landed(slot))
+  }
+
+  const gapChecked = new WeakMap<PartitionSlot, string>()
+  /**
+   * How far the consumer has read each owned partition, past the slot's position when the log
+   * holds entries it never delivers (a transaction's commit marker after the last record of a
+   * transactionally produced topic): without it such a topic would never count as caught up.
+   */
+  const readTo = new Map<string, bigint>()
+
+  async function onBatch(batch: LogBatch): Promise<void> {
+    if (batch.records.length === 0) return
+    const slot = await slotFor(batch.topic, batch.partition)
+    await slot.run(async () => {
+      // A batch read from past the slot's position means the consumer skipped records (e.g. a
+      // client restart after a failed batch resumed after it); offsets the log says hold no record
+      // (transaction markers, `fromOffset`) are no gap. Seek back once; if the next batch starts
+      // past the position again, the gap is the log's own.
+      const first = BigInt(batch.fromOffset ?? batch.records[0]!.offset)
+      if (first > BigInt(slot.nextOffset) && gapChecked.get(slot) !== slot.nextOffset) {
+        gapChecked.set(slot, slot.nextOffset)
+        logger.warn({ topic: batch.topic, partition: batch.partition, offset: slot.nextOffset, batchOffset: batch.records[0]!.offset }, 'records skipped by the consumer: seeking back')
+        consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: slot.nextOffset })
+        return
+      }
+      const now = clock.nowMs()
+      const processed = await slot.processRecords(batch.records, now)
+      readTo.set(slotKey(batch.topic, batch.partition), BigInt(batch.nextOffset ?? slot.nextOffset))
+      stats.consumed += processed.records
+      if (processed.records > 0) slot.lastRecordAtMs = now
+      const last = batch.records.at(-1)
+      if (last) stats.lag[slotKey(batch.topic, batch.partition)] = Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)
+      await delivery.enqueue(slot, processed)
+      if (slot.buffered >= maxRecords) await checkpointSlotInBackground(slot)
+      await yieldToEventLoopNowAndThen()
+    })
+  }
+
+  /** Idle markers and timed checkpoints; runs on a wall-clock tick, queued per partition. */
+  async function tick(): Promise<void> {
+    const now = clock.nowMs()
+    // Timed checkpoints are spread over ticks (as few per tick as keeps every partition on its
+    // interval): the part of a checkpoint that runs on this thread then never lines up for all
+    // partitions at once, which used to be the freshness tail.
+    let checkpointsLeft = Math.max(1, Math.ceil((slots.size * tickMs) / intervalMs))
+    for (const pending of [...slots.values()]) {
+      const slot = await pending.catch(() => undefined)
+      if (!slot) continue
+      await slot.run(async () => {
+        const idleMs = slot.options.source.idleTimeoutMs
+        const wm = slot.watermarkMs
+        const idleSince = Math.max(slot.lastRecordAtMs, slot.lastMarkerAtMs)
+        if (idleMs > 0 && Number.isFinite(wm) && now - slot.lastRecordAtMs >= idleMs && now - idleSince >= idleMs) {
+          // While idle, event time is assumed to advance with wall-clock time; the marker is
+          // archived, so replay reproduces this advance exactly.
+          const marker = wm + (now - idleSince)
+          const processed = slot.processMarker(marker, now)
+          slot.lastMarkerAtMs = now
+          await delivery.enqueue(slot, processed)
+        }
+        if (checkpointsLeft > 0 && slot.buffered > 0 && now - slot.lastCheckpointAtMs >= intervalMs) {
+          checkpointsLeft--
+          await checkpointSlotInBackground(slot)
+        }
+      })
+    }
+  }
+
+  function scheduleTick(): void {
+    if (stopping) return
+    timer = setTimeout(() => {
+      tick()
+        .catch((err: unknown) => {
+          logger.error({ err }, 'engine tick failed')
+          fail(err instanceof Error ? err : new Error(String(err)))
+        })
+        .finally(scheduleTick)
+    }, tickMs)
+  }
+
+  async function checkpointAll(): Promise<void> {
+    for (const pending of [...slots.values()]) {
+      const slot = await pending.catch(() => undefined)
+      if (slot) await slot.run(() => checkpointSlot(slot))
+    }
+  }
+
+  return {
+    stats,
+    failed,
+    get failure() {
+      return failure
+    },
+    async start() {
+      for (const r of rekeyPlans) await log.createTopic(r.source.topic, r.source.partitions)
+      for (const plan of plans) await log.createTopic(plan.topic, plan.source.partitions)
+      if (isTransactional(log)) {
+        rekeyStages = rekeyPlans.map((plan) =>
+          createRekeyStage({
+            log,
+            plan,
+            groupId: options.groupId,
+            decoder: options.decoderFor(plan.source),
+            deadLetters,
+            ...(options.deadLetterTopic === undefined ? {} : { deadLetterTopic: options.deadLetterTopic }),
+            stats,
+            clock,
+            logger,
+            onFatal: (err) => fail(err),
+          }),
+        )
+      }
+      for (const stage of rekeyStages) await stage.start()
+      consumer = log.consumer({
+        groupId: options.groupId,
+        topics: plans.map((p) => p.topic),
+        // Internal topics are written in transactions: only committed records may reach a view.
+        readCommitted: true,
+        // A batch that still fails after the sinks' bounded retries is fatal: the process restarts
+        // from its last checkpoint rather than carry on with a partially delivered batch.
+        onCrash: (err) => fail(err instanceof Error ? err : new Error(String(err))),
+      })
+      await consumer.run({
+        eachBatch: (batch) =>
+          onBatch(batch).catch((err: unknown) => {
+            logger.error({ err, topic: batch.topic, partition: batch.partition }, 'batch failed')
+            fail(err instanceof Error ? err : new Error(String(err)))
+            throw err
+          }),
+        onAssigned: async (assigned) => {
+          const keep = new Set(assigned.map((a) => slotKey(a.topic, a.partition)))
+          for (const key of [...slots.keys()]) if (!keep.has(key)) slots.delete(key)
+          for (const a of assigned) if (planByTopic.has(a.topic)) await slotFor(a.topic, a.partition)
+          logger.info({ partitions: assigned.length }, 'partitions assigned')
+        },
+        // A fetch of only markers or aborted records moved the read position without a batch.
+        onPosition: (notice) => {
+          const key = slotKey(notice.topic, notice.partition)
+          if (slots.has(key) && BigInt(notice.nextOffset) > (readTo.get(key) ?? 0n)) readTo.set(key, BigInt(notice.nextOffset))
+        },
+        onRevoked: async (revoked) => {
+          for (const r of revoked) {
+            const key = slotKey(r.topic, r.partition)
+            readTo.delete(key)
+            const pending = slots.get(key)
+            const slot = await pending?.catch(() => undefined)
+            if (slot) await slot.run(() => checkpointSlot(slot)).catch((err: unknown) => logger.warn({ err }, 'checkpoint on revoke failed'))
+            slots.delete(key)
+          }
+        },
+      })
+      scheduleTick()
+      logger.info({ topics: plans.map((p) => p.topic), views: options.views.map((v) => `${v.name}@${v.version}`) }, 'engine started')
+    },
+    checkpointAll,
+    internalTopics: [...internalTopics],
+    async isCaughtUp(quietMs: number) {
+      const slotAt = async (topic: string, partition: number) => slots.get(slotKey(topic, partition))?.catch(() => undefined)
+      const readToOf = (topic: string, partition: number) => readTo.get(slotKey(topic, partition))
+      return isCaughtUp({ log, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs: clock.nowMs(), quietMs })
+    },
+    async positions() {
+      const out: Record<string, string> = {}
+      for (const [key, pending] of [...slots]) {
+        const slot = await pending.catch(() => undefined)
+        if (slot) out[key] = slot.nextOffset
+      }
+      return out
+    },
+    async watermarks() {
+      const out: Record<string, number> = {}
+      for (const [key, pending] of [...slots]) {
+        const slot = await pending.catch(() => undefined)
+        if (slot) out[key] = slot.watermarkMs
+      }
+      return out
+    },
+    async stop() {
+      stopping = true
+      if (timer) clearTimeout(timer)
+      for (const stage of rekeyStages) await stage.stop()
+      await consumer?.stop()
+      await checkpointAll()
+      await deadLetters.flush()
+      logger.info({ consumed: stats.consumed, emittedRows: stats.emittedRows }, 'engine stopped')
+    },
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * One view over one (topic, partition): decoded records → operator task → feature rows and the
+ * view's dead letters. Live consumption, backfill and replay all drive exactly this class, so the
+ * rows they produce cannot differ (DESIGN §4): its only inputs are decoded records in offset
+ * order and the archived idle markers. Processing time only stamps `created_at`.
+ *
+ * Each view has its own task and its own next offset, so a view can be backfilled from the
+ * archive and handed over to live consumption on its own, while other views keep running.
+ */
+import type { FeatureRow, FeatureViewDef, SourceDef } from '../features/types.ts'
+import type { PartitionTask } from '../operators/task/partition-task.ts'
+import { eventTimeOf, invalidEventTimeDetail } from '../operators/task/event-fields.ts'
+import { invalidUtf8JoinKey, type DecodeResult } from '../schemas/decoder.ts'
+import type { DeadLetter, DeadLetterReason, RecordOrigin } from '../ports/dead-letters.ts'
+import type { LogRecord } from '../ports/event-log.ts'
+import type { OfflineFeatureRow } from '../ports/offline.ts'
+import { REKEY_HEADERS } from './rekey-stage.ts'
+
+export interface ProcessedRows {
+  readonly rows: OfflineFeatureRow[]
+  readonly deadLetters: DeadLetter[]
+}
+
+export interface PartitionProcessorOptions {
+  readonly topic: string
+  readonly partition: number
+  readonly source: SourceDef
+  readonly task: PartitionTask
+  /** Next offset expected; records below it were already processed (at-least-once delivery). */
+  readonly nextOffset: string
+  /**
+   * Rows already emitted at `nextOffset` by idle markers archived there (a checkpoint can fall
+   * between two markers of one idle period); the next row's index at that offset continues from it.
+   */
+  readonly rowsAtNextOffset?: number
+}
+
+export class PartitionProcessor {
+  readonly topic: string
+  readonly partition: number
+  readonly source: SourceDef
+  readonly task: PartitionTask
+  #nextOffset: bigint
+  /**
+   * Archive position of the rows (RowOrigin.seq): every row gets a distinct index among the rows
+   * emitted at its offset — those of the idle markers archived at that offset first, in marker
+   * order, then those of the record — so no two rows of a partition share a position, however
+   * many markers an idle period archives at one offset (docs/semantics.md §12).
+   */
+  #rowIndexOffset: string
+  #rowIndex: number
+
+  constructor(options: PartitionProcessorOptions) {
+    this.topic = options.topic
+    this.partition = options.partition
+    this.source = options.source
+    this.task = options.task
+    this.#nextOffset = BigInt(options.nextOffset)
+    this.#rowIndexOffset = options.nextOffset
+    this.#rowIndex = options.rowsAtNextOffset ?? 0
+  }
+
+  /** Rows emitted so far at the next offset (by markers): what a checkpoint taken now must keep. */
+  get rowsAtNextOffset(): number {
+    return this.#rowIndexOffset === this.nextOffset ? this.#rowIndex : 0
+  }
+
+  #collect(target: OfflineFeatureRow[], rows: readonly FeatureRow[], offset: string, marker: boolean, createdAtMs: number): void {
+    if (offset !== this.#rowIndexOffset) {
+      this.#rowIndexOffset = offset
+      this.#rowIndex = 0
+    }
+    const partition = this.partition
+    for (const row of rows) {
+      target.push({ entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, createdAtMs, origin: { partition, offset, seq: this.#rowIndex++, marker } })
+    }
+  }
+
+  get view(): FeatureViewDef {
+    return this.task.views[0] as FeatureViewDef
+  }
+
+  get nextOffset(): string {
+    return this.#nextOffset.toString()
+  }
+
+  /** `decoded[i]` is the decode result of `records[i]`; records below the next offset are skipped. */
+  processRecords(records: readonly LogRecord[], decoded: readonly DecodeResult[], createdAtMs: number): ProcessedRows {
+    const out: ProcessedRows = { rows: [], deadLetters: [] }
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as LogRecord
+      const offset = BigInt(record.offset)
+      if (offset < this.#nextOffset) continue
+      const result = decoded[i] as DecodeResult
+      // Undecodable records are dead-lettered once per partition by the caller, not per view.
+      if (result.ok) {
+        const rawTime = result.event[this.source.eventTimeField]
+        const badTime = invalidEventTimeDetail(this.source.eventTimeField, rawTime)
+        if (badTime !== undefined) {
+          // Like a missing time: the record changes nothing, not even the watermark.
+          out.deadLetters.push(deadLetterOf(this, this.source, record, 'invalid_event_time', badTime, this.view.name))
+        } else {
+          const output = this.task.processEvent({ offset: record.offset, eventTimeMs: eventTimeOf(rawTime), ingestionTimeMs: record.timestampMs, event: result.event })
+          this.#collect(out.rows, output.rows[0] ?? [], record.offset, false, createdAtMs)
+          for (const letter of output.deadLetters) {
+            out.deadLetters.push(deadLetterOf(this, this.source, record, letter.reason, letter.detail, letter.view ?? this.view.name))
+          }
+        }
+      }
+      this.#nextOffset = offset + 1n
+    }
+    return out
+  }
+
+  /** An idle-advance marker (live: from the idle detector; replay: from the archive). */
+  processMarker(watermarkMs: number, createdAtMs: number): OfflineFeatureRow[] {
+    const rows: OfflineFeatureRow[] = []
+    const output = this.task.processWatermarkMarker(watermarkMs)
+    this.#collect(rows, output.rows[0] ?? [], this.nextOffset, true, createdAtMs)
+    return rows
+  }
+}
+
+
+/**
+ * The source record a record of a re-key stage's internal topic was forwarded from (its
+ * `kfs-source-*` headers). Trusted only on an internal topic — one that is not the source's own
+ * topic —, so a producer cannot forge the origin of a record on the source topic.
+ */
+export function originOf(topic: string, source: SourceDef, record: LogRecord): RecordOrigin | undefined {
+  if (topic === source.topic) return undefined
+  const originTopic = record.headers[REKEY_HEADERS.topic]
+  const partition = Number(record.headers[REKEY_HEADERS.partition])
+  const offset = record.headers[REKEY_HEADERS.offset]
+  if (originTopic === undefined || offset === undefined || !Number.isSafeInteger(partition) || partition < 0) return undefined
+  return { topic: originTopic, partition, offset }
+}
+
+/** Where a processor or slot reads: a source topic's partition, or an internal topic's. */
+export interface ReadPosition {
+  readonly topic: string
+  readonly partition: number
+}
+
+/** A dead letter of `record`, read at `at`, carrying its origin when it was re-keyed. */
+export function deadLetterOf(at: ReadPosition, source: SourceDef, record: LogRecord, reason: DeadLetterReason, detail: string, view?: string): DeadLetter {
+  const { topic, partition } = at
+  const origin = originOf(topic, source, record)
+  return {
+    topic,
+    partition,
+    offset: record.offset,
+    ...(origin ? { origin } : {}),
+    key: record.key,
+    value: record.value,
+    reason,
+    detail,
+    ...(view !== undefined ? { view } : {}),
+  }
+}
+
+/**
+ * The dead letter of a record that did not decode (one per partition, not per view). Invalid
+ * UTF-8 in a top-level field that is a join key of one of `views` is `invalid_key`.
+ */
+export function decodeFailureLetter(at: ReadPosition, source: SourceDef, views: readonly FeatureViewDef[], record: LogRecord, result: Extract<DecodeResult, { ok: false }>): DeadLetter {
+  const keyOf = views.filter((v) => invalidUtf8JoinKey(result, v.entity.joinKeys) !== undefined)
+  if (keyOf.length === 0) return deadLetterOf(at, source, record, result.reason, result.detail)
+  return deadLetterOf(at, source, record, 'invalid_key', `join key ${result.field?.split(/[.[{]/, 1)[0]} is not valid UTF-8`, keyOf.length === 1 ? keyOf[0]!.name : undefined)
+}

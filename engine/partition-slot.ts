@@ -1,0 +1,402 @@
+/**
+ * Everything the engine does for one (topic, partition): decode each record once, feed every
+ * view's processor, archive the record, buffer offline rows until the next checkpoint, and the
+ * checkpoint/restore protocol. Live consumption, backfill and replay all use this class; they
+ * differ only in where records come from and which tables are written.
+ *
+ * Checkpoint, in this order (DESIGN §7):
+ *   1. stage data files for every table (invisible to readers),
+ *   2. write each view's operator-state blob,
+ *   3. publish checkpoint record `seq` (create-if-absent) — the point of no return,
+ *   4. commit each table (idempotent by the `group/topic/partition → seq` marker).
+ * The live engine takes the cut (buffers, operator snapshots, position) between two records and
+ * runs steps 1–4 while later records are processed; a checkpoint waits for the one before it.
+ * Restore: latest record → roll every table forward to it → restore operator states → resume at
+ * its next offset. A crash anywhere therefore neither loses nor duplicates offline rows; online
+ * writes are conditional and idempotent, so re-processing the tail rewrites the same rows.
+ */
+import type { Clock } from '../core/clock.ts'
+import type { Logger } from '../core/logger.ts'
+import { InvariantViolation } from '../core/errors.ts'
+import { retry, type RetryOptions } from '../core/retry.ts'
+import type { FeatureViewDef, SourceDef } from '../features/types.ts'
+import { eventTimeOf } from '../operators/task/event-fields.ts'
+import { createPartitionTask, restorePartitionTask } from '../operators/task/partition-task.ts'
+import type { Decoder } from '../schemas/decoder.ts'
+import type { ArchiveRow, OfflineFeatureRow, OfflineSink, StagedFiles } from '../ports/offline.ts'
+import type { DeadLetter } from '../ports/dead-letters.ts'
+import type { LogRecord } from '../ports/event-log.ts'
+import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
+import { catchUpFromArchive } from './archive-catch-up.ts'
+import { decodeFailureLetter, PartitionProcessor } from './partition-processor.ts'
+
+export interface SlotDeps {
+  readonly offline: OfflineSink
+  readonly checkpoints: CheckpointStore
+  readonly clock: Clock
+  readonly logger: Logger
+}
+
+export interface SlotOptions {
+  readonly topic: string
+  readonly partition: number
+  readonly source: SourceDef
+  readonly views: readonly FeatureViewDef[]
+  readonly decoder: Decoder
+  /** Live consumption archives every record; replay and backfill read the archive instead. */
+  readonly archive: boolean
+  /**
+   * Where a view that this partition's checkpoint does not know yet left its backfill (DESIGN §8
+   * hand-off): its state is adopted and caught up from the archive to the partition's position.
+   */
+  readonly backfillCheckpoints?: (view: FeatureViewDef) => CheckpointStore
+}
+
+export interface SlotOutput {
+  /** `rows[i]` belong to `views[i]`, in emission order. */
+  readonly rows: OfflineFeatureRow[][]
+  readonly deadLetters: DeadLetter[]
+  /** Records (not markers) taken by this call. */
+  readonly records: number
+}
+
+export function viewId(view: Pick<FeatureViewDef, 'name' | 'version'>): string {
+  return `${view.name}@${view.version}`
+}
+
+export class PartitionSlot {
+  readonly options: SlotOptions
+  readonly processors: PartitionProcessor[]
+  seq: number
+  lastCheckpointAtMs: number
+  lastRecordAtMs: number
+  lastMarkerAtMs: number
+  #nextOffset: bigint
+  #rows: OfflineFeatureRow[][]
+  #archive: ArchiveRow[] = []
+  #queue: Promise<unknown> = Promise.resolve()
+  #persisting: Promise<unknown> = Promise.resolve()
+  #checkpointedOffset: string
+  /** The last published checkpoint while its table commits have not all succeeded. */
+  #unfinished: PartitionCheckpoint | undefined
+  readonly #deps: SlotDeps
+
+  private constructor(options: SlotOptions, processors: PartitionProcessor[], seq: number, nextOffset: string, deps: SlotDeps) {
+    this.options = options
+    this.processors = processors
+    this.seq = seq
+    this.#nextOffset = BigInt(nextOffset)
+    this.#checkpointedOffset = nextOffset
+    this.#deps = deps
+    this.#rows = options.views.map(() => [])
+    const now = deps.clock.nowMs()
+    this.lastCheckpointAtMs = now
+    this.lastRecordAtMs = now
+    this.lastMarkerAtMs = now
+  }
+
+  /**
+   * Restores from the latest checkpoint, or starts fresh at `startOffset`. A view the checkpoint
+   * does not know starts empty at the partition's position (see the backfill hand-off for views
+   * that need history).
+   */
+  static async restore(options: SlotOptions, deps: SlotDeps, startOffset = '0'): Promise<PartitionSlot> {
+    const { topic, partition, source, views } = options
+    const latest = await deps.checkpoints.latest(topic, partition)
+    if (latest !== undefined) await rollForward(latest, deps)
+    const nextOffset = latest?.nextOffset ?? startOffset
+    const processors: PartitionProcessor[] = []
+    const adopted: number[] = []
+    for (const view of views) {
+      const saved = latest?.views.find((v) => v.view === viewId(view))
+      if (saved) {
+        const task = restorePartitionTask([view], source, await deps.checkpoints.readState(saved.stateKey))
+        processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset, rowsAtNextOffset: saved.rowsAtNextOffset ?? 0 }))
+        continue
+      }
+      const backfill = await options.backfillCheckpoints?.(view).latest(topic, partition)
+      if (backfill && backfill.views[0]) {
+        if (BigInt(backfill.nextOffset) > BigInt(nextOffset)) {
+          throw new InvariantViolation(`backfill of ${viewId(view)} on ${topic}/${partition} reached ${backfill.nextOffset}, past the live position ${nextOffset}`)
+        }
+        const task = restorePartitionTask([view], source, await options.backfillCheckpoints!(view).readState(backfill.views[0].stateKey))
+        processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset: backfill.nextOffset, rowsAtNextOffset: backfill.views[0].rowsAtNextOffset ?? 0 }))
+        adopted.push(processors.length - 1)
+        continue
+      }
+      processors.push(new PartitionProcessor({ topic, partition, source, task: createPartitionTask({ views: [view], source }), nextOffset }))
+    }
+    if (latest) deps.logger.debug({ topic, partition, checkpointSeq: latest.seq, offset: nextOffset }, 'partition restored')
+    const slot = new PartitionSlot(options, processors, latest?.seq ?? 0, nextOffset, deps)
+    for (const v of adopted) slot.pendingCatchUp.push(v)
+    return slot
+  }
+
+  /** Processors adopted from a backfill that still have to catch up from the archive. */
+  readonly pendingCatchUp: number[] = []
+
+  /**
+   * Brings adopted views from their backfill position to the partition's position by reading the
+   * archive (which holds everything up to the restored checkpoint, markers included); their rows
+   * are kept for the next checkpoint and returned for the online store.
+   */
+  async catchUp(createdAtMs: number): Promise<SlotOutput> {
+    const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: 0 }
+    for (const v of this.pendingCatchUp.splice(0)) {
+      out.rows[v] = await catchUpFromArchive(this.processors[v] as PartitionProcessor, this.#deps.offline, this.options.decoder, this.nextOffset, createdAtMs)
+    }
+    this.#keep(out.rows)
+    return out
+  }
+
+  get topic(): string {
+    return this.options.topic
+  }
+
+  get partition(): number {
+    return this.options.partition
+  }
+
+  get nextOffset(): string {
+    return this.#nextOffset.toString()
+  }
+
+  /** Where the latest published checkpoint resumes (the position to commit to Kafka). */
+  get nextOffsetAtLastCheckpoint(): string {
+    return this.#checkpointedOffset
+  }
+
+  /** Current partition watermark (all views see the same records, hence the same watermark). */
+  get watermarkMs(): number {
+    return this.processors[0]?.task.watermarkMs ?? -Infinity
+  }
+
+  get buffered(): number {
+    return this.#archive.length + this.#rows.reduce((n, r) => n + r.length, 0)
+  }
+
+  /** Runs `fn` after everything queued before it on this partition. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(fn)
+    this.#queue = next.catch(() => undefined)
+    return next
+  }
+
+  async processRecords(records: readonly LogRecord[], createdAtMs: number): Promise<SlotOutput> {
+    const fresh = records.filter((r) => BigInt(r.offset) >= this.#nextOffset)
+    const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: fresh.length }
+    if (fresh.length === 0) return out
+    const decoded = await this.options.decoder.decodeBatch(fresh.map((r) => r.value))
+    for (let v = 0; v < this.processors.length; v++) {
+      const result = (this.processors[v] as PartitionProcessor).processRecords(fresh, decoded, createdAtMs)
+      out.rows[v] = result.rows
+      out.deadLetters.push(...result.deadLetters)
+    }
+    for (let i = 0; i < fresh.length; i++) {
+      const record = fresh[i] as LogRecord
+      const result = decoded[i]!
+      if (!result.ok) out.deadLetters.push(decodeFailureLetter(this.options, this.options.source, this.options.views, record, result))
+      if (this.options.archive) {
+        this.#archive.push({
+          partition: this.partition,
+          offset: record.offset,
+          eventTimeMs: result.ok ? (eventTimeOf(result.event[this.options.source.eventTimeField]) ?? null) : null,
+          key: record.key,
+          schemaId: result.ok ? result.schemaId : (result.schemaId ?? null),
+          payload: record.value,
+          markerWatermarkMs: null,
+          timestampMs: record.timestampMs,
+        })
+      }
+    }
+    this.#nextOffset = BigInt((fresh.at(-1) as LogRecord).offset) + 1n
+    this.#keep(out.rows)
+    return out
+  }
+
+  /** An idle-advance marker: live, from the idle detector (and archived); replay, from the archive. */
+  processMarker(watermarkMs: number, createdAtMs: number): SlotOutput {
+    const rows = this.processors.map((p) => p.processMarker(watermarkMs, createdAtMs))
+    if (this.options.archive) {
+      this.#archive.push({
+        partition: this.partition,
+        offset: this.nextOffset,
+        eventTimeMs: null,
+        key: null,
+        schemaId: null,
+        payload: null,
+        markerWatermarkMs: watermarkMs,
+        timestampMs: createdAtMs,
+      })
+    }
+    this.#keep(rows)
+    return { rows, deadLetters: [], records: 0 }
+  }
+
+  #keep(rows: readonly OfflineFeatureRow[][]): void {
+    for (let v = 0; v < rows.length; v++) {
+      if (!this.options.views[v]!.offline) continue
+      const target = this.#rows[v] as OfflineFeatureRow[]
+      for (const r of rows[v] as OfflineFeatureRow[]) target.push(r)
+    }
+  }
+
+  /**
+   * Checkpoints and waits for it. Returns false when another owner published first: this slot is
+   * stale and must be dropped.
+   */
+  async checkpoint(landed?: Promise<unknown>): Promise<boolean> {
+    await this.#persisting
+    return this.#persist(this.#cut(), landed)
+  }
+
+  /**
+   * Starts a checkpoint and returns once its cut is taken; the I/O (staging, state blobs, publish,
+   * table commits) then runs while later records are processed, so a checkpoint does not stall
+   * online writes. At most one is in flight: a new one first waits for the previous one. `done`
+   * gets the outcome (false = fenced) or the error, exactly once.
+   *
+   * `landed` (both forms) settles once the caller's online writes and dead letters of every row
+   * before the cut are done; the publish — the point of no return — waits for it, since a restart
+   * resumes after the cut and would never write those rows again.
+   */
+  async checkpointInBackground(done: (result: { ok: boolean } | { err: unknown }) => void, landed?: Promise<unknown>): Promise<void> {
+    await this.#persisting
+    const persisting = this.#persist(this.#cut(), landed)
+    this.#persisting = persisting.then(
+      (ok) => (done({ ok }), undefined),
+      (err: unknown) => (done({ err }), undefined),
+    )
+  }
+
+  /** The synchronous part: what the checkpoint covers, taken between two records. */
+  #cut(): CheckpointCut {
+    const { views } = this.options
+    const cut: CheckpointCut = {
+      seq: this.seq + 1,
+      startedAtMs: this.#deps.clock.nowMs(),
+      previousCheckpointAtMs: this.lastCheckpointAtMs,
+      rows: this.#rows,
+      archive: this.#archive,
+      states: views.map((_, v) => (this.processors[v] as PartitionProcessor).task.snapshot()),
+      rowsAtNextOffset: this.processors.map((p) => p.rowsAtNextOffset),
+      nextOffset: this.nextOffset,
+      watermarkMs: this.watermarkMs,
+    }
+    this.#rows = views.map(() => [])
+    this.#archive = []
+    this.lastCheckpointAtMs = cut.startedAtMs
+    return cut
+  }
+
+  /**
+   * Runs the checkpoint of `cut`. Until its record is published the cut's rows exist only here, so a
+   * failure before the publish puts them back in front of the buffers for the next checkpoint: no
+   * checkpoint ever publishes past rows never written. After the publish the record names them; if
+   * the table commits fail, the next checkpoint (or a restart's `restore`) finishes them first.
+   */
+  async #persist(cut: CheckpointCut, landed: Promise<unknown> | undefined): Promise<boolean> {
+    let published: PartitionCheckpoint | undefined
+    try {
+      published = await this.#publish(cut, landed)
+    } catch (err: unknown) {
+      this.#giveBack(cut)
+      throw err
+    }
+    if (published === undefined) return false
+    await this.#finish(published)
+    return true
+  }
+
+  /** Puts an unpublished cut's rows and archive records back in front of what came after it. */
+  #giveBack(cut: CheckpointCut): void {
+    this.#rows = cut.rows.map((rows, v) => (rows.length === 0 ? (this.#rows[v] as OfflineFeatureRow[]) : rows.concat(this.#rows[v] as OfflineFeatureRow[])))
+    if (cut.archive.length > 0) this.#archive = cut.archive.concat(this.#archive)
+    this.lastCheckpointAtMs = cut.previousCheckpointAtMs
+  }
+
+  #retryOptions(): RetryOptions {
+    const { clock, logger } = this.#deps
+    const { topic, partition } = this.options
+    return { clock, attempts: 10, maxDelayMs: 2_000, onRetry: (err: unknown) => logger.warn({ err, topic, partition }, 'checkpoint step retried') }
+  }
+
+  /** Steps 1–3: stage, state blobs, publish. Undefined when fenced. */
+  async #publish(cut: CheckpointCut, landed: Promise<unknown> | undefined): Promise<PartitionCheckpoint | undefined> {
+    const { offline, checkpoints, logger } = this.#deps
+    const { topic, partition, views } = this.options
+    const { seq } = cut
+    const options = this.#retryOptions()
+    // A published checkpoint whose table commits failed is finished before anything newer is
+    // published: restore rolls forward only the latest record, so its files would never be committed.
+    if (this.#unfinished !== undefined) await this.#finish(this.#unfinished)
+    const staged: StagedFiles[] = []
+    // Every table gets a commit at every checkpoint, empty or not, so all tables of a partition carry
+    // the same checkpoint markers and can be compared at the same cut (verify-parity).
+    for (let v = 0; v < views.length; v++) {
+      if (views[v]!.offline) staged.push(await retry(() => offline.stageFeatureRows(views[v]!, cut.rows[v] as OfflineFeatureRow[]), options))
+    }
+    if (this.options.archive) staged.push(await retry(() => offline.stageArchiveRows(topic, cut.archive), options))
+    const saved = []
+    for (let v = 0; v < views.length; v++) {
+      const bytes = cut.states[v] as Uint8Array
+      const stateKey = await retry(() => checkpoints.writeState(topic, partition, seq, bytes), options)
+      const rows = cut.rowsAtNextOffset[v] ?? 0
+      saved.push({ view: viewId(views[v]!), stateKey, ...(rows > 0 ? { rowsAtNextOffset: rows } : {}) })
+    }
+    const wm = cut.watermarkMs
+    const record: PartitionCheckpoint = {
+      seq,
+      topic,
+      partition,
+      nextOffset: cut.nextOffset,
+      watermarkMs: Number.isFinite(wm) ? wm : null,
+      views: saved,
+      staged,
+      createdAtMs: cut.startedAtMs,
+    }
+    await landed
+    if (!(await retry(() => checkpoints.publish(record), options))) {
+      logger.warn({ topic, partition, checkpointSeq: seq }, 'checkpoint fenced: another owner published first')
+      return undefined
+    }
+    this.seq = seq
+    this.#checkpointedOffset = cut.nextOffset
+    this.#unfinished = record
+    return record
+  }
+
+  /** Step 4: commits the published record's files to every table, then prunes older records. */
+  async #finish(record: PartitionCheckpoint): Promise<void> {
+    const { checkpoints, logger } = this.#deps
+    await retry(() => rollForward(record, this.#deps), this.#retryOptions())
+    if (this.#unfinished === record) this.#unfinished = undefined
+    await checkpoints.prune(record.topic, record.partition, record.seq).catch((err: unknown) => logger.warn({ err }, 'checkpoint prune failed'))
+  }
+}
+
+interface CheckpointCut {
+  readonly seq: number
+  readonly startedAtMs: number
+  /** When the checkpoint before this one started: restored if this one fails before its publish. */
+  readonly previousCheckpointAtMs: number
+  readonly rows: OfflineFeatureRow[][]
+  readonly archive: ArchiveRow[]
+  readonly states: Uint8Array[]
+  readonly rowsAtNextOffset: number[]
+  readonly nextOffset: string
+  readonly watermarkMs: number
+}
+
+/** Commits the record's staged files to every table that does not hold them yet (commit skips those that do). */
+async function rollForward(record: PartitionCheckpoint, deps: SlotDeps): Promise<void> {
+  const name = deps.checkpoints.markerName(record.topic, record.partition)
+  for (const staged of record.staged) {
+    await deps.offline.commit(
+      staged.table,
+      [staged],
+      { [name]: record.seq },
+      { [`kfs.offset.${name}`]: record.nextOffset, ...(record.watermarkMs === null ? {} : { [`kfs.watermark.${name}`]: String(record.watermarkMs) }) },
+    )
+  }
+}

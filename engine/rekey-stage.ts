@@ -1,0 +1,335 @@
+/**
+ * The re-key stage (DESIGN §2): consumes a source topic, keys every record by an entity the topic
+ * is not keyed by, and produces it to the internal topic `<prefix>.<source>.by-<entity>`, exactly
+ * once — Kafka's consume-transform-produce: each transaction holds forwarded records, dead letters
+ * and the consumed offsets of every source partition it advanced (`sendOffsets` to the stage's own
+ * consumer group), so records and progress commit together or not at all. Views consume the
+ * internal topic read-committed, so they never see a record of an aborted (e.g. killed) transaction.
+ * What is forwarded or refused per record: rekey-records.ts.
+ *
+ * Order (docs/semantics.md §16): the stage's group gives the WHOLE source topic to one member
+ * (`exclusive` assignment), and that member forwards in the order of a strict record-level merge of
+ * all source partitions by event time (rekey-alignment.ts): fetched batches go into per-partition
+ * queues, and a record goes only once it is the smallest among the heads of all partitions, those
+ * not fetched yet included. On a backlog the internal topic's order is thus a function of the
+ * source's contents alone: a run that crashes and restarts from the committed offsets writes what an
+ * uninterrupted run writes, and no event on time in its source partition is late in the internal
+ * topic. A member that does not own every partition (it cannot happen with the exclusive
+ * assignment, but a rebalance passes through it) forwards nothing. Queues are bounded: a partition
+ * whose queue is full is paused until the merge drains it.
+ *
+ * Ownership: on taking partitions the stage first opens (and aborts) a transaction with its one
+ * transactional id — fencing a previous owner that may still be alive, and letting its last
+ * transaction finish or abort — then reads the group's committed offsets and seeks there, so the
+ * merge and the consumer start at the same, final positions.
+ *
+ * Failure: any error of a transaction aborts it and is fatal for the engine (the process restarts
+ * from the committed offsets) — retrying in place could repeat a commit whose outcome is unknown.
+ * The one exception is being fenced after losing the topic to another member, which is the normal
+ * end of a zombie's work.
+ */
+import type { Clock } from '../core/clock.ts'
+import { FeatureStoreError, InvariantViolation } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Decoder } from '../schemas/decoder.ts'
+import type { LogTransaction, TransactionalEventLog } from '../ports/event-log-transaction.ts'
+import type { DeadLetter, DeadLetterSink } from '../ports/dead-letters.ts'
+import type { EventLog, LogBatch, LogConsumer, LogRecord, PositionNotice, ProduceRecord, TopicPartitionOffset } from '../ports/event-log.ts'
+import { chunksOf, deadLetterRecords } from './dead-letter-topic.ts'
+import type { EngineStats } from './engine-stats.ts'
+import type { RekeyPlan } from './plan-sources.ts'
+import { RecordMerge, type Merged } from './rekey-alignment.ts'
+import { rekeyRecord, type RekeyOutcome } from './rekey-records.ts'
+
+export { REKEY_HEADERS, rekeyRecords, type RekeyedBatch } from './rekey-records.ts'
+
+/** Records queued per stage before partitions are paused (spread over the source partitions). */
+const QUEUED_RECORDS = 50_000
+const MIN_QUEUED_PER_PARTITION = 1_000
+/** Records forwarded per transaction at most. */
+const TRANSACTION_RECORDS = 5_000
+
+export function rekeyGroupId(engineGroupId: string, plan: Pick<RekeyPlan, 'source' | 'entity'>): string {
+  return `${engineGroupId}.rekey.${plan.source.name}.by-${plan.entity.name}`
+}
+
+export function isTransactional(log: EventLog): log is TransactionalEventLog {
+  return typeof (log as Partial<TransactionalEventLog>).transaction === 'function'
+}
+
+export interface RekeyStageOptions {
+  readonly log: TransactionalEventLog
+  readonly plan: RekeyPlan
+  /** The engine's group; the stage uses `rekeyGroupId(groupId, plan)`. */
+  readonly groupId: string
+  readonly decoder: Decoder
+  readonly deadLetters: DeadLetterSink
+  /** When given, dead letters are produced in the stage's transactions (exactly once) to this topic. */
+  readonly deadLetterTopic?: string
+  readonly stats: EngineStats
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly onFatal: (err: Error) => void
+  /** Records the merge may hold in memory (default 50,000); tests make it small. */
+  readonly queuedRecords?: number
+}
+
+export interface RekeyPartitionProgress {
+  /** Next source offset to re-key (everything before it is committed), known once the partition is owned. */
+  readonly position: string | undefined
+  readonly assignedAtMs: number
+  readonly lastBatchAtMs: number | undefined
+}
+
+export interface RekeyStage {
+  readonly plan: RekeyPlan
+  readonly groupId: string
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** Per owned source partition. */
+  progress(): ReadonlyMap<number, RekeyPartitionProgress>
+  /** True while a batch is being re-keyed. */
+  readonly busy: boolean
+  /** When the stage last finished a batch or got an assignment (wall clock). */
+  readonly lastActivityAtMs: number
+}
+
+/** What a queued record carries to its transaction. */
+interface Queued {
+  readonly outcome: RekeyOutcome
+}
+
+export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
+  const { log, plan, decoder, stats, clock } = options
+  const groupId = rekeyGroupId(options.groupId, plan)
+  // One owner for the whole topic, so one id: a new owner's first transaction fences the last one.
+  const transactionalId = groupId
+  const topic = plan.source.topic
+  const logger = options.logger.child({ component: 'pipeline.rekey', topic: plan.topic })
+  const owned = new Map<number, { position: string | undefined; assignedAtMs: number; lastBatchAtMs: number | undefined }>()
+  const paused = new Set<number>()
+  let merge: RecordMerge<Queued> | undefined
+  let perPartitionLimit = MIN_QUEUED_PER_PARTITION
+  let consumer: LogConsumer | undefined
+  let draining: Promise<void> = Promise.resolve()
+  let busyCount = 0
+  let lastActivityAtMs = clock.nowMs()
+  let failed = false
+
+  /** Reported once; the stage forwards nothing more (the engine restarts from the committed offsets). */
+  const fatal = (err: unknown): Error => {
+    const error = err instanceof Error ? err : new Error(String(err))
+    if (!failed) options.onFatal(error)
+    failed = true
+    return error
+  }
+
+  async function onBatch(batch: LogBatch): Promise<void> {
+    if (batch.records.length === 0 || !merge || failed) return
+    busyCount++
+    try {
+      const decoded = await decoder.decodeBatch(batch.records.map((r) => r.value))
+      const entries = batch.records.map((record, i) => {
+        const outcome = rekeyRecord(plan, record, decoded[i]!)
+        return { offset: BigInt(record.offset), timeMs: outcome.timeMs, value: { outcome } }
+      })
+      const last = batch.records[batch.records.length - 1] as LogRecord
+      merge.add(batch.partition, entries, BigInt(batch.nextOffset ?? BigInt(last.offset) + 1n), BigInt(batch.highWatermark))
+      const entry = owned.get(batch.partition)
+      if (entry) entry.lastBatchAtMs = clock.nowMs()
+      if (merge.queued(batch.partition) >= perPartitionLimit && !paused.has(batch.partition)) {
+        paused.add(batch.partition)
+        consumer?.pause([{ topic, partition: batch.partition }])
+      }
+      await drain()
+    } finally {
+      busyCount--
+      lastActivityAtMs = clock.nowMs()
+    }
+  }
+
+  function onPosition(notice: PositionNotice): void {
+    if (notice.topic !== topic || !merge?.started(notice.partition)) return
+    merge.moved(notice.partition, BigInt(notice.nextOffset), BigInt(notice.highWatermark))
+    void drain()
+  }
+
+  /** Forwards what the merge allows, one transaction at a time; serialised; an error is fatal (reported here). */
+  function drain(): Promise<void> {
+    const run = draining.then(async () => {
+      busyCount++
+      try {
+        while (!failed && merge && owned.size === merge.partitions) {
+          const next = merge.take(TRANSACTION_RECORDS)
+          if (next.length === 0) break
+          if (!(await forward(next))) break
+        }
+        resumeDrained()
+        refreshProgress()
+      } finally {
+        busyCount--
+      }
+    })
+    draining = run.catch((err: unknown) => {
+      logger.error({ err }, 're-key forwarding failed')
+      fatal(err)
+    })
+    return draining
+  }
+
+  function resumeDrained(): void {
+    const go = [...paused].filter((p) => !merge || merge.queued(p) < perPartitionLimit / 2)
+    for (const p of go) paused.delete(p)
+    if (go.length > 0) consumer?.resume(go.map((partition) => ({ topic, partition })))
+  }
+
+  /** A partition with nothing queued has forwarded (committed) everything up to its read position. */
+  function refreshProgress(): void {
+    for (const [p, entry] of owned) {
+      const position = merge?.position(p)
+      if (position !== undefined && merge!.queued(p) === 0) entry.position = position.toString()
+    }
+  }
+
+  /** One transaction; false when fenced after losing the topic (the new owner redoes it). */
+  async function forward(items: readonly Merged<Queued>[]): Promise<boolean> {
+    const records: ProduceRecord[] = []
+    const deadLetters: DeadLetter[] = []
+    const next = new Map<number, bigint>()
+    for (const { partition, record } of items) {
+      const { outcome } = record.value
+      if (outcome.forward) records.push(outcome.forward)
+      else deadLetters.push(outcome.deadLetter)
+      next.set(partition, record.offset + 1n)
+    }
+    const offsets: TopicPartitionOffset[] = [...next].map(([partition, offset]) => ({
+      topic,
+      partition,
+      offset: offset.toString(),
+    }))
+    const inTransaction = options.deadLetterTopic !== undefined
+    let txn: LogTransaction | undefined
+    try {
+      txn = await log.transaction(transactionalId)
+      // Several sends, one transaction: each request stays under the broker's message size limit.
+      for (const chunk of chunksOf(records)) await txn.produce(plan.topic, chunk)
+      if (inTransaction)
+        for (const chunk of chunksOf(deadLetterRecords(deadLetters))) await txn.produce(options.deadLetterTopic!, chunk)
+      await txn.sendOffsets(groupId, offsets)
+      await txn.commit()
+    } catch (err: unknown) {
+      await txn?.abort().catch((e: unknown) => logger.debug({ err: e }, 'abort after a failed transaction failed'))
+      if (err instanceof FeatureStoreError && err.code === 'COMMIT_CONFLICT' && owned.size < (merge?.partitions ?? 0)) {
+        logger.warn(
+          { records: items.length },
+          're-key transaction fenced after the source topic moved to another member; the new owner redoes it',
+        )
+        return false
+      }
+      throw err
+    }
+    // At least once for dead letters only when the engine gave no topic to write them transactionally.
+    if (!inTransaction && deadLetters.length > 0) await options.deadLetters.write(deadLetters)
+    for (const letter of deadLetters) stats.deadLettered[letter.reason] = (stats.deadLettered[letter.reason] ?? 0) + 1
+    stats.rekeyed += records.length
+    for (const { partition, offset } of offsets) {
+      const entry = owned.get(partition)
+      if (entry) entry.position = offset
+    }
+    return true
+  }
+
+  async function onAssigned(assigned: readonly { topic: string; partition: number }[]): Promise<void> {
+    lastActivityAtMs = clock.nowMs()
+    if (!merge) return
+    const keep = new Set(assigned.filter((a) => a.topic === topic).map((a) => a.partition))
+    const beyond = [...keep].filter((p) => p >= merge!.partitions)
+    if (beyond.length > 0) {
+      throw new InvariantViolation(
+        `source topic ${topic} now has more than the ${merge.partitions} partitions the re-key stage started with; it restarts to merge them all`,
+        {
+          context: { topic, partitions: beyond.join(',') },
+        },
+      )
+    }
+    for (const p of [...owned.keys()]) if (!keep.has(p)) release(p)
+    const taken = [...keep].filter((p) => !owned.has(p)).sort((a, b) => a - b)
+    if (taken.length > 0) {
+      // Fence a previous owner first: its last transaction ends (commits or aborts) before we read offsets.
+      await (await log.transaction(transactionalId)).abort()
+      const [committed, starts, ends] = await Promise.all([log.committedOffsets(groupId, topic), log.startOffsets(topic), log.endOffsets(topic)])
+      const now = clock.nowMs()
+      for (const p of taken) {
+        // Where the consumer really resumes: a committed offset the log no longer holds (retention
+        // deleted those records before they were re-keyed) or none at all means its first record.
+        const start = BigInt(starts[p] ?? '0')
+        const done = committed[p]
+        if (done !== undefined && BigInt(done) < start) {
+          logger.warn({ topic, partition: p, committed: done, logStart: start.toString() }, 'source records were deleted by retention before they were re-keyed')
+        }
+        const position = done === undefined || BigInt(done) < start ? start.toString() : done
+        merge.start(p, BigInt(position), BigInt(ends[p] ?? '0'))
+        consumer?.seek({ topic, partition: p, offset: position })
+        owned.set(p, { position, assignedAtMs: now, lastBatchAtMs: undefined })
+      }
+      logger.info({ partitions: taken.length, owned: owned.size, of: merge.partitions }, 're-key stage took source partitions')
+    }
+    // Pauses outlive rebalances in the clients: start every owned partition unpaused.
+    const wasPaused = [...paused].filter((p) => keep.has(p))
+    paused.clear()
+    if (wasPaused.length > 0) consumer?.resume(wasPaused.map((partition) => ({ topic, partition })))
+    void drain()
+  }
+
+  function release(partition: number): void {
+    owned.delete(partition)
+    paused.delete(partition)
+    merge?.stop(partition)
+  }
+
+  return {
+    plan,
+    groupId,
+    async start() {
+      await log.createTopic(plan.topic, plan.internalSource.partitions)
+      if (options.deadLetterTopic !== undefined) await log.createTopic(options.deadLetterTopic, 1)
+      const partitions = await log.partitionCount(topic)
+      merge = new RecordMerge<Queued>(partitions)
+      perPartitionLimit =
+        options.queuedRecords === undefined
+          ? Math.max(MIN_QUEUED_PER_PARTITION, Math.floor(QUEUED_RECORDS / partitions))
+          : Math.max(1, Math.floor(options.queuedRecords / partitions))
+      consumer = log.consumer({
+        groupId,
+        topics: [topic],
+        readCommitted: true,
+        exclusive: true,
+        onCrash: (err) => fatal(err),
+      })
+      await consumer.run({
+        eachBatch: (batch) =>
+          onBatch(batch).catch((err: unknown) => {
+            logger.error({ err, partition: batch.partition }, 're-key batch failed')
+            throw fatal(err)
+          }),
+        onAssigned,
+        onRevoked: async (revoked) => {
+          for (const r of revoked) if (r.topic === topic) release(r.partition)
+        },
+        onPosition,
+      })
+      logger.info({ source: topic, views: plan.views.map((v) => `${v.name}@${v.version}`) }, 're-key stage started')
+    },
+    async stop() {
+      await consumer?.stop()
+      await draining
+    },
+    progress: () => owned,
+    get busy() {
+      return busyCount > 0
+    },
+    get lastActivityAtMs() {
+      return lastActivityAtMs
+    },
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Reading an Avro record schema as far as the definition builders need: which top-level fields
+ * exist and what scalar kind each holds. Nullable unions (`["null", T]`) count as `T`, because a
+ * missing value is data (null), not a different type.
+ */
+import { DefinitionError } from '../core/errors.ts'
+import type { AvroRecordSchema } from './types.ts'
+
+export type FieldKind = 'long' | 'double' | 'string' | 'boolean' | 'other'
+
+export interface AvroField {
+  readonly name: string
+  readonly kind: FieldKind
+  /** True for `long`/`int`, with or without a `timestamp-millis` logical type. */
+  readonly isEpochMillis: boolean
+}
+
+function kindOf(type: unknown): { kind: FieldKind; isEpochMillis: boolean } {
+  if (Array.isArray(type)) {
+    const nonNull = type.filter((t) => t !== 'null')
+    return nonNull.length === 1 ? kindOf(nonNull[0]) : { kind: 'other', isEpochMillis: false }
+  }
+  if (typeof type === 'string') {
+    switch (type) {
+      case 'int':
+      case 'long':
+        return { kind: 'long', isEpochMillis: true }
+      case 'float':
+      case 'double':
+        return { kind: 'double', isEpochMillis: false }
+      case 'string':
+        return { kind: 'string', isEpochMillis: false }
+      case 'boolean':
+        return { kind: 'boolean', isEpochMillis: false }
+      default:
+        return { kind: 'other', isEpochMillis: false }
+    }
+  }
+  if (type !== null && typeof type === 'object') {
+    const t = type as { type?: unknown; logicalType?: unknown }
+    if (t.type === 'enum') return { kind: 'string', isEpochMillis: false }
+    if (typeof t.type === 'string' && typeof t.logicalType === 'string') {
+      const base = kindOf(t.type)
+      // Micros and dates are not epoch milliseconds; refusing them here beats silently wrong windows.
+      return { kind: base.kind, isEpochMillis: base.kind === 'long' && (t.logicalType === 'timestamp-millis' || t.logicalType === 'local-timestamp-millis') }
+    }
+    if (typeof t.type === 'string') return kindOf(t.type)
+  }
+  return { kind: 'other', isEpochMillis: false }
+}
+
+/** Validates the record shape and returns its top-level fields in declaration order. */
+export function recordFields(schema: AvroRecordSchema, where: string): AvroField[] {
+  if (schema === null || typeof schema !== 'object' || schema.type !== 'record' || typeof schema.name !== 'string' || !Array.isArray(schema.fields)) {
+    throw new DefinitionError(`${where}: schema must be an Avro record schema ({ type: 'record', name, fields: [...] })`)
+  }
+  const fields: AvroField[] = []
+  const seen = new Set<string>()
+  for (const raw of schema.fields) {
+    const f = raw as { name?: unknown; type?: unknown }
+    if (f === null || typeof f !== 'object' || typeof f.name !== 'string' || f.type === undefined) {
+      throw new DefinitionError(`${where}: Avro record ${schema.name} has a field without a name or type`)
+    }
+    if (seen.has(f.name)) throw new DefinitionError(`${where}: Avro record ${schema.name} declares field '${f.name}' twice`)
+    seen.add(f.name)
+    fields.push({ name: f.name, ...kindOf(f.type) })
+  }
+  return fields
+}
+
+/** Levenshtein distance, for "did you mean" hints in definition errors. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j] as number
+      row[j] = Math.min(cur + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = cur
+    }
+  }
+  return row[b.length] as number
+}
+
+export function didYouMean(name: string, candidates: readonly string[]): string {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  for (const c of candidates) {
+    const d = distance(name, c)
+    if (d < bestDistance) {
+      best = c
+      bestDistance = d
+    }
+  }
+  return best === undefined ? '' : ` Did you mean '${best}'?`
+}

@@ -1,0 +1,58 @@
+import { DefinitionError } from '../core/errors.ts'
+import { formatFeatureRef, parseFeatureRef } from './feature-ref.ts'
+import type { FeatureRef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from './types.ts'
+import { brand, checkName, checkTags, checkText } from './validate.ts'
+
+export interface FeatureServiceOptions {
+  readonly name: string
+  /** `'view:feature'` refs, or whole views (all their features, unpinned). */
+  readonly features: readonly (FeatureRef | string | FeatureViewDef)[]
+  readonly requestFeatures?: readonly (RequestFeatureDef | string)[]
+  readonly owner: string
+  readonly description: string
+  readonly tags?: Readonly<Record<string, string>>
+}
+
+/**
+ * Declares what one model reads: stored features plus request-time features. Existence of the
+ * referenced features is checked by the registry, which sees every definition.
+ *
+ * @example
+ * export const fraudModel = featureService({
+ *   name: 'fraud_model', features: [userClicks, 'user_purchases:amount_avg_7d'],
+ *   requestFeatures: [amountVsAvg7d], owner: 'risk@example.com', description: 'Inputs of the fraud model',
+ * })
+ */
+export function featureService(options: FeatureServiceOptions): FeatureServiceDef {
+  const name = checkName(options?.name, 'feature service')
+  const where = `feature service ${name}`
+  if (!Array.isArray(options.features) || options.features.length === 0) {
+    throw new DefinitionError(`${where}: features must list at least one 'view:feature' ref or view`)
+  }
+  const refs: FeatureRef[] = []
+  for (const item of options.features) {
+    if (typeof item === 'string') {
+      refs.push(formatFeatureRef(parseFeatureRef(item, where)))
+    } else if (item?.kind === 'featureView') {
+      for (const f of item.features) refs.push(`${item.name}:${f.name}`)
+    } else {
+      throw new DefinitionError(`${where}: features entries must be 'view:feature' strings or views from featureView({...})`)
+    }
+  }
+  const dup = refs.find((r, i) => refs.indexOf(r) !== i)
+  if (dup !== undefined) throw new DefinitionError(`${where}: feature '${dup}' is listed twice`)
+  const requestFeatures = (options.requestFeatures ?? []).map((r) => {
+    if (typeof r === 'string') return checkName(r, `${where}: requestFeatures entry`)
+    if (r?.kind === 'requestFeature') return r.name
+    throw new DefinitionError(`${where}: requestFeatures entries must be request features from requestFeature({...}) or their names`)
+  })
+  return brand({
+    kind: 'featureService',
+    name,
+    features: Object.freeze(refs),
+    requestFeatures: Object.freeze(requestFeatures),
+    owner: checkText(options.owner, where, 'owner', { required: true }),
+    description: checkText(options.description, where, 'description', { required: true }),
+    tags: checkTags(options.tags, where),
+  } satisfies FeatureServiceDef)
+}

@@ -1,0 +1,118 @@
+import type { Duration } from '../core/duration.ts'
+import { DefinitionError } from '../core/errors.ts'
+import { expandAggregations, type AggregationOptions } from './aggregations.ts'
+import { didYouMean, recordFields, type AvroField } from './avro-fields.ts'
+import type { EntityDef, EventRecord, FeatureViewDef, SourceDef } from './types.ts'
+import { brand, checkDuration, checkName, checkTags, checkText } from './validate.ts'
+import { resolveValueLimits, type ValueLimitsOptions } from './limits.ts'
+
+/** Avro-like types a `map` may give the fields it adds or overrides. */
+export type MappedFieldType = 'int' | 'long' | 'float' | 'double' | 'string' | 'boolean'
+
+export interface FeatureViewOptions {
+  readonly name: string
+  /** Positive integer; publish logic or schema changes as a new version (the registry refuses edits). */
+  readonly version: number
+  readonly entity: EntityDef
+  readonly source: SourceDef
+  /** Pure predicate over the decoded event. Its source text is hashed, so keep it self-contained. */
+  readonly filter?: (event: EventRecord) => boolean
+  /** Pure projection of the decoded event. Its source text is hashed, so keep it self-contained. */
+  readonly map?: (event: EventRecord) => EventRecord
+  /** Types of the fields `map` adds or overrides (the rest keep their Avro types). */
+  readonly mapFields?: Readonly<Record<string, MappedFieldType>>
+  readonly aggregations: readonly AggregationOptions[]
+  /** Max age of an online row (OUTSIDE_TTL beyond it) and the point-in-time lookback. */
+  readonly ttl: Duration
+  readonly owner: string
+  readonly description: string
+  readonly tags?: Readonly<Record<string, string>>
+  /** How stale the freshest row may be before the view is reported as behind. */
+  readonly freshnessSla: Duration
+  readonly online?: boolean
+  readonly offline?: boolean
+  /**
+   * Size limits of values: `maxStringBytes` (default 4096) bounds each string fed to
+   * first/last/last_n/approx_distinct (larger → dead letter `oversize`); `maxRowBytes` (default
+   * 256 KiB) bounds the worst possible row and is checked here, against the features.
+   */
+  readonly limits?: ValueLimitsOptions
+}
+
+function mappedFields(view: string, base: readonly AvroField[], mapFields: FeatureViewOptions['mapFields']): AvroField[] {
+  if (mapFields === undefined) return [...base]
+  const out = new Map(base.map((f) => [f.name, f]))
+  for (const [name, type] of Object.entries(mapFields)) {
+    const kind = type === 'int' || type === 'long' ? 'long' : type === 'float' || type === 'double' ? 'double' : type === 'string' ? 'string' : type === 'boolean' ? 'boolean' : undefined
+    if (kind === undefined) throw new DefinitionError(`view ${view}: mapFields.${name} has type ${JSON.stringify(type)}; use int, long, float, double, string or boolean`)
+    out.set(name, { name, kind, isEpochMillis: kind === 'long' })
+  }
+  return [...out.values()]
+}
+
+/**
+ * Declares a versioned set of windowed aggregations of one entity over one source. Aggregations
+ * are expanded into features named `<field>_<op>_<window>` (see aggregations.ts).
+ *
+ * @example
+ * export const userPurchases = featureView({
+ *   name: 'user_purchases', version: 1, entity: user, source: purchases,
+ *   aggregations: [{ op: 'sum', field: 'amount', windows: ['1h', '1d', '7d'] }],
+ *   ttl: '7d', freshnessSla: '1m', owner: 'risk@example.com', description: 'Spend per user',
+ *   tags: { team: 'risk' },
+ * })
+ */
+export function featureView(options: FeatureViewOptions): FeatureViewDef {
+  const name = checkName(options?.name, 'view')
+  const where = `view ${name}`
+  if (!Number.isSafeInteger(options.version) || options.version < 1) {
+    throw new DefinitionError(`${where}: version must be a positive integer (1, 2, …), got ${JSON.stringify(options.version)}`)
+  }
+  const { entity, source } = options
+  if (entity?.kind !== 'entity') throw new DefinitionError(`${where}: entity must come from entity({...})`)
+  if (source?.kind !== 'source') throw new DefinitionError(`${where}: source must come from source({...})`)
+  if (options.filter !== undefined && typeof options.filter !== 'function') {
+    throw new DefinitionError(`${where}: filter must be a function (event) => boolean, got ${typeof options.filter}`)
+  }
+  if (options.map !== undefined && typeof options.map !== 'function') {
+    throw new DefinitionError(`${where}: map must be a function (event) => event, got ${typeof options.map}`)
+  }
+  if (options.mapFields !== undefined && options.map === undefined) {
+    throw new DefinitionError(`${where}: mapFields describes what map adds, but there is no map; remove mapFields or add map`)
+  }
+  const fields = mappedFields(name, recordFields(source.schema, `${where}: source ${source.name}`), options.mapFields)
+  const fieldNames = fields.map((f) => f.name)
+  const fieldsWhere = `source ${source.name} (Avro record ${source.schema.name}${options.mapFields ? ' + mapFields' : ''})`
+  for (const key of entity.joinKeys) {
+    if (!fieldNames.includes(key)) {
+      throw new DefinitionError(
+        `${where}: entity ${entity.name} join key '${key}' — no such field in ${fieldsWhere}.${didYouMean(key, fieldNames)} Fields: ${fieldNames.join(', ')}`,
+      )
+    }
+  }
+  const features = expandAggregations(name, options.aggregations, fields, fieldsWhere)
+  for (const bad of ['as_of', 'created_at', ...entity.joinKeys]) {
+    if (features.some((f) => f.name === bad)) throw new DefinitionError(`${where}: feature name '${bad}' is reserved (row column); rename it with name: '…'`)
+  }
+  for (const flag of ['online', 'offline'] as const) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new DefinitionError(`${where}: ${flag} must be true or false`)
+  }
+  return brand({
+    kind: 'featureView',
+    name,
+    version: options.version,
+    entity,
+    source,
+    filter: options.filter,
+    map: options.map,
+    features: Object.freeze(features),
+    ttlMs: checkDuration(options.ttl, where, 'ttl', { positive: true }),
+    owner: checkText(options.owner, where, 'owner', { required: true }),
+    description: checkText(options.description, where, 'description', { required: true }),
+    tags: checkTags(options.tags, where),
+    freshnessSlaMs: checkDuration(options.freshnessSla, where, 'freshnessSla', { positive: true }),
+    online: options.online ?? true,
+    offline: options.offline ?? true,
+    limits: resolveValueLimits(options.limits, features, entity.joinKeys.length, where),
+  } satisfies FeatureViewDef)
+}

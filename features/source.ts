@@ -1,0 +1,90 @@
+import { DefinitionError } from '../core/errors.ts'
+import type { Duration } from '../core/duration.ts'
+import { didYouMean, recordFields } from './avro-fields.ts'
+import type { AvroRecordSchema, EntityDef, SourceDef } from './types.ts'
+import { brand, checkDuration, checkName, checkText } from './validate.ts'
+
+export interface SourceOptions {
+  readonly name: string
+  readonly topic: string
+  /** The Avro record schema of the topic's values (the registry subject `<topic>-value`). */
+  readonly schema: AvroRecordSchema
+  /** Field holding the event time: epoch milliseconds (`long`, optionally `timestamp-millis`). */
+  readonly eventTimeField: string
+  /** Entity the topic's message keys identify; views of other entities re-key first (DESIGN §2). */
+  readonly keyedBy?: EntityDef | string
+  readonly partitions?: number
+  readonly outOfOrderness?: Duration
+  readonly allowedLateness?: Duration
+  readonly idleTimeout?: Duration
+  /**
+   * A record whose event time is more than this after its Kafka timestamp (the ingestion time) is
+   * dead-lettered `future_event_time` and does not move the watermark (default 1h).
+   */
+  readonly maxFutureSkew?: Duration
+  readonly description?: string
+}
+
+export const SOURCE_DEFAULTS = { partitions: 3, outOfOrderness: '5s', allowedLateness: '1m', idleTimeout: '30s', maxFutureSkew: '1h' } as const
+
+const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/
+
+/**
+ * Declares a Kafka topic of Avro events and how event time behaves on it.
+ *
+ * @example
+ * export const clicks = source({
+ *   name: 'clicks', topic: 'clicks', schema: clickSchema, eventTimeField: 'ts', keyedBy: user,
+ *   outOfOrderness: '5s', allowedLateness: '1m', idleTimeout: '30s',
+ * })
+ */
+export function source(options: SourceOptions): SourceDef {
+  const name = checkName(options?.name, 'source')
+  const where = `source ${name}`
+  if (typeof options.topic !== 'string' || !TOPIC.test(options.topic) || options.topic.startsWith('__')) {
+    throw new DefinitionError(`${where}: topic ${JSON.stringify(options.topic)} is not a valid Kafka topic name (letters, digits, '.', '_', '-'; not starting with '__')`)
+  }
+  const fields = recordFields(options.schema, where)
+  const names = fields.map((f) => f.name)
+  const timeField = fields.find((f) => f.name === options.eventTimeField)
+  if (timeField === undefined) {
+    throw new DefinitionError(
+      `${where}: eventTimeField ${JSON.stringify(options.eventTimeField)} — no such field in Avro record ${options.schema.name}.${didYouMean(String(options.eventTimeField), names)} Fields: ${names.join(', ')}`,
+    )
+  }
+  if (!timeField.isEpochMillis) {
+    throw new DefinitionError(`${where}: eventTimeField '${timeField.name}' must be a long of epoch milliseconds (optionally with logicalType 'timestamp-millis')`)
+  }
+  let keyedBy: string | undefined
+  if (options.keyedBy !== undefined) {
+    if (typeof options.keyedBy === 'string') {
+      keyedBy = checkName(options.keyedBy, `${where}: keyedBy`)
+    } else if (options.keyedBy?.kind === 'entity') {
+      keyedBy = options.keyedBy.name
+      const missing = options.keyedBy.joinKeys.filter((k) => !names.includes(k))
+      if (missing.length > 0) {
+        throw new DefinitionError(`${where}: keyedBy entity ${keyedBy} has join key(s) ${missing.join(', ')} missing from Avro record ${options.schema.name}. Fields: ${names.join(', ')}`)
+      }
+    } else {
+      throw new DefinitionError(`${where}: keyedBy must be an entity (from entity({...})) or an entity name`)
+    }
+  }
+  const partitions = options.partitions ?? SOURCE_DEFAULTS.partitions
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 10_000) {
+    throw new DefinitionError(`${where}: partitions must be a whole number from 1 to 10000, got ${JSON.stringify(partitions)}`)
+  }
+  return brand({
+    kind: 'source',
+    name,
+    topic: options.topic,
+    schema: structuredClone(options.schema),
+    eventTimeField: timeField.name,
+    keyedBy,
+    partitions,
+    outOfOrdernessMs: checkDuration(options.outOfOrderness ?? SOURCE_DEFAULTS.outOfOrderness, where, 'outOfOrderness'),
+    allowedLatenessMs: checkDuration(options.allowedLateness ?? SOURCE_DEFAULTS.allowedLateness, where, 'allowedLateness'),
+    idleTimeoutMs: checkDuration(options.idleTimeout ?? SOURCE_DEFAULTS.idleTimeout, where, 'idleTimeout', { positive: true }),
+    maxFutureSkewMs: checkDuration(options.maxFutureSkew ?? SOURCE_DEFAULTS.maxFutureSkew, where, 'maxFutureSkew'),
+    description: checkText(options.description, where, 'description'),
+  } satisfies SourceDef)
+}

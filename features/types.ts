@@ -1,0 +1,150 @@
+/**
+ * The shapes of feature definitions (features as code). Builders in this folder produce these
+ * plain, validated objects; the registry hashes them, the engine plans from them, serving and
+ * training sets read their feature lists. Times are epoch milliseconds, durations milliseconds.
+ */
+
+export type KeyType = 'string' | 'int'
+
+export interface EntityDef {
+  readonly kind: 'entity'
+  readonly name: string
+  /** Fields of the event that identify the entity, in canonical order (see core/entity-key.ts). */
+  readonly joinKeys: readonly string[]
+  readonly keyType: KeyType
+  readonly description: string
+}
+
+/** An Avro record schema as JSON (the registry's subject `<topic>-value` holds it). */
+export type AvroRecordSchema = { readonly type: 'record'; readonly name: string; readonly namespace?: string; readonly fields: readonly unknown[] }
+
+export interface SourceDef {
+  readonly kind: 'source'
+  readonly name: string
+  readonly topic: string
+  readonly schema: AvroRecordSchema
+  /** Field of the decoded event holding its event time (epoch ms, or an Avro timestamp-millis). */
+  readonly eventTimeField: string
+  /** Entity the topic's message keys identify; views of other entities are re-keyed first. */
+  readonly keyedBy: string | undefined
+  readonly partitions: number
+  readonly outOfOrdernessMs: number
+  readonly allowedLatenessMs: number
+  readonly idleTimeoutMs: number
+  /** How far an event time may lie beyond its record's ingestion timestamp (operators/task/event-time-rule.ts). */
+  readonly maxFutureSkewMs: number
+  readonly description: string
+}
+
+export type AggregationOp =
+  | 'count'
+  | 'sum'
+  | 'avg'
+  | 'min'
+  | 'max'
+  | 'first'
+  | 'last'
+  | 'last_n'
+  | 'approx_distinct'
+  | 'approx_percentile'
+
+export interface AggregationDef {
+  /** Output feature name, e.g. `price_sum_1h` (derived unless overridden). */
+  readonly name: string
+  readonly op: AggregationOp
+  /** Input field of the (mapped) event; absent only for `count`. */
+  readonly field: string | undefined
+  /** Window length; `null` means lifetime (unbounded). */
+  readonly windowMs: number | null
+  /** Hop (tile size); for lifetime windows it is unused and set to 0. */
+  readonly hopMs: number
+  /** `last_n` size. */
+  readonly n: number | undefined
+  /** `approx_percentile` quantile in [0, 1]. */
+  readonly quantile: number | undefined
+}
+
+export type FeatureValueType = 'long' | 'double' | 'string' | 'long[]' | 'double[]' | 'string[]'
+
+export interface FeatureDef {
+  readonly name: string
+  readonly type: FeatureValueType
+  readonly aggregation: AggregationDef
+}
+
+export type EventRecord = Readonly<Record<string, unknown>>
+
+/** Size limits of a view's values (features/limits.ts, docs/semantics.md §1). */
+export interface ValueLimits {
+  /** Largest string value, in UTF-8 bytes, an aggregation takes; larger → dead letter `oversize`. */
+  readonly maxStringBytes: number
+  /** Largest possible row, checked against the view's features when it is defined. */
+  readonly maxRowBytes: number
+}
+
+export interface FeatureViewDef {
+  readonly kind: 'featureView'
+  readonly name: string
+  readonly version: number
+  readonly entity: EntityDef
+  readonly source: SourceDef
+  /** Pure predicate over the decoded event; its source text is part of the view's hash. */
+  readonly filter: ((event: EventRecord) => boolean) | undefined
+  /** Pure projection of the decoded event; its source text is part of the view's hash. */
+  readonly map: ((event: EventRecord) => EventRecord) | undefined
+  readonly features: readonly FeatureDef[]
+  /** Max age: an online row older than this is OUTSIDE_TTL; also the Redis key TTL. */
+  readonly ttlMs: number
+  readonly owner: string
+  readonly description: string
+  readonly tags: Readonly<Record<string, string>>
+  readonly freshnessSlaMs: number
+  readonly online: boolean
+  readonly offline: boolean
+  /** Absent: `DEFAULT_VALUE_LIMITS` (the builder always sets it; hand-built test views may not). */
+  readonly limits?: ValueLimits
+}
+
+/** `view:feature` — how services, serving requests and training sets name a feature. */
+export type FeatureRef = `${string}:${string}`
+
+export interface FeatureServiceDef {
+  readonly kind: 'featureService'
+  readonly name: string
+  readonly features: readonly FeatureRef[]
+  readonly requestFeatures: readonly string[]
+  readonly owner: string
+  readonly description: string
+  readonly tags: Readonly<Record<string, string>>
+}
+
+export type RequestValueType = 'long' | 'double' | 'string' | 'boolean'
+
+export type FeatureValue = number | string | null | readonly number[] | readonly string[]
+
+export interface RequestFeatureDef {
+  readonly kind: 'requestFeature'
+  readonly name: string
+  readonly request: Readonly<Record<string, RequestValueType>>
+  readonly features: readonly FeatureRef[]
+  readonly outputType: RequestValueType
+  /** Pure: same function in serving and in training-set generation. */
+  readonly fn: (request: Readonly<Record<string, unknown>>, features: Readonly<Record<string, FeatureValue>>) => FeatureValue | boolean
+  readonly description: string
+}
+
+export type Definition = EntityDef | SourceDef | FeatureViewDef | FeatureServiceDef | RequestFeatureDef
+
+/**
+ * A feature row (DESIGN §3): `values` follow the order of the view's `features`.
+ * `createdAtMs` is stamped by the pipeline when the row is produced (operators have no clock).
+ */
+export interface FeatureRow {
+  readonly entityKey: string
+  readonly asOfMs: number
+  readonly values: readonly FeatureValue[]
+}
+
+export interface StampedRow extends FeatureRow {
+  readonly createdAtMs: number
+}

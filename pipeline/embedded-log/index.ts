@@ -1,7 +1,0 @@
-/**
- * The embedded event log: Kafka's semantics that kfs relies on, on a local directory. The public
- * surface is the `EventLog` port implementation plus the transaction shape shared with Kafka.
- */
-export { EmbeddedEventLog, type EmbeddedEventLogOptions, type EmbeddedConsumerRequest } from './embedded-event-log.ts'
-export type { LogTransaction, TransactionalEventLog, ConsumerCrashHandler } from './log-transaction.ts'
-export { murmur2, partitionForKey } from './murmur2.ts'

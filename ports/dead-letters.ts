@@ -1,0 +1,50 @@
+/**
+ * Dead letters port: bad input is data, never a crash and never a silent drop. Every refused record
+ * becomes one dead letter with a reason from the closed list below and a human-readable detail.
+ * Adapter: engine/dead-letter-topic.ts (a Kafka-compatible topic on the event log).
+ */
+export type DeadLetterReason =
+  | 'undecodable'
+  | 'unknown_schema'
+  | 'schema_mismatch'
+  | 'missing_event_time'
+  | 'missing_key'
+  | 'invalid_key'
+  | 'oversize'
+  | 'late'
+  | 'future_event_time'
+  | 'map_failed'
+  | 'future_event_time'
+  /** A numeric value an aggregation cannot take: NaN, ±Infinity, beyond ±2^960 for a sum, a long beyond ±2^53. */
+  | 'out_of_range'
+  /** The event-time field holds a value that is no epoch-millisecond time (e.g. a long beyond ±2^53). */
+  | 'invalid_event_time'
+  /** A string field that is not valid UTF-8 (a join key with invalid UTF-8 is `invalid_key`). */
+  | 'invalid_utf8'
+
+/** Where a re-keyed record was first read: the re-key stage's `kfs-source-*` headers. */
+export interface RecordOrigin {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: string
+}
+
+export interface DeadLetter {
+  /** Where the refused record was read (for a re-keyed view: the internal topic). */
+  readonly topic: string
+  readonly partition: number
+  readonly offset: string
+  /** The source record it was forwarded from, when it was read from a re-key stage's internal topic. */
+  readonly origin?: RecordOrigin
+  readonly key: Uint8Array | null
+  readonly value: Uint8Array | null
+  readonly reason: DeadLetterReason
+  readonly detail: string
+  /** The view that refused it, when only one view did (e.g. missing key of that view's entity). */
+  readonly view?: string
+}
+
+export interface DeadLetterSink {
+  write(letters: readonly DeadLetter[]): Promise<void>
+  flush(): Promise<void>
+}

@@ -1,0 +1,140 @@
+/**
+ * Event log port: Kafka, or the embedded on-disk log with the same semantics that matter here.
+ * Adapters: adapters/event-log/{kafka,embedded}; contract suite: test/contracts/event-log.ts.
+ *
+ * Guarantees: records of one partition are delivered in offset order; a batch not taken whole is
+ * delivered again from its first untaken record; committed offsets are progress markers only
+ * (exactly-once comes from the engine's checkpoints). Failure modes: produce and admin calls may
+ * reject (transient or not); a consumer handler error stops the consumer and reaches `onCrash`.
+ */
+
+export interface LogRecord {
+  readonly topic: string
+  readonly partition: number
+  /** Kafka offsets are int64; kept as decimal strings end to end (kafkajs does the same). */
+  readonly offset: string
+  readonly key: Uint8Array | null
+  readonly value: Uint8Array | null
+  readonly timestampMs: number
+  readonly headers: Readonly<Record<string, string>>
+}
+
+export interface ProduceRecord {
+  readonly key: Uint8Array | string | null
+  readonly value: Uint8Array | null
+  readonly headers?: Readonly<Record<string, string>>
+  /** Explicit partition; otherwise the log hashes the key (murmur2, as Kafka's default partitioner). */
+  readonly partition?: number
+  /**
+   * The record's timestamp (Kafka CreateTime); default: the time of the produce. The re-key stage
+   * passes the source record's, so views and replay judge the same ingestion time (event-time rule).
+   */
+  readonly timestampMs?: number
+}
+
+export interface TopicPartitionOffset {
+  readonly topic: string
+  readonly partition: number
+  /** The next offset to read (Kafka's committed-offset convention). */
+  readonly offset: string
+}
+
+export interface LogBatch {
+  readonly topic: string
+  readonly partition: number
+  /** In offset order. */
+  readonly records: readonly LogRecord[]
+  /** Offset after the last record the log currently holds for this partition (Kafka high watermark). */
+  readonly highWatermark: string
+  /**
+   * Where the next read of the partition starts once the batch is taken whole: after its last
+   * record, or further when the fetch also covered records the log does not deliver (a transaction's
+   * commit marker, aborted records). Absent: last record's offset + 1.
+   */
+  readonly nextOffset?: string
+  /**
+   * Where the log read this batch from: no record lies between it and `records[0]` (on Kafka the
+   * offsets in between hold transaction markers or aborted records, which a read-committed
+   * consumer never sees). Absent means `records[0].offset`.
+   */
+  readonly fromOffset?: string
+}
+
+/** A fetch that moved a partition's read position without delivering a record (markers, aborted records only). */
+export interface PositionNotice {
+  readonly topic: string
+  readonly partition: number
+  readonly nextOffset: string
+  readonly highWatermark: string
+}
+
+/**
+ * What a handler took of a batch: its first `consumed` records (0 ≤ consumed ≤ records.length,
+ * an integer). The rest is delivered again, from `records[consumed]`, in a later batch of the
+ * partition — so a handler that takes nothing should pause the partition, or it gets the same
+ * records straight back.
+ */
+export interface BatchOutcome {
+  readonly consumed: number
+}
+
+export interface ConsumerHandlers {
+  /**
+   * Called with every batch, one partition at a time, in offset order within a partition.
+   * Resolving with nothing takes the whole batch; `{ consumed: n }` takes only its first n records.
+   */
+  eachBatch(batch: LogBatch): Promise<BatchOutcome | void>
+  /** The group gave this member these partitions (the full current assignment). */
+  onAssigned?(partitions: readonly { topic: string; partition: number }[]): Promise<void>
+  /** The group is about to take these partitions away; finish or abandon in-flight work. */
+  onRevoked?(partitions: readonly { topic: string; partition: number }[]): Promise<void>
+  /**
+   * A fetch of an owned partition held no record to deliver but moved its read position (e.g. past
+   * the commit marker that ends a transactionally produced partition). Lets a handler that must know
+   * whether a partition is at its end tell "nothing left" from "not fetched yet".
+   */
+  onPosition?(notice: PositionNotice): void
+}
+
+export interface LogConsumer {
+  /** Starts consuming; resolves once the consumer has joined its group. */
+  run(handlers: ConsumerHandlers): Promise<void>
+  /** Progress markers only: exactly-once comes from checkpoints, which record their own offsets. */
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>
+  /** Next read position for a partition (used after restoring a checkpoint). */
+  seek(position: TopicPartitionOffset): void
+  /** No batch of these partitions is delivered until they are resumed (one already in flight finishes). */
+  pause(partitions: readonly { topic: string; partition: number }[]): void
+  /** Delivery continues from the partition's position: the first record not taken by a handler. */
+  resume(partitions: readonly { topic: string; partition: number }[]): void
+  stop(): Promise<void>
+}
+
+export interface EventLog {
+  createTopic(topic: string, partitions: number): Promise<void>
+  partitionCount(topic: string): Promise<number>
+  produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]>
+  /** Next offset to be written, per partition (index = partition). */
+  endOffsets(topic: string): Promise<string[]>
+  /** First offset the log still holds, per partition: past 0 once retention or deletion removed records. */
+  startOffsets(topic: string): Promise<string[]>
+  /** A group's committed offsets (next offset to read), per partition (index = partition); undefined: none. */
+  committedOffsets(groupId: string, topic: string): Promise<(string | undefined)[]>
+  consumer(options: {
+    groupId: string
+    topics: readonly string[]
+    readCommitted?: boolean
+    /** Where a partition with no committed offset starts (default true: offset 0). */
+    fromBeginning?: boolean
+    /** A handler error stops the consumer and lands here (otherwise the batch is redelivered). */
+    onCrash?: (err: unknown) => void
+    /**
+     * Every partition of the subscribed topics goes to ONE member of the group — the one that has
+     * them already, while it stays — and the others get none. For a consumer that must see a topic
+     * whole (the re-key stage's merge, docs/semantics.md §16). All members of a group must agree.
+     */
+    exclusive?: boolean
+  }): LogConsumer
+  close(): Promise<void>
+}
+

@@ -1,0 +1,38 @@
+/**
+ * Online store port: Redis, or the embedded store with the same conditional-write and TTL
+ * semantics (ports/online-semantics.ts holds the rules both share). Adapters:
+ * adapters/online-store/{redis,embedded}; contract suite: test/contracts/online-store.ts.
+ *
+ * Guarantees: a write never replaces a row with an older or equal `as_of`; reads of many keys are
+ * one round trip. Failure modes: writes and reads may reject (the engine retries writes; serving
+ * answers 503 for a failed read); a write is idempotent, so a retried chunk is harmless.
+ */
+import type { FeatureValue, FeatureViewDef, StampedRow } from '../features/types.ts'
+
+export type OnlineStatus = 'PRESENT' | 'MISSING' | 'OUTSIDE_TTL'
+
+export interface OnlineRead {
+  readonly status: OnlineStatus
+  readonly asOfMs: number | null
+  /** Values in the order of the requested feature names; null stays null. */
+  readonly values: readonly (FeatureValue)[]
+}
+
+export interface OnlineWriteResult {
+  readonly written: number
+  /** Rows refused because a fresher (or equal) `as_of` was already stored. */
+  readonly stale: number
+}
+
+export interface OnlineStore {
+  /** Conditional on `as_of` (≥ stored), TTL from the view; rows of one key are coalesced to the newest. */
+  writeRows(view: FeatureViewDef, rows: readonly StampedRow[]): Promise<OnlineWriteResult>
+  /**
+   * One round trip for any number of (view, entity) lookups. `nowMs` decides OUTSIDE_TTL.
+   */
+  readRows(
+    lookups: readonly { readonly view: FeatureViewDef; readonly entityKey: string; readonly features: readonly string[] }[],
+    nowMs: number,
+  ): Promise<OnlineRead[]>
+  close(): Promise<void>
+}

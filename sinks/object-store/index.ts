@@ -1,4 +1,0 @@
-/** ObjectStore adapters that need no server: a local directory and memory (tests). S3 lives in ./s3/. */
-export { LocalObjectStore } from './local-object-store.ts'
-export { MemoryObjectStore } from './memory-object-store.ts'
-export { assertValidKey, keyOfUri } from './keys.ts'
