@@ -19,25 +19,18 @@ import { systemClock } from '../../core/clock.ts'
 import type { Logger } from '../../core/logger.ts'
 import { silentLogger } from '../../core/logger.ts'
 import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../../features/types.ts'
-import type { OnlineStore } from '../../ports/online-store.ts'
+import type { ServingStore } from '../../ports/serving-store.ts'
 import { HttpError } from '../errors.ts'
 import { createFeatureCatalog } from '../feature-catalog.ts'
 import { renderCatalogPage } from '../handlers/catalog-page.ts'
 import { getFeatures, getViewFeatures, type FeatureHandlerDeps } from '../handlers/get-features.ts'
 import { buildRegistry } from '../handlers/registry.ts'
-import type { SubscriptionChange } from '../handlers/subscribe.ts'
 import { HotCache, type HotCacheOptions } from '../hot-cache.ts'
 import { createServingMetrics } from '../metrics.ts'
 import { isValidRequestId } from '../served-log/sampling.ts'
 import type { ServedLogRecorder, ServedLogStats } from '../served-log/served-log.ts'
 import { createRequestLifecycle, type Ctx } from './request-lifecycle.ts'
 import { attachSubscriptions, type SubscriptionLimits } from './subscriptions.ts'
-
-/** What serving needs from an online store; both RedisOnlineStore and EmbeddedOnlineStore fit. */
-export interface ServingStore extends Pick<OnlineStore, 'readRows'> {
-  subscribeChanges?(views: readonly FeatureViewDef[], listener: (change: SubscriptionChange) => void): Promise<() => Promise<void>>
-  isReady?(): boolean
-}
 
 export interface ServerOptions {
   readonly host?: string

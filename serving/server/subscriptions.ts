@@ -24,11 +24,12 @@ import uWS from 'uWebSockets.js'
 import type { Clock } from '../../core/clock.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { FeatureViewDef } from '../../features/types.ts'
+import type { OnlineChange } from '../../ports/online-semantics.ts'
 import type { OnlineRead } from '../../ports/online-store.ts'
 import { HttpError, statusLine, toHttpError } from '../errors.ts'
 import type { FeatureCatalog } from '../feature-catalog.ts'
 import { readLookups, type Lookup, type ReaderDeps } from '../feature-reader.ts'
-import { parseSubscriptionMessage, rowMessage, snapshotMessage, topicOf, type SubscriptionChange } from '../handlers/subscribe.ts'
+import { parseSubscriptionMessage, rowMessage, snapshotMessage, topicOf } from '../handlers/subscribe.ts'
 import { HotCache } from '../hot-cache.ts'
 import type { ServingMetrics } from '../metrics.ts'
 import { JSON_TYPE } from './request-lifecycle.ts'
@@ -70,7 +71,7 @@ type Socket = uWS.WebSocket<SocketState>
 
 export interface Subscriptions {
   /** Pushes a landed row to its topic's subscribers (and drops it from the hot cache). */
-  onChange(change: SubscriptionChange): void
+  onChange(change: OnlineChange): void
   /** Closes every socket (1001), for shutdown. */
   closeAll(): void
   /** Topics held across all sockets. */
