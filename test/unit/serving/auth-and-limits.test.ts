@@ -3,9 +3,11 @@
  * body, who closes): what clients of every route see when a key is missing or wrong, or a body is
  * too large. The served-feature log is on, so the tests also pin that a refused request gets no
  * `x-request-id` (it is refused before it is identified) — except a body found too large while
- * streaming, which was already identified.
+ * streaming, which was already identified. Last, the proof that the guard covers every route: each
+ * route the server reports refuses an unauthenticated request, and only the router registers routes.
  */
 import assert from 'node:assert/strict'
+import { readdir, readFile } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
 import type { ServerOptions } from '../../../serving/server/index.ts'
 import { parseResponse, rawRequest, startServer, type TestServer } from './server-harness.ts'
@@ -161,5 +163,56 @@ void describe('serving > auth and body limits: no keys configured', () => {
     assert.match((await rawRequest(s.port, upgrade('/v1/subscribe'), { idleMs: 300 })).text, /^HTTP\/1\.1 101 /)
     const request = `POST /v1/features HTTP/1.1\r\nHost: x\r\nContent-Length: ${LIMIT + 1}\r\n\r\n`
     assert.deepEqual(await ask(s.port, request), { head: tooLargeHead, body: tooLargeBody, requestId: false })
+  })
+})
+
+void describe('serving > auth and body limits: every route is behind the request guard', () => {
+  let s: TestServer
+  before(async () => {
+    s = await startServer({ options: { apiKeys: KEYS, maxBodyBytes: LIMIT, servedLog: servedLogStub } })
+  })
+  after(() => s.close())
+
+  /** The route's pattern with each `:param` filled in (the guard answers before the handler looks at it). */
+  const concrete = (pattern: string): string => pattern.replace(/:[^/]+/g, 'x')
+
+  const requestFor = (method: 'GET' | 'POST' | 'WS', path: string, headers = ''): string =>
+    method === 'WS' ? upgrade(path, headers) : method === 'POST' ? `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n${headers}\r\n{}` : get(path, headers)
+
+  void test('each mounted route but /healthz answers an unauthenticated request with the 401; with a key none does', async () => {
+    const routes = s.server.routes
+    assert.ok(routes.length >= 8, `the server reports its routes (${routes.length})`)
+    assert.deepEqual(
+      routes.filter((r) => r.access === 'public').map((r) => `${r.method} ${r.pattern}`),
+      ['GET /healthz'],
+      'a new public route is a decision: add it here',
+    )
+    for (const route of routes) {
+      const path = concrete(route.pattern)
+      const what = `${route.method} ${route.pattern}`
+      const anonymous = await ask(s.port, requestFor(route.method, path))
+      if (route.access === 'public') {
+        assert.doesNotMatch(anonymous.head, /^HTTP\/1\.1 401/, what)
+        continue
+      }
+      // An HTTP route that reads a body closes the connection it refused (the body stays unread); the upgrade has no Connection header.
+      const head =
+        route.method === 'WS' ? ['HTTP/1.1 401 Unauthorized', 'content-type: application/json', 'Content-Length: 102'].join('\n') : unauthorizedHead(route.method === 'POST')
+      assert.deepEqual(anonymous, { head, body: UNAUTHORIZED_BODY, requestId: false }, what)
+      const { text } = await rawRequest(s.port, requestFor(route.method, path, 'Authorization: Bearer key-two\r\n'), { idleMs: 300 })
+      assert.doesNotMatch(text, /^HTTP\/1\.1 401/, `${what} with a key`)
+    }
+  })
+
+  void test('routes are registered only by the router (serving/server/router.ts), so none can skip the guard', async () => {
+    const root = new URL('../../../', import.meta.url)
+    const registering = /\bapp\s*\.\s*(get|post|put|patch|del|options|head|connect|trace|any|ws)\s*[<(]|\bapp\s*\[/
+    const offenders: string[] = []
+    for (const file of await readdir(new URL('serving/', root), { recursive: true })) {
+      if (!file.endsWith('.ts')) continue
+      const text = await readFile(new URL(`serving/${file}`, root), 'utf8')
+      if (registering.test(text)) offenders.push(file)
+    }
+    assert.deepEqual(offenders, ['server/router.ts'])
   })
 })
