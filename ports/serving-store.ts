@@ -3,7 +3,8 @@
  * reads, and optionally a change feed for WebSocket push and a readiness probe for `/healthz`.
  * Adapters: `RedisOnlineStore` and `EmbeddedOnlineStore` (adapters/online-store/{redis,embedded})
  * implement all of it; a store with only `readRows` serves HTTP reads, pushes nothing and reports
- * itself always ready.
+ * itself always ready. Contract suite: test/contracts/online-store.ts (reads, statuses, the
+ * change feed), which both adapters run.
  *
  * Guarantees:
  * - `readRows` answers every lookup in one round trip, in the order asked, with each read's
@@ -11,8 +12,9 @@
  *   values in the order of the requested feature names.
  * - `subscribeChanges` resolves once the feed is active; from then on the listener is called once
  *   per row that lands in one of `views` (from any writer), after the row is readable. Rows of one
- *   entity key arrive in landing order, and a row lands only when its `as_of` is newer than the
- *   stored one, so a key's pushed `as_of` never goes back. The returned function ends the feed.
+ *   entity key arrive in landing order, and no row older than the stored one lands (a no-op
+ *   rewrite is not announced), so a key's pushed `as_of` never goes back. The returned function
+ *   ends the feed.
  * - `isReady` is cheap and synchronous (it is called on every `/healthz`).
  *
  * Failure modes:
