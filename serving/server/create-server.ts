@@ -1,10 +1,9 @@
 /**
- * The HTTP/WebSocket server on uWebSockets.js (uWS stays in serving/server/: here and in
- * request-lifecycle.ts, which answers each request exactly once, and router.ts, which mounts each
- * route behind the request guard). Handlers are the pure functions of serving/handlers/; auth and
- * body limits are serving/middleware/request-guard.ts, applied by the router to every route by
- * the policy the route table below gives it; this file lists the routes and runs the server's
- * lifecycle.
+ * The HTTP/WebSocket server on uWebSockets.js, which stays in serving/server/. This file lists the
+ * routes, each with its policy, and runs the server's lifecycle; router.ts mounts every route
+ * behind the request guard (serving/middleware/request-guard.ts: auth and body limits);
+ * request-lifecycle.ts answers each request exactly once; the handlers are the pure functions of
+ * serving/handlers/.
  *
  * uWS rules followed throughout: everything read from `req` is read before the first await (the
  * request object dies when the callback returns); `onAborted` is registered before any await and
@@ -68,7 +67,6 @@ export interface FeatureServer {
   /** The routes served, each with the access its policy requires (as mounted by the router). */
   readonly routes: readonly RouteInfo[]
 }
-
 
 export function createServer(args: {
   readonly store: ServingStore
