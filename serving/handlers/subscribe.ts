@@ -12,18 +12,11 @@
  * rate and size, backlog) are enforced in serving/server/subscriptions.ts.
  */
 import type { FeatureValue, FeatureViewDef } from '../../features/types.ts'
+import type { OnlineChange } from '../../ports/online-semantics.ts'
 import type { OnlineRead } from '../../ports/online-store.ts'
 import { entityKeyOf } from '../entity-input.ts'
 import { badRequest } from '../errors.ts'
 import type { FeatureCatalog } from '../feature-catalog.ts'
-
-export interface SubscriptionChange {
-  readonly view: string
-  readonly version: number
-  readonly entityKey: string
-  readonly asOfMs: number
-  readonly values: Readonly<Record<string, FeatureValue>>
-}
 
 export function topicOf(view: string, version: number, entityKey: string): string {
   return `rows|${view}@${version}|${entityKey}`
@@ -71,7 +64,7 @@ export function parseSubscriptionMessage(text: string, catalog: FeatureCatalog, 
   return req
 }
 
-export function rowMessage(change: SubscriptionChange): string {
+export function rowMessage(change: OnlineChange): string {
   return JSON.stringify({ type: 'row', view: change.view, version: change.version, entity: change.entityKey, as_of: change.asOfMs, features: change.values })
 }
 

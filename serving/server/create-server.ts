@@ -1,7 +1,9 @@
 /**
- * The HTTP/WebSocket server on uWebSockets.js (uWS stays in serving/server/: here and in
- * request-lifecycle.ts, which answers each request exactly once). Handlers are the pure
- * functions of serving/handlers/; this file does routing, limits, auth and server lifecycle.
+ * The HTTP/WebSocket server on uWebSockets.js, which stays in serving/server/. This file lists the
+ * routes, each with its policy, and runs the server's lifecycle; router.ts mounts every route
+ * behind the request guard (serving/middleware/request-guard.ts: auth and body limits);
+ * request-lifecycle.ts answers each request exactly once; the handlers are the pure functions of
+ * serving/handlers/.
  *
  * uWS rules followed throughout: everything read from `req` is read before the first await (the
  * request object dies when the callback returns); `onAborted` is registered before any await and
@@ -9,35 +11,29 @@
  *
  * Security: with `apiKeys` configured every route but `/healthz` needs `Authorization: Bearer
  * <key>` (WebSocket clients that cannot set headers may pass `?access_token=<key>`); with no keys
- * configured the server is open — meant for a trusted network only. Keys are compared by SHA-256
- * digest so lookup time does not depend on how much of a guess matches.
+ * configured the server is open — meant for a trusted network only.
  */
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import uWS from 'uWebSockets.js'
 import type { Clock } from '../../core/clock.ts'
 import { systemClock } from '../../core/clock.ts'
 import type { Logger } from '../../core/logger.ts'
 import { silentLogger } from '../../core/logger.ts'
 import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../../features/types.ts'
-import type { OnlineStore } from '../../ports/online-store.ts'
+import type { ServingStore } from '../../ports/serving-store.ts'
 import { HttpError } from '../errors.ts'
 import { createFeatureCatalog } from '../feature-catalog.ts'
 import { renderCatalogPage } from '../handlers/catalog-page.ts'
 import { getFeatures, getViewFeatures, type FeatureHandlerDeps } from '../handlers/get-features.ts'
 import { buildRegistry } from '../handlers/registry.ts'
-import type { SubscriptionChange } from '../handlers/subscribe.ts'
 import { HotCache, type HotCacheOptions } from '../hot-cache.ts'
 import { createServingMetrics } from '../metrics.ts'
 import { isValidRequestId } from '../served-log/sampling.ts'
 import type { ServedLogRecorder, ServedLogStats } from '../served-log/served-log.ts'
+import { createRequestGuard, type RoutePolicy } from '../middleware/request-guard.ts'
 import { createRequestLifecycle, type Ctx } from './request-lifecycle.ts'
-import { attachSubscriptions, type SubscriptionLimits } from './subscriptions.ts'
-
-/** What serving needs from an online store; both RedisOnlineStore and EmbeddedOnlineStore fit. */
-export interface ServingStore extends Pick<OnlineStore, 'readRows'> {
-  subscribeChanges?(views: readonly FeatureViewDef[], listener: (change: SubscriptionChange) => void): Promise<() => Promise<void>>
-  isReady?(): boolean
-}
+import { mountRoutes, type Route, type RouteInfo } from './router.ts'
+import { createSubscriptions, type SubscriptionLimits } from './subscriptions.ts'
 
 export interface ServerOptions {
   readonly host?: string
@@ -68,8 +64,9 @@ export interface FeatureServer {
   /** Stops accepting, lets in-flight requests finish (up to the grace period), closes sockets. Does not close the store. */
   close(): Promise<void>
   metricsText(): Promise<string>
+  /** The routes served, each with the access its policy requires (as mounted by the router). */
+  readonly routes: readonly RouteInfo[]
 }
-
 
 export function createServer(args: {
   readonly store: ServingStore
@@ -85,14 +82,14 @@ export function createServer(args: {
   const catalogHtml = renderCatalogPage(JSON.parse(registryJson) as ReturnType<typeof buildRegistry>)
   const metrics = createServingMetrics()
   const cache = options.cache ? new HotCache(options.cache) : undefined
-  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
+  const guard = createRequestGuard({ apiKeys: options.apiKeys ?? [], maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024 })
   const lifecycle = createRequestLifecycle({ metrics, logger, requestTimeoutMs: options.requestTimeoutMs ?? 2000 })
-  const keyDigests = new Set((options.apiKeys ?? []).map(digest))
   const servedLog = options.servedLog
   const deps: FeatureHandlerDeps = { catalog, store: args.store, cache, clock: options.clock ?? systemClock, maxLookups: options.maxLookups ?? 2000, servedLog }
   let listenSocket: uWS.us_listen_socket | undefined
   let unsubscribe: (() => Promise<void>) | undefined
   let closing: Promise<void> | undefined
+  const app = uWS.App()
 
   metrics.cache.reset()
   const scrapeCounters = (): void => {
@@ -107,13 +104,7 @@ export function createServer(args: {
     metrics.cache.set({ result: 'miss' }, cache.misses)
   }
 
-  const authorized = (authorization: string, accessToken = ''): boolean => {
-    if (keyDigests.size === 0) return true
-    const presented = authorization.startsWith('Bearer ') ? authorization.slice(7) : accessToken
-    return presented.length > 0 && keyDigests.has(digest(presented))
-  }
-
-  const { handler, reply, fail, run } = lifecycle
+  const { reply, fail, run } = lifecycle
 
   /** The id the served log samples by; read from `req` before any await (uWS rule). */
   const identify = (ctx: Ctx, req: uWS.HttpRequest): void => {
@@ -122,127 +113,79 @@ export function createServer(args: {
     ctx.requestId = given !== '' && isValidRequestId(given) ? given : randomUUID()
   }
 
-  const unauthorized = new HttpError(401, 'UNAUTHORIZED', 'missing or unknown API key (Authorization: Bearer <key>)')
+  const subscriptions = createSubscriptions(app, { catalog, deps, metrics, logger, limits: options.subscriptions ?? {} })
 
-  const app = uWS.App()
-
-  app.get(
-    '/healthz',
-    handler('healthz', (ctx) => {
-      const up = args.store.isReady?.() ?? true
-      if (up) reply(ctx, 200, '{"status":"ok"}')
-      else reply(ctx, 503, JSON.stringify({ status: 'unavailable', reason: 'online store not connected' }))
-    }),
-  )
-
-  app.get(
-    '/metrics',
-    handler('metrics', (ctx, req) => {
-      if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
-      scrapeCounters()
-      metrics.registry.metrics().then(
-        (text) => reply(ctx, 200, text, metrics.registry.contentType),
-        (err: unknown) => fail(ctx, err),
-      )
-    }),
-  )
-
-  app.get(
-    '/v1/registry',
-    handler('registry', (ctx, req) => {
-      if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
-      reply(ctx, 200, registryJson)
-    }),
-  )
-
-  app.get(
-    '/',
-    handler('catalog', (ctx, req) => {
-      if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
-      reply(ctx, 200, catalogHtml, 'text/html; charset=utf-8')
-    }),
-  )
-
-  app.get(
-    '/v1/features/:view/:entityKey',
-    handler('get_features', (ctx, req) => {
-      if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
-      const view = req.getParameter(0)
-      const rawKey = req.getParameter(1)
-      identify(ctx, req)
-      run(ctx, () => getViewFeatures({ view: decodePath(view), entityKey: decodePath(rawKey) }, deps, ctx.requestId))
-    }),
-  )
-
-  app.get(
-    '/v1/features/:view',
-    handler('get_features', (ctx, req) => {
-      if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized)
-      const view = req.getParameter(0)
-      const query = Object.fromEntries(new URLSearchParams(req.getQuery() ?? ''))
-      identify(ctx, req)
-      run(ctx, () => getViewFeatures({ view: decodePath(view), query }, deps, ctx.requestId))
-    }),
-  )
-
-  app.post(
-    '/v1/features',
-    handler('post_features', (ctx, req) => {
-      if (!authorized(req.getHeader('authorization'))) return fail(ctx, unauthorized, true)
-      const declared = Number(req.getHeader('content-length') || '0')
-      if (declared > maxBodyBytes) return fail(ctx, tooLarge(maxBodyBytes), true)
-      identify(ctx, req)
-      const chunks: Buffer[] = []
-      let size = 0
-      ctx.res.onData((chunk, isLast) => {
-        // A uWS callback of its own: nothing may throw out of it.
-        try {
-          if (ctx.done) return
-          size += chunk.byteLength
-          if (size > maxBodyBytes) return fail(ctx, tooLarge(maxBodyBytes), true)
-          // uWS reuses the chunk's memory after this callback: copy it.
-          chunks.push(Buffer.from(new Uint8Array(chunk)))
-          if (!isLast) return
-          run(ctx, async () => getFeatures(parseJsonBody(Buffer.concat(chunks)), deps, ctx.requestId))
-        } catch (err: unknown) {
-          fail(ctx, err, true)
-        }
-      })
-    }),
-  )
-
-  const subscriptions = attachSubscriptions(app, {
-    catalog,
-    deps,
-    metrics,
-    logger,
-    limits: options.subscriptions ?? {},
-    admit: (authorization, accessToken) => {
-      if (closing) return new HttpError(503, 'SHUTTING_DOWN', 'server is shutting down')
-      return authorized(authorization, accessToken) ? undefined : unauthorized
+  // Every route, with the policy the request guard applies to it (serving/middleware/).
+  const routes: readonly Route[] = [
+    {
+      method: 'get',
+      pattern: '/healthz',
+      name: 'healthz',
+      policy: PUBLIC,
+      handle: (ctx) => {
+        const up = args.store.isReady?.() ?? true
+        if (up) reply(ctx, 200, '{"status":"ok"}')
+        else reply(ctx, 503, JSON.stringify({ status: 'unavailable', reason: 'online store not connected' }))
+      },
     },
-  })
-
-  // Every known path answers another method with 405 and the methods it has; the rest is 404.
-  // A request body is not read here, so the connection is closed after the answer.
-  for (const [pattern, allow] of ROUTE_METHODS) {
-    app.any(
-      pattern,
-      handler('other', (ctx, req) => {
-        if (pattern === SUBSCRIBE_PATH && req.getMethod() === 'get') {
-          ctx.headers = { upgrade: 'websocket' }
-          return fail(ctx, new HttpError(426, 'UPGRADE_REQUIRED', `${SUBSCRIBE_PATH} is a WebSocket endpoint: send Upgrade: websocket`), hasBody(req))
-        }
-        ctx.headers = { allow }
-        fail(ctx, new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.getCaseSensitiveMethod()} is not allowed on ${pattern}; use ${allow}`, { allow }), hasBody(req))
-      }),
-    )
-  }
-
-  app.any(
-    '/*',
-    handler('other', (ctx, req) => fail(ctx, new HttpError(404, 'NOT_FOUND', 'no such route'), hasBody(req))),
-  )
+    {
+      method: 'get',
+      pattern: '/metrics',
+      name: 'metrics',
+      policy: API_KEY,
+      handle: (ctx) => {
+        scrapeCounters()
+        metrics.registry.metrics().then(
+          (text) => reply(ctx, 200, text, metrics.registry.contentType),
+          (err: unknown) => fail(ctx, err),
+        )
+      },
+    },
+    { method: 'get', pattern: '/v1/registry', name: 'registry', policy: API_KEY, handle: (ctx) => reply(ctx, 200, registryJson) },
+    { method: 'get', pattern: '/', name: 'catalog', policy: API_KEY, handle: (ctx) => reply(ctx, 200, catalogHtml, 'text/html; charset=utf-8') },
+    {
+      method: 'get',
+      pattern: '/v1/features/:view/:entityKey',
+      name: 'get_features',
+      policy: API_KEY,
+      handle: (ctx, req) => {
+        const view = req.getParameter(0)
+        const rawKey = req.getParameter(1)
+        identify(ctx, req)
+        run(ctx, () => getViewFeatures({ view: decodePath(view), entityKey: decodePath(rawKey) }, deps, ctx.requestId))
+      },
+    },
+    {
+      method: 'get',
+      pattern: '/v1/features/:view',
+      name: 'get_features',
+      policy: API_KEY,
+      handle: (ctx, req) => {
+        const view = req.getParameter(0)
+        const query = Object.fromEntries(new URLSearchParams(req.getQuery() ?? ''))
+        identify(ctx, req)
+        run(ctx, () => getViewFeatures({ view: decodePath(view), query }, deps, ctx.requestId))
+      },
+    },
+    {
+      method: 'post',
+      pattern: '/v1/features',
+      name: 'post_features',
+      policy: API_KEY_WITH_BODY,
+      handle: identify,
+      onBody: (ctx, body) => run(ctx, async () => getFeatures(parseJsonBody(body), deps, ctx.requestId)),
+    },
+    {
+      method: 'ws',
+      pattern: '/v1/subscribe',
+      name: 'subscribe',
+      policy: API_KEY_OR_QUERY_TOKEN,
+      refuse: () => (closing ? new HttpError(503, 'SHUTTING_DOWN', 'server is shutting down') : undefined),
+      socketState: subscriptions.socketState,
+      behavior: subscriptions.behavior,
+    },
+  ]
+  const mounted = mountRoutes(app, routes, { guard, lifecycle, logger })
 
   return {
     async listen(port) {
@@ -283,30 +226,14 @@ export function createServer(args: {
       scrapeCounters()
       return metrics.registry.metrics()
     },
+    routes: mounted,
   }
 }
 
-function digest(key: string): string {
-  return createHash('sha256').update(key).digest('hex')
-}
-
-/** Each route's path and the methods it answers (for 405's `Allow`). */
-const SUBSCRIBE_PATH = '/v1/subscribe'
-const ROUTE_METHODS: readonly (readonly [string, string])[] = [
-  ['/healthz', 'GET'],
-  ['/metrics', 'GET'],
-  ['/v1/registry', 'GET'],
-  ['/', 'GET'],
-  ['/v1/features/:view/:entityKey', 'GET'],
-  ['/v1/features/:view', 'GET'],
-  ['/v1/features', 'POST'],
-  [SUBSCRIBE_PATH, 'GET'],
-]
-
-function hasBody(req: uWS.HttpRequest): boolean {
-  const length = req.getHeader('content-length')
-  return (length !== '' && length !== '0') || req.getHeader('transfer-encoding') !== ''
-}
+const PUBLIC: RoutePolicy = { access: 'public' }
+const API_KEY: RoutePolicy = { access: 'api-key' }
+const API_KEY_WITH_BODY: RoutePolicy = { access: 'api-key', body: true }
+const API_KEY_OR_QUERY_TOKEN: RoutePolicy = { access: 'api-key', queryToken: true }
 
 function parseJsonBody(body: Buffer): unknown {
   try {
@@ -314,10 +241,6 @@ function parseJsonBody(body: Buffer): unknown {
   } catch {
     throw new HttpError(400, 'BAD_REQUEST', 'body is not valid JSON')
   }
-}
-
-function tooLarge(limit: number): HttpError {
-  return new HttpError(413, 'PAYLOAD_TOO_LARGE', `body larger than ${limit} bytes`)
 }
 
 function decodePath(segment: string): string {

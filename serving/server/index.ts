@@ -1,2 +1,2 @@
 /** The serving process's public surface: `createServer` over an online store (uWebSockets.js inside). */
-export { createServer, type FeatureServer, type ServerOptions, type ServingStore } from './create-server.ts'
+export { createServer, type FeatureServer, type ServerOptions } from './create-server.ts'

@@ -1,6 +1,7 @@
 /**
- * The WebSocket route `/v1/subscribe` on uWS: upgrade (auth), subscribe/unsubscribe messages,
- * snapshots, row pushes — with every resource a client can make the server hold bounded:
+ * The WebSocket route `/v1/subscribe` on uWS: subscribe/unsubscribe messages, snapshots, row
+ * pushes (the router mounts it behind the request guard, which judges the upgrade) — with every
+ * resource a client can make the server hold bounded:
  *
  * - subscriptions per socket (`maxSubscriptionsPerSocket`) and across the server
  *   (`maxSubscriptions`): a message that would pass either is refused whole with an error
@@ -20,18 +21,19 @@
  * and a failure is logged with an errorId that the client's error message carries.
  */
 import { randomUUID } from 'node:crypto'
-import uWS from 'uWebSockets.js'
+import type uWS from 'uWebSockets.js'
 import type { Clock } from '../../core/clock.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { FeatureViewDef } from '../../features/types.ts'
+import type { OnlineChange } from '../../ports/online-semantics.ts'
 import type { OnlineRead } from '../../ports/online-store.ts'
-import { HttpError, statusLine, toHttpError } from '../errors.ts'
+import { HttpError, toHttpError } from '../errors.ts'
 import type { FeatureCatalog } from '../feature-catalog.ts'
 import { readLookups, type Lookup, type ReaderDeps } from '../feature-reader.ts'
-import { parseSubscriptionMessage, rowMessage, snapshotMessage, topicOf, type SubscriptionChange } from '../handlers/subscribe.ts'
+import { parseSubscriptionMessage, rowMessage, snapshotMessage, topicOf } from '../handlers/subscribe.ts'
 import { HotCache } from '../hot-cache.ts'
 import type { ServingMetrics } from '../metrics.ts'
-import { JSON_TYPE } from './request-lifecycle.ts'
+import type { WsBehavior } from './router.ts'
 
 export interface SubscriptionLimits {
   /** Topics one socket may hold (default 10,000). */
@@ -69,24 +71,26 @@ interface SocketState {
 type Socket = uWS.WebSocket<SocketState>
 
 export interface Subscriptions {
+  /** The socket handlers and limits, for the router to mount. */
+  readonly behavior: WsBehavior<SocketState>
+  /** A new socket's state, for an admitted upgrade. */
+  socketState(): SocketState
   /** Pushes a landed row to its topic's subscribers (and drops it from the hot cache). */
-  onChange(change: SubscriptionChange): void
+  onChange(change: OnlineChange): void
   /** Closes every socket (1001), for shutdown. */
   closeAll(): void
   /** Topics held across all sockets. */
   readonly total: number
 }
 
-export function attachSubscriptions(
-  app: uWS.TemplatedApp,
+export function createSubscriptions(
+  app: Pick<uWS.TemplatedApp, 'numSubscribers' | 'publish'>,
   args: {
     readonly catalog: FeatureCatalog
     readonly deps: ReaderDeps & { readonly clock: Pick<Clock, 'nowMs'> }
     readonly metrics: ServingMetrics
     readonly logger: Logger
     readonly limits: SubscriptionLimits
-    /** Whether the upgrade request may open a socket; an HttpError to answer when not. */
-    readonly admit: (authorization: string, accessToken: string) => HttpError | undefined
   },
 ): Subscriptions {
   const { catalog, deps, metrics, logger } = args
@@ -236,50 +240,11 @@ export function attachSubscriptions(
     if (sockets.has(ws)) sendError(ws, err)
   })
 
-  app.ws<SocketState>('/v1/subscribe', {
+  const behavior: WsBehavior<SocketState> = {
     maxPayloadLength: limits.maxMessageBytes,
     idleTimeout: 120,
     maxBackpressure: MAX_BACKPRESSURE_BYTES,
     closeOnBackpressureLimit: 1,
-    upgrade: (res, req, context) => {
-      let answered = false
-      try {
-        const refusal = args.admit(
-          req.getHeader('authorization'),
-          new URLSearchParams(req.getQuery() ?? '').get('access_token') ?? '',
-        )
-        if (refusal) {
-          const { status, body } = toHttpError(refusal)
-          answered = true
-          res.cork(() => res.writeStatus(statusLine(status)).writeHeader('content-type', JSON_TYPE).end(JSON.stringify(body)))
-          return
-        }
-        const state: SocketState = { topics: 0, windowStartMs: deps.clock.nowMs(), messagesInWindow: 0, pendingSnapshots: 0 }
-        answered = true
-        res.upgrade(
-          state,
-          req.getHeader('sec-websocket-key'),
-          req.getHeader('sec-websocket-protocol'),
-          req.getHeader('sec-websocket-extensions'),
-          context,
-        )
-      } catch (err: unknown) {
-        const errorId = randomUUID()
-        logger.error({ err, route: 'subscribe', where: 'upgrade', errorId }, 'WebSocket upgrade failed')
-        if (!answered) {
-          try {
-            res.cork(() =>
-              res
-                .writeStatus(statusLine(500))
-                .writeHeader('content-type', JSON_TYPE)
-                .end(JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error', errorId } })),
-            )
-          } catch {
-            // Nothing more can be written; the log line has it.
-          }
-        }
-      }
-    },
     open: guarded('open', (ws) => {
       sockets.add(ws)
       metrics.wsConnections.inc()
@@ -296,9 +261,11 @@ export function attachSubscriptions(
       total -= ws.getUserData().topics
       metrics.wsConnections.dec()
     }),
-  })
+  }
 
   return {
+    behavior,
+    socketState: () => ({ topics: 0, windowStartMs: deps.clock.nowMs(), messagesInWindow: 0, pendingSnapshots: 0 }),
     onChange(change) {
       try {
         deps.cache?.delete(HotCache.key(change.view, change.version, change.entityKey))

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { FeatureValue, RequestFeatureDef, RequestValueType } from '../../../features/types.ts'
-import type { SubscriptionChange } from '../../../serving/handlers/subscribe.ts'
+import type { OnlineChange } from '../../../ports/online-semantics.ts'
 import { MAX_STRING_CHARS } from '../../../serving/request-features.ts'
-import type { ServingStore } from '../../../serving/server/index.ts'
+import type { ServingStore } from '../../../ports/serving-store.ts'
 import { openWs } from './ws-client.ts'
 import { gatedStore, startServer, type LogLine, type TestServer } from './server-harness.ts'
 
@@ -318,7 +318,7 @@ void describe('serving > robustness > store and handler failures', () => {
   })
 
   void test('WebSocket: a failing snapshot read is an error message with an errorId; a row push that cannot be encoded is logged, not thrown into the change feed', async () => {
-    let listener: ((change: SubscriptionChange) => void) | undefined
+    let listener: ((change: OnlineChange) => void) | undefined
     const s = await startServer({
       store: () => ({
         readRows: () => Promise.reject(new Error(SECRET)),

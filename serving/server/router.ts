@@ -1,0 +1,179 @@
+/**
+ * The router: the one place routes are registered on the uWS app. Every route passes the request
+ * guard (serving/middleware/request-guard.ts) by its `RoutePolicy` before its handler runs, so a
+ * route cannot be mounted without its auth and body-limit policy being applied. After the routes
+ * come the fallbacks, which answer without auth: another method on a known path is 405 with
+ * `Allow`, a plain GET of a WebSocket path 426, anything else 404.
+ *
+ * Hot path (GET and POST of features): the guard's check and one call into the route's handler;
+ * a body route adds the body reader, one small object per request.
+ */
+import { randomUUID } from 'node:crypto'
+import type uWS from 'uWebSockets.js'
+import type { Logger } from '../../core/logger.ts'
+import { HttpError, statusLine, toHttpError } from '../errors.ts'
+import type { RequestGuard, RoutePolicy } from '../middleware/request-guard.ts'
+import { JSON_TYPE, type Ctx, type RequestLifecycle } from './request-lifecycle.ts'
+
+export interface HttpRoute {
+  readonly method: 'get' | 'post'
+  readonly pattern: string
+  /** The route's metrics label. */
+  readonly name: string
+  readonly policy: RoutePolicy
+  /** Runs once the guard let the request in; reads everything it needs from `req` before any await (uWS rule). */
+  readonly handle: (ctx: Ctx, req: uWS.HttpRequest) => void
+  /** For a `policy.body` route: the whole body, once it arrived within the limit (after `handle`). */
+  readonly onBody?: (ctx: Ctx, body: Buffer) => void
+}
+
+export interface WsRoute<S> {
+  readonly method: 'ws'
+  readonly pattern: string
+  /** The route's name in logs. */
+  readonly name: string
+  readonly policy: RoutePolicy
+  /** A refusal judged before the guard's (e.g. 503 while shutting down). */
+  refuse?(): HttpError | undefined
+  /** The state of a socket whose upgrade was admitted. */
+  socketState(): S
+  readonly behavior: WsBehavior<S>
+}
+
+/** A WebSocket route's settings and handlers; the router adds the upgrade handler (where the guard runs). */
+export interface WsBehavior<S> extends Pick<uWS.WebSocketBehavior<S>, 'maxPayloadLength' | 'idleTimeout' | 'maxBackpressure' | 'closeOnBackpressureLimit'> {
+  // Method syntax on purpose: a route over its own socket state still fits `Route`.
+  open?(ws: uWS.WebSocket<S>): void
+  message?(ws: uWS.WebSocket<S>, message: ArrayBuffer, isBinary: boolean): void
+  close?(ws: uWS.WebSocket<S>, code: number, message: ArrayBuffer): void
+}
+
+export type Route = HttpRoute | WsRoute<unknown>
+
+/** A mounted route as tests and docs see it. */
+export interface RouteInfo {
+  readonly method: 'GET' | 'POST' | 'WS'
+  readonly pattern: string
+  readonly access: RoutePolicy['access']
+}
+
+export function mountRoutes(
+  app: uWS.TemplatedApp,
+  routes: readonly Route[],
+  args: { readonly guard: RequestGuard; readonly lifecycle: RequestLifecycle; readonly logger: Logger },
+): readonly RouteInfo[] {
+  const { guard, lifecycle, logger } = args
+  const { handler, fail } = lifecycle
+
+  /** Streams the body through the guard's bounded reader; an over-limit body is 413 and closes the connection (the rest is unread). */
+  const readBody = (ctx: Ctx, onBody: (ctx: Ctx, body: Buffer) => void): void => {
+    const body = guard.body()
+    ctx.res.onData((chunk, isLast) => {
+      // A uWS callback of its own: nothing may throw out of it.
+      try {
+        if (ctx.done) return
+        const refusal = body.append(chunk)
+        if (refusal !== undefined) return fail(ctx, refusal, true)
+        if (isLast) onBody(ctx, body.bytes())
+      } catch (err: unknown) {
+        fail(ctx, err, true)
+      }
+    })
+  }
+
+  const mountHttp = (route: HttpRoute): void => {
+    const { policy, onBody } = route
+    // A refused body route closes the connection: its body is never read.
+    const closeOnRefusal = policy.body === true
+    app[route.method](
+      route.pattern,
+      handler(route.name, (ctx, req) => {
+        const refusal = guard.check(policy, req)
+        if (refusal !== undefined) return fail(ctx, refusal, closeOnRefusal)
+        route.handle(ctx, req)
+        if (onBody !== undefined && !ctx.done) readBody(ctx, onBody)
+      }),
+    )
+  }
+
+  const mountWs = (route: WsRoute<unknown>): void => {
+    app.ws<unknown>(route.pattern, {
+      ...route.behavior,
+      upgrade: (res, req, context) => {
+        let answered = false
+        try {
+          const refusal = route.refuse?.() ?? guard.check(route.policy, req)
+          if (refusal !== undefined) {
+            const { status, body } = toHttpError(refusal)
+            answered = true
+            res.cork(() => res.writeStatus(statusLine(status)).writeHeader('content-type', JSON_TYPE).end(JSON.stringify(body)))
+            return
+          }
+          const state = route.socketState()
+          answered = true
+          res.upgrade(state, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context)
+        } catch (err: unknown) {
+          const errorId = randomUUID()
+          logger.error({ err, route: route.name, where: 'upgrade', errorId }, 'WebSocket upgrade failed')
+          if (answered) return
+          try {
+            res.cork(() =>
+              res
+                .writeStatus(statusLine(500))
+                .writeHeader('content-type', JSON_TYPE)
+                .end(JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error', errorId } })),
+            )
+          } catch {
+            // Nothing more can be written; the log line has it.
+          }
+        }
+      },
+    })
+  }
+
+  for (const route of routes) {
+    if (route.method === 'ws') mountWs(route)
+    else mountHttp(route)
+  }
+  mountFallbacks(app, routes, lifecycle)
+  return routes.map((r) => ({ method: r.method === 'ws' ? 'WS' : r.method === 'get' ? 'GET' : 'POST', pattern: r.pattern, access: r.policy.access }))
+}
+
+/**
+ * Every known path answers another method with 405 and the methods it has (a WebSocket path
+ * answers a plain GET with 426); the rest is 404. A request body is not read here, so the
+ * connection is closed after the answer when one was sent.
+ */
+function mountFallbacks(app: uWS.TemplatedApp, routes: readonly Route[], lifecycle: RequestLifecycle): void {
+  const { handler, fail } = lifecycle
+  const methodsOf = new Map<string, string[]>()
+  for (const r of routes) {
+    const methods = methodsOf.get(r.pattern) ?? []
+    methods.push(r.method === 'post' ? 'POST' : 'GET')
+    methodsOf.set(r.pattern, methods)
+  }
+  const webSocketPaths = new Set(routes.filter((r) => r.method === 'ws').map((r) => r.pattern))
+  for (const [pattern, methods] of methodsOf) {
+    const allow = methods.join(', ')
+    app.any(
+      pattern,
+      handler('other', (ctx, req) => {
+        if (webSocketPaths.has(pattern) && req.getMethod() === 'get') {
+          ctx.headers = { upgrade: 'websocket' }
+          return fail(ctx, new HttpError(426, 'UPGRADE_REQUIRED', `${pattern} is a WebSocket endpoint: send Upgrade: websocket`), hasBody(req))
+        }
+        ctx.headers = { allow }
+        fail(ctx, new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.getCaseSensitiveMethod()} is not allowed on ${pattern}; use ${allow}`, { allow }), hasBody(req))
+      }),
+    )
+  }
+  app.any(
+    '/*',
+    handler('other', (ctx, req) => fail(ctx, new HttpError(404, 'NOT_FOUND', 'no such route'), hasBody(req))),
+  )
+}
+
+function hasBody(req: uWS.HttpRequest): boolean {
+  const length = req.getHeader('content-length')
+  return (length !== '' && length !== '0') || req.getHeader('transfer-encoding') !== ''
+}
