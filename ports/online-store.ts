@@ -3,9 +3,10 @@
  * semantics (ports/online-semantics.ts holds the rules both share). Adapters:
  * adapters/online-store/{redis,embedded}; contract suite: test/contracts/online-store.ts.
  *
- * Guarantees: a write never replaces a row with an older or equal `as_of`; reads of many keys are
- * one round trip. Failure modes: writes and reads may reject (the engine retries writes; serving
- * answers 503 for a failed read); a write is idempotent, so a retried chunk is harmless.
+ * Guarantees: a write never replaces a row with an older `as_of` (an equal one lands: the
+ * same event replayed writes the same values); reads of many keys are one round trip. Failure
+ * modes: writes and reads may reject (the engine retries writes; serving answers 503 for a failed
+ * read); a write is idempotent, so a retried chunk is harmless.
  */
 import type { FeatureValue, FeatureViewDef, StampedRow } from '../features/types.ts'
 
