@@ -22,10 +22,10 @@
  * Reading streams one row group at a time, so memory is bounded by the row-group size plus the
  * file's bytes.
  *
- * Failure modes: `encode` throws a RangeError when the value arrays do not match the columns in
- * number or length, and rejects a value its column's type cannot hold; reading rejects bytes that
- * are not Parquet. A column of a type outside the table above is reported as `undefined` by
- * `columnTypes` and cannot be read.
+ * Failure modes: `encode` rejects with a RangeError when the value arrays do not match the columns
+ * in number or length, and with SINK_REJECTED for a value its column's type cannot hold (a null in
+ * a required column, a fraction in a `long`); reading rejects bytes that are not Parquet. A column
+ * of a type outside the table above is reported as `undefined` by `columnTypes`.
  */
 
 export type ParquetScalarType = 'string' | 'binary' | 'int' | 'long' | 'double' | 'timestamptz' | 'boolean'

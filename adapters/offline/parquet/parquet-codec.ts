@@ -1,7 +1,8 @@
 /**
  * The ParquetCodec port (ports/parquet-codec.ts) over this folder's writer and reader. Field ids
- * are the columns' positions (1…n): the files it writes are scratch and label files, not Iceberg
- * data files, so no table schema assigns them.
+ * are the columns' positions (1…n) and list elements take the ids after them, in column order (as
+ * Iceberg assigns them): the files it writes are scratch and label files, not Iceberg data files,
+ * so no table schema assigns them.
  */
 import type { ParquetCodec } from '../../../ports/parquet-codec.ts'
 import { parquetColumnTypes, readParquetBatches } from './parquet-file-reader.ts'
@@ -16,7 +17,14 @@ export function createParquetCodec(options: ParquetCodecOptions = {}): ParquetCo
   const worker = options.worker === undefined ? {} : { worker: options.worker }
   return {
     async encode(columns, values, encodeOptions = {}) {
-      const specs = columns.map((c, i) => ({ name: c.name, type: c.type, fieldId: i + 1, required: c.required }))
+      let nextElementId = columns.length + 1
+      const specs = columns.map((c, i) => ({
+        name: c.name,
+        type: c.type,
+        fieldId: i + 1,
+        required: c.required,
+        ...(c.type.startsWith('list<') ? { elementId: nextElementId++ } : {}),
+      }))
       return (await encodeParquetColumns(specs, values, { ...encodeOptions, ...worker })).bytes
     },
     columnTypes: (bytes) => parquetColumnTypes(bytes),
