@@ -122,9 +122,12 @@ export interface ArchiveReader extends OfflineCatalog {
    */
   readArchive(topic: string, partition: number, options?: { readonly fromOffset?: string; readonly untilOffset?: string; readonly snapshotId?: string }): AsyncIterable<ArchiveRow>
   /**
-   * Partitions present in the archive and, per partition, the offset after the last archived
-   * record, at `snapshotId` (default: the current snapshot, whose id is returned). A topic never
-   * archived gives `{ snapshotId: null, nextOffsets: {} }`.
+   * Partitions present in the archive and, per partition, where it ends, at `snapshotId` (default:
+   * the current snapshot, whose id is returned): one past the last archived record — or, when the
+   * partition's archive ends with idle markers, possibly one past their offset (the offset the next
+   * record would have). Either way `readArchive(…, { untilOffset: end })` reads every archived row
+   * of the partition, and no record at or past it is archived. A topic never archived gives
+   * `{ snapshotId: null, nextOffsets: {} }`.
    */
   archiveEnd(topic: string, snapshotId?: string): Promise<{ readonly snapshotId: string | null; readonly nextOffsets: Readonly<Record<number, string>> }>
 }
