@@ -21,6 +21,7 @@ import { featureTablePath, IcebergOfflineSink } from '../adapters/offline/iceber
 import { LocalObjectStore } from '../adapters/object-store/index.ts'
 import { encodeParquetColumns } from '../adapters/offline/parquet/index.ts'
 import { createTrainingSet } from '../training/index.ts'
+import { trainingAdapters } from '../main/offline-adapters.ts'
 
 const scale = Number(process.env.KFS_BENCH_SCALE ?? '1')
 const LABELS = Math.round(1_000_000 * scale)
@@ -114,7 +115,7 @@ try {
 
   async function runKfs(round: number): Promise<number> {
     const started = performance.now()
-    await createTrainingSet({ store, registry, labels: { path: labelsPath }, features: ['bench_users:count_1h', 'bench_users:amount_sum_1h'], output: join(dir, `kfs-${round}.parquet`), tempDir: dir })
+    await createTrainingSet({ store, registry, ...trainingAdapters(sink), labels: { path: labelsPath }, features: ['bench_users:count_1h', 'bench_users:amount_sum_1h'], output: join(dir, `kfs-${round}.parquet`), tempDir: dir })
     return (performance.now() - started) / 1000
   }
 

@@ -99,6 +99,11 @@ export interface KfsConfig {
   readonly metricsPort: number | undefined
   readonly checkpointIntervalMs: number
   readonly checkpointMaxRecords: number
+  /**
+   * Encode Parquet files on a shared worker thread (default) rather than the event loop's;
+   * `KFS_PARQUET_WORKER=0` turns it off. The bytes are the same either way.
+   */
+  readonly parquetWorker: boolean
   readonly featuresModule: string
   readonly logLevel: LogLevel
 }
@@ -141,6 +146,7 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     metricsPort: source.port('KFS_METRICS_PORT'),
     checkpointIntervalMs: source.durationMs('KFS_CHECKPOINT_INTERVAL_MS') ?? 10_000,
     checkpointMaxRecords: source.positiveInt('KFS_CHECKPOINT_MAX_RECORDS') ?? 100_000,
+    parquetWorker: source.boolean('KFS_PARQUET_WORKER') ?? true,
     featuresModule: source.string('KFS_FEATURES') ?? 'examples/features.ts',
     logLevel: source.oneOf('KFS_LOG_LEVEL', LOG_LEVELS) ?? 'info',
   }

@@ -18,17 +18,18 @@ import { createEncoder, type Encoder } from '../schemas/encoder.ts'
 import { EmbeddedSchemaRegistry } from '../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import type { SchemaRegistry } from '../ports/schema-registry.ts'
 import { EmbeddedOnlineStore } from '../adapters/online-store/embedded/embedded-online-store.ts'
-import { IcebergOfflineSink } from '../adapters/offline/iceberg/offline-sink.ts'
 import type { ServedLogTransport } from '../serving/served-log/index.ts'
 import { openObjectStore } from './commands/context.ts'
 import type { KfsConfig } from './config.ts'
+import { createOfflineStore, type OfflineStore } from './offline-adapters.ts'
 
 export interface Runtime {
   readonly config: KfsConfig
   readonly logger: Logger
   readonly clock: Clock
   readonly store: ObjectStore
-  readonly offline: IcebergOfflineSink
+  /** The offline tables behind their ports (main/offline-adapters.ts picks the adapter). */
+  readonly offline: OfflineStore
   readonly schemas: SchemaRegistry
   eventLog(): Promise<EventLog>
   onlineStore(): Promise<OnlineStore>
@@ -59,7 +60,7 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
   const logger = options.logger ?? createLogger(config)
   const clock = options.clock ?? systemClock
   const store = await openObjectStore(config)
-  const offline = new IcebergOfflineSink(store)
+  const offline = createOfflineStore(store, { parquetWorker: config.parquetWorker })
   const closers: (() => Promise<void>)[] = []
   let schemas: SchemaRegistry
   if (config.schemaRegistry.kind === 'confluent') {

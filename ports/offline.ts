@@ -1,16 +1,53 @@
 /**
- * Offline port: Iceberg tables (one per view version, one raw archive per source topic).
- * Adapter: adapters/offline/iceberg.
+ * The engine's offline side: an append-only table per view version (feature rows) and one per
+ * source topic (the raw archive, the replay source). Adapter: adapters/offline/iceberg.
+ * Contract suite: test/contracts/offline.ts. Reading feature rows back is ports/feature-rows.ts.
  *
- * Guarantees: staged files are invisible until `commit`; `commit` is idempotent per marker set, so
- * a checkpoint can be rolled forward any number of times. Failure modes: any call may reject with
- * a transient object-store error; a commit that lost an optimistic-concurrency race retries itself.
+ * Guarantees:
+ * - Staged files are invisible to every reader until `commit` names them: a crash between stage
+ *   and commit leaves garbage files, never rows.
+ * - `commit` is idempotent per marker set: a commit whose markers the table already holds (at
+ *   equal or higher seq) writes nothing, so a checkpoint can be rolled forward any number of times
+ *   (docs/semantics.md §10–§11). A commit without markers always appends.
+ * - Commits to one table through one writer apply in call order; each is one snapshot, and a
+ *   reader sees a snapshot whole or not at all.
+ * - The archive reads back in archive order (docs/semantics.md §12): per partition by offset, an
+ *   idle marker before the record of the same offset, each commit's rows in the order staged.
+ *
+ * Failure modes: any call may reject with a transient object-store error (retry it: staging again
+ * writes new files, committing again is idempotent per markers); a commit that lost an
+ * optimistic-concurrency race to another writer retries itself and rejects only when it keeps
+ * losing. A snapshot id the table does not have rejects; a table never written reads as empty.
  */
 import type { FeatureViewDef, StampedRow } from '../features/types.ts'
 
+/** A view version, as far as naming its table goes. */
+export interface ViewVersion {
+  readonly name: string
+  readonly version: number
+}
+
 export type OfflineTable =
-  | { readonly kind: 'feature'; readonly view: FeatureViewDef }
+  | { readonly kind: 'feature'; readonly view: ViewVersion }
   | { readonly kind: 'archive'; readonly topic: string }
+
+/** A committed snapshot and the markers accumulated up to it (the max seq per marker name). */
+export interface OfflineSnapshot {
+  readonly snapshotId: string
+  readonly markers: Readonly<Record<string, number>>
+}
+
+/** Names the tables and lists their snapshots: shared by the writer and every reader. */
+export interface OfflineCatalog {
+  /** A stable name for the table: a key in checkpoints and training-set records, so it never changes. */
+  tableId(table: OfflineTable): string
+  /**
+   * The committed snapshots of a table, oldest first, each with the markers accumulated up to it
+   * (so a feature table and an archive can be compared at the same checkpoints). A table never
+   * written has none.
+   */
+  snapshots(tableId: string): Promise<readonly OfflineSnapshot[]>
+}
 
 /** Where a feature row came from: the source record (or idle marker) whose processing emitted it. */
 export interface RowOrigin {
@@ -31,9 +68,9 @@ export interface OfflineFeatureRow extends StampedRow {
 }
 
 /**
- * One consumed record, or one idle-advance marker, as archived (DESIGN §6). A marker carries
- * `markerWatermarkMs` and no payload; its `offset` is the next offset to be read at that moment, and
- * it sorts before a record with the same offset.
+ * One consumed record, or one idle-advance marker, as archived (docs/semantics.md §12–§13). A
+ * marker carries `markerWatermarkMs` and no payload; its `offset` is the next offset to be read at
+ * that moment, and it sorts before a record with the same offset.
  */
 export interface ArchiveRow {
   readonly partition: number
@@ -43,10 +80,11 @@ export interface ArchiveRow {
   readonly schemaId: number | null
   readonly payload: Uint8Array | null
   readonly markerWatermarkMs: number | null
+  /** The record's log timestamp; -1 when unknown. */
   readonly timestampMs: number
 }
 
-/** Staged data files: written, but referenced by no snapshot until `commit`. JSON-safe. */
+/** Staged data files: written, but referenced by no snapshot until `commit`. JSON-safe (checkpoints hold it). */
 export interface StagedFiles {
   readonly table: string
   readonly files: readonly unknown[]
@@ -54,39 +92,43 @@ export interface StagedFiles {
 }
 
 /** Writes offline rows: stage data files, then commit them as one snapshot. */
-export interface OfflineWriter {
-  /** A stable name for the table (used as a key in checkpoints). */
-  tableId(table: OfflineTable): string
+export interface OfflineWriter extends OfflineCatalog {
+  /** Writes the rows' data files (creating the view version's table if needed); nothing is visible yet. */
   stageFeatureRows(view: FeatureViewDef, rows: readonly OfflineFeatureRow[]): Promise<StagedFiles>
+  /** Writes archive rows, in the order given (archive order), as data files; nothing is visible yet. */
   stageArchiveRows(topic: string, rows: readonly ArchiveRow[]): Promise<StagedFiles>
   /**
    * Appends the staged files as one snapshot whose summary carries `summary`. `markers` are
    * `name → seq` pairs (e.g. `clicks/3 → 17`) recorded in the summary, so that a commit can tell
    * (after a crash, say) that the table already holds them: it then writes nothing. Commit is
-   * thus idempotent, and a checkpoint can be rolled forward as often as it is restored.
+   * thus idempotent, and a checkpoint can be rolled forward as often as it is restored. Rejects
+   * (NOT_FOUND) for a table nothing was ever staged to.
    */
   commit(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void>
 }
 
 /**
- * Reads the raw archive: the replay source (docs/semantics.md §6). Bounded: a read ends at the
- * archive's end, or at a pinned snapshot's.
+ * Reads the raw archive: the replay source (docs/semantics.md §12–§14). Bounded: a read ends at
+ * the archive's end, or at a pinned snapshot's.
  */
-export interface ArchiveReader {
-  /**
-   * The committed snapshots of a table, oldest first, each with the markers accumulated up to it
-   * (so a feature table and an archive can be compared at the same checkpoints).
-   */
-  snapshots(tableId: string): Promise<readonly { readonly snapshotId: string; readonly markers: Readonly<Record<string, number>> }[]>
+export interface ArchiveReader extends OfflineCatalog {
   /**
    * Archived rows of one partition in archive order (offset, markers before the record with the same
    * offset), streamed with bounded memory. Records with fromOffset ≤ offset < untilOffset; markers
    * with fromOffset ≤ offset ≤ untilOffset (a marker archived with offset N was applied after record
    * N − 1, so a position N taken right after a record batch precedes it, and a pinned snapshot whose
-   * records end before N holds exactly the markers applied up to that snapshot).
+   * records end before N holds exactly the markers applied up to that snapshot). A topic never
+   * archived, or a partition it lacks, yields nothing; an unknown `snapshotId` rejects.
    */
   readArchive(topic: string, partition: number, options?: { readonly fromOffset?: string; readonly untilOffset?: string; readonly snapshotId?: string }): AsyncIterable<ArchiveRow>
-  /** Partitions present in the archive and, per partition, the offset after the last archived record. */
+  /**
+   * Partitions present in the archive and, per partition, where it ends, at `snapshotId` (default:
+   * the current snapshot, whose id is returned): one past the last archived record — or, when the
+   * partition's archive ends with idle markers, possibly one past their offset (the offset the next
+   * record would have). Either way `readArchive(…, { untilOffset: end })` reads every archived row
+   * of the partition, and no record at or past it is archived. A topic never archived gives
+   * `{ snapshotId: null, nextOffsets: {} }`.
+   */
   archiveEnd(topic: string, snapshotId?: string): Promise<{ readonly snapshotId: string | null; readonly nextOffsets: Readonly<Record<number, string>> }>
 }
 

@@ -4,18 +4,19 @@
  * kept) is written back with conditional writes, so fresher live values are never clobbered and
  * TTLs are set anew from the view.
  */
-import type { FeatureRow, FeatureViewDef, StampedRow } from '../features/types.ts'
+import type { FeatureViewDef, StampedRow } from '../features/types.ts'
+import type { FeatureRowReader } from '../ports/feature-rows.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
 
 export async function reloadOnlineFromOffline(options: {
   readonly view: FeatureViewDef
   readonly online: OnlineStore
-  /** Rows per entity in archive order (adapters/offline/iceberg readFeatureRowsByEntity). */
-  readonly readRows: (view: FeatureViewDef) => Promise<Map<string, FeatureRow[]>>
+  /** The view's offline rows, read at the current snapshot. */
+  readonly rows: Pick<FeatureRowReader, 'readFeatureRows'>
   readonly nowMs: number
   readonly batchSize?: number
 }): Promise<{ entities: number; written: number; stale: number }> {
-  const byEntity = await options.readRows(options.view)
+  const byEntity = await options.rows.readFeatureRows(options.view)
   const batchSize = options.batchSize ?? 1_000
   let batch: StampedRow[] = []
   let written = 0

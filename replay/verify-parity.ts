@@ -13,6 +13,7 @@ import { silentLogger } from '../core/logger.ts'
 import type { FeatureRow, FeatureValue, FeatureViewDef } from '../features/types.ts'
 import { CheckpointStore } from '../engine/checkpoint-store.ts'
 import { PartitionSlot } from '../engine/partition-slot.ts'
+import type { FeatureRowReader } from '../ports/feature-rows.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OfflineSink } from '../ports/offline.ts'
 import type { Decoder } from '../schemas/decoder.ts'
@@ -38,9 +39,8 @@ export interface ParityReport {
 }
 
 export interface VerifyParityOptions {
-  readonly offline: OfflineSink
-  /** Reads the live feature table's rows at a snapshot, grouped by entity in archive order. */
-  readonly readLiveRows: (view: FeatureViewDef, snapshotId: string | null) => Promise<Map<string, FeatureRow[]>>
+  /** Replays the archive and reads the live feature table's rows at the cut. */
+  readonly offline: OfflineSink & FeatureRowReader
   readonly decoder: Decoder
   readonly view: FeatureViewDef
   /** The live engine's consumer group (checkpoint markers are named after it). */
@@ -101,7 +101,7 @@ export async function verifyParity(options: VerifyParityOptions): Promise<Parity
     }
   }
 
-  const liveRows = await options.readLiveRows(view, cut.live)
+  const liveRows = await offline.readFeatureRows(view, { snapshotId: cut.live })
   const maxDifferences = options.maxDifferences ?? 10
   const differences: ParityDifference[] = []
   let matching = 0

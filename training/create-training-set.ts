@@ -1,10 +1,13 @@
 /**
- * Point-in-time training sets (DESIGN §9): labels in, one Parquet file out with the labels'
- * columns, one column per stored feature (`<view>__<feature>`) and one per request feature.
+ * Point-in-time training sets (training/README.md): labels in, one Parquet file out with the
+ * labels' columns, one column per stored feature (`<view>__<feature>`) and one per request feature.
+ * Everything it reads and writes goes through ports, wired in main/: the feature tables
+ * (ports/feature-rows.ts), Parquet (ports/parquet-codec.ts) and the join engine
+ * (ports/point-in-time-joiner.ts).
  *
  * Steps
  * 1. Resolve the features against the registry (training/plan.ts); refuse any view whose
- *    backfill is not complete (BACKFILL_INCOMPLETE, DESIGN §8).
+ *    backfill is not complete (BACKFILL_INCOMPLETE, docs/semantics.md §14).
  * 2. Read the labels (only the columns JS needs); check every view's entity join keys are label
  *    columns; validate every label time. Entity keys (core/entity-key.ts, join-key order) and
  *    label times in µs come either from JS (CSV, composite keys, text times: written to a
@@ -13,7 +16,7 @@
  * 3. Pin each view's table at a snapshot (current, or the recorded one on rebuild).
  * 4. Request features: fetch their stored inputs point-in-time into JS, run the definitions' own
  *    functions, write them to a side file.
- * 5. The engine joins every view (training/point-in-time.ts has the exact rule) and writes the
+ * 5. The engine joins every view (ports/point-in-time-joiner.ts has the exact rule) and writes the
  *    output file itself, in label order, with fixed writer settings and the Parquet key-value
  *    metadata `kfs.training_set` (no wall-clock field). The set is recorded in the registry's
  *    store with the output's sha256; `rebuildTrainingSet` refuses any other bytes.
@@ -26,30 +29,33 @@ import { systemClock, type Clock } from '../core/clock.ts'
 import { encodeEntityKey } from '../core/entity-key.ts'
 import { FeatureStoreError } from '../core/errors.ts'
 import type { FeatureValue, FeatureValueType, RequestFeatureDef, RequestValueType } from '../features/types.ts'
+import type { FeatureRowReader } from '../ports/feature-rows.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
+import type { ParquetCodec, ParquetColumnSpec, ParquetColumnType } from '../ports/parquet-codec.ts'
+import type { LabelSource, PointInTimeJoiner, ViewJoinSpec } from '../ports/point-in-time-joiner.ts'
 import type { Registry } from '../registry/index.ts'
-import { encodeParquetColumns, type ParquetColumn, type ParquetColumnType } from '../adapters/offline/parquet/index.ts'
-import { createDuckDbJoiner } from '../adapters/duckdb/duckdb-joiner.ts'
 import { labelFormatOf, labelTimeMs, readLabels, sha256Hex, type LabelColumn, type LabelFormat, type LabelTable } from './labels.ts'
-import { parquetColumnTypes } from '../adapters/offline/parquet/index.ts'
 import { planTrainingSet, type FeatureSelection, type TrainingPlan } from './plan.ts'
-import type { LabelSource, PointInTimeJoiner, ViewJoinSpec } from './point-in-time.ts'
 import { loadTrainingSet, saveTrainingSet, trainingSetKeys, type TrainingSetRecord, type TrainingSetViewRecord } from './records.ts'
 import { computeRequestFeature } from './request-features.ts'
-import { pinTable } from './snapshot-files.ts'
 
 export const TRAINING_SET_METADATA_KEY = 'kfs.training_set'
 
 export interface TrainingSetDeps {
+  /** The registry's object store: training-set records and their labels are kept there. */
   readonly store: ObjectStore
   readonly registry: Registry
+  /** The views' feature tables, pinned at a snapshot. */
+  readonly featureRows: FeatureRowReader
+  /** Reads Parquet labels; writes the label-keys and request-feature files the joiner reads. */
+  readonly parquet: ParquetCodec
+  /** The join engine for one build; `tempDir` is the build's own (spill there), removed after it. */
+  readonly createJoiner: (tempDir: string) => Promise<PointInTimeJoiner>
   readonly clock?: Clock
   /** Request-feature definitions (from the definitions module): their functions are run. */
   readonly requestFeatures?: readonly RequestFeatureDef[]
-  /** Parent of the per-build temp directory (label keys, copied data files, DuckDB spill). */
+  /** Parent of the per-build temp directory (label keys, copied data files, the joiner's spill). */
   readonly tempDir?: string
-  /** Engine override (tests); default DuckDB. */
-  readonly createJoiner?: (tempDir: string) => Promise<PointInTimeJoiner>
 }
 
 export type LabelInput = { readonly path: string } | { readonly bytes: Uint8Array; readonly format: LabelFormat }
@@ -226,9 +232,9 @@ async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string)
     const id = JSON.stringify(v.joinKeys)
     if (!keyColumns.has(id)) keyColumns.set(id, `__kfs_k${keyColumns.size}`)
   }
-  const derived = spec.labelFormat === 'parquet' ? derivedKeys(parquetColumnTypes(spec.labelBytes), plan.views.map((v) => v.joinKeys), keyColumns, spec.timeColumn) : undefined
+  const derived = spec.labelFormat === 'parquet' ? derivedKeys(deps.parquet.columnTypes(spec.labelBytes), plan.views.map((v) => v.joinKeys), keyColumns, spec.timeColumn) : undefined
   // Only the columns JS needs are decoded from Parquet labels; the engine carries the rest.
-  const labels = await readLabels(spec.labelBytes, spec.labelFormat, {
+  const labels = await readLabels(deps.parquet, spec.labelBytes, spec.labelFormat, {
     stringColumns: allJoinKeys,
     columns: [...(derived === undefined ? allJoinKeys : []), spec.timeColumn, ...requestInputs],
   })
@@ -246,37 +252,38 @@ async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string)
     if (spec.labelFormat === 'parquet') {
       if (spec.labelPath === undefined) await writeFile(labelsPath, spec.labelBytes)
     } else {
-      const cols: ParquetColumn[] = labels.columns.map((c, i) => ({ name: c.name, type: c.type, fieldId: i + 1, required: false }))
-      await writeFile(labelsPath, (await encodeParquetColumns(cols, labels.values.map((v) => v ?? []), { compression: 'none' })).bytes)
+      const cols: ParquetColumnSpec[] = labels.columns.map((c) => ({ name: c.name, type: c.type, required: false }))
+      await writeFile(labelsPath, await deps.parquet.encode(cols, labels.values.map((v) => v ?? []), { compression: 'none' }))
     }
     let files: LabelSource
     if (derived !== undefined) {
       files = { kind: 'derived', labels: labelsPath, timeUs: derived.timeUs, keys: derived.keys, rowCount: n }
     } else {
-      const keyCols: ParquetColumn[] = [
-        { name: '__kfs_row', type: 'int', fieldId: 1, required: true },
-        { name: '__kfs_t', type: 'long', fieldId: 2, required: true },
+      const keyCols: ParquetColumnSpec[] = [
+        { name: '__kfs_row', type: 'int', required: true },
+        { name: '__kfs_t', type: 'long', required: true },
       ]
       const keyValues: unknown[][] = [Array.from({ length: n }, (_, i) => i), tUs]
       for (const [id, name] of keyColumns) {
-        keyCols.push({ name, type: 'string', fieldId: keyCols.length + 1, required: false })
+        keyCols.push({ name, type: 'string', required: false })
         keyValues.push(entityKeys(labels, JSON.parse(id) as string[]))
       }
       files = { kind: 'files', labels: labelsPath, keys: join(temp, 'label-keys.parquet'), rowCount: n }
-      await writeFile(files.keys, (await encodeParquetColumns(keyCols, keyValues, { compression: 'none', rowGroupRows: 1 << 20 })).bytes)
+      await writeFile(files.keys, await deps.parquet.encode(keyCols, keyValues, { compression: 'none', rowGroupRows: 1 << 20 }))
     }
 
-    const joiner = await (deps.createJoiner ?? ((dir) => createDuckDbJoiner({ tempDirectory: join(dir, 'spill') })))(temp)
+    const joiner = await deps.createJoiner(temp)
     const viewRecords: TrainingSetViewRecord[] = []
     let record: TrainingSetRecord
     try {
       const specs: ViewJoinSpec[] = []
       for (const v of plan.views) {
-        const pinned = await pinTable(deps.store, v.tableId, spec.snapshots === undefined ? undefined : (spec.snapshots.get(v.tableId) ?? null), temp)
-        viewRecords.push({ name: v.name, version: v.version, hash: v.hash, table: v.tableId, snapshotId: pinned.snapshotId })
+        const table = deps.featureRows.tableId({ kind: 'feature', view: v })
+        const pinned = await deps.featureRows.pinFeatureFiles(v, { snapshotId: spec.snapshots === undefined ? undefined : (spec.snapshots.get(table) ?? null), tempDir: temp })
+        viewRecords.push({ name: v.name, version: v.version, hash: v.hash, table, snapshotId: pinned.snapshotId })
         specs.push({ files: pinned.files, features: v.features, ttlMs: v.ttlMs, asServed: spec.asServed, keyColumn: keyColumns.get(JSON.stringify(v.joinKeys))! })
       }
-      const extra = await requestFeatureFile(plan, specs, labels, files, joiner, temp)
+      const extra = await requestFeatureFile(plan, specs, labels, files, joiner, deps.parquet, temp)
 
       const identity = {
         selection: spec.selection,
@@ -334,6 +341,7 @@ async function requestFeatureFile(
   labels: LabelTable,
   files: LabelSource,
   joiner: PointInTimeJoiner,
+  parquet: ParquetCodec,
   temp: string,
 ): Promise<{ path: string; columns: string[] } | undefined> {
   const requested = plan.outputs.filter((o) => o.kind === 'request')
@@ -346,16 +354,16 @@ async function requestFeatureFile(
     if (!fetched.has(index)) fetched.set(index, await joiner.fetch(files, specs[index]!))
     return fetched.get(index)![plan.views[index]!.features.findIndex((f) => f.name === ref.slice(colon + 1))]!
   }
-  const columns: ParquetColumn[] = [{ name: '__kfs_row', type: 'int', fieldId: 1, required: true }]
+  const columns: ParquetColumnSpec[] = [{ name: '__kfs_row', type: 'int', required: true }]
   const values: unknown[][] = [Array.from({ length: labels.rowCount }, (_, i) => i)]
   const labelIndex = new Map(labels.columns.map((c, i) => [c.name, i]))
   for (const o of requested) {
     const inputs = new Map<string, FeatureValue[]>()
     for (const ref of o.def.features) inputs.set(ref, await stored(ref))
-    columns.push({ name: o.column, type: parquetTypeOf(o.def.outputType), fieldId: columns.length + 1, required: false })
+    columns.push({ name: o.column, type: parquetTypeOf(o.def.outputType), required: false })
     values.push(computeRequestFeature(o.def, labels.rowCount, (name) => (labelIndex.has(name) ? labels.values[labelIndex.get(name)!] : undefined), (ref) => inputs.get(ref)!))
   }
   const path = join(temp, 'request-features.parquet')
-  await writeFile(path, (await encodeParquetColumns(columns, values, { compression: 'none' })).bytes)
+  await writeFile(path, await parquet.encode(columns, values, { compression: 'none' }))
   return { path, columns: columns.slice(1).map((c) => c.name) }
 }

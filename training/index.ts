@@ -1,10 +1,10 @@
 /**
- * Point-in-time training sets over the offline feature tables (DESIGN §9). Depends on core/,
- * features/ (types), registry/, adapters/offline/iceberg and adapters/offline/parquet; DuckDB only inside
- * ./duckdb/. See README.md for the semantics and the engine choice.
+ * Point-in-time training sets over the offline feature tables (training/README.md). Depends on
+ * core/, features/, ports/ and registry/: the feature tables, Parquet and the join engine are
+ * ports (feature-rows, parquet-codec, point-in-time-joiner) that main/ wires to adapters.
  */
 export { createTrainingSet, rebuildTrainingSet, TRAINING_SET_METADATA_KEY, type CreateTrainingSetOptions, type TrainingSetDeps, type TrainingSetResult, type LabelInput } from './create-training-set.ts'
 export { planTrainingSet, type TrainingPlan, type PlannedView, type PlannedOutput, type FeatureSelection } from './plan.ts'
 export { readLabels, parseCsv, labelTimeMs, labelFormatOf, type LabelTable, type LabelFormat, type LabelColumn } from './labels.ts'
 export { loadTrainingSet, listTrainingSets, trainingSetKeys, type TrainingSetRecord, type TrainingSetViewRecord } from './records.ts'
-export { type PointInTimeJoiner, type ViewJoinSpec } from './point-in-time.ts'
+export { type PointInTimeJoiner, type ViewJoinSpec } from '../ports/point-in-time-joiner.ts'

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto'
 import { FeatureStoreError } from '../core/errors.ts'
-import { parquetColumnTypes, readParquetBatches, type ParquetColumnType } from '../adapters/offline/parquet/index.ts'
+import type { ParquetCodec, ParquetColumnType } from '../ports/parquet-codec.ts'
 
 export type LabelFormat = 'csv' | 'parquet'
 
@@ -56,13 +56,14 @@ export interface ReadLabelsOptions {
   readonly columns?: readonly string[]
 }
 
-export async function readLabels(bytes: Uint8Array, format: LabelFormat, options: ReadLabelsOptions = {}): Promise<LabelTable> {
+/** Reads a label file; Parquet is decoded with `parquet` (CSV needs no codec). */
+export async function readLabels(parquet: ParquetCodec, bytes: Uint8Array, format: LabelFormat, options: ReadLabelsOptions = {}): Promise<LabelTable> {
   const sha256 = sha256Hex(bytes)
-  return format === 'csv' ? { ...parseCsvLabels(bytes, new Set(options.stringColumns ?? [])), sha256 } : { ...(await parquetLabels(bytes, options.columns)), sha256 }
+  return format === 'csv' ? { ...parseCsvLabels(bytes, new Set(options.stringColumns ?? [])), sha256 } : { ...(await parquetLabels(parquet, bytes, options.columns)), sha256 }
 }
 
-async function parquetLabels(bytes: Uint8Array, wanted: readonly string[] | undefined): Promise<Omit<LabelTable, 'sha256'>> {
-  const columns: LabelColumn[] = parquetColumnTypes(bytes).map(({ name, type }) => {
+async function parquetLabels(parquet: ParquetCodec, bytes: Uint8Array, wanted: readonly string[] | undefined): Promise<Omit<LabelTable, 'sha256'>> {
+  const columns: LabelColumn[] = parquet.columnTypes(bytes).map(({ name, type }) => {
     if (type === undefined) throw badLabels(`label column ${name} has a Parquet type kfs cannot carry (use string, integer, double, boolean or timestamp)`, { column: name })
     return { name, type }
   })
@@ -70,7 +71,7 @@ async function parquetLabels(bytes: Uint8Array, wanted: readonly string[] | unde
   const values: (unknown[] | undefined)[] = columns.map((_, i) => (read[i] ? [] : undefined))
   let rowCount = 0
   const names = columns.filter((_, i) => read[i]).map((c) => c.name)
-  for await (const batch of readParquetBatches(bytes, { columns: names })) {
+  for await (const batch of parquet.readBatches(bytes, { columns: names })) {
     columns.forEach((c, i) => {
       const dst = values[i]
       if (dst === undefined) return

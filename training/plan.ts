@@ -10,14 +10,11 @@ import { FeatureStoreError } from '../core/errors.ts'
 import { parseFeatureRef } from '../features/feature-ref.ts'
 import type { FeatureValueType, RequestFeatureDef } from '../features/types.ts'
 import { requestFeatureHash, type Registry } from '../registry/index.ts'
-import { featureTablePath } from '../adapters/offline/iceberg/offline-sink.ts'
 
 export interface PlannedView {
   readonly name: string
   readonly version: number
   readonly hash: string
-  /** Object-store path of the view's Iceberg table. */
-  readonly tableId: string
   readonly entity: string
   readonly joinKeys: readonly string[]
   readonly ttlMs: number
@@ -76,7 +73,6 @@ export async function planTrainingSet(
         name: stored.name,
         version: stored.version,
         hash: stored.hash,
-        tableId: featureTablePath(stored),
         entity: stored.logic.entity.name,
         joinKeys: stored.logic.entity.joinKeys,
         ttlMs: stored.logic.ttlMs,

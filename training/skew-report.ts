@@ -5,7 +5,7 @@
  * (training/skew-stats.ts has the arithmetic).
  *
  * Steps
- * 1. Read the served log from its topic's raw archive (the Iceberg table `kfs run` fills like any
+ * 1. Read the served log from its topic's raw archive (the archive table `kfs run` fills like any
  *    source's), pinned at the archive's current snapshot; markers are skipped. Reading the archive,
  *    not the topic, makes a report repeatable and needs no broker — but it covers what the engine
  *    has archived so far: run `kfs run` (e.g. `--until-caught-up`) first.
@@ -15,7 +15,7 @@
  *    and let the training-set joiner fetch each record's row in *as-served* mode — among the rows
  *    with created_at ≤ served-at, the one the online store's conditional write keeps (greatest
  *    (as_of, created_at, seq)), its values only if as_of > served-at − ttl. This is the same join
- *    `kfs training-set --as-served` runs (adapters/duckdb/); no second join exists.
+ *    `kfs training-set --as-served` runs (ports/point-in-time-joiner.ts); no second join exists.
  * 4. Compare per (view, feature): exact-match %, mean and p99 of |served − offline|.
  *
  * Zero skew is expected by construction; what can make it non-zero is listed in the README
@@ -25,21 +25,19 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { ObjectStore } from '../ports/object-store.ts'
-import type { OfflineSink } from '../ports/offline.ts'
+import type { FeatureRowReader } from '../ports/feature-rows.ts'
+import type { ArchiveReader } from '../ports/offline.ts'
+import type { ParquetCodec } from '../ports/parquet-codec.ts'
+import type { LabelSource, PointInTimeJoiner } from '../ports/point-in-time-joiner.ts'
 import type { Registry } from '../registry/index.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import { fromServedEvent, viewRef, type ServedRecord } from '../serving/served-log/served-record.ts'
-import { encodeParquetColumns } from '../adapters/offline/parquet/index.ts'
-import { createDuckDbJoiner } from '../adapters/duckdb/duckdb-joiner.ts'
 import { planTrainingSet } from './plan.ts'
-import type { LabelSource, PointInTimeJoiner } from './point-in-time.ts'
 import { FeatureSkewCounter, type FeatureSkew } from './skew-stats.ts'
-import { pinTable } from './snapshot-files.ts'
 
 export interface SkewReportOptions {
-  readonly store: ObjectStore
-  readonly offline: OfflineSink
+  /** The served log's archive, and the views' feature tables. */
+  readonly offline: ArchiveReader & FeatureRowReader
   readonly registry: Registry
   /** Decoder of the served-log topic (reader schema: schemas/avro/served-features.avsc). */
   readonly decoder: Decoder
@@ -50,8 +48,10 @@ export interface SkewReportOptions {
   /** Only these view names. */
   readonly views?: readonly string[]
   readonly tempDir?: string
-  /** Engine override (tests); default DuckDB. */
-  readonly createJoiner?: (tempDir: string) => Promise<PointInTimeJoiner>
+  /** Writes the served records as the joiner's label file. */
+  readonly parquet: ParquetCodec
+  /** The join engine (the training sets' own); `tempDir` is the report's, removed after it. */
+  readonly createJoiner: (tempDir: string) => Promise<PointInTimeJoiner>
 }
 
 export interface SkewReport {
@@ -82,7 +82,7 @@ export async function createSkewReport(options: SkewReportOptions): Promise<Skew
   const snapshots: Record<string, string | null> = {}
   let compared = 0
   try {
-    const joiner = await (options.createJoiner ?? ((dir) => createDuckDbJoiner({ tempDirectory: join(dir, 'spill') })))(temp)
+    const joiner = await options.createJoiner(temp)
     try {
       for (const [ref, served] of [...byView].sort(([a], [b]) => (a < b ? -1 : 1))) {
         const stored = await options.registry.getView(served[0]!.viewName, served[0]!.viewVersion)
@@ -96,9 +96,9 @@ export async function createSkewReport(options: SkewReportOptions): Promise<Skew
         if (names.length === 0) continue
         const plan = await planTrainingSet(options.registry, { refs: names.map((f) => `${ref}:${f}`) })
         const view = plan.views[0]!
-        const pinned = await pinTable(options.store, view.tableId, undefined, temp)
+        const pinned = await options.offline.pinFeatureFiles(view, { snapshotId: undefined, tempDir: temp })
         snapshots[ref] = pinned.snapshotId
-        const labels = await writeServedLabels(served, join(temp, `labels-${counters.length}.parquet`))
+        const labels = await writeServedLabels(options.parquet, served, join(temp, `labels-${counters.length}.parquet`))
         const fetched = await joiner.fetch(labels, { files: pinned.files, features: view.features, ttlMs: view.ttlMs, asServed: true, keyColumn: '__kfs_k0' })
         const column = new Map(view.features.map((f, i) => [f.name, { values: fetched[i]!, counter: new FeatureSkewCounter(ref, f.name, f.type === 'long' || f.type === 'double') }]))
         served.forEach((record, row) => {
@@ -155,11 +155,11 @@ async function readServedLog(options: SkewReportOptions, skipped: { undecodable:
 }
 
 /** The served records as the joiner's label rows: served-at is the label time, the entity key as logged. */
-async function writeServedLabels(records: readonly ServedRecord[], path: string): Promise<LabelSource> {
-  const { bytes } = await encodeParquetColumns(
+async function writeServedLabels(parquet: ParquetCodec, records: readonly ServedRecord[], path: string): Promise<LabelSource> {
+  const bytes = await parquet.encode(
     [
-      { name: 'served_at_ms', type: 'long', fieldId: 1, required: true },
-      { name: 'entity_key', type: 'string', fieldId: 2, required: true },
+      { name: 'served_at_ms', type: 'long', required: true },
+      { name: 'entity_key', type: 'string', required: true },
     ],
     [records.map((r) => r.servedAtMs), records.map((r) => r.entityKey)],
     { compression: 'none' },

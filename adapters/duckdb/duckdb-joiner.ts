@@ -1,7 +1,7 @@
 /**
- * The point-in-time join on DuckDB (the only folder that imports @duckdb/node-api): DuckDB reads
- * the feature table's Parquet data files directly, sorts both sides and merges them (ASOF JOIN),
- * spilling to a temp directory when they do not fit in memory.
+ * The point-in-time join on DuckDB (ports/point-in-time-joiner.ts; the only folder that imports
+ * @duckdb/node-api): DuckDB reads the pinned feature files directly, sorts both sides and merges
+ * them (ASOF JOIN), spilling to a temp directory when they do not fit in memory.
  *
  * Strategy
  * 1. Point-in-time: one ASOF LEFT JOIN per view. The inequality is on the struct (as_of, seq)
@@ -23,7 +23,7 @@
  */
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api'
 import type { FeatureValue, FeatureValueType } from '../../features/types.ts'
-import type { LabelSource, OutputSpec, PointInTimeJoiner, ViewJoinSpec } from '../../training/point-in-time.ts'
+import type { LabelSource, OutputSpec, PointInTimeJoiner, ViewJoinSpec } from '../../ports/point-in-time-joiner.ts'
 
 const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`
 const ident = (s: string): string => `"${s.replaceAll('"', '""')}"`

@@ -1,5 +1,4 @@
 /** `kfs compact`: rewrite the many small files of old feature-table partitions into few large ones. */
-import { compactPartitions } from '../../adapters/offline/iceberg/index.ts'
 import { createRuntime } from '../runtime.ts'
 import { listOption, numberOption, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
@@ -37,8 +36,7 @@ Examples:
       const olderThanDay = Math.floor((runtime.clock.nowMs() - olderThanMs) / 86_400_000)
       const results = []
       for (const view of viewsWith('offline', await publishedViews(set, registry, only), only !== undefined, 'compact')) {
-        const table = await runtime.offline.featureTable(view)
-        const { removedFiles, addedFiles, status } = await compactPartitions(table, { olderThanDay })
+        const { removedFiles, addedFiles, status } = await runtime.offline.compactFeatureTable(view, { olderThanDay })
         results.push({ view: `${view.name}@${view.version}`, removedFiles, addedFiles, status: status ?? 'nothing to compact' })
         if (!ctx.json)
           ctx.out(

@@ -4,7 +4,6 @@ import type { FeatureViewDef } from '../../features/types.ts'
 import { consumedView } from '../../engine/plan-sources.ts'
 import type { Registry } from '../../registry/index.ts'
 import { reloadOnlineFromOffline } from '../../replay/online-from-offline.ts'
-import { readFeatureRowsByEntity } from '../../adapters/offline/iceberg/feature-rows.ts'
 import { createRuntime, type Runtime } from '../runtime.ts'
 import {
   flagOption,
@@ -98,7 +97,7 @@ async function reloadOnline(
     const result = await reloadOnlineFromOffline({
       view,
       online,
-      readRows: (v) => readFeatureRowsByEntity(runtime.store, v),
+      rows: runtime.offline,
       nowMs: runtime.clock.nowMs(),
     })
     entities += result.entities

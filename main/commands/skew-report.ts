@@ -2,6 +2,7 @@
 import { createDecoder } from '../../schemas/decoder.ts'
 import { DEFAULT_SERVED_LOG_TOPIC, SERVED_FEATURES_SCHEMA } from '../../serving/served-log/index.ts'
 import { createSkewReport, failingFeatures, type SkewReport } from '../../training/skew-report.ts'
+import { trainingAdapters } from '../offline-adapters.ts'
 import { createRuntime } from '../runtime.ts'
 import { listOption, numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { openRegistry } from './definitions.ts'
@@ -61,9 +62,11 @@ Examples:
             `--views: ${unknown.join(', ')} not in the registry; views: ${[...known].join(', ') || '(none; run kfs apply)'}`,
           )
       }
+      const { parquet, createJoiner } = trainingAdapters(runtime.offline, { parquetWorker: config.parquetWorker })
       const report = await createSkewReport({
-        store: runtime.store,
         offline: runtime.offline,
+        parquet,
+        createJoiner,
         registry,
         decoder: createDecoder({ registry: runtime.schemas, readerSchema: SERVED_FEATURES_SCHEMA }),
         topic,

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises'
 import { FeatureStoreError } from '../../core/errors.ts'
 import type { RequestFeatureDef } from '../../features/types.ts'
+import type { ParquetCodec } from '../../ports/parquet-codec.ts'
 import { loadDefinitions, type Registry } from '../../registry/index.ts'
 import {
   createTrainingSet,
@@ -12,6 +13,7 @@ import {
   rebuildTrainingSet,
   type TrainingSetResult,
 } from '../../training/index.ts'
+import { createOfflineStore, trainingAdapters } from '../offline-adapters.ts'
 import { flagOption, listOption, stringOption, UsageError, type Command } from './command.ts'
 import { openRegistry } from './definitions.ts'
 
@@ -93,7 +95,9 @@ Examples:
     const { registry } = await openRegistry(ctx)
     const definitionsPath = stringOption(args, 'definitions') ?? ctx.config().featuresModule
     const set = await loadDefinitions(definitionsPath, { cwd: ctx.cwd, known: await registry.known() })
-    const deps = { store, registry, clock: ctx.clock, requestFeatures: set.requestFeatures }
+    const offline = { parquetWorker: ctx.config().parquetWorker }
+    const adapters = trainingAdapters(createOfflineStore(store, offline), offline)
+    const deps = { store, registry, ...adapters, clock: ctx.clock, requestFeatures: set.requestFeatures }
     const startedMs = ctx.clock.nowMs()
     let result: TrainingSetResult
     if (rebuild !== undefined) {
@@ -103,7 +107,7 @@ Examples:
     } else {
       const selection = service ?? features!
       await checkSelection(registry, selection, set.requestFeatures)
-      await checkLabels(labels!, timeColumn ?? 'ts')
+      await checkLabels(adapters.parquet, labels!, timeColumn ?? 'ts')
       result = await createTrainingSet({
         ...deps,
         labels: { path: labels! },
@@ -149,8 +153,8 @@ async function checkSelection(
  * The label file must have the label-time column (naming one it lacks is a usage error) and at
  * least one row (none would build an empty set: nothing to do, so a failure, exit 1).
  */
-async function checkLabels(path: string, timeColumn: string): Promise<void> {
-  const table = await readLabels(new Uint8Array(await readFile(path)), labelFormatOf(path), { columns: [] })
+async function checkLabels(parquet: ParquetCodec, path: string, timeColumn: string): Promise<void> {
+  const table = await readLabels(parquet, new Uint8Array(await readFile(path)), labelFormatOf(path), { columns: [] })
   const names = table.columns.map((c) => c.name)
   if (!names.includes(timeColumn))
     throw new UsageError(`--time-column: ${path} has no column ${timeColumn} (columns: ${names.join(', ')})`)

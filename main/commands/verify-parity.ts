@@ -4,7 +4,6 @@ import { consumedView } from '../../engine/plan-sources.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import { MemoryObjectStore } from '../../adapters/object-store/index.ts'
 import { verifyParity } from '../../replay/verify-parity.ts'
-import { readFeatureRowsByEntity } from '../../adapters/offline/iceberg/feature-rows.ts'
 import { createRuntime } from '../runtime.ts'
 import { listOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
@@ -51,7 +50,6 @@ Examples:
       for (const view of views) {
         const report = await verifyParity({
           offline: runtime.offline,
-          readLiveRows: (v, snapshotId) => readFeatureRowsByEntity(runtime.store, v, snapshotId),
           decoder: runtime.decoderFor(view.source),
           view,
           groupId,

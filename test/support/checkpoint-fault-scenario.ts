@@ -146,7 +146,6 @@ export async function runCheckpointFaultCase(makeStore: (dir: string) => Promise
 
     const parity = await verifyParity({
       offline,
-      readLiveRows: (v, snapshotId) => readFeatureRowsByEntity(store, v, snapshotId),
       decoder: createDecoder({ registry, readerSchema: source.schema }),
       view,
       groupId: 'kfs-engine',

@@ -21,6 +21,8 @@ export interface WriteDataFilesOptions {
   /** Target compressed size of one data file. */
   readonly targetFileBytes?: number
   readonly rowGroupRows?: number
+  /** Encode Parquet on the shared worker thread (default true); false: in-process, same bytes. */
+  readonly parquetWorker?: boolean
 }
 
 export type TableRow = Readonly<Record<string, unknown>>
@@ -150,6 +152,10 @@ export async function writeDataFiles(table: IcebergTable, input: readonly TableR
   const names = columns.map((c) => c.name)
   const rows = Array.isArray(input) ? columnarOf(input as readonly TableRow[], names) : (input as ColumnarRows)
   const target = options.targetFileBytes ?? 128 * 1024 * 1024
+  const encodeOptions = {
+    ...(options.rowGroupRows === undefined ? {} : { rowGroupRows: options.rowGroupRows }),
+    ...(options.parquetWorker === undefined ? {} : { worker: options.parquetWorker }),
+  }
   // Row indices per partition tuple, in input order (archive order matters to replay).
   const groups = new Map<string | number | null, { partition: (number | null)[]; indices: number[] }>()
   const parts = partitionPartsOf(schema, spec, rows)
@@ -181,7 +187,7 @@ export async function writeDataFiles(table: IcebergTable, input: readonly TableR
       // Encoding is synchronous CPU (Arrow + wasm): let pending I/O (online writes, fetches of a
       // live engine checkpointing in the background) run between files.
       await new Promise<void>((resolve) => setImmediate(resolve))
-      const file = await encodeParquetColumns(columns, gather(rows, names, indices, start, end), options.rowGroupRows === undefined ? {} : { rowGroupRows: options.rowGroupRows })
+      const file = await encodeParquetColumns(columns, gather(rows, names, indices, start, end), encodeOptions)
       const key = `${dir}/${randomUUID()}.parquet`
       const write = table.store.put(key, file.bytes)
       write.catch(() => undefined) // observed below; this only keeps an early rejection from being "unhandled"

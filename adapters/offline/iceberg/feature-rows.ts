@@ -1,8 +1,11 @@
-/** Reading a feature table back as rows per entity, in archive order (verify-parity, tests, tools). */
+/**
+ * Reading a feature table back as rows per entity, in archive order (FeatureRowReader.readFeatureRows,
+ * ports/feature-rows.ts; tests). `snapshotId`: undefined = current, null = none (empty).
+ */
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { loadTableIfExists } from './iceberg-table.ts'
-import { featureTablePath } from './offline-sink.ts'
+import { featureTablePath } from './table-paths.ts'
 import { readRows } from './table-reader.ts'
 import { tableRowToStampedRow } from './table-schemas.ts'
 

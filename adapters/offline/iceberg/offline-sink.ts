@@ -1,35 +1,36 @@
 /**
- * The engine's offline sink (ports/ `OfflineSink`) over Iceberg tables in an object
- * store: `warehouse/features/<view>_v<version>` per view version and `warehouse/archive/<topic>`
- * per source topic.
+ * The offline ports over Iceberg tables in an object store — the engine's sink and archive reader
+ * (ports/offline.ts), the feature-row reader (ports/feature-rows.ts) and compaction
+ * (ports/offline-compaction.ts): `warehouse/features/<view>_v<version>` per view version and
+ * `warehouse/archive/<topic>` per source topic. Contract suite: test/contracts/offline.ts.
  *
  * Exactly-once hinges on two things here: staged files are plain Parquet objects no snapshot
  * references until `commit`; and each commit records `kfs.ckpt.<topic>/<partition> = seq` in its
  * summary, so a checkpoint rolled forward twice (crash after commit, before the next checkpoint)
  * is recognised and skipped — under the table's optimistic-concurrency retry too (`skipIf`).
  */
-import type { FeatureViewDef } from '../../../features/types.ts'
-import type { ArchiveRow, OfflineFeatureRow, OfflineSink, OfflineTable, RowOrigin, StagedFiles } from '../../../ports/offline.ts'
+import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
+import type { FeatureRowReader, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
+import type { ArchiveRow, OfflineFeatureRow, OfflineSink, OfflineTable, RowOrigin, StagedFiles, ViewVersion } from '../../../ports/offline.ts'
+import type { CompactionSummary, OfflineCompactor } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { appendFiles } from './append-files.ts'
+import { compactPartitions } from './compaction.ts'
 import { writeDataFiles } from './data-file-writer.ts'
+import { readFeatureRowsByEntity } from './feature-rows.ts'
 import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
 import type { DataFile } from './manifests.ts'
+import { pinTable } from './pinned-files.ts'
+import { archiveTablePath, featureTablePath } from './table-paths.ts'
 import type { TableMetadata } from './table-metadata.ts'
 import { decodeLongBound, liveEntriesOf, readDataFileRows } from './table-reader.ts'
 import { featureRowsToColumns, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from './table-schemas.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
 
+export { archiveTablePath, featureTablePath }
+
 const MARKER_PREFIX = 'kfs.ckpt.'
-
-export function featureTablePath(view: Pick<FeatureViewDef, 'name' | 'version'>): string {
-  return `warehouse/features/${view.name}_v${view.version}`
-}
-
-export function archiveTablePath(topic: string): string {
-  return `warehouse/archive/${topic}`
-}
 
 /**
  * Archive order of a feature row as one long: offset · 2^21 + the row's index among the rows
@@ -51,9 +52,11 @@ export interface IcebergOfflineSinkOptions {
   readonly targetFileBytes?: number
   /** Back-off of commit retries (lost races, store errors); the system clock by default. */
   readonly clock?: Clock
+  /** Encode Parquet on the shared worker thread (default true); false: in-process, same bytes. */
+  readonly parquetWorker?: boolean
 }
 
-export class IcebergOfflineSink implements OfflineSink {
+export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, OfflineCompactor {
   readonly #store: ObjectStore
   readonly #tables = new Map<string, Promise<IcebergTable>>()
   readonly #views = new Map<string, FeatureViewDef>()
@@ -129,7 +132,8 @@ export class IcebergOfflineSink implements OfflineSink {
   }
 
   #writeOptions() {
-    return this.#options.targetFileBytes === undefined ? {} : { targetFileBytes: this.#options.targetFileBytes }
+    const { targetFileBytes, parquetWorker } = this.#options
+    return { ...(targetFileBytes === undefined ? {} : { targetFileBytes }), ...(parquetWorker === undefined ? {} : { parquetWorker }) }
   }
 
   async #tableById(tableId: string): Promise<IcebergTable> {
@@ -183,6 +187,20 @@ export class IcebergOfflineSink implements OfflineSink {
       out.push({ snapshotId: String(snapshot['snapshot-id']), markers: { ...acc } })
     }
     return out
+  }
+
+  readFeatureRows(view: FeatureViewDef, options: { readonly snapshotId?: string | null } = {}): Promise<Map<string, FeatureRow[]>> {
+    return readFeatureRowsByEntity(this.#store, view, options.snapshotId)
+  }
+
+  pinFeatureFiles(view: ViewVersion, options: { readonly snapshotId: string | null | undefined; readonly tempDir: string }): Promise<PinnedFeatureFiles> {
+    return pinTable(this.#store, featureTablePath(view), options.snapshotId, options.tempDir)
+  }
+
+  /** Opens (creating if need be) the view's table, as `kfs compact` always has. */
+  async compactFeatureTable(view: FeatureViewDef, options: { readonly olderThanDay: number }): Promise<CompactionSummary> {
+    const { removedFiles, addedFiles, status } = await compactPartitions(await this.featureTable(view), { olderThanDay: options.olderThanDay, ...this.#writeOptions() })
+    return { removedFiles, addedFiles, status }
   }
 
   async archiveEnd(topic: string, snapshotId?: string): Promise<{ snapshotId: string | null; nextOffsets: Record<number, string> }> {

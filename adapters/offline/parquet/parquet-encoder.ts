@@ -6,7 +6,8 @@
  * One worker, requests in order; it is referenced only while a request is pending, so it never
  * keeps a finished process alive. If the worker cannot start (or dies), every later request is
  * written in-process — the same function, so the same bytes (training-set rebuilds compare them).
- * `KFS_PARQUET_WORKER=0` turns the worker off.
+ * A caller turns the worker off per request (`worker: false`); main/ wires that from the
+ * configuration (`KFS_PARQUET_WORKER=0`), library code never reads the environment.
  */
 import { Worker } from 'node:worker_threads'
 import { writeParquetBytes, type WasmWriteRequest, type WasmWriteResult } from './parquet-wasm-write.ts'
@@ -17,7 +18,8 @@ interface Pending {
 }
 
 let worker: Worker | undefined
-let disabled = process.env.KFS_PARQUET_WORKER === '0'
+/** Set once the worker failed to start or died: every later request is written in-process. */
+let disabled = false
 const pending = new Map<number, Pending>()
 let nextId = 0
 
@@ -56,9 +58,14 @@ function startWorker(): Worker | undefined {
   }
 }
 
+export interface WriteParquetOptions {
+  /** Write on the shared worker thread (default true); false writes in-process, same bytes. */
+  readonly worker?: boolean
+}
+
 /** Writes the Parquet file for an Arrow IPC stream, off the main thread when it can. */
-export async function writeParquet(request: WasmWriteRequest): Promise<WasmWriteResult> {
-  const w = startWorker()
+export async function writeParquet(request: WasmWriteRequest, options: WriteParquetOptions = {}): Promise<WasmWriteResult> {
+  const w = options.worker === false ? undefined : startWorker()
   if (w === undefined) return writeParquetBytes(request)
   const id = nextId++
   return new Promise<WasmWriteResult>((resolve, reject) => {

@@ -14,6 +14,8 @@ export interface ParquetWriteOptions {
   readonly compression?: 'zstd' | 'snappy' | 'none'
   /** Extra footer key/value metadata (e.g. `iceberg.schema`). */
   readonly keyValueMetadata?: Readonly<Record<string, string>>
+  /** Encode on the shared worker thread (default true; parquet-encoder.ts); false: in-process, same bytes. */
+  readonly worker?: boolean
 }
 
 export interface EncodedParquetFile {
@@ -65,7 +67,7 @@ async function encodeBuilt(
     ...(options.keyValueMetadata === undefined ? {} : { keyValueMetadata: options.keyValueMetadata }),
   })
   // The worker path and the in-process path run the same writer: a failed worker costs time, not bytes.
-  const written = await writeParquet(request()).catch(() => writeParquetBytes(request()))
+  const written = await writeParquet(request(), options.worker === undefined ? {} : { worker: options.worker }).catch(() => writeParquetBytes(request()))
   return { bytes: written.bytes, rowCount, stats: built.map((b) => b.stats), columnSizes: written.columnSizes }
 }
 

@@ -20,9 +20,10 @@
  * copies into the footer).
  */
 import * as arrow from 'apache-arrow'
+import type { ParquetColumnType, ParquetScalarType } from '../../../ports/parquet-codec.ts'
 
-export type ParquetScalarType = 'string' | 'binary' | 'int' | 'long' | 'double' | 'timestamptz' | 'boolean'
-export type ParquetColumnType = ParquetScalarType | 'list<string>' | 'list<long>' | 'list<double>'
+// The port's column model is this adapter's: one definition, so the two cannot drift apart.
+export type { ParquetColumnType, ParquetScalarType }
 
 export interface ParquetColumn {
   readonly name: string

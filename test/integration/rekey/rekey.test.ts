@@ -100,7 +100,6 @@ void test(`re-keying on Kafka survives 2 SIGKILLs: ${EVENTS} clicks, exactly onc
 
     const parity = await verifyParity({
       offline: new IcebergOfflineSink(store),
-      readLiveRows: (v, snapshotId) => readFeatureRowsByEntity(store, v, snapshotId),
       decoder: createDecoder({ registry, readerSchema: clicks.schema }),
       view: consumedView(itemClicks),
       groupId,

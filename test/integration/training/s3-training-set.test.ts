@@ -12,7 +12,7 @@ import type { S3ObjectStore } from '../../../adapters/object-store/s3/s3-object-
 import { readParquetBatches } from '../../../adapters/offline/parquet/index.ts'
 import { createTrainingSet, rebuildTrainingSet } from '../../../training/index.ts'
 import { makeS3Store, requireS3Env } from '../object-store/s3-env.ts'
-import { BASE_MS, generateRows, HOUR_MS, oracle, registryWithViews, writeRows } from '../../unit/training/fixtures.ts'
+import { BASE_MS, generateRows, HOUR_MS, oracle, registryWithViews, trainingDeps, writeRows } from '../../unit/training/fixtures.ts'
 
 const stores: S3ObjectStore[] = []
 const dirs: string[] = []
@@ -37,7 +37,7 @@ void describe('training set > S3 object store', () => {
     const labels = Array.from({ length: 120 }, (_, i) => ({ user: `u${i % 6}`, t: BASE_MS + ((i * 7) % 125) * HOUR_MS - (i % 3) }))
     const csv = new TextEncoder().encode(['user_id,ts', ...labels.map((l) => `${l.user},${l.t}`)].join('\n'))
     const out = join(dir, 'set.parquet')
-    const result = await createTrainingSet({ store, registry, labels: { bytes: csv, format: 'csv' }, features: ['user_purchases:amount_sum_1d', 'user_purchases:count'], output: out, tempDir: dir })
+    const result = await createTrainingSet({ ...trainingDeps(store), registry, labels: { bytes: csv, format: 'csv' }, features: ['user_purchases:amount_sum_1d', 'user_purchases:count'], output: out, tempDir: dir })
     const got: Record<string, unknown[]> = {}
     for await (const b of readParquetBatches(new Uint8Array(await readFile(out)))) for (const [k, v] of Object.entries(b.columns)) (got[k] ??= []).push(...v)
     const sumIndex = view.features.findIndex((f) => f.name === 'amount_sum_1d')
@@ -52,7 +52,7 @@ void describe('training set > S3 object store', () => {
     assert.ok(nonNull > 30)
     assert.equal(result.record.views[0]!.snapshotId !== null, true)
     const again = join(dir, 'again.parquet')
-    await rebuildTrainingSet({ store, registry, id: result.id, output: again, tempDir: dir })
+    await rebuildTrainingSet({ ...trainingDeps(store), registry, id: result.id, output: again, tempDir: dir })
     assert.deepEqual(await readFile(again), await readFile(out))
   })
 })

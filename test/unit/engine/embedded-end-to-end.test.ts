@@ -20,7 +20,6 @@ import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedd
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { LocalObjectStore, MemoryObjectStore } from '../../../adapters/object-store/index.ts'
-import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
 import { verifyParity } from '../../../replay/verify-parity.ts'
 import { assertSameRows, expectedRowsByEntity, generatePurchases, offlineRowsByEntity, produceEvents, valuesClose, waitFor } from '../../support/scenario.ts'
 
@@ -84,7 +83,6 @@ void test('embedded engine: offline rows equal the reference, online holds the l
     // Replay from the archive through the same code path reproduces the live rows exactly.
     const parityOptions = {
       offline,
-      readLiveRows: (v: typeof view, snapshotId: string | null) => readFeatureRowsByEntity(store, v, snapshotId),
       decoder: createDecoder({ registry, readerSchema: source.schema }),
       view,
       groupId: 'kfs-engine',

@@ -20,7 +20,6 @@ import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
-import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
 import { loadTableIfExists } from '../../../adapters/offline/iceberg/iceberg-table.ts'
 import { featureTablePath, IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { readRows } from '../../../adapters/offline/iceberg/table-reader.ts'
@@ -123,7 +122,6 @@ void test('consecutive idle markers at one offset, a restart between two of them
 
     const parity = await verifyParity({
       offline,
-      readLiveRows: (v, snapshotId) => readFeatureRowsByEntity(store, v, snapshotId),
       decoder: createDecoder({ registry, readerSchema: taps.schema }),
       view: taps2s,
       groupId: 'kfs-engine',

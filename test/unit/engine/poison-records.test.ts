@@ -148,7 +148,6 @@ void test('poison records: dead-lettered with their reason, never a future water
     for (const view of [userClicks, item]) {
       const parity = await verifyParity({
         offline,
-        readLiveRows: (v, snapshotId) => readFeatureRowsByEntity(store, v, snapshotId),
         decoder: createDecoder({ registry, readerSchema: clicks.schema }),
         view,
         groupId: 'kfs-engine',

@@ -159,7 +159,6 @@ void test('embedded log: re-keyed views equal the reference over their internal 
 
     const parity = await verifyParity({
       offline,
-      readLiveRows: (v, snapshotId) => readFeatureRowsByEntity(store, v, snapshotId),
       decoder: createDecoder({ registry, readerSchema: clicks.schema }),
       view: consumedView(itemClicks),
       groupId,

@@ -10,6 +10,7 @@ import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { OfflineFeatureRow } from '../../../ports/offline.ts'
 import { collectDefinitions, createRegistry, type Registry } from '../../../registry/index.ts'
 import { IcebergOfflineSink, featureTablePath } from '../../../adapters/offline/iceberg/offline-sink.ts'
+import { createOfflineStore, trainingAdapters, type TrainingAdapters } from '../../../main/offline-adapters.ts'
 import { encodeEntityKey } from '../../../core/entity-key.ts'
 
 export const BASE_MS = 1_700_000_000_000
@@ -142,6 +143,11 @@ export async function writeRows(store: ObjectStore, view: FeatureViewDef, rows: 
     const staged = await sink.stageFeatureRows(view, offline)
     await sink.commit(featureTablePath(view), [staged], {}, {})
   }
+}
+
+/** The registry's store and the adapters main/ wires for training sets (Iceberg, Parquet, DuckDB) over it. */
+export function trainingDeps(store: ObjectStore): TrainingAdapters & { readonly store: ObjectStore } {
+  return { store, ...trainingAdapters(createOfflineStore(store)) }
 }
 
 export async function registryWithViews(store: ObjectStore, complete: readonly FeatureViewDef[] = views): Promise<Registry> {

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { FeatureStoreError } from '../../../core/errors.ts'
-import { encodeParquetColumns } from '../../../adapters/offline/parquet/index.ts'
+import { createParquetCodec, encodeParquetColumns } from '../../../adapters/offline/parquet/index.ts'
 import { labelTimeMs, parseCsv, readLabels } from '../../../training/index.ts'
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
+const parquet = createParquetCodec()
 
 void describe('training set > labels', () => {
   void test('CSV: quoted fields, escaped quotes, commas and newlines inside quotes, CRLF', () => {
@@ -16,7 +17,7 @@ void describe('training set > labels', () => {
   })
 
   void test('CSV: types are inferred per column; join-key columns stay strings; empty is null', async () => {
-    const t = await readLabels(utf8('user_id,n,x,flag,name\n007,1,1.5,true,a\n8,,2,false,\n'), 'csv', { stringColumns: ['user_id'] })
+    const t = await readLabels(parquet, utf8('user_id,n,x,flag,name\n007,1,1.5,true,a\n8,,2,false,\n'), 'csv', { stringColumns: ['user_id'] })
     assert.deepEqual(
       t.columns.map((c) => [c.name, c.type]),
       [['user_id', 'string'], ['n', 'long'], ['x', 'double'], ['flag', 'boolean'], ['name', 'string']],
@@ -27,7 +28,7 @@ void describe('training set > labels', () => {
   })
 
   void test('CSV: a row with the wrong number of fields is an error naming it', async () => {
-    await assert.rejects(readLabels(utf8('a,b\n1,2\n3\n'), 'csv'), (err: unknown) => err instanceof FeatureStoreError && /row 3/.test(err.message))
+    await assert.rejects(readLabels(parquet, utf8('a,b\n1,2\n3\n'), 'csv'), (err: unknown) => err instanceof FeatureStoreError && /row 3/.test(err.message))
   })
 
   void test('Parquet: column types come from the file (booleans and timestamps included)', async () => {
@@ -39,7 +40,7 @@ void describe('training set > labels', () => {
       ],
       [['u1', 'u2'], [1_700_000_000_123, 5], [true, null]],
     )
-    const t = await readLabels(file.bytes, 'parquet')
+    const t = await readLabels(parquet, file.bytes, 'parquet')
     assert.deepEqual(t.columns, [
       { name: 'user_id', type: 'string' },
       { name: 'ts', type: 'timestamptz' },

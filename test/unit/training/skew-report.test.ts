@@ -13,7 +13,7 @@ import { SERVED_FEATURES_SCHEMA, toServedEvent, type ServedRecord } from '../../
 import { IcebergOfflineSink, archiveTablePath } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import { createSkewReport, failingFeatures } from '../../../training/skew-report.ts'
-import { BASE_MS, generateRows, HOUR_MS, oracle, prng, registryWithViews, writeRows, type GenRow } from './fixtures.ts'
+import { BASE_MS, generateRows, HOUR_MS, oracle, prng, registryWithViews, trainingDeps, writeRows, type GenRow } from './fixtures.ts'
 
 const dirs: string[] = []
 after(async () => {
@@ -72,7 +72,8 @@ void describe('training > skew report', async () => {
     const [view, rows] = i % 2 === 0 ? [purchases, rowsP] : [clicks, rowsC]
     served.push(servedAt(rows, view, rand.pick(['u0', 'u1', 'u2', 'u3', 'u4', 'nobody']), BASE_MS + rand.int(0, 130) * HOUR_MS + rand.int(-2, 2), i))
   }
-  const options = { store, offline: sink, registry, decoder, tempDir: dir }
+  const { parquet, createJoiner } = trainingDeps(store)
+  const options = { offline: sink, parquet, createJoiner, registry, decoder, tempDir: dir }
 
   void test('values served by the as-served rule match 100 %, with zero difference', async () => {
     await archive(sink, 'served-clean', served, (e) => encoder.encode(e), encoder.schemaId)

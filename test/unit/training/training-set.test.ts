@@ -22,6 +22,7 @@ import {
   oracle,
   prng,
   registryWithViews,
+  trainingDeps,
   USERS,
   userItemClicks,
   views,
@@ -162,7 +163,7 @@ void describe('training set > point-in-time join', () => {
       const labels = generateLabels(400, seed)
       const out = join(await tempDir(), 'set.parquet')
       const result = await createTrainingSet({
-        store,
+        ...trainingDeps(store),
         registry,
         labels: await labelInput(labels, kind),
         features: refs,
@@ -188,7 +189,7 @@ void describe('training set > point-in-time join', () => {
     const labels = generateLabels(500, 7)
     const out = join(await tempDir(), 'set.parquet')
     await createTrainingSet({
-      store,
+      ...trainingDeps(store),
       registry,
       labels: { bytes: labelsCsv(labels), format: 'csv' },
       features: allRefs,
@@ -216,7 +217,7 @@ void describe('training set > point-in-time join', () => {
     const labels = generateLabels(400, 11)
     const out = join(await tempDir(), 'served.parquet')
     await createTrainingSet({
-      store,
+      ...trainingDeps(store),
       registry,
       labels: await labelInput(labels, 'parquet-timestamp'),
       features: allRefs,
@@ -229,7 +230,7 @@ void describe('training set > point-in-time join', () => {
     // And it is a different answer from point-in-time on this data (replayed rows, delays).
     const pit = join(await tempDir(), 'pit.parquet')
     await createTrainingSet({
-      store,
+      ...trainingDeps(store),
       registry,
       labels: { bytes: labelsCsv(labels), format: 'csv' },
       features: allRefs,
@@ -246,7 +247,7 @@ void describe('training set > point-in-time join', () => {
     const csv = new TextEncoder().encode(`item_id,user_id,ts\ni2,u1,${BASE_MS}\ni1,u2,${BASE_MS}\ni2,u1,${BASE_MS - 1}\n`)
     const out = join(await tempDir(), 'c.parquet')
     await createTrainingSet({
-      store,
+      ...trainingDeps(store),
       registry,
       labels: { bytes: csv, format: 'csv' },
       features: ['user_item_clicks:count_1d'],
@@ -263,7 +264,7 @@ void describe('training set > records and refusals', () => {
     const csv = new TextEncoder().encode(`user_id,ts\nu1,${BASE_MS}\n`)
     await assert.rejects(
       createTrainingSet({
-        store,
+        ...trainingDeps(store),
         registry,
         labels: { bytes: csv, format: 'csv' },
         features: ['user_purchases:count', 'user_clicks:count_1h'],
@@ -279,7 +280,7 @@ void describe('training set > records and refusals', () => {
     const csv = new TextEncoder().encode(`user_id,ts\nu1,${BASE_MS}\n`)
     await assert.rejects(
       createTrainingSet({
-        store,
+        ...trainingDeps(store),
         registry,
         labels: { bytes: csv, format: 'csv' },
         features: ['item_clicks:count_1h'],
@@ -298,7 +299,7 @@ void describe('training set > records and refusals', () => {
     const labels = generateLabels(200, 5)
     const first = join(dir, 'first.parquet')
     const result = await createTrainingSet({
-      store,
+      ...trainingDeps(store),
       registry,
       labels: { bytes: labelsCsv(labels), format: 'csv' },
       features: ['user_purchases:count', 'user_purchases:amount_avg_7d'],
@@ -315,7 +316,7 @@ void describe('training set > records and refusals', () => {
     await writeRows(store, examples.userPurchases, rows.slice(150))
     const fresh = join(dir, 'fresh.parquet')
     const freshResult = await createTrainingSet({
-      store,
+      ...trainingDeps(store),
       registry,
       labels: { bytes: labelsCsv(labels), format: 'csv' },
       features: ['user_purchases:count', 'user_purchases:amount_avg_7d'],
@@ -323,7 +324,7 @@ void describe('training set > records and refusals', () => {
     })
     assert.notEqual(freshResult.id, result.id)
     const rebuilt = join(dir, 'rebuilt.parquet')
-    await rebuildTrainingSet({ store, registry, id: result.id, output: rebuilt })
+    await rebuildTrainingSet({ ...trainingDeps(store), registry, id: result.id, output: rebuilt })
     assert.deepEqual(await readFile(rebuilt), await readFile(first))
     assert.notDeepEqual(await readFile(fresh), await readFile(first))
   })
@@ -334,7 +335,7 @@ void describe('training set > records and refusals', () => {
       const labels = generateLabels(300, 13)
       const out = join(await tempDir(), 'fraud.parquet')
       await createTrainingSet({
-        store,
+        ...trainingDeps(store),
         registry,
         requestFeatures: definitions.requestFeatures,
         labels: await labelInput(labels, kind),
@@ -363,7 +364,7 @@ void describe('training set > records and refusals', () => {
     const { store, registry } = await seededStore(17)
     await assert.rejects(
       createTrainingSet({
-        store,
+        ...trainingDeps(store),
         registry,
         labels: { bytes: labelsCsv(generateLabels(5, 1)), format: 'csv' },
         features: 'fraud_model',

@@ -1,26 +1,22 @@
 /**
- * The data files of a feature table at one snapshot, as local paths an engine can open: a local
- * object store's files are used in place; any other store's (S3, memory) are copied into a temp
- * directory first. Pinning the snapshot id is what makes a training set rebuildable.
+ * The data files of a feature table at one snapshot, as local paths an engine can open
+ * (FeatureRowReader.pinFeatureFiles, ports/feature-rows.ts): a local object store's files are used
+ * in place; any other store's (S3, memory) are copied into a temp directory first. Pinning the
+ * snapshot id is what makes a training set rebuildable.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FeatureStoreError } from '../core/errors.ts'
-import type { ObjectStore } from '../ports/object-store.ts'
-import { dataFilesOf, loadTableIfExists, snapshotOf } from '../adapters/offline/iceberg/index.ts'
-import { keyOfTableUri } from '../adapters/offline/iceberg/iceberg-table.ts'
-
-export interface PinnedTable {
-  /** Decimal snapshot id (63-bit, so never a JS number), or null for a table with no snapshot. */
-  readonly snapshotId: string | null
-  readonly files: readonly string[]
-}
+import { FeatureStoreError } from '../../../core/errors.ts'
+import type { ObjectStore } from '../../../ports/object-store.ts'
+import type { PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
+import { keyOfTableUri, loadTableIfExists } from './iceberg-table.ts'
+import { dataFilesOf, snapshotOf } from './table-reader.ts'
 
 /**
  * `snapshotId`: `undefined` = the current snapshot; `null` = the table had no snapshot when the
  * training set was first built (so it reads as empty).
  */
-export async function pinTable(store: ObjectStore, tableId: string, snapshotId: string | null | undefined, tempDir: string): Promise<PinnedTable> {
+export async function pinTable(store: ObjectStore, tableId: string, snapshotId: string | null | undefined, tempDir: string): Promise<PinnedFeatureFiles> {
   if (snapshotId === null) return { snapshotId: null, files: [] }
   const table = await loadTableIfExists(store, tableId)
   if (table === undefined) {

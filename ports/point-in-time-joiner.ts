@@ -1,8 +1,12 @@
 /**
- * The port between the training-set builder and the engine that does the point-in-time join
- * (adapters/duckdb/ implements it; tests check it against a brute-force oracle).
+ * The port between the training-set builder (training/) and the engine that does the
+ * point-in-time join. Adapter: adapters/duckdb (tests check it against a brute-force oracle,
+ * test/unit/training/training-set.test.ts). Its inputs are local Parquet files: the label rows
+ * (written with ports/parquet-codec.ts) and each view's pinned feature files
+ * (ports/feature-rows.ts `pinFeatureFiles`, in the layout documented there).
  *
- * Contract (DESIGN §9), per label row (key k, label time t) and per feature of one view:
+ * Contract (training/README.md "Semantics"), per label row (key k, label time t) and per feature
+ * of one view:
  * - point-in-time: the row of k with the greatest (as_of, seq) such that as_of ≤ t — ties on
  *   as_of break by archive order (seq; a null seq sorts first) — and its values only if
  *   as_of > t − ttl, else null. No row from after t is ever read.
@@ -10,6 +14,13 @@
  *   the one the online store's conditional write keeps: greatest (as_of, created_at, seq); its
  *   values only if as_of > t − ttl (serving's OUTSIDE_TTL boundary), else null.
  * A null key, an unknown key and a key whose rows all lie after t give null. Nulls stay null.
+ * `write` produces the same bytes for the same inputs (fixed writer settings, label order, no
+ * wall-clock field), so a rebuilt training set can be compared by its sha256.
+ *
+ * Failure modes: a missing or unreadable input file rejects; so does an output path that cannot
+ * be written (a partial file may be left behind: the caller removes it). Spilling past memory goes
+ * to the temp directory the adapter was given; a full disk rejects. `close` frees the engine; the
+ * joiner is unusable afterwards.
  */
 import type { FeatureValue, FeatureValueType } from '../features/types.ts'
 
@@ -28,8 +39,10 @@ export interface ViewJoinSpec {
  * (label time, epoch µs) and one encoded entity key per join-key tuple (`__kfs_k0`, …):
  * - `files`: the label columns in one Parquet file and those computed columns, computed in JS, in
  *   another with the same rows in the same order;
- * - `derived`: one Parquet label file, the computed columns given as SQL over its columns (only
- *   for the simple cases whose SQL is exactly the JS rule: see create-training-set.ts).
+ * - `derived`: one Parquet label file, the computed columns given as SQL expressions over its
+ *   columns (only for the simple cases whose SQL is exactly the JS rule: see
+ *   training/create-training-set.ts). The SQL is plain (CAST, floor, epoch_us, NULLIF):
+ *   an adapter must evaluate it.
  */
 export type LabelSource =
   | { readonly kind: 'files'; readonly labels: string; readonly keys: string; readonly rowCount: number }

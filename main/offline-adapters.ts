@@ -1,0 +1,42 @@
+/**
+ * The offline side's adapters, chosen in one place: Iceberg tables on the object store behind the
+ * writer, archive, feature-row and compaction ports; Parquet behind the codec; DuckDB behind the
+ * point-in-time join. Another offline store is wired here and nowhere else.
+ */
+import { join } from 'node:path'
+import type { FeatureRowReader } from '../ports/feature-rows.ts'
+import type { ObjectStore } from '../ports/object-store.ts'
+import type { OfflineSink } from '../ports/offline.ts'
+import type { OfflineCompactor } from '../ports/offline-compaction.ts'
+import type { ParquetCodec } from '../ports/parquet-codec.ts'
+import type { PointInTimeJoiner } from '../ports/point-in-time-joiner.ts'
+import { IcebergOfflineSink } from '../adapters/offline/iceberg/offline-sink.ts'
+import { createParquetCodec } from '../adapters/offline/parquet/parquet-codec.ts'
+
+/** Everything kfs does with its offline tables: write and archive, read back, compact. */
+export type OfflineStore = OfflineSink & FeatureRowReader & OfflineCompactor
+
+export interface OfflineAdapterOptions {
+  /** Encode Parquet on the shared worker thread (KfsConfig.parquetWorker); default true. */
+  readonly parquetWorker?: boolean
+}
+
+export function createOfflineStore(store: ObjectStore, options: OfflineAdapterOptions = {}): OfflineStore {
+  return new IcebergOfflineSink(store, options.parquetWorker === undefined ? {} : { parquetWorker: options.parquetWorker })
+}
+
+/** What training sets and skew reports need besides the registry (training/create-training-set.ts). */
+export interface TrainingAdapters {
+  readonly featureRows: FeatureRowReader
+  readonly parquet: ParquetCodec
+  readonly createJoiner: (tempDir: string) => Promise<PointInTimeJoiner>
+}
+
+export function trainingAdapters(featureRows: FeatureRowReader, options: OfflineAdapterOptions = {}): TrainingAdapters {
+  return {
+    featureRows,
+    parquet: createParquetCodec(options.parquetWorker === undefined ? {} : { worker: options.parquetWorker }),
+    // Loaded on first use: DuckDB is a native module that only training sets and skew reports need.
+    createJoiner: async (tempDir) => (await import('../adapters/duckdb/duckdb-joiner.ts')).createDuckDbJoiner({ tempDirectory: join(tempDir, 'spill') }),
+  }
+}

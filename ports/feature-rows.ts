@@ -1,0 +1,49 @@
+/**
+ * Reads a view version's feature table back: for verify-parity (rows per entity at a snapshot),
+ * the online reload (each entity's latest row) and training sets (the pinned snapshot as local
+ * Parquet files a PointInTimeJoiner reads, ports/point-in-time-joiner.ts). Adapter:
+ * adapters/offline/iceberg. Contract suite: test/contracts/offline.ts.
+ *
+ * Guarantees:
+ * - A read sees exactly one committed snapshot (the current one unless pinned): never a staged
+ *   file, never half a commit. Pinning the same snapshot gives the same rows every time, which
+ *   is what makes a training set rebuildable.
+ * - Rows of one entity come in archive order (by `seq`, docs/semantics.md §12; then as_of), the
+ *   order the engine emitted them, so the last one is what the online store's conditional write
+ *   kept.
+ * - Values read back equal the values written (numbers, strings, arrays, nulls); `created_at` is
+ *   not returned by `readFeatureRows` (parity ignores it).
+ *
+ * Failure modes: a transient object-store error rejects (reads are safe to retry); a snapshot id
+ * the table does not have rejects; a table that does not exist reads as empty, except that
+ * pinning a given snapshot id of a missing table rejects with NOT_FOUND (a training set whose
+ * table is gone cannot be rebuilt). `readFeatureRows` holds the version's rows in memory.
+ */
+import type { FeatureRow, FeatureViewDef } from '../features/types.ts'
+import type { OfflineCatalog, ViewVersion } from './offline.ts'
+
+/**
+ * A feature table pinned at one snapshot, as local Parquet files of the feature-table layout:
+ * `entity_key` string, `as_of` and `created_at` timestamps (UTC, µs), `seq` int64 (archive order,
+ * may be null), then one column per feature of the view, named as the feature.
+ */
+export interface PinnedFeatureFiles {
+  /** The snapshot read (decimal; 63-bit, so never a JS number), or null for a table with none. */
+  readonly snapshotId: string | null
+  readonly files: readonly string[]
+}
+
+export interface FeatureRowReader extends OfflineCatalog {
+  /**
+   * The rows of a view version per entity, in archive order. `snapshotId`: undefined = the
+   * current snapshot; null = none (an empty map: "the table had no snapshot at this cut").
+   */
+  readFeatureRows(view: FeatureViewDef, options?: { readonly snapshotId?: string | null }): Promise<Map<string, FeatureRow[]>>
+  /**
+   * The view version's table at a snapshot as local Parquet files (see PinnedFeatureFiles).
+   * `snapshotId`: undefined = the current one (none yet → `{ snapshotId: null, files: [] }`);
+   * null = read as empty. Files of a remote store are copied under `tempDir`, which the caller
+   * owns and removes; a local store's files may be returned in place (read them, never change them).
+   */
+  pinFeatureFiles(view: ViewVersion, options: { readonly snapshotId: string | null | undefined; readonly tempDir: string }): Promise<PinnedFeatureFiles>
+}

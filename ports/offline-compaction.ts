@@ -1,0 +1,28 @@
+/**
+ * Small-file hygiene of the feature tables (`kfs compact`): every checkpoint commits a few small
+ * files per day partition; compaction rewrites old partitions' files into few large ones.
+ * Adapter: adapters/offline/iceberg. Contract suite: test/contracts/offline.ts.
+ *
+ * Guarantees: the rows do not change — a reader of the new snapshot sees the same rows per
+ * entity, in the same archive order, and snapshots taken before it still read as they did (a
+ * training set pinned to one rebuilds byte for byte). Compacting again with nothing left to do
+ * commits nothing.
+ *
+ * Failure modes: a transient object-store error rejects (files written are garbage until a
+ * commit names them; run it again). A commit that races another writer is rebuilt on the fresh
+ * table; when another compaction already replaced the same files, it stops and reports so in
+ * `status` rather than rewriting them twice.
+ */
+import type { FeatureViewDef } from '../features/types.ts'
+
+export interface CompactionSummary {
+  readonly removedFiles: number
+  readonly addedFiles: number
+  /** How the commit ended (e.g. `committed`, `skipped`); undefined when there was nothing to compact. */
+  readonly status: string | undefined
+}
+
+export interface OfflineCompactor {
+  /** Compacts the view version's day partitions strictly before `olderThanDay` (days since the epoch, UTC). */
+  compactFeatureTable(view: FeatureViewDef, options: { readonly olderThanDay: number }): Promise<CompactionSummary>
+}

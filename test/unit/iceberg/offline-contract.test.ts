@@ -1,0 +1,27 @@
+/** The offline contract (test/contracts/offline.ts) against Iceberg on a local directory and in memory. */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { LocalObjectStore } from '../../../adapters/object-store/local/local-object-store.ts'
+import { MemoryObjectStore } from '../../../adapters/object-store/memory/memory-object-store.ts'
+import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
+import type { ObjectStore } from '../../../ports/object-store.ts'
+import { runOfflineContract } from '../../contracts/offline.ts'
+
+const subject = (store: ObjectStore) => ({ offline: new IcebergOfflineSink(store), reopen: () => new IcebergOfflineSink(store) })
+
+const dirs: string[] = []
+runOfflineContract(
+  'iceberg (local store)',
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kfs-offline-'))
+    dirs.push(dir)
+    return subject(new LocalObjectStore(dir))
+  },
+  async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true })
+  },
+)
+
+// A store whose files are not local paths: pinned feature files are copied out.
+runOfflineContract('iceberg (memory store)', async () => subject(new MemoryObjectStore()))
