@@ -1,5 +1,5 @@
 /**
- * Semantics both online stores share (DESIGN §5), kept in one place so Redis and the embedded
+ * Semantics both online stores share (docs/design.md §5), kept in one place so Redis and the embedded
  * store cannot drift: which row of a batch survives coalescing, how a stored row's age maps to a
  * status, and the shape of a change notification.
  *
