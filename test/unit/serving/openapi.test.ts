@@ -42,7 +42,7 @@ void describe('OpenAPI document', () => {
       .flatMap(([path, ops]) => Object.entries(ops).map(([verb, op]) => `${verb} ${path}${op['x-kfs-websocket'] === undefined ? '' : ' (ws)'}`))
       .sort()
     assert.ok(mounted.length >= 9, `the server reports its routes (${mounted.length})`)
-    assert.deepEqual(described, mounted)
+    assert.deepEqual(described, mounted, 'a route and serving/openapi/document.ts OPERATIONS disagree: describe the new route there (or remove the stale entry)')
     assert.deepEqual(Object.keys(OPERATIONS).sort(), s.server.routes.map((r) => `${r.method} ${r.pattern}`).sort())
   })
 
