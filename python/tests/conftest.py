@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -17,10 +18,21 @@ import pytest
 
 from kfs import Client
 
+# The client passes its environment on to the CLI, as it should for users; these tests want the
+# embedded defaults, not the real stack scripts/test-all.sh exports.
+for name in [n for n in os.environ if n.startswith("KFS_") and n != "KFS_PYTEST_SEED"]:
+    del os.environ[name]
+
 ROOT = Path(__file__).resolve().parents[2]
 CLI: List[str] = ["node", "--import", "tsx", str(ROOT / "main" / "cli.ts")]
 API_KEY = "kfs-python-tests-key-0001"
 EVENTS = 3000
+# Randomized labels (test_historical.py): a new seed each run, shown in the header; KFS_PYTEST_SEED replays one.
+SEED = int(os.environ.get("KFS_PYTEST_SEED", random.SystemRandom().randrange(1 << 30)))
+
+
+def pytest_report_header() -> str:
+    return f"kfs: randomized labels with KFS_PYTEST_SEED={SEED}"
 
 
 class Kfs:

@@ -4,7 +4,6 @@ pandas DataFrame (pandas 3's default string dtype included)."""
 
 from __future__ import annotations
 
-import os
 import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -17,9 +16,8 @@ import pytest
 
 from kfs import BadRequestError, Client, UsageError
 
-from conftest import Kfs
+from conftest import SEED, Kfs
 
-SEED = int(os.environ.get("KFS_PYTEST_SEED", random.SystemRandom().randrange(1 << 30)))
 
 
 def random_labels(kfs: Kfs, n: int = 250) -> pd.DataFrame:

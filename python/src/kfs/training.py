@@ -102,7 +102,9 @@ def historical_features(
 
 
 def _cli_error(done: "subprocess.CompletedProcess[str]") -> KfsError:
-    message = done.stderr.strip().splitlines()[0] if done.stderr.strip() else f"kfs exited {done.returncode}"
+    # The CLI's own line ("kfs training-set: …"), not a warning a library printed before it.
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    message = next((line for line in lines if line.startswith("kfs ")), lines[-1] if lines else f"kfs exited {done.returncode}")
     if done.returncode == 2:
         return UsageError("USAGE", message)
     try:
