@@ -23,3 +23,8 @@ fi
 
 mapfile -t files < <(find test -name '*.test.ts' -not -path '*/fixtures/*' | sort)
 node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+
+# The Python client (python/) and the schemathesis check of /openapi.json, against a real
+# `kfs serve` on embedded defaults (python/tests/conftest.py); the venv is made once.
+PYTHON="$(bash scripts/python-env.sh)"
+(cd python && "$PYTHON" -m pytest -q -p no:cacheprovider tests)

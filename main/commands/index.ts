@@ -3,6 +3,7 @@
  * (see ./command.ts) and add one line below. Order here is the order in `kfs --help`.
  */
 import { applyCommand } from './apply.ts'
+import { codegenCommand } from './codegen.ts'
 import { compactCommand } from './compact.ts'
 import type { Command } from './command.ts'
 import { registryCommand } from './registry.ts'
@@ -24,5 +25,6 @@ export const commands: readonly Command[] = [
   verifyParityCommand,
   trainingSetCommand,
   skewReportCommand,
+  codegenCommand,
   compactCommand,
 ]

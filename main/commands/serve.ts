@@ -21,6 +21,7 @@ Serves the applied views' latest rows from the online store (Redis, or the embed
        {"entities": {"user_id": ["u1","u2"]}, "features": ["user_purchases:amount_sum_1h"],
         "request": {"amount": 42}}         (or "service": "fraud_model")
   GET  /v1/registry                        views, features, owners, SLAs, lineage
+  GET  /openapi.json                       the OpenAPI 3.1 description of this API
   GET  /                                   the feature catalog page
   WS   /v1/subscribe                       push: {"subscribe": [{"view": "...", "entity": "..."}]}
   GET  /healthz, /metrics

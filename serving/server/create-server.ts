@@ -28,6 +28,7 @@ import { getFeatures, getViewFeatures, type FeatureHandlerDeps } from '../handle
 import { buildRegistry } from '../handlers/registry.ts'
 import { HotCache, type HotCacheOptions } from '../hot-cache.ts'
 import { createServingMetrics } from '../metrics.ts'
+import { openApiJson } from '../openapi/index.ts'
 import { isValidRequestId } from '../served-log/sampling.ts'
 import type { ServedLogRecorder, ServedLogStats } from '../served-log/served-log.ts'
 import { createRequestGuard, type RoutePolicy } from '../middleware/request-guard.ts'
@@ -143,6 +144,7 @@ export function createServer(args: {
     },
     { method: 'get', pattern: '/v1/registry', name: 'registry', policy: API_KEY, handle: (ctx) => reply(ctx, 200, registryJson) },
     { method: 'get', pattern: '/', name: 'catalog', policy: API_KEY, handle: (ctx) => reply(ctx, 200, catalogHtml, 'text/html; charset=utf-8') },
+    { method: 'get', pattern: '/openapi.json', name: 'openapi', policy: API_KEY, handle: (ctx) => reply(ctx, 200, openApiJson(catalog)) },
     {
       method: 'get',
       pattern: '/v1/features/:view/:entityKey',

@@ -1,0 +1,214 @@
+"""The kfs client: online features from ``kfs serve`` over HTTP, training sets through the
+``kfs training-set`` CLI, and what the server serves — as pandas DataFrames and typed objects."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import pandas as pd
+import pyarrow as pa
+import requests
+
+from .errors import KfsError, NotFoundError, error_for
+from .registry import Registry, Service, View
+from .training import Labels, historical_features, resolve_cli
+
+Scalar = Union[str, int]
+
+
+class Client:
+    """A connection to a kfs feature server.
+
+    ``url`` is the base URL of ``kfs serve`` (``http://localhost:8080``); ``api_key`` one of its
+    ``KFS_SERVE_API_KEYS``. Training sets run the kfs CLI on this machine: ``cli`` is the command
+    (default ``$KFS_CLI``, else ``kfs`` on the PATH), ``cli_cwd`` and ``cli_env`` the folder and
+    extra environment (``KFS_DATA_DIR``, ``KFS_S3_BUCKET``…) it runs with.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        api_key: Optional[str] = None,
+        *,
+        timeout: float = 10.0,
+        cli: Union[str, Sequence[str], None] = None,
+        cli_cwd: Union[str, "os.PathLike[str]", None] = None,
+        cli_env: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+        if api_key is not None:
+            self._session.headers["Authorization"] = f"Bearer {api_key}"
+        self._cli = cli
+        self._cli_cwd = cli_cwd
+        self._cli_env = dict(cli_env or {})
+        self._registry: Optional[Registry] = None
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, body: Optional[Mapping[str, Any]] = None) -> Any:
+        try:
+            res = self._session.request(method, f"{self.url}{path}", json=body, timeout=self.timeout)
+        except requests.RequestException as err:
+            raise KfsError("UNREACHABLE", f"{method} {self.url}{path}: {err}") from err
+        try:
+            payload = res.json()
+        except ValueError:
+            payload = None
+        if res.status_code >= 400:
+            raise error_for(res.status_code, payload)
+        if payload is None:
+            raise KfsError("BAD_RESPONSE", f"{method} {path} answered {res.status_code} without JSON")
+        return payload
+
+    def registry(self, refresh: bool = False) -> Registry:
+        """The server's registry (``GET /v1/registry``), fetched once and kept."""
+        if self._registry is None or refresh:
+            self._registry = Registry(self._request("GET", "/v1/registry"))
+        return self._registry
+
+    def list_views(self) -> List[View]:
+        """Every view the server serves (each served version)."""
+        return list(self.registry().views)
+
+    def list_services(self) -> List[Service]:
+        return list(self.registry().services)
+
+    def describe(self, view: str) -> View:
+        """A view by ``name`` (its highest served version) or ``name@version``; NotFoundError if none."""
+        found = self.registry().view(view)
+        if found is None:
+            raise NotFoundError("NOT_FOUND", f"unknown view {view}", details={"view": view})
+        return found
+
+    # -- online ---------------------------------------------------------------------------------
+
+    def get_online_features_response(
+        self,
+        *,
+        entities: Mapping[str, Union[Scalar, Sequence[Scalar]]],
+        features: Optional[Sequence[str]] = None,
+        service: Optional[str] = None,
+        request: Optional[Mapping[str, Any]] = None,
+    ) -> Dict[str, Any]:
+        """The raw JSON answer of ``POST /v1/features``."""
+        if (service is None) == (features is None):
+            raise ValueError("give exactly one of service= or features=")
+        body: Dict[str, Any] = {"entities": {k: _as_list(v) for k, v in entities.items()}}
+        if service is not None:
+            body["service"] = service
+        else:
+            if isinstance(features, str):
+                raise ValueError("features= must be a list of feature references, not one string")
+            body["features"] = list(features or [])
+        if request is not None:
+            body["request"] = dict(request)
+        answer: Dict[str, Any] = self._request("POST", "/v1/features", body)
+        return answer
+
+    def get_online_features(
+        self,
+        *,
+        entities: Mapping[str, Union[Scalar, Sequence[Scalar]]],
+        features: Optional[Sequence[str]] = None,
+        service: Optional[str] = None,
+        request: Optional[Mapping[str, Any]] = None,
+    ) -> pd.DataFrame:
+        """Online features as a DataFrame: one row per entity (entity lists are zipped; a list of
+        one value is repeated), the join-key columns, one column per feature (named as requested:
+        ``view:feature`` or the request feature's name), then per view read ``<view>.status``
+        (PRESENT, MISSING, OUTSIDE_TTL) and ``<view>.as_of`` (UTC timestamp; NaT when MISSING).
+        Values are null unless PRESENT."""
+        answer = self.get_online_features_response(entities=entities, features=features, service=service, request=request)
+        return self._frame(answer)
+
+    def get_online_features_dict(
+        self,
+        *,
+        entity: Mapping[str, Scalar],
+        features: Optional[Sequence[str]] = None,
+        service: Optional[str] = None,
+        request: Optional[Mapping[str, Any]] = None,
+    ) -> Dict[str, Any]:
+        """The same for a single entity, as a dict of column → value (None for null; as_of a UTC datetime)."""
+        for key, value in entity.items():
+            if isinstance(value, (list, tuple)):
+                raise ValueError(f"entity[{key!r}] must be one value; use get_online_features for many")
+        answer = self.get_online_features_response(entities={k: [v] for k, v in entity.items()}, features=features, service=service, request=request)
+        row = answer["rows"][0]
+        out: Dict[str, Any] = dict(row["entities"])
+        out.update(zip(answer["features"], row["values"]))
+        for view, state in row["views"].items():
+            out[f"{view}.status"] = state["status"]
+            as_of = state.get("as_of")
+            out[f"{view}.as_of"] = None if as_of is None else datetime.fromtimestamp(as_of / 1000, tz=timezone.utc)
+        return out
+
+    def _frame(self, answer: Mapping[str, Any]) -> pd.DataFrame:
+        registry = self.registry()
+        names: List[str] = list(answer["features"])
+        rows: List[Mapping[str, Any]] = list(answer["rows"])
+        columns: Dict[str, pa.Array] = {}
+        keys: List[str] = []
+        for row in rows:
+            for k in row["entities"]:
+                if k not in keys:
+                    keys.append(k)
+        for k in keys:
+            values = [row["entities"].get(k) for row in rows]
+            try:
+                columns[k] = pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                columns[k] = pa.array([None if v is None else str(v) for v in values], pa.string())
+        for i, name in enumerate(names):
+            values = [row["values"][i] for row in rows]
+            columns[name] = pa.array(values, registry.arrow_type(name))
+        view_keys: List[str] = []
+        for row in rows:
+            for v in row["views"]:
+                if v not in view_keys:
+                    view_keys.append(v)
+        for v in view_keys:
+            states = [row["views"].get(v, {}) for row in rows]
+            columns[f"{v}.status"] = pa.array([s.get("status") for s in states], pa.string())
+            columns[f"{v}.as_of"] = pa.array([s.get("as_of") for s in states], pa.timestamp("ms", tz="UTC"))
+        return pa.table(columns).to_pandas() if columns else pd.DataFrame(index=range(len(rows)))
+
+    # -- offline --------------------------------------------------------------------------------
+
+    def get_historical_features(
+        self,
+        labels: Labels,
+        *,
+        service: Optional[str] = None,
+        features: Optional[Sequence[str]] = None,
+        as_served: bool = False,
+        time_column: Optional[str] = None,
+        out: Union[str, "os.PathLike[str]", None] = None,
+    ) -> pd.DataFrame:
+        """A point-in-time training set: for each label row, every feature as of the label time
+        (``ts`` unless ``time_column``), built by ``kfs training-set`` from the offline tables —
+        the label columns, one ``<view>__<feature>`` column per stored feature and one per request
+        feature. ``labels`` is a DataFrame or a .csv/.parquet path; ``as_served`` joins on what the
+        online store could have served. ``out`` keeps the Parquet file. ``frame.attrs
+        ['kfs_training_set']`` holds the id (``kfs training-set --rebuild <id>``) and the snapshots read."""
+        return historical_features(
+            labels,
+            cli=resolve_cli(self._cli),
+            cwd=self._cli_cwd,
+            env=self._cli_env,
+            service=service,
+            features=features,
+            as_served=as_served,
+            time_column=time_column,
+            out=out,
+        )
+
+
+def _as_list(value: Union[Scalar, Sequence[Scalar]]) -> List[Any]:
+    if isinstance(value, (str, bytes, int, float)):
+        return [value]
+    return list(value)

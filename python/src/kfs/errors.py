@@ -1,0 +1,80 @@
+"""Errors of the kfs client. Every one carries kfs's error code: the ``code`` of the server's
+error body (core/error-codes.ts and the HTTP codes of serving/openapi/error-codes.ts), the code a
+failing ``kfs training-set --json`` prints, or one of the client's own: ``USAGE`` (the CLI refused
+its arguments, exit 2), ``UNREACHABLE`` (no answer from the server), ``CLI_NOT_FOUND``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+
+class KfsError(Exception):
+    """A failure reported by kfs: ``code`` is kfs's error code, ``details`` the context it gave
+    (the view, join key, field or limit at fault), ``status`` the HTTP status when there was one,
+    ``error_id`` the id of the server's log line for a 5xx."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: Optional[int] = None,
+        details: Optional[Mapping[str, Any]] = None,
+        error_id: Optional[str] = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+        self.details: Mapping[str, Any] = dict(details or {})
+        self.error_id = error_id
+
+
+class BadRequestError(KfsError):
+    """HTTP 400, or a bad label file (BAD_REQUEST)."""
+
+
+class UnauthorizedError(KfsError):
+    """HTTP 401: no or an unknown API key."""
+
+
+class NotFoundError(KfsError):
+    """HTTP 404: an unknown view, feature or service."""
+
+
+class ServerError(KfsError):
+    """HTTP 5xx: the server or a definition failed (INTERNAL, REQUEST_FEATURE_FAILED, TIMEOUT…)."""
+
+
+class UnavailableError(ServerError):
+    """HTTP 503: the online store is down or the server is shutting down; retrying may help."""
+
+
+class UsageError(KfsError):
+    """The kfs CLI refused its arguments (exit 2): a service, feature or column that names nothing."""
+
+
+_BY_STATUS = {400: BadRequestError, 401: UnauthorizedError, 404: NotFoundError, 503: UnavailableError}
+_BY_CODE = {"BAD_REQUEST": BadRequestError, "NOT_FOUND": NotFoundError}
+
+
+def error_for_code(code: str, message: str, *, details: Optional[Mapping[str, Any]] = None) -> KfsError:
+    """The exception for a failure the CLI reported (no HTTP status)."""
+    return _BY_CODE.get(code, KfsError)(code, message, details=details)
+
+
+def error_for(status: int, body: Any) -> KfsError:
+    """The exception for an HTTP error answer (``{"error": {"code", "message", …}}``)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        error = {"code": "INTERNAL" if status >= 500 else "HTTP_ERROR", "message": f"HTTP {status}"}
+    details = {k: v for k, v in error.items() if k not in ("code", "message", "errorId")}
+    cls = _BY_STATUS.get(status, ServerError if status >= 500 else KfsError)
+    return cls(
+        str(error.get("code")),
+        str(error.get("message")),
+        status=status,
+        details=details,
+        error_id=error.get("errorId"),
+    )
