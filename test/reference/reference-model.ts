@@ -10,7 +10,9 @@
  */
 import { encodeEntityKey, invalidKeyPartReason } from '../../core/entity-key.ts'
 import type { EventRecord, FeatureRow, FeatureValue, FeatureViewDef, SourceDef, AggregationDef } from '../../features/types.ts'
-import { aggregatorFor } from '../../operators/aggregators/registry.ts'
+import { approxDistinctKernel } from '../../operators/aggregators/approx-distinct.ts'
+import { approxPercentileKernel } from '../../operators/aggregators/approx-percentile.ts'
+import type { Aggregator } from '../../operators/aggregators/types.ts'
 
 export type ReferenceRecord =
   | {
@@ -188,11 +190,13 @@ function aggregate(a: AggregationDef, events: readonly RefEvent[], fromMs: numbe
       return vals.slice().reverse().slice(0, a.n) as FeatureValue
     case 'approx_distinct':
     case 'approx_percentile': {
-      const sketch = aggregatorFor(a)
+      const sketch: Aggregator = a.op === 'approx_distinct' ? approxDistinctKernel : approxPercentileKernel(a.quantile as number)
       let acc = sketch.init()
       present.forEach((e, i) => (acc = sketch.add(acc, vals[i] as number | string, e.t, e.offset.toString())))
       return sketch.finish(acc)
     }
+    default:
+      throw new Error(`the reference model has no case for op ${a.op}`)
   }
 }
 
