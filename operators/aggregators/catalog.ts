@@ -18,6 +18,7 @@ import { last } from './last.ts'
 import { lastN } from './last-n.ts'
 import { approxDistinct } from './approx-distinct.ts'
 import { approxPercentile } from './approx-percentile.ts'
+import { variance } from './variance.ts'
 
 export const AGGREGATIONS = [
   count,
@@ -30,6 +31,7 @@ export const AGGREGATIONS = [
   lastN,
   approxDistinct,
   approxPercentile,
+  variance,
 ] as const
 
 /** The op names, as a type: what `AggregationOptions.op` accepts. */

@@ -123,7 +123,14 @@ function valueOf(ev: EventRecord, field: string): unknown {
 }
 
 function isNumberOp(op: AggregationDef['op']): boolean {
-  return op === 'sum' || op === 'avg' || op === 'min' || op === 'max' || op === 'approx_percentile'
+  return op === 'sum' || op === 'avg' || op === 'min' || op === 'max' || op === 'approx_percentile' || op === 'variance'
+}
+
+/** The largest magnitude an op takes (docs/semantics.md §1): sums 2^960, variance 2^476 (its squares must fit). */
+function maxMagnitude(op: AggregationDef['op']): number {
+  if (op === 'sum' || op === 'avg' || op === 'approx_percentile') return 2 ** 960
+  if (op === 'variance') return 2 ** 476
+  return Infinity
 }
 
 /** docs/semantics.md §1: why a non-null value is refused by `op`, or undefined when it is taken. */
@@ -132,8 +139,7 @@ function refusal(op: AggregationDef['op'], v: unknown, maxStringBytes: number): 
   if (typeof v === 'bigint') return 'out_of_range'
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return 'out_of_range'
-    const summing = op === 'sum' || op === 'avg' || op === 'approx_percentile'
-    return summing && Math.abs(v) > 2 ** 960 ? 'out_of_range' : undefined
+    return Math.abs(v) > maxMagnitude(op) ? 'out_of_range' : undefined
   }
   if (typeof v !== 'string' || isNumberOp(op)) return 'schema_mismatch'
   return Buffer.byteLength(v, 'utf8') > maxStringBytes ? 'oversize' : undefined
@@ -194,6 +200,14 @@ function aggregate(a: AggregationDef, events: readonly RefEvent[], fromMs: numbe
       let acc = sketch.init()
       present.forEach((e, i) => (acc = sketch.add(acc, vals[i] as number | string, e.t, e.offset.toString())))
       return sketch.finish(acc)
+    }
+    case 'variance': {
+      // Two passes over the raw values (docs/aggregations.md): the mean first, then the squared deviations.
+      const sample = a.params?.sample === true
+      const xs = vals as number[]
+      if (xs.length === 0 || (sample && xs.length < 2)) return null
+      const mean = xs.reduce((s, x) => s + x, 0) / xs.length
+      return xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (sample ? xs.length - 1 : xs.length)
     }
     default:
       throw new Error(`the reference model has no case for op ${a.op}`)

@@ -15,7 +15,7 @@ import { fold, kernelLaws, roundTrip, type Item } from './kernel-laws.ts'
  * Every op of the catalog, with parameters to test it at and whether its field may hold strings.
  * An op missing here fails the first test: a new aggregation brings its law case along.
  */
-const CASES: readonly { op: string; params: Params; strings: boolean }[] = [
+const CASES: readonly { op: string; params: Params; strings: boolean; relative?: number }[] = [
   { op: 'count', params: {}, strings: true },
   { op: 'sum', params: {}, strings: false },
   { op: 'avg', params: {}, strings: false },
@@ -27,6 +27,8 @@ const CASES: readonly { op: string; params: Params; strings: boolean }[] = [
   { op: 'approx_distinct', params: {}, strings: true },
   { op: 'approx_percentile', params: { quantile: 0.5 }, strings: false },
   { op: 'approx_percentile', params: { quantile: 0.99 }, strings: false },
+  { op: 'variance', params: { sample: false }, strings: false, relative: 1e-12 },
+  { op: 'variance', params: { sample: true }, strings: false, relative: 1e-12 },
 ]
 
 /** The computation of every output of an op at these parameters. */
@@ -40,7 +42,7 @@ void describe('operators > aggregators > laws', () => {
     assert.deepEqual([...new Set(CASES.map((c) => c.op))].sort(), AGGREGATIONS.map((c) => c.op).sort())
   })
 
-  for (const { op, params, strings } of CASES) {
+  for (const { op, params, strings, relative } of CASES) {
     const name = `${op}${Object.keys(params).length === 0 ? '' : `(${Object.entries(params).map(([k, v]) => `${k}=${String(v)}`).join(', ')})`}`
     // A kernel is tested once per op case (avg's sum and count kernels, top_k's values and counts finishers).
     const seen = new Set<Aggregator>()
@@ -48,12 +50,12 @@ void describe('operators > aggregators > laws', () => {
       for (const [kernel, finisher] of 'pair' in c ? c.pair.map((k) => [k, k] as const) : [[c.column, c.finisher] as const]) {
         if (seen.has(finisher)) continue
         seen.add(finisher)
-        kernelLaws(`${name} ${kernel.name}${finisher === kernel ? '' : ' (finisher)'}`, kernel, finisher, strings)
+        kernelLaws(`${name} ${kernel.name}${finisher === kernel ? '' : ' (finisher)'}`, kernel, finisher, strings, relative)
       }
     }
   }
 
-  void test('empty windows: count, sum, approx_distinct → 0; last_n → []; the rest → null', () => {
+  void test('empty windows: count, sum, approx_distinct → 0; last_n → []; the rest (variance too) → null', () => {
     for (const { op, params } of CASES) {
       const c = computations(op, params)[0]!
       const empty = 'pair' in c ? c.combine(c.pair[0].init() as number, c.pair[1].init() as number) : c.finisher.finish(c.column.init())

@@ -30,6 +30,8 @@ export interface FeatureSpec {
   hopMs?: number
   n?: number
   quantile?: number
+  /** Other parameters of the op (AggregationDef.params). */
+  params?: Readonly<Record<string, number | boolean>>
 }
 
 export function feature(spec: FeatureSpec, index = 0): FeatureDef {
@@ -41,6 +43,7 @@ export function feature(spec: FeatureSpec, index = 0): FeatureDef {
     hopMs: spec.windowMs === null ? 0 : (spec.hopMs ?? spec.windowMs),
     n: spec.n,
     quantile: spec.quantile,
+    ...(spec.params === undefined ? {} : { params: spec.params }),
   }
   const type = spec.op === 'count' || spec.op === 'approx_distinct' ? 'long' : spec.op === 'last_n' ? 'double[]' : 'double'
   return { name: aggregation.name, type, aggregation }
