@@ -19,6 +19,7 @@ import { lastN } from './last-n.ts'
 import { approxDistinct } from './approx-distinct.ts'
 import { approxPercentile } from './approx-percentile.ts'
 import { variance } from './variance.ts'
+import { stddev } from './stddev.ts'
 
 export const AGGREGATIONS = [
   count,
@@ -32,6 +33,7 @@ export const AGGREGATIONS = [
   approxDistinct,
   approxPercentile,
   variance,
+  stddev,
 ] as const
 
 /** The op names, as a type: what `AggregationOptions.op` accepts. */

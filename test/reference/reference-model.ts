@@ -123,13 +123,13 @@ function valueOf(ev: EventRecord, field: string): unknown {
 }
 
 function isNumberOp(op: AggregationDef['op']): boolean {
-  return op === 'sum' || op === 'avg' || op === 'min' || op === 'max' || op === 'approx_percentile' || op === 'variance'
+  return op === 'sum' || op === 'avg' || op === 'min' || op === 'max' || op === 'approx_percentile' || op === 'variance' || op === 'stddev'
 }
 
-/** The largest magnitude an op takes (docs/semantics.md §1): sums 2^960, variance 2^476 (its squares must fit). */
+/** The largest magnitude an op takes (docs/semantics.md §1): sums 2^960, variance and stddev 2^476 (squares must fit). */
 function maxMagnitude(op: AggregationDef['op']): number {
   if (op === 'sum' || op === 'avg' || op === 'approx_percentile') return 2 ** 960
-  if (op === 'variance') return 2 ** 476
+  if (op === 'variance' || op === 'stddev') return 2 ** 476
   return Infinity
 }
 
@@ -201,13 +201,15 @@ function aggregate(a: AggregationDef, events: readonly RefEvent[], fromMs: numbe
       present.forEach((e, i) => (acc = sketch.add(acc, vals[i] as number | string, e.t, e.offset.toString())))
       return sketch.finish(acc)
     }
-    case 'variance': {
+    case 'variance':
+    case 'stddev': {
       // Two passes over the raw values (docs/aggregations.md): the mean first, then the squared deviations.
       const sample = a.params?.sample === true
       const xs = vals as number[]
       if (xs.length === 0 || (sample && xs.length < 2)) return null
       const mean = xs.reduce((s, x) => s + x, 0) / xs.length
-      return xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (sample ? xs.length - 1 : xs.length)
+      const v = xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (sample ? xs.length - 1 : xs.length)
+      return a.op === 'stddev' ? Math.sqrt(v) : v
     }
     default:
       throw new Error(`the reference model has no case for op ${a.op}`)

@@ -29,6 +29,8 @@ const CASES: readonly { op: string; params: Params; strings: boolean; relative?:
   { op: 'approx_percentile', params: { quantile: 0.99 }, strings: false },
   { op: 'variance', params: { sample: false }, strings: false, relative: 1e-12 },
   { op: 'variance', params: { sample: true }, strings: false, relative: 1e-12 },
+  { op: 'stddev', params: { sample: false }, strings: false, relative: 1e-12 },
+  { op: 'stddev', params: { sample: true }, strings: false, relative: 1e-12 },
 ]
 
 /** The computation of every output of an op at these parameters. */
@@ -55,7 +57,7 @@ void describe('operators > aggregators > laws', () => {
     }
   }
 
-  void test('empty windows: count, sum, approx_distinct → 0; last_n → []; the rest (variance too) → null', () => {
+  void test('empty windows: count, sum, approx_distinct → 0; last_n → []; the rest (variance, stddev too) → null', () => {
     for (const { op, params } of CASES) {
       const c = computations(op, params)[0]!
       const empty = 'pair' in c ? c.combine(c.pair[0].init() as number, c.pair[1].init() as number) : c.finisher.finish(c.column.init())

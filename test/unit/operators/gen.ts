@@ -16,7 +16,7 @@ const featureArb: fc.Arbitrary<FeatureSpec> = fc
   .tuple(
     fc.constantFrom(
       'count', 'count_x', 'sum', 'avg', 'min', 'max', 'first', 'last', 'last_n', 'approx_distinct', 'approx_percentile', 'first_s', 'last_n_s', 'distinct_s',
-      'variance', 'variance_samp',
+      'variance', 'variance_samp', 'stddev', 'stddev_samp',
     ),
     windowArb,
     fc.constantFrom(1, 3),
@@ -41,19 +41,22 @@ const featureArb: fc.Arbitrary<FeatureSpec> = fc
       case 'variance':
       case 'variance_samp':
         return { op: 'variance', field: 'x', params: { sample: kind === 'variance_samp' }, ...w }
+      case 'stddev':
+      case 'stddev_samp':
+        return { op: 'stddev', field: 'x', params: { sample: kind === 'stddev_samp' }, ...w }
       default:
         return { op: kind as FeatureSpec['op'], field: 'x', ...w }
     }
   })
 
 /**
- * Variance is rounded differently by the engine (Welford over tiles) and the oracle (two passes
- * over raw values), so an event that leaves it mathematically unchanged could be deduplicated
- * ("same as_of and values → no row") by one and not the other. A lifetime count of events
- * changes with every accepted event, so views with variance carry one and never hit that tie.
+ * Variance and stddev are rounded differently by the engine (Welford over tiles) and the oracle
+ * (two passes over raw values), so an event that leaves them mathematically unchanged could be
+ * deduplicated ("same as_of and values → no row") by one and not the other. A lifetime count of
+ * events changes with every accepted event, so views with either carry one and never hit that tie.
  */
 function withEventCount(features: readonly FeatureSpec[]): FeatureSpec[] {
-  return features.some((f) => f.op === 'variance') ? [...features, { op: 'count', windowMs: null }] : [...features]
+  return features.some((f) => f.op === 'variance' || f.op === 'stddev') ? [...features, { op: 'count', windowMs: null }] : [...features]
 }
 
 export interface Scenario {
