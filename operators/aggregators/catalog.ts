@@ -20,6 +20,7 @@ import { approxDistinct } from './approx-distinct.ts'
 import { approxPercentile } from './approx-percentile.ts'
 import { variance } from './variance.ts'
 import { stddev } from './stddev.ts'
+import { topK } from './top-k.ts'
 
 export const AGGREGATIONS = [
   count,
@@ -34,6 +35,7 @@ export const AGGREGATIONS = [
   approxPercentile,
   variance,
   stddev,
+  topK,
 ] as const
 
 /** The op names, as a type: what `AggregationOptions.op` accepts. */

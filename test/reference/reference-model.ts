@@ -211,6 +211,22 @@ function aggregate(a: AggregationDef, events: readonly RefEvent[], fromMs: numbe
       const v = xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (sample ? xs.length - 1 : xs.length)
       return a.op === 'stddev' ? Math.sqrt(v) : v
     }
+    case 'top_k': {
+      // Count every value (−0 is 0), then order by count descending, ties numbers first, numbers
+      // ascending, strings by UTF-8 bytes (docs/aggregations.md).
+      const counts = new Map<string, { v: number | string; n: number }>()
+      for (const raw of vals) {
+        const v = raw === 0 ? 0 : raw
+        const key = `${typeof v}:${String(v)}`
+        const seen = counts.get(key)
+        if (seen === undefined) counts.set(key, { v, n: 1 })
+        else seen.n++
+      }
+      const byValue = (x: number | string, y: number | string): number =>
+        typeof x === 'number' ? (typeof y === 'number' ? x - y : -1) : typeof y === 'number' ? 1 : utf8Compare(x, y)
+      const top = [...counts.values()].sort((x, y) => y.n - x.n || byValue(x.v, y.v)).slice(0, a.params?.k as number)
+      return (a.output === 'counts' ? top.map((e) => e.n) : top.map((e) => e.v)) as FeatureValue
+    }
     default:
       throw new Error(`the reference model has no case for op ${a.op}`)
   }

@@ -31,6 +31,8 @@ const CASES: readonly { op: string; params: Params; strings: boolean; relative?:
   { op: 'variance', params: { sample: true }, strings: false, relative: 1e-12 },
   { op: 'stddev', params: { sample: false }, strings: false, relative: 1e-12 },
   { op: 'stddev', params: { sample: true }, strings: false, relative: 1e-12 },
+  { op: 'top_k', params: { k: 1 }, strings: true },
+  { op: 'top_k', params: { k: 3 }, strings: true },
 ]
 
 /** The computation of every output of an op at these parameters. */
@@ -57,11 +59,11 @@ void describe('operators > aggregators > laws', () => {
     }
   }
 
-  void test('empty windows: count, sum, approx_distinct → 0; last_n → []; the rest (variance, stddev too) → null', () => {
+  void test('empty windows: count, sum, approx_distinct → 0; last_n, top_k → []; the rest (variance, stddev too) → null', () => {
     for (const { op, params } of CASES) {
       const c = computations(op, params)[0]!
       const empty = 'pair' in c ? c.combine(c.pair[0].init() as number, c.pair[1].init() as number) : c.finisher.finish(c.column.init())
-      const expected = op === 'count' || op === 'sum' || op === 'approx_distinct' ? 0 : op === 'last_n' ? [] : null
+      const expected = op === 'count' || op === 'sum' || op === 'approx_distinct' ? 0 : op === 'last_n' || op === 'top_k' ? [] : null
       assert.deepEqual(empty, expected, op)
     }
   })

@@ -16,7 +16,7 @@ const featureArb: fc.Arbitrary<FeatureSpec> = fc
   .tuple(
     fc.constantFrom(
       'count', 'count_x', 'sum', 'avg', 'min', 'max', 'first', 'last', 'last_n', 'approx_distinct', 'approx_percentile', 'first_s', 'last_n_s', 'distinct_s',
-      'variance', 'variance_samp', 'stddev', 'stddev_samp',
+      'variance', 'variance_samp', 'stddev', 'stddev_samp', 'top_k', 'top_k_counts', 'top_k_s', 'top_k_counts_s',
     ),
     windowArb,
     fc.constantFrom(1, 3),
@@ -44,6 +44,11 @@ const featureArb: fc.Arbitrary<FeatureSpec> = fc
       case 'stddev':
       case 'stddev_samp':
         return { op: 'stddev', field: 'x', params: { sample: kind === 'stddev_samp' }, ...w }
+      case 'top_k':
+      case 'top_k_counts':
+      case 'top_k_s':
+      case 'top_k_counts_s':
+        return { op: 'top_k', field: kind.endsWith('_s') ? 's' : 'x', params: { k: n }, ...(kind.includes('counts') ? { output: 'counts' } : {}), ...w }
       default:
         return { op: kind as FeatureSpec['op'], field: 'x', ...w }
     }
