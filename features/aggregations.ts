@@ -1,32 +1,38 @@
 /**
  * Expands the aggregations of a view (op × field × windows) into one FeatureDef per output column.
+ * What each op takes and yields — parameters, field kinds, name label, value type — is its
+ * contract (operators/aggregators/catalog.ts, docs/aggregations.md); this module applies them.
  *
  * Naming (predictable, so services and training sets can be written by hand):
- * - `<field>_<op>_<window>`, e.g. `price_sum_1h`, `item_id_last_n_1d`; windows are spelled in the
- *   largest whole unit of d, h, m, s, ms (`7d`, not `1w`; `60m` becomes `1h`);
- * - `count_<window>` for a count without field; `<field>_<op>` / `count` for lifetime windows;
- * - `approx_percentile` uses `p<quantile×100>` in place of the op (`amount_p95_1d`, `amount_p99_9_1d`)
- *   because several quantiles of one field are common;
- * - `name` overrides the derived name (only for a single window).
+ * - `<field>_<label>_<window>`, e.g. `price_sum_1h`, `item_id_last_n_1d`; the label is the op's
+ *   (the op name, or e.g. `p95` for approx_percentile); windows are spelled in the largest whole
+ *   unit of d, h, m, s, ms (`7d`, not `1w`; `60m` becomes `1h`);
+ * - `count_<window>` for a count without field; `<field>_<label>` / `count` for lifetime windows;
+ * - an op's further outputs append their suffix to the label (`item_id_top_3_counts_1d`);
+ * - `name` overrides the derived name (only for a single window); further outputs append their
+ *   suffix to it.
  *
- * Value types: count and approx_distinct → long; sum, avg, min, max, approx_percentile → double
- * (sum of a long field is a double too: one numeric type keeps the online, offline and serving
- * encodings simple, and doubles are exact for integers up to 2^53); first/last → the field's
- * type; last_n → a list of the field's type.
+ * Value types come from the op's contract and the field's kind: e.g. count → long; sum, avg →
+ * double (sum of a long field is a double too: one numeric type keeps the online, offline and
+ * serving encodings simple, and doubles are exact for integers up to 2^53); first/last → the
+ * field's type; last_n → a list of the field's type.
  *
- * Default hop per window length W (DESIGN §3): W ≤ 1h → 1m, W ≤ 1d → 5m, longer → 1h; a window
- * shorter than its default hop is a single tile (hop = W). W must be a multiple of the hop.
+ * Default hop per window length W (docs/semantics.md §3): W ≤ 1h → 1m, W ≤ 1d → 5m, longer → 1h;
+ * a window shorter than its default hop is a single tile (hop = W). W must be a multiple of the hop.
  */
 import { formatDurationMs, type Duration } from '../core/duration.ts'
 import { DefinitionError } from '../core/errors.ts'
+import { AGGREGATIONS, aggregationContract, type CatalogOp, type CatalogParams } from '../operators/aggregators/catalog.ts'
+import { paramMembers, type AggregationContract, type ParamValue } from '../operators/aggregators/contract.ts'
 import { didYouMean, type AvroField, type FieldKind } from './avro-fields.ts'
-import type { AggregationDef, AggregationOp, FeatureDef, FeatureValueType } from './types.ts'
+import type { AggregationDef, FeatureDef } from './types.ts'
 import { checkDuration, checkName } from './validate.ts'
 
 export type WindowSpec = Duration | 'lifetime'
 
-export interface AggregationOptions {
-  readonly op: AggregationOp
+interface AggregationBase {
+  /** One of the catalog's ops (docs/aggregations.md). */
+  readonly op: CatalogOp
   /** Input field of the (mapped) event; omit only for `count`. */
   readonly field?: string
   /** Window lengths; `['lifetime']`, `null` or omitted means one unbounded window. */
@@ -35,47 +41,30 @@ export interface AggregationOptions {
   readonly hop?: Duration
   /** Overrides the derived feature name; only with a single window. */
   readonly name?: string
-  /** `last_n`: how many values to keep (1 to 1000). */
-  readonly n?: number
-  /** `approx_percentile`: the quantile in [0, 1]. */
-  readonly quantile?: number
 }
+
+/** One aggregation of a view; its parameters (`n` of last_n, `quantile` of approx_percentile, …) sit beside `op`. */
+export type AggregationOptions = AggregationBase & CatalogParams
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
 const DAY = 24 * HOUR
-export const MAX_LAST_N = 1000
-
-const OPS: readonly AggregationOp[] = ['count', 'sum', 'avg', 'min', 'max', 'first', 'last', 'last_n', 'approx_distinct', 'approx_percentile']
-const NUMERIC_OPS: ReadonlySet<AggregationOp> = new Set(['sum', 'avg', 'min', 'max', 'approx_percentile'])
 
 export function defaultHopMs(windowMs: number): number {
   const hop = windowMs <= HOUR ? MINUTE : windowMs <= DAY ? 5 * MINUTE : HOUR
   return Math.min(hop, windowMs)
 }
 
-function scalarType(kind: FieldKind): 'long' | 'double' | 'string' | undefined {
-  return kind === 'long' || kind === 'double' || kind === 'string' ? kind : undefined
+function isScalarKind(kind: FieldKind): boolean {
+  return kind === 'long' || kind === 'double' || kind === 'string'
 }
 
-function valueType(op: AggregationOp, field: AvroField | undefined): FeatureValueType {
-  switch (op) {
-    case 'count':
-    case 'approx_distinct':
-      return 'long'
-    case 'sum':
-    case 'avg':
-    case 'min':
-    case 'max':
-    case 'approx_percentile':
-      return 'double'
-    case 'first':
-    case 'last':
-      return scalarType(field?.kind ?? 'other') ?? 'string'
-    case 'last_n':
-      return `${scalarType(field?.kind ?? 'other') ?? 'string'}[]`
-  }
-}
+/** The ops declaring each parameter name, for "n applies only to last_n". */
+const PARAM_OWNERS: ReadonlyMap<string, readonly string[]> = (() => {
+  const owners = new Map<string, string[]>()
+  for (const c of AGGREGATIONS) for (const p of c.params) owners.set(p.name, [...(owners.get(p.name) ?? []), c.op])
+  return owners
+})()
 
 /** Like formatDurationMs but without weeks: people write and expect `amount_sum_7d`, not `_1w`. */
 export function windowLabel(ms: number): string {
@@ -83,10 +72,6 @@ export function windowLabel(ms: number): string {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
   }
   return `${ms}ms`
-}
-
-function quantileLabel(q: number): string {
-  return `p${String(Math.round(q * 1e6) / 1e4).replace('.', '_')}`
 }
 
 export function expandAggregations(
@@ -102,45 +87,14 @@ export function expandAggregations(
   const features: FeatureDef[] = []
   const byName = new Map<string, string>()
   specs.forEach((spec, index) => {
-    const op = spec?.op
-    if (!OPS.includes(op)) {
-      throw new DefinitionError(`${where}: aggregation #${index + 1} has op ${JSON.stringify(op)}; use one of ${OPS.join(', ')}`)
+    const op: unknown = spec?.op
+    const contract = typeof op === 'string' ? aggregationContract(op) : undefined
+    if (contract === undefined) {
+      throw new DefinitionError(`${where}: aggregation #${index + 1} has op ${JSON.stringify(op)}; use one of ${AGGREGATIONS.map((c) => c.op).join(', ')}`)
     }
-    const label = `aggregation ${op}${spec.field === undefined ? '' : ` on field '${spec.field}'`}`
-    let field: AvroField | undefined
-    if (spec.field === undefined) {
-      if (op !== 'count') throw new DefinitionError(`${where}: ${label} needs a field, e.g. { op: '${op}', field: 'price', windows: ['1h'] }`)
-    } else {
-      field = fields.find((f) => f.name === spec.field)
-      if (field === undefined) {
-        const names = fields.map((f) => f.name)
-        throw new DefinitionError(`${where}: ${label} — no such field in ${fieldsWhere}.${didYouMean(String(spec.field), names)} Fields: ${names.join(', ')}`)
-      }
-      if (NUMERIC_OPS.has(op) && field.kind !== 'long' && field.kind !== 'double') {
-        throw new DefinitionError(`${where}: ${label} — ${op} needs a numeric field (int, long, float, double); '${field.name}' is ${field.kind}. Map it to a number first or use count/approx_distinct/last`)
-      }
-      if (scalarType(field.kind) === undefined && op !== 'count' && op !== 'approx_distinct') {
-        throw new DefinitionError(`${where}: ${label} — field '${field.name}' is ${field.kind}; ${op} supports int, long, float, double, string and enum fields (map booleans to 0/1)`)
-      }
-    }
-    let n: number | undefined
-    if (op === 'last_n') {
-      if (!Number.isInteger(spec.n) || (spec.n as number) < 1 || (spec.n as number) > MAX_LAST_N) {
-        throw new DefinitionError(`${where}: ${label} — last_n needs n, a whole number from 1 to ${MAX_LAST_N}, e.g. { op: 'last_n', field: '${spec.field}', n: 10 }`)
-      }
-      n = spec.n
-    } else if (spec.n !== undefined) {
-      throw new DefinitionError(`${where}: ${label} — n applies only to last_n; remove it`)
-    }
-    let quantile: number | undefined
-    if (op === 'approx_percentile') {
-      if (typeof spec.quantile !== 'number' || !(spec.quantile >= 0 && spec.quantile <= 1)) {
-        throw new DefinitionError(`${where}: ${label} — approx_percentile needs quantile in [0, 1], e.g. quantile: 0.95`)
-      }
-      quantile = spec.quantile
-    } else if (spec.quantile !== undefined) {
-      throw new DefinitionError(`${where}: ${label} — quantile applies only to approx_percentile; remove it`)
-    }
+    const label = `aggregation ${contract.op}${spec.field === undefined ? '' : ` on field '${spec.field}'`}`
+    const field = checkField(contract, spec.field, fields, `${where}: ${label}`, fieldsWhere)
+    const params = checkParams(contract, spec, `${where}: ${label}`)
 
     const windows: readonly WindowSpec[] = spec.windows === undefined || spec.windows === null ? ['lifetime'] : spec.windows
     if (!Array.isArray(windows) || windows.length === 0) {
@@ -164,18 +118,66 @@ export function expandAggregations(
       }
       if (seenWindows.has(windowMs)) throw new DefinitionError(`${where}: ${label} — window ${windowMs === null ? 'lifetime' : formatDurationMs(windowMs)} is listed twice`)
       seenWindows.add(windowMs)
-      const opLabel = op === 'approx_percentile' ? quantileLabel(quantile as number) : op
+      const opLabel = contract.label(params)
       const base = spec.field === undefined ? opLabel : `${spec.field}_${opLabel}`
-      const derived = windowMs === null ? base : `${base}_${windowLabel(windowMs)}`
-      const name = spec.name === undefined ? derived : checkName(spec.name, `${where}: ${label} name override`)
-      const clash = byName.get(name)
-      if (clash !== undefined) {
-        throw new DefinitionError(`${where}: feature name '${name}' is produced twice (${clash} and ${label}); give one of them a distinct name: '…'`)
-      }
-      byName.set(name, label)
-      const aggregation: AggregationDef = Object.freeze({ name, op, field: spec.field, windowMs, hopMs, n, quantile })
-      features.push(Object.freeze({ name, type: valueType(op, field), aggregation }))
+      const override = spec.name === undefined ? undefined : checkName(spec.name, `${where}: ${label} name override`)
+      contract.outputs.forEach((output, outputIndex) => {
+        const derived = `${base}${output.suffix}${windowMs === null ? '' : `_${windowLabel(windowMs)}`}`
+        const name = override === undefined ? derived : `${override}${output.suffix}`
+        const clash = byName.get(name)
+        if (clash !== undefined) {
+          throw new DefinitionError(`${where}: feature name '${name}' is produced twice (${clash} and ${label}); give one of them a distinct name: '…'`)
+        }
+        byName.set(name, label)
+        const aggregation: AggregationDef = Object.freeze({
+          name,
+          op: contract.op,
+          field: spec.field,
+          windowMs,
+          hopMs,
+          ...paramMembers(params),
+          ...(outputIndex === 0 ? {} : { output: output.name }),
+        })
+        features.push(Object.freeze({ name, type: output.type(field?.kind), aggregation }))
+      })
     }
   })
   return features
+}
+
+/** The aggregated field, checked against the op's field rule; undefined for a count of events. */
+function checkField(contract: AggregationContract, name: string | undefined, fields: readonly AvroField[], where: string, fieldsWhere: string): AvroField | undefined {
+  const op = contract.op
+  if (name === undefined) {
+    if (contract.field === 'required') throw new DefinitionError(`${where} needs a field, e.g. { op: '${op}', field: 'price', windows: ['1h'] }`)
+    return undefined
+  }
+  const field = fields.find((f) => f.name === name)
+  if (field === undefined) {
+    const names = fields.map((f) => f.name)
+    throw new DefinitionError(`${where} — no such field in ${fieldsWhere}.${didYouMean(String(name), names)} Fields: ${names.join(', ')}`)
+  }
+  if (contract.fields === 'numeric' && field.kind !== 'long' && field.kind !== 'double') {
+    throw new DefinitionError(`${where} — ${op} needs a numeric field (int, long, float, double); '${field.name}' is ${field.kind}. Map it to a number first or use count/approx_distinct/last`)
+  }
+  if (contract.fields !== 'any' && !isScalarKind(field.kind)) {
+    throw new DefinitionError(`${where} — field '${field.name}' is ${field.kind}; ${op} supports int, long, float, double, string and enum fields (map booleans to 0/1)`)
+  }
+  return field
+}
+
+/** The op's parameters (defaults filled in), each checked; a parameter of another op is refused. */
+function checkParams(contract: AggregationContract, spec: AggregationOptions, where: string): Record<string, ParamValue> {
+  const given = spec as unknown as Readonly<Record<string, unknown>>
+  const params: Record<string, ParamValue> = {}
+  for (const p of contract.params) {
+    const value = given[p.name] === undefined ? p.default : given[p.name]
+    const problem = p.problem(value, spec.field)
+    if (problem !== undefined) throw new DefinitionError(`${where} — ${problem}`)
+    params[p.name] = value as ParamValue
+  }
+  for (const [name, owners] of PARAM_OWNERS) {
+    if (given[name] !== undefined && !(name in params)) throw new DefinitionError(`${where} — ${name} applies only to ${owners.join(', ')}; remove it`)
+  }
+  return params
 }

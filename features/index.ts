@@ -1,6 +1,7 @@
 /**
  * Features as code: the builders users import in their definition modules. Pure (imports only
- * core/), so the same definitions load in the engine, replay, serving and the registry.
+ * core/ and the aggregations' contracts in operators/aggregators/: docs/aggregations.md), so the
+ * same definitions load in the engine, replay, serving and the registry.
  */
 export { entity, type EntityOptions } from './entity.ts'
 export { source, SOURCE_DEFAULTS, type SourceOptions } from './source.ts'

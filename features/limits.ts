@@ -3,14 +3,16 @@
  * a whole row may weigh at worst. A string over `maxStringBytes` dead-letters its record as
  * `oversize` before it changes any state; `maxRowBytes` is checked here, at definition time,
  * against the worst row the view's features can produce (every string at its limit, every
- * last_n full), so no row — online, offline or in a GET answer — can outgrow it at run time.
+ * list — last_n, top_k… — at the length its op's contract allows), so no row — online, offline or in a GET answer — can outgrow it at run time.
  */
 import { MAX_ENTITY_KEY_BYTES } from '../core/entity-key.ts'
 import { DefinitionError } from '../core/errors.ts'
+import { contractOf } from '../operators/aggregators/catalog.ts'
+import { paramsOf, type ListSize } from '../operators/aggregators/contract.ts'
 import type { FeatureDef, ValueLimits } from './types.ts'
 
 export interface ValueLimitsOptions {
-  /** Largest string value (UTF-8 bytes) fed to first/last/last_n/approx_distinct. Default 4096. */
+  /** Largest string value (UTF-8 bytes) fed to an aggregation (first, last, last_n…). Default 4096. */
   readonly maxStringBytes?: number
   /** Largest possible row (values + entity key), checked at definition time. Default 262144 (256 KiB). */
   readonly maxRowBytes?: number
@@ -27,12 +29,17 @@ const NUMBER_BYTES = 25
 /** JSON quotes, comma and escaping slack around a string value. */
 const STRING_OVERHEAD_BYTES = 8
 
+/** How long a list feature can get (its op's contract); undefined for a single value. */
+function listSizeOf(f: FeatureDef): ListSize | undefined {
+  return contractOf(f.aggregation).listSize?.(paramsOf(f.aggregation))
+}
+
 /** Worst-case bytes of one row of these features under `maxStringBytes`. */
 export function worstCaseRowBytes(features: readonly FeatureDef[], joinKeyCount: number, maxStringBytes: number): number {
   let bytes = joinKeyCount * MAX_ENTITY_KEY_BYTES + 64
   for (const f of features) {
     const one = f.type === 'string' || f.type === 'string[]' ? maxStringBytes + STRING_OVERHEAD_BYTES : NUMBER_BYTES
-    bytes += f.aggregation.op === 'last_n' ? (f.aggregation.n ?? 1) * one : one
+    bytes += (listSizeOf(f)?.max ?? 1) * one
   }
   return bytes
 }
@@ -71,11 +78,14 @@ export function resolveValueLimits(
   )
   const worst = worstCaseRowBytes(features, joinKeyCount, maxStringBytes)
   if (worst > maxRowBytes) {
-    const heavy = features
-      .filter((f) => f.type === 'string' || f.type === 'string[]')
-      .map((f) => `${f.name}${f.aggregation.op === 'last_n' ? ` (last ${f.aggregation.n} strings)` : ''}`)
+    const strings = features.filter((f) => f.type === 'string' || f.type === 'string[]')
+    const heavy = strings.map((f) => {
+      const size = listSizeOf(f)
+      return `${f.name}${size === undefined ? '' : ` (${size.phrase})`}`
+    })
+    const knobs = [...new Set(strings.flatMap((f) => listSizeOf(f)?.knob ?? []))]
     throw new DefinitionError(
-      `${where}: a row can reach ${worst} bytes with strings of up to ${maxStringBytes} bytes${heavy.length > 0 ? ` in ${heavy.join(', ')}` : ''}, over limits.maxRowBytes = ${maxRowBytes}; lower last_n's n or limits.maxStringBytes, or raise limits.maxRowBytes`,
+      `${where}: a row can reach ${worst} bytes with strings of up to ${maxStringBytes} bytes${heavy.length > 0 ? ` in ${heavy.join(', ')}` : ''}, over limits.maxRowBytes = ${maxRowBytes}; lower ${[...knobs, 'limits.maxStringBytes'].join(' or ')}, or raise limits.maxRowBytes`,
     )
   }
   return Object.freeze({ maxStringBytes, maxRowBytes })

@@ -36,17 +36,12 @@ export interface SourceDef {
   readonly description: string
 }
 
-export type AggregationOp =
-  | 'count'
-  | 'sum'
-  | 'avg'
-  | 'min'
-  | 'max'
-  | 'first'
-  | 'last'
-  | 'last_n'
-  | 'approx_distinct'
-  | 'approx_percentile'
+/**
+ * The name of an aggregation of the catalog (operators/aggregators/catalog.ts: its contract says
+ * what the op takes and yields). The DSL refuses any other name; there is no switch on it outside
+ * the aggregators' own files.
+ */
+export type AggregationOp = string
 
 export interface AggregationDef {
   /** Output feature name, e.g. `price_sum_1h` (derived unless overridden). */
@@ -58,10 +53,14 @@ export interface AggregationDef {
   readonly windowMs: number | null
   /** Hop (tile size); for lifetime windows it is unused and set to 0. */
   readonly hopMs: number
-  /** `last_n` size. */
+  /** Parameter `n` (`last_n` size). `n` and `quantile` keep their own members: older views hash as they did. */
   readonly n: number | undefined
-  /** `approx_percentile` quantile in [0, 1]. */
+  /** Parameter `quantile` (`approx_percentile`, in [0, 1]). */
   readonly quantile: number | undefined
+  /** Every other parameter of the op, by name (e.g. `top_k`'s `k`); absent when there is none. */
+  readonly params?: Readonly<Record<string, number | boolean>>
+  /** Which further output of its op this feature is (e.g. `top_k`'s `counts`); absent for the main output. */
+  readonly output?: string
 }
 
 export type FeatureValueType = 'long' | 'double' | 'string' | 'long[]' | 'double[]' | 'string[]'

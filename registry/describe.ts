@@ -6,7 +6,9 @@
  * What counts as logic for a view: entity name, join keys and key type; source topic, Avro schema
  * (without `doc` strings), event-time field, keyedBy (re-keying changes partitioning), partition
  * count, out-of-orderness, allowed lateness and idle timeout (they decide lateness and watermarks);
- * filter/map source text; every feature's name, type, op, field, window, hop, n, quantile; and
+ * filter/map source text; every feature's name, type, op, field, window, hop, parameters (n and
+ * quantile as their own members, any other under `params`, present only when the op has some)
+ * and output (only for an op's further outputs: top_k's counts); and
  * the TTL (it decides the point-in-time lookback of training sets); and the value limits when
  * they are not the defaults (they decide which records are dead-lettered as `oversize`; left out
  * when default, so the hash of a view written before limits existed is unchanged).
@@ -41,6 +43,17 @@ export interface FeatureLogic {
   readonly hopMs: number
   readonly n: number | null
   readonly quantile: number | null
+  /** The op's other parameters (absent when none, so older descriptions hash as they did). */
+  readonly params?: Readonly<Record<string, number | boolean>>
+  /** Which further output of its op the feature is (absent: the main output). */
+  readonly output?: string
+}
+
+/** The op with its field and parameters, as people read it: `last_n(item_id, n=10)`, `approx_percentile(amount, q=0.95)`. */
+export function featureOpText(f: FeatureLogic): string {
+  const params = Object.entries(f.params ?? {}).map(([name, value]) => `${name}=${String(value)}`)
+  const args = [f.field, f.n === null ? null : `n=${f.n}`, f.quantile === null ? null : `q=${f.quantile}`, ...params].filter((a) => a !== null)
+  return `${f.op}(${args.join(', ')})${f.output === undefined ? '' : `.${f.output}`}`
 }
 
 export interface ViewLogic {
@@ -104,6 +117,8 @@ export function viewLogic(view: FeatureViewDef): ViewLogic {
       hopMs: f.aggregation.hopMs,
       n: f.aggregation.n ?? null,
       quantile: f.aggregation.quantile ?? null,
+      ...(f.aggregation.params === undefined ? {} : { params: { ...f.aggregation.params } }),
+      ...(f.aggregation.output === undefined ? {} : { output: f.aggregation.output }),
     })),
     ttlMs: view.ttlMs,
     ...(isDefaultLimits(view.limits) ? {} : { limits: { ...view.limits! } }),

@@ -2,7 +2,7 @@
 import { formatDurationMs } from '../../core/duration.ts'
 import { windowLabel } from '../../features/index.ts'
 import type { FeatureLogic, Lineage, RegistryPlan, RegistrySnapshot, StoredView } from '../../registry/index.ts'
-import { shortHash } from '../../registry/index.ts'
+import { featureOpText, shortHash } from '../../registry/index.ts'
 
 export function table(rows: readonly (readonly string[])[], indent = '  '): string {
   if (rows.length === 0) return ''
@@ -14,13 +14,8 @@ export function featureWindow(f: FeatureLogic): string {
   return f.windowMs === null ? 'lifetime' : `${windowLabel(f.windowMs)} / hop ${windowLabel(f.hopMs)}`
 }
 
-function featureOp(f: FeatureLogic): string {
-  const args = [f.field, f.n === null ? null : `n=${f.n}`, f.quantile === null ? null : `q=${f.quantile}`].filter((a) => a !== null)
-  return `${f.op}(${args.join(', ')})`
-}
-
 export function renderFeatures(features: readonly FeatureLogic[], indent = '      '): string {
-  return table(features.map((f) => [f.name, f.type, featureOp(f), featureWindow(f)]), indent)
+  return table(features.map((f) => [f.name, f.type, featureOpText(f), featureWindow(f)]), indent)
 }
 
 function isoTime(ms: number): string {

@@ -16,7 +16,9 @@
  * dense: m raw register bytes.
  */
 import type { Aggregator } from './types.ts'
+import { defineAggregation, mainOutput, single } from './contract.ts'
 import { hash32 } from './hash32.ts'
+import { SCALARS } from './input-check.ts'
 import { insertAt } from './insert-at.ts'
 
 export const HLL_PRECISION = 11
@@ -163,11 +165,10 @@ export function hllUnionEstimate(accs: readonly unknown[], from: number, stride:
   return estimateFrom(sum, M - nt)
 }
 
-export const approxDistinct: Aggregator<HllAcc> = {
-  op: 'approx_distinct',
-  invertible: false,
+export const approxDistinctKernel: Aggregator<HllAcc> = {
+  name: 'approx_distinct',
   accEncoding: `u8 form; sparse: uvarint n + n uvarint (register·64+rank); dense: ${M} register bytes (p=${HLL_PRECISION})`,
-  input: 'scalar',
+  input: SCALARS,
   init: () => [],
   add: (acc, value) => {
     const packed = packedRegisterOf(value)
@@ -185,7 +186,7 @@ export const approxDistinct: Aggregator<HllAcc> = {
     return acc
   },
   finish: hllEstimate,
-  isEmpty: (acc) => Array.isArray(acc) && acc.length === 0,
+  finishRange: (accs, from, stride, count) => (count === 1 ? hllEstimate(accs[from] as HllAcc) : hllUnionEstimate(accs, from, stride, count)),
   encode: (acc, w) => {
     if (typeof acc === 'number') {
       w.u8(0)
@@ -211,3 +212,18 @@ export const approxDistinct: Aggregator<HllAcc> = {
     return sparse
   },
 }
+
+/**
+ * On the DSL side approx_distinct takes a field of any kind, as count does (the engine then
+ * refuses values other than numbers and strings, per record: docs/semantics.md §1).
+ */
+export const approxDistinct = defineAggregation({
+  op: 'approx_distinct',
+  summary: 'estimated number of distinct values (HyperLogLog, ≈ 2.3 % standard error); empty → 0',
+  field: 'required',
+  fields: 'any',
+  params: [],
+  outputs: [mainOutput('long')],
+  label: () => 'approx_distinct',
+  compute: () => single(approxDistinctKernel),
+})

@@ -18,6 +18,8 @@
  */
 import { InvariantViolation } from '../../core/errors.ts'
 import type { Aggregator } from './types.ts'
+import { defineAggregation, mainOutput } from './contract.ts'
+import { SUMMABLE_NUMBERS } from './input-check.ts'
 
 export const PERCENTILE_RELATIVE_ACCURACY = 0.01
 const GAMMA = (1 + PERCENTILE_RELATIVE_ACCURACY) / (1 - PERCENTILE_RELATIVE_ACCURACY)
@@ -125,13 +127,13 @@ function readStore(r: import('../codec/bytes.ts').ByteReader): BucketStore {
   return s
 }
 
-export function approxPercentile(quantile: number): Aggregator<DdAcc> {
+/** The sketch, finished at `quantile` (the quantile changes only `finish`: sketches are shared). */
+export function approxPercentileKernel(quantile: number): Aggregator<DdAcc> {
   if (!(quantile >= 0 && quantile <= 1)) throw new InvariantViolation(`approx_percentile needs a quantile in [0, 1], got ${quantile}`)
   return {
-    op: 'approx_percentile',
-    invertible: false,
+    name: 'approx_percentile',
     accEncoding: 'uvarint zero count; positive then negative store: uvarint n, n × (svarint bucket, uvarint count)',
-    input: 'bounded_number',
+    input: SUMMABLE_NUMBERS,
     init: () => ({ pos: { idx: [], cnt: [] }, neg: { idx: [], cnt: [] }, zero: 0 }),
     add: (acc, value) => {
       const v = value as number
@@ -147,7 +149,6 @@ export function approxPercentile(quantile: number): Aggregator<DdAcc> {
       return into
     },
     finish: (acc) => ddQuantile(acc, quantile),
-    isEmpty: (acc) => acc.zero === 0 && acc.pos.idx.length === 0 && acc.neg.idx.length === 0,
     encode: (acc, w) => {
       w.uvarint(acc.zero)
       writeStore(acc.pos, w)
@@ -161,3 +162,29 @@ export function approxPercentile(quantile: number): Aggregator<DdAcc> {
     },
   }
 }
+
+/** `p<quantile×100>` in place of the op (`amount_p95_1d`, `amount_p99_9_1d`): several quantiles of one field are common. */
+function quantileLabel(q: number): string {
+  return `p${String(Math.round(q * 1e6) / 1e4).replace('.', '_')}`
+}
+
+export const approxPercentile = defineAggregation({
+  op: 'approx_percentile',
+  summary: 'estimated q-quantile (DDSketch, 1 % relative accuracy); empty → null',
+  field: 'required',
+  fields: 'numeric',
+  params: [
+    {
+      name: 'quantile',
+      doc: 'the quantile q in [0, 1]',
+      finishOnly: true,
+      problem: (v) => (typeof v === 'number' && v >= 0 && v <= 1 ? undefined : 'approx_percentile needs quantile in [0, 1], e.g. quantile: 0.95'),
+    },
+  ],
+  outputs: [mainOutput('double')],
+  label: (p: { readonly quantile: number }) => quantileLabel(p.quantile),
+  compute: (p: { readonly quantile: number }) => {
+    const kernel = approxPercentileKernel(p.quantile)
+    return { column: kernel, finisher: kernel }
+  },
+})

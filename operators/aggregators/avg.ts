@@ -1,47 +1,19 @@
-/** avg of finite numbers; empty → null. Accumulator: [sum, count] (f64 sum, uvarint count). */
-import type { Aggregator } from './types.ts'
+/**
+ * avg: mean of finite numbers; empty → null. It has no accumulator of its own: an avg feature
+ * reads the `sum` and `count` columns of its field — shared with sum and count features of that
+ * field — and divides, so `avg(x)` costs nothing next to `sum(x)` and `count(x)`.
+ */
+import { countKernel } from './count.ts'
+import { defineAggregation, mainOutput } from './contract.ts'
+import { sumKernel } from './sum.ts'
 
-export interface AvgAcc {
-  sum: number
-  count: number
-}
-
-export const avg: Aggregator<AvgAcc> = {
+export const avg = defineAggregation({
   op: 'avg',
-  invertible: true,
-  accEncoding: 'f64 sum, uvarint count',
-  input: 'bounded_number',
-  init: () => ({ sum: 0, count: 0 }),
-  add: (acc, value) => {
-    acc.sum += value as number
-    acc.count += 1
-    return acc
-  },
-  merge: (into, from) => {
-    into.sum += from.sum
-    into.count += from.count
-    return into
-  },
-  retract: (acc, value) => {
-    acc.sum -= value as number
-    acc.count -= 1
-    return acc
-  },
-  finish: (acc) => (acc.count === 0 ? null : acc.sum / acc.count),
-  foldTiles: (tiles, lo, at) => {
-    let s = 0
-    let n = 0
-    for (let i = lo; i < tiles.length; i++) {
-      const a = (tiles[i] as readonly unknown[])[at] as AvgAcc
-      s += a.sum
-      n += a.count
-    }
-    return n === 0 ? null : s / n
-  },
-  isEmpty: (acc) => acc.count === 0,
-  encode: (acc, w) => {
-    w.f64(acc.sum)
-    w.uvarint(acc.count)
-  },
-  decode: (r) => ({ sum: r.f64(), count: r.uvarint() }),
-}
+  summary: 'mean of the values (sum / count); empty → null',
+  field: 'required',
+  fields: 'numeric',
+  params: [],
+  outputs: [mainOutput('double')],
+  label: () => 'avg',
+  compute: () => ({ pair: [sumKernel, countKernel], combine: (total: number, n: number) => (n === 0 ? null : total / n) }),
+})

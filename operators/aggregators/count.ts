@@ -1,22 +1,28 @@
-/** count: events (no field) or non-null values of a field. Accumulator: the count (uvarint). */
+/** count: events (no field) or non-null values of a field; empty → 0. Accumulator: the count (uvarint). */
+import { defineAggregation, mainOutput, single } from './contract.ts'
+import { ANY_VALUE } from './input-check.ts'
 import type { Aggregator } from './types.ts'
 
-export const count: Aggregator<number> = {
-  op: 'count',
-  invertible: true,
+export const countKernel: Aggregator<number> = {
+  name: 'count',
   accEncoding: 'uvarint count',
-  input: 'any',
+  input: ANY_VALUE,
+  unboxed: 'count',
   init: () => 0,
   add: (acc) => acc + 1,
   merge: (into, from) => into + from,
-  retract: (acc) => acc - 1,
   finish: (acc) => acc,
-  foldTiles: (tiles, lo, at) => {
-    let n = 0
-    for (let i = lo; i < tiles.length; i++) n += (tiles[i] as readonly unknown[])[at] as number
-    return n
-  },
-  isEmpty: (acc) => acc === 0,
   encode: (acc, w) => w.uvarint(acc),
   decode: (r) => r.uvarint(),
 }
+
+export const count = defineAggregation({
+  op: 'count',
+  summary: 'events (without a field) or non-null values of the field; empty → 0',
+  field: 'optional',
+  fields: 'any',
+  params: [],
+  outputs: [mainOutput('long')],
+  label: () => 'count',
+  compute: () => single(countKernel),
+})

@@ -3,6 +3,12 @@
  * empty → []. Keeping only N per tile is exact: the N latest of a union are among the N latest
  * of each part.
  *
+ * Window reads (`finishRange`): every entry of a later tile is later in event order than every
+ * entry of an earlier one (tiles partition time), so the ascending merge of a window's lists is
+ * their concatenation from the newest tile down, cut at N — no entry comparisons. A tile whose
+ * list holds one entry (the commonest tile: one event) is read from its mirror, the value itself,
+ * which sits in the slab page beside the list.
+ *
  * Accumulator: at most N entries, newest first, flattened into one array as
  * `[eventTimeMs, offset, value, eventTimeMs, offset, value, …]` — no object per entry (tiles
  * are many and small). Encoding: uvarint entry count, then per entry f64 eventTimeMs,
@@ -11,7 +17,12 @@
 import { InvariantViolation } from '../../core/errors.ts'
 import type { FeatureValue } from '../../features/types.ts'
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
+import { defineAggregation, mainOutput, scalarTypeOf, single } from './contract.ts'
+import { SCALARS } from './input-check.ts'
 import { compareEventOrder, readScalar, writeScalar, type AggInput, type Aggregator } from './types.ts'
+
+/** The largest N a definition may ask for (a row holds N values). */
+export const MAX_LAST_N = 1000
 
 /** Flattened entries, newest first: time at 3i, offset at 3i+1, value at 3i+2. */
 export type LastNAcc = (number | string)[]
@@ -24,13 +35,23 @@ function compareAt(a: LastNAcc, i: number, b: LastNAcc, j: number): number {
   return compareEventOrder(a[i * 3] as number, a[i * 3 + 1] as string, b[j * 3] as number, b[j * 3 + 1] as string)
 }
 
-export function lastN(n: number): Aggregator<LastNAcc> {
+/** The mirror of a list: its value while it holds exactly one entry. */
+function onlyValue(list: LastNAcc): unknown {
+  return list.length === LAST_N_ENTRY ? list[2] : undefined
+}
+
+export function lastNKernel(n: number): Aggregator<LastNAcc> {
   if (!Number.isSafeInteger(n) || n < 1) throw new InvariantViolation(`last_n needs a positive whole N, got ${n}`)
+  const finish = (acc: LastNAcc): FeatureValue => {
+    const out: AggInput[] = []
+    for (let i = 2; i < acc.length; i += 3) out.push(acc[i] as AggInput)
+    // A list mixes numbers and strings only if the field's type does.
+    return out as FeatureValue
+  }
   return {
-    op: 'last_n',
-    invertible: false,
+    name: 'last_n',
     accEncoding: `uvarint length (≤ ${n}), then per entry f64 eventTimeMs, str offset, u8 tag + f64|str value; newest first`,
-    input: 'scalar',
+    input: SCALARS,
     init: () => [],
     add: (acc, value, eventTimeMs, offset) => {
       const count = acc.length / 3
@@ -71,13 +92,27 @@ export function lastN(n: number): Aggregator<LastNAcc> {
       }
       return out
     },
-    finish: (acc) => {
+    finish,
+    mirror: onlyValue,
+    finishRange: (accs, from, stride, count, mirror) => {
+      if (count === 1) {
+        const single = accs[from + mirror] as AggInput | undefined
+        return single !== undefined ? ([single] as FeatureValue) : finish(accs[from] as LastNAcc)
+      }
       const out: AggInput[] = []
-      for (let i = 2; i < acc.length; i += 3) out.push(acc[i] as AggInput)
-      // A list mixes numbers and strings only if the field's type does.
+      for (let i = count - 1; i >= 0 && out.length < n; i--) {
+        const at = from + i * stride
+        const single = accs[at + mirror] as AggInput | undefined
+        if (single !== undefined) {
+          out.push(single)
+          continue
+        }
+        const list = accs[at] as LastNAcc
+        for (let j = 2; j < list.length && out.length < n; j += 3) out.push(list[j] as AggInput)
+      }
+      // A list mixes numbers and strings only if the field's type does (finish casts the same way).
       return out as FeatureValue
     },
-    isEmpty: (acc) => acc.length === 0,
     encode: (acc, w: ByteWriter) => {
       w.uvarint(acc.length / 3)
       for (let i = 0; i < acc.length; i += 3) {
@@ -98,3 +133,24 @@ export function lastN(n: number): Aggregator<LastNAcc> {
     },
   }
 }
+
+export const lastN = defineAggregation({
+  op: 'last_n',
+  summary: "the N latest values, newest first, as a list of the field's type; empty → []",
+  field: 'required',
+  fields: 'scalar',
+  params: [
+    {
+      name: 'n',
+      doc: `how many values to keep (1 to ${MAX_LAST_N})`,
+      problem: (v, field) =>
+        Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_LAST_N
+          ? undefined
+          : `last_n needs n, a whole number from 1 to ${MAX_LAST_N}, e.g. { op: 'last_n', field: '${field}', n: 10 }`,
+    },
+  ],
+  outputs: [mainOutput((kind) => `${scalarTypeOf(kind)}[]`)],
+  label: () => 'last_n',
+  compute: (p: { readonly n: number }) => single(lastNKernel(p.n)),
+  listSize: (p: { readonly n: number }) => ({ max: p.n, phrase: `last ${p.n} strings`, knob: "last_n's n" }),
+})

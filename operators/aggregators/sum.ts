@@ -1,22 +1,29 @@
 /** sum of finite numbers; empty → 0. Accumulator: the running double (f64). */
+import { defineAggregation, mainOutput, single } from './contract.ts'
+import { SUMMABLE_NUMBERS } from './input-check.ts'
 import type { Aggregator } from './types.ts'
 
-export const sum: Aggregator<number> = {
-  op: 'sum',
-  invertible: true,
+export const sumKernel: Aggregator<number> = {
+  name: 'sum',
   accEncoding: 'f64 sum',
-  input: 'bounded_number',
+  input: SUMMABLE_NUMBERS,
+  unboxed: 'sum',
   init: () => 0,
   add: (acc, value) => acc + (value as number),
   merge: (into, from) => into + from,
-  retract: (acc, value) => acc - (value as number),
   finish: (acc) => acc,
-  foldTiles: (tiles, lo, at) => {
-    let s = 0
-    for (let i = lo; i < tiles.length; i++) s += (tiles[i] as readonly unknown[])[at] as number
-    return s
-  },
-  isEmpty: (acc) => acc === 0,
   encode: (acc, w) => w.f64(acc),
   decode: (r) => r.f64(),
 }
+
+/** A sum of a long field is a double too: one numeric type keeps every encoding simple (exact to 2^53). */
+export const sum = defineAggregation({
+  op: 'sum',
+  summary: 'sum of the values; empty → 0',
+  field: 'required',
+  fields: 'numeric',
+  params: [],
+  outputs: [mainOutput('double')],
+  label: () => 'sum',
+  compute: () => single(sumKernel),
+})

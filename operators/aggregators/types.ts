@@ -1,10 +1,12 @@
 /**
- * The one aggregator contract (house style §2.2), in the shape the tile engine needs.
+ * The kernel of an aggregation: its accumulator algebra, in the shape the tile engine needs.
+ * (What an aggregation declares to the DSL and the planner — name, parameters, output type — is
+ * its contract, contract.ts; a contract names the kernels its features read.)
  *
- * Ownership: `add`, `merge` and `retract` own their first argument (they may update it in place
- * and return it, or return a new value); the caller must use the returned accumulator and never
- * the old one. `merge(into, from)` only reads `from`, so tiles can be folded into a fresh
- * window accumulator without cloning. `finish` only reads.
+ * Ownership: `add` and `merge` own their first argument (they may update it in place and return
+ * it, or return a new value); the caller must use the returned accumulator and never the old
+ * one. `merge(into, from)` only reads `from`, so tiles can be folded into a fresh window
+ * accumulator without cloning. `finish` only reads.
  *
  * Determinism: every method is a pure function of its arguments. Floating-point results depend
  * on the order of `add`/`merge` calls; the engine fixes that order (offset order inside a tile,
@@ -12,37 +14,56 @@
  *
  * Values reach `add` already checked against `input` (input-check.ts; nulls never do: see
  * docs/semantics.md §1–§2), so an accumulator never sees a non-finite number, a number beyond
- * what it can add without overflowing, or a string over the view's size limit.
+ * `input.maxMagnitude`, or a string over the view's size limit.
  */
-import type { AggregationOp, FeatureValue } from '../../features/types.ts'
+import type { FeatureValue } from '../../features/types.ts'
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
-import type { InputKind } from './input-check.ts'
+import type { InputRule } from './input-check.ts'
 
 export type AggInput = number | string
 
+/**
+ * Plain-double accumulators the engine keeps unboxed in its tile slabs and updates inline (no
+ * call per value). A kernel declaring one must behave exactly like that arithmetic:
+ * - `count`: init 0, add → acc + 1, merge → a + b, finish → acc;
+ * - `sum`: init 0, add → acc + v, merge → a + b, finish → acc;
+ * - `min` / `max`: init NaN (empty), add/merge keep the smaller/larger, finish → null when NaN.
+ */
+export type UnboxedKind = 'count' | 'sum' | 'min' | 'max'
+
 export interface Aggregator<Acc = unknown> {
-  readonly op: AggregationOp
-  /** True when `retract` exists (the op forms a group, not just a monoid). */
-  readonly invertible: boolean
-  /** Human-readable description of `encode`'s byte layout (the declared accumulator encoding). */
+  /**
+   * The kernel's name: with the field and the state parameters it keys a tile column (features
+   * needing the same accumulator share one), and it is part of the plan fingerprint that guards
+   * snapshot restore — renaming a kernel invalidates operator snapshots.
+   */
+  readonly name: string
+  /** Human-readable description of `encode`'s byte layout (part of the plan fingerprint). */
   readonly accEncoding: string
-  /** Which non-null input values this op takes (checked by `checkInput` before any state changes). */
-  readonly input: InputKind
+  /** Which non-null input values this kernel takes (checked by `checkInput` before any state changes). */
+  readonly input: InputRule
   init(): Acc
   add(acc: Acc, value: AggInput, eventTimeMs: number, offset: string): Acc
   merge(into: Acc, from: Acc): Acc
-  retract?(acc: Acc, value: AggInput): Acc
   finish(acc: Acc): FeatureValue
-  /**
-   * Optional fast path: `finish` of the ascending merge of `tiles[lo..]` at position `at` (each
-   * tile an array of accumulators), without allocating. Must equal the generic
-   * `init → merge… → finish` fold bit for bit.
-   */
-  foldTiles?(tiles: readonly (readonly unknown[])[], lo: number, at: number): FeatureValue
-  /** True when `acc` equals the identity `init()` (for sum, also after inputs summing to 0). */
-  isEmpty(acc: Acc): boolean
   encode(acc: Acc, w: ByteWriter): void
   decode(r: ByteReader): Acc
+  /** Optional fast path: the accumulator is one double with this arithmetic (see UnboxedKind). */
+  readonly unboxed?: UnboxedKind
+  /**
+   * Optional fast path: `finish` of the ascending merge of the `count` tile accumulators at
+   * `accs[from + i·stride]` (i < count, count ≥ 1), without building the merged accumulator.
+   * Must equal `init → merge… → finish` bit for bit. The tiles are one window's, ascending: every
+   * input of a later tile is later in event order than every input of an earlier one. `mirror`
+   * is the distance from an accumulator to its mirror slot when the kernel declares `mirror`.
+   */
+  finishRange?(accs: readonly unknown[], from: number, stride: number, count: number, mirror: number): FeatureValue
+  /**
+   * Optional: a cheap value derived from a tile's accumulator that the engine keeps beside it
+   * (rebuilt after every add and on restore, never snapshotted) for `finishRange` to read instead
+   * of the accumulator — e.g. last_n's only value while its list holds one entry.
+   */
+  mirror?(acc: Acc): unknown
 }
 
 /** Offsets are int64 decimal strings; numeric order without BigInt: shorter is smaller. */

@@ -6,7 +6,7 @@ import { encodeEntityKey, invalidKeyPartReason } from '../../core/entity-key.ts'
 import { InvariantViolation } from '../../core/errors.ts'
 import type { EntityDef, EventRecord, FeatureDef } from '../../features/types.ts'
 import { checkInput, describeInputProblem, INPUT_OK, utf8Length, type InputProblem } from '../aggregators/input-check.ts'
-import { aggregatorFor } from '../aggregators/registry.ts'
+import { kernelsOf } from '../aggregators/catalog.ts'
 
 /**
  * Why a present event-time value is not a usable time, or undefined when it is (or is absent:
@@ -96,8 +96,10 @@ export function firstInputProblem(features: readonly FeatureDef[], event: EventR
     if (a.field === undefined) continue
     const v = fieldValueOf(event, a.field)
     if (v === null) continue
-    const code = checkInput(aggregatorFor(a).input, v, maxStringBytes)
-    if (code !== INPUT_OK) return describeInputProblem(code, a.op, a.field, v, maxStringBytes)
+    for (const kernel of kernelsOf(a)) {
+      const code = checkInput(kernel.input, v, maxStringBytes)
+      if (code !== INPUT_OK) return describeInputProblem(code, kernel.input, a.op, a.field, v, maxStringBytes)
+    }
   }
   throw new InvariantViolation('firstInputProblem: every value is acceptable')
 }

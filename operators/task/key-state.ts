@@ -8,7 +8,7 @@
  * - `times[2·id]`: the key's clock c (DESIGN §3); `times[2·id+1]`: its one timer (NaN = none);
  * - in one Int32Array: every hop group's region triple (tile-slab.ts) and the loss-timer flag;
  * - per hop group g, the key's non-empty tiles ascending in `slabs[g]` (tile-slab.ts): per tile
- *   the tile index and the plain-number accumulators (count/sum/min/max columns) as doubles,
+ *   the tile index and the unboxed accumulators (count/sum/min/max kernels) as doubles,
  *   and the other accumulators (sketches, last_n lists…) as objects;
  * - `life[id]`: the lifetime accumulators (null when the view has none).
  *
@@ -16,7 +16,7 @@
  * timer entry is live only while it equals `timerOf(id)` (timer-queue.ts).
  */
 import { TileSlab } from './tile-slab.ts'
-import { NUM_MAX, NUM_MIN, type GroupLayout } from './tile-layout.ts'
+import type { GroupLayout } from './tile-layout.ts'
 
 const HIGH_UNIT = /[\uD800-\uFFFF]/
 
@@ -52,7 +52,7 @@ export class KeyTable {
   readonly #lossAt: number
 
   constructor(layouts: readonly GroupLayout[]) {
-    this.slabs = layouts.map((lay) => new TileSlab(Array.from(lay.numKind, (kind) => (kind === NUM_MIN || kind === NUM_MAX ? Number.NaN : 0)), lay.objInits, lay.maxTiles))
+    this.slabs = layouts.map((lay) => new TileSlab(lay.numInits, lay.objInits, lay.maxTiles))
     this.#lossAt = 3 * layouts.length
     this.#metaStride = this.#lossAt + 1
     this.#meta = new Int32Array(this.#metaStride * this.#capacity)

@@ -1,36 +1,39 @@
 /**
  * Compiles the feature views of one source into a tile plan:
  * - features are grouped by hop; each hop group keeps one tile series per key;
- * - inside a group, features that need the same accumulator (same op, field and last_n size —
- *   approx_percentile sketches are shared across quantiles) share one tile *column*;
+ * - each feature reads the tile columns its op's contract names (operators/aggregators/catalog.ts);
+ *   inside a group, features that need the same accumulator share one *column*: same kernel, same
+ *   field, same parameters — except parameters the contract marks finish-only (approx_percentile
+ *   sketches are shared across quantiles, avg reads the columns of sum and count);
  * - windows of a group with the same length form a *window spec* (one tile range per evaluation);
  * - lifetime features (windowMs null) keep one accumulator per column, no tiles.
  */
-import { DefinitionError } from '../../core/errors.ts'
-import type { AggregationOp, FeatureViewDef, SourceDef } from '../../features/types.ts'
-import { aggregatorFor } from '../aggregators/registry.ts'
+import { DefinitionError, InvariantViolation } from '../../core/errors.ts'
+import type { AggregationDef, FeatureValue, FeatureViewDef, SourceDef } from '../../features/types.ts'
+import { computationOf, contractOf, stateParamsKey } from '../aggregators/catalog.ts'
 import type { Aggregator } from '../aggregators/types.ts'
 import { DEFAULT_VALUE_LIMITS } from '../../features/limits.ts'
 
 export interface ColumnPlan {
+  /** The column's kernel: its accumulators, their encoding and fast paths. */
   readonly agg: Aggregator
-  /** undefined: counts events; otherwise the (mapped) event field fed to the aggregator. */
+  /** undefined: counts events; otherwise the (mapped) event field fed to the kernel. */
   readonly field: string | undefined
-  /** N of a last_n column (its window value is its tiles' lists concatenated, newest first). */
-  readonly lastN: number | undefined
 }
 
 export interface FeatureSlot {
   readonly featureIndex: number
   readonly column: number
-  /** Finishes the merged accumulator (may differ from the column's aggregator only in quantile). */
+  /**
+   * Finishes the merged accumulator of `column`: the column's kernel, or one differing only in
+   * what it reads out of the same accumulator (a quantile, top_k's counts). Unused with `pair`.
+   */
   readonly finisher: Aggregator
   /**
-   * Set for avg: the feature is `column` (a sum) divided by `countColumn` (a count of the same
-   * field), null when the count is 0 — the very arithmetic of the avg aggregator, bit for bit,
-   * but stored as two plain numbers that share columns with sum/count features.
+   * Set for a feature combining two additive columns (avg): `column` and `pair.column` are
+   * folded in one pass and combined — avg's sum / count, null when the count is 0.
    */
-  readonly countColumn?: number
+  readonly pair?: { readonly column: number; combine(a: number, b: number): FeatureValue }
 }
 
 export interface WindowSpecPlan {
@@ -57,8 +60,16 @@ export interface ViewPlan {
   readonly fingerprint: string
 }
 
-function columnKey(op: string, field: string | undefined, n: number | undefined): string {
-  return `${op}|${field ?? ''}|${op === 'last_n' ? String(n) : ''}`
+function isAdditive(kernel: Aggregator): boolean {
+  return kernel.unboxed === 'count' || kernel.unboxed === 'sum'
+}
+
+/** The engine reads unboxed columns inline, which is right only for a finisher of the same arithmetic. */
+function checkComputation(a: AggregationDef, columns: readonly Aggregator[], finisher: Aggregator | undefined): void {
+  if (finisher !== undefined && columns[0]!.unboxed !== finisher.unboxed) {
+    throw new InvariantViolation(`${a.op}: an unboxed column must be finished by a kernel of the same arithmetic`)
+  }
+  if (finisher === undefined && !columns.every(isAdditive)) throw new InvariantViolation(`${a.op}: a pair of columns must both be count or sum columns`)
 }
 
 export function planView(view: FeatureViewDef, source: SourceDef): ViewPlan {
@@ -71,22 +82,25 @@ export function planView(view: FeatureViewDef, source: SourceDef): ViewPlan {
   const lifetimeFeatures: FeatureSlot[] = []
   view.features.forEach((feature, featureIndex) => {
     const a = feature.aggregation
-    if (a.op !== 'count' && a.field === undefined) throw new DefinitionError(`feature ${view.name}.${feature.name}: ${a.op} needs a field`)
-    const isAvg = a.op === 'avg'
-    const agg = aggregatorFor(isAvg ? { ...a, op: 'sum' } : a)
-    const columnOf = (columns: ColumnPlan[], index: Map<string, number>, op: AggregationOp, colAgg: Aggregator): number => {
-      const key = columnKey(op, a.field, a.n)
+    if (contractOf(a).field === 'required' && a.field === undefined) throw new DefinitionError(`feature ${view.name}.${feature.name}: ${a.op} needs a field`)
+    const computation = computationOf(a)
+    const kernels = 'pair' in computation ? computation.pair : [computation.column]
+    checkComputation(a, kernels, 'pair' in computation ? undefined : computation.finisher)
+    const stateParams = stateParamsKey(a)
+    const columnOf = (columns: ColumnPlan[], index: Map<string, number>, kernel: Aggregator): number => {
+      const key = `${kernel.name}|${a.field ?? ''}|${stateParams}`
       let column = index.get(key)
       if (column === undefined) {
-        column = columns.push({ agg: colAgg, field: a.field, lastN: op === 'last_n' ? a.n : undefined }) - 1
+        column = columns.push({ agg: kernel, field: a.field }) - 1
         index.set(key, column)
       }
       return column
     }
     const slotIn = (columns: ColumnPlan[], index: Map<string, number>): FeatureSlot => {
-      const column = columnOf(columns, index, isAvg ? 'sum' : a.op, agg)
-      if (!isAvg) return { featureIndex, column, finisher: agg }
-      return { featureIndex, column, finisher: agg, countColumn: columnOf(columns, index, 'count', aggregatorFor({ op: 'count', n: undefined, quantile: undefined })) }
+      const column = columnOf(columns, index, kernels[0]!)
+      if (!('pair' in computation)) return { featureIndex, column, finisher: computation.finisher }
+      const second = columnOf(columns, index, computation.pair[1])
+      return { featureIndex, column, finisher: computation.pair[0], pair: { column: second, combine: computation.combine } }
     }
     if (a.windowMs === null) {
       lifetimeFeatures.push(slotIn(lifetimeColumns, lifetimeIndex))
@@ -114,8 +128,8 @@ export function planView(view: FeatureViewDef, source: SourceDef): ViewPlan {
     })
   const fingerprint = JSON.stringify({
     view: `${view.name}@${view.version}`,
-    groups: groupPlans.map((g) => [g.hopMs, g.specs.map((s) => s.tiles), g.columns.map((c) => `${c.agg.op}|${c.field ?? ''}|${c.agg.accEncoding}`)]),
-    lifetime: lifetimeColumns.map((c) => `${c.agg.op}|${c.field ?? ''}|${c.agg.accEncoding}`),
+    groups: groupPlans.map((g) => [g.hopMs, g.specs.map((s) => s.tiles), g.columns.map((c) => `${c.agg.name}|${c.field ?? ''}|${c.agg.accEncoding}`)]),
+    lifetime: lifetimeColumns.map((c) => `${c.agg.name}|${c.field ?? ''}|${c.agg.accEncoding}`),
   })
   const maxStringBytes = (view.limits ?? DEFAULT_VALUE_LIMITS).maxStringBytes
   return { view, groups: groupPlans, lifetimeColumns, lifetimeFeatures, featureCount: view.features.length, maxStringBytes, fingerprint }

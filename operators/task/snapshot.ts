@@ -13,8 +13,6 @@ import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import { CheckpointError } from '../../core/errors.ts'
 import { compareKeyBytes } from './key-order.ts'
 import type { ViewRunner } from './view-runner.ts'
-import { lastNMirror } from './tile-layout.ts'
-import type { LastNAcc } from '../aggregators/last-n.ts'
 
 export function encodeViewState(runner: ViewRunner, w: ByteWriter): void {
   const plan = runner.plan
@@ -84,7 +82,7 @@ export function decodeViewState(runner: ViewRunner, r: ByteReader): void {
           if (lay.isNum[j] === 1) tiles[base + t * lay.numStride + place] = acc as number
           else objs[ob + t * lay.objStride + place] = acc
           const mirror = lay.isNum[j] === 1 ? -1 : (lay.objMirror[place] as number)
-          if (mirror >= 0) objs[ob + t * lay.objStride + mirror] = lastNMirror(acc as LastNAcc)
+          if (mirror >= 0) objs[ob + t * lay.objStride + mirror] = col.agg.mirror!(acc)
         })
       }
     })

@@ -1,41 +1,43 @@
 /**
  * How a view plan's tile columns map onto the flat per-key arrays of key-state.ts, and how each
- * feature is read back from them. Plain-number accumulators (count, sum, min, max) go to the
- * unboxed numeric array and are added/folded inline; every other column keeps its aggregator's
- * accumulator in the object array.
+ * feature is read back from them — decided by the fast paths its kernels declare (types.ts), never
+ * by op names. Unboxed kernels (`unboxed`: plain-double accumulators) go to the numeric array and
+ * are added/folded inline; every other column keeps its kernel's accumulator in the object array
+ * (plus a mirror slot when the kernel declares `mirror`), read through `finishRange` when the
+ * kernel has one, else by the generic merge fold.
  *
- * Every inline path is the aggregator's own arithmetic in the same order (ascending tiles,
- * starting from `init()`), so the values are bit for bit those of `init → merge… → finish`.
+ * Every inline path is the kernel's own arithmetic in the same order (ascending tiles, starting
+ * from `init()`), so the values are bit for bit those of `init → merge… → finish`.
  */
-import type { Aggregator } from '../aggregators/types.ts'
+import { InvariantViolation } from '../../core/errors.ts'
+import type { Aggregator, UnboxedKind } from '../aggregators/types.ts'
 import type { FeatureValue } from '../../features/types.ts'
-import { LAST_N_ENTRY, type LastNAcc } from '../aggregators/last-n.ts'
 import type { HopGroupPlan, ViewPlan } from './plan.ts'
 
+/** Inline arithmetic of unboxed columns (one per UnboxedKind). */
 export const NUM_COUNT = 0
 export const NUM_SUM = 1
 export const NUM_MIN = 2
 export const NUM_MAX = 3
 
 /** Reading modes of a windowed feature. */
-export const READ_AVG = 0
+export const READ_PAIR = 0
 export const READ_ADD = 1
 export const READ_MIN = 2
 export const READ_MAX = 3
-export const READ_DISTINCT = 4
-export const READ_LAST_N = 5
-export const READ_GENERIC = 6
+export const READ_RANGE = 4
+export const READ_GENERIC = 5
 
 export interface FeatureRead {
   readonly featureIndex: number
   readonly mode: number
   /** Position in the numeric tile (1-based: slot 0 is the tile index) or in the object tile. */
   readonly at: number
-  /** avg: position of its count in the numeric tile. */
-  readonly countAt: number
-  /** last_n: its N, and the object slot of its single-value mirror. */
-  readonly lastN: number
-  readonly mirrorAt: number
+  /** READ_PAIR: position of the second column in the numeric tile, and the combination. */
+  readonly pairAt: number
+  readonly combine: (a: number, b: number) => FeatureValue
+  /** READ_RANGE: distance from the accumulator to its mirror slot (0: the kernel has none). */
+  readonly mirror: number
   readonly agg: Aggregator
   readonly finisher: Aggregator
 }
@@ -51,19 +53,21 @@ export interface GroupLayout {
   /** Numeric tile stride: 1 (tile index) + numeric columns. */
   readonly numStride: number
   /**
-   * Object tile stride: the object columns, then one mirror slot per last_n column (0: the
-   * group has none). A mirror holds the list's value while the list has exactly one entry,
-   * else undefined: a read of the commonest tile (one event) then stays in the slab page.
-   * Mirrors are derived from the lists (`lastNMirror`), never snapshotted.
+   * Object tile stride: the object columns, then one mirror slot per column whose kernel
+   * declares `mirror` (0: the group has none). A mirror holds `kernel.mirror(acc)` (e.g. a
+   * last_n list's value while it has exactly one entry): a read of the commonest tile (one
+   * event) then stays in the slab page. Mirrors are derived, never snapshotted.
    */
   readonly objStride: number
-  /** Per numeric column: flat scratch index, kind, position in the numeric tile. */
+  /** Per numeric column: flat scratch index, kind (NUM_*), position in the numeric tile. */
   readonly numScratch: Int32Array
   readonly numKind: Int8Array
-  /** Per object column: flat scratch index and aggregator. */
+  /** Per numeric column: its empty value (the kernel's `init()`: 0, or NaN for min/max). */
+  readonly numInits: readonly number[]
+  /** Per object column: flat scratch index and kernel. */
   readonly objScratch: Int32Array
   readonly objAggs: readonly Aggregator[]
-  /** Per object column: its mirror slot (−1: not last_n). */
+  /** Per object column: its mirror slot (−1: the kernel declares no mirror). */
   readonly objMirror: Int32Array
   /** Per object slot: its empty value (columns: `init()`, mirrors: undefined). */
   readonly objInits: readonly (() => unknown)[]
@@ -75,24 +79,10 @@ export interface GroupLayout {
 
 const noMirror = (): undefined => undefined
 
-/** The mirror of a last_n list (tile-layout `objStride`): its value if it has exactly one entry. */
-export function lastNMirror(list: LastNAcc): unknown {
-  return list.length === LAST_N_ENTRY ? list[2] : undefined
-}
+const NUM_KIND: Readonly<Record<UnboxedKind, number>> = { count: NUM_COUNT, sum: NUM_SUM, min: NUM_MIN, max: NUM_MAX }
 
-function numKindOf(op: string): number {
-  switch (op) {
-    case 'count':
-      return NUM_COUNT
-    case 'sum':
-      return NUM_SUM
-    case 'min':
-      return NUM_MIN
-    case 'max':
-      return NUM_MAX
-    default:
-      return -1
-  }
+function readModeOf(kind: UnboxedKind): number {
+  return kind === 'min' ? READ_MIN : kind === 'max' ? READ_MAX : READ_ADD
 }
 
 function groupLayout(group: HopGroupPlan, scratchOffset: number): GroupLayout {
@@ -101,40 +91,41 @@ function groupLayout(group: HopGroupPlan, scratchOffset: number): GroupLayout {
   const isNum = new Uint8Array(cols.length)
   const numScratch: number[] = []
   const numKind: number[] = []
+  const numInits: number[] = []
   const objScratch: number[] = []
   const objAggs: Aggregator[] = []
-  const objLastN: boolean[] = []
   cols.forEach((col, j) => {
-    const kind = numKindOf(col.agg.op)
-    if (kind >= 0) {
+    const kind = col.agg.unboxed
+    if (kind !== undefined) {
       isNum[j] = 1
       placeOf[j] = numScratch.push(scratchOffset + j)
-      numKind.push(kind)
+      numKind.push(NUM_KIND[kind])
+      numInits.push(col.agg.init() as number)
     } else {
       placeOf[j] = objScratch.push(scratchOffset + j) - 1
       objAggs.push(col.agg)
-      objLastN.push(col.lastN !== undefined)
     }
   })
   const objMirror = new Int32Array(objAggs.length).fill(-1)
   const objInits: (() => unknown)[] = objAggs.map((agg) => () => agg.init())
-  objLastN.forEach((isLastN, j) => {
-    if (isLastN) objMirror[j] = objInits.push(noMirror) - 1
+  objAggs.forEach((agg, j) => {
+    if (agg.mirror !== undefined) objMirror[j] = objInits.push(noMirror) - 1
   })
   const specs = group.specs.map((spec) => ({
     tiles: spec.tiles,
     reads: spec.features.map((slot): FeatureRead => {
       const col = cols[slot.column]!
       const at = placeOf[slot.column] as number
-      const mirrorAt = isNum[slot.column] === 1 ? -1 : (objMirror[at] as number)
-      const base = { featureIndex: slot.featureIndex, at, countAt: 0, lastN: col.lastN ?? 0, mirrorAt, agg: col.agg, finisher: slot.finisher }
-      if (slot.countColumn !== undefined) return { ...base, mode: READ_AVG, countAt: placeOf[slot.countColumn] as number }
-      if (isNum[slot.column] === 1) {
-        const kind = numKindOf(col.agg.op)
-        return { ...base, mode: kind === NUM_MIN ? READ_MIN : kind === NUM_MAX ? READ_MAX : READ_ADD }
+      const base = { featureIndex: slot.featureIndex, at, pairAt: 0, combine: noCombine, mirror: 0, agg: col.agg, finisher: slot.finisher }
+      if (slot.pair !== undefined) {
+        if (isNum[slot.column] !== 1 || isNum[slot.pair.column] !== 1) throw new InvariantViolation('a pair of columns must both be unboxed')
+        return { ...base, mode: READ_PAIR, pairAt: placeOf[slot.pair.column] as number, combine: slot.pair.combine }
       }
-      if (col.agg.op === 'approx_distinct') return { ...base, mode: READ_DISTINCT }
-      if (col.lastN !== undefined) return { ...base, mode: READ_LAST_N }
+      if (col.agg.unboxed !== undefined) return { ...base, mode: readModeOf(col.agg.unboxed) }
+      if (slot.finisher.finishRange !== undefined) {
+        const mirrorAt = objMirror[at] as number
+        return { ...base, mode: READ_RANGE, mirror: mirrorAt < 0 ? 0 : mirrorAt - at }
+      }
       return { ...base, mode: READ_GENERIC }
     }),
   }))
@@ -145,6 +136,7 @@ function groupLayout(group: HopGroupPlan, scratchOffset: number): GroupLayout {
     objStride: objInits.length,
     numScratch: Int32Array.from(numScratch),
     numKind: Int8Array.from(numKind),
+    numInits,
     objScratch: Int32Array.from(objScratch),
     objAggs,
     objMirror,
@@ -155,6 +147,10 @@ function groupLayout(group: HopGroupPlan, scratchOffset: number): GroupLayout {
   }
 }
 
+function noCombine(): FeatureValue {
+  throw new InvariantViolation('combine read on a single-column feature')
+}
+
 /** Layouts of every hop group; scratch indices follow the plan's columns group after group. */
 export function tileLayouts(plan: ViewPlan): GroupLayout[] {
   let offset = 0
@@ -163,28 +159,4 @@ export function tileLayouts(plan: ViewPlan): GroupLayout[] {
     offset += g.columns.length
     return layout
   })
-}
-
-/**
- * last_n over tiles[lo..count): every entry of a later tile is later in event order than every
- * entry of an earlier one (tiles partition time), so the ascending merge of the tiles' lists is
- * their concatenation from the newest tile down, cut at N — no entry comparisons needed.
- */
-export function lastNOf(objs: readonly unknown[], ob: number, lo: number, count: number, os: number, at: number, mirrorAt: number, n: number, agg: Aggregator): FeatureValue {
-  if (count - lo === 1) {
-    const single = objs[ob + lo * os + mirrorAt] as number | string | undefined
-    return single !== undefined ? ([single] as FeatureValue) : agg.finish(objs[ob + lo * os + at])
-  }
-  const out: (number | string)[] = []
-  for (let i = count - 1; i >= lo && out.length < n; i--) {
-    const single = objs[ob + i * os + mirrorAt] as number | string | undefined
-    if (single !== undefined) {
-      out.push(single)
-      continue
-    }
-    const list = objs[ob + i * os + at] as LastNAcc
-    for (let j = 2; j < list.length && out.length < n; j += 3) out.push(list[j] as number | string)
-  }
-  // A list mixes numbers and strings only if the field's type does (finish casts the same way).
-  return out as FeatureValue
 }

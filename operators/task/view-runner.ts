@@ -11,9 +11,9 @@
  * 2. A key is evaluated only at its clock c. A window value is the fold, in ascending tile order,
  *    of the tiles in range (see windows/hops.ts); the fold order is fixed, so results are bit
  *    for bit reproducible from the tiles alone — tiles are the whole state, and a restored task
- *    continues exactly. The only derived data kept beside them are last_n mirror slots
- *    (tile-layout.ts), a pure function of one tile's list, rebuilt with it on restore; no
- *    window result is cached, so a decay row re-folds every window of its key.
+ *    continues exactly. The only derived data kept beside them are mirror slots (tile-layout.ts),
+ *    a pure function of one tile's accumulator, rebuilt with it on restore; no window result is
+ *    cached, so a decay row re-folds every window of its key.
  * 3. Each key has at most one timer: the earliest loss boundary B > c of any non-empty tile in
  *    any window (windows/hops.ts §3). When the watermark reaches B the key emits at B (c ← B),
  *    then the next boundary is computed. With no boundary left and no lifetime feature, the key
@@ -32,15 +32,11 @@ import { TimerQueue } from './timer-queue.ts'
 import { entityKeyOf, fieldValueOf, firstInputProblem } from './event-fields.ts'
 import { rowValuesEqual } from './values-equal.ts'
 import type { Aggregator } from '../aggregators/types.ts'
-import { hllUnionEstimate } from '../aggregators/approx-distinct.ts'
-import type { LastNAcc } from '../aggregators/last-n.ts'
 import type { TaskDeadLetter } from './output.ts'
 import { filterAndMap } from './filter-map.ts'
 import { checkInput, INPUT_OK } from '../aggregators/input-check.ts'
-import {
-  NUM_COUNT, NUM_MIN, NUM_SUM, READ_ADD, READ_AVG, READ_DISTINCT, READ_LAST_N, READ_MAX, READ_MIN,
-  lastNMirror, lastNOf, tileLayouts, type GroupLayout,
-} from './tile-layout.ts'
+import { NUM_COUNT, NUM_MIN, NUM_SUM, READ_ADD, READ_MAX, READ_MIN, READ_PAIR, READ_RANGE, tileLayouts, type GroupLayout } from './tile-layout.ts'
+import type { FeatureSlot } from './plan.ts'
 
 interface FlatColumn {
   readonly agg: Aggregator
@@ -69,7 +65,7 @@ export class ViewRunner {
     this.#scratch = new Array<unknown>(this.#columns.length).fill(null)
     this.#emptyValue = new Array<FeatureValue>(plan.featureCount)
     for (const g of plan.groups) {
-      for (const s of g.specs) for (const f of s.features) this.#emptyValue[f.featureIndex] = f.countColumn !== undefined ? null : f.finisher.finish(g.columns[f.column]!.agg.init())
+      for (const s of g.specs) for (const f of s.features) this.#emptyValue[f.featureIndex] = finishSlot(f, g.columns.map((c) => c.agg.init()))
     }
     this.#hasLifetime = plan.lifetimeColumns.length > 0
     this.layouts = tileLayouts(plan)
@@ -179,10 +175,11 @@ export class ViewRunner {
         for (let j = 0; j < aggs.length; j++) {
           const v = scratch[objScratch[j] as number]
           if (v === null) continue
-          const acc = (aggs[j] as Aggregator).add(objs[ob + j], v as number | string, t, offset)
+          const agg = aggs[j] as Aggregator
+          const acc = agg.add(objs[ob + j], v as number | string, t, offset)
           objs[ob + j] = acc
           const m = mirror[j] as number
-          if (m >= 0) objs[ob + m] = lastNMirror(acc as LastNAcc)
+          if (m >= 0) objs[ob + m] = agg.mirror!(acc)
         }
       }
     }
@@ -264,14 +261,14 @@ export class ViewRunner {
           const at = read.at
           let value: FeatureValue
           switch (read.mode) {
-            case READ_AVG: {
-              let s = 0
-              let m = 0
+            case READ_PAIR: {
+              let x = 0
+              let y = 0
               for (let i = lo; i < count; i++) {
-                s += tiles[b + i * ns + at] as number
-                m += tiles[b + i * ns + read.countAt] as number
+                x += tiles[b + i * ns + at] as number
+                y += tiles[b + i * ns + read.pairAt] as number
               }
-              value = m === 0 ? null : s / m
+              value = read.combine(x, y)
               break
             }
             case READ_ADD: {
@@ -302,11 +299,8 @@ export class ViewRunner {
               value = m !== m ? null : m
               break
             }
-            case READ_DISTINCT:
-              value = n === 1 ? read.finisher.finish(objs[ob + lo * os + at]) : hllUnionEstimate(objs, ob + lo * os + at, os, n)
-              break
-            case READ_LAST_N:
-              value = lastNOf(objs, ob, lo, count, os, at, read.mirrorAt, read.lastN, read.agg)
+            case READ_RANGE:
+              value = read.finisher.finishRange!(objs, ob + lo * os + at, os, n, read.mirror)
               break
             default: {
               if (n === 1) {
@@ -325,13 +319,7 @@ export class ViewRunner {
     }
     const life = this.#hasLifetime ? (table.life[id] as unknown[] | null) : null
     if (life !== null) {
-      for (const slot of this.plan.lifetimeFeatures) {
-        if (slot.countColumn === undefined) out[slot.featureIndex] = slot.finisher.finish(life[slot.column])
-        else {
-          const n = life[slot.countColumn] as number
-          out[slot.featureIndex] = n === 0 ? null : (life[slot.column] as number) / n
-        }
-      }
+      for (const slot of this.plan.lifetimeFeatures) out[slot.featureIndex] = finishSlot(slot, life)
     }
     this.#evaluatedNextLoss = nextLoss
     return out
@@ -390,3 +378,7 @@ export class ViewRunner {
   }
 }
 
+/** A feature's value from the (merged) accumulators of its columns. */
+function finishSlot(slot: FeatureSlot, accs: readonly unknown[]): FeatureValue {
+  return slot.pair === undefined ? slot.finisher.finish(accs[slot.column]) : slot.pair.combine(accs[slot.column] as number, accs[slot.pair.column] as number)
+}

@@ -10,7 +10,9 @@
  */
 import { encodeEntityKey, invalidKeyPartReason } from '../../core/entity-key.ts'
 import type { EventRecord, FeatureRow, FeatureValue, FeatureViewDef, SourceDef, AggregationDef } from '../../features/types.ts'
-import { aggregatorFor } from '../../operators/aggregators/registry.ts'
+import { approxDistinctKernel } from '../../operators/aggregators/approx-distinct.ts'
+import { approxPercentileKernel } from '../../operators/aggregators/approx-percentile.ts'
+import type { Aggregator } from '../../operators/aggregators/types.ts'
 
 export type ReferenceRecord =
   | {
@@ -121,7 +123,14 @@ function valueOf(ev: EventRecord, field: string): unknown {
 }
 
 function isNumberOp(op: AggregationDef['op']): boolean {
-  return op === 'sum' || op === 'avg' || op === 'min' || op === 'max' || op === 'approx_percentile'
+  return op === 'sum' || op === 'avg' || op === 'min' || op === 'max' || op === 'approx_percentile' || op === 'variance' || op === 'stddev'
+}
+
+/** The largest magnitude an op takes (docs/semantics.md §1): sums 2^960, variance and stddev 2^476 (squares must fit). */
+function maxMagnitude(op: AggregationDef['op']): number {
+  if (op === 'sum' || op === 'avg' || op === 'approx_percentile') return 2 ** 960
+  if (op === 'variance' || op === 'stddev') return 2 ** 476
+  return Infinity
 }
 
 /** docs/semantics.md §1: why a non-null value is refused by `op`, or undefined when it is taken. */
@@ -130,8 +139,7 @@ function refusal(op: AggregationDef['op'], v: unknown, maxStringBytes: number): 
   if (typeof v === 'bigint') return 'out_of_range'
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return 'out_of_range'
-    const summing = op === 'sum' || op === 'avg' || op === 'approx_percentile'
-    return summing && Math.abs(v) > 2 ** 960 ? 'out_of_range' : undefined
+    return Math.abs(v) > maxMagnitude(op) ? 'out_of_range' : undefined
   }
   if (typeof v !== 'string' || isNumberOp(op)) return 'schema_mismatch'
   return Buffer.byteLength(v, 'utf8') > maxStringBytes ? 'oversize' : undefined
@@ -188,11 +196,39 @@ function aggregate(a: AggregationDef, events: readonly RefEvent[], fromMs: numbe
       return vals.slice().reverse().slice(0, a.n) as FeatureValue
     case 'approx_distinct':
     case 'approx_percentile': {
-      const sketch = aggregatorFor(a)
+      const sketch: Aggregator = a.op === 'approx_distinct' ? approxDistinctKernel : approxPercentileKernel(a.quantile as number)
       let acc = sketch.init()
       present.forEach((e, i) => (acc = sketch.add(acc, vals[i] as number | string, e.t, e.offset.toString())))
       return sketch.finish(acc)
     }
+    case 'variance':
+    case 'stddev': {
+      // Two passes over the raw values (docs/aggregations.md): the mean first, then the squared deviations.
+      const sample = a.params?.sample === true
+      const xs = vals as number[]
+      if (xs.length === 0 || (sample && xs.length < 2)) return null
+      const mean = xs.reduce((s, x) => s + x, 0) / xs.length
+      const v = xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (sample ? xs.length - 1 : xs.length)
+      return a.op === 'stddev' ? Math.sqrt(v) : v
+    }
+    case 'top_k': {
+      // Count every value (−0 is 0), then order by count descending, ties numbers first, numbers
+      // ascending, strings by UTF-8 bytes (docs/aggregations.md).
+      const counts = new Map<string, { v: number | string; n: number }>()
+      for (const raw of vals) {
+        const v = raw === 0 ? 0 : raw
+        const key = `${typeof v}:${String(v)}`
+        const seen = counts.get(key)
+        if (seen === undefined) counts.set(key, { v, n: 1 })
+        else seen.n++
+      }
+      const byValue = (x: number | string, y: number | string): number =>
+        typeof x === 'number' ? (typeof y === 'number' ? x - y : -1) : typeof y === 'number' ? 1 : utf8Compare(x, y)
+      const top = [...counts.values()].sort((x, y) => y.n - x.n || byValue(x.v, y.v)).slice(0, a.params?.k as number)
+      return (a.output === 'counts' ? top.map((e) => e.n) : top.map((e) => e.v)) as FeatureValue
+    }
+    default:
+      throw new Error(`the reference model has no case for op ${a.op}`)
   }
 }
 

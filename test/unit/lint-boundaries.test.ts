@@ -74,6 +74,9 @@ void describe('lint > layers (kfs/layers)', () => {
     ['engine', '../adapters/event-log/kafka/kafka-event-log.ts', 'KafkaEventLog', /engine\/ may not import adapters\/event-log/],
     ['core', '../engine/live-engine.ts', 'LiveEngine', /core\/ may not import engine\//],
     ['features', '../operators/task/partition-task.ts', 'createPartitionTask', /features\/ may not import operators\//],
+    // The narrow exception (features/ → operators/aggregators) opens nothing else of operators/.
+    ['features', '../operators/codec/bytes.ts', 'ByteWriter', /features\/ may not import operators\/: features\/ imports only core, operators\/aggregators/],
+    ['features', '../operators/index.ts', 'createPartitionTask', /features\/ may not import operators\//],
     ['operators', '../ports/online-semantics.ts', 'statusOf', /operators\/ may not import ports\//],
     ['ports', '../engine/live-engine.ts', 'LiveEngine', /ports\/ may not import engine\//],
     ['serving', '../adapters/online-store/redis/redis-online-store.ts', 'RedisOnlineStore', /serving\/ may not import adapters/],
@@ -93,6 +96,8 @@ void describe('lint > layers (kfs/layers)', () => {
     assert.deepEqual(await lint('main', importing('../adapters/event-log/kafka/kafka-event-log.ts', 'KafkaEventLog')), [])
     assert.deepEqual(await lint('adapters/online-store/embedded', importing('../redis/value-codec.ts', 'encodeValue')), [])
     assert.deepEqual(await lint('operators', importingType('../features/types.ts', 'FeatureViewDef')), [])
+    // The one narrow exception: the DSL reads the aggregations' contracts.
+    assert.deepEqual(await lint('features', importing('../operators/aggregators/catalog.ts', 'AGGREGATIONS')), [])
   })
 })
 

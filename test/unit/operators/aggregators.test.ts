@@ -1,123 +1,70 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { aggregatorFor } from '../../../operators/aggregators/registry.ts'
-import type { AggInput, Aggregator } from '../../../operators/aggregators/types.ts'
-import { ByteReader, ByteWriter } from '../../../operators/codec/bytes.ts'
-import { HLL_PRECISION } from '../../../operators/aggregators/approx-distinct.ts'
-import { PERCENTILE_RELATIVE_ACCURACY } from '../../../operators/aggregators/approx-percentile.ts'
-import type { AggregationDef } from '../../../features/types.ts'
+import { AGGREGATIONS, computationOf } from '../../../operators/aggregators/catalog.ts'
+import { paramMembers, type Params } from '../../../operators/aggregators/contract.ts'
+import type { Aggregator } from '../../../operators/aggregators/types.ts'
+import { HLL_PRECISION, approxDistinctKernel } from '../../../operators/aggregators/approx-distinct.ts'
+import { PERCENTILE_RELATIVE_ACCURACY, approxPercentileKernel } from '../../../operators/aggregators/approx-percentile.ts'
+import { firstKernel } from '../../../operators/aggregators/first.ts'
+import { lastKernel } from '../../../operators/aggregators/last.ts'
+import { lastNKernel } from '../../../operators/aggregators/last-n.ts'
+import { fold, kernelLaws, roundTrip, type Item } from './kernel-laws.ts'
 
-type Item = { v: AggInput; t: number; o: string }
-
-const CASES: { def: Pick<AggregationDef, 'op' | 'n' | 'quantile'>; strings: boolean }[] = [
-  { def: { op: 'count', n: undefined, quantile: undefined }, strings: true },
-  { def: { op: 'sum', n: undefined, quantile: undefined }, strings: false },
-  { def: { op: 'avg', n: undefined, quantile: undefined }, strings: false },
-  { def: { op: 'min', n: undefined, quantile: undefined }, strings: false },
-  { def: { op: 'max', n: undefined, quantile: undefined }, strings: false },
-  { def: { op: 'first', n: undefined, quantile: undefined }, strings: true },
-  { def: { op: 'last', n: undefined, quantile: undefined }, strings: true },
-  { def: { op: 'last_n', n: 3, quantile: undefined }, strings: true },
-  { def: { op: 'approx_distinct', n: undefined, quantile: undefined }, strings: true },
-  { def: { op: 'approx_percentile', n: undefined, quantile: 0.5 }, strings: false },
-  { def: { op: 'approx_percentile', n: undefined, quantile: 0.99 }, strings: false },
+/**
+ * Every op of the catalog, with parameters to test it at and whether its field may hold strings.
+ * An op missing here fails the first test: a new aggregation brings its law case along.
+ */
+const CASES: readonly { op: string; params: Params; strings: boolean; relative?: number }[] = [
+  { op: 'count', params: {}, strings: true },
+  { op: 'sum', params: {}, strings: false },
+  { op: 'avg', params: {}, strings: false },
+  { op: 'min', params: {}, strings: false },
+  { op: 'max', params: {}, strings: false },
+  { op: 'first', params: {}, strings: true },
+  { op: 'last', params: {}, strings: true },
+  { op: 'last_n', params: { n: 3 }, strings: true },
+  { op: 'approx_distinct', params: {}, strings: true },
+  { op: 'approx_percentile', params: { quantile: 0.5 }, strings: false },
+  { op: 'approx_percentile', params: { quantile: 0.99 }, strings: false },
+  { op: 'variance', params: { sample: false }, strings: false, relative: 1e-12 },
+  { op: 'variance', params: { sample: true }, strings: false, relative: 1e-12 },
+  { op: 'stddev', params: { sample: false }, strings: false, relative: 1e-12 },
+  { op: 'stddev', params: { sample: true }, strings: false, relative: 1e-12 },
+  { op: 'top_k', params: { k: 1 }, strings: true },
+  { op: 'top_k', params: { k: 3 }, strings: true },
 ]
 
-function itemsArb(strings: boolean): fc.Arbitrary<Item[]> {
-  const value: fc.Arbitrary<AggInput> = strings
-    ? fc.oneof(fc.integer({ min: -50, max: 50 }).map((x) => x / 4), fc.constantFrom('a', 'b', 'c', 'dd'))
-    : fc.integer({ min: -50, max: 50 }).map((x) => x / 4)
-  // Items arrive in offset order (as in a partition); times may repeat to exercise tie-breaks.
-  return fc.array(fc.record({ v: value, t: fc.integer({ min: 0, max: 20 }) }), { maxLength: 40 }).map((xs) => xs.map((x, i) => ({ ...x, o: String(98 + i) })))
-}
-
-function fold(agg: Aggregator, items: readonly Item[]): unknown {
-  let acc = agg.init()
-  for (const it of items) acc = agg.add(acc, it.v, it.t, it.o)
-  return acc
-}
-
-function roundTrip(agg: Aggregator, acc: unknown): { bytes: Uint8Array; again: unknown } {
-  const w = new ByteWriter(16)
-  agg.encode(acc, w)
-  const bytes = w.finish()
-  const r = new ByteReader(bytes)
-  const again = agg.decode(r)
-  assert.ok(r.done, 'decode consumed every byte')
-  return { bytes, again }
+/** The computation of every output of an op at these parameters. */
+function computations(op: string, params: Params) {
+  const contract = AGGREGATIONS.find((c) => c.op === op)!
+  return contract.outputs.map((o, i) => computationOf({ op, ...paramMembers(params), ...(i === 0 ? {} : { output: o.name }) }))
 }
 
 void describe('operators > aggregators > laws', () => {
-  for (const { def, strings } of CASES) {
-    const name = `${def.op}${def.n ? `(${def.n})` : ''}${def.quantile !== undefined ? `(${def.quantile})` : ''}`
-    const agg = aggregatorFor(def)
-    void test(`${name}: merging the folds of two parts == folding the whole; init is the identity`, () => {
-      fc.assert(
-        fc.property(itemsArb(strings), fc.nat(), (items, cut) => {
-          const k = cut % (items.length + 1)
-          const whole = agg.finish(fold(agg, items))
-          const merged = agg.finish(agg.merge(fold(agg, items.slice(0, k)), fold(agg, items.slice(k))))
-          assert.deepEqual(merged, whole)
-          assert.deepEqual(agg.finish(agg.merge(agg.init(), fold(agg, items))), whole)
-          assert.deepEqual(agg.finish(agg.merge(fold(agg, items), agg.init())), whole)
-        }),
-      )
-    })
-    void test(`${name}: merge is associative`, () => {
-      fc.assert(
-        fc.property(itemsArb(strings), itemsArb(strings), itemsArb(strings), (a, b, c) => {
-          const left = agg.merge(agg.merge(fold(agg, a), fold(agg, b)), fold(agg, c))
-          const right = agg.merge(fold(agg, a), agg.merge(fold(agg, b), fold(agg, c)))
-          assert.deepEqual(agg.finish(left), agg.finish(right))
-        }),
-      )
-    })
-    void test(`${name}: encode then decode gives back the accumulator`, () => {
-      fc.assert(
-        fc.property(itemsArb(strings), (items) => {
-          const acc = fold(agg, items)
-          const { bytes, again } = roundTrip(agg, acc)
-          assert.deepEqual(agg.finish(again), agg.finish(acc))
-          assert.deepEqual(roundTrip(agg, again).bytes, bytes)
-          if (items.length === 0) assert.ok(agg.isEmpty(again))
-          else if (def.op !== 'sum') assert.ok(!agg.isEmpty(again))
-        }),
-      )
-    })
-    if (agg.foldTiles !== undefined) {
-      const foldTiles = agg.foldTiles
-      void test(`${name}: the foldTiles fast path equals the generic merge fold bit for bit`, () => {
-        fc.assert(
-          fc.property(fc.array(itemsArb(strings), { maxLength: 6 }), fc.nat(), (parts, lo) => {
-            const tiles = parts.map((p) => [p.length, fold(agg, p)])
-            const from = tiles.length === 0 ? 0 : lo % tiles.length
-            let acc = agg.init()
-            for (let i = from; i < tiles.length; i++) acc = agg.merge(acc, tiles[i]![1])
-            assert.deepEqual(foldTiles(tiles, from, 1), agg.finish(acc))
-          }),
-        )
-      })
-    }
-    if (agg.retract !== undefined) {
-      const retract = agg.retract
-      void test(`${name}: retract undoes add`, () => {
-        fc.assert(
-          fc.property(itemsArb(strings), itemsArb(strings), (keep, drop) => {
-            let acc = fold(agg, [...keep, ...drop])
-            for (const it of drop) acc = retract(acc, it.v)
-            assert.deepEqual(agg.finish(acc), agg.finish(fold(agg, keep)))
-          }),
-        )
-      })
+  void test('every op of the catalog has a law case here', () => {
+    assert.deepEqual([...new Set(CASES.map((c) => c.op))].sort(), AGGREGATIONS.map((c) => c.op).sort())
+  })
+
+  for (const { op, params, strings, relative } of CASES) {
+    const name = `${op}${Object.keys(params).length === 0 ? '' : `(${Object.entries(params).map(([k, v]) => `${k}=${String(v)}`).join(', ')})`}`
+    // A kernel is tested once per op case (avg's sum and count kernels, top_k's values and counts finishers).
+    const seen = new Set<Aggregator>()
+    for (const c of computations(op, params)) {
+      for (const [kernel, finisher] of 'pair' in c ? c.pair.map((k) => [k, k] as const) : [[c.column, c.finisher] as const]) {
+        if (seen.has(finisher)) continue
+        seen.add(finisher)
+        kernelLaws(`${name} ${kernel.name}${finisher === kernel ? '' : ' (finisher)'}`, kernel, finisher, strings, relative)
+      }
     }
   }
 
-  void test('empty windows: count, sum, approx_distinct → 0; last_n → []; the rest → null', () => {
-    for (const { def } of CASES) {
-      const agg = aggregatorFor(def)
-      const expected = def.op === 'count' || def.op === 'sum' || def.op === 'approx_distinct' ? 0 : def.op === 'last_n' ? [] : null
-      assert.deepEqual(agg.finish(agg.init()), expected, def.op)
+  void test('empty windows: count, sum, approx_distinct → 0; last_n, top_k → []; the rest (variance, stddev too) → null', () => {
+    for (const { op, params } of CASES) {
+      const c = computations(op, params)[0]!
+      const empty = 'pair' in c ? c.combine(c.pair[0].init() as number, c.pair[1].init() as number) : c.finisher.finish(c.column.init())
+      const expected = op === 'count' || op === 'sum' || op === 'approx_distinct' ? 0 : op === 'last_n' || op === 'top_k' ? [] : null
+      assert.deepEqual(empty, expected, op)
     }
   })
 
@@ -127,16 +74,15 @@ void describe('operators > aggregators > laws', () => {
       { v: 'early-offset', t: 5, o: '9' },
       { v: 'older', t: 4, o: '11' },
     ]
-    assert.equal(aggregatorFor({ op: 'first', n: undefined, quantile: undefined }).finish(fold(aggregatorFor({ op: 'first', n: undefined, quantile: undefined }), items)), 'older')
-    const last = aggregatorFor({ op: 'last', n: undefined, quantile: undefined })
-    assert.equal(last.finish(fold(last, items)), 'late-offset')
-    const l2 = aggregatorFor({ op: 'last_n', n: 2, quantile: undefined })
+    assert.equal(firstKernel.finish(fold(firstKernel, items)), 'older')
+    assert.equal(lastKernel.finish(fold(lastKernel, items)), 'late-offset')
+    const l2 = lastNKernel(2)
     assert.deepEqual(l2.finish(fold(l2, items)), ['late-offset', 'early-offset'])
   })
 })
 
 void describe('operators > aggregators > sketch accuracy', () => {
-  const hll = aggregatorFor({ op: 'approx_distinct', n: undefined, quantile: undefined })
+  const hll = approxDistinctKernel
   const sigma = 1.04 / Math.sqrt(2 ** HLL_PRECISION)
 
   void test(`approx_distinct is within 4σ (σ = ${(sigma * 100).toFixed(2)} %) on large inputs, and merge is exact`, () => {
@@ -181,7 +127,7 @@ void describe('operators > aggregators > sketch accuracy', () => {
         fc.nat(),
         (raw, q, cut) => {
           const values = raw.map(([e, neg, z]) => (z === 0 ? 0 : (neg ? -1 : 1) * 10 ** e))
-          const agg = aggregatorFor({ op: 'approx_percentile', n: undefined, quantile: q })
+          const agg = approxPercentileKernel(q)
           const acc = fold(agg, values.map((v) => ({ v, t: 0, o: '0' })))
           const sorted = values.slice().sort((a, b) => a - b)
           const exact = sorted[Math.floor(q * (sorted.length - 1))] as number
@@ -199,7 +145,7 @@ void describe('operators > aggregators > sketch accuracy', () => {
   void test('approx_percentile folding of extreme ranges does not depend on order', () => {
     fc.assert(
       fc.property(fc.array(fc.double({ min: -300, max: 300, noNaN: true }), { minLength: 1, maxLength: 200 }), fc.nat(), (exps, seed) => {
-        const agg = aggregatorFor({ op: 'approx_percentile', n: undefined, quantile: 0.5 })
+        const agg = approxPercentileKernel(0.5)
         const values = exps.map((e) => 10 ** e).filter((v) => Number.isFinite(v))
         const shuffled = values.map((v, i) => ({ v, r: (i * 7919 + seed) % 1009 })).sort((a, b) => a.r - b.r).map((x) => x.v)
         const a = fold(agg, values.map((v) => ({ v, t: 0, o: '0' })))

@@ -30,6 +30,9 @@ export interface FeatureSpec {
   hopMs?: number
   n?: number
   quantile?: number
+  /** Other parameters of the op (AggregationDef.params), and which further output the feature is. */
+  params?: Readonly<Record<string, number | boolean>>
+  output?: string
 }
 
 export function feature(spec: FeatureSpec, index = 0): FeatureDef {
@@ -41,8 +44,11 @@ export function feature(spec: FeatureSpec, index = 0): FeatureDef {
     hopMs: spec.windowMs === null ? 0 : (spec.hopMs ?? spec.windowMs),
     n: spec.n,
     quantile: spec.quantile,
+    ...(spec.params === undefined ? {} : { params: spec.params }),
+    ...(spec.output === undefined ? {} : { output: spec.output }),
   }
-  const type = spec.op === 'count' || spec.op === 'approx_distinct' ? 'long' : spec.op === 'last_n' ? 'double[]' : 'double'
+  const list = spec.op === 'last_n' || spec.op === 'top_k'
+  const type = spec.op === 'count' || spec.op === 'approx_distinct' ? 'long' : spec.output === 'counts' ? 'long[]' : list ? 'double[]' : 'double'
   return { name: aggregation.name, type, aggregation }
 }
 

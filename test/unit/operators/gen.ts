@@ -14,7 +14,10 @@ const windowArb: fc.Arbitrary<{ windowMs: number | null; hopMs?: number }> = fc.
 
 const featureArb: fc.Arbitrary<FeatureSpec> = fc
   .tuple(
-    fc.constantFrom('count', 'count_x', 'sum', 'avg', 'min', 'max', 'first', 'last', 'last_n', 'approx_distinct', 'approx_percentile', 'first_s', 'last_n_s', 'distinct_s'),
+    fc.constantFrom(
+      'count', 'count_x', 'sum', 'avg', 'min', 'max', 'first', 'last', 'last_n', 'approx_distinct', 'approx_percentile', 'first_s', 'last_n_s', 'distinct_s',
+      'variance', 'variance_samp', 'stddev', 'stddev_samp', 'top_k', 'top_k_counts', 'top_k_s', 'top_k_counts_s',
+    ),
     windowArb,
     fc.constantFrom(1, 3),
     fc.constantFrom(0, 0.5, 0.9, 1),
@@ -35,10 +38,31 @@ const featureArb: fc.Arbitrary<FeatureSpec> = fc
         return { op: 'last_n', field: 'x', n, ...w }
       case 'approx_percentile':
         return { op: 'approx_percentile', field: 'x', quantile: q, ...w }
+      case 'variance':
+      case 'variance_samp':
+        return { op: 'variance', field: 'x', params: { sample: kind === 'variance_samp' }, ...w }
+      case 'stddev':
+      case 'stddev_samp':
+        return { op: 'stddev', field: 'x', params: { sample: kind === 'stddev_samp' }, ...w }
+      case 'top_k':
+      case 'top_k_counts':
+      case 'top_k_s':
+      case 'top_k_counts_s':
+        return { op: 'top_k', field: kind.endsWith('_s') ? 's' : 'x', params: { k: n }, ...(kind.includes('counts') ? { output: 'counts' } : {}), ...w }
       default:
         return { op: kind as FeatureSpec['op'], field: 'x', ...w }
     }
   })
+
+/**
+ * Variance and stddev are rounded differently by the engine (Welford over tiles) and the oracle
+ * (two passes over raw values), so an event that leaves them mathematically unchanged could be
+ * deduplicated ("same as_of and values → no row") by one and not the other. A lifetime count of
+ * events changes with every accepted event, so views with either carry one and never hit that tie.
+ */
+function withEventCount(features: readonly FeatureSpec[]): FeatureSpec[] {
+  return features.some((f) => f.op === 'variance' || f.op === 'stddev') ? [...features, { op: 'count', windowMs: null }] : [...features]
+}
 
 export interface Scenario {
   source: SourceDef
@@ -68,6 +92,8 @@ const recordArb = fc.oneof(
         { weight: 1, arbitrary: fc.constant('oops') },
         // Poison (docs/semantics.md §1): refused before any state changes, never summed.
         { weight: 1, arbitrary: fc.constantFrom(Number.NaN, Infinity, -Infinity, 2 ** 961, -(2 ** 1000), 2n ** 60n) },
+        // Summable, but beyond what variance takes (its squares must fit): refused by variance views only.
+        { weight: 1, arbitrary: fc.constant(2 ** 500) },
       ),
       s: fc.oneof(
         { weight: 8, arbitrary: fc.constantFrom('p', 'q', 'r', 's', 't') },
@@ -97,7 +123,7 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc
         name: `v${i}`,
         source,
         entity: shape.composite ? testEntity(['user', 'cat']) : testEntity(['user']),
-        features: shape.features,
+        features: withEventCount(shape.features),
         filter: shape.filter ? (e: EventRecord) => e.x !== 2 : undefined,
         map:
           shape.map === 'double'

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { approxDistinct, hllUnionEstimate, type HllAcc } from '../../../operators/aggregators/approx-distinct.ts'
+import { approxDistinctKernel as approxDistinct, hllUnionEstimate, type HllAcc } from '../../../operators/aggregators/approx-distinct.ts'
 import { ByteReader, ByteWriter } from '../../../operators/codec/bytes.ts'
 
 void describe('operators > approx_distinct > union estimate', () => {
