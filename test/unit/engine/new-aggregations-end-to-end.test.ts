@@ -25,7 +25,7 @@ import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedd
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { LocalObjectStore, MemoryObjectStore } from '../../../adapters/object-store/index.ts'
-import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
+import { trainingAdapters } from '../../../main/offline-adapters.ts'
 import { readParquetBatches } from '../../../adapters/offline/parquet/index.ts'
 import { collectDefinitions, createRegistry } from '../../../registry/index.ts'
 import { createServer } from '../../../serving/server/index.ts'
@@ -156,6 +156,7 @@ void test('stddev, variance and top_k: live → offline → online and HTTP serv
     const result = await createTrainingSet({
       store,
       registry,
+      ...trainingAdapters(offline),
       labels: { bytes: new TextEncoder().encode(csv), format: 'csv' },
       features: spread.features.map((f) => `${spread.name}:${f.name}`),
       output,
@@ -180,7 +181,6 @@ void test('stddev, variance and top_k: live → offline → online and HTTP serv
     // Parity: replaying the archive reproduces the live rows exactly.
     const parity = await verifyParity({
       offline,
-      readLiveRows: (v: typeof spread, snapshotId: string | null) => readFeatureRowsByEntity(store, v, snapshotId),
       decoder: createDecoder({ registry: schemas, readerSchema: purchases.schema }),
       view: spread,
       groupId: 'kfs-engine',
