@@ -26,6 +26,7 @@ import type { EventLog, LogBatch, LogConsumer } from '../ports/event-log.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OfflineSink } from '../ports/offline.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
+import { backfillGroupId } from './backfill-hand-off.ts'
 import { CheckpointStore } from './checkpoint-store.ts'
 import { createEngineStats, type EngineStats } from './engine-stats.ts'
 import { PartitionSlot } from './partition-slot.ts'
@@ -61,11 +62,6 @@ export interface LiveEngineOptions {
    * produce their dead letters inside their transactions (exactly once) instead of through the sink.
    */
   readonly deadLetterTopic?: string
-}
-
-/** The checkpoint group under which a view's backfill runs, next to the live group it hands over to. */
-export function backfillGroupId(liveGroupId: string, view: Pick<FeatureViewDef, 'name' | 'version'>): string {
-  return `${liveGroupId}.backfill.${view.name}@${view.version}`
 }
 
 export interface LiveEngine {
@@ -223,9 +219,9 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     await slot.run(async () => {
       // A batch read from past the slot's position means the consumer skipped records (e.g. a
       // client restart after a failed batch resumed after it); offsets the log says hold no record
-      // (transaction markers, `fromOffset`) are no gap. Seek back once; if the next batch starts
+      // (transaction markers: `span.from`) are no gap. Seek back once; if the next batch starts
       // past the position again, the gap is the log's own.
-      const first = BigInt(batch.fromOffset ?? batch.records[0]!.offset)
+      const first = BigInt(batch.span?.from ?? batch.records[0]!.offset)
       if (first > BigInt(slot.nextOffset) && gapChecked.get(slot) !== slot.nextOffset) {
         gapChecked.set(slot, slot.nextOffset)
         logger.warn({ topic: batch.topic, partition: batch.partition, offset: slot.nextOffset, batchOffset: batch.records[0]!.offset }, 'records skipped by the consumer: seeking back')
@@ -234,7 +230,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       }
       const now = clock.nowMs()
       const processed = await slot.processRecords(batch.records, now)
-      readTo.set(slotKey(batch.topic, batch.partition), BigInt(batch.nextOffset ?? slot.nextOffset))
+      readTo.set(slotKey(batch.topic, batch.partition), BigInt(batch.span?.next ?? slot.nextOffset))
       stats.consumed += processed.records
       if (processed.records > 0) slot.lastRecordAtMs = now
       const last = batch.records.at(-1)
