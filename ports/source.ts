@@ -144,7 +144,8 @@ export interface UnboundedSource {
   ends(stream: string): Promise<readonly string[]>
   /**
    * A reader of `streams` in `group`: the group spreads the partitions over its readers and moves
-   * them when readers come and go. A partition no reader has read yet starts at its beginning.
+   * them when readers come and go. A partition is read from where the group last committed, or
+   * from its beginning; a reader that keeps its own positions (checkpoints) seeks on assignment.
    */
   reader(options: { readonly group: string; readonly streams: readonly string[]; readonly onCrash: (err: unknown) => void }): SourceReader
 }
