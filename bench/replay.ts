@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- replay`: replay throughput of the raw archive through replay/replay-partition.ts
+ * `npm run bench -- replay`: replay throughput of the raw archive through engine/source-driver.ts
  * (the live slot, decoder and operators; rows counted, not written) against a bare Parquet scan of
  * the same archive files (adapters/offline/iceberg readDataFileBatches, every column decoded to JS values, no
  * processing), both in this run.
@@ -18,8 +18,9 @@ import { CheckpointStore } from '../engine/checkpoint-store.ts'
 import { createDeadLetterTopicSink } from '../engine/dead-letter-topic.ts'
 import { createLiveEngine } from '../engine/live-engine.ts'
 import { PartitionSlot } from '../engine/partition-slot.ts'
+import { drainPartition } from '../engine/source-driver.ts'
+import { archiveSource } from '../engine/sources/archive-source.ts'
 import { EmbeddedEventLog } from '../adapters/event-log/embedded/index.ts'
-import { replayPartition } from '../replay/replay-partition.ts'
 import { createDecoder } from '../schemas/decoder.ts'
 import { createEncoder } from '../schemas/encoder.ts'
 import { EmbeddedSchemaRegistry } from '../adapters/schema-registry/embedded/embedded-schema-registry.ts'
@@ -83,7 +84,7 @@ try {
   let rows = 0
   for (const p of Object.keys(end.nextOffsets).map(Number).sort((a, b) => a - b)) {
     const slot = await PartitionSlot.restore({ topic: source.topic, partition: p, source, views: [view], decoder, archive: false }, deps)
-    const r = await replayPartition(slot, offline.readArchive(source.topic, p, { snapshotId: end.snapshotId! }), {
+    const r = await drainPartition(slot, archiveSource(offline, source.topic).at(end.snapshotId!).read(p), {
       createdAtMs: () => 0,
       onOutput: (out) => {
         rows += out.rows[0]?.length ?? 0

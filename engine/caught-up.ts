@@ -5,12 +5,16 @@
  * so a slot one short of the end counts once it has been quiet for `quietMs`.
  */
 import type { EventLog } from '../ports/event-log.ts'
+import type { UnboundedSource } from '../ports/source.ts'
 import type { SourcePlan } from './plan-sources.ts'
 import type { PartitionSlot } from './partition-slot.ts'
 import type { RekeyStage } from './rekey-stage.ts'
 
 export interface CaughtUpInputs {
+  /** Where the re-key stages' source topics end. */
   readonly log: Pick<EventLog, 'endOffsets'>
+  /** Where the views' streams end. */
+  readonly source: Pick<UnboundedSource, 'ends'>
   readonly rekeyStages: readonly RekeyStage[]
   readonly plans: readonly SourcePlan[]
   readonly internalTopics: ReadonlySet<string>
@@ -23,7 +27,7 @@ export interface CaughtUpInputs {
 }
 
 export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
-  const { log, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs, quietMs } = inputs
+  const { log, source, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs, quietMs } = inputs
   for (const stage of rekeyStages) {
     const ends = await log.endOffsets(stage.plan.source.topic)
     if (stage.busy) return false
@@ -44,7 +48,7 @@ export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
     }
   }
   for (const plan of plans) {
-    const ends = await log.endOffsets(plan.topic)
+    const ends = await source.ends(plan.topic)
     const internal = internalTopics.has(plan.topic)
     for (let p = 0; p < ends.length; p++) {
       const end = BigInt(ends[p]!)

@@ -1,7 +1,9 @@
 /**
- * The live engine: consumes the sources of the applied views from the event log (Kafka or the
- * embedded log), one PartitionSlot per owned partition, writes rows online as soon as a batch is
- * processed (freshness), and offline at checkpoints (exactly once).
+ * The live engine: reads the sources of the applied views from the event log (Kafka or the
+ * embedded log) as an unbounded source (ports/source.ts, sources/event-log-source.ts), one
+ * PartitionSlot per owned partition — the slots replay drains bounded sources into
+ * (source-driver.ts) —, writes rows online as soon as a batch is processed (freshness), and
+ * offline at checkpoints (exactly once).
  *
  * Views whose entity is not the one their topic is keyed by run in two stages (DESIGN §2): a
  * re-key stage per (source, entity) fills an internal topic exactly once (rekey-stage.ts), and
@@ -22,14 +24,17 @@ import { retry } from '../core/retry.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import type { DeadLetterSink } from '../ports/dead-letters.ts'
-import type { EventLog, LogBatch, LogConsumer } from '../ports/event-log.ts'
+import type { EventLog } from '../ports/event-log.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OfflineSink } from '../ports/offline.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
+import type { SourceBatch, SourceReader, StreamPartition } from '../ports/source.ts'
+import { backfillGroupId } from './backfill-hand-off.ts'
 import { CheckpointStore } from './checkpoint-store.ts'
 import { createEngineStats, type EngineStats } from './engine-stats.ts'
 import { PartitionSlot } from './partition-slot.ts'
 import { createSlotDelivery } from './slot-delivery.ts'
+import { eventLogSource } from './sources/event-log-source.ts'
 import { planRekeys, planSources, type RekeyOptions, type SourcePlan } from './plan-sources.ts'
 import { createRekeyStage, isTransactional, type RekeyStage } from './rekey-stage.ts'
 import { isCaughtUp } from './caught-up.ts'
@@ -61,11 +66,6 @@ export interface LiveEngineOptions {
    * produce their dead letters inside their transactions (exactly once) instead of through the sink.
    */
   readonly deadLetterTopic?: string
-}
-
-/** The checkpoint group under which a view's backfill runs, next to the live group it hands over to. */
-export function backfillGroupId(liveGroupId: string, view: Pick<FeatureViewDef, 'name' | 'version'>): string {
-  return `${liveGroupId}.backfill.${view.name}@${view.version}`
 }
 
 export interface LiveEngine {
@@ -113,7 +113,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const deps = { offline, checkpoints, clock, logger }
   const slots = new Map<string, Promise<PartitionSlot>>()
   const stats = createEngineStats()
-  let consumer: LogConsumer | undefined
+  const source = eventLogSource(log)
+  let reader: SourceReader | undefined
   let timer: NodeJS.Timeout | undefined
   let stopping = false
   let resolveFailed: (err: Error) => void = () => {}
@@ -155,7 +156,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
           await delivery.deliverNow(s, caughtUp)
           logger.info({ topic, partition, rows: caughtUp.rows.reduce((n, r) => n + r.length, 0) }, 'backfilled views handed over to live')
         }
-        consumer?.seek({ topic, partition, offset: s.nextOffset })
+        reader?.seek({ stream: topic, partition }, s.nextOffset)
         return s
       })()
       slots.set(key, slot)
@@ -185,7 +186,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     stats.checkpoints++
     stats.lastCheckpointDurationMs = durationMs
     stats.lastCheckpointAtMs = clock.nowMs()
-    void consumer?.commit([{ topic: slot.topic, partition: slot.partition, offset: slot.nextOffsetAtLastCheckpoint }]).catch((err: unknown) => {
+    void reader?.commit({ stream: slot.topic, partition: slot.partition }, slot.nextOffsetAtLastCheckpoint).catch((err: unknown) => {
       logger.warn({ err }, 'progress commit failed (recovery uses checkpoints, so this is harmless)')
     })
   }
@@ -211,34 +212,34 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
 
   const gapChecked = new WeakMap<PartitionSlot, string>()
   /**
-   * How far the consumer has read each owned partition, past the slot's position when the log
+   * How far the reader has read each owned partition, past the slot's position when the log
    * holds entries it never delivers (a transaction's commit marker after the last record of a
    * transactionally produced topic): without it such a topic would never count as caught up.
    */
   const readTo = new Map<string, bigint>()
 
-  async function onBatch(batch: LogBatch): Promise<void> {
+  async function onBatch(batch: SourceBatch): Promise<void> {
     if (batch.records.length === 0) return
-    const slot = await slotFor(batch.topic, batch.partition)
+    const slot = await slotFor(batch.stream, batch.partition)
     await slot.run(async () => {
-      // A batch read from past the slot's position means the consumer skipped records (e.g. a
-      // client restart after a failed batch resumed after it); offsets the log says hold no record
-      // (transaction markers, `fromOffset`) are no gap. Seek back once; if the next batch starts
-      // past the position again, the gap is the log's own.
-      const first = BigInt(batch.fromOffset ?? batch.records[0]!.offset)
+      // A batch read from past the slot's position means the reader skipped records (e.g. a
+      // client restart after a failed batch resumed after it); positions the source says hold no
+      // record (transaction markers: `span.from`) are no gap. Seek back once; if the next batch
+      // starts past the position again, the gap is the source's own.
+      const first = BigInt(batch.span?.from ?? batch.records[0]!.offset)
       if (first > BigInt(slot.nextOffset) && gapChecked.get(slot) !== slot.nextOffset) {
         gapChecked.set(slot, slot.nextOffset)
-        logger.warn({ topic: batch.topic, partition: batch.partition, offset: slot.nextOffset, batchOffset: batch.records[0]!.offset }, 'records skipped by the consumer: seeking back')
-        consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: slot.nextOffset })
+        logger.warn({ topic: batch.stream, partition: batch.partition, offset: slot.nextOffset, batchOffset: batch.records[0]!.offset }, 'records skipped by the consumer: seeking back')
+        reader?.seek(batch, slot.nextOffset)
         return
       }
       const now = clock.nowMs()
       const processed = await slot.processRecords(batch.records, now)
-      readTo.set(slotKey(batch.topic, batch.partition), BigInt(batch.nextOffset ?? slot.nextOffset))
+      readTo.set(slotKey(batch.stream, batch.partition), BigInt(batch.span?.next ?? slot.nextOffset))
       stats.consumed += processed.records
       if (processed.records > 0) slot.lastRecordAtMs = now
       const last = batch.records.at(-1)
-      if (last) stats.lag[slotKey(batch.topic, batch.partition)] = Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)
+      if (last) stats.lag[slotKey(batch.stream, batch.partition)] = Number(BigInt(batch.end) - BigInt(last.offset) - 1n)
       await delivery.enqueue(slot, processed)
       if (slot.buffered >= maxRecords) await checkpointSlotInBackground(slot)
       await yieldToEventLoopNowAndThen()
@@ -320,36 +321,35 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
         )
       }
       for (const stage of rekeyStages) await stage.start()
-      consumer = log.consumer({
-        groupId: options.groupId,
-        topics: plans.map((p) => p.topic),
-        // Internal topics are written in transactions: only committed records may reach a view.
-        readCommitted: true,
+      // Committed records only (the source's promise): internal topics are written in transactions.
+      reader = source.reader({
+        group: options.groupId,
+        streams: plans.map((p) => p.topic),
         // A batch that still fails after the sinks' bounded retries is fatal: the process restarts
         // from its last checkpoint rather than carry on with a partially delivered batch.
         onCrash: (err) => fail(err instanceof Error ? err : new Error(String(err))),
       })
-      await consumer.run({
-        eachBatch: (batch) =>
+      await reader.run({
+        batch: (batch) =>
           onBatch(batch).catch((err: unknown) => {
-            logger.error({ err, topic: batch.topic, partition: batch.partition }, 'batch failed')
+            logger.error({ err, topic: batch.stream, partition: batch.partition }, 'batch failed')
             fail(err instanceof Error ? err : new Error(String(err)))
             throw err
           }),
-        onAssigned: async (assigned) => {
-          const keep = new Set(assigned.map((a) => slotKey(a.topic, a.partition)))
+        assigned: async (assigned) => {
+          const keep = new Set(assigned.map((a) => slotKey(a.stream, a.partition)))
           for (const key of [...slots.keys()]) if (!keep.has(key)) slots.delete(key)
-          for (const a of assigned) if (planByTopic.has(a.topic)) await slotFor(a.topic, a.partition)
+          for (const a of assigned) if (planByTopic.has(a.stream)) await slotFor(a.stream, a.partition)
           logger.info({ partitions: assigned.length }, 'partitions assigned')
         },
-        // A fetch of only markers or aborted records moved the read position without a batch.
-        onPosition: (notice) => {
-          const key = slotKey(notice.topic, notice.partition)
-          if (slots.has(key) && BigInt(notice.nextOffset) > (readTo.get(key) ?? 0n)) readTo.set(key, BigInt(notice.nextOffset))
+        // A read of only markers or aborted records moved the read position without a batch.
+        moved: (at: StreamPartition, next: string) => {
+          const key = slotKey(at.stream, at.partition)
+          if (slots.has(key) && BigInt(next) > (readTo.get(key) ?? 0n)) readTo.set(key, BigInt(next))
         },
-        onRevoked: async (revoked) => {
+        revoked: async (revoked) => {
           for (const r of revoked) {
-            const key = slotKey(r.topic, r.partition)
+            const key = slotKey(r.stream, r.partition)
             readTo.delete(key)
             const pending = slots.get(key)
             const slot = await pending?.catch(() => undefined)
@@ -366,7 +366,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     async isCaughtUp(quietMs: number) {
       const slotAt = async (topic: string, partition: number) => slots.get(slotKey(topic, partition))?.catch(() => undefined)
       const readToOf = (topic: string, partition: number) => readTo.get(slotKey(topic, partition))
-      return isCaughtUp({ log, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs: clock.nowMs(), quietMs })
+      return isCaughtUp({ log, source, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs: clock.nowMs(), quietMs })
     },
     async positions() {
       const out: Record<string, string> = {}
@@ -388,7 +388,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       stopping = true
       if (timer) clearTimeout(timer)
       for (const stage of rekeyStages) await stage.stop()
-      await consumer?.stop()
+      await reader?.stop()
       await checkpointAll()
       await deadLetters.flush()
       logger.info({ consumed: stats.consumed, emittedRows: stats.emittedRows }, 'engine stopped')

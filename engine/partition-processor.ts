@@ -12,7 +12,7 @@ import type { PartitionTask } from '../operators/task/partition-task.ts'
 import { eventTimeOf, invalidEventTimeDetail } from '../operators/task/event-fields.ts'
 import { invalidUtf8JoinKey, type DecodeResult } from '../schemas/decoder.ts'
 import type { DeadLetter, DeadLetterReason, RecordOrigin } from '../ports/dead-letters.ts'
-import type { LogRecord } from '../ports/event-log.ts'
+import type { SourceRecord } from '../ports/source.ts'
 import type { OfflineFeatureRow } from '../ports/offline.ts'
 import { REKEY_HEADERS } from './rekey-stage.ts'
 
@@ -85,10 +85,10 @@ export class PartitionProcessor {
   }
 
   /** `decoded[i]` is the decode result of `records[i]`; records below the next offset are skipped. */
-  processRecords(records: readonly LogRecord[], decoded: readonly DecodeResult[], createdAtMs: number): ProcessedRows {
+  processRecords(records: readonly SourceRecord[], decoded: readonly DecodeResult[], createdAtMs: number): ProcessedRows {
     const out: ProcessedRows = { rows: [], deadLetters: [] }
     for (let i = 0; i < records.length; i++) {
-      const record = records[i] as LogRecord
+      const record = records[i] as SourceRecord
       const offset = BigInt(record.offset)
       if (offset < this.#nextOffset) continue
       const result = decoded[i] as DecodeResult
@@ -127,7 +127,7 @@ export class PartitionProcessor {
  * `kfs-source-*` headers). Trusted only on an internal topic — one that is not the source's own
  * topic —, so a producer cannot forge the origin of a record on the source topic.
  */
-export function originOf(topic: string, source: SourceDef, record: LogRecord): RecordOrigin | undefined {
+export function originOf(topic: string, source: SourceDef, record: SourceRecord): RecordOrigin | undefined {
   if (topic === source.topic) return undefined
   const originTopic = record.headers[REKEY_HEADERS.topic]
   const partition = Number(record.headers[REKEY_HEADERS.partition])
@@ -143,7 +143,7 @@ export interface ReadPosition {
 }
 
 /** A dead letter of `record`, read at `at`, carrying its origin when it was re-keyed. */
-export function deadLetterOf(at: ReadPosition, source: SourceDef, record: LogRecord, reason: DeadLetterReason, detail: string, view?: string): DeadLetter {
+export function deadLetterOf(at: ReadPosition, source: SourceDef, record: SourceRecord, reason: DeadLetterReason, detail: string, view?: string): DeadLetter {
   const { topic, partition } = at
   const origin = originOf(topic, source, record)
   return {
@@ -163,7 +163,7 @@ export function deadLetterOf(at: ReadPosition, source: SourceDef, record: LogRec
  * The dead letter of a record that did not decode (one per partition, not per view). Invalid
  * UTF-8 in a top-level field that is a join key of one of `views` is `invalid_key`.
  */
-export function decodeFailureLetter(at: ReadPosition, source: SourceDef, views: readonly FeatureViewDef[], record: LogRecord, result: Extract<DecodeResult, { ok: false }>): DeadLetter {
+export function decodeFailureLetter(at: ReadPosition, source: SourceDef, views: readonly FeatureViewDef[], record: SourceRecord, result: Extract<DecodeResult, { ok: false }>): DeadLetter {
   const keyOf = views.filter((v) => invalidUtf8JoinKey(result, v.entity.joinKeys) !== undefined)
   if (keyOf.length === 0) return deadLetterOf(at, source, record, result.reason, result.detail)
   return deadLetterOf(at, source, record, 'invalid_key', `join key ${result.field?.split(/[.[{]/, 1)[0]} is not valid UTF-8`, keyOf.length === 1 ? keyOf[0]!.name : undefined)

@@ -17,7 +17,6 @@
  */
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
-import { InvariantViolation } from '../core/errors.ts'
 import { retry, type RetryOptions } from '../core/retry.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
 import { eventTimeOf } from '../operators/task/event-fields.ts'
@@ -25,10 +24,11 @@ import { createPartitionTask, restorePartitionTask } from '../operators/task/par
 import type { Decoder } from '../schemas/decoder.ts'
 import type { ArchiveRow, OfflineFeatureRow, OfflineSink, StagedFiles } from '../ports/offline.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
-import type { LogRecord } from '../ports/event-log.ts'
+import type { SourceRecord } from '../ports/source.ts'
 import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
-import { catchUpFromArchive } from './archive-catch-up.ts'
+import { backfillToAdopt, catchUpFromArchive } from './backfill-hand-off.ts'
 import { decodeFailureLetter, PartitionProcessor } from './partition-processor.ts'
+import { archiveSource } from './sources/archive-source.ts'
 
 export interface SlotDeps {
   readonly offline: OfflineSink
@@ -114,13 +114,9 @@ export class PartitionSlot {
         processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset, rowsAtNextOffset: saved.rowsAtNextOffset ?? 0 }))
         continue
       }
-      const backfill = await options.backfillCheckpoints?.(view).latest(topic, partition)
-      if (backfill && backfill.views[0]) {
-        if (BigInt(backfill.nextOffset) > BigInt(nextOffset)) {
-          throw new InvariantViolation(`backfill of ${viewId(view)} on ${topic}/${partition} reached ${backfill.nextOffset}, past the live position ${nextOffset}`)
-        }
-        const task = restorePartitionTask([view], source, await options.backfillCheckpoints!(view).readState(backfill.views[0].stateKey))
-        processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset: backfill.nextOffset, rowsAtNextOffset: backfill.views[0].rowsAtNextOffset ?? 0 }))
+      const backfill = await backfillToAdopt(options.backfillCheckpoints?.(view), view, source, { topic, partition, nextOffset })
+      if (backfill) {
+        processors.push(new PartitionProcessor({ topic, partition, source, ...backfill }))
         adopted.push(processors.length - 1)
         continue
       }
@@ -142,8 +138,9 @@ export class PartitionSlot {
    */
   async catchUp(createdAtMs: number): Promise<SlotOutput> {
     const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: 0 }
+    const archive = archiveSource(this.#deps.offline, this.topic)
     for (const v of this.pendingCatchUp.splice(0)) {
-      out.rows[v] = await catchUpFromArchive(this.processors[v] as PartitionProcessor, this.#deps.offline, this.options.decoder, this.nextOffset, createdAtMs)
+      out.rows[v] = await catchUpFromArchive(this.processors[v] as PartitionProcessor, archive, this.options.decoder, this.nextOffset, createdAtMs)
     }
     this.#keep(out.rows)
     return out
@@ -182,7 +179,7 @@ export class PartitionSlot {
     return next
   }
 
-  async processRecords(records: readonly LogRecord[], createdAtMs: number): Promise<SlotOutput> {
+  async processRecords(records: readonly SourceRecord[], createdAtMs: number): Promise<SlotOutput> {
     const fresh = records.filter((r) => BigInt(r.offset) >= this.#nextOffset)
     const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: fresh.length }
     if (fresh.length === 0) return out
@@ -193,7 +190,7 @@ export class PartitionSlot {
       out.deadLetters.push(...result.deadLetters)
     }
     for (let i = 0; i < fresh.length; i++) {
-      const record = fresh[i] as LogRecord
+      const record = fresh[i] as SourceRecord
       const result = decoded[i]!
       if (!result.ok) out.deadLetters.push(decodeFailureLetter(this.options, this.options.source, this.options.views, record, result))
       if (this.options.archive) {
@@ -209,7 +206,7 @@ export class PartitionSlot {
         })
       }
     }
-    this.#nextOffset = BigInt((fresh.at(-1) as LogRecord).offset) + 1n
+    this.#nextOffset = BigInt((fresh.at(-1) as SourceRecord).offset) + 1n
     this.#keep(out.rows)
     return out
   }

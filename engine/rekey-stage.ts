@@ -134,7 +134,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
         return { offset: BigInt(record.offset), timeMs: outcome.timeMs, value: { outcome } }
       })
       const last = batch.records[batch.records.length - 1] as LogRecord
-      merge.add(batch.partition, entries, BigInt(batch.nextOffset ?? BigInt(last.offset) + 1n), BigInt(batch.highWatermark))
+      merge.add(batch.partition, entries, BigInt(batch.span?.next ?? BigInt(last.offset) + 1n), BigInt(batch.highWatermark))
       const entry = owned.get(batch.partition)
       if (entry) entry.lastBatchAtMs = clock.nowMs()
       if (merge.queued(batch.partition) >= perPartitionLimit && !paused.has(batch.partition)) {

@@ -7,6 +7,7 @@
  * (exactly-once comes from the engine's checkpoints). Failure modes: produce and admin calls may
  * reject (transient or not); a consumer handler error stops the consumer and reaches `onCrash`.
  */
+import type { PositionSpan } from './source.ts'
 
 export interface LogRecord {
   readonly topic: string
@@ -47,17 +48,14 @@ export interface LogBatch {
   /** Offset after the last record the log currently holds for this partition (Kafka high watermark). */
   readonly highWatermark: string
   /**
-   * Where the next read of the partition starts once the batch is taken whole: after its last
-   * record, or further when the fetch also covered records the log does not deliver (a transaction's
-   * commit marker, aborted records). Absent: last record's offset + 1.
+   * The stretch of the partition this fetch covered, when it is wider than its records: every
+   * offset in [from, next) is a record of the batch or an entry the log never delivers (a
+   * transaction's commit marker, aborted records — which a read-committed consumer never sees).
+   * `from` ≤ records[0].offset with no record between them; `next` is where the next read of the
+   * partition starts once the batch is taken whole. Absent: exactly the records, from
+   * records[0].offset to the last record's offset + 1.
    */
-  readonly nextOffset?: string
-  /**
-   * Where the log read this batch from: no record lies between it and `records[0]` (on Kafka the
-   * offsets in between hold transaction markers or aborted records, which a read-committed
-   * consumer never sees). Absent means `records[0].offset`.
-   */
-  readonly fromOffset?: string
+  readonly span?: PositionSpan
 }
 
 /** A fetch that moved a partition's read position without delivering a record (markers, aborted records only). */

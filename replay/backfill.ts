@@ -13,14 +13,15 @@ import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import { retry } from '../core/retry.ts'
 import type { FeatureViewDef, StampedRow } from '../features/types.ts'
+import { backfillGroupId } from '../engine/backfill-hand-off.ts'
 import { CheckpointStore } from '../engine/checkpoint-store.ts'
-import { backfillGroupId } from '../engine/live-engine.ts'
 import { PartitionSlot } from '../engine/partition-slot.ts'
+import { drainPartition } from '../engine/source-driver.ts'
+import { archiveSource } from '../engine/sources/archive-source.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OfflineSink } from '../ports/offline.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
 import type { Decoder } from '../schemas/decoder.ts'
-import { replayPartition } from './replay-partition.ts'
 
 export interface BackfillOptions {
   readonly offline: OfflineSink
@@ -59,21 +60,26 @@ export interface BackfillResult {
 export async function backfillView(options: BackfillOptions): Promise<BackfillResult> {
   const { offline, view, clock, logger } = options
   const topic = view.source.topic
-  const end = await offline.archiveEnd(topic, options.archiveSnapshotId)
+  const latest = archiveSource(offline, topic)
+  const end = await (options.archiveSnapshotId === undefined ? latest : latest.at(options.archiveSnapshotId)).ends()
+  // Every partition is read at the snapshot the ends were taken at, whatever is archived meanwhile.
+  const archive = end.snapshotId === null ? latest : latest.at(end.snapshotId)
   const checkpoints = new CheckpointStore(options.stateStore, backfillGroupId(options.liveGroupId, view))
   const deps = { offline, checkpoints, clock, logger }
   const every = options.checkpointEveryRecords ?? 100_000
-  const totalRecords = Object.values(end.nextOffsets).reduce((n, o) => n + Number(o), 0)
+  const totalRecords = Object.values(end.ends).reduce((n, o) => n + Number(o), 0)
   let records = 0
   let rows = 0
-  for (const partition of Object.keys(end.nextOffsets).map(Number).sort((a, b) => a - b)) {
-    const until = end.nextOffsets[partition]!
+  for (const partition of Object.keys(end.ends).map(Number).sort((a, b) => a - b)) {
+    const until = end.ends[partition]!
     const slot = await PartitionSlot.restore({ topic, partition, source: view.source, views: [view], decoder: options.decoder, archive: false }, deps)
     if (BigInt(slot.nextOffset) >= BigInt(until)) continue
     let partitionRecords = 0
-    const result = await replayPartition(slot, offline.readArchive(topic, partition, { fromOffset: slot.nextOffset, untilOffset: until, ...(end.snapshotId ? { snapshotId: end.snapshotId } : {}) }), {
+    const result = await drainPartition(slot, archive.read(partition, { from: slot.nextOffset, until }), {
       createdAtMs: () => clock.nowMs(),
-      shouldCheckpoint: (s) => s.buffered >= every,
+      afterRecords: async () => {
+        if (slot.buffered >= every) await slot.checkpoint()
+      },
       onOutput: async (out) => {
         const viewRows = out.rows[0] ?? []
         rows += viewRows.length
@@ -90,5 +96,5 @@ export async function backfillView(options: BackfillOptions): Promise<BackfillRe
     options.onProgress?.({ partition, records, rows, totalRecords, partitionDone: true })
   }
   logger.info({ view: `${view.name}@${view.version}`, records, rows }, 'backfill complete')
-  return { archiveSnapshotId: end.snapshotId, completeThrough: end.nextOffsets, records, rows }
+  return { archiveSnapshotId: end.snapshotId, completeThrough: end.ends, records, rows }
 }

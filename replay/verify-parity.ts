@@ -13,11 +13,12 @@ import { silentLogger } from '../core/logger.ts'
 import type { FeatureRow, FeatureValue, FeatureViewDef } from '../features/types.ts'
 import { CheckpointStore } from '../engine/checkpoint-store.ts'
 import { PartitionSlot } from '../engine/partition-slot.ts'
+import { drainPartition } from '../engine/source-driver.ts'
+import { archiveSource } from '../engine/sources/archive-source.ts'
 import type { FeatureRowReader } from '../ports/feature-rows.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OfflineSink } from '../ports/offline.ts'
 import type { Decoder } from '../schemas/decoder.ts'
-import { replayPartition } from './replay-partition.ts'
 
 export interface ParityDifference {
   readonly entityKey: string
@@ -83,11 +84,12 @@ export async function verifyParity(options: VerifyParityOptions): Promise<Parity
   const replayed = new Map<string, FeatureRow[]>()
   let replayRows = 0
   if (cut.archive !== null) {
-    const end = await offline.archiveEnd(topic, cut.archive)
+    const archive = archiveSource(offline, topic).at(cut.archive)
+    const end = await archive.ends()
     const deps = { offline, checkpoints: new CheckpointStore(options.scratch, `verify-parity.${view.name}`), clock: systemClock, logger: silentLogger }
-    for (const p of Object.keys(end.nextOffsets).map(Number).sort((a, b) => a - b)) {
+    for (const p of Object.keys(end.ends).map(Number).sort((a, b) => a - b)) {
       const slot = await PartitionSlot.restore({ topic, partition: p, source: view.source, views: [view], decoder: options.decoder, archive: false }, deps)
-      await replayPartition(slot, offline.readArchive(topic, p, { snapshotId: cut.archive }), {
+      await drainPartition(slot, archive.read(p), {
         createdAtMs: () => 0,
         onOutput: (out) => {
           for (const row of out.rows[0] ?? []) {

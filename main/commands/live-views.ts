@@ -1,14 +1,12 @@
 /**
- * Which views a live command runs: the module's views that are published with the same logic hash
+ * Which views a command runs: the module's views that are published with the same logic hash
  * (a view must be applied before it runs, so the registry always describes what is running), and
- * their backfill state settled first (DESIGN §8).
+ * the runtime's stores as a backfill needs them (settling backfills is replay/backfill-before-live.ts).
  */
-import type { Logger } from '../../core/logger.ts'
 import { DefinitionError, FeatureStoreError } from '../../core/errors.ts'
 import type { FeatureViewDef } from '../../features/types.ts'
-import { consumedView } from '../../engine/plan-sources.ts'
 import { viewHash, type DefinitionSet, type Registry } from '../../registry/index.ts'
-import { backfillView, type BackfillOptions, type BackfillResult } from '../../replay/backfill.ts'
+import type { BackfillEnvironment } from '../../replay/backfill-before-live.ts'
 import type { Runtime } from '../runtime.ts'
 import { UsageError } from './command.ts'
 
@@ -37,71 +35,15 @@ export async function publishedViews(
   return views
 }
 
-/**
- * Settles the backfill of every view before it goes live: a view with archived history is
- * backfilled from the archive (the engine then adopts its state); a view with none is complete.
- * A re-keyed view's history is the archive of its internal topic (DESIGN §2), so it is backfilled
- * as the engine consumes it (`consumedView`).
- */
-export async function settleBackfills(
-  declared: readonly FeatureViewDef[],
-  registry: Registry,
-  runtime: Runtime,
-  groupId: string,
-  logger: Logger,
-  progress: (line: string) => void,
-): Promise<void> {
-  for (const view of declared.map((v) => consumedView(v))) {
-    const status = await registry.getBackfillStatus(view.name, view.version)
-    if (status?.state === 'complete') continue
-    const end = await runtime.offline.archiveEnd(view.source.topic)
-    if (Object.keys(end.nextOffsets).length === 0) {
-      await registry.setBackfillStatus(view.name, view.version, {
-        state: 'complete',
-        completeThrough: [],
-        detail: 'no archived history: live from the start',
-      })
-      continue
-    }
-    progress(`backfilling ${view.name} v${view.version} from the archive of ${view.source.topic}…`)
-    const result = await backfillRecorded(registry, runtime, {
-      view,
-      liveGroupId: groupId,
-      online: await runtime.onlineStore(),
-      logger,
-    })
-    progress(`backfilled ${view.name} v${view.version}: ${result.records} records → ${result.rows} rows`)
-  }
-}
-
-/**
- * Backfills one view with the runtime's stores, recording its status in the registry: running,
- * then complete with the offsets it is complete through (what the live hand-off starts from).
- */
-export async function backfillRecorded(
-  registry: Registry,
-  runtime: Runtime,
-  options: Omit<BackfillOptions, 'offline' | 'stateStore' | 'decoder' | 'clock'>,
-): Promise<BackfillResult> {
-  const { view } = options
-  await registry.setBackfillStatus(view.name, view.version, { state: 'running' })
-  const result = await backfillView({
-    ...options,
+/** The runtime's stores, as a backfill needs them (replay/backfill-before-live.ts). */
+export function backfillEnvironment(runtime: Runtime): BackfillEnvironment {
+  return {
     offline: runtime.offline,
     stateStore: runtime.store,
-    decoder: runtime.decoderFor(view.source),
+    decoderFor: (source) => runtime.decoderFor(source),
     clock: runtime.clock,
-  })
-  await registry.setBackfillStatus(view.name, view.version, {
-    state: 'complete',
-    completeThrough: Object.entries(result.completeThrough).map(([p, offset]) => ({
-      topic: view.source.topic,
-      partition: Number(p),
-      offset,
-    })),
-    detail: `archive snapshot ${result.archiveSnapshotId}; ${result.records} records, ${result.rows} rows`,
-  })
-  return result
+    online: () => runtime.onlineStore(),
+  }
 }
 
 /**

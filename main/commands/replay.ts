@@ -3,6 +3,7 @@ import { DefinitionError, FeatureStoreError } from '../../core/errors.ts'
 import type { FeatureViewDef } from '../../features/types.ts'
 import { consumedView } from '../../engine/plan-sources.ts'
 import type { Registry } from '../../registry/index.ts'
+import { backfillRecorded } from '../../replay/backfill-before-live.ts'
 import { reloadOnlineFromOffline } from '../../replay/online-from-offline.ts'
 import { createRuntime, type Runtime } from '../runtime.ts'
 import {
@@ -15,7 +16,7 @@ import {
   type ParsedArgs,
 } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
-import { backfillRecorded, publishedViews, viewsWith } from './live-views.ts'
+import { backfillEnvironment, publishedViews, viewsWith } from './live-views.ts'
 import { progressLine } from './progress-line.ts'
 import { DEFAULT_GROUP } from './run.ts'
 
@@ -159,7 +160,7 @@ async function backfill(
     const interactive = !ctx.json && process.stderr.isTTY
     const startedAt = runtime.clock.nowMs()
     let shownAt = -Infinity
-    const result = await backfillRecorded(registry, runtime, {
+    const result = await backfillRecorded(registry, backfillEnvironment(runtime), {
       view,
       liveGroupId: groupId,
       ...(flagOption(args, 'online') ? { online: await runtime.onlineStore() } : {}),

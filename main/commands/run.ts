@@ -8,7 +8,8 @@ import { createRuntime } from '../runtime.ts'
 import { flagOption, listOption, numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { EXIT_USAGE } from './router.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
-import { publishedViews, settleBackfills } from './live-views.ts'
+import { settleBackfills } from '../../replay/backfill-before-live.ts'
+import { backfillEnvironment, publishedViews } from './live-views.ts'
 
 export const DEFAULT_GROUP = 'kfs-engine'
 export const DEAD_LETTER_TOPIC = 'kfs.dead-letters'
@@ -74,7 +75,7 @@ Examples:
       const { set } = await loadFeatures(args, ctx, registry)
       const views = await publishedViews(set, registry, only)
       if (views.length === 0) throw new FeatureStoreError('NOT_FOUND', 'nothing to run: the features module defines no view')
-      await settleBackfills(views, registry, runtime, groupId, logger, (line) => ctx.err(`${line}\n`))
+      await settleBackfills(views, registry, backfillEnvironment(runtime), groupId, logger, (line) => ctx.err(`${line}\n`))
 
       const log = await runtime.eventLog()
       const engine = createLiveEngine({

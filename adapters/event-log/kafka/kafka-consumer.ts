@@ -15,7 +15,7 @@
  * refetches nothing already handled, and the next offset is remembered; when a join
  * keeps a partition this member already had, it is re-seeked to that position, because a
  * kafkajs restart would otherwise rewind it to the last committed offset. Each batch says where
- * it was read from (`fromOffset`): read-committed, transaction markers and aborted records take
+ * it was read from (`span.from`): read-committed, transaction markers and aborted records take
  * offsets that are never handed over, and a batch after them continues from the last record taken.
  *
  * Failure. An `eachBatch` error, with `onCrash` given, stops the consumer and reports
@@ -93,7 +93,7 @@ export class KafkaConsumer implements LogConsumer {
     })
     // kafkajs moves past a fetch holding only transaction markers or aborted records without
     // calling eachBatch; this event (batchSize 0) is the only trace of it. It moves where the next
-    // batch continues from (`fromOffset`) and is reported as a position (`onPosition`).
+    // batch continues from (`span.from`) and is reported as a position (`onPosition`).
     this.#consumer.on(START_BATCH_PROCESS, (event) => {
       const { topic, partition, batchSize, lastOffset, highWatermark } = event.payload
       if (batchSize !== 0) return
@@ -222,7 +222,7 @@ export class KafkaConsumer implements LogConsumer {
     // lastOffset() counts a trailing transaction marker, which the records do not show.
     const nextOffset = (BigInt(batch.lastOffset()) + 1n).toString()
     try {
-      const outcome = await (this.#handlers as ConsumerHandlers).eachBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark, nextOffset, fromOffset })
+      const outcome = await (this.#handlers as ConsumerHandlers).eachBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark, span: { from: fromOffset, next: nextOffset } })
       consumed = consumedCount(outcome, records.length)
     } catch (err: unknown) {
       if (!this.#request.onCrash) throw err

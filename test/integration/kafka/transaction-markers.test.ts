@@ -1,6 +1,6 @@
 /**
  * Issue #20 item 3: a transaction's commit marker (and an aborted transaction's records) take
- * offsets a read-committed consumer never sees. The consumer must say so (`LogBatch.fromOffset`),
+ * offsets a read-committed consumer never sees. The consumer must say so (`LogBatch.span`),
  * or the engine takes the hole for skipped records and seeks back once per marker.
  */
 import assert from 'node:assert/strict'
@@ -48,11 +48,11 @@ void test('kafka > a batch after markers and aborted records continues from the 
     let expected = 0n
     for (const batch of batches) {
       assert.equal(
-        batch.fromOffset,
+        batch.span?.from,
         expected.toString(),
         `batch at ${batch.records[0]!.offset} continues from the offset after the last record taken`,
       )
-      assert.ok(BigInt(batch.fromOffset!) <= BigInt(batch.records[0]!.offset))
+      assert.ok(BigInt(batch.span!.from) <= BigInt(batch.records[0]!.offset))
       expected = BigInt(batch.records.at(-1)!.offset) + 1n
     }
   } finally {

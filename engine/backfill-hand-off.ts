@@ -1,0 +1,89 @@
+/**
+ * The backfill hand-off, engine side (DESIGN §8, docs/semantics.md §14). A view's backfill runs
+ * under its own checkpoint group next to the live one (`backfillGroupId`); when the live engine
+ * restores a partition whose checkpoint does not know the view, it adopts the backfill's state
+ * (`backfillToAdopt`) and catches the view up from the raw archive — which holds every record and
+ * idle marker up to the partition's restored checkpoint — to the partition's position
+ * (`catchUpFromArchive`), exactly as live consumption would have brought it there: no gap, no
+ * overlap. Settling backfills before a view goes live is replay/backfill-before-live.ts.
+ */
+import { InvariantViolation } from '../core/errors.ts'
+import type { FeatureViewDef, SourceDef } from '../features/types.ts'
+import { restorePartitionTask, type PartitionTask } from '../operators/task/partition-task.ts'
+import type { OfflineFeatureRow } from '../ports/offline.ts'
+import type { BoundedSource, SourceRecord } from '../ports/source.ts'
+import type { Decoder } from '../schemas/decoder.ts'
+import type { CheckpointStore } from './checkpoint-store.ts'
+import type { PartitionProcessor } from './partition-processor.ts'
+import { drainPartition } from './source-driver.ts'
+
+/** The checkpoint group under which a view's backfill runs, next to the live group it hands over to. */
+export function backfillGroupId(liveGroupId: string, view: Pick<FeatureViewDef, 'name' | 'version'>): string {
+  return `${liveGroupId}.backfill.${view.name}@${view.version}`
+}
+
+export interface AdoptedBackfill {
+  readonly task: PartitionTask
+  /** Where the backfill stopped on the partition: the catch-up starts here. */
+  readonly nextOffset: string
+  readonly rowsAtNextOffset: number
+}
+
+/**
+ * The view's backfill state on this partition, if its backfill got there; undefined otherwise (the
+ * view then starts empty at the partition's position). A backfill past the live position cannot be
+ * handed over: the live view would skip the records in between.
+ */
+export async function backfillToAdopt(
+  checkpoints: CheckpointStore | undefined,
+  view: FeatureViewDef,
+  source: SourceDef,
+  at: { readonly topic: string; readonly partition: number; readonly nextOffset: string },
+): Promise<AdoptedBackfill | undefined> {
+  const { topic, partition, nextOffset } = at
+  const backfill = await checkpoints?.latest(topic, partition)
+  const saved = backfill?.views[0]
+  if (checkpoints === undefined || backfill === undefined || saved === undefined) return undefined
+  if (BigInt(backfill.nextOffset) > BigInt(nextOffset)) {
+    throw new InvariantViolation(`backfill of ${view.name}@${view.version} on ${topic}/${partition} reached ${backfill.nextOffset}, past the live position ${nextOffset}`)
+  }
+  const task = restorePartitionTask([view], source, await checkpoints.readState(saved.stateKey))
+  return { task, nextOffset: backfill.nextOffset, rowsAtNextOffset: saved.rowsAtNextOffset ?? 0 }
+}
+
+/**
+ * The rows `processor` (adopted from its backfill) emits on its way from its position to
+ * `untilOffset`, read from `archive` (the partition's topic), in emission order. Its dead letters
+ * were written when live consumption (or the backfill) first processed those records.
+ */
+export async function catchUpFromArchive(
+  processor: PartitionProcessor,
+  archive: BoundedSource,
+  decoder: Decoder,
+  untilOffset: string,
+  createdAtMs: number,
+): Promise<OfflineFeatureRow[]> {
+  const { topic, partition } = processor
+  const rows: OfflineFeatureRow[] = []
+  const input = {
+    get nextOffset() {
+      return processor.nextOffset
+    },
+    async processRecords(records: readonly SourceRecord[], at: number) {
+      const decoded = await decoder.decodeBatch(records.map((r) => r.value))
+      for (const row of processor.processRecords(records, decoded, at).rows) rows.push(row)
+      return { records: records.length }
+    },
+    processMarker(watermarkMs: number, at: number) {
+      for (const row of processor.processMarker(watermarkMs, at)) rows.push(row)
+      return { records: 0 }
+    },
+  }
+  await drainPartition(input, archive.read(partition, { from: processor.nextOffset, until: untilOffset }), { createdAtMs: () => createdAtMs })
+  if (BigInt(processor.nextOffset) < BigInt(untilOffset)) {
+    // Records the archive does not hold (e.g. never consumed) cannot be recovered from it.
+    const view = processor.view
+    throw new InvariantViolation(`catch-up of ${view.name}@${view.version} on ${topic}/${partition} stopped at ${processor.nextOffset}, before ${untilOffset}`)
+  }
+  return rows
+}

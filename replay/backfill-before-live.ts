@@ -1,0 +1,101 @@
+/**
+ * Backfill before live (DESIGN §8, docs/semantics.md §14): every view's backfill is settled before
+ * the live engine runs it. A view whose topic has archived history is backfilled from the archive
+ * (replay/backfill.ts) under its own checkpoint group, and the live engine adopts its state and
+ * catches it up to the live position (engine/backfill-hand-off.ts); a view with none is complete
+ * at once and starts live from the beginning. The registry records each view's status — running,
+ * then complete with the offsets it is complete through — which training sets check.
+ *
+ * The CLI wires the stores (`BackfillEnvironment`) and reports progress; the decisions are here.
+ */
+import type { Clock } from '../core/clock.ts'
+import type { Logger } from '../core/logger.ts'
+import type { FeatureViewDef, SourceDef } from '../features/types.ts'
+import { consumedView } from '../engine/plan-sources.ts'
+import { archiveSource } from '../engine/sources/archive-source.ts'
+import type { ObjectStore } from '../ports/object-store.ts'
+import type { OfflineSink } from '../ports/offline.ts'
+import type { OnlineStore } from '../ports/online-store.ts'
+import type { Registry } from '../registry/index.ts'
+import type { Decoder } from '../schemas/decoder.ts'
+import { backfillView, type BackfillOptions, type BackfillResult } from './backfill.ts'
+
+/** The stores a backfill reads and writes. */
+export interface BackfillEnvironment {
+  readonly offline: OfflineSink
+  /** Where the backfill's checkpoints and operator states go (beside the live engine's). */
+  readonly stateStore: ObjectStore
+  readonly decoderFor: (source: SourceDef) => Decoder
+  readonly clock: Clock
+  /** The online store, opened only once a view is actually backfilled. */
+  readonly online: () => Promise<OnlineStore>
+}
+
+export type BackfillRegistry = Pick<Registry, 'getBackfillStatus' | 'setBackfillStatus'>
+
+/**
+ * Settles the backfill of every view before it goes live: a view with archived history is
+ * backfilled from the archive (the engine then adopts its state); a view with none is complete.
+ * A re-keyed view's history is the archive of its internal topic (DESIGN §2), so it is backfilled
+ * as the engine consumes it (`consumedView`).
+ */
+export async function settleBackfills(
+  declared: readonly FeatureViewDef[],
+  registry: BackfillRegistry,
+  env: BackfillEnvironment,
+  groupId: string,
+  logger: Logger,
+  progress: (line: string) => void,
+): Promise<void> {
+  for (const view of declared.map((v) => consumedView(v))) {
+    const status = await registry.getBackfillStatus(view.name, view.version)
+    if (status?.state === 'complete') continue
+    const end = await archiveSource(env.offline, view.source.topic).ends()
+    if (Object.keys(end.ends).length === 0) {
+      await registry.setBackfillStatus(view.name, view.version, {
+        state: 'complete',
+        completeThrough: [],
+        detail: 'no archived history: live from the start',
+      })
+      continue
+    }
+    progress(`backfilling ${view.name} v${view.version} from the archive of ${view.source.topic}…`)
+    const result = await backfillRecorded(registry, env, {
+      view,
+      liveGroupId: groupId,
+      online: await env.online(),
+      logger,
+    })
+    progress(`backfilled ${view.name} v${view.version}: ${result.records} records → ${result.rows} rows`)
+  }
+}
+
+/**
+ * Backfills one view, recording its status in the registry: running, then complete with the
+ * offsets it is complete through (what the live hand-off starts from).
+ */
+export async function backfillRecorded(
+  registry: BackfillRegistry,
+  env: BackfillEnvironment,
+  options: Omit<BackfillOptions, 'offline' | 'stateStore' | 'decoder' | 'clock'>,
+): Promise<BackfillResult> {
+  const { view } = options
+  await registry.setBackfillStatus(view.name, view.version, { state: 'running' })
+  const result = await backfillView({
+    ...options,
+    offline: env.offline,
+    stateStore: env.stateStore,
+    decoder: env.decoderFor(view.source),
+    clock: env.clock,
+  })
+  await registry.setBackfillStatus(view.name, view.version, {
+    state: 'complete',
+    completeThrough: Object.entries(result.completeThrough).map(([p, offset]) => ({
+      topic: view.source.topic,
+      partition: Number(p),
+      offset,
+    })),
+    detail: `archive snapshot ${result.archiveSnapshotId}; ${result.records} records, ${result.rows} rows`,
+  })
+  return result
+}
