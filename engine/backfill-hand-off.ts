@@ -1,5 +1,5 @@
 /**
- * The backfill hand-off, engine side (DESIGN §8, docs/semantics.md §14). A view's backfill runs
+ * The backfill hand-off, engine side (docs/design.md §8, docs/semantics.md §14). A view's backfill runs
  * under its own checkpoint group next to the live one (`backfillGroupId`); when the live engine
  * restores a partition whose checkpoint does not know the view, it adopts the backfill's state
  * (`backfillToAdopt`) and catches the view up from the raw archive — which holds every record and

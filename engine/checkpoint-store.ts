@@ -7,7 +7,7 @@
  * record for all tables keeps views and archive consistent with each other — an idle marker is
  * in the archive exactly when the views have applied it — which is what replay parity needs.
  *
- * Publishing the record with create-if-absent is the point of no return (DESIGN §7): before it,
+ * Publishing the record with create-if-absent is the point of no return (docs/design.md §7): before it,
  * the staged files are garbage nobody references; after it, recovery rolls every table forward to
  * include them (each table commit is idempotent by its `group/topic/partition → seq` marker).
  * Create-if-absent also fences a zombie owner: two owners never both publish the same `seq`.

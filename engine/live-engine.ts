@@ -5,7 +5,7 @@
  * (source-driver.ts) —, writes rows online as soon as a batch is processed (freshness), and
  * offline at checkpoints (exactly once).
  *
- * Views whose entity is not the one their topic is keyed by run in two stages (DESIGN §2): a
+ * Views whose entity is not the one their topic is keyed by run in two stages (docs/design.md §2): a
  * re-key stage per (source, entity) fills an internal topic exactly once (rekey-stage.ts), and
  * the views consume that topic, read-committed, like any source — slots, archive, checkpoints,
  * backfill hand-off and replay all see the internal topic as the view's source (plan-sources.ts).

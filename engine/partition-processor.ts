@@ -1,7 +1,7 @@
 /**
  * One view over one (topic, partition): decoded records → operator task → feature rows and the
  * view's dead letters. Live consumption, backfill and replay all drive exactly this class, so the
- * rows they produce cannot differ (DESIGN §4): its only inputs are decoded records in offset
+ * rows they produce cannot differ (docs/design.md §4): its only inputs are decoded records in offset
  * order and the archived idle markers. Processing time only stamps `created_at`.
  *
  * Each view has its own task and its own next offset, so a view can be backfilled from the

@@ -4,7 +4,7 @@
  * checkpoint/restore protocol. Live consumption, backfill and replay all use this class; they
  * differ only in where records come from and which tables are written.
  *
- * Checkpoint, in this order (DESIGN §7):
+ * Checkpoint, in this order (docs/design.md §7):
  *   1. stage data files for every table (invisible to readers),
  *   2. write each view's operator-state blob,
  *   3. publish checkpoint record `seq` (create-if-absent) — the point of no return,
@@ -46,7 +46,7 @@ export interface SlotOptions {
   /** Live consumption archives every record; replay and backfill read the archive instead. */
   readonly archive: boolean
   /**
-   * Where a view that this partition's checkpoint does not know yet left its backfill (DESIGN §8
+   * Where a view that this partition's checkpoint does not know yet left its backfill (docs/design.md §8
    * hand-off): its state is adopted and caught up from the archive to the partition's position.
    */
   readonly backfillCheckpoints?: (view: FeatureViewDef) => CheckpointStore

@@ -1,5 +1,5 @@
 /**
- * What the engine consumes for a set of views (DESIGN §2).
+ * What the engine consumes for a set of views (docs/design.md §2).
  *
  * A view whose entity is the one its topic is keyed by reads the topic directly. Any other view
  * reads an internal topic `<prefix>.<source topic>.by-<entity>` that a re-key stage fills with the

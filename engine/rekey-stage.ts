@@ -1,5 +1,5 @@
 /**
- * The re-key stage (DESIGN §2): consumes a source topic, keys every record by an entity the topic
+ * The re-key stage (docs/design.md §2): consumes a source topic, keys every record by an entity the topic
  * is not keyed by, and produces it to the internal topic `<prefix>.<source>.by-<entity>`, exactly
  * once — Kafka's consume-transform-produce: each transaction holds forwarded records, dead letters
  * and the consumed offsets of every source partition it advanced (`sendOffsets` to the stage's own

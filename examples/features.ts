@@ -1,7 +1,7 @@
 /**
  * A small shop's features, as code: what `kfs apply --features examples/features.ts` publishes.
  * Users and items, a clicks topic keyed by user and a purchases topic keyed by user; `item_clicks`
- * is keyed by item, so the engine re-keys clicks for it (DESIGN §2).
+ * is keyed by item, so the engine re-keys clicks for it (docs/design.md §2).
  */
 import { entity, featureService, featureView, requestFeature, source } from '../features/index.ts'
 import { readAvroSchema } from '../schemas/avro/read-schema.ts'

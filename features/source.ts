@@ -11,7 +11,7 @@ export interface SourceOptions {
   readonly schema: AvroRecordSchema
   /** Field holding the event time: epoch milliseconds (`long`, optionally `timestamp-millis`). */
   readonly eventTimeField: string
-  /** Entity the topic's message keys identify; views of other entities re-key first (DESIGN §2). */
+  /** Entity the topic's message keys identify; views of other entities re-key first (docs/design.md §2). */
   readonly keyedBy?: EntityDef | string
   readonly partitions?: number
   readonly outOfOrderness?: Duration

@@ -135,7 +135,7 @@ export interface RequestFeatureDef {
 export type Definition = EntityDef | SourceDef | FeatureViewDef | FeatureServiceDef | RequestFeatureDef
 
 /**
- * A feature row (DESIGN §3): `values` follow the order of the view's `features`.
+ * A feature row (docs/design.md §3): `values` follow the order of the view's `features`.
  * `createdAtMs` is stamped by the pipeline when the row is produced (operators have no clock).
  */
 export interface FeatureRow {

@@ -46,7 +46,7 @@ export interface Registry {
   known(): Promise<KnownDefinitions>
   setBackfillStatus(view: string, version: number, status: { state: BackfillState; completeThrough?: readonly TopicPartitionOffset[]; detail?: string }): Promise<void>
   getBackfillStatus(view: string, version: number): Promise<BackfillStatus | undefined>
-  /** Throws BACKFILL_INCOMPLETE unless the view version's backfill is complete (DESIGN §8). */
+  /** Throws BACKFILL_INCOMPLETE unless the view version's backfill is complete (docs/design.md §8). */
   assertBackfillComplete(view: string, version: number): Promise<void>
 }
 

@@ -1,5 +1,5 @@
 /**
- * Backfill before live (DESIGN §8, docs/semantics.md §14): every view's backfill is settled before
+ * Backfill before live (docs/design.md §8, docs/semantics.md §14): every view's backfill is settled before
  * the live engine runs it. A view whose topic has archived history is backfilled from the archive
  * (replay/backfill.ts) under its own checkpoint group, and the live engine adopts its state and
  * catches it up to the live position (engine/backfill-hand-off.ts); a view with none is complete
@@ -36,7 +36,7 @@ export type BackfillRegistry = Pick<Registry, 'getBackfillStatus' | 'setBackfill
 /**
  * Settles the backfill of every view before it goes live: a view with archived history is
  * backfilled from the archive (the engine then adopts its state); a view with none is complete.
- * A re-keyed view's history is the archive of its internal topic (DESIGN §2), so it is backfilled
+ * A re-keyed view's history is the archive of its internal topic (docs/design.md §2), so it is backfilled
  * as the engine consumes it (`consumedView`).
  */
 export async function settleBackfills(

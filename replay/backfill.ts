@@ -1,5 +1,5 @@
 /**
- * Backfill (DESIGN §8): a view registered after events were archived is computed from the raw
+ * Backfill (docs/design.md §8): a view registered after events were archived is computed from the raw
  * archive by the live code path (same slot, decoder and operators), into its offline table and
  * optionally the online store (conditional writes: a backfill never clobbers fresher values).
  *

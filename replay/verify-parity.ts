@@ -1,7 +1,7 @@
 /**
  * `kfs verify-parity`: replays a view from the raw archive with the live code path and compares the
  * rows with what the live engine wrote to the view's offline table — same entities, same as_of,
- * same values bit for bit, same order within each entity (DESIGN §4). `created_at` is ignored.
+ * same values bit for bit, same order within each entity (docs/design.md §4). `created_at` is ignored.
  *
  * Both tables are read at the same cut: the latest pair of snapshots whose checkpoint markers for
  * this topic agree (the engine commits every table at every checkpoint, so such a pair exists

@@ -2,7 +2,7 @@
  * The operator floor: the least memory traffic the reference workload demands of any
  * implementation, with none of the computing. Per event: one `Map` lookup of the key and a
  * 128-byte state update (the real state is ~7× larger). Per row — the event's own, and one for
- * each of the 5m, 1h and 1d windows its tile later leaves (DESIGN §3 decay rows; ~4 rows an
+ * each of the 5m, 1h and 1d windows its tile later leaves (docs/design.md §3 decay rows; ~4 rows an
  * event, as the real run emits) — one read of that key's state and 18 values written into a
  * reused buffer. The decay schedule is precomputed from the event order (no timers), no window
  * is folded, no sketch or list is kept, no row object is allocated.

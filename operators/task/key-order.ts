@@ -1,5 +1,5 @@
 /**
- * Entity keys are ordered by their UTF-8 bytes (DESIGN §2: "keys ordered by key bytes"). UTF-8
+ * Entity keys are ordered by their UTF-8 bytes (docs/design.md §2: "keys ordered by key bytes"). UTF-8
  * byte order is code point order; JS `<` compares UTF-16 code units, which disagrees only when
  * a surrogate (U+D800–DFFF) meets a unit in U+E000–FFFF, so those two ranges are swapped.
  */

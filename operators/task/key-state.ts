@@ -5,7 +5,7 @@
  *
  * Layout, per key id (fields read together sit together: one cache line per array, not one
  * per field):
- * - `times[2·id]`: the key's clock c (DESIGN §3); `times[2·id+1]`: its one timer (NaN = none);
+ * - `times[2·id]`: the key's clock c (docs/design.md §3); `times[2·id+1]`: its one timer (NaN = none);
  * - in one Int32Array: every hop group's region triple (tile-slab.ts) and the loss-timer flag;
  * - per hop group g, the key's non-empty tiles ascending in `slabs[g]` (tile-slab.ts): per tile
  *   the tile index and the unboxed accumulators (count/sum/min/max kernels) as doubles,

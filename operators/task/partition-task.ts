@@ -1,5 +1,5 @@
 /**
- * The per-partition operator task (DESIGN §2): every view reading one source partition, fed
+ * The per-partition operator task (docs/design.md §2): every view reading one source partition, fed
  * records strictly in offset order, owning the partition watermark.
  *
  * Per record: (0) refused, without moving the watermark, when the time is missing or lies beyond

@@ -1,6 +1,6 @@
 /**
  * One feature view inside a partition task: filter → map → key → tiles → rows, and the decay
- * rows fired by the watermark (DESIGN §2–§3).
+ * rows fired by the watermark (docs/design.md §2–§3).
  *
  * Strategy:
  * 1. Each key holds, per hop group, only its non-empty tiles (ascending), so memory follows the
@@ -79,7 +79,7 @@ export class ViewRunner {
     return this.table.add(key, c, life)
   }
 
-  /** Step 2 of DESIGN §2 for one accepted record. */
+  /** Step 2 of docs/design.md §2 for one accepted record. */
   processEvent(offset: string, eventTimeMs: number, event: EventRecord, rows: FeatureRow[], dead: TaskDeadLetter[]): void {
     const view = this.plan.view
     const ev = filterAndMap(view, offset, event, dead)
@@ -199,7 +199,7 @@ export class ViewRunner {
     this.#reschedule(id, this.#evaluatedNextLoss)
   }
 
-  /** Step 4 of DESIGN §2: decay rows for every due boundary, in (boundary, key bytes) order. */
+  /** Step 4 of docs/design.md §2: decay rows for every due boundary, in (boundary, key bytes) order. */
   fire(watermarkMs: number, rows: FeatureRow[]): void {
     const table = this.table
     for (;;) {

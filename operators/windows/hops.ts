@@ -1,5 +1,5 @@
 /**
- * Hopped sliding windows (DESIGN §3), all intervals half-open `[startMs, endMs)` in epoch ms.
+ * Hopped sliding windows (docs/design.md §3), all intervals half-open `[startMs, endMs)` in epoch ms.
  *
  * Strategy:
  * 1. Time is cut into tiles of one hop `h`: tile k covers `[k·h, (k+1)·h)`.

@@ -1,5 +1,5 @@
 /**
- * The contract every OnlineStore adapter passes (DESIGN §5): statuses, conditional writes (zombie
+ * The contract every OnlineStore adapter passes (docs/design.md §5): statuses, conditional writes (zombie
  * rows never win), idempotent rewrites, coalescing, TTL, nulls, arrays, exact floats, composite
  * keys, many views, change notifications. Each adapter's test file calls `runOnlineStoreContract`.
  */

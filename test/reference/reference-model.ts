@@ -1,6 +1,6 @@
 /**
  * The brute-force oracle for the operators (Chronon's NaiveAggregator idea), written from
- * DESIGN §2–§3 and docs/semantics.md only — it shares no code with the tile engine. It keeps
+ * docs/design.md §2–§3 and docs/semantics.md only — it shares no code with the tile engine. It keeps
  * every accepted event of every key forever and recomputes every window from scratch at every
  * emission. Sketch features (approx_distinct, approx_percentile) feed the same sketch the
  * engine uses with the window's raw values, so they must match exactly.

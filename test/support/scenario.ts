@@ -105,7 +105,7 @@ export function assertSameRows(actual: Map<string, FeatureRow[]>, expected: Map<
   assert.ok(rows > 0, `${what}: expected some rows`)
 }
 
-/** DESIGN §3: against the independent oracle, floats agree within 1e-9 relative. */
+/** docs/design.md §3: against the independent oracle, floats agree within 1e-9 relative. */
 export function valuesClose(a: unknown, b: unknown): boolean {
   if (typeof a === 'number' && typeof b === 'number') return a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b))
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => valuesClose(v, b[i]))

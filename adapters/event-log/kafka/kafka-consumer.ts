@@ -6,7 +6,7 @@
  * the previous one: `onRevoked(lost)` first, then `onAssigned(full new assignment)`. Because the
  * partitions were already released to the group when `onRevoked` runs, another member may
  * already be reading them: revocation is a notice, not a fence. That is safe in kfs because
- * offsets are committed only by the engine at checkpoints (DESIGN §7), never here.
+ * offsets are committed only by the engine at checkpoints (docs/design.md §7), never here.
  * Batches wait behind the join handling (a gate), so a handler that seeks in `onAssigned` (after
  * restoring a checkpoint) never sees a batch fetched from the old position.
  *

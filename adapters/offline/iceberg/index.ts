@@ -1,5 +1,5 @@
 /**
- * Iceberg format-v2 tables on an ObjectStore (DESIGN §6–§7): create/load, append commits with
+ * Iceberg format-v2 tables on an ObjectStore (docs/design.md §6–§7): create/load, append commits with
  * optimistic concurrency, data-file writing, reading and time travel, compaction, and the table
  * schemas of the engine. Depends on core/, ports/ (types) and adapters/offline/parquet only.
  */

@@ -4,7 +4,7 @@
  * Feature table (one per feature view version), partitioned by `day(as_of)`:
  *   1 entity_key string required · 2 as_of timestamptz required · 3 created_at timestamptz required ·
  *   4 seq long optional (archive order of the row's input, so ties on as_of break deterministically,
- *   DESIGN §9) · 5… one column per feature in view order (long/double/string or list<…> with
+ *   docs/design.md §9) · 5… one column per feature in view order (long/double/string or list<…> with
  *   required elements); element ids follow the top-level ids, as Java assigns them.
  *
  * Raw archive table (one per source topic), partitioned by `identity(partition)` → column

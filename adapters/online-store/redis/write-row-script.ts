@@ -1,5 +1,5 @@
 /**
- * The conditional write of online rows (DESIGN §5), as one Lua script call for a chunk of rows.
+ * The conditional write of online rows (docs/design.md §5), as one Lua script call for a chunk of rows.
  * The condition is per row, exactly as if each row had its own call; batching only spares the
  * per-command cost on both sides (one ioredis Command, one script invocation, one argument per
  * row instead of 40), which was most of the online write time.

@@ -89,7 +89,7 @@ async function produceBacklog(log: EmbeddedEventLog, encoder: Encoder): Promise<
 }
 
 interface InternalOrder {
-  /** Records the views would find late (DESIGN §2: t ≤ max − outOfOrderness − allowedLateness). */
+  /** Records the views would find late (docs/design.md §2: t ≤ max − outOfOrderness − allowedLateness). */
   readonly late: number
   /** Largest step back in event time below the running maximum, over all internal partitions. */
   readonly maxBackMs: number

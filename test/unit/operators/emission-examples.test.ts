@@ -5,7 +5,7 @@ import { runReference, type ReferenceRecord } from '../../reference/reference-mo
 import { testSource, testView } from './defs.ts'
 import { runTask } from './run-task.ts'
 
-// Expected rows below are worked out by hand from DESIGN §2–§3 (window 10 ms, hop 5 ms: at time t
+// Expected rows below are worked out by hand from docs/design.md §2–§3 (window 10 ms, hop 5 ms: at time t
 // the window holds tiles ⌊t/5⌋−1 and ⌊t/5⌋; tile k leaves it at (k+2)·5).
 
 void describe('operators > partition task > worked examples', () => {

@@ -157,7 +157,7 @@ export async function registryWithViews(store: ObjectStore, complete: readonly F
   return registry
 }
 
-/** DESIGN §9 by brute force: scan every row for every label. */
+/** docs/design.md §9 by brute force: scan every row for every label. */
 export function oracle(rows: readonly GenRow[], view: FeatureViewDef, key: string | null, tMs: number, asServed: boolean): readonly FeatureValue[] | null {
   if (key === null) return null
   let best: GenRow | undefined
