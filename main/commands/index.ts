@@ -5,6 +5,7 @@
 import { applyCommand } from './apply.ts'
 import { compactCommand } from './compact.ts'
 import type { Command } from './command.ts'
+import { deadLettersCommand } from './dead-letters.ts'
 import { registryCommand } from './registry.ts'
 import { produceCommand } from './produce.ts'
 import { replayCommand } from './replay.ts'
@@ -24,5 +25,6 @@ export const commands: readonly Command[] = [
   verifyParityCommand,
   trainingSetCommand,
   skewReportCommand,
+  deadLettersCommand,
   compactCommand,
 ]
