@@ -1,7 +1,7 @@
 /** `kfs dead-letters list | show | redrive`: inspect refused records and re-drive them after a fix. */
 import type { FeatureViewDef } from '../../features/types.ts'
 import type { EventLog } from '../../ports/event-log.ts'
-import { parsePositionId, positionId, type DeadLetterFilter } from '../../replay/dead-letters/dead-letter-entry.ts'
+import { DEAD_LETTER_REASONS, parsePositionId, positionId, type DeadLetterFilter } from '../../replay/dead-letters/dead-letter-entry.ts'
 import { assessLetters, redriveTargets, selectLetters, type AssessedLetter } from '../../replay/dead-letters/redrive-plan.ts'
 import { openRedriveSession, readDeadLetters, type DeadLetterSnapshot } from '../../replay/dead-letters/redrive.ts'
 import type { Registry } from '../../registry/index.ts'
@@ -30,9 +30,10 @@ only one did) and where it was read. A letter is named <topic>/<partition>/<offs
 
   list      the letters, newest last, with counts by reason and status
   show      one letter: headers, key, value, and the value decoded now with its source's schema
-  redrive   publish a copy of each selected record back to its source topic and partition, for
-            the engine to consume again once the cause is fixed (a schema registered, a producer's
-            clock corrected, the allowed lateness raised)
+  redrive   publish a copy of each selected record back where the refusing views read it, for
+            the engine to consume again once the cause outside kfs is fixed (a schema registered,
+            a producer's clock corrected). A fix in a view's definition is a new view version,
+            whose backfill reads the archive: those records are held, not re-driven.
 
 Status of a letter's record:
   redrivable  every view reading its topic refused it, and no view's current version read it in
@@ -155,6 +156,8 @@ function checkNames(filter: DeadLetterFilter, views: readonly FeatureViewDef[], 
 }
 
 function filterOf(args: ParsedArgs): DeadLetterFilter {
+  const wrong = listOption(args, 'reason')?.find((r) => !(DEAD_LETTER_REASONS as readonly string[]).includes(r))
+  if (wrong !== undefined) throw new UsageError(`--reason: '${wrong}' is no reason kfs refuses a record for (${DEAD_LETTER_REASONS.join(', ')}).${didYouMean(wrong, DEAD_LETTER_REASONS)}`)
   const topic = stringOption(args, 'topic')
   const fromMs = numberOption(args, 'from')
   const untilMs = numberOption(args, 'until')

@@ -37,6 +37,24 @@ export interface DeadLetterEntry {
   readonly value: Uint8Array | null
 }
 
+/** Every reason of ports/dead-letters.ts (a Record over the union: adding a reason there fails to compile here). */
+const REASONS: Record<DeadLetterReason, true> = {
+  undecodable: true,
+  unknown_schema: true,
+  schema_mismatch: true,
+  missing_event_time: true,
+  missing_key: true,
+  invalid_key: true,
+  oversize: true,
+  late: true,
+  future_event_time: true,
+  map_failed: true,
+  out_of_range: true,
+  invalid_event_time: true,
+  invalid_utf8: true,
+}
+export const DEAD_LETTER_REASONS = Object.keys(REASONS) as DeadLetterReason[]
+
 /** `topic/partition/offset`: the identity of a record, and of a re-drive target. */
 export function positionId(p: RecordPosition): string {
   return `${p.topic}/${p.partition}/${p.offset}`

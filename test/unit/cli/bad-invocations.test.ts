@@ -239,6 +239,7 @@ const USAGE: readonly { args: (f: typeof files) => string[]; dir: () => string; 
   { args: () => ['dead-letters', 'show', '99'], dir: () => seeded, message: /no dead letter kfs\.dead-letters\/0\/99/ },
   { args: () => ['dead-letters', 'show', 'x/y'], dir: () => seeded, message: /'x\/y' is not a letter/ },
   { args: () => ['dead-letters', 'redrive'], dir: () => fresh, message: /redrive needs a selection/ },
+  { args: () => ['dead-letters', 'list', '--reason', 'lat'], dir: () => fresh, message: /--reason: 'lat' is no reason .*Did you mean 'late'\?/ },
   { args: () => ['dead-letters', 'list', '--status', 'helt'], dir: () => fresh, message: /--status: 'helt' is not one of .*Did you mean 'held'\?/ },
   { args: () => ['dead-letters', 'list', '--dry-run'], dir: () => fresh, message: /--dry-run applies only to dead-letters redrive/ },
   { args: () => ['dead-letters', 'redrive', '--all', '--limit', '3'], dir: () => fresh, message: /--limit applies only to dead-letters list/ },
