@@ -19,6 +19,8 @@ export interface CommandContext {
   readonly cwd: string
   /** `--json` was given: print one JSON document to stdout instead of text. */
   readonly json: boolean
+  /** stderr is a terminal: long commands may draw a progress line there (./progress.ts). */
+  readonly interactive?: boolean
   /** Results (stdout). */
   out(text: string): void
   /** Diagnostics and progress (stderr). */

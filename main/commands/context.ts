@@ -31,6 +31,7 @@ export function createProcessContext(options: {
   return {
     cwd: options.cwd,
     json: options.json,
+    interactive: (options.stderr as { isTTY?: boolean }).isTTY === true,
     env: options.env,
     clock: systemClock,
     out: (text) => void options.stdout.write(text),

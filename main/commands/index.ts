@@ -6,6 +6,7 @@ import { applyCommand } from './apply.ts'
 import { codegenCommand } from './codegen.ts'
 import { compactCommand } from './compact.ts'
 import type { Command } from './command.ts'
+import { deadLettersCommand } from './dead-letters.ts'
 import { registryCommand } from './registry.ts'
 import { produceCommand } from './produce.ts'
 import { replayCommand } from './replay.ts'
@@ -26,5 +27,6 @@ export const commands: readonly Command[] = [
   trainingSetCommand,
   skewReportCommand,
   codegenCommand,
+  deadLettersCommand,
   compactCommand,
 ]

@@ -2,18 +2,19 @@ import { focusLineage, viewNodeId } from '../../registry/index.ts'
 import { numberOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { renderDiff, renderLineage, renderList, renderShow } from './registry-format.ts'
+import { didYouMean } from './did-you-mean.ts'
 
 const SUBCOMMANDS = ['list', 'show', 'diff', 'lineage'] as const
 
 export const registryCommand: Command = {
   name: 'registry',
   summary: 'Inspect the registry: list, show <view>, diff, lineage',
-  usage: 'kfs registry list | show <view> [--version N] | diff [--features <path>] | lineage [<name>]  [--json]',
+  usage: 'kfs registry list | show <view>[@N] | diff [--features <path>] | lineage [<name>]  [--json]',
   help: `
 Subcommands:
   list              views (versions, hashes, backfill status, owner, tags), services,
                     request features, sources, entities
-  show <view>       one view version in full (latest unless --version), with what uses it
+  show <view>[@N]   one view version in full (the latest, or version N), with what uses it
   diff              compare the definitions module with the registry: added, changed (with what
                     changed), metadata-changed, unchanged. Exit 1 if apply would be refused.
   lineage [<name>]  source → view → request feature → service; <name> narrows the graph to what
@@ -22,25 +23,27 @@ Subcommands:
 A view, version or name the registry does not have exits 2.
 
 Options:
-  --version <N>          (show) a specific version
+  --version <N>          deprecated spelling of show <view>@N (still works, with a warning;
+                         everywhere else --version prints kfs's version)
 ${FEATURES_HELP}
   --json                 print JSON
 
 Examples:
   kfs registry list
-  kfs registry show user_purchases --version 1
+  kfs registry show user_purchases@1
   kfs registry diff --features examples/features.ts
   kfs registry lineage clicks
 `,
   options: { ...FEATURES_OPTION, version: { type: 'string', kind: 'count' } },
   maxPositionals: 2,
   async run(args, ctx) {
-    const [sub, name] = args.positionals
+    const [sub, given] = args.positionals
+    let name = given
     if (sub === undefined || !(SUBCOMMANDS as readonly string[]).includes(sub)) {
       throw new UsageError(
         sub === undefined
           ? 'which subcommand? list, show, diff or lineage'
-          : `unknown subcommand '${sub}'; use list, show, diff or lineage`,
+          : `unknown subcommand '${sub}'; use list, show, diff or lineage.${didYouMean(sub, SUBCOMMANDS)}`,
       )
     }
     if (sub !== 'show' && sub !== 'lineage' && name !== undefined)
@@ -57,7 +60,12 @@ Examples:
       }
       case 'show': {
         if (name === undefined) throw new UsageError('registry show needs a view name, e.g. kfs registry show user_clicks')
-        const version = numberOption(args, 'version')
+        const at = /^(.+)@(\d+)$/.exec(name)
+        if (at !== null && args.values.version !== undefined) throw new UsageError(`give the version once: ${name} or --version`)
+        if (args.values.version !== undefined)
+          ctx.err(`kfs registry: warning: --version N is deprecated: use kfs registry show ${name}@${String(args.values.version)} (--version prints kfs's version)\n`)
+        const version = at !== null ? Number(at[2]) : numberOption(args, 'version')
+        name = at !== null ? at[1]! : name
         const snap = await registry.snapshot()
         const versions = snap.views.filter((v) => v.name === name).map((v) => v.version)
         if (versions.length === 0) {
@@ -68,7 +76,7 @@ Examples:
         const chosen = version ?? Math.max(...versions)
         const view = snap.views.find((v) => v.name === name && v.version === chosen)
         if (view === undefined)
-          throw new UsageError(`--version: view ${name} has no version ${chosen}. Versions: ${versions.join(', ')}`)
+          throw new UsageError(`${at === null ? '--version: ' : ''}view ${name} has no version ${chosen}. Versions: ${versions.join(', ')}`)
         const lineage = await registry.lineage()
         const id = viewNodeId(name, chosen)
         const usedBy = lineage.edges

@@ -1,12 +1,15 @@
 /**
- * Dispatches `kfs <command> [options]`: global help, per-command help, `--json`, exit codes
- * (0 ok, 1 failure, 2 usage). Every option value is checked by its declared kind before the
- * command runs (./options.ts). Errors become one readable line; stack traces only for bugs
- * (or for every error with KFS_DEBUG=1).
+ * Dispatches `kfs <command> [options]`: global help, per-command help, `--version`, `--json`, exit
+ * codes (0 ok, 1 failure, 2 usage). A mistyped command or option is a usage error that names the
+ * closest known one. Every option value is checked by its declared kind before the command runs
+ * (./options.ts). Errors become one readable line; stack traces only for bugs (or for every error
+ * with KFS_DEBUG=1).
  */
+import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { FeatureStoreError } from '../../core/errors.ts'
 import { UsageError, type Command, type CommandContext, type ParsedArgs } from './command.ts'
+import { didYouMean } from './did-you-mean.ts'
 import { parseOptionValue, type OptionSpecs, type OptionValue } from './options.ts'
 
 export const EXIT_OK = 0
@@ -16,6 +19,17 @@ export const EXIT_USAGE = 2
 const GLOBAL_OPTIONS: OptionSpecs = {
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
+}
+
+/** kfs's version, from package.json. */
+export function kfsVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
+function printVersion(ctx: CommandContext): number {
+  ctx.out(ctx.json ? `${JSON.stringify({ version: kfsVersion() })}\n` : `kfs ${kfsVersion()}\n`)
+  return EXIT_OK
 }
 
 export function globalHelp(commands: readonly Command[]): string {
@@ -29,8 +43,11 @@ export function globalHelp(commands: readonly Command[]): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Global options:',
-    '  -h, --help  show help (kfs <command> --help for a command)',
-    '  --json      print machine-readable JSON on stdout',
+    '  -h, --help     show help (kfs <command> --help for a command)',
+    '  -V, --version  print the version of kfs',
+    '  --json         print machine-readable JSON on stdout',
+    '',
+    'Long commands draw a progress line on stderr when it is a terminal (never with --json).',
     '',
     'Exit codes:',
     '  0  done',
@@ -53,14 +70,17 @@ export async function runCli(
   commands: readonly Command[],
   makeContext: (json: boolean) => CommandContext,
 ): Promise<number> {
-  const [name, ...rest] = argv
+  // `kfs --json <command> …` means `kfs <command> … --json`.
+  const [name, ...rest] = argv[0] === '--json' && argv.length > 1 ? [...argv.slice(1), '--json'] : argv
   const json = rest.includes('--json') || name === '--json'
   const ctx = makeContext(json)
+  const names = commands.map((c) => c.name)
+  if (name === '--version' || name === '-V') return printVersion(ctx)
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? rest[0] : undefined
     const command = commands.find((c) => c.name === topic)
     if (topic !== undefined && command === undefined) {
-      ctx.err(`kfs: unknown command '${topic}'\n\n${globalHelp(commands)}`)
+      ctx.err(`kfs: unknown command '${topic}'.${didYouMean(topic, names)}\n\n${globalHelp(commands)}`)
       return EXIT_USAGE
     }
     if (name === undefined) {
@@ -72,7 +92,9 @@ export async function runCli(
   }
   const command = commands.find((c) => c.name === name)
   if (command === undefined) {
-    ctx.err(`kfs: unknown command '${name}'. Commands: ${commands.map((c) => c.name).join(', ')}\nRun kfs --help for usage.\n`)
+    const what = name.startsWith('-') ? 'option' : 'command'
+    const known = what === 'option' ? ['--help', '--version', '--json'] : names
+    ctx.err(`kfs: unknown ${what} '${name}'.${didYouMean(name, known)} Commands: ${names.join(', ')}\nRun kfs --help for usage.\n`)
     return EXIT_USAGE
   }
   try {
@@ -82,6 +104,9 @@ export async function runCli(
       ctx.out(commandHelp(command))
       return EXIT_OK
     }
+    // A command's own --version (registry show's view version) wins; anywhere else it is kfs's.
+    if (command.options?.version === undefined && (rest.includes('--version') || rest.includes('-V'))) return printVersion(ctx)
+    checkOptionNames(rest, specs, command, commands)
     const parsed = parseCommandLine(rest, specs, ctx)
     if (parsed.positionals.length > (command.maxPositionals ?? 0)) {
       throw new UsageError(`unexpected argument '${parsed.positionals[command.maxPositionals ?? 0]}'`)
@@ -89,6 +114,24 @@ export async function runCli(
     return await command.run(parsed, ctx)
   } catch (err: unknown) {
     return reportError(err, command, ctx)
+  }
+}
+
+/**
+ * Every option on the line must be one the command declares: otherwise a usage error naming the
+ * closest option of the command, or the commands that do have it.
+ */
+function checkOptionNames(argv: readonly string[], specs: OptionSpecs, command: Command, commands: readonly Command[]): void {
+  const shorts = new Map(Object.entries(specs).flatMap(([long, spec]) => (spec.short === undefined ? [] : [[spec.short, long] as const])))
+  const { tokens } = parseArgs({ args: [...argv], options: {}, allowPositionals: true, strict: false, tokens: true })
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue
+    if (token.rawName.startsWith('--') ? token.name in specs : shorts.has(token.name)) continue
+    if (!token.rawName.startsWith('--')) throw new UsageError(`unknown option '${token.rawName}'`)
+    const hint = didYouMean(token.name, [...Object.keys(specs), ...(specs.version ? [] : ['version'])], '--')
+    const elsewhere = commands.filter((c) => c !== command && c.options?.[token.name] !== undefined).map((c) => `kfs ${c.name}`)
+    const detail = hint !== '' ? `.${hint}` : elsewhere.length > 0 ? `: it is an option of ${elsewhere.join(', ')}` : ''
+    throw new UsageError(`unknown option '${token.rawName}'${detail}`)
   }
 }
 

@@ -7,6 +7,7 @@ import { createEngineMetrics, listenForMetrics, MetricsPortError, type MetricsSe
 import { createRuntime } from '../runtime.ts'
 import { flagOption, listOption, numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { EXIT_USAGE } from './router.ts'
+import { deadLetteredText } from './dead-letters-format.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { settleBackfills } from '../../replay/backfill-before-live.ts'
 import { backfillEnvironment, publishedViews } from './live-views.ts'
@@ -124,7 +125,7 @@ Examples:
         return 1
       }
       const summary = { stoppedBy: outcome, consumed: engine.stats.consumed, emittedRows: engine.stats.emittedRows, deadLettered: engine.stats.deadLettered, checkpoints: engine.stats.checkpoints }
-      ctx.out(ctx.json ? `${JSON.stringify(summary)}\n` : `engine stopped (${outcome}): ${summary.consumed} records consumed, ${summary.emittedRows} rows emitted, ${summary.checkpoints} checkpoints\n`)
+      ctx.out(ctx.json ? `${JSON.stringify(summary)}\n` : `engine stopped (${outcome}): ${summary.consumed} records consumed, ${summary.emittedRows} rows emitted, ${summary.checkpoints} checkpoints${deadLetteredText(summary.deadLettered)}\n`)
       return 0
     } finally {
       metrics?.close()

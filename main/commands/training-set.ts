@@ -1,5 +1,7 @@
 /** `kfs training-set`: point-in-time training sets (training/create-training-set.ts). */
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { isAbsolute, resolve } from 'node:path'
 import { FeatureStoreError } from '../../core/errors.ts'
 import type { RequestFeatureDef } from '../../features/types.ts'
 import type { ParquetCodec } from '../../ports/parquet-codec.ts'
@@ -14,14 +16,16 @@ import {
   type TrainingSetResult,
 } from '../../training/index.ts'
 import { createOfflineStore, trainingAdapters } from '../offline-adapters.ts'
-import { flagOption, listOption, stringOption, UsageError, type Command } from './command.ts'
-import { openRegistry } from './definitions.ts'
+import { flagOption, listOption, stringOption, UsageError, type Command, type CommandContext, type ParsedArgs } from './command.ts'
+import { FEATURES_HELP, openRegistry } from './definitions.ts'
+import { parseOptionValue } from './options.ts'
+import { progressFor } from './progress.ts'
 
 export const trainingSetCommand: Command = {
   name: 'training-set',
   summary: 'Build a point-in-time training set from labels, or rebuild one by id',
   usage:
-    'kfs training-set --labels <file> (--service <name> | --features <refs>) [--as-served] --out <file.parquet> [--json]\n       kfs training-set --rebuild <id> --out <file.parquet> [--json]',
+    'kfs training-set --labels <file> (--service <name> | --feature-refs <refs>) [--as-served] [--features <path>] --out <file.parquet> [--json]\n       kfs training-set --rebuild <id> --out <file.parquet> [--json]',
   help: `
 For each label row (entity keys, label time t) every feature takes the latest row of its view with
 as_of ≤ t (ties broken by archive order), or null when there is none or it is older than the view's
@@ -41,26 +45,33 @@ is written.
 Options:
   --labels <file>        label file (.csv or .parquet)
   --service <name>       the features of a feature service (stored and request features)
-  --features <refs>      comma-separated: view:feature, view@2:feature, request feature names
+  --feature-refs <refs>  comma-separated: view:feature, view@2:feature, request feature names
   --time-column <name>   label-time column (default ts)
   --as-served            join on created_at: what the online store could have served at t
                          (the conditional-write winner among rows created by t; TTL on as_of)
   --rebuild <id>         rebuild a recorded training set from its stored labels and snapshots
   --out <file>           output Parquet file
-  -d, --definitions <path>  definitions module, for request-feature functions
-                         (default KFS_FEATURES or examples/features.ts)
+${FEATURES_HELP}
+                         (for request-feature functions)
+  -d, --definitions <path>  deprecated spelling of --features <path> (still works, with a warning)
   --json                 print the result as JSON
+
+--features means the definitions module here as in every other command. Until kfs 0.2 a
+--features value that is no file or folder is still read as feature references, with a warning
+to use --feature-refs.
 
 Examples:
   kfs training-set --labels labels.csv --service fraud_model --out fraud.parquet
-  kfs training-set --labels labels.parquet --features user_clicks:count_1h,item_clicks:count_1d --out recs.parquet
+  kfs training-set --labels labels.parquet --feature-refs user_clicks:count_1h,item_clicks:count_1d --out recs.parquet
   kfs training-set --labels labels.csv --service fraud_model --as-served --out served.parquet --json
   kfs training-set --rebuild 3f9a0c1d2e4b5a69 --out fraud-again.parquet
 `,
   options: {
     labels: { type: 'string', kind: 'input-file' },
     service: { type: 'string', kind: 'name' },
-    features: { type: 'string', kind: 'names' },
+    'feature-refs': { type: 'string', kind: 'names' },
+    // A module path, or (deprecated) feature references: told apart in featureFlags below.
+    features: { type: 'string', kind: 'text', short: 'f' },
     'time-column': { type: 'string', kind: 'text' },
     'as-served': { type: 'boolean' },
     rebuild: { type: 'string', kind: 'hex-id' },
@@ -73,7 +84,7 @@ Examples:
     const rebuild = stringOption(args, 'rebuild')
     const labels = stringOption(args, 'labels')
     const service = stringOption(args, 'service')
-    const features = listOption(args, 'features')
+    const { refs: features, refsFlag, modulePath } = featureFlags(args, ctx)
     const timeColumn = stringOption(args, 'time-column')
     if (
       rebuild !== undefined &&
@@ -88,26 +99,29 @@ Examples:
     if (rebuild === undefined) {
       if (labels === undefined) throw new UsageError('--labels <file> is required (or --rebuild <id>)')
       if ((service === undefined) === (features === undefined))
-        throw new UsageError('give exactly one of --service <name> or --features <refs>')
+        throw new UsageError('give exactly one of --service <name> or --feature-refs <refs>')
       if (!/\.(csv|parquet)$/i.test(labels)) throw new UsageError(`--labels: ${labels} is neither .csv nor .parquet`)
     }
     const store = await ctx.openObjectStore()
     const { registry } = await openRegistry(ctx)
-    const definitionsPath = stringOption(args, 'definitions') ?? ctx.config().featuresModule
+    const definitionsPath = modulePath ?? ctx.config().featuresModule
     const set = await loadDefinitions(definitionsPath, { cwd: ctx.cwd, known: await registry.known() })
     const offline = { parquetWorker: ctx.config().parquetWorker }
     const adapters = trainingAdapters(createOfflineStore(store, offline), offline)
     const deps = { store, registry, ...adapters, clock: ctx.clock, requestFeatures: set.requestFeatures }
     const startedMs = ctx.clock.nowMs()
+    const progress = progressFor(ctx)
     let result: TrainingSetResult
     if (rebuild !== undefined) {
       if (!(await listTrainingSets(store)).includes(rebuild))
         throw new UsageError(`--rebuild: no training set ${rebuild} in the registry`)
-      result = await rebuildTrainingSet({ ...deps, id: rebuild, output })
+      progress.ticking(`rebuilding training set ${rebuild}…`)
+      result = await rebuildTrainingSet({ ...deps, id: rebuild, output }).finally(() => progress.done())
     } else {
       const selection = service ?? features!
-      await checkSelection(registry, selection, set.requestFeatures)
+      await checkSelection(registry, selection, set.requestFeatures, refsFlag)
       await checkLabels(adapters.parquet, labels!, timeColumn ?? 'ts')
+      progress.ticking(`building the training set: joining ${labels} with the offline tables…`)
       result = await createTrainingSet({
         ...deps,
         labels: { path: labels! },
@@ -115,7 +129,7 @@ Examples:
         asServed: flagOption(args, 'as-served'),
         output,
         ...(timeColumn === undefined ? {} : { timeColumn }),
-      })
+      }).finally(() => progress.done())
     }
     const seconds = (ctx.clock.nowMs() - startedMs) / 1000
     const { record } = result
@@ -134,17 +148,45 @@ Examples:
   },
 }
 
+/**
+ * `--feature-refs` names feature references and `-f, --features` the definitions module, as in
+ * every other command. The old spellings still work with a warning on stderr: `--features <refs>`
+ * (a value that is no file or folder) and `-d, --definitions <path>`.
+ */
+function featureFlags(args: ParsedArgs, ctx: CommandContext): { refs: readonly string[] | undefined; refsFlag: string; modulePath: string | undefined } {
+  const warn = (text: string): void => ctx.err(`kfs training-set: warning: ${text}\n`)
+  let refs = listOption(args, 'feature-refs')
+  let refsFlag = '--feature-refs'
+  let modulePath = stringOption(args, 'definitions')
+  if (modulePath !== undefined) warn('-d/--definitions is deprecated: name the definitions module with -f/--features, as in every other command')
+  const features = stringOption(args, 'features')
+  if (features !== undefined) {
+    const path = isAbsolute(features) ? features : resolve(ctx.cwd, features)
+    if (existsSync(path)) {
+      if (modulePath !== undefined) throw new UsageError('give the definitions module once: --features <path> (--definitions is its old spelling)')
+      modulePath = path
+    } else {
+      if (refs !== undefined) throw new UsageError(`--features: ${path} does not exist (feature references go in --feature-refs, given already)`)
+      refs = parseOptionValue('features', 'names', features, { cwd: ctx.cwd, nowMs: ctx.clock.nowMs() }) as readonly string[]
+      refsFlag = '--features'
+      warn('--features <refs> is deprecated: name feature references with --feature-refs (--features names the definitions module, as in every other command)')
+    }
+  }
+  return { refs, refsFlag, modulePath }
+}
+
 /** The service or feature references must name what the registry has: otherwise a usage error. */
 async function checkSelection(
   registry: Registry,
   selection: string | readonly string[],
   requestFeatures: readonly RequestFeatureDef[],
+  refsFlag: string,
 ): Promise<void> {
   try {
     await planTrainingSet(registry, typeof selection === 'string' ? { service: selection } : { refs: selection }, requestFeatures)
   } catch (err: unknown) {
     if (err instanceof FeatureStoreError && err.code === 'NOT_FOUND')
-      throw new UsageError(`${typeof selection === 'string' ? '--service' : '--features'}: ${err.message}`)
+      throw new UsageError(`${typeof selection === 'string' ? '--service' : refsFlag}: ${err.message}`)
     throw err
   }
 }

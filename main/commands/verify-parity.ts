@@ -8,6 +8,7 @@ import { createRuntime } from '../runtime.ts'
 import { listOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { publishedViews, viewsWith } from './live-views.ts'
+import { progressFor } from './progress.ts'
 import { DEFAULT_GROUP } from './run.ts'
 
 export const verifyParityCommand: Command = {
@@ -47,7 +48,9 @@ Examples:
       )
       await requireCheckpoints(runtime.store, groupId, args.values.group !== undefined)
       const reports = []
-      for (const view of views) {
+      const progress = progressFor(ctx)
+      for (const [i, view] of views.entries()) {
+        progress.ticking(`verifying ${view.name} (${i + 1}/${views.length}): replaying its archive…`)
         const report = await verifyParity({
           offline: runtime.offline,
           decoder: runtime.decoderFor(view.source),
@@ -55,6 +58,7 @@ Examples:
           groupId,
           scratch: new MemoryObjectStore(),
         })
+        progress.done()
         // Zero rows on both sides proves nothing: "checked nothing" is a failure, not a match.
         const checked = report.liveRows + report.replayRows > 0
         reports.push({ ...report, ok: report.ok && checked, checked })

@@ -85,6 +85,7 @@ void describe('kfs help is accurate', () => {
         ['registry', 'list'],
         ['registry', 'lineage', 'clicks'],
         ['run', '--views', 'user_purchases', '--until-caught-up'],
+        ['dead-letters', 'list'],
         ['verify-parity', '--views', 'user_purchases', '--json'],
         ['replay', '--online-from-offline'],
         ['compact'],
