@@ -15,6 +15,7 @@ import type { DeadLetter, DeadLetterReason, RecordOrigin } from '../ports/dead-l
 import type { SourceRecord } from '../ports/source.ts'
 import type { OfflineFeatureRow } from '../ports/offline.ts'
 import { REKEY_HEADERS } from './rekey-stage.ts'
+import { isRekeyedSource } from './plan-sources.ts'
 
 export interface ProcessedRows {
   readonly rows: OfflineFeatureRow[]
@@ -128,7 +129,9 @@ export class PartitionProcessor {
  * topic —, so a producer cannot forge the origin of a record on the source topic.
  */
 export function originOf(topic: string, source: SourceDef, record: SourceRecord): RecordOrigin | undefined {
-  if (topic === source.topic) return undefined
+  // The engine runs a re-keyed view on the internal topic's own source (rekeyedSource): its topic
+  // is the topic read, and it is internal all the same.
+  if (topic === source.topic && !isRekeyedSource(source)) return undefined
   const originTopic = record.headers[REKEY_HEADERS.topic]
   const partition = Number(record.headers[REKEY_HEADERS.partition])
   const offset = record.headers[REKEY_HEADERS.offset]

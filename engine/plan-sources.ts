@@ -70,6 +70,14 @@ export function rekeyedSource(source: SourceDef, entity: EntityDef, options: Rek
   }
 }
 
+/**
+ * True for a source made by rekeyedSource: its name carries `.by-<entity>`, which a declared
+ * source's name (lower_snake_case, features/validate.ts) cannot.
+ */
+export function isRekeyedSource(source: SourceDef): boolean {
+  return source.keyedBy !== undefined && source.name.endsWith(`.by-${source.keyedBy}`)
+}
+
 /** The view as the engine runs it: reading its declared topic, or the internal topic that re-keys it. */
 export function consumedView(view: FeatureViewDef, options: RekeyOptions = {}): FeatureViewDef {
   if (isKeyedForView(view)) return view

@@ -10,6 +10,7 @@ import { thrownText } from '../../../operators/task/output.ts'
 import { DEAD_LETTER_HEADERS, deadLetterRecords } from '../../../engine/dead-letter-topic.ts'
 import { PartitionProcessor } from '../../../engine/partition-processor.ts'
 import { REKEY_HEADERS } from '../../../engine/rekey-stage.ts'
+import { consumedView } from '../../../engine/plan-sources.ts'
 import type { LogRecord } from '../../../ports/event-log.ts'
 import { testEntity, testSource, testView } from '../operators/defs.ts'
 
@@ -18,12 +19,12 @@ const view = testView({ source, entity: testEntity(['item']), features: [{ op: '
 const INTERNAL = 'kfs.clicks.by-item'
 const origin = { [REKEY_HEADERS.topic]: 'clicks', [REKEY_HEADERS.partition]: '2', [REKEY_HEADERS.offset]: '9000000000000000001' }
 
-function letterOf(topic: string, headers: Record<string, string>) {
+function letterOf(topic: string, headers: Record<string, string>, read = source, runView = view) {
   const processor = new PartitionProcessor({
     topic,
     partition: 5,
-    source,
-    task: createPartitionTask({ views: [view], source }),
+    source: read,
+    task: createPartitionTask({ views: [runView], source: read }),
     nextOffset: '0',
   })
   const record: LogRecord = { topic, partition: 5, offset: '7', key: null, value: new Uint8Array([1]), timestampMs: 0, headers }
@@ -54,6 +55,14 @@ void describe('engine > dead letter origin', () => {
       [DEAD_LETTER_HEADERS.originPartition]: '2',
       [DEAD_LETTER_HEADERS.originOffset]: '9000000000000000001',
     })
+  })
+
+  void test('as the live engine runs a re-keyed view (its own source is the internal topic), letters carry the origin', () => {
+    const running = consumedView(view)
+    assert.notEqual(running.source.topic, source.topic)
+    const letter = letterOf(running.source.topic, origin, running.source, running)
+    assert.equal(letter.topic, running.source.topic)
+    assert.deepEqual(letter.origin, { topic: 'clicks', partition: 2, offset: '9000000000000000001' })
   })
 
   void test('origin headers on the source topic itself are not trusted (a producer could forge them)', () => {
