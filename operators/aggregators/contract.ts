@@ -103,6 +103,18 @@ export function scalarTypeOf(kind: FieldKind | undefined): 'long' | 'double' | '
   return kind === 'long' || kind === 'double' || kind === 'string' ? kind : 'string'
 }
 
+/** A size parameter (`n`, `k`): a whole number from 1 to `max`; the error shows `example` in use. */
+export function sizeParam(op: string, name: string, max: number, doc: string, example: number): ParamSpec {
+  return {
+    name,
+    doc,
+    problem: (v, field) =>
+      Number.isInteger(v) && (v as number) >= 1 && (v as number) <= max
+        ? undefined
+        : `${op} needs ${name}, a whole number from 1 to ${max}, e.g. { op: '${op}', field: '${field}', ${name}: ${example} }`,
+  }
+}
+
 /** One output, named after the op, of a type fixed or derived from the field kind. */
 export function mainOutput(type: FeatureValueType | ((kind: FieldKind | undefined) => FeatureValueType)): AggregationOutput {
   return { name: 'value', suffix: '', type: typeof type === 'function' ? type : () => type }

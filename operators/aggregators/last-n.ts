@@ -17,7 +17,7 @@
 import { InvariantViolation } from '../../core/errors.ts'
 import type { FeatureValue } from '../../features/types.ts'
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
-import { defineAggregation, mainOutput, scalarTypeOf, single } from './contract.ts'
+import { defineAggregation, mainOutput, scalarTypeOf, single, sizeParam } from './contract.ts'
 import { SCALARS } from './input-check.ts'
 import { compareEventOrder, readScalar, writeScalar, type AggInput, type Aggregator } from './types.ts'
 
@@ -139,16 +139,7 @@ export const lastN = defineAggregation({
   summary: "the N latest values, newest first, as a list of the field's type; empty → []",
   field: 'required',
   fields: 'scalar',
-  params: [
-    {
-      name: 'n',
-      doc: `how many values to keep (1 to ${MAX_LAST_N})`,
-      problem: (v, field) =>
-        Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_LAST_N
-          ? undefined
-          : `last_n needs n, a whole number from 1 to ${MAX_LAST_N}, e.g. { op: 'last_n', field: '${field}', n: 10 }`,
-    },
-  ],
+  params: [sizeParam('last_n', 'n', MAX_LAST_N, `how many values to keep (1 to ${MAX_LAST_N})`, 10)],
   outputs: [mainOutput((kind) => `${scalarTypeOf(kind)}[]`)],
   label: () => 'last_n',
   compute: (p: { readonly n: number }) => single(lastNKernel(p.n)),

@@ -23,7 +23,7 @@
  */
 import { InvariantViolation } from '../../core/errors.ts'
 import type { FeatureValue } from '../../features/types.ts'
-import { defineAggregation, scalarTypeOf, type Computation } from './contract.ts'
+import { defineAggregation, scalarTypeOf, sizeParam, type Computation } from './contract.ts'
 import { SCALARS } from './input-check.ts'
 import { readScalar, writeScalar, type AggInput, type Aggregator } from './types.ts'
 
@@ -168,16 +168,7 @@ export const topK = defineAggregation({
   summary: 'the k most frequent values (count descending, ties by value) and, as <name>_counts, their counts; empty → []',
   field: 'required',
   fields: 'scalar',
-  params: [
-    {
-      name: 'k',
-      doc: `how many values to report (1 to ${MAX_TOP_K})`,
-      problem: (v, field) =>
-        Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_TOP_K
-          ? undefined
-          : `top_k needs k, a whole number from 1 to ${MAX_TOP_K}, e.g. { op: 'top_k', field: '${field}', k: 5 }`,
-    },
-  ],
+  params: [sizeParam('top_k', 'k', MAX_TOP_K, `how many values to report (1 to ${MAX_TOP_K})`, 5)],
   outputs: [
     { name: 'values', suffix: '', type: (kind) => `${scalarTypeOf(kind)}[]` },
     { name: 'counts', suffix: '_counts', type: () => 'long[]' },
