@@ -11,10 +11,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { commands } from '../../../main/commands/index.ts'
-import { createProcessContext } from '../../../main/commands/context.ts'
 import type { ValueKind } from '../../../main/commands/options.ts'
-import { runCli } from '../../../main/commands/router.ts'
+import { commands } from '../../../main/commands/index.ts'
+import { runKfsInProcess, type CliResult } from '../../support/in-process-cli.ts'
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url))
 const dirs: string[] = []
@@ -27,22 +26,8 @@ after(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
-interface Result {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-async function kfs(args: readonly string[], dataDir: string): Promise<Result> {
-  let stdout = ''
-  let stderr = ''
-  const sink = (append: (t: string) => void) => ({ write: (t: string) => (append(t), true) }) as unknown as NodeJS.WritableStream
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, KFS_DATA_DIR: dataDir, KFS_LOG_LEVEL: 'silent' }
-  const code = await runCli(args, commands, (json) =>
-    createProcessContext({ json, env, cwd: repo, stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) }),
-  )
-  return { code, stdout, stderr }
-}
+type Result = CliResult
+const kfs = runKfsInProcess
 
 /** An expected error: one clear message, never a stack trace or the "unexpected error" of a bug. */
 function assertClean(r: Result, what: string): void {

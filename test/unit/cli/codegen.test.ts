@@ -11,9 +11,7 @@ import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { generateServiceClient } from '../../../main/commands/codegen-template.ts'
-import { commands } from '../../../main/commands/index.ts'
-import { createProcessContext } from '../../../main/commands/context.ts'
-import { runCli } from '../../../main/commands/router.ts'
+import { runKfsInProcess } from '../../support/in-process-cli.ts'
 import { createFeatureCatalog } from '../../../serving/feature-catalog.ts'
 import { allViews, rankingService, spendPerClick } from '../serving/fixtures.ts'
 import { startServer } from '../serving/server-harness.ts'
@@ -28,16 +26,7 @@ after(() => {
   rmSync(dataDir, { recursive: true, force: true })
 })
 
-async function kfs(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const sink = (append: (t: string) => void) => ({ write: (t: string) => (append(t), true) }) as unknown as NodeJS.WritableStream
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, KFS_DATA_DIR: dataDir, KFS_LOG_LEVEL: 'silent' }
-  const code = await runCli(args, commands, (json) =>
-    createProcessContext({ json, env, cwd: repo, stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) }),
-  )
-  return { code, stdout, stderr }
-}
+const kfs = (args: readonly string[]) => runKfsInProcess(args, dataDir)
 
 /** Strict tsc on the given files (no tsconfig: files on the command line); its diagnostics, one per line. */
 function tsc(files: readonly string[]): { code: number; errors: string[] } {

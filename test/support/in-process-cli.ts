@@ -1,0 +1,29 @@
+/**
+ * Runs the CLI's main function in this process (runCli with the real commands and a process
+ * context), capturing what it writes: fast enough for tables of invocations, and the same code
+ * path `bin/kfs.mjs` takes.
+ */
+import { fileURLToPath } from 'node:url'
+import { commands } from '../../main/commands/index.ts'
+import { createProcessContext } from '../../main/commands/context.ts'
+import { runCli } from '../../main/commands/router.ts'
+
+const repo = fileURLToPath(new URL('../../', import.meta.url))
+
+export interface CliResult {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** `kfs <args>` on embedded defaults under `dataDir`, logging silenced. */
+export async function runKfsInProcess(args: readonly string[], dataDir: string): Promise<CliResult> {
+  let stdout = ''
+  let stderr = ''
+  const sink = (append: (t: string) => void) => ({ write: (t: string) => (append(t), true) }) as unknown as NodeJS.WritableStream
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, KFS_DATA_DIR: dataDir, KFS_LOG_LEVEL: 'silent' }
+  const code = await runCli(args, commands, (json) =>
+    createProcessContext({ json, env, cwd: repo, stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) }),
+  )
+  return { code, stdout, stderr }
+}
