@@ -34,7 +34,42 @@ export interface SourceDef {
   /** How far an event time may lie beyond its record's ingestion timestamp (operators/task/event-time-rule.ts). */
   readonly maxFutureSkewMs: number
   readonly description: string
+  /**
+   * Set for a table or changelog source (docs/design.md §11): its records are row changes in the
+   * change envelope (features/change-envelope.ts), and `schema` is that envelope. Absent for event sources.
+   */
+  readonly changes?: ChangeSourceSpec
 }
+
+/** Where a table source's snapshots are read from (`kfs ingest`). */
+export type TableLocation =
+  /** A file, or a folder read as its files in name order; relative paths are from the working directory. */
+  | { readonly format: 'parquet' | 'csv'; readonly path: string }
+  /** An Iceberg table on the configured object store, by its metadata location or catalog name. */
+  | { readonly format: 'iceberg'; readonly table: string }
+
+/** What makes a source a stream of row changes (docs/design.md §11). */
+export interface ChangeSourceSpec {
+  /** `table`: snapshots appended by `kfs ingest`; `changelog`: Debezium-style changes published by a CDC tool. */
+  readonly kind: 'table' | 'changelog'
+  /** The row's Avro record schema: each `before`/`after` image has it. */
+  readonly rowSchema: AvroRecordSchema
+  /** Columns of the row identifying it, in canonical order (the topic's message key). */
+  readonly primaryKey: readonly string[]
+  /** table: the row column holding its event time (epoch ms); it becomes the envelope's `ts_ms`. */
+  readonly rowTimeField?: string
+  /** table: where snapshots are read from. */
+  readonly location?: TableLocation
+  /** How records on the topic are encoded: registry-framed Avro of the envelope, or Debezium JSON. */
+  readonly format: 'avro' | 'json'
+}
+
+/**
+ * How a view over a change source reads it (docs/design.md §11): `attributes` — columns of the
+ * key's current row; `current_state` — invertible aggregations (count, sum, avg) over the rows
+ * currently in each group, retracting a row's old contribution when it changes.
+ */
+export type ChangeViewMode = 'attributes' | 'current_state'
 
 /**
  * The name of an aggregation of the catalog (operators/aggregators/catalog.ts: its contract says
@@ -102,6 +137,8 @@ export interface FeatureViewDef {
   readonly offline: boolean
   /** Absent: `DEFAULT_VALUE_LIMITS` (the builder always sets it; hand-built test views may not). */
   readonly limits?: ValueLimits
+  /** Set exactly when the source is a table or changelog source; absent for event views (their hash is unchanged). */
+  readonly changeMode?: ChangeViewMode
 }
 
 /** `view:feature` — how services, serving requests and training sets name a feature. */
@@ -142,6 +179,11 @@ export interface FeatureRow {
   readonly entityKey: string
   readonly asOfMs: number
   readonly values: readonly FeatureValue[]
+  /**
+   * A tombstone (docs/design.md §11): the key's row was deleted at `asOfMs`; every value is null.
+   * Online the key answers MISSING from then on; a training-set lookup landing on it yields nulls.
+   */
+  readonly deleted?: true
 }
 
 export interface StampedRow extends FeatureRow {

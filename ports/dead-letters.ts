@@ -21,6 +21,12 @@ export type DeadLetterReason =
   | 'invalid_event_time'
   /** A string field that is not valid UTF-8 (a join key with invalid UTF-8 is `invalid_key`). */
   | 'invalid_utf8'
+  /** A change record whose `op` is not one of c, r, u, d, or whose images do not fit it (docs/design.md §11). */
+  | 'unknown_op'
+  /** An update or delete whose `before` image disagrees with the key's current row. */
+  | 'before_mismatch'
+  /** A delete of a key never seen, or a retraction from a group that never saw the row. */
+  | 'unknown_retraction'
 
 /** Where a re-keyed record was first read: the re-key stage's `kfs-source-*` headers. */
 export interface RecordOrigin {

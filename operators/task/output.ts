@@ -12,6 +12,9 @@ export type TaskDeadLetterReason =
   | 'schema_mismatch'
   | 'out_of_range'
   | 'oversize'
+  | 'unknown_op'
+  | 'before_mismatch'
+  | 'unknown_retraction'
 
 export interface TaskDeadLetter {
   readonly offset: string

@@ -33,7 +33,15 @@ export interface TaskEvent {
    */
   readonly ingestionTimeMs?: number
   readonly event: EventRecord
+  /**
+   * Change sources re-keyed for a current-state view (docs/design.md §11): which part of the change
+   * this copy carries to the group it was routed to — `retract` the before image from its group,
+   * `add` the after image to its group; absent: the whole change (both parts, or one group).
+   */
+  readonly role?: ChangeRole
 }
+
+export type ChangeRole = 'retract' | 'add'
 
 export interface PartitionTask {
   readonly views: readonly FeatureViewDef[]

@@ -52,6 +52,9 @@ const REASONS: Record<DeadLetterReason, true> = {
   out_of_range: true,
   invalid_event_time: true,
   invalid_utf8: true,
+  unknown_op: true,
+  before_mismatch: true,
+  unknown_retraction: true,
 }
 export const DEAD_LETTER_REASONS = Object.keys(REASONS) as DeadLetterReason[]
 
