@@ -24,7 +24,7 @@ const confined = [
  */
 const layerDebt = []
 
-const productFolders = ['core', 'features', 'operators', 'ports', 'schemas', 'engine', 'adapters', 'registry', 'serving', 'replay', 'training', 'main']
+const productFolders = ['core', 'features', 'operators', 'ports', 'schemas', 'engine', 'adapters', 'registry', 'serving', 'replay', 'ingest', 'training', 'main']
 
 const ioModules = ['fs', 'fs/promises', 'net', 'http', 'https', 'child_process', 'dgram', 'worker_threads', 'cluster']
   .flatMap((m) => [m, `node:${m}`])

@@ -21,6 +21,12 @@ export const REKEY_HEADERS = {
   topic: 'kfs-source-topic',
   partition: 'kfs-source-partition',
   offset: 'kfs-source-offset',
+  /**
+   * On a change source re-keyed for a current-state view: which part of the change this copy
+   * carries to its group, `retract` or `add` (operators/task/partition-task.ts ChangeRole); absent
+   * when one copy carries both (docs/design.md §11).
+   */
+  role: 'kfs-change-role',
 } as const
 
 export type RekeyOutcome =

@@ -16,9 +16,11 @@ export const LAYERS = {
   registry: ['core', 'features', 'operators', 'ports'],
   serving: ['core', 'features', 'operators', 'ports', 'schemas', 'registry'],
   replay: ['core', 'features', 'operators', 'ports', 'schemas', 'engine', 'registry'],
+  // Table snapshots and changelog files appended to a source's log (kfs ingest).
+  ingest: ['core', 'features', 'operators', 'ports', 'schemas', 'engine', 'registry'],
   training: ['core', 'features', 'operators', 'ports', 'schemas', 'registry', 'serving'],
   // The composition root wires adapters into everything else.
-  main: ['core', 'features', 'operators', 'ports', 'schemas', 'engine', 'adapters', 'registry', 'serving', 'replay', 'training', 'examples'],
+  main: ['core', 'features', 'operators', 'ports', 'schemas', 'engine', 'adapters', 'registry', 'serving', 'replay', 'ingest', 'training', 'examples'],
 }
 
 /**
