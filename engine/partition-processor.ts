@@ -73,7 +73,8 @@ export class PartitionProcessor {
     }
     const partition = this.partition
     for (const row of rows) {
-      target.push({ entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, createdAtMs, origin: { partition, offset, seq: this.#rowIndex++, marker } })
+      const origin = { partition, offset, seq: this.#rowIndex++, marker }
+      target.push(row.deleted ? { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, deleted: true, createdAtMs, origin } : { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, createdAtMs, origin })
     }
   }
 

@@ -19,6 +19,8 @@ export interface OnlineChange {
   readonly asOfMs: number
   /** Every feature of the view by name; null stays null. */
   readonly values: Readonly<Record<string, FeatureValue>>
+  /** A tombstone landed: the key was deleted (docs/design.md §11) and now answers MISSING. */
+  readonly deleted?: true
 }
 
 export type OnlineChangeListener = (change: OnlineChange) => void

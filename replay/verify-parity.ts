@@ -94,7 +94,7 @@ export async function verifyParity(options: VerifyParityOptions): Promise<Parity
         onOutput: (out) => {
           for (const row of out.rows[0] ?? []) {
             const list = replayed.get(row.entityKey) ?? []
-            list.push({ entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values })
+            list.push(row.deleted ? { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, deleted: true } : { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values })
             replayed.set(row.entityKey, list)
             replayRows++
           }
@@ -132,7 +132,8 @@ export async function verifyParity(options: VerifyParityOptions): Promise<Parity
 }
 
 function sameRow(a: FeatureRow, b: FeatureRow): boolean {
-  return a.asOfMs === b.asOfMs && a.values.length === b.values.length && a.values.every((v, i) => sameValue(v, b.values[i]!))
+  // A tombstone (docs/design.md §11) differs from a row of nulls: online one is MISSING, the other PRESENT.
+  return a.asOfMs === b.asOfMs && (a.deleted === true) === (b.deleted === true) && a.values.length === b.values.length && a.values.every((v, i) => sameValue(v, b.values[i]!))
 }
 
 /** Bit for bit: Object.is tells 0 from −0 and NaN from itself equal, as the bytes do. */

@@ -273,6 +273,29 @@ export function runOfflineContract(name: string, makeSubject: () => Promise<Offl
       await assert.rejects(reader.readFeatureRows(view, { snapshotId: '12345' }))
     })
 
+    void test('tombstones of an attribute view (docs/design.md §11) keep their deleted mark; other views have no such column', async () => {
+      const { offline, reopen } = await makeSubject()
+      const attrs: FeatureViewDef = { ...view, name: 'contract_attributes', changeMode: 'attributes', features: view.features.slice(0, 3) }
+      const rows: OfflineFeatureRow[] = [
+        { entityKey: 'u1', asOfMs: T0, createdAtMs: T0 + 1, values: [1, 0.5, 'gold'], origin: { partition: 0, offset: '1', seq: 0, marker: false } },
+        { entityKey: 'u1', asOfMs: T0 + 5, createdAtMs: T0 + 6, values: [null, null, null], deleted: true, origin: { partition: 0, offset: '2', seq: 0, marker: false } },
+        { entityKey: 'u2', asOfMs: T0 + 7, createdAtMs: T0 + 8, values: [null, null, null], origin: { partition: 0, offset: '3', seq: 0, marker: false } },
+      ]
+      const tableId = offline.tableId({ kind: 'feature', view: attrs })
+      await offline.commit(tableId, [await offline.stageFeatureRows(attrs, rows)], {}, {})
+      const read = await reopen().readFeatureRows(attrs)
+      assert.deepEqual(read.get('u1'), [
+        { entityKey: 'u1', asOfMs: T0, values: [1, 0.5, 'gold'] },
+        { entityKey: 'u1', asOfMs: T0 + 5, values: [null, null, null], deleted: true },
+      ])
+      // A row whose values are all null is not a tombstone unless it says so.
+      assert.deepEqual(read.get('u2'), [{ entityKey: 'u2', asOfMs: T0 + 7, values: [null, null, null] }])
+      const pinned = await offline.pinFeatureFiles(attrs, { snapshotId: undefined, tempDir: await tempDir() })
+      const parquet = createParquetCodec()
+      const names = parquet.columnTypes(new Uint8Array(await readFile(pinned.files[0]!))).map((c) => `${c.name}:${c.type}`)
+      assert.deepEqual(names.slice(-2), ['f2:string', 'deleted:boolean'])
+    })
+
     void test('pinFeatureFiles: the snapshot as local Parquet files of the feature-table layout', async () => {
       const { offline } = await makeSubject()
       const firstRows = [featureRow('u1', T0, 1), featureRow('u2', T0 + DAY, 2)]

@@ -82,6 +82,15 @@ export function row(entityKey: string, asOfMs: number, values: StampedRow['value
   return { entityKey, asOfMs, createdAtMs: asOfMs, values }
 }
 
+/** Polls `done` (Redis delivers change notifications asynchronously); fails after 5 s. */
+async function waitUntil(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000
+  while (!done()) {
+    if (Date.now() > deadline) assert.fail('timed out waiting for change notifications')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 export function runOnlineStoreContract(name: string, makeHarness: () => Promise<ContractHarness>): void {
   const stats = view('stats', [feature('count', 'long'), feature('sum', 'double'), feature('last_city', 'string')])
   const names = stats.features.map((f) => f.name)
@@ -120,6 +129,34 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         const [read] = await store.readRows([{ view: stats, entityKey: 'u1', features: names }], t)
         assert.deepEqual(read?.values, [5, 2.5, 'Rome'])
         assert.equal(read?.asOfMs, t)
+      }))
+
+    void test('tombstones (docs/design.md §11): a deleted key answers MISSING, older rows stay out, a newer row revives it', () =>
+      withHarness(async ({ store, nowMs }) => {
+        const t = nowMs()
+        const profile: FeatureViewDef = { ...view('profile', [feature('status', 'string'), feature('limit', 'double')]), changeMode: 'attributes' }
+        const lookup = [{ view: profile, entityKey: 'u1', features: ['limit', 'status'] }]
+        const seen: ChangeLike[] = []
+        const stop = await store.subscribeChanges([profile], (c) => seen.push(c))
+        await store.writeRows(profile, [row('u1', t - 10, ['gold', 500])])
+        assert.deepEqual(await store.writeRows(profile, [{ ...row('u1', t - 5, [null, null]), deleted: true }]), { written: 1, stale: 0 })
+        assert.deepEqual((await store.readRows(lookup, t))[0], { status: 'MISSING', asOfMs: null, values: [null, null] })
+        // A stale change (older than the delete) must not resurrect the key.
+        assert.deepEqual(await store.writeRows(profile, [row('u1', t - 8, ['silver', 100])]), { written: 0, stale: 1 })
+        assert.equal((await store.readRows(lookup, t))[0]?.status, 'MISSING')
+        // Re-deleting at the same as_of is an idempotent no-op.
+        assert.deepEqual(await store.writeRows(profile, [{ ...row('u1', t - 5, [null, null]), deleted: true }]), { written: 0, stale: 1 })
+        await store.writeRows(profile, [row('u1', t - 1, ['new', 1])])
+        assert.deepEqual((await store.readRows(lookup, t))[0], { status: 'PRESENT', asOfMs: t - 1, values: [1, 'new'] })
+        await waitUntil(() => seen.length >= 3)
+        await stop()
+        assert.deepEqual(
+          seen.map((c) => [c.asOfMs, (c as { deleted?: true }).deleted === true]),
+          [[t - 10, false], [t - 5, true], [t - 1, false]],
+        )
+        // A tombstone must be all nulls, and only attribute views have them.
+        await assert.rejects(store.writeRows(profile, [{ ...row('u2', t, ['x', null]), deleted: true }]), /tombstone of profile holds values/)
+        await assert.rejects(store.writeRows(stats, [{ ...row('u2', t, [null, null, null]), deleted: true }]), /tombstone of stats in a view that has no deletes/)
       }))
 
     void test('rewriting the same row is a no-op; equal as_of with new values lands', () =>

@@ -17,7 +17,8 @@ export async function readFeatureRowsByEntity(store: ObjectStore, view: FeatureV
     for await (const raw of readRows(table, options)) {
       const row = tableRowToStampedRow(view, raw)
       const list = byEntity.get(row.entityKey) ?? []
-      list.push({ seq: BigInt(raw.seq as bigint), row: { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values.map(unBig) } })
+      const values = row.values.map(unBig)
+      list.push({ seq: BigInt(raw.seq as bigint), row: row.deleted ? { entityKey: row.entityKey, asOfMs: row.asOfMs, values, deleted: true } : { entityKey: row.entityKey, asOfMs: row.asOfMs, values } })
       byEntity.set(row.entityKey, list)
     }
   }

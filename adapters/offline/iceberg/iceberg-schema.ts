@@ -6,7 +6,7 @@
 import { SchemaError } from '../../../core/errors.ts'
 import type { ParquetColumn, ParquetColumnType } from '../parquet/index.ts'
 
-export type IcebergPrimitive = 'string' | 'binary' | 'int' | 'long' | 'double' | 'timestamptz'
+export type IcebergPrimitive = 'string' | 'binary' | 'int' | 'long' | 'double' | 'timestamptz' | 'boolean'
 
 export interface IcebergListType {
   readonly type: 'list'

@@ -5,7 +5,8 @@
  *   1 entity_key string required · 2 as_of timestamptz required · 3 created_at timestamptz required ·
  *   4 seq long optional (archive order of the row's input, so ties on as_of break deterministically,
  *   docs/design.md §9) · 5… one column per feature in view order (long/double/string or list<…> with
- *   required elements); element ids follow the top-level ids, as Java assigns them.
+ *   required elements); element ids follow the top-level ids, as Java assigns them · attribute views
+ *   only (docs/design.md §11): `deleted` boolean optional, true on tombstone rows, after every other id.
  *
  * Raw archive table (one per source topic), partitioned by `identity(partition)` → column
  * `kafka_partition`:
@@ -33,7 +34,16 @@ const FEATURE_BASE_COLUMNS = ['entity_key', 'as_of', 'created_at', 'seq'] as con
 
 const ELEMENT_OF: Partial<Record<FeatureValueType, IcebergPrimitive>> = { 'long[]': 'long', 'double[]': 'double', 'string[]': 'string' }
 
-export function featureTableSchema(view: Pick<FeatureViewDef, 'features'>): IcebergSchema {
+/** The feature-table column marking tombstones; only attribute views (their rows can be deletes) have it. */
+export const DELETED_COLUMN = 'deleted'
+
+type TableView = Pick<FeatureViewDef, 'features' | 'changeMode'>
+
+function hasDeletedColumn(view: TableView): boolean {
+  return view.changeMode === 'attributes'
+}
+
+export function featureTableSchema(view: TableView): IcebergSchema {
   const fields: IcebergField[] = [
     { id: 1, name: 'entity_key', required: true, type: 'string' },
     { id: 2, name: 'as_of', required: true, type: 'timestamptz' },
@@ -51,6 +61,10 @@ export function featureTableSchema(view: Pick<FeatureViewDef, 'features'>): Iceb
         : { id, name: f.name, required: false, type: { type: 'list', 'element-id': nextElementId++, 'element-required': true, element } },
     )
   })
+  if (hasDeletedColumn(view)) {
+    if (view.features.some((f) => f.name === DELETED_COLUMN)) throw new SchemaError('SCHEMA_INCOMPATIBLE', `feature name ${DELETED_COLUMN} is reserved in attribute views`)
+    fields.push({ id: nextElementId++, name: DELETED_COLUMN, required: false, type: 'boolean' })
+  }
   return { type: 'struct', 'schema-id': 0, fields }
 }
 
@@ -58,16 +72,17 @@ export function featureTablePartitionSpec(schema: IcebergSchema): PartitionSpec 
   return dayPartitionSpec(schema, 'as_of')
 }
 
-export function featureRowToTableRow(view: Pick<FeatureViewDef, 'features'>, row: StampedRow, seq?: number | bigint): TableRow {
+export function featureRowToTableRow(view: TableView, row: StampedRow, seq?: number | bigint): TableRow {
   if (row.values.length !== view.features.length) throw new SchemaError('SCHEMA_INCOMPATIBLE', 'feature row has the wrong number of values')
   const out: Record<string, unknown> = { entity_key: row.entityKey, as_of: row.asOfMs, created_at: row.createdAtMs, seq: seq ?? null }
   const features = view.features
   for (let i = 0; i < features.length; i++) out[features[i]!.name] = row.values[i] ?? null
+  if (hasDeletedColumn(view)) out[DELETED_COLUMN] = row.deleted === true ? true : null
   return out
 }
 
 /** `featureRowToTableRow` for many rows at once, as columns (data-file-writer.ts). */
-export function featureRowsToColumns<R extends StampedRow>(view: Pick<FeatureViewDef, 'features'>, rows: readonly R[], seqOf: (row: R) => number | bigint): ColumnarRows {
+export function featureRowsToColumns<R extends StampedRow>(view: TableView, rows: readonly R[], seqOf: (row: R) => number | bigint): ColumnarRows {
   const features = view.features
   const entityKeys = new Array<string>(rows.length)
   const asOf = new Array<number>(rows.length)
@@ -85,15 +100,17 @@ export function featureRowsToColumns<R extends StampedRow>(view: Pick<FeatureVie
   }
   const columns: Record<string, readonly unknown[]> = { entity_key: entityKeys, as_of: asOf, created_at: createdAt, seq }
   for (let f = 0; f < features.length; f++) columns[features[f]!.name] = values[f]!
+  if (hasDeletedColumn(view)) columns[DELETED_COLUMN] = rows.map((r) => (r.deleted === true ? true : null))
   return { rowCount: rows.length, columns }
 }
 
-export function tableRowToStampedRow(view: Pick<FeatureViewDef, 'features'>, row: Readonly<Record<string, unknown>>): StampedRow {
+export function tableRowToStampedRow(view: TableView, row: Readonly<Record<string, unknown>>): StampedRow {
   return {
     entityKey: row.entity_key as string,
     asOfMs: row.as_of as number,
     createdAtMs: row.created_at as number,
     values: view.features.map((f) => (row[f.name] ?? null) as FeatureValue),
+    ...(hasDeletedColumn(view) && row[DELETED_COLUMN] === true ? { deleted: true as const } : {}),
   }
 }
 

@@ -15,6 +15,7 @@ import { SinkWriteError, SourceError } from '../../../core/errors.ts'
 import type { FeatureValue, FeatureValueType, FeatureViewDef, StampedRow } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
 import { decodeValue, encodeValue } from '../redis/value-codec.ts'
+import { DELETED_FIELD } from '../redis/row-layout.ts'
 import { coalesceRows, missingRead, statusOf, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
 
 interface StoredRow {
@@ -85,7 +86,7 @@ export class EmbeddedOnlineStore implements OnlineStore {
       if (listeners) {
         const values: Record<string, FeatureValue> = {}
         view.features.forEach((f, i) => (values[f.name] = row.values[i] ?? null))
-        const change = { view: view.name, version: view.version, entityKey: row.entityKey, asOfMs: row.asOfMs, values }
+        const change = { view: view.name, version: view.version, entityKey: row.entityKey, asOfMs: row.asOfMs, values, ...(row.deleted ? { deleted: true as const } : {}) }
         for (const l of listeners) {
           // A subscriber's failure is its own; it must not fail the write that already landed.
           try {
@@ -114,7 +115,8 @@ export class EmbeddedOnlineStore implements OnlineStore {
         return def.type
       })
       const stored = this.#live(`${viewKey(view)}|${entityKey}`, clockMs)
-      if (!stored) return missingRead(features.length)
+      // A tombstone (docs/design.md §11) answers MISSING; it stays stored so older rows cannot land.
+      if (!stored || stored.fields.has(DELETED_FIELD)) return missingRead(features.length)
       const status = statusOf(stored.asOfMs, view, nowMs)
       const values = status === 'PRESENT' ? features.map((f, i) => decodeValue(stored.fields.get(f), types[i] as FeatureValueType)) : features.map(() => null)
       return { status, asOfMs: stored.asOfMs, values }
@@ -194,6 +196,13 @@ function encodeRow(view: FeatureViewDef, row: StampedRow): Map<string, string> {
   }
   if (!Number.isSafeInteger(row.asOfMs)) throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has a non-integer as_of`, { context: { view: view.name } })
   const fields = new Map<string, string>()
+  if (row.deleted === true) {
+    if (view.changeMode !== 'attributes' || row.values.some((v) => v !== null)) {
+      throw new SinkWriteError('SINK_REJECTED', `tombstone of ${view.name} ${view.changeMode === 'attributes' ? 'holds values' : 'in a view that has no deletes'}`, { context: { view: view.name } })
+    }
+    fields.set(DELETED_FIELD, '1')
+    return fields
+  }
   view.features.forEach((f, i) => {
     const text = encodeValue(row.values[i] ?? null, f.type, view.name, f.name)
     if (text !== undefined) fields.set(f.name, text)

@@ -36,7 +36,7 @@ import { retry } from '../../../core/retry.ts'
 import type { FeatureViewDef, StampedRow } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
 import { coalesceRows, missingRead, statusOf, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
-import { AS_OF_FIELD, checkRow, decodePacked, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
+import { AS_OF_FIELD, DELETED_FIELD, checkRow, decodePacked, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
 import { decodeValue } from './value-codec.ts'
 import { READ_ROWS_SCRIPT } from './read-rows-script.ts'
 import { ROWS_PER_CALL, WRITE_ROWS_SCRIPT } from './write-row-script.ts'
@@ -252,7 +252,9 @@ export class RedisOnlineStore implements OnlineStore {
       for (const f of l.features) {
         if (!layout.types.has(f)) throw new SourceError('NOT_FOUND', `view ${l.view.name} has no feature ${f}`, { context: { view: l.view.name, feature: f } })
       }
-      return { layout, key: rowKey(layout, l.entityKey), features: l.features }
+      // Views that can hold tombstones also fetch the deletion mark, first (row-layout.ts).
+      const fetch = layout.tombstones ? [DELETED_FIELD, ...l.features] : l.features
+      return { layout, key: rowKey(layout, l.entityKey), features: fetch }
     })
     let replies: (string | null)[][]
     try {
@@ -261,7 +263,7 @@ export class RedisOnlineStore implements OnlineStore {
       if (err instanceof FeatureStoreError) throw err
       throw new SourceError('SOURCE_UNAVAILABLE', `online store unavailable: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     }
-    return prepared.map((p, i) => decodeRead(p.layout, p.features, replies[i]!, nowMs))
+    return prepared.map((p, i) => decodeRead(p.layout, lookups[i]!.features, replies[i]!, nowMs))
   }
 
   async #hmgetAll(prepared: readonly { key: string; features: readonly string[] }[]): Promise<(string | null)[][]> {
@@ -319,8 +321,8 @@ export class RedisOnlineStore implements OnlineStore {
       const layout = byChannel.get(channel)
       if (!layout) return
       try {
-        const { key, asOfMs, values } = decodePacked(layout, message)
-        listener({ view: layout.view.name, version: layout.view.version, entityKey: key.slice(layout.keyPrefix.length, -1), asOfMs, values })
+        const { key, asOfMs, values, deleted } = decodePacked(layout, message)
+        listener({ view: layout.view.name, version: layout.view.version, entityKey: key.slice(layout.keyPrefix.length, -1), asOfMs, values, ...(deleted ? { deleted } : {}) })
       } catch (err: unknown) {
         this.#logger.warn({ err, channel }, 'undecodable change notification')
       }
@@ -376,9 +378,12 @@ function chunksBySlot(rows: readonly PackedRow[]): PackedRow[][] {
 function decodeRead(layout: ViewLayout, features: readonly string[], reply: readonly (string | null)[], nowMs: number): OnlineRead {
   const asOfText = reply[0]
   if (asOfText === null || asOfText === undefined) return missingRead(features.length)
+  // A tombstone: the key's row was deleted (docs/design.md §11), so it answers MISSING.
+  if (layout.tombstones && reply[1] !== null && reply[1] !== undefined) return missingRead(features.length)
+  const first = layout.tombstones ? 2 : 1
   const asOfMs = Number(asOfText)
   const status = statusOf(asOfMs, layout.view, nowMs)
   const values =
-    status === 'PRESENT' ? features.map((f, i) => decodeValue(reply[i + 1], layout.types.get(f)!)) : new Array<null>(features.length).fill(null)
+    status === 'PRESENT' ? features.map((f, i) => decodeValue(reply[i + first], layout.types.get(f)!)) : new Array<null>(features.length).fill(null)
   return { status, asOfMs, values }
 }

@@ -16,7 +16,15 @@ export interface ViewLayout {
   readonly channel: string
   readonly ttlArg: string
   readonly types: ReadonlyMap<string, FeatureValueType>
+  /** The view's rows may be tombstones (an attribute view, docs/design.md §11): reads fetch DELETED_FIELD. */
+  readonly tombstones: boolean
 }
+
+/**
+ * Marks a tombstone: the hash keeps `@as_of` (so the conditional write still refuses older rows:
+ * a deleted key cannot be resurrected by a stale change) and `@deleted`, and no feature.
+ */
+export const DELETED_FIELD = '@deleted'
 
 const layouts = new WeakMap<FeatureViewDef, Map<string, ViewLayout>>()
 
@@ -38,6 +46,7 @@ export function viewLayout(view: FeatureViewDef, prefix: string): ViewLayout {
     // Infinity means "never expires"; PEXPIRE wants an integer.
     ttlArg: Number.isFinite(view.ttlMs) ? String(Math.ceil(view.ttlMs)) : '0',
     types: new Map(view.features.map((f) => [f.name, f.type])),
+    tombstones: view.changeMode === 'attributes',
   }
   byPrefix.set(prefix, layout)
   return layout
@@ -58,6 +67,9 @@ export function checkRow(layout: ViewLayout, row: StampedRow): void {
   if (!Number.isSafeInteger(row.asOfMs)) {
     throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has a non-integer as_of`, { context: { view: view.name } })
   }
+  if (row.deleted === true && (!layout.tombstones || row.values.some((v) => v !== null))) {
+    throw new SinkWriteError('SINK_REJECTED', `tombstone of ${view.name} ${layout.tombstones ? 'holds values' : 'in a view that has no deletes'}`, { context: { view: view.name } })
+  }
   for (let i = 0; i < view.features.length; i++) {
     const value = row.values[i] ?? null
     if (value !== null) checkValue(value, view.features[i]!.type, view.name, view.features[i]!.name)
@@ -72,6 +84,7 @@ export function checkRow(layout: ViewLayout, row: StampedRow): void {
 export function packRow(layout: ViewLayout, key: string, row: StampedRow): string {
   const { view } = layout
   const parts = [key.isWellFormed() ? key : key.toWellFormed(), String(row.asOfMs)]
+  if (row.deleted === true) parts.push(DELETED_FIELD, '1')
   for (let i = 0; i < view.features.length; i++) {
     const f = view.features[i]!
     const value = row.values[i] ?? null
@@ -83,15 +96,17 @@ export function packRow(layout: ViewLayout, key: string, row: StampedRow): strin
 }
 
 /** Decodes a row published by the write script (see `packRow`). */
-export function decodePacked(layout: ViewLayout, packed: string): { key: string; asOfMs: number; values: Record<string, FeatureValue> } {
+export function decodePacked(layout: ViewLayout, packed: string): { key: string; asOfMs: number; values: Record<string, FeatureValue>; deleted?: true } {
   const parts = JSON.parse(packed) as string[]
   const values: Record<string, FeatureValue> = {}
   for (const f of layout.view.features) values[f.name] = null
+  let deleted = false
   for (let i = 2; i + 1 < parts.length; i += 2) {
+    if (parts[i] === DELETED_FIELD) deleted = true
     const type = layout.types.get(parts[i]!)
     if (type) values[parts[i]!] = decodeValue(parts[i + 1], type)
   }
-  return { key: parts[0]!, asOfMs: Number(parts[1]), values }
+  return { key: parts[0]!, asOfMs: Number(parts[1]), values, ...(deleted ? { deleted: true as const } : {}) }
 }
 
 export { AS_OF_FIELD }
