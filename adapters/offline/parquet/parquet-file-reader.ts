@@ -27,8 +27,9 @@ export interface ParquetBatch {
 
 /** The kfs column type an Arrow type reads back as (see parquet-schema.ts). */
 function columnTypeOf(type: arrow.DataType): ParquetColumnType | undefined {
-  if (arrow.DataType.isUtf8(type)) return 'string'
-  if (arrow.DataType.isBinary(type)) return 'binary'
+  // pyarrow (PyIceberg) stores strings and binaries as the Large variants (64-bit offsets).
+  if (arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type)) return 'string'
+  if (arrow.DataType.isBinary(type) || arrow.DataType.isLargeBinary(type)) return 'binary'
   if (arrow.DataType.isBool(type)) return 'boolean'
   if (arrow.DataType.isTimestamp(type)) return 'timestamptz'
   if (arrow.DataType.isInt(type)) return (type as arrow.Int).bitWidth === 64 ? 'long' : 'int'
@@ -63,16 +64,16 @@ function decodeData(data: arrow.Data, column: string, longAs: 'number' | 'bigint
   const out = new Array<unknown>(length)
   const type = data.type
   const base = data.offset + start
-  if (arrow.DataType.isUtf8(type) || arrow.DataType.isBinary(type)) {
-    const offsets = data.valueOffsets as Int32Array
+  if (arrow.DataType.isUtf8(type) || arrow.DataType.isBinary(type) || arrow.DataType.isLargeUtf8(type) || arrow.DataType.isLargeBinary(type)) {
+    const offsets = data.valueOffsets as Int32Array | BigInt64Array
     const bytes = data.values as Uint8Array
-    const isString = arrow.DataType.isUtf8(type)
+    const isString = arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type)
     for (let i = 0; i < length; i++) {
       if (!isValidAt(data, start + i)) {
         out[i] = null
         continue
       }
-      const slice = bytes.subarray(offsets[base + i]!, offsets[base + i + 1]!)
+      const slice = bytes.subarray(Number(offsets[base + i]!), Number(offsets[base + i + 1]!))
       out[i] = isString ? decoder.decode(slice) : slice.slice()
     }
     return out
@@ -90,6 +91,13 @@ function decodeData(data: arrow.Data, column: string, longAs: 'number' | 'bigint
       const ms = unit === arrow.TimeUnit.NANOSECOND ? floorDiv(v, 1_000_000n) : floorDiv(v * US_PER_UNIT[unit]!, 1000n)
       out[i] = Number(ms)
     }
+    return out
+  }
+  if (arrow.DataType.isDate(type)) {
+    // A date reads as the epoch ms of its midnight UTC (ports/table-snapshots.ts); no kfs column type.
+    const values = data.values as Int32Array | BigInt64Array
+    const perUnit = (type as arrow.Date_).unit === arrow.DateUnit.DAY ? 86_400_000 : 1
+    for (let i = 0; i < length; i++) out[i] = isValidAt(data, start + i) ? Number(values[base + i]!) * perUnit : null
     return out
   }
   if (arrow.DataType.isInt(type)) {
