@@ -7,7 +7,8 @@ set -euo pipefail
 PYICEBERG_VERSION=0.12.0
 CACHE_DIR="${KFS_CACHE_DIR:-$HOME/.cache/kfs}"
 VENV="$CACHE_DIR/pyiceberg-venv"
-STAMP="$VENV/.kfs-pyiceberg-$PYICEBERG_VERSION"
+# The stamp names the extras too: a venv made before an extra was added is rebuilt.
+STAMP="$VENV/.kfs-pyiceberg-$PYICEBERG_VERSION-sql"
 
 if [ ! -f "$STAMP" ]; then
   mkdir -p "$CACHE_DIR"
@@ -17,7 +18,7 @@ if [ ! -f "$STAMP" ]; then
   if [ ! -f "$STAMP" ]; then
     rm -rf "$VENV"
     python3 -m venv "$VENV" >&2
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "pyiceberg[pyarrow]==$PYICEBERG_VERSION" >&2
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "pyiceberg[pyarrow,sql-sqlite]==$PYICEBERG_VERSION" >&2
     touch "$STAMP"
   fi
 fi

@@ -176,9 +176,8 @@ function suite(name: string, makeStore: () => Promise<{ store: ObjectStore; scra
 
 before(async () => {
   const { stdout } = await run('bash', [path.join(repo, 'scripts/pyiceberg/ensure-venv.sh')], { maxBuffer: 16 * 1024 * 1024 })
+  // The venv carries PyIceberg's `sql-sqlite` extra: the SQL catalog below needs SQLAlchemy.
   python = stdout.trim()
-  // The SQL catalog needs SQLAlchemy (PyIceberg's `sql-sqlite` extra), which the shared venv lacks.
-  await run(python, ['-c', 'import sqlalchemy']).catch(() => run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', 'sqlalchemy>=2.0.18,<3']))
 })
 
 suite('local', async () => {
