@@ -9,6 +9,8 @@ import { changeEnvelopeSchema } from '../../../features/change-envelope.ts'
 import type { AvroRecordSchema, EntityDef, SourceDef } from '../../../features/types.ts'
 import { rekeyedSource, type RekeyPlan } from '../../../engine/plan-sources.ts'
 import { REKEY_HEADERS, rekeyRecord, rekeyRecords } from '../../../engine/rekey-records.ts'
+import { PartitionProcessor } from '../../../engine/partition-processor.ts'
+import type { PartitionTask, TaskEvent } from '../../../operators/task/partition-task.ts'
 import type { DecodeResult } from '../../../schemas/decoder.ts'
 import type { LogRecord } from '../../../ports/event-log.ts'
 
@@ -139,4 +141,35 @@ void test('an event source keeps its path: the event itself is keyed, headers ke
   const decoded: DecodeResult = { ok: true, event: { region: 'eu', ts: NOW, before: { region: 'us' } }, schemaId: 3 }
   const out = rekeyRecord(events, record('12', { [REKEY_HEADERS.role]: 'add' }), decoded)
   assert.deepEqual(out, { forwards: [{ key: 'eu', value, headers: { [REKEY_HEADERS.role]: 'add', ...origin('12') } }], timeMs: NOW })
+})
+
+/** The roles the processor hands its task, one per record (a task that only records its input). */
+function rolesSeen(topic: string, source: SourceDef, headers: readonly Record<string, string>[]): (TaskEvent['role'] | 'none')[] {
+  const events: TaskEvent[] = []
+  const task: PartitionTask = {
+    views: [],
+    watermarkMs: -Infinity,
+    processEvent: (input) => (events.push(input), { rows: [], deadLetters: [] }),
+    processWatermarkMarker: () => ({ rows: [], deadLetters: [] }),
+    keyCounts: () => [],
+    snapshot: () => new Uint8Array(),
+  }
+  const processor = new PartitionProcessor({ topic, partition: 0, source, task, nextOffset: '0' })
+  const records = headers.map((h, i) => ({ ...record(String(i), h), topic }))
+  processor.processRecords(records, records.map(() => change('u', eu, us)), 0)
+  return events.map((e) => ('role' in e ? e.role : 'none'))
+}
+
+void test('the processor hands the task the role of a copy read from an internal re-key topic', () => {
+  const roles: Record<string, string>[] = [{ [REKEY_HEADERS.role]: 'retract' }, { [REKEY_HEADERS.role]: 'add' }, {}, { [REKEY_HEADERS.role]: 'both' }]
+  assert.deepEqual(rolesSeen(plan.topic, accounts, roles), ['retract', 'add', 'none', 'none'])
+  // As the engine runs a re-keyed view: its own source is the internal topic's.
+  assert.deepEqual(rolesSeen(plan.internalSource.topic, plan.internalSource, roles), ['retract', 'add', 'none', 'none'])
+})
+
+void test('a role header is ignored on the source topic itself, and on any event source', () => {
+  const forged = [{ [REKEY_HEADERS.role]: 'retract' }, { [REKEY_HEADERS.role]: 'add' }]
+  assert.deepEqual(rolesSeen(accounts.topic, accounts, forged), ['none', 'none'])
+  const events = { ...accounts, changes: undefined }
+  assert.deepEqual(rolesSeen(plan.topic, events, forged), ['none', 'none'])
 })
