@@ -84,7 +84,7 @@ function markedPath(value: unknown, path: string): string | undefined {
     return undefined
   }
   for (const [key, item] of Object.entries(value)) {
-    // Below the top level every object is a row (fields `a.b`) or a map (`a{k}`); a map's key may be marked.
+    // Rows and maps both read as `a.b` here (the parsed event no longer says which); only a map key can be marked.
     if (key.includes(MARK)) return `${path} (a map key)`
     const found = markedPath(item, path === '' ? key : `${path}.${key}`)
     if (found !== undefined) return found

@@ -157,7 +157,7 @@ function compile(type: unknown, names: Named, namespace: string | undefined): Co
     }
     default:
       // `{type: 'long', logicalType: 'timestamp-millis'}` and the like: logical types are read as
-      // their underlying type, as avsc-type.ts leaves them unregistered (epoch ms stay numbers).
+      // their underlying type, as avro-type.ts leaves them unregistered (epoch ms stay numbers).
       return compile(kind, names, namespace)
   }
 }
