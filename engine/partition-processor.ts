@@ -8,7 +8,7 @@
  * archive and handed over to live consumption on its own, while other views keep running.
  */
 import type { FeatureRow, FeatureViewDef, SourceDef } from '../features/types.ts'
-import type { PartitionTask } from '../operators/task/partition-task.ts'
+import type { ChangeRole, PartitionTask } from '../operators/task/partition-task.ts'
 import { eventTimeOf, invalidEventTimeDetail } from '../operators/task/event-fields.ts'
 import { invalidUtf8JoinKey, type DecodeResult } from '../schemas/decoder.ts'
 import type { DeadLetter, DeadLetterReason, RecordOrigin } from '../ports/dead-letters.ts'
@@ -102,7 +102,14 @@ export class PartitionProcessor {
           // Like a missing time: the record changes nothing, not even the watermark.
           out.deadLetters.push(deadLetterOf(this, this.source, record, 'invalid_event_time', badTime, this.view.name))
         } else {
-          const output = this.task.processEvent({ offset: record.offset, eventTimeMs: eventTimeOf(rawTime), ingestionTimeMs: record.timestampMs, event: result.event })
+          const role = roleOf(this.topic, this.source, record)
+          const output = this.task.processEvent({
+            offset: record.offset,
+            eventTimeMs: eventTimeOf(rawTime),
+            ingestionTimeMs: record.timestampMs,
+            event: result.event,
+            ...(role !== undefined ? { role } : {}),
+          })
           this.#collect(out.rows, output.rows[0] ?? [], record.offset, false, createdAtMs)
           for (const letter of output.deadLetters) {
             out.deadLetters.push(deadLetterOf(this, this.source, record, letter.reason, letter.detail, letter.view ?? this.view.name))
@@ -130,14 +137,30 @@ export class PartitionProcessor {
  * topic —, so a producer cannot forge the origin of a record on the source topic.
  */
 export function originOf(topic: string, source: SourceDef, record: SourceRecord): RecordOrigin | undefined {
-  // The engine runs a re-keyed view on the internal topic's own source (rekeyedSource): its topic
-  // is the topic read, and it is internal all the same.
-  if (topic === source.topic && !isRekeyedSource(source)) return undefined
+  if (!readsInternalTopic(topic, source)) return undefined
   const originTopic = record.headers[REKEY_HEADERS.topic]
   const partition = Number(record.headers[REKEY_HEADERS.partition])
   const offset = record.headers[REKEY_HEADERS.offset]
   if (originTopic === undefined || offset === undefined || !Number.isSafeInteger(partition) || partition < 0) return undefined
   return { topic: originTopic, partition, offset }
+}
+
+/** True when `topic` is an internal re-key topic, whose `kfs-*` headers only the re-key stage wrote. */
+function readsInternalTopic(topic: string, source: SourceDef): boolean {
+  // The engine runs a re-keyed view on the internal topic's own source (rekeyedSource): its topic
+  // is the topic read, and it is internal all the same.
+  return topic !== source.topic || isRekeyedSource(source)
+}
+
+/**
+ * The part of a change a re-keyed copy carries (`kfs-change-role`, rekey-records.ts), trusted on
+ * the same terms as its origin: only on an internal topic, and only for a change source — the
+ * stage forwards an event source's headers as they came, so there the header may be anyone's.
+ */
+export function roleOf(topic: string, source: SourceDef, record: SourceRecord): ChangeRole | undefined {
+  if (source.changes === undefined || !readsInternalTopic(topic, source)) return undefined
+  const role = record.headers[REKEY_HEADERS.role]
+  return role === 'retract' || role === 'add' ? role : undefined
 }
 
 /** Where a processor or slot reads: a source topic's partition, or an internal topic's. */

@@ -8,12 +8,23 @@
  * events dated beyond `maxFutureSkewMs` after their own timestamp (operators/task/event-time-rule.ts)
  * — the views would refuse those too, and in the merge one such record would hold its partition
  * back until its (far future) time came. The stage applies no view's filter or map.
+ *
+ * A change source (docs/design.md §11) is re-keyed for current-state views, grouped by the view's
+ * entity: a row that moves from one group to another must leave the first and join the second, so
+ * the change goes as a `retract` copy to the group of its before image and an `add` copy to the
+ * group of its after image (header `kfs-change-role`), both with the original bytes; one copy
+ * without a role when both groups are the same or only one image names a group — the view then
+ * reads the whole change, and judges a missing before image itself. A before image names a group
+ * only when it holds every join key: Debezium's default before image of a delete holds only the
+ * primary key.
  */
-import { entityKeyOf, eventTimeOf } from '../operators/task/event-fields.ts'
+import { entityKeyOf, eventTimeOf, type KeyResult } from '../operators/task/event-fields.ts'
 import { isBeyondFutureSkew } from '../operators/task/event-time-rule.ts'
 import { invalidUtf8JoinKey, type DecodeResult } from '../schemas/decoder.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
 import type { LogRecord, ProduceRecord } from '../ports/event-log.ts'
+import type { EntityDef, EventRecord } from '../features/types.ts'
+import type { ChangeRole } from '../operators/task/partition-task.ts'
 import type { RekeyPlan } from './plan-sources.ts'
 
 /** Headers every internal-topic record carries: where it came from. */
@@ -29,9 +40,10 @@ export const REKEY_HEADERS = {
   role: 'kfs-change-role',
 } as const
 
+/** Forwarded: one copy, or a change's two (retract, add); `timeMs` orders them all in the merge. */
 export type RekeyOutcome =
-  | { readonly forward: ProduceRecord; readonly deadLetter?: undefined; readonly timeMs: number | undefined }
-  | { readonly forward?: undefined; readonly deadLetter: DeadLetter; readonly timeMs: undefined }
+  | { readonly forwards: readonly ProduceRecord[]; readonly deadLetter?: undefined; readonly timeMs: number | undefined }
+  | { readonly forwards?: undefined; readonly deadLetter: DeadLetter; readonly timeMs: undefined }
 
 export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeResult): RekeyOutcome {
   const maxFutureSkewMs = plan.source.maxFutureSkewMs
@@ -52,8 +64,8 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
     const badKey = invalidUtf8JoinKey(decoded, plan.entity.joinKeys)
     return badKey === undefined ? letter(decoded.reason, decoded.detail) : letter('invalid_key', `join key ${badKey} is not valid UTF-8`)
   }
-  const key = entityKeyOf(plan.entity, decoded.event)
-  if (!key.ok) return letter(key.reason, key.detail)
+  const route = plan.source.changes ? changeRoute(plan.entity, decoded.event) : entityKeyOf(plan.entity, decoded.event)
+  if (!route.ok) return letter(route.reason, route.detail)
   const timeMs = eventTimeOf(decoded.event[plan.source.eventTimeField])
   if (timeMs !== undefined && isBeyondFutureSkew(timeMs, record.timestampMs, maxFutureSkewMs)) {
     return letter(
@@ -65,19 +77,57 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
   // records stamped long ago would otherwise fall to the internal topic's time retention before
   // the views read it. Views judge the future rule against that later time, so a record the stage
   // let through is never refused there; replay reads the same archived timestamp.
+  const origin = {
+    [REKEY_HEADERS.topic]: record.topic,
+    [REKEY_HEADERS.partition]: String(record.partition),
+    [REKEY_HEADERS.offset]: record.offset,
+  }
+  if (!('copies' in route)) return { forwards: [{ key: route.key, value: record.value, headers: { ...record.headers, ...origin } }], timeMs }
+  // The role header is the stage's to set: one a producer put on the source record is dropped.
+  const { [REKEY_HEADERS.role]: _forged, ...headers } = record.headers
   return {
-    forward: {
-      key: key.key,
+    forwards: route.copies.map(({ key, role }) => ({
+      key,
       value: record.value,
-      headers: {
-        ...record.headers,
-        [REKEY_HEADERS.topic]: record.topic,
-        [REKEY_HEADERS.partition]: String(record.partition),
-        [REKEY_HEADERS.offset]: record.offset,
-      },
-    },
+      headers: { ...headers, ...origin, ...(role !== undefined ? { [REKEY_HEADERS.role]: role } : {}) },
+    })),
     timeMs,
   }
+}
+
+type ChangeRoute =
+  | { readonly ok: true; readonly copies: readonly { readonly key: string; readonly role?: ChangeRole }[] }
+  | { readonly ok: false; readonly reason: DeadLetter['reason']; readonly detail: string }
+
+/** Where a change goes, read from its row images: see the file comment. */
+function changeRoute(entity: EntityDef, envelope: EventRecord): ChangeRoute {
+  const before = imageOf(envelope.before)
+  const after = imageOf(envelope.after)
+  const lacking = before === undefined ? [] : entity.joinKeys.filter((k) => before[k] === undefined || before[k] === null)
+  const retract: KeyResult | undefined = before !== undefined && lacking.length === 0 ? entityKeyOf(entity, before) : undefined
+  const add: KeyResult | undefined = after !== undefined ? entityKeyOf(entity, after) : undefined
+  const from = retract?.ok ? retract.key : undefined
+  const to = add?.ok ? add.key : undefined
+  if (from !== undefined && to !== undefined && from !== to) {
+    return { ok: true, copies: [{ key: from, role: 'retract' }, { key: to, role: 'add' }] }
+  }
+  const key = to ?? from
+  if (key !== undefined) return { ok: true, copies: [{ key }] }
+  if (add !== undefined && !add.ok) return { ok: false, reason: add.reason, detail: `after image: ${add.detail}` }
+  if (retract !== undefined && !retract.ok) return { ok: false, reason: retract.reason, detail: `before image: ${retract.detail}` }
+  const op = typeof envelope.op === 'string' ? `'${envelope.op.slice(0, 20)}'` : typeof envelope.op
+  if (before !== undefined) {
+    return {
+      ok: false,
+      reason: 'missing_key',
+      detail: `op ${op}: the before image lacks join key ${lacking.join(', ')} and there is no after image; re-keying needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
+    }
+  }
+  return { ok: false, reason: 'unknown_op', detail: `op ${op} carries neither a before nor an after image` }
+}
+
+function imageOf(value: unknown): EventRecord | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as EventRecord) : undefined
 }
 
 export interface RekeyedBatch {
@@ -91,7 +141,7 @@ export function rekeyRecords(plan: RekeyPlan, records: readonly LogRecord[], dec
   const out: RekeyedBatch = { records: [], deadLetters: [] }
   records.forEach((record, i) => {
     const outcome = rekeyRecord(plan, record, decoded[i] as DecodeResult)
-    if (outcome.forward) out.records.push(outcome.forward)
+    if (outcome.forwards) out.records.push(...outcome.forwards)
     else out.deadLetters.push(outcome.deadLetter)
   })
   return out

@@ -198,7 +198,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     const next = new Map<number, bigint>()
     for (const { partition, record } of items) {
       const { outcome } = record.value
-      if (outcome.forward) records.push(outcome.forward)
+      if (outcome.forwards) records.push(...outcome.forwards)
       else deadLetters.push(outcome.deadLetter)
       next.set(partition, record.offset + 1n)
     }

@@ -15,6 +15,7 @@ import type { ObjectStore } from '../ports/object-store.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
 import { createDecoder, type Decoder } from '../schemas/decoder.ts'
 import { createEncoder, type Encoder } from '../schemas/encoder.ts'
+import { createChangeJsonDecoder } from '../schemas/change-json-decoder.ts'
 import { EmbeddedSchemaRegistry } from '../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import type { SchemaRegistry } from '../ports/schema-registry.ts'
 import { EmbeddedOnlineStore } from '../adapters/online-store/embedded/embedded-online-store.ts'
@@ -134,7 +135,8 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
         close: async () => {},
       }
     },
-    decoderFor: (source) => createDecoder({ registry: schemas, readerSchema: source.schema }),
+    decoderFor: (source) =>
+      source.changes?.format === 'json' ? createChangeJsonDecoder({ rowSchema: source.changes.rowSchema }) : createDecoder({ registry: schemas, readerSchema: source.schema }),
     encoderFor: (source) => createEncoder({ registry: schemas, subject: `${source.topic}-value`, schema: source.schema }),
     async close() {
       for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'close failed'))

@@ -1,0 +1,175 @@
+/**
+ * Re-keying a change source for a current-state view (docs/design.md §11): a change goes to the
+ * group of its before image (retract) and of its after image (add), one copy without a role when
+ * both are one group or only one image names a group.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { changeEnvelopeSchema } from '../../../features/change-envelope.ts'
+import type { AvroRecordSchema, EntityDef, SourceDef } from '../../../features/types.ts'
+import { rekeyedSource, type RekeyPlan } from '../../../engine/plan-sources.ts'
+import { REKEY_HEADERS, rekeyRecord, rekeyRecords } from '../../../engine/rekey-records.ts'
+import { PartitionProcessor } from '../../../engine/partition-processor.ts'
+import type { PartitionTask, TaskEvent } from '../../../operators/task/partition-task.ts'
+import type { DecodeResult } from '../../../schemas/decoder.ts'
+import type { LogRecord } from '../../../ports/event-log.ts'
+
+const rowSchema: AvroRecordSchema = {
+  type: 'record',
+  name: 'Account',
+  fields: [
+    { name: 'id', type: 'long' },
+    { name: 'region', type: ['null', 'string'], default: null },
+    { name: 'balance', type: 'double' },
+  ],
+}
+const region: EntityDef = { kind: 'entity', name: 'region', joinKeys: ['region'], keyType: 'string', description: 'A sales region' }
+const accounts: SourceDef = {
+  kind: 'source',
+  name: 'accounts',
+  topic: 'accounts',
+  schema: changeEnvelopeSchema(rowSchema),
+  eventTimeField: 'ts_ms',
+  keyedBy: 'account',
+  partitions: 2,
+  outOfOrdernessMs: 0,
+  allowedLatenessMs: 0,
+  idleTimeoutMs: 60_000,
+  maxFutureSkewMs: 60_000,
+  description: 'Accounts (Debezium)',
+  changes: { kind: 'changelog', rowSchema, primaryKey: ['id'], format: 'json' },
+}
+const plan: RekeyPlan = { source: accounts, entity: region, topic: 'kfs.accounts.by-region', internalSource: rekeyedSource(accounts, region), views: [] }
+
+const NOW = 1_700_000_000_000
+const value = new Uint8Array([1, 2, 3])
+function record(offset: string, headers: Record<string, string> = {}): LogRecord {
+  return { topic: 'accounts', partition: 1, offset, key: Buffer.from('7'), value, timestampMs: NOW, headers }
+}
+const origin = (offset: string) => ({ [REKEY_HEADERS.topic]: 'accounts', [REKEY_HEADERS.partition]: '1', [REKEY_HEADERS.offset]: offset })
+function change(op: string, before: Record<string, unknown> | null, after: Record<string, unknown> | null, ts_ms = NOW - 5): DecodeResult {
+  return { ok: true, event: { op, before, after, ts_ms, snapshot: null }, schemaId: 0 }
+}
+const eu = { id: 7, region: 'eu', balance: 1 }
+const us = { id: 7, region: 'us', balance: 2 }
+const keyOnly = { id: 7 }
+
+void test('an insert goes to the group of its after image, one copy without a role', () => {
+  const out = rekeyRecord(plan, record('3'), change('c', null, eu))
+  assert.deepEqual(out, { forwards: [{ key: 'eu', value, headers: origin('3') }], timeMs: NOW - 5 })
+})
+
+void test('an update within one group: one copy without a role', () => {
+  const out = rekeyRecord(plan, record('4'), change('u', eu, { ...eu, balance: 9 }))
+  assert.deepEqual(out.forwards, [{ key: 'eu', value, headers: origin('4') }])
+})
+
+void test('an update moving the row: retract copy to the old group, add copy to the new, same bytes and origin', () => {
+  const out = rekeyRecord(plan, record('5', { trace: 't1' }), change('u', eu, us))
+  assert.deepEqual(out, {
+    forwards: [
+      { key: 'eu', value, headers: { trace: 't1', ...origin('5'), [REKEY_HEADERS.role]: 'retract' } },
+      { key: 'us', value, headers: { trace: 't1', ...origin('5'), [REKEY_HEADERS.role]: 'add' } },
+    ],
+    timeMs: NOW - 5,
+  })
+})
+
+void test('a role header on the source record is the producer\'s forgery: dropped, or replaced by the stage\'s', () => {
+  const one = rekeyRecord(plan, record('6', { [REKEY_HEADERS.role]: 'retract' }), change('c', null, eu))
+  assert.deepEqual(one.forwards, [{ key: 'eu', value, headers: origin('6') }])
+  const two = rekeyRecord(plan, record('6', { [REKEY_HEADERS.role]: 'retract' }), change('u', eu, us))
+  assert.deepEqual(two.forwards?.map((f) => f.headers?.[REKEY_HEADERS.role]), ['retract', 'add'])
+})
+
+void test('an update whose before image lacks the group column (primary key only) goes whole to the after group', () => {
+  const out = rekeyRecord(plan, record('7'), change('u', keyOnly, us))
+  assert.deepEqual(out.forwards, [{ key: 'us', value, headers: origin('7') }])
+  const nullRegion = rekeyRecord(plan, record('7'), change('u', { ...eu, region: null }, us))
+  assert.deepEqual(nullRegion.forwards, [{ key: 'us', value, headers: origin('7') }])
+})
+
+void test('a delete with a full before image goes to its group; with the key only it is dead-lettered missing_key', () => {
+  assert.deepEqual(rekeyRecord(plan, record('8'), change('d', eu, null)).forwards, [{ key: 'eu', value, headers: origin('8') }])
+  const out = rekeyRecord(plan, record('9'), change('d', keyOnly, null))
+  assert.equal(out.forwards, undefined)
+  assert.deepEqual(out.deadLetter, {
+    topic: 'accounts',
+    partition: 1,
+    offset: '9',
+    key: Buffer.from('7'),
+    value,
+    reason: 'missing_key',
+    detail:
+      "re-key by region: op 'd': the before image lacks join key region and there is no after image; re-keying needs full before images (e.g. Postgres REPLICA IDENTITY FULL)",
+  })
+  assert.equal(out.timeMs, undefined)
+})
+
+void test('changes naming no group are dead-lettered with the image at fault', () => {
+  const letter = (decoded: DecodeResult) => {
+    const d = rekeyRecord(plan, record('10'), decoded).deadLetter
+    return d && { reason: d.reason, detail: d.detail }
+  }
+  assert.deepEqual(letter(change('c', null, { id: 7, balance: 1 })), { reason: 'missing_key', detail: 're-key by region: after image: join key region is missing' })
+  assert.deepEqual(letter(change('c', null, { ...eu, region: 3 })), { reason: 'invalid_key', detail: 're-key by region: after image: join key region is not a string' })
+  assert.deepEqual(letter(change('d', { ...eu, region: 3 }, null)), { reason: 'invalid_key', detail: 're-key by region: before image: join key region is not a string' })
+  assert.deepEqual(letter(change('t', null, null)), { reason: 'unknown_op', detail: "re-key by region: op 't' carries neither a before nor an after image" })
+})
+
+void test('the future-skew rule applies to the change\'s ts_ms', () => {
+  const out = rekeyRecord(plan, record('11'), change('u', eu, us, NOW + 60_001))
+  assert.equal(out.deadLetter?.reason, 'future_event_time')
+  assert.equal(rekeyRecord(plan, record('11'), change('u', eu, us, NOW + 60_000)).forwards?.length, 2)
+})
+
+void test('rekeyRecords forwards every copy in source order and collects the dead letters', () => {
+  const out = rekeyRecords(plan, [record('1'), record('2'), record('3')], [change('u', eu, us), change('d', keyOnly, null), change('c', null, us)])
+  assert.deepEqual(
+    out.records.map((r) => [r.key, r.headers?.[REKEY_HEADERS.offset], r.headers?.[REKEY_HEADERS.role]]),
+    [
+      ['eu', '1', 'retract'],
+      ['us', '1', 'add'],
+      ['us', '3', undefined],
+    ],
+  )
+  assert.deepEqual(out.deadLetters.map((d) => d.offset), ['2'])
+})
+
+void test('an event source keeps its path: the event itself is keyed, headers kept as they came', () => {
+  const events: RekeyPlan = { ...plan, source: { ...accounts, changes: undefined, eventTimeField: 'ts' } }
+  const decoded: DecodeResult = { ok: true, event: { region: 'eu', ts: NOW, before: { region: 'us' } }, schemaId: 3 }
+  const out = rekeyRecord(events, record('12', { [REKEY_HEADERS.role]: 'add' }), decoded)
+  assert.deepEqual(out, { forwards: [{ key: 'eu', value, headers: { [REKEY_HEADERS.role]: 'add', ...origin('12') } }], timeMs: NOW })
+})
+
+/** The roles the processor hands its task, one per record (a task that only records its input). */
+function rolesSeen(topic: string, source: SourceDef, headers: readonly Record<string, string>[]): (TaskEvent['role'] | 'none')[] {
+  const events: TaskEvent[] = []
+  const task: PartitionTask = {
+    views: [],
+    watermarkMs: -Infinity,
+    processEvent: (input) => (events.push(input), { rows: [], deadLetters: [] }),
+    processWatermarkMarker: () => ({ rows: [], deadLetters: [] }),
+    keyCounts: () => [],
+    snapshot: () => new Uint8Array(),
+  }
+  const processor = new PartitionProcessor({ topic, partition: 0, source, task, nextOffset: '0' })
+  const records = headers.map((h, i) => ({ ...record(String(i), h), topic }))
+  processor.processRecords(records, records.map(() => change('u', eu, us)), 0)
+  return events.map((e) => ('role' in e ? e.role : 'none'))
+}
+
+void test('the processor hands the task the role of a copy read from an internal re-key topic', () => {
+  const roles: Record<string, string>[] = [{ [REKEY_HEADERS.role]: 'retract' }, { [REKEY_HEADERS.role]: 'add' }, {}, { [REKEY_HEADERS.role]: 'both' }]
+  assert.deepEqual(rolesSeen(plan.topic, accounts, roles), ['retract', 'add', 'none', 'none'])
+  // As the engine runs a re-keyed view: its own source is the internal topic's.
+  assert.deepEqual(rolesSeen(plan.internalSource.topic, plan.internalSource, roles), ['retract', 'add', 'none', 'none'])
+})
+
+void test('a role header is ignored on the source topic itself, and on any event source', () => {
+  const forged = [{ [REKEY_HEADERS.role]: 'retract' }, { [REKEY_HEADERS.role]: 'add' }]
+  assert.deepEqual(rolesSeen(accounts.topic, accounts, forged), ['none', 'none'])
+  const events = { ...accounts, changes: undefined }
+  assert.deepEqual(rolesSeen(plan.topic, events, forged), ['none', 'none'])
+})
