@@ -22,6 +22,11 @@ import { ViewRunner } from './view-runner.ts'
 import { decodeViewState, encodeViewState } from './snapshot.ts'
 import type { TaskDeadLetter, TaskOutput } from './output.ts'
 import { isBeyondFutureSkew } from './event-time-rule.ts'
+import type { ChangeRole, TaskViewRunner } from '../changes/runner.ts'
+import { AttributeRunner } from '../changes/attribute-runner.ts'
+import { CurrentStateRunner } from '../changes/current-state-runner.ts'
+
+export type { ChangeRole } from '../changes/runner.ts'
 
 export interface TaskEvent {
   readonly offset: string
@@ -41,8 +46,6 @@ export interface TaskEvent {
   readonly role?: ChangeRole
 }
 
-export type ChangeRole = 'retract' | 'add'
-
 export interface PartitionTask {
   readonly views: readonly FeatureViewDef[]
   /** Current partition watermark (−Infinity before any record). */
@@ -61,12 +64,56 @@ export interface PartitionTaskOptions {
 }
 
 const MAGIC = [0x4b, 0x46, 0x53, 0x54] // "KFST"
+// Change views' state follows their own layout (operators/changes/); event views' is unchanged.
 const FORMAT_VERSION = 1
+
+/** An event view's ViewRunner behind the task's runner interface (a thin, monomorphic forward). */
+class EventViewRunner implements TaskViewRunner {
+  readonly #runner: ViewRunner
+
+  constructor(runner: ViewRunner) {
+    this.#runner = runner
+  }
+
+  get keyCount(): number {
+    return this.#runner.table.size
+  }
+
+  processEvent(offset: string, eventTimeMs: number, event: EventRecord, rows: FeatureRow[], dead: TaskDeadLetter[]): void {
+    this.#runner.processEvent(offset, eventTimeMs, event, rows, dead)
+  }
+
+  fire(watermarkMs: number, rows: FeatureRow[]): void {
+    this.#runner.fire(watermarkMs, rows)
+  }
+
+  encodeState(w: ByteWriter): void {
+    encodeViewState(this.#runner, w)
+  }
+
+  decodeState(r: ByteReader): void {
+    decodeViewState(this.#runner, r)
+  }
+}
+
+/** The runner of one view: by its change mode (docs/design.md §11); event views are planned (§2). */
+function runnerOf(view: FeatureViewDef, source: SourceDef): TaskViewRunner {
+  switch (view.changeMode) {
+    case 'attributes':
+      return new AttributeRunner(view, source.allowedLatenessMs)
+    case 'current_state':
+      return new CurrentStateRunner(view, source)
+    case undefined:
+      return new EventViewRunner(new ViewRunner(planView(view, source), source.allowedLatenessMs))
+    default:
+      throw new DefinitionError(`view ${view.name}: unknown changeMode ${String(view.changeMode)}`)
+  }
+}
 
 class Task implements PartitionTask {
   readonly views: readonly FeatureViewDef[]
   readonly #source: SourceDef
-  readonly #runners: ViewRunner[]
+  readonly #runners: TaskViewRunner[]
   #watermarkMs = -Infinity
 
   constructor(options: PartitionTaskOptions) {
@@ -76,7 +123,7 @@ class Task implements PartitionTask {
     }
     this.views = views
     this.#source = source
-    this.#runners = views.map((v) => new ViewRunner(planView(v, source), source.allowedLatenessMs))
+    this.#runners = views.map((v) => runnerOf(v, source))
   }
 
   get watermarkMs(): number {
@@ -105,7 +152,7 @@ class Task implements PartitionTask {
       return { rows, deadLetters }
     }
     for (let i = 0; i < this.#runners.length; i++) {
-      ;(this.#runners[i] as ViewRunner).processEvent(input.offset, t, input.event, rows[i] as FeatureRow[], deadLetters)
+      ;(this.#runners[i] as TaskViewRunner).processEvent(input.offset, t, input.event, rows[i] as FeatureRow[], deadLetters, input.role)
     }
     this.#advance(t - this.#source.outOfOrdernessMs, rows)
     return { rows, deadLetters }
@@ -119,16 +166,18 @@ class Task implements PartitionTask {
 
   #advance(candidateMs: number, rows: FeatureRow[][]): void {
     if (candidateMs > this.#watermarkMs) this.#watermarkMs = candidateMs
-    for (let i = 0; i < this.#runners.length; i++) (this.#runners[i] as ViewRunner).fire(this.#watermarkMs, rows[i] as FeatureRow[])
+    for (let i = 0; i < this.#runners.length; i++) (this.#runners[i] as TaskViewRunner).fire(this.#watermarkMs, rows[i] as FeatureRow[])
   }
 
   keyCounts(): number[] {
-    return this.#runners.map((r) => r.table.size)
+    return this.#runners.map((r) => r.keyCount)
   }
 
   /**
-   * Layout: "KFST", u8 version, f64 watermarkMs, uvarint view count, then per view the layout of
-   * snapshot.ts (plan fingerprint, keys in key-byte order with clock, timer, tiles, lifetime).
+   * Layout: "KFST", u8 version, f64 watermarkMs, uvarint view count, then per view its runner's
+   * layout: event views that of snapshot.ts (plan fingerprint, keys in key-byte order with clock,
+   * timer, tiles, lifetime), change views that of operators/changes/ (fingerprint, keys in
+   * key-byte order). Which layout a view has follows from its definition, so none is tagged.
    */
   snapshot(): Uint8Array {
     const w = new ByteWriter(1 << 16)
@@ -136,7 +185,7 @@ class Task implements PartitionTask {
     w.u8(FORMAT_VERSION)
     w.f64(this.#watermarkMs)
     w.uvarint(this.#runners.length)
-    for (const r of this.#runners) encodeViewState(r, w)
+    for (const runner of this.#runners) runner.encodeState(w)
     return w.finish()
   }
 
@@ -148,7 +197,7 @@ class Task implements PartitionTask {
     this.#watermarkMs = r.f64()
     const n = r.uvarint()
     if (n !== this.#runners.length) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot holds ${n} views, the task has ${this.#runners.length}`)
-    for (const runner of this.#runners) decodeViewState(runner, r)
+    for (const runner of this.#runners) runner.decodeState(r)
     if (!r.done) throw new CheckpointError('CHECKPOINT_CORRUPT', 'operator snapshot: trailing bytes')
   }
 }

@@ -1,0 +1,250 @@
+/**
+ * A current-state view over a change source (docs/design.md §11, changeMode 'current_state'):
+ * lifetime count/sum/avg over the rows currently in each group (the view's entity, read from the
+ * row image), e.g. open orders per user.
+ *
+ * A change has up to two parts: retract the before image from its group, add the after image to
+ * its group — each only when the image passes the view's filter. A re-keyed copy carries only its
+ * `role`'s part (docs/design.md §11, re-keying); without a role both. The parts are independent,
+ * so a change split across two tasks does exactly what it does whole. Per group the state is
+ * {c, totals, members by primary key: {t, contribution, or retracted}}:
+ * - a part whose member has t_member > t is superseded (older than the member's version): ignored;
+ * - retract: no live member → unknown_retraction (never a negative count); a before image whose
+ *   contribution differs from the member's → before_mismatch; else the member is retracted at t;
+ * - add: the member (live or not) becomes the after image's contribution at t;
+ * - both parts in one group are one step (one row); a group whose values changed emits a row at
+ *   as_of = max(c, t), retract group first. An emptied group reads count 0, sum 0, avg null — a
+ *   normal row: the group still exists, with nothing in it.
+ * An update or delete without a before image cannot be retracted → unknown_retraction.
+ * fire() forgets retracted members and member-less groups whose time ≤ watermark − allowedLateness
+ * (drop-queue.ts): no accepted change can be superseded by them or find them live.
+ */
+import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
+import { CheckpointError } from '../../core/errors.ts'
+import type { EntityDef, EventRecord, FeatureRow, FeatureViewDef, SourceDef } from '../../features/types.ts'
+import { DEFAULT_VALUE_LIMITS } from '../../features/limits.ts'
+import type { TaskDeadLetter } from '../task/output.ts'
+import { filterAndMap } from '../task/filter-map.ts'
+import { entityKeyOf } from '../task/event-fields.ts'
+import { compareKeyBytes } from '../task/key-order.ts'
+import { rowValuesEqual } from '../task/values-equal.ts'
+import { changeOf } from './change.ts'
+import { DropQueue } from './drop-queue.ts'
+import { primaryKeyEntity } from './row-images.ts'
+import type { ChangeRole, TaskViewRunner } from './runner.ts'
+import {
+  applyContribution, contributionOf, currentStateFeatures, emptyTotals, sameContribution, valuesOf,
+  type Contribution, type CurrentStateFeature, type GroupTotals,
+} from './group-aggregates.ts'
+
+interface Member {
+  t: number
+  /** Null once retracted (kept until droppable: it still supersedes older changes). */
+  contribution: Contribution | null
+}
+
+interface Group {
+  c: number
+  totals: GroupTotals
+  live: number
+  readonly members: Map<string, Member>
+}
+
+/** One part of a change, ready to apply: its group and the image's contribution. */
+interface Part {
+  readonly group: string
+  readonly contribution: Contribution
+}
+
+export class CurrentStateRunner implements TaskViewRunner {
+  readonly view: FeatureViewDef
+  readonly #primaryKey: EntityDef
+  readonly #features: readonly CurrentStateFeature[]
+  readonly #allowedLatenessMs: number
+  readonly #maxStringBytes: number
+  readonly #groups = new Map<string, Group>()
+  readonly #drops = new DropQueue()
+
+  constructor(view: FeatureViewDef, source: SourceDef) {
+    this.view = view
+    this.#primaryKey = primaryKeyEntity(source, view)
+    this.#features = currentStateFeatures(view)
+    this.#allowedLatenessMs = source.allowedLatenessMs
+    this.#maxStringBytes = (view.limits ?? DEFAULT_VALUE_LIMITS).maxStringBytes
+  }
+
+  get keyCount(): number {
+    return this.#groups.size
+  }
+
+  processEvent(offset: string, t: number, event: EventRecord, rows: FeatureRow[], dead: TaskDeadLetter[], role?: ChangeRole): void {
+    const name = this.view.name
+    const result = changeOf(event, this.#primaryKey)
+    if (!result.ok) {
+      dead.push({ offset, reason: result.reason, view: name, detail: result.detail })
+      return
+    }
+    const change = result.change
+    if (change.kind === 'upsert' && change.before === null && event.op === 'u') {
+      dead.push({
+        offset,
+        reason: 'unknown_retraction',
+        view: name,
+        detail: `update of key ${change.key} without a before image: a current-state view must retract the old row, so it needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
+      })
+      return
+    }
+    const retract = role !== 'add' && change.before !== null ? this.#part(offset, change.before, dead) : undefined
+    const add = role !== 'retract' && change.kind === 'upsert' ? this.#part(offset, change.after, dead) : undefined
+    if (retract !== undefined && add !== undefined && retract.group === add.group) {
+      this.#step(offset, t, change.key, retract.group, retract.contribution, add.contribution, rows, dead)
+      return
+    }
+    if (retract !== undefined) this.#step(offset, t, change.key, retract.group, retract.contribution, undefined, rows, dead)
+    if (add !== undefined) this.#step(offset, t, change.key, add.group, undefined, add.contribution, rows, dead)
+  }
+
+  /** The image's group and contribution; undefined when the filter refuses it or it is bad (dead letter pushed). */
+  #part(offset: string, image: EventRecord, dead: TaskDeadLetter[]): Part | undefined {
+    const view = this.view
+    const ev = filterAndMap(view, offset, image, dead)
+    if (ev === undefined) return undefined
+    const key = entityKeyOf(view.entity, ev, view.map !== undefined)
+    if (!key.ok) {
+      dead.push({ offset, reason: key.reason, view: view.name, detail: key.detail })
+      return undefined
+    }
+    const c = contributionOf(this.#features, ev, this.#maxStringBytes)
+    if (!c.ok) {
+      dead.push({ offset, reason: c.reason, view: view.name, detail: c.detail })
+      return undefined
+    }
+    return { group: key.key, contribution: c.value }
+  }
+
+  #step(offset: string, t: number, pk: string, key: string, retract: Contribution | undefined, add: Contribution | undefined, rows: FeatureRow[], dead: TaskDeadLetter[]): void {
+    const features = this.#features
+    let group = this.#groups.get(key)
+    const member = group?.members.get(pk)
+    if (member !== undefined && member.t > t) return
+    let removed: Contribution | undefined
+    if (retract !== undefined) {
+      if (member === undefined || member.contribution === null) {
+        dead.push({ offset, reason: 'unknown_retraction', view: this.view.name, detail: `retraction of row ${pk} from group ${key}, which does not hold it` })
+      } else if (!sameContribution(member.contribution, retract)) {
+        dead.push({ offset, reason: 'before_mismatch', view: this.view.name, detail: `before image of row ${pk} disagrees with what it contributes to group ${key}` })
+      } else removed = member.contribution
+    }
+    if (removed === undefined && add === undefined) return
+    if (group === undefined) {
+      group = { c: t, totals: emptyTotals(features), live: 0, members: new Map() }
+      this.#groups.set(key, group)
+    }
+    const before = valuesOf(group.totals, features)
+    // An add replaces a live member the retract did not remove (a create of a row it holds).
+    const replaced = removed ?? (add !== undefined ? (member?.contribution ?? undefined) : undefined)
+    const next = add ?? null
+    // Equal contributions leave the totals alone: no rounding where nothing changed.
+    if (replaced === undefined || next === null || !sameContribution(replaced, next)) {
+      if (replaced !== undefined) applyContribution(group.totals, features, replaced, -1)
+      if (next !== null) applyContribution(group.totals, features, next, 1)
+    }
+    group.live += (next !== null ? 1 : 0) - (replaced !== undefined ? 1 : 0)
+    if (member === undefined) group.members.set(pk, { t, contribution: next })
+    else {
+      member.t = t
+      member.contribution = next
+    }
+    if (t > group.c) group.c = t
+    if (next === null) this.#drops.push({ atMs: t + this.#allowedLatenessMs, key, member: pk })
+    if (group.live === 0) this.#drops.push({ atMs: group.c + this.#allowedLatenessMs, key, member: undefined })
+    const after = valuesOf(group.totals, features)
+    if (!rowValuesEqual(before, after)) rows.push({ entityKey: key, asOfMs: group.c, values: after })
+  }
+
+  fire(watermarkMs: number): void {
+    const lateness = this.#allowedLatenessMs
+    for (;;) {
+      const due = this.#drops.popDue(watermarkMs)
+      if (due === undefined) return
+      const group = this.#groups.get(due.key)
+      if (group === undefined) continue
+      if (due.member === undefined) {
+        if (group.live === 0 && group.c + lateness <= watermarkMs) this.#groups.delete(due.key)
+        continue
+      }
+      const member = group.members.get(due.member)
+      if (member !== undefined && member.contribution === null && member.t + lateness <= watermarkMs) group.members.delete(due.member)
+    }
+  }
+
+  /**
+   * Layout: str fingerprint, uvarint group count, per group in key-byte order: str key, f64 c,
+   * per feature f64 total and f64 n, uvarint member count, per member in key-byte order: str
+   * primary key, f64 t, u8 live, if live per feature u8 0 (null) | 1 + f64 contribution.
+   * Totals are stored, not recomputed: a restored task continues with the same rounding.
+   */
+  encodeState(w: ByteWriter): void {
+    w.str(this.#fingerprint())
+    const keys = [...this.#groups.keys()].sort(compareKeyBytes)
+    w.uvarint(keys.length)
+    for (const key of keys) {
+      const group = this.#groups.get(key) as Group
+      w.str(key)
+      w.f64(group.c)
+      for (let i = 0; i < this.#features.length; i++) {
+        w.f64(group.totals.total[i] as number)
+        w.f64(group.totals.n[i] as number)
+      }
+      const pks = [...group.members.keys()].sort(compareKeyBytes)
+      w.uvarint(pks.length)
+      for (const pk of pks) {
+        const member = group.members.get(pk) as Member
+        w.str(pk)
+        w.f64(member.t)
+        w.u8(member.contribution === null ? 0 : 1)
+        if (member.contribution === null) continue
+        for (const v of member.contribution) {
+          w.u8(v === null ? 0 : 1)
+          if (v !== null) w.f64(v)
+        }
+      }
+    }
+  }
+
+  decodeState(r: ByteReader): void {
+    if (r.str() !== this.#fingerprint()) {
+      throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${this.view.name} was taken with different features or keys`)
+    }
+    const lateness = this.#allowedLatenessMs
+    const n = r.uvarint()
+    for (let i = 0; i < n; i++) {
+      const key = r.str()
+      if (this.#groups.has(key)) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${this.view.name} repeats a group`)
+      const c = r.f64()
+      const totals = emptyTotals(this.#features)
+      for (let j = 0; j < this.#features.length; j++) {
+        totals.total[j] = r.f64()
+        totals.n[j] = r.f64()
+      }
+      const group: Group = { c, totals, live: 0, members: new Map() }
+      const m = r.uvarint()
+      for (let j = 0; j < m; j++) {
+        const pk = r.str()
+        const t = r.f64()
+        let contribution: (number | null)[] | null = null
+        if (r.u8() === 1) contribution = this.#features.map(() => (r.u8() === 0 ? null : r.f64()))
+        group.members.set(pk, { t, contribution })
+        if (contribution === null) this.#drops.push({ atMs: t + lateness, key, member: pk })
+        else group.live++
+      }
+      if (group.live === 0) this.#drops.push({ atMs: c + lateness, key, member: undefined })
+      this.#groups.set(key, group)
+    }
+  }
+
+  #fingerprint(): string {
+    const e = this.view.entity
+    return JSON.stringify({ mode: 'current_state', key: [e.keyType, ...e.joinKeys], primaryKey: [this.#primaryKey.keyType, ...this.#primaryKey.joinKeys], features: this.#features })
+  }
+}

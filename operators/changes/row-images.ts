@@ -1,0 +1,103 @@
+/**
+ * Reading row images of a change (docs/design.md §11): which entity names a row (its primary key),
+ * whether a before image agrees with the row a key holds, and a column as a feature value.
+ */
+import type { EntityDef, EventRecord, FeatureValue, FeatureViewDef, KeyType, SourceDef } from '../../features/types.ts'
+import { DefinitionError } from '../../core/errors.ts'
+import { utf8Length } from '../aggregators/input-check.ts'
+
+/**
+ * The entity whose join keys are the source's primary-key columns: the view's own entity when it
+ * is the source's `keyedBy` entity on exactly those columns, else one made of the columns, typed
+ * `int` when every column is an Avro int/long (so decoded numbers are valid keys), else `string`.
+ */
+export function primaryKeyEntity(source: SourceDef, view: FeatureViewDef): EntityDef {
+  const spec = source.changes
+  if (spec === undefined) throw new DefinitionError(`view ${view.name}: changeMode needs a table or changelog source; ${source.name} is an event source`)
+  const pk = spec.primaryKey
+  if (pk.length === 0) throw new DefinitionError(`source ${source.name}: a change source needs a primary key`)
+  const e = view.entity
+  if (e.name === source.keyedBy && e.joinKeys.length === pk.length && e.joinKeys.every((k, i) => k === pk[i])) return e
+  const keyType: KeyType = pk.every((col) => isIntegerColumn(spec.rowSchema.fields, col)) ? 'int' : 'string'
+  return { kind: 'entity', name: `${source.name}_primary_key`, joinKeys: pk, keyType, description: `primary key of ${source.name}` }
+}
+
+function isIntegerColumn(fields: readonly unknown[], name: string): boolean {
+  const field = fields.find((f) => typeof f === 'object' && f !== null && (f as { name?: unknown }).name === name) as { type?: unknown } | undefined
+  let type = field?.type
+  if (Array.isArray(type)) {
+    const branches = type.filter((b) => b !== 'null')
+    type = branches.length === 1 ? branches[0] : undefined
+  }
+  if (typeof type === 'object' && type !== null) type = (type as { type?: unknown }).type
+  return type === 'int' || type === 'long'
+}
+
+/**
+ * The first column on which `before` disagrees with `stored`, or undefined. Only the columns the
+ * before image holds count, and a null counts as not held: Debezium's before image of a delete
+ * under a key-only replica identity carries the key and nulls elsewhere, which says nothing.
+ */
+export function disagreeingColumn(before: EventRecord, stored: EventRecord): string | undefined {
+  for (const column of Object.keys(before)) {
+    const v = before[column]
+    if (v === null || v === undefined) continue
+    if (!sameValue(v, stored[column])) return column
+  }
+  return undefined
+}
+
+/**
+ * Decoded-value equality: numbers and longs by value (NaN equals NaN), a timestamp Date and its
+ * epoch milliseconds alike (a restored row holds the number, state-codec.ts), bytes, lists and
+ * records by content.
+ */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (a instanceof Date) return b instanceof Date ? a.getTime() === b.getTime() : typeof b === 'number' && a.getTime() === b
+  if (b instanceof Date) return typeof a === 'number' && a === b.getTime()
+  if (typeof a === 'number' || typeof a === 'bigint') {
+    if (typeof b === 'number' || typeof b === 'bigint') {
+      if (typeof a === 'number' && typeof b === 'number') return Number.isNaN(a) && Number.isNaN(b)
+      // Loose equality compares a long and a double by value.
+      return a == b
+    }
+    return false
+  }
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false
+  if (a instanceof Uint8Array) return b instanceof Uint8Array && a.length === b.length && a.every((x, i) => x === b[i])
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]))
+  if (Array.isArray(b) || b instanceof Uint8Array) return false
+  const ka = Object.keys(a)
+  const rb = b as Record<string, unknown>
+  return ka.length === Object.keys(b).length && ka.every((k) => sameValue((a as Record<string, unknown>)[k], rb[k]))
+}
+
+export type ColumnValue = { readonly ok: true; readonly value: FeatureValue } | { readonly ok: false; readonly reason: 'out_of_range' | 'schema_mismatch' | 'oversize'; readonly detail: string }
+
+/**
+ * A row column as an attribute feature value: long → number (a long beyond ±2^53 is refused,
+ * values are doubles), double and string as they are, timestamp-millis → epoch ms, null/absent →
+ * null. Anything else (boolean, bytes, nested) has no feature value type and is refused.
+ */
+export function attributeValueOf(row: EventRecord, column: string, maxStringBytes: number): ColumnValue {
+  const v = row[column]
+  if (v === null || v === undefined) return { ok: true, value: null }
+  if (typeof v === 'number') return { ok: true, value: v }
+  if (typeof v === 'string') {
+    if (v.length * 3 > maxStringBytes && utf8Length(v) > maxStringBytes) {
+      return { ok: false, reason: 'oversize', detail: `column ${column} is a string of ${utf8Length(v)} UTF-8 bytes, over the view's limit of ${maxStringBytes} (limits.maxStringBytes)` }
+    }
+    return { ok: true, value: v }
+  }
+  if (typeof v === 'bigint') {
+    const n = Number(v)
+    if (Number.isSafeInteger(n)) return { ok: true, value: n }
+    return { ok: false, reason: 'out_of_range', detail: `column ${column} = ${v} is a long beyond ±2^53 (feature values are doubles)` }
+  }
+  if (v instanceof Date) {
+    const n = v.getTime()
+    if (Number.isFinite(n)) return { ok: true, value: n }
+  }
+  return { ok: false, reason: 'schema_mismatch', detail: `column ${column} holds a ${v instanceof Date ? 'invalid Date' : typeof v}, not a long, double or string` }
+}

@@ -1,0 +1,273 @@
+/**
+ * The brute-force oracle for views over change sources (docs/design.md §11), written from the
+ * design text only: it shares no code with operators/changes/ except `changeOf` (reading an
+ * envelope) and `entityKeyOf` (canonical keys). It keeps every applied version of every row
+ * forever and recomputes everything from that history at each change:
+ * - attributes: the key's current version is the applied version with the greatest (t, order);
+ *   its clock the greatest applied t;
+ * - current state: a member's state in a group is its latest applied event there; a group's
+ *   values are recomputed from all its live members, its clock is its greatest applied t.
+ * It never forgets state, so it also checks that the runners' dropping is invisible.
+ */
+import type { EntityDef, EventRecord, FeatureValue, FeatureViewDef } from '../../features/types.ts'
+import { changeOf } from '../../operators/changes/change.ts'
+import { entityKeyOf } from '../../operators/task/event-fields.ts'
+
+export type ChangeStep =
+  | { readonly offset: string; readonly eventTimeMs: number | undefined; readonly event: EventRecord; readonly role?: 'retract' | 'add' }
+  | { readonly marker: number }
+
+export interface ExpectedRow {
+  readonly entityKey: string
+  readonly asOfMs: number
+  readonly values: readonly FeatureValue[]
+  readonly deleted?: true
+  /** Σ|x| of every value ever summed into the row's group: the scale of its rounding error. */
+  readonly scale: number
+}
+
+export interface ExpectedDeadLetter {
+  readonly offset: string
+  readonly reason: string
+  readonly view?: string
+}
+
+export interface ReferenceView {
+  readonly view: FeatureViewDef
+  /** The primary-key entity of the source's rows. */
+  readonly primaryKey: EntityDef
+  readonly maxStringBytes: number
+}
+
+export interface ChangesReferenceResult {
+  /** Rows per view, in emission order. */
+  readonly rows: ExpectedRow[][]
+  readonly dead: ExpectedDeadLetter[]
+}
+
+type Dead = ExpectedDeadLetter[]
+
+/** Filter then map of a row image: the mapped row, 'filtered', or 'failed' (map_failed pushed). */
+function viewImage(view: FeatureViewDef, offset: string, row: EventRecord, dead: Dead): EventRecord | 'filtered' | 'failed' {
+  let out: unknown = row
+  try {
+    if (view.filter !== undefined && view.filter(row) !== true) return 'filtered'
+    if (view.map !== undefined) out = view.map(row)
+  } catch {
+    dead.push({ offset, reason: 'map_failed', view: view.name })
+    return 'failed'
+  }
+  if (typeof out !== 'object' || out === null) {
+    dead.push({ offset, reason: 'map_failed', view: view.name })
+    return 'failed'
+  }
+  return out as EventRecord
+}
+
+function sameScalar(a: unknown, b: unknown): boolean {
+  if (typeof a === 'number' && typeof b === 'number') return a === b || (a !== a && b !== b)
+  if ((typeof a === 'bigint' || typeof a === 'number') && (typeof b === 'bigint' || typeof b === 'number')) return String(a) === String(b)
+  return a === b
+}
+
+function beforeDisagrees(before: EventRecord, current: EventRecord): boolean {
+  return Object.entries(before).some(([k, v]) => v !== null && v !== undefined && !sameScalar(v, current[k]))
+}
+
+const SAFE = 2 ** 53
+
+/** An attribute column: the value, or a dead-letter reason. */
+function columnValue(v: unknown, maxStringBytes: number): { value: FeatureValue } | { reason: string } {
+  if (v === null || v === undefined) return { value: null }
+  if (typeof v === 'number') return { value: v }
+  if (typeof v === 'string') return Buffer.byteLength(v, 'utf8') > maxStringBytes ? { reason: 'oversize' } : { value: v }
+  if (typeof v === 'bigint') return v > -SAFE && v < SAFE ? { value: Number(v) } : { reason: 'out_of_range' }
+  return { reason: 'schema_mismatch' }
+}
+
+interface Version {
+  readonly t: number
+  readonly order: number
+  readonly row: EventRecord | null
+}
+
+class AttributesOracle {
+  readonly #history = new Map<string, Version[]>()
+  readonly #last = new Map<string, ExpectedRow>()
+  constructor(readonly ref: ReferenceView) {}
+
+  step(offset: string, order: number, t: number, event: EventRecord, rows: ExpectedRow[], dead: Dead): void {
+    const { view, maxStringBytes } = this.ref
+    const res = changeOf(event, view.entity)
+    if (!res.ok) return void dead.push({ offset, reason: res.reason, view: view.name })
+    const ch = res.change
+    const history = this.#history.get(ch.key) ?? []
+    let current: Version | undefined
+    for (const v of history) if (current === undefined || v.t > current.t || (v.t === current.t && v.order > current.order)) current = v
+    if (current !== undefined && t < current.t) return
+    const liveRow = current?.row ?? null
+    let row: EventRecord | null = null
+    let values: FeatureValue[] | null = null
+    if (ch.kind === 'delete') {
+      if (liveRow === null) return void dead.push({ offset, reason: 'unknown_retraction', view: view.name })
+      if (beforeDisagrees(ch.before, liveRow)) return void dead.push({ offset, reason: 'before_mismatch', view: view.name })
+    } else {
+      if (ch.before !== null && liveRow !== null && beforeDisagrees(ch.before, liveRow)) return void dead.push({ offset, reason: 'before_mismatch', view: view.name })
+      const image = viewImage(view, offset, ch.after, dead)
+      if (image === 'failed') return
+      if (image !== 'filtered') {
+        values = []
+        for (const f of view.features) {
+          const v = columnValue(image[f.aggregation.field as string], maxStringBytes)
+          if ('reason' in v) return void dead.push({ offset, reason: v.reason, view: view.name })
+          values.push(v.value)
+        }
+      }
+      row = ch.after
+    }
+    history.push({ t, order, row })
+    this.#history.set(ch.key, history)
+    const asOfMs = Math.max(...history.map((v) => v.t))
+    const expected: ExpectedRow = values === null ? { entityKey: ch.key, asOfMs, values: view.features.map(() => null), deleted: true, scale: 0 } : { entityKey: ch.key, asOfMs, values, scale: 0 }
+    const last = this.#last.get(ch.key)
+    if (last !== undefined && last.asOfMs === asOfMs && last.deleted === expected.deleted && sameValues(last.values, expected.values)) return
+    this.#last.set(ch.key, expected)
+    rows.push(expected)
+  }
+}
+
+function sameValues(a: readonly FeatureValue[], b: readonly FeatureValue[]): boolean {
+  return a.length === b.length && a.every((v, i) => sameScalar(v, b[i]))
+}
+
+interface MemberEvent {
+  readonly pk: string
+  readonly t: number
+  readonly order: number
+  /** Undefined: a retraction. */
+  readonly contribution: readonly (number | null)[] | undefined
+}
+
+class CurrentStateOracle {
+  readonly #events = new Map<string, MemberEvent[]>()
+  constructor(readonly ref: ReferenceView) {}
+
+  /** A row image's group and contribution; undefined when filtered out or refused (dead letter). */
+  #part(offset: string, image: EventRecord, dead: Dead): { group: string; contribution: (number | null)[] } | undefined {
+    const view = this.ref.view
+    const row = viewImage(view, offset, image, dead)
+    if (row === 'filtered' || row === 'failed') return undefined
+    const key = entityKeyOf(view.entity, row, view.map !== undefined)
+    if (!key.ok) return void dead.push({ offset, reason: key.reason, view: view.name })
+    const contribution: (number | null)[] = []
+    for (const f of view.features) {
+      const field = f.aggregation.field
+      const raw = field === undefined ? 1 : row[field]
+      const v = raw === undefined ? null : raw
+      if (f.aggregation.op === 'count') {
+        contribution.push(v === null ? 0 : 1)
+        continue
+      }
+      if (v === null) {
+        contribution.push(null)
+        continue
+      }
+      const n = typeof v === 'bigint' && v > -SAFE && v < SAFE ? Number(v) : v
+      if (typeof n === 'bigint' || (typeof n === 'number' && !(Math.abs(n) <= 2 ** 960))) return void dead.push({ offset, reason: 'out_of_range', view: view.name })
+      if (typeof n !== 'number') return void dead.push({ offset, reason: 'schema_mismatch', view: view.name })
+      contribution.push(n)
+    }
+    return { group: key.key, contribution }
+  }
+
+  #latest(group: string, pk: string): MemberEvent | undefined {
+    let latest: MemberEvent | undefined
+    for (const e of this.#events.get(group) ?? []) if (e.pk === pk && (latest === undefined || e.t > latest.t || (e.t === latest.t && e.order > latest.order))) latest = e
+    return latest
+  }
+
+  #values(group: string): FeatureValue[] {
+    const events = this.#events.get(group) ?? []
+    const live = [...new Set(events.map((e) => e.pk))]
+      .sort()
+      .map((pk) => this.#latest(group, pk)?.contribution)
+      .filter((c) => c !== undefined)
+    return this.ref.view.features.map((f, i) => {
+      const xs = live.map((c) => c[i]).filter((x) => x !== null && x !== undefined)
+      const sum = xs.reduce((a, b) => a + b, 0)
+      if (f.aggregation.op === 'avg') return xs.length === 0 ? null : sum / xs.length
+      return sum
+    })
+  }
+
+  step(offset: string, order: number, t: number, event: EventRecord, role: 'retract' | 'add' | undefined, rows: ExpectedRow[], dead: Dead): void {
+    const view = this.ref.view
+    const res = changeOf(event, this.ref.primaryKey)
+    if (!res.ok) return void dead.push({ offset, reason: res.reason, view: view.name })
+    const ch = res.change
+    if (ch.kind === 'upsert' && ch.before === null && event.op === 'u') return void dead.push({ offset, reason: 'unknown_retraction', view: view.name })
+    const retract = role !== 'add' && ch.before !== null ? this.#part(offset, ch.before, dead) : undefined
+    const add = role !== 'retract' && ch.kind === 'upsert' ? this.#part(offset, ch.after, dead) : undefined
+    const groups: { group: string; retract?: (number | null)[]; add?: (number | null)[] }[] = []
+    if (retract !== undefined) groups.push({ group: retract.group, retract: retract.contribution })
+    if (add !== undefined) {
+      if (groups[0]?.group === add.group) groups[0].add = add.contribution
+      else groups.push({ group: add.group, add: add.contribution })
+    }
+    for (const g of groups) {
+      const latest = this.#latest(g.group, ch.key)
+      if (latest !== undefined && latest.t > t) continue
+      const before = this.#values(g.group)
+      const events = this.#events.get(g.group) ?? []
+      let applied = false
+      if (g.retract !== undefined) {
+        if (latest?.contribution === undefined) dead.push({ offset, reason: 'unknown_retraction', view: view.name })
+        else if (!latest.contribution.every((x, i) => x === g.retract![i])) dead.push({ offset, reason: 'before_mismatch', view: view.name })
+        else {
+          events.push({ pk: ch.key, t, order: 2 * order, contribution: undefined })
+          applied = true
+        }
+      }
+      if (g.add !== undefined) {
+        events.push({ pk: ch.key, t, order: 2 * order + 1, contribution: g.add })
+        applied = true
+      }
+      if (!applied) continue
+      this.#events.set(g.group, events)
+      const after = this.#values(g.group)
+      if (sameValues(before, after)) continue
+      const scale = events.reduce((s, e) => s + (e.contribution ?? []).reduce<number>((a, x) => a + Math.abs(x ?? 0), 0), 0)
+      rows.push({ entityKey: g.group, asOfMs: Math.max(...events.map((e) => e.t)), values: after, scale })
+    }
+  }
+}
+
+/**
+ * The expected output of one partition task holding `views` over a change source: the task's
+ * partition rules (missing time, lateness against the watermark, markers) applied from scratch.
+ */
+export function runChangesReference(
+  source: { readonly outOfOrdernessMs: number; readonly allowedLatenessMs: number },
+  views: readonly ReferenceView[],
+  steps: readonly ChangeStep[],
+): ChangesReferenceResult {
+  const oracles = views.map((ref) => (ref.view.changeMode === 'attributes' ? new AttributesOracle(ref) : new CurrentStateOracle(ref)))
+  const rows: ExpectedRow[][] = views.map(() => [])
+  const dead: ExpectedDeadLetter[] = []
+  let watermark = -Infinity
+  steps.forEach((step, order) => {
+    if ('marker' in step) {
+      watermark = Math.max(watermark, step.marker)
+      return
+    }
+    const t = step.eventTimeMs
+    if (t === undefined) return void dead.push({ offset: step.offset, reason: 'missing_event_time' })
+    if (t <= watermark - source.allowedLatenessMs) return void dead.push({ offset: step.offset, reason: 'late' })
+    oracles.forEach((o, i) => {
+      if (o instanceof AttributesOracle) o.step(step.offset, order, t, step.event, rows[i]!, dead)
+      else o.step(step.offset, order, t, step.event, step.role, rows[i]!, dead)
+    })
+    watermark = Math.max(watermark, t - source.outOfOrdernessMs)
+  })
+  return { rows, dead }
+}
