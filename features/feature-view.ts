@@ -56,7 +56,9 @@ function mappedFields(view: string, base: readonly AvroField[], mapFields: Featu
 
 /**
  * Declares a versioned set of windowed aggregations of one entity over one source. Aggregations
- * are expanded into features named `<field>_<op>_<window>` (see aggregations.ts).
+ * are expanded into features named `<field>_<op>_<window>` (see aggregations.ts). Over a table or
+ * changelog source the view lists either `attributes` (columns of the key's current row) or
+ * lifetime count/sum/avg `aggregations` over current state (change-view.ts, docs/design.md §11).
  *
  * @example
  * export const userPurchases = featureView({
