@@ -1,6 +1,7 @@
 import type { Duration } from '../core/duration.ts'
 import { DefinitionError } from '../core/errors.ts'
 import { expandAggregations, type AggregationOptions } from './aggregations.ts'
+import { changeViewFeatures } from './change-view.ts'
 import { didYouMean, recordFields, type AvroField } from './avro-fields.ts'
 import type { EntityDef, EventRecord, FeatureViewDef, SourceDef } from './types.ts'
 import { brand, checkDuration, checkName, checkTags, checkText } from './validate.ts'
@@ -21,7 +22,10 @@ export interface FeatureViewOptions {
   readonly map?: (event: EventRecord) => EventRecord
   /** Types of the fields `map` adds or overrides (the rest keep their Avro types). */
   readonly mapFields?: Readonly<Record<string, MappedFieldType>>
-  readonly aggregations: readonly AggregationOptions[]
+  /** Windowed aggregations of an event source; over a table or changelog source, lifetime count/sum/avg of the rows currently in each group. */
+  readonly aggregations?: readonly AggregationOptions[]
+  /** Only over a table or changelog source: row columns served as the key's current values (docs/design.md §11). */
+  readonly attributes?: readonly string[]
   /** Max age of an online row (OUTSIDE_TTL beyond it) and the point-in-time lookback. */
   readonly ttl: Duration
   readonly owner: string
@@ -52,7 +56,9 @@ function mappedFields(view: string, base: readonly AvroField[], mapFields: Featu
 
 /**
  * Declares a versioned set of windowed aggregations of one entity over one source. Aggregations
- * are expanded into features named `<field>_<op>_<window>` (see aggregations.ts).
+ * are expanded into features named `<field>_<op>_<window>` (see aggregations.ts). Over a table or
+ * changelog source the view lists either `attributes` (columns of the key's current row) or
+ * lifetime count/sum/avg `aggregations` over current state (change-view.ts, docs/design.md §11).
  *
  * @example
  * export const userPurchases = featureView({
@@ -80,9 +86,17 @@ export function featureView(options: FeatureViewOptions): FeatureViewDef {
   if (options.mapFields !== undefined && options.map === undefined) {
     throw new DefinitionError(`${where}: mapFields describes what map adds, but there is no map; remove mapFields or add map`)
   }
-  const fields = mappedFields(name, recordFields(source.schema, `${where}: source ${source.name}`), options.mapFields)
+  // Over a change source, filter, map and the features see ROW images, not the envelope (docs/design.md §11).
+  const changes = source.changes
+  const record = changes === undefined ? source.schema : changes.rowSchema
+  const fields = mappedFields(name, recordFields(record, `${where}: source ${source.name}`), options.mapFields)
   const fieldNames = fields.map((f) => f.name)
-  const fieldsWhere = `source ${source.name} (Avro record ${source.schema.name}${options.mapFields ? ' + mapFields' : ''})`
+  const fieldsWhere = `${changes === undefined ? '' : `${changes.kind} `}source ${source.name} (${changes === undefined ? '' : 'row '}Avro record ${record.name}${options.mapFields ? ' + mapFields' : ''})`
+  if (changes === undefined && options.attributes !== undefined) {
+    throw new DefinitionError(`${where}: attributes are columns of a table's current row, but source ${source.name} is an event source; use aggregations, or declare the source with tableSource/changelogSource`)
+  }
+  // Before the join keys: an attribute view keyed by the wrong entity is better explained than a missing column.
+  const change = changes === undefined ? undefined : changeViewFeatures({ view: name, entity, source, attributes: options.attributes, aggregations: options.aggregations, fields, fieldsWhere })
   for (const key of entity.joinKeys) {
     if (!fieldNames.includes(key)) {
       throw new DefinitionError(
@@ -90,7 +104,7 @@ export function featureView(options: FeatureViewOptions): FeatureViewDef {
       )
     }
   }
-  const features = expandAggregations(name, options.aggregations, fields, fieldsWhere)
+  const features = change?.features ?? expandAggregations(name, options.aggregations as readonly AggregationOptions[], fields, fieldsWhere)
   for (const bad of ['as_of', 'created_at', ...entity.joinKeys]) {
     if (features.some((f) => f.name === bad)) throw new DefinitionError(`${where}: feature name '${bad}' is reserved (row column); rename it with name: '…'`)
   }
@@ -114,5 +128,7 @@ export function featureView(options: FeatureViewOptions): FeatureViewDef {
     online: options.online ?? true,
     offline: options.offline ?? true,
     limits: resolveValueLimits(options.limits, features, entity.joinKeys.length, where),
+    // Absent (not undefined) on event views, so their description and hash stay as they were.
+    ...(change === undefined ? {} : { changeMode: change.changeMode }),
   } satisfies FeatureViewDef)
 }

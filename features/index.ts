@@ -5,6 +5,10 @@
  */
 export { entity, type EntityOptions } from './entity.ts'
 export { source, SOURCE_DEFAULTS, type SourceOptions } from './source.ts'
+export { tableSource, type TableSourceOptions } from './table-source.ts'
+export { changelogSource, type ChangelogSourceOptions } from './changelog-source.ts'
+export type { ChangeSourceOptions } from './change-source.ts'
+export { ATTRIBUTE_OP, INVERTIBLE_OPS } from './change-view.ts'
 export { featureView, type FeatureViewOptions, type MappedFieldType } from './feature-view.ts'
 export { featureService, type FeatureServiceOptions } from './feature-service.ts'
 export { requestFeature, type RequestFeatureOptions } from './request-feature.ts'

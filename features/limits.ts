@@ -7,7 +7,7 @@
  */
 import { MAX_ENTITY_KEY_BYTES } from '../core/entity-key.ts'
 import { DefinitionError } from '../core/errors.ts'
-import { contractOf } from '../operators/aggregators/catalog.ts'
+import { aggregationContract } from '../operators/aggregators/catalog.ts'
 import { paramsOf, type ListSize } from '../operators/aggregators/contract.ts'
 import type { FeatureDef, ValueLimits } from './types.ts'
 
@@ -31,7 +31,8 @@ const STRING_OVERHEAD_BYTES = 8
 
 /** How long a list feature can get (its op's contract); undefined for a single value. */
 function listSizeOf(f: FeatureDef): ListSize | undefined {
-  return contractOf(f.aggregation).listSize?.(paramsOf(f.aggregation))
+  // An attribute (docs/design.md §11) is one column's value: no aggregation contract, never a list.
+  return aggregationContract(f.aggregation.op)?.listSize?.(paramsOf(f.aggregation))
 }
 
 /** Worst-case bytes of one row of these features under `maxStringBytes`. */

@@ -1,6 +1,6 @@
 import { DefinitionError } from '../core/errors.ts'
 import type { Duration } from '../core/duration.ts'
-import { didYouMean, recordFields } from './avro-fields.ts'
+import { didYouMean, recordFields, type AvroField } from './avro-fields.ts'
 import type { AvroRecordSchema, EntityDef, SourceDef } from './types.ts'
 import { brand, checkDuration, checkName, checkText } from './validate.ts'
 
@@ -41,50 +41,67 @@ const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/
 export function source(options: SourceOptions): SourceDef {
   const name = checkName(options?.name, 'source')
   const where = `source ${name}`
-  if (typeof options.topic !== 'string' || !TOPIC.test(options.topic) || options.topic.startsWith('__')) {
-    throw new DefinitionError(`${where}: topic ${JSON.stringify(options.topic)} is not a valid Kafka topic name (letters, digits, '.', '_', '-'; not starting with '__')`)
-  }
+  const topic = checkTopic(options.topic, where)
   const fields = recordFields(options.schema, where)
+  const eventTimeField = checkEventTimeField(fields, options.eventTimeField, options.schema, where)
+  return brand({
+    kind: 'source',
+    name,
+    topic,
+    schema: structuredClone(options.schema),
+    eventTimeField,
+    keyedBy: checkKeyedBy(options.keyedBy, fields, options.schema, where),
+    ...sourceSettings(options, where),
+  } satisfies SourceDef)
+}
+
+/** What every source shares besides its records: partitions, watermark and lateness bounds, description. */
+export type SourceSettingsOptions = Pick<SourceOptions, 'partitions' | 'outOfOrderness' | 'allowedLateness' | 'idleTimeout' | 'maxFutureSkew' | 'description'>
+
+export function checkTopic(topic: unknown, where: string): string {
+  if (typeof topic !== 'string' || !TOPIC.test(topic) || topic.startsWith('__')) {
+    throw new DefinitionError(`${where}: topic ${JSON.stringify(topic)} is not a valid Kafka topic name (letters, digits, '.', '_', '-'; not starting with '__')`)
+  }
+  return topic
+}
+
+/** The keying entity's name, once its join keys are found among the record's fields. */
+export function checkKeyedBy(keyedBy: EntityDef | string | undefined, fields: readonly AvroField[], schema: AvroRecordSchema, where: string): string | undefined {
   const names = fields.map((f) => f.name)
-  const timeField = fields.find((f) => f.name === options.eventTimeField)
+  if (keyedBy === undefined) return undefined
+  if (typeof keyedBy === 'string') return checkName(keyedBy, `${where}: keyedBy`)
+  if (keyedBy?.kind !== 'entity') throw new DefinitionError(`${where}: keyedBy must be an entity (from entity({...})) or an entity name`)
+  const missing = keyedBy.joinKeys.filter((k) => !names.includes(k))
+  if (missing.length > 0) {
+    throw new DefinitionError(`${where}: keyedBy entity ${keyedBy.name} has join key(s) ${missing.join(', ')} missing from Avro record ${schema.name}. Fields: ${names.join(', ')}`)
+  }
+  return keyedBy.name
+}
+
+/** The field `eventTimeField` names, holding epoch milliseconds. */
+export function checkEventTimeField(fields: readonly AvroField[], field: unknown, schema: AvroRecordSchema, where: string): string {
+  const names = fields.map((f) => f.name)
+  const timeField = fields.find((f) => f.name === field)
   if (timeField === undefined) {
-    throw new DefinitionError(
-      `${where}: eventTimeField ${JSON.stringify(options.eventTimeField)} — no such field in Avro record ${options.schema.name}.${didYouMean(String(options.eventTimeField), names)} Fields: ${names.join(', ')}`,
-    )
+    throw new DefinitionError(`${where}: eventTimeField ${JSON.stringify(field)} — no such field in Avro record ${schema.name}.${didYouMean(String(field), names)} Fields: ${names.join(', ')}`)
   }
   if (!timeField.isEpochMillis) {
     throw new DefinitionError(`${where}: eventTimeField '${timeField.name}' must be a long of epoch milliseconds (optionally with logicalType 'timestamp-millis')`)
   }
-  let keyedBy: string | undefined
-  if (options.keyedBy !== undefined) {
-    if (typeof options.keyedBy === 'string') {
-      keyedBy = checkName(options.keyedBy, `${where}: keyedBy`)
-    } else if (options.keyedBy?.kind === 'entity') {
-      keyedBy = options.keyedBy.name
-      const missing = options.keyedBy.joinKeys.filter((k) => !names.includes(k))
-      if (missing.length > 0) {
-        throw new DefinitionError(`${where}: keyedBy entity ${keyedBy} has join key(s) ${missing.join(', ')} missing from Avro record ${options.schema.name}. Fields: ${names.join(', ')}`)
-      }
-    } else {
-      throw new DefinitionError(`${where}: keyedBy must be an entity (from entity({...})) or an entity name`)
-    }
-  }
+  return timeField.name
+}
+
+export function sourceSettings(options: SourceSettingsOptions, where: string): Pick<SourceDef, 'partitions' | 'outOfOrdernessMs' | 'allowedLatenessMs' | 'idleTimeoutMs' | 'maxFutureSkewMs' | 'description'> {
   const partitions = options.partitions ?? SOURCE_DEFAULTS.partitions
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 10_000) {
     throw new DefinitionError(`${where}: partitions must be a whole number from 1 to 10000, got ${JSON.stringify(partitions)}`)
   }
-  return brand({
-    kind: 'source',
-    name,
-    topic: options.topic,
-    schema: structuredClone(options.schema),
-    eventTimeField: timeField.name,
-    keyedBy,
+  return {
     partitions,
     outOfOrdernessMs: checkDuration(options.outOfOrderness ?? SOURCE_DEFAULTS.outOfOrderness, where, 'outOfOrderness'),
     allowedLatenessMs: checkDuration(options.allowedLateness ?? SOURCE_DEFAULTS.allowedLateness, where, 'allowedLateness'),
     idleTimeoutMs: checkDuration(options.idleTimeout ?? SOURCE_DEFAULTS.idleTimeout, where, 'idleTimeout', { positive: true }),
     maxFutureSkewMs: checkDuration(options.maxFutureSkew ?? SOURCE_DEFAULTS.maxFutureSkew, where, 'maxFutureSkew'),
     description: checkText(options.description, where, 'description'),
-  } satisfies SourceDef)
+  }
 }

@@ -11,14 +11,17 @@
  * and output (only for an op's further outputs: top_k's counts); and
  * the TTL (it decides the point-in-time lookback of training sets); and the value limits when
  * they are not the defaults (they decide which records are dead-lettered as `oversize`; left out
- * when default, so the hash of a view written before limits existed is unchanged).
+ * when default, so the hash of a view written before limits existed is unchanged). Over a table or
+ * changelog source (docs/design.md §11) also the source's `changes` (kind, row schema, primary key,
+ * row time column, location, format) and the view's `changeMode`; both are absent for event
+ * sources and views, whose hashes are unchanged.
  *
  * Function source text comes from `Function.prototype.toString()`, i.e. the code as tsx/esbuild
  * emitted it, with runs of whitespace collapsed. Two caveats: a function's closure is not part of
  * its text (keep filter/map self-contained), and a transpiler upgrade that reprints code changes
  * the hash (re-publish as a new version, or pin the toolchain).
  */
-import type { EntityDef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef, SourceDef, ValueLimits } from '../features/types.ts'
+import type { ChangeSourceSpec, ChangeViewMode, EntityDef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef, SourceDef, TableLocation, ValueLimits } from '../features/types.ts'
 import { DEFAULT_VALUE_LIMITS } from '../features/limits.ts'
 import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../operators/task/event-time-rule.ts'
 
@@ -71,12 +74,45 @@ export interface ViewLogic {
     readonly idleTimeoutMs: number
     /** Present only when the source sets a bound other than the default (hashes of older definitions stay). */
     readonly maxFutureSkewMs?: number
+    /** Present only for a table or changelog source. */
+    readonly changes?: ChangesLogic
   }
   readonly filter: string | null
   readonly map: string | null
   readonly features: readonly FeatureLogic[]
   readonly ttlMs: number
   readonly limits?: ValueLimits
+  /** Present only for a view over a table or changelog source. */
+  readonly changeMode?: ChangeViewMode
+}
+
+/** A change source's spec as plain data (docs/design.md §11). */
+export interface ChangesLogic {
+  readonly kind: ChangeSourceSpec['kind']
+  readonly rowSchema: unknown
+  readonly primaryKey: readonly string[]
+  readonly rowTimeField?: string
+  readonly location?: TableLocation
+  readonly format: ChangeSourceSpec['format']
+}
+
+/** How people read a source's kind: `event`, `table: primary key order_id, parquet data/orders`, `changelog: primary key id, json`. */
+export function sourceKindText(changes: ChangesLogic | undefined): string {
+  if (changes === undefined) return 'event'
+  const l = changes.location
+  const from = l === undefined ? changes.format : l.format === 'iceberg' ? `iceberg ${l.table}` : `${l.format} ${l.path}`
+  return `${changes.kind}: primary key ${changes.primaryKey.join(', ')}, ${from}`
+}
+
+export function changesLogic(changes: ChangeSourceSpec): ChangesLogic {
+  return {
+    kind: changes.kind,
+    rowSchema: withoutDocs(changes.rowSchema),
+    primaryKey: [...changes.primaryKey],
+    ...(changes.rowTimeField === undefined ? {} : { rowTimeField: changes.rowTimeField }),
+    ...(changes.location === undefined ? {} : { location: { ...changes.location } }),
+    format: changes.format,
+  }
 }
 
 export interface ViewMetadata {
@@ -105,6 +141,7 @@ export function viewLogic(view: FeatureViewDef): ViewLogic {
       allowedLatenessMs: s.allowedLatenessMs,
       idleTimeoutMs: s.idleTimeoutMs,
       ...(s.maxFutureSkewMs === DEFAULT_MAX_FUTURE_SKEW_MS ? {} : { maxFutureSkewMs: s.maxFutureSkewMs }),
+      ...(s.changes === undefined ? {} : { changes: changesLogic(s.changes) }),
     },
     filter: functionText(view.filter),
     map: functionText(view.map),
@@ -122,6 +159,7 @@ export function viewLogic(view: FeatureViewDef): ViewLogic {
     })),
     ttlMs: view.ttlMs,
     ...(isDefaultLimits(view.limits) ? {} : { limits: { ...view.limits! } }),
+    ...(view.changeMode === undefined ? {} : { changeMode: view.changeMode }),
   }
 }
 
@@ -153,6 +191,8 @@ export interface SourceRecord {
   readonly idleTimeoutMs: number
   readonly maxFutureSkewMs: number
   readonly description: string
+  /** Present only for a table or changelog source (docs/design.md §11). */
+  readonly changes?: ChangesLogic
 }
 
 export function describeSource(s: SourceDef): SourceRecord {
@@ -168,6 +208,7 @@ export function describeSource(s: SourceDef): SourceRecord {
     idleTimeoutMs: s.idleTimeoutMs,
     maxFutureSkewMs: s.maxFutureSkewMs,
     description: s.description,
+    ...(s.changes === undefined ? {} : { changes: changesLogic(s.changes) }),
   }
 }
 

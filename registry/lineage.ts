@@ -3,6 +3,7 @@
  * refs without a pinned version resolve to the latest published version of their view.
  */
 import { parseFeatureRef } from '../features/feature-ref.ts'
+import { sourceKindText } from './describe.ts'
 import type { RegistrySnapshot } from './records.ts'
 
 export type LineageNodeKind = 'entity' | 'source' | 'view' | 'requestFeature' | 'service'
@@ -42,12 +43,16 @@ export function buildLineage(snap: RegistrySnapshot): Lineage {
     edges.set(key, edge)
   }
   for (const e of snap.entities) nodes.push({ id: `entity:${e.name}`, kind: 'entity', name: e.name, label: `entity ${e.name} (${e.joinKeys.join(', ')})` })
-  for (const s of snap.sources) nodes.push({ id: `source:${s.name}`, kind: 'source', name: s.name, label: `source ${s.name} (topic ${s.topic})` })
+  for (const s of snap.sources) {
+    const label = s.changes === undefined ? `source ${s.name} (topic ${s.topic})` : `source ${s.name} (topic ${s.topic}; ${sourceKindText(s.changes)})`
+    nodes.push({ id: `source:${s.name}`, kind: 'source', name: s.name, label })
+  }
   const latest = new Map<string, number>()
   for (const v of snap.views) {
     latest.set(v.name, Math.max(latest.get(v.name) ?? 0, v.version))
     const id = viewNodeId(v.name, v.version)
-    nodes.push({ id, kind: 'view', name: v.name, version: v.version, label: `view ${v.name} v${v.version}` })
+    const mode = v.logic.changeMode === undefined ? '' : ` (${v.logic.changeMode.replace('_', ' ')})`
+    nodes.push({ id, kind: 'view', name: v.name, version: v.version, label: `view ${v.name} v${v.version}${mode}` })
     link(`source:${v.metadata.source}`, id)
     link(`entity:${v.logic.entity.name}`, id)
   }

@@ -52,11 +52,22 @@ export function validateDefinitions(set: DefinitionSet, known: KnownDefinitions 
       continue
     }
     const keyEntity = set.entities.find((e) => e.name === s.keyedBy)
-    const fields = s.schema.fields.map((f) => (f as { name: string }).name)
+    // A change source is keyed by its row's primary key: the columns of the row, not of the envelope (docs/design.md §11).
+    const record = s.changes?.rowSchema ?? s.schema
+    const fields = record.fields.map((f) => (f as { name: string }).name)
     const missing = keyEntity?.joinKeys.filter((k) => !fields.includes(k)) ?? []
     if (missing.length > 0) {
-      problems.push(`source ${s.name}: keyedBy entity ${s.keyedBy} has join key(s) ${missing.join(', ')} missing from Avro record ${s.schema.name}. Fields: ${fields.join(', ')}`)
+      problems.push(`source ${s.name}: keyedBy entity ${s.keyedBy} has join key(s) ${missing.join(', ')} missing from Avro record ${record.name}. Fields: ${fields.join(', ')}`)
+    } else if (s.changes !== undefined && keyEntity !== undefined && keyEntity.joinKeys.join('\u0000') !== s.changes.primaryKey.join('\u0000')) {
+      problems.push(`source ${s.name}: keyedBy entity ${s.keyedBy} has join keys ${keyEntity.joinKeys.join(', ')}, but the source's primary key is ${s.changes.primaryKey.join(', ')}; two entities named ${s.keyedBy}?`)
     }
+  }
+  // One topic has one schema and one meaning: a second source on it would decode or key its records differently.
+  const byTopic = new Map<string, string>()
+  for (const s of set.sources) {
+    const other = byTopic.get(s.topic)
+    if (other === undefined) byTopic.set(s.topic, s.name)
+    else problems.push(`sources ${other} and ${s.name} both read topic ${s.topic}; declare one source per topic and use it in every view`)
   }
   for (const r of set.requestFeatures) for (const ref of r.features) checkRef(ref, `request feature ${r.name}`)
   const requestNames = new Set([...known.requestFeatures, ...set.requestFeatures.map((r) => r.name)])

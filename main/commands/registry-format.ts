@@ -1,8 +1,8 @@
 /** Text renderings of registry state for the apply and registry commands. */
 import { formatDurationMs } from '../../core/duration.ts'
-import { windowLabel } from '../../features/index.ts'
+import { ATTRIBUTE_OP, windowLabel } from '../../features/index.ts'
 import type { FeatureLogic, Lineage, RegistryPlan, RegistrySnapshot, StoredView } from '../../registry/index.ts'
-import { featureOpText, shortHash } from '../../registry/index.ts'
+import { featureOpText, shortHash, sourceKindText } from '../../registry/index.ts'
 
 export function table(rows: readonly (readonly string[])[], indent = '  '): string {
   if (rows.length === 0) return ''
@@ -11,6 +11,7 @@ export function table(rows: readonly (readonly string[])[], indent = '  '): stri
 }
 
 export function featureWindow(f: FeatureLogic): string {
+  if (f.op === ATTRIBUTE_OP) return 'current row'
   return f.windowMs === null ? 'lifetime' : `${windowLabel(f.windowMs)} / hop ${windowLabel(f.hopMs)}`
 }
 
@@ -69,7 +70,7 @@ export function renderList(snap: RegistrySnapshot): string {
   )
   out.push('', 'services:', table([['NAME', 'FEATURES', 'REQUEST FEATURES', 'OWNER'], ...snap.services.map((s) => [s.name, String(s.features.length), s.requestFeatures.join(',') || '-', s.owner])]).trimEnd())
   out.push('', 'request features:', table([['NAME', 'HASH', 'INPUTS', 'OUTPUT'], ...snap.requestFeatures.map((r) => [r.name, shortHash(r.hash), [...Object.keys(r.logic.request), ...r.logic.features].join(','), r.logic.outputType])]).trimEnd())
-  out.push('', 'sources:', table([['NAME', 'TOPIC', 'KEYED BY', 'PARTITIONS', 'EVENT TIME'], ...snap.sources.map((s) => [s.name, s.topic, s.keyedBy ?? '-', String(s.partitions), s.eventTimeField])]).trimEnd())
+  out.push('', 'sources:', table([['NAME', 'TOPIC', 'KEYED BY', 'PARTITIONS', 'EVENT TIME', 'KIND'], ...snap.sources.map((s) => [s.name, s.topic, s.keyedBy ?? '-', String(s.partitions), s.eventTimeField, sourceKindText(s.changes)])]).trimEnd())
   out.push('', 'entities:', table([['NAME', 'JOIN KEYS', 'KEY TYPE'], ...snap.entities.map((e) => [e.name, e.joinKeys.join(','), e.keyType])]).trimEnd(), '')
   return out.join('\n')
 }
@@ -89,6 +90,8 @@ export function renderShow(view: StoredView & { backfill?: { state: string; upda
     `  freshness SLA ${formatDurationMs(m.freshnessSlaMs)}`,
     `  stores        ${[m.online ? 'online' : null, m.offline ? 'offline' : null].filter(Boolean).join(', ') || 'none'}`,
     `  route         ${viewRoute(view)}`,
+    // Only views over table and changelog sources (docs/design.md §11) have these two lines.
+    ...(l.source.changes === undefined ? [] : [`  source kind   ${sourceKindText(l.source.changes)}`, `  mode          ${l.changeMode ?? '-'}`]),
     `  join keys     ${l.entity.joinKeys.join(', ')} (${l.entity.keyType})`,
     `  event time    ${l.source.eventTimeField}; out-of-orderness ${formatDurationMs(l.source.outOfOrdernessMs)}, allowed lateness ${formatDurationMs(l.source.allowedLatenessMs)}, idle timeout ${formatDurationMs(l.source.idleTimeoutMs)}`,
     `  filter        ${l.filter ?? '-'}`,
