@@ -13,8 +13,10 @@
  * they are not the defaults (they decide which records are dead-lettered as `oversize`; left out
  * when default, so the hash of a view written before limits existed is unchanged). Over a table or
  * changelog source (docs/design.md §11) also the source's `changes` (kind, row schema, primary key,
- * row time column, location, format) and the view's `changeMode`; both are absent for event
- * sources and views, whose hashes are unchanged.
+ * row time column, format) and the view's `changeMode`; both are absent for event sources and
+ * views, whose hashes are unchanged. A table's location is not logic: moving the files (or reading
+ * another Iceberg table of the same rows) changes no feature value, so it is no new version; the
+ * source's own record keeps it.
  *
  * Function source text comes from `Function.prototype.toString()`, i.e. the code as tsx/esbuild
  * emitted it, with runs of whitespace collapsed. Two caveats: a function's closure is not part of
@@ -104,13 +106,13 @@ export function sourceKindText(changes: ChangesLogic | undefined): string {
   return `${changes.kind}: primary key ${changes.primaryKey.join(', ')}, ${from}`
 }
 
-export function changesLogic(changes: ChangeSourceSpec): ChangesLogic {
+export function changesLogic(changes: ChangeSourceSpec, options: { readonly location: boolean }): ChangesLogic {
   return {
     kind: changes.kind,
     rowSchema: withoutDocs(changes.rowSchema),
     primaryKey: [...changes.primaryKey],
     ...(changes.rowTimeField === undefined ? {} : { rowTimeField: changes.rowTimeField }),
-    ...(changes.location === undefined ? {} : { location: { ...changes.location } }),
+    ...(changes.location === undefined || !options.location ? {} : { location: { ...changes.location } }),
     format: changes.format,
   }
 }
@@ -141,7 +143,7 @@ export function viewLogic(view: FeatureViewDef): ViewLogic {
       allowedLatenessMs: s.allowedLatenessMs,
       idleTimeoutMs: s.idleTimeoutMs,
       ...(s.maxFutureSkewMs === DEFAULT_MAX_FUTURE_SKEW_MS ? {} : { maxFutureSkewMs: s.maxFutureSkewMs }),
-      ...(s.changes === undefined ? {} : { changes: changesLogic(s.changes) }),
+      ...(s.changes === undefined ? {} : { changes: changesLogic(s.changes, { location: false }) }),
     },
     filter: functionText(view.filter),
     map: functionText(view.map),
@@ -208,7 +210,7 @@ export function describeSource(s: SourceDef): SourceRecord {
     idleTimeoutMs: s.idleTimeoutMs,
     maxFutureSkewMs: s.maxFutureSkewMs,
     description: s.description,
-    ...(s.changes === undefined ? {} : { changes: changesLogic(s.changes) }),
+    ...(s.changes === undefined ? {} : { changes: changesLogic(s.changes, { location: true }) }),
   }
 }
 
