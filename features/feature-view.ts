@@ -108,6 +108,10 @@ export function featureView(options: FeatureViewOptions): FeatureViewDef {
   for (const bad of ['as_of', 'created_at', ...entity.joinKeys]) {
     if (features.some((f) => f.name === bad)) throw new DefinitionError(`${where}: feature name '${bad}' is reserved (row column); rename it with name: '…'`)
   }
+  // An attribute view's offline table marks tombstones in a column of this name (docs/design.md §11).
+  if (options.attributes !== undefined && features.some((f) => f.name === 'deleted')) {
+    throw new DefinitionError(`${where}: attribute 'deleted' is reserved (the tombstone column of attribute views); rename the column with map and mapFields`)
+  }
   for (const flag of ['online', 'offline'] as const) {
     if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new DefinitionError(`${where}: ${flag} must be true or false`)
   }

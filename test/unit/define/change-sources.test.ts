@@ -121,6 +121,8 @@ void describe('define > featureView over a change source > attributes', () => {
     throwsDefinition(() => view({ attributes: ['paid'] }), ["attribute 'paid' is a boolean", 'map it to a long', "mapFields: { paid: 'long' }"])
     throwsDefinition(() => view({ attributes: ['lines'] }), ["attribute 'lines' is not a scalar column"])
     throwsDefinition(() => view({ attributes: [] }), ['attributes must list at least one column'])
+    const withDeleted = tableSource({ ...tableBase, schema: { ...orderRow, fields: [...orderRow.fields, { name: 'deleted', type: 'string' }] } })
+    throwsDefinition(() => view({ source: withDeleted, attributes: ['deleted'] }), ["attribute 'deleted' is reserved (the tombstone column of attribute views)"])
   })
 
   void test('refuses attributes over an event source, and both or neither of attributes and aggregations', () => {
