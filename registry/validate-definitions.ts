@@ -52,10 +52,12 @@ export function validateDefinitions(set: DefinitionSet, known: KnownDefinitions 
       continue
     }
     const keyEntity = set.entities.find((e) => e.name === s.keyedBy)
-    const fields = s.schema.fields.map((f) => (f as { name: string }).name)
+    // A change source's key is its row's primary key: the join keys are row columns (docs/design.md §11).
+    const keyed = s.changes?.rowSchema ?? s.schema
+    const fields = keyed.fields.map((f) => (f as { name: string }).name)
     const missing = keyEntity?.joinKeys.filter((k) => !fields.includes(k)) ?? []
     if (missing.length > 0) {
-      problems.push(`source ${s.name}: keyedBy entity ${s.keyedBy} has join key(s) ${missing.join(', ')} missing from Avro record ${s.schema.name}. Fields: ${fields.join(', ')}`)
+      problems.push(`source ${s.name}: keyedBy entity ${s.keyedBy} has join key(s) ${missing.join(', ')} missing from Avro record ${keyed.name}. Fields: ${fields.join(', ')}`)
     }
   }
   for (const r of set.requestFeatures) for (const ref of r.features) checkRef(ref, `request feature ${r.name}`)
