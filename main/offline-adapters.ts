@@ -10,6 +10,10 @@ import type { OfflineSink } from '../ports/offline.ts'
 import type { OfflineCompactor } from '../ports/offline-compaction.ts'
 import type { ParquetCodec } from '../ports/parquet-codec.ts'
 import type { PointInTimeJoiner } from '../ports/point-in-time-joiner.ts'
+import type { TableColumn, TableSnapshotReader } from '../ports/table-snapshots.ts'
+import { FeatureStoreError } from '../core/errors.ts'
+import type { TableLocation } from '../features/types.ts'
+import { createFileTableReader } from '../adapters/tables/file-table-reader.ts'
 import { IcebergOfflineSink } from '../adapters/offline/iceberg/offline-sink.ts'
 import { createParquetCodec } from '../adapters/offline/parquet/parquet-codec.ts'
 
@@ -39,4 +43,22 @@ export function trainingAdapters(featureRows: FeatureRowReader, options: Offline
     // Loaded on first use: DuckDB is a native module that only training sets and skew reports need.
     createJoiner: async (tempDir) => (await import('../adapters/duckdb/duckdb-joiner.ts')).createDuckDbJoiner({ tempDirectory: join(tempDir, 'spill') }),
   }
+}
+
+/**
+ * The reader of a table source's snapshots (`kfs ingest`, docs/design.md §11): Parquet and CSV
+ * files through adapters/tables (Parquet decoded by the codec above). `columns` are the declared
+ * row's, which type CSV cells; relative paths are resolved from `cwd`.
+ */
+export function tableSnapshotReader(
+  location: TableLocation,
+  options: OfflineAdapterOptions & { readonly columns: readonly TableColumn[]; readonly cwd: string },
+): TableSnapshotReader {
+  if (location.format === 'iceberg')
+    throw new FeatureStoreError('BAD_REQUEST', `reading Iceberg table snapshots (${location.table}) is not wired yet; use a Parquet or CSV location`)
+  return createFileTableReader({
+    parquet: createParquetCodec(options.parquetWorker === undefined ? {} : { worker: options.parquetWorker }),
+    columns: options.columns,
+    cwd: options.cwd,
+  })
 }

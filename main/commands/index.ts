@@ -7,6 +7,7 @@ import { codegenCommand } from './codegen.ts'
 import { compactCommand } from './compact.ts'
 import type { Command } from './command.ts'
 import { deadLettersCommand } from './dead-letters.ts'
+import { ingestCommand } from './ingest.ts'
 import { registryCommand } from './registry.ts'
 import { produceCommand } from './produce.ts'
 import { replayCommand } from './replay.ts'
@@ -20,6 +21,7 @@ export const commands: readonly Command[] = [
   applyCommand,
   registryCommand,
   produceCommand,
+  ingestCommand,
   runCommand,
   serveCommand,
   replayCommand,

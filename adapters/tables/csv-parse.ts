@@ -1,0 +1,72 @@
+/**
+ * RFC 4180 CSV: fields separated by commas, records by CRLF or LF; a field in double quotes may
+ * hold commas, line breaks and doubled quotes (`""` is one `"`). Hand-written (no CSV library is
+ * a dependency, and the grammar is small): it yields records as arrays of raw strings with the
+ * line each starts on, and reports a malformed quote with its line instead of guessing.
+ * A completely empty line is skipped (a trailing newline, blank lines people leave).
+ */
+
+export interface CsvRecord {
+  /** 1-based line the record starts on. */
+  readonly line: number
+  readonly cells: readonly string[]
+}
+
+export class CsvSyntaxError extends Error {}
+
+export function* parseCsv(text: string): Generator<CsvRecord> {
+  const n = text.length
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0 // a byte-order mark is not part of the first name
+  let line = 1
+  while (i < n) {
+    const startLine = line
+    const cells: string[] = []
+    // One record: fields until an unquoted line break or the end.
+    for (;;) {
+      let cell: string
+      if (text.charCodeAt(i) === 0x22 /* " */) {
+        let value = ''
+        let from = i + 1
+        for (;;) {
+          const q = text.indexOf('"', from)
+          if (q < 0) throw new CsvSyntaxError(`line ${startLine}: a quoted field is never closed`)
+          value += text.slice(from, q)
+          if (text.charCodeAt(q + 1) === 0x22) {
+            value += '"'
+            from = q + 2
+            continue
+          }
+          i = q + 1
+          break
+        }
+        for (const ch of value) if (ch === '\n') line++
+        const next = text.charCodeAt(i)
+        if (i < n && next !== 0x2c && next !== 0x0a && !(next === 0x0d && text.charCodeAt(i + 1) === 0x0a))
+          throw new CsvSyntaxError(`line ${line}: text after a closing quote (a quote inside a field must be doubled: "")`)
+        cell = value
+      } else {
+        let end = i
+        while (end < n) {
+          const c = text.charCodeAt(end)
+          if (c === 0x2c || c === 0x0a || (c === 0x0d && text.charCodeAt(end + 1) === 0x0a)) break
+          if (c === 0x22) throw new CsvSyntaxError(`line ${line}: a quote inside an unquoted field (quote the whole field)`)
+          end++
+        }
+        cell = text.slice(i, end)
+        i = end
+      }
+      cells.push(cell)
+      const c = text.charCodeAt(i)
+      if (c === 0x2c) {
+        i++
+        continue
+      }
+      // End of record: CRLF, LF or the end of the text.
+      i += c === 0x0d ? 2 : i < n ? 1 : 0
+      line++
+      break
+    }
+    if (cells.length === 1 && cells[0] === '') continue
+    yield { line: startLine, cells }
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Table snapshots from files (ports/table-snapshots.ts, docs/design.md §11): one Parquet or CSV
+ * file, or a folder read as its .parquet / .csv files in name order. The snapshot id is a digest
+ * of the files' names and bytes, so the same files give the same id wherever they are and any
+ * changed byte gives a new one.
+ *
+ * Parquet comes through the ParquetCodec port (the adapter owning parquet-wasm is injected); CSV
+ * is parsed here (./csv-parse.ts), its cells typed by the declared row's columns (./csv-cells.ts).
+ * Files are read whole: a snapshot is re-read from its bytes on every `rows()` call.
+ */
+import { createHash } from 'node:crypto'
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { basename, join, resolve } from 'node:path'
+import { FeatureStoreError } from '../../core/errors.ts'
+import type { TableLocation } from '../../features/types.ts'
+import type { ParquetCodec, ParquetColumnType } from '../../ports/parquet-codec.ts'
+import type { TableColumn, TableColumnKind, TableRow, TableSnapshot, TableSnapshotReader } from '../../ports/table-snapshots.ts'
+import { typeCell } from './csv-cells.ts'
+import { CsvSyntaxError, parseCsv } from './csv-parse.ts'
+
+export interface FileTableReaderOptions {
+  readonly parquet: ParquetCodec
+  /** The declared row's columns: how CSV cells are typed (a CSV column not among them is a string). */
+  readonly columns: readonly TableColumn[]
+  /** Relative paths are resolved from here. */
+  readonly cwd: string
+  /** Rows per yielded batch (default 8192). */
+  readonly batchRows?: number
+}
+
+interface SnapshotFile {
+  readonly name: string
+  readonly bytes: Uint8Array
+}
+
+const KIND_OF_PARQUET: Record<ParquetColumnType, TableColumnKind> = {
+  string: 'string',
+  binary: 'other',
+  int: 'long',
+  long: 'long',
+  double: 'double',
+  timestamptz: 'timestamp',
+  boolean: 'boolean',
+  'list<string>': 'other',
+  'list<long>': 'other',
+  'list<double>': 'other',
+}
+
+export function createFileTableReader(options: FileTableReaderOptions): TableSnapshotReader {
+  const batchRows = options.batchRows ?? 8192
+  return {
+    async open(location: TableLocation, at?: string): Promise<TableSnapshot> {
+      if (location.format !== 'parquet' && location.format !== 'csv')
+        throw new FeatureStoreError('BAD_REQUEST', `the file table reader reads Parquet and CSV files, not ${location.format} tables`)
+      const where = resolve(options.cwd, at ?? location.path)
+      const files = await filesAt(where, location.format)
+      const digest = createHash('sha256')
+      for (const f of files) digest.update(`${f.name}\u0000${f.bytes.length}\u0000`).update(f.bytes)
+      const id = digest.digest('hex').slice(0, 16)
+      return location.format === 'parquet' ? parquetSnapshot(options.parquet, id, where, files, batchRows) : csvSnapshot(options.columns, id, where, files, batchRows)
+    },
+  }
+}
+
+async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<SnapshotFile[]> {
+  let info
+  try {
+    info = await stat(where)
+  } catch {
+    throw new FeatureStoreError('NOT_FOUND', `no table snapshot at ${where}: no such file or folder`)
+  }
+  if (!info.isDirectory()) return [{ name: basename(where), bytes: await readFile(where) }]
+  const names = (await readdir(where, { withFileTypes: true }))
+    .filter((e) => e.isFile() && e.name.toLowerCase().endsWith(`.${format}`))
+    .map((e) => e.name)
+    // Name order by code units, not the locale: the same folder gives the same order everywhere.
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  if (names.length === 0) throw new FeatureStoreError('BAD_REQUEST', `the folder ${where} holds no .${format} files`)
+  return Promise.all(names.map(async (name) => ({ name, bytes: await readFile(join(where, name)) })))
+}
+
+function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: readonly SnapshotFile[], batchRows: number): TableSnapshot {
+  let columns: TableColumn[] | undefined
+  for (const f of files) {
+    let types
+    try {
+      types = codec.columnTypes(f.bytes)
+    } catch (err: unknown) {
+      throw new FeatureStoreError('BAD_REQUEST', `${f.name} is not a Parquet file (${err instanceof Error ? err.message : String(err)})`)
+    }
+    const own = types.map((t) => ({ name: t.name, kind: t.type === undefined ? ('other' as const) : KIND_OF_PARQUET[t.type] }))
+    if (columns === undefined) columns = own
+    else if (JSON.stringify(own) !== JSON.stringify(columns))
+      throw new FeatureStoreError('BAD_REQUEST', `the Parquet files of ${where} disagree on their columns (${files[0]!.name} and ${f.name})`)
+  }
+  return {
+    id,
+    where,
+    columns: columns ?? [],
+    rowCount: undefined,
+    async *rows() {
+      for (const f of files) {
+        for await (const batch of codec.readBatches(f.bytes)) {
+          const names = Object.keys(batch.columns)
+          const values = names.map((n) => batch.columns[n]!)
+          for (let from = 0; from < batch.numRows; from += batchRows) {
+            const to = Math.min(batch.numRows, from + batchRows)
+            const rows: TableRow[] = new Array<TableRow>(to - from)
+            for (let r = from; r < to; r++) {
+              const row: Record<string, unknown> = {}
+              for (let c = 0; c < names.length; c++) row[names[c]!] = values[c]![r] ?? null
+              rows[r - from] = row
+            }
+            yield rows
+          }
+        }
+      }
+    },
+  }
+}
+
+function csvSnapshot(declared: readonly TableColumn[], id: string, where: string, files: readonly SnapshotFile[], batchRows: number): TableSnapshot {
+  const kindOf = new Map(declared.map((c) => [c.name, c.kind]))
+  const headerOf = (f: SnapshotFile): { header: readonly string[]; records: Generator<{ line: number; cells: readonly string[] }> } => {
+    const records = withFileName(f.name, parseCsv(Buffer.from(f.bytes).toString('utf8')))
+    const first = records.next()
+    if (first.done === true) throw new FeatureStoreError('BAD_REQUEST', `${f.name} is empty: a CSV snapshot needs a header row`)
+    return { header: first.value.cells, records }
+  }
+  let header: readonly string[] | undefined
+  for (const f of files) {
+    const own = headerOf(f).header
+    if (new Set(own).size !== own.length) throw new FeatureStoreError('BAD_REQUEST', `${f.name}: the header row names a column twice`)
+    if (header === undefined) header = own
+    else if (own.join('\u0000') !== header.join('\u0000')) throw new FeatureStoreError('BAD_REQUEST', `the CSV files of ${where} disagree on their header rows (${files[0]!.name} and ${f.name})`)
+  }
+  const names = header ?? []
+  const kinds = names.map((n) => kindOf.get(n) ?? 'string')
+  return {
+    id,
+    where,
+    columns: names.map((name, i) => ({ name, kind: kinds[i]! })),
+    rowCount: undefined,
+    async *rows() {
+      let batch: TableRow[] = []
+      for (const f of files) {
+        for (const { line, cells } of headerOf(f).records) {
+          if (cells.length !== names.length)
+            throw new FeatureStoreError('BAD_REQUEST', `${f.name} line ${line}: ${cells.length} fields, the header row has ${names.length}`)
+          const row: Record<string, unknown> = {}
+          for (let c = 0; c < names.length; c++) row[names[c]!] = typeCell(cells[c]!, kinds[c]!)
+          batch.push(row)
+          if (batch.length >= batchRows) {
+            yield batch
+            batch = []
+          }
+        }
+      }
+      if (batch.length > 0) yield batch
+    },
+  }
+}
+
+/** The parser's syntax errors as the snapshot's failure, naming the file. */
+function* withFileName<T>(name: string, records: Generator<T>): Generator<T> {
+  try {
+    yield* records
+  } catch (err: unknown) {
+    if (err instanceof CsvSyntaxError) throw new FeatureStoreError('BAD_REQUEST', `${name} is not valid CSV: ${err.message}`)
+    throw err
+  }
+}

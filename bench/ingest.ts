@@ -1,0 +1,137 @@
+/**
+ * `npm run bench -- ingest [--rows N]` (default 1,000,000): `kfs ingest` throughput of a table
+ * snapshot on the embedded defaults (local event log with its default fsync, local schema
+ * registry) against a bare Parquet scan of the same file (the ParquetCodec decoding every column
+ * to JS values, nothing else), both in this run.
+ *
+ * The snapshot is generated first: N accounts (one row each, a primary key, an event time within
+ * a day, a double, a nullable string and long). Ingest = read the file, read the (empty) log,
+ * plan, encode and append N change envelopes. A second ingest of the same file (the log read
+ * whole, nothing appended) is reported as reingest_rows_per_s.
+ *
+ * BENCH ingest rows=… ingest_rows_per_s=… scan_rows_per_s=… ratio=… reingest_rows_per_s=… rss_mb=…
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { EmbeddedEventLog } from '../adapters/event-log/embedded/index.ts'
+import { createParquetCodec } from '../adapters/offline/parquet/parquet-codec.ts'
+import { EmbeddedSchemaRegistry } from '../adapters/schema-registry/embedded/embedded-schema-registry.ts'
+import { createFileTableReader } from '../adapters/tables/file-table-reader.ts'
+import { changeEnvelopeSchema } from '../features/change-envelope.ts'
+import type { AvroRecordSchema, SourceDef } from '../features/types.ts'
+import { ingestSnapshot } from '../ingest/ingest-snapshot.ts'
+import { declaredTableColumns } from '../ingest/row-columns.ts'
+import type { ParquetColumnSpec } from '../ports/parquet-codec.ts'
+import { createDecoder } from '../schemas/decoder.ts'
+import { createEncoder } from '../schemas/encoder.ts'
+import { benchLine, progress } from './_support/report.ts'
+
+function rowsArg(): number {
+  const i = process.argv.findIndex((a) => a === '--rows' || a.startsWith('--rows='))
+  if (i < 0) return 1_000_000
+  const raw = process.argv[i]!.includes('=') ? process.argv[i]!.split('=')[1] : process.argv[i + 1]
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--rows ${raw}: expected a whole number ≥ 1`)
+  return n
+}
+
+const ROWS = rowsArg()
+const rowSchema: AvroRecordSchema = {
+  type: 'record',
+  name: 'Account',
+  fields: [
+    { name: 'account_id', type: 'string' },
+    { name: 'updated_at', type: { type: 'long', logicalType: 'timestamp-millis' } },
+    { name: 'balance', type: 'double' },
+    { name: 'tier', type: ['null', 'string'], default: null },
+    { name: 'visits', type: ['null', 'long'], default: null },
+  ],
+}
+const source: SourceDef = {
+  kind: 'source',
+  name: 'accounts',
+  topic: 'accounts',
+  schema: changeEnvelopeSchema(rowSchema),
+  eventTimeField: 'ts_ms',
+  keyedBy: 'account',
+  partitions: 4,
+  outOfOrdernessMs: 0,
+  allowedLatenessMs: 0,
+  idleTimeoutMs: 60_000,
+  maxFutureSkewMs: 3_600_000,
+  description: 'bench table',
+  changes: { kind: 'table', rowSchema, primaryKey: ['account_id'], rowTimeField: 'updated_at', location: { format: 'parquet', path: 'accounts.parquet' }, format: 'avro' },
+}
+const columns: ParquetColumnSpec[] = [
+  { name: 'account_id', type: 'string', required: true },
+  { name: 'updated_at', type: 'timestamptz', required: true },
+  { name: 'balance', type: 'double', required: true },
+  { name: 'tier', type: 'string', required: false },
+  { name: 'visits', type: 'long', required: false },
+]
+
+const dir = mkdtempSync(join(tmpdir(), 'kfs-bench-ingest-'))
+try {
+  const codec = createParquetCodec()
+  const start = Date.UTC(2026, 10, 1)
+  let seed = 7
+  const next = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
+  const values: unknown[][] = [[], [], [], [], []]
+  for (let i = 0; i < ROWS; i++) {
+    values[0]!.push(`acct-${i.toString(36).padStart(5, '0')}`)
+    values[1]!.push(start + Math.floor(next() * 86_400_000))
+    values[2]!.push(Math.round(next() * 1e6) / 100)
+    values[3]!.push(next() < 0.3 ? null : next() < 0.5 ? 'gold' : 'silver')
+    values[4]!.push(next() < 0.1 ? null : Math.floor(next() * 1000))
+  }
+  const file = join(dir, 'accounts.parquet')
+  await writeFile(file, await codec.encode(columns, values))
+  values.length = 0
+  progress(`snapshot: ${ROWS} rows written to ${file}`)
+
+  // Warm parquet-wasm (its first call in a process is slower), then the bare scan.
+  const bytes = await readFile(file)
+  for await (const _ of codec.readBatches(bytes)) break
+  let t = performance.now()
+  let scanned = 0
+  for await (const batch of codec.readBatches(bytes)) scanned += batch.numRows
+  const scanMs = performance.now() - t
+  const scanRate = (scanned / scanMs) * 1000
+  progress(`baseline: Parquet scan, ${scanned} rows in ${scanMs.toFixed(0)} ms (${scanRate.toFixed(0)}/s)`)
+
+  const log = new EmbeddedEventLog({ dir: join(dir, 'log') })
+  const registry = new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })
+  const deps = {
+    log,
+    reader: createFileTableReader({ parquet: codec, columns: declaredTableColumns(rowSchema), cwd: dir }),
+    encoder: await createEncoder({ registry, subject: `${source.topic}-value`, schema: source.schema }),
+    decoder: createDecoder({ registry, readerSchema: source.schema }),
+  }
+  t = performance.now()
+  const first = await ingestSnapshot(deps, { source })
+  const ingestMs = performance.now() - t
+  if (first.appended !== ROWS) throw new Error(`ingest appended ${first.appended} of ${ROWS} rows`)
+  const ingestRate = (ROWS / ingestMs) * 1000
+  progress(`ingest: ${first.appended} appended in ${ingestMs.toFixed(0)} ms (${ingestRate.toFixed(0)}/s)`)
+
+  t = performance.now()
+  const again = await ingestSnapshot(deps, { source })
+  const reMs = performance.now() - t
+  if (again.appended !== 0 || again.unchanged !== ROWS) throw new Error(`re-ingest appended ${again.appended}, unchanged ${again.unchanged}`)
+  const reRate = (ROWS / reMs) * 1000
+  progress(`re-ingest: log read whole (${again.logRecords} records), nothing appended, ${reMs.toFixed(0)} ms (${reRate.toFixed(0)}/s)`)
+  await log.close()
+  benchLine('ingest', {
+    rows: ROWS,
+    ingest_rows_per_s: ingestRate,
+    scan_rows_per_s: scanRate,
+    ratio: ingestRate / scanRate,
+    reingest_rows_per_s: reRate,
+    // Peak resident set of the whole run (maxRSS is in KiB).
+    rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  })
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}

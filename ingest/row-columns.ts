@@ -1,0 +1,97 @@
+/**
+ * A table source's declared row, column by column (docs/design.md §11): each column's kind as a
+ * snapshot reports it (ports/table-snapshots.ts), whether it may hold null, how to tell a value
+ * of its type, and a canonical text of a value for row fingerprints — the same whether the value
+ * came from a snapshot file or back from the log (a long as number or bigint, a float rounded to
+ * 32 bits as Avro stores it), so a re-ingest recognises rows it appended before.
+ */
+import type { Type } from 'avsc'
+import type { AvroRecordSchema } from '../features/types.ts'
+import type { TableColumn, TableColumnKind } from '../ports/table-snapshots.ts'
+import { createWideType } from '../schemas/avro-type.ts'
+
+export interface RowColumn {
+  readonly name: string
+  readonly kind: TableColumnKind
+  readonly nullable: boolean
+  /** The Avro type name the check is for ('long', 'float', 'string', … or 'other'). */
+  readonly avro: string
+  /** True for a non-null value of the column's type. */
+  isValid(value: unknown): boolean
+  /** Canonical text of a valid value (or null) for fingerprints. */
+  canonical(value: unknown): string
+}
+
+const INT32 = 2 ** 31
+const MIN_LONG = -(2n ** 63n)
+const MAX_LONG = 2n ** 63n - 1n
+
+const isLong = (v: unknown): boolean =>
+  (typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'bigint' && v >= MIN_LONG && v <= MAX_LONG)
+
+function tagged(v: unknown): string {
+  if (v === null || v === undefined) return 'z'
+  switch (typeof v) {
+    case 'number':
+      return Object.is(v, -0) ? 'n-0' : `n${v}`
+    case 'bigint':
+      return `n${v}`
+    case 'string':
+      return `s${JSON.stringify(v)}`
+    case 'boolean':
+      return v ? 'T' : 'F'
+    default:
+      return `j${JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? Buffer.from(x).toString('base64') : x))}`
+  }
+}
+
+function columnOf(field: { name: string; type: unknown }): RowColumn {
+  let type = field.type
+  let nullable = false
+  if (Array.isArray(type)) {
+    const others = type.filter((t) => t !== 'null')
+    nullable = others.length < type.length
+    if (others.length === 1) type = others[0]
+  }
+  const base = typeof type === 'object' && type !== null && !Array.isArray(type) ? (type as { type?: unknown; logicalType?: unknown }) : undefined
+  const name = typeof type === 'string' ? type : typeof base?.type === 'string' && base.logicalType === undefined ? base.type : undefined
+  const isTimestamp = base?.type === 'long' && (base.logicalType === 'timestamp-millis' || base.logicalType === 'local-timestamp-millis')
+  const common = { name: field.name, nullable }
+  if (isTimestamp) return { ...common, kind: 'timestamp', avro: 'long', isValid: isLong, canonical: tagged }
+  switch (name) {
+    case 'long':
+      return { ...common, kind: 'long', avro: 'long', isValid: isLong, canonical: tagged }
+    case 'int':
+      return { ...common, kind: 'long', avro: 'int', isValid: (v) => typeof v === 'number' && Number.isInteger(v) && v >= -INT32 && v < INT32, canonical: tagged }
+    case 'double':
+      return { ...common, kind: 'double', avro: 'double', isValid: (v) => typeof v === 'number', canonical: tagged }
+    case 'float':
+      return { ...common, kind: 'double', avro: 'float', isValid: (v) => typeof v === 'number', canonical: (v) => tagged(typeof v === 'number' ? Math.fround(v) : v) }
+    case 'string':
+      return { ...common, kind: 'string', avro: 'string', isValid: (v) => typeof v === 'string', canonical: tagged }
+    case 'boolean':
+      return { ...common, kind: 'boolean', avro: 'boolean', isValid: (v) => typeof v === 'boolean', canonical: tagged }
+    default: {
+      // Anything richer (enums, arrays, records): avsc judges it; fingerprints use its JSON.
+      const avsc: Type = createWideType(type as AvroRecordSchema)
+      return { ...common, kind: 'other', avro: 'other', isValid: (v) => v !== null && v !== undefined && avsc.isValid(v), canonical: tagged }
+    }
+  }
+}
+
+export function rowColumns(rowSchema: AvroRecordSchema): readonly RowColumn[] {
+  return (rowSchema.fields as { name: string; type: unknown }[]).map(columnOf)
+}
+
+/**
+ * Whether a snapshot column can feed a declared one: the same kind, or a timestamp read from a
+ * plain long column (epoch milliseconds either way — Parquet writers often drop the annotation).
+ */
+export function kindFits(declared: TableColumnKind, actual: TableColumnKind): boolean {
+  return declared === actual || (declared === 'timestamp' && actual === 'long') || declared === 'other'
+}
+
+/** The snapshot's columns as the port reports them, for the declared row (CSV readers type cells by these). */
+export function declaredTableColumns(rowSchema: AvroRecordSchema): readonly TableColumn[] {
+  return rowColumns(rowSchema).map((c) => ({ name: c.name, kind: c.kind }))
+}
