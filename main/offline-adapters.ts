@@ -11,10 +11,10 @@ import type { OfflineCompactor } from '../ports/offline-compaction.ts'
 import type { ParquetCodec } from '../ports/parquet-codec.ts'
 import type { PointInTimeJoiner } from '../ports/point-in-time-joiner.ts'
 import type { TableColumn, TableSnapshotReader } from '../ports/table-snapshots.ts'
-import { FeatureStoreError } from '../core/errors.ts'
 import type { TableLocation } from '../features/types.ts'
 import { createFileTableReader } from '../adapters/tables/file-table-reader.ts'
 import { IcebergOfflineSink } from '../adapters/offline/iceberg/offline-sink.ts'
+import { createIcebergTableSnapshotReader } from '../adapters/offline/iceberg/table-snapshot-reader.ts'
 import { createParquetCodec } from '../adapters/offline/parquet/parquet-codec.ts'
 
 /** Everything kfs does with its offline tables: write and archive, read back, compact. */
@@ -52,10 +52,10 @@ export function trainingAdapters(featureRows: FeatureRowReader, options: Offline
  */
 export function tableSnapshotReader(
   location: TableLocation,
-  options: OfflineAdapterOptions & { readonly columns: readonly TableColumn[]; readonly cwd: string },
+  options: OfflineAdapterOptions & { readonly columns: readonly TableColumn[]; readonly cwd: string; readonly store: ObjectStore },
 ): TableSnapshotReader {
-  if (location.format === 'iceberg')
-    throw new FeatureStoreError('BAD_REQUEST', `reading Iceberg table snapshots (${location.table}) is not wired yet; use a Parquet or CSV location`)
+  // An Iceberg table lives on the configured object store, beside kfs's own tables.
+  if (location.format === 'iceberg') return createIcebergTableSnapshotReader({ store: options.store, parquet: createParquetCodec(options.parquetWorker === undefined ? {} : { worker: options.parquetWorker }) })
   return createFileTableReader({
     parquet: createParquetCodec(options.parquetWorker === undefined ? {} : { worker: options.parquetWorker }),
     columns: options.columns,

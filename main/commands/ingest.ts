@@ -66,8 +66,8 @@ Examples:
       if (!existsSync(at)) throw new UsageError(`--snapshot ${stringOption(args, 'snapshot')}: no such file or folder`)
     }
     const config = ctx.config()
-    const reader = tableSnapshotReader(spec.location, { parquetWorker: config.parquetWorker, columns: declaredTableColumns(spec.rowSchema), cwd: ctx.cwd })
     const runtime = await createRuntime(config)
+    const reader = tableSnapshotReader(spec.location, { parquetWorker: config.parquetWorker, columns: declaredTableColumns(spec.rowSchema), cwd: ctx.cwd, store: runtime.store })
     const progress = progressFor(ctx)
     try {
       const log = await runtime.eventLog()
