@@ -7,7 +7,7 @@
  * Each view has its own task and its own next offset, so a view can be backfilled from the
  * archive and handed over to live consumption on its own, while other views keep running.
  */
-import type { FeatureRow, FeatureViewDef, SourceDef } from '../features/types.ts'
+import type { EntityDef, EventRecord, FeatureRow, FeatureViewDef, SourceDef } from '../features/types.ts'
 import type { ChangeRole, PartitionTask } from '../operators/task/partition-task.ts'
 import { eventTimeOf, invalidEventTimeDetail } from '../operators/task/event-fields.ts'
 import { invalidUtf8JoinKey, type DecodeResult } from '../schemas/decoder.ts'
@@ -16,6 +16,7 @@ import type { SourceRecord } from '../ports/source.ts'
 import type { OfflineFeatureRow } from '../ports/offline.ts'
 import { REKEY_HEADERS } from './rekey-stage.ts'
 import { isRekeyedSource } from './plan-sources.ts'
+import { changeRoute } from './rekey-records.ts'
 
 export interface ProcessedRows {
   readonly rows: OfflineFeatureRow[]
@@ -102,7 +103,7 @@ export class PartitionProcessor {
           // Like a missing time: the record changes nothing, not even the watermark.
           out.deadLetters.push(deadLetterOf(this, this.source, record, 'invalid_event_time', badTime, this.view.name))
         } else {
-          const role = roleOf(this.topic, this.source, record)
+          const role = roleOf(this.topic, this.source, record, this.view.entity, result.event)
           const output = this.task.processEvent({
             offset: record.offset,
             eventTimeMs: eventTimeOf(rawTime),
@@ -153,15 +154,22 @@ function readsInternalTopic(topic: string, source: SourceDef): boolean {
 }
 
 /**
- * The part of a change a re-keyed copy carries (`kfs-change-role`, rekey-records.ts), trusted on
- * the same terms as its origin: only on an internal topic, and only for a change source — the
- * stage forwards an event source's headers as they came, so there the header may be anyone's.
+ * The part of a change a re-keyed copy carries (docs/design.md §11): read off the record's own key,
+ * which is the group the re-key stage routed it to — `retract` when that is the before image's
+ * group, `add` when it is the after image's, both when one group holds both. The key is archived
+ * with the record (headers are not), so replay and verify-parity split a change exactly as live
+ * did; the `kfs-change-role` header the stage also writes is for people reading the topic. Only
+ * on an internal topic of a change source: elsewhere the whole change applies.
  */
-export function roleOf(topic: string, source: SourceDef, record: SourceRecord): ChangeRole | undefined {
-  if (source.changes === undefined || !readsInternalTopic(topic, source)) return undefined
-  const role = record.headers[REKEY_HEADERS.role]
-  return role === 'retract' || role === 'add' ? role : undefined
+export function roleOf(topic: string, source: SourceDef, record: SourceRecord, entity: EntityDef, event: EventRecord): ChangeRole | undefined {
+  if (source.changes === undefined || !readsInternalTopic(topic, source) || record.key === null) return undefined
+  const route = changeRoute(entity, event)
+  if (!route.ok || route.copies.length < 2) return undefined
+  const key = KEY_TEXT.decode(record.key)
+  return route.copies.find((c) => c.key === key)?.role
 }
+
+const KEY_TEXT = new TextDecoder()
 
 /** Where a processor or slot reads: a source topic's partition, or an internal topic's. */
 export interface ReadPosition {

@@ -95,12 +95,12 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
   }
 }
 
-type ChangeRoute =
+export type ChangeRoute =
   | { readonly ok: true; readonly copies: readonly { readonly key: string; readonly role?: ChangeRole }[] }
   | { readonly ok: false; readonly reason: DeadLetter['reason']; readonly detail: string }
 
 /** Where a change goes, read from its row images: see the file comment. */
-function changeRoute(entity: EntityDef, envelope: EventRecord): ChangeRoute {
+export function changeRoute(entity: EntityDef, envelope: EventRecord): ChangeRoute {
   const before = imageOf(envelope.before)
   const after = imageOf(envelope.after)
   const lacking = before === undefined ? [] : entity.joinKeys.filter((k) => before[k] === undefined || before[k] === null)

@@ -3,7 +3,8 @@
  * store and online store under .kfs/demo. Every step is an ordinary `kfs` command run in-process,
  * so what it shows is exactly what the CLI does:
  *   apply → produce → run → (a view added later) backfill + hand-off → more events → run →
- *   training set → verify-parity → serve (prints URLs and a sample response) → summary.
+ *   the batch tier (two nightly users snapshots ingested, an orders changelog published) → run →
+ *   training set over all three tiers → verify-parity → serve (prints URLs and a sample response) → summary.
  * `npm start -- --serve` keeps serving at the end instead of exiting.
  */
 import { rm, writeFile, mkdir } from 'node:fs/promises'
@@ -12,6 +13,8 @@ import { commands } from './commands/index.ts'
 import { createProcessContext } from './commands/context.ts'
 import { runCli } from './commands/router.ts'
 import { generateEvents } from '../examples/generate-events.ts'
+import { orderChanges, usersSnapshot, type UserRow } from '../examples/generate-tables.ts'
+import { createParquetCodec } from '../adapters/offline/parquet/parquet-codec.ts'
 
 const keepServing = process.argv.includes('--serve')
 const root = resolve(process.env.KFS_DEMO_DIR ?? '.kfs/demo')
@@ -69,6 +72,34 @@ await kfs('Backfill it from the raw archive (same operators), then hand it over 
 await kfs('More events arrive', ['produce', '--features', 'examples/with-new-view.ts', '--generate', '5000', '--start', new Date(secondStartMs).toISOString(), '--seed', '8'])
 await kfs('Run again: all views live, the new one continuing from its backfill', ['run', '--features', 'examples/with-new-view.ts', '--until-caught-up', '--idle', '1s'])
 
+// The batch tier (docs/table-and-changelog-sources.md): two nightly exports of the users table,
+// and the orders database's changelog, over the same users and the same stretch of time.
+const TIERS = 'examples/three-tiers.ts'
+const DAY = 86_400_000
+const firstNightMs = Math.floor(startMs / DAY) * DAY - 2 * DAY
+const tables = join(root, 'tables')
+await mkdir(tables, { recursive: true })
+const parquet = createParquetCodec()
+const writeUsers = async (night: 1 | 2): Promise<string> => {
+  const rows = usersSnapshot(night, { firstNightMs })
+  const columns = (['user_id', 'status', 'credit_limit', 'country', 'updated_at'] as const).map((name) => ({
+    name,
+    type: name === 'credit_limit' ? ('double' as const) : name === 'updated_at' ? ('timestamptz' as const) : ('string' as const),
+    required: true,
+  }))
+  const path = join(tables, `users-night-${night}.parquet`)
+  await writeFile(path, await parquet.encode(columns, columns.map((c) => rows.map((r: UserRow) => r[c.name]))))
+  return path
+}
+const ordersPath = join(root, 'orders-changelog.ndjson')
+await writeFile(ordersPath, orderChanges({ count: 3_000, startMs, meanGapMs: (events * meanGapMs) / 3_000 }).map((c) => JSON.stringify(c)).join('\n') + '\n')
+await kfs('The batch tier arrives: publish the users table and orders changelog views', ['apply', '--features', TIERS])
+await kfs('Ingest the first nightly users snapshot', ['ingest', '--features', TIERS, '--source', 'users', '--snapshot', await writeUsers(1)])
+await kfs('Ingest the next night: only changed and new rows are appended', ['ingest', '--features', TIERS, '--source', 'users', '--snapshot', await writeUsers(2)])
+await kfs('Ingest the first night again: nothing to append', ['ingest', '--features', TIERS, '--source', 'users', '--snapshot', join(tables, 'users-night-1.parquet')])
+await kfs('A CDC tool publishes the orders changelog (Debezium JSON)', ['produce', '--features', TIERS, '--topic', 'shop.public.orders', '--file', ordersPath])
+await kfs('Run: attributes of the users table, open orders per user (re-keyed, retracting)', ['run', '--features', TIERS, '--until-caught-up', '--idle', '1s'])
+
 // Labels: a sample of users at times within the stream (e.g. checkout attempts to score).
 const labels = ['user_id,ts,amount,is_fraud']
 let i = 0
@@ -78,13 +109,13 @@ for (const g of generateEvents({ count: 4_000, seed: 99, startMs, meanGapMs: (ev
 }
 const labelsPath = join(root, 'labels.csv')
 await writeFile(labelsPath, labels.join('\n') + '\n')
-const trainingPath = join(root, 'fraud_training_set.parquet')
-await kfs('Build a point-in-time training set for the fraud model', ['training-set', '--labels', labelsPath, '--service', 'fraud_model', '--out', trainingPath])
-await kfs('Prove live == replay for every view', ['verify-parity', '--features', 'examples/with-new-view.ts'])
+const trainingPath = join(root, 'fraud_v4_training_set.parquet')
+await kfs('Build a point-in-time training set over all three tiers', ['training-set', '--features', TIERS, '--labels', labelsPath, '--service', 'fraud_model_v4', '--out', trainingPath])
+await kfs('Prove live == replay for every view, batch tier included', ['verify-parity', '--features', TIERS])
 
 // Serve, show one real response, then exit (or keep serving with --serve).
 process.stderr.write(`\n▶ Serve online features\n  $ kfs serve --port ${port}\n`)
-const serving = runCli(['serve', '--features', 'examples/with-new-view.ts'], commands, (json) =>
+const serving = runCli(['serve', '--features', TIERS], commands, (json) =>
   createProcessContext({ json, env, cwd: process.cwd(), stdout: process.stdout, stderr: { write: (t: string) => process.stderr.write(indent(t)) } as unknown as NodeJS.WritableStream }),
 )
 const base = `http://127.0.0.1:${port}`
@@ -95,7 +126,7 @@ for (let attempt = 0; attempt < 50 && sample === ''; attempt++) {
     const res = await fetch(`${base}/v1/features`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ entities: { user_id: ['u0', 'u1'] }, service: 'fraud_model', request: { amount: 250 } }),
+      body: JSON.stringify({ entities: { user_id: ['u0', 'u1'] }, service: 'fraud_model_v4', request: { amount: 250 } }),
     })
     sample = await res.text()
   } catch {
@@ -107,10 +138,11 @@ process.stderr.write(
     '',
     '  Try:',
     `    curl ${base}/v1/features/user_purchases/u0`,
-    `    curl -XPOST ${base}/v1/features -d '{"entities":{"user_id":["u0","u1"]},"service":"fraud_model","request":{"amount":250}}'`,
+    `    curl ${base}/v1/features/user_profile/u0`,
+    `    curl -XPOST ${base}/v1/features -d '{"entities":{"user_id":["u0","u1"]},"service":"fraud_model_v4","request":{"amount":250}}'`,
     `    open ${base}/            (feature catalog)      ${base}/v1/registry      ${base}/metrics`,
     '',
-    `  POST /v1/features (fraud_model, u0 and u1) answered:`,
+    `  POST /v1/features (fraud_model_v4, u0 and u1) answered:`,
     `    ${sample.slice(0, 600)}${sample.length > 600 ? '…' : ''}`,
     '',
   ].join('\n'),

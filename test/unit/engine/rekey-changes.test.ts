@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { changeEnvelopeSchema } from '../../../features/change-envelope.ts'
-import type { AvroRecordSchema, EntityDef, SourceDef } from '../../../features/types.ts'
+import type { AvroRecordSchema, EntityDef, FeatureViewDef, SourceDef } from '../../../features/types.ts'
 import { rekeyedSource, type RekeyPlan } from '../../../engine/plan-sources.ts'
 import { REKEY_HEADERS, rekeyRecord, rekeyRecords } from '../../../engine/rekey-records.ts'
 import { PartitionProcessor } from '../../../engine/partition-processor.ts'
@@ -143,11 +143,15 @@ void test('an event source keeps its path: the event itself is keyed, headers ke
   assert.deepEqual(out, { forwards: [{ key: 'eu', value, headers: { [REKEY_HEADERS.role]: 'add', ...origin('12') } }], timeMs: NOW })
 })
 
-/** The roles the processor hands its task, one per record (a task that only records its input). */
-function rolesSeen(topic: string, source: SourceDef, headers: readonly Record<string, string>[]): (TaskEvent['role'] | 'none')[] {
+/**
+ * The roles the processor hands its task, one per record (a task that only records its input): each
+ * record is the change eu → us (group eu to group us) read under `keys[i]`, with a forged header.
+ */
+function rolesSeen(topic: string, source: SourceDef, keys: readonly (string | null)[]): (TaskEvent['role'] | 'none')[] {
   const events: TaskEvent[] = []
+  const view = { name: 'by_region', entity: region } as unknown as FeatureViewDef
   const task: PartitionTask = {
-    views: [],
+    views: [view],
     watermarkMs: -Infinity,
     processEvent: (input) => (events.push(input), { rows: [], deadLetters: [] }),
     processWatermarkMarker: () => ({ rows: [], deadLetters: [] }),
@@ -155,21 +159,21 @@ function rolesSeen(topic: string, source: SourceDef, headers: readonly Record<st
     snapshot: () => new Uint8Array(),
   }
   const processor = new PartitionProcessor({ topic, partition: 0, source, task, nextOffset: '0' })
-  const records = headers.map((h, i) => ({ ...record(String(i), h), topic }))
+  // The header claims the opposite role: the key decides, because only the key is archived.
+  const records = keys.map((k, i) => ({ ...record(String(i), { [REKEY_HEADERS.role]: k === 'eu' ? 'add' : 'retract' }), key: k === null ? null : new TextEncoder().encode(k), topic }))
   processor.processRecords(records, records.map(() => change('u', eu, us)), 0)
   return events.map((e) => ('role' in e ? e.role : 'none'))
 }
 
-void test('the processor hands the task the role of a copy read from an internal re-key topic', () => {
-  const roles: Record<string, string>[] = [{ [REKEY_HEADERS.role]: 'retract' }, { [REKEY_HEADERS.role]: 'add' }, {}, { [REKEY_HEADERS.role]: 'both' }]
-  assert.deepEqual(rolesSeen(plan.topic, accounts, roles), ['retract', 'add', 'none', 'none'])
+void test('the processor reads the role of a copy off its key (the group it was routed to) on an internal re-key topic', () => {
+  const keys = ['eu', 'us', 'apac', null]
+  assert.deepEqual(rolesSeen(plan.topic, accounts, keys), ['retract', 'add', 'none', 'none'])
   // As the engine runs a re-keyed view: its own source is the internal topic's.
-  assert.deepEqual(rolesSeen(plan.internalSource.topic, plan.internalSource, roles), ['retract', 'add', 'none', 'none'])
+  assert.deepEqual(rolesSeen(plan.internalSource.topic, plan.internalSource, keys), ['retract', 'add', 'none', 'none'])
 })
 
-void test('a role header is ignored on the source topic itself, and on any event source', () => {
-  const forged = [{ [REKEY_HEADERS.role]: 'retract' }, { [REKEY_HEADERS.role]: 'add' }]
-  assert.deepEqual(rolesSeen(accounts.topic, accounts, forged), ['none', 'none'])
+void test('no role on the source topic itself, nor on any event source', () => {
+  assert.deepEqual(rolesSeen(accounts.topic, accounts, ['eu', 'us']), ['none', 'none'])
   const events = { ...accounts, changes: undefined }
-  assert.deepEqual(rolesSeen(plan.topic, events, forged), ['none', 'none'])
+  assert.deepEqual(rolesSeen(plan.topic, events, ['eu', 'us']), ['none', 'none'])
 })
