@@ -10,7 +10,8 @@
  * {c, totals, members by primary key: {t, contribution, or retracted}}:
  * - a part whose member has t_member > t is superseded (older than the member's version): ignored;
  * - retract: no live member → unknown_retraction (never a negative count); a before image whose
- *   contribution differs from the member's → before_mismatch; else the member is retracted at t;
+ *   contribution differs from the member's → before_mismatch, and the step is refused whole (an
+ *   add in the same group is not applied either); else the member is retracted at t;
  * - add: the member (live or not) becomes the after image's contribution at t;
  * - both parts in one group are one step (one row); a group whose values changed emits a row at
  *   as_of = max(c, t), retract group first. An emptied group reads count 0, sum 0, avg null — a
@@ -133,6 +134,9 @@ export class CurrentStateRunner implements TaskViewRunner {
         dead.push({ offset, reason: 'unknown_retraction', view: this.view.name, detail: `retraction of row ${pk} from group ${key}, which does not hold it` })
       } else if (!sameContribution(member.contribution, retract)) {
         dead.push({ offset, reason: 'before_mismatch', view: this.view.name, detail: `before image of row ${pk} disagrees with what it contributes to group ${key}` })
+        // The change contradicts the row the group holds: refused whole (its add too), as an
+        // attribute view refuses it, so the dead letter is all it leaves behind.
+        return
       } else removed = member.contribution
     }
     if (removed === undefined && add === undefined) return

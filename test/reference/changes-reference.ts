@@ -222,8 +222,11 @@ class CurrentStateOracle {
       let applied = false
       if (g.retract !== undefined) {
         if (latest?.contribution === undefined) dead.push({ offset, reason: 'unknown_retraction', view: view.name })
-        else if (!latest.contribution.every((x, i) => x === g.retract![i])) dead.push({ offset, reason: 'before_mismatch', view: view.name })
-        else {
+        else if (!latest.contribution.every((x, i) => x === g.retract![i])) {
+          // The change contradicts the row the group holds: refused whole in this group, its add too.
+          dead.push({ offset, reason: 'before_mismatch', view: view.name })
+          continue
+        } else {
           events.push({ pk: ch.key, t, order: 2 * order, contribution: undefined })
           applied = true
         }
