@@ -80,7 +80,7 @@ async function sent(dataDir: string, source: SourceDef): Promise<(string | numbe
 
 for (const source of [ordersJson, ordersAvro]) {
   void describe(`kfs produce --file, changelog source in ${source.changes!.format}`, () => {
-    it('sends every change of a good file, keyed by its primary key (the {schema, payload} wrapper accepted)', async () => {
+    void it('sends every change of a good file, keyed by its primary key (the {schema, payload} wrapper accepted)', async () => {
       const dataDir = join(dir, `good-${source.name}`)
       const r = await runKfsInProcess(['produce', ...FEATURES, '--topic', source.topic, '--file', ndjson(`good-${source.name}.ndjson`, GOOD), '--json'], dataDir)
       assert.equal(r.code, 0, r.stderr)
@@ -88,7 +88,7 @@ for (const source of [ordersJson, ordersAvro]) {
       assert.deepEqual(await sent(dataDir, source), EXPECTED)
     })
 
-    it('sends nothing from a file with one bad line: exit 2, the line and the problem named', async () => {
+    void it('sends nothing from a file with one bad line: exit 2, the line and the problem named', async () => {
       const dataDir = join(dir, `bad-${source.name}`)
       const bad = [...GOOD.slice(0, 2), { op: 'c', before: null, after: { ...row('o3', 1), amount: 'twelve' }, ts_ms: 5_000 }, GOOD[2]]
       const r = await runKfsInProcess(['produce', ...FEATURES, '--topic', source.topic, '--file', ndjson(`bad-${source.name}.ndjson`, bad)], dataDir)
@@ -98,7 +98,7 @@ for (const source of [ordersJson, ordersAvro]) {
       assert.deepEqual(await sent(dataDir, source), [])
     })
 
-    it('refuses changes the engine would refuse: an unknown op, a delete without a before image', async () => {
+    void it('refuses changes the engine would refuse: an unknown op, a delete without a before image', async () => {
       const dataDir = join(dir, `ops-${source.name}`)
       const bad = [GOOD[0], { op: 't', before: null, after: null, ts_ms: 5_000 }, { op: 'd', before: null, after: null, ts_ms: 6_000 }]
       const r = await runKfsInProcess(['produce', ...FEATURES, '--topic', source.topic, '--file', ndjson(`ops-${source.name}.ndjson`, bad)], dataDir)
