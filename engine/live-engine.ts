@@ -185,6 +185,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     }
     stats.checkpoints++
     stats.lastCheckpointDurationMs = durationMs
+    stats.timings.checkpoint(durationMs)
     stats.lastCheckpointAtMs = clock.nowMs()
     void reader?.commit({ stream: slot.topic, partition: slot.partition }, slot.nextOffsetAtLastCheckpoint).catch((err: unknown) => {
       logger.warn({ err }, 'progress commit failed (recovery uses checkpoints, so this is harmless)')
@@ -239,7 +240,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       stats.consumed += processed.records
       if (processed.records > 0) slot.lastRecordAtMs = now
       const last = batch.records.at(-1)
-      if (last) stats.lag[slotKey(batch.stream, batch.partition)] = Number(BigInt(batch.end) - BigInt(last.offset) - 1n)
+      if (last) (stats.lag[batch.stream] ??= {})[batch.partition] = Number(BigInt(batch.end) - BigInt(last.offset) - 1n)
       await delivery.enqueue(slot, processed)
       if (slot.buffered >= maxRecords) await checkpointSlotInBackground(slot)
       await yieldToEventLoopNowAndThen()

@@ -36,7 +36,7 @@ import type { LogTransaction, TransactionalEventLog } from '../ports/event-log-t
 import type { DeadLetter, DeadLetterSink } from '../ports/dead-letters.ts'
 import type { EventLog, LogBatch, LogConsumer, LogRecord, PositionNotice, ProduceRecord, TopicPartitionOffset } from '../ports/event-log.ts'
 import { chunksOf, deadLetterRecords } from './dead-letter-topic.ts'
-import type { EngineStats } from './engine-stats.ts'
+import { countDeadLetters, type EngineStats } from './engine-stats.ts'
 import type { RekeyPlan } from './plan-sources.ts'
 import { RecordMerge, type Merged } from './rekey-alignment.ts'
 import { rekeyRecord, type RekeyOutcome } from './rekey-records.ts'
@@ -230,7 +230,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     }
     // At least once for dead letters only when the engine gave no topic to write them transactionally.
     if (!inTransaction && deadLetters.length > 0) await options.deadLetters.write(deadLetters)
-    for (const letter of deadLetters) stats.deadLettered[letter.reason] = (stats.deadLettered[letter.reason] ?? 0) + 1
+    countDeadLetters(stats, deadLetters)
     stats.rekeyed += records.length
     for (const { partition, offset } of offsets) {
       const entry = owned.get(partition)

@@ -10,7 +10,7 @@ import type { StampedRow } from '../features/types.ts'
 import type { DeadLetterSink } from '../ports/dead-letters.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
 import { DeliveryQueue } from './delivery-queue.ts'
-import type { EngineStats } from './engine-stats.ts'
+import { countDeadLetters, type EngineStats } from './engine-stats.ts'
 import type { PartitionSlot, SlotOutput } from './partition-slot.ts'
 
 export interface SlotDeliveryOptions {
@@ -39,6 +39,7 @@ export function createSlotDelivery(options: SlotDeliveryOptions): SlotDelivery {
 
   async function deliver(slot: PartitionSlot, batch: SlotOutput): Promise<void> {
     const started = clock.nowMs()
+    let wroteOnline = false
     for (let v = 0; v < slot.options.views.length; v++) {
       const view = slot.options.views[v]!
       const rows = batch.rows[v] as StampedRow[]
@@ -46,13 +47,17 @@ export function createSlotDelivery(options: SlotDeliveryOptions): SlotDelivery {
       stats.emittedRows += rows.length
       if (view.online) {
         await retry(() => online.writeRows(view, rows), options.retry)
+        wroteOnline = true
         const newest = rows.reduce((m, r) => Math.max(m, r.asOfMs), stats.newestOnlineAsOfMs[view.name] ?? 0)
         stats.newestOnlineAsOfMs[view.name] = newest
       }
     }
-    stats.onlineWriteMs += clock.nowMs() - started
+    const writeMs = clock.nowMs() - started
+    stats.onlineWriteMs += writeMs
+    // Batches with nothing to write online would pile up at zero and hide the real write times.
+    if (wroteOnline) stats.timings.onlineWriteBatch(writeMs)
     if (batch.deadLetters.length > 0) {
-      for (const letter of batch.deadLetters) stats.deadLettered[letter.reason] = (stats.deadLettered[letter.reason] ?? 0) + 1
+      countDeadLetters(stats, batch.deadLetters)
       await retry(() => deadLetters.write(batch.deadLetters), options.retry)
     }
   }

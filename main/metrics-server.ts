@@ -1,34 +1,83 @@
 /**
- * Prometheus metrics of the engine on an HTTP port: counts, lag per partition, checkpoint
- * duration and age, per-view freshness (now − newest as_of written online), sink latency.
- * Values are read from the engine's stats at scrape time, so the hot path only bumps numbers.
+ * Prometheus metrics of the engine on an HTTP port, by Prometheus's conventions: seconds, counters
+ * as monotonic `_total` counters, histograms for durations. Counts, lag per (topic, partition),
+ * checkpoint and online-write durations, per-view freshness (now − newest as_of written online)
+ * against the view's freshnessSla (docs/design.md §2), dead letters by reason and view, and the
+ * default process and Node.js metrics. Totals are read from the engine's stats at scrape time and
+ * durations arrive through `stats.timings`, so the hot path only bumps numbers.
  */
 import { createServer, type Server } from 'node:http'
 import client from 'prom-client'
 import type { Clock } from '../core/clock.ts'
 import type { EngineStats } from '../engine/engine-stats.ts'
+import type { FeatureViewDef } from '../features/types.ts'
+import { collectProcessMetrics, counterOverTotals, type Total } from '../serving/prometheus.ts'
 
-export function createEngineMetrics(stats: EngineStats, clock: Clock): client.Registry {
+type ViewSla = Pick<FeatureViewDef, 'name' | 'version' | 'freshnessSlaMs' | 'online'>
+
+/** Seconds from 1 ms to 30 s: a checkpoint is a few object-store writes and a commit. */
+const CHECKPOINT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+/** Seconds from 0.5 ms to 5 s: one pipelined online write, or its retries. */
+const ONLINE_WRITE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5]
+
+/** The freshnessSla of each online view by name (of its newest version, when the engine runs two). */
+function slaSecondsByView(views: readonly ViewSla[]): Map<string, number> {
+  const newest = new Map<string, ViewSla>()
+  for (const v of views) if (v.online && (newest.get(v.name)?.version ?? -Infinity) < v.version) newest.set(v.name, v)
+  return new Map([...newest].map(([name, v]) => [name, v.freshnessSlaMs / 1000]))
+}
+
+export function createEngineMetrics(stats: EngineStats, clock: Clock, views: readonly ViewSla[]): client.Registry {
   const registry = new client.Registry()
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[], totals: () => Iterable<Total<L>>) =>
+    counterOverTotals({ name, help, labelNames, registry, totals })
   const gauge = (name: string, help: string, labelNames: string[], collect: (g: client.Gauge) => void) =>
     new client.Gauge({ name, help, labelNames, registers: [registry], collect(this: client.Gauge) { collect(this) } })
-  gauge('kfs_consumed_records_total', 'Records consumed from the event log', [], (g) => g.set(stats.consumed))
-  gauge('kfs_emitted_rows_total', 'Feature rows emitted', [], (g) => g.set(stats.emittedRows))
-  gauge('kfs_dead_lettered_total', 'Records sent to the dead-letter topic, by reason', ['reason'], (g) => {
-    for (const [reason, n] of Object.entries(stats.deadLettered)) g.set({ reason }, n)
+  const nowSeconds = () => clock.nowMs() / 1000
+  const slaSeconds = slaSecondsByView(views)
+
+  counter('kfs_consumed_records_total', 'Records consumed from the event log', [], () => [[{}, stats.consumed]])
+  counter('kfs_rekeyed_records_total', 'Records the re-key stages forwarded to internal topics', [], () => [[{}, stats.rekeyed]])
+  counter('kfs_emitted_rows_total', 'Feature rows emitted', [], () => [[{}, stats.emittedRows]])
+  counter('kfs_dead_letters_total', 'Records sent to the dead-letter topic, by reason and refusing view ("*": every view of the source)', ['reason', 'view'], function* () {
+    for (const [view, byReason] of Object.entries(stats.deadLetteredByView)) for (const [reason, n] of Object.entries(byReason)) yield [{ reason, view }, n]
   })
-  gauge('kfs_checkpoints_total', 'Completed checkpoints', [], (g) => g.set(stats.checkpoints))
-  gauge('kfs_checkpoint_duration_ms', 'Duration of the last checkpoint', [], (g) => g.set(stats.lastCheckpointDurationMs))
-  gauge('kfs_checkpoint_age_ms', 'Time since the last checkpoint', [], (g) => g.set(stats.lastCheckpointAtMs ? clock.nowMs() - stats.lastCheckpointAtMs : 0))
-  gauge('kfs_consumer_lag_records', 'Records behind the partition end', ['partition'], (g) => {
-    for (const [partition, lag] of Object.entries(stats.lag)) g.set({ partition }, lag)
+  counter('kfs_checkpoints_total', 'Completed checkpoints', [], () => [[{}, stats.checkpoints]])
+  counter('kfs_checkpoints_fenced_total', 'Checkpoints refused because another owner published first', [], () => [[{}, stats.fenced]])
+
+  const checkpointSeconds = new client.Histogram({ name: 'kfs_checkpoint_duration_seconds', help: 'Duration of each completed checkpoint', buckets: CHECKPOINT_BUCKETS, registers: [registry] })
+  const onlineWriteSeconds = new client.Histogram({
+    name: 'kfs_online_write_batch_duration_seconds',
+    help: 'Duration of the online writes of one partition batch (all its views, retries included)',
+    buckets: ONLINE_WRITE_BUCKETS,
+    registers: [registry],
   })
-  gauge('kfs_view_freshness_ms', 'Now minus the newest as_of written online, per view', ['view'], (g) => {
-    for (const [view, asOf] of Object.entries(stats.newestOnlineAsOfMs)) g.set({ view }, clock.nowMs() - asOf)
+  stats.timings = {
+    checkpoint: (ms) => checkpointSeconds.observe(ms / 1000),
+    onlineWriteBatch: (ms) => onlineWriteSeconds.observe(ms / 1000),
+  }
+  // A timestamp rather than an age (Prometheus's advice): `time() - x` is the age, and a stalled
+  // exporter cannot make it look young. Absent until the first checkpoint.
+  gauge('kfs_last_checkpoint_timestamp_seconds', 'Unix time of the last completed checkpoint', [], (g) => {
+    if (stats.lastCheckpointAtMs > 0) g.set(stats.lastCheckpointAtMs / 1000)
   })
-  gauge('kfs_online_write_ms_total', 'Time spent writing rows online', [], (g) => g.set(stats.onlineWriteMs))
-  gauge('kfs_checkpoints_fenced_total', 'Checkpoints refused because another owner published first', [], (g) => g.set(stats.fenced))
-  client.collectDefaultMetrics({ register: registry })
+  gauge('kfs_consumer_lag_records', 'Records behind the partition end', ['topic', 'partition'], (g) => {
+    for (const [topic, byPartition] of Object.entries(stats.lag)) for (const [partition, lag] of Object.entries(byPartition)) g.set({ topic, partition }, lag)
+  })
+  gauge('kfs_view_freshness_seconds', 'Now minus the newest as_of written online, per view (absent until the view writes a row)', ['view'], (g) => {
+    for (const [view, asOf] of Object.entries(stats.newestOnlineAsOfMs)) g.set({ view }, nowSeconds() - asOf / 1000)
+  })
+  gauge('kfs_view_freshness_sla_seconds', "The view's freshnessSla", ['view'], (g) => {
+    for (const [view, sla] of slaSeconds) g.set({ view }, sla)
+  })
+  gauge('kfs_view_freshness_sla_breached', '1 while the view is staler than its freshnessSla, else 0', ['view'], (g) => {
+    for (const [view, sla] of slaSeconds) {
+      const asOf = stats.newestOnlineAsOfMs[view]
+      // No row yet is no breach: a view whose source is quiet has nothing to be fresh about.
+      g.set({ view }, asOf !== undefined && nowSeconds() - asOf / 1000 > sla ? 1 : 0)
+    }
+  })
+  collectProcessMetrics(registry)
   return registry
 }
 

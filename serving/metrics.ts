@@ -1,23 +1,64 @@
 /**
  * Prometheus metrics of one server instance (its own prom-client Registry, so two servers in one
- * process — tests — never share counters): per-route latency, responses by status, cache and
- * push counters.
+ * process — tests — never share counters): per-route latency, responses by status, lookups by view
+ * and status, cache and push counters, and the default process and Node.js metrics.
+ *
+ * Counters the serving code keeps itself (the hot-key cache's hits, the served log's outcomes) are
+ * read at scrape time through `readTotals`, so the hot path never touches prom-client for them.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { OnlineStatus } from '../ports/online-store.ts'
+import { collectProcessMetrics, counterOverTotals, type Total } from './prometheus.ts'
+
+/** What the server reads at scrape time: totals kept outside prom-client, and a gauge's value. */
+export interface ScrapedValues {
+  cacheLookups(): Iterable<Total<'result'>>
+  servedLogRecords(): Iterable<Total<'outcome'>>
+  wsSubscriptions(): number
+}
 
 export interface ServingMetrics {
   readonly registry: Registry
   readonly latency: Histogram<'route'>
   readonly responses: Counter<'route' | 'status'>
-  readonly cache: Gauge<'result'>
   readonly wsConnections: Gauge
-  readonly wsSubscriptions: Gauge
   readonly wsPushes: Counter
-  readonly servedLog: Gauge<'outcome'>
+  /** Counts one (view, entity) lookup's status; label children are resolved once per pair. */
+  countLookup(view: string, status: OnlineStatus): void
 }
 
-export function createServingMetrics(): ServingMetrics {
+export function createServingMetrics(scraped: ScrapedValues): ServingMetrics {
   const registry = new Registry()
+  collectProcessMetrics(registry)
+  counterOverTotals({
+    name: 'kfs_serving_cache_lookups_total',
+    help: 'Hot-key cache lookups by result (hit, miss)',
+    labelNames: ['result'],
+    registry,
+    totals: () => scraped.cacheLookups(),
+  })
+  counterOverTotals({
+    name: 'kfs_serving_served_log_records_total',
+    help: 'Served-feature log records: sent, or dropped by reason (buffer_full, encode_failed, send_failed, shutdown)',
+    labelNames: ['outcome'],
+    registry,
+    totals: () => scraped.servedLogRecords(),
+  })
+  new Gauge({
+    name: 'kfs_serving_ws_subscriptions',
+    help: 'Topics held by all open WebSocket connections',
+    registers: [registry],
+    collect(this: Gauge) {
+      this.set(scraped.wsSubscriptions())
+    },
+  })
+  const lookups = new Counter({
+    name: 'kfs_serving_lookups_total',
+    help: 'Online (view, entity) lookups by view and status (PRESENT, MISSING, OUTSIDE_TTL); one per distinct entity of a request',
+    labelNames: ['view', 'status'],
+    registers: [registry],
+  })
+  const lookupOf = new Map<string, Counter.Internal>()
   return {
     registry,
     latency: new Histogram({
@@ -28,18 +69,13 @@ export function createServingMetrics(): ServingMetrics {
       registers: [registry],
     }),
     responses: new Counter({ name: 'kfs_serving_responses_total', help: 'Responses by route and status', labelNames: ['route', 'status'], registers: [registry] }),
-    // Read from the cache's own counters at scrape time, so the hot path never touches prom-client.
-    cache: new Gauge({ name: 'kfs_serving_cache_lookups', help: 'Hot-key cache lookups by result since start', labelNames: ['result'], registers: [registry] }),
     wsConnections: new Gauge({ name: 'kfs_serving_ws_connections', help: 'Open WebSocket connections', registers: [registry] }),
-    // Read from the subscription counts at scrape time.
-    wsSubscriptions: new Gauge({ name: 'kfs_serving_ws_subscriptions', help: 'Topics held by all open WebSocket connections', registers: [registry] }),
     wsPushes: new Counter({ name: 'kfs_serving_ws_pushes_total', help: 'Rows pushed to WebSocket topics', registers: [registry] }),
-    // Read from the served log's own counters at scrape time, like the cache.
-    servedLog: new Gauge({
-      name: 'kfs_serving_served_log_records',
-      help: 'Served-feature log records since start: sent, or dropped by reason (buffer_full, encode_failed, send_failed, shutdown)',
-      labelNames: ['outcome'],
-      registers: [registry],
-    }),
+    countLookup(view, status) {
+      const key = `${view}\u0000${status}`
+      let child = lookupOf.get(key)
+      if (child === undefined) lookupOf.set(key, (child = lookups.labels({ view, status })))
+      child.inc()
+    },
   }
 }

@@ -94,7 +94,7 @@ Examples:
         checkpointIntervalMs: config.checkpointIntervalMs,
         checkpointMaxRecords: config.checkpointMaxRecords,
       })
-      metrics?.expose(createEngineMetrics(engine.stats, runtime.clock))
+      metrics?.expose(createEngineMetrics(engine.stats, runtime.clock, views))
       await engine.start()
       ctx.err(
         `engine running: ${views.map((v) => `${v.name}@${v.version}`).join(', ')}${metrics ? ` — metrics on http://${config.serveHost}:${config.metricsPort}/metrics` : ''}\n`,

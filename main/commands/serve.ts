@@ -43,7 +43,7 @@ Authentication: set KFS_SERVE_API_KEYS (comma-separated) and send "Authorization
 Served-feature log (off by default): with --log-topic (or KFS_SERVE_LOG_TOPIC) every sampled
 request's lookups — request id, view@version, entity, status, as_of, the values served, served-at
 time — are sent Avro-encoded to that topic in batches, off the request path; a log outage drops
-records (metric kfs_serving_served_log_records, a warning), never a request. Sampling is by a hash
+records (metric kfs_serving_served_log_records_total, a warning), never a request. Sampling is by a hash
 of the request id (x-request-id, echoed in every feature response), so reruns log the same
 requests. Include servedLog({ topic }) from serving/served-log in the features module so kfs run
 archives the topic like any source; kfs skew-report compares it with the offline rows.

@@ -46,6 +46,15 @@ export interface FeatureHandlerDeps extends ReaderDeps {
   readonly maxLookups: number
   /** The served-feature log; absent = off. */
   readonly servedLog?: ServedLogRecorder | undefined
+  /** Counts each lookup's status by view (serving/metrics.ts); absent = not counted. */
+  readonly countLookup?: ((view: string, status: OnlineRead['status']) => void) | undefined
+}
+
+/** Counts the status of every (view, entity) lookup a request made. */
+function countStatuses(deps: FeatureHandlerDeps, lookups: readonly Lookup[], reads: readonly OnlineRead[]): void {
+  const count = deps.countLookup
+  if (count === undefined) return
+  for (let i = 0; i < lookups.length; i++) count(lookups[i]!.view.name, reads[i]!.status)
 }
 
 /** Records a sampled request's lookups in the served-feature log. */
@@ -99,6 +108,7 @@ export async function getViewFeatures(
   const nowMs = deps.clock.nowMs()
   const lookups = [{ view, entityKey, features }]
   const [read] = await readLookups(lookups, deps, nowMs)
+  countStatuses(deps, lookups, [read!])
   logServed(deps, requestId, lookups, [read!], nowMs)
   const values: Record<string, FeatureValue> = {}
   features.forEach((f, i) => (values[f] = read!.values[i] ?? null))
@@ -205,6 +215,7 @@ export async function getFeatures(body: unknown, deps: FeatureHandlerDeps, reque
 
   const nowMs = deps.clock.nowMs()
   const reads = await readLookups(lookups, deps, nowMs)
+  countStatuses(deps, lookups, reads)
   const rows = rowEntities.map((entityParts, r) => {
     const rowReads = rowLookups[r]!.map((index) => reads[index]!)
     const views: Record<string, ViewState> = {}

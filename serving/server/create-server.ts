@@ -81,29 +81,33 @@ export function createServer(args: {
   const catalog = createFeatureCatalog({ views: args.views, services: args.services ?? [], requestFeatures: args.requestFeatures ?? [] })
   const registryJson = JSON.stringify(buildRegistry(catalog))
   const catalogHtml = renderCatalogPage(JSON.parse(registryJson) as ReturnType<typeof buildRegistry>)
-  const metrics = createServingMetrics()
   const cache = options.cache ? new HotCache(options.cache) : undefined
+  const servedLog = options.servedLog
+  // Read at scrape time; `subscriptions` is created below, before anything can scrape.
+  const metrics = createServingMetrics({
+    cacheLookups: () => (cache ? [[{ result: 'hit' }, cache.hits], [{ result: 'miss' }, cache.misses]] : []),
+    servedLogRecords: () => {
+      if (!servedLog) return []
+      const { sent, dropped } = servedLog.stats()
+      return [[{ outcome: 'sent' }, sent], ...Object.entries(dropped).map(([outcome, n]) => [{ outcome }, n] as const)]
+    },
+    wsSubscriptions: () => subscriptions.total,
+  })
   const guard = createRequestGuard({ apiKeys: options.apiKeys ?? [], maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024 })
   const lifecycle = createRequestLifecycle({ metrics, logger, requestTimeoutMs: options.requestTimeoutMs ?? 2000 })
-  const servedLog = options.servedLog
-  const deps: FeatureHandlerDeps = { catalog, store: args.store, cache, clock: options.clock ?? systemClock, maxLookups: options.maxLookups ?? 2000, servedLog }
+  const deps: FeatureHandlerDeps = {
+    catalog,
+    store: args.store,
+    cache,
+    clock: options.clock ?? systemClock,
+    maxLookups: options.maxLookups ?? 2000,
+    servedLog,
+    countLookup: metrics.countLookup,
+  }
   let listenSocket: uWS.us_listen_socket | undefined
   let unsubscribe: (() => Promise<void>) | undefined
   let closing: Promise<void> | undefined
   const app = uWS.App()
-
-  metrics.cache.reset()
-  const scrapeCounters = (): void => {
-    metrics.wsSubscriptions.set(subscriptions.total)
-    if (servedLog) {
-      const { sent, dropped } = servedLog.stats()
-      metrics.servedLog.set({ outcome: 'sent' }, sent)
-      for (const [reason, n] of Object.entries(dropped)) metrics.servedLog.set({ outcome: reason }, n)
-    }
-    if (!cache) return
-    metrics.cache.set({ result: 'hit' }, cache.hits)
-    metrics.cache.set({ result: 'miss' }, cache.misses)
-  }
 
   const { reply, fail, run } = lifecycle
 
@@ -135,7 +139,6 @@ export function createServer(args: {
       name: 'metrics',
       policy: API_KEY,
       handle: (ctx) => {
-        scrapeCounters()
         metrics.registry.metrics().then(
           (text) => reply(ctx, 200, text, metrics.registry.contentType),
           (err: unknown) => fail(ctx, err),
@@ -225,7 +228,6 @@ export function createServer(args: {
       return closing
     },
     metricsText() {
-      scrapeCounters()
       return metrics.registry.metrics()
     },
     routes: mounted,

@@ -1,7 +1,9 @@
 /**
  * The alert rules and the dashboard that docker-compose.yml loads (ops/): the rules pass
  * Prometheus's own rule checker (scripts/prometheus-rules: rulefmt, the code `promtool check rules`
- * runs; and promtool itself when it is on the PATH), cover what issue #18 asks to alert on, and
+ * runs; and promtool itself when it is on the PATH), the dashboard passes Grafana's dashboard
+ * schema (scripts/grafana-dashboard: the Grafana Foundation SDK's strict decode and validation),
+ * the rules cover what issue #18 asks to alert on, and
  * every metric the rules and the dashboard query is one kfs registers today — so renaming a metric
  * fails here until ops/ follows.
  */
@@ -16,6 +18,7 @@ import { parse } from 'yaml'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const read = (path: string): string => readFileSync(join(root, path), 'utf8')
 const RULES = 'ops/prometheus/alerts.yml'
+const DASHBOARD = 'ops/grafana/dashboards/kfs.json'
 
 interface Rule {
   alert?: string
@@ -26,14 +29,15 @@ interface Rule {
 }
 const groups = (parse(read(RULES)) as { groups: { name: string; rules: Rule[] }[] }).groups
 const rules = groups.flatMap((g) => g.rules)
-const dashboard = JSON.parse(read('ops/grafana/dashboards/kfs.json')) as { panels: { title: string; targets: { expr: string }[] }[] }
+const dashboard = JSON.parse(read(DASHBOARD)) as { panels: { title: string; targets: { expr: string }[] }[] }
 
-/** Runs Prometheus's rule checker (compiled on first use from the Go module proxy). */
-function checkRules(file: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('go', ['run', '.', join(root, file)], { cwd: join(root, 'scripts/prometheus-rules'), encoding: 'utf8', timeout: 600_000 })
-  if (r.error !== undefined) assert.fail(`scripts/prometheus-rules needs Go (go run): ${r.error.message}`)
+/** Runs one of the Go checkers in scripts/ (compiled on first use from the Go module proxy). */
+function goCheck(checker: 'prometheus-rules' | 'grafana-dashboard', file: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('go', ['run', '.', join(root, file)], { cwd: join(root, 'scripts', checker), encoding: 'utf8', timeout: 600_000 })
+  if (r.error !== undefined) assert.fail(`scripts/${checker} needs Go (go run): ${r.error.message}`)
   return r
 }
+const checkRules = (file: string) => goCheck('prometheus-rules', file)
 
 /** Metric names kfs registers: the string literals main/metrics-server.ts and serving/metrics.ts name. */
 function registeredMetrics(): Set<string> {
@@ -63,6 +67,20 @@ void describe('ops/ alert rules and dashboard', () => {
     assert.match(r.stderr, /FAILED/)
   })
 
+  void test("the dashboard passes Grafana's dashboard schema", () => {
+    const r = goCheck('grafana-dashboard', DASHBOARD)
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`)
+    assert.match(r.stdout, new RegExp(`SUCCESS: ${dashboard.panels.length} panels`))
+  })
+
+  void test('the dashboard checker refuses a broken dashboard (it checks)', () => {
+    const r = goCheck('grafana-dashboard', 'test/fixtures/grafana/broken-dashboard.json')
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /FAILED/)
+    assert.match(r.stderr, /refreshEvery/, 'an unknown field is named')
+    assert.match(r.stderr, /gridPos/, 'an ill-typed field is named')
+  })
+
   void test('promtool check rules and check config agree, where promtool is installed', () => {
     const which = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' })
     if (which.status !== 0) return // the extra check; Prometheus's own rule code above always runs
@@ -74,8 +92,8 @@ void describe('ops/ alert rules and dashboard', () => {
 
   void test('alerts on freshness, dead letters and consumer lag; every alert has a severity, a wait and a summary', () => {
     const reads = (metric: string) => rules.filter((r) => r.alert !== undefined && r.expr.includes(metric)).map((r) => r.alert)
-    assert.ok(reads('kfs_view_freshness').length > 0, 'an alert on view freshness')
-    assert.ok(reads('kfs_dead_lettered').length > 0, 'an alert on dead letters')
+    assert.ok(reads('kfs_view_freshness_sla_breached').length > 0, 'an alert on view freshness against its SLA')
+    assert.ok(reads('kfs_dead_letters_total').length > 0, 'an alert on dead letters')
     assert.ok(reads('kfs_consumer_lag').length > 0, 'an alert on consumer lag')
     for (const rule of rules) {
       assert.ok(rule.alert, `only alerts: ${rule.expr}`)

@@ -65,8 +65,8 @@ void test('serving > hot-key cache is evicted by the change feed, and WS pushes 
     assert.equal(await read(), 2)
     const metrics = await server.metricsText()
     // Hits: the second GET and the snapshot; misses: the first GET and the GET after the eviction.
-    assert.match(metrics, /kfs_serving_cache_lookups\{result="hit"\} 2\b/)
-    assert.match(metrics, /kfs_serving_cache_lookups\{result="miss"\} 2\b/)
+    assert.match(metrics, /kfs_serving_cache_lookups_total\{result="hit"\} 2\b/)
+    assert.match(metrics, /kfs_serving_cache_lookups_total\{result="miss"\} 2\b/)
     assert.match(metrics, /kfs_serving_ws_pushes_total 1\b/)
   } finally {
     ws.close()

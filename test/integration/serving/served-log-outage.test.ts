@@ -39,8 +39,8 @@ void test('served log > Kafka unreachable: requests still answer 200, dropped re
     assert.equal(stats.sent, 0)
     assert.equal(stats.dropped.send_failed + stats.dropped.buffer_full, 20)
     const metrics = await (await fetch(`${base}/metrics`)).text()
-    assert.match(metrics, new RegExp(`kfs_serving_served_log_records\\{outcome="send_failed"\\} ${stats.dropped.send_failed}`))
-    assert.match(metrics, /kfs_serving_served_log_records\{outcome="sent"\} 0/)
+    assert.match(metrics, new RegExp(`kfs_serving_served_log_records_total\\{outcome="send_failed"\\} ${stats.dropped.send_failed}`))
+    assert.match(metrics, /kfs_serving_served_log_records_total\{outcome="sent"\} 0/)
   } finally {
     await server.close()
     await log.close()
