@@ -9,6 +9,7 @@ import type { ObjectStore } from '../ports/object-store.ts'
 import type { OfflineSink } from '../ports/offline.ts'
 import type { OfflineCompactor } from '../ports/offline-compaction.ts'
 import type { ParquetCodec } from '../ports/parquet-codec.ts'
+import type { LabelReader } from '../ports/label-reader.ts'
 import type { PointInTimeJoiner } from '../ports/point-in-time-joiner.ts'
 import type { TableColumn, TableSnapshotReader } from '../ports/table-snapshots.ts'
 import type { TableLocation } from '../features/types.ts'
@@ -34,6 +35,8 @@ export interface TrainingAdapters {
   readonly featureRows: FeatureRowReader
   readonly parquet: ParquetCodec
   readonly createJoiner: (tempDir: string) => Promise<PointInTimeJoiner>
+  /** Label files of any Parquet types (pandas, polars, Spark) and typed CSV labels (ports/label-reader.ts). */
+  readonly openLabelReader: () => Promise<LabelReader>
 }
 
 export function trainingAdapters(featureRows: FeatureRowReader, options: OfflineAdapterOptions = {}): TrainingAdapters {
@@ -42,6 +45,7 @@ export function trainingAdapters(featureRows: FeatureRowReader, options: Offline
     parquet: createParquetCodec(options.parquetWorker === undefined ? {} : { worker: options.parquetWorker }),
     // Loaded on first use: DuckDB is a native module that only training sets and skew reports need.
     createJoiner: async (tempDir) => (await import('../adapters/duckdb/duckdb-joiner.ts')).createDuckDbJoiner({ tempDirectory: join(tempDir, 'spill') }),
+    openLabelReader: async () => (await import('../adapters/duckdb/duckdb-label-reader.ts')).createDuckDbLabelReader(),
   }
 }
 

@@ -38,7 +38,8 @@ export interface ViewJoinSpec {
  * Where the label rows come from, with per row `__kfs_row` (0…n−1, label order), `__kfs_t`
  * (label time, epoch µs) and one encoded entity key per join-key tuple (`__kfs_k0`, …):
  * - `files`: the label columns in one Parquet file and those computed columns, computed in JS, in
- *   another with the same rows in the same order;
+ *   another with the same rows in the same order; that file holds the label time as `__kfs_t_ms`
+ *   (epoch ms: a JS number is exact there for any year up to 9999, µs is not past 2255);
  * - `derived`: one Parquet label file, the computed columns given as SQL expressions over its
  *   columns (only for the simple cases whose SQL is exactly the JS rule: see
  *   training/create-training-set.ts). The SQL is plain (CAST, floor, epoch_us, NULLIF):

@@ -8,11 +8,12 @@
  * Steps
  * 1. Resolve the features against the registry (training/plan.ts); refuse any view whose
  *    backfill is not complete (BACKFILL_INCOMPLETE, docs/semantics.md §14).
- * 2. Read the labels (only the columns JS needs); check every view's entity join keys are label
- *    columns; validate every label time. Entity keys (core/entity-key.ts, join-key order) and
- *    label times in µs come either from JS (CSV, composite keys, text times: written to a
- *    label-keys file) or, for Parquet labels with single string/integer keys and a timestamp or
- *    epoch-ms time, from SQL that computes exactly the same values (`derivedKeys`).
+ * 2. Read the labels (only the columns JS needs; Parquet through ports/label-reader.ts, CSV typed
+ *    in JS and written back as Parquet by the same port); check every view's entity join keys are
+ *    label columns; validate every label time. Entity keys (core/entity-key.ts, join-key order)
+ *    and label times come either from JS (CSV, composite keys, text times: written to a
+ *    label-keys file, times in ms) or, for Parquet labels with single string/integer keys and a
+ *    timestamp or epoch-ms time, from SQL that computes exactly the same values (`derivedKeys`).
  * 3. Pin each view's table at a snapshot (current, or the recorded one on rebuild).
  * 4. Request features: fetch their stored inputs point-in-time into JS, run the definitions' own
  *    functions, write them to a side file.
@@ -32,6 +33,7 @@ import type { FeatureValue, FeatureValueType, RequestFeatureDef, RequestValueTyp
 import type { FeatureRowReader } from '../ports/feature-rows.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { ParquetCodec, ParquetColumnSpec, ParquetColumnType } from '../ports/parquet-codec.ts'
+import type { LabelReader } from '../ports/label-reader.ts'
 import type { LabelSource, PointInTimeJoiner, ViewJoinSpec } from '../ports/point-in-time-joiner.ts'
 import type { Registry } from '../registry/index.ts'
 import { labelFormatOf, labelTimeMs, readLabels, sha256Hex, type LabelColumn, type LabelFormat, type LabelTable } from './labels.ts'
@@ -47,8 +49,10 @@ export interface TrainingSetDeps {
   readonly registry: Registry
   /** The views' feature tables, pinned at a snapshot. */
   readonly featureRows: FeatureRowReader
-  /** Reads Parquet labels; writes the label-keys and request-feature files the joiner reads. */
+  /** Writes the label-keys and request-feature files the joiner reads. */
   readonly parquet: ParquetCodec
+  /** Reads label files (any Parquet types) and writes typed CSV labels; closed after the build. */
+  readonly openLabelReader: () => Promise<LabelReader>
   /** The join engine for one build; `tempDir` is the build's own (spill there), removed after it. */
   readonly createJoiner: (tempDir: string) => Promise<PointInTimeJoiner>
   readonly clock?: Clock
@@ -172,7 +176,7 @@ function checkLabelColumns(plan: TrainingPlan, labels: LabelTable, timeColumn: s
  * times, CSV) goes through JS. Undefined = not applicable.
  */
 function derivedKeys(
-  columns: readonly { name: string; type: LabelColumn['type'] | undefined }[],
+  columns: readonly LabelColumn[],
   joinKeys: readonly (readonly string[])[],
   keyColumns: ReadonlyMap<string, string>,
   timeColumn: string,
@@ -181,9 +185,11 @@ function derivedKeys(
   if (columns.some((c) => c.name === 'file_row_number')) return undefined
   const q = (name: string) => `"${name.replaceAll('"', '""')}"`
   const timeType = typeOf(timeColumn)
+  // Timestamps of any unit, floored to the ms in integers (a double division rounds past 2^53 µs).
+  const us = `epoch_us(${columns.find((c) => c.name === timeColumn)?.fileType === 'DATE' ? `CAST(${q(timeColumn)} AS TIMESTAMP)` : q(timeColumn)})`
   const timeUs =
-    timeType === 'timestamptz'
-      ? `CAST(floor(epoch_us(${q(timeColumn)}) / 1000.0) AS BIGINT) * 1000`
+    timeType === 'timestamp'
+      ? `(${us} - ((${us} % 1000) + 1000) % 1000)`
       : timeType === 'long' || timeType === 'int'
         ? `CAST(${q(timeColumn)} AS BIGINT) * 1000`
         : undefined
@@ -193,7 +199,7 @@ function derivedKeys(
     if (tuple.length !== 1) return undefined
     const name = tuple[0]!
     const type = typeOf(name)
-    const expr = type === 'string' ? `NULLIF(${q(name)}, '')` : type === 'long' || type === 'int' ? `CAST(${q(name)} AS VARCHAR)` : undefined
+    const expr = type === 'string' ? `NULLIF(CAST(${q(name)} AS VARCHAR), '')` : type === 'long' || type === 'int' ? `CAST(${q(name)} AS VARCHAR)` : undefined
     if (expr === undefined) return undefined
     keys[keyColumns.get(JSON.stringify(tuple))!] = expr
   }
@@ -210,7 +216,7 @@ function entityKeys(labels: LabelTable, joinKeys: readonly string[]): (string | 
     for (let p = 0; p < cols.length; p++) {
       const v = cols[p]![r]
       if (typeof v === 'string' && v.length > 0) parts[p] = v
-      else if (typeof v === 'number' && Number.isSafeInteger(v)) parts[p] = String(v)
+      else if ((typeof v === 'number' && Number.isSafeInteger(v)) || typeof v === 'bigint') parts[p] = String(v)
       else {
         ok = false
         break
@@ -232,38 +238,44 @@ async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string)
     const id = JSON.stringify(v.joinKeys)
     if (!keyColumns.has(id)) keyColumns.set(id, `__kfs_k${keyColumns.size}`)
   }
-  const derived = spec.labelFormat === 'parquet' ? derivedKeys(deps.parquet.columnTypes(spec.labelBytes), plan.views.map((v) => v.joinKeys), keyColumns, spec.timeColumn) : undefined
-  // Only the columns JS needs are decoded from Parquet labels; the engine carries the rest.
-  const labels = await readLabels(deps.parquet, spec.labelBytes, spec.labelFormat, {
-    stringColumns: allJoinKeys,
-    columns: [...(derived === undefined ? allJoinKeys : []), spec.timeColumn, ...requestInputs],
-  })
-  checkLabelColumns(plan, labels, spec.timeColumn)
-  const column = (name: string): readonly unknown[] | undefined => labels.values[labels.columns.findIndex((c) => c.name === name)]
-  const timeValues = column(spec.timeColumn)!
-  const n = labels.rowCount
-  // Validates every label time even when the engine recomputes them (a bad one is an error, not a null).
-  const tUs = new Array<number>(n)
-  for (let r = 0; r < n; r++) tUs[r] = labelTimeMs(timeValues[r], r, spec.timeColumn) * 1000
-
   const temp = await mkdtemp(join(deps.tempDir ?? tmpdir(), 'kfs-training-'))
   try {
+    // Parquet labels are read where they lie (or from a copy of the bytes); CSV becomes labels.parquet.
     const labelsPath = spec.labelFormat === 'parquet' && spec.labelPath !== undefined ? spec.labelPath : join(temp, 'labels.parquet')
-    if (spec.labelFormat === 'parquet') {
-      if (spec.labelPath === undefined) await writeFile(labelsPath, spec.labelBytes)
-    } else {
-      const cols: ParquetColumnSpec[] = labels.columns.map((c) => ({ name: c.name, type: c.type, required: false }))
-      await writeFile(labelsPath, await deps.parquet.encode(cols, labels.values.map((v) => v ?? []), { compression: 'none' }))
+    if (spec.labelFormat === 'parquet' && spec.labelPath === undefined) await writeFile(labelsPath, spec.labelBytes)
+    const reader = await deps.openLabelReader()
+    let labels: LabelTable
+    let derived: ReturnType<typeof derivedKeys>
+    try {
+      const file = { format: spec.labelFormat, bytes: spec.labelBytes, ...(spec.labelFormat === 'parquet' ? { path: labelsPath } : {}) }
+      derived = spec.labelFormat === 'parquet' ? derivedKeys((await reader.describe(labelsPath)).columns, plan.views.map((v) => v.joinKeys), keyColumns, spec.timeColumn) : undefined
+      // Only the columns JS needs are decoded from Parquet labels; the engine carries the rest.
+      labels = await readLabels(reader, file, {
+        stringColumns: allJoinKeys,
+        timeColumn: spec.timeColumn,
+        columns: [...(derived === undefined ? allJoinKeys : []), spec.timeColumn, ...requestInputs],
+      })
+      checkLabelColumns(plan, labels, spec.timeColumn)
+      if (spec.labelFormat === 'csv') await reader.write(labelsPath, labels.columns, labels.values.map((v) => v ?? []))
+    } finally {
+      await reader.close()
     }
+    const column = (name: string): readonly unknown[] | undefined => labels.values[labels.columns.findIndex((c) => c.name === name)]
+    const timeValues = column(spec.timeColumn)!
+    const n = labels.rowCount
+    // Validates every label time even when the engine recomputes them (a bad one is an error, not a null).
+    const tMs = new Array<number>(n)
+    for (let r = 0; r < n; r++) tMs[r] = labelTimeMs(timeValues[r], r, spec.timeColumn)
+
     let files: LabelSource
     if (derived !== undefined) {
       files = { kind: 'derived', labels: labelsPath, timeUs: derived.timeUs, keys: derived.keys, rowCount: n }
     } else {
       const keyCols: ParquetColumnSpec[] = [
         { name: '__kfs_row', type: 'int', required: true },
-        { name: '__kfs_t', type: 'long', required: true },
+        { name: '__kfs_t_ms', type: 'long', required: true },
       ]
-      const keyValues: unknown[][] = [Array.from({ length: n }, (_, i) => i), tUs]
+      const keyValues: unknown[][] = [Array.from({ length: n }, (_, i) => i), tMs]
       for (const [id, name] of keyColumns) {
         keyCols.push({ name, type: 'string', required: false })
         keyValues.push(entityKeys(labels, JSON.parse(id) as string[]))

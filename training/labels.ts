@@ -1,28 +1,32 @@
 /**
  * Label files: the left side of a training set. CSV (RFC 4180: header row, quoted fields, CRLF or
  * LF) or Parquet, held in memory column by column (one JS array per column; the feature tables
- * are what must scale past memory, not the labels).
+ * are what must scale past memory, not the labels). Parquet is read through the LabelReader port
+ * (ports/label-reader.ts: DuckDB), which takes every type pandas, polars and Spark write.
  *
  * Column types
- * - Parquet: the file's own types (string, long, int, double, boolean, timestamptz, lists).
- * - CSV: inferred per column over all rows — every non-empty value an integer → long, a number →
- *   double, `true`/`false` → boolean, otherwise string; an empty field is null. Entity join-key
- *   columns are always strings (`007` must stay `007`), whatever they look like.
+ * - Parquet: the file's own types (ports/label-reader.ts has the table); the training set carries
+ *   them to its output unchanged.
+ * - CSV: inferred per column over all rows — every non-empty value an integer that fits in 64
+ *   bits → long (exact: a value past 2^53 stays a bigint), a number → double, `true`/`false` →
+ *   boolean, otherwise string; an empty field is null. An integer too big for a double to hold
+ *   exactly never makes a column double (it would be rounded): such a column is a long if it fits
+ *   in 64 bits, else string (its digits, exact). Entity join-key columns are always strings (`007`
+ *   must stay `007`), whatever they look like. The label-time column is a timestamp (UTC).
  *
- * Label time: epoch milliseconds (a number, or a string of digits) or ISO-8601 text. ISO text
- * without a zone is read as UTC (never as the machine's local time); a Parquet timestamp column
- * works as is.
+ * Label time: epoch milliseconds (a number, or a string of digits), ISO-8601 text, or a timestamp
+ * or date column of any unit, with or without zone. ISO text and timestamps without a zone are
+ * read as UTC (never as the machine's local time). The date must exist in the calendar
+ * (`2026-02-30` is refused, not read as March 2nd) and the time must lie in 0001-01-01 …
+ * 9999-12-31T23:59:59.999Z; anything else is an error naming the row. Sub-millisecond digits are
+ * floored.
  */
 import { createHash } from 'node:crypto'
 import { FeatureStoreError } from '../core/errors.ts'
-import type { ParquetCodec, ParquetColumnType } from '../ports/parquet-codec.ts'
+import type { LabelColumn, LabelReader, LabelValueType } from '../ports/label-reader.ts'
 
+export type { LabelColumn } from '../ports/label-reader.ts'
 export type LabelFormat = 'csv' | 'parquet'
-
-export interface LabelColumn {
-  readonly name: string
-  readonly type: ParquetColumnType
-}
 
 export interface LabelTable {
   readonly format: LabelFormat
@@ -52,34 +56,35 @@ export function sha256Hex(bytes: Uint8Array): string {
 export interface ReadLabelsOptions {
   /** CSV columns kept as strings whatever they look like (entity join keys). */
   readonly stringColumns?: readonly string[]
+  /** CSV: the label-time column, typed `timestamp` (its cells validated, as epoch ms). */
+  readonly timeColumn?: string
   /** Parquet: decode only these columns into JS (the others are carried by the engine). */
   readonly columns?: readonly string[]
 }
 
-/** Reads a label file; Parquet is decoded with `parquet` (CSV needs no codec). */
-export async function readLabels(parquet: ParquetCodec, bytes: Uint8Array, format: LabelFormat, options: ReadLabelsOptions = {}): Promise<LabelTable> {
-  const sha256 = sha256Hex(bytes)
-  return format === 'csv' ? { ...parseCsvLabels(bytes, new Set(options.stringColumns ?? [])), sha256 } : { ...(await parquetLabels(parquet, bytes, options.columns)), sha256 }
+/** A label file: its bytes (CSV is parsed from them, both are hashed) and, for Parquet, a local path the reader opens. */
+export interface LabelFile {
+  readonly format: LabelFormat
+  readonly bytes: Uint8Array
+  readonly path?: string
 }
 
-async function parquetLabels(parquet: ParquetCodec, bytes: Uint8Array, wanted: readonly string[] | undefined): Promise<Omit<LabelTable, 'sha256'>> {
-  const columns: LabelColumn[] = parquet.columnTypes(bytes).map(({ name, type }) => {
-    if (type === undefined) throw badLabels(`label column ${name} has a Parquet type kfs cannot carry (use string, integer, double, boolean or timestamp)`, { column: name })
-    return { name, type }
+/** Reads a label file; Parquet through `reader` (it needs `file.path`), CSV in JS. */
+export async function readLabels(reader: LabelReader, file: LabelFile, options: ReadLabelsOptions = {}): Promise<LabelTable> {
+  const sha256 = sha256Hex(file.bytes)
+  if (file.format === 'csv') return { ...parseCsvLabels(file.bytes, new Set(options.stringColumns ?? []), options.timeColumn), sha256 }
+  if (file.path === undefined) throw new RangeError('readLabels: a Parquet label file needs a local path')
+  return { ...(await parquetLabels(reader, file.path, options.columns)), sha256 }
+}
+
+async function parquetLabels(reader: LabelReader, path: string, wanted: readonly string[] | undefined): Promise<Omit<LabelTable, 'sha256'>> {
+  const { columns, rowCount } = await reader.describe(path)
+  const names = columns.map((c) => c.name).filter((name) => wanted === undefined || wanted.includes(name))
+  const read = await reader.read(path, names)
+  const values = columns.map((c) => {
+    const i = names.indexOf(c.name)
+    return i === -1 ? undefined : read[i]
   })
-  const read = columns.map((c) => wanted === undefined || wanted.includes(c.name))
-  const values: (unknown[] | undefined)[] = columns.map((_, i) => (read[i] ? [] : undefined))
-  let rowCount = 0
-  const names = columns.filter((_, i) => read[i]).map((c) => c.name)
-  for await (const batch of parquet.readBatches(bytes, { columns: names })) {
-    columns.forEach((c, i) => {
-      const dst = values[i]
-      if (dst === undefined) return
-      const src = batch.columns[c.name]!
-      for (let r = 0; r < src.length; r++) dst.push(src[r])
-    })
-    rowCount += batch.numRows
-  }
   return { format: 'parquet', columns, values, rowCount }
 }
 
@@ -145,8 +150,17 @@ export function parseCsv(text: string): string[][] {
 
 const INTEGER = /^-?\d+$/
 const NUMBER = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
 
-function inferType(cells: readonly string[]): ParquetColumnType {
+/** An integer cell a double cannot hold exactly: reading it as a number would round it. */
+const pastDouble = (cell: string): boolean => !Number.isSafeInteger(Number(cell))
+const fitsInt64 = (cell: string): boolean => {
+  const n = BigInt(cell)
+  return n >= INT64_MIN && n <= INT64_MAX
+}
+
+function inferType(cells: readonly string[]): LabelValueType {
   let isLong = true
   let isDouble = true
   let isBoolean = true
@@ -154,8 +168,9 @@ function inferType(cells: readonly string[]): ParquetColumnType {
   for (const c of cells) {
     if (c === '') continue
     any = true
-    if (isLong && !(INTEGER.test(c) && Number.isSafeInteger(Number(c)))) isLong = false
-    if (isDouble && !NUMBER.test(c)) isDouble = false
+    const integer = INTEGER.test(c)
+    if (isLong && !(integer && fitsInt64(c))) isLong = false
+    if (isDouble && (!NUMBER.test(c) || (integer && pastDouble(c)))) isDouble = false
     if (isBoolean && c !== 'true' && c !== 'false') isBoolean = false
     if (!isLong && !isDouble && !isBoolean) return 'string'
   }
@@ -163,7 +178,15 @@ function inferType(cells: readonly string[]): ParquetColumnType {
   return isLong ? 'long' : isDouble ? 'double' : isBoolean ? 'boolean' : 'string'
 }
 
-function parseCsvLabels(bytes: Uint8Array, stringColumns: ReadonlySet<string>): Omit<LabelTable, 'sha256'> {
+function cellValue(cell: string, type: LabelValueType): unknown {
+  if (cell === '') return null
+  if (type === 'long') return pastDouble(cell) ? BigInt(cell) : Number(cell)
+  if (type === 'double') return Number(cell)
+  if (type === 'boolean') return cell === 'true'
+  return cell
+}
+
+function parseCsvLabels(bytes: Uint8Array, stringColumns: ReadonlySet<string>, timeColumn: string | undefined): Omit<LabelTable, 'sha256'> {
   let text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
   const records = parseCsv(text)
@@ -184,31 +207,51 @@ function parseCsvLabels(bytes: Uint8Array, stringColumns: ReadonlySet<string>): 
   const values: unknown[][] = []
   header.forEach((name, c) => {
     const cells = rows.map((r) => r[c]!)
+    if (name === timeColumn) {
+      // The label time is a time: validated here (a bad one names its row), a timestamp in the output.
+      columns.push({ name, type: 'timestamp' })
+      values.push(cells.map((cell, r) => labelTimeMs(cell === '' ? null : cell, r, name)))
+      return
+    }
     const type = stringColumns.has(name) ? 'string' : inferType(cells)
     columns.push({ name, type })
-    values.push(
-      cells.map((cell) => {
-        if (cell === '') return null
-        if (type === 'long' || type === 'double') return Number(cell)
-        if (type === 'boolean') return cell === 'true'
-        return cell
-      }),
-    )
+    values.push(cells.map((cell) => cellValue(cell, type)))
   })
   return { format: 'csv', columns, values, rowCount: rows.length }
 }
 
 const ISO_ZONE = /(Z|[+-]\d{2}:?\d{2})$/i
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})/
+/** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the times every engine and file format here can hold. */
+export const MIN_LABEL_TIME_MS = -62_135_596_800_000
+export const MAX_LABEL_TIME_MS = 253_402_300_799_999
+
+/** Whether Y-M-D names a day of the (proleptic Gregorian) calendar; Date.parse would roll 02-30 over to March. */
+function isCalendarDate(year: number, month: number, day: number): boolean {
+  if (month < 1 || month > 12 || day < 1) return false
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!
+  return day <= days
+}
+
+function timeOfText(value: string): number | undefined {
+  if (INTEGER.test(value)) return Number(value)
+  if (NUMBER.test(value)) return Math.floor(Number(value))
+  const date = ISO_DATE.exec(value)
+  if (date === null || !isCalendarDate(Number(date[1]), Number(date[2]), Number(date[3]))) return undefined
+  const iso = /^\d{4}-\d{2}-\d{2}$/.test(value) || ISO_ZONE.test(value) ? value : `${value}Z`
+  const ms = Date.parse(iso)
+  return Number.isFinite(ms) ? ms : undefined
+}
 
 /** Label time of one cell as epoch ms; throws a clear error naming the row. */
 export function labelTimeMs(value: unknown, row: number, column: string): number {
-  if (typeof value === 'number' && Number.isFinite(value)) return Math.floor(value)
-  if (typeof value === 'bigint') return Number(value)
-  if (typeof value === 'string' && value.length > 0) {
-    if (INTEGER.test(value)) return Number(value)
-    const iso = /^\d{4}-\d{2}-\d{2}$/.test(value) || ISO_ZONE.test(value) ? value : `${value}Z`
-    const ms = Date.parse(iso)
-    if (/^\d{4}-\d{2}-\d{2}/.test(value) && Number.isFinite(ms)) return ms
-  }
-  throw badLabels(`label row ${row + 1}: ${column} must be epoch milliseconds or ISO-8601 text, got ${value === null ? 'null' : JSON.stringify(String(value)).slice(0, 40)}`, { row: row + 1, column })
+  let ms: number | undefined
+  if (typeof value === 'number' && Number.isFinite(value)) ms = Math.floor(value)
+  else if (typeof value === 'bigint') ms = Number(value)
+  else if (typeof value === 'string' && value.length > 0) ms = timeOfText(value)
+  if (ms !== undefined && ms >= MIN_LABEL_TIME_MS && ms <= MAX_LABEL_TIME_MS) return ms
+  const got = value === null || value === undefined ? 'null' : JSON.stringify(String(value)).slice(0, 40)
+  const why = ms === undefined ? 'must be epoch milliseconds or ISO-8601 text of a real date' : 'must lie between 0001-01-01 and 9999-12-31T23:59:59.999Z'
+  throw badLabels(`label row ${row + 1}: ${column} ${why}, got ${got}`, { row: row + 1, column })
 }

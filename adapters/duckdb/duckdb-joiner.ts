@@ -103,10 +103,14 @@ export async function createDuckDbJoiner(options: DuckDbJoinerOptions): Promise<
 
 /** The label rows with their computed columns, as one relation in label-file order. */
 function sourceSql(labels: LabelSource): string {
-  if (labels.kind === 'files') return `(SELECT lab.*, keys.* FROM read_parquet(${sqlString(labels.labels)}) lab POSITIONAL JOIN read_parquet(${sqlString(labels.keys)}) keys)`
+  // hive_partitioning off: a label file under year=2024/ must not grow a `year` column.
+  if (labels.kind === 'files') {
+    return `(SELECT lab.*, keys.* EXCLUDE (__kfs_t_ms), keys.__kfs_t_ms * 1000 AS __kfs_t
+  FROM read_parquet(${sqlString(labels.labels)}, hive_partitioning = false) lab POSITIONAL JOIN read_parquet(${sqlString(labels.keys)}) keys)`
+  }
   const keys = Object.entries(labels.keys).map(([name, expr]) => `${expr} AS ${ident(name)}`)
   return `(SELECT * EXCLUDE (file_row_number), CAST(file_row_number AS INTEGER) AS __kfs_row, ${labels.timeUs} AS __kfs_t, ${keys.join(', ')}
-  FROM read_parquet(${sqlString(labels.labels)}, file_row_number = true))`
+  FROM read_parquet(${sqlString(labels.labels)}, file_row_number = true, hive_partitioning = false))`
 }
 
 function filesSql(spec: ViewJoinSpec): string {

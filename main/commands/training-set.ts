@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { isAbsolute, resolve } from 'node:path'
 import { FeatureStoreError } from '../../core/errors.ts'
 import type { RequestFeatureDef } from '../../features/types.ts'
-import type { ParquetCodec } from '../../ports/parquet-codec.ts'
+import type { LabelReader } from '../../ports/label-reader.ts'
 import { loadDefinitions, type Registry } from '../../registry/index.ts'
 import {
   createTrainingSet,
@@ -13,6 +13,7 @@ import {
   planTrainingSet,
   readLabels,
   rebuildTrainingSet,
+  type LabelTable,
   type TrainingSetResult,
 } from '../../training/index.ts'
 import { createOfflineStore, trainingAdapters } from '../offline-adapters.ts'
@@ -120,7 +121,7 @@ Examples:
     } else {
       const selection = service ?? features!
       await checkSelection(registry, selection, set.requestFeatures, refsFlag)
-      await checkLabels(adapters.parquet, labels!, timeColumn ?? 'ts')
+      await checkLabels(adapters.openLabelReader, labels!, timeColumn ?? 'ts')
       progress.ticking(`building the training set: joining ${labels} with the offline tables…`)
       result = await createTrainingSet({
         ...deps,
@@ -195,8 +196,14 @@ async function checkSelection(
  * The label file must have the label-time column (naming one it lacks is a usage error) and at
  * least one row (none would build an empty set: nothing to do, so a failure, exit 1).
  */
-async function checkLabels(parquet: ParquetCodec, path: string, timeColumn: string): Promise<void> {
-  const table = await readLabels(parquet, new Uint8Array(await readFile(path)), labelFormatOf(path), { columns: [] })
+async function checkLabels(openLabelReader: () => Promise<LabelReader>, path: string, timeColumn: string): Promise<void> {
+  const reader = await openLabelReader()
+  let table: LabelTable
+  try {
+    table = await readLabels(reader, { format: labelFormatOf(path), bytes: new Uint8Array(await readFile(path)), path }, { columns: [] })
+  } finally {
+    await reader.close()
+  }
   const names = table.columns.map((c) => c.name)
   if (!names.includes(timeColumn))
     throw new UsageError(`--time-column: ${path} has no column ${timeColumn} (columns: ${names.join(', ')})`)

@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict'
-import { describe, test } from 'node:test'
+import { writeFile, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
 import { FeatureStoreError } from '../../../core/errors.ts'
-import { createParquetCodec, encodeParquetColumns } from '../../../adapters/offline/parquet/index.ts'
+import { encodeParquetColumns } from '../../../adapters/offline/parquet/index.ts'
+import { createDuckDbLabelReader } from '../../../adapters/duckdb/duckdb-label-reader.ts'
 import { labelTimeMs, parseCsv, readLabels } from '../../../training/index.ts'
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
-const parquet = createParquetCodec()
+const reader = await createDuckDbLabelReader()
+const dir = await mkdtemp(join(tmpdir(), 'kfs-labels-test-'))
+after(async () => {
+  await reader.close()
+  await rm(dir, { recursive: true, force: true })
+})
+const csv = (text: string, options = {}) => readLabels(reader, { format: 'csv', bytes: utf8(text) }, options)
 
 void describe('training set > labels', () => {
   void test('CSV: quoted fields, escaped quotes, commas and newlines inside quotes, CRLF', () => {
@@ -17,7 +27,7 @@ void describe('training set > labels', () => {
   })
 
   void test('CSV: types are inferred per column; join-key columns stay strings; empty is null', async () => {
-    const t = await readLabels(parquet, utf8('user_id,n,x,flag,name\n007,1,1.5,true,a\n8,,2,false,\n'), 'csv', { stringColumns: ['user_id'] })
+    const t = await csv('user_id,n,x,flag,name\n007,1,1.5,true,a\n8,,2,false,\n', { stringColumns: ['user_id'] })
     assert.deepEqual(
       t.columns.map((c) => [c.name, c.type]),
       [['user_id', 'string'], ['n', 'long'], ['x', 'double'], ['flag', 'boolean'], ['name', 'string']],
@@ -28,7 +38,7 @@ void describe('training set > labels', () => {
   })
 
   void test('CSV: a row with the wrong number of fields is an error naming it', async () => {
-    await assert.rejects(readLabels(parquet, utf8('a,b\n1,2\n3\n'), 'csv'), (err: unknown) => err instanceof FeatureStoreError && /row 3/.test(err.message))
+    await assert.rejects(csv('a,b\n1,2\n3\n'), (err: unknown) => err instanceof FeatureStoreError && /row 3/.test(err.message))
   })
 
   void test('Parquet: column types come from the file (booleans and timestamps included)', async () => {
@@ -40,12 +50,13 @@ void describe('training set > labels', () => {
       ],
       [['u1', 'u2'], [1_700_000_000_123, 5], [true, null]],
     )
-    const t = await readLabels(parquet, file.bytes, 'parquet')
-    assert.deepEqual(t.columns, [
-      { name: 'user_id', type: 'string' },
-      { name: 'ts', type: 'timestamptz' },
-      { name: 'ok', type: 'boolean' },
-    ])
+    const path = join(dir, 'l.parquet')
+    await writeFile(path, file.bytes)
+    const t = await readLabels(reader, { format: 'parquet', bytes: file.bytes, path })
+    assert.deepEqual(
+      t.columns.map((c) => [c.name, c.type]),
+      [['user_id', 'string'], ['ts', 'timestamp'], ['ok', 'boolean']],
+    )
     assert.deepEqual(t.values, [['u1', 'u2'], [1_700_000_000_123, 5], [true, null]])
   })
 

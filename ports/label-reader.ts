@@ -1,0 +1,47 @@
+/**
+ * The port through which training sets read label files and write the typed CSV labels the
+ * point-in-time joiner reads (training/labels.ts, training/README.md "Labels"). Adapter:
+ * adapters/duckdb. Files are local paths.
+ *
+ * Why a port: label files come from pandas, polars, Spark and spreadsheets, with whatever Parquet
+ * types their writers chose (large_string, dictionary-encoded strings, timestamps in s/ms/µs/ns
+ * with or without a zone, unsigned and 64-bit integers). The engine that joins them reads all of
+ * these natively, so training/ asks it rather than a second decoder with a narrower type table.
+ *
+ * Column types (`describe`), and the JS values `read` gives for them (null stays null):
+ * | type        | file types                                           | JS value                     |
+ * |-------------|------------------------------------------------------|------------------------------|
+ * | `string`    | UTF-8 strings of any width, dictionary/enum strings  | string                       |
+ * | `int`       | 8/16/32-bit integers, signed or not                  | number                       |
+ * | `long`      | 64-bit and wider integers                            | number if a safe integer, else bigint (exact) |
+ * | `double`    | float, double                                        | number                       |
+ * | `boolean`   | boolean                                              | boolean                      |
+ * | `timestamp` | timestamps of any unit, with or without zone; dates  | epoch ms, floored (a timestamp without zone is read as UTC); null for ±infinity |
+ * | `other`     | anything else (decimal, lists, structs, uuid, blob…) | the engine's text of the value |
+ *
+ * `write` is the other direction, for labels kfs typed itself (CSV): `string`, `long` (number or
+ * bigint, exact), `double`, `boolean` and `timestamp` (epoch ms → a UTC timestamp column, µs), in
+ * the given row order; `int` and `other` are not written.
+ *
+ * Failure modes: a missing or unreadable file, or bytes that are not Parquet, reject; an unknown
+ * column name in `read` rejects. `close` frees the engine; the reader is unusable afterwards.
+ */
+
+export type LabelValueType = 'string' | 'int' | 'long' | 'double' | 'boolean' | 'timestamp' | 'other'
+
+export interface LabelColumn {
+  readonly name: string
+  readonly type: LabelValueType
+  /** The file's own type as the engine names it (messages only), e.g. `TIMESTAMP_NS`. */
+  readonly fileType?: string
+}
+
+export interface LabelReader {
+  /** Every column (file order) and the row count of a Parquet file. */
+  describe(path: string): Promise<{ readonly columns: readonly LabelColumn[]; readonly rowCount: number }>
+  /** The values of `columns`, one array per column in the order asked, rows in file order. */
+  read(path: string, columns: readonly string[]): Promise<unknown[][]>
+  /** Writes one Parquet file of `columns` (one value array each, all of one length). */
+  write(path: string, columns: readonly LabelColumn[], values: readonly (readonly unknown[])[]): Promise<void>
+  close(): Promise<void>
+}
