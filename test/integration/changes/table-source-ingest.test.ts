@@ -23,11 +23,10 @@ import {
   prepareChangesRun,
   pyicebergPython,
   runPython,
-  sigkill,
+  killWhenDue,
   type LoggedChange,
 } from '../../support/changes-scenario.ts'
 import { runKfs, startKfs } from '../../support/kfs-process.ts'
-import { waitFor } from '../../support/scenario.ts'
 import { stackEnv } from '../../support/stack-env.ts'
 
 type Fixture = typeof import('../../fixtures/features/changes-users.ts')
@@ -110,9 +109,10 @@ void test(`table source on MinIO: an Iceberg users table (${USERS} rows, then an
       JSON.parse((await runKfs(ingestArgs(snapshot), run.env)).stdout) as { snapshot: string; appended: number; unchanged: number; rejected: number }
 
     // Night 1 (by its Iceberg snapshot id): a kfs ingest killed part-way through its appends, then run again.
+    // Created as kfs ingest creates it, so its end offsets can be watched from the start.
+    await log.createTopic(users.topic, users.partitions)
     const first = startKfs(ingestArgs(snapshots.night1), run.env)
-    await waitFor(async () => (await endOffsetSum(log, users.topic)) > 0 || first.child.exitCode !== null, 'the first ingest appending', 120_000)
-    await sigkill(first, 'the first kfs ingest')
+    await killWhenDue(first, async () => (await endOffsetSum(log, users.topic)) > 0, 'the first kfs ingest')
     const appendedBeforeKill = await endOffsetSum(log, users.topic)
     assert.ok(appendedBeforeKill < USERS, `killed mid-append (${appendedBeforeKill} of ${USERS} appended)`)
     const resumed = await ingest(snapshots.night1)
