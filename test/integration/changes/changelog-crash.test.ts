@@ -1,0 +1,206 @@
+/**
+ * Issue #15 on the real stack (Kafka, registry, Redis, MinIO): changelog sources (docs/design.md §11).
+ *
+ * One orders changelog (examples/generate-tables.ts orderChanges: opens, amount changes, orders
+ * moving to another user, shipping, deletes) is published with `kfs produce --file` to a Debezium
+ * JSON source and to an Avro (change envelope) source, in two runs:
+ * - run A: `kfs run --until-caught-up`, uninterrupted — the reference;
+ * - run B: a `kfs run` child SIGKILLed mid-stream twice, then restarted to caught-up.
+ * Each source feeds an attribute view (an order's current row) and a re-keyed current-state view
+ * (open orders per user). Then:
+ * 1. B's offline rows (Iceberg on MinIO) equal A's row for row, tombstones included; B's online
+ *    rows (Redis) equal A's and the brute force over the changelog; verify-parity exits 0 for all views;
+ * 3. PyIceberg reads the attribute view's table (its `deleted` column true on tombstones) and the
+ *    current-state view's table as kfs wrote them.
+ */
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { encodeEntityKey } from '../../../core/entity-key.ts'
+import { consumedView } from '../../../engine/plan-sources.ts'
+import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
+import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
+import { loadTable, metadataKey } from '../../../adapters/offline/iceberg/index.ts'
+import { featureTablePath } from '../../../adapters/offline/iceberg/table-paths.ts'
+import { orderChanges, type OrderChange, type OrderRow } from '../../../examples/generate-tables.ts'
+import {
+  assertOnlineIsLatest,
+  assertSameChangeRows,
+  endOffsetSum,
+  importScoped,
+  offlineRows,
+  onlineRows,
+  prepareChangesRun,
+  pyicebergPython,
+  sigkill,
+  type ChangesRun,
+} from '../../support/changes-scenario.ts'
+import { runKfs, startKfs } from '../../support/kfs-process.ts'
+import { valuesClose, waitFor } from '../../support/scenario.ts'
+import { stackEnv } from '../../support/stack-env.ts'
+
+type Fixture = typeof import('../../fixtures/features/changes-orders.ts')
+
+const CHANGES = Number(process.env.KFS_TEST_CHANGELOG_CHANGES ?? 12_000)
+const FEATURES = 'test/fixtures/features/changes-orders.ts'
+const execFileP = promisify(execFile)
+const SCAN = fileURLToPath(new URL('../../../scripts/pyiceberg/scan.py', import.meta.url))
+
+interface Scoped {
+  readonly run: ChangesRun
+  readonly fixture: Fixture
+  readonly views: readonly FeatureViewDef[]
+}
+
+let base: Record<string, string>
+let dataRoot: string
+let log: KafkaEventLog
+let changes: OrderChange[]
+let a: Scoped
+let b: Scoped
+
+async function scoped(label: string): Promise<Scoped> {
+  const run = await prepareChangesRun(base, FEATURES, dataRoot, label)
+  const fixture = await importScoped<Fixture>('../fixtures/features/changes-orders.ts', run.id)
+  return { run, fixture, views: [fixture.orderStateJson, fixture.userOpenOrdersJson, fixture.orderStateAvro, fixture.userOpenOrdersAvro] }
+}
+
+/** What both runs' topics receive: the same file, so the same keys, partitions and order. */
+async function publish(s: Scoped, file: string): Promise<void> {
+  for (const source of [s.fixture.ordersJson, s.fixture.ordersAvro]) {
+    const { stdout } = await runKfs(['produce', '--topic', source.topic, '--file', file], s.run.env)
+    assert.match(stdout, new RegExp(`produced ${CHANGES} to ${source.topic}`))
+  }
+}
+
+const reKeyTopics = (s: Scoped): string[] => s.views.filter((v) => v.changeMode === 'current_state').map((v) => consumedView(v).source.topic)
+const forwarded = async (s: Scoped): Promise<number> => (await Promise.all(reKeyTopics(s).map((t) => endOffsetSum(log, t)))).reduce((x, y) => x + y, 0)
+const unscoped = (s: Scoped, name: string): string => name.replaceAll(s.run.id, '<run>')
+
+void describe('changelog sources on Kafka: Debezium JSON and Avro changes, attribute and re-keyed current-state views', () => {
+  before(async () => {
+    base = stackEnv()
+    dataRoot = await mkdtemp(join(tmpdir(), 'kfs-it-changelog-'))
+    log = new KafkaEventLog({ brokers: base.KFS_KAFKA_BROKERS!.split(',') })
+    a = await scoped('a')
+    b = await scoped('b')
+    const meanGapMs = 100
+    // Recent commit times: the views' TTL (30 d) keeps every row online.
+    changes = orderChanges({ count: CHANGES, users: 300, seed: 23, startMs: Date.now() - CHANGES * meanGapMs - 3_600_000, meanGapMs })
+    assert.ok(changes.some((c) => c.op === 'd') && changes.some((c) => c.op === 'u' && c.before!.user_id !== c.after!.user_id), 'deletes and moves')
+    const file = join(dataRoot, 'orders.ndjson')
+    await writeFile(file, changes.map((c) => JSON.stringify(c)).join('\n') + '\n')
+    await publish(a, file)
+    await publish(b, file)
+    await runKfs([...a.run.runArgs, '--until-caught-up'], a.run.env)
+  })
+
+  after(async () => {
+    await log?.close()
+    a?.run.store.close()
+    b?.run.store.close()
+    if (dataRoot !== undefined) await rm(dataRoot, { recursive: true, force: true })
+  })
+
+  void test(`${CHANGES} changes per source, kfs run SIGKILLed twice mid-stream: offline and online rows equal the uninterrupted run and the brute force, verify-parity passes`, async () => {
+    // Created as the engine creates them, so their end offsets can be watched from the start.
+    for (const view of b.views) if (view.changeMode === 'current_state') await log.createTopic(consumedView(view).source.topic, consumedView(view).source.partitions)
+    const total = await forwarded(a)
+    assert.ok(total > CHANGES, `the reference run re-keyed both sources (${total} records)`)
+    for (const [i, share] of [0.15, 0.5].entries()) {
+      const engine = startKfs(b.run.runArgs, b.run.env)
+      await waitFor(async () => (await forwarded(b)) >= share * total || engine.child.exitCode !== null, `run ${i} re-keying`, 120_000)
+      await sigkill(engine, `kfs run ${i}`)
+      const atKill = await forwarded(b)
+      assert.ok(atKill < total, `kfs run ${i} died mid-stream (${atKill} of ${total} re-keyed records)`)
+    }
+    await runKfs([...b.run.runArgs, '--until-caught-up'], b.run.env)
+
+    const [rowsA, rowsB] = [await offlineRows(a.run.store, a.views), await offlineRows(b.run.store, b.views)]
+    const nowMs = Date.now()
+    for (const [i, viewA] of a.views.entries()) {
+      const viewB = b.views[i]!
+      const what = unscoped(a, viewA.name)
+      const expected = rowsA.get(viewA)!
+      const rows = assertSameChangeRows(rowsB.get(viewB)!, expected, `${what} offline: run with kills vs uninterrupted`)
+      assert.ok(rows >= CHANGES / 2, `${what}: ${rows} rows`)
+      const keys = [...expected.keys()]
+      const [onlineA, onlineB] = [await onlineRows(base.KFS_REDIS_URL!, viewA, keys, nowMs), await onlineRows(base.KFS_REDIS_URL!, viewB, keys, nowMs)]
+      keys.forEach((key, k) => {
+        assert.deepEqual(onlineB[k], onlineA[k], `${what} online ${key}: run with kills vs uninterrupted`)
+        assertOnlineIsLatest(onlineB[k]!, expected.get(key)!.at(-1)!, `${what} online ${key}`)
+      })
+      checkBruteForce(viewA.changeMode === 'attributes' ? 'order' : 'user', keys, onlineB, what)
+    }
+
+    const parity = await runKfs(['verify-parity', '--group', b.run.group], b.run.env)
+    for (const view of b.views) assert.match(parity.stdout, new RegExp(`✓ ${view.name}@1: (\\d+)/\\1 live rows identical to replay`), parity.stdout)
+  })
+
+  void test('PyIceberg reads the attribute view (deleted = true on tombstones) and the current-state view as kfs wrote them', async () => {
+    const python = await pyicebergPython()
+    const rows = await offlineRows(a.run.store, [a.fixture.orderStateJson, a.fixture.userOpenOrdersJson])
+    for (const view of [a.fixture.orderStateJson, a.fixture.userOpenOrdersJson]) {
+      const table = await loadTable(a.run.store, featureTablePath(view))
+      const { stdout } = await execFileP(python, [SCAN, a.run.store.uriOf(metadataKey(table.path, table.version))], { env: process.env, maxBuffer: 256 * 1024 * 1024 })
+      const scanned = JSON.parse(stdout) as { schema: { fields: { name: string; type: unknown }[] }; rows: Record<string, unknown>[] }
+      const columns = scanned.schema.fields.map((f) => [f.name, f.type])
+      const features = view.features.map((f) => f.name)
+      const expected = [...rows.get(view)!.values()].flat()
+      const asRead = (r: Record<string, unknown>) => JSON.stringify([r.entity_key, r.as_of, ...features.map((f) => r[f]), r.deleted === true])
+      const asWritten = (r: FeatureRow) => JSON.stringify([r.entityKey, r.asOfMs, ...r.values, r.deleted === true])
+      assert.deepEqual(scanned.rows.map(asRead).sort(), expected.map(asWritten).sort(), `${unscoped(a, view.name)}: PyIceberg rows`)
+      if (view.changeMode === 'attributes') {
+        assert.deepEqual(columns.at(-1), ['deleted', 'boolean'], 'the attribute table ends with its deleted column')
+        const tombstones = scanned.rows.filter((r) => r.deleted === true)
+        const deletes = changes.filter((c) => c.op === 'd')
+        assert.equal(tombstones.length, deletes.length, 'one tombstone per delete')
+        for (const t of tombstones) assert.ok(features.every((f) => t[f] === null), 'a tombstone has no feature values')
+        const first = deletes[0]!
+        const tombstone = tombstones.find((t) => t.entity_key === encodeEntityKey([first.before!.order_id]))
+        assert.deepEqual(tombstone && { as_of: tombstone.as_of, deleted: tombstone.deleted }, { as_of: first.source.ts_ms, deleted: true }, `the delete of ${first.before!.order_id} reads as a tombstone`)
+        assert.ok(scanned.rows.every((r) => r.deleted === true || r.deleted === null), 'deleted is true or null')
+      } else {
+        assert.ok(!columns.some(([name]) => name === 'deleted'), 'a current-state table has no deleted column')
+      }
+    }
+  })
+})
+
+/** Online rows against the changelog's final state, computed by brute force. */
+function checkBruteForce(kind: 'order' | 'user', keys: readonly string[], online: readonly { status: string; values: readonly unknown[] }[], what: string): void {
+  const finalRows = new Map<string, OrderRow | null>()
+  for (const c of changes) finalRows.set((c.after ?? c.before)!.order_id, c.after)
+  if (kind === 'order') {
+    keys.forEach((key, k) => {
+      const row = finalRows.get(key)
+      assert.ok(row !== undefined, `${what}: ${key} is an order of the changelog`)
+      if (row === null) assert.equal(online[k]!.status, 'MISSING', `${what}: deleted order ${key}`)
+      else assert.deepEqual(online[k]!.values, [row.user_id, row.amount, row.status], `${what}: order ${key}`)
+    })
+    return
+  }
+  const open = new Map<string, { count: number; sum: number }>()
+  for (const row of finalRows.values()) {
+    if (row === null || row.status !== 'open') continue
+    const g = open.get(row.user_id) ?? { count: 0, sum: 0 }
+    open.set(row.user_id, { count: g.count + 1, sum: g.sum + row.amount })
+  }
+  let withOpen = 0
+  keys.forEach((key, k) => {
+    const g = open.get(key)
+    if (g === undefined) {
+      assert.ok(online[k]!.status !== 'PRESENT' || online[k]!.values[0] === 0, `${what}: user ${key} has no open order`)
+      return
+    }
+    withOpen++
+    const [count, sum] = online[k]!.values
+    assert.ok(count === g.count && valuesClose(sum, g.sum), `${what}: user ${key} open orders ${JSON.stringify([count, sum])} vs ${JSON.stringify([g.count, g.sum])}`)
+  })
+  assert.equal(withOpen, open.size, `${what}: every user with open orders is online`)
+}
