@@ -24,7 +24,7 @@ import { checkSnapshotColumns, SnapshotPlanner, type RejectedRow } from './plan-
 import { rowColumns, type RowColumn } from './row-columns.ts'
 import { scanTopic } from './scan-topic.ts'
 
-const DEFAULT_CHUNK_RECORDS = 50_000
+const DEFAULT_CHUNK_RECORDS = 100_000
 
 export type IngestProgress =
   | { readonly phase: 'read'; readonly rows: number; readonly total: number | undefined }
@@ -43,7 +43,7 @@ export interface IngestOptions {
   readonly source: SourceDef
   /** A path (files) or snapshot id overriding the source's location; absent: its current content. */
   readonly at?: string
-  /** Records per produce call (default 50,000: each call is one durable write per partition). */
+  /** Records per produce call (default 100,000: each call is one durable write per partition). */
   readonly chunkRecords?: number
   readonly onProgress?: (progress: IngestProgress) => void
 }
