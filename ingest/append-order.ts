@@ -4,7 +4,7 @@
  * are radix-sorted (stable, a few linear passes over typed arrays) and only rows sharing an event
  * time are compared by key bytes.
  */
-import { compareKeyBytes } from '../operators/task/key-order.ts'
+import { compareKeyBytes, compareKeysNative } from '../operators/task/key-order.ts'
 
 const DIGIT_BITS = 16
 const DIGITS = 1 << DIGIT_BITS
@@ -59,14 +59,41 @@ export function orderByTimeThenKey(slots: Int32Array, ts: ArrayLike<number>, key
   }
   const out = new Int32Array(n)
   for (let i = 0; i < n; i++) out[i] = slots[order[i]!]!
-  // Equal event times: by key bytes.
-  const byKey = (a: number, b: number): number => compareKeyBytes(keys[a]!, keys[b]!)
+  // Equal event times: by key bytes — JS's own string order when no key holds a surrogate or a
+  // unit above one (where the two orders part, operators/task/key-order.ts).
+  let compare = compareKeysNative
+  for (let i = 0; i < n; i++) {
+    if (HIGH_UNIT.test(keys[out[i]!]!)) {
+      compare = compareKeyBytes
+      break
+    }
+  }
   for (let from = 0; from < n; ) {
     const t = ts[out[from]!]!
     let to = from + 1
     while (to < n && ts[out[to]!] === t) to++
-    if (to - from > 1) out.subarray(from, to).sort(byKey)
+    if (to - from > 1) sortRunByKey(out, from, to, keys, compare)
     from = to
   }
   return out
+}
+
+const HIGH_UNIT = /[\uD800-\uFFFF]/
+
+/** Insertion sort for the usual handful; TypedArray#sort's setup costs more than that. */
+function sortRunByKey(out: Int32Array, from: number, to: number, keys: readonly string[], compare: (a: string, b: string) => number): void {
+  if (to - from > 16) {
+    out.subarray(from, to).sort((a, b) => compare(keys[a]!, keys[b]!))
+    return
+  }
+  for (let i = from + 1; i < to; i++) {
+    const slot = out[i]!
+    const key = keys[slot]!
+    let j = i - 1
+    while (j >= from && compare(keys[out[j]!]!, key) > 0) {
+      out[j + 1] = out[j]!
+      j--
+    }
+    out[j + 1] = slot
+  }
 }
