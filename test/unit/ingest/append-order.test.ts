@@ -6,8 +6,9 @@ import { prng } from '../training/fixtures.ts'
 
 void describe('orderByTimeThenKey', () => {
   void it('orders slots as a (time, key bytes) comparator sort does, over narrow and 53-bit time spans', () => {
-    const alphabet = ['a', 'b', 'ab', '\u{1F600}', '\uE000', 'z', 'é']
     for (let seed = 1; seed <= 40; seed++) {
+      // Every third seed without surrogates or units above them: the ties take JS's string order.
+      const alphabet = seed % 3 === 0 ? ['a', 'b', 'ab', 'z', 'é', 'A'] : ['a', 'b', 'ab', '\u{1F600}', '\uE000', 'z', 'é']
       const rnd = prng(seed)
       const n = rnd.int(0, 300)
       const spans = [40, 70_000, 2 ** 33, Number.MAX_SAFE_INTEGER]
