@@ -110,8 +110,11 @@ try {
     decoder: createDecoder({ registry, readerSchema: source.schema }),
   }
   t = performance.now()
-  const first = await ingestSnapshot(deps, { source })
+  // When the snapshot was read (and fed to the planner): the rest is plan, encode and append.
+  let readDone = t
+  const first = await ingestSnapshot(deps, { source, onProgress: (p) => p.phase === 'read' && (readDone = performance.now()) })
   const ingestMs = performance.now() - t
+  progress(`ingest phases: read and judge ${(readDone - t).toFixed(0)} ms, order, encode and append ${(t + ingestMs - readDone).toFixed(0)} ms`)
   if (first.appended !== ROWS) throw new Error(`ingest appended ${first.appended} of ${ROWS} rows`)
   const ingestRate = (ROWS / ingestMs) * 1000
   progress(`ingest: ${first.appended} appended in ${ingestMs.toFixed(0)} ms (${ingestRate.toFixed(0)}/s)`)

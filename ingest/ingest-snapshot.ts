@@ -16,13 +16,15 @@ import { FeatureStoreError } from '../core/errors.ts'
 import type { ChangeEnvelope } from '../features/change-envelope.ts'
 import type { ChangeSourceSpec, SourceDef, TableLocation } from '../features/types.ts'
 import type { EventLog, ProduceRecord } from '../ports/event-log.ts'
-import type { TableRow, TableSnapshotReader } from '../ports/table-snapshots.ts'
+import type { TableSnapshotReader } from '../ports/table-snapshots.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import type { Encoder } from '../schemas/encoder.ts'
 import { LogState, rowFingerprint } from './log-state.ts'
-import { checkSnapshotColumns, planSnapshot, type RejectedRow } from './plan-snapshot.ts'
+import { checkSnapshotColumns, SnapshotPlanner, type RejectedRow } from './plan-snapshot.ts'
 import { rowColumns, type RowColumn } from './row-columns.ts'
 import { scanTopic } from './scan-topic.ts'
+
+const DEFAULT_CHUNK_RECORDS = 100_000
 
 export type IngestProgress =
   | { readonly phase: 'read'; readonly rows: number; readonly total: number | undefined }
@@ -41,7 +43,7 @@ export interface IngestOptions {
   readonly source: SourceDef
   /** A path (files) or snapshot id overriding the source's location; absent: its current content. */
   readonly at?: string
-  /** Records per produce call (default 5,000). */
+  /** Records per produce call (default 100,000: each call is one durable write per partition). */
   readonly chunkRecords?: number
   readonly onProgress?: (progress: IngestProgress) => void
 }
@@ -77,14 +79,17 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   const columns = rowColumns(spec.rowSchema)
   const ignoredColumns = checkSnapshotColumns(columns, snapshot.columns, snapshot.where)
 
-  const rows: TableRow[] = []
+  // The planner keeps the rows it needs column by column; the reader's row objects go batch by batch.
+  const state = new LogState()
+  const planner = new SnapshotPlanner({ columns, primaryKey: spec.primaryKey, rowTimeField: spec.rowTimeField, snapshotId: snapshot.id, log: state })
+  let rowsRead = 0
   for await (const batch of snapshot.rows()) {
-    for (const row of batch) rows.push(row)
-    options.onProgress?.({ phase: 'read', rows: rows.length, total: snapshot.rowCount })
+    planner.add(batch)
+    rowsRead += batch.length
+    options.onProgress?.({ phase: 'read', rows: rowsRead, total: snapshot.rowCount })
   }
 
   await deps.log.createTopic(source.topic, source.partitions)
-  const state = new LogState()
   let logRecords = 0
   let unreadable = 0
   await scanTopic(
@@ -101,14 +106,18 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
     { groupPrefix: `kfs-ingest-${source.name}` },
   )
 
-  const plan = planSnapshot({ columns, primaryKey: spec.primaryKey, rowTimeField: spec.rowTimeField, snapshotId: snapshot.id, log: state }, rows)
-  rows.length = 0
-  const chunk = options.chunkRecords ?? 5_000
-  const total = plan.appends.length
+  const plan = planner.finish()
+  const chunk = options.chunkRecords ?? DEFAULT_CHUNK_RECORDS
+  const total = plan.length
   for (let from = 0; from < total; from += chunk) {
-    const records: ProduceRecord[] = plan.appends.slice(from, from + chunk).map((a) => ({ key: a.key, value: deps.encoder.encode(a.envelope) }))
+    const to = Math.min(total, from + chunk)
+    const records: ProduceRecord[] = new Array<ProduceRecord>(to - from)
+    for (let i = from; i < to; i++) {
+      const a = plan.at(i)
+      records[i - from] = { key: a.key, value: deps.encoder.encode(a.envelope) }
+    }
     await deps.log.produce(source.topic, records)
-    options.onProgress?.({ phase: 'append', appended: Math.min(total, from + chunk), total })
+    options.onProgress?.({ phase: 'append', appended: to, total })
   }
   return {
     snapshotId: snapshot.id,

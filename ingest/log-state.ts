@@ -4,9 +4,9 @@
  * and per key the latest row by (event time, append order) — the `before` image of the next change.
  * Read from the log itself, so a re-run after a crash knows exactly what the first run wrote.
  *
- * Versions are kept as one short digest each (not the rows), so a table of millions of keys fits.
+ * One entry per key holds both, so the planner asks "does the log know this key at all?" with one
+ * lookup and fingerprints a snapshot row only when it does (a first ingest fingerprints nothing).
  */
-import { createHash } from 'node:crypto'
 import type { TableRow } from '../ports/table-snapshots.ts'
 import type { RowColumn } from './row-columns.ts'
 
@@ -16,6 +16,13 @@ export interface LatestRow {
   readonly row: TableRow | null
 }
 
+interface KeyEntry {
+  t: number
+  row: TableRow | null
+  /** `${t}\u0000${fingerprint}` of each appended version: one string for the usual single version. */
+  versions: string | Set<string> | undefined
+}
+
 /** A row's identity over the declared columns (what a re-ingest compares). */
 export function rowFingerprint(columns: readonly RowColumn[], row: TableRow): string {
   let text = ''
@@ -23,31 +30,60 @@ export function rowFingerprint(columns: readonly RowColumn[], row: TableRow): st
   return text
 }
 
-function versionDigest(key: string, t: number, fingerprint: string): string {
-  return createHash('sha1').update(key).update('\u0000').update(String(t)).update('\u0000').update(fingerprint).digest('base64')
-}
+const versionOf = (t: number, fingerprint: string): string => `${t}\u0000${fingerprint}`
 
 export class LogState {
-  readonly #versions = new Set<string>()
-  readonly #latest = new Map<string, LatestRow>()
+  readonly #keys = new Map<string, KeyEntry>()
+  #versions = 0
 
   /** An appended change of `key` at `t`: `row` is its after image (null for a delete). */
   record(key: string, t: number, row: TableRow | null, fingerprint: string | null): void {
-    if (row !== null && fingerprint !== null) this.#versions.add(versionDigest(key, t, fingerprint))
-    const prior = this.#latest.get(key)
-    // Ties in event time go to the later append: records arrive here in append order.
-    if (prior === undefined || t >= prior.t) this.#latest.set(key, { t, row })
+    let entry = this.#keys.get(key)
+    if (entry === undefined) {
+      entry = { t, row, versions: undefined }
+      this.#keys.set(key, entry)
+    } else if (t >= entry.t) {
+      // Ties in event time go to the later append: records arrive here in append order.
+      entry.t = t
+      entry.row = row
+    }
+    if (row === null || fingerprint === null) return
+    const version = versionOf(t, fingerprint)
+    const known = entry.versions
+    if (known === undefined) entry.versions = version
+    else if (typeof known === 'string') {
+      if (known === version) return
+      entry.versions = new Set([known, version])
+    } else {
+      if (known.has(version)) return
+      known.add(version)
+    }
+    this.#versions++
+  }
+
+  /** Whether any change of `key` was appended: only then can `holds` or `latest` answer. */
+  knows(key: string): boolean {
+    return this.#keys.has(key)
   }
 
   holds(key: string, t: number, fingerprint: string): boolean {
-    return this.#versions.has(versionDigest(key, t, fingerprint))
+    const known = this.#keys.get(key)?.versions
+    if (known === undefined) return false
+    const version = versionOf(t, fingerprint)
+    return typeof known === 'string' ? known === version : known.has(version)
   }
 
   latest(key: string): LatestRow | undefined {
-    return this.#latest.get(key)
+    return this.#keys.get(key)
   }
 
+  /** Keys the log has seen (any change, deletes included). */
+  get size(): number {
+    return this.#keys.size
+  }
+
+  /** Distinct (key, event time, row) versions appended. */
   get versions(): number {
-    return this.#versions.size
+    return this.#versions
   }
 }

@@ -14,13 +14,18 @@
  *
  * A schema change (a declared column missing from the snapshot, or of another kind) is not a
  * row's fault: `checkSnapshotColumns` throws before anything is planned.
+ *
+ * Built for millions of rows: `SnapshotPlanner` keeps the snapshot's valid rows column by column
+ * (never the reader's row objects), fingerprints a row only when it must be compared (a repeated
+ * (key, event time), or a key the log knows), and materialises an append's envelope only when it
+ * is asked for, so `kfs ingest` encodes and produces chunk by chunk.
  */
 import { encodeEntityKey, invalidKeyPartReason } from '../core/entity-key.ts'
 import { SchemaError } from '../core/errors.ts'
 import type { ChangeEnvelope } from '../features/change-envelope.ts'
-import { compareKeyBytes } from '../operators/task/key-order.ts'
 import type { TableColumn, TableRow } from '../ports/table-snapshots.ts'
-import { rowFingerprint, type LogState } from './log-state.ts'
+import { orderByTimeThenKey } from './append-order.ts'
+import type { LogState } from './log-state.ts'
 import { kindFits, type RowColumn } from './row-columns.ts'
 
 export const REJECT_REASONS = ['missing_key', 'missing_event_time', 'invalid_event_time', 'schema_mismatch', 'duplicate'] as const
@@ -74,76 +79,187 @@ export function checkSnapshotColumns(declared: readonly RowColumn[], snapshot: r
   return snapshot.filter((c) => !known.has(c.name)).map((c) => c.name)
 }
 
-interface Candidate {
-  readonly key: string
-  readonly t: number
-  readonly row: TableRow
-}
-
 function describe(value: unknown): string {
   return value === null || value === undefined ? 'null' : typeof value === 'string' ? `text ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}` : typeof value
 }
 
-/** Why a row cannot be ingested, or its key, event time and declared-column image. */
-function judge(input: PlanInput, row: TableRow): Omit<RejectedRow, 'row'> | Candidate {
-  const parts: string[] = []
-  for (const name of input.primaryKey) {
-    const v = row[name]
-    if (v === null || v === undefined) return { reason: 'missing_key', detail: `primary-key column ${name} is null` }
-    const part = String(v)
-    const bad = invalidKeyPartReason(part)
-    if (bad !== undefined) return { reason: 'missing_key', detail: `primary-key column ${name} is ${bad}` }
-    parts.push(part)
-  }
-  const t = row[input.rowTimeField]
-  if (t === null || t === undefined) return { reason: 'missing_event_time', detail: `event-time column ${input.rowTimeField} is null` }
-  if (typeof t !== 'number' || !Number.isSafeInteger(t))
-    return { reason: 'invalid_event_time', detail: `event-time column ${input.rowTimeField} holds ${describe(t)}, not epoch milliseconds` }
-  const image: Record<string, unknown> = {}
-  for (const c of input.columns) {
-    const v = row[c.name] ?? null
-    if (v === null ? !c.nullable : !c.isValid(v))
-      return { reason: 'schema_mismatch', detail: `column ${c.name} holds ${describe(v)}, not ${c.nullable ? 'null or ' : ''}${c.avro === 'other' ? 'its declared type' : c.avro}` }
-    image[c.name] = v
-  }
-  return { key: encodeEntityKey(parts), t, row: image }
+type Rejection = Omit<RejectedRow, 'row'>
+
+/** The primary-key part of `name` as text, or why the row has none. */
+function keyPart(row: TableRow, name: string): string | Rejection {
+  const v = row[name]
+  if (v === null || v === undefined) return { reason: 'missing_key', detail: `primary-key column ${name} is null` }
+  const part = String(v)
+  const bad = invalidKeyPartReason(part)
+  if (bad !== undefined) return { reason: 'missing_key', detail: `primary-key column ${name} is ${bad}` }
+  return part
 }
 
-export function planSnapshot(input: PlanInput, rows: Iterable<TableRow>): SnapshotPlan {
-  const rejected: RejectedRow[] = []
-  // (key, t) → fingerprint of the first valid row of the snapshot with it.
-  const seen = new Map<string, string>()
-  const candidates: Candidate[] = []
-  let unchanged = 0
-  let n = 0
-  for (const row of rows) {
-    n++
-    const verdict = judge(input, row)
-    if ('reason' in verdict) {
-      rejected.push({ row: n, ...verdict })
-      continue
-    }
-    const fingerprint = rowFingerprint(input.columns, verdict.row)
-    const at = `${verdict.key}\u0000${verdict.t}`
-    const earlier = seen.get(at)
-    if (earlier !== undefined) {
-      if (earlier === fingerprint) unchanged++
-      else rejected.push({ row: n, reason: 'duplicate', detail: `an earlier row has the same primary key and ${input.rowTimeField} with other values` })
-      continue
-    }
-    seen.set(at, fingerprint)
-    if (input.log.holds(verdict.key, verdict.t, fingerprint)) unchanged++
-    else candidates.push(verdict)
-  }
-  candidates.sort((a, b) => a.t - b.t || compareKeyBytes(a.key, b.key))
+/** The appends of a plan in order, each envelope built when asked for (see SnapshotPlanner). */
+export interface PlannedAppends {
+  readonly rowsRead: number
+  readonly rejected: readonly RejectedRow[]
+  readonly unchanged: number
+  readonly length: number
+  /** The append at `position` (0 ≤ position < length) of the (ts_ms, key bytes) order. */
+  at(position: number): PlannedAppend
+}
 
-  // The latest row per key as the plan goes: the log's, then each planned append in its turn.
-  const latest = new Map<string, { t: number; row: TableRow | null }>()
-  const appends = candidates.map(({ key, t, row }): PlannedAppend => {
-    const prior = latest.get(key) ?? input.log.latest(key)
-    if (prior === undefined || t >= prior.t) latest.set(key, { t, row })
-    const before = prior?.row ?? null
-    return { key, envelope: { op: before === null ? 'c' : 'u', before, after: row, ts_ms: t, snapshot: input.snapshotId } }
-  })
-  return { rowsRead: n, rejected, unchanged, appends }
+/**
+ * Plans a snapshot fed batch by batch (`add`), then `finish`es against the log's state. Valid
+ * rows live in one slot each: key, event time, row number, and the declared columns' values in
+ * per-column arrays. Slots of one key are chained newest first, which finds a repeated
+ * (key, event time) without a second index and tells which keys have more than one row.
+ */
+export class SnapshotPlanner {
+  readonly #input: PlanInput
+  readonly #keys: string[] = []
+  readonly #ts: number[] = []
+  /** The previous slot of the same key, −1 for none. */
+  readonly #sameKey: number[] = []
+  /** 1 when the slot's key has other slots (its appends chain their before images). */
+  readonly #shared: number[] = []
+  readonly #values: unknown[][]
+  readonly #heads = new Map<string, number>()
+  readonly #rejected: RejectedRow[] = []
+  /** The row being judged: its event time and declared columns' values. */
+  #t = 0
+  readonly #scratch: unknown[]
+  #unchanged = 0
+  #rowsRead = 0
+
+  constructor(input: PlanInput) {
+    this.#input = input
+    this.#values = input.columns.map(() => [])
+    this.#scratch = new Array<unknown>(input.columns.length).fill(null)
+  }
+
+  add(rows: Iterable<TableRow>): void {
+    for (const row of rows) {
+      const n = ++this.#rowsRead
+      const key = this.#judge(row)
+      if (typeof key !== 'string') {
+        this.#rejected.push({ row: n, ...key })
+        continue
+      }
+      const t = this.#t
+      const head = this.#heads.get(key)
+      let same = head ?? -1
+      while (same >= 0 && this.#ts[same] !== t) same = this.#sameKey[same]!
+      if (same >= 0) {
+        // A repeat of an earlier row's (key, event time): the earlier one stands.
+        if (this.#fingerprint((c) => this.#values[c]![same]) === this.#fingerprint((c) => this.#scratch[c])) this.#unchanged++
+        else this.#rejected.push({ row: n, reason: 'duplicate', detail: `an earlier row has the same primary key and ${this.#input.rowTimeField} with other values` })
+        continue
+      }
+      const slot = this.#keys.length
+      this.#keys.push(key)
+      this.#ts.push(t)
+      this.#sameKey.push(head ?? -1)
+      this.#shared.push(head === undefined ? 0 : 1)
+      if (head !== undefined) this.#shared[head] = 1
+      for (let c = 0; c < this.#values.length; c++) this.#values[c]!.push(this.#scratch[c])
+      this.#heads.set(key, slot)
+    }
+  }
+
+  finish(): PlannedAppends {
+    const { log, columns, snapshotId } = this.#input
+    const keys = this.#keys
+    const ts = this.#ts
+    const consultLog = log.size > 0
+    const candidates = new Int32Array(keys.length)
+    let count = 0
+    for (let slot = 0; slot < keys.length; slot++) {
+      const key = keys[slot]!
+      if (consultLog && log.knows(key) && log.holds(key, ts[slot]!, this.#fingerprint((c) => this.#values[c]![slot]))) this.#unchanged++
+      else candidates[count++] = slot
+    }
+    const order = orderByTimeThenKey(candidates.subarray(0, count), ts, keys)
+    // The latest row per key as the plan goes: the log's, then each planned append in its turn.
+    // Only keys with several slots can meet their own appends; the others' prior is the log's.
+    const planned = new Map<string, { t: number; slot: number }>()
+    const befores = new Map<number, TableRow | number>()
+    for (let position = 0; position < order.length; position++) {
+      const slot = order[position]!
+      const key = keys[slot]!
+      const t = ts[slot]!
+      const mine = this.#shared[slot] === 1 ? planned.get(key) : undefined
+      if (mine !== undefined) {
+        befores.set(position, mine.slot)
+        if (t >= mine.t) planned.set(key, { t, slot })
+        continue
+      }
+      const prior = consultLog ? log.latest(key) : undefined
+      if (prior?.row != null) befores.set(position, prior.row)
+      if (this.#shared[slot] === 1 && (prior === undefined || t >= prior.t)) planned.set(key, { t, slot })
+    }
+    const values = this.#values
+    const rowOf = (slot: number): TableRow => {
+      const row: Record<string, unknown> = {}
+      for (let c = 0; c < columns.length; c++) row[columns[c]!.name] = values[c]![slot]
+      return row
+    }
+    return {
+      rowsRead: this.#rowsRead,
+      rejected: this.#rejected,
+      unchanged: this.#unchanged,
+      length: order.length,
+      at(position: number): PlannedAppend {
+        const slot = order[position]!
+        const prior = befores.get(position)
+        const before = prior === undefined ? null : typeof prior === 'number' ? rowOf(prior) : prior
+        return { key: keys[slot]!, envelope: { op: before === null ? 'c' : 'u', before, after: rowOf(slot), ts_ms: ts[slot]!, snapshot: snapshotId } }
+      },
+    }
+  }
+
+  /** The canonical text of the declared columns' values `valueOf(column index)` (as rowFingerprint). */
+  #fingerprint(valueOf: (column: number) => unknown): string {
+    const columns = this.#input.columns
+    let text = ''
+    for (let c = 0; c < columns.length; c++) text += `${columns[c]!.canonical(valueOf(c))}\u0000`
+    return text
+  }
+
+  /** Why a row cannot be ingested, or its key (its event time and values left in #t, #scratch). */
+  #judge(row: TableRow): Rejection | string {
+    const input = this.#input
+    let key: string
+    if (input.primaryKey.length === 1) {
+      const part = keyPart(row, input.primaryKey[0]!)
+      if (typeof part !== 'string') return part
+      key = part
+    } else {
+      const parts: string[] = []
+      for (const name of input.primaryKey) {
+        const part = keyPart(row, name)
+        if (typeof part !== 'string') return part
+        parts.push(part)
+      }
+      key = encodeEntityKey(parts)
+    }
+    const t = row[input.rowTimeField]
+    if (t === null || t === undefined) return { reason: 'missing_event_time', detail: `event-time column ${input.rowTimeField} is null` }
+    if (typeof t !== 'number' || !Number.isSafeInteger(t))
+      return { reason: 'invalid_event_time', detail: `event-time column ${input.rowTimeField} holds ${describe(t)}, not epoch milliseconds` }
+    const columns = input.columns
+    for (let i = 0; i < columns.length; i++) {
+      const c = columns[i]!
+      const v = row[c.name] ?? null
+      if (v === null ? !c.nullable : !c.isValid(v))
+        return { reason: 'schema_mismatch', detail: `column ${c.name} holds ${describe(v)}, not ${c.nullable ? 'null or ' : ''}${c.avro === 'other' ? 'its declared type' : c.avro}` }
+      this.#scratch[i] = v
+    }
+    this.#t = t
+    return key
+  }
+}
+
+/** The whole plan at once (tests; `kfs ingest` uses SnapshotPlanner and builds envelopes per chunk). */
+export function planSnapshot(input: PlanInput, rows: Iterable<TableRow>): SnapshotPlan {
+  const planner = new SnapshotPlanner(input)
+  planner.add(rows)
+  const plan = planner.finish()
+  return { rowsRead: plan.rowsRead, rejected: plan.rejected, unchanged: plan.unchanged, appends: Array.from({ length: plan.length }, (_, i) => plan.at(i)) }
 }

@@ -37,7 +37,8 @@ function tagged(v: unknown): string {
     case 'bigint':
       return `n${v}`
     case 'string':
-      return `s${JSON.stringify(v)}`
+      // Length-prefixed, so the text stays injective without escaping anything.
+      return `s${v.length}:${v}`
     case 'boolean':
       return v ? 'T' : 'F'
     default:

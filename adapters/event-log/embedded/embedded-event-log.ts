@@ -111,7 +111,9 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     this.#open()
     const t = this.#requireTopic(topic)
     const timestampMs = this.#clock.nowMs()
-    const routed = records.map((r) => this.#route(topic, r))
+    // Key bytes once per record: murmur2 partitions by them and the segment stores them.
+    const keys = records.map((r) => (typeof r.key === 'string' ? Buffer.from(r.key, 'utf8') : r.key))
+    const routed = records.map((r, i) => this.#route(topic, r, keys[i]))
     const byPartition = new Map<number, number[]>()
     routed.forEach((p, i) => (byPartition.get(p) ?? byPartition.set(p, []).get(p)!).push(i))
     const out: { partition: number; offset: string }[] = new Array(records.length)
@@ -119,7 +121,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       const base = (t.partitions[partition] as PartitionLog).append(
         indexes.map((i) => {
           const r = records[i] as ProduceRecord
-          return { timestampMs: recordTimestamp(r, timestampMs), key: typeof r.key === 'string' ? Buffer.from(r.key, 'utf8') : r.key, value: r.value, headers: r.headers ?? {} }
+          return { timestampMs: recordTimestamp(r, timestampMs), key: keys[i] ?? null, value: r.value, headers: r.headers ?? {} }
         }),
       )
       indexes.forEach((recordIndex, j) => (out[recordIndex] = { partition, offset: String(base + j) }))
@@ -247,7 +249,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     return topic
   }
 
-  #route(topic: string, record: ProduceRecord): number {
+  #route(topic: string, record: ProduceRecord, keyBytes?: Uint8Array | null): number {
     const t = this.#requireTopic(topic)
     const n = t.partitions.length
     if (record.partition !== undefined) {
@@ -258,7 +260,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     }
     if (record.timestampMs !== undefined) recordTimestamp(record, 0)
     if (record.key === null) return t.roundRobin++ % n
-    return partitionForKey(record.key, n)
+    return partitionForKey(keyBytes ?? record.key, n)
   }
 
   #group(groupId: string): GroupCoordinator {

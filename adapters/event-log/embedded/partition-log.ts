@@ -17,7 +17,7 @@
 import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { InvariantViolation } from '../../../core/errors.ts'
-import { decodeRecord, encodeRecord, type StoredRecord } from './record-format.ts'
+import { decodeRecord, encodeRecords, type StoredRecord } from './record-format.ts'
 
 interface Segment {
   readonly baseOffset: number
@@ -64,17 +64,12 @@ export class PartitionLog {
     if (records.length === 0) return base
     let segment = this.#segments.at(-1) as Segment
     if (segment.size >= this.#options.segmentBytes) segment = this.#roll()
-    const encoded = records.map((r, i) => encodeRecord({ ...r, offset: base + i }))
-    const buf = Buffer.concat(encoded)
+    const { buf, starts } = encodeRecords(records, base)
     let written = 0
     while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
     if (this.#options.fsync) fsyncSync(segment.fd)
-    let pos = segment.size
-    for (const e of encoded) {
-      segment.positions.push(pos)
-      pos += e.length
-    }
-    segment.size = pos
+    for (const start of starts) segment.positions.push(segment.size + start)
+    segment.size += buf.length
     this.#end = base + records.length
     return base
   }

@@ -156,6 +156,16 @@ void describe('schemas > encoder', () => {
     assert.deepEqual(plain(avro.Type.forSchema(clickV1 as avro.Schema).fromBuffer(bytes.subarray(5))), event)
   })
 
+  void test('a number long and the same bigint long give the same bytes; a long beyond 2^53 round-trips', async () => {
+    const registry = fixedRegistry({ 1: clickV1 })
+    const encoder = await createEncoder({ registry, subject: 'clicks-value', schema: clickV1 })
+    assert.deepEqual(encoder.encode({ ...event, ts: -7, item: 2 ** 53 - 1 }), encoder.encode({ ...event, ts: -7n, item: 2n ** 53n - 1n }))
+    const big = 2n ** 60n + 3n
+    const out = await createDecoder({ registry, readerSchema: clickV1 }).decode(encoder.encode({ ...event, item: big }))
+    assert.ok(out.ok, out.ok ? '' : out.detail)
+    assert.equal(out.event.item, big)
+  })
+
   void test('an event that does not fit the schema is refused with the bad paths', async () => {
     const encoder = await createEncoder({ registry: fixedRegistry({ 1: clickV1 }), subject: 'clicks-value', schema: clickV1 })
     assert.throws(
