@@ -47,7 +47,7 @@ section{border-top:1px solid #eee;padding-top:.5rem}.live{background:#f7f7f9;pad
 #search{font-size:1rem;padding:.3rem .5rem;width:24rem}form.lookup{margin:.4rem 0}
 #lineage rect{fill:#eef3fb;stroke:#5b7db1}#lineage .source rect{fill:#f1f7ee;stroke:#5d9150}#lineage .service rect{fill:#fbf1e8;stroke:#b97a3c}
 #lineage .requestFeature rect{fill:#f4eefb;stroke:#8663b3}#lineage text{font-size:12px}#lineage text.col{font-weight:600;fill:#555}
-#lineage .edge{fill:none;stroke:#999;stroke-width:1.2}#lineage .dim{opacity:.2}[hidden]{display:none!important}`
+#lineage .breach rect{fill:#fde8e6;stroke:#b3261e;stroke-width:2}#lineage .edge{fill:none;stroke:#999;stroke-width:1.2}#lineage .dim{opacity:.2}[hidden]{display:none!important}`
 
 function renderService(s: ServiceDoc): string {
   const refs = [...s.features, ...s.requestFeatures]
@@ -90,7 +90,7 @@ export function renderCatalogPage(doc: RegistryDocument, live?: CatalogLive): st
 ${breaches}
 <p><input id="search" type="search" placeholder="search views, features, services…" aria-label="search"> <span id="search-count"></span></p>
 <h2>Lineage</h2>
-${renderLineageSvg(doc.lineage)}
+${renderLineageSvg(doc.lineage, new Set(breached.map((v) => `view:${viewId(v)}`)))}
 <h2>Feature views</h2>
 ${views || '<p>none</p>'}
 <h2>Request features</h2>

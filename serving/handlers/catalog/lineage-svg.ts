@@ -29,7 +29,8 @@ function nameOf(node: string): string {
   return node.slice(node.indexOf(':') + 1).replace(/@\d+$/, '')
 }
 
-export function renderLineageSvg(lineage: RegistryDocument['lineage']): string {
+/** `breached`: view nodes (`view:name@version`) past their freshness SLA, drawn in red. */
+export function renderLineageSvg(lineage: RegistryDocument['lineage'], breached: ReadonlySet<string> = new Set()): string {
   const columns = KINDS.filter((k) => lineage.nodes.some((n) => kindOf(n) === k))
   const at = new Map<string, { x: number; y: number }>()
   columns.forEach((kind, col) => {
@@ -57,7 +58,7 @@ export function renderLineageSvg(lineage: RegistryDocument['lineage']): string {
   const nodes = [...at]
     .map(
       ([node, { x, y }]) =>
-        `<g class="node ${kindOf(node)}" data-node="${esc(node)}" data-search="${esc(nameOf(node).toLowerCase())}"><title>${esc(node)}</title><rect x="${x}" y="${y}" width="${BOX_W}" height="${BOX_H}" rx="5"/><text x="${x + 8}" y="${y + 17}">${esc(labelOf(node))}</text></g>`,
+        `<g class="node ${kindOf(node)}${breached.has(node) ? ' breach' : ''}" data-node="${esc(node)}" data-search="${esc(nameOf(node).toLowerCase())}"><title>${esc(node)}</title><rect x="${x}" y="${y}" width="${BOX_W}" height="${BOX_H}" rx="5"/><text x="${x + 8}" y="${y + 17}">${esc(labelOf(node))}</text></g>`,
     )
     .join('\n')
   return `<svg id="lineage" role="img" aria-label="lineage: sources, views, request features, services" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">

@@ -105,6 +105,7 @@ void test('serving > catalog page shows live freshness, backfill, dead letters, 
     )
     assert.equal(await page.locator('#lineage .node.view').count(), 3)
     assert.equal(await page.locator('#lineage .node.service').count(), 1)
+    assert.deepEqual(await page.locator('#lineage .node.breach').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-node'))), ['view:item_stats@1'])
     assert.equal(await page.locator('#lineage path.edge[data-from="source:clicks"][data-to="view:user_stats@1"]').count(), 1)
     assert.equal(await page.locator('#lineage path.edge[data-from="requestFeature:discounted_price"][data-to="service:ranking"]').count(), 1)
 
@@ -118,7 +119,7 @@ void test('serving > catalog page shows live freshness, backfill, dead letters, 
     assert.deepEqual(await page.locator('section.view:visible h3').allInnerTexts(), ['item_stats v1'])
     assert.equal(await page.locator('#service-ranking').isVisible(), true)
     assert.deepEqual(await page.locator('#service-ranking li:visible').allInnerTexts(), ['item_stats:price'])
-    assert.equal(await page.locator('#lineage g.node[data-node="view:item_stats@1"]').getAttribute('class'), 'node view')
+    assert.equal(await page.locator('#lineage g.node[data-node="view:item_stats@1"]').getAttribute('class'), 'node view breach')
     assert.equal(await page.locator('#lineage .node.dim').count(), (await page.locator('#lineage .node').count()) - 1)
     await shot(page, 'search')
     await page.fill('#search', '')
