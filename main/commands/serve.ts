@@ -1,11 +1,15 @@
 /** `kfs serve`: online features over HTTP and WebSocket (uWebSockets.js) from the online store. */
 import { viewHash } from '../../registry/index.ts'
 import { createServer } from '../../serving/server/index.ts'
+import { cachedCatalogStatus, type CachedStatus } from '../../serving/handlers/catalog/status-cache.ts'
+import { positionId } from '../../replay/dead-letters/dead-letter-entry.ts'
+import { readDeadLetters } from '../../replay/dead-letters/redrive.ts'
+import { DEAD_LETTER_TOPIC } from './run.ts'
 import { SERVED_FEATURES_SCHEMA, ServedLog, servedLog } from '../../serving/served-log/index.ts'
-import type { SourceDef } from '../../features/types.ts'
-import type { DefinitionSet } from '../../registry/index.ts'
+import type { FeatureViewDef, SourceDef } from '../../features/types.ts'
+import type { DefinitionSet, Registry } from '../../registry/index.ts'
 import { DEFAULT_SERVE_LOG_SAMPLE, type ServeLogConfig } from '../config.ts'
-import { createRuntime } from '../runtime.ts'
+import { createRuntime, type Runtime } from '../runtime.ts'
 import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 
@@ -22,7 +26,9 @@ Serves the applied views' latest rows from the online store (Redis, or the embed
         "request": {"amount": 42}}         (or "service": "fraud_model")
   GET  /v1/registry                        views, features, owners, SLAs, lineage
   GET  /openapi.json                       the OpenAPI 3.1 description of this API
-  GET  /                                   the feature catalog page
+  GET  /                                   the catalog page: per view freshness vs its SLA (from
+                                           rows landed since start), backfill, dead letters
+                                           (topic re-read at most every 5 min), lineage, search
   WS   /v1/subscribe                       push: {"subscribe": [{"view": "...", "entity": "..."}]}
   GET  /healthz, /metrics
 
@@ -105,6 +111,8 @@ Examples:
           { sampleRate: logConfig.sampleRate, clock: runtime.clock, logger: runtime.logger },
         )
       }
+      const status = catalogStatus(views, registry, runtime, (line) => ctx.err(line))
+      void status.refresh() // in the background: the page shows what is known by then
       const server = createServer({
         store: await runtime.onlineStore(),
         views,
@@ -115,6 +123,7 @@ Examples:
           apiKeys: config.serveApiKeys,
           logger: runtime.logger,
           clock: runtime.clock,
+          catalogStatus: status.provider,
           ...(log === undefined ? {} : { servedLog: log }),
           ...(cacheMs === undefined ? {} : { cache: { ttlMs: cacheMs, maxEntries: 100_000 } }),
           subscriptions: {
@@ -143,6 +152,29 @@ Examples:
   },
 }
 
+/**
+ * The catalog page's live status (serving/handlers/catalog/status-cache.ts): backfill states from
+ * the registry (every 15 s, one read per view), and the dead letters not yet re-driven from the
+ * dead-letter topic — a read of the whole topic, so at most every 5 minutes, and only while the
+ * page is being looked at. Freshness needs neither: the server keeps it from its change feed.
+ */
+function catalogStatus(views: readonly FeatureViewDef[], registry: Registry, runtime: Runtime, note: (line: string) => void): CachedStatus {
+  return cachedCatalogStatus({
+    views,
+    nowMs: () => runtime.clock.nowMs(),
+    async backfill(view, version) {
+      const status = await registry.getBackfillStatus(view, version)
+      return status === undefined ? undefined : { state: status.state, updatedAtMs: status.updatedAtMs }
+    },
+    async deadLetters() {
+      const snapshot = await readDeadLetters(await runtime.eventLog(), DEAD_LETTER_TOPIC)
+      return snapshot.entries
+        .filter((entry) => !snapshot.redriven.has(positionId(entry.target)))
+        .map((entry) => ({ reason: entry.reason, view: entry.view, topic: entry.target.topic }))
+    },
+    onError: (part, err) => note(`catalog: cannot read ${part} (${err instanceof Error ? err.message : String(err)}); the page shows the last known\n`),
+  })
+}
 
 /** Flags over config: --log-topic turns the log on, --log-sample sets its rate. */
 function serveLogOptions(

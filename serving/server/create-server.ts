@@ -24,6 +24,7 @@ import type { ServingStore } from '../../ports/serving-store.ts'
 import { HttpError } from '../errors.ts'
 import { createFeatureCatalog } from '../feature-catalog.ts'
 import { renderCatalogPage } from '../handlers/catalog-page.ts'
+import { NewestAsOf, type CatalogStatusProvider } from '../handlers/catalog/status.ts'
 import { getFeatures, getViewFeatures, type FeatureHandlerDeps } from '../handlers/get-features.ts'
 import { buildRegistry } from '../handlers/registry.ts'
 import { HotCache, type HotCacheOptions } from '../hot-cache.ts'
@@ -57,6 +58,12 @@ export interface ServerOptions {
    * log samples by. The server does not close it: the owner flushes it after `close()`.
    */
   readonly servedLog?: ServedLogRecorder & { stats(): ServedLogStats }
+  /**
+   * The catalog page's live status per view (backfill state, dead letters by reason, a newest
+   * as_of known elsewhere); called on every `GET /`, so it should answer from memory. Absent =
+   * the page shows those as unknown; freshness still comes from the server's change feed.
+   */
+  readonly catalogStatus?: CatalogStatusProvider
 }
 
 export interface FeatureServer {
@@ -80,7 +87,14 @@ export function createServer(args: {
   const logger = (options.logger ?? silentLogger).child({ component: 'serving.server' })
   const catalog = createFeatureCatalog({ views: args.views, services: args.services ?? [], requestFeatures: args.requestFeatures ?? [] })
   const registryJson = JSON.stringify(buildRegistry(catalog))
-  const catalogHtml = renderCatalogPage(JSON.parse(registryJson) as ReturnType<typeof buildRegistry>)
+  const registryDoc = JSON.parse(registryJson) as ReturnType<typeof buildRegistry>
+  const clock = options.clock ?? systemClock
+  // The catalog's freshness: newest as_of per view version among the rows the change feed announces.
+  const newestAsOf = new NewestAsOf()
+  const catalogPage = async (): Promise<string> => {
+    const status = await options.catalogStatus?.()
+    return renderCatalogPage(registryDoc, { nowMs: clock.nowMs(), seenAsOf: (id) => newestAsOf.of(id), status })
+  }
   const cache = options.cache ? new HotCache(options.cache) : undefined
   const servedLog = options.servedLog
   // Read at scrape time; `subscriptions` is created below, before anything can scrape.
@@ -99,7 +113,7 @@ export function createServer(args: {
     catalog,
     store: args.store,
     cache,
-    clock: options.clock ?? systemClock,
+    clock,
     maxLookups: options.maxLookups ?? 2000,
     servedLog,
     countLookup: metrics.countLookup,
@@ -146,7 +160,18 @@ export function createServer(args: {
       },
     },
     { method: 'get', pattern: '/v1/registry', name: 'registry', policy: API_KEY, handle: (ctx) => reply(ctx, 200, registryJson) },
-    { method: 'get', pattern: '/', name: 'catalog', policy: API_KEY, handle: (ctx) => reply(ctx, 200, catalogHtml, 'text/html; charset=utf-8') },
+    {
+      method: 'get',
+      pattern: '/',
+      name: 'catalog',
+      policy: API_KEY,
+      handle: (ctx) => {
+        catalogPage().then(
+          (html) => reply(ctx, 200, html, 'text/html; charset=utf-8'),
+          (err: unknown) => fail(ctx, err),
+        )
+      },
+    },
     { method: 'get', pattern: '/openapi.json', name: 'openapi', policy: API_KEY, handle: (ctx) => reply(ctx, 200, openApiJson(catalog)) },
     {
       method: 'get',
@@ -196,7 +221,10 @@ export function createServer(args: {
     async listen(port) {
       if (args.store.subscribeChanges) {
         // Wait for the change feed briefly; if the store is down it keeps connecting in the background.
-        const subscribing = args.store.subscribeChanges(args.views, (change) => subscriptions.onChange(change)).then((off) => {
+        const subscribing = args.store.subscribeChanges(args.views, (change) => {
+          newestAsOf.observe(change)
+          subscriptions.onChange(change)
+        }).then((off) => {
           if (closing) void off()
           else unsubscribe = off
         })
