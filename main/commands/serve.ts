@@ -1,6 +1,7 @@
 /** `kfs serve`: online features over HTTP and WebSocket (uWebSockets.js) from the online store. */
 import { viewHash } from '../../registry/index.ts'
 import { createServer } from '../../serving/server/index.ts'
+import { catalogTablesOf } from './tables.ts'
 import { SERVED_FEATURES_SCHEMA, ServedLog, servedLog } from '../../serving/served-log/index.ts'
 import type { SourceDef } from '../../features/types.ts'
 import type { DefinitionSet } from '../../registry/index.ts'
@@ -105,6 +106,7 @@ Examples:
           { sampleRate: logConfig.sampleRate, clock: runtime.clock, logger: runtime.logger },
         )
       }
+      const objects = await ctx.openObjectStore()
       const server = createServer({
         store: await runtime.onlineStore(),
         views,
@@ -116,6 +118,7 @@ Examples:
           logger: runtime.logger,
           clock: runtime.clock,
           ...(log === undefined ? {} : { servedLog: log }),
+          icebergTables: () => catalogTablesOf(objects),
           ...(cacheMs === undefined ? {} : { cache: { ttlMs: cacheMs, maxEntries: 100_000 } }),
           subscriptions: {
             ...(maxSubscriptions === undefined ? {} : { maxSubscriptions }),

@@ -6,6 +6,8 @@
 import { fileURLToPath } from 'node:url'
 import { KFS_NAMESPACE, listStoredTables, type StoredTable } from '../../adapters/offline/iceberg/table-listing.ts'
 import { DEFAULT_REKEY_PREFIX } from '../../engine/plan-sources.ts'
+import type { ObjectStore } from '../../ports/object-store.ts'
+import type { CatalogTable } from '../../serving/handlers/iceberg-catalog.ts'
 import type { Command } from './command.ts'
 
 export type TableKind = 'feature' | 'archive' | 'rekey-archive'
@@ -19,7 +21,7 @@ export interface TableListing {
   readonly metadataLocation: string
   readonly view?: { readonly name: string; readonly version: number }
   readonly topic?: string
-  readonly read: { readonly duckdb: string; readonly pyiceberg: string; readonly spark: string }
+  readonly read: { readonly duckdb: string; readonly pyiceberg: string; readonly pyicebergCatalog: string; readonly spark: string }
 }
 
 /** A re-key stage's internal topic: `<prefix>.<source topic>.by-<entity>` (engine/plan-sources.ts). */
@@ -47,10 +49,25 @@ export function listingOf(table: StoredTable): TableListing {
     read: {
       duckdb: `INSTALL iceberg; LOAD iceberg; SELECT * FROM iceberg_scan(${quoted(duckdbPath(table.metadataLocation))});`,
       pyiceberg: `from pyiceberg.table import StaticTable; StaticTable.from_metadata(${quoted(table.metadataLocation)}).scan().to_pandas()`,
+      // Through the read-only Iceberg REST catalog of `kfs serve` (serving/handlers/iceberg-catalog.ts): always the newest version.
+      pyicebergCatalog: `from pyiceberg.catalog.rest import RestCatalog; RestCatalog('kfs', uri='<kfs serve url>').load_table('${KFS_NAMESPACE}.${table.name}')`,
       // The table location, not one metadata file: Iceberg's HadoopTables follows version-hint.text to the newest.
       spark: `spark.read.format('iceberg').load(${quoted(table.location)})`,
     },
   }
+}
+
+/** The tables `kfs serve`'s Iceberg REST catalog names: the same listing, read on every request. */
+export async function catalogTablesOf(store: ObjectStore): Promise<CatalogTable[]> {
+  return (await listStoredTables(store)).map((t) => ({
+    name: t.name,
+    metadataLocation: t.metadataLocation,
+    readMetadata: async () => {
+      const bytes = await store.get(t.metadataKey)
+      if (bytes === undefined) throw new Error(`${t.metadataKey} vanished`)
+      return new TextDecoder().decode(bytes)
+    },
+  }))
 }
 
 function describeTable(t: TableListing): string {
@@ -66,8 +83,10 @@ export const tablesCommand: Command = {
 Lists every Iceberg table in the object store: each view version's feature table, each source
 topic's raw archive, and the archives of internal re-key topics. For each: its name in namespace
 kfs, its current metadata file (what a snapshot reader pins), and one line each to read it from
-DuckDB (iceberg extension), PyIceberg and Spark. The metadata file changes with every commit;
-run the command again (or read through a catalog) to see newer rows.
+DuckDB (iceberg extension), PyIceberg (the file, or by name through the Iceberg REST catalog
+kfs serve answers at /v1/namespaces; add token=<API key> when keys are configured) and Spark.
+The metadata file changes with every commit; run the command again, or read by name, to see
+newer rows.
 
 No table yet (nothing run) prints nothing and exits 0.
 
@@ -91,6 +110,7 @@ Examples:
           `  metadata   ${t.metadataLocation}\n` +
           `  DuckDB     ${t.read.duckdb}\n` +
           `  PyIceberg  ${t.read.pyiceberg}\n` +
+          `             ${t.read.pyicebergCatalog}\n` +
           `  Spark      ${t.read.spark}\n`,
       )
     }

@@ -25,6 +25,7 @@ import { HttpError } from '../errors.ts'
 import { createFeatureCatalog } from '../feature-catalog.ts'
 import { renderCatalogPage } from '../handlers/catalog-page.ts'
 import { getFeatures, getViewFeatures, type FeatureHandlerDeps } from '../handlers/get-features.ts'
+import type { CatalogTables } from '../handlers/iceberg-catalog.ts'
 import { buildRegistry } from '../handlers/registry.ts'
 import { HotCache, type HotCacheOptions } from '../hot-cache.ts'
 import { createServingMetrics } from '../metrics.ts'
@@ -32,6 +33,7 @@ import { openApiJson } from '../openapi/index.ts'
 import { isValidRequestId } from '../served-log/sampling.ts'
 import type { ServedLogRecorder, ServedLogStats } from '../served-log/served-log.ts'
 import { createRequestGuard, type RoutePolicy } from '../middleware/request-guard.ts'
+import { icebergCatalogRoutes } from './iceberg-catalog-routes.ts'
 import { createRequestLifecycle, type Ctx } from './request-lifecycle.ts'
 import { mountRoutes, type Route, type RouteInfo } from './router.ts'
 import { createSubscriptions, type SubscriptionLimits } from './subscriptions.ts'
@@ -57,6 +59,8 @@ export interface ServerOptions {
    * log samples by. The server does not close it: the owner flushes it after `close()`.
    */
   readonly servedLog?: ServedLogRecorder & { stats(): ServedLogStats }
+  /** The Iceberg tables the read-only REST catalog at /v1/namespaces names (handlers/iceberg-catalog.ts); none when absent. */
+  readonly icebergTables?: CatalogTables
 }
 
 export interface FeatureServer {
@@ -189,6 +193,7 @@ export function createServer(args: {
       socketState: subscriptions.socketState,
       behavior: subscriptions.behavior,
     },
+    ...icebergCatalogRoutes(options.icebergTables ?? (() => Promise.resolve([])), lifecycle, API_KEY),
   ]
   const mounted = mountRoutes(app, routes, { guard, lifecycle, logger })
 

@@ -70,6 +70,7 @@ void describe('cli > kfs tables', () => {
       assert.ok(file.endsWith(`/v${hint}.metadata.json`), `${t.identifier}: the current version ${hint}`)
       assert.equal(t.read.duckdb, `INSTALL iceberg; LOAD iceberg; SELECT * FROM iceberg_scan('${file}');`)
       assert.ok(t.read.pyiceberg.includes(`StaticTable.from_metadata('${t.metadataLocation}')`))
+      assert.ok(t.read.pyicebergCatalog.endsWith(`.load_table('${t.identifier}')`))
       assert.equal(t.read.spark, `spark.read.format('iceberg').load('${t.location}')`)
     }
 
