@@ -14,6 +14,7 @@ import { replayCommand } from './replay.ts'
 import { runCommand } from './run.ts'
 import { serveCommand } from './serve.ts'
 import { skewReportCommand } from './skew-report.ts'
+import { tablesCommand } from './tables.ts'
 import { verifyParityCommand } from './verify-parity.ts'
 import { trainingSetCommand } from './training-set.ts'
 
@@ -31,4 +32,5 @@ export const commands: readonly Command[] = [
   codegenCommand,
   deadLettersCommand,
   compactCommand,
+  tablesCommand,
 ]

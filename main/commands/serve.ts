@@ -5,6 +5,7 @@ import { cachedCatalogStatus, type CachedStatus } from '../../serving/handlers/c
 import { positionId } from '../../replay/dead-letters/dead-letter-entry.ts'
 import { readDeadLetters } from '../../replay/dead-letters/redrive.ts'
 import { DEAD_LETTER_TOPIC } from './run.ts'
+import { catalogTablesOf } from './tables.ts'
 import { SERVED_FEATURES_SCHEMA, ServedLog, servedLog } from '../../serving/served-log/index.ts'
 import type { FeatureViewDef, SourceDef } from '../../features/types.ts'
 import type { DefinitionSet, Registry } from '../../registry/index.ts'
@@ -113,6 +114,7 @@ Examples:
       }
       const status = catalogStatus(views, registry, runtime, (line) => ctx.err(line))
       void status.refresh() // in the background: the page shows what is known by then
+      const objects = await ctx.openObjectStore()
       const server = createServer({
         store: await runtime.onlineStore(),
         views,
@@ -125,6 +127,7 @@ Examples:
           clock: runtime.clock,
           catalogStatus: status.provider,
           ...(log === undefined ? {} : { servedLog: log }),
+          icebergTables: () => catalogTablesOf(objects),
           ...(cacheMs === undefined ? {} : { cache: { ttlMs: cacheMs, maxEntries: 100_000 } }),
           subscriptions: {
             ...(maxSubscriptions === undefined ? {} : { maxSubscriptions }),

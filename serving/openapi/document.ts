@@ -12,6 +12,7 @@
  * router's fallbacks, common to every path, and not repeated per operation.
  */
 import type { FeatureCatalog } from '../feature-catalog.ts'
+import { ICEBERG_CATALOG_OPERATIONS } from './iceberg-catalog.ts'
 import { componentSchemas } from './schemas.ts'
 
 type Json = Readonly<Record<string, unknown>>
@@ -141,6 +142,7 @@ export const OPERATIONS: Readonly<Record<string, Json>> = {
       serverMessage: { $ref: '#/components/schemas/ServerMessage' },
     },
   },
+  ...ICEBERG_CATALOG_OPERATIONS,
 }
 
 /** The whole document for a server over `catalog` (names in the schemas are this server's). */

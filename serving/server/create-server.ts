@@ -26,6 +26,7 @@ import { createFeatureCatalog } from '../feature-catalog.ts'
 import { renderCatalogPage } from '../handlers/catalog-page.ts'
 import { NewestAsOf, type CatalogStatusProvider } from '../handlers/catalog/status.ts'
 import { getFeatures, getViewFeatures, type FeatureHandlerDeps } from '../handlers/get-features.ts'
+import type { CatalogTables } from '../handlers/iceberg-catalog.ts'
 import { buildRegistry } from '../handlers/registry.ts'
 import { HotCache, type HotCacheOptions } from '../hot-cache.ts'
 import { createServingMetrics } from '../metrics.ts'
@@ -33,6 +34,7 @@ import { openApiJson } from '../openapi/index.ts'
 import { isValidRequestId } from '../served-log/sampling.ts'
 import type { ServedLogRecorder, ServedLogStats } from '../served-log/served-log.ts'
 import { createRequestGuard, type RoutePolicy } from '../middleware/request-guard.ts'
+import { icebergCatalogRoutes } from './iceberg-catalog-routes.ts'
 import { createRequestLifecycle, type Ctx } from './request-lifecycle.ts'
 import { mountRoutes, type Route, type RouteInfo } from './router.ts'
 import { createSubscriptions, type SubscriptionLimits } from './subscriptions.ts'
@@ -64,6 +66,8 @@ export interface ServerOptions {
    * the page shows those as unknown; freshness still comes from the server's change feed.
    */
   readonly catalogStatus?: CatalogStatusProvider
+  /** The Iceberg tables the read-only REST catalog at /v1/namespaces names (handlers/iceberg-catalog.ts); none when absent. */
+  readonly icebergTables?: CatalogTables
 }
 
 export interface FeatureServer {
@@ -214,6 +218,7 @@ export function createServer(args: {
       socketState: subscriptions.socketState,
       behavior: subscriptions.behavior,
     },
+    ...icebergCatalogRoutes(options.icebergTables ?? (() => Promise.resolve([])), lifecycle, API_KEY),
   ]
   const mounted = mountRoutes(app, routes, { guard, lifecycle, logger })
 

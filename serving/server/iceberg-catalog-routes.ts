@@ -1,0 +1,43 @@
+/** The routes of the read-only Iceberg REST catalog (serving/handlers/iceberg-catalog.ts), for the route table of create-server.ts. */
+import type uWS from 'uWebSockets.js'
+import { HttpError } from '../errors.ts'
+import { catalogConfig, listNamespaces, listTables, loadNamespace, loadTable, type CatalogTables } from '../handlers/iceberg-catalog.ts'
+import type { RoutePolicy } from '../middleware/request-guard.ts'
+import type { Ctx, RequestLifecycle } from './request-lifecycle.ts'
+import type { HttpRoute } from './router.ts'
+
+function pathParameter(req: uWS.HttpRequest, index: number): string {
+  const raw = req.getParameter(index) ?? ''
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    throw new HttpError(400, 'BAD_REQUEST', 'malformed percent-encoding in path')
+  }
+}
+
+/** The catalog's routes, for the server's route table (serving/server/create-server.ts). */
+export function icebergCatalogRoutes(tables: CatalogTables, lifecycle: Pick<RequestLifecycle, 'run' | 'reply' | 'fail'>, policy: RoutePolicy): HttpRoute[] {
+  const { run, reply, fail } = lifecycle
+  const route = (pattern: string, handle: (ctx: Ctx, req: uWS.HttpRequest) => void): HttpRoute => ({ method: 'get', pattern, name: 'iceberg_catalog', policy, handle })
+  return [
+    route('/v1/config', (ctx) => run(ctx, () => Promise.resolve(catalogConfig()))),
+    route('/v1/namespaces', (ctx) => run(ctx, () => Promise.resolve(listNamespaces()))),
+    route('/v1/namespaces/:namespace', (ctx, req) => {
+      const namespace = pathParameter(req, 0)
+      run(ctx, () => Promise.resolve(loadNamespace(namespace)))
+    }),
+    route('/v1/namespaces/:namespace/tables', (ctx, req) => {
+      const namespace = pathParameter(req, 0)
+      run(ctx, () => listTables(tables, namespace))
+    }),
+    route('/v1/namespaces/:namespace/tables/:table', (ctx, req) => {
+      const namespace = pathParameter(req, 0)
+      const table = pathParameter(req, 1)
+      // Not `run`: it would re-serialise the metadata, whose 64-bit snapshot ids JSON numbers in JS cannot hold.
+      loadTable(tables, namespace, table).then(
+        (text) => reply(ctx, 200, text),
+        (err: unknown) => fail(ctx, err),
+      )
+    }),
+  ]
+}
