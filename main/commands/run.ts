@@ -8,6 +8,7 @@ import { createRuntime } from '../runtime.ts'
 import { flagOption, listOption, numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { EXIT_USAGE } from './router.ts'
 import { deadLetteredText } from './dead-letters-format.ts'
+import { progressFor } from './progress.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { settleBackfills } from '../../replay/backfill-before-live.ts'
 import { backfillEnvironment, publishedViews } from './live-views.ts'
@@ -105,7 +106,13 @@ Examples:
         process.once('SIGTERM', () => resolve('SIGTERM'))
       })
       const caughtUp = untilCaughtUp ? waitUntilCaughtUp(engine, idleMs, runtime.clock, logger) : new Promise<never>(() => {})
-      const outcome = await Promise.race([stopSignal, caughtUp.then(() => 'caught-up'), engine.failed])
+      // Catching up can take minutes: say how far it is (on a terminal only, and not with --json).
+      const progress = untilCaughtUp ? progressFor(ctx) : undefined
+      const progressTimer = progress ? setInterval(() => progress.update(catchUpLine(engine.stats)), 500) : undefined
+      const outcome = await Promise.race([stopSignal, caughtUp.then(() => 'caught-up'), engine.failed]).finally(() => {
+        clearInterval(progressTimer)
+        progress?.done()
+      })
       if (outcome instanceof Error) {
         logger.fatal({ err: outcome }, 'engine failed')
         ctx.err(`engine failed: ${outcome.message}\n`)
@@ -132,6 +139,14 @@ Examples:
       await runtime.close()
     }
   },
+}
+
+/** `run --until-caught-up: 12,345 records consumed, 9,876 rows emitted, 1,234 behind` (lag as last measured). */
+export function catchUpLine(stats: { consumed: number; emittedRows: number; lag: Readonly<Record<string, Readonly<Record<number, number>>>> }): string {
+  let behind = 0
+  for (const partitions of Object.values(stats.lag)) for (const n of Object.values(partitions)) behind += n
+  const n = (x: number): string => x.toLocaleString('en')
+  return `run --until-caught-up: ${n(stats.consumed)} records consumed, ${n(stats.emittedRows)} rows emitted, ${n(behind)} behind`
 }
 
 /**

@@ -215,4 +215,18 @@ void describe('cli > progress', () => {
     assert.equal(json.code, 0)
     assert.equal(json.stderr, '', 'no progress with --json, even on a terminal')
   })
+
+  void test('kfs run --until-caught-up: a progress line on a terminal only', async () => {
+    const dataDir = tempDir()
+    for (const args of [['apply'], ['produce', '--generate', '3000']]) assert.equal((await kfs(args, { dataDir })).code, 0)
+    const onTerminal = await kfs(['run', '--until-caught-up', '--idle', '1s'], { dataDir, tty: true })
+    assert.equal(onTerminal.code, 0, onTerminal.stderr)
+    assert.match(onTerminal.stderr, /\rrun --until-caught-up: [\d,]+ records consumed, [\d,]+ rows emitted, [\d,]+ behind/)
+    const piped = await kfs(['produce', '--generate', '10'], { dataDir })
+    assert.equal(piped.code, 0)
+    const quiet = await kfs(['run', '--until-caught-up', '--idle', '300ms'], { dataDir })
+    assert.equal(quiet.code, 0)
+    assert.doesNotMatch(quiet.stderr, /\r|run --until-caught-up:/, 'off a terminal nothing is drawn')
+    assert.match(quiet.stdout, /engine stopped \(caught-up\)/)
+  })
 })
