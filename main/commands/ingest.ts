@@ -6,7 +6,7 @@ import { ingestSnapshot, tableSpecOf, type IngestProgress, type IngestResult } f
 import { REJECT_REASONS } from '../../ingest/plan-snapshot.ts'
 import { tableSnapshotReader } from '../offline-adapters.ts'
 import { createRuntime } from '../runtime.ts'
-import { stringOption, UsageError, type Command } from './command.ts'
+import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { didYouMean } from './did-you-mean.ts'
 import { progressFor } from './progress.ts'
@@ -17,7 +17,7 @@ const BAR = 24
 export const ingestCommand: Command = {
   name: 'ingest',
   summary: "Append a table source's snapshot to its log (idempotent)",
-  usage: 'kfs ingest --source <name> [--snapshot <id|path>] [--features <path>] [--json]',
+  usage: 'kfs ingest --source <name> [--snapshot <id|path>] [--batch <records>] [--features <path>] [--json]',
   help: `
 Reads a snapshot of a table source (its declared location: a Parquet or CSV file, or a folder of
 them read in name order) and appends to the source's topic one change record for every
@@ -37,6 +37,9 @@ ${FEATURES_HELP}
   --source <name>        the table source to ingest
   --snapshot <id|path>   a file or folder to ingest instead of the source's location
                          (an Iceberg snapshot id for an Iceberg table)
+  --batch <records>      records per append to the log (default 100000): each append is
+                         written whole, so smaller batches show progress sooner and larger
+                         ones are faster; a killed run resumes the same either way
   --json                 print one JSON summary
 
 Examples:
@@ -47,6 +50,7 @@ Examples:
     ...FEATURES_OPTION,
     source: { type: 'string', kind: 'name' },
     snapshot: { type: 'string', kind: 'text' },
+    batch: { type: 'string', kind: 'count' },
   },
   async run(args, ctx) {
     const name = stringOption(args, 'source')
@@ -60,6 +64,7 @@ Examples:
     }
     const spec = tableSpecOf(source)
     if (typeof spec === 'string') throw new UsageError(spec)
+    const batch = numberOption(args, 'batch')
     let at = stringOption(args, 'snapshot')
     if (at !== undefined && spec.location.format !== 'iceberg') {
       at = resolve(ctx.cwd, at)
@@ -73,7 +78,7 @@ Examples:
       const log = await runtime.eventLog()
       const result = await ingestSnapshot(
         { log, reader, encoder: await runtime.encoderFor(source), decoder: runtime.decoderFor(source) },
-        { source, ...(at === undefined ? {} : { at }), onProgress: (p) => progress.update(progressText(source.name, p)) },
+        { source, ...(at === undefined ? {} : { at }), ...(batch === undefined ? {} : { chunkRecords: batch }), onProgress: (p) => progress.update(progressText(source.name, p)) },
       )
       progress.done()
       ctx.out(ctx.json ? `${JSON.stringify(summaryJson(source.name, result))}\n` : summaryText(source.name, result))

@@ -111,7 +111,8 @@ void test(`table source on MinIO: an Iceberg users table (${USERS} rows, then an
     // Night 1 (by its Iceberg snapshot id): a kfs ingest killed part-way through its appends, then run again.
     // Created as kfs ingest creates it, so its end offsets can be watched from the start.
     await log.createTopic(users.topic, users.partitions)
-    const first = startKfs(ingestArgs(snapshots.night1), run.env)
+    // Small batches: each append is one produce call, so the kill can land between two of them.
+    const first = startKfs([...ingestArgs(snapshots.night1), '--batch', '500'], run.env)
     await killWhenDue(first, async () => (await endOffsetSum(log, users.topic)) > 0, 'the first kfs ingest')
     const appendedBeforeKill = await endOffsetSum(log, users.topic)
     assert.ok(appendedBeforeKill < USERS, `killed mid-append (${appendedBeforeKill} of ${USERS} appended)`)
