@@ -45,5 +45,10 @@ export interface FeatureRowReader extends OfflineCatalog {
    * null = read as empty. Files of a remote store are copied under `tempDir`, which the caller
    * owns and removes; a local store's files may be returned in place (read them, never change them).
    */
+  /**
+   * The newest `as_of` of the view version's current snapshot, from table metadata alone (cheap
+   * enough for a status page); undefined when the table is missing or empty.
+   */
+  newestAsOfMs(view: ViewVersion): Promise<number | undefined>
   pinFeatureFiles(view: ViewVersion, options: { readonly snapshotId: string | null | undefined; readonly tempDir: string }): Promise<PinnedFeatureFiles>
 }

@@ -169,6 +169,10 @@ function catalogStatus(views: readonly FeatureViewDef[], registry: Registry, run
       const status = await registry.getBackfillStatus(view, version)
       return status === undefined ? undefined : { state: status.state, updatedAtMs: status.updatedAtMs }
     },
+    // Rows that landed before this server listened: the offline table's newest as_of (metadata only).
+    async newestAsOf(view, version) {
+      return runtime.offline.newestAsOfMs({ name: view, version })
+    },
     async deadLetters() {
       const snapshot = await readDeadLetters(await runtime.eventLog(), DEAD_LETTER_TOPIC)
       return snapshot.entries

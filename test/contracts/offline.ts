@@ -296,6 +296,15 @@ export function runOfflineContract(name: string, makeSubject: () => Promise<Offl
       assert.deepEqual(names.slice(-2), ['f2:string', 'deleted:boolean'])
     })
 
+    void test('newestAsOfMs: the newest as_of of the current snapshot; undefined for a missing table', async () => {
+      const { offline, reopen } = await makeSubject()
+      assert.equal(await offline.newestAsOfMs(view), undefined, 'no table yet')
+      await commitFeatures(offline, [featureRow('u1', T0 + 2_000, 1), featureRow('u2', T0 + DAY + 7, 2), featureRow('u3', T0, 3)])
+      assert.equal(await reopen().newestAsOfMs(view), T0 + DAY + 7)
+      await commitFeatures(offline, [featureRow('u1', T0 + 5, 4)])
+      assert.equal(await offline.newestAsOfMs(view), T0 + DAY + 7, 'an older row does not lower it')
+    })
+
     void test('pinFeatureFiles: the snapshot as local Parquet files of the feature-table layout', async () => {
       const { offline } = await makeSubject()
       const firstRows = [featureRow('u1', T0, 1), featureRow('u2', T0 + DAY, 2)]

@@ -17,7 +17,7 @@ import type { ObjectStore } from '../../../ports/object-store.ts'
 import { appendFiles } from './append-files.ts'
 import { compactPartitions } from './compaction.ts'
 import { writeDataFiles } from './data-file-writer.ts'
-import { readFeatureRowsByEntity } from './feature-rows.ts'
+import { newestAsOfOfTable, readFeatureRowsByEntity } from './feature-rows.ts'
 import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
 import type { DataFile } from './manifests.ts'
 import { pinTable } from './pinned-files.ts'
@@ -191,6 +191,10 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
 
   readFeatureRows(view: FeatureViewDef, options: { readonly snapshotId?: string | null } = {}): Promise<Map<string, FeatureRow[]>> {
     return readFeatureRowsByEntity(this.#store, view, options.snapshotId)
+  }
+
+  newestAsOfMs(view: ViewVersion): Promise<number | undefined> {
+    return newestAsOfOfTable(this.#store, view)
   }
 
   pinFeatureFiles(view: ViewVersion, options: { readonly snapshotId: string | null | undefined; readonly tempDir: string }): Promise<PinnedFeatureFiles> {

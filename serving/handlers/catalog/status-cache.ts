@@ -12,6 +12,11 @@ export interface StatusSources {
   readonly views: readonly { readonly name: string; readonly version: number; readonly source: { readonly topic: string } }[]
   /** The view version's backfill (registry getBackfillStatus); undefined = unknown. */
   backfill(view: string, version: number): Promise<CatalogBackfill | undefined>
+  /**
+   * The newest as_of stored for the view version elsewhere (the offline table's metadata), read
+   * with the backfill states; it covers rows that landed before this server started listening.
+   */
+  newestAsOf?(view: string, version: number): Promise<number | undefined>
   /** Every dead letter; absent = dead letters are not shown. */
   deadLetters?(): Promise<Iterable<DeadLetterFacts>>
   nowMs(): number
@@ -59,8 +64,12 @@ export function cachedCatalogStatus(sources: StatusSources): CachedStatus {
   const onError = sources.onError ?? (() => {})
   const backfills = part(
     async () => {
-      const states = await Promise.all(sources.views.map((v) => sources.backfill(v.name, v.version)))
-      return new Map(sources.views.map((v, i) => [viewId(v), states[i]]))
+      const newestAsOf = sources.newestAsOf
+      const [states, newest] = await Promise.all([
+        Promise.all(sources.views.map((v) => sources.backfill(v.name, v.version))),
+        Promise.all(sources.views.map((v) => newestAsOf?.(v.name, v.version))),
+      ])
+      return new Map(sources.views.map((v, i) => [viewId(v), { backfill: states[i], newestAsOfMs: newest[i] }]))
     },
     sources.backfillEveryMs ?? 15_000,
     sources.nowMs,
@@ -78,12 +87,13 @@ export function cachedCatalogStatus(sources: StatusSources): CachedStatus {
       const counts = letters?.current()
       const views: CatalogStatus['views'] = Object.fromEntries(
         sources.views.map((v) => {
-          const backfill = states?.get(viewId(v))
+          const { backfill, newestAsOfMs } = states?.get(viewId(v)) ?? {}
           const byReason = counts?.data.get(viewId(v))
           return [
             viewId(v),
             {
               ...(backfill === undefined ? {} : { backfill }),
+              ...(newestAsOfMs === undefined ? {} : { newestAsOfMs }),
               ...(byReason === undefined ? {} : { deadLetters: { byReason, readAtMs: counts!.readAtMs } }),
             },
           ]

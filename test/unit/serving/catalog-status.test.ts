@@ -87,4 +87,21 @@ void describe('serving > catalog status', () => {
     await status.provider() // failed at now = 2000: not retried until stale again
     assert.equal(letterReads, readsAfterFailure)
   })
+
+  void test('cached provider: the newest as_of known elsewhere (the offline table) comes with the backfill states', async () => {
+    const status = cachedCatalogStatus({
+      views,
+      nowMs: () => 0,
+      async backfill() {
+        return undefined
+      },
+      async newestAsOf(view, version) {
+        return view === 'clicks_v' && version === 2 ? 1_700_000_000_000 : undefined
+      },
+    })
+    await status.refresh()
+    const known = await status.provider()
+    assert.deepEqual(known.views['clicks_v@2'], { newestAsOfMs: 1_700_000_000_000 })
+    assert.deepEqual(known.views['clicks_v@1'], {})
+  })
 })
