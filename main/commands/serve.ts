@@ -4,7 +4,9 @@ import { createServer } from '../../serving/server/index.ts'
 import { cachedCatalogStatus, type CachedStatus } from '../../serving/handlers/catalog/status-cache.ts'
 import { positionId } from '../../replay/dead-letters/dead-letter-entry.ts'
 import { readDeadLetters } from '../../replay/dead-letters/redrive.ts'
-import { DEAD_LETTER_TOPIC } from './run.ts'
+import { DEAD_LETTER_TOPIC, DEFAULT_GROUP } from './run.ts'
+import { CheckpointStore } from '../../engine/checkpoint-store.ts'
+import { consumedView } from '../../engine/plan-sources.ts'
 import { catalogTablesOf } from './tables.ts'
 import { SERVED_FEATURES_SCHEMA, ServedLog, servedLog } from '../../serving/served-log/index.ts'
 import type { FeatureViewDef, SourceDef } from '../../features/types.ts'
@@ -168,6 +170,26 @@ function catalogStatus(views: readonly FeatureViewDef[], registry: Registry, run
     async backfill(view, version) {
       const status = await registry.getBackfillStatus(view, version)
       return status === undefined ? undefined : { state: status.state, updatedAtMs: status.updatedAtMs }
+    },
+    // The default group's checkpoints on the topic the view reads (the internal topic when re-keyed).
+    async progress(view, version) {
+      const def = views.find((v) => v.name === view && v.version === version)
+      if (def === undefined) return undefined
+      const topic = consumedView(def).source.topic
+      // A topic that does not exist yet has no progress to show (and must not fail the other parts).
+      const ends = await (await runtime.eventLog()).endOffsets(topic).catch(() => undefined)
+      if (ends === undefined) return undefined
+      const checkpoints = new CheckpointStore(runtime.store, DEFAULT_GROUP)
+      let lagRecords = 0
+      let oldest: number | undefined
+      let missing = false
+      for (const [partition, end] of ends.entries()) {
+        const latest = await checkpoints.latest(topic, partition)
+        lagRecords += Number(BigInt(end) - BigInt(latest?.nextOffset ?? '0'))
+        if (latest === undefined) missing = true
+        else if (oldest === undefined || latest.createdAtMs < oldest) oldest = latest.createdAtMs
+      }
+      return { lastCheckpointMs: missing ? undefined : oldest, lagRecords: Math.max(0, lagRecords) }
     },
     // Rows that landed before this server listened: the offline table's newest as_of (metadata only).
     async newestAsOf(view, version) {

@@ -6,7 +6,7 @@
  * no page waits on the registry or the event log and an idle server reads nothing. A failed
  * refresh keeps the last known values (reported through `onError`) and is retried when stale.
  */
-import { deadLettersByView, viewId, type CatalogBackfill, type CatalogStatus, type CatalogStatusProvider, type DeadLetterFacts } from './status.ts'
+import { deadLettersByView, viewId, type CatalogBackfill, type CatalogProgress, type CatalogStatus, type CatalogStatusProvider, type DeadLetterFacts } from './status.ts'
 
 export interface StatusSources {
   readonly views: readonly { readonly name: string; readonly version: number; readonly source: { readonly topic: string } }[]
@@ -17,6 +17,8 @@ export interface StatusSources {
    * with the backfill states; it covers rows that landed before this server started listening.
    */
   newestAsOf?(view: string, version: number): Promise<number | undefined>
+  /** The engine's checkpoints and lag on the view's topic, read with the backfill states. */
+  progress?(view: string, version: number): Promise<Omit<CatalogProgress, 'readAtMs'> | undefined>
   /** Every dead letter; absent = dead letters are not shown. */
   deadLetters?(): Promise<Iterable<DeadLetterFacts>>
   nowMs(): number
@@ -64,12 +66,19 @@ export function cachedCatalogStatus(sources: StatusSources): CachedStatus {
   const onError = sources.onError ?? (() => {})
   const backfills = part(
     async () => {
-      const newestAsOf = sources.newestAsOf
-      const [states, newest] = await Promise.all([
+      const { newestAsOf, progress } = sources
+      const readAtMs = sources.nowMs()
+      const [states, newest, progresses] = await Promise.all([
         Promise.all(sources.views.map((v) => sources.backfill(v.name, v.version))),
         Promise.all(sources.views.map((v) => newestAsOf?.(v.name, v.version))),
+        Promise.all(sources.views.map((v) => progress?.(v.name, v.version))),
       ])
-      return new Map(sources.views.map((v, i) => [viewId(v), { backfill: states[i], newestAsOfMs: newest[i] }]))
+      return new Map(
+        sources.views.map((v, i) => {
+          const p = progresses[i]
+          return [viewId(v), { backfill: states[i], newestAsOfMs: newest[i], progress: p === undefined ? undefined : { ...p, readAtMs } }]
+        }),
+      )
     },
     sources.backfillEveryMs ?? 15_000,
     sources.nowMs,
@@ -87,13 +96,14 @@ export function cachedCatalogStatus(sources: StatusSources): CachedStatus {
       const counts = letters?.current()
       const views: CatalogStatus['views'] = Object.fromEntries(
         sources.views.map((v) => {
-          const { backfill, newestAsOfMs } = states?.get(viewId(v)) ?? {}
+          const { backfill, newestAsOfMs, progress } = states?.get(viewId(v)) ?? {}
           const byReason = counts?.data.get(viewId(v))
           return [
             viewId(v),
             {
               ...(backfill === undefined ? {} : { backfill }),
               ...(newestAsOfMs === undefined ? {} : { newestAsOfMs }),
+              ...(progress === undefined ? {} : { progress }),
               ...(byReason === undefined ? {} : { deadLetters: { byReason, readAtMs: counts!.readAtMs } }),
             },
           ]

@@ -32,6 +32,17 @@ export interface CatalogViewStatus {
   readonly deadLetters?: CatalogDeadLetters
   /** Newest as_of the provider knows of (merged with the server's own by max). */
   readonly newestAsOfMs?: number
+  /** The engine's progress on the topic the view reads: its last checkpoint, and records still to read. */
+  readonly progress?: CatalogProgress
+}
+
+export interface CatalogProgress {
+  /** When the oldest of the partitions' latest checkpoints was taken; undefined: none yet. */
+  readonly lastCheckpointMs: number | undefined
+  /** Records between the checkpoints and the partitions' ends (what a restart would re-read). */
+  readonly lagRecords: number
+  /** When this was read. */
+  readonly readAtMs: number
 }
 
 /** By view id (`name@version`); a view absent from the map shows "unknown". */

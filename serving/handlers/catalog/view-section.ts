@@ -49,6 +49,13 @@ function backfillCell(status: CatalogViewStatus | undefined): string {
   return `<span class="backfill ${esc(b.state)}" data-state="${esc(b.state)}">${esc(b.state)}</span> <small>(updated ${isoTime(b.updatedAtMs)})</small>`
 }
 
+function progressCell(status: CatalogViewStatus | undefined): string {
+  const p = status?.progress
+  if (p === undefined) return '<span class="progress" data-state="unknown">unknown</span>'
+  const checkpoint = p.lastCheckpointMs === undefined ? 'no checkpoint yet' : `last checkpoint ${isoTime(p.lastCheckpointMs)}`
+  return `<span class="progress" data-lag="${p.lagRecords}">${checkpoint} · ${p.lagRecords.toLocaleString('en')} records behind</span> <small>(as of ${isoTime(p.readAtMs)})</small>`
+}
+
 function deadLetterCell(status: CatalogViewStatus | undefined): string {
   const d = status?.deadLetters
   if (d === undefined) return '<span class="dead-letters" data-total="unknown">unknown (not read by this server)</span>'
@@ -81,6 +88,7 @@ export function renderViewSection(v: ViewDoc, live: ViewLive): string {
 <dl><dt>Freshness</dt><dd>${freshnessCell(v, live)}</dd>
 <dt>Last as_of</dt><dd>${lastAsOfCell(live)}</dd>
 <dt>Backfill</dt><dd>${backfillCell(live.status)}</dd>
+<dt>Engine</dt><dd>${progressCell(live.status)}</dd>
 <dt>Dead letters</dt><dd>${deadLetterCell(live.status)}</dd></dl>
 </div>
 <dl><dt>Entity</dt><dd>${esc(v.entity.name)} (${v.entity.joinKeys.map(esc).join(', ')})</dd>

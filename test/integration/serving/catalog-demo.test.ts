@@ -2,8 +2,8 @@
  * The catalog page of the demo's system, as the person on call opens it: the example shop on
  * embedded defaults (apply, a generated stream with late events, `kfs run --until-caught-up`),
  * then a real `kfs serve` child and headless Chromium. What the page shows comes from the real
- * wiring — freshness from the offline tables, backfill states from the registry, dead letters
- * from the dead-letter topic — not from a fixture. Screenshots: .kfs/artifacts/demo-catalog-*.png.
+ * wiring — freshness from the offline tables, backfill states from the registry, checkpoints and
+ * lag from the engine's checkpoint store, dead letters from the dead-letter topic — not a fixture. Screenshots: .kfs/artifacts/demo-catalog-*.png.
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
@@ -48,19 +48,21 @@ void test('serving > the demo catalog shows live freshness, dead letters and the
     }
     assert.ok(ready, `kfs serve did not start: ${serve.child.exitCode ?? ''}`)
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } })
-    // The first load starts the status refresh (registry, offline tables, dead-letter topic); wait for it.
+    // The first load starts the status refresh (registry, offline tables, checkpoints, dead-letter topic); wait for it.
     await page.goto(`${base}/`)
     let text = ''
     for (let i = 0; i < 50; i++) {
       await page.reload()
       text = await page.locator('#view-user_clicks-1').innerText()
-      if (/Dead letters\s+\d+/.test(text) && /old \(SLA/.test(text)) break
+      if (/Dead letters\s+\d+/.test(text) && /old \(SLA/.test(text) && /records behind/.test(text)) break
       await new Promise((r) => setTimeout(r, 200))
     }
     // Live freshness from the offline table's newest as_of, judged against the view's SLA.
     assert.match(text, /Freshness\s+(✓|⚠)[^\n]*old \(SLA 30s\)/)
     assert.match(text, /Last as_of\s+\d{4}-\d\d-\d\dT/)
     assert.match(text, /Backfill\s+(complete|not needed|running)/)
+    // The engine stopped caught up: checkpoints exist and nothing is left to read.
+    assert.match(text, /Engine\s+last checkpoint \d{4}-\d\d-\d\dT[^\n]*· 0 records behind/)
     // The generator's late events are dead letters of the clicks views.
     const letters = Number(/Dead letters\s+(\d+)/.exec(text)?.[1])
     assert.ok(letters > 0, `dead letters shown: ${text}`)

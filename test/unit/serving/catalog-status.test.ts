@@ -88,7 +88,7 @@ void describe('serving > catalog status', () => {
     assert.equal(letterReads, readsAfterFailure)
   })
 
-  void test('cached provider: the newest as_of known elsewhere (the offline table) comes with the backfill states', async () => {
+  void test('cached provider: the newest as_of known elsewhere (the offline table) and the engine progress come with the backfill states', async () => {
     const status = cachedCatalogStatus({
       views,
       nowMs: () => 0,
@@ -98,10 +98,13 @@ void describe('serving > catalog status', () => {
       async newestAsOf(view, version) {
         return view === 'clicks_v' && version === 2 ? 1_700_000_000_000 : undefined
       },
+      async progress(view, version) {
+        return view === 'clicks_v' && version === 2 ? { lastCheckpointMs: 1_699_999_999_000, lagRecords: 42 } : undefined
+      },
     })
     await status.refresh()
     const known = await status.provider()
-    assert.deepEqual(known.views['clicks_v@2'], { newestAsOfMs: 1_700_000_000_000 })
+    assert.deepEqual(known.views['clicks_v@2'], { newestAsOfMs: 1_700_000_000_000, progress: { lastCheckpointMs: 1_699_999_999_000, lagRecords: 42, readAtMs: 0 } })
     assert.deepEqual(known.views['clicks_v@1'], {})
   })
 })
