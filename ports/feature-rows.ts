@@ -33,6 +33,14 @@ export interface PinnedFeatureFiles {
   readonly files: readonly string[]
 }
 
+export interface FeatureTableStats {
+  /** The newest `as_of` among the rows; absent when the files carry no bound. */
+  readonly newestAsOfMs?: number
+  readonly rows: number
+  /** Per scalar feature of the view the table has, how many rows hold null (list features are left out). */
+  readonly nullsByFeature: Readonly<Record<string, number>>
+}
+
 export interface FeatureRowReader extends OfflineCatalog {
   /**
    * The rows of a view version per entity, in archive order. `snapshotId`: undefined = the
@@ -46,9 +54,9 @@ export interface FeatureRowReader extends OfflineCatalog {
    * owns and removes; a local store's files may be returned in place (read them, never change them).
    */
   /**
-   * The newest `as_of` of the view version's current snapshot, from table metadata alone (cheap
-   * enough for a status page); undefined when the table is missing or empty.
+   * The view version's current snapshot in numbers, from table metadata alone (cheap enough for a
+   * status page); undefined when the table is missing or has no snapshot.
    */
-  newestAsOfMs(view: ViewVersion): Promise<number | undefined>
+  featureTableStats(view: ViewVersion & Pick<FeatureViewDef, 'features'>): Promise<FeatureTableStats | undefined>
   pinFeatureFiles(view: ViewVersion, options: { readonly snapshotId: string | null | undefined; readonly tempDir: string }): Promise<PinnedFeatureFiles>
 }

@@ -191,9 +191,10 @@ function catalogStatus(views: readonly FeatureViewDef[], registry: Registry, run
       }
       return { lastCheckpointMs: missing ? undefined : oldest, lagRecords: Math.max(0, lagRecords) }
     },
-    // Rows that landed before this server listened: the offline table's newest as_of (metadata only).
-    async newestAsOf(view, version) {
-      return runtime.offline.newestAsOfMs({ name: view, version })
+    // Rows that landed before this server listened, row counts and nulls: the offline table's metadata.
+    async tableStats(view, version) {
+      const def = views.find((v) => v.name === view && v.version === version)
+      return def === undefined ? undefined : runtime.offline.featureTableStats(def)
     },
     async deadLetters() {
       const snapshot = await readDeadLetters(await runtime.eventLog(), DEAD_LETTER_TOPIC)

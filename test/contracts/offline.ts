@@ -296,13 +296,23 @@ export function runOfflineContract(name: string, makeSubject: () => Promise<Offl
       assert.deepEqual(names.slice(-2), ['f2:string', 'deleted:boolean'])
     })
 
-    void test('newestAsOfMs: the newest as_of of the current snapshot; undefined for a missing table', async () => {
+    void test('featureTableStats: newest as_of, rows and nulls per feature of the current snapshot, from metadata; undefined for a missing table', async () => {
       const { offline, reopen } = await makeSubject()
-      assert.equal(await offline.newestAsOfMs(view), undefined, 'no table yet')
-      await commitFeatures(offline, [featureRow('u1', T0 + 2_000, 1), featureRow('u2', T0 + DAY + 7, 2), featureRow('u3', T0, 3)])
-      assert.equal(await reopen().newestAsOfMs(view), T0 + DAY + 7)
-      await commitFeatures(offline, [featureRow('u1', T0 + 5, 4)])
-      assert.equal(await offline.newestAsOfMs(view), T0 + DAY + 7, 'an older row does not lower it')
+      assert.equal(await offline.featureTableStats(view), undefined, 'no table yet')
+      const first = [featureRow('u1', T0 + 2_000, 1), featureRow('u2', T0 + DAY + 7, 2), featureRow('u3', T0, 3), featureRow('u4', T0, 5)]
+      await commitFeatures(offline, first)
+      // Scalar features only: list statistics count null elements, not null lists.
+      const nullsOf = (rows: readonly OfflineFeatureRow[]) =>
+        Object.fromEntries(view.features.flatMap((f, i) => (f.type.endsWith('[]') ? [] : [[f.name, rows.filter((r) => r.values[i] === null).length]])))
+      assert.deepEqual(await reopen().featureTableStats(view), { newestAsOfMs: T0 + DAY + 7, rows: 4, nullsByFeature: nullsOf(first) })
+      const second = [featureRow('u1', T0 + 5, 4)]
+      const stats = await offline.featureTableStats(view)
+      await commitFeatures(offline, second)
+      const after = await offline.featureTableStats(view)
+      assert.equal(after?.newestAsOfMs, T0 + DAY + 7, 'an older row does not lower it')
+      assert.equal(after?.rows, (stats?.rows ?? 0) + 1)
+      assert.deepEqual(after?.nullsByFeature, nullsOf([...first, ...second]))
+      assert.ok(Object.values(after!.nullsByFeature).some((n) => n > 0), 'the rows hold some nulls')
     })
 
     void test('pinFeatureFiles: the snapshot as local Parquet files of the feature-table layout', async () => {

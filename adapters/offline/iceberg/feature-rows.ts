@@ -4,8 +4,10 @@
  */
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { ViewVersion } from '../../../ports/offline.ts'
+import type { FeatureTableStats } from '../../../ports/feature-rows.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { loadTableIfExists } from './iceberg-table.ts'
+import { currentSchema } from './table-metadata.ts'
 import { featureTablePath } from './table-paths.ts'
 import { dataFilesOf, decodeLongBound, readRows, snapshotOf } from './table-reader.ts'
 import { tableRowToStampedRow } from './table-schemas.ts'
@@ -36,18 +38,24 @@ function unBig<T>(v: T): T {
 const AS_OF_ID = 2
 
 /**
- * The newest `as_of` in a view version's current snapshot, from the data files' upper bounds in
- * the manifests alone (no data file is opened); undefined for a table that does not exist, has no
- * snapshot, or whose files carry no bound.
+ * A view version's current snapshot in numbers, from the manifests alone (no data file is opened):
+ * the newest `as_of` (the data files' upper bounds), the row count and each feature's nulls (the
+ * files' column statistics); undefined for a table that does not exist or has no snapshot.
  */
-export async function newestAsOfOfTable(store: ObjectStore, view: ViewVersion): Promise<number | undefined> {
+export async function featureTableStatsOf(store: ObjectStore, view: ViewVersion & Pick<FeatureViewDef, 'features'>): Promise<FeatureTableStats | undefined> {
   const table = await loadTableIfExists(store, featureTablePath(view))
   if (!table || snapshotOf(table) === undefined) return undefined
+  // Lists are left out: their statistics count null elements, not null lists.
+  const fieldIds = new Map(currentSchema(table.metadata).fields.filter((f) => typeof f.type === 'string').map((f) => [f.name, f.id]))
   let newest: bigint | undefined
+  let rows = 0
+  const nulls: Record<string, number> = Object.fromEntries(view.features.filter((f) => fieldIds.has(f.name)).map((f) => [f.name, 0]))
   for (const file of await dataFilesOf(table)) {
+    rows += file.recordCount
     const bound = decodeLongBound(file.upperBounds?.get(AS_OF_ID))
     if (bound !== undefined && (newest === undefined || bound > newest)) newest = bound
+    for (const name of Object.keys(nulls)) nulls[name] = (nulls[name] ?? 0) + (file.nullValueCounts?.get(fieldIds.get(name)!) ?? 0)
   }
   // Bounds of a timestamptz column are microseconds.
-  return newest === undefined ? undefined : Number(newest / 1000n)
+  return { ...(newest === undefined ? {} : { newestAsOfMs: Number(newest / 1000n) }), rows, nullsByFeature: nulls }
 }

@@ -10,14 +10,14 @@
  * is recognised and skipped — under the table's optimistic-concurrency retry too (`skipIf`).
  */
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
-import type { FeatureRowReader, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
+import type { FeatureRowReader, FeatureTableStats, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
 import type { ArchiveRow, OfflineFeatureRow, OfflineSink, OfflineTable, RowOrigin, StagedFiles, ViewVersion } from '../../../ports/offline.ts'
 import type { CompactionSummary, OfflineCompactor } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { appendFiles } from './append-files.ts'
 import { compactPartitions } from './compaction.ts'
 import { writeDataFiles } from './data-file-writer.ts'
-import { newestAsOfOfTable, readFeatureRowsByEntity } from './feature-rows.ts'
+import { featureTableStatsOf, readFeatureRowsByEntity } from './feature-rows.ts'
 import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
 import type { DataFile } from './manifests.ts'
 import { pinTable } from './pinned-files.ts'
@@ -193,8 +193,8 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     return readFeatureRowsByEntity(this.#store, view, options.snapshotId)
   }
 
-  newestAsOfMs(view: ViewVersion): Promise<number | undefined> {
-    return newestAsOfOfTable(this.#store, view)
+  featureTableStats(view: ViewVersion & Pick<FeatureViewDef, 'features'>): Promise<FeatureTableStats | undefined> {
+    return featureTableStatsOf(this.#store, view)
   }
 
   pinFeatureFiles(view: ViewVersion, options: { readonly snapshotId: string | null | undefined; readonly tempDir: string }): Promise<PinnedFeatureFiles> {

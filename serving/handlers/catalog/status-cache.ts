@@ -6,17 +6,18 @@
  * no page waits on the registry or the event log and an idle server reads nothing. A failed
  * refresh keeps the last known values (reported through `onError`) and is retried when stale.
  */
-import { deadLettersByView, viewId, type CatalogBackfill, type CatalogProgress, type CatalogStatus, type CatalogStatusProvider, type DeadLetterFacts } from './status.ts'
+import { deadLettersByView, viewId, type CatalogBackfill, type CatalogProgress, type CatalogTableStats, type CatalogStatus, type CatalogStatusProvider, type DeadLetterFacts } from './status.ts'
 
 export interface StatusSources {
   readonly views: readonly { readonly name: string; readonly version: number; readonly source: { readonly topic: string } }[]
   /** The view version's backfill (registry getBackfillStatus); undefined = unknown. */
   backfill(view: string, version: number): Promise<CatalogBackfill | undefined>
   /**
-   * The newest as_of stored for the view version elsewhere (the offline table's metadata), read
-   * with the backfill states; it covers rows that landed before this server started listening.
+   * The view version's offline table in numbers (its metadata: newest as_of, rows, nulls per
+   * feature), read with the backfill states; the newest as_of covers rows that landed before this
+   * server started listening.
    */
-  newestAsOf?(view: string, version: number): Promise<number | undefined>
+  tableStats?(view: string, version: number): Promise<CatalogTableStats | undefined>
   /** The engine's checkpoints and lag on the view's topic, read with the backfill states. */
   progress?(view: string, version: number): Promise<Omit<CatalogProgress, 'readAtMs'> | undefined>
   /** Every dead letter; absent = dead letters are not shown. */
@@ -66,17 +67,26 @@ export function cachedCatalogStatus(sources: StatusSources): CachedStatus {
   const onError = sources.onError ?? (() => {})
   const backfills = part(
     async () => {
-      const { newestAsOf, progress } = sources
+      const { tableStats, progress } = sources
       const readAtMs = sources.nowMs()
       const [states, newest, progresses] = await Promise.all([
         Promise.all(sources.views.map((v) => sources.backfill(v.name, v.version))),
-        Promise.all(sources.views.map((v) => newestAsOf?.(v.name, v.version))),
+        Promise.all(sources.views.map((v) => tableStats?.(v.name, v.version))),
         Promise.all(sources.views.map((v) => progress?.(v.name, v.version))),
       ])
       return new Map(
         sources.views.map((v, i) => {
           const p = progresses[i]
-          return [viewId(v), { backfill: states[i], newestAsOfMs: newest[i], progress: p === undefined ? undefined : { ...p, readAtMs } }]
+          const t = newest[i]
+          return [
+            viewId(v),
+            {
+              backfill: states[i],
+              newestAsOfMs: t?.newestAsOfMs,
+              table: t === undefined ? undefined : { rows: t.rows, nullsByFeature: t.nullsByFeature },
+              progress: p === undefined ? undefined : { ...p, readAtMs },
+            },
+          ]
         }),
       )
     },
@@ -96,7 +106,7 @@ export function cachedCatalogStatus(sources: StatusSources): CachedStatus {
       const counts = letters?.current()
       const views: CatalogStatus['views'] = Object.fromEntries(
         sources.views.map((v) => {
-          const { backfill, newestAsOfMs, progress } = states?.get(viewId(v)) ?? {}
+          const { backfill, newestAsOfMs, table, progress } = states?.get(viewId(v)) ?? {}
           const byReason = counts?.data.get(viewId(v))
           return [
             viewId(v),
@@ -104,6 +114,7 @@ export function cachedCatalogStatus(sources: StatusSources): CachedStatus {
               ...(backfill === undefined ? {} : { backfill }),
               ...(newestAsOfMs === undefined ? {} : { newestAsOfMs }),
               ...(progress === undefined ? {} : { progress }),
+              ...(table === undefined ? {} : { table }),
               ...(byReason === undefined ? {} : { deadLetters: { byReason, readAtMs: counts!.readAtMs } }),
             },
           ]

@@ -34,6 +34,14 @@ export interface CatalogViewStatus {
   readonly newestAsOfMs?: number
   /** The engine's progress on the topic the view reads: its last checkpoint, and records still to read. */
   readonly progress?: CatalogProgress
+  /** The offline table's rows and each feature's nulls (its metadata's column statistics). */
+  readonly table?: { readonly rows: number; readonly nullsByFeature: Readonly<Record<string, number>> }
+}
+
+export interface CatalogTableStats {
+  readonly newestAsOfMs?: number
+  readonly rows: number
+  readonly nullsByFeature: Readonly<Record<string, number>>
 }
 
 export interface CatalogProgress {

@@ -75,10 +75,17 @@ function lookupForm(v: ViewDoc): string {
 export function renderViewSection(v: ViewDoc, live: ViewLive): string {
   const search = [v.name, v.source.name, v.source.topic, v.entity.name, v.owner].join(' ').toLowerCase()
   const endpoint = `/v1/features/${encodeURIComponent(v.name)}`
+  const table = live.status?.table
+  const nullRate = (name: string): string => {
+    const nulls = table?.nullsByFeature[name]
+    if (table === undefined || table.rows === 0 || nulls === undefined) return '<td class="null-rate">—</td>'
+    const rate = nulls / table.rows
+    return `<td class="null-rate" data-rate="${rate}">${(rate * 100).toFixed(1)} %</td>`
+  }
   const features = v.features
     .map(
       (f) =>
-        `<tr class="feature" data-search="${esc(`${v.name}:${f.name}`.toLowerCase())}"><td><a href="#lookup-${esc(sectionId(v))}" title="online: GET ${esc(endpoint)}/&lt;entityKey&gt;">${esc(f.name)}</a></td><td>${esc(f.type)}</td><td>${esc(f.op)}</td><td>${duration(f.windowMs)}</td></tr>`,
+        `<tr class="feature" data-search="${esc(`${v.name}:${f.name}`.toLowerCase())}"><td><a href="#lookup-${esc(sectionId(v))}" title="online: GET ${esc(endpoint)}/&lt;entityKey&gt;">${esc(f.name)}</a></td><td>${esc(f.type)}</td><td>${esc(f.op)}</td><td>${duration(f.windowMs)}</td>${nullRate(f.name)}</tr>`,
     )
     .join('\n')
   return `<section class="view searchable" id="${esc(sectionId(v))}" data-view="${esc(viewId(v))}" data-search="${esc(search)}">
@@ -96,7 +103,8 @@ export function renderViewSection(v: ViewDoc, live: ViewLive): string {
 <dt>Owner</dt><dd>${esc(v.owner)}</dd><dt>TTL</dt><dd>${duration(v.ttlMs)}</dd><dt>Freshness SLA</dt><dd>${duration(v.freshnessSlaMs)}</dd>
 <dt>Links</dt><dd><a class="json" href="/v1/registry">JSON (in /v1/registry)</a> · online <code>GET ${esc(endpoint)}/&lt;entityKey&gt;</code></dd></dl>
 ${lookupForm(v)}
-<table><thead><tr><th>Feature</th><th>Type</th><th>Aggregation</th><th>Window</th></tr></thead><tbody>
+<p class="rows">Offline rows: ${table === undefined ? 'unknown' : `<span data-rows="${table.rows}">${table.rows.toLocaleString('en')}</span>`}</p>
+<table><thead><tr><th>Feature</th><th>Type</th><th>Aggregation</th><th>Window</th><th>Null rate</th></tr></thead><tbody>
 ${features}
 </tbody></table></section>`
 }

@@ -54,7 +54,7 @@ void test('serving > the demo catalog shows live freshness, dead letters and the
     for (let i = 0; i < 50; i++) {
       await page.reload()
       text = await page.locator('#view-user_clicks-1').innerText()
-      if (/Dead letters\s+\d+/.test(text) && /old \(SLA/.test(text) && /records behind/.test(text)) break
+      if (/Dead letters\s+\d+/.test(text) && /old \(SLA/.test(text) && /records behind/.test(text) && /Offline rows: \d/.test(text)) break
       await new Promise((r) => setTimeout(r, 200))
     }
     // Live freshness from the offline table's newest as_of, judged against the view's SLA.
@@ -63,6 +63,13 @@ void test('serving > the demo catalog shows live freshness, dead letters and the
     assert.match(text, /Backfill\s+(complete|not needed|running)/)
     // The engine stopped caught up: checkpoints exist and nothing is left to read.
     assert.match(text, /Engine\s+last checkpoint \d{4}-\d\d-\d\dT[^\n]*· 0 records behind/)
+    // Rows and null rates per feature, from the offline table's column statistics.
+    const rows = Number(await page.locator('#view-user_clicks-1 .rows [data-rows]').getAttribute('data-rows'))
+    assert.ok(rows > 0, `offline rows shown: ${rows}`)
+    // Four scalar features have a rate; the list feature (last_n) has none (its statistics count elements).
+    const rates = (await page.locator('#view-user_clicks-1 td.null-rate[data-rate]').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-rate')))).map(Number)
+    assert.equal(rates.length, 4)
+    assert.ok(rates.every((r) => r >= 0 && r <= 1), String(rates))
     // The generator's late events are dead letters of the clicks views.
     const letters = Number(/Dead letters\s+(\d+)/.exec(text)?.[1])
     assert.ok(letters > 0, `dead letters shown: ${text}`)

@@ -95,8 +95,8 @@ void describe('serving > catalog status', () => {
       async backfill() {
         return undefined
       },
-      async newestAsOf(view, version) {
-        return view === 'clicks_v' && version === 2 ? 1_700_000_000_000 : undefined
+      async tableStats(view, version) {
+        return view === 'clicks_v' && version === 2 ? { newestAsOfMs: 1_700_000_000_000, rows: 10, nullsByFeature: { a: 3 } } : undefined
       },
       async progress(view, version) {
         return view === 'clicks_v' && version === 2 ? { lastCheckpointMs: 1_699_999_999_000, lagRecords: 42 } : undefined
@@ -104,7 +104,11 @@ void describe('serving > catalog status', () => {
     })
     await status.refresh()
     const known = await status.provider()
-    assert.deepEqual(known.views['clicks_v@2'], { newestAsOfMs: 1_700_000_000_000, progress: { lastCheckpointMs: 1_699_999_999_000, lagRecords: 42, readAtMs: 0 } })
+    assert.deepEqual(known.views['clicks_v@2'], {
+      newestAsOfMs: 1_700_000_000_000,
+      progress: { lastCheckpointMs: 1_699_999_999_000, lagRecords: 42, readAtMs: 0 },
+      table: { rows: 10, nullsByFeature: { a: 3 } },
+    })
     assert.deepEqual(known.views['clicks_v@1'], {})
   })
 })
