@@ -108,7 +108,8 @@ void describe('serving > server over Redis', () => {
     assert.equal(page.status, 200)
     assert.match(page.headers.get('content-type') ?? '', /text\/html/)
     const html = await page.text()
-    for (const text of ['user_stats', 'clicks_1h', 'growth', 'ranking-team', 'source:clicks → view:user_stats@1']) assert.ok(html.includes(text), text)
+    // The lineage graph draws each edge: source clicks → view user_stats@1.
+    for (const text of ['user_stats', 'clicks_1h', 'growth', 'ranking-team', 'data-from="source:clicks" data-to="view:user_stats@1"']) assert.ok(html.includes(text), text)
   })
 
   void test('WebSocket subscribers receive each row as it lands', async () => {
