@@ -1,0 +1,110 @@
+/**
+ * Reads topics whole as they stand now: every committed record from each partition's first offset
+ * up to the end offset measured when the scan starts, handed to `onRecords` per (topic, partition)
+ * in offset order, batch by batch. The event-log port has no random-access read, so this joins a
+ * throw-away consumer group (never committed: it leaves no progress behind) and stops once every
+ * partition's read position has reached its end.
+ *
+ * Read-committed: a record of a transaction that is still open is waited for (it becomes readable,
+ * or is skipped, when the transaction ends — within the producer's transaction timeout), and a
+ * record of an aborted one is never handed over. Records appended after the start are left out, so
+ * a topic that keeps growing cannot keep the scan going. Callers: the dead-letter reader
+ * (replay/dead-letters/read-to-end.ts keeps what it reads) and `kfs ingest` (ingest/scan-topic.ts
+ * keeps nothing of a table's log).
+ */
+import { randomUUID } from 'node:crypto'
+import { FeatureStoreError } from '../core/errors.ts'
+import type { EventLog, LogRecord } from '../ports/event-log.ts'
+
+export interface TopicScanOptions {
+  /** Prefix of the throw-away group's id; a random suffix keeps concurrent scans apart. */
+  readonly groupPrefix: string
+  /** Give up once the whole scan has taken this long (an open transaction that never ends, a broker gone). */
+  readonly timeoutMs?: number
+  /** Give up after this long without progress: for scans whose length grows with the topic. */
+  readonly stallTimeoutMs?: number
+}
+
+/** Scans `topics` (each must exist); see the module comment. */
+export async function scanTopics(
+  log: EventLog,
+  topics: readonly string[],
+  onRecords: (topic: string, records: readonly LogRecord[]) => Promise<void> | void,
+  options: TopicScanOptions,
+): Promise<void> {
+  // `partition/topic` → end offset still to reach; a partition leaves the map once it is read to its end.
+  const remaining = new Map<string, bigint>()
+  for (const topic of topics) {
+    const [starts, ends] = await Promise.all([log.startOffsets(topic), log.endOffsets(topic)])
+    ends.forEach((end, partition) => {
+      if (BigInt(end) > BigInt(starts[partition] ?? '0')) remaining.set(`${partition}/${topic}`, BigInt(end))
+    })
+  }
+  if (remaining.size === 0) return
+
+  const positions = new Map<string, bigint>()
+  let finish!: () => void
+  const done = new Promise<void>((resolve) => (finish = resolve))
+  let crashed: unknown
+  let lastProgressMs = Date.now()
+  const reached = (key: string, nextOffset: bigint): void => {
+    lastProgressMs = Date.now()
+    const end = remaining.get(key)
+    if (end !== undefined && nextOffset >= end) remaining.delete(key)
+    if (remaining.size === 0) finish()
+  }
+  const consumer = log.consumer({
+    groupId: `${options.groupPrefix}-${randomUUID()}`,
+    topics,
+    readCommitted: true,
+    fromBeginning: true,
+    onCrash: (err) => {
+      crashed = err
+      finish()
+    },
+  })
+  const startedMs = Date.now()
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await consumer.run({
+      eachBatch: async (batch) => {
+        const key = `${batch.partition}/${batch.topic}`
+        const end = remaining.get(key)
+        if (end === undefined) return
+        // A rebalance of an uncommitted group starts a partition over: take each offset once.
+        let position = positions.get(key) ?? -1n
+        const fresh: LogRecord[] = []
+        for (const r of batch.records) {
+          const offset = BigInt(r.offset)
+          if (offset < end && offset > position) fresh.push(r)
+          if (offset > position) position = offset
+        }
+        positions.set(key, position)
+        if (fresh.length > 0) await onRecords(batch.topic, fresh)
+        const last = batch.records.at(-1)
+        const next = batch.span !== undefined ? BigInt(batch.span.next) : last !== undefined ? BigInt(last.offset) + 1n : undefined
+        if (next !== undefined) reached(key, next)
+      },
+      // Kafka: a fetch that held only transaction markers or aborted records still moves the position.
+      onPosition: (notice) => reached(`${notice.partition}/${notice.topic}`, BigInt(notice.nextOffset)),
+    })
+    await Promise.race([
+      done,
+      new Promise<void>((_, reject) => {
+        timer = setInterval(() => {
+          const now = Date.now()
+          const names = topics.join(', ')
+          if (options.timeoutMs !== undefined && now - startedMs > options.timeoutMs)
+            reject(new FeatureStoreError('SOURCE_UNAVAILABLE', `reading ${names} to its end took over ${options.timeoutMs / 1000} s (${remaining.size} partitions unfinished)`))
+          else if (options.stallTimeoutMs !== undefined && now - lastProgressMs > options.stallTimeoutMs)
+            reject(new FeatureStoreError('SOURCE_UNAVAILABLE', `reading ${names} to its end stalled for ${options.stallTimeoutMs / 1000} s (${remaining.size} partitions unfinished)`))
+        }, 250)
+        timer.unref()
+      }),
+    ])
+  } finally {
+    clearInterval(timer)
+    await consumer.stop()
+  }
+  if (crashed !== undefined) throw crashed
+}
