@@ -10,7 +10,8 @@ import { amountVsAvg7d, user } from './features.ts'
 
 export * from './with-new-view.ts'
 
-const userRow = {
+/** The users table's row: what the nightly export holds (examples/generate-tables.ts usersSnapshot). */
+export const userRow = {
   type: 'record',
   name: 'UserRow',
   namespace: 'shop',
@@ -23,7 +24,8 @@ const userRow = {
   ],
 } as const
 
-const orderRow = {
+/** The orders table's row, as its changelog's before/after images carry it (orderChanges). */
+export const orderRow = {
   type: 'record',
   name: 'OrderRow',
   namespace: 'shop',
