@@ -5,6 +5,7 @@
 import type { EntityDef, EventRecord, FeatureValue, FeatureViewDef, KeyType, SourceDef } from '../../features/types.ts'
 import { DefinitionError } from '../../core/errors.ts'
 import { utf8Length } from '../aggregators/input-check.ts'
+import { recordFields } from '../../features/avro-fields.ts'
 
 /**
  * The entity whose join keys are the source's primary-key columns: the view's own entity when it
@@ -18,19 +19,9 @@ export function primaryKeyEntity(source: SourceDef, view: FeatureViewDef): Entit
   if (pk.length === 0) throw new DefinitionError(`source ${source.name}: a change source needs a primary key`)
   const e = view.entity
   if (e.name === source.keyedBy && e.joinKeys.length === pk.length && e.joinKeys.every((k, i) => k === pk[i])) return e
-  const keyType: KeyType = pk.every((col) => isIntegerColumn(spec.rowSchema.fields, col)) ? 'int' : 'string'
+  const columns = recordFields(spec.rowSchema, `source ${source.name}`)
+  const keyType: KeyType = pk.every((col) => columns.find((c) => c.name === col)?.kind === 'long') ? 'int' : 'string'
   return { kind: 'entity', name: `${source.name}_primary_key`, joinKeys: pk, keyType, description: `primary key of ${source.name}` }
-}
-
-function isIntegerColumn(fields: readonly unknown[], name: string): boolean {
-  const field = fields.find((f) => typeof f === 'object' && f !== null && (f as { name?: unknown }).name === name) as { type?: unknown } | undefined
-  let type = field?.type
-  if (Array.isArray(type)) {
-    const branches = type.filter((b) => b !== 'null')
-    type = branches.length === 1 ? branches[0] : undefined
-  }
-  if (typeof type === 'object' && type !== null) type = (type as { type?: unknown }).type
-  return type === 'int' || type === 'long'
 }
 
 /**
