@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   SOURCE_UNAVAILABLE: { retriable: true },
   SINK_UNAVAILABLE: { retriable: true },
   SINK_REJECTED: { retriable: false },
+  /** The sink was closed by its owner: nothing can be written to it any more. */
+  SINK_CLOSED: { retriable: false },
   COMMIT_CONFLICT: { retriable: true },
   COMMIT_FAILED: { retriable: true },
   CHECKPOINT_FAILED: { retriable: true },

@@ -33,6 +33,21 @@ export function startKfs(args: readonly string[], env: Record<string, string>): 
 
 export async function runKfs(args: readonly string[], env: Record<string, string>): Promise<KfsResult> {
   const result = await startKfs(args, env).done
-  if (result.code !== 0) throw new Error(`kfs ${args.join(' ')} exited ${result.code ?? result.signal}:\n${result.stderr.slice(-3000)}`)
+  if (result.code !== 0) throw new Error(`kfs ${args.join(' ')} exited ${result.code ?? result.signal}:\n${failureExcerpt(result.stderr)}`)
   return result
+}
+
+/**
+ * What a failed run's stderr says: its first error-level log lines (the cause: later lines are
+ * often consequences, such as the shutdown's own failures) and its tail (the outcome).
+ */
+export function failureExcerpt(stderr: string): string {
+  const firstErrors = stderr
+    .split('\n')
+    .filter((line) => /"level":(50|60)/.test(line))
+    .slice(0, 2)
+    .map((line) => line.slice(0, 2500))
+  const tail = stderr.slice(-3000)
+  const unseen = firstErrors.filter((line) => !tail.includes(line))
+  return unseen.length === 0 ? tail : `first errors:\n${unseen.join('\n')}\n…\n${tail}`
 }

@@ -122,6 +122,23 @@ export class RedisOnlineStore implements OnlineStore {
     }
   }
 
+  /**
+   * The client, reconnecting it first if ioredis ended it on its own. ioredis moves a connection
+   * to its final state ('end') not only on `quit`/`disconnect` but also when a reconnect races a
+   * disconnect of the connector (its connect promise rejects "Connection is closed"); from then
+   * on every command fails at once and nothing reconnects. A long-running engine or server must
+   * not fail for good on that: unless this store was closed, an ended client is reconnected.
+   * After `close()`, every operation fails with SINK_CLOSED, which no retry budget retries.
+   */
+  #live(): Client {
+    if (this.#closed) throw new SinkWriteError('SINK_CLOSED', 'the Redis online store is closed')
+    if (this.#client.status === 'end') {
+      this.#logger.warn({ status: this.#client.status }, 'Redis connection had ended without close(): reconnecting')
+      this.#client.connect().catch(() => {})
+    }
+    return this.#client
+  }
+
   /** True while the connection is usable (for /healthz). */
   isReady(): boolean {
     return this.#client.status === 'ready'
@@ -155,6 +172,7 @@ export class RedisOnlineStore implements OnlineStore {
     let written = 0
     await retry(
       async (bail) => {
+        this.#live()
         // A restarted Redis has lost its scripts: load it and send the rows again at once, so a
         // NOSCRIPT never spends an attempt of the budget meant for outages.
         for (let pass = 0; pass < 2 && pending.length > 0; pass++) {
@@ -267,7 +285,7 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   async #hmgetAll(prepared: readonly { key: string; features: readonly string[] }[]): Promise<(string | null)[][]> {
-    const client = this.#client
+    const client = this.#live()
     if (prepared.length === 1) {
       const p = prepared[0]!
       return [await client.hmget(p.key, AS_OF_FIELD, ...p.features)]
@@ -317,6 +335,13 @@ export class RedisOnlineStore implements OnlineStore {
     const sub = this.#client instanceof Cluster ? this.#client.duplicate(undefined, { enableOfflineQueue: true }) : this.#client.duplicate({ enableOfflineQueue: true })
     sub.on('error', () => {})
     this.#subscribers.add(sub)
+    // An ended subscriber would stop the change feed without a word (see #live): while the
+    // subscription is wanted, reconnect it; ioredis subscribes it to its channels again.
+    sub.on('end', () => {
+      if (this.#closed || !this.#subscribers.has(sub)) return
+      this.#logger.warn('Redis change-feed connection had ended: reconnecting')
+      sub.connect().catch(() => {})
+    })
     sub.on('message', (channel: string, message: string) => {
       const layout = byChannel.get(channel)
       if (!layout) return

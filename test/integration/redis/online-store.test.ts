@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { Redis } from 'ioredis'
@@ -120,3 +121,72 @@ void test('online store > redis > a string with a lone surrogate is stored as U+
     await store.close()
   }
 })
+
+void test('online store > redis > a connection ioredis ended on its own is reconnected; a closed store fails at once with SINK_CLOSED', async () => {
+  // ioredis's own "disconnect and reconnect" (what it does on a failed ready check) racing a
+  // connect ends the client for good: status 'end', every command "Connection is closed".
+  const client = new Redis(redisUrl(), { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+  client.on('error', () => {})
+  void client.connect().catch(() => {})
+  client.disconnect(true)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  assert.equal(client.status, 'end', 'the ioredis race this test relies on still ends the client')
+  const store = new RedisOnlineStore({ client, keyPrefix: uniquePrefix(), writeMinDelayMs: 10, writeMaxDelayMs: 100 })
+  try {
+    assert.deepEqual(await store.writeRows(stats, [row('u1', 10, [1, 1])]), { written: 1, stale: 0 })
+    const [read] = await store.readRows([{ view: stats, entityKey: 'u1', features: ['count'] }], 20)
+    assert.deepEqual(read!.values, [1])
+    // The same state again, reached by a read first.
+    client.disconnect()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(client.status, 'end')
+    const reads = await retryUntilAnswered(() => store.readRows([{ view: stats, entityKey: 'u1', features: ['count'] }], 20))
+    assert.deepEqual(reads[0]!.values, [1])
+  } finally {
+    await store.close()
+  }
+  // Closed by its owner: no retry budget is spent (a shutdown must not wait minutes on it).
+  await assert.rejects(store.writeRows(stats, [row('u2', 10, [1, 1])]), { name: 'SinkWriteError', code: 'SINK_CLOSED' })
+  await assert.rejects(store.readRows([{ view: stats, entityKey: 'u1', features: ['count'] }], 20), { code: 'SINK_CLOSED' })
+  client.disconnect()
+})
+
+void test('online store > redis > an ended change-feed connection is reconnected and subscribed again', async () => {
+  const client = new Redis(redisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+  client.on('error', () => {})
+  let subscriber: Redis | undefined
+  const duplicate = client.duplicate.bind(client)
+  client.duplicate = (...args: Parameters<Redis['duplicate']>) => (subscriber = duplicate(...args))
+  const store = new RedisOnlineStore({ client, keyPrefix: uniquePrefix() })
+  const seen: string[] = []
+  try {
+    await store.ready()
+    const unsubscribe = await store.subscribeChanges([stats], (change) => seen.push(change.entityKey))
+    assert.ok(subscriber, 'the store subscribes on a connection of its own')
+    const ended = once(subscriber, 'end')
+    subscriber.disconnect()
+    await ended
+    await retryUntilAnswered(async () => {
+      await store.writeRows(stats, [row(`u${seen.length}-${Date.now()}`, 10, [1, 1])])
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      if (seen.length === 0) throw new Error('no change seen yet')
+    })
+    assert.equal(subscriber.status, 'ready')
+    await unsubscribe()
+  } finally {
+    await store.close()
+    client.disconnect()
+  }
+})
+
+/** Reads fail fast while a connection is being made (no offline queue): the caller retries, as the server's 503 tells clients to. */
+async function retryUntilAnswered<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await read()
+    } catch (err: unknown) {
+      if (attempt === 50) throw err
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+}
