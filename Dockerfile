@@ -1,7 +1,9 @@
 # kfs engine and serving image: `docker run IMAGE run` (engine) or `docker run IMAGE serve`.
 # TypeScript runs through tsx (no build step), so the dev dependencies are part of the runtime.
-# bookworm (glibc) rather than alpine: uWebSockets.js ships a glibc-linked native addon.
-FROM node:20-bookworm-slim
+# Node 24 LTS, the baseline. trixie (glibc 2.41) rather than alpine or bookworm: uWebSockets.js
+# builds are glibc-linked and current ones need glibc 2.38. Where no uWS build loads, `kfs serve`
+# says so at start and runs its declared node:http + ws transport (README, "Serving").
+FROM node:24-trixie-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund && npm cache clean --force
