@@ -25,7 +25,8 @@ function viewOf(name: string, entity: EntityDef): FeatureViewDef {
   return { ...examples.userClicks, name, version: 1, entity, features: [{ name: 'n', type: 'long', aggregation: base }] }
 }
 
-const entityOf = (name: string, joinKeys: string[], keyType: 'string' | 'int'): EntityDef => ({
+/** A hand-built entity (the builder's checks are not what these tests are about). */
+export const entityOf = (name: string, joinKeys: string[], keyType: 'string' | 'int'): EntityDef => ({
   kind: 'entity',
   name,
   joinKeys,
@@ -104,19 +105,38 @@ export function runOfflineJoinKeyContract(
       for (const dir of temps) await rm(dir, { recursive: true, force: true })
       await cleanup?.()
     })
-    const pinned = async (
+    const commit = async (
       subject: OfflineContractSubject,
       view: FeatureViewDef,
       rows: readonly OfflineFeatureRow[],
-    ): Promise<string> => {
-      const { offline } = subject
-      const tableId = offline.tableId({ kind: 'feature', view })
-      await offline.commit(tableId, [await offline.stageFeatureRows(view, rows)], {}, {})
+    ): Promise<void> => {
+      const tableId = subject.offline.tableId({ kind: 'feature', view })
+      await subject.offline.commit(tableId, [await subject.offline.stageFeatureRows(view, rows)], {}, {})
+    }
+    /** The view's current snapshot as a DuckDB relation over its pinned files. */
+    const pin = async (subject: OfflineContractSubject, view: FeatureViewDef): Promise<string> => {
       const dir = await mkdtemp(join(tmpdir(), 'kfs-offline-join-keys-'))
       temps.push(dir)
       const files = (await subject.reopen().pinFeatureFiles(view, { snapshotId: undefined, tempDir: dir })).files
       assert.ok(files.length > 0)
       return `read_parquet(${list(files)}, hive_partitioning = false)`
+    }
+    const pinned = async (
+      subject: OfflineContractSubject,
+      view: FeatureViewDef,
+      rows: readonly OfflineFeatureRow[],
+    ): Promise<string> => {
+      await commit(subject, view, rows)
+      return pin(subject, view)
+    }
+    /** Each row's entity_key and join-key cells as text, in seq order. */
+    const cellsOf = async (files: string, keys: readonly string[]): Promise<(string | null)[][]> => {
+      const rows = (
+        await (
+          await duckdb()
+        ).runAndReadAll(`SELECT entity_key, ${keys.map((k) => `CAST("${k}" AS VARCHAR)`).join(', ')} FROM ${files} ORDER BY seq`)
+      ).getRows()
+      return rows.map((r) => r.map((v) => (v === null ? null : String(v))))
     }
 
     for (const c of CASES) {
@@ -131,13 +151,8 @@ export function runOfflineJoinKeyContract(
           described.slice(0, keys.length + 2).map((r) => `${String(r.column_name)}:${String(r.column_type)}`),
           ['entity_key:VARCHAR', ...keys.map((k, i) => `${k}:${c.types[i]}`), 'as_of:TIMESTAMP WITH TIME ZONE'],
         )
-        const cells = (
-          await db.runAndReadAll(
-            `SELECT entity_key, ${keys.map((k) => `CAST("${k}" AS VARCHAR)`).join(', ')} FROM ${files} ORDER BY seq`,
-          )
-        ).getRows()
         assert.deepEqual(
-          cells.map((r) => r.map((v) => (v === null ? null : String(v)))),
+          await cellsOf(files, keys),
           c.rows.map(([key, parts]) => [key, ...parts]),
         )
         // What the readers built on entity_key see is unchanged.
@@ -145,6 +160,20 @@ export function runOfflineJoinKeyContract(
         assert.deepEqual([...read.keys()].sort(), c.rows.map(([key]) => key).sort())
       })
     }
+
+    void test('compaction keeps the typed values exact (int64 past 2^53 included)', async () => {
+      const subject = await makeSubject()
+      const c = CASES[1]!
+      const rows = featureRows(c.rows)
+      await commit(subject, c.view, rows.slice(0, 3))
+      await commit(subject, c.view, rows.slice(3))
+      const result = await subject.offline.compactFeatureTable(c.view, { olderThanDay: Math.floor(T0 / 86_400_000) + 10 })
+      assert.ok(result.removedFiles > result.addedFiles, JSON.stringify(result))
+      assert.deepEqual(
+        await cellsOf(await pin(subject, c.view), c.view.entity.joinKeys),
+        c.rows.map(([key, parts]) => [key, ...parts]),
+      )
+    })
 
     void test('a label table joins a feature table on the typed join keys, no entity_key decoding', async () => {
       const subject = await makeSubject()

@@ -25,16 +25,10 @@ import { IcebergOfflineSink, featureTablePath } from '../../../adapters/offline/
 import { listStoredTables } from '../../../adapters/offline/iceberg/table-listing.ts'
 import { currentSchema } from '../../../adapters/offline/iceberg/table-metadata.ts'
 import { featureRowsToColumns, featureRowToTableRow } from '../../../adapters/offline/iceberg/table-schemas.ts'
+import { entityOf } from '../../contracts/offline-join-keys.ts'
 
 const T0 = Date.UTC(2024, 0, 15, 10)
 const aggregation = examples.userClicks.features[0]!.aggregation
-const entityOf = (name: string, joinKeys: string[], keyType: 'string' | 'int'): EntityDef => ({
-  kind: 'entity',
-  name,
-  joinKeys,
-  keyType,
-  description: '',
-})
 const shopItem = entityOf('shop_item', ['shop_id', 'item_id'], 'int')
 
 function viewOf(entity: EntityDef, changeMode?: 'attributes'): FeatureViewDef {
