@@ -10,6 +10,31 @@ export interface EntityOptions {
   readonly description?: string
 }
 
+/** Columns every offline feature table has besides the join keys (adapters/offline/iceberg/table-schemas.ts). */
+export const FEATURE_TABLE_ROW_COLUMNS = ['entity_key', 'as_of', 'created_at', 'seq'] as const
+
+/** An Avro field name: what a join key names in an event, and a column name every engine accepts. */
+const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/**
+ * Each join key becomes a typed column of the view's offline table, beside `entity_key`: it must be
+ * a plain column name and not one of the table's own columns (compared ignoring case, as DuckDB
+ * and Spark compare column names).
+ */
+function checkJoinKeyColumn(key: string, where: string): void {
+  if (!COLUMN_NAME.test(key)) {
+    throw new DefinitionError(
+      `${where}: join key ${JSON.stringify(key)} is not a valid field name; use letters, digits and _ (not starting with a digit), as Avro field names do`,
+    )
+  }
+  const reserved = FEATURE_TABLE_ROW_COLUMNS.find((c) => c === key.toLowerCase())
+  if (reserved !== undefined) {
+    throw new DefinitionError(
+      `${where}: join key '${key}' is reserved (offline feature tables have a column ${reserved}: ${FEATURE_TABLE_ROW_COLUMNS.join(', ')}); name the key otherwise and give events that field in the view (map and mapFields)`,
+    )
+  }
+}
+
 /**
  * Declares what a feature view is keyed by.
  *
@@ -25,6 +50,14 @@ export function entity(options: EntityOptions): EntityDef {
   }
   const dup = joinKeys.find((k, i) => joinKeys.indexOf(k) !== i)
   if (dup !== undefined) throw new DefinitionError(`${where}: join key '${dup}' is listed twice`)
+  for (const key of joinKeys) checkJoinKeyColumn(key, where)
+  const folded = joinKeys.map((k) => k.toLowerCase())
+  const twin = joinKeys.find((_, i) => folded.indexOf(folded[i]!) !== i)
+  if (twin !== undefined) {
+    throw new DefinitionError(
+      `${where}: join keys '${joinKeys[folded.indexOf(twin.toLowerCase())]}' and '${twin}' differ only in case; readers that ignore case (DuckDB, Spark) could not tell their offline-table columns apart`,
+    )
+  }
   const keyType = options.keyType ?? 'string'
   if (keyType !== 'string' && keyType !== 'int') {
     throw new DefinitionError(`${where}: keyType ${JSON.stringify(keyType)} is not supported; use 'string' or 'int'`)

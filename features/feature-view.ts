@@ -2,6 +2,7 @@ import type { Duration } from '../core/duration.ts'
 import { DefinitionError } from '../core/errors.ts'
 import { expandAggregations, type AggregationOptions } from './aggregations.ts'
 import { changeViewFeatures } from './change-view.ts'
+import { FEATURE_TABLE_ROW_COLUMNS } from './entity.ts'
 import { didYouMean, recordFields, type AvroField } from './avro-fields.ts'
 import type { EntityDef, EventRecord, FeatureViewDef, SourceDef } from './types.ts'
 import { brand, checkDuration, checkName, checkTags, checkText } from './validate.ts'
@@ -105,12 +106,22 @@ export function featureView(options: FeatureViewOptions): FeatureViewDef {
     }
   }
   const features = change?.features ?? expandAggregations(name, options.aggregations as readonly AggregationOptions[], fields, fieldsWhere)
-  for (const bad of ['as_of', 'created_at', ...entity.joinKeys]) {
+  // entity_key and seq are columns of the offline table only; an online-only view may use them.
+  for (const bad of options.offline === false ? ['as_of', 'created_at'] : FEATURE_TABLE_ROW_COLUMNS) {
     if (features.some((f) => f.name === bad)) throw new DefinitionError(`${where}: feature name '${bad}' is reserved (row column); rename it with name: '…'`)
+  }
+  // The join keys are columns of the offline table too; engines that ignore case must tell them apart.
+  for (const key of entity.joinKeys) {
+    const clash = features.find((f) => f.name.toLowerCase() === key.toLowerCase())
+    if (clash !== undefined) throw new DefinitionError(`${where}: feature name '${clash.name}' is reserved (join key ${key} of entity ${entity.name}, a row column); rename it with name: '…'`)
   }
   // An attribute view's offline table marks tombstones in a column of this name (docs/design.md §11).
   if (options.attributes !== undefined && features.some((f) => f.name === 'deleted')) {
     throw new DefinitionError(`${where}: attribute 'deleted' is reserved (the tombstone column of attribute views); rename the column with map and mapFields`)
+  }
+  const deletedKey = options.attributes === undefined ? undefined : entity.joinKeys.find((k) => k.toLowerCase() === 'deleted')
+  if (deletedKey !== undefined) {
+    throw new DefinitionError(`${where}: join key '${deletedKey}' of entity ${entity.name} is reserved in attribute views (their offline table's tombstone column is deleted); rename the key column with map and mapFields`)
   }
   for (const flag of ['online', 'offline'] as const) {
     if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new DefinitionError(`${where}: ${flag} must be true or false`)

@@ -24,8 +24,11 @@ import type { OfflineCatalog, ViewVersion } from './offline.ts'
 
 /**
  * A feature table pinned at one snapshot, as local Parquet files of the feature-table layout:
- * `entity_key` string, `as_of` and `created_at` timestamps (UTC, µs), `seq` int64 (archive order,
- * may be null), then one column per feature of the view, named as the feature.
+ * `entity_key` string, then one column per join key of the view's entity named as the key (string,
+ * or int64 for an `int` entity; decoded from entity_key, null where an int part is no int64; absent
+ * in tables created before kfs 0.2), `as_of` and `created_at` timestamps (UTC, µs), `seq` int64
+ * (archive order, may be null), then one column per feature of the view, named as the feature.
+ * Contract: test/contracts/offline.ts and offline-join-keys.ts.
  */
 export interface PinnedFeatureFiles {
   /** The snapshot read (decimal; 63-bit, so never a JS number), or null for a table with none. */

@@ -4,7 +4,7 @@
  * versions no longer in the module, archives of internal re-key topics — without the module.
  */
 import { fileURLToPath } from 'node:url'
-import { KFS_NAMESPACE, listStoredTables, type StoredTable } from '../../adapters/offline/iceberg/table-listing.ts'
+import { KFS_NAMESPACE, listStoredTables, type JoinKeyColumnType, type StoredTable } from '../../adapters/offline/iceberg/table-listing.ts'
 import { DEFAULT_REKEY_PREFIX } from '../../engine/plan-sources.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import type { CatalogTable } from '../../serving/handlers/iceberg-catalog.ts'
@@ -21,6 +21,8 @@ export interface TableListing {
   readonly metadataLocation: string
   readonly view?: { readonly name: string; readonly version: number }
   readonly topic?: string
+  /** A feature table's join keys as typed columns beside `entity_key` (none: a table created before kfs 0.2). */
+  readonly joinKeys?: readonly JoinKeyColumnType[]
   readonly read: { readonly duckdb: string; readonly pyiceberg: string; readonly pyicebergCatalog: string; readonly spark: string }
 }
 
@@ -46,6 +48,7 @@ export function listingOf(table: StoredTable): TableListing {
     metadataLocation: table.metadataLocation,
     ...(table.view === undefined ? {} : { view: table.view }),
     ...(table.topic === undefined ? {} : { topic: table.topic }),
+    ...(table.joinKeys === undefined ? {} : { joinKeys: table.joinKeys }),
     read: {
       duckdb: `INSTALL iceberg; LOAD iceberg; SELECT * FROM iceberg_scan(${quoted(duckdbPath(table.metadataLocation))});`,
       pyiceberg: `from pyiceberg.table import StaticTable; StaticTable.from_metadata(${quoted(table.metadataLocation)}).scan().to_pandas()`,
@@ -70,6 +73,12 @@ export async function catalogTablesOf(store: ObjectStore): Promise<CatalogTable[
   }))
 }
 
+/** What a reader joins a feature table on: its typed join-key columns, or entity_key in an older table. */
+function joinOn(keys: readonly JoinKeyColumnType[]): string {
+  if (keys.length === 0) return 'entity_key (no typed join-key columns: the table was created before kfs 0.2)'
+  return keys.map((k) => `${k.name} (${k.type})`).join(', ')
+}
+
 function describeTable(t: TableListing): string {
   if (t.kind === 'feature' && t.view !== undefined) return `feature table of view ${t.view.name} v${t.view.version}`
   return t.kind === 'rekey-archive' ? `archive of internal re-key topic ${t.topic}` : `raw archive of topic ${t.topic}`
@@ -85,13 +94,16 @@ topic's raw archive, and the archives of internal re-key topics. For each: its n
 kfs, its current metadata file (what a snapshot reader pins), and one line each to read it from
 DuckDB (iceberg extension), PyIceberg (the file, or by name through the Iceberg REST catalog
 kfs serve answers at /v1/namespaces; add token=<API key> when keys are configured) and Spark.
+A feature table's "join on" line names its entity's join keys: typed columns (string, or long
+for int keys) beside entity_key, so a label table joins on user_id directly. Tables created
+before kfs 0.2 have no such columns; join them on entity_key.
 The metadata file changes with every commit; run the command again, or read by name, to see
 newer rows.
 
 No table yet (nothing run) prints nothing and exits 0.
 
 Options:
-  --json                 print a JSON array of {identifier, name, kind, location, metadataLocation, view?, topic?, read}
+  --json                 print a JSON array of {identifier, name, kind, location, metadataLocation, view?, topic?, joinKeys?, read}
 
 Examples:
   kfs tables
@@ -108,6 +120,7 @@ Examples:
       ctx.out(
         `${t.identifier}  ${describeTable(t)}\n` +
           `  metadata   ${t.metadataLocation}\n` +
+          (t.joinKeys === undefined ? '' : `  join on    ${joinOn(t.joinKeys)}\n`) +
           `  DuckDB     ${t.read.duckdb}\n` +
           `  PyIceberg  ${t.read.pyiceberg}\n` +
           `             ${t.read.pyicebergCatalog}\n` +

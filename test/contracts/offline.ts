@@ -328,7 +328,8 @@ export function runOfflineContract(name: string, makeSubject: () => Promise<Offl
           const bytes = new Uint8Array(await readFile(file))
           assert.deepEqual(
             parquet.columnTypes(bytes).map((c) => `${c.name}:${c.type}`),
-            ['entity_key:string', 'as_of:timestamptz', 'created_at:timestamptz', 'seq:long', ...view.features.map((f) => `${f.name}:${f.type.endsWith('[]') ? `list<${f.type.slice(0, -2)}>` : f.type}`)],
+            // The view's entity is `user` (join key user_id, a string): its typed column follows entity_key (offline-join-keys.ts).
+            ['entity_key:string', 'user_id:string', 'as_of:timestamptz', 'created_at:timestamptz', 'seq:long', ...view.features.map((f) => `${f.name}:${f.type.endsWith('[]') ? `list<${f.type.slice(0, -2)}>` : f.type}`)],
           )
           for await (const batch of parquet.readBatches(bytes)) {
             for (let i = 0; i < batch.numRows; i++) rows.push(Object.fromEntries(Object.entries(batch.columns).map(([k, v]) => [k, v[i]])))
@@ -337,7 +338,7 @@ export function runOfflineContract(name: string, makeSubject: () => Promise<Offl
         return rows.sort((a, b) => (a.seq as number) - (b.seq as number))
       }
       const asPinned = (rows: readonly OfflineFeatureRow[]) =>
-        rows.map((r) => ({ entity_key: r.entityKey, as_of: r.asOfMs, created_at: r.createdAtMs, seq: Number(r.origin.offset) * 2 ** 21 + r.origin.seq, ...Object.fromEntries(view.features.map((f, i) => [f.name, r.values[i]])) }))
+        rows.map((r) => ({ entity_key: r.entityKey, user_id: r.entityKey, as_of: r.asOfMs, created_at: r.createdAtMs, seq: Number(r.origin.offset) * 2 ** 21 + r.origin.seq, ...Object.fromEntries(view.features.map((f, i) => [f.name, r.values[i]])) }))
 
       const current = await offline.pinFeatureFiles(view, { snapshotId: undefined, tempDir: await tempDir() })
       assert.equal(current.snapshotId, second)

@@ -19,6 +19,7 @@ import { compactPartitions } from './compaction.ts'
 import { writeDataFiles } from './data-file-writer.ts'
 import { featureTableStatsOf, readFeatureRowsByEntity } from './feature-rows.ts'
 import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
+import { JOIN_KEYS_PROPERTY } from './join-key-columns.ts'
 import type { DataFile } from './manifests.ts'
 import { pinTable } from './pinned-files.ts'
 import { archiveTablePath, featureTablePath } from './table-paths.ts'
@@ -79,7 +80,8 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     this.#views.set(id, view)
     return this.#open(id, () => {
       const schema = featureTableSchema(view)
-      return { schema, partitionSpec: featureTablePartitionSpec(schema), properties: { 'kfs.view': view.name, 'kfs.version': String(view.version) } }
+      const properties = { 'kfs.view': view.name, 'kfs.version': String(view.version), [JOIN_KEYS_PROPERTY]: view.entity.joinKeys.join(',') }
+      return { schema, partitionSpec: featureTablePartitionSpec(schema), properties }
     })
   }
 

@@ -9,6 +9,8 @@
  */
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { loadTableIfExists, metadataKey } from './iceberg-table.ts'
+import { JOIN_KEYS_PROPERTY } from './join-key-columns.ts'
+import { currentSchema, type TableMetadata } from './table-metadata.ts'
 
 export const KFS_NAMESPACE = 'kfs'
 
@@ -28,6 +30,14 @@ export interface StoredTable {
   readonly view?: { readonly name: string; readonly version: number }
   /** An archive table's topic. */
   readonly topic?: string
+  /** A feature table's typed join-key columns, in entity-key order; none in tables created before kfs 0.2. */
+  readonly joinKeys?: readonly JoinKeyColumnType[]
+}
+
+export interface JoinKeyColumnType {
+  readonly name: string
+  /** The column's Iceberg type: `string` or `long`. */
+  readonly type: string
 }
 
 const TABLE_KEY = /^(warehouse\/(features|archive)\/[^/]+)\/metadata\//
@@ -71,6 +81,7 @@ export async function listStoredTables(store: ObjectStore): Promise<StoredTable[
       metadataKey: key,
       ...(view === undefined ? {} : { view }),
       ...(topic === undefined ? {} : { topic }),
+      ...(kind === 'feature' ? { joinKeys: joinKeysOf(table.metadata) } : {}),
     })
   }
   return tables
@@ -81,4 +92,15 @@ function viewOf(props: Readonly<Record<string, string>>, base: string): { name: 
   if (props['kfs.view'] !== undefined && Number.isSafeInteger(version)) return { name: props['kfs.view'], version }
   const m = /^(.+)_v(\d+)$/.exec(base)
   return m === null ? undefined : { name: m[1]!, version: Number(m[2]) }
+}
+
+/** The columns `kfs.join-keys` names that the current schema has (a hand-edited table may lack some). */
+function joinKeysOf(metadata: TableMetadata): JoinKeyColumnType[] {
+  const names = metadata.properties[JOIN_KEYS_PROPERTY]
+  if (names === undefined || names === '') return []
+  const fields = currentSchema(metadata).fields
+  return names.split(',').flatMap((name) => {
+    const field = fields.find((f) => f.name === name)
+    return field === undefined || typeof field.type !== 'string' ? [] : [{ name, type: field.type }]
+  })
 }

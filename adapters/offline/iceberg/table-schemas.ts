@@ -2,11 +2,19 @@
  * The two kinds of tables the engine writes, and row conversions for them.
  *
  * Feature table (one per feature view version), partitioned by `day(as_of)`:
- *   1 entity_key string required · 2 as_of timestamptz required · 3 created_at timestamptz required ·
- *   4 seq long optional (archive order of the row's input, so ties on as_of break deterministically,
- *   docs/design.md §9) · 5… one column per feature in view order (long/double/string or list<…> with
- *   required elements); element ids follow the top-level ids, as Java assigns them · attribute views
- *   only (docs/design.md §11): `deleted` boolean optional, true on tombstone rows, after every other id.
+ *   1 entity_key string required · then one column per join key of the view's entity, named as the
+ *   key, string or long (join-key-columns.ts) · 2 as_of timestamptz required · 3 created_at
+ *   timestamptz required · 4 seq long optional (archive order of the row's input, so ties on as_of
+ *   break deterministically, docs/design.md §9) · 5… one column per feature in view order
+ *   (long/double/string or list<…> with required elements); element ids follow the top-level ids, as
+ *   Java assigns them · attribute views only (docs/design.md §11): `deleted` boolean optional, true
+ *   on tombstone rows, after every other id.
+ *   The join-key columns sit second but take the LAST ids (after `deleted`), as Iceberg's add-column
+ *   followed by move-after would give them: every other column keeps the id it had in tables created
+ *   before kfs 0.2, which have no join-key columns. Those tables are left as they are (the writer
+ *   writes the columns the table's schema has, so nothing is lost or mislabelled); adding the columns
+ *   to them would leave every older row null there, and a join on a half-null column misses rows
+ *   silently, where a missing column fails loudly. Publish a new view version to get them.
  *
  * Raw archive table (one per source topic), partitioned by `identity(partition)` → column
  * `kafka_partition`:
@@ -24,33 +32,37 @@
  *   `event_time` bounds still let time-range backfills skip files.
  */
 import { SchemaError } from '../../../core/errors.ts'
+import { FEATURE_TABLE_ROW_COLUMNS } from '../../../features/entity.ts'
 import type { FeatureValueType, FeatureViewDef, StampedRow, FeatureValue } from '../../../features/types.ts'
 import { dayPartitionSpec, type IcebergField, type IcebergPrimitive, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts'
 import type { DataFile } from './manifests.ts'
 import { decodeLongBound } from './table-reader.ts'
 import type { ColumnarRows, TableRow } from './data-file-writer.ts'
+import { joinKeyColumnsOf, joinKeyValuesOf } from './join-key-columns.ts'
 
-const FEATURE_BASE_COLUMNS = ['entity_key', 'as_of', 'created_at', 'seq'] as const
+/** The row columns before the features, in id order (their ids are 1…4). */
+const FEATURE_BASE_COLUMNS = FEATURE_TABLE_ROW_COLUMNS
 
 const ELEMENT_OF: Partial<Record<FeatureValueType, IcebergPrimitive>> = { 'long[]': 'long', 'double[]': 'double', 'string[]': 'string' }
 
 /** The feature-table column marking tombstones; only attribute views (their rows can be deletes) have it. */
 export const DELETED_COLUMN = 'deleted'
 
-type TableView = Pick<FeatureViewDef, 'features' | 'changeMode'>
+type TableView = Pick<FeatureViewDef, 'features' | 'changeMode' | 'entity'>
+type ReadView = Pick<FeatureViewDef, 'features' | 'changeMode'>
 
-function hasDeletedColumn(view: TableView): boolean {
+function hasDeletedColumn(view: ReadView): boolean {
   return view.changeMode === 'attributes'
 }
 
 export function featureTableSchema(view: TableView): IcebergSchema {
+  const entityKey: IcebergField = { id: 1, name: 'entity_key', required: true, type: 'string' }
   const fields: IcebergField[] = [
-    { id: 1, name: 'entity_key', required: true, type: 'string' },
     { id: 2, name: 'as_of', required: true, type: 'timestamptz' },
     { id: 3, name: 'created_at', required: true, type: 'timestamptz' },
     { id: 4, name: 'seq', required: false, type: 'long' },
   ]
-  let nextElementId = FEATURE_BASE_COLUMNS.length + view.features.length + 1
+  let nextId = FEATURE_BASE_COLUMNS.length + view.features.length + 1
   view.features.forEach((f, i) => {
     if ((FEATURE_BASE_COLUMNS as readonly string[]).includes(f.name)) throw new SchemaError('SCHEMA_INCOMPATIBLE', `feature name ${f.name} is reserved`)
     const id = FEATURE_BASE_COLUMNS.length + 1 + i
@@ -58,14 +70,20 @@ export function featureTableSchema(view: TableView): IcebergSchema {
     fields.push(
       element === undefined
         ? { id, name: f.name, required: false, type: f.type as IcebergPrimitive }
-        : { id, name: f.name, required: false, type: { type: 'list', 'element-id': nextElementId++, 'element-required': true, element } },
+        : { id, name: f.name, required: false, type: { type: 'list', 'element-id': nextId++, 'element-required': true, element } },
     )
   })
   if (hasDeletedColumn(view)) {
     if (view.features.some((f) => f.name === DELETED_COLUMN)) throw new SchemaError('SCHEMA_INCOMPATIBLE', `feature name ${DELETED_COLUMN} is reserved in attribute views`)
-    fields.push({ id: nextElementId++, name: DELETED_COLUMN, required: false, type: 'boolean' })
+    fields.push({ id: nextId++, name: DELETED_COLUMN, required: false, type: 'boolean' })
   }
-  return { type: 'struct', 'schema-id': 0, fields }
+  // The definitions refuse these clashes (features/entity.ts, feature-view.ts); this guards hand-built views.
+  const taken = new Set([entityKey, ...fields].map((f) => f.name.toLowerCase()))
+  const joinKeys: IcebergField[] = joinKeyColumnsOf(view.entity).map((k) => {
+    if (taken.has(k.name.toLowerCase())) throw new SchemaError('SCHEMA_INCOMPATIBLE', `join key ${k.name} of entity ${view.entity.name} clashes with a column of the feature table`)
+    return { id: nextId++, name: k.name, required: false, type: k.type, doc: k.doc }
+  })
+  return { type: 'struct', 'schema-id': 0, fields: [entityKey, ...joinKeys, ...fields] }
 }
 
 export function featureTablePartitionSpec(schema: IcebergSchema): PartitionSpec {
@@ -75,6 +93,8 @@ export function featureTablePartitionSpec(schema: IcebergSchema): PartitionSpec 
 export function featureRowToTableRow(view: TableView, row: StampedRow, seq?: number | bigint): TableRow {
   if (row.values.length !== view.features.length) throw new SchemaError('SCHEMA_INCOMPATIBLE', 'feature row has the wrong number of values')
   const out: Record<string, unknown> = { entity_key: row.entityKey, as_of: row.asOfMs, created_at: row.createdAtMs, seq: seq ?? null }
+  const keyValues = joinKeyValuesOf(view.entity, [row.entityKey])
+  view.entity.joinKeys.forEach((name, k) => (out[name] = keyValues[k]![0]))
   const features = view.features
   for (let i = 0; i < features.length; i++) out[features[i]!.name] = row.values[i] ?? null
   if (hasDeletedColumn(view)) out[DELETED_COLUMN] = row.deleted === true ? true : null
@@ -99,12 +119,14 @@ export function featureRowsToColumns<R extends StampedRow>(view: TableView, rows
     for (let f = 0; f < features.length; f++) values[f]![i] = row.values[f] ?? null
   }
   const columns: Record<string, readonly unknown[]> = { entity_key: entityKeys, as_of: asOf, created_at: createdAt, seq }
+  const keyValues = joinKeyValuesOf(view.entity, entityKeys)
+  view.entity.joinKeys.forEach((name, k) => (columns[name] = keyValues[k]!))
   for (let f = 0; f < features.length; f++) columns[features[f]!.name] = values[f]!
   if (hasDeletedColumn(view)) columns[DELETED_COLUMN] = rows.map((r) => (r.deleted === true ? true : null))
   return { rowCount: rows.length, columns }
 }
 
-export function tableRowToStampedRow(view: TableView, row: Readonly<Record<string, unknown>>): StampedRow {
+export function tableRowToStampedRow(view: ReadView, row: Readonly<Record<string, unknown>>): StampedRow {
   return {
     entityKey: row.entity_key as string,
     asOfMs: row.as_of as number,

@@ -1,7 +1,8 @@
 /**
  * Interop: tables written by kfs must read back exactly through PyIceberg (the strictest common
- * reader: field ids on every Parquet column, ids on every Avro field). Runs on a local directory
- * and, when the stack's KFS_S3_* env is present, on MinIO.
+ * reader: field ids on every Parquet column, ids on every Avro field), the join keys as typed
+ * columns included (issue #17 item 5). Runs on a local directory and, when the stack's KFS_S3_*
+ * env is present, on MinIO.
  */
 import { describe, test, before } from 'node:test'
 import assert from 'node:assert/strict'
@@ -11,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { encodeEntityKey } from '../../../core/entity-key.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import {
@@ -26,6 +28,7 @@ import {
   compactPartitions,
   type IcebergTable,
 } from '../../../adapters/offline/iceberg/index.ts'
+import { parseJson } from '../../../adapters/offline/iceberg/lossless-json.ts'
 import { makeS3Store, s3EnvOrUndefined } from '../object-store/s3-env.ts'
 
 const run = promisify(execFile)
@@ -35,7 +38,7 @@ const T0 = Date.UTC(2024, 0, 15, 10, 30)
 
 interface PyResult {
   format_version: number
-  schema: { fields: { id: number; name: string; type: unknown; required: boolean }[] }
+  schema: { fields: { id: number; name: string; type: unknown; required: boolean; doc?: string | null }[] }
   spec: { 'spec-id'?: number; fields: { name: string; transform: string; 'source-id': number; 'field-id': number }[] }
   snapshots: { id: string; parent: string | null; sequence_number: number; summary: Record<string, string> }[]
   current_snapshot_id: string | null
@@ -49,13 +52,15 @@ let python = ''
 async function scan(table: IcebergTable, snapshotIds: readonly bigint[] = []): Promise<PyResult> {
   const uri = table.store.uriOf(metadataKey(table.path, table.version))
   const { stdout } = await run(python, [path.join(repo, 'scripts/pyiceberg/scan.py'), uri, ...snapshotIds.map(String)], { maxBuffer: 256 * 1024 * 1024 })
-  return JSON.parse(stdout) as PyResult
+  // Lossless: a long past 2^53 (a join key) parses as a bigint, not a rounded number.
+  return parseJson(stdout) as PyResult
 }
 
 const hex = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('hex'))
 const canon = (rows: readonly Record<string, unknown>[]): string[] => rows.map((r) => JSON.stringify(Object.keys(r).sort().map((k) => [k, r[k]]))).sort()
 
 const view = {
+  entity: { kind: 'entity', name: 'user', joinKeys: ['user_id'], keyType: 'string', description: '' },
   features: [
     { name: 'clicks_1h', type: 'long' },
     { name: 'spend_sum', type: 'double' },
@@ -131,7 +136,8 @@ function interopSuite(name: string, makeStore: () => Promise<{ store: ObjectStor
         assert.equal(py.format_version, 2)
         assert.deepEqual(canon(py.rows), canon(written))
         assert.deepEqual(py.schema.fields.map((f) => [f.id, f.name, f.required]), schema.fields.map((f) => [f.id, f.name, f.required]))
-        assert.deepEqual(py.schema.fields.map((f) => f.type).slice(0, 4), ['string', 'timestamptz', 'timestamptz', 'long'])
+        assert.deepEqual(py.schema.fields.map((f) => f.type).slice(0, 5), ['string', 'string', 'timestamptz', 'timestamptz', 'long'])
+        assert.equal(py.schema.fields[1]!.name, 'user_id')
         assert.deepEqual(py.spec.fields, [{ name: 'as_of_day', transform: 'day', 'source-id': 2, 'field-id': 1000 }])
         checkSummaries(py, [0, 40, 80].map((o) => JSON.stringify({ clicks: { 0: String(o) } })))
         assert.deepEqual(py.snapshots.map((s) => s.id), ids.map(String))
@@ -153,6 +159,46 @@ function interopSuite(name: string, makeStore: () => Promise<{ store: ObjectStor
         const after = await scan(compacted.table!)
         assert.deepEqual(canon(after.rows), canon(written))
         assert.equal(after.snapshots.at(-1)!.summary.operation, 'replace')
+      } finally {
+        await done()
+      }
+    })
+
+    void test('feature table of an int composite entity: join keys as long columns, exact past 2^53, decoded from entity_key', async () => {
+      const { store, done } = await makeStore()
+      try {
+        const shopItem = { kind: 'entity', name: 'shop_item', joinKeys: ['shop_id', 'item_id'], keyType: 'int', description: '' }
+        const intView = { entity: shopItem, features: [{ name: 'n', type: 'long' }] } as never
+        const schema = featureTableSchema(intView)
+        let table = await createTable(store, 'wh/features/shop_items_v1', { schema, partitionSpec: featureTablePartitionSpec(schema) })
+        const keys = [
+          ['9007199254740993', '-5'],
+          ['9223372036854775807', '0'],
+          // Digits no int64 spells: the typed column is null, entity_key keeps them.
+          ['-9223372036854775808', '99999999999999999999'],
+        ]
+        const rows = keys.map((parts, i) => featureRowToTableRow(intView, { entityKey: encodeEntityKey(parts), asOfMs: T0 + i, createdAtMs: T0 + i, values: [i] }, i))
+        table = (await appendFiles(table, await writeDataFiles(table, rows), {})).table
+        const py = await scan(table)
+        assert.deepEqual(
+          py.schema.fields.map((f) => [f.id, f.name, f.type]),
+          [
+            [1, 'entity_key', 'string'],
+            [6, 'shop_id', 'long'],
+            [7, 'item_id', 'long'],
+            [2, 'as_of', 'timestamptz'],
+            [3, 'created_at', 'timestamptz'],
+            [4, 'seq', 'long'],
+            [5, 'n', 'long'],
+          ],
+        )
+        assert.match(String(py.schema.fields[1]!.doc), /join key 1 of 2 of entity shop_item/)
+        const read = [...py.rows].sort((a, b) => Number(a.seq) - Number(b.seq))
+        assert.deepEqual(
+          read.map((r) => [r.entity_key, r.shop_id, r.item_id].map((v) => (v === null ? null : String(v)))),
+          keys.map((parts) => [encodeEntityKey(parts), parts[0], BigInt(parts[1]!) < 2n ** 63n ? parts[1] : null]),
+        )
+        assert.equal(typeof read[0]!.shop_id, 'bigint', 'past 2^53: exact, not a rounded double')
       } finally {
         await done()
       }

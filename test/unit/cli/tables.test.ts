@@ -9,8 +9,10 @@ import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { MemoryObjectStore } from '../../../adapters/object-store/memory/memory-object-store.ts'
-import { createTable, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from '../../../adapters/offline/iceberg/index.ts'
+import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
+import { createTable, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from '../../../adapters/offline/iceberg/index.ts'
 import { listStoredTables } from '../../../adapters/offline/iceberg/table-listing.ts'
+import * as examples from '../../../examples/features.ts'
 import { commands } from '../../../main/commands/index.ts'
 import { createProcessContext } from '../../../main/commands/context.ts'
 import { runCli } from '../../../main/commands/router.ts'
@@ -59,6 +61,10 @@ void describe('cli > kfs tables', () => {
     }
     assert.deepEqual(byId.get('kfs.user_clicks_v1')!.view, { name: 'user_clicks', version: 1 })
     assert.equal(byId.get('kfs.archive_clicks')!.kind, 'archive')
+    // What to join each feature table on: its entity's join keys, typed columns beside entity_key.
+    assert.deepEqual(byId.get('kfs.user_clicks_v1')!.joinKeys, [{ name: 'user_id', type: 'string' }])
+    assert.deepEqual(byId.get('kfs.item_clicks_v1')!.joinKeys, [{ name: 'item_id', type: 'string' }])
+    assert.equal(byId.get('kfs.archive_clicks')!.joinKeys, undefined, 'archives have no entity')
     const rekey = tables.filter((t) => t.kind === 'rekey-archive')
     assert.ok(rekey.length > 0, 'item_clicks re-keys clicks by item: its internal topic is archived')
     for (const t of rekey) assert.match(t.name, /^archive_[A-Za-z0-9_]+$/, 'no dots: engines split identifiers on them')
@@ -77,7 +83,19 @@ void describe('cli > kfs tables', () => {
     const text = await kfs(['tables'], dataDir)
     assert.equal(text.code, 0, text.stderr)
     for (const t of tables) assert.ok(text.stdout.includes(`${t.identifier}  `), `text lists ${t.identifier}`)
-    assert.match(text.stdout, /kfs\.user_clicks_v1 {2}feature table of view user_clicks v1\n {2}metadata {3}file:\/\//)
+    assert.match(text.stdout, /kfs\.user_clicks_v1 {2}feature table of view user_clicks v1\n {2}metadata {3}file:\/\/[^\n]+\n {2}join on {4}user_id \(string\)\n {2}DuckDB/)
+  })
+
+  void test('a feature table created before kfs 0.2 (no join-key columns) is to be joined on entity_key', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kfs-tables-'))
+    dirs.push(dataDir)
+    const schema = featureTableSchema(examples.userClicks)
+    const legacy = { ...schema, fields: schema.fields.filter((f) => f.name !== 'user_id') }
+    const properties = { 'kfs.view': 'user_clicks', 'kfs.version': '1' }
+    await createTable(new LocalObjectStore(join(dataDir, 'objects')), 'warehouse/features/user_clicks_v1', { schema: legacy, partitionSpec: featureTablePartitionSpec(legacy), properties })
+    const r = await kfs(['tables'], dataDir)
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /\n {2}join on {4}entity_key \(no typed join-key columns: the table was created before kfs 0\.2\)\n/)
   })
 
   void test('archive names: topic dots become _, and two topics that sanitize alike get distinct names', async () => {

@@ -159,6 +159,33 @@ void describe('define > featureView > errors name the view, the field and the fi
   })
 })
 
+void describe('define > join keys are offline-table columns (issue #17 item 5)', () => {
+  void test('an entity refuses join keys named as a row column of every feature table (any case) or not a plain name', () => {
+    for (const key of ['entity_key', 'as_of', 'created_at', 'seq', 'AS_OF', 'Entity_Key']) {
+      throwsDefinition(() => entity({ name: 'shop', joinKeys: ['shop_id', key] }), ['entity shop', `join key '${key}' is reserved`, `a column ${key.toLowerCase()}`])
+    }
+    throwsDefinition(() => entity({ name: 'shop', joinKeys: ['shop-id'] }), ['entity shop', 'join key "shop-id" is not a valid field name'])
+    throwsDefinition(() => entity({ name: 'shop', joinKeys: ['1st'] }), ['join key "1st" is not a valid field name'])
+    throwsDefinition(() => entity({ name: 'shop', joinKeys: ['id', 'ID'] }), ["join keys 'id' and 'ID' differ only in case"])
+    // Plain names that merely contain a reserved word, and `deleted` outside attribute views, are fine.
+    assert.deepEqual(entity({ name: 'shop', joinKeys: ['as_of_id', 'deleted', '_seq'] }).joinKeys, ['as_of_id', 'deleted', '_seq'])
+  })
+
+  void test('a feature may not share a join key\'s column name, in any case', () => {
+    const shop = entity({ name: 'shop', joinKeys: ['Item_ID'] })
+    throwsDefinition(() => view([{ op: 'last', field: 'price', windows: ['1h'], name: 'item_id' }], { entity: shop, map: (e: Record<string, unknown>) => ({ ...e, Item_ID: e.item_id }), mapFields: { Item_ID: 'string' } }), [
+      "feature name 'item_id' is reserved (join key Item_ID of entity shop",
+    ])
+  })
+
+  void test('a feature named entity_key or seq is refused in an offline view, allowed in an online-only one', () => {
+    for (const name of ['entity_key', 'seq']) {
+      throwsDefinition(() => view([{ op: 'sum', field: 'price', windows: ['1h'], name }]), [`feature name '${name}' is reserved (row column)`])
+      assert.deepEqual(view([{ op: 'sum', field: 'price', windows: ['1h'], name }], { offline: false }).features.map((f) => f.name), [name])
+    }
+  })
+})
+
 void describe('define > source and entity', () => {
   void test('defaults', () => {
     assert.equal(clicks.outOfOrdernessMs, 5_000)

@@ -123,6 +123,11 @@ void describe('define > featureView over a change source > attributes', () => {
     throwsDefinition(() => view({ attributes: [] }), ['attributes must list at least one column'])
     const withDeleted = tableSource({ ...tableBase, schema: { ...orderRow, fields: [...orderRow.fields, { name: 'deleted', type: 'string' }] } })
     throwsDefinition(() => view({ source: withDeleted, attributes: ['deleted'] }), ["attribute 'deleted' is reserved (the tombstone column of attribute views)"])
+    // Nor may the key be named so: the offline table has a typed column per join key beside deleted.
+    const keyedByDeleted = entity({ name: 'order', joinKeys: ['Deleted'] })
+    const deletedKeyed = tableSource({ ...tableBase, keyedBy: keyedByDeleted, schema: { ...orderRow, fields: [...orderRow.fields, { name: 'Deleted', type: 'string' }] } })
+    throwsDefinition(() => view({ entity: keyedByDeleted, source: deletedKeyed, attributes: ['status'] }), ["join key 'Deleted' of entity order is reserved in attribute views"])
+    assert.deepEqual(view({ entity: keyedByDeleted, source: deletedKeyed, aggregations: [{ op: 'count' }] }).entity.joinKeys, ['Deleted'], 'aggregations over current state have no deleted column')
   })
 
   void test('refuses attributes over an event source, and both or neither of attributes and aggregations', () => {

@@ -156,7 +156,8 @@ function suite(name: string, makeStore: () => Promise<{ store: ObjectStore; done
     void test('writer rolls files by target size; compaction replaces them with one file per partition', async () => {
       const { store, done } = await makeStore()
       try {
-        const view = { features: [{ name: 'price_sum', type: 'double' }, { name: 'last_items', type: 'string[]' }, { name: 'n', type: 'long' }] } as never
+        const entity = { kind: 'entity', name: 'user', joinKeys: ['user_id'], keyType: 'string', description: '' }
+        const view = { entity, features: [{ name: 'price_sum', type: 'double' }, { name: 'last_items', type: 'string[]' }, { name: 'n', type: 'long' }] } as never
         const fSchema = featureTableSchema(view)
         let table = await createTable(store, 'wh/feat', { schema: fSchema, partitionSpec: featureTablePartitionSpec(fSchema), clock })
         const rows = Array.from({ length: 1500 }, (_, i) =>

@@ -1,4 +1,4 @@
-/** The offline contract (test/contracts/offline.ts) against Iceberg on a local directory and in memory. */
+/** The offline contract (test/contracts/offline.ts, offline-join-keys.ts) against Iceberg on a local directory and in memory. */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,21 +7,22 @@ import { MemoryObjectStore } from '../../../adapters/object-store/memory/memory-
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { runOfflineContract } from '../../contracts/offline.ts'
+import { runOfflineJoinKeyContract } from '../../contracts/offline-join-keys.ts'
 
 const subject = (store: ObjectStore) => ({ offline: new IcebergOfflineSink(store), reopen: () => new IcebergOfflineSink(store) })
 
 const dirs: string[] = []
-runOfflineContract(
-  'iceberg (local store)',
-  async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'kfs-offline-'))
-    dirs.push(dir)
-    return subject(new LocalObjectStore(dir))
-  },
-  async () => {
-    for (const d of dirs) await rm(d, { recursive: true, force: true })
-  },
-)
+const local = async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kfs-offline-'))
+  dirs.push(dir)
+  return subject(new LocalObjectStore(dir))
+}
+const removeDirs = async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true })
+}
+runOfflineContract('iceberg (local store)', local, removeDirs)
+runOfflineJoinKeyContract('iceberg (local store)', local, removeDirs)
 
 // A store whose files are not local paths: pinned feature files are copied out.
 runOfflineContract('iceberg (memory store)', async () => subject(new MemoryObjectStore()))
+runOfflineJoinKeyContract('iceberg (memory store)', async () => subject(new MemoryObjectStore()))
