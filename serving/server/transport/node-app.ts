@@ -96,6 +96,10 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
   )
   server.on('upgrade', onUpgrade)
   let listening = false
+  const stopListening = (): void => {
+    if (listening) server.close()
+    listening = false
+  }
 
   return {
     name: 'node',
@@ -108,18 +112,17 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
         }
         const bound = (): void => {
           server.off('error', failed)
+          // From here on a server error (accept failing for want of file descriptors, say) is logged, not thrown.
+          server.on('error', (err) => onError(err, 'http server'))
           listening = true
           resolve((server.address() as AddressInfo).port)
         }
         server.once('error', failed).once('listening', bound).listen(port, host)
       })
     },
-    stopListening() {
-      if (listening) server.close()
-      listening = false
-    },
+    stopListening,
     closeAll() {
-      this.stopListening()
+      stopListening()
       server.closeAllConnections()
       for (const route of allSocketRoutes) route.terminateAll()
     },
