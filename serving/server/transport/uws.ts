@@ -7,7 +7,9 @@
  * whose WebSocket push does not work (src/uws.js of the package: a console warning, then
  * `require('../dist/index')`). So kfs never runs the package's entry point: `loadNativeUws`
  * requires the one binary for this platform and ABI itself and throws, with the loader's reason,
- * when it is missing or does not load (too new a Node; a build needing a newer glibc).
+ * when it is missing or does not load (too new a Node; a build needing a newer glibc). The path
+ * (`binaries/uws_<platform>_<arch>_<abi>.node`) is this package's layout: a move to another uWS
+ * package means revisiting `loadNativeUws`, and transport-select.test.ts fails until then.
  */
 import { existsSync, readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
