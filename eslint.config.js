@@ -11,7 +11,7 @@ const confined = [
   { pkg: ['kafkajs'], folder: 'adapters/event-log/kafka' },
   { pkg: ['@kafkajs/confluent-schema-registry'], folder: 'adapters/schema-registry/confluent' },
   { pkg: ['ioredis', 'cluster-key-slot'], folder: 'adapters/online-store/redis' },
-  { pkg: ['uWebSockets.js'], folder: 'serving/server' },
+  { pkg: ['uWebSockets.js', 'ws'], folder: 'serving/server' },
   { pkg: ['@aws-sdk/*'], folder: 'adapters/object-store/s3' },
   { pkg: ['parquet-wasm', 'parquet-wasm/*', 'apache-arrow'], folder: 'adapters/offline/parquet' },
   { pkg: ['pino'], folder: 'main' },

@@ -83,6 +83,13 @@ export interface ServeLogConfig {
 
 export const DEFAULT_SERVE_LOG_SAMPLE = 0.01
 
+/**
+ * What serves HTTP and WebSocket (serving/server/transport/select.ts): `auto` takes native
+ * uWebSockets.js where a build for this Node loads, else node:http + ws; `uws` and `node` force one.
+ */
+export const SERVE_TRANSPORTS = ['auto', 'uws', 'node'] as const
+export type ServeTransport = (typeof SERVE_TRANSPORTS)[number]
+
 export interface KfsConfig {
   readonly dataDir: string
   readonly eventLog: EventLogConfig
@@ -95,6 +102,7 @@ export interface KfsConfig {
   readonly serveApiKeys: readonly string[]
   /** The served-feature log: absent = off; on when KFS_SERVE_LOG_TOPIC is set. */
   readonly serveLog: ServeLogConfig | undefined
+  readonly serveTransport: ServeTransport
   /** Absent means no metrics endpoint. */
   readonly metricsPort: number | undefined
   readonly checkpointIntervalMs: number
@@ -143,6 +151,7 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     servePort: source.port('KFS_SERVE_PORT') ?? 8080,
     serveApiKeys: source.list('KFS_SERVE_API_KEYS', (k) => k.length >= 16, 'a comma-separated list of keys of at least 16 characters') ?? [],
     serveLog: serveLogConfig(source),
+    serveTransport: source.oneOf('KFS_SERVE_TRANSPORT', SERVE_TRANSPORTS) ?? 'auto',
     metricsPort: source.port('KFS_METRICS_PORT'),
     checkpointIntervalMs: source.durationMs('KFS_CHECKPOINT_INTERVAL_MS') ?? 10_000,
     checkpointMaxRecords: source.positiveInt('KFS_CHECKPOINT_MAX_RECORDS') ?? 100_000,

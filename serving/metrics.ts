@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics of one server instance (its own prom-client Registry, so two servers in one
  * process — tests — never share counters): per-route latency, responses by status, lookups by view
- * and status, cache and push counters, and the default process and Node.js metrics.
+ * and status, cache and push counters, the transport serving (`kfs_serving_transport_info`, an
+ * info gauge: 1 on the series whose label names it), and the default process and Node.js metrics.
  *
  * Counters the serving code keeps itself (the hot-key cache's hits, the served log's outcomes) are
  * read at scrape time through `readTotals`, so the hot path never touches prom-client for them.
@@ -27,9 +28,21 @@ export interface ServingMetrics {
   countLookup(view: string, status: OnlineStatus): void
 }
 
-export function createServingMetrics(scraped: ScrapedValues): ServingMetrics {
+/** Facts fixed for the server's life. */
+export interface ServingInfo {
+  /** The transport serving: `uws` or `node` (serving/server/transport/select.ts). */
+  readonly transport: string
+}
+
+export function createServingMetrics(scraped: ScrapedValues, info: ServingInfo): ServingMetrics {
   const registry = new Registry()
   collectProcessMetrics(registry)
+  new Gauge({
+    name: 'kfs_serving_transport_info',
+    help: 'The transport serving HTTP and WebSocket: uws (uWebSockets.js) or node (node:http + ws); always 1',
+    labelNames: ['transport'],
+    registers: [registry],
+  }).set({ transport: info.transport }, 1)
   counterOverTotals({
     name: 'kfs_serving_cache_lookups_total',
     help: 'Hot-key cache lookups by result (hit, miss)',

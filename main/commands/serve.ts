@@ -1,4 +1,4 @@
-/** `kfs serve`: online features over HTTP and WebSocket (uWebSockets.js) from the online store. */
+/** `kfs serve`: online features over HTTP and WebSocket (uWebSockets.js, or node:http + ws) from the online store. */
 import { viewHash } from '../../registry/index.ts'
 import { createServer } from '../../serving/server/index.ts'
 import { cachedCatalogStatus, type CachedStatus } from '../../serving/handlers/catalog/status-cache.ts'
@@ -39,8 +39,14 @@ Each entity's view carries a status (PRESENT, MISSING, OUTSIDE_TTL), as_of and a
 values stay null. Request-time features run the same functions training sets use; one that throws
 or returns a value its outputType does not allow (BigInt, NaN, an object, a promise…) fails the
 request with 500 REQUEST_FEATURE_FAILED. Every 5xx body carries an errorId, logged with the error.
-Other methods on a route answer 405 with Allow. HTTP/1.1 only: uWebSockets.js does not answer
-HTTP/1.0 or requests without Host (it closes them after 10 s); put a proxy in front for those.
+Other methods on a route answer 405 with Allow.
+
+Transport: native uWebSockets.js when a build for this Node and platform loads (it has builds for
+Node 16, 18 and 20), else node:http + ws; the first line after start says which and why, and
+/metrics has kfs_serving_transport_info{transport="uws"|"node"} 1. KFS_SERVE_TRANSPORT=uws|node
+forces one (uws where it cannot load fails the start, saying why). uWebSockets.js does not answer
+HTTP/1.0 or requests without Host (it closes them after 10 s; put a proxy in front for those);
+node:http answers them.
 
 WebSocket limits: a socket holds at most --ws-max-subscriptions-per-socket topics (10000), all
 sockets together --ws-max-subscriptions (100000); a subscribe past either is refused whole with an
@@ -124,6 +130,7 @@ Examples:
         requestFeatures: set.requestFeatures,
         options: {
           host: config.serveHost,
+          transport: config.serveTransport,
           apiKeys: config.serveApiKeys,
           logger: runtime.logger,
           clock: runtime.clock,
@@ -140,8 +147,12 @@ Examples:
       const bound = await server.listen(port)
       const base = `http://${config.serveHost}:${bound}`
       ctx.err(`serving ${views.length} views on ${base} — catalog ${base}/ · registry ${base}/v1/registry\n`)
+      ctx.err(`transport: ${server.transport.reason}\n`)
       if (logConfig) ctx.err(`served-feature log: ${logConfig.sampleRate * 100} % of requests → topic ${logConfig.topic}\n`)
-      if (ctx.json) ctx.out(`${JSON.stringify({ url: base, port: bound, views: views.map((v) => `${v.name}@${v.version}`) })}\n`)
+      if (ctx.json) {
+        const ready = { url: base, port: bound, views: views.map((v) => `${v.name}@${v.version}`), transport: server.transport.name }
+        ctx.out(`${JSON.stringify(ready)}\n`)
+      }
       const signal = await new Promise<string>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'))
         process.once('SIGTERM', () => resolve('SIGTERM'))

@@ -1,20 +1,22 @@
 /**
- * The HTTP/WebSocket server on uWebSockets.js, which stays in serving/server/. This file lists the
- * routes, each with its policy, and runs the server's lifecycle; router.ts mounts every route
- * behind the request guard (serving/middleware/request-guard.ts: auth and body limits);
- * request-lifecycle.ts answers each request exactly once; the handlers are the pure functions of
- * serving/handlers/.
+ * The HTTP/WebSocket server. This file lists the routes, each with its policy, and runs the
+ * server's lifecycle; router.ts mounts every route behind the request guard
+ * (serving/middleware/request-guard.ts: auth and body limits); request-lifecycle.ts answers each
+ * request exactly once; the handlers are the pure functions of serving/handlers/.
  *
- * uWS rules followed throughout: everything read from `req` is read before the first await (the
- * request object dies when the callback returns); `onAborted` is registered before any await and
- * an aborted response is never written; writes after an await go through `res.cork`.
+ * Transport (transport/): native uWebSockets.js where a build for this Node loads, else
+ * node:http + ws emulating uWS's semantics — chosen at start by `options.transport`
+ * (KFS_SERVE_TRANSPORT), logged with the reason, and exported in /metrics. Both libraries stay in
+ * serving/server/. uWS rules followed throughout, on either transport: everything read from `req`
+ * is read before the first await (uWS's request object dies when the callback returns);
+ * `onAborted` is registered before any await and an aborted response is never written; writes
+ * after an await go through `res.cork`.
  *
  * Security: with `apiKeys` configured every route but `/healthz` needs `Authorization: Bearer
  * <key>` (WebSocket clients that cannot set headers may pass `?access_token=<key>`); with no keys
  * configured the server is open — meant for a trusted network only.
  */
 import { randomUUID } from 'node:crypto'
-import uWS from 'uWebSockets.js'
 import type { Clock } from '../../core/clock.ts'
 import { systemClock } from '../../core/clock.ts'
 import type { Logger } from '../../core/logger.ts'
@@ -38,9 +40,19 @@ import { icebergCatalogRoutes } from './iceberg-catalog-routes.ts'
 import { createRequestLifecycle, type Ctx } from './request-lifecycle.ts'
 import { mountRoutes, type Route, type RouteInfo } from './router.ts'
 import { createSubscriptions, type SubscriptionLimits } from './subscriptions.ts'
+import { selectTransport, type TransportChoice } from './transport/select.ts'
+import type { TransportName, TransportRequest } from './transport/types.ts'
+import type { Uws } from './transport/uws.ts'
 
 export interface ServerOptions {
   readonly host?: string
+  /**
+   * `auto` (default): native uWebSockets.js when a build for this Node and platform loads, else
+   * node:http + ws; `uws` or `node` force one (a forced `uws` that cannot load throws at creation).
+   */
+  readonly transport?: TransportChoice
+  /** Loads native uWS or throws why it cannot (default: transport/uws.ts); tests simulate a Node without a build. */
+  readonly loadUws?: () => Uws
   /** Accepted bearer keys; empty or absent = no authentication. */
   readonly apiKeys?: readonly string[]
   readonly maxBodyBytes?: number
@@ -78,6 +90,8 @@ export interface FeatureServer {
   metricsText(): Promise<string>
   /** The routes served, each with the access its policy requires (as mounted by the router). */
   readonly routes: readonly RouteInfo[]
+  /** The transport serving, and why it was chosen (a sentence for the start-up output). */
+  readonly transport: { readonly name: TransportName; readonly reason: string }
 }
 
 export function createServer(args: {
@@ -101,6 +115,10 @@ export function createServer(args: {
   }
   const cache = options.cache ? new HotCache(options.cache) : undefined
   const servedLog = options.servedLog
+  const { transport, reason } = selectTransport(options.transport ?? 'auto', {
+    loadUws: options.loadUws,
+    onError: (err, where) => logger.error({ err, where, errorId: randomUUID() }, 'a server callback threw; its connection was closed'),
+  })
   // Read at scrape time; `subscriptions` is created below, before anything can scrape.
   const metrics = createServingMetrics({
     cacheLookups: () => (cache ? [[{ result: 'hit' }, cache.hits], [{ result: 'miss' }, cache.misses]] : []),
@@ -110,7 +128,7 @@ export function createServer(args: {
       return [[{ outcome: 'sent' }, sent], ...Object.entries(dropped).map(([outcome, n]) => [{ outcome }, n] as const)]
     },
     wsSubscriptions: () => subscriptions.total,
-  })
+  }, { transport: transport.name })
   const guard = createRequestGuard({ apiKeys: options.apiKeys ?? [], maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024 })
   const lifecycle = createRequestLifecycle({ metrics, logger, requestTimeoutMs: options.requestTimeoutMs ?? 2000 })
   const deps: FeatureHandlerDeps = {
@@ -122,15 +140,14 @@ export function createServer(args: {
     servedLog,
     countLookup: metrics.countLookup,
   }
-  let listenSocket: uWS.us_listen_socket | undefined
   let unsubscribe: (() => Promise<void>) | undefined
   let closing: Promise<void> | undefined
-  const app = uWS.App()
+  const app = transport.app
 
   const { reply, fail, run } = lifecycle
 
   /** The id the served log samples by; read from `req` before any await (uWS rule). */
-  const identify = (ctx: Ctx, req: uWS.HttpRequest): void => {
+  const identify = (ctx: Ctx, req: TransportRequest): void => {
     if (!servedLog) return
     const given = req.getHeader('x-request-id')
     ctx.requestId = given !== '' && isValidRequestId(given) ? given : randomUUID()
@@ -236,26 +253,18 @@ export function createServer(args: {
         subscribing.catch((err: unknown) => logger.error({ err }, 'change feed unavailable'))
         await Promise.race([subscribing.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2000).unref())])
       }
-      return new Promise<number>((resolve, reject) => {
-        app.listen(options.host ?? '127.0.0.1', port, (socket) => {
-          if (!socket) return reject(new Error(`cannot listen on ${options.host ?? '127.0.0.1'}:${port}`))
-          listenSocket = socket
-          const bound = uWS.us_socket_local_port(socket as unknown as uWS.us_socket)
-          logger.info({ port: bound }, 'serving started')
-          resolve(bound)
-        })
-      })
+      const bound = await transport.listen(options.host ?? '127.0.0.1', port)
+      logger.info({ port: bound, transport: transport.name, reason }, 'serving started')
+      return bound
     },
     close() {
       closing ??= (async () => {
-        if (listenSocket) uWS.us_listen_socket_close(listenSocket)
-        listenSocket = undefined
+        transport.stopListening()
         subscriptions.closeAll()
         const deadline = Date.now() + (options.shutdownGraceMs ?? 5000)
         while (lifecycle.inflight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
         await unsubscribe?.()
-        // Closes idle keep-alive connections too (present at runtime, missing from the typings).
-        ;(app as unknown as { close?: () => void }).close?.()
+        transport.closeAll()
         logger.info({}, 'serving stopped')
       })()
       return closing
@@ -264,6 +273,7 @@ export function createServer(args: {
       return metrics.registry.metrics()
     },
     routes: mounted,
+    transport: { name: transport.name, reason },
   }
 }
 

@@ -1,12 +1,12 @@
 /** The routes of the read-only Iceberg REST catalog (serving/handlers/iceberg-catalog.ts), for the route table of create-server.ts. */
-import type uWS from 'uWebSockets.js'
 import { HttpError } from '../errors.ts'
 import { catalogConfig, listNamespaces, listTables, loadNamespace, loadTable, type CatalogTables } from '../handlers/iceberg-catalog.ts'
 import type { RoutePolicy } from '../middleware/request-guard.ts'
 import type { Ctx, RequestLifecycle } from './request-lifecycle.ts'
 import type { HttpRoute } from './router.ts'
+import type { TransportRequest } from './transport/types.ts'
 
-function pathParameter(req: uWS.HttpRequest, index: number): string {
+function pathParameter(req: TransportRequest, index: number): string {
   const raw = req.getParameter(index) ?? ''
   try {
     return decodeURIComponent(raw)
@@ -18,7 +18,7 @@ function pathParameter(req: uWS.HttpRequest, index: number): string {
 /** The catalog's routes, for the server's route table (serving/server/create-server.ts). */
 export function icebergCatalogRoutes(tables: CatalogTables, lifecycle: Pick<RequestLifecycle, 'run' | 'reply' | 'fail'>, policy: RoutePolicy): HttpRoute[] {
   const { run, reply, fail } = lifecycle
-  const route = (pattern: string, handle: (ctx: Ctx, req: uWS.HttpRequest) => void): HttpRoute => ({ method: 'get', pattern, name: 'iceberg_catalog', policy, handle })
+  const route = (pattern: string, handle: (ctx: Ctx, req: TransportRequest) => void): HttpRoute => ({ method: 'get', pattern, name: 'iceberg_catalog', policy, handle })
   return [
     route('/v1/config', (ctx) => run(ctx, () => Promise.resolve(catalogConfig()))),
     route('/v1/namespaces', (ctx) => run(ctx, () => Promise.resolve(listNamespaces()))),

@@ -1,24 +1,25 @@
 /**
- * One HTTP request's life on uWS, from `begin` to exactly one answer: the answer is written once
- * (a second `reply`/`fail` is a no-op), never to an aborted response, always corked; every request
- * is counted and timed once whether answered or aborted; work that outlives the timeout is
- * answered 504 and its later result dropped.
+ * One HTTP request's life on the transport (uWS's semantics on either, transport/types.ts), from
+ * `begin` to exactly one answer: the answer is written once (a second `reply`/`fail` is a no-op),
+ * never to an aborted response, always corked; every request is counted and timed once whether
+ * answered or aborted; work that outlives the timeout is answered 504 and its later result dropped.
  *
- * Nothing here throws back into uWS: an exception escaping a uWS callback aborts the process, so
- * `handler` wraps each route, `reply` swallows (and logs) a failed write, and `run` serialises the
+ * Nothing here throws back into the transport: an exception escaping a uWS callback aborts the
+ * process (the node transport would close the connection unanswered), so `handler` wraps each
+ * route, `reply` swallows (and logs) a failed write, and `run` serialises the
  * result inside the request (a body JSON cannot carry — BigInt, a cycle, a throwing toJSON — is a
  * 500, not an exception in a promise callback). Every 5xx but 503 is logged with an `errorId`
  * that the body carries too, so a client's report can be matched to the log line with the
  * exception; the body itself never carries an exception's text.
  */
 import { randomUUID } from 'node:crypto'
-import type uWS from 'uWebSockets.js'
 import type { Logger } from '../../core/logger.ts'
 import { HttpError, statusLine, toHttpError } from '../errors.ts'
 import type { createServingMetrics } from '../metrics.ts'
+import type { TransportRequest, TransportResponse } from './transport/types.ts'
 
 export interface Ctx {
-  readonly res: uWS.HttpResponse
+  readonly res: TransportResponse
   readonly route: string
   readonly startedMs: number
   requestId: string | undefined
@@ -30,9 +31,9 @@ export interface Ctx {
 
 export interface RequestLifecycle {
   /** Starts a request on `route` (its metrics label); registers `onAborted` (before any await, as uWS requires). */
-  begin(res: uWS.HttpResponse, route: string): Ctx
-  /** A uWS route handler: `begin`, then `handle`; whatever `handle` throws is answered by `fail`. */
-  handler(route: string, handle: (ctx: Ctx, req: uWS.HttpRequest) => void): (res: uWS.HttpResponse, req: uWS.HttpRequest) => void
+  begin(res: TransportResponse, route: string): Ctx
+  /** A transport route handler: `begin`, then `handle`; whatever `handle` throws is answered by `fail`. */
+  handler(route: string, handle: (ctx: Ctx, req: TransportRequest) => void): (res: TransportResponse, req: TransportRequest) => void
   reply(ctx: Ctx, status: number, body: string, contentType?: string, closeConnection?: boolean): void
   /** Answers with the error's status and JSON body (logged with an errorId when it is a 5xx other than 503). */
   fail(ctx: Ctx, err: unknown, closeConnection?: boolean): void
@@ -71,7 +72,7 @@ export function createRequestLifecycle(options: {
     return !ctx.aborted
   }
 
-  const begin = (res: uWS.HttpResponse, route: string): Ctx => {
+  const begin = (res: TransportResponse, route: string): Ctx => {
     const ctx: Ctx = { res, route, startedMs: performance.now(), requestId: undefined, headers: undefined, aborted: false, done: false }
     inflight++
     res.onAborted(() => {
@@ -119,8 +120,8 @@ export function createRequestLifecycle(options: {
   }
 
   const handler =
-    (route: string, handle: (ctx: Ctx, req: uWS.HttpRequest) => void) =>
-    (res: uWS.HttpResponse, req: uWS.HttpRequest): void => {
+    (route: string, handle: (ctx: Ctx, req: TransportRequest) => void) =>
+    (res: TransportResponse, req: TransportRequest): void => {
       const ctx = begin(res, route)
       try {
         handle(ctx, req)

@@ -1,5 +1,5 @@
 /**
- * The router: the one place routes are registered on the uWS app. Every route passes the request
+ * The router: the one place routes are registered on the transport's app (transport/types.ts). Every route passes the request
  * guard (serving/middleware/request-guard.ts) by its `RoutePolicy` before its handler runs, so a
  * route cannot be mounted without its auth and body-limit policy being applied. After the routes
  * come the fallbacks, which answer without auth: another method on a known path is 405 with
@@ -9,11 +9,11 @@
  * a body route adds the body reader, one small object per request.
  */
 import { randomUUID } from 'node:crypto'
-import type uWS from 'uWebSockets.js'
 import type { Logger } from '../../core/logger.ts'
 import { HttpError, statusLine, toHttpError } from '../errors.ts'
 import type { RequestGuard, RoutePolicy } from '../middleware/request-guard.ts'
 import { JSON_TYPE, type Ctx, type RequestLifecycle } from './request-lifecycle.ts'
+import type { TransportApp, TransportRequest, TransportSocket, TransportSocketBehavior } from './transport/types.ts'
 
 export interface HttpRoute {
   readonly method: 'get' | 'post'
@@ -22,7 +22,7 @@ export interface HttpRoute {
   readonly name: string
   readonly policy: RoutePolicy
   /** Runs once the guard let the request in; reads everything it needs from `req` before any await (uWS rule). */
-  readonly handle: (ctx: Ctx, req: uWS.HttpRequest) => void
+  readonly handle: (ctx: Ctx, req: TransportRequest) => void
   /** For a `policy.body` route: the whole body, once it arrived within the limit (after `handle`). */
   readonly onBody?: (ctx: Ctx, body: Buffer) => void
 }
@@ -41,11 +41,11 @@ export interface WsRoute<S> {
 }
 
 /** A WebSocket route's settings and handlers; the router adds the upgrade handler (where the guard runs). */
-export interface WsBehavior<S> extends Pick<uWS.WebSocketBehavior<S>, 'maxPayloadLength' | 'idleTimeout' | 'maxBackpressure' | 'closeOnBackpressureLimit'> {
+export interface WsBehavior<S> extends Pick<TransportSocketBehavior<S>, 'maxPayloadLength' | 'idleTimeout' | 'maxBackpressure' | 'closeOnBackpressureLimit'> {
   // Method syntax on purpose: a route over its own socket state still fits `Route`.
-  open?(ws: uWS.WebSocket<S>): void
-  message?(ws: uWS.WebSocket<S>, message: ArrayBuffer, isBinary: boolean): void
-  close?(ws: uWS.WebSocket<S>, code: number, message: ArrayBuffer): void
+  open?(ws: TransportSocket<S>): void
+  message?(ws: TransportSocket<S>, message: ArrayBuffer, isBinary: boolean): void
+  close?(ws: TransportSocket<S>, code: number, message: ArrayBuffer): void
 }
 
 export type Route = HttpRoute | WsRoute<unknown>
@@ -58,7 +58,7 @@ export interface RouteInfo {
 }
 
 export function mountRoutes(
-  app: uWS.TemplatedApp,
+  app: TransportApp,
   routes: readonly Route[],
   args: { readonly guard: RequestGuard; readonly lifecycle: RequestLifecycle; readonly logger: Logger },
 ): readonly RouteInfo[] {
@@ -69,7 +69,7 @@ export function mountRoutes(
   const readBody = (ctx: Ctx, onBody: (ctx: Ctx, body: Buffer) => void): void => {
     const body = guard.body()
     ctx.res.onData((chunk, isLast) => {
-      // A uWS callback of its own: nothing may throw out of it.
+      // A transport callback of its own: nothing may throw out of it.
       try {
         if (ctx.done) return
         const refusal = body.append(chunk)
@@ -144,7 +144,7 @@ export function mountRoutes(
  * answers a plain GET with 426); the rest is 404. A request body is not read here, so the
  * connection is closed after the answer when one was sent.
  */
-function mountFallbacks(app: uWS.TemplatedApp, routes: readonly Route[], lifecycle: RequestLifecycle): void {
+function mountFallbacks(app: TransportApp, routes: readonly Route[], lifecycle: RequestLifecycle): void {
   const { handler, fail } = lifecycle
   const methodsOf = new Map<string, string[]>()
   for (const r of routes) {
@@ -173,7 +173,7 @@ function mountFallbacks(app: uWS.TemplatedApp, routes: readonly Route[], lifecyc
   )
 }
 
-function hasBody(req: uWS.HttpRequest): boolean {
+function hasBody(req: TransportRequest): boolean {
   const length = req.getHeader('content-length')
   return (length !== '' && length !== '0') || req.getHeader('transfer-encoding') !== ''
 }

@@ -1,5 +1,5 @@
 /**
- * The WebSocket route `/v1/subscribe` on uWS: subscribe/unsubscribe messages, snapshots, row
+ * The WebSocket route `/v1/subscribe` (on either transport, with uWS's semantics): subscribe/unsubscribe messages, snapshots, row
  * pushes (the router mounts it behind the request guard, which judges the upgrade) — with every
  * resource a client can make the server hold bounded:
  *
@@ -11,17 +11,16 @@
  * - messages per socket per second (`maxMessagesPerSecond`): beyond it messages are answered
  *   with an error and not processed; a socket that sends twice the limit in one second is closed
  *   (1008, policy violation).
- * - message size (`maxMessageBytes`): uWS closes a socket that sends more (1009).
+ * - message size (`maxMessageBytes`): the transport closes a socket that sends more (1009).
  * - outgoing backlog: a subscribe is refused while the socket has more than a quarter of
  *   `MAX_BACKPRESSURE_BYTES` unsent or `MAX_PENDING_SNAPSHOT_READS` snapshot reads in flight, so
- *   a client that does not read cannot make the server queue for it; past the full limit uWS
- *   closes the socket.
+ *   a client that does not read cannot make the server queue for it; past the full limit the
+ *   transport closes the socket.
  *
- * No exception leaves a uWS callback (uWS aborts the process on one): each callback is guarded,
- * and a failure is logged with an errorId that the client's error message carries.
+ * No exception leaves a transport callback (uWS aborts the process on one): each callback is
+ * guarded, and a failure is logged with an errorId that the client's error message carries.
  */
 import { randomUUID } from 'node:crypto'
-import type uWS from 'uWebSockets.js'
 import type { Clock } from '../../core/clock.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { FeatureViewDef } from '../../features/types.ts'
@@ -34,6 +33,7 @@ import { parseSubscriptionMessage, rowMessage, snapshotMessage, topicOf } from '
 import { HotCache } from '../hot-cache.ts'
 import type { ServingMetrics } from '../metrics.ts'
 import type { WsBehavior } from './router.ts'
+import type { TransportApp, TransportSocket } from './transport/types.ts'
 
 export interface SubscriptionLimits {
   /** Topics one socket may hold (default 10,000). */
@@ -56,7 +56,7 @@ export const SUBSCRIPTION_DEFAULTS = {
   maxMessageBytes: 64 * 1024,
 } as const satisfies Required<SubscriptionLimits>
 
-/** Unsent bytes after which uWS closes the socket. */
+/** Unsent bytes after which the transport closes the socket. */
 export const MAX_BACKPRESSURE_BYTES = 4 * 1024 * 1024
 /** Snapshot reads one socket may have in flight. */
 export const MAX_PENDING_SNAPSHOT_READS = 4
@@ -68,7 +68,7 @@ interface SocketState {
   pendingSnapshots: number
 }
 
-type Socket = uWS.WebSocket<SocketState>
+type Socket = TransportSocket<SocketState>
 
 export interface Subscriptions {
   /** The socket handlers and limits, for the router to mount. */
@@ -84,7 +84,7 @@ export interface Subscriptions {
 }
 
 export function createSubscriptions(
-  app: Pick<uWS.TemplatedApp, 'numSubscribers' | 'publish'>,
+  app: Pick<TransportApp, 'numSubscribers' | 'publish'>,
   args: {
     readonly catalog: FeatureCatalog
     readonly deps: ReaderDeps & { readonly clock: Pick<Clock, 'nowMs'> }
@@ -111,7 +111,7 @@ export function createSubscriptions(
     ws.send(status >= 500 && status !== 503 ? internal(err, 'message') : JSON.stringify({ type: 'error', ...body }))
   }
 
-  /** A uWS callback that cannot throw: a failure is logged, and told to the client when it has an open socket. */
+  /** A transport callback that cannot throw: a failure is logged, and told to the client when it has an open socket. */
   const guarded =
     <A extends unknown[]>(where: string, fn: (ws: Socket, ...rest: A) => void) =>
     (ws: Socket, ...rest: A): void => {
@@ -230,7 +230,7 @@ export function createSubscriptions(
   const pushSnapshots = guarded('snapshot', (ws, full: readonly Lookup[], reads: readonly OnlineRead[]) => {
     if (!sockets.has(ws)) return
     ws.cork(() => {
-      // 2 = dropped at the backpressure limit (uWS then closes the socket): stop sending.
+      // 2 = dropped at the backpressure limit (the transport then closes the socket): stop sending.
       for (let i = 0; i < reads.length; i++)
         if (ws.send(snapshotMessage(full[i]!.view, full[i]!.entityKey, reads[i]!)) === 2) break
     })

@@ -43,6 +43,7 @@ void describe('main > config > defaults', () => {
     assert.equal(c.metricsPort, undefined)
     assert.equal(c.featuresModule, 'examples/features.ts')
     assert.equal(c.logLevel, 'info')
+    assert.equal(c.serveTransport, 'auto')
     assert.ok(c.checkpointIntervalMs > 0)
     assert.ok(c.checkpointMaxRecords > 0)
   })
@@ -147,9 +148,11 @@ void describe('main > config > servers', () => {
         KFS_CHECKPOINT_MAX_RECORDS: '5000',
         KFS_LOG_LEVEL: 'DEBUG',
         KFS_FEATURES: 'my/features.ts',
+        KFS_SERVE_TRANSPORT: 'Node',
       },
       noFile,
     )
+    assert.equal(c.serveTransport, 'node')
     assert.equal(c.servePort, 9000)
     assert.equal(c.metricsPort, 9464)
     assert.equal(c.checkpointIntervalMs, 2500)
@@ -189,6 +192,7 @@ void describe('main > config > bad values', () => {
     { env: { KFS_CHECKPOINT_INTERVAL_MS: 'soon' }, variable: 'KFS_CHECKPOINT_INTERVAL_MS', value: 'soon' },
     { env: { KFS_CHECKPOINT_MAX_RECORDS: '1.5' }, variable: 'KFS_CHECKPOINT_MAX_RECORDS', value: '1.5' },
     { env: { KFS_LOG_LEVEL: 'verbose' }, variable: 'KFS_LOG_LEVEL', value: 'verbose' },
+    { env: { KFS_SERVE_TRANSPORT: 'uwebsockets' }, variable: 'KFS_SERVE_TRANSPORT', value: 'uwebsockets' },
   ]
   for (const { env, variable, value } of cases) {
     void test(`${variable}=${value} is rejected with the name, the value and a fix`, () => {

@@ -7,11 +7,13 @@ import { row } from '../../contracts/online-store.ts'
 import { redisUrl, uniquePrefix } from '../redis/redis-env.ts'
 import { allViews, itemStats, rankingService, spendPerClick, userItem, userStats } from '../../unit/serving/fixtures.ts'
 import { openWs } from '../../unit/serving/ws-client.ts'
+import { transportsUnderTest } from '../../unit/serving/server-harness.ts'
 
 const KEY = 'test-key-1'
 const auth = { authorization: `Bearer ${KEY}` }
 
-void describe('serving > server over Redis', () => {
+/** Over each transport: uWebSockets.js where it loads (or as KFS_SERVE_TRANSPORT says), and node:http + ws. */
+for (const transport of transportsUnderTest()) void describe(`serving > server over Redis (transport ${transport})`, () => {
   let store: RedisOnlineStore
   let server: FeatureServer
   let base: string
@@ -28,7 +30,7 @@ void describe('serving > server over Redis', () => {
       views: allViews,
       services: [rankingService],
       requestFeatures: [spendPerClick],
-      options: { apiKeys: [KEY, 'other-key'], maxBodyBytes: 4096, maxLookups: 50 },
+      options: { transport, apiKeys: [KEY, 'other-key'], maxBodyBytes: 4096, maxLookups: 50 },
     })
     base = `http://127.0.0.1:${await server.listen(0)}`
   })

@@ -5,11 +5,17 @@
  * `x-request-id` (it is refused before it is identified) — except a body found too large while
  * streaming, which was already identified. Last, the proof that the guard covers every route: each
  * route the server reports refuses an unauthenticated request, and only the router registers routes.
+ *
+ * Both transports answer byte for byte alike but for two things: node:http announces keep-alive
+ * (`Connection: keep-alive`, `Keep-Alive`), which uWS leaves to HTTP/1.1's default, and a refused
+ * WebSocket upgrade on node:http closes its connection (`Connection: close`): node:http has
+ * handed that socket over and cannot read another request from it.
  */
 import assert from 'node:assert/strict'
 import { readdir, readFile } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
 import type { ServerOptions } from '../../../serving/server/index.ts'
+import type { TransportName } from '../../../serving/server/index.ts'
 import { parseResponse, rawRequest, startServer, type TestServer } from './server-harness.ts'
 
 const KEYS = ['key-one', 'key-two']
@@ -29,20 +35,25 @@ interface Answer {
   readonly requestId: boolean
 }
 
-/** One raw request's answer: the status line and headers (Date, server name and x-request-id's value left out), body. */
+/** One raw request's answer: the status line and headers (Date, server name, keep-alive's announcement and x-request-id's value left out), body. */
 async function ask(port: number, request: string): Promise<Answer> {
   const { text } = await rawRequest(port, request, { idleMs: 5000 })
   const { body, headers } = parseResponse(text)
   const head = text
     .slice(0, text.indexOf('\r\n\r\n'))
     .split('\r\n')
-    .filter((line) => !/^(date|uwebsockets|x-request-id):/i.test(line))
+    .filter((line) => !/^(date|uwebsockets|x-request-id|keep-alive):|^connection: keep-alive$/i.test(line))
     .join('\n')
   return { head, body, requestId: headers['x-request-id'] !== undefined }
 }
 
 function unauthorizedHead(closes: boolean): string {
   return ['HTTP/1.1 401 Unauthorized', 'content-type: application/json', ...(closes ? ['Connection: close'] : []), 'Content-Length: 102'].join('\n')
+}
+
+/** A refused WebSocket upgrade: no Connection header on uWS, which keeps the connection; node:http closes it. */
+function upgradeRefusedHead(transport: TransportName): string {
+  return ['HTTP/1.1 401 Unauthorized', 'content-type: application/json', ...(transport === 'node' ? ['Connection: close'] : []), 'Content-Length: 102'].join('\n')
 }
 
 const tooLargeBody = `{"error":{"code":"PAYLOAD_TOO_LARGE","message":"body larger than ${LIMIT} bytes"}}`
@@ -129,7 +140,7 @@ void describe('serving > auth and body limits: the answers clients see', () => {
   })
 
   void test('WebSocket upgrade: 401 without a key or with a wrong one; a Bearer header or ?access_token= opens it', async () => {
-    const refused = ['HTTP/1.1 401 Unauthorized', 'content-type: application/json', 'Content-Length: 102'].join('\n')
+    const refused = upgradeRefusedHead(s.transport)
     for (const request of [upgrade('/v1/subscribe'), upgrade('/v1/subscribe?access_token=nope'), upgrade('/v1/subscribe', 'Authorization: Bearer nope\r\n')]) {
       assert.deepEqual(await ask(s.port, request), { head: refused, body: UNAUTHORIZED_BODY, requestId: false }, request)
     }
@@ -195,9 +206,8 @@ void describe('serving > auth and body limits: every route is behind the request
         assert.doesNotMatch(anonymous.head, /^HTTP\/1\.1 401/, what)
         continue
       }
-      // An HTTP route that reads a body closes the connection it refused (the body stays unread); the upgrade has no Connection header.
-      const head =
-        route.method === 'WS' ? ['HTTP/1.1 401 Unauthorized', 'content-type: application/json', 'Content-Length: 102'].join('\n') : unauthorizedHead(route.method === 'POST')
+      // An HTTP route that reads a body closes the connection it refused (the body stays unread).
+      const head = route.method === 'WS' ? upgradeRefusedHead(s.transport) : unauthorizedHead(route.method === 'POST')
       assert.deepEqual(anonymous, { head, body: UNAUTHORIZED_BODY, requestId: false }, what)
       const { text } = await rawRequest(s.port, requestFor(route.method, path, 'Authorization: Bearer key-two\r\n'), { idleMs: 300 })
       assert.doesNotMatch(text, /^HTTP\/1\.1 401/, `${what} with a key`)

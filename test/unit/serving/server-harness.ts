@@ -1,14 +1,25 @@
 /**
- * A real `createServer` (uWebSockets.js on a free port) over the embedded online store, for
- * unit tests that need the HTTP/WebSocket layer but not Redis; plus a logger that keeps its lines
- * and raw-socket HTTP for requests fetch() cannot send (HTTP/1.0, no Host, odd methods).
+ * A real `createServer` on a free port over the embedded online store, for unit tests that need
+ * the HTTP/WebSocket layer but not Redis; plus a logger that keeps its lines and raw-socket HTTP
+ * for requests fetch() cannot send (HTTP/1.0, no Host, odd methods).
+ *
+ * The transport is the server's own choice (`auto`) unless KFS_SERVE_TRANSPORT names one
+ * (`uws`, `node`), read at each start: node-transport.test.ts sets it to run the serving
+ * contract suites on node:http + ws as well. `TestServer.transport` tells a test which one runs,
+ * for the few answers that differ by transport.
  */
 import { connect } from 'node:net'
 import type { Logger } from '../../../core/logger.ts'
 import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../../../features/types.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import type { ServingStore } from '../../../ports/serving-store.ts'
-import { createServer, type FeatureServer, type ServerOptions } from '../../../serving/server/index.ts'
+import {
+  createServer,
+  type FeatureServer,
+  type ServerOptions,
+  type TransportChoice,
+  type TransportName,
+} from '../../../serving/server/index.ts'
 import { row } from '../../contracts/online-store.ts'
 import { allViews, itemStats, userStats } from './fixtures.ts'
 
@@ -46,7 +57,26 @@ export interface TestServer {
   readonly base: string
   readonly logs: LogLine[]
   readonly store: EmbeddedOnlineStore
+  /** The transport serving (uws or node). */
+  readonly transport: TransportName
   close(): Promise<void>
+}
+
+/** The transport KFS_SERVE_TRANSPORT asks the tests for (`auto` when unset). */
+export function requestedTransport(): TransportChoice {
+  const value = process.env.KFS_SERVE_TRANSPORT
+  if (value === undefined || value === '') return 'auto'
+  if (value === 'auto' || value === 'uws' || value === 'node') return value
+  throw new Error(`KFS_SERVE_TRANSPORT=${value}: expected auto, uws or node`)
+}
+
+/**
+ * The transports a suite that creates its own servers runs on: the one KFS_SERVE_TRANSPORT asks
+ * for (`auto`: uWS where it loads) and node:http + ws, so that both are covered in one run.
+ */
+export function transportsUnderTest(): readonly TransportChoice[] {
+  const asked = requestedTransport()
+  return asked === 'node' ? ['node'] : [asked, 'node']
 }
 
 /** Starts a server on a fixed clock (NOW) with rows for u1 and item 9; `store` replaces the embedded one as the server sees it. */
@@ -69,10 +99,18 @@ export async function startServer(
     views: args.views ?? allViews,
     services: args.services ?? [],
     requestFeatures: args.requestFeatures ?? [],
-    options: { clock, logger, ...args.options },
+    options: { clock, logger, transport: requestedTransport(), ...args.options },
   })
   const port = await server.listen(0)
-  return { server, port, base: `http://127.0.0.1:${port}`, logs: logger.lines, store, close: () => server.close() }
+  return {
+    server,
+    port,
+    base: `http://127.0.0.1:${port}`,
+    logs: logger.lines,
+    store,
+    transport: server.transport.name,
+    close: () => server.close(),
+  }
 }
 
 /** A store whose reads wait until `release()`: requests stay in flight as long as a test needs. */
@@ -153,7 +191,7 @@ export interface ParsedResponse {
   readonly body: string
 }
 
-/** Parses the first HTTP/1.1 response in `text` (Content-Length framed, as uWS sends). */
+/** Parses the first HTTP/1.1 response in `text` (Content-Length framed, as both transports send). */
 export function parseResponse(text: string): ParsedResponse {
   const end = text.indexOf('\r\n\r\n')
   if (end === -1) throw new Error(`no complete response head in ${JSON.stringify(text.slice(0, 200))}`)

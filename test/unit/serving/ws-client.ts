@@ -7,8 +7,10 @@ import { connect, type Socket } from 'node:net'
 
 export interface TestWs {
   send(text: string): void
-  /** Next text message, or a failure after `timeoutMs`. */
+  /** Next text message, or a failure after `timeoutMs` (at once when the connection closed with none left). */
   next(timeoutMs?: number): Promise<string>
+  /** Next text message, or undefined once the connection closed with none left to read (messages that came before the close frame are all read first). */
+  nextOrClosed(timeoutMs?: number): Promise<string | undefined>
   /** Drops the TCP connection without a close frame. */
   close(): void
   /** Sends a close frame and resolves with the server's close code once it answered (its close handler has run). */
@@ -26,9 +28,16 @@ export function openWs(port: number, path: string, headers: Record<string, strin
     let buffer = Buffer.alloc(0)
     let upgraded = false
     const messages: string[] = []
-    const waiters: ((m: string) => void)[] = []
-    let onClose: (code: number) => void = () => {}
-    const closed = new Promise<number>((r) => (onClose = r))
+    // Each waiter gets the next message, or undefined when the connection closed first.
+    const waiters: ((m: string | undefined) => void)[] = []
+    let isClosed = false
+    let settleClosed: (code: number) => void = () => {}
+    const closed = new Promise<number>((r) => (settleClosed = r))
+    const onClose = (code: number): void => {
+      settleClosed(code)
+      isClosed = true
+      for (const w of waiters.splice(0)) w(undefined)
+    }
     socket.on('error', reject)
     socket.on('close', () => onClose(1006))
     socket.on('connect', () => {
@@ -82,9 +91,15 @@ export function openWs(port: number, path: string, headers: Record<string, strin
       send(text) {
         socket.write(frame(0x1, Buffer.from(text)))
       },
-      next(timeoutMs = 5000) {
+      async next(timeoutMs = 5000) {
+        const message = await client.nextOrClosed(timeoutMs)
+        if (message === undefined) throw new Error('the WebSocket closed before another message came')
+        return message
+      },
+      nextOrClosed(timeoutMs = 5000) {
         const queued = messages.shift()
         if (queued !== undefined) return Promise.resolve(queued)
+        if (isClosed) return Promise.resolve(undefined)
         return new Promise((res, rej) => {
           const timer = setTimeout(() => rej(new Error(`no WebSocket message within ${timeoutMs} ms`)), timeoutMs)
           waiters.push((m) => {

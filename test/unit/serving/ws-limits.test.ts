@@ -26,8 +26,17 @@ const range = (prefix: string, n: number): string[] => Array.from({ length: n },
 
 /** The next answer to a message (a `subscribed` ack or an error), skipping snapshots. */
 async function answer(ws: TestWs): Promise<Answer> {
+  const next = await answerOrClosed(ws)
+  if (next === undefined) throw new Error('the WebSocket closed before an answer came')
+  return next
+}
+
+/** The next answer, or undefined once the socket closed with every answer sent before it read. */
+async function answerOrClosed(ws: TestWs): Promise<Answer | undefined> {
   for (;;) {
-    const message = JSON.parse(await ws.next()) as Answer
+    const text = await ws.nextOrClosed()
+    if (text === undefined) return undefined
+    const message = JSON.parse(text) as Answer
     if (message.type === 'error') return { ...message, code: message.error!.code }
     if (message.type !== 'snapshot') return message
   }
@@ -121,7 +130,7 @@ void describe('serving > robustness > WebSocket limits', () => {
       const answers: Answer[] = []
       const collecting = (async () => {
         for (;;) {
-          const next = await Promise.race([answer(flooder), flooder.closed.then(() => undefined)])
+          const next = await answerOrClosed(flooder)
           if (next === undefined) return
           answers.push(next)
         }
