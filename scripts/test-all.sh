@@ -5,9 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The suite runs on Node 24 LTS, the baseline: the machine's own Node when it is recent enough,
+# else the pinned one the script installs from the npm registry into the kfs cache.
+MACHINE_PATH="$PATH"
+PATH="$(bash scripts/node/ensure-node.sh):$PATH"
+export PATH
+echo "[test-all] Node $(node --version)" >&2
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # npm ci refuses this lock: npm 11 omits other platforms' optional DuckDB bindings from it; install honours the lock as well.
-  npm install --no-audit --no-fund
+  # ci, not install: it never rewrites the lock, so a fresh clone stays clean.
+  npm ci --no-audit --no-fund
 fi
 
 npx tsc --noEmit
@@ -23,6 +30,18 @@ fi
 
 mapfile -t files < <(find test -name '*.test.ts' -not -path '*/fixtures/*' | sort)
 node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+
+# The cheap second leg: both serving transports are tested. On Node 24 no build of the pinned
+# uWebSockets.js loads, so the run above served over node:http + ws; the serving suite runs again
+# on uWS under the machine's own Node when a native uWS build loads there (Node 20 here).
+uws_probe='import("./serving/server/transport/uws.ts").then((m) => m.loadNativeUws())'
+if PATH="$MACHINE_PATH" node --import tsx -e "$uws_probe" >/dev/null 2>&1; then
+  mapfile -t serving < <(find test/unit/serving test/integration/serving -name '*.test.ts' | sort)
+  echo "[test-all] serving suite on uWebSockets.js, Node $(PATH="$MACHINE_PATH" node --version)" >&2
+  PATH="$MACHINE_PATH" KFS_SERVE_TRANSPORT=uws node --import tsx --test --test-concurrency=1 --test-reporter=spec "${serving[@]}"
+elif ! node --import tsx -e "$uws_probe" >/dev/null 2>&1; then
+  echo "[test-all] no native uWebSockets.js build loads on this machine: only the node:http transport was tested" >&2
+fi
 
 # The Python client (python/) and the schemathesis check of /openapi.json, against a real
 # `kfs serve` on embedded defaults (python/tests/conftest.py); the venv is made once.
