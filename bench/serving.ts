@@ -213,6 +213,8 @@ async function serverRole(redisPort: number): Promise<void> {
   await store.ready()
   const server = createServer({ store, views: [benchView()], options: { maxLookups: 1000 } })
   const port = await server.listen(0)
+  // Which transport the numbers are of (uWS where a native build loads, else node:http + ws).
+  console.error(`[serving] kfs transport: ${server.transport.name} (${server.transport.reason})`)
   console.log(`READY ${port}`)
 }
 

@@ -4,6 +4,7 @@
  * reach on this machine; bench/serving.ts and serving-batch.ts measure kfs against it.
  */
 import { connect } from 'node:net'
+import { loadNativeUws } from '../../serving/server/transport/uws.ts'
 
 /** A minimal RESP client: one connection, pipelined, FIFO replies (arrays of bulk strings). */
 export function rawRedis(port: number): { hmget(args: readonly string[], cb: (reply: (string | null)[]) => void): void; cork(): void; uncork(): void } {
@@ -53,7 +54,8 @@ export function rawRedis(port: number): { hmget(args: readonly string[], cb: (re
  * of `entities.user_id`) straight from Redis, and prints `READY <port>`.
  */
 export async function startFloorServer(redisPort: number, fields: readonly string[], keyOf: (view: string, id: string) => string, batchView: string): Promise<void> {
-  const { default: uWS } = await import('uWebSockets.js')
+  // The native build or a clear failure: the package's pure-JS fallback would be a false floor.
+  const uWS = loadNativeUws()
   const redis = rawRedis(redisPort)
   const app = uWS.App()
   app.get('/v1/features/:view/:key', (res, req) => {
