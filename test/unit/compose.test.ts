@@ -203,9 +203,13 @@ void describe('docker-compose.yml', () => {
     }
   })
 
-  void test('the kfs image is built from the Dockerfile on node 20 and runs bin/kfs.mjs', () => {
+  void test('the kfs image runs bin/kfs.mjs on the Node the tests run on (24 LTS), on a glibc current uWS builds load on', () => {
     const dockerfile = read('Dockerfile')
-    assert.match(dockerfile, /^FROM node:20\b/m)
+    const pinned = /^NODE_VERSION=(\d+)\./m.exec(read('scripts/node/ensure-node.sh'))
+    assert.ok(pinned, 'scripts/node/ensure-node.sh pins NODE_VERSION')
+    assert.equal(pinned[1], '24')
+    // trixie = Debian 13, glibc 2.41 (uWS builds for Node 22+ need 2.38); bookworm has 2.36.
+    assert.match(dockerfile, new RegExp(`^FROM node:${pinned[1]}-trixie(-slim)?\\b`, 'm'))
     assert.match(dockerfile, /npm ci/)
     assert.match(dockerfile, /ENTRYPOINT \["node", "bin\/kfs\.mjs"\]/)
     assert.deepEqual(services['engine']?.command, ['run'])
