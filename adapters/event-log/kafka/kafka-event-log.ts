@@ -19,7 +19,7 @@ import { RetryingLazy } from '../../../core/lazy.ts'
 import { silentLogger, type Logger } from '../../../core/logger.ts'
 import type { ProduceRecord } from '../../../ports/event-log.ts'
 import type { LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
-import { partitionForKey } from '../embedded/murmur2.ts'
+import { offsetsOfProduced, RecordRouter } from '../record-routing.ts'
 import { KafkaConsumer, type KafkaConsumerRequest } from './kafka-consumer.ts'
 import { KafkaTransaction } from './kafka-transaction.ts'
 import { kafkajsLogCreator } from './log-creator.ts'
@@ -50,7 +50,7 @@ export class KafkaEventLog implements TransactionalEventLog {
   readonly #logger: Logger
   readonly #retry: { retries: number; initialRetryTime: number; maxRetryTime: number }
   readonly #partitionCounts = new Map<string, number>()
-  readonly #roundRobin = new Map<string, number>()
+  readonly #router = new RecordRouter()
   readonly #consumers = new Set<KafkaConsumer>()
   readonly #transactional = new Map<string, { producer: Producer; current: KafkaTransaction | undefined }>()
   /** Every transactional producer ever made, fenced ones included, so close() disconnects them all. */
@@ -118,13 +118,7 @@ export class KafkaEventLog implements TransactionalEventLog {
     return this.#call('produce', async () => {
       const producer = await this.#plainProducer()
       const metadata = await producer.send({ topic, acks: -1, messages: routed })
-      const base = new Map(metadata.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')]))
-      const seen = new Map<number, bigint>()
-      return routed.map((m) => {
-        const index = seen.get(m.partition) ?? 0n
-        seen.set(m.partition, index + 1n)
-        return { partition: m.partition, offset: ((base.get(m.partition) ?? 0n) + index).toString() }
-      })
+      return offsetsOfProduced(routed, new Map(metadata.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')])))
     })
   }
 
@@ -210,23 +204,10 @@ export class KafkaEventLog implements TransactionalEventLog {
     await Promise.allSettled(closing)
   }
 
+  /** The kafkajs message of a record, with the partition chosen by kfs (record-routing.ts). */
   #route(topic: string, record: ProduceRecord, partitions: number) {
-    let partition = record.partition
-    if (partition === undefined) {
-      if (record.key === null) {
-        partition = (this.#roundRobin.get(topic) ?? 0) % partitions
-        this.#roundRobin.set(topic, partition + 1)
-      } else partition = partitionForKey(record.key, partitions)
-    } else if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
-      throw new SourceError('BAD_REQUEST', `partition ${partition} does not exist in '${topic}' (${partitions} partitions)`)
-    }
-    return {
-      partition,
-      key: typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : record.key === null ? null : Buffer.from(record.key),
-      value: record.value === null ? null : Buffer.from(record.value),
-      headers: record.headers ? { ...record.headers } : undefined,
-      ...(record.timestampMs === undefined ? {} : { timestamp: String(validTimestamp(record.timestampMs)) }),
-    }
+    const { partition, key, value, headers, timestampMs } = this.#router.route(topic, record, partitions)
+    return { partition, key, value, headers, ...(timestampMs === undefined ? {} : { timestamp: String(timestampMs) }) }
   }
 
   async #partitionsOf(topic: string): Promise<number> {
@@ -255,12 +236,6 @@ export class KafkaEventLog implements TransactionalEventLog {
       throw new SourceError(retriable ? 'SOURCE_UNAVAILABLE' : 'BAD_REQUEST', `kafka ${operation} failed: ${describeKafkaError(err)}`, { cause: err, context: { operation } })
     }
   }
-}
-
-/** A producer-given record timestamp (Kafka CreateTime): a non-negative integer of ms. */
-function validTimestamp(timestampMs: number): number {
-  if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) throw new SourceError('BAD_REQUEST', `a record timestamp must be a non-negative integer of ms, got ${timestampMs}`)
-  return timestampMs
 }
 
 /** kafkajs's message, with the per-topic reasons of an aggregate ("Topic creation errors: …"). */
