@@ -66,3 +66,28 @@ export function offsetsOfProduced(
     return { partition: m.partition, offset: ((baseOffsets.get(m.partition) ?? 0n) + index).toString() }
   })
 }
+
+/**
+ * Partition counts of topics, remembered once known (partitions are only ever added, and kfs
+ * never adds any): `of` asks Kafka (`lookup`) the first time and refuses a topic with none.
+ */
+export class PartitionCounts {
+  readonly #known = new Map<string, number>()
+  readonly #lookup: (topic: string) => Promise<number>
+
+  constructor(lookup: (topic: string) => Promise<number>) {
+    this.#lookup = lookup
+  }
+
+  remember(topic: string, partitions: number): void {
+    this.#known.set(topic, partitions)
+  }
+
+  async of(topic: string): Promise<number> {
+    const known = this.#known.get(topic)
+    if (known !== undefined && known > 0) return known
+    const n = await this.#lookup(topic)
+    if (n === 0) throw new SourceError('NOT_FOUND', `topic '${topic}' does not exist; create it first`, { context: { topic } })
+    return n
+  }
+}

@@ -323,7 +323,12 @@ export function runEventLogContract(name: string, makeLog: () => Promise<AnyLog>
       await txn.sendOffsets(group, [0, 1, 2].map((p) => ({ topic: source, partition: p, offset: String(p + 1) })))
       assert.deepEqual(await log.committedOffsets(group, source), [undefined, undefined, undefined], 'nothing is committed before the transaction')
       await txn.commit()
-      assert.deepEqual(await log.committedOffsets(group, source), ['1', '2', '3'])
+      // Kafka writes a commit's markers, the offsets' included, just after commit() returns: poll until they land.
+      let after = await log.committedOffsets(group, source)
+      for (const deadline = Date.now() + 30_000; after.includes(undefined) && Date.now() < deadline; after = await log.committedOffsets(group, source)) {
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      assert.deepEqual(after, ['1', '2', '3'])
     })
 
     void test('a newer transaction with the same id fences the older one', async () => {

@@ -31,8 +31,7 @@
 import { Consumer, ConnectionPool, FetchIsolationLevels } from '@platformatic/kafka'
 import { SourceError } from '../../../core/errors.ts'
 import type { Logger } from '../../../core/logger.ts'
-import type { ConsumerHandlers, LogConsumer, TopicPartitionOffset } from '../../../ports/event-log.ts'
-import type { ConsumerCrashHandler } from '../../../ports/event-log-transaction.ts'
+import type { ConsumerHandlers, EventLog, LogConsumer, TopicPartitionOffset } from '../../../ports/event-log.ts'
 import { consumedCount } from '../embedded/batch-outcome.ts'
 import { EXCLUSIVE_PROTOCOL, exclusiveAssignments, ownershipClaim } from './exclusive-assigner.ts'
 import {
@@ -47,17 +46,8 @@ import { readFetchedPartition } from './fetched-partition.ts'
 import { isRetriable } from './platformatic-errors.ts'
 import { partitionKey as key, startOffsets } from './start-offsets.ts'
 
-export interface PlatformaticConsumerRequest {
-  readonly groupId: string
-  readonly topics: readonly string[]
-  /** Default true: transactional records appear only once committed. */
-  readonly readCommitted?: boolean
-  /** Where a partition without a committed offset starts. Default true (earliest). */
-  readonly fromBeginning?: boolean
-  readonly onCrash?: ConsumerCrashHandler
-  /** Every partition to one member of the group (exclusive-assigner.ts). */
-  readonly exclusive?: boolean
-}
+/** The port's consumer options (`EventLog.consumer`); `readCommitted` defaults to true, `fromBeginning` to true (earliest). */
+export type PlatformaticConsumerRequest = Parameters<EventLog['consumer']>[0]
 
 export interface PlatformaticConsumerSettings {
   readonly clientId: string

@@ -10,9 +10,8 @@
  *   (../record-routing.ts: Kafka's Java murmur2), never by the library, whose default partitioner
  *   is not Java's; each record's offset is the partition's base offset + its index.
  * - Consumers: platformatic-consumer.ts.
- * - Transactions: one transactional producer per transactional id, reused while idle; opening a
- *   transaction while the previous one of the id is still open creates a new producer, whose
- *   InitProducerId fences the old one (Kafka's zombie fencing). The library sends the producer's
+ * - Transactions: one transactional producer per transactional id (../transactional-producers.ts).
+ *   The library sends the producer's
  *   `timeout` option as the transaction timeout, so transactional producers get
  *   `transactionTimeoutMs` there (it is also the broker-side timeout of their produce requests).
  * - Retries: the library's `retries` × `retryDelay` per request; the idempotent producer's
@@ -32,7 +31,9 @@ import { SourceError } from '../../../core/errors.ts'
 import { silentLogger, type Logger } from '../../../core/logger.ts'
 import type { ProduceRecord } from '../../../ports/event-log.ts'
 import type { LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
-import { offsetsOfProduced, RecordRouter } from '../record-routing.ts'
+import type { KafkaLogOptions } from '../kafka-log-options.ts'
+import { offsetsOfProduced, PartitionCounts, RecordRouter } from '../record-routing.ts'
+import { TransactionalProducers } from '../transactional-producers.ts'
 import {
   PlatformaticConsumer,
   type PlatformaticConsumerRequest,
@@ -41,24 +42,11 @@ import {
 import { isUnknownTopic, sourceError } from './platformatic-errors.ts'
 import { PlatformaticTransaction } from './platformatic-transaction.ts'
 
-export interface PlatformaticEventLogOptions {
-  readonly brokers: readonly string[]
-  readonly clientId?: string
-  readonly logger?: Logger
-  readonly connectionTimeoutMs?: number
-  /** Client-side wait for a broker's answer (the library's requestTimeout). */
-  readonly requestTimeoutMs?: number
-  /** Bounded retry of every request. Defaults: 8 retries, 300 ms apart. */
-  readonly retries?: number
+export interface PlatformaticEventLogOptions extends KafkaLogOptions {
+  /** Pause between the library's retries of a request (default 300 ms). */
   readonly retryDelayMs?: number
-  /** Consumer group timing; defaults as main/config.ts (10 s session, 1 s heartbeat, 60 s rebalance). */
-  readonly sessionTimeoutMs?: number
-  readonly heartbeatIntervalMs?: number
-  readonly rebalanceTimeoutMs?: number
-  readonly maxBytesPerPartition?: number
   /** How long a fetch waits on the broker for records (default 500 ms). */
   readonly maxWaitTimeMs?: number
-  readonly transactionTimeoutMs?: number
 }
 
 const LEADER_WAIT_MS = 10_000
@@ -77,12 +65,24 @@ export class PlatformaticEventLog implements TransactionalEventLog {
   readonly #admin: Admin
   readonly #producer: Producer
   readonly #router = new RecordRouter()
-  readonly #partitionCounts = new Map<string, number>()
+  readonly #partitionCounts = new PartitionCounts((topic) => this.partitionCount(topic))
   readonly #coordinators = new Map<string, number>()
   readonly #consumers = new Set<PlatformaticConsumer>()
-  readonly #transactional = new Map<string, { producer: Producer; current: PlatformaticTransaction | undefined }>()
-  /** Every transactional producer ever made, fenced ones included, so close() closes them all. */
-  readonly #transactionalProducers = new Set<Producer>()
+  readonly #transactional = new TransactionalProducers<Producer, PlatformaticTransaction>(
+    (transactionalId) =>
+      new Producer({
+        ...this.#base,
+        retries: Math.max(2, this.#base.retries),
+        idempotent: true,
+        transactionalId,
+        timeout: this.#options.transactionTimeoutMs ?? 60_000,
+        autocreateTopics: false,
+        // InitProducerId's "no producer expected": the library's default (0, 0) makes the broker answer
+        // PRODUCER_FENCED to every producer of an id that already has one — a restart, or fencing a zombie.
+        producerId: -1n,
+        producerEpoch: -1,
+      }),
+  )
 
   constructor(options: PlatformaticEventLogOptions) {
     this.#options = options
@@ -121,7 +121,7 @@ export class PlatformaticEventLog implements TransactionalEventLog {
         throw new SourceError('NOT_FOUND', `topic '${topic}' does not exist; create it first`, { context: { topic } })
       })
       const n = metadata.topics.get(topic)?.partitionsCount ?? 0
-      this.#partitionCounts.set(topic, n)
+      this.#partitionCounts.remember(topic, n)
       return n
     })
   }
@@ -145,7 +145,7 @@ export class PlatformaticEventLog implements TransactionalEventLog {
   }
 
   async committedOffsets(groupId: string, topic: string): Promise<(string | undefined)[]> {
-    const n = await this.#partitionsOf(topic)
+    const n = await this.#partitionCounts.of(topic)
     return this.#call('committedOffsets', async () => {
       const [group] = await this.#admin.listConsumerGroupOffsets({
         groups: [{ groupId, topics: [{ name: topic, partitionIndexes: range(n) }] }],
@@ -180,46 +180,28 @@ export class PlatformaticEventLog implements TransactionalEventLog {
   }
 
   async transaction(transactionalId: string): Promise<LogTransaction> {
-    return this.#call('transaction', async () => {
-      let slot = this.#transactional.get(transactionalId)
-      if (!slot || slot.current?.isOpen) {
-        const producer = new Producer({
-          ...this.#base,
-          retries: Math.max(2, this.#base.retries),
-          idempotent: true,
+    return this.#call('transaction', () =>
+      this.#transactional.open(transactionalId, async (producer) => {
+        const txn = await producer.beginTransaction()
+        return new PlatformaticTransaction(
+          txn,
           transactionalId,
-          timeout: this.#options.transactionTimeoutMs ?? 60_000,
-          autocreateTopics: false,
-          // InitProducerId's "no producer expected": the library's default (0, 0) makes the broker answer
-          // PRODUCER_FENCED to every producer of an id that already has one — a restart, or fencing a zombie.
-          producerId: -1n,
-          producerEpoch: -1,
-        })
-        this.#transactionalProducers.add(producer)
-        slot = { producer, current: undefined }
-        this.#transactional.set(transactionalId, slot)
-      }
-      const txn = await slot.producer.beginTransaction()
-      const current = new PlatformaticTransaction(
-        txn,
-        transactionalId,
-        (topic, records) => this.#messages(topic, records),
-        (groupId, stale) => this.#coordinatorOf(groupId, stale),
-      )
-      slot.current = current
-      return current
-    })
+          (topic, records) => this.#messages(topic, records),
+          (groupId, stale) => this.#coordinatorOf(groupId, stale),
+        )
+      }),
+    )
   }
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.#consumers].map((c) => c.stop()))
-    const producers = [this.#producer, ...this.#transactionalProducers]
+    const producers = [this.#producer, ...this.#transactional.all()]
     await Promise.allSettled([...producers.map((p) => p.close(true)), this.#admin.close()])
   }
 
   /** The library's messages for records, each with the partition kfs chose. */
   async #messages(topic: string, records: readonly ProduceRecord[]): Promise<MessageToProduce[]> {
-    const partitions = await this.#partitionsOf(topic)
+    const partitions = await this.#partitionCounts.of(topic)
     return records.map((r) => {
       const { partition, key, value, headers, timestampMs } = this.#router.route(topic, r, partitions)
       return {
@@ -235,7 +217,7 @@ export class PlatformaticEventLog implements TransactionalEventLog {
   }
 
   async #listOffsets(operation: string, topic: string, timestamp: bigint): Promise<string[]> {
-    const n = await this.#partitionsOf(topic)
+    const n = await this.#partitionCounts.of(topic)
     return this.#call(operation, async () => {
       const listed = await this.#admin.listOffsets({
         topics: [{ name: topic, partitions: range(n).map((partitionIndex) => ({ partitionIndex, timestamp })) }],
@@ -253,7 +235,7 @@ export class PlatformaticEventLog implements TransactionalEventLog {
       const metadata = await this.#admin.metadata({ topics: [topic], forceUpdate: true }).catch(() => undefined)
       const partitions = metadata?.topics.get(topic)?.partitions ?? []
       if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) {
-        this.#partitionCounts.set(topic, partitions.length)
+        this.#partitionCounts.remember(topic, partitions.length)
         return
       }
       if (Date.now() > deadline)
@@ -270,14 +252,6 @@ export class PlatformaticEventLog implements TransactionalEventLog {
       throw new SourceError('SOURCE_UNAVAILABLE', `no coordinator for group '${groupId}'`, { context: { groupId } })
     this.#coordinators.set(groupId, found.nodeId)
     return found.nodeId
-  }
-
-  async #partitionsOf(topic: string): Promise<number> {
-    const known = this.#partitionCounts.get(topic)
-    if (known !== undefined && known > 0) return known
-    const n = await this.partitionCount(topic)
-    if (n === 0) throw new SourceError('NOT_FOUND', `topic '${topic}' does not exist; create it first`, { context: { topic } })
-    return n
   }
 
   /** Wraps library failures at the boundary: retriable unless the library says otherwise. */
