@@ -9,6 +9,7 @@ import kfs from './scripts/lint/layers.js'
 
 const confined = [
   { pkg: ['kafkajs'], folder: 'adapters/event-log/kafka' },
+  { pkg: ['@platformatic/kafka'], folder: 'adapters/event-log/platformatic' },
   { pkg: ['@kafkajs/confluent-schema-registry'], folder: 'adapters/schema-registry/confluent' },
   { pkg: ['ioredis', 'cluster-key-slot'], folder: 'adapters/online-store/redis' },
   { pkg: ['uWebSockets.js', 'ws'], folder: 'serving/server' },

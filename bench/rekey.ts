@@ -16,11 +16,11 @@ import { entity, featureView, source } from '../features/index.ts'
 import { createEngineStats } from '../engine/engine-stats.ts'
 import { planRekeys } from '../engine/plan-sources.ts'
 import { createRekeyStage } from '../engine/rekey-stage.ts'
-import { KafkaEventLog } from '../adapters/event-log/kafka/index.ts'
 import { readAvroSchema } from '../schemas/avro/read-schema.ts'
 import { createDecoder } from '../schemas/decoder.ts'
 import { createEncoder } from '../schemas/encoder.ts'
 import { ConfluentSchemaRegistry } from '../adapters/schema-registry/confluent/confluent-schema-registry.ts'
+import { openBenchEventLog } from './_support/event-log.ts'
 import { benchLine, envNumber, progress, stderrLogger } from './_support/report.ts'
 import { ensureStack } from './_support/stack.ts'
 
@@ -30,7 +30,7 @@ const PARTITIONS = 4
 const stack = await ensureStack()
 const run = `r${Date.now().toString(36)}`
 const logger = stderrLogger()
-const log = new KafkaEventLog({ brokers: stack.kafkaBrokers, clientId: 'kfs-bench-rekey', logger: logger.child({ component: 'kafka' }) })
+const log = openBenchEventLog(stack.kafkaBrokers, 'kfs-bench-rekey', logger.child({ component: 'kafka' }))
 try {
   const user = entity({ name: 'user', joinKeys: ['user_id'] })
   const item = entity({ name: 'item', joinKeys: ['item_id'] })

@@ -23,9 +23,9 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DEFAULT_SESSION_TIMEOUT_MS } from '../main/config.ts'
-import { KafkaEventLog } from '../adapters/event-log/kafka/index.ts'
 import { createEncoder } from '../schemas/encoder.ts'
 import { ConfluentSchemaRegistry } from '../adapters/schema-registry/confluent/confluent-schema-registry.ts'
+import { openBenchEventLog } from './_support/event-log.ts'
 import { benchLine, envNumber, progress } from './_support/report.ts'
 import { ensureStack, ROOT, type StackEndpoints } from './_support/stack.ts'
 import { benchViews, newRunId } from './_support/views.ts'
@@ -87,6 +87,8 @@ function engineEnv(stack: StackEndpoints, run: string, dir: string): Record<stri
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
     KFS_KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+    // The Kafka client under test (event-log.ts), passed on to the kfs processes.
+    ...(process.env.KFS_KAFKA_CLIENT === undefined ? {} : { KFS_KAFKA_CLIENT: process.env.KFS_KAFKA_CLIENT }),
     KFS_SCHEMA_REGISTRY_URL: stack.registryUrl,
     KFS_REDIS_URL: stack.redisUrl,
     KFS_S3_ENDPOINT: stack.s3.endpoint,
@@ -108,7 +110,7 @@ async function produceBacklog(
   topic: string,
   schema: Parameters<typeof createEncoder>[0]['schema'],
 ): Promise<void> {
-  const log = new KafkaEventLog({ brokers: stack.kafkaBrokers, clientId: 'kfs-bench-restart' })
+  const log = openBenchEventLog(stack.kafkaBrokers, 'kfs-bench-restart')
   try {
     await log.createTopic(topic, 4)
     const encoder = await createEncoder({

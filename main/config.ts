@@ -45,8 +45,21 @@ export const DEFAULT_REBALANCE_TIMEOUT_MS = 60_000
 /** A third of the session timeout at most (Kafka's advice), 1 s when that is longer. */
 export const defaultHeartbeatIntervalMs = (sessionTimeoutMs: number): number => Math.max(1, Math.min(1_000, Math.floor(sessionTimeoutMs / 3)))
 
+/**
+ * The Kafka client library behind the event log (KFS_KAFKA_CLIENT): kafkajs (the default) or
+ * @platformatic/kafka, both passing the same contract (docs/kafka-clients.md compares them).
+ */
+export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const
+export type KafkaClientLibrary = (typeof KAFKA_CLIENTS)[number]
+
 export type EventLogConfig =
-  | { readonly kind: 'kafka'; readonly brokers: readonly string[]; readonly clientId: string; readonly consumerGroup: ConsumerGroupTiming }
+  | {
+      readonly kind: 'kafka'
+      readonly client: KafkaClientLibrary
+      readonly brokers: readonly string[]
+      readonly clientId: string
+      readonly consumerGroup: ConsumerGroupTiming
+    }
   | { readonly kind: 'embedded'; readonly dir: string }
 
 export type SchemaRegistryConfig = { readonly kind: 'confluent'; readonly url: string } | { readonly kind: 'embedded' }
@@ -143,7 +156,13 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     eventLog:
       brokers === undefined
         ? embeddedEventLog(source, dataDir)
-        : { kind: 'kafka', brokers, clientId: source.string('KFS_KAFKA_CLIENT_ID') ?? 'kfs', consumerGroup: consumerGroupTiming(source) },
+        : {
+            kind: 'kafka',
+            client: source.oneOf('KFS_KAFKA_CLIENT', KAFKA_CLIENTS) ?? 'kafkajs',
+            brokers,
+            clientId: source.string('KFS_KAFKA_CLIENT_ID') ?? 'kfs',
+            consumerGroup: consumerGroupTiming(source),
+          },
     schemaRegistry: registryUrl === undefined ? { kind: 'embedded' } : { kind: 'confluent', url: registryUrl },
     onlineStore: onlineStoreConfig(source, redisUrl, dataDir),
     objectStore: objectStoreConfig(source, dataDir),
@@ -175,12 +194,13 @@ function onlineStoreConfig(source: Source, redisUrl: string | undefined, dataDir
   return commandTimeoutMs === undefined ? { kind: 'redis', url: redisUrl } : { kind: 'redis', url: redisUrl, commandTimeoutMs }
 }
 
-const CONSUMER_GROUP_VARIABLES = ['KFS_KAFKA_SESSION_TIMEOUT_MS', 'KFS_KAFKA_HEARTBEAT_INTERVAL_MS', 'KFS_KAFKA_REBALANCE_TIMEOUT_MS'] as const
+const KAFKA_ONLY_VARIABLES = ['KFS_KAFKA_CLIENT', 'KFS_KAFKA_SESSION_TIMEOUT_MS', 'KFS_KAFKA_HEARTBEAT_INTERVAL_MS', 'KFS_KAFKA_REBALANCE_TIMEOUT_MS'] as const
 
 function embeddedEventLog(source: Source, dataDir: string): EventLogConfig {
-  for (const name of CONSUMER_GROUP_VARIABLES) {
+  for (const name of KAFKA_ONLY_VARIABLES) {
     if (source.has(name)) {
-      throw new ConfigError(`KFS_KAFKA_BROKERS is not set but ${name} is: set KFS_KAFKA_BROKERS to use Kafka, or unset ${name} (the embedded log has no consumer groups to time)`, {
+      const why = name === 'KFS_KAFKA_CLIENT' ? 'the embedded log uses no Kafka client' : 'the embedded log has no consumer groups to time'
+      throw new ConfigError(`KFS_KAFKA_BROKERS is not set but ${name} is: set KFS_KAFKA_BROKERS to use Kafka, or unset ${name} (${why})`, {
         context: { variable: 'KFS_KAFKA_BROKERS' },
       })
     }

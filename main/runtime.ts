@@ -23,6 +23,7 @@ import type { ServedLogTransport } from '../serving/served-log/index.ts'
 import { openObjectStore } from './commands/context.ts'
 import type { KfsConfig } from './config.ts'
 import { createOfflineStore, type OfflineStore } from './offline-adapters.ts'
+import { openKafkaEventLog } from './kafka-event-log.ts'
 
 export interface Runtime {
   readonly config: KfsConfig
@@ -84,7 +85,7 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
         const c = config.eventLog
         const made: EventLog =
           c.kind === 'kafka'
-            ? new (await import('../adapters/event-log/kafka/index.ts')).KafkaEventLog({ brokers: c.brokers, clientId: c.clientId, ...c.consumerGroup, logger: logger.child({ component: 'kafka' }) })
+            ? await openKafkaEventLog(c, logger.child({ component: 'kafka' }))
             : new EmbeddedEventLog({ dir: c.dir, clock, logger: logger.child({ component: 'embedded-log' }) })
         closers.push(() => made.close())
         return made

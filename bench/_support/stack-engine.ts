@@ -1,6 +1,6 @@
 /**
  * The live engine in this process on the real stack, wired as main/runtime.ts wires `kfs run`:
- * KafkaEventLog, RedisOnlineStore, S3ObjectStore (MinIO, a run-private prefix),
+ * the Kafka event log of KFS_KAFKA_CLIENT (event-log.ts), RedisOnlineStore, S3ObjectStore (MinIO, a run-private prefix),
  * IcebergOfflineSink, the Confluent-registry decoder and the dead-letter topic. In-process so the
  * timings exclude process start; the log is wrapped to timestamp the first batch handed over.
  */
@@ -9,19 +9,20 @@ import type { Logger } from '../../core/logger.ts'
 import type { FeatureViewDef, SourceDef } from '../../features/types.ts'
 import { createDeadLetterTopicSink } from '../../engine/dead-letter-topic.ts'
 import { createLiveEngine, type LiveEngine } from '../../engine/live-engine.ts'
-import { KafkaEventLog } from '../../adapters/event-log/kafka/index.ts'
 import type { EventLog } from '../../ports/event-log.ts'
+import type { TransactionalEventLog } from '../../ports/event-log-transaction.ts'
 import { createDecoder } from '../../schemas/decoder.ts'
 import { createEncoder, type Encoder } from '../../schemas/encoder.ts'
 import { ConfluentSchemaRegistry } from '../../adapters/schema-registry/confluent/confluent-schema-registry.ts'
 import { IcebergOfflineSink } from '../../adapters/offline/iceberg/offline-sink.ts'
 import { S3ObjectStore } from '../../adapters/object-store/s3/index.ts'
 import { RedisOnlineStore } from '../../adapters/online-store/redis/redis-online-store.ts'
+import { openBenchEventLog } from './event-log.ts'
 import { stderrLogger } from './report.ts'
 import type { StackEndpoints } from './stack.ts'
 
 export interface StackClients {
-  readonly log: KafkaEventLog
+  readonly log: TransactionalEventLog
   readonly registry: ConfluentSchemaRegistry
   readonly online: RedisOnlineStore
   readonly store: S3ObjectStore
@@ -33,7 +34,7 @@ export interface StackClients {
 
 export function openStackClients(stack: StackEndpoints, prefix: string): StackClients {
   const logger = stderrLogger()
-  const log = new KafkaEventLog({ brokers: stack.kafkaBrokers, clientId: 'kfs-bench', logger: logger.child({ component: 'kafka' }) })
+  const log = openBenchEventLog(stack.kafkaBrokers, 'kfs-bench', logger.child({ component: 'kafka' }))
   const registry = new ConfluentSchemaRegistry({ url: stack.registryUrl })
   const online = new RedisOnlineStore({ url: stack.redisUrl, clock: systemClock, logger: logger.child({ component: 'redis' }) })
   const store = new S3ObjectStore({

@@ -13,11 +13,11 @@
  * Usage: steady-producer.ts <brokers> <registryUrl> <topic> <rate/s> <seconds> <users> <outFile> [listenGroup]
  */
 import { writeFileSync } from 'node:fs'
-import { KafkaEventLog } from '../../adapters/event-log/kafka/index.ts'
 import { readAvroSchema } from '../../schemas/avro/read-schema.ts'
 import { createEncoder } from '../../schemas/encoder.ts'
 import { ConfluentSchemaRegistry } from '../../adapters/schema-registry/confluent/confluent-schema-registry.ts'
 import { prng } from '../../test/support/scenario.ts'
+import { openBenchEventLog } from './event-log.ts'
 import { progress } from './report.ts'
 import { rawListen } from './raw-kafka.ts'
 import { newSeenLog, recordSeen, wallMs, type SentLog } from './visibility.ts'
@@ -28,7 +28,7 @@ const rate = Number(rateText)
 const seconds = Number(secondsText)
 const users = Number(usersText)
 
-const log = new KafkaEventLog({ brokers: brokers!.split(','), clientId: 'kfs-bench-producer' })
+const log = openBenchEventLog(brokers!.split(','), 'kfs-bench-producer')
 const registry = new ConfluentSchemaRegistry({ url: registryUrl! })
 const schema = readAvroSchema(new URL('../../schemas/avro/purchases.avsc', import.meta.url))
 const encoder = await createEncoder({ registry, subject: `${topic}-value`, schema })

@@ -31,8 +31,8 @@ interface Tap {
   readonly revoked: { topic: string; partition: number }[]
 }
 
-async function tap(log: AnyLog, groupId: string, topics: string[], extra: Partial<ConsumerHandlers> = {}, readCommitted = false): Promise<Tap> {
-  const consumer = log.consumer({ groupId, topics, readCommitted })
+async function tap(log: AnyLog, groupId: string, topics: string[], extra: Partial<ConsumerHandlers> = {}, options: { readCommitted?: boolean; exclusive?: boolean } = {}): Promise<Tap> {
+  const consumer = log.consumer({ groupId, topics, readCommitted: options.readCommitted ?? false, exclusive: options.exclusive ?? false })
   const t: Tap = { consumer, records: [], assigned: [], revoked: [] }
   await consumer.run({
     eachBatch: async (batch) => {
@@ -160,6 +160,24 @@ export function runEventLogContract(name: string, makeLog: () => Promise<AnyLog>
       assert.deepEqual(seen, produced.map((o) => `${o.partition}/${o.offset}`).sort())
     })
 
+    void test('exclusive: one member owns every partition, keeps them when another joins, and the other takes them when it leaves', async () => {
+      const log = await open()
+      const topic = uniq('t')
+      const group = uniq('g')
+      await log.createTopic(topic, 3)
+      const a = await tap(log, group, [topic], {}, { exclusive: true })
+      await eventually(() => a.assigned.length === 3, 'the first member to own every partition')
+      const b = await tap(log, group, [topic], {}, { exclusive: true })
+      await log.produce(topic, [0, 1, 2].map((p) => ({ key: null, value: enc(`before-${p}`), partition: p })))
+      await eventually(() => a.records.length >= 3, 'the owner to read every partition')
+      assert.deepEqual([a.assigned.length, b.assigned.length, a.revoked.length], [3, 0, 0], 'the owner kept everything; the newcomer got nothing')
+      await a.consumer.stop()
+      await eventually(() => b.assigned.length === 3, 'the stand-by to take every partition')
+      await log.produce(topic, [0, 1, 2].map((p) => ({ key: null, value: enc(`after-${p}`), partition: p })))
+      await eventually(() => b.records.filter((r) => str(r.value)?.startsWith('after')).length >= 3, 'the new owner to read every partition')
+      await b.consumer.stop()
+    })
+
     void test('seek rewinds a partition', async () => {
       const log = await open()
       const topic = uniq('t')
@@ -278,7 +296,7 @@ export function runEventLogContract(name: string, makeLog: () => Promise<AnyLog>
       await committed.sendOffsets(group, [{ topic: source, partition: 0, offset: '3' }])
       await committed.commit()
 
-      const reader = await tap(log, uniq('g'), [sink], {}, true)
+      const reader = await tap(log, uniq('g'), [sink], {}, { readCommitted: true })
       await eventually(() => reader.records.length >= 2, 'the committed records')
       await log.produce(sink, [{ key: null, value: enc('after-0'), partition: 0 }, { key: null, value: enc('after-1'), partition: 1 }])
       await eventually(() => reader.records.length >= 4, 'the records after the transactions')
@@ -289,6 +307,28 @@ export function runEventLogContract(name: string, makeLog: () => Promise<AnyLog>
       await eventually(() => resumed.records.length >= 1, 'the source records after the sent offset')
       await resumed.consumer.stop()
       assert.equal(resumed.records[0]?.offset, '3', 'the group resumes at the offset sent in the committed transaction')
+    })
+
+    void test('sendOffsets commits every partition it is given, when the transaction commits', async () => {
+      const log = await open()
+      if (!log.transaction) assert.fail(`${name} does not implement transaction()`)
+      const source = uniq('src')
+      const sink = uniq('sink')
+      const group = uniq('g')
+      await log.createTopic(source, 3)
+      await log.createTopic(sink, 1)
+      await log.produce(source, Array.from({ length: 9 }, (_, i) => ({ key: null, value: enc(`s${i}`), partition: i % 3 })))
+      const txn = await log.transaction(uniq('tx'))
+      await txn.produce(sink, [{ key: null, value: enc('out'), partition: 0 }])
+      await txn.sendOffsets(group, [0, 1, 2].map((p) => ({ topic: source, partition: p, offset: String(p + 1) })))
+      assert.deepEqual(await log.committedOffsets(group, source), [undefined, undefined, undefined], 'nothing is committed before the transaction')
+      await txn.commit()
+      // Kafka writes a commit's markers, the offsets' included, just after commit() returns: poll until they land.
+      let after = await log.committedOffsets(group, source)
+      for (const deadline = Date.now() + 30_000; after.includes(undefined) && Date.now() < deadline; after = await log.committedOffsets(group, source)) {
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      assert.deepEqual(after, ['1', '2', '3'])
     })
 
     void test('a newer transaction with the same id fences the older one', async () => {
@@ -306,7 +346,7 @@ export function runEventLogContract(name: string, makeLog: () => Promise<AnyLog>
         await zombie.produce(topic, [{ key: null, value: enc('zombie-2'), partition: 0 }])
         await zombie.commit()
       })
-      const t = await tap(log, uniq('g'), [topic], {}, true)
+      const t = await tap(log, uniq('g'), [topic], {}, { readCommitted: true })
       await log.produce(topic, [{ key: null, value: enc('marker'), partition: 0 }])
       await eventually(() => t.records.some((r) => str(r.value) === 'marker'), 'the marker')
       await t.consumer.stop()

@@ -66,6 +66,7 @@ void describe('main > config > servers', () => {
     const c = loadConfig(stackEnv, noFile)
     assert.deepEqual(c.eventLog, {
       kind: 'kafka',
+      client: 'kafkajs',
       brokers: ['127.0.0.1:19092'],
       clientId: 'kfs',
       consumerGroup: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, rebalanceTimeoutMs: 60_000 },
@@ -95,6 +96,19 @@ void describe('main > config > servers', () => {
     const c = loadConfig({ KFS_KAFKA_BROKERS: 'a.example:9092, b.example:9093,[::1]:9094' }, noFile)
     assert.ok(c.eventLog.kind === 'kafka')
     assert.deepEqual(c.eventLog.brokers, ['a.example:9092', 'b.example:9093', '[::1]:9094'])
+  })
+
+  void test('the Kafka client library: kafkajs unless KFS_KAFKA_CLIENT names @platformatic/kafka; Kafka only', () => {
+    const client = (env: Env) => {
+      const c = loadConfig({ KFS_KAFKA_BROKERS: '127.0.0.1:19092', ...env }, noFile)
+      assert.ok(c.eventLog.kind === 'kafka')
+      return c.eventLog.client
+    }
+    assert.equal(client({}), 'kafkajs')
+    assert.equal(client({ KFS_KAFKA_CLIENT: 'Platformatic' }), 'platformatic')
+    assert.equal(client({ KFS_KAFKA_CLIENT: 'kafkajs' }), 'kafkajs')
+    assert.match(configError(() => client({ KFS_KAFKA_CLIENT: 'rdkafka' })).message, /KFS_KAFKA_CLIENT=.* is invalid.*one of kafkajs, platformatic/)
+    assert.match(configError(() => loadConfig({ KFS_KAFKA_CLIENT: 'platformatic' }, noFile)).message, /KFS_KAFKA_BROKERS is not set but KFS_KAFKA_CLIENT is/)
   })
 
   void test('consumer group timing: durations, a heartbeat derived from the session, and its bounds', () => {

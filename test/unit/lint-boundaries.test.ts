@@ -29,6 +29,7 @@ const probeFolders = [
   'adapters/online-store/embedded',
   'adapters/offline/iceberg',
   'adapters/event-log/kafka',
+  'adapters/event-log/platformatic',
 ]
 const cycleFolder = 'engine/__lint_cycle__'
 const cyclePair = [`${cycleFolder}/a.ts`, `${cycleFolder}/b.ts`]
@@ -143,6 +144,13 @@ void describe('lint > client libraries and pure operators', () => {
     await assertRejected('serving', "import { Kafka } from 'kafkajs'\nexport const k = Kafka\n", 'no-restricted-imports', /adapters\/event-log\/kafka/)
   })
 
+  void test('the two Kafka clients stay in their own adapter folders (kafkajs, @platformatic/kafka)', async () => {
+    const platformatic = "import { Producer } from '@platformatic/kafka'\nexport const p = Producer\n"
+    await assertRejected('serving', platformatic, 'no-restricted-imports', /adapters\/event-log\/platformatic/)
+    await assertRejected('adapters/event-log/kafka', platformatic, 'no-restricted-imports', /adapters\/event-log\/platformatic/)
+    await assertRejected('adapters/event-log/platformatic', "import { Kafka } from 'kafkajs'\nexport const k = Kafka\n", 'no-restricted-imports', /adapters\/event-log\/kafka/)
+  })
+
   void test('engine/ may not import pino', async () => {
     await assertRejected('engine', "import pino from 'pino'\nexport const p = pino\n", 'no-restricted-imports', /pino/)
   })
@@ -162,6 +170,7 @@ void describe('lint > client libraries and pure operators', () => {
   void test('each client is allowed in its own folder', async () => {
     assert.deepEqual(await lint('adapters/online-store/redis', "import Redis from 'ioredis'\nexport const r = Redis\n"), [])
     assert.deepEqual(await lint('adapters/event-log/kafka', "import { Kafka } from 'kafkajs'\nexport const k = Kafka\n"), [])
+    assert.deepEqual(await lint('adapters/event-log/platformatic', "import { Producer } from '@platformatic/kafka'\nexport const p = Producer\n"), [])
   })
 
   void test('type-aware rules run on the probes too (floating promise)', async () => {

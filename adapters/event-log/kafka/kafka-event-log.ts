@@ -7,9 +7,8 @@
  *   round-robin for null keys), and sent explicitly; so a key lands where Kafka's Java client
  *   would put it, and each record's offset is known (`baseOffset` + its index in the partition).
  * - Consumers: see `kafka-consumer.ts`.
- * - Transactions (issue #8): one transactional producer per transactional id, reused while idle;
- *   opening a transaction while the previous one with the same id is still open creates a new
- *   producer, whose `initProducerId` fences the old one (Kafka's zombie fencing).
+ * - Transactions (issue #8): one transactional producer per transactional id, reused while idle
+ *   (../transactional-producers.ts: a newer producer of an id fences the old one).
  * - Retries are bounded (`retry`); a broker restart is ridden out by kafkajs reconnecting within
  *   that budget, after which the call fails with a retriable `SourceError`.
  */
@@ -19,29 +18,19 @@ import { RetryingLazy } from '../../../core/lazy.ts'
 import { silentLogger, type Logger } from '../../../core/logger.ts'
 import type { ProduceRecord } from '../../../ports/event-log.ts'
 import type { LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
-import { partitionForKey } from '../embedded/murmur2.ts'
+import type { KafkaLogOptions } from '../kafka-log-options.ts'
+import { offsetsOfProduced, PartitionCounts, RecordRouter } from '../record-routing.ts'
+import { TransactionalProducers } from '../transactional-producers.ts'
 import { KafkaConsumer, type KafkaConsumerRequest } from './kafka-consumer.ts'
 import { KafkaTransaction } from './kafka-transaction.ts'
 import { kafkajsLogCreator } from './log-creator.ts'
 
 const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs
 
-export interface KafkaEventLogOptions {
-  readonly brokers: readonly string[]
-  readonly clientId?: string
-  readonly logger?: Logger
-  readonly connectionTimeoutMs?: number
-  readonly requestTimeoutMs?: number
-  /** Bounded retry of every request (kafkajs retry). Defaults: 8 retries, 300 ms → 10 s. */
-  readonly retries?: number
+export interface KafkaEventLogOptions extends KafkaLogOptions {
+  /** kafkajs's retry backoff of every request: 300 ms → 10 s by default. */
   readonly initialRetryTimeMs?: number
   readonly maxRetryTimeMs?: number
-  /** Consumer group timing; defaults as main/config.ts (10 s session, 1 s heartbeat, 60 s rebalance). */
-  readonly sessionTimeoutMs?: number
-  readonly heartbeatIntervalMs?: number
-  readonly rebalanceTimeoutMs?: number
-  readonly maxBytesPerPartition?: number
-  readonly transactionTimeoutMs?: number
 }
 
 export class KafkaEventLog implements TransactionalEventLog {
@@ -49,12 +38,22 @@ export class KafkaEventLog implements TransactionalEventLog {
   readonly #options: KafkaEventLogOptions
   readonly #logger: Logger
   readonly #retry: { retries: number; initialRetryTime: number; maxRetryTime: number }
-  readonly #partitionCounts = new Map<string, number>()
-  readonly #roundRobin = new Map<string, number>()
+  readonly #partitionCounts = new PartitionCounts((topic) => this.partitionCount(topic))
+  readonly #router = new RecordRouter()
   readonly #consumers = new Set<KafkaConsumer>()
-  readonly #transactional = new Map<string, { producer: Producer; current: KafkaTransaction | undefined }>()
-  /** Every transactional producer ever made, fenced ones included, so close() disconnects them all. */
-  readonly #transactionalProducers = new Set<Producer>()
+  readonly #transactional = new TransactionalProducers<Promise<Producer>, KafkaTransaction>(async (transactionalId) => {
+    const producer = this.#kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: this.#options.transactionTimeoutMs ?? 60_000,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: this.#retry,
+    })
+    await producer.connect()
+    return producer
+  })
   readonly #admin = new RetryingLazy(async () => {
     const admin = this.#kafka.admin({ retry: this.#retry })
     await admin.connect()
@@ -106,25 +105,19 @@ export class KafkaEventLog implements TransactionalEventLog {
         throw new SourceError('NOT_FOUND', `topic '${topic}' does not exist; create it first`, { context: { topic } })
       })
       const n = metadata.topics[0]?.partitions.length ?? 0
-      this.#partitionCounts.set(topic, n)
+      this.#partitionCounts.remember(topic, n)
       return n
     })
   }
 
   async produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]> {
     if (records.length === 0) return []
-    const partitions = await this.#partitionsOf(topic)
+    const partitions = await this.#partitionCounts.of(topic)
     const routed = records.map((r) => this.#route(topic, r, partitions))
     return this.#call('produce', async () => {
       const producer = await this.#plainProducer()
       const metadata = await producer.send({ topic, acks: -1, messages: routed })
-      const base = new Map(metadata.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')]))
-      const seen = new Map<number, bigint>()
-      return routed.map((m) => {
-        const index = seen.get(m.partition) ?? 0n
-        seen.set(m.partition, index + 1n)
-        return { partition: m.partition, offset: ((base.get(m.partition) ?? 0n) + index).toString() }
-      })
+      return offsetsOfProduced(routed, new Map(metadata.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')])))
     })
   }
 
@@ -148,7 +141,7 @@ export class KafkaEventLog implements TransactionalEventLog {
     return this.#call('committedOffsets', async () => {
       const admin = await this.#adminClient()
       const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] })
-      const out: (string | undefined)[] = new Array<string | undefined>(await this.#partitionsOf(topic)).fill(undefined)
+      const out: (string | undefined)[] = new Array<string | undefined>(await this.#partitionCounts.of(topic)).fill(undefined)
       // Kafka answers -1 for a partition the group never committed.
       for (const p of entry?.partitions ?? []) if (p.partition < out.length && /^\d+$/.test(p.offset)) out[p.partition] = p.offset
       return out
@@ -173,36 +166,20 @@ export class KafkaEventLog implements TransactionalEventLog {
   }
 
   async transaction(transactionalId: string): Promise<LogTransaction> {
-    return this.#call('transaction', async () => {
-      let slot = this.#transactional.get(transactionalId)
-      if (!slot || slot.current?.isOpen) {
-        const producer = this.#kafka.producer({
-          transactionalId,
-          idempotent: true,
-          maxInFlightRequests: 1,
-          transactionTimeout: this.#options.transactionTimeoutMs ?? 60_000,
-          allowAutoTopicCreation: false,
-          createPartitioner: Partitioners.DefaultPartitioner,
-          retry: this.#retry,
+    return this.#call('transaction', () =>
+      this.#transactional.open(transactionalId, async (producer) => {
+        const txn = await (await producer).transaction()
+        return new KafkaTransaction(txn, transactionalId, async (topic, records) => {
+          const partitions = await this.#partitionCounts.of(topic)
+          return records.map((r) => this.#route(topic, r, partitions))
         })
-        this.#transactionalProducers.add(producer)
-        await producer.connect()
-        slot = { producer, current: undefined }
-        this.#transactional.set(transactionalId, slot)
-      }
-      const txn = await slot.producer.transaction()
-      const current = new KafkaTransaction(txn, transactionalId, async (topic, records) => {
-        const partitions = await this.#partitionsOf(topic)
-        return records.map((r) => this.#route(topic, r, partitions))
-      })
-      slot.current = current
-      return current
-    })
+      }),
+    )
   }
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.#consumers].map((c) => c.stop()))
-    const closing: Promise<void>[] = [...this.#transactionalProducers].map((p) => p.disconnect())
+    const closing: Promise<void>[] = this.#transactional.all().map((p) => p.then((producer) => producer.disconnect()))
     const producer = this.#producer.current
     const admin = this.#admin.current
     if (producer) closing.push(producer.then((p) => p.disconnect()))
@@ -210,32 +187,12 @@ export class KafkaEventLog implements TransactionalEventLog {
     await Promise.allSettled(closing)
   }
 
+  /** The kafkajs message of a record, with the partition chosen by kfs (record-routing.ts). */
   #route(topic: string, record: ProduceRecord, partitions: number) {
-    let partition = record.partition
-    if (partition === undefined) {
-      if (record.key === null) {
-        partition = (this.#roundRobin.get(topic) ?? 0) % partitions
-        this.#roundRobin.set(topic, partition + 1)
-      } else partition = partitionForKey(record.key, partitions)
-    } else if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
-      throw new SourceError('BAD_REQUEST', `partition ${partition} does not exist in '${topic}' (${partitions} partitions)`)
-    }
-    return {
-      partition,
-      key: typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : record.key === null ? null : Buffer.from(record.key),
-      value: record.value === null ? null : Buffer.from(record.value),
-      headers: record.headers ? { ...record.headers } : undefined,
-      ...(record.timestampMs === undefined ? {} : { timestamp: String(validTimestamp(record.timestampMs)) }),
-    }
+    const { partition, key, value, headers, timestampMs } = this.#router.route(topic, record, partitions)
+    return { partition, key, value, headers, ...(timestampMs === undefined ? {} : { timestamp: String(timestampMs) }) }
   }
 
-  async #partitionsOf(topic: string): Promise<number> {
-    const known = this.#partitionCounts.get(topic)
-    if (known !== undefined && known > 0) return known
-    const n = await this.partitionCount(topic)
-    if (n === 0) throw new SourceError('NOT_FOUND', `topic '${topic}' does not exist; create it first`, { context: { topic } })
-    return n
-  }
 
   #adminClient(): Promise<Admin> {
     return this.#admin.get()
@@ -255,12 +212,6 @@ export class KafkaEventLog implements TransactionalEventLog {
       throw new SourceError(retriable ? 'SOURCE_UNAVAILABLE' : 'BAD_REQUEST', `kafka ${operation} failed: ${describeKafkaError(err)}`, { cause: err, context: { operation } })
     }
   }
-}
-
-/** A producer-given record timestamp (Kafka CreateTime): a non-negative integer of ms. */
-function validTimestamp(timestampMs: number): number {
-  if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) throw new SourceError('BAD_REQUEST', `a record timestamp must be a non-negative integer of ms, got ${timestampMs}`)
-  return timestampMs
 }
 
 /** kafkajs's message, with the per-topic reasons of an aggregate ("Topic creation errors: …"). */

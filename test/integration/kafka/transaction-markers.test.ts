@@ -7,14 +7,25 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { test } from 'node:test'
 import { KafkaEventLog } from '../../../adapters/event-log/kafka/kafka-event-log.ts'
+import { PlatformaticEventLog } from '../../../adapters/event-log/platformatic/index.ts'
 import type { LogBatch } from '../../../ports/event-log.ts'
+import type { TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { eventually } from '../../contracts/event-log.ts'
 import { kafkaBrokers } from './kafka-env.ts'
 
 const enc = (s: string) => new TextEncoder().encode(s)
 
-void test('kafka > a batch after markers and aborted records continues from the last record taken: no gap', async () => {
-  const log = new KafkaEventLog({ brokers: kafkaBrokers(), heartbeatIntervalMs: 500 })
+const clients: [string, () => TransactionalEventLog][] = [
+  ['kafka', () => new KafkaEventLog({ brokers: kafkaBrokers(), heartbeatIntervalMs: 500 })],
+  ['platformatic', () => new PlatformaticEventLog({ brokers: kafkaBrokers(), heartbeatIntervalMs: 500 })],
+]
+
+for (const [name, makeLog] of clients) {
+  void test(`${name} > a batch after markers and aborted records continues from the last record taken: no gap`, () =>
+    noGapAfterMarkers(makeLog()))
+}
+
+async function noGapAfterMarkers(log: TransactionalEventLog): Promise<void> {
   const topic = `kfs-markers-${randomUUID()}`
   const batches: LogBatch[] = []
   try {
@@ -34,7 +45,7 @@ void test('kafka > a batch after markers and aborted records continues from the 
         batches.push(batch)
       },
     })
-    // Everything of the first batch is taken, so kafkajs resolves past its trailing marker too.
+    // Everything of the first batch is taken, so the consumer moves past its trailing marker too.
     await eventually(() => batches.flatMap((b) => b.records).length >= 2, 'the first transaction')
     await transact(['x', 'y'], 'abort') // 3, 4 aborted; abort marker 5
     await transact(['c', 'd'], 'commit') // 6, 7; commit marker 8
@@ -58,4 +69,4 @@ void test('kafka > a batch after markers and aborted records continues from the 
   } finally {
     await log.close()
   }
-})
+}
