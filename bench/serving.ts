@@ -211,7 +211,9 @@ async function serverRole(redisPort: number): Promise<void> {
   const { createServer } = await import('../serving/server/index.ts')
   const store = new RedisOnlineStore({ url: `redis://127.0.0.1:${redisPort}` })
   await store.ready()
-  const server = createServer({ store, views: [benchView()], options: { maxLookups: 1000 } })
+  // KFS_SERVE_TRANSPORT=node measures node:http + ws against the same uWS floor (what Node 24 serves on).
+  const transport = process.env.KFS_SERVE_TRANSPORT === 'node' || process.env.KFS_SERVE_TRANSPORT === 'uws' ? process.env.KFS_SERVE_TRANSPORT : 'auto'
+  const server = createServer({ store, views: [benchView()], options: { maxLookups: 1000, transport } })
   const port = await server.listen(0)
   // Which transport the numbers are of (uWS where a native build loads, else node:http + ws).
   console.error(`[serving] kfs transport: ${server.transport.name} (${server.transport.reason})`)
