@@ -35,13 +35,12 @@ import { silentLogger } from '../../../core/logger.ts'
 import { retry } from '../../../core/retry.ts'
 import type { FeatureViewDef, StampedRow } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
-import { coalesceRows, missingRead, statusOf, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
-import { AS_OF_FIELD, DELETED_FIELD, checkRow, decodePacked, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
-import { decodeValue } from './value-codec.ts'
+import { coalesceRows, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
+import { AS_OF_FIELD, DELETED_FIELD, checkRow, decodePacked, decodeRead, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
+import { chunksBySlot, chunksInOrder, type PackedRow } from './write-chunks.ts'
 import { READ_ROWS_SCRIPT } from './read-rows-script.ts'
-import { ROWS_PER_CALL, WRITE_ROWS_SCRIPT } from './write-row-script.ts'
+import { WRITE_ROWS_SCRIPT } from './write-row-script.ts'
 import { createHash } from 'node:crypto'
-import calculateSlot from 'cluster-key-slot'
 
 export interface RedisOnlineStoreOptions {
   /** Connection URL (redis://host:port/db); ignored when `client` is given. */
@@ -132,10 +131,7 @@ export class RedisOnlineStore implements OnlineStore {
    */
   #live(): Client {
     if (this.#closed) throw new SinkWriteError('SINK_CLOSED', 'the Redis online store is closed')
-    if (this.#client.status === 'end') {
-      this.#logger.warn({ status: this.#client.status }, 'Redis connection had ended without close(): reconnecting')
-      this.#client.connect().catch(() => {})
-    }
+    reconnectIfEnded(this.#client, this.#logger, 'Redis connection had ended without close(): reconnecting')
     return this.#client
   }
 
@@ -338,9 +334,7 @@ export class RedisOnlineStore implements OnlineStore {
     // An ended subscriber would stop the change feed without a word (see #live): while the
     // subscription is wanted, reconnect it; ioredis subscribes it to its channels again.
     sub.on('end', () => {
-      if (this.#closed || !this.#subscribers.has(sub)) return
-      this.#logger.warn('Redis change-feed connection had ended: reconnecting')
-      sub.connect().catch(() => {})
+      if (!this.#closed && this.#subscribers.has(sub)) reconnectIfEnded(sub, this.#logger, 'Redis change-feed connection had ended: reconnecting')
     })
     sub.on('message', (channel: string, message: string) => {
       const layout = byChannel.get(channel)
@@ -374,41 +368,9 @@ export class RedisOnlineStore implements OnlineStore {
   }
 }
 
-interface PackedRow {
-  readonly row: StampedRow
-  readonly key: string
-  readonly packed: string
-}
-
-function chunksInOrder(rows: readonly PackedRow[]): PackedRow[][] {
-  const chunks: PackedRow[][] = []
-  for (let i = 0; i < rows.length; i += ROWS_PER_CALL) chunks.push(rows.slice(i, i + ROWS_PER_CALL))
-  return chunks
-}
-
-/** Chunks whose keys share a hash slot, as a Cluster requires of one script call. */
-function chunksBySlot(rows: readonly PackedRow[]): PackedRow[][] {
-  const bySlot = new Map<number, PackedRow[]>()
-  for (const row of rows) {
-    const slot = calculateSlot(row.key)
-    const group = bySlot.get(slot)
-    if (group) group.push(row)
-    else bySlot.set(slot, [row])
-  }
-  const chunks: PackedRow[][] = []
-  for (const group of bySlot.values()) chunks.push(...chunksInOrder(group))
-  return chunks
-}
-
-function decodeRead(layout: ViewLayout, features: readonly string[], reply: readonly (string | null)[], nowMs: number): OnlineRead {
-  const asOfText = reply[0]
-  if (asOfText === null || asOfText === undefined) return missingRead(features.length)
-  // A tombstone: the key's row was deleted (docs/design.md §11), so it answers MISSING.
-  if (layout.tombstones && reply[1] !== null && reply[1] !== undefined) return missingRead(features.length)
-  const first = layout.tombstones ? 2 : 1
-  const asOfMs = Number(asOfText)
-  const status = statusOf(asOfMs, layout.view, nowMs)
-  const values =
-    status === 'PRESENT' ? features.map((f, i) => decodeValue(reply[i + first], layout.types.get(f)!)) : new Array<null>(features.length).fill(null)
-  return { status, asOfMs, values }
+/** Starts reconnecting a client ioredis has ended (see RedisOnlineStore #live); the commands meanwhile fail fast. */
+function reconnectIfEnded(client: Client, logger: Logger, message: string): void {
+  if (client.status !== 'end') return
+  logger.warn(message)
+  client.connect().catch(() => {})
 }

@@ -8,6 +8,8 @@
  */
 import { SinkWriteError } from '../../../core/errors.ts'
 import type { FeatureValue, FeatureValueType, FeatureViewDef, StampedRow } from '../../../features/types.ts'
+import { missingRead, statusOf } from '../../../ports/online-semantics.ts'
+import type { OnlineRead } from '../../../ports/online-store.ts'
 import { AS_OF_FIELD, checkValue, decodeValue, encodeCheckedValue } from './value-codec.ts'
 
 export interface ViewLayout {
@@ -110,3 +112,17 @@ export function decodePacked(layout: ViewLayout, packed: string): { key: string;
 }
 
 export { AS_OF_FIELD }
+
+/** A read reply (as_of, the deletion mark where the view has one, then the features) as an OnlineRead. */
+export function decodeRead(layout: ViewLayout, features: readonly string[], reply: readonly (string | null)[], nowMs: number): OnlineRead {
+  const asOfText = reply[0]
+  if (asOfText === null || asOfText === undefined) return missingRead(features.length)
+  // A tombstone: the key's row was deleted (docs/design.md §11), so it answers MISSING.
+  if (layout.tombstones && reply[1] !== null && reply[1] !== undefined) return missingRead(features.length)
+  const first = layout.tombstones ? 2 : 1
+  const asOfMs = Number(asOfText)
+  const status = statusOf(asOfMs, layout.view, nowMs)
+  const values =
+    status === 'PRESENT' ? features.map((f, i) => decodeValue(reply[i + first], layout.types.get(f)!)) : new Array<null>(features.length).fill(null)
+  return { status, asOfMs, values }
+}
