@@ -31,7 +31,7 @@ const EVENTS = envNumber('KFS_BENCH_E2E_EVENTS', 200_000)
 const stack = await ensureStack()
 const run = newRunId()
 const prefix = `bench/${run}`
-const clients = openStackClients(stack, prefix)
+const clients = await openStackClients(stack, prefix)
 try {
   const { source, view } = benchViews(run)
   await clients.log.createTopic(source.topic, source.partitions)

@@ -31,7 +31,7 @@ const WARMUP_MS = 2_000
 
 const stack = await ensureStack()
 const run = newRunId()
-const clients = openStackClients(stack, `bench/${run}`)
+const clients = await openStackClients(stack, `bench/${run}`)
 const dir = mkdtempSync(join(tmpdir(), 'kfs-bench-fresh-'))
 try {
   const { source, view } = benchViews(run)

@@ -34,7 +34,7 @@ const WARMUP_MS = 2_000
 
 const stack = await ensureStack()
 const run = newRunId()
-const clients = openStackClients(stack, `bench/${run}`)
+const clients = await openStackClients(stack, `bench/${run}`)
 const servingStore = new RedisOnlineStore({ url: stack.redisUrl })
 const dir = mkdtempSync(join(tmpdir(), 'kfs-bench-push-'))
 const { source, view } = benchViews(run)

@@ -30,7 +30,7 @@ const PARTITIONS = 4
 const stack = await ensureStack()
 const run = `r${Date.now().toString(36)}`
 const logger = stderrLogger()
-const log = openBenchEventLog(stack.kafkaBrokers, 'kfs-bench-rekey', logger.child({ component: 'kafka' }))
+const log = await openBenchEventLog(stack.kafkaBrokers, 'kfs-bench-rekey', logger.child({ component: 'kafka' }))
 try {
   const user = entity({ name: 'user', joinKeys: ['user_id'] })
   const item = entity({ name: 'item', joinKeys: ['item_id'] })

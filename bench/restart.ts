@@ -110,7 +110,7 @@ async function produceBacklog(
   topic: string,
   schema: Parameters<typeof createEncoder>[0]['schema'],
 ): Promise<void> {
-  const log = openBenchEventLog(stack.kafkaBrokers, 'kfs-bench-restart')
+  const log = await openBenchEventLog(stack.kafkaBrokers, 'kfs-bench-restart')
   try {
     await log.createTopic(topic, 4)
     const encoder = await createEncoder({

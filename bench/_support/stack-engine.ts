@@ -32,9 +32,9 @@ export interface StackClients {
   close(): Promise<void>
 }
 
-export function openStackClients(stack: StackEndpoints, prefix: string): StackClients {
+export async function openStackClients(stack: StackEndpoints, prefix: string): Promise<StackClients> {
   const logger = stderrLogger()
-  const log = openBenchEventLog(stack.kafkaBrokers, 'kfs-bench', logger.child({ component: 'kafka' }))
+  const log = await openBenchEventLog(stack.kafkaBrokers, 'kfs-bench', logger.child({ component: 'kafka' }))
   const registry = new ConfluentSchemaRegistry({ url: stack.registryUrl })
   const online = new RedisOnlineStore({ url: stack.redisUrl, clock: systemClock, logger: logger.child({ component: 'redis' }) })
   const store = new S3ObjectStore({

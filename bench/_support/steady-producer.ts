@@ -28,7 +28,7 @@ const rate = Number(rateText)
 const seconds = Number(secondsText)
 const users = Number(usersText)
 
-const log = openBenchEventLog(brokers!.split(','), 'kfs-bench-producer')
+const log = await openBenchEventLog(brokers!.split(','), 'kfs-bench-producer')
 const registry = new ConfluentSchemaRegistry({ url: registryUrl! })
 const schema = readAvroSchema(new URL('../../schemas/avro/purchases.avsc', import.meta.url))
 const encoder = await createEncoder({ registry, subject: `${topic}-value`, schema })
