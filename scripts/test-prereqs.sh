@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the stack servers (scripts/stack installs those):
-# Debian's Chromium for the catalog page test. Idempotent; a second run does nothing.
+# Debian's Chromium for the catalog page test, and promtool (Prometheus's checker, into the kfs
+# cache) for the ops and metrics tests. Idempotent; a second run does nothing.
 set -euo pipefail
 if ! [ -x /usr/bin/chromium ]; then
   echo "[prereqs] installing chromium (catalog page test)" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
 fi
+bash "$(dirname "$0")/prometheus/ensure-promtool.sh" >/dev/null

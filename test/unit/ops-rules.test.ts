@@ -1,7 +1,9 @@
 /**
  * The alert rules and the dashboard that docker-compose.yml loads (ops/): the rules pass
- * Prometheus's own rule checker (scripts/prometheus-rules: rulefmt, the code `promtool check rules`
- * runs; and promtool itself when it is on the PATH), the dashboard passes Grafana's dashboard
+ * Prometheus's own rule checker twice over (scripts/prometheus-rules: rulefmt, the code `promtool
+ * check rules` runs, with the checker shown to refuse a broken file; and the real promtool from
+ * scripts/prometheus/ensure-promtool.sh: `check rules`, `check config`, and `test rules` on
+ * ops/prometheus/alerts.test.yml, shown to fail when an alert changes), the dashboard passes Grafana's dashboard
  * schema (scripts/grafana-dashboard: the Grafana Foundation SDK's strict decode and validation),
  * the rules cover what issue #18 asks to alert on, and
  * every metric the rules and the dashboard query is one kfs registers today — so renaming a metric
@@ -10,14 +12,17 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
+import { promtool } from '../support/promtool.ts'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const read = (path: string): string => readFileSync(join(root, path), 'utf8')
 const RULES = 'ops/prometheus/alerts.yml'
+const RULE_TESTS = 'ops/prometheus/alerts.test.yml'
 const DASHBOARD = 'ops/grafana/dashboards/kfs.json'
 
 interface Rule {
@@ -81,13 +86,34 @@ void describe('ops/ alert rules and dashboard', () => {
     assert.match(r.stderr, /gridPos/, 'an ill-typed field is named')
   })
 
-  void test('promtool check rules and check config agree, where promtool is installed', () => {
-    const which = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' })
-    if (which.status !== 0) return // the extra check; Prometheus's own rule code above always runs
-    const rulesCheck = spawnSync('promtool', ['check', 'rules', join(root, RULES)], { encoding: 'utf8' })
+  void test('promtool check rules and promtool check config pass', () => {
+    const rulesCheck = promtool(['check', 'rules', join(root, RULES)])
     assert.equal(rulesCheck.status, 0, `${rulesCheck.stdout}${rulesCheck.stderr}`)
-    const configCheck = spawnSync('promtool', ['check', 'config', join(root, 'ops/prometheus/prometheus.yml')], { encoding: 'utf8' })
+    assert.match(rulesCheck.stdout, new RegExp(`SUCCESS: ${rules.length} rules found`))
+    const configCheck = promtool(['check', 'config', join(root, 'ops/prometheus/prometheus.yml')])
     assert.equal(configCheck.status, 0, `${configCheck.stdout}${configCheck.stderr}`)
+  })
+
+  void test('promtool test rules: every alert fires on the series kfs exports, after its wait, and not on healthy ones', () => {
+    const tested = new Set([...read(RULE_TESTS).matchAll(/alertname: (\w+)/g)].map((m) => m[1]!))
+    assert.deepEqual([...tested].sort(), rules.map((r) => r.alert!).sort(), `${RULE_TESTS} tests every alert`)
+    const r = promtool(['test', 'rules', join(root, RULE_TESTS)])
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`)
+    assert.match(r.stdout, /SUCCESS/)
+  })
+
+  void test('promtool test rules fails when an alert no longer fires as tested (it checks)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kfs-rules-'))
+    try {
+      // A lag threshold raised past the tested lag: the lag alert's test must now fail.
+      writeFileSync(join(dir, 'alerts.yml'), read(RULES).replace('kfs_consumer_lag_records) > 100000', 'kfs_consumer_lag_records) > 1000000'))
+      copyFileSync(join(root, RULE_TESTS), join(dir, 'alerts.test.yml'))
+      const r = promtool(['test', 'rules', join(dir, 'alerts.test.yml')])
+      assert.equal(r.status, 1, `${r.stdout}${r.stderr}`)
+      assert.match(r.stdout + r.stderr, /KfsConsumerLagHigh/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   void test('alerts on freshness, dead letters and consumer lag; every alert has a severity, a wait and a summary', () => {

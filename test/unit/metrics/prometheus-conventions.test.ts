@@ -2,7 +2,8 @@
  * Both processes' `/metrics` follow Prometheus's naming conventions (issue #18): times in seconds
  * (no `_ms`), counters typed `counter` and named `_total`, no gauge named `_total`, histograms for
  * durations and latencies, and the default process metrics everywhere. Scraped over HTTP from the
- * engine's metrics server (a live engine on the embedded defaults) and from a serving instance.
+ * engine's metrics server (a live engine on the embedded defaults) and from a serving instance;
+ * every scrape also passes Prometheus's own linter, `promtool check metrics`.
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -24,6 +25,7 @@ import { createEngineMetrics, listenForMetrics } from '../../../main/metrics-ser
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
 import { generatePurchases, produceEvents, waitFor } from '../../support/scenario.ts'
+import { promtool } from '../../support/promtool.ts'
 import { startServer } from '../serving/server-harness.ts'
 import { userStats } from '../serving/fixtures.ts'
 
@@ -58,6 +60,12 @@ function parseExposition(text: string): Exposition {
 function valueOf(e: Exposition, series: string): number | undefined {
   const line = e.samples.find((l) => l.startsWith(`${series} `))
   return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}
+
+/** Prometheus's own linter of an exposition (`promtool check metrics`): names, units, suffixes, help. */
+function assertPromtoolLint(text: string, where: string): void {
+  const r = promtool(['check', 'metrics'], text)
+  assert.equal(r.status, 0, `${where}: promtool check metrics\n${r.stdout}${r.stderr}`)
 }
 
 function assertConventions(e: Exposition, histograms: readonly string[], where: string): void {
@@ -123,7 +131,9 @@ void describe('/metrics by Prometheus convention', () => {
     const scrape = async () => {
       const res = await fetch(`http://127.0.0.1:${port}/metrics`)
       assert.equal(res.status, 200)
-      return parseExposition(await res.text())
+      const text = await res.text()
+      assertPromtoolLint(text, 'engine')
+      return parseExposition(text)
     }
 
     const slaMs = userPurchases.freshnessSlaMs
@@ -151,6 +161,14 @@ void describe('/metrics by Prometheus convention', () => {
     assert.equal(valueOf(second, 'kfs_dead_letters_total{reason="undecodable",view="*"}'), 1)
   })
 
+  void test('promtool check metrics refuses what the conventions forbid (it checks)', () => {
+    const bad = '# HELP kfs_view_freshness_ms old name\n# TYPE kfs_view_freshness_ms gauge\nkfs_view_freshness_ms 3\n# TYPE kfs_consumed counter\nkfs_consumed 1\n'
+    const r = promtool(['check', 'metrics'], bad)
+    assert.notEqual(r.status, 0)
+    assert.match(r.stdout + r.stderr, /kfs_view_freshness_ms metric names should not contain abbreviated units/)
+    assert.match(r.stdout + r.stderr, /kfs_consumed counter metrics should have "_total" suffix/)
+  })
+
   void test('serving: lookups by view and status, request latency histogram, default process metrics', async () => {
     const s = await startServer()
     try {
@@ -158,7 +176,9 @@ void describe('/metrics by Prometheus convention', () => {
       assert.equal((await fetch(`${s.base}/v1/features/user_stats/nobody`)).status, 200)
       const res = await fetch(`${s.base}/metrics`)
       assert.equal(res.status, 200)
-      const e = parseExposition(await res.text())
+      const text = await res.text()
+      assertPromtoolLint(text, 'serving')
+      const e = parseExposition(text)
       assertConventions(e, ['kfs_serving_request_duration_seconds'], 'serving')
       assert.equal(valueOf(e, `kfs_serving_lookups_total{view="${userStats.name}",status="PRESENT"}`), 1)
       assert.equal(valueOf(e, `kfs_serving_lookups_total{view="${userStats.name}",status="MISSING"}`), 1)
