@@ -123,6 +123,24 @@ void describe('sinks > parquet > file', () => {
     }
   })
 
+  void test('a large encode lets the event loop run while it builds columns, and its bytes do not change', async () => {
+    const rows = makeRows(60_000)
+    const reference = await encodeParquetFile(columns, rows, { worker: false })
+    // Ticks of a setImmediate chain count the times the loop ran during the encode.
+    let ticks = 0
+    let running = true
+    const tick = (): void => {
+      ticks++
+      if (running) setImmediate(tick)
+    }
+    setImmediate(tick)
+    const ticksBefore = ticks
+    const file = await encodeParquetFile(columns, rows, { worker: false })
+    running = false
+    assert.ok(ticks - ticksBefore >= 2, `the loop ran ${ticks - ticksBefore} times during the encode`)
+    assert.deepEqual(file.bytes, reference.bytes)
+  })
+
   void test('empty files are valid', async () => {
     const file = await encodeParquetFile(columns, [])
     assert.equal((await parquetFileInfo(file.bytes)).rows, 0)
