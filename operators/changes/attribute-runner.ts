@@ -22,7 +22,7 @@ import type { EventRecord, FeatureRow, FeatureValue, FeatureViewDef } from '../.
 import { DEFAULT_VALUE_LIMITS } from '../../features/limits.ts'
 import type { TaskDeadLetter } from '../task/output.ts'
 import { filterAndMap } from '../task/filter-map.ts'
-import { compareKeyBytes } from '../task/key-order.ts'
+import { sortKeysByBytes } from '../task/key-order.ts'
 import { rowValuesEqual } from '../task/values-equal.ts'
 import { changeOf } from './change.ts'
 import { DropQueue } from './drop-queue.ts'
@@ -139,7 +139,7 @@ export class AttributeRunner implements TaskViewRunner {
   /** Layout: str fingerprint, uvarint key count, per key in key-byte order: str key, f64 c, row (u8 0 | 1 + row), shown (u8 0 | 1 + values). */
   encodeState(w: ByteWriter): void {
     w.str(this.#fingerprint())
-    const keys = [...this.#keys.keys()].sort(compareKeyBytes)
+    const keys = sortKeysByBytes([...this.#keys.keys()])
     w.uvarint(keys.length)
     for (const key of keys) {
       const state = this.#keys.get(key) as AttributeKey

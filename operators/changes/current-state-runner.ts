@@ -27,7 +27,7 @@ import { DEFAULT_VALUE_LIMITS } from '../../features/limits.ts'
 import type { TaskDeadLetter } from '../task/output.ts'
 import { filterAndMap } from '../task/filter-map.ts'
 import { entityKeyOf } from '../task/event-fields.ts'
-import { compareKeyBytes } from '../task/key-order.ts'
+import { sortKeysByBytes } from '../task/key-order.ts'
 import { rowValuesEqual } from '../task/values-equal.ts'
 import { changeOf } from './change.ts'
 import { DropQueue } from './drop-queue.ts'
@@ -190,7 +190,7 @@ export class CurrentStateRunner implements TaskViewRunner {
    */
   encodeState(w: ByteWriter): void {
     w.str(this.#fingerprint())
-    const keys = [...this.#groups.keys()].sort(compareKeyBytes)
+    const keys = sortKeysByBytes([...this.#groups.keys()])
     w.uvarint(keys.length)
     for (const key of keys) {
       const group = this.#groups.get(key) as Group
@@ -200,7 +200,7 @@ export class CurrentStateRunner implements TaskViewRunner {
         w.f64(group.totals.total[i] as number)
         w.f64(group.totals.n[i] as number)
       }
-      const pks = [...group.members.keys()].sort(compareKeyBytes)
+      const pks = sortKeysByBytes([...group.members.keys()])
       w.uvarint(pks.length)
       for (const pk of pks) {
         const member = group.members.get(pk) as Member

@@ -11,6 +11,16 @@ import { InvariantViolation } from '../../core/errors.ts'
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
+/** Bytes of `v` as an unsigned LEB128 varint. */
+function uvarintSize(v: number): number {
+  let n = 1
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80)
+    n++
+  }
+  return n
+}
+
 export class ByteWriter {
   #buf: Uint8Array
   #view: DataView
@@ -57,9 +67,23 @@ export class ByteWriter {
     this.#len += 8
   }
 
+  /**
+   * UTF-8 straight into the buffer (no intermediate array per string: snapshots of large states
+   * write millions of keys). The length prefix is reserved for the most bytes the string can
+   * take (3 per UTF-16 unit) and the bytes moved back when it turns out shorter, so the layout is
+   * exactly `bytes(encoder.encode(s))`.
+   */
   str(s: string): void {
-    const bytes = encoder.encode(s)
-    this.bytes(bytes)
+    const most = s.length * 3
+    const reserved = uvarintSize(most)
+    // At least 8: the uvarint below must not grow (and so copy) the buffer past the bytes just written.
+    this.#ensure(Math.max(8, reserved + most))
+    const start = this.#len + reserved
+    const { written } = encoder.encodeInto(s, this.#buf.subarray(start, start + most))
+    const needed = uvarintSize(written)
+    if (needed < reserved) this.#buf.copyWithin(this.#len + needed, start, start + written)
+    this.uvarint(written)
+    this.#len += written
   }
 
   bytes(b: Uint8Array): void {

@@ -23,3 +23,15 @@ export function compareKeyBytes(a: string, b: string): number {
 export function compareKeysNative(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
+
+/** A code unit ≥ U+D800: the keys whose UTF-16 and UTF-8 orders can disagree. */
+const WIDE_UNIT = /[\uD800-\uFFFF]/
+
+/**
+ * Sorts `keys` in place by their UTF-8 bytes. Without any unit ≥ U+D800 (nearly always) the two
+ * orders agree and the engine's own comparator-free sort does it, about twice as fast as a JS
+ * comparator on hundreds of thousands of keys (a snapshot sorts every key of its state).
+ */
+export function sortKeysByBytes(keys: string[]): string[] {
+  return keys.some((k) => WIDE_UNIT.test(k)) ? keys.sort(compareKeyBytes) : keys.sort()
+}

@@ -11,14 +11,14 @@
  */
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import { CheckpointError } from '../../core/errors.ts'
-import { compareKeyBytes } from './key-order.ts'
+import { sortKeysByBytes } from './key-order.ts'
 import type { ViewRunner } from './view-runner.ts'
 
 export function encodeViewState(runner: ViewRunner, w: ByteWriter): void {
   const plan = runner.plan
   const table = runner.table
   w.str(plan.fingerprint)
-  const keys = [...table.ids.keys()].sort(compareKeyBytes)
+  const keys = sortKeysByBytes([...table.ids.keys()])
   w.uvarint(keys.length)
   for (const key of keys) {
     const id = table.ids.get(key) as number
