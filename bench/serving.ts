@@ -101,7 +101,9 @@ export function sleep(ms: number): Promise<void> {
 
 /** Starts a child role of this file and resolves once it prints `READY <port>`. */
 export function spawnRole(role: string, args: readonly string[]): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, role, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // KFS_BENCH_SERVER_PROFILE=<dir>: a CPU profile of the server under test (written when it is stopped with SIGTERM).
+  const profile = role === 'server' && process.env.KFS_BENCH_SERVER_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KFS_BENCH_SERVER_PROFILE}`] : []
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', SELF, role, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     let out = ''
     child.stdout!.on('data', (d: Buffer) => {
@@ -217,6 +219,8 @@ async function serverRole(redisPort: number): Promise<void> {
   const port = await server.listen(0)
   // Which transport the numbers are of (uWS where a native build loads, else node:http + ws).
   console.error(`[serving] kfs transport: ${server.transport.name} (${server.transport.reason})`)
+  // A clean exit on SIGTERM, so --cpu-prof writes its profile.
+  process.once('SIGTERM', () => process.exit(0))
   console.log(`READY ${port}`)
 }
 
@@ -252,7 +256,7 @@ async function main(): Promise<void> {
       `BENCH serving rate=${rate} p50_ms=${f(fixed.p50Ms)} p99_ms=${f(fixed.p99Ms)} achieved_rps=${f(fixed.achievedRps, 0)} floor_p50_ms=${f(floorFixed.p50Ms)} floor_p99_ms=${f(floorFixed.p99Ms)} max_rps=${f(serverMax.rps, 0)} floor_max_rps=${f(floorMax.rps, 0)} ratio=${f(serverMax.rps / floorMax.rps)} write_rows_s=${f(writes.rowsPerSec, 0)} write_rows_s_nopublish=${f(writes.rowsPerSecNoPublish, 0)}`,
     )
   } finally {
-    for (const c of children) c.kill('SIGKILL')
+    for (const c of children) c.kill('SIGTERM')
     redis.stop()
   }
 }
