@@ -24,6 +24,7 @@ import { TransactionalProducers } from '../transactional-producers.ts'
 import { KafkaConsumer, type KafkaConsumerRequest } from './kafka-consumer.ts'
 import { KafkaTransaction } from './kafka-transaction.ts'
 import { kafkajsLogCreator } from './log-creator.ts'
+import { quietKafkajsNegativeTimeouts } from './negative-timeout-warning.ts'
 
 const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs
 
@@ -72,6 +73,7 @@ export class KafkaEventLog implements TransactionalEventLog {
   })
 
   constructor(options: KafkaEventLogOptions) {
+    quietKafkajsNegativeTimeouts()
     this.#options = options
     this.#logger = (options.logger ?? silentLogger).child({ component: 'pipeline.kafka' })
     this.#retry = {

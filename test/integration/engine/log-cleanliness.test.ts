@@ -5,7 +5,8 @@
  * a transactional internal topic (its commit markers were the "records skipped" warnings); then
  * more clicks and a second `kfs run` of the same group (a restart: the re-key stage's
  * transactional ids are reused, which brought CONCURRENT_TRANSACTIONS errors). Every line the
- * three commands print at pino level ≥ 40 (warn, error, fatal) fails the test, as does a stack.
+ * three commands print at pino level ≥ 40 (warn, error, fatal) fails the test, as does a stack or
+ * a Node process warning.
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -43,6 +44,8 @@ function noisyLines(result: KfsResult): string[] {
       }
       if (typeof level === 'number' && level >= 40) noisy.push(line)
     } else if (/^\s+at .+:\d+:\d+\)?$/.test(line)) noisy.push(line)
+    // Node's own process warnings (e.g. kafkajs's negative timeouts on Node ≥ 22, tulios/kafkajs#1751).
+    else if (/^\(node:\d+\) \w*Warning\b/.test(line)) noisy.push(line)
   }
   return noisy
 }
