@@ -193,3 +193,18 @@ export async function endOffsetSum(log: EventLog, topic: string): Promise<number
   const ends = await log.endOffsets(topic)
   return ends.reduce((n, e) => n + Number(e), 0)
 }
+
+/**
+ * `endOffsetSum` once it has stopped moving (the same on reads `quietMs` apart): after a producer
+ * is killed, a produce request it had already sent still lands on the broker a moment later, so a
+ * read right after the kill can miss records the log will hold.
+ */
+export async function settledEndOffsetSum(log: EventLog, topic: string, quietMs = 500): Promise<number> {
+  let last = await endOffsetSum(log, topic)
+  for (;;) {
+    await new Promise((r) => setTimeout(r, quietMs))
+    const now = await endOffsetSum(log, topic)
+    if (now === last) return now
+    last = now
+  }
+}
