@@ -25,6 +25,7 @@ import { KafkaConsumer, type KafkaConsumerRequest } from './kafka-consumer.ts'
 import { KafkaTransaction } from './kafka-transaction.ts'
 import { kafkajsLogCreator } from './log-creator.ts'
 import { quietKafkajsNegativeTimeouts } from './negative-timeout-warning.ts'
+import { createTopicOffsetsQueue } from './topic-offsets.ts'
 
 const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs
 
@@ -125,16 +126,14 @@ export class KafkaEventLog implements TransactionalEventLog {
 
   async startOffsets(topic: string): Promise<string[]> {
     return this.#call('startOffsets', async () => {
-      const admin = await this.#adminClient()
-      const offsets = await admin.fetchTopicOffsets(topic)
+      const offsets = await this.#topicOffsets(topic)
       return [...offsets].sort((a, b) => a.partition - b.partition).map((o) => o.low)
     })
   }
 
   async endOffsets(topic: string): Promise<string[]> {
     return this.#call('endOffsets', async () => {
-      const admin = await this.#adminClient()
-      const offsets = await admin.fetchTopicOffsets(topic)
+      const offsets = await this.#topicOffsets(topic)
       return [...offsets].sort((a, b) => a.partition - b.partition).map((o) => o.high)
     })
   }
@@ -199,6 +198,9 @@ export class KafkaEventLog implements TransactionalEventLog {
   #adminClient(): Promise<Admin> {
     return this.#admin.get()
   }
+
+  /** Low and high offsets of a topic, one call at a time (topic-offsets.ts: a kafkajs race). */
+  readonly #topicOffsets = createTopicOffsetsQueue(() => this.#adminClient())
 
   #plainProducer(): Promise<Producer> {
     return this.#producer.get()
