@@ -62,15 +62,25 @@ export class PartitionLog {
   append(records: readonly Omit<StoredRecord, 'offset'>[]): number {
     const base = this.#end
     if (records.length === 0) return base
+    const { buf, starts } = encodeRecords(records, base)
+    return this.appendEncoded(buf, starts)
+  }
+
+  /**
+   * Appends records already in the segment format, numbered from `endOffset` on (encodeRecords,
+   * ./packed-records.ts), `starts` their positions in `buf`; returns the first one's offset.
+   */
+  appendEncoded(buf: Buffer, starts: ArrayLike<number>): number {
+    const base = this.#end
+    if (starts.length === 0) return base
     let segment = this.#segments.at(-1) as Segment
     if (segment.size >= this.#options.segmentBytes) segment = this.#roll()
-    const { buf, starts } = encodeRecords(records, base)
     let written = 0
     while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
     if (this.#options.fsync) fsyncSync(segment.fd)
-    for (const start of starts) segment.positions.push(segment.size + start)
+    for (let i = 0; i < starts.length; i++) segment.positions.push(segment.size + starts[i]!)
     segment.size += buf.length
-    this.#end = base + records.length
+    this.#end = base + starts.length
     return base
   }
 
