@@ -21,6 +21,7 @@ import type { Decoder } from '../schemas/decoder.ts'
 import type { Encoder } from '../schemas/encoder.ts'
 import { createChangeEnvelopeWriter } from '../schemas/change-envelope-writer.ts'
 import { appendPlan } from './append-plan.ts'
+import { RowImages } from './row-images.ts'
 import { LogState, rowFingerprint } from './log-state.ts'
 import { checkSnapshotColumns, SnapshotPlanner, type RejectedRow } from './plan-snapshot.ts'
 import { rowColumns, type RowColumn } from './row-columns.ts'
@@ -85,7 +86,12 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   const state = new LogState()
   const planner = new SnapshotPlanner({ columns, primaryKey: spec.primaryKey, rowTimeField: spec.rowTimeField, snapshotId: snapshot.id, log: state })
   let rowsRead = 0
+  const writer = createChangeEnvelopeWriter(source.schema, deps.encoder.schemaId)
+  // The writer writes images by the planner's column positions: only for the same columns.
+  const usable = writer?.columns.join('\u0000') === columns.map((c) => c.name).join('\u0000') ? writer : undefined
+  const images = usable === undefined ? undefined : new RowImages(usable)
   const read = (rows: number): void => {
+    images?.encode(planner.keys, planner.chunks)
     rowsRead += rows
     options.onProgress?.({ phase: 'read', rows: rowsRead, total: snapshot.rowCount })
   }
@@ -119,14 +125,12 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
 
   const plan = planner.finish()
   const total = plan.length
-  const writer = createChangeEnvelopeWriter(source.schema, deps.encoder.schemaId)
   await appendPlan(
     {
       log: deps.log,
       topic: source.topic,
       encoder: deps.encoder,
-      // The writer writes images by the planner's column positions: only for the same columns.
-      writer: writer?.columns.join('\u0000') === columns.map((c) => c.name).join('\u0000') ? writer : undefined,
+      images,
       chunkRecords: options.chunkRecords ?? DEFAULT_CHUNK_RECORDS,
       onChunk: (appended) => options.onProgress?.({ phase: 'append', appended, total }),
     },

@@ -25,6 +25,7 @@ import { SchemaError } from '../core/errors.ts'
 import type { ChangeEnvelope } from '../features/change-envelope.ts'
 import type { TableColumn, TableColumnBatch, TableRow } from '../ports/table-snapshots.ts'
 import { orderByTimeThenKey } from './append-order.ts'
+import { PlannerSlots, type SlotChunk } from './planner-slots.ts'
 import type { LogState } from './log-state.ts'
 import { kindFits, type RowColumn } from './row-columns.ts'
 
@@ -146,44 +147,48 @@ export interface PlannedAppends {
   /** The append at `position` (0 ≤ position < length) of the (ts_ms, key bytes) order. */
   at(position: number): PlannedAppend
   /**
-   * The same appends without envelope objects, for writers that encode straight from columns:
-   * the append at `position` is the row in slot `slots[position]` — key `keys[slot]`, ts_ms
-   * `ts[slot]`, column c's value `values[c][slot]` — and its before image `beforeAt(position)`: a
-   * slot, a row of the log, or undefined for none (op `c`).
+   * The same appends without envelope objects, for writers that encode from the rows' columns:
+   * the append at `position` is slot `slots[position]` — key `keys[slot]`, ts_ms `ts[slot]`,
+   * the row `rowAt(slot)` — and its before image `beforeAt(position)`: a slot, a row of the log,
+   * or undefined for none (op `c`).
    */
   readonly slots: Int32Array
   readonly keys: readonly string[]
-  readonly ts: readonly number[]
-  readonly values: readonly (readonly unknown[])[]
+  readonly ts: ArrayLike<number>
   readonly snapshotId: string
   beforeAt(position: number): number | TableRow | undefined
+  rowAt(slot: number): TableRow
 }
 
 /**
- * Plans a snapshot fed batch by batch (`add`), then `finish`es against the log's state. Valid
- * rows live in one slot each: key, event time, row number, and the declared columns' values in
- * per-column arrays. Slots of one key are chained newest first, which finds a repeated
- * (key, event time) without a second index and tells which keys have more than one row.
+ * Plans a snapshot fed batch by batch (`addColumns`, or `add` for row objects), then `finish`es
+ * against the log's state. Valid rows live in one slot each (./planner-slots.ts). Slots of one
+ * key are chained newest first, which finds a repeated (key, event time) without a second index
+ * and tells which keys have more than one row.
  */
 export class SnapshotPlanner {
   readonly #input: PlanInput
-  readonly #keys: string[] = []
-  readonly #ts: number[] = []
-  /** The previous slot of the same key, −1 for none. */
-  readonly #sameKey: number[] = []
-  /** 1 when the slot's key has other slots (its appends chain their before images). */
-  readonly #shared: number[] = []
-  readonly #values: unknown[][]
-  readonly #heads = new Map<string, number>()
+  readonly #slots = new PlannerSlots()
   readonly #rejected: RejectedRow[] = []
-  /** The batch row being judged (for #fingerprint's value reader). */
-  #row = 0
   #unchanged = 0
   #rowsRead = 0
 
   constructor(input: PlanInput) {
     this.#input = input
-    this.#values = input.columns.map(() => [])
+  }
+
+  /** Slots so far: the rows that may be appended, each once, in snapshot order. */
+  get slotCount(): number {
+    return this.#slots.count
+  }
+
+  get keys(): readonly string[] {
+    return this.#slots.keys
+  }
+
+  /** Where the slots' values are: slot `start + i` is row `rows[i]` of `columns` (declared columns, in order). */
+  get chunks(): readonly SlotChunk[] {
+    return this.#slots.chunks
   }
 
   /** Rows as objects (CSV, Iceberg, tests): the same as their columns through addColumns. */
@@ -197,16 +202,16 @@ export class SnapshotPlanner {
 
   addColumns(batch: TableColumnBatch): void {
     const { columns, primaryKey, rowTimeField } = this.#input
+    const slots = this.#slots
     const n = batch.numRows
     const valuesOf = (name: string): readonly unknown[] => batch.columns[name] ?? NO_VALUES
     const declared = columns.map((c) => valuesOf(c.name))
     const bad = firstBadColumns(columns, declared, n)
     const keyColumns = primaryKey.map(valuesOf)
     const times = valuesOf(rowTimeField)
-    const valueAt = (c: number): unknown => declared[c]![this.#row] ?? null
+    slots.beginBatch(declared, n)
     for (let r = 0; r < n; r++) {
       const rowNumber = ++this.#rowsRead
-      this.#row = r
       const key = keyOf(primaryKey, keyColumns, r)
       if (typeof key !== 'string') {
         this.#rejected.push({ row: rowNumber, ...key })
@@ -230,36 +235,30 @@ export class SnapshotPlanner {
         })
         continue
       }
-      const head = this.#heads.get(key)
-      let same = head ?? -1
-      while (same >= 0 && this.#ts[same] !== t) same = this.#sameKey[same]!
+      const head = slots.heads.lookup(key)
+      let same = head
+      while (same >= 0 && slots.timeOf(same) !== t) same = slots.sameKey(same)
       if (same >= 0) {
         // A repeat of an earlier row's (key, event time): the earlier one stands.
-        if (this.#fingerprint((c) => this.#values[c]![same]) === this.#fingerprint(valueAt)) this.#unchanged++
+        if (this.#fingerprint((c) => slots.valueAt(c, same)) === this.#fingerprint((c) => declared[c]![r] ?? null)) this.#unchanged++
         else this.#rejected.push({ row: rowNumber, reason: 'duplicate', detail: `an earlier row has the same primary key and ${rowTimeField} with other values` })
         continue
       }
-      const slot = this.#keys.length
-      this.#keys.push(key)
-      this.#ts.push(t)
-      this.#sameKey.push(head ?? -1)
-      this.#shared.push(head === undefined ? 0 : 1)
-      if (head !== undefined) this.#shared[head] = 1
-      for (let c = 0; c < declared.length; c++) this.#values[c]!.push(declared[c]![r] ?? null)
-      this.#heads.set(key, slot)
+      slots.add(key, t, head, r)
     }
   }
 
   finish(): PlannedAppends {
     const { log, columns, snapshotId } = this.#input
-    const keys = this.#keys
-    const ts = this.#ts
+    const slots = this.#slots
+    const keys = slots.keys
+    const ts = slots.ts
     const consultLog = log.size > 0
     const candidates = new Int32Array(keys.length)
     let count = 0
     for (let slot = 0; slot < keys.length; slot++) {
       const key = keys[slot]!
-      if (consultLog && log.knows(key) && log.holds(key, ts[slot]!, this.#fingerprint((c) => this.#values[c]![slot]))) this.#unchanged++
+      if (consultLog && log.knows(key) && log.holds(key, ts[slot]!, this.#fingerprint((c) => slots.valueAt(c, slot)))) this.#unchanged++
       else candidates[count++] = slot
     }
     const order = orderByTimeThenKey(candidates.subarray(0, count), ts, keys)
@@ -271,7 +270,7 @@ export class SnapshotPlanner {
       const slot = order[position]!
       const key = keys[slot]!
       const t = ts[slot]!
-      const mine = this.#shared[slot] === 1 ? planned.get(key) : undefined
+      const mine = slots.isShared(slot) ? planned.get(key) : undefined
       if (mine !== undefined) {
         befores.set(position, mine.slot)
         if (t >= mine.t) planned.set(key, { t, slot })
@@ -279,12 +278,11 @@ export class SnapshotPlanner {
       }
       const prior = consultLog ? log.latest(key) : undefined
       if (prior?.row != null) befores.set(position, prior.row)
-      if (this.#shared[slot] === 1 && (prior === undefined || t >= prior.t)) planned.set(key, { t, slot })
+      if (slots.isShared(slot) && (prior === undefined || t >= prior.t)) planned.set(key, { t, slot })
     }
-    const values = this.#values
-    const rowOf = (slot: number): TableRow => {
+    const rowAt = (slot: number): TableRow => {
       const row: Record<string, unknown> = {}
-      for (let c = 0; c < columns.length; c++) row[columns[c]!.name] = values[c]![slot]
+      for (let c = 0; c < columns.length; c++) row[columns[c]!.name] = slots.valueAt(c, slot)
       return row
     }
     return {
@@ -295,15 +293,15 @@ export class SnapshotPlanner {
       at(position: number): PlannedAppend {
         const slot = order[position]!
         const prior = befores.get(position)
-        const before = prior === undefined ? null : typeof prior === 'number' ? rowOf(prior) : prior
-        return { key: keys[slot]!, envelope: { op: before === null ? 'c' : 'u', before, after: rowOf(slot), ts_ms: ts[slot]!, snapshot: snapshotId } }
+        const before = prior === undefined ? null : typeof prior === 'number' ? rowAt(prior) : prior
+        return { key: keys[slot]!, envelope: { op: before === null ? 'c' : 'u', before, after: rowAt(slot), ts_ms: ts[slot]!, snapshot: snapshotId } }
       },
       slots: order,
       keys,
       ts,
-      values,
       snapshotId,
       beforeAt: (position) => befores.get(position),
+      rowAt,
     }
   }
 

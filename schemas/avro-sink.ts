@@ -50,10 +50,15 @@ export class AvroSink {
   }
 
   writeRaw(bytes: Uint8Array): void {
-    this.ensure(bytes.length)
+    this.writeFrom(bytes, 0, bytes.length)
+  }
+
+  /** Bytes [from, to) of `source` as they are. */
+  writeFrom(source: Uint8Array, from: number, to: number): void {
+    this.ensure(to - from)
     const buf = this.buf
     let pos = this.pos
-    for (let i = 0; i < bytes.length; i++) buf[pos++] = bytes[i]!
+    for (let i = from; i < to; i++) buf[pos++] = source[i]!
     this.pos = pos
   }
 

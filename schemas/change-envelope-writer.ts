@@ -33,15 +33,20 @@ export interface ChangeEnvelopeWriter {
    * Appends one framed envelope { op, before, after, ts_ms, snapshot }; a numeric image is the
    * row at that index of `values` (column c's value `values[c][index]`).
    */
-  write(
-    sink: AvroSink,
-    op: string,
-    values: readonly (readonly unknown[])[],
-    before: EnvelopeImage,
-    after: EnvelopeImage,
-    tsMs: number,
-    snapshot: string | null,
-  ): void
+  write(sink: AvroSink, op: string, values: readonly (readonly unknown[])[], before: EnvelopeImage, after: EnvelopeImage, tsMs: number, snapshot: string | null): void
+
+  // The parts of `write`, for a caller that writes rows ahead and assembles envelopes later
+  // (`kfs ingest` encodes rows in snapshot order, envelopes in append order): head, two images
+  // (a union branch byte, then the row's fields), tail are write's bytes — as long as no part set
+  // `sink.sawWide`; one that did needs the whole envelope from `write`.
+  writeHead(sink: AvroSink, op: string): void
+  /** An image's row fields alone, after its branch byte. */
+  writeRow(sink: AvroSink, values: readonly (readonly unknown[])[], index: number): void
+  writeImage(sink: AvroSink, values: readonly (readonly unknown[])[], image: EnvelopeImage): void
+  /** The union branch byte before a present image, and the byte of none. */
+  readonly imageBranch: number
+  readonly noImage: number
+  writeTail(sink: AvroSink, tsMs: number, snapshot: string | null): void
 }
 
 const ENVELOPE_FIELDS = ['op', 'before', 'after', 'ts_ms', 'snapshot']
@@ -138,14 +143,28 @@ export function createChangeEnvelopeWriter(schema: AvroSchema, schemaId: number)
   const snapshotBranch = (1 - shape.snapshotNull) << 1
   const noSnapshot = shape.snapshotNull << 1
 
-  const writeImage = (sink: AvroSink, values: readonly (readonly unknown[])[], image: EnvelopeImage): void => {
-    if (image === null) {
-      sink.writeByte(noImage)
-      return
-    }
-    sink.writeByte(imageBranch)
+  const writeRow = (sink: AvroSink, values: readonly (readonly unknown[])[], image: number | Readonly<Record<string, unknown>>): void => {
     if (typeof image === 'number') for (let c = 0; c < writers.length; c++) writers[c]!(sink, values[c]![image])
     else for (let c = 0; c < writers.length; c++) writers[c]!(sink, image[columns[c]!])
+  }
+  const writeImage = (sink: AvroSink, values: readonly (readonly unknown[])[], image: EnvelopeImage): void => {
+    if (image === null) sink.writeByte(noImage)
+    else {
+      sink.writeByte(imageBranch)
+      writeRow(sink, values, image)
+    }
+  }
+  const writeHead = (sink: AvroSink, op: string): void => {
+    sink.writeRaw(header)
+    sink.writeString(op)
+  }
+  const writeTail = (sink: AvroSink, tsMs: number, snapshot: string | null): void => {
+    sink.writeLong(tsMs)
+    if (snapshot === null) sink.writeByte(noSnapshot)
+    else {
+      sink.writeByte(snapshotBranch)
+      sink.writeString(snapshot)
+    }
   }
   const writeOnce = (
     sink: AvroSink,
@@ -156,19 +175,19 @@ export function createChangeEnvelopeWriter(schema: AvroSchema, schemaId: number)
     tsMs: number,
     snapshot: string | null,
   ): void => {
-    sink.writeRaw(header)
-    sink.writeString(op)
+    writeHead(sink, op)
     writeImage(sink, values, before)
     writeImage(sink, values, after)
-    sink.writeLong(tsMs)
-    if (snapshot === null) sink.writeByte(noSnapshot)
-    else {
-      sink.writeByte(snapshotBranch)
-      sink.writeString(snapshot)
-    }
+    writeTail(sink, tsMs, snapshot)
   }
   return {
     columns,
+    imageBranch,
+    noImage,
+    writeHead,
+    writeRow: (sink, values, index) => writeRow(sink, values, index),
+    writeImage,
+    writeTail,
     write(sink, op, values, before, after, tsMs, snapshot) {
       const start = sink.pos
       sink.sawWide = false

@@ -19,12 +19,32 @@ import { join } from 'node:path'
 import { InvariantViolation } from '../../../core/errors.ts'
 import { decodeRecord, encodeRecords, type StoredRecord } from './record-format.ts'
 
+/** File positions of a segment's records, by offset − baseOffset: a growing Float64Array (a million pushes onto a JS array cost more than the appends they index). */
+class RecordPositions {
+  #positions = new Float64Array(1024)
+  length = 0
+
+  push(position: number): void {
+    if (this.length === this.#positions.length) {
+      const grown = new Float64Array(this.#positions.length * 2)
+      grown.set(this.#positions)
+      this.#positions = grown
+    }
+    this.#positions[this.length++] = position
+  }
+
+  /** The position of record i, undefined past the last. */
+  at(i: number): number | undefined {
+    return i < this.length ? this.#positions[i] : undefined
+  }
+}
+
 interface Segment {
   readonly baseOffset: number
   readonly fd: number
   size: number
   /** File position of each record, by offset − baseOffset. */
-  readonly positions: number[]
+  readonly positions: RecordPositions
 }
 
 export interface PartitionLogOptions {
@@ -89,10 +109,10 @@ export class PartitionLog {
     if (fromOffset >= this.#end || fromOffset < 0) return []
     const segment = this.#segmentFor(fromOffset)
     const first = fromOffset - segment.baseOffset
-    const start = segment.positions[first] as number
+    const start = segment.positions.at(first) as number
     let last = Math.min(first + maxRecords, segment.positions.length)
-    while (last > first + 1 && (segment.positions[last] ?? segment.size) - start > maxBytes) last = Math.max(first + 1, (first + last) >> 1)
-    const stop = segment.positions[last] ?? segment.size
+    while (last > first + 1 && (segment.positions.at(last) ?? segment.size) - start > maxBytes) last = Math.max(first + 1, (first + last) >> 1)
+    const stop = segment.positions.at(last) ?? segment.size
     const buf = Buffer.allocUnsafe(stop - start)
     let got = 0
     while (got < buf.length) {
@@ -129,7 +149,7 @@ export class PartitionLog {
 
   #roll(): Segment {
     const name = `${String(this.#end).padStart(20, '0')}.log`
-    const segment: Segment = { baseOffset: this.#end, fd: openSync(join(this.#dir, name), 'w+'), size: 0, positions: [] }
+    const segment: Segment = { baseOffset: this.#end, fd: openSync(join(this.#dir, name), 'w+'), size: 0, positions: new RecordPositions() }
     this.#segments.push(segment)
     return segment
   }
@@ -141,7 +161,7 @@ export class PartitionLog {
       throw new InvariantViolation('embedded log segments are not contiguous', { context: { dir: this.#dir, segment: name } })
     }
     const buf = readFileSync(path)
-    const positions: number[] = []
+    const positions = new RecordPositions()
     let pos = 0
     while (pos < buf.length) {
       const decoded = decodeRecord(buf, pos)

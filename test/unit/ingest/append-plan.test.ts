@@ -1,9 +1,9 @@
 /**
- * appendPlan's columnar path (envelopes written from the planner's columns, records packed) against
+ * appendPlan's columnar path (envelopes assembled from rows written ahead, records packed) against
  * the object path it replaced (an envelope object per append through the Encoder, `produce`): on
  * a random snapshot planned against a log that already knows some keys — creates, updates whose
  * before image is the log's row or an earlier row of the same snapshot — both leave the very same
- * segment files, byte for byte. Also `produce` of unpacked records, the path of a log without
+ * segment files, byte for byte; so does `produce` of unpacked records, the path of a log without
  * `producePacked`.
  */
 import assert from 'node:assert/strict'
@@ -11,12 +11,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { systemClock, type Clock } from '../../../core/clock.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { appendPlan } from '../../../ingest/append-plan.ts'
 import { LogState, rowFingerprint } from '../../../ingest/log-state.ts'
 import { SnapshotPlanner } from '../../../ingest/plan-snapshot.ts'
 import { rowColumns } from '../../../ingest/row-columns.ts'
+import { RowImages } from '../../../ingest/row-images.ts'
 import type { EventLog } from '../../../ports/event-log.ts'
 import type { TableRow } from '../../../ports/table-snapshots.ts'
 import { createChangeEnvelopeWriter } from '../../../schemas/change-envelope-writer.ts'
@@ -28,7 +30,7 @@ const dir = mkdtempSync(join(tmpdir(), 'kfs-append-plan-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 const source = accountsSource()
 const columns = rowColumns(accountRow)
-const clock = { nowMs: () => 1_700_000_000_000 }
+const clock: Clock = { ...systemClock, nowMs: () => 1_700_000_000_000 }
 
 function randomRows(seed: number, n: number): TableRow[] {
   const rnd = prng(seed)
@@ -68,26 +70,42 @@ void describe('appendPlan', () => {
       snapshotId: 'snap-1',
       log: state,
     })
-    planner.add(randomRows(2, 400))
+    // Chunks of 1 KiB: the rows span many.
+    const images = new RowImages(writer, 1024)
+    // In batches, rows written as they come (as ingestSnapshot does).
+    const rows = randomRows(2, 400)
+    for (let i = 0; i < rows.length; i += 64) {
+      planner.add(rows.slice(i, i + 64))
+      images.encode(planner.keys, planner.chunks)
+    }
     const plan = planner.finish()
     assert.ok(plan.length > 100)
     const ops = new Set(Array.from({ length: plan.length }, (_, i) => plan.at(i).envelope.op))
     assert.deepEqual([...ops].sort(), ['c', 'u'])
 
-    const run = async (name: string, withWriter: boolean, packed: boolean): Promise<Record<string, Buffer>> => {
+    const run = async (name: string, withImages: boolean, packed: boolean): Promise<Record<string, Buffer>> => {
       const logDir = join(dir, name)
       const log = new EmbeddedEventLog({ dir: logDir, fsync: 'never', clock })
       await log.createTopic(source.topic, source.partitions)
       // Without producePacked: the log as a Kafka one looks to appendPlan.
       const target: EventLog = packed
         ? log
-        : { ...log, produce: (t, r) => log.produce(t, r), createTopic: (t, p) => log.createTopic(t, p), producePacked: undefined }
+        : {
+            createTopic: (t, p) => log.createTopic(t, p),
+            partitionCount: (t) => log.partitionCount(t),
+            endOffsets: (t) => log.endOffsets(t),
+            startOffsets: (t) => log.startOffsets(t),
+            committedOffsets: (g, t) => log.committedOffsets(g, t),
+            consumer: (o) => log.consumer(o),
+            close: () => log.close(),
+            produce: (t, r) => log.produce(t, r),
+          }
       await appendPlan(
         {
           log: target,
           topic: source.topic,
           encoder,
-          writer: withWriter ? writer : undefined,
+          images: withImages ? images : undefined,
           chunkRecords: 37,
           onChunk: () => {},
         },
@@ -97,7 +115,7 @@ void describe('appendPlan', () => {
       return segments(logDir)
     }
     const reference = await run('objects', false, false)
-    assert.deepEqual(await run('columns-packed', true, true), reference)
-    assert.deepEqual(await run('columns-unpacked', true, false), reference)
+    assert.deepEqual(await run('images-packed', true, true), reference)
+    assert.deepEqual(await run('images-unpacked', true, false), reference)
   })
 })
