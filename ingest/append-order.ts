@@ -72,15 +72,21 @@ export function orderByTimeThenKey(slots: Int32Array, ts: ArrayLike<number>, key
 
 /**
  * Slots by key bytes: JS's own string order when no key holds a surrogate or a unit above one
- * (where the two orders part, operators/task/key-order.ts), and then first by each key's first
- * four units, packed into two numbers in slot order: most ties are told apart without reaching
- * two strings scattered over the heap.
+ * (where the two orders part, operators/task/key-order.ts), and then first by four units of each
+ * key past the prefix all keys share, packed into two numbers in slot order: most ties are told
+ * apart without reaching two strings scattered over the heap.
  */
 function keyComparator(slots: Int32Array, keys: readonly string[]): (a: number, b: number) => number {
   let size = 0
+  const first = keys[slots[0]!]!
+  let shared = first.length
   for (let i = 0; i < slots.length; i++) {
-    if (hasHighUnit(keys[slots[i]!]!)) return (a, b) => compareKeyBytes(keys[a]!, keys[b]!)
+    const key = keys[slots[i]!]!
+    if (hasHighUnit(key)) return (a, b) => compareKeyBytes(keys[a]!, keys[b]!)
     size = Math.max(size, slots[i]! + 1)
+    let j = 0
+    while (j < shared && j < key.length && key.charCodeAt(j) === first.charCodeAt(j)) j++
+    shared = j
   }
   const head = new Uint32Array(size)
   const next = new Uint32Array(size)
@@ -88,8 +94,8 @@ function keyComparator(slots: Int32Array, keys: readonly string[]): (a: number, 
     const slot = slots[i]!
     const key = keys[slot]!
     // Units past the end count as 0, below any unit a key holds: a shorter key sorts first, as in full.
-    head[slot] = ((unitAt(key, 0) << 16) | unitAt(key, 1)) >>> 0
-    next[slot] = ((unitAt(key, 2) << 16) | unitAt(key, 3)) >>> 0
+    head[slot] = ((unitAt(key, shared) << 16) | unitAt(key, shared + 1)) >>> 0
+    next[slot] = ((unitAt(key, shared + 2) << 16) | unitAt(key, shared + 3)) >>> 0
   }
   return (a, b) => {
     if (head[a] !== head[b]) return head[a]! < head[b]! ? -1 : 1

@@ -11,6 +11,7 @@
 import { unpackRecords, type EventLog, type PackedRecords, type ProduceRecord } from '../ports/event-log.ts'
 import type { Encoder } from '../schemas/encoder.ts'
 import { AvroSink } from '../schemas/avro-sink.ts'
+import type { ChangeEnvelopeWriter } from '../schemas/change-envelope-writer.ts'
 import type { PlannedAppends } from './plan-snapshot.ts'
 import type { RowImages } from './row-images.ts'
 
@@ -63,6 +64,7 @@ function assembledChunk(images: RowImages, sink: AvroSink, plan: PlannedAppends,
   const chunks = images.chunks
   const chunkOf = images.chunkOf
   const at = images.bounds
+  const parts = envelopeParts(writer, snapshotId)
   const count = to - from
   const bounds = new Uint32Array(2 * count + 1)
   sink.reset()
@@ -70,26 +72,31 @@ function assembledChunk(images: RowImages, sink: AvroSink, plan: PlannedAppends,
     const position = from + i
     const slot = slots[position]!
     const rows = chunks[chunkOf[slot]!]!
-    sink.writeFrom(rows, at[3 * slot]!, at[3 * slot + 1]!)
+    const imageStart = at[3 * slot + 1]!
+    const imageEnd = at[3 * slot + 2]!
+    sink.writeFrom(rows, at[3 * slot]!, imageStart)
     const start = sink.pos
     bounds[2 * i + 1] = start
     const before = plan.beforeAt(position)
-    const op = before === undefined ? 'c' : 'u'
     sink.sawWide = false
-    writer.writeHead(sink, op)
     let whole = images.isWide(slot)
-    if (before === undefined) sink.writeByte(writer.noImage)
-    else if (typeof before !== 'number') writer.writeImage(sink, NO_COLUMNS, before)
-    else {
-      whole ||= images.isWide(before)
+    if (before === undefined) sink.writeFrom(parts.create, 0, parts.create.length)
+    else if (typeof before !== 'number') {
+      writer.writeHead(sink, 'u')
+      writer.writeImage(sink, NO_COLUMNS, before)
       sink.writeByte(writer.imageBranch)
+    } else {
+      whole ||= images.isWide(before)
+      sink.writeFrom(parts.update, 0, parts.update.length)
       sink.writeFrom(chunks[chunkOf[before]!]!, at[3 * before + 1]!, at[3 * before + 2]!)
+      sink.writeByte(writer.imageBranch)
     }
-    sink.writeByte(writer.imageBranch)
-    sink.writeFrom(rows, at[3 * slot + 1]!, at[3 * slot + 2]!)
-    writer.writeTail(sink, ts[slot]!, snapshotId)
+    sink.writeFrom(rows, imageStart, imageEnd)
+    sink.writeLong(ts[slot]!)
+    sink.writeFrom(parts.snapshot, 0, parts.snapshot.length)
     if (whole || sink.sawWide) {
       sink.pos = start
+      const op = before === undefined ? 'c' : 'u'
       writer.write(
         sink,
         op,
@@ -103,4 +110,26 @@ function assembledChunk(images: RowImages, sink: AvroSink, plan: PlannedAppends,
     bounds[2 * i + 2] = sink.pos
   }
   return { count, bytes: sink.written(), bounds }
+}
+
+/**
+ * The constant runs of an envelope's bytes, written once: a create's head up to its after image
+ * (frame, op "c", no before image, the after image's branch), an update's up to its before image,
+ * and the snapshot field that follows ts_ms.
+ */
+function envelopeParts(writer: ChangeEnvelopeWriter, snapshotId: string): { create: Buffer; update: Buffer; snapshot: Buffer } {
+  const sink = new AvroSink(256)
+  writer.writeHead(sink, 'c')
+  sink.writeByte(writer.noImage)
+  sink.writeByte(writer.imageBranch)
+  const create = Buffer.from(sink.written())
+  sink.reset()
+  writer.writeHead(sink, 'u')
+  sink.writeByte(writer.imageBranch)
+  const update = Buffer.from(sink.written())
+  // The tail of an envelope at ts_ms 0 — one varint byte — minus that byte: the snapshot field.
+  sink.reset()
+  writer.writeTail(sink, 0, snapshotId)
+  const snapshot = Buffer.from(sink.written().subarray(1))
+  return { create, update, snapshot }
 }

@@ -256,10 +256,15 @@ export class SnapshotPlanner {
     const consultLog = log.size > 0
     const candidates = new Int32Array(keys.length)
     let count = 0
-    for (let slot = 0; slot < keys.length; slot++) {
-      const key = keys[slot]!
-      if (consultLog && log.knows(key) && log.holds(key, ts[slot]!, this.#fingerprint((c) => slots.valueAt(c, slot)))) this.#unchanged++
-      else candidates[count++] = slot
+    // Chunk by chunk, so a slot's values are read where they are without looking the chunk up.
+    for (const chunk of slots.chunks) {
+      for (let i = 0; i < chunk.count; i++) {
+        const slot = chunk.start + i
+        const key = keys[slot]!
+        const row = chunk.rows[i]!
+        if (consultLog && log.knows(key) && log.holds(key, ts[slot]!, this.#fingerprint((c) => chunk.columns[c]![row] ?? null))) this.#unchanged++
+        else candidates[count++] = slot
+      }
     }
     const order = orderByTimeThenKey(candidates.subarray(0, count), ts, keys)
     // The latest row per key as the plan goes: the log's, then each planned append in its turn.
