@@ -90,8 +90,12 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   // The writer writes images by the planner's column positions: only for the same columns.
   const usable = writer?.columns.join('\u0000') === columns.map((c) => c.name).join('\u0000') ? writer : undefined
   const images = usable === undefined ? undefined : new RowImages(usable)
+  // Into an empty log (a first ingest) every valid row is appended: its bytes are written while
+  // its batch is fresh. Otherwise only the rows the plan appends are written, once it is made.
+  await deps.log.createTopic(source.topic, source.partitions)
+  const logEmpty = (await deps.log.endOffsets(source.topic)).every((offset) => offset === '0')
   const read = (rows: number): void => {
-    images?.encode(planner.keys, planner.chunks)
+    if (logEmpty) images?.encode(planner.keys, planner.chunks)
     rowsRead += rows
     options.onProgress?.({ phase: 'read', rows: rowsRead, total: snapshot.rowCount })
   }
@@ -106,7 +110,6 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
       read(batch.length)
     }
 
-  await deps.log.createTopic(source.topic, source.partitions)
   let logRecords = 0
   let unreadable = 0
   await scanTopic(
@@ -125,6 +128,7 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
 
   const plan = planner.finish()
   const total = plan.length
+  if (!logEmpty) images?.encode(planner.keys, planner.chunks, plan.slots)
   await appendPlan(
     {
       log: deps.log,

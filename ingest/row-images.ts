@@ -53,9 +53,17 @@ export class RowImages {
     return this.#wide[slot] === 1
   }
 
-  /** Encodes the slots of `chunks` (the planner's) not encoded yet: slot s's key is `keys[s]`. */
-  encode(keys: readonly string[], chunks: readonly SlotChunk[]): void {
+  /**
+   * Encodes the slots of `chunks` (the planner's) not encoded yet, or of them only those `among`
+   * (done once, at the end: the rest are never asked for); slot s's key is `keys[s]`.
+   */
+  encode(keys: readonly string[], chunks: readonly SlotChunk[], among?: Int32Array): void {
     this.#reserve(keys.length)
+    let wanted: Uint8Array | undefined
+    if (among !== undefined) {
+      wanted = new Uint8Array(keys.length)
+      for (let i = 0; i < among.length; i++) wanted[among[i]!] = 1
+    }
     const bounds = this.#bounds
     const writer = this.writer
     let sink = this.#sink
@@ -63,6 +71,7 @@ export class RowImages {
     for (const { start, columns, rows, count } of chunks) {
       for (let i = Math.max(0, this.#count - start); i < count; i++) {
         const slot = start + i
+        if (wanted !== undefined && wanted[slot] === 0) continue
         if (sink.pos >= this.#chunkBytes) {
           this.#chunks.push(sink.buf)
           sink = this.#sink = new AvroSink(this.#chunkBytes + (this.#chunkBytes >> 2))

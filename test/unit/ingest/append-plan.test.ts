@@ -79,11 +79,14 @@ void describe('appendPlan', () => {
       images.encode(planner.keys, planner.chunks)
     }
     const plan = planner.finish()
+    // As into a log that is not empty: only the appended rows, written once the plan is made.
+    const appendedOnly = new RowImages(writer, 1024)
+    appendedOnly.encode(planner.keys, planner.chunks, plan.slots)
     assert.ok(plan.length > 100)
     const ops = new Set(Array.from({ length: plan.length }, (_, i) => plan.at(i).envelope.op))
     assert.deepEqual([...ops].sort(), ['c', 'u'])
 
-    const run = async (name: string, withImages: boolean, packed: boolean): Promise<Record<string, Buffer>> => {
+    const run = async (name: string, withImages: RowImages | undefined, packed: boolean): Promise<Record<string, Buffer>> => {
       const logDir = join(dir, name)
       const log = new EmbeddedEventLog({ dir: logDir, fsync: 'never', clock })
       await log.createTopic(source.topic, source.partitions)
@@ -105,7 +108,7 @@ void describe('appendPlan', () => {
           log: target,
           topic: source.topic,
           encoder,
-          images: withImages ? images : undefined,
+          images: withImages,
           chunkRecords: 37,
           onChunk: () => {},
         },
@@ -114,8 +117,9 @@ void describe('appendPlan', () => {
       await log.close()
       return segments(logDir)
     }
-    const reference = await run('objects', false, false)
-    assert.deepEqual(await run('images-packed', true, true), reference)
-    assert.deepEqual(await run('images-unpacked', true, false), reference)
+    const reference = await run('objects', undefined, false)
+    assert.deepEqual(await run('images-packed', images, true), reference)
+    assert.deepEqual(await run('images-unpacked', images, false), reference)
+    assert.deepEqual(await run('appended-images-packed', appendedOnly, true), reference)
   })
 })
