@@ -13,7 +13,7 @@ import type { Encoder } from '../schemas/encoder.ts'
 import { AvroSink } from '../schemas/avro-sink.ts'
 import type { ChangeEnvelopeWriter } from '../schemas/change-envelope-writer.ts'
 import type { PlannedAppends } from './plan-snapshot.ts'
-import type { RowImages } from './row-images.ts'
+import { SLOT_ENTRIES, type RowImages } from './row-images.ts'
 
 const NO_COLUMNS: readonly (readonly unknown[])[] = []
 
@@ -62,8 +62,7 @@ function assembledChunk(images: RowImages, sink: AvroSink, plan: PlannedAppends,
   const { slots, ts, snapshotId } = plan
   const writer = images.writer
   const chunks = images.chunks
-  const chunkOf = images.chunkOf
-  const at = images.bounds
+  const layout = images.layout
   const parts = envelopeParts(writer, snapshotId)
   const count = to - from
   const bounds = new Uint32Array(2 * count + 1)
@@ -71,28 +70,29 @@ function assembledChunk(images: RowImages, sink: AvroSink, plan: PlannedAppends,
   for (let i = 0; i < count; i++) {
     const position = from + i
     const slot = slots[position]!
-    const rows = chunks[chunkOf[slot]!]!
-    const imageStart = at[3 * slot + 1]!
-    const imageEnd = at[3 * slot + 2]!
-    sink.writeFrom(rows, at[3 * slot]!, imageStart)
+    const at = SLOT_ENTRIES * slot
+    const rows = chunks[layout[at]! >>> 1]!
+    let whole = (layout[at]! & 1) === 1
+    const imageStart = layout[at + 2]!
+    sink.writeFrom(rows, layout[at + 1]!, imageStart)
     const start = sink.pos
     bounds[2 * i + 1] = start
     const before = plan.beforeAt(position)
     sink.sawWide = false
-    let whole = images.isWide(slot)
     if (before === undefined) sink.writeFrom(parts.create, 0, parts.create.length)
     else if (typeof before !== 'number') {
       writer.writeHead(sink, 'u')
       writer.writeImage(sink, NO_COLUMNS, before)
       sink.writeByte(writer.imageBranch)
     } else {
-      whole ||= images.isWide(before)
+      const b = SLOT_ENTRIES * before
+      whole ||= (layout[b]! & 1) === 1
       sink.writeFrom(parts.update, 0, parts.update.length)
-      sink.writeFrom(chunks[chunkOf[before]!]!, at[3 * before + 1]!, at[3 * before + 2]!)
+      sink.writeFrom(chunks[layout[b]! >>> 1]!, layout[b + 2]!, layout[b + 3]!)
       sink.writeByte(writer.imageBranch)
     }
-    sink.writeFrom(rows, imageStart, imageEnd)
-    sink.writeLong(ts[slot]!)
+    // The after image and ts_ms, written together ahead.
+    sink.writeFrom(rows, imageStart, layout[at + 4]!)
     sink.writeFrom(parts.snapshot, 0, parts.snapshot.length)
     if (whole || sink.sawWide) {
       sink.pos = start

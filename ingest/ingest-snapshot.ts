@@ -95,7 +95,7 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   await deps.log.createTopic(source.topic, source.partitions)
   const logEmpty = (await deps.log.endOffsets(source.topic)).every((offset) => offset === '0')
   const read = (rows: number): void => {
-    if (logEmpty) images?.encode(planner.keys, planner.chunks)
+    if (logEmpty) images?.encode(planner.keys, planner.ts, planner.chunks)
     rowsRead += rows
     options.onProgress?.({ phase: 'read', rows: rowsRead, total: snapshot.rowCount })
   }
@@ -128,7 +128,7 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
 
   const plan = planner.finish()
   const total = plan.length
-  if (!logEmpty) images?.encode(planner.keys, planner.chunks, plan.slots)
+  if (!logEmpty) images?.encode(planner.keys, planner.ts, planner.chunks, plan.slots)
   await appendPlan(
     {
       log: deps.log,

@@ -186,6 +186,11 @@ export class SnapshotPlanner {
     return this.#slots.keys
   }
 
+  /** Each slot's event time (a view: re-read it after adding rows). */
+  get ts(): ArrayLike<number> {
+    return this.#slots.ts
+  }
+
   /** Where the slots' values are: slot `start + i` is row `rows[i]` of `columns` (declared columns, in order). */
   get chunks(): readonly SlotChunk[] {
     return this.#slots.chunks

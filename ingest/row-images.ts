@@ -1,9 +1,10 @@
 /**
- * Each planned row's message key (UTF-8) and Avro image (the row's fields as a change envelope
- * carries them), written slot after slot while the snapshot is read — while its batch is fresh in
- * memory and in snapshot order. Appends are made in (event time, key) order, which visits the
- * rows at random: assembling an envelope then copies two short byte runs per row instead of
- * encoding values scattered over the heap (schemas/change-envelope-writer.ts: head, images, tail).
+ * Each planned row's message key (UTF-8), Avro image (the row's fields as a change envelope
+ * carries them) and ts_ms (its event time as the envelope's varint), written slot after slot while
+ * the snapshot is read — while its batch is fresh in memory, in snapshot order. Appends are made
+ * in (event time, key) order, which visits the rows at random: assembling an envelope then copies
+ * a few byte runs of one place per row (./append-plan.ts) instead of encoding values scattered
+ * over the heap (schemas/change-envelope-writer.ts: head, images, tail).
  */
 import { AvroSink } from '../schemas/avro-sink.ts'
 import type { ChangeEnvelopeWriter } from '../schemas/change-envelope-writer.ts'
@@ -11,6 +12,8 @@ import type { SlotChunk } from './planner-slots.ts'
 
 /** Rows are written into chunks of about this size (a chunk regrows only for a longer row). */
 const DEFAULT_CHUNK_BYTES = 4 << 20
+/** Entries per slot in `layout`. */
+export const SLOT_ENTRIES = 5
 
 export class RowImages {
   readonly writer: ChangeEnvelopeWriter
@@ -18,11 +21,12 @@ export class RowImages {
   readonly #chunks: Buffer[] = []
   readonly #chunkBytes: number
   #sink: AvroSink
-  /** Slot s: key bytes [bounds[3s], bounds[3s+1]), image bytes [bounds[3s+1], bounds[3s+2]) of chunk chunkOf[s]. */
-  #bounds = new Float64Array(3 * 1024)
-  #chunkOf = new Uint32Array(1024)
-  /** 1 for a slot whose row holds a value only avsc's wide type takes: its envelopes are written whole. */
-  #wide = new Uint8Array(1024)
+  /**
+   * Slot s at 5s: its chunk × 2 + 1 when its row holds a value only avsc's wide type takes (its
+   * envelopes are then written whole), then where in that chunk its key, image and ts_ms start and
+   * where its ts_ms ends — one place per slot, one cache line for the assembly to fetch.
+   */
+  #layout = new Uint32Array(SLOT_ENTRIES * 1024)
   #count = 0
 
   constructor(writer: ChangeEnvelopeWriter, chunkBytes = DEFAULT_CHUNK_BYTES) {
@@ -31,40 +35,29 @@ export class RowImages {
     this.#sink = new AvroSink(chunkBytes + (chunkBytes >> 2))
   }
 
-  /** Slots encoded so far. */
-  get count(): number {
-    return this.#count
-  }
-
-  /** The chunk holding slot s's bytes is chunks[chunkOf[s]] (valid once every slot asked for is encoded). */
+  /** The chunks slots' bytes are in (complete once every slot asked for is encoded). */
   get chunks(): readonly Buffer[] {
     return [...this.#chunks, this.#sink.buf]
   }
 
-  get chunkOf(): Uint32Array {
-    return this.#chunkOf
-  }
-
-  get bounds(): Float64Array {
-    return this.#bounds
-  }
-
-  isWide(slot: number): boolean {
-    return this.#wide[slot] === 1
+  /** See #layout: slot s's entries start at SLOT_ENTRIES × s. */
+  get layout(): Uint32Array {
+    return this.#layout
   }
 
   /**
    * Encodes the slots of `chunks` (the planner's) not encoded yet, or of them only those `among`
-   * (done once, at the end: the rest are never asked for); slot s's key is `keys[s]`.
+   * (done once, at the end: the rest are never asked for); slot s's key is `keys[s]`, its event
+   * time `ts[s]`.
    */
-  encode(keys: readonly string[], chunks: readonly SlotChunk[], among?: Int32Array): void {
+  encode(keys: readonly string[], ts: ArrayLike<number>, chunks: readonly SlotChunk[], among?: Int32Array): void {
     this.#reserve(keys.length)
     let wanted: Uint8Array | undefined
     if (among !== undefined) {
       wanted = new Uint8Array(keys.length)
       for (let i = 0; i < among.length; i++) wanted[among[i]!] = 1
     }
-    const bounds = this.#bounds
+    const layout = this.#layout
     const writer = this.writer
     let sink = this.#sink
     let chunk = this.#chunks.length
@@ -77,30 +70,25 @@ export class RowImages {
           sink = this.#sink = new AvroSink(this.#chunkBytes + (this.#chunkBytes >> 2))
           chunk++
         }
-        this.#chunkOf[slot] = chunk
-        bounds[3 * slot] = sink.pos
+        const at = SLOT_ENTRIES * slot
+        layout[at + 1] = sink.pos
         sink.writeUtf8(keys[slot]!)
-        bounds[3 * slot + 1] = sink.pos
+        layout[at + 2] = sink.pos
         sink.sawWide = false
         writer.writeRow(sink, columns, rows[i]!)
-        this.#wide[slot] = sink.sawWide ? 1 : 0
-        bounds[3 * slot + 2] = sink.pos
+        layout[at + 3] = sink.pos
+        sink.writeLong(ts[slot]!)
+        layout[at + 4] = sink.pos
+        layout[at] = chunk * 2 + (sink.sawWide ? 1 : 0)
       }
     }
     this.#count = keys.length
   }
 
   #reserve(slots: number): void {
-    if (slots <= this.#wide.length) return
-    const size = Math.max(slots, 2 * this.#wide.length)
-    const bounds = new Float64Array(3 * size)
-    bounds.set(this.#bounds)
-    this.#bounds = bounds
-    const chunkOf = new Uint32Array(size)
-    chunkOf.set(this.#chunkOf)
-    this.#chunkOf = chunkOf
-    const wide = new Uint8Array(size)
-    wide.set(this.#wide)
-    this.#wide = wide
+    if (SLOT_ENTRIES * slots <= this.#layout.length) return
+    const layout = new Uint32Array(Math.max(SLOT_ENTRIES * slots, 2 * this.#layout.length))
+    layout.set(this.#layout)
+    this.#layout = layout
   }
 }

@@ -10,6 +10,7 @@
  */
 
 const INITIAL_BYTES = 1 << 16
+const COPY_LOOP_BYTES = 40
 /** avsc's `isSafeLong` bound for its own long type. */
 const AVSC_SAFE_LONG = 9007199254740990
 
@@ -56,6 +57,12 @@ export class AvroSink {
   /** Bytes [from, to) of `source` as they are. */
   writeFrom(source: Uint8Array, from: number, to: number): void {
     this.ensure(to - from)
+    // A loop for a few dozen bytes; beyond, set() costs less than the loop despite its view.
+    if (to - from > COPY_LOOP_BYTES) {
+      this.buf.set(source.subarray(from, to), this.pos)
+      this.pos += to - from
+      return
+    }
     const buf = this.buf
     let pos = this.pos
     for (let i = from; i < to; i++) buf[pos++] = source[i]!

@@ -158,9 +158,9 @@ function writeBytes(buf: Buffer, pos: number, bytes: Uint8Array | null): number 
   return pos + 4 + n
 }
 
-/** Bytes [from, to) of `source` to `target` at `at`: a loop for the usual few dozen (set() costs more to call), set() beyond. */
+/** Bytes [from, to) of `source` to `target` at `at`: a loop for a few dozen (set() and its view cost more), set() beyond. */
 export function copyBytes(source: Uint8Array, from: number, to: number, target: Uint8Array, at: number): void {
-  if (to - from > 64) {
+  if (to - from > 40) {
     target.set(source.subarray(from, to), at)
     return
   }

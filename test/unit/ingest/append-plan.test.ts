@@ -76,12 +76,12 @@ void describe('appendPlan', () => {
     const rows = randomRows(2, 400)
     for (let i = 0; i < rows.length; i += 64) {
       planner.add(rows.slice(i, i + 64))
-      images.encode(planner.keys, planner.chunks)
+      images.encode(planner.keys, planner.ts, planner.chunks)
     }
     const plan = planner.finish()
     // As into a log that is not empty: only the appended rows, written once the plan is made.
     const appendedOnly = new RowImages(writer, 1024)
-    appendedOnly.encode(planner.keys, planner.chunks, plan.slots)
+    appendedOnly.encode(planner.keys, planner.ts, planner.chunks, plan.slots)
     assert.ok(plan.length > 100)
     const ops = new Set(Array.from({ length: plan.length }, (_, i) => plan.at(i).envelope.op))
     assert.deepEqual([...ops].sort(), ['c', 'u'])
