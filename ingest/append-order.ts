@@ -59,8 +59,8 @@ export function orderByTimeThenKey(slots: Int32Array, ts: ArrayLike<number>, key
   }
   const out = new Int32Array(n)
   for (let i = 0; i < n; i++) out[i] = slots[order[i]!]!
-  const compare = keyComparator(slots, keys)
-  for (let from = 0; from < n; ) {
+  const compare = keyComparator(slots, keys, tiedInLongRuns(out, ts) * 4 >= n)
+  for (let from = 0; from < n;) {
     const t = ts[out[from]!]!
     let to = from + 1
     while (to < n && ts[out[to]!] === t) to++
@@ -74,9 +74,15 @@ export function orderByTimeThenKey(slots: Int32Array, ts: ArrayLike<number>, key
  * Slots by key bytes: JS's own string order when no key holds a surrogate or a unit above one
  * (where the two orders part, operators/task/key-order.ts), and then first by four units of each
  * key past the prefix all keys share, packed into two numbers in slot order: most ties are told
- * apart without reaching two strings scattered over the heap.
+ * apart without reaching two strings scattered over the heap (when `manyTies`: many rows in runs
+ * of one event time — whole seconds, a coarse clock).
  */
-function keyComparator(slots: Int32Array, keys: readonly string[]): (a: number, b: number) => number {
+function keyComparator(slots: Int32Array, keys: readonly string[], manyTies: boolean): (a: number, b: number) => number {
+  if (!manyTies) {
+    // Few rows share an event time: packing prefixes would cost more than the comparisons it saves.
+    for (let i = 0; i < slots.length; i++) if (hasHighUnit(keys[slots[i]!]!)) return (a, b) => compareKeyBytes(keys[a]!, keys[b]!)
+    return (a, b) => compareKeysNative(keys[a]!, keys[b]!)
+  }
   let size = 0
   const first = keys[slots[0]!]!
   let shared = first.length
@@ -102,6 +108,19 @@ function keyComparator(slots: Int32Array, keys: readonly string[]): (a: number, 
     if (next[a] !== next[b]) return next[a]! < next[b]! ? -1 : 1
     return compareKeysNative(keys[a]!, keys[b]!)
   }
+}
+
+/** How many slots of `out` (in time order) sit in runs of more than 16 sharing an event time. */
+function tiedInLongRuns(out: Int32Array, ts: ArrayLike<number>): number {
+  let tied = 0
+  for (let from = 0; from < out.length;) {
+    const t = ts[out[from]!]!
+    let to = from + 1
+    while (to < out.length && ts[out[to]!] === t) to++
+    if (to - from > 16) tied += to - from
+    from = to
+  }
+  return tied
 }
 
 const unitAt = (key: string, i: number): number => (i < key.length ? key.charCodeAt(i) : 0)
