@@ -25,6 +25,7 @@ import { createChangeEnvelopeWriter } from '../../../schemas/change-envelope-wri
 import { createEncoder } from '../../../schemas/encoder.ts'
 import { prng } from '../training/fixtures.ts'
 import { accountRow, accountsSource } from './fixtures.ts'
+import { forwardingLog } from './logs.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-append-plan-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -91,18 +92,7 @@ void describe('appendPlan', () => {
       const log = new EmbeddedEventLog({ dir: logDir, fsync: 'never', clock })
       await log.createTopic(source.topic, source.partitions)
       // Without producePacked: the log as a Kafka one looks to appendPlan.
-      const target: EventLog = packed
-        ? log
-        : {
-            createTopic: (t, p) => log.createTopic(t, p),
-            partitionCount: (t) => log.partitionCount(t),
-            endOffsets: (t) => log.endOffsets(t),
-            startOffsets: (t) => log.startOffsets(t),
-            committedOffsets: (g, t) => log.committedOffsets(g, t),
-            consumer: (o) => log.consumer(o),
-            close: () => log.close(),
-            produce: (t, r) => log.produce(t, r),
-          }
+      const target: EventLog = packed ? log : forwardingLog(log)
       await appendPlan(
         {
           log: target,
