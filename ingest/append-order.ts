@@ -59,41 +59,126 @@ export function orderByTimeThenKey(slots: Int32Array, ts: ArrayLike<number>, key
   }
   const out = new Int32Array(n)
   for (let i = 0; i < n; i++) out[i] = slots[order[i]!]!
-  // Equal event times: by key bytes — JS's own string order when no key holds a surrogate or a
-  // unit above one (where the two orders part, operators/task/key-order.ts).
-  let compare = compareKeysNative
-  for (let i = 0; i < n; i++) {
-    if (HIGH_UNIT.test(keys[out[i]!]!)) {
-      compare = compareKeyBytes
-      break
-    }
-  }
-  for (let from = 0; from < n; ) {
+  const compare = keyComparator(slots, keys, tiedInLongRuns(out, ts) * 4 >= n)
+  for (let from = 0; from < n;) {
     const t = ts[out[from]!]!
     let to = from + 1
     while (to < n && ts[out[to]!] === t) to++
-    if (to - from > 1) sortRunByKey(out, from, to, keys, compare)
+    if (to - from > 1) sortRunByKey(out, from, to, compare)
     from = to
   }
   return out
 }
 
-const HIGH_UNIT = /[\uD800-\uFFFF]/
+/**
+ * Slots by key bytes: JS's own string order when no key holds a surrogate or a unit above one
+ * (where the two orders part, operators/task/key-order.ts), and then first by four units of each
+ * key past the prefix all keys share, packed into two numbers in slot order: most ties are told
+ * apart without reaching two strings scattered over the heap (when `manyTies`: many rows in runs
+ * of one event time — whole seconds, a coarse clock).
+ */
+function keyComparator(slots: Int32Array, keys: readonly string[], manyTies: boolean): (a: number, b: number) => number {
+  if (!manyTies) {
+    // Few rows share an event time: packing prefixes would cost more than the comparisons it saves.
+    for (let i = 0; i < slots.length; i++) if (hasHighUnit(keys[slots[i]!]!)) return (a, b) => compareKeyBytes(keys[a]!, keys[b]!)
+    return (a, b) => compareKeysNative(keys[a]!, keys[b]!)
+  }
+  let size = 0
+  const first = keys[slots[0]!]!
+  let shared = first.length
+  for (let i = 0; i < slots.length; i++) {
+    const key = keys[slots[i]!]!
+    if (hasHighUnit(key)) return (a, b) => compareKeyBytes(keys[a]!, keys[b]!)
+    size = Math.max(size, slots[i]! + 1)
+    let j = 0
+    while (j < shared && j < key.length && key.charCodeAt(j) === first.charCodeAt(j)) j++
+    shared = j
+  }
+  const head = new Uint32Array(size)
+  const next = new Uint32Array(size)
+  for (let i = 0; i < slots.length; i++) {
+    const slot = slots[i]!
+    const key = keys[slot]!
+    // Units past the end count as 0, below any unit a key holds: a shorter key sorts first, as in full.
+    head[slot] = ((unitAt(key, shared) << 16) | unitAt(key, shared + 1)) >>> 0
+    next[slot] = ((unitAt(key, shared + 2) << 16) | unitAt(key, shared + 3)) >>> 0
+  }
+  return (a, b) => {
+    if (head[a] !== head[b]) return head[a]! < head[b]! ? -1 : 1
+    if (next[a] !== next[b]) return next[a]! < next[b]! ? -1 : 1
+    return compareKeysNative(keys[a]!, keys[b]!)
+  }
+}
 
-/** Insertion sort for the usual handful; TypedArray#sort's setup costs more than that. */
-function sortRunByKey(out: Int32Array, from: number, to: number, keys: readonly string[], compare: (a: string, b: string) => number): void {
-  if (to - from > 16) {
-    out.subarray(from, to).sort((a, b) => compare(keys[a]!, keys[b]!))
-    return
+/** How many slots of `out` (in time order) sit in runs of more than 16 sharing an event time. */
+function tiedInLongRuns(out: Int32Array, ts: ArrayLike<number>): number {
+  let tied = 0
+  for (let from = 0; from < out.length;) {
+    const t = ts[out[from]!]!
+    let to = from + 1
+    while (to < out.length && ts[out[to]!] === t) to++
+    if (to - from > 16) tied += to - from
+    from = to
+  }
+  return tied
+}
+
+const unitAt = (key: string, i: number): number => (i < key.length ? key.charCodeAt(i) : 0)
+
+/** A surrogate or a unit above them (a loop: a regex test per key costs ten times as much). */
+function hasHighUnit(key: string): boolean {
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) >= 0xd800) return true
+  return false
+}
+
+/**
+ * Slots [from, to) of `out` by key: quicksort (median of three) down to runs of 16, then insertion
+ * sort. In JS rather than TypedArray#sort with a comparator, whose call from native code per
+ * comparison costs more than the comparison (runs of hundreds of rows sharing an event time are
+ * common: times in whole seconds, or a coarse clock).
+ */
+function sortRunByKey(out: Int32Array, from: number, to: number, compare: (a: number, b: number) => number): void {
+  while (to - from > 16) {
+    const mid = (from + to) >>> 1
+    // Median of three to out[mid], then partition around it (Hoare).
+    if (compare(out[mid]!, out[from]!) < 0) swap(out, mid, from)
+    if (compare(out[to - 1]!, out[mid]!) < 0) {
+      swap(out, to - 1, mid)
+      if (compare(out[mid]!, out[from]!) < 0) swap(out, mid, from)
+    }
+    const pivot = out[mid]!
+    let i = from
+    let j = to - 1
+    for (;;) {
+      while (compare(out[i]!, pivot) < 0) i++
+      while (compare(out[j]!, pivot) > 0) j--
+      if (i >= j) break
+      swap(out, i, j)
+      i++
+      j--
+    }
+    // Recurse into the smaller side, loop on the larger: the stack stays logarithmic.
+    if (j + 1 - from < to - (j + 1)) {
+      sortRunByKey(out, from, j + 1, compare)
+      from = j + 1
+    } else {
+      sortRunByKey(out, j + 1, to, compare)
+      to = j + 1
+    }
   }
   for (let i = from + 1; i < to; i++) {
     const slot = out[i]!
-    const key = keys[slot]!
     let j = i - 1
-    while (j >= from && compare(keys[out[j]!]!, key) > 0) {
+    while (j >= from && compare(out[j]!, slot) > 0) {
       out[j + 1] = out[j]!
       j--
     }
     out[j + 1] = slot
   }
+}
+
+function swap(out: Int32Array, a: number, b: number): void {
+  const t = out[a]!
+  out[a] = out[b]!
+  out[b] = t
 }

@@ -15,10 +15,13 @@ import { encodeEntityKey } from '../core/entity-key.ts'
 import { FeatureStoreError } from '../core/errors.ts'
 import type { ChangeEnvelope } from '../features/change-envelope.ts'
 import type { ChangeSourceSpec, SourceDef, TableLocation } from '../features/types.ts'
-import type { EventLog, ProduceRecord } from '../ports/event-log.ts'
+import type { EventLog } from '../ports/event-log.ts'
 import type { TableSnapshotReader } from '../ports/table-snapshots.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import type { Encoder } from '../schemas/encoder.ts'
+import { createChangeEnvelopeWriter } from '../schemas/change-envelope-writer.ts'
+import { appendPlan } from './append-plan.ts'
+import { RowImages } from './row-images.ts'
 import { LogState, rowFingerprint } from './log-state.ts'
 import { checkSnapshotColumns, SnapshotPlanner, type RejectedRow } from './plan-snapshot.ts'
 import { rowColumns, type RowColumn } from './row-columns.ts'
@@ -79,17 +82,34 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   const columns = rowColumns(spec.rowSchema)
   const ignoredColumns = checkSnapshotColumns(columns, snapshot.columns, snapshot.where)
 
-  // The planner keeps the rows it needs column by column; the reader's row objects go batch by batch.
+  // The planner keeps the rows it needs column by column; the reader's batches go one by one.
   const state = new LogState()
   const planner = new SnapshotPlanner({ columns, primaryKey: spec.primaryKey, rowTimeField: spec.rowTimeField, snapshotId: snapshot.id, log: state })
   let rowsRead = 0
-  for await (const batch of snapshot.rows()) {
-    planner.add(batch)
-    rowsRead += batch.length
+  const writer = createChangeEnvelopeWriter(source.schema, deps.encoder.schemaId)
+  // The writer writes images by the planner's column positions: only for the same columns.
+  const usable = writer?.columns.join('\u0000') === columns.map((c) => c.name).join('\u0000') ? writer : undefined
+  const images = usable === undefined ? undefined : new RowImages(usable)
+  // Into an empty log (a first ingest) every valid row is appended: its bytes are written while
+  // its batch is fresh. Otherwise only the rows the plan appends are written, once it is made.
+  await deps.log.createTopic(source.topic, source.partitions)
+  const logEmpty = (await deps.log.endOffsets(source.topic)).every((offset) => offset === '0')
+  const read = (rows: number): void => {
+    if (logEmpty) images?.encode(planner.keys, planner.ts, planner.chunks)
+    rowsRead += rows
     options.onProgress?.({ phase: 'read', rows: rowsRead, total: snapshot.rowCount })
   }
+  if (snapshot.columnBatches !== undefined)
+    for await (const batch of snapshot.columnBatches()) {
+      planner.addColumns(batch)
+      read(batch.numRows)
+    }
+  else
+    for await (const batch of snapshot.rows()) {
+      planner.add(batch)
+      read(batch.length)
+    }
 
-  await deps.log.createTopic(source.topic, source.partitions)
   let logRecords = 0
   let unreadable = 0
   await scanTopic(
@@ -107,18 +127,19 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   )
 
   const plan = planner.finish()
-  const chunk = options.chunkRecords ?? DEFAULT_CHUNK_RECORDS
   const total = plan.length
-  for (let from = 0; from < total; from += chunk) {
-    const to = Math.min(total, from + chunk)
-    const records: ProduceRecord[] = new Array<ProduceRecord>(to - from)
-    for (let i = from; i < to; i++) {
-      const a = plan.at(i)
-      records[i - from] = { key: a.key, value: deps.encoder.encode(a.envelope) }
-    }
-    await deps.log.produce(source.topic, records)
-    options.onProgress?.({ phase: 'append', appended: to, total })
-  }
+  if (!logEmpty) images?.encode(planner.keys, planner.ts, planner.chunks, plan.slots)
+  await appendPlan(
+    {
+      log: deps.log,
+      topic: source.topic,
+      encoder: deps.encoder,
+      images,
+      chunkRecords: options.chunkRecords ?? DEFAULT_CHUNK_RECORDS,
+      onChunk: (appended) => options.onProgress?.({ phase: 'append', appended, total }),
+    },
+    plan,
+  )
   return {
     snapshotId: snapshot.id,
     where: snapshot.where,

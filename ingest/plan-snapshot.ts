@@ -20,11 +20,12 @@
  * (key, event time), or a key the log knows), and materialises an append's envelope only when it
  * is asked for, so `kfs ingest` encodes and produces chunk by chunk.
  */
-import { encodeEntityKey, invalidKeyPartReason } from '../core/entity-key.ts'
+import { encodeEntityKey, invalidKeyPartReason, MAX_ENTITY_KEY_BYTES } from '../core/entity-key.ts'
 import { SchemaError } from '../core/errors.ts'
 import type { ChangeEnvelope } from '../features/change-envelope.ts'
-import type { TableColumn, TableRow } from '../ports/table-snapshots.ts'
+import type { TableColumn, TableColumnBatch, TableRow } from '../ports/table-snapshots.ts'
 import { orderByTimeThenKey } from './append-order.ts'
+import { PlannerSlots, type SlotChunk } from './planner-slots.ts'
 import type { LogState } from './log-state.ts'
 import { kindFits, type RowColumn } from './row-columns.ts'
 
@@ -85,14 +86,56 @@ function describe(value: unknown): string {
 
 type Rejection = Omit<RejectedRow, 'row'>
 
-/** The primary-key part of `name` as text, or why the row has none. */
-function keyPart(row: TableRow, name: string): string | Rejection {
-  const v = row[name]
-  if (v === null || v === undefined) return { reason: 'missing_key', detail: `primary-key column ${name} is null` }
-  const part = String(v)
+/** The primary-key part `value` of column `name` as text, or why the row has none. */
+function keyPart(value: unknown, name: string): string | Rejection {
+  // The usual key: printable ASCII text, short enough (what invalidKeyPartReason accepts, told without a regex).
+  if (typeof value === 'string' && isPlainKey(value)) return value
+  if (value === null || value === undefined) return { reason: 'missing_key', detail: `primary-key column ${name} is null` }
+  const part = String(value)
   const bad = invalidKeyPartReason(part)
   if (bad !== undefined) return { reason: 'missing_key', detail: `primary-key column ${name} is ${bad}` }
   return part
+}
+
+function isPlainKey(text: string): boolean {
+  const n = text.length
+  if (n === 0 || n > MAX_ENTITY_KEY_BYTES) return false
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x20 || c > 0x7e) return false
+  }
+  return true
+}
+
+const NO_VALUES: readonly unknown[] = []
+
+/**
+ * Per row of a batch, the first declared column whose value is not of its type (−1: none).
+ * Column by column, so each check runs as one tight loop; later columns first, so the first wins.
+ */
+function firstBadColumns(columns: readonly RowColumn[], values: readonly (readonly unknown[])[], n: number): Int32Array {
+  const bad = new Int32Array(n).fill(-1)
+  for (let c = columns.length - 1; c >= 0; c--) {
+    const { nullable, isValid } = columns[c]!
+    const column = values[c]!
+    for (let r = 0; r < n; r++) {
+      const v = column[r]
+      if (v === null || v === undefined ? !nullable : !isValid(v)) bad[r] = c
+    }
+  }
+  return bad
+}
+
+/** Row r's entity key from its primary-key columns, or why it has none. */
+function keyOf(primaryKey: readonly string[], keyColumns: readonly (readonly unknown[])[], r: number): string | Rejection {
+  if (primaryKey.length === 1) return keyPart(keyColumns[0]![r], primaryKey[0]!)
+  const parts: string[] = []
+  for (let k = 0; k < primaryKey.length; k++) {
+    const part = keyPart(keyColumns[k]![r], primaryKey[k]!)
+    if (typeof part !== 'string') return part
+    parts.push(part)
+  }
+  return encodeEntityKey(parts)
 }
 
 /** The appends of a plan in order, each envelope built when asked for (see SnapshotPlanner). */
@@ -103,77 +146,130 @@ export interface PlannedAppends {
   readonly length: number
   /** The append at `position` (0 ≤ position < length) of the (ts_ms, key bytes) order. */
   at(position: number): PlannedAppend
+  /**
+   * The same appends without envelope objects, for writers that encode from the rows' columns:
+   * the append at `position` is slot `slots[position]` — key `keys[slot]`, ts_ms `ts[slot]`,
+   * the row `rowAt(slot)` — and its before image `beforeAt(position)`: a slot, a row of the log,
+   * or undefined for none (op `c`).
+   */
+  readonly slots: Int32Array
+  readonly keys: readonly string[]
+  readonly ts: ArrayLike<number>
+  readonly snapshotId: string
+  beforeAt(position: number): number | TableRow | undefined
+  rowAt(slot: number): TableRow
 }
 
 /**
- * Plans a snapshot fed batch by batch (`add`), then `finish`es against the log's state. Valid
- * rows live in one slot each: key, event time, row number, and the declared columns' values in
- * per-column arrays. Slots of one key are chained newest first, which finds a repeated
- * (key, event time) without a second index and tells which keys have more than one row.
+ * Plans a snapshot fed batch by batch (`addColumns`, or `add` for row objects), then `finish`es
+ * against the log's state. Valid rows live in one slot each (./planner-slots.ts). Slots of one
+ * key are chained newest first, which finds a repeated (key, event time) without a second index
+ * and tells which keys have more than one row.
  */
 export class SnapshotPlanner {
   readonly #input: PlanInput
-  readonly #keys: string[] = []
-  readonly #ts: number[] = []
-  /** The previous slot of the same key, −1 for none. */
-  readonly #sameKey: number[] = []
-  /** 1 when the slot's key has other slots (its appends chain their before images). */
-  readonly #shared: number[] = []
-  readonly #values: unknown[][]
-  readonly #heads = new Map<string, number>()
+  readonly #slots = new PlannerSlots()
   readonly #rejected: RejectedRow[] = []
-  /** The row being judged: its event time and declared columns' values. */
-  #t = 0
-  readonly #scratch: unknown[]
   #unchanged = 0
   #rowsRead = 0
 
   constructor(input: PlanInput) {
     this.#input = input
-    this.#values = input.columns.map(() => [])
-    this.#scratch = new Array<unknown>(input.columns.length).fill(null)
   }
 
+  /** Slots so far: the rows that may be appended, each once, in snapshot order. */
+  get slotCount(): number {
+    return this.#slots.count
+  }
+
+  get keys(): readonly string[] {
+    return this.#slots.keys
+  }
+
+  /** Each slot's event time (a view: re-read it after adding rows). */
+  get ts(): ArrayLike<number> {
+    return this.#slots.ts
+  }
+
+  /** Where the slots' values are: slot `start + i` is row `rows[i]` of `columns` (declared columns, in order). */
+  get chunks(): readonly SlotChunk[] {
+    return this.#slots.chunks
+  }
+
+  /** Rows as objects (CSV, Iceberg, tests): the same as their columns through addColumns. */
   add(rows: Iterable<TableRow>): void {
-    for (const row of rows) {
-      const n = ++this.#rowsRead
-      const key = this.#judge(row)
+    const list = Array.isArray(rows) ? (rows as readonly TableRow[]) : [...rows]
+    const { columns, primaryKey, rowTimeField } = this.#input
+    const byName: Record<string, unknown[]> = {}
+    for (const name of [...columns.map((c) => c.name), ...primaryKey, rowTimeField]) byName[name] ??= list.map((row) => row[name])
+    this.addColumns({ numRows: list.length, columns: byName })
+  }
+
+  addColumns(batch: TableColumnBatch): void {
+    const { columns, primaryKey, rowTimeField } = this.#input
+    const slots = this.#slots
+    const n = batch.numRows
+    const valuesOf = (name: string): readonly unknown[] => batch.columns[name] ?? NO_VALUES
+    const declared = columns.map((c) => valuesOf(c.name))
+    const bad = firstBadColumns(columns, declared, n)
+    const keyColumns = primaryKey.map(valuesOf)
+    const times = valuesOf(rowTimeField)
+    slots.beginBatch(declared, n)
+    for (let r = 0; r < n; r++) {
+      const rowNumber = ++this.#rowsRead
+      const key = keyOf(primaryKey, keyColumns, r)
       if (typeof key !== 'string') {
-        this.#rejected.push({ row: n, ...key })
+        this.#rejected.push({ row: rowNumber, ...key })
         continue
       }
-      const t = this.#t
-      const head = this.#heads.get(key)
-      let same = head ?? -1
-      while (same >= 0 && this.#ts[same] !== t) same = this.#sameKey[same]!
+      const t = times[r]
+      if (t === null || t === undefined) {
+        this.#rejected.push({ row: rowNumber, reason: 'missing_event_time', detail: `event-time column ${rowTimeField} is null` })
+        continue
+      }
+      if (typeof t !== 'number' || !Number.isSafeInteger(t)) {
+        this.#rejected.push({ row: rowNumber, reason: 'invalid_event_time', detail: `event-time column ${rowTimeField} holds ${describe(t)}, not epoch milliseconds` })
+        continue
+      }
+      if (bad[r]! >= 0) {
+        const c = columns[bad[r]!]!
+        this.#rejected.push({
+          row: rowNumber,
+          reason: 'schema_mismatch',
+          detail: `column ${c.name} holds ${describe(declared[bad[r]!]![r] ?? null)}, not ${c.nullable ? 'null or ' : ''}${c.avro === 'other' ? 'its declared type' : c.avro}`,
+        })
+        continue
+      }
+      const head = slots.heads.lookup(key)
+      let same = head
+      while (same >= 0 && slots.timeOf(same) !== t) same = slots.sameKey(same)
       if (same >= 0) {
         // A repeat of an earlier row's (key, event time): the earlier one stands.
-        if (this.#fingerprint((c) => this.#values[c]![same]) === this.#fingerprint((c) => this.#scratch[c])) this.#unchanged++
-        else this.#rejected.push({ row: n, reason: 'duplicate', detail: `an earlier row has the same primary key and ${this.#input.rowTimeField} with other values` })
+        if (this.#fingerprint((c) => slots.valueAt(c, same)) === this.#fingerprint((c) => declared[c]![r] ?? null)) this.#unchanged++
+        else this.#rejected.push({ row: rowNumber, reason: 'duplicate', detail: `an earlier row has the same primary key and ${rowTimeField} with other values` })
         continue
       }
-      const slot = this.#keys.length
-      this.#keys.push(key)
-      this.#ts.push(t)
-      this.#sameKey.push(head ?? -1)
-      this.#shared.push(head === undefined ? 0 : 1)
-      if (head !== undefined) this.#shared[head] = 1
-      for (let c = 0; c < this.#values.length; c++) this.#values[c]!.push(this.#scratch[c])
-      this.#heads.set(key, slot)
+      slots.add(key, t, head, r)
     }
   }
 
   finish(): PlannedAppends {
     const { log, columns, snapshotId } = this.#input
-    const keys = this.#keys
-    const ts = this.#ts
+    const slots = this.#slots
+    const keys = slots.keys
+    const ts = slots.ts
     const consultLog = log.size > 0
     const candidates = new Int32Array(keys.length)
     let count = 0
-    for (let slot = 0; slot < keys.length; slot++) {
-      const key = keys[slot]!
-      if (consultLog && log.knows(key) && log.holds(key, ts[slot]!, this.#fingerprint((c) => this.#values[c]![slot]))) this.#unchanged++
-      else candidates[count++] = slot
+    // Chunk by chunk, so a slot's values are read where they are without looking the chunk up.
+    for (const chunk of slots.chunks) {
+      for (let i = 0; i < chunk.count; i++) {
+        const slot = chunk.start + i
+        const key = keys[slot]!
+        const row = chunk.rows[i]!
+        if (consultLog && log.knows(key) && log.holds(key, ts[slot]!, this.#fingerprint((c) => chunk.columns[c]![row] ?? null))) this.#unchanged++
+        else candidates[count++] = slot
+      }
     }
     const order = orderByTimeThenKey(candidates.subarray(0, count), ts, keys)
     // The latest row per key as the plan goes: the log's, then each planned append in its turn.
@@ -184,7 +280,7 @@ export class SnapshotPlanner {
       const slot = order[position]!
       const key = keys[slot]!
       const t = ts[slot]!
-      const mine = this.#shared[slot] === 1 ? planned.get(key) : undefined
+      const mine = slots.isShared(slot) ? planned.get(key) : undefined
       if (mine !== undefined) {
         befores.set(position, mine.slot)
         if (t >= mine.t) planned.set(key, { t, slot })
@@ -192,12 +288,11 @@ export class SnapshotPlanner {
       }
       const prior = consultLog ? log.latest(key) : undefined
       if (prior?.row != null) befores.set(position, prior.row)
-      if (this.#shared[slot] === 1 && (prior === undefined || t >= prior.t)) planned.set(key, { t, slot })
+      if (slots.isShared(slot) && (prior === undefined || t >= prior.t)) planned.set(key, { t, slot })
     }
-    const values = this.#values
-    const rowOf = (slot: number): TableRow => {
+    const rowAt = (slot: number): TableRow => {
       const row: Record<string, unknown> = {}
-      for (let c = 0; c < columns.length; c++) row[columns[c]!.name] = values[c]![slot]
+      for (let c = 0; c < columns.length; c++) row[columns[c]!.name] = slots.valueAt(c, slot)
       return row
     }
     return {
@@ -208,9 +303,15 @@ export class SnapshotPlanner {
       at(position: number): PlannedAppend {
         const slot = order[position]!
         const prior = befores.get(position)
-        const before = prior === undefined ? null : typeof prior === 'number' ? rowOf(prior) : prior
-        return { key: keys[slot]!, envelope: { op: before === null ? 'c' : 'u', before, after: rowOf(slot), ts_ms: ts[slot]!, snapshot: snapshotId } }
+        const before = prior === undefined ? null : typeof prior === 'number' ? rowAt(prior) : prior
+        return { key: keys[slot]!, envelope: { op: before === null ? 'c' : 'u', before, after: rowAt(slot), ts_ms: ts[slot]!, snapshot: snapshotId } }
       },
+      slots: order,
+      keys,
+      ts,
+      snapshotId,
+      beforeAt: (position) => befores.get(position),
+      rowAt,
     }
   }
 
@@ -220,39 +321,6 @@ export class SnapshotPlanner {
     let text = ''
     for (let c = 0; c < columns.length; c++) text += `${columns[c]!.canonical(valueOf(c))}\u0000`
     return text
-  }
-
-  /** Why a row cannot be ingested, or its key (its event time and values left in #t, #scratch). */
-  #judge(row: TableRow): Rejection | string {
-    const input = this.#input
-    let key: string
-    if (input.primaryKey.length === 1) {
-      const part = keyPart(row, input.primaryKey[0]!)
-      if (typeof part !== 'string') return part
-      key = part
-    } else {
-      const parts: string[] = []
-      for (const name of input.primaryKey) {
-        const part = keyPart(row, name)
-        if (typeof part !== 'string') return part
-        parts.push(part)
-      }
-      key = encodeEntityKey(parts)
-    }
-    const t = row[input.rowTimeField]
-    if (t === null || t === undefined) return { reason: 'missing_event_time', detail: `event-time column ${input.rowTimeField} is null` }
-    if (typeof t !== 'number' || !Number.isSafeInteger(t))
-      return { reason: 'invalid_event_time', detail: `event-time column ${input.rowTimeField} holds ${describe(t)}, not epoch milliseconds` }
-    const columns = input.columns
-    for (let i = 0; i < columns.length; i++) {
-      const c = columns[i]!
-      const v = row[c.name] ?? null
-      if (v === null ? !c.nullable : !c.isValid(v))
-        return { reason: 'schema_mismatch', detail: `column ${c.name} holds ${describe(v)}, not ${c.nullable ? 'null or ' : ''}${c.avro === 'other' ? 'its declared type' : c.avro}` }
-      this.#scratch[i] = v
-    }
-    this.#t = t
-    return key
   }
 }
 

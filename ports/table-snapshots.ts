@@ -31,6 +31,12 @@ export interface TableColumn {
 
 export type TableRow = Readonly<Record<string, unknown>>
 
+/** Rows column by column: column name → one value per row (the values of `rows()`, undefined for null). */
+export interface TableColumnBatch {
+  readonly numRows: number
+  readonly columns: Readonly<Record<string, readonly unknown[]>>
+}
+
 export interface TableSnapshot {
   /** The snapshot's identity (see Guarantees). */
   readonly id: string
@@ -40,6 +46,11 @@ export interface TableSnapshot {
   /** Number of rows when known from metadata (for a progress bar); undefined otherwise. */
   readonly rowCount: number | undefined
   rows(): AsyncIterable<readonly TableRow[]>
+  /**
+   * The same rows, in the same order, column by column: for a reader that holds columns anyway
+   * (Parquet), no object per row. Optional; absent, a caller reads `rows()`.
+   */
+  columnBatches?(): AsyncIterable<TableColumnBatch>
 }
 
 export interface TableSnapshotReader {

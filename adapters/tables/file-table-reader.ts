@@ -98,6 +98,9 @@ function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: 
     where,
     columns: columns ?? [],
     rowCount: undefined,
+    async *columnBatches() {
+      for (const f of files) for await (const batch of codec.readBatches(f.bytes)) yield batch
+    },
     async *rows() {
       for (const f of files) {
         for await (const batch of codec.readBatches(f.bytes)) {

@@ -20,13 +20,14 @@ import { join } from 'node:path'
 import { systemClock, type Clock } from '../../../core/clock.ts'
 import { ConfigError, InvariantViolation, SourceError } from '../../../core/errors.ts'
 import { silentLogger, type Logger } from '../../../core/logger.ts'
-import type { ProduceRecord } from '../../../ports/event-log.ts'
+import type { PackedRecords, ProduceRecord } from '../../../ports/event-log.ts'
 import { readJson, writeJsonAtomic } from './durable-file.ts'
 import { EmbeddedConsumer } from './embedded-consumer.ts'
 import { EmbeddedTransaction, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'
 import { GroupCoordinator } from './group-coordinator.ts'
 import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { partitionForKey } from './murmur2.ts'
+import { encodePackedByPartition } from './packed-records.ts'
 import { PartitionLog } from './partition-log.ts'
 
 export interface EmbeddedEventLogOptions {
@@ -128,6 +129,19 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     }
     this.#wake()
     return out
+  }
+
+  /** produce's records without an object per record: each partition's share in one pass to its segment bytes, one write. */
+  async producePacked(topic: string, records: PackedRecords): Promise<void> {
+    this.#open()
+    const t = this.#requireTopic(topic)
+    const shares = encodePackedByPartition(
+      records,
+      t.partitions.map((p) => p.endOffset),
+      this.#clock.nowMs(),
+    )
+    shares.forEach((share, p) => share !== undefined && (t.partitions[p] as PartitionLog).appendEncoded(share.buf, share.starts))
+    this.#wake()
   }
 
   /** The embedded log keeps every record (no retention): every partition starts at 0. */

@@ -6,13 +6,13 @@
  *
  * No I/O; safe to import from anywhere in `pipeline/`.
  */
-export function murmur2(data: Uint8Array): number {
-  const length = data.length
+export function murmur2(data: Uint8Array, start = 0, end = data.length): number {
+  const length = end - start
   const m = 0x5bd1e995
   let h = (0x9747b28c ^ length) | 0
   const length4 = length >>> 2
   for (let i = 0; i < length4; i++) {
-    const i4 = i * 4
+    const i4 = start + i * 4
     let k = (data[i4]! & 0xff) | ((data[i4 + 1]! & 0xff) << 8) | ((data[i4 + 2]! & 0xff) << 16) | ((data[i4 + 3]! & 0xff) << 24)
     k = Math.imul(k, m)
     k ^= k >>> 24
@@ -20,7 +20,7 @@ export function murmur2(data: Uint8Array): number {
     h = Math.imul(h, m)
     h ^= k
   }
-  const tail = length & ~3
+  const tail = start + (length & ~3)
   const rest = length % 4
   // Java's switch falls through: each case adds one more tail byte.
   if (rest >= 3) h ^= (data[tail + 2]! & 0xff) << 16

@@ -19,12 +19,32 @@ import { join } from 'node:path'
 import { InvariantViolation } from '../../../core/errors.ts'
 import { decodeRecord, encodeRecords, type StoredRecord } from './record-format.ts'
 
+/** File positions of a segment's records, by offset − baseOffset: a growing Float64Array (a million pushes onto a JS array cost more than the appends they index). */
+class RecordPositions {
+  #positions = new Float64Array(1024)
+  length = 0
+
+  push(position: number): void {
+    if (this.length === this.#positions.length) {
+      const grown = new Float64Array(this.#positions.length * 2)
+      grown.set(this.#positions)
+      this.#positions = grown
+    }
+    this.#positions[this.length++] = position
+  }
+
+  /** The position of record i, undefined past the last. */
+  at(i: number): number | undefined {
+    return i < this.length ? this.#positions[i] : undefined
+  }
+}
+
 interface Segment {
   readonly baseOffset: number
   readonly fd: number
   size: number
   /** File position of each record, by offset − baseOffset. */
-  readonly positions: number[]
+  readonly positions: RecordPositions
 }
 
 export interface PartitionLogOptions {
@@ -62,15 +82,25 @@ export class PartitionLog {
   append(records: readonly Omit<StoredRecord, 'offset'>[]): number {
     const base = this.#end
     if (records.length === 0) return base
+    const { buf, starts } = encodeRecords(records, base)
+    return this.appendEncoded(buf, starts)
+  }
+
+  /**
+   * Appends records already in the segment format, numbered from `endOffset` on (encodeRecords,
+   * ./packed-records.ts), `starts` their positions in `buf`; returns the first one's offset.
+   */
+  appendEncoded(buf: Buffer, starts: ArrayLike<number>): number {
+    const base = this.#end
+    if (starts.length === 0) return base
     let segment = this.#segments.at(-1) as Segment
     if (segment.size >= this.#options.segmentBytes) segment = this.#roll()
-    const { buf, starts } = encodeRecords(records, base)
     let written = 0
     while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
     if (this.#options.fsync) fsyncSync(segment.fd)
-    for (const start of starts) segment.positions.push(segment.size + start)
+    for (let i = 0; i < starts.length; i++) segment.positions.push(segment.size + starts[i]!)
     segment.size += buf.length
-    this.#end = base + records.length
+    this.#end = base + starts.length
     return base
   }
 
@@ -79,10 +109,10 @@ export class PartitionLog {
     if (fromOffset >= this.#end || fromOffset < 0) return []
     const segment = this.#segmentFor(fromOffset)
     const first = fromOffset - segment.baseOffset
-    const start = segment.positions[first] as number
+    const start = segment.positions.at(first) as number
     let last = Math.min(first + maxRecords, segment.positions.length)
-    while (last > first + 1 && (segment.positions[last] ?? segment.size) - start > maxBytes) last = Math.max(first + 1, (first + last) >> 1)
-    const stop = segment.positions[last] ?? segment.size
+    while (last > first + 1 && (segment.positions.at(last) ?? segment.size) - start > maxBytes) last = Math.max(first + 1, (first + last) >> 1)
+    const stop = segment.positions.at(last) ?? segment.size
     const buf = Buffer.allocUnsafe(stop - start)
     let got = 0
     while (got < buf.length) {
@@ -119,7 +149,7 @@ export class PartitionLog {
 
   #roll(): Segment {
     const name = `${String(this.#end).padStart(20, '0')}.log`
-    const segment: Segment = { baseOffset: this.#end, fd: openSync(join(this.#dir, name), 'w+'), size: 0, positions: [] }
+    const segment: Segment = { baseOffset: this.#end, fd: openSync(join(this.#dir, name), 'w+'), size: 0, positions: new RecordPositions() }
     this.#segments.push(segment)
     return segment
   }
@@ -131,7 +161,7 @@ export class PartitionLog {
       throw new InvariantViolation('embedded log segments are not contiguous', { context: { dir: this.#dir, segment: name } })
     }
     const buf = readFileSync(path)
-    const positions: number[] = []
+    const positions = new RecordPositions()
     let pos = 0
     while (pos < buf.length) {
       const decoded = decodeRecord(buf, pos)

@@ -30,4 +30,28 @@ void describe('orderByTimeThenKey', () => {
       assert.deepEqual([...orderByTimeThenKey(slots, ts, keys)], expected, `seed ${seed}`)
     }
   })
+
+  void it('orders runs of hundreds of slots sharing an event time by key bytes', () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const alphabet = seed % 2 === 0 ? ['a', 'b', 'c', 'd', 'e', 'é', 'Z'] : ['a', 'b', '\u{1F600}', '\uE000', 'é', 'Z']
+      const rnd = prng(100 + seed)
+      const keys: string[] = []
+      const ts: number[] = []
+      const seen = new Set<string>()
+      for (let tries = 0; tries < 3000; tries++) {
+        // Every third seed, keys sharing a prefix (as 'acct-…' ids do), the bare prefix among them.
+        const key =
+          (seed % 3 === 0 ? 'acct-' : '') +
+          Array.from({ length: rnd.int(seed % 3 === 0 ? 0 : 1, 5) }, () => rnd.pick(alphabet)).join('')
+        const t = rnd.int(0, 2)
+        if (seen.has(`${key}|${t}`)) continue
+        seen.add(`${key}|${t}`)
+        keys.push(key)
+        ts.push(t)
+      }
+      const slots = Int32Array.from(keys.map((_, i) => i))
+      const expected = [...slots].sort((a, b) => ts[a]! - ts[b]! || compareKeyBytes(keys[a]!, keys[b]!))
+      assert.deepEqual([...orderByTimeThenKey(slots, ts, keys)], expected, `seed ${seed}`)
+    }
+  })
 })

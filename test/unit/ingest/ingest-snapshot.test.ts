@@ -19,6 +19,7 @@ import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
 import { prng } from '../training/fixtures.ts'
 import { accountRow, accountsSource } from './fixtures.ts'
+import { forwardingLog } from './logs.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-ingest-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -41,22 +42,13 @@ function snapshotOf(id: string, rows: readonly TableRow[]): TableSnapshotReader 
 /** A log that takes only the first `budget` records produced, then fails like a killed process. */
 function dying(log: EventLog, budget: number): EventLog {
   let left = budget
-  return {
-    createTopic: (t, p) => log.createTopic(t, p),
-    partitionCount: (t) => log.partitionCount(t),
-    endOffsets: (t) => log.endOffsets(t),
-    startOffsets: (t) => log.startOffsets(t),
-    committedOffsets: (g, t) => log.committedOffsets(g, t),
-    consumer: (o) => log.consumer(o),
-    close: () => log.close(),
-    produce: async (topic: string, records: Parameters<EventLog['produce']>[1]) => {
-      const taken = records.slice(0, left)
-      left -= taken.length
-      const out = taken.length > 0 ? await log.produce(topic, taken) : []
-      if (taken.length < records.length) throw new Error('killed')
-      return out
-    },
-  }
+  return forwardingLog(log, async (topic, records) => {
+    const taken = records.slice(0, left)
+    left -= taken.length
+    const out = taken.length > 0 ? await log.produce(topic, taken) : []
+    if (taken.length < records.length) throw new Error('killed')
+    return out
+  })
 }
 
 async function harness(name: string) {

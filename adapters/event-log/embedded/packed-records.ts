@@ -1,0 +1,88 @@
+/**
+ * Packed records (ports/event-log.ts `PackedRecords`) laid out in the segment format
+ * (./record-format.ts), one buffer per partition: the same bytes `encodeRecords` writes for each
+ * partition's records as `produce` routes them, without an object or a buffer per record. One pass
+ * routes every record by its key bytes (murmur2, as Kafka's default partitioner) and sizes each
+ * partition's share; a second writes the records straight from the packed bytes.
+ */
+import type { PackedRecords } from '../../../ports/event-log.ts'
+import { murmur2 } from './murmur2.ts'
+import { copyBytes, crc32, RECORD_PREFIX_BYTES } from './record-format.ts'
+
+/** offset (8), timestamp (8), key length (4), value length (4), header count (2). */
+const FIXED_BYTES = 26
+
+export interface PartitionShare {
+  readonly buf: Buffer
+  /** Position of each record in `buf`. */
+  readonly starts: Uint32Array
+}
+
+/**
+ * Each partition's records of `packed`, in packed order, numbered from `baseOffsets[p]` on;
+ * undefined for a partition that gets none.
+ */
+export function encodePackedByPartition(
+  packed: PackedRecords,
+  baseOffsets: readonly number[],
+  timestampMs: number,
+): (PartitionShare | undefined)[] {
+  const { bytes, bounds, count } = packed
+  const partitions = baseOffsets.length
+  const partitionOf = new Uint32Array(count)
+  const sizes = new Float64Array(partitions)
+  const counts = new Uint32Array(partitions)
+  for (let i = 0; i < count; i++) {
+    const p = (murmur2(bytes, bounds[2 * i]!, bounds[2 * i + 1]!) & 0x7fffffff) % partitions
+    partitionOf[i] = p
+    counts[p]!++
+    sizes[p]! += RECORD_PREFIX_BYTES + FIXED_BYTES + bounds[2 * i + 2]! - bounds[2 * i]!
+  }
+  const shares: (PartitionShare | undefined)[] = []
+  const filled = new Uint32Array(partitions)
+  const written = new Float64Array(partitions)
+  for (let p = 0; p < partitions; p++)
+    shares.push(counts[p] === 0 ? undefined : { buf: Buffer.allocUnsafe(sizes[p]!), starts: new Uint32Array(counts[p]!) })
+  // The produce time, the same for every record: its 8 bytes once.
+  const time = Buffer.allocUnsafe(8)
+  time.writeDoubleBE(timestampMs, 0)
+  for (let i = 0; i < count; i++) {
+    const p = partitionOf[i]!
+    const share = shares[p]!
+    const buf = share.buf
+    const at = written[p]!
+    const n = filled[p]!
+    share.starts[n] = at
+    const keyStart = bounds[2 * i]!
+    const keyEnd = bounds[2 * i + 1]!
+    const valueEnd = bounds[2 * i + 2]!
+    const offset = baseOffsets[p]! + n
+    // Big-endian fields byte by byte: Buffer's write methods cost a call and range checks each.
+    putU32(buf, at, FIXED_BYTES + valueEnd - keyStart)
+    let pos = at + RECORD_PREFIX_BYTES
+    putU32(buf, pos, Math.floor(offset / 2 ** 32))
+    putU32(buf, pos + 4, offset >>> 0)
+    for (let b = 0; b < 8; b++) buf[pos + 8 + b] = time[b]!
+    putU32(buf, pos + 16, keyEnd - keyStart)
+    pos += 20
+    copyBytes(bytes, keyStart, keyEnd, buf, pos)
+    pos += keyEnd - keyStart
+    putU32(buf, pos, valueEnd - keyEnd)
+    copyBytes(bytes, keyEnd, valueEnd, buf, pos + 4)
+    pos += 4 + valueEnd - keyEnd
+    buf[pos] = 0
+    buf[pos + 1] = 0
+    pos += 2
+    putU32(buf, at + 4, crc32(buf, at + RECORD_PREFIX_BYTES, pos))
+    written[p] = pos
+    filled[p] = n + 1
+  }
+  return shares
+}
+
+function putU32(buf: Buffer, at: number, value: number): void {
+  buf[at] = value >>> 24
+  buf[at + 1] = value >>> 16
+  buf[at + 2] = value >>> 8
+  buf[at + 3] = value
+}
