@@ -5,10 +5,9 @@
  *
  * Layout, per key id (fields read together sit together: one cache line per array, not one
  * per field):
- * - `records[stride·id …]`, one record of doubles aligned to 32 bytes: the key's clock c
+ * - `times[4·id …]`, one 32-byte record (never split across cache lines): the key's clock c
  *   (docs/design.md §3), its one timer (NaN = none), its sort prefix and the loss-timer flag —
- *   everything a due timer reads before it sorts and fires a key, in one line — then the window
- *   caches of the view's cached hop groups (window-reads.ts), read by the same decay row;
+ *   everything a due timer reads before it sorts and fires a key, in one line;
  * - in one Int32Array: every hop group's region triple (tile-slab.ts);
  * - per hop group g, the key's non-empty tiles ascending in `slabs[g]` (tile-slab.ts): per tile
  *   the tile index and the unboxed accumulators (count/sum/min/max kernels) as doubles,
@@ -19,26 +18,24 @@
  * timer entry is live only while it equals `timerOf(id)` (timer-queue.ts).
  */
 import { TileSlab } from './tile-slab.ts'
-import { cacheSizeOf, type GroupLayout } from './tile-layout.ts'
+import type { GroupLayout } from './tile-layout.ts'
 
 const HIGH_UNIT = /[\uD800-\uFFFF]/
 /** A unit outside the 7-bit range a narrow sort prefix packs (unit + 1 ≤ 0x7F). */
 const WIDE_UNIT = /[^\u0000-\u007E]/
 
-/** Places in a key record: clock, timer, sort prefix, loss-timer flag; window caches from REC_FIXED on. */
-export const REC_CLOCK = 0
-export const REC_TIMER = 1
-export const REC_PREFIX = 2
-const REC_LOSS = 3
-export const REC_FIXED = 4
+/** Doubles per key in `times`: clock, timer, sort prefix, loss-timer flag. */
+export const TIME_STRIDE = 4
+export const TIME_CLOCK = 0
+export const TIME_TIMER = 1
+export const TIME_PREFIX = 2
+const TIME_LOSS = 3
 
 export class KeyTable {
   readonly ids = new Map<string, number>()
   keyOf: string[] = []
-  /** Doubles per key record: REC_FIXED plus the window caches, rounded up to 32 bytes. */
-  readonly stride: number
-  /** Each key id's record (see the layout above). */
-  records: Float64Array
+  /** Clock, timer, sort prefix and loss-timer flag of each key id, interleaved (TIME_STRIDE). */
+  times: Float64Array = new Float64Array(TIME_STRIDE * 1024)
   #capacity = 1024
   /**
    * False while no key holds a UTF-16 unit ≥ U+D800: then UTF-16 order is UTF-8 byte order and
@@ -46,7 +43,7 @@ export class KeyTable {
    */
   hasHighKeys = false
   /**
-   * The sort prefix (`records[stride·id + REC_PREFIX]`) is a number ordered like the key (while
+   * The sort prefix (`times[4·id + TIME_PREFIX]`) is a number ordered like the key (while
    * `hasHighKeys` is false): its UTF-16 units after the prefix every key shares, each as unit + 1
    * (0 past the end) — seven units of 7 bits while every key is ASCII below U+007F (`user-123456`
    * is then told apart whole), else three of 17 bits. Sorting a timer bucket compares these
@@ -67,10 +64,6 @@ export class KeyTable {
   readonly #metaStride: number
 
   constructor(layouts: readonly GroupLayout[]) {
-    let used = REC_FIXED
-    for (const lay of layouts) used = Math.max(used, lay.cacheAt + cacheSizeOf(lay))
-    this.stride = Math.ceil(used / 4) * 4
-    this.records = new Float64Array(this.stride * this.#capacity)
     this.slabs = layouts.map((lay) => new TileSlab(lay.numInits, lay.objInits, lay.maxTiles))
     this.#metaStride = 3 * layouts.length
     this.#meta = new Int32Array(this.#metaStride * this.#capacity)
@@ -78,28 +71,28 @@ export class KeyTable {
   }
 
   clockOf(id: number): number {
-    return this.records[this.stride * id + REC_CLOCK] as number
+    return this.times[TIME_STRIDE * id + TIME_CLOCK] as number
   }
 
   setClock(id: number, c: number): void {
-    this.records[this.stride * id + REC_CLOCK] = c
+    this.times[TIME_STRIDE * id + TIME_CLOCK] = c
   }
 
   timerOf(id: number): number {
-    return this.records[this.stride * id + REC_TIMER] as number
+    return this.times[TIME_STRIDE * id + TIME_TIMER] as number
   }
 
   setTimer(id: number, atMs: number): void {
-    this.records[this.stride * id + REC_TIMER] = atMs
+    this.times[TIME_STRIDE * id + TIME_TIMER] = atMs
   }
 
   /** True while the key's timer is a loss boundary (a decay row is due there), not a drop timer. */
   isLossTimer(id: number): boolean {
-    return this.records[this.stride * id + REC_LOSS] === 1
+    return this.times[TIME_STRIDE * id + TIME_LOSS] === 1
   }
 
   setLossTimer(id: number, isLoss: boolean): void {
-    this.records[this.stride * id + REC_LOSS] = isLoss ? 1 : 0
+    this.times[TIME_STRIDE * id + TIME_LOSS] = isLoss ? 1 : 0
   }
 
   get size(): number {
@@ -124,7 +117,7 @@ export class KeyTable {
     if (!this.hasHighKeys && HIGH_UNIT.test(key)) this.hasHighKeys = true
     this.ids.set(key, id)
     this.#noteShared(key)
-    this.records[this.stride * id + REC_PREFIX] = sortPrefixOf(key, this.#sharedLen, this.#narrow)
+    this.times[TIME_STRIDE * id + TIME_PREFIX] = sortPrefixOf(key, this.#sharedLen, this.#narrow)
     return id
   }
 
@@ -154,14 +147,14 @@ export class KeyTable {
     while (n < this.#sharedLen && n < key.length && ref.charCodeAt(n) === key.charCodeAt(n)) n++
     if (n === this.#sharedLen && !wide) return
     this.#sharedLen = n
-    for (const [k, id] of this.ids) this.records[this.stride * id + REC_PREFIX] = sortPrefixOf(k, n, this.#narrow)
+    for (const [k, id] of this.ids) this.times[TIME_STRIDE * id + TIME_PREFIX] = sortPrefixOf(k, n, this.#narrow)
   }
 
   #grow(): void {
     this.#capacity *= 2
-    const records = new Float64Array(this.stride * this.#capacity)
-    records.set(this.records)
-    this.records = records
+    const times = new Float64Array(TIME_STRIDE * this.#capacity)
+    times.set(this.times)
+    this.times = times
     const meta = new Int32Array(this.#metaStride * this.#capacity)
     meta.set(this.#meta)
     this.#meta = meta

@@ -89,8 +89,7 @@ export function decodeViewState(runner: ViewRunner, r: ByteReader): void {
     const life = table.life[id]
     if (life !== null && life !== undefined) plan.lifetimeColumns.forEach((col, j) => (life[j] = col.agg.decode(r)))
     runner.timers.schedule(id, timerMs)
-    // The stored timer is the loss boundary whenever the tiles have one (view-runner.ts, point 3);
-    // refreshing also rebuilds the key's window caches, which are not stored (window-reads.ts).
-    table.setLossTimer(id, !Number.isNaN(runner.refresh(id)))
+    // The stored timer is the loss boundary whenever the tiles have one (view-runner.ts, point 3).
+    table.setLossTimer(id, !Number.isNaN(runner.nextLossMs(id)))
   }
 }

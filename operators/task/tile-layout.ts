@@ -75,17 +75,6 @@ export interface GroupLayout {
   readonly placeOf: Int32Array
   readonly isNum: Uint8Array
   readonly specs: readonly SpecLayout[]
-  /**
-   * Where the group's window cache starts in the key record (window-reads.ts): the next loss
-   * boundary, then per spec one fold per numeric column. −1: not cached (the group has object
-   * columns).
-   */
-  readonly cacheAt: number
-}
-
-/** Doubles a cached group takes in the key record. */
-export function cacheSizeOf(lay: GroupLayout): number {
-  return lay.cacheAt < 0 ? 0 : 1 + lay.specs.length * (lay.numStride - 1)
 }
 
 const noMirror = (): undefined => undefined
@@ -96,7 +85,7 @@ function readModeOf(kind: UnboxedKind): number {
   return kind === 'min' ? READ_MIN : kind === 'max' ? READ_MAX : READ_ADD
 }
 
-function groupLayout(group: HopGroupPlan, scratchOffset: number, cacheAt: number): GroupLayout {
+function groupLayout(group: HopGroupPlan, scratchOffset: number): GroupLayout {
   const cols = group.columns
   const placeOf = new Int32Array(cols.length)
   const isNum = new Uint8Array(cols.length)
@@ -155,7 +144,6 @@ function groupLayout(group: HopGroupPlan, scratchOffset: number, cacheAt: number
     placeOf,
     isNum,
     specs,
-    cacheAt: objInits.length === 0 ? cacheAt : -1,
   }
 }
 
@@ -163,17 +151,12 @@ function noCombine(): FeatureValue {
   throw new InvariantViolation('combine read on a single-column feature')
 }
 
-/**
- * Layouts of every hop group; scratch indices follow the plan's columns group after group, and
- * the window caches of cached groups follow each other in the key record from `recordFrom` on.
- */
-export function tileLayouts(plan: ViewPlan, recordFrom: number): GroupLayout[] {
+/** Layouts of every hop group; scratch indices follow the plan's columns group after group. */
+export function tileLayouts(plan: ViewPlan): GroupLayout[] {
   let offset = 0
-  let cacheAt = recordFrom
   return plan.groups.map((g) => {
-    const layout = groupLayout(g, offset, cacheAt)
+    const layout = groupLayout(g, offset)
     offset += g.columns.length
-    cacheAt += cacheSizeOf(layout)
     return layout
   })
 }

@@ -11,11 +11,9 @@
  * 2. A key is evaluated only at its clock c. A window value is the fold, in ascending tile order,
  *    of the tiles in range (see windows/hops.ts); the fold order is fixed, so results are bit
  *    for bit reproducible from the tiles alone — tiles are the whole state, and a restored task
- *    continues exactly. The derived data kept beside them — mirror slots (tile-layout.ts), a
- *    pure function of one tile's accumulator, and the window folds of all-numeric groups
- *    (window-reads.ts), a pure function of the tiles and c — are rebuilt on restore. A decay row
- *    re-reads only the groups that lose a tile at its boundary (and groups with object columns);
- *    the others' values come from their folds, bit for bit what a re-fold would give.
+ *    continues exactly. The only derived data kept beside them are mirror slots (tile-layout.ts),
+ *    a pure function of one tile's accumulator, rebuilt with it on restore; no window result is
+ *    cached, so a decay row re-folds every window of its key.
  * 3. Each key has at most one timer: the earliest loss boundary B > c of any non-empty tile in
  *    any window (windows/hops.ts §3). When the watermark reaches B the key emits at B (c ← B),
  *    then the next boundary is computed. With no boundary left and no lifetime feature, the key
@@ -28,7 +26,7 @@
  */
 import type { EventRecord, FeatureRow, FeatureValue } from '../../features/types.ts'
 import type { ViewPlan } from './plan.ts'
-import { KeyTable, REC_FIXED } from './key-state.ts'
+import { KeyTable } from './key-state.ts'
 import { firstTileAt, type TileSlab } from './tile-slab.ts'
 import { TimerQueue } from './timer-queue.ts'
 import { entityKeyOf, fieldValueOf, firstInputProblem } from './event-fields.ts'
@@ -37,8 +35,7 @@ import type { Aggregator } from '../aggregators/types.ts'
 import type { TaskDeadLetter } from './output.ts'
 import { filterAndMap } from './filter-map.ts'
 import { checkInput, INPUT_OK } from '../aggregators/input-check.ts'
-import { NUM_COUNT, NUM_MIN, NUM_SUM, tileLayouts, type GroupLayout } from './tile-layout.ts'
-import { earlierLoss, readCached, readGroup } from './window-reads.ts'
+import { NUM_COUNT, NUM_MIN, NUM_SUM, READ_ADD, READ_MAX, READ_MIN, READ_PAIR, READ_RANGE, tileLayouts, type GroupLayout } from './tile-layout.ts'
 import type { FeatureSlot } from './plan.ts'
 
 interface FlatColumn {
@@ -71,7 +68,7 @@ export class ViewRunner {
       for (const s of g.specs) for (const f of s.features) this.#emptyValue[f.featureIndex] = finishSlot(f, g.columns.map((c) => c.agg.init()))
     }
     this.#hasLifetime = plan.lifetimeColumns.length > 0
-    this.layouts = tileLayouts(plan, REC_FIXED)
+    this.layouts = tileLayouts(plan)
     this.table = new KeyTable(this.layouts)
     this.timers = new TimerQueue(this.table)
   }
@@ -217,7 +214,8 @@ export class ViewRunner {
         let loss: number | undefined
         if (table.clockOf(id) < b && table.isLossTimer(id)) {
           table.setClock(id, b)
-          rows.push({ entityKey: table.keyOf[id] as string, asOfMs: b, values: this.evaluate(id, b) })
+          this.#evict(id)
+          rows.push({ entityKey: table.keyOf[id] as string, asOfMs: b, values: this.evaluate(id) })
           loss = this.#evaluatedNextLoss
         }
         table.setTimer(id, Number.NaN)
@@ -233,30 +231,91 @@ export class ViewRunner {
    */
   #evaluatedNextLoss = Number.NaN
 
-  /**
-   * Values of every feature at the key's clock, in the view's feature order. `decayAt`: the
-   * evaluation is a decay row at this boundary, the key's clock just moved there — groups losing
-   * a tile at it (and uncached ones) are evicted and re-read, the others read from their window
-   * caches (window-reads.ts).
-   */
-  evaluate(id: number, decayAt = Number.NaN): FeatureValue[] {
+  /** Values of every feature at the key's clock, in the view's feature order. */
+  evaluate(id: number): FeatureValue[] {
     const out = this.#emptyValue.slice()
     let nextLoss = Number.NaN
     const table = this.table
     const t = table.clockOf(id)
-    const rec = table.records
-    const recAt = table.stride * id
     const layouts = this.layouts
     for (let g = 0; g < layouts.length; g++) {
       const lay = layouts[g] as GroupLayout
-      if (decayAt === decayAt) {
-        if (lay.cacheAt >= 0 && rec[recAt + lay.cacheAt] !== decayAt) {
-          nextLoss = earlierLoss(readCached(lay, rec, recAt, out), nextLoss)
-          continue
+      const slab = table.slabs[g] as TileSlab
+      const count = slab.count(id)
+      if (count === 0) continue
+      const ns = lay.numStride
+      const os = lay.objStride
+      const slot = slab.slotOf(id)
+      const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
+      const b = (slot & slab.pageMask) * ns
+      const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
+      const ob = (slot & slab.pageMask) * os
+      const top = Math.floor(t / lay.hopMs)
+      for (const spec of lay.specs) {
+        const lo = firstTileAt(tiles, b, count, ns, top + 1 - spec.tiles)
+        const n = count - lo
+        if (n === 0) continue
+        const loss = ((tiles[b + lo * ns] as number) + spec.tiles) * lay.hopMs
+        if (!(loss >= nextLoss)) nextLoss = loss
+        for (const read of spec.reads) {
+          const at = read.at
+          let value: FeatureValue
+          switch (read.mode) {
+            case READ_PAIR: {
+              let x = 0
+              let y = 0
+              for (let i = lo; i < count; i++) {
+                x += tiles[b + i * ns + at] as number
+                y += tiles[b + i * ns + read.pairAt] as number
+              }
+              value = read.combine(x, y)
+              break
+            }
+            case READ_ADD: {
+              if (n === 1) {
+                value = tiles[b + lo * ns + at] as number
+                break
+              }
+              let s = 0
+              for (let i = lo; i < count; i++) s += tiles[b + i * ns + at] as number
+              value = s
+              break
+            }
+            case READ_MIN: {
+              let m = Number.NaN
+              for (let i = lo; i < count; i++) {
+                const v = tiles[b + i * ns + at] as number
+                if (v < m || m !== m) m = v
+              }
+              value = m !== m ? null : m
+              break
+            }
+            case READ_MAX: {
+              let m = Number.NaN
+              for (let i = lo; i < count; i++) {
+                const v = tiles[b + i * ns + at] as number
+                if (v > m || m !== m) m = v
+              }
+              value = m !== m ? null : m
+              break
+            }
+            case READ_RANGE:
+              value = read.finisher.finishRange!(objs, ob + lo * os + at, os, n, read.mirror)
+              break
+            default: {
+              if (n === 1) {
+                value = read.finisher.finish(objs[ob + lo * os + at])
+                break
+              }
+              const agg = read.agg
+              let acc = agg.init()
+              for (let i = lo; i < count; i++) acc = agg.merge(acc, objs[ob + i * os + at])
+              value = read.finisher.finish(acc)
+            }
+          }
+          out[read.featureIndex] = value
         }
-        this.#evictGroup(id, g, t)
       }
-      nextLoss = earlierLoss(readGroup(lay, table.slabs[g] as TileSlab, id, t, out, rec, recAt), nextLoss)
     }
     const life = this.#hasLifetime ? (table.life[id] as unknown[] | null) : null
     if (life !== null) {
@@ -264,12 +323,6 @@ export class ViewRunner {
     }
     this.#evaluatedNextLoss = nextLoss
     return out
-  }
-
-  /** Rebuilds the key's window caches from its tiles (on restore); returns `nextLossMs(id)`. */
-  refresh(id: number): number {
-    this.evaluate(id)
-    return this.#evaluatedNextLoss
   }
 
   /** Earliest boundary > c at which some window of the key loses a non-empty tile; NaN if none. */
@@ -310,20 +363,18 @@ export class ViewRunner {
   }
 
   #evict(id: number): void {
+    const layouts = this.layouts
     const c = this.table.clockOf(id)
-    for (let g = 0; g < this.layouts.length; g++) this.#evictGroup(id, g, c)
-  }
-
-  /** Drops the key's tiles of group g that have left the group's longest window at clock c. */
-  #evictGroup(id: number, g: number, c: number): void {
-    const lay = this.layouts[g] as GroupLayout
-    const slab = this.table.slabs[g] as TileSlab
-    const count = slab.count(id)
-    if (count === 0) return
-    const slot = slab.slotOf(id)
-    const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
-    const keepFrom = firstTileAt(tiles, (slot & slab.pageMask) * lay.numStride, count, lay.numStride, Math.floor(c / lay.hopMs) + 1 - lay.maxTiles)
-    if (keepFrom > 0) slab.dropFront(id, keepFrom)
+    for (let g = 0; g < layouts.length; g++) {
+      const lay = layouts[g] as GroupLayout
+      const slab = this.table.slabs[g] as TileSlab
+      const count = slab.count(id)
+      if (count === 0) continue
+      const slot = slab.slotOf(id)
+      const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
+      const keepFrom = firstTileAt(tiles, (slot & slab.pageMask) * lay.numStride, count, lay.numStride, Math.floor(c / lay.hopMs) + 1 - lay.maxTiles)
+      if (keepFrom > 0) slab.dropFront(id, keepFrom)
+    }
   }
 }
 
