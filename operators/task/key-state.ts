@@ -3,12 +3,13 @@
  * object per key: the hot loop touches a few flat arrays instead of chasing a key object, its
  * tile list and one array per tile.
  *
- * Layout, per key id (fields read together sit together: one cache line per array, not one
- * per field):
- * - `times[4·id …]`, one 32-byte record (never split across cache lines): the key's clock c
- *   (docs/design.md §3), its one timer (NaN = none), its sort prefix and the loss-timer flag —
- *   everything a due timer reads before it sorts and fires a key, in one line;
- * - in one Int32Array: every hop group's region triple (tile-slab.ts);
+ * Layout, per key id (fields read together sit together):
+ * - one record, a multiple of 32 bytes long — 64 for views of up to three hop groups: as
+ *   doubles (`times`), the key's clock c (docs/design.md §3), its one timer (NaN = none) and its
+ *   sort prefix; then as 32-bit integers (the same bytes seen through `#meta`), the loss-timer
+ *   flag and every hop group's region triple (tile-slab.ts) — all a due timer, an event or a
+ *   decay row reads before the tiles, in one or two adjacent cache lines (JS cannot ask for a
+ *   line-aligned buffer) instead of one line per array;
  * - per hop group g, the key's non-empty tiles ascending in `slabs[g]` (tile-slab.ts): per tile
  *   the tile index and the unboxed accumulators (count/sum/min/max kernels) as doubles,
  *   and the other accumulators (sketches, last_n lists…) as objects;
@@ -24,18 +25,26 @@ const HIGH_UNIT = /[\uD800-\uFFFF]/
 /** A unit outside the 7-bit range a narrow sort prefix packs (unit + 1 ≤ 0x7F). */
 const WIDE_UNIT = /[^\u0000-\u007E]/
 
-/** Doubles per key in `times`: clock, timer, sort prefix, loss-timer flag. */
-export const TIME_STRIDE = 4
+/** Places in a key record: doubles (clock, timer, sort prefix), then int32s from REC_INTS on. */
 export const TIME_CLOCK = 0
 export const TIME_TIMER = 1
 export const TIME_PREFIX = 2
-const TIME_LOSS = 3
+const REC_INTS = 6
+const INT_LOSS = REC_INTS
+const INT_REGIONS = REC_INTS + 1
+
+/** Record bytes for `groups` hop groups: 28 + 12 per group, rounded up to 32 (64 for one to three groups). */
+function recordBytes(groups: number): number {
+  return Math.ceil((4 * INT_REGIONS + 12 * groups) / 32) * 32
+}
 
 export class KeyTable {
   readonly ids = new Map<string, number>()
   keyOf: string[] = []
-  /** Clock, timer, sort prefix and loss-timer flag of each key id, interleaved (TIME_STRIDE). */
-  times: Float64Array = new Float64Array(TIME_STRIDE * 1024)
+  /** The key records seen as doubles: clock, timer, sort prefix at `stride·id + TIME_*`. */
+  times: Float64Array
+  /** Doubles per record. */
+  readonly stride: number
   #capacity = 1024
   /**
    * False while no key holds a UTF-16 unit ≥ U+D800: then UTF-16 order is UTF-8 byte order and
@@ -43,7 +52,7 @@ export class KeyTable {
    */
   hasHighKeys = false
   /**
-   * The sort prefix (`times[4·id + TIME_PREFIX]`) is a number ordered like the key (while
+   * The sort prefix (`times[stride·id + TIME_PREFIX]`) is a number ordered like the key (while
    * `hasHighKeys` is false): its UTF-16 units after the prefix every key shares, each as unit + 1
    * (0 past the end) — seven units of 7 bits while every key is ASCII below U+007F (`user-123456`
    * is then told apart whole), else three of 17 bits. Sorting a timer bucket compares these
@@ -59,40 +68,47 @@ export class KeyTable {
   readonly #free: number[] = []
   #next = 0
 
-  /** Per key id: every slab's region triple (tile-slab.ts `meta`). */
+  /** The same records seen as int32s: the loss-timer flag and every slab's region triple. */
   #meta: Int32Array
   readonly #metaStride: number
 
   constructor(layouts: readonly GroupLayout[]) {
     this.slabs = layouts.map((lay) => new TileSlab(lay.numInits, lay.objInits, lay.maxTiles))
-    this.#metaStride = 3 * layouts.length
-    this.#meta = new Int32Array(this.#metaStride * this.#capacity)
-    this.slabs.forEach((slab, g) => slab.bindMeta(this.#meta, this.#metaStride, 3 * g))
+    const bytes = recordBytes(layouts.length)
+    this.stride = bytes / 8
+    this.#metaStride = bytes / 4
+    this.times = new Float64Array(this.stride * this.#capacity)
+    this.#meta = new Int32Array(this.times.buffer)
+    this.#bindSlabs()
+  }
+
+  #bindSlabs(): void {
+    this.slabs.forEach((slab, g) => slab.bindMeta(this.#meta, this.#metaStride, INT_REGIONS + 3 * g))
   }
 
   clockOf(id: number): number {
-    return this.times[TIME_STRIDE * id + TIME_CLOCK] as number
+    return this.times[this.stride * id + TIME_CLOCK] as number
   }
 
   setClock(id: number, c: number): void {
-    this.times[TIME_STRIDE * id + TIME_CLOCK] = c
+    this.times[this.stride * id + TIME_CLOCK] = c
   }
 
   timerOf(id: number): number {
-    return this.times[TIME_STRIDE * id + TIME_TIMER] as number
+    return this.times[this.stride * id + TIME_TIMER] as number
   }
 
   setTimer(id: number, atMs: number): void {
-    this.times[TIME_STRIDE * id + TIME_TIMER] = atMs
+    this.times[this.stride * id + TIME_TIMER] = atMs
   }
 
   /** True while the key's timer is a loss boundary (a decay row is due there), not a drop timer. */
   isLossTimer(id: number): boolean {
-    return this.times[TIME_STRIDE * id + TIME_LOSS] === 1
+    return this.#meta[this.#metaStride * id + INT_LOSS] === 1
   }
 
   setLossTimer(id: number, isLoss: boolean): void {
-    this.times[TIME_STRIDE * id + TIME_LOSS] = isLoss ? 1 : 0
+    this.#meta[this.#metaStride * id + INT_LOSS] = isLoss ? 1 : 0
   }
 
   get size(): number {
@@ -117,7 +133,7 @@ export class KeyTable {
     if (!this.hasHighKeys && HIGH_UNIT.test(key)) this.hasHighKeys = true
     this.ids.set(key, id)
     this.#noteShared(key)
-    this.times[TIME_STRIDE * id + TIME_PREFIX] = sortPrefixOf(key, this.#sharedLen, this.#narrow)
+    this.times[this.stride * id + TIME_PREFIX] = sortPrefixOf(key, this.#sharedLen, this.#narrow)
     return id
   }
 
@@ -147,18 +163,16 @@ export class KeyTable {
     while (n < this.#sharedLen && n < key.length && ref.charCodeAt(n) === key.charCodeAt(n)) n++
     if (n === this.#sharedLen && !wide) return
     this.#sharedLen = n
-    for (const [k, id] of this.ids) this.times[TIME_STRIDE * id + TIME_PREFIX] = sortPrefixOf(k, n, this.#narrow)
+    for (const [k, id] of this.ids) this.times[this.stride * id + TIME_PREFIX] = sortPrefixOf(k, n, this.#narrow)
   }
 
   #grow(): void {
     this.#capacity *= 2
-    const times = new Float64Array(TIME_STRIDE * this.#capacity)
+    const times = new Float64Array(this.stride * this.#capacity)
     times.set(this.times)
     this.times = times
-    const meta = new Int32Array(this.#metaStride * this.#capacity)
-    meta.set(this.#meta)
-    this.#meta = meta
-    this.slabs.forEach((slab, g) => slab.bindMeta(meta, this.#metaStride, 3 * g))
+    this.#meta = new Int32Array(times.buffer)
+    this.#bindSlabs()
   }
 }
 
