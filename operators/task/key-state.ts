@@ -3,10 +3,13 @@
  * object per key: the hot loop touches a few flat arrays instead of chasing a key object, its
  * tile list and one array per tile.
  *
- * Layout, per key id (fields read together sit together: one cache line per array, not one
- * per field):
- * - `times[2·id]`: the key's clock c (docs/design.md §3); `times[2·id+1]`: its one timer (NaN = none);
- * - in one Int32Array: every hop group's region triple (tile-slab.ts) and the loss-timer flag;
+ * Layout, per key id (fields read together sit together):
+ * - one record, a multiple of 32 bytes long — 64 for views of up to three hop groups: as
+ *   doubles (`times`), the key's clock c (docs/design.md §3), its one timer (NaN = none) and its
+ *   sort prefix; then as 32-bit integers (the same bytes seen through `#meta`), the loss-timer
+ *   flag and every hop group's region triple (tile-slab.ts) — all a due timer, an event or a
+ *   decay row reads before the tiles, in one or two adjacent cache lines (JS cannot ask for a
+ *   line-aligned buffer) instead of one line per array;
  * - per hop group g, the key's non-empty tiles ascending in `slabs[g]` (tile-slab.ts): per tile
  *   the tile index and the unboxed accumulators (count/sum/min/max kernels) as doubles,
  *   and the other accumulators (sketches, last_n lists…) as objects;
@@ -19,12 +22,29 @@ import { TileSlab } from './tile-slab.ts'
 import type { GroupLayout } from './tile-layout.ts'
 
 const HIGH_UNIT = /[\uD800-\uFFFF]/
+/** A unit outside the 7-bit range a narrow sort prefix packs (unit + 1 ≤ 0x7F). */
+const WIDE_UNIT = /[^\u0000-\u007E]/
+
+/** Places in a key record: doubles (clock, timer, sort prefix), then int32s from REC_INTS on. */
+export const TIME_CLOCK = 0
+export const TIME_TIMER = 1
+export const TIME_PREFIX = 2
+const REC_INTS = 6
+const INT_LOSS = REC_INTS
+const INT_REGIONS = REC_INTS + 1
+
+/** Record bytes for `groups` hop groups: 28 + 12 per group, rounded up to 32 (64 for one to three groups). */
+function recordBytes(groups: number): number {
+  return Math.ceil((4 * INT_REGIONS + 12 * groups) / 32) * 32
+}
 
 export class KeyTable {
   readonly ids = new Map<string, number>()
   keyOf: string[] = []
-  /** Clock and timer of each key id, interleaved. */
-  times: Float64Array = new Float64Array(2 * 1024)
+  /** The key records seen as doubles: clock, timer, sort prefix at `stride·id + TIME_*`. */
+  times: Float64Array
+  /** Doubles per record. */
+  readonly stride: number
   #capacity = 1024
   /**
    * False while no key holds a UTF-16 unit ≥ U+D800: then UTF-16 order is UTF-8 byte order and
@@ -32,12 +52,14 @@ export class KeyTable {
    */
   hasHighKeys = false
   /**
-   * Per key id, a number ordered like the key (while `hasHighKeys` is false): its three UTF-16
-   * units after the prefix every key shares, each as unit + 1 (0 past the end), in 17 bits.
-   * Sorting a timer bucket compares these first and reads key strings only on ties — most
-   * comparisons then touch one dense array instead of two scattered strings.
+   * The sort prefix (`times[stride·id + TIME_PREFIX]`) is a number ordered like the key (while
+   * `hasHighKeys` is false): its UTF-16 units after the prefix every key shares, each as unit + 1
+   * (0 past the end) — seven units of 7 bits while every key is ASCII below U+007F (`user-123456`
+   * is then told apart whole), else three of 17 bits. Sorting a timer bucket compares these
+   * first and reads key strings only on ties: comparisons touch the record the timer check has
+   * just loaded, not two scattered strings.
    */
-  sortPrefix: Float64Array = new Float64Array(1024)
+  #narrow = true
   /** Length of the prefix shared by every key added so far (−1: no key yet), and one such key. */
   #sharedLen = -1
   #sharedOf = ''
@@ -46,42 +68,47 @@ export class KeyTable {
   readonly #free: number[] = []
   #next = 0
 
-  /** Per key id: every slab's region triple (tile-slab.ts `meta`), then the loss-timer flag. */
+  /** The same records seen as int32s: the loss-timer flag and every slab's region triple. */
   #meta: Int32Array
   readonly #metaStride: number
-  readonly #lossAt: number
 
   constructor(layouts: readonly GroupLayout[]) {
     this.slabs = layouts.map((lay) => new TileSlab(lay.numInits, lay.objInits, lay.maxTiles))
-    this.#lossAt = 3 * layouts.length
-    this.#metaStride = this.#lossAt + 1
-    this.#meta = new Int32Array(this.#metaStride * this.#capacity)
-    this.slabs.forEach((slab, g) => slab.bindMeta(this.#meta, this.#metaStride, 3 * g))
+    const bytes = recordBytes(layouts.length)
+    this.stride = bytes / 8
+    this.#metaStride = bytes / 4
+    this.times = new Float64Array(this.stride * this.#capacity)
+    this.#meta = new Int32Array(this.times.buffer)
+    this.#bindSlabs()
+  }
+
+  #bindSlabs(): void {
+    this.slabs.forEach((slab, g) => slab.bindMeta(this.#meta, this.#metaStride, INT_REGIONS + 3 * g))
   }
 
   clockOf(id: number): number {
-    return this.times[2 * id] as number
+    return this.times[this.stride * id + TIME_CLOCK] as number
   }
 
   setClock(id: number, c: number): void {
-    this.times[2 * id] = c
+    this.times[this.stride * id + TIME_CLOCK] = c
   }
 
   timerOf(id: number): number {
-    return this.times[2 * id + 1] as number
+    return this.times[this.stride * id + TIME_TIMER] as number
   }
 
   setTimer(id: number, atMs: number): void {
-    this.times[2 * id + 1] = atMs
+    this.times[this.stride * id + TIME_TIMER] = atMs
   }
 
   /** True while the key's timer is a loss boundary (a decay row is due there), not a drop timer. */
   isLossTimer(id: number): boolean {
-    return this.#meta[id * this.#metaStride + this.#lossAt] === 1
+    return this.#meta[this.#metaStride * id + INT_LOSS] === 1
   }
 
   setLossTimer(id: number, isLoss: boolean): void {
-    this.#meta[id * this.#metaStride + this.#lossAt] = isLoss ? 1 : 0
+    this.#meta[this.#metaStride * id + INT_LOSS] = isLoss ? 1 : 0
   }
 
   get size(): number {
@@ -106,7 +133,7 @@ export class KeyTable {
     if (!this.hasHighKeys && HIGH_UNIT.test(key)) this.hasHighKeys = true
     this.ids.set(key, id)
     this.#noteShared(key)
-    this.sortPrefix[id] = sortPrefixOf(key, this.#sharedLen)
+    this.times[this.stride * id + TIME_PREFIX] = sortPrefixOf(key, this.#sharedLen, this.#narrow)
     return id
   }
 
@@ -119,8 +146,13 @@ export class KeyTable {
     this.#free.push(id)
   }
 
-  /** Shrinks the shared prefix to fit `key`; every key's sort prefix follows a change. */
+  /**
+   * Shrinks the shared prefix to fit `key`, and widens the prefix units at the first key beyond
+   * 7 bits; every key's sort prefix follows a change.
+   */
   #noteShared(key: string): void {
+    const wide = this.#narrow && WIDE_UNIT.test(key)
+    if (wide) this.#narrow = false
     if (this.#sharedLen < 0) {
       this.#sharedLen = key.length
       this.#sharedOf = key
@@ -129,31 +161,26 @@ export class KeyTable {
     const ref = this.#sharedOf
     let n = 0
     while (n < this.#sharedLen && n < key.length && ref.charCodeAt(n) === key.charCodeAt(n)) n++
-    if (n === this.#sharedLen) return
+    if (n === this.#sharedLen && !wide) return
     this.#sharedLen = n
-    for (const [k, id] of this.ids) this.sortPrefix[id] = sortPrefixOf(k, n)
+    for (const [k, id] of this.ids) this.times[this.stride * id + TIME_PREFIX] = sortPrefixOf(k, n, this.#narrow)
   }
 
   #grow(): void {
     this.#capacity *= 2
-    const sortPrefix = new Float64Array(this.#capacity)
-    sortPrefix.set(this.sortPrefix)
-    this.sortPrefix = sortPrefix
-    const times = new Float64Array(2 * this.#capacity)
+    const times = new Float64Array(this.stride * this.#capacity)
     times.set(this.times)
     this.times = times
-    const meta = new Int32Array(this.#metaStride * this.#capacity)
-    meta.set(this.#meta)
-    this.#meta = meta
-    this.slabs.forEach((slab, g) => slab.bindMeta(meta, this.#metaStride, 3 * g))
+    this.#meta = new Int32Array(times.buffer)
+    this.#bindSlabs()
   }
 }
 
-const UNIT_SPAN = 0x20000
-
-/** Units `from`, `from+1`, `from+2` of `key` as one number that orders like the units. */
-function sortPrefixOf(key: string, from: number): number {
+/** Units from `from` on of `key` as one exact double (< 2^53) that orders like the units. */
+function sortPrefixOf(key: string, from: number, narrow: boolean): number {
+  const span = narrow ? 0x80 : 0x20000
+  const end = from + (narrow ? 7 : 3)
   let p = 0
-  for (let i = from; i < from + 3; i++) p = p * UNIT_SPAN + (i < key.length ? key.charCodeAt(i) + 1 : 0)
+  for (let i = from; i < end; i++) p = p * span + (i < key.length ? key.charCodeAt(i) + 1 : 0)
   return p
 }

@@ -10,7 +10,7 @@
  * scan over all keys.
  */
 import { compareKeyBytes, compareKeysNative } from './key-order.ts'
-import type { KeyTable } from './key-state.ts'
+import { TIME_PREFIX, type KeyTable } from './key-state.ts'
 
 export class TimerQueue {
   readonly #buckets = new Map<number, number[]>()
@@ -58,7 +58,7 @@ export class TimerQueue {
         if (table.hasHighKeys) {
           bucket.sort((a, b) => compareKeyBytes(keyOf[a] as string, keyOf[b] as string))
         } else {
-          sortByPrefix(bucket, 0, n - 1, table.sortPrefix, keyOf)
+          sortByPrefix(bucket, 0, n - 1, table.times, table.stride, keyOf)
         }
         // An id may sit twice in one bucket (re-scheduled back to the same time).
         let m = 1
@@ -100,9 +100,9 @@ export class TimerQueue {
 }
 
 /** Orders ids a, b by (sort prefix, key); prefixes decide almost every comparison. */
-function before(a: number, b: number, prefix: Float64Array, keyOf: readonly string[]): boolean {
-  const x = prefix[a] as number
-  const y = prefix[b] as number
+function before(a: number, b: number, times: Float64Array, stride: number, keyOf: readonly string[]): boolean {
+  const x = times[stride * a + TIME_PREFIX] as number
+  const y = times[stride * b + TIME_PREFIX] as number
   return x !== y ? x < y : compareKeysNative(keyOf[a] as string, keyOf[b] as string) < 0
 }
 
@@ -111,33 +111,40 @@ function before(a: number, b: number, prefix: Float64Array, keyOf: readonly stri
  * short runs. Hand-written because Array#sort calls a comparator closure per comparison, which
  * made this sort a twentieth of the operators' time.
  */
-function sortByPrefix(ids: number[], lo: number, hi: number, prefix: Float64Array, keyOf: readonly string[]): void {
+function sortByPrefix(
+  ids: number[],
+  lo: number,
+  hi: number,
+  times: Float64Array,
+  stride: number,
+  keyOf: readonly string[],
+): void {
   while (hi - lo > 16) {
     const mid = (lo + hi) >>> 1
-    if (before(ids[mid] as number, ids[lo] as number, prefix, keyOf)) swap(ids, mid, lo)
-    if (before(ids[hi] as number, ids[lo] as number, prefix, keyOf)) swap(ids, hi, lo)
-    if (before(ids[hi] as number, ids[mid] as number, prefix, keyOf)) swap(ids, hi, mid)
+    if (before(ids[mid] as number, ids[lo] as number, times, stride, keyOf)) swap(ids, mid, lo)
+    if (before(ids[hi] as number, ids[lo] as number, times, stride, keyOf)) swap(ids, hi, lo)
+    if (before(ids[hi] as number, ids[mid] as number, times, stride, keyOf)) swap(ids, hi, mid)
     const pivot = ids[mid] as number
     let i = lo
     let j = hi
     while (i <= j) {
-      while (before(ids[i] as number, pivot, prefix, keyOf)) i++
-      while (before(pivot, ids[j] as number, prefix, keyOf)) j--
+      while (before(ids[i] as number, pivot, times, stride, keyOf)) i++
+      while (before(pivot, ids[j] as number, times, stride, keyOf)) j--
       if (i <= j) swap(ids, i++, j--)
     }
     // Recurse into the smaller side, loop on the larger: stack depth stays logarithmic.
     if (j - lo < hi - i) {
-      sortByPrefix(ids, lo, j, prefix, keyOf)
+      sortByPrefix(ids, lo, j, times, stride, keyOf)
       lo = i
     } else {
-      sortByPrefix(ids, i, hi, prefix, keyOf)
+      sortByPrefix(ids, i, hi, times, stride, keyOf)
       hi = j
     }
   }
   for (let i = lo + 1; i <= hi; i++) {
     const id = ids[i] as number
     let j = i - 1
-    while (j >= lo && before(id, ids[j] as number, prefix, keyOf)) {
+    while (j >= lo && before(id, ids[j] as number, times, stride, keyOf)) {
       ids[j + 1] = ids[j] as number
       j--
     }
