@@ -16,11 +16,20 @@ export interface PromtoolResult {
   readonly stderr: string
 }
 
-/** Runs `promtool <args>`, with `input` on its standard input (for `check metrics`). */
-export function promtool(args: readonly string[], input?: string): PromtoolResult {
+let path: string | undefined
+
+/** The installed promtool, asked of the install script once per test process. */
+function promtoolPath(): string {
+  if (path !== undefined) return path
   const found = spawnSync('bash', [join(root, 'scripts/prometheus/ensure-promtool.sh')], { encoding: 'utf8', timeout: 300_000 })
   assert.equal(found.status, 0, `scripts/prometheus/ensure-promtool.sh: ${found.stderr}`)
-  const r = spawnSync(found.stdout.trim(), args, { encoding: 'utf8', timeout: 120_000, input })
+  path = found.stdout.trim()
+  return path
+}
+
+/** Runs `promtool <args>`, with `input` on its standard input (for `check metrics`). */
+export function promtool(args: readonly string[], input?: string): PromtoolResult {
+  const r = spawnSync(promtoolPath(), args, { encoding: 'utf8', timeout: 120_000, input })
   if (r.error !== undefined) assert.fail(`promtool ${args.join(' ')}: ${r.error.message}`)
   return r
 }
