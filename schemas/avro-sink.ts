@@ -3,11 +3,12 @@
  * back to back (`kfs ingest`: ./change-envelope-writer.ts) instead of a buffer per record.
  *
  * The bytes are avsc's own, byte for byte (pinned by test/unit/schemas/change-envelope-writer.test.ts):
- * longs as zigzag varints (avsc's integer and float arithmetic, and exact bigints), floats and
+ * longs as exact zigzag varints (numbers and bigints alike), floats and
  * doubles little-endian, and strings as avsc's `Tap.writeString` does them — its own UTF-8 loop
  * up to 64 bytes (a lone surrogate then takes the 3 bytes of its code unit) and Buffer's
  * `utf8Write` beyond (a lone surrogate becomes U+FFFD).
  */
+import { writeZigzagVarint } from '../core/zigzag-varint.ts'
 
 const INITIAL_BYTES = 1 << 16
 const COPY_LOOP_BYTES = 40
@@ -89,11 +90,10 @@ export class AvroSink {
   }
 
   /**
-   * An Avro long or int (a safe integer, or a bigint in int64 range) as a zigzag varint. As avsc:
-   * its own long (the Encoder's fast type) takes numbers within ±(2^53 − 2) and computes with
-   * doubles — which rounds the zigzag of a negative number below −2^52 — and anything else sends
-   * the whole event to the wide type, which writes every long exactly. So: a value avsc's own long
-   * refuses sets `sawWide` (the caller rewrites the event with `wide` on), and `wide` writes exactly.
+   * An Avro long or int (a safe integer, or a bigint in int64 range) as a zigzag varint, exactly
+   * (as avsc writes it once ./avsc-exact-longs.ts is installed). avsc's own long (the fast type)
+   * takes numbers within ±(2^53 − 2); anything else sends the whole event to the wide type, so a
+   * value the fast type refuses sets `sawWide` (the caller rewrites the event with `wide` on).
    */
   writeLong(n: number | bigint): void {
     this.ensure(10)
@@ -102,27 +102,7 @@ export class AvroSink {
       this.#writeExactLong(BigInt(n))
       return
     }
-    const buf = this.buf
-    let pos = this.pos
-    if (n >= -1073741824 && n < 1073741824) {
-      let m = n >= 0 ? n << 1 : (~n << 1) | 1
-      while (m > 0x7f) {
-        buf[pos++] = (m & 0x7f) | 0x80
-        m >>>= 7
-      }
-      buf[pos++] = m
-    } else if (this.wide && n < -(2 ** 52)) {
-      this.#writeExactLong(BigInt(n))
-      return
-    } else {
-      let f = n >= 0 ? n * 2 : -n * 2 - 1
-      while (f >= 128) {
-        buf[pos++] = (f & 0x7f) | 0x80
-        f /= 128
-      }
-      buf[pos++] = f & 0x7f
-    }
-    this.pos = pos
+    this.pos = writeZigzagVarint(this.buf, this.pos, n)
   }
 
   #writeExactLong(n: bigint): void {

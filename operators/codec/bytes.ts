@@ -1,12 +1,13 @@
 /**
  * Little binary writer/reader for operator state snapshots. Layout primitives:
  * - uvarint: unsigned LEB128 over JS numbers (safe integers, no 32-bit truncation);
- * - svarint: zigzag over uvarint, computed with arithmetic so it works past 2^31;
+ * - svarint: zigzag LEB128, exact for every safe integer (../../core/zigzag-varint.ts);
  * - f64: IEEE-754 little endian (bit-exact, keeps −0, NaN payloads, ±Infinity);
  * - str: uvarint byte length + UTF-8 bytes.
  * No JSON anywhere: accumulators can be large (sketches) and must round-trip bit for bit.
  */
 import { InvariantViolation } from '../../core/errors.ts'
+import { writeZigzagVarint, zigzagValue } from '../../core/zigzag-varint.ts'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
@@ -56,9 +57,11 @@ export class ByteWriter {
     this.#buf[this.#len++] = v
   }
 
+  /** Every safe integer, exactly (the zigzag of |v| > 2^52 does not fit a double: core/zigzag-varint.ts). */
   svarint(v: number): void {
     if (!Number.isSafeInteger(v)) throw new InvariantViolation(`svarint out of range: ${v}`)
-    this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1)
+    this.#ensure(10)
+    this.#len = writeZigzagVarint(this.#buf, this.#len, v)
   }
 
   f64(v: number): void {
@@ -135,8 +138,28 @@ export class ByteReader {
   }
 
   svarint(): number {
-    const z = this.uvarint()
-    return z % 2 === 0 ? z / 2 : -(z + 1) / 2
+    // The zigzag in two exact halves: 28 low bits, then at most 4 groups (a safe integer's zigzag < 2^54).
+    let low = 0
+    let shift = 0
+    let b: number
+    do {
+      b = this.u8()
+      low |= (b & 0x7f) << shift
+      shift += 7
+    } while (b >= 0x80 && shift < 28)
+    if (b < 0x80) return zigzagValue(low, 0)
+    let high = 0
+    let scale = 1
+    for (let groups = 1; ; groups++) {
+      b = this.u8()
+      high += (b & 0x7f) * scale
+      if (b < 0x80) break
+      if (groups === 4) throw new InvariantViolation('svarint too long')
+      scale *= 0x80
+    }
+    const v = zigzagValue(low, high)
+    if (!Number.isSafeInteger(v)) throw new InvariantViolation(`svarint out of range: ${v}`)
+    return v
   }
 
   f64(): number {
