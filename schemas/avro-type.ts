@@ -7,12 +7,14 @@
  * The decoder reads with `fast` and falls back to `wide` only when `fast` fails, so the common
  * case keeps avsc's speed and a genuine 64-bit id is not dead-lettered.
  *
- * Both read and write longs exactly: ./avsc-exact-longs.ts mends avsc's varint arithmetic first.
+ * Both read and write longs exactly (./avsc-exact-longs.ts mends avsc's varint arithmetic first),
+ * and refuse array and map blocks the bytes cannot hold (./avsc-bounded-blocks.ts).
  *
  * Logical types are left unregistered on purpose: `timestamp-millis` then decodes as its
  * underlying long, i.e. epoch milliseconds as a number, which is what kfs uses everywhere.
  */
 import './avsc-exact-longs.ts'
+import './avsc-bounded-blocks.ts'
 import avro from 'avsc'
 import type { Schema, Type } from 'avsc'
 import type { AvroSchema } from '../ports/schema-registry.ts'
