@@ -20,7 +20,7 @@ interface TapLike {
   buf: Buffer
   pos: number
   readLong(): number
-  skipLong(): void
+  readString(): string
   skipString(): void
 }
 
@@ -49,15 +49,19 @@ function malformed(what: string, detail: string): RangeError {
   return new RangeError(`malformed Avro ${what}: ${detail}`)
 }
 
+/** The byte size that follows a negative block count; a negative one would move the reader back. */
+function blockSize(tap: TapLike, what: string): number {
+  const size = tap.readLong()
+  if (size < 0) throw malformed(what, `a block of negative size ${size}`)
+  return size
+}
+
 /** The count of the next block (0 ends the value); a negative count's byte size is read and checked. */
 function blockCount(tap: TapLike, what: string): number {
-  let n = tap.readLong()
-  if (n < 0) {
-    n = -n
-    const size = tap.readLong()
-    if (size < 0) throw malformed(what, `a block of negative size ${size}`)
-  }
-  return n
+  const n = tap.readLong()
+  if (n >= 0) return n
+  blockSize(tap, what)
+  return -n
 }
 
 function tooMany(n: number, left: number, what: string): RangeError {
@@ -101,9 +105,7 @@ function skipArray(this: ArrayLike, tap: TapLike): void {
   while ((n = tap.readLong())) {
     if (n < 0) {
       // A sized block is skipped whole, without reading its items.
-      const size = tap.readLong()
-      if (size < 0) throw malformed('array', `a block of negative size ${size}`)
-      tap.pos += size
+      tap.pos += blockSize(tap, 'array')
       continue
     }
     skipped += n
@@ -122,7 +124,7 @@ function readMap(this: MapLike, tap: TapLike): Record<string, unknown> {
   while ((n = blockCount(tap, 'map'))) {
     if (n > tap.buf.length - tap.pos) throw tooMany(n, tap.buf.length - tap.pos, 'map')
     while (n--) {
-      const key = (tap as unknown as { readString(): string }).readString()
+      const key = tap.readString()
       val[key] = values._read(tap)
     }
   }
@@ -134,9 +136,7 @@ function skipMap(this: MapLike, tap: TapLike): void {
   let n: number
   while ((n = tap.readLong())) {
     if (n < 0) {
-      const size = tap.readLong()
-      if (size < 0) throw malformed('map', `a block of negative size ${size}`)
-      tap.pos += size
+      tap.pos += blockSize(tap, 'map')
       continue
     }
     if (n > tap.buf.length - tap.pos) throw tooMany(n, tap.buf.length - tap.pos, 'map')

@@ -3,6 +3,7 @@
  * neighbours, both signs, plus seeded random integers of every magnitude — and the reference
  * zigzag LEB128 bytes of each, computed with BigInt (independent of the code under test).
  */
+import { prng } from '../../examples/generate-events.ts'
 
 /** Every ±2^k, ±(2^k − 1), ±(2^k + 1) that is a safe integer, and 0. */
 export function safeIntegerEdges(): number[] {
@@ -20,14 +21,7 @@ export function safeIntegerEdges(): number[] {
 
 /** `count` seeded safe integers, uniform in bit length (so large magnitudes are as common as small). */
 export function randomSafeIntegers(count: number, seed = 0x5eed): number[] {
-  let s = seed >>> 0
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
+  const next = prng(seed)
   const out: number[] = []
   for (let i = 0; i < count; i++) {
     const bits = 1 + Math.floor(next() * 53)
