@@ -21,4 +21,14 @@ export interface TaskViewRunner {
   encodeState(w: ByteWriter): void
   /** Restores `encodeState`'s bytes into this (fresh) runner; throws CheckpointError when they do not fit. */
   decodeState(r: ByteReader): void
+  /**
+   * The keys changed or removed since the last checkpoint (or restore), in the delta layout of
+   * operators/task/state-delta.ts; false, having written nothing, when the runner lost track of
+   * them (the checkpoint must then be full). Tracking starts afresh either way.
+   */
+  encodeChanges(w: ByteWriter): boolean
+  /** Applies `encodeChanges`' bytes onto the restored state; throws CheckpointError when they do not fit. */
+  decodeChanges(r: ByteReader): void
+  /** Starts change tracking afresh: the state was just checkpointed whole, or restored. */
+  forgetChanges(): void
 }
