@@ -49,7 +49,7 @@ export class AttributeRunner implements TaskViewRunner {
   readonly #drops = new DropQueue()
   readonly #nulls: readonly FeatureValue[]
   /** Keys changed or forgotten since the last checkpoint (every change of `#keys` marks its key). */
-  readonly #touched: KeyedChanges
+  readonly changes: KeyedChanges<AttributeKey>
 
   constructor(view: FeatureViewDef, allowedLatenessMs: number) {
     this.view = view
@@ -60,14 +60,8 @@ export class AttributeRunner implements TaskViewRunner {
     this.#allowedLatenessMs = allowedLatenessMs
     this.#maxStringBytes = (view.limits ?? DEFAULT_VALUE_LIMITS).maxStringBytes
     this.#nulls = view.features.map(() => null)
-    this.#touched = new KeyedChanges({
-      viewName: view.name,
-      fingerprint: this.#fingerprint(),
-      has: (key) => this.#keys.has(key),
-      encodeEntry: (key, w) => this.#encodeEntry(key, w),
-      decodeEntry: (r) => this.#decodeEntry(r, true),
-      remove: (key) => void this.#keys.delete(key),
-    })
+    const entries = { encodeEntry: this.#encodeEntry.bind(this), decodeEntry: (r: ByteReader) => this.#decodeEntry(r, true) }
+    this.changes = new KeyedChanges({ viewName: view.name, fingerprint: this.#fingerprint(), ...entries }, this.#keys)
   }
 
   get keyCount(): number {
@@ -125,7 +119,7 @@ export class AttributeRunner implements TaskViewRunner {
   }
 
   #apply(key: string, state: AttributeKey | undefined, t: number, row: EventRecord | null, shown: FeatureValue[] | null, rows: FeatureRow[]): void {
-    this.#touched.touch(key, this.#keys.size)
+    this.changes.touch(key)
     const same =
       state !== undefined && state.c === t && (state.shown === null ? shown === null : shown !== null && rowValuesEqual(state.shown, shown))
     if (state === undefined) this.#keys.set(key, { c: t, row, shown })
@@ -146,7 +140,7 @@ export class AttributeRunner implements TaskViewRunner {
       const state = this.#keys.get(due.key)
       if (state !== undefined && state.row === null && state.c + this.#allowedLatenessMs <= watermarkMs) {
         this.#keys.delete(due.key)
-        this.#touched.touch(due.key, this.#keys.size)
+        this.changes.touch(due.key)
       }
     }
   }
@@ -186,18 +180,6 @@ export class AttributeRunner implements TaskViewRunner {
     const shown = r.u8() === 0 ? null : decodeFeatureValues(this.#columns.length, r)
     this.#keys.set(key, { c, row, shown })
     if (row === null) this.#drops.push({ atMs: c + this.#allowedLatenessMs, key, member: undefined })
-  }
-
-  encodeChanges(w: ByteWriter): boolean {
-    return this.#touched.encode(w)
-  }
-
-  decodeChanges(r: ByteReader): void {
-    this.#touched.decode(r)
-  }
-
-  forgetChanges(): void {
-    this.#touched.forget()
   }
 
   #fingerprint(): string {

@@ -67,7 +67,7 @@ export class CurrentStateRunner implements TaskViewRunner {
   readonly #groups = new Map<string, Group>()
   readonly #drops = new DropQueue()
   /** Groups changed or forgotten since the last checkpoint (every change of `#groups` marks its group). */
-  readonly #touched: KeyedChanges
+  readonly changes: KeyedChanges<Group>
 
   constructor(view: FeatureViewDef, source: SourceDef) {
     this.view = view
@@ -75,14 +75,8 @@ export class CurrentStateRunner implements TaskViewRunner {
     this.#features = currentStateFeatures(view)
     this.#allowedLatenessMs = source.allowedLatenessMs
     this.#maxStringBytes = (view.limits ?? DEFAULT_VALUE_LIMITS).maxStringBytes
-    this.#touched = new KeyedChanges({
-      viewName: view.name,
-      fingerprint: this.#fingerprint(),
-      has: (key) => this.#groups.has(key),
-      encodeEntry: (key, w) => this.#encodeEntry(key, w),
-      decodeEntry: (r) => this.#decodeEntry(r, true),
-      remove: (key) => void this.#groups.delete(key),
-    })
+    const entries = { encodeEntry: this.#encodeEntry.bind(this), decodeEntry: (r: ByteReader) => this.#decodeEntry(r, true) }
+    this.changes = new KeyedChanges({ viewName: view.name, fingerprint: this.#fingerprint(), ...entries }, this.#groups)
   }
 
   get keyCount(): number {
@@ -151,7 +145,7 @@ export class CurrentStateRunner implements TaskViewRunner {
       } else removed = member.contribution
     }
     if (removed === undefined && add === undefined) return
-    this.#touched.touch(key, this.#groups.size)
+    this.changes.touch(key)
     if (group === undefined) {
       group = { c: t, totals: emptyTotals(features), live: 0, members: new Map() }
       this.#groups.set(key, group)
@@ -188,14 +182,14 @@ export class CurrentStateRunner implements TaskViewRunner {
       if (due.member === undefined) {
         if (group.live === 0 && group.c + lateness <= watermarkMs) {
           this.#groups.delete(due.key)
-          this.#touched.touch(due.key, this.#groups.size)
+          this.changes.touch(due.key)
         }
         continue
       }
       const member = group.members.get(due.member)
       if (member !== undefined && member.contribution === null && member.t + lateness <= watermarkMs) {
         group.members.delete(due.member)
-        this.#touched.touch(due.key, this.#groups.size)
+        this.changes.touch(due.key)
       }
     }
   }
@@ -268,18 +262,6 @@ export class CurrentStateRunner implements TaskViewRunner {
     }
     if (group.live === 0) this.#drops.push({ atMs: c + lateness, key, member: undefined })
     this.#groups.set(key, group)
-  }
-
-  encodeChanges(w: ByteWriter): boolean {
-    return this.#touched.encode(w)
-  }
-
-  decodeChanges(r: ByteReader): void {
-    this.#touched.decode(r)
-  }
-
-  forgetChanges(): void {
-    this.#touched.forget()
   }
 
   #fingerprint(): string {

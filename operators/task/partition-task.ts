@@ -20,7 +20,7 @@ import type { EventRecord, FeatureRow, FeatureViewDef, SourceDef } from '../../f
 import { planView } from './plan.ts'
 import { ViewRunner } from './view-runner.ts'
 import { decodeViewState, encodeViewState, viewStateAccess } from './snapshot.ts'
-import { decodeChanges, encodeChanges, type KeyedStateAccess } from './state-delta.ts'
+import { TableChanges, type ChangeTracking } from './state-delta.ts'
 import type { TaskDeadLetter, TaskOutput } from './output.ts'
 import { isBeyondFutureSkew } from './event-time-rule.ts'
 import type { ChangeRole, TaskViewRunner } from '../changes/runner.ts'
@@ -82,11 +82,11 @@ const FORMAT_VERSION = 1
 /** An event view's ViewRunner behind the task's runner interface (a thin, monomorphic forward). */
 class EventViewRunner implements TaskViewRunner {
   readonly #runner: ViewRunner
-  readonly #access: KeyedStateAccess
+  readonly changes: ChangeTracking
 
   constructor(runner: ViewRunner) {
     this.#runner = runner
-    this.#access = viewStateAccess(runner)
+    this.changes = new TableChanges(viewStateAccess(runner), runner.table)
   }
 
   get keyCount(): number {
@@ -107,21 +107,6 @@ class EventViewRunner implements TaskViewRunner {
 
   decodeState(r: ByteReader): void {
     decodeViewState(this.#runner, r)
-  }
-
-  encodeChanges(w: ByteWriter): boolean {
-    const touched = this.#runner.table.takeTouched()
-    if (touched === undefined) return false
-    encodeChanges(this.#access, touched, w)
-    return true
-  }
-
-  decodeChanges(r: ByteReader): void {
-    decodeChanges(this.#access, r)
-  }
-
-  forgetChanges(): void {
-    this.#runner.table.forgetTouched()
   }
 }
 
@@ -220,7 +205,7 @@ class Task implements PartitionTask {
 
   checkpointFull(): Uint8Array {
     const bytes = this.snapshot()
-    for (const runner of this.#runners) runner.forgetChanges()
+    for (const runner of this.#runners) runner.changes.forget()
     return bytes
   }
 
@@ -233,7 +218,7 @@ class Task implements PartitionTask {
     w.uvarint(this.#runners.length)
     let complete = true
     // Every runner is asked (each starts tracking afresh), even after one has lost track.
-    for (const runner of this.#runners) if (!runner.encodeChanges(w)) complete = false
+    for (const runner of this.#runners) if (!runner.changes.encode(w)) complete = false
     return complete ? w.finish() : undefined
   }
 
@@ -243,10 +228,10 @@ class Task implements PartitionTask {
     if (!r.done) throw new CheckpointError('CHECKPOINT_CORRUPT', 'operator snapshot: trailing bytes')
     for (const delta of deltas) {
       const d = this.#open(delta, DELTA_MAGIC, DELTA_VERSION, 'checkpoint delta')
-      for (const runner of this.#runners) runner.decodeChanges(d)
+      for (const runner of this.#runners) runner.changes.decode(d)
       if (!d.done) throw new CheckpointError('CHECKPOINT_CORRUPT', 'checkpoint delta: trailing bytes')
     }
-    for (const runner of this.#runners) runner.forgetChanges()
+    for (const runner of this.#runners) runner.changes.forget()
   }
 
   /** Reads the header both layouts share (magic, version, watermark, view count). */

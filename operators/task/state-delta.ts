@@ -47,32 +47,72 @@ export function decodeChanges(state: KeyedStateAccess, r: ByteReader): void {
   for (let i = 0; i < changed; i++) state.decodeEntry(r)
 }
 
-/**
- * Change tracking of the change views (their state is a Map by key): keys touched since the last
- * checkpoint, encoded as a delta of `state`. Past `2 × held + 1024` keys it stops growing and
- * `encode` answers false: a task no checkpoint drains does not hold every key it ever saw, and the
- * next checkpoint is a full one.
- */
-export class KeyedChanges {
+/** A view's change tracking, as the partition task asks it for checkpoints (operators/changes/runner.ts). */
+export interface ChangeTracking {
+  /**
+   * The keys changed or removed since the last checkpoint (or restore), in the layout above; false,
+   * having written nothing, when tracking was lost (the checkpoint must then be full). Starts afresh
+   * either way.
+   */
+  encode(w: ByteWriter): boolean
+  /** Applies `encode`'s bytes onto the restored state; throws CheckpointError when they do not fit. */
+  decode(r: ByteReader): void
+  /** Starts afresh: the state was just checkpointed whole, or restored. */
+  forget(): void
+}
+
+/** The event views' tracking: the key table (key-state.ts) marks touched keys itself. */
+export class TableChanges implements ChangeTracking {
   readonly #state: KeyedStateAccess
+  readonly #table: { takeTouched(): Set<string> | undefined; forgetTouched(): void }
+
+  constructor(state: KeyedStateAccess, table: { takeTouched(): Set<string> | undefined; forgetTouched(): void }) {
+    this.#state = state
+    this.#table = table
+  }
+
+  encode(w: ByteWriter): boolean {
+    const touched = this.#table.takeTouched()
+    if (touched !== undefined) encodeChanges(this.#state, touched, w)
+    return touched !== undefined
+  }
+
+  decode(r: ByteReader): void {
+    decodeChanges(this.#state, r)
+  }
+
+  forget(): void {
+    this.#table.forgetTouched()
+  }
+}
+
+/**
+ * The change views' tracking (their state is a Map by key): the runner marks each key it changes
+ * or forgets. Past `2 × held + 1024` keys it stops growing and `encode` answers false: a task no
+ * checkpoint drains does not hold every key it ever saw, and the next checkpoint is a full one.
+ */
+export class KeyedChanges<V> implements ChangeTracking {
+  readonly #state: KeyedStateAccess
+  readonly #map: Map<string, V>
   #keys = new Set<string>()
   #lost = false
 
-  constructor(state: KeyedStateAccess) {
-    this.#state = state
+  /** `map`: the view's state by key; `encodeEntry`, `decodeEntry`: its snapshot entries (decode replacing). */
+  constructor(view: Pick<KeyedStateAccess, 'viewName' | 'fingerprint' | 'encodeEntry' | 'decodeEntry'>, map: Map<string, V>) {
+    this.#map = map
+    this.#state = { ...view, has: (key) => map.has(key), remove: (key) => void map.delete(key) }
   }
 
-  /** Marks `key` changed or removed; `held` is the number of keys the view holds. */
-  touch(key: string, held: number): void {
+  /** Marks `key` changed or removed. */
+  touch(key: string): void {
     if (this.#lost) return
     this.#keys.add(key)
-    if (this.#keys.size > 2 * held + 1024) {
+    if (this.#keys.size > 2 * this.#map.size + 1024) {
       this.#lost = true
       this.#keys = new Set()
     }
   }
 
-  /** TaskViewRunner.encodeChanges. */
   encode(w: ByteWriter): boolean {
     const lost = this.#lost
     const keys = this.#keys
@@ -81,12 +121,10 @@ export class KeyedChanges {
     return !lost
   }
 
-  /** TaskViewRunner.decodeChanges. */
   decode(r: ByteReader): void {
     decodeChanges(this.#state, r)
   }
 
-  /** TaskViewRunner.forgetChanges. */
   forget(): void {
     this.#keys = new Set()
     this.#lost = false

@@ -98,6 +98,16 @@ async function harness(): Promise<Harness> {
   }
 }
 
+/** Runs `body` on a fresh harness, disposed of afterwards. */
+async function withHarness(body: (h: Harness) => Promise<void>): Promise<void> {
+  const h = await harness()
+  try {
+    await body(h)
+  } finally {
+    await h.dispose()
+  }
+}
+
 const snapshots = (slot: PartitionSlot): Uint8Array[] => slot.processors.map((p) => p.task.snapshot())
 
 async function assertRestoresTo(h: Harness, expected: Uint8Array[], what: string): Promise<PartitionSlot> {
@@ -109,9 +119,8 @@ async function assertRestoresTo(h: Harness, expected: Uint8Array[], what: string
 const stateOf = (record: PartitionCheckpoint | undefined, v: number) => record?.views[v]?.state
 
 void describe('engine > incremental checkpoints', () => {
-  void test('base, deltas, compaction by count and by bytes, pruning of superseded chains; every restore equals live', async () => {
-    const h = await harness()
-    try {
+  void test('base, deltas, compaction by count and by bytes, pruning of superseded chains; every restore equals live', () =>
+    withHarness(async (h) => {
       const slot = await h.restore({ maxDeltas: 3, maxDeltaBytesFraction: 0.5 })
       const kinds: string[] = []
       for (let i = 0; i < 12; i++) {
@@ -137,14 +146,10 @@ void describe('engine > incremental checkpoints', () => {
         kinds.every((k) => Number(k.split('/')[0]) <= 3),
         'never more than maxDeltas deltas',
       )
-    } finally {
-      await h.dispose()
-    }
-  })
+    }))
 
-  void test('steady state: a checkpoint after a few records writes deltas far smaller than the state', async () => {
-    const h = await harness()
-    try {
+  void test('steady state: a checkpoint after a few records writes deltas far smaller than the state', () =>
+    withHarness(async (h) => {
       const slot = await h.restore()
       await slot.processRecords(h.records(0, 2_000), 0)
       await slot.checkpoint()
@@ -163,10 +168,7 @@ void describe('engine > incremental checkpoints', () => {
       // Decay rows of keys whose tiles expire touch more keys than the three records do.
       assert.ok(states.reduce((n, w) => n + w.bytes, 0) * 3 < full, 'a delta of three records is a small part of the state')
       await assertRestoresTo(h, snapshots(slot), 'after the delta')
-    } finally {
-      await h.dispose()
-    }
-  })
+    }))
 
   const faults: { write: string; fault: Pick<Fault, 'operation' | 'key'> }[] = [
     { write: 'base write', fault: { operation: 'put', key: /\/state-\d+-[^/]*\.bin$/ } },
@@ -176,9 +178,8 @@ void describe('engine > incremental checkpoints', () => {
   for (const { write, fault } of faults) {
     for (const when of ['before', 'after'] as const) {
       if (write === 'record publish' && when === 'after') continue // a published record; the end-to-end fault suite covers it
-      void test(`a checkpoint whose ${write} fails (${when === 'before' ? 'not written' : 'written, answer lost'}) leaves the previous one restorable`, async () => {
-        const h = await harness()
-        try {
+      void test(`a checkpoint whose ${write} fails (${when === 'before' ? 'not written' : 'written, answer lost'}) leaves the previous one restorable`, () =>
+        withHarness(async (h) => {
           // maxDeltas 1: checkpoints alternate base, delta, base…
           const slot = await h.restore({ maxDeltas: 1, maxDeltaBytesFraction: 10 })
           let offset = 0
@@ -214,16 +215,12 @@ void describe('engine > incremental checkpoints', () => {
           await step()
           for (const s of [slot, restored]) await s.processRecords(h.records(offset - 200, 200), 0)
           assert.deepEqual(snapshots(restored), snapshots(slot), 'and continues as the live slot does')
-        } finally {
-          await h.dispose()
-        }
-      })
+        }))
     }
   }
 
-  void test('a delta of another base, or out of its place, is refused', async () => {
-    const h = await harness()
-    try {
+  void test('a delta of another base, or out of its place, is refused', () =>
+    withHarness(async (h) => {
       const slot = await h.restore({ maxDeltas: 2, maxDeltaBytesFraction: 10 })
       const records: PartitionCheckpoint[] = []
       for (let i = 0; i < 6; i++) {
@@ -251,14 +248,10 @@ void describe('engine > incremental checkpoints', () => {
       await refused({ base: latest.base, deltas: [stray] })
       await refused({ base: latest.base, deltas: [...latest.deltas].reverse() })
       await refused({ base: latest.base, deltas: latest.deltas.slice(1) })
-    } finally {
-      await h.dispose()
-    }
-  })
+    }))
 
-  void test('a format-1 record (one stateKey per view) restores, and the chain goes on from it', async () => {
-    const h = await harness()
-    try {
+  void test('a format-1 record (one stateKey per view) restores, and the chain goes on from it', () =>
+    withHarness(async (h) => {
       const slot = await h.restore()
       await slot.processRecords(h.records(0, 500), 0)
       await slot.checkpoint()
@@ -283,8 +276,5 @@ void describe('engine > incremental checkpoints', () => {
         new TextEncoder().encode(JSON.stringify({ ...next, seq: 99, views: [{ view: next.views[0]!.view }] })),
       )
       await assert.rejects(h.restore(), (err: unknown) => err instanceof CheckpointError && /names no state/.test(err.message))
-    } finally {
-      await h.dispose()
-    }
-  })
+    }))
 })
