@@ -9,6 +9,7 @@
  *     (the first checkpoint after a burst);
  *   - 1,000 more events follow and checkpoint 2 writes a delta of the 1,000 keys they changed —
  *     the steady-state cost of a checkpoint (incremental, engine/state-chain.ts) at that state size;
+ *   - a restore from checkpoint 2 (the base and one delta) is timed and must equal the live state;
  *   - 1,000 more events follow and checkpoint 3 compacts (the slot runs with one delta per chain)
  *     into a full base — the periodic cost, once per 32 checkpoints or so by default.
  * Baseline, same run and store: a raw `put` of an object as large as the full state. The goal is
@@ -16,7 +17,7 @@
  * `checkpoint_ms` ≤ `bound_ms`.
  *
  * BENCH checkpoint keys=… store=s3 checkpoint_ms=… bound_ms=… checkpoint_over_put=… baseline_put_ms=…
- *   full_checkpoint_ms=… first_checkpoint_ms=… bytes=… delta_bytes=… local_…
+ *   full_checkpoint_ms=… restore_ms=… first_checkpoint_ms=… bytes=… delta_bytes=… local_…
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -49,6 +50,7 @@ interface Result {
   firstMs: number
   steadyMs: number
   fullMs: number
+  restoreMs: number
   putMs: number
 }
 
@@ -85,7 +87,8 @@ async function measure(storeName: string, rawStore: ObjectStore, source: SourceD
   // One delta per chain: checkpoint 2 is a delta, checkpoint 3 the compaction into a new base.
   const chainPolicy = { maxDeltas: 1, maxDeltaBytesFraction: 0.5 }
   const deps = { offline: new IcebergOfflineSink(store), checkpoints: new CheckpointStore(store, `bench-${keys}`), clock: systemClock, logger: stderrLogger(), chainPolicy }
-  const slot = await PartitionSlot.restore({ topic: source.topic, partition: 0, source, views: [view], decoder: createDecoder({ registry, readerSchema: source.schema }), archive: true }, deps)
+  const options = { topic: source.topic, partition: 0, source, views: [view], decoder: createDecoder({ registry, readerSchema: source.schema }), archive: true }
+  const slot = await PartitionSlot.restore(options, deps)
   const fill = performance.now()
   for (let from = 0; from < keys; from += 5_000) await slot.processRecords(records(encoder, from, Math.min(5_000, keys - from), keys, from), systemClock.nowMs())
   progress(`${storeName} ${keys} keys: state built in ${(performance.now() - fill).toFixed(0)} ms`)
@@ -97,6 +100,11 @@ async function measure(storeName: string, rawStore: ObjectStore, source: SourceD
   if (!(await slot.checkpoint())) throw new Error('checkpoint fenced')
   const steadyMs = performance.now() - t
   const delta = deltaBytes()
+  // A restart here reads the base and the delta: its state must be the live one, byte for byte.
+  t = performance.now()
+  const restored = await PartitionSlot.restore(options, deps)
+  const restoreMs = performance.now() - t
+  if (!Buffer.from(restored.processors[0]!.task.snapshot()).equals(slot.processors[0]!.task.snapshot())) throw new Error('base + delta restored another state')
   await slot.processRecords(records(encoder, keys + 1_000, 1_000, keys, keys + 1_000), systemClock.nowMs())
   t = performance.now()
   if (!(await slot.checkpoint())) throw new Error('checkpoint fenced')
@@ -107,9 +115,9 @@ async function measure(storeName: string, rawStore: ObjectStore, source: SourceD
   t = performance.now()
   await rawStore.put(`bench-put/${keys}.bin`, blob)
   const putMs = performance.now() - t
-  const r = { store: storeName, keys, bytes, deltaBytes: delta, firstMs, steadyMs, fullMs, putMs }
+  const r = { store: storeName, keys, bytes, deltaBytes: delta, firstMs, steadyMs, fullMs, restoreMs, putMs }
   progress(
-    `${storeName} ${keys} keys: state ${bytes} B, first checkpoint ${firstMs.toFixed(0)} ms, steady (delta ${delta} B) ${steadyMs.toFixed(0)} ms, compaction ${fullMs.toFixed(0)} ms, raw put ${putMs.toFixed(0)} ms`,
+    `${storeName} ${keys} keys: state ${bytes} B, first checkpoint ${firstMs.toFixed(0)} ms, steady (delta ${delta} B) ${steadyMs.toFixed(0)} ms, compaction ${fullMs.toFixed(0)} ms, restore (base + delta) ${restoreMs.toFixed(0)} ms, raw put ${putMs.toFixed(0)} ms`,
   )
   return r
 }
@@ -149,6 +157,7 @@ try {
     checkpoint_over_put: top.steadyMs / top.putMs,
     baseline_put_ms: top.putMs,
     full_checkpoint_ms: top.fullMs,
+    restore_ms: top.restoreMs,
     first_checkpoint_ms: top.firstMs,
     bytes: top.bytes,
     delta_bytes: top.deltaBytes,
