@@ -5,14 +5,19 @@
  * For each size N (KFS_BENCH_CHECKPOINT_KEYS, default 10000,100000,500000; 1000000 takes ~3.5 min
  * here, mostly the first checkpoint's 1M-row Parquet files) a fresh slot takes N
  * events of N distinct users (all inside one hop, so no boundary rows), then:
- *   - checkpoint 1 carries the N buffered archive and feature rows plus the state (the first
- *     checkpoint after a burst);
- *   - 1,000 more events follow and checkpoint 2 carries mostly state — the steady-state cost of a
- *     checkpoint at that state size.
- * Baseline, same run and store: a raw `put` of an object as large as the state blob. The ratio is
- * baseline / checkpoint 2 (1.0 = a checkpoint costs no more than writing its state).
+ *   - checkpoint 1 carries the N buffered archive and feature rows plus the state, a full base
+ *     (the first checkpoint after a burst);
+ *   - 1,000 more events follow and checkpoint 2 writes a delta of the 1,000 keys they changed —
+ *     the steady-state cost of a checkpoint (incremental, engine/state-chain.ts) at that state size;
+ *   - a restore from checkpoint 2 (the base and one delta) is timed and must equal the live state;
+ *   - 1,000 more events follow and checkpoint 3 compacts (the slot runs with one delta per chain)
+ *     into a full base — the periodic cost, once per 32 checkpoints or so by default.
+ * Baseline, same run and store: a raw `put` of an object as large as the full state. The goal is
+ * a steady checkpoint within 3× that put: `checkpoint_over_put` = checkpoint 2 / put ≤ 3, i.e.
+ * `checkpoint_ms` ≤ `bound_ms`.
  *
- * BENCH checkpoint keys=… store=s3 checkpoint_ms=… first_checkpoint_ms=… bytes=… baseline_put_ms=… ratio=…
+ * BENCH checkpoint keys=… store=s3 checkpoint_ms=… bound_ms=… checkpoint_over_put=… baseline_put_ms=…
+ *   full_checkpoint_ms=… restore_ms=… first_checkpoint_ms=… bytes=… delta_bytes=… local_…
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -41,9 +46,27 @@ interface Result {
   store: string
   keys: number
   bytes: number
+  deltaBytes: number
   firstMs: number
   steadyMs: number
+  fullMs: number
+  restoreMs: number
   putMs: number
+}
+
+/** `store`, counting the bytes of the state deltas it is given. */
+function countingDeltas(store: ObjectStore): { store: ObjectStore; deltaBytes: () => number } {
+  let bytes = 0
+  const counting: ObjectStore = {
+    rootUri: store.rootUri,
+    get: (key) => store.get(key),
+    put: (key, body) => ((bytes += /\/delta-[^/]*$/.test(key) ? body.length : 0), store.put(key, body)),
+    putIfAbsent: (key, body) => store.putIfAbsent(key, body),
+    delete: (key) => store.delete(key),
+    list: (prefix) => store.list(prefix),
+    uriOf: (key) => store.uriOf(key),
+  }
+  return { store: counting, deltaBytes: () => bytes }
 }
 
 function records(encoder: Encoder, from: number, count: number, keys: number, offset: number): LogRecord[] {
@@ -59,9 +82,13 @@ function records(encoder: Encoder, from: number, count: number, keys: number, of
   return out
 }
 
-async function measure(storeName: string, store: ObjectStore, source: SourceDef, view: ReturnType<typeof benchViews>['view'], encoder: Encoder, registry: EmbeddedSchemaRegistry, keys: number): Promise<Result> {
-  const deps = { offline: new IcebergOfflineSink(store), checkpoints: new CheckpointStore(store, `bench-${keys}`), clock: systemClock, logger: stderrLogger() }
-  const slot = await PartitionSlot.restore({ topic: source.topic, partition: 0, source, views: [view], decoder: createDecoder({ registry, readerSchema: source.schema }), archive: true }, deps)
+async function measure(storeName: string, rawStore: ObjectStore, source: SourceDef, view: ReturnType<typeof benchViews>['view'], encoder: Encoder, registry: EmbeddedSchemaRegistry, keys: number): Promise<Result> {
+  const { store, deltaBytes } = countingDeltas(rawStore)
+  // One delta per chain: checkpoint 2 is a delta, checkpoint 3 the compaction into a new base.
+  const chainPolicy = { maxDeltas: 1, maxDeltaBytesFraction: 0.5 }
+  const deps = { offline: new IcebergOfflineSink(store), checkpoints: new CheckpointStore(store, `bench-${keys}`), clock: systemClock, logger: stderrLogger(), chainPolicy }
+  const options = { topic: source.topic, partition: 0, source, views: [view], decoder: createDecoder({ registry, readerSchema: source.schema }), archive: true }
+  const slot = await PartitionSlot.restore(options, deps)
   const fill = performance.now()
   for (let from = 0; from < keys; from += 5_000) await slot.processRecords(records(encoder, from, Math.min(5_000, keys - from), keys, from), systemClock.nowMs())
   progress(`${storeName} ${keys} keys: state built in ${(performance.now() - fill).toFixed(0)} ms`)
@@ -72,13 +99,26 @@ async function measure(storeName: string, store: ObjectStore, source: SourceDef,
   t = performance.now()
   if (!(await slot.checkpoint())) throw new Error('checkpoint fenced')
   const steadyMs = performance.now() - t
+  const delta = deltaBytes()
+  // A restart here reads the base and the delta: its state must be the live one, byte for byte.
+  t = performance.now()
+  const restored = await PartitionSlot.restore(options, deps)
+  const restoreMs = performance.now() - t
+  if (!Buffer.from(restored.processors[0]!.task.snapshot()).equals(slot.processors[0]!.task.snapshot())) throw new Error('base + delta restored another state')
+  await slot.processRecords(records(encoder, keys + 1_000, 1_000, keys, keys + 1_000), systemClock.nowMs())
+  t = performance.now()
+  if (!(await slot.checkpoint())) throw new Error('checkpoint fenced')
+  const fullMs = performance.now() - t
+  if (deltaBytes() !== delta) throw new Error('checkpoint 3 wrote a delta, not the compaction')
   const bytes = slot.processors[0]!.task.snapshot().length
   const blob = new Uint8Array(bytes).fill(7)
   t = performance.now()
-  await store.put(`bench-put/${keys}.bin`, blob)
+  await rawStore.put(`bench-put/${keys}.bin`, blob)
   const putMs = performance.now() - t
-  const r = { store: storeName, keys, bytes, firstMs, steadyMs, putMs }
-  progress(`${storeName} ${keys} keys: state ${bytes} B, first checkpoint ${firstMs.toFixed(0)} ms, steady ${steadyMs.toFixed(0)} ms, raw put ${putMs.toFixed(0)} ms`)
+  const r = { store: storeName, keys, bytes, deltaBytes: delta, firstMs, steadyMs, fullMs, restoreMs, putMs }
+  progress(
+    `${storeName} ${keys} keys: state ${bytes} B, first checkpoint ${firstMs.toFixed(0)} ms, steady (delta ${delta} B) ${steadyMs.toFixed(0)} ms, compaction ${fullMs.toFixed(0)} ms, restore (base + delta) ${restoreMs.toFixed(0)} ms, raw put ${putMs.toFixed(0)} ms`,
+  )
   return r
 }
 
@@ -102,19 +142,27 @@ try {
     results.push(await measure('s3', s3, source, view, encoder, registry, keys))
   }
   const row = (c: string[]) => c.map((x, i) => x.padStart(i === 0 ? 6 : 12)).join(' ')
-  process.stderr.write(`\n${row(['store', 'keys', 'state_B', 'first_ms', 'ckpt_ms', 'put_ms', 'put/ckpt'])}\n`)
-  for (const r of results) process.stderr.write(`${row([r.store, String(r.keys), String(r.bytes), r.firstMs.toFixed(0), r.steadyMs.toFixed(0), r.putMs.toFixed(0), (r.putMs / r.steadyMs).toFixed(2)])}\n`)
+  process.stderr.write(`\n${row(['store', 'keys', 'state_B', 'delta_B', 'first_ms', 'ckpt_ms', 'full_ms', 'put_ms', 'ckpt/put'])}\n`)
+  for (const r of results) {
+    const cells = [r.store, String(r.keys), String(r.bytes), String(r.deltaBytes), r.firstMs.toFixed(0), r.steadyMs.toFixed(0), r.fullMs.toFixed(0), r.putMs.toFixed(0), (r.steadyMs / r.putMs).toFixed(2)]
+    process.stderr.write(`${row(cells)}\n`)
+  }
   const top = results.filter((r) => r.store === 's3').at(-1)!
   const local = results.filter((r) => r.store === 'local').at(-1)!
   benchLine('checkpoint', {
     keys: top.keys,
     store: 's3',
     checkpoint_ms: top.steadyMs,
+    bound_ms: 3 * top.putMs,
+    checkpoint_over_put: top.steadyMs / top.putMs,
+    baseline_put_ms: top.putMs,
+    full_checkpoint_ms: top.fullMs,
+    restore_ms: top.restoreMs,
     first_checkpoint_ms: top.firstMs,
     bytes: top.bytes,
-    baseline_put_ms: top.putMs,
-    ratio: top.putMs / top.steadyMs,
+    delta_bytes: top.deltaBytes,
     local_checkpoint_ms: local.steadyMs,
+    local_full_checkpoint_ms: local.fullMs,
     local_baseline_put_ms: local.putMs,
   })
 } finally {

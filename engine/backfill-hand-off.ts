@@ -47,7 +47,8 @@ export async function backfillToAdopt(
   if (BigInt(backfill.nextOffset) > BigInt(nextOffset)) {
     throw new InvariantViolation(`backfill of ${view.name}@${view.version} on ${topic}/${partition} reached ${backfill.nextOffset}, past the live position ${nextOffset}`)
   }
-  const task = restorePartitionTask([view], source, await checkpoints.readState(saved.stateKey))
+  const state = await checkpoints.readViewState(saved)
+  const task = restorePartitionTask([view], source, state.base, state.deltas)
   return { task, nextOffset: backfill.nextOffset, rowsAtNextOffset: saved.rowsAtNextOffset ?? 0 }
 }
 

@@ -11,17 +11,40 @@
  * the staged files are garbage nobody references; after it, recovery rolls every table forward to
  * include them (each table commit is idempotent by its `group/topic/partition → seq` marker).
  * Create-if-absent also fences a zombie owner: two owners never both publish the same `seq`.
+ *
+ * Operator state is incremental (state-chain.ts): a record names per view a full base blob
+ * (`state-<seq>-<uuid>.bin`) and the deltas written since (`delta-<seq>-<base name>-<index>-<uuid>.bin`,
+ * each also carrying its base's name and its index, checked on restore), so a delta can never be
+ * applied to another base or out of order. Blobs of unpublished checkpoints are never named by a
+ * record, hence never read; `prune` deletes every blob the newest record does not name.
  */
 import { randomUUID } from 'node:crypto'
+import { CheckpointError } from '../core/errors.ts'
+import { ByteReader, ByteWriter } from '../operators/codec/bytes.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { StagedFiles } from '../ports/offline.ts'
+import type { StateChain, ViewStateRef } from './state-chain.ts'
 
 export interface ViewCheckpoint {
   /** `name@version` of the view. */
   readonly view: string
-  readonly stateKey: string
+  /** The view's operator state: a full base and the deltas applied onto it in order (format 2). */
+  readonly state?: ViewStateRef
+  /**
+   * Format 1 (records written before incremental checkpoints): the one full state blob. Read as a
+   * base with no deltas, never written: a kfs older than format 2 fails on a format-2 record
+   * (no `stateKey`) rather than restore a base without its deltas.
+   */
+  readonly stateKey?: string
   /** Rows the view emitted at `nextOffset` from idle markers before the cut (absent: none). */
   readonly rowsAtNextOffset?: number
+}
+
+/** A view's state as read back: the base, the deltas' task bytes (headers checked), and its chain. */
+export interface ReadViewState {
+  readonly base: Uint8Array
+  readonly deltas: Uint8Array[]
+  readonly chain: StateChain
 }
 
 export interface PartitionCheckpoint {
@@ -36,6 +59,17 @@ export interface PartitionCheckpoint {
 }
 
 const SEQ_DIGITS = 12
+const DELTA_MAGIC = [0x4b, 0x46, 0x53, 0x4c] // "KFSL": a link of a state chain
+const DELTA_VERSION = 1
+
+function seqPart(seq: number): string {
+  return String(seq).padStart(SEQ_DIGITS, '0')
+}
+
+/** The file name of a base blob, without `.bin`: how its deltas name it. */
+function baseNameOf(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1).replace(/\.bin$/, '')
+}
 
 export class CheckpointStore {
   readonly #store: ObjectStore
@@ -66,9 +100,27 @@ export class CheckpointStore {
     return JSON.parse(new TextDecoder().decode(bytes)) as PartitionCheckpoint
   }
 
+  /** Writes a full base snapshot of checkpoint `seq`. */
   async writeState(topic: string, partition: number, seq: number, bytes: Uint8Array): Promise<string> {
-    const key = `${this.#dir(topic, partition)}state-${String(seq).padStart(SEQ_DIGITS, '0')}-${randomUUID()}.bin`
+    const key = `${this.#dir(topic, partition)}state-${seqPart(seq)}-${randomUUID()}.bin`
     await this.#store.put(key, bytes)
+    return key
+  }
+
+  /** Writes the `index`-th delta (1-based) extending base `base`, at checkpoint `seq`. */
+  async writeDelta(topic: string, partition: number, seq: number, base: string, index: number, bytes: Uint8Array): Promise<string> {
+    const baseName = baseNameOf(base)
+    const key = `${this.#dir(topic, partition)}delta-${seqPart(seq)}-${baseName}-${index}-${randomUUID()}.bin`
+    const w = new ByteWriter(bytes.length + 128)
+    for (const b of DELTA_MAGIC) w.u8(b)
+    w.u8(DELTA_VERSION)
+    w.str(baseName)
+    w.uvarint(index)
+    const header = w.finish()
+    const blob = new Uint8Array(header.length + bytes.length)
+    blob.set(header)
+    blob.set(bytes, header.length)
+    await this.#store.put(key, blob)
     return key
   }
 
@@ -76,6 +128,16 @@ export class CheckpointStore {
     const bytes = await this.#store.get(key)
     if (bytes === undefined) throw new Error(`checkpoint state ${key} is missing`)
     return bytes
+  }
+
+  /** A view's state as its record names it (format 2 chain, or format 1 single blob). */
+  async readViewState(saved: ViewCheckpoint): Promise<ReadViewState> {
+    const ref = saved.state ?? (saved.stateKey === undefined ? undefined : { base: saved.stateKey, deltas: [] })
+    if (ref === undefined) throw new CheckpointError('CHECKPOINT_CORRUPT', `checkpoint record of view ${saved.view} names no state (neither format 2 \`state\` nor format 1 \`stateKey\`)`)
+    const [base, ...blobs] = await Promise.all([ref.base, ...ref.deltas].map((key) => this.readState(key)))
+    const deltas = blobs.map((blob, i) => deltaBody(blob, ref.deltas[i] as string, baseNameOf(ref.base), i + 1))
+    const chain = { ...ref, baseBytes: (base as Uint8Array).length, deltaBytes: deltas.reduce((n, d) => n + d.length, 0) }
+    return { base: base as Uint8Array, deltas, chain }
   }
 
   /**
@@ -91,12 +153,40 @@ export class CheckpointStore {
     return existing !== undefined && Buffer.from(existing).equals(bytes)
   }
 
-  /** Deletes records and state blobs older than `keepFromSeq` (recovery only reads the latest). */
-  async prune(topic: string, partition: number, keepFromSeq: number): Promise<void> {
-    const keys = await this.#store.list(this.#dir(topic, partition))
+  /**
+   * Deletes the records older than `latest` (recovery only reads the newest) and every state blob
+   * older than it that it does not name: superseded chains, and blobs of checkpoints never published.
+   * Blobs of `latest.seq` and later may belong to a checkpoint still being written, and are kept.
+   */
+  async prune(latest: PartitionCheckpoint): Promise<void> {
+    const named = new Set<string>()
+    for (const v of latest.views) {
+      if (v.stateKey !== undefined) named.add(v.stateKey)
+      if (v.state !== undefined) for (const key of [v.state.base, ...v.state.deltas]) named.add(key)
+    }
+    const keys = await this.#store.list(this.#dir(latest.topic, latest.partition))
     for (const key of keys) {
-      const m = /\/(?:ckpt|state)-(\d+)[^/]*$/.exec(key)
-      if (m && Number(m[1]) < keepFromSeq) await this.#store.delete(key)
+      const m = /\/(?:ckpt|state|delta)-(\d+)[^/]*$/.exec(key)
+      if (m && Number(m[1]) < latest.seq && !named.has(key)) await this.#store.delete(key)
     }
   }
+}
+
+/** The task bytes of a delta blob, after checking that it is the `index`-th link of base `baseName`. */
+function deltaBody(blob: Uint8Array, key: string, baseName: string, index: number): Uint8Array {
+  const r = new ByteReader(blob)
+  try {
+    for (const b of DELTA_MAGIC) if (r.u8() !== b) throw new CheckpointError('CHECKPOINT_CORRUPT', `checkpoint delta ${key}: bad magic`)
+    const version = r.u8()
+    if (version !== DELTA_VERSION) throw new CheckpointError('CHECKPOINT_CORRUPT', `checkpoint delta ${key}: unknown format version ${version}`)
+    const base = r.str()
+    const at = r.uvarint()
+    if (base !== baseName || at !== index) {
+      throw new CheckpointError('CHECKPOINT_CORRUPT', `checkpoint delta ${key} is link ${at} of base ${base}, but the record names it link ${index} of base ${baseName}`)
+    }
+  } catch (err: unknown) {
+    if (err instanceof CheckpointError) throw err
+    throw new CheckpointError('CHECKPOINT_CORRUPT', `checkpoint delta ${key} is unreadable`, { cause: err })
+  }
+  return blob.subarray(r.offset)
 }

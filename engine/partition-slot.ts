@@ -6,7 +6,7 @@
  *
  * Checkpoint, in this order (docs/design.md §7):
  *   1. stage data files for every table (invisible to readers),
- *   2. write each view's operator-state blob,
+ *   2. write each view's operator state: a delta of the keys changed, or a full base (state-chain.ts),
  *   3. publish checkpoint record `seq` (create-if-absent) — the point of no return,
  *   4. commit each table (idempotent by the `group/topic/partition → seq` marker).
  * The live engine takes the cut (buffers, operator snapshots, position) between two records and
@@ -26,6 +26,8 @@ import type { ArchiveRow, OfflineFeatureRow, OfflineSink, StagedFiles } from '..
 import type { DeadLetter } from '../ports/dead-letters.ts'
 import type { SourceRecord } from '../ports/source.ts'
 import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
+import { rollForward } from './roll-forward.ts'
+import { StateChains, stateRefOf, type ChainPolicy, type StateChain, type StateCut } from './state-chain.ts'
 import { backfillToAdopt, catchUpFromArchive } from './backfill-hand-off.ts'
 import { decodeFailureLetter, PartitionProcessor } from './partition-processor.ts'
 import { archiveSource } from './sources/archive-source.ts'
@@ -35,6 +37,8 @@ export interface SlotDeps {
   readonly checkpoints: CheckpointStore
   readonly clock: Clock
   readonly logger: Logger
+  /** When a checkpoint writes a full base instead of a delta (default DEFAULT_CHAIN_POLICY). */
+  readonly chainPolicy?: ChainPolicy
 }
 
 export interface SlotOptions {
@@ -80,10 +84,12 @@ export class PartitionSlot {
   /** The last published checkpoint while its table commits have not all succeeded. */
   #unfinished: PartitionCheckpoint | undefined
   readonly #deps: SlotDeps
+  readonly #states: StateChains
 
-  private constructor(options: SlotOptions, processors: PartitionProcessor[], seq: number, nextOffset: string, deps: SlotDeps) {
+  private constructor(options: SlotOptions, processors: PartitionProcessor[], chains: (StateChain | undefined)[], seq: number, nextOffset: string, deps: SlotDeps) {
     this.options = options
     this.processors = processors
+    this.#states = new StateChains(chains, deps.chainPolicy)
     this.seq = seq
     this.#nextOffset = BigInt(nextOffset)
     this.#checkpointedOffset = nextOffset
@@ -106,11 +112,14 @@ export class PartitionSlot {
     if (latest !== undefined) await rollForward(latest, deps)
     const nextOffset = latest?.nextOffset ?? startOffset
     const processors: PartitionProcessor[] = []
+    const chains: (StateChain | undefined)[] = views.map(() => undefined) // adopted and new views: a base first
     const adopted: number[] = []
     for (const view of views) {
       const saved = latest?.views.find((v) => v.view === viewId(view))
       if (saved) {
-        const task = restorePartitionTask([view], source, await deps.checkpoints.readState(saved.stateKey))
+        const state = await deps.checkpoints.readViewState(saved)
+        const task = restorePartitionTask([view], source, state.base, state.deltas)
+        chains[processors.length] = state.chain
         processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset, rowsAtNextOffset: saved.rowsAtNextOffset ?? 0 }))
         continue
       }
@@ -123,7 +132,7 @@ export class PartitionSlot {
       processors.push(new PartitionProcessor({ topic, partition, source, task: createPartitionTask({ views: [view], source }), nextOffset }))
     }
     if (latest) deps.logger.debug({ topic, partition, checkpointSeq: latest.seq, offset: nextOffset }, 'partition restored')
-    const slot = new PartitionSlot(options, processors, latest?.seq ?? 0, nextOffset, deps)
+    const slot = new PartitionSlot(options, processors, chains, latest?.seq ?? 0, nextOffset, deps)
     for (const v of adopted) slot.pendingCatchUp.push(v)
     return slot
   }
@@ -275,7 +284,7 @@ export class PartitionSlot {
       previousCheckpointAtMs: this.lastCheckpointAtMs,
       rows: this.#rows,
       archive: this.#archive,
-      states: views.map((_, v) => (this.processors[v] as PartitionProcessor).task.snapshot()),
+      states: this.#states.cut(this.processors.map((p) => p.task)),
       rowsAtNextOffset: this.processors.map((p) => p.rowsAtNextOffset),
       nextOffset: this.nextOffset,
       watermarkMs: this.watermarkMs,
@@ -310,6 +319,7 @@ export class PartitionSlot {
     this.#rows = cut.rows.map((rows, v) => (rows.length === 0 ? (this.#rows[v] as OfflineFeatureRow[]) : rows.concat(this.#rows[v] as OfflineFeatureRow[])))
     if (cut.archive.length > 0) this.#archive = cut.archive.concat(this.#archive)
     this.lastCheckpointAtMs = cut.previousCheckpointAtMs
+    this.#states.lost()
   }
 
   #retryOptions(): RetryOptions {
@@ -334,13 +344,14 @@ export class PartitionSlot {
       if (views[v]!.offline) staged.push(await retry(() => offline.stageFeatureRows(views[v]!, cut.rows[v] as OfflineFeatureRow[]), options))
     }
     if (this.options.archive) staged.push(await retry(() => offline.stageArchiveRows(topic, cut.archive), options))
-    const saved = []
-    for (let v = 0; v < views.length; v++) {
-      const bytes = cut.states[v] as Uint8Array
-      const stateKey = await retry(() => checkpoints.writeState(topic, partition, seq, bytes), options)
+    const chains = await StateChains.write(cut.states, {
+      writeBase: (bytes) => retry(() => checkpoints.writeState(topic, partition, seq, bytes), options),
+      writeDelta: (base, index, bytes) => retry(() => checkpoints.writeDelta(topic, partition, seq, base, index, bytes), options),
+    })
+    const saved = chains.map((chain, v) => {
       const rows = cut.rowsAtNextOffset[v] ?? 0
-      saved.push({ view: viewId(views[v]!), stateKey, ...(rows > 0 ? { rowsAtNextOffset: rows } : {}) })
-    }
+      return { view: viewId(views[v]!), state: stateRefOf(chain), ...(rows > 0 ? { rowsAtNextOffset: rows } : {}) }
+    })
     const wm = cut.watermarkMs
     const record: PartitionCheckpoint = {
       seq,
@@ -355,11 +366,13 @@ export class PartitionSlot {
     await landed
     if (!(await retry(() => checkpoints.publish(record), options))) {
       logger.warn({ topic, partition, checkpointSeq: seq }, 'checkpoint fenced: another owner published first')
+      this.#states.lost()
       return undefined
     }
     this.seq = seq
     this.#checkpointedOffset = cut.nextOffset
     this.#unfinished = record
+    this.#states.published(chains)
     return record
   }
 
@@ -368,7 +381,7 @@ export class PartitionSlot {
     const { checkpoints, logger } = this.#deps
     await retry(() => rollForward(record, this.#deps), this.#retryOptions())
     if (this.#unfinished === record) this.#unfinished = undefined
-    await checkpoints.prune(record.topic, record.partition, record.seq).catch((err: unknown) => logger.warn({ err }, 'checkpoint prune failed'))
+    await checkpoints.prune(record).catch((err: unknown) => logger.warn({ err }, 'checkpoint prune failed'))
   }
 }
 
@@ -379,21 +392,8 @@ interface CheckpointCut {
   readonly previousCheckpointAtMs: number
   readonly rows: OfflineFeatureRow[][]
   readonly archive: ArchiveRow[]
-  readonly states: Uint8Array[]
+  readonly states: StateCut[]
   readonly rowsAtNextOffset: number[]
   readonly nextOffset: string
   readonly watermarkMs: number
-}
-
-/** Commits the record's staged files to every table that does not hold them yet (commit skips those that do). */
-async function rollForward(record: PartitionCheckpoint, deps: SlotDeps): Promise<void> {
-  const name = deps.checkpoints.markerName(record.topic, record.partition)
-  for (const staged of record.staged) {
-    await deps.offline.commit(
-      staged.table,
-      [staged],
-      { [name]: record.seq },
-      { [`kfs.offset.${name}`]: record.nextOffset, ...(record.watermarkMs === null ? {} : { [`kfs.watermark.${name}`]: String(record.watermarkMs) }) },
-    )
-  }
 }

@@ -23,6 +23,7 @@ import { DEFAULT_VALUE_LIMITS } from '../../features/limits.ts'
 import type { TaskDeadLetter } from '../task/output.ts'
 import { filterAndMap } from '../task/filter-map.ts'
 import { sortKeysByBytes } from '../task/key-order.ts'
+import { KeyedChanges } from '../task/state-delta.ts'
 import { rowValuesEqual } from '../task/values-equal.ts'
 import { changeOf } from './change.ts'
 import { DropQueue } from './drop-queue.ts'
@@ -47,6 +48,8 @@ export class AttributeRunner implements TaskViewRunner {
   readonly #keys = new Map<string, AttributeKey>()
   readonly #drops = new DropQueue()
   readonly #nulls: readonly FeatureValue[]
+  /** Keys changed or forgotten since the last checkpoint (every change of `#keys` marks its key). */
+  readonly changes: KeyedChanges<AttributeKey>
 
   constructor(view: FeatureViewDef, allowedLatenessMs: number) {
     this.view = view
@@ -57,6 +60,8 @@ export class AttributeRunner implements TaskViewRunner {
     this.#allowedLatenessMs = allowedLatenessMs
     this.#maxStringBytes = (view.limits ?? DEFAULT_VALUE_LIMITS).maxStringBytes
     this.#nulls = view.features.map(() => null)
+    const entries = { encodeEntry: this.#encodeEntry.bind(this), decodeEntry: (r: ByteReader) => this.#decodeEntry(r, true) }
+    this.changes = new KeyedChanges({ viewName: view.name, fingerprint: this.#fingerprint(), ...entries }, this.#keys)
   }
 
   get keyCount(): number {
@@ -114,6 +119,7 @@ export class AttributeRunner implements TaskViewRunner {
   }
 
   #apply(key: string, state: AttributeKey | undefined, t: number, row: EventRecord | null, shown: FeatureValue[] | null, rows: FeatureRow[]): void {
+    this.changes.touch(key)
     const same =
       state !== undefined && state.c === t && (state.shown === null ? shown === null : shown !== null && rowValuesEqual(state.shown, shown))
     if (state === undefined) this.#keys.set(key, { c: t, row, shown })
@@ -132,7 +138,10 @@ export class AttributeRunner implements TaskViewRunner {
       const due = this.#drops.popDue(watermarkMs)
       if (due === undefined) return
       const state = this.#keys.get(due.key)
-      if (state !== undefined && state.row === null && state.c + this.#allowedLatenessMs <= watermarkMs) this.#keys.delete(due.key)
+      if (state !== undefined && state.row === null && state.c + this.#allowedLatenessMs <= watermarkMs) {
+        this.#keys.delete(due.key)
+        this.changes.touch(due.key)
+      }
     }
   }
 
@@ -141,15 +150,17 @@ export class AttributeRunner implements TaskViewRunner {
     w.str(this.#fingerprint())
     const keys = sortKeysByBytes([...this.#keys.keys()])
     w.uvarint(keys.length)
-    for (const key of keys) {
-      const state = this.#keys.get(key) as AttributeKey
-      w.str(key)
-      w.f64(state.c)
-      w.u8(state.row === null ? 0 : 1)
-      if (state.row !== null) encodeRow(state.row, w)
-      w.u8(state.shown === null ? 0 : 1)
-      if (state.shown !== null) encodeFeatureValues(state.shown, w)
-    }
+    for (const key of keys) this.#encodeEntry(key, w)
+  }
+
+  #encodeEntry(key: string, w: ByteWriter): void {
+    const state = this.#keys.get(key) as AttributeKey
+    w.str(key)
+    w.f64(state.c)
+    w.u8(state.row === null ? 0 : 1)
+    if (state.row !== null) encodeRow(state.row, w)
+    w.u8(state.shown === null ? 0 : 1)
+    if (state.shown !== null) encodeFeatureValues(state.shown, w)
   }
 
   decodeState(r: ByteReader): void {
@@ -157,15 +168,18 @@ export class AttributeRunner implements TaskViewRunner {
       throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${this.view.name} was taken with different attributes`)
     }
     const n = r.uvarint()
-    for (let i = 0; i < n; i++) {
-      const key = r.str()
-      if (this.#keys.has(key)) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${this.view.name} repeats a key`)
-      const c = r.f64()
-      const row = r.u8() === 0 ? null : decodeRow(r)
-      const shown = r.u8() === 0 ? null : decodeFeatureValues(this.#columns.length, r)
-      this.#keys.set(key, { c, row, shown })
-      if (row === null) this.#drops.push({ atMs: c + this.#allowedLatenessMs, key, member: undefined })
-    }
+    for (let i = 0; i < n; i++) this.#decodeEntry(r, false)
+  }
+
+  /** One key's entry; `replacing`: a delta's entry, which replaces the key's state if it holds one. */
+  #decodeEntry(r: ByteReader, replacing: boolean): void {
+    const key = r.str()
+    if (!replacing && this.#keys.has(key)) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${this.view.name} repeats a key`)
+    const c = r.f64()
+    const row = r.u8() === 0 ? null : decodeRow(r)
+    const shown = r.u8() === 0 ? null : decodeFeatureValues(this.#columns.length, r)
+    this.#keys.set(key, { c, row, shown })
+    if (row === null) this.#drops.push({ atMs: c + this.#allowedLatenessMs, key, member: undefined })
   }
 
   #fingerprint(): string {

@@ -28,6 +28,7 @@ import type { TaskDeadLetter } from '../task/output.ts'
 import { filterAndMap } from '../task/filter-map.ts'
 import { entityKeyOf } from '../task/event-fields.ts'
 import { sortKeysByBytes } from '../task/key-order.ts'
+import { KeyedChanges } from '../task/state-delta.ts'
 import { rowValuesEqual } from '../task/values-equal.ts'
 import { changeOf } from './change.ts'
 import { DropQueue } from './drop-queue.ts'
@@ -65,6 +66,8 @@ export class CurrentStateRunner implements TaskViewRunner {
   readonly #maxStringBytes: number
   readonly #groups = new Map<string, Group>()
   readonly #drops = new DropQueue()
+  /** Groups changed or forgotten since the last checkpoint (every change of `#groups` marks its group). */
+  readonly changes: KeyedChanges<Group>
 
   constructor(view: FeatureViewDef, source: SourceDef) {
     this.view = view
@@ -72,6 +75,8 @@ export class CurrentStateRunner implements TaskViewRunner {
     this.#features = currentStateFeatures(view)
     this.#allowedLatenessMs = source.allowedLatenessMs
     this.#maxStringBytes = (view.limits ?? DEFAULT_VALUE_LIMITS).maxStringBytes
+    const entries = { encodeEntry: this.#encodeEntry.bind(this), decodeEntry: (r: ByteReader) => this.#decodeEntry(r, true) }
+    this.changes = new KeyedChanges({ viewName: view.name, fingerprint: this.#fingerprint(), ...entries }, this.#groups)
   }
 
   get keyCount(): number {
@@ -140,6 +145,7 @@ export class CurrentStateRunner implements TaskViewRunner {
       } else removed = member.contribution
     }
     if (removed === undefined && add === undefined) return
+    this.changes.touch(key)
     if (group === undefined) {
       group = { c: t, totals: emptyTotals(features), live: 0, members: new Map() }
       this.#groups.set(key, group)
@@ -174,11 +180,17 @@ export class CurrentStateRunner implements TaskViewRunner {
       const group = this.#groups.get(due.key)
       if (group === undefined) continue
       if (due.member === undefined) {
-        if (group.live === 0 && group.c + lateness <= watermarkMs) this.#groups.delete(due.key)
+        if (group.live === 0 && group.c + lateness <= watermarkMs) {
+          this.#groups.delete(due.key)
+          this.changes.touch(due.key)
+        }
         continue
       }
       const member = group.members.get(due.member)
-      if (member !== undefined && member.contribution === null && member.t + lateness <= watermarkMs) group.members.delete(due.member)
+      if (member !== undefined && member.contribution === null && member.t + lateness <= watermarkMs) {
+        group.members.delete(due.member)
+        this.changes.touch(due.key)
+      }
     }
   }
 
@@ -192,26 +204,28 @@ export class CurrentStateRunner implements TaskViewRunner {
     w.str(this.#fingerprint())
     const keys = sortKeysByBytes([...this.#groups.keys()])
     w.uvarint(keys.length)
-    for (const key of keys) {
-      const group = this.#groups.get(key) as Group
-      w.str(key)
-      w.f64(group.c)
-      for (let i = 0; i < this.#features.length; i++) {
-        w.f64(group.totals.total[i] as number)
-        w.f64(group.totals.n[i] as number)
-      }
-      const pks = sortKeysByBytes([...group.members.keys()])
-      w.uvarint(pks.length)
-      for (const pk of pks) {
-        const member = group.members.get(pk) as Member
-        w.str(pk)
-        w.f64(member.t)
-        w.u8(member.contribution === null ? 0 : 1)
-        if (member.contribution === null) continue
-        for (const v of member.contribution) {
-          w.u8(v === null ? 0 : 1)
-          if (v !== null) w.f64(v)
-        }
+    for (const key of keys) this.#encodeEntry(key, w)
+  }
+
+  #encodeEntry(key: string, w: ByteWriter): void {
+    const group = this.#groups.get(key) as Group
+    w.str(key)
+    w.f64(group.c)
+    for (let i = 0; i < this.#features.length; i++) {
+      w.f64(group.totals.total[i] as number)
+      w.f64(group.totals.n[i] as number)
+    }
+    const pks = sortKeysByBytes([...group.members.keys()])
+    w.uvarint(pks.length)
+    for (const pk of pks) {
+      const member = group.members.get(pk) as Member
+      w.str(pk)
+      w.f64(member.t)
+      w.u8(member.contribution === null ? 0 : 1)
+      if (member.contribution === null) continue
+      for (const v of member.contribution) {
+        w.u8(v === null ? 0 : 1)
+        if (v !== null) w.f64(v)
       }
     }
   }
@@ -220,31 +234,34 @@ export class CurrentStateRunner implements TaskViewRunner {
     if (r.str() !== this.#fingerprint()) {
       throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${this.view.name} was taken with different features or keys`)
     }
-    const lateness = this.#allowedLatenessMs
     const n = r.uvarint()
-    for (let i = 0; i < n; i++) {
-      const key = r.str()
-      if (this.#groups.has(key)) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${this.view.name} repeats a group`)
-      const c = r.f64()
-      const totals = emptyTotals(this.#features)
-      for (let j = 0; j < this.#features.length; j++) {
-        totals.total[j] = r.f64()
-        totals.n[j] = r.f64()
-      }
-      const group: Group = { c, totals, live: 0, members: new Map() }
-      const m = r.uvarint()
-      for (let j = 0; j < m; j++) {
-        const pk = r.str()
-        const t = r.f64()
-        let contribution: (number | null)[] | null = null
-        if (r.u8() === 1) contribution = this.#features.map(() => (r.u8() === 0 ? null : r.f64()))
-        group.members.set(pk, { t, contribution })
-        if (contribution === null) this.#drops.push({ atMs: t + lateness, key, member: pk })
-        else group.live++
-      }
-      if (group.live === 0) this.#drops.push({ atMs: c + lateness, key, member: undefined })
-      this.#groups.set(key, group)
+    for (let i = 0; i < n; i++) this.#decodeEntry(r, false)
+  }
+
+  /** One group's entry; `replacing`: a delta's entry, which replaces the group if it is held. */
+  #decodeEntry(r: ByteReader, replacing: boolean): void {
+    const lateness = this.#allowedLatenessMs
+    const key = r.str()
+    if (!replacing && this.#groups.has(key)) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${this.view.name} repeats a group`)
+    const c = r.f64()
+    const totals = emptyTotals(this.#features)
+    for (let j = 0; j < this.#features.length; j++) {
+      totals.total[j] = r.f64()
+      totals.n[j] = r.f64()
     }
+    const group: Group = { c, totals, live: 0, members: new Map() }
+    const m = r.uvarint()
+    for (let j = 0; j < m; j++) {
+      const pk = r.str()
+      const t = r.f64()
+      let contribution: (number | null)[] | null = null
+      if (r.u8() === 1) contribution = this.#features.map(() => (r.u8() === 0 ? null : r.f64()))
+      group.members.set(pk, { t, contribution })
+      if (contribution === null) this.#drops.push({ atMs: t + lateness, key, member: pk })
+      else group.live++
+    }
+    if (group.live === 0) this.#drops.push({ atMs: c + lateness, key, member: undefined })
+    this.#groups.set(key, group)
   }
 
   #fingerprint(): string {

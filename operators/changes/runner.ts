@@ -6,6 +6,7 @@
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import type { EventRecord, FeatureRow } from '../../features/types.ts'
 import type { TaskDeadLetter } from '../task/output.ts'
+import type { ChangeTracking } from '../task/state-delta.ts'
 
 /** Which part of a re-keyed change a copy carries (operators/task/partition-task.ts, TaskEvent.role). */
 export type ChangeRole = 'retract' | 'add'
@@ -21,4 +22,6 @@ export interface TaskViewRunner {
   encodeState(w: ByteWriter): void
   /** Restores `encodeState`'s bytes into this (fresh) runner; throws CheckpointError when they do not fit. */
   decodeState(r: ByteReader): void
+  /** What changed since the last checkpoint, for incremental checkpoints (operators/task/state-delta.ts). */
+  readonly changes: ChangeTracking
 }

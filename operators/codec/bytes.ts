@@ -111,6 +111,11 @@ export class ByteReader {
     this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   }
 
+  /** Bytes read so far. */
+  get offset(): number {
+    return this.#pos
+  }
+
   get done(): boolean {
     return this.#pos >= this.#buf.length
   }

@@ -17,6 +17,11 @@
  *
  * Ids of dropped keys are reused; a stale timer entry cannot fire for the new owner because a
  * timer entry is live only while it equals `timerOf(id)` (timer-queue.ts).
+ *
+ * Change tracking (incremental checkpoints, docs/semantics.md §8): every step that changes a key's
+ * state — an accepted event, a due timer, an eviction, a drop, a restore — also sets its clock or
+ * timer, or adds or drops the key, so those four mark the key touched; `takeTouched` hands the
+ * touched keys to the checkpoint and starts over. Marking is one typed-array read per call.
  */
 import { TileSlab } from './tile-slab.ts'
 import type { GroupLayout } from './tile-layout.ts'
@@ -67,6 +72,12 @@ export class KeyTable {
   readonly life: (unknown[] | null)[] = []
   readonly #free: number[] = []
   #next = 0
+  /** Per id: 1 while touched since the last `takeTouched`; the touched ids, and keys dropped since. */
+  #touched: Uint8Array
+  #touchedIds: number[] = []
+  #droppedKeys: string[] = []
+  /** More keys dropped than the table ever held ids: the list stops growing, the next checkpoint is full. */
+  #lostTrack = false
 
   /** The same records seen as int32s: the loss-timer flag and every slab's region triple. */
   #meta: Int32Array
@@ -79,6 +90,7 @@ export class KeyTable {
     this.#metaStride = bytes / 4
     this.times = new Float64Array(this.stride * this.#capacity)
     this.#meta = new Int32Array(this.times.buffer)
+    this.#touched = new Uint8Array(this.#capacity)
     this.#bindSlabs()
   }
 
@@ -91,6 +103,7 @@ export class KeyTable {
   }
 
   setClock(id: number, c: number): void {
+    if (this.#touched[id] === 0) this.#touch(id)
     this.times[this.stride * id + TIME_CLOCK] = c
   }
 
@@ -99,6 +112,7 @@ export class KeyTable {
   }
 
   setTimer(id: number, atMs: number): void {
+    if (this.#touched[id] === 0) this.#touch(id)
     this.times[this.stride * id + TIME_TIMER] = atMs
   }
 
@@ -138,12 +152,48 @@ export class KeyTable {
   }
 
   drop(id: number): void {
+    if (this.#droppedKeys.length >= this.#capacity) {
+      this.#lostTrack = true
+      this.#droppedKeys = []
+    }
+    if (!this.#lostTrack) this.#droppedKeys.push(this.keyOf[id] as string)
     this.ids.delete(this.keyOf[id] as string)
     this.setTimer(id, Number.NaN)
     for (const slab of this.slabs) slab.clear(id)
     this.life[id] = null
     this.keyOf[id] = ''
     this.#free.push(id)
+  }
+
+  #touch(id: number): void {
+    this.#touched[id] = 1
+    this.#touchedIds.push(id)
+  }
+
+  /**
+   * Every key touched since the last call (or since tracking started): the live ones and those
+   * dropped since (a dropped key may have been added again); undefined when tracking was lost
+   * (only a full snapshot then captures the changes). Starts tracking afresh.
+   */
+  takeTouched(): Set<string> | undefined {
+    const keys = this.#lostTrack ? undefined : new Set<string>(this.#droppedKeys)
+    for (const id of this.#touchedIds) {
+      this.#touched[id] = 0
+      const key = this.keyOf[id] as string
+      if (keys !== undefined && this.ids.get(key) === id) keys.add(key)
+    }
+    this.#touchedIds = []
+    this.#droppedKeys = []
+    this.#lostTrack = false
+    return keys
+  }
+
+  /** Starts tracking afresh without collecting what was touched (after a full snapshot or a restore). */
+  forgetTouched(): void {
+    for (const id of this.#touchedIds) this.#touched[id] = 0
+    this.#touchedIds = []
+    this.#droppedKeys = []
+    this.#lostTrack = false
   }
 
   /**
@@ -172,6 +222,9 @@ export class KeyTable {
     times.set(this.times)
     this.times = times
     this.#meta = new Int32Array(times.buffer)
+    const touched = new Uint8Array(this.#capacity)
+    touched.set(this.#touched)
+    this.#touched = touched
     this.#bindSlabs()
   }
 }

@@ -19,7 +19,8 @@ import { CheckpointError, DefinitionError } from '../../core/errors.ts'
 import type { EventRecord, FeatureRow, FeatureViewDef, SourceDef } from '../../features/types.ts'
 import { planView } from './plan.ts'
 import { ViewRunner } from './view-runner.ts'
-import { decodeViewState, encodeViewState } from './snapshot.ts'
+import { decodeViewState, encodeViewState, viewStateAccess } from './snapshot.ts'
+import { TableChanges, type ChangeTracking } from './state-delta.ts'
 import type { TaskDeadLetter, TaskOutput } from './output.ts'
 import { isBeyondFutureSkew } from './event-time-rule.ts'
 import type { ChangeRole, TaskViewRunner } from '../changes/runner.ts'
@@ -55,7 +56,16 @@ export interface PartitionTask {
   processWatermarkMarker(watermarkMs: number): TaskOutput
   /** Number of keys holding state, per view (for metrics and tests). */
   keyCounts(): number[]
+  /** The whole state (pure: tracking of changes for checkpoints is left alone). */
   snapshot(): Uint8Array
+  /** `snapshot()` for a checkpoint: the next `checkpointDelta` holds the changes since this one. */
+  checkpointFull(): Uint8Array
+  /**
+   * The changes since the last checkpoint (full or delta) or restore — the keys changed or removed —
+   * as a delta `restorePartitionTask` applies onto the snapshot it extends; undefined when a view
+   * lost track of its changes (take `checkpointFull` instead).
+   */
+  checkpointDelta(): Uint8Array | undefined
 }
 
 export interface PartitionTaskOptions {
@@ -64,15 +74,19 @@ export interface PartitionTaskOptions {
 }
 
 const MAGIC = [0x4b, 0x46, 0x53, 0x54] // "KFST"
+const DELTA_MAGIC = [0x4b, 0x46, 0x53, 0x44] // "KFSD"
+const DELTA_VERSION = 1
 // Change views' state follows their own layout (operators/changes/); event views' is unchanged.
 const FORMAT_VERSION = 1
 
 /** An event view's ViewRunner behind the task's runner interface (a thin, monomorphic forward). */
 class EventViewRunner implements TaskViewRunner {
   readonly #runner: ViewRunner
+  readonly changes: ChangeTracking
 
   constructor(runner: ViewRunner) {
     this.#runner = runner
+    this.changes = new TableChanges(viewStateAccess(runner), runner.table)
   }
 
   get keyCount(): number {
@@ -189,16 +203,47 @@ class Task implements PartitionTask {
     return w.finish()
   }
 
-  restore(bytes: Uint8Array): void {
-    const r = new ByteReader(bytes)
-    for (const b of MAGIC) if (r.u8() !== b) throw new CheckpointError('CHECKPOINT_CORRUPT', 'operator snapshot: bad magic')
-    const version = r.u8()
-    if (version !== FORMAT_VERSION) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot: unknown format version ${version}`)
-    this.#watermarkMs = r.f64()
-    const n = r.uvarint()
-    if (n !== this.#runners.length) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot holds ${n} views, the task has ${this.#runners.length}`)
+  checkpointFull(): Uint8Array {
+    const bytes = this.snapshot()
+    for (const runner of this.#runners) runner.changes.forget()
+    return bytes
+  }
+
+  /** Layout: "KFSD", u8 version, f64 watermarkMs, uvarint view count, then per view its changes (state-delta.ts). */
+  checkpointDelta(): Uint8Array | undefined {
+    const w = new ByteWriter(1 << 12)
+    for (const b of DELTA_MAGIC) w.u8(b)
+    w.u8(DELTA_VERSION)
+    w.f64(this.#watermarkMs)
+    w.uvarint(this.#runners.length)
+    let complete = true
+    // Every runner is asked (each starts tracking afresh), even after one has lost track.
+    for (const runner of this.#runners) if (!runner.changes.encode(w)) complete = false
+    return complete ? w.finish() : undefined
+  }
+
+  restore(bytes: Uint8Array, deltas: readonly Uint8Array[]): void {
+    const r = this.#open(bytes, MAGIC, FORMAT_VERSION, 'operator snapshot')
     for (const runner of this.#runners) runner.decodeState(r)
     if (!r.done) throw new CheckpointError('CHECKPOINT_CORRUPT', 'operator snapshot: trailing bytes')
+    for (const delta of deltas) {
+      const d = this.#open(delta, DELTA_MAGIC, DELTA_VERSION, 'checkpoint delta')
+      for (const runner of this.#runners) runner.changes.decode(d)
+      if (!d.done) throw new CheckpointError('CHECKPOINT_CORRUPT', 'checkpoint delta: trailing bytes')
+    }
+    for (const runner of this.#runners) runner.changes.forget()
+  }
+
+  /** Reads the header both layouts share (magic, version, watermark, view count). */
+  #open(bytes: Uint8Array, magic: readonly number[], formatVersion: number, what: string): ByteReader {
+    const r = new ByteReader(bytes)
+    for (const b of magic) if (r.u8() !== b) throw new CheckpointError('CHECKPOINT_CORRUPT', `${what}: bad magic`)
+    const version = r.u8()
+    if (version !== formatVersion) throw new CheckpointError('CHECKPOINT_CORRUPT', `${what}: unknown format version ${version}`)
+    this.#watermarkMs = r.f64()
+    const n = r.uvarint()
+    if (n !== this.#runners.length) throw new CheckpointError('CHECKPOINT_CORRUPT', `${what} holds ${n} views, the task has ${this.#runners.length}`)
+    return r
   }
 }
 
@@ -206,10 +251,11 @@ export function createPartitionTask(options: PartitionTaskOptions): PartitionTas
   return new Task(options)
 }
 
-export function restorePartitionTask(views: readonly FeatureViewDef[], source: SourceDef, bytes: Uint8Array): PartitionTask {
+/** The task a full snapshot holds, with `deltas` (checkpointDelta's, in order) applied onto it. */
+export function restorePartitionTask(views: readonly FeatureViewDef[], source: SourceDef, bytes: Uint8Array, deltas: readonly Uint8Array[] = []): PartitionTask {
   const task = new Task({ views, source })
   try {
-    task.restore(bytes)
+    task.restore(bytes, deltas)
   } catch (err: unknown) {
     if (err instanceof CheckpointError) throw err
     throw new CheckpointError('CHECKPOINT_CORRUPT', 'operator snapshot is unreadable', { cause: err })

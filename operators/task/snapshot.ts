@@ -6,90 +6,118 @@
  *     per hop group: uvarint tile count, per tile: svarint tile index, then each column's
  *       accumulator in the aggregator's declared encoding,
  *     if the view has lifetime features: each lifetime column's accumulator.
+ * A checkpoint delta (state-delta.ts) holds changed keys' entries in this same per-key layout.
  * Timers are rebuilt from the keys' timerMs; the last emitted rows are not stored because the
  * view derives them from the state (view-runner.ts, point 4).
  */
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import { CheckpointError } from '../../core/errors.ts'
 import { sortKeysByBytes } from './key-order.ts'
+import type { KeyedStateAccess } from './state-delta.ts'
 import type { ViewRunner } from './view-runner.ts'
 
 export function encodeViewState(runner: ViewRunner, w: ByteWriter): void {
+  w.str(runner.plan.fingerprint)
+  const keys = sortKeysByBytes([...runner.table.ids.keys()])
+  w.uvarint(keys.length)
+  for (const key of keys) encodeKeyEntry(runner, key, w)
+}
+
+function encodeKeyEntry(runner: ViewRunner, key: string, w: ByteWriter): void {
   const plan = runner.plan
   const table = runner.table
-  w.str(plan.fingerprint)
-  const keys = sortKeysByBytes([...table.ids.keys()])
-  w.uvarint(keys.length)
-  for (const key of keys) {
-    const id = table.ids.get(key) as number
-    w.str(key)
-    w.f64(table.clockOf(id))
-    w.f64(table.timerOf(id))
-    plan.groups.forEach((group, g) => {
-      const lay = runner.layouts[g]!
-      const slab = table.slabs[g]!
-      const count = slab.count(id)
-      w.uvarint(count)
-      if (count === 0) return
-      const slot = slab.slotOf(id)
-      const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
-      const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
-      const base = (slot & slab.pageMask) * lay.numStride
-      const ob = (slot & slab.pageMask) * lay.objStride
-      for (let t = 0; t < count; t++) {
-        w.svarint(tiles[base + t * lay.numStride] as number)
-        group.columns.forEach((col, j) => {
-          const place = lay.placeOf[j] as number
-          col.agg.encode(lay.isNum[j] === 1 ? tiles[base + t * lay.numStride + place] : objs[ob + t * lay.objStride + place], w)
-        })
-      }
-    })
-    const life = table.life[id]
-    if (life !== null && life !== undefined) plan.lifetimeColumns.forEach((col, j) => col.agg.encode(life[j], w))
-  }
+  const id = table.ids.get(key) as number
+  w.str(key)
+  w.f64(table.clockOf(id))
+  w.f64(table.timerOf(id))
+  plan.groups.forEach((group, g) => {
+    const lay = runner.layouts[g]!
+    const slab = table.slabs[g]!
+    const count = slab.count(id)
+    w.uvarint(count)
+    if (count === 0) return
+    const slot = slab.slotOf(id)
+    const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
+    const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
+    const base = (slot & slab.pageMask) * lay.numStride
+    const ob = (slot & slab.pageMask) * lay.objStride
+    for (let t = 0; t < count; t++) {
+      w.svarint(tiles[base + t * lay.numStride] as number)
+      group.columns.forEach((col, j) => {
+        const place = lay.placeOf[j] as number
+        col.agg.encode(lay.isNum[j] === 1 ? tiles[base + t * lay.numStride + place] : objs[ob + t * lay.objStride + place], w)
+      })
+    }
+  })
+  const life = table.life[id]
+  if (life !== null && life !== undefined) plan.lifetimeColumns.forEach((col, j) => col.agg.encode(life[j], w))
 }
 
 export function decodeViewState(runner: ViewRunner, r: ByteReader): void {
   const plan = runner.plan
-  const table = runner.table
   const fingerprint = r.str()
   if (fingerprint !== plan.fingerprint) {
     throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${plan.view.name} was taken with a different feature plan`)
   }
   const n = r.uvarint()
-  for (let i = 0; i < n; i++) {
-    const key = r.str()
-    const c = r.f64()
-    const timerMs = r.f64()
-    if (table.ids.has(key)) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${plan.view.name} repeats a key`)
-    const id = runner.addKey(key, c)
-    plan.groups.forEach((group, g) => {
-      const lay = runner.layouts[g]!
-      const slab = table.slabs[g]!
-      const count = r.uvarint()
-      if (count > lay.maxTiles + 1) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${plan.view.name} holds too many tiles`)
-      if (count === 0) return
-      const slot = slab.allocate(id, count)
-      const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
-      const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
-      const base = (slot & slab.pageMask) * lay.numStride
-      const ob = (slot & slab.pageMask) * lay.objStride
-      for (let t = 0; t < count; t++) {
-        tiles[base + t * lay.numStride] = r.svarint()
-        group.columns.forEach((col, j) => {
-          const place = lay.placeOf[j] as number
-          const acc = col.agg.decode(r)
-          if (lay.isNum[j] === 1) tiles[base + t * lay.numStride + place] = acc as number
-          else objs[ob + t * lay.objStride + place] = acc
-          const mirror = lay.isNum[j] === 1 ? -1 : (lay.objMirror[place] as number)
-          if (mirror >= 0) objs[ob + t * lay.objStride + mirror] = col.agg.mirror!(acc)
-        })
-      }
-    })
-    const life = table.life[id]
-    if (life !== null && life !== undefined) plan.lifetimeColumns.forEach((col, j) => (life[j] = col.agg.decode(r)))
-    runner.timers.schedule(id, timerMs)
-    // The stored timer is the loss boundary whenever the tiles have one (view-runner.ts, point 3).
-    table.setLossTimer(id, !Number.isNaN(runner.nextLossMs(id)))
+  for (let i = 0; i < n; i++) decodeKeyEntry(runner, r, false)
+}
+
+/** One key's entry; `replacing`: a delta's entry, which replaces the key's state if it holds one. */
+function decodeKeyEntry(runner: ViewRunner, r: ByteReader, replacing: boolean): void {
+  const plan = runner.plan
+  const table = runner.table
+  const key = r.str()
+  const c = r.f64()
+  const timerMs = r.f64()
+  const held = table.ids.get(key)
+  if (held !== undefined) {
+    if (!replacing) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${plan.view.name} repeats a key`)
+    table.drop(held)
+  }
+  const id = runner.addKey(key, c)
+  plan.groups.forEach((group, g) => {
+    const lay = runner.layouts[g]!
+    const slab = table.slabs[g]!
+    const count = r.uvarint()
+    if (count > lay.maxTiles + 1) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${plan.view.name} holds too many tiles`)
+    if (count === 0) return
+    const slot = slab.allocate(id, count)
+    const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
+    const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
+    const base = (slot & slab.pageMask) * lay.numStride
+    const ob = (slot & slab.pageMask) * lay.objStride
+    for (let t = 0; t < count; t++) {
+      tiles[base + t * lay.numStride] = r.svarint()
+      group.columns.forEach((col, j) => {
+        const place = lay.placeOf[j] as number
+        const acc = col.agg.decode(r)
+        if (lay.isNum[j] === 1) tiles[base + t * lay.numStride + place] = acc as number
+        else objs[ob + t * lay.objStride + place] = acc
+        const mirror = lay.isNum[j] === 1 ? -1 : (lay.objMirror[place] as number)
+        if (mirror >= 0) objs[ob + t * lay.objStride + mirror] = col.agg.mirror!(acc)
+      })
+    }
+  })
+  const life = table.life[id]
+  if (life !== null && life !== undefined) plan.lifetimeColumns.forEach((col, j) => (life[j] = col.agg.decode(r)))
+  runner.timers.schedule(id, timerMs)
+  // The stored timer is the loss boundary whenever the tiles have one (view-runner.ts, point 3).
+  table.setLossTimer(id, !Number.isNaN(runner.nextLossMs(id)))
+}
+
+/** The view's keyed state as a checkpoint delta reads and writes it (state-delta.ts). */
+export function viewStateAccess(runner: ViewRunner): KeyedStateAccess {
+  const table = runner.table
+  return {
+    viewName: runner.plan.view.name,
+    fingerprint: runner.plan.fingerprint,
+    has: (key) => table.ids.has(key),
+    encodeEntry: (key, w) => encodeKeyEntry(runner, key, w),
+    decodeEntry: (r) => decodeKeyEntry(runner, r, true),
+    remove: (key) => {
+      const id = table.ids.get(key)
+      if (id !== undefined) table.drop(id)
+    },
   }
 }

@@ -30,21 +30,24 @@ import { FaultyObjectStore, type Fault } from './faulty-object-store.ts'
 import { assertSameRows, expectedRowsByEntity, generatePurchases, produceEvents, waitFor } from './scenario.ts'
 
 /**
- * One kind of write per checkpoint step (partition-slot.ts: stage, state, publish, commit, prune),
+ * One kind of write per checkpoint step (partition-slot.ts: stage, state base or delta, publish, commit, prune),
  * and which faults the step absorbs without failing the checkpoint: the version hint and pruning
  * are best effort, and a table commit whose answer was lost finds its snapshot on the retry.
  */
 export const CHECKPOINT_STEPS = {
   'stage feature rows': { operation: 'put', key: /warehouse\/features\/.*\.parquet$/, absorbs: [] },
   'stage archive rows': { operation: 'put', key: /warehouse\/archive\/.*\.parquet$/, absorbs: [] },
-  'write operator state': { operation: 'put', key: /\/state-\d+-[^/]*\.bin$/, absorbs: [] },
+  'write operator state: base': { operation: 'put', key: /\/state-\d+-[^/]*\.bin$/, absorbs: [] },
+  // Deltas alternate with bases here (each checkpoint changes most keys): the fourth delta write
+  // would be the stop's own, whose failure at revocation is only logged; the second is not.
+  'write operator state: delta': { operation: 'put', key: /\/delta-\d+-[^/]*\.bin$/, absorbs: [], skip: 1 },
   'publish checkpoint record': { operation: 'putIfAbsent', key: /\/ckpt-\d+\.json$/, absorbs: [] },
   'commit: manifest': { operation: 'put', key: /\/metadata\/[^/]*-m0\.avro$/, absorbs: [] },
   'commit: manifest list': { operation: 'put', key: /\/metadata\/snap-[^/]*\.avro$/, absorbs: [] },
   'commit: table metadata': { operation: 'putIfAbsent', key: /\/metadata\/v\d+\.metadata\.json$/, absorbs: ['after'] },
   'commit: version hint': { operation: 'put', key: /\/metadata\/version-hint\.text$/, absorbs: ['before', 'after'] },
-  'prune old checkpoints': { operation: 'delete', key: /\/(ckpt|state)-\d+/, absorbs: ['before', 'after'] },
-} as const satisfies Record<string, Pick<Fault, 'operation' | 'key'> & { absorbs: readonly Fault['when'][] }>
+  'prune old checkpoints': { operation: 'delete', key: /\/(ckpt|state|delta)-\d+/, absorbs: ['before', 'after'] },
+} as const satisfies Record<string, Pick<Fault, 'operation' | 'key'> & { absorbs: readonly Fault['when'][]; skip?: number }>
 
 /** Whether the fault must make a checkpoint fail (and so the engine, or its stop). */
 export function faultFailsCheckpoint(step: CheckpointStep, kind: FaultKind): boolean {
@@ -113,8 +116,8 @@ export async function runCheckpointFaultCase(makeStore: (dir: string) => Promise
 
     // The first checkpoints (table creation included) go through; a later one is faulted.
     const { heal, ...behaviour } = FAULT_KINDS[kind]
-    const { operation, key } = CHECKPOINT_STEPS[step]
-    store.arm({ operation, key, ...behaviour, skip: 3 })
+    const stepFault: { operation: Fault['operation']; key: RegExp; skip?: number } = CHECKPOINT_STEPS[step]
+    store.arm({ operation: stepFault.operation, key: stepFault.key, ...behaviour, skip: stepFault.skip ?? 3 })
     const first = makeEngine(store)
     await first.start()
     let firstFailed = false

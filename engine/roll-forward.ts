@@ -1,0 +1,25 @@
+/**
+ * Step 4 of a checkpoint (partition-slot.ts), and recovery's first step: commits a published
+ * record's staged files to every table. Idempotent — each commit is skipped by a table that holds
+ * the record's `group/topic/partition → seq` marker — so it is safe to repeat after any crash.
+ */
+import type { OfflineSink } from '../ports/offline.ts'
+import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
+
+export async function rollForward(
+  record: PartitionCheckpoint,
+  deps: { readonly offline: OfflineSink; readonly checkpoints: CheckpointStore },
+): Promise<void> {
+  const name = deps.checkpoints.markerName(record.topic, record.partition)
+  for (const staged of record.staged) {
+    await deps.offline.commit(
+      staged.table,
+      [staged],
+      { [name]: record.seq },
+      {
+        [`kfs.offset.${name}`]: record.nextOffset,
+        ...(record.watermarkMs === null ? {} : { [`kfs.watermark.${name}`]: String(record.watermarkMs) }),
+      },
+    )
+  }
+}
