@@ -5,10 +5,12 @@
  *
  * Strategy
  * 1. Point-in-time: one ASOF LEFT JOIN per view. The inequality is on one HUGEINT packing
- *    (as_of_µs, seq): as_of · 2⁶⁴ + (seq + 2⁶³) against t · 2⁶⁴ + (2⁶⁴ − 1), the same order as
- *    the pair compared field by field, so among rows with the greatest as_of ≤ t the one with
- *    the highest seq (archive order) wins — ties are broken inside the merge, with no extra pass
- *    over the feature rows. (A struct {as_of, seq} gives the same rows, and cost 5–10 % more.)
+ *    (as_of_µs, seq) as as_of · 2⁶⁴ + seq against t · 2⁶⁴ + (2⁶³ − 1): seq ∈ [−2⁶³, 2⁶³) keeps
+ *    each as_of in its own interval of 2⁶⁴ values, so the packing orders as the pair compared
+ *    field by field, and among rows with the greatest as_of ≤ t the one with the highest seq
+ *    (archive order; a null seq counts as the lowest) wins — ties are broken inside the merge,
+ *    with no extra pass over the feature rows. A struct {as_of, seq} gives the same rows and
+ *    cost 5–10 % more; this form is the cheapest of the packings measured (fewest checked ops).
  * 2. As served: a window over each entity's rows ordered by created_at keeps the running
  *    arg_max by (as_of, created_at, seq) — the row the online store's conditional write would
  *    hold — with RANGE framing so rows created at the same instant see each other; then an ASOF
@@ -29,9 +31,9 @@ import type { LabelSource, OutputSpec, PointInTimeJoiner, ViewJoinSpec } from '.
 const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`
 const ident = (s: string): string => `"${s.replaceAll('"', '""')}"`
 const INT64_MIN = '(-9223372036854775807 - 1)'
-/** 2⁶⁴ and 2⁶³ as HUGEINT literals: as_of · 2⁶⁴ + (seq + 2⁶³) orders as (as_of, seq). */
+/** 2⁶⁴ as a HUGEINT literal: as_of · 2⁶⁴ + seq orders as (as_of, seq), see Strategy 1. */
 const TWO_64 = '18446744073709551616'
-const TWO_63 = '9223372036854775808'
+const INT64_MAX = '9223372036854775807'
 
 function duckType(type: FeatureValueType): string {
   switch (type) {
@@ -130,11 +132,11 @@ export function viewSql(spec: ViewJoinSpec, i: number): { cte: string | undefine
   const feats = spec.features.map((x) => ident(x.name)).join(', ')
   const key = `k.${ident(spec.keyColumn)}`
   if (!spec.asServed) {
-    const packed = `CAST(epoch_us(as_of) AS HUGEINT) * ${TWO_64} + (CAST(coalesce(seq, ${INT64_MIN}) AS HUGEINT) + ${TWO_63})`
+    const packed = `CAST(epoch_us(as_of) AS HUGEINT) * ${TWO_64} + coalesce(seq, ${INT64_MIN})`
     return {
       cte: undefined,
       join: `ASOF LEFT JOIN (SELECT entity_key, epoch_us(as_of) AS __kfs_a, ${packed} AS __kfs_p, ${feats} FROM ${filesSql(spec)}) ${f}
-  ON ${key} = ${f}.entity_key AND CAST(k.__kfs_t AS HUGEINT) * ${TWO_64} + (${TWO_64} - 1) >= ${f}.__kfs_p`,
+  ON ${key} = ${f}.entity_key AND CAST(k.__kfs_t AS HUGEINT) * ${TWO_64} + ${INT64_MAX} >= ${f}.__kfs_p`,
       values: spec.features.map((x) => `CASE WHEN ${f}.__kfs_a > k.__kfs_t - ${ttlUs} THEN CAST(${f}.${ident(x.name)} AS ${duckType(x.type)}) END`),
     }
   }

@@ -126,6 +126,13 @@ export async function createDuckDbLabelReader(): Promise<LabelReader> {
         const row = values.findIndex(outside)
         return row === -1 ? undefined : { row, value: values[row] }
       }
+      // `read`'s value is monotone in the stored one (±infinity are its ends), so the column's
+      // min, max and null count — often answered from the file's statistics — settle the
+      // common case, every row inside, without a scan.
+      const bounds = await connection.runAndReadAll(`SELECT ${readExpr({ ...column, name: 'lo' })}, ${readExpr({ ...column, name: 'hi' })}, n, nulls
+  FROM (SELECT min(${ident(name)}) AS lo, max(${ident(name)}) AS hi, count(*) AS n, count(*) - count(${ident(name)}) AS nulls FROM ${scan(path)})`)
+      const [lo, hi, rows, nulls] = bounds.getRows()[0]!.map((v) => toJs(v))
+      if (rows === 0 || (nulls === 0 && !outside(lo) && !outside(hi))) return undefined
       const found = await connection.runAndReadAll(`SELECT file_row_number, v FROM (SELECT file_row_number, ${readExpr(column)} AS v
   FROM read_parquet(${sqlString(path)}, file_row_number = true, hive_partitioning = false))
   WHERE v IS NULL OR v < ${minMs} OR v > ${maxMs} ORDER BY file_row_number LIMIT 1`)

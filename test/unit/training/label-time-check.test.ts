@@ -100,6 +100,8 @@ void describe('training set > label times checked by the engine', () => {
       row: 0,
       value: MIN_LABEL_TIME_MS,
     })
+    const empty = await labelFile(`SELECT 'u1' AS user_id, make_timestamptz(0) AS ts LIMIT 0`)
+    assert.equal(await reader.firstTimeOutside(empty, 'ts', RANGE), undefined)
     await assert.rejects(reader.firstTimeOutside(path, 'user_id', RANGE), RangeError)
     await assert.rejects(reader.firstTimeOutside(path, 'nope', RANGE), RangeError)
   })
