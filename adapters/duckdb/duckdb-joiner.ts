@@ -133,11 +133,14 @@ export function viewSql(spec: ViewJoinSpec, i: number): { cte: string | undefine
   const key = `k.${ident(spec.keyColumn)}`
   if (!spec.asServed) {
     const packed = `CAST(epoch_us(as_of) AS HUGEINT) * ${TWO_64} + coalesce(seq, ${INT64_MIN})`
+    // The highest packing of any row at as_of = x: x · 2⁶⁴ + (2⁶³ − 1).
+    const highestAt = (x: string): string => `CAST(${x} AS HUGEINT) * ${TWO_64} + ${INT64_MAX}`
     return {
       cte: undefined,
-      join: `ASOF LEFT JOIN (SELECT entity_key, epoch_us(as_of) AS __kfs_a, ${packed} AS __kfs_p, ${feats} FROM ${filesSql(spec)}) ${f}
-  ON ${key} = ${f}.entity_key AND CAST(k.__kfs_t AS HUGEINT) * ${TWO_64} + ${INT64_MAX} >= ${f}.__kfs_p`,
-      values: spec.features.map((x) => `CASE WHEN ${f}.__kfs_a > k.__kfs_t - ${ttlUs} THEN CAST(${f}.${ident(x.name)} AS ${duckType(x.type)}) END`),
+      join: `ASOF LEFT JOIN (SELECT entity_key, ${packed} AS __kfs_p, ${feats} FROM ${filesSql(spec)}) ${f}
+  ON ${key} = ${f}.entity_key AND ${highestAt('k.__kfs_t')} >= ${f}.__kfs_p`,
+      // as_of > t − ttl, read off the packing (as_of itself is not carried through the sort).
+      values: spec.features.map((x) => `CASE WHEN ${f}.__kfs_p > ${highestAt(`k.__kfs_t - ${ttlUs}`)} THEN CAST(${f}.${ident(x.name)} AS ${duckType(x.type)}) END`),
     }
   }
   const payload = [`'a': __kfs_a`, ...spec.features.map((x, j) => `'f${j}': ${ident(x.name)}`)].join(', ')
