@@ -24,7 +24,7 @@
  * the given row order; `int` and `other` are not written.
  *
  * Failure modes: a missing or unreadable file, or bytes that are not Parquet, reject; an unknown
- * column name in `read` rejects. `close` frees the engine; the reader is unusable afterwards.
+ * column name in `read` or `firstTimeOutside` rejects. `close` frees the engine; the reader is unusable afterwards.
  */
 
 export type LabelValueType = 'string' | 'int' | 'long' | 'double' | 'boolean' | 'timestamp' | 'other'
@@ -41,6 +41,17 @@ export interface LabelReader {
   describe(path: string): Promise<{ readonly columns: readonly LabelColumn[]; readonly rowCount: number }>
   /** The values of `columns`, one array per column in the order asked, rows in file order. */
   read(path: string, columns: readonly string[]): Promise<unknown[][]>
+  /**
+   * The first row (0-based, file order) of a `timestamp`, `int` or `long` column whose value, as
+   * `read` gives it, is null or lies outside [minMs, maxMs] (epoch ms), with that value; undefined
+   * when every row lies inside. Checks a whole label-time column without decoding it into JS.
+   * Rejects for a column of another type.
+   */
+  firstTimeOutside(
+    path: string,
+    column: string,
+    range: { readonly minMs: number; readonly maxMs: number },
+  ): Promise<{ readonly row: number; readonly value: unknown } | undefined>
   /** Writes one Parquet file of `columns` (one value array each, all of one length). */
   write(path: string, columns: readonly LabelColumn[], values: readonly (readonly unknown[])[]): Promise<void>
   close(): Promise<void>

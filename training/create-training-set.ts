@@ -36,7 +36,7 @@ import type { ParquetCodec, ParquetColumnSpec, ParquetColumnType } from '../port
 import type { LabelReader } from '../ports/label-reader.ts'
 import type { LabelSource, PointInTimeJoiner, ViewJoinSpec } from '../ports/point-in-time-joiner.ts'
 import type { Registry } from '../registry/index.ts'
-import { labelFormatOf, labelTimeMs, readLabels, sha256Hex, type LabelColumn, type LabelFormat, type LabelTable } from './labels.ts'
+import { labelFormatOf, labelTimeMs, MAX_LABEL_TIME_MS, MIN_LABEL_TIME_MS, readLabels, sha256Hex, type LabelColumn, type LabelFormat, type LabelTable } from './labels.ts'
 import { planTrainingSet, type FeatureSelection, type TrainingPlan } from './plan.ts'
 import { loadTrainingSet, saveTrainingSet, trainingSetKeys, type TrainingSetRecord, type TrainingSetViewRecord } from './records.ts'
 import { computeRequestFeature } from './request-features.ts'
@@ -206,6 +206,14 @@ function derivedKeys(
   return { timeUs, keys }
 }
 
+/** Throws labelTimeMs's error for the first label time outside 0001…9999 (or null), if any. */
+async function refuseTimesOutsideRange(reader: LabelReader, path: string, timeColumn: string): Promise<void> {
+  const bad = await reader.firstTimeOutside(path, timeColumn, { minMs: MIN_LABEL_TIME_MS, maxMs: MAX_LABEL_TIME_MS })
+  if (bad === undefined) return
+  labelTimeMs(bad.value, bad.row, timeColumn)
+  throw new FeatureStoreError('INVARIANT_VIOLATED', `label row ${bad.row + 1}: the label reader refused ${timeColumn} = ${String(bad.value)}, which the label-time rule accepts`)
+}
+
 /** Encoded entity key per row for one join-key tuple; null when a part is missing or not a key. */
 function entityKeys(labels: LabelTable, joinKeys: readonly string[]): (string | null)[] {
   const cols = joinKeys.map((k) => labels.values[labels.columns.findIndex((c) => c.name === k)]!)
@@ -253,24 +261,27 @@ async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string)
       labels = await readLabels(reader, file, {
         stringColumns: allJoinKeys,
         timeColumn: spec.timeColumn,
-        columns: [...(derived === undefined ? allJoinKeys : []), spec.timeColumn, ...requestInputs],
+        columns: derived === undefined ? [...allJoinKeys, spec.timeColumn, ...requestInputs] : requestInputs,
       })
       checkLabelColumns(plan, labels, spec.timeColumn)
+      // Every label time is validated, also when the engine computes them (a bad one is an error,
+      // not a null): in JS below, or — times the engine derives — by the reader, which names the
+      // first bad row without decoding the column into JS; labelTimeMs words the error either way.
+      if (derived !== undefined) await refuseTimesOutsideRange(reader, labelsPath, spec.timeColumn)
       if (spec.labelFormat === 'csv') await reader.write(labelsPath, labels.columns, labels.values.map((v) => v ?? []))
     } finally {
       await reader.close()
     }
     const column = (name: string): readonly unknown[] | undefined => labels.values[labels.columns.findIndex((c) => c.name === name)]
-    const timeValues = column(spec.timeColumn)!
     const n = labels.rowCount
-    // Validates every label time even when the engine recomputes them (a bad one is an error, not a null).
-    const tMs = new Array<number>(n)
-    for (let r = 0; r < n; r++) tMs[r] = labelTimeMs(timeValues[r], r, spec.timeColumn)
 
     let files: LabelSource
     if (derived !== undefined) {
       files = { kind: 'derived', labels: labelsPath, timeUs: derived.timeUs, keys: derived.keys, rowCount: n }
     } else {
+      const timeValues = column(spec.timeColumn)!
+      const tMs = new Array<number>(n)
+      for (let r = 0; r < n; r++) tMs[r] = labelTimeMs(timeValues[r], r, spec.timeColumn)
       const keyCols: ParquetColumnSpec[] = [
         { name: '__kfs_row', type: 'int', required: true },
         { name: '__kfs_t_ms', type: 'long', required: true },

@@ -88,28 +88,56 @@ export async function createDuckDbLabelReader(): Promise<LabelReader> {
     return { columns, rowCount: Number(count.getRows()[0]![0]) }
   }
 
+  function columnOf(path: string, columns: readonly LabelColumn[], name: string): LabelColumn {
+    const column = columns.find((c) => c.name === name)
+    if (column === undefined) throw new RangeError(`label file ${path} has no column ${name}`)
+    return column
+  }
+
+  async function read(path: string, names: readonly string[]): Promise<unknown[][]> {
+    const { columns } = await describe(path)
+    const wanted = names.map((name) => columnOf(path, columns, name))
+    const out = wanted.map((): unknown[] => [])
+    if (wanted.length === 0) return out
+    const result = await connection.stream(`SELECT ${wanted.map(readExpr).join(', ')} FROM ${scan(path)}`)
+    for (;;) {
+      const chunk = await result.fetchChunk()
+      if (chunk === null || chunk.rowCount === 0) break
+      for (let c = 0; c < wanted.length; c++) {
+        const vector = chunk.getColumnVector(c)
+        const dst = out[c]!
+        for (let r = 0; r < chunk.rowCount; r++) dst.push(toJs(vector.getItem(r)))
+      }
+    }
+    return out
+  }
+
   return {
     describe,
-    async read(path, names) {
+    read,
+    async firstTimeOutside(path, name, { minMs, maxMs }) {
       const { columns } = await describe(path)
-      const wanted = names.map((name) => {
-        const column = columns.find((c) => c.name === name)
-        if (column === undefined) throw new RangeError(`label file ${path} has no column ${name}`)
-        return column
-      })
-      const out = wanted.map((): unknown[] => [])
-      if (wanted.length === 0) return out
-      const result = await connection.stream(`SELECT ${wanted.map(readExpr).join(', ')} FROM ${scan(path)}`)
-      for (;;) {
-        const chunk = await result.fetchChunk()
-        if (chunk === null || chunk.rowCount === 0) break
-        for (let c = 0; c < wanted.length; c++) {
-          const vector = chunk.getColumnVector(c)
-          const dst = out[c]!
-          for (let r = 0; r < chunk.rowCount; r++) dst.push(toJs(vector.getItem(r)))
-        }
+      const column = columnOf(path, columns, name)
+      if (column.type !== 'timestamp' && column.type !== 'int' && column.type !== 'long') throw new RangeError(`label column ${name} is ${column.type}, not a timestamp or integer`)
+      const outside = (v: unknown): boolean => v === null || (typeof v !== 'number' && typeof v !== 'bigint') || v < minMs || v > maxMs
+      if (columns.some((c) => c.name === 'file_row_number')) {
+        // DuckDB's row-number column would be shadowed: scan the values in JS instead.
+        const values = (await read(path, [name]))[0]!
+        const row = values.findIndex(outside)
+        return row === -1 ? undefined : { row, value: values[row] }
       }
-      return out
+      // `read`'s value is monotone in the stored one (±infinity are its ends), so the column's
+      // min, max and null count — often answered from the file's statistics — settle the
+      // common case, every row inside, without a scan.
+      const bounds = await connection.runAndReadAll(`SELECT ${readExpr({ ...column, name: 'lo' })}, ${readExpr({ ...column, name: 'hi' })}, n, nulls
+  FROM (SELECT min(${ident(name)}) AS lo, max(${ident(name)}) AS hi, count(*) AS n, count(*) - count(${ident(name)}) AS nulls FROM ${scan(path)})`)
+      const [lo, hi, rows, nulls] = bounds.getRows()[0]!.map((v) => toJs(v))
+      if (rows === 0 || (nulls === 0 && !outside(lo) && !outside(hi))) return undefined
+      const found = await connection.runAndReadAll(`SELECT file_row_number, v FROM (SELECT file_row_number, ${readExpr(column)} AS v
+  FROM read_parquet(${sqlString(path)}, file_row_number = true, hive_partitioning = false))
+  WHERE v IS NULL OR v < ${minMs} OR v > ${maxMs} ORDER BY file_row_number LIMIT 1`)
+      const row = found.getRows()[0]
+      return row === undefined ? undefined : { row: Number(row[0]), value: toJs(row[1]!) }
     },
     async write(path, columns, values) {
       const table = `kfs_labels_${tables++}`
