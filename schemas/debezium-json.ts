@@ -12,12 +12,15 @@
  * when nullable), else the change is refused `schema_mismatch` naming the field.
  *
  * JSON numbers are doubles, so a long beyond ±2^53 has already lost its digits when parsed: it is
- * refused (`schema_mismatch`, naming the field) rather than decoded to a wrong value. A string
+ * refused (`schema_mismatch`, naming the field) rather than decoded to a wrong value; so is a
+ * fraction that JSON rounds to an integer (`3.0000000000000001` for a long: json-number-literals.ts),
+ * and a literal beyond a double's (or a float's) range, which JSON turns into ±Infinity. A string
  * holding a lone surrogate (a `\ud800` escape) has no UTF-8 form, so it is `invalid_utf8` like
  * invalid bytes in an Avro string: two different keys must never collide into one entity.
  */
 import { CHANGE_TIME_FIELD } from '../features/change-envelope.ts'
 import type { AvroRecordSchema } from '../features/types.ts'
+import { parseJsonNumbersExact, LossyNumber } from './json-number-literals.ts'
 
 export type DebeziumParseResult =
   | { readonly ok: true; readonly event: Record<string, unknown> }
@@ -54,7 +57,7 @@ export function debeziumParser(rowSchema: AvroRecordSchema): (text: string) => D
 function parseWith(conformRow: Conform, text: string): DebeziumParseResult {
   let parsed: unknown
   try {
-    parsed = JSON.parse(text)
+    parsed = parseJsonNumbersExact(text)
   } catch (err: unknown) {
     return { ok: false, reason: 'undecodable', detail: `not JSON: ${err instanceof Error ? err.message : String(err)}` }
   }
@@ -217,9 +220,13 @@ function compilePrimitive(name: string, names: Named, namespace: string | undefi
     case 'boolean':
       return (v, path) => (typeof v === 'boolean' ? { value: v } : mismatch(`${path} is ${describe(v)}, not a boolean`))
     case 'int':
-      return (v, path) => (typeof v === 'number' && Number.isInteger(v) && v >= INT_MIN && v <= INT_MAX ? { value: v } : mismatch(`${path} is ${describe(v)}, not an int`))
+      return (v, path) => {
+        if (v instanceof LossyNumber) return lossy(v, path, 'an int')
+        return typeof v === 'number' && Number.isInteger(v) && v >= INT_MIN && v <= INT_MAX ? { value: v } : mismatch(`${path} is ${describe(v)}, not an int`)
+      }
     case 'long':
       return (v, path) => {
+        if (v instanceof LossyNumber) return lossy(v, path, 'a long')
         if (typeof v === 'number' && Number.isSafeInteger(v)) return { value: v }
         if (typeof v === 'number' && Number.isInteger(v)) return mismatch(`${path} is ${describe(v)}, beyond ±2^53: a JSON number cannot carry that long exactly`)
         return mismatch(`${path} is ${describe(v)}, not a long`)
@@ -227,7 +234,15 @@ function compilePrimitive(name: string, names: Named, namespace: string | undefi
     case 'float':
     case 'double':
       // Debezium writes NaN and ±Infinity as strings: not numbers a feature can aggregate.
-      return (v, path) => (typeof v === 'number' ? { value: v } : mismatch(`${path} is ${describe(v)}, not a ${name}`))
+      // A finite literal JSON turned into ±Infinity (1e400; 1e39 for a float) is out of range, not infinite.
+      return (v, path) => {
+        const x = v instanceof LossyNumber ? v.value : v
+        if (typeof x !== 'number') return mismatch(`${path} is ${describe(v)}, not a ${name}`)
+        // A float is what the Avro decoder gives for the same column: the value rounded to 32 bits.
+        const value = name === 'float' ? Math.fround(x) : x
+        if (!Number.isFinite(value)) return mismatch(`${path} is ${describe(v)}, beyond the range of a ${name}`)
+        return { value }
+      }
     case 'string':
       return (v, path) => {
         if (typeof v !== 'string') return mismatch(`${path} is ${describe(v)}, not a string`)
@@ -253,12 +268,17 @@ function register(type: Record<string, unknown>, names: Named, namespace: string
   if (ns !== undefined && !name.includes('.')) names.set(`${ns}.${name}`, conform)
 }
 
+function lossy(v: LossyNumber, path: string, what: string): Failure {
+  if (!Number.isFinite(v.value)) return mismatch(`${path} is number ${v.literal}, not ${what}`)
+  return mismatch(`${path} is number ${v.literal}, a fraction (JSON would round it to ${v.value}), not ${what}`)
+}
+
 function mismatch(detail: string): Failure {
   return { ok: false, reason: 'schema_mismatch', detail }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof LossyNumber)
 }
 
 /** A short, bounded description of a JSON value for a detail message. */
@@ -266,6 +286,7 @@ function describe(v: unknown): string {
   if (v === undefined) return 'missing'
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'an array'
+  if (v instanceof LossyNumber) return `number ${v.literal}`
   if (typeof v === 'object') return 'an object'
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`
   return `${typeof v} ${String(v)}`

@@ -86,6 +86,12 @@ export function buildSteps(f: Format): { name: string; steps: Step[] }[] {
       ? Buffer.from(JSON.stringify({ op, before, after, ts_ms: Number(ts) + 3, source: { ts_ms: Number(ts) } }))
       : avro(envelope, f.schemaId, { op, before: full(before), after: full(after), ts_ms: ts, snapshot: null })
   const json = (message: unknown): Uint8Array => Buffer.from(JSON.stringify(message))
+  /** `message` as JSON with the text `from` replaced by `to`: number literals JSON.stringify never writes. */
+  const literal = (message: unknown, from: string, to: string): Uint8Array => {
+    const text = JSON.stringify(message)
+    if (!text.includes(from)) throw new Error(`${from} not in ${text}`)
+    return Buffer.from(text.replace(from, to))
+  }
   const variantSchemas = avroVariants(f.rowSchema)
   const variant = (name: string, event: Record<string, unknown>): Uint8Array => avro(variantSchemas[name]!, f.variants.get(name)!, event)
   /** `bytes` with the first occurrence of `marker` overwritten by `patch` (same length). */
@@ -211,6 +217,21 @@ export function buildSteps(f: Format): { name: string; steps: Step[] }[] {
           : step(o, variant('amountString', { op: 'u', before: { ...full(row(o, u, 10)), amount: '10' }, after: { ...full(row(o, u, 10)), amount: '12' }, ts_ms: t(), snapshot: null }), both('schema_mismatch', /writer schema cannot be read as the source schema/)),
       ],
     },
+    // JSON numbers a double cannot carry (schemas/json-number-literals.ts); Avro has no such literal.
+    ...(isJson
+      ? [
+          {
+            name: 'commit time a fraction JSON would round to an integer',
+            build: (o: string, u: string) => [
+              step(o, literal({ op: 'u', before: row(o, u, 10), after: row(o, u, 14), ts_ms: 0 }, '"ts_ms":0', `"ts_ms":${t()}.0000001`), both('schema_mismatch', /ts_ms is number \d+\.0000001, not epoch milliseconds/)),
+            ],
+          },
+          {
+            name: 'amount beyond the range of a double',
+            build: (o: string, u: string) => [step(o, literal({ op: 'u', before: row(o, u, 10), after: row(o, u, 0), ts_ms: t() }, '"amount":0', '"amount":-1e400'), both('schema_mismatch', /after\.amount is number -1e400, beyond the range of a double/))],
+          },
+        ]
+      : []),
     {
       name: 'invalid UTF-8 in a key column',
       build: (o, u) => [step(null, patched(change('c', null, row(`${o}XY`, u, 1)), `${o}XY`, [...Buffer.from(o), 0xc0, 0xaf]), both('invalid_utf8', /field after\.order_id is not valid UTF-8/))],
