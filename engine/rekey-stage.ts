@@ -40,6 +40,7 @@ import { countDeadLetters, type EngineStats } from './engine-stats.ts'
 import type { RekeyPlan } from './plan-sources.ts'
 import { RecordMerge, type Merged } from './rekey-alignment.ts'
 import { rekeyRecord, type RekeyOutcome } from './rekey-records.ts'
+import { bundleForwards } from './rekey-bundle.ts'
 
 export { REKEY_HEADERS, rekeyRecords, type RekeyedBatch } from './rekey-records.ts'
 
@@ -109,6 +110,8 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
   const owned = new Map<number, { position: string | undefined; assignedAtMs: number; lastBatchAtMs: number | undefined }>()
   const paused = new Set<number>()
   let merge: RecordMerge<Queued> | undefined
+  /** The internal topic's partitions, which bundles are grouped by. */
+  let internalPartitions = 1
   let perPartitionLimit = MIN_QUEUED_PER_PARTITION
   let consumer: LogConsumer | undefined
   let draining: Promise<void> = Promise.resolve()
@@ -212,7 +215,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     try {
       txn = await log.transaction(transactionalId)
       // Several sends, one transaction: each request stays under the broker's message size limit.
-      for (const chunk of chunksOf(records)) await txn.produce(plan.topic, chunk)
+      for (const chunk of chunksOf(bundleForwards(records, internalPartitions))) await txn.produce(plan.topic, chunk)
       if (inTransaction)
         for (const chunk of chunksOf(deadLetterRecords(deadLetters))) await txn.produce(options.deadLetterTopic!, chunk)
       await txn.sendOffsets(groupId, offsets)
@@ -292,6 +295,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     groupId,
     async start() {
       await log.createTopic(plan.topic, plan.internalSource.partitions)
+      internalPartitions = await log.partitionCount(plan.topic)
       if (options.deadLetterTopic !== undefined) await log.createTopic(options.deadLetterTopic, 1)
       const partitions = await log.partitionCount(topic)
       merge = new RecordMerge<Queued>(partitions)
