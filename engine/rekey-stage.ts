@@ -47,8 +47,11 @@ export { REKEY_HEADERS, rekeyRecords, type RekeyedBatch } from './rekey-records.
 /** Records queued per stage before partitions are paused (spread over the source partitions). */
 const QUEUED_RECORDS = 50_000
 const MIN_QUEUED_PER_PARTITION = 1_000
-/** Records forwarded per transaction at most. */
-const TRANSACTION_RECORDS = 5_000
+/**
+ * Records forwarded per transaction at most. With bundles (rekey-bundle.ts) the stage waits on each
+ * transaction's broker round trips more than it computes: fewer, larger transactions.
+ */
+const TRANSACTION_RECORDS = 20_000
 
 export function rekeyGroupId(engineGroupId: string, plan: Pick<RekeyPlan, 'source' | 'entity'>): string {
   return `${engineGroupId}.rekey.${plan.source.name}.by-${plan.entity.name}`
