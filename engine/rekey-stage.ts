@@ -5,7 +5,8 @@
  * and the consumed offsets of every source partition it advanced (`sendOffsets` to the stage's own
  * consumer group), so records and progress commit together or not at all. Views consume the
  * internal topic read-committed, so they never see a record of an aborted (e.g. killed) transaction.
- * What is forwarded or refused per record: rekey-records.ts.
+ * What is forwarded or refused per record: rekey-records.ts. Forwarded events go in bundles, one
+ * Kafka record per internal partition and slice of a transaction (rekey-bundle.ts).
  *
  * Order (docs/semantics.md §16): the stage's group gives the WHOLE source topic to one member
  * (`exclusive` assignment), and that member forwards in the order of a strict record-level merge of
