@@ -18,7 +18,7 @@
  * bundle from a legacy single record by its first bytes, and old internal topics stay readable.
  */
 import { InvariantViolation } from '../core/errors.ts'
-import { partitionForKey } from '../core/murmur2.ts'
+import { murmur2 } from '../core/murmur2.ts'
 import type { ProduceRecord } from '../ports/event-log.ts'
 import type { SourceRecord } from '../ports/source.ts'
 
@@ -63,85 +63,146 @@ export function isBundle(value: Uint8Array | null): value is Uint8Array {
   )
 }
 
-/** Bytes one event takes in a bundle. */
-export function bundledSize(event: ProduceRecord): number {
-  let size = 4 + byteLengthOf(event.key) + 4 + (event.value?.length ?? 0) + 2
-  if (event.headers)
-    for (const name in event.headers) size += 8 + Buffer.byteLength(name) + Buffer.byteLength(event.headers[name]!)
-  return size
+/**
+ * A bundle being written, into a buffer that grows: events are encoded once, straight into it (a
+ * transaction's forwards are many small strings — sizing them first cost as much as writing them).
+ */
+class BundleWriter {
+  #buf: Buffer
+  #at = BUNDLE_HEAD_BYTES
+  #count = 0
+  /** Where the last event started. */
+  #last = BUNDLE_HEAD_BYTES
+
+  constructor(capacity = BUNDLE_BYTES + 4_096) {
+    this.#buf = Buffer.allocUnsafe(capacity)
+  }
+
+  get count(): number {
+    return this.#count
+  }
+
+  get bytes(): number {
+    return this.#at
+  }
+
+  /** Appends an event; its key as bytes already encoded (`keyBytes`), or as the event has it. */
+  add(event: ProduceRecord, keyBytes?: Uint8Array): void {
+    if (this.#count >= MAX_EVENTS) throw new RangeError(`a bundle holds at most ${MAX_EVENTS} events`)
+    this.#last = this.#at
+    this.#count++
+    this.#bytes(keyBytes ?? event.key)
+    this.#bytes(event.value)
+    const headers = event.headers ?? {}
+    const names = Object.keys(headers)
+    this.#room(2)
+    this.#at = this.#buf.writeUInt16BE(names.length, this.#at)
+    for (const name of names) {
+      this.#text(name)
+      this.#text(headers[name]!)
+    }
+  }
+
+  /** Takes the last event out, into a new writer (it made this bundle too big). */
+  splitLast(): BundleWriter {
+    const next = new BundleWriter(Math.max(BUNDLE_BYTES + 4_096, BUNDLE_HEAD_BYTES + this.#at - this.#last))
+    next.#buf.set(this.#buf.subarray(this.#last, this.#at), BUNDLE_HEAD_BYTES)
+    next.#at = BUNDLE_HEAD_BYTES + this.#at - this.#last
+    next.#count = 1
+    this.#at = this.#last
+    this.#count--
+    return next
+  }
+
+  finish(): Uint8Array {
+    this.#buf.set(MAGIC, 0)
+    this.#buf[4] = BUNDLE_VERSION
+    this.#buf.writeUInt32BE(this.#count, 5)
+    return this.#buf.subarray(0, this.#at)
+  }
+
+  #room(n: number): void {
+    if (this.#at + n <= this.#buf.length) return
+    const grown = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#at + n))
+    grown.set(this.#buf.subarray(0, this.#at))
+    this.#buf = grown
+  }
+
+  #bytes(bytes: Uint8Array | string | null): void {
+    if (typeof bytes === 'string') return this.#text(bytes)
+    this.#room(4 + (bytes?.length ?? 0))
+    if (bytes === null) {
+      this.#at = this.#buf.writeInt32BE(-1, this.#at)
+      return
+    }
+    this.#at = this.#buf.writeInt32BE(bytes.length, this.#at)
+    this.#buf.set(bytes, this.#at)
+    this.#at += bytes.length
+  }
+
+  #text(text: string): void {
+    this.#room(4 + text.length * 3)
+    const n = writeUtf8(this.#buf, this.#at + 4, text)
+    this.#buf.writeUInt32BE(n, this.#at)
+    this.#at += 4 + n
+  }
 }
 
-function byteLengthOf(key: Uint8Array | string | null): number {
-  return key === null ? 0 : typeof key === 'string' ? Buffer.byteLength(key) : key.length
+/** Writes `text` as UTF-8 at `at` (room for 3 bytes a UTF-16 unit); returns the bytes written. */
+function writeUtf8(buf: Buffer, at: number, text: string): number {
+  // Short ASCII text (header names, offsets, keys) costs less byte by byte than a native call.
+  if (text.length <= 64) {
+    let i = 0
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i)
+      if (c > 0x7f) break
+      buf[at + i] = c
+    }
+    if (i === text.length) return i
+  }
+  return buf.write(text, at, 'utf8')
 }
 
 /** The bundle of `events` (their keys, values and headers; partitions and timestamps are not kept). */
-export function encodeBundle(
-  events: readonly ProduceRecord[],
-  size = BUNDLE_HEAD_BYTES + events.reduce((n, e) => n + bundledSize(e), 0),
-): Uint8Array {
-  if (events.length > MAX_EVENTS) throw new RangeError(`a bundle holds at most ${MAX_EVENTS} events, got ${events.length}`)
-  const out = Buffer.allocUnsafe(size)
-  out.set(MAGIC, 0)
-  out[4] = BUNDLE_VERSION
-  out.writeUInt32BE(events.length, 5)
-  let at = BUNDLE_HEAD_BYTES
-  for (const e of events) {
-    at = writeBytes(out, at, e.key)
-    at = writeBytes(out, at, e.value)
-    const headers = e.headers ?? {}
-    const names = Object.keys(headers)
-    at = out.writeUInt16BE(names.length, at)
-    for (const name of names) {
-      at = writeText(out, at, name)
-      at = writeText(out, at, headers[name]!)
-    }
-  }
-  if (at !== size) throw new InvariantViolation('a bundle was not the size computed for it', { context: { size, written: at } })
-  return out
-}
-
-function writeBytes(out: Buffer, at: number, bytes: Uint8Array | string | null): number {
-  if (bytes === null) return out.writeInt32BE(-1, at)
-  if (typeof bytes === 'string') return writeText(out, at, bytes)
-  at = out.writeInt32BE(bytes.length, at)
-  out.set(bytes, at)
-  return at + bytes.length
-}
-
-function writeText(out: Buffer, at: number, text: string): number {
-  const n = out.write(text, at + 4, 'utf8')
-  out.writeUInt32BE(n, at)
-  return at + 4 + n
+export function encodeBundle(events: readonly ProduceRecord[]): Uint8Array {
+  const writer = new BundleWriter()
+  for (const e of events) writer.add(e)
+  return writer.finish()
 }
 
 /**
  * The records a transaction produces for `forwards` (in merge order, each with a non-null key):
  * per internal partition (the key's, as the log's partitioner picks it), its events in order,
- * cut into bundles at `BUNDLE_BYTES` / `BUNDLE_EVENTS`. A function of `forwards` alone.
+ * cut into bundles before they pass `BUNDLE_BYTES` or `BUNDLE_EVENTS`. A function of `forwards` alone.
  */
 export function bundleForwards(forwards: readonly ProduceRecord[], partitions: number): ProduceRecord[] {
-  const open = new Map<number, { events: ProduceRecord[]; bytes: number }>()
+  const open = new Map<number, BundleWriter>()
   const out: ProduceRecord[] = []
-  const seal = (partition: number, bundle: { events: ProduceRecord[]; bytes: number }) =>
-    out.push({ key: null, value: encodeBundle(bundle.events, bundle.bytes), partition })
+  let keyBuf = Buffer.allocUnsafe(256)
   for (const event of forwards) {
-    if (event.key === null) throw new InvariantViolation('a re-keyed event has no key')
-    const partition = partitionForKey(event.key, partitions)
-    const size = bundledSize(event)
-    let bundle = open.get(partition)
-    if (bundle !== undefined && (bundle.bytes + size > BUNDLE_BYTES || bundle.events.length >= BUNDLE_EVENTS)) {
-      seal(partition, bundle)
-      bundle = undefined
+    const key = event.key
+    if (key === null) throw new InvariantViolation('a re-keyed event has no key')
+    let keyBytes: Uint8Array
+    if (typeof key === 'string') {
+      if (key.length * 3 > keyBuf.length) keyBuf = Buffer.allocUnsafe(key.length * 3)
+      keyBytes = keyBuf.subarray(0, writeUtf8(keyBuf, 0, key))
+    } else keyBytes = key
+    const partition = (murmur2(keyBytes) & 0x7fffffff) % partitions
+    let writer = open.get(partition)
+    if (writer === undefined || writer.count >= BUNDLE_EVENTS) {
+      if (writer !== undefined) out.push({ key: null, value: writer.finish(), partition })
+      writer = new BundleWriter()
+      open.set(partition, writer)
     }
-    if (bundle === undefined) {
-      bundle = { events: [], bytes: BUNDLE_HEAD_BYTES }
-      open.set(partition, bundle)
+    writer.add(event, keyBytes)
+    if (writer.bytes > BUNDLE_BYTES && writer.count > 1) {
+      const next = writer.splitLast()
+      out.push({ key: null, value: writer.finish(), partition })
+      open.set(partition, next)
     }
-    bundle.events.push(event)
-    bundle.bytes += size
   }
-  for (const partition of [...open.keys()].sort((a, b) => a - b)) seal(partition, open.get(partition)!)
+  for (const partition of [...open.keys()].sort((a, b) => a - b))
+    out.push({ key: null, value: open.get(partition)!.finish(), partition })
   return out
 }
 

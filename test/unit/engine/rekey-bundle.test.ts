@@ -176,7 +176,9 @@ void describe('bundles of a transaction', () => {
   })
 
   void test('one bundle per internal partition holding its events in merge order, on the partition the log would pick for each key', () => {
-    const forwards = Array.from({ length: 500 }, (_, i) => forward(`item-${i % 37}`, 10, i))
+    const forwards = Array.from({ length: 500 }, (_, i) =>
+      forward(`item-${i % 37}${i % 5 === 0 ? 'é𝄞' : ''}${i % 7 === 0 ? 'x'.repeat(80) : ''}`, 10, i),
+    )
     const records = bundleForwards(forwards, 4)
     assert.deepEqual(
       records.map((r) => r.partition),
