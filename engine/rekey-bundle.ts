@@ -30,6 +30,8 @@ const BUNDLE_HEAD_BYTES = 9
 export const BUNDLE_BYTES = 128 * 1024
 /** …or this many events. */
 export const BUNDLE_EVENTS = 4_096
+/** A bundle's first buffer: small, as a live tail's transactions hold a few events, not a full bundle per partition. */
+const FIRST_CAPACITY = 16 * 1024
 /** Digits of an event's index in its order key: more than any bundle may hold (see `eventOrder`). */
 const ORDER_DIGITS = 6
 const MAX_EVENTS = 10 ** ORDER_DIGITS - 1
@@ -74,7 +76,7 @@ class BundleWriter {
   /** Where the last event started. */
   #last = BUNDLE_HEAD_BYTES
 
-  constructor(capacity = BUNDLE_BYTES + 4_096) {
+  constructor(capacity = FIRST_CAPACITY) {
     this.#buf = Buffer.allocUnsafe(capacity)
   }
 
@@ -105,7 +107,7 @@ class BundleWriter {
 
   /** Takes the last event out, into a new writer (it made this bundle too big). */
   splitLast(): BundleWriter {
-    const next = new BundleWriter(Math.max(BUNDLE_BYTES + 4_096, BUNDLE_HEAD_BYTES + this.#at - this.#last))
+    const next = new BundleWriter(Math.max(FIRST_CAPACITY, BUNDLE_HEAD_BYTES + this.#at - this.#last))
     next.#buf.set(this.#buf.subarray(this.#last, this.#at), BUNDLE_HEAD_BYTES)
     next.#at = BUNDLE_HEAD_BYTES + this.#at - this.#last
     next.#count = 1
