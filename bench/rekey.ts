@@ -32,7 +32,7 @@ import { ensureStack } from './_support/stack.ts'
 const EVENTS = envNumber('KFS_BENCH_REKEY_EVENTS', 200_000)
 const PARTITIONS = 4
 /** The re-key stage's records per transaction (rekey-stage.ts), for the copy floor. */
-const COPY_TRANSACTION_RECORDS = 5_000
+const COPY_TRANSACTION_RECORDS = 20_000
 
 const stack = await ensureStack()
 const run = `r${Date.now().toString(36)}`

@@ -14,7 +14,7 @@ import type { OfflineFeatureRow } from '../ports/offline.ts'
 import type { BoundedSource, SourceRecord } from '../ports/source.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import type { CheckpointStore } from './checkpoint-store.ts'
-import type { PartitionProcessor } from './partition-processor.ts'
+import { eventsOf, type PartitionProcessor } from './partition-processor.ts'
 import { drainPartition } from './source-driver.ts'
 
 /** The checkpoint group under which a view's backfill runs, next to the live group it hands over to. */
@@ -71,8 +71,10 @@ export async function catchUpFromArchive(
       return processor.nextOffset
     },
     async processRecords(records: readonly SourceRecord[], at: number) {
-      const decoded = await decoder.decodeBatch(records.map((r) => r.value))
-      for (const row of processor.processRecords(records, decoded, at).rows) rows.push(row)
+      // A bundle that does not read was dead-lettered when first processed, like an undecodable record.
+      const { events } = eventsOf(processor, processor.source, records)
+      const decoded = await decoder.decodeBatch(events.map((r) => r.value))
+      for (const row of processor.processRecords(events, decoded, at).rows) rows.push(row)
       return { records: records.length }
     },
     processMarker(watermarkMs: number, at: number) {

@@ -17,6 +17,7 @@ import type { OfflineFeatureRow } from '../ports/offline.ts'
 import { REKEY_HEADERS } from './rekey-stage.ts'
 import { isRekeyedSource } from './plan-sources.ts'
 import { changeRoute } from './rekey-records.ts'
+import { unbundle, type PartitionEvent } from './rekey-bundle.ts'
 
 export interface ProcessedRows {
   readonly rows: OfflineFeatureRow[]
@@ -87,13 +88,18 @@ export class PartitionProcessor {
     return this.#nextOffset.toString()
   }
 
-  /** `decoded[i]` is the decode result of `records[i]`; records below the next offset are skipped. */
-  processRecords(records: readonly SourceRecord[], decoded: readonly DecodeResult[], createdAtMs: number): ProcessedRows {
+  /**
+   * `decoded[i]` is the decode result of `records[i]`; records below the next offset are skipped.
+   * The events of a bundle (rekey-bundle.ts) come in one call, one after the other, all at the
+   * bundle's offset.
+   */
+  processRecords(records: readonly PartitionEvent[], decoded: readonly DecodeResult[], createdAtMs: number): ProcessedRows {
     const out: ProcessedRows = { rows: [], deadLetters: [] }
+    const from = this.#nextOffset
     for (let i = 0; i < records.length; i++) {
-      const record = records[i] as SourceRecord
+      const record = records[i] as PartitionEvent
       const offset = BigInt(record.offset)
-      if (offset < this.#nextOffset) continue
+      if (offset < from) continue
       const result = decoded[i] as DecodeResult
       // Undecodable records are dead-lettered once per partition by the caller, not per view.
       if (result.ok) {
@@ -105,7 +111,7 @@ export class PartitionProcessor {
         } else {
           const role = roleOf(this.topic, this.source, record, this.view.entity, result.event)
           const output = this.task.processEvent({
-            offset: record.offset,
+            offset: record.order ?? record.offset,
             eventTimeMs: eventTimeOf(rawTime),
             ingestionTimeMs: record.timestampMs,
             event: result.event,
@@ -146,8 +152,8 @@ export function originOf(topic: string, source: SourceDef, record: SourceRecord)
   return { topic: originTopic, partition, offset }
 }
 
-/** True when `topic` is an internal re-key topic, whose `kfs-*` headers only the re-key stage wrote. */
-function readsInternalTopic(topic: string, source: SourceDef): boolean {
+/** True when `topic` is an internal re-key topic, whose `kfs-*` headers and bundles only the re-key stage wrote. */
+export function readsInternalTopic(topic: string, source: SourceDef): boolean {
   // The engine runs a re-keyed view on the internal topic's own source (rekeyedSource): its topic
   // is the topic read, and it is internal all the same.
   return topic !== source.topic || isRekeyedSource(source)
@@ -192,6 +198,17 @@ export function deadLetterOf(at: ReadPosition, source: SourceDef, record: Source
     detail,
     ...(view !== undefined ? { view } : {}),
   }
+}
+
+/**
+ * The events `records` hold: on an internal re-key topic, bundles unpacked (rekey-bundle.ts) and a
+ * bundle that does not read dead-lettered as `undecodable` (once per partition, not per view);
+ * elsewhere the records themselves.
+ */
+export function eventsOf(at: ReadPosition, source: SourceDef, records: readonly SourceRecord[]): { readonly events: readonly PartitionEvent[]; readonly deadLetters: DeadLetter[] } {
+  if (!readsInternalTopic(at.topic, source)) return { events: records, deadLetters: [] }
+  const { events, malformed } = unbundle(records)
+  return { events, deadLetters: malformed.map(({ record, detail }) => deadLetterOf(at, source, record, 'undecodable', detail)) }
 }
 
 /**

@@ -21,7 +21,7 @@ import { retry, type RetryOptions } from '../core/retry.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
 import { eventTimeOf } from '../operators/task/event-fields.ts'
 import { createPartitionTask, restorePartitionTask } from '../operators/task/partition-task.ts'
-import type { Decoder } from '../schemas/decoder.ts'
+import type { DecodeResult, Decoder } from '../schemas/decoder.ts'
 import type { ArchiveRow, OfflineFeatureRow, OfflineSink, StagedFiles } from '../ports/offline.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
 import type { SourceRecord } from '../ports/source.ts'
@@ -29,7 +29,8 @@ import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts
 import { rollForward } from './roll-forward.ts'
 import { StateChains, stateRefOf, type ChainPolicy, type StateChain, type StateCut } from './state-chain.ts'
 import { backfillToAdopt, catchUpFromArchive } from './backfill-hand-off.ts'
-import { decodeFailureLetter, PartitionProcessor } from './partition-processor.ts'
+import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-processor.ts'
+import type { PartitionEvent } from './rekey-bundle.ts'
 import { archiveSource } from './sources/archive-source.ts'
 
 export interface SlotDeps {
@@ -60,7 +61,7 @@ export interface SlotOutput {
   /** `rows[i]` belong to `views[i]`, in emission order. */
   readonly rows: OfflineFeatureRow[][]
   readonly deadLetters: DeadLetter[]
-  /** Records (not markers) taken by this call. */
+  /** Records (not markers) taken by this call; a bundle counts its events (rekey-bundle.ts). */
   readonly records: number
 }
 
@@ -190,34 +191,48 @@ export class PartitionSlot {
 
   async processRecords(records: readonly SourceRecord[], createdAtMs: number): Promise<SlotOutput> {
     const fresh = records.filter((r) => BigInt(r.offset) >= this.#nextOffset)
-    const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: fresh.length }
-    if (fresh.length === 0) return out
-    const decoded = await this.options.decoder.decodeBatch(fresh.map((r) => r.value))
+    if (fresh.length === 0) return { rows: this.options.views.map(() => []), deadLetters: [], records: 0 }
+    const { source, views } = this.options
+    const { events, deadLetters: malformed } = eventsOf(this.options, source, fresh)
+    const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: events.length + malformed.length }
+    const decoded = await this.options.decoder.decodeBatch(events.map((r) => r.value))
     for (let v = 0; v < this.processors.length; v++) {
-      const result = (this.processors[v] as PartitionProcessor).processRecords(fresh, decoded, createdAtMs)
+      const result = (this.processors[v] as PartitionProcessor).processRecords(events, decoded, createdAtMs)
       out.rows[v] = result.rows
       out.deadLetters.push(...result.deadLetters)
     }
-    for (let i = 0; i < fresh.length; i++) {
-      const record = fresh[i] as SourceRecord
+    for (let i = 0; i < events.length; i++) {
       const result = decoded[i]!
-      if (!result.ok) out.deadLetters.push(decodeFailureLetter(this.options, this.options.source, this.options.views, record, result))
-      if (this.options.archive) {
-        this.#archive.push({
-          partition: this.partition,
-          offset: record.offset,
-          eventTimeMs: result.ok ? (eventTimeOf(result.event[this.options.source.eventTimeField]) ?? null) : null,
-          key: record.key,
-          schemaId: result.ok ? result.schemaId : (result.schemaId ?? null),
-          payload: record.value,
-          markerWatermarkMs: null,
-          timestampMs: record.timestampMs,
-        })
-      }
+      if (!result.ok) out.deadLetters.push(decodeFailureLetter(this.options, source, views, events[i] as SourceRecord, result))
     }
+    out.deadLetters.push(...malformed)
+    if (this.options.archive) this.#archiveRecords(fresh, events, decoded)
     this.#nextOffset = BigInt((fresh.at(-1) as SourceRecord).offset) + 1n
     this.#keep(out.rows)
     return out
+  }
+
+  /**
+   * Archives the records as read — a bundle whole, with no event time or schema id of its own (its
+   * events have theirs); `decoded[j]` is the decode result of `events[j]`, the records unbundled.
+   */
+  #archiveRecords(records: readonly SourceRecord[], events: readonly PartitionEvent[], decoded: readonly DecodeResult[]): void {
+    let j = 0
+    for (const record of records) {
+      let result: DecodeResult | undefined
+      if (events[j] === record) result = decoded[j++]
+      else while (j < events.length && events[j]!.offset === record.offset) j++
+      this.#archive.push({
+        partition: this.partition,
+        offset: record.offset,
+        eventTimeMs: result?.ok ? (eventTimeOf(result.event[this.options.source.eventTimeField]) ?? null) : null,
+        key: record.key,
+        schemaId: result === undefined ? null : result.ok ? result.schemaId : (result.schemaId ?? null),
+        payload: record.value,
+        markerWatermarkMs: null,
+        timestampMs: record.timestampMs,
+      })
+    }
   }
 
   /** An idle-advance marker: live, from the idle detector (and archived); replay, from the archive. */

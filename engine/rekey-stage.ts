@@ -5,7 +5,8 @@
  * and the consumed offsets of every source partition it advanced (`sendOffsets` to the stage's own
  * consumer group), so records and progress commit together or not at all. Views consume the
  * internal topic read-committed, so they never see a record of an aborted (e.g. killed) transaction.
- * What is forwarded or refused per record: rekey-records.ts.
+ * What is forwarded or refused per record: rekey-records.ts. Forwarded events go in bundles, one
+ * Kafka record per internal partition and slice of a transaction (rekey-bundle.ts).
  *
  * Order (docs/semantics.md §16): the stage's group gives the WHOLE source topic to one member
  * (`exclusive` assignment), and that member forwards in the order of a strict record-level merge of
@@ -40,14 +41,18 @@ import { countDeadLetters, type EngineStats } from './engine-stats.ts'
 import type { RekeyPlan } from './plan-sources.ts'
 import { RecordMerge, type Merged } from './rekey-alignment.ts'
 import { rekeyRecord, type RekeyOutcome } from './rekey-records.ts'
+import { bundleForwards } from './rekey-bundle.ts'
 
 export { REKEY_HEADERS, rekeyRecords, type RekeyedBatch } from './rekey-records.ts'
 
 /** Records queued per stage before partitions are paused (spread over the source partitions). */
 const QUEUED_RECORDS = 50_000
 const MIN_QUEUED_PER_PARTITION = 1_000
-/** Records forwarded per transaction at most. */
-const TRANSACTION_RECORDS = 5_000
+/**
+ * Records forwarded per transaction at most. With bundles (rekey-bundle.ts) the stage waits on each
+ * transaction's broker round trips more than it computes: fewer, larger transactions.
+ */
+const TRANSACTION_RECORDS = 20_000
 
 export function rekeyGroupId(engineGroupId: string, plan: Pick<RekeyPlan, 'source' | 'entity'>): string {
   return `${engineGroupId}.rekey.${plan.source.name}.by-${plan.entity.name}`
@@ -109,6 +114,8 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
   const owned = new Map<number, { position: string | undefined; assignedAtMs: number; lastBatchAtMs: number | undefined }>()
   const paused = new Set<number>()
   let merge: RecordMerge<Queued> | undefined
+  /** The internal topic's partitions, which bundles are grouped by. */
+  let internalPartitions = 1
   let perPartitionLimit = MIN_QUEUED_PER_PARTITION
   let consumer: LogConsumer | undefined
   let draining: Promise<void> = Promise.resolve()
@@ -212,7 +219,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     try {
       txn = await log.transaction(transactionalId)
       // Several sends, one transaction: each request stays under the broker's message size limit.
-      for (const chunk of chunksOf(records)) await txn.produce(plan.topic, chunk)
+      for (const chunk of chunksOf(bundleForwards(records, internalPartitions))) await txn.produce(plan.topic, chunk)
       if (inTransaction)
         for (const chunk of chunksOf(deadLetterRecords(deadLetters))) await txn.produce(options.deadLetterTopic!, chunk)
       await txn.sendOffsets(groupId, offsets)
@@ -292,6 +299,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     groupId,
     async start() {
       await log.createTopic(plan.topic, plan.internalSource.partitions)
+      internalPartitions = await log.partitionCount(plan.topic)
       if (options.deadLetterTopic !== undefined) await log.createTopic(options.deadLetterTopic, 1)
       const partitions = await log.partitionCount(topic)
       merge = new RecordMerge<Queued>(partitions)

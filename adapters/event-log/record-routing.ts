@@ -9,7 +9,7 @@
  */
 import { SourceError } from '../../core/errors.ts'
 import type { ProduceRecord } from '../../ports/event-log.ts'
-import { partitionForKey } from './embedded/murmur2.ts'
+import { partitionForKey } from '../../core/murmur2.ts'
 
 export interface RoutedRecord {
   readonly partition: number

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import type { ConsumerHandlers, EventLog, LogConsumer, LogRecord } from '../../ports/event-log.ts'
 import type { TransactionalEventLog } from '../../ports/event-log-transaction.ts'
-import { partitionForKey } from '../../adapters/event-log/embedded/murmur2.ts'
+import { partitionForKey } from '../../core/murmur2.ts'
 
 type AnyLog = EventLog & Partial<Pick<TransactionalEventLog, 'transaction'>>
 

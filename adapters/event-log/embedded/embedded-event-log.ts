@@ -26,7 +26,7 @@ import { EmbeddedConsumer } from './embedded-consumer.ts'
 import { EmbeddedTransaction, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'
 import { GroupCoordinator } from './group-coordinator.ts'
 import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
-import { partitionForKey } from './murmur2.ts'
+import { partitionForKey } from '../../../core/murmur2.ts'
 import { encodePackedByPartition } from './packed-records.ts'
 import { PartitionLog } from './partition-log.ts'
 

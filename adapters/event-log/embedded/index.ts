@@ -4,4 +4,4 @@
  */
 export { EmbeddedEventLog, type EmbeddedEventLogOptions, type EmbeddedConsumerRequest } from './embedded-event-log.ts'
 export type { LogTransaction, TransactionalEventLog, ConsumerCrashHandler } from '../../../ports/event-log-transaction.ts'
-export { murmur2, partitionForKey } from './murmur2.ts'
+export { murmur2, partitionForKey } from '../../../core/murmur2.ts'

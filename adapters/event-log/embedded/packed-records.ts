@@ -6,7 +6,7 @@
  * partition's share; a second writes the records straight from the packed bytes.
  */
 import type { PackedRecords } from '../../../ports/event-log.ts'
-import { murmur2 } from './murmur2.ts'
+import { murmur2 } from '../../../core/murmur2.ts'
 import { copyBytes, crc32, RECORD_PREFIX_BYTES } from './record-format.ts'
 
 /** offset (8), timestamp (8), key length (4), value length (4), header count (2). */

@@ -20,9 +20,9 @@ import { createEngineStats } from '../../../engine/engine-stats.ts'
 import { createLiveEngine } from '../../../engine/live-engine.ts'
 import { planRekeys } from '../../../engine/plan-sources.ts'
 import { createRekeyStage, REKEY_HEADERS, type RekeyStage } from '../../../engine/rekey-stage.ts'
+import { unbundle, type PartitionEvent } from '../../../engine/rekey-bundle.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import type { DeadLetter } from '../../../ports/dead-letters.ts'
-import type { LogRecord } from '../../../ports/event-log.ts'
 import { readAvroSchema } from '../../../schemas/avro/read-schema.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder, type Encoder } from '../../../schemas/encoder.ts'
@@ -97,13 +97,14 @@ interface InternalOrder {
 }
 
 async function readInternalOrder(log: EmbeddedEventLog, timeOf: ReadonlyMap<string, number>, groupId: string): Promise<InternalOrder> {
-  const byPartition = new Map<number, LogRecord[]>()
+  const byPartition = new Map<number, PartitionEvent[]>()
   const consumer = log.consumer({ groupId, topics: [plan.topic], readCommitted: true })
   let count = 0
   await consumer.run({
     eachBatch: async (batch) => {
-      byPartition.set(batch.partition, [...(byPartition.get(batch.partition) ?? []), ...batch.records])
-      count += batch.records.length
+      const { events } = unbundle(batch.records)
+      byPartition.set(batch.partition, [...(byPartition.get(batch.partition) ?? []), ...events])
+      count += events.length
     },
   })
   await waitFor(() => count >= timeOf.size, 'the internal topic read back')

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { murmur2, partitionForKey } from '../../../adapters/event-log/embedded/murmur2.ts'
+import { murmur2, partitionForKey } from '../../../core/murmur2.ts'
 
 void describe('event log > murmur2', () => {
   // Apache Kafka's own UtilsTest.testMurmur2 vectors: the Java client's results.

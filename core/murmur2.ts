@@ -4,7 +4,7 @@
  * so a key lands on the same partition number it would on a real cluster fed by the Java client
  * (or by kafkajs's DefaultPartitioner, which ports the same function).
  *
- * No I/O; safe to import from anywhere in `pipeline/`.
+ * No I/O: the event-log adapters route records with it, the re-key stage groups its bundles by it.
  */
 export function murmur2(data: Uint8Array, start = 0, end = data.length): number {
   const length = end - start
