@@ -19,9 +19,8 @@ import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import { retry, type RetryOptions } from '../core/retry.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
-import { eventTimeOf } from '../operators/task/event-fields.ts'
 import { createPartitionTask, restorePartitionTask } from '../operators/task/partition-task.ts'
-import type { DecodeResult, Decoder } from '../schemas/decoder.ts'
+import type { Decoder } from '../schemas/decoder.ts'
 import type { ArchiveRow, OfflineFeatureRow, OfflineSink, StagedFiles } from '../ports/offline.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
 import type { SourceRecord } from '../ports/source.ts'
@@ -30,7 +29,7 @@ import { rollForward } from './roll-forward.ts'
 import { StateChains, stateRefOf, type ChainPolicy, type StateChain, type StateCut } from './state-chain.ts'
 import { backfillToAdopt, catchUpFromArchive } from './backfill-hand-off.ts'
 import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-processor.ts'
-import type { PartitionEvent } from './rekey-bundle.ts'
+import { markerArchiveRow, recordArchiveRows } from './archive-rows.ts'
 import { archiveSource } from './sources/archive-source.ts'
 
 export interface SlotDeps {
@@ -206,50 +205,16 @@ export class PartitionSlot {
       if (!result.ok) out.deadLetters.push(decodeFailureLetter(this.options, source, views, events[i] as SourceRecord, result))
     }
     out.deadLetters.push(...malformed)
-    if (this.options.archive) this.#archiveRecords(fresh, events, decoded)
+    if (this.options.archive) for (const row of recordArchiveRows(this.partition, source.eventTimeField, fresh, events, decoded)) this.#archive.push(row)
     this.#nextOffset = BigInt((fresh.at(-1) as SourceRecord).offset) + 1n
     this.#keep(out.rows)
     return out
   }
 
-  /**
-   * Archives the records as read — a bundle whole, with no event time or schema id of its own (its
-   * events have theirs); `decoded[j]` is the decode result of `events[j]`, the records unbundled.
-   */
-  #archiveRecords(records: readonly SourceRecord[], events: readonly PartitionEvent[], decoded: readonly DecodeResult[]): void {
-    let j = 0
-    for (const record of records) {
-      let result: DecodeResult | undefined
-      if (events[j] === record) result = decoded[j++]
-      else while (j < events.length && events[j]!.offset === record.offset) j++
-      this.#archive.push({
-        partition: this.partition,
-        offset: record.offset,
-        eventTimeMs: result?.ok ? (eventTimeOf(result.event[this.options.source.eventTimeField]) ?? null) : null,
-        key: record.key,
-        schemaId: result === undefined ? null : result.ok ? result.schemaId : (result.schemaId ?? null),
-        payload: record.value,
-        markerWatermarkMs: null,
-        timestampMs: record.timestampMs,
-      })
-    }
-  }
-
   /** An idle-advance marker: live, from the idle detector (and archived); replay, from the archive. */
   processMarker(watermarkMs: number, createdAtMs: number): SlotOutput {
     const rows = this.processors.map((p) => p.processMarker(watermarkMs, createdAtMs))
-    if (this.options.archive) {
-      this.#archive.push({
-        partition: this.partition,
-        offset: this.nextOffset,
-        eventTimeMs: null,
-        key: null,
-        schemaId: null,
-        payload: null,
-        markerWatermarkMs: watermarkMs,
-        timestampMs: createdAtMs,
-      })
-    }
+    if (this.options.archive) this.#archive.push(markerArchiveRow(this.partition, this.nextOffset, watermarkMs, createdAtMs))
     this.#keep(rows)
     return { rows, deadLetters: [], records: 0 }
   }
