@@ -4,7 +4,7 @@
  */
 import * as arrow from 'apache-arrow'
 import { createYielder } from '../../../core/event-loop.ts'
-import { buildColumn, type ColumnStats } from './arrow-columns.ts'
+import { buildColumn, type BuiltColumn, type ColumnStats, type RowPick } from './arrow-columns.ts'
 import { writeParquet } from './parquet-encoder.ts'
 import { readParquetFooter, writeParquetBytes, type WasmWriteRequest } from './parquet-wasm-write.ts'
 import { arrowSchemaOf, type ParquetColumn } from './parquet-schema.ts'
@@ -34,20 +34,25 @@ export async function encodeParquetFile(
   rows: readonly Readonly<Record<string, unknown>>[],
   options: ParquetWriteOptions = {},
 ): Promise<EncodedParquetFile> {
-  return encodeBuilt(columns, rows.length, await buildColumns(columns, (c) => rows.map((r) => r[c.name])), options)
+  return encodeBuilt(columns, rows.length, () => buildColumns(columns, (c) => rows.map((r) => r[c.name])), options)
 }
 
-/** Same as `encodeParquetFile`, from one JS array of values per column (no row objects). */
+/**
+ * Same as `encodeParquetFile`, from one JS array of values per column (no row objects); with `at`,
+ * of the rows at those indices of the arrays, in that order (no copy of each column per file).
+ */
 export async function encodeParquetColumns(
   columns: readonly ParquetColumn[],
   values: readonly (readonly unknown[])[],
   options: ParquetWriteOptions = {},
+  at?: readonly number[],
 ): Promise<EncodedParquetFile> {
-  const rowCount = values[0]?.length ?? 0
-  if (values.length !== columns.length || values.some((v) => v.length !== rowCount)) {
+  const length = values[0]?.length ?? 0
+  if (values.length !== columns.length || values.some((v) => v.length !== length)) {
     throw new RangeError('one value array per column, all of the same length')
   }
-  return encodeBuilt(columns, rowCount, await buildColumns(columns, (_, i) => values[i]!), options)
+  if (at !== undefined && at.some((i) => !(i >= 0 && i < length))) throw new RangeError('a picked row is not in the value arrays')
+  return encodeBuilt(columns, at === undefined ? length : at.length, () => buildColumns(columns, (_, i) => values[i]!, at), options)
 }
 
 /**
@@ -56,22 +61,42 @@ export async function encodeParquetColumns(
  * keeps writing online rows, and one uninterrupted build of every column was the freshness tail
  * (100–300 ms with no online write). The bytes do not depend on where the yields fall.
  */
-async function buildColumns(columns: readonly ParquetColumn[], valuesOf: (column: ParquetColumn, i: number) => readonly unknown[]): Promise<ReturnType<typeof buildColumn>[]> {
+async function buildColumns(columns: readonly ParquetColumn[], valuesOf: (column: ParquetColumn, i: number) => readonly unknown[], at?: RowPick): Promise<BuiltColumn[]> {
   const yieldNowAndThen = createYielder(4)
-  const built: ReturnType<typeof buildColumn>[] = []
+  const built: BuiltColumn[] = []
+  const sources: (readonly unknown[])[] = []
   for (let i = 0; i < columns.length; i++) {
-    built.push(buildColumn(columns[i]!, valuesOf(columns[i]!, i)))
+    const column = columns[i]!
+    const values = valuesOf(column, i)
+    sources.push(values)
+    built.push(builtBefore(columns, sources, built, i) ?? buildColumn(column, values, at))
     await yieldNowAndThen()
   }
   return built
 }
 
+/**
+ * An earlier column built from the very same values array with the same type (a feature table's
+ * single string join key is its `entity_key` column): the same Arrow data and counts, built once.
+ * A required column takes it only when it holds no null.
+ */
+function builtBefore(columns: readonly ParquetColumn[], sources: readonly (readonly unknown[])[], built: readonly BuiltColumn[], i: number): BuiltColumn | undefined {
+  const column = columns[i]!
+  for (let j = 0; j < i; j++) {
+    if (sources[j] !== sources[i] || columns[j]!.type !== column.type) continue
+    if (column.required && built[j]!.data.nullCount > 0) continue
+    return built[j]
+  }
+  return undefined
+}
+
 async function encodeBuilt(
   columns: readonly ParquetColumn[],
   rowCount: number,
-  built: readonly ReturnType<typeof buildColumn>[],
+  build: () => Promise<BuiltColumn[]>,
   options: ParquetWriteOptions,
 ): Promise<EncodedParquetFile> {
+  const built = await build()
   const schema = arrowSchemaOf(columns)
   const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: rowCount, nullCount: 0, children: built.map((b) => b.data) })
   const table = new arrow.Table([new arrow.RecordBatch(schema, struct)])
