@@ -2,12 +2,11 @@
  * Encodes rows into one Parquet file (parquet-wasm, ZSTD, data page v1 — the encodings every
  * Iceberg reader, including old Spark vectorized readers, accepts).
  */
-import * as arrow from 'apache-arrow'
 import { createYielder } from '../../../core/event-loop.ts'
 import { buildColumn, type BuiltColumn, type ColumnStats, type RowPick } from './arrow-columns.ts'
 import { writeParquet } from './parquet-encoder.ts'
-import { readParquetFooter, writeParquetBytes, type WasmWriteRequest } from './parquet-wasm-write.ts'
-import { arrowSchemaOf, type ParquetColumn } from './parquet-schema.ts'
+import { columnBuffersOf, readParquetFooter, writeParquetBytes, type WasmWriteRequest } from './parquet-wasm-write.ts'
+import type { ParquetColumn } from './parquet-schema.ts'
 
 export interface ParquetWriteOptions {
   /** Rows per row group; readers stream one row group at a time, so this bounds their memory. */
@@ -90,6 +89,13 @@ function builtBefore(columns: readonly ParquetColumn[], sources: readonly (reado
   return undefined
 }
 
+/**
+ * Hands the built columns to the Parquet writer as their buffers: on the worker (default) they are
+ * transferred, not copied, and the Arrow IPC stream the wasm writer reads is made there — on this
+ * thread it was a copy of every buffer. A transferred buffer is gone from here, so if the worker
+ * fails the columns are built again for the in-process writer: the same function, so the same
+ * bytes — a failed worker costs time, not bytes.
+ */
 async function encodeBuilt(
   columns: readonly ParquetColumn[],
   rowCount: number,
@@ -97,18 +103,14 @@ async function encodeBuilt(
   options: ParquetWriteOptions,
 ): Promise<EncodedParquetFile> {
   const built = await build()
-  const schema = arrowSchemaOf(columns)
-  const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: rowCount, nullCount: 0, children: built.map((b) => b.data) })
-  const table = new arrow.Table([new arrow.RecordBatch(schema, struct)])
-  const request = (): WasmWriteRequest => ({
-    ipc: arrow.tableToIPC(table, 'stream'),
+  const request = (from: readonly BuiltColumn[]): WasmWriteRequest => ({
+    table: { columns, rowCount, buffers: from.map((b) => columnBuffersOf(b.data)) },
     compression: options.compression ?? 'zstd',
     rowGroupRows: options.rowGroupRows ?? 65_536,
     columnCount: columns.length,
     ...(options.keyValueMetadata === undefined ? {} : { keyValueMetadata: options.keyValueMetadata }),
   })
-  // The worker path and the in-process path run the same writer: a failed worker costs time, not bytes.
-  const written = await writeParquet(request(), options.worker === undefined ? {} : { worker: options.worker }).catch(() => writeParquetBytes(request()))
+  const written = await writeParquet(request(built), options.worker === undefined ? {} : { worker: options.worker }).catch(async () => writeParquetBytes(request(await build())))
   return { bytes: written.bytes, rowCount, stats: built.map((b) => b.stats), columnSizes: written.columnSizes }
 }
 
