@@ -31,6 +31,7 @@ import { StateChains, stateRefOf, type ChainPolicy, type StateChain, type StateC
 import { backfillToAdopt, catchUpFromArchive } from './backfill-hand-off.ts'
 import { decodeFailureLetter, PartitionProcessor } from './partition-processor.ts'
 import { archiveSource } from './sources/archive-source.ts'
+import { offsetValue } from '../core/offsets.ts'
 
 export interface SlotDeps {
   readonly offline: OfflineSink
@@ -189,7 +190,7 @@ export class PartitionSlot {
   }
 
   async processRecords(records: readonly SourceRecord[], createdAtMs: number): Promise<SlotOutput> {
-    const fresh = records.filter((r) => BigInt(r.offset) >= this.#nextOffset)
+    const fresh = records.filter((r) => offsetValue(r.offset) >= this.#nextOffset)
     const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: fresh.length }
     if (fresh.length === 0) return out
     const decoded = await this.options.decoder.decodeBatch(fresh.map((r) => r.value))
