@@ -11,8 +11,9 @@
  *
  * BENCH e2e events_per_s=… baseline_events_per_s=… ratio=… (target ratio ≥ 0.7), then the
  * run's ceiling: parquet_floor_ms (parquet-wasm alone re-encoding the rows written, see
- * _support/parquet-floor.ts), avro_floor_ms (avsc alone decoding the payloads), ceiling_events_per_s and ceiling_ratio — the most any engine
- * writing these tables could reach here, given the raw consume and the floor on this machine's cores.
+ * _support/parquet-floor.ts), avro_floor_ms (avsc alone decoding the payloads), ceiling_events_per_s — the most any engine
+ * writing these tables could reach here, given the raw consume and the floor on this machine's cores —, ceiling_ratio (that
+ * ceiling ÷ the raw consume's rate: it does not depend on kfs) and kfs_over_ceiling (events_per_s ÷ the ceiling).
  * KFS_BENCH_PROFILE=<dir> writes a CPU profile of the engine phase alone, KFS_BENCH_ALLOC_PROFILE=<dir>
  * an allocation profile of it (garbage included).
  */
@@ -89,6 +90,7 @@ try {
     avro_floor_ms: avroFloor.decodeMs,
     ceiling_events_per_s: (EVENTS / ceiling.floorMs) * 1000,
     ceiling_ratio: ceiling.ceilingRatio,
+    kfs_over_ceiling: rate / ((EVENTS / ceiling.floorMs) * 1000),
   })
 } finally {
   await clients.close()
