@@ -11,8 +11,11 @@
  *
  * BENCH e2e events_per_s=… baseline_events_per_s=… ratio=… (target ratio ≥ 0.7), then the
  * run's ceiling: parquet_floor_ms (parquet-wasm alone re-encoding the rows written, see
- * _support/parquet-floor.ts), avro_floor_ms (avsc alone decoding the payloads), ceiling_events_per_s and ceiling_ratio — the most any engine
- * writing these tables could reach here, given the raw consume and the floor on this machine's cores.
+ * _support/parquet-floor.ts), avro_floor_ms (avsc alone decoding the payloads), ceiling_events_per_s — the most any engine
+ * writing these tables could reach here, given the raw consume and the floor on this machine's cores —, ceiling_ratio (that
+ * ceiling ÷ the raw consume's rate: it does not depend on kfs) and kfs_over_ceiling (events_per_s ÷ the ceiling);
+ * engine_thread_cpu_ms is the CPU the engine's own thread used over the engine phase (Linux): steadier
+ * than the rate when other work shares the cores, so A/B runs of a change compare it too.
  * KFS_BENCH_PROFILE=<dir> writes a CPU profile of the engine phase alone, KFS_BENCH_ALLOC_PROFILE=<dir>
  * an allocation profile of it (garbage included).
  */
@@ -23,7 +26,7 @@ import { rawConsume } from './_support/raw-kafka.ts'
 import { startProfile } from './_support/profile.ts'
 import { benchLine, envNumber, progress } from './_support/report.ts'
 import { openStackClients, startStackEngine } from './_support/stack-engine.ts'
-import { ensureStack } from './_support/stack.ts'
+import { ensureStack, mainThreadCpuMs } from './_support/stack.ts'
 import { benchViews, newRunId } from './_support/views.ts'
 
 const EVENTS = envNumber('KFS_BENCH_E2E_EVENTS', 200_000)
@@ -50,6 +53,7 @@ try {
 
   const { engine, firstBatchAt } = startStackEngine(clients, { views: [view], groupId: `bench-${run}` })
   const stopProfile = await startProfile('e2e')
+  const mainCpuAtStart = mainThreadCpuMs()
   await engine.start()
   let lastReport = performance.now()
   while (engine.stats.consumed < EVENTS) {
@@ -63,6 +67,7 @@ try {
   }
   await engine.checkpointAll()
   const elapsedMs = performance.now() - firstBatchAt()!
+  const mainCpuAtEnd = mainThreadCpuMs()
   await stopProfile()
   const rate = (EVENTS / elapsedMs) * 1000
   const stats = engine.stats
@@ -89,6 +94,8 @@ try {
     avro_floor_ms: avroFloor.decodeMs,
     ceiling_events_per_s: (EVENTS / ceiling.floorMs) * 1000,
     ceiling_ratio: ceiling.ceilingRatio,
+    kfs_over_ceiling: rate / ((EVENTS / ceiling.floorMs) * 1000),
+    ...(mainCpuAtStart === undefined || mainCpuAtEnd === undefined ? {} : { engine_thread_cpu_ms: mainCpuAtEnd - mainCpuAtStart }),
   })
 } finally {
   await clients.close()

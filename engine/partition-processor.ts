@@ -18,6 +18,7 @@ import { REKEY_HEADERS } from './rekey-stage.ts'
 import { isRekeyedSource } from './plan-sources.ts'
 import { changeRoute } from './rekey-records.ts'
 import { unbundle, type PartitionEvent } from './rekey-bundle.ts'
+import { nextOffsetValue, offsetValue } from '../core/offsets.ts'
 
 export interface ProcessedRows {
   readonly rows: OfflineFeatureRow[]
@@ -43,7 +44,7 @@ export class PartitionProcessor {
   readonly partition: number
   readonly source: SourceDef
   readonly task: PartitionTask
-  #nextOffset: bigint
+  #nextOffset: number | bigint
   /**
    * Archive position of the rows (RowOrigin.seq): every row gets a distinct index among the rows
    * emitted at its offset — those of the idle markers archived at that offset first, in marker
@@ -58,7 +59,7 @@ export class PartitionProcessor {
     this.partition = options.partition
     this.source = options.source
     this.task = options.task
-    this.#nextOffset = BigInt(options.nextOffset)
+    this.#nextOffset = offsetValue(options.nextOffset)
     this.#rowIndexOffset = options.nextOffset
     this.#rowIndex = options.rowsAtNextOffset ?? 0
   }
@@ -98,7 +99,7 @@ export class PartitionProcessor {
     const from = this.#nextOffset
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as PartitionEvent
-      const offset = BigInt(record.offset)
+      const offset = offsetValue(record.offset)
       if (offset < from) continue
       const result = decoded[i] as DecodeResult
       // Undecodable records are dead-lettered once per partition by the caller, not per view.
@@ -110,20 +111,20 @@ export class PartitionProcessor {
           out.deadLetters.push(deadLetterOf(this, this.source, record, 'invalid_event_time', badTime, this.view.name))
         } else {
           const role = roleOf(this.topic, this.source, record, this.view.entity, result.event)
-          const output = this.task.processEvent({
-            offset: record.order ?? record.offset,
-            eventTimeMs: eventTimeOf(rawTime),
-            ingestionTimeMs: record.timestampMs,
-            event: result.event,
-            ...(role !== undefined ? { role } : {}),
-          })
+          // A bundle's events share its offset; their order key breaks first/last ties (rekey-bundle.ts).
+          const offset = record.order ?? record.offset
+          const eventTimeMs = eventTimeOf(rawTime)
+          const ingestionTimeMs = record.timestampMs
+          const event = result.event
+          // Two literals rather than a spread of `{ role }` or `{}`: one object per record, not two.
+          const output = this.task.processEvent(role === undefined ? { offset, eventTimeMs, ingestionTimeMs, event } : { offset, eventTimeMs, ingestionTimeMs, event, role })
           this.#collect(out.rows, output.rows[0] ?? [], record.offset, false, createdAtMs)
           for (const letter of output.deadLetters) {
             out.deadLetters.push(deadLetterOf(this, this.source, record, letter.reason, letter.detail, letter.view ?? this.view.name))
           }
         }
       }
-      this.#nextOffset = offset + 1n
+      this.#nextOffset = nextOffsetValue(offset)
     }
     return out
   }

@@ -31,6 +31,7 @@ import { backfillToAdopt, catchUpFromArchive } from './backfill-hand-off.ts'
 import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-processor.ts'
 import { markerArchiveRow, recordArchiveRows } from './archive-rows.ts'
 import { archiveSource } from './sources/archive-source.ts'
+import { offsetValue } from '../core/offsets.ts'
 
 export interface SlotDeps {
   readonly offline: OfflineSink
@@ -189,7 +190,7 @@ export class PartitionSlot {
   }
 
   async processRecords(records: readonly SourceRecord[], createdAtMs: number): Promise<SlotOutput> {
-    const fresh = records.filter((r) => BigInt(r.offset) >= this.#nextOffset)
+    const fresh = records.filter((r) => offsetValue(r.offset) >= this.#nextOffset)
     if (fresh.length === 0) return { rows: this.options.views.map(() => []), deadLetters: [], records: 0 }
     const { source, views } = this.options
     const { events, deadLetters: malformed } = eventsOf(this.options, source, fresh)

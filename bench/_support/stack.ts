@@ -59,16 +59,29 @@ function endpointsOf(env: Record<string, string>): StackEndpoints {
  */
 export function brokerCpuMs(): number | undefined {
   try {
-    const pid = readFileSync(`${ROOT}.kfs/stack/kafka.pid`, 'utf8').trim()
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const ticks = Number(fields[11]) + Number(fields[12])
-    // Linux reports clock ticks of 1/100 s (USER_HZ) on every architecture Node supports.
-    return Number.isFinite(ticks) ? ticks * 10 : undefined
+    return procCpuMs(`/proc/${readFileSync(`${ROOT}.kfs/stack/kafka.pid`, 'utf8').trim()}/stat`)
   } catch {
     return undefined
   }
+}
+
+/** CPU time (ms) of this process's main thread so far (workers and GC helper threads left out); undefined off Linux. */
+export function mainThreadCpuMs(): number | undefined {
+  try {
+    return procCpuMs(`/proc/self/task/${process.pid}/stat`)
+  } catch {
+    return undefined
+  }
+}
+
+/** utime + stime of a /proc `stat` file, in ms. */
+function procCpuMs(statPath: string): number | undefined {
+  const stat = readFileSync(statPath, 'utf8')
+  // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(fields[11]) + Number(fields[12])
+  // Linux reports clock ticks of 1/100 s (USER_HZ) on every architecture Node supports.
+  return Number.isFinite(ticks) ? ticks * 10 : undefined
 }
 
 export function isListening(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {

@@ -234,9 +234,11 @@ export class KafkaConsumer implements LogConsumer {
     // A seek during the handler wins: resolving now would overwrite it.
     if (isStale()) return
     // kafkajs fetches from the offset after the last resolved one: the records not taken come again.
-    for (let i = 0; i < consumed; i++) resolveOffset((batch.messages[i] as (typeof batch.messages)[number]).offset)
+    // Resolving overwrites the partition's resolved offset (offsetManager), so resolving the last
+    // record taken is resolving them all — without parsing each offset into a Long.
     const last = batch.messages[consumed - 1]
     if (last) {
+      resolveOffset(last.offset)
       this.#positions.set(key(tp), (BigInt(last.offset) + 1n).toString())
       // Resolving a batch's last record resolves the entries after it too (kafkajs runner.js).
       this.#fetchNext.set(key(tp), consumed === records.length ? BigInt(batch.lastOffset()) + 1n : BigInt(last.offset) + 1n)
@@ -270,7 +272,11 @@ function groupByTopic(partitions: readonly TP[]): { topic: string; partitions: n
 
 function stringHeaders(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers ?? {})) {
+  if (headers === undefined) return out
+  // for…in rather than Object.entries: no array per record, and most records have no header.
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue
+    const value = headers[name]
     if (value === undefined) continue
     const first = Array.isArray(value) ? value[0] : value
     if (first !== undefined) out[name] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first)

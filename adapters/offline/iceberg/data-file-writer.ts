@@ -133,16 +133,17 @@ function rawRowBytes(rows: ColumnarRows, i: number): number {
   return n
 }
 
-/** The values of `rows` for `names`, in that order, at `indices` (all rows when undefined). */
-function gather(rows: ColumnarRows, names: readonly string[], indices: readonly number[] | undefined, from: number, to: number): unknown[][] {
-  return names.map((name) => {
-    const values = rows.columns[name]
-    if (values === undefined) return new Array<null>(to - from).fill(null)
-    if (indices === undefined) return from === 0 && to === values.length ? (values as unknown[]) : values.slice(from, to)
-    const out = new Array<unknown>(to - from)
-    for (let i = from; i < to; i++) out[i - from] = values[indices[i]!]
-    return out
-  })
+/** The value arrays of `rows` for `names`, in that order; a column absent from `rows` is all nulls. */
+function columnArrays(rows: ColumnarRows, names: readonly string[]): (readonly unknown[])[] {
+  let nulls: null[] | undefined
+  return names.map((name) => rows.columns[name] ?? (nulls ??= new Array<null>(rows.rowCount).fill(null)))
+}
+
+/** Indices `from` … `to` − 1. */
+function range(from: number, to: number): number[] {
+  const out = new Array<number>(to - from)
+  for (let i = from; i < to; i++) out[i - from] = i
+  return out
 }
 
 export async function writeDataFiles(table: IcebergTable, input: readonly TableRow[] | ColumnarRows, options: WriteDataFilesOptions = {}): Promise<DataFile[]> {
@@ -156,6 +157,7 @@ export async function writeDataFiles(table: IcebergTable, input: readonly TableR
     ...(options.rowGroupRows === undefined ? {} : { rowGroupRows: options.rowGroupRows }),
     ...(options.parquetWorker === undefined ? {} : { worker: options.parquetWorker }),
   }
+  const values = columnArrays(rows, names)
   // Row indices per partition tuple, in input order (archive order matters to replay).
   const groups = new Map<string | number | null, { partition: (number | null)[]; indices: number[] }>()
   const parts = partitionPartsOf(schema, spec, rows)
@@ -187,7 +189,9 @@ export async function writeDataFiles(table: IcebergTable, input: readonly TableR
       // Encoding is synchronous CPU (Arrow + wasm): let pending I/O (online writes, fetches of a
       // live engine checkpointing in the background) run between files.
       await new Promise<void>((resolve) => setImmediate(resolve))
-      const file = await encodeParquetColumns(columns, gather(rows, names, indices, start, end), encodeOptions)
+      // The file's rows are picked out of the full columns, not copied out of each of them first.
+      const at = indices === undefined ? (start === 0 && end === rows.rowCount ? undefined : range(start, end)) : indices.slice(start, end)
+      const file = await encodeParquetColumns(columns, values, encodeOptions, at)
       const key = `${dir}/${randomUUID()}.parquet`
       const write = table.store.put(key, file.bytes)
       write.catch(() => undefined) // observed below; this only keeps an early rejection from being "unhandled"

@@ -28,6 +28,7 @@ import { decodeLongBound, liveEntriesOf, readDataFileRows } from './table-reader
 import { featureRowsToColumns, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from './table-schemas.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
+import { offsetValue } from '../../../core/offsets.ts'
 
 export { archiveTablePath, featureTablePath }
 
@@ -121,7 +122,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const table = await this.archiveTable(topic)
     const columns = {
       partition: rows.map((r) => r.partition),
-      offset: rows.map((r) => BigInt(r.offset)),
+      offset: rows.map((r) => offsetValue(r.offset)),
       event_time: rows.map((r) => r.eventTimeMs),
       key: rows.map((r) => r.key),
       schema_id: rows.map((r) => r.schemaId),

@@ -91,9 +91,52 @@ function widen(b: NumberBounds, v: number): void {
   if (v > b.hi || (v === 0 && b.hi === 0 && Object.is(b.hi, -0))) b.hi = v
 }
 
+/**
+ * The rows of a column: `values[at[i]]` for each i when `at` is given (the rows of one data file
+ * picked out of a checkpoint's columns, with no copy of each column), else `values` itself.
+ */
+export type RowPick = readonly number[] | undefined
+
+/**
+ * A string column whose strings are all ASCII (entity keys, ids), encoded with one native call on
+ * their concatenation: there a byte offset is a character offset, and a per-value `Buffer#write`
+ * was most of the column's cost. Undefined when any string is not ASCII (or the column is huge):
+ * the caller then encodes value by value (setting the same validity bits again), as UTF-8 of a concatenation may differ from the
+ * concatenation of UTF-8s (two lone surrogates meeting at a boundary).
+ */
+function asciiStrings(column: string, values: readonly unknown[], at: RowPick, nullable: boolean, bitmap: Uint8Array): { offsets: Int32Array; data: Uint8Array; nulls: number } | undefined {
+  const n = at === undefined ? values.length : at.length
+  const offsets = new Int32Array(n + 1)
+  // Picked rows are gathered for the join; a null joins as '' (Array#join).
+  const strings = at === undefined ? values : new Array<unknown>(n)
+  let chars = 0
+  let nulls = 0
+  for (let i = 0; i < n; i++) {
+    const v = at === undefined ? values[i] : values[at[i]!]
+    if (v === null || v === undefined) {
+      if (!nullable) reject(column, `null in a required column (row ${i})`)
+      nulls++
+    } else {
+      if (typeof v !== 'string') reject(column, `expected a string, got ${typeof v}`)
+      bitmap[i >> 3]! |= 1 << (i & 7)
+      chars += v.length
+      if (chars > 0x7fffffff) reject(column, 'more than 2 GiB of bytes in one file')
+    }
+    if (strings !== values) (strings as unknown[])[i] = v
+    offsets[i + 1] = chars
+  }
+  // Past a quarter of V8's longest string, the join itself could fail: value by value instead.
+  if (chars > 1 << 27) return undefined
+  const joined = strings.join('')
+  if (Buffer.byteLength(joined, 'utf8') !== chars) return undefined
+  const data = Buffer.allocUnsafeSlow(chars)
+  data.write(joined, 0, chars, 'latin1')
+  return { offsets, data, nulls }
+}
+
 /** Scalar values (no nulls unless `nullable`) → Arrow Data of the scalar type. */
-function buildScalar(column: string, type: ParquetScalarType, values: readonly unknown[], nullable: boolean, stats: StatsBuilder): arrow.Data {
-  const n = values.length
+function buildScalar(column: string, type: ParquetScalarType, values: readonly unknown[], at: RowPick, nullable: boolean, stats: StatsBuilder): arrow.Data {
+  const n = at === undefined ? values.length : at.length
   const validity = new Validity(n)
   const bitmap = validity.bitmap
   const arrowType = arrowScalarType(type)
@@ -111,11 +154,20 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
   switch (type) {
     case 'string':
     case 'binary': {
+      if (type === 'string') {
+        // Sets the validity bits of the non-null values either way; the loop below sets the same ones.
+        const ascii = asciiStrings(column, values, at, nullable, bitmap)
+        if (ascii !== undefined) {
+          nulls = ascii.nulls
+          settle()
+          return arrow.makeData({ type: arrowType as arrow.Utf8, length: n, nullCount: validity.nullCount, nullBitmap: validity.nullCount > 0 ? bitmap : null, valueOffsets: ascii.offsets, data: ascii.data })
+        }
+      }
       const offsets = new Int32Array(n + 1)
       let buf = Buffer.alloc(Math.max(64, n * 16))
       let pos = 0
       for (let i = 0; i < n; i++) {
-        const v = values[i]
+        const v = at === undefined ? values[i] : values[at[i]!]
         if (v === null || v === undefined) {
           nullAt(i)
         } else {
@@ -158,7 +210,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
       const data = new Int32Array(n)
       const bounds = new NumberBounds()
       for (let i = 0; i < n; i++) {
-        const v = values[i]
+        const v = at === undefined ? values[i] : values[at[i]!]
         if (v === null || v === undefined) {
           nullAt(i)
           continue
@@ -176,7 +228,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
       const bounds = new NumberBounds()
       let nans = 0
       for (let i = 0; i < n; i++) {
-        const v = values[i]
+        const v = at === undefined ? values[i] : values[at[i]!]
         if (v === null || v === undefined) {
           nullAt(i)
           continue
@@ -193,7 +245,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
     case 'boolean': {
       const bits = new Uint8Array((n + 7) >> 3)
       for (let i = 0; i < n; i++) {
-        const v = values[i]
+        const v = at === undefined ? values[i] : values[at[i]!]
         if (v === null || v === undefined) {
           nullAt(i)
           continue
@@ -216,7 +268,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
       let bigLo: bigint | undefined
       let bigHi: bigint | undefined
       for (let i = 0; i < n; i++) {
-        const v = values[i]
+        const v = at === undefined ? values[i] : values[at[i]!]
         if (v === null || v === undefined) {
           nullAt(i)
           continue
@@ -260,20 +312,21 @@ export interface BuiltColumn {
   readonly stats: ColumnStats
 }
 
-export function buildColumn(column: ParquetColumn, values: readonly unknown[]): BuiltColumn {
+/** The column of `values` (of the rows `at` picks, when given). */
+export function buildColumn(column: ParquetColumn, values: readonly unknown[], at?: RowPick): BuiltColumn {
   const element = elementTypeOf(column.type)
   const nullable = !column.required
   if (element === undefined) {
     const stats = new StatsBuilder(column.type !== 'string' && column.type !== 'binary' && column.type !== 'boolean')
-    return { data: buildScalar(column.name, column.type as ParquetScalarType, values, nullable, stats), stats: stats.build() }
+    return { data: buildScalar(column.name, column.type as ParquetScalarType, values, at, nullable, stats), stats: stats.build() }
   }
   // Lists: flatten into one child array; value/null counts (Iceberg) count the leaf elements.
-  const n = values.length
+  const n = at === undefined ? values.length : at.length
   const validity = new Validity(n)
   const offsets = new Int32Array(n + 1)
   const flat: unknown[] = []
   for (let i = 0; i < n; i++) {
-    const v = values[i]
+    const v = at === undefined ? values[i] : values[at[i]!]
     if (v === null || v === undefined) {
       if (!nullable) reject(column.name, `null in a required column (row ${i})`)
       validity.set(i, false)
@@ -285,7 +338,7 @@ export function buildColumn(column: ParquetColumn, values: readonly unknown[]): 
     offsets[i + 1] = flat.length
   }
   const childStats = new StatsBuilder(false)
-  const child = buildScalar(column.name, element, flat, false, childStats)
+  const child = buildScalar(column.name, element, flat, undefined, false, childStats)
   const field = arrowFieldOf(column)
   const data = arrow.makeData({
     type: field.type as arrow.List,

@@ -10,7 +10,7 @@
  * configuration (`KFS_PARQUET_WORKER=0`), library code never reads the environment.
  */
 import { Worker } from 'node:worker_threads'
-import { writeParquetBytes, type WasmWriteRequest, type WasmWriteResult } from './parquet-wasm-write.ts'
+import { transferablesOf, writeParquetBytes, type WasmWriteRequest, type WasmWriteResult } from './parquet-wasm-write.ts'
 
 interface Pending {
   readonly resolve: (result: WasmWriteResult) => void
@@ -71,7 +71,7 @@ export async function writeParquet(request: WasmWriteRequest, options: WriteParq
   return new Promise<WasmWriteResult>((resolve, reject) => {
     pending.set(id, { resolve, reject })
     if (pending.size === 1) w.ref()
-    w.postMessage({ id, request }, [request.ipc.buffer as ArrayBuffer])
+    w.postMessage({ id, request }, transferablesOf(request))
   })
 }
 

@@ -2,12 +2,11 @@
  * Encodes rows into one Parquet file (parquet-wasm, ZSTD, data page v1 — the encodings every
  * Iceberg reader, including old Spark vectorized readers, accepts).
  */
-import * as arrow from 'apache-arrow'
 import { createYielder } from '../../../core/event-loop.ts'
-import { buildColumn, type ColumnStats } from './arrow-columns.ts'
+import { buildColumn, type BuiltColumn, type ColumnStats, type RowPick } from './arrow-columns.ts'
 import { writeParquet } from './parquet-encoder.ts'
-import { readParquetFooter, writeParquetBytes, type WasmWriteRequest } from './parquet-wasm-write.ts'
-import { arrowSchemaOf, type ParquetColumn } from './parquet-schema.ts'
+import { columnBuffersOf, readParquetFooter, writeParquetBytes, type WasmWriteRequest } from './parquet-wasm-write.ts'
+import type { ParquetColumn } from './parquet-schema.ts'
 
 export interface ParquetWriteOptions {
   /** Rows per row group; readers stream one row group at a time, so this bounds their memory. */
@@ -34,20 +33,25 @@ export async function encodeParquetFile(
   rows: readonly Readonly<Record<string, unknown>>[],
   options: ParquetWriteOptions = {},
 ): Promise<EncodedParquetFile> {
-  return encodeBuilt(columns, rows.length, await buildColumns(columns, (c) => rows.map((r) => r[c.name])), options)
+  return encodeBuilt(columns, rows.length, () => buildColumns(columns, (c) => rows.map((r) => r[c.name])), options)
 }
 
-/** Same as `encodeParquetFile`, from one JS array of values per column (no row objects). */
+/**
+ * Same as `encodeParquetFile`, from one JS array of values per column (no row objects); with `at`,
+ * of the rows at those indices of the arrays, in that order (no copy of each column per file).
+ */
 export async function encodeParquetColumns(
   columns: readonly ParquetColumn[],
   values: readonly (readonly unknown[])[],
   options: ParquetWriteOptions = {},
+  at?: readonly number[],
 ): Promise<EncodedParquetFile> {
-  const rowCount = values[0]?.length ?? 0
-  if (values.length !== columns.length || values.some((v) => v.length !== rowCount)) {
+  const length = values[0]?.length ?? 0
+  if (values.length !== columns.length || values.some((v) => v.length !== length)) {
     throw new RangeError('one value array per column, all of the same length')
   }
-  return encodeBuilt(columns, rowCount, await buildColumns(columns, (_, i) => values[i]!), options)
+  if (at !== undefined && at.some((i) => !(i >= 0 && i < length))) throw new RangeError('a picked row is not in the value arrays')
+  return encodeBuilt(columns, at === undefined ? length : at.length, () => buildColumns(columns, (_, i) => values[i]!, at), options)
 }
 
 /**
@@ -56,34 +60,57 @@ export async function encodeParquetColumns(
  * keeps writing online rows, and one uninterrupted build of every column was the freshness tail
  * (100–300 ms with no online write). The bytes do not depend on where the yields fall.
  */
-async function buildColumns(columns: readonly ParquetColumn[], valuesOf: (column: ParquetColumn, i: number) => readonly unknown[]): Promise<ReturnType<typeof buildColumn>[]> {
+async function buildColumns(columns: readonly ParquetColumn[], valuesOf: (column: ParquetColumn, i: number) => readonly unknown[], at?: RowPick): Promise<BuiltColumn[]> {
   const yieldNowAndThen = createYielder(4)
-  const built: ReturnType<typeof buildColumn>[] = []
+  const built: BuiltColumn[] = []
+  const sources: (readonly unknown[])[] = []
   for (let i = 0; i < columns.length; i++) {
-    built.push(buildColumn(columns[i]!, valuesOf(columns[i]!, i)))
+    const column = columns[i]!
+    const values = valuesOf(column, i)
+    sources.push(values)
+    built.push(builtBefore(columns, sources, built, i) ?? buildColumn(column, values, at))
     await yieldNowAndThen()
   }
   return built
 }
 
+/**
+ * An earlier column built from the very same values array with the same type (a feature table's
+ * single string join key is its `entity_key` column): the same Arrow data and counts, built once.
+ * A required column takes it only when it holds no null.
+ */
+function builtBefore(columns: readonly ParquetColumn[], sources: readonly (readonly unknown[])[], built: readonly BuiltColumn[], i: number): BuiltColumn | undefined {
+  const column = columns[i]!
+  for (let j = 0; j < i; j++) {
+    if (sources[j] !== sources[i] || columns[j]!.type !== column.type) continue
+    if (column.required && built[j]!.data.nullCount > 0) continue
+    return built[j]
+  }
+  return undefined
+}
+
+/**
+ * Hands the built columns to the Parquet writer as their buffers: on the worker (default) they are
+ * transferred, not copied, and the Arrow IPC stream the wasm writer reads is made there — on this
+ * thread it was a copy of every buffer. A transferred buffer is gone from here, so if the worker
+ * fails the columns are built again for the in-process writer: the same function, so the same
+ * bytes — a failed worker costs time, not bytes.
+ */
 async function encodeBuilt(
   columns: readonly ParquetColumn[],
   rowCount: number,
-  built: readonly ReturnType<typeof buildColumn>[],
+  build: () => Promise<BuiltColumn[]>,
   options: ParquetWriteOptions,
 ): Promise<EncodedParquetFile> {
-  const schema = arrowSchemaOf(columns)
-  const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: rowCount, nullCount: 0, children: built.map((b) => b.data) })
-  const table = new arrow.Table([new arrow.RecordBatch(schema, struct)])
-  const request = (): WasmWriteRequest => ({
-    ipc: arrow.tableToIPC(table, 'stream'),
+  const built = await build()
+  const request = (from: readonly BuiltColumn[]): WasmWriteRequest => ({
+    table: { columns, rowCount, buffers: from.map((b) => columnBuffersOf(b.data)) },
     compression: options.compression ?? 'zstd',
     rowGroupRows: options.rowGroupRows ?? 65_536,
     columnCount: columns.length,
     ...(options.keyValueMetadata === undefined ? {} : { keyValueMetadata: options.keyValueMetadata }),
   })
-  // The worker path and the in-process path run the same writer: a failed worker costs time, not bytes.
-  const written = await writeParquet(request(), options.worker === undefined ? {} : { worker: options.worker }).catch(() => writeParquetBytes(request()))
+  const written = await writeParquet(request(built), options.worker === undefined ? {} : { worker: options.worker }).catch(async () => writeParquetBytes(request(await build())))
   return { bytes: written.bytes, rowCount, stats: built.map((b) => b.stats), columnSizes: written.columnSizes }
 }
 

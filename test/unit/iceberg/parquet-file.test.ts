@@ -108,6 +108,36 @@ void describe('sinks > parquet > file', () => {
     }, /2\^53/)
   })
 
+  void test('picked rows and a value array shared by two columns write the bytes of gathered copies', async () => {
+    const rows = makeRows(3_000)
+    // ASCII keys (one native encode of the column) beside the mixed ones of makeRows (value by value).
+    const ascii = rows.map((_, i) => (i % 11 === 0 ? null : `k${i % 97}`))
+    const cols: ParquetColumn[] = [...columns, { name: 'a1', type: 'string', fieldId: 13, required: false }, { name: 'a2', type: 'string', fieldId: 14, required: false }]
+    const full = [...columns.map((c) => rows.map((r) => r[c.name] ?? null)), ascii, ascii]
+    const at = Array.from({ length: 1_200 }, (_, i) => (i * 7) % rows.length).reverse()
+    const gathered = full.map((values) => at.map((i) => values[i]))
+    const reference = await encodeParquetColumns(cols, gathered, { worker: false })
+    const picked = await encodeParquetColumns(cols, full, { worker: false }, at)
+    assert.deepEqual(picked.bytes, reference.bytes)
+    assert.deepEqual(picked.stats, reference.stats)
+    const back: unknown[] = []
+    for await (const b of readParquetBatches(picked.bytes, { columns: ['a2'] })) back.push(...(b.columns.a2 as unknown[]))
+    assert.deepEqual(back, gathered.at(-1))
+    assert.deepEqual(picked.stats.at(-1), { valueCount: 1_200, nullCount: at.filter((i) => i % 11 === 0).length, nanCount: 0, min: undefined, max: undefined })
+    // A required column does not take the data of an optional one holding nulls: it is refused.
+    const required: ParquetColumn[] = [cols.at(-2)!, { ...cols.at(-1)!, required: true }]
+    await assert.rejects(encodeParquetColumns(required, [ascii, ascii]), (err: Error & { code?: string }) => err.code === 'SINK_REJECTED')
+    await assert.rejects(encodeParquetColumns(cols, full, {}, [0, rows.length]), RangeError)
+  })
+
+  void test('strings are encoded one by one: lone surrogates at a boundary do not pair up', async () => {
+    const cols: ParquetColumn[] = [{ name: 's', type: 'string', fieldId: 1, required: true }]
+    const file = await encodeParquetColumns(cols, [['ab\uD83D', '\uDE42cd', 'plain']])
+    const back = []
+    for await (const r of readParquetRows(file.bytes)) back.push(r.s)
+    assert.deepEqual(back, ['ab\uFFFD', '\uFFFDcd', 'plain'])
+  })
+
   void test('bad values are rejected with a SinkWriteError naming the column', async () => {
     const bad: Record<string, unknown>[] = [
       { entity_key: null, as_of: 1 },
