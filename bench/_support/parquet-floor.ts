@@ -68,7 +68,7 @@ export async function avroDecodeFloorMs(store: ObjectStore, archivePath: string,
  * its own and the broker's, plus the Parquet and Avro floors) spread perfectly over `cores`
  * (Redis, MinIO, operators and everything else are left out: the true bound is lower still).
  */
-export function e2eCeiling(baselineMs: number, cpuWorkMs: number, cores = os.availableParallelism()): { floorMs: number; ceilingRatio: number; cores: number } {
+export function e2eCeiling(baselineMs: number, cpuWorkMs: number, cores = os.availableParallelism()): { floorMs: number; ceilingOverConsume: number; cores: number } {
   const floorMs = Math.max(baselineMs, cpuWorkMs / cores)
-  return { floorMs, ceilingRatio: baselineMs / floorMs, cores }
+  return { floorMs, ceilingOverConsume: baselineMs / floorMs, cores }
 }
