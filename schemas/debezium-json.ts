@@ -45,13 +45,27 @@ export function parseDebeziumLine(text: string, rowSchema: AvroRecordSchema): De
 
 /** The parser of `rowSchema`'s changes, built once per schema object; throws when the schema is not Avro. */
 export function debeziumParser(rowSchema: AvroRecordSchema): (text: string) => DebeziumParseResult {
+  const conform = rowConformer(rowSchema)
+  return (text) => parseWith(conform, text)
+}
+
+/**
+ * Checks one parsed JSON row (numbers from `parseJsonNumbersExact`) against `rowSchema` as an image
+ * is checked: undefined when it conforms, else why not, naming the field (`kfs produce --file`
+ * checks plain events that hold a lossy literal with it).
+ */
+export function jsonRowMismatch(rowSchema: AvroRecordSchema, row: unknown, path: string): Failure | undefined {
+  const checked = rowConformer(rowSchema)(row, path)
+  return 'ok' in checked ? checked : undefined
+}
+
+function rowConformer(rowSchema: AvroRecordSchema): Conform {
   let conformRow = compiled.get(rowSchema)
   if (conformRow === undefined) {
     conformRow = compile(rowSchema, new Map(), undefined)
     compiled.set(rowSchema, conformRow)
   }
-  const conform = conformRow
-  return (text) => parseWith(conform, text)
+  return conformRow
 }
 
 function parseWith(conformRow: Conform, text: string): DebeziumParseResult {

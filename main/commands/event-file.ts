@@ -5,9 +5,15 @@
  *
  * Every item is either an event or the reason it is not one, with where it was (`line 12` or
  * `item 3`), so a check can report every bad event instead of stopping at the first.
+ *
+ * Numbers are parsed as a changelog message's are (schemas/json-number-literals.ts): a literal
+ * JSON would silently change — a fraction rounded to an integer, a finite number beyond a double's
+ * range — stays a `LossyNumber`, so the schema check can refuse it for an integer field instead of
+ * sending a value the file never said (`eventJsonText` writes it back as the file wrote it).
  */
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
+import { LossyNumber, parseJsonNumbersExact } from '../../schemas/json-number-literals.ts'
 
 export type EventItem =
   { readonly where: string; readonly event: Record<string, unknown> } | { readonly where: string; readonly error: string }
@@ -26,7 +32,7 @@ export async function* readEventFile(path: string): AsyncGenerator<EventItem> {
     const where = `line ${n}`
     let parsed: unknown
     try {
-      parsed = JSON.parse(line)
+      parsed = parseJsonNumbersExact(line)
     } catch {
       yield { where, error: 'not valid JSON' }
       continue
@@ -36,7 +42,7 @@ export async function* readEventFile(path: string): AsyncGenerator<EventItem> {
   if (arrayText === undefined) return
   let parsed: unknown
   try {
-    parsed = JSON.parse(arrayText)
+    parsed = parseJsonNumbersExact(arrayText)
   } catch {
     yield { where: 'the file', error: 'starts with [ but is not a valid JSON array' }
     return
@@ -52,7 +58,31 @@ export async function* readEventFile(path: string): AsyncGenerator<EventItem> {
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof LossyNumber)
+}
+
+/** Whether the event holds a literal JSON would have changed (a `LossyNumber`) anywhere. */
+export function holdsLossyNumber(value: unknown): boolean {
+  if (value instanceof LossyNumber) return true
+  if (Array.isArray(value)) return value.some(holdsLossyNumber)
+  if (value !== null && typeof value === 'object') return Object.values(value).some(holdsLossyNumber)
+  return false
+}
+
+/** The event with every `LossyNumber` replaced by the double JSON gives for it. */
+export function withRoundedNumbers(value: unknown): unknown {
+  if (value instanceof LossyNumber) return value.value
+  if (Array.isArray(value)) return value.map(withRoundedNumbers)
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withRoundedNumbers(v)]))
+  return value
+}
+
+/** `JSON.rawJSON` (Node ≥ 21): a value JSON.stringify writes verbatim; not yet in TypeScript's lib. */
+const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON
+
+/** The event as JSON text, each `LossyNumber` written as its literal (what the file said). */
+export function eventJsonText(event: Record<string, unknown>): string {
+  return JSON.stringify(event, (_key, value: unknown) => (value instanceof LossyNumber ? rawJson(value.literal) : value))
 }
 
 /** What a full check of a file found: how many events are good, and the first bad ones. */

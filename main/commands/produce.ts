@@ -5,12 +5,12 @@ import type { SourceDef } from '../../features/types.ts'
 import type { DefinitionSet } from '../../registry/index.ts'
 import { generateEvents } from '../../examples/generate-events.ts'
 import type { Encoder } from '../../schemas/encoder.ts'
-import { parseDebeziumLine } from '../../schemas/debezium-json.ts'
+import { jsonRowMismatch, parseDebeziumLine } from '../../schemas/debezium-json.ts'
 import { changeOf } from '../../operators/changes/change.ts'
 import { createRuntime } from '../runtime.ts'
 import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
-import { checkEventFile, readEventFile } from './event-file.ts'
+import { checkEventFile, eventJsonText, holdsLossyNumber, readEventFile, withRoundedNumbers } from './event-file.ts'
 
 const BATCH = 1_000
 
@@ -166,6 +166,13 @@ function encodeEvent(
   const entity = set.entities.find((e) => e.name === source.keyedBy)
   const missing = entity?.joinKeys.filter((k) => event[k] === undefined || event[k] === null) ?? []
   if (missing.length > 0) return `missing join key ${missing.join(', ')}`
+  // A literal JSON would change (event-file.ts) is refused where the field is an integer — the
+  // changelog's rule — and taken as its rounded double where the field is floating.
+  if (holdsLossyNumber(event)) {
+    const mismatch = jsonRowMismatch(source.schema, event, 'event')
+    if (mismatch !== undefined) return mismatch.detail
+    event = withRoundedNumbers(event) as Record<string, unknown>
+  }
   let value: Uint8Array
   try {
     value = encoder.encode(event)
@@ -182,7 +189,8 @@ function encodeEvent(
  */
 function encodeChange(set: DefinitionSet, source: SourceDef, encoder: Encoder, event: Record<string, unknown>): { key: string | null; value: Uint8Array } | string {
   const changes = source.changes!
-  const text = JSON.stringify(event)
+  // The literals as the file wrote them, so the row schema's check sees what JSON would round.
+  const text = eventJsonText(event)
   const parsed = parseDebeziumLine(text, changes.rowSchema)
   if (!parsed.ok) return `${parsed.reason}: ${parsed.detail}`
   const entity = set.entities.find((e) => e.name === source.keyedBy)
