@@ -22,7 +22,8 @@ after(() => rmSync(dir, { recursive: true, force: true }))
 
 const TS = 1_793_491_200_000
 /** A purchases event (examples/features.ts: `ts` a long, `amount` a double) with raw literals. */
-const purchaseLine = (i: number, amount: string, ts = String(TS + i)) => `{"user_id":"u${i}","item_id":"i1","amount":${amount},"currency":"EUR","ts":${ts}}`
+const purchaseLine = (i: number, amount: string, ts = String(TS + i)) =>
+  `{"user_id":"u${i}","item_id":"i1","amount":${amount},"currency":"EUR","ts":${ts}}`
 
 function file(name: string, lines: readonly string[]): string {
   const path = join(dir, name)
@@ -33,7 +34,13 @@ function file(name: string, lines: readonly string[]): string {
 async function topicValues(dataDir: string, topic: string): Promise<Uint8Array[]> {
   const log = new EmbeddedEventLog({ dir: join(dataDir, 'log') })
   try {
-    if (!(await log.endOffsets(topic).then(() => true, () => false))) return []
+    if (
+      !(await log.endOffsets(topic).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return []
     const values: Uint8Array[] = []
     await scanTopic(log, topic, (records) => void records.forEach((r) => values.push(r.value)), { groupPrefix: 'test' })
     return values
@@ -54,7 +61,10 @@ void describe('kfs produce --file refuses JSON literals a double would silently 
     const refused = await runKfsInProcess(['produce', '--topic', 'purchases', '--file', bad], dataDir)
     assert.equal(refused.code, 2, refused.stderr)
     assert.match(refused.stderr, /2 bad events \(of 4\); nothing was sent/)
-    assert.match(refused.stderr, new RegExp(`line 2: event\\.ts is number ${TS}\\.0000000001, a fraction \\(JSON would round it to ${TS}\\), not a long`))
+    assert.match(
+      refused.stderr,
+      new RegExp(`line 2: event\\.ts is number ${TS}\\.0000000001, a fraction \\(JSON would round it to ${TS}\\), not a long`),
+    )
     assert.match(refused.stderr, /line 3: event\.amount is number 1e400, beyond the range of a double/)
     assert.deepEqual(await topicValues(dataDir, 'purchases'), [])
 
@@ -76,14 +86,21 @@ void describe('kfs produce --file refuses JSON literals a double would silently 
 
   void it('a JSON changelog: the literal reaches the row check as written; a floating one is sent as the file wrote it', async () => {
     const dataDir = join(dir, 'changes')
-    const change = (amount: string, ts: string) => `{"op":"c","before":null,"after":{"order_id":"o1","amount":${amount}},"ts_ms":${ts}}`
+    const change = (amount: string, ts: string) =>
+      `{"op":"c","before":null,"after":{"order_id":"o1","amount":${amount}},"ts_ms":${ts}}`
     const bad = file('bad-changes.ndjson', [change('1', '1000'), change('1', '2000.0000000000001')])
-    const refused = await runKfsInProcess(['produce', '--features', 'test/fixtures/features/change-poison.ts', '--topic', ordersJson.topic, '--file', bad], dataDir)
+    const refused = await runKfsInProcess(
+      ['produce', '--features', 'test/fixtures/features/change-poison.ts', '--topic', ordersJson.topic, '--file', bad],
+      dataDir,
+    )
     assert.equal(refused.code, 2, refused.stderr)
     assert.match(refused.stderr, /line 2: schema_mismatch: ts_ms is number 2000\.0000000000001/)
 
     const good = file('good-changes.ndjson', [change('1.00000000000000001', '1000')])
-    const sent = await runKfsInProcess(['produce', '--features', 'test/fixtures/features/change-poison.ts', '--topic', ordersJson.topic, '--file', good], dataDir)
+    const sent = await runKfsInProcess(
+      ['produce', '--features', 'test/fixtures/features/change-poison.ts', '--topic', ordersJson.topic, '--file', good],
+      dataDir,
+    )
     assert.equal(sent.code, 0, sent.stderr)
     const [value] = await topicValues(dataDir, ordersJson.topic)
     assert.match(Buffer.from(value!).toString('utf8'), /"amount":1\.00000000000000001/, 'the literal as the file wrote it')
