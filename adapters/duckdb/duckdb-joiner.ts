@@ -67,12 +67,29 @@ export interface DuckDbJoinerOptions {
   readonly memoryLimit?: string
 }
 
-export async function createDuckDbJoiner(options: DuckDbJoinerOptions): Promise<PointInTimeJoiner> {
-  const instance = await DuckDBInstance.create(':memory:', {
+/** The DuckDB instance a joiner runs on (also shared with a label reader: duckdb-training-engine.ts). */
+export async function openJoinerInstance(options: DuckDbJoinerOptions): Promise<DuckDBInstance> {
+  return DuckDBInstance.create(':memory:', {
     temp_directory: options.tempDirectory,
     ...(options.threads === undefined ? {} : { threads: String(options.threads) }),
     ...(options.memoryLimit === undefined ? {} : { memory_limit: options.memoryLimit }),
   })
+}
+
+export async function createDuckDbJoiner(options: DuckDbJoinerOptions): Promise<PointInTimeJoiner> {
+  const instance = await openJoinerInstance(options)
+  const joiner = await joinerOn(instance)
+  return {
+    ...joiner,
+    async close() {
+      await joiner.close()
+      instance.closeSync()
+    },
+  }
+}
+
+/** A joiner on its own connection to `instance`; its `close` closes that connection, not the instance. */
+export async function joinerOn(instance: DuckDBInstance): Promise<PointInTimeJoiner> {
   const connection: DuckDBConnection = await instance.connect()
   return {
     async fetch(labels, spec) {
@@ -101,7 +118,6 @@ export async function createDuckDbJoiner(options: DuckDbJoinerOptions): Promise<
     },
     async close() {
       connection.closeSync()
-      instance.closeSync()
     },
   }
 }

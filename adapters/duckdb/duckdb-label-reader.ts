@@ -75,8 +75,24 @@ const CHUNK_ROWS = 2048
 
 export async function createDuckDbLabelReader(): Promise<LabelReader> {
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' })
+  const reader = await labelReaderOn(instance)
+  return {
+    ...reader,
+    async close() {
+      await reader.close()
+      instance.closeSync()
+    },
+  }
+}
+
+/**
+ * A label reader on its own connection to `instance` (shared with a joiner:
+ * duckdb-training-engine.ts); its `close` closes that connection, not the instance. The time zone
+ * is set for this connection only (DuckDB's TimeZone is a session setting).
+ */
+export async function labelReaderOn(instance: DuckDBInstance): Promise<LabelReader> {
   const connection: DuckDBConnection = await instance.connect()
-  await connection.run(`SET TimeZone = 'UTC'`)
+  await connection.run(`SET SESSION TimeZone = 'UTC'`)
   let tables = 0
   // hive_partitioning off: a label file under year=2024/ must not grow a `year` column.
   const scan = (path: string): string => `read_parquet(${sqlString(path)}, hive_partitioning = false)`
@@ -166,7 +182,6 @@ export async function createDuckDbLabelReader(): Promise<LabelReader> {
     },
     async close() {
       connection.closeSync()
-      instance.closeSync()
     },
   }
 }
