@@ -27,6 +27,7 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api'
 import type { FeatureValue, FeatureValueType } from '../../features/types.ts'
 import type { LabelSource, OutputSpec, PointInTimeJoiner, ViewJoinSpec } from '../../ports/point-in-time-joiner.ts'
+import { owningInstance } from './owned-instance.ts'
 
 const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`
 const ident = (s: string): string => `"${s.replaceAll('"', '""')}"`
@@ -78,14 +79,7 @@ export async function openJoinerInstance(options: DuckDbJoinerOptions): Promise<
 
 export async function createDuckDbJoiner(options: DuckDbJoinerOptions): Promise<PointInTimeJoiner> {
   const instance = await openJoinerInstance(options)
-  const joiner = await joinerOn(instance)
-  return {
-    ...joiner,
-    async close() {
-      await joiner.close()
-      instance.closeSync()
-    },
-  }
+  return owningInstance(instance, await joinerOn(instance))
 }
 
 /** A joiner on its own connection to `instance`; its `close` closes that connection, not the instance. */

@@ -13,6 +13,7 @@
  */
 import { BIGINT, BOOLEAN, DOUBLE, DuckDBDataChunk, DuckDBInstance, TIMESTAMPTZ, timestampTZValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api'
 import type { LabelColumn, LabelReader, LabelValueType } from '../../ports/label-reader.ts'
+import { owningInstance } from './owned-instance.ts'
 
 const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`
 const ident = (s: string): string => `"${s.replaceAll('"', '""')}"`
@@ -75,14 +76,7 @@ const CHUNK_ROWS = 2048
 
 export async function createDuckDbLabelReader(): Promise<LabelReader> {
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' })
-  const reader = await labelReaderOn(instance)
-  return {
-    ...reader,
-    async close() {
-      await reader.close()
-      instance.closeSync()
-    },
-  }
+  return owningInstance(instance, await labelReaderOn(instance))
 }
 
 /**
