@@ -171,28 +171,12 @@ async function resolvePlan(deps: TrainingSetDeps, selection: FeatureSelection): 
   return plan
 }
 
-interface Started {
-  /** The build's own temp directory: label keys, copied data files, the engine's spill. */
-  readonly temp: string
-  readonly engine: TrainingEngine
-}
+type Pinned = { readonly table: string; readonly pinned: PinnedFeatureFiles }
 
-async function startEngine(deps: TrainingSetDeps): Promise<Started> {
-  const temp = await mkdtemp(join(deps.tempDir ?? tmpdir(), 'kfs-training-'))
-  try {
-    return { temp, engine: await deps.openTrainingEngine(temp) }
-  } catch (error) {
-    await rm(temp, { recursive: true, force: true })
-    throw error
-  }
-}
-
-async function stopEngine({ temp, engine }: Started): Promise<void> {
-  try {
-    await engine.close()
-  } finally {
-    await rm(temp, { recursive: true, force: true })
-  }
+/** Pins one view's table at its snapshot (a remote store's files are copied into `temp`). */
+async function pinView(deps: TrainingSetDeps, spec: BuildSpec, view: TrainingPlan['views'][number], temp: string): Promise<Pinned> {
+  const table = deps.featureRows.tableId({ kind: 'feature', view })
+  return { table, pinned: await deps.featureRows.pinFeatureFiles(view, { snapshotId: spec.snapshots === undefined ? undefined : (spec.snapshots.get(table) ?? null), tempDir: temp }) }
 }
 
 /** The first rejection of `results`, in their order; undefined if none was rejected. */
@@ -201,33 +185,40 @@ function firstRejection(results: readonly PromiseSettledResult<unknown>[]): Prom
 }
 
 async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string): Promise<TrainingSetRecord> {
-  // The label bytes, the registry's plan and the engine (in the build's temp directory) do not
-  // wait on one another: they run together, and their errors are reported in that order.
-  const [read, planned, started] = await Promise.allSettled([spec.labelBytes, resolvePlan(deps, spec.selection), startEngine(deps)])
-  if (read.status === 'rejected' || planned.status === 'rejected' || started.status === 'rejected') {
-    if (started.status === 'fulfilled') await stopEngine(started.value)
-    throw firstRejection([read, planned, started])!.reason
-  }
-  const plan = planned.value
-  const { temp, engine } = started.value
+  // Nothing here waits for what it does not need: the label bytes, the registry's plan, the
+  // build's temp directory and the engine in it start together; the views' tables are pinned as
+  // soon as the plan and the temp directory are there (a remote store's files are copied into it),
+  // while the engine starts and then reads the labels. Errors are reported in that order, a label
+  // error before a pinning one.
+  const planning = resolvePlan(deps, spec.selection)
+  const making = mkdtemp(join(deps.tempDir ?? tmpdir(), 'kfs-training-'))
+  const opening = making.then((temp) => deps.openTrainingEngine(temp))
+  const pinning = Promise.all([planning, making]).then(([plan, temp]) => Promise.allSettled(plan.views.map((v) => pinView(deps, spec, v, temp))))
+  // Its rejection (the plan's or the temp directory's) is reported below, not as unhandled.
+  pinning.catch(() => undefined)
+  const [read, planned, made, opened] = await Promise.allSettled([spec.labelBytes, planning, making, opening])
   let stopping: Promise<void> | undefined
-  const stop = (): Promise<void> => (stopping ??= stopEngine(started.value))
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      await pinning.catch(() => undefined)
+      try {
+        if (opened.status === 'fulfilled') await opened.value.close()
+      } finally {
+        if (made.status === 'fulfilled') await rm(made.value, { recursive: true, force: true })
+      }
+    })())
   try {
+    if (read.status === 'rejected' || planned.status === 'rejected' || made.status === 'rejected' || opened.status === 'rejected') throw firstRejection([read, planned, made, opened])!.reason
+    const plan = planned.value
+    const temp = made.value
+    const engine = opened.value
     // One key column per distinct join-key tuple (views of one entity share it).
     const keyColumns = new Map<string, string>()
     for (const v of plan.views) {
       const id = JSON.stringify(v.joinKeys)
       if (!keyColumns.has(id)) keyColumns.set(id, `__kfs_k${keyColumns.size}`)
     }
-    // Each view's table is pinned at its snapshot (a remote store's files copied into temp) while
-    // the engine reads and checks the labels; a label error is reported before a pinning one.
     const input = { format: spec.labelFormat, bytes: read.value, timeColumn: spec.timeColumn, ...(spec.labelPath === undefined ? {} : { path: spec.labelPath }) }
-    const pinning = Promise.allSettled(
-      plan.views.map(async (v) => {
-        const table = deps.featureRows.tableId({ kind: 'feature', view: v })
-        return { table, pinned: await deps.featureRows.pinFeatureFiles(v, { snapshotId: spec.snapshots === undefined ? undefined : (spec.snapshots.get(table) ?? null), tempDir: temp }) }
-      }),
-    )
     const [labelled] = await Promise.allSettled([readLabelSource(engine.labels, deps.parquet, plan, keyColumns, input, temp)])
     const pins = await pinning
     if (labelled.status === 'rejected') throw labelled.reason
@@ -237,7 +228,7 @@ async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string)
     const viewRecords: TrainingSetViewRecord[] = []
     const specs: ViewJoinSpec[] = []
     plan.views.forEach((v, i) => {
-      const { table, pinned } = (pins[i] as PromiseFulfilledResult<{ table: string; pinned: PinnedFeatureFiles }>).value
+      const { table, pinned } = (pins[i] as PromiseFulfilledResult<Pinned>).value
       viewRecords.push({ name: v.name, version: v.version, hash: v.hash, table, snapshotId: pinned.snapshotId })
       specs.push({ files: pinned.files, features: v.features, ttlMs: v.ttlMs, asServed: spec.asServed, keyColumn: keyColumns.get(JSON.stringify(v.joinKeys))! })
     })
