@@ -175,29 +175,16 @@ export function writeSql(labels: LabelSource, views: readonly ViewJoinSpec[], ou
   }
   for (const c of output.extra?.columns ?? []) select.push(`x.${ident(c)}`)
   const kv = Object.entries(output.keyValueMetadata).map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`).join(', ')
-  const joined = `${ctes.length === 0 ? '' : `WITH ${ctes.join(',\n')}\n`}SELECT ${select.join(',\n  ')}
+  // The joined columns in label order, then beside the label file row by row: a POSITIONAL JOIN
+  // runs single-threaded on both sides, so it pairs the i-th label row with the i-th joined row.
+  return `COPY (
+SELECT lab.*, j.* EXCLUDE (__kfs_row)
+FROM ${labelFileSql(labels)} lab POSITIONAL JOIN (
+${ctes.length === 0 ? '' : `WITH ${ctes.join(',\n')}\n`}SELECT ${select.join(',\n  ')}
 FROM ${sourceSql(labels)} k
 ${parts.map((p) => p.join).join('\n')}
-${output.extra === undefined ? '' : `LEFT JOIN read_parquet(${sqlString(output.extra.path)}) x ON x.__kfs_row = k.__kfs_row`}`
-  // The joined columns beside the label file's, in label order. A derived label file has no column
-  // of its own named file_row_number (training/label-source.ts), so its rows meet the joined ones
-  // by that number (a hash join) and the output is sorted by it: the sort and the Parquet write run
-  // on every thread. Any other label file is paired by position: the joined columns sorted by
-  // label row, then a POSITIONAL JOIN, which runs single-threaded on both sides, so it pairs the
-  // i-th label row with the i-th joined row (and the write gets one thread). Same rows, same bytes.
-  return `COPY (
-${
-  labels.kind === 'derived'
-    ? `SELECT lab.* EXCLUDE (file_row_number), j.* EXCLUDE (__kfs_row)
-FROM ${labelFileSql(labels, true)} lab JOIN (
-${joined}
-) j ON j.__kfs_row = lab.file_row_number
-ORDER BY lab.file_row_number`
-    : `SELECT lab.*, j.* EXCLUDE (__kfs_row)
-FROM ${labelFileSql(labels)} lab POSITIONAL JOIN (
-${joined}
+${output.extra === undefined ? '' : `LEFT JOIN read_parquet(${sqlString(output.extra.path)}) x ON x.__kfs_row = k.__kfs_row`}
 ORDER BY k.__kfs_row
-) j`
-}
+) j
 ) TO ${sqlString(output.path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536, KV_METADATA {${kv}})`
 }
