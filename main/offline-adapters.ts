@@ -11,6 +11,7 @@ import type { OfflineCompactor } from '../ports/offline-compaction.ts'
 import type { ParquetCodec } from '../ports/parquet-codec.ts'
 import type { LabelReader } from '../ports/label-reader.ts'
 import type { PointInTimeJoiner } from '../ports/point-in-time-joiner.ts'
+import type { TrainingEngine } from '../ports/training-engine.ts'
 import type { TableColumn, TableSnapshotReader } from '../ports/table-snapshots.ts'
 import type { TableLocation } from '../features/types.ts'
 import { createFileTableReader } from '../adapters/tables/file-table-reader.ts'
@@ -37,6 +38,8 @@ export interface TrainingAdapters {
   readonly createJoiner: (tempDir: string) => Promise<PointInTimeJoiner>
   /** Label files of any Parquet types (pandas, polars, Spark) and typed CSV labels (ports/label-reader.ts). */
   readonly openLabelReader: () => Promise<LabelReader>
+  /** A label reader and a joiner on one engine, for a whole training-set build (ports/training-engine.ts). */
+  readonly openTrainingEngine: (tempDir: string) => Promise<TrainingEngine>
 }
 
 export function trainingAdapters(featureRows: FeatureRowReader, options: OfflineAdapterOptions = {}): TrainingAdapters {
@@ -46,6 +49,7 @@ export function trainingAdapters(featureRows: FeatureRowReader, options: Offline
     // Loaded on first use: DuckDB is a native module that only training sets and skew reports need.
     createJoiner: async (tempDir) => (await import('../adapters/duckdb/duckdb-joiner.ts')).createDuckDbJoiner({ tempDirectory: join(tempDir, 'spill') }),
     openLabelReader: async () => (await import('../adapters/duckdb/duckdb-label-reader.ts')).createDuckDbLabelReader(),
+    openTrainingEngine: async (tempDir) => (await import('../adapters/duckdb/duckdb-training-engine.ts')).createDuckDbTrainingEngine({ tempDirectory: join(tempDir, 'spill') }),
   }
 }
 

@@ -21,7 +21,7 @@
  * 9999-12-31T23:59:59.999Z; anything else is an error naming the row. Sub-millisecond digits are
  * floored.
  */
-import { createHash } from 'node:crypto'
+import { createHash, webcrypto } from 'node:crypto'
 import { FeatureStoreError } from '../core/errors.ts'
 import type { LabelColumn, LabelReader, LabelValueType } from '../ports/label-reader.ts'
 
@@ -53,6 +53,11 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
+/** sha256Hex on the thread pool (WebCrypto): this thread stays free for other work meanwhile. */
+export async function sha256HexOffThread(bytes: Uint8Array): Promise<string> {
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex')
+}
+
 export interface ReadLabelsOptions {
   /** CSV columns kept as strings whatever they look like (entity join keys). */
   readonly stringColumns?: readonly string[]
@@ -71,10 +76,12 @@ export interface LabelFile {
 
 /** Reads a label file; Parquet through `reader` (it needs `file.path`), CSV in JS. */
 export async function readLabels(reader: LabelReader, file: LabelFile, options: ReadLabelsOptions = {}): Promise<LabelTable> {
-  const sha256 = sha256Hex(file.bytes)
-  if (file.format === 'csv') return { ...parseCsvLabels(file.bytes, new Set(options.stringColumns ?? []), options.timeColumn), sha256 }
+  if (file.format === 'csv') return { ...parseCsvLabels(file.bytes, new Set(options.stringColumns ?? []), options.timeColumn), sha256: sha256Hex(file.bytes) }
   if (file.path === undefined) throw new RangeError('readLabels: a Parquet label file needs a local path')
-  return { ...(await parquetLabels(reader, file.path, options.columns)), sha256 }
+  // The reader's engine works on its own threads: the bytes are hashed meanwhile.
+  const reading = parquetLabels(reader, file.path, options.columns)
+  const sha256 = sha256Hex(file.bytes)
+  return { ...(await reading), sha256 }
 }
 
 async function parquetLabels(reader: LabelReader, path: string, wanted: readonly string[] | undefined): Promise<Omit<LabelTable, 'sha256'>> {

@@ -47,7 +47,8 @@ const ID = /^[0-9a-f]{16}$/
 export async function saveTrainingSet(store: ObjectStore, record: TrainingSetRecord, labelBytes: Uint8Array): Promise<void> {
   // Labels first: a record never points at labels that are not there.
   const labelsKey = trainingSetKeys.labels(record.id, record.labels.format)
-  if ((await store.get(labelsKey)) === undefined) await store.put(labelsKey, labelBytes)
+  // Listed, not read: a set built again from the same labels would read them all back.
+  if (!(await store.list(labelsKey)).includes(labelsKey)) await store.put(labelsKey, labelBytes)
   await store.putIfAbsent(trainingSetKeys.record(record.id), new TextEncoder().encode(`${JSON.stringify(record, null, 2)}\n`))
 }
 

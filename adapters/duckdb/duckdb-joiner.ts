@@ -27,6 +27,7 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api'
 import type { FeatureValue, FeatureValueType } from '../../features/types.ts'
 import type { LabelSource, OutputSpec, PointInTimeJoiner, ViewJoinSpec } from '../../ports/point-in-time-joiner.ts'
+import { owningInstance } from './owned-instance.ts'
 
 const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`
 const ident = (s: string): string => `"${s.replaceAll('"', '""')}"`
@@ -67,12 +68,22 @@ export interface DuckDbJoinerOptions {
   readonly memoryLimit?: string
 }
 
-export async function createDuckDbJoiner(options: DuckDbJoinerOptions): Promise<PointInTimeJoiner> {
-  const instance = await DuckDBInstance.create(':memory:', {
+/** The DuckDB instance a joiner runs on (also shared with a label reader: duckdb-training-engine.ts). */
+export async function openJoinerInstance(options: DuckDbJoinerOptions): Promise<DuckDBInstance> {
+  return DuckDBInstance.create(':memory:', {
     temp_directory: options.tempDirectory,
     ...(options.threads === undefined ? {} : { threads: String(options.threads) }),
     ...(options.memoryLimit === undefined ? {} : { memory_limit: options.memoryLimit }),
   })
+}
+
+export async function createDuckDbJoiner(options: DuckDbJoinerOptions): Promise<PointInTimeJoiner> {
+  const instance = await openJoinerInstance(options)
+  return owningInstance(instance, await joinerOn(instance))
+}
+
+/** A joiner on its own connection to `instance`; its `close` closes that connection, not the instance. */
+export async function joinerOn(instance: DuckDBInstance): Promise<PointInTimeJoiner> {
   const connection: DuckDBConnection = await instance.connect()
   return {
     async fetch(labels, spec) {
@@ -101,7 +112,6 @@ export async function createDuckDbJoiner(options: DuckDbJoinerOptions): Promise<
     },
     async close() {
       connection.closeSync()
-      instance.closeSync()
     },
   }
 }

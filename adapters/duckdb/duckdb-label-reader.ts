@@ -13,6 +13,7 @@
  */
 import { BIGINT, BOOLEAN, DOUBLE, DuckDBDataChunk, DuckDBInstance, TIMESTAMPTZ, timestampTZValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api'
 import type { LabelColumn, LabelReader, LabelValueType } from '../../ports/label-reader.ts'
+import { owningInstance } from './owned-instance.ts'
 
 const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`
 const ident = (s: string): string => `"${s.replaceAll('"', '""')}"`
@@ -75,8 +76,17 @@ const CHUNK_ROWS = 2048
 
 export async function createDuckDbLabelReader(): Promise<LabelReader> {
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' })
+  return owningInstance(instance, await labelReaderOn(instance))
+}
+
+/**
+ * A label reader on its own connection to `instance` (shared with a joiner:
+ * duckdb-training-engine.ts); its `close` closes that connection, not the instance. The time zone
+ * is set for this connection only (DuckDB's TimeZone is a session setting).
+ */
+export async function labelReaderOn(instance: DuckDBInstance): Promise<LabelReader> {
   const connection: DuckDBConnection = await instance.connect()
-  await connection.run(`SET TimeZone = 'UTC'`)
+  await connection.run(`SET SESSION TimeZone = 'UTC'`)
   let tables = 0
   // hive_partitioning off: a label file under year=2024/ must not grow a `year` column.
   const scan = (path: string): string => `read_parquet(${sqlString(path)}, hive_partitioning = false)`
@@ -166,7 +176,6 @@ export async function createDuckDbLabelReader(): Promise<LabelReader> {
     },
     async close() {
       connection.closeSync()
-      instance.closeSync()
     },
   }
 }

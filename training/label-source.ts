@@ -1,0 +1,211 @@
+/**
+ * The label side of a training-set build (training/create-training-set.ts, step 2): reads and
+ * checks the labels — only the columns JS needs — and gives the joiner its label rows
+ * (ports/point-in-time-joiner.ts `LabelSource`): the label file itself with SQL that computes the
+ * entity keys and label times (`derived`: Parquet labels with single string/integer keys and a
+ * timestamp or epoch-ms time, exactly the values JS would compute), or else a label-keys file
+ * computed in JS (CSV, composite keys, text times).
+ */
+import { join } from 'node:path'
+import { writeFile } from 'node:fs/promises'
+import { encodeEntityKey } from '../core/entity-key.ts'
+import { FeatureStoreError } from '../core/errors.ts'
+import type { LabelReader } from '../ports/label-reader.ts'
+import type { ParquetCodec, ParquetColumnSpec } from '../ports/parquet-codec.ts'
+import type { LabelSource } from '../ports/point-in-time-joiner.ts'
+import {
+  labelTimeMs,
+  MAX_LABEL_TIME_MS,
+  MIN_LABEL_TIME_MS,
+  readLabels,
+  type LabelColumn,
+  type LabelFormat,
+  type LabelTable,
+} from './labels.ts'
+import type { TrainingPlan } from './plan.ts'
+
+export interface LabelFileInput {
+  readonly format: LabelFormat
+  readonly bytes: Uint8Array
+  /** The label file on disk, when it came from one (saves a copy for the engine). */
+  readonly path?: string
+  readonly timeColumn: string
+}
+
+/**
+ * Reads and checks the labels of `input` through `reader` and writes what the joiner reads into
+ * `temp`. `keyColumns`: join-key tuple (JSON) → its key column (`__kfs_k0`, …).
+ */
+export async function readLabelSource(
+  reader: LabelReader,
+  parquet: ParquetCodec,
+  plan: TrainingPlan,
+  keyColumns: ReadonlyMap<string, string>,
+  input: LabelFileInput,
+  temp: string,
+): Promise<{ labels: LabelTable; source: LabelSource }> {
+  const allJoinKeys = [...new Set(plan.views.flatMap((v) => v.joinKeys))]
+  const requestInputs = plan.outputs.flatMap((o) => (o.kind === 'request' ? Object.keys(o.def.request) : []))
+  // Parquet labels are read where they lie (or from a copy of the bytes); CSV becomes labels.parquet.
+  const labelsPath = input.format === 'parquet' && input.path !== undefined ? input.path : join(temp, 'labels.parquet')
+  if (input.format === 'parquet' && input.path === undefined) await writeFile(labelsPath, input.bytes)
+  const file = { format: input.format, bytes: input.bytes, ...(input.format === 'parquet' ? { path: labelsPath } : {}) }
+  const derived =
+    input.format === 'parquet'
+      ? derivedKeys(
+          (await reader.describe(labelsPath)).columns,
+          plan.views.map((v) => v.joinKeys),
+          keyColumns,
+          input.timeColumn,
+        )
+      : undefined
+  // Only the columns JS needs are decoded from Parquet labels; the engine carries the rest.
+  const labels = await readLabels(reader, file, {
+    stringColumns: allJoinKeys,
+    timeColumn: input.timeColumn,
+    columns: derived === undefined ? [...allJoinKeys, input.timeColumn, ...requestInputs] : requestInputs,
+  })
+  checkLabelColumns(plan, labels, input.timeColumn)
+  // Every label time is validated, also when the engine computes them (a bad one is an error,
+  // not a null): in JS below, or — times the engine derives — by the reader, which names the
+  // first bad row without decoding the column into JS; labelTimeMs words the error either way.
+  if (derived !== undefined) await refuseTimesOutsideRange(reader, labelsPath, input.timeColumn)
+  if (input.format === 'csv')
+    await reader.write(
+      labelsPath,
+      labels.columns,
+      labels.values.map((v) => v ?? []),
+    )
+  const column = (name: string): readonly unknown[] | undefined => labels.values[labels.columns.findIndex((c) => c.name === name)]
+  const n = labels.rowCount
+
+  let source: LabelSource
+  if (derived !== undefined) {
+    source = { kind: 'derived', labels: labelsPath, timeUs: derived.timeUs, keys: derived.keys, rowCount: n }
+  } else {
+    const timeValues = column(input.timeColumn)!
+    const tMs = new Array<number>(n)
+    for (let r = 0; r < n; r++) tMs[r] = labelTimeMs(timeValues[r], r, input.timeColumn)
+    const keyCols: ParquetColumnSpec[] = [
+      { name: '__kfs_row', type: 'int', required: true },
+      { name: '__kfs_t_ms', type: 'long', required: true },
+    ]
+    const keyValues: unknown[][] = [Array.from({ length: n }, (_, i) => i), tMs]
+    for (const [id, name] of keyColumns) {
+      keyCols.push({ name, type: 'string', required: false })
+      keyValues.push(entityKeys(labels, JSON.parse(id) as string[]))
+    }
+    source = { kind: 'files', labels: labelsPath, keys: join(temp, 'label-keys.parquet'), rowCount: n }
+    await writeFile(source.keys, await parquet.encode(keyCols, keyValues, { compression: 'none', rowGroupRows: 1 << 20 }))
+  }
+  return { labels, source }
+}
+
+function checkLabelColumns(plan: TrainingPlan, labels: LabelTable, timeColumn: string): void {
+  const names = new Set(labels.columns.map((c) => c.name))
+  const list = labels.columns.map((c) => c.name).join(', ')
+  if (!names.has(timeColumn))
+    throw new FeatureStoreError(
+      'BAD_REQUEST',
+      `the labels have no label-time column ${timeColumn} (columns: ${list}); pick one with --time-column`,
+      { context: { column: timeColumn } },
+    )
+  for (const v of plan.views) {
+    const missing = v.joinKeys.filter((k) => !names.has(k))
+    if (missing.length > 0) {
+      throw new FeatureStoreError(
+        'BAD_REQUEST',
+        `view ${v.name} is keyed by entity ${v.entity} (${v.joinKeys.join(', ')}), but the labels have no column ${missing.join(', ')} (columns: ${list})`,
+        { context: { view: v.name } },
+      )
+    }
+  }
+  for (const name of names) {
+    if (name.startsWith('__kfs_'))
+      throw new FeatureStoreError('BAD_REQUEST', `label column ${name}: the prefix __kfs_ is reserved`, {
+        context: { column: name },
+      })
+  }
+  for (const o of plan.outputs) {
+    if (names.has(o.column))
+      throw new FeatureStoreError(
+        'BAD_REQUEST',
+        `label column ${o.column} clashes with the feature column of the same name; rename it`,
+        { context: { column: o.column } },
+      )
+  }
+}
+
+/**
+ * The SQL for label time (µs) and entity keys straight from a Parquet label file, when it is
+ * exactly what `labelTimeMs` and `entityKeys` compute: single join keys of string or integer
+ * columns, a timestamp or integer (epoch ms) time column. Anything else (composite keys, text
+ * times, CSV) goes through JS. Undefined = not applicable.
+ */
+function derivedKeys(
+  columns: readonly LabelColumn[],
+  joinKeys: readonly (readonly string[])[],
+  keyColumns: ReadonlyMap<string, string>,
+  timeColumn: string,
+): { timeUs: string; keys: Record<string, string> } | undefined {
+  const typeOf = (name: string) => columns.find((c) => c.name === name)?.type
+  if (columns.some((c) => c.name === 'file_row_number')) return undefined
+  const q = (name: string) => `"${name.replaceAll('"', '""')}"`
+  const timeType = typeOf(timeColumn)
+  // Timestamps of any unit, floored to the ms in integers (a double division rounds past 2^53 µs).
+  const us = `epoch_us(${columns.find((c) => c.name === timeColumn)?.fileType === 'DATE' ? `CAST(${q(timeColumn)} AS TIMESTAMP)` : q(timeColumn)})`
+  const timeUs =
+    timeType === 'timestamp'
+      ? `(${us} - ((${us} % 1000) + 1000) % 1000)`
+      : timeType === 'long' || timeType === 'int'
+        ? `CAST(${q(timeColumn)} AS BIGINT) * 1000`
+        : undefined
+  if (timeUs === undefined) return undefined
+  const keys: Record<string, string> = {}
+  for (const tuple of joinKeys) {
+    if (tuple.length !== 1) return undefined
+    const name = tuple[0]!
+    const type = typeOf(name)
+    const expr =
+      type === 'string'
+        ? `NULLIF(CAST(${q(name)} AS VARCHAR), '')`
+        : type === 'long' || type === 'int'
+          ? `CAST(${q(name)} AS VARCHAR)`
+          : undefined
+    if (expr === undefined) return undefined
+    keys[keyColumns.get(JSON.stringify(tuple))!] = expr
+  }
+  return { timeUs, keys }
+}
+
+/** Throws labelTimeMs's error for the first label time outside 0001…9999 (or null), if any. */
+async function refuseTimesOutsideRange(reader: LabelReader, path: string, timeColumn: string): Promise<void> {
+  const bad = await reader.firstTimeOutside(path, timeColumn, { minMs: MIN_LABEL_TIME_MS, maxMs: MAX_LABEL_TIME_MS })
+  if (bad === undefined) return
+  labelTimeMs(bad.value, bad.row, timeColumn)
+  throw new FeatureStoreError(
+    'INVARIANT_VIOLATED',
+    `label row ${bad.row + 1}: the label reader refused ${timeColumn} = ${String(bad.value)}, which the label-time rule accepts`,
+  )
+}
+
+/** Encoded entity key per row for one join-key tuple; null when a part is missing or not a key. */
+function entityKeys(labels: LabelTable, joinKeys: readonly string[]): (string | null)[] {
+  const cols = joinKeys.map((k) => labels.values[labels.columns.findIndex((c) => c.name === k)]!)
+  const out = new Array<string | null>(labels.rowCount)
+  const parts = new Array<string>(joinKeys.length)
+  for (let r = 0; r < labels.rowCount; r++) {
+    let ok = true
+    for (let p = 0; p < cols.length; p++) {
+      const v = cols[p]![r]
+      if (typeof v === 'string' && v.length > 0) parts[p] = v
+      else if ((typeof v === 'number' && Number.isSafeInteger(v)) || typeof v === 'bigint') parts[p] = String(v)
+      else {
+        ok = false
+        break
+      }
+    }
+    out[r] = ok ? encodeEntityKey(parts) : null
+  }
+  return out
+}
