@@ -42,7 +42,9 @@ async function topicValues(dataDir: string, topic: string): Promise<Uint8Array[]
     )
       return []
     const values: Uint8Array[] = []
-    await scanTopic(log, topic, (records) => void records.forEach((r) => values.push(r.value)), { groupPrefix: 'test' })
+    await scanTopic(log, topic, (records) => void records.forEach((r) => values.push(r.value ?? new Uint8Array())), {
+      groupPrefix: 'test',
+    })
     return values
   } finally {
     await log.close()
@@ -104,7 +106,7 @@ void describe('kfs produce --file refuses JSON literals a double would silently 
     assert.equal(sent.code, 0, sent.stderr)
     const [value] = await topicValues(dataDir, ordersJson.topic)
     assert.match(Buffer.from(value!).toString('utf8'), /"amount":1\.00000000000000001/, 'the literal as the file wrote it')
-    const decoded = await createChangeJsonDecoder({ rowSchema: ordersJson.changes!.rowSchema }).decode(value!)
+    const decoded = await createChangeJsonDecoder({ rowSchema: ordersJson.changes!.rowSchema }).decode(value as Uint8Array)
     assert.ok(decoded.ok)
     assert.equal((decoded.event as { after: { amount: number } }).after.amount, 1)
   })
