@@ -7,7 +7,9 @@
  * `register·64 + rank` for the non-zero registers only — and turns into a dense Uint8Array(m)
  * once it would be larger (m/8 entries). The accumulator is that array itself (no wrapper
  * object), and a sketch of exactly one register — the commonest tile, one value — is just the
- * packed number: no allocation at all, and nothing to dereference when tiles are folded. Both forms denote the same registers, the estimate is a
+ * packed number: no allocation at all, and nothing to dereference when tiles are folded — the
+ * engine keeps that number as the tile's unboxed mirror too, so a window of one-value tiles is
+ * read without loading the object slots at all. Both forms denote the same registers, the estimate is a
  * function of the registers alone, and Σ2^−rank is exact in a double (dyadic terms, < 2^40 bits),
  * so results do not depend on the form, on insertion order or on merge order: the sketch is
  * exactly mergeable (merge of tiles == sketch of all values, register for register).
@@ -131,10 +133,19 @@ function raiseUnion(r: number, rank: number, nt: number): number {
  * Equal to the merge-then-estimate result bit for bit, because the estimate is a function of
  * the registers alone and Σ2^−rank is exact in a double whatever the summation order.
  */
-export function hllUnionEstimate(accs: readonly unknown[], from: number, stride: number, count: number): number {
+export function hllUnionEstimate(
+  accs: readonly unknown[],
+  from: number,
+  stride: number,
+  count: number,
+  mirrors?: Float64Array,
+  mirrorFrom = 0,
+  mirrorStride = 0,
+): number {
   let nt = 0
   for (let i = 0; i < count; i++) {
-    const acc = accs[from + i * stride] as HllAcc
+    const mirror = mirrors === undefined ? Number.NaN : (mirrors[mirrorFrom + i * mirrorStride] as number)
+    const acc = mirror === mirror ? mirror : (accs[from + i * stride] as HllAcc)
     if (typeof acc === 'number') {
       nt = raiseUnion(Math.floor(acc / 64), acc % 64, nt)
     } else if (!Array.isArray(acc)) {
@@ -186,7 +197,13 @@ export const approxDistinctKernel: Aggregator<HllAcc> = {
     return acc
   },
   finish: hllEstimate,
-  finishRange: (accs, from, stride, count) => (count === 1 ? hllEstimate(accs[from] as HllAcc) : hllUnionEstimate(accs, from, stride, count)),
+  // A one-register sketch is its own mirror: a window of such tiles is read without its objects.
+  mirror: (acc) => (typeof acc === 'number' ? acc : Number.NaN),
+  finishRange: (accs, from, stride, count, mirrors, mirrorFrom, mirrorStride) => {
+    if (count > 1) return hllUnionEstimate(accs, from, stride, count, mirrors, mirrorFrom, mirrorStride)
+    const mirror = mirrors[mirrorFrom] as number
+    return hllEstimate(mirror === mirror ? mirror : (accs[from] as HllAcc))
+  },
   encode: (acc, w) => {
     if (typeof acc === 'number') {
       w.u8(0)

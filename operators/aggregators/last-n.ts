@@ -6,8 +6,8 @@
  * Window reads (`finishRange`): every entry of a later tile is later in event order than every
  * entry of an earlier one (tiles partition time), so the ascending merge of a window's lists is
  * their concatenation from the newest tile down, cut at N — no entry comparisons. A tile whose
- * list holds one entry (the commonest tile: one event) is read from its mirror, the value itself,
- * which sits in the slab page beside the list.
+ * list holds one number (the commonest tile: one event) is read from its mirror, the value itself
+ * unboxed in the tile's numeric slots: neither the list nor a boxed number is loaded.
  *
  * Accumulator: at most N entries, newest first, flattened into one array as
  * `[eventTimeMs, offset, value, eventTimeMs, offset, value, …]` — no object per entry (tiles
@@ -35,9 +35,10 @@ function compareAt(a: LastNAcc, i: number, b: LastNAcc, j: number): number {
   return compareEventOrder(a[i * 3] as number, a[i * 3 + 1] as string, b[j * 3] as number, b[j * 3 + 1] as string)
 }
 
-/** The mirror of a list: its value while it holds exactly one entry. */
-function onlyValue(list: LastNAcc): unknown {
-  return list.length === LAST_N_ENTRY ? list[2] : undefined
+/** The mirror of a list: its value while it holds exactly one entry and that is a number; else NaN. */
+function onlyNumber(list: LastNAcc): number {
+  const value = list.length === LAST_N_ENTRY ? list[2] : undefined
+  return typeof value === 'number' ? value : Number.NaN
 }
 
 export function lastNKernel(n: number): Aggregator<LastNAcc> {
@@ -93,21 +94,21 @@ export function lastNKernel(n: number): Aggregator<LastNAcc> {
       return out
     },
     finish,
-    mirror: onlyValue,
-    finishRange: (accs, from, stride, count, mirror) => {
+    mirror: onlyNumber,
+    // A NaN mirror (no single number; or the value NaN itself) reads the list.
+    finishRange: (accs, from, stride, count, mirrors, mirrorFrom, mirrorStride) => {
       if (count === 1) {
-        const single = accs[from + mirror] as AggInput | undefined
-        return single !== undefined ? ([single] as FeatureValue) : finish(accs[from] as LastNAcc)
+        const single = mirrors[mirrorFrom] as number
+        return single === single ? ([single] as FeatureValue) : finish(accs[from] as LastNAcc)
       }
       const out: AggInput[] = []
       for (let i = count - 1; i >= 0 && out.length < n; i--) {
-        const at = from + i * stride
-        const single = accs[at + mirror] as AggInput | undefined
-        if (single !== undefined) {
+        const single = mirrors[mirrorFrom + i * mirrorStride] as number
+        if (single === single) {
           out.push(single)
           continue
         }
-        const list = accs[at] as LastNAcc
+        const list = accs[from + i * stride] as LastNAcc
         for (let j = 2; j < list.length && out.length < n; j += 3) out.push(list[j] as AggInput)
       }
       // A list mixes numbers and strings only if the field's type does (finish casts the same way).

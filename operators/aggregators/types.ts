@@ -54,16 +54,26 @@ export interface Aggregator<Acc = unknown> {
    * Optional fast path: `finish` of the ascending merge of the `count` tile accumulators at
    * `accs[from + i·stride]` (i < count, count ≥ 1), without building the merged accumulator.
    * Must equal `init → merge… → finish` bit for bit. The tiles are one window's, ascending: every
-   * input of a later tile is later in event order than every input of an earlier one. `mirror`
-   * is the distance from an accumulator to its mirror slot when the kernel declares `mirror`.
+   * input of a later tile is later in event order than every input of an earlier one. When the
+   * kernel declares `mirror`, tile i's mirror is `mirrors[mirrorFrom + i·mirrorStride]`.
    */
-  finishRange?(accs: readonly unknown[], from: number, stride: number, count: number, mirror: number): FeatureValue
+  finishRange?(
+    accs: readonly unknown[],
+    from: number,
+    stride: number,
+    count: number,
+    mirrors: Float64Array,
+    mirrorFrom: number,
+    mirrorStride: number,
+  ): FeatureValue
   /**
-   * Optional: a cheap value derived from a tile's accumulator that the engine keeps beside it
-   * (rebuilt after every add and on restore, never snapshotted) for `finishRange` to read instead
-   * of the accumulator — e.g. last_n's only value while its list holds one entry.
+   * Optional: a cheap double derived from a tile's accumulator (NaN: none) that the engine keeps
+   * unboxed in the tile's numeric slots (rebuilt after every add and on restore, never
+   * snapshotted) for `finishRange` to read instead of the accumulator — e.g. last_n's only value
+   * while its list holds one number. Unboxed, reading it loads no object: the commonest tile
+   * (one event) is then read from the numeric page its window's fold has loaded anyway.
    */
-  mirror?(acc: Acc): unknown
+  mirror?(acc: Acc): number
 }
 
 /** Offsets are int64 decimal strings; numeric order without BigInt: shorter is smaller. */

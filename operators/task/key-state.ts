@@ -6,8 +6,9 @@
  * Layout, per key id (fields read together sit together):
  * - one record, a multiple of 32 bytes long — 64 for views of up to three hop groups: as
  *   doubles (`times`), the key's clock c (docs/design.md §3), its one timer (NaN = none) and its
- *   sort prefix; then as 32-bit integers (the same bytes seen through `#meta`), the loss-timer
- *   flag and every hop group's region triple (tile-slab.ts) — all a due timer, an event or a
+ *   sort prefix; then as 32-bit integers (the same bytes seen through `#meta`), the flags (loss
+ *   timer, touched since the last checkpoint) and every hop group's region triple
+ *   (tile-slab.ts) — all a due timer, an event or a
  *   decay row reads before the tiles, in one or two adjacent cache lines (JS cannot ask for a
  *   line-aligned buffer) instead of one line per array;
  * - per hop group g, the key's non-empty tiles ascending in `slabs[g]` (tile-slab.ts): per tile
@@ -21,7 +22,8 @@
  * Change tracking (incremental checkpoints, docs/semantics.md §8): every step that changes a key's
  * state — an accepted event, a due timer, an eviction, a drop, a restore — also sets its clock or
  * timer, or adds or drops the key, so those four mark the key touched; `takeTouched` hands the
- * touched keys to the checkpoint and starts over. Marking is one typed-array read per call.
+ * touched keys to the checkpoint and starts over. Marking reads a flag of the record the call
+ * writes anyway, so it costs no load of its own.
  */
 import { TileSlab } from './tile-slab.ts'
 import type { GroupLayout } from './tile-layout.ts'
@@ -35,7 +37,10 @@ export const TIME_CLOCK = 0
 export const TIME_TIMER = 1
 export const TIME_PREFIX = 2
 const REC_INTS = 6
-const INT_LOSS = REC_INTS
+/** The record's flags: bit 0 the loss timer, bit 1 touched since the last `takeTouched`. */
+const INT_FLAGS = REC_INTS
+const FLAG_LOSS = 1
+const FLAG_TOUCHED = 2
 const INT_REGIONS = REC_INTS + 1
 
 /** Record bytes for `groups` hop groups: 28 + 12 per group, rounded up to 32 (64 for one to three groups). */
@@ -72,8 +77,7 @@ export class KeyTable {
   readonly life: (unknown[] | null)[] = []
   readonly #free: number[] = []
   #next = 0
-  /** Per id: 1 while touched since the last `takeTouched`; the touched ids, and keys dropped since. */
-  #touched: Uint8Array
+  /** The ids touched since the last `takeTouched` (FLAG_TOUCHED set), and keys dropped since. */
   #touchedIds: number[] = []
   #droppedKeys: string[] = []
   /** More keys dropped than the table ever held ids: the list stops growing, the next checkpoint is full. */
@@ -90,7 +94,6 @@ export class KeyTable {
     this.#metaStride = bytes / 4
     this.times = new Float64Array(this.stride * this.#capacity)
     this.#meta = new Int32Array(this.times.buffer)
-    this.#touched = new Uint8Array(this.#capacity)
     this.#bindSlabs()
   }
 
@@ -103,7 +106,7 @@ export class KeyTable {
   }
 
   setClock(id: number, c: number): void {
-    if (this.#touched[id] === 0) this.#touch(id)
+    this.#markTouched(id)
     this.times[this.stride * id + TIME_CLOCK] = c
   }
 
@@ -112,17 +115,19 @@ export class KeyTable {
   }
 
   setTimer(id: number, atMs: number): void {
-    if (this.#touched[id] === 0) this.#touch(id)
+    this.#markTouched(id)
     this.times[this.stride * id + TIME_TIMER] = atMs
   }
 
   /** True while the key's timer is a loss boundary (a decay row is due there), not a drop timer. */
   isLossTimer(id: number): boolean {
-    return this.#meta[this.#metaStride * id + INT_LOSS] === 1
+    return ((this.#meta[this.#metaStride * id + INT_FLAGS] as number) & FLAG_LOSS) !== 0
   }
 
   setLossTimer(id: number, isLoss: boolean): void {
-    this.#meta[this.#metaStride * id + INT_LOSS] = isLoss ? 1 : 0
+    const at = this.#metaStride * id + INT_FLAGS
+    const flags = this.#meta[at] as number
+    this.#meta[at] = isLoss ? flags | FLAG_LOSS : flags & ~FLAG_LOSS
   }
 
   get size(): number {
@@ -165,9 +170,16 @@ export class KeyTable {
     this.#free.push(id)
   }
 
-  #touch(id: number): void {
-    this.#touched[id] = 1
+  #markTouched(id: number): void {
+    const at = this.#metaStride * id + INT_FLAGS
+    const flags = this.#meta[at] as number
+    if ((flags & FLAG_TOUCHED) !== 0) return
+    this.#meta[at] = flags | FLAG_TOUCHED
     this.#touchedIds.push(id)
+  }
+
+  #clearTouched(id: number): void {
+    this.#meta[this.#metaStride * id + INT_FLAGS] = (this.#meta[this.#metaStride * id + INT_FLAGS] as number) & ~FLAG_TOUCHED
   }
 
   /**
@@ -178,7 +190,7 @@ export class KeyTable {
   takeTouched(): Set<string> | undefined {
     const keys = this.#lostTrack ? undefined : new Set<string>(this.#droppedKeys)
     for (const id of this.#touchedIds) {
-      this.#touched[id] = 0
+      this.#clearTouched(id)
       const key = this.keyOf[id] as string
       if (keys !== undefined && this.ids.get(key) === id) keys.add(key)
     }
@@ -190,7 +202,7 @@ export class KeyTable {
 
   /** Starts tracking afresh without collecting what was touched (after a full snapshot or a restore). */
   forgetTouched(): void {
-    for (const id of this.#touchedIds) this.#touched[id] = 0
+    for (const id of this.#touchedIds) this.#clearTouched(id)
     this.#touchedIds = []
     this.#droppedKeys = []
     this.#lostTrack = false
@@ -222,9 +234,6 @@ export class KeyTable {
     times.set(this.times)
     this.times = times
     this.#meta = new Int32Array(times.buffer)
-    const touched = new Uint8Array(this.#capacity)
-    touched.set(this.#touched)
-    this.#touched = touched
     this.#bindSlabs()
   }
 }

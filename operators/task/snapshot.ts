@@ -95,7 +95,7 @@ function decodeKeyEntry(runner: ViewRunner, r: ByteReader, replacing: boolean): 
         if (lay.isNum[j] === 1) tiles[base + t * lay.numStride + place] = acc as number
         else objs[ob + t * lay.objStride + place] = acc
         const mirror = lay.isNum[j] === 1 ? -1 : (lay.objMirror[place] as number)
-        if (mirror >= 0) objs[ob + t * lay.objStride + mirror] = col.agg.mirror!(acc)
+        if (mirror > 0) tiles[base + t * lay.numStride + mirror] = col.agg.mirror!(acc)
       })
     }
   })

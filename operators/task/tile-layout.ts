@@ -3,8 +3,8 @@
  * feature is read back from them — decided by the fast paths its kernels declare (types.ts), never
  * by op names. Unboxed kernels (`unboxed`: plain-double accumulators) go to the numeric array and
  * are added/folded inline; every other column keeps its kernel's accumulator in the object array
- * (plus a mirror slot when the kernel declares `mirror`), read through `finishRange` when the
- * kernel has one, else by the generic merge fold.
+ * (plus an unboxed mirror slot in the numeric tile when the kernel declares `mirror`), read
+ * through `finishRange` when the kernel has one, else by the generic merge fold.
  *
  * Every inline path is the kernel's own arithmetic in the same order (ascending tiles, starting
  * from `init()`), so the values are bit for bit those of `init → merge… → finish`.
@@ -36,7 +36,7 @@ export interface FeatureRead {
   /** READ_PAIR: position of the second column in the numeric tile, and the combination. */
   readonly pairAt: number
   readonly combine: (a: number, b: number) => FeatureValue
-  /** READ_RANGE: distance from the accumulator to its mirror slot (0: the kernel has none). */
+  /** READ_RANGE: position of the column's mirror in the numeric tile (0: the kernel has none). */
   readonly mirror: number
   readonly agg: Aggregator
   readonly finisher: Aggregator
@@ -50,34 +50,33 @@ export interface SpecLayout {
 export interface GroupLayout {
   readonly hopMs: number
   readonly maxTiles: number
-  /** Numeric tile stride: 1 (tile index) + numeric columns. */
-  readonly numStride: number
   /**
-   * Object tile stride: the object columns, then one mirror slot per column whose kernel
-   * declares `mirror` (0: the group has none). A mirror holds `kernel.mirror(acc)` (e.g. a
-   * last_n list's value while it has exactly one entry): a read of the commonest tile (one
-   * event) then stays in the slab page. Mirrors are derived, never snapshotted.
+   * Numeric tile stride: 1 (tile index) + numeric columns + one mirror slot per object column
+   * whose kernel declares `mirror`. A mirror holds `kernel.mirror(acc)` unboxed (e.g. a last_n
+   * list's value while it has exactly one number; NaN: none): a read of the commonest tile (one
+   * event) then stays in the numeric page the window's fold loads anyway — no object, no boxed
+   * number. Mirrors are derived, never snapshotted.
    */
+  readonly numStride: number
+  /** Object tile stride: the object columns (0: the group has none). */
   readonly objStride: number
   /** Per numeric column: flat scratch index, kind (NUM_*), position in the numeric tile. */
   readonly numScratch: Int32Array
   readonly numKind: Int8Array
-  /** Per numeric column: its empty value (the kernel's `init()`: 0, or NaN for min/max). */
+  /** Per numeric slot after the tile index: its empty value (columns: `init()`, 0 or NaN; mirrors: NaN). */
   readonly numInits: readonly number[]
   /** Per object column: flat scratch index and kernel. */
   readonly objScratch: Int32Array
   readonly objAggs: readonly Aggregator[]
-  /** Per object column: its mirror slot (−1: the kernel declares no mirror). */
+  /** Per object column: its mirror's position in the numeric tile (−1: the kernel declares no mirror). */
   readonly objMirror: Int32Array
-  /** Per object slot: its empty value (columns: `init()`, mirrors: undefined). */
+  /** Per object slot: its empty value (`init()`). */
   readonly objInits: readonly (() => unknown)[]
   /** Per plan column j: its place (numeric 1-based / object 0-based) and whether it is numeric. */
   readonly placeOf: Int32Array
   readonly isNum: Uint8Array
   readonly specs: readonly SpecLayout[]
 }
-
-const noMirror = (): undefined => undefined
 
 const NUM_KIND: Readonly<Record<UnboxedKind, number>> = { count: NUM_COUNT, sum: NUM_SUM, min: NUM_MIN, max: NUM_MAX }
 
@@ -109,7 +108,7 @@ function groupLayout(group: HopGroupPlan, scratchOffset: number): GroupLayout {
   const objMirror = new Int32Array(objAggs.length).fill(-1)
   const objInits: (() => unknown)[] = objAggs.map((agg) => () => agg.init())
   objAggs.forEach((agg, j) => {
-    if (agg.mirror !== undefined) objMirror[j] = objInits.push(noMirror) - 1
+    if (agg.mirror !== undefined) objMirror[j] = numInits.push(Number.NaN)
   })
   const specs = group.specs.map((spec) => ({
     tiles: spec.tiles,
@@ -122,9 +121,10 @@ function groupLayout(group: HopGroupPlan, scratchOffset: number): GroupLayout {
         return { ...base, mode: READ_PAIR, pairAt: placeOf[slot.pair.column] as number, combine: slot.pair.combine }
       }
       if (col.agg.unboxed !== undefined) return { ...base, mode: readModeOf(col.agg.unboxed) }
-      if (slot.finisher.finishRange !== undefined) {
-        const mirrorAt = objMirror[at] as number
-        return { ...base, mode: READ_RANGE, mirror: mirrorAt < 0 ? 0 : mirrorAt - at }
+      const mirrorAt = objMirror[at] as number
+      // A finisher reading mirrors needs the column's kernel to keep them.
+      if (slot.finisher.finishRange !== undefined && (slot.finisher.mirror === undefined || mirrorAt > 0)) {
+        return { ...base, mode: READ_RANGE, mirror: mirrorAt < 0 ? 0 : mirrorAt }
       }
       return { ...base, mode: READ_GENERIC }
     }),
@@ -132,7 +132,7 @@ function groupLayout(group: HopGroupPlan, scratchOffset: number): GroupLayout {
   return {
     hopMs: group.hopMs,
     maxTiles: group.maxTiles,
-    numStride: numScratch.length + 1,
+    numStride: numInits.length + 1,
     objStride: objInits.length,
     numScratch: Int32Array.from(numScratch),
     numKind: Int8Array.from(numKind),

@@ -316,8 +316,21 @@ export class TileSlab {
   }
 }
 
-/** Index (in tiles) of the first tile with index ≥ k among `count` tiles at `base` of a page. */
+/** Scans below this many tiles, binary search from it on. */
+const SCAN_TILES = 16
+
+/**
+ * Index (in tiles) of the first tile with index ≥ k among `count` tiles at `base` of a page.
+ * A key's region is usually cold and short (one to a dozen tiles): a forward scan reads it from
+ * its first line on, and its loads do not wait on each other's comparisons, where a binary
+ * search's probes are dependent misses on lines in no particular order.
+ */
 export function firstTileAt(page: Float64Array, base: number, count: number, stride: number, k: number): number {
+  if (count < SCAN_TILES) {
+    let i = 0
+    while (i < count && (page[base + i * stride] as number) < k) i++
+    return i
+  }
   let lo = 0
   let hi = count
   while (lo < hi) {

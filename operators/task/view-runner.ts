@@ -179,7 +179,7 @@ export class ViewRunner {
           const acc = agg.add(objs[ob + j], v as number | string, t, offset)
           objs[ob + j] = acc
           const m = mirror[j] as number
-          if (m >= 0) objs[ob + m] = agg.mirror!(acc)
+          if (m > 0) page[at0 - 1 + m] = agg.mirror!(acc)
         }
       }
     }
@@ -300,7 +300,7 @@ export class ViewRunner {
               break
             }
             case READ_RANGE:
-              value = read.finisher.finishRange!(objs, ob + lo * os + at, os, n, read.mirror)
+              value = read.finisher.finishRange!(objs, ob + lo * os + at, os, n, tiles, b + lo * ns + read.mirror, ns)
               break
             default: {
               if (n === 1) {

@@ -92,12 +92,18 @@ export function kernelLaws(name: string, kernel: Aggregator, finisher: Aggregato
           // Tiles partition event time, ascending: tile i holds times [100·i, 100·i + 20].
           const tiles = parts.map((p, i) => fold(kernel, p.map((it) => ({ ...it, t: it.t + 100 * i }))))
           const from = lo % tiles.length
-          const mirror = kernel.mirror === undefined ? 0 : 1
+          // Objects and mirrors interleaved with other columns, as in a slab page (the mirrors of a
+          // kernel without any hold the tile index's stand-in, which it must not read).
           const slots: unknown[] = ['other column']
-          for (const acc of tiles) slots.push(acc, kernel.mirror?.(acc), ...(stride === 3 ? ['other column'] : []))
+          const mirrors: number[] = [-1]
+          for (const acc of tiles) {
+            slots.push(acc, ...(stride === 3 ? ['other column', 'other column'] : ['other column']))
+            mirrors.push(kernel.mirror?.(acc) ?? 7, ...(stride === 3 ? [-2, -3] : [-2]))
+          }
           let acc = kernel.init()
           for (let i = from; i < tiles.length; i++) acc = kernel.merge(acc, tiles[i])
-          assert.deepEqual(finishRange(slots, 1 + from * stride, stride, tiles.length - from, mirror), done(acc))
+          const at = 1 + from * stride
+          assert.deepEqual(finishRange(slots, at, stride, tiles.length - from, Float64Array.from(mirrors), at, stride), done(acc))
         }),
       )
     })
