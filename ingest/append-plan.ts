@@ -15,7 +15,7 @@ import type { ChangeEnvelopeWriter } from '../schemas/change-envelope-writer.ts'
 import type { PlannedAppends } from './plan-snapshot.ts'
 import { SLOT_ENTRIES, type RowImages } from './row-images.ts'
 
-const NO_COLUMNS: readonly (readonly unknown[])[] = []
+const NO_COLUMNS: readonly ArrayLike<unknown>[] = []
 
 export interface AppendTarget {
   readonly log: EventLog
