@@ -92,7 +92,6 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   const images = usable === undefined ? undefined : new RowImages(usable)
   // Into an empty log (a first ingest) every valid row is appended: its bytes are written while
   // its batch is fresh. Otherwise only the rows the plan appends are written, once it is made.
-  if (images !== undefined) deps.log.preparePacked?.()
   await deps.log.createTopic(source.topic, source.partitions)
   const logEmpty = (await deps.log.endOffsets(source.topic)).every((offset) => offset === '0')
   const read = (rows: number): void => {

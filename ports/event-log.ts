@@ -130,8 +130,6 @@ export interface EventLog {
    * can take bytes as they are (the embedded log: one pass into its segment format). Optional.
    */
   producePacked?(topic: string, records: PackedRecords): Promise<void>
-  /** A hint that `producePacked` calls will follow (the embedded log starts its append worker). Optional. */
-  preparePacked?(): void
   /** Next offset to be written, per partition (index = partition). */
   endOffsets(topic: string): Promise<string[]>
   /** First offset the log still holds, per partition: past 0 once retention or deletion removed records. */

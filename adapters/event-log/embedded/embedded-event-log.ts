@@ -28,7 +28,6 @@ import { EmbeddedTransaction, type TransactionHost, type TransactionPlan } from 
 import { GroupCoordinator } from './group-coordinator.ts'
 import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { partitionForKey } from '../../../core/murmur2.ts'
-import { appendPackedOffThread, warmPackedAppender } from './packed-appender.ts'
 import { encodePackedByPartition } from './packed-records.ts'
 import { PartitionLog } from './partition-log.ts'
 
@@ -141,26 +140,20 @@ export class EmbeddedEventLog implements TransactionalEventLog {
 
   /**
    * produce's records without an object per record: each partition's share in one pass to its
-   * segment bytes, one write. That pass, the writes and the fsyncs run off this thread (on the
-   * shared worker, ./packed-appender.ts; until it runs, the pass here and the writes on libuv's
-   * threads): the caller may prepare its next batch meanwhile — `records` is not read after this
-   * call's synchronous part, once no earlier append is in flight.
+   * segment bytes, one write. The writes and fsyncs run off this thread (PartitionLog
+   * appendEncodedAsync): the caller may prepare its next batch meanwhile — `records` is not read
+   * after this call's synchronous part, once no earlier append is in flight.
    */
   async producePacked(topic: string, records: PackedRecords): Promise<void> {
     while (this.#packedWrites) await this.#packedWrites
     this.#open()
     const t = this.#requireTopic(topic)
-    const timestampMs = this.#clock.nowMs()
-    const offThread = appendPackedOffThread(t.partitions, records, timestampMs, this.#fsync)
-    const writes = Promise.allSettled(
-      offThread !== undefined
-        ? [offThread]
-        : encodePackedByPartition(
-            records,
-            t.partitions.map((p) => p.endOffset),
-            timestampMs,
-          ).map((share, p) => share && (t.partitions[p] as PartitionLog).appendEncodedAsync(share.buf, share.starts)),
+    const shares = encodePackedByPartition(
+      records,
+      t.partitions.map((p) => p.endOffset),
+      this.#clock.nowMs(),
     )
+    const writes = Promise.allSettled(shares.map((share, p) => share && (t.partitions[p] as PartitionLog).appendEncodedAsync(share.buf, share.starts)))
     // Cleared before any waiter resumes (reactions run in the order they were registered).
     const tracked = writes.then(() => {
       this.#packedWrites = undefined
@@ -169,10 +162,6 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     const failed = (await writes).find((w) => w.status === 'rejected')
     this.#wake()
     if (failed !== undefined) throw failed.reason
-  }
-
-  preparePacked(): void {
-    warmPackedAppender()
   }
 
   /** The embedded log keeps every record (no retention): every partition starts at 0. */

@@ -116,36 +116,16 @@ export class PartitionLog {
    */
   async appendEncodedAsync(buf: Buffer, starts: ArrayLike<number>): Promise<number> {
     if (starts.length === 0) return this.#end
-    const { fd, position } = this.beginAppend()
-    try {
-      let written = 0
-      while (written < buf.length) written += (await writeAsync(fd, buf, written, buf.length - written, position + written)).bytesWritten
-      if (this.#options.fsync) await fsyncAsync(fd)
-    } catch (err: unknown) {
-      this.abandonAppend()
-      throw err
-    }
-    return this.finishAppend(buf.length, starts)
-  }
-
-  /**
-   * For a batch written elsewhere (another thread): the file and position it goes to. No other
-   * append may start until `finishAppend` (the batch is written, and fsynced when the log
-   * fsyncs: it is then indexed) or `abandonAppend` (nothing was, or a part: it is overwritten).
-   */
-  beginAppend(): { fd: number; position: number } {
     const segment = this.#segmentForAppend()
     this.#appending = true
-    return { fd: segment.fd, position: segment.size }
-  }
-
-  finishAppend(bytes: number, starts: ArrayLike<number>): number {
-    this.#appending = false
-    return this.#publish(this.#segments.at(-1) as Segment, bytes, starts)
-  }
-
-  abandonAppend(): void {
-    this.#appending = false
+    try {
+      let written = 0
+      while (written < buf.length) written += (await writeAsync(segment.fd, buf, written, buf.length - written, segment.size + written)).bytesWritten
+      if (this.#options.fsync) await fsyncAsync(segment.fd)
+    } finally {
+      this.#appending = false
+    }
+    return this.#publish(segment, buf.length, starts)
   }
 
   #segmentForAppend(): Segment {

@@ -1,29 +1,13 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readdirSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
-import { unpackRecords, type PackedRecords } from '../../../ports/event-log.ts'
-import { startPackedAppender } from '../../../adapters/event-log/embedded/packed-appender.ts'
-import { systemClock, type Clock } from '../../../core/clock.ts'
+import type { PackedRecords } from '../../../ports/event-log.ts'
 import { eventually, runEventLogContract } from '../../contracts/event-log.ts'
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'kfs-log-'))
-
-function pack(prefix: string, count: number): PackedRecords {
-  const parts: Buffer[] = []
-  const bounds = new Uint32Array(2 * count + 1)
-  let at = 0
-  for (let i = 0; i < count; i++) {
-    const key = Buffer.from(`k${i}`)
-    const value = Buffer.from(`${prefix}${i}`.padEnd(200, '.'))
-    parts.push(key, value)
-    bounds[2 * i + 1] = at += key.length
-    bounds[2 * i + 2] = at += value.length
-  }
-  return { count, bytes: Buffer.concat(parts), bounds }
-}
 
 runEventLogContract('embedded', async () => new EmbeddedEventLog({ dir: tempDir(), pollIntervalMs: 20, fsync: 'never' }))
 
@@ -91,6 +75,19 @@ void describe('event log > embedded > durability', () => {
     const dir = tempDir()
     const log = new EmbeddedEventLog({ dir, pollIntervalMs: 20 })
     await log.createTopic('t', 1)
+    const pack = (prefix: string, count: number): PackedRecords => {
+      const parts: Buffer[] = []
+      const bounds = new Uint32Array(2 * count + 1)
+      let at = 0
+      for (let i = 0; i < count; i++) {
+        const key = Buffer.from(`k${i}`)
+        const value = Buffer.from(`${prefix}${i}`.padEnd(200, '.'))
+        parts.push(key, value)
+        bounds[2 * i + 1] = at += key.length
+        bounds[2 * i + 2] = at += value.length
+      }
+      return { count, bytes: Buffer.concat(parts), bounds }
+    }
     const first = log.producePacked('t', pack('a', 2_000))
     // Still being written: a reader sees none of it.
     assert.deepEqual(await log.endOffsets('t'), ['0'])
@@ -108,25 +105,6 @@ void describe('event log > embedded > durability', () => {
     const reopened = new EmbeddedEventLog({ dir })
     assert.deepEqual(await reopened.endOffsets('t'), ['2004'])
     await reopened.close()
-  })
-
-  void test('packed records appended on the worker thread leave the segment bytes produce leaves', async () => {
-    assert.equal(await startPackedAppender(), true)
-    const clock: Clock = { ...systemClock, nowMs: () => 1_700_000_000_000 }
-    const packedDir = tempDir()
-    const packed = new EmbeddedEventLog({ dir: packedDir, clock })
-    const plainDir = tempDir()
-    const plain = new EmbeddedEventLog({ dir: plainDir, clock })
-    for (const log of [packed, plain]) await log.createTopic('t', 3)
-    for (const [prefix, count] of [['a', 500], ['b', 1], ['c', 40]] as const) {
-      await packed.producePacked('t', pack(prefix, count))
-      await plain.produce('t', unpackRecords(pack(prefix, count)))
-    }
-    assert.deepEqual(await packed.endOffsets('t'), await plain.endOffsets('t'))
-    await Promise.all([packed.close(), plain.close()])
-    for (const p of ['0', '1', '2'])
-      for (const f of readdirSync(join(plainDir, 'topics', 't', p)))
-        assert.ok(readFileSync(join(packedDir, 'topics', 't', p, f)).equals(readFileSync(join(plainDir, 'topics', 't', p, f))), `${p}/${f}`)
   })
 
   void test('a second open of the same directory is refused while the first is open', async () => {
