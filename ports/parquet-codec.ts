@@ -65,9 +65,9 @@ export interface ParquetCodec {
   /** The file's rows in batches, only `columns` (default all) decoded. */
   readBatches(bytes: Uint8Array, options?: { readonly columns?: readonly string[] }): AsyncIterable<ParquetBatchOfColumns>
   /**
-   * The same rows and values as `readBatches` of every column, each column an array or — where
-   * that is cheaper to hold — another indexable container of the same values (a Float64Array for
-   * numbers without a null). For a reader that walks each value once (`kfs ingest`). Optional.
+   * The same rows and values as `readBatches` of every column, decoded in fewer steps where the
+   * adapter can (`kfs ingest` reads a million rows once); each column is only promised to be
+   * indexable. Optional.
    */
   readCompactBatches?(bytes: Uint8Array): AsyncIterable<ParquetCompactBatch>
 }

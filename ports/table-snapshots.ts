@@ -33,8 +33,8 @@ export type TableRow = Readonly<Record<string, unknown>>
 
 /**
  * Rows column by column: column name → one value per row (the values of `rows()`, undefined for
- * null), in an array or another indexable container of the same values (a Float64Array of
- * numbers): index it, use no array methods.
+ * null), in an array or another indexable container of the same values: index it, use no
+ * array methods.
  */
 export interface TableColumnBatch {
   readonly numRows: number

@@ -25,7 +25,7 @@ void test('µs timestamps read as epoch ms floored toward −∞, whatever their
   ]
   const data = arrow.makeData({ type: new arrow.TimestampMicrosecond(), length: micros.length, data: BigInt64Array.from(micros) })
   const read = decodeCompact(data, () => FALLBACK)
-  assert.ok(read instanceof Float64Array)
+  assert.notEqual(read, FALLBACK)
   assert.deepEqual(
     [...read],
     micros.map((v) => Number(floorDiv(v, 1000n))),
