@@ -107,13 +107,13 @@ function isPlainKey(text: string): boolean {
   return true
 }
 
-const NO_VALUES: readonly unknown[] = []
+const NO_VALUES: ArrayLike<unknown> = []
 
 /**
  * Per row of a batch, the first declared column whose value is not of its type (−1: none).
  * Column by column, so each check runs as one tight loop; later columns first, so the first wins.
  */
-function firstBadColumns(columns: readonly RowColumn[], values: readonly (readonly unknown[])[], n: number): Int32Array {
+function firstBadColumns(columns: readonly RowColumn[], values: readonly ArrayLike<unknown>[], n: number): Int32Array {
   const bad = new Int32Array(n).fill(-1)
   for (let c = columns.length - 1; c >= 0; c--) {
     const { nullable, isValid } = columns[c]!
@@ -127,7 +127,7 @@ function firstBadColumns(columns: readonly RowColumn[], values: readonly (readon
 }
 
 /** Row r's entity key from its primary-key columns, or why it has none. */
-function keyOf(primaryKey: readonly string[], keyColumns: readonly (readonly unknown[])[], r: number): string | Rejection {
+function keyOf(primaryKey: readonly string[], keyColumns: readonly ArrayLike<unknown>[], r: number): string | Rejection {
   if (primaryKey.length === 1) return keyPart(keyColumns[0]![r], primaryKey[0]!)
   const parts: string[] = []
   for (let k = 0; k < primaryKey.length; k++) {
@@ -209,7 +209,7 @@ export class SnapshotPlanner {
     const { columns, primaryKey, rowTimeField } = this.#input
     const slots = this.#slots
     const n = batch.numRows
-    const valuesOf = (name: string): readonly unknown[] => batch.columns[name] ?? NO_VALUES
+    const valuesOf = (name: string): ArrayLike<unknown> => batch.columns[name] ?? NO_VALUES
     const declared = columns.map((c) => valuesOf(c.name))
     const bad = firstBadColumns(columns, declared, n)
     const keyColumns = primaryKey.map(valuesOf)

@@ -10,7 +10,7 @@ import { KeyHeads } from './key-heads.ts'
 /** Slots [start, start + count) are the rows `rows[0..count)` of one batch's declared columns. */
 export interface SlotChunk {
   readonly start: number
-  readonly columns: readonly (readonly unknown[])[]
+  readonly columns: readonly ArrayLike<unknown>[]
   readonly rows: Int32Array
   count: number
 }
@@ -48,7 +48,7 @@ export class PlannerSlots {
   }
 
   /** The next rows' columns: a batch of up to `rows` rows. */
-  beginBatch(columns: readonly (readonly unknown[])[], rows: number): void {
+  beginBatch(columns: readonly ArrayLike<unknown>[], rows: number): void {
     this.#reserve(this.keys.length + rows)
     this.chunks.push({ start: this.keys.length, columns, rows: new Int32Array(rows), count: 0 })
   }

@@ -31,10 +31,14 @@ export interface TableColumn {
 
 export type TableRow = Readonly<Record<string, unknown>>
 
-/** Rows column by column: column name → one value per row (the values of `rows()`, undefined for null). */
+/**
+ * Rows column by column: column name → one value per row (the values of `rows()`, undefined for
+ * null), in an array or another indexable container of the same values: index it, use no
+ * array methods.
+ */
 export interface TableColumnBatch {
   readonly numRows: number
-  readonly columns: Readonly<Record<string, readonly unknown[]>>
+  readonly columns: Readonly<Record<string, ArrayLike<unknown>>>
 }
 
 export interface TableSnapshot {

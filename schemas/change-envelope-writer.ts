@@ -33,7 +33,7 @@ export interface ChangeEnvelopeWriter {
    * Appends one framed envelope { op, before, after, ts_ms, snapshot }; a numeric image is the
    * row at that index of `values` (column c's value `values[c][index]`).
    */
-  write(sink: AvroSink, op: string, values: readonly (readonly unknown[])[], before: EnvelopeImage, after: EnvelopeImage, tsMs: number, snapshot: string | null): void
+  write(sink: AvroSink, op: string, values: readonly ArrayLike<unknown>[], before: EnvelopeImage, after: EnvelopeImage, tsMs: number, snapshot: string | null): void
 
   // The parts of `write`, for a caller that writes rows ahead and assembles envelopes later
   // (`kfs ingest` encodes rows in snapshot order, envelopes in append order): head, two images
@@ -41,8 +41,8 @@ export interface ChangeEnvelopeWriter {
   // `sink.sawWide`; one that did needs the whole envelope from `write`.
   writeHead(sink: AvroSink, op: string): void
   /** An image's row fields alone, after its branch byte. */
-  writeRow(sink: AvroSink, values: readonly (readonly unknown[])[], index: number): void
-  writeImage(sink: AvroSink, values: readonly (readonly unknown[])[], image: EnvelopeImage): void
+  writeRow(sink: AvroSink, values: readonly ArrayLike<unknown>[], index: number): void
+  writeImage(sink: AvroSink, values: readonly ArrayLike<unknown>[], image: EnvelopeImage): void
   /** The union branch byte before a present image, and the byte of none. */
   readonly imageBranch: number
   readonly noImage: number
@@ -143,11 +143,11 @@ export function createChangeEnvelopeWriter(schema: AvroSchema, schemaId: number)
   const snapshotBranch = (1 - shape.snapshotNull) << 1
   const noSnapshot = shape.snapshotNull << 1
 
-  const writeRow = (sink: AvroSink, values: readonly (readonly unknown[])[], image: number | Readonly<Record<string, unknown>>): void => {
+  const writeRow = (sink: AvroSink, values: readonly ArrayLike<unknown>[], image: number | Readonly<Record<string, unknown>>): void => {
     if (typeof image === 'number') for (let c = 0; c < writers.length; c++) writers[c]!(sink, values[c]![image])
     else for (let c = 0; c < writers.length; c++) writers[c]!(sink, image[columns[c]!])
   }
-  const writeImage = (sink: AvroSink, values: readonly (readonly unknown[])[], image: EnvelopeImage): void => {
+  const writeImage = (sink: AvroSink, values: readonly ArrayLike<unknown>[], image: EnvelopeImage): void => {
     if (image === null) sink.writeByte(noImage)
     else {
       sink.writeByte(imageBranch)
@@ -169,7 +169,7 @@ export function createChangeEnvelopeWriter(schema: AvroSchema, schemaId: number)
   const writeOnce = (
     sink: AvroSink,
     op: string,
-    values: readonly (readonly unknown[])[],
+    values: readonly ArrayLike<unknown>[],
     before: EnvelopeImage,
     after: EnvelopeImage,
     tsMs: number,

@@ -99,7 +99,7 @@ function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: 
     columns: columns ?? [],
     rowCount: undefined,
     async *columnBatches() {
-      for (const f of files) for await (const batch of codec.readBatches(f.bytes)) yield batch
+      for (const f of files) yield* codec.readCompactBatches?.(f.bytes) ?? codec.readBatches(f.bytes)
     },
     async *rows() {
       for (const f of files) {

@@ -15,12 +15,13 @@
  * ```
  * Opening is lazy: the first call takes the lock and finishes interrupted transaction commits.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { systemClock, type Clock } from '../../../core/clock.ts'
-import { ConfigError, InvariantViolation, SourceError } from '../../../core/errors.ts'
+import { InvariantViolation, SourceError } from '../../../core/errors.ts'
 import { silentLogger, type Logger } from '../../../core/logger.ts'
 import type { PackedRecords, ProduceRecord } from '../../../ports/event-log.ts'
+import { lockDirectory, unlockDirectory } from './directory-lock.ts'
 import { readJson, writeJsonAtomic } from './durable-file.ts'
 import { EmbeddedConsumer } from './embedded-consumer.ts'
 import { EmbeddedTransaction, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'
@@ -67,7 +68,6 @@ interface JournalEntry {
   readonly offsets: { groupId: string; offsets: { topic: string; partition: number; offset: string }[] }[]
 }
 
-const openDirs = new Set<string>()
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/
 
 export class EmbeddedEventLog implements TransactionalEventLog {
@@ -81,6 +81,12 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   readonly #consumers = new Set<EmbeddedConsumer>()
   readonly #transactionEpochs = new Map<string, number>()
   #waiters: (() => void)[] = []
+  /**
+   * A producePacked's writes in flight (settles, never rejects, once all are done): every other
+   * append, and close, first waits for it — `while (this.#packedWrites) await this.#packedWrites`
+   * right before appending, no await between, so no two appends of a partition overlap.
+   */
+  #packedWrites: Promise<void> | undefined
   #state: 'new' | 'open' | 'closed' = 'new'
 
   constructor(options: EmbeddedEventLogOptions) {
@@ -109,6 +115,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   }
 
   async produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]> {
+    while (this.#packedWrites) await this.#packedWrites
     this.#open()
     const t = this.#requireTopic(topic)
     const timestampMs = this.#clock.nowMs()
@@ -131,8 +138,14 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     return out
   }
 
-  /** produce's records without an object per record: each partition's share in one pass to its segment bytes, one write. */
+  /**
+   * produce's records without an object per record: each partition's share in one pass to its
+   * segment bytes, one write. The writes and fsyncs run off this thread (PartitionLog
+   * appendEncodedAsync): the caller may prepare its next batch meanwhile — `records` is not read
+   * after this call's synchronous part, once no earlier append is in flight.
+   */
   async producePacked(topic: string, records: PackedRecords): Promise<void> {
+    while (this.#packedWrites) await this.#packedWrites
     this.#open()
     const t = this.#requireTopic(topic)
     const shares = encodePackedByPartition(
@@ -140,8 +153,15 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       t.partitions.map((p) => p.endOffset),
       this.#clock.nowMs(),
     )
-    shares.forEach((share, p) => share !== undefined && (t.partitions[p] as PartitionLog).appendEncoded(share.buf, share.starts))
+    const writes = Promise.allSettled(shares.map((share, p) => share && (t.partitions[p] as PartitionLog).appendEncodedAsync(share.buf, share.starts)))
+    // Cleared before any waiter resumes (reactions run in the order they were registered).
+    const tracked = writes.then(() => {
+      this.#packedWrites = undefined
+    })
+    this.#packedWrites = tracked
+    const failed = (await writes).find((w) => w.status === 'rejected')
     this.#wake()
+    if (failed !== undefined) throw failed.reason
   }
 
   /** The embedded log keeps every record (no retention): every partition starts at 0. */
@@ -198,7 +218,11 @@ export class EmbeddedEventLog implements TransactionalEventLog {
         return this.#route(topic, record)
       },
       isCurrent: (id, e) => this.#transactionEpochs.get(id) === e && this.#state === 'open',
-      commit: (id, plan) => this.#commitTransaction(id, plan),
+      commit: async (id, plan) => {
+        while (this.#packedWrites) await this.#packedWrites
+        this.#open()
+        this.#commitTransaction(id, plan)
+      },
       end: () => {},
     }
     return new EmbeddedTransaction(host, transactionalId, epoch)
@@ -210,36 +234,21 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       return
     }
     await Promise.all([...this.#consumers].map((c) => c.stop()))
+    while (this.#packedWrites) await this.#packedWrites
     this.#state = 'closed'
     this.#wake()
     for (const t of this.#topics.values()) for (const p of t.partitions) p.close()
     this.#topics.clear()
-    rmSync(join(this.#dir, 'LOCK'), { force: true })
-    openDirs.delete(this.#dir)
+    unlockDirectory(this.#dir)
   }
 
   #open(): void {
     if (this.#state === 'open') return
     if (this.#state === 'closed') throw new SourceError('BAD_REQUEST', 'this embedded log has been closed')
     mkdirSync(this.#dir, { recursive: true })
-    this.#lock()
+    lockDirectory(this.#dir)
     this.#state = 'open'
     this.#recoverTransactions()
-  }
-
-  #lock(): void {
-    const lockFile = join(this.#dir, 'LOCK')
-    if (openDirs.has(this.#dir)) throw new ConfigError(`embedded log ${this.#dir} is already open in this process`)
-    try {
-      writeFileSync(lockFile, String(process.pid), { flag: 'wx' })
-    } catch (err: unknown) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const owner = Number(readFileSync(lockFile, 'utf8'))
-      if (owner !== process.pid && isAlive(owner)) throw new ConfigError(`embedded log ${this.#dir} is in use by process ${owner}`)
-      // The previous owner died without closing; its data is recovered on open.
-      writeFileSync(lockFile, String(process.pid))
-    }
-    openDirs.add(this.#dir)
   }
 
   #topic(name: string): Topic | undefined {
@@ -374,14 +383,4 @@ function recordTimestamp(record: ProduceRecord, produceTimeMs: number): number {
     throw new SourceError('BAD_REQUEST', `a record timestamp must be a non-negative integer of ms, got ${record.timestampMs}`)
   }
   return record.timestampMs
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err: unknown) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }

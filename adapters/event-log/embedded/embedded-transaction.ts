@@ -29,7 +29,7 @@ export interface TransactionHost {
   /** Picks the partition exactly as a plain produce would (explicit, murmur2 of the key, or round-robin). */
   route(topic: string, record: ProduceRecord): number
   isCurrent(transactionalId: string, epoch: number): boolean
-  commit(transactionalId: string, plan: TransactionPlan): void
+  commit(transactionalId: string, plan: TransactionPlan): Promise<void>
   end(transactionalId: string, epoch: number): void
 }
 
@@ -67,7 +67,7 @@ export class EmbeddedTransaction implements LogTransaction {
     this.#check()
     this.#ended = true
     try {
-      this.#host.commit(this.#id, this.#plan)
+      await this.#host.commit(this.#id, this.#plan)
     } finally {
       this.#host.end(this.#id, this.#epoch)
     }

@@ -10,14 +10,21 @@
  *   and truncates a torn final record left by a crash mid-write. Corruption anywhere else is
  *   refused rather than skipped.
  *
- * All I/O is synchronous: appends of one log are thereby serialised without locks, and a read
- * never sees half of a batch. The embedded log is the single-process default; throughput beyond
- * that is what Kafka is for.
+ * I/O is synchronous, but for `appendEncodedAsync` (bulk appends: `kfs ingest`), whose write and
+ * fsync run on libuv's threads while the caller prepares its next batch. Appends are serialised
+ * without locks: a synchronous one is refused while an asynchronous one is in flight (the caller,
+ * EmbeddedEventLog, waits for it first). A read never sees half of a batch: the index and the end
+ * offset move only once a batch is written (and fsynced). The embedded log is the single-process
+ * default; throughput beyond that is what Kafka is for.
  */
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, write, writeSync } from 'node:fs'
+import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { InvariantViolation } from '../../../core/errors.ts'
 import { decodeRecord, encodeRecords, type StoredRecord } from './record-format.ts'
+
+const writeAsync = promisify(write)
+const fsyncAsync = promisify(fsync)
 
 /** File positions of a segment's records, by offset − baseOffset: a growing Float64Array (a million pushes onto a JS array cost more than the appends they index). */
 class RecordPositions {
@@ -57,6 +64,8 @@ export class PartitionLog {
   readonly #options: PartitionLogOptions
   readonly #segments: Segment[] = []
   #end = 0
+  /** An appendEncodedAsync not settled yet: no other append may start. */
+  #appending = false
 
   private constructor(dir: string, options: PartitionLogOptions) {
     this.#dir = dir
@@ -93,13 +102,43 @@ export class PartitionLog {
   appendEncoded(buf: Buffer, starts: ArrayLike<number>): number {
     const base = this.#end
     if (starts.length === 0) return base
-    let segment = this.#segments.at(-1) as Segment
-    if (segment.size >= this.#options.segmentBytes) segment = this.#roll()
+    const segment = this.#segmentForAppend()
     let written = 0
     while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
     if (this.#options.fsync) fsyncSync(segment.fd)
+    return this.#publish(segment, buf.length, starts)
+  }
+
+  /**
+   * appendEncoded with the write and fsync off this thread. Until it settles no other append may
+   * start; reads meanwhile see the log without the batch. A failed write leaves the index as it
+   * was (bytes past the indexed end are overwritten by the next append, or cut on reopen).
+   */
+  async appendEncodedAsync(buf: Buffer, starts: ArrayLike<number>): Promise<number> {
+    if (starts.length === 0) return this.#end
+    const segment = this.#segmentForAppend()
+    this.#appending = true
+    try {
+      let written = 0
+      while (written < buf.length) written += (await writeAsync(segment.fd, buf, written, buf.length - written, segment.size + written)).bytesWritten
+      if (this.#options.fsync) await fsyncAsync(segment.fd)
+    } finally {
+      this.#appending = false
+    }
+    return this.#publish(segment, buf.length, starts)
+  }
+
+  #segmentForAppend(): Segment {
+    if (this.#appending) throw new InvariantViolation('embedded log append while an asynchronous append is in flight', { context: { dir: this.#dir } })
+    const segment = this.#segments.at(-1) as Segment
+    return segment.size >= this.#options.segmentBytes ? this.#roll() : segment
+  }
+
+  /** A batch of `bytes` written at the segment's end, its records at `starts`, made visible; returns its first offset. */
+  #publish(segment: Segment, bytes: number, starts: ArrayLike<number>): number {
+    const base = this.#end
     for (let i = 0; i < starts.length; i++) segment.positions.push(segment.size + starts[i]!)
-    segment.size += buf.length
+    segment.size += bytes
     this.#end = base + starts.length
     return base
   }

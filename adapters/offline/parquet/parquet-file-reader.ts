@@ -6,6 +6,7 @@
 import * as arrow from 'apache-arrow'
 import * as pw from 'parquet-wasm/node'
 import { SinkWriteError } from '../../../core/errors.ts'
+import { decodeCompact } from './compact-columns.ts'
 import { readParquetFooter } from './parquet-file-writer.ts'
 import type { ParquetColumnType } from './parquet-schema.ts'
 
@@ -164,25 +165,40 @@ export async function parquetFileInfo(bytes: Uint8Array): Promise<{ rowGroups: n
   }
 }
 
-export async function* readParquetBatches(bytes: Uint8Array, options: ParquetReadOptions = {}): AsyncGenerator<ParquetBatch> {
+/** The file's Arrow record batches, one row group at a time. */
+async function* arrowBatches(bytes: Uint8Array, batchSize: number | undefined): AsyncGenerator<arrow.RecordBatch> {
   const { rowGroups } = await parquetFileInfo(bytes)
+  for (let rg = 0; rg < rowGroups; rg++) {
+    const wasmTable = pw.readParquet(bytes, { rowGroups: [rg], batchSize: batchSize ?? 65_536 })
+    yield* arrow.tableFromIPC(wasmTable.intoIPCStream()).batches
+  }
+}
+
+export async function* readParquetBatches(bytes: Uint8Array, options: ParquetReadOptions = {}): AsyncGenerator<ParquetBatch> {
   const longAs = options.longAs ?? 'number'
   const wanted = options.columns === undefined ? undefined : new Set(options.columns)
-  for (let rg = 0; rg < rowGroups; rg++) {
+  for await (const batch of arrowBatches(bytes, options.batchSize)) {
     // parquet-wasm 0.8's sync reader ignores its `columns` option, so projection happens here,
     // before the (costly) conversion to JS values.
-    const wasmTable = pw.readParquet(bytes, { rowGroups: [rg], batchSize: options.batchSize ?? 65_536 })
-    const table = arrow.tableFromIPC(wasmTable.intoIPCStream())
-    for (const batch of table.batches) {
-      const columns: Record<string, unknown[]> = {}
-      const types: Record<string, ParquetColumnType | undefined> = {}
-      batch.schema.fields.forEach((field, i) => {
-        if (wanted !== undefined && !wanted.has(field.name)) return
-        columns[field.name] = decodeData(batch.data.children[i]!, field.name, longAs)
-        types[field.name] = columnTypeOf(field.type)
-      })
-      yield { numRows: batch.numRows, columns, types }
-    }
+    const columns: Record<string, unknown[]> = {}
+    const types: Record<string, ParquetColumnType | undefined> = {}
+    batch.schema.fields.forEach((field, i) => {
+      if (wanted !== undefined && !wanted.has(field.name)) return
+      columns[field.name] = decodeData(batch.data.children[i]!, field.name, longAs)
+      types[field.name] = columnTypeOf(field.type)
+    })
+    yield { numRows: batch.numRows, columns, types }
+  }
+}
+
+/** The same values as `readParquetBatches` (numbers, not bigints), in cheaper containers (./compact-columns.ts). */
+export async function* readCompactParquetBatches(bytes: Uint8Array): AsyncGenerator<{ numRows: number; columns: Record<string, ArrayLike<unknown>> }> {
+  for await (const batch of arrowBatches(bytes, undefined)) {
+    const columns: Record<string, ArrayLike<unknown>> = {}
+    batch.schema.fields.forEach((field, i) => {
+      columns[field.name] = decodeCompact(batch.data.children[i]!, (data) => decodeData(data, field.name, 'number'))
+    })
+    yield { numRows: batch.numRows, columns }
   }
 }
 

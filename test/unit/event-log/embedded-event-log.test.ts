@@ -4,6 +4,7 @@ import { appendFileSync, mkdtempSync, readdirSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
+import type { PackedRecords } from '../../../ports/event-log.ts'
 import { eventually, runEventLogContract } from '../../contracts/event-log.ts'
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'kfs-log-'))
@@ -67,6 +68,42 @@ void describe('event log > embedded > durability', () => {
     assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => String(i)))
     const reopened = new EmbeddedEventLog({ dir })
     assert.deepEqual(await reopened.endOffsets('t'), ['20'])
+    await reopened.close()
+  })
+
+  void test('a packed append is written off the thread: unseen until written, and appends asked meanwhile follow it in order', async () => {
+    const dir = tempDir()
+    const log = new EmbeddedEventLog({ dir, pollIntervalMs: 20 })
+    await log.createTopic('t', 1)
+    const pack = (prefix: string, count: number): PackedRecords => {
+      const parts: Buffer[] = []
+      const bounds = new Uint32Array(2 * count + 1)
+      let at = 0
+      for (let i = 0; i < count; i++) {
+        const key = Buffer.from(`k${i}`)
+        const value = Buffer.from(`${prefix}${i}`.padEnd(200, '.'))
+        parts.push(key, value)
+        bounds[2 * i + 1] = at += key.length
+        bounds[2 * i + 2] = at += value.length
+      }
+      return { count, bytes: Buffer.concat(parts), bounds }
+    }
+    const first = log.producePacked('t', pack('a', 2_000))
+    // Still being written: a reader sees none of it.
+    assert.deepEqual(await log.endOffsets('t'), ['0'])
+    const second = log.produce('t', [{ key: 'x', value: Buffer.from('b0') }])
+    const third = log.producePacked('t', pack('c', 3))
+    await Promise.all([first, second, third])
+    assert.deepEqual((await second).map((r) => r.offset), ['2000'])
+    assert.deepEqual(await log.endOffsets('t'), ['2004'])
+    const got: string[] = []
+    const c = log.consumer({ groupId: 'g', topics: ['t'] })
+    await c.run({ eachBatch: async (b) => void got.push(...b.records.map((r) => `${r.offset}:${Buffer.from(r.value!).toString().replace(/\.+$/, '')}`)) })
+    await eventually(() => got.length >= 2004, 'all records')
+    await log.close()
+    assert.deepEqual(got, [...Array.from({ length: 2000 }, (_, i) => `${i}:a${i}`), '2000:b0', '2001:c0', '2002:c1', '2003:c2'])
+    const reopened = new EmbeddedEventLog({ dir })
+    assert.deepEqual(await reopened.endOffsets('t'), ['2004'])
     await reopened.close()
   })
 
