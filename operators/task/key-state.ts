@@ -7,13 +7,17 @@
  * - one record, a multiple of 32 bytes long — 64 for views of up to three hop groups: as
  *   doubles (`times`), the key's clock c (docs/design.md §3), its one timer (NaN = none) and its
  *   sort prefix; then as 32-bit integers (the same bytes seen through `#meta`), the flags (loss
- *   timer, touched since the last checkpoint) and every hop group's region triple
- *   (tile-slab.ts) — all a due timer, an event or a
- *   decay row reads before the tiles, in one or two adjacent cache lines (JS cannot ask for a
- *   line-aligned buffer) instead of one line per array;
- * - per hop group g, the key's non-empty tiles ascending in `slabs[g]` (tile-slab.ts): per tile
- *   the tile index and the unboxed accumulators (count/sum/min/max kernels) as doubles,
- *   and the other accumulators (sketches, last_n lists…) as objects;
+ *   timer, touched since the last checkpoint), the key's numeric region (start, size class,
+ *   tiles per hop group: key-regions.ts) and, per hop group with object columns, its object
+ *   region triple (tile-slab.ts) — all a due timer, an event or a decay row reads before the
+ *   tiles, in one or two adjacent cache lines (JS cannot ask for a line-aligned buffer) instead
+ *   of one line per array;
+ * - ONE numeric region for all hop groups (`regions`, key-regions.ts): per group the key's
+ *   non-empty tiles ascending, per tile the tile index and the unboxed accumulators
+ *   (count/sum/min/max kernels) and mirrors as doubles — a decay row reading only numeric tiles
+ *   loads the record and this one region;
+ * - per hop group g with object columns, the other accumulators (sketches, last_n lists…) of
+ *   the same tiles, in the same positions, in `objSlabs[g]` (tile-slab.ts, objects only);
  * - `life[id]`: the lifetime accumulators (null when the view has none).
  *
  * Ids of dropped keys are reused; a stale timer entry cannot fire for the new owner because a
@@ -25,6 +29,7 @@
  * touched keys to the checkpoint and starts over. Marking reads a flag of the record the call
  * writes anyway, so it costs no load of its own.
  */
+import { KeyRegions } from './key-regions.ts'
 import { TileSlab } from './tile-slab.ts'
 import type { GroupLayout } from './tile-layout.ts'
 
@@ -41,11 +46,14 @@ const REC_INTS = 6
 const INT_FLAGS = REC_INTS
 const FLAG_LOSS = 1
 const FLAG_TOUCHED = 2
-const INT_REGIONS = REC_INTS + 1
+const INT_REGION = REC_INTS + 1
 
-/** Record bytes for `groups` hop groups: 28 + 12 per group, rounded up to 32 (64 for one to three groups). */
-function recordBytes(groups: number): number {
-  return Math.ceil((4 * INT_REGIONS + 12 * groups) / 32) * 32
+/**
+ * Record bytes: 28, the numeric region's metadata (8 + 4 per group) and 12 per group with object
+ * columns, rounded up to 32 (64 for three groups one of which has objects).
+ */
+function recordBytes(groups: number, objectGroups: number): number {
+  return Math.ceil((4 * (INT_REGION + KeyRegions.metaInts(groups)) + 12 * objectGroups) / 32) * 32
 }
 
 export class KeyTable {
@@ -73,7 +81,10 @@ export class KeyTable {
   /** Length of the prefix shared by every key added so far (−1: no key yet), and one such key. */
   #sharedLen = -1
   #sharedOf = ''
-  readonly slabs: readonly TileSlab[]
+  /** Every hop group's numeric tiles, one region per key. */
+  readonly regions: KeyRegions
+  /** Per hop group: its object tiles (null: the group has no object column). */
+  readonly objSlabs: readonly (TileSlab | null)[]
   readonly life: (unknown[] | null)[] = []
   readonly #free: number[] = []
   #next = 0
@@ -83,13 +94,18 @@ export class KeyTable {
   /** More keys dropped than the table ever held ids: the list stops growing, the next checkpoint is full. */
   #lostTrack = false
 
-  /** The same records seen as int32s: the loss-timer flag and every slab's region triple. */
+  /** The same records seen as int32s: the flags and the regions' metadata. */
   #meta: Int32Array
   readonly #metaStride: number
 
   constructor(layouts: readonly GroupLayout[]) {
-    this.slabs = layouts.map((lay) => new TileSlab(lay.numInits, lay.objInits, lay.maxTiles))
-    const bytes = recordBytes(layouts.length)
+    this.regions = new KeyRegions(
+      layouts.map((lay) => lay.numInits),
+      layouts.map((lay) => lay.maxTiles),
+      layouts.map((lay) => lay.maxTiles * lay.hopMs),
+    )
+    this.objSlabs = layouts.map((lay) => (lay.objStride > 0 ? new TileSlab(null, lay.objInits, lay.maxTiles) : null))
+    const bytes = recordBytes(layouts.length, layouts.filter((lay) => lay.objStride > 0).length)
     this.stride = bytes / 8
     this.#metaStride = bytes / 4
     this.times = new Float64Array(this.stride * this.#capacity)
@@ -98,7 +114,13 @@ export class KeyTable {
   }
 
   #bindSlabs(): void {
-    this.slabs.forEach((slab, g) => slab.bindMeta(this.#meta, this.#metaStride, INT_REGIONS + 3 * g))
+    this.regions.bindMeta(this.#meta, this.#metaStride, INT_REGION)
+    let at = INT_REGION + KeyRegions.metaInts(this.objSlabs.length)
+    for (const slab of this.objSlabs) {
+      if (slab === null) continue
+      slab.bindMeta(this.#meta, this.#metaStride, at)
+      at += 3
+    }
   }
 
   clockOf(id: number): number {
@@ -164,7 +186,8 @@ export class KeyTable {
     if (!this.#lostTrack) this.#droppedKeys.push(this.keyOf[id] as string)
     this.ids.delete(this.keyOf[id] as string)
     this.setTimer(id, Number.NaN)
-    for (const slab of this.slabs) slab.clear(id)
+    this.regions.clear(id)
+    for (const slab of this.objSlabs) slab?.clear(id)
     this.life[id] = null
     this.keyOf[id] = ''
     this.#free.push(id)

@@ -15,6 +15,7 @@ import { CheckpointError } from '../../core/errors.ts'
 import { sortKeysByBytes } from './key-order.ts'
 import type { KeyedStateAccess } from './state-delta.ts'
 import type { ViewRunner } from './view-runner.ts'
+import type { TileSlab } from './tile-slab.ts'
 
 export function encodeViewState(runner: ViewRunner, w: ByteWriter): void {
   w.str(runner.plan.fingerprint)
@@ -32,15 +33,12 @@ function encodeKeyEntry(runner: ViewRunner, key: string, w: ByteWriter): void {
   w.f64(table.timerOf(id))
   plan.groups.forEach((group, g) => {
     const lay = runner.layouts[g]!
-    const slab = table.slabs[g]!
-    const count = slab.count(id)
+    const count = table.regions.count(id, g)
     w.uvarint(count)
     if (count === 0) return
-    const slot = slab.slotOf(id)
-    const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
-    const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
-    const base = (slot & slab.pageMask) * lay.numStride
-    const ob = (slot & slab.pageMask) * lay.objStride
+    const tiles = table.regions.pageOf(id)
+    const base = table.regions.baseOf(id, g)
+    const { objs, ob } = objectTiles(table.objSlabs[g], id)
     for (let t = 0; t < count; t++) {
       w.svarint(tiles[base + t * lay.numStride] as number)
       group.columns.forEach((col, j) => {
@@ -78,15 +76,14 @@ function decodeKeyEntry(runner: ViewRunner, r: ByteReader, replacing: boolean): 
   const id = runner.addKey(key, c)
   plan.groups.forEach((group, g) => {
     const lay = runner.layouts[g]!
-    const slab = table.slabs[g]!
     const count = r.uvarint()
     if (count > lay.maxTiles + 1) throw new CheckpointError('CHECKPOINT_CORRUPT', `operator snapshot of view ${plan.view.name} holds too many tiles`)
     if (count === 0) return
-    const slot = slab.allocate(id, count)
-    const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
-    const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
-    const base = (slot & slab.pageMask) * lay.numStride
-    const ob = (slot & slab.pageMask) * lay.objStride
+    // The key is new (added above): its group g is empty, so the tiles open at position 0.
+    const base = table.regions.openTiles(id, g, 0, count)
+    const tiles = table.regions.pageOf(id)
+    table.objSlabs[g]?.allocate(id, count)
+    const { objs, ob } = objectTiles(table.objSlabs[g], id)
     for (let t = 0; t < count; t++) {
       tiles[base + t * lay.numStride] = r.svarint()
       group.columns.forEach((col, j) => {
@@ -104,6 +101,13 @@ function decodeKeyEntry(runner: ViewRunner, r: ByteReader, replacing: boolean): 
   runner.timers.schedule(id, timerMs)
   // The stored timer is the loss boundary whenever the tiles have one (view-runner.ts, point 3).
   table.setLossTimer(id, !Number.isNaN(runner.nextLossMs(id)))
+}
+
+/** Key `id`'s object tiles of a group: their page and first slot's offset (none: an empty page). */
+function objectTiles(slab: TileSlab | null | undefined, id: number): { objs: unknown[]; ob: number } {
+  if (slab === null || slab === undefined) return { objs: [], ob: 0 }
+  const slot = slab.slotOf(id)
+  return { objs: slab.obj[slot >>> slab.pageBits] as unknown[], ob: (slot & slab.pageMask) * slab.os }
 }
 
 /** The view's keyed state as a checkpoint delta reads and writes it (state-delta.ts). */

@@ -23,14 +23,14 @@
  */
 
 /** Region capacities in tiles: 1…8, then 10, 12, 14, 16, 20, 24, 28, 32, 40, … up to `atLeast`. */
-function classCaps(atLeast: number): number[] {
+export function classCaps(atLeast: number): number[] {
   const caps = [1, 2, 3, 4, 5, 6, 7, 8]
   for (let p = 8; (caps[caps.length - 1] as number) < atLeast; p *= 2) caps.push(p + p / 4, p + p / 2, p + (3 * p) / 4, 2 * p)
   return caps
 }
 
 export class TileSlab {
-  /** Numeric stride: tile index + numeric columns. */
+  /** Numeric stride: tile index + numeric columns (0: objects only, key-regions.ts holds the numbers). */
   readonly ns: number
   /** Object stride: object columns (0: none). */
   readonly os: number
@@ -57,13 +57,14 @@ export class TileSlab {
   #liveSlots = 0
 
   /**
-   * `numInit`: the empty value of each numeric column; `objInits`: makes each object slot's
+   * `numInit`: the empty value of each numeric column (null: no numeric part, not even the tile
+   * index — the view keeps its numbers in key-regions.ts); `objInits`: makes each object slot's
    * empty value; `minPageBits`: log2 of the slots per page (tests use tiny pages).
    */
-  constructor(numInit: readonly number[], objInits: readonly (() => unknown)[], maxTiles: number, minPageBits = 14) {
-    this.ns = numInit.length + 1
+  constructor(numInit: readonly number[] | null, objInits: readonly (() => unknown)[], maxTiles: number, minPageBits = 14) {
+    this.ns = numInit === null ? 0 : numInit.length + 1
     this.os = objInits.length
-    this.#numInit = Float64Array.from(numInit)
+    this.#numInit = Float64Array.from(numInit ?? [])
     this.#objInits = objInits
     // An insert may precede the eviction it causes: a region holds up to maxTiles + 1 tiles.
     const caps = classCaps(maxTiles + 1)
@@ -141,7 +142,7 @@ export class TileSlab {
     }
     const page = this.num[slot >>> this.pageBits] as Float64Array
     const at = (slot & this.pageMask) * ns + pos * ns
-    page[at] = k
+    if (ns > 0) page[at] = k
     const init = this.#numInit
     for (let j = 0; j < init.length; j++) page[at + 1 + j] = init[j] as number
     if (os > 0) {
@@ -245,19 +246,10 @@ export class TileSlab {
       return free.pop() as number
     }
     let top = this.#top
-    const room = (this.pageMask + 1) - (top & this.pageMask)
+    const room = this.pageMask + 1 - (top & this.pageMask)
     if (room < cap) {
-      // The tail of the page would not fit this region: hand it to smaller classes' free lists.
-      let rest = room
-      for (let k = this.#caps.length - 1; k >= 0 && rest > 0; k--) {
-        const kc = this.#caps[k] as number
-        while (rest >= kc) {
-          ;(this.#free[k] as number[]).push(top)
-          this.#freeSlots += kc
-          top += kc
-          rest -= kc
-        }
-      }
+      this.#freeSlots += freePageTail(top, room, this.#caps, this.#free)
+      top += room
     }
     const page = top >>> this.pageBits
     if (page >= this.num.length) {
@@ -314,6 +306,24 @@ export class TileSlab {
       meta[m + 2] = c + 1
     }
   }
+}
+
+/**
+ * The tail of a page, `room` slots from `top` on, would not fit the region wanted: hands it to
+ * the free lists of the largest classes that fit (`caps` ascending); returns the slots handed
+ * over (all of them when the smallest class is 1).
+ */
+export function freePageTail(top: number, room: number, caps: Int32Array, free: number[][]): number {
+  let rest = room
+  for (let k = caps.length - 1; k >= 0 && rest > 0; k--) {
+    const kc = caps[k] as number
+    while (rest >= kc) {
+      ;(free[k] as number[]).push(top)
+      top += kc
+      rest -= kc
+    }
+  }
+  return room - rest
 }
 
 /** Scans below this many tiles, binary search from it on. */

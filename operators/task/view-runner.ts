@@ -5,9 +5,10 @@
  * Strategy:
  * 1. Each key holds, per hop group, only its non-empty tiles (ascending), so memory follows the
  *    data: a key seen once a day keeps a handful of tiles however long its windows are. Keys
- *    are dense ids and a key's tiles one region of a paged slab (key-state.ts, tile-slab.ts),
- *    so the hot loop does one Map lookup per record, no per-tile objects for plain numbers and
- *    no allocation to insert or evict a tile.
+ *    are dense ids and the numeric tiles of all a key's hop groups one region of a paged slab
+ *    (key-state.ts, key-regions.ts; object accumulators per group, tile-slab.ts), so the hot
+ *    loop does one Map lookup per record, no per-tile objects for plain numbers and no
+ *    allocation to insert or evict a tile.
  * 2. A key is evaluated only at its clock c. A window value is the fold, in ascending tile order,
  *    of the tiles in range (see windows/hops.ts); the fold order is fixed, so results are bit
  *    for bit reproducible from the tiles alone — tiles are the whole state, and a restored task
@@ -28,6 +29,7 @@ import type { EventRecord, FeatureRow, FeatureValue } from '../../features/types
 import type { ViewPlan } from './plan.ts'
 import { KeyTable } from './key-state.ts'
 import { firstTileAt, type TileSlab } from './tile-slab.ts'
+import { evictTiles, nextLossOf } from './key-tiles.ts'
 import { TimerQueue } from './timer-queue.ts'
 import { entityKeyOf, fieldValueOf, firstInputProblem } from './event-fields.ts'
 import { rowValuesEqual } from './values-equal.ts'
@@ -121,18 +123,22 @@ export class ViewRunner {
     const c = t > oldC ? t : oldC
     const scratch = this.#scratch
     const layouts = this.layouts
-    for (let g = 0; g < layouts.length; g++) {
+    // The groups in their order in the key's region (key-regions.ts), each one's tiles after the last.
+    const regions = table.regions
+    const order = regions.order
+    let groupAt = regions.startOf(id)
+    for (let oi = 0; oi < order.length; oi++) {
+      const g = order[oi] as number
       const lay = layouts[g] as GroupLayout
+      const ns = lay.numStride
+      const n = regions.count(id, g)
+      let base = groupAt
+      groupAt += n * ns
       const h = lay.hopMs
       const k = Math.floor(t / h)
       if (k < Math.floor(c / h) + 1 - lay.maxTiles) continue
-      const slab = table.slabs[g] as TileSlab
-      const ns = lay.numStride
       const os = lay.objStride
-      const n = slab.count(id)
-      let slot = slab.slotOf(id)
-      let page = slab.num[slot >>> slab.pageBits] as Float64Array
-      let base = (slot & slab.pageMask) * ns
+      let page = regions.pageOf(id)
       let i = n
       while (i > 0 && (page[base + (i - 1) * ns] as number) > k) i--
       let pos: number
@@ -140,9 +146,11 @@ export class ViewRunner {
         pos = i - 1
       } else {
         pos = i
-        slot = slab.insert(id, pos, k)
-        page = slab.num[slot >>> slab.pageBits] as Float64Array
-        base = (slot & slab.pageMask) * ns
+        regions.insert(id, g, pos, k)
+        if (os > 0) (table.objSlabs[g] as TileSlab).insert(id, pos, k)
+        page = regions.pageOf(id)
+        base = regions.baseOf(id, g)
+        groupAt = base + (n + 1) * ns
       }
       const at0 = base + pos * ns + 1
       const kinds = lay.numKind
@@ -167,6 +175,8 @@ export class ViewRunner {
         }
       }
       if (os > 0) {
+        const slab = table.objSlabs[g] as TileSlab
+        const slot = slab.slotOf(id)
         const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
         const aggs = lay.objAggs
         const objScratch = lay.objScratch
@@ -238,18 +248,29 @@ export class ViewRunner {
     const table = this.table
     const t = table.clockOf(id)
     const layouts = this.layouts
-    for (let g = 0; g < layouts.length; g++) {
+    // The groups in their order in the key's region (key-regions.ts), each one's tiles after the last.
+    const regions = table.regions
+    const order = regions.order
+    const tiles = regions.pageOf(id)
+    let groupAt = regions.startOf(id)
+    for (let oi = 0; oi < order.length; oi++) {
+      const g = order[oi] as number
       const lay = layouts[g] as GroupLayout
-      const slab = table.slabs[g] as TileSlab
-      const count = slab.count(id)
+      const count = regions.count(id, g)
       if (count === 0) continue
       const ns = lay.numStride
       const os = lay.objStride
-      const slot = slab.slotOf(id)
-      const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
-      const b = (slot & slab.pageMask) * ns
-      const objs = slab.obj[slot >>> slab.pageBits] as unknown[]
-      const ob = (slot & slab.pageMask) * os
+      const b = groupAt
+      groupAt += count * ns
+      // Only the page array and the record: the object tiles' own line is loaded by reads that need it.
+      const slab = table.objSlabs[g]
+      let objs: unknown[] = NO_OBJECTS
+      let ob = 0
+      if (slab !== null && slab !== undefined) {
+        const slot = slab.slotOf(id)
+        objs = slab.obj[slot >>> slab.pageBits] as unknown[]
+        ob = (slot & slab.pageMask) * os
+      }
       const top = Math.floor(t / lay.hopMs)
       for (const spec of lay.specs) {
         const lo = firstTileAt(tiles, b, count, ns, top + 1 - spec.tiles)
@@ -327,27 +348,7 @@ export class ViewRunner {
 
   /** Earliest boundary > c at which some window of the key loses a non-empty tile; NaN if none. */
   nextLossMs(id: number): number {
-    let next = Number.NaN
-    const layouts = this.layouts
-    const c = this.table.clockOf(id)
-    for (let g = 0; g < layouts.length; g++) {
-      const lay = layouts[g] as GroupLayout
-      const slab = this.table.slabs[g] as TileSlab
-      const count = slab.count(id)
-      if (count === 0) continue
-      const ns = lay.numStride
-      const slot = slab.slotOf(id)
-      const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
-      const base = (slot & slab.pageMask) * ns
-      const top = Math.floor(c / lay.hopMs)
-      for (const spec of lay.specs) {
-        const i = firstTileAt(tiles, base, count, ns, top + 1 - spec.tiles)
-        if (i === count) continue
-        const b = ((tiles[base + i * ns] as number) + spec.tiles) * lay.hopMs
-        if (!(b >= next)) next = b
-      }
-    }
-    return next
+    return nextLossOf(this.table, this.layouts, id)
   }
 
   /**
@@ -363,20 +364,12 @@ export class ViewRunner {
   }
 
   #evict(id: number): void {
-    const layouts = this.layouts
-    const c = this.table.clockOf(id)
-    for (let g = 0; g < layouts.length; g++) {
-      const lay = layouts[g] as GroupLayout
-      const slab = this.table.slabs[g] as TileSlab
-      const count = slab.count(id)
-      if (count === 0) continue
-      const slot = slab.slotOf(id)
-      const tiles = slab.num[slot >>> slab.pageBits] as Float64Array
-      const keepFrom = firstTileAt(tiles, (slot & slab.pageMask) * lay.numStride, count, lay.numStride, Math.floor(c / lay.hopMs) + 1 - lay.maxTiles)
-      if (keepFrom > 0) slab.dropFront(id, keepFrom)
-    }
+    evictTiles(this.table, this.layouts, id)
   }
 }
+
+/** The object page of a group without object columns (no read looks into it). */
+const NO_OBJECTS: unknown[] = []
 
 /** A feature's value from the (merged) accumulators of its columns. */
 function finishSlot(slot: FeatureSlot, accs: readonly unknown[]): FeatureValue {
