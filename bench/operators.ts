@@ -11,56 +11,10 @@ import v8 from 'node:v8'
 import vm from 'node:vm'
 import { createPartitionTask } from '../operators/task/partition-task.ts'
 import { operatorFloor } from './_support/operator-floor.ts'
-import type { AggregationDef, FeatureDef, FeatureViewDef, SourceDef } from '../features/types.ts'
+import { EVENTS, SPAN_MS, itemOf, keyNames, keyOf, priceOf, source, timeOf, view } from './_support/operator-workload.ts'
 
-const scale = Number(process.env.KFS_BENCH_SCALE ?? '1')
-const EVENTS = Math.round(10_000_000 * scale)
-const KEYS = Math.round(1_000_000 * scale)
-const SPAN_MS = 7 * 86_400_000
-const MIN = 60_000
-// Real epoch times (2026-01-01): they are not small integers, as in production.
-const START_MS = 1_767_225_600_000
 v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc') as () => void
-
-const source: SourceDef = {
-  kind: 'source', name: 'orders', topic: 'orders', schema: { type: 'record', name: 'Order', fields: [] },
-  eventTimeField: 'ts', keyedBy: 'user', partitions: 1, outOfOrdernessMs: 5 * MIN, allowedLatenessMs: 0,
-  idleTimeoutMs: 60_000, maxFutureSkewMs: 3_600_000, description: '',
-}
-function feat(op: AggregationDef['op'], field: string | undefined, windowMs: number, hopMs: number, n?: number): FeatureDef {
-  const name = `${op}_${windowMs / MIN}m`
-  return { name, type: 'double', aggregation: { name, op, field, windowMs, hopMs, n, quantile: undefined } }
-}
-const windows: [number, number][] = [[5 * MIN, MIN], [60 * MIN, MIN], [1440 * MIN, 5 * MIN], [7 * 1440 * MIN, 60 * MIN]]
-const features: FeatureDef[] = []
-for (const [w, h] of windows) for (const op of ['count', 'sum', 'avg', 'max'] as const) features.push(feat(op, op === 'count' ? undefined : 'price', w, h))
-features.push(feat('approx_distinct', 'item', 1440 * MIN, 5 * MIN), feat('last_n', 'price', 1440 * MIN, 5 * MIN, 10))
-const view: FeatureViewDef = {
-  kind: 'featureView', name: 'user_orders', version: 1, source, filter: undefined, map: undefined, features,
-  entity: { kind: 'entity', name: 'user', joinKeys: ['user'], keyType: 'string', description: '' },
-  ttlMs: 86_400_000, owner: 'bench', description: '', tags: {}, freshnessSlaMs: 60_000, online: true, offline: true,
-}
-
-// Deterministic inputs (xorshift), generated before timing.
-let seed = 0x2545f491
-function rnd(): number {
-  seed ^= seed << 13
-  seed ^= seed >>> 17
-  seed ^= seed << 5
-  return (seed >>> 0) / 4294967296
-}
-const keyNames = Array.from({ length: KEYS }, (_, i) => `user-${i}`)
-const keyOf = new Int32Array(EVENTS)
-const timeOf = new Float64Array(EVENTS)
-const priceOf = new Float64Array(EVENTS)
-const itemOf = new Int32Array(EVENTS)
-for (let i = 0; i < EVENTS; i++) {
-  keyOf[i] = Math.floor(rnd() * KEYS)
-  timeOf[i] = START_MS + Math.max(0, Math.floor((i / EVENTS) * SPAN_MS - rnd() * 2 * MIN))
-  priceOf[i] = Math.round(rnd() * 10_000) / 100
-  itemOf[i] = Math.floor(rnd() * 5_000)
-}
 
 function baseline(): number {
   const counts = new Map<string, number>()
