@@ -18,16 +18,27 @@
  *
  * Size classes (4, 8, … 32 doubles, then ×1.25 steps) serve the whole key: a region that is full
  * moves up a class, one with two classes of slack moves down, freed regions go to per-class free
- * lists and the slab compacts once free doubles exceed a quarter of the live ones (as in
- * tile-slab.ts, whose object regions stay per group: only events and multi-event tiles reach
- * them).
+ * lists and the slab compacts once free doubles exceed an eighth of the live ones (as in
+ * tile-slab.ts, which compacts at a quarter; its object regions stay per group: only events and
+ * multi-event tiles reach them).
  */
 import { classCaps, freePageTail } from './tile-slab.ts'
 
 const META_START = 0
 const META_CLASS = 1
 const META_COUNTS = 2
+
+/** Classes are multiples of this many doubles (half a line, a tile of the narrowest group). */
 const CLASS_UNIT = 4
+
+/**
+ * Compaction once free doubles exceed live ones ÷ this: with every group in one region a key's
+ * moves free regions of many sizes, which the free lists reuse less well than one group's; at a
+ * quarter (tile-slab.ts) they held ~20 % of the pages at the end of a bench run (1,032 B a key,
+ * over the 1 KiB budget), at an eighth ~4 %. Finer classes (eighths) would cut the class slack
+ * from ~12 % to ~4 % too, but read 0.85 in the A/B: more moves.
+ */
+const COMPACT_FREE_DIVISOR = 8
 
 export class KeyRegions {
   /** Doubles per tile, per group. */
@@ -42,7 +53,7 @@ export class KeyRegions {
   metaBase = 0
   readonly #inits: readonly Float64Array[]
   readonly #caps: Int32Array
-  readonly #classOf: Int8Array
+  readonly #classOf: Int16Array
   readonly #free: number[][]
   #top = 0
   #freeDoubles = 0
@@ -71,11 +82,9 @@ export class KeyRegions {
     // An insert may precede the eviction it causes: a group holds up to maxTiles + 1 tiles.
     let most = 0
     maxTiles.forEach((m, g) => (most += (m + 1) * (this.strides[g] as number)))
-    // Classes in units of four doubles (half a line, a tile of the narrowest group): finer ones
-    // would move a region on nearly every insert and eviction.
     const caps = classCaps(Math.ceil(most / CLASS_UNIT)).map((c) => c * CLASS_UNIT)
     this.#caps = Int32Array.from(caps)
-    this.#classOf = new Int8Array(most + 1)
+    this.#classOf = new Int16Array(most + 1)
     for (let n = 1, c = 0; n <= most; n++) {
       while ((caps[c] as number) < n) c++
       this.#classOf[n] = c
@@ -158,7 +167,7 @@ export class KeyRegions {
    * offset in `pageOf(id)`.
    */
   openTiles(id: number, g: number, pos: number, count: number): number {
-    if (this.#freeDoubles > this.pageMask && this.#freeDoubles * 4 > this.#liveDoubles) this.#compact()
+    if (this.#freeDoubles > this.pageMask && this.#freeDoubles * COMPACT_FREE_DIVISOR > this.#liveDoubles) this.#compact()
     const meta = this.meta
     const m = id * this.metaStride + this.metaBase
     const c = (meta[m + META_CLASS] as number) - 1
@@ -246,7 +255,7 @@ export class KeyRegions {
     let top = this.#top
     const room = this.pageMask + 1 - (top & this.pageMask)
     if (room < cap) {
-      // Classes are multiples of CLASS_UNIT and so are page sizes and tops: the whole tail is handed over.
+      // Classes, page sizes and so tops are multiples of CLASS_UNIT: the whole tail goes to the free lists.
       this.#freeDoubles += freePageTail(top, room, this.#caps, this.#free)
       top += room
     }
