@@ -23,9 +23,8 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = []
   try {
     await populate(redis.port)
-    const server = await spawnRole('server', [String(redis.port)])
-    const floor = await spawnRole('floor', [String(redis.port)])
-    children.push(server.child, floor.child)
+    const server = await spawnRole('server', [String(redis.port)], children)
+    const floor = await spawnRole('floor', [String(redis.port)], children)
     runWrk(server.port, 2, POST_LUA)
     runWrk(floor.port, 2, POST_LUA)
     const kfs = await runRole<RateResult>('loadgen', [String(server.port), String(RATE), '10', '8', 'batch'])
@@ -41,7 +40,8 @@ async function main(): Promise<void> {
       `BENCH serving-batch rate=${RATE} p50_ms=${f(kfs.p50Ms)} p99_ms=${f(kfs.p99Ms)} floor_p50_ms=${f(base.p50Ms)} floor_p99_ms=${f(base.p99Ms)} max_rps=${f(kfsMax.rps, 0)} floor_max_rps=${f(floorMax.rps, 0)} ratio=${f(kfsMax.rps / floorMax.rps)}`,
     )
   } finally {
-    for (const c of children) c.kill('SIGKILL')
+    // SIGTERM: the server role exits cleanly on it, so KFS_BENCH_SERVER_PROFILE gets its profile.
+    for (const c of children) c.kill('SIGTERM')
     redis.stop()
   }
 }

@@ -99,11 +99,16 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-/** Starts a child role of this file and resolves once it prints `READY <port>`. */
-export function spawnRole(role: string, args: readonly string[]): Promise<{ port: number; child: ChildProcess }> {
+/**
+ * Starts a child role of this file and resolves once it prints `READY <port>`. The child joins
+ * `children` as soon as it is spawned, so the caller's cleanup ends it even when a later role
+ * fails to start.
+ */
+export function spawnRole(role: string, args: readonly string[], children: ChildProcess[]): Promise<{ port: number; child: ChildProcess }> {
   // KFS_BENCH_SERVER_PROFILE=<dir>: a CPU profile of the server under test (written when it is stopped with SIGTERM).
   const profile = role === 'server' && process.env.KFS_BENCH_SERVER_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KFS_BENCH_SERVER_PROFILE}`] : []
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', SELF, role, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(child)
   return new Promise((resolve, reject) => {
     let out = ''
     child.stdout!.on('data', (d: Buffer) => {
@@ -234,9 +239,8 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = []
   try {
     const writes = await populate(redis.port)
-    const server = await spawnRole('server', [String(redis.port)])
-    const floor = await spawnRole('floor', [String(redis.port)])
-    children.push(server.child, floor.child)
+    const server = await spawnRole('server', [String(redis.port)], children)
+    const floor = await spawnRole('floor', [String(redis.port)], children)
     const fixed = await runRole<RateResult>('loadgen', [String(server.port), String(rate), '10', '64', 'get'])
     console.error(`fixed-rate run: ${JSON.stringify(fixed)}`)
     // The floor at the same fixed rate: what this machine (server, Redis and load generator on

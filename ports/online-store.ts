@@ -17,6 +17,12 @@ export interface OnlineRead {
   readonly asOfMs: number | null
   /** Values in the order of the requested feature names; null stays null. */
   readonly values: readonly (FeatureValue)[]
+  /**
+   * `JSON.stringify(values[i] ?? null)`, written from the stored text where the store keeps values
+   * as text, so a reader that only serialises (the serving endpoints) need not decode them.
+   * Optional: callers serialise `values[i]` when it is absent.
+   */
+  readonly valueJson?: (i: number) => string
 }
 
 export interface OnlineWriteResult {

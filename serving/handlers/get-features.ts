@@ -35,6 +35,7 @@ import type { OnlineRead } from '../../ports/online-store.ts'
 import { entityKeyOf } from '../entity-input.ts'
 import { badRequest, HttpError } from '../errors.ts'
 import type { FeatureCatalog, FeaturePlan } from '../feature-catalog.ts'
+import { JsonBody, readValueJson, valueJson } from '../json-body.ts'
 import { readLookups, type Lookup, type ReaderDeps } from '../feature-reader.ts'
 import { runRequestFeature } from '../request-features.ts'
 import type { ServedLogRecorder } from '../served-log/served-log.ts'
@@ -82,16 +83,27 @@ export interface ViewState {
   readonly age_ms: number | null
 }
 
-function viewState(read: OnlineRead, nowMs: number): ViewState {
-  return { status: read.status, as_of: read.asOfMs, age_ms: read.asOfMs === null ? null : nowMs - read.asOfMs }
+/** A number (or null) as JSON.stringify writes it: a non-finite one is null. */
+function numberJson(x: number | null): string {
+  return x !== null && Number.isFinite(x) ? String(x) : 'null'
 }
 
-/** `GET /v1/features/:view/:entityKey` (single join key) or `GET /v1/features/:view?<joinKey>=…` (composite). */
+/** `"status":…,"as_of":…,"age_ms":…`: the members of a ViewState, without braces. */
+function viewStateMembers(read: OnlineRead, nowMs: number): string {
+  const age = read.asOfMs === null ? null : nowMs - read.asOfMs
+  return `"status":${JSON.stringify(read.status)},"as_of":${numberJson(read.asOfMs)},"age_ms":${numberJson(age)}`
+}
+
+/**
+ * `GET /v1/features/:view/:entityKey` (single join key) or `GET /v1/features/:view?<joinKey>=…` (composite).
+ * Body: `{ view, version, entity, status, as_of, age_ms, features: { name: value } }`, written as
+ * JSON directly (serving/json-body.ts).
+ */
 export async function getViewFeatures(
   input: { readonly view: string; readonly entityKey?: string | undefined; readonly query?: Readonly<Record<string, string>> },
   deps: FeatureHandlerDeps,
   requestId?: string,
-): Promise<object> {
+): Promise<JsonBody> {
   const view = deps.catalog.view(input.view)
   const { entity } = view
   let parts: Record<string, unknown>
@@ -104,17 +116,17 @@ export async function getViewFeatures(
     parts = { ...input.query }
   }
   const entityKey = entityKeyOf(entity, parts)
-  const features = view.features.map((f) => f.name)
+  const features = deps.catalog.featureNames(view)
   const nowMs = deps.clock.nowMs()
   const lookups = [{ view, entityKey, features }]
   const [read] = await readLookups(lookups, deps, nowMs)
   countStatuses(deps, lookups, [read!])
   logServed(deps, requestId, lookups, [read!], nowMs)
-  const values: Record<string, FeatureValue> = {}
-  features.forEach((f, i) => (values[f] = read!.values[i] ?? null))
   const entityOut: Record<string, unknown> = {}
   for (const k of entity.joinKeys) entityOut[k] = parts[k]
-  return { view: view.name, version: view.version, entity: entityOut, ...viewState(read!, nowMs), features: values }
+  let text = `{"view":${JSON.stringify(view.name)},"version":${numberJson(view.version)},"entity":${JSON.stringify(entityOut)},${viewStateMembers(read!, nowMs)},"features":{`
+  for (let i = 0; i < features.length; i++) text += `${i === 0 ? '' : ','}${JSON.stringify(features[i])}:${readValueJson(read!, i)}`
+  return new JsonBody(`${text}}}`)
 }
 
 interface BatchBody {
@@ -163,7 +175,7 @@ function checkRequestInputs(defs: readonly RequestFeatureDef[], request: Readonl
 }
 
 /** `POST /v1/features`. */
-export async function getFeatures(body: unknown, deps: FeatureHandlerDeps, requestId?: string): Promise<object> {
+export async function getFeatures(body: unknown, deps: FeatureHandlerDeps, requestId?: string): Promise<JsonBody> {
   const { entities, plan, request } = parseBatch(body, deps.catalog)
   checkRequestInputs(plan.requestFeatures, request)
   const lengths = Object.values(entities).map((l) => l.length)
@@ -211,29 +223,36 @@ export async function getFeatures(body: unknown, deps: FeatureHandlerDeps, reque
   const rfInputs = plan.outputs.map((out) =>
     out.kind === 'request' ? out.def.features.map((ref) => ({ ref, at: slot(...resolveRef(deps.catalog, ref)) })) : undefined,
   )
-  const viewKeys = viewKeysOf(plan.reads.map((r) => r.view))
+  const viewKeys = viewKeysOf(plan.reads.map((r) => r.view)).map((key) => JSON.stringify(key))
 
   const nowMs = deps.clock.nowMs()
   const reads = await readLookups(lookups, deps, nowMs)
   countStatuses(deps, lookups, reads)
-  const rows = rowEntities.map((entityParts, r) => {
-    const rowReads = rowLookups[r]!.map((index) => reads[index]!)
-    const views: Record<string, ViewState> = {}
-    plan.reads.forEach((_, i) => (views[viewKeys[i]!] = viewState(rowReads[i]!, nowMs)))
-    const values = plan.outputs.map((out, o): FeatureValue | boolean => {
+  // { features: [names], rows: [{ entities, values, views }] }, written as JSON directly
+  // (serving/json-body.ts): a stored value's text goes in without being decoded.
+  let text = `{"features":${JSON.stringify(plan.outputs.map((out) => out.name))},"rows":[`
+  for (let r = 0; r < rowCount; r++) {
+    const rowLookup = rowLookups[r]!
+    text += `${r === 0 ? '' : ','}{"entities":${JSON.stringify(rowEntities[r])},"values":[`
+    for (let o = 0; o < plan.outputs.length; o++) {
+      const out = plan.outputs[o]!
+      if (o > 0) text += ','
       if (out.kind === 'stored') {
         const [ri, fi] = sources[o]!
-        return rowReads[ri]!.values[fi] ?? null
+        text += readValueJson(reads[rowLookup[ri]!]!, fi)
+        continue
       }
       const inputs: Record<string, FeatureValue> = {}
-      for (const { ref, at } of rfInputs[o]!) inputs[ref] = rowReads[at[0]]!.values[at[1]] ?? null
-      return runRequestFeature(out.def, request, inputs)
-    })
-    return { entities: entityParts, values, views }
-  })
+      for (const { ref, at } of rfInputs[o]!) inputs[ref] = reads[rowLookup[at[0]]!]!.values[at[1]] ?? null
+      text += valueJson(runRequestFeature(out.def, request, inputs))
+    }
+    text += '],"views":{'
+    for (let i = 0; i < viewKeys.length; i++) text += `${i === 0 ? '' : ','}${viewKeys[i]}:{${viewStateMembers(reads[rowLookup[i]!]!, nowMs)}}`
+    text += '}}'
+  }
   // After the rows: a request that fails (a request feature threw) answered nothing to log.
   logServed(deps, requestId, lookups, reads, nowMs)
-  return { features: plan.outputs.map((out) => out.name), rows }
+  return new JsonBody(`${text}]}`)
 }
 
 /** A request feature's input `view:f` or `view@2:f`, as the catalog resolves it (plain name = latest served version). */

@@ -15,6 +15,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '../../core/logger.ts'
 import { HttpError, statusLine, toHttpError } from '../errors.ts'
+import { JsonBody } from '../json-body.ts'
 import type { createServingMetrics } from '../metrics.ts'
 import type { TransportRequest, TransportResponse } from './transport/types.ts'
 
@@ -37,7 +38,7 @@ export interface RequestLifecycle {
   reply(ctx: Ctx, status: number, body: string, contentType?: string, closeConnection?: boolean): void
   /** Answers with the error's status and JSON body (logged with an errorId when it is a 5xx other than 503). */
   fail(ctx: Ctx, err: unknown, closeConnection?: boolean): void
-  /** Answers 200 with the JSON of `work`'s result, the error if it fails, or 504 if it takes too long. */
+  /** Answers 200 with the JSON of `work`'s result (a JsonBody as it is), the error if it fails, or 504 if it takes too long. */
   run(ctx: Ctx, work: () => Promise<object>): void
   /** Requests begun and not yet answered or aborted. */
   readonly inflight: number
@@ -132,6 +133,7 @@ export function createRequestLifecycle(options: {
 
   /** The 200 answer to `body`; serialising is part of the request, so its failure is this request's 500. */
   const succeed = (ctx: Ctx, body: object): void => {
+    if (body instanceof JsonBody) return reply(ctx, 200, body.text)
     let text: string | undefined
     try {
       text = JSON.stringify(body)

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { encodeEntityKey } from '../../core/entity-key.ts'
 import type { EntityDef, FeatureDef, FeatureValueType, FeatureViewDef, SourceDef, StampedRow } from '../../features/types.ts'
-import type { OnlineStore } from '../../ports/online-store.ts'
+import type { OnlineRead, OnlineStore } from '../../ports/online-store.ts'
 
 export interface ChangeLike {
   readonly view: string
@@ -78,6 +78,11 @@ export function view(
   }
 }
 
+/** What the port promises of a read (a store may answer with a class that also carries `valueJson`). */
+export function plainRead(read: OnlineRead | undefined): { status: string; asOfMs: number | null; values: unknown[] } | undefined {
+  return read === undefined ? undefined : { status: read.status, asOfMs: read.asOfMs, values: [...read.values] }
+}
+
 export function row(entityKey: string, asOfMs: number, values: StampedRow['values']): StampedRow {
   return { entityKey, asOfMs, createdAtMs: asOfMs, values }
 }
@@ -111,12 +116,12 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         await store.writeRows(stats, [row('u1', t - 1000, [3, 1.5, 'Oslo'])])
         const lookup = (entityKey: string) => ({ view: stats, entityKey, features: names })
         const [present, missing] = await store.readRows([lookup('u1'), lookup('u2')], t)
-        assert.deepEqual(present, { status: 'PRESENT', asOfMs: t - 1000, values: [3, 1.5, 'Oslo'] })
-        assert.deepEqual(missing, { status: 'MISSING', asOfMs: null, values: [null, null, null] })
+        assert.deepEqual(plainRead(present), { status: 'PRESENT', asOfMs: t - 1000, values: [3, 1.5, 'Oslo'] })
+        assert.deepEqual(plainRead(missing), { status: 'MISSING', asOfMs: null, values: [null, null, null] })
         const [inside] = await store.readRows([lookup('u1')], t - 1000 + stats.ttlMs - 1)
         assert.equal(inside?.status, 'PRESENT')
         const [outside] = await store.readRows([lookup('u1')], t - 1000 + stats.ttlMs)
-        assert.deepEqual(outside, { status: 'OUTSIDE_TTL', asOfMs: t - 1000, values: [null, null, null] })
+        assert.deepEqual(plainRead(outside), { status: 'OUTSIDE_TTL', asOfMs: t - 1000, values: [null, null, null] })
       }))
 
     void test('a zombie (older) row written after a newer one never changes the store', () =>
@@ -140,14 +145,14 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         const stop = await store.subscribeChanges([profile], (c) => seen.push(c))
         await store.writeRows(profile, [row('u1', t - 10, ['gold', 500])])
         assert.deepEqual(await store.writeRows(profile, [{ ...row('u1', t - 5, [null, null]), deleted: true }]), { written: 1, stale: 0 })
-        assert.deepEqual((await store.readRows(lookup, t))[0], { status: 'MISSING', asOfMs: null, values: [null, null] })
+        assert.deepEqual(plainRead((await store.readRows(lookup, t))[0]), { status: 'MISSING', asOfMs: null, values: [null, null] })
         // A stale change (older than the delete) must not resurrect the key.
         assert.deepEqual(await store.writeRows(profile, [row('u1', t - 8, ['silver', 100])]), { written: 0, stale: 1 })
         assert.equal((await store.readRows(lookup, t))[0]?.status, 'MISSING')
         // Re-deleting at the same as_of is an idempotent no-op.
         assert.deepEqual(await store.writeRows(profile, [{ ...row('u1', t - 5, [null, null]), deleted: true }]), { written: 0, stale: 1 })
         await store.writeRows(profile, [row('u1', t - 1, ['new', 1])])
-        assert.deepEqual((await store.readRows(lookup, t))[0], { status: 'PRESENT', asOfMs: t - 1, values: [1, 'new'] })
+        assert.deepEqual(plainRead((await store.readRows(lookup, t))[0]), { status: 'PRESENT', asOfMs: t - 1, values: [1, 'new'] })
         await waitUntil(() => seen.length >= 3)
         await stop()
         assert.deepEqual(
@@ -197,7 +202,7 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         await store.writeRows(stats, [row('u1', t - 10, [1, 2, 'x'])])
         await store.writeRows(stats, [row('u1', t, [0, null, null])])
         const [read] = await store.readRows([{ view: stats, entityKey: 'u1', features: ['last_city', 'sum', 'count'] }], t)
-        assert.deepEqual(read, { status: 'PRESENT', asOfMs: t, values: [null, null, 0] })
+        assert.deepEqual(plainRead(read), { status: 'PRESENT', asOfMs: t, values: [null, null, 0] })
       }))
 
     void test('floats round-trip exactly; arrays and odd strings survive', () =>
@@ -224,6 +229,33 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         await store.writeRows(v, [row('empty', t, [1, 1, [], [], [], ''])])
         const [empty] = await store.readRows([{ view: v, entityKey: 'empty', features: ['dn', 'sn', 's'] }], t)
         assert.deepEqual(empty?.values, [[], [], ''])
+      }))
+
+    void test('valueJson, where a store gives it, is JSON.stringify of the value for every type and edge number', () =>
+      withHarness(async ({ store, nowMs }) => {
+        const t = nowMs()
+        const v = view('json', [feature('d', 'double'), feature('l', 'long'), feature('s', 'string'), feature('dn', 'double[]'), feature('sn', 'string[]')])
+        // Seeded, so a failure names the same values on every run: magnitudes across the whole
+        // double range (both sides of String's switch to exponents at 1e-6 and 1e21), and the edges.
+        let seed = 7
+        const next = (): number => ((seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) / 2 ** 32)
+        const doubles = [0, -0, 1e-6, 9.99e-7, 1e21, 9.99e20, -1e21, 0.1 + 0.2, Number.MIN_VALUE, Number.MAX_VALUE, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]
+        for (let i = 0; i < 200; i++) doubles.push((next() - 0.5) * 10 ** Math.floor(next() * 640 - 320))
+        const longs = [0, -1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 60, 1e21, -(2 ** 70)]
+        const rows = doubles.map((d, i) => row(`k${i}`, t, [d, longs[i % longs.length]!, `s${i} "é\\\n`, [d, -0, Number.NaN], [`${i}`, '"']]))
+        await store.writeRows(v, rows)
+        const names = v.features.map((f) => f.name)
+        const reads = await store.readRows(rows.map((r) => ({ view: v, entityKey: r.entityKey, features: names })), t)
+        let checked = 0
+        for (const read of reads) {
+          assert.equal(read.status, 'PRESENT')
+          if (read.valueJson === undefined) continue
+          // Before the values are read: a lazy store must not need them decoded.
+          const texts = names.map((_, i) => read.valueJson!(i))
+          assert.deepEqual(texts, read.values.map((x) => JSON.stringify(x ?? null)))
+          checked++
+        }
+        if (checked > 0) assert.equal(checked, reads.length)
       }))
 
     void test('composite entity keys and keys with separators are distinct entities', () =>
@@ -264,7 +296,7 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
           ],
           t,
         )
-        assert.deepEqual(reads, [
+        assert.deepEqual(reads.map(plainRead), [
           { status: 'PRESENT', asOfMs: t, values: ['y'] },
           { status: 'PRESENT', asOfMs: t - 3, values: [9, 's'] },
           { status: 'PRESENT', asOfMs: t, values: [0.5, 1, 'x'] },

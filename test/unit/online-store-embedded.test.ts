@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Clock } from '../../core/clock.ts'
 import { EmbeddedOnlineStore } from '../../adapters/online-store/embedded/embedded-online-store.ts'
-import { feature, row, runOnlineStoreContract, view } from '../contracts/online-store.ts'
+import { feature, plainRead, row, runOnlineStoreContract, view } from '../contracts/online-store.ts'
 
 function manualClock(startMs: number): Clock & { advance(ms: number): void } {
   let now = startMs
@@ -28,7 +28,7 @@ void test('online store > embedded > persists live rows across close and open', 
     await first.close()
     const second = await EmbeddedOnlineStore.open({ clock, path })
     const reads = await second.readRows(['a', 'b', 'c'].map((entityKey) => ({ view: v, entityKey, features: ['x', 'tags'] })), 1_000_000)
-    assert.deepEqual(reads, [
+    assert.deepEqual(reads.map(plainRead), [
       { status: 'PRESENT', asOfMs: 999_000, values: [0.1 + 0.2, ['t']] },
       { status: 'PRESENT', asOfMs: 999_500, values: [null, []] },
       { status: 'MISSING', asOfMs: null, values: [null, null] },

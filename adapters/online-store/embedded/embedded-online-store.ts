@@ -12,9 +12,10 @@ import { readFile, rename, writeFile } from 'node:fs/promises'
 import type { Clock } from '../../../core/clock.ts'
 import { systemClock } from '../../../core/clock.ts'
 import { SinkWriteError, SourceError } from '../../../core/errors.ts'
-import type { FeatureValue, FeatureValueType, FeatureViewDef, StampedRow } from '../../../features/types.ts'
+import type { FeatureValue, FeatureViewDef, StampedRow } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
-import { decodeValue, encodeValue } from '../redis/value-codec.ts'
+import { StoredTextRead } from '../redis/stored-text-read.ts'
+import { encodeValue } from '../redis/value-codec.ts'
 import { DELETED_FIELD } from '../redis/row-layout.ts'
 import { coalesceRows, missingRead, statusOf, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
 
@@ -118,8 +119,13 @@ export class EmbeddedOnlineStore implements OnlineStore {
       // A tombstone (docs/design.md §11) answers MISSING; it stays stored so older rows cannot land.
       if (!stored || stored.fields.has(DELETED_FIELD)) return missingRead(features.length)
       const status = statusOf(stored.asOfMs, view, nowMs)
-      const values = status === 'PRESENT' ? features.map((f, i) => decodeValue(stored.fields.get(f), types[i] as FeatureValueType)) : features.map(() => null)
-      return { status, asOfMs: stored.asOfMs, values }
+      if (status !== 'PRESENT') return { status, asOfMs: stored.asOfMs, values: features.map(() => null) }
+      return new StoredTextRead(
+        stored.asOfMs,
+        features.map((f) => stored.fields.get(f)),
+        0,
+        types,
+      )
     })
   }
 

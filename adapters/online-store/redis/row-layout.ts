@@ -10,6 +10,7 @@ import { SinkWriteError } from '../../../core/errors.ts'
 import type { FeatureValue, FeatureValueType, FeatureViewDef, StampedRow } from '../../../features/types.ts'
 import { missingRead, statusOf } from '../../../ports/online-semantics.ts'
 import type { OnlineRead } from '../../../ports/online-store.ts'
+import { StoredTextRead } from './stored-text-read.ts'
 import { AS_OF_FIELD, checkValue, decodeValue, encodeCheckedValue } from './value-codec.ts'
 
 export interface ViewLayout {
@@ -20,6 +21,8 @@ export interface ViewLayout {
   readonly types: ReadonlyMap<string, FeatureValueType>
   /** The view's rows may be tombstones (an attribute view, docs/design.md §11): reads fetch DELETED_FIELD. */
   readonly tombstones: boolean
+  /** The last requested feature list decodeRead saw and its types: a batch's lookups share one list. */
+  lastRead: { features: readonly string[]; types: readonly FeatureValueType[] } | undefined
 }
 
 /**
@@ -49,6 +52,7 @@ export function viewLayout(view: FeatureViewDef, prefix: string): ViewLayout {
     ttlArg: Number.isFinite(view.ttlMs) ? String(Math.ceil(view.ttlMs)) : '0',
     types: new Map(view.features.map((f) => [f.name, f.type])),
     tombstones: view.changeMode === 'attributes',
+    lastRead: undefined,
   }
   byPrefix.set(prefix, layout)
   return layout
@@ -122,7 +126,8 @@ export function decodeRead(layout: ViewLayout, features: readonly string[], repl
   const first = layout.tombstones ? 2 : 1
   const asOfMs = Number(asOfText)
   const status = statusOf(asOfMs, layout.view, nowMs)
-  const values =
-    status === 'PRESENT' ? features.map((f, i) => decodeValue(reply[i + first], layout.types.get(f)!)) : new Array<null>(features.length).fill(null)
-  return { status, asOfMs, values }
+  if (status !== 'PRESENT') return { status, asOfMs, values: new Array<null>(features.length).fill(null) }
+  let last = layout.lastRead
+  if (last?.features !== features) layout.lastRead = last = { features, types: features.map((f) => layout.types.get(f)!) }
+  return new StoredTextRead(asOfMs, reply, first, last.types)
 }

@@ -10,6 +10,13 @@
  * - The row's `as_of` lives in the field `@as_of` (feature names cannot start with `@`).
  *
  * Decoding is driven by the view's declared feature type, never by guessing from the text.
+ *
+ * Serving writes a number's stored text into its JSON response as it is (`storedValueJson`): the
+ * encoder wrote `String(x)`, which for a finite x other than -0 is exactly the text
+ * `JSON.stringify(x)` writes, so the decode (`Number`) and the re-encode (the shortest round-trip
+ * digits again) of a served number are both skipped — each about 75 ns, 2,000 of them in a
+ * 100-entity batch of 20 features. Texts this encoder does not write as plain decimals go the
+ * long way and serialise as before.
  */
 import { SinkWriteError } from '../../../core/errors.ts'
 import type { FeatureValue, FeatureValueType } from '../../../features/types.ts'
@@ -75,6 +82,22 @@ export function encodeCheckedValue(value: FeatureValue, type: FeatureValueType):
     case 'string[]':
       return JSON.stringify(value)
   }
+}
+
+/** A JSON number without an exponent (RFC 8259 §6); `String(x)` writes one for 10⁻⁶ ≤ |x| < 10²¹ and for 0. */
+const PLAIN_DECIMAL = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$/
+const NEGATIVE_ZERO = /^-0(?:\.0+)?$/
+
+/**
+ * `JSON.stringify(decodeValue(text, type))`, without decoding a number whose stored text is
+ * already that JSON: a long or double written as a plain decimal. Negative zero (JSON.stringify
+ * writes 0) and exponent forms (which may overflow to ±Infinity, i.e. null) go the long way, as do
+ * `NaN`, the infinities and every other type.
+ */
+export function storedValueJson(text: string | null | undefined, type: FeatureValueType): string {
+  if (text === null || text === undefined) return 'null'
+  if ((type === 'double' || type === 'long') && PLAIN_DECIMAL.test(text) && !(text.charCodeAt(0) === 45 && NEGATIVE_ZERO.test(text))) return text
+  return JSON.stringify(decodeValue(text, type))
 }
 
 /** Inverse of `encodeValue`; `null`/`undefined` (field absent) decodes to null. */

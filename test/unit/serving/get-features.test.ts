@@ -5,7 +5,12 @@ import { SourceError } from '../../../core/errors.ts'
 import type { OnlineStore } from '../../../ports/online-store.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { createFeatureCatalog } from '../../../serving/feature-catalog.ts'
-import { getFeatures, getViewFeatures, type FeatureHandlerDeps } from '../../../serving/handlers/get-features.ts'
+import * as handlers from '../../../serving/handlers/get-features.ts'
+import type { FeatureHandlerDeps } from '../../../serving/handlers/get-features.ts'
+
+// The handlers answer with the response's JSON text; these tests read it back as the client would.
+const getFeatures = async (...args: Parameters<typeof handlers.getFeatures>): Promise<unknown> => JSON.parse((await handlers.getFeatures(...args)).text)
+const getViewFeatures = async (...args: Parameters<typeof handlers.getViewFeatures>): Promise<unknown> => JSON.parse((await handlers.getViewFeatures(...args)).text)
 import { HotCache } from '../../../serving/hot-cache.ts'
 import { row } from '../../contracts/online-store.ts'
 import { allViews, itemStats, rankingService, spendPerClick, userItem, userStats } from './fixtures.ts'
@@ -134,6 +139,34 @@ void describe('serving > get features', () => {
     const { deps } = await setup()
     const down: FeatureHandlerDeps = { ...deps, store: { readRows: () => Promise.reject(new SourceError('SOURCE_UNAVAILABLE', 'redis down')) } }
     await assert.rejects(getViewFeatures({ view: 'user_stats', entityKey: 'u1' }, down), { code: 'SOURCE_UNAVAILABLE' })
+  })
+
+  void test('the bodies are what JSON.stringify writes for the values read, edge numbers included', async () => {
+    const { deps, store } = await setup()
+    // Plain decimals go into the body as stored; -0, exponents, NaN and the infinities the long way.
+    const spends = [0, -0, 0.1 + 0.2, 1e-6, 1e-7, 1e21, 123456789.125, -5e-324, Number.MAX_VALUE, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]
+    const clicks = [0, -1, Number.MAX_SAFE_INTEGER, 2 ** 70, -(2 ** 53)]
+    const keys = spends.map((_, i) => `e${i}`)
+    await store.writeRows(userStats, keys.map((k, i) => row(k, NOW - 5, [clicks[i % clicks.length]!, spends[i]!, `"${k}"\u2028`])))
+    const names = userStats.features.map((f) => f.name)
+    const reads = await store.readRows(keys.map((entityKey) => ({ view: userStats, entityKey, features: names })), NOW)
+    const expectedValues = reads.map((r) => r.values.map((v) => v ?? null))
+    for (const [i, k] of keys.entries()) {
+      const text = (await handlers.getViewFeatures({ view: 'user_stats', entityKey: k }, deps)).text
+      const expected = { view: 'user_stats', version: 1, entity: { user_id: k }, status: 'PRESENT', as_of: NOW - 5, age_ms: 5, features: Object.fromEntries(names.map((n, j) => [n, expectedValues[i]![j]])) }
+      assert.equal(text, JSON.stringify(expected))
+    }
+    const batch = (await handlers.getFeatures({ entities: { user_id: [...keys, 'nobody'] }, features: names.map((n) => `user_stats:${n}`) }, deps)).text
+    const missing = { status: 'MISSING', as_of: null, age_ms: null }
+    const expectedBatch = {
+      features: names.map((n) => `user_stats:${n}`),
+      rows: [...keys, 'nobody'].map((k, i) => ({
+        entities: { user_id: k },
+        values: i < keys.length ? expectedValues[i] : [null, null, null],
+        views: { user_stats: i < keys.length ? { status: 'PRESENT', as_of: NOW - 5, age_ms: 5 } : missing },
+      })),
+    }
+    assert.equal(batch, JSON.stringify(expectedBatch))
   })
 
   void test('hot-key cache answers repeats without the store, and expires', async () => {

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { createFeatureCatalog } from '../../../serving/feature-catalog.ts'
-import { getFeatures, getViewFeatures, type FeatureHandlerDeps } from '../../../serving/handlers/get-features.ts'
+import * as handlers from '../../../serving/handlers/get-features.ts'
+import type { FeatureHandlerDeps } from '../../../serving/handlers/get-features.ts'
+
+// The handlers answer with the response's JSON text; these tests read it back as the client would.
+const getFeatures = async (...args: Parameters<typeof handlers.getFeatures>): Promise<unknown> => JSON.parse((await handlers.getFeatures(...args)).text)
+const getViewFeatures = async (...args: Parameters<typeof handlers.getViewFeatures>): Promise<unknown> => JSON.parse((await handlers.getViewFeatures(...args)).text)
 import type { ServedLogRecorder, ServedRecord } from '../../../serving/served-log/index.ts'
 import { feature, row, view } from '../../contracts/online-store.ts'
 import { allViews, itemStats, rankingService, spendPerClick, userEntity, userStats } from './fixtures.ts'

@@ -1,0 +1,42 @@
+/**
+ * A PRESENT read of a row stored as text (the layout of value-codec.ts, shared by the Redis hash
+ * and the embedded store): the texts are kept, `values` decodes them on first use, and `valueJson`
+ * writes one value's JSON straight from its text. The serving endpoints only serialise what they
+ * read, so on their path no value is decoded at all (value-codec.ts says why that is exact).
+ */
+import type { FeatureValue, FeatureValueType } from '../../../features/types.ts'
+import type { OnlineRead } from '../../../ports/online-store.ts'
+import { decodeValue, storedValueJson } from './value-codec.ts'
+
+export class StoredTextRead implements OnlineRead {
+  readonly status = 'PRESENT' as const
+  readonly asOfMs: number
+  readonly #texts: readonly (string | null | undefined)[]
+  /** Index in `#texts` of the first value (a reply may lead with `@as_of` and `@deleted`). */
+  readonly #first: number
+  readonly #types: readonly FeatureValueType[]
+  #values: FeatureValue[] | undefined
+
+  /** `types[i]` is the declared type of the i-th requested feature, whose text is `texts[first + i]`. */
+  constructor(asOfMs: number, texts: readonly (string | null | undefined)[], first: number, types: readonly FeatureValueType[]) {
+    this.asOfMs = asOfMs
+    this.#texts = texts
+    this.#first = first
+    this.#types = types
+  }
+
+  get values(): readonly FeatureValue[] {
+    if (this.#values === undefined) {
+      const types = this.#types
+      const values = new Array<FeatureValue>(types.length)
+      for (let i = 0; i < types.length; i++) values[i] = decodeValue(this.#texts[this.#first + i], types[i]!)
+      this.#values = values
+    }
+    return this.#values
+  }
+
+  valueJson(i: number): string {
+    const type = this.#types[i]
+    return type === undefined ? 'null' : storedValueJson(this.#texts[this.#first + i], type)
+  }
+}
