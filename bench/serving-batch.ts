@@ -5,7 +5,8 @@
  * same run. Processes and load generators as in bench/serving.ts.
  */
 import type { ChildProcess } from 'node:child_process'
-import { batchBody, populate, runRole, runWrk, spawnRole, startRedis, type RateResult } from './serving.ts'
+import { batchBody, perRequestUs, populate, runRole, runWrk, spawnRole, startRedis, type RateResult } from './serving.ts'
+import { processCpuMs } from './_support/stack.ts'
 
 const POST_LUA = `local bodies = { ${Array.from({ length: 8 }, (_, v) => JSON.stringify(batchBody(v))).join(', ')} }
 local n = 0
@@ -29,15 +30,21 @@ async function main(): Promise<void> {
     runWrk(floor.port, 2, POST_LUA)
     const kfs = await runRole<RateResult>('loadgen', [String(server.port), String(RATE), '10', '8', 'batch'])
     const base = await runRole<RateResult>('loadgen', [String(floor.port), String(RATE), '10', '8', 'batch'])
+    // CPU per request of each server over its max-throughput run (/proc, all threads): the
+    // steadier A/B measure of a server's own cost when other work shares the cores.
+    const cpuBefore = processCpuMs(server.child.pid)
     const kfsMax = runWrk(server.port, 8, POST_LUA)
+    const cpuUsPerReq = perRequestUs(cpuBefore, processCpuMs(server.child.pid), kfsMax.requests)
+    const floorCpuBefore = processCpuMs(floor.child.pid)
     const floorMax = runWrk(floor.port, 8, POST_LUA)
+    const floorCpuUsPerReq = perRequestUs(floorCpuBefore, processCpuMs(floor.child.pid), floorMax.requests)
     if (kfs.errors > 0 || kfsMax.non2xx > 0) throw new Error(`errors during the run: ${kfs.errors} fixed-rate, ${kfsMax.non2xx} wrk`)
     const f = (x: number, d = 3) => x.toFixed(d)
     console.error(
       `fixed ${RATE}/s: kfs p50 ${f(kfs.p50Ms)} p99 ${f(kfs.p99Ms)} ms, floor p50 ${f(base.p50Ms)} p99 ${f(base.p99Ms)} ms; max: kfs ${f(kfsMax.rps, 0)}/s, floor ${f(floorMax.rps, 0)}/s`,
     )
     console.log(
-      `BENCH serving-batch rate=${RATE} p50_ms=${f(kfs.p50Ms)} p99_ms=${f(kfs.p99Ms)} floor_p50_ms=${f(base.p50Ms)} floor_p99_ms=${f(base.p99Ms)} max_rps=${f(kfsMax.rps, 0)} floor_max_rps=${f(floorMax.rps, 0)} ratio=${f(kfsMax.rps / floorMax.rps)}`,
+      `BENCH serving-batch rate=${RATE} p50_ms=${f(kfs.p50Ms)} p99_ms=${f(kfs.p99Ms)} floor_p50_ms=${f(base.p50Ms)} floor_p99_ms=${f(base.p99Ms)} max_rps=${f(kfsMax.rps, 0)} floor_max_rps=${f(floorMax.rps, 0)} ratio=${f(kfsMax.rps / floorMax.rps)} cpu_us_per_req=${f(cpuUsPerReq, 0)} floor_cpu_us_per_req=${f(floorCpuUsPerReq, 0)}`,
     )
   } finally {
     // SIGTERM: the server role exits cleanly on it, so KFS_BENCH_SERVER_PROFILE gets its profile.

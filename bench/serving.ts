@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FeatureViewDef, StampedRow } from '../features/types.ts'
 import { startFloorServer } from './_support/serving-floor.ts'
+import { processCpuMs } from './_support/stack.ts'
 import { loadgen, type RateResult } from './_support/serving-loadgen.ts'
 
 export type { RateResult }
@@ -99,6 +100,11 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
+/** CPU µs per request between two readings of a process's CPU ms; NaN when either is missing. */
+export function perRequestUs(beforeMs: number | undefined, afterMs: number | undefined, requests: number): number {
+  return beforeMs === undefined || afterMs === undefined || requests === 0 ? Number.NaN : ((afterMs - beforeMs) * 1000) / requests
+}
+
 /**
  * Starts a child role of this file and resolves once it prints `READY <port>`. The child joins
  * `children` as soon as it is spawned, so the caller's cleanup ends it even when a later role
@@ -165,6 +171,8 @@ export interface WrkResult {
   p50Ms: number
   p99Ms: number
   non2xx: number
+  /** Requests completed in the run. */
+  requests: number
 }
 
 /** Max throughput: wrk, one thread, 50 connections, random entity per request. */
@@ -175,13 +183,13 @@ export function runWrk(port: number, seconds: number, lua: string): WrkResult {
     script,
     `${lua}
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT %f %f %f %d\\n", summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status))
+  io.write(string.format("RESULT %f %f %f %d %d\\n", summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status, summary.requests))
 end`,
   )
   const r = spawnSync('wrk', ['-t1', '-c50', `-d${seconds}s`, '-s', script, `http://127.0.0.1:${port}`], { encoding: 'utf8' })
-  const m = /RESULT (\S+) (\S+) (\S+) (\d+)/.exec(r.stdout)
+  const m = /RESULT (\S+) (\S+) (\S+) (\d+) (\d+)/.exec(r.stdout)
   if (!m) throw new Error(`wrk failed: ${r.stdout} ${r.stderr}`)
-  return { rps: Number(m[1]), p50Ms: Number(m[2]), p99Ms: Number(m[3]), non2xx: Number(m[4]) }
+  return { rps: Number(m[1]), p50Ms: Number(m[2]), p99Ms: Number(m[3]), non2xx: Number(m[4]), requests: Number(m[5]) }
 }
 
 export const GET_LUA = `math.randomseed(42)
@@ -241,11 +249,18 @@ async function main(): Promise<void> {
     const writes = await populate(redis.port)
     const server = await spawnRole('server', [String(redis.port)], children)
     const floor = await spawnRole('floor', [String(redis.port)], children)
+    // CPU per answered request of each server during its fixed-rate run (/proc, all threads):
+    // unlike the latencies, it hardly moves with what else the machine runs, so it is the
+    // steadier A/B measure of the server's own cost.
+    const cpuBefore = processCpuMs(server.child.pid)
     const fixed = await runRole<RateResult>('loadgen', [String(server.port), String(rate), '10', '64', 'get'])
+    const cpuUsPerReq = perRequestUs(cpuBefore, processCpuMs(server.child.pid), fixed.ok)
     console.error(`fixed-rate run: ${JSON.stringify(fixed)}`)
     // The floor at the same fixed rate: what this machine (server, Redis and load generator on
     // the same cores) allows any server's tail latency to be.
+    const floorCpuBefore = processCpuMs(floor.child.pid)
     const floorFixed = await runRole<RateResult>('loadgen', [String(floor.port), String(rate), '10', '64', 'get'])
+    const floorCpuUsPerReq = perRequestUs(floorCpuBefore, processCpuMs(floor.child.pid), floorFixed.ok)
     console.error(`floor fixed-rate run: ${JSON.stringify(floorFixed)}`)
     runWrk(server.port, 2, GET_LUA) // warm-up for the max-throughput runs
     runWrk(floor.port, 2, GET_LUA)
@@ -257,7 +272,7 @@ async function main(): Promise<void> {
       `fixed rate ${rate}/s: achieved ${f(fixed.achievedRps, 0)}/s p50 ${f(fixed.p50Ms)} ms p99 ${f(fixed.p99Ms)} ms; wrk max: kfs ${f(serverMax.rps, 0)}/s (p50 ${f(serverMax.p50Ms)} p99 ${f(serverMax.p99Ms)} ms), floor ${f(floorMax.rps, 0)}/s (p50 ${f(floorMax.p50Ms)} p99 ${f(floorMax.p99Ms)} ms); online writes ${f(writes.rowsPerSec, 0)} rows/s with publish, ${f(writes.rowsPerSecNoPublish, 0)} without`,
     )
     console.log(
-      `BENCH serving rate=${rate} p50_ms=${f(fixed.p50Ms)} p99_ms=${f(fixed.p99Ms)} achieved_rps=${f(fixed.achievedRps, 0)} floor_p50_ms=${f(floorFixed.p50Ms)} floor_p99_ms=${f(floorFixed.p99Ms)} max_rps=${f(serverMax.rps, 0)} floor_max_rps=${f(floorMax.rps, 0)} ratio=${f(serverMax.rps / floorMax.rps)} write_rows_s=${f(writes.rowsPerSec, 0)} write_rows_s_nopublish=${f(writes.rowsPerSecNoPublish, 0)}`,
+      `BENCH serving rate=${rate} p50_ms=${f(fixed.p50Ms)} p99_ms=${f(fixed.p99Ms)} achieved_rps=${f(fixed.achievedRps, 0)} floor_p50_ms=${f(floorFixed.p50Ms)} floor_p99_ms=${f(floorFixed.p99Ms)} max_rps=${f(serverMax.rps, 0)} floor_max_rps=${f(floorMax.rps, 0)} ratio=${f(serverMax.rps / floorMax.rps)} cpu_us_per_req=${f(cpuUsPerReq, 1)} floor_cpu_us_per_req=${f(floorCpuUsPerReq, 1)} write_rows_s=${f(writes.rowsPerSec, 0)} write_rows_s_nopublish=${f(writes.rowsPerSecNoPublish, 0)}`,
     )
   } finally {
     for (const c of children) c.kill('SIGTERM')

@@ -74,6 +74,15 @@ export function mainThreadCpuMs(): number | undefined {
   }
 }
 
+/** CPU time (ms, all threads) of process `pid` so far; undefined off Linux or once it has exited. */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  try {
+    return pid === undefined ? undefined : procCpuMs(`/proc/${pid}/stat`)
+  } catch {
+    return undefined
+  }
+}
+
 /** utime + stime of a /proc `stat` file, in ms. */
 function procCpuMs(statPath: string): number | undefined {
   const stat = readFileSync(statPath, 'utf8')
