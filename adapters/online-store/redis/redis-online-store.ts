@@ -38,6 +38,7 @@ import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/
 import { coalesceRows, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
 import { AS_OF_FIELD, DELETED_FIELD, checkRow, decodePacked, decodeRead, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
 import { chunksBySlot, chunksInOrder, type PackedRow } from './write-chunks.ts'
+import { corkUntilPollEnds } from './poll-cork.ts'
 import { READ_ROWS_SCRIPT } from './read-rows-script.ts'
 import { WRITE_ROWS_SCRIPT } from './write-row-script.ts'
 import { createHash } from 'node:crypto'
@@ -282,11 +283,12 @@ export class RedisOnlineStore implements OnlineStore {
 
   async #hmgetAll(prepared: readonly { key: string; features: readonly string[] }[]): Promise<(string | null)[][]> {
     const client = this.#live()
+    if (client instanceof Cluster) return Promise.all(prepared.map((p) => client.hmget(p.key, AS_OF_FIELD, ...p.features)))
+    corkUntilPollEnds(client)
     if (prepared.length === 1) {
       const p = prepared[0]!
       return [await client.hmget(p.key, AS_OF_FIELD, ...p.features)]
     }
-    if (client instanceof Cluster) return Promise.all(prepared.map((p) => client.hmget(p.key, AS_OF_FIELD, ...p.features)))
     if (prepared.length >= READ_SCRIPT_MIN_LOOKUPS) return this.#readScript(client, prepared)
     const pipeline = client.pipeline()
     for (const p of prepared) pipeline.hmget(p.key, AS_OF_FIELD, ...p.features)

@@ -190,3 +190,32 @@ async function retryUntilAnswered<T>(read: () => Promise<T>): Promise<T> {
     }
   }
 }
+
+void test('online store > redis > the reads of one poll phase leave in one write, and every one is answered', async () => {
+  const client = new Redis(redisUrl())
+  const store = new RedisOnlineStore({ client, keyPrefix: uniquePrefix() })
+  try {
+    await store.ready()
+    await store.writeRows(stats, [row('u1', 10, [1, 1.5]), row('u2', 10, [2, 2.5])])
+    // Count what reaches the socket's own write calls (Node gives a corked socket's buffer to _writev at once).
+    const socket = (client as unknown as { stream: { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], cb: unknown) => void } }).stream
+    const writes: number[] = []
+    const write = socket._write.bind(socket)
+    const writev = socket._writev.bind(socket)
+    socket._write = (...a: unknown[]) => (writes.push(1), write(...a))
+    socket._writev = (chunks: unknown[], cb: unknown) => (writes.push(chunks.length), writev(chunks, cb))
+    const keys = Array.from({ length: 30 }, (_, i) => (i % 3 === 2 ? 'none' : i % 3 === 0 ? 'u1' : 'u2'))
+    const reads = await Promise.all(keys.map((entityKey) => store.readRows([{ view: stats, entityKey, features: ['count', 'sum'] }], 20)))
+    assert.deepEqual(
+      reads.map(([r]) => r?.values),
+      keys.map((k) => (k === 'u1' ? [1, 1.5] : k === 'u2' ? [2, 2.5] : [null, null])),
+    )
+    assert.deepEqual(writes, [30], 'the 30 reads went out as one write of 30 commands')
+    // The next poll phase corks again: a later read is answered too.
+    const [later] = await store.readRows([{ view: stats, entityKey: 'u2', features: ['count'] }], 20)
+    assert.deepEqual(later?.values, [2])
+  } finally {
+    await store.close()
+    client.disconnect()
+  }
+})
