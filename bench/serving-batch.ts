@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- serving-batch`: POST /v1/features for 100 entities × 20 features (one
  * Redis round trip per request), at a fixed rate (default 50 req/s = 5k lookups/s) and at max
- * throughput, against the floor (uWS + raw RESP client pipelining the same 100 HMGETs, no validation, no decoding) in the
- * same run. Processes and load generators as in bench/serving.ts.
+ * throughput, against the floor (uWS + raw RESP client pipelining the same 100 HMGETs, no validation,
+ * no decoding) in the same run. Processes and load generators as in bench/serving.ts.
  */
 import type { ChildProcess } from 'node:child_process'
 import { batchBody, perRequestUs, populate, runRole, runWrk, spawnRole, startRedis, type RateResult } from './serving.ts'
