@@ -42,7 +42,7 @@ import { countDeadLetters, type EngineStats } from './engine-stats.ts'
 import type { RekeyPlan } from './plan-sources.ts'
 import { RecordMerge, type Merged } from './rekey-alignment.ts'
 import { rekeyRecord, type RekeyOutcome } from './rekey-records.ts'
-import { bundleForwards } from './rekey-bundle.ts'
+import { bundleForwards, bundleRequests } from './rekey-bundle.ts'
 
 export { REKEY_HEADERS, rekeyRecords, type RekeyedBatch } from './rekey-records.ts'
 
@@ -224,8 +224,8 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     let txn: LogTransaction | undefined
     try {
       txn = await log.transaction(transactionalId)
-      // Several sends, one transaction: each request stays under the broker's message size limit.
-      for (const chunk of chunksOf(bundleForwards(records, internalPartitions))) await txn.produce(plan.topic, chunk)
+      // Several sends, one transaction: each partition's batch stays under the broker's message size limit.
+      for (const request of bundleRequests(bundleForwards(records, internalPartitions))) await txn.produce(plan.topic, request)
       if (inTransaction)
         for (const chunk of chunksOf(deadLetterRecords(deadLetters))) await txn.produce(options.deadLetterTopic!, chunk)
       await txn.sendOffsets(groupId, offsets)
