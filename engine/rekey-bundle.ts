@@ -208,6 +208,44 @@ export function bundleForwards(forwards: readonly ProduceRecord[], partitions: n
   return out
 }
 
+/**
+ * Bytes per internal partition in one produce request at most: the broker bounds each partition's
+ * record batch by its message size limit (1 MiB by default), with room for the batch's framing.
+ */
+export const REQUEST_PARTITION_BYTES = 768 * 1024
+/** Bytes per produce request at most, all partitions together. */
+export const REQUEST_BYTES = 4 * 1024 * 1024
+
+/**
+ * The produce requests of a transaction's bundles (`bundleForwards`' output, in its order): each
+ * request holds up to REQUEST_PARTITION_BYTES of bundles per internal partition and REQUEST_BYTES in
+ * all, each partition's bundles in their order (a larger bundle — one oversized event — goes alone
+ * for its partition). A transaction waits on each request's round trip in turn, and one bundle a
+ * request cost a round trip per 128 KiB.
+ */
+export function bundleRequests(bundles: readonly ProduceRecord[]): ProduceRecord[][] {
+  const requests: ProduceRecord[][] = []
+  let current: ProduceRecord[] = []
+  let total = 0
+  const perPartition = new Map<number, number>()
+  for (const bundle of bundles) {
+    const bytes = bundle.value?.byteLength ?? 0
+    const partition = bundle.partition ?? -1
+    const held = perPartition.get(partition) ?? 0
+    if (current.length > 0 && ((held > 0 && held + bytes > REQUEST_PARTITION_BYTES) || total + bytes > REQUEST_BYTES)) {
+      requests.push(current)
+      current = []
+      total = 0
+      perPartition.clear()
+    }
+    current.push(bundle)
+    total += bytes
+    perPartition.set(partition, (perPartition.get(partition) ?? 0) + bytes)
+  }
+  if (current.length > 0) requests.push(current)
+  return requests
+}
+
 export type BundleRead =
   { readonly ok: true; readonly events: PartitionEvent[] } | { readonly ok: false; readonly detail: string }
 

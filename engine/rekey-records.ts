@@ -47,7 +47,67 @@ export type RekeyOutcome =
 
 export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeResult): RekeyOutcome {
   const maxFutureSkewMs = plan.source.maxFutureSkewMs
-  const letter = (reason: DeadLetter['reason'], detail: string): RekeyOutcome => ({
+  if (!decoded.ok) {
+    const badKey = invalidUtf8JoinKey(decoded, plan.entity.joinKeys)
+    return badKey === undefined
+      ? refused(plan, record, decoded.reason, decoded.detail)
+      : refused(plan, record, 'invalid_key', `join key ${badKey} is not valid UTF-8`)
+  }
+  const route = plan.source.changes ? changeRoute(plan.entity, decoded.event) : entityKeyOf(plan.entity, decoded.event)
+  if (!route.ok) return refused(plan, record, route.reason, route.detail)
+  const timeMs = eventTimeOf(decoded.event[plan.source.eventTimeField])
+  if (timeMs !== undefined && isBeyondFutureSkew(timeMs, record.timestampMs, maxFutureSkewMs)) {
+    return refused(
+      plan,
+      record,
+      'future_event_time',
+      `event time ${new Date(timeMs).toISOString()} is more than ${maxFutureSkewMs} ms after the record's timestamp ${record.timestampMs}`,
+    )
+  }
+  // The internal record gets its own (current) timestamp, not the source record's: a backlog of
+  // records stamped long ago would otherwise fall to the internal topic's time retention before
+  // the views read it. Views judge the future rule against that later time, so a record the stage
+  // let through is never refused there; replay reads the same archived timestamp.
+  if (!('copies' in route))
+    return { forwards: [{ key: route.key, value: record.value, headers: withOrigin(record.headers, record) }], timeMs }
+  // The role header is the stage's to set: one a producer put on the source record is dropped.
+  const { [REKEY_HEADERS.role]: _forged, ...headers } = record.headers
+  return {
+    forwards: route.copies.map(({ key, role }) => ({
+      key,
+      value: record.value,
+      headers: role !== undefined ? { ...withOrigin(headers, record), [REKEY_HEADERS.role]: role } : withOrigin(headers, record),
+    })),
+    timeMs,
+  }
+}
+
+/**
+ * The source's headers in their order, then the origin's (the order the bundle writes them in);
+ * most records carry no header, and their object is then built without a spread (once per record).
+ */
+function withOrigin(headers: Readonly<Record<string, string>>, record: LogRecord): Record<string, string> {
+  const partition = PARTITION_TEXT[record.partition] ?? String(record.partition)
+  let any = false
+  for (const _ in headers) {
+    any = true
+    break
+  }
+  if (!any)
+    return { [REKEY_HEADERS.topic]: record.topic, [REKEY_HEADERS.partition]: partition, [REKEY_HEADERS.offset]: record.offset }
+  return {
+    ...headers,
+    [REKEY_HEADERS.topic]: record.topic,
+    [REKEY_HEADERS.partition]: partition,
+    [REKEY_HEADERS.offset]: record.offset,
+  }
+}
+
+const PARTITION_TEXT = Array.from({ length: 256 }, (_, p) => String(p))
+
+/** The dead letter of a record the stage refuses (a top-level function: this runs per record). */
+function refused(plan: RekeyPlan, record: LogRecord, reason: DeadLetter['reason'], detail: string): RekeyOutcome {
+  return {
     deadLetter: {
       topic: record.topic,
       partition: record.partition,
@@ -59,39 +119,6 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
       ...(plan.views.length === 1 ? { view: plan.views[0]!.name } : {}),
     },
     timeMs: undefined,
-  })
-  if (!decoded.ok) {
-    const badKey = invalidUtf8JoinKey(decoded, plan.entity.joinKeys)
-    return badKey === undefined ? letter(decoded.reason, decoded.detail) : letter('invalid_key', `join key ${badKey} is not valid UTF-8`)
-  }
-  const route = plan.source.changes ? changeRoute(plan.entity, decoded.event) : entityKeyOf(plan.entity, decoded.event)
-  if (!route.ok) return letter(route.reason, route.detail)
-  const timeMs = eventTimeOf(decoded.event[plan.source.eventTimeField])
-  if (timeMs !== undefined && isBeyondFutureSkew(timeMs, record.timestampMs, maxFutureSkewMs)) {
-    return letter(
-      'future_event_time',
-      `event time ${new Date(timeMs).toISOString()} is more than ${maxFutureSkewMs} ms after the record's timestamp ${record.timestampMs}`,
-    )
-  }
-  // The internal record gets its own (current) timestamp, not the source record's: a backlog of
-  // records stamped long ago would otherwise fall to the internal topic's time retention before
-  // the views read it. Views judge the future rule against that later time, so a record the stage
-  // let through is never refused there; replay reads the same archived timestamp.
-  const origin = {
-    [REKEY_HEADERS.topic]: record.topic,
-    [REKEY_HEADERS.partition]: String(record.partition),
-    [REKEY_HEADERS.offset]: record.offset,
-  }
-  if (!('copies' in route)) return { forwards: [{ key: route.key, value: record.value, headers: { ...record.headers, ...origin } }], timeMs }
-  // The role header is the stage's to set: one a producer put on the source record is dropped.
-  const { [REKEY_HEADERS.role]: _forged, ...headers } = record.headers
-  return {
-    forwards: route.copies.map(({ key, role }) => ({
-      key,
-      value: record.value,
-      headers: { ...headers, ...origin, ...(role !== undefined ? { [REKEY_HEADERS.role]: role } : {}) },
-    })),
-    timeMs,
   }
 }
 

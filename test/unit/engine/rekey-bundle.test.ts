@@ -3,7 +3,8 @@
  * round trips of random events (keys, values and headers of any bytes, empty, null, huge),
  * malformed bundles read as `{ ok: false }` with a reason and never throw, a bundle is told from a
  * legacy record by its first bytes, order keys order like the events, and a transaction's forwards
- * become per-partition bundles cut at the caps — a function of the forwards alone.
+ * become per-partition bundles cut at the caps — a function of the forwards alone — and go in
+ * produce requests that keep each partition's bundles in order and under the broker's batch limit.
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
@@ -12,7 +13,10 @@ import { compareOffsets } from '../../../operators/aggregators/types.ts'
 import {
   BUNDLE_BYTES,
   BUNDLE_EVENTS,
+  REQUEST_BYTES,
+  REQUEST_PARTITION_BYTES,
   bundleForwards,
+  bundleRequests,
   encodeBundle,
   eventOrder,
   isBundle,
@@ -221,5 +225,31 @@ void describe('bundles of a transaction', () => {
       bundles.reduce((n, b) => n + readOk(b.value!).length, 0),
       big.length,
     )
+  })
+
+  void test('produce requests: every bundle once, each partition in order, under the per-partition and request caps', () => {
+    const bundle = (partition: number, bytes: number, tag: number): ProduceRecord => ({
+      key: null,
+      value: new Uint8Array(bytes).fill(tag % 256),
+      partition,
+    })
+    const bundles = Array.from({ length: 400 }, (_, i) => bundle(pick(6), 1 + pick(BUNDLE_BYTES), i))
+    bundles.splice(17, 0, bundle(2, REQUEST_PARTITION_BYTES + 5, 999))
+    const requests = bundleRequests(bundles)
+    assert.deepEqual(
+      requests.flat().toSorted((a, b) => a.partition! - b.partition!),
+      bundles.toSorted((a, b) => a.partition! - b.partition!),
+      'every bundle once, and per partition in the order given',
+    )
+    for (const request of requests) {
+      const bytesOf = (rs: readonly ProduceRecord[]) => rs.reduce((n, r) => n + r.value!.byteLength, 0)
+      assert.ok(bytesOf(request) <= REQUEST_BYTES || request.length === 1, 'a request passes its cap only with one bundle')
+      for (let p = 0; p < 6; p++) {
+        const mine = request.filter((r) => r.partition === p)
+        assert.ok(bytesOf(mine) <= REQUEST_PARTITION_BYTES || mine.length === 1, `partition ${p} passes its cap only with one bundle`)
+      }
+    }
+    assert.ok(requests.length < bundles.length / 4, `${requests.length} requests for ${bundles.length} bundles: many bundles a request`)
+    assert.deepEqual(bundleRequests([]), [])
   })
 })
