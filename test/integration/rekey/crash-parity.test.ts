@@ -33,7 +33,9 @@ import { runKfs, startKfs, type KfsChild } from '../../support/kfs-process.ts'
 import { assertSameRows, waitFor } from '../../support/scenario.ts'
 import { newRunId, stackEnv } from '../../support/stack-env.ts'
 
-const EVENTS = Number(process.env.KFS_TEST_REKEY_PARITY_EVENTS ?? 30_000)
+// Enough transactions (20,000 events each) that the first member is still re-keying when killed,
+// however fast the stage runs: at 30,000 it could forward everything before the kill landed.
+const EVENTS = Number(process.env.KFS_TEST_REKEY_PARITY_EVENTS ?? 90_000)
 const DEAD_LETTER_TOPIC = 'kfs.dead-letters'
 
 interface Run {
