@@ -29,8 +29,6 @@ export interface FeatureCatalog {
   readonly services: readonly FeatureServiceDef[]
   readonly requestFeatures: readonly RequestFeatureDef[]
   view(name: string): FeatureViewDef
-  /** The view's feature names in its order: one list per view, so every read of the whole view passes the same one. */
-  featureNames(view: FeatureViewDef): readonly string[]
   plan(refs: readonly string[]): FeaturePlan
   servicePlan(name: string): FeaturePlan
 }
@@ -55,13 +53,6 @@ export function createFeatureCatalog(defs: {
     const v = byName.get(name)
     if (!v) throw notFound(`unknown view ${name}`, { view: name })
     return v
-  }
-
-  const names = new Map<FeatureViewDef, readonly string[]>()
-  const featureNames = (v: FeatureViewDef): readonly string[] => {
-    let list = names.get(v)
-    if (list === undefined) names.set(v, (list = Object.freeze(v.features.map((f) => f.name))))
-    return list
   }
 
   const storedRef = (ref: string): { view: FeatureViewDef; feature: string } => {
@@ -123,7 +114,6 @@ export function createFeatureCatalog(defs: {
     services: [...services.values()],
     requestFeatures: [...requestFeatures.values()],
     view,
-    featureNames,
     plan,
     servicePlan(name) {
       const p = servicePlans.get(name)

@@ -77,21 +77,10 @@ function logServed(deps: FeatureHandlerDeps, requestId: string | undefined, look
   )
 }
 
-export interface ViewState {
-  readonly status: OnlineRead['status']
-  readonly as_of: number | null
-  readonly age_ms: number | null
-}
-
-/** A number (or null) as JSON.stringify writes it: a non-finite one is null. */
-function numberJson(x: number | null): string {
-  return x !== null && Number.isFinite(x) ? String(x) : 'null'
-}
-
-/** `"status":…,"as_of":…,"age_ms":…`: the members of a ViewState, without braces. */
+/** `"status":…,"as_of":…,"age_ms":…`: a view's state in a response, without braces. */
 function viewStateMembers(read: OnlineRead, nowMs: number): string {
   const age = read.asOfMs === null ? null : nowMs - read.asOfMs
-  return `"status":${JSON.stringify(read.status)},"as_of":${numberJson(read.asOfMs)},"age_ms":${numberJson(age)}`
+  return `"status":${JSON.stringify(read.status)},"as_of":${valueJson(read.asOfMs)},"age_ms":${valueJson(age)}`
 }
 
 /**
@@ -116,7 +105,7 @@ export async function getViewFeatures(
     parts = { ...input.query }
   }
   const entityKey = entityKeyOf(entity, parts)
-  const features = deps.catalog.featureNames(view)
+  const features = view.features.map((f) => f.name)
   const nowMs = deps.clock.nowMs()
   const lookups = [{ view, entityKey, features }]
   const [read] = await readLookups(lookups, deps, nowMs)
@@ -124,7 +113,7 @@ export async function getViewFeatures(
   logServed(deps, requestId, lookups, [read!], nowMs)
   const entityOut: Record<string, unknown> = {}
   for (const k of entity.joinKeys) entityOut[k] = parts[k]
-  let text = `{"view":${JSON.stringify(view.name)},"version":${numberJson(view.version)},"entity":${JSON.stringify(entityOut)},${viewStateMembers(read!, nowMs)},"features":{`
+  let text = `{"view":${JSON.stringify(view.name)},"version":${valueJson(view.version)},"entity":${JSON.stringify(entityOut)},${viewStateMembers(read!, nowMs)},"features":{`
   for (let i = 0; i < features.length; i++) text += `${i === 0 ? '' : ','}${JSON.stringify(features[i])}:${readValueJson(read!, i)}`
   return new JsonBody(`${text}}}`)
 }

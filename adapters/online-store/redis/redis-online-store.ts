@@ -264,12 +264,14 @@ export class RedisOnlineStore implements OnlineStore {
     if (lookups.length === 0) return []
     const prepared = lookups.map((l) => {
       const layout = viewLayout(l.view, this.#prefix)
-      for (const f of l.features) {
-        if (!layout.types.has(f)) throw new SourceError('NOT_FOUND', `view ${l.view.name} has no feature ${f}`, { context: { view: l.view.name, feature: f } })
-      }
+      const types = l.features.map((f) => {
+        const type = layout.types.get(f)
+        if (type === undefined) throw new SourceError('NOT_FOUND', `view ${l.view.name} has no feature ${f}`, { context: { view: l.view.name, feature: f } })
+        return type
+      })
       // Views that can hold tombstones also fetch the deletion mark, first (row-layout.ts).
       const fetch = layout.tombstones ? [DELETED_FIELD, ...l.features] : l.features
-      return { layout, key: rowKey(layout, l.entityKey), features: fetch }
+      return { layout, types, key: rowKey(layout, l.entityKey), features: fetch }
     })
     let replies: (string | null)[][]
     try {
@@ -278,7 +280,7 @@ export class RedisOnlineStore implements OnlineStore {
       if (err instanceof FeatureStoreError) throw err
       throw new SourceError('SOURCE_UNAVAILABLE', `online store unavailable: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     }
-    return prepared.map((p, i) => decodeRead(p.layout, lookups[i]!.features, replies[i]!, nowMs))
+    return prepared.map((p, i) => decodeRead(p.layout, p.types, replies[i]!, nowMs))
   }
 
   async #hmgetAll(prepared: readonly { key: string; features: readonly string[] }[]): Promise<(string | null)[][]> {

@@ -21,8 +21,6 @@ export interface ViewLayout {
   readonly types: ReadonlyMap<string, FeatureValueType>
   /** The view's rows may be tombstones (an attribute view, docs/design.md §11): reads fetch DELETED_FIELD. */
   readonly tombstones: boolean
-  /** The last requested feature list decodeRead saw and its types: a batch's lookups share one list. */
-  lastRead: { features: readonly string[]; types: readonly FeatureValueType[] } | undefined
 }
 
 /**
@@ -52,7 +50,6 @@ export function viewLayout(view: FeatureViewDef, prefix: string): ViewLayout {
     ttlArg: Number.isFinite(view.ttlMs) ? String(Math.ceil(view.ttlMs)) : '0',
     types: new Map(view.features.map((f) => [f.name, f.type])),
     tombstones: view.changeMode === 'attributes',
-    lastRead: undefined,
   }
   byPrefix.set(prefix, layout)
   return layout
@@ -118,16 +115,14 @@ export function decodePacked(layout: ViewLayout, packed: string): { key: string;
 export { AS_OF_FIELD }
 
 /** A read reply (as_of, the deletion mark where the view has one, then the features) as an OnlineRead. */
-export function decodeRead(layout: ViewLayout, features: readonly string[], reply: readonly (string | null)[], nowMs: number): OnlineRead {
+export function decodeRead(layout: ViewLayout, types: readonly FeatureValueType[], reply: readonly (string | null)[], nowMs: number): OnlineRead {
   const asOfText = reply[0]
-  if (asOfText === null || asOfText === undefined) return missingRead(features.length)
+  if (asOfText === null || asOfText === undefined) return missingRead(types.length)
   // A tombstone: the key's row was deleted (docs/design.md §11), so it answers MISSING.
-  if (layout.tombstones && reply[1] !== null && reply[1] !== undefined) return missingRead(features.length)
+  if (layout.tombstones && reply[1] !== null && reply[1] !== undefined) return missingRead(types.length)
   const first = layout.tombstones ? 2 : 1
   const asOfMs = Number(asOfText)
   const status = statusOf(asOfMs, layout.view, nowMs)
-  if (status !== 'PRESENT') return { status, asOfMs, values: new Array<null>(features.length).fill(null) }
-  let last = layout.lastRead
-  if (last?.features !== features) layout.lastRead = last = { features, types: features.map((f) => layout.types.get(f)!) }
-  return new StoredTextRead(asOfMs, reply, first, last.types)
+  if (status !== 'PRESENT') return { status, asOfMs, values: new Array<null>(types.length).fill(null) }
+  return new StoredTextRead(asOfMs, reply, first, types)
 }
