@@ -32,6 +32,7 @@ import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-p
 import { markerArchiveRow, recordArchiveRows } from './archive-rows.ts'
 import { archiveSource } from './sources/archive-source.ts'
 import { offsetValue } from '../core/offsets.ts'
+import { OfflineRowBuffer } from './offline-row-buffer.ts'
 
 export interface SlotDeps {
   readonly offline: OfflineSink
@@ -65,6 +66,11 @@ export interface SlotOutput {
   readonly records: number
 }
 
+/** An empty row buffer per view (a view without offline rows keeps its buffer empty). */
+function newRowBuffers(views: readonly FeatureViewDef[]): OfflineRowBuffer[] {
+  return views.map((view) => new OfflineRowBuffer(view.features.map((f) => f.type)))
+}
+
 export function viewId(view: Pick<FeatureViewDef, 'name' | 'version'>): string {
   return `${view.name}@${view.version}`
 }
@@ -77,7 +83,7 @@ export class PartitionSlot {
   lastRecordAtMs: number
   lastMarkerAtMs: number
   #nextOffset: bigint
-  #rows: OfflineFeatureRow[][]
+  #rows: OfflineRowBuffer[]
   #archive: ArchiveRow[] = []
   #queue: Promise<unknown> = Promise.resolve()
   #persisting: Promise<unknown> = Promise.resolve()
@@ -95,7 +101,7 @@ export class PartitionSlot {
     this.#nextOffset = BigInt(nextOffset)
     this.#checkpointedOffset = nextOffset
     this.#deps = deps
-    this.#rows = options.views.map(() => [])
+    this.#rows = newRowBuffers(options.views)
     const now = deps.clock.nowMs()
     this.lastCheckpointAtMs = now
     this.lastRecordAtMs = now
@@ -223,8 +229,8 @@ export class PartitionSlot {
   #keep(rows: readonly OfflineFeatureRow[][]): void {
     for (let v = 0; v < rows.length; v++) {
       if (!this.options.views[v]!.offline) continue
-      const target = this.#rows[v] as OfflineFeatureRow[]
-      for (const r of rows[v] as OfflineFeatureRow[]) target.push(r)
+      const target = this.#rows[v]!
+      for (const r of rows[v]!) target.push(r)
     }
   }
 
@@ -270,7 +276,7 @@ export class PartitionSlot {
       nextOffset: this.nextOffset,
       watermarkMs: this.watermarkMs,
     }
-    this.#rows = views.map(() => [])
+    this.#rows = newRowBuffers(views)
     this.#archive = []
     this.lastCheckpointAtMs = cut.startedAtMs
     return cut
@@ -297,7 +303,7 @@ export class PartitionSlot {
 
   /** Puts an unpublished cut's rows and archive records back in front of what came after it. */
   #giveBack(cut: CheckpointCut): void {
-    this.#rows = cut.rows.map((rows, v) => (rows.length === 0 ? (this.#rows[v] as OfflineFeatureRow[]) : rows.concat(this.#rows[v] as OfflineFeatureRow[])))
+    this.#rows = cut.rows.map((rows, v) => (rows.length === 0 ? this.#rows[v]! : rows.concat(this.#rows[v]!)))
     if (cut.archive.length > 0) this.#archive = cut.archive.concat(this.#archive)
     this.lastCheckpointAtMs = cut.previousCheckpointAtMs
     this.#states.lost()
@@ -322,7 +328,7 @@ export class PartitionSlot {
     // Every table gets a commit at every checkpoint, empty or not, so all tables of a partition carry
     // the same checkpoint markers and can be compared at the same cut (verify-parity).
     for (let v = 0; v < views.length; v++) {
-      if (views[v]!.offline) staged.push(await retry(() => offline.stageFeatureRows(views[v]!, cut.rows[v] as OfflineFeatureRow[]), options))
+      if (views[v]!.offline) staged.push(await retry(() => offline.stageFeatureRows(views[v]!, cut.rows[v]!), options))
     }
     if (this.options.archive) staged.push(await retry(() => offline.stageArchiveRows(topic, cut.archive), options))
     const chains = await StateChains.write(cut.states, {
@@ -371,7 +377,7 @@ interface CheckpointCut {
   readonly startedAtMs: number
   /** When the checkpoint before this one started: restored if this one fails before its publish. */
   readonly previousCheckpointAtMs: number
-  readonly rows: OfflineFeatureRow[][]
+  readonly rows: OfflineRowBuffer[]
   readonly archive: ArchiveRow[]
   readonly states: StateCut[]
   readonly rowsAtNextOffset: number[]

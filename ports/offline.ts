@@ -19,7 +19,7 @@
  * optimistic-concurrency race to another writer retries itself and rejects only when it keeps
  * losing. A snapshot id the table does not have rejects; a table never written reads as empty.
  */
-import type { FeatureViewDef, StampedRow } from '../features/types.ts'
+import type { FeatureValue, FeatureViewDef, StampedRow } from '../features/types.ts'
 
 /** A view version, as far as naming its table goes. */
 export interface ViewVersion {
@@ -68,6 +68,31 @@ export interface OfflineFeatureRow extends StampedRow {
 }
 
 /**
+ * A view's rows as columns, in emission order: what the engine keeps between two checkpoints
+ * (engine/offline-row-buffer.ts). Held in typed arrays rather than one object per row, because
+ * rows wait there for a whole checkpoint interval: objects that live that long survive the young
+ * collections and are copied and promoted, which the collector pays for by the byte.
+ * Row i is the `OfflineFeatureRow` { entityKeys[i], asOfMs[i], createdAtMs[i], values:
+ * featureColumn(f)[i] for each feature f, deleted: deleted[i] === 1, origin: { offset:
+ * offsets[i], seq: rowIndexes[i] } } (the origin's partition and marker are not staged).
+ */
+export interface OfflineRowColumns {
+  readonly length: number
+  readonly entityKeys: readonly string[]
+  readonly asOfMs: ArrayLike<number>
+  readonly createdAtMs: ArrayLike<number>
+  readonly offsets: readonly string[]
+  readonly rowIndexes: ArrayLike<number>
+  /** 1 for a tombstone row. */
+  readonly deleted: ArrayLike<number>
+  /** Feature `f`'s values in row order, `length` of them (a new array for numeric features). */
+  featureColumn(f: number): readonly FeatureValue[]
+}
+
+/** Rows to stage: as objects, or as the engine's columns. */
+export type OfflineRows = readonly OfflineFeatureRow[] | OfflineRowColumns
+
+/**
  * One consumed record, or one idle-advance marker, as archived (docs/semantics.md §12–§13). A
  * marker carries `markerWatermarkMs` and no payload; its `offset` is the next offset to be read at
  * that moment, and it sorts before a record with the same offset.
@@ -94,7 +119,7 @@ export interface StagedFiles {
 /** Writes offline rows: stage data files, then commit them as one snapshot. */
 export interface OfflineWriter extends OfflineCatalog {
   /** Writes the rows' data files (creating the view version's table if needed); nothing is visible yet. */
-  stageFeatureRows(view: FeatureViewDef, rows: readonly OfflineFeatureRow[]): Promise<StagedFiles>
+  stageFeatureRows(view: FeatureViewDef, rows: OfflineRows): Promise<StagedFiles>
   /** Writes archive rows, in the order given (archive order), as data files; nothing is visible yet. */
   stageArchiveRows(topic: string, rows: readonly ArchiveRow[]): Promise<StagedFiles>
   /**

@@ -11,7 +11,7 @@
  */
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { FeatureRowReader, FeatureTableStats, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
-import type { ArchiveRow, OfflineFeatureRow, OfflineSink, OfflineTable, RowOrigin, StagedFiles, ViewVersion } from '../../../ports/offline.ts'
+import type { ArchiveRow, OfflineFeatureRow, OfflineRows, OfflineSink, OfflineTable, RowOrigin, StagedFiles, ViewVersion } from '../../../ports/offline.ts'
 import type { CompactionSummary, OfflineCompactor } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { appendFiles } from './append-files.ts'
@@ -25,7 +25,7 @@ import { pinTable } from './pinned-files.ts'
 import { archiveTablePath, featureTablePath } from './table-paths.ts'
 import type { TableMetadata } from './table-metadata.ts'
 import { decodeLongBound, liveEntriesOf, readDataFileRows } from './table-reader.ts'
-import { featureRowsToColumns, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from './table-schemas.ts'
+import { featureRowsToColumns, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA, rowColumnsToTable } from './table-schemas.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { offsetValue } from '../../../core/offsets.ts'
@@ -33,6 +33,10 @@ import { offsetValue } from '../../../core/offsets.ts'
 export { archiveTablePath, featureTablePath }
 
 const MARKER_PREFIX = 'kfs.ckpt.'
+
+function isRowArray(rows: OfflineRows): rows is readonly OfflineFeatureRow[] {
+  return Array.isArray(rows)
+}
 
 /**
  * Archive order of a feature row as one long: offset · 2^21 + the row's index among the rows
@@ -42,12 +46,17 @@ const MARKER_PREFIX = 'kfs.ckpt.'
  * still differ in as_of (a key emits at most one row per boundary).
  */
 export function archiveSeqOf(origin: RowOrigin): bigint | number {
-  const index = Math.min(origin.seq, 0x1fffff)
+  return archiveSeq(origin.offset, origin.seq)
+}
+
+/** `archiveSeqOf` of the row with index `rowIndex` at `offset`. */
+export function archiveSeq(offset: string, rowIndex: number): bigint | number {
+  const index = Math.min(rowIndex, 0x1fffff)
   // The same long either way; a number while it is exact (offsets below 2^32), which is the
   // common case and spares three BigInts a row.
-  const offset = Number(origin.offset)
-  if (offset < 0x100000000) return offset * 0x200000 + index
-  return (BigInt(origin.offset) << 21n) + BigInt(index)
+  const value = Number(offset)
+  if (value < 0x100000000) return value * 0x200000 + index
+  return (BigInt(offset) << 21n) + BigInt(index)
 }
 
 export interface IcebergOfflineSinkOptions {
@@ -112,9 +121,10 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     return table
   }
 
-  async stageFeatureRows(view: FeatureViewDef, rows: readonly OfflineFeatureRow[]): Promise<StagedFiles> {
+  async stageFeatureRows(view: FeatureViewDef, rows: OfflineRows): Promise<StagedFiles> {
     const table = await this.featureTable(view)
-    const files = await writeDataFiles(table, featureRowsToColumns(view, rows, (r) => archiveSeqOf(r.origin)), this.#writeOptions())
+    const columns = isRowArray(rows) ? featureRowsToColumns(view, rows, (r) => archiveSeqOf(r.origin)) : rowColumnsToTable(view, rows, archiveSeq)
+    const files = await writeDataFiles(table, columns, this.#writeOptions())
     return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
   }
 

@@ -38,6 +38,7 @@ import { dayPartitionSpec, type IcebergField, type IcebergPrimitive, type Iceber
 import type { DataFile } from './manifests.ts'
 import { decodeLongBound } from './table-reader.ts'
 import type { ColumnarRows, TableRow } from './data-file-writer.ts'
+import type { OfflineRowColumns } from '../../../ports/offline.ts'
 import { joinKeyColumnsOf, joinKeyValuesOf } from './join-key-columns.ts'
 
 /** The row columns before the features, in id order (their ids are 1…4). */
@@ -124,6 +125,22 @@ export function featureRowsToColumns<R extends StampedRow>(view: TableView, rows
   for (let f = 0; f < features.length; f++) columns[features[f]!.name] = values[f]!
   if (hasDeletedColumn(view)) columns[DELETED_COLUMN] = rows.map((r) => (r.deleted === true ? true : null))
   return { rowCount: rows.length, columns }
+}
+
+/** `featureRowsToColumns` of rows the engine kept as columns (ports/offline.ts `OfflineRowColumns`). */
+export function rowColumnsToTable(view: TableView, rows: OfflineRowColumns, seqOf: (offset: string, rowIndex: number) => number | bigint): ColumnarRows {
+  const n = rows.length
+  const features = view.features
+  const entityKeys = rows.entityKeys.length === n ? rows.entityKeys : rows.entityKeys.slice(0, n)
+  const seq = new Array<number | bigint>(n)
+  const { offsets, rowIndexes } = rows
+  for (let i = 0; i < n; i++) seq[i] = seqOf(offsets[i]!, rowIndexes[i]!)
+  const columns: Record<string, readonly unknown[]> = { entity_key: entityKeys, as_of: Array.from(rows.asOfMs), created_at: Array.from(rows.createdAtMs), seq }
+  const keyValues = joinKeyValuesOf(view.entity, entityKeys)
+  view.entity.joinKeys.forEach((name, k) => (columns[name] = keyValues[k]!))
+  for (let f = 0; f < features.length; f++) columns[features[f]!.name] = rows.featureColumn(f)
+  if (hasDeletedColumn(view)) columns[DELETED_COLUMN] = Array.from(rows.deleted, (d) => (d === 1 ? true : null))
+  return { rowCount: n, columns }
 }
 
 export function tableRowToStampedRow(view: ReadView, row: Readonly<Record<string, unknown>>): StampedRow {
