@@ -107,6 +107,19 @@ export class OfflineRowBuffer implements OfflineRowColumns {
     return out
   }
 
+  /** Empties the buffer, keeping its arrays for the next rows (a checkpoint's buffer, once its rows are written). */
+  clear(): void {
+    this.#length = 0
+    this.entityKeys.length = 0
+    this.offsets.length = 0
+    for (const others of this.#others) if (others !== undefined) others.length = 0
+  }
+
+  /** True when `types` are this buffer's feature types (a buffer is reused only for the view it was made for). */
+  holds(types: readonly FeatureValueType[]): boolean {
+    return types.length === this.#types.length && types.every((t, f) => t === this.#types[f])
+  }
+
   /** This buffer's rows followed by `later`'s, in a new buffer (a failed checkpoint's rows go back in front). */
   concat(later: OfflineRowBuffer): OfflineRowBuffer {
     const n = this.#length + later.#length

@@ -67,8 +67,12 @@ export interface SlotOutput {
 }
 
 /** An empty row buffer per view (a view without offline rows keeps its buffer empty). */
-function newRowBuffers(views: readonly FeatureViewDef[]): OfflineRowBuffer[] {
-  return views.map((view) => new OfflineRowBuffer(view.features.map((f) => f.type)))
+function newRowBuffers(views: readonly FeatureViewDef[], spares: readonly (OfflineRowBuffer | undefined)[] = []): OfflineRowBuffer[] {
+  return views.map((view, v) => {
+    const types = view.features.map((f) => f.type)
+    const spare = spares[v]
+    return spare !== undefined && spare.length === 0 && spare.holds(types) ? spare : new OfflineRowBuffer(types)
+  })
 }
 
 export function viewId(view: Pick<FeatureViewDef, 'name' | 'version'>): string {
@@ -84,6 +88,8 @@ export class PartitionSlot {
   lastMarkerAtMs: number
   #nextOffset: bigint
   #rows: OfflineRowBuffer[]
+  /** The buffers of the last published cut, emptied: the next cut's buffers (no new arrays per checkpoint). */
+  #spareRows: OfflineRowBuffer[] = []
   #archive: ArchiveRow[] = []
   #queue: Promise<unknown> = Promise.resolve()
   #persisting: Promise<unknown> = Promise.resolve()
@@ -276,7 +282,8 @@ export class PartitionSlot {
       nextOffset: this.nextOffset,
       watermarkMs: this.watermarkMs,
     }
-    this.#rows = newRowBuffers(views)
+    this.#rows = newRowBuffers(views, this.#spareRows)
+    this.#spareRows = []
     this.#archive = []
     this.lastCheckpointAtMs = cut.startedAtMs
     return cut
@@ -297,6 +304,9 @@ export class PartitionSlot {
       throw err
     }
     if (published === undefined) return false
+    // The record names the cut's staged files: its rows are written, and its buffers can take the next ones.
+    for (const rows of cut.rows) rows.clear()
+    this.#spareRows = cut.rows
     await this.#finish(published)
     return true
   }

@@ -114,6 +114,20 @@ void describe('engine > offline row buffer', () => {
     }
   })
 
+  void test('a cleared buffer takes new rows as a new one would (a published checkpoint’s buffer is reused)', () => {
+    const buffer = bufferOf(randomRows(11, 500, 0), 8)
+    buffer.clear()
+    assert.equal(buffer.length, 0)
+    assert.equal(buffer.featureColumn(2).length, 0)
+    const rows = randomRows(12, 200, 7)
+    for (const row of rows) buffer.push(row)
+    const expected = featureRowsToColumns(attributeView, rows, (r) => archiveSeqOf(r.origin))
+    assert.deepStrictEqual(comparable(rowColumnsToTable(attributeView, buffer, archiveSeq).columns), comparable(expected.columns))
+    assert.ok(buffer.holds(types))
+    assert.ok(!buffer.holds([...types.slice(1), types[0]!]))
+    assert.ok(!buffer.holds(types.slice(1)))
+  })
+
   void test('a value of the wrong type or count is refused and leaves the buffer as it was', () => {
     const rows = randomRows(3, 10, 0)
     const buffer = bufferOf(rows)
