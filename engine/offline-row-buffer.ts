@@ -9,7 +9,7 @@
  * both, -0 and NaN included; other types keep their values in a plain array.
  */
 import { SchemaError } from '../core/errors.ts'
-import type { FeatureValue, FeatureValueType } from '../features/types.ts'
+import type { FeatureValue, FeatureValueType, FeatureViewDef } from '../features/types.ts'
 import type { OfflineFeatureRow, OfflineRowColumns } from '../ports/offline.ts'
 
 const FIRST_CAPACITY = 256
@@ -166,4 +166,16 @@ export class OfflineRowBuffer implements OfflineRowColumns {
     }
     this.#capacity = capacity
   }
+}
+
+/** An empty row buffer per view: the spare of the same view when it has one (a view without offline rows keeps its buffer empty). */
+export function rowBuffersFor(
+  views: readonly FeatureViewDef[],
+  spares: readonly (OfflineRowBuffer | undefined)[] = [],
+): OfflineRowBuffer[] {
+  return views.map((view, v) => {
+    const types = view.features.map((f) => f.type)
+    const spare = spares[v]
+    return spare !== undefined && spare.length === 0 && spare.holds(types) ? spare : new OfflineRowBuffer(types)
+  })
 }

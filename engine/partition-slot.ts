@@ -21,7 +21,7 @@ import { retry, type RetryOptions } from '../core/retry.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
 import { createPartitionTask, restorePartitionTask } from '../operators/task/partition-task.ts'
 import type { Decoder } from '../schemas/decoder.ts'
-import type { ArchiveRow, OfflineFeatureRow, OfflineSink, StagedFiles } from '../ports/offline.ts'
+import type { OfflineFeatureRow, OfflineSink, StagedFiles } from '../ports/offline.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
 import type { SourceRecord } from '../ports/source.ts'
 import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
@@ -32,7 +32,8 @@ import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-p
 import { markerArchiveRow, recordArchiveRows } from './archive-rows.ts'
 import { archiveSource } from './sources/archive-source.ts'
 import { offsetValue } from '../core/offsets.ts'
-import { OfflineRowBuffer } from './offline-row-buffer.ts'
+import { rowBuffersFor, type OfflineRowBuffer } from './offline-row-buffer.ts'
+import { ArchiveRowBuffer } from './archive-row-buffer.ts'
 
 export interface SlotDeps {
   readonly offline: OfflineSink
@@ -66,15 +67,6 @@ export interface SlotOutput {
   readonly records: number
 }
 
-/** An empty row buffer per view (a view without offline rows keeps its buffer empty). */
-function newRowBuffers(views: readonly FeatureViewDef[], spares: readonly (OfflineRowBuffer | undefined)[] = []): OfflineRowBuffer[] {
-  return views.map((view, v) => {
-    const types = view.features.map((f) => f.type)
-    const spare = spares[v]
-    return spare !== undefined && spare.length === 0 && spare.holds(types) ? spare : new OfflineRowBuffer(types)
-  })
-}
-
 export function viewId(view: Pick<FeatureViewDef, 'name' | 'version'>): string {
   return `${view.name}@${view.version}`
 }
@@ -90,7 +82,9 @@ export class PartitionSlot {
   #rows: OfflineRowBuffer[]
   /** The buffers of the last published cut, emptied: the next cut's buffers (no new arrays per checkpoint). */
   #spareRows: OfflineRowBuffer[] = []
-  #archive: ArchiveRow[] = []
+  #archive: ArchiveRowBuffer
+  /** The last published cut's archive buffer, emptied (see #spareRows). */
+  #spareArchive: ArchiveRowBuffer | undefined
   #queue: Promise<unknown> = Promise.resolve()
   #persisting: Promise<unknown> = Promise.resolve()
   #checkpointedOffset: string
@@ -107,7 +101,8 @@ export class PartitionSlot {
     this.#nextOffset = BigInt(nextOffset)
     this.#checkpointedOffset = nextOffset
     this.#deps = deps
-    this.#rows = newRowBuffers(options.views)
+    this.#rows = rowBuffersFor(options.views)
+    this.#archive = new ArchiveRowBuffer(options.partition)
     const now = deps.clock.nowMs()
     this.lastCheckpointAtMs = now
     this.lastRecordAtMs = now
@@ -282,9 +277,10 @@ export class PartitionSlot {
       nextOffset: this.nextOffset,
       watermarkMs: this.watermarkMs,
     }
-    this.#rows = newRowBuffers(views, this.#spareRows)
+    this.#rows = rowBuffersFor(views, this.#spareRows)
     this.#spareRows = []
-    this.#archive = []
+    this.#archive = this.#spareArchive ?? new ArchiveRowBuffer(this.partition)
+    this.#spareArchive = undefined
     this.lastCheckpointAtMs = cut.startedAtMs
     return cut
   }
@@ -307,6 +303,8 @@ export class PartitionSlot {
     // The record names the cut's staged files: its rows are written, and its buffers can take the next ones.
     for (const rows of cut.rows) rows.clear()
     this.#spareRows = cut.rows
+    cut.archive.clear()
+    this.#spareArchive = cut.archive
     await this.#finish(published)
     return true
   }
@@ -388,7 +386,7 @@ interface CheckpointCut {
   /** When the checkpoint before this one started: restored if this one fails before its publish. */
   readonly previousCheckpointAtMs: number
   readonly rows: OfflineRowBuffer[]
-  readonly archive: ArchiveRow[]
+  readonly archive: ArchiveRowBuffer
   readonly states: StateCut[]
   readonly rowsAtNextOffset: number[]
   readonly nextOffset: string

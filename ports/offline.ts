@@ -109,6 +109,27 @@ export interface ArchiveRow {
   readonly timestampMs: number
 }
 
+/**
+ * One partition's archive rows as columns, in archive order (engine/archive-row-buffer.ts): row i
+ * is the `ArchiveRow` { partition, offsets[i], eventTimeMs[i], key(i), schemaIds[i], payload(i),
+ * markerWatermarkMs[i], timestampMs[i] }, a NaN standing for null in the number columns (no
+ * archived time or schema id is NaN). Kept as columns for `OfflineRowColumns`' reason.
+ */
+export interface ArchiveRowColumns {
+  readonly partition: number
+  readonly length: number
+  readonly offsets: readonly string[]
+  readonly eventTimeMs: ArrayLike<number>
+  readonly schemaIds: ArrayLike<number>
+  readonly markerWatermarkMs: ArrayLike<number>
+  readonly timestampMs: ArrayLike<number>
+  key(i: number): Uint8Array | null
+  payload(i: number): Uint8Array | null
+}
+
+/** Archive rows to stage: as objects, or as the engine's columns. */
+export type ArchiveRows = readonly ArchiveRow[] | ArchiveRowColumns
+
 /** Staged data files: written, but referenced by no snapshot until `commit`. JSON-safe (checkpoints hold it). */
 export interface StagedFiles {
   readonly table: string
@@ -121,7 +142,7 @@ export interface OfflineWriter extends OfflineCatalog {
   /** Writes the rows' data files (creating the view version's table if needed); nothing is visible yet. */
   stageFeatureRows(view: FeatureViewDef, rows: OfflineRows): Promise<StagedFiles>
   /** Writes archive rows, in the order given (archive order), as data files; nothing is visible yet. */
-  stageArchiveRows(topic: string, rows: readonly ArchiveRow[]): Promise<StagedFiles>
+  stageArchiveRows(topic: string, rows: ArchiveRows): Promise<StagedFiles>
   /**
    * Appends the staged files as one snapshot whose summary carries `summary`. `markers` are
    * `name → seq` pairs (e.g. `clicks/3 → 17`) recorded in the summary, so that a commit can tell

@@ -11,7 +11,7 @@
  */
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { FeatureRowReader, FeatureTableStats, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
-import type { ArchiveRow, OfflineFeatureRow, OfflineRows, OfflineSink, OfflineTable, RowOrigin, StagedFiles, ViewVersion } from '../../../ports/offline.ts'
+import type { ArchiveRow, ArchiveRowColumns, ArchiveRows, OfflineFeatureRow, OfflineRows, OfflineSink, OfflineTable, RowOrigin, StagedFiles, ViewVersion } from '../../../ports/offline.ts'
 import type { CompactionSummary, OfflineCompactor } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { appendFiles } from './append-files.ts'
@@ -36,6 +36,32 @@ const MARKER_PREFIX = 'kfs.ckpt.'
 
 function isRowArray(rows: OfflineRows): rows is readonly OfflineFeatureRow[] {
   return Array.isArray(rows)
+}
+
+function isArchiveRowArray(rows: ArchiveRows): rows is readonly ArchiveRow[] {
+  return Array.isArray(rows)
+}
+
+/** The archive table's columns of rows the engine kept as columns (NaN: null). */
+function archiveColumnsToTable(rows: ArchiveRowColumns): Record<string, readonly unknown[]> {
+  const n = rows.length
+  const orNull = (x: number): number | null => (Number.isNaN(x) ? null : x)
+  const keys = new Array<Uint8Array | null>(n)
+  const payloads = new Array<Uint8Array | null>(n)
+  for (let i = 0; i < n; i++) {
+    keys[i] = rows.key(i)
+    payloads[i] = rows.payload(i)
+  }
+  return {
+    partition: new Array<number>(n).fill(rows.partition),
+    offset: rows.offsets.slice(0, n).map((o) => offsetValue(o)),
+    event_time: Array.from(rows.eventTimeMs, orNull),
+    key: keys,
+    schema_id: Array.from(rows.schemaIds, orNull),
+    payload: payloads,
+    marker_watermark: Array.from(rows.markerWatermarkMs, orNull),
+    ingestion_time: Array.from(rows.timestampMs, (t) => (t >= 0 ? t : null)),
+  }
 }
 
 /**
@@ -128,18 +154,20 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
   }
 
-  async stageArchiveRows(topic: string, rows: readonly ArchiveRow[]): Promise<StagedFiles> {
+  async stageArchiveRows(topic: string, rows: ArchiveRows): Promise<StagedFiles> {
     const table = await this.archiveTable(topic)
-    const columns = {
-      partition: rows.map((r) => r.partition),
-      offset: rows.map((r) => offsetValue(r.offset)),
-      event_time: rows.map((r) => r.eventTimeMs),
-      key: rows.map((r) => r.key),
-      schema_id: rows.map((r) => r.schemaId),
-      payload: rows.map((r) => r.payload),
-      marker_watermark: rows.map((r) => r.markerWatermarkMs),
-      ingestion_time: rows.map((r) => (r.timestampMs >= 0 ? r.timestampMs : null)),
-    }
+    const columns = isArchiveRowArray(rows)
+      ? {
+          partition: rows.map((r) => r.partition),
+          offset: rows.map((r) => offsetValue(r.offset)),
+          event_time: rows.map((r) => r.eventTimeMs),
+          key: rows.map((r) => r.key),
+          schema_id: rows.map((r) => r.schemaId),
+          payload: rows.map((r) => r.payload),
+          marker_watermark: rows.map((r) => r.markerWatermarkMs),
+          ingestion_time: rows.map((r) => (r.timestampMs >= 0 ? r.timestampMs : null)),
+        }
+      : archiveColumnsToTable(rows)
     const files = await writeDataFiles(table, { rowCount: rows.length, columns }, this.#writeOptions())
     return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
   }

@@ -1,0 +1,144 @@
+/**
+ * One partition's archive rows between two checkpoints, as columns (ports/offline.ts
+ * `ArchiveRowColumns`), for the reason engine/offline-row-buffer.ts gives: a row object, and the
+ * key and payload views it held (which kept the Kafka client's fetched buffers alive), would live
+ * for a whole checkpoint interval. Here a record's key and payload bytes are copied into one
+ * growing byte array and the record is left to the young-generation collector.
+ */
+import type { ArchiveRow, ArchiveRowColumns } from '../ports/offline.ts'
+
+const FIRST_CAPACITY = 256
+const FIRST_BYTES = 16 * 1024
+
+/** Where a null key or payload "starts". */
+const ABSENT = -1
+
+export class ArchiveRowBuffer implements ArchiveRowColumns {
+  readonly partition: number
+  readonly offsets: string[] = []
+  #length = 0
+  #capacity = FIRST_CAPACITY
+  #eventTime: Float64Array = new Float64Array(FIRST_CAPACITY)
+  #schemaId: Float64Array = new Float64Array(FIRST_CAPACITY)
+  #marker: Float64Array = new Float64Array(FIRST_CAPACITY)
+  #timestamp: Float64Array = new Float64Array(FIRST_CAPACITY)
+  /** Per row: key start, key end, payload start, payload end in `#bytes` (start ABSENT: null). */
+  #spans: Int32Array = new Int32Array(4 * FIRST_CAPACITY)
+  #bytes: Uint8Array = new Uint8Array(FIRST_BYTES)
+  #used = 0
+
+  constructor(partition: number) {
+    this.partition = partition
+  }
+
+  get length(): number {
+    return this.#length
+  }
+
+  get eventTimeMs(): Float64Array {
+    return this.#eventTime.subarray(0, this.#length)
+  }
+
+  get schemaIds(): Float64Array {
+    return this.#schemaId.subarray(0, this.#length)
+  }
+
+  get markerWatermarkMs(): Float64Array {
+    return this.#marker.subarray(0, this.#length)
+  }
+
+  get timestampMs(): Float64Array {
+    return this.#timestamp.subarray(0, this.#length)
+  }
+
+  push(row: ArchiveRow): void {
+    if (row.partition !== this.partition)
+      throw new RangeError(`an archive row of partition ${row.partition} in the buffer of partition ${this.partition}`)
+    const i = this.#length
+    if (i === this.#capacity) this.#grow(i * 2)
+    this.offsets.push(row.offset)
+    this.#eventTime[i] = row.eventTimeMs ?? Number.NaN
+    this.#schemaId[i] = row.schemaId ?? Number.NaN
+    this.#marker[i] = row.markerWatermarkMs ?? Number.NaN
+    this.#timestamp[i] = row.timestampMs
+    this.#copy(4 * i, row.key)
+    this.#copy(4 * i + 2, row.payload)
+    this.#length = i + 1
+  }
+
+  key(i: number): Uint8Array | null {
+    return this.#bytesAt(4 * i)
+  }
+
+  payload(i: number): Uint8Array | null {
+    return this.#bytesAt(4 * i + 2)
+  }
+
+  /** Empties the buffer, keeping its arrays (see OfflineRowBuffer#clear). */
+  clear(): void {
+    this.#length = 0
+    this.#used = 0
+    this.offsets.length = 0
+  }
+
+  /** This buffer's rows followed by `later`'s, in a new buffer (a failed checkpoint's rows go back in front). */
+  concat(later: ArchiveRowBuffer): ArchiveRowBuffer {
+    const out = new ArchiveRowBuffer(this.partition)
+    for (const part of [this, later]) for (let i = 0; i < part.length; i++) out.push(part.rowAt(i))
+    return out
+  }
+
+  /** Row `i` as an object (what a failed checkpoint's rows are re-read as; staging reads the columns). */
+  rowAt(i: number): ArchiveRow {
+    const orNull = (x: number): number | null => (Number.isNaN(x) ? null : x)
+    return {
+      partition: this.partition,
+      offset: this.offsets[i]!,
+      eventTimeMs: orNull(this.#eventTime[i]!),
+      key: this.key(i),
+      schemaId: orNull(this.#schemaId[i]!),
+      payload: this.payload(i),
+      markerWatermarkMs: orNull(this.#marker[i]!),
+      timestampMs: this.#timestamp[i]!,
+    }
+  }
+
+  #bytesAt(at: number): Uint8Array | null {
+    const start = this.#spans[at]!
+    return start === ABSENT ? null : this.#bytes.subarray(start, this.#spans[at + 1])
+  }
+
+  #copy(at: number, bytes: Uint8Array | null): void {
+    if (bytes === null) {
+      this.#spans[at] = ABSENT
+      return
+    }
+    const start = this.#used
+    const end = start + bytes.length
+    if (end > this.#bytes.length) {
+      const grown = new Uint8Array(Math.max(2 * this.#bytes.length, end))
+      grown.set(this.#bytes.subarray(0, start))
+      this.#bytes = grown
+    }
+    this.#bytes.set(bytes, start)
+    this.#spans[at] = start
+    this.#spans[at + 1] = end
+    this.#used = end
+  }
+
+  #grow(capacity: number): void {
+    const grown = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(capacity)
+      b.set(a)
+      return b
+    }
+    this.#eventTime = grown(this.#eventTime)
+    this.#schemaId = grown(this.#schemaId)
+    this.#marker = grown(this.#marker)
+    this.#timestamp = grown(this.#timestamp)
+    const spans = new Int32Array(4 * capacity)
+    spans.set(this.#spans)
+    this.#spans = spans
+    this.#capacity = capacity
+  }
+}
