@@ -10,7 +10,8 @@
 import { InvariantViolation } from '../core/errors.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
 import { restorePartitionTask, type PartitionTask } from '../operators/task/partition-task.ts'
-import type { OfflineFeatureRow } from '../ports/offline.ts'
+import type { StampedRow } from '../features/types.ts'
+import type { OfflineRowBuffer } from './offline-row-buffer.ts'
 import type { BoundedSource, SourceRecord } from '../ports/source.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import type { CheckpointStore } from './checkpoint-store.ts'
@@ -63,9 +64,10 @@ export async function catchUpFromArchive(
   decoder: Decoder,
   untilOffset: string,
   createdAtMs: number,
-): Promise<OfflineFeatureRow[]> {
+  keep: () => OfflineRowBuffer | undefined = () => undefined,
+): Promise<StampedRow[]> {
   const { topic, partition } = processor
-  const rows: OfflineFeatureRow[] = []
+  const rows: StampedRow[] = []
   const input = {
     get nextOffset() {
       return processor.nextOffset
@@ -74,11 +76,12 @@ export async function catchUpFromArchive(
       // A bundle that does not read was dead-lettered when first processed, like an undecodable record.
       const { events } = eventsOf(processor, processor.source, records)
       const decoded = await decoder.decodeBatch(events.map((r) => r.value))
-      for (const row of processor.processRecords(events, decoded, at).rows) rows.push(row)
+      // The slot's buffer as it is now: a checkpoint may have cut it while the batch decoded.
+      for (const row of processor.processRecords(events, decoded, at, keep()).rows) rows.push(row)
       return { records: records.length }
     },
     processMarker(watermarkMs: number, at: number) {
-      for (const row of processor.processMarker(watermarkMs, at)) rows.push(row)
+      for (const row of processor.processMarker(watermarkMs, at, keep())) rows.push(row)
       return { records: 0 }
     },
   }

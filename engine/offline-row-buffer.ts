@@ -9,8 +9,8 @@
  * both, -0 and NaN included; other types keep their values in a plain array.
  */
 import { SchemaError } from '../core/errors.ts'
-import type { FeatureValue, FeatureValueType, FeatureViewDef } from '../features/types.ts'
-import type { OfflineFeatureRow, OfflineRowColumns } from '../ports/offline.ts'
+import type { FeatureValue, FeatureValueType, FeatureViewDef, StampedRow } from '../features/types.ts'
+import type { OfflineRowColumns } from '../ports/offline.ts'
 
 const FIRST_CAPACITY = 256
 
@@ -67,7 +67,8 @@ export class OfflineRowBuffer implements OfflineRowColumns {
     return this.#deleted.subarray(0, this.#length)
   }
 
-  push(row: OfflineFeatureRow): void {
+  /** Row `row`, emitted as the `rowIndex`-th row at `offset` (its archive position, RowOrigin). */
+  push(row: StampedRow, offset: string, rowIndex: number): void {
     const values = row.values
     const numbers = this.#numbers
     if (values.length !== numbers.length)
@@ -89,10 +90,10 @@ export class OfflineRowBuffer implements OfflineRowColumns {
     }
     for (let f = 0; f < numbers.length; f++) if (numbers[f] === undefined) this.#others[f]!.push(values[f] ?? null)
     this.entityKeys.push(row.entityKey)
-    this.offsets.push(row.origin.offset)
+    this.offsets.push(offset)
     this.#asOf[i] = row.asOfMs
     this.#createdAt[i] = row.createdAtMs
-    this.#rowIndexes[i] = row.origin.seq
+    this.#rowIndexes[i] = rowIndex
     this.#deleted[i] = row.deleted === true ? 1 : 0
     this.#length = i + 1
   }

@@ -7,13 +7,13 @@
  * Each view has its own task and its own next offset, so a view can be backfilled from the
  * archive and handed over to live consumption on its own, while other views keep running.
  */
-import type { EntityDef, EventRecord, FeatureRow, FeatureViewDef, SourceDef } from '../features/types.ts'
+import type { EntityDef, EventRecord, FeatureRow, FeatureViewDef, SourceDef, StampedRow } from '../features/types.ts'
 import type { ChangeRole, PartitionTask } from '../operators/task/partition-task.ts'
 import { eventTimeOf, invalidEventTimeDetail } from '../operators/task/event-fields.ts'
 import { invalidUtf8JoinKey, type DecodeResult } from '../schemas/decoder.ts'
 import type { DeadLetter, DeadLetterReason, RecordOrigin } from '../ports/dead-letters.ts'
 import type { SourceRecord } from '../ports/source.ts'
-import type { OfflineFeatureRow } from '../ports/offline.ts'
+import type { OfflineRowBuffer } from './offline-row-buffer.ts'
 import { REKEY_HEADERS } from './rekey-stage.ts'
 import { isRekeyedSource } from './plan-sources.ts'
 import { changeRoute } from './rekey-records.ts'
@@ -21,7 +21,7 @@ import { unbundle, type PartitionEvent } from './rekey-bundle.ts'
 import { nextOffsetValue, offsetValue } from '../core/offsets.ts'
 
 export interface ProcessedRows {
-  readonly rows: OfflineFeatureRow[]
+  readonly rows: StampedRow[]
   readonly deadLetters: DeadLetter[]
 }
 
@@ -69,15 +69,17 @@ export class PartitionProcessor {
     return this.#rowIndexOffset === this.nextOffset ? this.#rowIndex : 0
   }
 
-  #collect(target: OfflineFeatureRow[], rows: readonly FeatureRow[], offset: string, marker: boolean, createdAtMs: number): void {
+  /** Stamps `rows` into `target` and, for an offline view, copies each with its archive position into `keep`. */
+  #collect(target: StampedRow[], keep: OfflineRowBuffer | undefined, rows: readonly FeatureRow[], offset: string, createdAtMs: number): void {
     if (offset !== this.#rowIndexOffset) {
       this.#rowIndexOffset = offset
       this.#rowIndex = 0
     }
-    const partition = this.partition
     for (const row of rows) {
-      const origin = { partition, offset, seq: this.#rowIndex++, marker }
-      target.push(row.deleted ? { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, deleted: true, createdAtMs, origin } : { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, createdAtMs, origin })
+      const stamped: StampedRow = row.deleted ? { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, deleted: true, createdAtMs } : { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, createdAtMs }
+      const index = this.#rowIndex++
+      target.push(stamped)
+      keep?.push(stamped, offset, index)
     }
   }
 
@@ -94,7 +96,7 @@ export class PartitionProcessor {
    * The events of a bundle (rekey-bundle.ts) come in one call, one after the other, all at the
    * bundle's offset.
    */
-  processRecords(records: readonly PartitionEvent[], decoded: readonly DecodeResult[], createdAtMs: number): ProcessedRows {
+  processRecords(records: readonly PartitionEvent[], decoded: readonly DecodeResult[], createdAtMs: number, keep?: OfflineRowBuffer): ProcessedRows {
     const out: ProcessedRows = { rows: [], deadLetters: [] }
     const from = this.#nextOffset
     for (let i = 0; i < records.length; i++) {
@@ -118,7 +120,7 @@ export class PartitionProcessor {
           const event = result.event
           // Two literals rather than a spread of `{ role }` or `{}`: one object per record, not two.
           const output = this.task.processEvent(role === undefined ? { offset, eventTimeMs, ingestionTimeMs, event } : { offset, eventTimeMs, ingestionTimeMs, event, role })
-          this.#collect(out.rows, output.rows[0] ?? [], record.offset, false, createdAtMs)
+          this.#collect(out.rows, keep, output.rows[0] ?? [], record.offset, createdAtMs)
           for (const letter of output.deadLetters) {
             out.deadLetters.push(deadLetterOf(this, this.source, record, letter.reason, letter.detail, letter.view ?? this.view.name))
           }
@@ -130,10 +132,10 @@ export class PartitionProcessor {
   }
 
   /** An idle-advance marker (live: from the idle detector; replay: from the archive). */
-  processMarker(watermarkMs: number, createdAtMs: number): OfflineFeatureRow[] {
-    const rows: OfflineFeatureRow[] = []
+  processMarker(watermarkMs: number, createdAtMs: number, keep?: OfflineRowBuffer): StampedRow[] {
+    const rows: StampedRow[] = []
     const output = this.task.processWatermarkMarker(watermarkMs)
-    this.#collect(rows, output.rows[0] ?? [], this.nextOffset, true, createdAtMs)
+    this.#collect(rows, keep, output.rows[0] ?? [], this.nextOffset, createdAtMs)
     return rows
   }
 }

@@ -18,10 +18,10 @@
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import { retry, type RetryOptions } from '../core/retry.ts'
-import type { FeatureViewDef, SourceDef } from '../features/types.ts'
+import type { FeatureViewDef, SourceDef, StampedRow } from '../features/types.ts'
 import { createPartitionTask, restorePartitionTask } from '../operators/task/partition-task.ts'
 import type { Decoder } from '../schemas/decoder.ts'
-import type { OfflineFeatureRow, OfflineSink, StagedFiles } from '../ports/offline.ts'
+import type { OfflineRowColumns, OfflineSink, StagedFiles } from '../ports/offline.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
 import type { SourceRecord } from '../ports/source.ts'
 import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
@@ -61,7 +61,7 @@ export interface SlotOptions {
 
 export interface SlotOutput {
   /** `rows[i]` belong to `views[i]`, in emission order. */
-  readonly rows: OfflineFeatureRow[][]
+  readonly rows: StampedRow[][]
   readonly deadLetters: DeadLetter[]
   /** Records (not markers) taken by this call; a bundle counts its events (rekey-bundle.ts). */
   readonly records: number
@@ -157,9 +157,8 @@ export class PartitionSlot {
     const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: 0 }
     const archive = archiveSource(this.#deps.offline, this.topic)
     for (const v of this.pendingCatchUp.splice(0)) {
-      out.rows[v] = await catchUpFromArchive(this.processors[v] as PartitionProcessor, archive, this.options.decoder, this.nextOffset, createdAtMs)
+      out.rows[v] = await catchUpFromArchive(this.processors[v] as PartitionProcessor, archive, this.options.decoder, this.nextOffset, createdAtMs, () => this.#keepOf(v))
     }
-    this.#keep(out.rows)
     return out
   }
 
@@ -204,7 +203,7 @@ export class PartitionSlot {
     const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: events.length + malformed.length }
     const decoded = await this.options.decoder.decodeBatch(events.map((r) => r.value))
     for (let v = 0; v < this.processors.length; v++) {
-      const result = (this.processors[v] as PartitionProcessor).processRecords(events, decoded, createdAtMs)
+      const result = (this.processors[v] as PartitionProcessor).processRecords(events, decoded, createdAtMs, this.#keepOf(v))
       out.rows[v] = result.rows
       out.deadLetters.push(...result.deadLetters)
     }
@@ -215,24 +214,24 @@ export class PartitionSlot {
     out.deadLetters.push(...malformed)
     if (this.options.archive) for (const row of recordArchiveRows(this.partition, source.eventTimeField, fresh, events, decoded)) this.#archive.push(row)
     this.#nextOffset = BigInt((fresh.at(-1) as SourceRecord).offset) + 1n
-    this.#keep(out.rows)
     return out
   }
 
   /** An idle-advance marker: live, from the idle detector (and archived); replay, from the archive. */
   processMarker(watermarkMs: number, createdAtMs: number): SlotOutput {
-    const rows = this.processors.map((p) => p.processMarker(watermarkMs, createdAtMs))
+    const rows = this.processors.map((p, v) => p.processMarker(watermarkMs, createdAtMs, this.#keepOf(v)))
     if (this.options.archive) this.#archive.push(markerArchiveRow(this.partition, this.nextOffset, watermarkMs, createdAtMs))
-    this.#keep(rows)
     return { rows, deadLetters: [], records: 0 }
   }
 
-  #keep(rows: readonly OfflineFeatureRow[][]): void {
-    for (let v = 0; v < rows.length; v++) {
-      if (!this.options.views[v]!.offline) continue
-      const target = this.#rows[v]!
-      for (const r of rows[v]!) target.push(r)
-    }
+  /** View `v`'s rows buffered for the next checkpoint, with their archive positions (read-only; for inspection and tests). */
+  rowsAwaitingCheckpoint(v: number): OfflineRowColumns {
+    return this.#rows[v]!
+  }
+
+  /** Where view `v`'s rows wait for the next checkpoint: its buffer, or nowhere for a view with no offline table. */
+  #keepOf(v: number): OfflineRowBuffer | undefined {
+    return this.options.views[v]!.offline ? this.#rows[v] : undefined
   }
 
   /**
