@@ -21,6 +21,9 @@
  * start before the timer for every one of them alike (kafkajs fetches once it has joined); group
  * joins and topic creation are outside every timer.
  *
+ * KFS_BENCH_PROFILE=<dir> (or KFS_BENCH_ALLOC_PROFILE=<dir>) profiles the stage's phase alone
+ * (bench/_support/profile.ts).
+ *
  * After the last raw consume (outside every timer) the internal topic is read once more, raw, to
  * weigh what the stage wrote: `bytes_per_event` is its records' value bytes ÷ the events in them.
  *
@@ -41,6 +44,7 @@ import { createDecoder } from '../schemas/decoder.ts'
 import { createEncoder } from '../schemas/encoder.ts'
 import { ConfluentSchemaRegistry } from '../adapters/schema-registry/confluent/confluent-schema-registry.ts'
 import { openBenchEventLog } from './_support/event-log.ts'
+import { startProfile } from './_support/profile.ts'
 import { benchLine, envNumber, percentile, progress, stderrLogger } from './_support/report.ts'
 import { ensureStack } from './_support/stack.ts'
 
@@ -159,10 +163,12 @@ try {
     logger,
     onFatal: (err) => (fatal = err),
   })
+  const stopProfile = await startProfile('rekey')
   await stage.start()
   const rekeyStarted = performance.now()
   await until(() => stats.rekeyed >= EVENTS || fatal !== undefined)
   const rekeyMs = performance.now() - rekeyStarted
+  await stopProfile()
   await stage.stop()
   if (fatal) throw fatal
   const ends = await log.endOffsets(plan!.topic)
