@@ -29,6 +29,9 @@ export class BundleWriter {
   /** Where the last event started. */
   #last = BUNDLE_HEAD_BYTES
   readonly #names = new Map<string, number>()
+  /** The name table in order, and per header position the name index the last event had there. */
+  readonly #nameList: string[] = []
+  readonly #namesAt: number[] = []
   readonly #values = new Map<string, number>()
   /** Per name index: the last integer written under it, by the text of the header before it. */
   readonly #bases: Map<string, number>[] = []
@@ -45,22 +48,29 @@ export class BundleWriter {
     return this.#at
   }
 
-  /** Appends an event; its key as bytes already encoded (`keyBytes`), or as the event has it. */
-  add(event: ProduceRecord, keyBytes?: Uint8Array): void {
+  /**
+   * Appends an event; its key as the first `keyLength` bytes of `keyBytes` when given (encoded
+   * already, to find its partition), else as the event has it.
+   */
+  add(event: ProduceRecord, keyBytes?: Uint8Array, keyLength = keyBytes?.length ?? 0): void {
     if (this.#count >= MAX_EVENTS) throw new RangeError(`a bundle holds at most ${MAX_EVENTS} events`)
     this.#last = this.#at
     this.#count++
-    this.#nullable(keyBytes ?? event.key)
+    if (keyBytes === undefined) this.#nullable(event.key)
+    else this.#bytes(keyBytes, keyLength)
     this.#nullable(event.value)
     const headers = event.headers
-    if (headers === undefined) return this.#varint(0)
-    const names = Object.keys(headers)
-    this.#varint(names.length)
+    // for…in, twice, rather than Object.keys: no array per event (the stage's records are plain objects).
+    let count = 0
+    for (const _ in headers) count++
+    this.#varint(count)
     let previous = ''
-    for (const name of names) {
+    let position = 0
+    for (const name in headers) {
       const value = headers[name]!
-      const nameIndex = this.#name(name)
-      if (isCanonicalInteger(value)) this.#integer(nameIndex, previous, Number(value))
+      const nameIndex = this.#name(name, position++)
+      const integer = canonicalInteger(value)
+      if (integer >= 0) this.#integer(nameIndex, previous, integer)
       else this.#value(value)
       previous = value
     }
@@ -84,14 +94,21 @@ export class BundleWriter {
     return this.#buf.subarray(0, this.#at)
   }
 
-  #name(name: string): number {
-    const known = this.#names.get(name)
-    if (known !== undefined) {
-      this.#varint(known)
-      return known
+  /** Writes the reference to `name`, the header at `position` of its event; returns its index. */
+  #name(name: string, position: number): number {
+    // Events mostly carry the same names in the same order (often the same string objects): try
+    // the index the last event had at this position before hashing the name.
+    let index = this.#namesAt[position]
+    if (index === undefined || this.#nameList[index] !== name) index = this.#names.get(name)
+    if (index !== undefined) {
+      this.#namesAt[position] = index
+      this.#varint(index)
+      return index
     }
-    const index = this.#names.size
+    index = this.#nameList.length
     this.#names.set(name, index)
+    this.#nameList.push(name)
+    this.#namesAt[position] = index
     this.#bases.push(new Map())
     this.#varint(index)
     this.#text(name, 0, 1)
@@ -141,10 +158,19 @@ export class BundleWriter {
   #nullable(bytes: Uint8Array | string | null): void {
     if (bytes === null) return this.#varint(0)
     if (typeof bytes === 'string') return this.#text(bytes, 1, 1)
-    this.#varint(bytes.length + 1)
-    this.#room(bytes.length)
-    this.#buf.set(bytes, this.#at)
-    this.#at += bytes.length
+    this.#bytes(bytes, bytes.length)
+  }
+
+  /** The first `length` of `bytes`, after the varint length + 1. */
+  #bytes(bytes: Uint8Array, length: number): void {
+    this.#varint(length + 1)
+    this.#room(length)
+    const buf = this.#buf
+    const at = this.#at
+    // A native copy costs more than a short loop for the few bytes of a key.
+    if (length <= 16) for (let i = 0; i < length; i++) buf[at + i] = bytes[i]!
+    else buf.set(length === bytes.length ? bytes : bytes.subarray(0, length), at)
+    this.#at = at + length
   }
 
   /** `text` as UTF-8, after the varint `byteLength · scale + plus`. */
@@ -178,18 +204,20 @@ export function writeUtf8(buf: Buffer, at: number, text: string): number {
 }
 
 /**
- * '0', or up to 15 digits without a leading zero (below INTEGER_LIMIT): what `String(Number(text))`
- * gives back unchanged.
+ * The value of `text` when it is '0' or up to 15 digits without a leading zero (below
+ * INTEGER_LIMIT: what `String(n)` gives back unchanged); otherwise −1.
  */
-function isCanonicalInteger(text: string): boolean {
+function canonicalInteger(text: string): number {
   const n = text.length
-  if (n === 0 || n > 15) return false
-  const first = text.charCodeAt(0)
-  if (first === 0x30) return n === 1
-  if (first < 0x30 || first > 0x39) return false
+  if (n === 0 || n > 15) return -1
+  const first = text.charCodeAt(0) - 0x30
+  if (first === 0) return n === 1 ? 0 : -1
+  if (first < 0 || first > 9) return -1
+  let value = first
   for (let i = 1; i < n; i++) {
-    const c = text.charCodeAt(i)
-    if (c < 0x30 || c > 0x39) return false
+    const digit = text.charCodeAt(i) - 0x30
+    if (digit < 0 || digit > 9) return -1
+    value = value * 10 + digit
   }
-  return true
+  return value
 }

@@ -46,23 +46,29 @@ export function bundleForwards(forwards: readonly ProduceRecord[], partitions: n
   for (const event of forwards) {
     const key = event.key
     if (key === null) throw new InvariantViolation('a re-keyed event has no key')
+    // A string key is encoded into a scratch buffer, hashed and copied from there (no array per event).
     let keyBytes: Uint8Array
+    let keyLength: number
     if (typeof key === 'string') {
       if (key.length * 3 > keyBuf.length) keyBuf = Buffer.allocUnsafe(key.length * 3)
-      keyBytes = keyBuf.subarray(0, writeUtf8(keyBuf, 0, key))
-    } else keyBytes = key
-    const partition = (murmur2(keyBytes) & 0x7fffffff) % partitions
+      keyBytes = keyBuf
+      keyLength = writeUtf8(keyBuf, 0, key)
+    } else {
+      keyBytes = key
+      keyLength = key.length
+    }
+    const partition = (murmur2(keyBytes, 0, keyLength) & 0x7fffffff) % partitions
     let writer = open.get(partition)
     if (writer === undefined || writer.count >= BUNDLE_EVENTS) {
       if (writer !== undefined) out.push({ key: null, value: writer.finish(), partition })
       writer = new BundleWriter()
       open.set(partition, writer)
     }
-    writer.add(event, keyBytes)
+    writer.add(event, keyBytes, keyLength)
     if (writer.bytes > BUNDLE_BYTES && writer.count > 1) {
       out.push({ key: null, value: writer.finishWithoutLast(), partition })
       writer = new BundleWriter()
-      writer.add(event, keyBytes)
+      writer.add(event, keyBytes, keyLength)
       open.set(partition, writer)
     }
   }
