@@ -21,8 +21,14 @@
  * start before the timer for every one of them alike (kafkajs fetches once it has joined); group
  * joins and topic creation are outside every timer.
  *
+ * KFS_BENCH_PROFILE=<dir> (or KFS_BENCH_ALLOC_PROFILE=<dir>) profiles the stage's phase alone
+ * (bench/_support/profile.ts).
+ *
+ * After the last raw consume (outside every timer) the internal topic is read once more, raw, to
+ * weigh what the stage wrote: `bytes_per_event` is its records' value bytes ÷ the events in them.
+ *
  * BENCH rekey events=… events_per_s=… baseline_events_per_s=… (median) baseline_runs=a/b/c ratio=…
- *   copy_floor_events_per_s=… vs_copy_floor=…
+ *   copy_floor_events_per_s=… vs_copy_floor=… bytes_per_event=…
  * (ratio = rekey / median raw consume; vs_copy_floor = rekey / transactional copy)
  */
 import { systemClock } from '../core/clock.ts'
@@ -31,12 +37,14 @@ import { createEngineStats } from '../engine/engine-stats.ts'
 import { planRekeys } from '../engine/plan-sources.ts'
 import { chunksOf } from '../engine/dead-letter-topic.ts'
 import { createRekeyStage, isTransactional } from '../engine/rekey-stage.ts'
+import { unbundle } from '../engine/rekey-bundle.ts'
 import type { ProduceRecord } from '../ports/event-log.ts'
 import { readAvroSchema } from '../schemas/avro/read-schema.ts'
 import { createDecoder } from '../schemas/decoder.ts'
 import { createEncoder } from '../schemas/encoder.ts'
 import { ConfluentSchemaRegistry } from '../adapters/schema-registry/confluent/confluent-schema-registry.ts'
 import { openBenchEventLog } from './_support/event-log.ts'
+import { startProfile } from './_support/profile.ts'
 import { benchLine, envNumber, percentile, progress, stderrLogger } from './_support/report.ts'
 import { ensureStack } from './_support/stack.ts'
 
@@ -155,15 +163,30 @@ try {
     logger,
     onFatal: (err) => (fatal = err),
   })
+  const stopProfile = await startProfile('rekey')
   await stage.start()
   const rekeyStarted = performance.now()
   await until(() => stats.rekeyed >= EVENTS || fatal !== undefined)
   const rekeyMs = performance.now() - rekeyStarted
+  await stopProfile()
   await stage.stop()
   if (fatal) throw fatal
   const ends = await log.endOffsets(plan!.topic)
   progress(`re-key: ${stats.rekeyed} records in ${rekeyMs.toFixed(0)} ms into ${plan!.topic} (end offsets incl. transaction markers: ${ends.join(',')})`)
   while (rawRates.length < BASELINE_RUNS) await rawConsume()
+
+  // What the stage wrote, weighed: value bytes of the internal topic's records per event in them.
+  let internalBytes = 0
+  let internalEvents = 0
+  const weigher = log.consumer({ groupId: `bench-weigh-${run}`, topics: [plan!.topic], readCommitted: true })
+  await weigher.run({
+    eachBatch: async (batch) => {
+      for (const r of batch.records) internalBytes += r.value?.byteLength ?? 0
+      internalEvents += unbundle(batch.records).events.length
+    },
+  })
+  await until(() => internalEvents >= EVENTS)
+  await weigher.stop()
 
   const eventsPerS = (stats.rekeyed / rekeyMs) * 1000
   const baselinePerS = percentile(rawRates, 50)
@@ -177,6 +200,7 @@ try {
     ratio: eventsPerS / baselinePerS,
     copy_floor_events_per_s: Math.round(copyPerS),
     vs_copy_floor: eventsPerS / copyPerS,
+    bytes_per_event: internalBytes / internalEvents,
   })
 } finally {
   await log.close()

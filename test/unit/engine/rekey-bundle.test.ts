@@ -94,7 +94,7 @@ void describe('bundle codec', () => {
     assert.deepEqual(readOk(encodeBundle([])), [])
   })
 
-  void test('malformed bundles are { ok: false } with a reason, never a throw: every cut, trailing bytes, version, counts, lengths, UTF-8', () => {
+  void test('malformed bundles are { ok: false } with a reason, never a throw: every cut, trailing bytes, version, counts, references, varints, UTF-8', () => {
     const value = encodeBundle([
       randomEvent(),
       randomEvent(),
@@ -108,17 +108,27 @@ void describe('bundle codec', () => {
     for (let cut = 4; cut < value.length; cut++) assert.match(detailOf(value.subarray(0, cut)), /cut short/)
     assert.match(detailOf(Buffer.concat([value, new Uint8Array([0])])), /1 bytes after the bundle's 3 events/)
     const other = Buffer.from(value)
-    other[4] = 2
-    assert.match(detailOf(other), /version 2 is not known/)
+    other[4] = 3
+    assert.match(detailOf(other), /version 3 is not known/)
     const many = Buffer.from(value)
     many.writeUInt32BE(0xffffffff, 5)
     assert.match(detailOf(many), /claims 4294967295 events/)
-    const negative = Buffer.from(encodeBundle([{ key: 'k', value: null }]))
-    negative.writeInt32BE(-7, 9)
-    assert.match(detailOf(negative), /negative length in event 0's key/)
-    const badUtf8 = Buffer.from(encodeBundle([{ key: 'k', value: null, headers: { h: 'x' } }]))
-    badUtf8[badUtf8.length - 1] = 0xff
-    assert.match(detailOf(badUtf8), /not valid UTF-8/)
+    // One event, null key and value, then its headers as given (version 2).
+    const oneEvent = (...headerBytes: number[]) => new Uint8Array([0xff, 0x6b, 0x66, 0x62, 2, 0, 0, 0, 1, 0, 0, ...headerBytes])
+    assert.equal(readBundle({ ...at(oneEvent(1, 0, 1, 0x68, 2 * 4 + 2, 0x61, 0x62)), value: oneEvent(1, 0, 1, 0x68, 2 * 4 + 2, 0x61, 0x62) }).ok, true)
+    assert.match(detailOf(oneEvent(1, 5)), /refers to header name 5 of 0 in event 0/)
+    assert.match(detailOf(oneEvent(1, 0, 1, 0x68, 3 * 4 + 1)), /refers to header value 3 of 0 in event 0's header h/)
+    assert.match(detailOf(oneEvent(1, 0, 1, 0x68, 1 * 4 + 3)), /integer out of range in event 0's header h/)
+    const varint = (n: number) => {
+      const out = []
+      for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n % 0x80) | 0x80)
+      return [...out, n]
+    }
+    assert.match(detailOf(oneEvent(1, 0, 1, 0x68, ...varint(2 * 10 ** 15 * 4 + 3))), /integer out of range/)
+    assert.match(detailOf(oneEvent(1, 0, 1, 0x68, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f)), /varint of 2\^53 or more/)
+    assert.match(detailOf(oneEvent(0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0)), /varint longer than 8 bytes in event 0's header count/)
+    assert.match(detailOf(oneEvent(1, 0, 1, 0xff, 0)), /not valid UTF-8/)
+    assert.match(detailOf(oneEvent(1, 0, 1, 0x68, 1 * 4 + 0, 0xc3)), /not valid UTF-8/)
     for (let round = 0; round < 300; round++) {
       const noisy = Buffer.from(value)
       for (let flips = 1 + pick(4); flips > 0; flips--) noisy[5 + pick(noisy.length - 5)] = pick(256)
