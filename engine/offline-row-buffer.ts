@@ -104,6 +104,11 @@ export class OfflineRowBuffer implements OfflineRowColumns {
     const numbers = this.#numbers[f]!
     const nulls = this.#nulls[f]!
     const out = new Array<FeatureValue>(this.#length)
+    // Without nulls the array holds unboxed doubles (a null in it would box every value).
+    if (nulls.subarray(0, this.#length).indexOf(1) < 0) {
+      for (let i = 0; i < out.length; i++) out[i] = numbers[i]!
+      return out
+    }
     for (let i = 0; i < out.length; i++) out[i] = nulls[i] === 1 ? null : numbers[i]!
     return out
   }

@@ -42,25 +42,39 @@ function isArchiveRowArray(rows: ArchiveRows): rows is readonly ArchiveRow[] {
   return Array.isArray(rows)
 }
 
+/** The first `n` numbers, NaN as null (by a loop: `Array.from` of a typed array walks its iterator). */
+function orNulls(numbers: ArrayLike<number>, n: number): (number | null)[] {
+  const out = new Array<number | null>(n)
+  for (let i = 0; i < n; i++) {
+    const x = numbers[i]!
+    out[i] = Number.isNaN(x) ? null : x
+  }
+  return out
+}
+
 /** The archive table's columns of rows the engine kept as columns (NaN: null). */
 function archiveColumnsToTable(rows: ArchiveRowColumns): Record<string, readonly unknown[]> {
   const n = rows.length
-  const orNull = (x: number): number | null => (Number.isNaN(x) ? null : x)
   const keys = new Array<Uint8Array | null>(n)
   const payloads = new Array<Uint8Array | null>(n)
+  const offsets = new Array<number | bigint>(n)
+  const ingestion = new Array<number | null>(n)
   for (let i = 0; i < n; i++) {
     keys[i] = rows.key(i)
     payloads[i] = rows.payload(i)
+    offsets[i] = offsetValue(rows.offsets[i]!)
+    const t = rows.timestampMs[i]!
+    ingestion[i] = t >= 0 ? t : null
   }
   return {
     partition: new Array<number>(n).fill(rows.partition),
-    offset: rows.offsets.slice(0, n).map((o) => offsetValue(o)),
-    event_time: Array.from(rows.eventTimeMs, orNull),
+    offset: offsets,
+    event_time: orNulls(rows.eventTimeMs, n),
     key: keys,
-    schema_id: Array.from(rows.schemaIds, orNull),
+    schema_id: orNulls(rows.schemaIds, n),
     payload: payloads,
-    marker_watermark: Array.from(rows.markerWatermarkMs, orNull),
-    ingestion_time: Array.from(rows.timestampMs, (t) => (t >= 0 ? t : null)),
+    marker_watermark: orNulls(rows.markerWatermarkMs, n),
+    ingestion_time: ingestion,
   }
 }
 

@@ -127,6 +127,13 @@ export function featureRowsToColumns<R extends StampedRow>(view: TableView, rows
   return { rowCount: rows.length, columns }
 }
 
+/** The first `n` numbers as a plain array, by a loop (`Array.from` of a typed array walks its iterator). */
+function numberArray(numbers: ArrayLike<number>, n: number): number[] {
+  const out = new Array<number>(n)
+  for (let i = 0; i < n; i++) out[i] = numbers[i]!
+  return out
+}
+
 /** `featureRowsToColumns` of rows the engine kept as columns (ports/offline.ts `OfflineRowColumns`). */
 export function rowColumnsToTable(view: TableView, rows: OfflineRowColumns, seqOf: (offset: string, rowIndex: number) => number | bigint): ColumnarRows {
   const n = rows.length
@@ -135,11 +142,15 @@ export function rowColumnsToTable(view: TableView, rows: OfflineRowColumns, seqO
   const seq = new Array<number | bigint>(n)
   const { offsets, rowIndexes } = rows
   for (let i = 0; i < n; i++) seq[i] = seqOf(offsets[i]!, rowIndexes[i]!)
-  const columns: Record<string, readonly unknown[]> = { entity_key: entityKeys, as_of: Array.from(rows.asOfMs), created_at: Array.from(rows.createdAtMs), seq }
+  const columns: Record<string, readonly unknown[]> = { entity_key: entityKeys, as_of: numberArray(rows.asOfMs, n), created_at: numberArray(rows.createdAtMs, n), seq }
   const keyValues = joinKeyValuesOf(view.entity, entityKeys)
   view.entity.joinKeys.forEach((name, k) => (columns[name] = keyValues[k]!))
   for (let f = 0; f < features.length; f++) columns[features[f]!.name] = rows.featureColumn(f)
-  if (hasDeletedColumn(view)) columns[DELETED_COLUMN] = Array.from(rows.deleted, (d) => (d === 1 ? true : null))
+  if (hasDeletedColumn(view)) {
+    const deleted = new Array<true | null>(n)
+    for (let i = 0; i < n; i++) deleted[i] = rows.deleted[i] === 1 ? true : null
+    columns[DELETED_COLUMN] = deleted
+  }
   return { rowCount: n, columns }
 }
 

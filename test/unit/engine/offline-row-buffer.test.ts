@@ -96,6 +96,18 @@ void describe('engine > offline row buffer', () => {
     })
   }
 
+  void test('numeric columns without a null stage the same values, -0 and NaN included', () => {
+    const rows = randomRows(6, 300, 0).map((row, i) => ({
+      ...row,
+      deleted: undefined,
+      values: [i - 150, [0, -0, Number.NaN, 2.5][i % 4]!, ...row.values.slice(2)],
+    }))
+    const expected = featureRowsToColumns(eventView, rows, (r) => archiveSeqOf(r.origin))
+    const actual = rowColumnsToTable(eventView, bufferOf(rows), archiveSeq)
+    assert.deepStrictEqual(comparable(actual.columns), comparable(expected.columns))
+    assert.ok(actual.columns.avg!.some((v) => Object.is(v, -0)))
+  })
+
   void test('concat puts a failed checkpoint’s rows in front of the rows that came after it', () => {
     const rows = randomRows(9, 300, 10)
     for (const cut of [0, 1, 150, 299, 300]) {
