@@ -68,8 +68,11 @@ export class PackedAppends {
     ends.catch(() => {})
     const written = (async () => {
       const { shares } = await framed
-      if (prev !== undefined && !(await prev.ok)) throw new SourceError('SINK_UNAVAILABLE', `embedded log: not appended to ${topic}, a packed append before it failed`)
-      const writes = await Promise.allSettled(shares.map((share, p) => share && (partitions[p] as PartitionLog).appendEncodedAsync(share.buf, share.starts)))
+      if (prev !== undefined && !(await prev.ok))
+        throw new SourceError('SINK_UNAVAILABLE', `embedded log: not appended to ${topic}, a packed append before it failed`)
+      const writes = await Promise.allSettled(
+        shares.map((share, p) => share && (partitions[p] as PartitionLog).appendEncodedAsync(share.buf, share.starts)),
+      )
       this.#onWritten()
       const failed = writes.find((w) => w.status === 'rejected')
       if (failed !== undefined) throw failed.reason

@@ -24,7 +24,11 @@ export interface FrameRequest {
 }
 
 export type FrameResponse =
-  | { readonly id: number; readonly shares: ({ bytes: Uint8Array; starts: Uint32Array } | undefined)[]; readonly error?: undefined }
+  | {
+      readonly id: number
+      readonly shares: ({ bytes: Uint8Array; starts: Uint32Array } | undefined)[]
+      readonly error?: undefined
+    }
   | { readonly id: number; readonly error: string; readonly shares?: undefined }
 
 /** A chunk's records, copied: the caller's buffers may be reused once `takePacked` returns. */
@@ -67,7 +71,12 @@ export function startPackedFramer(): void {
       if (p === undefined) return
       pending.delete(message.id)
       if (pending.size === 0) w.unref()
-      if (message.shares !== undefined) p.resolve(message.shares.map((s) => s && { buf: Buffer.from(s.bytes.buffer, s.bytes.byteOffset, s.bytes.byteLength), starts: s.starts }))
+      if (message.shares !== undefined)
+        p.resolve(
+          message.shares.map(
+            (s) => s && { buf: Buffer.from(s.bytes.buffer, s.bytes.byteOffset, s.bytes.byteLength), starts: s.starts },
+          ),
+        )
       else p.reject(new Error(message.error))
     })
     // A worker that fails or exits is not restarted: the in-process path is always there. The
@@ -92,12 +101,23 @@ export function startPackedFramer(): void {
  * `encodePackedByPartition` of `records` (a `takePacked` copy: on the worker its buffers are
  * transferred, so gone from here).
  */
-export function framePacked(records: PackedRecords, baseOffsets: readonly number[], timestampMs: number): Promise<(PartitionShare | undefined)[]> {
+export function framePacked(
+  records: PackedRecords,
+  baseOffsets: readonly number[],
+  timestampMs: number,
+): Promise<(PartitionShare | undefined)[]> {
   if (records.count >= WORKER_FROM_RECORDS) startPackedFramer()
   const w = worker
   if (w === undefined || !ready) return Promise.resolve(encodePackedByPartition(records, baseOffsets, timestampMs))
   const id = nextId++
-  const request: FrameRequest = { id, count: records.count, bytes: records.bytes, bounds: records.bounds, baseOffsets, timestampMs }
+  const request: FrameRequest = {
+    id,
+    count: records.count,
+    bytes: records.bytes,
+    bounds: records.bounds,
+    baseOffsets,
+    timestampMs,
+  }
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject })
     if (pending.size === 1) w.ref()

@@ -12,12 +12,17 @@ const port = parentPort
 
 port.on('message', (message: FrameRequest) => {
   try {
-    const shares = encodePackedByPartition({ count: message.count, bytes: message.bytes, bounds: message.bounds }, message.baseOffsets, message.timestampMs)
+    const shares = encodePackedByPartition(
+      { count: message.count, bytes: message.bytes, bounds: message.bounds },
+      message.baseOffsets,
+      message.timestampMs,
+    )
     const transfer: ArrayBuffer[] = []
     const out = shares.map((share) => {
       if (share === undefined) return undefined
       // A small Buffer is a slice of Node's shared pool, which must not be transferred: its own copy.
-      const bytes = share.buf.byteOffset === 0 && share.buf.byteLength === share.buf.buffer.byteLength ? share.buf : new Uint8Array(share.buf)
+      const bytes =
+        share.buf.byteOffset === 0 && share.buf.byteLength === share.buf.buffer.byteLength ? share.buf : new Uint8Array(share.buf)
       transfer.push(bytes.buffer as ArrayBuffer, share.starts.buffer as ArrayBuffer)
       return { bytes, starts: share.starts }
     })
