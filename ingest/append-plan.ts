@@ -1,6 +1,6 @@
 /**
- * Appends a snapshot plan's change envelopes to the source's log, chunk after chunk, each written
- * only once the one before is (./ingest-snapshot.ts says why the order matters for crash safety).
+ * Appends a snapshot plan's change envelopes to the source's log, chunk after chunk, each chunk
+ * awaited before the next (./ingest-snapshot.ts says why the order matters for crash safety).
  *
  * The envelopes are assembled from the rows' bytes written ahead (./row-images.ts) into one buffer
  * per chunk, the next chunk while the log appends the last one (schemas/change-envelope-writer.ts: the Encoder's bytes, without an envelope object,
@@ -38,32 +38,23 @@ export async function appendPlan(target: AppendTarget, plan: PlannedAppends): Pr
     }
     return
   }
-  // Chunk k+1 is assembled while the log takes chunk k. A log with producePacked applies packed
-  // appends in the order asked, each only once the one before is written (the embedded log frames
-  // chunk k+1 while it writes chunk k, and copies a chunk before its call returns): chunk k+1 is
-  // handed over before chunk k is written, two in flight. Through `produce` (a Kafka log) chunk k+1
-  // is produced only once chunk k is appended. Either way every partition receives a prefix of its
-  // share of the plan: the order, and so the crash safety, is unchanged. Two sinks in turn, so a
-  // chunk's bytes stay as they are while the next is assembled.
+  // Chunk k+1 is assembled while the log writes chunk k (the embedded log writes off this thread),
+  // and produced only once chunk k is appended: the order, and so the crash safety, is unchanged.
+  // Two sinks in turn, so chunk k's bytes stay as they are while k+1 is assembled.
   const sinks = [new AvroSink(), new AvroSink()]
-  const inFlightMax = log.producePacked !== undefined ? 2 : 1
-  const inFlight: { done: Promise<void>; to: number }[] = []
+  let inFlight: { done: Promise<void>; to: number } | undefined
   for (let from = 0, k = 0; from < total; from += chunkRecords, k++) {
     const to = Math.min(total, from + chunkRecords)
     const packed = assembledChunk(images, sinks[k % 2]!, plan, from, to)
-    while (inFlight.length >= inFlightMax) {
-      const { done, to } = inFlight.shift()!
-      await done
-      target.onChunk(to)
+    if (inFlight !== undefined) {
+      await inFlight.done
+      target.onChunk(inFlight.to)
     }
-    const done = log.producePacked !== undefined ? log.producePacked(topic, packed) : log.produce(topic, unpackRecords(packed)).then(() => {})
-    // Awaited in turn below; a chunk behind a failed one fails too, and must not go unhandled.
-    done.catch(() => {})
-    inFlight.push({ done, to })
+    inFlight = { done: log.producePacked !== undefined ? log.producePacked(topic, packed) : log.produce(topic, unpackRecords(packed)).then(() => {}), to }
   }
-  for (const { done, to } of inFlight) {
-    await done
-    target.onChunk(to)
+  if (inFlight !== undefined) {
+    await inFlight.done
+    target.onChunk(inFlight.to)
   }
 }
 

@@ -28,7 +28,6 @@ import { rowColumns, type RowColumn } from './row-columns.ts'
 import { scanTopic } from './scan-topic.ts'
 
 const DEFAULT_CHUNK_RECORDS = 100_000
-const EXPECT_PACKED_FROM_ROWS = 10_000
 
 export type IngestProgress =
   | { readonly phase: 'read'; readonly rows: number; readonly total: number | undefined }
@@ -94,8 +93,6 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   // Into an empty log (a first ingest) every valid row is appended: its bytes are written while
   // its batch is fresh. Otherwise only the rows the plan appends are written, once it is made.
   await deps.log.createTopic(source.topic, source.partitions)
-  // A large snapshot: the log may get a thread ready for its appends while the snapshot is read.
-  if ((snapshot.rowCount ?? Infinity) >= EXPECT_PACKED_FROM_ROWS) deps.log.expectPacked?.()
   const logEmpty = (await deps.log.endOffsets(source.topic)).every((offset) => offset === '0')
   const read = (rows: number): void => {
     if (logEmpty) images?.encode(planner.keys, planner.ts, planner.chunks)

@@ -128,14 +128,8 @@ export interface EventLog {
   /**
    * The same as `produce` of the unpacked records (`unpackRecords`), in fewer steps where the log
    * can take bytes as they are (the embedded log: one pass into its segment format). Optional.
-   * `records` is not read once the call returns (the caller may reuse its buffers). Calls are
-   * applied in the order made, each only once the one before is written, and a call made while
-   * an earlier one is in flight fails unwritten if that one fails: a caller may ask for the next
-   * batch before the last resolves and still give every partition a prefix of what it asked.
    */
   producePacked?(topic: string, records: PackedRecords): Promise<void>
-  /** A hint that many packed records are coming (the embedded log starts its framing thread now, to have it loaded by the first). Optional. */
-  expectPacked?(): void
   /** Next offset to be written, per partition (index = partition). */
   endOffsets(topic: string): Promise<string[]>
   /** First offset the log still holds, per partition: past 0 once retention or deletion removed records. */

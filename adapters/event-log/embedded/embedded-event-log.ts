@@ -28,8 +28,7 @@ import { EmbeddedTransaction, type TransactionHost, type TransactionPlan } from 
 import { GroupCoordinator } from './group-coordinator.ts'
 import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { partitionForKey } from '../../../core/murmur2.ts'
-import { PackedAppends } from './packed-appends.ts'
-import { startPackedFramer, takePacked } from './packed-framer.ts'
+import { encodePackedByPartition } from './packed-records.ts'
 import { PartitionLog } from './partition-log.ts'
 
 export interface EmbeddedEventLogOptions {
@@ -83,11 +82,11 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   readonly #transactionEpochs = new Map<string, number>()
   #waiters: (() => void)[] = []
   /**
-   * producePacked's appends in flight (./packed-appends.ts): every other append, and close, first
-   * waits for them — `await this.#packed.drain()` right before appending, no await between, so no
-   * two appends of a partition overlap.
+   * A producePacked's writes in flight (settles, never rejects, once all are done): every other
+   * append, and close, first waits for it — `while (this.#packedWrites) await this.#packedWrites`
+   * right before appending, no await between, so no two appends of a partition overlap.
    */
-  readonly #packed = new PackedAppends(() => this.#wake())
+  #packedWrites: Promise<void> | undefined
   #state: 'new' | 'open' | 'closed' = 'new'
 
   constructor(options: EmbeddedEventLogOptions) {
@@ -116,7 +115,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   }
 
   async produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]> {
-    if (this.#packed.busy) await this.#packed.drain()
+    while (this.#packedWrites) await this.#packedWrites
     this.#open()
     const t = this.#requireTopic(topic)
     const timestampMs = this.#clock.nowMs()
@@ -141,22 +140,28 @@ export class EmbeddedEventLog implements TransactionalEventLog {
 
   /**
    * produce's records without an object per record: each partition's share in one pass to its
-   * segment bytes (framed on a worker thread, ./packed-framer.ts), one write per partition, the
-   * writes and fsyncs off this thread. `records` is copied before the first await: the caller may
-   * reuse its buffers at once. Packed appends asked back to back are pipelined (./packed-appends.ts):
-   * the next one may be asked before this one resolves; they are written in the order asked, and
-   * once one fails every one asked behind it fails unwritten.
+   * segment bytes, one write. The writes and fsyncs run off this thread (PartitionLog
+   * appendEncodedAsync): the caller may prepare its next batch meanwhile — `records` is not read
+   * after this call's synchronous part, once no earlier append is in flight.
    */
   async producePacked(topic: string, records: PackedRecords): Promise<void> {
-    const copy = takePacked(records)
-    if (this.#packed.busy && !this.#packed.canJoin(topic)) await this.#packed.drain()
+    while (this.#packedWrites) await this.#packedWrites
     this.#open()
     const t = this.#requireTopic(topic)
-    return this.#packed.append(topic, t.partitions, copy, this.#clock.nowMs())
-  }
-
-  expectPacked(): void {
-    startPackedFramer()
+    const shares = encodePackedByPartition(
+      records,
+      t.partitions.map((p) => p.endOffset),
+      this.#clock.nowMs(),
+    )
+    const writes = Promise.allSettled(shares.map((share, p) => share && (t.partitions[p] as PartitionLog).appendEncodedAsync(share.buf, share.starts)))
+    // Cleared before any waiter resumes (reactions run in the order they were registered).
+    const tracked = writes.then(() => {
+      this.#packedWrites = undefined
+    })
+    this.#packedWrites = tracked
+    const failed = (await writes).find((w) => w.status === 'rejected')
+    this.#wake()
+    if (failed !== undefined) throw failed.reason
   }
 
   /** The embedded log keeps every record (no retention): every partition starts at 0. */
@@ -214,7 +219,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       },
       isCurrent: (id, e) => this.#transactionEpochs.get(id) === e && this.#state === 'open',
       commit: async (id, plan) => {
-        if (this.#packed.busy) await this.#packed.drain()
+        while (this.#packedWrites) await this.#packedWrites
         this.#open()
         this.#commitTransaction(id, plan)
       },
@@ -229,7 +234,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       return
     }
     await Promise.all([...this.#consumers].map((c) => c.stop()))
-    if (this.#packed.busy) await this.#packed.drain()
+    while (this.#packedWrites) await this.#packedWrites
     this.#state = 'closed'
     this.#wake()
     for (const t of this.#topics.values()) for (const p of t.partitions) p.close()
