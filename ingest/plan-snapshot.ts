@@ -60,6 +60,8 @@ export interface PlanInput {
   readonly rowTimeField: string
   readonly snapshotId: string
   readonly log: LogState
+  /** The snapshot's row count, when the reader knows it: the planner's tables are sized for it at once. */
+  readonly expectedRows?: number
 }
 
 /** The snapshot's columns the declared row does not know (ignored); throws on a schema change. */
@@ -168,13 +170,14 @@ export interface PlannedAppends {
  */
 export class SnapshotPlanner {
   readonly #input: PlanInput
-  readonly #slots = new PlannerSlots()
+  readonly #slots: PlannerSlots
   readonly #rejected: RejectedRow[] = []
   #unchanged = 0
   #rowsRead = 0
 
   constructor(input: PlanInput) {
     this.#input = input
+    this.#slots = new PlannerSlots(input.expectedRows)
   }
 
   /** Slots so far: the rows that may be appended, each once, in snapshot order. */
