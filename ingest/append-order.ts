@@ -59,7 +59,11 @@ export function orderByTimeThenKey(slots: Int32Array, ts: ArrayLike<number>, key
   }
   const out = new Int32Array(n)
   for (let i = 0; i < n; i++) out[i] = slots[order[i]!]!
-  const compare = keyComparator(slots, keys, tiedInLongRuns(out, ts) * 4 >= n)
+  const manyTies = tiedInLongRuns(out, ts) * 4 >= n
+  // The radix sort is stable: slots given in key order leave every run of one time in key order
+  // (checked only when many rows share times: otherwise sorting the few runs costs less).
+  if (manyTies && inKeyOrder(slots, keys)) return out
+  const compare = keyComparator(slots, keys, manyTies)
   for (let from = 0; from < n;) {
     const t = ts[out[from]!]!
     let to = from + 1
@@ -121,6 +125,22 @@ function tiedInLongRuns(out: Int32Array, ts: ArrayLike<number>): number {
     from = to
   }
   return tied
+}
+
+/**
+ * Whether `slots` are in key-byte order already (a snapshot written in primary-key order, as
+ * databases export tables): JS's string order is the bytes' when no key holds a surrogate or a
+ * unit above one. A key may repeat (rows of one key at other times).
+ */
+function inKeyOrder(slots: Int32Array, keys: readonly string[]): boolean {
+  let prev = keys[slots[0]!]!
+  if (hasHighUnit(prev)) return false
+  for (let i = 1; i < slots.length; i++) {
+    const key = keys[slots[i]!]!
+    if (key < prev || hasHighUnit(key)) return false
+    prev = key
+  }
+  return true
 }
 
 const unitAt = (key: string, i: number): number => (i < key.length ? key.charCodeAt(i) : 0)

@@ -84,7 +84,7 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
 
   // The planner keeps the rows it needs column by column; the reader's batches go one by one.
   const state = new LogState()
-  const planner = new SnapshotPlanner({ columns, primaryKey: spec.primaryKey, rowTimeField: spec.rowTimeField, snapshotId: snapshot.id, log: state })
+  const planner = new SnapshotPlanner({ columns, primaryKey: spec.primaryKey, rowTimeField: spec.rowTimeField, snapshotId: snapshot.id, log: state, expectedRows: snapshot.rowCount })
   let rowsRead = 0
   const writer = createChangeEnvelopeWriter(source.schema, deps.encoder.schemaId)
   // The writer writes images by the planner's column positions: only for the same columns.

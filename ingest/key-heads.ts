@@ -28,9 +28,18 @@ export class KeyHeads {
   #at = 0
   #hash = 0
 
-  /** `keyOf[slot]` is the key of a slot this index was given. */
-  constructor(keyOf: readonly string[]) {
+  /**
+   * `keyOf[slot]` is the key of a slot this index was given. `expectedKeys`: sized for that many
+   * from the start (a million keys would otherwise regrow the table ten times, rehashing each).
+   */
+  constructor(keyOf: readonly string[], expectedKeys = 0) {
     this.#keyOf = keyOf
+    let capacity = INITIAL_CAPACITY
+    while (capacity < 2 * expectedKeys) capacity *= 2
+    if (capacity > INITIAL_CAPACITY) {
+      this.#table = new Int32Array(2 * capacity).fill(EMPTY)
+      this.#mask = capacity - 1
+    }
   }
 
   /** The newest slot of `key`, −1 when it has none; `claim` right after makes a new slot the newest. */

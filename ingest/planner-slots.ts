@@ -23,8 +23,14 @@ export class PlannerSlots {
   #ts = new Float64Array(INITIAL_SLOTS)
   #sameKey = new Int32Array(INITIAL_SLOTS)
   #shared = new Uint8Array(INITIAL_SLOTS)
-  readonly heads = new KeyHeads(this.keys)
+  readonly heads: KeyHeads
   readonly chunks: SlotChunk[] = []
+
+  /** `expectedSlots`: room for that many from the start (the snapshot's row count, when known). */
+  constructor(expectedSlots = 0) {
+    this.heads = new KeyHeads(this.keys, expectedSlots)
+    this.#reserve(expectedSlots)
+  }
 
   get count(): number {
     return this.keys.length
