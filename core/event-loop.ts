@@ -11,3 +11,27 @@ export function createYielder(everyMs: number): () => Promise<void> {
     lastYieldAtMs = performance.now()
   }
 }
+
+/**
+ * Synchronous work written as a generator that pauses (`yield`) between slices of it and returns
+ * its result: the same code runs at once (`runSteps`) or spread over event-loop turns
+ * (`runStepsYielding`), so where the pauses fall cannot change what it computes.
+ */
+export type Steps<T> = Generator<void, T, void>
+
+/** Runs `steps` to their end at once. */
+export function runSteps<T>(steps: Steps<T>): T {
+  for (;;) {
+    const step = steps.next()
+    if (step.done === true) return step.value
+  }
+}
+
+/** Runs `steps`, letting the event loop run at a pause once `yieldNowAndThen` (createYielder) says so. */
+export async function runStepsYielding<T>(steps: Steps<T>, yieldNowAndThen: () => Promise<void>): Promise<T> {
+  for (;;) {
+    const step = steps.next()
+    if (step.done === true) return step.value
+    await yieldNowAndThen()
+  }
+}

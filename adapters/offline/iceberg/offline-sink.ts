@@ -25,9 +25,10 @@ import { pinTable } from './pinned-files.ts'
 import { archiveTablePath, featureTablePath } from './table-paths.ts'
 import type { TableMetadata } from './table-metadata.ts'
 import { decodeLongBound, liveEntriesOf, readDataFileRows } from './table-reader.ts'
-import { featureRowsToColumns, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from './table-schemas.ts'
+import { featureRowsToColumnsSteps, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from './table-schemas.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
+import { createYielder, runStepsYielding, type Steps } from '../../../core/event-loop.ts'
 import { offsetValue } from '../../../core/offsets.ts'
 
 export { archiveTablePath, featureTablePath }
@@ -114,22 +115,15 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
 
   async stageFeatureRows(view: FeatureViewDef, rows: readonly OfflineFeatureRow[]): Promise<StagedFiles> {
     const table = await this.featureTable(view)
-    const files = await writeDataFiles(table, featureRowsToColumns(view, rows, (r) => archiveSeqOf(r.origin)), this.#writeOptions())
+    // A live engine stages on its event loop: the conversion lets online writes run now and then.
+    const columns = await runStepsYielding(featureRowsToColumnsSteps(view, rows, (r) => archiveSeqOf(r.origin)), createYielder(4))
+    const files = await writeDataFiles(table, columns, this.#writeOptions())
     return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
   }
 
   async stageArchiveRows(topic: string, rows: readonly ArchiveRow[]): Promise<StagedFiles> {
     const table = await this.archiveTable(topic)
-    const columns = {
-      partition: rows.map((r) => r.partition),
-      offset: rows.map((r) => offsetValue(r.offset)),
-      event_time: rows.map((r) => r.eventTimeMs),
-      key: rows.map((r) => r.key),
-      schema_id: rows.map((r) => r.schemaId),
-      payload: rows.map((r) => r.payload),
-      marker_watermark: rows.map((r) => r.markerWatermarkMs),
-      ingestion_time: rows.map((r) => (r.timestampMs >= 0 ? r.timestampMs : null)),
-    }
+    const columns = await runStepsYielding(archiveColumnsSteps(rows), createYielder(4))
     const files = await writeDataFiles(table, { rowCount: rows.length, columns }, this.#writeOptions())
     return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
   }
@@ -271,6 +265,34 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
 }
 
 const ARCHIVE_OFFSET_FIELD_ID = 2
+
+/** The archive table's columns of `rows`, pausing every 1,024 rows (a checkpoint's archive is staged on the engine's thread). */
+function* archiveColumnsSteps(rows: readonly ArchiveRow[]): Steps<Record<string, unknown[]>> {
+  const n = rows.length
+  const columns = {
+    partition: new Array<unknown>(n),
+    offset: new Array<unknown>(n),
+    event_time: new Array<unknown>(n),
+    key: new Array<unknown>(n),
+    schema_id: new Array<unknown>(n),
+    payload: new Array<unknown>(n),
+    marker_watermark: new Array<unknown>(n),
+    ingestion_time: new Array<unknown>(n),
+  }
+  for (let i = 0; i < n; i++) {
+    if (i % 1024 === 1023) yield
+    const r = rows[i]!
+    columns.partition[i] = r.partition
+    columns.offset[i] = offsetValue(r.offset)
+    columns.event_time[i] = r.eventTimeMs
+    columns.key[i] = r.key
+    columns.schema_id[i] = r.schemaId
+    columns.payload[i] = r.payload
+    columns.marker_watermark[i] = r.markerWatermarkMs
+    columns.ingestion_time[i] = r.timestampMs >= 0 ? r.timestampMs : null
+  }
+  return columns
+}
 
 function toMs(v: unknown): number | null {
   if (v === null || v === undefined) return null
