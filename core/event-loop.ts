@@ -1,3 +1,5 @@
+import type { Steps } from './steps.ts'
+
 /**
  * A cooperative yield for long chains of already-resolved awaits (which never let timers or I/O
  * callbacks run): the returned function yields to the event loop once `everyMs` have passed since
@@ -9,21 +11,6 @@ export function createYielder(everyMs: number): () => Promise<void> {
     if (performance.now() - lastYieldAtMs < everyMs) return
     await new Promise((resolve) => setImmediate(resolve))
     lastYieldAtMs = performance.now()
-  }
-}
-
-/**
- * Synchronous work written as a generator that pauses (`yield`) between slices of it and returns
- * its result: the same code runs at once (`runSteps`) or spread over event-loop turns
- * (`runStepsYielding`), so where the pauses fall cannot change what it computes.
- */
-export type Steps<T> = Generator<void, T, void>
-
-/** Runs `steps` to their end at once. */
-export function runSteps<T>(steps: Steps<T>): T {
-  for (;;) {
-    const step = steps.next()
-    if (step.done === true) return step.value
   }
 }
 

@@ -28,7 +28,8 @@ import { decodeLongBound, liveEntriesOf, readDataFileRows } from './table-reader
 import { featureRowsToColumnsSteps, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA } from './table-schemas.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
-import { createYielder, runStepsYielding, type Steps } from '../../../core/event-loop.ts'
+import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
+import type { Steps } from '../../../core/steps.ts'
 import { offsetValue } from '../../../core/offsets.ts'
 
 export { archiveTablePath, featureTablePath }

@@ -32,7 +32,7 @@
  *   `event_time` bounds still let time-range backfills skip files.
  */
 import { SchemaError } from '../../../core/errors.ts'
-import { runSteps, type Steps } from '../../../core/event-loop.ts'
+import { runSteps, type Steps } from '../../../core/steps.ts'
 import { FEATURE_TABLE_ROW_COLUMNS } from '../../../features/entity.ts'
 import type { FeatureValueType, FeatureViewDef, StampedRow, FeatureValue } from '../../../features/types.ts'
 import { dayPartitionSpec, type IcebergField, type IcebergPrimitive, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts'

@@ -6,7 +6,7 @@
  */
 import * as arrow from 'apache-arrow'
 import { SinkWriteError } from '../../../core/errors.ts'
-import { runSteps, type Steps } from '../../../core/event-loop.ts'
+import { runSteps, type Steps } from '../../../core/steps.ts'
 import { arrowFieldOf, arrowScalarType, elementTypeOf, type ParquetColumn, type ParquetScalarType } from './parquet-schema.ts'
 
 /** Min/max in the stored unit: `long` and `timestamptz` (µs) as bigint, `int`/`double` as number. */

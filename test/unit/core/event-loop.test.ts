@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { createYielder } from '../../../core/event-loop.ts'
+import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
+import { runSteps, type Steps } from '../../../core/steps.ts'
 
 void test('core > yielder > lets callbacks run once the interval has passed, and only then', async () => {
   let ran = false
@@ -9,4 +10,26 @@ void test('core > yielder > lets callbacks run once the interval has passed, and
   assert.equal(ran, false, 'within the interval it must not yield')
   await createYielder(0)()
   assert.equal(ran, true, 'past the interval it yields to the event loop')
+})
+
+void test('core > steps > run at once, or with the event loop running at their pauses, to the same result', async () => {
+  function* sum(n: number): Steps<number> {
+    let total = 0
+    for (let i = 0; i < n; i++) {
+      if (i % 10 === 9) yield
+      total += i
+    }
+    return total
+  }
+  assert.equal(runSteps(sum(100)), 4950)
+  let ticks = 0
+  let running = true
+  const tick = (): void => {
+    ticks++
+    if (running) setImmediate(tick)
+  }
+  setImmediate(tick)
+  assert.equal(await runStepsYielding(sum(100), createYielder(0)), 4950)
+  running = false
+  assert.ok(ticks >= 9, `the loop ran ${ticks} times at 9 pauses`)
 })
