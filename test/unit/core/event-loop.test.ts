@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
 import { runSteps, type Steps } from '../../../core/steps.ts'
+import { loopTurnsDuring } from '../../support/loop-turns.ts'
 
 void test('core > yielder > lets callbacks run once the interval has passed, and only then', async () => {
   let ran = false
@@ -22,14 +23,7 @@ void test('core > steps > run at once, or with the event loop running at their p
     return total
   }
   assert.equal(runSteps(sum(100)), 4950)
-  let ticks = 0
-  let running = true
-  const tick = (): void => {
-    ticks++
-    if (running) setImmediate(tick)
-  }
-  setImmediate(tick)
-  assert.equal(await runStepsYielding(sum(100), createYielder(0)), 4950)
-  running = false
-  assert.ok(ticks >= 9, `the loop ran ${ticks} times at 9 pauses`)
+  const { value, turns } = await loopTurnsDuring(() => runStepsYielding(sum(100), createYielder(0)))
+  assert.equal(value, 4950)
+  assert.ok(turns >= 9, `the loop ran ${turns} times at 9 pauses`)
 })
