@@ -18,9 +18,8 @@
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import { retry, type RetryOptions } from '../core/retry.ts'
-import { createYielder, runStepsYielding } from '../core/event-loop.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
-import { createPartitionTask, restorePartitionTask, type PartitionTask } from '../operators/task/partition-task.ts'
+import { createPartitionTask, restorePartitionTask } from '../operators/task/partition-task.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import type { ArchiveRow, OfflineFeatureRow, OfflineSink, StagedFiles } from '../ports/offline.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
@@ -65,9 +64,6 @@ export interface SlotOutput {
   /** Records (not markers) taken by this call; a bundle counts its events (rekey-bundle.ts). */
   readonly records: number
 }
-
-/** How long the operator snapshot of a background checkpoint runs before it lets the event loop run. */
-const CUT_YIELD_EVERY_MS = 4
 
 export function viewId(view: Pick<FeatureViewDef, 'name' | 'version'>): string {
   return `${view.name}@${view.version}`
@@ -238,8 +234,7 @@ export class PartitionSlot {
    */
   async checkpoint(landed?: Promise<unknown>): Promise<boolean> {
     await this.#persisting
-    const startedAtMs = this.#deps.clock.nowMs()
-    return this.#persist(this.#cut(startedAtMs, this.#states.cut(this.#tasks())), landed)
+    return this.#persist(this.#cut(), landed)
   }
 
   /**
@@ -251,37 +246,26 @@ export class PartitionSlot {
    * `landed` (both forms) settles once the caller's online writes and dead letters of every row
    * before the cut are done; the publish — the point of no return — waits for it, since a restart
    * resumes after the cut and would never write those rows again.
-   *
-   * The operator snapshot lets the event loop run between slices of keys (a full one of a few
-   * thousand keys held it for 30–100 ms, a freshness tail: docs/performance.md): the caller holds
-   * this partition (`run`) until this returns, so no record or marker of it is processed in
-   * between, and the cut still sees the state between two records.
    */
   async checkpointInBackground(done: (result: { ok: boolean } | { err: unknown }) => void, landed?: Promise<unknown>): Promise<void> {
     await this.#persisting
-    const startedAtMs = this.#deps.clock.nowMs()
-    const states = await runStepsYielding(this.#states.cutSteps(this.#tasks()), createYielder(CUT_YIELD_EVERY_MS))
-    const persisting = this.#persist(this.#cut(startedAtMs, states), landed)
+    const persisting = this.#persist(this.#cut(), landed)
     this.#persisting = persisting.then(
       (ok) => (done({ ok }), undefined),
       (err: unknown) => (done({ err }), undefined),
     )
   }
 
-  #tasks(): PartitionTask[] {
-    return this.processors.map((p) => p.task)
-  }
-
-  /** What the checkpoint covers, taken between two records (the same two as `states`). */
-  #cut(startedAtMs: number, states: StateCut[]): CheckpointCut {
+  /** The synchronous part: what the checkpoint covers, taken between two records. */
+  #cut(): CheckpointCut {
     const { views } = this.options
     const cut: CheckpointCut = {
       seq: this.seq + 1,
-      startedAtMs,
+      startedAtMs: this.#deps.clock.nowMs(),
       previousCheckpointAtMs: this.lastCheckpointAtMs,
       rows: this.#rows,
       archive: this.#archive,
-      states,
+      states: this.#states.cut(this.processors.map((p) => p.task)),
       rowsAtNextOffset: this.processors.map((p) => p.rowsAtNextOffset),
       nextOffset: this.nextOffset,
       watermarkMs: this.watermarkMs,

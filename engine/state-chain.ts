@@ -10,7 +10,6 @@
  * (1 + fraction) × the state's size in at most 1 + maxDeltas objects.
  */
 import { InvariantViolation } from '../core/errors.ts'
-import { runSteps, type Steps } from '../core/steps.ts'
 import type { PartitionTask } from '../operators/task/partition-task.ts'
 
 /** The operator state of one view in a checkpoint record (format 2): a full base, then deltas in order. */
@@ -56,30 +55,19 @@ export class StateChains {
     this.#policy = policy
   }
 
-  /** The part of a checkpoint that sees the state between two records: per task a delta of its chain, or a full snapshot. */
+  /** The synchronous part of a checkpoint: per task a delta of its chain, or a full snapshot. */
   cut(tasks: readonly PartitionTask[]): StateCut[] {
-    return runSteps(this.cutSteps(tasks))
-  }
-
-  /** `cut` in steps that pause between slices of keys; the tasks must process nothing until they end. */
-  *cutSteps(tasks: readonly PartitionTask[]): Steps<StateCut[]> {
     if (this.#pending)
       throw new InvariantViolation('a checkpoint cut was taken while the previous one was neither published nor lost')
     this.#pending = true
-    const cuts: StateCut[] = []
-    for (let v = 0; v < tasks.length; v++) {
-      const task = tasks[v]!
+    return tasks.map((task, v) => {
       const chain = this.#chains[v]
       if (chain !== undefined && !this.#wantsBase(chain)) {
-        const bytes = yield* task.checkpointDeltaSteps()
-        if (bytes !== undefined) {
-          cuts.push({ bytes, chain })
-          continue
-        }
+        const bytes = task.checkpointDelta()
+        if (bytes !== undefined) return { bytes, chain }
       }
-      cuts.push({ bytes: yield* task.checkpointFullSteps(), chain: undefined })
-    }
-    return cuts
+      return { bytes: task.checkpointFull(), chain: undefined }
+    })
   }
 
   #wantsBase(chain: StateChain): boolean {

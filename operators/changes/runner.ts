@@ -7,7 +7,6 @@ import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import type { EventRecord, FeatureRow } from '../../features/types.ts'
 import type { TaskDeadLetter } from '../task/output.ts'
 import type { ChangeTracking } from '../task/state-delta.ts'
-import type { Steps } from '../../core/steps.ts'
 
 /** Which part of a re-keyed change a copy carries (operators/task/partition-task.ts, TaskEvent.role). */
 export type ChangeRole = 'retract' | 'add'
@@ -21,8 +20,6 @@ export interface TaskViewRunner {
   readonly keyCount: number
   /** The view's state in deterministic bytes: equal state → equal bytes (keys in key-byte order). */
   encodeState(w: ByteWriter): void
-  /** `encodeState` in steps, where the state can be many keys; the state must not change until they end. */
-  encodeStateSteps?(w: ByteWriter): Steps<void>
   /** Restores `encodeState`'s bytes into this (fresh) runner; throws CheckpointError when they do not fit. */
   decodeState(r: ByteReader): void
   /** What changed since the last checkpoint, for incremental checkpoints (operators/task/state-delta.ts). */

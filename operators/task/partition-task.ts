@@ -16,11 +16,10 @@
  */
 import { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import { CheckpointError, DefinitionError } from '../../core/errors.ts'
-import { runSteps, type Steps } from '../../core/steps.ts'
 import type { EventRecord, FeatureRow, FeatureViewDef, SourceDef } from '../../features/types.ts'
 import { planView } from './plan.ts'
 import { ViewRunner } from './view-runner.ts'
-import { decodeViewState, encodeViewState, encodeViewStateSteps, viewStateAccess } from './snapshot.ts'
+import { decodeViewState, encodeViewState, viewStateAccess } from './snapshot.ts'
 import { TableChanges, type ChangeTracking } from './state-delta.ts'
 import type { TaskDeadLetter, TaskOutput } from './output.ts'
 import { isBeyondFutureSkew } from './event-time-rule.ts'
@@ -67,13 +66,6 @@ export interface PartitionTask {
    * lost track of its changes (take `checkpointFull` instead).
    */
   checkpointDelta(): Uint8Array | undefined
-  /**
-   * `checkpointFull` and `checkpointDelta` as steps that pause between slices of keys (the engine
-   * lets its event loop run there, core/event-loop.ts): the same bytes, provided nothing is
-   * processed until the steps end.
-   */
-  checkpointFullSteps(): Steps<Uint8Array>
-  checkpointDeltaSteps(): Steps<Uint8Array | undefined>
 }
 
 export interface PartitionTaskOptions {
@@ -111,10 +103,6 @@ class EventViewRunner implements TaskViewRunner {
 
   encodeState(w: ByteWriter): void {
     encodeViewState(this.#runner, w)
-  }
-
-  encodeStateSteps(w: ByteWriter): Steps<void> {
-    return encodeViewStateSteps(this.#runner, w)
   }
 
   decodeState(r: ByteReader): void {
@@ -206,38 +194,23 @@ class Task implements PartitionTask {
    * key-byte order). Which layout a view has follows from its definition, so none is tagged.
    */
   snapshot(): Uint8Array {
-    return runSteps(this.#snapshotSteps())
-  }
-
-  *#snapshotSteps(): Steps<Uint8Array> {
     const w = new ByteWriter(1 << 16)
     for (const b of MAGIC) w.u8(b)
     w.u8(FORMAT_VERSION)
     w.f64(this.#watermarkMs)
     w.uvarint(this.#runners.length)
-    for (const runner of this.#runners) {
-      if (runner.encodeStateSteps === undefined) runner.encodeState(w)
-      else yield* runner.encodeStateSteps(w)
-    }
+    for (const runner of this.#runners) runner.encodeState(w)
     return w.finish()
   }
 
   checkpointFull(): Uint8Array {
-    return runSteps(this.checkpointFullSteps())
-  }
-
-  *checkpointFullSteps(): Steps<Uint8Array> {
-    const bytes = yield* this.#snapshotSteps()
+    const bytes = this.snapshot()
     for (const runner of this.#runners) runner.changes.forget()
     return bytes
   }
 
-  checkpointDelta(): Uint8Array | undefined {
-    return runSteps(this.checkpointDeltaSteps())
-  }
-
   /** Layout: "KFSD", u8 version, f64 watermarkMs, uvarint view count, then per view its changes (state-delta.ts). */
-  *checkpointDeltaSteps(): Steps<Uint8Array | undefined> {
+  checkpointDelta(): Uint8Array | undefined {
     const w = new ByteWriter(1 << 12)
     for (const b of DELTA_MAGIC) w.u8(b)
     w.u8(DELTA_VERSION)
@@ -245,11 +218,7 @@ class Task implements PartitionTask {
     w.uvarint(this.#runners.length)
     let complete = true
     // Every runner is asked (each starts tracking afresh), even after one has lost track.
-    for (const runner of this.#runners) {
-      const changes = runner.changes
-      const encoded = changes.encodeSteps === undefined ? changes.encode(w) : yield* changes.encodeSteps(w)
-      if (!encoded) complete = false
-    }
+    for (const runner of this.#runners) if (!runner.changes.encode(w)) complete = false
     return complete ? w.finish() : undefined
   }
 

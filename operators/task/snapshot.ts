@@ -12,32 +12,16 @@
  */
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import { CheckpointError } from '../../core/errors.ts'
-import { runSteps, type Steps } from '../../core/steps.ts'
 import { sortKeysByBytes } from './key-order.ts'
 import type { KeyedStateAccess } from './state-delta.ts'
 import type { ViewRunner } from './view-runner.ts'
 import type { TileSlab } from './tile-slab.ts'
 
 export function encodeViewState(runner: ViewRunner, w: ByteWriter): void {
-  runSteps(encodeViewStateSteps(runner, w))
-}
-
-/** Keys encoded between two pauses of `encodeViewStateSteps`. */
-const KEYS_PER_STEP = 256
-
-/**
- * `encodeViewState`, pausing every 256 keys: the engine takes a checkpoint's snapshot on its event
- * loop, and a full one of a few thousand keys held it for 30–100 ms before V8 had optimised this
- * code. The state must not change until the steps end (the engine holds the partition's queue).
- */
-export function* encodeViewStateSteps(runner: ViewRunner, w: ByteWriter): Steps<void> {
   w.str(runner.plan.fingerprint)
   const keys = sortKeysByBytes([...runner.table.ids.keys()])
   w.uvarint(keys.length)
-  for (let i = 0; i < keys.length; i++) {
-    if (i % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield
-    encodeKeyEntry(runner, keys[i]!, w)
-  }
+  for (const key of keys) encodeKeyEntry(runner, key, w)
 }
 
 function encodeKeyEntry(runner: ViewRunner, key: string, w: ByteWriter): void {

@@ -10,7 +10,6 @@
  */
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import { CheckpointError } from '../../core/errors.ts'
-import { runSteps, type Steps } from '../../core/steps.ts'
 import { sortKeysByBytes } from './key-order.ts'
 
 export interface KeyedStateAccess {
@@ -25,13 +24,6 @@ export interface KeyedStateAccess {
 }
 
 export function encodeChanges(state: KeyedStateAccess, touched: ReadonlySet<string>, w: ByteWriter): void {
-  runSteps(encodeChangesSteps(state, touched, w))
-}
-
-const CHANGED_KEYS_PER_STEP = 256
-
-/** `encodeChanges`, pausing every 256 changed keys (as snapshot.ts's `encodeViewStateSteps`). */
-function* encodeChangesSteps(state: KeyedStateAccess, touched: ReadonlySet<string>, w: ByteWriter): Steps<void> {
   const removed: string[] = []
   const changed: string[] = []
   for (const key of touched) (state.has(key) ? changed : removed).push(key)
@@ -39,11 +31,7 @@ function* encodeChangesSteps(state: KeyedStateAccess, touched: ReadonlySet<strin
   w.uvarint(removed.length)
   for (const key of sortKeysByBytes(removed)) w.str(key)
   w.uvarint(changed.length)
-  const sorted = sortKeysByBytes(changed)
-  for (let i = 0; i < sorted.length; i++) {
-    if (i % CHANGED_KEYS_PER_STEP === CHANGED_KEYS_PER_STEP - 1) yield
-    state.encodeEntry(sorted[i]!, w)
-  }
+  for (const key of sortKeysByBytes(changed)) state.encodeEntry(key, w)
 }
 
 export function decodeChanges(state: KeyedStateAccess, r: ByteReader): void {
@@ -67,8 +55,6 @@ export interface ChangeTracking {
    * either way.
    */
   encode(w: ByteWriter): boolean
-  /** `encode` in steps, where a view's changes can be many keys; the state must not change until they end. */
-  encodeSteps?(w: ByteWriter): Steps<boolean>
   /** Applies `encode`'s bytes onto the restored state; throws CheckpointError when they do not fit. */
   decode(r: ByteReader): void
   /** Starts afresh: the state was just checkpointed whole, or restored. */
@@ -86,12 +72,8 @@ export class TableChanges implements ChangeTracking {
   }
 
   encode(w: ByteWriter): boolean {
-    return runSteps(this.encodeSteps(w))
-  }
-
-  *encodeSteps(w: ByteWriter): Steps<boolean> {
     const touched = this.#table.takeTouched()
-    if (touched !== undefined) yield* encodeChangesSteps(this.#state, touched, w)
+    if (touched !== undefined) encodeChanges(this.#state, touched, w)
     return touched !== undefined
   }
 

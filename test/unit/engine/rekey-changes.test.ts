@@ -159,12 +159,6 @@ function rolesSeen(topic: string, source: SourceDef, keys: readonly (string | nu
     snapshot: () => new Uint8Array(),
     checkpointFull: () => new Uint8Array(),
     checkpointDelta: () => new Uint8Array(),
-    *checkpointFullSteps() {
-      return new Uint8Array()
-    },
-    *checkpointDeltaSteps() {
-      return new Uint8Array()
-    },
   }
   const processor = new PartitionProcessor({ topic, partition: 0, source, task, nextOffset: '0' })
   // The header claims the opposite role: the key decides, because only the key is archived.

@@ -214,49 +214,6 @@ void describe('operators > incremental checkpoints', () => {
     assert.ok(seen.deltasRemovingKeys - before.deltasRemovingKeys > 10, 'keys were forgotten between checkpoints')
   })
 
-  void test('checkpoints taken in steps pause every 256 keys and write the bytes of checkpoints taken at once', () => {
-    const source = testSource({ outOfOrdernessMs: 2, allowedLatenessMs: 3 })
-    const views = [
-      testView({
-        name: 'sums',
-        source,
-        features: [
-          { op: 'sum', field: 'x', windowMs: 100, hopMs: 50 },
-          { op: 'max', field: 'x', windowMs: null },
-        ],
-      }),
-    ]
-    const atOnce = createPartitionTask({ views, source })
-    const inSteps = createPartitionTask({ views, source })
-    const run: Run = { rows: [[]], dead: [] }
-    const feedBoth = (keys: number, from: number): void => {
-      for (let i = 0; i < keys; i++) {
-        const step: Step = { offset: String(from + i), eventTimeMs: from + i, event: { ts: from + i, user: `k${i}`, x: i % 17 } }
-        feed(atOnce, step, run)
-        feed(inSteps, step, run)
-      }
-    }
-    /** Runs the steps by hand, counting the pauses. */
-    const stepped = <T>(steps: Generator<void, T, void>): { value: T; pauses: number } => {
-      let pauses = 0
-      for (;;) {
-        const next = steps.next()
-        if (next.done === true) return { value: next.value, pauses }
-        pauses++
-      }
-    }
-    feedBoth(1_000, 0)
-    const full = stepped(inSteps.checkpointFullSteps())
-    assert.deepEqual(full.value, atOnce.checkpointFull())
-    assert.ok(full.pauses >= 3, `a 1,000-key snapshot paused ${full.pauses} times`)
-    feedBoth(600, 1_000)
-    const delta = stepped(inSteps.checkpointDeltaSteps())
-    assert.deepEqual(delta.value, atOnce.checkpointDelta())
-    assert.ok(delta.pauses >= 2, `a 600-key delta paused ${delta.pauses} times`)
-    // Both start tracking afresh alike: the next (empty) deltas agree too.
-    assert.deepEqual(stepped(inSteps.checkpointDeltaSteps()).value, atOnce.checkpointDelta())
-  })
-
   void test('a delta refuses another plan, other bytes, and trailing bytes', () => {
     const source = testSource({ allowedLatenessMs: 0 })
     const view = testView({ source, features: [{ op: 'sum', field: 'x', windowMs: 10, hopMs: 5 }] })
