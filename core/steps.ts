@@ -1,7 +1,7 @@
 /**
  * Synchronous work written as a generator that pauses (`yield`) between slices of it and returns
  * its result: the same code runs at once (`runSteps`) or spread over event-loop turns
- * (`runStepsYielding`), so where the pauses fall cannot change what it computes.
+ * (`runStepsYielding`, event-loop.ts), so where the pauses fall cannot change what it computes.
  */
 export type Steps<T> = Generator<void, T, void>
 
