@@ -44,6 +44,25 @@ export function avroTypeOf(schema: object): avro.Type {
   return avro.Type.forSchema(schema as avro.Schema, { registry: { long: BigLong } as never, wrapUnions: false })
 }
 
+/**
+ * Compiled types by schema JSON. avsc compiles a type into generated functions, which V8 then has
+ * to compile and optimise again: done per manifest, it was 10–18 ms of every table commit on the
+ * engine's thread. A table's manifests share a handful of schemas; the bound only guards a
+ * process that writes very many tables.
+ */
+const compiled = new Map<string, avro.Type>()
+const MAX_COMPILED = 64
+
+function compiledTypeOf(json: string, schema: object): avro.Type {
+  let type = compiled.get(json)
+  if (type === undefined) {
+    if (compiled.size >= MAX_COMPILED) compiled.clear()
+    type = avroTypeOf(schema)
+    compiled.set(json, type)
+  }
+  return type
+}
+
 export interface AvroFile {
   readonly metadata: Readonly<Record<string, string>>
   readonly schema: unknown
@@ -52,8 +71,9 @@ export interface AvroFile {
 
 /** `schema` is the raw JSON object (attributes kept verbatim); metadata values are UTF-8 strings. */
 export function encodeAvroContainer(schema: object, records: readonly unknown[], metadata: Readonly<Record<string, string>>): Uint8Array {
-  const type = avroTypeOf(schema)
-  const meta: Record<string, Buffer> = { 'avro.schema': Buffer.from(JSON.stringify(schema)), 'avro.codec': Buffer.from('deflate') }
+  const json = JSON.stringify(schema)
+  const type = compiledTypeOf(json, schema)
+  const meta: Record<string, Buffer> = { 'avro.schema': Buffer.from(json), 'avro.codec': Buffer.from('deflate') }
   for (const [k, v] of Object.entries(metadata)) meta[k] = Buffer.from(v)
   const sync = randomBytes(16)
   const parts: Buffer[] = [HEADER_TYPE.toBuffer({ magic: MAGIC, meta, sync })]
@@ -77,8 +97,9 @@ export function decodeAvroContainer(bytes: Uint8Array): AvroFile {
     for (const [k, v] of Object.entries(h.meta)) metadata[k] = v.toString('utf8')
     const codec = metadata['avro.codec'] ?? 'null'
     if (codec !== 'null' && codec !== 'deflate') throw new Error(`unsupported Avro codec ${codec}`)
-    const schema = JSON.parse(metadata['avro.schema'] ?? 'null') as object
-    const type = avroTypeOf(schema)
+    const json = metadata['avro.schema'] ?? 'null'
+    const schema = JSON.parse(json) as object
+    const type = compiledTypeOf(json, schema)
     const records: unknown[] = []
     let pos = header.offset
     while (pos < buf.length) {

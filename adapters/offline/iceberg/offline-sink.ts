@@ -11,7 +11,7 @@
  */
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { FeatureRowReader, FeatureTableStats, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
-import type { ArchiveRow, ArchiveRowColumns, ArchiveRows, OfflineFeatureRow, OfflineRows, OfflineSink, OfflineTable, RowOrigin, StagedFiles, ViewVersion } from '../../../ports/offline.ts'
+import type { ArchiveRow, ArchiveRows, OfflineFeatureRow, OfflineRows, OfflineSink, OfflineTable, RowOrigin, StagedFiles, ViewVersion } from '../../../ports/offline.ts'
 import type { CompactionSummary, OfflineCompactor } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { appendFiles } from './append-files.ts'
@@ -23,12 +23,13 @@ import { JOIN_KEYS_PROPERTY } from './join-key-columns.ts'
 import type { DataFile } from './manifests.ts'
 import { pinTable } from './pinned-files.ts'
 import { archiveTablePath, featureTablePath } from './table-paths.ts'
+import { archiveColumns } from './archive-columns.ts'
 import type { TableMetadata } from './table-metadata.ts'
 import { decodeLongBound, liveEntriesOf, readDataFileRows } from './table-reader.ts'
-import { featureRowsToColumns, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA, rowColumnsToTable } from './table-schemas.ts'
+import { featureRowsToColumnsSteps, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA, rowColumnsToTable } from './table-schemas.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
-import { offsetValue } from '../../../core/offsets.ts'
+import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
 
 export { archiveTablePath, featureTablePath }
 
@@ -36,46 +37,6 @@ const MARKER_PREFIX = 'kfs.ckpt.'
 
 function isRowArray(rows: OfflineRows): rows is readonly OfflineFeatureRow[] {
   return Array.isArray(rows)
-}
-
-function isArchiveRowArray(rows: ArchiveRows): rows is readonly ArchiveRow[] {
-  return Array.isArray(rows)
-}
-
-/** The first `n` numbers, NaN as null (by a loop: `Array.from` of a typed array walks its iterator). */
-function orNulls(numbers: ArrayLike<number>, n: number): (number | null)[] {
-  const out = new Array<number | null>(n)
-  for (let i = 0; i < n; i++) {
-    const x = numbers[i]!
-    out[i] = Number.isNaN(x) ? null : x
-  }
-  return out
-}
-
-/** The archive table's columns of rows the engine kept as columns (NaN: null). */
-function archiveColumnsToTable(rows: ArchiveRowColumns): Record<string, readonly unknown[]> {
-  const n = rows.length
-  const keys = new Array<Uint8Array | null>(n)
-  const payloads = new Array<Uint8Array | null>(n)
-  const offsets = new Array<number | bigint>(n)
-  const ingestion = new Array<number | null>(n)
-  for (let i = 0; i < n; i++) {
-    keys[i] = rows.key(i)
-    payloads[i] = rows.payload(i)
-    offsets[i] = offsetValue(rows.offsets[i]!)
-    const t = rows.timestampMs[i]!
-    ingestion[i] = t >= 0 ? t : null
-  }
-  return {
-    partition: new Array<number>(n).fill(rows.partition),
-    offset: offsets,
-    event_time: orNulls(rows.eventTimeMs, n),
-    key: keys,
-    schema_id: orNulls(rows.schemaIds, n),
-    payload: payloads,
-    marker_watermark: orNulls(rows.markerWatermarkMs, n),
-    ingestion_time: ingestion,
-  }
 }
 
 /**
@@ -163,25 +124,16 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
 
   async stageFeatureRows(view: FeatureViewDef, rows: OfflineRows): Promise<StagedFiles> {
     const table = await this.featureTable(view)
-    const columns = isRowArray(rows) ? featureRowsToColumns(view, rows, (r) => archiveSeqOf(r.origin)) : rowColumnsToTable(view, rows, archiveSeq)
+    // A live engine stages on its event loop: converting rows given as objects lets online writes
+    // run now and then; the engine's own buffers are columns already (a loop per column, no pauses).
+    const columns = isRowArray(rows) ? await runStepsYielding(featureRowsToColumnsSteps(view, rows, (r) => archiveSeqOf(r.origin)), createYielder(4)) : rowColumnsToTable(view, rows, archiveSeq)
     const files = await writeDataFiles(table, columns, this.#writeOptions())
     return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
   }
 
   async stageArchiveRows(topic: string, rows: ArchiveRows): Promise<StagedFiles> {
     const table = await this.archiveTable(topic)
-    const columns = isArchiveRowArray(rows)
-      ? {
-          partition: rows.map((r) => r.partition),
-          offset: rows.map((r) => offsetValue(r.offset)),
-          event_time: rows.map((r) => r.eventTimeMs),
-          key: rows.map((r) => r.key),
-          schema_id: rows.map((r) => r.schemaId),
-          payload: rows.map((r) => r.payload),
-          marker_watermark: rows.map((r) => r.markerWatermarkMs),
-          ingestion_time: rows.map((r) => (r.timestampMs >= 0 ? r.timestampMs : null)),
-        }
-      : archiveColumnsToTable(rows)
+    const columns = await archiveColumns(rows)
     const files = await writeDataFiles(table, { rowCount: rows.length, columns }, this.#writeOptions())
     return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
   }

@@ -32,6 +32,7 @@
  *   `event_time` bounds still let time-range backfills skip files.
  */
 import { SchemaError } from '../../../core/errors.ts'
+import { runSteps, type Steps } from '../../../core/steps.ts'
 import { FEATURE_TABLE_ROW_COLUMNS } from '../../../features/entity.ts'
 import type { FeatureValueType, FeatureViewDef, StampedRow, FeatureValue } from '../../../features/types.ts'
 import { dayPartitionSpec, type IcebergField, type IcebergPrimitive, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts'
@@ -104,6 +105,17 @@ export function featureRowToTableRow(view: TableView, row: StampedRow, seq?: num
 
 /** `featureRowToTableRow` for many rows at once, as columns (data-file-writer.ts). */
 export function featureRowsToColumns<R extends StampedRow>(view: TableView, rows: readonly R[], seqOf: (row: R) => number | bigint): ColumnarRows {
+  return runSteps(featureRowsToColumnsSteps(view, rows, seqOf))
+}
+
+/** Rows converted between two pauses of `featureRowsToColumnsSteps`. */
+const ROWS_PER_STEP = 1024
+
+/**
+ * `featureRowsToColumns`, pausing every 1,024 rows: a checkpoint converts its rows on the engine's
+ * thread (offline-sink.ts lets the event loop run at the pauses).
+ */
+export function* featureRowsToColumnsSteps<R extends StampedRow>(view: TableView, rows: readonly R[], seqOf: (row: R) => number | bigint): Steps<ColumnarRows> {
   const features = view.features
   const entityKeys = new Array<string>(rows.length)
   const asOf = new Array<number>(rows.length)
@@ -111,6 +123,7 @@ export function featureRowsToColumns<R extends StampedRow>(view: TableView, rows
   const seq = new Array<number | bigint>(rows.length)
   const values = features.map(() => new Array<FeatureValue>(rows.length))
   for (let i = 0; i < rows.length; i++) {
+    if (i % ROWS_PER_STEP === ROWS_PER_STEP - 1) yield
     const row = rows[i]!
     if (row.values.length !== features.length) throw new SchemaError('SCHEMA_INCOMPATIBLE', 'feature row has the wrong number of values')
     entityKeys[i] = row.entityKey

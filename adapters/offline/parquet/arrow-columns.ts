@@ -6,6 +6,7 @@
  */
 import * as arrow from 'apache-arrow'
 import { SinkWriteError } from '../../../core/errors.ts'
+import { runSteps, type Steps } from '../../../core/steps.ts'
 import { arrowFieldOf, arrowScalarType, elementTypeOf, type ParquetColumn, type ParquetScalarType } from './parquet-schema.ts'
 
 /** Min/max in the stored unit: `long` and `timestamptz` (µs) as bigint, `int`/`double` as number. */
@@ -16,6 +17,13 @@ export interface ColumnStats {
   readonly min: number | bigint | undefined
   readonly max: number | bigint | undefined
 }
+
+/**
+ * Rows between two pauses of a column build (`buildColumnSteps`): a checkpoint builds columns of
+ * tens of thousands of rows on the engine's thread, and one column in one go held the event loop
+ * for tens of milliseconds before V8 had optimised this code. A power of two minus one: a mask.
+ */
+const SLICE_MASK = 1023
 
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
@@ -104,7 +112,7 @@ export type RowPick = readonly number[] | undefined
  * the caller then encodes value by value (setting the same validity bits again), as UTF-8 of a concatenation may differ from the
  * concatenation of UTF-8s (two lone surrogates meeting at a boundary).
  */
-function asciiStrings(column: string, values: readonly unknown[], at: RowPick, nullable: boolean, bitmap: Uint8Array): { offsets: Int32Array; data: Uint8Array; nulls: number } | undefined {
+function* asciiStrings(column: string, values: readonly unknown[], at: RowPick, nullable: boolean, bitmap: Uint8Array): Steps<{ offsets: Int32Array; data: Uint8Array; nulls: number } | undefined> {
   const n = at === undefined ? values.length : at.length
   const offsets = new Int32Array(n + 1)
   // Picked rows are gathered for the join; a null joins as '' (Array#join).
@@ -112,6 +120,7 @@ function asciiStrings(column: string, values: readonly unknown[], at: RowPick, n
   let chars = 0
   let nulls = 0
   for (let i = 0; i < n; i++) {
+    if ((i & SLICE_MASK) === SLICE_MASK) yield
     const v = at === undefined ? values[i] : values[at[i]!]
     if (v === null || v === undefined) {
       if (!nullable) reject(column, `null in a required column (row ${i})`)
@@ -134,8 +143,8 @@ function asciiStrings(column: string, values: readonly unknown[], at: RowPick, n
   return { offsets, data, nulls }
 }
 
-/** Scalar values (no nulls unless `nullable`) → Arrow Data of the scalar type. */
-function buildScalar(column: string, type: ParquetScalarType, values: readonly unknown[], at: RowPick, nullable: boolean, stats: StatsBuilder): arrow.Data {
+/** Scalar values (no nulls unless `nullable`) → Arrow Data of the scalar type, pausing between row slices. */
+function* scalarSteps(column: string, type: ParquetScalarType, values: readonly unknown[], at: RowPick, nullable: boolean, stats: StatsBuilder): Steps<arrow.Data> {
   const n = at === undefined ? values.length : at.length
   const validity = new Validity(n)
   const bitmap = validity.bitmap
@@ -156,7 +165,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
     case 'binary': {
       if (type === 'string') {
         // Sets the validity bits of the non-null values either way; the loop below sets the same ones.
-        const ascii = asciiStrings(column, values, at, nullable, bitmap)
+        const ascii = yield* asciiStrings(column, values, at, nullable, bitmap)
         if (ascii !== undefined) {
           nulls = ascii.nulls
           settle()
@@ -167,6 +176,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
       let buf = Buffer.alloc(Math.max(64, n * 16))
       let pos = 0
       for (let i = 0; i < n; i++) {
+        if ((i & SLICE_MASK) === SLICE_MASK) yield
         const v = at === undefined ? values[i] : values[at[i]!]
         if (v === null || v === undefined) {
           nullAt(i)
@@ -210,6 +220,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
       const data = new Int32Array(n)
       const bounds = new NumberBounds()
       for (let i = 0; i < n; i++) {
+        if ((i & SLICE_MASK) === SLICE_MASK) yield
         const v = at === undefined ? values[i] : values[at[i]!]
         if (v === null || v === undefined) {
           nullAt(i)
@@ -228,6 +239,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
       const bounds = new NumberBounds()
       let nans = 0
       for (let i = 0; i < n; i++) {
+        if ((i & SLICE_MASK) === SLICE_MASK) yield
         const v = at === undefined ? values[i] : values[at[i]!]
         if (v === null || v === undefined) {
           nullAt(i)
@@ -245,6 +257,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
     case 'boolean': {
       const bits = new Uint8Array((n + 7) >> 3)
       for (let i = 0; i < n; i++) {
+        if ((i & SLICE_MASK) === SLICE_MASK) yield
         const v = at === undefined ? values[i] : values[at[i]!]
         if (v === null || v === undefined) {
           nullAt(i)
@@ -268,6 +281,7 @@ function buildScalar(column: string, type: ParquetScalarType, values: readonly u
       let bigLo: bigint | undefined
       let bigHi: bigint | undefined
       for (let i = 0; i < n; i++) {
+        if ((i & SLICE_MASK) === SLICE_MASK) yield
         const v = at === undefined ? values[i] : values[at[i]!]
         if (v === null || v === undefined) {
           nullAt(i)
@@ -314,11 +328,20 @@ export interface BuiltColumn {
 
 /** The column of `values` (of the rows `at` picks, when given). */
 export function buildColumn(column: ParquetColumn, values: readonly unknown[], at?: RowPick): BuiltColumn {
+  return runSteps(buildColumnSteps(column, values, at))
+}
+
+/**
+ * `buildColumn`, pausing every 1,024 rows (parquet-file-writer.ts lets the event loop run there):
+ * the pauses only split the loops, so the column is the same wherever they fall.
+ */
+export function* buildColumnSteps(column: ParquetColumn, values: readonly unknown[], at?: RowPick): Steps<BuiltColumn> {
   const element = elementTypeOf(column.type)
   const nullable = !column.required
   if (element === undefined) {
     const stats = new StatsBuilder(column.type !== 'string' && column.type !== 'binary' && column.type !== 'boolean')
-    return { data: buildScalar(column.name, column.type as ParquetScalarType, values, at, nullable, stats), stats: stats.build() }
+    const data = yield* scalarSteps(column.name, column.type as ParquetScalarType, values, at, nullable, stats)
+    return { data, stats: stats.build() }
   }
   // Lists: flatten into one child array; value/null counts (Iceberg) count the leaf elements.
   const n = at === undefined ? values.length : at.length
@@ -326,6 +349,7 @@ export function buildColumn(column: ParquetColumn, values: readonly unknown[], a
   const offsets = new Int32Array(n + 1)
   const flat: unknown[] = []
   for (let i = 0; i < n; i++) {
+    if ((i & SLICE_MASK) === SLICE_MASK) yield
     const v = at === undefined ? values[i] : values[at[i]!]
     if (v === null || v === undefined) {
       if (!nullable) reject(column.name, `null in a required column (row ${i})`)
@@ -338,7 +362,7 @@ export function buildColumn(column: ParquetColumn, values: readonly unknown[], a
     offsets[i + 1] = flat.length
   }
   const childStats = new StatsBuilder(false)
-  const child = buildScalar(column.name, element, flat, undefined, false, childStats)
+  const child = yield* scalarSteps(column.name, element, flat, undefined, false, childStats)
   const field = arrowFieldOf(column)
   const data = arrow.makeData({
     type: field.type as arrow.List,

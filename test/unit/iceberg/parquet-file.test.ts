@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { encodeParquetFile, encodeParquetColumns, readParquetRows, readParquetBatches, parquetFileInfo, type ParquetColumn } from '../../../adapters/offline/parquet/index.ts'
+import { loopTurnsDuring } from '../../support/loop-turns.ts'
 
 const columns: ParquetColumn[] = [
   { name: 'entity_key', type: 'string', fieldId: 1, required: true },
@@ -156,18 +157,8 @@ void describe('sinks > parquet > file', () => {
   void test('a large encode lets the event loop run while it builds columns, and its bytes do not change', async () => {
     const rows = makeRows(60_000)
     const reference = await encodeParquetFile(columns, rows, { worker: false })
-    // Ticks of a setImmediate chain count the times the loop ran during the encode.
-    let ticks = 0
-    let running = true
-    const tick = (): void => {
-      ticks++
-      if (running) setImmediate(tick)
-    }
-    setImmediate(tick)
-    const ticksBefore = ticks
-    const file = await encodeParquetFile(columns, rows, { worker: false })
-    running = false
-    assert.ok(ticks - ticksBefore >= 2, `the loop ran ${ticks - ticksBefore} times during the encode`)
+    const { value: file, turns } = await loopTurnsDuring(() => encodeParquetFile(columns, rows, { worker: false }))
+    assert.ok(turns >= 2, `the loop ran ${turns} times during the encode`)
     assert.deepEqual(file.bytes, reference.bytes)
   })
 
