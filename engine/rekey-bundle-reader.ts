@@ -66,7 +66,6 @@ export function readBundle(record: SourceRecord & { readonly value: Uint8Array }
     return { ok: true, events }
   } catch (err: unknown) {
     if (err instanceof BundleError) return { ok: false, detail: `bundle ${err.message}` }
-    if (err instanceof TypeError) return { ok: false, detail: 'a bundle header is not valid UTF-8' }
     throw err
   }
 }
@@ -96,7 +95,13 @@ class Cursor {
   }
 
   text(n: number, what: string): string {
-    return UTF8.decode(this.take(n, what))
+    const bytes = this.take(n, what)
+    try {
+      return UTF8.decode(bytes)
+    } catch {
+      // Only the decode is caught: any other TypeError is a bug, and must not read as bad input.
+      throw new BundleError(`has ${what} that is not valid UTF-8`)
+    }
   }
 
   varint(what: string): number {

@@ -127,8 +127,9 @@ void describe('bundle codec', () => {
     assert.match(detailOf(oneEvent(1, 0, 1, 0x68, ...varint(2 * 10 ** 15 * 4 + 3))), /integer out of range/)
     assert.match(detailOf(oneEvent(1, 0, 1, 0x68, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f)), /varint of 2\^53 or more/)
     assert.match(detailOf(oneEvent(0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0)), /varint longer than 8 bytes in event 0's header count/)
-    assert.match(detailOf(oneEvent(1, 0, 1, 0xff, 0)), /not valid UTF-8/)
-    assert.match(detailOf(oneEvent(1, 0, 1, 0x68, 1 * 4 + 0, 0xc3)), /not valid UTF-8/)
+    // The detail says which text was not UTF-8 (only the decode's error is read as bad input).
+    assert.match(detailOf(oneEvent(1, 0, 1, 0xff, 0)), /event 0's new header name that is not valid UTF-8/)
+    assert.match(detailOf(oneEvent(1, 0, 1, 0x68, 1 * 4 + 0, 0xc3)), /event 0's header h that is not valid UTF-8/)
     for (let round = 0; round < 300; round++) {
       const noisy = Buffer.from(value)
       for (let flips = 1 + pick(4); flips > 0; flips--) noisy[5 + pick(noisy.length - 5)] = pick(256)
