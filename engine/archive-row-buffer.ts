@@ -6,6 +6,7 @@
  * growing byte array and the record is left to the young-generation collector.
  */
 import type { ArchiveRow, ArchiveRowColumns } from '../ports/offline.ts'
+import { withCapacity } from '../core/typed-arrays.ts'
 
 const FIRST_CAPACITY = 256
 const FIRST_BYTES = 16 * 1024
@@ -115,11 +116,7 @@ export class ArchiveRowBuffer implements ArchiveRowColumns {
     }
     const start = this.#used
     const end = start + bytes.length
-    if (end > this.#bytes.length) {
-      const grown = new Uint8Array(Math.max(2 * this.#bytes.length, end))
-      grown.set(this.#bytes.subarray(0, start))
-      this.#bytes = grown
-    }
+    if (end > this.#bytes.length) this.#bytes = withCapacity(this.#bytes, Math.max(2 * this.#bytes.length, end))
     this.#bytes.set(bytes, start)
     this.#spans[at] = start
     this.#spans[at + 1] = end
@@ -127,18 +124,11 @@ export class ArchiveRowBuffer implements ArchiveRowColumns {
   }
 
   #grow(capacity: number): void {
-    const grown = (a: Float64Array): Float64Array => {
-      const b = new Float64Array(capacity)
-      b.set(a)
-      return b
-    }
-    this.#eventTime = grown(this.#eventTime)
-    this.#schemaId = grown(this.#schemaId)
-    this.#marker = grown(this.#marker)
-    this.#timestamp = grown(this.#timestamp)
-    const spans = new Int32Array(4 * capacity)
-    spans.set(this.#spans)
-    this.#spans = spans
+    this.#eventTime = withCapacity(this.#eventTime, capacity)
+    this.#schemaId = withCapacity(this.#schemaId, capacity)
+    this.#marker = withCapacity(this.#marker, capacity)
+    this.#timestamp = withCapacity(this.#timestamp, capacity)
+    this.#spans = withCapacity(this.#spans, 4 * capacity)
     this.#capacity = capacity
   }
 }

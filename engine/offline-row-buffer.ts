@@ -11,6 +11,7 @@
 import { SchemaError } from '../core/errors.ts'
 import type { FeatureValue, FeatureValueType, FeatureViewDef, StampedRow } from '../features/types.ts'
 import type { OfflineRowColumns } from '../ports/offline.ts'
+import { withCapacity } from '../core/typed-arrays.ts'
 
 const FIRST_CAPACITY = 256
 
@@ -155,20 +156,15 @@ export class OfflineRowBuffer implements OfflineRowColumns {
   }
 
   #grow(capacity: number): void {
-    const grown = <A extends Float64Array | Uint8Array>(a: A, make: (n: number) => A): A => {
-      const b = make(capacity)
-      b.set(a)
-      return b
-    }
-    this.#asOf = grown(this.#asOf, (n) => new Float64Array(n))
-    this.#createdAt = grown(this.#createdAt, (n) => new Float64Array(n))
-    this.#rowIndexes = grown(this.#rowIndexes, (n) => new Float64Array(n))
-    this.#deleted = grown(this.#deleted, (n) => new Uint8Array(n))
+    this.#asOf = withCapacity(this.#asOf, capacity)
+    this.#createdAt = withCapacity(this.#createdAt, capacity)
+    this.#rowIndexes = withCapacity(this.#rowIndexes, capacity)
+    this.#deleted = withCapacity(this.#deleted, capacity)
     for (let f = 0; f < this.#numbers.length; f++) {
       const numbers = this.#numbers[f]
       if (numbers === undefined) continue
-      this.#numbers[f] = grown(numbers, (n) => new Float64Array(n))
-      this.#nulls[f] = grown(this.#nulls[f]!, (n) => new Uint8Array(n))
+      this.#numbers[f] = withCapacity(numbers, capacity)
+      this.#nulls[f] = withCapacity(this.#nulls[f]!, capacity)
     }
     this.#capacity = capacity
   }

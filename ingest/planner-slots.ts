@@ -6,6 +6,7 @@
  * bookkeeping of old arrays pointing at young values).
  */
 import { KeyHeads } from './key-heads.ts'
+import { withCapacity } from '../core/typed-arrays.ts'
 
 /** Slots [start, start + count) are the rows `rows[0..count)` of one batch's declared columns. */
 export interface SlotChunk {
@@ -94,14 +95,8 @@ export class PlannerSlots {
   #reserve(slots: number): void {
     if (slots <= this.#ts.length) return
     const size = Math.max(slots, 2 * this.#ts.length)
-    const ts = new Float64Array(size)
-    ts.set(this.#ts)
-    this.#ts = ts
-    const sameKey = new Int32Array(size)
-    sameKey.set(this.#sameKey)
-    this.#sameKey = sameKey
-    const shared = new Uint8Array(size)
-    shared.set(this.#shared)
-    this.#shared = shared
+    this.#ts = withCapacity(this.#ts, size)
+    this.#sameKey = withCapacity(this.#sameKey, size)
+    this.#shared = withCapacity(this.#shared, size)
   }
 }

@@ -78,6 +78,7 @@ export interface OfflineFeatureRow extends StampedRow {
  */
 export interface OfflineRowColumns {
   readonly length: number
+  /** Every column holds exactly `length` entries. */
   readonly entityKeys: readonly string[]
   readonly asOfMs: ArrayLike<number>
   readonly createdAtMs: ArrayLike<number>

@@ -14,6 +14,11 @@ export async function archiveColumns(rows: ArchiveRows): Promise<Record<string, 
     : archiveColumnsToTable(rows)
 }
 
+/** The archived record's log timestamp, null where unknown (ArchiveRow.timestampMs −1). */
+function ingestionTime(timestampMs: number): number | null {
+  return timestampMs >= 0 ? timestampMs : null
+}
+
 function isArchiveRowArray(rows: ArchiveRows): rows is readonly ArchiveRow[] {
   return Array.isArray(rows)
 }
@@ -39,8 +44,7 @@ function archiveColumnsToTable(rows: ArchiveRowColumns): Record<string, readonly
     keys[i] = rows.key(i)
     payloads[i] = rows.payload(i)
     offsets[i] = offsetValue(rows.offsets[i]!)
-    const t = rows.timestampMs[i]!
-    ingestion[i] = t >= 0 ? t : null
+    ingestion[i] = ingestionTime(rows.timestampMs[i]!)
   }
   return {
     partition: new Array<number>(n).fill(rows.partition),
@@ -77,7 +81,7 @@ function* archiveColumnsSteps(rows: readonly ArchiveRow[]): Steps<Record<string,
     columns.schema_id[i] = r.schemaId
     columns.payload[i] = r.payload
     columns.marker_watermark[i] = r.markerWatermarkMs
-    columns.ingestion_time[i] = r.timestampMs >= 0 ? r.timestampMs : null
+    columns.ingestion_time[i] = ingestionTime(r.timestampMs)
   }
   return columns
 }

@@ -132,12 +132,31 @@ export function* featureRowsToColumnsSteps<R extends StampedRow>(view: TableView
     seq[i] = seqOf(row)
     for (let f = 0; f < features.length; f++) values[f]![i] = row.values[f] ?? null
   }
-  const columns: Record<string, readonly unknown[]> = { entity_key: entityKeys, as_of: asOf, created_at: createdAt, seq }
-  const keyValues = joinKeyValuesOf(view.entity, entityKeys)
+  return featureTableColumns(view, { entity_key: entityKeys, as_of: asOf, created_at: createdAt, seq }, (f) => values[f]!, (i) => rows[i]!.deleted === true)
+}
+
+/**
+ * A feature table's columns from its row columns (entity key, as_of, created_at, seq, each with a
+ * value a row): the join-key columns derived from the entity keys, then the features, then (in
+ * attribute views) `deleted`, true or null.
+ */
+function featureTableColumns(
+  view: TableView,
+  row: { readonly entity_key: readonly string[]; readonly as_of: readonly number[]; readonly created_at: readonly number[]; readonly seq: readonly (number | bigint)[] },
+  featureColumn: (f: number) => readonly FeatureValue[],
+  isDeleted: (i: number) => boolean,
+): ColumnarRows {
+  const n = row.entity_key.length
+  const columns: Record<string, readonly unknown[]> = { ...row }
+  const keyValues = joinKeyValuesOf(view.entity, row.entity_key)
   view.entity.joinKeys.forEach((name, k) => (columns[name] = keyValues[k]!))
-  for (let f = 0; f < features.length; f++) columns[features[f]!.name] = values[f]!
-  if (hasDeletedColumn(view)) columns[DELETED_COLUMN] = rows.map((r) => (r.deleted === true ? true : null))
-  return { rowCount: rows.length, columns }
+  view.features.forEach((feature, f) => (columns[feature.name] = featureColumn(f)))
+  if (hasDeletedColumn(view)) {
+    const deleted = new Array<true | null>(n)
+    for (let i = 0; i < n; i++) deleted[i] = isDeleted(i) ? true : null
+    columns[DELETED_COLUMN] = deleted
+  }
+  return { rowCount: n, columns }
 }
 
 /** The first `n` numbers as a plain array, by a loop (`Array.from` of a typed array walks its iterator). */
@@ -150,21 +169,11 @@ function numberArray(numbers: ArrayLike<number>, n: number): number[] {
 /** `featureRowsToColumns` of rows the engine kept as columns (ports/offline.ts `OfflineRowColumns`). */
 export function rowColumnsToTable(view: TableView, rows: OfflineRowColumns, seqOf: (offset: string, rowIndex: number) => number | bigint): ColumnarRows {
   const n = rows.length
-  const features = view.features
-  const entityKeys = rows.entityKeys.length === n ? rows.entityKeys : rows.entityKeys.slice(0, n)
   const seq = new Array<number | bigint>(n)
-  const { offsets, rowIndexes } = rows
+  const { offsets, rowIndexes, deleted } = rows
   for (let i = 0; i < n; i++) seq[i] = seqOf(offsets[i]!, rowIndexes[i]!)
-  const columns: Record<string, readonly unknown[]> = { entity_key: entityKeys, as_of: numberArray(rows.asOfMs, n), created_at: numberArray(rows.createdAtMs, n), seq }
-  const keyValues = joinKeyValuesOf(view.entity, entityKeys)
-  view.entity.joinKeys.forEach((name, k) => (columns[name] = keyValues[k]!))
-  for (let f = 0; f < features.length; f++) columns[features[f]!.name] = rows.featureColumn(f)
-  if (hasDeletedColumn(view)) {
-    const deleted = new Array<true | null>(n)
-    for (let i = 0; i < n; i++) deleted[i] = rows.deleted[i] === 1 ? true : null
-    columns[DELETED_COLUMN] = deleted
-  }
-  return { rowCount: n, columns }
+  const row = { entity_key: rows.entityKeys, as_of: numberArray(rows.asOfMs, n), created_at: numberArray(rows.createdAtMs, n), seq }
+  return featureTableColumns(view, row, (f) => rows.featureColumn(f), (i) => deleted[i] === 1)
 }
 
 export function tableRowToStampedRow(view: ReadView, row: Readonly<Record<string, unknown>>): StampedRow {
