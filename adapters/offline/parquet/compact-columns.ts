@@ -7,7 +7,8 @@
  * - numbers of 32 bits or fewer (ints, floats, doubles) and booleans are read straight from the
  *   column's typed array;
  * - a string column whose bytes are all ASCII is decoded as one string and each value sliced out
- *   of it (~10× cheaper than a TextDecoder call per value; ASCII bytes are their own UTF-8).
+ *   of it (~10× cheaper than a TextDecoder call per value; ASCII bytes are their own UTF-8); a
+ *   short value repeated in the column is one string, not one per row (`asciiStrings`).
  * Nulls are read from the column's validity bitmap inline, a byte test per row (the reader asks a
  * function and Arrow's `nullCount` getter per value).
  * Plain arrays, not typed ones: the planner and the Avro writer index every column of a row in
@@ -110,6 +111,16 @@ function int64AsNumbers(values: BigInt64Array, base: number, n: number, per: num
   return out
 }
 
+/**
+ * Short values are looked up among the column's recent ones before a string is made: a table's
+ * status, tier or country column repeats a few values, and a new string per row for each (V8
+ * copies a slice this short) is garbage the planner keeps for the whole ingest. Looked up while it
+ * pays: a column that misses more often than it hits over its first values stops looking.
+ */
+const SHARED_MAX_BYTES = 12
+const SHARED_SLOTS = 64
+const SHARED_PROBE = 1024
+
 /** The column's strings sliced out of one decoded string, when its bytes are ASCII; else undefined. */
 function asciiStrings(data: arrow.Data): unknown[] | undefined {
   const offsets = data.valueOffsets as Int32Array
@@ -123,9 +134,47 @@ function asciiStrings(data: arrow.Data): unknown[] | undefined {
   const text = region.toString('latin1')
   const out = new Array<unknown>(n)
   const bitmap = validityOf(data)
+  // The recent short values: where one occurs in `bytes`, its length (0: none), its string.
+  const sharedAt = new Int32Array(SHARED_SLOTS)
+  const sharedLength = new Int32Array(SHARED_SLOTS)
+  const shared = new Array<string>(SHARED_SLOTS).fill('')
+  let probes = 0
+  let hits = 0
+  let sharing = true
   for (let i = 0; i < n; i++) {
     const j = base + i
-    out[i] = bitmap !== undefined && ((bitmap[j >> 3]! >> (j & 7)) & 1) === 0 ? null : text.slice(offsets[i]! - from, offsets[i + 1]! - from)
+    if (bitmap !== undefined && ((bitmap[j >> 3]! >> (j & 7)) & 1) === 0) {
+      out[i] = null
+      continue
+    }
+    const start = offsets[i]!
+    const end = offsets[i + 1]!
+    const length = end - start
+    if (!sharing || length === 0 || length > SHARED_MAX_BYTES) {
+      out[i] = text.slice(start - from, end - from)
+      continue
+    }
+    const h = (length * 7 + bytes[start]! * 31 + bytes[end - 1]! * 17 + bytes[start + (length >> 1)]!) & (SHARED_SLOTS - 1)
+    let same = sharedLength[h] === length
+    if (same) {
+      const at = sharedAt[h]!
+      for (let k = 0; k < length; k++)
+        if (bytes[at + k] !== bytes[start + k]) {
+          same = false
+          break
+        }
+    }
+    if (same) {
+      out[i] = shared[h]
+      hits++
+    } else {
+      const value = text.slice(start - from, end - from)
+      sharedAt[h] = start
+      sharedLength[h] = length
+      shared[h] = value
+      out[i] = value
+    }
+    if (++probes === SHARED_PROBE) sharing = 2 * hits >= probes
   }
   return out
 }

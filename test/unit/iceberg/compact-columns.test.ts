@@ -139,3 +139,24 @@ void test('half floats, unsigned longs and binaries take the fallback', () => {
       String(data.type),
     )
 })
+
+void test('ASCII text: repeated short values, long ones, empty ones and nulls read as Arrow reads them, high cardinality too', () => {
+  const tiers = ['gold', 'silver', '', 'bronze', 'g', 'gold2', 'exactly12chr', 'thirteen-char', 'sil']
+  const few = Array.from({ length: 5_000 }, (_, i) => (i % 11 === 5 ? null : tiers[(i * 7) % tiers.length]!))
+  // Keys that never repeat: the lookup gives up after its first values and slices each.
+  const many = Array.from({ length: 5_000 }, (_, i) => (i % 13 === 0 ? null : `k-${i.toString(36)}`))
+  // Values that collide in the lookup's slots (same length, first, middle and last byte).
+  const colliding = Array.from({ length: 3_000 }, (_, i) => ['abxyc', 'abzzc', 'abxzc', 'abyxc'][i % 4]!)
+  for (const [name, values] of [
+    ['few', few],
+    ['many', many],
+    ['colliding', colliding],
+  ] as const) {
+    const data = arrow.vectorFromArray(values, new arrow.Utf8()).data[0]!
+    const read = decodeCompact(data, () => FALLBACK)
+    assert.notEqual(read, FALLBACK, name)
+    assertSameValues(read, values, name)
+    assertSameValues(read, arrowReads(data), `${name} as Arrow`)
+    assertSameValues(decodeCompact(data.slice(1_001, 1_500), () => FALLBACK), values.slice(1_001, 2_501), `${name} sliced`)
+  }
+})
