@@ -58,10 +58,9 @@ export class AvroSink {
   /** Bytes [from, to) of `source` as they are. */
   writeFrom(source: Uint8Array, from: number, to: number): void {
     this.ensure(to - from)
-    // A loop for a few dozen bytes; beyond, set() costs less than the loop despite its view (a
-    // plain Uint8Array: a Buffer's subarray constructs a Buffer, which costs more).
+    // A loop for a few dozen bytes; beyond, set() costs less than the loop despite its view.
     if (to - from > COPY_LOOP_BYTES) {
-      this.buf.set(new Uint8Array(source.buffer, source.byteOffset + from, to - from), this.pos)
+      this.buf.set(source.subarray(from, to), this.pos)
       this.pos += to - from
       return
     }

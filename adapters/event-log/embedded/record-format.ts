@@ -158,14 +158,10 @@ function writeBytes(buf: Buffer, pos: number, bytes: Uint8Array | null): number 
   return pos + 4 + n
 }
 
-/**
- * Bytes [from, to) of `source` to `target` at `at`: a loop for a few dozen (set() and its view
- * cost more), set() beyond. The view is a plain Uint8Array: a Buffer's `subarray` constructs a
- * Buffer (its species), which cost about as much as the copy itself at a record's ~70 bytes.
- */
+/** Bytes [from, to) of `source` to `target` at `at`: a loop for a few dozen (set() and its view cost more), set() beyond. */
 export function copyBytes(source: Uint8Array, from: number, to: number, target: Uint8Array, at: number): void {
   if (to - from > 40) {
-    target.set(new Uint8Array(source.buffer, source.byteOffset + from, to - from), at)
+    target.set(source.subarray(from, to), at)
     return
   }
   for (let i = from; i < to; i++) target[at++] = source[i]!
