@@ -21,7 +21,7 @@ import type { Decoder } from '../schemas/decoder.ts'
 import type { Encoder } from '../schemas/encoder.ts'
 import { createChangeEnvelopeWriter } from '../schemas/change-envelope-writer.ts'
 import { appendPlan } from './append-plan.ts'
-import { RowImages } from './row-images.ts'
+import { DEFAULT_CHUNK_BYTES, RowImages } from './row-images.ts'
 import { LogState, rowFingerprint } from './log-state.ts'
 import { checkSnapshotColumns, SnapshotPlanner, type RejectedRow } from './plan-snapshot.ts'
 import { rowColumns, type RowColumn } from './row-columns.ts'
@@ -89,7 +89,7 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   const writer = createChangeEnvelopeWriter(source.schema, deps.encoder.schemaId)
   // The writer writes images by the planner's column positions: only for the same columns.
   const usable = writer?.columns.join('\u0000') === columns.map((c) => c.name).join('\u0000') ? writer : undefined
-  const images = usable === undefined ? undefined : new RowImages(usable)
+  const images = usable === undefined ? undefined : new RowImages(usable, DEFAULT_CHUNK_BYTES, snapshot.rowCount)
   // Into an empty log (a first ingest) every valid row is appended: its bytes are written while
   // its batch is fresh. Otherwise only the rows the plan appends are written, once it is made.
   await deps.log.createTopic(source.topic, source.partitions)

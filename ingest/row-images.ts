@@ -11,7 +11,7 @@ import type { ChangeEnvelopeWriter } from '../schemas/change-envelope-writer.ts'
 import type { SlotChunk } from './planner-slots.ts'
 
 /** Rows are written into chunks of about this size (a chunk regrows only for a longer row). */
-const DEFAULT_CHUNK_BYTES = 4 << 20
+export const DEFAULT_CHUNK_BYTES = 4 << 20
 /** Entries per slot in `layout`. */
 export const SLOT_ENTRIES = 5
 
@@ -29,10 +29,12 @@ export class RowImages {
   #layout = new Uint32Array(SLOT_ENTRIES * 1024)
   #count = 0
 
-  constructor(writer: ChangeEnvelopeWriter, chunkBytes = DEFAULT_CHUNK_BYTES) {
+  /** `expectedSlots`: the layout sized for that many from the start (the snapshot's row count, when known). */
+  constructor(writer: ChangeEnvelopeWriter, chunkBytes = DEFAULT_CHUNK_BYTES, expectedSlots = 0) {
     this.writer = writer
     this.#chunkBytes = chunkBytes
     this.#sink = new AvroSink(chunkBytes + (chunkBytes >> 2))
+    this.#reserve(expectedSlots)
   }
 
   /** The chunks slots' bytes are in (complete once every slot asked for is encoded). */

@@ -70,4 +70,6 @@ export interface ParquetCodec {
    * indexable. Optional.
    */
   readCompactBatches?(bytes: Uint8Array): AsyncIterable<ParquetCompactBatch>
+  /** The file's row count, from the footer alone. Optional. */
+  rowCount?(bytes: Uint8Array): Promise<number>
 }

@@ -57,7 +57,12 @@ export function createFileTableReader(options: FileTableReaderOptions): TableSna
       const digest = createHash('sha256')
       for (const f of files) digest.update(`${f.name}\u0000${f.bytes.length}\u0000`).update(f.bytes)
       const id = digest.digest('hex').slice(0, 16)
-      return location.format === 'parquet' ? parquetSnapshot(options.parquet, id, where, files, batchRows) : csvSnapshot(options.columns, id, where, files, batchRows)
+      if (location.format === 'csv') return csvSnapshot(options.columns, id, where, files, batchRows)
+      // The row count from the footers: the ingest planner sizes its key index and slots for it
+      // at once (a million-key index regrown while reading rehashes every key ten times).
+      const parquet = options.parquet
+      const rowCount = parquet.rowCount === undefined ? undefined : (await Promise.all(files.map((f) => parquetRowCount(parquet, f)))).reduce((a, b) => a + b, 0)
+      return parquetSnapshot(parquet, id, where, files, batchRows, rowCount)
     },
   }
 }
@@ -79,7 +84,15 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
   return Promise.all(names.map(async (name) => ({ name, bytes: await readFile(join(where, name)) })))
 }
 
-function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: readonly SnapshotFile[], batchRows: number): TableSnapshot {
+async function parquetRowCount(codec: ParquetCodec, f: SnapshotFile): Promise<number> {
+  try {
+    return await codec.rowCount!(f.bytes)
+  } catch (err: unknown) {
+    throw new FeatureStoreError('BAD_REQUEST', `${f.name} is not a Parquet file (${err instanceof Error ? err.message : String(err)})`)
+  }
+}
+
+function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: readonly SnapshotFile[], batchRows: number, rowCount: number | undefined): TableSnapshot {
   let columns: TableColumn[] | undefined
   for (const f of files) {
     let types
@@ -97,7 +110,7 @@ function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: 
     id,
     where,
     columns: columns ?? [],
-    rowCount: undefined,
+    rowCount,
     async *columnBatches() {
       for (const f of files) yield* codec.readCompactBatches?.(f.bytes) ?? codec.readBatches(f.bytes)
     },

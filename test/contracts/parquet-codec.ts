@@ -81,7 +81,7 @@ export function runParquetCodecContract(name: string, makeCodec: () => ParquetCo
       assert.deepEqual(read.l, values(50)[3])
     })
 
-    void test('readCompactBatches reads the values readBatches reads, with and without nulls', async () => {
+    void test('readCompactBatches reads the values readBatches reads, with and without nulls, at the edges', async () => {
       const codec = makeCodec()
       assert.ok(codec.readCompactBatches !== undefined, 'this codec offers readCompactBatches')
       // Null-free numbers (the compact containers), ASCII text, and edges: −0, negative
@@ -105,9 +105,30 @@ export function runParquetCodecContract(name: string, makeCodec: () => ParquetCo
         Array.from({ length: rows }, (_, i) => (i === 1 ? -0 : i / 3 - 400)),
         Array.from({ length: rows }, (_, i) => -5_000_000 + i * 3_999),
       ]
+      // Nullable numbers and booleans (the compact paths with a validity bitmap): −0, NaN, ±∞,
+      // 32-bit edges, longs at the edge of the halves' range and at ±(2^53 − 1).
+      const nullable: ParquetColumnSpec[] = [
+        { name: 'i', type: 'int', required: false },
+        { name: 'l', type: 'long', required: false },
+        { name: 'edge', type: 'long', required: false },
+        { name: 'd', type: 'double', required: false },
+        { name: 'f', type: 'boolean', required: false },
+        { name: 't', type: 'timestamptz', required: false },
+      ]
+      const doubles = [-0, NaN, Infinity, -Infinity, 2 ** 53, -(2 ** 53), Number.MIN_VALUE, 0.1]
+      const nullEvery = (every: number, value: (i: number) => unknown) => Array.from({ length: rows }, (_, i) => (i % every === 3 ? null : value(i)))
+      const nullableValues = [
+        nullEvery(4, (i) => (i % 2 === 0 ? 2 ** 31 - 1 - i : -(2 ** 31) + i)),
+        nullEvery(5, (i) => (i % 2 === 0 ? 2 ** 53 - 2 ** 32 - 1 - i : -(2 ** 53) + 2 ** 32 + 1 + i)),
+        nullEvery(6, (i) => (i % 2 === 0 ? 2 ** 53 - 1 - i : -(2 ** 53) + 1 + i)),
+        nullEvery(3, (i) => doubles[i % doubles.length]! * (i % 7 === 0 ? 1 : i)),
+        nullEvery(7, (i) => i % 3 === 0),
+        nullEvery(2, (i) => -5_000_000_123 + i * 3_999_777),
+      ]
       for (const [specs, written] of [
         [dense, denseValues],
         [columns, values(rows)],
+        [nullable, nullableValues],
       ] as const) {
         const bytes = await codec.encode(specs, written, { rowGroupRows: 1_000 })
         const expected = await readAll(codec, bytes)

@@ -5,7 +5,7 @@
  * so no table schema assigns them.
  */
 import type { ParquetCodec } from '../../../ports/parquet-codec.ts'
-import { parquetColumnTypes, readCompactParquetBatches, readParquetBatches } from './parquet-file-reader.ts'
+import { parquetColumnTypes, parquetFileInfo, readCompactParquetBatches, readParquetBatches } from './parquet-file-reader.ts'
 import { encodeParquetColumns } from './parquet-file-writer.ts'
 
 export interface ParquetCodecOptions {
@@ -30,5 +30,6 @@ export function createParquetCodec(options: ParquetCodecOptions = {}): ParquetCo
     columnTypes: (bytes) => parquetColumnTypes(bytes),
     readBatches: (bytes, readOptions = {}) => readParquetBatches(bytes, readOptions.columns === undefined ? {} : { columns: readOptions.columns }),
     readCompactBatches: (bytes) => readCompactParquetBatches(bytes),
+    rowCount: async (bytes) => (await parquetFileInfo(bytes)).rows,
   }
 }

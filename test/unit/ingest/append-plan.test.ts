@@ -73,11 +73,14 @@ void describe('appendPlan', () => {
     })
     // Chunks of 1 KiB: the rows span many.
     const images = new RowImages(writer, 1024)
+    // The same, its layout sized for the snapshot's rows at once (as ingestSnapshot does when the reader knows their count).
+    const presized = new RowImages(writer, 1024, 400)
     // In batches, rows written as they come (as ingestSnapshot does).
     const rows = randomRows(2, 400)
     for (let i = 0; i < rows.length; i += 64) {
       planner.add(rows.slice(i, i + 64))
       images.encode(planner.keys, planner.ts, planner.chunks)
+      presized.encode(planner.keys, planner.ts, planner.chunks)
     }
     const plan = planner.finish()
     // As into a log that is not empty: only the appended rows, written once the plan is made.
@@ -111,5 +114,6 @@ void describe('appendPlan', () => {
     assert.deepEqual(await run('images-packed', images, true), reference)
     assert.deepEqual(await run('images-unpacked', images, false), reference)
     assert.deepEqual(await run('appended-images-packed', appendedOnly, true), reference)
+    assert.deepEqual(await run('presized-images-packed', presized, true), reference)
   })
 })

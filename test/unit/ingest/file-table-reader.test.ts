@@ -38,6 +38,7 @@ void describe('file table reader', () => {
       { name: 'visits', kind: 'long' },
     ])
     assert.match(snapshot.id, /^[0-9a-f]{16}$/)
+    assert.equal(snapshot.rowCount, 3, 'the row count, from the footer')
     assert.deepEqual(await allRows(snapshot), rows)
     assert.deepEqual(await allRows(snapshot), rows, 'each rows() call reads anew')
     assert.equal((await reader.open({ format: 'parquet', path: join(dir, 'one.parquet') })).id, snapshot.id, 'same bytes, same id')
