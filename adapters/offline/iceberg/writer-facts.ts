@@ -1,7 +1,7 @@
 /**
  * What kfs's writer vouches for about every row of a feature table, kept in each snapshot's summary
  * and carried forward from snapshot to snapshot, so a reader pinning any snapshot knows them
- * (docs/design.md, "Feature table properties"). A training set's join packs (as_of, seq) into
+ * (docs/design.md §6). A training set's join packs (as_of, seq) into
  * 64 bits with them (ports/feature-rows.ts TieKeyBounds; adapters/duckdb/tie-key.ts):
  * - `kfs.as-of-whole-ms` = `true`: every as_of is a whole millisecond. kfs's Parquet writer takes
  *   timestamps as integer epoch ms (it refuses anything else), so every file it writes holds them;
