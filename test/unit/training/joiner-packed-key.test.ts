@@ -7,6 +7,7 @@
  * its millisecond, and on the TTL boundary. Each row's value is its own id; a brute-force scan says
  * which row each label must get, and the output file must be byte for byte the 128-bit key's.
  */
+import { DuckDBInstance } from '@duckdb/node-api'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -222,6 +223,55 @@ void describe('point-in-time joiner > the 64-bit tie key', () => {
         assert.equal(await sha256Of(join(dir, 'packed.parquet')), await sha256Of(join(dir, 'wide.parquet')))
       } finally {
         await joiner.close()
+      }
+    })
+  }
+
+  for (const c of CASES) {
+    void test(`the key orders (as_of, seq) strictly, null seq first, and key ≤ highestAt(t) ⇔ as_of ≤ t (${c.name})`, async () => {
+      const rows = generateRows(c)
+      const bounds = boundsOf(rows, c.bits)
+      const { key, highestAt } = packedTieKey(bounds)!
+      // The rows, and at both ends of the as_of span a null seq beside the lowest and highest seq.
+      const ends = [bounds.asOfMinMs, bounds.asOfMaxMs].flatMap((asOfMs) =>
+        [null, bounds.seq?.min ?? null, bounds.seq?.max ?? null].map((seq) => ({ asOfMs, seq })),
+      )
+      const pairs = [...rows, ...ends].sort(
+        (a, b) =>
+          a.asOfMs - b.asOfMs || (a.seq === b.seq ? 0 : a.seq === null ? -1 : b.seq === null ? 1 : a.seq < b.seq ? -1 : 1),
+      )
+      const times = labelTimesUs(rows)
+      const instance = await DuckDBInstance.create(':memory:')
+      const connection = await instance.connect()
+      try {
+        const values = pairs
+          .map(
+            (p, i) =>
+              `(${i}, make_timestamp(${BigInt(p.asOfMs) * 1000n}::BIGINT), ${p.seq === null ? 'NULL' : `${p.seq}::BIGINT`})`,
+          )
+          .join(', ')
+        const keyRows = (await connection.runAndReadAll(`SELECT ${key} FROM (VALUES ${values}) t(i, as_of, seq) ORDER BY i`))
+          .getRows()
+          .map((r) => r[0] as bigint)
+        const tValues = times.map((t, j) => `(${j}, ${t}::BIGINT)`).join(', ')
+        const highest = (await connection.runAndReadAll(`SELECT ${highestAt('t')} FROM (VALUES ${tValues}) l(j, t) ORDER BY j`))
+          .getRows()
+          .map((r) => r[0] as bigint)
+        for (let i = 1; i < pairs.length; i++) {
+          const same = pairs[i]!.asOfMs === pairs[i - 1]!.asOfMs && pairs[i]!.seq === pairs[i - 1]!.seq
+          assert.ok(
+            same ? keyRows[i] === keyRows[i - 1] : keyRows[i]! > keyRows[i - 1]!,
+            `key of pair ${i} above pair ${i - 1}'s`,
+          )
+        }
+        assert.ok(keyRows[0]! >= 0n && keyRows.at(-1)! < 2n ** 62n)
+        times.forEach((t, j) => {
+          for (let i = 0; i < pairs.length; i++)
+            assert.equal(keyRows[i]! <= highest[j]!, BigInt(pairs[i]!.asOfMs) * 1000n <= t, `pair ${i} at t = ${t} µs`)
+        })
+      } finally {
+        connection.closeSync()
+        instance.closeSync()
       }
     })
   }
