@@ -34,6 +34,28 @@ export interface PinnedFeatureFiles {
   /** The snapshot read (decimal; 63-bit, so never a JS number), or null for a table with none. */
   readonly snapshotId: string | null
   readonly files: readonly string[]
+  /**
+   * What the table's writer vouches for about these files' `as_of` and `seq` (see TieKeyBounds);
+   * absent when it does not (a table written by someone else or by an earlier kfs, or one with no rows).
+   */
+  readonly tieKeyBounds?: TieKeyBounds
+}
+
+/**
+ * Facts about every row of a pinned snapshot that let a join order (as_of, seq) by one 64-bit key
+ * instead of a 128-bit one (adapters/duckdb/tie-key.ts): the spans come from the files' column
+ * bounds, the rest only from what the writer recorded (a bound cannot say that every as_of is a
+ * whole millisecond, nor how large a row index within one offset gets).
+ * - every `as_of` is a whole millisecond in [asOfMinMs, asOfMaxMs];
+ * - every non-null `seq` lies in [seq.min, seq.max] (`seq` absent: every seq is null), and its row
+ *   index within the offset (`seq & (2^21 − 1)`, offline-sink.ts `archiveSeq`) is below 2^seqIndexBits.
+ */
+export interface TieKeyBounds {
+  readonly asOfMinMs: number
+  readonly asOfMaxMs: number
+  readonly seq?: { readonly min: bigint; readonly max: bigint }
+  /** 0…21. */
+  readonly seqIndexBits: number
 }
 
 export interface FeatureTableStats {

@@ -23,6 +23,7 @@
  * joiner is unusable afterwards.
  */
 import type { FeatureValue, FeatureValueType } from '../features/types.ts'
+import type { TieKeyBounds } from './feature-rows.ts'
 
 export interface ViewJoinSpec {
   /** Local paths of the Parquet data files of the pinned snapshot. */
@@ -32,6 +33,8 @@ export interface ViewJoinSpec {
   readonly asServed: boolean
   /** Column of the label-keys file holding this view's encoded entity key. */
   readonly keyColumn: string
+  /** What the pinned files' writer vouches for (ports/feature-rows.ts); absent: assume nothing. */
+  readonly tieKeyBounds?: TieKeyBounds
 }
 
 /**

@@ -230,7 +230,14 @@ async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string)
     plan.views.forEach((v, i) => {
       const { table, pinned } = (pins[i] as PromiseFulfilledResult<Pinned>).value
       viewRecords.push({ name: v.name, version: v.version, hash: v.hash, table, snapshotId: pinned.snapshotId })
-      specs.push({ files: pinned.files, features: v.features, ttlMs: v.ttlMs, asServed: spec.asServed, keyColumn: keyColumns.get(JSON.stringify(v.joinKeys))! })
+      specs.push({
+        files: pinned.files,
+        features: v.features,
+        ttlMs: v.ttlMs,
+        asServed: spec.asServed,
+        keyColumn: keyColumns.get(JSON.stringify(v.joinKeys))!,
+        ...(pinned.tieKeyBounds === undefined ? {} : { tieKeyBounds: pinned.tieKeyBounds }),
+      })
     })
     const extra = await requestFeatureFile(plan, specs, labels, source, engine.joiner, deps.parquet, temp)
 

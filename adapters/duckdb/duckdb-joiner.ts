@@ -4,13 +4,14 @@
  * them (ASOF JOIN), spilling to a temp directory when they do not fit in memory.
  *
  * Strategy
- * 1. Point-in-time: one ASOF LEFT JOIN per view. The inequality is on one HUGEINT packing
- *    (as_of_µs, seq) as as_of · 2⁶⁴ + seq against t · 2⁶⁴ + (2⁶³ − 1): seq ∈ [−2⁶³, 2⁶³) keeps
- *    each as_of in its own interval of 2⁶⁴ values, so the packing orders as the pair compared
- *    field by field, and among rows with the greatest as_of ≤ t the one with the highest seq
- *    (archive order; a null seq counts as the lowest) wins — ties are broken inside the merge,
- *    with no extra pass over the feature rows. A struct {as_of, seq} gives the same rows and
- *    cost 5–10 % more; this form is the cheapest of the packings measured (fewest checked ops).
+ * 1. Point-in-time: one ASOF LEFT JOIN per view. The inequality is on one number packing
+ *    (as_of, seq) so that it orders as the pair compared field by field (tie-key.ts): among rows
+ *    with the greatest as_of ≤ t the one with the highest seq (archive order; a null seq counts as
+ *    the lowest) wins — ties are broken inside the merge, with no extra pass over the feature
+ *    rows. A HUGEINT as_of_µs · 2⁶⁴ + seq for any table; a BIGINT when the table's writer vouches
+ *    for its rows (whole-ms as_of, the row index's width) and the spans fit — the same rows, an
+ *    8-byte sort key instead of 16. A struct {as_of, seq} gives the same rows and cost 5–10 % more
+ *    than the HUGEINT.
  * 2. As served: a window over each entity's rows ordered by created_at keeps the running
  *    arg_max by (as_of, created_at, seq) — the row the online store's conditional write would
  *    hold — with RANGE framing so rows created at the same instant see each other; then an ASOF
@@ -28,13 +29,11 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb
 import type { FeatureValue, FeatureValueType } from '../../features/types.ts'
 import type { LabelSource, OutputSpec, PointInTimeJoiner, ViewJoinSpec } from '../../ports/point-in-time-joiner.ts'
 import { owningInstance } from './owned-instance.ts'
+import { tieKeySql } from './tie-key.ts'
 
 const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`
 const ident = (s: string): string => `"${s.replaceAll('"', '""')}"`
 const INT64_MIN = '(-9223372036854775807 - 1)'
-/** 2⁶⁴ as a HUGEINT literal: as_of · 2⁶⁴ + seq orders as (as_of, seq), see Strategy 1. */
-const TWO_64 = '18446744073709551616'
-const INT64_MAX = '9223372036854775807'
 
 function duckType(type: FeatureValueType): string {
   switch (type) {
@@ -142,9 +141,7 @@ export function viewSql(spec: ViewJoinSpec, i: number): { cte: string | undefine
   const feats = spec.features.map((x) => ident(x.name)).join(', ')
   const key = `k.${ident(spec.keyColumn)}`
   if (!spec.asServed) {
-    const packed = `CAST(epoch_us(as_of) AS HUGEINT) * ${TWO_64} + coalesce(seq, ${INT64_MIN})`
-    // The highest packing of any row at as_of = x: x · 2⁶⁴ + (2⁶³ − 1).
-    const highestAt = (x: string): string => `CAST(${x} AS HUGEINT) * ${TWO_64} + ${INT64_MAX}`
+    const { key: packed, highestAt } = tieKeySql(spec.tieKeyBounds)
     return {
       cte: undefined,
       join: `ASOF LEFT JOIN (SELECT entity_key, ${packed} AS __kfs_p, ${feats} FROM ${filesSql(spec)}) ${f}

@@ -64,13 +64,19 @@ export function distinctPartitions(files: readonly DataFile[]): number {
   return new Set(files.map((f) => JSON.stringify(f.partition))).size
 }
 
+/**
+ * `summaryExtras`: the caller's summary properties, or a function of the base the commit lands on
+ * (for properties carried forward from the snapshot before, writer-facts.ts); it runs again on
+ * every retry.
+ */
 export async function appendFiles(
   table: IcebergTable,
   dataFiles: readonly DataFile[],
-  summaryExtras: Readonly<Record<string, string>> = {},
+  summaryExtras: Readonly<Record<string, string>> | ((base: TableMetadata) => Readonly<Record<string, string>>) = {},
   options: AppendOptions = {},
 ): Promise<CommitResult> {
-  checkExtras(summaryExtras)
+  const extrasOn = typeof summaryExtras === 'function' ? summaryExtras : () => summaryExtras
+  checkExtras(extrasOn(table.metadata))
   const snapshotId = newSnapshotId(table.metadata.snapshots)
   const spec = defaultSpec(table.metadata)
   const schema = currentSchema(table.metadata)
@@ -109,6 +115,8 @@ export async function appendFiles(
     snapshotId,
     async (base, baseManifests, seq) => {
       const parent = parentTotals(base.metadata)
+      const extras = extrasOn(base.metadata)
+      checkExtras(extras)
       const addedSummary: Record<string, string> =
         dataFiles.length === 0
           ? {}
@@ -122,7 +130,7 @@ export async function appendFiles(
         operation: 'append',
         manifests: manifest === undefined ? baseManifests : [{ ...manifest, sequenceNumber: BigInt(seq), minSequenceNumber: BigInt(seq) }, ...baseManifests],
         summary: {
-          ...summaryExtras,
+          ...extras,
           ...addedSummary,
           ...totalsSummary({ files: parent.files + added.files, records: parent.records + added.records, bytes: parent.bytes + added.bytes }),
         },

@@ -20,6 +20,7 @@ import { commitSnapshot, keyOfTableUri, newSnapshotId, refreshTable, type Commit
 import { decodeManifest, encodeManifest, partitionSummaries, type DataFile, type ManifestEntry, type ManifestFile } from './manifests.ts'
 import { liveEntriesOf, readDataFileRows } from './table-reader.ts'
 import { currentSchema, currentSnapshot, defaultSpec, specById } from './table-metadata.ts'
+import { carriedWriterFacts } from './writer-facts.ts'
 
 export interface CompactionOptions extends CommitOptions, WriteDataFilesOptions {
   /** Compact day partitions strictly before this day (days since epoch). */
@@ -150,6 +151,8 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
         operation: 'replace',
         manifests,
         summary: {
+          // The same rows in other files: what the writer vouched for still holds.
+          ...carriedWriterFacts(parent),
           'added-data-files': String(added.length),
           'deleted-data-files': String(removed.length),
           'added-records': String(sum(added, (d) => d.recordCount)),

@@ -24,8 +24,9 @@ import type { DataFile } from './manifests.ts'
 import { pinTable } from './pinned-files.ts'
 import { archiveTablePath, featureTablePath } from './table-paths.ts'
 import { archiveColumns } from './archive-columns.ts'
-import type { TableMetadata } from './table-metadata.ts'
+import { currentSnapshot, type TableMetadata } from './table-metadata.ts'
 import { decodeLongBound, liveEntriesOf, readDataFileRows } from './table-reader.ts'
+import { largestRowIndex, writerFactsSummary } from './writer-facts.ts'
 import { featureRowsToColumnsSteps, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA, rowColumnsToTable } from './table-schemas.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
@@ -34,6 +35,8 @@ import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
 export { archiveTablePath, featureTablePath }
 
 const MARKER_PREFIX = 'kfs.ckpt.'
+/** A staged feature file's largest row index (writer-facts.ts); files staged before it lack it. */
+const LARGEST_ROW_INDEX = 'largestRowIndex'
 
 function isRowArray(rows: OfflineRows): rows is readonly OfflineFeatureRow[] {
   return Array.isArray(rows)
@@ -128,7 +131,9 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     // run now and then; the engine's own buffers are columns already (a loop per column, no pauses).
     const columns = isRowArray(rows) ? await runStepsYielding(featureRowsToColumnsSteps(view, rows, (r) => archiveSeqOf(r.origin)), createYielder(4)) : rowColumnsToTable(view, rows, archiveSeq)
     const files = await writeDataFiles(table, columns, this.#writeOptions())
-    return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
+    // What the commit needs to keep the table's writer facts (writer-facts.ts).
+    const largest = largestRowIndex(rows)
+    return { table: table.path, files: files.map((f) => ({ ...(serializeDataFile(f) as Record<string, Json>), [LARGEST_ROW_INDEX]: largest })), rowCount: rows.length }
   }
 
   async stageArchiveRows(topic: string, rows: ArchiveRows): Promise<StagedFiles> {
@@ -177,7 +182,15 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const files = staged.flatMap((s) => s.files.map(deserializeDataFile))
     const markerSummary = Object.fromEntries(Object.entries(markers).map(([name, seq]) => [`${MARKER_PREFIX}${name}`, String(seq)]))
     const clock = this.#options.clock
-    const result = await appendFiles(table, files, { ...summary, ...markerSummary }, { skipIf: held, ...(clock === undefined ? {} : { clock }) })
+    // A feature table's writer facts, carried forward from the snapshot this commit follows.
+    const isFeatureTable = table.metadata.properties['kfs.view'] !== undefined
+    const largest = staged.flatMap((s) => s.files.map((f) => (f as Record<string, unknown>)[LARGEST_ROW_INDEX] as number | undefined))
+    const extras = (base: TableMetadata): Record<string, string> => ({
+      ...summary,
+      ...markerSummary,
+      ...(isFeatureTable ? writerFactsSummary(currentSnapshot(base)?.summary, largest) : {}),
+    })
+    const result = await appendFiles(table, files, extras, { skipIf: held, ...(clock === undefined ? {} : { clock }) })
     this.#tables.set(tableId, Promise.resolve(result.table))
   }
 

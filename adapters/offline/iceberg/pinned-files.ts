@@ -2,7 +2,8 @@
  * The data files of a feature table at one snapshot, as local paths an engine can open
  * (FeatureRowReader.pinFeatureFiles, ports/feature-rows.ts): a local object store's files are used
  * in place; any other store's (S3, memory) are copied into a temp directory first. Pinning the
- * snapshot id is what makes a training set rebuildable.
+ * snapshot id is what makes a training set rebuildable. What the writer vouches for about the
+ * snapshot's rows comes along (writer-facts.ts), read from its summary and manifests alone.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -10,7 +11,9 @@ import { FeatureStoreError } from '../../../core/errors.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
 import { keyOfTableUri, loadTableIfExists } from './iceberg-table.ts'
+import { currentSchema } from './table-metadata.ts'
 import { dataFilesOf, snapshotOf } from './table-reader.ts'
+import { tieKeyBoundsOf } from './writer-facts.ts'
 
 /**
  * `snapshotId`: `undefined` = the current snapshot; `null` = the table had no snapshot when the
@@ -27,6 +30,7 @@ export async function pinTable(store: ObjectStore, tableId: string, snapshotId: 
   if (snapshot === undefined) return { snapshotId: null, files: [] }
   const id = snapshot['snapshot-id']
   const files = await dataFilesOf(table, id)
+  const tieKeyBounds = tieKeyBoundsOf(currentSchema(table.metadata), snapshot.summary, files)
   const local = store.rootUri.startsWith('file://')
   const paths: string[] = []
   let n = 0
@@ -43,5 +47,5 @@ export async function pinTable(store: ObjectStore, tableId: string, snapshotId: 
     await writeFile(path, bytes)
     paths.push(path)
   }
-  return { snapshotId: String(id), files: paths }
+  return { snapshotId: String(id), files: paths, ...(tieKeyBounds === undefined ? {} : { tieKeyBounds }) }
 }

@@ -1,0 +1,119 @@
+/**
+ * What kfs's writer vouches for about every row of a feature table, kept in each snapshot's summary
+ * and carried forward from snapshot to snapshot, so a reader pinning any snapshot knows them
+ * (docs/design.md §6). A training set's join packs (as_of, seq) into
+ * 64 bits with them (ports/feature-rows.ts TieKeyBounds; adapters/duckdb/tie-key.ts):
+ * - `kfs.as-of-whole-ms` = `true`: every as_of is a whole millisecond. kfs's Parquet writer takes
+ *   timestamps as integer epoch ms (it refuses anything else), so every file it writes holds them;
+ *   column bounds could not tell (they are µs).
+ * - `kfs.seq-index-bits` = n: every seq's row index within its offset (seq & (2^21 − 1),
+ *   offline-sink.ts `archiveSeq`) is below 2^n. No Iceberg statistic holds it.
+ * A commit keeps the facts only if the snapshot before it had them (or there was none) and every
+ * file it adds was staged by this writer (a staged file records its largest row index): a commit
+ * by an earlier kfs, another writer, or of files staged before this code leaves them out, and from
+ * then on the table has none (a reader then assumes nothing, which is always correct).
+ * A compaction rewrites the same rows, so it carries the facts over unchanged.
+ */
+import type { TieKeyBounds } from '../../../ports/feature-rows.ts'
+import type { OfflineFeatureRow, OfflineRows } from '../../../ports/offline.ts'
+import type { IcebergSchema } from './iceberg-schema.ts'
+import type { DataFile } from './manifests.ts'
+import { decodeLongBound } from './table-reader.ts'
+
+export const AS_OF_WHOLE_MS_KEY = 'kfs.as-of-whole-ms'
+export const SEQ_INDEX_BITS_KEY = 'kfs.seq-index-bits'
+/** The row index saturates here (offline-sink.ts `archiveSeq`). */
+const MAX_ROW_INDEX = 0x1fffff
+
+function isRowArray(rows: OfflineRows): rows is readonly OfflineFeatureRow[] {
+  return Array.isArray(rows)
+}
+
+/** The largest row index among `rows` (as `archiveSeq` stores it: saturated at 2^21 − 1); −1 for none. */
+export function largestRowIndex(rows: OfflineRows): number {
+  let max = -1
+  if (isRowArray(rows)) {
+    for (const r of rows) if (r.origin.seq > max) max = r.origin.seq
+  } else {
+    const indexes = rows.rowIndexes
+    for (let i = 0; i < rows.length; i++) if (indexes[i]! > max) max = indexes[i]!
+  }
+  return Math.min(max, MAX_ROW_INDEX)
+}
+
+/** Bits needed for row indexes up to `largest` (0 when every index is 0 or there is none). */
+function bitsFor(largest: number): number {
+  return largest <= 0 ? 0 : 32 - Math.clz32(largest)
+}
+
+/** The facts of a snapshot summary, or undefined when it lacks them. */
+export function writerFactsOf(
+  summary: Readonly<Record<string, string>> | undefined,
+): { readonly seqIndexBits: number } | undefined {
+  if (summary?.[AS_OF_WHOLE_MS_KEY] !== 'true') return undefined
+  const bits = Number(summary[SEQ_INDEX_BITS_KEY])
+  return Number.isInteger(bits) && bits >= 0 && bits <= 21 ? { seqIndexBits: bits } : undefined
+}
+
+/**
+ * The facts a commit records: `parent` is the summary of the snapshot it follows (undefined for a
+ * table's first), `staged` the largest row index of each file it adds (undefined for a file this
+ * writer did not stage). Empty when the facts cannot be vouched for.
+ */
+export function writerFactsSummary(
+  parent: Readonly<Record<string, string>> | undefined,
+  staged: readonly (number | undefined)[],
+): Record<string, string> {
+  const before = parent === undefined ? { seqIndexBits: 0 } : writerFactsOf(parent)
+  if (before === undefined || staged.some((x) => x === undefined)) return {}
+  const bits = Math.max(before.seqIndexBits, ...staged.map((x) => bitsFor(x!)))
+  return { [AS_OF_WHOLE_MS_KEY]: 'true', [SEQ_INDEX_BITS_KEY]: String(bits) }
+}
+
+/** The parent's facts as they are (a compaction: same rows), or nothing. */
+export function carriedWriterFacts(parent: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const facts = writerFactsOf(parent)
+  return facts === undefined ? {} : { [AS_OF_WHOLE_MS_KEY]: 'true', [SEQ_INDEX_BITS_KEY]: String(facts.seqIndexBits) }
+}
+
+/**
+ * TieKeyBounds of a snapshot: its summary's facts and the spans of its files' `as_of` and `seq`
+ * bounds. Undefined without the facts, without files, or when a file lacks a bound it needs.
+ */
+export function tieKeyBoundsOf(
+  schema: IcebergSchema,
+  summary: Readonly<Record<string, string>> | undefined,
+  files: readonly DataFile[],
+): TieKeyBounds | undefined {
+  const facts = writerFactsOf(summary)
+  const asOfId = schema.fields.find((f) => f.name === 'as_of')?.id
+  const seqId = schema.fields.find((f) => f.name === 'seq')?.id
+  if (facts === undefined || asOfId === undefined || seqId === undefined || files.length === 0) return undefined
+  let asOfMin: bigint | undefined
+  let asOfMax: bigint | undefined
+  let seqMin: bigint | undefined
+  let seqMax: bigint | undefined
+  for (const f of files) {
+    const lo = decodeLongBound(f.lowerBounds?.get(asOfId))
+    const hi = decodeLongBound(f.upperBounds?.get(asOfId))
+    if (lo === undefined || hi === undefined) return undefined
+    if (asOfMin === undefined || lo < asOfMin) asOfMin = lo
+    if (asOfMax === undefined || hi > asOfMax) asOfMax = hi
+    const sLo = decodeLongBound(f.lowerBounds?.get(seqId))
+    const sHi = decodeLongBound(f.upperBounds?.get(seqId))
+    if (sLo === undefined || sHi === undefined) {
+      // No bound: only a file whose every seq is null may lack one.
+      if (f.nullValueCounts?.get(seqId) !== f.recordCount) return undefined
+      continue
+    }
+    if (seqMin === undefined || sLo < seqMin) seqMin = sLo
+    if (seqMax === undefined || sHi > seqMax) seqMax = sHi
+  }
+  if (asOfMin === undefined || asOfMax === undefined || asOfMin % 1000n !== 0n || asOfMax % 1000n !== 0n) return undefined
+  return {
+    asOfMinMs: Number(asOfMin / 1000n),
+    asOfMaxMs: Number(asOfMax / 1000n),
+    ...(seqMin === undefined || seqMax === undefined ? {} : { seq: { min: seqMin, max: seqMax } }),
+    seqIndexBits: facts.seqIndexBits,
+  }
+}
