@@ -145,6 +145,9 @@ export class PartitionSlot {
     return slot
   }
 
+  /** How long the last checkpoint's cut took (ms, monotonic clock): the event loop's stall. */
+  lastCutMs = 0
+
   /** Processors adopted from a backfill that still have to catch up from the archive. */
   readonly pendingCatchUp: number[] = []
 
@@ -240,7 +243,7 @@ export class PartitionSlot {
    */
   async checkpoint(landed?: Promise<unknown>): Promise<boolean> {
     await this.#persisting
-    return this.#persist(this.#cut(), landed)
+    return this.#persist(this.#timedCut(), landed)
   }
 
   /**
@@ -255,11 +258,18 @@ export class PartitionSlot {
    */
   async checkpointInBackground(done: (result: { ok: boolean } | { err: unknown }) => void, landed?: Promise<unknown>): Promise<void> {
     await this.#persisting
-    const persisting = this.#persist(this.#cut(), landed)
+    const persisting = this.#persist(this.#timedCut(), landed)
     this.#persisting = persisting.then(
       (ok) => (done({ ok }), undefined),
       (err: unknown) => (done({ err }), undefined),
     )
+  }
+
+  #timedCut(): CheckpointCut {
+    const startedAt = performance.now()
+    const cut = this.#cut()
+    this.lastCutMs = performance.now() - startedAt
+    return cut
   }
 
   /** The synchronous part: what the checkpoint covers, taken between two records. */
