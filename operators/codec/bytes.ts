@@ -48,6 +48,13 @@ export class ByteWriter {
   }
 
   uvarint(v: number): void {
+    // One byte for 0…127 (counts, lengths, tile counts: most of a snapshot's varints); `v & 0x7f`
+    // equals v only for those integers, so anything else takes the checked path below.
+    if ((v & 0x7f) === v) {
+      this.#ensure(1)
+      this.#buf[this.#len++] = v
+      return
+    }
     if (!Number.isSafeInteger(v) || v < 0) throw new InvariantViolation(`uvarint out of range: ${v}`)
     this.#ensure(8)
     while (v >= 0x80) {
@@ -77,6 +84,7 @@ export class ByteWriter {
    * exactly `bytes(encoder.encode(s))`.
    */
   str(s: string): void {
+    if (s.length < 0x80 && this.#ascii(s)) return
     const most = s.length * 3
     const reserved = uvarintSize(most)
     // At least 8: the uvarint below must not grow (and so copy) the buffer past the bytes just written.
@@ -87,6 +95,27 @@ export class ByteWriter {
     if (needed < reserved) this.#buf.copyWithin(this.#len + needed, start, start + written)
     this.uvarint(written)
     this.#len += written
+  }
+
+  /**
+   * `str` for a string of fewer than 128 units, all ASCII: its UTF-8 is its units, its length
+   * prefix one byte. Written by a JS loop, without the subarray and the native call `encodeInto`
+   * costs per string (a snapshot writes a key, an offset and often a value per entry). False,
+   * having written nothing that counts, at the first unit ≥ 0x80.
+   */
+  #ascii(s: string): boolean {
+    const n = s.length
+    this.#ensure(n + 1)
+    const buf = this.#buf
+    const at = this.#len + 1
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 0x80) return false
+      buf[at + i] = c
+    }
+    buf[this.#len] = n
+    this.#len = at + n
+    return true
   }
 
   bytes(b: Uint8Array): void {

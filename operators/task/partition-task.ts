@@ -129,6 +129,12 @@ class Task implements PartitionTask {
   readonly #source: SourceDef
   readonly #runners: TaskViewRunner[]
   #watermarkMs = -Infinity
+  /**
+   * The last snapshot's and delta's sizes: the next one's writer starts that large (+ 1/8), so a
+   * cut's encoding does not grow its buffer by doubling and copying while the event loop waits.
+   */
+  #snapshotBytes = 1 << 16
+  #deltaBytes = 1 << 12
 
   constructor(options: PartitionTaskOptions) {
     const { views, source } = options
@@ -194,13 +200,15 @@ class Task implements PartitionTask {
    * key-byte order). Which layout a view has follows from its definition, so none is tagged.
    */
   snapshot(): Uint8Array {
-    const w = new ByteWriter(1 << 16)
+    const w = new ByteWriter(this.#snapshotBytes + (this.#snapshotBytes >>> 3))
     for (const b of MAGIC) w.u8(b)
     w.u8(FORMAT_VERSION)
     w.f64(this.#watermarkMs)
     w.uvarint(this.#runners.length)
     for (const runner of this.#runners) runner.encodeState(w)
-    return w.finish()
+    const bytes = w.finish()
+    this.#snapshotBytes = bytes.length
+    return bytes
   }
 
   checkpointFull(): Uint8Array {
@@ -211,7 +219,7 @@ class Task implements PartitionTask {
 
   /** Layout: "KFSD", u8 version, f64 watermarkMs, uvarint view count, then per view its changes (state-delta.ts). */
   checkpointDelta(): Uint8Array | undefined {
-    const w = new ByteWriter(1 << 12)
+    const w = new ByteWriter(this.#deltaBytes + (this.#deltaBytes >>> 3))
     for (const b of DELTA_MAGIC) w.u8(b)
     w.u8(DELTA_VERSION)
     w.f64(this.#watermarkMs)
@@ -219,7 +227,10 @@ class Task implements PartitionTask {
     let complete = true
     // Every runner is asked (each starts tracking afresh), even after one has lost track.
     for (const runner of this.#runners) if (!runner.changes.encode(w)) complete = false
-    return complete ? w.finish() : undefined
+    if (!complete) return undefined
+    const bytes = w.finish()
+    this.#deltaBytes = bytes.length
+    return bytes
   }
 
   restore(bytes: Uint8Array, deltas: readonly Uint8Array[]): void {

@@ -39,6 +39,33 @@ void describe('operators > codec > ByteWriter.str', () => {
     }
   })
 
+  void test('a string whose ASCII run ends in a non-ASCII unit (the ASCII fast path gives up there) keeps the layout', () => {
+    const strings: string[] = []
+    for (const tail of ['\u0080', 'é', '€', '🙂', '\uD800'])
+      for (const n of [0, 1, 5, 125, 126, 127, 128]) {
+        strings.push('k'.repeat(n) + tail, tail + 'k'.repeat(n), 'k'.repeat(n >> 1) + tail + 'k'.repeat(n >> 1))
+      }
+    strings.push('\u007F', '\u007F'.repeat(127))
+    // A small buffer: the fast path's own growth, then a fall back onto what it grew.
+    const w = new ByteWriter(1)
+    for (const s of strings) w.str(s)
+    assert.deepEqual(w.finish(), reference(strings))
+  })
+
+  void test('uvarint: LEB128 on both sides of the one-byte fast path; non-integers and negatives refused', () => {
+    const values = [0, 1, 63, 64, 126, 127, 128, 129, 255, 16383, 16384, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53 - 1]
+    const w = new ByteWriter(1)
+    for (const v of values) w.uvarint(v)
+    const r = new ByteReader(w.finish())
+    for (const v of values) assert.equal(r.uvarint(), v)
+    assert.ok(r.done)
+    const one = new ByteWriter(1)
+    one.uvarint(127)
+    one.uvarint(128)
+    assert.deepEqual(one.finish(), new Uint8Array([0x7f, 0x80, 0x01]))
+    for (const bad of [-1, 0.5, 127.5, -0.5, Number.NaN, Infinity, 2 ** 53]) assert.throws(() => new ByteWriter(1).uvarint(bad), /uvarint out of range/)
+  })
+
   void test('what str writes, the reader reads back (lone surrogates as U+FFFD, as TextEncoder does)', () => {
     const strings = ['', 'plain', 'ключ-🙂', '\uD800x', 'y'.repeat(20000)]
     const w = new ByteWriter(4)
