@@ -62,6 +62,8 @@ export interface TouchedKeys {
   readonly changed: string[]
   /** Keys dropped since the last checkpoint and not live now: the delta names them removed. */
   readonly removed: string[]
+  /** False when no key of either list can hold a UTF-16 unit ≥ U+D800 (key-order.ts). */
+  readonly mayHoldWideUnits: boolean
 }
 
 export class KeyTable {
@@ -234,7 +236,7 @@ export class KeyTable {
     this.#touchedIds = []
     this.#droppedKeys = []
     this.#lostTrack = false
-    return lost ? undefined : { changed, removed }
+    return lost ? undefined : { changed, removed, mayHoldWideUnits: this.hasHighKeys }
   }
 
   /** Starts tracking afresh without collecting what was touched (after a full snapshot or a restore). */

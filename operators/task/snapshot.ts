@@ -21,7 +21,7 @@ import type { TileSlab } from './tile-slab.ts'
 export function encodeViewState(runner: ViewRunner, w: ByteWriter): void {
   w.str(runner.plan.fingerprint)
   const table = runner.table
-  const keys = sortKeysByBytes([...table.ids.keys()])
+  const keys = sortKeysByBytes([...table.ids.keys()], table.hasHighKeys)
   w.uvarint(keys.length)
   const entries = new EntryWriter(runner)
   for (const key of keys) entries.write(table.ids.get(key) as number, key, w)

@@ -28,16 +28,16 @@ export function encodeChanges(state: KeyedStateAccess, touched: ReadonlySet<stri
   const removed: string[] = []
   const changed: string[] = []
   for (const key of touched) (state.has(key) ? changed : removed).push(key)
-  encodeSplitChanges(state, { changed, removed }, w)
+  encodeSplitChanges(state, { changed, removed, mayHoldWideUnits: true }, w)
 }
 
 /** `encodeChanges` of keys already told apart (each once; sorted here, in place). */
 export function encodeSplitChanges(state: KeyedStateAccess, keys: TouchedKeys, w: ByteWriter): void {
   w.str(state.fingerprint)
   w.uvarint(keys.removed.length)
-  for (const key of sortKeysByBytes(keys.removed)) w.str(key)
+  for (const key of sortKeysByBytes(keys.removed, keys.mayHoldWideUnits)) w.str(key)
   w.uvarint(keys.changed.length)
-  for (const key of sortKeysByBytes(keys.changed)) state.encodeEntry(key, w)
+  for (const key of sortKeysByBytes(keys.changed, keys.mayHoldWideUnits)) state.encodeEntry(key, w)
 }
 
 export function decodeChanges(state: KeyedStateAccess, r: ByteReader): void {
