@@ -206,7 +206,7 @@ class Task implements PartitionTask {
     w.f64(this.#watermarkMs)
     w.uvarint(this.#runners.length)
     for (const runner of this.#runners) runner.encodeState(w)
-    const bytes = w.finish()
+    const bytes = w.take()
     this.#snapshotBytes = bytes.length
     return bytes
   }
@@ -228,7 +228,7 @@ class Task implements PartitionTask {
     // Every runner is asked (each starts tracking afresh), even after one has lost track.
     for (const runner of this.#runners) if (!runner.changes.encode(w)) complete = false
     if (!complete) return undefined
-    const bytes = w.finish()
+    const bytes = w.take()
     this.#deltaBytes = bytes.length
     return bytes
   }

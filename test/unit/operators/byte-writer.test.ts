@@ -75,3 +75,27 @@ void describe('operators > codec > ByteWriter.str', () => {
     assert.ok(r.done)
   })
 })
+
+void describe('operators > codec > ByteWriter.take', () => {
+  void test('the bytes of finish, without a copy when they fill half the buffer; the writer starts empty again', () => {
+    const full = new ByteWriter(16)
+    for (let i = 0; i < 12; i++) full.u8(i)
+    const expected = new ByteWriter(16)
+    for (let i = 0; i < 12; i++) expected.u8(i)
+    const taken = full.take()
+    assert.deepEqual(taken, expected.finish())
+    assert.equal(taken.buffer.byteLength, 16, 'a view of the writer buffer')
+    // Written again: new bytes only, and the taken ones stay as they were.
+    full.str('after')
+    full.uvarint(300)
+    assert.deepEqual(full.finish(), new Uint8Array([5, 97, 102, 116, 101, 114, 0xac, 0x02]))
+    assert.deepEqual(taken, expected.finish())
+    const sparse = new ByteWriter(1024)
+    sparse.f64(1.5)
+    const copy = sparse.take()
+    assert.equal(copy.buffer.byteLength, 8, 'a copy: a view would keep 1 KiB for 8 bytes')
+    const empty = new ByteWriter(0)
+    empty.u8(1)
+    assert.deepEqual(empty.take(), new Uint8Array([1]))
+  })
+})
