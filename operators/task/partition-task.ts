@@ -19,7 +19,7 @@ import { CheckpointError, DefinitionError } from '../../core/errors.ts'
 import type { EventRecord, FeatureRow, FeatureViewDef, SourceDef } from '../../features/types.ts'
 import { planView } from './plan.ts'
 import { ViewRunner } from './view-runner.ts'
-import { decodeViewState, encodeViewState, viewStateAccess } from './snapshot.ts'
+import { decodeViewState, encodeSampleEntries, encodeViewState, viewStateAccess } from './snapshot.ts'
 import { TableChanges, type ChangeTracking } from './state-delta.ts'
 import type { TaskDeadLetter, TaskOutput } from './output.ts'
 import { isBeyondFutureSkew } from './event-time-rule.ts'
@@ -66,6 +66,13 @@ export interface PartitionTask {
    * lost track of its changes (take `checkpointFull` instead).
    */
   checkpointDelta(): Uint8Array | undefined
+  /**
+   * Runs the snapshot encoder over up to `maxKeys` keys' entries and throws the bytes away; state
+   * and change tracking are left alone. Returns how many entries it wrote (0: no key yet). For the
+   * engine to run that code before the first checkpoint's cut (partition-slot.ts): otherwise the
+   * cut runs it cold, interpreted, over every key while the event loop waits.
+   */
+  warmUpSnapshot(maxKeys: number): number
 }
 
 export interface PartitionTaskOptions {
@@ -107,6 +114,10 @@ class EventViewRunner implements TaskViewRunner {
 
   decodeState(r: ByteReader): void {
     decodeViewState(this.#runner, r)
+  }
+
+  encodeSample(w: ByteWriter, maxKeys: number): number {
+    return encodeSampleEntries(this.#runner, w, maxKeys)
   }
 }
 
@@ -215,6 +226,13 @@ class Task implements PartitionTask {
     const bytes = this.snapshot()
     for (const runner of this.#runners) runner.changes.forget()
     return bytes
+  }
+
+  warmUpSnapshot(maxKeys: number): number {
+    const w = new ByteWriter(1 << 12)
+    let n = 0
+    for (const runner of this.#runners) if (runner.encodeSample !== undefined) n += runner.encodeSample(w, maxKeys - n)
+    return n
   }
 
   /** Layout: "KFSD", u8 version, f64 watermarkMs, uvarint view count, then per view its changes (state-delta.ts). */

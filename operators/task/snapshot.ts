@@ -27,6 +27,18 @@ export function encodeViewState(runner: ViewRunner, w: ByteWriter): void {
   for (const key of keys) entries.write(table.ids.get(key) as number, key, w)
 }
 
+/** Up to `maxKeys` keys' entries, in the table's order (not a snapshot: TaskViewRunner.encodeSample). */
+export function encodeSampleEntries(runner: ViewRunner, w: ByteWriter, maxKeys: number): number {
+  const entries = new EntryWriter(runner)
+  let n = 0
+  for (const [key, id] of runner.table.ids) {
+    if (n >= maxKeys) break
+    entries.write(id, key, w)
+    n++
+  }
+  return n
+}
+
 export function decodeViewState(runner: ViewRunner, r: ByteReader): void {
   const plan = runner.plan
   const fingerprint = r.str()
