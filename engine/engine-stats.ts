@@ -12,7 +12,7 @@ export interface EngineTimings {
    * One checkpoint's cut: its synchronous part (operator state snapshot or delta, buffers handed
    * over), during which the event loop runs nothing else — every partition's records wait it out.
    */
-  checkpointCut(durationMs: number): void
+  checkpointCut(durationMs: number, cpuMs: number): void
   /** One slot batch's online writes, all its views. */
   onlineWriteBatch(durationMs: number): void
 }
