@@ -76,6 +76,8 @@ export interface SlotOutput {
  */
 const WARM_UP_ENTRIES = 4_096
 const WARM_UP_BATCH_KEYS = 512
+/** Batches after which a slot stops trying (its views may hold few keys, or only change views, which have no warm-up). */
+const WARM_UP_BATCHES = 64
 
 /** This thread's CPU time (ms), or NaN on a Node without process.threadCpuUsage (before 23.9). */
 function threadCpuMs(): number {
@@ -168,8 +170,9 @@ export class PartitionSlot {
    * on a shared machine the wall time also counts the time other processes held the core.
    */
   lastCutCpuMs = Number.NaN
-  /** Snapshot entries encoded by warm-ups so far (WARM_UP_ENTRIES). */
+  /** Snapshot entries encoded by warm-ups so far (WARM_UP_ENTRIES), and batches that tried (WARM_UP_BATCHES). */
   #warmedEntries = 0
+  #warmUpBatches = 0
 
   /** Processors adopted from a backfill that still have to catch up from the archive. */
   readonly pendingCatchUp: number[] = []
@@ -249,7 +252,7 @@ export class PartitionSlot {
    * away (state and tracking untouched), so that V8 has optimised it before the first cut.
    */
   #warmUp(): void {
-    if (this.#warmedEntries >= WARM_UP_ENTRIES) return
+    if (this.#warmedEntries >= WARM_UP_ENTRIES || this.#warmUpBatches++ >= WARM_UP_BATCHES) return
     for (const p of this.processors) this.#warmedEntries += p.task.warmUpSnapshot(WARM_UP_BATCH_KEYS)
   }
 

@@ -229,9 +229,9 @@ class Task implements PartitionTask {
   }
 
   warmUpSnapshot(maxKeys: number): number {
-    const w = new ByteWriter(1 << 12)
+    let w: ByteWriter | undefined
     let n = 0
-    for (const runner of this.#runners) if (runner.encodeSample !== undefined) n += runner.encodeSample(w, maxKeys - n)
+    for (const runner of this.#runners) if (runner.encodeSample !== undefined) n += runner.encodeSample((w ??= new ByteWriter(1 << 12)), maxKeys - n)
     return n
   }
 
