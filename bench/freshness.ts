@@ -19,7 +19,8 @@
  *
  * Each checkpoint's cut (its synchronous part: the operator state snapshot or delta) stalls that
  * loop by itself: `cut_*_ms` are their durations (the first of each partition is a full snapshot);
- * the progress lines also give each cut's CPU time, which a loaded machine does not inflate.
+ * the progress lines also give each cut's CPU time on the engine's thread, which leaves out the
+ * time other processes held the core (not their effect on caches).
  *
  * BENCH freshness rate=… p50_ms=… p99_ms=… … loop_delay_p99_ms=… loop_delay_max_ms=… cut_first_max_ms=… cut_p50_ms=… cut_max_ms=… (target p99 < 100 ms)
  */
