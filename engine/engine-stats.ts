@@ -8,6 +8,11 @@ import type { DeadLetter } from '../ports/dead-letters.ts'
  */
 export interface EngineTimings {
   checkpoint(durationMs: number): void
+  /**
+   * One checkpoint's cut: its synchronous part (operator state snapshot or delta, buffers handed
+   * over), during which the event loop runs nothing else — every partition's records wait it out.
+   */
+  checkpointCut(durationMs: number, cpuMs: number): void
   /** One slot batch's online writes, all its views. */
   onlineWriteBatch(durationMs: number): void
 }
@@ -49,7 +54,7 @@ export function createEngineStats(): EngineStats {
     lag: {},
     onlineWriteMs: 0,
     fenced: 0,
-    timings: { checkpoint: () => undefined, onlineWriteBatch: () => undefined },
+    timings: { checkpoint: () => undefined, checkpointCut: () => undefined, onlineWriteBatch: () => undefined },
   }
 }
 

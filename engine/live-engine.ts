@@ -196,6 +196,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   async function checkpointSlot(slot: PartitionSlot): Promise<void> {
     const started = clock.nowMs()
     const ok = await slot.checkpoint(delivery.landed(slot))
+    stats.timings.checkpointCut(slot.lastCutMs, slot.lastCutCpuMs)
     recordCheckpoint(slot, clock.nowMs() - started, ok)
   }
 
@@ -209,6 +210,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       }
       recordCheckpoint(slot, clock.nowMs() - slot.lastCheckpointAtMs, result.ok)
     }, delivery.landed(slot))
+    // Resolved once the cut is taken (the I/O runs on): lastCutMs is this checkpoint's.
+    stats.timings.checkpointCut(slot.lastCutMs, slot.lastCutCpuMs)
   }
 
   const gapChecked = new WeakMap<PartitionSlot, string>()

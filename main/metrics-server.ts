@@ -46,6 +46,12 @@ export function createEngineMetrics(stats: EngineStats, clock: Clock, views: rea
   counter('kfs_checkpoints_fenced_total', 'Checkpoints refused because another owner published first', [], () => [[{}, stats.fenced]])
 
   const checkpointSeconds = new client.Histogram({ name: 'kfs_checkpoint_duration_seconds', help: 'Duration of each completed checkpoint', buckets: CHECKPOINT_BUCKETS, registers: [registry] })
+  const cutSeconds = new client.Histogram({
+    name: 'kfs_checkpoint_cut_duration_seconds',
+    help: "Duration of each checkpoint's synchronous cut (the operator state snapshot), which stalls the event loop",
+    buckets: ONLINE_WRITE_BUCKETS,
+    registers: [registry],
+  })
   const onlineWriteSeconds = new client.Histogram({
     name: 'kfs_online_write_batch_duration_seconds',
     help: 'Duration of the online writes of one partition batch (all its views, retries included)',
@@ -54,6 +60,7 @@ export function createEngineMetrics(stats: EngineStats, clock: Clock, views: rea
   })
   stats.timings = {
     checkpoint: (ms) => checkpointSeconds.observe(ms / 1000),
+    checkpointCut: (ms) => cutSeconds.observe(ms / 1000),
     onlineWriteBatch: (ms) => onlineWriteSeconds.observe(ms / 1000),
   }
   // A timestamp rather than an age (Prometheus's advice): `time() - x` is the age, and a stalled

@@ -8,6 +8,7 @@ export const countKernel: Aggregator<number> = {
   accEncoding: 'uvarint count',
   input: ANY_VALUE,
   unboxed: 'count',
+  accWire: 'uvarint',
   init: () => 0,
   add: (acc) => acc + 1,
   merge: (into, from) => into + from,

@@ -11,6 +11,7 @@ export const maxKernel: Aggregator<number> = {
   accEncoding: 'f64 maximum, NaN when empty',
   input: FINITE_NUMBERS,
   unboxed: 'max',
+  accWire: 'f64',
   init: () => Number.NaN,
   add: (acc, value) => ((value as number) > acc || acc !== acc ? (value as number) : acc),
   merge: (into, from) => (from > into || into !== into ? from : into),

@@ -8,6 +8,7 @@ export const sumKernel: Aggregator<number> = {
   accEncoding: 'f64 sum',
   input: SUMMABLE_NUMBERS,
   unboxed: 'sum',
+  accWire: 'f64',
   init: () => 0,
   add: (acc, value) => acc + (value as number),
   merge: (into, from) => into + from,

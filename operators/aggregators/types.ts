@@ -51,6 +51,12 @@ export interface Aggregator<Acc = unknown> {
   /** Optional fast path: the accumulator is one double with this arithmetic (see UnboxedKind). */
   readonly unboxed?: UnboxedKind
   /**
+   * Optional fast path for snapshots: `encode(acc, w)` writes exactly `w.f64(acc)` (`'f64'`) or
+   * `w.uvarint(acc)` (`'uvarint'`), so the snapshot's entry writer (entry-writer.ts) writes it
+   * itself, without a call through a kernel object per tile and column.
+   */
+  readonly accWire?: 'f64' | 'uvarint'
+  /**
    * Optional fast path: `finish` of the ascending merge of the `count` tile accumulators at
    * `accs[from + i·stride]` (i < count, count ≥ 1), without building the merged accumulator.
    * Must equal `init → merge… → finish` bit for bit. The tiles are one window's, ascending: every

@@ -24,4 +24,10 @@ export interface TaskViewRunner {
   decodeState(r: ByteReader): void
   /** What changed since the last checkpoint, for incremental checkpoints (operators/task/state-delta.ts). */
   readonly changes: ChangeTracking
+  /**
+   * Optional: writes the snapshot entries of up to `maxKeys` keys, in no particular order (not a
+   * snapshot: bytes to throw away), and returns how many; the state is left alone. For warming
+   * the snapshot encoder up (PartitionTask.warmUpSnapshot).
+   */
+  encodeSample?(w: ByteWriter, maxKeys: number): number
 }

@@ -34,7 +34,8 @@ export class ByteWriter {
 
   #ensure(extra: number): void {
     if (this.#len + extra <= this.#buf.length) return
-    let size = this.#buf.length * 2
+    // From at least 16: an empty buffer (after `take`, or `new ByteWriter(0)`) doubles from there.
+    let size = Math.max(16, this.#buf.length * 2)
     while (size < this.#len + extra) size *= 2
     const next = new Uint8Array(size)
     next.set(this.#buf.subarray(0, this.#len))
@@ -48,6 +49,13 @@ export class ByteWriter {
   }
 
   uvarint(v: number): void {
+    // One byte for 0…127 (counts, lengths, tile counts: most of a snapshot's varints); `v & 0x7f`
+    // equals v only for those integers, so anything else takes the checked path below.
+    if ((v & 0x7f) === v) {
+      this.#ensure(1)
+      this.#buf[this.#len++] = v
+      return
+    }
     if (!Number.isSafeInteger(v) || v < 0) throw new InvariantViolation(`uvarint out of range: ${v}`)
     this.#ensure(8)
     while (v >= 0x80) {
@@ -77,6 +85,7 @@ export class ByteWriter {
    * exactly `bytes(encoder.encode(s))`.
    */
   str(s: string): void {
+    if (s.length < 0x80 && this.#ascii(s)) return
     const most = s.length * 3
     const reserved = uvarintSize(most)
     // At least 8: the uvarint below must not grow (and so copy) the buffer past the bytes just written.
@@ -89,6 +98,27 @@ export class ByteWriter {
     this.#len += written
   }
 
+  /**
+   * `str` for a string of fewer than 128 units, all ASCII: its UTF-8 is its units, its length
+   * prefix one byte. Written by a JS loop, without the subarray and the native call `encodeInto`
+   * costs per string (a snapshot writes a key, an offset and often a value per entry). False,
+   * having written nothing that counts, at the first unit ≥ 0x80.
+   */
+  #ascii(s: string): boolean {
+    const n = s.length
+    this.#ensure(n + 1)
+    const buf = this.#buf
+    const at = this.#len + 1
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 0x80) return false
+      buf[at + i] = c
+    }
+    buf[this.#len] = n
+    this.#len = at + n
+    return true
+  }
+
   bytes(b: Uint8Array): void {
     this.uvarint(b.length)
     this.#ensure(b.length)
@@ -98,6 +128,20 @@ export class ByteWriter {
 
   finish(): Uint8Array {
     return this.#buf.slice(0, this.#len)
+  }
+
+  /**
+   * The bytes written, as a view of the writer's own buffer (no copy) when they fill at least
+   * half of it, else a copy (a view would keep the unused part alive); the writer starts empty
+   * again. For a writer presized to about what it will hold (a checkpoint's cut: one allocation
+   * and no copy of a few hundred KB while the event loop waits).
+   */
+  take(): Uint8Array {
+    const bytes = this.#len * 2 >= this.#buf.length ? this.#buf.subarray(0, this.#len) : this.#buf.slice(0, this.#len)
+    this.#buf = new Uint8Array(0)
+    this.#view = new DataView(this.#buf.buffer)
+    this.#len = 0
+    return bytes
   }
 }
 

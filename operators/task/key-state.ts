@@ -56,6 +56,16 @@ function recordBytes(groups: number, objectGroups: number): number {
   return Math.ceil((4 * (INT_REGION + KeyRegions.metaInts(groups)) + 12 * objectGroups) / 32) * 32
 }
 
+/** The keys a checkpoint delta holds (state-delta.ts), in no particular order. */
+export interface TouchedKeys {
+  /** Keys touched since the last checkpoint and live now: the delta writes their whole entry. */
+  readonly changed: string[]
+  /** Keys dropped since the last checkpoint and not live now: the delta names them removed. */
+  readonly removed: string[]
+  /** False when no key of either list can hold a UTF-16 unit ≥ U+D800 (key-order.ts). */
+  readonly mayHoldWideUnits: boolean
+}
+
 export class KeyTable {
   readonly ids = new Map<string, number>()
   keyOf: string[] = []
@@ -206,21 +216,27 @@ export class KeyTable {
   }
 
   /**
-   * Every key touched since the last call (or since tracking started): the live ones and those
-   * dropped since (a dropped key may have been added again); undefined when tracking was lost
-   * (only a full snapshot then captures the changes). Starts tracking afresh.
+   * Every key touched since the last call (or since tracking started): those live now (`changed`)
+   * and those dropped since and not added again (`removed`, each once); undefined when tracking
+   * was lost (only a full snapshot then captures the changes). Starts tracking afresh. Arrays, not
+   * a set of key strings: the cut of a checkpoint takes them with the event loop stopped, and
+   * every touched id is listed once already (its flag), as is every live key (one id per key).
    */
-  takeTouched(): Set<string> | undefined {
-    const keys = this.#lostTrack ? undefined : new Set<string>(this.#droppedKeys)
+  takeTouched(): TouchedKeys | undefined {
+    const lost = this.#lostTrack
+    const changed: string[] = []
     for (const id of this.#touchedIds) {
       this.#clearTouched(id)
       const key = this.keyOf[id] as string
-      if (keys !== undefined && this.ids.get(key) === id) keys.add(key)
+      if (!lost && this.ids.get(key) === id) changed.push(key)
     }
+    // A key dropped and added again since is live, and its new id was touched by the add: changed.
+    const dropped = this.#droppedKeys.filter((key) => !this.ids.has(key))
+    const removed = dropped.length < 2 ? dropped : [...new Set(dropped)]
     this.#touchedIds = []
     this.#droppedKeys = []
     this.#lostTrack = false
-    return keys
+    return lost ? undefined : { changed, removed, mayHoldWideUnits: this.hasHighKeys }
   }
 
   /** Starts tracking afresh without collecting what was touched (after a full snapshot or a restore). */

@@ -19,7 +19,7 @@ import { CheckpointError, DefinitionError } from '../../core/errors.ts'
 import type { EventRecord, FeatureRow, FeatureViewDef, SourceDef } from '../../features/types.ts'
 import { planView } from './plan.ts'
 import { ViewRunner } from './view-runner.ts'
-import { decodeViewState, encodeViewState, viewStateAccess } from './snapshot.ts'
+import { decodeViewState, encodeSampleEntries, encodeViewState, viewStateAccess } from './snapshot.ts'
 import { TableChanges, type ChangeTracking } from './state-delta.ts'
 import type { TaskDeadLetter, TaskOutput } from './output.ts'
 import { isBeyondFutureSkew } from './event-time-rule.ts'
@@ -66,6 +66,13 @@ export interface PartitionTask {
    * lost track of its changes (take `checkpointFull` instead).
    */
   checkpointDelta(): Uint8Array | undefined
+  /**
+   * Runs the snapshot encoder over up to `maxKeys` keys' entries and throws the bytes away; state
+   * and change tracking are left alone. Returns how many entries it wrote (0: no key yet). For the
+   * engine to run that code before the first checkpoint's cut (partition-slot.ts): otherwise the
+   * cut runs it cold, interpreted, over every key while the event loop waits.
+   */
+  warmUpSnapshot(maxKeys: number): number
 }
 
 export interface PartitionTaskOptions {
@@ -108,6 +115,10 @@ class EventViewRunner implements TaskViewRunner {
   decodeState(r: ByteReader): void {
     decodeViewState(this.#runner, r)
   }
+
+  encodeSample(w: ByteWriter, maxKeys: number): number {
+    return encodeSampleEntries(this.#runner, w, maxKeys)
+  }
 }
 
 /** The runner of one view: by its change mode (docs/design.md §11); event views are planned (§2). */
@@ -129,6 +140,12 @@ class Task implements PartitionTask {
   readonly #source: SourceDef
   readonly #runners: TaskViewRunner[]
   #watermarkMs = -Infinity
+  /**
+   * The last snapshot's and delta's sizes: the next one's writer starts that large (+ 1/8), so a
+   * cut's encoding does not grow its buffer by doubling and copying while the event loop waits.
+   */
+  #snapshotBytes = 1 << 16
+  #deltaBytes = 1 << 12
 
   constructor(options: PartitionTaskOptions) {
     const { views, source } = options
@@ -194,13 +211,15 @@ class Task implements PartitionTask {
    * key-byte order). Which layout a view has follows from its definition, so none is tagged.
    */
   snapshot(): Uint8Array {
-    const w = new ByteWriter(1 << 16)
+    const w = new ByteWriter(this.#snapshotBytes + (this.#snapshotBytes >>> 3))
     for (const b of MAGIC) w.u8(b)
     w.u8(FORMAT_VERSION)
     w.f64(this.#watermarkMs)
     w.uvarint(this.#runners.length)
     for (const runner of this.#runners) runner.encodeState(w)
-    return w.finish()
+    const bytes = w.take()
+    this.#snapshotBytes = bytes.length
+    return bytes
   }
 
   checkpointFull(): Uint8Array {
@@ -209,9 +228,16 @@ class Task implements PartitionTask {
     return bytes
   }
 
+  warmUpSnapshot(maxKeys: number): number {
+    let w: ByteWriter | undefined
+    let n = 0
+    for (const runner of this.#runners) if (runner.encodeSample !== undefined) n += runner.encodeSample((w ??= new ByteWriter(1 << 12)), maxKeys - n)
+    return n
+  }
+
   /** Layout: "KFSD", u8 version, f64 watermarkMs, uvarint view count, then per view its changes (state-delta.ts). */
   checkpointDelta(): Uint8Array | undefined {
-    const w = new ByteWriter(1 << 12)
+    const w = new ByteWriter(this.#deltaBytes + (this.#deltaBytes >>> 3))
     for (const b of DELTA_MAGIC) w.u8(b)
     w.u8(DELTA_VERSION)
     w.f64(this.#watermarkMs)
@@ -219,7 +245,10 @@ class Task implements PartitionTask {
     let complete = true
     // Every runner is asked (each starts tracking afresh), even after one has lost track.
     for (const runner of this.#runners) if (!runner.changes.encode(w)) complete = false
-    return complete ? w.finish() : undefined
+    if (!complete) return undefined
+    const bytes = w.take()
+    this.#deltaBytes = bytes.length
+    return bytes
   }
 
   restore(bytes: Uint8Array, deltas: readonly Uint8Array[]): void {

@@ -13,42 +13,30 @@
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import { CheckpointError } from '../../core/errors.ts'
 import { sortKeysByBytes } from './key-order.ts'
+import { EntryWriter } from './entry-writer.ts'
 import type { KeyedStateAccess } from './state-delta.ts'
 import type { ViewRunner } from './view-runner.ts'
 import type { TileSlab } from './tile-slab.ts'
 
 export function encodeViewState(runner: ViewRunner, w: ByteWriter): void {
   w.str(runner.plan.fingerprint)
-  const keys = sortKeysByBytes([...runner.table.ids.keys()])
+  const table = runner.table
+  const keys = sortKeysByBytes([...table.ids.keys()], table.hasHighKeys)
   w.uvarint(keys.length)
-  for (const key of keys) encodeKeyEntry(runner, key, w)
+  const entries = new EntryWriter(runner)
+  for (const key of keys) entries.write(table.ids.get(key) as number, key, w)
 }
 
-function encodeKeyEntry(runner: ViewRunner, key: string, w: ByteWriter): void {
-  const plan = runner.plan
-  const table = runner.table
-  const id = table.ids.get(key) as number
-  w.str(key)
-  w.f64(table.clockOf(id))
-  w.f64(table.timerOf(id))
-  plan.groups.forEach((group, g) => {
-    const lay = runner.layouts[g]!
-    const count = table.regions.count(id, g)
-    w.uvarint(count)
-    if (count === 0) return
-    const tiles = table.regions.pageOf(id)
-    const base = table.regions.baseOf(id, g)
-    const { objs, ob } = objectTiles(table.objSlabs[g], id)
-    for (let t = 0; t < count; t++) {
-      w.svarint(tiles[base + t * lay.numStride] as number)
-      group.columns.forEach((col, j) => {
-        const place = lay.placeOf[j] as number
-        col.agg.encode(lay.isNum[j] === 1 ? tiles[base + t * lay.numStride + place] : objs[ob + t * lay.objStride + place], w)
-      })
-    }
-  })
-  const life = table.life[id]
-  if (life !== null && life !== undefined) plan.lifetimeColumns.forEach((col, j) => col.agg.encode(life[j], w))
+/** Up to `maxKeys` keys' entries, in the table's order (not a snapshot: TaskViewRunner.encodeSample). */
+export function encodeSampleEntries(runner: ViewRunner, w: ByteWriter, maxKeys: number): number {
+  const entries = new EntryWriter(runner)
+  let n = 0
+  for (const [key, id] of runner.table.ids) {
+    if (n >= maxKeys) break
+    entries.write(id, key, w)
+    n++
+  }
+  return n
 }
 
 export function decodeViewState(runner: ViewRunner, r: ByteReader): void {
@@ -113,11 +101,12 @@ function objectTiles(slab: TileSlab | null | undefined, id: number): { objs: unk
 /** The view's keyed state as a checkpoint delta reads and writes it (state-delta.ts). */
 export function viewStateAccess(runner: ViewRunner): KeyedStateAccess {
   const table = runner.table
+  const entries = new EntryWriter(runner)
   return {
     viewName: runner.plan.view.name,
     fingerprint: runner.plan.fingerprint,
     has: (key) => table.ids.has(key),
-    encodeEntry: (key, w) => encodeKeyEntry(runner, key, w),
+    encodeEntry: (key, w) => entries.write(table.ids.get(key) as number, key, w),
     decodeEntry: (r) => decodeKeyEntry(runner, r, true),
     remove: (key) => {
       const id = table.ids.get(key)

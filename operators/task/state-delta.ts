@@ -11,6 +11,7 @@
 import type { ByteReader, ByteWriter } from '../codec/bytes.ts'
 import { CheckpointError } from '../../core/errors.ts'
 import { sortKeysByBytes } from './key-order.ts'
+import type { TouchedKeys } from './key-state.ts'
 
 export interface KeyedStateAccess {
   readonly viewName: string
@@ -27,11 +28,16 @@ export function encodeChanges(state: KeyedStateAccess, touched: ReadonlySet<stri
   const removed: string[] = []
   const changed: string[] = []
   for (const key of touched) (state.has(key) ? changed : removed).push(key)
+  encodeSplitChanges(state, { changed, removed, mayHoldWideUnits: true }, w)
+}
+
+/** `encodeChanges` of keys already told apart (each once; sorted here, in place). */
+export function encodeSplitChanges(state: KeyedStateAccess, keys: TouchedKeys, w: ByteWriter): void {
   w.str(state.fingerprint)
-  w.uvarint(removed.length)
-  for (const key of sortKeysByBytes(removed)) w.str(key)
-  w.uvarint(changed.length)
-  for (const key of sortKeysByBytes(changed)) state.encodeEntry(key, w)
+  w.uvarint(keys.removed.length)
+  for (const key of sortKeysByBytes(keys.removed, keys.mayHoldWideUnits)) w.str(key)
+  w.uvarint(keys.changed.length)
+  for (const key of sortKeysByBytes(keys.changed, keys.mayHoldWideUnits)) state.encodeEntry(key, w)
 }
 
 export function decodeChanges(state: KeyedStateAccess, r: ByteReader): void {
@@ -64,16 +70,16 @@ export interface ChangeTracking {
 /** The event views' tracking: the key table (key-state.ts) marks touched keys itself. */
 export class TableChanges implements ChangeTracking {
   readonly #state: KeyedStateAccess
-  readonly #table: { takeTouched(): Set<string> | undefined; forgetTouched(): void }
+  readonly #table: { takeTouched(): TouchedKeys | undefined; forgetTouched(): void }
 
-  constructor(state: KeyedStateAccess, table: { takeTouched(): Set<string> | undefined; forgetTouched(): void }) {
+  constructor(state: KeyedStateAccess, table: { takeTouched(): TouchedKeys | undefined; forgetTouched(): void }) {
     this.#state = state
     this.#table = table
   }
 
   encode(w: ByteWriter): boolean {
     const touched = this.#table.takeTouched()
-    if (touched !== undefined) encodeChanges(this.#state, touched, w)
+    if (touched !== undefined) encodeSplitChanges(this.#state, touched, w)
     return touched !== undefined
   }
 

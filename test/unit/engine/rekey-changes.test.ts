@@ -159,6 +159,7 @@ function rolesSeen(topic: string, source: SourceDef, keys: readonly (string | nu
     snapshot: () => new Uint8Array(),
     checkpointFull: () => new Uint8Array(),
     checkpointDelta: () => new Uint8Array(),
+    warmUpSnapshot: () => 0,
   }
   const processor = new PartitionProcessor({ topic, partition: 0, source, task, nextOffset: '0' })
   // The header claims the opposite role: the key decides, because only the key is archived.

@@ -24,4 +24,13 @@ void describe('operators > key order', () => {
     assert.deepEqual(sortKeysByBytes(['😀', '\uE000', 'a']), ['a', '\uE000', '😀'])
     assert.deepEqual(sortKeysByBytes(['u10', 'u2', 'u1']), ['u1', 'u10', 'u2'])
   })
+
+  void test('told that no key holds a unit ≥ U+D800 (a key table that never saw one), the same UTF-8 byte order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: fc.integer({ min: 0, max: 0xd7ff }).map((c) => String.fromCharCode(c)) }), { maxLength: 60 }), (keys) => {
+        assert.deepEqual(sortKeysByBytes([...keys], false), byUtf8Bytes(keys))
+      }),
+      { numRuns: 300 },
+    )
+  })
 })
