@@ -21,16 +21,12 @@ import type { TieKeyBounds } from '../../../ports/feature-rows.ts'
 import type { LabelSource, ViewJoinSpec } from '../../../ports/point-in-time-joiner.ts'
 import { MAX_LABEL_TIME_MS, MIN_LABEL_TIME_MS } from '../../../training/index.ts'
 import { prng } from './fixtures.ts'
+import { writeTieFeatureFiles, type TieRow } from './tie-rows.ts'
 
 const MINUTE = 60_000
 const TTL = 5 * MINUTE
 
-interface Row {
-  readonly key: string
-  readonly asOfMs: number
-  readonly seq: bigint | null
-  readonly id: number
-}
+type Row = TieRow
 
 interface Case {
   readonly name: string
@@ -132,32 +128,6 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true })
 })
 
-async function featureFiles(dir: string, rows: readonly Row[]): Promise<string[]> {
-  const paths: string[] = []
-  for (let f = 0; f < 2; f++) {
-    const part = rows.filter((_, i) => i % 2 === f)
-    const file = await encodeParquetColumns(
-      [
-        { name: 'entity_key', type: 'string', fieldId: 1, required: true },
-        { name: 'as_of', type: 'timestamptz', fieldId: 2, required: true },
-        { name: 'created_at', type: 'timestamptz', fieldId: 3, required: true },
-        { name: 'seq', type: 'long', fieldId: 4, required: false },
-        { name: 'row_id', type: 'long', fieldId: 5, required: false },
-      ],
-      [
-        part.map((r) => r.key),
-        part.map((r) => r.asOfMs),
-        part.map((r) => r.asOfMs),
-        part.map((r) => r.seq),
-        part.map((r) => r.id),
-      ],
-    )
-    paths.push(join(dir, `features-${f}.parquet`))
-    await writeFile(paths[f]!, file.bytes)
-  }
-  return paths
-}
-
 /** A derived label source whose time is ms + a µs remainder, so label times need not be whole ms. */
 async function labelSource(dir: string, labels: readonly { key: string | null; tUs: bigint }[]): Promise<LabelSource> {
   const floorDiv = (a: bigint, b: bigint): bigint => (a >= 0n ? a / b : -((-a + b - 1n) / b))
@@ -194,7 +164,7 @@ void describe('point-in-time joiner > the 64-bit tie key', () => {
       const rows = generateRows(c)
       const bounds = boundsOf(rows, c.bits)
       const base: ViewJoinSpec = {
-        files: await featureFiles(dir, rows),
+        files: await writeTieFeatureFiles(dir, rows, 2),
         features: [{ name: 'row_id', type: 'long' }],
         ttlMs: TTL,
         asServed: false,
@@ -288,7 +258,7 @@ void describe('point-in-time joiner > the 64-bit tie key', () => {
     const bounds = boundsOf(rows, 21)
     assert.equal(packedTieKey(bounds), undefined)
     const spec: ViewJoinSpec = {
-      files: await featureFiles(dir, rows),
+      files: await writeTieFeatureFiles(dir, rows, 2),
       features: [{ name: 'row_id', type: 'long' }],
       ttlMs: TTL,
       asServed: false,

@@ -16,6 +16,7 @@ import { encodeParquetColumns, readParquetBatches } from '../../../adapters/offl
 import { MAX_LABEL_TIME_MS, MIN_LABEL_TIME_MS } from '../../../training/index.ts'
 import type { LabelSource, ViewJoinSpec } from '../../../ports/point-in-time-joiner.ts'
 import { prng } from './fixtures.ts'
+import { writeTieFeatureFiles, type TieRow } from './tie-rows.ts'
 
 const HOUR = 3_600_000
 const BASE = 1_700_000_000_000
@@ -36,12 +37,7 @@ const SEQS: readonly (bigint | null)[] = [
   INT64_MAX,
 ]
 
-interface Row {
-  readonly key: string
-  readonly asOfMs: number
-  readonly seq: bigint | null
-  readonly id: number
-}
+type Row = TieRow
 
 /** Rows on a 6-hour grid (most (key, as_of) pairs hold several rows), each with a seq unique in its pair. */
 function generateRows(seed: number): Row[] {
@@ -76,32 +72,6 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true })
 })
 
-async function featureFiles(dir: string, rows: readonly Row[], files: number): Promise<string[]> {
-  const paths: string[] = []
-  for (let f = 0; f < files; f++) {
-    const part = rows.filter((_, i) => i % files === f)
-    const file = await encodeParquetColumns(
-      [
-        { name: 'entity_key', type: 'string', fieldId: 1, required: true },
-        { name: 'as_of', type: 'timestamptz', fieldId: 2, required: true },
-        { name: 'created_at', type: 'timestamptz', fieldId: 3, required: true },
-        { name: 'seq', type: 'long', fieldId: 4, required: false },
-        { name: 'row_id', type: 'long', fieldId: 5, required: false },
-      ],
-      [
-        part.map((r) => r.key),
-        part.map((r) => r.asOfMs),
-        part.map((r) => r.asOfMs),
-        part.map((r) => r.seq),
-        part.map((r) => r.id),
-      ],
-    )
-    paths.push(join(dir, `features-${f}.parquet`))
-    await writeFile(paths[f]!, file.bytes)
-  }
-  return paths
-}
-
 /** Label times on the grid, a ms either side, before every row, and at both ends of the label range. */
 function labelTimes(): number[] {
   const times = [MIN_LABEL_TIME_MS, MIN_LABEL_TIME_MS + 1, MAX_LABEL_TIME_MS, BASE - HOUR]
@@ -116,7 +86,7 @@ void describe('point-in-time joiner > ties at one as_of', () => {
       dirs.push(dir)
       const rows = generateRows(kind === 'files' ? 7 : 8)
       const spec: ViewJoinSpec = {
-        files: await featureFiles(dir, rows, 3),
+        files: await writeTieFeatureFiles(dir, rows, 3),
         features: [{ name: 'row_id', type: 'long' }],
         ttlMs: TTL,
         asServed: false,
