@@ -34,6 +34,8 @@ import { archiveSource } from './sources/archive-source.ts'
 import { offsetValue } from '../core/offsets.ts'
 import { rowBuffersFor, type OfflineRowBuffer } from './offline-row-buffer.ts'
 import { ArchiveRowBuffer } from './archive-row-buffer.ts'
+import { SnapshotWarmUp } from './snapshot-warm-up.ts'
+import { timedSync } from '../core/thread-cpu.ts'
 
 export interface SlotDeps {
   readonly offline: OfflineSink
@@ -42,6 +44,11 @@ export interface SlotDeps {
   readonly logger: Logger
   /** When a checkpoint writes a full base instead of a delta (default DEFAULT_CHAIN_POLICY). */
   readonly chainPolicy?: ChainPolicy
+  /**
+   * Each checkpoint's cut, as it is taken: its wall time (the event loop's stall) and this
+   * thread's CPU time during it (ms; NaN where Node cannot tell).
+   */
+  readonly onCut?: (wallMs: number, cpuMs: number) => void
 }
 
 export interface SlotOptions {
@@ -65,24 +72,6 @@ export interface SlotOutput {
   readonly deadLetters: DeadLetter[]
   /** Records (not markers) taken by this call; a bundle counts its events (rekey-bundle.ts). */
   readonly records: number
-}
-
-/**
- * Snapshot entries each slot encodes to warm the encoder up before its first checkpoint, at most
- * WARM_UP_BATCH_KEYS after each batch (partition-slot.ts, #warmUp). In bench freshness (2,500
- * keys a partition) the first cut of a process ran the encoder cold — interpreted, over every key,
- * with the event loop stopped: 25–45 ms — against 6–8 ms after ~10,000 entries encoded earlier,
- * each warm-up a stall of a few ms at most.
- */
-const WARM_UP_ENTRIES = 4_096
-const WARM_UP_BATCH_KEYS = 512
-/** Batches after which a slot stops trying (its views may hold few keys, or only change views, which have no warm-up). */
-const WARM_UP_BATCHES = 64
-
-/** This thread's CPU time (ms), or NaN on a Node without process.threadCpuUsage (before 23.9). */
-function threadCpuMs(): number {
-  const usage = (process as { threadCpuUsage?: () => { user: number; system: number } }).threadCpuUsage?.()
-  return usage === undefined ? Number.NaN : (usage.user + usage.system) / 1000
 }
 
 export function viewId(view: Pick<FeatureViewDef, 'name' | 'version'>): string {
@@ -163,16 +152,7 @@ export class PartitionSlot {
     return slot
   }
 
-  /** How long the last checkpoint's cut took (ms, monotonic clock): the event loop's stall. */
-  lastCutMs = 0
-  /**
-   * The CPU time of this thread during that cut (ms; NaN where Node cannot tell, before 23.9):
-   * on a shared machine the wall time also counts the time other processes held the core.
-   */
-  lastCutCpuMs = Number.NaN
-  /** Snapshot entries encoded by warm-ups so far (WARM_UP_ENTRIES), and batches that tried (WARM_UP_BATCHES). */
-  #warmedEntries = 0
-  #warmUpBatches = 0
+  readonly #warmUp = new SnapshotWarmUp()
 
   /** Processors adopted from a backfill that still have to catch up from the archive. */
   readonly pendingCatchUp: number[] = []
@@ -243,17 +223,8 @@ export class PartitionSlot {
     out.deadLetters.push(...malformed)
     if (this.options.archive) for (const row of recordArchiveRows(this.partition, source.eventTimeField, fresh, events, decoded)) this.#archive.push(row)
     this.#nextOffset = BigInt((fresh.at(-1) as SourceRecord).offset) + 1n
-    this.#warmUp()
+    this.#warmUp.afterBatch(this.processors)
     return out
-  }
-
-  /**
-   * Until WARM_UP_ENTRIES entries: runs the snapshot encoder over a few keys and throws the bytes
-   * away (state and tracking untouched), so that V8 has optimised it before the first cut.
-   */
-  #warmUp(): void {
-    if (this.#warmedEntries >= WARM_UP_ENTRIES || this.#warmUpBatches++ >= WARM_UP_BATCHES) return
-    for (const p of this.processors) this.#warmedEntries += p.task.warmUpSnapshot(WARM_UP_BATCH_KEYS)
   }
 
   /** An idle-advance marker: live, from the idle detector (and archived); replay, from the archive. */
@@ -302,12 +273,8 @@ export class PartitionSlot {
   }
 
   #timedCut(): CheckpointCut {
-    const cpuAt = threadCpuMs()
-    const startedAt = performance.now()
-    const cut = this.#cut()
-    this.lastCutMs = performance.now() - startedAt
-    this.lastCutCpuMs = threadCpuMs() - cpuAt
-    return cut
+    const onCut = this.#deps.onCut
+    return onCut === undefined ? this.#cut() : timedSync(() => this.#cut(), onCut)
   }
 
   /** The synchronous part: what the checkpoint covers, taken between two records. */

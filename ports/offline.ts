@@ -93,6 +93,11 @@ export interface OfflineRowColumns {
 /** Rows to stage: as objects, or as the engine's columns. */
 export type OfflineRows = readonly OfflineFeatureRow[] | OfflineRowColumns
 
+/** True when `rows` are objects, not the engine's columns. */
+export function isOfflineRowArray(rows: OfflineRows): rows is readonly OfflineFeatureRow[] {
+  return Array.isArray(rows)
+}
+
 /**
  * One consumed record, or one idle-advance marker, as archived (docs/semantics.md §12–§13). A
  * marker carries `markerWatermarkMs` and no payload; its `offset` is the next offset to be read at

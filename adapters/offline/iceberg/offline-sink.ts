@@ -11,7 +11,7 @@
  */
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { FeatureRowReader, FeatureTableStats, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
-import type { ArchiveRow, ArchiveRows, OfflineFeatureRow, OfflineRows, OfflineSink, OfflineTable, RowOrigin, StagedFiles, ViewVersion } from '../../../ports/offline.ts'
+import { isOfflineRowArray, type ArchiveRow, type ArchiveRows, type OfflineRows, type OfflineSink, type OfflineTable, type RowOrigin, type StagedFiles, type ViewVersion } from '../../../ports/offline.ts'
 import type { CompactionSummary, OfflineCompactor } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { appendFiles } from './append-files.ts'
@@ -37,10 +37,6 @@ export { archiveTablePath, featureTablePath }
 const MARKER_PREFIX = 'kfs.ckpt.'
 /** A staged feature file's largest row index (writer-facts.ts); files staged before it lack it. */
 const LARGEST_ROW_INDEX = 'largestRowIndex'
-
-function isRowArray(rows: OfflineRows): rows is readonly OfflineFeatureRow[] {
-  return Array.isArray(rows)
-}
 
 /**
  * Archive order of a feature row as one long: offset · 2^21 + the row's index among the rows
@@ -129,7 +125,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const table = await this.featureTable(view)
     // A live engine stages on its event loop: converting rows given as objects lets online writes
     // run now and then; the engine's own buffers are columns already (a loop per column, no pauses).
-    const columns = isRowArray(rows) ? await runStepsYielding(featureRowsToColumnsSteps(view, rows, (r) => archiveSeqOf(r.origin)), createYielder(4)) : rowColumnsToTable(view, rows, archiveSeq)
+    const columns = isOfflineRowArray(rows) ? await runStepsYielding(featureRowsToColumnsSteps(view, rows, (r) => archiveSeqOf(r.origin)), createYielder(4)) : rowColumnsToTable(view, rows, archiveSeq)
     const files = await writeDataFiles(table, columns, this.#writeOptions())
     // What the commit needs to keep the table's writer facts (writer-facts.ts).
     const largest = largestRowIndex(rows)

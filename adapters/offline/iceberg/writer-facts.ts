@@ -15,24 +15,26 @@
  * A compaction rewrites the same rows, so it carries the facts over unchanged.
  */
 import type { TieKeyBounds } from '../../../ports/feature-rows.ts'
-import type { OfflineFeatureRow, OfflineRows } from '../../../ports/offline.ts'
+import { isOfflineRowArray, type OfflineRows } from '../../../ports/offline.ts'
 import type { IcebergSchema } from './iceberg-schema.ts'
 import type { DataFile } from './manifests.ts'
 import { decodeLongBound } from './table-reader.ts'
 
 export const AS_OF_WHOLE_MS_KEY = 'kfs.as-of-whole-ms'
 export const SEQ_INDEX_BITS_KEY = 'kfs.seq-index-bits'
-/** The row index saturates here (offline-sink.ts `archiveSeq`). */
+/** The row index saturates here (offline-sink.ts `archiveSeq`): 21 bits. */
 const MAX_ROW_INDEX = 0x1fffff
+const MAX_INDEX_BITS = 21
 
-function isRowArray(rows: OfflineRows): rows is readonly OfflineFeatureRow[] {
-  return Array.isArray(rows)
+/** The summary properties stating the facts, with `bits` as the row index's width. */
+function factsSummary(bits: number): Record<string, string> {
+  return { [AS_OF_WHOLE_MS_KEY]: 'true', [SEQ_INDEX_BITS_KEY]: String(bits) }
 }
 
 /** The largest row index among `rows` (as `archiveSeq` stores it: saturated at 2^21 − 1); −1 for none. */
 export function largestRowIndex(rows: OfflineRows): number {
   let max = -1
-  if (isRowArray(rows)) {
+  if (isOfflineRowArray(rows)) {
     for (const r of rows) if (r.origin.seq > max) max = r.origin.seq
   } else {
     const indexes = rows.rowIndexes
@@ -52,7 +54,7 @@ export function writerFactsOf(
 ): { readonly seqIndexBits: number } | undefined {
   if (summary?.[AS_OF_WHOLE_MS_KEY] !== 'true') return undefined
   const bits = Number(summary[SEQ_INDEX_BITS_KEY])
-  return Number.isInteger(bits) && bits >= 0 && bits <= 21 ? { seqIndexBits: bits } : undefined
+  return Number.isInteger(bits) && bits >= 0 && bits <= MAX_INDEX_BITS ? { seqIndexBits: bits } : undefined
 }
 
 /**
@@ -66,14 +68,13 @@ export function writerFactsSummary(
 ): Record<string, string> {
   const before = parent === undefined ? { seqIndexBits: 0 } : writerFactsOf(parent)
   if (before === undefined || staged.some((x) => x === undefined)) return {}
-  const bits = Math.max(before.seqIndexBits, ...staged.map((x) => bitsFor(x!)))
-  return { [AS_OF_WHOLE_MS_KEY]: 'true', [SEQ_INDEX_BITS_KEY]: String(bits) }
+  return factsSummary(Math.max(before.seqIndexBits, ...staged.map((x) => bitsFor(x!))))
 }
 
 /** The parent's facts as they are (a compaction: same rows), or nothing. */
 export function carriedWriterFacts(parent: Readonly<Record<string, string>> | undefined): Record<string, string> {
   const facts = writerFactsOf(parent)
-  return facts === undefined ? {} : { [AS_OF_WHOLE_MS_KEY]: 'true', [SEQ_INDEX_BITS_KEY]: String(facts.seqIndexBits) }
+  return facts === undefined ? {} : factsSummary(facts.seqIndexBits)
 }
 
 /**
