@@ -88,8 +88,13 @@ async function parquetRowCount(codec: ParquetCodec, f: SnapshotFile): Promise<nu
   try {
     return await codec.rowCount!(f.bytes)
   } catch (err: unknown) {
-    throw new FeatureStoreError('BAD_REQUEST', `${f.name} is not a Parquet file (${err instanceof Error ? err.message : String(err)})`)
+    throw notParquet(f, err)
   }
+}
+
+/** The one message for a file the Parquet reader refuses, whichever read found out first. */
+function notParquet(f: SnapshotFile, err: unknown): FeatureStoreError {
+  return new FeatureStoreError('BAD_REQUEST', `${f.name} is not a Parquet file (${err instanceof Error ? err.message : String(err)})`)
 }
 
 function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: readonly SnapshotFile[], batchRows: number, rowCount: number | undefined): TableSnapshot {
@@ -99,7 +104,7 @@ function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: 
     try {
       types = codec.columnTypes(f.bytes)
     } catch (err: unknown) {
-      throw new FeatureStoreError('BAD_REQUEST', `${f.name} is not a Parquet file (${err instanceof Error ? err.message : String(err)})`)
+      throw notParquet(f, err)
     }
     const own = types.map((t) => ({ name: t.name, kind: t.type === undefined ? ('other' as const) : KIND_OF_PARQUET[t.type] }))
     if (columns === undefined) columns = own
