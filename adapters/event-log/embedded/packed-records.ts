@@ -1,10 +1,10 @@
 /**
  * Packed records (ports/event-log.ts `PackedRecords`) laid out in the segment format
  * (./record-format.ts), one buffer per partition: the same bytes `encodeRecords` writes for each
- * partition's records as `produce` routes them, without an object or a buffer per record. One pass
- * routes every record by its key bytes (murmur2, as Kafka's default partitioner) and sizes each
- * partition's share; a second writes the records, copying each value's runs from where the
- * producer has them straight into place (one copy of each byte, not two).
+ * partition's records as `produce` routes them, without an object or a buffer per record. Each
+ * record is routed by its key bytes (murmur2, as Kafka's default partitioner) and written at
+ * once, its value's runs copied from where the producer has them straight into place (one copy
+ * of each byte), so a run's bytes are fetched once, while the routing has them in cache.
  */
 import { PACKED_RUN_FIELDS, type PackedRecords } from '../../../ports/event-log.ts'
 import { murmur2 } from '../../../core/murmur2.ts'
@@ -19,6 +19,14 @@ export interface PartitionShare {
   readonly starts: Uint32Array
 }
 
+/** A partition's share while it is written: room for a fair share and a margin, regrown when a partition gets more. */
+interface GrowingShare {
+  buf: Buffer
+  starts: Uint32Array
+  count: number
+  pos: number
+}
+
 /**
  * Each partition's records of `packed`, in packed order, numbered from `baseOffsets[p]` on;
  * undefined for a partition that gets none.
@@ -31,47 +39,45 @@ export function encodePackedByPartition(
   const { sources, runs, runsPerRecord, count } = packed
   const stride = PACKED_RUN_FIELDS * runsPerRecord
   const partitions = baseOffsets.length
-  const partitionOf = new Uint32Array(count)
+  // Sizes from the runs alone (the bytes are not read yet): a fair share of the total.
   const valueBytes = new Uint32Array(count)
-  const sizes = new Float64Array(partitions)
-  const counts = new Uint32Array(partitions)
+  let total = 0
   for (let i = 0, at = 0; i < count; i++, at += stride) {
-    const p = (murmur2(sources[runs[at]!]!, runs[at + 1]!, runs[at + 2]!) & 0x7fffffff) % partitions
-    partitionOf[i] = p
-    counts[p]!++
     let value = 0
     for (let r = at + PACKED_RUN_FIELDS; r < at + stride; r += PACKED_RUN_FIELDS) value += runs[r + 2]! - runs[r + 1]!
     valueBytes[i] = value
-    sizes[p]! += RECORD_PREFIX_BYTES + FIXED_BYTES + runs[at + 2]! - runs[at + 1]! + value
+    total += RECORD_PREFIX_BYTES + FIXED_BYTES + runs[at + 2]! - runs[at + 1]! + value
   }
-  const shares: (PartitionShare | undefined)[] = []
-  const filled = new Uint32Array(partitions)
-  const written = new Float64Array(partitions)
-  for (let p = 0; p < partitions; p++)
-    shares.push(counts[p] === 0 ? undefined : { buf: Buffer.allocUnsafe(sizes[p]!), starts: new Uint32Array(counts[p]!) })
+  const fairBytes = Math.ceil((1.25 * total) / partitions) + 1024
+  const fairCount = Math.ceil((1.25 * count) / partitions) + 16
+  const shares: (GrowingShare | undefined)[] = new Array<GrowingShare | undefined>(partitions).fill(undefined)
   // The produce time, the same for every record: its 8 bytes once.
   const time = Buffer.allocUnsafe(8)
   time.writeDoubleBE(timestampMs, 0)
   for (let i = 0, at = 0; i < count; i++, at += stride) {
-    const p = partitionOf[i]!
-    const share = shares[p]!
-    const buf = share.buf
-    const start = written[p]!
-    const n = filled[p]!
-    share.starts[n] = start
+    const keySource = sources[runs[at]!]!
     const keyStart = runs[at + 1]!
     const keyEnd = runs[at + 2]!
+    const p = (murmur2(keySource, keyStart, keyEnd) & 0x7fffffff) % partitions
     const value = valueBytes[i]!
+    const size = FIXED_BYTES + keyEnd - keyStart + value
+    const share = (shares[p] ??= { buf: Buffer.allocUnsafe(fairBytes), starts: new Uint32Array(fairCount), count: 0, pos: 0 })
+    if (share.pos + RECORD_PREFIX_BYTES + size > share.buf.length) regrowBytes(share, RECORD_PREFIX_BYTES + size)
+    if (share.count === share.starts.length) regrowStarts(share)
+    const buf = share.buf
+    const start = share.pos
+    const n = share.count
+    share.starts[n] = start
     const offset = baseOffsets[p]! + n
     // Big-endian fields byte by byte: Buffer's write methods cost a call and range checks each.
-    putU32(buf, start, FIXED_BYTES + keyEnd - keyStart + value)
+    putU32(buf, start, size)
     let pos = start + RECORD_PREFIX_BYTES
     putU32(buf, pos, Math.floor(offset / 2 ** 32))
     putU32(buf, pos + 4, offset >>> 0)
     for (let b = 0; b < 8; b++) buf[pos + 8 + b] = time[b]!
     putU32(buf, pos + 16, keyEnd - keyStart)
     pos += 20
-    copyBytes(sources[runs[at]!]!, keyStart, keyEnd, buf, pos)
+    copyBytes(keySource, keyStart, keyEnd, buf, pos)
     pos += keyEnd - keyStart
     putU32(buf, pos, value)
     pos += 4
@@ -86,10 +92,22 @@ export function encodePackedByPartition(
     buf[pos + 1] = 0
     pos += 2
     putU32(buf, start + 4, crc32(buf, start + RECORD_PREFIX_BYTES, pos))
-    written[p] = pos
-    filled[p] = n + 1
+    share.pos = pos
+    share.count = n + 1
   }
-  return shares
+  return shares.map((share) => share && { buf: share.buf.subarray(0, share.pos), starts: share.starts.subarray(0, share.count) })
+}
+
+function regrowBytes(share: GrowingShare, more: number): void {
+  const grown = Buffer.allocUnsafe(Math.max(2 * share.buf.length, share.pos + more))
+  share.buf.copy(grown, 0, 0, share.pos)
+  share.buf = grown
+}
+
+function regrowStarts(share: GrowingShare): void {
+  const grown = new Uint32Array(2 * share.starts.length)
+  grown.set(share.starts)
+  share.starts = grown
 }
 
 function putU32(buf: Buffer, at: number, value: number): void {
