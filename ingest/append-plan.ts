@@ -2,13 +2,14 @@
  * Appends a snapshot plan's change envelopes to the source's log, chunk after chunk, each chunk
  * awaited before the next (./ingest-snapshot.ts says why the order matters for crash safety).
  *
- * The envelopes are assembled from the rows' bytes written ahead (./row-images.ts) into one buffer
- * per chunk, the next chunk while the log appends the last one (schemas/change-envelope-writer.ts: the Encoder's bytes, without an envelope object,
- * an avsc call or a buffer per record) and handed to the log packed (`producePacked`; a log
+ * The envelopes are assembled from the rows' bytes written ahead (./row-images.ts), the next chunk
+ * while the log appends the last one (schemas/change-envelope-writer.ts: the Encoder's bytes,
+ * without an envelope object, an avsc call or a buffer per record), and handed to the log packed
+ * as runs of those bytes (`producePacked`, which copies them once, into its records; a log
  * without it gets the same records through `produce`). An envelope schema the writer does not
  * know takes the Encoder, envelope by envelope.
  */
-import { unpackRecords, type EventLog, type PackedRecords, type ProduceRecord } from '../ports/event-log.ts'
+import { PACKED_RUN_FIELDS, unpackRecords, type EventLog, type PackedRecords, type ProduceRecord } from '../ports/event-log.ts'
 import type { Encoder } from '../schemas/encoder.ts'
 import { AvroSink } from '../schemas/avro-sink.ts'
 import type { ChangeEnvelopeWriter } from '../schemas/change-envelope-writer.ts'
@@ -67,11 +68,22 @@ function encodedChunk(encoder: Encoder, plan: PlannedAppends, from: number, to: 
   return records
 }
 
+/** Runs per record: key, head, before image, its branch byte, after image + ts_ms, snapshot field. */
+const RUNS = 6
+const CREATE = 0
+const UPDATE = 1
+const BRANCH = 2
+const SNAPSHOT = 3
+const SINK = 4
+const FIRST_CHUNK = 5
+
 /**
- * [from, to) of the plan as keys and framed envelopes back to back (the sink is reused), each
- * envelope assembled from its rows' bytes (./row-images.ts): head, the before image (none, a
- * row's bytes, or the log's row written anew), the after image's bytes, tail. An envelope with a
- * part only avsc's wide type takes is written whole instead, as the Encoder would.
+ * [from, to) of the plan as runs of bytes where they already are (ports/event-log.ts
+ * `PackedRecords`): the key and the after image (with ts_ms) from the rows' bytes
+ * (./row-images.ts), the head, the before image (none, or an earlier row's bytes) and the
+ * snapshot field — the log lays them out in one copy. An envelope whose before image is a row of
+ * the log is written into the sink (reused), as is one with a part only avsc's wide type takes,
+ * written whole as the Encoder would.
  */
 function assembledChunk(images: RowImages, sink: AvroSink, plan: PlannedAppends, from: number, to: number): PackedRecords {
   const { slots, ts, snapshotId } = plan
@@ -80,41 +92,56 @@ function assembledChunk(images: RowImages, sink: AvroSink, plan: PlannedAppends,
   const layout = images.layout
   const parts = envelopeParts(writer, snapshotId)
   const count = to - from
-  const bounds = new Uint32Array(2 * count + 1)
+  // Empty runs are all zeros: only the used ones are written.
+  const runs = new Uint32Array(PACKED_RUN_FIELDS * RUNS * count)
   sink.reset()
   for (let i = 0; i < count; i++) {
     const position = from + i
     const slot = slots[position]!
     const at = SLOT_ENTRIES * slot
-    const rows = chunks[layout[at]! >>> 1]!
+    const chunk = layout[at]! >>> 1
     let whole = (layout[at]! & 1) === 1
     const imageStart = layout[at + 2]!
-    sink.writeFrom(rows, layout[at + 1]!, imageStart)
-    const start = sink.pos
-    bounds[2 * i + 1] = start
+    const imageEnd = layout[at + 4]!
+    const r = PACKED_RUN_FIELDS * RUNS * i
+    runs[r] = FIRST_CHUNK + chunk
+    runs[r + 1] = layout[at + 1]!
+    runs[r + 2] = imageStart
     const before = plan.beforeAt(position)
+    if (typeof before === 'number') whole ||= (layout[SLOT_ENTRIES * before]! & 1) === 1
+    if (!whole && typeof before !== 'object') {
+      runs[r + 3] = before === undefined ? CREATE : UPDATE
+      runs[r + 5] = before === undefined ? parts.create.length : parts.update.length
+      if (before !== undefined) {
+        const b = SLOT_ENTRIES * before
+        runs[r + 6] = FIRST_CHUNK + (layout[b]! >>> 1)
+        runs[r + 7] = layout[b + 2]!
+        runs[r + 8] = layout[b + 3]!
+        runs[r + 9] = BRANCH
+        runs[r + 11] = 1
+      }
+      runs[r + 12] = FIRST_CHUNK + chunk
+      runs[r + 13] = imageStart
+      runs[r + 14] = imageEnd
+      runs[r + 15] = SNAPSHOT
+      runs[r + 17] = parts.snapshot.length
+      continue
+    }
+    const start = sink.pos
     sink.sawWide = false
-    if (before === undefined) sink.writeFrom(parts.create, 0, parts.create.length)
-    else if (typeof before !== 'number') {
+    if (!whole && typeof before === 'object') {
+      // The log's row as the before image, then the after image and ts_ms as written ahead.
       writer.writeHead(sink, 'u')
       writer.writeImage(sink, NO_COLUMNS, before)
       sink.writeByte(writer.imageBranch)
-    } else {
-      const b = SLOT_ENTRIES * before
-      whole ||= (layout[b]! & 1) === 1
-      sink.writeFrom(parts.update, 0, parts.update.length)
-      sink.writeFrom(chunks[layout[b]! >>> 1]!, layout[b + 2]!, layout[b + 3]!)
-      sink.writeByte(writer.imageBranch)
+      sink.writeFrom(chunks[chunk]!, imageStart, imageEnd)
+      sink.writeFrom(parts.snapshot, 0, parts.snapshot.length)
     }
-    // The after image and ts_ms, written together ahead.
-    sink.writeFrom(rows, imageStart, layout[at + 4]!)
-    sink.writeFrom(parts.snapshot, 0, parts.snapshot.length)
     if (whole || sink.sawWide) {
       sink.pos = start
-      const op = before === undefined ? 'c' : 'u'
       writer.write(
         sink,
-        op,
+        before === undefined ? 'c' : 'u',
         NO_COLUMNS,
         typeof before === 'number' ? plan.rowAt(before) : (before ?? null),
         plan.rowAt(slot),
@@ -122,17 +149,21 @@ function assembledChunk(images: RowImages, sink: AvroSink, plan: PlannedAppends,
         snapshotId,
       )
     }
-    bounds[2 * i + 2] = sink.pos
+    runs[r + 3] = SINK
+    runs[r + 4] = start
+    runs[r + 5] = sink.pos
   }
-  return { count, bytes: sink.written(), bounds }
+  // The sink's buffer as it ends (a regrowth keeps what was written, at the same positions).
+  const sources: Uint8Array[] = [parts.create, parts.update, parts.branch, parts.snapshot, sink.buf, ...chunks]
+  return { count, sources, runsPerRecord: RUNS, runs }
 }
 
 /**
  * The constant runs of an envelope's bytes, written once: a create's head up to its after image
  * (frame, op "c", no before image, the after image's branch), an update's up to its before image,
- * and the snapshot field that follows ts_ms.
+ * the branch byte of the after image that follows it, and the snapshot field that follows ts_ms.
  */
-function envelopeParts(writer: ChangeEnvelopeWriter, snapshotId: string): { create: Buffer; update: Buffer; snapshot: Buffer } {
+function envelopeParts(writer: ChangeEnvelopeWriter, snapshotId: string): { create: Buffer; update: Buffer; branch: Buffer; snapshot: Buffer } {
   const sink = new AvroSink(256)
   writer.writeHead(sink, 'c')
   sink.writeByte(writer.noImage)
@@ -146,5 +177,5 @@ function envelopeParts(writer: ChangeEnvelopeWriter, snapshotId: string): { crea
   sink.reset()
   writer.writeTail(sink, 0, snapshotId)
   const snapshot = Buffer.from(sink.written().subarray(1))
-  return { create, update, snapshot }
+  return { create, update, branch: Buffer.from([writer.imageBranch]), snapshot }
 }

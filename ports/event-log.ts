@@ -34,17 +34,24 @@ export interface ProduceRecord {
 }
 
 /**
- * Many keyed records laid out back to back in one buffer, for a producer of many small records
- * (`kfs ingest` appends millions): no object or buffer per record. Record i's key is the UTF-8
- * text `bytes[bounds[2i], bounds[2i+1])` and its value `bytes[bounds[2i+1], bounds[2i+2])`;
- * `bounds` holds 2·count + 1 ascending positions, the first 0. No headers; the produce time is
- * every record's timestamp. Partitioned by key exactly as `produce` would.
+ * Many keyed records as runs of bytes gathered from a few buffers, for a producer of many small
+ * records (`kfs ingest` appends millions): no object or buffer per record, and a value made of
+ * parts that are already somewhere (a constant head, a row's bytes written earlier) is never
+ * copied into one place before the log lays it out. Record i has `runsPerRecord` runs; run j is
+ * `runs[3k]` (an index into `sources`), `runs[3k+1]`, `runs[3k+2]` (start and end in that source)
+ * with k = runsPerRecord·i + j. Its key is run 0 (UTF-8 text); its value runs 1… back to back (an
+ * unused run is empty: start = end). No headers; the produce time is every record's timestamp.
+ * Partitioned by key exactly as `produce` would.
  */
 export interface PackedRecords {
   readonly count: number
-  readonly bytes: Uint8Array
-  readonly bounds: Uint32Array
+  readonly sources: readonly Uint8Array[]
+  readonly runsPerRecord: number
+  readonly runs: Uint32Array
 }
+
+/** Fields per run in `PackedRecords.runs`: source, start, end. */
+export const PACKED_RUN_FIELDS = 3
 
 export interface TopicPartitionOffset {
   readonly topic: string
@@ -157,9 +164,15 @@ export interface EventLog {
 
 /** Packed records as `produce` takes them: the fallback for a log without `producePacked`. */
 export function unpackRecords(packed: PackedRecords): ProduceRecord[] {
-  const { bytes, bounds } = packed
+  const { sources, runs, runsPerRecord } = packed
   const records = new Array<ProduceRecord>(packed.count)
-  for (let i = 0; i < packed.count; i++)
-    records[i] = { key: Buffer.from(bytes.buffer, bytes.byteOffset + bounds[2 * i]!, bounds[2 * i + 1]! - bounds[2 * i]!), value: bytes.subarray(bounds[2 * i + 1]!, bounds[2 * i + 2]!) }
+  for (let i = 0; i < packed.count; i++) {
+    const at = PACKED_RUN_FIELDS * runsPerRecord * i
+    const run = (j: number): Uint8Array => sources[runs[at + PACKED_RUN_FIELDS * j]!]!.subarray(runs[at + PACKED_RUN_FIELDS * j + 1]!, runs[at + PACKED_RUN_FIELDS * j + 2]!)
+    const key = run(0)
+    const parts: Uint8Array[] = []
+    for (let j = 1; j < runsPerRecord; j++) parts.push(run(j))
+    records[i] = { key: Buffer.from(key.buffer, key.byteOffset, key.length), value: Buffer.concat(parts) }
+  }
   return records
 }

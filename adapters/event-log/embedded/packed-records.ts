@@ -1,11 +1,12 @@
 /**
  * Packed records (ports/event-log.ts `PackedRecords`) laid out in the segment format
  * (./record-format.ts), one buffer per partition: the same bytes `encodeRecords` writes for each
- * partition's records as `produce` routes them, without an object or a buffer per record. One pass
- * routes every record by its key bytes (murmur2, as Kafka's default partitioner) and sizes each
- * partition's share; a second writes the records straight from the packed bytes.
+ * partition's records as `produce` routes them, without an object or a buffer per record. Each
+ * record is routed by its key bytes (murmur2, as Kafka's default partitioner) and written at
+ * once, its value's runs copied from where the producer has them straight into place (one copy
+ * of each byte), so a run's bytes are fetched once, while the routing has them in cache.
  */
-import type { PackedRecords } from '../../../ports/event-log.ts'
+import { PACKED_RUN_FIELDS, type PackedRecords } from '../../../ports/event-log.ts'
 import { murmur2 } from '../../../core/murmur2.ts'
 import { copyBytes, crc32, RECORD_PREFIX_BYTES } from './record-format.ts'
 
@@ -18,6 +19,14 @@ export interface PartitionShare {
   readonly starts: Uint32Array
 }
 
+/** A partition's share while it is written: room for a fair share and a margin, regrown when a partition gets more. */
+interface GrowingShare {
+  buf: Buffer
+  starts: Uint32Array
+  count: number
+  pos: number
+}
+
 /**
  * Each partition's records of `packed`, in packed order, numbered from `baseOffsets[p]` on;
  * undefined for a partition that gets none.
@@ -27,57 +36,78 @@ export function encodePackedByPartition(
   baseOffsets: readonly number[],
   timestampMs: number,
 ): (PartitionShare | undefined)[] {
-  const { bytes, bounds, count } = packed
+  const { sources, runs, runsPerRecord, count } = packed
+  const stride = PACKED_RUN_FIELDS * runsPerRecord
   const partitions = baseOffsets.length
-  const partitionOf = new Uint32Array(count)
-  const sizes = new Float64Array(partitions)
-  const counts = new Uint32Array(partitions)
-  for (let i = 0; i < count; i++) {
-    const p = (murmur2(bytes, bounds[2 * i]!, bounds[2 * i + 1]!) & 0x7fffffff) % partitions
-    partitionOf[i] = p
-    counts[p]!++
-    sizes[p]! += RECORD_PREFIX_BYTES + FIXED_BYTES + bounds[2 * i + 2]! - bounds[2 * i]!
+  // Sizes from the runs alone (the bytes are not read yet): a fair share of the total.
+  const valueBytes = new Uint32Array(count)
+  let total = 0
+  for (let i = 0, at = 0; i < count; i++, at += stride) {
+    let value = 0
+    for (let r = at + PACKED_RUN_FIELDS; r < at + stride; r += PACKED_RUN_FIELDS) value += runs[r + 2]! - runs[r + 1]!
+    valueBytes[i] = value
+    total += RECORD_PREFIX_BYTES + FIXED_BYTES + runs[at + 2]! - runs[at + 1]! + value
   }
-  const shares: (PartitionShare | undefined)[] = []
-  const filled = new Uint32Array(partitions)
-  const written = new Float64Array(partitions)
-  for (let p = 0; p < partitions; p++)
-    shares.push(counts[p] === 0 ? undefined : { buf: Buffer.allocUnsafe(sizes[p]!), starts: new Uint32Array(counts[p]!) })
+  const fairBytes = Math.ceil((1.25 * total) / partitions) + 1024
+  const fairCount = Math.ceil((1.25 * count) / partitions) + 16
+  const shares: (GrowingShare | undefined)[] = new Array<GrowingShare | undefined>(partitions).fill(undefined)
   // The produce time, the same for every record: its 8 bytes once.
   const time = Buffer.allocUnsafe(8)
   time.writeDoubleBE(timestampMs, 0)
-  for (let i = 0; i < count; i++) {
-    const p = partitionOf[i]!
-    const share = shares[p]!
+  for (let i = 0, at = 0; i < count; i++, at += stride) {
+    const keySource = sources[runs[at]!]!
+    const keyStart = runs[at + 1]!
+    const keyEnd = runs[at + 2]!
+    const p = (murmur2(keySource, keyStart, keyEnd) & 0x7fffffff) % partitions
+    const value = valueBytes[i]!
+    const size = FIXED_BYTES + keyEnd - keyStart + value
+    const share = (shares[p] ??= { buf: Buffer.allocUnsafe(fairBytes), starts: new Uint32Array(fairCount), count: 0, pos: 0 })
+    if (share.pos + RECORD_PREFIX_BYTES + size > share.buf.length) regrowBytes(share, RECORD_PREFIX_BYTES + size)
+    if (share.count === share.starts.length) regrowStarts(share)
     const buf = share.buf
-    const at = written[p]!
-    const n = filled[p]!
-    share.starts[n] = at
-    const keyStart = bounds[2 * i]!
-    const keyEnd = bounds[2 * i + 1]!
-    const valueEnd = bounds[2 * i + 2]!
+    const start = share.pos
+    const n = share.count
+    share.starts[n] = start
     const offset = baseOffsets[p]! + n
     // Big-endian fields byte by byte: Buffer's write methods cost a call and range checks each.
-    putU32(buf, at, FIXED_BYTES + valueEnd - keyStart)
-    let pos = at + RECORD_PREFIX_BYTES
+    putU32(buf, start, size)
+    let pos = start + RECORD_PREFIX_BYTES
     putU32(buf, pos, Math.floor(offset / 2 ** 32))
     putU32(buf, pos + 4, offset >>> 0)
     for (let b = 0; b < 8; b++) buf[pos + 8 + b] = time[b]!
     putU32(buf, pos + 16, keyEnd - keyStart)
     pos += 20
-    copyBytes(bytes, keyStart, keyEnd, buf, pos)
+    copyBytes(keySource, keyStart, keyEnd, buf, pos)
     pos += keyEnd - keyStart
-    putU32(buf, pos, valueEnd - keyEnd)
-    copyBytes(bytes, keyEnd, valueEnd, buf, pos + 4)
-    pos += 4 + valueEnd - keyEnd
+    putU32(buf, pos, value)
+    pos += 4
+    for (let r = at + PACKED_RUN_FIELDS; r < at + stride; r += PACKED_RUN_FIELDS) {
+      const from = runs[r + 1]!
+      const to = runs[r + 2]!
+      if (from === to) continue
+      copyBytes(sources[runs[r]!]!, from, to, buf, pos)
+      pos += to - from
+    }
     buf[pos] = 0
     buf[pos + 1] = 0
     pos += 2
-    putU32(buf, at + 4, crc32(buf, at + RECORD_PREFIX_BYTES, pos))
-    written[p] = pos
-    filled[p] = n + 1
+    putU32(buf, start + 4, crc32(buf, start + RECORD_PREFIX_BYTES, pos))
+    share.pos = pos
+    share.count = n + 1
   }
-  return shares
+  return shares.map((share) => share && { buf: share.buf.subarray(0, share.pos), starts: share.starts.subarray(0, share.count) })
+}
+
+function regrowBytes(share: GrowingShare, more: number): void {
+  const grown = Buffer.allocUnsafe(Math.max(2 * share.buf.length, share.pos + more))
+  share.buf.copy(grown, 0, 0, share.pos)
+  share.buf = grown
+}
+
+function regrowStarts(share: GrowingShare): void {
+  const grown = new Uint32Array(2 * share.starts.length)
+  grown.set(share.starts)
+  share.starts = grown
 }
 
 function putU32(buf: Buffer, at: number, value: number): void {

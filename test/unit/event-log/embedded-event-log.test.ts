@@ -4,7 +4,7 @@ import { appendFileSync, mkdtempSync, readdirSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
-import type { PackedRecords } from '../../../ports/event-log.ts'
+import { PACKED_RUN_FIELDS, type PackedRecords } from '../../../ports/event-log.ts'
 import { eventually, runEventLogContract } from '../../contracts/event-log.ts'
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'kfs-log-'))
@@ -77,16 +77,15 @@ void describe('event log > embedded > durability', () => {
     await log.createTopic('t', 1)
     const pack = (prefix: string, count: number): PackedRecords => {
       const parts: Buffer[] = []
-      const bounds = new Uint32Array(2 * count + 1)
+      const runs = new Uint32Array(2 * PACKED_RUN_FIELDS * count)
       let at = 0
       for (let i = 0; i < count; i++) {
         const key = Buffer.from(`k${i}`)
         const value = Buffer.from(`${prefix}${i}`.padEnd(200, '.'))
         parts.push(key, value)
-        bounds[2 * i + 1] = at += key.length
-        bounds[2 * i + 2] = at += value.length
+        runs.set([0, at, (at += key.length), 0, at, (at += value.length)], 2 * PACKED_RUN_FIELDS * i)
       }
-      return { count, bytes: Buffer.concat(parts), bounds }
+      return { count, sources: [Buffer.concat(parts)], runsPerRecord: 2, runs }
     }
     const first = log.producePacked('t', pack('a', 2_000))
     // Still being written: a reader sees none of it.
