@@ -18,15 +18,11 @@
  *    join on created_at ≤ t.
  * 3. TTL is applied after the join, on the chosen row's as_of: a stale row gives null, never an
  *    older row.
- * 4. Output: the label columns ride through the ASOF joins beside each label's row number, time and
- *    entity keys; the result, ordered by label row, goes straight to one `COPY … TO` that writes
- *    Parquet with fixed settings. Its bytes are repeatable for a given DuckDB version (checked by
- *    the rebuild, which compares sha256). Until session 16 only the row number, time and keys went
- *    through the joins and the label columns were put back by a POSITIONAL JOIN with a second read
- *    of the label file: fewer bytes through the sorts (at 1 thread 6 % less CPU with 3 label
- *    columns), but the positional join and the write behind it ran on one thread, where this form
- *    lets the ordered write use every thread (2 threads: 0.885 × the wall time, per-round median;
- *    docs/performance.md "Training sets").
+ * 4. Output: the ASOF joins see only each label's row number, time and entity keys (not the label
+ *    columns, which would ride through both sorts); their result, ordered by label row, is put
+ *    beside the label file by position (POSITIONAL JOIN: the label file's rows in file order),
+ *    and one `COPY … TO` writes Parquet with fixed settings. Its bytes are repeatable for a given
+ *    DuckDB version (checked by the rebuild, which compares sha256).
  * `fetch` returns one view's values to JS (request-feature inputs), scattered into label order.
  */
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api'
@@ -127,21 +123,6 @@ function sourceSql(labels: LabelSource): string {
   FROM ${labelFileSql(labels, true)})`
 }
 
-/**
- * Per label row, in label-file order: every column of the label file, then `__kfs_row`, `__kfs_t`
- * (µs) and the encoded entity keys (`labels.keys` of a `files` source: the label-keys file, put
- * beside the label file by position; both hold the same rows in the same order).
- */
-function labelRowsSql(labels: LabelSource): string {
-  if (labels.kind === 'files')
-    return `(SELECT lab.*, keys.* EXCLUDE (__kfs_t_ms), keys.__kfs_t_ms * 1000 AS __kfs_t
-  FROM ${labelFileSql(labels)} lab POSITIONAL JOIN read_parquet(${sqlString(labels.keys)}) keys)`
-  const keys = Object.entries(labels.keys).map(([name, expr]) => `${expr} AS ${ident(name)}`)
-  // A label column named file_row_number never comes here (label-source.ts reads such files in JS).
-  return `(SELECT * EXCLUDE (file_row_number), CAST(file_row_number AS INTEGER) AS __kfs_row, ${labels.timeUs} AS __kfs_t, ${keys.join(', ')}
-  FROM ${labelFileSql(labels, true)})`
-}
-
 /** The label file itself (hive_partitioning off: a label file under year=2024/ must not grow a `year` column). */
 function labelFileSql(labels: LabelSource, rowNumbers = false): string {
   return `read_parquet(${sqlString(labels.labels)}, ${rowNumbers ? 'file_row_number = true, ' : ''}hive_partitioning = false)`
@@ -184,20 +165,23 @@ export function viewSql(spec: ViewJoinSpec, i: number): { cte: string | undefine
 export function writeSql(labels: LabelSource, views: readonly ViewJoinSpec[], output: OutputSpec): string {
   const parts = views.map((v, i) => viewSql(v, i))
   const ctes = parts.map((p) => p.cte).filter((c) => c !== undefined)
-  const computed = ['__kfs_row', '__kfs_t', ...new Set(views.map((v) => v.keyColumn))].map(ident)
-  const select = [`k.* EXCLUDE (${computed.join(', ')})`]
+  const select = ['k.__kfs_row']
   for (const c of output.columns) {
     const spec = views[c.view]!
     select.push(`${parts[c.view]!.values[spec.features.findIndex((x) => x.name === c.feature)]!} AS ${ident(c.column)}`)
   }
   for (const c of output.extra?.columns ?? []) select.push(`x.${ident(c)}`)
   const kv = Object.entries(output.keyValueMetadata).map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`).join(', ')
-  // Label columns, stored features, request features, in label order.
+  // The joined columns in label order, then beside the label file row by row: a POSITIONAL JOIN
+  // runs single-threaded on both sides, so it pairs the i-th label row with the i-th joined row.
   return `COPY (
+SELECT lab.*, j.* EXCLUDE (__kfs_row)
+FROM ${labelFileSql(labels)} lab POSITIONAL JOIN (
 ${ctes.length === 0 ? '' : `WITH ${ctes.join(',\n')}\n`}SELECT ${select.join(',\n  ')}
-FROM ${labelRowsSql(labels)} k
+FROM ${sourceSql(labels)} k
 ${parts.map((p) => p.join).join('\n')}
 ${output.extra === undefined ? '' : `LEFT JOIN read_parquet(${sqlString(output.extra.path)}) x ON x.__kfs_row = k.__kfs_row`}
 ORDER BY k.__kfs_row
+) j
 ) TO ${sqlString(output.path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536, KV_METADATA {${kv}})`
 }

@@ -1,10 +1,10 @@
 /**
  * The joiner's output is in label order with the label columns as the file holds them, however
- * many threads DuckDB runs: the label columns ride through the ASOF join (duckdb-joiner.ts,
- * Strategy 4), whose output order is its sort's, and only the final ORDER BY on the label row puts
- * them back — a write that lost that order would still hold the right pairs, in another order.
- * Enough labels for two output row groups and several label row groups (70,000), each view's value checked against
- * the label's own key and time, for both kinds of label source.
+ * many threads DuckDB runs: the ASOF join's output order is its sort's, and only the ORDER BY on
+ * the label row before the POSITIONAL JOIN with the label file (duckdb-joiner.ts, Strategy 4) puts
+ * each joined row beside its label — lose it and every label gets another label's features.
+ * Enough labels for two output row groups and several label row groups (70,000), each view's
+ * value checked against the label's own key and time, for both kinds of label source.
  */
 import { DuckDBInstance } from '@duckdb/node-api'
 import assert from 'node:assert/strict'
