@@ -56,6 +56,8 @@ export interface TieKeyBounds {
   readonly seq?: { readonly min: bigint; readonly max: bigint }
   /** 0…21. */
   readonly seqIndexBits: number
+  /** True when no row has a null `seq` (every file's null count of it is 0); absent: nulls may occur. */
+  readonly seqNullFree?: boolean
 }
 
 export interface FeatureTableStats {

@@ -7,14 +7,19 @@
  * - HUGEINT (any table): as_of_µs · 2⁶⁴ + seq, against t · 2⁶⁴ + (2⁶³ − 1). seq ∈ [−2⁶³, 2⁶³) keeps
  *   each as_of in its own interval of 2⁶⁴ values.
  * - BIGINT (when the writer vouches for its rows, ports/feature-rows.ts TieKeyBounds, and the spans
- *   fit): (as_of_ms − minMs) · S + rank, where rank = 0 for a null seq and otherwise
+ *   fit): (as_of_ms − minMs) · U + rank, where rank = 0 for a null seq and otherwise
  *   ((seq >> 21) − minOffset) · 2^bits + (seq & (2^bits − 1)) + 1 — the offset and the row index
- *   within it packed densely (the index is below 2^bits) — and S = the number of ranks. A label
+ *   within it packed densely (the index is below 2^bits) — and U ≥ S, the number of ranks. A label
  *   time is floored to the ms and clamped to [minMs − 1, maxMs]: d = that − minMs + 1 ∈ [0, spanMs],
- *   highestAt = d · S − 1 (−1 before every row: nothing matches; past every row: the last one).
- *   Keys lie in [0, spanMs · S); the form is used only when spanMs · S ≤ 2⁶², so nothing overflows.
+ *   highestAt = d · U − 1 (−1 before every row: nothing matches; past every row: the last one).
+ *   Keys lie in [0, spanMs · U); the form is used only when spanMs · U ≤ 2⁶², so nothing overflows.
+ *   U is S rounded up to a multiple of 1000 when that still fits: the feature side then computes
+ *   (as_of_µs − minMs · 1000) · (U / 1000) — every as_of is a whole ms, so that is (as_of_ms − minMs) · U
+ *   — with no division over the 10⁷ feature rows; otherwise U = S and the µs are divided by 1000.
+ *   When no pinned row has a null seq (seqNullFree) the rank skips its coalesce.
  * The 8-byte key is what makes the BIGINT form cheaper: the ASOF join sorts and compares the keys of
- * all feature rows (docs/performance.md, "Training sets", session 15).
+ * all feature rows; what is left of its cost is reading `seq` and this arithmetic, per feature row
+ * (docs/performance.md, "Training sets", sessions 15 and 16).
  */
 import type { TieKeyBounds } from '../../ports/feature-rows.ts'
 
@@ -66,17 +71,24 @@ export function packedTieKey(bounds: TieKeyBounds): TieKeySql | undefined {
       : bits === 0n
         ? `(seq >> ${INDEX_BITS})`
         : `((seq >> ${INDEX_BITS}) * ${shift} + (seq & ${shift - 1n}))`
-  const rank = seq === undefined ? '0' : `coalesce(${dense} - ${literal(minOffset * shift - 1n)}, 0)`
-  // Every as_of is a whole ms ≥ minMs, so the µs difference divides exactly (no rounding of negatives).
-  const key = `((epoch_us(as_of) - ${literal(minMs * 1000n)}) // 1000) * ${ranks} + ${rank}`
-  // (t clamped to [(minMs − 1) ms, maxMs ms] − (minMs − 1) ms) // 1000 is d, never negative.
+  const offsetRank = `${dense} - ${literal(minOffset * shift - 1n)}`
+  const rank = seq === undefined ? '0' : bounds.seqNullFree === true ? `(${offsetRank})` : `coalesce(${offsetRank}, 0)`
+  // Every as_of is a whole ms ≥ minMs, so the µs difference is 1000 · (as_of_ms − minMs): multiplied
+  // by U / 1000 it is the ms times U, and divided by 1000 (when U must stay S) it divides exactly.
+  const perMs = (ranks + 999n) / 1000n
+  const fitsPerUs = spanMs * perMs * 1000n <= MAX_KEYS
+  const unit = fitsPerUs ? perMs * 1000n : ranks
+  const sinceMinUs = `(epoch_us(as_of) - ${literal(minMs * 1000n)})`
+  const key = fitsPerUs ? `${sinceMinUs} * ${perMs} + ${rank}` : `(${sinceMinUs} // 1000) * ${ranks} + ${rank}`
+  // (t clamped to [(minMs − 1) ms, maxMs ms] − (minMs − 1) ms) // 1000 is d, never negative; the
+  // label side is one row per label (10× fewer than feature rows), so its floor stays a division.
   const lowUs = (minMs - 1n) * 1000n
   const highUs = BigInt(asOfMaxMs) * 1000n
   return {
     type: 'BIGINT',
     key,
     highestAt: (tUs) =>
-      `(((least(greatest(${tUs}, ${literal(lowUs)}), ${literal(highUs)}) - ${literal(lowUs)}) // 1000) * ${ranks} - 1)`,
+      `(((least(greatest(${tUs}, ${literal(lowUs)}), ${literal(highUs)}) - ${literal(lowUs)}) // 1000) * ${unit} - 1)`,
   }
 }
 

@@ -156,6 +156,10 @@ export async function writeDataFiles(table: IcebergTable, input: readonly TableR
   const encodeOptions = {
     ...(options.rowGroupRows === undefined ? {} : { rowGroupRows: options.rowGroupRows }),
     ...(options.parquetWorker === undefined ? {} : { worker: options.parquetWorker }),
+    // A feature table's `seq` (archive position) is distinct on every row: a dictionary of it
+    // (65,536 entries per row group, never overflowing) costs every training-set join a lookup
+    // per row; PLAIN reads faster and, zstd-compressed, is smaller (docs/performance.md, session 16).
+    ...(names.includes('seq') ? { plainColumns: ['seq'] } : {}),
   }
   const values = columnArrays(rows, names)
   // Row indices per partition tuple, in input order (archive order matters to replay).

@@ -94,7 +94,9 @@ export function tieKeyBoundsOf(
   let asOfMax: bigint | undefined
   let seqMin: bigint | undefined
   let seqMax: bigint | undefined
+  let seqNullFree = true
   for (const f of files) {
+    if (f.nullValueCounts?.get(seqId) !== 0) seqNullFree = false
     const lo = decodeLongBound(f.lowerBounds?.get(asOfId))
     const hi = decodeLongBound(f.upperBounds?.get(asOfId))
     if (lo === undefined || hi === undefined) return undefined
@@ -116,5 +118,6 @@ export function tieKeyBoundsOf(
     asOfMaxMs: Number(asOfMax / 1000n),
     ...(seqMin === undefined || seqMax === undefined ? {} : { seq: { min: seqMin, max: seqMax } }),
     seqIndexBits: facts.seqIndexBits,
+    ...(seqNullFree ? { seqNullFree } : {}),
   }
 }

@@ -16,6 +16,11 @@ export interface ParquetWriteOptions {
   readonly keyValueMetadata?: Readonly<Record<string, string>>
   /** Encode on the shared worker thread (default true; parquet-encoder.ts); false: in-process, same bytes. */
   readonly worker?: boolean
+  /**
+   * Columns written PLAIN with no dictionary attempted: for a column of (nearly) all-distinct values
+   * a dictionary only adds a lookup per value on every read (a feature table's `seq`).
+   */
+  readonly plainColumns?: readonly string[]
 }
 
 export interface EncodedParquetFile {
@@ -111,6 +116,7 @@ async function encodeBuilt(
     rowGroupRows: options.rowGroupRows ?? 65_536,
     columnCount: columns.length,
     ...(options.keyValueMetadata === undefined ? {} : { keyValueMetadata: options.keyValueMetadata }),
+    ...(options.plainColumns === undefined ? {} : { plainColumns: options.plainColumns }),
   })
   const written = await writeParquet(request(built), options.worker === undefined ? {} : { worker: options.worker }).catch(async () => writeParquetBytes(request(await build())))
   return { bytes: written.bytes, rowCount, stats: built.map((b) => b.stats), columnSizes: written.columnSizes }

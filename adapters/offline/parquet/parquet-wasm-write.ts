@@ -32,6 +32,8 @@ export interface WasmWriteRequest {
   readonly rowGroupRows: number
   readonly keyValueMetadata?: Readonly<Record<string, string>>
   readonly columnCount: number
+  /** Columns written PLAIN, with no dictionary attempted (ParquetWriteOptions.plainColumns). */
+  readonly plainColumns?: readonly string[]
 }
 
 export interface WasmWriteResult {
@@ -87,6 +89,7 @@ export async function writeParquetBytes(request: WasmWriteRequest): Promise<Wasm
     .setMaxRowGroupSize(request.rowGroupRows)
     .setCreatedBy('kfs')
   if (request.keyValueMetadata !== undefined) builder = builder.setKeyValueMetadata(new Map(Object.entries(request.keyValueMetadata)))
+  for (const name of request.plainColumns ?? []) builder = builder.setColumnDictionaryEnabled(name, false).setColumnEncoding(name, pw.Encoding.PLAIN)
   const bytes = pw.writeParquet(table, builder.build())
   return { bytes, columnSizes: await columnSizesOf(bytes, request.columnCount) }
 }

@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
-import { listSnapshots, loadTable } from '../../../adapters/offline/iceberg/index.ts'
+import { dataFilesOf, listSnapshots, loadTable } from '../../../adapters/offline/iceberg/index.ts'
 import { featureTablePath, IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
-import { AS_OF_WHOLE_MS_KEY, SEQ_INDEX_BITS_KEY, writerFactsSummary } from '../../../adapters/offline/iceberg/writer-facts.ts'
+import { currentSchema } from '../../../adapters/offline/iceberg/table-metadata.ts'
+import { AS_OF_WHOLE_MS_KEY, SEQ_INDEX_BITS_KEY, tieKeyBoundsOf, writerFactsSummary } from '../../../adapters/offline/iceberg/writer-facts.ts'
 import * as examples from '../../../examples/features.ts'
 import type { OfflineFeatureRow, StagedFiles } from '../../../ports/offline.ts'
 
@@ -78,6 +79,7 @@ void describe('iceberg > writer facts', () => {
       asOfMaxMs: T0 + DAY,
       seq: { min: 7n << 21n, max: (8n << 21n) + 2n },
       seqIndexBits: 2,
+      seqNullFree: true,
     })
     // Before 1970 too; an older snapshot keeps its own facts and spans.
     assert.deepEqual((await pin(sink)).tieKeyBounds, {
@@ -85,8 +87,33 @@ void describe('iceberg > writer facts', () => {
       asOfMaxMs: T0 + DAY,
       seq: { min: (3n << 21n) + 9n, max: (8n << 21n) + 2n },
       seqIndexBits: 4,
+      seqNullFree: true,
     })
     assert.deepEqual((await pin(sink, first.snapshotId!)).tieKeyBounds, first.tieKeyBounds)
+  })
+
+  void test('seqNullFree only when every pinned file counts 0 null seqs (a missing count is not 0)', async () => {
+    const store = new MemoryObjectStore()
+    const sink = new IcebergOfflineSink(store, { parquetWorker: false })
+    await commit(sink, await sink.stageFeatureRows(view, [row('u1', T0, 7)]))
+    await commit(sink, await sink.stageFeatureRows(view, [row('u2', T0 + DAY, 8)]))
+    const table = await loadTable(store, featureTablePath(view))
+    const snapshot = listSnapshots(table).at(-1)!
+    const schema = currentSchema(table.metadata)
+    const seqId = schema.fields.find((f) => f.name === 'seq')!.id
+    const files = await dataFilesOf(table)
+    assert.equal(files.length, 2)
+    assert.equal(tieKeyBoundsOf(schema, snapshot.summary, files)?.seqNullFree, true)
+    const withCount = (n: number | undefined) => {
+      const counts = new Map(files[1]!.nullValueCounts)
+      if (n === undefined) counts.delete(seqId)
+      else counts.set(seqId, n)
+      return [files[0]!, { ...files[1]!, nullValueCounts: counts }]
+    }
+    const someNull = tieKeyBoundsOf(schema, snapshot.summary, withCount(1))
+    assert.ok(someNull !== undefined && !('seqNullFree' in someNull), 'a file with a null seq')
+    const unknown = tieKeyBoundsOf(schema, snapshot.summary, withCount(undefined))
+    assert.ok(unknown !== undefined && !('seqNullFree' in unknown), 'a file without a null count for seq')
   })
 
   void test('a file staged without the facts (an earlier kfs) drops them, and they stay dropped', async () => {

@@ -35,7 +35,7 @@ interface Case {
   readonly baseMs: number
   readonly bits: number
   readonly firstOffset: number
-  readonly nullSeqs: 'some' | 'all'
+  readonly nullSeqs: 'some' | 'all' | 'none'
 }
 
 const CASES: readonly Case[] = [
@@ -66,6 +66,13 @@ const CASES: readonly Case[] = [
   { name: 'every seq null', seed: 4, baseMs: 1_600_000_000_000, bits: 0, firstOffset: 0, nullSeqs: 'all' },
 ]
 
+/** No null seq (the table's files say so: TieKeyBounds.seqNullFree), so the rank skips its coalesce. */
+const NULL_FREE_CASES: readonly Case[] = [
+  { name: 'no null seq, every index 0', seed: 5, baseMs: 1_700_000_000_000, bits: 0, firstOffset: 0, nullSeqs: 'none' },
+  { name: 'no null seq, 3-bit indexes, before 1970', seed: 6, baseMs: -3 * MINUTE, bits: 3, firstOffset: 77, nullSeqs: 'none' },
+  { name: 'no null seq, 21-bit indexes', seed: 7, baseMs: 1_500_000_000_000, bits: 21, firstOffset: 2 ** 20, nullSeqs: 'none' },
+]
+
 /** Rows on a 10-minute grid (most (key, as_of) pairs hold several rows), seqs as the sink writes them. */
 function generateRows(c: Case): Row[] {
   const rand = prng(c.seed)
@@ -78,7 +85,7 @@ function generateRows(c: Case): Row[] {
       const n = rand.int(1, 4)
       const seqs = new Set<bigint | null>()
       for (let i = 0; i < n; i++) {
-        if (c.nullSeqs === 'all' || rand.next() < 0.2) seqs.add(null)
+        if (c.nullSeqs === 'all' || (c.nullSeqs === 'some' && rand.next() < 0.2)) seqs.add(null)
         else seqs.add((BigInt(offset + rand.int(0, 50)) << 21n) + BigInt(rand.next() < 0.3 ? maxIndex : rand.int(0, maxIndex)))
       }
       offset += 60
@@ -98,6 +105,7 @@ function boundsOf(rows: readonly Row[], bits: number): TieKeyBounds {
       ? {}
       : { seq: { min: seqs.reduce((a, b) => (b < a ? b : a)), max: seqs.reduce((a, b) => (b > a ? b : a)) } }),
     seqIndexBits: bits,
+    ...(rows.every((r) => r.seq !== null) ? { seqNullFree: true } : {}),
   }
 }
 
@@ -157,7 +165,7 @@ async function sha256Of(path: string): Promise<string> {
 }
 
 void describe('point-in-time joiner > the 64-bit tie key', () => {
-  for (const c of CASES) {
+  for (const c of [...CASES, ...NULL_FREE_CASES]) {
     void test(`chooses the rows the brute force and the 128-bit key choose, byte for byte (${c.name})`, async () => {
       const dir = await mkdtemp(join(tmpdir(), 'kfs-joiner-packed-'))
       dirs.push(dir)
@@ -174,6 +182,10 @@ void describe('point-in-time joiner > the 64-bit tie key', () => {
       assert.equal(tieKeySql(bounds).type, 'BIGINT')
       assert.doesNotMatch(viewSql(packed, 0).join, /HUGEINT/)
       assert.match(viewSql(base, 0).join, /HUGEINT/)
+      // The feature side divides nothing when the span allows (here it does), and skips the
+      // coalesce exactly when no seq is null.
+      assert.doesNotMatch(tieKeySql(bounds).key, /\/\//)
+      assert.equal(/coalesce/.test(tieKeySql(bounds).key), c.nullSeqs === 'some', 'coalesce only with some null seqs')
       const labels: { key: string | null; tUs: bigint }[] = []
       for (const key of ['k0', 'k1', 'k2', 'k3', 'k9', null]) for (const tUs of labelTimesUs(rows)) labels.push({ key, tUs })
       const source = await labelSource(dir, labels)
@@ -183,7 +195,7 @@ void describe('point-in-time joiner > the 64-bit tie key', () => {
       const ties = labels.some(
         (l, i) => want[i] !== null && rows.filter((r) => r.key === l.key && r.asOfMs === rows[want[i]!]!.asOfMs).length > 1,
       )
-      assert.equal(ties, c.nullSeqs === 'some', 'some labels land on a tie')
+      assert.equal(ties, c.nullSeqs !== 'all', 'some labels land on a tie')
       const joiner = await createDuckDbJoiner({ tempDirectory: join(dir, 'spill') })
       try {
         assert.deepEqual((await joiner.fetch(source, packed))[0], want, 'fetch, 64-bit key')
@@ -197,14 +209,17 @@ void describe('point-in-time joiner > the 64-bit tie key', () => {
     })
   }
 
-  for (const c of CASES) {
+  for (const c of [...CASES, ...NULL_FREE_CASES]) {
     void test(`the key orders (as_of, seq) strictly, null seq first, and key ≤ highestAt(t) ⇔ as_of ≤ t (${c.name})`, async () => {
       const rows = generateRows(c)
       const bounds = boundsOf(rows, c.bits)
       const { key, highestAt } = packedTieKey(bounds)!
-      // The rows, and at both ends of the as_of span a null seq beside the lowest and highest seq.
+      // The rows, and at both ends of the as_of span a null seq (unless the bounds say there is none)
+      // beside the lowest and highest seq.
       const ends = [bounds.asOfMinMs, bounds.asOfMaxMs].flatMap((asOfMs) =>
-        [null, bounds.seq?.min ?? null, bounds.seq?.max ?? null].map((seq) => ({ asOfMs, seq })),
+        [null, bounds.seq?.min ?? null, bounds.seq?.max ?? null]
+          .filter((seq) => seq !== null || bounds.seqNullFree !== true)
+          .map((seq) => ({ asOfMs, seq })),
       )
       const pairs = [...rows, ...ends].sort(
         (a, b) =>
@@ -245,6 +260,42 @@ void describe('point-in-time joiner > the 64-bit tie key', () => {
       }
     })
   }
+
+  void test('ranks that fit per ms but not rounded up to a multiple of 1000 keep the division, and order right', async () => {
+    for (const c of [CASES[1]!, NULL_FREE_CASES[0]!]) {
+      const rows = generateRows(c)
+      const bounds = boundsOf(rows, c.bits)
+      const spanMs = BigInt(bounds.asOfMaxMs - bounds.asOfMinMs + 1)
+      // The largest rank count that fits per ms; not a multiple of 1000, so rounding it up does not fit.
+      let ranks = 2n ** 62n / spanMs
+      if (ranks % 1000n === 0n) ranks -= 1n
+      const minOffset = bounds.seq!.min >> 21n
+      // Every index 0 (bits = 0): ranks = offsets + 1.
+      const wide: TieKeyBounds = { ...bounds, seq: { min: bounds.seq!.min, max: (ranks - 2n + minOffset) << 21n } }
+      const packed = packedTieKey(wide)!
+      assert.equal(packed.type, 'BIGINT')
+      assert.match(packed.key, /\/\/ 1000\) \* \d+/, 'the µs are divided back to ms')
+      const instance = await DuckDBInstance.create(':memory:')
+      const connection = await instance.connect()
+      try {
+        const sorted = [...rows].sort((a, b) => a.asOfMs - b.asOfMs || (a.seq === b.seq ? 0 : a.seq === null ? -1 : b.seq === null ? 1 : a.seq < b.seq ? -1 : 1))
+        const values = sorted.map((p, i) => `(${i}, make_timestamp(${BigInt(p.asOfMs) * 1000n}::BIGINT), ${p.seq === null ? 'NULL' : `${p.seq}::BIGINT`})`).join(', ')
+        const keys = (await connection.runAndReadAll(`SELECT ${packed.key} FROM (VALUES ${values}) t(i, as_of, seq) ORDER BY i`)).getRows().map((r) => r[0] as bigint)
+        const times = labelTimesUs(rows)
+        const highest = (await connection.runAndReadAll(`SELECT ${packed.highestAt('t')} FROM (VALUES ${times.map((t, j) => `(${j}, ${t}::BIGINT)`).join(', ')}) l(j, t) ORDER BY j`)).getRows().map((r) => r[0] as bigint)
+        for (let i = 1; i < sorted.length; i++) {
+          const same = sorted[i]!.asOfMs === sorted[i - 1]!.asOfMs && sorted[i]!.seq === sorted[i - 1]!.seq
+          assert.ok(same ? keys[i] === keys[i - 1] : keys[i]! > keys[i - 1]!, `key of row ${i} above row ${i - 1}'s`)
+        }
+        times.forEach((t, j) => {
+          for (let i = 0; i < sorted.length; i++) assert.equal(keys[i]! <= highest[j]!, BigInt(sorted[i]!.asOfMs) * 1000n <= t, `row ${i} at t = ${t} µs`)
+        })
+      } finally {
+        connection.closeSync()
+        instance.closeSync()
+      }
+    }
+  })
 
   void test('bounds whose spans do not fit fall back to the 128-bit key, and still choose right', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kfs-joiner-packed-'))
