@@ -2,9 +2,8 @@
  * RedisOnlineStore: the online store on Redis (or Redis Cluster) through ioredis 5.
  *
  * Writes: rows are coalesced per key, then the surviving rows go in chunks of ROWS_PER_CALL to
- * EVALSHA of the write script (write-row-script.ts; per-row conditions, one call per chunk),
- * pipelined (CALLS_PER_PIPELINE calls a pipeline, the event loop running between them:
- * write-chunks.ts). The script is loaded once; a NOSCRIPT reply (Redis restarted or
+ * EVALSHA of the write script (write-row-script.ts; per-row conditions, one call per chunk), all
+ * pipelined in one round trip. The script is loaded once; a NOSCRIPT reply (Redis restarted or
  * flushed its scripts) reloads it and re-sends just those chunks. A connection failure re-sends
  * only the rows whose outcome is unknown — harmless, because the script is conditional and
  * idempotent — with bounded exponential back-off (core/retry.ts); when the budget runs out the
@@ -38,8 +37,7 @@ import type { FeatureViewDef, StampedRow } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
 import { coalesceRows, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
 import { AS_OF_FIELD, DELETED_FIELD, checkRow, decodePacked, decodeRead, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
-import { CALLS_PER_PIPELINE, chunksBySlot, chunksInOrder, packInSlices, slicesOf, type PackedRow } from './write-chunks.ts'
-import { createYielder } from '../../../core/event-loop.ts'
+import { chunksBySlot, chunksInOrder, type PackedRow } from './write-chunks.ts'
 import { corkUntilPollEnds } from './poll-cork.ts'
 import { READ_ROWS_SCRIPT } from './read-rows-script.ts'
 import { WRITE_ROWS_SCRIPT } from './write-row-script.ts'
@@ -163,14 +161,10 @@ export class RedisOnlineStore implements OnlineStore {
     const layout = viewLayout(view, this.#prefix)
     // Every row is checked, but only the newest of each key is encoded.
     for (const row of rows) checkRow(layout, row)
-    // A large batch (a backlog after a stall) is packed and sent in slices with the event loop
-    // running between them once 4 ms have passed (write-chunks.ts); a small one never yields.
-    const yieldNowAndThen = createYielder(4)
-    const pack = ({ row }: { row: StampedRow }): PackedRow => {
+    let pending: PackedRow[] = coalesceRows(rows.map((row) => ({ row }))).map(({ row }) => {
       const key = rowKey(layout, row.entityKey)
       return { row, key, packed: packRow(layout, key, row) }
-    }
-    let pending: PackedRow[] = await packInSlices(coalesceRows(rows.map((row) => ({ row }))), pack, yieldNowAndThen)
+    })
     const head = [layout.ttlArg, this.#publish ? layout.channel : '']
     let written = 0
     await retry(
@@ -179,7 +173,7 @@ export class RedisOnlineStore implements OnlineStore {
         // A restarted Redis has lost its scripts: load it and send the rows again at once, so a
         // NOSCRIPT never spends an attempt of the budget meant for outages.
         for (let pass = 0; pass < 2 && pending.length > 0; pass++) {
-          const outcomes = await this.#runScripts(head, pending, yieldNowAndThen)
+          const outcomes = await this.#runScripts(head, pending)
           const again: typeof pending = []
           let noScript = false
           let unavailable: unknown
@@ -224,7 +218,7 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   /** Each row's outcome (in chunk order); chunk- and connection-level failures become per-row errors. */
-  async #runScripts(head: readonly string[], rows: readonly PackedRow[], yieldNowAndThen: () => Promise<void>): Promise<{ row: PackedRow; err: Error | null; res: unknown }[]> {
+  async #runScripts(head: readonly string[], rows: readonly PackedRow[]): Promise<{ row: PackedRow; err: Error | null; res: unknown }[]> {
     if (rows.length === 0) return []
     const chunks = this.#client instanceof Cluster ? chunksBySlot(rows) : chunksInOrder(rows)
     const call = (chunk: readonly PackedRow[]): (string | number)[] => {
@@ -246,26 +240,16 @@ export class RedisOnlineStore implements OnlineStore {
         ),
       )
     } else {
-      // One connection: the pipelines are sent, executed and answered in order.
-      const sent: Promise<[Error | null, unknown][]>[] = []
-      for (const slice of slicesOf(chunks, CALLS_PER_PIPELINE)) {
-        const pipeline = this.#client.pipeline()
-        for (const chunk of slice) pipeline.evalsha(...(call(chunk) as [string, number, ...string[]]))
-        sent.push(
-          pipeline
-            .exec()
-            .then((results) => {
-              if (!results) throw new Error('pipeline returned no results')
-              return results
-            })
-            .catch((err: unknown) => {
-              const e = err instanceof Error ? err : new Error(String(err))
-              return slice.map((): [Error | null, unknown] => [e, null])
-            }),
-        )
-        await yieldNowAndThen()
+      const pipeline = this.#client.pipeline()
+      for (const chunk of chunks) pipeline.evalsha(...(call(chunk) as [string, number, ...string[]]))
+      try {
+        const results = await pipeline.exec()
+        if (!results) throw new Error('pipeline returned no results')
+        replies = results
+      } catch (err: unknown) {
+        const e = err instanceof Error ? err : new Error(String(err))
+        replies = chunks.map(() => [e, null])
       }
-      replies = (await Promise.all(sent)).flat()
     }
     return chunks.flatMap((chunk, c) => {
       const [err, res] = replies[c]!
