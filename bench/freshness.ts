@@ -16,7 +16,9 @@
  *
  * The engine's event-loop delay (perf_hooks.monitorEventLoopDelay, 5 ms resolution) over the run
  * says how much of the tail is the engine's own thread being busy (a checkpoint's synchronous
- * part, GC) rather than Kafka or Redis.
+ * part, GC) rather than Kafka or Redis. It stops when the producer exits: reading the producer's
+ * and the observer's logs afterwards (~100 ms each) is this bench's own work on that thread, and
+ * was the `loop_delay_max_ms` of three profiled runs (85–141 ms) when the monitor ran past it.
  *
  * Each checkpoint's cut (its synchronous part: the operator state snapshot or delta) stalls that
  * loop by itself: `cut_*_ms` are their durations (the first of each partition is a full snapshot);
@@ -60,7 +62,7 @@ try {
   loopDelay.enable()
   progress(`engine running on ${source.topic}; producing ${RATE}/s for ${SECONDS} s`)
 
-  const { sent, arrived } = await runSteadyProducer({ brokers: stack.kafkaBrokers, registryUrl: stack.registryUrl, topic: source.topic, rate: RATE, seconds: SECONDS, users: USERS, outFile: join(dir, 'sent.json'), listenGroup: `bench-raw-${run}` })
+  const { sent, arrived } = await runSteadyProducer({ brokers: stack.kafkaBrokers, registryUrl: stack.registryUrl, topic: source.topic, rate: RATE, seconds: SECONDS, users: USERS, outFile: join(dir, 'sent.json'), listenGroup: `bench-raw-${run}`, onExit: () => loopDelay.disable() })
   const deadline = Date.now() + 30_000
   while (engine.stats.consumed < sent.keys.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
   await new Promise((r) => setTimeout(r, 500))
@@ -69,7 +71,6 @@ try {
   const seen = await observer.stop()
   const stats = engine.stats
   progress(`engine: ${stats.consumed} consumed, ${stats.emittedRows} rows, ${stats.checkpoints} checkpoints (last ${stats.lastCheckpointDurationMs} ms); ${seen.keys.length} rows seen landing`)
-  loopDelay.disable()
   await engine.stop()
 
   const fromMs = sent.sentAtMs[0]! + WARMUP_MS
