@@ -4,8 +4,9 @@
  * The engine runs in this process on the real stack (kfs run's wiring and checkpoint defaults, so
  * checkpoints to MinIO happen during the run). A child process produces at a steady rate
  * (KFS_BENCH_FRESHNESS_RATE, default 5,000 events/s) for KFS_BENCH_FRESHNESS_SECONDS (default 30)
- * over 10,000 users; this process listens to the online store's change feed
- * (`RedisOnlineStore.subscribeChanges`: the write script PUBLISHes a row as it lands). Latency of
+ * over 10,000 users; another child listens to the online store's change feed
+ * (`RedisOnlineStore.subscribeChanges`: the write script PUBLISHes a row as it lands) — not this
+ * process, whose event loop is the engine's (change-observer.ts says why). Latency of
  * an event = first landed row of its key covering its event time − the moment it was handed to
  * Kafka. The first 2 s (connections, first fetch) are left out.
  *
@@ -15,7 +16,9 @@
  *
  * The engine's event-loop delay (perf_hooks.monitorEventLoopDelay, 5 ms resolution) over the run
  * says how much of the tail is the engine's own thread being busy (a checkpoint's synchronous
- * part, GC) rather than Kafka or Redis.
+ * part, GC) rather than Kafka or Redis. It stops when the producer exits: reading the producer's
+ * and the observer's logs afterwards (~100 ms each) is this bench's own work on that thread, and
+ * was the `loop_delay_max_ms` of three profiled runs (85–141 ms) when the monitor ran past it.
  *
  * Each checkpoint's cut (its synchronous part: the operator state snapshot or delta) stalls that
  * loop by itself: `cut_*_ms` are their durations (the first of each partition is a full snapshot);
@@ -32,7 +35,7 @@ import { benchLine, envNumber, percentile, progress } from './_support/report.ts
 import { openStackClients, startStackEngine } from './_support/stack-engine.ts'
 import { ensureStack } from './_support/stack.ts'
 import { benchViews, newRunId } from './_support/views.ts'
-import { arrivalLatencies, newSeenLog, recordSeen, runSteadyProducer, visibilityLatencies } from './_support/visibility.ts'
+import { arrivalLatencies, runSteadyProducer, startChangeObserver, visibilityLatencies } from './_support/visibility.ts'
 
 const RATE = envNumber('KFS_BENCH_FRESHNESS_RATE', 5_000)
 const SECONDS = envNumber('KFS_BENCH_FRESHNESS_SECONDS', 30)
@@ -48,8 +51,7 @@ try {
   await clients.log.createTopic(source.topic, source.partitions)
   await clients.encoderFor(source)
 
-  const seen = newSeenLog()
-  const unsubscribe = await clients.online.subscribeChanges([view], (change) => recordSeen(seen, change.entityKey, change.asOfMs))
+  const observer = await startChangeObserver({ redisUrl: stack.redisUrl, run, outFile: join(dir, 'seen.json') })
   const { engine } = startStackEngine(clients, { views: [view], groupId: `bench-${run}` })
   const cuts: number[] = []
   const cutsCpu: number[] = []
@@ -60,16 +62,15 @@ try {
   loopDelay.enable()
   progress(`engine running on ${source.topic}; producing ${RATE}/s for ${SECONDS} s`)
 
-  const { sent, arrived } = await runSteadyProducer({ brokers: stack.kafkaBrokers, registryUrl: stack.registryUrl, topic: source.topic, rate: RATE, seconds: SECONDS, users: USERS, outFile: join(dir, 'sent.json'), listenGroup: `bench-raw-${run}` })
+  const { sent, arrived } = await runSteadyProducer({ brokers: stack.kafkaBrokers, registryUrl: stack.registryUrl, topic: source.topic, rate: RATE, seconds: SECONDS, users: USERS, outFile: join(dir, 'sent.json'), listenGroup: `bench-raw-${run}`, onExit: () => loopDelay.disable() })
   const deadline = Date.now() + 30_000
   while (engine.stats.consumed < sent.keys.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
   await new Promise((r) => setTimeout(r, 500))
   const failed = await Promise.race([engine.failed, Promise.resolve(undefined)])
   if (failed) throw failed
+  const seen = await observer.stop()
   const stats = engine.stats
   progress(`engine: ${stats.consumed} consumed, ${stats.emittedRows} rows, ${stats.checkpoints} checkpoints (last ${stats.lastCheckpointDurationMs} ms); ${seen.keys.length} rows seen landing`)
-  loopDelay.disable()
-  await unsubscribe()
   await engine.stop()
 
   const fromMs = sent.sentAtMs[0]! + WARMUP_MS

@@ -59,6 +59,33 @@ export function visibilityLatencies(sent: SentLog, seen: SeenLog, fromMs: number
 }
 
 const PRODUCER = fileURLToPath(new URL('./steady-producer.ts', import.meta.url))
+const OBSERVER = fileURLToPath(new URL('./change-observer.ts', import.meta.url))
+
+/**
+ * Starts the change-feed observer in a child process (change-observer.ts) and resolves once it is
+ * subscribed; `stop()` ends it and returns what it saw land.
+ */
+export async function startChangeObserver(args: { redisUrl: string; run: string; outFile: string }): Promise<{ stop(): Promise<SeenLog> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', OBSERVER, args.redisUrl, args.run, args.outFile], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+  await new Promise<void>((resolve, reject) => {
+    let out = ''
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk
+      if (out.includes('ready')) resolve()
+    })
+    void exited.then((code) => reject(new Error(`change observer exited ${code} before subscribing`)))
+  })
+  return {
+    async stop() {
+      child.stdin.end()
+      const code = await exited
+      if (code !== 0) throw new Error(`change observer exited ${code}`)
+      return JSON.parse(readFileSync(args.outFile, 'utf8')) as SeenLog
+    },
+  }
+}
 
 /** Runs the steady producer in a child process: what it sent, and (with `listenGroup`) when a raw consumer saw each record. */
 export async function runSteadyProducer(args: {
@@ -70,6 +97,8 @@ export async function runSteadyProducer(args: {
   users: number
   outFile: string
   listenGroup?: string
+  /** Called when the child exits, before its log is read (a parse of ~100 ms on this thread). */
+  onExit?: () => void
 }): Promise<{ sent: SentLog; arrived: SeenLog }> {
   const child = spawn(
     process.execPath,
@@ -77,6 +106,7 @@ export async function runSteadyProducer(args: {
     { stdio: ['ignore', 'inherit', 'inherit'] },
   )
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  args.onExit?.()
   if (code !== 0) throw new Error(`steady producer exited ${code}`)
   progress('producer done')
   return JSON.parse(readFileSync(args.outFile, 'utf8')) as { sent: SentLog; arrived: SeenLog }

@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { SinkWriteError } from '../../../core/errors.ts'
+import { createYielder } from '../../../core/event-loop.ts'
 import { encodeParquetColumns, type ColumnStats } from '../parquet/index.ts'
 import { parquetColumnsOf, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts'
 import type { IcebergTable } from './iceberg-table.ts'
@@ -169,7 +170,10 @@ export async function writeDataFiles(table: IcebergTable, input: readonly TableR
   const keyOf = parts.length === 1 ? parts[0]! : (i: number) => parts.map((part) => part(i)).join('|')
   let lastKey: string | number | null | undefined
   let last: { partition: (number | null)[]; indices: number[] } | undefined
+  // A checkpoint's rows are split on the engine's thread: let its event loop run now and then.
+  const yieldNowAndThen = createYielder(4)
   for (let i = 0; i < rows.rowCount; i++) {
+    if (i % 4096 === 4095) await yieldNowAndThen()
     const key = keyOf(i)
     let g = last !== undefined && key === lastKey ? last : groups.get(key)
     if (g === undefined) groups.set(key, (g = { partition: parts.map((part) => part(i)), indices: [] }))

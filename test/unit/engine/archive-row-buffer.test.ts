@@ -14,6 +14,8 @@ import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { ArchiveRowBuffer } from '../../../engine/archive-row-buffer.ts'
 import type { ArchiveRow } from '../../../ports/offline.ts'
 import { prng } from '../../support/scenario.ts'
+import { archiveColumns } from '../../../adapters/offline/iceberg/archive-columns.ts'
+import { loopTurnsDuring } from '../../support/loop-turns.ts'
 
 const PARTITION = 3
 
@@ -123,5 +125,22 @@ void describe('engine > archive row buffer', () => {
     }
     assert.equal(staged[0]!.length, rows.length)
     assert.deepStrictEqual(staged[1], staged[0])
+  })
+
+  void test('a large buffer is read into the archive columns with the event loop running meanwhile, the same columns as from the objects', async () => {
+    const rows: ArchiveRow[] = Array.from({ length: 100_000 }, (_, i) => ({
+      partition: PARTITION,
+      offset: String(i),
+      eventTimeMs: 1_700_000_000_000 + i,
+      key: Uint8Array.of(i % 251, 7),
+      schemaId: 1,
+      payload: Uint8Array.of(1, 2, i % 256),
+      markerWatermarkMs: null,
+      timestampMs: i % 3 === 0 ? -1 : 1_800_000_000_000 + i,
+    }))
+    const fromObjects = await archiveColumns(rows)
+    const { value: fromBuffer, turns } = await loopTurnsDuring(() => archiveColumns(bufferOf(rows)))
+    assert.ok(turns >= 2, `the loop ran ${turns} times while 100,000 rows were read`)
+    assert.deepStrictEqual(fromBuffer, fromObjects)
   })
 })
