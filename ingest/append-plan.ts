@@ -70,6 +70,13 @@ function encodedChunk(encoder: Encoder, plan: PlannedAppends, from: number, to: 
 
 /** Runs per record: key, head, before image, its branch byte, after image + ts_ms, snapshot field. */
 const RUNS = 6
+const KEY_RUN = 0
+const HEAD_RUN = 1
+const BEFORE_RUN = 2
+const BRANCH_RUN = 3
+const AFTER_RUN = 4
+const SNAPSHOT_RUN = 5
+/** Indexes into the chunk's `sources`: the constant parts, the sink, then the row images' chunks. */
 const CREATE = 0
 const UPDATE = 1
 const BRANCH = 2
@@ -104,27 +111,19 @@ function assembledChunk(images: RowImages, sink: AvroSink, plan: PlannedAppends,
     const imageStart = layout[at + 2]!
     const imageEnd = layout[at + 4]!
     const r = PACKED_RUN_FIELDS * RUNS * i
-    runs[r] = FIRST_CHUNK + chunk
-    runs[r + 1] = layout[at + 1]!
-    runs[r + 2] = imageStart
+    setRun(runs, r, KEY_RUN, FIRST_CHUNK + chunk, layout[at + 1]!, imageStart)
     const before = plan.beforeAt(position)
     if (typeof before === 'number') whole ||= (layout[SLOT_ENTRIES * before]! & 1) === 1
     if (!whole && typeof before !== 'object') {
-      runs[r + 3] = before === undefined ? CREATE : UPDATE
-      runs[r + 5] = before === undefined ? parts.create.length : parts.update.length
-      if (before !== undefined) {
+      if (before === undefined) setRun(runs, r, HEAD_RUN, CREATE, 0, parts.create.length)
+      else {
         const b = SLOT_ENTRIES * before
-        runs[r + 6] = FIRST_CHUNK + (layout[b]! >>> 1)
-        runs[r + 7] = layout[b + 2]!
-        runs[r + 8] = layout[b + 3]!
-        runs[r + 9] = BRANCH
-        runs[r + 11] = 1
+        setRun(runs, r, HEAD_RUN, UPDATE, 0, parts.update.length)
+        setRun(runs, r, BEFORE_RUN, FIRST_CHUNK + (layout[b]! >>> 1), layout[b + 2]!, layout[b + 3]!)
+        setRun(runs, r, BRANCH_RUN, BRANCH, 0, 1)
       }
-      runs[r + 12] = FIRST_CHUNK + chunk
-      runs[r + 13] = imageStart
-      runs[r + 14] = imageEnd
-      runs[r + 15] = SNAPSHOT
-      runs[r + 17] = parts.snapshot.length
+      setRun(runs, r, AFTER_RUN, FIRST_CHUNK + chunk, imageStart, imageEnd)
+      setRun(runs, r, SNAPSHOT_RUN, SNAPSHOT, 0, parts.snapshot.length)
       continue
     }
     const start = sink.pos
@@ -149,13 +148,19 @@ function assembledChunk(images: RowImages, sink: AvroSink, plan: PlannedAppends,
         snapshotId,
       )
     }
-    runs[r + 3] = SINK
-    runs[r + 4] = start
-    runs[r + 5] = sink.pos
+    setRun(runs, r, HEAD_RUN, SINK, start, sink.pos)
   }
   // The sink's buffer as it ends (a regrowth keeps what was written, at the same positions).
   const sources: Uint8Array[] = [parts.create, parts.update, parts.branch, parts.snapshot, sink.buf, ...chunks]
   return { count, sources, runsPerRecord: RUNS, runs }
+}
+
+/** Run `j` of the record whose runs start at `r`: `end − start` bytes of source `source` from `start`. */
+function setRun(runs: Uint32Array, r: number, j: number, source: number, start: number, end: number): void {
+  const k = r + PACKED_RUN_FIELDS * j
+  runs[k] = source
+  runs[k + 1] = start
+  runs[k + 2] = end
 }
 
 /**
