@@ -21,12 +21,13 @@ import { retry, type RetryOptions } from '../core/retry.ts'
 import type { FeatureViewDef, SourceDef, StampedRow } from '../features/types.ts'
 import { createPartitionTask, restorePartitionTask } from '../operators/task/partition-task.ts'
 import type { Decoder } from '../schemas/decoder.ts'
-import type { OfflineRowColumns, OfflineSink, StagedFiles } from '../ports/offline.ts'
+import type { OfflineRowColumns, OfflineSink } from '../ports/offline.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
 import type { SourceRecord } from '../ports/source.ts'
 import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
 import { rollForward } from './roll-forward.ts'
-import { StateChains, stateRefOf, type ChainPolicy, type StateChain, type StateCut } from './state-chain.ts'
+import { StateChains, type ChainPolicy, type StateChain } from './state-chain.ts'
+import { stageCheckpoint, viewId, type CheckpointCut } from './checkpoint-record.ts'
 import { backfillToAdopt, catchUpFromArchive } from './backfill-hand-off.ts'
 import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-processor.ts'
 import { markerArchiveRow, recordArchiveRows } from './archive-rows.ts'
@@ -74,9 +75,7 @@ export interface SlotOutput {
   readonly records: number
 }
 
-export function viewId(view: Pick<FeatureViewDef, 'name' | 'version'>): string {
-  return `${view.name}@${view.version}`
-}
+export { viewId } from './checkpoint-record.ts'
 
 export class PartitionSlot {
   readonly options: SlotOptions
@@ -339,39 +338,14 @@ export class PartitionSlot {
 
   /** Steps 1–3: stage, state blobs, publish. Undefined when fenced. */
   async #publish(cut: CheckpointCut, landed: Promise<unknown> | undefined): Promise<PartitionCheckpoint | undefined> {
-    const { offline, checkpoints, logger } = this.#deps
-    const { topic, partition, views } = this.options
+    const { checkpoints, logger } = this.#deps
+    const { topic, partition } = this.options
     const { seq } = cut
     const options = this.#retryOptions()
     // A published checkpoint whose table commits failed is finished before anything newer is
     // published: restore rolls forward only the latest record, so its files would never be committed.
     if (this.#unfinished !== undefined) await this.#finish(this.#unfinished)
-    const staged: StagedFiles[] = []
-    // Every table gets a commit at every checkpoint, empty or not, so all tables of a partition carry
-    // the same checkpoint markers and can be compared at the same cut (verify-parity).
-    for (let v = 0; v < views.length; v++) {
-      if (views[v]!.offline) staged.push(await retry(() => offline.stageFeatureRows(views[v]!, cut.rows[v]!), options))
-    }
-    if (this.options.archive) staged.push(await retry(() => offline.stageArchiveRows(topic, cut.archive), options))
-    const chains = await StateChains.write(cut.states, {
-      writeBase: (bytes) => retry(() => checkpoints.writeState(topic, partition, seq, bytes), options),
-      writeDelta: (base, index, bytes) => retry(() => checkpoints.writeDelta(topic, partition, seq, base, index, bytes), options),
-    })
-    const saved = chains.map((chain, v) => {
-      const rows = cut.rowsAtNextOffset[v] ?? 0
-      return { view: viewId(views[v]!), state: stateRefOf(chain), ...(rows > 0 ? { rowsAtNextOffset: rows } : {}) }
-    })
-    const wm = cut.watermarkMs
-    const record: PartitionCheckpoint = {
-      seq,
-      topic,
-      partition,
-      nextOffset: cut.nextOffset,
-      watermarkMs: Number.isFinite(wm) ? wm : null,
-      views: saved,
-      staged,
-      createdAtMs: cut.startedAtMs,
-    }
+    const { record, chains } = await stageCheckpoint(cut, this.options, this.#deps, options)
     await landed
     if (!(await retry(() => checkpoints.publish(record), options))) {
       logger.warn({ topic, partition, checkpointSeq: seq }, 'checkpoint fenced: another owner published first')
@@ -392,17 +366,4 @@ export class PartitionSlot {
     if (this.#unfinished === record) this.#unfinished = undefined
     await checkpoints.prune(record).catch((err: unknown) => logger.warn({ err }, 'checkpoint prune failed'))
   }
-}
-
-interface CheckpointCut {
-  readonly seq: number
-  readonly startedAtMs: number
-  /** When the checkpoint before this one started: restored if this one fails before its publish. */
-  readonly previousCheckpointAtMs: number
-  readonly rows: OfflineRowBuffer[]
-  readonly archive: ArchiveRowBuffer
-  readonly states: StateCut[]
-  readonly rowsAtNextOffset: number[]
-  readonly nextOffset: string
-  readonly watermarkMs: number
 }
