@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url'
 import type { FeatureViewDef, StampedRow } from '../features/types.ts'
 import { startFloorServer } from './_support/serving-floor.ts'
 import { processCpuMs } from './_support/stack.ts'
+import { abba, combineRate, combineWrk } from './_support/interleaved.ts'
 import { loadgen, type RateResult } from './_support/serving-loadgen.ts'
 
 export type { RateResult }
@@ -249,23 +250,35 @@ async function main(): Promise<void> {
     const writes = await populate(redis.port)
     const server = await spawnRole('server', [String(redis.port)], children)
     const floor = await spawnRole('floor', [String(redis.port)], children)
-    // CPU per answered request of each server during its fixed-rate run (/proc, all threads):
+    // Each comparison runs as A B B A halves (_support/interleaved.ts): the server and the floor
+    // share the machine's drift instead of each getting its own 10 seconds of it.
+    // CPU per answered request of each server during its fixed-rate rounds (/proc, all threads):
     // unlike the latencies, it hardly moves with what else the machine runs, so it is the
     // steadier A/B measure of the server's own cost.
-    const cpuBefore = processCpuMs(server.child.pid)
-    const fixed = await runRole<RateResult>('loadgen', [String(server.port), String(rate), '10', '64', 'get'])
-    const cpuUsPerReq = perRequestUs(cpuBefore, processCpuMs(server.child.pid), fixed.ok)
-    console.error(`fixed-rate run: ${JSON.stringify(fixed)}`)
-    // The floor at the same fixed rate: what this machine (server, Redis and load generator on
-    // the same cores) allows any server's tail latency to be.
-    const floorCpuBefore = processCpuMs(floor.child.pid)
-    const floorFixed = await runRole<RateResult>('loadgen', [String(floor.port), String(rate), '10', '64', 'get'])
-    const floorCpuUsPerReq = perRequestUs(floorCpuBefore, processCpuMs(floor.child.pid), floorFixed.ok)
-    console.error(`floor fixed-rate run: ${JSON.stringify(floorFixed)}`)
+    const cpuMs = { server: 0, floor: 0 }
+    const fixedRound = (side: 'server' | 'floor', target: { port: number; child: ChildProcess }) => async (): Promise<RateResult> => {
+      const before = processCpuMs(target.child.pid)
+      const r = await runRole<RateResult>('loadgen', [String(target.port), String(rate), '5', '64', 'get', 'keep'])
+      const after = processCpuMs(target.child.pid)
+      cpuMs[side] += before === undefined || after === undefined ? Number.NaN : after - before
+      console.error(`${side} fixed-rate round: achieved ${r.achievedRps.toFixed(0)}/s p50 ${r.p50Ms.toFixed(3)} ms p99 ${r.p99Ms.toFixed(3)} ms`)
+      return r
+    }
+    const fixedRounds = await abba(fixedRound('server', server), fixedRound('floor', floor))
+    const fixed = combineRate(fixedRounds.a)
+    const floorFixed = combineRate(fixedRounds.b)
+    const cpuUsPerReq = perRequestUs(0, cpuMs.server, fixed.ok)
+    const floorCpuUsPerReq = perRequestUs(0, cpuMs.floor, floorFixed.ok)
     runWrk(server.port, 2, GET_LUA) // warm-up for the max-throughput runs
     runWrk(floor.port, 2, GET_LUA)
-    const serverMax = runWrk(server.port, 10, GET_LUA)
-    const floorMax = runWrk(floor.port, 10, GET_LUA)
+    const maxRound = (side: string, port: number) => (): WrkResult => {
+      const r = runWrk(port, 5, GET_LUA)
+      console.error(`${side} max round: ${r.rps.toFixed(0)}/s`)
+      return r
+    }
+    const maxRounds = await abba(maxRound('server', server.port), maxRound('floor', floor.port))
+    const serverMax = combineWrk(maxRounds.a)
+    const floorMax = combineWrk(maxRounds.b)
     if (serverMax.non2xx > 0 || fixed.errors > 0 || floorFixed.errors > 0) throw new Error(`errors during the run: wrk non-2xx ${serverMax.non2xx}, fixed-rate errors ${fixed.errors}, floor fixed-rate errors ${floorFixed.errors}`)
     const f = (x: number, d = 3) => x.toFixed(d)
     console.error(
@@ -285,4 +298,4 @@ const numArgs = process.argv.slice(3).map(Number)
 if (role === 'serving') await main()
 else if (role === 'server') await serverRole(numArgs[0]!)
 else if (role === 'floor') await startFloorServer(numArgs[0]!, ['@as_of', ...benchView().features.map((f) => f.name)], (view, id) => `kfs:${view}:1:{${id}}`, 'bench_stats')
-else if (role === 'loadgen') console.log(JSON.stringify(await loadgen(numArgs[0]!, numArgs[1]!, numArgs[2]!, numArgs[3]!, process.argv[7] === 'batch' ? makeBatchRequest : makeGetRequest)))
+else if (role === 'loadgen') console.log(JSON.stringify(await loadgen(numArgs[0]!, numArgs[1]!, numArgs[2]!, numArgs[3]!, process.argv[7] === 'batch' ? makeBatchRequest : makeGetRequest, process.argv[8] === 'keep')))

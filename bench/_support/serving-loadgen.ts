@@ -7,8 +7,12 @@ export interface RateResult {
   ok: number
   errors: number
   achievedRps: number
+  /** Length of the measured phase, s. */
+  elapsedS: number
   p50Ms: number
   p99Ms: number
+  /** Every measured latency (ms) as little-endian doubles in base64, when asked for (`keepLatencies`). */
+  latencies?: string
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -22,7 +26,7 @@ function quantile(sorted: Float64Array, q: number): number {
  * that pipeline behind an unanswered async response). A request due while every connection is
  * busy waits in a backlog, and its latency counts from when it was due (no coordinated omission).
  */
-export async function loadgen(port: number, rate: number, seconds: number, connections: number, makeRequest: (i: number) => string): Promise<RateResult> {
+export async function loadgen(port: number, rate: number, seconds: number, connections: number, makeRequest: (i: number) => string, keepLatencies = false): Promise<RateResult> {
   interface Conn {
     socket: Socket
     dueAt: number
@@ -101,6 +105,9 @@ export async function loadgen(port: number, rate: number, seconds: number, conne
   const sent = await run(seconds)
   const elapsed = (performance.now() - t0) / 1000
   for (const c of all) c.socket.destroy()
-  const sorted = latencies.subarray(0, done).sort()
-  return { sent, ok, errors, achievedRps: done / elapsed, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99) }
+  const measured = latencies.subarray(0, done)
+  // Copied out before sorting in place: the rounds of an A B B A comparison are merged unsorted.
+  const kept = keepLatencies ? Buffer.from(new Float64Array(measured).buffer).toString('base64') : undefined
+  const sorted = measured.sort()
+  return { sent, ok, errors, achievedRps: done / elapsed, elapsedS: elapsed, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), latencies: kept }
 }
