@@ -5,9 +5,8 @@
  * no decoding) in the same run. Processes and load generators as in bench/serving.ts.
  */
 import type { ChildProcess } from 'node:child_process'
-import { batchBody, perRequestUs, populate, runRole, runWrk, spawnRole, startRedis, type RateResult, type WrkResult } from './serving.ts'
-import { abba, combineRate, combineWrk } from './_support/interleaved.ts'
-import { processCpuMs } from './_support/stack.ts'
+import { batchBody, perRequestUs, populate, runRole, runWrk, spawnRole, startRedis, type RateResult } from './serving.ts'
+import { abba, combineRate, combineWrk, CpuTally } from './_support/interleaved.ts'
 
 const POST_LUA = `local bodies = { ${Array.from({ length: 8 }, (_, v) => JSON.stringify(batchBody(v))).join(', ')} }
 local n = 0
@@ -30,25 +29,19 @@ async function main(): Promise<void> {
     runWrk(server.port, 2, POST_LUA)
     runWrk(floor.port, 2, POST_LUA)
     // A B B A halves (_support/interleaved.ts): the server and the floor share the machine's drift.
-    const fixedRound = (port: number) => () => runRole<RateResult>('loadgen', [String(port), String(RATE), '5', '8', 'batch', 'keep'])
+    const fixedRound = (port: number) => () => runRole<RateResult>('loadgen', [String(port), String(RATE), '5', '8', 'batch'])
     const fixedRounds = await abba(fixedRound(server.port), fixedRound(floor.port))
     const kfs = combineRate(fixedRounds.a)
     const base = combineRate(fixedRounds.b)
     // CPU per request of each server over its max-throughput rounds (/proc, all threads): the
     // steadier A/B measure of a server's own cost when other work shares the cores.
-    const cpuMs = new Map<number, number>()
-    const maxRound = (target: { port: number; child: ChildProcess }) => (): WrkResult => {
-      const before = processCpuMs(target.child.pid)
-      const r = runWrk(target.port, 4, POST_LUA)
-      const after = processCpuMs(target.child.pid)
-      cpuMs.set(target.port, (cpuMs.get(target.port) ?? 0) + (before === undefined || after === undefined ? Number.NaN : after - before))
-      return r
-    }
+    const cpu = new CpuTally()
+    const maxRound = (target: { port: number; child: ChildProcess }) => () => cpu.around(target.child.pid, () => runWrk(target.port, 4, POST_LUA))
     const maxRounds = await abba(maxRound(server), maxRound(floor))
     const kfsMax = combineWrk(maxRounds.a)
     const floorMax = combineWrk(maxRounds.b)
-    const cpuUsPerReq = perRequestUs(0, cpuMs.get(server.port), kfsMax.requests)
-    const floorCpuUsPerReq = perRequestUs(0, cpuMs.get(floor.port), floorMax.requests)
+    const cpuUsPerReq = perRequestUs(0, cpu.ms(server.child.pid), kfsMax.requests)
+    const floorCpuUsPerReq = perRequestUs(0, cpu.ms(floor.child.pid), floorMax.requests)
     console.error(`max rounds (kfs, floor, floor, kfs): ${[maxRounds.a[0], maxRounds.b[0], maxRounds.b[1], maxRounds.a[1]].map((r) => r.rps.toFixed(0)).join(', ')} req/s`)
     if (kfs.errors > 0 || kfsMax.non2xx > 0) throw new Error(`errors during the run: ${kfs.errors} fixed-rate, ${kfsMax.non2xx} wrk`)
     const f = (x: number, d = 3) => x.toFixed(d)

@@ -19,8 +19,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FeatureViewDef, StampedRow } from '../features/types.ts'
 import { startFloorServer } from './_support/serving-floor.ts'
-import { processCpuMs } from './_support/stack.ts'
-import { abba, combineRate, combineWrk } from './_support/interleaved.ts'
+import { abba, combineRate, combineWrk, CpuTally } from './_support/interleaved.ts'
 import { loadgen, type RateResult } from './_support/serving-loadgen.ts'
 
 export type { RateResult }
@@ -255,20 +254,17 @@ async function main(): Promise<void> {
     // CPU per answered request of each server during its fixed-rate rounds (/proc, all threads):
     // unlike the latencies, it hardly moves with what else the machine runs, so it is the
     // steadier A/B measure of the server's own cost.
-    const cpuMs = { server: 0, floor: 0 }
-    const fixedRound = (side: 'server' | 'floor', target: { port: number; child: ChildProcess }) => async (): Promise<RateResult> => {
-      const before = processCpuMs(target.child.pid)
-      const r = await runRole<RateResult>('loadgen', [String(target.port), String(rate), '5', '64', 'get', 'keep'])
-      const after = processCpuMs(target.child.pid)
-      cpuMs[side] += before === undefined || after === undefined ? Number.NaN : after - before
+    const cpu = new CpuTally()
+    const fixedRound = (side: string, target: { port: number; child: ChildProcess }) => async (): Promise<RateResult> => {
+      const r = await cpu.around(target.child.pid, () => runRole<RateResult>('loadgen', [String(target.port), String(rate), '5', '64', 'get']))
       console.error(`${side} fixed-rate round: achieved ${r.achievedRps.toFixed(0)}/s p50 ${r.p50Ms.toFixed(3)} ms p99 ${r.p99Ms.toFixed(3)} ms`)
       return r
     }
     const fixedRounds = await abba(fixedRound('server', server), fixedRound('floor', floor))
     const fixed = combineRate(fixedRounds.a)
     const floorFixed = combineRate(fixedRounds.b)
-    const cpuUsPerReq = perRequestUs(0, cpuMs.server, fixed.ok)
-    const floorCpuUsPerReq = perRequestUs(0, cpuMs.floor, floorFixed.ok)
+    const cpuUsPerReq = perRequestUs(0, cpu.ms(server.child.pid), fixed.ok)
+    const floorCpuUsPerReq = perRequestUs(0, cpu.ms(floor.child.pid), floorFixed.ok)
     runWrk(server.port, 2, GET_LUA) // warm-up for the max-throughput runs
     runWrk(floor.port, 2, GET_LUA)
     const maxRound = (side: string, port: number) => (): WrkResult => {
@@ -298,4 +294,4 @@ const numArgs = process.argv.slice(3).map(Number)
 if (role === 'serving') await main()
 else if (role === 'server') await serverRole(numArgs[0]!)
 else if (role === 'floor') await startFloorServer(numArgs[0]!, ['@as_of', ...benchView().features.map((f) => f.name)], (view, id) => `kfs:${view}:1:{${id}}`, 'bench_stats')
-else if (role === 'loadgen') console.log(JSON.stringify(await loadgen(numArgs[0]!, numArgs[1]!, numArgs[2]!, numArgs[3]!, process.argv[7] === 'batch' ? makeBatchRequest : makeGetRequest, process.argv[8] === 'keep')))
+else if (role === 'loadgen') console.log(JSON.stringify(await loadgen(numArgs[0]!, numArgs[1]!, numArgs[2]!, numArgs[3]!, process.argv[7] === 'batch' ? makeBatchRequest : makeGetRequest)))

@@ -6,7 +6,8 @@
  * in a burst lands on both sides or shows up in the per-round figures printed beside the totals.
  */
 import type { WrkResult } from '../serving.ts'
-import type { RateResult } from './serving-loadgen.ts'
+import { quantile, type RateResult } from './serving-loadgen.ts'
+import { processCpuMs } from './stack.ts'
 
 /** Runs `a` and `b` in the order a, b, b, a; each side's two results in the order they ran. */
 export async function abba<T>(a: () => Promise<T> | T, b: () => Promise<T> | T): Promise<{ a: [T, T]; b: [T, T] }> {
@@ -43,22 +44,36 @@ export function combineWrk(rounds: readonly WrkResult[]): WrkResult {
   }
 }
 
-/** The latencies a load generator run recorded (`RateResult.latencies`, little-endian doubles in base64). */
+/** The latencies a load generator run recorded (`RateResult.latencies`: a Float64Array's bytes in base64). */
 export function latenciesOf(r: RateResult): Float64Array {
-  if (r.latencies === undefined) throw new Error('the load generator did not return its latencies')
+  if (typeof r.latencies !== 'string') throw new Error('the load generator did not return its latencies')
   const bytes = Buffer.from(r.latencies, 'base64')
-  const out = new Float64Array(bytes.length / 8)
-  for (let i = 0; i < out.length; i++) out[i] = bytes.readDoubleLE(i * 8)
-  return out
+  // A copy into a fresh buffer: the decoded bytes need not sit at an 8-byte aligned offset.
+  return new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length))
 }
 
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+/**
+ * CPU ms (/proc, all threads) each server process spent over the rounds it served, summed; NaN
+ * once a reading is missing, so a lost figure shows as NaN rather than as a cheap server.
+ */
+export class CpuTally {
+  readonly #ms = new Map<number | undefined, number>()
+
+  async around<T>(pid: number | undefined, round: () => Promise<T> | T): Promise<T> {
+    const before = processCpuMs(pid)
+    const result = await round()
+    const after = processCpuMs(pid)
+    this.#ms.set(pid, (this.#ms.get(pid) ?? 0) + (before === undefined || after === undefined ? Number.NaN : after - before))
+    return result
+  }
+
+  ms(pid: number | undefined): number {
+    return this.#ms.get(pid) ?? Number.NaN
+  }
 }
 
 /** Fixed-rate rounds as one run: every recorded latency in one distribution, rates over the summed time. */
-export function combineRate(rounds: readonly RateResult[]): RateResult {
+export function combineRate(rounds: readonly RateResult[]): Omit<RateResult, 'latencies'> {
   const parts = rounds.map(latenciesOf)
   const all = new Float64Array(parts.reduce((n, p) => n + p.length, 0))
   let at = 0

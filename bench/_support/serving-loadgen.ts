@@ -11,11 +11,11 @@ export interface RateResult {
   elapsedS: number
   p50Ms: number
   p99Ms: number
-  /** Every measured latency (ms) as little-endian doubles in base64, when asked for (`keepLatencies`). */
-  latencies?: string
+  /** Every measured latency (ms), unsorted, as the bytes of a Float64Array in base64 (_support/interleaved.ts merges rounds). */
+  latencies: string
 }
 
-function quantile(sorted: Float64Array, q: number): number {
+export function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return Number.NaN
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 }
@@ -26,7 +26,7 @@ function quantile(sorted: Float64Array, q: number): number {
  * that pipeline behind an unanswered async response). A request due while every connection is
  * busy waits in a backlog, and its latency counts from when it was due (no coordinated omission).
  */
-export async function loadgen(port: number, rate: number, seconds: number, connections: number, makeRequest: (i: number) => string, keepLatencies = false): Promise<RateResult> {
+export async function loadgen(port: number, rate: number, seconds: number, connections: number, makeRequest: (i: number) => string): Promise<RateResult> {
   interface Conn {
     socket: Socket
     dueAt: number
@@ -107,7 +107,7 @@ export async function loadgen(port: number, rate: number, seconds: number, conne
   for (const c of all) c.socket.destroy()
   const measured = latencies.subarray(0, done)
   // Copied out before sorting in place: the rounds of an A B B A comparison are merged unsorted.
-  const kept = keepLatencies ? Buffer.from(new Float64Array(measured).buffer).toString('base64') : undefined
+  const kept = Buffer.from(new Float64Array(measured).buffer).toString('base64')
   const sorted = measured.sort()
   return { sent, ok, errors, achievedRps: done / elapsed, elapsedS: elapsed, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), latencies: kept }
 }
