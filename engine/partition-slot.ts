@@ -18,7 +18,7 @@
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import { retry, type RetryOptions } from '../core/retry.ts'
-import type { FeatureViewDef, SourceDef, StampedRow } from '../features/types.ts'
+import type { FeatureRow, FeatureViewDef, SourceDef } from '../features/types.ts'
 import { createPartitionTask, restorePartitionTask } from '../operators/task/partition-task.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import type { OfflineRowColumns, OfflineSink } from '../ports/offline.ts'
@@ -68,8 +68,8 @@ export interface SlotOptions {
 }
 
 export interface SlotOutput {
-  /** `rows[i]` belong to `views[i]`, in emission order. */
-  readonly rows: StampedRow[][]
+  /** `rows[i]` belong to `views[i]`, in emission order (the operators' rows; `created_at` is only offline). */
+  readonly rows: FeatureRow[][]
   readonly deadLetters: DeadLetter[]
   /** Records (not markers) taken by this call; a bundle counts its events (rekey-bundle.ts). */
   readonly records: number

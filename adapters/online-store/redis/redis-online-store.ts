@@ -33,9 +33,9 @@ import { FeatureStoreError, SinkWriteError, SourceError } from '../../../core/er
 import type { Logger } from '../../../core/logger.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { retry } from '../../../core/retry.ts'
-import type { FeatureViewDef, StampedRow } from '../../../features/types.ts'
+import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
-import { coalesceRows, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
+import { newestRowPerKey, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
 import { AS_OF_FIELD, DELETED_FIELD, checkRow, decodePacked, decodeRead, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
 import { chunksBySlot, chunksInOrder, type PackedRow } from './write-chunks.ts'
 import { corkUntilPollEnds } from './poll-cork.ts'
@@ -157,11 +157,11 @@ export class RedisOnlineStore implements OnlineStore {
     })
   }
 
-  async writeRows(view: FeatureViewDef, rows: readonly StampedRow[]): Promise<OnlineWriteResult> {
+  async writeRows(view: FeatureViewDef, rows: readonly FeatureRow[]): Promise<OnlineWriteResult> {
     const layout = viewLayout(view, this.#prefix)
     // Every row is checked, but only the newest of each key is encoded.
     for (const row of rows) checkRow(layout, row)
-    let pending: PackedRow[] = coalesceRows(rows.map((row) => ({ row }))).map(({ row }) => {
+    let pending: PackedRow[] = newestRowPerKey(rows).map((row) => {
       const key = rowKey(layout, row.entityKey)
       return { row, key, packed: packRow(layout, key, row) }
     })
