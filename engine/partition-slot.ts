@@ -30,7 +30,7 @@ import { StateChains, type ChainPolicy, type StateChain } from './state-chain.ts
 import { stageCheckpoint, viewId, type CheckpointCut } from './checkpoint-record.ts'
 import { backfillToAdopt, catchUpFromArchive } from './backfill-hand-off.ts'
 import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-processor.ts'
-import { markerArchiveRow, recordArchiveRows } from './archive-rows.ts'
+import { archiveRecords, markerArchiveRow } from './archive-rows.ts'
 import { archiveSource } from './sources/archive-source.ts'
 import { offsetValue } from '../core/offsets.ts'
 import { rowBuffersFor, type OfflineRowBuffer } from './offline-row-buffer.ts'
@@ -220,7 +220,7 @@ export class PartitionSlot {
       if (!result.ok) out.deadLetters.push(decodeFailureLetter(this.options, source, views, events[i] as SourceRecord, result))
     }
     out.deadLetters.push(...malformed)
-    if (this.options.archive) for (const row of recordArchiveRows(this.partition, source.eventTimeField, fresh, events, decoded)) this.#archive.push(row)
+    if (this.options.archive) archiveRecords(this.#archive, source.eventTimeField, fresh, events, decoded)
     this.#nextOffset = BigInt((fresh.at(-1) as SourceRecord).offset) + 1n
     this.#warmUp.afterBatch(this.processors)
     return out
