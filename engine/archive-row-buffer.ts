@@ -55,15 +55,27 @@ export class ArchiveRowBuffer implements ArchiveRowColumns {
   push(row: ArchiveRow): void {
     if (row.partition !== this.partition)
       throw new RangeError(`an archive row of partition ${row.partition} in the buffer of partition ${this.partition}`)
+    this.#append(row.offset, row.eventTimeMs ?? Number.NaN, row.key, row.schemaId ?? Number.NaN, row.payload, row.markerWatermarkMs ?? Number.NaN, row.timestampMs)
+  }
+
+  /**
+   * The row of a record as read (not a marker), from its fields: what `push` of that row stores,
+   * without an ArchiveRow object per record (archive-rows.ts `archiveRecords`). NaN: null.
+   */
+  pushRecord(offset: string, eventTimeMs: number, key: Uint8Array | null, schemaId: number, payload: Uint8Array | null, timestampMs: number): void {
+    this.#append(offset, eventTimeMs, key, schemaId, payload, Number.NaN, timestampMs)
+  }
+
+  #append(offset: string, eventTimeMs: number, key: Uint8Array | null, schemaId: number, payload: Uint8Array | null, markerWatermarkMs: number, timestampMs: number): void {
     const i = this.#length
     if (i === this.#capacity) this.#grow(i * 2)
-    this.offsets.push(row.offset)
-    this.#eventTime[i] = row.eventTimeMs ?? Number.NaN
-    this.#schemaId[i] = row.schemaId ?? Number.NaN
-    this.#marker[i] = row.markerWatermarkMs ?? Number.NaN
-    this.#timestamp[i] = row.timestampMs
-    this.#copy(4 * i, row.key)
-    this.#copy(4 * i + 2, row.payload)
+    this.offsets.push(offset)
+    this.#eventTime[i] = eventTimeMs
+    this.#schemaId[i] = schemaId
+    this.#marker[i] = markerWatermarkMs
+    this.#timestamp[i] = timestampMs
+    this.#copy(4 * i, key)
+    this.#copy(4 * i + 2, payload)
     this.#length = i + 1
   }
 

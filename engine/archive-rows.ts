@@ -7,6 +7,7 @@ import type { DecodeResult } from '../schemas/decoder.ts'
 import type { ArchiveRow } from '../ports/offline.ts'
 import type { SourceRecord } from '../ports/source.ts'
 import type { PartitionEvent } from './rekey-bundle.ts'
+import type { ArchiveRowBuffer } from './archive-row-buffer.ts'
 
 /**
  * Rows of `records` as read — a bundle whole, with no event time or schema id of its own (its
@@ -37,6 +38,28 @@ export function recordArchiveRows(
     })
   }
   return rows
+}
+
+/**
+ * `recordArchiveRows` pushed into `buffer`, field by field: the same columns, without an
+ * ArchiveRow object per record (the live engine archives every record it reads).
+ */
+export function archiveRecords(
+  buffer: ArchiveRowBuffer,
+  eventTimeField: string,
+  records: readonly SourceRecord[],
+  events: readonly PartitionEvent[],
+  decoded: readonly DecodeResult[],
+): void {
+  let j = 0
+  for (const record of records) {
+    let result: DecodeResult | undefined
+    if (events[j] === record) result = decoded[j++]
+    else while (j < events.length && events[j]!.offset === record.offset) j++
+    const eventTimeMs = result?.ok ? (eventTimeOf(result.event[eventTimeField]) ?? Number.NaN) : Number.NaN
+    const schemaId = result === undefined ? Number.NaN : result.ok ? result.schemaId : (result.schemaId ?? Number.NaN)
+    buffer.pushRecord(record.offset, eventTimeMs, record.key, schemaId, record.value, record.timestampMs)
+  }
 }
 
 /** The row of an idle-advance marker, archived at the next offset to be read. */

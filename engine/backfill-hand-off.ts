@@ -10,7 +10,7 @@
 import { InvariantViolation } from '../core/errors.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
 import { restorePartitionTask, type PartitionTask } from '../operators/task/partition-task.ts'
-import type { StampedRow } from '../features/types.ts'
+import type { FeatureRow } from '../features/types.ts'
 import type { OfflineRowBuffer } from './offline-row-buffer.ts'
 import type { BoundedSource, SourceRecord } from '../ports/source.ts'
 import type { Decoder } from '../schemas/decoder.ts'
@@ -65,9 +65,9 @@ export async function catchUpFromArchive(
   untilOffset: string,
   createdAtMs: number,
   keep: () => OfflineRowBuffer | undefined = () => undefined,
-): Promise<StampedRow[]> {
+): Promise<FeatureRow[]> {
   const { topic, partition } = processor
-  const rows: StampedRow[] = []
+  const rows: FeatureRow[] = []
   const input = {
     get nextOffset() {
       return processor.nextOffset

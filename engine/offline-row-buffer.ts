@@ -9,7 +9,7 @@
  * both, -0 and NaN included; other types keep their values in a plain array.
  */
 import { SchemaError } from '../core/errors.ts'
-import type { FeatureValue, FeatureValueType, FeatureViewDef, StampedRow } from '../features/types.ts'
+import type { FeatureRow, FeatureValue, FeatureValueType, FeatureViewDef } from '../features/types.ts'
 import type { OfflineRowColumns } from '../ports/offline.ts'
 import { withCapacity } from '../core/typed-arrays.ts'
 
@@ -68,8 +68,8 @@ export class OfflineRowBuffer implements OfflineRowColumns {
     return this.#deleted.subarray(0, this.#length)
   }
 
-  /** Row `row`, emitted as the `rowIndex`-th row at `offset` (its archive position, RowOrigin). */
-  push(row: StampedRow, offset: string, rowIndex: number): void {
+  /** Row `row`, stamped `createdAtMs`, emitted as the `rowIndex`-th row at `offset` (its archive position, RowOrigin). */
+  push(row: FeatureRow, createdAtMs: number, offset: string, rowIndex: number): void {
     const values = row.values
     const numbers = this.#numbers
     if (values.length !== numbers.length)
@@ -93,7 +93,7 @@ export class OfflineRowBuffer implements OfflineRowColumns {
     this.entityKeys.push(row.entityKey)
     this.offsets.push(offset)
     this.#asOf[i] = row.asOfMs
-    this.#createdAt[i] = row.createdAtMs
+    this.#createdAt[i] = createdAtMs
     this.#rowIndexes[i] = rowIndex
     this.#deleted[i] = row.deleted === true ? 1 : 0
     this.#length = i + 1

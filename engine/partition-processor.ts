@@ -7,7 +7,7 @@
  * Each view has its own task and its own next offset, so a view can be backfilled from the
  * archive and handed over to live consumption on its own, while other views keep running.
  */
-import type { EntityDef, EventRecord, FeatureRow, FeatureViewDef, SourceDef, StampedRow } from '../features/types.ts'
+import type { EntityDef, EventRecord, FeatureRow, FeatureViewDef, SourceDef } from '../features/types.ts'
 import type { ChangeRole, PartitionTask } from '../operators/task/partition-task.ts'
 import { eventTimeOf, invalidEventTimeDetail } from '../operators/task/event-fields.ts'
 import { invalidUtf8JoinKey, type DecodeResult } from '../schemas/decoder.ts'
@@ -21,7 +21,11 @@ import { unbundle, type PartitionEvent } from './rekey-bundle.ts'
 import { nextOffsetValue, offsetValue } from '../core/offsets.ts'
 
 export interface ProcessedRows {
-  readonly rows: StampedRow[]
+  /**
+   * The operators' own row objects (fresh per emission), not stamped copies: the online store
+   * needs no `created_at`, and the offline buffer takes it with each row (one object a row fewer).
+   */
+  readonly rows: FeatureRow[]
   readonly deadLetters: DeadLetter[]
 }
 
@@ -69,17 +73,16 @@ export class PartitionProcessor {
     return this.#rowIndexOffset === this.nextOffset ? this.#rowIndex : 0
   }
 
-  /** Stamps `rows` into `target` and, for an offline view, copies each with its archive position into `keep`. */
-  #collect(target: StampedRow[], keep: OfflineRowBuffer | undefined, rows: readonly FeatureRow[], offset: string, createdAtMs: number): void {
+  /** Appends `rows` to `target` and, for an offline view, copies each with `createdAtMs` and its archive position into `keep`. */
+  #collect(target: FeatureRow[], keep: OfflineRowBuffer | undefined, rows: readonly FeatureRow[], offset: string, createdAtMs: number): void {
     if (offset !== this.#rowIndexOffset) {
       this.#rowIndexOffset = offset
       this.#rowIndex = 0
     }
     for (const row of rows) {
-      const stamped: StampedRow = row.deleted ? { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, deleted: true, createdAtMs } : { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, createdAtMs }
       const index = this.#rowIndex++
-      target.push(stamped)
-      keep?.push(stamped, offset, index)
+      target.push(row)
+      keep?.push(row, createdAtMs, offset, index)
     }
   }
 
@@ -132,8 +135,8 @@ export class PartitionProcessor {
   }
 
   /** An idle-advance marker (live: from the idle detector; replay: from the archive). */
-  processMarker(watermarkMs: number, createdAtMs: number, keep?: OfflineRowBuffer): StampedRow[] {
-    const rows: StampedRow[] = []
+  processMarker(watermarkMs: number, createdAtMs: number, keep?: OfflineRowBuffer): FeatureRow[] {
+    const rows: FeatureRow[] = []
     const output = this.task.processWatermarkMarker(watermarkMs)
     this.#collect(rows, keep, output.rows[0] ?? [], this.nextOffset, createdAtMs)
     return rows

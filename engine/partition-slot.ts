@@ -18,7 +18,7 @@
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import { retry, type RetryOptions } from '../core/retry.ts'
-import type { FeatureViewDef, SourceDef, StampedRow } from '../features/types.ts'
+import type { FeatureRow, FeatureViewDef, SourceDef } from '../features/types.ts'
 import { createPartitionTask, restorePartitionTask } from '../operators/task/partition-task.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import type { OfflineRowColumns, OfflineSink } from '../ports/offline.ts'
@@ -30,7 +30,7 @@ import { StateChains, type ChainPolicy, type StateChain } from './state-chain.ts
 import { stageCheckpoint, viewId, type CheckpointCut } from './checkpoint-record.ts'
 import { backfillToAdopt, catchUpFromArchive } from './backfill-hand-off.ts'
 import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-processor.ts'
-import { markerArchiveRow, recordArchiveRows } from './archive-rows.ts'
+import { archiveRecords, markerArchiveRow } from './archive-rows.ts'
 import { archiveSource } from './sources/archive-source.ts'
 import { offsetValue } from '../core/offsets.ts'
 import { rowBuffersFor, type OfflineRowBuffer } from './offline-row-buffer.ts'
@@ -68,8 +68,8 @@ export interface SlotOptions {
 }
 
 export interface SlotOutput {
-  /** `rows[i]` belong to `views[i]`, in emission order. */
-  readonly rows: StampedRow[][]
+  /** `rows[i]` belong to `views[i]`, in emission order (the operators' rows; `created_at` is only offline). */
+  readonly rows: FeatureRow[][]
   readonly deadLetters: DeadLetter[]
   /** Records (not markers) taken by this call; a bundle counts its events (rekey-bundle.ts). */
   readonly records: number
@@ -220,7 +220,7 @@ export class PartitionSlot {
       if (!result.ok) out.deadLetters.push(decodeFailureLetter(this.options, source, views, events[i] as SourceRecord, result))
     }
     out.deadLetters.push(...malformed)
-    if (this.options.archive) for (const row of recordArchiveRows(this.partition, source.eventTimeField, fresh, events, decoded)) this.#archive.push(row)
+    if (this.options.archive) archiveRecords(this.#archive, source.eventTimeField, fresh, events, decoded)
     this.#nextOffset = BigInt((fresh.at(-1) as SourceRecord).offset) + 1n
     this.#warmUp.afterBatch(this.processors)
     return out

@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../core/clock.ts'
 import { retry, type RetryOptions } from '../core/retry.ts'
-import type { StampedRow } from '../features/types.ts'
+import type { FeatureRow } from '../features/types.ts'
 import type { DeadLetterSink } from '../ports/dead-letters.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
 import { DeliveryQueue } from './delivery-queue.ts'
@@ -42,7 +42,7 @@ export function createSlotDelivery(options: SlotDeliveryOptions): SlotDelivery {
     let wroteOnline = false
     for (let v = 0; v < slot.options.views.length; v++) {
       const view = slot.options.views[v]!
-      const rows = batch.rows[v] as StampedRow[]
+      const rows = batch.rows[v] as FeatureRow[]
       if (rows.length === 0) continue
       stats.emittedRows += rows.length
       if (view.online) {

@@ -39,6 +39,19 @@ export function coalesceRows<T extends { readonly row: Pick<StampedRow, 'entityK
   return [...byKey.values()]
 }
 
+/**
+ * `coalesceRows` of the rows themselves (same rule, same order) without a wrapper object per row:
+ * the live engine's online writer coalesces every emitted row.
+ */
+export function newestRowPerKey<R extends Pick<StampedRow, 'entityKey' | 'asOfMs'>>(rows: readonly R[]): R[] {
+  const byKey = new Map<string, R>()
+  for (const row of rows) {
+    const prev = byKey.get(row.entityKey)
+    if (prev === undefined || row.asOfMs >= prev.asOfMs) byKey.set(row.entityKey, row)
+  }
+  return [...byKey.values()]
+}
+
 export function statusOf(asOfMs: number | null, view: FeatureViewDef, nowMs: number): OnlineStatus {
   if (asOfMs === null) return 'MISSING'
   return asOfMs <= nowMs - view.ttlMs ? 'OUTSIDE_TTL' : 'PRESENT'

@@ -8,7 +8,7 @@
  * modes: writes and reads may reject (the engine retries writes; serving answers 503 for a failed
  * read); a write is idempotent, so a retried chunk is harmless.
  */
-import type { FeatureValue, FeatureViewDef, StampedRow } from '../features/types.ts'
+import type { FeatureRow, FeatureValue, FeatureViewDef } from '../features/types.ts'
 
 export type OnlineStatus = 'PRESENT' | 'MISSING' | 'OUTSIDE_TTL'
 
@@ -33,7 +33,7 @@ export interface OnlineWriteResult {
 
 export interface OnlineStore {
   /** Conditional on `as_of` (≥ stored), TTL from the view; rows of one key are coalesced to the newest. */
-  writeRows(view: FeatureViewDef, rows: readonly StampedRow[]): Promise<OnlineWriteResult>
+  writeRows(view: FeatureViewDef, rows: readonly FeatureRow[]): Promise<OnlineWriteResult>
   /**
    * One round trip for any number of (view, entity) lookups. `nowMs` decides OUTSIDE_TTL.
    */

@@ -12,7 +12,7 @@
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import { retry } from '../core/retry.ts'
-import type { FeatureViewDef, StampedRow } from '../features/types.ts'
+import type { FeatureViewDef } from '../features/types.ts'
 import { backfillGroupId } from '../engine/backfill-hand-off.ts'
 import { CheckpointStore } from '../engine/checkpoint-store.ts'
 import { PartitionSlot } from '../engine/partition-slot.ts'
@@ -87,7 +87,7 @@ export async function backfillView(options: BackfillOptions): Promise<BackfillRe
         options.onProgress?.({ partition, records: records + partitionRecords, rows, totalRecords, partitionDone: false })
         if (options.online && view.online && viewRows.length > 0) {
           const online = options.online
-          await retry(() => online.writeRows(view, viewRows as StampedRow[]), { clock, attempts: 30, maxDelayMs: 2_000 })
+          await retry(() => online.writeRows(view, viewRows), { clock, attempts: 30, maxDelayMs: 2_000 })
         }
       },
     })

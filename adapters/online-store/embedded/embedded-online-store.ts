@@ -12,7 +12,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises'
 import type { Clock } from '../../../core/clock.ts'
 import { systemClock } from '../../../core/clock.ts'
 import { SinkWriteError, SourceError } from '../../../core/errors.ts'
-import type { FeatureValue, FeatureViewDef, StampedRow } from '../../../features/types.ts'
+import type { FeatureRow, FeatureValue, FeatureViewDef } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
 import { StoredTextRead } from '../redis/stored-text-read.ts'
 import { encodeValue } from '../redis/value-codec.ts'
@@ -65,7 +65,7 @@ export class EmbeddedOnlineStore implements OnlineStore {
     return !this.#closed
   }
 
-  async writeRows(view: FeatureViewDef, rows: readonly StampedRow[]): Promise<OnlineWriteResult> {
+  async writeRows(view: FeatureViewDef, rows: readonly FeatureRow[]): Promise<OnlineWriteResult> {
     this.#assertOpen()
     if (!(view.ttlMs > 0)) throw new SinkWriteError('SINK_REJECTED', `view ${view.name} has no positive ttlMs`, { context: { view: view.name } })
     const prepared = coalesceRows(rows.map((row) => ({ row, fields: encodeRow(view, row) })))
@@ -194,7 +194,7 @@ export class EmbeddedOnlineStore implements OnlineStore {
   }
 }
 
-function encodeRow(view: FeatureViewDef, row: StampedRow): Map<string, string> {
+function encodeRow(view: FeatureViewDef, row: FeatureRow): Map<string, string> {
   if (row.values.length !== view.features.length) {
     throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has ${row.values.length} values for ${view.features.length} features`, {
       context: { view: view.name },

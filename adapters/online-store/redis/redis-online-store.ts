@@ -33,9 +33,9 @@ import { FeatureStoreError, SinkWriteError, SourceError } from '../../../core/er
 import type { Logger } from '../../../core/logger.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { retry } from '../../../core/retry.ts'
-import type { FeatureViewDef, StampedRow } from '../../../features/types.ts'
+import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
-import { coalesceRows, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
+import { newestRowPerKey, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
 import { AS_OF_FIELD, DELETED_FIELD, checkRow, decodePacked, decodeRead, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
 import { chunksBySlot, chunksInOrder, type PackedRow } from './write-chunks.ts'
 import { corkUntilPollEnds } from './poll-cork.ts'
@@ -157,11 +157,11 @@ export class RedisOnlineStore implements OnlineStore {
     })
   }
 
-  async writeRows(view: FeatureViewDef, rows: readonly StampedRow[]): Promise<OnlineWriteResult> {
+  async writeRows(view: FeatureViewDef, rows: readonly FeatureRow[]): Promise<OnlineWriteResult> {
     const layout = viewLayout(view, this.#prefix)
     // Every row is checked, but only the newest of each key is encoded.
     for (const row of rows) checkRow(layout, row)
-    let pending: PackedRow[] = coalesceRows(rows.map((row) => ({ row }))).map(({ row }) => {
+    let pending: PackedRow[] = newestRowPerKey(rows).map((row) => {
       const key = rowKey(layout, row.entityKey)
       return { row, key, packed: packRow(layout, key, row) }
     })
@@ -173,21 +173,24 @@ export class RedisOnlineStore implements OnlineStore {
         // A restarted Redis has lost its scripts: load it and send the rows again at once, so a
         // NOSCRIPT never spends an attempt of the budget meant for outages.
         for (let pass = 0; pass < 2 && pending.length > 0; pass++) {
-          const outcomes = await this.#runScripts(head, pending)
+          const { chunks, replies } = await this.#runScripts(head, pending)
           const again: typeof pending = []
           let noScript = false
           let unavailable: unknown
-          for (const { row, err, res } of outcomes) {
+          // Each row's outcome is its chunk's reply (an error for all its rows, or one result a row).
+          for (let c = 0; c < chunks.length; c++) {
+            const chunk = chunks[c]!
+            const [err, res] = replies[c]!
             if (!err) {
-              if (res === 1) written++
+              for (let i = 0; i < chunk.length; i++) if ((res as unknown[])[i] === 1) written++
             } else if (isReplyError(err) && err.message.startsWith('NOSCRIPT')) {
               noScript = true
-              again.push(row)
+              for (const row of chunk) again.push(row)
             } else if (isReplyError(err)) {
               bail(new SinkWriteError('SINK_REJECTED', `Redis refused a row of ${view.name}: ${err.message}`, { cause: err, context: { view: view.name } }))
             } else {
               unavailable = err
-              again.push(row)
+              for (const row of chunk) again.push(row)
             }
           }
           pending = again
@@ -217,9 +220,12 @@ export class RedisOnlineStore implements OnlineStore {
     }
   }
 
-  /** Each row's outcome (in chunk order); chunk- and connection-level failures become per-row errors. */
-  async #runScripts(head: readonly string[], rows: readonly PackedRow[]): Promise<{ row: PackedRow; err: Error | null; res: unknown }[]> {
-    if (rows.length === 0) return []
+  /**
+   * The rows' script calls and each call's reply (`replies[c]` answers `chunks[c]`: an error for all
+   * its rows, or one result per row); connection-level failures become every call's error.
+   */
+  async #runScripts(head: readonly string[], rows: readonly PackedRow[]): Promise<{ chunks: PackedRow[][]; replies: [Error | null, unknown][] }> {
+    if (rows.length === 0) return { chunks: [], replies: [] }
     const chunks = this.#client instanceof Cluster ? chunksBySlot(rows) : chunksInOrder(rows)
     const call = (chunk: readonly PackedRow[]): (string | number)[] => {
       const args: (string | number)[] = [SCRIPT_SHA, chunk.length]
@@ -251,10 +257,7 @@ export class RedisOnlineStore implements OnlineStore {
         replies = chunks.map(() => [e, null])
       }
     }
-    return chunks.flatMap((chunk, c) => {
-      const [err, res] = replies[c]!
-      return chunk.map((row, i) => ({ row, err, res: err ? null : (res as unknown[])[i] }))
-    })
+    return { chunks, replies }
   }
 
   async readRows(

@@ -7,7 +7,7 @@
  * Change channel: `<prefix>:rows:<view>:<version>`.
  */
 import { SinkWriteError } from '../../../core/errors.ts'
-import type { FeatureValue, FeatureValueType, FeatureViewDef, StampedRow } from '../../../features/types.ts'
+import type { FeatureValue, FeatureValueType, FeatureViewDef, FeatureRow } from '../../../features/types.ts'
 import { missingRead, statusOf } from '../../../ports/online-semantics.ts'
 import type { OnlineRead } from '../../../ports/online-store.ts'
 import { StoredTextRead } from './stored-text-read.ts'
@@ -60,7 +60,7 @@ export function rowKey(layout: ViewLayout, entityKey: string): string {
 }
 
 /** Throws SINK_REJECTED unless the row fits the view (what `packRow` checks, without encoding). */
-export function checkRow(layout: ViewLayout, row: StampedRow): void {
+export function checkRow(layout: ViewLayout, row: FeatureRow): void {
   const { view } = layout
   if (row.values.length !== view.features.length) {
     throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has ${row.values.length} values for ${view.features.length} features`, {
@@ -84,7 +84,7 @@ export function checkRow(layout: ViewLayout, row: StampedRow): void {
  * strings `[key, as_of, f1, v1, …]`, null features left out. Strings are made well-formed first:
  * the script's JSON decoder rejects lone surrogates, and Redis would have stored U+FFFD anyway.
  */
-export function packRow(layout: ViewLayout, key: string, row: StampedRow): string {
+export function packRow(layout: ViewLayout, key: string, row: FeatureRow): string {
   const { view } = layout
   const parts = [key.isWellFormed() ? key : key.toWellFormed(), String(row.asOfMs)]
   if (row.deleted === true) parts.push(DELETED_FIELD, '1')

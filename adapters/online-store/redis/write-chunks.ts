@@ -3,11 +3,11 @@
  * order on a single node; per hash slot on a Cluster, where one script call must stay in one slot.
  */
 import calculateSlot from 'cluster-key-slot'
-import type { StampedRow } from '../../../features/types.ts'
+import type { FeatureRow } from '../../../features/types.ts'
 import { ROWS_PER_CALL } from './write-row-script.ts'
 
 export interface PackedRow {
-  readonly row: StampedRow
+  readonly row: FeatureRow
   readonly key: string
   readonly packed: string
 }

@@ -68,7 +68,7 @@ function randomRows(seed: number, count: number, firstOffset: number): OfflineFe
 
 function bufferOf(rows: readonly OfflineFeatureRow[], capacity?: number): OfflineRowBuffer {
   const buffer = new OfflineRowBuffer(types, capacity)
-  for (const row of rows) buffer.push(row, row.origin.offset, row.origin.seq)
+  for (const row of rows) buffer.push(row, row.createdAtMs, row.origin.offset, row.origin.seq)
   return buffer
 }
 
@@ -120,7 +120,7 @@ void describe('engine > offline row buffer', () => {
         `cut at ${cut}`,
       )
       // The joined buffer keeps taking rows.
-      joined.push(rows[0]!, '1', 0)
+      joined.push(rows[0]!, rows[0]!.createdAtMs, '1', 0)
       assert.equal(joined.length, rows.length + 1)
       assert.equal(joined.entityKeys.at(-1), rows[0]!.entityKey)
     }
@@ -132,7 +132,7 @@ void describe('engine > offline row buffer', () => {
     assert.equal(buffer.length, 0)
     assert.equal(buffer.featureColumn(2).length, 0)
     const rows = randomRows(12, 200, 7)
-    for (const row of rows) buffer.push(row, row.origin.offset, row.origin.seq)
+    for (const row of rows) buffer.push(row, row.createdAtMs, row.origin.offset, row.origin.seq)
     const expected = featureRowsToColumns(attributeView, rows, (r) => archiveSeqOf(r.origin))
     assert.deepStrictEqual(comparable(rowColumnsToTable(attributeView, buffer, archiveSeq).columns), comparable(expected.columns))
     assert.ok(buffer.holds(types))
@@ -146,7 +146,7 @@ void describe('engine > offline row buffer', () => {
     const good = rows[0]!
     const badType = { ...good, values: ['7', ...good.values.slice(1)] }
     const badCount = { ...good, values: good.values.slice(1) }
-    for (const bad of [badType, badCount]) assert.throws(() => buffer.push(bad, '1', 0), SchemaError)
+    for (const bad of [badType, badCount]) assert.throws(() => buffer.push(bad, 0, '1', 0), SchemaError)
     assert.equal(buffer.length, rows.length)
     assert.equal(buffer.entityKeys.length, rows.length)
     assert.equal(buffer.featureColumn(2).length, rows.length)

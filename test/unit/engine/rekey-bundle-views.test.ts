@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { systemClock } from '../../../core/clock.ts'
 import { silentLogger } from '../../../core/logger.ts'
-import type { FeatureViewDef, StampedRow } from '../../../features/types.ts'
+import type { FeatureViewDef, FeatureRow } from '../../../features/types.ts'
 import { CheckpointStore } from '../../../engine/checkpoint-store.ts'
 import { PartitionSlot } from '../../../engine/partition-slot.ts'
 import { consumedView } from '../../../engine/plan-sources.ts'
@@ -53,7 +53,7 @@ function clickStream(): Click[] {
 }
 
 interface Fed {
-  readonly rows: StampedRow[]
+  readonly rows: FeatureRow[]
   readonly deadLetters: DeadLetter[]
   readonly slot: PartitionSlot
   readonly offline: IcebergOfflineSink
@@ -71,7 +71,7 @@ async function feed(v: FeatureViewDef, decoder: Decoder, batches: readonly (read
     { topic: v.source.topic, partition: 0, source: v.source, views: [v], decoder, archive: true },
     deps,
   )
-  const rows: StampedRow[] = []
+  const rows: FeatureRow[] = []
   const deadLetters: DeadLetter[] = []
   for (const batch of batches) {
     const out = await slot.processRecords(batch, STAMP)
@@ -91,7 +91,7 @@ function positionsOf(slot: PartitionSlot): string[] {
   const kept = slot.rowsAwaitingCheckpoint(0)
   return kept.offsets.slice(0, kept.length).map((offset, i) => `${offset}/${kept.rowIndexes[i]}`)
 }
-const shown = (rows: readonly StampedRow[]) => rows.map((r) => ({ key: r.entityKey, asOfMs: r.asOfMs, values: r.values }))
+const shown = (rows: readonly FeatureRow[]) => rows.map((r) => ({ key: r.entityKey, asOfMs: r.asOfMs, values: r.values }))
 const letterShown = (l: DeadLetter) => ({
   reason: l.reason,
   view: l.view,
@@ -195,7 +195,7 @@ void test('views unpack bundles: rows, dead letters, archive and replay as with 
         logger: silentLogger,
       },
     )
-    const replayed: StampedRow[] = []
+    const replayed: FeatureRow[] = []
     const replayLetters: DeadLetter[] = []
     await drainPartition(replay, archiveSource(bundled.offline, INTERNAL, { batchRecords: 3 }).read(0), {
       createdAtMs: () => STAMP,
