@@ -214,17 +214,18 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
   async function forward(items: readonly Merged<Queued>[]): Promise<boolean> {
     const records: ProduceRecord[] = []
     const deadLetters: DeadLetter[] = []
-    const next = new Map<number, bigint>()
+    // Each partition's last offset forwarded; the next one (a new BigInt) is computed once a partition.
+    const last = new Map<number, bigint>()
     for (const { partition, record } of items) {
       const outcome = record.value
       if (outcome.forwards) for (const copy of outcome.forwards) records.push(copy)
       else deadLetters.push(outcome.deadLetter)
-      next.set(partition, record.offset + 1n)
+      last.set(partition, record.offset)
     }
-    const offsets: TopicPartitionOffset[] = [...next].map(([partition, offset]) => ({
+    const offsets: TopicPartitionOffset[] = [...last].map(([partition, offset]) => ({
       topic,
       partition,
-      offset: offset.toString(),
+      offset: (offset + 1n).toString(),
     }))
     const inTransaction = options.deadLetterTopic !== undefined
     let txn: LogTransaction | undefined

@@ -270,16 +270,19 @@ function groupByTopic(partitions: readonly TP[]): { topic: string; partitions: n
   return [...byTopic].map(([topic, ps]) => ({ topic, partitions: ps }))
 }
 
-function stringHeaders(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {}
-  if (headers === undefined) return out
+/** The headers of every record that has none: one frozen object, not an empty one per record. */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
+
+function stringHeaders(headers: IHeaders | undefined): Readonly<Record<string, string>> {
+  if (headers === undefined) return NO_HEADERS
+  let out: Record<string, string> | undefined
   // for…in rather than Object.entries: no array per record, and most records have no header.
   for (const name in headers) {
     if (!Object.hasOwn(headers, name)) continue
     const value = headers[name]
     if (value === undefined) continue
     const first = Array.isArray(value) ? value[0] : value
-    if (first !== undefined) out[name] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first)
+    if (first !== undefined) (out ??= {})[name] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first)
   }
-  return out
+  return out ?? NO_HEADERS
 }
