@@ -98,12 +98,16 @@ export class RecordMerge<T> {
         context: { partition },
       })
     let queued = 0
+    const from = lane.position
+    let lastQueued: bigint | undefined
     for (const r of records) {
-      if (r.offset < lane.position) continue
+      if (r.offset < from || (lastQueued !== undefined && r.offset <= lastQueued)) continue
       lane.queue.push(r)
-      lane.position = r.offset + 1n
+      lastQueued = r.offset
       queued++
     }
+    // Offsets only grow within a batch: the position follows its last queued record (one BigInt a batch).
+    if (lastQueued !== undefined) lane.position = lastQueued + 1n
     this.moved(partition, nextOffset, highWatermark)
     return queued
   }

@@ -118,6 +118,8 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
   let perPartitionLimit = MIN_QUEUED_PER_PARTITION
   let consumer: LogConsumer | undefined
   let draining: Promise<void> = Promise.resolve()
+  /** Batches waiting, every partition paused, for a transaction to make room (`resumeDrained` wakes them). */
+  const resumeWaiters: (() => void)[] = []
   let busyCount = 0
   let lastActivityAtMs = clock.nowMs()
   let failed = false
@@ -147,14 +149,15 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
         paused.add(batch.partition)
         consumer?.pause([{ topic, partition: batch.partition }])
       }
-      // The consumer fetches and decodes the next batches while this drain's transactions commit;
-      // it waits for them only once this partition is paused. Never waiting let every partition
-      // fill and pause, and a kafkajs consumer whose partitions are all paused sleeps its fetch
-      // maxWaitTime (5 s) before it looks again — the stage ran five times slower. After a drain
-      // at least one partition is running again: the merge stops only at an empty lane, which
-      // `resumeDrained` resumes.
+      // The consumer fetches and decodes the next batches while transactions commit. A full
+      // partition is paused (kafkajs fetches the others) and the batch returns; only once EVERY
+      // owned partition is paused does it wait — a kafkajs consumer with all its partitions paused
+      // sleeps its fetch maxWaitTime (5 s) before it looks again (session 13: five times slower) —
+      // and then only until a transaction has made room and `resumeDrained` resumed one, not for
+      // the whole drain: waiting for every transaction the queues allow kept the consumer idle
+      // while they committed, and the transactions idle while it fetched (session 17).
       const drained = drain()
-      if (paused.has(batch.partition)) await drained
+      if (paused.size >= owned.size) await Promise.race([drained, new Promise<void>((wake) => resumeWaiters.push(wake))])
     } finally {
       busyCount--
       lastActivityAtMs = clock.nowMs()
@@ -176,6 +179,8 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
           const next = merge.take(TRANSACTION_RECORDS)
           if (next.length === 0) break
           if (!(await forward(next))) break
+          // Room made: a consumer waiting with every partition paused goes on fetching meanwhile.
+          resumeDrained()
         }
         resumeDrained()
         refreshProgress()
@@ -194,6 +199,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     const go = [...paused].filter((p) => !merge || merge.queued(p) < perPartitionLimit / 2)
     for (const p of go) paused.delete(p)
     if (go.length > 0) consumer?.resume(go.map((partition) => ({ topic, partition })))
+    if (go.length > 0 || paused.size < owned.size) for (const wake of resumeWaiters.splice(0)) wake()
   }
 
   /** A partition with nothing queued has forwarded (committed) everything up to its read position. */
@@ -208,17 +214,18 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
   async function forward(items: readonly Merged<Queued>[]): Promise<boolean> {
     const records: ProduceRecord[] = []
     const deadLetters: DeadLetter[] = []
-    const next = new Map<number, bigint>()
+    // Each partition's last offset forwarded; the next one (a new BigInt) is computed once a partition.
+    const last = new Map<number, bigint>()
     for (const { partition, record } of items) {
       const outcome = record.value
       if (outcome.forwards) for (const copy of outcome.forwards) records.push(copy)
       else deadLetters.push(outcome.deadLetter)
-      next.set(partition, record.offset + 1n)
+      last.set(partition, record.offset)
     }
-    const offsets: TopicPartitionOffset[] = [...next].map(([partition, offset]) => ({
+    const offsets: TopicPartitionOffset[] = [...last].map(([partition, offset]) => ({
       topic,
       partition,
-      offset: offset.toString(),
+      offset: (offset + 1n).toString(),
     }))
     const inTransaction = options.deadLetterTopic !== undefined
     let txn: LogTransaction | undefined
