@@ -141,7 +141,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
 
   /**
    * produce's records without an object per record: each partition's share in one pass to its
-   * segment bytes, one write, off this thread. Asked right after another packed append of the
+   * segment bytes, one write, its fsync off this thread. Asked right after another packed append of the
    * topic, framed at once while that one is written, and written only if it was
    * (./packed-appends.ts); `records` is not read after this call's synchronous part but by a call
    * that waits for other appends first.
