@@ -1,6 +1,6 @@
 /**
  * The line of the embedded log's packed appends (EmbeddedEventLog.producePacked): each one's
- * records framed (./packed-records.ts) and written (PartitionLog.appendEncodedAsync, off the
+ * records framed (./packed-records.ts) and written (PartitionLog.appendEncodedAsync, its fsync off the
  * thread), one after another, in the order asked.
  *
  * A packed append asked right after another of the same topic (no other append asked between)
