@@ -39,19 +39,27 @@ export async function appendPlan(target: AppendTarget, plan: PlannedAppends): Pr
     }
     return
   }
-  // Chunk k+1 is assembled while the log writes chunk k (the embedded log writes off this thread),
-  // and produced only once chunk k is appended: the order, and so the crash safety, is unchanged.
-  // Two sinks in turn, so chunk k's bytes stay as they are while k+1 is assembled.
+  // Chunk k+1 is assembled — and, by a log with producePacked, framed — while the log writes
+  // chunk k. Without producePacked it is produced only once chunk k is appended; with it, asked
+  // at once: the log writes it after chunk k and only if chunk k was written whole
+  // (ports/event-log.ts). Either way the order, and so the crash safety, is unchanged. Two sinks
+  // in turn, so chunk k's bytes stay as they are while k+1 is assembled.
   const sinks = [new AvroSink(), new AvroSink()]
   let inFlight: { done: Promise<void>; to: number } | undefined
   for (let from = 0, k = 0; from < total; from += chunkRecords, k++) {
     const to = Math.min(total, from + chunkRecords)
     const packed = assembledChunk(images, sinks[k % 2]!, plan, from, to)
+    let done: Promise<void> | undefined
+    if (log.producePacked !== undefined) {
+      done = log.producePacked(topic, packed)
+      // Awaited below, after chunk k's outcome (which is reported first if both fail).
+      done.catch(() => {})
+    }
     if (inFlight !== undefined) {
       await inFlight.done
       target.onChunk(inFlight.to)
     }
-    inFlight = { done: log.producePacked !== undefined ? log.producePacked(topic, packed) : log.produce(topic, unpackRecords(packed)).then(() => {}), to }
+    inFlight = { done: done ?? log.produce(topic, unpackRecords(packed)).then(() => {}), to }
   }
   if (inFlight !== undefined) {
     await inFlight.done

@@ -135,6 +135,10 @@ export interface EventLog {
   /**
    * The same as `produce` of the unpacked records (`unpackRecords`), in fewer steps where the log
    * can take bytes as they are (the embedded log: one pass into its segment format). Optional.
+   * Packed appends land in the order asked; one asked while the one before it is still being
+   * written is written only if that one was written whole (else it rejects, writing nothing),
+   * so a caller may ask for chunk k+1 before chunk k is acknowledged and still leave every
+   * partition a prefix of what it asked for.
    */
   producePacked?(topic: string, records: PackedRecords): Promise<void>
   /** Next offset to be written, per partition (index = partition). */

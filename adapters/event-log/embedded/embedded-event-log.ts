@@ -28,7 +28,7 @@ import { EmbeddedTransaction, type TransactionHost, type TransactionPlan } from 
 import { GroupCoordinator } from './group-coordinator.ts'
 import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { partitionForKey } from '../../../core/murmur2.ts'
-import { encodePackedByPartition } from './packed-records.ts'
+import { PackedAppendLine } from './packed-appends.ts'
 import { PartitionLog } from './partition-log.ts'
 
 export interface EmbeddedEventLogOptions {
@@ -82,11 +82,11 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   readonly #transactionEpochs = new Map<string, number>()
   #waiters: (() => void)[] = []
   /**
-   * A producePacked's writes in flight (settles, never rejects, once all are done): every other
-   * append, and close, first waits for it — `while (this.#packedWrites) await this.#packedWrites`
-   * right before appending, no await between, so no two appends of a partition overlap.
+   * The packed appends in line (./packed-appends.ts): every other append, and close, counts itself
+   * asked, then waits for them — `while (this.#packed.inFlight) await this.#packed.inFlight` right
+   * before appending, no await between, so no two appends of a partition overlap.
    */
-  #packedWrites: Promise<void> | undefined
+  readonly #packed = new PackedAppendLine()
   #state: 'new' | 'open' | 'closed' = 'new'
 
   constructor(options: EmbeddedEventLogOptions) {
@@ -115,7 +115,8 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   }
 
   async produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]> {
-    while (this.#packedWrites) await this.#packedWrites
+    this.#packed.asked++
+    while (this.#packed.inFlight) await this.#packed.inFlight
     this.#open()
     const t = this.#requireTopic(topic)
     const timestampMs = this.#clock.nowMs()
@@ -140,28 +141,15 @@ export class EmbeddedEventLog implements TransactionalEventLog {
 
   /**
    * produce's records without an object per record: each partition's share in one pass to its
-   * segment bytes, one write. The writes and fsyncs run off this thread (PartitionLog
-   * appendEncodedAsync): the caller may prepare its next batch meanwhile — `records` is not read
-   * after this call's synchronous part, once no earlier append is in flight.
+   * segment bytes, one write, its fsync off this thread. Asked right after another packed append of the
+   * topic, framed at once while that one is written, and written only if it was
+   * (./packed-appends.ts); `records` is not read after this call's synchronous part but by a call
+   * that waits for other appends first.
    */
   async producePacked(topic: string, records: PackedRecords): Promise<void> {
-    while (this.#packedWrites) await this.#packedWrites
     this.#open()
     const t = this.#requireTopic(topic)
-    const shares = encodePackedByPartition(
-      records,
-      t.partitions.map((p) => p.endOffset),
-      this.#clock.nowMs(),
-    )
-    const writes = Promise.allSettled(shares.map((share, p) => share && (t.partitions[p] as PartitionLog).appendEncodedAsync(share.buf, share.starts)))
-    // Cleared before any waiter resumes (reactions run in the order they were registered).
-    const tracked = writes.then(() => {
-      this.#packedWrites = undefined
-    })
-    this.#packedWrites = tracked
-    const failed = (await writes).find((w) => w.status === 'rejected')
-    this.#wake()
-    if (failed !== undefined) throw failed.reason
+    await this.#packed.append(topic, t.partitions, records, this.#clock.nowMs(), () => this.#open(), () => this.#wake())
   }
 
   /** The embedded log keeps every record (no retention): every partition starts at 0. */
@@ -219,7 +207,8 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       },
       isCurrent: (id, e) => this.#transactionEpochs.get(id) === e && this.#state === 'open',
       commit: async (id, plan) => {
-        while (this.#packedWrites) await this.#packedWrites
+        this.#packed.asked++
+        while (this.#packed.inFlight) await this.#packed.inFlight
         this.#open()
         this.#commitTransaction(id, plan)
       },
@@ -234,7 +223,8 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       return
     }
     await Promise.all([...this.#consumers].map((c) => c.stop()))
-    while (this.#packedWrites) await this.#packedWrites
+    this.#packed.asked++
+    while (this.#packed.inFlight) await this.#packed.inFlight
     this.#state = 'closed'
     this.#wake()
     for (const t of this.#topics.values()) for (const p of t.partitions) p.close()

@@ -10,20 +10,19 @@
  *   and truncates a torn final record left by a crash mid-write. Corruption anywhere else is
  *   refused rather than skipped.
  *
- * I/O is synchronous, but for `appendEncodedAsync` (bulk appends: `kfs ingest`), whose write and
- * fsync run on libuv's threads while the caller prepares its next batch. Appends are serialised
+ * I/O is synchronous, but for `appendEncodedAsync` (bulk appends: `kfs ingest`), whose fsync
+ * runs on libuv's threads while the caller prepares its next batch. Appends are serialised
  * without locks: a synchronous one is refused while an asynchronous one is in flight (the caller,
  * EmbeddedEventLog, waits for it first). A read never sees half of a batch: the index and the end
  * offset move only once a batch is written (and fsynced). The embedded log is the single-process
  * default; throughput beyond that is what Kafka is for.
  */
-import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, write, writeSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { InvariantViolation } from '../../../core/errors.ts'
 import { decodeRecord, encodeRecords, type StoredRecord } from './record-format.ts'
 
-const writeAsync = promisify(write)
 const fsyncAsync = promisify(fsync)
 
 /** File positions of a segment's records, by offset − baseOffset: a growing Float64Array (a million pushes onto a JS array cost more than the appends they index). */
@@ -110,7 +109,7 @@ export class PartitionLog {
   }
 
   /**
-   * appendEncoded with the write and fsync off this thread. Until it settles no other append may
+   * appendEncoded with the fsync off this thread. Until it settles no other append may
    * start; reads meanwhile see the log without the batch. A failed write leaves the index as it
    * was (bytes past the indexed end are overwritten by the next append, or cut on reopen).
    */
@@ -119,8 +118,11 @@ export class PartitionLog {
     const segment = this.#segmentForAppend()
     this.#appending = true
     try {
+      // The write into the page cache here (a few ms for a chunk), the fsync on libuv's threads:
+      // written there, the fsync would start only once this thread, busy with the next chunk,
+      // saw the write's completion — and the caller would then wait for the whole fsync.
       let written = 0
-      while (written < buf.length) written += (await writeAsync(segment.fd, buf, written, buf.length - written, segment.size + written)).bytesWritten
+      while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
       if (this.#options.fsync) await fsyncAsync(segment.fd)
     } finally {
       this.#appending = false
