@@ -111,6 +111,12 @@ void describe('iceberg > the tie-free writer fact', () => {
     )
     assert.equal(tieFreeRange([row('a', 5), row('a', 5)]), undefined)
     assert.equal(tieFreeRange([]), undefined)
+    // A span too wide for the bitmap (1e12 ms over 4 rows): repeated as_of found by sorting.
+    assert.deepEqual(tieFreeRange([row('a', -1e12), row('b', 1e12), row('a', 1e12), row('c', -1e12)]), {
+      minMs: -1e12,
+      maxMs: 1e12,
+    })
+    assert.equal(tieFreeRange([row('a', 0), row('a', 1e12), row('b', 5e11), row('a', 1e12)]), undefined)
     const columns = (keys: string[], asOf: number[]): OfflineRowColumns => ({
       length: keys.length,
       entityKeys: keys,
