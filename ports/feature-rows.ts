@@ -58,6 +58,11 @@ export interface TieKeyBounds {
   readonly seqIndexBits: number
   /** True when no row has a null `seq` (every file's null count of it is 0); absent: nulls may occur. */
   readonly seqNullFree?: boolean
+  /**
+   * True when no two rows share (entity_key, as_of) (the writer checked every commit): the tie
+   * rule never has two rows to choose between, so a join may compare as_of alone. Absent: ties may occur.
+   */
+  readonly tieFree?: boolean
 }
 
 export interface FeatureTableStats {

@@ -2,7 +2,7 @@
  * The key the point-in-time ASOF join compares (duckdb-joiner.ts, Strategy 1): one number per
  * feature row that orders the rows as (as_of, seq) compared field by field, a null seq below every
  * other, and for a label time t the highest key any row with as_of ≤ t can have, so that
- * `as_of ≤ t` ⇔ `key ≤ highestAt(t)` exactly. Two forms, the same rows chosen:
+ * `as_of ≤ t` ⇔ `key ≤ highestAt(t)` exactly. Three forms, the same rows chosen:
  *
  * - HUGEINT (any table): as_of_µs · 2⁶⁴ + seq, against t · 2⁶⁴ + (2⁶³ − 1). seq ∈ [−2⁶³, 2⁶³) keeps
  *   each as_of in its own interval of 2⁶⁴ values.
@@ -17,6 +17,7 @@
  *   (as_of_µs − minMs · 1000) · (U / 1000) — every as_of is a whole ms, so that is (as_of_ms − minMs) · U
  *   — with no division over the 10⁷ feature rows; otherwise U = S and the µs are divided by 1000.
  *   When no pinned row has a null seq (seqNullFree) the rank skips its coalesce.
+ * - as_of alone (AS_OF_KEY), when the writer vouches there are no ties at all (TieKeyBounds.tieFree).
  * The 8-byte key is what makes the BIGINT form cheaper: the ASOF join sorts and compares the keys of
  * all feature rows; what is left of its cost is reading `seq` and this arithmetic, per feature row
  * (docs/performance.md, "Training sets", sessions 15 and 16).
@@ -24,7 +25,7 @@
 import type { TieKeyBounds } from '../../ports/feature-rows.ts'
 
 export interface TieKeySql {
-  readonly type: 'HUGEINT' | 'BIGINT'
+  readonly type: 'HUGEINT' | 'BIGINT' | 'AS_OF'
   /** The key of a feature row, over its `as_of` (TIMESTAMPTZ) and `seq` (BIGINT) columns. */
   readonly key: string
   /** The highest key of a row with as_of ≤ `tUs` (a BIGINT expression, epoch µs). */
@@ -92,7 +93,19 @@ export function packedTieKey(bounds: TieKeyBounds): TieKeySql | undefined {
   }
 }
 
+/**
+ * as_of alone (epoch µs), when the writer vouches that no two rows share (entity_key, as_of)
+ * (TieKeyBounds.tieFree): with no ties there is nothing for seq to break, so the join compares what
+ * DuckDB's plain ASOF JOIN compares and reads no `seq`. `epoch_us` is the stored value itself.
+ */
+export const AS_OF_KEY: TieKeySql = {
+  type: 'AS_OF',
+  key: 'epoch_us(as_of)',
+  highestAt: (tUs) => `(${tUs})`,
+}
+
 /** The cheapest key `bounds` allow. */
 export function tieKeySql(bounds: TieKeyBounds | undefined): TieKeySql {
+  if (bounds?.tieFree === true) return AS_OF_KEY
   return (bounds === undefined ? undefined : packedTieKey(bounds)) ?? HUGEINT_TIE_KEY
 }

@@ -26,8 +26,9 @@ import { archiveTablePath, featureTablePath } from './table-paths.ts'
 import { archiveColumns } from './archive-columns.ts'
 import { currentSnapshot, type TableMetadata } from './table-metadata.ts'
 import { decodeLongBound, liveEntriesOf, readDataFileRows } from './table-reader.ts'
-import { largestRowIndex, writerFactsSummary } from './writer-facts.ts'
+import { largestRowIndex, tieFreeCheckWorthIt, tieFreeRange, writerFactsSummary, type TieFreeStaging } from './writer-facts.ts'
 import { featureRowsToColumnsSteps, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA, rowColumnsToTable } from './table-schemas.ts'
+import { randomUUID } from 'node:crypto'
 import type { Clock } from '../../../core/clock.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
@@ -37,6 +38,22 @@ export { archiveTablePath, featureTablePath }
 const MARKER_PREFIX = 'kfs.ckpt.'
 /** A staged feature file's largest row index (writer-facts.ts); files staged before it lack it. */
 const LARGEST_ROW_INDEX = 'largestRowIndex'
+/** A staged feature file's staging, checked tie-free (writer-facts.ts TieFreeStaging); absent: not checked, or ties. */
+const TIE_FREE_STAGING = 'tieFreeStaging'
+
+/**
+ * The staging's tie-free record (writer-facts.ts), or undefined when its rows tie or the table
+ * (as this sink last saw it) could not keep the fact anyway — then the per-row check is skipped.
+ */
+function tieFreeStagingOf(summary: Readonly<Record<string, string>> | undefined, rows: OfflineRows): TieFreeStaging | undefined {
+  if (rows.length === 0) return undefined
+  let minMs = Infinity
+  if (isOfflineRowArray(rows)) for (const r of rows) minMs = Math.min(minMs, r.asOfMs)
+  else for (let i = 0; i < rows.length; i++) minMs = Math.min(minMs, rows.asOfMs[i]!)
+  if (!tieFreeCheckWorthIt(summary, minMs)) return undefined
+  const range = tieFreeRange(rows)
+  return range === undefined ? undefined : { staging: randomUUID(), ...range }
+}
 
 /**
  * Archive order of a feature row as one long: offset · 2^21 + the row's index among the rows
@@ -129,7 +146,12 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const files = await writeDataFiles(table, columns, this.#writeOptions())
     // What the commit needs to keep the table's writer facts (writer-facts.ts).
     const largest = largestRowIndex(rows)
-    return { table: table.path, files: files.map((f) => ({ ...(serializeDataFile(f) as Record<string, Json>), [LARGEST_ROW_INDEX]: largest })), rowCount: rows.length }
+    const tieFree = tieFreeStagingOf(currentSnapshot(table.metadata)?.summary, rows)
+    return {
+      table: table.path,
+      files: files.map((f) => ({ ...(serializeDataFile(f) as Record<string, Json>), [LARGEST_ROW_INDEX]: largest, ...(tieFree === undefined ? {} : { [TIE_FREE_STAGING]: { ...tieFree } }) })),
+      rowCount: rows.length,
+    }
   }
 
   async stageArchiveRows(topic: string, rows: ArchiveRows): Promise<StagedFiles> {
@@ -181,10 +203,11 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     // A feature table's writer facts, carried forward from the snapshot this commit follows.
     const isFeatureTable = table.metadata.properties['kfs.view'] !== undefined
     const largest = staged.flatMap((s) => s.files.map((f) => (f as Record<string, unknown>)[LARGEST_ROW_INDEX] as number | undefined))
+    const tieFree = staged.flatMap((s) => s.files.map((f) => (f as Record<string, unknown>)[TIE_FREE_STAGING] as TieFreeStaging | undefined))
     const extras = (base: TableMetadata): Record<string, string> => ({
       ...summary,
       ...markerSummary,
-      ...(isFeatureTable ? writerFactsSummary(currentSnapshot(base)?.summary, largest) : {}),
+      ...(isFeatureTable ? writerFactsSummary(currentSnapshot(base)?.summary, largest, tieFree) : {}),
     })
     const result = await appendFiles(table, files, extras, { skipIf: held, ...(clock === undefined ? {} : { clock }) })
     this.#tables.set(tableId, Promise.resolve(result.table))

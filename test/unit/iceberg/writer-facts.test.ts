@@ -12,7 +12,7 @@ import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { dataFilesOf, listSnapshots, loadTable } from '../../../adapters/offline/iceberg/index.ts'
 import { featureTablePath, IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { currentSchema } from '../../../adapters/offline/iceberg/table-metadata.ts'
-import { AS_OF_WHOLE_MS_KEY, SEQ_INDEX_BITS_KEY, tieKeyBoundsOf, writerFactsSummary } from '../../../adapters/offline/iceberg/writer-facts.ts'
+import { AS_OF_WHOLE_MS_KEY, SEQ_INDEX_BITS_KEY, TIE_FREE_KEY, tieKeyBoundsOf, writerFactsSummary } from '../../../adapters/offline/iceberg/writer-facts.ts'
 import * as examples from '../../../examples/features.ts'
 import type { OfflineFeatureRow, StagedFiles } from '../../../ports/offline.ts'
 
@@ -80,6 +80,9 @@ void describe('iceberg > writer facts', () => {
       seq: { min: 7n << 21n, max: (8n << 21n) + 2n },
       seqIndexBits: 2,
       seqNullFree: true,
+      // No two rows share (entity, as_of) so far (tie-free-fact.test.ts); the next commit, reaching
+      // back before this one's rows, drops that fact.
+      tieFree: true,
     })
     // Before 1970 too; an older snapshot keeps its own facts and spans.
     assert.deepEqual((await pin(sink)).tieKeyBounds, {
@@ -161,7 +164,7 @@ void describe('iceberg > writer facts', () => {
   })
 
   void test('the summary rule: none before a first commit, the parent must have them, every file must vouch', () => {
-    assert.deepEqual(writerFactsSummary(undefined, []), { [AS_OF_WHOLE_MS_KEY]: 'true', [SEQ_INDEX_BITS_KEY]: '0' })
+    assert.deepEqual(writerFactsSummary(undefined, []), { [AS_OF_WHOLE_MS_KEY]: 'true', [SEQ_INDEX_BITS_KEY]: '0', [TIE_FREE_KEY]: 'none' })
     assert.deepEqual(writerFactsSummary({ [AS_OF_WHOLE_MS_KEY]: 'true', [SEQ_INDEX_BITS_KEY]: '4' }, [1]), {
       [AS_OF_WHOLE_MS_KEY]: 'true',
       [SEQ_INDEX_BITS_KEY]: '4',
