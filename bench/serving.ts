@@ -281,7 +281,7 @@ async function main(): Promise<void> {
       `fixed rate ${rate}/s: achieved ${f(fixed.achievedRps, 0)}/s p50 ${f(fixed.p50Ms)} ms p99 ${f(fixed.p99Ms)} ms; wrk max: kfs ${f(serverMax.rps, 0)}/s (p50 ${f(serverMax.p50Ms)} p99 ${f(serverMax.p99Ms)} ms), floor ${f(floorMax.rps, 0)}/s (p50 ${f(floorMax.p50Ms)} p99 ${f(floorMax.p99Ms)} ms); online writes ${f(writes.rowsPerSec, 0)} rows/s with publish, ${f(writes.rowsPerSecNoPublish, 0)} without`,
     )
     console.log(
-      `BENCH serving rate=${rate} p50_ms=${f(fixed.p50Ms)} p99_ms=${f(fixed.p99Ms)} achieved_rps=${f(fixed.achievedRps, 0)} floor_p50_ms=${f(floorFixed.p50Ms)} floor_p99_ms=${f(floorFixed.p99Ms)} max_rps=${f(serverMax.rps, 0)} floor_max_rps=${f(floorMax.rps, 0)} ratio=${f(serverMax.rps / floorMax.rps)} cpu_us_per_req=${f(cpuUsPerReq, 1)} floor_cpu_us_per_req=${f(floorCpuUsPerReq, 1)} write_rows_s=${f(writes.rowsPerSec, 0)} write_rows_s_nopublish=${f(writes.rowsPerSecNoPublish, 0)}`,
+      `BENCH serving rate=${rate} p50_ms=${f(fixed.p50Ms)} p99_ms=${f(fixed.p99Ms)} achieved_rps=${f(fixed.achievedRps, 0)} floor_p50_ms=${f(floorFixed.p50Ms)} floor_p99_ms=${f(floorFixed.p99Ms)} floor_achieved_rps=${f(floorFixed.achievedRps, 0)} max_rps=${f(serverMax.rps, 0)} floor_max_rps=${f(floorMax.rps, 0)} ratio=${f(serverMax.rps / floorMax.rps)} cpu_us_per_req=${f(cpuUsPerReq, 1)} floor_cpu_us_per_req=${f(floorCpuUsPerReq, 1)} write_rows_s=${f(writes.rowsPerSec, 0)} write_rows_s_nopublish=${f(writes.rowsPerSecNoPublish, 0)}`,
     )
   } finally {
     for (const c of children) c.kill('SIGTERM')
