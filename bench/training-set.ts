@@ -3,7 +3,8 @@
  * 30 days), kfs `createTrainingSet` (labels Parquet in, Parquet out, tie-break by archive order,
  * TTL, snapshot pinning, registry record) vs DuckDB's plain ASOF JOIN over the same Parquet files
  * writing the same kind of output (`COPY … TO parquet`), in the same run, alternating, best of
- * KFS_BENCH_ROUNDS (default 3: on a shared 2-core machine a single round swings by ±40 %).
+ * KFS_BENCH_ROUNDS (default 5: on a shared 2-core machine a single round swings by ±40 %, and with
+ * three a side can miss every quiet spell: single rounds of either side have swung 2–3× within one run).
  *
  * KFS_BENCH_SCALE (e.g. 0.05) scales labels and rows down for a quick run.
  */
@@ -31,7 +32,7 @@ const DAY_MS = 86_400_000
 const DAYS = 30
 const START_MS = Date.UTC(2024, 0, 1)
 const BATCH = Math.min(ROWS, 1_000_000)
-const ROUNDS = Math.max(1, Math.round(Number(process.env.KFS_BENCH_ROUNDS ?? '3')))
+const ROUNDS = Math.max(1, Math.round(Number(process.env.KFS_BENCH_ROUNDS ?? '5')))
 
 const view = featureView({
   name: 'bench_users',
