@@ -192,10 +192,25 @@ minio_ready() { curl -sf "http://127.0.0.1:$S3_PORT/minio/health/ready" >/dev/nu
 
 wait_for redis redis_ready
 wait_for minio minio_ready
-# SigV4-signed PUT /bucket; fresh data dir, so the bucket cannot exist yet.
-curl -sf -X PUT --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
-  -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "http://127.0.0.1:$S3_PORT/$S3_BUCKET" >/dev/null ||
-  die "creating bucket $S3_BUCKET failed"
+# SigV4-signed PUT /bucket. MinIO can report ready a moment before it takes bucket operations
+# (a CI run once failed here on the first try), so the PUT is retried for up to 30 s; a 409 on a
+# retry means an earlier try created it (the data dir is fresh, so nothing else could have).
+create_bucket() {
+  local code
+  for _ in $(seq 1 120); do
+    code=$(curl -s -o "$run/create-bucket.out" -w '%{http_code}' -X PUT --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+      --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+      "http://127.0.0.1:$S3_PORT/$S3_BUCKET") || code=000
+    case $code in
+      200) return 0 ;;
+      409) grep -q BucketAlreadyOwnedByYou "$run/create-bucket.out" && return 0 ;;
+    esac
+    sleep 0.25
+  done
+  cat "$run/create-bucket.out" >&2 2>/dev/null
+  die "creating bucket $S3_BUCKET failed (last HTTP status $code)"
+}
+create_bucket
 wait_for registry registry_ready
 wait_for kafka kafka_ready
 
