@@ -59,6 +59,13 @@ export interface OutputSpec {
   /** Parquet with `__kfs_row` and extra columns (request features), appended after the rest. */
   readonly extra?: { readonly path: string; readonly columns: readonly string[] }
   readonly keyValueMetadata: Readonly<Record<string, string>>
+  /**
+   * How the label columns reach the output: `carried` through the joins (the default), or put
+   * `beside` the joined rows by position, as every set recorded before the carried form was
+   * written. Same rows and columns either way; the bytes can differ (row-group boundaries), so a
+   * rebuild asks for the layout its record names. Labels of kind `files` are always put beside.
+   */
+  readonly labelColumns?: 'carried' | 'beside'
 }
 
 export interface PointInTimeJoiner {

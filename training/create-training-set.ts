@@ -41,7 +41,7 @@ import type { Registry } from '../registry/index.ts'
 import { readLabelSource } from './label-source.ts'
 import { labelFormatOf, sha256HexOffThread, type LabelFormat, type LabelTable } from './labels.ts'
 import { planTrainingSet, type FeatureSelection, type TrainingPlan } from './plan.ts'
-import { loadTrainingSet, saveTrainingSet, trainingSetKeys, type TrainingSetRecord, type TrainingSetViewRecord } from './records.ts'
+import { loadTrainingSet, recordedLabelColumns, saveTrainingSet, trainingSetKeys, type TrainingSetRecord, type TrainingSetViewRecord } from './records.ts'
 import { computeRequestFeature } from './request-features.ts'
 
 export const TRAINING_SET_METADATA_KEY = 'kfs.training_set'
@@ -98,6 +98,8 @@ interface BuildSpec {
   readonly labelPath?: string
   /** Table → snapshot id to read (rebuild); absent = current. */
   readonly snapshots?: ReadonlyMap<string, string | null>
+  /** The label columns' layout a rebuild must reproduce (its record's); absent: a new build's. */
+  readonly labelColumns?: 'carried' | 'beside'
 }
 
 export async function createTrainingSet(options: CreateTrainingSetOptions): Promise<TrainingSetResult> {
@@ -130,6 +132,7 @@ export async function rebuildTrainingSet(options: TrainingSetDeps & { readonly i
       labelBytes: Promise.resolve(labels),
       labelFormat: record.labels.format,
       snapshots: new Map(record.views.map((v) => [v.table, v.snapshotId])),
+      labelColumns: record.labelColumns ?? 'beside',
     },
     options.output,
   )
@@ -262,7 +265,11 @@ async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string)
       views: viewRecords.map((v) => ({ view: v.name, version: v.version, hash: v.hash })),
       request_features: plan.requestFeatureHashes,
     }
+    // A set already recorded under this id (built before from the same labels, features and
+    // snapshots) is written as its record says, so that record still describes these bytes.
+    const labelColumns = spec.labelColumns ?? (await recordedLabelColumns(deps.store, id)) ?? 'carried'
     await engine.joiner.write(source, specs, {
+      labelColumns,
       path: outputPath,
       columns: plan.outputs.flatMap((o) => (o.kind === 'stored' ? [{ column: o.column, view: o.view, feature: o.feature }] : [])),
       ...(extra === undefined ? {} : { extra }),
@@ -286,6 +293,8 @@ async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string)
       views: viewRecords,
       requestFeatures: plan.requestFeatureHashes,
       output: { sha256, bytes: bytes.length, columns: [...labels.columns.map((c) => c.name), ...plan.outputs.map((o) => o.column)] },
+      // What was done: labels of kind `files` are put beside whatever was asked.
+      ...(labelColumns === 'carried' && source.kind === 'derived' ? { labelColumns } : {}),
     }
   } finally {
     await stop()

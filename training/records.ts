@@ -35,6 +35,8 @@ export interface TrainingSetRecord {
   /** Request feature name → hash of its published logic. */
   readonly requestFeatures: Readonly<Record<string, string>>
   readonly output: { readonly sha256: string; readonly bytes: number; readonly columns: readonly string[] }
+  /** How the output's label columns were laid out (ports/point-in-time-joiner.ts); absent: `beside`, as every set recorded before the field was. */
+  readonly labelColumns?: 'carried'
 }
 
 export const trainingSetKeys = {
@@ -60,6 +62,13 @@ export async function loadTrainingSet(store: ObjectStore, id: string): Promise<{
   const labels = await store.get(record.labels.key)
   if (labels === undefined) throw new FeatureStoreError('OBJECT_NOT_FOUND', `the labels of training set ${id} are missing from the registry`, { context: { id } })
   return { record, labels }
+}
+
+/** The layout of the label columns a recorded set was written with; undefined when no set `id` is recorded. */
+export async function recordedLabelColumns(store: ObjectStore, id: string): Promise<'carried' | 'beside' | undefined> {
+  const bytes = await store.get(trainingSetKeys.record(id))
+  if (bytes === undefined) return undefined
+  return (JSON.parse(new TextDecoder().decode(bytes)) as TrainingSetRecord).labelColumns ?? 'beside'
 }
 
 export async function listTrainingSets(store: ObjectStore): Promise<string[]> {

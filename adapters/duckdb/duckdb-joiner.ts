@@ -18,11 +18,19 @@
  *    join on created_at ≤ t.
  * 3. TTL is applied after the join, on the chosen row's as_of: a stale row gives null, never an
  *    older row.
- * 4. Output: the ASOF joins see only each label's row number, time and entity keys (not the label
- *    columns, which would ride through both sorts); their result, ordered by label row, is put
- *    beside the label file by position (POSITIONAL JOIN: the label file's rows in file order),
- *    and one `COPY … TO` writes Parquet with fixed settings. Its bytes are repeatable for a given
- *    DuckDB version (checked by the rebuild, which compares sha256).
+ * 4. Output, in label order, by one `COPY … TO` with fixed writer settings; its bytes are
+ *    repeatable for a given DuckDB version (checked by the rebuild, which compares sha256).
+ *    - `derived` labels: the label columns ride through the joins beside the row number, time and
+ *      keys, and the result is ordered by label row. The other way round — joining the keys alone,
+ *      then putting the result beside the label file by position — wrote the same bytes ~5 %
+ *      slower at 1M labels (the POSITIONAL JOIN and its second read of the label file run on one
+ *      thread; docs/performance.md, Training sets, session 19).
+ *      The two write the same rows but not always the same bytes (DuckDB closes a row group at
+ *      the first chunk boundary past ROW_GROUP_SIZE, and the chunks differ), so a rebuild of a set
+ *      recorded before the carried form asks for the old one (`OutputSpec.labelColumns`).
+ *    - `files` labels (keys computed in JS, in a file of their own), and `labelColumns: 'beside'`:
+ *      the joins see only the row numbers, times and keys; their result, ordered by label row, is
+ *      put beside the label file by position (POSITIONAL JOIN: the label file's rows in file order).
  * `fetch` returns one view's values to JS (request-feature inputs), scattered into label order.
  */
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api'
@@ -115,11 +123,14 @@ export async function joinerOn(instance: DuckDBInstance): Promise<PointInTimeJoi
   }
 }
 
-/** Per label row, in label-file order: `__kfs_row`, `__kfs_t` (µs) and the encoded entity keys, nothing else. */
-function sourceSql(labels: LabelSource): string {
+/**
+ * Per label row, in label-file order: `__kfs_row`, `__kfs_t` (µs) and the encoded entity keys;
+ * with `labelColumns` (derived labels only), the label file's own columns before them.
+ */
+function sourceSql(labels: LabelSource, labelColumns = false): string {
   if (labels.kind === 'files') return `(SELECT * EXCLUDE (__kfs_t_ms), __kfs_t_ms * 1000 AS __kfs_t FROM read_parquet(${sqlString(labels.keys)}))`
   const keys = Object.entries(labels.keys).map(([name, expr]) => `${expr} AS ${ident(name)}`)
-  return `(SELECT CAST(file_row_number AS INTEGER) AS __kfs_row, ${labels.timeUs} AS __kfs_t, ${keys.join(', ')}
+  return `(SELECT ${labelColumns ? '* EXCLUDE (file_row_number), ' : ''}CAST(file_row_number AS INTEGER) AS __kfs_row, ${labels.timeUs} AS __kfs_t, ${keys.join(', ')}
   FROM ${labelFileSql(labels, true)})`
 }
 
@@ -165,23 +176,30 @@ export function viewSql(spec: ViewJoinSpec, i: number): { cte: string | undefine
 export function writeSql(labels: LabelSource, views: readonly ViewJoinSpec[], output: OutputSpec): string {
   const parts = views.map((v, i) => viewSql(v, i))
   const ctes = parts.map((p) => p.cte).filter((c) => c !== undefined)
-  const select = ['k.__kfs_row']
+  // Derived labels carry their columns through the joins unless the output must be laid out as
+  // before (see 4. above); the computed columns are dropped.
+  const carried = labels.kind === 'derived' && output.labelColumns !== 'beside'
+  const computed = carried ? ['__kfs_row', '__kfs_t', ...Object.keys(labels.keys)].map(ident).join(', ') : ''
+  const select = [carried ? `k.* EXCLUDE (${computed})` : 'k.__kfs_row']
   for (const c of output.columns) {
     const spec = views[c.view]!
     select.push(`${parts[c.view]!.values[spec.features.findIndex((x) => x.name === c.feature)]!} AS ${ident(c.column)}`)
   }
   for (const c of output.extra?.columns ?? []) select.push(`x.${ident(c)}`)
   const kv = Object.entries(output.keyValueMetadata).map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`).join(', ')
+  const joined = `${ctes.length === 0 ? '' : `WITH ${ctes.join(',\n')}\n`}SELECT ${select.join(',\n  ')}
+FROM ${sourceSql(labels, carried)} k
+${parts.map((p) => p.join).join('\n')}
+${output.extra === undefined ? '' : `LEFT JOIN read_parquet(${sqlString(output.extra.path)}) x ON x.__kfs_row = k.__kfs_row`}
+ORDER BY k.__kfs_row`
+  const to = `TO ${sqlString(output.path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536, KV_METADATA {${kv}})`
+  if (carried) return `COPY (\n${joined}\n) ${to}`
   // The joined columns in label order, then beside the label file row by row: a POSITIONAL JOIN
   // runs single-threaded on both sides, so it pairs the i-th label row with the i-th joined row.
   return `COPY (
 SELECT lab.*, j.* EXCLUDE (__kfs_row)
 FROM ${labelFileSql(labels)} lab POSITIONAL JOIN (
-${ctes.length === 0 ? '' : `WITH ${ctes.join(',\n')}\n`}SELECT ${select.join(',\n  ')}
-FROM ${sourceSql(labels)} k
-${parts.map((p) => p.join).join('\n')}
-${output.extra === undefined ? '' : `LEFT JOIN read_parquet(${sqlString(output.extra.path)}) x ON x.__kfs_row = k.__kfs_row`}
-ORDER BY k.__kfs_row
+${joined}
 ) j
-) TO ${sqlString(output.path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536, KV_METADATA {${kv}})`
+) ${to}`
 }

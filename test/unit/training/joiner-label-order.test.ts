@@ -1,8 +1,9 @@
 /**
  * The joiner's output is in label order with the label columns as the file holds them, however
  * many threads DuckDB runs: the ASOF join's output order is its sort's, and only the ORDER BY on
- * the label row before the POSITIONAL JOIN with the label file (duckdb-joiner.ts, Strategy 4) puts
- * each joined row beside its label — lose it and every label gets another label's features.
+ * the label row (duckdb-joiner.ts, Strategy 4) puts each joined row with its label — lose it and
+ * every label gets another label's features. Both layouts of the label columns (carried through
+ * the joins; put beside the joined rows, as sets recorded before the carried form were written).
  * Enough labels for two output row groups and several label row groups (70,000), each view's
  * value checked against the label's own key and time, for both kinds of label source.
  */
@@ -88,14 +89,16 @@ void describe('point-in-time joiner > label order at scale', () => {
       keys: join(dir, 'label-keys.parquet'),
       rowCount: LABELS,
     }
-    const shas = new Set<string>()
+    const shas = new Map<string, Set<string>>()
     const instance = await DuckDBInstance.create(':memory:')
     const check = await instance.connect()
     try {
-      for (const [name, source] of [
-        ['derived', derived],
-        ['files', files],
+      for (const [name, source, labelColumns] of [
+        ['derived-carried', derived, undefined],
+        ['derived-beside', derived, 'beside'],
+        ['files', files, undefined],
       ] as const) {
+        shas.set(name, new Set())
         for (const threads of [1, 4]) {
           const path = join(dir, `out-${name}-${threads}.parquet`)
           const joiner = await createDuckDbJoiner({ tempDirectory: join(dir, 'spill'), threads })
@@ -104,11 +107,12 @@ void describe('point-in-time joiner > label order at scale', () => {
               path,
               columns: [{ column: 'v__row_id', view: 0, feature: 'row_id' }],
               keyValueMetadata: { test: 'order' },
+              ...(labelColumns === undefined ? {} : { labelColumns }),
             })
           } finally {
             await joiner.close()
           }
-          shas.add(
+          shas.get(name)!.add(
             createHash('sha256')
               .update(await readFile(path))
               .digest('hex'),
@@ -127,6 +131,8 @@ void describe('point-in-time joiner > label order at scale', () => {
       check.closeSync()
       instance.closeSync()
     }
-    assert.equal(shas.size, 1, 'the same bytes at every thread count and from either label source')
+    for (const [name, set] of shas) assert.equal(set.size, 1, `${name}: the same bytes at every thread count`)
+    // The layout every set recorded before the carried form has: either label source, one file.
+    assert.deepEqual([...shas.get('derived-beside')!], [...shas.get('files')!], 'beside: the same bytes from either label source')
   })
 })
