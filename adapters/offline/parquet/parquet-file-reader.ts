@@ -5,7 +5,7 @@
  */
 import * as arrow from 'apache-arrow'
 import * as pw from 'parquet-wasm/node'
-import { SinkWriteError } from '../../../core/errors.ts'
+import { decodeArrowValues } from './arrow-values.ts'
 import { decodeCompact } from './compact-columns.ts'
 import { readParquetFooter } from './parquet-file-writer.ts'
 import type { ParquetColumnType } from './parquet-schema.ts'
@@ -40,113 +40,6 @@ function columnTypeOf(type: arrow.DataType): ParquetColumnType | undefined {
     return element === 'string' || element === 'long' || element === 'double' ? `list<${element}>` : undefined
   }
   return undefined
-}
-
-const decoder = new TextDecoder()
-
-function isValidAt(data: arrow.Data, i: number): boolean {
-  if (data.nullCount === 0 || data.nullBitmap === undefined || data.nullBitmap.length === 0) return true
-  const j = data.offset + i
-  return ((data.nullBitmap[j >> 3]! >> (j & 7)) & 1) === 1
-}
-
-function int64ToNumber(v: bigint, column: string): number {
-  const n = Number(v)
-  if (!Number.isSafeInteger(n)) {
-    throw new SinkWriteError('SINK_REJECTED', `column ${column}: int64 beyond 2^53; read with longAs: 'bigint'`, { context: { column } })
-  }
-  return n
-}
-
-const US_PER_UNIT: Record<number, bigint> = { [arrow.TimeUnit.SECOND]: 1_000_000n, [arrow.TimeUnit.MILLISECOND]: 1000n, [arrow.TimeUnit.MICROSECOND]: 1n, [arrow.TimeUnit.NANOSECOND]: 0n }
-
-/** Decodes `length` values of `data` starting at logical index `start` (for list children). */
-function decodeData(data: arrow.Data, column: string, longAs: 'number' | 'bigint', start = 0, length = data.length): unknown[] {
-  const out = new Array<unknown>(length)
-  const type = data.type
-  const base = data.offset + start
-  if (arrow.DataType.isUtf8(type) || arrow.DataType.isBinary(type) || arrow.DataType.isLargeUtf8(type) || arrow.DataType.isLargeBinary(type)) {
-    const offsets = data.valueOffsets as Int32Array | BigInt64Array
-    const bytes = data.values as Uint8Array
-    const isString = arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type)
-    for (let i = 0; i < length; i++) {
-      if (!isValidAt(data, start + i)) {
-        out[i] = null
-        continue
-      }
-      const slice = bytes.subarray(Number(offsets[base + i]!), Number(offsets[base + i + 1]!))
-      out[i] = isString ? decoder.decode(slice) : slice.slice()
-    }
-    return out
-  }
-  if (arrow.DataType.isTimestamp(type)) {
-    const values = data.values as BigInt64Array
-    const unit = (type as arrow.Timestamp).unit
-    for (let i = 0; i < length; i++) {
-      if (!isValidAt(data, start + i)) {
-        out[i] = null
-        continue
-      }
-      const v = values[base + i]!
-      // Epoch ms, floored (rounding toward −∞ as Iceberg's transforms do).
-      const ms = unit === arrow.TimeUnit.NANOSECOND ? floorDiv(v, 1_000_000n) : floorDiv(v * US_PER_UNIT[unit]!, 1000n)
-      out[i] = Number(ms)
-    }
-    return out
-  }
-  if (arrow.DataType.isDate(type)) {
-    // A date reads as the epoch ms of its midnight UTC (ports/table-snapshots.ts); no kfs column type.
-    const values = data.values as Int32Array | BigInt64Array
-    const perUnit = (type as arrow.Date_).unit === arrow.DateUnit.DAY ? 86_400_000 : 1
-    for (let i = 0; i < length; i++) out[i] = isValidAt(data, start + i) ? Number(values[base + i]!) * perUnit : null
-    return out
-  }
-  if (arrow.DataType.isInt(type)) {
-    const values = data.values as Int32Array | BigInt64Array
-    const is64 = (type as arrow.Int).bitWidth === 64
-    for (let i = 0; i < length; i++) {
-      if (!isValidAt(data, start + i)) {
-        out[i] = null
-        continue
-      }
-      const v = values[base + i]!
-      out[i] = is64 ? (longAs === 'bigint' ? (v as bigint) : int64ToNumber(v as bigint, column)) : v
-    }
-    return out
-  }
-  if (arrow.DataType.isBool(type)) {
-    const bits = data.values as Uint8Array
-    for (let i = 0; i < length; i++) {
-      const j = base + i
-      out[i] = isValidAt(data, start + i) ? ((bits[j >> 3]! >> (j & 7)) & 1) === 1 : null
-    }
-    return out
-  }
-  if (arrow.DataType.isFloat(type)) {
-    const values = data.values as Float64Array | Float32Array
-    for (let i = 0; i < length; i++) out[i] = isValidAt(data, start + i) ? values[base + i]! : null
-    return out
-  }
-  if (arrow.DataType.isList(type)) {
-    const offsets = data.valueOffsets as Int32Array
-    const child = data.children[0]!
-    for (let i = 0; i < length; i++) {
-      if (!isValidAt(data, start + i)) {
-        out[i] = null
-        continue
-      }
-      const from = offsets[base + i]!
-      const to = offsets[base + i + 1]!
-      out[i] = decodeData(child, column, longAs, from, to - from)
-    }
-    return out
-  }
-  throw new SinkWriteError('SINK_REJECTED', `column ${column}: unsupported Arrow type ${String(type)}`, { context: { column } })
-}
-
-function floorDiv(a: bigint, b: bigint): bigint {
-  const q = a / b
-  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q
 }
 
 /** Column names and kfs types (undefined: a type kfs does not read), from the footer alone. */
@@ -184,7 +77,7 @@ export async function* readParquetBatches(bytes: Uint8Array, options: ParquetRea
     const types: Record<string, ParquetColumnType | undefined> = {}
     batch.schema.fields.forEach((field, i) => {
       if (wanted !== undefined && !wanted.has(field.name)) return
-      columns[field.name] = decodeData(batch.data.children[i]!, field.name, longAs)
+      columns[field.name] = decodeArrowValues(batch.data.children[i]!, field.name, longAs)
       types[field.name] = columnTypeOf(field.type)
     })
     yield { numRows: batch.numRows, columns, types }
@@ -196,7 +89,7 @@ export async function* readCompactParquetBatches(bytes: Uint8Array): AsyncGenera
   for await (const batch of arrowBatches(bytes, undefined)) {
     const columns: Record<string, ArrayLike<unknown>> = {}
     batch.schema.fields.forEach((field, i) => {
-      columns[field.name] = decodeCompact(batch.data.children[i]!, (data) => decodeData(data, field.name, 'number'))
+      columns[field.name] = decodeCompact(batch.data.children[i]!, (data) => decodeArrowValues(data, field.name, 'number'))
     })
     yield { numRows: batch.numRows, columns }
   }
