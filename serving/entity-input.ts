@@ -9,6 +9,19 @@ import { badRequest } from './errors.ts'
 
 const INT = /^-?(0|[1-9][0-9]{0,15})$/
 
+/**
+ * A join-key value of a request that no view of it reads (`{user_id: [...], item_id: [9]}` for
+ * user features only): held to the rules every key part meets, whatever its entity's key type,
+ * because it is echoed in every row of the answer.
+ */
+export function checkJoinKeyValue(joinKey: string, raw: unknown): void {
+  if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isSafeInteger(raw))) {
+    throw badRequest(`${joinKey} values must be strings or integers`, { joinKey })
+  }
+  const reason = invalidKeyPartReason(String(raw))
+  if (reason) throw badRequest(`${joinKey} is invalid: ${reason}`, { joinKey })
+}
+
 export function keyPart(entity: EntityDef, joinKey: string, raw: unknown): string {
   let part: string
   if (typeof raw === 'string') part = raw
