@@ -8,6 +8,7 @@
  * is parsed here (./csv-parse.ts), its cells typed by the declared row's columns (./csv-cells.ts).
  * Files are read whole: a snapshot is re-read from its bytes on every `rows()` call.
  */
+import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
@@ -143,7 +144,7 @@ function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: 
 function csvSnapshot(declared: readonly TableColumn[], id: string, where: string, files: readonly SnapshotFile[], batchRows: number): TableSnapshot {
   const kindOf = new Map(declared.map((c) => [c.name, c.kind]))
   const headerOf = (f: SnapshotFile): { header: readonly string[]; records: Generator<{ line: number; cells: readonly string[] }> } => {
-    const records = withFileName(f.name, parseCsv(Buffer.from(f.bytes).toString('utf8')))
+    const records = withFileName(f.name, parseCsv(csvText(f)))
     const first = records.next()
     if (first.done === true) throw new FeatureStoreError('BAD_REQUEST', `${f.name} is empty: a CSV snapshot needs a header row`)
     return { header: first.value.cells, records }
@@ -180,6 +181,18 @@ function csvSnapshot(declared: readonly TableColumn[], id: string, where: string
       if (batch.length > 0) yield batch
     },
   }
+}
+
+/**
+ * The file as text, which must be UTF-8: decoding other bytes would make each U+FFFD, so two
+ * Latin-1 keys (`caf\xe9`, `caf\xe8`) would become one key and one row would overwrite the other.
+ */
+function csvText(f: SnapshotFile): string {
+  const bytes = Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength)
+  const text = bytes.toString('utf8')
+  if (isUtf8(bytes)) return text
+  const line = text.slice(0, text.indexOf('\uFFFD')).split('\n').length
+  throw new FeatureStoreError('BAD_REQUEST', `${f.name} is not UTF-8 text (the first bytes that are not are on line ${line}): save the CSV file as UTF-8`)
 }
 
 /** The parser's syntax errors as the snapshot's failure, naming the file. */
