@@ -67,7 +67,7 @@ export interface ParquetCodec {
   /**
    * The same rows and values as `readBatches` of every column, decoded in fewer steps where the
    * adapter can (`kfs ingest` reads a million rows once); each column is only promised to be
-   * indexable. Optional.
+   * indexable. A `long` beyond 2^53 is a bigint here, not a rejection of the file. Optional.
    */
   readCompactBatches?(bytes: Uint8Array): AsyncIterable<ParquetCompactBatch>
   /** The file's row count, from the footer alone. Optional. */

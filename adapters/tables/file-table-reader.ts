@@ -98,6 +98,18 @@ function notParquet(f: SnapshotFile, err: unknown): FeatureStoreError {
   return new FeatureStoreError('BAD_REQUEST', `${f.name} is not a Parquet file (${err instanceof Error ? err.message : String(err)})`)
 }
 
+/**
+ * A file's batches, where a failure to decode them is the file's (named, one line): a file whose
+ * footer reads but whose pages are corrupt fails only here, after `columnTypes` accepted it.
+ */
+async function* parquetPages<T>(f: SnapshotFile, read: () => AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* read()
+  } catch (err: unknown) {
+    throw err instanceof FeatureStoreError ? err : notParquet(f, err)
+  }
+}
+
 function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: readonly SnapshotFile[], batchRows: number, rowCount: number | undefined): TableSnapshot {
   let columns: TableColumn[] | undefined
   for (const f of files) {
@@ -118,11 +130,12 @@ function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: 
     columns: columns ?? [],
     rowCount,
     async *columnBatches() {
-      for (const f of files) yield* codec.readCompactBatches?.(f.bytes) ?? codec.readBatches(f.bytes)
+      for (const f of files) yield* parquetPages(f, () => codec.readCompactBatches?.(f.bytes) ?? codec.readBatches(f.bytes))
     },
     async *rows() {
       for (const f of files) {
-        for await (const batch of codec.readBatches(f.bytes)) {
+        // The compact read where there is one: its longs beyond 2^53 are bigints, as ingest reads them.
+        for await (const batch of parquetPages(f, () => codec.readCompactBatches?.(f.bytes) ?? codec.readBatches(f.bytes))) {
           const names = Object.keys(batch.columns)
           const values = names.map((n) => batch.columns[n]!)
           for (let from = 0; from < batch.numRows; from += batchRows) {

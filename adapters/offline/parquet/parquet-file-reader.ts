@@ -84,12 +84,16 @@ export async function* readParquetBatches(bytes: Uint8Array, options: ParquetRea
   }
 }
 
-/** The same values as `readParquetBatches` (numbers, not bigints), in cheaper containers (./compact-columns.ts). */
+/**
+ * The same values as `readParquetBatches`, in cheaper containers (./compact-columns.ts), except
+ * that a long beyond 2^53 is a bigint rather than a failure of the whole file: `kfs ingest` reads
+ * a table's long columns, which Avro holds whole, as the CSV reader does.
+ */
 export async function* readCompactParquetBatches(bytes: Uint8Array): AsyncGenerator<{ numRows: number; columns: Record<string, ArrayLike<unknown>> }> {
   for await (const batch of arrowBatches(bytes, undefined)) {
     const columns: Record<string, ArrayLike<unknown>> = {}
     batch.schema.fields.forEach((field, i) => {
-      columns[field.name] = decodeCompact(batch.data.children[i]!, (data) => decodeArrowValues(data, field.name, 'number'))
+      columns[field.name] = decodeCompact(batch.data.children[i]!, (data) => decodeArrowValues(data, field.name, 'exact'))
     })
     yield { numRows: batch.numRows, columns }
   }
