@@ -11,7 +11,7 @@
 import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { readdir, readFile, stat } from 'node:fs/promises'
-import { basename, join, resolve } from 'node:path'
+import { basename, join, relative, resolve } from 'node:path'
 import { FeatureStoreError } from '../../core/errors.ts'
 import type { TableLocation } from '../../features/types.ts'
 import type { ParquetCodec, ParquetColumnType } from '../../ports/parquet-codec.ts'
@@ -76,13 +76,31 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
     throw new FeatureStoreError('NOT_FOUND', `no table snapshot at ${where}: no such file or folder`)
   }
   if (!info.isDirectory()) return [{ name: basename(where), bytes: await readFile(where) }]
-  const names = (await readdir(where, { withFileTypes: true }))
-    .filter((e) => e.isFile() && e.name.toLowerCase().endsWith(`.${format}`))
-    .map((e) => e.name)
-    // Name order by code units, not the locale: the same folder gives the same order everywhere.
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  const ofFormat = (name: string): boolean => name.toLowerCase().endsWith(`.${format}`)
+  const names: string[] = []
+  for (const e of await readdir(where, { withFileTypes: true })) {
+    // A symbolic link counts as what it points to: skipping it would drop its rows without a word.
+    const kind = e.isSymbolicLink() ? await stat(join(where, e.name)).catch(() => undefined) : e
+    if (kind === undefined && ofFormat(e.name)) throw new FeatureStoreError('BAD_REQUEST', `${join(where, e.name)} is a link to nothing: a snapshot file that cannot be read`)
+    if (kind?.isFile() === true && ofFormat(e.name)) names.push(e.name)
+    // A partitioned export (`date=2026-11-01/part-0.parquet`) would be read in part: refused whole.
+    if (kind?.isDirectory() === true) {
+      const nested = await firstNestedFile(join(where, e.name), ofFormat)
+      if (nested !== undefined)
+        throw new FeatureStoreError('BAD_REQUEST', `the folder ${where} has .${format} files in a subfolder (${nested}): a snapshot is the files directly in one folder; name that folder, or put every file in one`)
+    }
+  }
+  // Name order by code units, not the locale: the same folder gives the same order everywhere.
+  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   if (names.length === 0) throw new FeatureStoreError('BAD_REQUEST', `the folder ${where} holds no .${format} files`)
   return Promise.all(names.map(async (name) => ({ name, bytes: await readFile(join(where, name)) })))
+}
+
+/** The path (from `dir`'s parent) of the first file under `dir`, at any depth, that `wanted` takes; undefined if none. */
+async function firstNestedFile(dir: string, wanted: (name: string) => boolean): Promise<string | undefined> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])
+  const found = entries.find((e) => wanted(e.name) && !e.isDirectory())
+  return found === undefined ? undefined : join(basename(dir), relative(dir, join(found.parentPath, found.name)))
 }
 
 async function parquetRowCount(codec: ParquetCodec, f: SnapshotFile): Promise<number> {
