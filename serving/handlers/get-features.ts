@@ -157,6 +157,10 @@ function checkRequestInputs(defs: readonly RequestFeatureDef[], request: Readonl
   for (const def of defs) {
     for (const [field, type] of Object.entries(def.request)) {
       const v = request[field]
+      // JSON reads a literal beyond a double's range (1e400) as ±Infinity: the client's number, not the definition's fault.
+      if (type === 'double' && typeof v === 'number' && !Number.isFinite(v)) {
+        throw badRequest(`request.${field} is beyond the range of a double (read as ${v}); request feature ${def.name} needs a finite number`, { field, feature: def.name })
+      }
       const ok =
         type === 'long'
           ? Number.isSafeInteger(v)

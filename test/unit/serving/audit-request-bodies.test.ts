@@ -87,6 +87,16 @@ void describe('serving > audit > malformed batch entities', () => {
     assert.deepEqual((JSON.parse(ok.text) as { rows: { values: unknown[] }[] }).rows.map((r) => r.values), [[2], [2]])
   })
 
+  void test('a double request input beyond range (1e400, -1e400: JSON reads them as ±Infinity) is the client\'s 400, not a logged 500', async () => {
+    for (const literal of ['1e400', '-1e400']) {
+      const res = await post(`{"entities":{"user_id":["u1"]},"features":["echo_amount"],"request":{"amount":${literal}}}`)
+      assert.equal(res.status, 400, res.text)
+      assert.match(res.text, /request\.amount is beyond the range of a double/)
+    }
+    const ok = await post('{"entities":{"user_id":["u1"]},"features":["echo_amount"],"request":{"amount":1e308}}')
+    assert.equal(ok.status, 200, ok.text)
+  })
+
   void test('a body that is not UTF-8 is a 400, not read as U+FFFD (another entity)', async () => {
     const latin1 = Buffer.from('{"entities":{"user_id":["caf\u00e9"]},"features":["user_stats:clicks_1h"]}', 'latin1')
     const res = await post(latin1)
