@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer } from 'node:net'
 import { after, describe, test } from 'node:test'
 import { runKfsInProcess } from '../../support/in-process-cli.ts'
 
@@ -37,5 +38,22 @@ void describe('kfs: global flags with nothing or too much around them', () => {
     assert.match(r.stderr, /^kfs: --json needs a command/)
     assert.match(r.stderr, /Usage: kfs <command>/)
     assert.doesNotMatch(r.stderr, /Did you mean '--json'/)
+  })
+})
+
+void describe('kfs serve on a port another process holds', () => {
+  void test('exit 1, one line naming the address and --port, no stack trace', async () => {
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    const port = (holder.address() as { port: number }).port
+    try {
+      assert.equal((await runKfsInProcess(['apply'], dataDir)).code, 0)
+      const r = await runKfsInProcess(['serve', '--port', String(port)], dataDir)
+      assert.equal(r.code, 1, r.stderr)
+      assert.match(r.stderr, new RegExp(`kfs serve: cannot listen on 127\\.0\\.0\\.1:${port} \\(.+\\); choose another with --port or KFS_SERVE_PORT\n$`))
+      assert.doesNotMatch(r.stderr, /unexpected error|\n\s+at /)
+    } finally {
+      await new Promise((resolve) => holder.close(resolve))
+    }
   })
 })
