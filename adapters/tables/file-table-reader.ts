@@ -63,7 +63,7 @@ export function createFileTableReader(options: FileTableReaderOptions): TableSna
       // at once (a million-key index regrown while reading rehashes every key ten times).
       const parquet = options.parquet
       const rowCount = parquet.rowCount === undefined ? undefined : (await Promise.all(files.map((f) => parquetRowCount(parquet, f)))).reduce((a, b) => a + b, 0)
-      return parquetSnapshot(parquet, id, where, files, batchRows, rowCount)
+      return parquetSnapshot(parquet, id, where, files, batchRows, rowCount, options.columns.map((c) => c.name))
     },
   }
 }
@@ -128,7 +128,17 @@ async function* parquetPages<T>(f: SnapshotFile, read: () => AsyncIterable<T>): 
   }
 }
 
-function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: readonly SnapshotFile[], batchRows: number, rowCount: number | undefined): TableSnapshot {
+/** `declared`: the row schema's columns, the only ones decoded (extra columns are listed from the footer, never read). */
+function parquetSnapshot(
+  codec: ParquetCodec,
+  id: string,
+  where: string,
+  files: readonly SnapshotFile[],
+  batchRows: number,
+  rowCount: number | undefined,
+  declared: readonly string[],
+): TableSnapshot {
+  const read = { columns: declared }
   let columns: TableColumn[] | undefined
   for (const f of files) {
     let types
@@ -148,12 +158,12 @@ function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: 
     columns: columns ?? [],
     rowCount,
     async *columnBatches() {
-      for (const f of files) yield* parquetPages(f, () => codec.readCompactBatches?.(f.bytes) ?? codec.readBatches(f.bytes))
+      for (const f of files) yield* parquetPages(f, () => codec.readCompactBatches?.(f.bytes, read) ?? codec.readBatches(f.bytes, read))
     },
     async *rows() {
       for (const f of files) {
         // The compact read where there is one: its longs beyond 2^53 are bigints, as ingest reads them.
-        for await (const batch of parquetPages(f, () => codec.readCompactBatches?.(f.bytes) ?? codec.readBatches(f.bytes))) {
+        for await (const batch of parquetPages(f, () => codec.readCompactBatches?.(f.bytes, read) ?? codec.readBatches(f.bytes, read))) {
           const names = Object.keys(batch.columns)
           const values = names.map((n) => batch.columns[n]!)
           for (let from = 0; from < batch.numRows; from += batchRows) {

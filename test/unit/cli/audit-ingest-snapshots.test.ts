@@ -1,9 +1,11 @@
 /**
  * `kfs ingest` on snapshots the audit corpus sends: Parquet whose footer reads but whose pages
- * are corrupt, and a snapshot without rows. Each exits 1 with one line naming the file or the
+ * are corrupt, a snapshot without rows, a long beyond 2^53, and extra columns of types kfs does
+ * not read (which must be ignored and listed, as the ones it reads are). Each exits 1 with one line naming the file or the
  * snapshot (and a JSON error with --json) — not an "unexpected error" stack trace with nothing
  * on stdout, and not exit 0 for a run that checked nothing.
  */
+import { DuckDBInstance } from '@duckdb/node-api'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -145,5 +147,25 @@ void describe('kfs ingest: corrupt and empty snapshots', () => {
     const rows = await loggedRows(dataDir)
     assert.deepEqual(values.map((_, i) => BigInt(rows.get(`b${i}`)?.visits as bigint | number)), values)
     assert.equal(Number(rows.get('small')?.visits), 1000)
+  })
+
+  void it('an extra column of a type kfs does not read (a Spark or DuckDB export\'s decimal, struct…) is ignored and listed, not a failure of the file', async () => {
+    const duck = await (await DuckDBInstance.create(':memory:')).connect()
+    const row = `'a' AS account_id, TIMESTAMPTZ '2026-01-01 00:00:00+00' AS updated_at, 1.5::DOUBLE AS balance, NULL::VARCHAR AS tier, 3::BIGINT AS visits`
+    const extras = ['12.34::DECIMAL(10,2)', "{'x': 1, 'y': 'z'}", "MAP {'k': 1}", "TIME '10:00:00'", "'00000000-0000-0000-0000-000000000001'::UUID", 'INTERVAL 1 DAY']
+    const file = join(dir, 'extras.parquet')
+    await duck.run(`COPY (SELECT ${row}, ${extras.map((e, i) => `${e} AS extra_${i}`).join(', ')}) TO '${file}' (FORMAT parquet)`)
+    const r = await ingest(file, true)
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    const summary = JSON.parse(r.stdout) as { appended: number; ignoredColumns: string[] }
+    assert.equal(summary.appended, 1)
+    assert.deepEqual(summary.ignoredColumns, extras.map((_, i) => `extra_${i}`))
+    // Declared, such a column is still refused as a schema change, naming it.
+    const declared = join(dir, 'decimal-balance.parquet')
+    await duck.run(`COPY (SELECT 'a' AS account_id, TIMESTAMPTZ '2026-01-01 00:00:00+00' AS updated_at, 1.5::DECIMAL(10,2) AS balance) TO '${declared}' (FORMAT parquet)`)
+    const refused = await ingest(declared, false)
+    assert.equal(refused.code, 1)
+    assert.match(refused.stderr, /column balance is other, declared double;.*nothing was appended/)
+    duck.closeSync()
   })
 })
