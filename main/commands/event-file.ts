@@ -30,8 +30,12 @@ async function* fileLines(path: string): AsyncGenerator<string | undefined> {
   let rest: Buffer = Buffer.alloc(0)
   const line = (bytes: Buffer): string | undefined => (isUtf8(bytes) ? bytes.toString('utf8') : undefined)
   let afterCr = false
+  let first = true
   for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
     let data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk
+    // A UTF-8 byte-order mark (Windows editors write one) is not part of line 1, as for CSV files.
+    if (first && data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) data = data.subarray(3)
+    first = false
     // The LF of a CRLF split across chunks ends no second line.
     if (afterCr && data[0] === 0x0a) data = data.subarray(1)
     afterCr = false

@@ -68,6 +68,12 @@ for (const target of TARGETS) {
       })
     }
 
+    void it('a UTF-8 byte-order mark is not part of line 1 (it used to make line 1 "not valid JSON")', async () => {
+      const r = await produce(target, Buffer.from(`\uFEFF${target.line('a')}\n${target.line('b')}\n`))
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(r.sent, 2)
+    })
+
     void it('UTF-8 keys, CRLF, a lone CR and blank lines are read as before; every event is sent', async () => {
       const lines = [target.line('café'), target.line('b'), target.line('c'), '', target.line('d')]
       const r = await produce(target, Buffer.from(`${lines[0]}\r\n${lines[1]}\r${lines[2]}\n${lines[3]}\n${lines[4]}`))
