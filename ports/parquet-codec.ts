@@ -67,9 +67,11 @@ export interface ParquetCodec {
   /**
    * The same rows and values as `readBatches` of every column, decoded in fewer steps where the
    * adapter can (`kfs ingest` reads a million rows once); each column is only promised to be
-   * indexable. Optional.
+   * indexable. A `long` beyond 2^53 is a bigint here, not a rejection of the file. Only
+   * `columns` (default all) are decoded: a column of a type outside the table above fails the read
+   * only when it is asked for. Optional.
    */
-  readCompactBatches?(bytes: Uint8Array): AsyncIterable<ParquetCompactBatch>
+  readCompactBatches?(bytes: Uint8Array, options?: { readonly columns?: readonly string[] }): AsyncIterable<ParquetCompactBatch>
   /** The file's row count, from the footer alone. Optional. */
   rowCount?(bytes: Uint8Array): Promise<number>
 }

@@ -9,13 +9,35 @@ import { badRequest } from './errors.ts'
 
 const INT = /^-?(0|[1-9][0-9]{0,15})$/
 
+/**
+ * A join-key value of a request that no view of it reads (`{user_id: [...], item_id: [9]}` for
+ * user features only): held to the rules every key part meets, whatever its entity's key type,
+ * because it is echoed in every row of the answer.
+ */
+export function checkJoinKeyValue(joinKey: string, raw: unknown): void {
+  if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isSafeInteger(raw))) {
+    throw badRequest(`${joinKey} values must be strings or integers`, { joinKey })
+  }
+  const reason = invalidPartReason(String(raw))
+  if (reason) throw badRequest(`${joinKey} is invalid: ${reason}`, { joinKey })
+}
+
+/**
+ * Why a key part cannot name an entity: core's rules, and a lone surrogate (`"\ud800"` in JSON),
+ * which no UTF-8 holds — a Redis key name would carry it as U+FFFD, so the request would read the
+ * row of entity `\ufffd` (the engine refuses such keys as invalid_key for the same reason).
+ */
+function invalidPartReason(part: string): string | undefined {
+  return invalidKeyPartReason(part) ?? (part.isWellFormed() ? undefined : 'holds a lone surrogate (not valid Unicode)')
+}
+
 export function keyPart(entity: EntityDef, joinKey: string, raw: unknown): string {
   let part: string
   if (typeof raw === 'string') part = raw
   // JSON clients often send ids as numbers; integers are accepted for either key type.
   else if (typeof raw === 'number' && Number.isSafeInteger(raw)) part = String(raw)
   else throw badRequest(`${joinKey} must be a ${entity.keyType === 'int' ? 'integer' : 'string'}`, { joinKey })
-  const reason = invalidKeyPartReason(part)
+  const reason = invalidPartReason(part)
   if (reason) throw badRequest(`${joinKey} is invalid: ${reason}`, { joinKey })
   if (entity.keyType === 'int' && (!INT.test(part) || !Number.isSafeInteger(Number(part)))) {
     throw badRequest(`${joinKey} must be a canonical integer`, { joinKey })

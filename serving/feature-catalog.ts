@@ -28,6 +28,8 @@ export interface FeatureCatalog {
   readonly views: readonly FeatureViewDef[]
   readonly services: readonly FeatureServiceDef[]
   readonly requestFeatures: readonly RequestFeatureDef[]
+  /** Every join key of a served view's entity: the names a request's `entities` may use. */
+  readonly joinKeys: ReadonlySet<string>
   view(name: string): FeatureViewDef
   plan(refs: readonly string[]): FeaturePlan
   servicePlan(name: string): FeaturePlan
@@ -113,6 +115,7 @@ export function createFeatureCatalog(defs: {
     views: defs.views,
     services: [...services.values()],
     requestFeatures: [...requestFeatures.values()],
+    joinKeys: new Set(defs.views.flatMap((v) => v.entity.joinKeys)),
     view,
     plan,
     servicePlan(name) {

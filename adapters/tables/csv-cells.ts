@@ -18,9 +18,23 @@ function integer(cell: string): number | bigint | string {
   return Number.isSafeInteger(n) ? n : BigInt(cell)
 }
 
+/**
+ * Whether the date's day is one its month has. Date.parse checks only day ≤ 31 and rolls the rest
+ * over into the next month (2024-02-30 is 1 March), which would ingest another event time silently.
+ */
+function dayExists(cell: string): boolean {
+  const year = Number(cell.slice(0, 4))
+  const month = Number(cell.slice(5, 7))
+  const day = Number(cell.slice(8, 10))
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
+  const days = month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
+  return day <= days
+}
+
 /** ISO-8601 dates (midnight UTC) and times (UTC when no zone is given), or epoch milliseconds. */
 function timestamp(cell: string): number | bigint | string {
   if (INTEGER.test(cell)) return integer(cell)
+  if ((DATE_ONLY.test(cell) || DATE_TIME.test(cell)) && !dayExists(cell)) return cell
   if (DATE_ONLY.test(cell)) {
     const ms = Date.parse(`${cell}T00:00:00Z`)
     return Number.isNaN(ms) ? cell : ms
@@ -32,13 +46,19 @@ function timestamp(cell: string): number | bigint | string {
   return Number.isNaN(ms) ? cell : ms
 }
 
+function finiteOr(cell: string): number | string {
+  const n = Number(cell)
+  return Number.isFinite(n) ? n : cell
+}
+
 export function typeCell(cell: string, kind: TableColumnKind): unknown {
   if (cell === '') return null
   switch (kind) {
     case 'long':
       return integer(cell)
     case 'double':
-      return DECIMAL.test(cell) ? Number(cell) : cell === 'NaN' ? Number.NaN : cell === 'Infinity' ? Infinity : cell === '-Infinity' ? -Infinity : cell
+      // A literal beyond a double's range (1e400) is not Infinity, as changelog JSON refuses it too.
+      return DECIMAL.test(cell) ? finiteOr(cell) : cell === 'NaN' ? Number.NaN : cell === 'Infinity' ? Infinity : cell === '-Infinity' ? -Infinity : cell
     case 'boolean': {
       const lower = cell.toLowerCase()
       return lower === 'true' ? true : lower === 'false' ? false : cell

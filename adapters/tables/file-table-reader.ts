@@ -8,9 +8,10 @@
  * is parsed here (./csv-parse.ts), its cells typed by the declared row's columns (./csv-cells.ts).
  * Files are read whole: a snapshot is re-read from its bytes on every `rows()` call.
  */
+import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { readdir, readFile, stat } from 'node:fs/promises'
-import { basename, join, resolve } from 'node:path'
+import { basename, join, relative, resolve } from 'node:path'
 import { FeatureStoreError } from '../../core/errors.ts'
 import type { TableLocation } from '../../features/types.ts'
 import type { ParquetCodec, ParquetColumnType } from '../../ports/parquet-codec.ts'
@@ -62,7 +63,7 @@ export function createFileTableReader(options: FileTableReaderOptions): TableSna
       // at once (a million-key index regrown while reading rehashes every key ten times).
       const parquet = options.parquet
       const rowCount = parquet.rowCount === undefined ? undefined : (await Promise.all(files.map((f) => parquetRowCount(parquet, f)))).reduce((a, b) => a + b, 0)
-      return parquetSnapshot(parquet, id, where, files, batchRows, rowCount)
+      return parquetSnapshot(parquet, id, where, files, batchRows, rowCount, options.columns.map((c) => c.name))
     },
   }
 }
@@ -75,13 +76,31 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
     throw new FeatureStoreError('NOT_FOUND', `no table snapshot at ${where}: no such file or folder`)
   }
   if (!info.isDirectory()) return [{ name: basename(where), bytes: await readFile(where) }]
-  const names = (await readdir(where, { withFileTypes: true }))
-    .filter((e) => e.isFile() && e.name.toLowerCase().endsWith(`.${format}`))
-    .map((e) => e.name)
-    // Name order by code units, not the locale: the same folder gives the same order everywhere.
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  const ofFormat = (name: string): boolean => name.toLowerCase().endsWith(`.${format}`)
+  const names: string[] = []
+  for (const e of await readdir(where, { withFileTypes: true })) {
+    // A symbolic link counts as what it points to: skipping it would drop its rows without a word.
+    const kind = e.isSymbolicLink() ? await stat(join(where, e.name)).catch(() => undefined) : e
+    if (kind === undefined && ofFormat(e.name)) throw new FeatureStoreError('BAD_REQUEST', `${join(where, e.name)} is a link to nothing: a snapshot file that cannot be read`)
+    if (kind?.isFile() === true && ofFormat(e.name)) names.push(e.name)
+    // A partitioned export (`date=2026-11-01/part-0.parquet`) would be read in part: refused whole.
+    if (kind?.isDirectory() === true) {
+      const nested = await firstNestedFile(join(where, e.name), ofFormat)
+      if (nested !== undefined)
+        throw new FeatureStoreError('BAD_REQUEST', `the folder ${where} has .${format} files in a subfolder (${nested}): a snapshot is the files directly in one folder; name that folder, or put every file in one`)
+    }
+  }
+  // Name order by code units, not the locale: the same folder gives the same order everywhere.
+  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   if (names.length === 0) throw new FeatureStoreError('BAD_REQUEST', `the folder ${where} holds no .${format} files`)
   return Promise.all(names.map(async (name) => ({ name, bytes: await readFile(join(where, name)) })))
+}
+
+/** The path (from `dir`'s parent) of the first file under `dir`, at any depth, that `wanted` takes; undefined if none. */
+async function firstNestedFile(dir: string, wanted: (name: string) => boolean): Promise<string | undefined> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])
+  const found = entries.find((e) => wanted(e.name) && !e.isDirectory())
+  return found === undefined ? undefined : join(basename(dir), relative(dir, join(found.parentPath, found.name)))
 }
 
 async function parquetRowCount(codec: ParquetCodec, f: SnapshotFile): Promise<number> {
@@ -97,7 +116,29 @@ function notParquet(f: SnapshotFile, err: unknown): FeatureStoreError {
   return new FeatureStoreError('BAD_REQUEST', `${f.name} is not a Parquet file (${err instanceof Error ? err.message : String(err)})`)
 }
 
-function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: readonly SnapshotFile[], batchRows: number, rowCount: number | undefined): TableSnapshot {
+/**
+ * A file's batches, where a failure to decode them is the file's (named, one line): a file whose
+ * footer reads but whose pages are corrupt fails only here, after `columnTypes` accepted it.
+ */
+async function* parquetPages<T>(f: SnapshotFile, read: () => AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* read()
+  } catch (err: unknown) {
+    throw err instanceof FeatureStoreError ? err : notParquet(f, err)
+  }
+}
+
+/** `declared`: the row schema's columns, the only ones decoded (extra columns are listed from the footer, never read). */
+function parquetSnapshot(
+  codec: ParquetCodec,
+  id: string,
+  where: string,
+  files: readonly SnapshotFile[],
+  batchRows: number,
+  rowCount: number | undefined,
+  declared: readonly string[],
+): TableSnapshot {
+  const read = { columns: declared }
   let columns: TableColumn[] | undefined
   for (const f of files) {
     let types
@@ -117,11 +158,12 @@ function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: 
     columns: columns ?? [],
     rowCount,
     async *columnBatches() {
-      for (const f of files) yield* codec.readCompactBatches?.(f.bytes) ?? codec.readBatches(f.bytes)
+      for (const f of files) yield* parquetPages(f, () => codec.readCompactBatches?.(f.bytes, read) ?? codec.readBatches(f.bytes, read))
     },
     async *rows() {
       for (const f of files) {
-        for await (const batch of codec.readBatches(f.bytes)) {
+        // The compact read where there is one: its longs beyond 2^53 are bigints, as ingest reads them.
+        for await (const batch of parquetPages(f, () => codec.readCompactBatches?.(f.bytes, read) ?? codec.readBatches(f.bytes, read))) {
           const names = Object.keys(batch.columns)
           const values = names.map((n) => batch.columns[n]!)
           for (let from = 0; from < batch.numRows; from += batchRows) {
@@ -143,7 +185,7 @@ function parquetSnapshot(codec: ParquetCodec, id: string, where: string, files: 
 function csvSnapshot(declared: readonly TableColumn[], id: string, where: string, files: readonly SnapshotFile[], batchRows: number): TableSnapshot {
   const kindOf = new Map(declared.map((c) => [c.name, c.kind]))
   const headerOf = (f: SnapshotFile): { header: readonly string[]; records: Generator<{ line: number; cells: readonly string[] }> } => {
-    const records = withFileName(f.name, parseCsv(Buffer.from(f.bytes).toString('utf8')))
+    const records = withFileName(f.name, parseCsv(csvText(f)))
     const first = records.next()
     if (first.done === true) throw new FeatureStoreError('BAD_REQUEST', `${f.name} is empty: a CSV snapshot needs a header row`)
     return { header: first.value.cells, records }
@@ -180,6 +222,18 @@ function csvSnapshot(declared: readonly TableColumn[], id: string, where: string
       if (batch.length > 0) yield batch
     },
   }
+}
+
+/**
+ * The file as text, which must be UTF-8: decoding other bytes would make each U+FFFD, so two
+ * Latin-1 keys (`caf\xe9`, `caf\xe8`) would become one key and one row would overwrite the other.
+ */
+function csvText(f: SnapshotFile): string {
+  const bytes = Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength)
+  const text = bytes.toString('utf8')
+  if (isUtf8(bytes)) return text
+  const line = text.slice(0, text.indexOf('\uFFFD')).split('\n').length
+  throw new FeatureStoreError('BAD_REQUEST', `${f.name} is not UTF-8 text (the first bytes that are not are on line ${line}): save the CSV file as UTF-8`)
 }
 
 /** The parser's syntax errors as the snapshot's failure, naming the file. */

@@ -10,20 +10,67 @@
  * JSON would silently change — a fraction rounded to an integer, a finite number beyond a double's
  * range — stays a `LossyNumber`, so the schema check can refuse it for an integer field instead of
  * sending a value the file never said (`eventJsonText` writes it back as the file wrote it).
+ *
+ * Lines are split as bytes and each must be UTF-8: a line that is not (Latin-1, UTF-16) is bad,
+ * like one that is not JSON, rather than decoded with U+FFFD in place of its bytes.
  */
+import { isUtf8 } from 'node:buffer'
 import { createReadStream } from 'node:fs'
-import { createInterface } from 'node:readline'
 import { LossyNumber, parseJsonNumbersExact } from '../../schemas/json-number-literals.ts'
 
 export type EventItem =
   { readonly where: string; readonly event: Record<string, unknown> } | { readonly where: string; readonly error: string }
 
+/**
+ * The file's lines as readline splits them (LF, CRLF or a lone CR), each decoded only if it is
+ * UTF-8: `undefined` for one that is not, which decoding would have turned into U+FFFD (a Latin-1
+ * `café` sent as another user's key).
+ */
+async function* fileLines(path: string): AsyncGenerator<string | undefined> {
+  let rest: Buffer = Buffer.alloc(0)
+  const line = (bytes: Buffer): string | undefined => (isUtf8(bytes) ? bytes.toString('utf8') : undefined)
+  let afterCr = false
+  let first = true
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    let data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk
+    // A UTF-8 byte-order mark (Windows editors write one) is not part of line 1, as for CSV files.
+    if (first && data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) data = data.subarray(3)
+    first = false
+    // The LF of a CRLF split across chunks ends no second line.
+    if (afterCr && data[0] === 0x0a) data = data.subarray(1)
+    afterCr = false
+    let from = 0
+    let lf = data.indexOf(0x0a)
+    let cr = data.indexOf(0x0d)
+    while (lf >= 0 || cr >= 0) {
+      let end = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr)
+      yield line(data.subarray(from, end))
+      if (end === cr) {
+        if (end + 1 === data.length) afterCr = true
+        else if (data[end + 1] === 0x0a) end++
+      }
+      from = end + 1
+      if (lf >= 0 && lf < from) lf = data.indexOf(0x0a, from)
+      if (cr >= 0 && cr < from) cr = data.indexOf(0x0d, from)
+    }
+    rest = Buffer.from(data.subarray(from))
+  }
+  if (rest.length > 0) yield line(rest)
+}
+
 export async function* readEventFile(path: string): AsyncGenerator<EventItem> {
-  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity })
   let n = 0
   let arrayText: string | undefined
-  for await (const line of lines) {
+  for await (const line of fileLines(path)) {
     n++
+    if (line === undefined) {
+      if (arrayText === undefined) {
+        yield { where: `line ${n}`, error: 'not UTF-8 text' }
+        continue
+      }
+      yield { where: 'the file', error: `is not UTF-8 text (line ${n})` }
+      return
+    }
     if (arrayText !== undefined || (n === 1 && line.trimStart().startsWith('['))) {
       arrayText = (arrayText ?? '') + line + '\n'
       continue
@@ -106,7 +153,7 @@ export async function checkEventFile(
   let badCount = 0
   const bad: { where: string; error: string }[] = []
   for await (const item of readEventFile(path)) {
-    const error = 'error' in item ? item.error : check(item.event)
+    const error = 'error' in item ? item.error : checkOne(check, item.event)
     if (error === undefined) {
       events++
       continue
@@ -115,4 +162,17 @@ export async function checkEventFile(
     if (bad.length < keep) bad.push({ where: item.where, error })
   }
   return { events, badCount, bad }
+}
+
+/**
+ * `check` of one event, where an event nested too deeply for the checks' recursion (a line of
+ * 100,000 `[`) is that event's fault, reported with its line like any other, not a crash.
+ */
+function checkOne(check: (event: Record<string, unknown>) => string | undefined, event: Record<string, unknown>): string | undefined {
+  try {
+    return check(event)
+  } catch (err: unknown) {
+    if (err instanceof RangeError) return 'nested too deeply to check'
+    throw err
+  }
 }

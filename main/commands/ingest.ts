@@ -1,5 +1,6 @@
 /** `kfs ingest`: append a table source's snapshot to its log, idempotently (docs/design.md §11). */
 import { existsSync } from 'node:fs'
+import { FeatureStoreError } from '../../core/errors.ts'
 import { resolve } from 'node:path'
 import { declaredTableColumns } from '../../ingest/row-columns.ts'
 import { ingestSnapshot, tableSpecOf, type IngestProgress, type IngestResult } from '../../ingest/ingest-snapshot.ts'
@@ -30,7 +31,8 @@ Rows without a primary key or event time, with a value not of the row schema's t
 a (primary key, event time) of the snapshot with other values are rejected with a reason (the
 first examples are listed with their row numbers) and the others are appended; the command then
 exits 1. A snapshot whose columns no longer fit the row schema (a column missing, or of another
-type) is refused before anything is appended (exit 1). Extra columns are ignored and listed.
+type) is refused before anything is appended (exit 1), and so is a snapshot with no rows at all.
+Extra columns are ignored and listed.
 
 Options:
 ${FEATURES_HELP}
@@ -81,6 +83,8 @@ Examples:
         { source, ...(at === undefined ? {} : { at }), ...(batch === undefined ? {} : { chunkRecords: batch }), onProgress: (p) => progress.update(progressText(source.name, p)) },
       )
       progress.done()
+      // A snapshot without rows checked nothing (a nightly export that came out empty): a failure, not "nothing new".
+      if (result.rowsRead === 0) throw new FeatureStoreError('BAD_REQUEST', `nothing to ingest: the snapshot at ${result.where} holds no rows; nothing was appended`)
       ctx.out(ctx.json ? `${JSON.stringify(summaryJson(source.name, result))}\n` : summaryText(source.name, result))
       return result.rejected.length > 0 ? 1 : 0
     } finally {

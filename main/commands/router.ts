@@ -75,7 +75,20 @@ export async function runCli(
   const json = rest.includes('--json') || name === '--json'
   const ctx = makeContext(json)
   const names = commands.map((c) => c.name)
-  if (name === '--version' || name === '-V') return printVersion(ctx)
+  if (name === '--version' || name === '-V') {
+    // Only --json may follow (`kfs --version --json`); anything else is a mistake, not ignored.
+    const extra = rest.find((arg) => arg !== '--json')
+    if (extra !== undefined) {
+      ctx.err(`kfs: unexpected argument '${extra}' after ${name}\nRun kfs --help for usage.\n`)
+      return EXIT_USAGE
+    }
+    return printVersion(ctx)
+  }
+  // `kfs --json` alone names no command: the same usage error as `kfs` alone.
+  if (name === '--json' && rest.length === 0) {
+    ctx.err(`kfs: --json needs a command, e.g. kfs registry list --json\n\n${globalHelp(commands)}`)
+    return EXIT_USAGE
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? rest[0] : undefined
     const command = commands.find((c) => c.name === topic)

@@ -32,7 +32,7 @@
 import type { Clock } from '../../core/clock.ts'
 import type { FeatureValue, FeatureViewDef, RequestFeatureDef } from '../../features/types.ts'
 import type { OnlineRead } from '../../ports/online-store.ts'
-import { entityKeyOf } from '../entity-input.ts'
+import { checkJoinKeyValue, entityKeyOf } from '../entity-input.ts'
 import { badRequest, HttpError } from '../errors.ts'
 import type { FeatureCatalog, FeaturePlan } from '../feature-catalog.ts'
 import { JsonBody, readValueJson, valueJson } from '../json-body.ts'
@@ -129,7 +129,14 @@ function parseBatch(body: unknown, catalog: FeatureCatalog): BatchBody {
   const b = body as Record<string, unknown>
   const entities = b.entities
   if (typeof entities !== 'object' || entities === null || Array.isArray(entities)) throw badRequest('entities must be an object of join key → list of values')
+  // Rows are made of entities: none is a request that would check nothing.
+  if (Object.keys(entities).length === 0) throw badRequest('entities must name at least one join key')
   for (const [k, list] of Object.entries(entities)) {
+    // Every row echoes every entity list, so a name no served view has (a typo, or a 1 MiB
+    // value repeated over 2,000 rows) is refused rather than carried unchecked into the answer.
+    if (!catalog.joinKeys.has(k)) {
+      throw badRequest(`entities.${k} is not a join key of any served view (join keys: ${[...catalog.joinKeys].join(', ')})`, { joinKey: k })
+    }
     if (!Array.isArray(list) || list.length === 0) throw badRequest(`entities.${k} must be a non-empty list`, { joinKey: k })
   }
   if ((b.features === undefined) === (b.service === undefined)) throw badRequest('give exactly one of features or service')
@@ -150,6 +157,10 @@ function checkRequestInputs(defs: readonly RequestFeatureDef[], request: Readonl
   for (const def of defs) {
     for (const [field, type] of Object.entries(def.request)) {
       const v = request[field]
+      // JSON reads a literal beyond a double's range (1e400) as ±Infinity: the client's number, not the definition's fault.
+      if (type === 'double' && typeof v === 'number' && !Number.isFinite(v)) {
+        throw badRequest(`request.${field} is beyond the range of a double (read as ${v}); request feature ${def.name} needs a finite number`, { field, feature: def.name })
+      }
       const ok =
         type === 'long'
           ? Number.isSafeInteger(v)
@@ -175,6 +186,11 @@ export async function getFeatures(body: unknown, deps: FeatureHandlerDeps, reque
   if (rowCount * plan.reads.length > deps.maxLookups) {
     throw new HttpError(413, 'BATCH_TOO_LARGE', `request needs ${rowCount * plan.reads.length} lookups; the limit is ${deps.maxLookups}`)
   }
+  // Request-time features that read no view make no lookups: their rows are bounded on their own.
+  if (rowCount > deps.maxLookups) throw new HttpError(413, 'BATCH_TOO_LARGE', `request has ${rowCount} rows; the limit is ${deps.maxLookups}`)
+  // Join keys no view of this request reads are not checked by the lookups below, but are echoed.
+  const readKeys = new Set(plan.reads.flatMap((read) => read.view.entity.joinKeys))
+  for (const [k, list] of Object.entries(entities)) if (!readKeys.has(k)) for (const value of list) checkJoinKeyValue(k, value)
 
   // One lookup per distinct (view, entity key); rows point at theirs.
   const lookups: Lookup[] = []

@@ -16,6 +16,7 @@
  * <key>` (WebSocket clients that cannot set headers may pass `?access_token=<key>`); with no keys
  * configured the server is open — meant for a trusted network only.
  */
+import { isUtf8 } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
 import type { Clock } from '../../core/clock.ts'
 import { systemClock } from '../../core/clock.ts'
@@ -213,7 +214,7 @@ export function createServer(args: {
       policy: API_KEY,
       handle: (ctx, req) => {
         const view = req.getParameter(0)
-        const query = Object.fromEntries(new URLSearchParams(req.getQuery() ?? ''))
+        const query = queryParameters(req.getQuery() ?? '')
         identify(ctx, req)
         run(ctx, () => getViewFeatures({ view: decodePath(view), query }, deps, ctx.requestId))
       },
@@ -283,11 +284,23 @@ const API_KEY_WITH_BODY: RoutePolicy = { access: 'api-key', body: true }
 const API_KEY_OR_QUERY_TOKEN: RoutePolicy = { access: 'api-key', queryToken: true }
 
 function parseJsonBody(body: Buffer): unknown {
+  // toString would turn bytes that are not UTF-8 (a Latin-1 `café`) into U+FFFD and read another entity.
+  if (!isUtf8(body)) throw new HttpError(400, 'BAD_REQUEST', 'body is not valid UTF-8')
   try {
     return JSON.parse(body.toString('utf8'))
   } catch {
     throw new HttpError(400, 'BAD_REQUEST', 'body is not valid JSON')
   }
+}
+
+/** The query's parameters; a name given twice (`?user_id=a&user_id=b`) is ambiguous, a 400, not the last one silently. */
+function queryParameters(query: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of new URLSearchParams(query)) {
+    if (Object.hasOwn(out, name)) throw new HttpError(400, 'BAD_REQUEST', `query parameter ${name} is given more than once`, { parameter: name })
+    out[name] = value
+  }
+  return out
 }
 
 function decodePath(segment: string): string {

@@ -20,6 +20,7 @@
  * No exception leaves a transport callback (uWS aborts the process on one): each callback is
  * guarded, and a failure is logged with an errorId that the client's error message carries.
  */
+import { isUtf8 } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
 import type { Clock } from '../../core/clock.ts'
 import type { Logger } from '../../core/logger.ts'
@@ -157,8 +158,11 @@ export function createSubscriptions(
   const onMessage = (ws: Socket, message: ArrayBuffer): void => {
     const state = ws.getUserData()
     if (!withinRate(ws, state)) return
+    const bytes = Buffer.from(message)
+    // A text frame is UTF-8 by the protocol; a binary one decoded anyway would read a Latin-1 `café` as `caf\uFFFD`.
+    if (!isUtf8(bytes)) throw new HttpError(400, 'BAD_REQUEST', 'message is not UTF-8 text')
     const { subscribe, unsubscribe, lookups } = parseSubscriptionMessage(
-      Buffer.from(message).toString('utf8'),
+      bytes.toString('utf8'),
       catalog,
       perMessage,
     )

@@ -25,10 +25,19 @@ function int64ToNumber(v: bigint, column: string): number {
   return n
 }
 
+function exactInt64(v: bigint): number | bigint {
+  const n = Number(v)
+  return Number.isSafeInteger(n) ? n : v
+}
+
 const US_PER_UNIT: Record<number, bigint> = { [arrow.TimeUnit.SECOND]: 1_000_000n, [arrow.TimeUnit.MILLISECOND]: 1000n, [arrow.TimeUnit.MICROSECOND]: 1n, [arrow.TimeUnit.NANOSECOND]: 0n }
 
 /** `length` values of `data` from its logical index `start` (a list's child is read a value's span at a time). */
-export function decodeArrowValues(data: arrow.Data, column: string, longAs: 'number' | 'bigint', start = 0, length = data.length): unknown[] {
+/**
+ * `longAs`: how a 64-bit integer reads — a number (one beyond 2^53 throws), a bigint, or `exact`:
+ * a number where it is one exactly, else a bigint (a table's long column, which Avro holds whole).
+ */
+export function decodeArrowValues(data: arrow.Data, column: string, longAs: 'number' | 'bigint' | 'exact', start = 0, length = data.length): unknown[] {
   const out = new Array<unknown>(length)
   const type = data.type
   // Values and offsets are indexed from the slice (see the header), the bitmap and a boolean's bits from `data.offset`.
@@ -77,7 +86,7 @@ export function decodeArrowValues(data: arrow.Data, column: string, longAs: 'num
         continue
       }
       const v = values[start + i]!
-      out[i] = is64 ? (longAs === 'bigint' ? (v as bigint) : int64ToNumber(v as bigint, column)) : v
+      out[i] = is64 ? (longAs === 'bigint' ? (v as bigint) : longAs === 'exact' ? exactInt64(v as bigint) : int64ToNumber(v as bigint, column)) : v
     }
     return out
   }

@@ -29,7 +29,7 @@ export function createParquetCodec(options: ParquetCodecOptions = {}): ParquetCo
     },
     columnTypes: (bytes) => parquetColumnTypes(bytes),
     readBatches: (bytes, readOptions = {}) => readParquetBatches(bytes, readOptions.columns === undefined ? {} : { columns: readOptions.columns }),
-    readCompactBatches: (bytes) => readCompactParquetBatches(bytes),
+    readCompactBatches: (bytes, readOptions = {}) => readCompactParquetBatches(bytes, readOptions.columns),
     rowCount: async (bytes) => (await parquetFileInfo(bytes)).rows,
   }
 }

@@ -20,7 +20,7 @@ import type { Duplex } from 'node:stream'
 import { NodeRequest, NodeResponse, splitTarget, UpgradeResponse, type NodeUpgrade } from './node-http.ts'
 import { SocketRoute, Topics } from './node-ws.ts'
 import { RouteTable } from './route-table.ts'
-import type { HttpHandler, Transport, TransportApp, TransportSocketBehavior } from './types.ts'
+import { listenError, type HttpHandler, type Transport, type TransportApp, type TransportSocketBehavior } from './types.ts'
 
 /** uWS's HTTP idle timeout. */
 const HTTP_IDLE_TIMEOUT_MS = 10_000
@@ -108,7 +108,7 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
       return new Promise<number>((resolve, reject) => {
         const failed = (err: NodeJS.ErrnoException): void => {
           server.off('listening', bound)
-          reject(new Error(`cannot listen on ${host}:${port} (${err.code ?? err.message})`, { cause: err }))
+          reject(listenError(host, port, err.code === 'EADDRINUSE' ? 'EADDRINUSE: another process holds the port' : (err.code ?? err.message), err))
         }
         const bound = (): void => {
           server.off('error', failed)

@@ -9,6 +9,7 @@
  * `onAborted` before any await and never write to an aborted response, write after an await inside
  * `cork`; a WebSocket is valid from its `open` to its `close` callback.
  */
+import { FeatureStoreError } from '../../../core/errors.ts'
 
 /** The transports kfs serves on: native uWebSockets.js, or node:http + ws. */
 export type TransportName = 'uws' | 'node'
@@ -100,6 +101,17 @@ export interface TransportApp {
   /** Sends `message` to every socket subscribed to `topic`. */
   publish(topic: string, message: string): boolean
   numSubscribers(topic: string): number
+}
+
+/**
+ * Why `listen` failed, as kfs's error: a port that cannot be bound is the operator's setting
+ * (`--port`, KFS_SERVE_PORT), told in one line — not an "unexpected error" with a stack trace.
+ */
+export function listenError(host: string, port: number, reason: string, cause?: unknown): FeatureStoreError {
+  return new FeatureStoreError('CONFIG_INVALID', `cannot listen on ${host}:${port} (${reason}); choose another with --port or KFS_SERVE_PORT`, {
+    cause,
+    context: { host, port },
+  })
 }
 
 /** A transport: its app, and the listening socket's lifecycle. */

@@ -15,7 +15,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type * as UwsModule from 'uWebSockets.js'
-import type { Transport, TransportApp } from './types.ts'
+import { listenError, type Transport, type TransportApp } from './types.ts'
 
 export type Uws = typeof UwsModule
 
@@ -69,7 +69,8 @@ export function uwsTransport(uws: Uws): Transport {
     listen(host, port) {
       return new Promise<number>((resolve, reject) => {
         native.listen(host, port, (socket) => {
-          if (!socket) return reject(new Error(`cannot listen on ${host}:${port}`))
+          // uWS says only that it failed: a port another process holds, or an address not this machine's.
+          if (!socket) return reject(listenError(host, port, 'the port is in use or the address cannot be bound'))
           listening = socket
           resolve(uws.us_socket_local_port(socket as unknown as UwsModule.us_socket))
         })

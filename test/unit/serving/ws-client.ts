@@ -7,6 +7,8 @@ import { connect, type Socket } from 'node:net'
 
 export interface TestWs {
   send(text: string): void
+  /** Sends `bytes` as one frame of `opcode` (default binary), whatever they hold. */
+  sendFrame(bytes: Buffer, opcode?: number): void
   /** Next text message, or a failure after `timeoutMs` (at once when the connection closed with none left). */
   next(timeoutMs?: number): Promise<string>
   /** Next text message, or undefined once the connection closed with none left to read (messages that came before the close frame are all read first). */
@@ -88,6 +90,9 @@ export function openWs(port: number, path: string, headers: Record<string, strin
       }
     })
     const client: TestWs = {
+      sendFrame(bytes, opcode = 0x2) {
+        socket.write(frame(opcode, bytes))
+      },
       send(text) {
         socket.write(frame(0x1, Buffer.from(text)))
       },
