@@ -11,17 +11,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import { createParquetCodec } from '../../../adapters/offline/parquet/parquet-codec.ts'
-import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { createFileTableReader } from '../../../adapters/tables/file-table-reader.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
-import type { ChangeEnvelope } from '../../../features/change-envelope.ts'
 import { declaredTableColumns } from '../../../ingest/row-columns.ts'
-import { scanTopic } from '../../../ingest/scan-topic.ts'
-import { createDecoder } from '../../../schemas/decoder.ts'
 import { runKfsInProcess } from '../../support/in-process-cli.ts'
-import { accountRow, accountsSource } from '../ingest/fixtures.ts'
+import { loggedEnvelopes } from './accounts-log.ts'
+import { accountRow } from '../ingest/fixtures.ts'
 import { writeAccountsParquet } from '../ingest/snapshots.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-audit-ingest-'))
@@ -34,28 +30,9 @@ let runs = 0
 const ingest = (file: string, json: boolean, dataDir = join(dir, `data-${runs++}`)) =>
   runKfsInProcess(['ingest', '--source', 'accounts', '--snapshot', file, ...FEATURES, ...(json ? ['--json'] : [])], dataDir)
 
-/** The `after` images the accounts topic holds under `dataDir`, by key. */
+/** The `after` images the accounts topic holds under `dataDir`, by key (a key's latest last). */
 async function loggedRows(dataDir: string): Promise<Map<string, Record<string, unknown>>> {
-  const log = new EmbeddedEventLog({ dir: join(dataDir, 'log') })
-  try {
-    const decoder = createDecoder({ registry: new EmbeddedSchemaRegistry({ dir: join(dataDir, 'schemas') }), readerSchema: accountsSource().schema })
-    const out = new Map<string, Record<string, unknown>>()
-    await scanTopic(
-      log,
-      'accounts',
-      async (records) => {
-        for (const r of records) {
-          const d = await decoder.decode(r.value)
-          assert.ok(d.ok)
-          out.set(Buffer.from(r.key!).toString('utf8'), { ...(d.event as unknown as ChangeEnvelope).after })
-        }
-      },
-      { groupPrefix: 'test' },
-    )
-    return out
-  } finally {
-    await log.close()
-  }
+  return new Map((await loggedEnvelopes(dataDir)).map(({ key, envelope }) => [key, { ...envelope.after }]))
 }
 
 /** The good file's bytes with one byte of its pages (between the magic and the footer) inverted. */

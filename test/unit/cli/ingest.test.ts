@@ -8,14 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import { createParquetCodec } from '../../../adapters/offline/parquet/parquet-codec.ts'
-import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import type { ChangeEnvelope } from '../../../features/change-envelope.ts'
-import { scanTopic } from '../../../ingest/scan-topic.ts'
-import { createDecoder } from '../../../schemas/decoder.ts'
 import { runKfsInProcess } from '../../support/in-process-cli.ts'
-import { accountsSource } from '../ingest/fixtures.ts'
+import { loggedEnvelopes } from './accounts-log.ts'
 import { ACCOUNT_PARQUET_COLUMNS, writeAccountsParquet } from '../ingest/snapshots.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-cli-ingest-'))
@@ -48,29 +44,7 @@ async function ingest(file: string, extra: readonly string[] = []): Promise<{ co
 }
 
 /** The accounts topic's envelopes, per partition in offset order, concatenated. */
-async function logged(): Promise<{ key: string; envelope: ChangeEnvelope }[]> {
-  const log = new EmbeddedEventLog({ dir: join(dataDir, 'log') })
-  try {
-    const decoder = createDecoder({ registry: new EmbeddedSchemaRegistry({ dir: join(dataDir, 'schemas') }), readerSchema: accountsSource().schema })
-    const out: { key: string; partition: number; offset: number; envelope: ChangeEnvelope }[] = []
-    await scanTopic(
-      log,
-      'accounts',
-      async (records) => {
-        for (const r of records) {
-          const d = await decoder.decode(r.value)
-          assert.ok(d.ok)
-          out.push({ key: Buffer.from(r.key!).toString('utf8'), partition: r.partition, offset: Number(r.offset), envelope: d.event as unknown as ChangeEnvelope })
-        }
-      },
-      { groupPrefix: 'test' },
-    )
-    out.sort((a, b) => a.partition - b.partition || a.offset - b.offset)
-    return out.map(({ key, envelope }) => ({ key, envelope: { ...envelope, before: envelope.before && { ...envelope.before }, after: envelope.after && { ...envelope.after } } }))
-  } finally {
-    await log.close()
-  }
-}
+const logged = (): Promise<{ key: string; envelope: ChangeEnvelope }[]> => loggedEnvelopes(dataDir)
 
 const acct = (id: string | null, t: number | null, balance: number, tier: string | null = null) => ({ account_id: id, updated_at: t, balance, tier, visits: null })
 
