@@ -39,7 +39,7 @@ export function decodeEntityKey(key: string, arity: number): string[] {
 /** Returns the reason a key part is unacceptable, or undefined when it is fine. */
 export function invalidKeyPartReason(part: string): string | undefined {
   if (part.length === 0) return 'empty'
-  if (/[\u0000-\u001f\u007f]/.test(part)) return 'contains control characters'
+  if (/[\u0000-\u001f\u007f]/.test(part)) return 'not printable (it holds control characters)'
   if (Buffer.byteLength(part, 'utf8') > MAX_ENTITY_KEY_BYTES) return `longer than ${MAX_ENTITY_KEY_BYTES} bytes`
   return undefined
 }
