@@ -82,4 +82,20 @@ void describe('CSV snapshots: input that must not be read as something else', ()
       [1000, '1e400'],
     ])
   })
+
+  void it('refuses a file whose lines end in CR alone, naming the line endings (not "column missing")', async () => {
+    for (const [name, text] of [
+      ['cr-only.csv', `${HEADER}a,1000,1.5,,\nb,1000,2.5,,\n`.replaceAll('\n', '\r')],
+      ['cr-only-no-final.csv', `${HEADER}a,1000,1.5,,`.replaceAll('\n', '\r')],
+    ] as const) {
+      writeFileSync(join(dir, name), text)
+      await assert.rejects(
+        async () => allRows(await reader.open({ format: 'csv', path: name })),
+        (err: Error) => err.message === `${name}: its header row holds a carriage return, so its lines seem to end in CR alone; save the CSV file with LF or CRLF line endings`,
+      )
+    }
+    // CRLF, and a lone CR inside a data cell, read as before.
+    writeFileSync(join(dir, 'crlf.csv'), `${HEADER}a,1000,1.5,go\rld,\r\n`.replace('\n', '\r\n'))
+    assert.deepEqual((await allRows(await reader.open({ format: 'csv', path: 'crlf.csv' }))).map((r) => r.tier), ['go\rld'])
+  })
 })
