@@ -100,7 +100,8 @@ before kfs 0.2 have no such columns; join them on entity_key.
 The metadata file changes with every commit; run the command again, or read by name, to see
 newer rows.
 
-No table yet (nothing run) prints nothing and exits 0.
+No table yet (nothing run) prints nothing on stdout (an empty array with --json), says so on
+stderr, and exits 0: an empty listing is an answer, not a failure.
 
 Options:
   --json                 print a JSON array of {identifier, name, kind, location, metadataLocation, view?, topic?, joinKeys?, read}
@@ -116,6 +117,8 @@ Examples:
       ctx.out(`${JSON.stringify(tables)}\n`)
       return 0
     }
+    // A person running it should not be left wondering whether it looked anywhere.
+    if (tables.length === 0) ctx.err("no tables yet: `kfs run` and `kfs replay` write them\n")
     for (const t of tables) {
       ctx.out(
         `${t.identifier}  ${describeTable(t)}\n` +

@@ -42,6 +42,11 @@ void describe('cli > kfs tables', () => {
     const empty = await kfs(['tables', '--json'], dataDir)
     assert.equal(empty.code, 0, empty.stderr)
     assert.deepEqual(JSON.parse(empty.stdout), [])
+    // Without --json: nothing on stdout, and a line on stderr saying there is nothing yet.
+    const emptyText = await kfs(['tables'], dataDir)
+    assert.equal(emptyText.code, 0, emptyText.stderr)
+    assert.equal(emptyText.stdout, '')
+    assert.match(emptyText.stderr, /^no tables yet: `kfs run` and `kfs replay` write them\n$/)
     for (const args of [['apply'], ['produce', '--generate', '500'], ['run', '--until-caught-up', '--idle', '300ms']]) {
       const r = await kfs(args, dataDir)
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
