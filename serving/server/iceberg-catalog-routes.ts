@@ -1,5 +1,6 @@
 /** The routes of the read-only Iceberg REST catalog (serving/handlers/iceberg-catalog.ts), for the route table of create-server.ts. */
 import { HttpError } from '../errors.ts'
+import { JsonBody } from '../json-body.ts'
 import { catalogConfig, listNamespaces, listTables, loadNamespace, loadTable, type CatalogTables } from '../handlers/iceberg-catalog.ts'
 import type { RoutePolicy } from '../middleware/request-guard.ts'
 import type { Ctx, RequestLifecycle } from './request-lifecycle.ts'
@@ -16,8 +17,8 @@ function pathParameter(req: TransportRequest, index: number): string {
 }
 
 /** The catalog's routes, for the server's route table (serving/server/create-server.ts). */
-export function icebergCatalogRoutes(tables: CatalogTables, lifecycle: Pick<RequestLifecycle, 'run' | 'reply' | 'fail'>, policy: RoutePolicy): HttpRoute[] {
-  const { run, reply, fail } = lifecycle
+export function icebergCatalogRoutes(tables: CatalogTables, lifecycle: Pick<RequestLifecycle, 'run'>, policy: RoutePolicy): HttpRoute[] {
+  const { run } = lifecycle
   const route = (pattern: string, handle: (ctx: Ctx, req: TransportRequest) => void): HttpRoute => ({ method: 'get', pattern, name: 'iceberg_catalog', policy, handle })
   return [
     route('/v1/config', (ctx) => run(ctx, () => Promise.resolve(catalogConfig()))),
@@ -33,11 +34,9 @@ export function icebergCatalogRoutes(tables: CatalogTables, lifecycle: Pick<Requ
     route('/v1/namespaces/:namespace/tables/:table', (ctx, req) => {
       const namespace = pathParameter(req, 0)
       const table = pathParameter(req, 1)
-      // Not `run`: it would re-serialise the metadata, whose 64-bit snapshot ids JSON numbers in JS cannot hold.
-      loadTable(tables, namespace, table).then(
-        (text) => reply(ctx, 200, text),
-        (err: unknown) => fail(ctx, err),
-      )
+      // The metadata's text as it is (a JsonBody): re-serialised, its 64-bit snapshot ids would not
+      // survive JS numbers. Through `run`, so a table listing that hangs is a 504 like any route's.
+      run(ctx, () => loadTable(tables, namespace, table).then((text) => new JsonBody(text)))
     }),
   ]
 }
