@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   COMMIT_FAILED: { retriable: true },
   CHECKPOINT_FAILED: { retriable: true },
   CHECKPOINT_CORRUPT: { retriable: false },
+  /** A stored file kfs wrote (an offline table's data file) does not read as what it must be: reading it again will not help. */
+  DATA_CORRUPT: { retriable: false },
   OBJECT_NOT_FOUND: { retriable: false },
   OBJECT_EXISTS: { retriable: false },
   BACKFILL_INCOMPLETE: { retriable: false },

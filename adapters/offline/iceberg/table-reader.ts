@@ -3,7 +3,7 @@
  * manifests → entries with status existing/added), and rows streamed file by file, row group by
  * row group (bounded memory). Time travel = pass a snapshot id.
  */
-import { SinkWriteError } from '../../../core/errors.ts'
+import { FeatureStoreError, SinkWriteError } from '../../../core/errors.ts'
 import { readParquetBatches, readParquetRows, type ParquetBatch, type ParquetReadOptions } from '../parquet/index.ts'
 import { keyOfTableUri, manifestsOf, type IcebergTable } from './iceberg-table.ts'
 import { decodeManifest, type DataFile, type ManifestEntry } from './manifests.ts'
@@ -49,16 +49,36 @@ export async function dataFilesOf(table: IcebergTable, snapshotId?: bigint): Pro
 
 async function fileBytes(table: IcebergTable, file: DataFile): Promise<Uint8Array> {
   const bytes = await table.store.get(keyOfTableUri(table.store, file.filePath))
-  if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', 'data file is missing')
+  if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', `data file ${file.filePath} is missing`, { context: { file: file.filePath } })
   return bytes
 }
 
+/**
+ * `read`'s items, where a failure to decode the file (bytes damaged on disk or in transit: the
+ * Parquet reader's own error, "External: Error strings stripped" at best) is reported as that
+ * file's, named — not as an unexpected error of whatever command was reading the table.
+ */
+async function* decodedFrom<T>(file: DataFile, read: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* read
+  } catch (err: unknown) {
+    // kfs's own refusals of a value (a long beyond 2^53 read as a number) keep their code, and say which file.
+    if (err instanceof FeatureStoreError) throw new SinkWriteError(err.code, `data file ${file.filePath}: ${err.message}`, { cause: err, context: { ...err.context, file: file.filePath } })
+    throw new SinkWriteError('DATA_CORRUPT', `data file ${file.filePath} does not read as Parquet (${err instanceof Error ? err.message : String(err)}): the file is damaged; restore it from a copy`, {
+      cause: err,
+      context: { file: file.filePath },
+    })
+  }
+}
+
 export async function* readDataFileBatches(table: IcebergTable, file: DataFile, options: ParquetReadOptions = {}): AsyncGenerator<ParquetBatch> {
-  yield* readParquetBatches(await fileBytes(table, file), options)
+  const bytes = await fileBytes(table, file)
+  yield* decodedFrom(file, readParquetBatches(bytes, options))
 }
 
 export async function* readDataFileRows(table: IcebergTable, file: DataFile, options: ParquetReadOptions = {}): AsyncGenerator<Record<string, unknown>> {
-  yield* readParquetRows(await fileBytes(table, file), options)
+  const bytes = await fileBytes(table, file)
+  yield* decodedFrom(file, readParquetRows(bytes, options))
 }
 
 export interface ReadRowsOptions extends ParquetReadOptions {
