@@ -86,7 +86,8 @@ export function encodeAvroContainer(schema: object, records: readonly unknown[],
   return new Uint8Array(Buffer.concat(parts))
 }
 
-export function decodeAvroContainer(bytes: Uint8Array): AvroFile {
+/** The file's records; `where` (its path) names it in the error when it does not decode. */
+export function decodeAvroContainer(bytes: Uint8Array, where?: string): AvroFile {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   try {
     const header = HEADER_TYPE.decode(buf, 0)
@@ -122,6 +123,7 @@ export function decodeAvroContainer(bytes: Uint8Array): AvroFile {
     }
     return { metadata, schema, records }
   } catch (err: unknown) {
-    throw new SinkWriteError('SINK_REJECTED', 'unreadable Avro file', { cause: err })
+    const why = err instanceof Error ? err.message : String(err)
+    throw new SinkWriteError('DATA_CORRUPT', `unreadable Avro file${where === undefined ? '' : ` ${where}`} (${why}): the file is damaged; restore it from a copy`, { cause: err, ...(where === undefined ? {} : { context: { file: where } }) })
   }
 }

@@ -99,8 +99,8 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
       for (const m of baseManifests) {
         const mSpec = specById(fresh.metadata, m.partitionSpecId)
         const bytes = await fresh.store.get(keyOfTableUri(fresh.store, m.manifestPath))
-        if (bytes === undefined) throw new CommitError('COMMIT_FAILED', 'manifest is missing')
-        const old = decodeManifest(bytes, mSpec)
+        if (bytes === undefined) throw new CommitError('COMMIT_FAILED', `manifest ${m.manifestPath} is missing`)
+        const old = decodeManifest(bytes, mSpec, m.manifestPath)
         if (!old.some((e) => e.status !== 2 && removedPaths.has(e.dataFile.filePath))) {
           manifests.push(m)
           continue

@@ -149,7 +149,8 @@ export async function loadTableIfExists(store: ObjectStore, path: string): Promi
     if (bytes === undefined) return undefined
   }
   const newest = await probeForward(store, path, version!)
-  return { store, path, version: newest?.version ?? version!, metadata: parseTableMetadata(newest?.bytes ?? bytes) }
+  const at = newest?.version ?? version!
+  return { store, path, version: at, metadata: parseTableMetadata(newest?.bytes ?? bytes, store.uriOf(metadataKey(path, at))) }
 }
 
 /**
@@ -174,15 +175,15 @@ export async function loadTable(store: ObjectStore, path: string): Promise<Icebe
 /** The newest version at or after `table`'s, probed forward from it: one GET when nothing changed. */
 export async function refreshTable(table: IcebergTable): Promise<IcebergTable> {
   const newest = await probeForward(table.store, table.path, table.version)
-  return newest === undefined ? table : { store: table.store, path: table.path, version: newest.version, metadata: parseTableMetadata(newest.bytes) }
+  return newest === undefined ? table : { store: table.store, path: table.path, version: newest.version, metadata: parseTableMetadata(newest.bytes, table.store.uriOf(metadataKey(table.path, newest.version))) }
 }
 
 export async function manifestsOf(table: IcebergTable, snapshot: Snapshot | undefined): Promise<ManifestFile[]> {
   if (snapshot === undefined) return []
   if (table.currentManifests !== undefined && snapshot['snapshot-id'] === table.metadata['current-snapshot-id']) return [...table.currentManifests]
   const bytes = await table.store.get(keyOfTableUri(table.store, snapshot['manifest-list']))
-  if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', 'manifest list is missing', { context: { snapshotId: String(snapshot['snapshot-id']) } })
-  return decodeManifestList(bytes)
+  if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', `manifest list ${snapshot['manifest-list']} is missing`, { context: { snapshotId: String(snapshot['snapshot-id']) } })
+  return decodeManifestList(bytes, snapshot['manifest-list'])
 }
 
 export type CommitStatus = 'committed' | 'already-committed' | 'skipped'

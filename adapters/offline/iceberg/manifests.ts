@@ -213,8 +213,8 @@ interface RawEntry {
 }
 
 /** Entries of a manifest; partition values are returned in `spec` order. */
-export function decodeManifest(bytes: Uint8Array, spec: PartitionSpec): ManifestEntry[] {
-  const file = decodeAvroContainer(bytes)
+export function decodeManifest(bytes: Uint8Array, spec: PartitionSpec, where?: string): ManifestEntry[] {
+  const file = decodeAvroContainer(bytes, where)
   return (file.records as RawEntry[]).map((r) => {
     const d = r.data_file
     if (d.content !== 0) throw new SinkWriteError('SINK_REJECTED', 'delete files are not supported by the kfs reader')
@@ -273,8 +273,8 @@ export function encodeManifestList(
   })
 }
 
-export function decodeManifestList(bytes: Uint8Array): ManifestFile[] {
-  const file = decodeAvroContainer(bytes)
+export function decodeManifestList(bytes: Uint8Array, where?: string): ManifestFile[] {
+  const file = decodeAvroContainer(bytes, where)
   return (file.records as Record<string, unknown>[]).map((r) => {
     const parts = r.partitions as { contains_null: boolean; contains_nan?: boolean | null; lower_bound: Buffer | null; upper_bound: Buffer | null }[] | null
     return {

@@ -69,12 +69,13 @@ export function serializeTableMetadata(meta: TableMetadata): Uint8Array {
 
 type Json = Record<string, unknown>
 
-export function parseTableMetadata(bytes: Uint8Array): TableMetadata {
+/** `where` (the metadata file's path) names it in the error when it does not parse. */
+export function parseTableMetadata(bytes: Uint8Array, where?: string): TableMetadata {
   let raw: Json
   try {
     raw = parseJson(dec.decode(bytes)) as Json
   } catch (err: unknown) {
-    throw new SinkWriteError('SINK_REJECTED', 'table metadata is not valid JSON', { cause: err })
+    throw new SinkWriteError('DATA_CORRUPT', `table metadata${where === undefined ? '' : ` ${where}`} is not valid JSON: the file is damaged; restore it from a copy`, { cause: err, ...(where === undefined ? {} : { context: { file: where } }) })
   }
   if (raw === null || typeof raw !== 'object' || raw['format-version'] !== 2) {
     throw new SinkWriteError('SINK_REJECTED', 'not Iceberg format-v2 table metadata')

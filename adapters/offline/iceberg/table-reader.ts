@@ -33,9 +33,9 @@ export async function liveEntriesOf(table: IcebergTable, snapshotId?: bigint): P
   for (const m of await manifestsOf(table, snapshotOf(table, snapshotId))) {
     if (m.content !== 0) throw new SinkWriteError('SINK_REJECTED', 'delete manifests are not supported by the kfs reader')
     const bytes = await table.store.get(keyOfTableUri(table.store, m.manifestPath))
-    if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', 'manifest is missing')
+    if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', `manifest ${m.manifestPath} is missing`)
     const spec = specById(table.metadata, m.partitionSpecId)
-    for (const e of decodeManifest(bytes, spec)) {
+    for (const e of decodeManifest(bytes, spec, m.manifestPath)) {
       if (e.status === 2) continue
       out.push({ ...e, dataSequenceNumber: e.sequenceNumber ?? m.sequenceNumber, specId: m.partitionSpecId })
     }

@@ -70,7 +70,7 @@ async function readObject(store: ObjectStore, uri: string, what: string, where: 
 
 /** Live data files of a snapshot, manifests in manifest-list order, entries in manifest order. */
 async function liveDataFiles(store: ObjectStore, meta: TableMetadata, snapshot: Snapshot, where: string): Promise<DataFile[]> {
-  const manifests = decodeManifestList(await readObject(store, snapshot['manifest-list'], 'manifest list', where))
+  const manifests = decodeManifestList(await readObject(store, snapshot['manifest-list'], 'manifest list', where), snapshot['manifest-list'])
   // Checked before reading any data manifest: a delete manifest with a live entry means deletes apply.
   if (manifests.some((m) => m.content !== 0 && m.addedFilesCount + m.existingFilesCount > 0)) {
     throw new SourceError('SCHEMA_INCOMPATIBLE', `Iceberg table ${where}, snapshot ${snapshot['snapshot-id']}: ${MERGE_ON_READ}`, { context: { where } })
@@ -79,7 +79,7 @@ async function liveDataFiles(store: ObjectStore, meta: TableMetadata, snapshot: 
   for (const m of manifests) {
     if (m.content !== 0) continue
     const bytes = await readObject(store, m.manifestPath, 'manifest', where)
-    for (const entry of decodeManifest(bytes, specById(meta, m.partitionSpecId))) {
+    for (const entry of decodeManifest(bytes, specById(meta, m.partitionSpecId), m.manifestPath)) {
       if (entry.status !== 2) files.push(entry.dataFile)
     }
   }

@@ -3,13 +3,14 @@
  * bytes flipped anywhere in it — is reported as that file's failure (DATA_CORRUPT, the file named),
  * never as an unexpected error of whichever command reads the table (replay, verify-parity,
  * compaction, the training set's feature rows). A missing file is OBJECT_NOT_FOUND, also named.
+ * The same holds for the table's own metadata: its JSON, the manifest list and the manifests.
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
-import { appendFiles, createTable, dataFilesOf, dayPartitionSpec, readRows, type IcebergSchema, type IcebergTable } from '../../../adapters/offline/iceberg/index.ts'
+import { appendFiles, createTable, dataFilesOf, dayPartitionSpec, loadTable, readRows, type IcebergSchema, type IcebergTable } from '../../../adapters/offline/iceberg/index.ts'
 import { keyOfTableUri } from '../../../adapters/offline/iceberg/iceberg-table.ts'
 import { writeDataFiles } from '../../../adapters/offline/iceberg/index.ts'
 
@@ -100,5 +101,34 @@ void describe('offline tables > damaged data files', () => {
     }
     // The page data and the footer are most of the file: most flips must be caught as damage.
     assert.ok(failed > 10, `only ${failed} flips failed the read`)
+  })
+
+  void test('damaged table metadata, manifest list or manifest: DATA_CORRUPT naming the file', async () => {
+    const { store } = await oneFileTable()
+    const keys = await store.list('wh/damaged/metadata/')
+    const newestMetadata = keys.filter((k) => k.endsWith('.metadata.json')).sort((a, b) => Number(/v(\d+)\./.exec(a)![1]) - Number(/v(\d+)\./.exec(b)![1])).at(-1)!
+    const kinds: [string, string, () => Promise<unknown>][] = [
+      ['the newest metadata file', newestMetadata, () => loadTable(store, 'wh/damaged')],
+      ['the manifest list', keys.find((k) => /\/snap-[^/]+\.avro$/.test(k))!, async () => dataFilesOf(await loadTable(store, 'wh/damaged'))],
+      ['a manifest', keys.find((k) => k.endsWith('-m0.avro'))!, async () => dataFilesOf(await loadTable(store, 'wh/damaged'))],
+    ]
+    for (const [what, key, read] of kinds) {
+      assert.ok(key !== undefined, what)
+      const bytes = (await store.get(key))!
+      for (const [how, body] of [
+        ['cut to half', bytes.subarray(0, bytes.length >> 1)],
+        ['empty', new Uint8Array(0)],
+      ] as const) {
+        await store.put(key, body)
+        const err = await read().then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        assert.ok(err instanceof FeatureStoreError, `${what}, ${how}: ${String(err)}`)
+        assert.equal(err.code, 'DATA_CORRUPT', `${what}, ${how}: ${err.message}`)
+        assert.ok(err.message.includes(store.uriOf(key)) || err.message.includes(key), `${what}, ${how}: ${err.message}`)
+      }
+      await store.put(key, bytes)
+    }
   })
 })
