@@ -7,8 +7,9 @@
  * - `append` writes a whole batch with one write and, when `fsync` is on, one fsync before
  *   returning: once it returns, the batch survives a crash of the process or the machine.
  * - Reopening scans the segments, rebuilds the in-memory index (file position of each offset),
- *   and truncates a torn final record left by a crash mid-write. Corruption anywhere else is
- *   refused rather than skipped.
+ *   and truncates a torn final write left by a crash mid-append — only past the acknowledged end
+ *   (./acked-end.ts: the offset the last returned append reached). Damage anywhere else, or a log
+ *   shorter than what was acknowledged, is refused rather than cut or skipped.
  *
  * I/O is synchronous, but for `appendEncodedAsync` (bulk appends: `kfs ingest`), whose fsync
  * runs on libuv's threads while the caller prepares its next batch. Appends are serialised
@@ -21,6 +22,7 @@ import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdi
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { InvariantViolation } from '../../../core/errors.ts'
+import { AckedEnd } from './acked-end.ts'
 import { decodeRecord, encodeRecords, type StoredRecord } from './record-format.ts'
 
 const fsyncAsync = promisify(fsync)
@@ -62,6 +64,7 @@ export class PartitionLog {
   readonly #dir: string
   readonly #options: PartitionLogOptions
   readonly #segments: Segment[] = []
+  readonly #acked: AckedEnd
   #end = 0
   /** An appendEncodedAsync not settled yet: no other append may start. */
   #appending = false
@@ -69,6 +72,7 @@ export class PartitionLog {
   private constructor(dir: string, options: PartitionLogOptions) {
     this.#dir = dir
     this.#options = options
+    this.#acked = AckedEnd.open(dir)
   }
 
   static open(dir: string, options: PartitionLogOptions): PartitionLog {
@@ -78,6 +82,13 @@ export class PartitionLog {
       .filter((n) => /^\d{20}\.log$/.test(n))
       .sort()
     names.forEach((name, i) => log.#load(name, i === names.length - 1))
+    const acked = log.#acked.recorded
+    if (acked !== undefined && log.#end < acked) {
+      log.close()
+      throw new InvariantViolation(`embedded log partition ${dir} ends at offset ${log.#end}, but appends up to offset ${acked} were acknowledged: records are missing; restore the partition from a copy`, {
+        context: { dir, end: log.#end, acknowledged: acked },
+      })
+    }
     if (log.#segments.length === 0) log.#roll()
     return log
   }
@@ -142,6 +153,7 @@ export class PartitionLog {
     for (let i = 0; i < starts.length; i++) segment.positions.push(segment.size + starts[i]!)
     segment.size += bytes
     this.#end = base + starts.length
+    this.#acked.write(this.#end)
     return base
   }
 
@@ -175,6 +187,7 @@ export class PartitionLog {
   close(): void {
     for (const s of this.#segments) closeSync(s.fd)
     this.#segments.length = 0
+    this.#acked.close()
   }
 
   #segmentFor(offset: number): Segment {
@@ -207,7 +220,15 @@ export class PartitionLog {
     while (pos < buf.length) {
       const decoded = decodeRecord(buf, pos)
       if (typeof decoded === 'string' || decoded.record.offset !== baseOffset + positions.length) {
-        if (!isLast) throw new InvariantViolation('embedded log segment is corrupt', { context: { dir: this.#dir, segment: name, position: pos } })
+        const offset = baseOffset + positions.length
+        const acked = this.#acked.recorded
+        if (!isLast || (acked !== undefined && offset < acked)) {
+          this.close()
+          throw new InvariantViolation(
+            `embedded log segment ${path} is damaged at byte ${pos} (the record at offset ${offset}${acked === undefined ? '' : `; appends up to offset ${acked} were acknowledged`}): refusing to cut acknowledged records; restore the partition from a copy`,
+            { context: { dir: this.#dir, segment: name, position: pos, offset } },
+          )
+        }
         break // a torn tail from a crash mid-append: the batch never returned, so nobody saw it
       }
       positions.push(pos)

@@ -1,0 +1,111 @@
+/**
+ * The embedded log's recovery cuts a torn final write (a crash mid-append: records nobody was told
+ * about) and nothing else. Damage to records an append returned for — a byte flipped anywhere, the
+ * segment cut short anywhere, a segment file gone — is refused on reopen, naming the segment; it
+ * is never taken for a torn tail, which would cut every record after it without a word.
+ */
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { InvariantViolation } from '../../../core/errors.ts'
+import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
+
+const tempDir = () => mkdtempSync(join(tmpdir(), 'kfs-log-damage-'))
+
+/** A one-partition topic of `batches` acknowledged appends of 3 records each; its partition dir. */
+async function writtenLog(batches: number, segmentBytes?: number): Promise<{ dir: string; partitionDir: string }> {
+  const dir = tempDir()
+  const log = new EmbeddedEventLog({ dir, ...(segmentBytes === undefined ? {} : { segmentBytes }) })
+  await log.createTopic('t', 1)
+  for (let b = 0; b < batches; b++) await log.produce('t', [0, 1, 2].map((i) => ({ key: `k${b}-${i}`, value: Buffer.from(`value ${b}-${i}`.padEnd(30, '.')) })))
+  await log.close()
+  return { dir, partitionDir: join(dir, 'topics', 't', '0') }
+}
+
+/** The end offset a reopen reports, or the error it fails with (the log closed either way). */
+async function reopen(dir: string): Promise<string | unknown> {
+  const log = new EmbeddedEventLog({ dir })
+  try {
+    return (await log.endOffsets('t'))[0]!
+  } catch (err: unknown) {
+    return err
+  } finally {
+    await log.close().catch(() => {})
+  }
+}
+
+function assertRefused(result: unknown, what: string, names: RegExp): void {
+  assert.ok(result instanceof InvariantViolation, `${what}: reopened with end offset ${String(result)}`)
+  assert.match(result.message, names, what)
+}
+
+const segmentsOf = (partitionDir: string) =>
+  readdirSync(partitionDir)
+    .filter((n) => n.endsWith('.log'))
+    .sort()
+
+void describe('event log > embedded > damaged segments', () => {
+  void test('a byte flipped anywhere in acknowledged records is refused, never cut', async () => {
+    const { dir, partitionDir } = await writtenLog(8)
+    const segment = join(partitionDir, segmentsOf(partitionDir)[0]!)
+    const original = readFileSync(segment)
+    let checked = 0
+    for (let at = 0; at < original.length; at += 7) {
+      const damaged = Buffer.from(original)
+      damaged[at]! ^= 0x20
+      writeFileSync(segment, damaged)
+      assertRefused(await reopen(dir), `flip at byte ${at} of ${original.length}`, /embedded log segment .* is damaged at byte \d+/)
+      checked++
+    }
+    writeFileSync(segment, original)
+    assert.equal(await reopen(dir), '24')
+    assert.ok(checked > 50)
+  })
+
+  void test('a segment cut short anywhere inside acknowledged records is refused', async () => {
+    const { dir, partitionDir } = await writtenLog(6)
+    const segment = join(partitionDir, segmentsOf(partitionDir)[0]!)
+    const original = readFileSync(segment)
+    for (let size = 0; size < original.length; size += 11) {
+      writeFileSync(segment, original.subarray(0, size))
+      const result = await reopen(dir)
+      assertRefused(result, `cut to ${size} of ${original.length} bytes`, /damaged at byte|records are missing/)
+    }
+    writeFileSync(segment, original)
+    assert.equal(await reopen(dir), '18')
+  })
+
+  void test('a missing last segment is refused: the log is shorter than what was acknowledged', async () => {
+    const { dir, partitionDir } = await writtenLog(12, 300)
+    const segments = segmentsOf(partitionDir)
+    assert.ok(segments.length > 2, `${segments.length} segments`)
+    rmSync(join(partitionDir, segments.at(-1)!))
+    assertRefused(await reopen(dir), 'last segment deleted', /ends at offset \d+, but appends up to offset 36 were acknowledged/)
+  })
+
+  void test('a torn write past the acknowledged end is still cut, and appends go on after it', async () => {
+    const { dir, partitionDir } = await writtenLog(3)
+    const segment = join(partitionDir, segmentsOf(partitionDir)[0]!)
+    const goodSize = statSync(segment).size
+    // Part of a fourth batch that never returned: a whole record copied from the start (its offset
+    // is wrong for the end, as any torn bytes may be) and a length prefix promising more.
+    appendFileSync(segment, readFileSync(segment).subarray(0, 40))
+    appendFileSync(segment, Buffer.from([0, 0, 0, 90, 1, 2, 3]))
+    const log = new EmbeddedEventLog({ dir })
+    assert.deepEqual(await log.endOffsets('t'), ['9'])
+    assert.equal(statSync(segment).size, goodSize)
+    assert.deepEqual(await log.produce('t', [{ key: null, value: Buffer.from('after') }]), [{ partition: 0, offset: '9' }])
+    await log.close()
+    assert.equal(await reopen(dir), '10')
+  })
+
+  void test('an acknowledged-end file that does not read (torn, or from elsewhere) claims nothing: a torn tail is cut as before', async () => {
+    const { dir, partitionDir } = await writtenLog(2)
+    const marker = join(partitionDir, 'acked-end')
+    writeFileSync(marker, Buffer.from([0, 0, 0, 0, 0, 0, 0, 99, 1, 2, 3, 4])) // offset 99, a CRC that does not match
+    appendFileSync(join(partitionDir, segmentsOf(partitionDir)[0]!), Buffer.from([0, 0, 0, 90, 1]))
+    assert.equal(await reopen(dir), '6')
+  })
+})
