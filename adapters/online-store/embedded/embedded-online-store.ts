@@ -170,9 +170,24 @@ export class EmbeddedOnlineStore implements OnlineStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
       throw new SourceError('SOURCE_UNAVAILABLE', `cannot read online store file ${path}`, { cause: err })
     }
-    const layout = JSON.parse(text) as FileLayout
+    // Written whole and renamed into place, so damage is the disk's or someone's edit: say so, and
+    // how to get the rows back (the offline tables hold them), rather than fail with a stack trace.
+    const damaged = (why: string, cause?: unknown): SourceError =>
+      new SourceError('DATA_CORRUPT', `online store file ${path} is damaged (${why}): move it away and reload the online rows with kfs replay --online-from-offline`, { cause, context: { path } })
+    let layout: FileLayout
+    try {
+      layout = JSON.parse(text) as FileLayout
+    } catch (err: unknown) {
+      throw damaged('not JSON', err)
+    }
+    if (layout === null || typeof layout !== 'object') throw damaged('not a JSON object')
     if (layout.format !== 'kfs-online-store/1') throw new SourceError('SCHEMA_UNKNOWN', `online store file ${path} has an unknown format`)
-    for (const r of layout.rows) this.#rows.set(r.key, { asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: new Map(Object.entries(r.fields)) })
+    if (!Array.isArray(layout.rows)) throw damaged('no list of rows')
+    for (const r of layout.rows) {
+      if (r === null || typeof r !== 'object' || typeof r.key !== 'string' || typeof r.asOfMs !== 'number' || typeof r.expiresAtMs !== 'number' || r.fields === null || typeof r.fields !== 'object' || !Object.values(r.fields as object).every((v) => typeof v === 'string'))
+        throw damaged(`a row that is not {key, asOfMs, expiresAtMs, fields}: ${JSON.stringify(r)?.slice(0, 80)}`)
+      this.#rows.set(r.key, { asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: new Map(Object.entries(r.fields)) })
+    }
   }
 
   #live(key: string, nowMs: number): StoredRow | undefined {
