@@ -4,6 +4,7 @@
  * either the old or the new content, never a mix.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { SourceError } from '../../../core/errors.ts'
 
 export function writeJsonAtomic(path: string, value: unknown, fsync: boolean): void {
   const tmp = `${path}.tmp`
@@ -19,11 +20,22 @@ export function writeJsonAtomic(path: string, value: unknown, fsync: boolean): v
   renameSync(tmp, path)
 }
 
-export function readJson<T>(path: string): T | undefined {
+/** The file's value; `valid` checks its shape (a file of another shape is as damaged as one that is not JSON). */
+export function readJson<T>(path: string, valid: (value: unknown) => boolean = () => true): T | undefined {
+  let text: string
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T
+    text = readFileSync(path, 'utf8')
   } catch (err: unknown) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err: unknown) {
+    // Replaced atomically, so this is damage on disk or an edit by hand: named, not a SyntaxError's stack.
+    throw new SourceError('DATA_CORRUPT', `embedded log state file ${path} is damaged (not JSON): restore it from a copy`, { cause: err, context: { path } })
+  }
+  if (!valid(value)) throw new SourceError('DATA_CORRUPT', `embedded log state file ${path} is damaged (not the state it holds): restore it from a copy`, { context: { path } })
+  return value as T
 }

@@ -246,7 +246,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     if (cached) return cached
     if (!TOPIC_NAME.test(name)) return undefined
     const dir = join(this.#dir, 'topics', name)
-    const meta = readJson<{ partitions: number }>(join(dir, 'topic.json'))
+    const meta = readJson<{ partitions: number }>(join(dir, 'topic.json'), (m) => Number.isSafeInteger((m as { partitions?: unknown } | null)?.partitions) && (m as { partitions: number }).partitions >= 1)
     if (!meta) return undefined
     const partitions = Array.from({ length: meta.partitions }, (_, p) =>
       PartitionLog.open(join(dir, String(p)), { segmentBytes: this.#options.segmentBytes ?? 64 * 1024 * 1024, fsync: this.#fsync }),

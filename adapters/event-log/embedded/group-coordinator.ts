@@ -33,6 +33,10 @@ export interface GroupMember {
 
 type Offsets = Record<string, Record<string, number>>
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+/** Topic → partition → the next offset to read, each a whole number ≥ 0. */
+const isOffsets = (v: unknown): boolean => isObject(v) && Object.values(v).every((byPartition) => isObject(byPartition) && Object.values(byPartition).every((o) => Number.isSafeInteger(o) && (o as number) >= 0))
+
 export class GroupCoordinator {
   readonly #file: string
   readonly #fsync: boolean
@@ -46,7 +50,7 @@ export class GroupCoordinator {
     this.#file = join(options.dir, `${encodeURIComponent(options.groupId)}.json`)
     this.#fsync = options.fsync
     this.#partitionCount = options.partitionCount
-    this.#offsets = readJson<Offsets>(this.#file) ?? {}
+    this.#offsets = readJson<Offsets>(this.#file, isOffsets) ?? {}
   }
 
   committed(topic: string, partition: number): number | undefined {

@@ -102,12 +102,12 @@ export class EmbeddedSchemaRegistry implements SchemaRegistry {
   async #readDir(): Promise<State> {
     const state: State = { byId: new Map(), idByKey: new Map(), subjects: new Map() }
     for (const name of await listJson(join(this.#dir, 'ids'))) {
-      const entry = JSON.parse(await readFile(join(this.#dir, 'ids', name), 'utf8')) as { id: number; schema: string }
+      const entry = await readEntry<{ id: number; schema: string }>(join(this.#dir, 'ids', name), (e) => Number.isSafeInteger(e.id) && typeof e.schema === 'string')
       state.byId.set(entry.id, entry.schema)
       state.idByKey.set(entry.schema, entry.id)
     }
     for (const name of await listJson(join(this.#dir, 'subjects'))) {
-      const entry = JSON.parse(await readFile(join(this.#dir, 'subjects', name), 'utf8')) as { subject: string; versions: number[] }
+      const entry = await readEntry<{ subject: string; versions: number[] }>(join(this.#dir, 'subjects', name), (e) => typeof e.subject === 'string' && Array.isArray(e.versions) && e.versions.every(Number.isSafeInteger))
       state.subjects.set(entry.subject, entry.versions)
     }
     return state
@@ -121,4 +121,17 @@ async function listJson(dir: string): Promise<string[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw err
   }
+}
+
+/** A registry file, checked: damage on disk (cut short, edited) is named, not a SyntaxError's or TypeError's stack. */
+async function readEntry<T extends object>(path: string, valid: (entry: T) => boolean): Promise<T> {
+  let entry: T
+  try {
+    entry = JSON.parse(await readFile(path, 'utf8')) as T
+  } catch (err: unknown) {
+    if (err instanceof SyntaxError) throw new SchemaError('DATA_CORRUPT', `schema registry file ${path} is damaged (not JSON): restore it from a copy`, { cause: err, context: { path } })
+    throw err
+  }
+  if (entry === null || typeof entry !== 'object' || !valid(entry)) throw new SchemaError('DATA_CORRUPT', `schema registry file ${path} is damaged (not a registry entry): restore it from a copy`, { context: { path } })
+  return entry
 }
