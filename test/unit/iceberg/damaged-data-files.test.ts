@@ -8,24 +8,15 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { FeatureStoreError } from '../../../core/errors.ts'
-import type { Clock } from '../../../core/clock.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
-import { appendFiles, createTable, dataFilesOf, dayPartitionSpec, loadTable, readRows, type IcebergSchema, type IcebergTable } from '../../../adapters/offline/iceberg/index.ts'
+import { appendFiles, createTable, dataFilesOf, dayPartitionSpec, loadTable, readRows, type IcebergTable } from '../../../adapters/offline/iceberg/index.ts'
 import { keyOfTableUri } from '../../../adapters/offline/iceberg/iceberg-table.ts'
 import { writeDataFiles } from '../../../adapters/offline/iceberg/index.ts'
+import { clicksSchema, testClock } from './clicks-table.ts'
 
-const clock: Clock = { nowMs: () => Date.now(), sleep: () => new Promise((r) => setImmediate(r)) }
+const clock = testClock
 const T0 = Date.UTC(2024, 0, 15, 10, 30)
-const schema: IcebergSchema = {
-  type: 'struct',
-  'schema-id': 0,
-  fields: [
-    { id: 1, name: 'entity_key', required: true, type: 'string' },
-    { id: 2, name: 'as_of', required: true, type: 'timestamptz' },
-    { id: 3, name: 'clicks', required: false, type: 'long' },
-    { id: 4, name: 'city', required: false, type: 'string' },
-  ],
-}
+const schema = clicksSchema([{ id: 4, name: 'city', required: false, type: 'string' }])
 
 async function oneFileTable(): Promise<{ store: MemoryObjectStore; table: IcebergTable; key: string; path: string; bytes: Uint8Array; rows: number }> {
   const store = new MemoryObjectStore()

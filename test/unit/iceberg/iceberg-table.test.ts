@@ -25,20 +25,12 @@ import {
   readDataFileRows,
   type IcebergSchema,
 } from '../../../adapters/offline/iceberg/index.ts'
+import { clicksSchema, testClock } from './clicks-table.ts'
 
 const DAY = 86_400_000
 const T0 = Date.UTC(2024, 0, 15, 10, 30)
-const clock: Clock = { nowMs: () => Date.now(), sleep: () => new Promise((r) => setImmediate(r)) }
-
-const schema: IcebergSchema = {
-  type: 'struct',
-  'schema-id': 0,
-  fields: [
-    { id: 1, name: 'entity_key', required: true, type: 'string' },
-    { id: 2, name: 'as_of', required: true, type: 'timestamptz' },
-    { id: 3, name: 'clicks', required: false, type: 'long' },
-  ],
-}
+const clock: Clock = testClock
+const schema: IcebergSchema = clicksSchema()
 
 function rowsFor(writer: string, batch: number, count: number): Record<string, unknown>[] {
   return Array.from({ length: count }, (_, i) => ({ entity_key: `${writer}-${batch}-${i}`, as_of: T0 + (i % 3) * DAY + i, clicks: batch * 1000 + i }))
