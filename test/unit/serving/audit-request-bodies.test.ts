@@ -49,21 +49,21 @@ void describe('serving > audit > malformed batch entities', () => {
   })
   after(() => server.close())
 
-  const post = async (body: string | Buffer): Promise<{ status: number; text: string; ms: number }> => {
-    const started = performance.now()
+  const post = async (body: string | Buffer): Promise<{ status: number; text: string }> => {
     const res = await fetch(`${server.base}/v1/features`, { method: 'POST', body })
-    return { status: res.status, text: await res.text(), ms: performance.now() - started }
+    return { status: res.status, text: await res.text() }
   }
 
   for (const [what, body, message] of BAD_BODIES) {
-    void test(`${what}: 400 naming it, at once, no errorId`, async () => {
+    void test(`${what}: 400 naming it, small, no errorId`, async () => {
       const res = await post(body)
       assert.equal(res.status, 400, res.text)
       const error = (JSON.parse(res.text) as { error: { code: string; message: string; errorId?: string } }).error
       assert.equal(error.code, 'BAD_REQUEST')
       assert.match(error.message, message)
       assert.equal(error.errorId, undefined)
-      assert.ok(res.ms < 1000, `answered in ${Math.round(res.ms)} ms`)
+      // The refusal names the input, it does not carry it back (the 1 MiB value, the deep nesting).
+      assert.ok(res.text.length < 2048, `a ${res.text.length}-character answer`)
     })
   }
 
