@@ -9,11 +9,12 @@ import type { CatalogTable } from '../../../serving/handlers/iceberg-catalog.ts'
 import { startServer } from './server-harness.ts'
 
 void describe('serving > Iceberg REST catalog > timeouts', () => {
-  void test('a table listing that hangs is a 504 on the list and load routes', async () => {
+  // The old route never answered: the test's own timeout is what fails it then, not a time bound on the answer.
+  void test('a table listing that hangs is a 504 on the list and load routes', { timeout: 60_000 }, async () => {
     const s = await startServer({ options: { requestTimeoutMs: 50, icebergTables: () => new Promise<readonly CatalogTable[]>(() => {}) } })
     try {
       for (const path of ['/v1/namespaces/kfs/tables', '/v1/namespaces/kfs/tables/user_stats']) {
-        const res = await fetch(`${s.base}${path}`, { signal: AbortSignal.timeout(5_000) })
+        const res = await fetch(`${s.base}${path}`)
         assert.equal(res.status, 504, path)
         assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'TIMEOUT', path)
       }
