@@ -62,6 +62,21 @@ const SEQ_DIGITS = 12
 const DELTA_MAGIC = [0x4b, 0x46, 0x53, 0x4c] // "KFSL": a link of a state chain
 const DELTA_VERSION = 1
 
+/** The fields recovery reads, of the types it reads them as. */
+function isCheckpointRecord(v: unknown): v is PartitionCheckpoint {
+  if (typeof v !== 'object' || v === null) return false
+  const r = v as Record<string, unknown>
+  return (
+    Number.isSafeInteger(r.seq) &&
+    typeof r.topic === 'string' &&
+    Number.isSafeInteger(r.partition) &&
+    typeof r.nextOffset === 'string' &&
+    Array.isArray(r.views) &&
+    r.views.every((view) => typeof view === 'object' && view !== null && typeof (view as { view?: unknown }).view === 'string') &&
+    Array.isArray(r.staged)
+  )
+}
+
 function seqPart(seq: number): string {
   return String(seq).padStart(SEQ_DIGITS, '0')
 }
@@ -97,7 +112,16 @@ export class CheckpointStore {
     if (last === undefined) return undefined
     const bytes = await this.#store.get(last)
     if (bytes === undefined) return undefined
-    return JSON.parse(new TextDecoder().decode(bytes)) as PartitionCheckpoint
+    // Published once with create-if-absent, never rewritten: damage is the store's or a hand edit,
+    // not a race — so no retry, and an error that names the record (not a SyntaxError's stack).
+    let record: unknown
+    try {
+      record = JSON.parse(new TextDecoder().decode(bytes))
+    } catch (err: unknown) {
+      throw new CheckpointError('CHECKPOINT_CORRUPT', `checkpoint record ${last} is damaged (not JSON): restore it from a copy`, { cause: err, context: { key: last } })
+    }
+    if (!isCheckpointRecord(record)) throw new CheckpointError('CHECKPOINT_CORRUPT', `checkpoint record ${last} is damaged (not a checkpoint record): restore it from a copy`, { context: { key: last } })
+    return record
   }
 
   /** Writes a full base snapshot of checkpoint `seq`. */

@@ -16,6 +16,7 @@
  * writes are conditional and idempotent, so re-processing the tail rewrites the same rows.
  */
 import type { Clock } from '../core/clock.ts'
+import { CheckpointError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { retry, type RetryOptions } from '../core/retry.ts'
 import type { FeatureRow, FeatureViewDef, SourceDef } from '../features/types.ts'
@@ -24,7 +25,7 @@ import type { Decoder } from '../schemas/decoder.ts'
 import type { OfflineRowColumns, OfflineSink } from '../ports/offline.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
 import type { SourceRecord } from '../ports/source.ts'
-import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
+import type { CheckpointStore, PartitionCheckpoint, ViewCheckpoint } from './checkpoint-store.ts'
 import { rollForward } from './roll-forward.ts'
 import { StateChains, type ChainPolicy, type StateChain } from './state-chain.ts'
 import { stageCheckpoint, viewId, type CheckpointCut } from './checkpoint-record.ts'
@@ -132,7 +133,7 @@ export class PartitionSlot {
       const saved = latest?.views.find((v) => v.view === viewId(view))
       if (saved) {
         const state = await deps.checkpoints.readViewState(saved)
-        const task = restorePartitionTask([view], source, state.base, state.deltas)
+        const task = restoreNamed(saved, () => restorePartitionTask([view], source, state.base, state.deltas))
         chains[processors.length] = state.chain
         processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset, rowsAtNextOffset: saved.rowsAtNextOffset ?? 0 }))
         continue
@@ -365,5 +366,17 @@ export class PartitionSlot {
     await retry(() => rollForward(record, this.#deps), this.#retryOptions())
     if (this.#unfinished === record) this.#unfinished = undefined
     await checkpoints.prune(record).catch((err: unknown) => logger.warn({ err }, 'checkpoint prune failed'))
+  }
+}
+
+/** `restore()`, its CHECKPOINT_CORRUPT naming the blobs it read (the snapshot's own message cannot). */
+function restoreNamed<T>(saved: ViewCheckpoint, restore: () => T): T {
+  try {
+    return restore()
+  } catch (err: unknown) {
+    if (!(err instanceof CheckpointError) || err.code !== 'CHECKPOINT_CORRUPT') throw err
+    const ref = saved.state ?? { base: saved.stateKey, deltas: [] }
+    const blobs = [ref.base, ...ref.deltas].join(', ')
+    throw new CheckpointError('CHECKPOINT_CORRUPT', `${err.message} (view ${saved.view}, from ${blobs}): restore them from a copy`, { cause: err, context: { ...err.context, view: saved.view } })
   }
 }

@@ -277,4 +277,27 @@ void describe('engine > incremental checkpoints', () => {
       )
       await assert.rejects(h.restore(), (err: unknown) => err instanceof CheckpointError && /names no state/.test(err.message))
     }))
+
+  void test('a damaged record or state blob is refused at once as CHECKPOINT_CORRUPT naming it', () =>
+    withHarness(async (h) => {
+      const slot = await h.restore()
+      await slot.processRecords(h.records(0, 300), 0)
+      await slot.checkpoint()
+      const latest = (await h.checkpoints.latest(purchases.topic, 0))!
+      const recordKey = (await h.memory.list('checkpoints/')).find((k) => k.endsWith(`ckpt-${String(latest.seq).padStart(12, '0')}.json`))!
+      const stateKey = latest.views[0]!.state!.base
+      const cases: [string, RegExp, Uint8Array[]][] = [
+        [recordKey, /^checkpoint record .* is damaged \((not JSON|not a checkpoint record)\)/, [new TextEncoder().encode('[1, 2]'), new TextEncoder().encode('{"seq": 1}')]],
+        [stateKey, /^operator snapshot is unreadable \(view .*, from .*\): restore them from a copy$/, []],
+      ]
+      for (const [key, message, shapes] of cases) {
+        const bytes = (await h.memory.get(key))!
+        for (const body of [bytes.subarray(0, bytes.length >> 1), bytes.subarray(0, 3), ...shapes]) {
+          await h.memory.put(key, body)
+          await assert.rejects(h.restore(), (err: unknown) => err instanceof CheckpointError && err.code === 'CHECKPOINT_CORRUPT' && message.test(err.message) && err.message.includes(key), `${key}: ${body.length} bytes`)
+        }
+        await h.memory.put(key, bytes)
+      }
+      await assertRestoresTo(h, snapshots(slot), 'undamaged again')
+    }))
 })
