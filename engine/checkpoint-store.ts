@@ -20,6 +20,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { CheckpointError } from '../core/errors.ts'
+import { parseStoredJson } from '../core/stored-json.ts'
 import { ByteReader, ByteWriter } from '../operators/codec/bytes.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { StagedFiles } from '../ports/offline.ts'
@@ -113,15 +114,14 @@ export class CheckpointStore {
     const bytes = await this.#store.get(last)
     if (bytes === undefined) return undefined
     // Published once with create-if-absent, never rewritten: damage is the store's or a hand edit,
-    // not a race — so no retry, and an error that names the record (not a SyntaxError's stack).
-    let record: unknown
-    try {
-      record = JSON.parse(new TextDecoder().decode(bytes))
-    } catch (err: unknown) {
-      throw new CheckpointError('CHECKPOINT_CORRUPT', `checkpoint record ${last} is damaged (not JSON): restore it from a copy`, { cause: err, context: { key: last } })
-    }
-    if (!isCheckpointRecord(record)) throw new CheckpointError('CHECKPOINT_CORRUPT', `checkpoint record ${last} is damaged (not a checkpoint record): restore it from a copy`, { context: { key: last } })
-    return record
+    // not a race — so CHECKPOINT_CORRUPT (not retried), naming the record.
+    return parseStoredJson<PartitionCheckpoint>(new TextDecoder().decode(bytes), {
+      what: `checkpoint record ${last}`,
+      path: last,
+      shape: 'a checkpoint record',
+      isValid: isCheckpointRecord,
+      error: (message, options) => new CheckpointError('CHECKPOINT_CORRUPT', message, options),
+    })
   }
 
   /** Writes a full base snapshot of checkpoint `seq`. */

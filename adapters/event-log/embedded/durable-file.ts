@@ -5,6 +5,7 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { SourceError } from '../../../core/errors.ts'
+import { parseStoredJson } from '../../../core/stored-json.ts'
 
 export function writeJsonAtomic(path: string, value: unknown, fsync: boolean): void {
   const tmp = `${path}.tmp`
@@ -29,13 +30,5 @@ export function readJson<T>(path: string, valid: (value: unknown) => boolean = (
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (err: unknown) {
-    // Replaced atomically, so this is damage on disk or an edit by hand: named, not a SyntaxError's stack.
-    throw new SourceError('DATA_CORRUPT', `embedded log state file ${path} is damaged (not JSON): restore it from a copy`, { cause: err, context: { path } })
-  }
-  if (!valid(value)) throw new SourceError('DATA_CORRUPT', `embedded log state file ${path} is damaged (not the state it holds): restore it from a copy`, { context: { path } })
-  return value as T
+  return parseStoredJson<T>(text, { what: `embedded log state file ${path}`, path, shape: 'the state it holds', isValid: valid, error: (message, options) => new SourceError('DATA_CORRUPT', message, options) })
 }

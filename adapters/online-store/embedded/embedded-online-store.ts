@@ -12,6 +12,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises'
 import type { Clock } from '../../../core/clock.ts'
 import { systemClock } from '../../../core/clock.ts'
 import { SinkWriteError, SourceError } from '../../../core/errors.ts'
+import { parseStoredJson } from '../../../core/stored-json.ts'
 import type { FeatureRow, FeatureValue, FeatureViewDef } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
 import { StoredTextRead } from '../redis/stored-text-read.ts'
@@ -29,6 +30,17 @@ interface StoredRow {
 interface FileLayout {
   readonly format: 'kfs-online-store/1'
   readonly rows: { key: string; asOfMs: number; expiresAtMs: number; fields: Record<string, string> }[]
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
+/** An object; when of this format, with rows of {key, asOfMs, expiresAtMs, fields of text} (another format is SCHEMA_UNKNOWN, not damage). */
+function isLayout(v: unknown): boolean {
+  if (!isObject(v)) return false
+  if (v.format !== 'kfs-online-store/1') return true
+  return (
+    Array.isArray(v.rows) &&
+    v.rows.every((r) => isObject(r) && typeof r.key === 'string' && typeof r.asOfMs === 'number' && typeof r.expiresAtMs === 'number' && isObject(r.fields) && Object.values(r.fields).every((x) => typeof x === 'string'))
+  )
 }
 
 export interface EmbeddedOnlineStoreOptions {
@@ -170,24 +182,17 @@ export class EmbeddedOnlineStore implements OnlineStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
       throw new SourceError('SOURCE_UNAVAILABLE', `cannot read online store file ${path}`, { cause: err })
     }
-    // Written whole and renamed into place, so damage is the disk's or someone's edit: say so, and
-    // how to get the rows back (the offline tables hold them), rather than fail with a stack trace.
-    const damaged = (why: string, cause?: unknown): SourceError =>
-      new SourceError('DATA_CORRUPT', `online store file ${path} is damaged (${why}): move it away and reload the online rows with kfs replay --online-from-offline`, { cause, context: { path } })
-    let layout: FileLayout
-    try {
-      layout = JSON.parse(text) as FileLayout
-    } catch (err: unknown) {
-      throw damaged('not JSON', err)
-    }
-    if (layout === null || typeof layout !== 'object') throw damaged('not a JSON object')
+    // The way back from a damaged file: the offline tables hold the rows.
+    const layout = parseStoredJson<FileLayout>(text, {
+      what: `online store file ${path}`,
+      path,
+      shape: 'an online store file',
+      isValid: isLayout,
+      advice: 'move it away and reload the online rows with kfs replay --online-from-offline',
+      error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
+    })
     if (layout.format !== 'kfs-online-store/1') throw new SourceError('SCHEMA_UNKNOWN', `online store file ${path} has an unknown format`)
-    if (!Array.isArray(layout.rows)) throw damaged('no list of rows')
-    for (const r of layout.rows) {
-      if (r === null || typeof r !== 'object' || typeof r.key !== 'string' || typeof r.asOfMs !== 'number' || typeof r.expiresAtMs !== 'number' || r.fields === null || typeof r.fields !== 'object' || !Object.values(r.fields as object).every((v) => typeof v === 'string'))
-        throw damaged(`a row that is not {key, asOfMs, expiresAtMs, fields}: ${JSON.stringify(r)?.slice(0, 80)}`)
-      this.#rows.set(r.key, { asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: new Map(Object.entries(r.fields)) })
-    }
+    for (const r of layout.rows) this.#rows.set(r.key, { asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: new Map(Object.entries(r.fields)) })
   }
 
   #live(key: string, nowMs: number): StoredRow | undefined {

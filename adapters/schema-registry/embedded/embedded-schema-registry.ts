@@ -13,6 +13,7 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SchemaError } from '../../../core/errors.ts'
+import { parseStoredJson } from '../../../core/stored-json.ts'
 import { createFastType, schemaKey } from '../../../schemas/avro-type.ts'
 import type { AvroSchema, RegisteredSchema, SchemaRegistry } from '../../../ports/schema-registry.ts'
 
@@ -123,15 +124,13 @@ async function listJson(dir: string): Promise<string[]> {
   }
 }
 
-/** A registry file, checked: damage on disk (cut short, edited) is named, not a SyntaxError's or TypeError's stack. */
+/** A registry file, checked (core/stored-json.ts): damage on disk is named, not a SyntaxError's or TypeError's stack. */
 async function readEntry<T extends object>(path: string, valid: (entry: T) => boolean): Promise<T> {
-  let entry: T
-  try {
-    entry = JSON.parse(await readFile(path, 'utf8')) as T
-  } catch (err: unknown) {
-    if (err instanceof SyntaxError) throw new SchemaError('DATA_CORRUPT', `schema registry file ${path} is damaged (not JSON): restore it from a copy`, { cause: err, context: { path } })
-    throw err
-  }
-  if (entry === null || typeof entry !== 'object' || !valid(entry)) throw new SchemaError('DATA_CORRUPT', `schema registry file ${path} is damaged (not a registry entry): restore it from a copy`, { context: { path } })
-  return entry
+  return parseStoredJson<T>(await readFile(path, 'utf8'), {
+    what: `schema registry file ${path}`,
+    path,
+    shape: 'a registry entry',
+    isValid: (v) => typeof v === 'object' && v !== null && valid(v as T),
+    error: (message, options) => new SchemaError('DATA_CORRUPT', message, options),
+  })
 }

@@ -1,0 +1,38 @@
+/**
+ * A JSON file kfs wrote itself (state, records, the embedded stores), parsed and checked. Such a
+ * file is written whole (replaced atomically, or created once), so one that is not JSON, or not of
+ * its shape, is damage on disk or an edit by hand: it fails as DATA_CORRUPT (or the caller's code)
+ * with one message naming the file and the way back — never a SyntaxError's or TypeError's stack,
+ * never read as if it were absent or empty.
+ */
+import { FeatureStoreError, type ErrorContext } from './errors.ts'
+
+export interface StoredJsonFile {
+  /** What and where, as the message starts: `checkpoint record checkpoints/…/ckpt-…json`. */
+  readonly what: string
+  /** The path or key, for the error's context. */
+  readonly path: string
+  /** What a valid file holds, for the message: `a checkpoint record`. */
+  readonly shape: string
+  readonly isValid: (value: unknown) => boolean
+  /** The way back, ending the message (default: restore it from a copy). */
+  readonly advice?: string
+  /** The error to throw (default: a FeatureStoreError with code DATA_CORRUPT). */
+  readonly error?: (message: string, options: { cause?: unknown; context: ErrorContext }) => FeatureStoreError
+}
+
+export function parseStoredJson<T>(text: string, file: StoredJsonFile): T {
+  const fail = (why: string, cause?: unknown): FeatureStoreError => {
+    const message = `${file.what} is damaged (${why}): ${file.advice ?? 'restore it from a copy'}`
+    const options = { ...(cause === undefined ? {} : { cause }), context: { path: file.path } }
+    return file.error?.(message, options) ?? new FeatureStoreError('DATA_CORRUPT', message, options)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err: unknown) {
+    throw fail('not JSON', err)
+  }
+  if (!file.isValid(value)) throw fail(`not ${file.shape}`)
+  return value as T
+}
