@@ -152,18 +152,19 @@ function parquetSnapshot(
     else if (JSON.stringify(own) !== JSON.stringify(columns))
       throw new FeatureStoreError('BAD_REQUEST', `the Parquet files of ${where} disagree on their columns (${files[0]!.name} and ${f.name})`)
   }
+  // The compact read where there is one (its longs beyond 2^53 are bigints, as ingest reads them), failures named by file.
+  const batchesOf = (f: SnapshotFile) => parquetPages(f, () => codec.readCompactBatches?.(f.bytes, read) ?? codec.readBatches(f.bytes, read))
   return {
     id,
     where,
     columns: columns ?? [],
     rowCount,
     async *columnBatches() {
-      for (const f of files) yield* parquetPages(f, () => codec.readCompactBatches?.(f.bytes, read) ?? codec.readBatches(f.bytes, read))
+      for (const f of files) yield* batchesOf(f)
     },
     async *rows() {
       for (const f of files) {
-        // The compact read where there is one: its longs beyond 2^53 are bigints, as ingest reads them.
-        for await (const batch of parquetPages(f, () => codec.readCompactBatches?.(f.bytes, read) ?? codec.readBatches(f.bytes, read))) {
+        for await (const batch of batchesOf(f)) {
           const names = Object.keys(batch.columns)
           const values = names.map((n) => batch.columns[n]!)
           for (let from = 0; from < batch.numRows; from += batchRows) {

@@ -98,6 +98,11 @@ async function harness(): Promise<Harness> {
   }
 }
 
+/** The object key of a published checkpoint record. */
+async function recordKeyOf(h: Harness, record: PartitionCheckpoint): Promise<string> {
+  return (await h.memory.list('checkpoints/')).find((k) => k.endsWith(`ckpt-${String(record.seq).padStart(12, '0')}.json`))!
+}
+
 /** Runs `body` on a fresh harness, disposed of afterwards. */
 async function withHarness(body: (h: Harness) => Promise<void>): Promise<void> {
   const h = await harness()
@@ -256,9 +261,7 @@ void describe('engine > incremental checkpoints', () => {
       await slot.processRecords(h.records(0, 500), 0)
       await slot.checkpoint()
       const latest = (await h.checkpoints.latest(purchases.topic, 0))!
-      const key = (await h.memory.list('checkpoints/')).find((k) =>
-        k.endsWith(`ckpt-${String(latest.seq).padStart(12, '0')}.json`),
-      )!
+      const key = await recordKeyOf(h, latest)
       const formatOne = { ...latest, views: latest.views.map(({ state, ...v }) => ({ ...v, stateKey: state!.base })) }
       await h.memory.put(key, new TextEncoder().encode(JSON.stringify(formatOne)))
       const restored = await assertRestoresTo(h, snapshots(slot), 'format 1')
@@ -284,7 +287,7 @@ void describe('engine > incremental checkpoints', () => {
       await slot.processRecords(h.records(0, 300), 0)
       await slot.checkpoint()
       const latest = (await h.checkpoints.latest(purchases.topic, 0))!
-      const recordKey = (await h.memory.list('checkpoints/')).find((k) => k.endsWith(`ckpt-${String(latest.seq).padStart(12, '0')}.json`))!
+      const recordKey = await recordKeyOf(h, latest)
       const stateKey = latest.views[0]!.state!.base
       const cases: [string, RegExp, Uint8Array[]][] = [
         [recordKey, /^checkpoint record .* is damaged \((not JSON|not a checkpoint record)\)/, [new TextEncoder().encode('[1, 2]'), new TextEncoder().encode('{"seq": 1}')]],

@@ -9,9 +9,8 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
-import { appendFiles, createTable, dataFilesOf, dayPartitionSpec, loadTable, readRows, type IcebergTable } from '../../../adapters/offline/iceberg/index.ts'
+import { appendFiles, createTable, dataFilesOf, dayPartitionSpec, loadTable, readRows, writeDataFiles, type IcebergTable } from '../../../adapters/offline/iceberg/index.ts'
 import { keyOfTableUri } from '../../../adapters/offline/iceberg/iceberg-table.ts'
-import { writeDataFiles } from '../../../adapters/offline/iceberg/index.ts'
 import { clicksSchema, testClock } from './clicks-table.ts'
 
 const clock = testClock
