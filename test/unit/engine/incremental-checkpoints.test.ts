@@ -98,9 +98,14 @@ async function harness(): Promise<Harness> {
   }
 }
 
-/** The object key of a published checkpoint record. */
-async function recordKeyOf(h: Harness, record: PartitionCheckpoint): Promise<string> {
-  return (await h.memory.list('checkpoints/')).find((k) => k.endsWith(`ckpt-${String(record.seq).padStart(12, '0')}.json`))!
+/** A fresh slot fed records 0 … n − 1 and checkpointed once; its record, and the record's object key. */
+async function checkpointedOnce(h: Harness, n: number): Promise<{ slot: PartitionSlot; latest: PartitionCheckpoint; recordKey: string }> {
+  const slot = await h.restore()
+  await slot.processRecords(h.records(0, n), 0)
+  await slot.checkpoint()
+  const latest = (await h.checkpoints.latest(purchases.topic, 0))!
+  const recordKey = (await h.memory.list('checkpoints/')).find((k) => k.endsWith(`ckpt-${String(latest.seq).padStart(12, '0')}.json`))!
+  return { slot, latest, recordKey }
 }
 
 /** Runs `body` on a fresh harness, disposed of afterwards. */
@@ -257,11 +262,7 @@ void describe('engine > incremental checkpoints', () => {
 
   void test('a format-1 record (one stateKey per view) restores, and the chain goes on from it', () =>
     withHarness(async (h) => {
-      const slot = await h.restore()
-      await slot.processRecords(h.records(0, 500), 0)
-      await slot.checkpoint()
-      const latest = (await h.checkpoints.latest(purchases.topic, 0))!
-      const key = await recordKeyOf(h, latest)
+      const { slot, latest, recordKey: key } = await checkpointedOnce(h, 500)
       const formatOne = { ...latest, views: latest.views.map(({ state, ...v }) => ({ ...v, stateKey: state!.base })) }
       await h.memory.put(key, new TextEncoder().encode(JSON.stringify(formatOne)))
       const restored = await assertRestoresTo(h, snapshots(slot), 'format 1')
@@ -283,11 +284,7 @@ void describe('engine > incremental checkpoints', () => {
 
   void test('a damaged record or state blob is refused at once as CHECKPOINT_CORRUPT naming it', () =>
     withHarness(async (h) => {
-      const slot = await h.restore()
-      await slot.processRecords(h.records(0, 300), 0)
-      await slot.checkpoint()
-      const latest = (await h.checkpoints.latest(purchases.topic, 0))!
-      const recordKey = await recordKeyOf(h, latest)
+      const { slot, latest, recordKey } = await checkpointedOnce(h, 300)
       const stateKey = latest.views[0]!.state!.base
       const cases: [string, RegExp, Uint8Array[]][] = [
         [recordKey, /^checkpoint record .* is damaged \((not JSON|not a checkpoint record)\)/, [new TextEncoder().encode('[1, 2]'), new TextEncoder().encode('{"seq": 1}')]],
