@@ -13,7 +13,7 @@
  * fsync ran first), which claims less, never more. A file that is missing (a log written before
  * it existed) or fails its CRC (a torn 12-byte write) claims nothing: recovery cuts as before.
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from './record-format.ts'
 
@@ -32,13 +32,12 @@ export class AckedEnd {
   }
 
   static open(dir: string): AckedEnd {
-    const fd = openSync(join(dir, FILE), 'a+')
+    // Read-write, created when absent, not O_APPEND: writes go to position 0 ('a+' would append).
+    const fd = openSync(join(dir, FILE), constants.O_RDWR | constants.O_CREAT)
     const buf = Buffer.alloc(BYTES)
     const n = readSync(fd, buf, 0, BYTES, 0)
-    closeSync(fd)
     const valid = n === BYTES && crc32(buf, 0, 8) === buf.readUInt32BE(8)
-    // 'r+': positional writes at 0 ('a+' would append whatever the position).
-    return new AckedEnd(openSync(join(dir, FILE), 'r+'), valid ? Number(buf.readBigInt64BE(0)) : undefined)
+    return new AckedEnd(fd, valid ? Number(buf.readBigInt64BE(0)) : undefined)
   }
 
   write(end: number): void {
