@@ -16,6 +16,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { createReadStream } from 'node:fs'
+import { createInterface } from 'node:readline'
 import { LossyNumber, parseJsonNumbersExact } from '../../schemas/json-number-literals.ts'
 
 export type EventItem =
@@ -24,38 +25,19 @@ export type EventItem =
 /**
  * The file's lines as readline splits them (LF, CRLF or a lone CR), each decoded only if it is
  * UTF-8: `undefined` for one that is not, which decoding would have turned into U+FFFD (a Latin-1
- * `café` sent as another user's key).
+ * `café` sent as another user's key). readline reads the file as latin1, which maps each byte to
+ * one character, so it splits the bytes exactly (no line break byte occurs inside a UTF-8
+ * sequence) and each line's bytes come back whole to be checked.
  */
 async function* fileLines(path: string): AsyncGenerator<string | undefined> {
-  let rest: Buffer = Buffer.alloc(0)
-  const line = (bytes: Buffer): string | undefined => (isUtf8(bytes) ? bytes.toString('utf8') : undefined)
-  let afterCr = false
   let first = true
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    let data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk
+  for await (const text of createInterface({ input: createReadStream(path, 'latin1'), crlfDelay: Infinity })) {
+    let bytes = Buffer.from(text, 'latin1')
     // A UTF-8 byte-order mark (Windows editors write one) is not part of line 1, as for CSV files.
-    if (first && data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) data = data.subarray(3)
+    if (first && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3)
     first = false
-    // The LF of a CRLF split across chunks ends no second line.
-    if (afterCr && data[0] === 0x0a) data = data.subarray(1)
-    afterCr = false
-    let from = 0
-    let lf = data.indexOf(0x0a)
-    let cr = data.indexOf(0x0d)
-    while (lf >= 0 || cr >= 0) {
-      let end = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr)
-      yield line(data.subarray(from, end))
-      if (end === cr) {
-        if (end + 1 === data.length) afterCr = true
-        else if (data[end + 1] === 0x0a) end++
-      }
-      from = end + 1
-      if (lf >= 0 && lf < from) lf = data.indexOf(0x0a, from)
-      if (cr >= 0 && cr < from) cr = data.indexOf(0x0d, from)
-    }
-    rest = Buffer.from(data.subarray(from))
+    yield isUtf8(bytes) ? bytes.toString('utf8') : undefined
   }
-  if (rest.length > 0) yield line(rest)
 }
 
 export async function* readEventFile(path: string): AsyncGenerator<EventItem> {
