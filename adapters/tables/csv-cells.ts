@@ -23,12 +23,12 @@ function integer(cell: string): number | bigint | string {
  * over into the next month (2024-02-30 is 1 March), which would ingest another event time silently.
  */
 function dayExists(cell: string): boolean {
-  const year = Number(cell.slice(0, 4))
-  const month = Number(cell.slice(5, 7))
   const day = Number(cell.slice(8, 10))
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
-  const days = month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
-  return day <= days
+  // A day its month lacks rolls into the next month: the day comes back different. (setUTCFullYear,
+  // not Date.UTC, which reads years 0–99 as 1900–1999.)
+  const date = new Date(0)
+  date.setUTCFullYear(Number(cell.slice(0, 4)), Number(cell.slice(5, 7)) - 1, day)
+  return date.getUTCDate() === day
 }
 
 /** ISO-8601 dates (midnight UTC) and times (UTC when no zone is given), or epoch milliseconds. */
