@@ -26,6 +26,7 @@ import { declaredTableColumns } from '../ingest/row-columns.ts'
 import type { ParquetColumnSpec } from '../ports/parquet-codec.ts'
 import { createDecoder } from '../schemas/decoder.ts'
 import { createEncoder } from '../schemas/encoder.ts'
+import { startProfile } from './_support/profile.ts'
 import { benchLine, progress } from './_support/report.ts'
 
 function rowsArg(): number {
@@ -109,11 +110,13 @@ try {
     encoder: await createEncoder({ registry, subject: `${source.topic}-value`, schema: source.schema }),
     decoder: createDecoder({ registry, readerSchema: source.schema }),
   }
+  const stopProfile = await startProfile('ingest')
   t = performance.now()
   // When the snapshot was read (and fed to the planner): the rest is plan, encode and append.
   let readDone = t
   const first = await ingestSnapshot(deps, { source, onProgress: (p) => p.phase === 'read' && (readDone = performance.now()) })
   const ingestMs = performance.now() - t
+  await stopProfile()
   progress(`ingest phases: read and judge ${(readDone - t).toFixed(0)} ms, order, encode and append ${(t + ingestMs - readDone).toFixed(0)} ms`)
   if (first.appended !== ROWS) throw new Error(`ingest appended ${first.appended} of ${ROWS} rows`)
   const ingestRate = (ROWS / ingestMs) * 1000
