@@ -20,7 +20,7 @@
  * (key, event time), or a key the log knows), and materialises an append's envelope only when it
  * is asked for, so `kfs ingest` encodes and produces chunk by chunk.
  */
-import { encodeEntityKey, invalidKeyPartReason, MAX_ENTITY_KEY_BYTES } from '../core/entity-key.ts'
+import { encodeEntityKey, invalidKeyPartReason, isPlainKeyPart } from '../core/entity-key.ts'
 import { SchemaError } from '../core/errors.ts'
 import type { ChangeEnvelope } from '../features/change-envelope.ts'
 import type { TableColumn, TableColumnBatch, TableRow } from '../ports/table-snapshots.ts'
@@ -91,22 +91,12 @@ type Rejection = Omit<RejectedRow, 'row'>
 /** The primary-key part `value` of column `name` as text, or why the row has none. */
 function keyPart(value: unknown, name: string): string | Rejection {
   // The usual key: printable ASCII text, short enough (what invalidKeyPartReason accepts, told without a regex).
-  if (typeof value === 'string' && isPlainKey(value)) return value
+  if (typeof value === 'string' && isPlainKeyPart(value)) return value
   if (value === null || value === undefined) return { reason: 'missing_key', detail: `primary-key column ${name} is null` }
   const part = String(value)
   const bad = invalidKeyPartReason(part)
   if (bad !== undefined) return { reason: 'missing_key', detail: `primary-key column ${name} is ${bad}` }
   return part
-}
-
-function isPlainKey(text: string): boolean {
-  const n = text.length
-  if (n === 0 || n > MAX_ENTITY_KEY_BYTES) return false
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i)
-    if (c < 0x20 || c > 0x7e) return false
-  }
-  return true
 }
 
 const NO_VALUES: ArrayLike<unknown> = []
