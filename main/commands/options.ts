@@ -122,7 +122,13 @@ export function parseOptionValue(name: string, kind: ValueKind, raw: string, ctx
     }
     case 'time': {
       if (/^\d+$/.test(raw)) return Number(raw)
-      if (/^\d+(ms|s|m|h|d|w)$/.test(raw)) return ctx.nowMs - parseDurationMs(raw)
+      if (/^\d+(ms|s|m|h|d|w)$/.test(raw)) {
+        try {
+          return ctx.nowMs - parseDurationMs(raw)
+        } catch {
+          return bad('longer than kfs can count in milliseconds')
+        }
+      }
       const ms = /^\d{4}-\d{2}-\d{2}/.test(raw) ? Date.parse(raw) : Number.NaN
       return Number.isNaN(ms) ? bad() : ms
     }
