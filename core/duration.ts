@@ -24,7 +24,13 @@ export function parseDurationMs(value: Duration | string, what = 'duration'): nu
   if (!match) {
     throw new RangeError(`${what}: '${value}' is not a duration; write e.g. '500ms', '30s', '5m', '1h', '7d'`)
   }
-  return Number(match[1]) * (UNIT_MS[match[2]!] as number)
+  const ms = Number(match[1]) * (UNIT_MS[match[2]!] as number)
+  // Past 2^53 ms (285,000 years) a double no longer holds every whole millisecond: '99999999999999999999d'
+  // would become 8.64e27, a number the rest of kfs takes for a count of milliseconds it is not.
+  if (!Number.isSafeInteger(ms)) {
+    throw new RangeError(`${what}: '${value}' is longer than ${Number.MAX_SAFE_INTEGER} ms (about 285,000 years)`)
+  }
+  return ms
 }
 
 /** Shortest exact spelling, used to derive feature names such as `price_sum_1h`. */

@@ -50,6 +50,14 @@ const MINUTE = 60_000
 const HOUR = 60 * MINUTE
 const DAY = 24 * HOUR
 
+/**
+ * Most tiles one window may span (window ÷ hop). Each partition's task sizes per-hop tables by the
+ * longest window's tile count when it starts: 365d at hop '1ms' failed `kfs run` with "Array buffer
+ * allocation failed", and 10^7 tiles already cost ~80 MB per partition before any event. The
+ * defaults stay far below (7d at 1h is 168 tiles; 30d at 1m is 43,200).
+ */
+export const MAX_TILES_PER_WINDOW = 100_000
+
 export function defaultHopMs(windowMs: number): number {
   const hop = windowMs <= HOUR ? MINUTE : windowMs <= DAY ? 5 * MINUTE : HOUR
   return Math.min(hop, windowMs)
@@ -103,6 +111,13 @@ export function expandAggregations(
     if (spec.name !== undefined && windows.length !== 1) {
       throw new DefinitionError(`${where}: ${label} — name '${spec.name}' can only override a single window; split it into one aggregation per window`)
     }
+    // A hop sizes the tiles of timed windows; a lifetime window has none, so a hop there would be
+    // ignored — and a mistyped one ('banana') accepted without a word.
+    if (spec.hop !== undefined && windows.every((w) => w === 'lifetime')) {
+      throw new DefinitionError(
+        `${where}: ${label} — hop applies to timed windows, and this aggregation has only a lifetime window; remove hop`,
+      )
+    }
     const seenWindows = new Set<number | null>()
     for (const w of windows) {
       let windowMs: number | null = null
@@ -113,6 +128,11 @@ export function expandAggregations(
         if (windowMs % hopMs !== 0) {
           throw new DefinitionError(
             `${where}: ${label} — window ${formatDurationMs(windowMs)} is not a multiple of hop ${formatDurationMs(hopMs)}; pick a hop that divides the window (e.g. hop: '${formatDurationMs(defaultHopMs(windowMs))}')`,
+          )
+        }
+        if (windowMs / hopMs > MAX_TILES_PER_WINDOW) {
+          throw new DefinitionError(
+            `${where}: ${label} — window ${formatDurationMs(windowMs)} at hop ${formatDurationMs(hopMs)} spans ${windowMs / hopMs} tiles, over the ${MAX_TILES_PER_WINDOW} a window may span; pick a hop of at least ${formatDurationMs(Math.ceil(windowMs / MAX_TILES_PER_WINDOW))} that divides the window${defaultHopMs(windowMs) * MAX_TILES_PER_WINDOW >= windowMs ? ` (e.g. hop: '${formatDurationMs(defaultHopMs(windowMs))}')` : ''}`,
           )
         }
       }

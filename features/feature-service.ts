@@ -41,11 +41,26 @@ export function featureService(options: FeatureServiceOptions): FeatureServiceDe
   }
   const dup = refs.find((r, i) => refs.indexOf(r) !== i)
   if (dup !== undefined) throw new DefinitionError(`${where}: feature '${dup}' is listed twice`)
+  // One feature of one view under two version pins ('v:f' and 'v@1:f', or 'v@1:f' and 'v@2:f'):
+  // a training set of the service names both columns v__f and is refused when built, so say it here.
+  const byColumn = new Map<string, FeatureRef>()
+  for (const ref of refs) {
+    const { view, feature } = parseFeatureRef(ref, where)
+    const other = byColumn.get(`${view}:${feature}`)
+    if (other !== undefined) {
+      throw new DefinitionError(
+        `${where}: '${other}' and '${ref}' are feature ${feature} of view ${view} twice (a training set of the service would have two columns ${view}__${feature}); list one version`,
+      )
+    }
+    byColumn.set(`${view}:${feature}`, ref)
+  }
   const requestFeatures = (options.requestFeatures ?? []).map((r) => {
     if (typeof r === 'string') return checkName(r, `${where}: requestFeatures entry`)
     if (r?.kind === 'requestFeature') return r.name
     throw new DefinitionError(`${where}: requestFeatures entries must be request features from requestFeature({...}) or their names`)
   })
+  const twice = requestFeatures.find((r, i) => requestFeatures.indexOf(r) !== i)
+  if (twice !== undefined) throw new DefinitionError(`${where}: request feature '${twice}' is listed twice`)
   return brand({
     kind: 'featureService',
     name,

@@ -20,7 +20,14 @@ export function checkDuration(value: unknown, where: string, what: string, optio
   try {
     ms = parseDurationMs(value as Duration, what)
   } catch (err: unknown) {
-    throw new DefinitionError(`${where}: ${what} ${JSON.stringify(value)} is not a duration; write e.g. '500ms', '30s', '5m', '1h', '7d'`, { cause: err })
+    // A well-formed duration too long to count in whole milliseconds is not a typo: say so.
+    const tooLong = err instanceof RangeError && err.message.includes('is longer than')
+    throw new DefinitionError(
+      tooLong
+        ? `${where}: ${what} ${JSON.stringify(value)} is longer than a whole number of milliseconds can hold (2^53 ms, about 285,000 years)`
+        : `${where}: ${what} ${JSON.stringify(value)} is not a duration; write e.g. '500ms', '30s', '5m', '1h', '7d'`,
+      { cause: err },
+    )
   }
   if (options.positive && ms <= 0) throw new DefinitionError(`${where}: ${what} must be greater than zero`)
   return ms

@@ -37,8 +37,14 @@ export interface LabelColumn {
 }
 
 export interface LabelReader {
-  /** Every column (file order) and the row count of a Parquet file. */
-  describe(path: string): Promise<{ readonly columns: readonly LabelColumn[]; readonly rowCount: number }>
+  /**
+   * Every column (file order) and the row count of a Parquet file. `fileNames`: the top-level
+   * column names as the file spells them, in file order — a file may repeat a name, which the
+   * engine makes unique in `columns` (`ts`, `ts` → `ts`, `ts_1`), so only these show the repeat.
+   */
+  describe(
+    path: string,
+  ): Promise<{ readonly columns: readonly LabelColumn[]; readonly rowCount: number; readonly fileNames: readonly string[] }>
   /** The values of `columns`, one array per column in the order asked, rows in file order. */
   read(path: string, columns: readonly string[]): Promise<unknown[][]>
   /**

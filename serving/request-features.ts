@@ -63,7 +63,8 @@ function numberKind(n: number): string {
   return Number.isInteger(n) ? 'an integer beyond 2^53' : 'a fraction'
 }
 
-function kindOf(value: unknown): string {
+/** `an array`, `an object`, `a string`…: what a returned value is, for messages (reads only `typeof`). */
+export function kindOf(value: unknown): string {
   if (Array.isArray(value)) return 'an array'
   const t = typeof value
   return t === 'object' ? 'an object' : `a ${t}`
@@ -74,7 +75,7 @@ function kindOf(value: unknown): string {
  * unhandled rejection ends the process. `Promise.resolve` adopts any thenable without throwing
  * synchronously (a throwing `then` getter becomes a rejection, also handled here).
  */
-function ignoreLaterRejection(value: object): void {
+export function ignoreLaterRejection(value: object): void {
   try {
     Promise.resolve(value).catch(() => {})
   } catch {

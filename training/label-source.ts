@@ -120,18 +120,21 @@ function checkLabelColumns(plan: TrainingPlan, labels: LabelTable, timeColumn: s
       )
     }
   }
+  // Compared ignoring case, as the join engine compares column names: a label column USER_CLICKS__COUNT_1H
+  // would otherwise push the feature's column aside under another name (user_clicks__count_1h_1).
   for (const name of names) {
-    if (name.startsWith('__kfs_'))
-      throw new FeatureStoreError('BAD_REQUEST', `label column ${name}: the prefix __kfs_ is reserved`, {
+    if (name.toLowerCase().startsWith('__kfs_'))
+      throw new FeatureStoreError('BAD_REQUEST', `label column ${name}: the prefix __kfs_ is reserved (in any case)`, {
         context: { column: name },
       })
   }
   for (const o of plan.outputs) {
-    if (names.has(o.column))
+    const label = [...names].find((name) => name.toLowerCase() === o.column.toLowerCase())
+    if (label !== undefined)
       throw new FeatureStoreError(
         'BAD_REQUEST',
-        `label column ${o.column} clashes with the feature column of the same name; rename it`,
-        { context: { column: o.column } },
+        `label column ${label} clashes with the feature column ${o.column} (column names are compared without case); rename it`,
+        { context: { column: label } },
       )
   }
 }

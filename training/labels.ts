@@ -43,6 +43,35 @@ function badLabels(message: string, context: Record<string, string | number> = {
   return new FeatureStoreError('BAD_REQUEST', message, { context })
 }
 
+/**
+ * Two label columns whose names are equal ignoring case: the engine that joins the labels (DuckDB,
+ * like Spark) compares column names without case, so it could not tell them apart — it refuses two
+ * such CSV columns, and renames the second of a Parquet file's (`ts` and `TS` become `ts`, `TS_1`),
+ * which would read one as the other. The first such pair, in file order; undefined if none.
+ */
+export function columnsEqualIgnoringCase(names: readonly string[]): readonly [string, string] | undefined {
+  const seen = new Map<string, string>()
+  for (const name of names) {
+    const first = seen.get(name.toLowerCase())
+    if (first !== undefined) return [first, name]
+    seen.set(name.toLowerCase(), name)
+  }
+  return undefined
+}
+
+/** Refuses label columns `where` (e.g. `label file x.parquet`) names twice, also in another case. */
+export function checkLabelColumnNames(names: readonly string[], where: string): void {
+  const twin = columnsEqualIgnoringCase(names)
+  if (twin === undefined) return
+  const [first, second] = twin
+  throw badLabels(
+    first === second
+      ? `${where} names column ${first} twice`
+      : `${where} names columns ${first} and ${second}, which differ only in case: the join engine compares column names without case; rename one`,
+    { column: second },
+  )
+}
+
 export function labelFormatOf(path: string): LabelFormat {
   if (/\.parquet$/i.test(path)) return 'parquet'
   if (/\.csv$/i.test(path)) return 'csv'
@@ -85,7 +114,8 @@ export async function readLabels(reader: LabelReader, file: LabelFile, options: 
 }
 
 async function parquetLabels(reader: LabelReader, path: string, wanted: readonly string[] | undefined): Promise<Omit<LabelTable, 'sha256'>> {
-  const { columns, rowCount } = await reader.describe(path)
+  const { columns, rowCount, fileNames } = await reader.describe(path)
+  checkLabelColumnNames(fileNames, `label file ${path}`)
   const names = columns.map((c) => c.name).filter((name) => wanted === undefined || wanted.includes(name))
   const read = await reader.read(path, names)
   const values = columns.map((c) => {
@@ -199,12 +229,8 @@ function parseCsvLabels(bytes: Uint8Array, stringColumns: ReadonlySet<string>, t
   const records = parseCsv(text)
   const header = records[0]
   if (header === undefined || header.length === 0) throw badLabels('the CSV label file is empty (it needs a header row)')
-  const seen = new Set<string>()
-  for (const name of header) {
-    if (name === '') throw badLabels('CSV header has an empty column name')
-    if (seen.has(name)) throw badLabels(`CSV header names column ${name} twice`, { column: name })
-    seen.add(name)
-  }
+  if (header.includes('')) throw badLabels('CSV header has an empty column name')
+  checkLabelColumnNames(header, 'the CSV header')
   // A trailing blank line parses as one empty field: not a row.
   const rows = records.slice(1).filter((r) => !(r.length === 1 && r[0] === ''))
   rows.forEach((r, i) => {

@@ -91,11 +91,29 @@ export async function labelReaderOn(instance: DuckDBInstance): Promise<LabelRead
   // hive_partitioning off: a label file under year=2024/ must not grow a `year` column.
   const scan = (path: string): string => `read_parquet(${sqlString(path)}, hive_partitioning = false)`
 
-  async function describe(path: string): Promise<{ columns: LabelColumn[]; rowCount: number }> {
+  async function describe(path: string): Promise<{ columns: LabelColumn[]; rowCount: number; fileNames: string[] }> {
     const schema = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${scan(path)}`)
     const columns = schema.getRowObjects().map((r) => ({ name: String(r.column_name), type: labelTypeOf(String(r.column_type)), fileType: String(r.column_type) }))
     const count = await connection.runAndReadAll(`SELECT count(*) FROM ${scan(path)}`)
-    return { columns, rowCount: Number(count.getRows()[0]![0]) }
+    return { columns, rowCount: Number(count.getRows()[0]![0]), fileNames: await topLevelNames(path) }
+  }
+
+  /**
+   * The file's own top-level column names: parquet_schema lists the schema tree depth first (the
+   * root, then each column followed by its nested fields), so the root's children are found by
+   * skipping each one's subtree.
+   */
+  async function topLevelNames(path: string): Promise<string[]> {
+    const tree = (await connection.runAndReadAll(`SELECT name, num_children FROM parquet_schema(${sqlString(path)})`)).getRows()
+    const children = (i: number): number => Number(tree[i]?.[1] ?? 0)
+    const skip = (i: number): number => {
+      let next = i + 1
+      for (let c = children(i); c > 0; c--) next = skip(next)
+      return next
+    }
+    const names: string[] = []
+    for (let i = 1, left = children(0); left > 0 && i < tree.length; left--, i = skip(i)) names.push(String(tree[i]![0]))
+    return names
   }
 
   function columnOf(path: string, columns: readonly LabelColumn[], name: string): LabelColumn {

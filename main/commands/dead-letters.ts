@@ -52,7 +52,7 @@ Filters (list and redrive; every one given must hold):
   --reason <a,b>         these reasons (late, undecodable, unknown_schema, future_event_time, …)
   --views <a,b>          records these views refused
   --topic <topic>        records of this source topic
-  --from <time>          letters written at or after: ISO-8601, epoch ms, or a duration ago (1h)
+  --from <time>          letters written at or after: ISO-8601 (no zone: UTC), epoch ms, or a duration ago (1h)
   --until <time>         letters written before (same forms)
 Options:
 ${FEATURES_HELP}
@@ -161,6 +161,8 @@ function filterOf(args: ParsedArgs): DeadLetterFilter {
   const topic = stringOption(args, 'topic')
   const fromMs = numberOption(args, 'from')
   const untilMs = numberOption(args, 'until')
+  // An empty span selects nothing: a typo, not a filter (kfs skew-report refuses it alike).
+  if (fromMs !== undefined && untilMs !== undefined && fromMs >= untilMs) throw new UsageError('--from must be before --until')
   return {
     ...(listOption(args, 'reason') ? { reasons: listOption(args, 'reason') } : {}),
     ...(listOption(args, 'views') ? { views: listOption(args, 'views') } : {}),

@@ -27,7 +27,7 @@ does not have).
 Options:
   --topic <topic>        served-log topic (default KFS_SERVE_LOG_TOPIC or ${DEFAULT_SERVED_LOG_TOPIC})
   --views <a,b>          only these views
-  --from <time>          only lookups served at or after: ISO-8601, epoch ms, or a duration ago (1h)
+  --from <time>          only lookups served at or after: ISO-8601 (no zone: UTC), epoch ms, or a duration ago (1h)
   --until <time>         only lookups served before (same forms)
   --min-match <pct>      lowest acceptable exact-match %, 0-100 (default 100)
   --json                 print the report as JSON
