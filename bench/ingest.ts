@@ -9,23 +9,24 @@
  * plan, encode and append N change envelopes. A second ingest of the same file (the log read
  * whole, nothing appended) is reported as reingest_rows_per_s.
  *
+ * KFS_BENCH_PROFILE=<dir> (or KFS_BENCH_ALLOC_PROFILE): a profile of the first ingest only
+ * (./_support/profile.ts). For an A/B of two versions in one process, ./_support/ingest-ab.ts.
+ *
  * BENCH ingest rows=… ingest_rows_per_s=… scan_rows_per_s=… ratio=… reingest_rows_per_s=… rss_mb=…
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EmbeddedEventLog } from '../adapters/event-log/embedded/index.ts'
 import { createParquetCodec } from '../adapters/offline/parquet/parquet-codec.ts'
 import { EmbeddedSchemaRegistry } from '../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { createFileTableReader } from '../adapters/tables/file-table-reader.ts'
-import { changeEnvelopeSchema } from '../features/change-envelope.ts'
-import type { AvroRecordSchema, SourceDef } from '../features/types.ts'
 import { ingestSnapshot } from '../ingest/ingest-snapshot.ts'
 import { declaredTableColumns } from '../ingest/row-columns.ts'
-import type { ParquetColumnSpec } from '../ports/parquet-codec.ts'
 import { createDecoder } from '../schemas/decoder.ts'
 import { createEncoder } from '../schemas/encoder.ts'
+import { accountRowSchema as rowSchema, accountSource as source, writeAccountSnapshot } from './_support/ingest-workload.ts'
 import { startProfile } from './_support/profile.ts'
 import { benchLine, progress } from './_support/report.ts'
 
@@ -39,57 +40,11 @@ function rowsArg(): number {
 }
 
 const ROWS = rowsArg()
-const rowSchema: AvroRecordSchema = {
-  type: 'record',
-  name: 'Account',
-  fields: [
-    { name: 'account_id', type: 'string' },
-    { name: 'updated_at', type: { type: 'long', logicalType: 'timestamp-millis' } },
-    { name: 'balance', type: 'double' },
-    { name: 'tier', type: ['null', 'string'], default: null },
-    { name: 'visits', type: ['null', 'long'], default: null },
-  ],
-}
-const source: SourceDef = {
-  kind: 'source',
-  name: 'accounts',
-  topic: 'accounts',
-  schema: changeEnvelopeSchema(rowSchema),
-  eventTimeField: 'ts_ms',
-  keyedBy: 'account',
-  partitions: 4,
-  outOfOrdernessMs: 0,
-  allowedLatenessMs: 0,
-  idleTimeoutMs: 60_000,
-  maxFutureSkewMs: 3_600_000,
-  description: 'bench table',
-  changes: { kind: 'table', rowSchema, primaryKey: ['account_id'], rowTimeField: 'updated_at', location: { format: 'parquet', path: 'accounts.parquet' }, format: 'avro' },
-}
-const columns: ParquetColumnSpec[] = [
-  { name: 'account_id', type: 'string', required: true },
-  { name: 'updated_at', type: 'timestamptz', required: true },
-  { name: 'balance', type: 'double', required: true },
-  { name: 'tier', type: 'string', required: false },
-  { name: 'visits', type: 'long', required: false },
-]
-
 const dir = mkdtempSync(join(tmpdir(), 'kfs-bench-ingest-'))
 try {
   const codec = createParquetCodec()
-  const start = Date.UTC(2026, 10, 1)
-  let seed = 7
-  const next = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
-  const values: unknown[][] = [[], [], [], [], []]
-  for (let i = 0; i < ROWS; i++) {
-    values[0]!.push(`acct-${i.toString(36).padStart(5, '0')}`)
-    values[1]!.push(start + Math.floor(next() * 86_400_000))
-    values[2]!.push(Math.round(next() * 1e6) / 100)
-    values[3]!.push(next() < 0.3 ? null : next() < 0.5 ? 'gold' : 'silver')
-    values[4]!.push(next() < 0.1 ? null : Math.floor(next() * 1000))
-  }
   const file = join(dir, 'accounts.parquet')
-  await writeFile(file, await codec.encode(columns, values))
-  values.length = 0
+  await writeAccountSnapshot(codec, ROWS, file)
   progress(`snapshot: ${ROWS} rows written to ${file}`)
 
   // Warm parquet-wasm (its first call in a process is slower), then the bare scan.
