@@ -11,21 +11,21 @@
  *   (./acked-end.ts: the offset the last returned append reached). Damage anywhere else, or a log
  *   shorter than what was acknowledged, is refused rather than cut or skipped.
  *
- * I/O is synchronous, but for `appendEncodedAsync` (bulk appends: `kfs ingest`), whose write and
- * fsync run on libuv's threads while the caller prepares its next batch. Appends are serialised
+ * I/O is synchronous, but for `appendEncodedAsync` (bulk appends: `kfs ingest`), whose fsync
+ * runs on libuv's threads while the caller prepares its next batch. Appends are serialised
  * without locks: a synchronous one is refused while an asynchronous one is in flight (the caller,
  * EmbeddedEventLog, waits for it first). A read never sees half of a batch: the index and the end
  * offset move only once a batch is written (and fsynced). The embedded log is the single-process
  * default; throughput beyond that is what Kafka is for.
  */
-import { closeSync, constants, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, write, writeSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { InvariantViolation } from '../../../core/errors.ts'
 import { AckedEnd } from './acked-end.ts'
 import { decodeRecord, encodeRecords, type StoredRecord } from './record-format.ts'
 
-const writeAsync = promisify(write)
+const fsyncAsync = promisify(fsync)
 
 /** File positions of a segment's records, by offset − baseOffset: a growing Float64Array (a million pushes onto a JS array cost more than the appends they index). */
 class RecordPositions {
@@ -49,10 +49,7 @@ class RecordPositions {
 
 interface Segment {
   readonly baseOffset: number
-  readonly path: string
   readonly fd: number
-  /** The same file opened with O_DSYNC, for appendEncodedAsync: opened on its first use. */
-  syncFd?: number
   size: number
   /** File position of each record, by offset − baseOffset. */
   readonly positions: RecordPositions
@@ -132,19 +129,12 @@ export class PartitionLog {
     const segment = this.#segmentForAppend()
     this.#appending = true
     try {
-      if (this.#options.fsync) {
-        // Written through an O_DSYNC descriptor, so one write on libuv's threads both copies the
-        // batch into the page cache and makes it durable (as fdatasync would: the data and the
-        // file's new size). Written here and fsynced there, the copy took this thread's time; written
-        // there and fsynced after, the fsync started only once this thread, busy with the next
-        // chunk, saw the write complete.
-        segment.syncFd ??= openSync(segment.path, constants.O_WRONLY | constants.O_DSYNC)
-        let written = 0
-        while (written < buf.length) written += (await writeAsync(segment.syncFd, buf, written, buf.length - written, segment.size + written)).bytesWritten
-      } else {
-        let written = 0
-        while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
-      }
+      // The write into the page cache here (a few ms for a chunk), the fsync on libuv's threads:
+      // written there, the fsync would start only once this thread, busy with the next chunk,
+      // saw the write's completion — and the caller would then wait for the whole fsync.
+      let written = 0
+      while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
+      if (this.#options.fsync) await fsyncAsync(segment.fd)
     } finally {
       this.#appending = false
     }
@@ -195,10 +185,7 @@ export class PartitionLog {
   }
 
   close(): void {
-    for (const s of this.#segments) {
-      closeSync(s.fd)
-      if (s.syncFd !== undefined) closeSync(s.syncFd)
-    }
+    for (const s of this.#segments) closeSync(s.fd)
     this.#segments.length = 0
     this.#acked.close()
   }
@@ -215,8 +202,8 @@ export class PartitionLog {
   }
 
   #roll(): Segment {
-    const path = join(this.#dir, `${String(this.#end).padStart(20, '0')}.log`)
-    const segment: Segment = { baseOffset: this.#end, path, fd: openSync(path, 'w+'), size: 0, positions: new RecordPositions() }
+    const name = `${String(this.#end).padStart(20, '0')}.log`
+    const segment: Segment = { baseOffset: this.#end, fd: openSync(join(this.#dir, name), 'w+'), size: 0, positions: new RecordPositions() }
     this.#segments.push(segment)
     return segment
   }
@@ -253,7 +240,7 @@ export class PartitionLog {
       ftruncateSync(fd, pos)
       fsyncSync(fd)
     }
-    this.#segments.push({ baseOffset, path, fd, size: pos, positions })
+    this.#segments.push({ baseOffset, fd, size: pos, positions })
     this.#end = baseOffset + positions.length
   }
 }

@@ -1,8 +1,8 @@
 /**
- * PartitionLog.appendEncodedAsync (bulk appends: `kfs ingest`) writes, with fsync on, through a
- * second descriptor opened O_DSYNC on libuv's threads. Whichever way a batch is written, the
- * segment files must hold the same bytes as synchronous appends would, across segment rolls and
- * interleaved with synchronous appends, and read back the same after a reopen.
+ * PartitionLog.appendEncodedAsync (bulk appends: `kfs ingest`) fsyncs on libuv's threads while
+ * the caller goes on. Whichever way a batch is written, the segment files must hold the same
+ * bytes as synchronous appends would, across segment rolls and interleaved with synchronous
+ * appends, and read back the same after a reopen.
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
