@@ -12,9 +12,9 @@ import { progressFor } from './progress.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { settleBackfills } from '../../replay/backfill-before-live.ts'
 import { backfillEnvironment, publishedViews } from './live-views.ts'
+import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 
 export const DEFAULT_GROUP = 'kfs-engine'
-export const DEAD_LETTER_TOPIC = 'kfs.dead-letters'
 
 export const runCommand: Command = {
   name: 'run',
