@@ -11,6 +11,13 @@ const UNIT_MS: Record<string, number> = {
   w: 604_800_000,
 }
 
+/**
+ * The longest delay Node's timers keep: setTimeout and setInterval hold it in a signed 32-bit
+ * integer, and a longer one (2^31 ms, about 24.8 days, or more) is replaced by 1 ms with only a
+ * warning — a 30-day timeout would fire at once. Settings that end up as a timer are bounded by it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
 export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd' | 'w'}`
 
 export function parseDurationMs(value: Duration | string, what = 'duration'): number {

@@ -26,3 +26,12 @@ export const ERROR_CODES = {
 } as const satisfies Record<string, { retriable: boolean }>
 
 export type ErrorCode = keyof typeof ERROR_CODES
+
+/**
+ * The codes a failed CLI command reports besides ERROR_CODES, in the error object it prints on
+ * stdout under `--json` (main/commands/router.ts): USAGE for a usage error (exit 2), INTERNAL for a
+ * bug in kfs. An operating-system error keeps the system's own code (ENOENT, EACCES, ENOSPC…).
+ */
+export const CLI_ERROR_CODES = ['USAGE', 'INTERNAL'] as const
+
+export type CliErrorCode = (typeof CLI_ERROR_CODES)[number]

@@ -48,6 +48,20 @@ export class RetriesExhaustedError extends FeatureStoreError {
   }
 }
 
+/**
+ * A CSV text that is not RFC 4180 (core/csv-parse.ts). Not a FeatureStoreError: the reader that
+ * parsed it says which file, and turns it into its own error; `line` is the 1-based line at fault.
+ */
+export class CsvSyntaxError extends Error {
+  readonly line: number
+
+  constructor(line: number, problem: string) {
+    super(`line ${line}: ${problem}`)
+    this.name = 'CsvSyntaxError'
+    this.line = line
+  }
+}
+
 export function isRetriable(err: unknown): boolean {
   return err instanceof FeatureStoreError && err.retriable
 }

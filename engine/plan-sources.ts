@@ -56,6 +56,11 @@ export function internalTopicName(sourceTopic: string, entityName: string, prefi
   return topic
 }
 
+/** A topic named as internalTopicName names a re-key stage's internal topic: `<prefix>.<source topic>.by-<entity>`. */
+export function isInternalTopicName(topic: string, prefix = DEFAULT_REKEY_PREFIX): boolean {
+  return topic.startsWith(`${prefix}.`) && /\.by-[^.]+$/.test(topic)
+}
+
 /** The source of the internal topic that re-keys `source` by `entity`. */
 export function rekeyedSource(source: SourceDef, entity: EntityDef, options: RekeyOptions = {}): SourceDef {
   const partitions = options.partitions ?? source.partitions

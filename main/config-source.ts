@@ -3,7 +3,7 @@
  * phrases every complaint the same way: the variable, the value (secrets hidden), where it came
  * from, what was expected and how to fix it. Used by config.ts only.
  */
-import { parseDurationMs } from '../core/duration.ts'
+import { MAX_TIMER_MS, parseDurationMs } from '../core/duration.ts'
 import { ConfigError } from '../core/errors.ts'
 import type { ConfigVariable } from './config-variables.ts'
 
@@ -97,6 +97,14 @@ export class ConfigSource {
     }
     if (!Number.isSafeInteger(ms) || ms < 1) {
       throw this.invalid(name, raw, "a positive number of milliseconds (e.g. 10000) or a duration such as '10s'")
+    }
+    // Every duration variable is a timeout or an interval: armed as a Node timer (ioredis's command
+    // timeout, the Kafka clients' heartbeat), which turns a delay past MAX_TIMER_MS into 1 ms, or
+    // sent to Kafka as a 32-bit count of ms (session and rebalance timeouts). None has a use that
+    // long (a checkpoint interval of weeks would hold every row back), so all are bounded alike.
+    if (ms > MAX_TIMER_MS) {
+      const why = "Node's timers cannot wait longer, and fire at once instead"
+      throw this.invalid(name, raw, `at most ${MAX_TIMER_MS} ms (about 24.8 days): ${why}`)
     }
     return ms
   }

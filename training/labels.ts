@@ -22,7 +22,8 @@
  * floored.
  */
 import { createHash, webcrypto } from 'node:crypto'
-import { FeatureStoreError } from '../core/errors.ts'
+import { parseCsv, type CsvRecord } from '../core/csv-parse.ts'
+import { CsvSyntaxError, FeatureStoreError } from '../core/errors.ts'
 import type { LabelColumn, LabelReader, LabelValueType } from '../ports/label-reader.ts'
 
 export type { LabelColumn } from '../ports/label-reader.ts'
@@ -125,66 +126,6 @@ async function parquetLabels(reader: LabelReader, path: string, wanted: readonly
   return { format: 'parquet', columns, values, rowCount }
 }
 
-/** Splits CSV text into records of fields (RFC 4180). */
-export function parseCsv(text: string): string[][] {
-  const records: string[][] = []
-  let record: string[] = []
-  let field = ''
-  let i = 0
-  const n = text.length
-  let atFieldStart = true
-  while (i < n) {
-    const ch = text.charCodeAt(i)
-    if (atFieldStart && ch === 34 /* " */) {
-      // Quoted field: "" is an escaped quote; ends at a lone quote.
-      i++
-      for (;;) {
-        const q = text.indexOf('"', i)
-        if (q === -1) throw badLabels('CSV: a quoted field is never closed', { record: records.length + 1 })
-        field += text.slice(i, q)
-        if (text.charCodeAt(q + 1) === 34) {
-          field += '"'
-          i = q + 2
-        } else {
-          i = q + 1
-          break
-        }
-      }
-      atFieldStart = false
-      continue
-    }
-    if (ch === 44 /* , */) {
-      record.push(field)
-      field = ''
-      atFieldStart = true
-      i++
-    } else if (ch === 10 || ch === 13) {
-      record.push(field)
-      records.push(record)
-      record = []
-      field = ''
-      atFieldStart = true
-      i += ch === 13 && text.charCodeAt(i + 1) === 10 ? 2 : 1
-    } else {
-      // Unquoted run up to the next delimiter.
-      let j = i
-      while (j < n) {
-        const c = text.charCodeAt(j)
-        if (c === 44 || c === 10 || c === 13) break
-        j++
-      }
-      field += text.slice(i, j)
-      atFieldStart = false
-      i = j
-    }
-  }
-  if (!atFieldStart || field.length > 0 || record.length > 0) {
-    record.push(field)
-    records.push(record)
-  }
-  return records
-}
-
 const INTEGER = /^-?\d+$/
 const NUMBER = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/
 const INT64_MIN = -(2n ** 63n)
@@ -224,26 +165,42 @@ function cellValue(cell: string, type: LabelValueType): unknown {
 }
 
 function parseCsvLabels(bytes: Uint8Array, stringColumns: ReadonlySet<string>, timeColumn: string | undefined): Omit<LabelTable, 'sha256'> {
-  let text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
-  const records = parseCsv(text)
-  const header = records[0]
-  if (header === undefined || header.length === 0) throw badLabels('the CSV label file is empty (it needs a header row)')
-  if (header.includes('')) throw badLabels('CSV header has an empty column name')
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  // The parser tables use too (core/csv-parse.ts): it skips a byte-order mark and blank lines, and
+  // numbers each record by its line in the file, so every error below names the line to look at.
+  let records: CsvRecord[]
+  try {
+    records = [...parseCsv(text)]
+  } catch (err: unknown) {
+    if (err instanceof CsvSyntaxError) throw badLabels(`the CSV label file is not valid CSV: ${err.message}`, { line: err.line })
+    throw err
+  }
+  const [head, ...rows] = records
+  if (head === undefined) throw badLabels('the CSV label file is empty (it needs a header row)')
+  const header = head.cells
+  // As for table snapshots: a header name never holds a carriage return; one that does means lines
+  // that end in CR alone (classic Mac OS), which read as one long record.
+  if (header.some((name) => name.includes('\r')))
+    throw badLabels(
+      'the CSV header holds a carriage return, so its lines seem to end in CR alone; save the CSV file with LF or CRLF line endings',
+      { line: head.line },
+    )
+  if (header.includes('')) throw badLabels('CSV header has an empty column name', { line: head.line })
   checkLabelColumnNames(header, 'the CSV header')
-  // A trailing blank line parses as one empty field: not a row.
-  const rows = records.slice(1).filter((r) => !(r.length === 1 && r[0] === ''))
-  rows.forEach((r, i) => {
-    if (r.length !== header.length) throw badLabels(`CSV row ${i + 2} has ${r.length} fields; the header has ${header.length}`, { row: i + 2 })
-  })
+  for (const r of rows) {
+    if (r.cells.length !== header.length)
+      throw badLabels(`CSV line ${r.line} has ${r.cells.length} fields; the header (line ${head.line}) has ${header.length}`, {
+        line: r.line,
+      })
+  }
   const columns: LabelColumn[] = []
   const values: unknown[][] = []
   header.forEach((name, c) => {
-    const cells = rows.map((r) => r[c]!)
+    const cells = rows.map((r) => r.cells[c]!)
     if (name === timeColumn) {
-      // The label time is a time: validated here (a bad one names its row), a timestamp in the output.
+      // The label time is a time: validated here (a bad one names its row and line), a timestamp in the output.
       columns.push({ name, type: 'timestamp' })
-      values.push(cells.map((cell, r) => labelTimeMs(cell === '' ? null : cell, r, name)))
+      values.push(cells.map((cell, r) => labelTimeMs(cell === '' ? null : cell, r, name, rows[r]!.line)))
       return
     }
     const type = stringColumns.has(name) ? 'string' : inferType(cells)
@@ -277,8 +234,12 @@ function timeOfText(value: string): number | undefined {
   return Number.isFinite(ms) ? ms : undefined
 }
 
-/** Label time of one cell as epoch ms; throws a clear error naming the row. */
-export function labelTimeMs(value: unknown, row: number, column: string): number {
+/**
+ * Label time of one cell as epoch ms; throws a clear error naming the row (0-based `row`, named
+ * 1-based) and, for a CSV file, its line in the file (blank lines and quoted line breaks make the
+ * two differ).
+ */
+export function labelTimeMs(value: unknown, row: number, column: string, csvLine?: number): number {
   let ms: number | undefined
   if (typeof value === 'number' && Number.isFinite(value)) ms = Math.floor(value)
   else if (typeof value === 'bigint') ms = Number(value)
@@ -286,5 +247,7 @@ export function labelTimeMs(value: unknown, row: number, column: string): number
   if (ms !== undefined && ms >= MIN_LABEL_TIME_MS && ms <= MAX_LABEL_TIME_MS) return ms
   const got = value === null || value === undefined ? 'null' : JSON.stringify(String(value)).slice(0, 40)
   const why = ms === undefined ? 'must be epoch milliseconds or ISO-8601 text of a real date' : 'must lie between 0001-01-01 and 9999-12-31T23:59:59.999Z'
-  throw badLabels(`label row ${row + 1}: ${column} ${why}, got ${got}`, { row: row + 1, column })
+  const where = csvLine === undefined ? '' : ` (CSV line ${csvLine})`
+  const context = { row: row + 1, column, ...(csvLine === undefined ? {} : { line: csvLine }) }
+  throw badLabels(`label row ${row + 1}${where}: ${column} ${why}, got ${got}`, context)
 }

@@ -5,19 +5,19 @@
  * changed byte gives a new one.
  *
  * Parquet comes through the ParquetCodec port (the adapter owning parquet-wasm is injected); CSV
- * is parsed here (./csv-parse.ts), its cells typed by the declared row's columns (./csv-cells.ts).
+ * is parsed here (core/csv-parse.ts), its cells typed by the declared row's columns (./csv-cells.ts).
  * Files are read whole: a snapshot is re-read from its bytes on every `rows()` call.
  */
 import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { basename, join, relative, resolve } from 'node:path'
-import { FeatureStoreError } from '../../core/errors.ts'
+import { CsvSyntaxError, FeatureStoreError } from '../../core/errors.ts'
 import type { TableLocation } from '../../features/types.ts'
 import type { ParquetCodec, ParquetColumnType } from '../../ports/parquet-codec.ts'
 import type { TableColumn, TableColumnKind, TableRow, TableSnapshot, TableSnapshotReader } from '../../ports/table-snapshots.ts'
 import { typeCell } from './csv-cells.ts'
-import { CsvSyntaxError, parseCsv } from './csv-parse.ts'
+import { parseCsv } from '../../core/csv-parse.ts'
 
 export interface FileTableReaderOptions {
   readonly parquet: ParquetCodec

@@ -11,7 +11,7 @@ import { heldLines, letterJson, renderList, renderShow, showJson, summaryJson } 
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { didYouMean } from './did-you-mean.ts'
 import { progressFor } from './progress.ts'
-import { DEAD_LETTER_TOPIC } from './run.ts'
+import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 
 const SUBCOMMANDS = ['list', 'show', 'redrive'] as const
 const STATUSES = ['redrivable', 'held', 'redriven'] as const

@@ -3,11 +3,12 @@
  * codes (0 ok, 1 failure, 2 usage). A mistyped command or option is a usage error that names the
  * closest known one. Every option value is checked by its declared kind before the command runs
  * (./options.ts). Errors become one readable line; stack traces only for bugs (or for every error
- * with KFS_DEBUG=1).
+ * with KFS_DEBUG=1). Under `--json` every failure also prints one error object on stdout.
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { FeatureStoreError } from '../../core/errors.ts'
+import type { CliErrorCode } from '../../core/error-codes.ts'
+import { FeatureStoreError, type ErrorContext } from '../../core/errors.ts'
 import { UsageError, type Command, type CommandContext, type ParsedArgs } from './command.ts'
 import { didYouMean } from './did-you-mean.ts'
 import { parseOptionValue, type OptionSpecs, type OptionValue } from './options.ts'
@@ -54,6 +55,8 @@ export function globalHelp(commands: readonly Command[]): string {
     '  1  failed, or found nothing to do (no rows to check, an empty archive, a parity mismatch)',
     '  2  usage error: an unknown option, a missing or malformed value, a file or folder that does',
     '     not exist, or a view, service, group or snapshot that names nothing',
+    'With --json, every failure prints one error object on stdout, {"error": {"code", "message"}}:',
+    'code USAGE for exit 2, ENOENT, EACCES, ENOSPC… from the system, INTERNAL for a bug.',
     '',
     'Environment: KFS_DATA_DIR (default .kfs/data), KFS_FEATURES, and the KFS_* variables of main/config.ts;',
     'KFS_DEBUG=1 prints the stack trace of every error.',
@@ -79,22 +82,22 @@ export async function runCli(
     // Only --json may follow (`kfs --version --json`); anything else is a mistake, not ignored.
     const extra = rest.find((arg) => arg !== '--json')
     if (extra !== undefined) {
-      ctx.err(`kfs: unexpected argument '${extra}' after ${name}\nRun kfs --help for usage.\n`)
-      return EXIT_USAGE
+      const message = `unexpected argument '${extra}' after ${name}`
+      return usageFailure(ctx, message, `kfs: ${message}\nRun kfs --help for usage.\n`)
     }
     return printVersion(ctx)
   }
   // `kfs --json` alone names no command: the same usage error as `kfs` alone.
   if (name === '--json' && rest.length === 0) {
-    ctx.err(`kfs: --json needs a command, e.g. kfs registry list --json\n\n${globalHelp(commands)}`)
-    return EXIT_USAGE
+    const message = '--json needs a command, e.g. kfs registry list --json'
+    return usageFailure(ctx, message, `kfs: ${message}\n\n${globalHelp(commands)}`)
   }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? rest[0] : undefined
     const command = commands.find((c) => c.name === topic)
     if (topic !== undefined && command === undefined) {
-      ctx.err(`kfs: unknown command '${topic}'.${didYouMean(topic, names)}\n\n${globalHelp(commands)}`)
-      return EXIT_USAGE
+      const message = `unknown command '${topic}'.${didYouMean(topic, names)}`
+      return usageFailure(ctx, message, `kfs: ${message}\n\n${globalHelp(commands)}`)
     }
     if (name === undefined) {
       ctx.err(globalHelp(commands))
@@ -107,8 +110,8 @@ export async function runCli(
   if (command === undefined) {
     const what = name.startsWith('-') ? 'option' : 'command'
     const known = what === 'option' ? ['--help', '--version', '--json'] : names
-    ctx.err(`kfs: unknown ${what} '${name}'.${didYouMean(name, known)} Commands: ${names.join(', ')}\nRun kfs --help for usage.\n`)
-    return EXIT_USAGE
+    const message = `unknown ${what} '${name}'.${didYouMean(name, known)} Commands: ${names.join(', ')}`
+    return usageFailure(ctx, message, `kfs: ${message}\nRun kfs --help for usage.\n`)
   }
   try {
     const specs: OptionSpecs = { ...GLOBAL_OPTIONS, ...command.options }
@@ -177,25 +180,55 @@ function parseCommandLine(argv: readonly string[], specs: OptionSpecs, ctx: Comm
 
 function reportError(err: unknown, command: Command, ctx: CommandContext): number {
   if (ctx.env.KFS_DEBUG === '1' && err instanceof Error && err.stack !== undefined) ctx.err(`${err.stack}\n`)
+  const json = errorJson(err)
   if (err instanceof UsageError) {
-    ctx.err(`kfs ${command.name}: ${err.message}\nUsage: ${command.usage}\nRun kfs ${command.name} --help for details.\n`)
+    const human = `kfs ${command.name}: ${err.message}\nUsage: ${command.usage}\nRun kfs ${command.name} --help for details.\n`
+    printFailure(ctx, json, human)
     return EXIT_USAGE
   }
-  if (err instanceof FeatureStoreError) {
-    if (ctx.json)
-      ctx.out(`${JSON.stringify({ error: { code: err.code, message: err.message, context: err.context } }, null, 2)}\n`)
-    ctx.err(`kfs ${command.name}: ${err.message}\n`)
+  // kfs's own errors, and the environment saying no (a file vanished, a disk is full, a server
+  // refused): not bugs, so the message (the operating system's own, for the latter) is the story.
+  if (err instanceof FeatureStoreError || isSystemError(err)) {
+    printFailure(ctx, json, `kfs ${command.name}: ${err.message}\n`)
     return EXIT_FAILURE
   }
-  if (isSystemError(err)) {
-    // The environment said no (a file vanished, a disk is full, a server refused): not a kfs bug,
-    // so the operating system's own message is the whole story.
-    ctx.err(`kfs ${command.name}: ${err.message}\n`)
-    return EXIT_FAILURE
-  }
-  // Anything else is a bug in kfs, not a user mistake: keep the stack.
-  ctx.err(`kfs ${command.name}: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  // Anything else is a bug in kfs, not a user mistake: keep the stack (on stderr only).
+  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err)
+  printFailure(ctx, json, `kfs ${command.name}: unexpected error: ${detail}\n`)
   return EXIT_FAILURE
+}
+
+/** The error object a failure prints under `--json`: `{"error": ErrorJson}` (README, "CLI"). */
+export interface ErrorJson {
+  /** kfs's code (ERROR_CODES), USAGE or INTERNAL (CLI_ERROR_CODES), or the system's (ENOENT…). */
+  readonly code: string
+  /** The message stderr shows, without the `kfs <command>:` prefix, usage lines or stack. */
+  readonly message: string
+  readonly context?: ErrorContext
+}
+
+/** What any thrown value reports as, under `--json`. */
+export function errorJson(err: unknown): ErrorJson {
+  if (err instanceof UsageError) return { code: 'USAGE' satisfies CliErrorCode, message: err.message }
+  if (err instanceof FeatureStoreError) return { code: err.code, message: err.message, context: err.context }
+  if (isSystemError(err)) return { code: err.code, message: err.message, context: systemContext(err) }
+  return { code: 'INTERNAL' satisfies CliErrorCode, message: err instanceof Error ? err.message : String(err) }
+}
+
+/**
+ * Reports a failure: under `--json` its one error object on stdout, so a script that parses stdout
+ * gets a document for every failure as for every success; the human message on stderr either way.
+ * For the few places that end a command with an exit code instead of throwing (kfs run).
+ */
+export function printFailure(ctx: CommandContext, json: ErrorJson, human: string): void {
+  if (ctx.json) ctx.out(`${JSON.stringify({ error: json }, null, 2)}\n`)
+  ctx.err(human)
+}
+
+/** A usage error the router finds before any command runs (no command's usage to show). */
+function usageFailure(ctx: CommandContext, message: string, human: string): number {
+  printFailure(ctx, { code: 'USAGE' satisfies CliErrorCode, message }, human)
+  return EXIT_USAGE
 }
 
 /** Node's errors from the operating system carry an upper-case code such as ENOENT or ECONNREFUSED. */
@@ -205,4 +238,14 @@ function isSystemError(err: unknown): err is Error & { code: string } {
     typeof (err as { code?: unknown }).code === 'string' &&
     /^E[A-Z]+$/.test((err as unknown as { code: string }).code)
   )
+}
+
+/** Where a system error happened, as Node tells it (the call, the path, the address), for --json. */
+function systemContext(err: Error): ErrorContext | undefined {
+  const context: Record<string, string | number> = {}
+  for (const key of ['syscall', 'path', 'dest', 'address', 'port'] as const) {
+    const value = (err as unknown as Record<string, unknown>)[key]
+    if (typeof value === 'string' || typeof value === 'number') context[key] = value
+  }
+  return Object.keys(context).length > 0 ? context : undefined
 }

@@ -6,15 +6,15 @@ import { createLiveEngine } from '../../engine/live-engine.ts'
 import { createEngineMetrics, listenForMetrics, MetricsPortError, type MetricsServer } from '../metrics-server.ts'
 import { createRuntime } from '../runtime.ts'
 import { flagOption, listOption, numberOption, stringOption, UsageError, type Command } from './command.ts'
-import { EXIT_USAGE } from './router.ts'
+import { errorJson, EXIT_FAILURE, EXIT_USAGE, printFailure } from './router.ts'
 import { deadLetteredText } from './dead-letters-format.ts'
 import { progressFor } from './progress.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { settleBackfills } from '../../replay/backfill-before-live.ts'
 import { backfillEnvironment, publishedViews } from './live-views.ts'
+import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 
 export const DEFAULT_GROUP = 'kfs-engine'
-export const DEAD_LETTER_TOPIC = 'kfs.dead-letters'
 
 export const runCommand: Command = {
   name: 'run',
@@ -69,7 +69,8 @@ Examples:
           metrics = await listenForMetrics(config.serveHost, config.metricsPort, (err) => logger.warn({ err }, 'metrics endpoint error'))
         } catch (err: unknown) {
           if (!(err instanceof MetricsPortError)) throw err
-          ctx.err(`kfs run: ${err.message}\n`)
+          // A usage error (the variable names a port in use), in one line: no flag's usage to show.
+          printFailure(ctx, { code: 'USAGE', message: err.message }, `kfs run: ${err.message}\n`)
           return EXIT_USAGE
         }
       }
@@ -115,8 +116,8 @@ Examples:
       })
       if (outcome instanceof Error) {
         logger.fatal({ err: outcome }, 'engine failed')
-        ctx.err(`engine failed: ${outcome.message}\n`)
-        return 1
+        printFailure(ctx, errorJson(outcome), `engine failed: ${outcome.message}\n`)
+        return EXIT_FAILURE
       }
       // A checkpoint that fails is retried by the stop's own checkpoint (its rows were kept); if
       // that fails too, stop throws. Either way a run during which the engine failed is a failure.
@@ -124,12 +125,14 @@ Examples:
         await engine.stop()
       } catch (err: unknown) {
         logger.fatal({ err }, 'engine stop failed')
-        ctx.err(`engine stop failed: ${err instanceof Error ? err.message : String(err)} — nothing past the last checkpoint was published; rerun to resume from it\n`)
-        return 1
+        const why = err instanceof Error ? err.message : String(err)
+        const message = `engine stop failed: ${why} — nothing past the last checkpoint was published; rerun to resume from it`
+        printFailure(ctx, { ...errorJson(err), message }, `${message}\n`)
+        return EXIT_FAILURE
       }
       if (engine.failure !== undefined) {
-        ctx.err(`engine failed: ${engine.failure.message}\n`)
-        return 1
+        printFailure(ctx, errorJson(engine.failure), `engine failed: ${engine.failure.message}\n`)
+        return EXIT_FAILURE
       }
       const summary = { stoppedBy: outcome, consumed: engine.stats.consumed, emittedRows: engine.stats.emittedRows, deadLettered: engine.stats.deadLettered, checkpoints: engine.stats.checkpoints }
       ctx.out(ctx.json ? `${JSON.stringify(summary)}\n` : `engine stopped (${outcome}): ${summary.consumed} records consumed, ${summary.emittedRows} rows emitted, ${summary.checkpoints} checkpoints${deadLetteredText(summary.deadLettered)}\n`)

@@ -4,7 +4,8 @@ import { createServer } from '../../serving/server/index.ts'
 import { cachedCatalogStatus, type CachedStatus } from '../../serving/handlers/catalog/status-cache.ts'
 import { positionId } from '../../replay/dead-letters/dead-letter-entry.ts'
 import { readDeadLetters } from '../../replay/dead-letters/redrive.ts'
-import { DEAD_LETTER_TOPIC, DEFAULT_GROUP } from './run.ts'
+import { DEFAULT_GROUP } from './run.ts'
+import { DEAD_LETTER_TOPIC, internalTopicRole } from '../internal-topics.ts'
 import { CheckpointStore } from '../../engine/checkpoint-store.ts'
 import { consumedView } from '../../engine/plan-sources.ts'
 import { catalogTablesOf } from './tables.ts'
@@ -61,7 +62,9 @@ time — are sent Avro-encoded to that topic in batches, off the request path; a
 records (metric kfs_serving_served_log_records_total, a warning), never a request. Sampling is by a hash
 of the request id (x-request-id, echoed in every feature response), so reruns log the same
 requests. Include servedLog({ topic }) from serving/served-log in the features module so kfs run
-archives the topic like any source; kfs skew-report compares it with the offline rows.
+archives the topic like any source; kfs skew-report compares it with the offline rows. The topic
+must be the log's own: kfs's topics (kfs.dead-letters, kfs.dead-letters.redriven, the re-key
+topics kfs.<topic>.by-<entity>) and a topic another registered source reads are refused.
 
 Options:
 ${FEATURES_HELP}
@@ -109,7 +112,7 @@ Examples:
           )
       }
       if (logConfig) {
-        const source = servedLogSource(set, logConfig.topic, (line) => ctx.err(line))
+        const source = await servedLogSource(set, registry, logConfig.topic, (line) => ctx.err(line))
         const transport = runtime.servedLogTransport(logConfig.topic, source.partitions)
         log = new ServedLog(
           transport,
@@ -217,8 +220,8 @@ function catalogStatus(views: readonly FeatureViewDef[], registry: Registry, run
   })
 }
 
-/** Flags over config: --log-topic turns the log on, --log-sample sets its rate. */
-function serveLogOptions(
+/** Flags over config: --log-topic turns the log on, --log-sample sets its rate. Exported for tests. */
+export function serveLogOptions(
   topicArg: string | undefined,
   sampleRate: number | undefined,
   config: ServeLogConfig | undefined,
@@ -230,26 +233,49 @@ function serveLogOptions(
   }
   if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic) || topic.startsWith('__'))
     throw new UsageError(`--log-topic: '${topic}' is not a Kafka topic name`)
+  // Served-feature records in one of kfs's own topics would be read as what that topic holds (dead
+  // letters, re-drive markers, re-keyed events). KFS_SERVE_LOG_TOPIC was checked by the config.
+  const role = internalTopicRole(topic)
+  if (role !== undefined)
+    throw new UsageError(`--log-topic: ${topic} is ${role}; name a topic of the log's own, e.g. kfs.served-features`)
   return { topic, sampleRate: sampleRate ?? config?.sampleRate ?? DEFAULT_SERVE_LOG_SAMPLE }
 }
 
 /**
  * The log's source as the features module declares it (its partitions and schema), or the default
  * definition with a note: records are then logged but no view reads the topic, so kfs run does not
- * archive it and kfs skew-report has nothing to read.
+ * archive it and kfs skew-report has nothing to read. A source that reads the topic with another
+ * schema — declared, or published to the registry by another features module — is refused: its
+ * views would get records they cannot decode. Exported for tests.
  */
-function servedLogSource(set: DefinitionSet, topic: string, note: (line: string) => void): SourceDef {
+export async function servedLogSource(
+  set: DefinitionSet,
+  registry: Pick<Registry, 'snapshot'>,
+  topic: string,
+  note: (line: string) => void,
+): Promise<SourceDef> {
   const declared = set.sources.find((s) => s.topic === topic)
+  if (declared !== undefined && !isServedLogSchema(declared.schema)) {
+    throw new UsageError(
+      `source ${declared.name} reads the served-feature log topic ${topic} with another schema; declare it with servedLog({ topic: '${topic}' })`,
+    )
+  }
+  const published = (await registry.snapshot()).sources.find((s) => s.topic === topic && !isServedLogSchema(s.schema))
+  if (published !== undefined) {
+    throw new UsageError(
+      `the served-feature log topic ${topic} is the topic of source ${published.name} in the registry, which reads it with another schema; name a topic of the log's own, e.g. kfs.served-features`,
+    )
+  }
   if (declared === undefined) {
     note(
       `note: the served-feature log topic ${topic} is not a source of the features module, so kfs run will not archive it; add\n  export const { servedView, servedFeatures, servedLookups } = servedLog({ topic: '${topic}' })\n(from serving/served-log/index.ts) and run kfs apply\n`,
     )
     return servedLog({ topic }).servedFeatures
   }
-  if (JSON.stringify(declared.schema) !== JSON.stringify(SERVED_FEATURES_SCHEMA)) {
-    throw new UsageError(
-      `source ${declared.name} reads the served-feature log topic ${topic} with another schema; declare it with servedLog({ topic: '${topic}' })`,
-    )
-  }
   return declared
+}
+
+/** The registry stores a schema as JSON, so comparing the JSON compares a stored one too. */
+function isServedLogSchema(schema: unknown): boolean {
+  return JSON.stringify(schema) === JSON.stringify(SERVED_FEATURES_SCHEMA)
 }

@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { KFS_NAMESPACE, listStoredTables, type JoinKeyColumnType, type StoredTable } from '../../adapters/offline/iceberg/table-listing.ts'
-import { DEFAULT_REKEY_PREFIX } from '../../engine/plan-sources.ts'
+import { isInternalTopicName as isRekeyTopic } from '../../engine/plan-sources.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import type { CatalogTable } from '../../serving/handlers/iceberg-catalog.ts'
 import type { Command } from './command.ts'
@@ -24,11 +24,6 @@ export interface TableListing {
   /** A feature table's join keys as typed columns beside `entity_key` (none: a table created before kfs 0.2). */
   readonly joinKeys?: readonly JoinKeyColumnType[]
   readonly read: { readonly duckdb: string; readonly pyiceberg: string; readonly pyicebergCatalog: string; readonly spark: string }
-}
-
-/** A re-key stage's internal topic: `<prefix>.<source topic>.by-<entity>` (engine/plan-sources.ts). */
-function isRekeyTopic(topic: string): boolean {
-  return topic.startsWith(`${DEFAULT_REKEY_PREFIX}.`) && /\.by-[^.]+$/.test(topic)
 }
 
 /** DuckDB's iceberg_scan wants a plain path for local files. */

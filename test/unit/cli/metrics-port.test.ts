@@ -81,6 +81,10 @@ void describe('metrics port', () => {
     assert.match(run.stderr, new RegExp(`kfs run: KFS_METRICS_PORT=${busyPort}: 127\\.0\\.0\\.1:${busyPort} is already in use`))
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace')
     assert.doesNotMatch(run.stderr, /Unhandled|engine running/)
-    assert.equal(run.stdout, '', 'no run summary: the engine never started')
+    // Run with --json: the usage error's one error object, and no run summary (the engine never started).
+    const body = JSON.parse(run.stdout) as { error?: { code: string; message: string }; consumed?: number }
+    assert.equal(body.error?.code, 'USAGE')
+    assert.match(body.error?.message ?? '', new RegExp(`^KFS_METRICS_PORT=${busyPort}: `))
+    assert.equal(body.consumed, undefined)
   })
 })

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { typeCell } from '../../../adapters/tables/csv-cells.ts'
-import { CsvSyntaxError, parseCsv } from '../../../adapters/tables/csv-parse.ts'
+import { parseCsv } from '../../../core/csv-parse.ts'
+import { CsvSyntaxError } from '../../../core/errors.ts'
 
 const cells = (text: string) => [...parseCsv(text)].map((r) => r.cells)
 

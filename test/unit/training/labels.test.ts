@@ -6,7 +6,8 @@ import { after, describe, test } from 'node:test'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { encodeParquetColumns } from '../../../adapters/offline/parquet/index.ts'
 import { createDuckDbLabelReader } from '../../../adapters/duckdb/duckdb-label-reader.ts'
-import { labelTimeMs, parseCsv, readLabels } from '../../../training/index.ts'
+import { parseCsv } from '../../../core/csv-parse.ts'
+import { labelTimeMs, readLabels } from '../../../training/index.ts'
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
 const reader = await createDuckDbLabelReader()
@@ -19,11 +20,15 @@ const csv = (text: string, options = {}) => readLabels(reader, { format: 'csv', 
 
 void describe('training set > labels', () => {
   void test('CSV: quoted fields, escaped quotes, commas and newlines inside quotes, CRLF', () => {
-    assert.deepEqual(parseCsv('a,b\r\n"x, ""y""",2\n"multi\nline",\n'), [
-      ['a', 'b'],
-      ['x, "y"', '2'],
-      ['multi\nline', ''],
-    ])
+    // The parser label files share with table snapshots (test/unit/training/csv-labels-lines.test.ts).
+    assert.deepEqual(
+      [...parseCsv('a,b\r\n"x, ""y""",2\n"multi\nline",\n')].map((r) => r.cells),
+      [
+        ['a', 'b'],
+        ['x, "y"', '2'],
+        ['multi\nline', ''],
+      ],
+    )
   })
 
   void test('CSV: types are inferred per column; join-key columns stay strings; empty is null', async () => {
@@ -37,8 +42,11 @@ void describe('training set > labels', () => {
     assert.match(t.sha256, /^[0-9a-f]{64}$/)
   })
 
-  void test('CSV: a row with the wrong number of fields is an error naming it', async () => {
-    await assert.rejects(csv('a,b\n1,2\n3\n'), (err: unknown) => err instanceof FeatureStoreError && /row 3/.test(err.message))
+  void test('CSV: a row with the wrong number of fields is an error naming its line', async () => {
+    await assert.rejects(
+      csv('a,b\n1,2\n3\n'),
+      (err: unknown) => err instanceof FeatureStoreError && /CSV line 3 has 1 fields/.test(err.message),
+    )
   })
 
   void test('Parquet: column types come from the file (booleans and timestamps included)', async () => {

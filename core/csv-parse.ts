@@ -4,15 +4,17 @@
  * a dependency, and the grammar is small): it yields records as arrays of raw strings with the
  * line each starts on, and reports a malformed quote with its line instead of guessing.
  * A completely empty line is skipped (a trailing newline, blank lines people leave).
+ *
+ * One parser for every CSV kfs reads — table snapshots (adapters/tables) and label files
+ * (training/labels.ts) — so a file reads the same, and fails on the same line, wherever it goes.
  */
+import { CsvSyntaxError } from './errors.ts'
 
 export interface CsvRecord {
   /** 1-based line the record starts on. */
   readonly line: number
   readonly cells: readonly string[]
 }
-
-export class CsvSyntaxError extends Error {}
 
 export function* parseCsv(text: string): Generator<CsvRecord> {
   const n = text.length
@@ -29,7 +31,7 @@ export function* parseCsv(text: string): Generator<CsvRecord> {
         let from = i + 1
         for (;;) {
           const q = text.indexOf('"', from)
-          if (q < 0) throw new CsvSyntaxError(`line ${startLine}: a quoted field is never closed`)
+          if (q < 0) throw new CsvSyntaxError(startLine, 'a quoted field is never closed')
           value += text.slice(from, q)
           if (text.charCodeAt(q + 1) === 0x22) {
             value += '"'
@@ -42,14 +44,14 @@ export function* parseCsv(text: string): Generator<CsvRecord> {
         for (const ch of value) if (ch === '\n') line++
         const next = text.charCodeAt(i)
         if (i < n && next !== 0x2c && next !== 0x0a && !(next === 0x0d && text.charCodeAt(i + 1) === 0x0a))
-          throw new CsvSyntaxError(`line ${line}: text after a closing quote (a quote inside a field must be doubled: "")`)
+          throw new CsvSyntaxError(line, 'text after a closing quote (a quote inside a field must be doubled: "")')
         cell = value
       } else {
         let end = i
         while (end < n) {
           const c = text.charCodeAt(end)
           if (c === 0x2c || c === 0x0a || (c === 0x0d && text.charCodeAt(end + 1) === 0x0a)) break
-          if (c === 0x22) throw new CsvSyntaxError(`line ${line}: a quote inside an unquoted field (quote the whole field)`)
+          if (c === 0x22) throw new CsvSyntaxError(line, 'a quote inside an unquoted field (quote the whole field)')
           end++
         }
         cell = text.slice(i, end)

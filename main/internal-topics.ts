@@ -1,0 +1,22 @@
+/**
+ * The topics kfs keeps for itself, by the names the engine and the re-drive give them: the
+ * dead-letter topic, the markers `kfs dead-letters redrive` writes beside it, and each re-key
+ * stage's internal topic (engine/plan-sources.ts) — plus Kafka's own `__` topics. A topic a user
+ * names for kfs to write other records to (the served-feature log) must be none of these: its
+ * records would be read as dead letters, re-drive markers or re-keyed events.
+ */
+import { isInternalTopicName } from '../engine/plan-sources.ts'
+import { markerTopicOf } from '../replay/dead-letters/redrive.ts'
+
+/** Where kfs run sends the records it cannot apply; kfs dead-letters and the catalog read it. */
+export const DEAD_LETTER_TOPIC = 'kfs.dead-letters'
+
+/** What `topic` is to kfs or Kafka, when it is one of their own topics; undefined otherwise. */
+export function internalTopicRole(topic: string): string | undefined {
+  if (topic === DEAD_LETTER_TOPIC) return "kfs's dead-letter topic, which kfs run writes and kfs dead-letters reads"
+  if (topic === markerTopicOf(DEAD_LETTER_TOPIC)) return 'where kfs dead-letters redrive marks the letters it re-drove'
+  if (isInternalTopicName(topic))
+    return "a re-key stage's internal topic (kfs.<source topic>.by-<entity>), which kfs run fills and its views read"
+  if (topic.startsWith('__')) return "one of Kafka's internal topics (__ names are Kafka's own)"
+  return undefined
+}
