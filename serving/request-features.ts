@@ -11,6 +11,7 @@
  * turn them into null) and a `string` is at most MAX_STRING_CHARS long.
  */
 import type { FeatureValue, RequestFeatureDef, RequestValueType } from '../features/types.ts'
+import { ignoreLaterRejection, kindOf } from '../core/returned-value.ts'
 import { RequestFeatureFailure } from './errors.ts'
 
 /** Longest string a request feature may return: a feature, not a document (1 Mi characters). */
@@ -30,7 +31,7 @@ export function runRequestFeature(
   if (value === undefined || value === null) return null
   const problem = outputProblem(value, def.outputType)
   if (problem === undefined) return value as FeatureValue | boolean
-  if (typeof value === 'object' || typeof value === 'function') ignoreLaterRejection(value)
+  ignoreLaterRejection(value)
   throw new RequestFeatureFailure(def.name, problem)
 }
 
@@ -61,24 +62,4 @@ function numberKind(n: number): string {
   if (Number.isNaN(n)) return 'NaN'
   if (!Number.isFinite(n)) return n > 0 ? 'Infinity' : '-Infinity'
   return Number.isInteger(n) ? 'an integer beyond 2^53' : 'a fraction'
-}
-
-/** `an array`, `an object`, `a string`…: what a returned value is, for messages (reads only `typeof`). */
-export function kindOf(value: unknown): string {
-  if (Array.isArray(value)) return 'an array'
-  const t = typeof value
-  return t === 'object' ? 'an object' : `a ${t}`
-}
-
-/**
- * An async `fn` returns a promise we refuse; if it later rejects nobody would handle that, and an
- * unhandled rejection ends the process. `Promise.resolve` adopts any thenable without throwing
- * synchronously (a throwing `then` getter becomes a rejection, also handled here).
- */
-export function ignoreLaterRejection(value: object): void {
-  try {
-    Promise.resolve(value).catch(() => {})
-  } catch {
-    // A real promise whose `constructor` getter throws: nothing more can be done with it.
-  }
 }

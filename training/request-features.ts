@@ -5,7 +5,7 @@
  */
 import { FeatureStoreError } from '../core/errors.ts'
 import type { FeatureValue, RequestFeatureDef, RequestValueType } from '../features/types.ts'
-import { ignoreLaterRejection, kindOf } from '../serving/request-features.ts'
+import { ignoreLaterRejection, kindOf } from '../core/returned-value.ts'
 
 function coerce(value: unknown, type: RequestValueType): unknown {
   if (value === null || value === undefined) return undefined
@@ -78,7 +78,7 @@ export function computeRequestFeature(
     if (!outputOk(value, def.outputType)) {
       // An async fn's promise is refused here; if it rejects later, nobody would handle that and the
       // unhandled rejection would end the process with a stack trace after this clear error.
-      if (typeof value === 'object' || typeof value === 'function') ignoreLaterRejection(value as object)
+      ignoreLaterRejection(value)
       throw new FeatureStoreError(
         'BAD_REQUEST',
         `label row ${r + 1}: request feature ${def.name} returned ${kindOf(value)}, not a ${def.outputType}`,
