@@ -18,6 +18,9 @@ const UNIT_MS: Record<string, number> = {
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1
 
+/** A well-formed duration too long to count in whole milliseconds (not a typo: callers say so). */
+export class DurationTooLongError extends RangeError {}
+
 export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd' | 'w'}`
 
 export function parseDurationMs(value: Duration | string, what = 'duration'): number {
@@ -35,7 +38,7 @@ export function parseDurationMs(value: Duration | string, what = 'duration'): nu
   // Past 2^53 ms (285,000 years) a double no longer holds every whole millisecond: '99999999999999999999d'
   // would become 8.64e27, a number the rest of kfs takes for a count of milliseconds it is not.
   if (!Number.isSafeInteger(ms)) {
-    throw new RangeError(`${what}: '${value}' is longer than ${Number.MAX_SAFE_INTEGER} ms (about 285,000 years)`)
+    throw new DurationTooLongError(`${what}: '${value}' is longer than ${Number.MAX_SAFE_INTEGER} ms (about 285,000 years)`)
   }
   return ms
 }

@@ -1,5 +1,5 @@
 /** Small checks shared by the builders; each throws a DefinitionError that says what to write instead. */
-import { parseDurationMs, type Duration } from '../core/duration.ts'
+import { DurationTooLongError, parseDurationMs, type Duration } from '../core/duration.ts'
 import { DefinitionError } from '../core/errors.ts'
 
 const NAME = /^[a-z][a-z0-9_]*$/
@@ -20,10 +20,8 @@ export function checkDuration(value: unknown, where: string, what: string, optio
   try {
     ms = parseDurationMs(value as Duration, what)
   } catch (err: unknown) {
-    // A well-formed duration too long to count in whole milliseconds is not a typo: say so.
-    const tooLong = err instanceof RangeError && err.message.includes('is longer than')
     throw new DefinitionError(
-      tooLong
+      err instanceof DurationTooLongError
         ? `${where}: ${what} ${JSON.stringify(value)} is longer than a whole number of milliseconds can hold (2^53 ms, about 285,000 years)`
         : `${where}: ${what} ${JSON.stringify(value)} is not a duration; write e.g. '500ms', '30s', '5m', '1h', '7d'`,
       { cause: err },
