@@ -72,3 +72,13 @@ export function* parseCsv(text: string): Generator<CsvRecord> {
     yield { line: startLine, cells }
   }
 }
+
+/**
+ * Whether a header record says its file's lines end in CR alone (classic Mac OS): the parser splits
+ * records at LF and CRLF only, so such a file reads as one long record, and a column name never
+ * holds a carriage return otherwise. Readers refuse it, naming the line endings, rather than report
+ * missing columns.
+ */
+export function headerShowsCrOnlyLines(header: readonly string[]): boolean {
+  return header.some((name) => name.includes('\r'))
+}

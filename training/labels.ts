@@ -22,8 +22,9 @@
  * floored.
  */
 import { createHash, webcrypto } from 'node:crypto'
-import { parseCsv, type CsvRecord } from '../core/csv-parse.ts'
+import { headerShowsCrOnlyLines, parseCsv, type CsvRecord } from '../core/csv-parse.ts'
 import { CsvSyntaxError, FeatureStoreError } from '../core/errors.ts'
+import { isCalendarDay } from '../core/iso-time.ts'
 import type { LabelColumn, LabelReader, LabelValueType } from '../ports/label-reader.ts'
 
 export type { LabelColumn } from '../ports/label-reader.ts'
@@ -178,9 +179,7 @@ function parseCsvLabels(bytes: Uint8Array, stringColumns: ReadonlySet<string>, t
   const [head, ...rows] = records
   if (head === undefined) throw badLabels('the CSV label file is empty (it needs a header row)')
   const header = head.cells
-  // As for table snapshots: a header name never holds a carriage return; one that does means lines
-  // that end in CR alone (classic Mac OS), which read as one long record.
-  if (header.some((name) => name.includes('\r')))
+  if (headerShowsCrOnlyLines(header))
     throw badLabels(
       'the CSV header holds a carriage return, so its lines seem to end in CR alone; save the CSV file with LF or CRLF line endings',
       { line: head.line },
@@ -216,19 +215,11 @@ const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})/
 export const MIN_LABEL_TIME_MS = -62_135_596_800_000
 export const MAX_LABEL_TIME_MS = 253_402_300_799_999
 
-/** Whether Y-M-D names a day of the (proleptic Gregorian) calendar; Date.parse would roll 02-30 over to March. */
-function isCalendarDate(year: number, month: number, day: number): boolean {
-  if (month < 1 || month > 12 || day < 1) return false
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
-  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!
-  return day <= days
-}
-
 function timeOfText(value: string): number | undefined {
   if (INTEGER.test(value)) return Number(value)
   if (NUMBER.test(value)) return Math.floor(Number(value))
   const date = ISO_DATE.exec(value)
-  if (date === null || !isCalendarDate(Number(date[1]), Number(date[2]), Number(date[3]))) return undefined
+  if (date === null || !isCalendarDay(Number(date[1]), Number(date[2]), Number(date[3]))) return undefined
   const iso = /^\d{4}-\d{2}-\d{2}$/.test(value) || ISO_ZONE.test(value) ? value : `${value}Z`
   const ms = Date.parse(iso)
   return Number.isFinite(ms) ? ms : undefined

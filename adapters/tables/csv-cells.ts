@@ -4,13 +4,11 @@
  * string it was — ingest then rejects its row (`schema_mismatch`) rather than guessing.
  * An empty cell is null.
  */
+import { isoTimeMs } from '../../core/iso-time.ts'
 import type { TableColumnKind } from '../../ports/table-snapshots.ts'
 
 const INTEGER = /^[+-]?\d+$/
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i
-const HAS_ZONE = /(Z|[+-]\d{2}:?\d{2})$/i
 
 function integer(cell: string): number | bigint | string {
   if (!INTEGER.test(cell)) return cell
@@ -18,32 +16,10 @@ function integer(cell: string): number | bigint | string {
   return Number.isSafeInteger(n) ? n : BigInt(cell)
 }
 
-/**
- * Whether the date's day is one its month has. Date.parse checks only day ≤ 31 and rolls the rest
- * over into the next month (2024-02-30 is 1 March), which would ingest another event time silently.
- */
-function dayExists(cell: string): boolean {
-  const day = Number(cell.slice(8, 10))
-  // A day its month lacks rolls into the next month: the day comes back different. (setUTCFullYear,
-  // not Date.UTC, which reads years 0–99 as 1900–1999.)
-  const date = new Date(0)
-  date.setUTCFullYear(Number(cell.slice(0, 4)), Number(cell.slice(5, 7)) - 1, day)
-  return date.getUTCDate() === day
-}
-
 /** ISO-8601 dates (midnight UTC) and times (UTC when no zone is given), or epoch milliseconds. */
 function timestamp(cell: string): number | bigint | string {
   if (INTEGER.test(cell)) return integer(cell)
-  if ((DATE_ONLY.test(cell) || DATE_TIME.test(cell)) && !dayExists(cell)) return cell
-  if (DATE_ONLY.test(cell)) {
-    const ms = Date.parse(`${cell}T00:00:00Z`)
-    return Number.isNaN(ms) ? cell : ms
-  }
-  if (!DATE_TIME.test(cell)) return cell
-  // Up to milliseconds: Date.parse takes 3 fraction digits at most.
-  const trimmed = cell.replace(' ', 'T').replace(/(\.\d{3})\d+/, '$1')
-  const ms = Date.parse(HAS_ZONE.test(trimmed) ? trimmed : `${trimmed}Z`)
-  return Number.isNaN(ms) ? cell : ms
+  return isoTimeMs(cell) ?? cell
 }
 
 function finiteOr(cell: string): number | string {

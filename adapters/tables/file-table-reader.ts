@@ -17,7 +17,7 @@ import type { TableLocation } from '../../features/types.ts'
 import type { ParquetCodec, ParquetColumnType } from '../../ports/parquet-codec.ts'
 import type { TableColumn, TableColumnKind, TableRow, TableSnapshot, TableSnapshotReader } from '../../ports/table-snapshots.ts'
 import { typeCell } from './csv-cells.ts'
-import { parseCsv } from '../../core/csv-parse.ts'
+import { headerShowsCrOnlyLines, parseCsv } from '../../core/csv-parse.ts'
 
 export interface FileTableReaderOptions {
   readonly parquet: ParquetCodec
@@ -189,9 +189,7 @@ function csvSnapshot(declared: readonly TableColumn[], id: string, where: string
     const records = withFileName(f.name, parseCsv(csvText(f)))
     const first = records.next()
     if (first.done === true) throw new FeatureStoreError('BAD_REQUEST', `${f.name} is empty: a CSV snapshot needs a header row`)
-    // A header name never holds a carriage return; one that does means lines that end in CR alone
-    // (classic Mac OS), which read as one long record and would be reported as missing columns.
-    if (first.value.cells.some((name) => name.includes('\r')))
+    if (headerShowsCrOnlyLines(first.value.cells))
       throw new FeatureStoreError('BAD_REQUEST', `${f.name}: its header row holds a carriage return, so its lines seem to end in CR alone; save the CSV file with LF or CRLF line endings`)
     return { header: first.value.cells, records }
   }

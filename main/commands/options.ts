@@ -12,6 +12,7 @@
 import { statSync, type Stats } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { parseDurationMs } from '../../core/duration.ts'
+import { isoTimeMs, isoTimeProblem } from '../../core/iso-time.ts'
 import { UsageError } from './usage-error.ts'
 
 export type ValueKind =
@@ -161,38 +162,6 @@ export function parseOptionValue(name: string, kind: ValueKind, raw: string, ctx
 
 /** The last time a Date holds (+275760-09-13): epoch milliseconds past it name no time. */
 const MAX_TIME_MS = 8.64e15
-
-const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i
-
-/**
- * An ISO-8601 date or time in epoch ms, read as kfs reads every time (labels, CSV snapshots): a
- * date alone is midnight UTC, a time without a zone is UTC — never the machine's zone, which
- * Date.parse would take — and the day must be one its month has (Date.parse reads 2026-02-30 as
- * 2 March). Undefined when the text is none of that.
- */
-function isoTimeMs(raw: string): number | undefined {
-  const m = ISO_TIME.exec(raw)
-  if (m === null) return undefined
-  const [, year, month, day, hour, minute, second, fraction, zone] = m
-  // setUTCFullYear, not Date.UTC, which reads years 0-99 as 1900-1999; a day the month lacks rolls over.
-  const date = new Date(0)
-  date.setUTCFullYear(Number(year), Number(month) - 1, Number(day))
-  if (date.getUTCMonth() !== Number(month) - 1 || date.getUTCDate() !== Number(day)) return undefined
-  if (hour === undefined) return date.getTime()
-  // Below-millisecond digits are floored (Date.parse takes three at most).
-  const ms = fraction === undefined ? '' : fraction.slice(0, 4).padEnd(4, '0')
-  const text = `${year}-${month}-${day}T${hour}:${minute}:${second ?? '00'}${ms}${zone ?? 'Z'}`
-  const parsed = Date.parse(text)
-  return Number.isNaN(parsed) ? undefined : parsed
-}
-
-/** Why `raw` is no ISO-8601 time, when the reason is not its form. */
-function isoTimeProblem(raw: string): string | undefined {
-  const m = ISO_TIME.exec(raw)
-  if (m === null) return undefined
-  const day = `${m[1]}-${m[2]}-${m[3]}`
-  return isoTimeMs(day) === undefined ? `${day} is not a day of the calendar` : 'the time of day is out of range'
-}
 
 function statOrUndefined(path: string): Stats | undefined {
   try {
