@@ -14,6 +14,7 @@
  * leave the join-key fields as they are; the view's own filter/map run later, in its stage.
  */
 import { ConfigError } from '../core/errors.ts'
+import { isTopicName } from '../core/topic-name.ts'
 import type { EntityDef, FeatureViewDef, SourceDef } from '../features/types.ts'
 
 export const DEFAULT_REKEY_PREFIX = 'kfs'
@@ -50,7 +51,7 @@ export function isKeyedForView(view: FeatureViewDef): boolean {
 
 export function internalTopicName(sourceTopic: string, entityName: string, prefix = DEFAULT_REKEY_PREFIX): string {
   const topic = `${prefix}.${sourceTopic}.by-${entityName}`
-  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic)) {
+  if (!isTopicName(topic)) {
     throw new ConfigError(`internal topic name '${topic}' is not a valid Kafka topic name: choose a re-key prefix of letters, digits, '.', '_', '-'`)
   }
   return topic

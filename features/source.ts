@@ -1,5 +1,6 @@
 import { DefinitionError } from '../core/errors.ts'
 import type { Duration } from '../core/duration.ts'
+import { isTopicName } from '../core/topic-name.ts'
 import { didYouMean, recordFields, type AvroField } from './avro-fields.ts'
 import type { AvroRecordSchema, EntityDef, SourceDef } from './types.ts'
 import { brand, checkDuration, checkName, checkText } from './validate.ts'
@@ -26,8 +27,6 @@ export interface SourceOptions {
 }
 
 export const SOURCE_DEFAULTS = { partitions: 3, outOfOrderness: '5s', allowedLateness: '1m', idleTimeout: '30s', maxFutureSkew: '1h' } as const
-
-const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/
 
 /**
  * Declares a Kafka topic of Avro events and how event time behaves on it.
@@ -59,7 +58,7 @@ export function source(options: SourceOptions): SourceDef {
 export type SourceSettingsOptions = Pick<SourceOptions, 'partitions' | 'outOfOrderness' | 'allowedLateness' | 'idleTimeout' | 'maxFutureSkew' | 'description'>
 
 export function checkTopic(topic: unknown, where: string): string {
-  if (typeof topic !== 'string' || !TOPIC.test(topic) || topic.startsWith('__')) {
+  if (typeof topic !== 'string' || !isTopicName(topic) || topic.startsWith('__')) {
     throw new DefinitionError(`${where}: topic ${JSON.stringify(topic)} is not a valid Kafka topic name (letters, digits, '.', '_', '-'; not starting with '__')`)
   }
   return topic

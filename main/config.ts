@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../core/errors.ts'
 import { CONFIG_VARIABLES } from './config-variables.ts'
-import { internalTopicRole } from './internal-topics.ts'
+import { servedLogTopicProblem } from './internal-topics.ts'
 import { ConfigSource as Source, type Env, type FileValues } from './config-source.ts'
 
 export type { Env }
@@ -233,13 +233,8 @@ function serveLogConfig(source: Source): ServeLogConfig | undefined {
     }
     return undefined
   }
-  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic) || topic.startsWith('__')) {
-    throw source.invalid('KFS_SERVE_LOG_TOPIC', topic, "a Kafka topic name (letters, digits, '.', '_', '-'), e.g. kfs.served-features")
-  }
-  // Served-feature records in one of kfs's own topics would be read as what that topic holds.
-  const role = internalTopicRole(topic)
-  if (role !== undefined)
-    throw source.invalid('KFS_SERVE_LOG_TOPIC', topic, `a topic of the log's own, not ${role}; e.g. kfs.served-features`)
+  const problem = servedLogTopicProblem(topic)
+  if (problem !== undefined) throw source.invalid('KFS_SERVE_LOG_TOPIC', topic, `a topic of the log's own, e.g. kfs.served-features; this one is ${problem}`)
   return { topic, sampleRate: sampleRate ?? DEFAULT_SERVE_LOG_SAMPLE }
 }
 

@@ -5,6 +5,7 @@
 import { windowLabel } from '../features/aggregations.ts'
 import { canonicalJson } from './canonical-json.ts'
 import type { FeatureLogic, ViewLogic } from './describe.ts'
+import { isJsonObject } from '../core/json-object.ts'
 
 function show(value: unknown): string {
   if (value === undefined) return '(absent)'
@@ -12,12 +13,8 @@ function show(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}…` : text
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-}
-
 export function diffValues(before: unknown, after: unknown, path = ''): string[] {
-  if (isObject(before) && isObject(after)) {
+  if (isJsonObject(before) && isJsonObject(after)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()
     return keys.flatMap((k) => diffValues(before[k], after[k], path === '' ? k : `${path}.${k}`))
   }

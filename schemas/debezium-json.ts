@@ -21,6 +21,7 @@
 import { CHANGE_TIME_FIELD } from '../features/change-envelope.ts'
 import type { AvroRecordSchema } from '../features/types.ts'
 import { parseJsonNumbersExact, LossyNumber } from './json-number-literals.ts'
+import { isJsonObject } from '../core/json-object.ts'
 
 export type DebeziumParseResult =
   | { readonly ok: true; readonly event: Record<string, unknown> }
@@ -75,10 +76,10 @@ function parseWith(conformRow: Conform, text: string): DebeziumParseResult {
   } catch (err: unknown) {
     return { ok: false, reason: 'undecodable', detail: `not JSON: ${err instanceof Error ? err.message : String(err)}` }
   }
-  if (!isObject(parsed)) return { ok: false, reason: 'undecodable', detail: `a change message is a JSON object, got ${describe(parsed)}` }
+  if (!isJsonObject(parsed)) return { ok: false, reason: 'undecodable', detail: `a change message is a JSON object, got ${describe(parsed)}` }
   let message = parsed
   if ('payload' in parsed && 'schema' in parsed) {
-    if (!isObject(parsed.payload)) return { ok: false, reason: 'undecodable', detail: `the payload of the {schema, payload} wrapper is ${describe(parsed.payload)}, not an object` }
+    if (!isJsonObject(parsed.payload)) return { ok: false, reason: 'undecodable', detail: `the payload of the {schema, payload} wrapper is ${describe(parsed.payload)}, not an object` }
     message = parsed.payload
   }
   if (typeof message.op !== 'string') return mismatch(`op is ${describe(message.op)}, not a string`)
@@ -100,7 +101,7 @@ function parseWith(conformRow: Conform, text: string): DebeziumParseResult {
 
 function commitTime(message: Record<string, unknown>): { readonly value: number } | Failure {
   const source = message.source
-  const fromSource = isObject(source) && source.ts_ms !== undefined && source.ts_ms !== null
+  const fromSource = isJsonObject(source) && source.ts_ms !== undefined && source.ts_ms !== null
   const field = fromSource ? 'source.ts_ms' : 'ts_ms'
   const value = fromSource ? (source as Record<string, unknown>).ts_ms : message.ts_ms
   if (value === undefined || value === null) return mismatch('the commit time is missing (neither source.ts_ms nor ts_ms)')
@@ -122,7 +123,7 @@ type Named = Map<string, Conform>
 function compile(type: unknown, names: Named, namespace: string | undefined): Conform {
   if (typeof type === 'string') return compilePrimitive(type, names, namespace)
   if (Array.isArray(type)) return compileUnion(type, names, namespace)
-  if (!isObject(type)) throw new TypeError(`not an Avro type: ${JSON.stringify(type)}`)
+  if (!isJsonObject(type)) throw new TypeError(`not an Avro type: ${JSON.stringify(type)}`)
   const kind = type.type
   switch (kind) {
     case 'record':
@@ -161,7 +162,7 @@ function compile(type: unknown, names: Named, namespace: string | undefined): Co
     case 'map': {
       const values = compile(type.values, names, namespace)
       return (v, path) => {
-        if (!isObject(v)) return mismatch(`${path} is ${describe(v)}, not a map (object)`)
+        if (!isJsonObject(v)) return mismatch(`${path} is ${describe(v)}, not a map (object)`)
         const out: Record<string, unknown> = {}
         for (const [key, item] of Object.entries(v)) {
           if (LONE_SURROGATE.test(key)) return { ok: false, reason: 'invalid_utf8', detail: `${path} (a map key) is not valid UTF-8`, field: `${path} (a map key)` }
@@ -183,7 +184,7 @@ function compileRecord(type: Record<string, unknown>, names: Named, namespace: s
   const ownNamespace = typeof type.namespace === 'string' ? type.namespace : namespace
   let fields: { name: string; conform: Conform; fallback: { value: unknown } | undefined }[] = []
   const conform: Conform = (v, path) => {
-    if (!isObject(v)) return mismatch(`${path} is ${describe(v)}, not an object (a row)`)
+    if (!isJsonObject(v)) return mismatch(`${path} is ${describe(v)}, not an object (a row)`)
     const out: Record<string, unknown> = {}
     for (const field of fields) {
       const at = `${path}.${field.name}`
@@ -289,10 +290,6 @@ function lossy(v: LossyNumber, path: string, what: string): Failure {
 
 function mismatch(detail: string): Failure {
   return { ok: false, reason: 'schema_mismatch', detail }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof LossyNumber)
 }
 
 /** A short, bounded description of a JSON value for a detail message. */

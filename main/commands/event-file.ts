@@ -18,6 +18,7 @@ import { isUtf8 } from 'node:buffer'
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { LossyNumber, parseJsonNumbersExact } from '../../schemas/json-number-literals.ts'
+import { isJsonObject } from '../../core/json-object.ts'
 
 export type EventItem =
   { readonly where: string; readonly event: Record<string, unknown> } | { readonly where: string; readonly error: string }
@@ -66,7 +67,7 @@ export async function* readEventFile(path: string): AsyncGenerator<EventItem> {
       yield { where, error: 'not valid JSON' }
       continue
     }
-    yield isObject(parsed) ? { where, event: parsed } : { where, error: 'an event must be a JSON object' }
+    yield isJsonObject(parsed) ? { where, event: parsed } : { where, error: 'an event must be a JSON object' }
   }
   if (arrayText === undefined) return
   let parsed: unknown
@@ -82,12 +83,8 @@ export async function* readEventFile(path: string): AsyncGenerator<EventItem> {
   }
   for (let i = 0; i < parsed.length; i++) {
     const item: unknown = parsed[i]
-    yield isObject(item) ? { where: `item ${i}`, event: item } : { where: `item ${i}`, error: 'an event must be a JSON object' }
+    yield isJsonObject(item) ? { where: `item ${i}`, event: item } : { where: `item ${i}`, error: 'an event must be a JSON object' }
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof LossyNumber)
 }
 
 /** Whether the event holds a literal JSON would have changed (a `LossyNumber`) anywhere. */

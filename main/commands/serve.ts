@@ -5,7 +5,7 @@ import { cachedCatalogStatus, type CachedStatus } from '../../serving/handlers/c
 import { positionId } from '../../replay/dead-letters/dead-letter-entry.ts'
 import { readDeadLetters } from '../../replay/dead-letters/redrive.ts'
 import { DEFAULT_GROUP } from './run.ts'
-import { DEAD_LETTER_TOPIC, internalTopicRole } from '../internal-topics.ts'
+import { DEAD_LETTER_TOPIC, servedLogTopicProblem } from '../internal-topics.ts'
 import { CheckpointStore } from '../../engine/checkpoint-store.ts'
 import { consumedView } from '../../engine/plan-sources.ts'
 import { catalogTablesOf } from './tables.ts'
@@ -231,13 +231,9 @@ export function serveLogOptions(
     if (sampleRate !== undefined) throw new UsageError('--log-sample needs --log-topic (or KFS_SERVE_LOG_TOPIC)')
     return undefined
   }
-  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic) || topic.startsWith('__'))
-    throw new UsageError(`--log-topic: '${topic}' is not a Kafka topic name`)
-  // Served-feature records in one of kfs's own topics would be read as what that topic holds (dead
-  // letters, re-drive markers, re-keyed events). KFS_SERVE_LOG_TOPIC was checked by the config.
-  const role = internalTopicRole(topic)
-  if (role !== undefined)
-    throw new UsageError(`--log-topic: ${topic} is ${role}; name a topic of the log's own, e.g. kfs.served-features`)
+  // KFS_SERVE_LOG_TOPIC was checked by the config, with the same rule.
+  const problem = servedLogTopicProblem(topic)
+  if (problem !== undefined) throw new UsageError(`--log-topic: ${topic} is ${problem}; name a topic of the log's own, e.g. kfs.served-features`)
   return { topic, sampleRate: sampleRate ?? config?.sampleRate ?? DEFAULT_SERVE_LOG_SAMPLE }
 }
 

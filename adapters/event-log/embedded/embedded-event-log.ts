@@ -20,6 +20,7 @@ import { join } from 'node:path'
 import { systemClock, type Clock } from '../../../core/clock.ts'
 import { InvariantViolation, SourceError } from '../../../core/errors.ts'
 import { silentLogger, type Logger } from '../../../core/logger.ts'
+import { isTopicName, TOPIC_NAME_RULE } from '../../../core/topic-name.ts'
 import type { PackedRecords, ProduceRecord } from '../../../ports/event-log.ts'
 import { lockDirectory, unlockDirectory } from './directory-lock.ts'
 import { readJson, writeJsonAtomic } from './durable-file.ts'
@@ -68,8 +69,6 @@ interface JournalEntry {
   readonly offsets: { groupId: string; offsets: { topic: string; partition: number; offset: string }[] }[]
 }
 
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/
-
 export class EmbeddedEventLog implements TransactionalEventLog {
   readonly #dir: string
   readonly #clock: Clock
@@ -99,7 +98,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
 
   async createTopic(topic: string, partitions: number): Promise<void> {
     this.#open()
-    if (!TOPIC_NAME.test(topic)) throw new SourceError('BAD_REQUEST', `'${topic}' is not a valid topic name (letters, digits, '.', '_', '-'; at most 249)`)
+    if (!isTopicName(topic)) throw new SourceError('BAD_REQUEST', `'${topic}' is not a valid topic name (${TOPIC_NAME_RULE})`)
     if (!Number.isInteger(partitions) || partitions < 1) throw new SourceError('BAD_REQUEST', `a topic needs at least one partition, got ${partitions}`)
     if (this.#topic(topic)) return
     const dir = join(this.#dir, 'topics', topic)
@@ -244,7 +243,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   #topic(name: string): Topic | undefined {
     const cached = this.#topics.get(name)
     if (cached) return cached
-    if (!TOPIC_NAME.test(name)) return undefined
+    if (!isTopicName(name)) return undefined
     const dir = join(this.#dir, 'topics', name)
     const meta = readJson<{ partitions: number }>(join(dir, 'topic.json'), (m) => Number.isSafeInteger((m as { partitions?: unknown } | null)?.partitions) && (m as { partitions: number }).partitions >= 1)
     if (!meta) return undefined

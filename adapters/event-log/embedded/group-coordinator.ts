@@ -17,6 +17,7 @@
 import { join } from 'node:path'
 import type { TopicPartitionOffset } from '../../../ports/event-log.ts'
 import { readJson, writeJsonAtomic } from './durable-file.ts'
+import { isJsonObject } from '../../../core/json-object.ts'
 
 export interface TopicPartition {
   readonly topic: string
@@ -33,9 +34,8 @@ export interface GroupMember {
 
 type Offsets = Record<string, Record<string, number>>
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 /** Topic → partition → the next offset to read, each a whole number ≥ 0. */
-const isOffsets = (v: unknown): boolean => isObject(v) && Object.values(v).every((byPartition) => isObject(byPartition) && Object.values(byPartition).every((o) => Number.isSafeInteger(o) && (o as number) >= 0))
+const isOffsets = (v: unknown): boolean => isJsonObject(v) && Object.values(v).every((byPartition) => isJsonObject(byPartition) && Object.values(byPartition).every((o) => Number.isSafeInteger(o) && (o as number) >= 0))
 
 export class GroupCoordinator {
   readonly #file: string

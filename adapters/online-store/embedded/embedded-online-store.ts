@@ -19,6 +19,7 @@ import { StoredTextRead } from '../redis/stored-text-read.ts'
 import { encodeValue } from '../redis/value-codec.ts'
 import { DELETED_FIELD } from '../redis/row-layout.ts'
 import { coalesceRows, missingRead, statusOf, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
+import { isJsonObject } from '../../../core/json-object.ts'
 
 interface StoredRow {
   readonly asOfMs: number
@@ -32,14 +33,13 @@ interface FileLayout {
   readonly rows: { key: string; asOfMs: number; expiresAtMs: number; fields: Record<string, string> }[]
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
 /** An object; when of this format, with rows of {key, asOfMs, expiresAtMs, fields of text} (another format is SCHEMA_UNKNOWN, not damage). */
 function isLayout(v: unknown): boolean {
-  if (!isObject(v)) return false
+  if (!isJsonObject(v)) return false
   if (v.format !== 'kfs-online-store/1') return true
   return (
     Array.isArray(v.rows) &&
-    v.rows.every((r) => isObject(r) && typeof r.key === 'string' && typeof r.asOfMs === 'number' && typeof r.expiresAtMs === 'number' && isObject(r.fields) && Object.values(r.fields).every((x) => typeof x === 'string'))
+    v.rows.every((r) => isJsonObject(r) && typeof r.key === 'string' && typeof r.asOfMs === 'number' && typeof r.expiresAtMs === 'number' && isJsonObject(r.fields) && Object.values(r.fields).every((x) => typeof x === 'string'))
   )
 }
 

@@ -1,0 +1,13 @@
+/**
+ * What Kafka accepts as a topic name — letters, digits, '.', '_' and '-', 1 to 249 of them —
+ * checked once for every place kfs takes or makes one (a source's topic, a re-key stage's internal
+ * topic, the served-feature log, the embedded log's topics), so they cannot drift apart.
+ */
+const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/
+
+/** How a legal topic name is written, for messages. */
+export const TOPIC_NAME_RULE = "letters, digits, '.', '_', '-'; at most 249"
+
+export function isTopicName(name: string): boolean {
+  return LEGAL_TOPIC_NAME.test(name)
+}
