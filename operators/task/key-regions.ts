@@ -20,7 +20,7 @@
  * moves up a class, one with two classes of slack moves down, freed regions go to per-class free
  * lists and the slab compacts once free doubles exceed an eighth of the live ones (as in
  * tile-slab.ts, which compacts at a quarter; its object regions stay per group: only events and
- * multi-event tiles reach them).
+ * multi-event tiles reach them). Compaction slides the regions down in place, in address order.
  */
 import { classCaps, freePageTail } from './tile-slab.ts'
 
@@ -271,27 +271,80 @@ export class KeyRegions {
     this.#liveDoubles -= cap
   }
 
-  /** Copies every region, at the tightest class for its doubles, into fresh pages. */
+  /**
+   * Slides every region down, in address order, to the lowest address it fits at, at the
+   * tightest class for its doubles; the pages left empty at the end are dropped. Each live
+   * double is read and written once, front to back, in pages already held — copying regions
+   * into fresh pages in key order read them at random and paid for a fresh set of pages.
+   *
+   * A region never moves up: it lands at or below its own start, in its own page or an earlier
+   * one (its class is at most its old one, so if it does not fit in what is left of a page, it
+   * was not in that page), and no later region starts below its old end.
+   */
   #compact(): void {
-    const old = this.pages.splice(0)
+    const meta = this.meta
+    const pages = this.pages
+    const bits = this.pageBits
+    const mask = this.pageMask
+    const live = this.#regionsByAddress()
     for (const list of this.#free) list.length = 0
-    this.#top = 0
     this.#freeDoubles = 0
     this.#liveDoubles = 0
-    const meta = this.meta
-    for (let m = this.metaBase; m < meta.length; m += this.metaStride) {
-      if (meta[m + META_CLASS] === 0) continue
+    let top = 0
+    for (let i = 0; i < live.length; i++) {
+      const m = live[i] as number
       const used = this.#usedIn(m)
-      const src = meta[m + META_START] as number
       const c = this.#classOf[used] as number
-      const dst = this.#alloc(c)
-      const sp = old[src >>> this.pageBits] as Float64Array
-      const dp = this.pages[dst >>> this.pageBits] as Float64Array
-      const sb = src & this.pageMask
-      const db = dst & this.pageMask
-      for (let i = 0; i < used; i++) dp[db + i] = sp[sb + i] as number
-      meta[m + META_START] = dst
+      const cap = this.#caps[c] as number
+      const room = mask + 1 - (top & mask)
+      if (room < cap) {
+        // Nothing is left to move out of this tail (see above): it goes to the free lists.
+        this.#freeDoubles += freePageTail(top, room, this.#caps, this.#free)
+        top += room
+      }
+      const src = meta[m + META_START] as number
+      if (src !== top) {
+        const sp = pages[src >>> bits] as Float64Array
+        const dp = pages[top >>> bits] as Float64Array
+        const sb = src & mask
+        const db = top & mask
+        if (sp === dp) sp.copyWithin(db, sb, sb + used)
+        else for (let j = 0; j < used; j++) dp[db + j] = sp[sb + j] as number
+      }
+      meta[m + META_START] = top
       meta[m + META_CLASS] = c + 1
+      this.#liveDoubles += cap
+      top += cap
     }
+    this.#top = top
+    pages.length = (top + mask) >>> bits
+  }
+
+  /** The metadata positions of the keys holding a region, ordered by the region's start. */
+  #regionsByAddress(): Int32Array {
+    const meta = this.meta
+    let n = 0
+    for (let m = this.metaBase; m < meta.length; m += this.metaStride) if (meta[m + META_CLASS] !== 0) n++
+    let order = new Int32Array(n)
+    let k = 0
+    for (let m = this.metaBase; m < meta.length; m += this.metaStride) if (meta[m + META_CLASS] !== 0) order[k++] = m
+    // Starts are below 2^31: two stable passes, low 16 bits then high.
+    let next = new Int32Array(n)
+    const counts = new Int32Array(1 << 16)
+    for (let shift = 0; shift <= 16; shift += 16) {
+      counts.fill(0)
+      for (let i = 0; i < n; i++) counts[((meta[(order[i] as number) + META_START] as number) >>> shift) & 0xffff]!++
+      for (let d = 0, sum = 0; d < counts.length; d++) {
+        const c = counts[d] as number
+        counts[d] = sum
+        sum += c
+      }
+      for (let i = 0; i < n; i++) {
+        const m = order[i] as number
+        next[counts[((meta[m + META_START] as number) >>> shift) & 0xffff]!++] = m
+      }
+      ;[order, next] = [next, order]
+    }
+    return order
   }
 }

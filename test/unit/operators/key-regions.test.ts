@@ -118,4 +118,27 @@ void describe('operators > key regions', () => {
       { numRuns: 300 },
     )
   })
+  void test('compaction slides the regions left down and gives the pages it emptied back', () => {
+    const keys = 400
+    const regions = new KeyRegions(NUM_INITS, MAX_TILES, SPANS_MS, 6)
+    const stride = KeyRegions.metaInts(3)
+    const meta = new Int32Array(stride * keys)
+    regions.bindMeta(meta, stride, 0)
+    for (let id = 0; id < keys; id++) for (let k = 0; k < 5; k++) regions.insert(id, 2, k, k)
+    const before = regions.stats().pageDoubles
+    // Every key but one in ten gone: then the next insert compacts.
+    for (let id = 0; id < keys; id++) if (id % 10 !== 0) regions.clear(id)
+    regions.insert(0, 0, 0, 99)
+    const after = regions.stats()
+    assert.ok(after.pageDoubles * 4 <= before, `pages held: ${before} doubles before, ${after.pageDoubles} after`)
+    // What stays free: page tails too short for the next region, and key 0's region before it grew.
+    assert.ok(after.freeDoubles < 4 * 64, `${after.freeDoubles} doubles free after compacting`)
+    for (let id = 0; id < keys; id += 10) {
+      assert.deepEqual(
+        tilesOf(regions, id, 2).map((t) => t[0]),
+        [0, 1, 2, 3, 4],
+      )
+    }
+    assert.deepEqual(tilesOf(regions, 0, 0), [[99, 0, Number.NaN]])
+  })
 })
