@@ -157,3 +157,44 @@ void describe('operators > adversarial event times against the reference model',
     if (SEEDS > 1) assert.ok(late > 0, 'no stream had a late event')
   })
 })
+
+void describe('operators > the watermark ends at 2^53 − 1', () => {
+  // An event near either end of time (a record whose timestamp does not bound it), then the
+  // partition idles: its markers can run past 2^53. Before, they fired boundaries past it too —
+  // rows with as_of 9007199254800000, which the online store refuses, so the engine failed on
+  // every restart at the same place.
+  const source = testSource({ outOfOrdernessMs: 0, allowedLatenessMs: 0 })
+  const view = testView({
+    source,
+    features: [
+      { op: 'count', windowMs: 60_000, hopMs: 10_000 },
+      { op: 'sum', field: 'x', windowMs: 7, hopMs: 7 },
+      { op: 'count', windowMs: null },
+    ],
+  })
+  const markers = [MAX + 1, MAX + 120_000, 2 ** 60, 1e300, Infinity]
+  for (const t of [MAX, MAX - 5, MAX - 60_000, -MAX, 0]) {
+    for (const marker of markers) {
+      void test(`event at ${t}, then a marker at ${marker}`, () => {
+        const records: ReferenceRecord[] = [
+          { partition: 0, offset: '0', eventTimeMs: t, event: { user: 'a', ts: t, x: 1 } },
+          { partition: 0, marker },
+          { partition: 0, offset: '1', eventTimeMs: MAX, event: { user: 'b', ts: MAX, x: 2 } },
+          { partition: 0, marker: Infinity },
+        ]
+        const task = createPartitionTask({ views: [view], source })
+        const into: Collected = { rows: [[]], dead: [] }
+        feed(task, records, into)
+        for (const row of into.rows[0]!) assert.ok(Number.isSafeInteger(row.asOfMs), `row ${show(row)}: as_of not a safe integer`)
+        assert.equal(task.watermarkMs, MAX)
+        const ref = runReference({ views: [view], source, records })
+        assert.deepEqual(into.rows[0]!.map(show), ref.rowsOf(view.name, 0).map(show))
+        // The event at 2^53 − 1 after the capped watermark is late (≤ watermark − 0), as the reference says.
+        assert.deepEqual(
+          into.dead.map((d) => `${d.offset}:${d.reason}`),
+          ref.deadLetters.map((d) => `${d.offset}:${d.reason}`),
+        )
+      })
+    }
+  }
+})
