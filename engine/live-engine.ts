@@ -265,7 +265,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
         if (idleMs > 0 && Number.isFinite(wm) && now - slot.lastRecordAtMs >= idleMs && now - idleSince >= idleMs) {
           // While idle, event time is assumed to advance with wall-clock time; the marker is
           // archived, so replay reproduces this advance exactly.
-          const marker = wm + (now - idleSince)
+          const marker = Math.min(wm + (now - idleSince), Number.MAX_SAFE_INTEGER)
           const processed = slot.processMarker(marker, now)
           slot.lastMarkerAtMs = now
           await delivery.enqueue(slot, processed)

@@ -29,7 +29,10 @@ export interface SlotDelivery {
   enqueue(slot: PartitionSlot, output: SlotOutput): Promise<void>
   /** Delivers now and waits (backfill hand-off, before the slot takes live records). */
   deliverNow(slot: PartitionSlot, output: SlotOutput): Promise<void>
-  /** Settles once everything queued for the slot so far is delivered (undefined: nothing ever was). */
+  /**
+   * Settles once everything queued for the slot so far is delivered — and, for a store that must
+   * be told to (`OnlineStore.sync`), is durable (undefined: nothing ever was, and nothing to sync).
+   */
   landed(slot: PartitionSlot): Promise<void> | undefined
 }
 
@@ -84,7 +87,15 @@ export function createSlotDelivery(options: SlotDeliveryOptions): SlotDelivery {
   return {
     enqueue: (slot, output) => queueOf(slot).enqueue(output),
     deliverNow: deliver,
-    landed: (slot) => queues.get(slot)?.landed(),
+    landed: (slot) => {
+      const delivered = queues.get(slot)?.landed()
+      if (online.sync === undefined) return delivered
+      // Also rows delivered outside the queue (the backfill hand-off's deliverNow).
+      const synced = (delivered ?? Promise.resolve()).then(() => online.sync!())
+      // Awaited by the publish, which may first wait for staging: a failure must not go unhandled meanwhile.
+      synced.catch(() => undefined)
+      return synced
+    },
   }
 }
 

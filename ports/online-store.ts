@@ -41,5 +41,12 @@ export interface OnlineStore {
     lookups: readonly { readonly view: FeatureViewDef; readonly entityKey: string; readonly features: readonly string[] }[],
     nowMs: number,
   ): Promise<OnlineRead[]>
+  /**
+   * Makes every write that has returned survive a crash of this process. The engine calls it
+   * before it publishes a checkpoint (which counts the rows before its cut as landed, and a
+   * restart never writes them again). Absent where a returned write is already as durable as the
+   * store gets (Redis: its own persistence settings).
+   */
+  sync?(): Promise<void>
   close(): Promise<void>
 }

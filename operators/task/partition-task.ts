@@ -191,7 +191,9 @@ class Task implements PartitionTask {
 
   processWatermarkMarker(watermarkMs: number): TaskOutput {
     const rows: FeatureRow[][] = this.#runners.map(() => [])
-    if (!Number.isNaN(watermarkMs)) this.#advance(watermarkMs, rows)
+    // Times end at 2^53 − 1 (docs/semantics.md §1): an idle advance past it (a partition idle after
+    // an event near it) would fire boundaries beyond it, rows no store can hold as_of.
+    if (!Number.isNaN(watermarkMs)) this.#advance(Math.min(watermarkMs, Number.MAX_SAFE_INTEGER), rows)
     return { rows, deadLetters: [] }
   }
 

@@ -276,7 +276,8 @@ export function runReference(input: { views: readonly FeatureViewDef[]; source: 
       byPartition.set(rec.partition, list)
     }
     if ('marker' in rec) {
-      p.wm = Math.max(p.wm, rec.marker)
+      // docs/semantics.md §1: times end at 2^53 − 1, and so does the watermark.
+      p.wm = Math.max(p.wm, Math.min(rec.marker, Number.MAX_SAFE_INTEGER))
     } else {
       const t = rec.eventTimeMs
       if (t === undefined || !Number.isSafeInteger(t)) {

@@ -6,9 +6,14 @@
  *
  * Persistence (optional `path`): `flush()` and `close()` write every live row to one JSON file
  * (temp file + rename, so a crash leaves the old or the new file, never half of one); `open()`
- * loads it. Values use the Redis field encoding, so floats survive bit for bit.
+ * loads it. Values use the Redis field encoding, so floats survive bit for bit. Between two
+ * flushes, `sync()` appends the rows changed since the last one to the file's journal
+ * (row-journal.ts) and fsyncs it: the engine syncs before it publishes a checkpoint, so a crash
+ * loses no write a checkpoint counted as landed (the restarted engine never writes those rows
+ * again). A journal grown past the file's size (and 4 MiB) is folded into a new file.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { open, readFile, rename } from 'node:fs/promises'
+import { appendJournal, isJournalRow, journalPath, newJournalName, readJournal, removeJournal, type JournalRow } from './row-journal.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { systemClock } from '../../../core/clock.ts'
 import { SinkWriteError, SourceError } from '../../../core/errors.ts'
@@ -30,17 +35,19 @@ interface StoredRow {
 
 interface FileLayout {
   readonly format: 'kfs-online-store/1'
-  readonly rows: { key: string; asOfMs: number; expiresAtMs: number; fields: Record<string, string> }[]
+  readonly rows: JournalRow[]
+  /** The journal continuing this file (a file name beside it); absent in files written before journals. */
+  readonly journal?: string
 }
+
+/** A journal is folded into a new file once it is larger than the file and this. */
+const MIN_FOLD_BYTES = 4 * 1024 * 1024
 
 /** An object; when of this format, with rows of {key, asOfMs, expiresAtMs, fields of text} (another format is SCHEMA_UNKNOWN, not damage). */
 function isLayout(v: unknown): boolean {
   if (!isJsonObject(v)) return false
   if (v.format !== 'kfs-online-store/1') return true
-  return (
-    Array.isArray(v.rows) &&
-    v.rows.every((r) => isJsonObject(r) && typeof r.key === 'string' && typeof r.asOfMs === 'number' && typeof r.expiresAtMs === 'number' && isJsonObject(r.fields) && Object.values(r.fields).every((x) => typeof x === 'string'))
-  )
+  return Array.isArray(v.rows) && v.rows.every(isJournalRow) && (v.journal === undefined || typeof v.journal === 'string')
 }
 
 export interface EmbeddedOnlineStoreOptions {
@@ -60,6 +67,14 @@ export class EmbeddedOnlineStore implements OnlineStore {
   readonly #listeners = new Map<string, Set<OnlineChangeListener>>()
   #writesSinceSweep = 0
   #closed = false
+  /** Keys whose row landed or was refreshed since the last sync or flush took them. */
+  readonly #dirty = new Set<string>()
+  /** The journal continuing the file (undefined until the file is first written or loaded with one). */
+  #journal: string | undefined
+  #journalBytes = 0
+  #fileBytes = 0
+  /** Syncs and flushes, one after the other: a journal append never races the file's replacement. */
+  #persisting: Promise<void> = Promise.resolve()
 
   constructor(options: EmbeddedOnlineStoreOptions = {}) {
     this.#clock = options.clock ?? systemClock
@@ -92,9 +107,11 @@ export class EmbeddedOnlineStore implements OnlineStore {
       if (stored && row.asOfMs < stored.asOfMs) continue
       if (stored && row.asOfMs === stored.asOfMs && sameFields(stored.fields, fields)) {
         stored.expiresAtMs = expiresAtMs
+        if (this.#path) this.#dirty.add(key)
         continue
       }
       this.#rows.set(key, { asOfMs: row.asOfMs, fields, expiresAtMs })
+      if (this.#path) this.#dirty.add(key)
       written++
       if (listeners) {
         const values: Record<string, FeatureValue> = {}
@@ -154,17 +171,59 @@ export class EmbeddedOnlineStore implements OnlineStore {
     }
   }
 
-  async flush(): Promise<void> {
-    if (!this.#path) return
+  /** Writes every live row to the file (a new, empty journal continues it). */
+  flush(): Promise<void> {
+    return this.#serially(() => this.#writeFile())
+  }
+
+  /** Makes every write that has returned survive a crash: its row is in the file or the journal, on disk. */
+  sync(): Promise<void> {
+    return this.#serially(async () => {
+      const path = this.#path
+      if (!path || (this.#dirty.size === 0 && this.#journal !== undefined)) return
+      if (this.#journal === undefined || this.#journalBytes > Math.max(MIN_FOLD_BYTES, this.#fileBytes)) return this.#writeFile()
+      const rows: JournalRow[] = []
+      for (const key of this.#dirty) {
+        const r = this.#rows.get(key)
+        if (r !== undefined) rows.push(rowOf(key, r))
+      }
+      this.#dirty.clear()
+      this.#journalBytes += await appendJournal(journalPath(path, this.#journal), rows)
+    })
+  }
+
+  #serially(fn: () => Promise<void>): Promise<void> {
+    const next = this.#persisting.then(fn)
+    this.#persisting = next.catch(() => undefined)
+    return next
+  }
+
+  async #writeFile(): Promise<void> {
+    const path = this.#path
+    if (!path) return
     const nowMs = this.#clock.nowMs()
     this.#sweep(nowMs)
-    const layout: FileLayout = {
-      format: 'kfs-online-store/1',
-      rows: [...this.#rows].map(([key, r]) => ({ key, asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: Object.fromEntries(r.fields) })),
+    this.#dirty.clear()
+    const journal = newJournalName(path)
+    const layout: FileLayout = { format: 'kfs-online-store/1', rows: [...this.#rows].map(([key, r]) => rowOf(key, r)), journal }
+    const text = JSON.stringify(layout)
+    const tmp = `${path}.tmp-${process.pid}`
+    // On disk before the rename and before the old journal goes: else a machine crash after both
+    // could leave neither the rows of the new file nor the journal that held them.
+    const handle = await open(tmp, 'w')
+    try {
+      await handle.writeFile(text)
+      await handle.datasync()
+    } finally {
+      await handle.close()
     }
-    const tmp = `${this.#path}.tmp-${process.pid}`
-    await writeFile(tmp, JSON.stringify(layout))
-    await rename(tmp, this.#path)
+    await rename(tmp, path)
+    // The file no longer names the old journal: a crash before this removal leaves it unread.
+    const old = this.#journal
+    this.#journal = journal
+    this.#journalBytes = 0
+    this.#fileBytes = Buffer.byteLength(text)
+    if (old !== undefined) await removeJournal(journalPath(path, old))
   }
 
   async close(): Promise<void> {
@@ -193,6 +252,13 @@ export class EmbeddedOnlineStore implements OnlineStore {
     })
     if (layout.format !== 'kfs-online-store/1') throw new SourceError('SCHEMA_UNKNOWN', `online store file ${path} has an unknown format`)
     for (const r of layout.rows) this.#rows.set(r.key, { asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: new Map(Object.entries(r.fields)) })
+    this.#fileBytes = Buffer.byteLength(text)
+    if (layout.journal === undefined) return
+    // The rows synced after the file was written, in the order they landed.
+    const journal = await readJournal(journalPath(path, layout.journal))
+    for (const r of journal.rows) this.#rows.set(r.key, { asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: new Map(Object.entries(r.fields)) })
+    this.#journal = layout.journal
+    this.#journalBytes = journal.bytes
   }
 
   #live(key: string, nowMs: number): StoredRow | undefined {
@@ -234,6 +300,10 @@ function encodeRow(view: FeatureViewDef, row: FeatureRow): Map<string, string> {
     if (text !== undefined) fields.set(f.name, text)
   })
   return fields
+}
+
+function rowOf(key: string, r: StoredRow): JournalRow {
+  return { key, asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: Object.fromEntries(r.fields) }
 }
 
 function sameFields(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {

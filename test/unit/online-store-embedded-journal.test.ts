@@ -1,0 +1,156 @@
+/**
+ * The embedded online store after a crash (the process gone without close): every write made
+ * before a `sync()` is found by the next `open`, in the order the rows landed — the engine syncs
+ * before each checkpoint publish, and a restart never writes those rows again. Before, rows lived
+ * only in memory until `close()`, so a killed `kfs run` on the embedded defaults lost every online
+ * write its checkpoints had counted as landed. Also: a torn final append is cut, a damaged line is
+ * refused with its place named, a journal left beside a newer file is not applied, and a journal
+ * grown past the file is folded into a new one.
+ */
+import assert from 'node:assert/strict'
+import { appendFile, copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { FeatureStoreError } from '../../core/errors.ts'
+import { EmbeddedOnlineStore } from '../../adapters/online-store/embedded/embedded-online-store.ts'
+import { feature, plainRead, row, view } from '../contracts/online-store.ts'
+
+const clock = { nowMs: () => 1_000_000, sleep: async () => {} }
+const v = view('journaled', [feature('x', 'double'), feature('s', 'string')], { ttlMs: 10_000_000 })
+const read = async (store: EmbeddedOnlineStore, keys: readonly string[]) =>
+  (
+    await store.readRows(
+      keys.map((entityKey) => ({ view: v, entityKey, features: ['x', 's'] })),
+      1_000_000,
+    )
+  ).map(plainRead)
+
+async function withDir(fn: (dir: string, path: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'kfs-online-journal-'))
+  try {
+    await fn(dir, join(dir, 'online.json'))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+const journals = async (dir: string) => (await readdir(dir)).filter((f) => f.includes('.journal-')).sort()
+
+void test('online store > embedded > every write before a sync survives a crash, last landing wins', () =>
+  withDir(async (dir, path) => {
+    const first = await EmbeddedOnlineStore.open({ clock, path })
+    await first.writeRows(v, [row('a', 10, [1, 'a1']), row('b', 10, [2, 'b1'])])
+    await first.sync() // the first sync writes the file
+    await first.writeRows(v, [row('a', 20, [3, 'a2'])])
+    await first.writeRows(v, [row('c', 5, [null, 'c1'])])
+    await first.sync()
+    // An equal as_of with other values lands (docs/design.md §5), and the journal keeps that order.
+    await first.writeRows(v, [row('a', 20, [4, 'a3']), row('b', 9, [0, 'stale'])])
+    await first.sync()
+    const before = (await journals(dir)).length
+    await first.sync() // nothing changed: nothing appended
+    assert.equal((await journals(dir)).length, before)
+    // Crash: `first` is never closed.
+    const second = await EmbeddedOnlineStore.open({ clock, path })
+    assert.deepEqual(await read(second, ['a', 'b', 'c', 'd']), [
+      { status: 'PRESENT', asOfMs: 20, values: [4, 'a3'] },
+      { status: 'PRESENT', asOfMs: 10, values: [2, 'b1'] },
+      { status: 'PRESENT', asOfMs: 5, values: [null, 'c1'] },
+      { status: 'MISSING', asOfMs: null, values: [null, null] },
+    ])
+    // The reopened store goes on journaling where the first left off, and a close folds it all in.
+    await second.writeRows(v, [row('d', 1, [7, 'd1'])])
+    await second.sync()
+    const third = await EmbeddedOnlineStore.open({ clock, path })
+    assert.deepEqual((await read(third, ['d']))[0], { status: 'PRESENT', asOfMs: 1, values: [7, 'd1'] })
+    await third.close()
+    assert.equal((await journals(dir)).length, 0, 'the close left an empty journal, or none')
+  }))
+
+void test('online store > embedded > a torn final append is cut; a damaged line or a journal path elsewhere is refused', () =>
+  withDir(async (dir, path) => {
+    const store = await EmbeddedOnlineStore.open({ clock, path })
+    await store.writeRows(v, [row('a', 1, [1, 'x'])])
+    await store.sync()
+    await store.writeRows(v, [row('a', 2, [2, 'y']), row('b', 2, [3, 'z'])])
+    await store.sync()
+    const [journal] = await journals(dir)
+    const file = join(dir, journal!)
+    const lines = await readFile(file, 'utf8')
+    assert.equal(lines.split('\n').length, 3, 'two lines and the final newline')
+
+    await appendFile(file, '{"key":"jour')
+    const torn = await EmbeddedOnlineStore.open({ clock, path })
+    assert.deepEqual(
+      (await read(torn, ['a', 'b'])).map((r) => r?.asOfMs),
+      [2, 2],
+    )
+
+    const damaged: [string, string][] = [
+      ['a line that is not JSON', `{"key":\n${lines}`],
+      ['a line of another shape', `{"key":"a","asOfMs":"2","expiresAtMs":1,"fields":{}}\n${lines}`],
+      ['a field value not text', `${lines}{"key":"a","asOfMs":3,"expiresAtMs":1,"fields":{"x":1}}\n`],
+    ]
+    for (const [what, body] of damaged) {
+      await writeFile(file, body)
+      await assert.rejects(
+        EmbeddedOnlineStore.open({ clock, path }),
+        (err: unknown) =>
+          err instanceof FeatureStoreError &&
+          err.code === 'DATA_CORRUPT' &&
+          err.message.startsWith(`online store journal ${file} line `),
+        what,
+      )
+    }
+    await writeFile(file, lines)
+
+    const layout = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
+    for (const name of ['../elsewhere', '/etc/passwd', '', '..']) {
+      await writeFile(path, JSON.stringify({ ...layout, journal: name }))
+      await assert.rejects(
+        EmbeddedOnlineStore.open({ clock, path }),
+        (err: unknown) =>
+          err instanceof FeatureStoreError && err.code === 'DATA_CORRUPT' && err.message.includes('not a file name beside it'),
+        JSON.stringify(name),
+      )
+    }
+    await writeFile(path, JSON.stringify({ ...layout, journal: 7 }))
+    await assert.rejects(
+      EmbeddedOnlineStore.open({ clock, path }),
+      (err: unknown) => err instanceof FeatureStoreError && err.code === 'DATA_CORRUPT',
+      'a journal name not text',
+    )
+  }))
+
+void test('online store > embedded > a journal left beside a newer file is not applied; a long journal is folded', () =>
+  withDir(async (dir, path) => {
+    const store = await EmbeddedOnlineStore.open({ clock, path })
+    await store.writeRows(v, [row('a', 1, [1, 'old'])])
+    await store.sync()
+    await store.writeRows(v, [row('a', 1, [1, 'older line, newer file wins'])])
+    await store.sync()
+    const [oldJournal] = await journals(dir)
+    const kept = join(dir, 'kept')
+    await copyFile(join(dir, oldJournal!), kept)
+    await store.writeRows(v, [row('a', 2, [2, 'new'])])
+    await store.flush()
+    // A crash between the file's replacement and the old journal's removal leaves it beside the file.
+    await copyFile(kept, join(dir, oldJournal!))
+    const reopened = await EmbeddedOnlineStore.open({ clock, path })
+    assert.deepEqual((await read(reopened, ['a']))[0], { status: 'PRESENT', asOfMs: 2, values: [2, 'new'] })
+
+    // Rows of ~200 KB: the journal outgrows the file and 4 MiB after ~25 syncs, and is folded.
+    const big = 'é'.repeat(100_000)
+    const seen = new Set<string>()
+    for (let i = 0; i < 40 && seen.size < 2; i++) {
+      await reopened.writeRows(v, [row('big', 10 + i, [i, big])])
+      await reopened.sync()
+      const now = (await journals(dir)).filter((j) => j !== oldJournal)
+      assert.ok(now.length <= 1, `one journal at a time: ${now.join(', ')}`)
+      for (const j of now) seen.add(j)
+    }
+    assert.equal(seen.size, 2, 'the journal was folded into a new file, which a new journal continues')
+    const after = await EmbeddedOnlineStore.open({ clock, path })
+    assert.equal((await read(after, ['big']))[0]!.status, 'PRESENT')
+  }))
