@@ -4,7 +4,8 @@
  * it — are dead-lettered by the backfill, named for the view, each with its reason (before, they
  * vanished: the backfill dropped every dead letter). A record refused before any view (it does not
  * decode) was dead-lettered when live first read it and is not written again. A backfill killed
- * mid-way by a failing dead-letter sink and run again loses no letter and doubles no row.
+ * mid-way by a failing dead-letter sink and run again loses no letter and doubles no row. The live
+ * engine's catch-up of an adopted view (the stretch live read without it) returns its refusals too.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -21,6 +22,10 @@ import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedd
 import { purchases, user } from '../../../examples/features.ts'
 import type { DeadLetter, DeadLetterReason, DeadLetterSink } from '../../../ports/dead-letters.ts'
 import type { ArchiveRow } from '../../../ports/offline.ts'
+import { catchUpFromArchive } from '../../../engine/backfill-hand-off.ts'
+import { PartitionProcessor } from '../../../engine/partition-processor.ts'
+import { archiveSource } from '../../../engine/sources/archive-source.ts'
+import { createPartitionTask } from '../../../operators/task/partition-task.ts'
 import { backfillView, type BackfillResult } from '../../../replay/backfill.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
@@ -207,5 +212,31 @@ void describe('replay > backfill > dead letters', () => {
       const rows = rowsOf(await new IcebergOfflineSink(again.store, { parquetWorker: false }).readFeatureRows(spends))
       assert.deepEqual(rows, expectedRows, `failing from write ${failFrom}: the offline rows are the clean run's, once each`)
     }
+  })
+
+  void test("the hand-off's catch-up from the archive returns the view's refusals with its rows, the same as the backfill's", async () => {
+    const archive = await archiveWithPoison()
+    const backfilled = letterSink()
+    await backfill(archive, new MemoryObjectStore(), backfilled)
+    const offline = new IcebergOfflineSink(archive.store, { parquetWorker: false })
+    const source = archiveSource(offline, purchases.topic)
+    const { ends } = await source.ends()
+    const caughtUp: DeadLetter[] = []
+    for (const [partition, until] of Object.entries(ends)) {
+      const task = createPartitionTask({ views: [spends], source: purchases })
+      const processor = new PartitionProcessor({
+        topic: purchases.topic,
+        partition: Number(partition),
+        source: purchases,
+        task,
+        nextOffset: '0',
+      })
+      const out = await catchUpFromArchive(processor, source, archive.decoder, until, 0)
+      assert.ok(out.rows.length > 0, `partition ${partition} emitted rows`)
+      caughtUp.push(...out.deadLetters)
+    }
+    const key = (l: DeadLetter) => `${at(l.partition, l.offset)} ${l.reason} ${l.view}`
+    assert.ok(caughtUp.length >= archive.poison.size, `${caughtUp.length} letters`)
+    assert.deepEqual(caughtUp.map(key).sort(), backfilled.letters.map(key).sort())
   })
 })
