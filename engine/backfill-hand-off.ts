@@ -13,6 +13,7 @@ import { restorePartitionTask, type PartitionTask } from '../operators/task/part
 import type { FeatureRow } from '../features/types.ts'
 import type { OfflineRowBuffer } from './offline-row-buffer.ts'
 import type { BoundedSource, SourceRecord } from '../ports/source.ts'
+import type { DeadLetter } from '../ports/dead-letters.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import type { CheckpointStore } from './checkpoint-store.ts'
 import { eventsOf, type PartitionProcessor } from './partition-processor.ts'
@@ -55,8 +56,9 @@ export async function backfillToAdopt(
 
 /**
  * The rows `processor` (adopted from its backfill) emits on its way from its position to
- * `untilOffset`, read from `archive` (the partition's topic), in emission order. Its dead letters
- * were written when live consumption (or the backfill) first processed those records.
+ * `untilOffset`, read from `archive` (the partition's topic), in emission order, and the records it
+ * refuses: live consumption read them without this view, so its refusals are new (the record's own,
+ * such as undecodable, were dead-lettered when live first read it).
  */
 export async function catchUpFromArchive(
   processor: PartitionProcessor,
@@ -65,9 +67,10 @@ export async function catchUpFromArchive(
   untilOffset: string,
   createdAtMs: number,
   keep: () => OfflineRowBuffer | undefined = () => undefined,
-): Promise<FeatureRow[]> {
+): Promise<{ rows: FeatureRow[]; deadLetters: DeadLetter[] }> {
   const { topic, partition } = processor
   const rows: FeatureRow[] = []
+  const deadLetters: DeadLetter[] = []
   const input = {
     get nextOffset() {
       return processor.nextOffset
@@ -77,7 +80,9 @@ export async function catchUpFromArchive(
       const { events } = eventsOf(processor, processor.source, records)
       const decoded = await decoder.decodeBatch(events.map((r) => r.value))
       // The slot's buffer as it is now: a checkpoint may have cut it while the batch decoded.
-      for (const row of processor.processRecords(events, decoded, at, keep()).rows) rows.push(row)
+      const out = processor.processRecords(events, decoded, at, keep())
+      for (const row of out.rows) rows.push(row)
+      for (const letter of out.deadLetters) deadLetters.push(letter)
       return { records: records.length }
     },
     processMarker(watermarkMs: number, at: number) {
@@ -91,5 +96,5 @@ export async function catchUpFromArchive(
     const view = processor.view
     throw new InvariantViolation(`catch-up of ${view.name}@${view.version} on ${topic}/${partition} stopped at ${processor.nextOffset}, before ${untilOffset}`)
   }
-  return rows
+  return { rows, deadLetters }
 }

@@ -166,7 +166,9 @@ export class PartitionSlot {
     const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: 0 }
     const archive = archiveSource(this.#deps.offline, this.topic)
     for (const v of this.pendingCatchUp.splice(0)) {
-      out.rows[v] = await catchUpFromArchive(this.processors[v] as PartitionProcessor, archive, this.options.decoder, this.nextOffset, createdAtMs, () => this.#keepOf(v))
+      const caughtUp = await catchUpFromArchive(this.processors[v] as PartitionProcessor, archive, this.options.decoder, this.nextOffset, createdAtMs, () => this.#keepOf(v))
+      out.rows[v] = caughtUp.rows
+      out.deadLetters.push(...caughtUp.deadLetters)
     }
     return out
   }

@@ -13,6 +13,7 @@ import type { Logger } from '../core/logger.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
 import { consumedView } from '../engine/plan-sources.ts'
 import { archiveSource } from '../engine/sources/archive-source.ts'
+import type { DeadLetterSink } from '../ports/dead-letters.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OfflineSink } from '../ports/offline.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
@@ -29,6 +30,8 @@ export interface BackfillEnvironment {
   readonly clock: Clock
   /** The online store, opened only once a view is actually backfilled. */
   readonly online: () => Promise<OnlineStore>
+  /** Where a backfilled view's own refusals go (the live engine's dead-letter sink), opened likewise. */
+  readonly deadLetters: () => Promise<DeadLetterSink>
 }
 
 export type BackfillRegistry = Pick<Registry, 'getBackfillStatus' | 'setBackfillStatus'>
@@ -66,7 +69,7 @@ export async function settleBackfills(
       online: await env.online(),
       logger,
     })
-    progress(`backfilled ${view.name} v${view.version}: ${result.records} records → ${result.rows} rows`)
+    progress(`backfilled ${view.name} v${view.version}: ${result.records} records → ${result.rows} rows${result.deadLetters > 0 ? `, ${result.deadLetters} dead letters` : ''}`)
   }
 }
 
@@ -77,7 +80,7 @@ export async function settleBackfills(
 export async function backfillRecorded(
   registry: BackfillRegistry,
   env: BackfillEnvironment,
-  options: Omit<BackfillOptions, 'offline' | 'stateStore' | 'decoder' | 'clock'>,
+  options: Omit<BackfillOptions, 'offline' | 'stateStore' | 'decoder' | 'clock' | 'deadLetters'>,
 ): Promise<BackfillResult> {
   const { view } = options
   await registry.setBackfillStatus(view.name, view.version, { state: 'running' })
@@ -86,6 +89,7 @@ export async function backfillRecorded(
     offline: env.offline,
     stateStore: env.stateStore,
     decoder: env.decoderFor(view.source),
+    deadLetters: await env.deadLetters(),
     clock: env.clock,
   })
   await registry.setBackfillStatus(view.name, view.version, {
@@ -95,7 +99,7 @@ export async function backfillRecorded(
       partition: Number(p),
       offset,
     })),
-    detail: `archive snapshot ${result.archiveSnapshotId}; ${result.records} records, ${result.rows} rows`,
+    detail: `archive snapshot ${result.archiveSnapshotId}; ${result.records} records, ${result.rows} rows, ${result.deadLetters} dead letters`,
   })
   return result
 }

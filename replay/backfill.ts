@@ -18,6 +18,7 @@ import { CheckpointStore } from '../engine/checkpoint-store.ts'
 import { PartitionSlot } from '../engine/partition-slot.ts'
 import { drainPartition } from '../engine/source-driver.ts'
 import { archiveSource } from '../engine/sources/archive-source.ts'
+import type { DeadLetterSink } from '../ports/dead-letters.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OfflineSink } from '../ports/offline.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
@@ -31,6 +32,13 @@ export interface BackfillOptions {
   /** The live engine's group: the backfill's checkpoints live beside it for the hand-off. */
   readonly liveGroupId: string
   readonly online?: OnlineStore
+  /**
+   * Where the view's own refusals go: the records it refuses (late for it, a key or value it cannot
+   * take) are refused for the first time here, since the view did not exist when live read them.
+   * Refusals of the record itself (undecodable, unknown schema: no view named) were dead-lettered
+   * when live consumption first read it, and are not written again.
+   */
+  readonly deadLetters: DeadLetterSink
   readonly clock: Clock
   readonly logger: Logger
   /** Pin the archive snapshot to replay; default the current one. */
@@ -55,6 +63,8 @@ export interface BackfillResult {
   readonly completeThrough: Readonly<Record<number, string>>
   readonly records: number
   readonly rows: number
+  /** The view's refusals written to `deadLetters`. */
+  readonly deadLetters: number
 }
 
 export async function backfillView(options: BackfillOptions): Promise<BackfillResult> {
@@ -70,6 +80,7 @@ export async function backfillView(options: BackfillOptions): Promise<BackfillRe
   const totalRecords = Object.values(end.ends).reduce((n, o) => n + Number(o), 0)
   let records = 0
   let rows = 0
+  let deadLetters = 0
   for (const partition of Object.keys(end.ends).map(Number).sort((a, b) => a - b)) {
     const until = end.ends[partition]!
     const slot = await PartitionSlot.restore({ topic, partition, source: view.source, views: [view], decoder: options.decoder, archive: false }, deps)
@@ -89,12 +100,19 @@ export async function backfillView(options: BackfillOptions): Promise<BackfillRe
           const online = options.online
           await retry(() => online.writeRows(view, viewRows), { clock, attempts: 30, maxDelayMs: 2_000 })
         }
+        // Written before the checkpoint that covers them (afterRecords), so a kill loses none.
+        const letters = out.deadLetters.filter((l) => l.view === view.name)
+        if (letters.length > 0) {
+          await retry(() => options.deadLetters.write(letters), { clock, attempts: 30, maxDelayMs: 2_000 })
+          deadLetters += letters.length
+        }
       },
     })
     records += result.records
+    await options.deadLetters.flush()
     await slot.checkpoint()
     options.onProgress?.({ partition, records, rows, totalRecords, partitionDone: true })
   }
-  logger.info({ view: `${view.name}@${view.version}`, records, rows }, 'backfill complete')
-  return { archiveSnapshotId: end.snapshotId, completeThrough: end.ends, records, rows }
+  logger.info({ view: `${view.name}@${view.version}`, records, rows, deadLetters }, 'backfill complete')
+  return { archiveSnapshotId: end.snapshotId, completeThrough: end.ends, records, rows, deadLetters }
 }

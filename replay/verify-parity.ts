@@ -76,6 +76,18 @@ export async function verifyParity(options: VerifyParityOptions): Promise<Parity
   }
   if (cut === undefined) {
     if (live.length > 0 || archive.length > 0) {
+      // One table with the group's commits and the other without any: that one is gone or was
+      // never written, which no other group would explain.
+      const lacking = [
+        { table: featureTable, snapshots: live },
+        { table: archiveTable, snapshots: archive },
+      ].filter((t) => !t.snapshots.some((s) => restrict(s.markers) !== '{}'))
+      if (lacking.length === 1) {
+        const { table, snapshots } = lacking[0]!
+        const other = table === featureTable ? archiveTable : featureTable
+        const state = snapshots.length === 0 ? 'is missing or has no snapshot' : `has no commit of group ${groupId}`
+        throw new FeatureStoreError('NOT_FOUND', `nothing to compare: ${table} ${state}, while ${other} holds the group's commits; restore it from a copy`)
+      }
       throw new FeatureStoreError('NOT_FOUND', `no consistent cut between ${featureTable} and ${archiveTable} for group ${groupId}: is this the group that wrote them?`)
     }
     cut = { live: null, archive: null }

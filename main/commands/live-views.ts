@@ -4,9 +4,12 @@
  * the runtime's stores as a backfill needs them (settling backfills is replay/backfill-before-live.ts).
  */
 import { DefinitionError, FeatureStoreError } from '../../core/errors.ts'
+import { createDeadLetterTopicSink } from '../../engine/dead-letter-topic.ts'
+import type { DeadLetterSink } from '../../ports/dead-letters.ts'
 import type { FeatureViewDef } from '../../features/types.ts'
 import { viewHash, type DefinitionSet, type Registry } from '../../registry/index.ts'
 import type { BackfillEnvironment } from '../../replay/backfill-before-live.ts'
+import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 import type { Runtime } from '../runtime.ts'
 import { UsageError } from './command.ts'
 
@@ -37,12 +40,22 @@ export async function publishedViews(
 
 /** The runtime's stores, as a backfill needs them (replay/backfill-before-live.ts). */
 export function backfillEnvironment(runtime: Runtime): BackfillEnvironment {
+  // The topic kfs run writes and kfs dead-letters reads: a backfill's refusals are listed with
+  // live's. The log is opened at the first letter, so a backfill with none never needs it (the
+  // embedded log has one owner at a time).
+  let topic: Promise<DeadLetterSink> | undefined
+  const sink = () => (topic ??= runtime.eventLog().then((log) => createDeadLetterTopicSink(log, DEAD_LETTER_TOPIC)))
+  const deadLetters: DeadLetterSink = {
+    write: async (letters) => (letters.length === 0 ? undefined : (await sink()).write(letters)),
+    flush: async () => (topic === undefined ? undefined : (await topic).flush()),
+  }
   return {
     offline: runtime.offline,
     stateStore: runtime.store,
     decoderFor: (source) => runtime.decoderFor(source),
     clock: runtime.clock,
     online: () => runtime.onlineStore(),
+    deadLetters: async () => deadLetters,
   }
 }
 

@@ -31,7 +31,8 @@ live engine, and writes the view's offline table — and with --online the onlin
 conditional writes, so fresher live values are never overwritten. Resumable after a kill and
 idempotent when re-run. The view's backfill status in the registry goes pending → running →
 complete (with the offsets it is complete through); the next \`kfs run\` hands the view over to
-live consumption at exactly those offsets.
+live consumption at exactly those offsets. The records the view refuses are dead-lettered, named
+for the view (kfs dead-letters list).
 
 --online-from-offline: writes each entity's latest offline row back to the online store
 (conditional, TTLs recomputed) — for when Redis has lost its data.
@@ -180,7 +181,7 @@ async function backfill(
     summary.push({ view: `${view.name}@${view.version}`, ...result })
     if (!ctx.json)
       ctx.out(
-        `${view.name} v${view.version}: backfilled ${result.records} records → ${result.rows} rows (complete through ${JSON.stringify(result.completeThrough)})\n`,
+        `${view.name} v${view.version}: backfilled ${result.records} records → ${result.rows} rows, ${result.deadLetters} dead letters (complete through ${JSON.stringify(result.completeThrough)})\n`,
       )
   }
   return summary

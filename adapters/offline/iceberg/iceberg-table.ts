@@ -59,7 +59,7 @@ export function tableLocation(table: Pick<IcebergTable, 'store' | 'path'>): stri
 /** Store key of a URI written into this table's metadata. */
 export function keyOfTableUri(store: ObjectStore, uri: string): string {
   const key = keyOfUri(store, uri)
-  if (key === undefined) throw new SinkWriteError('SINK_REJECTED', 'file URI lies outside the object store root', { context: { root: store.rootUri } })
+  if (key === undefined) throw new SinkWriteError('SINK_REJECTED', `file URI ${uri} in table metadata lies outside the object store root ${store.rootUri}`, { context: { root: store.rootUri, file: uri } })
   return key
 }
 

@@ -24,8 +24,8 @@ import type { DataFile } from './manifests.ts'
 import { pinTable } from './pinned-files.ts'
 import { archiveTablePath, featureTablePath } from './table-paths.ts'
 import { archiveColumns } from './archive-columns.ts'
+import { archiveNextOffsets, readArchivePartition } from './archive-reader.ts'
 import { currentSnapshot, type TableMetadata } from './table-metadata.ts'
-import { decodeLongBound, liveEntriesOf, readDataFileRows } from './table-reader.ts'
 import { largestRowIndex, tieFreeCheckWorthIt, tieFreeRange, writerFactsSummary, type TieFreeStaging } from './writer-facts.ts'
 import { featureRowsToColumnsSteps, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA, rowColumnsToTable } from './table-schemas.ts'
 import { randomUUID } from 'node:crypto'
@@ -251,15 +251,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const current = table?.metadata['current-snapshot-id']
     if (!table || current === undefined || current === null || BigInt(current) < 0n) return { snapshotId: null, nextOffsets: {} }
     const pinned = snapshotId === undefined ? BigInt(current) : BigInt(snapshotId)
-    const nextOffsets: Record<number, string> = {}
-    for (const entry of await liveEntriesOf(table, pinned)) {
-      const p = entry.dataFile.partition[0] as number
-      const hi = decodeLongBound(entry.dataFile.upperBounds?.get(ARCHIVE_OFFSET_FIELD_ID))
-      if (hi === undefined) continue
-      const next = hi + 1n
-      if (nextOffsets[p] === undefined || BigInt(nextOffsets[p]) < next) nextOffsets[p] = next.toString()
-    }
-    return { snapshotId: pinned.toString(), nextOffsets }
+    return { snapshotId: pinned.toString(), nextOffsets: await archiveNextOffsets(table, topic, pinned) }
   }
 
   async *readArchive(topic: string, partition: number, options: { fromOffset?: string; untilOffset?: string; snapshotId?: string } = {}): AsyncIterable<ArchiveRow> {
@@ -270,47 +262,8 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const pinned = options.snapshotId === undefined ? BigInt(current) : BigInt(options.snapshotId)
     const from = options.fromOffset === undefined ? -1n : BigInt(options.fromOffset)
     const until = options.untilOffset === undefined ? undefined : BigInt(options.untilOffset)
-    // Each checkpoint commits one contiguous, processing-ordered stretch of a partition, so files in
-    // (lowest offset, commit order) order replay the partition exactly as it was consumed.
-    const files = (await liveEntriesOf(table, pinned))
-      .filter((e) => e.dataFile.partition[0] === partition)
-      .map((e) => ({ e, lo: decodeLongBound(e.dataFile.lowerBounds?.get(ARCHIVE_OFFSET_FIELD_ID)) ?? 0n, hi: decodeLongBound(e.dataFile.upperBounds?.get(ARCHIVE_OFFSET_FIELD_ID)) }))
-      .filter((f) => f.hi === undefined || f.hi >= from)
-      .sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : a.e.dataSequenceNumber < b.e.dataSequenceNumber ? -1 : a.e.dataSequenceNumber > b.e.dataSequenceNumber ? 1 : 0))
-    let last = -1n
-    for (const { e, lo } of files) {
-      if (until !== undefined && lo > until) break
-      for await (const raw of readDataFileRows(table, e.dataFile, { longAs: 'bigint' })) {
-        const offset = raw.offset as bigint
-        const isMarker = raw.marker_watermark !== null && raw.marker_watermark !== undefined
-        if (until !== undefined && (isMarker ? offset > until : offset >= until)) {
-          if (isMarker) return
-          continue
-        }
-        if (offset < from) continue
-        if (offset < last) throw new FeatureStoreError('INVARIANT_VIOLATED', `archive of ${topic}/${partition} is out of offset order at ${offset}`)
-        last = offset
-        yield {
-          partition,
-          offset: offset.toString(),
-          eventTimeMs: toMs(raw.event_time),
-          key: (raw.key as Uint8Array | null) ?? null,
-          schemaId: raw.schema_id === null || raw.schema_id === undefined ? null : Number(raw.schema_id),
-          payload: (raw.payload as Uint8Array | null) ?? null,
-          markerWatermarkMs: toMs(raw.marker_watermark),
-          // Unknown (-1, Kafka's "no timestamp") in tables from before the column existed.
-          timestampMs: toMs(raw.ingestion_time) ?? -1,
-        }
-      }
-    }
+    yield* readArchivePartition(table, topic, partition, pinned, { from, until })
   }
-}
-
-const ARCHIVE_OFFSET_FIELD_ID = 2
-
-function toMs(v: unknown): number | null {
-  if (v === null || v === undefined) return null
-  return typeof v === 'bigint' ? Number(v) : (v as number)
 }
 
 function markersOf(meta: TableMetadata): Record<string, number> {

@@ -77,9 +77,15 @@ export function parseTableMetadata(bytes: Uint8Array, where?: string): TableMeta
   } catch (err: unknown) {
     throw new SinkWriteError('DATA_CORRUPT', `table metadata${where === undefined ? '' : ` ${where}`} is not valid JSON: the file is damaged; restore it from a copy`, { cause: err, ...(where === undefined ? {} : { context: { file: where } }) })
   }
-  if (raw === null || typeof raw !== 'object' || raw['format-version'] !== 2) {
-    throw new SinkWriteError('SINK_REJECTED', 'not Iceberg format-v2 table metadata')
+  const named = where === undefined ? '' : ` ${where}`
+  const context = where === undefined ? undefined : { context: { file: where } }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new SinkWriteError('DATA_CORRUPT', `table metadata${named} is not a JSON object: the file is damaged; restore it from a copy`, context)
+  if (raw['format-version'] !== 2) {
+    const version = raw['format-version'] === undefined ? 'no format-version' : `format-version ${JSON.stringify(raw['format-version'])}`
+    throw new SinkWriteError('SINK_REJECTED', `not Iceberg format-v2 table metadata${named} (${version}); kfs reads and writes format v2 only`, context)
   }
+  const problem = structureProblem(raw)
+  if (problem !== undefined) throw new SinkWriteError('DATA_CORRUPT', `table metadata${named} is not valid Iceberg metadata: ${problem}; the file is damaged; restore it from a copy`, context)
   const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : (v as number))
   const snapshots = ((raw.snapshots as Json[] | undefined) ?? []).map((s) => {
     const out: Json = { ...s, 'snapshot-id': toBigInt(s['snapshot-id']), 'sequence-number': num(s['sequence-number'] ?? 0), 'timestamp-ms': num(s['timestamp-ms']) }
@@ -104,4 +110,40 @@ export function parseTableMetadata(bytes: Uint8Array, where?: string): TableMeta
     'snapshot-log': ((raw['snapshot-log'] as Json[] | undefined) ?? []).map((e) => ({ 'timestamp-ms': num(e['timestamp-ms']), 'snapshot-id': toBigInt(e['snapshot-id']) })),
     'metadata-log': (raw['metadata-log'] as TableMetadata['metadata-log'] | undefined) ?? [],
   } as unknown as TableMetadata
+}
+
+const isInteger = (v: unknown): boolean => typeof v === 'bigint' || Number.isSafeInteger(v) || (typeof v === 'string' && /^-?\d+$/.test(v))
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/**
+ * What in parsed v2 metadata is not what the spec requires of the fields kfs reads (undefined: all
+ * is), so a damaged file is refused as such when it is read — not as a TypeError deep in a reader,
+ * nor as an empty table because its snapshots are gone.
+ */
+function structureProblem(raw: Json): string | undefined {
+  if (!Array.isArray(raw.schemas) || raw.schemas.length === 0 || !raw.schemas.every(isObject)) return 'schemas is not a list of schemas'
+  if (!isInteger(raw['current-schema-id'])) return 'current-schema-id is not an integer'
+  if (!Array.isArray(raw['partition-specs']) || !raw['partition-specs'].every(isObject)) return 'partition-specs is not a list of specs'
+  if (!isInteger(raw['default-spec-id'])) return 'default-spec-id is not an integer'
+  if (raw.properties !== undefined && !isObject(raw.properties)) return 'properties is not an object'
+  const snapshots = raw.snapshots ?? []
+  if (!Array.isArray(snapshots)) return 'snapshots is not a list'
+  for (const [i, s] of snapshots.entries()) {
+    if (!isObject(s)) return `snapshots[${i}] is not an object`
+    if (!isInteger(s['snapshot-id'])) return `snapshots[${i}] has no integer snapshot-id`
+    if (typeof s['manifest-list'] !== 'string') return `snapshot ${String(s['snapshot-id'])} has no manifest-list`
+    if (s.summary !== undefined && !isObject(s.summary)) return `snapshot ${String(s['snapshot-id'])} has a summary that is not an object`
+  }
+  const current = raw['current-snapshot-id']
+  if (current !== undefined && current !== null) {
+    if (!isInteger(current)) return 'current-snapshot-id is not an integer'
+    const id = BigInt(current as bigint | number | string)
+    if (id >= 0n && !snapshots.some((s: Json) => BigInt(s['snapshot-id'] as bigint | number | string) === id)) return `current-snapshot-id ${id} names no snapshot of the table`
+  }
+  if (raw.refs !== undefined && (!isObject(raw.refs) || !Object.values(raw.refs).every((r) => isObject(r) && isInteger(r['snapshot-id'])))) return 'refs is not a map of snapshot references'
+  for (const log of ['snapshot-log', 'metadata-log'] as const) {
+    if (raw[log] !== undefined && (!Array.isArray(raw[log]) || !raw[log].every(isObject))) return `${log} is not a list of entries`
+  }
+  if (Array.isArray(raw['snapshot-log']) && !raw['snapshot-log'].every((e: Json) => isInteger(e['snapshot-id']))) return 'snapshot-log has an entry without an integer snapshot-id'
+  return undefined
 }

@@ -12,7 +12,7 @@
  * merge-on-read) would need applying to the data files' rows, which kfs does not do, so such a
  * snapshot is refused rather than read with rows it should not have.
  */
-import { SourceError } from '../../../core/errors.ts'
+import { FeatureStoreError, SourceError } from '../../../core/errors.ts'
 import type { TableLocation } from '../../../features/types.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { ParquetCodec } from '../../../ports/parquet-codec.ts'
@@ -33,7 +33,9 @@ function parseForeignMetadata(bytes: Uint8Array, where: string): TableMetadata {
   try {
     return parseTableMetadata(bytes)
   } catch (err: unknown) {
-    throw new SourceError('SCHEMA_INCOMPATIBLE', `${where} is not Iceberg format-v2 table metadata`, { cause: err, context: { where } })
+    // The parser's reason (which field, which format version) without the path it does not know.
+    const why = err instanceof FeatureStoreError ? `: ${err.message}` : ''
+    throw new SourceError('SCHEMA_INCOMPATIBLE', `${where} is not Iceberg format-v2 table metadata${why}`, { cause: err, context: { where } })
   }
 }
 

@@ -94,7 +94,7 @@ void test('backfill hand-off: backfilled, adopted and caught up from the archive
 
     // 2. user_big_spends arrives: settled before it goes live, i.e. backfilled from that archive.
     const registry = statusRegistry()
-    const env = { offline, stateStore: store, decoderFor, clock: systemClock, online: async () => online }
+    const env = { offline, stateStore: store, decoderFor, clock: systemClock, online: async () => online, deadLetters: async () => createDeadLetterTopicSink(log, 'kfs.dead-letters') }
     const progress: string[] = []
     await settleBackfills([userBigSpends], registry, env, 'kfs-engine', silentLogger, (line) => progress.push(line))
     const status = registry.statuses.get('user_big_spends@1')
@@ -140,6 +140,7 @@ void test('backfill before live: a view whose topic has no archive is complete a
     decoderFor: () => assert.fail('nothing to decode'),
     clock: systemClock,
     online: () => assert.fail('no online store needed'),
+    deadLetters: () => assert.fail('no dead-letter sink needed'),
   }
   await settleBackfills([userBigSpends], registry, env, 'kfs-engine', silentLogger, () => assert.fail('no progress to report'))
   assert.deepEqual(registry.statuses.get('user_big_spends@1'), { state: 'complete', completeThrough: [], detail: 'no archived history: live from the start' })

@@ -1,0 +1,163 @@
+/**
+ * Reading a raw archive table back (ports/offline.ts `ArchiveReader`): where each partition ends at
+ * a snapshot, and one partition's rows in archive order — the replay source.
+ *
+ * The archive is the only copy of history a backfill or verify-parity has, so what it reads is
+ * checked, not trusted: a data file whose columns are not the archive's (missing, or of another
+ * type), whose offsets have no bounds in the manifest, or that holds an offset already read (the
+ * same file referenced twice, two files overlapping) is DATA_CORRUPT naming the file. Read on, it
+ * would have crashed the replay on a value of the wrong type, or silently dropped records (a string
+ * offset never reaches the end), or counted some twice.
+ */
+import { SinkWriteError } from '../../../core/errors.ts'
+import type { ArchiveRow } from '../../../ports/offline.ts'
+import type { IcebergTable } from './iceberg-table.ts'
+import { decodeLongBound, liveEntriesOf, readDataFileRows, type LiveEntry } from './table-reader.ts'
+
+/** The archive schema's `offset` column (table-schemas.ts RAW_ARCHIVE_SCHEMA). */
+const ARCHIVE_OFFSET_FIELD_ID = 2
+
+function damaged(file: string, topic: string, why: string): SinkWriteError {
+  return new SinkWriteError(
+    'DATA_CORRUPT',
+    `data file ${file} of the archive of ${topic} ${why}: the archive table is damaged; restore it from a copy`,
+    {
+      context: { file, topic },
+    },
+  )
+}
+
+/** A live archive entry's offset bounds; DATA_CORRUPT when a file with rows has none (kfs always writes them). */
+function offsetBounds(entry: LiveEntry, topic: string): { lo: bigint; hi: bigint } | undefined {
+  const lo = decodeLongBound(entry.dataFile.lowerBounds?.get(ARCHIVE_OFFSET_FIELD_ID))
+  const hi = decodeLongBound(entry.dataFile.upperBounds?.get(ARCHIVE_OFFSET_FIELD_ID))
+  if (lo !== undefined && hi !== undefined) {
+    // Kafka offsets are never negative: such a file would sort before every read and be skipped.
+    if (lo < 0n || hi < lo) throw damaged(entry.dataFile.filePath, topic, `has offset bounds ${lo}…${hi} in its manifest entry`)
+    return { lo, hi }
+  }
+  if (entry.dataFile.recordCount === 0) return undefined
+  throw damaged(entry.dataFile.filePath, topic, 'has no offset bounds in its manifest entry')
+}
+
+/** Per partition present at `snapshotId`, one past the highest archived offset. */
+export async function archiveNextOffsets(
+  table: IcebergTable,
+  topic: string,
+  snapshotId: bigint,
+): Promise<Record<number, string>> {
+  const nextOffsets: Record<number, string> = {}
+  for (const entry of await liveEntriesOf(table, snapshotId)) {
+    const bounds = offsetBounds(entry, topic)
+    if (bounds === undefined) continue
+    const p = entry.dataFile.partition[0] as number
+    const next = bounds.hi + 1n
+    if (nextOffsets[p] === undefined || BigInt(nextOffsets[p]) < next) nextOffsets[p] = next.toString()
+  }
+  return nextOffsets
+}
+
+export interface ArchiveReadRange {
+  readonly from: bigint
+  readonly until: bigint | undefined
+}
+
+/** One partition's rows at `snapshotId`, in archive order, from `range.from` (records before `range.until`, markers up to it). */
+export async function* readArchivePartition(
+  table: IcebergTable,
+  topic: string,
+  partition: number,
+  snapshotId: bigint,
+  range: ArchiveReadRange,
+): AsyncGenerator<ArchiveRow> {
+  const { from, until } = range
+  // Each checkpoint commits one contiguous, processing-ordered stretch of a partition, so files in
+  // (lowest offset, commit order) order replay the partition exactly as it was consumed.
+  const files = (await liveEntriesOf(table, snapshotId))
+    .filter((e) => e.dataFile.partition[0] === partition)
+    .flatMap((e) => {
+      const bounds = offsetBounds(e, topic)
+      return bounds === undefined || bounds.hi < from ? [] : [{ e, lo: bounds.lo }]
+    })
+    .sort((a, b) =>
+      a.lo < b.lo
+        ? -1
+        : a.lo > b.lo
+          ? 1
+          : a.e.dataSequenceNumber < b.e.dataSequenceNumber
+            ? -1
+            : a.e.dataSequenceNumber > b.e.dataSequenceNumber
+              ? 1
+              : 0,
+    )
+  // Records strictly increase; a marker carries the next offset to read, so it is past every record
+  // before it and at most the offset of the record after it (several markers may share one offset).
+  let lastRecord = -1n
+  let lastMarker = -1n
+  for (const { e, lo } of files) {
+    if (until !== undefined && lo > until) break
+    const file = e.dataFile.filePath
+    for await (const raw of readDataFileRows(table, e.dataFile, { longAs: 'bigint' })) {
+      const row = archiveRowOf(raw, partition, (why) => damaged(file, topic, why))
+      const offset = BigInt(row.offset)
+      const isMarker = row.markerWatermarkMs !== null
+      if (until !== undefined && (isMarker ? offset > until : offset >= until)) {
+        if (isMarker) return
+        continue
+      }
+      if (offset < from) continue
+      if (offset <= lastRecord || offset < lastMarker) {
+        const why =
+          offset <= lastRecord
+            ? `holds offset ${offset} of partition ${partition}, already read (up to ${lastRecord})`
+            : `goes back to offset ${offset} of partition ${partition}`
+        throw damaged(file, topic, why)
+      }
+      if (isMarker) lastMarker = offset
+      else lastRecord = offset
+      yield row
+    }
+  }
+}
+
+/** A data file's row as an ArchiveRow; `fail(why)` when a column is absent or of another type. */
+function archiveRowOf(raw: Record<string, unknown>, partition: number, fail: (why: string) => Error): ArchiveRow {
+  const offset = raw.offset
+  if (typeof offset !== 'bigint' || offset < 0n) throw fail(`has ${describe(offset)} in column offset, not a non-negative long`)
+  const time = (column: string): number | null => {
+    const v = raw[column]
+    if (v === null || v === undefined) return null
+    if (typeof v === 'bigint') return Number(v)
+    if (typeof v === 'number' && Number.isFinite(v)) return v
+    throw fail(`has ${describe(v)} in column ${column} at offset ${offset}, not a timestamp`)
+  }
+  const bytes = (column: string): Uint8Array | null => {
+    const v = raw[column]
+    if (v === null || v === undefined) return null
+    if (v instanceof Uint8Array) return v
+    throw fail(`has ${describe(v)} in column ${column} at offset ${offset}, not binary`)
+  }
+  const schemaId = raw.schema_id
+  if (schemaId !== null && schemaId !== undefined && typeof schemaId !== 'bigint' && !Number.isSafeInteger(schemaId)) {
+    throw fail(`has ${describe(schemaId)} in column schema_id at offset ${offset}, not a long`)
+  }
+  return {
+    partition,
+    offset: offset.toString(),
+    eventTimeMs: time('event_time'),
+    key: bytes('key'),
+    schemaId: schemaId === null || schemaId === undefined ? null : Number(schemaId),
+    payload: bytes('payload'),
+    markerWatermarkMs: time('marker_watermark'),
+    // Unknown (-1, Kafka's "no timestamp") in tables from before the column existed.
+    timestampMs: time('ingestion_time') ?? -1,
+  }
+}
+
+/** What a file holds where a value of the archive's type should be. */
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing (no such column)'
+  if (v === null) return 'a null'
+  if (v instanceof Uint8Array) return 'binary'
+  return `a ${typeof v === 'bigint' ? 'long' : typeof v === 'number' ? 'double' : typeof v}`
+}
