@@ -68,7 +68,9 @@ export function computeRequestFeature(
       // An async fn's promise is refused here; if it rejects later, nobody would handle that and the
       // unhandled rejection would end the process with a stack trace after this clear error.
       ignoreLaterRejection(value)
-      throw new FeatureStoreError('BAD_REQUEST', `label row ${r + 1}: request feature ${def.name} ${output.problem}`, { context: { row: r + 1, feature: def.name } })
+      throw new FeatureStoreError('BAD_REQUEST', `label row ${r + 1}: request feature ${def.name} ${output.problem}`, {
+        context: { row: r + 1, feature: def.name },
+      })
     }
     out[r] = output.value
   }
