@@ -60,8 +60,13 @@ export async function readLabelSource(
         )
       : undefined
   // Only the columns JS needs are decoded from Parquet labels; the engine carries the rest.
+  // A request feature's string input is read as its text, as serving gets it from the client:
+  // inferred as a number, a column of codes would lose its digits (`02139` → 2139, `1.50` → 1.5).
+  const stringInputs = plan.outputs.flatMap((o) =>
+    o.kind === 'request' ? Object.entries(o.def.request).flatMap(([field, type]) => (type === 'string' ? [field] : [])) : [],
+  )
   const labels = await readLabels(reader, file, {
-    stringColumns: allJoinKeys,
+    stringColumns: [...allJoinKeys, ...stringInputs],
     timeColumn: input.timeColumn,
     columns: derived === undefined ? [...allJoinKeys, input.timeColumn, ...requestInputs] : requestInputs,
   })

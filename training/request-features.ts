@@ -9,13 +9,16 @@ import { FeatureStoreError } from '../core/errors.ts'
 import type { FeatureValue, RequestFeatureDef, RequestValueType } from '../features/types.ts'
 import { ignoreLaterRejection } from '../core/returned-value.ts'
 import { requestOutput } from '../features/request-output.ts'
+import { NUMBER } from './labels.ts'
 
 function coerce(value: unknown, type: RequestValueType): unknown {
   if (value === null || value === undefined) return undefined
   switch (type) {
     case 'long':
     case 'double': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN
+      // Text is read only as a decimal number (a CSV column typed string by one odd cell): `0x10`,
+      // ` 12` or `0b11` are no number a JSON client could send, so they are refused, not read as 16, 12, 3.
+      const n = typeof value === 'number' ? value : typeof value === 'string' && NUMBER.test(value) ? Number(value) : NaN
       if (!Number.isFinite(n) || (type === 'long' && !Number.isSafeInteger(n))) return undefined
       return n
     }

@@ -81,8 +81,8 @@ export interface AgreementLabel {
   /** Join key → value, as a CSV cell (join keys stay strings) and as the request's entity. */
   readonly keys: Readonly<Record<string, string>>
   readonly tMs: number
-  /** Request inputs: label columns and the request's `request` object. */
-  readonly request?: Readonly<Record<string, number>>
+  /** Request inputs: the request's `request` object, and label columns written as their text. */
+  readonly request?: Readonly<Record<string, number | string | boolean>>
 }
 
 export type Outcome =
@@ -95,7 +95,7 @@ function plain(v: unknown): unknown {
   return v ?? null
 }
 
-function csvCell(v: string | number): string {
+function csvCell(v: string | number | boolean): string {
   const s = String(v)
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s
 }
@@ -109,6 +109,8 @@ export async function trainAndServe(args: {
   readonly labels: readonly AgreementLabel[]
   readonly features: readonly string[]
   readonly requestFeatures?: readonly RequestFeatureDef[]
+  /** Build the training set as served (joined on created_at); default point in time. */
+  readonly asServed?: boolean
 }): Promise<{ readonly training: Outcome[] | { readonly ok: false; readonly message: string }; readonly serving: Outcome[] }> {
   const store = new MemoryObjectStore()
   const registry = createRegistry({ store, clock: manualClock() })
@@ -118,7 +120,7 @@ export async function trainAndServe(args: {
   await registry.apply(
     collectDefinitions({ ...examples, probes, account, userAccount, userProbe: userProbeV2, accountProbe, userAccountProbe }),
   )
-  for (const v of probeViews) await registry.setBackfillStatus(v.name, v.version, { state: 'complete' })
+  for (const v of [...probeViews, examples.userClicks]) await registry.setBackfillStatus(v.name, v.version, { state: 'complete' })
   for (const [view, rows] of args.rows) {
     await writeRows(
       store,
@@ -139,7 +141,7 @@ export async function trainAndServe(args: {
   const lines = [
     header.join(','),
     ...args.labels.map((l) =>
-      [...joinKeys.map((k) => csvCell(l.keys[k] ?? '')), String(l.tMs), ...inputs.map((f) => String(l.request?.[f] ?? ''))].join(
+      [...joinKeys.map((k) => csvCell(l.keys[k] ?? '')), String(l.tMs), ...inputs.map((f) => csvCell(l.request?.[f] ?? ''))].join(
         ',',
       ),
     ),
@@ -154,13 +156,14 @@ export async function trainAndServe(args: {
       requestFeatures: args.requestFeatures ?? [],
       labels: { bytes: new TextEncoder().encode(`${lines.join('\n')}\n`), format: 'csv' },
       features: args.features,
+      asServed: args.asServed ?? false,
       output,
     })
+    const names = args.features.map((f) => (f.includes(':') ? f.replace(/@\d+:/, ':').replace(':', '__') : f))
     const columns: Record<string, unknown[]> = {}
-    for await (const batch of readParquetBatches(new Uint8Array(await readFile(output)))) {
+    for await (const batch of readParquetBatches(new Uint8Array(await readFile(output)), { columns: names, longAs: 'bigint' })) {
       for (const [name, values] of Object.entries(batch.columns)) (columns[name] ??= []).push(...values)
     }
-    const names = args.features.map((f) => (f.includes(':') ? f.replace(/@\d+:/, ':').replace(':', '__') : f))
     training = args.labels.map((_, r) => ({ ok: true, values: names.map((n) => plain(columns[n]![r])) }))
   } catch (err: unknown) {
     training = { ok: false, message: (err as Error).message }
