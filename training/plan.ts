@@ -17,6 +17,8 @@ export interface PlannedView {
   readonly hash: string
   readonly entity: string
   readonly joinKeys: readonly string[]
+  /** The entity's key type: an `int` entity's label keys must be canonical integers, as serving reads them. */
+  readonly keyType: 'string' | 'int'
   readonly ttlMs: number
   /** Every feature read from the view: outputs and request-feature inputs, in first-use order. */
   readonly features: readonly { readonly name: string; readonly type: FeatureValueType }[]
@@ -75,6 +77,7 @@ export async function planTrainingSet(
         hash: stored.hash,
         entity: stored.logic.entity.name,
         joinKeys: stored.logic.entity.joinKeys,
+        keyType: stored.logic.entity.keyType === 'int' ? 'int' : 'string',
         ttlMs: stored.logic.ttlMs,
         features: [],
       })

@@ -6,7 +6,9 @@
  *
  * Found here: an `int` entity's key past 2^53 (a 64-bit id the engine keeps from its digits and a
  * training set joins exactly) was refused by serving ("must be a canonical integer"), so a model
- * trained on such entities could not be served them.
+ * trained on such entities could not be served them; and a label's int key spelled otherwise
+ * (`007`, `7.0`, as pandas writes float ids) silently joined nothing — nulls in every feature of
+ * that row — where serving answers 400. A training set now refuses it naming the row.
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
@@ -57,6 +59,8 @@ const VALUES: readonly (readonly [string, readonly FeatureValue[]])[] = [
 ]
 
 const STRING_KEYS = ['ü-ß', 'a b', 'a"b', 'a,b', 'a\\b', '😀', "x'y", ' lead', 'trail ', '\u00a0', '-0', 'a'.repeat(512)]
+/** Spellings of 7 (and non-integers) that name no int entity: the engine and serving refuse them. */
+const NOT_INT_KEYS = ['007', '+7', '7.0', ' 7', '7 ', '1e3', '7.5', '0x7', '-0007']
 const INT_KEYS = [
   '9223372036854775807',
   '-9223372036854775808',
@@ -119,18 +123,46 @@ void describe('training–serving agreement at the edges', () => {
     )
   })
 
-  void test('int keys, past 2^53 and past 64 bits, sent as their digits', async () => {
-    const { training, serving } = await trainAndServe({
-      rows: new Map([[accountProbe, INT_KEYS.map((k, i) => stamped(k, T, [i, i, k]))]]),
-      labels: INT_KEYS.map((k) => ({ keys: { account_id: k }, tMs: T })),
-      features: ['account_probe:n_last'],
+  for (const format of ['csv', 'parquet'] as const) {
+    void test(`int keys, past 2^53 and past 64 bits, sent as their digits (${format} labels)`, async () => {
+      const { training, serving } = await trainAndServe({
+        rows: new Map([[accountProbe, INT_KEYS.map((k, i) => stamped(k, T, [i, i, k]))]]),
+        labels: INT_KEYS.map((k) => ({ keys: { account_id: k }, tMs: T })),
+        features: ['account_probe:n_last'],
+        labelFormat: format,
+      })
+      assertAgree(
+        training,
+        serving,
+        INT_KEYS.map((_, i) => [i]),
+      )
     })
-    assertAgree(
-      training,
-      serving,
-      INT_KEYS.map((_, i) => [i]),
-    )
-  })
+  }
+
+  for (const format of ['csv', 'parquet'] as const) {
+    for (const key of NOT_INT_KEYS) {
+      void test(`int key ${JSON.stringify(key)} in ${format} labels: refused naming the row, as serving refuses it`, async () => {
+        const { training, serving } = await trainAndServe({
+          rows: new Map([[accountProbe, [stamped('7', T, [1, 1, 'seven'])]]]),
+          labels: [
+            { keys: { account_id: '7' }, tMs: T },
+            { keys: { account_id: key }, tMs: T },
+          ],
+          features: ['account_probe:n_last'],
+          labelFormat: format,
+        })
+        assert.deepEqual(training, {
+          ok: false,
+          message: `label row 2: account_id ${JSON.stringify(key)} is not an integer key (the entity's keys are integers written as 7, not 007, +7 or 7.0), as serving refuses it`,
+        })
+        assert.deepEqual(serving[0], { ok: true, values: [1] })
+        assert.ok(
+          !serving[1]!.ok && /account_id must be a canonical integer|account_id is invalid/.test(serving[1]!.message),
+          JSON.stringify(serving[1]),
+        )
+      })
+    }
+  }
 
   void test('composite keys whose parts hold the escape character and 64-bit ids', async () => {
     const pairs = [

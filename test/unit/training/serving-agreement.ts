@@ -13,7 +13,7 @@ import * as examples from '../../../examples/features.ts'
 import { entity, featureView, source } from '../../../features/index.ts'
 import type { FeatureValue, FeatureViewDef, RequestFeatureDef, StampedRow } from '../../../features/types.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
-import { readParquetBatches } from '../../../adapters/offline/parquet/index.ts'
+import { encodeParquetColumns, readParquetBatches } from '../../../adapters/offline/parquet/index.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { collectDefinitions, createRegistry } from '../../../registry/index.ts'
 import { createFeatureCatalog } from '../../../serving/feature-catalog.ts'
@@ -100,6 +100,23 @@ function csvCell(v: string | number | boolean): string {
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s
 }
 
+async function parquetLabels(
+  labels: readonly AgreementLabel[],
+  joinKeys: readonly string[],
+  inputs: readonly string[],
+): Promise<Uint8Array> {
+  const names = [...joinKeys, 'ts', ...inputs]
+  const file = await encodeParquetColumns(
+    names.map((name, i) => ({ name, type: name === 'ts' ? 'long' : 'string', fieldId: i + 1, required: false })),
+    [
+      ...joinKeys.map((k) => labels.map((l) => l.keys[k] ?? null)),
+      labels.map((l) => l.tMs),
+      ...inputs.map((f) => labels.map((l) => (l.request?.[f] === undefined ? null : String(l.request[f])))),
+    ],
+  )
+  return file.bytes
+}
+
 /**
  * Builds a training set of `features` for `labels` over `rows` (view → rows, written offline in
  * order: the array order is archive order) and asks serving the same for each label.
@@ -111,6 +128,8 @@ export async function trainAndServe(args: {
   readonly requestFeatures?: readonly RequestFeatureDef[]
   /** Build the training set as served (joined on created_at); default point in time. */
   readonly asServed?: boolean
+  /** `parquet`: the labels as a Parquet file whose join keys and inputs are string columns (ts epoch ms); default CSV. */
+  readonly labelFormat?: 'csv' | 'parquet'
 }): Promise<{ readonly training: Outcome[] | { readonly ok: false; readonly message: string }; readonly serving: Outcome[] }> {
   const store = new MemoryObjectStore()
   const registry = createRegistry({ store, clock: manualClock() })
@@ -154,7 +173,10 @@ export async function trainAndServe(args: {
       ...trainingDeps(store),
       registry,
       requestFeatures: args.requestFeatures ?? [],
-      labels: { bytes: new TextEncoder().encode(`${lines.join('\n')}\n`), format: 'csv' },
+      labels:
+        args.labelFormat === 'parquet'
+          ? { bytes: await parquetLabels(args.labels, joinKeys, inputs), format: 'parquet' }
+          : { bytes: new TextEncoder().encode(`${lines.join('\n')}\n`), format: 'csv' },
       features: args.features,
       asServed: args.asServed ?? false,
       output,
