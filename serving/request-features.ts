@@ -21,9 +21,14 @@ export function runRequestFeature(
   request: Readonly<Record<string, unknown>>,
   inputs: Readonly<Record<string, FeatureValue>>,
 ): FeatureValue | boolean {
+  // Only the fields the definition declares, in an object of this call's own, as a training set
+  // builds it from label columns (training/request-features.ts): an undeclared field the client
+  // happened to send, or one an earlier fn wrote into the shared request, would reach fn here only.
+  const own: Record<string, unknown> = {}
+  for (const field of Object.keys(def.request)) own[field] = request[field]
   let value: unknown
   try {
-    value = def.fn(request, inputs)
+    value = def.fn(own, inputs)
   } catch (err: unknown) {
     throw new RequestFeatureFailure(def.name, 'threw', { cause: err })
   }

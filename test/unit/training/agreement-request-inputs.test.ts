@@ -70,6 +70,39 @@ void describe('training–serving agreement > request inputs read from labels', 
     })
   }
 
+  void test('fn sees only its declared inputs, in an object no other fn wrote to', async () => {
+    // `clobber` writes into its request and reads a field it did not declare; `reader` comes after.
+    const clobber = requestFeature({
+      name: 'clobber',
+      request: { x: 'double' },
+      features: ['user_probe@1:x_last'],
+      outputType: 'string',
+      description: 'writes into its request',
+      fn: (req) => {
+        const seen = `x=${String(req.x)} code=${String(req.code)}`
+        ;(req as Record<string, unknown>).x = -1
+        return seen
+      },
+    })
+    const reader = requestFeature({
+      name: 'reader',
+      request: { x: 'double' },
+      features: ['user_probe@1:x_last'],
+      outputType: 'double',
+      description: 'reads x after clobber ran',
+      fn: (req) => req.x as number,
+    })
+    const { training, serving } = await trainAndServe({
+      rows,
+      labels: [{ keys: { user_id: 'u0' }, tMs: T, request: { x: 4, code: 'c1' } }],
+      features: ['clobber', 'reader', 'echo_code'],
+      requestFeatures: [clobber, reader, echo],
+    })
+    const want = [{ ok: true, values: ['x=4 code=undefined', 4, '<c1>'] }]
+    assert.deepEqual(serving, want)
+    assert.deepEqual(training, want)
+  })
+
   void test('decimal text in a column typed string by one odd cell still reads as its number', async () => {
     // `abc` makes the column text; the build stops at its row, after the rows before it were read.
     const labels = ['12', '-0.5', '1e3', 'abc'].map((x) => ({ keys: { user_id: 'u0' }, tMs: T, request: { x } }))
