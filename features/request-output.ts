@@ -9,6 +9,8 @@
  *   data", never a NaN — docs/semantics.md §2); a string of at most MAX_REQUEST_STRING_CHARS
  *   characters; a boolean.
  * - `-0` is answered as `0`: serving's JSON writes it so, and the training set holds the same.
+ * - a lone surrogate in a string (`'😀'.slice(0, 1)`) is answered as U+FFFD: the training set's
+ *   Parquet (UTF-8) holds it so, where serving's JSON would have sent the lone surrogate escaped.
  *
  * Only `typeof` is read: no getter, trap or toJSON of a returned object runs here.
  */
@@ -27,7 +29,9 @@ export function requestOutput(value: unknown, type: RequestValueType): RequestOu
   const problem = outputProblem(value, type)
   if (problem !== undefined) return { ok: false, problem }
   // `-0 + 0` is 0 and leaves every other number as it is.
-  return { ok: true, value: typeof value === 'number' ? value + 0 : (value as string | boolean) }
+  if (typeof value === 'number') return { ok: true, value: value + 0 }
+  if (typeof value === 'string') return { ok: true, value: value.isWellFormed() ? value : value.toWellFormed() }
+  return { ok: true, value: value as boolean }
 }
 
 function outputProblem(value: unknown, type: RequestValueType): string | undefined {

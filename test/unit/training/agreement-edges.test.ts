@@ -8,11 +8,15 @@
  * training set joins exactly) was refused by serving ("must be a canonical integer"), so a model
  * trained on such entities could not be served them; and a label's int key spelled otherwise
  * (`007`, `7.0`, as pandas writes float ids) silently joined nothing — nulls in every feature of
- * that row — where serving answers 400. A training set now refuses it naming the row.
+ * that row — where serving answers 400. A training set now refuses it naming the row. A string
+ * value with a lone surrogate was U+FFFD in the training set and itself (escaped) in serving's
+ * answer from the embedded store, or inside a string list from Redis; the online store now holds
+ * U+FFFD as the offline table does.
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { encodeEntityKey } from '../../../core/entity-key.ts'
+import * as examples from '../../../examples/features.ts'
 import type { FeatureValue } from '../../../features/types.ts'
 import {
   accountProbe,
@@ -56,6 +60,7 @@ const VALUES: readonly (readonly [string, readonly FeatureValue[]])[] = [
   ['unicode: accents, CJK, astral, combining', [1, 1, 'ü漢😀e\u0301']],
   ['characters CSV and JSON escape', [1, 1, 'a"b,c\nd\re\\f\tg']],
   ['a NUL and control characters', [1, 1, '\u0000\u0001\u007f']],
+  ['a lone surrogate (a map can make one): U+FFFD in both', [1, 1, 'a\ud800b']],
 ]
 
 const STRING_KEYS = ['ü-ß', 'a b', 'a"b', 'a,b', 'a\\b', '😀', "x'y", ' lead', 'trail ', '\u00a0', '-0', 'a'.repeat(512)]
@@ -82,7 +87,21 @@ void describe('training–serving agreement at the edges', () => {
     assertAgree(
       training,
       serving,
-      VALUES.map(([, v]) => v),
+      VALUES.map(([, v]) => v.map((x) => (typeof x === 'string' ? x.toWellFormed() : x))),
+    )
+  })
+
+  void test('string lists: empty, null, unicode, a lone surrogate', async () => {
+    const lists: readonly (readonly string[] | null)[] = [[], null, ['ü😀', '', 'x"y'], ['a\udfffb', 'ok']]
+    const { training, serving } = await trainAndServe({
+      rows: new Map([[examples.userClicks, lists.map((l, i) => stamped(`u${i}`, T, [1, 1, 1, 1, l]))]]),
+      labels: lists.map((_, i) => ({ keys: { user_id: `u${i}` }, tMs: T })),
+      features: ['user_clicks:item_id_last_n_1d'],
+    })
+    assertAgree(
+      training,
+      serving,
+      lists.map((l) => [l === null ? null : l.map((x) => x.toWellFormed())]),
     )
   })
 

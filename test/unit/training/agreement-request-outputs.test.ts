@@ -4,6 +4,8 @@
  * the set, and -0 as -0, while serving answered the same row with a 500 (JSON carries neither) or
  * with 0: a model trained on rows serving refuses. Now both refuse a non-finite double naming the
  * feature and what came back, both answer -0 as 0, and both refuse a string serving cannot send.
+ * A string with a lone surrogate went to the training set as U+FFFD (UTF-8) but to serving's
+ * client escaped as itself; both now answer U+FFFD.
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
@@ -60,6 +62,9 @@ const ANSWERED: readonly { what: string; type: RequestValueType; value: unknown;
     want: 'é'.repeat(MAX_REQUEST_STRING_CHARS),
   },
   { what: 'an empty string', type: 'string', value: '', want: '' },
+  { what: 'a lone high surrogate (an emoji cut in half)', type: 'string', value: '😀x'.slice(0, 1), want: '\ufffd' },
+  { what: 'a lone low surrogate amid text', type: 'string', value: 'a\udc00b', want: 'a\ufffdb' },
+  { what: 'a whole surrogate pair', type: 'string', value: 'a😀', want: 'a😀' },
   { what: 'undefined', type: 'double', value: undefined, want: null },
 ]
 
