@@ -22,3 +22,14 @@ export function parseFeatureRef(ref: string, where = 'feature reference'): Parse
 export function formatFeatureRef(ref: ParsedFeatureRef): FeatureRef {
   return `${ref.view}${ref.version === undefined ? '' : `@${ref.version}`}:${ref.feature}`
 }
+
+/**
+ * Why a feature list (serving's batch `features`, a training set's) that asks for one feature
+ * twice is refused: `earlier` and `ref` resolve to the same `what` (`feature x of v v2`,
+ * `request feature r`). One output per feature, so the answer has the columns the list asked for.
+ */
+export function duplicateFeatureMessage(earlier: string, ref: string, what: string): string {
+  return earlier === ref
+    ? `${ref} is listed twice; list each feature once`
+    : `${earlier} and ${ref} are both ${what}; list it once`
+}

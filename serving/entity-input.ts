@@ -2,12 +2,17 @@
  * Entity keys from requests. Each join-key value is checked before anything reaches the store:
  * strings by core/entity-key.ts's rules, `int` keys as canonical decimal integers (so `007` and
  * `7` cannot name two entities). Composite keys are encoded in the entity's declared order.
+ *
+ * An `int` key is read by the engine's rule (operators/task/event-fields.ts, docs/semantics.md §1):
+ * a safe-integer number, or a canonical decimal string of any length — the engine keeps a 64-bit id
+ * past 2^53 from its digits and a training set joins it exactly, so serving must answer it too.
+ * Such an id can only be sent as a string: a JSON number past 2^53 has already lost its digits.
  */
 import { encodeEntityKey, invalidKeyPartReason } from '../core/entity-key.ts'
 import type { EntityDef } from '../features/types.ts'
 import { badRequest } from './errors.ts'
 
-const INT = /^-?(0|[1-9][0-9]{0,15})$/
+const INT = /^-?(0|[1-9][0-9]*)$/
 
 /**
  * A join-key value of a request that no view of it reads (`{user_id: [...], item_id: [9]}` for
@@ -36,12 +41,15 @@ export function keyPart(entity: EntityDef, joinKey: string, raw: unknown): strin
   if (typeof raw === 'string') part = raw
   // JSON clients often send ids as numbers; integers are accepted for either key type.
   else if (typeof raw === 'number' && Number.isSafeInteger(raw)) part = String(raw)
-  else throw badRequest(`${joinKey} must be a ${entity.keyType === 'int' ? 'integer' : 'string'}`, { joinKey })
+  else if (typeof raw === 'number' && Number.isInteger(raw)) {
+    throw badRequest(
+      `${joinKey} is a number past 2^53, which JSON numbers cannot hold exactly: send it as a string of its digits`,
+      { joinKey },
+    )
+  } else throw badRequest(`${joinKey} must be ${entity.keyType === 'int' ? 'an integer' : 'a string'}`, { joinKey })
   const reason = invalidPartReason(part)
   if (reason) throw badRequest(`${joinKey} is invalid: ${reason}`, { joinKey })
-  if (entity.keyType === 'int' && (!INT.test(part) || !Number.isSafeInteger(Number(part)))) {
-    throw badRequest(`${joinKey} must be a canonical integer`, { joinKey })
-  }
+  if (entity.keyType === 'int' && !INT.test(part)) throw badRequest(`${joinKey} must be a canonical integer`, { joinKey })
   return part
 }
 

@@ -6,6 +6,7 @@
  */
 import { ConfigError } from '../core/errors.ts'
 import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../features/types.ts'
+import { duplicateFeatureMessage } from '../features/feature-ref.ts'
 import { badRequest, notFound } from './errors.ts'
 
 export type PlannedOutput =
@@ -75,18 +76,26 @@ export function createFeatureCatalog(defs: {
       if (!set) reads.set(v, (set = new Set()))
       set.add(feature)
     }
-    const seen = new Set<string>()
+    // What each output is (view version and feature, or request feature) → the ref that asked for
+    // it: a feature asked for twice is refused as a training set refuses it (training/plan.ts),
+    // rather than answered once under two names or collapsed to one answer the client did not expect.
+    const seen = new Map<string, string>()
+    const once = (id: string, ref: string, what: string): void => {
+      const earlier = seen.get(id)
+      if (earlier !== undefined) throw badRequest(`features: ${duplicateFeatureMessage(earlier, ref, what)}`, { feature: ref })
+      seen.set(id, ref)
+    }
     for (const ref of refs) {
       if (typeof ref !== 'string' || ref.length === 0) throw badRequest('features must be non-empty strings')
-      if (seen.has(ref)) continue
-      seen.add(ref)
       if (ref.includes(':')) {
         const { view: v, feature } = storedRef(ref)
+        once(`${v.name}@${v.version}:${feature}`, ref, `feature ${feature} of ${v.name} v${v.version}`)
         need(ref)
         outputs.push({ kind: 'stored', name: ref, view: v, feature })
       } else {
         const def = requestFeatures.get(ref)
         if (!def) throw notFound(`unknown request feature ${ref}`, { feature: ref })
+        once(ref, ref, `request feature ${ref}`)
         for (const dep of def.features) need(dep)
         rfs.push(def)
         outputs.push({ kind: 'request', name: ref, def })

@@ -45,6 +45,7 @@ export async function readLabelSource(
   temp: string,
 ): Promise<{ labels: LabelTable; source: LabelSource }> {
   const allJoinKeys = [...new Set(plan.views.flatMap((v) => v.joinKeys))]
+  const intJoinKeys = new Set(plan.views.flatMap((v) => (v.keyType === 'int' ? v.joinKeys : [])))
   const requestInputs = plan.outputs.flatMap((o) => (o.kind === 'request' ? Object.keys(o.def.request) : []))
   // Parquet labels are read where they lie (or from a copy of the bytes); CSV becomes labels.parquet.
   const labelsPath = input.format === 'parquet' && input.path !== undefined ? input.path : join(temp, 'labels.parquet')
@@ -57,11 +58,17 @@ export async function readLabelSource(
           plan.views.map((v) => v.joinKeys),
           keyColumns,
           input.timeColumn,
+          intJoinKeys,
         )
       : undefined
   // Only the columns JS needs are decoded from Parquet labels; the engine carries the rest.
+  // A request feature's string input is read as its text, as serving gets it from the client:
+  // inferred as a number, a column of codes would lose its digits (`02139` → 2139, `1.50` → 1.5).
+  const stringInputs = plan.outputs.flatMap((o) =>
+    o.kind === 'request' ? Object.entries(o.def.request).flatMap(([field, type]) => (type === 'string' ? [field] : [])) : [],
+  )
   const labels = await readLabels(reader, file, {
-    stringColumns: allJoinKeys,
+    stringColumns: [...allJoinKeys, ...stringInputs],
     timeColumn: input.timeColumn,
     columns: derived === undefined ? [...allJoinKeys, input.timeColumn, ...requestInputs] : requestInputs,
   })
@@ -93,7 +100,7 @@ export async function readLabelSource(
     const keyValues: unknown[][] = [Array.from({ length: n }, (_, i) => i), tMs]
     for (const [id, name] of keyColumns) {
       keyCols.push({ name, type: 'string', required: false })
-      keyValues.push(entityKeys(labels, JSON.parse(id) as string[]))
+      keyValues.push(entityKeys(labels, JSON.parse(id) as string[], intJoinKeys))
     }
     source = { kind: 'files', labels: labelsPath, keys: join(temp, 'label-keys.parquet'), rowCount: n }
     await writeFile(source.keys, await parquet.encode(keyCols, keyValues, { compression: 'none', rowGroupRows: 1 << 20 }))
@@ -150,6 +157,7 @@ function derivedKeys(
   joinKeys: readonly (readonly string[])[],
   keyColumns: ReadonlyMap<string, string>,
   timeColumn: string,
+  intJoinKeys: ReadonlySet<string>,
 ): { timeUs: string; keys: Record<string, string> } | undefined {
   const typeOf = (name: string) => columns.find((c) => c.name === name)?.type
   if (columns.some((c) => c.name === 'file_row_number')) return undefined
@@ -169,6 +177,8 @@ function derivedKeys(
     if (tuple.length !== 1) return undefined
     const name = tuple[0]!
     const type = typeOf(name)
+    // Text keys of an int entity are checked in JS (entityKeys), where a bad one is named.
+    if (type === 'string' && intJoinKeys.has(name)) return undefined
     const expr =
       type === 'string'
         ? `NULLIF(CAST(${q(name)} AS VARCHAR), '')`
@@ -192,8 +202,16 @@ async function refuseTimesOutsideRange(reader: LabelReader, path: string, timeCo
   )
 }
 
-/** Encoded entity key per row for one join-key tuple; null when a part is missing or not a key. */
-function entityKeys(labels: LabelTable, joinKeys: readonly string[]): (string | null)[] {
+/** An int key as the engine and serving read one: `7`, `-7`, `0`, never `007`, `+7` or `7.0`. */
+const CANONICAL_INT = /^-?(0|[1-9][0-9]*)$/
+
+/**
+ * Encoded entity key per row for one join-key tuple; null when a part is missing or not a key.
+ * A part of an int entity (`intJoinKeys`) that is no integer — `007`, `7.0`, `7.5` — is refused
+ * naming its row: serving refuses such a key with a 400, and as a null it would silently match no
+ * row in every label that spells its ids so.
+ */
+function entityKeys(labels: LabelTable, joinKeys: readonly string[], intJoinKeys: ReadonlySet<string>): (string | null)[] {
   const cols = joinKeys.map((k) => labels.values[labels.columns.findIndex((c) => c.name === k)]!)
   const out = new Array<string | null>(labels.rowCount)
   const parts = new Array<string>(joinKeys.length)
@@ -201,6 +219,7 @@ function entityKeys(labels: LabelTable, joinKeys: readonly string[]): (string | 
     let ok = true
     for (let p = 0; p < cols.length; p++) {
       const v = cols[p]![r]
+      if (intJoinKeys.has(joinKeys[p]!) && v !== null && v !== undefined && v !== '') checkIntKey(v, r, joinKeys[p]!)
       if (typeof v === 'string' && v.length > 0) parts[p] = v
       else if ((typeof v === 'number' && Number.isSafeInteger(v)) || typeof v === 'bigint') parts[p] = String(v)
       else {
@@ -211,4 +230,15 @@ function entityKeys(labels: LabelTable, joinKeys: readonly string[]): (string | 
     out[r] = ok ? encodeEntityKey(parts) : null
   }
   return out
+}
+
+function checkIntKey(v: unknown, row: number, joinKey: string): void {
+  const integer = typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v))
+  if (integer || (typeof v === 'string' && CANONICAL_INT.test(v))) return
+  const shown = typeof v === 'string' ? JSON.stringify(v) : String(v)
+  throw new FeatureStoreError(
+    'BAD_REQUEST',
+    `label row ${row + 1}: ${joinKey} ${shown} is not an integer key (the entity's keys are integers written as 7, not 007, +7 or 7.0), as serving refuses it`,
+    { context: { row: row + 1, joinKey } },
+  )
 }

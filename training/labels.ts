@@ -90,7 +90,7 @@ export async function sha256HexOffThread(bytes: Uint8Array): Promise<string> {
 }
 
 export interface ReadLabelsOptions {
-  /** CSV columns kept as strings whatever they look like (entity join keys). */
+  /** CSV columns kept as strings whatever they look like (entity join keys, string request inputs). */
   readonly stringColumns?: readonly string[]
   /** CSV: the label-time column, typed `timestamp` (its cells validated, as epoch ms). */
   readonly timeColumn?: string
@@ -128,7 +128,8 @@ async function parquetLabels(reader: LabelReader, path: string, wanted: readonly
 }
 
 const INTEGER = /^-?\d+$/
-const NUMBER = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/
+/** Decimal number text as label files write it: no sign `+`, hex, binary, blanks or `Infinity`. */
+export const NUMBER = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
 

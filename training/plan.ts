@@ -7,7 +7,7 @@
  * Output columns: a stored feature is `<view>__<feature>`; a request feature keeps its name.
  */
 import { FeatureStoreError } from '../core/errors.ts'
-import { parseFeatureRef } from '../features/feature-ref.ts'
+import { duplicateFeatureMessage, parseFeatureRef } from '../features/feature-ref.ts'
 import type { FeatureValueType, RequestFeatureDef } from '../features/types.ts'
 import { requestFeatureHash, type Registry } from '../registry/index.ts'
 
@@ -17,6 +17,8 @@ export interface PlannedView {
   readonly hash: string
   readonly entity: string
   readonly joinKeys: readonly string[]
+  /** The entity's key type: an `int` entity's label keys must be canonical integers, as serving reads them. */
+  readonly keyType: 'string' | 'int'
   readonly ttlMs: number
   /** Every feature read from the view: outputs and request-feature inputs, in first-use order. */
   readonly features: readonly { readonly name: string; readonly type: FeatureValueType }[]
@@ -75,6 +77,7 @@ export async function planTrainingSet(
         hash: stored.hash,
         entity: stored.logic.entity.name,
         joinKeys: stored.logic.entity.joinKeys,
+        keyType: stored.logic.entity.keyType === 'int' ? 'int' : 'string',
         ttlMs: stored.logic.ttlMs,
         features: [],
       })
@@ -91,15 +94,24 @@ export async function planTrainingSet(
 
   const outputs: PlannedOutput[] = []
   const hashes: Record<string, string> = {}
-  const seen = new Set<string>()
+  // What each output is (view version and feature, or request feature) → the ref that asked for
+  // it: a feature asked for twice is refused, as serving's batch endpoint refuses it
+  // (serving/feature-catalog.ts), rather than silently giving one column for two names.
+  const seen = new Map<string, string>()
+  const once = (id: string, ref: string, what: string): void => {
+    const earlier = seen.get(id)
+    if (earlier !== undefined) throw new FeatureStoreError('BAD_REQUEST', duplicateFeatureMessage(earlier, ref, what), { context: { feature: ref } })
+    seen.set(id, ref)
+  }
   for (const ref of refs) {
-    if (seen.has(ref)) continue
-    seen.add(ref)
     if (ref.includes(':')) {
       const { view, feature, type } = await need(ref)
+      const { name, version } = views[view]!
+      once(`${name}@${version}:${feature}`, ref, `feature ${feature} of ${name} v${version}`)
       outputs.push({ kind: 'stored', column: `${views[view]!.name}__${feature}`, ref, view, feature, type })
       continue
     }
+    once(ref, ref, `request feature ${ref}`)
     const def = requestFeatures.find((r) => r.name === ref)
     if (def === undefined) {
       throw new FeatureStoreError('NOT_FOUND', `request feature ${ref} is not defined in the definitions module (its TypeScript function is needed to compute it)`, { context: { feature: ref } })
@@ -120,5 +132,5 @@ export async function planTrainingSet(
     }
     columns.add(o.column)
   }
-  return { refs: [...seen], views, outputs, requestFeatureHashes: hashes }
+  return { refs: [...refs], views, outputs, requestFeatureHashes: hashes }
 }

@@ -1,18 +1,24 @@
 /**
  * Request-time features in a training set: the definition's own `fn` (the one serving calls),
  * given the request inputs read from label columns and the point-in-time values of its stored
- * inputs, keyed by the reference as the definition wrote it (as serving does).
+ * inputs, keyed by the reference as the definition wrote it (as serving does). What `fn` returns
+ * is held to serving's rule (features/request-output.ts): NaN, ±Infinity or a string serving would
+ * refuse stops the build naming the feature and the label row, and -0 is written as 0.
  */
 import { FeatureStoreError } from '../core/errors.ts'
 import type { FeatureValue, RequestFeatureDef, RequestValueType } from '../features/types.ts'
-import { ignoreLaterRejection, kindOf } from '../core/returned-value.ts'
+import { ignoreLaterRejection } from '../core/returned-value.ts'
+import { requestOutput } from '../features/request-output.ts'
+import { NUMBER } from './labels.ts'
 
 function coerce(value: unknown, type: RequestValueType): unknown {
   if (value === null || value === undefined) return undefined
   switch (type) {
     case 'long':
     case 'double': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN
+      // Text is read only as a decimal number (a CSV column typed string by one odd cell): `0x10`,
+      // ` 12` or `0b11` are no number a JSON client could send, so they are refused, not read as 16, 12, 3.
+      const n = typeof value === 'number' ? value : typeof value === 'string' && NUMBER.test(value) ? Number(value) : NaN
       if (!Number.isFinite(n) || (type === 'long' && !Number.isSafeInteger(n))) return undefined
       return n
     }
@@ -20,20 +26,6 @@ function coerce(value: unknown, type: RequestValueType): unknown {
       return typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : undefined
     case 'boolean':
       return typeof value === 'boolean' ? value : value === 'true' ? true : value === 'false' ? false : undefined
-  }
-}
-
-function outputOk(v: unknown, type: RequestValueType): boolean {
-  if (v === null) return true
-  switch (type) {
-    case 'long':
-      return Number.isSafeInteger(v)
-    case 'double':
-      return typeof v === 'number'
-    case 'string':
-      return typeof v === 'string'
-    case 'boolean':
-      return typeof v === 'boolean'
   }
 }
 
@@ -68,24 +60,22 @@ export function computeRequestFeature(
     }
     const features: Record<string, FeatureValue> = {}
     for (const d of deps) features[d.ref] = d.values[r] ?? null
-    let value: FeatureValue | boolean
+    let value: unknown
     try {
       value = def.fn(request, features)
     } catch (err: unknown) {
       throw new FeatureStoreError('BAD_REQUEST', `label row ${r + 1}: request feature ${def.name} failed`, { cause: err, context: { row: r + 1, feature: def.name } })
     }
-    if (value === undefined) value = null
-    if (!outputOk(value, def.outputType)) {
+    const output = requestOutput(value, def.outputType)
+    if (!output.ok) {
       // An async fn's promise is refused here; if it rejects later, nobody would handle that and the
       // unhandled rejection would end the process with a stack trace after this clear error.
       ignoreLaterRejection(value)
-      throw new FeatureStoreError(
-        'BAD_REQUEST',
-        `label row ${r + 1}: request feature ${def.name} returned ${kindOf(value)}, not a ${def.outputType}`,
-        { context: { row: r + 1, feature: def.name } },
-      )
+      throw new FeatureStoreError('BAD_REQUEST', `label row ${r + 1}: request feature ${def.name} ${output.problem}`, {
+        context: { row: r + 1, feature: def.name },
+      })
     }
-    out[r] = value
+    out[r] = output.value
   }
   return out
 }

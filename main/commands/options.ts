@@ -22,6 +22,8 @@ export type ValueKind =
   | 'name'
   /** Comma-separated names, at least one, none empty. */
   | 'names'
+  /** As 'names', in the order given and with any repeat kept: an ordered list whose command refuses a repeat (feature references). */
+  | 'ordered-names'
   /** A whole number ≥ 1. */
   | 'count'
   /** A whole number ≥ 0. */
@@ -69,6 +71,7 @@ const EXPECTED: Record<ValueKind, string> = {
   text: 'a value',
   name: 'a name (letters, digits, . _ - @ :)',
   names: 'a comma-separated list of names, e.g. a,b',
+  'ordered-names': 'a comma-separated list of names, e.g. a,b',
   count: 'a whole number of at least 1',
   whole: 'a whole number of at least 0',
   port: 'a port number from 0 to 65535',
@@ -97,12 +100,13 @@ export function parseOptionValue(name: string, kind: ValueKind, raw: string, ctx
       return raw
     case 'name':
       return NAME.test(raw) ? raw : bad()
-    case 'names': {
+    case 'names':
+    case 'ordered-names': {
       const names = raw.split(',').map((s) => s.trim())
       if (names.some((n) => n === '')) bad('an empty name')
       const wrong = names.find((n) => !NAME.test(n))
       if (wrong !== undefined) bad(`'${wrong}'`)
-      return [...new Set(names)]
+      return kind === 'names' ? [...new Set(names)] : names
     }
     case 'count':
     case 'whole':

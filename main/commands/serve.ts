@@ -1,5 +1,4 @@
 /** `kfs serve`: online features over HTTP and WebSocket (uWebSockets.js, or node:http + ws) from the online store. */
-import { viewHash } from '../../registry/index.ts'
 import { createServer } from '../../serving/server/index.ts'
 import { cachedCatalogStatus, type CachedStatus } from '../../serving/handlers/catalog/status-cache.ts'
 import { positionId } from '../../replay/dead-letters/dead-letter-entry.ts'
@@ -16,6 +15,7 @@ import { DEFAULT_SERVE_LOG_SAMPLE, type ServeLogConfig } from '../config.ts'
 import { createRuntime, type Runtime } from '../runtime.ts'
 import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
+import { servedDefinitions } from './served-definitions.ts'
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -102,15 +102,7 @@ Examples:
     try {
       const { registry } = await openRegistry(ctx)
       const { set } = await loadFeatures(args, ctx, registry)
-      const views = []
-      for (const view of set.views) {
-        const stored = await registry.getView(view.name, view.version)
-        if (stored?.hash === viewHash(view)) views.push(view)
-        else
-          ctx.err(
-            `not serving ${view.name} v${view.version}: ${stored ? 'it differs from its published definition' : 'not published'} (run kfs apply)\n`,
-          )
-      }
+      const { views, requestFeatures } = await servedDefinitions(set, registry, (line) => ctx.err(line))
       if (logConfig) {
         const source = await servedLogSource(set, registry, logConfig.topic, (line) => ctx.err(line))
         const transport = runtime.servedLogTransport(logConfig.topic, source.partitions)
@@ -130,7 +122,7 @@ Examples:
         store: await runtime.onlineStore(),
         views,
         services: set.services,
-        requestFeatures: set.requestFeatures,
+        requestFeatures,
         options: {
           host: config.serveHost,
           transport: config.serveTransport,

@@ -70,7 +70,8 @@ Examples:
   options: {
     labels: { type: 'string', kind: 'input-file' },
     service: { type: 'string', kind: 'name' },
-    'feature-refs': { type: 'string', kind: 'names' },
+    // In order, repeats kept: a feature named twice is refused (training/plan.ts), not collapsed.
+    'feature-refs': { type: 'string', kind: 'ordered-names' },
     // A module path, or (deprecated) feature references: told apart in featureFlags below.
     features: { type: 'string', kind: 'text', short: 'f' },
     'time-column': { type: 'string', kind: 'text' },
@@ -168,7 +169,7 @@ function featureFlags(args: ParsedArgs, ctx: CommandContext): { refs: readonly s
       modulePath = path
     } else {
       if (refs !== undefined) throw new UsageError(`--features: ${path} does not exist (feature references go in --feature-refs, given already)`)
-      refs = parseOptionValue('features', 'names', features, { cwd: ctx.cwd, nowMs: ctx.clock.nowMs() }) as readonly string[]
+      refs = parseOptionValue('features', 'ordered-names', features, { cwd: ctx.cwd, nowMs: ctx.clock.nowMs() }) as readonly string[]
       refsFlag = '--features'
       warn('--features <refs> is deprecated: name feature references with --feature-refs (--features names the definitions module, as in every other command)')
     }
@@ -186,7 +187,8 @@ async function checkSelection(
   try {
     await planTrainingSet(registry, typeof selection === 'string' ? { service: selection } : { refs: selection }, requestFeatures)
   } catch (err: unknown) {
-    if (err instanceof FeatureStoreError && err.code === 'NOT_FOUND')
+    // Unknown, repeated or colliding features are the invocation's mistake.
+    if (err instanceof FeatureStoreError && (err.code === 'NOT_FOUND' || err.code === 'BAD_REQUEST'))
       throw new UsageError(`${typeof selection === 'string' ? '--service' : refsFlag}: ${err.message}`)
     throw err
   }

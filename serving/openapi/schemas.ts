@@ -81,14 +81,20 @@ export function componentSchemas(catalog: FeatureCatalog): Record<string, Schema
       type: 'object',
       required: ['entities'],
       description:
-        'Entity lists are zipped into rows; a list of length 1 is repeated for every row. Give exactly one of features or service. A view whose join keys are missing from entities is a 400, and so are no entities, a name that is no served view\'s join key, and a value that is not a valid key part (string or integer, at most 512 bytes, no control characters).',
+        'Entity lists are zipped into rows; a list of length 1 is repeated for every row. Give exactly one of features or service. A view whose join keys are missing from entities is a 400, and so are no entities, a name that is no served view\'s join key, and a value that is not a valid key part (string or integer, at most 512 bytes, no control characters). An int entity\'s key past 2^53 is sent as a string of its digits.',
       properties: {
         entities: {
           type: 'object',
           description: 'join key → values, one per row',
           additionalProperties: { type: 'array', minItems: 1, items: { type: ['string', 'integer'] } },
         },
-        features: { type: 'array', minItems: 1, items: ref('FeatureRef') },
+        features: {
+          type: 'array',
+          minItems: 1,
+          uniqueItems: true,
+          items: ref('FeatureRef'),
+          description: 'One answer per feature: a feature listed twice, or as view:f and view@N:f where N is the latest version, is a 400.',
+        },
         service: ref('ServiceName'),
         request: { type: 'object', description: 'Inputs of request-time features, by field.', properties: requestInputs },
       },

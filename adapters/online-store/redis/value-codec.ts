@@ -5,8 +5,9 @@
  *   be read back as 0 or "").
  * - `long` / `double`: the shortest decimal string that round-trips (`String(x)`), with `-0`,
  *   `NaN`, `Infinity`, `-Infinity` spelled out, so every float64 comes back bit for bit.
- * - `string`: the string itself.
- * - arrays: JSON; numeric elements that JSON cannot carry (non-finite, -0) are written as strings.
+ * - `string`: the string itself, a lone surrogate as U+FFFD (as UTF-8 and the offline table hold it).
+ * - arrays: JSON; numeric elements that JSON cannot carry (non-finite, -0) are written as strings;
+ *   strings as `string` says.
  * - The row's `as_of` lives in the field `@as_of` (feature names cannot start with `@`).
  *
  * Decoding is driven by the view's declared feature type, never by guessing from the text.
@@ -73,15 +74,27 @@ export function encodeCheckedValue(value: FeatureValue, type: FeatureValueType):
     case 'double':
       return encodeNumber(value as number)
     case 'string':
-      return value as string
+      return wellFormed(value as string)
     case 'long[]':
     case 'double[]': {
       const nums = value as readonly number[]
       return JSON.stringify(nums.every(isJsonSafe) ? nums : nums.map((x) => (isJsonSafe(x) ? x : encodeNumber(x))))
     }
-    case 'string[]':
-      return JSON.stringify(value)
+    case 'string[]': {
+      const strings = value as readonly string[]
+      return JSON.stringify(strings.every((x) => x.isWellFormed()) ? strings : strings.map(wellFormed))
+    }
   }
+}
+
+/**
+ * A string as UTF-8 holds it: a lone surrogate (a `map` can make one; decoded events cannot hold
+ * one) becomes U+FFFD, as the offline table's Parquet writes it. Without this the embedded store
+ * (a JSON file) and a string[] in Redis (JSON text, where it is escaped as \ud800) gave serving the
+ * lone surrogate while the training set held U+FFFD.
+ */
+function wellFormed(s: string): string {
+  return s.isWellFormed() ? s : s.toWellFormed()
 }
 
 /** A JSON number without an exponent (RFC 8259 §6); `String(x)` writes one for 10⁻⁶ ≤ |x| < 10²¹ and for 0. */

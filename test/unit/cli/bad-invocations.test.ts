@@ -49,6 +49,7 @@ const BAD_VALUES: Record<ValueKind, readonly string[]> = {
   text: [''],
   name: ['', 'has space', 'a,b'],
   names: ['', ' ', 'a,,b', 'a,'],
+  'ordered-names': ['', ' ', 'a,,b', 'a,'],
   count: ['0', 'abc', '1.5', '1e3'],
   whole: ['abc', '1.5'],
   port: ['70000', 'http'],
