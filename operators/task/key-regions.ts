@@ -22,6 +22,7 @@
  * tile-slab.ts, which compacts at a quarter; its object regions stay per group: only events and
  * multi-event tiles reach them). Compaction slides the regions down in place, in address order.
  */
+import { metaByStart } from './meta-by-start.ts'
 import { classCaps, freePageTail } from './tile-slab.ts'
 
 const META_START = 0
@@ -286,7 +287,7 @@ export class KeyRegions {
     const pages = this.pages
     const bits = this.pageBits
     const mask = this.pageMask
-    const live = this.#regionsByAddress()
+    const live = metaByStart(meta, this.metaBase, this.metaStride, META_START, META_CLASS)
     for (const list of this.#free) list.length = 0
     this.#freeDoubles = 0
     this.#liveDoubles = 0
@@ -318,33 +319,5 @@ export class KeyRegions {
     }
     this.#top = top
     pages.length = (top + mask) >>> bits
-  }
-
-  /** The metadata positions of the keys holding a region, ordered by the region's start. */
-  #regionsByAddress(): Int32Array {
-    const meta = this.meta
-    let n = 0
-    for (let m = this.metaBase; m < meta.length; m += this.metaStride) if (meta[m + META_CLASS] !== 0) n++
-    let order = new Int32Array(n)
-    let k = 0
-    for (let m = this.metaBase; m < meta.length; m += this.metaStride) if (meta[m + META_CLASS] !== 0) order[k++] = m
-    // Starts are below 2^31: two stable passes, low 16 bits then high.
-    let next = new Int32Array(n)
-    const counts = new Int32Array(1 << 16)
-    for (let shift = 0; shift <= 16; shift += 16) {
-      counts.fill(0)
-      for (let i = 0; i < n; i++) counts[((meta[(order[i] as number) + META_START] as number) >>> shift) & 0xffff]!++
-      for (let d = 0, sum = 0; d < counts.length; d++) {
-        const c = counts[d] as number
-        counts[d] = sum
-        sum += c
-      }
-      for (let i = 0; i < n; i++) {
-        const m = order[i] as number
-        next[counts[((meta[m + META_START] as number) >>> shift) & 0xffff]!++] = m
-      }
-      ;[order, next] = [next, order]
-    }
-    return order
   }
 }

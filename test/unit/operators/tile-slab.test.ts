@@ -34,6 +34,18 @@ function tilesOf(slab: TileSlab, id: number): ModelTile[] {
   return out
 }
 
+/**
+ * Freed and vacated object slots are cleared, so dropped accumulators can be collected: every
+ * held accumulator is in exactly one slot (a compaction leaves no copy behind in a region's slack).
+ */
+function assertEachAccumulatorOnce(slab: TileSlab, model: readonly ModelTile[][]): void {
+  const held = new Set(model.flat().map((t) => t.obj))
+  const seen = new Map<unknown, number>()
+  for (const page of slab.obj) for (const o of page) if (o !== undefined) seen.set(o, (seen.get(o) ?? 0) + 1)
+  for (const [o, n] of seen) assert.ok(held.has(o) && n === 1, n === 1 ? 'no stale object in a free slot' : `an accumulator in ${n} slots`)
+  assert.equal(seen.size, held.size, 'every held accumulator is in a slot')
+}
+
 void describe('operators > tile slab', () => {
   void test('keeps every key’s tiles, in order, through inserts, evictions, growth, shrinking and compaction', () => {
     fc.assert(
@@ -84,9 +96,7 @@ void describe('operators > tile slab', () => {
         const { liveSlots, freeSlots, pageSlots } = slab.stats()
         const tiles = model.reduce((n, t) => n + t.length, 0)
         assert.ok(liveSlots >= tiles && liveSlots + freeSlots <= pageSlots)
-        // Freed object slots are cleared, so dropped accumulators can be collected.
-        const held = new Set(model.flat().map((t) => t.obj))
-        for (const page of slab.obj) for (const o of page) assert.ok(o === undefined || held.has(o), 'no stale object in a free slot')
+        assertEachAccumulatorOnce(slab, model)
       }),
       { numRuns: 300 },
     )
