@@ -13,11 +13,15 @@ import { recordFields } from '../../features/avro-fields.ts'
  * `int` when every column is an Avro int/long (so decoded numbers are valid keys), else `string`.
  */
 export function primaryKeyEntity(source: SourceDef, view: FeatureViewDef): EntityDef {
+  return primaryKeyEntityFor(source, view.entity, `view ${view.name}`)
+}
+
+/** primaryKeyEntity for views keyed by `e` (the re-key stage of those views reads changes with it). */
+export function primaryKeyEntityFor(source: SourceDef, e: EntityDef, where: string): EntityDef {
   const spec = source.changes
-  if (spec === undefined) throw new DefinitionError(`view ${view.name}: changeMode needs a table or changelog source; ${source.name} is an event source`)
+  if (spec === undefined) throw new DefinitionError(`${where}: changeMode needs a table or changelog source; ${source.name} is an event source`)
   const pk = spec.primaryKey
   if (pk.length === 0) throw new DefinitionError(`source ${source.name}: a change source needs a primary key`)
-  const e = view.entity
   if (e.name === source.keyedBy && e.joinKeys.length === pk.length && e.joinKeys.every((k, i) => k === pk[i])) return e
   const columns = recordFields(spec.rowSchema, `source ${source.name}`)
   const keyType: KeyType = pk.every((col) => columns.find((c) => c.name === col)?.kind === 'long') ? 'int' : 'string'
