@@ -145,6 +145,20 @@ void test('the future-skew rule applies to the change\'s ts_ms', () => {
   assert.equal(rekeyRecord(plan, record('11'), change('u', eu, us, NOW + 60_000)).forwards?.length, 2)
 })
 
+void test('an event time far in the future is dead-lettered future_event_time however far: up to ±2^53 ms, beyond the dates a Date holds', () => {
+  for (const [t, shown] of [
+    [NOW + 86_400_000, new Date(NOW + 86_400_000).toISOString()],
+    [8_640_000_000_000_000, '+275760-09-13T00:00:00.000Z'],
+    [8_640_000_000_000_001, '8640000000000001 ms'],
+    [9e15, '9000000000000000 ms'],
+    [2 ** 53 - 1, `${2 ** 53 - 1} ms`],
+  ] as const) {
+    const out = rekeyRecord(plan, record('14'), change('u', eu, us, t))
+    assert.equal(out.deadLetter?.reason, 'future_event_time', String(t))
+    assert.ok(out.deadLetter.detail.startsWith(`re-key by region: event time ${shown}`), out.deadLetter.detail)
+  }
+})
+
 void test('rekeyRecords forwards every copy in source order and collects the dead letters', () => {
   const out = rekeyRecords(plan, [record('1'), record('2'), record('3')], [change('u', eu, us), change('d', keyOnly, null), change('c', null, us)])
   assert.deepEqual(
