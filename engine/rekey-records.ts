@@ -29,6 +29,7 @@ import type { EntityDef, EventRecord } from '../features/types.ts'
 import type { ChangeRole } from '../operators/task/partition-task.ts'
 import type { RekeyPlan } from './plan-sources.ts'
 import { changeOf } from '../operators/changes/change.ts'
+import { isoTextOrMs } from '../core/iso-time.ts'
 import { primaryKeyEntityFor } from '../operators/changes/row-images.ts'
 
 /** Headers every internal-topic record carries: where it came from. */
@@ -69,7 +70,7 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
       plan,
       record,
       'future_event_time',
-      `event time ${timeText(timeMs)} is more than ${maxFutureSkewMs} ms after the record's timestamp ${record.timestampMs}`,
+      `event time ${isoTextOrMs(timeMs)} is more than ${maxFutureSkewMs} ms after the record's timestamp ${record.timestampMs}`,
     )
   }
   // The internal record gets its own (current) timestamp, not the source record's: a backlog of
@@ -109,13 +110,6 @@ function withOrigin(headers: Readonly<Record<string, string>>, record: LogRecord
     [REKEY_HEADERS.partition]: partition,
     [REKEY_HEADERS.offset]: record.offset,
   }
-}
-
-/** Largest |epoch ms| a Date holds: an event time may be any safe integer, beyond it (toISOString throws there). */
-const MAX_DATE_MS = 8_640_000_000_000_000
-
-function timeText(ms: number): string {
-  return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : `${ms} ms (beyond the dates a calendar names)`
 }
 
 const PARTITION_TEXT = Array.from({ length: 256 }, (_, p) => String(p))
