@@ -31,12 +31,14 @@ export function primaryKeyEntityFor(source: SourceDef, e: EntityDef, where: stri
 /**
  * The first column on which `before` disagrees with `stored`, or undefined. Only the columns the
  * before image holds count, and a null counts as not held: Debezium's before image of a delete
- * under a key-only replica identity carries the key and nulls elsewhere, which says nothing.
+ * under a key-only replica identity carries the key and nulls elsewhere, which says nothing. Nor
+ * does a column the stored row lacks: one added to the row schema after the row was stored (and
+ * restored from a snapshot) — compared, it would refuse every later change of the key.
  */
 export function disagreeingColumn(before: EventRecord, stored: EventRecord): string | undefined {
   for (const column of Object.keys(before)) {
     const v = before[column]
-    if (v === null || v === undefined) continue
+    if (v === null || v === undefined || !Object.hasOwn(stored, column)) continue
     if (!sameValue(v, stored[column])) return column
   }
   return undefined

@@ -67,11 +67,18 @@ function viewImage(view: FeatureViewDef, offset: string, row: EventRecord, dead:
 function sameScalar(a: unknown, b: unknown): boolean {
   if (typeof a === 'number' && typeof b === 'number') return a === b || (a !== a && b !== b)
   if ((typeof a === 'bigint' || typeof a === 'number') && (typeof b === 'bigint' || typeof b === 'number')) return String(a) === String(b)
+  // Records, lists and bytes (nested columns) by content.
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) return contentText(a) === contentText(b)
   return a === b
 }
 
+function contentText(v: object): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? `bytes:${Buffer.from(x).toString('hex')}` : x))
+}
+
+/** A null in the before image, or a column the current row does not hold (added to the schema since), says nothing. */
 function beforeDisagrees(before: EventRecord, current: EventRecord): boolean {
-  return Object.entries(before).some(([k, v]) => v !== null && v !== undefined && !sameScalar(v, current[k]))
+  return Object.entries(before).some(([k, v]) => v !== null && v !== undefined && k in current && !sameScalar(v, current[k]))
 }
 
 const SAFE = 2 ** 53
