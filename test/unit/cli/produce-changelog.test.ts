@@ -98,13 +98,19 @@ for (const source of [ordersJson, ordersAvro]) {
       assert.deepEqual(await sent(dataDir, source), [])
     })
 
-    void it('refuses changes the engine would refuse: an unknown op, a delete without a before image', async () => {
+    void it('refuses changes the engine would refuse: an unknown op, a delete without a before image, a create with one', async () => {
       const dataDir = join(dir, `ops-${source.name}`)
-      const bad = [GOOD[0], { op: 't', before: null, after: null, ts_ms: 5_000 }, { op: 'd', before: null, after: null, ts_ms: 6_000 }]
+      const bad = [
+        GOOD[0],
+        { op: 't', before: null, after: null, ts_ms: 5_000 },
+        { op: 'd', before: null, after: null, ts_ms: 6_000 },
+        { op: 'c', before: row('o1', 10), after: row('o1', 12), ts_ms: 7_000 },
+      ]
       const r = await runKfsInProcess(['produce', ...FEATURES, '--topic', source.topic, '--file', ndjson(`ops-${source.name}.ndjson`, bad)], dataDir)
       assert.equal(r.code, 2, r.stderr)
       assert.match(r.stderr, /line 2: unknown_op: op 't' is not one of c, r, u, d/)
       assert.match(r.stderr, /line 3: unknown_op: op 'd' without a before image/)
+      assert.match(r.stderr, /line 4: unknown_op: op 'c' with a before image/)
       assert.deepEqual(await sent(dataDir, source), [])
     })
   })
