@@ -75,12 +75,17 @@ export type ColumnValue = { readonly ok: true; readonly value: FeatureValue } | 
 /**
  * A row column as an attribute feature value: long → number (a long beyond ±2^53 is refused,
  * values are doubles), double and string as they are, timestamp-millis → epoch ms, null/absent →
- * null. Anything else (boolean, bytes, nested) has no feature value type and is refused.
+ * null. NaN and ±Infinity (an Avro float or double carries them) are refused as everywhere: no
+ * emitted row carries them (docs/semantics.md). Anything else (boolean, bytes, nested) has no
+ * feature value type and is refused.
  */
 export function attributeValueOf(row: EventRecord, column: string, maxStringBytes: number): ColumnValue {
   const v = row[column]
   if (v === null || v === undefined) return { ok: true, value: null }
-  if (typeof v === 'number') return { ok: true, value: v }
+  if (typeof v === 'number') {
+    if (Number.isFinite(v)) return { ok: true, value: v }
+    return { ok: false, reason: 'out_of_range', detail: `column ${column} is ${v}: feature values are finite numbers` }
+  }
   if (typeof v === 'string') {
     if (v.length * 3 > maxStringBytes && utf8Length(v) > maxStringBytes) {
       return { ok: false, reason: 'oversize', detail: `column ${column} is a string of ${utf8Length(v)} UTF-8 bytes, over the view's limit of ${maxStringBytes} (limits.maxStringBytes)` }

@@ -86,9 +86,12 @@ const SAFE = 2 ** 53
 /** An attribute column: the value, or a dead-letter reason. */
 function columnValue(v: unknown, maxStringBytes: number): { value: FeatureValue } | { reason: string } {
   if (v === null || v === undefined) return { value: null }
-  if (typeof v === 'number') return { value: v }
+  // No emitted row carries NaN or ±Infinity (docs/semantics.md).
+  if (typeof v === 'number') return Number.isFinite(v) ? { value: v } : { reason: 'out_of_range' }
   if (typeof v === 'string') return Buffer.byteLength(v, 'utf8') > maxStringBytes ? { reason: 'oversize' } : { value: v }
   if (typeof v === 'bigint') return v > -SAFE && v < SAFE ? { value: Number(v) } : { reason: 'out_of_range' }
+  // A timestamp-millis column (decoded as a Date) is its epoch milliseconds.
+  if (v instanceof Date && !Number.isNaN(v.getTime())) return { value: v.getTime() }
   return { reason: 'schema_mismatch' }
 }
 
