@@ -88,6 +88,17 @@ for (const source of [ordersJson, ordersAvro]) {
       assert.deepEqual(await sent(dataDir, source), EXPECTED)
     })
 
+    void it('sends a double written -0 as -0 (JSON.stringify would write 0)', async () => {
+      const dataDir = join(dir, `zero-${source.name}`)
+      const path = join(dir, `zero-${source.name}.ndjson`)
+      writeFileSync(path, `${JSON.stringify(GOOD[0])}\n{"op":"u","before":${JSON.stringify(row('o1', 10))},"after":{"order_id":"o1","user_id":"u-o1","amount":-0,"status":"open"},"ts_ms":2000}\n`)
+      const r = await runKfsInProcess(['produce', ...FEATURES, '--topic', source.topic, '--file', path], dataDir)
+      assert.equal(r.code, 0, r.stderr)
+      const amounts = (await sent(dataDir, source)).map((line) => line[3])
+      assert.equal(amounts.length, 2)
+      assert.ok(Object.is(amounts[1], -0), `amount ${String(amounts[1])}`)
+    })
+
     void it('sends nothing from a file with one bad line: exit 2, the line and the problem named', async () => {
       const dataDir = join(dir, `bad-${source.name}`)
       const bad = [...GOOD.slice(0, 2), { op: 'c', before: null, after: { ...row('o3', 1), amount: 'twelve' }, ts_ms: 5_000 }, GOOD[2]]
