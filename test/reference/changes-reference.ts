@@ -216,8 +216,20 @@ class CurrentStateOracle {
     if (!res.ok) return void dead.push({ offset, reason: res.reason, view: view.name })
     const ch = res.change
     if (ch.kind === 'upsert' && ch.before === null && event.op === 'u') return void dead.push({ offset, reason: 'unknown_retraction', view: view.name })
+    const refused = dead.length
     const retract = role !== 'add' && ch.before !== null ? this.#part(offset, ch.before, dead) : undefined
+    // A before image the filter refuses, of a row its group holds live: not the row the group holds.
+    let contradicted: string | undefined
+    if (role !== 'add' && ch.before !== null && retract === undefined && dead.length === refused) {
+      const key = entityKeyOf(view.entity, ch.before)
+      const latest = key.ok ? this.#latest(key.key, ch.key) : undefined
+      if (key.ok && latest !== undefined && latest.contribution !== undefined && latest.t <= t) {
+        contradicted = key.key
+        dead.push({ offset, reason: 'before_mismatch', view: view.name })
+      }
+    }
     const add = role !== 'retract' && ch.kind === 'upsert' ? this.#part(offset, ch.after, dead) : undefined
+    if (contradicted !== undefined && add?.group === contradicted) return
     const groups: { group: string; retract?: (number | null)[]; add?: (number | null)[] }[] = []
     if (retract !== undefined) groups.push({ group: retract.group, retract: retract.contribution })
     if (add !== undefined) {
