@@ -38,3 +38,14 @@ export function isoTimeProblem(text: string): string | undefined {
     ? 'the time of day is out of range'
     : `${m[1]}-${m[2]}-${m[3]} is not a day of the calendar`
 }
+
+/**
+ * The largest |epoch ms| a Date holds (±100,000,000 days). An event time may be any safe integer
+ * (docs/semantics.md: within ±2^53), which reaches beyond it: there toISOString throws.
+ */
+export const MAX_DATE_MS = 8_640_000_000_000_000
+
+/** `ms` as ISO-8601 text (UTC), or as `<ms> ms` beyond the dates a Date holds. */
+export function isoTextOrMs(ms: number): string {
+  return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : `${ms} ms`
+}

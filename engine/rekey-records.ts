@@ -16,7 +16,9 @@
  * without a role when both groups are the same or only one image names a group — the view then
  * reads the whole change, and judges a missing before image itself. A before image names a group
  * only when it holds every join key: Debezium's default before image of a delete holds only the
- * primary key.
+ * primary key. A change whose envelope the views cannot read (an unknown op, images that do not fit
+ * it, a bad primary key: operators/changes/change.ts) is refused here, once: split into two copies,
+ * each group's view would write a dead letter of its own for the one record.
  */
 import { entityKeyOf, eventTimeOf, type KeyResult } from '../operators/task/event-fields.ts'
 import { isBeyondFutureSkew } from '../operators/task/event-time-rule.ts'
@@ -26,6 +28,9 @@ import type { LogRecord, ProduceRecord } from '../ports/event-log.ts'
 import type { EntityDef, EventRecord } from '../features/types.ts'
 import type { ChangeRole } from '../operators/task/partition-task.ts'
 import type { RekeyPlan } from './plan-sources.ts'
+import { changeOf } from '../operators/changes/change.ts'
+import { isoTextOrMs } from '../core/iso-time.ts'
+import { primaryKeyEntityFor } from '../operators/changes/row-images.ts'
 
 /** Headers every internal-topic record carries: where it came from. */
 export const REKEY_HEADERS = {
@@ -53,6 +58,10 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
       ? refused(plan, record, decoded.reason, decoded.detail)
       : refused(plan, record, 'invalid_key', `join key ${badKey} is not valid UTF-8`)
   }
+  if (plan.source.changes) {
+    const change = changeOf(decoded.event, primaryKeyOf(plan))
+    if (!change.ok) return refused(plan, record, change.reason, change.detail)
+  }
   const route = plan.source.changes ? changeRoute(plan.entity, decoded.event) : entityKeyOf(plan.entity, decoded.event)
   if (!route.ok) return refused(plan, record, route.reason, route.detail)
   const timeMs = eventTimeOf(decoded.event[plan.source.eventTimeField])
@@ -61,7 +70,7 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
       plan,
       record,
       'future_event_time',
-      `event time ${new Date(timeMs).toISOString()} is more than ${maxFutureSkewMs} ms after the record's timestamp ${record.timestampMs}`,
+      `event time ${isoTextOrMs(timeMs)} is more than ${maxFutureSkewMs} ms after the record's timestamp ${record.timestampMs}`,
     )
   }
   // The internal record gets its own (current) timestamp, not the source record's: a backlog of
@@ -104,6 +113,15 @@ function withOrigin(headers: Readonly<Record<string, string>>, record: LogRecord
 }
 
 const PARTITION_TEXT = Array.from({ length: 256 }, (_, p) => String(p))
+
+const primaryKeys = new WeakMap<RekeyPlan, EntityDef>()
+
+/** The entity the plan's views read a change's primary key with (current-state-runner.ts). */
+function primaryKeyOf(plan: RekeyPlan): EntityDef {
+  let entity = primaryKeys.get(plan)
+  if (entity === undefined) primaryKeys.set(plan, (entity = primaryKeyEntityFor(plan.source, plan.entity, `re-key stage ${plan.topic}`)))
+  return entity
+}
 
 /** The dead letter of a record the stage refuses (a top-level function: this runs per record). */
 function refused(plan: RekeyPlan, record: LogRecord, reason: DeadLetter['reason'], detail: string): RekeyOutcome {

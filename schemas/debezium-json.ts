@@ -106,7 +106,7 @@ function commitTime(message: Record<string, unknown>): { readonly value: number 
   const value = fromSource ? (source as Record<string, unknown>).ts_ms : message.ts_ms
   if (value === undefined || value === null) return mismatch('the commit time is missing (neither source.ts_ms nor ts_ms)')
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) return mismatch(`${field} is ${describe(value)}, not epoch milliseconds within ±2^53`)
-  return { value }
+  return { value: value + 0 }
 }
 
 const INT_MIN = -(2 ** 31)
@@ -237,12 +237,13 @@ function compilePrimitive(name: string, names: Named, namespace: string | undefi
     case 'int':
       return (v, path) => {
         if (v instanceof LossyNumber) return lossy(v, path, 'an int')
-        return typeof v === 'number' && Number.isInteger(v) && v >= INT_MIN && v <= INT_MAX ? { value: v } : mismatch(`${path} is ${describe(v)}, not an int`)
+        // `-0` is an integer to JSON but not to Avro (zig-zag has no negative zero): 0, as the Avro decoder gives.
+        return typeof v === 'number' && Number.isInteger(v) && v >= INT_MIN && v <= INT_MAX ? { value: v + 0 } : mismatch(`${path} is ${describe(v)}, not an int`)
       }
     case 'long':
       return (v, path) => {
         if (v instanceof LossyNumber) return lossy(v, path, 'a long')
-        if (typeof v === 'number' && Number.isSafeInteger(v)) return { value: v }
+        if (typeof v === 'number' && Number.isSafeInteger(v)) return { value: v + 0 }
         if (typeof v === 'number' && Number.isInteger(v)) return mismatch(`${path} is ${describe(v)}, beyond ±2^53: a JSON number cannot carry that long exactly`)
         return mismatch(`${path} is ${describe(v)}, not a long`)
       }

@@ -106,9 +106,14 @@ export function withRoundedNumbers(value: unknown): unknown {
 /** `JSON.rawJSON` (Node ≥ 21): a value JSON.stringify writes verbatim; not yet in TypeScript's lib. */
 const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON
 
-/** The event as JSON text, each `LossyNumber` written as its literal (what the file said). */
+/**
+ * The event as JSON text, each `LossyNumber` written as its literal (what the file said), and a
+ * negative zero as `-0` (JSON.stringify writes `0`: a double column's sign would be lost).
+ */
 export function eventJsonText(event: Record<string, unknown>): string {
-  return JSON.stringify(event, (_key, value: unknown) => (value instanceof LossyNumber ? rawJson(value.literal) : value))
+  return JSON.stringify(event, (_key, value: unknown) =>
+    value instanceof LossyNumber ? rawJson(value.literal) : Object.is(value, -0) ? rawJson('-0') : value,
+  )
 }
 
 /** What a full check of a file found: how many events are good, and the first bad ones. */

@@ -3,7 +3,9 @@
  * (docs/design.md §11): an upsert of the after image, or a delete of the key (with the before
  * image when the producer sent one). Bad envelopes come back as a dead-letter reason, never thrown.
  *
- * - c, r, u → upsert; `after` is required, `before` optional (an update's old row; c and r have none).
+ * - c, r, u → upsert; `after` is required. `before` is an update's old row (optional: a key-only
+ *   replica identity sends none); a create or a snapshot read has none (Debezium never sends one),
+ *   so c or r with a before image does not fit its op: `unknown_op`, not an update in disguise.
  * - d → delete; `before` is required (Debezium always sends at least its key columns), `after` must be null.
  * - anything else (Debezium's `t` truncate included) → `unknown_op`.
  * The row's primary key is read from `after` for an upsert and from `before` for a delete; an
@@ -37,6 +39,7 @@ export function changeOf(envelope: EventRecord, primaryKey: EntityDef): ChangeRe
   if (before === undefined || after === undefined) return { ok: false, reason: 'unknown_op', detail: 'before/after must be row records or null' }
   if (op === 'c' || op === 'r' || op === 'u') {
     if (after === null) return { ok: false, reason: 'unknown_op', detail: `op '${op}' without an after image` }
+    if (before !== null && op !== 'u') return { ok: false, reason: 'unknown_op', detail: `op '${op}' with a before image (only an update 'u' carries the old row)` }
     const key = entityKeyOf(primaryKey, after)
     if (!key.ok) return { ok: false, reason: key.reason, detail: `after: ${key.detail}` }
     if (before !== null) {

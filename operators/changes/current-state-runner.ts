@@ -16,7 +16,8 @@
  * - both parts in one group are one step (one row); a group whose values changed emits a row at
  *   as_of = max(c, t), retract group first. An emptied group reads count 0, sum 0, avg null — a
  *   normal row: the group still exists, with nothing in it.
- * An update or delete without a before image cannot be retracted → unknown_retraction.
+ * An update or delete without a before image cannot be retracted → unknown_retraction; one whose
+ * before image the filter refuses while its group holds the row live → before_mismatch.
  * fire() forgets retracted members and member-less groups whose time ≤ watermark − allowedLateness
  * (drop-queue.ts): no accepted change can be superseded by them or find them live.
  */
@@ -100,8 +101,22 @@ export class CurrentStateRunner implements TaskViewRunner {
       })
       return
     }
+    const refused = dead.length
     const retract = role !== 'add' && change.before !== null ? this.#part(offset, change.before, dead) : undefined
+    // The filter refused the before image, yet its group holds the row live: the image is not that
+    // row (a key-only before image: nulls, or a CDC tool's fallbacks for NOT NULL columns).
+    // Refused as any disagreeing before image is; silently skipped, the row stayed in the group.
+    const contradicted = change.before !== null && retract === undefined && role !== 'add' && dead.length === refused ? this.#heldLive(t, change.key, change.before) : undefined
+    if (contradicted !== undefined) {
+      dead.push({
+        offset,
+        reason: 'before_mismatch',
+        view: name,
+        detail: `before image of row ${change.key} does not pass the view's filter, but group ${contradicted} holds the row: the view needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
+      })
+    }
     const add = role !== 'retract' && change.kind === 'upsert' ? this.#part(offset, change.after, dead) : undefined
+    if (contradicted !== undefined && add?.group === contradicted) return
     if (retract !== undefined && add !== undefined && retract.group === add.group) {
       this.#step(offset, t, change.key, retract.group, retract.contribution, add.contribution, rows, dead)
       return
@@ -126,6 +141,14 @@ export class CurrentStateRunner implements TaskViewRunner {
       return undefined
     }
     return { group: key.key, contribution: c.value }
+  }
+
+  /** The group a filtered-out before image names (by its raw join keys, as the re-key stage routes it), when it holds row `pk` live at or before t. */
+  #heldLive(t: number, pk: string, before: EventRecord): string | undefined {
+    const key = entityKeyOf(this.view.entity, before)
+    if (!key.ok) return undefined
+    const member = this.#groups.get(key.key)?.members.get(pk)
+    return member !== undefined && member.contribution !== null && member.t <= t ? key.key : undefined
   }
 
   #step(offset: string, t: number, pk: string, key: string, retract: Contribution | undefined, add: Contribution | undefined, rows: FeatureRow[], dead: TaskDeadLetter[]): void {

@@ -13,11 +13,15 @@ import { recordFields } from '../../features/avro-fields.ts'
  * `int` when every column is an Avro int/long (so decoded numbers are valid keys), else `string`.
  */
 export function primaryKeyEntity(source: SourceDef, view: FeatureViewDef): EntityDef {
+  return primaryKeyEntityFor(source, view.entity, `view ${view.name}`)
+}
+
+/** primaryKeyEntity for views keyed by `e` (the re-key stage of those views reads changes with it). */
+export function primaryKeyEntityFor(source: SourceDef, e: EntityDef, where: string): EntityDef {
   const spec = source.changes
-  if (spec === undefined) throw new DefinitionError(`view ${view.name}: changeMode needs a table or changelog source; ${source.name} is an event source`)
+  if (spec === undefined) throw new DefinitionError(`${where}: changeMode needs a table or changelog source; ${source.name} is an event source`)
   const pk = spec.primaryKey
   if (pk.length === 0) throw new DefinitionError(`source ${source.name}: a change source needs a primary key`)
-  const e = view.entity
   if (e.name === source.keyedBy && e.joinKeys.length === pk.length && e.joinKeys.every((k, i) => k === pk[i])) return e
   const columns = recordFields(spec.rowSchema, `source ${source.name}`)
   const keyType: KeyType = pk.every((col) => columns.find((c) => c.name === col)?.kind === 'long') ? 'int' : 'string'
@@ -27,12 +31,14 @@ export function primaryKeyEntity(source: SourceDef, view: FeatureViewDef): Entit
 /**
  * The first column on which `before` disagrees with `stored`, or undefined. Only the columns the
  * before image holds count, and a null counts as not held: Debezium's before image of a delete
- * under a key-only replica identity carries the key and nulls elsewhere, which says nothing.
+ * under a key-only replica identity carries the key and nulls elsewhere, which says nothing. Nor
+ * does a column the stored row lacks: one added to the row schema after the row was stored (and
+ * restored from a snapshot) — compared, it would refuse every later change of the key.
  */
 export function disagreeingColumn(before: EventRecord, stored: EventRecord): string | undefined {
   for (const column of Object.keys(before)) {
     const v = before[column]
-    if (v === null || v === undefined) continue
+    if (v === null || v === undefined || !Object.hasOwn(stored, column)) continue
     if (!sameValue(v, stored[column])) return column
   }
   return undefined
@@ -69,12 +75,17 @@ export type ColumnValue = { readonly ok: true; readonly value: FeatureValue } | 
 /**
  * A row column as an attribute feature value: long → number (a long beyond ±2^53 is refused,
  * values are doubles), double and string as they are, timestamp-millis → epoch ms, null/absent →
- * null. Anything else (boolean, bytes, nested) has no feature value type and is refused.
+ * null. NaN and ±Infinity (an Avro float or double carries them) are refused as everywhere: no
+ * emitted row carries them (docs/semantics.md). Anything else (boolean, bytes, nested) has no
+ * feature value type and is refused.
  */
 export function attributeValueOf(row: EventRecord, column: string, maxStringBytes: number): ColumnValue {
   const v = row[column]
   if (v === null || v === undefined) return { ok: true, value: null }
-  if (typeof v === 'number') return { ok: true, value: v }
+  if (typeof v === 'number') {
+    if (Number.isFinite(v)) return { ok: true, value: v }
+    return { ok: false, reason: 'out_of_range', detail: `column ${column} is ${v}: feature values are finite numbers` }
+  }
   if (typeof v === 'string') {
     if (v.length * 3 > maxStringBytes && utf8Length(v) > maxStringBytes) {
       return { ok: false, reason: 'oversize', detail: `column ${column} is a string of ${utf8Length(v)} UTF-8 bytes, over the view's limit of ${maxStringBytes} (limits.maxStringBytes)` }

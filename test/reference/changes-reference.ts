@@ -67,11 +67,18 @@ function viewImage(view: FeatureViewDef, offset: string, row: EventRecord, dead:
 function sameScalar(a: unknown, b: unknown): boolean {
   if (typeof a === 'number' && typeof b === 'number') return a === b || (a !== a && b !== b)
   if ((typeof a === 'bigint' || typeof a === 'number') && (typeof b === 'bigint' || typeof b === 'number')) return String(a) === String(b)
+  // Records, lists and bytes (nested columns) by content.
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) return contentText(a) === contentText(b)
   return a === b
 }
 
+function contentText(v: object): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? `bytes:${Buffer.from(x).toString('hex')}` : x))
+}
+
+/** A null in the before image, or a column the current row does not hold (added to the schema since), says nothing. */
 function beforeDisagrees(before: EventRecord, current: EventRecord): boolean {
-  return Object.entries(before).some(([k, v]) => v !== null && v !== undefined && !sameScalar(v, current[k]))
+  return Object.entries(before).some(([k, v]) => v !== null && v !== undefined && k in current && !sameScalar(v, current[k]))
 }
 
 const SAFE = 2 ** 53
@@ -79,9 +86,12 @@ const SAFE = 2 ** 53
 /** An attribute column: the value, or a dead-letter reason. */
 function columnValue(v: unknown, maxStringBytes: number): { value: FeatureValue } | { reason: string } {
   if (v === null || v === undefined) return { value: null }
-  if (typeof v === 'number') return { value: v }
+  // No emitted row carries NaN or ±Infinity (docs/semantics.md).
+  if (typeof v === 'number') return Number.isFinite(v) ? { value: v } : { reason: 'out_of_range' }
   if (typeof v === 'string') return Buffer.byteLength(v, 'utf8') > maxStringBytes ? { reason: 'oversize' } : { value: v }
   if (typeof v === 'bigint') return v > -SAFE && v < SAFE ? { value: Number(v) } : { reason: 'out_of_range' }
+  // A timestamp-millis column (decoded as a Date) is its epoch milliseconds.
+  if (v instanceof Date && !Number.isNaN(v.getTime())) return { value: v.getTime() }
   return { reason: 'schema_mismatch' }
 }
 
@@ -206,8 +216,20 @@ class CurrentStateOracle {
     if (!res.ok) return void dead.push({ offset, reason: res.reason, view: view.name })
     const ch = res.change
     if (ch.kind === 'upsert' && ch.before === null && event.op === 'u') return void dead.push({ offset, reason: 'unknown_retraction', view: view.name })
+    const refused = dead.length
     const retract = role !== 'add' && ch.before !== null ? this.#part(offset, ch.before, dead) : undefined
+    // A before image the filter refuses, of a row its group holds live: not the row the group holds.
+    let contradicted: string | undefined
+    if (role !== 'add' && ch.before !== null && retract === undefined && dead.length === refused) {
+      const key = entityKeyOf(view.entity, ch.before)
+      const latest = key.ok ? this.#latest(key.key, ch.key) : undefined
+      if (key.ok && latest !== undefined && latest.contribution !== undefined && latest.t <= t) {
+        contradicted = key.key
+        dead.push({ offset, reason: 'before_mismatch', view: view.name })
+      }
+    }
     const add = role !== 'retract' && ch.kind === 'upsert' ? this.#part(offset, ch.after, dead) : undefined
+    if (contradicted !== undefined && add?.group === contradicted) return
     const groups: { group: string; retract?: (number | null)[]; add?: (number | null)[] }[] = []
     if (retract !== undefined) groups.push({ group: retract.group, retract: retract.contribution })
     if (add !== undefined) {

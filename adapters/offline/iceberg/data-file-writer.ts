@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto'
 import { SinkWriteError } from '../../../core/errors.ts'
 import { createYielder } from '../../../core/event-loop.ts'
+import { MAX_DATE_MS } from '../../../core/iso-time.ts'
 import { encodeParquetColumns, type ColumnStats } from '../parquet/index.ts'
 import { parquetColumnsOf, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts'
 import type { IcebergTable } from './iceberg-table.ts'
@@ -70,8 +71,14 @@ function partitionPartsOf(schema: IcebergSchema, spec: PartitionSpec, rows: Colu
   })
 }
 
+/**
+ * A day partition's directory text: its date, or the day number for a day beyond the dates a Date
+ * holds (an as_of may be any safe integer, docs/semantics.md; only the path shows it, readers go
+ * by the manifest's partition value).
+ */
 export function formatDay(day: number): string {
-  return new Date(day * MS_PER_DAY).toISOString().slice(0, 10)
+  const ms = day * MS_PER_DAY
+  return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString().slice(0, 10) : String(day)
 }
 
 export function partitionPath(spec: PartitionSpec, partition: readonly (number | null)[]): string {

@@ -1,4 +1,5 @@
 /** HTML text helpers of the catalog page: every value from definitions is escaped on the server. */
+import { isoTextOrMs } from '../../../core/iso-time.ts'
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
@@ -27,5 +28,6 @@ export function age(ms: number): string {
 }
 
 export function isoTime(ms: number): string {
-  return new Date(ms).toISOString().replace('.000Z', 'Z')
+  // A view's as_of may lie beyond the dates a Date holds (any safe integer): shown in ms there.
+  return isoTextOrMs(ms).replace('.000Z', 'Z')
 }

@@ -88,6 +88,17 @@ for (const source of [ordersJson, ordersAvro]) {
       assert.deepEqual(await sent(dataDir, source), EXPECTED)
     })
 
+    void it('sends a double written -0 as -0 (JSON.stringify would write 0)', async () => {
+      const dataDir = join(dir, `zero-${source.name}`)
+      const path = join(dir, `zero-${source.name}.ndjson`)
+      writeFileSync(path, `${JSON.stringify(GOOD[0])}\n{"op":"u","before":${JSON.stringify(row('o1', 10))},"after":{"order_id":"o1","user_id":"u-o1","amount":-0,"status":"open"},"ts_ms":2000}\n`)
+      const r = await runKfsInProcess(['produce', ...FEATURES, '--topic', source.topic, '--file', path], dataDir)
+      assert.equal(r.code, 0, r.stderr)
+      const amounts = (await sent(dataDir, source)).map((line) => line[3])
+      assert.equal(amounts.length, 2)
+      assert.ok(Object.is(amounts[1], -0), `amount ${String(amounts[1])}`)
+    })
+
     void it('sends nothing from a file with one bad line: exit 2, the line and the problem named', async () => {
       const dataDir = join(dir, `bad-${source.name}`)
       const bad = [...GOOD.slice(0, 2), { op: 'c', before: null, after: { ...row('o3', 1), amount: 'twelve' }, ts_ms: 5_000 }, GOOD[2]]
@@ -98,13 +109,19 @@ for (const source of [ordersJson, ordersAvro]) {
       assert.deepEqual(await sent(dataDir, source), [])
     })
 
-    void it('refuses changes the engine would refuse: an unknown op, a delete without a before image', async () => {
+    void it('refuses changes the engine would refuse: an unknown op, a delete without a before image, a create with one', async () => {
       const dataDir = join(dir, `ops-${source.name}`)
-      const bad = [GOOD[0], { op: 't', before: null, after: null, ts_ms: 5_000 }, { op: 'd', before: null, after: null, ts_ms: 6_000 }]
+      const bad = [
+        GOOD[0],
+        { op: 't', before: null, after: null, ts_ms: 5_000 },
+        { op: 'd', before: null, after: null, ts_ms: 6_000 },
+        { op: 'c', before: row('o1', 10), after: row('o1', 12), ts_ms: 7_000 },
+      ]
       const r = await runKfsInProcess(['produce', ...FEATURES, '--topic', source.topic, '--file', ndjson(`ops-${source.name}.ndjson`, bad)], dataDir)
       assert.equal(r.code, 2, r.stderr)
       assert.match(r.stderr, /line 2: unknown_op: op 't' is not one of c, r, u, d/)
       assert.match(r.stderr, /line 3: unknown_op: op 'd' without a before image/)
+      assert.match(r.stderr, /line 4: unknown_op: op 'c' with a before image/)
       assert.deepEqual(await sent(dataDir, source), [])
     })
   })

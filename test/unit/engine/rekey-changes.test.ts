@@ -114,13 +114,49 @@ void test('changes naming no group are dead-lettered with the image at fault', (
   assert.deepEqual(letter(change('c', null, { id: 7, balance: 1 })), { reason: 'missing_key', detail: 're-key by region: after image: join key region is missing' })
   assert.deepEqual(letter(change('c', null, { ...eu, region: 3 })), { reason: 'invalid_key', detail: 're-key by region: after image: join key region is not a string' })
   assert.deepEqual(letter(change('d', { ...eu, region: 3 }, null)), { reason: 'invalid_key', detail: 're-key by region: before image: join key region is not a string' })
-  assert.deepEqual(letter(change('t', null, null)), { reason: 'unknown_op', detail: "re-key by region: op 't' carries neither a before nor an after image" })
+  assert.deepEqual(letter(change('t', null, null)), { reason: 'unknown_op', detail: "re-key by region: op 't' is not one of c, r, u, d" })
+})
+
+void test('a change the views cannot read is refused once by the stage, never split into two copies the groups each refuse', () => {
+  const cases: [string, DecodeResult, string][] = [
+    ['an unknown op', change('x', eu, us), "op 'x' is not one of c, r, u, d"],
+    ['a truncate', change('t', null, null), "op 't' is not one of c, r, u, d"],
+    ['a delete with an after image', change('d', eu, us), "op 'd' with an after image"],
+    ['a delete without a before image', change('d', null, null), "op 'd' without a before image (at least the key columns)"],
+    ['a create with a before image', change('c', eu, us), "op 'c' with a before image (only an update 'u' carries the old row)"],
+    ['a snapshot read with a before image', change('r', eu, us), "op 'r' with a before image (only an update 'u' carries the old row)"],
+    ['an update whose primary key changed', change('u', eu, { ...us, id: 8 }), "op 'u' whose before image has another primary key than its after image"],
+    ['an update without an after image', change('u', eu, null), "op 'u' without an after image"],
+    ['a primary key that is not an integer', change('u', { ...eu, id: 'seven' }, { ...us, id: 'seven' }), 'after: join key id is not an integer'],
+    ['a missing primary key', change('c', null, { region: 'us', balance: 2 }), 'after: join key id is missing'],
+    ['an image that is not a row', change('u', eu, [us] as unknown as Record<string, unknown>), 'before/after must be row records or null'],
+  ]
+  for (const [name, decoded, detail] of cases) {
+    const out = rekeyRecord(plan, record('13'), decoded)
+    assert.equal(out.forwards, undefined, `${name}: forwarded`)
+    const reason = detail.includes('join key') ? (detail.endsWith('missing') ? 'missing_key' : 'invalid_key') : 'unknown_op'
+    assert.deepEqual(out.deadLetter && [out.deadLetter.reason, out.deadLetter.detail, out.deadLetter.offset], [reason, `re-key by region: ${detail}`, '13'], name)
+  }
 })
 
 void test('the future-skew rule applies to the change\'s ts_ms', () => {
   const out = rekeyRecord(plan, record('11'), change('u', eu, us, NOW + 60_001))
   assert.equal(out.deadLetter?.reason, 'future_event_time')
   assert.equal(rekeyRecord(plan, record('11'), change('u', eu, us, NOW + 60_000)).forwards?.length, 2)
+})
+
+void test('an event time far in the future is dead-lettered future_event_time however far: up to ±2^53 ms, beyond the dates a Date holds', () => {
+  for (const [t, shown] of [
+    [NOW + 86_400_000, new Date(NOW + 86_400_000).toISOString()],
+    [8_640_000_000_000_000, '+275760-09-13T00:00:00.000Z'],
+    [8_640_000_000_000_001, '8640000000000001 ms'],
+    [9e15, '9000000000000000 ms'],
+    [2 ** 53 - 1, `${2 ** 53 - 1} ms`],
+  ] as const) {
+    const out = rekeyRecord(plan, record('14'), change('u', eu, us, t))
+    assert.equal(out.deadLetter?.reason, 'future_event_time', String(t))
+    assert.ok(out.deadLetter.detail.startsWith(`re-key by region: event time ${shown}`), out.deadLetter.detail)
+  }
 })
 
 void test('rekeyRecords forwards every copy in source order and collects the dead letters', () => {

@@ -138,7 +138,8 @@ void describe('schemas > Debezium JSON numbers', () => {
       ['2.0', 2],
       ['1e3', 1000],
       ['2.50e1', 25],
-      ['-0.0', -0],
+      // An integer has no negative zero (Avro's zig-zag neither): 0, as the Avro decoder gives.
+      ['-0.0', 0],
       ['120e-1', 12],
     ] as const) {
       const out = parse(change(`"id":${literal},"n":${literal},"x":0.5,"f":0.25`))

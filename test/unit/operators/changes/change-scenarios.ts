@@ -2,8 +2,9 @@
  * Random changelogs for the change-view property tests (docs/design.md §11): a seeded generator
  * of envelopes over rows {id, grp, x, s} — inserts, updates (group moves included), deletes,
  * out-of-order commit times, re-deliveries of older changes, deletes of unknown keys, mismatching,
- * key-only and missing before images, unknown ops, bad keys and values, markers — plus the
- * hand-built source and views (the DSL's change-source builders are not used here).
+ * key-only and missing before images, re-snapshot reads, creates carrying a before image, unknown
+ * ops, bad keys and values, markers — plus the hand-built source and views (the DSL's
+ * change-source builders are not used here).
  */
 import { prng } from '../../../support/scenario.ts'
 import { changeEnvelopeSchema } from '../../../../features/change-envelope.ts'
@@ -139,7 +140,9 @@ export function randomChangelog(seed: number, count: number): ChangeStep[] {
       else {
         const w = rnd()
         const before = w < 0.06 ? null : w < 0.12 ? { ...cur, x: 99 } : w < 0.17 ? { id, grp: null, x: null, s: null } : { ...cur }
-        event = { op: rnd() < 0.9 ? 'u' : 'r', before, after }
+        // A snapshot read of a live key (a re-snapshot) carries no before image; c or r with one does not fit its op.
+        const kind = rnd()
+        event = kind < 0.85 ? { op: 'u', before, after } : kind < 0.95 ? { op: 'r', before: null, after } : { op: pick(['c', 'r']), before: before ?? { ...after }, after }
       }
       truth.set(id, after)
     }

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createPartitionTask, restorePartitionTask } from '../../../../operators/task/partition-task.ts'
 import { changeOf } from '../../../../operators/changes/change.ts'
-import { entityKeyOf } from '../../../../operators/task/event-fields.ts'
+import { changeRoute } from '../../../../engine/rekey-records.ts'
 import type { EventRecord, FeatureViewDef } from '../../../../features/types.ts'
 import { prng } from '../../../support/scenario.ts'
 import type { ChangeStep } from '../../../reference/changes-reference.ts'
@@ -15,39 +15,24 @@ import { attributeView, changeSource, currentStateView, deadOf, feedTask, ITEM, 
 
 const SHAPES: readonly Shape[] = ['plain', 'filter', 'double', 'throws']
 
-/** The group an image is routed to: its key, 'none' when the view's filter drops it, 'bad' when it cannot be read. */
-function groupOf(view: FeatureViewDef, image: EventRecord): string {
-  try {
-    if (view.filter !== undefined && !view.filter(image)) return 'none'
-    const row = view.map === undefined ? image : view.map(image)
-    const key = entityKeyOf(view.entity, row, view.map !== undefined)
-    return key.ok ? `=${key.key}` : 'bad'
-  } catch {
-    return 'bad'
-  }
-}
+const taskOfGroup = (g: string): number => [...g].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7) % 2
 
-const taskOfGroup = (g: string): number => (g === 'bad' ? 0 : [...g].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7) % 2)
-
-/** The re-key stage's routing (docs/design.md §11): copies per task, with roles when the groups differ. */
+/**
+ * The re-key stage's routing (engine/rekey-records.ts, docs/design.md §11): by the raw images' join
+ * keys — the stage applies no view's filter or map — copies per task, with roles when the groups
+ * differ. What the stage refuses (no time, a bad envelope, no group) goes whole to task 0, whose
+ * view refuses it once, as the stage would.
+ */
 function route(view: FeatureViewDef, steps: readonly ChangeStep[]): ChangeStep[][] {
   const out: ChangeStep[][] = [[], []]
   for (const step of steps) {
     if ('marker' in step) continue
-    const parsed = changeOf(step.event, ITEM)
-    // Refused whole (no time, bad envelope, nothing to retract from): one copy, one dead letter.
-    if (step.eventTimeMs === undefined || !parsed.ok || (parsed.change.kind === 'upsert' && parsed.change.before === null && step.event.op === 'u')) {
+    const routed = step.eventTimeMs === undefined || !changeOf(step.event, ITEM).ok ? undefined : changeRoute(view.entity, step.event)
+    if (routed === undefined || !routed.ok) {
       out[0]!.push(step)
       continue
     }
-    const change = parsed.change
-    const r = change.before === null ? 'none' : groupOf(view, change.before)
-    const a = change.kind === 'upsert' ? groupOf(view, change.after) : 'none'
-    if (r === 'none' || a === 'none' || (r === a && r !== 'bad')) out[taskOfGroup(r === 'none' ? a : r)]!.push(step)
-    else {
-      out[taskOfGroup(r)]!.push({ ...step, role: 'retract' })
-      out[taskOfGroup(a)]!.push({ ...step, role: 'add' })
-    }
+    for (const copy of routed.copies) out[taskOfGroup(copy.key)]!.push(copy.role === undefined ? step : { ...step, role: copy.role })
   }
   return out
 }
