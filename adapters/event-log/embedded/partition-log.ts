@@ -21,7 +21,7 @@
 import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
-import { InvariantViolation } from '../../../core/errors.ts'
+import { InvariantViolation, SourceError } from '../../../core/errors.ts'
 import { AckedEnd } from './acked-end.ts'
 import { decodeRecord, encodeRecords, type StoredRecord } from './record-format.ts'
 
@@ -48,6 +48,7 @@ class RecordPositions {
 }
 
 interface Segment {
+  readonly path: string
   readonly baseOffset: number
   readonly fd: number
   size: number
@@ -85,7 +86,7 @@ export class PartitionLog {
     const acked = log.#acked.recorded
     if (acked !== undefined && log.#end < acked) {
       log.close()
-      throw new InvariantViolation(`embedded log partition ${dir} ends at offset ${log.#end}, but appends up to offset ${acked} were acknowledged: records are missing; restore the partition from a copy`, {
+      throw new SourceError('DATA_CORRUPT', `embedded log partition ${dir} ends at offset ${log.#end}, but appends up to offset ${acked} were acknowledged: records are missing; restore the partition from a copy`, {
         context: { dir, end: log.#end, acknowledged: acked },
       })
     }
@@ -170,14 +171,15 @@ export class PartitionLog {
     let got = 0
     while (got < buf.length) {
       const n = readSync(segment.fd, buf, got, buf.length - got, start + got)
-      if (n === 0) throw new InvariantViolation('embedded log segment is shorter than its index', { context: { dir: this.#dir } })
+      if (n === 0) throw damaged(segment.path, start + got, fromOffset, undefined)
       got += n
     }
     const out: StoredRecord[] = []
     let pos = 0
     while (pos < buf.length) {
       const decoded = decodeRecord(buf, pos)
-      if (typeof decoded === 'string') throw new InvariantViolation(`embedded log record is ${decoded} on read`, { context: { dir: this.#dir } })
+      // Damaged since it was opened (its index was built from good bytes): refuse, as reopening would.
+      if (typeof decoded === 'string' || decoded.record.offset !== fromOffset + out.length) throw damaged(segment.path, start + pos, fromOffset + out.length, undefined)
       out.push(decoded.record)
       pos = decoded.next
     }
@@ -203,7 +205,8 @@ export class PartitionLog {
 
   #roll(): Segment {
     const name = `${String(this.#end).padStart(20, '0')}.log`
-    const segment: Segment = { baseOffset: this.#end, fd: openSync(join(this.#dir, name), 'w+'), size: 0, positions: new RecordPositions() }
+    const path = join(this.#dir, name)
+    const segment: Segment = { path, baseOffset: this.#end, fd: openSync(path, 'w+'), size: 0, positions: new RecordPositions() }
     this.#segments.push(segment)
     return segment
   }
@@ -212,7 +215,12 @@ export class PartitionLog {
     const path = join(this.#dir, name)
     const baseOffset = Number(name.slice(0, 20))
     if (baseOffset !== this.#end) {
-      throw new InvariantViolation('embedded log segments are not contiguous', { context: { dir: this.#dir, segment: name } })
+      this.close()
+      throw new SourceError(
+        'DATA_CORRUPT',
+        `embedded log segment ${path} starts at offset ${baseOffset}, but the segments before it end at offset ${this.#end}: a segment is missing; restore the partition from a copy`,
+        { context: { dir: this.#dir, segment: name, offset: this.#end } },
+      )
     }
     const buf = readFileSync(path)
     const positions = new RecordPositions()
@@ -224,10 +232,7 @@ export class PartitionLog {
         const acked = this.#acked.recorded
         if (!isLast || (acked !== undefined && offset < acked)) {
           this.close()
-          throw new InvariantViolation(
-            `embedded log segment ${path} is damaged at byte ${pos} (the record at offset ${offset}${acked === undefined ? '' : `; appends up to offset ${acked} were acknowledged`}): refusing to cut acknowledged records; restore the partition from a copy`,
-            { context: { dir: this.#dir, segment: name, position: pos, offset } },
-          )
+          throw damaged(path, pos, offset, acked)
         }
         break // a torn tail from a crash mid-append: the batch never returned, so nobody saw it
       }
@@ -240,7 +245,16 @@ export class PartitionLog {
       ftruncateSync(fd, pos)
       fsyncSync(fd)
     }
-    this.#segments.push({ baseOffset, fd, size: pos, positions })
+    this.#segments.push({ path, baseOffset, fd, size: pos, positions })
     this.#end = baseOffset + positions.length
   }
+}
+
+/** A segment whose bytes do not read as the records its name and index say: damage on disk, never a torn tail to cut. */
+function damaged(path: string, position: number, offset: number, acked: number | undefined): SourceError {
+  return new SourceError(
+    'DATA_CORRUPT',
+    `embedded log segment ${path} is damaged at byte ${position} (the record at offset ${offset}${acked === undefined ? '' : `; appends up to offset ${acked} were acknowledged`}): refusing to cut or skip acknowledged records; restore the partition from a copy`,
+    { context: { path, position, offset } },
+  )
 }
