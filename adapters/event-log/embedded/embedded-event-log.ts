@@ -18,7 +18,7 @@
 import { existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { systemClock, type Clock } from '../../../core/clock.ts'
-import { InvariantViolation, SourceError } from '../../../core/errors.ts'
+import { SourceError } from '../../../core/errors.ts'
 import { silentLogger, type Logger } from '../../../core/logger.ts'
 import { isTopicName, TOPIC_NAME_RULE } from '../../../core/topic-name.ts'
 import type { PackedRecords, ProduceRecord } from '../../../ports/event-log.ts'
@@ -26,7 +26,8 @@ import { lockDirectory, unlockDirectory } from './directory-lock.ts'
 import { readJson, writeJsonAtomic } from './durable-file.ts'
 import { EmbeddedConsumer } from './embedded-consumer.ts'
 import { EmbeddedTransaction, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'
-import { GroupCoordinator } from './group-coordinator.ts'
+import { checkOffsets, GroupCoordinator } from './group-coordinator.ts'
+import { journalMismatch, journalRecord, readJournal, storedRecord, type JournalEntry } from './transaction-journal.ts'
 import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { partitionForKey } from '../../../core/murmur2.ts'
 import { PackedAppendLine } from './packed-appends.ts'
@@ -62,11 +63,6 @@ export interface EmbeddedConsumerRequest {
 interface Topic {
   readonly partitions: PartitionLog[]
   roundRobin: number
-}
-
-interface JournalEntry {
-  readonly partitions: { topic: string; partition: number; baseOffset: number; records: { k: string | null; v: string | null; h: Record<string, string>; t?: number }[] }[]
-  readonly offsets: { groupId: string; offsets: { topic: string; partition: number; offset: string }[] }[]
 }
 
 export class EmbeddedEventLog implements TransactionalEventLog {
@@ -204,6 +200,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
         this.#requireTopic(topic)
         return this.#route(topic, record)
       },
+      checkOffsets: (offsets) => checkOffsets(offsets, (topic) => this.#topic(topic)?.partitions.length ?? 0),
       isCurrent: (id, e) => this.#transactionEpochs.get(id) === e && this.#state === 'open',
       commit: async (id, plan) => {
         this.#packed.asked++
@@ -237,7 +234,17 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     mkdirSync(this.#dir, { recursive: true })
     lockDirectory(this.#dir)
     this.#state = 'open'
-    this.#recoverTransactions()
+    try {
+      this.#recoverTransactions()
+    } catch (err: unknown) {
+      // Not open: a later call must not find the log open with a commit left unfinished.
+      for (const t of this.#topics.values()) for (const p of t.partitions) p.close()
+      this.#topics.clear()
+      this.#groups.clear()
+      unlockDirectory(this.#dir)
+      this.#state = 'new'
+      throw err
+    }
   }
 
   #topic(name: string): Topic | undefined {
@@ -247,9 +254,20 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     const dir = join(this.#dir, 'topics', name)
     const meta = readJson<{ partitions: number }>(join(dir, 'topic.json'), (m) => Number.isSafeInteger((m as { partitions?: unknown } | null)?.partitions) && (m as { partitions: number }).partitions >= 1)
     if (!meta) return undefined
-    const partitions = Array.from({ length: meta.partitions }, (_, p) =>
-      PartitionLog.open(join(dir, String(p)), { segmentBytes: this.#options.segmentBytes ?? 64 * 1024 * 1024, fsync: this.#fsync }),
-    )
+    // A partition directory past the count: topic.json lost a partition its records are in.
+    const extra = readdirSync(dir).find((n) => /^\d+$/.test(n) && Number(n) >= meta.partitions)
+    if (extra !== undefined) {
+      throw new SourceError('DATA_CORRUPT', `embedded log state file ${join(dir, 'topic.json')} says ${meta.partitions} partitions, but partition ${extra} holds records: restore it from a copy`, {
+        context: { path: join(dir, 'topic.json'), partition: Number(extra) },
+      })
+    }
+    const partitions: PartitionLog[] = []
+    try {
+      for (let p = 0; p < meta.partitions; p++) partitions.push(PartitionLog.open(join(dir, String(p)), { segmentBytes: this.#options.segmentBytes ?? 64 * 1024 * 1024, fsync: this.#fsync }))
+    } catch (err: unknown) {
+      for (const opened of partitions) opened.close() // else each failed open leaks their files
+      throw err
+    }
     const topic: Topic = { partitions, roundRobin: 0 }
     this.#topics.set(name, topic)
     return topic
@@ -296,43 +314,30 @@ export class EmbeddedEventLog implements TransactionalEventLog {
         topic: s.topic,
         partition: s.partition,
         baseOffset: (this.#requireTopic(s.topic).partitions[s.partition] as PartitionLog).endOffset,
-        records: s.records.map((r) => ({
-          k: r.key && Buffer.from(r.key).toString('base64'),
-          v: r.value && Buffer.from(r.value).toString('base64'),
-          h: { ...r.headers },
-          ...(r.timestampMs === undefined ? {} : { t: r.timestampMs }),
-        })),
+        records: s.records.map(journalRecord),
       })),
       offsets: [...plan.offsets].map(([groupId, offsets]) => ({ groupId, offsets: offsets.map((o) => ({ ...o })) })),
     }
     mkdirSync(join(this.#dir, 'txn'), { recursive: true })
     const file = join(this.#dir, 'txn', `${encodeURIComponent(transactionalId)}.json`)
     writeJsonAtomic(file, journal, true)
-    this.#applyJournal(journal)
+    this.#applyJournal(file, journal)
     unlinkSync(file)
     this.#wake()
   }
 
   /** Idempotent: a partition already holding the journal's records is left alone. */
-  #applyJournal(journal: JournalEntry): void {
+  #applyJournal(file: string, journal: JournalEntry): void {
     const timestampMs = this.#clock.nowMs()
-    for (const p of journal.partitions) {
-      const log = this.#requireTopic(p.topic).partitions[p.partition] as PartitionLog
-      if (log.endOffset === p.baseOffset + p.records.length) continue
-      if (log.endOffset !== p.baseOffset) {
-        throw new InvariantViolation('transaction journal does not match the partition it was written for', {
-          context: { topic: p.topic, partition: p.partition },
-        })
-      }
-      log.append(
-        p.records.map((r) => ({
-          timestampMs: r.t ?? timestampMs,
-          key: r.k === null ? null : Buffer.from(r.k, 'base64'),
-          value: r.v === null ? null : Buffer.from(r.v, 'base64'),
-          headers: r.h,
-        })),
-      )
-    }
+    const logs = journal.partitions.map((p) => this.#requireTopic(p.topic).partitions[p.partition] as PartitionLog)
+    // Every partition checked before any is appended to: a refused journal applies nothing.
+    journal.partitions.forEach((p, i) => {
+      const end = logs[i]!.endOffset
+      if (end !== p.baseOffset && end !== p.baseOffset + p.records.length) throw journalMismatch(file, p.topic, p.partition, p.baseOffset, end, p.records.length)
+    })
+    journal.partitions.forEach((p, i) => {
+      if (logs[i]!.endOffset === p.baseOffset) logs[i]!.append(p.records.map((r) => storedRecord(r, timestampMs)))
+    })
     for (const g of journal.offsets) this.#group(g.groupId).commit(g.offsets)
   }
 
@@ -340,9 +345,10 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     const dir = join(this.#dir, 'txn')
     if (!existsSync(dir)) return
     for (const name of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
-      const journal = readJson<JournalEntry>(join(dir, name))
-      if (journal) this.#applyJournal(journal)
-      unlinkSync(join(dir, name))
+      const file = join(dir, name)
+      const journal = readJournal(file, (topic) => this.#topic(topic)?.partitions.length ?? 0)
+      if (journal) this.#applyJournal(file, journal)
+      unlinkSync(file)
       this.#logger.warn({ transactionalId: decodeURIComponent(name.slice(0, -5)) }, 'finished a transaction commit interrupted by a crash')
     }
   }

@@ -28,6 +28,8 @@ export interface TransactionPlan {
 export interface TransactionHost {
   /** Picks the partition exactly as a plain produce would (explicit, murmur2 of the key, or round-robin). */
   route(topic: string, record: ProduceRecord): number
+  /** Refuses offsets a group could not commit (./group-coordinator.ts checkOffsets). */
+  checkOffsets(offsets: readonly TopicPartitionOffset[]): void
   isCurrent(transactionalId: string, epoch: number): boolean
   commit(transactionalId: string, plan: TransactionPlan): Promise<void>
   end(transactionalId: string, epoch: number): void
@@ -60,6 +62,7 @@ export class EmbeddedTransaction implements LogTransaction {
 
   async sendOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
     this.#check()
+    this.#host.checkOffsets(offsets)
     this.#plan.offsets.set(groupId, [...(this.#plan.offsets.get(groupId) ?? []), ...offsets])
   }
 
