@@ -32,6 +32,7 @@ import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from
 import { partitionForKey } from '../../../core/murmur2.ts'
 import { PackedAppendLine } from './packed-appends.ts'
 import { PartitionLog } from './partition-log.ts'
+import { checkHeaders } from './record-format.ts'
 
 export interface EmbeddedEventLogOptions {
   readonly dir: string
@@ -281,6 +282,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
 
   #route(topic: string, record: ProduceRecord, keyBytes?: Uint8Array | null): number {
     const t = this.#requireTopic(topic)
+    if (record.headers !== undefined) checkHeaders(record.headers)
     const n = t.partitions.length
     if (record.partition !== undefined) {
       if (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= n) {

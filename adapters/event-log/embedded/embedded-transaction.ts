@@ -50,8 +50,10 @@ export class EmbeddedTransaction implements LogTransaction {
 
   async produce(topic: string, records: readonly ProduceRecord[]): Promise<void> {
     this.#check()
-    for (const record of records) {
-      const partition = this.#host.route(topic, record)
+    // Every record routed (and checked) before any is staged: a refused call stages nothing.
+    const partitions = records.map((record) => this.#host.route(topic, record))
+    for (const [i, record] of records.entries()) {
+      const partition = partitions[i]!
       const k = `${partition}\u0000${topic}`
       let staged = this.#plan.records.get(k)
       if (!staged) this.#plan.records.set(k, (staged = { topic, partition, records: [] }))
