@@ -59,6 +59,11 @@ interface Segment {
 export interface PartitionLogOptions {
   readonly segmentBytes: number
   readonly fsync: boolean
+  /**
+   * Test seam for a failing disk: runs once a batch's bytes are written ('written') and before its
+   * fsync ('fsync'); what it throws is that step failing (EIO, ENOSPC) with the bytes in the file.
+   */
+  readonly fault?: (step: 'written' | 'fsync') => void
 }
 
 export class PartitionLog {
@@ -114,9 +119,15 @@ export class PartitionLog {
     const base = this.#end
     if (starts.length === 0) return base
     const segment = this.#segmentForAppend()
-    let written = 0
-    while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
-    if (this.#options.fsync) fsyncSync(segment.fd)
+    try {
+      this.#write(segment, buf)
+      if (this.#options.fsync) {
+        this.#options.fault?.('fsync')
+        fsyncSync(segment.fd)
+      }
+    } catch (err: unknown) {
+      throw this.#unwritten(segment, err)
+    }
     return this.#publish(segment, buf.length, starts)
   }
 
@@ -133,13 +144,38 @@ export class PartitionLog {
       // The write into the page cache here (a few ms for a chunk), the fsync on libuv's threads:
       // written there, the fsync would start only once this thread, busy with the next chunk,
       // saw the write's completion — and the caller would then wait for the whole fsync.
-      let written = 0
-      while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
-      if (this.#options.fsync) await fsyncAsync(segment.fd)
+      this.#write(segment, buf)
+      if (this.#options.fsync) {
+        this.#options.fault?.('fsync')
+        await fsyncAsync(segment.fd)
+      }
+    } catch (err: unknown) {
+      throw this.#unwritten(segment, err)
     } finally {
       this.#appending = false
     }
     return this.#publish(segment, buf.length, starts)
+  }
+
+  /** `buf` at the segment's indexed end. */
+  #write(segment: Segment, buf: Buffer): void {
+    let written = 0
+    while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
+    this.#options.fault?.('written')
+  }
+
+  /**
+   * A batch whose write or fsync failed is cut from the file (best effort: the disk may be
+   * failing): its records, whole on disk, would otherwise come back on the next open as records
+   * past the acknowledged end — appended once more by a caller that was told this one failed.
+   */
+  #unwritten(segment: Segment, err: unknown): unknown {
+    try {
+      ftruncateSync(segment.fd, segment.size)
+    } catch {
+      // The error that matters is the append's; a reopen still cuts what does not read.
+    }
+    return err
   }
 
   #segmentForAppend(): Segment {
