@@ -27,7 +27,7 @@ import { readJson, writeJsonAtomic } from './durable-file.ts'
 import { EmbeddedConsumer } from './embedded-consumer.ts'
 import { EmbeddedTransaction, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'
 import { checkOffsets, GroupCoordinator } from './group-coordinator.ts'
-import { journalMismatch, journalRecord, readJournal, storedRecord, type JournalEntry } from './transaction-journal.ts'
+import { commitInDoubt, journalMismatch, journalRecord, readJournal, storedRecord, type JournalEntry } from './transaction-journal.ts'
 import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { partitionForKey } from '../../../core/murmur2.ts'
 import { PackedAppendLine } from './packed-appends.ts'
@@ -84,6 +84,8 @@ export class EmbeddedEventLog implements TransactionalEventLog {
    */
   readonly #packed = new PackedAppendLine()
   #state: 'new' | 'open' | 'closed' = 'new'
+  /** A transaction commit that failed part-applied (an I/O error): what refuses every write until a reopen finishes it. */
+  #inDoubt: SourceError | undefined
 
   constructor(options: EmbeddedEventLogOptions) {
     this.#dir = options.dir
@@ -113,7 +115,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   async produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]> {
     this.#packed.asked++
     while (this.#packed.inFlight) await this.#packed.inFlight
-    this.#open()
+    this.#writable()
     const t = this.#requireTopic(topic)
     const timestampMs = this.#clock.nowMs()
     // Key bytes once per record: murmur2 partitions by them and the segment stores them.
@@ -143,9 +145,9 @@ export class EmbeddedEventLog implements TransactionalEventLog {
    * that waits for other appends first.
    */
   async producePacked(topic: string, records: PackedRecords): Promise<void> {
-    this.#open()
+    this.#writable()
     const t = this.#requireTopic(topic)
-    await this.#packed.append(topic, t.partitions, records, this.#clock.nowMs(), () => this.#open(), () => this.#wake())
+    await this.#packed.append(topic, t.partitions, records, this.#clock.nowMs(), () => this.#writable(), () => this.#wake())
   }
 
   /** The embedded log keeps every record (no retention): every partition starts at 0. */
@@ -206,7 +208,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       commit: async (id, plan) => {
         this.#packed.asked++
         while (this.#packed.inFlight) await this.#packed.inFlight
-        this.#open()
+        this.#writable()
         this.#commitTransaction(id, plan)
       },
       end: () => {},
@@ -246,6 +248,12 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       this.#state = 'new'
       throw err
     }
+  }
+
+  /** Open, and no commit in doubt: a write now could not be put in order with that commit's records. */
+  #writable(): void {
+    this.#open()
+    if (this.#inDoubt) throw this.#inDoubt
   }
 
   #topic(name: string): Topic | undefined {
@@ -303,6 +311,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
         dir: join(this.#dir, 'groups'),
         groupId,
         fsync: this.#fsync,
+        beforeCommit: () => this.#writable(),
         partitionCount: (topic) => this.#topic(topic)?.partitions.length ?? 0,
       })
       this.#groups.set(groupId, group)
@@ -323,7 +332,13 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     mkdirSync(join(this.#dir, 'txn'), { recursive: true })
     const file = join(this.#dir, 'txn', `${encodeURIComponent(transactionalId)}.json`)
     writeJsonAtomic(file, journal, true)
-    this.#applyJournal(file, journal)
+    try {
+      this.#applyJournal(file, journal)
+    } catch (err: unknown) {
+      // Part of it may be in (and read): a reopen finishes it from the journal. Until then nothing
+      // else is written — a retry of it would land twice, and the journal would no longer apply.
+      throw (this.#inDoubt = commitInDoubt(file, transactionalId, err))
+    }
     unlinkSync(file)
     this.#wake()
   }

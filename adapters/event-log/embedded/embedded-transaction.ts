@@ -5,7 +5,8 @@
  * `commit()`. Commit then (1) writes a journal naming every partition's base offset and the
  * records, plus the group offsets, and fsyncs it; (2) appends the records and commits the offsets;
  * (3) deletes the journal. Reopening the log finishes any journal left by a crash between (1) and
- * (3), so the records and offsets land together or not at all. Staging means read-committed is
+ * (3), so the records and offsets land together or not at all. A commit that fails in (2) (a disk
+ * error) is finished the same way: the log takes no more writes until it is reopened. Staging means read-committed is
  * the only isolation the embedded log has: uncommitted records are invisible to every reader.
  */
 import { CommitError } from '../../../core/errors.ts'

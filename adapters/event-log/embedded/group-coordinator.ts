@@ -59,15 +59,18 @@ export class GroupCoordinator {
   readonly #file: string
   readonly #fsync: boolean
   readonly #partitionCount: (topic: string) => number
+  readonly #beforeCommit: () => void
   readonly #members: GroupMember[] = []
   readonly #assignment = new Map<GroupMember, readonly TopicPartition[]>()
   readonly #offsets: Offsets
   #chain: Promise<void> = Promise.resolve()
 
-  constructor(options: { dir: string; groupId: string; fsync: boolean; partitionCount: (topic: string) => number }) {
+  /** `beforeCommit` throws when the log takes no writes (a transaction commit in doubt). */
+  constructor(options: { dir: string; groupId: string; fsync: boolean; partitionCount: (topic: string) => number; beforeCommit?: () => void }) {
     this.#file = join(options.dir, `${encodeURIComponent(options.groupId)}.json`)
     this.#fsync = options.fsync
     this.#partitionCount = options.partitionCount
+    this.#beforeCommit = options.beforeCommit ?? (() => {})
     this.#offsets = readJson<Offsets>(this.#file, isOffsets) ?? {}
   }
 
@@ -77,6 +80,7 @@ export class GroupCoordinator {
 
   commit(offsets: readonly TopicPartitionOffset[]): void {
     if (offsets.length === 0) return
+    this.#beforeCommit()
     checkOffsets(offsets, this.#partitionCount)
     for (const o of offsets) (this.#offsets[o.topic] ??= {})[String(o.partition)] = Number(o.offset)
     writeJsonAtomic(this.#file, this.#offsets, this.#fsync)

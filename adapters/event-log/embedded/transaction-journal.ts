@@ -113,3 +113,12 @@ export function journalMismatch(
     { context: { path, topic, partition, baseOffset, endOffset } },
   )
 }
+
+/** A commit whose journal was written but whose applying failed (a disk error): in doubt until a reopen finishes it. */
+export function commitInDoubt(path: string, transactionalId: string, cause: unknown): SourceError {
+  return new SourceError(
+    'SOURCE_UNAVAILABLE',
+    `embedded log: the commit of transaction '${transactionalId}' failed part-applied (${cause instanceof Error ? cause.message : String(cause)}); its journal ${path} finishes it when the log is reopened, and the log takes no more writes until then: close and reopen it`,
+    { cause, context: { path, transactionalId } },
+  )
+}

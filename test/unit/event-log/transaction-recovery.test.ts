@@ -219,4 +219,57 @@ void describe('event log > embedded > transaction recovery', () => {
     await log.close()
     assert.deepEqual(await state(dir), NOTHING)
   })
+
+  void test('a commit that fails part-applied (a partition that cannot be written) takes no more writes, and lands once on the next open', async () => {
+    const tries: [string, (log: EmbeddedEventLog) => Promise<unknown>][] = [
+      ['produce', (log) => log.produce('t', [{ key: null, value: Buffer.from('retry'), partition: 0 }])],
+      ['producePacked', (log) => log.producePacked('t', { sources: [], runs: new Uint32Array(0), runsPerRecord: 1, count: 0 })],
+      [
+        'a group commit',
+        (log) => log.consumer({ groupId: 'g', topics: ['t'] }).commit([{ topic: 't', partition: 0, offset: '2' }]),
+      ],
+      [
+        'the transaction again',
+        async (log) => {
+          const txn = await log.transaction('tx')
+          await txn.produce('t', [{ key: null, value: Buffer.from('a0'), partition: 0 }])
+          await txn.commit()
+        },
+      ],
+    ]
+    for (const [what, retry] of tries) {
+      const dir = tempDir()
+      const setup = new EmbeddedEventLog({ dir, segmentBytes: 100 })
+      await setup.createTopic('t', 2)
+      await setup.produce('t', [{ key: null, value: Buffer.alloc(120), partition: 1 }]) // partition 1's next append rolls
+      await setup.close()
+      const log = new EmbeddedEventLog({ dir, segmentBytes: 100 })
+      await log.endOffsets('t') // partitions opened
+      // The segment partition 1 rolls to cannot be created: its name is taken by a directory (EISDIR).
+      const blocker = join(dir, 'topics', 't', '1', '00000000000000000001.log')
+      mkdirSync(blocker)
+      const txn = await log.transaction('tx')
+      await txn.produce('t', [{ key: null, value: Buffer.from('a0'), partition: 0 }])
+      await txn.produce('t', [{ key: null, value: Buffer.from('b0'), partition: 1 }])
+      await txn.sendOffsets('g', [{ topic: 't', partition: 0, offset: '1' }])
+      const inDoubt = (err: unknown) =>
+        err instanceof FeatureStoreError &&
+        err.code === 'SOURCE_UNAVAILABLE' &&
+        /failed part-applied .*close and reopen it/.test(err.message)
+      await assert.rejects(txn.commit(), inDoubt, `${what}: the commit`)
+      await assert.rejects(retry(log), inDoubt, what)
+      assert.deepEqual(await log.endOffsets('t'), ['1', '1'], `${what}: reads go on`)
+      await log.close()
+      rmSync(blocker, { recursive: true })
+      const reopened = new EmbeddedEventLog({ dir })
+      assert.deepEqual(await reopened.endOffsets('t'), ['1', '2'], what)
+      assert.deepEqual(await reopened.committedOffsets('g', 't'), ['1', undefined], what)
+      assert.deepEqual(
+        await reopened.produce('t', [{ key: null, value: null, partition: 0 }]),
+        [{ partition: 0, offset: '1' }],
+        `${what}: writes again`,
+      )
+      await reopened.close()
+    }
+  })
 })
