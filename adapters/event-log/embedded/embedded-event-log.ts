@@ -7,7 +7,7 @@
  *
  * Layout under `dir`:
  * ```
- * LOCK                                  pid of the owning process (one process per directory)
+ * LOCK                                  the owning process: pid and start time (directory-lock.ts)
  * topics/<topic>/topic.json             {"partitions":N}
  * topics/<topic>/<p>/<base>.log         segments (record-format.ts)
  * groups/<groupId>.json                 committed offsets (group-coordinator.ts)
