@@ -217,7 +217,10 @@ export function decodeRecord(buf: Buffer, pos: number): { record: StoredRecord; 
     const name = buf.toString('utf8', p + 2, p + 2 + kl)
     p += 2 + kl
     const vl = buf.readUInt32BE(p)
-    headers[name] = buf.toString('utf8', p + 4, p + 4 + vl)
+    const value = buf.toString('utf8', p + 4, p + 4 + vl)
+    // An assignment to '__proto__' sets the object's prototype (here: ignored, a string) — the header was dropped.
+    if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true })
+    else headers[name] = value
     p += 4 + vl
   }
   return { record: { offset, timestampMs, key, value, headers }, next: end }

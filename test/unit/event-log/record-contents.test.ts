@@ -47,6 +47,10 @@ void describe('event log > embedded > record contents', () => {
         { key: 'ключ', value: Buffer.from([0xff, 0x00, 0xfe]), headers: { 'ñame€': '値😀', emoji: '👩‍👩‍👧' } },
       ],
       [
+        'headers named __proto__ and constructor',
+        { key: null, value: null, headers: JSON.parse('{"__proto__":"p","constructor":"c","a":"b"}') as Record<string, string> },
+      ],
+      [
         'binary key bytes that are not UTF-8',
         { key: Buffer.from([0xc3, 0x28, 0xa0, 0xa1]), value: Buffer.from([0]), headers: { a: 'b' } },
       ],
