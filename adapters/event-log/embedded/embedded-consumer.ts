@@ -20,7 +20,7 @@ import type { Clock } from '../../../core/clock.ts'
 import type { Logger } from '../../../core/logger.ts'
 import type { ConsumerHandlers, LogConsumer, LogRecord, TopicPartitionOffset } from '../../../ports/event-log.ts'
 import { consumedCount } from './batch-outcome.ts'
-import type { GroupCoordinator, GroupMember, TopicPartition } from './group-coordinator.ts'
+import { isCommittableOffset, type GroupCoordinator, type GroupMember, type TopicPartition } from './group-coordinator.ts'
 import type { ConsumerCrashHandler } from '../../../ports/event-log-transaction.ts'
 import type { PartitionLog } from './partition-log.ts'
 import type { StoredRecord } from './record-format.ts'
@@ -89,8 +89,9 @@ export class EmbeddedConsumer implements LogConsumer, GroupMember {
 
   seek(position: TopicPartitionOffset): void {
     const k = key(position)
+    // Digits only, as the Kafka consumer: Number() took '' for 0, and '1e3', ' 5', '0x10' as numbers.
+    if (!isCommittableOffset(position.offset)) throw new RangeError(`seek offset '${position.offset}' is not a valid offset`)
     const offset = Number(position.offset)
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`seek offset '${position.offset}' is not a valid offset`)
     this.#seekEpochs.set(k, (this.#seekEpochs.get(k) ?? 0) + 1)
     if (this.#assigned.some((tp) => key(tp) === k)) this.#positions.set(k, offset)
     else this.#pendingSeeks.set(k, offset)
