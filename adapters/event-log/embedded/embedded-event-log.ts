@@ -263,8 +263,8 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     const dir = join(this.#dir, 'topics', name)
     const meta = readJson<{ partitions: number }>(join(dir, 'topic.json'), (m) => Number.isSafeInteger((m as { partitions?: unknown } | null)?.partitions) && (m as { partitions: number }).partitions >= 1)
     if (!meta) return undefined
-    // A partition directory past the count: topic.json lost a partition its records are in.
-    const extra = readdirSync(dir).find((n) => /^\d+$/.test(n) && Number(n) >= meta.partitions)
+    // A partition past the count with records: topic.json lost a partition (empty ones are left by a failed open).
+    const extra = readdirSync(dir).find((n) => /^\d+$/.test(n) && Number(n) >= meta.partitions && PartitionLog.holdsRecords(join(dir, n)))
     if (extra !== undefined) {
       throw new SourceError('DATA_CORRUPT', `embedded log state file ${join(dir, 'topic.json')} says ${meta.partitions} partitions, but partition ${extra} holds records: restore it from a copy`, {
         context: { path: join(dir, 'topic.json'), partition: Number(extra) },

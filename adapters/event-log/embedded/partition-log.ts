@@ -18,7 +18,7 @@
  * offset move only once a batch is written (and fsynced). The embedded log is the single-process
  * default; throughput beyond that is what Kafka is for.
  */
-import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { InvariantViolation, SourceError } from '../../../core/errors.ts'
@@ -97,6 +97,11 @@ export class PartitionLog {
     }
     if (log.#segments.length === 0) log.#roll()
     return log
+  }
+
+  /** Whether the partition directory `dir` holds a segment with any bytes (without opening it). */
+  static holdsRecords(dir: string): boolean {
+    return readdirSync(dir).some((n) => /^\d{20}\.log$/.test(n) && statSync(join(dir, n)).size > 0)
   }
 
   get endOffset(): number {

@@ -107,6 +107,18 @@ void describe('embedded log > topic.json naming impossible values', () => {
     const reopened = new EmbeddedEventLog({ dir })
     assert.deepEqual(await reopened.endOffsets('t'), ['1', '1', '1', '1'])
     await reopened.close()
+    // Partitions past the count without records (as a failed open of a larger count leaves them) are no loss.
+    const larger = new EmbeddedEventLog({ dir })
+    writeFileSync(meta, JSON.stringify({ partitions: 6 }))
+    assert.deepEqual(await larger.endOffsets('t'), ['1', '1', '1', '1', '0', '0'])
+    await larger.close()
+    writeFileSync(meta, JSON.stringify({ partitions: 4 }))
+    const shrunk = new EmbeddedEventLog({ dir })
+    assert.deepEqual(await shrunk.endOffsets('t'), ['1', '1', '1', '1'])
+    await shrunk.close()
+    const again = new EmbeddedEventLog({ dir })
+    assert.deepEqual(await again.endOffsets('t'), ['1', '1', '1', '1'])
+    await again.close()
   })
 
   void test('a topic whose last partition fails to open leaves no file of the others open', async () => {
