@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { silentLogger, type LogFn, type Logger } from '../../../core/logger.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
+import { crc32 } from '../../../adapters/event-log/embedded/record-format.ts'
 import { eventually } from '../../contracts/event-log.ts'
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'kfs-log-damage-'))
@@ -155,5 +156,36 @@ void describe('event log > embedded > damaged segments', () => {
     writeFileSync(marker, Buffer.from([0, 0, 0, 0, 0, 0, 0, 99, 1, 2, 3, 4])) // offset 99, a CRC that does not match
     appendFileSync(join(partitionDir, segmentsOf(partitionDir)[0]!), Buffer.from([0, 0, 0, 90, 1]))
     assert.equal(await reopen(dir), '6')
+  })
+
+  void test('an acknowledged-end file of any content: a torn tail is cut unless it claims more than the segments hold, which is refused', async () => {
+    const marker = (offset: bigint, extra = Buffer.alloc(0)) => {
+      const buf = Buffer.alloc(12)
+      buf.writeBigInt64BE(offset, 0)
+      buf.writeUInt32BE(crc32(buf, 0, 8), 8)
+      return Buffer.concat([buf, extra])
+    }
+    const cases: [string, Buffer | undefined, string | RegExp][] = [
+      ['missing', undefined, '6'],
+      ['empty', Buffer.alloc(0), '6'],
+      ['cut to 11 bytes', marker(6n).subarray(0, 11), '6'],
+      ['a CRC that does not match', Buffer.from([0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0]), '6'],
+      ['the right end', marker(6n), '6'],
+      ['an older end (a machine crash before it was written)', marker(3n), '6'],
+      ['a negative end', marker(-1n), '6'],
+      ['the right end and bytes after it', marker(6n, Buffer.from('junk')), '6'],
+      ['one record more than the segments hold', marker(7n), /damaged at byte 408 \(the record at offset 6; appends up to offset 7 were acknowledged\)/],
+      ['an end past 2^53', marker(2n ** 62n), /appends up to offset \d{19} were acknowledged/],
+    ]
+    for (const [what, content, expected] of cases) {
+      const { dir, partitionDir } = await writtenLog(2)
+      const file = join(partitionDir, 'acked-end')
+      if (content === undefined) rmSync(file)
+      else writeFileSync(file, content)
+      appendFileSync(join(partitionDir, segmentsOf(partitionDir)[0]!), Buffer.from([0, 0, 0, 90, 1, 2])) // a torn tail
+      const result = await reopen(dir)
+      if (typeof expected === 'string') assert.equal(result, expected, what)
+      else assertRefused(result, what, expected)
+    }
   })
 })
