@@ -23,7 +23,7 @@ import { silentLogger, type Logger } from '../../../core/logger.ts'
 import { isTopicName, TOPIC_NAME_RULE } from '../../../core/topic-name.ts'
 import type { PackedRecords, ProduceRecord } from '../../../ports/event-log.ts'
 import { lockDirectory, unlockDirectory } from './directory-lock.ts'
-import { readJson, writeJsonAtomic } from './durable-file.ts'
+import { fileNameFor, readJson, writeJsonAtomic } from './durable-file.ts'
 import { EmbeddedConsumer } from './embedded-consumer.ts'
 import { EmbeddedTransaction, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'
 import { checkOffsets, GroupCoordinator } from './group-coordinator.ts'
@@ -330,7 +330,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       offsets: [...plan.offsets].map(([groupId, offsets]) => ({ groupId, offsets: offsets.map((o) => ({ ...o })) })),
     }
     mkdirSync(join(this.#dir, 'txn'), { recursive: true })
-    const file = join(this.#dir, 'txn', `${encodeURIComponent(transactionalId)}.json`)
+    const file = join(this.#dir, 'txn', `${fileNameFor(transactionalId)}.json`)
     writeJsonAtomic(file, journal, true)
     try {
       this.#applyJournal(file, journal)
@@ -366,7 +366,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       const journal = readJournal(file, (topic) => this.#topic(topic)?.partitions.length ?? 0)
       if (journal) this.#applyJournal(file, journal)
       unlinkSync(file)
-      this.#logger.warn({ transactionalId: decodeURIComponent(name.slice(0, -5)) }, 'finished a transaction commit interrupted by a crash')
+      this.#logger.warn({ journal: file }, 'finished a transaction commit interrupted by a crash')
     }
   }
 

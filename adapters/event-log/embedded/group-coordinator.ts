@@ -16,7 +16,7 @@
  */
 import { join } from 'node:path'
 import type { TopicPartitionOffset } from '../../../ports/event-log.ts'
-import { readJson, writeJsonAtomic } from './durable-file.ts'
+import { fileNameFor, readJson, writeJsonAtomic } from './durable-file.ts'
 import { isJsonObject } from '../../../core/json-object.ts'
 import { SourceError } from '../../../core/errors.ts'
 
@@ -67,7 +67,7 @@ export class GroupCoordinator {
 
   /** `beforeCommit` throws when the log takes no writes (a transaction commit in doubt). */
   constructor(options: { dir: string; groupId: string; fsync: boolean; partitionCount: (topic: string) => number; beforeCommit?: () => void }) {
-    this.#file = join(options.dir, `${encodeURIComponent(options.groupId)}.json`)
+    this.#file = join(options.dir, `${fileNameFor(options.groupId)}.json`)
     this.#fsync = options.fsync
     this.#partitionCount = options.partitionCount
     this.#beforeCommit = options.beforeCommit ?? (() => {})

@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FeatureStoreError } from '../../../core/errors.ts'
+import { fileNameFor } from '../../../adapters/event-log/embedded/durable-file.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'kfs-log-txn-'))
@@ -270,6 +271,39 @@ void describe('event log > embedded > transaction recovery', () => {
         `${what}: writes again`,
       )
       await reopened.close()
+    }
+  })
+
+  void test('group and transactional ids of any spelling commit, reopen, and recover a crashed commit', async () => {
+    const ids: [string, string][] = [
+      ['300 letters', 'x'.repeat(300)],
+      ['100 accented letters (600 bytes encoded)', 'é'.repeat(100)],
+      ['a lone surrogate', 'a\ud800b'],
+      ['dots', '..'],
+      ['slashes', 'a/b\\c'],
+      ['a short plain id', 'engine.rekey.orders.by-user'],
+    ]
+    for (const [what, id] of ids) {
+      const dir = await baseLog()
+      const log = new EmbeddedEventLog({ dir })
+      await log.consumer({ groupId: id, topics: ['t'] }).commit([{ topic: 't', partition: 0, offset: '1' }])
+      const txn = await log.transaction(id)
+      await txn.produce('t', [{ key: null, value: Buffer.from('x'), partition: 1 }])
+      await txn.sendOffsets(id, [{ topic: 't', partition: 1, offset: '1' }])
+      await txn.commit()
+      await log.close()
+      // A commit of this id cut by a crash after its journal was written.
+      mkdirSync(join(dir, 'txn'), { recursive: true })
+      const journal = {
+        partitions: [{ topic: 't', partition: 0, baseOffset: 1, records: [{ k: null, v: b64('y'), h: {} }] }],
+        offsets: [{ groupId: id, offsets: [{ topic: 't', partition: 0, offset: '2' }] }],
+      }
+      writeFileSync(join(dir, 'txn', `${fileNameFor(id)}.json`), JSON.stringify(journal))
+      const reopened = new EmbeddedEventLog({ dir })
+      assert.deepEqual(await reopened.endOffsets('t'), ['2', '1'], what)
+      assert.deepEqual(await reopened.committedOffsets(id, 't'), ['2', '1'], what)
+      await reopened.close()
+      assert.deepEqual(readdirSync(join(dir, 'txn')), [], `${what}: journal left`)
     }
   })
 })
