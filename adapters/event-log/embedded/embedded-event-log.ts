@@ -25,14 +25,14 @@ import type { PackedRecords, ProduceRecord } from '../../../ports/event-log.ts'
 import { lockDirectory, unlockDirectory } from './directory-lock.ts'
 import { fileNameFor, readJson, writeJsonAtomic } from './durable-file.ts'
 import { EmbeddedConsumer } from './embedded-consumer.ts'
-import { EmbeddedTransaction, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'
+import { EmbeddedTransaction, fenced, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'
 import { checkOffsets, GroupCoordinator } from './group-coordinator.ts'
 import { commitInDoubt, journalMismatch, journalRecord, readJournal, storedRecord, type JournalEntry } from './transaction-journal.ts'
 import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { partitionForKey } from '../../../core/murmur2.ts'
 import { PackedAppendLine } from './packed-appends.ts'
 import { PartitionLog } from './partition-log.ts'
-import { checkHeaders } from './record-format.ts'
+import { checkHeaders, recordTimestamp } from './record-format.ts'
 
 export interface EmbeddedEventLogOptions {
   readonly dir: string
@@ -205,10 +205,11 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       },
       checkOffsets: (offsets) => checkOffsets(offsets, (topic) => this.#topic(topic)?.partitions.length ?? 0),
       isCurrent: (id, e) => this.#transactionEpochs.get(id) === e && this.#state === 'open',
-      commit: async (id, plan) => {
+      commit: async (id, plan, isFenced) => {
         this.#packed.asked++
         while (this.#packed.inFlight) await this.#packed.inFlight
         this.#writable()
+        if (isFenced()) throw fenced(id)
         this.#commitTransaction(id, plan)
       },
       end: () => {},
@@ -226,9 +227,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     while (this.#packed.inFlight) await this.#packed.inFlight
     this.#state = 'closed'
     this.#wake()
-    for (const t of this.#topics.values()) for (const p of t.partitions) p.close()
-    this.#topics.clear()
-    unlockDirectory(this.#dir)
+    this.#release()
   }
 
   #open(): void {
@@ -241,13 +240,18 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       this.#recoverTransactions()
     } catch (err: unknown) {
       // Not open: a later call must not find the log open with a commit left unfinished.
-      for (const t of this.#topics.values()) for (const p of t.partitions) p.close()
-      this.#topics.clear()
       this.#groups.clear()
-      unlockDirectory(this.#dir)
+      this.#release()
       this.#state = 'new'
       throw err
     }
+  }
+
+  /** Closes every partition and gives up the directory. */
+  #release(): void {
+    for (const t of this.#topics.values()) for (const p of t.partitions) p.close()
+    this.#topics.clear()
+    unlockDirectory(this.#dir)
   }
 
   /** Open, and no commit in doubt: a write now could not be put in order with that commit's records. */
@@ -386,13 +390,4 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     this.#waiters = []
     for (const w of waiters) w()
   }
-}
-
-/** The record's own timestamp when it names one (a non-negative integer of ms), else the produce time. */
-function recordTimestamp(record: ProduceRecord, produceTimeMs: number): number {
-  if (record.timestampMs === undefined) return produceTimeMs
-  if (!Number.isSafeInteger(record.timestampMs) || record.timestampMs < 0) {
-    throw new SourceError('BAD_REQUEST', `a record timestamp must be a non-negative integer of ms, got ${record.timestampMs}`)
-  }
-  return record.timestampMs
 }

@@ -32,7 +32,8 @@ export interface TransactionHost {
   /** Refuses offsets a group could not commit (./group-coordinator.ts checkOffsets). */
   checkOffsets(offsets: readonly TopicPartitionOffset[]): void
   isCurrent(transactionalId: string, epoch: number): boolean
-  commit(transactionalId: string, plan: TransactionPlan): Promise<void>
+  /** Lands the plan; `isFenced` is asked once its turn comes (appends asked before it are written), right before. */
+  commit(transactionalId: string, plan: TransactionPlan, isFenced: () => boolean): Promise<void>
   end(transactionalId: string, epoch: number): void
 }
 
@@ -73,7 +74,8 @@ export class EmbeddedTransaction implements LogTransaction {
     this.#check()
     this.#ended = true
     try {
-      await this.#host.commit(this.#id, this.#plan)
+      // Fenced while waiting its turn: a newer transaction of this id has begun, this one must not land.
+      await this.#host.commit(this.#id, this.#plan, () => !this.#host.isCurrent(this.#id, this.#epoch))
     } finally {
       this.#host.end(this.#id, this.#epoch)
     }
@@ -89,9 +91,11 @@ export class EmbeddedTransaction implements LogTransaction {
     if (this.#ended) throw new CommitError('COMMIT_FAILED', 'this transaction has already ended', { context: { transactionalId: this.#id } })
     if (!this.#host.isCurrent(this.#id, this.#epoch)) {
       this.#ended = true
-      throw new CommitError('COMMIT_CONFLICT', 'fenced: a newer transaction was opened with this transactional id', {
-        context: { transactionalId: this.#id },
-      })
+      throw fenced(this.#id)
     }
   }
+}
+
+export function fenced(transactionalId: string): CommitError {
+  return new CommitError('COMMIT_CONFLICT', 'fenced: a newer transaction was opened with this transactional id', { context: { transactionalId } })
 }

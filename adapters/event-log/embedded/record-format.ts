@@ -19,6 +19,7 @@
  */
 import zlib from 'node:zlib'
 import { SourceError } from '../../../core/errors.ts'
+import type { ProduceRecord } from '../../../ports/event-log.ts'
 export interface StoredRecord {
   readonly offset: number
   readonly timestampMs: number
@@ -96,6 +97,15 @@ export function checkHeaders(headers: Readonly<Record<string, string>>): void {
     }
     if (typeof value !== 'string') throw new SourceError('BAD_REQUEST', `header '${name.slice(0, 40)}' has a ${value === null ? 'null' : typeof value} value; a header value is a string`)
   }
+}
+
+/** The record's own timestamp when it names one (a non-negative integer of ms), else the produce time. */
+export function recordTimestamp(record: ProduceRecord, produceTimeMs: number): number {
+  if (record.timestampMs === undefined) return produceTimeMs
+  if (!Number.isSafeInteger(record.timestampMs) || record.timestampMs < 0) {
+    throw new SourceError('BAD_REQUEST', `a record timestamp must be a non-negative integer of ms, got ${record.timestampMs}`)
+  }
+  return record.timestampMs
 }
 
 const NO_HEADERS: readonly (readonly [Buffer, Buffer])[] = []
