@@ -59,15 +59,18 @@ export class EmbeddedTransaction implements LogTransaction {
       const k = `${partition}\u0000${topic}`
       let staged = this.#plan.records.get(k)
       if (!staged) this.#plan.records.set(k, (staged = { topic, partition, records: [] }))
-      const key = typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : record.key
-      staged.records.push({ key, value: record.value, headers: record.headers ?? {}, ...(record.timestampMs === undefined ? {} : { timestampMs: record.timestampMs }) })
+      // Copies: the call has taken the record (as a Kafka producer has sent it), so a caller may
+      // reuse its buffers and objects; staged by reference, the commit wrote what they held by then.
+      const key = typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : record.key && Buffer.from(record.key)
+      const value = record.value && Buffer.from(record.value)
+      staged.records.push({ key, value, headers: { ...record.headers }, ...(record.timestampMs === undefined ? {} : { timestampMs: record.timestampMs }) })
     }
   }
 
   async sendOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
     this.#check()
     this.#host.checkOffsets(offsets)
-    this.#plan.offsets.set(groupId, [...(this.#plan.offsets.get(groupId) ?? []), ...offsets])
+    this.#plan.offsets.set(groupId, [...(this.#plan.offsets.get(groupId) ?? []), ...offsets.map((o) => ({ ...o }))])
   }
 
   async commit(): Promise<void> {

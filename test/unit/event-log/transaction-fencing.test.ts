@@ -2,7 +2,8 @@
  * A newer transaction with the same id fences an older one at every point before its records
  * land — also while the older one's commit waits its turn behind an append still being written
  * (a packed append: `kfs ingest`), which is where the re-key stage's fence (open a transaction,
- * abort it, then read the committed offsets) must find the older commit ended.
+ * abort it, then read the committed offsets) must find the older commit ended. And a transaction
+ * lands what each call was given, not what the caller later put in the same buffers.
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -44,5 +45,40 @@ void describe('event log > embedded > transaction fencing', () => {
       assert.deepEqual(await log.committedOffsets('g', 't'), [undefined], `fsync ${fsync}: the fenced commit's offsets landed`)
       await log.close()
     }
+  })
+})
+
+void describe('event log > embedded > transaction staging', () => {
+  void test('a transaction lands what each call was given, whatever the caller does with its buffers and objects after', async () => {
+    const log = new EmbeddedEventLog({ dir: mkdtempSync(join(tmpdir(), 'kfs-log-stage-')), fsync: 'never' })
+    await log.createTopic('t', 1)
+    const key = Buffer.from('key')
+    const value = Buffer.from('value')
+    const headers: Record<string, string> = { h: 'given' }
+    const offsets = [{ topic: 't', partition: 0, offset: '1' }]
+    const txn = await log.transaction('tx')
+    await txn.produce('t', [{ key, value, headers, partition: 0 }])
+    await txn.sendOffsets('g', offsets)
+    // The caller reuses everything it handed over before the commit.
+    key.fill(0x21)
+    value.fill(0x21)
+    headers.h = 'changed'
+    headers.added = 'x'
+    offsets[0]!.offset = '9'
+    await txn.commit()
+    assert.deepEqual(await log.committedOffsets('g', 't'), ['1'])
+    const got: string[] = []
+    const consumer = log.consumer({ groupId: 'reader', topics: ['t'] })
+    await consumer.run({
+      eachBatch: async (b) =>
+        void got.push(
+          ...b.records.map(
+            (r) => `${Buffer.from(r.key!).toString()}=${Buffer.from(r.value!).toString()} ${JSON.stringify(r.headers)}`,
+          ),
+        ),
+    })
+    while (got.length < 1) await new Promise((resolve) => setTimeout(resolve, 5))
+    await log.close()
+    assert.deepEqual(got, ['key=value {"h":"given"}'])
   })
 })
