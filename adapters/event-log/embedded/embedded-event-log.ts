@@ -172,6 +172,9 @@ export class EmbeddedEventLog implements TransactionalEventLog {
 
   consumer(options: EmbeddedConsumerRequest): EmbeddedConsumer {
     this.#open()
+    // A topic no log can hold would be waited for forever, without a word.
+    const bad = options.topics.find((t) => !isTopicName(t))
+    if (bad !== undefined) throw new SourceError('BAD_REQUEST', `'${bad}' is not a valid topic name (${TOPIC_NAME_RULE})`)
     const consumer = new EmbeddedConsumer(
       {
         coordinator: this.#group(options.groupId),

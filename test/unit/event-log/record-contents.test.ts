@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FeatureStoreError } from '../../../core/errors.ts'
@@ -124,5 +124,42 @@ void describe('event log > embedded > record contents', () => {
     const reopened = new EmbeddedEventLog({ dir })
     assert.deepEqual(await reopened.endOffsets('t'), ['0', '0'])
     await reopened.close()
+  })
+})
+
+void describe('event log > embedded > impossible topics', () => {
+  void test("a topic named '.' or '..' is BAD_REQUEST: as topics/<name> it named the topics directory or the log's own", async () => {
+    const dir = tempDir()
+    const log = new EmbeddedEventLog({ dir, fsync: 'never' })
+    for (const name of ['.', '..']) {
+      await assert.rejects(
+        log.createTopic(name, 1),
+        (err: unknown) => err instanceof FeatureStoreError && err.code === 'BAD_REQUEST',
+        name,
+      )
+      await assert.rejects(
+        log.produce(name, [{ key: null, value: null }]),
+        (err: unknown) => err instanceof FeatureStoreError && err.code === 'NOT_FOUND',
+        name,
+      )
+    }
+    await log.close()
+    assert.deepEqual(readdirSync(dir).sort(), [])
+  })
+
+  void test('a consumer of a topic name no log can hold is BAD_REQUEST naming it, not a wait without end', async () => {
+    const log = new EmbeddedEventLog({ dir: tempDir(), fsync: 'never' })
+    await log.createTopic('t', 1)
+    for (const name of ['', 'a b', 'a/b', '..', '.', 'x'.repeat(250), 'ünicode', 't\n']) {
+      assert.throws(
+        () => log.consumer({ groupId: 'g', topics: ['t', name] }),
+        (err: unknown) =>
+          err instanceof FeatureStoreError &&
+          err.code === 'BAD_REQUEST' &&
+          err.message.includes(`'${name}' is not a valid topic name`),
+        JSON.stringify(name.slice(0, 20)),
+      )
+    }
+    await log.close()
   })
 })
