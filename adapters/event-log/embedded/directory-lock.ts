@@ -36,15 +36,11 @@ export function lockDirectory(dir: string): void {
   if ([...openDirs.values()].includes(real)) throw new ConfigError(`embedded log ${dir} is already open in this process`)
   const lockFile = join(dir, 'LOCK')
   const mine = join(dir, `LOCK.${process.pid}.new`)
-  writeFileSync(mine, `${process.pid} ${startTimeOf(process.pid)}`)
+  const content = `${process.pid} ${startTimeOf(process.pid)}`
+  writeFileSync(mine, content)
   try {
     for (;;) {
-      try {
-        linkSync(mine, lockFile) // fails if a LOCK exists: created whole, or not at all
-        break
-      } catch (err: unknown) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      }
+      if (linkNew(mine, lockFile, content)) break
       const owner = readOwner(lockFile)
       if (owner === undefined) continue // removed meanwhile: try again
       if (isOwner(owner)) {
@@ -105,15 +101,33 @@ function takeOver(lockFile: string, staleText: string): void {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return // another process took it over first
     throw err
   }
-  if (readFileSync(aside, 'utf8') !== staleText) {
-    // A LOCK a live process linked after the stale one was read: back in place (unless a LOCK is there again).
-    try {
-      linkSync(aside, lockFile)
-    } catch (err: unknown) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    }
-  }
+  const text = readFileSync(aside, 'utf8')
+  // A LOCK a live process linked after the stale one was read: back in place (unless a LOCK is there again).
+  if (text !== staleText) linkNew(aside, lockFile, text)
   unlinkSync(aside)
+}
+
+/**
+ * Creates `to` as `from` (holding `content`) unless `to` exists: false when it does. A hard link
+ * makes it whole at once; where the file system has none (FAT, some network shares), it is created
+ * exclusively and then written, as before.
+ */
+function linkNew(from: string, to: string, content: string): boolean {
+  try {
+    linkSync(from, to)
+    return true
+  } catch (err: unknown) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') return false
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS' && code !== 'EXDEV') throw err
+  }
+  try {
+    writeFileSync(to, content, { flag: 'wx' })
+    return true
+  } catch (err: unknown) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw err
+  }
 }
 
 function isAlive(pid: number): boolean {
