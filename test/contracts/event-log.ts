@@ -191,6 +191,22 @@ export function runEventLogContract(name: string, makeLog: () => Promise<AnyLog>
       assert.deepEqual(t.records.map((r) => r.offset), ['0', '1', '2', '3', '4', '2', '3', '4'])
     })
 
+    void test('seek refuses an offset that is not a whole number, and the position stays', async () => {
+      const log = await open()
+      const topic = uniq('t')
+      await log.createTopic(topic, 1)
+      await log.produce(topic, Array.from({ length: 3 }, (_, i) => ({ key: null, value: enc(`v${i}`), partition: 0 })))
+      const t = await tap(log, uniq('g'), [topic])
+      await eventually(() => t.records.length >= 3, '3 records')
+      for (const offset of ['', ' 1', '1 ', '1e0', '0x1', '+1', '-1', '1.5', 'abc', 'Infinity']) {
+        assert.throws(() => t.consumer.seek({ topic, partition: 0, offset }), RangeError, JSON.stringify(offset))
+      }
+      await log.produce(topic, [{ key: null, value: enc('v3'), partition: 0 }])
+      await eventually(() => t.records.length >= 4, 'the next record')
+      await t.consumer.stop()
+      assert.deepEqual(t.records.map((r) => r.offset), ['0', '1', '2', '3'])
+    })
+
     void test('a seek in onAssigned decides where the partition starts', async () => {
       const log = await open()
       const topic = uniq('t')

@@ -20,9 +20,10 @@ import type { Clock } from '../../../core/clock.ts'
 import type { Logger } from '../../../core/logger.ts'
 import type { ConsumerHandlers, LogConsumer, LogRecord, TopicPartitionOffset } from '../../../ports/event-log.ts'
 import { consumedCount } from './batch-outcome.ts'
-import type { GroupCoordinator, GroupMember, TopicPartition } from './group-coordinator.ts'
+import { isCommittableOffset, type GroupCoordinator, type GroupMember, type TopicPartition } from './group-coordinator.ts'
 import type { ConsumerCrashHandler } from '../../../ports/event-log-transaction.ts'
 import type { PartitionLog } from './partition-log.ts'
+import type { StoredRecord } from './record-format.ts'
 
 export interface EmbeddedConsumerDeps {
   readonly coordinator: GroupCoordinator
@@ -88,8 +89,9 @@ export class EmbeddedConsumer implements LogConsumer, GroupMember {
 
   seek(position: TopicPartitionOffset): void {
     const k = key(position)
+    // Digits only, as the Kafka consumer: Number() took '' for 0, and '1e3', ' 5', '0x10' as numbers.
+    if (!isCommittableOffset(position.offset)) throw new RangeError(`seek offset '${position.offset}' is not a valid offset`)
     const offset = Number(position.offset)
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`seek offset '${position.offset}' is not a valid offset`)
     this.#seekEpochs.set(k, (this.#seekEpochs.get(k) ?? 0) + 1)
     if (this.#assigned.some((tp) => key(tp) === k)) this.#positions.set(k, offset)
     else this.#pendingSeeks.set(k, offset)
@@ -173,7 +175,15 @@ export class EmbeddedConsumer implements LogConsumer, GroupMember {
     const log = this.#deps.partition(tp.topic, tp.partition)
     const position = this.#positions.get(k)
     if (!log || position === undefined || this.#paused.has(k)) return false
-    const stored = log.read(position, this.#options.maxBatchRecords, this.#options.maxBatchBytes)
+    let stored: StoredRecord[]
+    try {
+      stored = log.read(position, this.#options.maxBatchRecords, this.#options.maxBatchBytes)
+    } catch (err: unknown) {
+      // A segment damaged since it was opened (DATA_CORRUPT) or a failing disk: the consumer's
+      // failure like a handler's, never a rejection of the delivery loop nobody awaits.
+      await this.#failed(err, tp, position)
+      return true
+    }
     if (stored.length === 0) return false
     const records: LogRecord[] = stored.map((r) => ({
       topic: tp.topic,
@@ -193,17 +203,20 @@ export class EmbeddedConsumer implements LogConsumer, GroupMember {
       const consumed = consumedCount(outcome, stored.length)
       if (consumed > 0 && this.#seekEpochs.get(k) === epoch && this.#positions.has(k)) this.#positions.set(k, (stored[consumed - 1]?.offset ?? position) + 1)
     } catch (err: unknown) {
-      if (this.#options.onCrash) this.#crash(err)
-      else {
-        this.#deps.logger.error({ err, topic: tp.topic, partition: tp.partition, offset: String(position) }, 'eachBatch failed; retrying the batch')
-        await this.#deps.clock.sleep(this.#options.retryBackoffMs)
-      }
+      await this.#failed(err, tp, position)
     } finally {
       this.#inHandler = false
       this.#busy = undefined
       done()
     }
     return true
+  }
+
+  /** With `onCrash`, the consumer stops and reports; without, the batch at `position` comes again after the back-off. */
+  async #failed(err: unknown, tp: TopicPartition, position: number): Promise<void> {
+    if (this.#options.onCrash) return this.#crash(err)
+    this.#deps.logger.error({ err, topic: tp.topic, partition: tp.partition, offset: String(position) }, 'reading or handling a batch failed; retrying the batch')
+    await this.#deps.clock.sleep(this.#options.retryBackoffMs)
   }
 
   #crash(err: unknown): void {

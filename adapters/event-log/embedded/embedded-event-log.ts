@@ -7,7 +7,7 @@
  *
  * Layout under `dir`:
  * ```
- * LOCK                                  pid of the owning process (one process per directory)
+ * LOCK                                  the owning process: pid and start time (directory-lock.ts)
  * topics/<topic>/topic.json             {"partitions":N}
  * topics/<topic>/<p>/<base>.log         segments (record-format.ts)
  * groups/<groupId>.json                 committed offsets (group-coordinator.ts)
@@ -18,19 +18,21 @@
 import { existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { systemClock, type Clock } from '../../../core/clock.ts'
-import { InvariantViolation, SourceError } from '../../../core/errors.ts'
+import { SourceError } from '../../../core/errors.ts'
 import { silentLogger, type Logger } from '../../../core/logger.ts'
 import { isTopicName, TOPIC_NAME_RULE } from '../../../core/topic-name.ts'
 import type { PackedRecords, ProduceRecord } from '../../../ports/event-log.ts'
 import { lockDirectory, unlockDirectory } from './directory-lock.ts'
-import { readJson, writeJsonAtomic } from './durable-file.ts'
+import { fileNameFor, readJson, writeJsonAtomic } from './durable-file.ts'
 import { EmbeddedConsumer } from './embedded-consumer.ts'
-import { EmbeddedTransaction, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'
-import { GroupCoordinator } from './group-coordinator.ts'
+import { EmbeddedTransaction, fenced, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'
+import { checkOffsets, GroupCoordinator } from './group-coordinator.ts'
+import { commitInDoubt, journalMismatch, journalRecord, readJournal, storedRecord, type JournalEntry } from './transaction-journal.ts'
 import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { partitionForKey } from '../../../core/murmur2.ts'
 import { PackedAppendLine } from './packed-appends.ts'
 import { PartitionLog } from './partition-log.ts'
+import { checkHeaders, recordTimestamp } from './record-format.ts'
 
 export interface EmbeddedEventLogOptions {
   readonly dir: string
@@ -64,11 +66,6 @@ interface Topic {
   roundRobin: number
 }
 
-interface JournalEntry {
-  readonly partitions: { topic: string; partition: number; baseOffset: number; records: { k: string | null; v: string | null; h: Record<string, string>; t?: number }[] }[]
-  readonly offsets: { groupId: string; offsets: { topic: string; partition: number; offset: string }[] }[]
-}
-
 export class EmbeddedEventLog implements TransactionalEventLog {
   readonly #dir: string
   readonly #clock: Clock
@@ -87,6 +84,8 @@ export class EmbeddedEventLog implements TransactionalEventLog {
    */
   readonly #packed = new PackedAppendLine()
   #state: 'new' | 'open' | 'closed' = 'new'
+  /** A transaction commit that failed part-applied (an I/O error): what refuses every write until a reopen finishes it. */
+  #inDoubt: SourceError | undefined
 
   constructor(options: EmbeddedEventLogOptions) {
     this.#dir = options.dir
@@ -116,7 +115,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   async produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]> {
     this.#packed.asked++
     while (this.#packed.inFlight) await this.#packed.inFlight
-    this.#open()
+    this.#writable()
     const t = this.#requireTopic(topic)
     const timestampMs = this.#clock.nowMs()
     // Key bytes once per record: murmur2 partitions by them and the segment stores them.
@@ -146,9 +145,9 @@ export class EmbeddedEventLog implements TransactionalEventLog {
    * that waits for other appends first.
    */
   async producePacked(topic: string, records: PackedRecords): Promise<void> {
-    this.#open()
+    this.#writable()
     const t = this.#requireTopic(topic)
-    await this.#packed.append(topic, t.partitions, records, this.#clock.nowMs(), () => this.#open(), () => this.#wake())
+    await this.#packed.append(topic, t.partitions, records, this.#clock.nowMs(), () => this.#writable(), () => this.#wake())
   }
 
   /** The embedded log keeps every record (no retention): every partition starts at 0. */
@@ -173,6 +172,9 @@ export class EmbeddedEventLog implements TransactionalEventLog {
 
   consumer(options: EmbeddedConsumerRequest): EmbeddedConsumer {
     this.#open()
+    // A topic no log can hold would be waited for forever, without a word.
+    const bad = options.topics.find((t) => !isTopicName(t))
+    if (bad !== undefined) throw new SourceError('BAD_REQUEST', `'${bad}' is not a valid topic name (${TOPIC_NAME_RULE})`)
     const consumer = new EmbeddedConsumer(
       {
         coordinator: this.#group(options.groupId),
@@ -204,11 +206,13 @@ export class EmbeddedEventLog implements TransactionalEventLog {
         this.#requireTopic(topic)
         return this.#route(topic, record)
       },
+      checkOffsets: (offsets) => checkOffsets(offsets, (topic) => this.#topic(topic)?.partitions.length ?? 0),
       isCurrent: (id, e) => this.#transactionEpochs.get(id) === e && this.#state === 'open',
-      commit: async (id, plan) => {
+      commit: async (id, plan, isFenced) => {
         this.#packed.asked++
         while (this.#packed.inFlight) await this.#packed.inFlight
-        this.#open()
+        this.#writable()
+        if (isFenced()) throw fenced(id)
         this.#commitTransaction(id, plan)
       },
       end: () => {},
@@ -226,9 +230,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     while (this.#packed.inFlight) await this.#packed.inFlight
     this.#state = 'closed'
     this.#wake()
-    for (const t of this.#topics.values()) for (const p of t.partitions) p.close()
-    this.#topics.clear()
-    unlockDirectory(this.#dir)
+    this.#release()
   }
 
   #open(): void {
@@ -237,7 +239,28 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     mkdirSync(this.#dir, { recursive: true })
     lockDirectory(this.#dir)
     this.#state = 'open'
-    this.#recoverTransactions()
+    try {
+      this.#recoverTransactions()
+    } catch (err: unknown) {
+      // Not open: a later call must not find the log open with a commit left unfinished.
+      this.#groups.clear()
+      this.#release()
+      this.#state = 'new'
+      throw err
+    }
+  }
+
+  /** Closes every partition and gives up the directory. */
+  #release(): void {
+    for (const t of this.#topics.values()) for (const p of t.partitions) p.close()
+    this.#topics.clear()
+    unlockDirectory(this.#dir)
+  }
+
+  /** Open, and no commit in doubt: a write now could not be put in order with that commit's records. */
+  #writable(): void {
+    this.#open()
+    if (this.#inDoubt) throw this.#inDoubt
   }
 
   #topic(name: string): Topic | undefined {
@@ -247,9 +270,20 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     const dir = join(this.#dir, 'topics', name)
     const meta = readJson<{ partitions: number }>(join(dir, 'topic.json'), (m) => Number.isSafeInteger((m as { partitions?: unknown } | null)?.partitions) && (m as { partitions: number }).partitions >= 1)
     if (!meta) return undefined
-    const partitions = Array.from({ length: meta.partitions }, (_, p) =>
-      PartitionLog.open(join(dir, String(p)), { segmentBytes: this.#options.segmentBytes ?? 64 * 1024 * 1024, fsync: this.#fsync }),
-    )
+    // A partition past the count with records: topic.json lost a partition (empty ones are left by a failed open).
+    const extra = readdirSync(dir).find((n) => /^\d+$/.test(n) && Number(n) >= meta.partitions && PartitionLog.holdsRecords(join(dir, n)))
+    if (extra !== undefined) {
+      throw new SourceError('DATA_CORRUPT', `embedded log state file ${join(dir, 'topic.json')} says ${meta.partitions} partitions, but partition ${extra} holds records: restore it from a copy`, {
+        context: { path: join(dir, 'topic.json'), partition: Number(extra) },
+      })
+    }
+    const partitions: PartitionLog[] = []
+    try {
+      for (let p = 0; p < meta.partitions; p++) partitions.push(PartitionLog.open(join(dir, String(p)), { segmentBytes: this.#options.segmentBytes ?? 64 * 1024 * 1024, fsync: this.#fsync }))
+    } catch (err: unknown) {
+      for (const opened of partitions) opened.close() // else each failed open leaks their files
+      throw err
+    }
     const topic: Topic = { partitions, roundRobin: 0 }
     this.#topics.set(name, topic)
     return topic
@@ -263,6 +297,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
 
   #route(topic: string, record: ProduceRecord, keyBytes?: Uint8Array | null): number {
     const t = this.#requireTopic(topic)
+    if (record.headers !== undefined) checkHeaders(record.headers)
     const n = t.partitions.length
     if (record.partition !== undefined) {
       if (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= n) {
@@ -283,6 +318,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
         dir: join(this.#dir, 'groups'),
         groupId,
         fsync: this.#fsync,
+        beforeCommit: () => this.#writable(),
         partitionCount: (topic) => this.#topic(topic)?.partitions.length ?? 0,
       })
       this.#groups.set(groupId, group)
@@ -296,43 +332,36 @@ export class EmbeddedEventLog implements TransactionalEventLog {
         topic: s.topic,
         partition: s.partition,
         baseOffset: (this.#requireTopic(s.topic).partitions[s.partition] as PartitionLog).endOffset,
-        records: s.records.map((r) => ({
-          k: r.key && Buffer.from(r.key).toString('base64'),
-          v: r.value && Buffer.from(r.value).toString('base64'),
-          h: { ...r.headers },
-          ...(r.timestampMs === undefined ? {} : { t: r.timestampMs }),
-        })),
+        records: s.records.map(journalRecord),
       })),
       offsets: [...plan.offsets].map(([groupId, offsets]) => ({ groupId, offsets: offsets.map((o) => ({ ...o })) })),
     }
     mkdirSync(join(this.#dir, 'txn'), { recursive: true })
-    const file = join(this.#dir, 'txn', `${encodeURIComponent(transactionalId)}.json`)
+    const file = join(this.#dir, 'txn', `${fileNameFor(transactionalId)}.json`)
     writeJsonAtomic(file, journal, true)
-    this.#applyJournal(journal)
+    try {
+      this.#applyJournal(file, journal)
+    } catch (err: unknown) {
+      // Part of it may be in (and read): a reopen finishes it from the journal. Until then nothing
+      // else is written — a retry of it would land twice, and the journal would no longer apply.
+      throw (this.#inDoubt = commitInDoubt(file, transactionalId, err))
+    }
     unlinkSync(file)
     this.#wake()
   }
 
   /** Idempotent: a partition already holding the journal's records is left alone. */
-  #applyJournal(journal: JournalEntry): void {
+  #applyJournal(file: string, journal: JournalEntry): void {
     const timestampMs = this.#clock.nowMs()
-    for (const p of journal.partitions) {
-      const log = this.#requireTopic(p.topic).partitions[p.partition] as PartitionLog
-      if (log.endOffset === p.baseOffset + p.records.length) continue
-      if (log.endOffset !== p.baseOffset) {
-        throw new InvariantViolation('transaction journal does not match the partition it was written for', {
-          context: { topic: p.topic, partition: p.partition },
-        })
-      }
-      log.append(
-        p.records.map((r) => ({
-          timestampMs: r.t ?? timestampMs,
-          key: r.k === null ? null : Buffer.from(r.k, 'base64'),
-          value: r.v === null ? null : Buffer.from(r.v, 'base64'),
-          headers: r.h,
-        })),
-      )
-    }
+    const logs = journal.partitions.map((p) => this.#requireTopic(p.topic).partitions[p.partition] as PartitionLog)
+    // Every partition checked before any is appended to: a refused journal applies nothing.
+    journal.partitions.forEach((p, i) => {
+      const end = logs[i]!.endOffset
+      if (end !== p.baseOffset && end !== p.baseOffset + p.records.length) throw journalMismatch(file, p.topic, p.partition, p.baseOffset, end, p.records.length)
+    })
+    journal.partitions.forEach((p, i) => {
+      if (logs[i]!.endOffset === p.baseOffset) logs[i]!.append(p.records.map((r) => storedRecord(r, timestampMs)))
+    })
     for (const g of journal.offsets) this.#group(g.groupId).commit(g.offsets)
   }
 
@@ -340,10 +369,11 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     const dir = join(this.#dir, 'txn')
     if (!existsSync(dir)) return
     for (const name of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
-      const journal = readJson<JournalEntry>(join(dir, name))
-      if (journal) this.#applyJournal(journal)
-      unlinkSync(join(dir, name))
-      this.#logger.warn({ transactionalId: decodeURIComponent(name.slice(0, -5)) }, 'finished a transaction commit interrupted by a crash')
+      const file = join(dir, name)
+      const journal = readJournal(file, (topic) => this.#topic(topic)?.partitions.length ?? 0)
+      if (journal) this.#applyJournal(file, journal)
+      unlinkSync(file)
+      this.#logger.warn({ journal: file }, 'finished a transaction commit interrupted by a crash')
     }
   }
 
@@ -363,13 +393,4 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     this.#waiters = []
     for (const w of waiters) w()
   }
-}
-
-/** The record's own timestamp when it names one (a non-negative integer of ms), else the produce time. */
-function recordTimestamp(record: ProduceRecord, produceTimeMs: number): number {
-  if (record.timestampMs === undefined) return produceTimeMs
-  if (!Number.isSafeInteger(record.timestampMs) || record.timestampMs < 0) {
-    throw new SourceError('BAD_REQUEST', `a record timestamp must be a non-negative integer of ms, got ${record.timestampMs}`)
-  }
-  return record.timestampMs
 }

@@ -5,7 +5,8 @@
  * `commit()`. Commit then (1) writes a journal naming every partition's base offset and the
  * records, plus the group offsets, and fsyncs it; (2) appends the records and commits the offsets;
  * (3) deletes the journal. Reopening the log finishes any journal left by a crash between (1) and
- * (3), so the records and offsets land together or not at all. Staging means read-committed is
+ * (3), so the records and offsets land together or not at all. A commit that fails in (2) (a disk
+ * error) is finished the same way: the log takes no more writes until it is reopened. Staging means read-committed is
  * the only isolation the embedded log has: uncommitted records are invisible to every reader.
  */
 import { CommitError } from '../../../core/errors.ts'
@@ -28,8 +29,11 @@ export interface TransactionPlan {
 export interface TransactionHost {
   /** Picks the partition exactly as a plain produce would (explicit, murmur2 of the key, or round-robin). */
   route(topic: string, record: ProduceRecord): number
+  /** Refuses offsets a group could not commit (./group-coordinator.ts checkOffsets). */
+  checkOffsets(offsets: readonly TopicPartitionOffset[]): void
   isCurrent(transactionalId: string, epoch: number): boolean
-  commit(transactionalId: string, plan: TransactionPlan): Promise<void>
+  /** Lands the plan; `isFenced` is asked once its turn comes (appends asked before it are written), right before. */
+  commit(transactionalId: string, plan: TransactionPlan, isFenced: () => boolean): Promise<void>
   end(transactionalId: string, epoch: number): void
 }
 
@@ -48,26 +52,33 @@ export class EmbeddedTransaction implements LogTransaction {
 
   async produce(topic: string, records: readonly ProduceRecord[]): Promise<void> {
     this.#check()
-    for (const record of records) {
-      const partition = this.#host.route(topic, record)
+    // Every record routed (and checked) before any is staged: a refused call stages nothing.
+    const partitions = records.map((record) => this.#host.route(topic, record))
+    for (const [i, record] of records.entries()) {
+      const partition = partitions[i]!
       const k = `${partition}\u0000${topic}`
       let staged = this.#plan.records.get(k)
       if (!staged) this.#plan.records.set(k, (staged = { topic, partition, records: [] }))
-      const key = typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : record.key
-      staged.records.push({ key, value: record.value, headers: record.headers ?? {}, ...(record.timestampMs === undefined ? {} : { timestampMs: record.timestampMs }) })
+      // Copies: the call has taken the record (as a Kafka producer has sent it), so a caller may
+      // reuse its buffers and objects; staged by reference, the commit wrote what they held by then.
+      const key = typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : record.key && Buffer.from(record.key)
+      const value = record.value && Buffer.from(record.value)
+      staged.records.push({ key, value, headers: { ...record.headers }, ...(record.timestampMs === undefined ? {} : { timestampMs: record.timestampMs }) })
     }
   }
 
   async sendOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
     this.#check()
-    this.#plan.offsets.set(groupId, [...(this.#plan.offsets.get(groupId) ?? []), ...offsets])
+    this.#host.checkOffsets(offsets)
+    this.#plan.offsets.set(groupId, [...(this.#plan.offsets.get(groupId) ?? []), ...offsets.map((o) => ({ ...o }))])
   }
 
   async commit(): Promise<void> {
     this.#check()
     this.#ended = true
     try {
-      await this.#host.commit(this.#id, this.#plan)
+      // Fenced while waiting its turn: a newer transaction of this id has begun, this one must not land.
+      await this.#host.commit(this.#id, this.#plan, () => !this.#host.isCurrent(this.#id, this.#epoch))
     } finally {
       this.#host.end(this.#id, this.#epoch)
     }
@@ -83,9 +94,11 @@ export class EmbeddedTransaction implements LogTransaction {
     if (this.#ended) throw new CommitError('COMMIT_FAILED', 'this transaction has already ended', { context: { transactionalId: this.#id } })
     if (!this.#host.isCurrent(this.#id, this.#epoch)) {
       this.#ended = true
-      throw new CommitError('COMMIT_CONFLICT', 'fenced: a newer transaction was opened with this transactional id', {
-        context: { transactionalId: this.#id },
-      })
+      throw fenced(this.#id)
     }
   }
+}
+
+export function fenced(transactionalId: string): CommitError {
+  return new CommitError('COMMIT_CONFLICT', 'fenced: a newer transaction was opened with this transactional id', { context: { transactionalId } })
 }

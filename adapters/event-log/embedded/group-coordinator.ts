@@ -16,8 +16,9 @@
  */
 import { join } from 'node:path'
 import type { TopicPartitionOffset } from '../../../ports/event-log.ts'
-import { readJson, writeJsonAtomic } from './durable-file.ts'
+import { fileNameFor, readJson, writeJsonAtomic } from './durable-file.ts'
 import { isJsonObject } from '../../../core/json-object.ts'
+import { SourceError } from '../../../core/errors.ts'
 
 export interface TopicPartition {
   readonly topic: string
@@ -37,19 +38,39 @@ type Offsets = Record<string, Record<string, number>>
 /** Topic → partition → the next offset to read, each a whole number ≥ 0. */
 const isOffsets = (v: unknown): boolean => isJsonObject(v) && Object.values(v).every((byPartition) => isJsonObject(byPartition) && Object.values(byPartition).every((o) => Number.isSafeInteger(o) && (o as number) >= 0))
 
+/** An offset a group may commit: a decimal string of a whole number (it is stored as a JSON number). */
+export const isCommittableOffset = (v: unknown): boolean => typeof v === 'string' && /^\d+$/.test(v) && Number.isSafeInteger(Number(v))
+
+/**
+ * Refuses (BAD_REQUEST) offsets that are not a whole number, or name a partition the log does not
+ * have — before any is stored: one stored would make the group's file, or a transaction's journal,
+ * fail to read on the next open.
+ */
+export function checkOffsets(offsets: readonly TopicPartitionOffset[], partitionCount: (topic: string) => number): void {
+  for (const o of offsets) {
+    if (!isCommittableOffset(o.offset)) throw new SourceError('BAD_REQUEST', `cannot commit offset '${String(o.offset)}' for partition ${o.partition} of topic '${o.topic}': an offset is a whole number`, { context: { topic: o.topic, partition: o.partition } })
+    if (typeof o.topic !== 'string' || !Number.isInteger(o.partition) || o.partition < 0 || o.partition >= partitionCount(o.topic)) {
+      throw new SourceError('BAD_REQUEST', `cannot commit an offset for partition ${o.partition} of topic '${o.topic}': the log has no such partition`, { context: { topic: o.topic, partition: o.partition } })
+    }
+  }
+}
+
 export class GroupCoordinator {
   readonly #file: string
   readonly #fsync: boolean
   readonly #partitionCount: (topic: string) => number
+  readonly #beforeCommit: () => void
   readonly #members: GroupMember[] = []
   readonly #assignment = new Map<GroupMember, readonly TopicPartition[]>()
   readonly #offsets: Offsets
   #chain: Promise<void> = Promise.resolve()
 
-  constructor(options: { dir: string; groupId: string; fsync: boolean; partitionCount: (topic: string) => number }) {
-    this.#file = join(options.dir, `${encodeURIComponent(options.groupId)}.json`)
+  /** `beforeCommit` throws when the log takes no writes (a transaction commit in doubt). */
+  constructor(options: { dir: string; groupId: string; fsync: boolean; partitionCount: (topic: string) => number; beforeCommit?: () => void }) {
+    this.#file = join(options.dir, `${fileNameFor(options.groupId)}.json`)
     this.#fsync = options.fsync
     this.#partitionCount = options.partitionCount
+    this.#beforeCommit = options.beforeCommit ?? (() => {})
     this.#offsets = readJson<Offsets>(this.#file, isOffsets) ?? {}
   }
 
@@ -59,6 +80,8 @@ export class GroupCoordinator {
 
   commit(offsets: readonly TopicPartitionOffset[]): void {
     if (offsets.length === 0) return
+    this.#beforeCommit()
+    checkOffsets(offsets, this.#partitionCount)
     for (const o of offsets) (this.#offsets[o.topic] ??= {})[String(o.partition)] = Number(o.offset)
     writeJsonAtomic(this.#file, this.#offsets, this.#fsync)
   }

@@ -18,10 +18,10 @@
  * offset move only once a batch is written (and fsynced). The embedded log is the single-process
  * default; throughput beyond that is what Kafka is for.
  */
-import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
-import { InvariantViolation } from '../../../core/errors.ts'
+import { InvariantViolation, SourceError } from '../../../core/errors.ts'
 import { AckedEnd } from './acked-end.ts'
 import { decodeRecord, encodeRecords, type StoredRecord } from './record-format.ts'
 
@@ -48,6 +48,7 @@ class RecordPositions {
 }
 
 interface Segment {
+  readonly path: string
   readonly baseOffset: number
   readonly fd: number
   size: number
@@ -58,6 +59,11 @@ interface Segment {
 export interface PartitionLogOptions {
   readonly segmentBytes: number
   readonly fsync: boolean
+  /**
+   * Test seam for a failing disk: runs once a batch's bytes are written ('written') and before its
+   * fsync ('fsync'); what it throws is that step failing (EIO, ENOSPC) with the bytes in the file.
+   */
+  readonly fault?: (step: 'written' | 'fsync') => void
 }
 
 export class PartitionLog {
@@ -85,12 +91,17 @@ export class PartitionLog {
     const acked = log.#acked.recorded
     if (acked !== undefined && log.#end < acked) {
       log.close()
-      throw new InvariantViolation(`embedded log partition ${dir} ends at offset ${log.#end}, but appends up to offset ${acked} were acknowledged: records are missing; restore the partition from a copy`, {
+      throw new SourceError('DATA_CORRUPT', `embedded log partition ${dir} ends at offset ${log.#end}, but appends up to offset ${acked} were acknowledged: records are missing; restore the partition from a copy`, {
         context: { dir, end: log.#end, acknowledged: acked },
       })
     }
     if (log.#segments.length === 0) log.#roll()
     return log
+  }
+
+  /** Whether the partition directory `dir` holds a segment with any bytes (without opening it). */
+  static holdsRecords(dir: string): boolean {
+    return readdirSync(dir).some((n) => /^\d{20}\.log$/.test(n) && statSync(join(dir, n)).size > 0)
   }
 
   get endOffset(): number {
@@ -113,9 +124,15 @@ export class PartitionLog {
     const base = this.#end
     if (starts.length === 0) return base
     const segment = this.#segmentForAppend()
-    let written = 0
-    while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
-    if (this.#options.fsync) fsyncSync(segment.fd)
+    try {
+      this.#write(segment, buf)
+      if (this.#options.fsync) {
+        this.#options.fault?.('fsync')
+        fsyncSync(segment.fd)
+      }
+    } catch (err: unknown) {
+      throw this.#unwritten(segment, err)
+    }
     return this.#publish(segment, buf.length, starts)
   }
 
@@ -132,13 +149,38 @@ export class PartitionLog {
       // The write into the page cache here (a few ms for a chunk), the fsync on libuv's threads:
       // written there, the fsync would start only once this thread, busy with the next chunk,
       // saw the write's completion — and the caller would then wait for the whole fsync.
-      let written = 0
-      while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
-      if (this.#options.fsync) await fsyncAsync(segment.fd)
+      this.#write(segment, buf)
+      if (this.#options.fsync) {
+        this.#options.fault?.('fsync')
+        await fsyncAsync(segment.fd)
+      }
+    } catch (err: unknown) {
+      throw this.#unwritten(segment, err)
     } finally {
       this.#appending = false
     }
     return this.#publish(segment, buf.length, starts)
+  }
+
+  /** `buf` at the segment's indexed end. */
+  #write(segment: Segment, buf: Buffer): void {
+    let written = 0
+    while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
+    this.#options.fault?.('written')
+  }
+
+  /**
+   * A batch whose write or fsync failed is cut from the file (best effort: the disk may be
+   * failing): its records, whole on disk, would otherwise come back on the next open as records
+   * past the acknowledged end — appended once more by a caller that was told this one failed.
+   */
+  #unwritten(segment: Segment, err: unknown): unknown {
+    try {
+      ftruncateSync(segment.fd, segment.size)
+    } catch {
+      // The error that matters is the append's; a reopen still cuts what does not read.
+    }
+    return err
   }
 
   #segmentForAppend(): Segment {
@@ -170,14 +212,15 @@ export class PartitionLog {
     let got = 0
     while (got < buf.length) {
       const n = readSync(segment.fd, buf, got, buf.length - got, start + got)
-      if (n === 0) throw new InvariantViolation('embedded log segment is shorter than its index', { context: { dir: this.#dir } })
+      if (n === 0) throw damaged(segment.path, start + got, fromOffset, undefined)
       got += n
     }
     const out: StoredRecord[] = []
     let pos = 0
     while (pos < buf.length) {
       const decoded = decodeRecord(buf, pos)
-      if (typeof decoded === 'string') throw new InvariantViolation(`embedded log record is ${decoded} on read`, { context: { dir: this.#dir } })
+      // Damaged since it was opened (its index was built from good bytes): refuse, as reopening would.
+      if (typeof decoded === 'string' || decoded.record.offset !== fromOffset + out.length) throw damaged(segment.path, start + pos, fromOffset + out.length, undefined)
       out.push(decoded.record)
       pos = decoded.next
     }
@@ -203,7 +246,8 @@ export class PartitionLog {
 
   #roll(): Segment {
     const name = `${String(this.#end).padStart(20, '0')}.log`
-    const segment: Segment = { baseOffset: this.#end, fd: openSync(join(this.#dir, name), 'w+'), size: 0, positions: new RecordPositions() }
+    const path = join(this.#dir, name)
+    const segment: Segment = { path, baseOffset: this.#end, fd: openSync(path, 'w+'), size: 0, positions: new RecordPositions() }
     this.#segments.push(segment)
     return segment
   }
@@ -212,7 +256,12 @@ export class PartitionLog {
     const path = join(this.#dir, name)
     const baseOffset = Number(name.slice(0, 20))
     if (baseOffset !== this.#end) {
-      throw new InvariantViolation('embedded log segments are not contiguous', { context: { dir: this.#dir, segment: name } })
+      this.close()
+      throw new SourceError(
+        'DATA_CORRUPT',
+        `embedded log segment ${path} starts at offset ${baseOffset}, but the segments before it end at offset ${this.#end}: a segment is missing; restore the partition from a copy`,
+        { context: { dir: this.#dir, segment: name, offset: this.#end } },
+      )
     }
     const buf = readFileSync(path)
     const positions = new RecordPositions()
@@ -224,10 +273,7 @@ export class PartitionLog {
         const acked = this.#acked.recorded
         if (!isLast || (acked !== undefined && offset < acked)) {
           this.close()
-          throw new InvariantViolation(
-            `embedded log segment ${path} is damaged at byte ${pos} (the record at offset ${offset}${acked === undefined ? '' : `; appends up to offset ${acked} were acknowledged`}): refusing to cut acknowledged records; restore the partition from a copy`,
-            { context: { dir: this.#dir, segment: name, position: pos, offset } },
-          )
+          throw damaged(path, pos, offset, acked)
         }
         break // a torn tail from a crash mid-append: the batch never returned, so nobody saw it
       }
@@ -240,7 +286,16 @@ export class PartitionLog {
       ftruncateSync(fd, pos)
       fsyncSync(fd)
     }
-    this.#segments.push({ baseOffset, fd, size: pos, positions })
+    this.#segments.push({ path, baseOffset, fd, size: pos, positions })
     this.#end = baseOffset + positions.length
   }
+}
+
+/** A segment whose bytes do not read as the records its name and index say: damage on disk, never a torn tail to cut. */
+function damaged(path: string, position: number, offset: number, acked: number | undefined): SourceError {
+  return new SourceError(
+    'DATA_CORRUPT',
+    `embedded log segment ${path} is damaged at byte ${position} (the record at offset ${offset}${acked === undefined ? '' : `; appends up to offset ${acked} were acknowledged`}): refusing to cut or skip acknowledged records; restore the partition from a copy`,
+    { context: { path, position, offset } },
+  )
 }

@@ -18,6 +18,8 @@
  * (cut short by a crash) from a complete record.
  */
 import zlib from 'node:zlib'
+import { SourceError } from '../../../core/errors.ts'
+import type { ProduceRecord } from '../../../ports/event-log.ts'
 export interface StoredRecord {
   readonly offset: number
   readonly timestampMs: number
@@ -74,6 +76,36 @@ export function crc32(buf: Uint8Array, start = 0, end = buf.length): number {
   }
   for (; i < end; i++) c = t[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8)
   return (c ^ -1) >>> 0
+}
+
+/** The format's limits on headers: a u16 count, a u16 name length. */
+const MAX_HEADERS = 0xffff
+const MAX_HEADER_NAME_BYTES = 0xffff
+
+/**
+ * Refuses (BAD_REQUEST) headers the record format cannot hold, before anything is written or
+ * journaled: found while encoding, they failed as a bare RangeError — and in a transaction's
+ * commit, after its journal was written, so every reopen failed on the same record.
+ */
+export function checkHeaders(headers: Readonly<Record<string, string>>): void {
+  let count = 0
+  for (const name in headers) {
+    const value: unknown = headers[name]
+    if (++count > MAX_HEADERS) throw new SourceError('BAD_REQUEST', `a record may carry at most ${MAX_HEADERS} headers`)
+    if (Buffer.byteLength(name, 'utf8') > MAX_HEADER_NAME_BYTES) {
+      throw new SourceError('BAD_REQUEST', `header name '${name.slice(0, 40)}…' is ${Buffer.byteLength(name, 'utf8')} bytes of UTF-8; a header name may be at most ${MAX_HEADER_NAME_BYTES}`)
+    }
+    if (typeof value !== 'string') throw new SourceError('BAD_REQUEST', `header '${name.slice(0, 40)}' has a ${value === null ? 'null' : typeof value} value; a header value is a string`)
+  }
+}
+
+/** The record's own timestamp when it names one (a non-negative integer of ms), else the produce time. */
+export function recordTimestamp(record: ProduceRecord, produceTimeMs: number): number {
+  if (record.timestampMs === undefined) return produceTimeMs
+  if (!Number.isSafeInteger(record.timestampMs) || record.timestampMs < 0) {
+    throw new SourceError('BAD_REQUEST', `a record timestamp must be a non-negative integer of ms, got ${record.timestampMs}`)
+  }
+  return record.timestampMs
 }
 
 const NO_HEADERS: readonly (readonly [Buffer, Buffer])[] = []
@@ -195,7 +227,10 @@ export function decodeRecord(buf: Buffer, pos: number): { record: StoredRecord; 
     const name = buf.toString('utf8', p + 2, p + 2 + kl)
     p += 2 + kl
     const vl = buf.readUInt32BE(p)
-    headers[name] = buf.toString('utf8', p + 4, p + 4 + vl)
+    const value = buf.toString('utf8', p + 4, p + 4 + vl)
+    // An assignment to '__proto__' sets the object's prototype (here: ignored, a string) — the header was dropped.
+    if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true })
+    else headers[name] = value
     p += 4 + vl
   }
   return { record: { offset, timestampMs, key, value, headers }, next: end }

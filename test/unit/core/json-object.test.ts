@@ -40,10 +40,10 @@ void describe('isJsonObject', () => {
 })
 
 void describe('isTopicName', () => {
-  void test("Kafka's rule: letters, digits, '.', '_', '-', 1 to 249 of them", () => {
-    for (const name of ['a', 'kfs.served-features', 'A_b-c.9', 'x'.repeat(249), '__consumer_offsets'])
+  void test("Kafka's rule: letters, digits, '.', '_', '-', 1 to 249 of them, not '.' or '..'", () => {
+    for (const name of ['a', 'kfs.served-features', 'A_b-c.9', 'x'.repeat(249), '__consumer_offsets', '...', '.a', '..a'])
       assert.equal(isTopicName(name), true, name)
-    for (const name of ['', 'x'.repeat(250), 'bad topic', 'a/b', 'é', 'a\n', 'a:b', 'a*'])
+    for (const name of ['', 'x'.repeat(250), 'bad topic', 'a/b', 'é', 'a\n', 'a:b', 'a*', '.', '..'])
       assert.equal(isTopicName(name), false, JSON.stringify(name))
   })
 })

@@ -79,3 +79,68 @@ void describe('embedded defaults > damaged state files', () => {
     await readState(dir)
   })
 })
+
+void describe('embedded log > topic.json naming impossible values', () => {
+  void test('a partition count below the partitions that hold records is DATA_CORRUPT naming topic.json, never those records dropped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kfs-state-damage-'))
+    const log = new EmbeddedEventLog({ dir })
+    await log.createTopic('t', 4)
+    await log.produce(
+      't',
+      [0, 1, 2, 3].map((partition) => ({ key: null, value: Buffer.from('x'), partition })),
+    )
+    await log.close()
+    const meta = join(dir, 'topics', 't', 'topic.json')
+    for (const partitions of [1, 2, 3]) {
+      writeFileSync(meta, JSON.stringify({ partitions }))
+      const reopened = new EmbeddedEventLog({ dir })
+      const failure = await reopened.endOffsets('t').then(
+        (ends) => ends,
+        (err: unknown) => err,
+      )
+      await reopened.close()
+      assert.ok(failure instanceof FeatureStoreError, `${partitions} partitions: ${String(failure)}`)
+      assert.equal(failure.code, 'DATA_CORRUPT', failure.message)
+      assert.ok(failure.message.includes(meta), failure.message)
+    }
+    writeFileSync(meta, JSON.stringify({ partitions: 4 }))
+    const reopened = new EmbeddedEventLog({ dir })
+    assert.deepEqual(await reopened.endOffsets('t'), ['1', '1', '1', '1'])
+    await reopened.close()
+    // Partitions past the count without records (as a failed open of a larger count leaves them) are no loss.
+    const larger = new EmbeddedEventLog({ dir })
+    writeFileSync(meta, JSON.stringify({ partitions: 6 }))
+    assert.deepEqual(await larger.endOffsets('t'), ['1', '1', '1', '1', '0', '0'])
+    await larger.close()
+    writeFileSync(meta, JSON.stringify({ partitions: 4 }))
+    const shrunk = new EmbeddedEventLog({ dir })
+    assert.deepEqual(await shrunk.endOffsets('t'), ['1', '1', '1', '1'])
+    await shrunk.close()
+    const again = new EmbeddedEventLog({ dir })
+    assert.deepEqual(await again.endOffsets('t'), ['1', '1', '1', '1'])
+    await again.close()
+  })
+
+  void test('a topic whose last partition fails to open leaves no file of the others open', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kfs-state-damage-'))
+    const log = new EmbeddedEventLog({ dir })
+    await log.createTopic('t', 3)
+    await log.produce(
+      't',
+      [0, 1, 2].map((partition) => ({ key: null, value: Buffer.from('x'), partition })),
+    )
+    await log.close()
+    writeFileSync(join(dir, 'topics', 't', '2', '00000000000000000000.log'), 'damaged')
+    const openFiles = () => readdirSync('/proc/self/fd').length
+    const before = openFiles()
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const reopened = new EmbeddedEventLog({ dir })
+      await assert.rejects(
+        reopened.endOffsets('t'),
+        (err: unknown) => err instanceof FeatureStoreError && err.code === 'DATA_CORRUPT',
+      )
+      await reopened.close()
+    }
+    assert.equal(openFiles(), before)
+  })
+})
