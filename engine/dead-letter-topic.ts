@@ -28,7 +28,7 @@ export function deadLetterRecords(letters: readonly DeadLetter[]): ProduceRecord
     value: l.value,
     headers: {
       [DEAD_LETTER_HEADERS.reason]: l.reason,
-      [DEAD_LETTER_HEADERS.detail]: l.detail.slice(0, 1000),
+      [DEAD_LETTER_HEADERS.detail]: detailHeader(l.detail),
       [DEAD_LETTER_HEADERS.topic]: l.topic,
       [DEAD_LETTER_HEADERS.partition]: String(l.partition),
       [DEAD_LETTER_HEADERS.offset]: l.offset,
@@ -89,4 +89,14 @@ export function chunksOf(records: readonly ProduceRecord[]): ProduceRecord[][] {
   }
   if (current.length > 0) out.push(current)
   return out
+}
+
+/** The longest detail a header carries, in UTF-16 code units. */
+export const MAX_DETAIL_UNITS = 1000
+
+/** `detail` cut to MAX_DETAIL_UNITS, never between the two halves of a character (a lone half reads as U+FFFD). */
+export function detailHeader(detail: string): string {
+  if (detail.length <= MAX_DETAIL_UNITS) return detail
+  const last = detail.charCodeAt(MAX_DETAIL_UNITS - 1)
+  return detail.slice(0, last >= 0xd800 && last <= 0xdbff ? MAX_DETAIL_UNITS - 1 : MAX_DETAIL_UNITS)
 }

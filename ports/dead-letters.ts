@@ -14,7 +14,6 @@ export type DeadLetterReason =
   | 'late'
   | 'future_event_time'
   | 'map_failed'
-  | 'future_event_time'
   /** A numeric value an aggregation cannot take: NaN, ±Infinity, beyond ±2^960 for a sum, a long beyond ±2^53. */
   | 'out_of_range'
   /** The event-time field holds a value that is no epoch-millisecond time (e.g. a long beyond ±2^53). */
