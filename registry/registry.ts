@@ -146,7 +146,10 @@ export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Regi
 
   async function diff(set: DefinitionSet): Promise<RegistryPlan> {
     const snap = await snapshot()
-    validateDefinitions(set, knownFrom(snap))
+    validateDefinitions(set, knownFrom(snap), {
+      services: snap.services,
+      requestFeatures: snap.requestFeatures.map((r) => ({ name: r.name, features: r.logic.features })),
+    })
     return planRegistry(set, snap)
   }
 
