@@ -147,6 +147,7 @@ export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Regi
   async function diff(set: DefinitionSet): Promise<RegistryPlan> {
     const snap = await snapshot()
     validateDefinitions(set, knownFrom(snap), {
+      sources: snap.sources,
       services: snap.services,
       requestFeatures: snap.requestFeatures.map((r) => ({ name: r.name, features: r.logic.features })),
     })

@@ -16,11 +16,13 @@ export interface KnownDefinitions {
 export const NO_KNOWN_DEFINITIONS: KnownDefinitions = { views: [], requestFeatures: [], entities: [] }
 
 /**
- * Services and request features the registry holds. Their feature refs without a version follow
- * the latest version of the view, so a new version that drops or renames a feature breaks them
- * even when the definitions being applied do not contain them.
+ * What the registry holds that definitions being applied must stay consistent with, though they
+ * need not contain it: services and request features (their feature refs without a version follow
+ * the latest version of the view, so a new version that drops or renames a feature breaks them),
+ * and sources (one topic, one source).
  */
-export interface PublishedDependents {
+export interface PublishedDefinitions {
+  readonly sources: readonly { readonly name: string; readonly topic: string }[]
   readonly services: readonly { readonly name: string; readonly features: readonly string[] }[]
   readonly requestFeatures: readonly { readonly name: string; readonly features: readonly string[] }[]
 }
@@ -28,7 +30,7 @@ export interface PublishedDependents {
 export function validateDefinitions(
   set: DefinitionSet,
   known: KnownDefinitions = NO_KNOWN_DEFINITIONS,
-  published?: PublishedDependents,
+  published?: PublishedDefinitions,
 ): void {
   const problems: string[] = []
   const defined = set.views.map((d) => ({ name: d.name, version: d.version, features: d.features.map((f) => f.name) }))
@@ -78,6 +80,13 @@ export function validateDefinitions(
     const other = byTopic.get(s.topic)
     if (other === undefined) byTopic.set(s.topic, s.name)
     else problems.push(`sources ${other} and ${s.name} both read topic ${s.topic}; declare one source per topic and use it in every view`)
+  }
+  for (const p of published?.sources ?? []) {
+    const other = byTopic.get(p.topic)
+    if (other !== undefined && other !== p.name && !set.sources.some((s) => s.name === p.name))
+      problems.push(
+        `source ${other} reads topic ${p.topic}, which published source ${p.name} reads; use source ${p.name} (import it from its module) or another topic`,
+      )
   }
   for (const r of set.requestFeatures) for (const ref of r.features) checkRef(ref, `request feature ${r.name}`)
   const requestNames = new Set([...known.requestFeatures, ...set.requestFeatures.map((r) => r.name)])

@@ -310,3 +310,42 @@ void describe('registry > a new version and what the registry already serves fro
     )
   })
 })
+
+void describe('registry > one topic, one source, across modules', () => {
+  const onTopic = (name: string, topic: string) =>
+    source({ name, topic, schema: clickSchema, eventTimeField: 'ts', keyedBy: user })
+  const CASES: Record<string, { readonly applied: readonly unknown[]; readonly refused: RegExp | undefined }> = {
+    'another module declares a second source on a published topic': {
+      applied: [onTopic('clicks_b', 'clicks')],
+      refused: /source clicks_b reads topic clicks, which published source clicks reads; use source clicks/,
+    },
+    'a view over a second source on a published topic': {
+      applied: [featureView({ ...base, name: 'b_stats', source: onTopic('clicks_b', 'clicks') })],
+      refused: /source clicks_b reads topic clicks, which published source clicks reads/,
+    },
+    'the published source itself, from another module': { applied: [clicks, user], refused: undefined },
+    'a source on a topic of its own': { applied: [onTopic('orders', 'orders')], refused: undefined },
+    'the published source moved to another topic while a new one takes its topic': {
+      applied: [onTopic('clicks', 'clicks_archive'), onTopic('clicks_b', 'clicks')],
+      refused: undefined,
+    },
+  }
+  for (const [what, c] of Object.entries(CASES)) {
+    void test(`${what}: ${c.refused === undefined ? 'published' : 'refused, nothing written'}`, async () => {
+      const { store, registry: r } = registry()
+      await r.apply(collectDefinitions([featureView(base)]))
+      const before = await bytesOf(store)
+      if (c.refused === undefined) {
+        await r.apply(collectDefinitions(c.applied))
+        const topics = (await r.snapshot()).sources.map((s) => s.topic)
+        assert.equal(new Set(topics).size, topics.length, `one source per topic: ${topics.join(', ')}`)
+        return
+      }
+      await assert.rejects(
+        r.apply(collectDefinitions(c.applied)),
+        (err: unknown) => err instanceof DefinitionError && c.refused!.test(err.message),
+      )
+      assert.deepEqual(await bytesOf(store), before)
+    })
+  }
+})
