@@ -7,7 +7,8 @@
  * - A view version is created once (putIfAbsent); two concurrent `apply`s of different logic under
  *   the same (name, version) cannot both win: the loser re-reads and is refused.
  * - `apply` checks every view before writing anything, so a refused apply writes nothing.
- * - Metadata (owner, description, tags, SLA, online/offline) may change in place; logic may not.
+ * - Metadata (owner, description, tags, SLA, online/offline) may change in place; logic may not,
+ *   nor may offline be turned on (plan.ts: the offline table would start empty at that moment).
  */
 import type { Clock } from '../core/clock.ts'
 import { FeatureStoreError } from '../core/errors.ts'
@@ -96,7 +97,9 @@ const viewShape = (name: string, version: number) => (value: unknown) => storedV
 function changedMessage(changed: readonly ViewPlan[]): string {
   return changed
     .map((v) => {
-      const head = `view ${v.name} v${v.version} changed (hash ${shortHash(v.storedHash ?? '')}… → ${shortHash(v.hash)}…): publish it as version ${v.nextVersion}`
+      const how =
+        v.storedHash === v.hash ? 'its offline store turned on' : `hash ${shortHash(v.storedHash ?? '')}… → ${shortHash(v.hash)}…`
+      const head = `view ${v.name} v${v.version} changed (${how}): publish it as version ${v.nextVersion}`
       return [head, ...v.logicChanges.map((c) => `    ${c}`)].join('\n')
     })
     .join('\n')

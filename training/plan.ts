@@ -66,6 +66,14 @@ export async function planTrainingSet(
     if (stored === undefined) {
       throw new FeatureStoreError('NOT_FOUND', `feature ${ref}: view ${parsed.view}${parsed.version === undefined ? '' : ` v${parsed.version}`} is not in the registry; run kfs apply first`, { context: { feature: ref } })
     }
+    // Its offline table is never written (the engine skips it), so the join would read no rows: all nulls.
+    if (!stored.metadata.offline) {
+      throw new FeatureStoreError(
+        'BAD_REQUEST',
+        `feature ${ref}: view ${stored.name} v${stored.version} has no offline store (offline: false), so a training set has no rows of it; publish a version with offline: true and backfill it with kfs replay`,
+        { context: { feature: ref } },
+      )
+    }
     const id = `${stored.name}@${stored.version}`
     let index = viewIndex.get(id)
     if (index === undefined) {
