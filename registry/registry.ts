@@ -147,14 +147,18 @@ export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Regi
     }
   }
 
-  async function diff(set: DefinitionSet): Promise<RegistryPlan> {
+  async function planned(set: DefinitionSet): Promise<{ plan: RegistryPlan; snap: RegistrySnapshot }> {
     const snap = await snapshot()
     validateDefinitions(set, knownFrom(snap), {
       sources: snap.sources,
       services: snap.services,
       requestFeatures: snap.requestFeatures.map((r) => ({ name: r.name, features: r.logic.features })),
     })
-    return planRegistry(set, snap)
+    return { plan: planRegistry(set, snap), snap }
+  }
+
+  async function diff(set: DefinitionSet): Promise<RegistryPlan> {
+    return (await planned(set)).plan
   }
 
   async function publishView(v: ViewPlan, nowMs: number): Promise<void> {
@@ -174,7 +178,7 @@ export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Regi
   }
 
   async function apply(set: DefinitionSet): Promise<RegistryPlan> {
-    const plan = await diff(set)
+    const { plan, snap } = await planned(set)
     const changed = plan.views.filter((v) => v.change === 'changed')
     if (changed.length > 0) {
       throw new DefinitionChangedError(changedMessage(changed), { context: { views: changed.map((v) => `${v.name}@${v.version}`).join(',') } })
@@ -190,7 +194,13 @@ export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Regi
     for (const s of set.sources.filter((d) => sources.has(d.name))) {
       await store.put(registryKeys.source(s.name), encode({ ...describeSource(s), updatedAtMs: nowMs } satisfies StoredSource))
     }
+    // A version published by an apply stopped before its status was written gets it now, as if never stopped.
+    const withoutStatus = new Set(snap.views.filter((v) => v.backfill === undefined).map((v) => `${v.name}@${v.version}`))
     for (const v of plan.views) {
+      if (v.change !== 'added' && withoutStatus.has(`${v.name}@${v.version}`)) {
+        const pending: BackfillStatus = { state: 'pending', completeThrough: [], updatedAtMs: nowMs }
+        await store.putIfAbsent(registryKeys.backfill(v.name, v.version), encode(pending))
+      }
       if (v.change === 'added') {
         await publishView(v, nowMs)
       } else if (v.change === 'metadata-changed') {
