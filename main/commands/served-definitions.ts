@@ -17,6 +17,7 @@
  *
  * Each refusal and mismatch is a line for `note` (stderr at start-up).
  */
+import { FeatureStoreError } from '../../core/errors.ts'
 import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../../features/types.ts'
 import { requestFeatureHash, viewHash, type DefinitionSet, type Registry } from '../../registry/index.ts'
 
@@ -37,6 +38,13 @@ export async function servedDefinitions(
       note(
         `not serving ${view.name} v${view.version}: ${stored ? 'it differs from its published definition' : 'not published'} (run kfs apply)\n`,
       )
+  }
+  // A server that answers every lookup "unknown view" checked nothing: say so and stop.
+  if (views.length === 0 && set.views.length > 0) {
+    throw new FeatureStoreError(
+      'NOT_FOUND',
+      `nothing to serve: none of the ${set.views.length} views of the features module is published as defined (run kfs apply)`,
+    )
   }
   const snapshot = await registry.snapshot()
   const requestFeatures: RequestFeatureDef[] = []

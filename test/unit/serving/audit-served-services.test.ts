@@ -4,11 +4,16 @@
  * `kfs apply` (a feature added, removed or moved, a request feature swapped) answered a model with
  * other inputs than it trained on, with nothing said. Such a service is now not served, with a
  * note; one whose owner, description or tags changed, or one never published, is served.
+ *
+ * And with no view of the module published as defined, serve started a server that knew no view
+ * (exit 0, every lookup "unknown view"); it is now an error: nothing to serve.
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import * as examples from '../../../examples/features.ts'
-import { featureService, type FeatureServiceOptions } from '../../../features/index.ts'
+import { FeatureStoreError } from '../../../core/errors.ts'
+import { featureService, featureView, type FeatureServiceOptions, type FeatureViewOptions } from '../../../features/index.ts'
+import type { FeatureViewDef } from '../../../features/types.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { servedDefinitions } from '../../../main/commands/served-definitions.ts'
 import { collectDefinitions, createRegistry } from '../../../registry/index.ts'
@@ -76,3 +81,56 @@ void describe('kfs serve > a feature service is served as training sets read it'
     })
   }
 })
+
+void describe('kfs serve > with no view published as defined', () => {
+  const edited = featureView({ ...viewOptions(examples.userClicks), ttl: '2d' })
+  const CASES: Record<string, { readonly views: readonly FeatureViewDef[]; readonly apply: boolean }> = {
+    'before any kfs apply': { views: [examples.userPurchases, examples.userClicks], apply: false },
+    'every view edited without kfs apply': { views: [edited], apply: true },
+  }
+  for (const [what, c] of Object.entries(CASES)) {
+    void test(`${what}: nothing to serve, an error rather than a server that knows no view`, async () => {
+      const r = c.apply ? await registry() : createRegistry({ store: new MemoryObjectStore(), clock })
+      const notes: string[] = []
+      await assert.rejects(
+        servedDefinitions({ views: c.views, requestFeatures: [] }, r, (line) => notes.push(line)),
+        (err: unknown) => {
+          assert.ok(err instanceof FeatureStoreError)
+          assert.equal(err.code, 'NOT_FOUND')
+          assert.equal(
+            err.message,
+            `nothing to serve: none of the ${c.views.length} views of the features module is published as defined (run kfs apply)`,
+          )
+          return true
+        },
+      )
+      assert.equal(notes.length, c.views.length, 'each view says why it is not served')
+    })
+  }
+
+  void test('one view published is enough to serve', async () => {
+    const served = await servedDefinitions(
+      { views: [edited, examples.userPurchases], requestFeatures: [] },
+      await registry(),
+      () => {},
+    )
+    assert.deepEqual(
+      served.views.map((v) => v.name),
+      ['user_purchases'],
+    )
+  })
+})
+
+function viewOptions(view: FeatureViewDef): FeatureViewOptions {
+  return {
+    name: view.name,
+    version: view.version,
+    entity: view.entity,
+    source: view.source,
+    aggregations: [{ op: 'count', windows: ['1h'] }],
+    ttl: view.ttlMs,
+    freshnessSla: view.freshnessSlaMs,
+    owner: view.owner,
+    description: view.description,
+  }
+}
