@@ -38,13 +38,25 @@ export interface TrainingPlan {
 
 export type FeatureSelection = { readonly refs: readonly string[] } | { readonly service: string }
 
+/**
+ * What a recorded training set read, for its rebuild: its refs (a service's list as it was) and,
+ * per view, the version its unpinned refs resolved to — the latest then, maybe not now.
+ */
+export interface RecordedFeatures {
+  readonly refs: readonly string[]
+  readonly versions: ReadonlyMap<string, number>
+}
+
 export async function planTrainingSet(
   registry: Registry,
   selection: FeatureSelection,
   requestFeatures: readonly RequestFeatureDef[] = [],
+  recorded?: RecordedFeatures,
 ): Promise<TrainingPlan> {
   let refs: readonly string[]
-  if ('service' in selection) {
+  if (recorded !== undefined) {
+    refs = recorded.refs
+  } else if ('service' in selection) {
     const snap = await registry.snapshot()
     const service = snap.services.find((s) => s.name === selection.service)
     if (service === undefined) {
@@ -62,7 +74,7 @@ export async function planTrainingSet(
 
   async function need(ref: string): Promise<{ view: number; feature: string; type: FeatureValueType }> {
     const parsed = parseFeatureRef(ref)
-    const stored = await registry.getView(parsed.view, parsed.version)
+    const stored = await registry.getView(parsed.view, parsed.version ?? recorded?.versions.get(parsed.view))
     if (stored === undefined) {
       throw new FeatureStoreError('NOT_FOUND', `feature ${ref}: view ${parsed.view}${parsed.version === undefined ? '' : ` v${parsed.version}`} is not in the registry; run kfs apply first`, { context: { feature: ref } })
     }
