@@ -329,19 +329,16 @@ async function requestFeatureFile(
   const requested = plan.outputs.filter((o) => o.kind === 'request')
   if (requested.length === 0) return undefined
   const fetched = new Map<number, FeatureValue[][]>()
-  const stored = async (ref: string): Promise<FeatureValue[]> => {
-    const colon = ref.lastIndexOf(':')
-    const [name, version] = ref.slice(0, colon).split('@')
-    const index = plan.views.findIndex((v) => v.name === name && (version === undefined || v.version === Number(version)))
-    if (!fetched.has(index)) fetched.set(index, await joiner.fetch(files, specs[index]!))
-    return fetched.get(index)![plan.views[index]!.features.findIndex((f) => f.name === ref.slice(colon + 1))]!
+  const stored = async (input: { view: number; feature: string }): Promise<FeatureValue[]> => {
+    if (!fetched.has(input.view)) fetched.set(input.view, await joiner.fetch(files, specs[input.view]!))
+    return fetched.get(input.view)![plan.views[input.view]!.features.findIndex((f) => f.name === input.feature)]!
   }
   const columns: ParquetColumnSpec[] = [{ name: '__kfs_row', type: 'int', required: true }]
   const values: unknown[][] = [Array.from({ length: labels.rowCount }, (_, i) => i)]
   const labelIndex = new Map(labels.columns.map((c, i) => [c.name, i]))
   for (const o of requested) {
     const inputs = new Map<string, FeatureValue[]>()
-    for (const ref of o.def.features) inputs.set(ref, await stored(ref))
+    for (const input of o.inputs) inputs.set(input.ref, await stored(input))
     columns.push({ name: o.column, type: parquetTypeOf(o.def.outputType), required: false })
     values.push(computeRequestFeature(o.def, labels.rowCount, (name) => (labelIndex.has(name) ? labels.values[labelIndex.get(name)!] : undefined), (ref) => inputs.get(ref)!))
   }

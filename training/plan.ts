@@ -26,7 +26,13 @@ export interface PlannedView {
 
 export type PlannedOutput =
   | { readonly kind: 'stored'; readonly column: string; readonly ref: string; readonly view: number; readonly feature: string; readonly type: FeatureValueType }
-  | { readonly kind: 'request'; readonly column: string; readonly def: RequestFeatureDef }
+  | {
+      readonly kind: 'request'
+      readonly column: string
+      readonly def: RequestFeatureDef
+      /** Where each of the def's input refs is read: an unpinned one at the version it resolved to, not any version of its view. */
+      readonly inputs: readonly { readonly ref: string; readonly view: number; readonly feature: string }[]
+    }
 
 export interface TrainingPlan {
   readonly refs: readonly string[]
@@ -142,8 +148,9 @@ export async function planTrainingSet(
       throw new FeatureStoreError('DEFINITION_CHANGED', `request feature ${ref} differs from the published one; run kfs apply so training and serving run the same function`, { context: { feature: ref } })
     }
     hashes[ref] = hash
-    for (const dep of def.features) await need(dep)
-    outputs.push({ kind: 'request', column: ref, def })
+    const inputs: { ref: string; view: number; feature: string }[] = []
+    for (const dep of def.features) inputs.push({ ref: dep, ...(await need(dep)) })
+    outputs.push({ kind: 'request', column: ref, def, inputs })
   }
   const columns = new Set<string>()
   for (const o of outputs) {

@@ -14,6 +14,7 @@ import { after, describe, test } from 'node:test'
 import * as examples from '../../../examples/features.ts'
 import { featureService, featureView } from '../../../features/index.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
+import { readParquetBatches } from '../../../adapters/offline/parquet/index.ts'
 import { collectDefinitions } from '../../../registry/index.ts'
 import { createTrainingSet, rebuildTrainingSet } from '../../../training/index.ts'
 import { BASE_MS, HOUR_MS, generateRows, registryWithViews, trainingDeps, writeRows } from './fixtures.ts'
@@ -97,3 +98,44 @@ void describe('training set > rebuilt exactly after the registry moved on', () =
     })
   }
 })
+
+void describe('training set > a request feature whose input reads the latest version, beside a ref to an older one', () => {
+  void test('the request feature is computed from the version its input resolved to, as when asked alone', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kfs-request-versions-'))
+    dirs.push(dir)
+    const store = new LocalObjectStore(join(dir, 'store'))
+    await writeRows(store, examples.userPurchases, generateRows(examples.userPurchases, 150, 3), 2)
+    const registry = await registryWithViews(store)
+    await registry.apply(collectDefinitions([purchasesV2]))
+    await writeRows(store, purchasesV2, generateRows(purchasesV2, 150, 4))
+    await registry.setBackfillStatus('user_purchases', 2, { state: 'complete' })
+    const csv = new TextEncoder().encode(
+      `user_id,ts,amount\n${Array.from({ length: 60 }, (_, i) => `u${i % 5},${BASE_MS + (i * 2 + 1) * HOUR_MS},${i + 1}`).join('\n')}\n`,
+    )
+    const deps = { ...trainingDeps(store), registry, requestFeatures: [examples.amountVsAvg7d] }
+    const build = async (features: readonly string[], name: string) => {
+      const output = join(dir, name)
+      const result = await createTrainingSet({ ...deps, labels: { bytes: csv, format: 'csv' }, features, output })
+      return { result, columns: await columnsOf(output) }
+    }
+    const alone = await build(['amount_vs_avg_7d'], 'alone.parquet')
+    const beside = await build(['user_purchases@1:count', 'amount_vs_avg_7d'], 'beside.parquet')
+    assert.deepEqual(
+      beside.result.record.views.map((v) => `${v.name}@${v.version}`),
+      ['user_purchases@1', 'user_purchases@2'],
+    )
+    assert.ok(
+      alone.columns.amount_vs_avg_7d!.some((v) => v !== null),
+      'the labels meet some history',
+    )
+    assert.deepEqual(beside.columns.amount_vs_avg_7d, alone.columns.amount_vs_avg_7d)
+  })
+})
+
+async function columnsOf(path: string): Promise<Record<string, unknown[]>> {
+  const columns: Record<string, unknown[]> = {}
+  for await (const batch of readParquetBatches(new Uint8Array(await readFile(path)))) {
+    for (const [name, values] of Object.entries(batch.columns)) (columns[name] ??= []).push(...values)
+  }
+  return columns
+}
