@@ -5,6 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { inspect } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { DefinitionError, FeatureStoreError } from '../core/errors.ts'
 import { collectDefinitions, definitionCount, type DefinitionSet } from './collect-definitions.ts'
@@ -29,12 +30,25 @@ export async function loadDefinitions(modulePath: string, options: { cwd?: strin
   } catch (err: unknown) {
     // A builder's own error already names the view, field and fix; pass it through unchanged.
     if (err instanceof FeatureStoreError) throw err
-    throw new DefinitionError(`cannot load definitions from ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    throw new DefinitionError(`cannot load definitions from ${file}: ${thrown(err)}`, { cause: err })
   }
-  const set = collectDefinitions(namespace)
+  let set: DefinitionSet
+  try {
+    set = collectDefinitions(namespace)
+  } catch (err: unknown) {
+    // Reading the exports runs the module's code too: a getter or a proxy trap that throws.
+    if (err instanceof FeatureStoreError) throw err
+    throw new DefinitionError(`cannot read the exports of ${file}: ${thrown(err)}`, { cause: err })
+  }
   if (definitionCount(set) === 0) {
     throw new DefinitionError(`${file} exports no definitions; export what entity(), source(), featureView(), featureService() and requestFeature() return`)
   }
   validateDefinitions(set, options.known)
   return set
+}
+
+/** What a module threw, for a message: an Error's message, anything else as written (`throw 42`, `throw { … }`). */
+function thrown(err: unknown): string {
+  if (err instanceof Error) return err.message
+  return `it threw ${inspect(err, { depth: 2, breakLength: Infinity })}, not an Error`
 }

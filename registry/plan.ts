@@ -69,14 +69,22 @@ export function planRegistry(set: DefinitionSet, snapshot: RegistrySnapshot): Re
       return { name: def.name, version: def.version, change: 'added', hash, storedHash: undefined, logicChanges: [], metadataChanges: [], nextVersion: undefined, logic, metadata }
     }
     const metadataChanges = diffValues(prior.metadata, metadata)
-    if (prior.hash !== hash) {
+    // The engine writes no offline rows while offline is false, and backfills once per version:
+    // turned on in place, the table would start now and training sets read nulls before.
+    const offlineTurnedOn = !prior.metadata.offline && metadata.offline
+    if (prior.hash !== hash || offlineTurnedOn) {
       return {
         name: def.name,
         version: def.version,
         change: 'changed',
         hash,
         storedHash: prior.hash,
-        logicChanges: diffViewLogic(prior.logic, logic),
+        logicChanges: [
+          ...diffViewLogic(prior.logic, logic),
+          ...(offlineTurnedOn
+            ? ['offline: false → true (its offline table has no rows from before: a new version is backfilled from the archive)']
+            : []),
+        ],
         metadataChanges,
         nextVersion: (maxVersion.get(def.name) ?? def.version) + 1,
         logic,

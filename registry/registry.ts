@@ -7,7 +7,8 @@
  * - A view version is created once (putIfAbsent); two concurrent `apply`s of different logic under
  *   the same (name, version) cannot both win: the loser re-reads and is refused.
  * - `apply` checks every view before writing anything, so a refused apply writes nothing.
- * - Metadata (owner, description, tags, SLA, online/offline) may change in place; logic may not.
+ * - Metadata (owner, description, tags, SLA, online/offline) may change in place; logic may not,
+ *   nor may offline be turned on (plan.ts: the offline table would start empty at that moment).
  */
 import type { Clock } from '../core/clock.ts'
 import { FeatureStoreError } from '../core/errors.ts'
@@ -31,6 +32,15 @@ import {
   type StoredSource,
   type StoredView,
 } from './records.ts'
+import {
+  backfillStatusProblem,
+  nameOfKey,
+  storedEntityProblem,
+  storedRequestFeatureProblem,
+  storedServiceProblem,
+  storedSourceProblem,
+  storedViewProblem,
+} from './record-shapes.ts'
 import { validateDefinitions, type KnownDefinitions } from './validate-definitions.ts'
 
 export interface Registry {
@@ -57,20 +67,39 @@ function encode(value: unknown): Uint8Array {
   return encoder.encode(`${JSON.stringify(value, null, 2)}\n`)
 }
 
-async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+/** Reads a registry object; `problem` checks its shape (record-shapes.ts) so a damaged one is named, not half-read. */
+async function readJson<T>(
+  store: ObjectStore,
+  key: string,
+  problem: (value: unknown) => string | undefined,
+): Promise<T | undefined> {
   const bytes = await store.get(key)
   if (bytes === undefined) return undefined
+  let value: unknown
   try {
-    return JSON.parse(decoder.decode(bytes)) as T
+    value = JSON.parse(decoder.decode(bytes))
   } catch (err: unknown) {
     throw new FeatureStoreError('INVARIANT_VIOLATED', `registry object ${key} is not valid JSON; restore it from a backup or delete it and re-apply`, { cause: err })
   }
+  const wrong = problem(value)
+  if (wrong !== undefined) {
+    throw new FeatureStoreError(
+      'INVARIANT_VIOLATED',
+      `registry object ${key} is not what kfs stores there (${wrong}): damaged, or written by a newer kfs; restore it from a backup, or delete it and re-apply`,
+      { context: { key } },
+    )
+  }
+  return value as T
 }
+
+const viewShape = (name: string, version: number) => (value: unknown) => storedViewProblem(value, { name, version })
 
 function changedMessage(changed: readonly ViewPlan[]): string {
   return changed
     .map((v) => {
-      const head = `view ${v.name} v${v.version} changed (hash ${shortHash(v.storedHash ?? '')}… → ${shortHash(v.hash)}…): publish it as version ${v.nextVersion}`
+      const how =
+        v.storedHash === v.hash ? 'its offline store turned on' : `hash ${shortHash(v.storedHash ?? '')}… → ${shortHash(v.hash)}…`
+      const head = `view ${v.name} v${v.version} changed (${how}): publish it as version ${v.nextVersion}`
       return [head, ...v.logicChanges.map((c) => `    ${c}`)].join('\n')
     })
     .join('\n')
@@ -79,9 +108,9 @@ function changedMessage(changed: readonly ViewPlan[]): string {
 export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Registry {
   const { store, clock } = deps
 
-  async function listJson<T>(prefix: string, accept: (key: string) => boolean = (k) => k.endsWith('.json')): Promise<T[]> {
-    const keys = (await store.list(prefix)).filter(accept)
-    const values = await Promise.all(keys.map((k) => readJson<T>(store, k)))
+  async function listJson<T>(prefix: string, problem: (value: unknown, name: string) => string | undefined): Promise<T[]> {
+    const keys = (await store.list(prefix)).filter((k) => k.endsWith('.json'))
+    const values = await Promise.all(keys.map((k) => readJson<T>(store, k, (value) => problem(value, nameOfKey(k)))))
     return values.filter((v): v is Awaited<T> => v !== undefined) as T[]
   }
 
@@ -89,17 +118,24 @@ export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Regi
     const viewKeys = (await store.list('registry/views/')).map(parseViewKey).filter((k) => k !== undefined)
     const views = await Promise.all(
       viewKeys.map(async ({ name, version }) => {
-        const view = await readJson<StoredView>(store, registryKeys.view(name, version))
-        return view === undefined ? undefined : { ...view, backfill: await readJson<BackfillStatus>(store, registryKeys.backfill(name, version)) }
+        const view = await readJson<StoredView>(store, registryKeys.view(name, version), viewShape(name, version))
+        return view === undefined
+          ? undefined
+          : {
+              ...view,
+              backfill: await readJson<BackfillStatus>(store, registryKeys.backfill(name, version), backfillStatusProblem),
+            }
       }),
     )
     const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
     return {
-      entities: (await listJson<StoredEntity>('registry/entities/')).sort(byName),
-      sources: (await listJson<StoredSource>('registry/sources/')).sort(byName),
+      entities: (await listJson<StoredEntity>('registry/entities/', storedEntityProblem)).sort(byName),
+      sources: (await listJson<StoredSource>('registry/sources/', storedSourceProblem)).sort(byName),
       views: views.filter((v) => v !== undefined).sort((a, b) => byName(a, b) || a.version - b.version),
-      services: (await listJson<StoredService>('registry/services/')).sort(byName),
-      requestFeatures: (await listJson<StoredRequestFeature>('registry/request-features/')).sort(byName),
+      services: (await listJson<StoredService>('registry/services/', storedServiceProblem)).sort(byName),
+      requestFeatures: (await listJson<StoredRequestFeature>('registry/request-features/', storedRequestFeatureProblem)).sort(
+        byName,
+      ),
     }
   }
 
@@ -111,17 +147,25 @@ export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Regi
     }
   }
 
-  async function diff(set: DefinitionSet): Promise<RegistryPlan> {
+  async function planned(set: DefinitionSet): Promise<{ plan: RegistryPlan; snap: RegistrySnapshot }> {
     const snap = await snapshot()
-    validateDefinitions(set, knownFrom(snap))
-    return planRegistry(set, snap)
+    validateDefinitions(set, knownFrom(snap), {
+      sources: snap.sources,
+      services: snap.services,
+      requestFeatures: snap.requestFeatures.map((r) => ({ name: r.name, features: r.logic.features })),
+    })
+    return { plan: planRegistry(set, snap), snap }
+  }
+
+  async function diff(set: DefinitionSet): Promise<RegistryPlan> {
+    return (await planned(set)).plan
   }
 
   async function publishView(v: ViewPlan, nowMs: number): Promise<void> {
     const record: StoredView = { name: v.name, version: v.version, hash: v.hash, publishedAtMs: nowMs, metadataUpdatedAtMs: nowMs, logic: v.logic, metadata: v.metadata }
     const key = registryKeys.view(v.name, v.version)
     if (!(await store.putIfAbsent(key, encode(record)))) {
-      const winner = await readJson<StoredView>(store, key)
+      const winner = await readJson<StoredView>(store, key, viewShape(v.name, v.version))
       if (winner?.hash !== v.hash) {
         throw new DefinitionChangedError(
           `view ${v.name} v${v.version} was just published by someone else with different logic (hash ${shortHash(winner?.hash ?? '')}…); publish yours as version ${v.version + 1}`,
@@ -134,7 +178,7 @@ export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Regi
   }
 
   async function apply(set: DefinitionSet): Promise<RegistryPlan> {
-    const plan = await diff(set)
+    const { plan, snap } = await planned(set)
     const changed = plan.views.filter((v) => v.change === 'changed')
     if (changed.length > 0) {
       throw new DefinitionChangedError(changedMessage(changed), { context: { views: changed.map((v) => `${v.name}@${v.version}`).join(',') } })
@@ -150,11 +194,17 @@ export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Regi
     for (const s of set.sources.filter((d) => sources.has(d.name))) {
       await store.put(registryKeys.source(s.name), encode({ ...describeSource(s), updatedAtMs: nowMs } satisfies StoredSource))
     }
+    // A version published by an apply stopped before its status was written gets it now, as if never stopped.
+    const withoutStatus = new Set(snap.views.filter((v) => v.backfill === undefined).map((v) => `${v.name}@${v.version}`))
     for (const v of plan.views) {
+      if (v.change !== 'added' && withoutStatus.has(`${v.name}@${v.version}`)) {
+        const pending: BackfillStatus = { state: 'pending', completeThrough: [], updatedAtMs: nowMs }
+        await store.putIfAbsent(registryKeys.backfill(v.name, v.version), encode(pending))
+      }
       if (v.change === 'added') {
         await publishView(v, nowMs)
       } else if (v.change === 'metadata-changed') {
-        const prior = await readJson<StoredView>(store, registryKeys.view(v.name, v.version))
+        const prior = await readJson<StoredView>(store, registryKeys.view(v.name, v.version), viewShape(v.name, v.version))
         if (prior === undefined) throw new FeatureStoreError('INVARIANT_VIOLATED', `view ${v.name} v${v.version} disappeared during apply`)
         await store.put(registryKeys.view(v.name, v.version), encode({ ...prior, metadata: v.metadata, metadataUpdatedAtMs: nowMs } satisfies StoredView))
       }
@@ -173,13 +223,14 @@ export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Regi
   }
 
   async function getView(name: string, version?: number): Promise<StoredView | undefined> {
-    if (version !== undefined) return readJson<StoredView>(store, registryKeys.view(name, version))
+    if (version !== undefined) return readJson<StoredView>(store, registryKeys.view(name, version), viewShape(name, version))
     const versions = (await store.list(`registry/views/${name}/`))
       .map(parseViewKey)
       .filter((k) => k !== undefined && k.name === name)
       .map((k) => k!.version)
     if (versions.length === 0) return undefined
-    return readJson<StoredView>(store, registryKeys.view(name, Math.max(...versions)))
+    const latest = Math.max(...versions)
+    return readJson<StoredView>(store, registryKeys.view(name, latest), viewShape(name, latest))
   }
 
   async function requireView(name: string, version: number): Promise<StoredView> {
@@ -213,11 +264,11 @@ export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Regi
       await store.put(registryKeys.backfill(view, version), encode(record))
     },
     async getBackfillStatus(view, version) {
-      return readJson<BackfillStatus>(store, registryKeys.backfill(view, version))
+      return readJson<BackfillStatus>(store, registryKeys.backfill(view, version), backfillStatusProblem)
     },
     async assertBackfillComplete(view, version) {
       await requireView(view, version)
-      const status = await readJson<BackfillStatus>(store, registryKeys.backfill(view, version))
+      const status = await readJson<BackfillStatus>(store, registryKeys.backfill(view, version), backfillStatusProblem)
       if (status?.state !== 'complete') {
         throw new FeatureStoreError(
           'BACKFILL_INCOMPLETE',

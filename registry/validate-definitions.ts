@@ -15,14 +15,26 @@ export interface KnownDefinitions {
 
 export const NO_KNOWN_DEFINITIONS: KnownDefinitions = { views: [], requestFeatures: [], entities: [] }
 
-export function validateDefinitions(set: DefinitionSet, known: KnownDefinitions = NO_KNOWN_DEFINITIONS): void {
+/**
+ * What the registry holds that definitions being applied must stay consistent with, though they
+ * need not contain it: services and request features (their feature refs without a version follow
+ * the latest version of the view, so a new version that drops or renames a feature breaks them),
+ * and sources (one topic, one source).
+ */
+export interface PublishedDefinitions {
+  readonly sources: readonly { readonly name: string; readonly topic: string }[]
+  readonly services: readonly { readonly name: string; readonly features: readonly string[] }[]
+  readonly requestFeatures: readonly { readonly name: string; readonly features: readonly string[] }[]
+}
+
+export function validateDefinitions(
+  set: DefinitionSet,
+  known: KnownDefinitions = NO_KNOWN_DEFINITIONS,
+  published?: PublishedDefinitions,
+): void {
   const problems: string[] = []
-  const views = new Map<string, Map<number, readonly string[]>>()
-  for (const v of [...known.views, ...set.views.map((d) => ({ name: d.name, version: d.version, features: d.features.map((f) => f.name) }))]) {
-    const versions = views.get(v.name) ?? new Map<number, readonly string[]>()
-    versions.set(v.version, v.features)
-    views.set(v.name, versions)
-  }
+  const defined = set.views.map((d) => ({ name: d.name, version: d.version, features: d.features.map((f) => f.name) }))
+  let views = featuresByView([...known.views, ...defined])
   const checkRef = (ref: string, where: string): void => {
     let parsed
     try {
@@ -69,6 +81,13 @@ export function validateDefinitions(set: DefinitionSet, known: KnownDefinitions 
     if (other === undefined) byTopic.set(s.topic, s.name)
     else problems.push(`sources ${other} and ${s.name} both read topic ${s.topic}; declare one source per topic and use it in every view`)
   }
+  for (const p of published?.sources ?? []) {
+    const other = byTopic.get(p.topic)
+    if (other !== undefined && other !== p.name && !set.sources.some((s) => s.name === p.name))
+      problems.push(
+        `source ${other} reads topic ${p.topic}, which published source ${p.name} reads; use source ${p.name} (import it from its module) or another topic`,
+      )
+  }
   for (const r of set.requestFeatures) for (const ref of r.features) checkRef(ref, `request feature ${r.name}`)
   const requestNames = new Set([...known.requestFeatures, ...set.requestFeatures.map((r) => r.name)])
   for (const s of set.services) {
@@ -77,6 +96,31 @@ export function validateDefinitions(set: DefinitionSet, known: KnownDefinitions 
       if (!requestNames.has(r)) problems.push(`feature service ${s.name}: request feature '${r}' is not defined. Request features: ${[...requestNames].sort().join(', ') || '(none)'}`)
     }
   }
+  const before = problems.length
+  // A published version keeps its features whatever the definitions say (a changed one is refused as such).
+  views = featuresByView([...defined, ...known.views])
+  // What these definitions redefine is checked above, as they define it.
+  const redefined = (list: readonly { name: string }[], name: string): boolean => list.some((d) => d.name === name)
+  for (const r of published?.requestFeatures ?? [])
+    if (!redefined(set.requestFeatures, r.name))
+      for (const ref of r.features) checkRef(ref, `published request feature ${r.name}`)
+  for (const s of published?.services ?? [])
+    if (!redefined(set.services, s.name)) for (const ref of s.features) checkRef(ref, `published feature service ${s.name}`)
+  if (problems.length > before) {
+    problems[problems.length - 1] +=
+      '\n    (a reference without @version reads the latest version of its view: keep the feature in the new version, or pin the version it reads, e.g. view@1:feature, in the service or request feature and apply it too)'
+  }
   if (problems.length === 1) throw new DefinitionError(problems[0] as string)
   if (problems.length > 1) throw new DefinitionError(`${problems.length} problems in the definitions:\n  - ${problems.join('\n  - ')}`)
+}
+
+/** view name → version → feature names; a later entry for the same version wins. */
+function featuresByView(list: readonly KnownDefinitions['views'][number][]): Map<string, Map<number, readonly string[]>> {
+  const views = new Map<string, Map<number, readonly string[]>>()
+  for (const v of list) {
+    const versions = views.get(v.name) ?? new Map<number, readonly string[]>()
+    versions.set(v.version, v.features)
+    views.set(v.name, versions)
+  }
+  return views
 }

@@ -40,7 +40,7 @@ import type { TrainingEngine } from '../ports/training-engine.ts'
 import type { Registry } from '../registry/index.ts'
 import { readLabelSource } from './label-source.ts'
 import { labelFormatOf, sha256HexOffThread, type LabelFormat, type LabelTable } from './labels.ts'
-import { planTrainingSet, type FeatureSelection, type TrainingPlan } from './plan.ts'
+import { planTrainingSet, type FeatureSelection, type RecordedFeatures, type TrainingPlan } from './plan.ts'
 import { loadTrainingSet, recordedLabelColumns, saveTrainingSet, trainingSetKeys, type TrainingSetRecord, type TrainingSetViewRecord } from './records.ts'
 import { computeRequestFeature } from './request-features.ts'
 
@@ -100,6 +100,15 @@ interface BuildSpec {
   readonly snapshots?: ReadonlyMap<string, string | null>
   /** The label columns' layout a rebuild must reproduce (its record's); absent: a new build's. */
   readonly labelColumns?: 'carried' | 'beside'
+  /** A rebuild's: what its record read (absent: resolve the selection against the registry now). */
+  readonly recorded?: RecordedFeatures
+}
+
+/** Per view, the highest version a record read: what its unpinned refs resolved to (the latest then). */
+function latestVersions(views: readonly { readonly name: string; readonly version: number }[]): Map<string, number> {
+  const versions = new Map<string, number>()
+  for (const v of views) versions.set(v.name, Math.max(versions.get(v.name) ?? 0, v.version))
+  return versions
 }
 
 export async function createTrainingSet(options: CreateTrainingSetOptions): Promise<TrainingSetResult> {
@@ -133,6 +142,8 @@ export async function rebuildTrainingSet(options: TrainingSetDeps & { readonly i
       labelFormat: record.labels.format,
       snapshots: new Map(record.views.map((v) => [v.table, v.snapshotId])),
       labelColumns: record.labelColumns ?? 'beside',
+      // The refs and versions it read: a later version, or a service edited in place, is not what it read.
+      recorded: { refs: record.features, versions: latestVersions(record.views) },
     },
     options.output,
   )
@@ -168,8 +179,12 @@ function canonicalJson(value: unknown): string {
 }
 
 /** The features of a build, resolved against the registry; every view's backfill complete. */
-async function resolvePlan(deps: TrainingSetDeps, selection: FeatureSelection): Promise<TrainingPlan> {
-  const plan = await planTrainingSet(deps.registry, selection, deps.requestFeatures ?? [])
+async function resolvePlan(
+  deps: TrainingSetDeps,
+  selection: FeatureSelection,
+  recorded: RecordedFeatures | undefined,
+): Promise<TrainingPlan> {
+  const plan = await planTrainingSet(deps.registry, selection, deps.requestFeatures ?? [], recorded)
   for (const v of plan.views) await deps.registry.assertBackfillComplete(v.name, v.version)
   return plan
 }
@@ -193,7 +208,7 @@ async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string)
   // soon as the plan and the temp directory are there (a remote store's files are copied into it),
   // while the engine starts and then reads the labels. Errors are reported in that order, a label
   // error before a pinning one.
-  const planning = resolvePlan(deps, spec.selection)
+  const planning = resolvePlan(deps, spec.selection, spec.recorded)
   const making = mkdtemp(join(deps.tempDir ?? tmpdir(), 'kfs-training-'))
   const opening = making.then((temp) => deps.openTrainingEngine(temp))
   const pinning = Promise.all([planning, making]).then(([plan, temp]) => Promise.allSettled(plan.views.map((v) => pinView(deps, spec, v, temp))))
@@ -314,19 +329,16 @@ async function requestFeatureFile(
   const requested = plan.outputs.filter((o) => o.kind === 'request')
   if (requested.length === 0) return undefined
   const fetched = new Map<number, FeatureValue[][]>()
-  const stored = async (ref: string): Promise<FeatureValue[]> => {
-    const colon = ref.lastIndexOf(':')
-    const [name, version] = ref.slice(0, colon).split('@')
-    const index = plan.views.findIndex((v) => v.name === name && (version === undefined || v.version === Number(version)))
-    if (!fetched.has(index)) fetched.set(index, await joiner.fetch(files, specs[index]!))
-    return fetched.get(index)![plan.views[index]!.features.findIndex((f) => f.name === ref.slice(colon + 1))]!
+  const stored = async (input: { view: number; feature: string }): Promise<FeatureValue[]> => {
+    if (!fetched.has(input.view)) fetched.set(input.view, await joiner.fetch(files, specs[input.view]!))
+    return fetched.get(input.view)![plan.views[input.view]!.features.findIndex((f) => f.name === input.feature)]!
   }
   const columns: ParquetColumnSpec[] = [{ name: '__kfs_row', type: 'int', required: true }]
   const values: unknown[][] = [Array.from({ length: labels.rowCount }, (_, i) => i)]
   const labelIndex = new Map(labels.columns.map((c, i) => [c.name, i]))
   for (const o of requested) {
     const inputs = new Map<string, FeatureValue[]>()
-    for (const ref of o.def.features) inputs.set(ref, await stored(ref))
+    for (const input of o.inputs) inputs.set(input.ref, await stored(input))
     columns.push({ name: o.column, type: parquetTypeOf(o.def.outputType), required: false })
     values.push(computeRequestFeature(o.def, labels.rowCount, (name) => (labelIndex.has(name) ? labels.values[labelIndex.get(name)!] : undefined), (ref) => inputs.get(ref)!))
   }

@@ -26,7 +26,13 @@ export interface PlannedView {
 
 export type PlannedOutput =
   | { readonly kind: 'stored'; readonly column: string; readonly ref: string; readonly view: number; readonly feature: string; readonly type: FeatureValueType }
-  | { readonly kind: 'request'; readonly column: string; readonly def: RequestFeatureDef }
+  | {
+      readonly kind: 'request'
+      readonly column: string
+      readonly def: RequestFeatureDef
+      /** Where each of the def's input refs is read: an unpinned one at the version it resolved to, not any version of its view. */
+      readonly inputs: readonly { readonly ref: string; readonly view: number; readonly feature: string }[]
+    }
 
 export interface TrainingPlan {
   readonly refs: readonly string[]
@@ -38,13 +44,25 @@ export interface TrainingPlan {
 
 export type FeatureSelection = { readonly refs: readonly string[] } | { readonly service: string }
 
+/**
+ * What a recorded training set read, for its rebuild: its refs (a service's list as it was) and,
+ * per view, the version its unpinned refs resolved to — the latest then, maybe not now.
+ */
+export interface RecordedFeatures {
+  readonly refs: readonly string[]
+  readonly versions: ReadonlyMap<string, number>
+}
+
 export async function planTrainingSet(
   registry: Registry,
   selection: FeatureSelection,
   requestFeatures: readonly RequestFeatureDef[] = [],
+  recorded?: RecordedFeatures,
 ): Promise<TrainingPlan> {
   let refs: readonly string[]
-  if ('service' in selection) {
+  if (recorded !== undefined) {
+    refs = recorded.refs
+  } else if ('service' in selection) {
     const snap = await registry.snapshot()
     const service = snap.services.find((s) => s.name === selection.service)
     if (service === undefined) {
@@ -62,9 +80,17 @@ export async function planTrainingSet(
 
   async function need(ref: string): Promise<{ view: number; feature: string; type: FeatureValueType }> {
     const parsed = parseFeatureRef(ref)
-    const stored = await registry.getView(parsed.view, parsed.version)
+    const stored = await registry.getView(parsed.view, parsed.version ?? recorded?.versions.get(parsed.view))
     if (stored === undefined) {
       throw new FeatureStoreError('NOT_FOUND', `feature ${ref}: view ${parsed.view}${parsed.version === undefined ? '' : ` v${parsed.version}`} is not in the registry; run kfs apply first`, { context: { feature: ref } })
+    }
+    // Its offline table is never written (the engine skips it), so the join would read no rows: all nulls.
+    if (!stored.metadata.offline) {
+      throw new FeatureStoreError(
+        'BAD_REQUEST',
+        `feature ${ref}: view ${stored.name} v${stored.version} has no offline store (offline: false), so a training set has no rows of it; publish a version with offline: true and backfill it with kfs replay`,
+        { context: { feature: ref } },
+      )
     }
     const id = `${stored.name}@${stored.version}`
     let index = viewIndex.get(id)
@@ -122,8 +148,9 @@ export async function planTrainingSet(
       throw new FeatureStoreError('DEFINITION_CHANGED', `request feature ${ref} differs from the published one; run kfs apply so training and serving run the same function`, { context: { feature: ref } })
     }
     hashes[ref] = hash
-    for (const dep of def.features) await need(dep)
-    outputs.push({ kind: 'request', column: ref, def })
+    const inputs: { ref: string; view: number; feature: string }[] = []
+    for (const dep of def.features) inputs.push({ ref: dep, ...(await need(dep)) })
+    outputs.push({ kind: 'request', column: ref, def, inputs })
   }
   const columns = new Set<string>()
   for (const o of outputs) {

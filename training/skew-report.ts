@@ -60,7 +60,14 @@ export interface SkewReport {
   readonly archiveSnapshotId: string | null
   /** Served records compared (after filters). */
   readonly records: number
-  readonly skipped: { readonly undecodable: number; readonly malformed: number; readonly unknownView: number; readonly unknownFeature: number }
+  readonly skipped: {
+    readonly undecodable: number
+    readonly malformed: number
+    readonly unknownView: number
+    readonly unknownFeature: number
+    /** Lookups of views with offline: false: no offline rows to compare with (planTrainingSet refuses them). */
+    readonly noOfflineStore: number
+  }
   /** Per (view, feature), sorted by view then feature. */
   readonly features: readonly FeatureSkew[]
   /** Offline table snapshot read per view. */
@@ -68,7 +75,7 @@ export interface SkewReport {
 }
 
 export async function createSkewReport(options: SkewReportOptions): Promise<SkewReport> {
-  const skipped = { undecodable: 0, malformed: 0, unknownView: 0, unknownFeature: 0 }
+  const skipped = { undecodable: 0, malformed: 0, unknownView: 0, unknownFeature: 0, noOfflineStore: 0 }
   const { records, snapshotId } = await readServedLog(options, skipped)
   const byView = new Map<string, ServedRecord[]>()
   for (const r of records) {
@@ -88,6 +95,10 @@ export async function createSkewReport(options: SkewReportOptions): Promise<Skew
         const stored = await options.registry.getView(served[0]!.viewName, served[0]!.viewVersion)
         if (stored === undefined) {
           skipped.unknownView += served.length
+          continue
+        }
+        if (!stored.metadata.offline) {
+          skipped.noOfflineStore += served.length
           continue
         }
         const known = new Set(stored.logic.features.map((f) => f.name))

@@ -9,8 +9,11 @@ export const applyCommand: Command = {
   help: `
 Loads the definitions module, checks it (fields, windows, cross-references), and publishes new
 entities, sources, view versions, services and request features. Owner, description, tags,
-freshness SLA and online/offline flags of a published view version may change; its logic may not:
-a changed published view is refused (exit 1, nothing written) with the version to publish instead.
+freshness SLA, the online flag and turning offline off may change in place; its logic may not, nor
+may offline be turned on (its offline table would hold nothing from before): such a changed
+published view is refused (exit 1, nothing written) with the version to publish instead.
+So is a new version without a feature that a published service or request feature reads without
+@version (such a reference reads the latest version): keep the feature, or pin the version.
 Applying the same definitions twice changes nothing.
 
 Options:

@@ -102,7 +102,7 @@ Examples:
     try {
       const { registry } = await openRegistry(ctx)
       const { set } = await loadFeatures(args, ctx, registry)
-      const { views, requestFeatures } = await servedDefinitions(set, registry, (line) => ctx.err(line))
+      const { views, requestFeatures, services } = await servedDefinitions(set, registry, (line) => ctx.err(line))
       if (logConfig) {
         const source = await servedLogSource(set, registry, logConfig.topic, (line) => ctx.err(line))
         const transport = runtime.servedLogTransport(logConfig.topic, source.partitions)
@@ -121,7 +121,7 @@ Examples:
       const server = createServer({
         store: await runtime.onlineStore(),
         views,
-        services: set.services,
+        services,
         requestFeatures,
         options: {
           host: config.serveHost,

@@ -11,16 +11,25 @@
  *   request naming it without a version reads the module's version, a training set the registry's
  *   latest.
  *
+ * - a feature service whose features or request features differ from its published ones is not
+ *   served (a training set of the service reads the published list: the model would be served
+ *   other inputs than it trained on); one never published is served, as for request features.
+ *
  * Each refusal and mismatch is a line for `note` (stderr at start-up).
  */
-import type { FeatureViewDef, RequestFeatureDef } from '../../features/types.ts'
+import { FeatureStoreError } from '../../core/errors.ts'
+import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../../features/types.ts'
 import { requestFeatureHash, viewHash, type DefinitionSet, type Registry } from '../../registry/index.ts'
 
 export async function servedDefinitions(
-  set: Pick<DefinitionSet, 'views' | 'requestFeatures'>,
+  set: Pick<DefinitionSet, 'views' | 'requestFeatures'> & Partial<Pick<DefinitionSet, 'services'>>,
   registry: Pick<Registry, 'getView' | 'snapshot'>,
   note: (line: string) => void,
-): Promise<{ readonly views: FeatureViewDef[]; readonly requestFeatures: RequestFeatureDef[] }> {
+): Promise<{
+  readonly views: FeatureViewDef[]
+  readonly requestFeatures: RequestFeatureDef[]
+  readonly services: FeatureServiceDef[]
+}> {
   const views: FeatureViewDef[] = []
   for (const view of set.views) {
     const stored = await registry.getView(view.name, view.version)
@@ -29,6 +38,13 @@ export async function servedDefinitions(
       note(
         `not serving ${view.name} v${view.version}: ${stored ? 'it differs from its published definition' : 'not published'} (run kfs apply)\n`,
       )
+  }
+  // A server that answers every lookup "unknown view" checked nothing: say so and stop.
+  if (views.length === 0 && set.views.length > 0) {
+    throw new FeatureStoreError(
+      'NOT_FOUND',
+      `nothing to serve: none of the ${set.views.length} views of the features module is published as defined (run kfs apply)`,
+    )
   }
   const snapshot = await registry.snapshot()
   const requestFeatures: RequestFeatureDef[] = []
@@ -50,5 +66,16 @@ export async function servedDefinitions(
       )
     }
   }
-  return { views, requestFeatures }
+  const services: FeatureServiceDef[] = []
+  const inputs = (s: { features: readonly string[]; requestFeatures: readonly string[] }): string =>
+    JSON.stringify([s.features, s.requestFeatures])
+  for (const def of set.services ?? []) {
+    const published = snapshot.services.find((s) => s.name === def.name)
+    if (published === undefined || inputs(published) === inputs(def)) services.push(def)
+    else
+      note(
+        `not serving feature service ${def.name}: its features differ from its published definition, which training sets read (run kfs apply)\n`,
+      )
+  }
+  return { views, requestFeatures, services }
 }

@@ -13,7 +13,24 @@ import { SERVED_FEATURES_SCHEMA, toServedEvent, type ServedRecord } from '../../
 import { IcebergOfflineSink, archiveTablePath } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import { createSkewReport, failingFeatures } from '../../../training/skew-report.ts'
+import { featureView, type FeatureViewOptions } from '../../../features/index.ts'
+import { collectDefinitions } from '../../../registry/index.ts'
 import { BASE_MS, generateRows, HOUR_MS, oracle, prng, registryWithViews, trainingDeps, writeRows, type GenRow } from './fixtures.ts'
+
+/** The options of a published example view, to build another like it (only `aggregations` differ in kind). */
+function viewOptionsOf(view: FeatureViewDef): FeatureViewOptions {
+  return {
+    name: view.name,
+    version: view.version,
+    entity: view.entity,
+    source: view.source,
+    aggregations: [{ op: 'count', windows: ['1h'] }],
+    ttl: view.ttlMs,
+    freshnessSla: view.freshnessSlaMs,
+    owner: view.owner,
+    description: view.description,
+  }
+}
 
 const dirs: string[] = []
 after(async () => {
@@ -132,5 +149,15 @@ void describe('training > skew report', async () => {
     await archive(sink, 'served-ghost', [{ ...served[0]!, viewName: 'ghost_view' }, served[1]!], (e) => encoder.encode(e), encoder.schemaId)
     const ghost = await createSkewReport({ ...options, topic: 'served-ghost' })
     assert.deepEqual([ghost.records, ghost.skipped.unknownView], [1, 1])
+  })
+
+  void test('lookups of a view without an offline store are skipped as such, not compared with nulls', async () => {
+    const onlineOnly = featureView({ ...viewOptionsOf(clicks), name: 'clicks_online_only', offline: false })
+    await registry.apply(collectDefinitions([onlineOnly]))
+    const records = [{ ...served[1]!, viewName: onlineOnly.name }, served[0]!, { ...served[3]!, viewName: onlineOnly.name }]
+    await archive(sink, 'served-online-only', records, (e) => encoder.encode(e), encoder.schemaId)
+    const report = await createSkewReport({ ...options, topic: 'served-online-only' })
+    assert.deepEqual([report.records, report.skipped.noOfflineStore, report.skipped.unknownView], [1, 2, 0])
+    assert.ok(report.features.every((f) => f.view.startsWith('user_purchases')))
   })
 })
