@@ -104,7 +104,10 @@ export function runEventLogContract(name: string, makeLog: () => Promise<AnyLog>
       const log = await open()
       const topic = uniq('t')
       await log.createTopic(topic, 3)
-      const produced = await log.produce(topic, Array.from({ length: 60 }, (_, i) => ({ key: `k${i % 7}`, value: enc(`v${i}`), headers: { n: String(i) } })))
+      // Header names that are Object members, '__proto__' among them (computed: a plain literal
+      // key would set the prototype), arrive like any other.
+      const memberNames = { constructor: 'c', toString: 't', ['__proto__']: 'p' }
+      const produced = await log.produce(topic, Array.from({ length: 60 }, (_, i) => ({ key: `k${i % 7}`, value: enc(`v${i}`), headers: { n: String(i), ...memberNames } })))
       const t = await tap(log, uniq('g'), [topic])
       await eventually(() => t.records.length >= 60, '60 records')
       await t.consumer.stop()
@@ -115,6 +118,7 @@ export function runEventLogContract(name: string, makeLog: () => Promise<AnyLog>
         assert.deepEqual(got.map((r) => r.offset), want.map((o) => o.offset))
         assert.deepEqual(got.map((r) => str(r.value)), want.map((o) => `v${o.i}`))
         assert.deepEqual(got.map((r) => r.headers.n), want.map((o) => String(o.i)))
+        for (const r of got) for (const [name, value] of Object.entries(memberNames)) assert.ok(Object.hasOwn(r.headers, name) && r.headers[name] === value, `header ${name}`)
         assert.deepEqual(got.map((r) => str(r.key)), want.map((o) => `k${o.i % 7}`))
       }
       assert.ok(t.records.every((r) => Number.isFinite(r.timestampMs) && r.timestampMs > 0))

@@ -20,6 +20,7 @@
 import zlib from 'node:zlib'
 import { SourceError } from '../../../core/errors.ts'
 import type { ProduceRecord } from '../../../ports/event-log.ts'
+import { setOwn } from '../../../core/own-property.ts'
 export interface StoredRecord {
   readonly offset: number
   readonly timestampMs: number
@@ -228,9 +229,7 @@ export function decodeRecord(buf: Buffer, pos: number): { record: StoredRecord; 
     p += 2 + kl
     const vl = buf.readUInt32BE(p)
     const value = buf.toString('utf8', p + 4, p + 4 + vl)
-    // An assignment to '__proto__' sets the object's prototype (here: ignored, a string) — the header was dropped.
-    if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true })
-    else headers[name] = value
+    setOwn(headers, name, value)
     p += 4 + vl
   }
   return { record: { offset, timestampMs, key, value, headers }, next: end }

@@ -30,6 +30,7 @@ import type { ConsumerHandlers, LogConsumer, LogRecord, TopicPartitionOffset } f
 import { consumedCount } from '../embedded/batch-outcome.ts'
 import type { ConsumerCrashHandler } from '../../../ports/event-log-transaction.ts'
 import { exclusiveAssigner } from './exclusive-assigner.ts'
+import { setOwn } from '../../../core/own-property.ts'
 
 export interface KafkaConsumerRequest {
   readonly groupId: string
@@ -281,8 +282,10 @@ function stringHeaders(headers: IHeaders | undefined): Readonly<Record<string, s
     if (!Object.hasOwn(headers, name)) continue
     const value = headers[name]
     if (value === undefined) continue
-    const first = Array.isArray(value) ? value[0] : value
-    if (first !== undefined) (out ??= {})[name] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first)
+    // kafkajs folds repeated names into an array, starting from what the object already has — for
+    // a name like constructor, toString or __proto__ an inherited Object member: skip to the bytes.
+    const first = Array.isArray(value) ? value.find((v) => Buffer.isBuffer(v) || typeof v === 'string') : value
+    if (first !== undefined) setOwn((out ??= {}), name, Buffer.isBuffer(first) ? first.toString('utf8') : String(first))
   }
   return out ?? NO_HEADERS
 }

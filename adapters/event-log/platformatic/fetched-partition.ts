@@ -16,6 +16,7 @@
  */
 import { IS_CONTROL, IS_TRANSACTIONAL, type fetchV17, type RecordsBatch } from '@platformatic/kafka'
 import type { LogRecord } from '../../../ports/event-log.ts'
+import { setOwn } from '../../../core/own-property.ts'
 
 /** One partition of a Fetch answer (the library answers in its latest Fetch shape whatever version it spoke). */
 export type FetchResponsePartition = fetchV17.FetchResponsePartition
@@ -96,7 +97,8 @@ function stringHeaders(headers: readonly [Buffer | null, Buffer | null][]): Reco
     // Kafka allows repeated header names; the first wins, as in the kafkajs adapter.
     if (name === null) continue
     const key = name.toString('utf8')
-    if (!(key in out)) out[key] = value === null ? '' : value.toString('utf8')
+    // hasOwn, not `in`: a header named like an Object member (constructor, toString) was dropped.
+    if (!Object.hasOwn(out, key)) setOwn(out, key, value === null ? '' : value.toString('utf8'))
   }
   return out
 }
