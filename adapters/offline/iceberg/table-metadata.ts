@@ -5,6 +5,7 @@
 import { SinkWriteError } from '../../../core/errors.ts'
 import type { IcebergSchema, PartitionSpec } from './iceberg-schema.ts'
 import { parseJson, stringifyJson, toBigInt } from './lossless-json.ts'
+import { isJsonObject } from '../../../core/json-object.ts'
 
 export interface Snapshot {
   readonly 'snapshot-id': bigint
@@ -113,7 +114,6 @@ export function parseTableMetadata(bytes: Uint8Array, where?: string): TableMeta
 }
 
 const isInteger = (v: unknown): boolean => typeof v === 'bigint' || Number.isSafeInteger(v) || (typeof v === 'string' && /^-?\d+$/.test(v))
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v)
 
 /**
  * What in parsed v2 metadata is not what the spec requires of the fields kfs reads (undefined: all
@@ -121,18 +121,18 @@ const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' 
  * nor as an empty table because its snapshots are gone.
  */
 function structureProblem(raw: Json): string | undefined {
-  if (!Array.isArray(raw.schemas) || raw.schemas.length === 0 || !raw.schemas.every(isObject)) return 'schemas is not a list of schemas'
+  if (!Array.isArray(raw.schemas) || raw.schemas.length === 0 || !raw.schemas.every(isJsonObject)) return 'schemas is not a list of schemas'
   if (!isInteger(raw['current-schema-id'])) return 'current-schema-id is not an integer'
-  if (!Array.isArray(raw['partition-specs']) || !raw['partition-specs'].every(isObject)) return 'partition-specs is not a list of specs'
+  if (!Array.isArray(raw['partition-specs']) || !raw['partition-specs'].every(isJsonObject)) return 'partition-specs is not a list of specs'
   if (!isInteger(raw['default-spec-id'])) return 'default-spec-id is not an integer'
-  if (raw.properties !== undefined && !isObject(raw.properties)) return 'properties is not an object'
+  if (raw.properties !== undefined && !isJsonObject(raw.properties)) return 'properties is not an object'
   const snapshots = raw.snapshots ?? []
   if (!Array.isArray(snapshots)) return 'snapshots is not a list'
   for (const [i, s] of snapshots.entries()) {
-    if (!isObject(s)) return `snapshots[${i}] is not an object`
+    if (!isJsonObject(s)) return `snapshots[${i}] is not an object`
     if (!isInteger(s['snapshot-id'])) return `snapshots[${i}] has no integer snapshot-id`
     if (typeof s['manifest-list'] !== 'string') return `snapshot ${String(s['snapshot-id'])} has no manifest-list`
-    if (s.summary !== undefined && !isObject(s.summary)) return `snapshot ${String(s['snapshot-id'])} has a summary that is not an object`
+    if (s.summary !== undefined && !isJsonObject(s.summary)) return `snapshot ${String(s['snapshot-id'])} has a summary that is not an object`
   }
   const current = raw['current-snapshot-id']
   if (current !== undefined && current !== null) {
@@ -140,9 +140,9 @@ function structureProblem(raw: Json): string | undefined {
     const id = BigInt(current as bigint | number | string)
     if (id >= 0n && !snapshots.some((s: Json) => BigInt(s['snapshot-id'] as bigint | number | string) === id)) return `current-snapshot-id ${id} names no snapshot of the table`
   }
-  if (raw.refs !== undefined && (!isObject(raw.refs) || !Object.values(raw.refs).every((r) => isObject(r) && isInteger(r['snapshot-id'])))) return 'refs is not a map of snapshot references'
+  if (raw.refs !== undefined && (!isJsonObject(raw.refs) || !Object.values(raw.refs).every((r) => isJsonObject(r) && isInteger(r['snapshot-id'])))) return 'refs is not a map of snapshot references'
   for (const log of ['snapshot-log', 'metadata-log'] as const) {
-    if (raw[log] !== undefined && (!Array.isArray(raw[log]) || !raw[log].every(isObject))) return `${log} is not a list of entries`
+    if (raw[log] !== undefined && (!Array.isArray(raw[log]) || !raw[log].every(isJsonObject))) return `${log} is not a list of entries`
   }
   if (Array.isArray(raw['snapshot-log']) && !raw['snapshot-log'].every((e: Json) => isInteger(e['snapshot-id']))) return 'snapshot-log has an entry without an integer snapshot-id'
   return undefined
