@@ -9,7 +9,7 @@ import { test } from 'node:test'
 import { partitionForKey } from '../../../adapters/event-log/embedded/index.ts'
 import { createEngineScenario } from '../../support/engine-scenario.ts'
 import { startKfs } from '../../support/kfs-process.ts'
-import { generatePurchases, type ProducedRecord } from '../../support/scenario.ts'
+import { generatePurchases, waitFor, type ProducedRecord } from '../../support/scenario.ts'
 
 void test('a transactionally produced source: kfs run --until-caught-up ends, rows equal the reference', async () => {
   const scenario = await createEngineScenario()
@@ -40,7 +40,14 @@ void test('a transactionally produced source: kfs run --until-caught-up ends, ro
       }
       for (const p of touched) next.set(p, next.get(p)! + 1n)
     }
-    const ends = await log.endOffsets(source.topic)
+    // A commit returns once the coordinator has decided; it writes the markers to the partitions
+    // after that, so a read-committed end offset (the last stable offset) can lag for a moment.
+    let ends: string[] = []
+    const markersWritten = async (): Promise<boolean> => {
+      ends = await log.endOffsets(source.topic)
+      return [...next].every(([p, end]) => BigInt(ends[p]!) === end)
+    }
+    await waitFor(markersWritten, 'the commit markers of the last transaction', 30_000).catch(() => undefined)
     for (const [p, end] of next) assert.equal(BigInt(ends[p]!), end, `partition ${p} ends with a commit marker`)
 
     const child = startKfs([...scenario.runArgs, '--until-caught-up', '--json'], scenario.env)
