@@ -37,6 +37,8 @@ export interface EngineStats {
   lag: Record<string, Record<number, number>>
   onlineWriteMs: number
   fenced: number
+  /** Source records retention deleted before this group read them (docs/semantics.md §17), by topic. */
+  deletedBeforeRead: Record<string, number>
   timings: EngineTimings
 }
 
@@ -54,6 +56,7 @@ export function createEngineStats(): EngineStats {
     lag: {},
     onlineWriteMs: 0,
     fenced: 0,
+    deletedBeforeRead: {},
     timings: { checkpoint: () => undefined, checkpointCut: () => undefined, onlineWriteBatch: () => undefined },
   }
 }

@@ -38,7 +38,8 @@ import { eventLogSource } from './sources/event-log-source.ts'
 import { planRekeys, planSources, type RekeyOptions, type SourcePlan } from './plan-sources.ts'
 import { createRekeyStage, isTransactional, type RekeyStage } from './rekey-stage.ts'
 import { isCaughtUp } from './caught-up.ts'
-import { ConfigError } from '../core/errors.ts'
+import { ConfigError, InvariantViolation } from '../core/errors.ts'
+import { resumeInLog } from './resume-position.ts'
 
 export interface LiveEngineOptions {
   readonly log: EventLog
@@ -134,6 +135,9 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
 
   const slotKey = (topic: string, partition: number) => `${topic}/${partition}`
 
+  // Per slot, the position whose gap (a batch starting past it) was already sought back from once.
+  const gapChecked = new WeakMap<PartitionSlot, string>()
+
   function slotFor(topic: string, partition: number): Promise<PartitionSlot> {
     const key = slotKey(topic, partition)
     let slot = slots.get(key)
@@ -157,9 +161,16 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
           await delivery.deliverNow(s, caughtUp)
           logger.info({ topic, partition, rows: caughtUp.rows.reduce((n, r) => n + r.length, 0) }, 'backfilled views handed over to live')
         }
-        reader?.seek({ stream: topic, partition }, s.nextOffset)
+        const by = s.nextOffset === start ? 'a partition with no checkpoint' : 'its checkpoint'
+        const resume = await resumeInLog(log, { topic, partition, by }, s.nextOffset, (read) => retry(read, retryForever), { deletedBeforeRead: stats.deletedBeforeRead, logger })
+        // A batch from the log's start after a retention gap is the source's own gap: taken as it is.
+        if (resume.deleted > 0n) gapChecked.set(s, s.nextOffset)
+        reader?.seek({ stream: topic, partition }, resume.position)
         return s
-      })()
+      })().catch((err: unknown) => {
+        if (err instanceof InvariantViolation) fail(err)
+        throw err
+      })
       slots.set(key, slot)
       slot.catch(() => slots.delete(key))
     }
@@ -176,12 +187,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     if (!ok) {
       stats.fenced++
       // Dropped only if the map still holds this slot: the next batch restores from the winner's record.
-      void slots.get(key)?.then(
-        (current) => {
-          if (current === slot) slots.delete(key)
-        },
-        () => undefined,
-      )
+      void slots.get(key)?.then((current) => current === slot && slots.delete(key), () => undefined)
       return
     }
     stats.checkpoints++
@@ -212,7 +218,6 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     }, delivery.landed(slot))
   }
 
-  const gapChecked = new WeakMap<PartitionSlot, string>()
   /**
    * How far the reader has read each owned partition, past the slot's position when the log
    * holds entries it never delivers (a transaction's commit marker after the last record of a
@@ -246,6 +251,16 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       if (slot.buffered >= maxRecords) await checkpointSlotInBackground(slot)
       await yieldToEventLoopNowAndThen()
     })
+  }
+
+  /** One value per restored slot, by `topic/partition`. */
+  async function perSlot<T>(valueOf: (slot: PartitionSlot) => T): Promise<Record<string, T>> {
+    const out: Record<string, T> = {}
+    for (const [key, pending] of [...slots]) {
+      const slot = await pending.catch(() => undefined)
+      if (slot) out[key] = valueOf(slot)
+    }
+    return out
   }
 
   /** Idle markers and timed checkpoints; runs on a wall-clock tick, queued per partition. */
@@ -370,22 +385,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       const readToOf = (topic: string, partition: number) => readTo.get(slotKey(topic, partition))
       return isCaughtUp({ log, source, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs: clock.nowMs(), quietMs })
     },
-    async positions() {
-      const out: Record<string, string> = {}
-      for (const [key, pending] of [...slots]) {
-        const slot = await pending.catch(() => undefined)
-        if (slot) out[key] = slot.nextOffset
-      }
-      return out
-    },
-    async watermarks() {
-      const out: Record<string, number> = {}
-      for (const [key, pending] of [...slots]) {
-        const slot = await pending.catch(() => undefined)
-        if (slot) out[key] = slot.watermarkMs
-      }
-      return out
-    },
+    positions: () => perSlot((slot) => slot.nextOffset),
+    watermarks: () => perSlot((slot) => slot.watermarkMs),
     async stop() {
       stopping = true
       if (timer) clearTimeout(timer)

@@ -43,6 +43,7 @@ import type { RekeyPlan } from './plan-sources.ts'
 import { RecordMerge, type Merged } from './rekey-alignment.ts'
 import { rekeyRecord, type RekeyOutcome } from './rekey-records.ts'
 import { bundleForwards, bundleRequests } from './rekey-bundle.ts'
+import { resumePosition } from './resume-position.ts'
 
 export { REKEY_HEADERS, rekeyRecords, type RekeyedBatch } from './rekey-records.ts'
 
@@ -282,12 +283,13 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       for (const p of taken) {
         // Where the consumer really resumes: a committed offset the log no longer holds (retention
         // deleted those records before they were re-keyed) or none at all means its first record.
-        const start = BigInt(starts[p] ?? '0')
+        // A committed offset past the log's end is fatal (docs/semantics.md §17).
         const done = committed[p]
-        if (done !== undefined && BigInt(done) < start) {
-          logger.warn({ topic, partition: p, committed: done, logStart: start.toString() }, 'source records were deleted by retention before they were re-keyed')
+        const by = "the re-key stage's committed offset"
+        const { position, deleted } = resumePosition({ topic, partition: p, by }, done ?? '0', starts[p] ?? '0', ends[p] ?? '0')
+        if (done !== undefined && deleted > 0n) {
+          logger.warn({ topic, partition: p, committed: done, logStart: position }, 'source records were deleted by retention before they were re-keyed')
         }
-        const position = done === undefined || BigInt(done) < start ? start.toString() : done
         merge.start(p, BigInt(position), BigInt(ends[p] ?? '0'))
         consumer?.seek({ topic, partition: p, offset: position })
         owned.set(p, { position, assignedAtMs: now, lastBatchAtMs: undefined })
@@ -333,7 +335,11 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
             logger.error({ err, partition: batch.partition }, 're-key batch failed')
             throw fatal(err)
           }),
-        onAssigned,
+        // A refused assignment (a committed offset past the log's end, a grown topic) is fatal.
+        onAssigned: (assigned) =>
+          onAssigned(assigned).catch((err: unknown) => {
+            throw fatal(err)
+          }),
         onRevoked: async (revoked) => {
           for (const r of revoked) if (r.topic === topic) release(r.partition)
         },

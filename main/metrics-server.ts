@@ -43,6 +43,9 @@ export function createEngineMetrics(stats: EngineStats, clock: Clock, views: rea
     for (const [view, byReason] of Object.entries(stats.deadLetteredByView)) for (const [reason, n] of Object.entries(byReason)) yield [{ reason, view }, n]
   })
   counter('kfs_checkpoints_total', 'Completed checkpoints', [], () => [[{}, stats.checkpoints]])
+  counter('kfs_source_records_deleted_before_read_total', 'Source records the log deleted (retention) before this group read them', ['topic'], function* () {
+    for (const [topic, n] of Object.entries(stats.deletedBeforeRead)) yield [{ topic }, n]
+  })
   counter('kfs_checkpoints_fenced_total', 'Checkpoints refused because another owner published first', [], () => [[{}, stats.fenced]])
 
   const checkpointSeconds = new client.Histogram({ name: 'kfs_checkpoint_duration_seconds', help: 'Duration of each completed checkpoint', buckets: CHECKPOINT_BUCKETS, registers: [registry] })
