@@ -163,8 +163,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
         }
         const by = s.nextOffset === start ? 'a partition with no checkpoint' : 'its checkpoint'
         const resume = await resumeInLog(log, { topic, partition, by }, s.nextOffset, (read) => retry(read, retryForever), { deletedBeforeRead: stats.deletedBeforeRead, logger })
-        // A batch from the log's start after a retention gap is the source's own gap: taken as it is.
-        if (resume.deleted > 0n) gapChecked.set(s, s.nextOffset)
+        s.skipTo(resume.position)
         reader?.seek({ stream: topic, partition }, resume.position)
         return s
       })().catch((err: unknown) => {

@@ -94,6 +94,12 @@ export class PartitionProcessor {
     return this.#nextOffset.toString()
   }
 
+  /** Records before `position` are gone from the log (docs/semantics.md §17): the next one read is at or past it. */
+  skipTo(position: string): void {
+    const to = offsetValue(position)
+    if (to > this.#nextOffset) this.#nextOffset = to
+  }
+
   /**
    * `decoded[i]` is the decode result of `records[i]`; records below the next offset are skipped.
    * The events of a bundle (rekey-bundle.ts) come in one call, one after the other, all at the

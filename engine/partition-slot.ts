@@ -229,6 +229,17 @@ export class PartitionSlot {
     return out
   }
 
+  /**
+   * Records before `position` were deleted by the log's retention before they were read
+   * (docs/semantics.md §17): the slot and its views resume at it, and the next checkpoint says so.
+   */
+  skipTo(position: string): void {
+    const to = BigInt(position)
+    if (to <= this.#nextOffset) return
+    this.#nextOffset = to
+    for (const p of this.processors) p.skipTo(position)
+  }
+
   /** An idle-advance marker: live, from the idle detector (and archived); replay, from the archive. */
   processMarker(watermarkMs: number, createdAtMs: number): SlotOutput {
     const rows = this.processors.map((p, v) => p.processMarker(watermarkMs, createdAtMs, this.#keepOf(v)))

@@ -16,6 +16,12 @@ import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 
 export const DEFAULT_GROUP = 'kfs-engine'
 
+/** `; 1500 records of clicks deleted by retention before they were read` (docs/semantics.md §17); empty when none. */
+function deletedText(byTopic: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(byTopic).map(([topic, n]) => `${n} records of ${topic}`)
+  return parts.length === 0 ? '' : `; ${parts.join(', ')} deleted by retention before they were read`
+}
+
 export const runCommand: Command = {
   name: 'run',
   summary: 'Run the streaming engine: sources → views → online and offline stores',
@@ -134,8 +140,10 @@ Examples:
         printFailure(ctx, errorJson(engine.failure), `engine failed: ${engine.failure.message}\n`)
         return EXIT_FAILURE
       }
-      const summary = { stoppedBy: outcome, consumed: engine.stats.consumed, emittedRows: engine.stats.emittedRows, deadLettered: engine.stats.deadLettered, checkpoints: engine.stats.checkpoints }
-      ctx.out(ctx.json ? `${JSON.stringify(summary)}\n` : `engine stopped (${outcome}): ${summary.consumed} records consumed, ${summary.emittedRows} rows emitted, ${summary.checkpoints} checkpoints${deadLetteredText(summary.deadLettered)}\n`)
+      const { consumed, emittedRows, deadLettered, checkpoints, deletedBeforeRead } = engine.stats
+      const summary = { stoppedBy: outcome, consumed, emittedRows, deadLettered, checkpoints, deletedBeforeRead }
+      const text = `engine stopped (${outcome}): ${consumed} records consumed, ${emittedRows} rows emitted, ${checkpoints} checkpoints${deadLetteredText(deadLettered)}${deletedText(deletedBeforeRead)}`
+      ctx.out(ctx.json ? `${JSON.stringify(summary)}\n` : `${text}\n`)
       return 0
     } finally {
       metrics?.close()

@@ -175,6 +175,13 @@ void describe('the live engine resumes only where the log holds its records', ()
       assert.equal(engine2.stats.deletedBeforeRead[purchases.topic], expectGone)
       assert.equal(engine2.failure, undefined)
       ends.forEach((end, p) => assert.equal(after[`${purchases.topic}/${p}`], end, `partition ${p} read to its end`))
+      // The checkpoints now resume past the gap: a restart neither counts it again nor reads anything.
+      const engine3 = engineOn(withRetention(log, deleted))
+      await engine3.start()
+      await waitFor(() => engine3.isCaughtUp(100), 'the restart caught up')
+      await engine3.stop()
+      assert.deepEqual(engine3.stats.deletedBeforeRead, {})
+      assert.equal(engine3.stats.consumed, 0)
       await log.close()
     } finally {
       await rm(dir, { recursive: true, force: true })
