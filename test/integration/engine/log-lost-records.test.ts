@@ -21,7 +21,11 @@ const summaryOf = (stdout: string): RunSummary => JSON.parse(stdout.trim().split
 
 void test('a topic re-created shorter than the checkpoints stops kfs run with the offsets named; a retention gap is resumed past and counted', async () => {
   const scenario = await createEngineScenario()
-  const kafka = new Kafka({ clientId: `kfs-it-lost-${scenario.run}`, brokers: scenario.env.KFS_KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING })
+  const kafka = new Kafka({
+    clientId: `kfs-it-lost-${scenario.run}`,
+    brokers: scenario.env.KFS_KAFKA_BROKERS!.split(','),
+    logLevel: logLevel.NOTHING,
+  })
   const admin = kafka.admin()
   await admin.connect()
   try {
@@ -40,8 +44,14 @@ void test('a topic re-created shorter than the checkpoints stops kfs run with th
     const ends = (await log.endOffsets(source.topic)).map(Number)
     const cut = ends.map((end) => Math.min(500, end))
     await admin.fetchTopicMetadata({ topics: [source.topic] })
-    await admin.deleteTopicRecords({ topic: source.topic, partitions: cut.map((offset, partition) => ({ partition, offset: String(offset) })) })
-    await waitFor(async () => (await log.startOffsets(source.topic)).every((s, p) => Number(s) === cut[p]), 'the deleted records gone')
+    await admin.deleteTopicRecords({
+      topic: source.topic,
+      partitions: cut.map((offset, partition) => ({ partition, offset: String(offset) })),
+    })
+    await waitFor(
+      async () => (await log.startOffsets(source.topic)).every((s, p) => Number(s) === cut[p]),
+      'the deleted records gone',
+    )
     const gone = cut.reduce((n, c, p) => n + Math.max(0, c - checkpointed[p]!), 0)
     const left = ends.reduce((n, end, p) => n + end - Math.max(cut[p]!, checkpointed[p]!), 0)
     assert.ok(gone > 0, `the cut passes some checkpoint (checkpointed ${checkpointed.join(',')}, cut ${cut.join(',')})`)
@@ -53,17 +63,28 @@ void test('a topic re-created shorter than the checkpoints stops kfs run with th
 
     // Re-created: the topic deleted, made again, given 300 records — fewer than any checkpoint.
     await admin.deleteTopics({ topics: [source.topic] })
-    await waitFor(
-      async () => {
-        const made = await admin.createTopics({ topics: [{ topic: source.topic, numPartitions: source.partitions, replicationFactor: 1 }], waitForLeaders: true }).catch(() => false)
-        return made || (await log.endOffsets(source.topic).then((e) => e.every((o) => o === '0')).catch(() => false))
-      },
-      'the topic re-created',
-    )
+    await waitFor(async () => {
+      const made = await admin
+        .createTopics({
+          topics: [{ topic: source.topic, numPartitions: source.partitions, replicationFactor: 1 }],
+          waitForLeaders: true,
+        })
+        .catch(() => false)
+      return (
+        made ||
+        (await log
+          .endOffsets(source.topic)
+          .then((e) => e.every((o) => o === '0'))
+          .catch(() => false))
+      )
+    }, 'the topic re-created')
     await scenario.produce(events.slice(0, 300))
     const third = await startKfs(runArgs, scenario.env).done
     assert.notEqual(third.code, 0, 'kfs run must not carry on past records the log lost')
-    assert.match(third.stderr + third.stdout, new RegExp(`${source.topic}/\\d+: its checkpoint resumes at offset \\d+, but the log ends at offset \\d+`))
+    assert.match(
+      third.stderr + third.stdout,
+      new RegExp(`${source.topic}/\\d+: its checkpoint resumes at offset \\d+, but the log ends at offset \\d+`),
+    )
   } finally {
     await admin.disconnect()
     await scenario.close()

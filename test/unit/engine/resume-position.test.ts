@@ -40,14 +40,23 @@ void describe('resumePosition', () => {
           if (at > end) {
             assert.throws(run, (err: unknown) => {
               assert.ok(err instanceof InvariantViolation)
-              assert.match(err.message, new RegExp(`^t/3: its checkpoint resumes at offset ${at}, but the log ends at offset ${end}: it no longer holds ${at - end} record`))
+              assert.match(
+                err.message,
+                new RegExp(
+                  `^t/3: its checkpoint resumes at offset ${at}, but the log ends at offset ${end}: it no longer holds ${at - end} record`,
+                ),
+              )
               assert.match(err.message, /--group/)
               return true
             })
             continue
           }
           const got = run()
-          assert.deepEqual(got, at < start ? { position: String(start), deleted: BigInt(start - at) } : { position: String(at), deleted: 0n }, `at ${at} in [${start}, ${end})`)
+          assert.deepEqual(
+            got,
+            at < start ? { position: String(start), deleted: BigInt(start - at) } : { position: String(at), deleted: 0n },
+            `at ${at} in [${start}, ${end})`,
+          )
         }
       }
     }
@@ -74,7 +83,9 @@ function withOffsets<L extends EventLog>(log: L, answers: Partial<Pick<EventLog,
 
 /** The embedded log with its first `deleted` offsets of every partition reported gone, as after retention. */
 function withRetention(log: EventLog, deleted: number): EventLog {
-  return withOffsets(log, { startOffsets: async (topic) => (await log.endOffsets(topic)).map((end) => String(Math.min(deleted, Number(end)))) })
+  return withOffsets(log, {
+    startOffsets: async (topic) => (await log.endOffsets(topic)).map((end) => String(Math.min(deleted, Number(end)))),
+  })
 }
 
 void describe('the live engine resumes only where the log holds its records', () => {
@@ -127,7 +138,8 @@ void describe('the live engine resumes only where the log holds its records', ()
       await engine2.start()
       const err = await engine2.failed
       assert.ok(err instanceof InvariantViolation, String(err))
-      const [, partition, at, end] = /^purchases\/(\d+): its checkpoint resumes at offset (\d+), but the log ends at offset (\d+)/.exec(err.message) ?? []
+      const [, partition, at, end] =
+        /^purchases\/(\d+): its checkpoint resumes at offset (\d+), but the log ends at offset (\d+)/.exec(err.message) ?? []
       assert.ok(partition !== undefined, err.message)
       assert.equal(at, positions[`${purchases.topic}/${partition}`], 'the checkpoint position named')
       assert.equal(end, ends[Number(partition)], "the log's end named")
@@ -213,7 +225,12 @@ void test("a re-key stage whose committed offset is past the source log's end st
         checkpointIntervalMs: 200,
         tickMs: 50,
       })
-    const produced = await produceClicks(log, clicks.topic, encoder, generateClicks({ count: 600, users: 20, items: 15, seed: 9 }))
+    const produced = await produceClicks(
+      log,
+      clicks.topic,
+      encoder,
+      generateClicks({ count: 600, users: 20, items: 15, seed: 9 }),
+    )
     const engine1 = engineOn(log)
     await engine1.start()
     assert.ok(produced.length > 0)
@@ -222,13 +239,19 @@ void test("a re-key stage whose committed offset is past the source log's end st
 
     // The source topic answers as if re-created empty; the internal topic is as it was.
     const shrunk = withOffsets(log, {
-      endOffsets: async (topic) => (topic === clicks.topic ? (await log.endOffsets(topic)).map(() => '0') : log.endOffsets(topic)),
+      endOffsets: async (topic) =>
+        topic === clicks.topic ? (await log.endOffsets(topic)).map(() => '0') : log.endOffsets(topic),
     })
     const engine2 = engineOn(shrunk)
     await engine2.start()
     const err = await engine2.failed
     assert.ok(err instanceof InvariantViolation, String(err))
-    assert.match(err.message, new RegExp(`^${clicks.topic}/\\d+: the re-key stage's committed offset resumes at offset [1-9]\\d*, but the log ends at offset 0`))
+    assert.match(
+      err.message,
+      new RegExp(
+        `^${clicks.topic}/\\d+: the re-key stage's committed offset resumes at offset [1-9]\\d*, but the log ends at offset 0`,
+      ),
+    )
     assert.equal(engine2.stats.rekeyed, 0, 'nothing forwarded')
     await engine2.stop().catch(() => undefined)
     await log.close()
