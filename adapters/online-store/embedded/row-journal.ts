@@ -1,17 +1,23 @@
 /**
  * The embedded online store's journal: the rows changed since its file was last written, one JSON
  * line each, appended (and fsynced) by `sync()`. The store's file names the journal that continues
- * it, so a journal left beside a newer file (a crash between writing the file and removing the old
- * journal) is never applied over rows it predates. On load the lines apply in order, last wins —
- * the order the rows landed in. A final line without its newline is an append that never returned
- * and is cut, as the embedded log cuts a torn final write; any other line that does not read is
- * damage (DATA_CORRUPT).
+ * it. On load the lines apply in order, last wins — the order the rows landed in. A final piece
+ * without its newline is an append that never returned (a torn tail) and is cut, as the embedded log
+ * cuts a torn final write; any other line that does not read is damage (DATA_CORRUPT).
+ *
+ * Any other journal beside the file (`<file>.journal-…` not named by it) is older than the file: a
+ * journal is created only by the first append after the file naming it is durable, and the file
+ * that replaces it is written from memory, which holds every row the journal had. Such a journal is
+ * left by a crash between writing a file and removing the old journal; recovery
+ * (embedded-online-store.ts) deletes it without applying it — its rows are in the file, and
+ * applying them could only bring back a row a newer one replaced (a tie on `as_of` where the later
+ * row won, or a row that expired before a lower `as_of` landed).
  */
-import { open, readFile, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { SourceError } from '../../../core/errors.ts'
 import { parseStoredJson } from '../../../core/stored-json.ts'
 import { isJsonObject } from '../../../core/json-object.ts'
+import type { StoreFiles } from './store-files.ts'
 
 export interface JournalRow {
   readonly key: string
@@ -33,9 +39,14 @@ export function isJournalRow(r: unknown): r is JournalRow {
 
 let made = 0
 
+/** The prefix of every journal name of the store file at `path`. */
+export function journalPrefix(path: string): string {
+  return `${basename(path)}.journal-`
+}
+
 /** A fresh journal name for the store file at `path` (a file name beside it, never a path). */
 export function newJournalName(path: string): string {
-  return `${basename(path)}.journal-${Date.now()}-${process.pid}-${made++}`
+  return `${journalPrefix(path)}${Date.now()}-${process.pid}-${made++}`
 }
 
 /** The journal `name` beside the store file at `path`. */
@@ -50,32 +61,29 @@ export function journalPath(path: string, name: string): string {
   return join(dirname(path), name)
 }
 
-/** Appends `rows` and waits until they are on disk. Returns the bytes appended. */
-export async function appendJournal(file: string, rows: readonly JournalRow[]): Promise<number> {
+/** Appends `rows` and waits until they are on disk (not the journal's name: the caller fsyncs the directory). Returns the bytes appended. */
+export async function appendJournal(files: StoreFiles, file: string, rows: readonly JournalRow[]): Promise<number> {
   if (rows.length === 0) return 0
   const text = rows.map((r) => `${JSON.stringify(r)}\n`).join('')
-  const handle = await open(file, 'a')
-  try {
-    await handle.writeFile(text)
-    await handle.datasync()
-  } finally {
-    await handle.close()
-  }
+  await files.write(file, text, 'append')
   return Buffer.byteLength(text)
 }
 
-/** The journal's rows in order, and its size; a missing journal is empty. */
-export async function readJournal(file: string): Promise<{ rows: JournalRow[]; bytes: number }> {
-  let text: string
+/** The journal's rows in order, the bytes they take, and whether a torn tail followed them; a missing journal is empty. */
+export async function readJournal(
+  files: StoreFiles,
+  file: string,
+): Promise<{ rows: JournalRow[]; bytes: number; torn: boolean }> {
+  let text: string | undefined
   try {
-    text = await readFile(file, 'utf8')
+    text = await files.read(file)
   } catch (err: unknown) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { rows: [], bytes: 0 }
     throw new SourceError('SOURCE_UNAVAILABLE', `cannot read online store journal ${file}`, { cause: err })
   }
+  if (text === undefined) return { rows: [], bytes: 0, torn: false }
   const lines = text.split('\n')
   // The last piece is '' after a complete final line, or a torn append: cut either way.
-  lines.pop()
+  const tail = lines.pop() as string
   const rows = lines.map((line, i) =>
     parseStoredJson<JournalRow>(line, {
       what: `online store journal ${file} line ${i + 1}`,
@@ -86,9 +94,5 @@ export async function readJournal(file: string): Promise<{ rows: JournalRow[]; b
       error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
     }),
   )
-  return { rows, bytes: Buffer.byteLength(text) }
-}
-
-export async function removeJournal(file: string): Promise<void> {
-  await rm(file, { force: true })
+  return { rows, bytes: Buffer.byteLength(text) - Buffer.byteLength(tail), torn: tail !== '' }
 }
