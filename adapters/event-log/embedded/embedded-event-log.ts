@@ -22,6 +22,7 @@ import { SourceError } from '../../../core/errors.ts'
 import { silentLogger, type Logger } from '../../../core/logger.ts'
 import { isTopicName, TOPIC_NAME_RULE } from '../../../core/topic-name.ts'
 import type { PackedRecords, ProduceRecord } from '../../../ports/event-log.ts'
+import { makeDirDurableSync } from '../../local-disk/sync-dir.ts'
 import { lockDirectory, unlockDirectory } from './directory-lock.ts'
 import { fileNameFor, readJson, writeJsonAtomic } from './durable-file.ts'
 import { EmbeddedConsumer } from './embedded-consumer.ts'
@@ -101,7 +102,8 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     if (!Number.isInteger(partitions) || partitions < 1) throw new SourceError('BAD_REQUEST', `a topic needs at least one partition, got ${partitions}`)
     if (this.#topic(topic)) return
     const dir = join(this.#dir, 'topics', topic)
-    mkdirSync(dir, { recursive: true })
+    if (this.#fsync) makeDirDurableSync(dir)
+    else mkdirSync(dir, { recursive: true })
     writeJsonAtomic(join(dir, 'topic.json'), { partitions }, this.#fsync)
     this.#topic(topic)
     for (const group of this.#groups.values()) if (group.subscribes(topic)) void group.rebalance()
@@ -313,7 +315,8 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   #group(groupId: string): GroupCoordinator {
     let group = this.#groups.get(groupId)
     if (!group) {
-      mkdirSync(join(this.#dir, 'groups'), { recursive: true })
+      if (this.#fsync) makeDirDurableSync(join(this.#dir, 'groups'))
+      else mkdirSync(join(this.#dir, 'groups'), { recursive: true })
       group = new GroupCoordinator({
         dir: join(this.#dir, 'groups'),
         groupId,
@@ -336,7 +339,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       })),
       offsets: [...plan.offsets].map(([groupId, offsets]) => ({ groupId, offsets: offsets.map((o) => ({ ...o })) })),
     }
-    mkdirSync(join(this.#dir, 'txn'), { recursive: true })
+    makeDirDurableSync(join(this.#dir, 'txn'))
     const file = join(this.#dir, 'txn', `${fileNameFor(transactionalId)}.json`)
     writeJsonAtomic(file, journal, true)
     try {
