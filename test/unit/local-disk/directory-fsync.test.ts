@@ -4,7 +4,8 @@
  * (or link), then the directory, then the caller goes on (acknowledges an append, publishes a
  * checkpoint record, commits a table). Once per file, never once per record. Before, no directory
  * was ever fsynced: a machine crash could lose a rolled segment whose appends were acknowledged, a
- * checkpoint record the tables were committed against, or a renamed state file.
+ * checkpoint record the tables were committed against, a renamed state file, or a schema id the
+ * log's records name (the embedded registry did not even fsync its files).
  *
  * The file-system calls are watched through node:fs itself (mocked methods, the ESM bindings
  * synced), so the adapters run unchanged on a real temporary directory.
@@ -19,6 +20,7 @@ import { after, before, describe, mock, test } from 'node:test'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
 import { writeJsonAtomic } from '../../../adapters/event-log/embedded/durable-file.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/local/local-object-store.ts'
+import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 
 let root = ''
 const steps: string[] = []
@@ -186,5 +188,34 @@ void describe('local disk > directory fsync', () => {
       assert.equal(await store.putIfAbsent('checkpoints/g/00000001.json', new Uint8Array([4])), false),
     )
     assert.equal(dirSyncs(lost, 'objects/checkpoints/g'), 0, 'a lost race creates nothing to fsync')
+  })
+
+  void test('embedded schema registry: an id and a subject are durable before register returns; a temp file a crash left is no entry', async () => {
+    const dir = join(root, 'schemas')
+    const registry = new EmbeddedSchemaRegistry({ dir })
+    const schema = { type: 'record', name: 'R', fields: [{ name: 'a', type: 'long' }] } as const
+    const seen = await stepsOf(() => registry.register('clicks-value', schema))
+    assertInOrder(
+      seen,
+      [
+        'fsync schemas/ids/1.json.tmp',
+        'link schemas/ids/1.json.tmp schemas/ids/1.json',
+        'fsync schemas/ids',
+        'fsync schemas/subjects/clicks-value.json.tmp',
+        'rename schemas/subjects/clicks-value.json.tmp schemas/subjects/clicks-value.json',
+        'fsync schemas/subjects',
+      ],
+      'register',
+    )
+    assert.equal(seen.at(-1), 'fsync schemas/subjects', 'durable before register returns')
+    assert.deepEqual(fs.readdirSync(join(dir, 'ids')), ['1.json'], 'the temp file is gone')
+    // A crash mid-write leaves a temp file, never a torn entry: the registry still loads.
+    fs.writeFileSync(join(dir, 'ids', '2.json.tmp'), '{"id":2,"sch')
+    fs.writeFileSync(join(dir, 'subjects', 'clicks-value.json.tmp'), '')
+    const reopened = new EmbeddedSchemaRegistry({ dir })
+    assert.equal((await reopened.latest('clicks-value'))?.id, 1)
+    const next = { ...schema, fields: [...schema.fields, { name: 'b', type: 'long', default: 0 }] }
+    assert.equal(await reopened.register('clicks-value', next), 2, 'the next id is written over the temp file')
+    assert.deepEqual(fs.readdirSync(join(dir, 'ids')).sort(), ['1.json', '2.json'])
   })
 })
