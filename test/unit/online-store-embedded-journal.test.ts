@@ -165,3 +165,44 @@ void test('online store > embedded > a journal left beside a newer file is not a
     const after = await EmbeddedOnlineStore.open({ clock, path })
     assert.equal((await read(after, ['big']))[0]!.status, 'PRESENT')
   }))
+
+void test('online store > embedded > every journal the file does not name is removed on open, never applied; other files stay', async () => {
+  const key = (k: string) => `${v.name}:${v.version}|${k}`
+  const line = (k: string, asOfMs: number, expiresAtMs: number, s: string) =>
+    `${JSON.stringify({ key: key(k), asOfMs, expiresAtMs, fields: { x: '9', s } })}\n`
+  // Each is what a crash can leave beside a newer file (or worse): applied, each would bring back
+  // a row the file's replaced, or fail the open.
+  const leftovers: [string, string, string][] = [
+    ['a tie on as_of that a later row won', 'online.json.journal-1-1-0', line('a', 20, 9_000_000_000, 'tie')],
+    ['a row that expired before a lower as_of landed', 'online.json.journal-1-1-1', line('k', 50, 500, 'expired')],
+    ['a line that does not read', 'online.json.journal-1-1-2', '{"key":\n'],
+    ['a torn tail', 'online.json.journal-1-1-3', line('b', 99, 9_000_000_000, 'torn').slice(0, 30)],
+    ['an empty journal', 'online.json.journal-1-1-4', ''],
+    ['a temp file never renamed', 'online.json.tmp-77', '{"format":"kfs-online-store/1","rows":[]}'],
+    ['a half-written temp file', 'online.json.tmp-78', '{"format":"kfs-onl'],
+  ]
+  for (const [what, name, text] of leftovers) {
+    await withDir(async (dir, path) => {
+      const store = await EmbeddedOnlineStore.open({ clock, path })
+      await store.writeRows(v, [row('a', 20, [1, 'won']), row('k', 5, [2, 'landed later'])])
+      await store.sync()
+      await store.writeRows(v, [row('b', 3, [3, 'journaled'])])
+      await store.sync()
+      const [journal] = await journals(dir)
+      // Crash (no close), leaving the leftover — and a file of another store, which is not ours.
+      await writeFile(join(dir, name), text)
+      await writeFile(join(dir, 'other.json.journal-1-1-0'), line('a', 1, 1, 'not ours'))
+      const reopened = await EmbeddedOnlineStore.open({ clock, path })
+      assert.deepEqual(
+        await read(reopened, ['a', 'k', 'b']),
+        [
+          { status: 'PRESENT', asOfMs: 20, values: [1, 'won'] },
+          { status: 'PRESENT', asOfMs: 5, values: [2, 'landed later'] },
+          { status: 'PRESENT', asOfMs: 3, values: [3, 'journaled'] },
+        ],
+        what,
+      )
+      assert.deepEqual((await readdir(dir)).sort(), ['online.json', journal!, 'other.json.journal-1-1-0'], `${what}: removed`)
+    })
+  }
+})
