@@ -69,7 +69,8 @@ export async function makeDirDurable(dir: string): Promise<void> {
   for (const d of createdChain(await mkdir(dir, { recursive: true }), dir)) await syncDir(d)
 }
 
-/** makeDirDurable for the synchronous callers. */
-export function makeDirDurableSync(dir: string): void {
-  for (const d of createdChain(mkdirSync(dir, { recursive: true }), dir)) syncDirSync(d)
+/** mkdir -p for the synchronous callers; made durable as makeDirDurable does when `durable` (the embedded log with fsync off: not). */
+export function makeDirSync(dir: string, durable: boolean): void {
+  const first = mkdirSync(dir, { recursive: true })
+  if (durable) for (const d of createdChain(first, dir)) syncDirSync(d)
 }

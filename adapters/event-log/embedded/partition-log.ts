@@ -18,11 +18,11 @@
  * offset move only once a batch is written (and fsynced). The embedded log is the single-process
  * default; throughput beyond that is what Kafka is for.
  */
-import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { InvariantViolation, SourceError } from '../../../core/errors.ts'
-import { makeDirDurableSync, syncDirSync } from '../../local-disk/sync-dir.ts'
+import { makeDirSync, syncDirSync } from '../../local-disk/sync-dir.ts'
 import { AckedEnd } from './acked-end.ts'
 import { decodeRecord, encodeRecords, type StoredRecord } from './record-format.ts'
 
@@ -84,8 +84,7 @@ export class PartitionLog {
 
   static open(dir: string, options: PartitionLogOptions): PartitionLog {
     // A new partition's directory must survive a machine crash with the segments it will hold.
-    if (options.fsync) makeDirDurableSync(dir)
-    else mkdirSync(dir, { recursive: true })
+    makeDirSync(dir, options.fsync)
     const log = new PartitionLog(dir, options)
     const names = readdirSync(dir)
       .filter((n) => /^\d{20}\.log$/.test(n))

@@ -147,6 +147,23 @@ void describe('local disk > directory fsync', () => {
     }
   })
 
+  void test("embedded log with fsync 'never': no directory fsync either", async () => {
+    const log = new EmbeddedEventLog({ dir: join(root, 'log-never'), segmentBytes: 1, fsync: 'never' })
+    try {
+      const seen = await stepsOf(async () => {
+        await log.createTopic('t', 2)
+        for (let i = 0; i < 3; i++) await log.produce('t', [{ key: 'k', value: Buffer.from('v'), partition: 1 }])
+      })
+      assert.ok(seen.length > 0, 'the spy saw the log work')
+      assert.deepEqual(
+        seen.filter((s) => s.startsWith('fsync ')),
+        [],
+      )
+    } finally {
+      await log.close()
+    }
+  })
+
   void test('embedded log state files: file fsync, rename, directory fsync; none with fsync off', async () => {
     const dir = join(root, 'state')
     fs.mkdirSync(dir)
