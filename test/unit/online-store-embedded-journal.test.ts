@@ -75,15 +75,32 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
     await store.sync()
     await store.writeRows(v, [row('a', 2, [2, 'y']), row('b', 2, [3, 'z'])])
     await store.sync()
+    await store.writeRows(v, [row('b', 3, [5, 'q'])])
+    await store.sync()
     const [journal] = await journals(dir)
     const file = join(dir, journal!)
     const lines = await readFile(file, 'utf8')
-    assert.equal(lines.split('\n').length, 3, 'two lines and the final newline')
+    const storeFile = await readFile(path, 'utf8')
+    // Two appends (the first sync wrote the file), each ending with its sync mark.
+    const [a2, b2, mark1, b3, mark2, end] = lines.split('\n')
+    assert.equal(end, '', 'complete lines')
+    assert.equal(mark1, mark2, 'the same sync mark ends each append')
+    const zeros = (line: string) => '\0'.repeat(line.length)
+    const journalOf = (...ls: string[]) => ls.map((l) => `${l}\n`).join('')
 
+    // Damage to an acknowledged sync: before the last append, or in it once another append follows.
     const damaged: [string, string][] = [
-      ['a line that is not JSON', `{"key":\n${lines}`],
-      ['a line of another shape', `{"key":"a","asOfMs":"2","expiresAtMs":1,"fields":{}}\n${lines}`],
-      ['a field value not text', `${lines}{"key":"a","asOfMs":3,"expiresAtMs":1,"fields":{"x":1}}\n`],
+      ['a line that is not JSON', journalOf('{"key":', a2!, b2!, mark1!, b3!, mark2!)],
+      [
+        'a line of another shape',
+        journalOf('{"key":"a","asOfMs":"2","expiresAtMs":1,"fields":{}}', a2!, b2!, mark1!, b3!, mark2!),
+      ],
+      [
+        'a field value not text',
+        journalOf(a2!, '{"key":"a","asOfMs":3,"expiresAtMs":1,"fields":{"x":1}}', b2!, mark1!, b3!, mark2!),
+      ],
+      ['a zero-filled line before the last append', journalOf(zeros(a2!), b2!, mark1!, b3!, mark2!)],
+      ['a zero-filled line in the last append once another began', `${journalOf(a2!, b2!, mark1!, zeros(b3!), mark2!)}{"key":"x`],
     ]
     for (const [what, body] of damaged) {
       await writeFile(file, body)
@@ -96,24 +113,52 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
         what,
       )
     }
+
+    // What a crash leaves of an append that never returned: cut, and every acknowledged row kept.
+    const torn: [string, string, number][] = [
+      ['a cut line', `${lines}{"key":"jour`, 3],
+      ['a whole line without its sync mark', `${lines}${b3!.replace('"asOfMs":3', '"asOfMs":4')}\n`, 3],
+      ['a zero-filled line and its mark', `${lines}${journalOf(zeros(b3!), mark2!)}`, 3],
+      ['the last append with a zero-filled line, its mark on disk', journalOf(a2!, b2!, mark1!, zeros(b3!), mark2!), 2],
+      ['a zero-filled tail', `${lines}${zeros(b3!)}`, 3],
+    ]
+    for (const [what, body, bAsOfMs] of torn) {
+      await writeFile(path, storeFile)
+      await writeFile(file, body)
+      const reopened = await EmbeddedOnlineStore.open({ clock, path })
+      assert.deepEqual(
+        (await read(reopened, ['a', 'b'])).map((r) => r?.asOfMs),
+        [2, bAsOfMs],
+        what,
+      )
+      // Folded into a new file: the next open reads the same without the journal.
+      assert.deepEqual(await journals(dir), [], `${what}: folded away`)
+      const again = await EmbeddedOnlineStore.open({ clock, path })
+      assert.deepEqual(
+        (await read(again, ['a', 'b'])).map((r) => r?.asOfMs),
+        [2, bAsOfMs],
+        `${what}: reopened`,
+      )
+    }
+    await writeFile(path, storeFile)
     await writeFile(file, lines)
 
     await appendFile(file, '{"key":"jour')
-    const torn = await EmbeddedOnlineStore.open({ clock, path })
+    const reopened = await EmbeddedOnlineStore.open({ clock, path })
     assert.deepEqual(
-      (await read(torn, ['a', 'b'])).map((r) => r?.asOfMs),
-      [2, 2],
+      (await read(reopened, ['a', 'b'])).map((r) => r?.asOfMs),
+      [2, 3],
     )
     // The torn bytes are gone with their journal (the open folded the store into a new file): a
     // sync after it appends to a clean journal, and the next open reads it. Before, the append
     // landed behind the torn bytes and the next open refused the joined line as damage.
     assert.deepEqual(await journals(dir), [], 'the torn journal was folded away')
-    await torn.writeRows(v, [row('c', 3, [4, 'w'])])
-    await torn.sync()
+    await reopened.writeRows(v, [row('c', 3, [4, 'w'])])
+    await reopened.sync()
     const after = await EmbeddedOnlineStore.open({ clock, path })
     assert.deepEqual(
       (await read(after, ['a', 'b', 'c'])).map((r) => r?.asOfMs),
-      [2, 2, 3],
+      [2, 3, 3],
     )
 
     const layout = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
@@ -206,3 +251,43 @@ void test('online store > embedded > every journal the file does not name is rem
     })
   }
 })
+
+void test('online store > embedded > a file and journal from before sync marks still load, torn tail cut; the first sync moves to marks', () =>
+  withDir(async (dir, path) => {
+    const key = (k: string) => `${v.name}:${v.version}|${k}`
+    const stored = (k: string, asOfMs: number, s: string) =>
+      JSON.stringify({ key: key(k), asOfMs, expiresAtMs: 9_000_000_000, fields: { x: '1', s } })
+    await writeFile(
+      path,
+      JSON.stringify({
+        format: 'kfs-online-store/1',
+        rows: [JSON.parse(stored('a', 1, 'file'))],
+        journal: 'online.json.journal-old',
+      }),
+    )
+    await writeFile(
+      join(dir, 'online.json.journal-old'),
+      `${stored('a', 2, 'journal')}\n${stored('b', 1, 'journal')}\n{"key":"tor`,
+    )
+    const store = await EmbeddedOnlineStore.open({ clock, path })
+    assert.deepEqual(
+      (await read(store, ['a', 'b'])).map((r) => r?.values[1]),
+      ['journal', 'journal'],
+    )
+    await store.writeRows(v, [row('c', 1, [1, 'new'])])
+    await store.sync()
+    const layout = JSON.parse(await readFile(path, 'utf8')) as { framed?: boolean }
+    assert.equal(layout.framed, true, 'the store now writes sync marks')
+    const again = await EmbeddedOnlineStore.open({ clock, path })
+    assert.deepEqual(
+      (await read(again, ['a', 'b', 'c'])).map((r) => r?.values[1]),
+      ['journal', 'journal', 'new'],
+    )
+    // An unmarked journal keeps the old rule: a damaged line other than the last piece is refused.
+    await writeFile(path, JSON.stringify({ format: 'kfs-online-store/1', rows: [], journal: 'online.json.journal-old' }))
+    await writeFile(join(dir, 'online.json.journal-old'), `{"key":\n${stored('a', 2, 'journal')}\n`)
+    await assert.rejects(
+      EmbeddedOnlineStore.open({ clock, path }),
+      (err: unknown) => err instanceof FeatureStoreError && err.code === 'DATA_CORRUPT',
+    )
+  }))

@@ -15,36 +15,27 @@
  * Durable steps, in this order (a crash may stop at any of them; store-files.ts says what survives):
  * - a new file: write the temp file and datasync it, rename it over the file, fsync the directory
  *   (now the file and the journal it names are the store), then remove the old journal;
- * - a sync: append the rows to the journal and datasync it, and fsync the directory when the journal
+ * - a sync: append the rows and a sync mark to the journal and datasync it, and fsync the directory when the journal
  *   was created by this append (once per journal) or a name is not known to be durable yet.
- * Recovery (`open`): load the file and the journal it names; a torn tail (an append that never
- * returned) is cut and the store folded into a new file, so no later append lands behind the torn
- * bytes; every other journal and temp file of the store is older than the file (row-journal.ts) and
+ * Recovery (`open`): load the file and the journal it names up to its last sync mark; a torn tail
+ * (an append that never returned) is cut and the store folded into a new file, so no later append
+ * lands behind the torn bytes; every other journal and temp file of the store is older than the file (row-journal.ts) and
  * removed once the directory is fsynced — so after `open` the store's directory holds the file and
  * its journal, whatever step a crash stopped at.
  */
 import { basename, dirname, join } from 'node:path'
-import {
-  appendJournal,
-  isJournalRow,
-  journalPath,
-  journalPrefix,
-  newJournalName,
-  readJournal,
-  type JournalRow,
-} from './row-journal.ts'
+import { appendJournal, journalPath, journalPrefix, newJournalName, readJournal, type JournalRow } from './row-journal.ts'
 import { nodeStoreFiles, type StoreFiles } from './store-files.ts'
+import { parseLayout, type FileLayout } from './store-layout.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { systemClock } from '../../../core/clock.ts'
 import { SinkWriteError, SourceError } from '../../../core/errors.ts'
-import { parseStoredJson } from '../../../core/stored-json.ts'
 import type { FeatureRow, FeatureValue, FeatureViewDef } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
 import { StoredTextRead } from '../redis/stored-text-read.ts'
 import { encodeValue } from '../redis/value-codec.ts'
 import { DELETED_FIELD } from '../redis/row-layout.ts'
 import { coalesceRows, missingRead, statusOf, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
-import { isJsonObject } from '../../../core/json-object.ts'
 
 interface StoredRow {
   readonly asOfMs: number
@@ -53,22 +44,8 @@ interface StoredRow {
   expiresAtMs: number
 }
 
-interface FileLayout {
-  readonly format: 'kfs-online-store/1'
-  readonly rows: JournalRow[]
-  /** The journal continuing this file (a file name beside it); absent in files written before journals. */
-  readonly journal?: string
-}
-
 /** A journal is folded into a new file once it is larger than the file and this. */
 const MIN_FOLD_BYTES = 4 * 1024 * 1024
-
-/** An object; when of this format, with rows of {key, asOfMs, expiresAtMs, fields of text} (another format is SCHEMA_UNKNOWN, not damage). */
-function isLayout(v: unknown): boolean {
-  if (!isJsonObject(v)) return false
-  if (v.format !== 'kfs-online-store/1') return true
-  return Array.isArray(v.rows) && v.rows.every(isJournalRow) && (v.journal === undefined || typeof v.journal === 'string')
-}
 
 export interface EmbeddedOnlineStoreOptions {
   readonly clock?: Clock
@@ -98,8 +75,11 @@ export class EmbeddedOnlineStore implements OnlineStore {
   #fileBytes = 0
   /** A name the store relies on (the file after a rename, a journal just created) may not be durable yet: the next sync fsyncs the directory. */
   #namesPending = false
-  /** An append failed part-way: bytes of it may sit at the journal's end, so the next sync writes a new file rather than append behind them. */
-  #journalBroken = false
+  /**
+   * The next sync writes a new file rather than append: an append failed part-way (bytes of it may
+   * sit at the journal's end), or the journal was written before sync marks.
+   */
+  #foldNext = false
   /** Syncs and flushes, one after the other: a journal append never races the file's replacement. */
   #persisting: Promise<void> = Promise.resolve()
 
@@ -209,7 +189,7 @@ export class EmbeddedOnlineStore implements OnlineStore {
     return this.#serially(async () => {
       const path = this.#path
       if (!path) return
-      const fold = this.#journalBroken || this.#journalBytes > Math.max(MIN_FOLD_BYTES, this.#fileBytes)
+      const fold = this.#foldNext || this.#journalBytes > Math.max(MIN_FOLD_BYTES, this.#fileBytes)
       if (this.#journal === undefined || fold) return this.#writeFile()
       if (this.#dirty.size > 0) {
         const keys = [...this.#dirty]
@@ -226,7 +206,7 @@ export class EmbeddedOnlineStore implements OnlineStore {
         } catch (err: unknown) {
           // Not durable: the rows stay to be synced, and the next sync starts a clean journal.
           for (const key of keys) this.#dirty.add(key)
-          this.#journalBroken = true
+          this.#foldNext = true
           throw err
         }
       }
@@ -251,7 +231,12 @@ export class EmbeddedOnlineStore implements OnlineStore {
     const taken = [...this.#dirty]
     this.#dirty.clear()
     const journal = newJournalName(path)
-    const layout: FileLayout = { format: 'kfs-online-store/1', rows: [...this.#rows].map(([key, r]) => rowOf(key, r)), journal }
+    const layout: FileLayout = {
+      format: 'kfs-online-store/1',
+      rows: [...this.#rows].map(([key, r]) => rowOf(key, r)),
+      journal,
+      framed: true,
+    }
     const text = JSON.stringify(layout)
     try {
       // On disk before the rename and before the old journal goes: else a machine crash after both
@@ -266,7 +251,7 @@ export class EmbeddedOnlineStore implements OnlineStore {
     const old = this.#journal
     this.#journal = journal
     this.#journalBytes = 0
-    this.#journalBroken = false
+    this.#foldNext = false
     this.#fileBytes = Buffer.byteLength(text)
     // The rename is durable only with the directory: until then a machine crash may bring back the
     // old file, which names the old journal — so that journal goes only after this fsync.
@@ -312,24 +297,17 @@ export class EmbeddedOnlineStore implements OnlineStore {
       throw new SourceError('SOURCE_UNAVAILABLE', `cannot read online store file ${path}`, { cause: err })
     }
     if (text === undefined) return false
-    // The way back from a damaged file: the offline tables hold the rows.
-    const layout = parseStoredJson<FileLayout>(text, {
-      what: `online store file ${path}`,
-      path,
-      shape: 'an online store file',
-      isValid: isLayout,
-      advice: 'move it away and reload the online rows with kfs replay --online-from-offline',
-      error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
-    })
-    if (layout.format !== 'kfs-online-store/1') throw new SourceError('SCHEMA_UNKNOWN', `online store file ${path} has an unknown format`)
+    const layout = parseLayout(path, text)
     for (const r of layout.rows) this.#rows.set(r.key, { asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: new Map(Object.entries(r.fields)) })
     this.#fileBytes = Buffer.byteLength(text)
     // A crashed process may have left the file or its journal renamed or created but not fsynced
     // into the directory: the first sync makes the names durable too.
     this.#namesPending = true
+    // A file from before sync marks: its journal goes on unframed, so the first sync starts a new file.
+    this.#foldNext = layout.framed !== true
     if (layout.journal === undefined) return false
     // The rows synced after the file was written, in the order they landed.
-    const journal = await readJournal(this.#files, journalPath(path, layout.journal))
+    const journal = await readJournal(this.#files, journalPath(path, layout.journal), layout.framed === true)
     for (const r of journal.rows) this.#rows.set(r.key, { asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: new Map(Object.entries(r.fields)) })
     this.#journal = layout.journal
     this.#journalBytes = journal.bytes

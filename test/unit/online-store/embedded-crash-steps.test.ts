@@ -2,7 +2,7 @@
  * The embedded online store stopped at every step of its write / rename / remove sequence, on a
  * model disk (./model-disk.ts) that keeps, after the crash, what a process crash keeps and every
  * image a power loss could leave (durable names plus any subset of the name changes since the last
- * directory fsync; none, half or all of each file's unsynced bytes). After each, the store reopens
+ * directory fsync; none, half, all of each file's unsynced bytes, or all with a zero-filled hole). After each, the store reopens
  * without an error and holds, for every key, what a store that never crashed held at the last sync
  * that returned — or what the interrupted call was making durable — and nothing else; its directory
  * holds the file and its journal only (no leftover journal or temp file); and it goes on working: a
@@ -93,7 +93,7 @@ async function runCrashingAt(n: number): Promise<Crashed | undefined> {
 function images(disk: ModelDisk): [string, ModelDisk][] {
   const out: [string, ModelDisk][] = [['process crash', disk.restarted()]]
   for (let kept = 0; kept < 1 << disk.pendingNameOps; kept++) {
-    for (const unsynced of ['none', 'half', 'all'] satisfies Unsynced[]) {
+    for (const unsynced of ['none', 'half', 'all', 'hole'] satisfies Unsynced[]) {
       out.push([
         `power loss keeping name changes ${kept.toString(2)} and ${unsynced} of the unsynced bytes`,
         disk.powerLost(kept, unsynced),

@@ -7,7 +7,7 @@
  * - `restarted()`: the process died, the machine did not — everything it did is seen;
  * - `powerLost(...)`: the machine died — durable names plus any subset of the name changes made
  *   since the last directory fsync (in order), each file's durable bytes plus none, half or all of
- *   the bytes written since its last datasync.
+ *   the bytes written since its last datasync, or all of them with the first half zero-filled.
  * A crash during a write leaves half of its bytes (a torn write).
  */
 import { basename, dirname } from 'node:path'
@@ -30,7 +30,8 @@ export class Crash extends Error {
   }
 }
 
-export type Unsynced = 'none' | 'half' | 'all'
+/** What a power loss keeps of the bytes written since a file's datasync: none, the first half, all, or all with the first half zero-filled (a later page reached the disk first). */
+export type Unsynced = 'none' | 'half' | 'all' | 'hole'
 
 export class ModelDisk implements StoreFiles {
   readonly dir: string
@@ -181,6 +182,8 @@ function survivor(inode: Inode, unsynced: Unsynced): string {
   const appended = inode.data.startsWith(inode.synced)
   const base = appended ? inode.synced : ''
   const rest = appended ? inode.data.slice(inode.synced.length) : inode.data
+  const half = Math.ceil(rest.length / 2)
   if (unsynced === 'none') return inode.synced
-  return base + (unsynced === 'half' ? rest.slice(0, Math.ceil(rest.length / 2)) : rest)
+  if (unsynced === 'hole') return base + '\0'.repeat(half) + rest.slice(half)
+  return base + (unsynced === 'half' ? rest.slice(0, half) : rest)
 }
