@@ -3,7 +3,7 @@
  * servers where configured (Kafka, schema registry, Redis, S3), embedded defaults otherwise — and
  * closes them in reverse order. Nothing below main/ knows which one it got.
  */
-import { mkdir } from 'node:fs/promises'
+import { makeDirDurable } from '../adapters/local-disk/sync-dir.ts'
 import { join } from 'node:path'
 import pino from 'pino'
 import { systemClock, type Clock } from '../core/clock.ts'
@@ -100,7 +100,8 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
           const { RedisOnlineStore } = await import('../adapters/online-store/redis/redis-online-store.ts')
           made = new RedisOnlineStore({ url: c.url, ...(c.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: c.commandTimeoutMs }), clock, logger: logger.child({ component: 'redis' }) })
         } else {
-          await mkdir(c.dir, { recursive: true })
+          // Durable with the directory it is in: the store fsyncs only its own directory's entries.
+          await makeDirDurable(c.dir)
           made = await EmbeddedOnlineStore.open({ clock, path: join(c.dir, 'online-store.json') })
         }
         closers.push(() => made.close())

@@ -31,6 +31,9 @@ export const LAYERS = {
  */
 export const EXCEPTIONS = {
   features: ['operators/aggregators'],
+  // Every adapter that keeps files on a local disk makes their names durable the same way
+  // (adapters/local-disk/sync-dir.ts: directory fsyncs); that folder holds no client and no port.
+  adapters: ['adapters/local-disk'],
 }
 
 /** `adapters/<family>` for adapters, the top folder otherwise; undefined outside the layered folders. */

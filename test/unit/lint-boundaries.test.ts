@@ -85,6 +85,13 @@ void describe('lint > layers (kfs/layers)', () => {
     ['adapters/offline/iceberg', '../../../engine/live-engine.ts', 'LiveEngine', /adapters\/offline\/ may not import engine\//],
     // Another family is another adapter: reach it through its port.
     ['adapters/online-store/redis', '../../event-log/kafka/kafka-event-log.ts', 'KafkaEventLog', /may not import adapters\/event-log/],
+    // The shared local-disk family opens no other: the embedded store still may not reach the embedded log.
+    [
+      'adapters/online-store/embedded',
+      '../../event-log/embedded/durable-file.ts',
+      'writeJsonAtomic',
+      /may not import adapters\/event-log/,
+    ],
   ]
   for (const [folder, spec, name, mentions] of upward) {
     void test(`${folder}/ may not import ${spec.replace(/^(\.\.\/)+/, '')}`, async () => {
@@ -99,6 +106,8 @@ void describe('lint > layers (kfs/layers)', () => {
     assert.deepEqual(await lint('operators', importingType('../features/types.ts', 'FeatureViewDef')), [])
     // The one narrow exception: the DSL reads the aggregations' contracts.
     assert.deepEqual(await lint('features', importing('../operators/aggregators/catalog.ts', 'AGGREGATIONS')), [])
+    // And the one shared adapter family: directory fsyncs for every adapter keeping local files.
+    assert.deepEqual(await lint('adapters/online-store/embedded', importing('../../local-disk/sync-dir.ts', 'syncDir')), [])
   })
 })
 

@@ -75,22 +75,32 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
     await store.sync()
     await store.writeRows(v, [row('a', 2, [2, 'y']), row('b', 2, [3, 'z'])])
     await store.sync()
+    await store.writeRows(v, [row('b', 3, [5, 'q'])])
+    await store.sync()
     const [journal] = await journals(dir)
     const file = join(dir, journal!)
     const lines = await readFile(file, 'utf8')
-    assert.equal(lines.split('\n').length, 3, 'two lines and the final newline')
+    const storeFile = await readFile(path, 'utf8')
+    // Two appends (the first sync wrote the file), each ending with its sync mark.
+    const [a2, b2, mark1, b3, mark2, end] = lines.split('\n')
+    assert.equal(end, '', 'complete lines')
+    assert.equal(mark1, mark2, 'the same sync mark ends each append')
+    const zeros = (line: string) => '\0'.repeat(line.length)
+    const journalOf = (...ls: string[]) => ls.map((l) => `${l}\n`).join('')
 
-    await appendFile(file, '{"key":"jour')
-    const torn = await EmbeddedOnlineStore.open({ clock, path })
-    assert.deepEqual(
-      (await read(torn, ['a', 'b'])).map((r) => r?.asOfMs),
-      [2, 2],
-    )
-
+    // Damage to an acknowledged sync: before the last append, or in it once another append follows.
     const damaged: [string, string][] = [
-      ['a line that is not JSON', `{"key":\n${lines}`],
-      ['a line of another shape', `{"key":"a","asOfMs":"2","expiresAtMs":1,"fields":{}}\n${lines}`],
-      ['a field value not text', `${lines}{"key":"a","asOfMs":3,"expiresAtMs":1,"fields":{"x":1}}\n`],
+      ['a line that is not JSON', journalOf('{"key":', a2!, b2!, mark1!, b3!, mark2!)],
+      [
+        'a line of another shape',
+        journalOf('{"key":"a","asOfMs":"2","expiresAtMs":1,"fields":{}}', a2!, b2!, mark1!, b3!, mark2!),
+      ],
+      [
+        'a field value not text',
+        journalOf(a2!, '{"key":"a","asOfMs":3,"expiresAtMs":1,"fields":{"x":1}}', b2!, mark1!, b3!, mark2!),
+      ],
+      ['a zero-filled line before the last append', journalOf(zeros(a2!), b2!, mark1!, b3!, mark2!)],
+      ['a zero-filled line in the last append once another began', `${journalOf(a2!, b2!, mark1!, zeros(b3!), mark2!)}{"key":"x`],
     ]
     for (const [what, body] of damaged) {
       await writeFile(file, body)
@@ -103,7 +113,53 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
         what,
       )
     }
+
+    // What a crash leaves of an append that never returned: cut, and every acknowledged row kept.
+    const torn: [string, string, number][] = [
+      ['a cut line', `${lines}{"key":"jour`, 3],
+      ['a whole line without its sync mark', `${lines}${b3!.replace('"asOfMs":3', '"asOfMs":4')}\n`, 3],
+      ['a zero-filled line and its mark', `${lines}${journalOf(zeros(b3!), mark2!)}`, 3],
+      ['the last append with a zero-filled line, its mark on disk', journalOf(a2!, b2!, mark1!, zeros(b3!), mark2!), 2],
+      ['a zero-filled tail', `${lines}${zeros(b3!)}`, 3],
+    ]
+    for (const [what, body, bAsOfMs] of torn) {
+      await writeFile(path, storeFile)
+      await writeFile(file, body)
+      const reopened = await EmbeddedOnlineStore.open({ clock, path })
+      assert.deepEqual(
+        (await read(reopened, ['a', 'b'])).map((r) => r?.asOfMs),
+        [2, bAsOfMs],
+        what,
+      )
+      // Folded into a new file: the next open reads the same without the journal.
+      assert.deepEqual(await journals(dir), [], `${what}: folded away`)
+      const again = await EmbeddedOnlineStore.open({ clock, path })
+      assert.deepEqual(
+        (await read(again, ['a', 'b'])).map((r) => r?.asOfMs),
+        [2, bAsOfMs],
+        `${what}: reopened`,
+      )
+    }
+    await writeFile(path, storeFile)
     await writeFile(file, lines)
+
+    await appendFile(file, '{"key":"jour')
+    const reopened = await EmbeddedOnlineStore.open({ clock, path })
+    assert.deepEqual(
+      (await read(reopened, ['a', 'b'])).map((r) => r?.asOfMs),
+      [2, 3],
+    )
+    // The torn bytes are gone with their journal (the open folded the store into a new file): a
+    // sync after it appends to a clean journal, and the next open reads it. Before, the append
+    // landed behind the torn bytes and the next open refused the joined line as damage.
+    assert.deepEqual(await journals(dir), [], 'the torn journal was folded away')
+    await reopened.writeRows(v, [row('c', 3, [4, 'w'])])
+    await reopened.sync()
+    const after = await EmbeddedOnlineStore.open({ clock, path })
+    assert.deepEqual(
+      (await read(after, ['a', 'b', 'c'])).map((r) => r?.asOfMs),
+      [2, 3, 3],
+    )
 
     const layout = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
     for (const name of ['../elsewhere', '/etc/passwd', '', '..']) {
@@ -153,4 +209,85 @@ void test('online store > embedded > a journal left beside a newer file is not a
     assert.equal(seen.size, 2, 'the journal was folded into a new file, which a new journal continues')
     const after = await EmbeddedOnlineStore.open({ clock, path })
     assert.equal((await read(after, ['big']))[0]!.status, 'PRESENT')
+  }))
+
+void test('online store > embedded > every journal the file does not name is removed on open, never applied; other files stay', async () => {
+  const key = (k: string) => `${v.name}:${v.version}|${k}`
+  const line = (k: string, asOfMs: number, expiresAtMs: number, s: string) =>
+    `${JSON.stringify({ key: key(k), asOfMs, expiresAtMs, fields: { x: '9', s } })}\n`
+  // Each is what a crash can leave beside a newer file (or worse): applied, each would bring back
+  // a row the file's replaced, or fail the open.
+  const leftovers: [string, string, string][] = [
+    ['a tie on as_of that a later row won', 'online.json.journal-1-1-0', line('a', 20, 9_000_000_000, 'tie')],
+    ['a row that expired before a lower as_of landed', 'online.json.journal-1-1-1', line('k', 50, 500, 'expired')],
+    ['a line that does not read', 'online.json.journal-1-1-2', '{"key":\n'],
+    ['a torn tail', 'online.json.journal-1-1-3', line('b', 99, 9_000_000_000, 'torn').slice(0, 30)],
+    ['an empty journal', 'online.json.journal-1-1-4', ''],
+    ['a temp file never renamed', 'online.json.tmp-77', '{"format":"kfs-online-store/1","rows":[]}'],
+    ['a half-written temp file', 'online.json.tmp-78', '{"format":"kfs-onl'],
+  ]
+  for (const [what, name, text] of leftovers) {
+    await withDir(async (dir, path) => {
+      const store = await EmbeddedOnlineStore.open({ clock, path })
+      await store.writeRows(v, [row('a', 20, [1, 'won']), row('k', 5, [2, 'landed later'])])
+      await store.sync()
+      await store.writeRows(v, [row('b', 3, [3, 'journaled'])])
+      await store.sync()
+      const [journal] = await journals(dir)
+      // Crash (no close), leaving the leftover — and a file of another store, which is not ours.
+      await writeFile(join(dir, name), text)
+      await writeFile(join(dir, 'other.json.journal-1-1-0'), line('a', 1, 1, 'not ours'))
+      const reopened = await EmbeddedOnlineStore.open({ clock, path })
+      assert.deepEqual(
+        await read(reopened, ['a', 'k', 'b']),
+        [
+          { status: 'PRESENT', asOfMs: 20, values: [1, 'won'] },
+          { status: 'PRESENT', asOfMs: 5, values: [2, 'landed later'] },
+          { status: 'PRESENT', asOfMs: 3, values: [3, 'journaled'] },
+        ],
+        what,
+      )
+      assert.deepEqual((await readdir(dir)).sort(), ['online.json', journal!, 'other.json.journal-1-1-0'], `${what}: removed`)
+    })
+  }
+})
+
+void test('online store > embedded > a file and journal from before sync marks still load, torn tail cut; the first sync moves to marks', () =>
+  withDir(async (dir, path) => {
+    const key = (k: string) => `${v.name}:${v.version}|${k}`
+    const stored = (k: string, asOfMs: number, s: string) =>
+      JSON.stringify({ key: key(k), asOfMs, expiresAtMs: 9_000_000_000, fields: { x: '1', s } })
+    await writeFile(
+      path,
+      JSON.stringify({
+        format: 'kfs-online-store/1',
+        rows: [JSON.parse(stored('a', 1, 'file'))],
+        journal: 'online.json.journal-old',
+      }),
+    )
+    await writeFile(
+      join(dir, 'online.json.journal-old'),
+      `${stored('a', 2, 'journal')}\n${stored('b', 1, 'journal')}\n{"key":"tor`,
+    )
+    const store = await EmbeddedOnlineStore.open({ clock, path })
+    assert.deepEqual(
+      (await read(store, ['a', 'b'])).map((r) => r?.values[1]),
+      ['journal', 'journal'],
+    )
+    await store.writeRows(v, [row('c', 1, [1, 'new'])])
+    await store.sync()
+    const layout = JSON.parse(await readFile(path, 'utf8')) as { framed?: boolean }
+    assert.equal(layout.framed, true, 'the store now writes sync marks')
+    const again = await EmbeddedOnlineStore.open({ clock, path })
+    assert.deepEqual(
+      (await read(again, ['a', 'b', 'c'])).map((r) => r?.values[1]),
+      ['journal', 'journal', 'new'],
+    )
+    // An unmarked journal keeps the old rule: a damaged line other than the last piece is refused.
+    await writeFile(path, JSON.stringify({ format: 'kfs-online-store/1', rows: [], journal: 'online.json.journal-old' }))
+    await writeFile(join(dir, 'online.json.journal-old'), `{"key":\n${stored('a', 2, 'journal')}\n`)
+    await assert.rejects(
+      EmbeddedOnlineStore.open({ clock, path }),
+      (err: unknown) => err instanceof FeatureStoreError && err.code === 'DATA_CORRUPT',
+    )
   }))

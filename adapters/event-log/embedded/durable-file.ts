@@ -1,11 +1,15 @@
 /**
  * Small JSON state files (group offsets, topic metadata, transaction journals) replaced
- * atomically: write a temp file, fsync it, rename over the old one. A reader after a crash sees
- * either the old or the new content, never a mix.
+ * atomically: write a temp file, fsync it, rename over the old one, fsync the directory (the rename
+ * is durable only then: a machine crash could otherwise bring back the old content after the caller
+ * went on, e.g. applied a transaction journal or acknowledged an offset commit). A reader after a
+ * crash sees either the old or the new content, never a mix.
  */
 import { createHash } from 'node:crypto'
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { SourceError } from '../../../core/errors.ts'
+import { syncDirSync } from '../../local-disk/sync-dir.ts'
 import { parseStoredJson } from '../../../core/stored-json.ts'
 
 export function writeJsonAtomic(path: string, value: unknown, fsync: boolean): void {
@@ -20,6 +24,7 @@ export function writeJsonAtomic(path: string, value: unknown, fsync: boolean): v
     closeSync(fd)
   }
   renameSync(tmp, path)
+  if (fsync) syncDirSync(dirname(path))
 }
 
 /** The file's value; `valid` checks its shape (a file of another shape is as damaged as one that is not JSON). */

@@ -15,13 +15,14 @@
  * ```
  * Opening is lazy: the first call takes the lock and finishes interrupted transaction commits.
  */
-import { existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs'
+import { existsSync, readdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { systemClock, type Clock } from '../../../core/clock.ts'
 import { SourceError } from '../../../core/errors.ts'
 import { silentLogger, type Logger } from '../../../core/logger.ts'
 import { isTopicName, TOPIC_NAME_RULE } from '../../../core/topic-name.ts'
 import type { PackedRecords, ProduceRecord } from '../../../ports/event-log.ts'
+import { makeDirSync } from '../../local-disk/sync-dir.ts'
 import { lockDirectory, unlockDirectory } from './directory-lock.ts'
 import { fileNameFor, readJson, writeJsonAtomic } from './durable-file.ts'
 import { EmbeddedConsumer } from './embedded-consumer.ts'
@@ -101,7 +102,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     if (!Number.isInteger(partitions) || partitions < 1) throw new SourceError('BAD_REQUEST', `a topic needs at least one partition, got ${partitions}`)
     if (this.#topic(topic)) return
     const dir = join(this.#dir, 'topics', topic)
-    mkdirSync(dir, { recursive: true })
+    makeDirSync(dir, this.#fsync)
     writeJsonAtomic(join(dir, 'topic.json'), { partitions }, this.#fsync)
     this.#topic(topic)
     for (const group of this.#groups.values()) if (group.subscribes(topic)) void group.rebalance()
@@ -236,7 +237,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   #open(): void {
     if (this.#state === 'open') return
     if (this.#state === 'closed') throw new SourceError('BAD_REQUEST', 'this embedded log has been closed')
-    mkdirSync(this.#dir, { recursive: true })
+    makeDirSync(this.#dir, this.#fsync)
     lockDirectory(this.#dir)
     this.#state = 'open'
     try {
@@ -313,7 +314,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   #group(groupId: string): GroupCoordinator {
     let group = this.#groups.get(groupId)
     if (!group) {
-      mkdirSync(join(this.#dir, 'groups'), { recursive: true })
+      makeDirSync(join(this.#dir, 'groups'), this.#fsync)
       group = new GroupCoordinator({
         dir: join(this.#dir, 'groups'),
         groupId,
@@ -336,7 +337,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
       })),
       offsets: [...plan.offsets].map(([groupId, offsets]) => ({ groupId, offsets: offsets.map((o) => ({ ...o })) })),
     }
-    mkdirSync(join(this.#dir, 'txn'), { recursive: true })
+    makeDirSync(join(this.#dir, 'txn'), true)
     const file = join(this.#dir, 'txn', `${fileNameFor(transactionalId)}.json`)
     writeJsonAtomic(file, journal, true)
     try {

@@ -18,10 +18,11 @@
  * offset move only once a batch is written (and fsynced). The embedded log is the single-process
  * default; throughput beyond that is what Kafka is for.
  */
-import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { InvariantViolation, SourceError } from '../../../core/errors.ts'
+import { makeDirSync, syncDirSync } from '../../local-disk/sync-dir.ts'
 import { AckedEnd } from './acked-end.ts'
 import { decodeRecord, encodeRecords, type StoredRecord } from './record-format.ts'
 
@@ -82,7 +83,8 @@ export class PartitionLog {
   }
 
   static open(dir: string, options: PartitionLogOptions): PartitionLog {
-    mkdirSync(dir, { recursive: true })
+    // A new partition's directory must survive a machine crash with the segments it will hold.
+    makeDirSync(dir, options.fsync)
     const log = new PartitionLog(dir, options)
     const names = readdirSync(dir)
       .filter((n) => /^\d{20}\.log$/.test(n))
@@ -249,6 +251,9 @@ export class PartitionLog {
     const path = join(this.#dir, name)
     const segment: Segment = { path, baseOffset: this.#end, fd: openSync(path, 'w+'), size: 0, positions: new RecordPositions() }
     this.#segments.push(segment)
+    // The segment's fsync makes its bytes durable, not its name: without this, a machine crash
+    // could lose the whole segment an acknowledged append went to. Once per roll.
+    if (this.#options.fsync) syncDirSync(this.#dir)
     return segment
   }
 

@@ -7,6 +7,9 @@
  * - `putIfAbsent` is atomic and exclusive: temp file + fsync + link(2). link fails with EEXIST when
  *   the target exists, so of N concurrent creators exactly one wins, and the target never shows a
  *   partly written body (unlike open(O_EXCL) on the final name).
+ * - Both return once the object is durable: its bytes fsynced, then its directory (a new name is on
+ *   disk only with its directory — a checkpoint record must not vanish in a machine crash after
+ *   the tables were committed against it); a directory `put` creates is fsynced into its parent.
  * - Temp files live in `<root>/.kfs-tmp/` (same file system, so link/rename work) and are never
  *   listed.
  */
@@ -16,6 +19,7 @@ import path from 'node:path'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { SinkWriteError } from '../../../core/errors.ts'
 import { assertValidKey } from '../../../ports/object-store-keys.ts'
+import { makeDirDurable, syncDir } from '../../local-disk/sync-dir.ts'
 import { compareKeys } from '../memory/memory-object-store.ts'
 
 const TMP_DIR = '.kfs-tmp'
@@ -66,9 +70,10 @@ export class LocalObjectStore implements ObjectStore {
   async put(key: string, body: Uint8Array): Promise<void> {
     const target = this.#pathOf(key)
     try {
-      await fs.mkdir(path.dirname(target), { recursive: true })
+      await makeDirDurable(path.dirname(target))
       const tmp = await this.#writeTemp(body)
       await fs.rename(tmp, target)
+      await syncDir(path.dirname(target))
     } catch (err: unknown) {
       throw new SinkWriteError('SINK_UNAVAILABLE', 'local object write failed', { cause: err })
     }
@@ -78,9 +83,10 @@ export class LocalObjectStore implements ObjectStore {
     const target = this.#pathOf(key)
     let tmp: string | undefined
     try {
-      await fs.mkdir(path.dirname(target), { recursive: true })
+      await makeDirDurable(path.dirname(target))
       tmp = await this.#writeTemp(body)
       await fs.link(tmp, target)
+      await syncDir(path.dirname(target))
       return true
     } catch (err: unknown) {
       if (errnoOf(err) === 'EEXIST') return false

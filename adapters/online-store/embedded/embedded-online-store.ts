@@ -11,20 +11,31 @@
  * (row-journal.ts) and fsyncs it: the engine syncs before it publishes a checkpoint, so a crash
  * loses no write a checkpoint counted as landed (the restarted engine never writes those rows
  * again). A journal grown past the file's size (and 4 MiB) is folded into a new file.
+ *
+ * Durable steps, in this order (a crash may stop at any of them; store-files.ts says what survives):
+ * - a new file: write the temp file and datasync it, rename it over the file, fsync the directory
+ *   (now the file and the journal it names are the store), then remove the old journal;
+ * - a sync: append the rows and a sync mark to the journal and datasync it, and fsync the directory when the journal
+ *   was created by this append (once per journal) or a name is not known to be durable yet.
+ * Recovery (`open`): load the file and the journal it names up to its last sync mark; a torn tail
+ * (an append that never returned) is cut and the store folded into a new file, so no later append
+ * lands behind the torn bytes; every other journal and temp file of the store is older than the file (row-journal.ts) and
+ * removed once the directory is fsynced — so after `open` the store's directory holds the file and
+ * its journal, whatever step a crash stopped at.
  */
-import { open, readFile, rename } from 'node:fs/promises'
-import { appendJournal, isJournalRow, journalPath, newJournalName, readJournal, removeJournal, type JournalRow } from './row-journal.ts'
+import { basename, dirname, join } from 'node:path'
+import { appendJournal, journalPath, journalPrefix, newJournalName, readJournal, type JournalRow } from './row-journal.ts'
+import { nodeStoreFiles, type StoreFiles } from './store-files.ts'
+import { parseLayout, type FileLayout } from './store-layout.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { systemClock } from '../../../core/clock.ts'
 import { SinkWriteError, SourceError } from '../../../core/errors.ts'
-import { parseStoredJson } from '../../../core/stored-json.ts'
 import type { FeatureRow, FeatureValue, FeatureViewDef } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
 import { StoredTextRead } from '../redis/stored-text-read.ts'
 import { encodeValue } from '../redis/value-codec.ts'
 import { DELETED_FIELD } from '../redis/row-layout.ts'
 import { coalesceRows, missingRead, statusOf, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
-import { isJsonObject } from '../../../core/json-object.ts'
 
 interface StoredRow {
   readonly asOfMs: number
@@ -33,27 +44,15 @@ interface StoredRow {
   expiresAtMs: number
 }
 
-interface FileLayout {
-  readonly format: 'kfs-online-store/1'
-  readonly rows: JournalRow[]
-  /** The journal continuing this file (a file name beside it); absent in files written before journals. */
-  readonly journal?: string
-}
-
 /** A journal is folded into a new file once it is larger than the file and this. */
 const MIN_FOLD_BYTES = 4 * 1024 * 1024
-
-/** An object; when of this format, with rows of {key, asOfMs, expiresAtMs, fields of text} (another format is SCHEMA_UNKNOWN, not damage). */
-function isLayout(v: unknown): boolean {
-  if (!isJsonObject(v)) return false
-  if (v.format !== 'kfs-online-store/1') return true
-  return Array.isArray(v.rows) && v.rows.every(isJournalRow) && (v.journal === undefined || typeof v.journal === 'string')
-}
 
 export interface EmbeddedOnlineStoreOptions {
   readonly clock?: Clock
   /** File the rows are persisted to on flush/close and loaded from by `open()`. */
   readonly path?: string
+  /** The file system (test seam: a model disk that crashes at a chosen step). */
+  readonly files?: StoreFiles
 }
 
 function viewKey(view: FeatureViewDef): string {
@@ -63,6 +62,7 @@ function viewKey(view: FeatureViewDef): string {
 export class EmbeddedOnlineStore implements OnlineStore {
   readonly #clock: Clock
   readonly #path: string | undefined
+  readonly #files: StoreFiles
   readonly #rows = new Map<string, StoredRow>()
   readonly #listeners = new Map<string, Set<OnlineChangeListener>>()
   #writesSinceSweep = 0
@@ -73,12 +73,20 @@ export class EmbeddedOnlineStore implements OnlineStore {
   #journal: string | undefined
   #journalBytes = 0
   #fileBytes = 0
+  /** A name the store relies on (the file after a rename, a journal just created) may not be durable yet: the next sync fsyncs the directory. */
+  #namesPending = false
+  /**
+   * The next sync writes a new file rather than append: an append failed part-way (bytes of it may
+   * sit at the journal's end), or the journal was written before sync marks.
+   */
+  #foldNext = false
   /** Syncs and flushes, one after the other: a journal append never races the file's replacement. */
   #persisting: Promise<void> = Promise.resolve()
 
   constructor(options: EmbeddedOnlineStoreOptions = {}) {
     this.#clock = options.clock ?? systemClock
     this.#path = options.path
+    this.#files = options.files ?? nodeStoreFiles
   }
 
   /** Creates a store and loads its file when one exists. */
@@ -180,15 +188,32 @@ export class EmbeddedOnlineStore implements OnlineStore {
   sync(): Promise<void> {
     return this.#serially(async () => {
       const path = this.#path
-      if (!path || (this.#dirty.size === 0 && this.#journal !== undefined)) return
-      if (this.#journal === undefined || this.#journalBytes > Math.max(MIN_FOLD_BYTES, this.#fileBytes)) return this.#writeFile()
-      const rows: JournalRow[] = []
-      for (const key of this.#dirty) {
-        const r = this.#rows.get(key)
-        if (r !== undefined) rows.push(rowOf(key, r))
+      if (!path) return
+      const fold = this.#foldNext || this.#journalBytes > Math.max(MIN_FOLD_BYTES, this.#fileBytes)
+      if (this.#journal === undefined || fold) return this.#writeFile()
+      if (this.#dirty.size > 0) {
+        const keys = [...this.#dirty]
+        const rows: JournalRow[] = []
+        for (const key of keys) {
+          const r = this.#rows.get(key)
+          if (r !== undefined) rows.push(rowOf(key, r))
+        }
+        this.#dirty.clear()
+        // The first append creates the journal: its name must reach the disk too.
+        if (this.#journalBytes === 0) this.#namesPending = true
+        try {
+          this.#journalBytes += await appendJournal(this.#files, journalPath(path, this.#journal), rows)
+        } catch (err: unknown) {
+          // Not durable: the rows stay to be synced, and the next sync starts a clean journal.
+          for (const key of keys) this.#dirty.add(key)
+          this.#foldNext = true
+          throw err
+        }
       }
-      this.#dirty.clear()
-      this.#journalBytes += await appendJournal(journalPath(path, this.#journal), rows)
+      if (this.#namesPending) {
+        await this.#files.syncDir(dirname(path))
+        this.#namesPending = false
+      }
     })
   }
 
@@ -203,27 +228,38 @@ export class EmbeddedOnlineStore implements OnlineStore {
     if (!path) return
     const nowMs = this.#clock.nowMs()
     this.#sweep(nowMs)
+    const taken = [...this.#dirty]
     this.#dirty.clear()
     const journal = newJournalName(path)
-    const layout: FileLayout = { format: 'kfs-online-store/1', rows: [...this.#rows].map(([key, r]) => rowOf(key, r)), journal }
-    const text = JSON.stringify(layout)
-    const tmp = `${path}.tmp-${process.pid}`
-    // On disk before the rename and before the old journal goes: else a machine crash after both
-    // could leave neither the rows of the new file nor the journal that held them.
-    const handle = await open(tmp, 'w')
-    try {
-      await handle.writeFile(text)
-      await handle.datasync()
-    } finally {
-      await handle.close()
+    const layout: FileLayout = {
+      format: 'kfs-online-store/1',
+      rows: [...this.#rows].map(([key, r]) => rowOf(key, r)),
+      journal,
+      framed: true,
     }
-    await rename(tmp, path)
-    // The file no longer names the old journal: a crash before this removal leaves it unread.
+    const text = JSON.stringify(layout)
+    try {
+      // On disk before the rename and before the old journal goes: else a machine crash after both
+      // could leave neither the rows of the new file nor the journal that held them.
+      await this.#files.write(tmpPath(path), text, 'replace')
+      await this.#files.rename(tmpPath(path), path)
+    } catch (err: unknown) {
+      // The old file and journal are still the store: the rows taken stay to be synced.
+      for (const key of taken) this.#dirty.add(key)
+      throw err
+    }
     const old = this.#journal
     this.#journal = journal
     this.#journalBytes = 0
+    this.#foldNext = false
     this.#fileBytes = Buffer.byteLength(text)
-    if (old !== undefined) await removeJournal(journalPath(path, old))
+    // The rename is durable only with the directory: until then a machine crash may bring back the
+    // old file, which names the old journal — so that journal goes only after this fsync.
+    this.#namesPending = true
+    await this.#files.syncDir(dirname(path))
+    this.#namesPending = false
+    // A crash before this removal leaves the old journal beside the file; the next open removes it.
+    if (old !== undefined) await this.#files.remove(journalPath(path, old))
   }
 
   async close(): Promise<void> {
@@ -233,32 +269,49 @@ export class EmbeddedOnlineStore implements OnlineStore {
     this.#listeners.clear()
   }
 
+  /** Loads the file and its journal, then recovers from whatever step a crash stopped at (see the module comment). */
   async #load(path: string): Promise<void> {
-    let text: string
+    const torn = await this.#loadFile(path)
+    const dir = dirname(path)
+    const named = this.#journal
+    const leftovers = (await this.#files.list(dir)).filter(
+      (name) => (name.startsWith(journalPrefix(path)) && name !== named) || name.startsWith(`${basename(path)}.tmp-`),
+    )
+    // Torn bytes at the journal's end would join the next append into a line that never reads.
+    if (torn) await this.#writeFile()
+    else if (leftovers.length > 0) {
+      // The file read here may be a rename a crash left in the page cache only: durable first, then
+      // nothing that the file supersedes is needed any more.
+      await this.#files.syncDir(dir)
+      this.#namesPending = false
+    }
+    for (const name of leftovers) await this.#files.remove(join(dir, name))
+  }
+
+  /** Loads the file and the journal it names; whether the journal ended in a torn tail. */
+  async #loadFile(path: string): Promise<boolean> {
+    let text: string | undefined
     try {
-      text = await readFile(path, 'utf8')
+      text = await this.#files.read(path)
     } catch (err: unknown) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
       throw new SourceError('SOURCE_UNAVAILABLE', `cannot read online store file ${path}`, { cause: err })
     }
-    // The way back from a damaged file: the offline tables hold the rows.
-    const layout = parseStoredJson<FileLayout>(text, {
-      what: `online store file ${path}`,
-      path,
-      shape: 'an online store file',
-      isValid: isLayout,
-      advice: 'move it away and reload the online rows with kfs replay --online-from-offline',
-      error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
-    })
-    if (layout.format !== 'kfs-online-store/1') throw new SourceError('SCHEMA_UNKNOWN', `online store file ${path} has an unknown format`)
+    if (text === undefined) return false
+    const layout = parseLayout(path, text)
     for (const r of layout.rows) this.#rows.set(r.key, { asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: new Map(Object.entries(r.fields)) })
     this.#fileBytes = Buffer.byteLength(text)
-    if (layout.journal === undefined) return
+    // A crashed process may have left the file or its journal renamed or created but not fsynced
+    // into the directory: the first sync makes the names durable too.
+    this.#namesPending = true
+    // A file from before sync marks: its journal goes on unframed, so the first sync starts a new file.
+    this.#foldNext = layout.framed !== true
+    if (layout.journal === undefined) return false
     // The rows synced after the file was written, in the order they landed.
-    const journal = await readJournal(journalPath(path, layout.journal))
+    const journal = await readJournal(this.#files, journalPath(path, layout.journal), layout.framed === true)
     for (const r of journal.rows) this.#rows.set(r.key, { asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: new Map(Object.entries(r.fields)) })
     this.#journal = layout.journal
     this.#journalBytes = journal.bytes
+    return journal.torn
   }
 
   #live(key: string, nowMs: number): StoredRow | undefined {
@@ -300,6 +353,11 @@ function encodeRow(view: FeatureViewDef, row: FeatureRow): Map<string, string> {
     if (text !== undefined) fields.set(f.name, text)
   })
   return fields
+}
+
+/** The temp file a new store file is written to before its rename (one per process: writes are serial). */
+function tmpPath(path: string): string {
+  return `${path}.tmp-${process.pid}`
 }
 
 function rowOf(key: string, r: StoredRow): JournalRow {

@@ -1,17 +1,34 @@
 /**
  * The embedded online store's journal: the rows changed since its file was last written, one JSON
- * line each, appended (and fsynced) by `sync()`. The store's file names the journal that continues
- * it, so a journal left beside a newer file (a crash between writing the file and removing the old
- * journal) is never applied over rows it predates. On load the lines apply in order, last wins —
- * the order the rows landed in. A final line without its newline is an append that never returned
- * and is cut, as the embedded log cuts a torn final write; any other line that does not read is
- * damage (DATA_CORRUPT).
+ * line each, appended (and fsynced) by `sync()`, each append ending with a sync mark (`SYNC_MARK`).
+ * The store's file names the journal that continues it. On load the rows up to the last mark apply
+ * in order, last wins — the order the rows landed in. Whatever follows the last mark is an append
+ * that never returned (its sync was not acknowledged): a torn tail, whatever it holds — cut bytes,
+ * or a line a machine crash left zero-filled because a later page of the append reached the disk
+ * before an earlier one. It is cut, as the embedded log cuts a torn final write; so is the last
+ * marked batch when the journal ends with it and a line of it does not read (its mark reached the
+ * disk, an earlier page did not: zeros never read as a row). A line that does not read anywhere
+ * else is damage to an acknowledged sync (DATA_CORRUPT) — as is damage in the last batch once
+ * another append follows it (that append began only after the batch's sync had returned). A journal of a
+ * file written before marks (no `framed` in the file) reads as before: only a final piece without
+ * its newline is torn.
+ *
+ * The mark is shaped as a row (a key no view can have, expired at 0): a kfs from before marks reads
+ * it as a row that has expired, so a downgrade still opens the store.
+ *
+ * Any other journal beside the file (`<file>.journal-…` not named by it) is older than the file: a
+ * journal is created only by the first append after the file naming it is durable, and the file
+ * that replaces it is written from memory, which holds every row the journal had. Such a journal is
+ * left by a crash between writing a file and removing the old journal; recovery
+ * (embedded-online-store.ts) deletes it without applying it — its rows are in the file, and
+ * applying them could only bring back a row a newer one replaced (a tie on `as_of` where the later
+ * row won, or a row that expired before a lower `as_of` landed).
  */
-import { open, readFile, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { SourceError } from '../../../core/errors.ts'
 import { parseStoredJson } from '../../../core/stored-json.ts'
 import { isJsonObject } from '../../../core/json-object.ts'
+import type { StoreFiles } from './store-files.ts'
 
 export interface JournalRow {
   readonly key: string
@@ -31,11 +48,20 @@ export function isJournalRow(r: unknown): r is JournalRow {
   )
 }
 
+/** Ends every append: the rows before it were synced together. */
+const SYNC_MARK: JournalRow = { key: '\u0000synced', asOfMs: 0, expiresAtMs: 0, fields: {} }
+const MARK_LINE = JSON.stringify(SYNC_MARK)
+
 let made = 0
+
+/** The prefix of every journal name of the store file at `path`. */
+export function journalPrefix(path: string): string {
+  return `${basename(path)}.journal-`
+}
 
 /** A fresh journal name for the store file at `path` (a file name beside it, never a path). */
 export function newJournalName(path: string): string {
-  return `${basename(path)}.journal-${Date.now()}-${process.pid}-${made++}`
+  return `${journalPrefix(path)}${Date.now()}-${process.pid}-${made++}`
 }
 
 /** The journal `name` beside the store file at `path`. */
@@ -50,45 +76,66 @@ export function journalPath(path: string, name: string): string {
   return join(dirname(path), name)
 }
 
-/** Appends `rows` and waits until they are on disk. Returns the bytes appended. */
-export async function appendJournal(file: string, rows: readonly JournalRow[]): Promise<number> {
+/** Appends `rows` and waits until they are on disk (not the journal's name: the caller fsyncs the directory). Returns the bytes appended. */
+export async function appendJournal(files: StoreFiles, file: string, rows: readonly JournalRow[]): Promise<number> {
   if (rows.length === 0) return 0
-  const text = rows.map((r) => `${JSON.stringify(r)}\n`).join('')
-  const handle = await open(file, 'a')
-  try {
-    await handle.writeFile(text)
-    await handle.datasync()
-  } finally {
-    await handle.close()
-  }
+  const text = `${rows.map((r) => `${JSON.stringify(r)}\n`).join('')}${MARK_LINE}\n`
+  await files.write(file, text, 'append')
   return Buffer.byteLength(text)
 }
 
-/** The journal's rows in order, and its size; a missing journal is empty. */
-export async function readJournal(file: string): Promise<{ rows: JournalRow[]; bytes: number }> {
-  let text: string
+/**
+ * The journal's acknowledged rows in order, the bytes they take, and whether a torn tail followed
+ * them; a missing journal is empty. `framed`: written with sync marks (the file says so).
+ */
+export async function readJournal(
+  files: StoreFiles,
+  file: string,
+  framed: boolean,
+): Promise<{ rows: JournalRow[]; bytes: number; torn: boolean }> {
+  let text: string | undefined
   try {
-    text = await readFile(file, 'utf8')
+    text = await files.read(file)
   } catch (err: unknown) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { rows: [], bytes: 0 }
     throw new SourceError('SOURCE_UNAVAILABLE', `cannot read online store journal ${file}`, { cause: err })
   }
-  const lines = text.split('\n')
+  if (text === undefined) return { rows: [], bytes: 0, torn: false }
+  const pieces = text.split('\n')
   // The last piece is '' after a complete final line, or a torn append: cut either way.
-  lines.pop()
-  const rows = lines.map((line, i) =>
-    parseStoredJson<JournalRow>(line, {
-      what: `online store journal ${file} line ${i + 1}`,
-      path: file,
-      shape: 'a stored row',
-      isValid: isJournalRow,
-      advice: 'move it and the store file away and reload the online rows with kfs replay --online-from-offline',
-      error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
-    }),
-  )
-  return { rows, bytes: Buffer.byteLength(text) }
+  let complete = pieces.slice(0, -1)
+  if (framed) {
+    // The last append may be the marked batch itself (its mark reached the disk, an earlier page
+    // of it did not): when nothing follows it, a line of it that does not read cuts it whole.
+    // When something follows it, the next append had begun, so its sync had returned: damage.
+    const last = complete.lastIndexOf(MARK_LINE)
+    const before = last > 0 ? complete.lastIndexOf(MARK_LINE, last - 1) : -1
+    const endsAtMark = last === complete.length - 1 && pieces.at(-1) === ''
+    const lastBatch = complete.slice(before + 1, last)
+    complete = complete.slice(0, endsAtMark && !lastBatch.every(readsAsRow) ? before + 1 : last + 1)
+  }
+  const bytes = complete.reduce((n, line) => n + Buffer.byteLength(line) + 1, 0)
+  const rows: JournalRow[] = []
+  complete.forEach((line, i) => {
+    if (line !== MARK_LINE) rows.push(parseRow(file, line, i))
+  })
+  return { rows, bytes, torn: bytes < Buffer.byteLength(text) }
 }
 
-export async function removeJournal(file: string): Promise<void> {
-  await rm(file, { force: true })
+function readsAsRow(line: string): boolean {
+  try {
+    return isJournalRow(JSON.parse(line))
+  } catch {
+    return false
+  }
+}
+
+function parseRow(file: string, line: string, i: number): JournalRow {
+  return parseStoredJson<JournalRow>(line, {
+    what: `online store journal ${file} line ${i + 1}`,
+    path: file,
+    shape: 'a stored row',
+    isValid: isJournalRow,
+    advice: 'move it and the store file away and reload the online rows with kfs replay --online-from-offline',
+    error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
+  })
 }

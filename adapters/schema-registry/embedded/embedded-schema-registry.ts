@@ -8,10 +8,15 @@
  * ids/<id>.json           {"id":7,"schema":"<schema JSON text>"}   written once, never rewritten
  * subjects/<subject>.json {"subject":"clicks-value","versions":[3,7]} replaced atomically (rename)
  * ```
- * One process owns a directory at a time; writes inside the process are serialised.
+ * One process owns a directory at a time; writes inside the process are serialised. A file is written
+ * to `<name>.tmp`, fsynced, then linked (an id: never overwritten) or renamed (a subject) into place
+ * and its directory fsynced before `register` returns: records in the log name the id from then
+ * on, so a machine crash must not lose it or leave it half written (a torn id file made the whole
+ * registry refuse to load, and `wx` kept it from ever being written again).
  */
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { link, open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { makeDirDurable, syncDir } from '../../local-disk/sync-dir.ts'
 import { SchemaError } from '../../../core/errors.ts'
 import { parseStoredJson } from '../../../core/stored-json.ts'
 import { createFastType, schemaKey } from '../../../schemas/avro-type.ts'
@@ -69,17 +74,16 @@ export class EmbeddedSchemaRegistry implements SchemaRegistry {
     let id = known
     if (id === undefined) {
       id = Math.max(0, ...state.byId.keys()) + 1
-      await mkdir(join(this.#dir, 'ids'), { recursive: true })
-      // `wx`: an id file is never overwritten, so an id can never change meaning.
-      await writeFile(join(this.#dir, 'ids', `${id}.json`), JSON.stringify({ id, schema: key }), { flag: 'wx' })
+      await makeDirDurable(join(this.#dir, 'ids'))
+      // Exclusive: an id file is never overwritten, so an id can never change meaning.
+      await writeDurable(join(this.#dir, 'ids', `${id}.json`), JSON.stringify({ id, schema: key }), 'exclusive')
       state.byId.set(id, key)
       state.idByKey.set(key, id)
     }
     const next = [...versions, id]
-    await mkdir(join(this.#dir, 'subjects'), { recursive: true })
+    await makeDirDurable(join(this.#dir, 'subjects'))
     const file = join(this.#dir, 'subjects', `${encodeURIComponent(subject)}.json`)
-    await writeFile(`${file}.tmp`, JSON.stringify({ subject, versions: next }))
-    await rename(`${file}.tmp`, file)
+    await writeDurable(file, JSON.stringify({ subject, versions: next }), 'replace')
     state.subjects.set(subject, next)
     return id
   }
@@ -113,6 +117,27 @@ export class EmbeddedSchemaRegistry implements SchemaRegistry {
     }
     return state
   }
+}
+
+/** `text` at `path`, its bytes and its name durable; 'exclusive' fails with EEXIST when `path` exists (link(2), never a partly written target). */
+async function writeDurable(path: string, text: string, mode: 'exclusive' | 'replace'): Promise<void> {
+  const tmp = `${path}.tmp`
+  const handle = await open(tmp, 'w')
+  try {
+    await handle.writeFile(text)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  if (mode === 'replace') await rename(tmp, path)
+  else {
+    try {
+      await link(tmp, path)
+    } finally {
+      await rm(tmp, { force: true })
+    }
+  }
+  await syncDir(dirname(path))
 }
 
 async function listJson(dir: string): Promise<string[]> {

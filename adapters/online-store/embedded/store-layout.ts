@@ -1,0 +1,47 @@
+/**
+ * The embedded online store's file: `{ format, rows, journal, framed }` in one JSON document, read
+ * back with damage named (DATA_CORRUPT, with the way back) and another format refused as
+ * SCHEMA_UNKNOWN rather than taken for damage.
+ */
+import { SourceError } from '../../../core/errors.ts'
+import { isJsonObject } from '../../../core/json-object.ts'
+import { parseStoredJson } from '../../../core/stored-json.ts'
+import { isJournalRow, type JournalRow } from './row-journal.ts'
+
+export interface FileLayout {
+  readonly format: 'kfs-online-store/1'
+  readonly rows: JournalRow[]
+  /** The journal continuing this file (a file name beside it); absent in files written before journals. */
+  readonly journal?: string
+  /** The journal ends each append with a sync mark (row-journal.ts); absent in files written before marks. */
+  readonly framed?: boolean
+}
+
+/** An object; when of this format, with rows of {key, asOfMs, expiresAtMs, fields of text} (another format is SCHEMA_UNKNOWN, not damage). */
+function isLayout(v: unknown): boolean {
+  if (!isJsonObject(v)) return false
+  if (v.format !== 'kfs-online-store/1') return true
+  return (
+    Array.isArray(v.rows) &&
+    v.rows.every(isJournalRow) &&
+    (v.journal === undefined || typeof v.journal === 'string') &&
+    (v.framed === undefined || typeof v.framed === 'boolean')
+  )
+}
+
+/** The store file at `path`, whose text is `text`. */
+export function parseLayout(path: string, text: string): FileLayout {
+  // The way back from a damaged file: the offline tables hold the rows.
+  const layout = parseStoredJson<FileLayout>(text, {
+    what: `online store file ${path}`,
+    path,
+    shape: 'an online store file',
+    isValid: isLayout,
+    advice: 'move it away and reload the online rows with kfs replay --online-from-offline',
+    error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
+  })
+  if (layout.format !== 'kfs-online-store/1') {
+    throw new SourceError('SCHEMA_UNKNOWN', `online store file ${path} has an unknown format`)
+  }
+  return layout
+}
