@@ -28,7 +28,9 @@ import type { LogRecord, ProduceRecord } from '../ports/event-log.ts'
 import type { EntityDef, EventRecord } from '../features/types.ts'
 import type { ChangeRole } from '../operators/task/partition-task.ts'
 import type { RekeyPlan } from './plan-sources.ts'
-import { changeOf } from '../operators/changes/change.ts'
+import { changeOf, type Change } from '../operators/changes/change.ts'
+import { fillUnavailable, isKeyOnly, unavailableDetail, unavailableValueOf, type Placeholder } from '../operators/changes/partial-images.ts'
+import { UNKNOWN_COMMIT_TIME } from '../features/change-envelope.ts'
 import { isoTextOrMs } from '../core/iso-time.ts'
 import { primaryKeyEntityFor } from '../operators/changes/row-images.ts'
 
@@ -58,13 +60,19 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
       ? refused(plan, record, decoded.reason, decoded.detail)
       : refused(plan, record, 'invalid_key', `join key ${badKey} is not valid UTF-8`)
   }
+  let routed = decoded.event
   if (plan.source.changes) {
     const change = changeOf(decoded.event, primaryKeyOf(plan))
     if (!change.ok) return refused(plan, record, change.reason, change.detail)
+    const partial = partialImageRoute(plan, change.change, decoded.event)
+    if (partial !== undefined && 'reason' in partial) return refused(plan, record, partial.reason, partial.detail)
+    if (partial !== undefined) routed = partial.event
   }
-  const route = plan.source.changes ? changeRoute(plan.entity, decoded.event) : entityKeyOf(plan.entity, decoded.event)
+  const route = plan.source.changes ? changeRoute(plan.entity, routed) : entityKeyOf(plan.entity, routed)
   if (!route.ok) return refused(plan, record, route.reason, route.detail)
   const timeMs = eventTimeOf(decoded.event[plan.source.eventTimeField])
+  // Refused here, once, as the views would refuse each copy (operators/task/partition-task.ts).
+  if (timeMs === 0 && plan.source.changes?.kind === 'changelog') return refused(plan, record, 'missing_event_time', UNKNOWN_COMMIT_TIME)
   if (timeMs !== undefined && isBeyondFutureSkew(timeMs, record.timestampMs, maxFutureSkewMs)) {
     return refused(
       plan,
@@ -121,6 +129,34 @@ function primaryKeyOf(plan: RekeyPlan): EntityDef {
   let entity = primaryKeys.get(plan)
   if (entity === undefined) primaryKeys.set(plan, (entity = primaryKeyEntityFor(plan.source, plan.entity, `re-key stage ${plan.topic}`)))
   return entity
+}
+
+const identities = new WeakMap<RekeyPlan, { readonly identity: ReadonlySet<string>; readonly placeholder: Placeholder | undefined }>()
+
+/**
+ * What the views would make of a partial image (operators/changes/partial-images.ts), decided here
+ * once: an after image's unavailable columns are read from the before image (so the change goes to
+ * its real group), or the change is refused; a key-only delete that names no group is refused with
+ * the reason. Undefined: route the envelope as it is.
+ */
+function partialImageRoute(plan: RekeyPlan, change: Change, envelope: EventRecord): { readonly event: EventRecord } | { readonly reason: DeadLetter['reason']; readonly detail: string } | undefined {
+  let known = identities.get(plan)
+  if (known === undefined) {
+    const identity = new Set([...primaryKeyOf(plan).joinKeys, ...plan.entity.joinKeys])
+    identities.set(plan, (known = { identity, placeholder: unavailableValueOf(plan.source) }))
+  }
+  if (change.kind === 'delete') {
+    if (!isKeyOnly(change.before, known.identity, known.placeholder)) return undefined
+    const group = entityKeyOf(plan.entity, change.before)
+    if (group.ok) return undefined
+    return {
+      reason: group.reason,
+      detail: `delete of row ${change.key} has a key-only before image (nothing outside its primary key and group columns but nulls or a CDC tool's fallbacks), which does not name the row's group (${group.detail}): re-keying needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
+    }
+  }
+  const filled = fillUnavailable(change.after, [change.before], known.placeholder)
+  if (!filled.ok) return { reason: 'unavailable_value', detail: unavailableDetail(change.key, filled.column, 'the before image') }
+  return filled.row === change.after ? undefined : { event: { ...envelope, after: filled.row } }
 }
 
 /** The dead letter of a record the stage refuses (a top-level function: this runs per record). */

@@ -101,7 +101,7 @@ void test('a delete with a full before image goes to its group; with the key onl
     value,
     reason: 'missing_key',
     detail:
-      "re-key by region: op 'd': the before image lacks join key region and there is no after image; re-keying needs full before images (e.g. Postgres REPLICA IDENTITY FULL)",
+      "re-key by region: delete of row 7 has a key-only before image (nothing outside its primary key and group columns but nulls or a CDC tool's fallbacks), which does not name the row's group (join key region is missing): re-keying needs full before images (e.g. Postgres REPLICA IDENTITY FULL)",
   })
   assert.equal(out.timeMs, undefined)
 })
