@@ -29,7 +29,13 @@ import type { EntityDef, EventRecord } from '../features/types.ts'
 import type { ChangeRole } from '../operators/task/partition-task.ts'
 import type { RekeyPlan } from './plan-sources.ts'
 import { changeOf, type Change } from '../operators/changes/change.ts'
-import { fillUnavailable, isKeyOnly, unavailableDetail, unavailableValueOf, type Placeholder } from '../operators/changes/partial-images.ts'
+import {
+  fillUnavailable,
+  isKeyOnly,
+  unavailableDetail,
+  unavailableValueOf,
+  type Placeholder,
+} from '../operators/changes/partial-images.ts'
 import { UNKNOWN_COMMIT_TIME } from '../features/change-envelope.ts'
 import { isoTextOrMs } from '../core/iso-time.ts'
 import { primaryKeyEntityFor } from '../operators/changes/row-images.ts'
@@ -72,7 +78,8 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
   if (!route.ok) return refused(plan, record, route.reason, route.detail)
   const timeMs = eventTimeOf(decoded.event[plan.source.eventTimeField])
   // Refused here, once, as the views would refuse each copy (operators/task/partition-task.ts).
-  if (timeMs === 0 && plan.source.changes?.kind === 'changelog') return refused(plan, record, 'missing_event_time', UNKNOWN_COMMIT_TIME)
+  if (timeMs === 0 && plan.source.changes?.kind === 'changelog')
+    return refused(plan, record, 'missing_event_time', UNKNOWN_COMMIT_TIME)
   if (timeMs !== undefined && isBeyondFutureSkew(timeMs, record.timestampMs, maxFutureSkewMs)) {
     return refused(
       plan,
@@ -131,7 +138,10 @@ function primaryKeyOf(plan: RekeyPlan): EntityDef {
   return entity
 }
 
-const identities = new WeakMap<RekeyPlan, { readonly identity: ReadonlySet<string>; readonly placeholder: Placeholder | undefined }>()
+const identities = new WeakMap<
+  RekeyPlan,
+  { readonly identity: ReadonlySet<string>; readonly placeholder: Placeholder | undefined }
+>()
 
 /**
  * What the views would make of a partial image (operators/changes/partial-images.ts), decided here
@@ -139,7 +149,11 @@ const identities = new WeakMap<RekeyPlan, { readonly identity: ReadonlySet<strin
  * its real group), or the change is refused; a key-only delete that names no group is refused with
  * the reason. Undefined: route the envelope as it is.
  */
-function partialImageRoute(plan: RekeyPlan, change: Change, envelope: EventRecord): { readonly event: EventRecord } | { readonly reason: DeadLetter['reason']; readonly detail: string } | undefined {
+function partialImageRoute(
+  plan: RekeyPlan,
+  change: Change,
+  envelope: EventRecord,
+): { readonly event: EventRecord } | { readonly reason: DeadLetter['reason']; readonly detail: string } | undefined {
   let known = identities.get(plan)
   if (known === undefined) {
     const identity = new Set([...primaryKeyOf(plan).joinKeys, ...plan.entity.joinKeys])

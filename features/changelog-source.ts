@@ -30,7 +30,9 @@ export function changelogSource(options: ChangelogSourceOptions): SourceDef {
     const placeholder: unknown = options.unavailableValue
     if (placeholder === undefined) return { format }
     if (typeof placeholder !== 'string' || placeholder.length === 0) {
-      throw new DefinitionError(`${where}: unavailableValue must be a non-empty string (the connector's unavailable.value.placeholder), got ${JSON.stringify(placeholder) ?? typeof placeholder}`)
+      throw new DefinitionError(
+        `${where}: unavailableValue must be a non-empty string (the connector's unavailable.value.placeholder), got ${JSON.stringify(placeholder) ?? typeof placeholder}`,
+      )
     }
     return { format, unavailableValue: placeholder }
   })

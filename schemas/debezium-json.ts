@@ -108,9 +108,16 @@ function commitTime(message: Record<string, unknown>): { readonly value: number 
   const fromSource = inSource !== undefined && inSource !== null && inSource !== 0
   const field = fromSource ? 'source.ts_ms' : 'ts_ms'
   const value = fromSource ? inSource : message.ts_ms
-  if (value === undefined || value === null) return mismatch(`the commit time is missing (${inSource === 0 ? 'source.ts_ms is 0, and there is no ts_ms' : 'neither source.ts_ms nor ts_ms'})`)
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) return mismatch(`${field} is ${describe(value)}, not epoch milliseconds within ±2^53`)
-  if (value === 0) return mismatch(`the commit time is unknown: ${inSource === 0 ? 'source.ts_ms and ts_ms are' : 'ts_ms is'} 0, which a connector writes when it does not know the time (not a 1970 commit)`)
+  if (value === undefined || value === null)
+    return mismatch(
+      `the commit time is missing (${inSource === 0 ? 'source.ts_ms is 0, and there is no ts_ms' : 'neither source.ts_ms nor ts_ms'})`,
+    )
+  if (typeof value !== 'number' || !Number.isSafeInteger(value))
+    return mismatch(`${field} is ${describe(value)}, not epoch milliseconds within ±2^53`)
+  if (value === 0)
+    return mismatch(
+      `the commit time is unknown: ${inSource === 0 ? 'source.ts_ms and ts_ms are' : 'ts_ms is'} 0, which a connector writes when it does not know the time (not a 1970 commit)`,
+    )
   return { value }
 }
 

@@ -120,7 +120,12 @@ export class CurrentStateRunner implements TaskViewRunner {
       // the retraction checks against the row the group holds.
       const filled = fillUnavailable(after, [change.before], this.#placeholder)
       if (!filled.ok) {
-        dead.push({ offset, reason: 'unavailable_value', view: name, detail: unavailableDetail(change.key, filled.column, 'the before image') })
+        dead.push({
+          offset,
+          reason: 'unavailable_value',
+          view: name,
+          detail: unavailableDetail(change.key, filled.column, 'the before image'),
+        })
         return
       }
       after = filled.row
@@ -178,13 +183,23 @@ export class CurrentStateRunner implements TaskViewRunner {
     const why = `delete of row ${pk} has a key-only before image (nothing outside its primary key and group columns but nulls or a CDC tool's fallbacks)`
     const key = entityKeyOf(this.view.entity, before)
     if (!key.ok) {
-      dead.push({ offset, reason: key.reason, view: name, detail: `${why}, which does not name the row's group (${key.detail}): the view needs full before images (e.g. Postgres REPLICA IDENTITY FULL)` })
+      dead.push({
+        offset,
+        reason: key.reason,
+        view: name,
+        detail: `${why}, which does not name the row's group (${key.detail}): the view needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
+      })
       return
     }
     const member = this.#groups.get(key.key)?.members.get(pk)
     if (member !== undefined && member.t > t) return
     if (member === undefined || member.contribution === null) {
-      dead.push({ offset, reason: 'unknown_retraction', view: name, detail: `${why}, and group ${key.key} it names does not hold the row: the view needs full before images (e.g. Postgres REPLICA IDENTITY FULL)` })
+      dead.push({
+        offset,
+        reason: 'unknown_retraction',
+        view: name,
+        detail: `${why}, and group ${key.key} it names does not hold the row: the view needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
+      })
       return
     }
     this.#step(offset, t, pk, key.key, member.contribution, undefined, rows, dead)

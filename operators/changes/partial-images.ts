@@ -78,7 +78,14 @@ export function fillUnavailable(after: EventRecord, known: readonly (EventRecord
   let filled: Record<string, unknown> | undefined
   for (const column of Object.keys(after)) {
     if (!isUnavailable(after[column], p)) continue
-    const source = known.find((row) => row !== null && Object.hasOwn(row, column) && row[column] !== null && row[column] !== undefined && !isUnavailable(row[column], p))
+    const source = known.find(
+      (row) =>
+        row !== null &&
+        Object.hasOwn(row, column) &&
+        row[column] !== null &&
+        row[column] !== undefined &&
+        !isUnavailable(row[column], p),
+    )
     if (source === undefined || source === null) return { ok: false, column }
     filled ??= { ...after }
     filled[column] = source[column]

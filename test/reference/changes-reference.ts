@@ -7,8 +7,8 @@
  *   its clock the greatest applied t;
  * - current state: a member's state in a group is its latest applied event there; a group's
  *   values are recomputed from all its live members, its clock is its greatest applied t.
- * Partial images (docs/table-and-changelog-sources.md): a key-only before image of a delete is not
- * compared (attributes) or retracts what its group holds (current state); an after image's
+ * Partial images (docs/table-and-changelog-sources.md): a delete's before image is compared only
+ * where it says something (attributes), and a key-only one retracts what its group holds (current state); an after image's
  * placeholder takes the current row's value (attributes), else the before image's, else the
  * change is `unavailable_value`. A changelog's commit time 0 is `missing_event_time`.
  * It never forgets state, so it also checks that the runners' dropping is invisible.
@@ -82,7 +82,16 @@ function contentText(v: object): string {
 
 /** A null or a placeholder in the before image, or a column the current row does not hold (added to the schema since), says nothing. */
 function beforeDisagrees(before: EventRecord, current: EventRecord, placeholder: string | undefined): boolean {
-  return Object.entries(before).some(([k, v]) => v !== null && v !== undefined && !unavailable(v, placeholder) && k in current && !sameScalar(v, current[k]))
+  return Object.entries(before).some(
+    ([k, v]) => v !== null && v !== undefined && !unavailable(v, placeholder) && k in current && !sameScalar(v, current[k]),
+  )
+}
+
+/** A delete's before image: its fallbacks ('' 0 false, empty) say nothing either (a partial image of a NOT NULL table). */
+function deleteDisagrees(before: EventRecord, current: EventRecord, placeholder: string | undefined): boolean {
+  return Object.entries(before).some(
+    ([k, v]) => !keyOnly({ [k]: v }, [], placeholder) && k in current && !sameScalar(v, current[k]),
+  )
 }
 
 /** The placeholder of a changelog's values it did not log: the source's, else Debezium's; none for a table source. */
@@ -96,7 +105,9 @@ function unavailable(v: unknown, placeholder: string | undefined): boolean {
   if (placeholder === undefined) return false
   if (typeof v === 'string') return v === placeholder
   if (v instanceof Uint8Array) return Buffer.from(v).equals(Buffer.from(placeholder, 'utf8'))
-  return Array.isArray(v) && v.length === 1 && (v[0] === placeholder || (v[0] instanceof Uint8Array && unavailable(v[0], placeholder)))
+  return (
+    Array.isArray(v) && v.length === 1 && (v[0] === placeholder || (v[0] instanceof Uint8Array && unavailable(v[0], placeholder)))
+  )
 }
 
 /** A before image holding nothing outside `identity` but nulls, the types' fallbacks ('' 0 false, empty) and placeholders: a key-only image. */
@@ -117,7 +128,11 @@ function keyOnly(before: EventRecord, identity: readonly string[], placeholder: 
 }
 
 /** `after` with its placeholders taken from the first row of `known` holding a value; the column none holds. */
-function filled(after: EventRecord, known: readonly (EventRecord | null)[], placeholder: string | undefined): EventRecord | { missing: string } {
+function filled(
+  after: EventRecord,
+  known: readonly (EventRecord | null)[],
+  placeholder: string | undefined,
+): EventRecord | { missing: string } {
   const out: Record<string, unknown> = { ...after }
   for (const [k, v] of Object.entries(after)) {
     if (!unavailable(v, placeholder)) continue
@@ -168,9 +183,11 @@ class AttributesOracle {
     const placeholder = placeholderOf(view)
     if (ch.kind === 'delete') {
       if (liveRow === null) return void dead.push({ offset, reason: 'unknown_retraction', view: view.name })
-      if (!keyOnly(ch.before, view.entity.joinKeys, placeholder) && beforeDisagrees(ch.before, liveRow, placeholder)) return void dead.push({ offset, reason: 'before_mismatch', view: view.name })
+      if (deleteDisagrees(ch.before, liveRow, placeholder))
+        return void dead.push({ offset, reason: 'before_mismatch', view: view.name })
     } else {
-      if (ch.before !== null && liveRow !== null && beforeDisagrees(ch.before, liveRow, placeholder)) return void dead.push({ offset, reason: 'before_mismatch', view: view.name })
+      if (ch.before !== null && liveRow !== null && beforeDisagrees(ch.before, liveRow, placeholder))
+        return void dead.push({ offset, reason: 'before_mismatch', view: view.name })
       const after = filled(ch.after, [liveRow, ch.before], placeholder)
       if ('missing' in after) return void dead.push({ offset, reason: 'unavailable_value', view: view.name })
       const image = viewImage(view, offset, after, dead)
@@ -365,7 +382,8 @@ export function runChangesReference(
     const t = step.eventTimeMs
     if (t === undefined) return void dead.push({ offset: step.offset, reason: 'missing_event_time' })
     // A changelog's commit time 0 is a connector's "unknown", not 1970.
-    if (t === 0 && source.changes?.kind === 'changelog') return void dead.push({ offset: step.offset, reason: 'missing_event_time' })
+    if (t === 0 && source.changes?.kind === 'changelog')
+      return void dead.push({ offset: step.offset, reason: 'missing_event_time' })
     if (t <= watermark - source.allowedLatenessMs) return void dead.push({ offset: step.offset, reason: 'late' })
     oracles.forEach((o, i) => {
       if (o instanceof AttributesOracle) o.step(step.offset, order, t, step.event, rows[i]!, dead)
