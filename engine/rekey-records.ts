@@ -25,7 +25,7 @@ import { isBeyondFutureSkew } from '../operators/task/event-time-rule.ts'
 import { invalidUtf8JoinKey, type DecodeResult } from '../schemas/decoder.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
 import type { LogRecord, ProduceRecord } from '../ports/event-log.ts'
-import type { EntityDef, EventRecord } from '../features/types.ts'
+import type { EntityDef, EventRecord, SourceDef } from '../features/types.ts'
 import type { ChangeRole } from '../operators/task/partition-task.ts'
 import type { RekeyPlan } from './plan-sources.ts'
 import { changeOf, type Change } from '../operators/changes/change.ts'
@@ -70,7 +70,9 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
   if (plan.source.changes) {
     const change = changeOf(decoded.event, primaryKeyOf(plan))
     if (!change.ok) return refused(plan, record, change.reason, change.detail)
-    const partial = partialImageRoute(plan, change.change, decoded.event)
+    let known = partialImages.get(plan)
+    if (known === undefined) partialImages.set(plan, (known = partialImagesOf(plan.source, plan.entity, primaryKeyOf(plan))))
+    const partial = partialImageRoute(known, plan.entity, change.change, decoded.event)
     if (partial !== undefined && 'reason' in partial) return refused(plan, record, partial.reason, partial.detail)
     if (partial !== undefined) routed = partial.event
   }
@@ -138,10 +140,18 @@ function primaryKeyOf(plan: RekeyPlan): EntityDef {
   return entity
 }
 
-const identities = new WeakMap<
-  RekeyPlan,
-  { readonly identity: ReadonlySet<string>; readonly placeholder: Placeholder | undefined }
->()
+const partialImages = new WeakMap<RekeyPlan, PartialImages>()
+
+/** What reading a change source's partial images takes: the identity columns and the placeholder. */
+export interface PartialImages {
+  /** The primary key and the group's join keys: what a key-only before image holds. */
+  readonly identity: ReadonlySet<string>
+  readonly placeholder: Placeholder | undefined
+}
+
+export function partialImagesOf(source: SourceDef, entity: EntityDef, primaryKey: EntityDef): PartialImages {
+  return { identity: new Set([...primaryKey.joinKeys, ...entity.joinKeys]), placeholder: unavailableValueOf(source) }
+}
 
 /**
  * What the views would make of a partial image (operators/changes/partial-images.ts), decided here
@@ -149,19 +159,15 @@ const identities = new WeakMap<
  * its real group), or the change is refused; a key-only delete that names no group is refused with
  * the reason. Undefined: route the envelope as it is.
  */
-function partialImageRoute(
-  plan: RekeyPlan,
+export function partialImageRoute(
+  known: PartialImages,
+  entity: EntityDef,
   change: Change,
   envelope: EventRecord,
 ): { readonly event: EventRecord } | { readonly reason: DeadLetter['reason']; readonly detail: string } | undefined {
-  let known = identities.get(plan)
-  if (known === undefined) {
-    const identity = new Set([...primaryKeyOf(plan).joinKeys, ...plan.entity.joinKeys])
-    identities.set(plan, (known = { identity, placeholder: unavailableValueOf(plan.source) }))
-  }
   if (change.kind === 'delete') {
     if (!isKeyOnly(change.before, known.identity, known.placeholder)) return undefined
-    const group = entityKeyOf(plan.entity, change.before)
+    const group = entityKeyOf(entity, change.before)
     if (group.ok) return undefined
     return {
       reason: group.reason,
