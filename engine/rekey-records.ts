@@ -32,6 +32,7 @@ import { changeOf, type Change } from '../operators/changes/change.ts'
 import {
   fillUnavailable,
   isKeyOnly,
+  keyOnlyGroup,
   unavailableDetail,
   unavailableValueOf,
   type Placeholder,
@@ -167,7 +168,7 @@ export function partialImageRoute(
 ): { readonly event: EventRecord } | { readonly reason: DeadLetter['reason']; readonly detail: string } | undefined {
   if (change.kind === 'delete') {
     if (!isKeyOnly(change.before, known.identity, known.placeholder)) return undefined
-    const group = entityKeyOf(entity, change.before)
+    const group = keyOnlyGroup(entity, change.before, known.placeholder)
     if (group.ok) return undefined
     return {
       reason: group.reason,

@@ -37,7 +37,14 @@ import { rowValuesEqual } from '../task/values-equal.ts'
 import { changeOf } from './change.ts'
 import { DropQueue } from './drop-queue.ts'
 import { primaryKeyEntity } from './row-images.ts'
-import { fillUnavailable, isKeyOnly, unavailableDetail, unavailableValueOf, type Placeholder } from './partial-images.ts'
+import {
+  fillUnavailable,
+  isKeyOnly,
+  keyOnlyGroup,
+  unavailableDetail,
+  unavailableValueOf,
+  type Placeholder,
+} from './partial-images.ts'
 import type { ChangeRole, TaskViewRunner } from './runner.ts'
 import {
   applyContribution, contributionOf, currentStateFeatures, emptyTotals, sameContribution, valuesOf,
@@ -181,7 +188,7 @@ export class CurrentStateRunner implements TaskViewRunner {
   #deleteHeld(offset: string, t: number, pk: string, before: EventRecord, rows: FeatureRow[], dead: TaskDeadLetter[]): void {
     const name = this.view.name
     const why = `delete of row ${pk} has a key-only before image (nothing outside its primary key and group columns but nulls or a CDC tool's fallbacks)`
-    const key = entityKeyOf(this.view.entity, before)
+    const key = keyOnlyGroup(this.view.entity, before, this.#placeholder)
     if (!key.ok) {
       dead.push({
         offset,

@@ -12,7 +12,8 @@
  *   `__debezium_unavailable_value`) in the column: the text for strings, its UTF-8 bytes for binary
  *   columns, a one-element list of it for arrays.
  */
-import type { EventRecord, SourceDef } from '../../features/types.ts'
+import type { EntityDef, EventRecord, SourceDef } from '../../features/types.ts'
+import { entityKeyOf, type KeyResult } from '../task/event-fields.ts'
 
 /** Debezium's default `unavailable.value.placeholder`. */
 export const DEBEZIUM_UNAVAILABLE_VALUE = '__debezium_unavailable_value'
@@ -91,6 +92,17 @@ export function fillUnavailable(after: EventRecord, known: readonly (EventRecord
     filled[column] = source[column]
   }
   return { ok: true, row: filled ?? after }
+}
+
+/**
+ * The group a key-only before image names, by its raw join keys (as the re-key stage routes it);
+ * a join key holding the placeholder names none (a TOASTed group column Debezium did not log).
+ */
+export function keyOnlyGroup(entity: EntityDef, before: EventRecord, p: Placeholder | undefined): KeyResult {
+  const unlogged = entity.joinKeys.find((k) => isUnavailable(before[k], p))
+  if (unlogged !== undefined)
+    return { ok: false, reason: 'missing_key', detail: `join key ${unlogged} is the unavailable-value placeholder` }
+  return entityKeyOf(entity, before)
 }
 
 /** The dead-letter detail of an after image whose placeholder nothing fills. */

@@ -287,6 +287,9 @@ class CurrentStateOracle {
     if (ch.kind === 'delete' && keyOnly(ch.before, [...this.ref.primaryKey.joinKeys, ...view.entity.joinKeys], placeholder)) {
       // A key-only delete: the group its join keys name retracts the row it holds, whatever the image's other columns say.
       if (role === 'add') return
+      // A group column holding the placeholder names no group.
+      if (view.entity.joinKeys.some((k) => unavailable(ch.before[k], placeholder)))
+        return void dead.push({ offset, reason: 'missing_key', view: view.name })
       const key = entityKeyOf(view.entity, ch.before)
       if (!key.ok) return void dead.push({ offset, reason: key.reason, view: view.name })
       const latest = this.#latest(key.key, ch.key)

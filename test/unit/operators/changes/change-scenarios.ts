@@ -137,7 +137,7 @@ export function randomChangelog(seed: number, count: number): ChangeStep[] {
       // with or without the row's group (a replica identity on an index holding it).
       const keyOnly = (): Row => ({
         id,
-        grp: rnd() < 0.5 ? (cur?.grp ?? null) : pick([null, '']),
+        grp: rnd() < 0.5 ? (cur?.grp ?? null) : pick([null, '', TOAST]),
         x: pick([null, 0]),
         s: pick([null, '', TOAST]),
       })
