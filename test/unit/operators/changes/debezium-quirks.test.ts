@@ -401,3 +401,23 @@ void describe('operators > change views > quirks of real Debezium output', () =>
     }
   }
 })
+
+void test("operators > change views > a table source's ts_ms 0 is its row's own event time, not a connector's unknown", () => {
+  const changelog = sourceWith()
+  const table: SourceDef = { ...changelog, changes: { ...changelog.changes!, kind: 'table' } }
+  const event = {
+    op: 'c',
+    before: null,
+    after: { id: 1, grp: 'g1', amount: 5, qty: 2, active: true, note: null, blob: Buffer.alloc(0), tags: [] },
+    ts_ms: 0,
+    snapshot: 's1',
+  }
+  for (const [source, dead] of [
+    [table, []],
+    [changelog, ['0:missing_event_time']],
+  ] as const) {
+    const run = feedTask(createPartitionTask({ views: viewsOf(source), source }), [{ offset: '0', eventTimeMs: 0, event }])
+    assert.deepEqual(deadOf(run.dead), dead, source.changes?.kind)
+    assert.equal(run.rows[0]!.length, dead.length === 0 ? 1 : 0, source.changes?.kind)
+  }
+})
