@@ -1,8 +1,8 @@
 /**
- * Three quirks of real Debezium output (docs/table-and-changelog-sources.md, "Partial images and
- * unknown commit times"), each kind fed as Debezium JSON and as the Avro change envelope to an
- * attribute view and a current-state view in one partition task, over NOT NULL string, number,
- * boolean, bytes and array columns:
+ * Three quirks of real Debezium output (docs/table-and-changelog-sources.md, "The change envelope"
+ * and "Partial images"), each kind fed as Debezium JSON and as the Avro change envelope to an
+ * attribute view and a current-state view in one partition task (debezium-quirks.ts), over NOT
+ * NULL string, number, boolean, bytes and array columns:
  * - a key-only delete, whose before image holds nulls or fallbacks ('' 0 false, empty bytes and
  *   lists) outside the key: the delete deletes, and the group retracts the row it holds;
  * - a commit time of 0: source.ts_ms falls back to ts_ms, and a change still dated 0 is refused;
@@ -12,136 +12,11 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { changeEnvelopeSchema } from '../../../../features/change-envelope.ts'
-import type {
-  AvroRecordSchema,
-  EntityDef,
-  EventRecord,
-  FeatureRow,
-  FeatureViewDef,
-  SourceDef,
-} from '../../../../features/types.ts'
+import type { SourceDef } from '../../../../features/types.ts'
 import { createPartitionTask } from '../../../../operators/task/partition-task.ts'
-import { createChangeJsonDecoder } from '../../../../schemas/change-json-decoder.ts'
-import { createWideType } from '../../../../schemas/avro-type.ts'
-import { runChangesReference, type ChangeStep } from '../../../reference/changes-reference.ts'
+import { runChangesReference } from '../../../reference/changes-reference.ts'
 import { deadOf, feedTask, rowsDiffer } from './change-scenarios.ts'
-import { testSource, testView } from '../defs.ts'
-
-const ROW: AvroRecordSchema = {
-  type: 'record',
-  name: 'Order',
-  fields: [
-    { name: 'id', type: 'long' },
-    { name: 'grp', type: 'string' },
-    { name: 'amount', type: 'double' },
-    { name: 'qty', type: 'int' },
-    { name: 'active', type: 'boolean' },
-    { name: 'note', type: ['null', 'string'], default: null },
-    { name: 'blob', type: 'bytes' },
-    { name: 'tags', type: { type: 'array', items: 'string' } },
-  ],
-}
-const ORDER: EntityDef = { kind: 'entity', name: 'order', joinKeys: ['id'], keyType: 'int', description: '' }
-const GROUP: EntityDef = { kind: 'entity', name: 'grp', joinKeys: ['grp'], keyType: 'string', description: '' }
-const TOAST = '__debezium_unavailable_value'
-const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64')
-
-function sourceWith(unavailableValue?: string): SourceDef {
-  return testSource({
-    name: 'orders',
-    topic: 'orders',
-    schema: changeEnvelopeSchema(ROW),
-    eventTimeField: 'ts_ms',
-    keyedBy: 'order',
-    allowedLatenessMs: 1e12,
-    changes: {
-      kind: 'changelog',
-      rowSchema: ROW,
-      primaryKey: ['id'],
-      format: 'json',
-      ...(unavailableValue === undefined ? {} : { unavailableValue }),
-    },
-  })
-}
-
-function viewsOf(source: SourceDef): FeatureViewDef[] {
-  const attrs: FeatureViewDef = {
-    ...testView({ name: 'attrs', source, entity: ORDER, features: [] }),
-    changeMode: 'attributes',
-    features: ['grp', 'amount', 'qty', 'note'].map((field) => ({
-      name: field,
-      type: field === 'grp' || field === 'note' ? ('string' as const) : ('double' as const),
-      aggregation: { name: field, op: 'attribute', field, windowMs: null, hopMs: 0, n: undefined, quantile: undefined },
-    })),
-  }
-  const totals: FeatureViewDef = {
-    ...testView({
-      name: 'totals',
-      source,
-      entity: GROUP,
-      features: [
-        { op: 'count', windowMs: null },
-        { op: 'sum', field: 'amount', windowMs: null },
-        { op: 'sum', field: 'qty', windowMs: null },
-      ],
-    }),
-    // A boolean filter: a key-only image's `false` fallback would refuse the row it deletes.
-    filter: (r: EventRecord) => r.active === true,
-    changeMode: 'current_state',
-  }
-  return [attrs, totals]
-}
-
-/** A full row as Debezium JSON writes it (bytes as base64). */
-const row = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
-  id: 1,
-  grp: 'g1',
-  amount: 5,
-  qty: 2,
-  active: true,
-  note: 'long text',
-  blob: b64('data'),
-  tags: ['a'],
-  ...over,
-})
-/** A key-only before image of a NOT NULL table: Debezium's fallbacks outside the key. */
-const fallbacks = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
-  id: 1,
-  grp: '',
-  amount: 0,
-  qty: 0,
-  active: false,
-  note: null,
-  blob: '',
-  tags: [],
-  ...over,
-})
-
-interface Message {
-  readonly op: string
-  readonly before?: Record<string, unknown> | null
-  readonly after?: Record<string, unknown> | null
-  /** source.ts_ms; the top-level ts_ms is `ts` (absent when null). */
-  readonly source?: number
-  readonly ts?: number | null
-}
-
-interface Case {
-  readonly name: string
-  readonly messages: readonly Message[]
-  /** Which formats the case applies to (source.ts_ms has no place in the Avro envelope). */
-  readonly formats?: readonly ('json' | 'avro')[]
-  /** `offset:reason@view`, or `offset:reason` for a record refused before any view. */
-  readonly dead: readonly string[] | { readonly json: readonly string[]; readonly avro: readonly string[] }
-  /** Each order's last attribute row: its values, or 'MISSING' after a tombstone. */
-  readonly attrs: Record<string, readonly unknown[] | 'MISSING'>
-  /** Each group's last row. */
-  readonly totals: Record<string, readonly unknown[]>
-  readonly unavailableValue?: string
-}
-
-const t = (i: number): number => 1_000 + i
+import { b64, fallbacks, lastRows, ORDER, row, sourceWith, stepsOf, t, TOAST, viewsOf, type Case } from './debezium-quirks.ts'
 
 const CASES: readonly Case[] = [
   // 1. Key-only deletes.
@@ -333,45 +208,6 @@ const CASES: readonly Case[] = [
     totals: { g1: [1, 2, 2] },
   },
 ]
-
-const jsonDecoder = createChangeJsonDecoder({ rowSchema: ROW })
-const avroType = createWideType(changeEnvelopeSchema(ROW) as never)
-
-function jsonText(m: Message, i: number): string {
-  const ts = m.ts === undefined ? t(i) : m.ts
-  const payload: Record<string, unknown> = { op: m.op, before: m.before ?? null, after: m.after ?? null }
-  if (m.source !== undefined) payload.source = { ts_ms: m.source, connector: 'postgresql' }
-  if (ts !== null) payload.ts_ms = ts
-  // -0 survives only in the text: JSON.stringify writes 0.
-  return JSON.stringify(payload).replace(/"ts_ms":0([,}])/g, Object.is(ts, -0) ? '"ts_ms":-0$1' : '"ts_ms":0$1')
-}
-
-/** The records of a case as one format decodes them: steps for the task, and what its decoder refused. */
-async function stepsOf(c: Case, format: 'json' | 'avro'): Promise<{ steps: ChangeStep[]; refused: string[] }> {
-  const steps: ChangeStep[] = []
-  const refused: string[] = []
-  for (const [i, m] of c.messages.entries()) {
-    if (format === 'json') {
-      const out = await jsonDecoder.decode(new TextEncoder().encode(jsonText(m, i)))
-      if (!out.ok) refused.push(`${i}:${out.reason}`)
-      else steps.push({ offset: String(i), eventTimeMs: out.event.ts_ms as number, event: out.event })
-      continue
-    }
-    // The Avro envelope: the same images (read by the JSON decoder), ts_ms the change's own.
-    const images = await jsonDecoder.decode(new TextEncoder().encode(jsonText({ ...m, source: undefined, ts: 1 }, i)))
-    assert.ok(images.ok, JSON.stringify(images))
-    const ts = m.ts === undefined ? t(i) : (m.ts ?? 0)
-    const event = avroType.fromBuffer(avroType.toBuffer({ ...images.event, ts_ms: ts })) as EventRecord
-    steps.push({ offset: String(i), eventTimeMs: Number(event.ts_ms), event })
-  }
-  return { steps, refused }
-}
-
-function lastRows(rows: readonly FeatureRow[]): Record<string, readonly unknown[] | 'MISSING'> {
-  const last: Record<string, readonly unknown[] | 'MISSING'> = {}
-  for (const r of rows) last[r.entityKey] = r.deleted === true ? 'MISSING' : r.values
-  return last
-}
 
 void describe('operators > change views > quirks of real Debezium output', () => {
   for (const c of CASES) {
