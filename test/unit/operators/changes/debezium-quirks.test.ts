@@ -52,6 +52,16 @@ const CASES: readonly Case[] = [
     totals: { g1: [0, 0, 0] },
   },
   {
+    name: "a key-only delete of a row the group's filter kept out cannot say so: unknown_retraction, not a silent drop",
+    messages: [
+      { op: 'c', after: row({ active: false }) },
+      { op: 'd', before: fallbacks({ grp: 'g1' }) },
+    ],
+    dead: ['1:unknown_retraction@totals'],
+    attrs: { '1': 'MISSING' },
+    totals: {},
+  },
+  {
     name: 'a key-only delete of a key already deleted is unknown_retraction in both views',
     messages: [
       { op: 'c', after: row() },
