@@ -25,10 +25,19 @@ import { isBeyondFutureSkew } from '../operators/task/event-time-rule.ts'
 import { invalidUtf8JoinKey, type DecodeResult } from '../schemas/decoder.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
 import type { LogRecord, ProduceRecord } from '../ports/event-log.ts'
-import type { EntityDef, EventRecord } from '../features/types.ts'
+import type { EntityDef, EventRecord, SourceDef } from '../features/types.ts'
 import type { ChangeRole } from '../operators/task/partition-task.ts'
 import type { RekeyPlan } from './plan-sources.ts'
-import { changeOf } from '../operators/changes/change.ts'
+import { changeOf, type Change } from '../operators/changes/change.ts'
+import {
+  fillUnavailable,
+  isKeyOnly,
+  keyOnlyGroup,
+  unavailableDetail,
+  unavailableValueOf,
+  type Placeholder,
+} from '../operators/changes/partial-images.ts'
+import { UNKNOWN_COMMIT_TIME } from '../features/change-envelope.ts'
 import { isoTextOrMs } from '../core/iso-time.ts'
 import { primaryKeyEntityFor } from '../operators/changes/row-images.ts'
 
@@ -58,13 +67,22 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
       ? refused(plan, record, decoded.reason, decoded.detail)
       : refused(plan, record, 'invalid_key', `join key ${badKey} is not valid UTF-8`)
   }
+  let routed = decoded.event
   if (plan.source.changes) {
     const change = changeOf(decoded.event, primaryKeyOf(plan))
     if (!change.ok) return refused(plan, record, change.reason, change.detail)
+    let known = partialImages.get(plan)
+    if (known === undefined) partialImages.set(plan, (known = partialImagesOf(plan.source, plan.entity, primaryKeyOf(plan))))
+    const partial = partialImageRoute(known, plan.entity, change.change, decoded.event)
+    if (partial !== undefined && 'reason' in partial) return refused(plan, record, partial.reason, partial.detail)
+    if (partial !== undefined) routed = partial.event
   }
-  const route = plan.source.changes ? changeRoute(plan.entity, decoded.event) : entityKeyOf(plan.entity, decoded.event)
+  const route = plan.source.changes ? changeRoute(plan.entity, routed) : entityKeyOf(plan.entity, routed)
   if (!route.ok) return refused(plan, record, route.reason, route.detail)
   const timeMs = eventTimeOf(decoded.event[plan.source.eventTimeField])
+  // Refused here, once, as the views would refuse each copy (operators/task/partition-task.ts).
+  if (timeMs === 0 && plan.source.changes?.kind === 'changelog')
+    return refused(plan, record, 'missing_event_time', UNKNOWN_COMMIT_TIME)
   if (timeMs !== undefined && isBeyondFutureSkew(timeMs, record.timestampMs, maxFutureSkewMs)) {
     return refused(
       plan,
@@ -121,6 +139,45 @@ function primaryKeyOf(plan: RekeyPlan): EntityDef {
   let entity = primaryKeys.get(plan)
   if (entity === undefined) primaryKeys.set(plan, (entity = primaryKeyEntityFor(plan.source, plan.entity, `re-key stage ${plan.topic}`)))
   return entity
+}
+
+const partialImages = new WeakMap<RekeyPlan, PartialImages>()
+
+/** What reading a change source's partial images takes: the identity columns and the placeholder. */
+export interface PartialImages {
+  /** The primary key and the group's join keys: what a key-only before image holds. */
+  readonly identity: ReadonlySet<string>
+  readonly placeholder: Placeholder | undefined
+}
+
+export function partialImagesOf(source: SourceDef, entity: EntityDef, primaryKey: EntityDef): PartialImages {
+  return { identity: new Set([...primaryKey.joinKeys, ...entity.joinKeys]), placeholder: unavailableValueOf(source) }
+}
+
+/**
+ * What the views would make of a partial image (operators/changes/partial-images.ts), decided here
+ * once: an after image's unavailable columns are read from the before image (so the change goes to
+ * its real group), or the change is refused; a key-only delete that names no group is refused with
+ * the reason. Undefined: route the envelope as it is.
+ */
+export function partialImageRoute(
+  known: PartialImages,
+  entity: EntityDef,
+  change: Change,
+  envelope: EventRecord,
+): { readonly event: EventRecord } | { readonly reason: DeadLetter['reason']; readonly detail: string } | undefined {
+  if (change.kind === 'delete') {
+    if (!isKeyOnly(change.before, known.identity, known.placeholder)) return undefined
+    const group = keyOnlyGroup(entity, change.before, known.placeholder)
+    if (group.ok) return undefined
+    return {
+      reason: group.reason,
+      detail: `delete of row ${change.key} has a key-only before image (nothing outside its primary key and group columns but nulls or a CDC tool's fallbacks), which does not name the row's group (${group.detail}): re-keying needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
+    }
+  }
+  const filled = fillUnavailable(change.after, [change.before], known.placeholder)
+  if (!filled.ok) return { reason: 'unavailable_value', detail: unavailableDetail(change.key, filled.column, 'the before image') }
+  return filled.row === change.after ? undefined : { event: { ...envelope, after: filled.row } }
 }
 
 /** The dead letter of a record the stage refuses (a top-level function: this runs per record). */

@@ -13,6 +13,13 @@ import type { AvroRecordSchema } from './types.ts'
 
 export const CHANGE_TIME_FIELD = 'ts_ms'
 
+/**
+ * Why a changelog change with commit time 0 is refused (`missing_event_time`): connectors write 0
+ * when they do not know the commit time (snapshot reads, some connectors), and read as a time it
+ * would date the row 1970. Table sources are not judged so: their ts_ms is the row's own event time.
+ */
+export const UNKNOWN_COMMIT_TIME = `${CHANGE_TIME_FIELD} is 0: a CDC connector writes 0 when it does not know the commit time, so the change has none (not a 1970 commit)`
+
 /** The Debezium operations: create, snapshot read, update, delete. */
 export const CHANGE_OPS = ['c', 'r', 'u', 'd'] as const
 export type ChangeOp = (typeof CHANGE_OPS)[number]

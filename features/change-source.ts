@@ -22,7 +22,7 @@ export interface ChangeSourceOptions extends SourceSettingsOptions {
 }
 
 /** What each kind adds to the spec, decided from the row's checked fields. */
-export type ChangeSpecExtras = Pick<ChangeSourceSpec, 'rowTimeField' | 'location' | 'format'>
+export type ChangeSpecExtras = Pick<ChangeSourceSpec, 'rowTimeField' | 'location' | 'format' | 'unavailableValue'>
 
 export function changeSource(kind: ChangeSourceSpec['kind'], options: ChangeSourceOptions, extras: (row: readonly AvroField[], where: string) => ChangeSpecExtras): SourceDef {
   const name = checkName(options?.name, `${kind} source`)

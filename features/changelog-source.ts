@@ -5,6 +5,11 @@ import type { ChangeSourceSpec, SourceDef } from './types.ts'
 export interface ChangelogSourceOptions extends ChangeSourceOptions {
   /** How the CDC tool writes the envelope: registry-framed Avro (default) or Debezium JSON. */
   readonly format?: ChangeSourceSpec['format']
+  /**
+   * The connector's `unavailable.value.placeholder`: the value it writes for a column it did not
+   * log (an unchanged TOASTed column). Default Debezium's, `__debezium_unavailable_value`.
+   */
+  readonly unavailableValue?: string
 }
 
 /**
@@ -22,6 +27,13 @@ export function changelogSource(options: ChangelogSourceOptions): SourceDef {
     if (format !== 'avro' && format !== 'json') {
       throw new DefinitionError(`${where}: format ${JSON.stringify(format)} is not supported; use 'avro' (registry-framed Avro of the change envelope) or 'json' (Debezium JSON)`)
     }
-    return { format }
+    const placeholder: unknown = options.unavailableValue
+    if (placeholder === undefined) return { format }
+    if (typeof placeholder !== 'string' || placeholder.length === 0) {
+      throw new DefinitionError(
+        `${where}: unavailableValue must be a non-empty string (the connector's unavailable.value.placeholder), got ${JSON.stringify(placeholder) ?? typeof placeholder}`,
+      )
+    }
+    return { format, unavailableValue: placeholder }
   })
 }

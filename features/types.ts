@@ -62,6 +62,11 @@ export interface ChangeSourceSpec {
   readonly location?: TableLocation
   /** How records on the topic are encoded: registry-framed Avro of the envelope, or Debezium JSON. */
   readonly format: 'avro' | 'json'
+  /**
+   * changelog: the CDC tool's placeholder for a value it did not log (Debezium's
+   * `unavailable.value.placeholder`, an unchanged TOASTed column); undefined: Debezium's default.
+   */
+  readonly unavailableValue?: string
 }
 
 /**

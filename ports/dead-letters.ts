@@ -26,6 +26,8 @@ export type DeadLetterReason =
   | 'before_mismatch'
   /** A delete of a key never seen, or a retraction from a group that never saw the row. */
   | 'unknown_retraction'
+  /** A change whose after image holds the CDC tool's unavailable-value placeholder (an unchanged TOASTed column) that nothing the engine holds can fill. */
+  | 'unavailable_value'
 
 /** Where a re-keyed record was first read: the re-key stage's `kfs-source-*` headers. */
 export interface RecordOrigin {

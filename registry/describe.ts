@@ -96,6 +96,8 @@ export interface ChangesLogic {
   readonly rowTimeField?: string
   readonly location?: TableLocation
   readonly format: ChangeSourceSpec['format']
+  /** Present only when a changelog sets a placeholder other than Debezium's (hashes of older definitions stay). */
+  readonly unavailableValue?: string
 }
 
 /** How people read a source's kind: `event`, `table: primary key order_id, parquet data/orders`, `changelog: primary key id, json`. */
@@ -114,6 +116,8 @@ export function changesLogic(changes: ChangeSourceSpec, options: { readonly loca
     ...(changes.rowTimeField === undefined ? {} : { rowTimeField: changes.rowTimeField }),
     ...(changes.location === undefined || !options.location ? {} : { location: { ...changes.location } }),
     format: changes.format,
+    // The placeholder decides which values are taken as real, so it is part of the logic.
+    ...(changes.unavailableValue === undefined ? {} : { unavailableValue: changes.unavailableValue }),
   }
 }
 

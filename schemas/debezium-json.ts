@@ -6,8 +6,8 @@
  *
  * Accepted: the message with or without the JSON converter's `{schema, payload}` wrapper. `op` is
  * kept as given when it is a string — judging it is the operators' job (`unknown_op`). The commit
- * time is `source.ts_ms` (when the database committed) when present, else the top-level `ts_ms`
- * (when the connector read it). Each image is checked against the row's Avro schema, field by
+ * time is `source.ts_ms` (when the database committed) when present and not 0, else the top-level
+ * `ts_ms` (when the connector read it); a commit time of 0 is no time (`schema_mismatch`). Each image is checked against the row's Avro schema, field by
  * field in schema order: extra columns are dropped, a missing column takes its default (or null
  * when nullable), else the change is refused `schema_mismatch` naming the field.
  *
@@ -101,12 +101,24 @@ function parseWith(conformRow: Conform, text: string): DebeziumParseResult {
 
 function commitTime(message: Record<string, unknown>): { readonly value: number } | Failure {
   const source = message.source
-  const fromSource = isJsonObject(source) && source.ts_ms !== undefined && source.ts_ms !== null
+  const inSource = isJsonObject(source) ? source.ts_ms : undefined
+  // A source.ts_ms of 0 is not a 1970 commit: connectors write 0 when they do not know the commit
+  // time (snapshot reads, some connectors). It says nothing, as an absent one: ts_ms (when the
+  // connector read the change) stands in, as it does for a message without source.ts_ms.
+  const fromSource = inSource !== undefined && inSource !== null && inSource !== 0
   const field = fromSource ? 'source.ts_ms' : 'ts_ms'
-  const value = fromSource ? (source as Record<string, unknown>).ts_ms : message.ts_ms
-  if (value === undefined || value === null) return mismatch('the commit time is missing (neither source.ts_ms nor ts_ms)')
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) return mismatch(`${field} is ${describe(value)}, not epoch milliseconds within ±2^53`)
-  return { value: value + 0 }
+  const value = fromSource ? inSource : message.ts_ms
+  if (value === undefined || value === null)
+    return mismatch(
+      `the commit time is missing (${inSource === 0 ? 'source.ts_ms is 0, and there is no ts_ms' : 'neither source.ts_ms nor ts_ms'})`,
+    )
+  if (typeof value !== 'number' || !Number.isSafeInteger(value))
+    return mismatch(`${field} is ${describe(value)}, not epoch milliseconds within ±2^53`)
+  if (value === 0)
+    return mismatch(
+      `the commit time is unknown: ${inSource === 0 ? 'source.ts_ms and ts_ms are' : 'ts_ms is'} 0, which a connector writes when it does not know the time (not a 1970 commit)`,
+    )
+  return { value }
 }
 
 const INT_MIN = -(2 ** 31)

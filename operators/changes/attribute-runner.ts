@@ -7,11 +7,15 @@
  * than the key's current version and is superseded (no state change, no row, no dead letter).
  * Every applied change has t ≥ c, so c is also the commit time of the current version.
  * - upsert: a before image that disagrees with a live row → before_mismatch; else the after image
- *   becomes the row; the emitted row holds each feature's column of map(after), or is a
- *   tombstone when the view's filter refuses the row (the row exists, but not in this view).
- * - delete: of a key never seen or already deleted → unknown_retraction; a disagreeing before
- *   image → before_mismatch; else the key is deleted (its time kept, so older changes stay
- *   superseded) and a tombstone row is emitted.
+ *   becomes the row, each column holding the CDC tool's unavailable-value placeholder taken from
+ *   the current row (else the before image; neither holds it → unavailable_value); the emitted row
+ *   holds each feature's column of map(row), or is a tombstone when the view's filter refuses the
+ *   row (the row exists, but not in this view).
+ * - delete: of a key never seen or already deleted → unknown_retraction; a before image that
+ *   disagrees on a column where it says something (not a null, a type's fallback '' 0 false or a
+ *   placeholder: a key-only image says nothing outside its key, partial-images.ts) →
+ *   before_mismatch; else the key is deleted (its time kept, so older changes stay superseded)
+ *   and a tombstone row is emitted.
  * - no row when as_of, the deleted flag and the values equal the key's previous row.
  * No timers: a row never changes by time passing. fire() only forgets deleted keys whose c ≤
  * watermark − allowedLateness, which no accepted change can reach any more (drop-queue.ts).
@@ -28,6 +32,7 @@ import { rowValuesEqual } from '../task/values-equal.ts'
 import { changeOf } from './change.ts'
 import { DropQueue } from './drop-queue.ts'
 import { attributeValueOf, disagreeingColumn } from './row-images.ts'
+import { fillUnavailable, unavailableDetail, unavailableValueOf, type Placeholder } from './partial-images.ts'
 import type { TaskViewRunner } from './runner.ts'
 import { decodeFeatureValues, decodeRow, encodeFeatureValues, encodeRow } from './state-codec.ts'
 
@@ -48,6 +53,7 @@ export class AttributeRunner implements TaskViewRunner {
   readonly #keys = new Map<string, AttributeKey>()
   readonly #drops = new DropQueue()
   readonly #nulls: readonly FeatureValue[]
+  readonly #placeholder: Placeholder | undefined
   /** Keys changed or forgotten since the last checkpoint (every change of `#keys` marks its key). */
   readonly changes: KeyedChanges<AttributeKey>
 
@@ -60,6 +66,7 @@ export class AttributeRunner implements TaskViewRunner {
     this.#allowedLatenessMs = allowedLatenessMs
     this.#maxStringBytes = (view.limits ?? DEFAULT_VALUE_LIMITS).maxStringBytes
     this.#nulls = view.features.map(() => null)
+    this.#placeholder = unavailableValueOf(view.source)
     const entries = { encodeEntry: this.#encodeEntry.bind(this), decodeEntry: (r: ByteReader) => this.#decodeEntry(r, true) }
     this.changes = new KeyedChanges({ viewName: view.name, fingerprint: this.#fingerprint(), ...entries }, this.#keys)
   }
@@ -84,18 +91,37 @@ export class AttributeRunner implements TaskViewRunner {
         dead.push({ offset, reason: 'unknown_retraction', view: view.name, detail: `delete of key ${change.key}, which is not live (never seen, or already deleted)` })
         return
       }
-      if (this.#mismatch(offset, change.key, change.before, live, dead)) return
+      // Only what a delete's before image says is compared: a partial image's fallbacks are not.
+      if (this.#mismatch(offset, change.key, change.before, live, dead, true)) return
       this.#apply(change.key, state, t, null, null, rows)
       return
     }
     if (change.before !== null && live !== null && this.#mismatch(offset, change.key, change.before, live, dead)) return
-    const shown = this.#valuesOf(offset, change.after, dead)
+    // An unchanged column the CDC tool did not log keeps the key's current value.
+    const after = fillUnavailable(change.after, [live, change.before], this.#placeholder)
+    if (!after.ok) {
+      dead.push({
+        offset,
+        reason: 'unavailable_value',
+        view: view.name,
+        detail: unavailableDetail(change.key, after.column, "neither the key's current row nor the before image"),
+      })
+      return
+    }
+    const shown = this.#valuesOf(offset, after.row, dead)
     if (shown === undefined) return
-    this.#apply(change.key, state, t, change.after, shown, rows)
+    this.#apply(change.key, state, t, after.row, shown, rows)
   }
 
-  #mismatch(offset: string, key: string, before: EventRecord, live: EventRecord, dead: TaskDeadLetter[]): boolean {
-    const column = disagreeingColumn(before, live)
+  #mismatch(
+    offset: string,
+    key: string,
+    before: EventRecord,
+    live: EventRecord,
+    dead: TaskDeadLetter[],
+    ofDelete = false,
+  ): boolean {
+    const column = disagreeingColumn(before, live, this.#placeholder, ofDelete)
     if (column === undefined) return false
     dead.push({ offset, reason: 'before_mismatch', view: this.view.name, detail: `before image of key ${key} disagrees with its current row on column ${column}` })
     return true

@@ -17,7 +17,10 @@
  *   as_of = max(c, t), retract group first. An emptied group reads count 0, sum 0, avg null — a
  *   normal row: the group still exists, with nothing in it.
  * An update or delete without a before image cannot be retracted → unknown_retraction; one whose
- * before image the filter refuses while its group holds the row live → before_mismatch.
+ * before image the filter refuses while its group holds the row live → before_mismatch. A delete
+ * with a key-only before image retracts what the group it names holds for the row (#deleteHeld).
+ * An after image's unavailable-value placeholder is filled from the before image, else the change
+ * is refused whole (unavailable_value).
  * fire() forgets retracted members and member-less groups whose time ≤ watermark − allowedLateness
  * (drop-queue.ts): no accepted change can be superseded by them or find them live.
  */
@@ -34,6 +37,14 @@ import { rowValuesEqual } from '../task/values-equal.ts'
 import { changeOf } from './change.ts'
 import { DropQueue } from './drop-queue.ts'
 import { primaryKeyEntity } from './row-images.ts'
+import {
+  fillUnavailable,
+  isKeyOnly,
+  keyOnlyGroup,
+  unavailableDetail,
+  unavailableValueOf,
+  type Placeholder,
+} from './partial-images.ts'
 import type { ChangeRole, TaskViewRunner } from './runner.ts'
 import {
   applyContribution, contributionOf, currentStateFeatures, emptyTotals, sameContribution, valuesOf,
@@ -65,6 +76,9 @@ export class CurrentStateRunner implements TaskViewRunner {
   readonly #features: readonly CurrentStateFeature[]
   readonly #allowedLatenessMs: number
   readonly #maxStringBytes: number
+  /** Primary-key and group columns: what a key-only before image holds (partial-images.ts). */
+  readonly #identity: ReadonlySet<string>
+  readonly #placeholder: Placeholder | undefined
   readonly #groups = new Map<string, Group>()
   readonly #drops = new DropQueue()
   /** Groups changed or forgotten since the last checkpoint (every change of `#groups` marks its group). */
@@ -76,6 +90,8 @@ export class CurrentStateRunner implements TaskViewRunner {
     this.#features = currentStateFeatures(view)
     this.#allowedLatenessMs = source.allowedLatenessMs
     this.#maxStringBytes = (view.limits ?? DEFAULT_VALUE_LIMITS).maxStringBytes
+    this.#identity = new Set([...this.#primaryKey.joinKeys, ...view.entity.joinKeys])
+    this.#placeholder = unavailableValueOf(source)
     const entries = { encodeEntry: this.#encodeEntry.bind(this), decodeEntry: (r: ByteReader) => this.#decodeEntry(r, true) }
     this.changes = new KeyedChanges({ viewName: view.name, fingerprint: this.#fingerprint(), ...entries }, this.#groups)
   }
@@ -101,6 +117,26 @@ export class CurrentStateRunner implements TaskViewRunner {
       })
       return
     }
+    if (change.kind === 'delete' && isKeyOnly(change.before, this.#identity, this.#placeholder)) {
+      if (role !== 'add') this.#deleteHeld(offset, t, change.key, change.before, rows, dead)
+      return
+    }
+    let after = change.kind === 'upsert' ? change.after : null
+    if (after !== null) {
+      // No raw row is kept here: an unavailable column is taken from the (full) before image, which
+      // the retraction checks against the row the group holds.
+      const filled = fillUnavailable(after, [change.before], this.#placeholder)
+      if (!filled.ok) {
+        dead.push({
+          offset,
+          reason: 'unavailable_value',
+          view: name,
+          detail: unavailableDetail(change.key, filled.column, 'the before image'),
+        })
+        return
+      }
+      after = filled.row
+    }
     const refused = dead.length
     const retract = role !== 'add' && change.before !== null ? this.#part(offset, change.before, dead) : undefined
     // The filter refused the before image, yet its group holds the row live: the image is not that
@@ -115,7 +151,7 @@ export class CurrentStateRunner implements TaskViewRunner {
         detail: `before image of row ${change.key} does not pass the view's filter, but group ${contradicted} holds the row: the view needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
       })
     }
-    const add = role !== 'retract' && change.kind === 'upsert' ? this.#part(offset, change.after, dead) : undefined
+    const add = role !== 'retract' && after !== null ? this.#part(offset, after, dead) : undefined
     if (contradicted !== undefined && add?.group === contradicted) return
     if (retract !== undefined && add !== undefined && retract.group === add.group) {
       this.#step(offset, t, change.key, retract.group, retract.contribution, add.contribution, rows, dead)
@@ -141,6 +177,39 @@ export class CurrentStateRunner implements TaskViewRunner {
       return undefined
     }
     return { group: key.key, contribution: c.value }
+  }
+
+  /**
+   * A delete whose before image is key-only (partial-images.ts): its other columns are nulls or a
+   * CDC tool's fallbacks, so neither its filter verdict nor its contribution says anything. The
+   * group its (raw) join keys name retracts what it holds for the row; a group that does not hold
+   * it cannot be told from a fallback group, and the row's real group is unknown here.
+   */
+  #deleteHeld(offset: string, t: number, pk: string, before: EventRecord, rows: FeatureRow[], dead: TaskDeadLetter[]): void {
+    const name = this.view.name
+    const why = `delete of row ${pk} has a key-only before image (nothing outside its primary key and group columns but nulls or a CDC tool's fallbacks)`
+    const key = keyOnlyGroup(this.view.entity, before, this.#placeholder)
+    if (!key.ok) {
+      dead.push({
+        offset,
+        reason: key.reason,
+        view: name,
+        detail: `${why}, which does not name the row's group (${key.detail}): the view needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
+      })
+      return
+    }
+    const member = this.#groups.get(key.key)?.members.get(pk)
+    if (member !== undefined && member.t > t) return
+    if (member === undefined || member.contribution === null) {
+      dead.push({
+        offset,
+        reason: 'unknown_retraction',
+        view: name,
+        detail: `${why}, and group ${key.key} it names does not hold the row: the view needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
+      })
+      return
+    }
+    this.#step(offset, t, pk, key.key, member.contribution, undefined, rows, dead)
   }
 
   /** The group a filtered-out before image names (by its raw join keys, as the re-key stage routes it), when it holds row `pk` live at or before t. */

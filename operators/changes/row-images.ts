@@ -6,6 +6,7 @@ import type { EntityDef, EventRecord, FeatureValue, FeatureViewDef, KeyType, Sou
 import { DefinitionError } from '../../core/errors.ts'
 import { utf8Length } from '../aggregators/input-check.ts'
 import { recordFields } from '../../features/avro-fields.ts'
+import { isUnavailable, saysNothing, type Placeholder } from './partial-images.ts'
 
 /**
  * The entity whose join keys are the source's primary-key columns: the view's own entity when it
@@ -35,10 +36,24 @@ export function primaryKeyEntityFor(source: SourceDef, e: EntityDef, where: stri
  * does a column the stored row lacks: one added to the row schema after the row was stored (and
  * restored from a snapshot) — compared, it would refuse every later change of the key.
  */
-export function disagreeingColumn(before: EventRecord, stored: EventRecord): string | undefined {
+export function disagreeingColumn(
+  before: EventRecord,
+  stored: EventRecord,
+  unavailable?: Placeholder,
+  ofDelete = false,
+): string | undefined {
   for (const column of Object.keys(before)) {
     const v = before[column]
-    if (v === null || v === undefined || !Object.hasOwn(stored, column)) continue
+    // The CDC tool's placeholder (a TOASTed column it did not log) says nothing either, nor does a
+    // delete's fallback: a partial before image (key-only, or a replica identity index) of a NOT
+    // NULL table holds '' 0 false where it knows nothing (partial-images.ts).
+    if (
+      v === null ||
+      v === undefined ||
+      !Object.hasOwn(stored, column) ||
+      (ofDelete ? saysNothing(v, unavailable) : isUnavailable(v, unavailable))
+    )
+      continue
     if (!sameValue(v, stored[column])) return column
   }
   return undefined

@@ -15,6 +15,7 @@ export type TaskDeadLetterReason =
   | 'unknown_op'
   | 'before_mismatch'
   | 'unknown_retraction'
+  | 'unavailable_value'
 
 export interface TaskDeadLetter {
   readonly offset: string

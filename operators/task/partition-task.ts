@@ -26,6 +26,7 @@ import { isBeyondFutureSkew } from './event-time-rule.ts'
 import type { ChangeRole, TaskViewRunner } from '../changes/runner.ts'
 import { AttributeRunner } from '../changes/attribute-runner.ts'
 import { CurrentStateRunner } from '../changes/current-state-runner.ts'
+import { UNKNOWN_COMMIT_TIME } from '../../features/change-envelope.ts'
 
 export type { ChangeRole } from '../changes/runner.ts'
 
@@ -167,6 +168,10 @@ class Task implements PartitionTask {
     const t = input.eventTimeMs
     if (t === undefined || !Number.isSafeInteger(t)) {
       deadLetters.push({ offset: input.offset, reason: 'missing_event_time', detail: `no valid ${this.#source.eventTimeField}` })
+      return { rows, deadLetters }
+    }
+    if (t === 0 && this.#source.changes?.kind === 'changelog') {
+      deadLetters.push({ offset: input.offset, reason: 'missing_event_time', detail: UNKNOWN_COMMIT_TIME })
       return { rows, deadLetters }
     }
     const ingestedMs = input.ingestionTimeMs

@@ -55,6 +55,7 @@ const REASONS: Record<DeadLetterReason, true> = {
   unknown_op: true,
   before_mismatch: true,
   unknown_retraction: true,
+  unavailable_value: true,
 }
 export const DEAD_LETTER_REASONS = Object.keys(REASONS) as DeadLetterReason[]
 

@@ -7,6 +7,10 @@
  *   its clock the greatest applied t;
  * - current state: a member's state in a group is its latest applied event there; a group's
  *   values are recomputed from all its live members, its clock is its greatest applied t.
+ * Partial images (docs/table-and-changelog-sources.md): a delete's before image is compared only
+ * where it says something (attributes), and a key-only one retracts what its group holds (current state); an after image's
+ * placeholder takes the current row's value (attributes), else the before image's, else the
+ * change is `unavailable_value`. A changelog's commit time 0 is `missing_event_time`.
  * It never forgets state, so it also checks that the runners' dropping is invisible.
  */
 import type { EntityDef, EventRecord, FeatureValue, FeatureViewDef } from '../../features/types.ts'
@@ -76,9 +80,67 @@ function contentText(v: object): string {
   return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? `bytes:${Buffer.from(x).toString('hex')}` : x))
 }
 
-/** A null in the before image, or a column the current row does not hold (added to the schema since), says nothing. */
-function beforeDisagrees(before: EventRecord, current: EventRecord): boolean {
-  return Object.entries(before).some(([k, v]) => v !== null && v !== undefined && k in current && !sameScalar(v, current[k]))
+/** A null or a placeholder in the before image, or a column the current row does not hold (added to the schema since), says nothing. */
+function beforeDisagrees(before: EventRecord, current: EventRecord, placeholder: string | undefined): boolean {
+  return Object.entries(before).some(
+    ([k, v]) => v !== null && v !== undefined && !unavailable(v, placeholder) && k in current && !sameScalar(v, current[k]),
+  )
+}
+
+/** A delete's before image: its fallbacks ('' 0 false, empty) say nothing either (a partial image of a NOT NULL table). */
+function deleteDisagrees(before: EventRecord, current: EventRecord, placeholder: string | undefined): boolean {
+  return Object.entries(before).some(
+    ([k, v]) => !keyOnly({ [k]: v }, [], placeholder) && k in current && !sameScalar(v, current[k]),
+  )
+}
+
+/** The placeholder of a changelog's values it did not log: the source's, else Debezium's; none for a table source. */
+function placeholderOf(view: FeatureViewDef): string | undefined {
+  const spec = view.source.changes
+  return spec?.kind === 'changelog' ? (spec.unavailableValue ?? '__debezium_unavailable_value') : undefined
+}
+
+/** The placeholder as a string column, a binary column (its UTF-8 bytes) or an array (one element) holds it. */
+function unavailable(v: unknown, placeholder: string | undefined): boolean {
+  if (placeholder === undefined) return false
+  if (typeof v === 'string') return v === placeholder
+  if (v instanceof Uint8Array) return Buffer.from(v).equals(Buffer.from(placeholder, 'utf8'))
+  return (
+    Array.isArray(v) && v.length === 1 && (v[0] === placeholder || (v[0] instanceof Uint8Array && unavailable(v[0], placeholder)))
+  )
+}
+
+/** A before image holding nothing outside `identity` but nulls, the types' fallbacks ('' 0 false, empty) and placeholders: a key-only image. */
+function keyOnly(before: EventRecord, identity: readonly string[], placeholder: string | undefined): boolean {
+  return Object.entries(before).every(
+    ([k, v]) =>
+      identity.includes(k) ||
+      v === null ||
+      v === undefined ||
+      v === '' ||
+      v === 0 ||
+      v === 0n ||
+      v === false ||
+      ((v instanceof Uint8Array || Array.isArray(v)) && v.length === 0) ||
+      (v instanceof Date && v.getTime() === 0) ||
+      unavailable(v, placeholder),
+  )
+}
+
+/** `after` with its placeholders taken from the first row of `known` holding a value; the column none holds. */
+function filled(
+  after: EventRecord,
+  known: readonly (EventRecord | null)[],
+  placeholder: string | undefined,
+): EventRecord | { missing: string } {
+  const out: Record<string, unknown> = { ...after }
+  for (const [k, v] of Object.entries(after)) {
+    if (!unavailable(v, placeholder)) continue
+    const row = known.find((r) => r !== null && r[k] !== null && r[k] !== undefined && !unavailable(r[k], placeholder))
+    if (row === undefined || row === null) return { missing: k }
+    out[k] = row[k]
+  }
+  return out
 }
 
 const SAFE = 2 ** 53
@@ -118,12 +180,17 @@ class AttributesOracle {
     const liveRow = current?.row ?? null
     let row: EventRecord | null = null
     let values: FeatureValue[] | null = null
+    const placeholder = placeholderOf(view)
     if (ch.kind === 'delete') {
       if (liveRow === null) return void dead.push({ offset, reason: 'unknown_retraction', view: view.name })
-      if (beforeDisagrees(ch.before, liveRow)) return void dead.push({ offset, reason: 'before_mismatch', view: view.name })
+      if (deleteDisagrees(ch.before, liveRow, placeholder))
+        return void dead.push({ offset, reason: 'before_mismatch', view: view.name })
     } else {
-      if (ch.before !== null && liveRow !== null && beforeDisagrees(ch.before, liveRow)) return void dead.push({ offset, reason: 'before_mismatch', view: view.name })
-      const image = viewImage(view, offset, ch.after, dead)
+      if (ch.before !== null && liveRow !== null && beforeDisagrees(ch.before, liveRow, placeholder))
+        return void dead.push({ offset, reason: 'before_mismatch', view: view.name })
+      const after = filled(ch.after, [liveRow, ch.before], placeholder)
+      if ('missing' in after) return void dead.push({ offset, reason: 'unavailable_value', view: view.name })
+      const image = viewImage(view, offset, after, dead)
       if (image === 'failed') return
       if (image !== 'filtered') {
         values = []
@@ -133,7 +200,7 @@ class AttributesOracle {
           values.push(v.value)
         }
       }
-      row = ch.after
+      row = after
     }
     history.push({ t, order, row })
     this.#history.set(ch.key, history)
@@ -216,6 +283,30 @@ class CurrentStateOracle {
     if (!res.ok) return void dead.push({ offset, reason: res.reason, view: view.name })
     const ch = res.change
     if (ch.kind === 'upsert' && ch.before === null && event.op === 'u') return void dead.push({ offset, reason: 'unknown_retraction', view: view.name })
+    const placeholder = placeholderOf(view)
+    if (ch.kind === 'delete' && keyOnly(ch.before, [...this.ref.primaryKey.joinKeys, ...view.entity.joinKeys], placeholder)) {
+      // A key-only delete: the group its join keys name retracts the row it holds, whatever the image's other columns say.
+      if (role === 'add') return
+      // A group column holding the placeholder names no group.
+      if (view.entity.joinKeys.some((k) => unavailable(ch.before[k], placeholder)))
+        return void dead.push({ offset, reason: 'missing_key', view: view.name })
+      const key = entityKeyOf(view.entity, ch.before)
+      if (!key.ok) return void dead.push({ offset, reason: key.reason, view: view.name })
+      const latest = this.#latest(key.key, ch.key)
+      if (latest !== undefined && latest.t > t) return
+      if (latest?.contribution === undefined) return void dead.push({ offset, reason: 'unknown_retraction', view: view.name })
+      const before = this.#values(key.key)
+      const events = this.#events.get(key.key)!
+      events.push({ pk: ch.key, t, order: 2 * order, contribution: undefined })
+      this.#emit(key.key, before, rows)
+      return
+    }
+    let after: EventRecord | null = null
+    if (ch.kind === 'upsert') {
+      const f = filled(ch.after, [ch.before], placeholder)
+      if ('missing' in f) return void dead.push({ offset, reason: 'unavailable_value', view: view.name })
+      after = f
+    }
     const refused = dead.length
     const retract = role !== 'add' && ch.before !== null ? this.#part(offset, ch.before, dead) : undefined
     // A before image the filter refuses, of a row its group holds live: not the row the group holds.
@@ -228,7 +319,7 @@ class CurrentStateOracle {
         dead.push({ offset, reason: 'before_mismatch', view: view.name })
       }
     }
-    const add = role !== 'retract' && ch.kind === 'upsert' ? this.#part(offset, ch.after, dead) : undefined
+    const add = role !== 'retract' && after !== null ? this.#part(offset, after, dead) : undefined
     if (contradicted !== undefined && add?.group === contradicted) return
     const groups: { group: string; retract?: (number | null)[]; add?: (number | null)[] }[] = []
     if (retract !== undefined) groups.push({ group: retract.group, retract: retract.contribution })
@@ -259,11 +350,17 @@ class CurrentStateOracle {
       }
       if (!applied) continue
       this.#events.set(g.group, events)
-      const after = this.#values(g.group)
-      if (sameValues(before, after)) continue
-      const scale = events.reduce((s, e) => s + (e.contribution ?? []).reduce<number>((a, x) => a + Math.abs(x ?? 0), 0), 0)
-      rows.push({ entityKey: g.group, asOfMs: Math.max(...events.map((e) => e.t)), values: after, scale })
+      this.#emit(g.group, before, rows)
     }
+  }
+
+  /** The group's row after an applied step, when its values changed from `before`. */
+  #emit(group: string, before: readonly FeatureValue[], rows: ExpectedRow[]): void {
+    const events = this.#events.get(group) ?? []
+    const after = this.#values(group)
+    if (sameValues(before, after)) return
+    const scale = events.reduce((s, e) => s + (e.contribution ?? []).reduce<number>((a, x) => a + Math.abs(x ?? 0), 0), 0)
+    rows.push({ entityKey: group, asOfMs: Math.max(...events.map((e) => e.t)), values: after, scale })
   }
 }
 
@@ -272,7 +369,7 @@ class CurrentStateOracle {
  * partition rules (missing time, lateness against the watermark, markers) applied from scratch.
  */
 export function runChangesReference(
-  source: { readonly outOfOrdernessMs: number; readonly allowedLatenessMs: number },
+  source: { readonly outOfOrdernessMs: number; readonly allowedLatenessMs: number; readonly changes?: { readonly kind: string } },
   views: readonly ReferenceView[],
   steps: readonly ChangeStep[],
 ): ChangesReferenceResult {
@@ -287,6 +384,9 @@ export function runChangesReference(
     }
     const t = step.eventTimeMs
     if (t === undefined) return void dead.push({ offset: step.offset, reason: 'missing_event_time' })
+    // A changelog's commit time 0 is a connector's "unknown", not 1970.
+    if (t === 0 && source.changes?.kind === 'changelog')
+      return void dead.push({ offset: step.offset, reason: 'missing_event_time' })
     if (t <= watermark - source.allowedLatenessMs) return void dead.push({ offset: step.offset, reason: 'late' })
     oracles.forEach((o, i) => {
       if (o instanceof AttributesOracle) o.step(step.offset, order, t, step.event, rows[i]!, dead)

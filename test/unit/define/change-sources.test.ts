@@ -87,6 +87,24 @@ void describe('define > changelogSource', () => {
     throwsDefinition(() => changelogSource({ name: 'c', topic: 'c', schema: orderRow, keyedBy: order, format: 'protobuf' as never }), ['changelog source c', 'format "protobuf" is not supported', "'avro'", "'json'"])
     throwsDefinition(() => changelogSource({ name: 'c', topic: 'c', schema: orderRow, keyedBy: undefined as never }), ['changelog source c: keyedBy must be the entity'])
   })
+
+  void test("carries the connector's unavailable-value placeholder when set; Debezium's default otherwise", () => {
+    assert.equal('unavailableValue' in (orderChanges.changes ?? {}), false)
+    const own = changelogSource({ name: 'c', topic: 'c', schema: orderRow, keyedBy: order, format: 'json', unavailableValue: '__toasted__' })
+    assert.equal(own.changes?.unavailableValue, '__toasted__')
+    const bad: readonly [unknown, string][] = [
+      ['', '""'],
+      [7, '7'],
+      [null, 'null'],
+      [['__toasted__'], '["__toasted__"]'],
+    ]
+    for (const [value, shown] of bad) {
+      throwsDefinition(
+        () => changelogSource({ name: 'c', topic: 'c', schema: orderRow, keyedBy: order, unavailableValue: value as never }),
+        ['changelog source c: unavailableValue must be a non-empty string', `got ${shown}`],
+      )
+    }
+  })
 })
 
 void describe('define > featureView over a change source > attributes', () => {

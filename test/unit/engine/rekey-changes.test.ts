@@ -101,7 +101,7 @@ void test('a delete with a full before image goes to its group; with the key onl
     value,
     reason: 'missing_key',
     detail:
-      "re-key by region: op 'd': the before image lacks join key region and there is no after image; re-keying needs full before images (e.g. Postgres REPLICA IDENTITY FULL)",
+      "re-key by region: delete of row 7 has a key-only before image (nothing outside its primary key and group columns but nulls or a CDC tool's fallbacks), which does not name the row's group (join key region is missing): re-keying needs full before images (e.g. Postgres REPLICA IDENTITY FULL)",
   })
   assert.equal(out.timeMs, undefined)
 })
@@ -215,4 +215,90 @@ void test('no role on the source topic itself, nor on any event source', () => {
   assert.deepEqual(rolesSeen(accounts.topic, accounts, ['eu', 'us']), ['none', 'none'])
   const events = { ...accounts, changes: undefined }
   assert.deepEqual(rolesSeen(plan.topic, events, ['eu', 'us']), ['none', 'none'])
+})
+
+void test('partial images: the stage routes a change as its views read it, or refuses it once with the reason', () => {
+  const TOAST = '__debezium_unavailable_value'
+  const cases: {
+    name: string
+    decoded: DecodeResult
+    source?: SourceDef
+    to?: readonly (readonly [string, string | undefined])[]
+    refused?: [string, RegExp]
+  }[] = [
+    {
+      name: "a key-only delete holding the group goes to it ('' and 0 outside)",
+      decoded: change('d', { id: 7, region: 'eu', balance: 0 }, null),
+      to: [['eu', undefined]],
+    },
+    {
+      name: "a key-only delete whose group is a '' fallback names no group",
+      decoded: change('d', { id: 7, region: '', balance: 0 }, null),
+      refused: ['invalid_key', /key-only before image .*join key region is empty.*REPLICA IDENTITY FULL/],
+    },
+    {
+      name: 'a key-only delete whose group is a placeholder names no group',
+      decoded: change('d', { id: 7, region: TOAST, balance: 0 }, null),
+      refused: ['missing_key', /key-only before image .*join key region is the unavailable-value placeholder/],
+    },
+    {
+      name: "an update whose after group is the placeholder stays in the before image's group",
+      decoded: change('u', eu, { ...us, region: TOAST }),
+      to: [['eu', undefined]],
+    },
+    {
+      name: 'a placeholder the before image cannot fill is refused once',
+      decoded: change('u', { ...eu, region: null }, { ...us, region: TOAST }),
+      refused: ['unavailable_value', /column region of row 7 is the CDC tool's unavailable-value placeholder/],
+    },
+    {
+      name: 'a placeholder in an update without a before image is refused once',
+      decoded: change('u', null, { ...us, region: TOAST }),
+      refused: ['unavailable_value', /the before image holds no value for it/],
+    },
+    {
+      name: "a source's own placeholder is read as one",
+      decoded: change('u', eu, { ...us, region: '??' }),
+      source: { ...accounts, changes: { ...accounts.changes!, unavailableValue: '??' } },
+      to: [['eu', undefined]],
+    },
+    {
+      name: "Debezium's placeholder is a real group where the source sets its own",
+      decoded: change('u', eu, { ...us, region: TOAST }),
+      source: { ...accounts, changes: { ...accounts.changes!, unavailableValue: '??' } },
+      to: [
+        ['eu', 'retract'],
+        [TOAST, 'add'],
+      ],
+    },
+    {
+      name: 'a commit time of 0 is refused once',
+      decoded: change('u', eu, us, 0),
+      refused: ['missing_event_time', /ts_ms is 0: a CDC connector writes 0 when it does not know the commit time/],
+    },
+    {
+      name: 'a table source keeps a time of 0 (its rows carry their own event time)',
+      decoded: change('u', eu, us, 0),
+      source: { ...accounts, changes: { ...accounts.changes!, kind: 'table' } },
+      to: [
+        ['eu', 'retract'],
+        ['us', 'add'],
+      ],
+    },
+  ]
+  for (const c of cases) {
+    const source = c.source ?? accounts
+    const out = rekeyRecord({ ...plan, source }, record('20'), c.decoded)
+    if (c.refused !== undefined) {
+      assert.equal(out.forwards, undefined, c.name)
+      assert.equal(out.deadLetter?.reason, c.refused[0], c.name)
+      assert.match(out.deadLetter?.detail ?? '', c.refused[1], c.name)
+      continue
+    }
+    assert.deepEqual(
+      out.forwards?.map((f) => [f.key, f.headers?.[REKEY_HEADERS.role]]),
+      c.to,
+      c.name,
+    )
+  }
 })

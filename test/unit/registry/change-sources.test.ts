@@ -58,6 +58,8 @@ void describe('registry > views over change sources', () => {
       hashOf({ source: changelog('avro') }),
       hashOf({ source: changelog('json') }),
       hashOf({ entity: user, attributes: undefined, aggregations: [{ op: 'sum', field: 'amount' }] }),
+      // Another placeholder takes other values as real.
+      hashOf({ source: changelogSource({ name: 'orders', topic: 'orders', schema: orderRow, keyedBy: order, format: 'json', unavailableValue: '__toasted__' }) }),
     ]
     for (const [i, v] of variants.entries()) assert.notEqual(v, h, `variant #${i} should change the hash`)
     assert.equal(new Set(variants).size, variants.length, 'every variant hashes differently')

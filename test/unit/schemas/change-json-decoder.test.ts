@@ -51,6 +51,8 @@ void describe('schemas > change JSON decoder', () => {
       event: { op: 'c', before: null, after: row, ts_ms: 3, snapshot: null },
     },
     { name: 'source.ts_ms null: ts_ms', message: { op: 'c', after: row, source: { ts_ms: null }, ts_ms: 5 }, event: { op: 'c', before: null, after: row, ts_ms: 5, snapshot: null } },
+    // A connector writes 0 where it does not know the commit time: no 1970 commit, ts_ms stands in.
+    { name: 'source.ts_ms 0: ts_ms', message: { op: 'r', after: row, source: { ts_ms: 0, snapshot: 'true' }, ts_ms: 5 }, event: { op: 'r', before: null, after: row, ts_ms: 5, snapshot: null } },
     {
       name: 'extra columns dropped, missing nullable/defaulted filled, order of the schema',
       message: { op: 'c', after: { visits: 3, extra: 'x', id: 7, balance: 12.5, active: true, tier: 'PRO', opened_at: 1_700_000_000_000 }, ts_ms: 5 },
@@ -84,6 +86,11 @@ void describe('schemas > change JSON decoder', () => {
     { name: 'op a number', value: json({ op: 1, after: row, ts_ms: 5 }), reason: 'schema_mismatch', detail: 'op is number 1, not a string' },
     { name: 'no commit time', value: json({ op: 'c', after: row }), reason: 'schema_mismatch', detail: 'the commit time is missing (neither source.ts_ms nor ts_ms)' },
     { name: 'fractional ts_ms', value: json({ op: 'c', after: row, ts_ms: 1.5 }), reason: 'schema_mismatch', detail: 'ts_ms is number 1.5, not epoch milliseconds within ±2^53' },
+    { name: 'ts_ms 0', value: json({ op: 'c', after: row, ts_ms: 0 }), reason: 'schema_mismatch', detail: /^the commit time is unknown: ts_ms is 0, .*not a 1970 commit/ },
+    { name: 'ts_ms -0', value: utf8(`{"op":"c","after":${JSON.stringify(row)},"ts_ms":-0}`), reason: 'schema_mismatch', detail: /^the commit time is unknown: ts_ms is 0/ },
+    { name: 'source.ts_ms and ts_ms 0', value: json({ op: 'c', after: row, source: { ts_ms: 0 }, ts_ms: 0 }), reason: 'schema_mismatch', detail: /^the commit time is unknown: source\.ts_ms and ts_ms are 0/ },
+    { name: 'source.ts_ms 0 without ts_ms', value: json({ op: 'c', after: row, source: { ts_ms: 0 } }), reason: 'schema_mismatch', detail: 'the commit time is missing (source.ts_ms is 0, and there is no ts_ms)' },
+    { name: 'source.ts_ms -0 without ts_ms', value: utf8(`{"op":"c","after":${JSON.stringify(row)},"source":{"ts_ms":-0}}`), reason: 'schema_mismatch', detail: 'the commit time is missing (source.ts_ms is 0, and there is no ts_ms)' },
     { name: 'string source.ts_ms', value: json({ op: 'c', after: row, source: { ts_ms: '3' }, ts_ms: 5 }), reason: 'schema_mismatch', detail: 'source.ts_ms is the string "3", not epoch milliseconds within ±2^53' },
     { name: 'missing required field', value: json({ op: 'c', after: { ...row, balance: undefined }, ts_ms: 5 }), reason: 'schema_mismatch', detail: 'after.balance is missing (the row schema requires it)' },
     { name: 'image not an object', value: json({ op: 'd', before: 'x', ts_ms: 5 }), reason: 'schema_mismatch', detail: 'before is the string "x", not an object (a row)' },
@@ -131,7 +138,6 @@ void describe('schemas > change JSON decoder', () => {
       { name: 'a timestamp-millis', text: '"opened_at":-0', path: (e) => (e.after as typeof row).opened_at },
       { name: 'a long written -0.0', text: '"id":-0.0', path: (e) => (e.after as typeof row).id },
       { name: 'a long written -0e5', text: '"id":-0e5', path: (e) => (e.after as typeof row).id },
-      { name: 'ts_ms', text: '"ts_ms":-0', path: (e) => e.ts_ms },
       { name: 'a double', text: '"balance":-0', path: (e) => (e.after as typeof row).balance },
     ]
     for (const p of places) {

@@ -2,7 +2,8 @@
  * Random changelogs for the change-view property tests (docs/design.md §11): a seeded generator
  * of envelopes over rows {id, grp, x, s} — inserts, updates (group moves included), deletes,
  * out-of-order commit times, re-deliveries of older changes, deletes of unknown keys, mismatching,
- * key-only and missing before images, re-snapshot reads, creates carrying a before image, unknown
+ * key-only (nulls, or '' and 0 fallbacks) and missing before images, unavailable-value placeholders
+ * in after images, commit times of 0, re-snapshot reads, creates carrying a before image, unknown
  * ops, bad keys and values, markers — plus the hand-built source and views (the DSL's
  * change-source builders are not used here).
  */
@@ -24,6 +25,9 @@ export const ROW_SCHEMA: AvroRecordSchema = {
     { name: 's', type: ['null', 'string'] },
   ],
 }
+
+/** Debezium's default unavailable-value placeholder (operators/changes/partial-images.ts). */
+const TOAST = '__debezium_unavailable_value'
 
 export const ITEM: EntityDef = { kind: 'entity', name: 'item', joinKeys: ['id'], keyType: 'int', description: '' }
 export const GROUP: EntityDef = { kind: 'entity', name: 'grp', joinKeys: ['grp'], keyType: 'string', description: '' }
@@ -129,13 +133,30 @@ export function randomChangelog(seed: number, count: number): ChangeStep[] {
       const id = rnd() < 0.8 && truth.size > 0 ? pick([...truth.keys()]) : int(1, 9)
       const cur = truth.get(id)
       const w = rnd()
-      const before = cur === undefined || w < 0.1 ? { ...row(id) } : w < 0.2 ? { id, grp: null, x: null, s: null } : { ...cur }
+      // Key-only images: nulls, or the fallbacks Debezium writes for NOT NULL columns ('' and 0),
+      // with or without the row's group (a replica identity on an index holding it).
+      const keyOnly = (): Row => ({
+        id,
+        grp: rnd() < 0.5 ? (cur?.grp ?? null) : pick([null, '', TOAST]),
+        x: pick([null, 0]),
+        s: pick([null, '', TOAST]),
+      })
+      const before =
+        cur === undefined || w < 0.1
+          ? { ...row(id) }
+          : w < 0.2
+            ? { id, grp: null, x: null, s: null }
+            : w < 0.35
+              ? keyOnly()
+              : { ...cur }
       event = { op: 'd', before, after: null }
       truth.delete(id)
     } else {
       const id = int(1, 6)
       const cur = truth.get(id)
-      const after = row(id)
+      // An unchanged TOASTed column: Debezium's placeholder in the after image (the group one too).
+      const toast = rnd()
+      const after = toast < 0.1 ? { ...row(id), s: TOAST } : toast < 0.14 ? { ...row(id), grp: TOAST } : row(id)
       if (cur === undefined) event = { op: pick(['c', 'r']), before: null, after }
       else {
         const w = rnd()
@@ -144,11 +165,18 @@ export function randomChangelog(seed: number, count: number): ChangeStep[] {
         const kind = rnd()
         event = kind < 0.85 ? { op: 'u', before, after } : kind < 0.95 ? { op: 'r', before: null, after } : { op: pick(['c', 'r']), before: before ?? { ...after }, after }
       }
-      truth.set(id, after)
+      // The database's row: an unlogged column kept its value.
+      truth.set(id, {
+        ...after,
+        grp: after.grp === TOAST ? (cur?.grp ?? null) : after.grp,
+        s: after.s === TOAST ? (cur?.s ?? null) : after.s,
+      })
     }
-    event.ts_ms = t
+    // A connector's unknown commit time: 0, never a 1970 change.
+    const time = rnd() < 0.02 ? 0 : t
+    event.ts_ms = time
     event.snapshot = null
-    const step: ChangeStep = { offset: String(offset++), eventTimeMs: rnd() < 0.02 ? undefined : t, event }
+    const step: ChangeStep = { offset: String(offset++), eventTimeMs: rnd() < 0.02 ? undefined : time, event }
     steps.push(step)
     sent.push(step)
   }

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createPartitionTask, restorePartitionTask } from '../../../../operators/task/partition-task.ts'
 import { changeOf } from '../../../../operators/changes/change.ts'
-import { changeRoute } from '../../../../engine/rekey-records.ts'
+import { changeRoute, partialImageRoute, partialImagesOf } from '../../../../engine/rekey-records.ts'
 import type { EventRecord, FeatureViewDef } from '../../../../features/types.ts'
 import { prng } from '../../../support/scenario.ts'
 import type { ChangeStep } from '../../../reference/changes-reference.ts'
@@ -20,14 +20,20 @@ const taskOfGroup = (g: string): number => [...g].reduce((h, ch) => (h * 31 + ch
 /**
  * The re-key stage's routing (engine/rekey-records.ts, docs/design.md §11): by the raw images' join
  * keys — the stage applies no view's filter or map — copies per task, with roles when the groups
- * differ. What the stage refuses (no time, a bad envelope, no group) goes whole to task 0, whose
- * view refuses it once, as the stage would.
+ * differ. What the stage refuses (no time or time 0, a bad envelope, no group, a placeholder the
+ * before image does not fill) goes whole to task 0, whose view refuses it once, as the stage would.
  */
 function route(view: FeatureViewDef, steps: readonly ChangeStep[]): ChangeStep[][] {
   const out: ChangeStep[][] = [[], []]
+  const known = partialImagesOf(view.source, view.entity, ITEM)
   for (const step of steps) {
     if ('marker' in step) continue
-    const routed = step.eventTimeMs === undefined || !changeOf(step.event, ITEM).ok ? undefined : changeRoute(view.entity, step.event)
+    const change = changeOf(step.event, ITEM)
+    // A partial image is routed as the stage routes it: placeholders read from the before image.
+    const partial = change.ok ? partialImageRoute(known, view.entity, change.change, step.event) : undefined
+    const refusedWhole =
+      step.eventTimeMs === undefined || step.eventTimeMs === 0 || !change.ok || (partial !== undefined && 'reason' in partial)
+    const routed = refusedWhole ? undefined : changeRoute(view.entity, partial?.event ?? step.event)
     if (routed === undefined || !routed.ok) {
       out[0]!.push(step)
       continue
