@@ -18,6 +18,7 @@ import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/emb
 import { collectDefinitions, createRegistry } from '../../../registry/index.ts'
 import { createFeatureCatalog } from '../../../serving/feature-catalog.ts'
 import { getFeatures } from '../../../serving/handlers/get-features.ts'
+import { HotCache } from '../../../serving/hot-cache.ts'
 import { createTrainingSet } from '../../../training/index.ts'
 import { manualClock, trainingDeps, writeRows } from './fixtures.ts'
 
@@ -130,6 +131,8 @@ export async function trainAndServe(args: {
   readonly asServed?: boolean
   /** `parquet`: the labels as a Parquet file whose join keys and inputs are string columns (ts epoch ms); default CSV. */
   readonly labelFormat?: 'csv' | 'parquet'
+  /** Serve through the hot-key cache (its values are decoded, not the stored text); default off. */
+  readonly servingCache?: boolean
 }): Promise<{ readonly training: Outcome[] | { readonly ok: false; readonly message: string }; readonly serving: Outcome[] }> {
   const store = new MemoryObjectStore()
   const registry = createRegistry({ store, clock: manualClock() })
@@ -214,7 +217,13 @@ export async function trainAndServe(args: {
           features: args.features,
           request: label.request ?? {},
         },
-        { catalog, store: online, clock, maxLookups: 100 },
+        {
+          catalog,
+          store: online,
+          clock,
+          maxLookups: 100,
+          cache: args.servingCache === true ? new HotCache({ ttlMs: 1000, maxEntries: 100 }) : undefined,
+        },
       )
       const parsed = JSON.parse(body.text) as { rows: { values: unknown[] }[] }
       serving.push({ ok: true, values: parsed.rows[0]!.values.map(plain) })
