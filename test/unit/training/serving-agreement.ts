@@ -133,7 +133,12 @@ export async function trainAndServe(args: {
   readonly labelFormat?: 'csv' | 'parquet'
   /** Serve through the hot-key cache (its values are decoded, not the stored text); default off. */
   readonly servingCache?: boolean
-}): Promise<{ readonly training: Outcome[] | { readonly ok: false; readonly message: string }; readonly serving: Outcome[] }> {
+}): Promise<{
+  readonly training: Outcome[] | { readonly ok: false; readonly message: string }
+  /** The training set's feature columns, in the order asked (empty when it failed). */
+  readonly trainingColumns: readonly string[]
+  readonly serving: Outcome[]
+}> {
   const store = new MemoryObjectStore()
   const registry = createRegistry({ store, clock: manualClock() })
   await registry.apply(
@@ -170,6 +175,7 @@ export async function trainAndServe(args: {
   ]
   const dir = await mkdtemp(join(tmpdir(), 'kfs-agreement-'))
   let training: Outcome[] | { ok: false; message: string }
+  let trainingColumns: readonly string[] = []
   try {
     const output = join(dir, 'set.parquet')
     await createTrainingSet({
@@ -184,11 +190,14 @@ export async function trainAndServe(args: {
       asServed: args.asServed ?? false,
       output,
     })
-    const names = args.features.map((f) => (f.includes(':') ? f.replace(/@\d+:/, ':').replace(':', '__') : f))
+    // The feature columns follow the label columns, one per feature in the order asked: read by
+    // position, their names (the training set's naming rule) are the caller's to check.
     const columns: Record<string, unknown[]> = {}
-    for await (const batch of readParquetBatches(new Uint8Array(await readFile(output)), { columns: names, longAs: 'bigint' })) {
+    for await (const batch of readParquetBatches(new Uint8Array(await readFile(output)), { longAs: 'bigint' })) {
       for (const [name, values] of Object.entries(batch.columns)) (columns[name] ??= []).push(...values)
     }
+    const names = Object.keys(columns).slice(-args.features.length)
+    trainingColumns = names
     training = args.labels.map((_, r) => ({ ok: true, values: names.map((n) => plain(columns[n]![r])) }))
   } catch (err: unknown) {
     training = { ok: false, message: (err as Error).message }
@@ -231,7 +240,7 @@ export async function trainAndServe(args: {
       serving.push({ ok: false, message: (err as Error).message })
     }
   }
-  return { training, serving }
+  return { training, trainingColumns, serving }
 }
 
 /** A row written to both stores at its as_of. */
