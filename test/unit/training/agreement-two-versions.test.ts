@@ -9,8 +9,14 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { requestFeature } from '../../../features/index.ts'
-import { stamped, trainAndServe, userProbe, userProbeV2 } from './serving-agreement.ts'
+import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
+import * as examples from '../../../examples/features.ts'
+import { featureService, requestFeature } from '../../../features/index.ts'
+import { collectDefinitions, createRegistry } from '../../../registry/index.ts'
+import { createFeatureCatalog } from '../../../serving/feature-catalog.ts'
+import { planTrainingSet } from '../../../training/index.ts'
+import { manualClock } from './fixtures.ts'
+import { probes, stamped, trainAndServe, userProbe, userProbeV2 } from './serving-agreement.ts'
 
 const T = 1_700_000_000_000
 const TTL = 3_600_000
@@ -128,6 +134,29 @@ void describe('training–serving agreement > one feature in two versions of a v
       want.map((values) => ({ ok: true, values })),
     )
     assert.deepEqual(training, serving)
+  })
+
+  void test('a feature service listing two pins of one feature: published, served and planned with both columns', async () => {
+    const service = featureService({
+      name: 'probe_versions',
+      features: ['user_probe@1:x_last', 'user_probe@2:x_last', 'user_probe@2:n_last'],
+      owner: 'test@example.com',
+      description: 'both versions of x',
+    })
+    const store = new MemoryObjectStore()
+    const registry = createRegistry({ store, clock: manualClock() })
+    await registry.apply(collectDefinitions({ ...examples, probes, userProbe }))
+    await registry.apply(collectDefinitions({ ...examples, probes, userProbe: userProbeV2, service }))
+    const plan = await planTrainingSet(registry, { service: 'probe_versions' })
+    assert.deepEqual(
+      plan.outputs.map((o) => o.column),
+      ['user_probe@1__x_last', 'user_probe@2__x_last', 'user_probe__n_last'],
+    )
+    const catalog = createFeatureCatalog({ views: [userProbe, userProbeV2], services: [service] })
+    assert.deepEqual(
+      catalog.servicePlan('probe_versions').outputs.map((o) => o.name),
+      service.features,
+    )
   })
 
   void test('a label column named like a versioned feature column is refused (in any case), naming both', async () => {
