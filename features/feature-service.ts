@@ -41,18 +41,22 @@ export function featureService(options: FeatureServiceOptions): FeatureServiceDe
   }
   const dup = refs.find((r, i) => refs.indexOf(r) !== i)
   if (dup !== undefined) throw new DefinitionError(`${where}: feature '${dup}' is listed twice`)
-  // One feature of one view under two version pins ('v:f' and 'v@1:f', or 'v@1:f' and 'v@2:f'):
-  // a training set of the service names both columns v__f and is refused when built, so say it here.
-  const byColumn = new Map<string, FeatureRef>()
+  // One feature of one view unpinned and pinned ('v:f' and 'v@1:f'): the unpinned one names
+  // whichever version is latest, which may be the pinned one — then serving and a training set
+  // refuse the service's list as naming one feature twice — so say it here. Two distinct pins
+  // ('v@1:f' and 'v@2:f') are two features: both answer them (a training set names their columns
+  // v@1__f and v@2__f, training/plan.ts).
+  const byFeature = new Map<string, { ref: FeatureRef; version: number | undefined }>()
   for (const ref of refs) {
-    const { view, feature } = parseFeatureRef(ref, where)
-    const other = byColumn.get(`${view}:${feature}`)
-    if (other !== undefined) {
+    const { view, feature, version } = parseFeatureRef(ref, where)
+    const key = `${view}:${feature}`
+    const other = byFeature.get(key)
+    if (other !== undefined && (other.version === undefined || version === undefined)) {
       throw new DefinitionError(
-        `${where}: '${other}' and '${ref}' are feature ${feature} of view ${view} twice (a training set of the service would have two columns ${view}__${feature}); list one version`,
+        `${where}: '${other.ref}' and '${ref}' are feature ${feature} of view ${view} twice (the unpinned one reads the latest version, which may be the pinned one); pin both to distinct versions or list one`,
       )
     }
-    byColumn.set(`${view}:${feature}`, ref)
+    if (other === undefined) byFeature.set(key, { ref, version })
   }
   const requestFeatures = (options.requestFeatures ?? []).map((r) => {
     if (typeof r === 'string') return checkName(r, `${where}: requestFeatures entry`)

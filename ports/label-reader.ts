@@ -24,7 +24,7 @@
  * the given row order; `int` and `other` are not written.
  *
  * Failure modes: a missing or unreadable file, or bytes that are not Parquet, reject; an unknown
- * column name in `read` or `firstTimeOutside` rejects. `close` frees the engine; the reader is unusable afterwards.
+ * column name in `read`, `firstTimeOutside` or `firstBadKeyPart` rejects. `close` frees the engine; the reader is unusable afterwards.
  */
 
 export type LabelValueType = 'string' | 'int' | 'long' | 'double' | 'boolean' | 'timestamp' | 'other'
@@ -58,6 +58,17 @@ export interface LabelReader {
     column: string,
     range: { readonly minMs: number; readonly maxMs: number },
   ): Promise<{ readonly row: number; readonly value: unknown } | undefined>
+  /**
+   * The first row (0-based, file order) of a `string` column whose value is longer than
+   * `maxBytes` UTF-8 bytes or holds a control character (U+0000–U+001F, U+007F), with that value;
+   * undefined when there is none (nulls and empty strings pass). Checks a whole entity-key column
+   * (core/entity-key.ts's rules) without decoding it into JS. Rejects for a column of another type.
+   */
+  firstBadKeyPart(
+    path: string,
+    column: string,
+    limits: { readonly maxBytes: number },
+  ): Promise<{ readonly row: number; readonly value: string } | undefined>
   /** Writes one Parquet file of `columns` (one value array each, all of one length). */
   write(path: string, columns: readonly LabelColumn[], values: readonly (readonly unknown[])[]): Promise<void>
   close(): Promise<void>

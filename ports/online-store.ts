@@ -18,7 +18,8 @@ export interface OnlineRead {
   /** Values in the order of the requested feature names; null stays null. */
   readonly values: readonly (FeatureValue)[]
   /**
-   * `JSON.stringify(values[i] ?? null)`, written from the stored text where the store keeps values
+   * `featureValueJson(values[i] ?? null)` (core/feature-json.ts: JSON.stringify's text, -0 as
+   * `-0.0`), written from the stored text where the store keeps values
    * as text, so a reader that only serialises (the serving endpoints) need not decode them.
    * Optional: callers serialise `values[i]` when it is absent.
    */

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path'
 import { writeFile } from 'node:fs/promises'
-import { encodeEntityKey } from '../core/entity-key.ts'
+import { encodeEntityKey, invalidKeyPartReason, MAX_ENTITY_KEY_BYTES } from '../core/entity-key.ts'
 import { FeatureStoreError } from '../core/errors.ts'
 import type { LabelReader } from '../ports/label-reader.ts'
 import type { ParquetCodec, ParquetColumnSpec } from '../ports/parquet-codec.ts'
@@ -51,16 +51,17 @@ export async function readLabelSource(
   const labelsPath = input.format === 'parquet' && input.path !== undefined ? input.path : join(temp, 'labels.parquet')
   if (input.format === 'parquet' && input.path === undefined) await writeFile(labelsPath, input.bytes)
   const file = { format: input.format, bytes: input.bytes, ...(input.format === 'parquet' ? { path: labelsPath } : {}) }
+  const described = input.format === 'parquet' ? (await reader.describe(labelsPath)).columns : undefined
   const derived =
-    input.format === 'parquet'
-      ? derivedKeys(
-          (await reader.describe(labelsPath)).columns,
+    described === undefined
+      ? undefined
+      : derivedKeys(
+          described,
           plan.views.map((v) => v.joinKeys),
           keyColumns,
           input.timeColumn,
           intJoinKeys,
         )
-      : undefined
   // Only the columns JS needs are decoded from Parquet labels; the engine carries the rest.
   // A request feature's string input is read as its text, as serving gets it from the client:
   // inferred as a number, a column of codes would lose its digits (`02139` → 2139, `1.50` → 1.5).
@@ -77,6 +78,10 @@ export async function readLabelSource(
   // not a null): in JS below, or — times the engine derives — by the reader, which names the
   // first bad row without decoding the column into JS; labelTimeMs words the error either way.
   if (derived !== undefined) await refuseTimesOutsideRange(reader, labelsPath, input.timeColumn)
+  // Key columns the engine reads as they are: their keys are checked there too (entityKeys checks the rest).
+  if (derived !== undefined)
+    for (const name of allJoinKeys)
+      if (described!.find((c) => c.name === name)?.type === 'string') await refuseBadKeyParts(reader, labelsPath, name)
   if (input.format === 'csv')
     await reader.write(
       labelsPath,
@@ -202,14 +207,42 @@ async function refuseTimesOutsideRange(reader: LabelReader, path: string, timeCo
   )
 }
 
+/** Throws keyPartError for the first key part of string column `joinKey` serving would refuse, if any. */
+async function refuseBadKeyParts(reader: LabelReader, path: string, joinKey: string): Promise<void> {
+  const bad = await reader.firstBadKeyPart(path, joinKey, { maxBytes: MAX_ENTITY_KEY_BYTES })
+  if (bad === undefined) return
+  checkKeyPart(bad.value, bad.row, joinKey)
+  throw new FeatureStoreError(
+    'INVARIANT_VIOLATED',
+    `label row ${bad.row + 1}: the label reader refused ${joinKey}, which the entity-key rule accepts`,
+  )
+}
+
+/**
+ * A key part serving refuses with a 400 (core/entity-key.ts: longer than MAX_ENTITY_KEY_BYTES
+ * UTF-8 bytes, or a control character) is refused naming its row: the engine dead-letters an
+ * event with such a key, so the offline table has no row of it, and as a null join it would
+ * silently give a model nulls that serving never answers. Null and empty parts stay "no entity".
+ */
+function checkKeyPart(part: string, row: number, joinKey: string, csvLine?: number): void {
+  const reason = invalidKeyPartReason(part)
+  if (reason === undefined || part.length === 0) return
+  const where = csvLine === undefined ? '' : ` (CSV line ${csvLine})`
+  throw new FeatureStoreError(
+    'BAD_REQUEST',
+    `label row ${row + 1}${where}: ${joinKey} is ${reason}, and serving refuses such a key (an entity key part is at most ${MAX_ENTITY_KEY_BYTES} bytes of UTF-8, without control characters)`,
+    { context: { row: row + 1, joinKey, ...(csvLine === undefined ? {} : { line: csvLine }) } },
+  )
+}
+
 /** An int key as the engine and serving read one: `7`, `-7`, `0`, never `007`, `+7` or `7.0`. */
 const CANONICAL_INT = /^-?(0|[1-9][0-9]*)$/
 
 /**
  * Encoded entity key per row for one join-key tuple; null when a part is missing or not a key.
- * A part of an int entity (`intJoinKeys`) that is no integer — `007`, `7.0`, `7.5` — is refused
- * naming its row: serving refuses such a key with a 400, and as a null it would silently match no
- * row in every label that spells its ids so.
+ * A part serving refuses — over MAX_ENTITY_KEY_BYTES, control characters (checkKeyPart), or, of an
+ * int entity (`intJoinKeys`), no integer (`007`, `7.0`, `7.5`) — is refused naming its row: serving
+ * answers such a key with a 400, and as a null it would silently match no row.
  */
 function entityKeys(labels: LabelTable, joinKeys: readonly string[], intJoinKeys: ReadonlySet<string>): (string | null)[] {
   const cols = joinKeys.map((k) => labels.values[labels.columns.findIndex((c) => c.name === k)]!)
@@ -219,6 +252,8 @@ function entityKeys(labels: LabelTable, joinKeys: readonly string[], intJoinKeys
     let ok = true
     for (let p = 0; p < cols.length; p++) {
       const v = cols[p]![r]
+      // Serving's order: the key-part rules, then an int entity's integer rule.
+      if (typeof v === 'string') checkKeyPart(v, r, joinKeys[p]!, labels.lines?.[r])
       if (intJoinKeys.has(joinKeys[p]!) && v !== null && v !== undefined && v !== '') checkIntKey(v, r, joinKeys[p]!)
       if (typeof v === 'string' && v.length > 0) parts[p] = v
       else if ((typeof v === 'number' && Number.isSafeInteger(v)) || typeof v === 'bigint') parts[p] = String(v)

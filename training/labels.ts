@@ -37,6 +37,8 @@ export interface LabelTable {
   /** One array per column, in `columns` order; undefined for a column not asked for (Parquet). */
   readonly values: readonly (readonly unknown[] | undefined)[]
   readonly rowCount: number
+  /** CSV: each row's line in the file (blank lines and quoted line breaks make them differ), for errors. */
+  readonly lines?: readonly number[]
   /** sha256 hex of the file's bytes. */
   readonly sha256: string
 }
@@ -207,7 +209,7 @@ function parseCsvLabels(bytes: Uint8Array, stringColumns: ReadonlySet<string>, t
     columns.push({ name, type })
     values.push(cells.map((cell) => cellValue(cell, type)))
   })
-  return { format: 'csv', columns, values, rowCount: rows.length }
+  return { format: 'csv', columns, values, rowCount: rows.length, lines: rows.map((r) => r.line) }
 }
 
 const ISO_ZONE = /(Z|[+-]\d{2}:?\d{2})$/i

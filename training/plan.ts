@@ -4,7 +4,13 @@
  * and the request-time features to run (from the definitions module, checked against the hash the
  * registry published so training runs the function serving runs).
  *
- * Output columns: a stored feature is `<view>__<feature>`; a request feature keeps its name.
+ * Output columns: a stored feature is `<view>__<feature>`; a request feature keeps its name. When
+ * another output would have the same name — one feature of a view asked for in two versions
+ * (`v@1:f` and `v@2:f`, or `v:f` resolving to v2 beside `v@1:f`), or a request feature named
+ * `v__f` — the stored feature's column is `<view>@<version>__<feature>`: serving answers such a
+ * list (keying the view `name@version` only when it reads two versions), and neither a view nor a
+ * request feature name holds an `@`, so these names cannot collide. Every other column keeps its
+ * plain name, so a list that was answered before is named, and rebuilt, as before.
  */
 import { FeatureStoreError } from '../core/errors.ts'
 import { duplicateFeatureMessage, parseFeatureRef } from '../features/feature-ref.ts'
@@ -134,7 +140,7 @@ export async function planTrainingSet(
       const { view, feature, type } = await need(ref)
       const { name, version } = views[view]!
       once(`${name}@${version}:${feature}`, ref, `feature ${feature} of ${name} v${version}`)
-      outputs.push({ kind: 'stored', column: `${views[view]!.name}__${feature}`, ref, view, feature, type })
+      outputs.push({ kind: 'stored', column: `${name}__${feature}`, ref, view, feature, type })
       continue
     }
     once(ref, ref, `request feature ${ref}`)
@@ -152,12 +158,29 @@ export async function planTrainingSet(
     for (const dep of def.features) inputs.push({ ref: dep, ...(await need(dep)) })
     outputs.push({ kind: 'request', column: ref, def, inputs })
   }
+  const named = versionedColumns(outputs, views)
   const columns = new Set<string>()
-  for (const o of outputs) {
+  for (const o of named) {
+    // Cannot happen (see versionedColumns): a check that the naming rule holds, not a user error.
     if (columns.has(o.column)) {
-      throw new FeatureStoreError('BAD_REQUEST', `two features would both be named ${o.column} (same feature from two versions of a view?); request one version`, { context: { column: o.column } })
+      throw new FeatureStoreError('INVARIANT_VIOLATED', `two features of the training set would both be named ${o.column}`, { context: { column: o.column } })
     }
     columns.add(o.column)
   }
-  return { refs: [...refs], views, outputs, requestFeatureHashes: hashes }
+  return { refs: [...refs], views, outputs: named, requestFeatureHashes: hashes }
+}
+
+/**
+ * Names `<view>@<version>__<feature>` each stored column whose plain name another output shares.
+ * Two stored outputs with the same plain name are two versions of one feature (one version twice
+ * is refused above); request features keep their names, which are distinct (likewise refused).
+ */
+function versionedColumns(outputs: readonly PlannedOutput[], views: readonly PlannedView[]): PlannedOutput[] {
+  const count = new Map<string, number>()
+  for (const o of outputs) count.set(o.column, (count.get(o.column) ?? 0) + 1)
+  return outputs.map((o) => {
+    if (o.kind !== 'stored' || count.get(o.column)! < 2) return o
+    const { name, version } = views[o.view]!
+    return { ...o, column: `${name}@${version}__${o.feature}` }
+  })
 }

@@ -3,7 +3,9 @@
  * training set would hold for the same entity at the same instant), per feature:
  *
  * - exact match: the served value equals the offline value — null only equals null, numbers by
- *   `===` (NaN equal to NaN), lists element by element. Compared over every pair.
+ *   `Object.is` (NaN equal to NaN; -0 not equal to 0: serving answers a stored -0 as -0, and one
+ *   answered as 0 is the skew this report is for), lists element by element. Compared over every
+ *   pair.
  * - |difference|: only for numeric features (long, double) and only over pairs where both values
  *   are numbers; a pair with a null on one side is a mismatch with no difference. Mean, and p99
  *   by nearest rank: the ⌈0.99·n⌉-th smallest (so with fewer than 100 pairs it is the maximum).
@@ -34,8 +36,7 @@ export function sameValue(a: FeatureValue | boolean | undefined, b: FeatureValue
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false
     return a.every((x: number | string, i: number) => sameValue(x, (b as readonly (number | string)[])[i]))
   }
-  if (typeof a === 'number' && typeof b === 'number') return a === b || (Number.isNaN(a) && Number.isNaN(b))
-  return a === b
+  return Object.is(a, b)
 }
 
 /** Nearest-rank percentile (q in (0, 1]) of a non-empty list; sorts a copy. */

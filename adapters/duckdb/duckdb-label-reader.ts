@@ -17,6 +17,8 @@ import { owningInstance } from './owned-instance.ts'
 
 const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`
 const ident = (s: string): string => `"${s.replaceAll('"', '""')}"`
+/** A control character, as core/entity-key.ts refuses one in a key part. */
+const CONTROL = /[\u0000-\u001f\u007f]/
 
 /** The label type of a DuckDB column type (as DESCRIBE prints it). */
 export function labelTypeOf(duckType: string): LabelValueType {
@@ -166,6 +168,23 @@ export async function labelReaderOn(instance: DuckDBInstance): Promise<LabelRead
   WHERE v IS NULL OR v < ${minMs} OR v > ${maxMs} ORDER BY file_row_number LIMIT 1`)
       const row = found.getRows()[0]
       return row === undefined ? undefined : { row: Number(row[0]), value: toJs(row[1]!) }
+    },
+    async firstBadKeyPart(path, name, { maxBytes }) {
+      const { columns } = await describe(path)
+      const column = columnOf(path, columns, name)
+      if (column.type !== 'string') throw new RangeError(`label column ${name} is ${column.type}, not a string`)
+      if (columns.some((c) => c.name === 'file_row_number')) {
+        // DuckDB's row-number column would be shadowed: scan the values in JS instead.
+        const values = (await read(path, [name]))[0]!
+        const row = values.findIndex((v) => typeof v === 'string' && (Buffer.byteLength(v, 'utf8') > maxBytes || CONTROL.test(v)))
+        return row === -1 ? undefined : { row, value: values[row] as string }
+      }
+      // strlen counts bytes (length counts characters); the class is RE2's, as CONTROL's.
+      const v = `CAST(${ident(name)} AS VARCHAR)`
+      const found = await connection.runAndReadAll(`SELECT file_row_number, ${v} FROM read_parquet(${sqlString(path)}, file_row_number = true, hive_partitioning = false)
+  WHERE strlen(${v}) > ${maxBytes} OR regexp_matches(${v}, '[\\x00-\\x1f\\x7f]') ORDER BY file_row_number LIMIT 1`)
+      const row = found.getRows()[0]
+      return row === undefined ? undefined : { row: Number(row[0]), value: String(toJs(row[1]!)) }
     },
     async write(path, columns, values) {
       const table = `kfs_labels_${tables++}`

@@ -11,6 +11,7 @@
  * message and the socket stays open; the limits (subscriptions per socket and server, message
  * rate and size, backlog) are enforced in serving/server/subscriptions.ts.
  */
+import { featureMessageJson } from '../../core/feature-json.ts'
 import type { FeatureValue, FeatureViewDef } from '../../features/types.ts'
 import type { OnlineChange } from '../../ports/online-semantics.ts'
 import type { OnlineRead } from '../../ports/online-store.ts'
@@ -64,12 +65,13 @@ export function parseSubscriptionMessage(text: string, catalog: FeatureCatalog, 
   return req
 }
 
+/** Feature values are written as the feature endpoints write them (core/feature-json.ts: -0 keeps its sign). */
 export function rowMessage(change: OnlineChange): string {
-  return JSON.stringify({ type: 'row', view: change.view, version: change.version, entity: change.entityKey, as_of: change.asOfMs, features: change.values })
+  return featureMessageJson({ type: 'row', view: change.view, version: change.version, entity: change.entityKey, as_of: change.asOfMs, features: change.values })
 }
 
 export function snapshotMessage(view: FeatureViewDef, entityKey: string, read: OnlineRead): string {
   const features: Record<string, FeatureValue> = {}
   view.features.forEach((f, i) => (features[f.name] = read.values[i] ?? null))
-  return JSON.stringify({ type: 'snapshot', view: view.name, version: view.version, entity: entityKey, status: read.status, as_of: read.asOfMs, features })
+  return featureMessageJson({ type: 'snapshot', view: view.name, version: view.version, entity: entityKey, status: read.status, as_of: read.asOfMs, features })
 }

@@ -3,9 +3,11 @@
  * (schemas/avro/served-features.avsc). Pure: no I/O beyond reading the schema file at load.
  *
  * Values travel as a JSON array (`values_json`): an Avro union cannot hold `long[]`, `double[]` and
- * `string[]` at once, and JSON round-trips every JS number exactly (shortest round-trip form), so
- * decode(encode(v)) is v bit for bit — skew-report depends on that.
+ * `string[]` at once, and JSON round-trips every finite JS number exactly (shortest round-trip
+ * form; -0 written `-0.0` by core/feature-json.ts, as the response writes it), so decode(encode(v))
+ * is v bit for bit — skew-report depends on that.
  */
+import { featureMessageJson } from '../../core/feature-json.ts'
 import type { FeatureValue } from '../../features/types.ts'
 import type { OnlineStatus } from '../../ports/online-store.ts'
 import { readAvroSchema } from '../../schemas/avro/read-schema.ts'
@@ -49,7 +51,8 @@ export function toServedEvent(record: ServedRecord): ServedEvent {
     status: record.status,
     as_of: record.asOfMs,
     features: record.features,
-    values_json: JSON.stringify(record.values),
+    // As the response wrote them: a double -0 stays -0 (core/feature-json.ts), so skew-report compares what was served.
+    values_json: featureMessageJson(record.values),
   }
 }
 

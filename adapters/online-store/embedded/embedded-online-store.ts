@@ -33,7 +33,7 @@ import { SinkWriteError, SourceError } from '../../../core/errors.ts'
 import type { FeatureRow, FeatureValue, FeatureViewDef } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
 import { StoredTextRead } from '../redis/stored-text-read.ts'
-import { encodeValue } from '../redis/value-codec.ts'
+import { decodeValue, encodeValue } from '../redis/value-codec.ts'
 import { DELETED_FIELD } from '../redis/row-layout.ts'
 import { coalesceRows, missingRead, statusOf, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
 
@@ -123,7 +123,8 @@ export class EmbeddedOnlineStore implements OnlineStore {
       written++
       if (listeners) {
         const values: Record<string, FeatureValue> = {}
-        view.features.forEach((f, i) => (values[f.name] = row.values[i] ?? null))
+        // From the stored text, as Redis's change feed decodes it: a lone surrogate as U+FFFD, a long's -0 as 0.
+        for (const f of view.features) values[f.name] = decodeValue(fields.get(f.name), f.type)
         const change = { view: view.name, version: view.version, entityKey: row.entityKey, asOfMs: row.asOfMs, values, ...(row.deleted ? { deleted: true as const } : {}) }
         for (const l of listeners) {
           // A subscriber's failure is its own; it must not fail the write that already landed.

@@ -17,9 +17,11 @@
  * `JSON.stringify(x)` writes, so the decode (`Number`) and the re-encode (the shortest round-trip
  * digits again) of a served number are both skipped — each about 75 ns, 2,000 of them in a
  * 100-entity batch of 20 features. Texts this encoder does not write as plain decimals go the
- * long way and serialise as before.
+ * long way and serialise by core/feature-json.ts's rule: a double -0 is `-0.0`, as the offline
+ * table and a training set hold -0; a long reads `-0` as 0, as int64 (the offline table) does.
  */
 import { SinkWriteError } from '../../../core/errors.ts'
+import { featureValueJson, NEGATIVE_ZERO_JSON } from '../../../core/feature-json.ts'
 import type { FeatureValue, FeatureValueType } from '../../../features/types.ts'
 
 export const AS_OF_FIELD = '@as_of'
@@ -102,27 +104,35 @@ const PLAIN_DECIMAL = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$/
 const NEGATIVE_ZERO = /^-0(?:\.0+)?$/
 
 /**
- * `JSON.stringify(decodeValue(text, type))`, without decoding a number whose stored text is
- * already that JSON: a long or double written as a plain decimal. Negative zero (JSON.stringify
- * writes 0) and exponent forms (which may overflow to ±Infinity, i.e. null) go the long way, as do
- * `NaN`, the infinities and every other type.
+ * `featureValueJson(decodeValue(text, type))`, without decoding a number whose stored text is
+ * already that JSON: a long or double written as a plain decimal. Negative zero (`-0.0` for a
+ * double, `0` for a long) and exponent forms (which may overflow to ±Infinity, i.e. null) go the
+ * long way, as do `NaN`, the infinities and every other type.
  */
 export function storedValueJson(text: string | null | undefined, type: FeatureValueType): string {
   if (text === null || text === undefined) return 'null'
-  if ((type === 'double' || type === 'long') && PLAIN_DECIMAL.test(text) && !(text.charCodeAt(0) === 45 && NEGATIVE_ZERO.test(text))) return text
-  return JSON.stringify(decodeValue(text, type))
+  if ((type === 'double' || type === 'long') && PLAIN_DECIMAL.test(text)) {
+    if (!(text.charCodeAt(0) === 45 && NEGATIVE_ZERO.test(text))) return text
+    return type === 'double' ? NEGATIVE_ZERO_JSON : '0'
+  }
+  return featureValueJson(decodeValue(text, type))
 }
 
-/** Inverse of `encodeValue`; `null`/`undefined` (field absent) decodes to null. */
+/**
+ * Inverse of `encodeValue`; `null`/`undefined` (field absent) decodes to null. A long's `-0` (a JS
+ * number the engine may have held) decodes to 0: int64, and so the offline table, has no -0.
+ */
 export function decodeValue(text: string | null | undefined, type: FeatureValueType): FeatureValue {
   if (text === null || text === undefined) return null
   switch (type) {
     case 'long':
+      return Number(text) + 0
     case 'double':
       return Number(text)
     case 'string':
       return text
     case 'long[]':
+      return (JSON.parse(text) as (number | string)[]).map((x) => (typeof x === 'string' ? Number(x) : x) + 0)
     case 'double[]':
       return (JSON.parse(text) as (number | string)[]).map((x) => (typeof x === 'string' ? Number(x) : x))
     case 'string[]':

@@ -3,7 +3,10 @@
  * feature under two version pins ('v:f' and 'v@1:f', 'v@1:f' and 'v@2:f', a whole view and one
  * of its features pinned) and a request feature listed twice were accepted and published; a
  * training set of such a service then failed when built ("two features would both be named v__f").
- * Each is now a DefinitionError when the service is declared.
+ * Each is now a DefinitionError when the service is declared — except two distinct pins
+ * ('v@1:f' and 'v@2:f'), which serving and training sets both answer (columns v@1__f and v@2__f,
+ * test/unit/training/agreement-two-versions.test.ts); an unpinned ref beside a pin may name the
+ * pinned version, so it stays refused.
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
@@ -36,9 +39,9 @@ const REFUSED: readonly { what: string; define: () => unknown; message: string }
     message: "'user_stats:count_1h' and 'user_stats@1:count_1h' are feature count_1h of view user_stats twice",
   },
   {
-    what: 'two pins',
-    define: () => service(['user_stats@1:count_1h', 'user_stats@2:count_1h']),
-    message: 'two columns user_stats__count_1h',
+    what: 'two pins, then the same feature unpinned',
+    define: () => service(['user_stats@1:count_1h', 'user_stats@2:count_1h', 'user_stats:count_1h']),
+    message: "'user_stats@1:count_1h' and 'user_stats:count_1h' are feature count_1h of view user_stats twice",
   },
   {
     what: 'a whole view, then one of its features pinned',
@@ -67,6 +70,11 @@ void describe('define > featureService naming one feature twice', () => {
       })
     })
   }
+
+  void test('one feature under two distinct pins is two features: accepted, in the order listed', () => {
+    const s = service(['user_stats@2:count_1h', 'user_stats@1:count_1h'])
+    assert.deepEqual(s.features, ['user_stats@2:count_1h', 'user_stats@1:count_1h'])
+  })
 
   void test('distinct features of two versions of one view, and distinct request features, are fine', () => {
     const s = service(['user_stats@1:count_1h', 'user_stats@2:count_1d'], [ratio, 'other'])

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { encodeEntityKey } from '../../../core/entity-key.ts'
+import { featureMessageJson } from '../../../core/feature-json.ts'
 import { SourceError } from '../../../core/errors.ts'
 import type { OnlineStore } from '../../../ports/online-store.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
@@ -141,9 +142,10 @@ void describe('serving > get features', () => {
     await assert.rejects(getViewFeatures({ view: 'user_stats', entityKey: 'u1' }, down), { code: 'SOURCE_UNAVAILABLE' })
   })
 
-  void test('the bodies are what JSON.stringify writes for the values read, edge numbers included', async () => {
+  void test('the bodies are what JSON.stringify writes for the values read (a double -0 as -0.0), edge numbers included', async () => {
     const { deps, store } = await setup()
     // Plain decimals go into the body as stored; -0, exponents, NaN and the infinities the long way.
+    // featureMessageJson is JSON.stringify keeping -0's sign, as the offline table keeps it.
     const spends = [0, -0, 0.1 + 0.2, 1e-6, 1e-7, 1e21, 123456789.125, -5e-324, Number.MAX_VALUE, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]
     const clicks = [0, -1, Number.MAX_SAFE_INTEGER, 2 ** 70, -(2 ** 53)]
     const keys = spends.map((_, i) => `e${i}`)
@@ -154,7 +156,7 @@ void describe('serving > get features', () => {
     for (const [i, k] of keys.entries()) {
       const text = (await handlers.getViewFeatures({ view: 'user_stats', entityKey: k }, deps)).text
       const expected = { view: 'user_stats', version: 1, entity: { user_id: k }, status: 'PRESENT', as_of: NOW - 5, age_ms: 5, features: Object.fromEntries(names.map((n, j) => [n, expectedValues[i]![j]])) }
-      assert.equal(text, JSON.stringify(expected))
+      assert.equal(text, featureMessageJson(expected))
     }
     const batch = (await handlers.getFeatures({ entities: { user_id: [...keys, 'nobody'] }, features: names.map((n) => `user_stats:${n}`) }, deps)).text
     const missing = { status: 'MISSING', as_of: null, age_ms: null }
@@ -166,7 +168,7 @@ void describe('serving > get features', () => {
         views: { user_stats: i < keys.length ? { status: 'PRESENT', as_of: NOW - 5, age_ms: 5 } : missing },
       })),
     }
-    assert.equal(batch, JSON.stringify(expectedBatch))
+    assert.equal(batch, featureMessageJson(expectedBatch))
   })
 
   void test('hot-key cache answers repeats without the store, and expires', async () => {

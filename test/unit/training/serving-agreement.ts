@@ -18,6 +18,7 @@ import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/emb
 import { collectDefinitions, createRegistry } from '../../../registry/index.ts'
 import { createFeatureCatalog } from '../../../serving/feature-catalog.ts'
 import { getFeatures } from '../../../serving/handlers/get-features.ts'
+import { HotCache } from '../../../serving/hot-cache.ts'
 import { createTrainingSet } from '../../../training/index.ts'
 import { manualClock, trainingDeps, writeRows } from './fixtures.ts'
 
@@ -130,7 +131,14 @@ export async function trainAndServe(args: {
   readonly asServed?: boolean
   /** `parquet`: the labels as a Parquet file whose join keys and inputs are string columns (ts epoch ms); default CSV. */
   readonly labelFormat?: 'csv' | 'parquet'
-}): Promise<{ readonly training: Outcome[] | { readonly ok: false; readonly message: string }; readonly serving: Outcome[] }> {
+  /** Serve through the hot-key cache (its values are decoded, not the stored text); default off. */
+  readonly servingCache?: boolean
+}): Promise<{
+  readonly training: Outcome[] | { readonly ok: false; readonly message: string }
+  /** The training set's feature columns, in the order asked (empty when it failed). */
+  readonly trainingColumns: readonly string[]
+  readonly serving: Outcome[]
+}> {
   const store = new MemoryObjectStore()
   const registry = createRegistry({ store, clock: manualClock() })
   await registry.apply(
@@ -167,6 +175,7 @@ export async function trainAndServe(args: {
   ]
   const dir = await mkdtemp(join(tmpdir(), 'kfs-agreement-'))
   let training: Outcome[] | { ok: false; message: string }
+  let trainingColumns: readonly string[] = []
   try {
     const output = join(dir, 'set.parquet')
     await createTrainingSet({
@@ -181,11 +190,14 @@ export async function trainAndServe(args: {
       asServed: args.asServed ?? false,
       output,
     })
-    const names = args.features.map((f) => (f.includes(':') ? f.replace(/@\d+:/, ':').replace(':', '__') : f))
+    // The feature columns follow the label columns, one per feature in the order asked: read by
+    // position, their names (the training set's naming rule) are the caller's to check.
     const columns: Record<string, unknown[]> = {}
-    for await (const batch of readParquetBatches(new Uint8Array(await readFile(output)), { columns: names, longAs: 'bigint' })) {
+    for await (const batch of readParquetBatches(new Uint8Array(await readFile(output)), { longAs: 'bigint' })) {
       for (const [name, values] of Object.entries(batch.columns)) (columns[name] ??= []).push(...values)
     }
+    const names = Object.keys(columns).slice(-args.features.length)
+    trainingColumns = names
     training = args.labels.map((_, r) => ({ ok: true, values: names.map((n) => plain(columns[n]![r])) }))
   } catch (err: unknown) {
     training = { ok: false, message: (err as Error).message }
@@ -214,7 +226,13 @@ export async function trainAndServe(args: {
           features: args.features,
           request: label.request ?? {},
         },
-        { catalog, store: online, clock, maxLookups: 100 },
+        {
+          catalog,
+          store: online,
+          clock,
+          maxLookups: 100,
+          cache: args.servingCache === true ? new HotCache({ ttlMs: 1000, maxEntries: 100 }) : undefined,
+        },
       )
       const parsed = JSON.parse(body.text) as { rows: { values: unknown[] }[] }
       serving.push({ ok: true, values: parsed.rows[0]!.values.map(plain) })
@@ -222,7 +240,7 @@ export async function trainAndServe(args: {
       serving.push({ ok: false, message: (err as Error).message })
     }
   }
-  return { training, serving }
+  return { training, trainingColumns, serving }
 }
 
 /** A row written to both stores at its as_of. */

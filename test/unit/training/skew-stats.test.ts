@@ -3,9 +3,9 @@ import { describe, test } from 'node:test'
 import { FeatureSkewCounter, nearestRank, sameValue } from '../../../training/skew-stats.ts'
 
 void describe('training > skew stats', () => {
-  void test('exact match: null only equals null, lists element by element, NaN equals NaN', () => {
-    const equal: [unknown, unknown][] = [[null, null], [1, 1], [0.1 + 0.2, 0.1 + 0.2], ['a', 'a'], [[], []], [['a', 'b'], ['a', 'b']], [[1, 2.5], [1, 2.5]], [Number.NaN, Number.NaN]]
-    const different: [unknown, unknown][] = [[null, 0], [0, null], [1, 1.0000000001], ['1', 1], [[], null], [['a'], ['a', 'b']], [[1, 2], [2, 1]], [0.3, 0.1 + 0.2]]
+  void test('exact match: null only equals null, lists element by element, NaN equals NaN, -0 is not 0', () => {
+    const equal: [unknown, unknown][] = [[null, null], [1, 1], [0.1 + 0.2, 0.1 + 0.2], ['a', 'a'], [[], []], [['a', 'b'], ['a', 'b']], [[1, 2.5], [1, 2.5]], [Number.NaN, Number.NaN], [-0, -0], [[-0, 5e-324], [-0, 5e-324]]]
+    const different: [unknown, unknown][] = [[null, 0], [0, null], [1, 1.0000000001], ['1', 1], [[], null], [['a'], ['a', 'b']], [[1, 2], [2, 1]], [0.3, 0.1 + 0.2], [0, -0], [-0, 0], [[0], [-0]], [5e-324, 0]]
     for (const [a, b] of equal) assert.equal(sameValue(a as never, b as never), true, `${JSON.stringify(a)} = ${JSON.stringify(b)}`)
     for (const [a, b] of different) assert.equal(sameValue(a as never, b as never), false, `${JSON.stringify(a)} ≠ ${JSON.stringify(b)}`)
   })

@@ -1,0 +1,37 @@
+/**
+ * Feature values as JSON text: one rule for every place serving writes a value (the batch and
+ * single-view endpoints, WebSocket messages, the served-feature log), so what a client reads is
+ * what the training set holds (docs/semantics.md §18).
+ *
+ * It is what `JSON.stringify` writes, except for negative zero, which keeps its sign: a stored
+ * double -0 is -0 in the offline table and so in a training set's Parquet, while
+ * `JSON.stringify(-0)` writes `0`. It is written `-0.0`, not `-0`: both are JSON numbers that
+ * JavaScript reads as -0, but Python's `json` reads `-0` as the integer 0 (no sign) and `-0.0` as
+ * the float -0.0: a decoder that tells integers from floats by their text reads a float for it.
+ *
+ * Callers pass values whose type allows -0: a long has no negative zero (int64, as the offline
+ * table holds it, has none), so the stores decode a long's `-0` as 0 before it gets here.
+ *
+ * NaN and ±Infinity are `null`, as `JSON.stringify` writes them (the engine never emits them:
+ * docs/semantics.md §1).
+ */
+
+/** `JSON.rawJSON` (Node ≥ 21): a value JSON.stringify writes verbatim; not yet in TypeScript's lib. */
+const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON
+
+export const NEGATIVE_ZERO_JSON = '-0.0'
+
+const keepNegativeZero = (_key: string, value: unknown): unknown => (Object.is(value, -0) ? rawJson(NEGATIVE_ZERO_JSON) : value)
+
+/** A feature value (or a request feature's output) as JSON text; undefined is `null`. */
+export function featureValueJson(value: unknown): string {
+  if (typeof value === 'number') return Object.is(value, -0) ? NEGATIVE_ZERO_JSON : JSON.stringify(value)
+  if (Array.isArray(value) && (value as readonly unknown[]).some((x) => Object.is(x, -0)))
+    return JSON.stringify(value, keepNegativeZero)
+  return JSON.stringify(value) ?? 'null'
+}
+
+/** `JSON.stringify(value)` with every negative zero inside it written `-0.0`: a message that carries feature values. */
+export function featureMessageJson(value: unknown): string {
+  return JSON.stringify(value, keepNegativeZero)
+}
