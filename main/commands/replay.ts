@@ -32,7 +32,8 @@ conditional writes, so fresher live values are never overwritten. Resumable afte
 idempotent when re-run. The view's backfill status in the registry goes pending → running →
 complete (with the offsets it is complete through); the next \`kfs run\` hands the view over to
 live consumption at exactly those offsets. The records the view refuses are dead-lettered, named
-for the view (kfs dead-letters list).
+for the view and its version (kfs dead-letters list), and re-drivable like live ones once the
+cause is fixed (kfs dead-letters redrive).
 
 --online-from-offline: writes each entity's latest offline row back to the online store
 (conditional, TTLs recomputed) — for when Redis has lost its data.
