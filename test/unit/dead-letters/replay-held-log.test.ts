@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { startTimeOf } from '../../../adapters/event-log/embedded/directory-lock.ts'
@@ -49,6 +49,11 @@ void test('a replay with dead letters completes while another process holds the 
       'the replay says where its letters are',
     )
     assert.deepEqual(await kfs.online(userBigSpends, 'count_7d', ['u1']), [3], 'the backfill wrote its rows')
+    assert.equal(
+      readFileSync(join(logDir, 'LOCK'), 'utf8').split(' ')[0],
+      String(holder.pid),
+      "the holder's LOCK is left as it was",
+    )
   } finally {
     await release(holder)
   }
