@@ -17,8 +17,9 @@
  *   names the current version as the refuser (`kfs-view-version`: live's, or its backfill's own)
  *   says that version did not accept it, so neither holds it back.
  *
- * A record already re-driven (a marker, ./redrive.ts) is never re-driven again. Letters name views
- * without a version, so a refusal is matched to the module's version of the view by name.
+ * A record already re-driven (a marker, ./redrive.ts) is never re-driven again. A refusal is matched
+ * to the module's version of the view by name; a letter's version (none on letters older kfs wrote)
+ * only tells whether that version itself refused the record.
  */
 import type { FeatureViewDef } from '../../features/types.ts'
 import { consumedView, isKeyedForView } from '../../engine/plan-sources.ts'
