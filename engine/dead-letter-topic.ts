@@ -16,6 +16,7 @@ export const DEAD_LETTER_HEADERS = {
   partition: 'kfs-source-partition',
   offset: 'kfs-source-offset',
   view: 'kfs-view',
+  viewVersion: 'kfs-view-version',
   originTopic: 'kfs-origin-topic',
   originPartition: 'kfs-origin-partition',
   originOffset: 'kfs-origin-offset',
@@ -33,6 +34,7 @@ export function deadLetterRecords(letters: readonly DeadLetter[]): ProduceRecord
       [DEAD_LETTER_HEADERS.partition]: String(l.partition),
       [DEAD_LETTER_HEADERS.offset]: l.offset,
       ...(l.view ? { [DEAD_LETTER_HEADERS.view]: l.view } : {}),
+      ...(l.view && l.viewVersion !== undefined ? { [DEAD_LETTER_HEADERS.viewVersion]: String(l.viewVersion) } : {}),
       ...(l.origin
         ? {
             [DEAD_LETTER_HEADERS.originTopic]: l.origin.topic,

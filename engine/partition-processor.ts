@@ -119,7 +119,7 @@ export class PartitionProcessor {
         const badTime = invalidEventTimeDetail(this.source.eventTimeField, rawTime)
         if (badTime !== undefined) {
           // Like a missing time: the record changes nothing, not even the watermark.
-          out.deadLetters.push(deadLetterOf(this, this.source, record, 'invalid_event_time', badTime, this.view.name))
+          out.deadLetters.push(deadLetterOf(this, this.source, record, 'invalid_event_time', badTime, this.view.name, this.view.version))
         } else {
           const role = roleOf(this.topic, this.source, record, this.view.entity, result.event)
           // A bundle's events share its offset; their order key breaks first/last ties (rekey-bundle.ts).
@@ -131,7 +131,8 @@ export class PartitionProcessor {
           const output = this.task.processEvent(role === undefined ? { offset, eventTimeMs, ingestionTimeMs, event } : { offset, eventTimeMs, ingestionTimeMs, event, role })
           this.#collect(out.rows, keep, output.rows[0] ?? [], record.offset, createdAtMs)
           for (const letter of output.deadLetters) {
-            out.deadLetters.push(deadLetterOf(this, this.source, record, letter.reason, letter.detail, letter.view ?? this.view.name))
+            const view = letter.view ?? this.view.name
+            out.deadLetters.push(deadLetterOf(this, this.source, record, letter.reason, letter.detail, view, view === this.view.name ? this.view.version : undefined))
           }
         }
       }
@@ -195,8 +196,11 @@ export interface ReadPosition {
   readonly partition: number
 }
 
-/** A dead letter of `record`, read at `at`, carrying its origin when it was re-keyed. */
-export function deadLetterOf(at: ReadPosition, source: SourceDef, record: SourceRecord, reason: DeadLetterReason, detail: string, view?: string): DeadLetter {
+/**
+ * A dead letter of `record`, read at `at`, carrying its origin when it was re-keyed, and the view
+ * (with the version) that refused it when one did.
+ */
+export function deadLetterOf(at: ReadPosition, source: SourceDef, record: SourceRecord, reason: DeadLetterReason, detail: string, view?: string, viewVersion?: number): DeadLetter {
   const { topic, partition } = at
   const origin = originOf(topic, source, record)
   return {
@@ -209,6 +213,7 @@ export function deadLetterOf(at: ReadPosition, source: SourceDef, record: Source
     reason,
     detail,
     ...(view !== undefined ? { view } : {}),
+    ...(view !== undefined && viewVersion !== undefined ? { viewVersion } : {}),
   }
 }
 
@@ -230,5 +235,6 @@ export function eventsOf(at: ReadPosition, source: SourceDef, records: readonly 
 export function decodeFailureLetter(at: ReadPosition, source: SourceDef, views: readonly FeatureViewDef[], record: SourceRecord, result: Extract<DecodeResult, { ok: false }>): DeadLetter {
   const keyOf = views.filter((v) => invalidUtf8JoinKey(result, v.entity.joinKeys) !== undefined)
   if (keyOf.length === 0) return deadLetterOf(at, source, record, result.reason, result.detail)
-  return deadLetterOf(at, source, record, 'invalid_key', `join key ${result.field?.split(/[.[{]/, 1)[0]} is not valid UTF-8`, keyOf.length === 1 ? keyOf[0]!.name : undefined)
+  const only = keyOf.length === 1 ? keyOf[0]! : undefined
+  return deadLetterOf(at, source, record, 'invalid_key', `join key ${result.field?.split(/[.[{]/, 1)[0]} is not valid UTF-8`, only?.name, only?.version)
 }

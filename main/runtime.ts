@@ -9,7 +9,7 @@ import pino from 'pino'
 import { systemClock, type Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import type { SourceDef } from '../features/types.ts'
-import { EmbeddedEventLog } from '../adapters/event-log/embedded/index.ts'
+import { EmbeddedEventLog, movePendingRecords } from '../adapters/event-log/embedded/index.ts'
 import type { EventLog } from '../ports/event-log.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
@@ -88,6 +88,9 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
             ? await openKafkaEventLog(c, logger.child({ component: 'kafka' }))
             : new EmbeddedEventLog({ dir: c.dir, clock, logger: logger.child({ component: 'embedded-log' }) })
         closers.push(() => made.close())
+        // Records a process wrote beside the embedded log while another held it (a replay's dead
+        // letters during a kfs run) go in before anything reads it.
+        if (c.kind === 'embedded') await movePendingRecords(c.dir, made, logger.child({ component: 'embedded-log' }))
         return made
       })()
       return log

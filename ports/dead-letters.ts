@@ -49,6 +49,12 @@ export interface DeadLetter {
   readonly detail: string
   /** The view that refused it, when only one view did (e.g. missing key of that view's entity). */
   readonly view?: string
+  /**
+   * The version of `view` that refused it. Re-drive needs it: a record a view's current version
+   * refused (live, or in its backfill) was never applied by that version, while one an earlier
+   * version refused may have been accepted by the current version's backfill.
+   */
+  readonly viewVersion?: number
 }
 
 export interface DeadLetterSink {

@@ -7,12 +7,15 @@
  * - A view version is created once (putIfAbsent); two concurrent `apply`s of different logic under
  *   the same (name, version) cannot both win: the loser re-reads and is refused.
  * - `apply` checks every view before writing anything, so a refused apply writes nothing.
+ * - One apply at a time (./apply-lock.ts): a second waits, then is checked against what the first
+ *   wrote — two applies cannot both pass their checks against the same registry and both write.
  * - Metadata (owner, description, tags, SLA, online/offline) may change in place; logic may not,
  *   nor may offline be turned on (plan.ts: the offline table would start empty at that moment).
  */
 import type { Clock } from '../core/clock.ts'
 import { FeatureStoreError } from '../core/errors.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
+import { objectStoreApplyLock, type ApplyLock } from './apply-lock.ts'
 import type { TopicPartitionOffset } from '../ports/event-log.ts'
 import type { DefinitionSet } from './collect-definitions.ts'
 import { describeEntity, describeService, describeSource, requestFeatureLogic } from './describe.ts'
@@ -105,8 +108,9 @@ function changedMessage(changed: readonly ViewPlan[]): string {
     .join('\n')
 }
 
-export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Registry {
+export function createRegistry(deps: { store: ObjectStore; clock: Clock; applyLock?: ApplyLock }): Registry {
   const { store, clock } = deps
+  const applyLock = deps.applyLock ?? objectStoreApplyLock(store, clock)
 
   async function listJson<T>(prefix: string, problem: (value: unknown, name: string) => string | undefined): Promise<T[]> {
     const keys = (await store.list(prefix)).filter((k) => k.endsWith('.json'))
@@ -178,6 +182,16 @@ export function createRegistry(deps: { store: ObjectStore; clock: Clock }): Regi
   }
 
   async function apply(set: DefinitionSet): Promise<RegistryPlan> {
+    // Checked and written under one lock: a concurrent apply is checked against what this one wrote.
+    const release = await applyLock.acquire()
+    try {
+      return await applyLocked(set)
+    } finally {
+      await release()
+    }
+  }
+
+  async function applyLocked(set: DefinitionSet): Promise<RegistryPlan> {
     const { plan, snap } = await planned(set)
     const changed = plan.views.filter((v) => v.change === 'changed')
     if (changed.length > 0) {

@@ -14,7 +14,8 @@ may offline be turned on (its offline table would hold nothing from before): suc
 published view is refused (exit 1, nothing written) with the version to publish instead.
 So is a new version without a feature that a published service or request feature reads without
 @version (such a reference reads the latest version): keep the feature, or pin the version.
-Applying the same definitions twice changes nothing.
+Applying the same definitions twice changes nothing. One apply at a time: a second one waits
+for the first (up to 60 s, then exit 1 naming it) and is checked against what it published.
 
 Options:
 ${FEATURES_HELP}

@@ -37,7 +37,8 @@ only one did) and where it was read. A letter is named <topic>/<partition>/<offs
 
 Status of a letter's record:
   redrivable  every view reading its topic refused it, and no view's current version read it in
-              a backfill: a copy is applied exactly once
+              a backfill — or that version refused it there (a backfill's own letters, which
+              name the view's version): a copy is applied exactly once
   held        re-driving could count it twice (a view accepted it, or a backfill read it from the
               archive); the reason is shown
   redriven    already re-driven, by this letter or another letter of the same record

@@ -1,5 +1,7 @@
 /** Shared by commands that read a definitions module and the registry. */
-import { createRegistry, loadDefinitions, type DefinitionSet, type Registry } from '../../registry/index.ts'
+import { hostname } from 'node:os'
+import { isRunning, startTimeOf } from '../../adapters/event-log/embedded/index.ts'
+import { createRegistry, loadDefinitions, objectStoreApplyLock, type DefinitionSet, type Registry } from '../../registry/index.ts'
 import { stringOption, type CommandContext, type ParsedArgs } from './command.ts'
 import type { OptionSpecs } from './options.ts'
 
@@ -12,7 +14,13 @@ export const FEATURES_HELP =
 
 export async function openRegistry(ctx: CommandContext): Promise<{ registry: Registry; where: string }> {
   const store = await ctx.openObjectStore()
-  return { registry: createRegistry({ store, clock: ctx.clock }), where: `${store.rootUri}/registry` }
+  // An apply's lock names this process, so one left by a process of this host that died is taken
+  // over at once (the embedded log's LOCK does the same), not only when its lease runs out.
+  const applyLock = objectStoreApplyLock(store, ctx.clock, {
+    self: { pid: process.pid, startTime: startTimeOf(process.pid), host: hostname() },
+    isRunning,
+  })
+  return { registry: createRegistry({ store, clock: ctx.clock, applyLock }), where: `${store.rootUri}/registry` }
 }
 
 export async function loadFeatures(

@@ -4,7 +4,8 @@
  * the runtime's stores as a backfill needs them (settling backfills is replay/backfill-before-live.ts).
  */
 import { DefinitionError, FeatureStoreError } from '../../core/errors.ts'
-import { createDeadLetterTopicSink } from '../../engine/dead-letter-topic.ts'
+import { heldByOf, PendingRecordsWriter } from '../../adapters/event-log/embedded/index.ts'
+import { createDeadLetterTopicSink, deadLetterRecords } from '../../engine/dead-letter-topic.ts'
 import type { DeadLetterSink } from '../../ports/dead-letters.ts'
 import type { FeatureViewDef } from '../../features/types.ts'
 import { viewHash, type DefinitionSet, type Registry } from '../../registry/index.ts'
@@ -38,17 +39,55 @@ export async function publishedViews(
   return views
 }
 
-/** The runtime's stores, as a backfill needs them (replay/backfill-before-live.ts). */
-export function backfillEnvironment(runtime: Runtime): BackfillEnvironment {
-  // The topic kfs run writes and kfs dead-letters reads: a backfill's refusals are listed with
-  // live's. The log is opened at the first letter, so a backfill with none never needs it (the
-  // embedded log has one owner at a time).
+/** A backfill's dead-letter sink; `waiting` says what it kept beside an embedded log another process held. */
+export interface BackfillDeadLetters extends DeadLetterSink {
+  waiting(): { readonly dir: string; readonly letters: number; readonly heldByPid: number } | undefined
+  /** No more letters: those waiting may be moved into the log from now on, even while this process runs. */
+  finish(): void
+}
+
+/**
+ * The topic kfs run writes and kfs dead-letters reads: a backfill's refusals are listed with
+ * live's. The log is opened at the first letter, so a backfill with none never needs it. The
+ * embedded log has one owner at a time: while another process holds it (a kfs run, a kfs serve),
+ * the letters wait beside it, and the next command that opens it moves them in
+ * (adapters/event-log/embedded/pending-records.ts) — the backfill neither fails half-way nor
+ * loses them.
+ */
+export function backfillDeadLetters(runtime: Runtime): BackfillDeadLetters {
+  const config = runtime.config.eventLog
   let topic: Promise<DeadLetterSink> | undefined
+  let waiting: { writer: PendingRecordsWriter; heldByPid: number } | undefined
   const sink = () => (topic ??= runtime.eventLog().then((log) => createDeadLetterTopicSink(log, DEAD_LETTER_TOPIC)))
-  const deadLetters: DeadLetterSink = {
-    write: async (letters) => (letters.length === 0 ? undefined : (await sink()).write(letters)),
-    flush: async () => (topic === undefined ? undefined : (await topic).flush()),
+  return {
+    async write(letters) {
+      if (letters.length === 0) return
+      if (waiting === undefined) {
+        try {
+          return await (await sink()).write(letters)
+        } catch (err: unknown) {
+          const heldByPid = heldByOf(err)
+          if (heldByPid === undefined || config.kind !== 'embedded') throw err
+          // Opening failed before anything was written: every letter goes beside the log from now on.
+          waiting = { writer: new PendingRecordsWriter(config.dir), heldByPid }
+        }
+      }
+      waiting.writer.append(DEAD_LETTER_TOPIC, deadLetterRecords(letters), runtime.clock.nowMs())
+    },
+    flush: async () => (topic === undefined || waiting !== undefined ? undefined : (await topic).flush()),
+    waiting: () =>
+      waiting === undefined
+        ? undefined
+        : { dir: waiting.writer.dir, letters: waiting.writer.count, heldByPid: waiting.heldByPid },
+    finish: () => waiting?.writer.finish(),
   }
+}
+
+/** The runtime's stores, as a backfill needs them (replay/backfill-before-live.ts). */
+export function backfillEnvironment(
+  runtime: Runtime,
+  deadLetters: DeadLetterSink = backfillDeadLetters(runtime),
+): BackfillEnvironment {
   return {
     offline: runtime.offline,
     stateStore: runtime.store,

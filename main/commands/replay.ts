@@ -16,9 +16,10 @@ import {
   type ParsedArgs,
 } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
-import { backfillEnvironment, publishedViews, viewsWith } from './live-views.ts'
+import { backfillDeadLetters, backfillEnvironment, publishedViews, viewsWith, type BackfillDeadLetters } from './live-views.ts'
 import { progressLine } from './progress-line.ts'
 import { DEFAULT_GROUP } from './run.ts'
+import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 
 export const replayCommand: Command = {
   name: 'replay',
@@ -32,7 +33,10 @@ conditional writes, so fresher live values are never overwritten. Resumable afte
 idempotent when re-run. The view's backfill status in the registry goes pending → running →
 complete (with the offsets it is complete through); the next \`kfs run\` hands the view over to
 live consumption at exactly those offsets. The records the view refuses are dead-lettered, named
-for the view (kfs dead-letters list).
+for the view and its version (kfs dead-letters list), and re-drivable like live ones once the
+cause is fixed (kfs dead-letters redrive). While another process (kfs run, kfs serve) holds the
+embedded event log, they wait beside it (<log dir>.pending/) and the next kfs command that
+opens the log moves them in.
 
 --online-from-offline: writes each entity's latest offline row back to the online store
 (conditional, TTLs recomputed) — for when Redis has lost its data.
@@ -128,7 +132,6 @@ async function backfill(
   args: ParsedArgs,
   ctx: CommandContext,
 ): Promise<Record<string, unknown>[]> {
-  const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
   const snapshotId = stringOption(args, 'snapshot-id')
   for (const view of views) {
     if ((await registry.getBackfillStatus(view.name, view.version))?.state === 'complete') {
@@ -156,12 +159,38 @@ async function backfill(
     }
   }
   const summary: Record<string, unknown>[] = []
+  const deadLetters = backfillDeadLetters(runtime)
+  try {
+    await backfillEach(views, registry, runtime, deadLetters, args, ctx, summary)
+  } finally {
+    deadLetters.finish()
+  }
+  const waiting = deadLetters.waiting()
+  // On stderr either way: stdout carries the --json document.
+  if (waiting !== undefined)
+    ctx.err(
+      `${waiting.letters} dead letters wait in ${waiting.dir}: process ${waiting.heldByPid} holds the event log (a kfs run or kfs serve); the next kfs command that opens the log moves them into ${DEAD_LETTER_TOPIC} (e.g. kfs dead-letters list once it has stopped)\n`,
+    )
+  return summary
+}
+
+async function backfillEach(
+  views: readonly FeatureViewDef[],
+  registry: Registry,
+  runtime: Runtime,
+  deadLetters: BackfillDeadLetters,
+  args: ParsedArgs,
+  ctx: CommandContext,
+  summary: Record<string, unknown>[],
+): Promise<void> {
+  const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
+  const snapshotId = stringOption(args, 'snapshot-id')
   for (const view of views) {
     // A progress bar on a terminal only: CI logs and --json stay quiet.
     const interactive = !ctx.json && process.stderr.isTTY
     const startedAt = runtime.clock.nowMs()
     let shownAt = -Infinity
-    const result = await backfillRecorded(registry, backfillEnvironment(runtime), {
+    const result = await backfillRecorded(registry, backfillEnvironment(runtime, deadLetters), {
       view,
       liveGroupId: groupId,
       ...(flagOption(args, 'online') ? { online: await runtime.onlineStore() } : {}),
@@ -184,5 +213,4 @@ async function backfill(
         `${view.name} v${view.version}: backfilled ${result.records} records → ${result.rows} rows, ${result.deadLetters} dead letters (complete through ${JSON.stringify(result.completeThrough)})\n`,
       )
   }
-  return summary
 }

@@ -27,6 +27,8 @@ export interface DeadLetterEntry {
   readonly detail: string
   /** The view that refused the record, when only one did. */
   readonly view: string | undefined
+  /** The version of `view` that refused it; undefined on letters written before kfs named it. */
+  readonly viewVersion: number | undefined
   /** Where the refused record was read (for a re-keyed view: its internal topic). */
   readonly read: RecordPosition
   /** The source record a re-keyed record was forwarded from. */
@@ -76,6 +78,12 @@ function position(topic: string | undefined, partition: string | undefined, offs
   return { topic, partition: Number(partition), offset }
 }
 
+/** A positive integer version, only beside a view; anything else names no version (never a guess). */
+function versionOf(view: string | undefined, version: string | undefined): number | undefined {
+  if (view === undefined || version === undefined || !/^[1-9]\d*$/.test(version)) return undefined
+  return Number.isSafeInteger(Number(version)) ? Number(version) : undefined
+}
+
 /** The letter a dead-letter record holds; undefined for a record without kfs's headers (not a letter). */
 export function parseDeadLetter(record: LogRecord): DeadLetterEntry | undefined {
   const h = record.headers
@@ -89,6 +97,7 @@ export function parseDeadLetter(record: LogRecord): DeadLetterEntry | undefined 
     reason: reason as DeadLetterReason,
     detail: h[DEAD_LETTER_HEADERS.detail] ?? '',
     view: h[DEAD_LETTER_HEADERS.view],
+    viewVersion: versionOf(h[DEAD_LETTER_HEADERS.view], h[DEAD_LETTER_HEADERS.viewVersion]),
     read,
     origin,
     target: origin ?? read,

@@ -13,10 +13,13 @@
  * - no refusing view's current version may have read the record in a backfill (the registry's
  *   backfill status says through which archive offsets it is complete): a version published after
  *   the refusal re-read the record from the archive and may have accepted it there. A version
- *   whose backfill has not completed will read it, so it holds the record back too.
+ *   whose backfill has not completed will read it, so it holds the record back too. A letter that
+ *   names the current version as the refuser (`kfs-view-version`: live's, or its backfill's own)
+ *   says that version did not accept it, so neither holds it back.
  *
- * A record already re-driven (a marker, ./redrive.ts) is never re-driven again. Letters name views
- * without a version, so a refusal is matched to the module's version of the view by name.
+ * A record already re-driven (a marker, ./redrive.ts) is never re-driven again. A refusal is matched
+ * to the module's version of the view by name; a letter's version (none on letters older kfs wrote)
+ * only tells whether that version itself refused the record.
  */
 import type { FeatureViewDef } from '../../features/types.ts'
 import { consumedView, isKeyedForView } from '../../engine/plan-sources.ts'
@@ -133,6 +136,11 @@ function holdReason(topic: string, readers: readonly string[], letters: readonly
     for (const name of refusers) {
       const state = stateOf.get(name)
       if (state === undefined) continue // a view the module no longer has reads nothing now
+      // Its current version refused the record itself (live, or in its backfill: a backfill's own
+      // letters): it never applied it, and reads the copy once — live, or in a backfill that
+      // reads it from the archive, where the original is refused again (the reasons a view names
+      // depend on the record, the view and the partition's watermark only).
+      if (refusedByVersion(letters, state.view)) continue
       const label = `${name} v${state.view.version}`
       if (state.backfill?.state !== 'complete') {
         return { kind: 'held', why: `${label} has not completed its backfill, which will read the record from the archive` }
@@ -144,6 +152,11 @@ function holdReason(topic: string, readers: readonly string[], letters: readonly
     }
   }
   return { kind: 'redrivable' }
+}
+
+/** Whether a letter of the record names `view` at its version as the one that refused it. */
+function refusedByVersion(letters: readonly Letter[], view: FeatureViewDef): boolean {
+  return letters.some((l) => l.entry.view === view.name && l.entry.viewVersion === view.version)
 }
 
 /** The letters `filter` selects. */

@@ -47,6 +47,7 @@ export function lockDirectory(dir: string): void {
         const held = owner.pid === process.pid ? 'already open in this process' : `in use by process ${owner.pid}`
         throw new ConfigError(
           `embedded log ${dir} is ${held} (its LOCK file names it; if that is not a kfs using ${dir}, remove the LOCK file)`,
+          owner.pid === process.pid ? {} : { context: { dir, heldByPid: owner.pid } },
         )
       }
       takeOver(lockFile, owner.text)
@@ -55,6 +56,20 @@ export function lockDirectory(dir: string): void {
     rmSync(mine, { force: true })
   }
   openDirs.set(dir, real)
+}
+
+/** The pid of the other live process whose LOCK holds `err`'s directory, when `err` is lockDirectory's refusal for that. */
+export function heldByOf(err: unknown): number | undefined {
+  if (!(err instanceof ConfigError)) return undefined
+  const pid = err.context?.['heldByPid']
+  return typeof pid === 'number' ? pid : undefined
+}
+
+/** Whether process `pid`, started at `startTime` (startTimeOf; '' or undefined: unknown), still runs. */
+export function isRunning(pid: number, startTime: string | undefined): boolean {
+  if (!isAlive(pid)) return false
+  const now = startTimeOf(pid)
+  return startTime === undefined || startTime === '' || now === '' || now === startTime
 }
 
 export function unlockDirectory(dir: string): void {
@@ -84,9 +99,7 @@ function readOwner(lockFile: string): Owner | undefined {
 function isOwner(owner: Owner): boolean {
   // This process, or a previous one given its pid (a restarted container): the start time tells.
   if (owner.pid === process.pid) return owner.startTime !== undefined && owner.startTime === startTimeOf(process.pid)
-  if (!isAlive(owner.pid)) return false
-  const now = startTimeOf(owner.pid)
-  return owner.startTime === undefined || now === '' || now === owner.startTime
+  return isRunning(owner.pid, owner.startTime)
 }
 
 /**

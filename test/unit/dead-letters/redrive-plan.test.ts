@@ -23,7 +23,7 @@ const complete = (view: FeatureViewDef, through: { topic: string; partition: num
 })
 
 let nextLetter = 0
-function letter(read: string, options: { view?: string; reason?: DeadLetterEntry['reason']; detail?: string; origin?: string } = {}): DeadLetterEntry {
+function letter(read: string, options: { view?: string; version?: number; reason?: DeadLetterEntry['reason']; detail?: string; origin?: string } = {}): DeadLetterEntry {
   const [topic, partition, offset] = read.split('/')
   const position = { topic: topic!, partition: Number(partition), offset: offset! }
   const originParts = options.origin?.split('/')
@@ -34,6 +34,7 @@ function letter(read: string, options: { view?: string; reason?: DeadLetterEntry
     reason: options.reason ?? 'late',
     detail: options.detail ?? 'late',
     view: options.view,
+    viewVersion: options.version,
     read: position,
     origin,
     target: origin ?? position,
@@ -86,6 +87,25 @@ void describe('dead letters > re-drive plan', () => {
     assert.match(statusOf(entries, [readPast])[0]!, /^held: item_clicks v1 read the record in its backfill \(complete through offset 41\)/)
     const before = complete(itemClicks, [{ topic: INTERNAL, partition: 1, offset: '40' }, { topic: INTERNAL, partition: 0, offset: '99' }])
     assert.deepEqual(statusOf(entries, [before]), ['redrivable'], 'live from offset 40 on: the letter is of the live version')
+  })
+
+  void test("a letter of the refusing view's current version (its backfill's own, or live's) is not held back by that backfill", () => {
+    const v2 = { ...itemClicks, version: 2 }
+    const readPast = (view: FeatureViewDef): ViewState => complete(view, [{ topic: INTERNAL, partition: 1, offset: '41' }])
+    const running: ViewState = { view: v2, backfill: { state: 'running', completeThrough: [], updatedAtMs: 0 } }
+    const at = `${INTERNAL}/1/40`
+    const cases: { name: string; letters: DeadLetterEntry[]; state: ViewState; expect: RegExp }[] = [
+      { name: 'written by the backfill of the current version', letters: [letter(at, { view: 'item_clicks', version: 2 })], state: readPast(v2), expect: /^redrivable$/ },
+      { name: 'by the current version, its backfill still running', letters: [letter(at, { view: 'item_clicks', version: 2 })], state: running, expect: /^redrivable$/ },
+      { name: 'an earlier version refused it, the current one refused it again', letters: [letter(at, { view: 'item_clicks', version: 1 }), letter(at, { view: 'item_clicks', version: 2 })], state: readPast(v2), expect: /^redrivable$/ },
+      { name: 'only an earlier version refused it (the current one may have accepted it)', letters: [letter(at, { view: 'item_clicks', version: 1 })], state: readPast(v2), expect: /^held: item_clicks v2 read the record in its backfill/ },
+      { name: 'an earlier version refused it, the current one is still backfilling', letters: [letter(at, { view: 'item_clicks', version: 1 })], state: running, expect: /^held: item_clicks v2 has not completed its backfill/ },
+      { name: 'a letter naming no version (written before kfs named it)', letters: [letter(at, { view: 'item_clicks' })], state: readPast(itemClicks), expect: /^held: item_clicks v1 read the record in its backfill/ },
+      { name: 'a letter naming no view, whatever its version header', letters: [letter(at, { reason: 'undecodable', detail: 'x', version: 1 })], state: readPast(itemClicks), expect: /^held: item_clicks v1 read the record in its backfill/ },
+    ]
+    for (const c of cases) {
+      for (const status of statusOf(c.letters, [c.state])) assert.match(status, c.expect, c.name)
+    }
   })
 
   void test('a record with a marker is re-driven, all its letters too; no view reads a topic: held', () => {

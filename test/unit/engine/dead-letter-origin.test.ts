@@ -51,6 +51,7 @@ void describe('engine > dead letter origin', () => {
       [DEAD_LETTER_HEADERS.partition]: '5',
       [DEAD_LETTER_HEADERS.offset]: '7',
       [DEAD_LETTER_HEADERS.view]: view.name,
+      [DEAD_LETTER_HEADERS.viewVersion]: String(view.version),
       [DEAD_LETTER_HEADERS.originTopic]: 'clicks',
       [DEAD_LETTER_HEADERS.originPartition]: '2',
       [DEAD_LETTER_HEADERS.originOffset]: '9000000000000000001',

@@ -17,7 +17,13 @@ import { after, describe, test } from 'node:test'
 import type { Clock } from '../../../core/clock.ts'
 import { featureService, featureView, requestFeature, type FeatureViewOptions } from '../../../features/index.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
-import { collectDefinitions, createRegistry, validateDefinitions, type DefinitionSet } from '../../../registry/index.ts'
+import {
+  APPLY_LOCK_KEY,
+  collectDefinitions,
+  createRegistry,
+  validateDefinitions,
+  type DefinitionSet,
+} from '../../../registry/index.ts'
 import { LocalObjectStore, MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { clicks, user } from '../define/fixtures.ts'
 
@@ -59,7 +65,7 @@ function module(patch: Partial<FeatureViewOptions> = {}, name = 'user_stats'): D
   return collectDefinitions({ view, spend, ratio, service })
 }
 
-/** Fails the `failAt`-th write (0-based), as a process stopped just before it would. */
+/** Fails the `failAt`-th write (0-based) of a registry object, as a process stopped just before it would (the apply lock is no object of the registry: not counted). */
 function stopping(inner: ObjectStore, failAt: number): ObjectStore & { writes: number } {
   const wrapper = {
     writes: 0,
@@ -73,7 +79,7 @@ function stopping(inner: ObjectStore, failAt: number): ObjectStore & { writes: n
       await inner.put(key, body)
     },
     async putIfAbsent(key: string, body: Uint8Array) {
-      if (wrapper.writes++ === failAt) throw new Error(`stopped before writing ${key}`)
+      if (key !== APPLY_LOCK_KEY && wrapper.writes++ === failAt) throw new Error(`stopped before writing ${key}`)
       return inner.putIfAbsent(key, body)
     },
   }
