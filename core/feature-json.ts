@@ -16,22 +16,48 @@
  * docs/semantics.md §1).
  */
 
-/** `JSON.rawJSON` (Node ≥ 21): a value JSON.stringify writes verbatim; not yet in TypeScript's lib. */
-const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON
-
 export const NEGATIVE_ZERO_JSON = '-0.0'
 
-const keepNegativeZero = (_key: string, value: unknown): unknown => (Object.is(value, -0) ? rawJson(NEGATIVE_ZERO_JSON) : value)
+/** `JSON.rawJSON` (Node ≥ 21): a value JSON.stringify writes verbatim; not yet in TypeScript's lib. */
+const nativeRawJson = (JSON as unknown as { rawJSON?: (text: string) => unknown }).rawJSON
+
+const negativeZeroAsRaw = (_key: string, value: unknown): unknown =>
+  Object.is(value, -0) ? nativeRawJson!(NEGATIVE_ZERO_JSON) : value
+
+/** `JSON.stringify(value)` with every negative zero inside it written `-0.0`. */
+function stringifyKeepingNegativeZero(value: unknown): string {
+  return nativeRawJson !== undefined ? (JSON.stringify(value, negativeZeroAsRaw) ?? 'null') : negativeZeroByMarker(value)
+}
+
+/**
+ * stringifyKeepingNegativeZero without JSON.rawJSON (exported for its tests, which run on every
+ * Node). Node 20, where serving also runs on uWS, has no JSON.rawJSON. Each -0 is written as a
+ * marker string that the text written without markers does not contain: the marker holds no quote,
+ * so every quoted copy of it in the second text is one the replacer put there, in place of a -0.
+ */
+export function negativeZeroByMarker(value: unknown): string {
+  let seen = false
+  const plain =
+    JSON.stringify(value, (_key: string, v: unknown) => {
+      if (Object.is(v, -0)) seen = true
+      return v
+    }) ?? 'null'
+  if (!seen) return plain
+  let marker = 'kfs-negative-zero'
+  while (plain.includes(marker)) marker += '~'
+  const marked = JSON.stringify(value, (_key: string, v: unknown) => (Object.is(v, -0) ? marker : v)) as string
+  return marked.replaceAll(JSON.stringify(marker), NEGATIVE_ZERO_JSON)
+}
 
 /** A feature value (or a request feature's output) as JSON text; undefined is `null`. */
 export function featureValueJson(value: unknown): string {
   if (typeof value === 'number') return Object.is(value, -0) ? NEGATIVE_ZERO_JSON : JSON.stringify(value)
   if (Array.isArray(value) && (value as readonly unknown[]).some((x) => Object.is(x, -0)))
-    return JSON.stringify(value, keepNegativeZero)
+    return stringifyKeepingNegativeZero(value)
   return JSON.stringify(value) ?? 'null'
 }
 
 /** `JSON.stringify(value)` with every negative zero inside it written `-0.0`: a message that carries feature values. */
 export function featureMessageJson(value: unknown): string {
-  return JSON.stringify(value, keepNegativeZero)
+  return stringifyKeepingNegativeZero(value)
 }

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { featureValueJson } from '../../../core/feature-json.ts'
+import { featureMessageJson, featureValueJson, negativeZeroByMarker } from '../../../core/feature-json.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { StoredTextRead } from '../../../adapters/online-store/redis/stored-text-read.ts'
 import { decodeValue, encodeCheckedValue, storedValueJson } from '../../../adapters/online-store/redis/value-codec.ts'
@@ -161,4 +161,39 @@ void describe('serving > a feature value as JSON (-0 keeps its sign on every pat
       assert.ok(Object.is(sent.features[f.name], want), `${f.name} (${f.type}): ${JSON.stringify(sent)}`)
     }
   })
+})
+
+void describe('negative zero without JSON.rawJSON (Node 20, where serving also runs on uWS)', () => {
+  /** Values holding -0 beside strings that look like the marker, in it, quoted or not, and plain zeros. */
+  const CASES: readonly (readonly [string, unknown, string])[] = [
+    ['a lone -0', -0, '-0.0'],
+    ['no -0: as JSON.stringify writes it', { a: [0, 1.5, 'x'] }, '{"a":[0,1.5,"x"]}'],
+    ['a double list', [-0, 0, -1], '[-0.0,0,-1]'],
+    [
+      'a message',
+      { view: 'v', values: { f: -0, g: [0, -0] }, asOfMs: 0 },
+      '{"view":"v","values":{"f":-0.0,"g":[0,-0.0]},"asOfMs":0}',
+    ],
+    ['the marker as a value', { s: 'kfs-negative-zero', z: -0 }, '{"s":"kfs-negative-zero","z":-0.0}'],
+    [
+      'the marker and its extensions as keys and values',
+      { 'kfs-negative-zero': 'kfs-negative-zero~', z: [-0, 'kfs-negative-zero~~'] },
+      '{"kfs-negative-zero":"kfs-negative-zero~","z":[-0.0,"kfs-negative-zero~~"]}',
+    ],
+    ['the quoted marker inside a string', { s: '"kfs-negative-zero"', z: -0 }, '{"s":"\\"kfs-negative-zero\\"","z":-0.0}'],
+    ['NaN and undefined members', { n: NaN, u: undefined, z: -0 }, '{"n":null,"z":-0.0}'],
+    ['undefined', undefined, 'null'],
+  ]
+  for (const [what, value, expected] of CASES) {
+    void test(what, () => {
+      const text = negativeZeroByMarker(value)
+      assert.equal(text, expected)
+      // Whatever the runtime, the exported writers agree with it.
+      if (value !== undefined) assert.equal(featureMessageJson(value), expected)
+      const back: unknown = JSON.parse(text)
+      const unsigned: unknown = JSON.parse(text, (_key: string, v: unknown) => (Object.is(v, -0) ? 0 : v))
+      assert.deepEqual(unsigned, JSON.parse(JSON.stringify(value) ?? 'null'), 'the same value, but for the signs of its zeros')
+      if (Object.is(value, -0)) assert.ok(Object.is(back, -0))
+    })
+  }
 })
