@@ -19,7 +19,8 @@ import path from 'node:path'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { SinkWriteError } from '../../../core/errors.ts'
 import { assertValidKey } from '../../../ports/object-store-keys.ts'
-import { makeDirDurable, syncDir } from '../../local-disk/sync-dir.ts'
+import { makeDirDurable } from '../../local-disk/sync-dir.ts'
+import { writeFileDurable } from '../../local-disk/durable-write.ts'
 import { compareKeys } from '../memory/memory-object-store.ts'
 
 const TMP_DIR = '.kfs-tmp'
@@ -53,27 +54,18 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  async #writeTemp(body: Uint8Array): Promise<string> {
+  /** A fresh temp file name in `<root>/.kfs-tmp/` (the same file system as every key, so link and rename work). */
+  async #tempPath(): Promise<string> {
     const dir = path.join(this.#root, TMP_DIR)
     await fs.mkdir(dir, { recursive: true })
-    const tmp = path.join(dir, `${randomUUID()}.tmp`)
-    const handle = await fs.open(tmp, 'wx')
-    try {
-      await handle.writeFile(body)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    return tmp
+    return path.join(dir, `${randomUUID()}.tmp`)
   }
 
   async put(key: string, body: Uint8Array): Promise<void> {
     const target = this.#pathOf(key)
     try {
       await makeDirDurable(path.dirname(target))
-      const tmp = await this.#writeTemp(body)
-      await fs.rename(tmp, target)
-      await syncDir(path.dirname(target))
+      await writeFileDurable(target, body, 'replace', await this.#tempPath())
     } catch (err: unknown) {
       throw new SinkWriteError('SINK_UNAVAILABLE', 'local object write failed', { cause: err })
     }
@@ -81,18 +73,13 @@ export class LocalObjectStore implements ObjectStore {
 
   async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
     const target = this.#pathOf(key)
-    let tmp: string | undefined
     try {
       await makeDirDurable(path.dirname(target))
-      tmp = await this.#writeTemp(body)
-      await fs.link(tmp, target)
-      await syncDir(path.dirname(target))
+      await writeFileDurable(target, body, 'exclusive', await this.#tempPath())
       return true
     } catch (err: unknown) {
       if (errnoOf(err) === 'EEXIST') return false
       throw new SinkWriteError('SINK_UNAVAILABLE', 'local object create failed', { cause: err })
-    } finally {
-      if (tmp !== undefined) await fs.rm(tmp, { force: true })
     }
   }
 

@@ -14,9 +14,10 @@
  * on, so a machine crash must not lose it or leave it half written (a torn id file made the whole
  * registry refuse to load, and `wx` kept it from ever being written again).
  */
-import { link, open, readdir, readFile, rename, rm } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { makeDirDurable, syncDir } from '../../local-disk/sync-dir.ts'
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { makeDirDurable } from '../../local-disk/sync-dir.ts'
+import { writeFileDurable } from '../../local-disk/durable-write.ts'
 import { SchemaError } from '../../../core/errors.ts'
 import { parseStoredJson } from '../../../core/stored-json.ts'
 import { createFastType, schemaKey } from '../../../schemas/avro-type.ts'
@@ -76,14 +77,14 @@ export class EmbeddedSchemaRegistry implements SchemaRegistry {
       id = Math.max(0, ...state.byId.keys()) + 1
       await makeDirDurable(join(this.#dir, 'ids'))
       // Exclusive: an id file is never overwritten, so an id can never change meaning.
-      await writeDurable(join(this.#dir, 'ids', `${id}.json`), JSON.stringify({ id, schema: key }), 'exclusive')
+      await writeFileDurable(join(this.#dir, 'ids', `${id}.json`), JSON.stringify({ id, schema: key }), 'exclusive')
       state.byId.set(id, key)
       state.idByKey.set(key, id)
     }
     const next = [...versions, id]
     await makeDirDurable(join(this.#dir, 'subjects'))
     const file = join(this.#dir, 'subjects', `${encodeURIComponent(subject)}.json`)
-    await writeDurable(file, JSON.stringify({ subject, versions: next }), 'replace')
+    await writeFileDurable(file, JSON.stringify({ subject, versions: next }), 'replace')
     state.subjects.set(subject, next)
     return id
   }
@@ -117,27 +118,6 @@ export class EmbeddedSchemaRegistry implements SchemaRegistry {
     }
     return state
   }
-}
-
-/** `text` at `path`, its bytes and its name durable; 'exclusive' fails with EEXIST when `path` exists (link(2), never a partly written target). */
-async function writeDurable(path: string, text: string, mode: 'exclusive' | 'replace'): Promise<void> {
-  const tmp = `${path}.tmp`
-  const handle = await open(tmp, 'w')
-  try {
-    await handle.writeFile(text)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  if (mode === 'replace') await rename(tmp, path)
-  else {
-    try {
-      await link(tmp, path)
-    } finally {
-      await rm(tmp, { force: true })
-    }
-  }
-  await syncDir(dirname(path))
 }
 
 async function listJson(dir: string): Promise<string[]> {
