@@ -24,8 +24,22 @@ const nativeRawJson = (JSON as unknown as { rawJSON?: (text: string) => unknown 
 const negativeZeroAsRaw = (_key: string, value: unknown): unknown =>
   Object.is(value, -0) ? nativeRawJson!(NEGATIVE_ZERO_JSON) : value
 
-/** `JSON.stringify(value)` with every negative zero inside it written `-0.0`. */
+/** Whether a -0 is among the numbers JSON.stringify would write for `value` (arrays and plain objects walked). */
+function containsNegativeZero(value: unknown): boolean {
+  if (typeof value === 'number') return Object.is(value, -0)
+  if (typeof value !== 'object' || value === null) return false
+  if (Array.isArray(value)) return (value as readonly unknown[]).some(containsNegativeZero)
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false
+  for (const key in value) if (containsNegativeZero((value as Record<string, unknown>)[key])) return true
+  return false
+}
+
+/**
+ * `JSON.stringify(value)` with every negative zero inside it written `-0.0`. A value without one —
+ * nearly every message — is written by JSON.stringify alone: a replacer costs a call per value.
+ */
 function stringifyKeepingNegativeZero(value: unknown): string {
+  if (!containsNegativeZero(value)) return JSON.stringify(value) ?? 'null'
   return nativeRawJson !== undefined ? (JSON.stringify(value, negativeZeroAsRaw) ?? 'null') : negativeZeroByMarker(value)
 }
 
@@ -52,9 +66,7 @@ export function negativeZeroByMarker(value: unknown): string {
 /** A feature value (or a request feature's output) as JSON text; undefined is `null`. */
 export function featureValueJson(value: unknown): string {
   if (typeof value === 'number') return Object.is(value, -0) ? NEGATIVE_ZERO_JSON : JSON.stringify(value)
-  if (Array.isArray(value) && (value as readonly unknown[]).some((x) => Object.is(x, -0)))
-    return stringifyKeepingNegativeZero(value)
-  return JSON.stringify(value) ?? 'null'
+  return stringifyKeepingNegativeZero(value)
 }
 
 /** `JSON.stringify(value)` with every negative zero inside it written `-0.0`: a message that carries feature values. */
