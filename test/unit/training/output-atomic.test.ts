@@ -16,7 +16,7 @@ import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { createTrainingSet, rebuildTrainingSet } from '../../../training/index.ts'
 import { trainingSetKeys } from '../../../training/records.ts'
-import { BASE_MS, generateRows, HOUR_MS, registryWithViews, trainingDeps, writeRows } from './fixtures.ts'
+import { BASE_MS, generateRows, HOUR_MS, registryWithViews, trainingDeps, trainingDepsWithWrite, writeRows } from './fixtures.ts'
 
 const dirs: string[] = []
 after(async () => {
@@ -49,27 +49,12 @@ async function setUp() {
 
 /** trainingDeps whose join writes half its output and then fails, as a full disk or a crash of the engine would. */
 function failingWriteDeps(store: ObjectStore) {
-  const deps = trainingDeps(store)
-  return {
-    ...deps,
-    openTrainingEngine: async (temp: string) => {
-      const engine = await deps.openTrainingEngine(temp)
-      return {
-        labels: engine.labels,
-        joiner: {
-          fetch: engine.joiner.fetch.bind(engine.joiner),
-          close: engine.joiner.close.bind(engine.joiner),
-          write: async (...args: Parameters<typeof engine.joiner.write>) => {
-            await engine.joiner.write(...args)
-            const written = await readFile(args[2].path)
-            await writeFile(args[2].path, written.subarray(0, written.length >> 1))
-            throw new Error('disk full half way through the output')
-          },
-        },
-        close: () => engine.close(),
-      }
-    },
-  }
+  return trainingDepsWithWrite(store, async (write, ...args) => {
+    await write(...args)
+    const written = await readFile(args[2].path)
+    await writeFile(args[2].path, written.subarray(0, written.length >> 1))
+    throw new Error('disk full half way through the output')
+  })
 }
 
 /** A store whose training-set record cannot be saved. */
