@@ -25,10 +25,10 @@
  *    metadata `kfs.training_set` (no wall-clock field). The set is recorded in the registry's
  *    store with the output's sha256; `rebuildTrainingSet` refuses any other bytes.
  */
-import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createHash, randomUUID } from 'node:crypto'
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { systemClock, type Clock } from '../core/clock.ts'
 import { FeatureStoreError } from '../core/errors.ts'
 import type { FeatureValue, FeatureValueType, RequestFeatureDef, RequestValueType } from '../features/types.ts'
@@ -124,33 +124,55 @@ export async function createTrainingSet(options: CreateTrainingSetOptions): Prom
   const selection: FeatureSelection = typeof options.features === 'string' ? { service: options.features } : { refs: options.features }
   const labelPath = 'path' in options.labels ? options.labels.path : undefined
   const spec = { selection, timeColumn: options.timeColumn ?? 'ts', asServed: options.asServed ?? false, labelBytes, labelFormat, ...(labelPath === undefined ? {} : { labelPath }) }
-  const record = await build(options, spec, options.output)
-  await saveTrainingSet(options.store, record, await labelBytes)
+  const record = await intoOutput(options.output, async (partial) => {
+    const built = await build(options, spec, partial)
+    await saveTrainingSet(options.store, built, await labelBytes)
+    return built
+  })
   return { id: record.id, output: options.output, rows: record.labels.rows, record }
+}
+
+/**
+ * Runs `write` against a partial file beside `output` (same directory, so the same file system)
+ * and renames it over `output` once `write` succeeds. So `output` holds a whole training set or
+ * what it held before: a build that fails or is killed half way through the join never leaves a
+ * truncated Parquet file where a reader expects one, nor destroys the file a user kept there.
+ * A killed build's partial file stays (a dot file named after the output and the process).
+ */
+async function intoOutput<T>(output: string, write: (partial: string) => Promise<T>): Promise<T> {
+  const partial = join(dirname(output), `.${basename(output)}.partial-${process.pid}-${randomUUID().slice(0, 8)}`)
+  try {
+    const result = await write(partial)
+    await rename(partial, output)
+    return result
+  } finally {
+    await rm(partial, { force: true })
+  }
 }
 
 /** Rebuilds a recorded set from its stored labels and pinned snapshots; fails unless the bytes match. */
 export async function rebuildTrainingSet(options: TrainingSetDeps & { readonly id: string; readonly output: string }): Promise<TrainingSetResult> {
   const { record, labels } = await loadTrainingSet(options.store, options.id)
-  const rebuilt = await build(
-    options,
-    {
-      selection: record.selection,
-      timeColumn: record.timeColumn,
-      asServed: record.asServed,
-      labelBytes: Promise.resolve(labels),
-      labelFormat: record.labels.format,
-      snapshots: new Map(record.views.map((v) => [v.table, v.snapshotId])),
-      labelColumns: record.labelColumns ?? 'beside',
-      // The refs and versions it read: a later version, or a service edited in place, is not what it read.
-      recorded: { refs: record.features, versions: latestVersions(record.views) },
-    },
-    options.output,
-  )
-  if (rebuilt.id !== record.id || rebuilt.output.sha256 !== record.output.sha256) {
-    await rm(options.output, { force: true })
-    throw new FeatureStoreError('INVARIANT_VIOLATED', `rebuilding training set ${record.id} gave different bytes (request-feature code, a pinned table or the DuckDB version changed?)`, { context: { id: record.id } })
-  }
+  await intoOutput(options.output, async (partial) => {
+    const built = await build(
+      options,
+      {
+        selection: record.selection,
+        timeColumn: record.timeColumn,
+        asServed: record.asServed,
+        labelBytes: Promise.resolve(labels),
+        labelFormat: record.labels.format,
+        snapshots: new Map(record.views.map((v) => [v.table, v.snapshotId])),
+        labelColumns: record.labelColumns ?? 'beside',
+        // The refs and versions it read: a later version, or a service edited in place, is not what it read.
+        recorded: { refs: record.features, versions: latestVersions(record.views) },
+      },
+      partial,
+    )
+    if (built.id !== record.id || built.output.sha256 !== record.output.sha256) {
+      throw new FeatureStoreError('INVARIANT_VIOLATED', `rebuilding training set ${record.id} gave different bytes (request-feature code, a pinned table or the DuckDB version changed?)`, { context: { id: record.id } })
+    }
+  })
   return { id: record.id, output: options.output, rows: record.labels.rows, record }
 }
 

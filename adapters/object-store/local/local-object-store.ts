@@ -11,7 +11,11 @@
  *   disk only with its directory — a checkpoint record must not vanish in a machine crash after
  *   the tables were committed against it); a directory `put` creates is fsynced into its parent.
  * - Temp files live in `<root>/.kfs-tmp/` (same file system, so link/rename work) and are never
- *   listed.
+ *   listed. A temp file is removed by the put that made it, whatever failed — but not when the
+ *   process dies mid-put (a killed `kfs run` leaves the Parquet file it was writing). So the first
+ *   put of each store instance removes temp files untouched for `STALE_TEMP_MS`: no put writes
+ *   a temp file for that long, and several processes may share the directory, so age is the only
+ *   safe sign that nobody will finish one.
  */
 import { randomUUID } from 'node:crypto'
 import { promises as fs } from 'node:fs'
@@ -24,6 +28,8 @@ import { writeFileDurable } from '../../local-disk/durable-write.ts'
 import { compareKeys } from '../memory/memory-object-store.ts'
 
 const TMP_DIR = '.kfs-tmp'
+/** A temp file not written for this long belongs to a put that will never finish. */
+export const STALE_TEMP_MS = 60 * 60_000
 
 function errnoOf(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined
@@ -32,6 +38,7 @@ function errnoOf(err: unknown): string | undefined {
 export class LocalObjectStore implements ObjectStore {
   readonly rootUri: string
   readonly #root: string
+  #tempDirReady: Promise<string> | undefined
 
   constructor(rootDir: string) {
     this.#root = path.resolve(rootDir)
@@ -56,9 +63,18 @@ export class LocalObjectStore implements ObjectStore {
 
   /** A fresh temp file name in `<root>/.kfs-tmp/` (the same file system as every key, so link and rename work). */
   async #tempPath(): Promise<string> {
+    this.#tempDirReady ??= this.#prepareTempDir().catch((err: unknown) => {
+      this.#tempDirReady = undefined
+      throw err
+    })
+    return path.join(await this.#tempDirReady, `${randomUUID()}.tmp`)
+  }
+
+  async #prepareTempDir(): Promise<string> {
     const dir = path.join(this.#root, TMP_DIR)
     await fs.mkdir(dir, { recursive: true })
-    return path.join(dir, `${randomUUID()}.tmp`)
+    await removeStaleTemps(dir, Date.now() - STALE_TEMP_MS)
+    return dir
   }
 
   async put(key: string, body: Uint8Array): Promise<void> {
@@ -122,5 +138,17 @@ export class LocalObjectStore implements ObjectStore {
 
   uriOf(key: string): string {
     return key === '' ? this.rootUri : `${this.rootUri}/${key}`
+  }
+}
+
+/** Removes the temp files in `dir` last written before `cutoffMs`; one another process removes meanwhile is no error. */
+async function removeStaleTemps(dir: string, cutoffMs: number): Promise<void> {
+  for (const name of await fs.readdir(dir)) {
+    const file = path.join(dir, name)
+    try {
+      if ((await fs.lstat(file)).mtimeMs < cutoffMs) await fs.rm(file, { force: true, recursive: true })
+    } catch (err: unknown) {
+      if (errnoOf(err) !== 'ENOENT') throw err
+    }
   }
 }

@@ -8,6 +8,7 @@ import { entity, featureView } from '../../../features/index.ts'
 import type { FeatureValue, FeatureValueType, FeatureViewDef } from '../../../features/types.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { OfflineFeatureRow } from '../../../ports/offline.ts'
+import type { PointInTimeJoiner } from '../../../ports/point-in-time-joiner.ts'
 import { collectDefinitions, createRegistry, type Registry } from '../../../registry/index.ts'
 import { IcebergOfflineSink, featureTablePath } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { createOfflineStore, trainingAdapters, type TrainingAdapters } from '../../../main/offline-adapters.ts'
@@ -148,6 +149,30 @@ export async function writeRows(store: ObjectStore, view: FeatureViewDef, rows: 
 /** The registry's store and the adapters main/ wires for training sets (Iceberg, Parquet, DuckDB) over it. */
 export function trainingDeps(store: ObjectStore): TrainingAdapters & { readonly store: ObjectStore } {
   return { store, ...trainingAdapters(createOfflineStore(store)) }
+}
+
+/** trainingDeps whose join's output write goes through `write` (which calls `original` to write it). */
+export function trainingDepsWithWrite(
+  store: ObjectStore,
+  write: (original: PointInTimeJoiner['write'], ...args: Parameters<PointInTimeJoiner['write']>) => Promise<void>,
+): TrainingAdapters & { readonly store: ObjectStore } {
+  const deps = trainingDeps(store)
+  return {
+    ...deps,
+    openTrainingEngine: async (temp: string) => {
+      const engine = await deps.openTrainingEngine(temp)
+      const original = engine.joiner.write.bind(engine.joiner)
+      return {
+        labels: engine.labels,
+        joiner: {
+          fetch: engine.joiner.fetch.bind(engine.joiner),
+          close: engine.joiner.close.bind(engine.joiner),
+          write: (...args) => write(original, ...args),
+        },
+        close: () => engine.close(),
+      }
+    },
+  }
 }
 
 export async function registryWithViews(store: ObjectStore, complete: readonly FeatureViewDef[] = views): Promise<Registry> {

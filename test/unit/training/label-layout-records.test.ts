@@ -18,7 +18,7 @@ import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { OutputSpec } from '../../../ports/point-in-time-joiner.ts'
 import { createTrainingSet, rebuildTrainingSet } from '../../../training/index.ts'
 import { trainingSetKeys, type TrainingSetRecord } from '../../../training/records.ts'
-import { BASE_MS, generateRows, HOUR_MS, prng, registryWithViews, trainingDeps, USERS, writeRows } from './fixtures.ts'
+import { BASE_MS, generateRows, HOUR_MS, prng, registryWithViews, trainingDepsWithWrite, USERS, writeRows } from './fixtures.ts'
 
 const dirs: string[] = []
 after(async () => {
@@ -46,25 +46,10 @@ async function labelBytes(count: number): Promise<Uint8Array> {
 
 /** trainingDeps whose joiner tells `asked` the layout of every write. */
 function spiedDeps(store: ObjectStore, asked: (string | undefined)[]) {
-  const deps = trainingDeps(store)
-  return {
-    ...deps,
-    openTrainingEngine: async (temp: string) => {
-      const engine = await deps.openTrainingEngine(temp)
-      return {
-        labels: engine.labels,
-        joiner: {
-          fetch: engine.joiner.fetch.bind(engine.joiner),
-          close: engine.joiner.close.bind(engine.joiner),
-          write: async (...args: Parameters<typeof engine.joiner.write>) => {
-            asked.push((args[2] satisfies OutputSpec).labelColumns)
-            await engine.joiner.write(...args)
-          },
-        },
-        close: () => engine.close(),
-      }
-    },
-  }
+  return trainingDepsWithWrite(store, async (write, ...args) => {
+    asked.push((args[2] satisfies OutputSpec).labelColumns)
+    await write(...args)
+  })
 }
 
 async function setUp() {
