@@ -119,7 +119,8 @@ Examples:
       void status.refresh() // in the background: the page shows what is known by then
       const objects = await ctx.openObjectStore()
       const server = createServer({
-        store: await runtime.onlineStore(),
+        // Read-only: kfs run (or a replay) in another process writes the embedded store.
+        store: await runtime.onlineStore('read'),
         views,
         services,
         requestFeatures,
