@@ -21,7 +21,7 @@ const clock = { nowMs: () => 1_000_000, sleep: async () => {} }
 /**
  * The real disk, each open as a restarted process makes it: a store these tests leave unclosed
  * stands for a process that crashed, and a crashed process's lock is no longer held (the writer's
- * lock itself: online-store-embedded-lock.test.ts).
+ * lock itself: online-store/embedded-writer-lock.test.ts).
  */
 const crashingDisk: StoreFiles = { ...nodeStoreFiles, lock: () => () => {} }
 const v = view('journaled', [feature('x', 'double'), feature('s', 'string')], { ttlMs: 10_000_000 })

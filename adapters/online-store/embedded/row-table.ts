@@ -77,7 +77,10 @@ export class RowTable {
     return lookups.map(({ view, entityKey, features }) => {
       const types = features.map((f) => {
         const def = view.features.find((d) => d.name === f)
-        if (!def) throw new SourceError('NOT_FOUND', `view ${view.name} has no feature ${f}`, { context: { view: view.name, feature: f } })
+        if (!def)
+          throw new SourceError('NOT_FOUND', `view ${view.name} has no feature ${f}`, {
+            context: { view: view.name, feature: f },
+          })
         return def.type
       })
       const stored = this.live(`${viewKey(view)}|${entityKey}`, clockMs)
