@@ -4,6 +4,11 @@
  * no-op), per-call coalescing, expiry `view.ttlMs` after the last landing write (measured on the
  * injected clock), statuses PRESENT / MISSING / OUTSIDE_TTL, change notifications for landed rows.
  *
+ * One writer: with a `path`, the store owns its directory until closed (a LOCK, through
+ * `StoreFiles.lock`): a second writer is refused, since two would each replace the file with
+ * their own rows and remove the other's journal as a leftover. Readers in other processes follow
+ * it without writing (embedded-online-follower.ts).
+ *
  * Persistence (optional `path`): `flush()` and `close()` write every live row to one JSON file
  * (temp file + rename, so a crash leaves the old or the new file, never half of one); `open()`
  * loads it. Values use the Redis field encoding, so floats survive bit for bit. Between two
