@@ -256,7 +256,13 @@ void describe('online store > embedded > follower', () => {
       const heard = new Promise<OnlineChange>((resolve) => void follower.subscribeChanges([v], resolve))
       await writer.writeRows(v, [row('a', Date.now(), [1, 'a1'])])
       await writer.sync()
-      assert.equal((await heard).entityKey, 'a')
+      // Following keeps no process alive by itself (in kfs serve, the server does): this wait does.
+      const alive = setInterval(() => {}, 1000)
+      try {
+        assert.equal((await heard).entityKey, 'a')
+      } finally {
+        clearInterval(alive)
+      }
       assert.equal((await follower.readRows([{ view: v, entityKey: 'a', features: ['x'] }], Date.now()))[0]?.status, 'PRESENT')
       await follower.close()
       await writer.close()
