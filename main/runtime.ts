@@ -19,6 +19,7 @@ import { createChangeJsonDecoder } from '../schemas/change-json-decoder.ts'
 import { EmbeddedSchemaRegistry } from '../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import type { SchemaRegistry } from '../ports/schema-registry.ts'
 import { EmbeddedOnlineStore } from '../adapters/online-store/embedded/embedded-online-store.ts'
+import { EmbeddedOnlineFollower } from '../adapters/online-store/embedded/embedded-online-follower.ts'
 import type { ServedLogTransport } from '../serving/served-log/index.ts'
 import { openObjectStore } from './commands/context.ts'
 import type { KfsConfig } from './config.ts'
@@ -34,7 +35,13 @@ export interface Runtime {
   readonly offline: OfflineStore
   readonly schemas: SchemaRegistry
   eventLog(): Promise<EventLog>
-  onlineStore(): Promise<OnlineStore>
+  /**
+   * The online store. `write` (the default): the engine, a backfill, a reload — on the embedded
+   * store its one writer, refused with a ConfigError while another writer holds it. `read`:
+   * serving — on the embedded store a follower of whichever process writes it (it takes no lock
+   * and changes nothing), or this runtime's writer when it has one; on Redis the same store either way.
+   */
+  onlineStore(access?: OnlineAccess): Promise<OnlineStore>
   decoderFor(source: SourceDef): Decoder
   encoderFor(source: SourceDef): Promise<Encoder>
   /**
@@ -45,6 +52,8 @@ export interface Runtime {
   servedLogTransport(topic: string, partitions: number): ServedLogTransport
   close(): Promise<void>
 }
+
+export type OnlineAccess = 'write' | 'read'
 
 export function createLogger(config: KfsConfig): Logger {
   // Logs go to stderr: stdout carries command results (and --json documents).
@@ -73,6 +82,7 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
   }
   let log: Promise<EventLog> | undefined
   let online: Promise<OnlineStore> | undefined
+  let follower: Promise<OnlineStore> | undefined
   const runtime: Runtime = {
     config,
     logger,
@@ -95,7 +105,22 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
       })()
       return log
     },
-    onlineStore() {
+    onlineStore(access = 'write') {
+      if (access === 'read' && config.onlineStore.kind === 'embedded' && online === undefined) {
+        const dir = config.onlineStore.dir
+        follower ??= (async () => {
+          // Nothing is created or changed on the writer's disk: no directory is made, and a store
+          // not written yet is followed until it appears.
+          const made = await EmbeddedOnlineFollower.follow({
+            clock,
+            path: join(dir, 'online-store.json'),
+            onError: (err) => logger.warn({ err, dir }, 'embedded online store: cannot follow its writer; serving the rows read so far, trying again'),
+          })
+          closers.push(() => made.close())
+          return made
+        })()
+        return follower
+      }
       online ??= (async () => {
         const c = config.onlineStore
         let made: OnlineStore

@@ -8,7 +8,7 @@
  * link(2); S3: If-None-Match), naming its owner — pid and start time (a reused pid is not the
  * owner), host, when it was taken, and a token that tells two holders in one process apart. A
  * lock whose owner is gone is stale and taken over: on the owner's host when that process no
- * longer runs (as the embedded log's directory LOCK, adapters/event-log/embedded/directory-lock.ts),
+ * longer runs (as the embedded log's directory LOCK, adapters/local-disk/directory-lock.ts),
  * elsewhere — where no process can be asked — once its lease has run out; one that does not read is
  * stale too. A held lock is waited for, up to a bound, then the apply fails naming the holder.
  *

@@ -41,6 +41,10 @@ opens the log moves them in.
 --online-from-offline: writes each entity's latest offline row back to the online store
 (conditional, TTLs recomputed) — for when Redis has lost its data.
 
+The embedded online store takes one writer at a time: --online and --online-from-offline while
+another process writes it (a kfs run) stop before writing anything, naming that process (exit 1).
+Redis takes any number of writers.
+
 Every view is checked before anything is written: a view not in the module, a --snapshot-id the
 archive does not have, or a view without an online store for --online-from-offline exits 2; an
 empty archive (nothing to backfill) or empty offline tables (nothing to reload) exit 1.

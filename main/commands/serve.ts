@@ -36,6 +36,10 @@ Serves the applied views' latest rows from the online store (Redis, or the embed
   WS   /v1/subscribe                       push: {"subscribe": [{"view": "...", "entity": "..."}]}
   GET  /healthz, /metrics
 
+The embedded store is read, never written: serve follows the process that writes it (kfs run, or a
+backfill of kfs replay), picking up the rows it syncs at each checkpoint, so several serves may run
+beside one writer.
+
 Each entity's view carries a status (PRESENT, MISSING, OUTSIDE_TTL), as_of and age_ms; missing
 values stay null. Request-time features run the same functions training sets use; one that throws
 or returns a value its outputType does not allow (BigInt, NaN, an object, a promise…) fails the
@@ -119,7 +123,8 @@ Examples:
       void status.refresh() // in the background: the page shows what is known by then
       const objects = await ctx.openObjectStore()
       const server = createServer({
-        store: await runtime.onlineStore(),
+        // Read-only: kfs run (or a replay) in another process writes the embedded store.
+        store: await runtime.onlineStore('read'),
         views,
         services,
         requestFeatures,

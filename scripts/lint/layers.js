@@ -32,7 +32,8 @@ export const LAYERS = {
 export const EXCEPTIONS = {
   features: ['operators/aggregators'],
   // Every adapter that keeps files on a local disk makes their names durable the same way
-  // (adapters/local-disk/sync-dir.ts: directory fsyncs); that folder holds no client and no port.
+  // (adapters/local-disk/sync-dir.ts: directory fsyncs) and, where it has one writer, owns its
+  // directory the same way (directory-lock.ts); that folder holds no client and no port.
   adapters: ['adapters/local-disk'],
 }
 

@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { FeatureStoreError } from '../../core/errors.ts'
 import { EmbeddedOnlineStore } from '../../adapters/online-store/embedded/embedded-online-store.ts'
+import { unlockedStoreFiles } from '../support/unlocked-store-files.ts'
 import { feature, plainRead, row, view } from '../contracts/online-store.ts'
 
 const clock = { nowMs: () => 1_000_000, sleep: async () => {} }
@@ -39,7 +40,7 @@ const journals = async (dir: string) => (await readdir(dir)).filter((f) => f.inc
 
 void test('online store > embedded > every write before a sync survives a crash, last landing wins', () =>
   withDir(async (dir, path) => {
-    const first = await EmbeddedOnlineStore.open({ clock, path })
+    const first = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
     await first.writeRows(v, [row('a', 10, [1, 'a1']), row('b', 10, [2, 'b1'])])
     await first.sync() // the first sync writes the file
     await first.writeRows(v, [row('a', 20, [3, 'a2'])])
@@ -52,7 +53,7 @@ void test('online store > embedded > every write before a sync survives a crash,
     await first.sync() // nothing changed: nothing appended
     assert.equal((await journals(dir)).length, before)
     // Crash: `first` is never closed.
-    const second = await EmbeddedOnlineStore.open({ clock, path })
+    const second = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
     assert.deepEqual(await read(second, ['a', 'b', 'c', 'd']), [
       { status: 'PRESENT', asOfMs: 20, values: [4, 'a3'] },
       { status: 'PRESENT', asOfMs: 10, values: [2, 'b1'] },
@@ -62,7 +63,7 @@ void test('online store > embedded > every write before a sync survives a crash,
     // The reopened store goes on journaling where the first left off, and a close folds it all in.
     await second.writeRows(v, [row('d', 1, [7, 'd1'])])
     await second.sync()
-    const third = await EmbeddedOnlineStore.open({ clock, path })
+    const third = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
     assert.deepEqual((await read(third, ['d']))[0], { status: 'PRESENT', asOfMs: 1, values: [7, 'd1'] })
     await third.close()
     assert.equal((await journals(dir)).length, 0, 'the close left an empty journal, or none')
@@ -70,7 +71,7 @@ void test('online store > embedded > every write before a sync survives a crash,
 
 void test('online store > embedded > a torn final append is cut; a damaged line or a journal path elsewhere is refused', () =>
   withDir(async (dir, path) => {
-    const store = await EmbeddedOnlineStore.open({ clock, path })
+    const store = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
     await store.writeRows(v, [row('a', 1, [1, 'x'])])
     await store.sync()
     await store.writeRows(v, [row('a', 2, [2, 'y']), row('b', 2, [3, 'z'])])
@@ -105,7 +106,7 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
     for (const [what, body] of damaged) {
       await writeFile(file, body)
       await assert.rejects(
-        EmbeddedOnlineStore.open({ clock, path }),
+        EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles }),
         (err: unknown) =>
           err instanceof FeatureStoreError &&
           err.code === 'DATA_CORRUPT' &&
@@ -125,7 +126,7 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
     for (const [what, body, bAsOfMs] of torn) {
       await writeFile(path, storeFile)
       await writeFile(file, body)
-      const reopened = await EmbeddedOnlineStore.open({ clock, path })
+      const reopened = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
       assert.deepEqual(
         (await read(reopened, ['a', 'b'])).map((r) => r?.asOfMs),
         [2, bAsOfMs],
@@ -133,7 +134,7 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
       )
       // Folded into a new file: the next open reads the same without the journal.
       assert.deepEqual(await journals(dir), [], `${what}: folded away`)
-      const again = await EmbeddedOnlineStore.open({ clock, path })
+      const again = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
       assert.deepEqual(
         (await read(again, ['a', 'b'])).map((r) => r?.asOfMs),
         [2, bAsOfMs],
@@ -144,7 +145,7 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
     await writeFile(file, lines)
 
     await appendFile(file, '{"key":"jour')
-    const reopened = await EmbeddedOnlineStore.open({ clock, path })
+    const reopened = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
     assert.deepEqual(
       (await read(reopened, ['a', 'b'])).map((r) => r?.asOfMs),
       [2, 3],
@@ -155,7 +156,7 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
     assert.deepEqual(await journals(dir), [], 'the torn journal was folded away')
     await reopened.writeRows(v, [row('c', 3, [4, 'w'])])
     await reopened.sync()
-    const after = await EmbeddedOnlineStore.open({ clock, path })
+    const after = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
     assert.deepEqual(
       (await read(after, ['a', 'b', 'c'])).map((r) => r?.asOfMs),
       [2, 3, 3],
@@ -165,7 +166,7 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
     for (const name of ['../elsewhere', '/etc/passwd', '', '..']) {
       await writeFile(path, JSON.stringify({ ...layout, journal: name }))
       await assert.rejects(
-        EmbeddedOnlineStore.open({ clock, path }),
+        EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles }),
         (err: unknown) =>
           err instanceof FeatureStoreError && err.code === 'DATA_CORRUPT' && err.message.includes('not a file name beside it'),
         JSON.stringify(name),
@@ -173,7 +174,7 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
     }
     await writeFile(path, JSON.stringify({ ...layout, journal: 7 }))
     await assert.rejects(
-      EmbeddedOnlineStore.open({ clock, path }),
+      EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles }),
       (err: unknown) => err instanceof FeatureStoreError && err.code === 'DATA_CORRUPT',
       'a journal name not text',
     )
@@ -181,7 +182,7 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
 
 void test('online store > embedded > a journal left beside a newer file is not applied; a long journal is folded', () =>
   withDir(async (dir, path) => {
-    const store = await EmbeddedOnlineStore.open({ clock, path })
+    const store = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
     await store.writeRows(v, [row('a', 1, [1, 'old'])])
     await store.sync()
     await store.writeRows(v, [row('a', 1, [1, 'older line, newer file wins'])])
@@ -193,7 +194,7 @@ void test('online store > embedded > a journal left beside a newer file is not a
     await store.flush()
     // A crash between the file's replacement and the old journal's removal leaves it beside the file.
     await copyFile(kept, join(dir, oldJournal!))
-    const reopened = await EmbeddedOnlineStore.open({ clock, path })
+    const reopened = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
     assert.deepEqual((await read(reopened, ['a']))[0], { status: 'PRESENT', asOfMs: 2, values: [2, 'new'] })
 
     // Rows of ~200 KB: the journal outgrows the file and 4 MiB after ~25 syncs, and is folded.
@@ -207,7 +208,7 @@ void test('online store > embedded > a journal left beside a newer file is not a
       for (const j of now) seen.add(j)
     }
     assert.equal(seen.size, 2, 'the journal was folded into a new file, which a new journal continues')
-    const after = await EmbeddedOnlineStore.open({ clock, path })
+    const after = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
     assert.equal((await read(after, ['big']))[0]!.status, 'PRESENT')
   }))
 
@@ -228,7 +229,7 @@ void test('online store > embedded > every journal the file does not name is rem
   ]
   for (const [what, name, text] of leftovers) {
     await withDir(async (dir, path) => {
-      const store = await EmbeddedOnlineStore.open({ clock, path })
+      const store = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
       await store.writeRows(v, [row('a', 20, [1, 'won']), row('k', 5, [2, 'landed later'])])
       await store.sync()
       await store.writeRows(v, [row('b', 3, [3, 'journaled'])])
@@ -237,7 +238,7 @@ void test('online store > embedded > every journal the file does not name is rem
       // Crash (no close), leaving the leftover — and a file of another store, which is not ours.
       await writeFile(join(dir, name), text)
       await writeFile(join(dir, 'other.json.journal-1-1-0'), line('a', 1, 1, 'not ours'))
-      const reopened = await EmbeddedOnlineStore.open({ clock, path })
+      const reopened = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
       assert.deepEqual(
         await read(reopened, ['a', 'k', 'b']),
         [
@@ -269,7 +270,7 @@ void test('online store > embedded > a file and journal from before sync marks s
       join(dir, 'online.json.journal-old'),
       `${stored('a', 2, 'journal')}\n${stored('b', 1, 'journal')}\n{"key":"tor`,
     )
-    const store = await EmbeddedOnlineStore.open({ clock, path })
+    const store = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
     assert.deepEqual(
       (await read(store, ['a', 'b'])).map((r) => r?.values[1]),
       ['journal', 'journal'],
@@ -278,7 +279,7 @@ void test('online store > embedded > a file and journal from before sync marks s
     await store.sync()
     const layout = JSON.parse(await readFile(path, 'utf8')) as { framed?: boolean }
     assert.equal(layout.framed, true, 'the store now writes sync marks')
-    const again = await EmbeddedOnlineStore.open({ clock, path })
+    const again = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
     assert.deepEqual(
       (await read(again, ['a', 'b', 'c'])).map((r) => r?.values[1]),
       ['journal', 'journal', 'new'],
@@ -287,7 +288,7 @@ void test('online store > embedded > a file and journal from before sync marks s
     await writeFile(path, JSON.stringify({ format: 'kfs-online-store/1', rows: [], journal: 'online.json.journal-old' }))
     await writeFile(join(dir, 'online.json.journal-old'), `{"key":\n${stored('a', 2, 'journal')}\n`)
     await assert.rejects(
-      EmbeddedOnlineStore.open({ clock, path }),
+      EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles }),
       (err: unknown) => err instanceof FeatureStoreError && err.code === 'DATA_CORRUPT',
     )
   }))

@@ -7,7 +7,7 @@
  *
  * Layout under `dir`:
  * ```
- * LOCK                                  the owning process: pid and start time (directory-lock.ts)
+ * LOCK                                  the owning process: pid and start time (adapters/local-disk/directory-lock.ts)
  * topics/<topic>/topic.json             {"partitions":N}
  * topics/<topic>/<p>/<base>.log         segments (record-format.ts)
  * groups/<groupId>.json                 committed offsets (group-coordinator.ts)
@@ -23,7 +23,7 @@ import { silentLogger, type Logger } from '../../../core/logger.ts'
 import { isTopicName, TOPIC_NAME_RULE } from '../../../core/topic-name.ts'
 import type { PackedRecords, ProduceRecord } from '../../../ports/event-log.ts'
 import { makeDirSync } from '../../local-disk/sync-dir.ts'
-import { lockDirectory, unlockDirectory } from './directory-lock.ts'
+import { lockDirectory, unlockDirectory } from '../../local-disk/directory-lock.ts'
 import { fileNameFor, readJson, writeJsonAtomic } from './durable-file.ts'
 import { EmbeddedConsumer } from './embedded-consumer.ts'
 import { EmbeddedTransaction, fenced, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'

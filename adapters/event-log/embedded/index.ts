@@ -3,7 +3,7 @@
  * surface is the `EventLog` port implementation plus the transaction shape shared with Kafka.
  */
 export { EmbeddedEventLog, type EmbeddedEventLogOptions, type EmbeddedConsumerRequest } from './embedded-event-log.ts'
-export { heldByOf, isRunning, startTimeOf } from './directory-lock.ts'
+export { heldByOf, isRunning, startTimeOf } from '../../local-disk/directory-lock.ts'
 export { movePendingRecords, PendingRecordsWriter } from './pending-records.ts'
 export type { LogTransaction, TransactionalEventLog, ConsumerCrashHandler } from '../../../ports/event-log-transaction.ts'
 export { murmur2, partitionForKey } from '../../../core/murmur2.ts'

@@ -1,6 +1,6 @@
 /**
  * Records for the embedded log from a process that cannot open it: the log has one owner at a time
- * (./directory-lock.ts), so a `kfs replay` run while `kfs run` holds it could not write its dead
+ * (adapters/local-disk/directory-lock.ts), so a `kfs replay` run while `kfs run` holds it could not write its dead
  * letters, and failed half-way through its backfill. Such a process appends them instead to a file
  * of its own beside the log (`<log dir>.pending/<pid>-<start time>-<ms>.jsonl`, one JSON line per
  * record, fsynced before the append returns; `.ready.jsonl` once it is done), and the next process
@@ -29,7 +29,7 @@ import {
 import { join } from 'node:path'
 import type { Logger } from '../../../core/logger.ts'
 import type { EventLog, ProduceRecord } from '../../../ports/event-log.ts'
-import { heldByOf, isRunning, startTimeOf } from './directory-lock.ts'
+import { heldByOf, isRunning, startTimeOf } from '../../local-disk/directory-lock.ts'
 
 /** Where records wait for the log in `logDir`. */
 export function pendingDirOf(logDir: string): string {

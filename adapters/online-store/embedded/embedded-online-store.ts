@@ -4,6 +4,11 @@
  * no-op), per-call coalescing, expiry `view.ttlMs` after the last landing write (measured on the
  * injected clock), statuses PRESENT / MISSING / OUTSIDE_TTL, change notifications for landed rows.
  *
+ * One writer: with a `path`, the store owns its directory until closed (a LOCK, through
+ * `StoreFiles.lock`): a second writer is refused, since two would each replace the file with
+ * their own rows and remove the other's journal as a leftover. Readers in other processes follow
+ * it without writing (embedded-online-follower.ts).
+ *
  * Persistence (optional `path`): `flush()` and `close()` write every live row to one JSON file
  * (temp file + rename, so a crash leaves the old or the new file, never half of one); `open()`
  * loads it. Values use the Redis field encoding, so floats survive bit for bit. Between two
@@ -30,19 +35,12 @@ import { parseLayout, type FileLayout } from './store-layout.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { systemClock } from '../../../core/clock.ts'
 import { SinkWriteError, SourceError } from '../../../core/errors.ts'
-import type { FeatureRow, FeatureValue, FeatureViewDef } from '../../../features/types.ts'
+import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
-import { StoredTextRead } from '../redis/stored-text-read.ts'
-import { decodeValue, encodeValue } from '../redis/value-codec.ts'
+import { encodeValue } from '../redis/value-codec.ts'
 import { DELETED_FIELD } from '../redis/row-layout.ts'
-import { coalesceRows, missingRead, statusOf, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
-
-interface StoredRow {
-  readonly asOfMs: number
-  /** Encoded non-null fields, as in the Redis hash. */
-  readonly fields: ReadonlyMap<string, string>
-  expiresAtMs: number
-}
+import { coalesceRows, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
+import { RowTable, sameFields, viewKey, type StoredRow } from './row-table.ts'
 
 /** A journal is folded into a new file once it is larger than the file and this. */
 const MIN_FOLD_BYTES = 4 * 1024 * 1024
@@ -55,18 +53,15 @@ export interface EmbeddedOnlineStoreOptions {
   readonly files?: StoreFiles
 }
 
-function viewKey(view: FeatureViewDef): string {
-  return `${view.name}:${view.version}`
-}
-
 export class EmbeddedOnlineStore implements OnlineStore {
   readonly #clock: Clock
   readonly #path: string | undefined
   readonly #files: StoreFiles
-  readonly #rows = new Map<string, StoredRow>()
-  readonly #listeners = new Map<string, Set<OnlineChangeListener>>()
-  #writesSinceSweep = 0
+  readonly #table: RowTable
+  readonly #rows: Map<string, StoredRow>
   #closed = false
+  /** Gives up the directory (the writer's LOCK) once closed; undefined without a file. */
+  #unlock: (() => void) | undefined
   /** Keys whose row landed or was refreshed since the last sync or flush took them. */
   readonly #dirty = new Set<string>()
   /** The journal continuing the file (undefined until the file is first written or loaded with one). */
@@ -87,12 +82,26 @@ export class EmbeddedOnlineStore implements OnlineStore {
     this.#clock = options.clock ?? systemClock
     this.#path = options.path
     this.#files = options.files ?? nodeStoreFiles
+    this.#table = new RowTable(this.#clock)
+    this.#rows = this.#table.rows
   }
 
-  /** Creates a store and loads its file when one exists. */
+  /**
+   * Creates a store and loads its file when one exists. With a file, the store is its directory's
+   * one writer until closed: a second writer (another process, or this one again) is refused with
+   * a ConfigError naming the holder (a follower, embedded-online-follower.ts, reads beside it).
+   */
   static async open(options: EmbeddedOnlineStoreOptions = {}): Promise<EmbeddedOnlineStore> {
     const store = new EmbeddedOnlineStore(options)
-    if (options.path) await store.#load(options.path)
+    if (options.path) {
+      store.#unlock = store.#files.lock(dirname(options.path))
+      try {
+        await store.#load(options.path)
+      } catch (err: unknown) {
+        store.#unlock()
+        throw err
+      }
+    }
     return store
   }
 
@@ -107,37 +116,24 @@ export class EmbeddedOnlineStore implements OnlineStore {
     const nowMs = this.#clock.nowMs()
     const expiresAtMs = nowMs + view.ttlMs
     const prefix = `${viewKey(view)}|`
-    const listeners = this.#listeners.get(viewKey(view))
+    const listening = this.#table.listening(viewKey(view))
     let written = 0
     for (const { row, fields } of prepared) {
       const key = prefix + row.entityKey
-      const stored = this.#live(key, nowMs)
+      const stored = this.#table.live(key, nowMs)
       if (stored && row.asOfMs < stored.asOfMs) continue
       if (stored && row.asOfMs === stored.asOfMs && sameFields(stored.fields, fields)) {
         stored.expiresAtMs = expiresAtMs
         if (this.#path) this.#dirty.add(key)
         continue
       }
-      this.#rows.set(key, { asOfMs: row.asOfMs, fields, expiresAtMs })
+      const landed = { asOfMs: row.asOfMs, fields, expiresAtMs }
+      this.#rows.set(key, landed)
       if (this.#path) this.#dirty.add(key)
       written++
-      if (listeners) {
-        const values: Record<string, FeatureValue> = {}
-        // From the stored text, as Redis's change feed decodes it: a lone surrogate as U+FFFD, a long's -0 as 0.
-        for (const f of view.features) values[f.name] = decodeValue(fields.get(f.name), f.type)
-        const change = { view: view.name, version: view.version, entityKey: row.entityKey, asOfMs: row.asOfMs, values, ...(row.deleted ? { deleted: true as const } : {}) }
-        for (const l of listeners) {
-          // A subscriber's failure is its own; it must not fail the write that already landed.
-          try {
-            l(change)
-          } catch {
-            /* ignored by design */
-          }
-        }
-      }
+      if (listening) this.#table.notify(key, landed)
     }
-    this.#writesSinceSweep += prepared.length
-    if (this.#writesSinceSweep > 10_000) this.#sweep(nowMs)
+    this.#table.counted(prepared.length, nowMs)
     return { written, stale: rows.length - written }
   }
 
@@ -146,38 +142,12 @@ export class EmbeddedOnlineStore implements OnlineStore {
     nowMs: number,
   ): Promise<OnlineRead[]> {
     this.#assertOpen()
-    const clockMs = this.#clock.nowMs()
-    return lookups.map(({ view, entityKey, features }) => {
-      const types = features.map((f) => {
-        const def = view.features.find((d) => d.name === f)
-        if (!def) throw new SourceError('NOT_FOUND', `view ${view.name} has no feature ${f}`, { context: { view: view.name, feature: f } })
-        return def.type
-      })
-      const stored = this.#live(`${viewKey(view)}|${entityKey}`, clockMs)
-      // A tombstone (docs/design.md §11) answers MISSING; it stays stored so older rows cannot land.
-      if (!stored || stored.fields.has(DELETED_FIELD)) return missingRead(features.length)
-      const status = statusOf(stored.asOfMs, view, nowMs)
-      if (status !== 'PRESENT') return { status, asOfMs: stored.asOfMs, values: features.map(() => null) }
-      return new StoredTextRead(
-        stored.asOfMs,
-        features.map((f) => stored.fields.get(f)),
-        0,
-        types,
-      )
-    })
+    return this.#table.read(lookups, nowMs)
   }
 
   /** Same contract as RedisOnlineStore.subscribeChanges; notifications are synchronous. */
   async subscribeChanges(views: readonly FeatureViewDef[], listener: OnlineChangeListener): Promise<() => Promise<void>> {
-    const keys = views.map(viewKey)
-    for (const k of keys) {
-      let set = this.#listeners.get(k)
-      if (!set) this.#listeners.set(k, (set = new Set()))
-      set.add(listener)
-    }
-    return async () => {
-      for (const k of keys) this.#listeners.get(k)?.delete(listener)
-    }
+    return this.#table.subscribe(views, listener)
   }
 
   /** Writes every live row to the file (a new, empty journal continues it). */
@@ -228,7 +198,7 @@ export class EmbeddedOnlineStore implements OnlineStore {
     const path = this.#path
     if (!path) return
     const nowMs = this.#clock.nowMs()
-    this.#sweep(nowMs)
+    this.#table.sweep(nowMs)
     const taken = [...this.#dirty]
     this.#dirty.clear()
     const journal = newJournalName(path)
@@ -267,7 +237,10 @@ export class EmbeddedOnlineStore implements OnlineStore {
     if (this.#closed) return
     await this.flush()
     this.#closed = true
-    this.#listeners.clear()
+    this.#table.clearListeners()
+    // Only once the file holds every row: a writer that takes the directory over finds them all.
+    this.#unlock?.()
+    this.#unlock = undefined
   }
 
   /** Loads the file and its journal, then recovers from whatever step a crash stopped at (see the module comment). */
@@ -315,20 +288,6 @@ export class EmbeddedOnlineStore implements OnlineStore {
     return journal.torn
   }
 
-  #live(key: string, nowMs: number): StoredRow | undefined {
-    const stored = this.#rows.get(key)
-    if (stored && stored.expiresAtMs <= nowMs) {
-      this.#rows.delete(key)
-      return undefined
-    }
-    return stored
-  }
-
-  #sweep(nowMs: number): void {
-    this.#writesSinceSweep = 0
-    for (const [key, r] of this.#rows) if (r.expiresAtMs <= nowMs) this.#rows.delete(key)
-  }
-
   #assertOpen(): void {
     if (this.#closed) throw new SourceError('SOURCE_UNAVAILABLE', 'embedded online store is closed')
   }
@@ -363,10 +322,4 @@ function tmpPath(path: string): string {
 
 function rowOf(key: string, r: StoredRow): JournalRow {
   return { key, asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: Object.fromEntries(r.fields) }
-}
-
-function sameFields(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
-  if (a.size !== b.size) return false
-  for (const [k, v] of a) if (b.get(k) !== v) return false
-  return true
 }

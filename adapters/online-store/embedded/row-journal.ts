@@ -92,14 +92,28 @@ export async function readJournal(
   files: StoreFiles,
   file: string,
   framed: boolean,
-): Promise<{ rows: JournalRow[]; bytes: number; torn: boolean }> {
+): Promise<{ rows: JournalRow[]; bytes: number; lines: number; torn: boolean }> {
   let text: string | undefined
   try {
     text = await files.read(file)
   } catch (err: unknown) {
     throw new SourceError('SOURCE_UNAVAILABLE', `cannot read online store journal ${file}`, { cause: err })
   }
-  if (text === undefined) return { rows: [], bytes: 0, torn: false }
+  if (text === undefined) return { rows: [], bytes: 0, lines: 0, torn: false }
+  return parseJournal(file, text, framed)
+}
+
+/**
+ * readJournal's reading of `text`: the journal, or the part of it from just after a sync mark on
+ * (a follower reading what the writer appended since it last read; `firstLine`: the line `text`
+ * starts at, for the place a damaged line is named by).
+ */
+export function parseJournal(
+  file: string,
+  text: string,
+  framed: boolean,
+  firstLine = 0,
+): { rows: JournalRow[]; bytes: number; lines: number; torn: boolean } {
   const pieces = text.split('\n')
   // The last piece is '' after a complete final line, or a torn append: cut either way.
   let complete = pieces.slice(0, -1)
@@ -116,9 +130,9 @@ export async function readJournal(
   const bytes = complete.reduce((n, line) => n + Buffer.byteLength(line) + 1, 0)
   const rows: JournalRow[] = []
   complete.forEach((line, i) => {
-    if (line !== MARK_LINE) rows.push(parseRow(file, line, i))
+    if (line !== MARK_LINE) rows.push(parseRow(file, line, firstLine + i))
   })
-  return { rows, bytes, torn: bytes < Buffer.byteLength(text) }
+  return { rows, bytes, lines: complete.length, torn: bytes < Buffer.byteLength(text) }
 }
 
 function readsAsRow(line: string): boolean {

@@ -10,7 +10,9 @@
  *   `syncDir` of its directory has returned;
  * - a crash during `write` may leave any prefix of the bytes (a torn tail).
  */
-import { open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import type { BigIntStats } from 'node:fs'
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { lockDirectory, unlockDirectory, type LockOwner } from '../../local-disk/directory-lock.ts'
 import { syncDir } from '../../local-disk/sync-dir.ts'
 
 export interface StoreFiles {
@@ -24,6 +26,89 @@ export interface StoreFiles {
   /** Removes the file; no error when it is already gone. */
   remove(path: string): Promise<void>
   syncDir(dir: string): Promise<void>
+  /**
+   * Takes the directory for the store's one writer until the release returned is called; a
+   * ConfigError naming the holder when another writer (another process, or this one) has it.
+   */
+  lock(dir: string): () => void
+}
+
+/** The refusal a second writer gets: what to do about it (one writer; any number of readers). */
+const ONLINE_STORE_WRITER: LockOwner = {
+  what: 'embedded online store',
+  advice:
+    'the embedded store takes one writer at a time — stop that kfs (a kfs run, or a kfs replay --online or --online-from-offline) and run this again, or use Redis (KFS_REDIS_URL), which takes several writers; kfs serve only reads the store and runs beside its writer',
+}
+
+/**
+ * What a follower (embedded-online-follower.ts) reads, and no more: it never writes, renames,
+ * removes or locks. A version tells a file replaced by a rename (a new inode) or rewritten apart
+ * from the one read before.
+ */
+export interface FollowedFiles {
+  /** The file's version now; undefined when there is no such file. */
+  version(path: string): Promise<string | undefined>
+  /** The file's text and the version it was read at (one open file: the text is of that version). */
+  readVersioned(path: string): Promise<{ readonly text: string; readonly version: string } | undefined>
+  /** The file's bytes from `offset` on, as text ('' when it is not longer); undefined when there is no such file. */
+  readFrom(path: string, offset: number): Promise<string | undefined>
+}
+
+function versionOf(s: BigIntStats): string {
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`
+}
+
+function absent(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT'
+}
+
+export const nodeFollowedFiles: FollowedFiles = {
+  async version(path) {
+    try {
+      return versionOf(await stat(path, { bigint: true }))
+    } catch (err: unknown) {
+      if (absent(err)) return undefined
+      throw err
+    }
+  },
+  async readVersioned(path) {
+    let handle
+    try {
+      handle = await open(path, 'r')
+    } catch (err: unknown) {
+      if (absent(err)) return undefined
+      throw err
+    }
+    try {
+      const version = versionOf(await handle.stat({ bigint: true }))
+      return { text: await handle.readFile('utf8'), version }
+    } finally {
+      await handle.close()
+    }
+  },
+  async readFrom(path, offset) {
+    let handle
+    try {
+      handle = await open(path, 'r')
+    } catch (err: unknown) {
+      if (absent(err)) return undefined
+      throw err
+    }
+    try {
+      const size = Number((await handle.stat()).size)
+      if (size <= offset) return ''
+      const buffer = Buffer.alloc(size - offset)
+      let got = 0
+      while (got < buffer.length) {
+        const { bytesRead } = await handle.read(buffer, got, buffer.length - got, offset + got)
+        if (bytesRead === 0) break
+        got += bytesRead
+      }
+      return buffer.subarray(0, got).toString('utf8')
+    } finally {
+      await handle.close()
+    }
+  },
 }
 
 export const nodeStoreFiles: StoreFiles = {
@@ -55,4 +140,8 @@ export const nodeStoreFiles: StoreFiles = {
   rename: (from, to) => rename(from, to),
   remove: (path) => rm(path, { force: true }),
   syncDir,
+  lock(dir) {
+    lockDirectory(dir, ONLINE_STORE_WRITER)
+    return () => unlockDirectory(dir)
+  },
 }

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { startTimeOf } from '../../../adapters/event-log/embedded/directory-lock.ts'
+import { startTimeOf } from '../../../adapters/local-disk/directory-lock.ts'
 import { userBigSpends } from '../../../examples/with-new-view.ts'
 import { kfsIn, LATER, shopWithWrongClock, type ListedLetters } from './cli-harness.ts'
 

@@ -25,6 +25,7 @@ import { createEncoder } from '../../../schemas/encoder.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
+import { unlockedStoreFiles } from '../../support/unlocked-store-files.ts'
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
@@ -91,7 +92,8 @@ async function runSeed(seed: number): Promise<void> {
       })
 
       const freezer = new Freezer()
-      const online = await EmbeddedOnlineStore.open({ path: onlinePath })
+      // Each engine stands for a process that is killed: its store is left open, and its lock with it.
+      const online = await EmbeddedOnlineStore.open({ path: onlinePath, files: unlockedStoreFiles })
       const store = frozenStore(new LocalObjectStore(join(dir, 'warehouse')), freezer)
       const engineLog = frozenLog(log, freezer)
       const engine: LiveEngine = createLiveEngine({
@@ -196,7 +198,7 @@ async function runSeed(seed: number): Promise<void> {
     )
 
     // Online: the latest reference row of every entity, as a restarted process finds it.
-    const reopened = await EmbeddedOnlineStore.open({ path: onlinePath })
+    const reopened = await EmbeddedOnlineStore.open({ path: onlinePath, files: unlockedStoreFiles })
     await assertOnlineHoldsLatest(reopened, spend, spendExpected, where)
     await assertOnlineHoldsLatest(reopened, lifetime, lifetimeExpected, where)
     await assertOnlineHoldsLatest(reopened, consumed, itemExpected, where)

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigError } from '../../../core/errors.ts'
-import { lockDirectory, startTimeOf, unlockDirectory } from '../../../adapters/event-log/embedded/directory-lock.ts'
+import { lockDirectory, startTimeOf, unlockDirectory } from '../../../adapters/local-disk/directory-lock.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'kfs-log-lock-'))
@@ -91,7 +91,7 @@ void describe('event log > embedded > directory lock', () => {
   })
 
   void test('processes opening one directory at once over a stale LOCK: exactly one owns it', async () => {
-    const lockModule = fileURLToPath(new URL('../../../adapters/event-log/embedded/directory-lock.ts', import.meta.url))
+    const lockModule = fileURLToPath(new URL('../../../adapters/local-disk/directory-lock.ts', import.meta.url))
     {
       const dir = tempDir()
       writeFileSync(join(dir, 'LOCK'), `${deadPid()} 1`)

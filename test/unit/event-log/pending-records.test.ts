@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, wr
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
-import { startTimeOf } from '../../../adapters/event-log/embedded/directory-lock.ts'
+import { startTimeOf } from '../../../adapters/local-disk/directory-lock.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
 import { movePendingRecords, pendingDirOf, PendingRecordsWriter } from '../../../adapters/event-log/embedded/pending-records.ts'
 import type { Logger } from '../../../core/logger.ts'

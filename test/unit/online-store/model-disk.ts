@@ -41,6 +41,7 @@ export class ModelDisk implements StoreFiles {
   #durable = new Map<string, Inode>()
   #pending: NameOp[] = []
   #crashAt: number
+  #locked = false
 
   constructor(dir: string, crashAt = Infinity) {
     this.dir = dir
@@ -129,6 +130,14 @@ export class ModelDisk implements StoreFiles {
     const name = this.#name(path)
     this.#step(`remove ${name}`)
     this.#unlink(name)
+  }
+
+  /** One writer at a time, as on the real disk; a restarted process's disk (the holder died) is free. */
+  lock(dir: string): () => void {
+    if (dir !== this.dir) throw new Error(`model disk holds ${this.dir} only, asked to lock ${dir}`)
+    if (this.#locked) throw new Error(`model disk ${dir} is locked`)
+    this.#locked = true
+    return () => (this.#locked = false)
   }
 
   async syncDir(dir: string): Promise<void> {

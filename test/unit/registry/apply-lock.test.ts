@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
-import { isRunning, startTimeOf } from '../../../adapters/event-log/embedded/directory-lock.ts'
+import { isRunning, startTimeOf } from '../../../adapters/local-disk/directory-lock.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'

@@ -1,6 +1,7 @@
 /**
- * The embedded log's ownership of its directory: a LOCK file naming the owner (`<pid> <start>`:
- * its pid and, where /proc tells it, the process's start time), and one open log per directory
+ * One owner per directory, for the embedded adapters that must have a single writer (the embedded
+ * event log, the embedded online store's writer): a LOCK file naming the owner (`<pid> <start>`:
+ * its pid and, where /proc tells it, the process's start time), and one owner per directory
  * within a process. A LOCK left by a process that died is taken over (its data is recovered on
  * open).
  *
@@ -14,7 +15,15 @@
  */
 import { linkSync, readFileSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigError } from '../../../core/errors.ts'
+import { ConfigError } from '../../core/errors.ts'
+
+/** Who takes a directory, for the refusal: `what` names it (`embedded log`), `advice` says what to do when another process holds it. */
+export interface LockOwner {
+  readonly what: string
+  readonly advice?: string
+}
+
+const EMBEDDED_LOG: LockOwner = { what: 'embedded log' }
 
 /** The directories open in this process: each by the path it was opened with, to its real path. */
 const openDirs = new Map<string, string>()
@@ -30,10 +39,10 @@ export function startTimeOf(pid: number): string {
   }
 }
 
-export function lockDirectory(dir: string): void {
+export function lockDirectory(dir: string, by: LockOwner = EMBEDDED_LOG): void {
   // By its real path: `./log` and `/abs/log` are one directory.
   const real = realpathSync(dir)
-  if ([...openDirs.values()].includes(real)) throw new ConfigError(`embedded log ${dir} is already open in this process`)
+  if ([...openDirs.values()].includes(real)) throw new ConfigError(`${by.what} ${dir} is already open in this process`)
   const lockFile = join(dir, 'LOCK')
   const mine = join(dir, `LOCK.${process.pid}.new`)
   const content = `${process.pid} ${startTimeOf(process.pid)}`
@@ -45,8 +54,9 @@ export function lockDirectory(dir: string): void {
       if (owner === undefined) continue // removed meanwhile: try again
       if (isOwner(owner)) {
         const held = owner.pid === process.pid ? 'already open in this process' : `in use by process ${owner.pid}`
+        const advice = owner.pid === process.pid || by.advice === undefined ? '' : `: ${by.advice}`
         throw new ConfigError(
-          `embedded log ${dir} is ${held} (its LOCK file names it; if that is not a kfs using ${dir}, remove the LOCK file)`,
+          `${by.what} ${dir} is ${held}${advice} (its LOCK file names it; if that is not a kfs using ${dir}, remove the LOCK file)`,
           owner.pid === process.pid ? {} : { context: { dir, heldByPid: owner.pid } },
         )
       }
