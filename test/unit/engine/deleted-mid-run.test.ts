@@ -26,6 +26,16 @@ import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/emb
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
+import { clicks, itemClicks } from '../../fixtures/features/rekey-scoped.ts'
+import {
+  assertExactlyOnce,
+  generateClicks,
+  produceClicks,
+  readInternalTopic,
+  type Click,
+} from '../../fixtures/features/rekey-clicks.ts'
+import { planRekeys } from '../../../engine/plan-sources.ts'
+import { rekeyGroupId } from '../../../engine/rekey-stage.ts'
 import { assertSameRows, expectedRowsByEntity, generatePurchases, produceEvents, waitFor } from '../../support/scenario.ts'
 
 void describe('deletedMidRun: a batch starts at `first`, past `expected`; the log starts at `logStart`', () => {
@@ -82,18 +92,20 @@ type Reset = 'earliest' | 'latest'
 
 /**
  * The embedded log as a Kafka client sees it once retention deleted the offsets before
- * `deleteBefore(bound)` of every partition: its start offsets say so, and a consumer's read from
+ * `deleteBefore(bound)` of every partition (or of each, given one a partition): its start offsets say so, and a consumer's read from
  * below the bound is out of range, so the client restarts the partition at the log's first record
  * left (or its end) — as kafkajs and @platformatic/kafka do — and delivers from there. `repeat`
  * hands the first batch after each restart over twice (a client restarting mid-batch).
  */
-function retainedLog(log: EventLog, reset: Reset, repeat: boolean) {
-  let bound: number | undefined
+function retainedLog(log: EventLog, reset: Reset, repeat: boolean, topic = purchases.topic) {
+  let bounds: number | readonly number[] | undefined
+  const boundOf = (partition: number) => (typeof bounds === 'number' ? bounds : bounds?.[partition])
   const resets: string[] = []
   const wrapped: EventLog = new Proxy(log, {
     get(target, name, receiver) {
       if (name === 'startOffsets')
-        return async (topic: string) => (await log.endOffsets(topic)).map((end) => String(Math.min(bound ?? 0, Number(end))))
+        return async (of: string) =>
+          (await log.endOffsets(of)).map((end, p) => String(of === topic ? Math.min(boundOf(p) ?? 0, Number(end)) : 0))
       if (name === 'consumer') {
         return (options: Parameters<EventLog['consumer']>[0]) => {
           const consumer = log.consumer(options)
@@ -104,7 +116,8 @@ function retainedLog(log: EventLog, reset: Reset, repeat: boolean) {
                 ...handlers,
                 eachBatch: async (batch: LogBatch) => {
                   const first = Number(batch.span?.from ?? batch.records[0]!.offset)
-                  if (bound !== undefined && first < bound && batch.topic === purchases.topic) {
+                  const bound = boundOf(batch.partition)
+                  if (bound !== undefined && first < bound && batch.topic === topic) {
                     const end = Number((await log.endOffsets(batch.topic))[batch.partition])
                     const to = reset === 'earliest' ? Math.min(bound, end) : end
                     resets.push(`${batch.partition}:${first}->${to}`)
@@ -128,7 +141,7 @@ function retainedLog(log: EventLog, reset: Reset, repeat: boolean) {
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
     },
   })
-  return { log: wrapped, resets, deleteBefore: (offset: number) => (bound = offset) }
+  return { log: wrapped, resets, deleteBefore: (offsets: number | readonly number[]) => (bounds = offsets) }
 }
 
 void describe('the live engine, when records are deleted past its position while it runs', () => {
@@ -279,4 +292,65 @@ void describe('the live engine, when records are deleted past its position while
       await rm(dir, { recursive: true, force: true })
     }
   })
+})
+
+void test('a re-key stage behind when records are deleted past its position: counts them once and re-keys exactly the records left', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kfs-mid-run-rekey-'))
+  const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
+  const registry = new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })
+  const store = new LocalObjectStore(join(dir, 'warehouse'))
+  const retained = retainedLog(log, 'earliest', false, clicks.topic)
+  const engine = createLiveEngine({
+    log: retained.log,
+    stateStore: store,
+    offline: new IcebergOfflineSink(store),
+    online: new EmbeddedOnlineStore(),
+    deadLetters: createDeadLetterTopicSink(log, 'kfs.dead-letters'),
+    deadLetterTopic: 'kfs.dead-letters',
+    decoderFor: (s) => createDecoder({ registry, readerSchema: s.schema }),
+    views: [itemClicks],
+    groupId: 'kfs-engine',
+    clock: systemClock,
+    logger: silentLogger,
+    checkpointIntervalMs: 200,
+    tickMs: 50,
+  })
+  const rekeyGroup = rekeyGroupId('kfs-engine', planRekeys([itemClicks])[0]!)
+  let stopped = false
+  try {
+    await log.createTopic(clicks.topic, clicks.partitions)
+    const encoder = await createEncoder({ registry, subject: `${clicks.topic}-value`, schema: clicks.schema })
+    const all = generateClicks({ count: 1_600, users: 20, items: 15, seed: 9 })
+    const early = await produceClicks(log, clicks.topic, encoder, all.slice(0, 300), { garbageEvery: Infinity })
+    await engine.start()
+    await waitFor(() => engine.isCaughtUp(300), 'the first clicks re-keyed and consumed')
+    const reached = (await log.endOffsets(clicks.topic)).map(Number)
+    // Past every partition's position, short of its end once the next records are in.
+    const bound = reached.map((at) => at + 40)
+    retained.deleteBefore(bound)
+    const late = await produceClicks(log, clicks.topic, encoder, all.slice(300), { garbageEvery: Infinity })
+    const ends = (await log.endOffsets(clicks.topic)).map(Number)
+    assert.ok(
+      ends.every((end, p) => end > bound[p]!),
+      `records after the gap in every partition (ends ${ends.join(',')})`,
+    )
+    const gone = 40 * bound.length
+    const left = late.filter((r) => Number(r.offset) >= bound[r.partition]!)
+    await waitFor(async () => {
+      const at = (await log.committedOffsets(rekeyGroup, clicks.topic)).map(Number)
+      return ends.every((end, p) => at[p] === end) && (await engine.isCaughtUp(300))
+    }, 'the records left re-keyed and consumed')
+    await engine.stop()
+    stopped = true
+    assert.equal(engine.failure, undefined)
+    assert.ok(retained.resets.length > 0, 'the client was out of range')
+    assert.deepEqual(engine.stats.deletedBeforeRead, { [clicks.topic]: gone }, 'the gap counted once, under the source topic')
+    const keyable = [...early, ...left].filter((r) => r.event !== undefined && r.event.item_id !== '')
+    const internal = await readInternalTopic(log, `kfs.${clicks.topic}.by-item`, 'check-item', keyable.length, 300)
+    assertExactlyOnce(internal, keyable, (c: Click) => c.item_id, 'exactly the records left, each once')
+  } finally {
+    if (!stopped) await engine.stop().catch(() => undefined)
+    await log.close()
+    await rm(dir, { recursive: true, force: true })
+  }
 })
