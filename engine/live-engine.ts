@@ -40,6 +40,7 @@ import { createRekeyStage, isTransactional, type RekeyStage } from './rekey-stag
 import { isCaughtUp } from './caught-up.ts'
 import { ConfigError, InvariantViolation } from '../core/errors.ts'
 import { resumeInLog } from './resume-position.ts'
+import { batchGapHandler } from './batch-gap.ts'
 
 export interface LiveEngineOptions {
   readonly log: EventLog
@@ -135,8 +136,13 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
 
   const slotKey = (topic: string, partition: number) => `${topic}/${partition}`
 
-  // Per slot, the position whose gap (a batch starting past it) was already sought back from once.
-  const gapChecked = new WeakMap<PartitionSlot, string>()
+  const takeGap = batchGapHandler({
+    log,
+    stats,
+    logger,
+    reads: (read) => retry(read, retryForever),
+    seek: (at, position) => reader?.seek(at, position),
+  })
 
   function slotFor(topic: string, partition: number): Promise<PartitionSlot> {
     const key = slotKey(topic, partition)
@@ -228,17 +234,10 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     if (batch.records.length === 0) return
     const slot = await slotFor(batch.stream, batch.partition)
     await slot.run(async () => {
-      // A batch read from past the slot's position means the reader skipped records (e.g. a
-      // client restart after a failed batch resumed after it); positions the source says hold no
-      // record (transaction markers: `span.from`) are no gap. Seek back once; if the next batch
-      // starts past the position again, the gap is the source's own.
-      const first = BigInt(batch.span?.from ?? batch.records[0]!.offset)
-      if (first > BigInt(slot.nextOffset) && gapChecked.get(slot) !== slot.nextOffset) {
-        gapChecked.set(slot, slot.nextOffset)
-        logger.warn({ topic: batch.stream, partition: batch.partition, offset: slot.nextOffset, batchOffset: batch.records[0]!.offset }, 'records skipped by the consumer: seeking back')
-        reader?.seek(batch, slot.nextOffset)
-        return
-      }
+      // Positions the source says hold no record (transaction markers: `span.from`) are no gap;
+      // a batch past the slot's position is batch-gap.ts's (records deleted unread, or skipped).
+      const first = batch.span?.from ?? batch.records[0]!.offset
+      if (BigInt(first) > BigInt(slot.nextOffset) && !(await takeGap(slot, batch, first))) return
       const now = clock.nowMs()
       const processed = await slot.processRecords(batch.records, now)
       readTo.set(slotKey(batch.stream, batch.partition), BigInt(batch.span?.next ?? slot.nextOffset))

@@ -43,7 +43,8 @@ import type { RekeyPlan } from './plan-sources.ts'
 import { RecordMerge, type Merged } from './rekey-alignment.ts'
 import { rekeyRecord, type RekeyOutcome } from './rekey-records.ts'
 import { bundleForwards, bundleRequests } from './rekey-bundle.ts'
-import { resumePosition } from './resume-position.ts'
+import { deletedMidRunInLog, resumePosition } from './resume-position.ts'
+import { retry } from '../core/retry.ts'
 
 export { REKEY_HEADERS, rekeyRecords, type RekeyedBatch } from './rekey-records.ts'
 
@@ -137,6 +138,9 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     if (batch.records.length === 0 || !merge || failed) return
     busyCount++
     try {
+      const first = batch.span?.from ?? batch.records[0]!.offset
+      const expected = merge.position(batch.partition)
+      if (expected !== undefined && BigInt(first) > expected && !(await pastDeletion(batch, expected.toString(), first))) return
       const decoded = await decoder.decodeBatch(batch.records.map((r) => r.value))
       const entries = batch.records.map((record, i) => {
         const outcome = rekeyRecord(plan, record, decoded[i]!)
@@ -163,6 +167,26 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       busyCount--
       lastActivityAtMs = clock.nowMs()
     }
+  }
+
+  /**
+   * A batch past the lane's position: records retention deleted before they were re-keyed, while
+   * the stage ran behind (the client's fetch went out of range and restarted the partition), are
+   * counted and resumed past from the first record left, as the engine does (batch-gap.ts,
+   * docs/semantics.md §17). Any other gap is the source's own (markers: span.from). False: the
+   * batch is dropped and read again from the first record left.
+   */
+  async function pastDeletion(batch: LogBatch, expected: string, first: string): Promise<boolean> {
+    const reads = <T>(read: () => Promise<T>) => retry(read, { clock, attempts: 60, maxDelayMs: 2_000 })
+    const where = { topic, partition: batch.partition }
+    const deleted = await deletedMidRunInLog(log, where, expected, first, reads, {
+      deletedBeforeRead: stats.deletedBeforeRead,
+      logger,
+    })
+    if (deleted === undefined || deleted.position === first) return true
+    merge?.moved(batch.partition, BigInt(deleted.position), BigInt(batch.highWatermark))
+    consumer?.seek({ ...where, offset: deleted.position })
+    return false
   }
 
   function onPosition(notice: PositionNotice): void {
@@ -288,6 +312,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
         const by = "the re-key stage's committed offset"
         const { position, deleted } = resumePosition({ topic, partition: p, by }, done ?? '0', starts[p] ?? '0', ends[p] ?? '0')
         if (done !== undefined && deleted > 0n) {
+          stats.deletedBeforeRead[topic] = (stats.deletedBeforeRead[topic] ?? 0) + Number(deleted)
           logger.warn({ topic, partition: p, committed: done, logStart: position }, 'source records were deleted by retention before they were re-keyed')
         }
         merge.start(p, BigInt(position), BigInt(ends[p] ?? '0'))

@@ -10,6 +10,9 @@
  * - p < start: retention deleted records before this group read them. Nothing can bring them
  *   back; the partition resumes at the log's first record and the loss is reported, as Kafka
  *   consumers and the re-key stage do.
+ *
+ * The same deletion can happen while the engine runs behind: the Kafka client's fetch is then out
+ * of range and it restarts the partition at an offset of its choosing (deletedMidRun).
  */
 import { InvariantViolation } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
@@ -29,7 +32,6 @@ export function resumePosition(
   end: string,
 ): ResumePosition {
   const at = BigInt(next)
-  const first = BigInt(start)
   const last = BigInt(end)
   if (at > last) {
     throw new InvariantViolation(
@@ -39,8 +41,14 @@ export function resumePosition(
       { context: { topic: where.topic, partition: where.partition, resumeAt: at.toString(), logEnd: last.toString() } },
     )
   }
-  if (at < first) return { position: first.toString(), deleted: first - at }
-  return { position: next, deleted: 0n }
+  return retentionGap(next, start)
+}
+
+/** From `next`, when the log's first record left is at `start`: the records between were deleted unread. */
+function retentionGap(next: string, start: string): ResumePosition {
+  const at = BigInt(next)
+  const first = BigInt(start)
+  return at < first ? { position: start, deleted: first - at } : { position: next, deleted: 0n }
 }
 
 /**
@@ -52,17 +60,68 @@ export async function resumeInLog(
   where: { topic: string; partition: number; by: string },
   next: string,
   reads: <T>(read: () => Promise<T>) => Promise<T>,
-  report: { deletedBeforeRead: Record<string, number>; logger: Logger },
+  report: DeletionReport,
 ): Promise<ResumePosition> {
   const { topic, partition } = where
   const [starts, ends] = await reads(() => Promise.all([log.startOffsets(topic), log.endOffsets(topic)]))
   const resume = resumePosition(where, next, starts[partition] ?? '0', ends[partition] ?? '0')
-  if (resume.deleted > 0n) {
-    report.deletedBeforeRead[topic] = (report.deletedBeforeRead[topic] ?? 0) + Number(resume.deleted)
-    report.logger.warn(
-      { topic, partition, from: next, logStart: resume.position },
-      'source records were deleted by retention before this group read them',
-    )
-  }
+  if (resume.deleted > 0n)
+    reportDeleted(report, { topic, partition, from: next, resumeAt: resume.position, deleted: resume.deleted })
   return resume
+}
+
+/** Where deletions before read are counted (engine stats) and said (the engine's logger). */
+export interface DeletionReport {
+  readonly deletedBeforeRead: Record<string, number>
+  readonly logger: Logger
+}
+
+/**
+ * Mid-run (docs/semantics.md §17): a batch of a partition starts at `first` (its span's start),
+ * past `expected`, where the engine reads next. Offsets skip for reasons that lose nothing —
+ * transaction markers, aborted records, compaction — so the gap alone is no deletion: only a log
+ * start past `expected` is. Then the records from `expected` to min(log start, first) were deleted
+ * unread, as at a restore with the checkpoint at `expected` (resumePosition), and the partition
+ * resumes at min(log start, first): at `first` when the batch starts there or the log start moved
+ * on after the fetch (the batch's records were read in time); at the log start when the batch
+ * starts past it — a client that reset to the log's end, or markers where the log now starts —
+ * which the caller reads again from there. Undefined: no deletion, the gap is the consumer's.
+ */
+export function deletedMidRun(expected: string, first: string, logStart: string): ResumePosition | undefined {
+  const start = BigInt(logStart)
+  if (start <= BigInt(expected)) return undefined
+  return retentionGap(expected, BigInt(first) < start ? first : logStart)
+}
+
+/**
+ * deletedMidRun against the log's start offset now (one admin read, through `reads`): asked
+ * only when a batch starts past where the engine reads next, never per batch. A deletion is
+ * counted and logged as at a restore.
+ */
+export async function deletedMidRunInLog(
+  log: Pick<EventLog, 'startOffsets'>,
+  where: { topic: string; partition: number },
+  expected: string,
+  first: string,
+  reads: <T>(read: () => Promise<T>) => Promise<T>,
+  report: DeletionReport,
+): Promise<ResumePosition | undefined> {
+  const { topic, partition } = where
+  const starts = await reads(() => log.startOffsets(topic))
+  const resume = deletedMidRun(expected, first, starts[partition] ?? '0')
+  if (resume !== undefined && resume.deleted > 0n)
+    reportDeleted(report, { topic, partition, from: expected, resumeAt: resume.position, deleted: resume.deleted })
+  return resume
+}
+
+function reportDeleted(
+  report: DeletionReport,
+  gap: { topic: string; partition: number; from: string; resumeAt: string; deleted: bigint },
+): void {
+  const { topic, partition, from, resumeAt, deleted } = gap
+  report.deletedBeforeRead[topic] = (report.deletedBeforeRead[topic] ?? 0) + Number(deleted)
+  report.logger.warn(
+    { topic, partition, from, resumeAt, deleted: deleted.toString() },
+    'source records were deleted by retention before this group read them',
+  )
 }

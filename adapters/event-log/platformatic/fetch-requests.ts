@@ -3,7 +3,7 @@
  * broker, which partitions an OFFSET_OUT_OF_RANGE answer names, and the loop's idle wait that a
  * seek, a resume or a new assignment cuts short.
  */
-import { findErrorBy, type ClusterMetadata, type fetchV17 } from '@platformatic/kafka'
+import { findErrorBy, ResponseError, type ClusterMetadata, type fetchV17 } from '@platformatic/kafka'
 
 export type FetchRequestTopic = fetchV17.FetchRequestTopic
 export type FetchResponse = fetchV17.FetchResponse
@@ -45,10 +45,16 @@ export function fetchRequestsByLeader(
   return { byNode, names }
 }
 
-/** The partitions a failed fetch reports out of range (the library rejects the whole fetch, answer attached). */
+/**
+ * The partitions a failed fetch reports out of range. The library rejects the whole fetch with a
+ * ResponseError: the answer is on it, and its per-partition errors (ProtocolErrors, one with
+ * apiId OFFSET_OUT_OF_RANGE) carry none — looking the answer up on the OFFSET_OUT_OF_RANGE error
+ * found nothing, and the consumer crashed where it should have restarted the partition.
+ */
 export function outOfRangePartitions(err: unknown, names: ReadonlyMap<string, string>): TP[] {
-  const response = (findErrorBy(err as Error, 'apiId', 'OFFSET_OUT_OF_RANGE') as { response?: FetchResponse } | null)?.response
-  if (!response) return []
+  if (!(err instanceof Error) || findErrorBy(err, 'apiId', 'OFFSET_OUT_OF_RANGE') === null) return []
+  const response = (findErrorBy(err, 'code', ResponseError.code) as { response?: FetchResponse } | null)?.response
+  if (!response?.responses) return []
   return response.responses.flatMap((t) => {
     const topic = names.get(t.topicId)
     if (topic === undefined) return []
