@@ -2,12 +2,27 @@
  * Percent-decoding of what a request names in its target: path segments and query parameters, by
  * one strict rule. A malformed escape (`%`, `%zz`) or escapes that are not UTF-8 (`%ff`) are a 400
  * naming where — never decoded leniently, since `URLSearchParams` turns `%ff` into U+FFFD (another
- * entity key, served as if asked for) and keeps `%zz` as text, while the path refused both.
+ * entity key, served as if asked for) and keeps `%zz` as text, while the path refused both. Raw
+ * characters outside printable ASCII are refused too, on either transport.
  */
 import { HttpError } from '../errors.ts'
 
+/**
+ * A request target is ASCII: anything else must be percent-encoded (RFC 3986). node:http's parser
+ * refuses a raw byte outside it with a 400; uWebSockets.js passed it on decoded — raw UTF-8 as its
+ * character, a byte that is not UTF-8 as U+FFFD (another key, served as if asked for). Both
+ * transports now refuse it alike.
+ */
+const NOT_TARGET_ASCII = /[^\x21-\x7e]/
+
+function refuseRawNonAscii(raw: string, where: string): void {
+  if (NOT_TARGET_ASCII.test(raw))
+    throw new HttpError(400, 'BAD_REQUEST', `${where} holds a character that is not printable ASCII: percent-encode it (UTF-8)`)
+}
+
 /** One path segment, percent-decoded; a 400 when it is not well-formed UTF-8 escapes. */
 export function decodePathSegment(segment: string): string {
+  refuseRawNonAscii(segment, 'the path')
   try {
     return decodeURIComponent(segment)
   } catch {
@@ -21,6 +36,7 @@ export function decodePathSegment(segment: string): string {
  * whose percent-encoding is malformed.
  */
 export function queryParameters(query: string): Record<string, string> {
+  refuseRawNonAscii(query, 'the query')
   // No prototype: a parameter named __proto__ is a parameter like any other.
   const out = Object.create(null) as Record<string, string>
   for (const pair of query.split('&')) {

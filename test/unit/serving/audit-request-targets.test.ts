@@ -3,11 +3,13 @@
  * malformed escape or escapes that are not UTF-8 are a 400 naming where. The query used to be
  * read leniently (URLSearchParams): `?user_id=%ff` served the entity U+FFFD — another key, as if
  * asked for — and `?user_id=%zz` the key `%zz`, while the same bytes in the path were a 400.
- * Well-formed targets decode as before (form encoding in the query: `+` is a space).
+ * Well-formed targets decode as before (form encoding in the query: `+` is a space). Raw bytes
+ * outside printable ASCII are a 400 on both transports: uWebSockets.js served a raw `\xff` as the
+ * entity U+FFFD and raw UTF-8 as its character, where node:http's parser refuses both.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { startServer, type TestServer } from './server-harness.ts'
+import { parseResponse, rawRequest, startServer, type TestServer } from './server-harness.ts'
 
 /** Targets that must each be a 400 whose message matches. */
 const MALFORMED: readonly (readonly [string, string, RegExp])[] = [
@@ -101,6 +103,33 @@ void describe('serving > audit > percent-encoding in request targets', () => {
       const text = await res.text()
       assert.equal(res.status, 200, `${target}: ${text}`)
       assert.deepEqual((JSON.parse(text) as { entity: unknown }).entity, entity)
+    })
+  }
+
+  /** Targets with raw bytes (as sent, not percent-encoded): each a 400 on either transport. */
+  const RAW: readonly (readonly [string, Buffer])[] = [
+    ['a raw byte that is not UTF-8 in the path key', Buffer.from('/v1/features/user_stats/u\xff1', 'latin1')],
+    ['raw UTF-8 in the path key', Buffer.concat([Buffer.from('/v1/features/user_stats/caf'), Buffer.from('\u00e9')])],
+    ['a raw byte that is not UTF-8 in a query value', Buffer.from('/v1/features/user_item?user_id=u\xff1&item_id=1', 'latin1')],
+    [
+      'raw UTF-8 in a query value',
+      Buffer.concat([Buffer.from('/v1/features/user_item?user_id=caf'), Buffer.from('\u00e9&item_id=1')]),
+    ],
+    ['a raw DEL in the path key', Buffer.from('/v1/features/user_stats/u\x7f1', 'latin1')],
+    ['a raw byte in the view name', Buffer.from('/v1/features/user_st\xe4ts/u1', 'latin1')],
+  ]
+  for (const [what, target] of RAW) {
+    void test(`${what}: 400, not another entity`, async () => {
+      const answer = await rawRequest(
+        server.port,
+        Buffer.concat([Buffer.from('GET '), target, Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n')]),
+        { idleMs: 5_000 },
+      )
+      const res = parseResponse(answer.text)
+      assert.equal(res.status, 400, answer.text)
+      // node:http's parser answers with no body; kfs's own refusal (uWS) says what is wrong.
+      if (res.body !== '')
+        assert.match(res.body, /"code":"BAD_REQUEST".*holds a character that is not printable ASCII: percent-encode it/)
     })
   }
 
