@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Thin launcher: runs the TypeScript CLI through tsx so `npx kfs` works without a build step.
-import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+// Launcher: runs the TypeScript CLI through tsx so `npx kfs` works without a build step — in this
+// process, with tsx's hooks registered from here. One process, so a signal sent to `kfs` (docker
+// stop, systemd, timeout, kill) reaches kfs itself: a child run by spawnSync never got it, so
+// `kfs run` and `kfs serve` did not stop cleanly, and killing the launcher left them running,
+// holding their port and the embedded log. tsx is resolved from this file, not the cwd.
+import { register as registerCjs } from 'tsx/cjs/api'
+import { register as registerEsm } from 'tsx/esm/api'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'main/cli.ts'), ...process.argv.slice(2)], {
-  stdio: 'inherit',
-})
-process.exit(result.status ?? 1)
+registerCjs()
+registerEsm()
+await import(new URL('../main/cli.ts', import.meta.url).href)

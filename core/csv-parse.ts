@@ -8,6 +8,7 @@
  * One parser for every CSV kfs reads — table snapshots (adapters/tables) and label files
  * (training/labels.ts) — so a file reads the same, and fails on the same line, wherever it goes.
  */
+import { isUtf8 } from 'node:buffer'
 import { CsvSyntaxError } from './errors.ts'
 
 export interface CsvRecord {
@@ -81,4 +82,24 @@ export function* parseCsv(text: string): Generator<CsvRecord> {
  */
 export function headerShowsCrOnlyLines(header: readonly string[]): boolean {
   return header.some((name) => name.includes('\r'))
+}
+
+/**
+ * The bytes of a CSV file as text, which must be UTF-8 — for every CSV kfs reads, so both refuse
+ * the same files: decoding other bytes would make each U+FFFD (two Latin-1 keys `caf\xe9` and
+ * `caf\xe8` would become one), or throw Node's bare TypeError. `undefined` and the 1-based line
+ * holding the first bytes that are not UTF-8 (found per line: no UTF-8 sequence holds a LF byte,
+ * so lines can be checked alone; a real U+FFFD earlier in the file does not mislead it).
+ */
+export function csvUtf8Text(
+  bytes: Uint8Array,
+): { readonly text: string } | { readonly text: undefined; readonly badLine: number } {
+  if (isUtf8(bytes)) return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') }
+  let line = 1
+  for (let start = 0; ; line++) {
+    const lf = bytes.indexOf(0x0a, start)
+    const end = lf === -1 ? bytes.length : lf
+    if (lf === -1 || !isUtf8(bytes.subarray(start, end))) return { text: undefined, badLine: line }
+    start = lf + 1
+  }
 }

@@ -83,7 +83,12 @@ export function checkSnapshotColumns(declared: readonly RowColumn[], snapshot: r
 }
 
 function describe(value: unknown): string {
-  return value === null || value === undefined ? 'null' : typeof value === 'string' ? `text ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}` : typeof value
+  if (value === null || value === undefined) return 'null'
+  if (typeof value === 'string') return `text ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`
+  // The value itself for numbers (NaN, Infinity, a fraction, a long past 2^53): "holds number" alone named no row's problem.
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
+    return `${typeof value} ${String(value)}`
+  return typeof value
 }
 
 type Rejection = Omit<RejectedRow, 'row'>

@@ -12,7 +12,7 @@
  *
  * Must not depend on anything outside core/ and node built-ins; it is loaded before logging.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../core/errors.ts'
 import { CONFIG_VARIABLES } from './config-variables.ts'
@@ -141,6 +141,27 @@ function readUtf8(path: string): string {
 }
 
 /**
+ * The data directory, when it exists, must be a folder: one that names a file (or lies under one)
+ * read as empty — `kfs registry list` and `kfs tables` answered "nothing" with exit 0, `kfs run`
+ * "not published" — while writes failed with ENOTDIR. A missing one is created when first used.
+ */
+function checkDataDir(source: Source, dataDir: string): void {
+  let problem: string | undefined
+  try {
+    if (!statSync(dataDir).isDirectory()) problem = 'it names a file'
+  } catch (err: unknown) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') problem = 'a part of it is a file'
+  }
+  if (problem === undefined) return
+  const shown = JSON.stringify(dataDir)
+  const from = source.has('KFS_DATA_DIR') ? 'KFS_DATA_DIR' : 'the default data directory (KFS_DATA_DIR unset)'
+  throw new ConfigError(
+    `${from} ${shown} is not a folder (${problem}): point KFS_DATA_DIR at a folder, or a path where kfs may create one`,
+    { context: { variable: 'KFS_DATA_DIR' } },
+  )
+}
+
+/**
  * Builds the configuration from `env` (normally `process.env`) and, when `KFS_CONFIG_FILE` is
  * set, the JSON file it names. Throws `ConfigError` naming the variable, the bad value and the fix.
  */
@@ -148,6 +169,7 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
   const source = new Source(env, readConfigFile(env, fileReader))
 
   const dataDir = source.string('KFS_DATA_DIR') ?? '.kfs/data'
+  checkDataDir(source, dataDir)
   const brokers = source.list('KFS_KAFKA_BROKERS', checkHostPort, 'a comma-separated list of host:port, e.g. 127.0.0.1:19092')
   const registryUrl = source.url('KFS_SCHEMA_REGISTRY_URL', ['http:', 'https:'])
   const redisUrl = source.url('KFS_REDIS_URL', ['redis:', 'rediss:'])

@@ -23,7 +23,8 @@
  * bigint, exact), `double`, `boolean` and `timestamp` (epoch ms → a UTC timestamp column, µs), in
  * the given row order; `int` and `other` are not written.
  *
- * Failure modes: a missing or unreadable file, or bytes that are not Parquet, reject; an unknown
+ * Failure modes: a missing or unreadable file, or bytes that are not Parquet, reject (bytes the
+ * engine cannot read: a BAD_REQUEST naming the file, as they are the user's input); an unknown
  * column name in `read`, `firstTimeOutside` or `firstBadKeyPart` rejects. `close` frees the engine; the reader is unusable afterwards.
  */
 

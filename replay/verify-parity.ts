@@ -85,8 +85,16 @@ export async function verifyParity(options: VerifyParityOptions): Promise<Parity
       if (lacking.length === 1) {
         const { table, snapshots } = lacking[0]!
         const other = table === featureTable ? archiveTable : featureTable
-        const state = snapshots.length === 0 ? 'is missing or has no snapshot' : `has no commit of group ${groupId}`
-        throw new FeatureStoreError('NOT_FOUND', `nothing to compare: ${table} ${state}, while ${other} holds the group's commits; restore it from a copy`)
+        // Commits of other groups only (a backfill's, before the next kfs run takes the view over)
+        // are not damage: only a table with no snapshot at all is gone.
+        if (snapshots.length > 0) {
+          const whose = table === featureTable ? "another group's (a backfill's, until kfs run takes the view over: run it)" : "another group's"
+          throw new FeatureStoreError(
+            'NOT_FOUND',
+            `nothing to compare: ${table} has no commit of group ${groupId} yet, while ${other} holds the group's commits; its commits are ${whose}, or name the group that wrote it with --group`,
+          )
+        }
+        throw new FeatureStoreError('NOT_FOUND', `nothing to compare: ${table} is missing or has no snapshot, while ${other} holds the group's commits; restore it from a copy`)
       }
       throw new FeatureStoreError('NOT_FOUND', `no consistent cut between ${featureTable} and ${archiveTable} for group ${groupId}: is this the group that wrote them?`)
     }

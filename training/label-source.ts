@@ -257,14 +257,29 @@ function entityKeys(labels: LabelTable, joinKeys: readonly string[], intJoinKeys
       if (intJoinKeys.has(joinKeys[p]!) && v !== null && v !== undefined && v !== '') checkIntKey(v, r, joinKeys[p]!)
       if (typeof v === 'string' && v.length > 0) parts[p] = v
       else if ((typeof v === 'number' && Number.isSafeInteger(v)) || typeof v === 'bigint') parts[p] = String(v)
-      else {
+      else if (v === null || v === undefined || v === '') {
         ok = false
         break
-      }
+      } else refuseKeyValue(v, r, joinKeys[p]!, labels.lines?.[r])
     }
     out[r] = ok ? encodeEntityKey(parts) : null
   }
   return out
+}
+
+/**
+ * A key part that is there but is neither text nor an integer — a fraction, NaN, ±Infinity, an
+ * integer past 2^53 held as a double, a boolean (a Parquet DOUBLE or BOOLEAN key column) — is
+ * refused naming its row, as serving answers such a key with a 400: as a null it would silently
+ * give the model nulls for a row whose label names an entity.
+ */
+function refuseKeyValue(v: unknown, row: number, joinKey: string, csvLine: number | undefined): never {
+  const where = csvLine === undefined ? '' : ` (CSV line ${csvLine})`
+  throw new FeatureStoreError(
+    'BAD_REQUEST',
+    `label row ${row + 1}${where}: ${joinKey} is ${typeof v} ${String(v)}, not a key: serving takes a join key as text or an integer (up to 2^53 as a number), and refuses this one`,
+    { context: { row: row + 1, joinKey } },
+  )
 }
 
 function checkIntKey(v: unknown, row: number, joinKey: string): void {

@@ -22,7 +22,7 @@
  * floored.
  */
 import { createHash, webcrypto } from 'node:crypto'
-import { headerShowsCrOnlyLines, parseCsv, type CsvRecord } from '../core/csv-parse.ts'
+import { csvUtf8Text, headerShowsCrOnlyLines, parseCsv, type CsvRecord } from '../core/csv-parse.ts'
 import { CsvSyntaxError, FeatureStoreError } from '../core/errors.ts'
 import { isCalendarDay } from '../core/iso-time.ts'
 import type { LabelColumn, LabelReader, LabelValueType } from '../ports/label-reader.ts'
@@ -169,7 +169,12 @@ function cellValue(cell: string, type: LabelValueType): unknown {
 }
 
 function parseCsvLabels(bytes: Uint8Array, stringColumns: ReadonlySet<string>, timeColumn: string | undefined): Omit<LabelTable, 'sha256'> {
-  const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  const decoded = csvUtf8Text(bytes)
+  if (decoded.text === undefined)
+    throw badLabels(`the CSV label file is not UTF-8 text (the first bytes that are not are on line ${decoded.badLine}): save it as UTF-8`, {
+      line: decoded.badLine,
+    })
+  const text = decoded.text
   // The parser tables use too (core/csv-parse.ts): it skips a byte-order mark and blank lines, and
   // numbers each record by its line in the file, so every error below names the line to look at.
   let records: CsvRecord[]

@@ -12,6 +12,7 @@
  * The session time zone is pinned to UTC so a timestamp without zone is read as UTC on any machine.
  */
 import { BIGINT, BOOLEAN, DOUBLE, DuckDBDataChunk, DuckDBInstance, TIMESTAMPTZ, timestampTZValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api'
+import { FeatureStoreError } from '../../core/errors.ts'
 import type { LabelColumn, LabelReader, LabelValueType } from '../../ports/label-reader.ts'
 import { owningInstance } from './owned-instance.ts'
 
@@ -70,6 +71,35 @@ function duckValue(type: LabelValueType, v: unknown): DuckDBValue {
       return timestampTZValue(BigInt(v as number) * 1000n)
     default:
       return v as number | boolean
+  }
+}
+
+/**
+ * What DuckDB says while reading a label file is about that file (bytes that are not Parquet, a
+ * damaged footer or page): the user's input, so a BAD_REQUEST naming the file and DuckDB's first
+ * line — not a bug's "unexpected error". kfs's own refusals pass through unchanged.
+ */
+async function readingLabelFile<T>(path: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (err: unknown) {
+    if (err instanceof FeatureStoreError || err instanceof RangeError || !(err instanceof Error)) throw err
+    const why = err.message.split('\n', 1)[0]!.trim()
+    throw new FeatureStoreError('BAD_REQUEST', `label file ${path} cannot be read as Parquet (${why})`, {
+      cause: err,
+      context: { path },
+    })
+  }
+}
+
+/** Every method that reads a user's label file, through readingLabelFile. */
+function fileErrorsNamed(reader: LabelReader): LabelReader {
+  return {
+    ...reader,
+    describe: (path) => readingLabelFile(path, () => reader.describe(path)),
+    read: (path, columns) => readingLabelFile(path, () => reader.read(path, columns)),
+    firstTimeOutside: (path, column, range) => readingLabelFile(path, () => reader.firstTimeOutside(path, column, range)),
+    firstBadKeyPart: (path, column, limits) => readingLabelFile(path, () => reader.firstBadKeyPart(path, column, limits)),
   }
 }
 
@@ -142,7 +172,7 @@ export async function labelReaderOn(instance: DuckDBInstance): Promise<LabelRead
     return out
   }
 
-  return {
+  return fileErrorsNamed({
     describe,
     read,
     async firstTimeOutside(path, name, { minMs, maxMs }) {
@@ -214,5 +244,5 @@ export async function labelReaderOn(instance: DuckDBInstance): Promise<LabelRead
     async close() {
       connection.closeSync()
     },
-  }
+  })
 }

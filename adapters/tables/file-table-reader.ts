@@ -8,7 +8,6 @@
  * is parsed here (core/csv-parse.ts), its cells typed by the declared row's columns (./csv-cells.ts).
  * Files are read whole: a snapshot is re-read from its bytes on every `rows()` call.
  */
-import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { basename, join, relative, resolve } from 'node:path'
@@ -17,7 +16,7 @@ import type { TableLocation } from '../../features/types.ts'
 import type { ParquetCodec, ParquetColumnType } from '../../ports/parquet-codec.ts'
 import type { TableColumn, TableColumnKind, TableRow, TableSnapshot, TableSnapshotReader } from '../../ports/table-snapshots.ts'
 import { typeCell } from './csv-cells.ts'
-import { headerShowsCrOnlyLines, parseCsv } from '../../core/csv-parse.ts'
+import { csvUtf8Text, headerShowsCrOnlyLines, parseCsv } from '../../core/csv-parse.ts'
 
 export interface FileTableReaderOptions {
   readonly parquet: ParquetCodec
@@ -227,16 +226,14 @@ function csvSnapshot(declared: readonly TableColumn[], id: string, where: string
   }
 }
 
-/**
- * The file as text, which must be UTF-8: decoding other bytes would make each U+FFFD, so two
- * Latin-1 keys (`caf\xe9`, `caf\xe8`) would become one key and one row would overwrite the other.
- */
+/** The file as text, which must be UTF-8 (core/csv-parse.ts's csvUtf8Text says why). */
 function csvText(f: SnapshotFile): string {
-  const bytes = Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength)
-  const text = bytes.toString('utf8')
-  if (isUtf8(bytes)) return text
-  const line = text.slice(0, text.indexOf('\uFFFD')).split('\n').length
-  throw new FeatureStoreError('BAD_REQUEST', `${f.name} is not UTF-8 text (the first bytes that are not are on line ${line}): save the CSV file as UTF-8`)
+  const decoded = csvUtf8Text(f.bytes)
+  if (decoded.text !== undefined) return decoded.text
+  throw new FeatureStoreError(
+    'BAD_REQUEST',
+    `${f.name} is not UTF-8 text (the first bytes that are not are on line ${decoded.badLine}): save the CSV file as UTF-8`,
+  )
 }
 
 /** The parser's syntax errors as the snapshot's failure, naming the file. */

@@ -20,6 +20,7 @@ import { createOfflineStore, trainingAdapters } from '../offline-adapters.ts'
 import { flagOption, listOption, stringOption, UsageError, type Command, type CommandContext, type ParsedArgs } from './command.ts'
 import { FEATURES_HELP, openRegistry } from './definitions.ts'
 import { parseOptionValue } from './options.ts'
+import { refuseOutputOverInputs } from './output-over-input.ts'
 import { progressFor } from './progress.ts'
 
 export const trainingSetCommand: Command = {
@@ -104,9 +105,14 @@ Examples:
         throw new UsageError('give exactly one of --service <name> or --feature-refs <refs>')
       if (!/\.(csv|parquet)$/i.test(labels)) throw new UsageError(`--labels: ${labels} is neither .csv nor .parquet`)
     }
+    const definitionsPath = modulePath ?? ctx.config().featuresModule
+    const reads = [
+      ...(labels === undefined ? [] : [{ what: 'the label file (--labels)', path: labels }]),
+      { what: 'the definitions module', path: resolve(ctx.cwd, definitionsPath) },
+    ]
+    refuseOutputOverInputs('--out', output, reads)
     const store = await ctx.openObjectStore()
     const { registry } = await openRegistry(ctx)
-    const definitionsPath = modulePath ?? ctx.config().featuresModule
     const set = await loadDefinitions(definitionsPath, { cwd: ctx.cwd, known: await registry.known() })
     const offline = { parquetWorker: ctx.config().parquetWorker }
     const adapters = trainingAdapters(createOfflineStore(store, offline), offline)

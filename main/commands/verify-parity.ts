@@ -57,6 +57,16 @@ Examples:
           view,
           groupId,
           scratch: new MemoryObjectStore(),
+        }).catch(async (err: unknown) => {
+          // A view not computed yet has no feature table: say so, not "restore it from a copy"
+          // (nothing is damaged; the way on is to compute it).
+          const backfill = (await registry.getBackfillStatus(view.name, view.version))?.state
+          if (!(err instanceof FeatureStoreError) || err.code !== 'NOT_FOUND' || backfill === 'complete') throw err
+          throw new FeatureStoreError(
+            'NOT_FOUND',
+            `nothing to compare for ${view.name} v${view.version}: it has not been computed yet (its backfill is ${backfill ?? 'not started'}); run kfs replay --views ${view.name}, or kfs run, first`,
+            { cause: err, context: { view: view.name, version: view.version } },
+          )
         })
         progress.done()
         // Zero rows on both sides proves nothing: "checked nothing" is a failure, not a match.

@@ -38,6 +38,7 @@ import { isValidRequestId } from '../served-log/sampling.ts'
 import type { ServedLogRecorder, ServedLogStats } from '../served-log/served-log.ts'
 import { createRequestGuard, type RoutePolicy } from '../middleware/request-guard.ts'
 import { icebergCatalogRoutes } from './iceberg-catalog-routes.ts'
+import { decodePathSegment, queryParameters } from './percent-decoding.ts'
 import { createRequestLifecycle, type Ctx } from './request-lifecycle.ts'
 import { mountRoutes, type Route, type RouteInfo } from './router.ts'
 import { createSubscriptions, type SubscriptionLimits } from './subscriptions.ts'
@@ -204,7 +205,7 @@ export function createServer(args: {
         const view = req.getParameter(0)
         const rawKey = req.getParameter(1)
         identify(ctx, req)
-        run(ctx, () => getViewFeatures({ view: decodePath(view), entityKey: decodePath(rawKey) }, deps, ctx.requestId))
+        run(ctx, () => getViewFeatures({ view: decodePathSegment(view), entityKey: decodePathSegment(rawKey) }, deps, ctx.requestId))
       },
     },
     {
@@ -216,7 +217,7 @@ export function createServer(args: {
         const view = req.getParameter(0)
         const query = queryParameters(req.getQuery() ?? '')
         identify(ctx, req)
-        run(ctx, () => getViewFeatures({ view: decodePath(view), query }, deps, ctx.requestId))
+        run(ctx, () => getViewFeatures({ view: decodePathSegment(view), query }, deps, ctx.requestId))
       },
     },
     {
@@ -290,23 +291,5 @@ function parseJsonBody(body: Buffer): unknown {
     return JSON.parse(body.toString('utf8'))
   } catch {
     throw new HttpError(400, 'BAD_REQUEST', 'body is not valid JSON')
-  }
-}
-
-/** The query's parameters; a name given twice (`?user_id=a&user_id=b`) is ambiguous, a 400, not the last one silently. */
-function queryParameters(query: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [name, value] of new URLSearchParams(query)) {
-    if (Object.hasOwn(out, name)) throw new HttpError(400, 'BAD_REQUEST', `query parameter ${name} is given more than once`, { parameter: name })
-    out[name] = value
-  }
-  return out
-}
-
-function decodePath(segment: string): string {
-  try {
-    return decodeURIComponent(segment)
-  } catch {
-    throw new HttpError(400, 'BAD_REQUEST', 'malformed percent-encoding in path')
   }
 }

@@ -1,19 +1,14 @@
 /** The routes of the read-only Iceberg REST catalog (serving/handlers/iceberg-catalog.ts), for the route table of create-server.ts. */
-import { HttpError } from '../errors.ts'
 import { JsonBody } from '../json-body.ts'
 import { catalogConfig, listNamespaces, listTables, loadNamespace, loadTable, type CatalogTables } from '../handlers/iceberg-catalog.ts'
 import type { RoutePolicy } from '../middleware/request-guard.ts'
+import { decodePathSegment } from './percent-decoding.ts'
 import type { Ctx, RequestLifecycle } from './request-lifecycle.ts'
 import type { HttpRoute } from './router.ts'
 import type { TransportRequest } from './transport/types.ts'
 
 function pathParameter(req: TransportRequest, index: number): string {
-  const raw = req.getParameter(index) ?? ''
-  try {
-    return decodeURIComponent(raw)
-  } catch {
-    throw new HttpError(400, 'BAD_REQUEST', 'malformed percent-encoding in path')
-  }
+  return decodePathSegment(req.getParameter(index) ?? '')
 }
 
 /** The catalog's routes, for the server's route table (serving/server/create-server.ts). */

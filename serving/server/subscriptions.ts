@@ -197,7 +197,10 @@ export function createSubscriptions(
     total += after - state.topics
     state.topics = after
     ws.send(JSON.stringify({ type: 'subscribed', topics: after }))
-    if (lookups.length > 0) sendSnapshots(ws, state, distinctLookups(lookups))
+    // Snapshots only of what the socket now holds: a topic the same message also unsubscribes
+    // gets none (it got one, for a subscription the client had just dropped).
+    const held = distinctLookups(lookups).filter((l) => ws.isSubscribed(topicOf(l.view.name, l.view.version, l.entityKey)))
+    if (held.length > 0) sendSnapshots(ws, state, held)
   }
 
   const refuseWhenBacklogged = (ws: Socket, state: SocketState): void => {

@@ -104,13 +104,17 @@ void describe('replay > verify-parity > tables that cannot prove parity', () => 
         'the feature table written by another group',
         'g',
         'other',
-        new RegExp(`^nothing to compare: ${features} has no commit of group g, while ${archive} holds`),
+        new RegExp(
+          `^nothing to compare: ${features} has no commit of group g yet, while ${archive} holds the group's commits; its commits are another group's \\(a backfill's`,
+        ),
       ],
       [
         'the archive written by another group',
         'other',
         'g',
-        new RegExp(`^nothing to compare: ${archive} has no commit of group g, while ${features} holds`),
+        new RegExp(
+          `^nothing to compare: ${archive} has no commit of group g yet, while ${features} holds the group's commits; its commits are another group's, or name the group`,
+        ),
       ],
       [
         'both written by another group',

@@ -34,6 +34,8 @@ void describe('CSV snapshots: input that must not be read as something else', ()
     ['a lone continuation byte in a later row', Buffer.concat([Buffer.from(`${HEADER}a,1000,1.5,,\nb,1000,1.5,`), Buffer.from([0x80]), Buffer.from(',\n')]), 3],
     ['a multi-byte character cut off at the end', Buffer.concat([Buffer.from(`${HEADER}a,1000,1.5,gold,`), Buffer.from([0xe2, 0x82])]), 2],
     ['an overlong encoding of /', Buffer.concat([Buffer.from(`${HEADER}a`), Buffer.from([0xc0, 0xaf]), Buffer.from(',1000,1.5,,\n')]), 2],
+    // The line is the first bad byte's, not the first U+FFFD's (a real one may come earlier).
+    ['a real U+FFFD on line 2, a Latin-1 byte on line 3', Buffer.concat([Buffer.from(`${HEADER}a\ufffd,1000,1.5,,\nb`), Buffer.from([0xe9]), Buffer.from(',1000,1.5,,\n')]), 3],
   ]
   for (const [what, bytes, line] of notUtf8) {
     void it(`refuses a file that is not UTF-8, naming the file and line: ${what}`, async () => {

@@ -140,11 +140,11 @@ export interface RawAnswer {
  */
 export function rawRequest(
   port: number,
-  request: string,
+  request: string | Buffer,
   options: { readonly idleMs?: number; readonly untilClose?: boolean } = {},
 ): Promise<RawAnswer> {
   const idleMs = options.idleMs ?? 30_000
-  const headOnly = request.startsWith('HEAD ')
+  const headOnly = (typeof request === 'string' ? request : request.toString('latin1')).startsWith('HEAD ')
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1')
     let text = ''

@@ -1,0 +1,132 @@
+/**
+ * `bin/kfs.mjs` (what `npx kfs`, an installed `kfs` and the Docker image's ENTRYPOINT run):
+ * - from any working directory: the launcher must find tsx beside itself, not in the cwd — it
+ *   used to fail from every folder outside the checkout with Node's ERR_MODULE_NOT_FOUND stack
+ *   trace, before kfs ran. Relative paths in options still mean the cwd's.
+ * - a signal sent to it reaches kfs: it ran kfs as a spawnSync child that never got the signal,
+ *   so `docker stop` / `kill` / `timeout` did not stop `kfs serve` or `kfs run` cleanly, and
+ *   killing the launcher left kfs running on, holding its port and the embedded log's lock.
+ */
+import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
+const outside = mkdtempSync(join(tmpdir(), 'kfs-launcher-'))
+after(() => rmSync(outside, { recursive: true, force: true }))
+mkdirSync(join(outside, 'nested', 'deeper'), { recursive: true })
+writeFileSync(join(outside, 'events.ndjson'), '\n')
+
+function kfsIn(cwd: string, args: readonly string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/kfs.mjs'), ...args], {
+    cwd,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? tmpdir(),
+      KFS_LOG_LEVEL: 'silent',
+      KFS_DATA_DIR: join(outside, 'data'),
+      KFS_FEATURES: join(ROOT, 'examples/features.ts'),
+    },
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+const CWDS: readonly [string, string][] = [
+  ['a folder outside the checkout', outside],
+  ['a folder two levels below it', join(outside, 'nested', 'deeper')],
+  ['the filesystem root', '/'],
+  ['the checkout', ROOT],
+]
+
+const CASES: readonly { args: readonly string[]; code: number; out?: RegExp; err?: RegExp }[] = [
+  { args: ['--version'], code: 0, out: /^kfs \d+\.\d+\.\d+\n$/ },
+  { args: ['apply', '--bogus'], code: 2, err: /^kfs apply: unknown option '--bogus'/ },
+  {
+    args: ['produce', '--topic', 'purchases', '--file', 'no-such.ndjson'],
+    code: 2,
+    err: /--file: .*no-such\.ndjson does not exist/,
+  },
+]
+
+void describe('bin/kfs.mjs runs kfs from any working directory', () => {
+  for (const [where, cwd] of CWDS) {
+    for (const c of CASES) {
+      void test(`${where}: kfs ${c.args.join(' ')} → exit ${c.code}`, () => {
+        const r = kfsIn(cwd, c.args)
+        assert.doesNotMatch(r.stderr, /ERR_MODULE_NOT_FOUND|\n\s+at /, r.stderr)
+        assert.equal(r.code, c.code, r.stderr)
+        if (c.out !== undefined) assert.match(r.stdout, c.out)
+        if (c.err !== undefined) assert.match(r.stderr, c.err)
+      })
+    }
+  }
+
+  void test("a relative --file is the cwd's: the empty file beside the cwd is read (nothing to send: exit 1)", () => {
+    const r = kfsIn(outside, ['produce', '--topic', 'purchases', '--file', 'events.ndjson'])
+    assert.doesNotMatch(r.stderr, /\n\s+at /, r.stderr)
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, new RegExp(`${join(outside, 'events.ndjson').replaceAll('/', '\\/')} holds no events`))
+  })
+})
+
+/** Waits for `child` to write a line matching `pattern` on stderr; its text so far. */
+function stderrUntil(child: ReturnType<typeof spawn>, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    child.stderr!.on('data', (chunk: Buffer) => {
+      text += chunk.toString()
+      if (pattern.test(text)) resolve(text)
+    })
+    child.once('exit', (code) => reject(new Error(`exited (${code}) before ${pattern}: ${text}`)))
+  })
+}
+
+void describe('bin/kfs.mjs: a signal sent to kfs stops kfs, cleanly', () => {
+  const dataDir = join(outside, 'signals')
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? tmpdir(),
+    KFS_LOG_LEVEL: 'silent',
+    KFS_DATA_DIR: dataDir,
+    KFS_FEATURES: join(ROOT, 'examples/features.ts'),
+  }
+  const launch = (args: readonly string[]) =>
+    spawn(process.execPath, [join(ROOT, 'bin/kfs.mjs'), ...args], { cwd: outside, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const exited = (child: ReturnType<typeof spawn>) =>
+    new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    void test(`kfs serve, ${signal}: it stops (exit 0) and its port closes`, async () => {
+      assert.equal(spawnSync(process.execPath, [join(ROOT, 'bin/kfs.mjs'), 'apply'], { cwd: outside, env }).status, 0)
+      const child = launch(['serve', '--port', '0'])
+      const started = await stderrUntil(child, /serving \d+ views on (http:\/\/127\.0\.0\.1:\d+)/)
+      const base = /serving \d+ views on (http:\/\/127\.0\.0\.1:\d+)/.exec(started)![1]!
+      assert.equal((await fetch(`${base}/healthz`)).status, 200)
+      const stopping = stderrUntil(child, new RegExp(`stopping \\(${signal}\\)`))
+      const code = exited(child)
+      child.kill(signal)
+      await stopping
+      assert.equal(await code, 0)
+      // Nothing of kfs is left behind serving on the port.
+      await assert.rejects(fetch(`${base}/healthz`))
+    })
+  }
+
+  void test('kfs run, SIGTERM: the engine stops with its summary (exit 0)', async () => {
+    assert.equal(spawnSync(process.execPath, [join(ROOT, 'bin/kfs.mjs'), 'apply'], { cwd: outside, env }).status, 0)
+    const child = launch(['run'])
+    let stdout = ''
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    await stderrUntil(child, /engine running/)
+    const code = exited(child)
+    child.kill('SIGTERM')
+    assert.equal(await code, 0)
+    assert.match(stdout, /engine stopped \(SIGTERM\)/)
+  })
+})
