@@ -27,6 +27,8 @@ import { createDeadLetterTopicSink } from '../../../engine/dead-letter-topic.ts'
 import { readDeadLetters } from '../../../replay/dead-letters/redrive.ts'
 import { readToEnd } from '../../../replay/dead-letters/read-to-end.ts'
 import type { EventLog } from '../../../ports/event-log.ts'
+import { loadConfig } from '../../../main/config.ts'
+import { createRuntime } from '../../../main/runtime.ts'
 
 const DL = 'kfs.dead-letters'
 const SEGMENT = join('topics', 't', '0', '00000000000000000000.log')
@@ -393,6 +395,27 @@ void describe('event log > embedded > reader beside its writer', () => {
       async () => reader.consumer({ groupId: 'g', topics: ['t'] }),
     ]) {
       await assert.rejects(call(), /this embedded log reader has been closed/)
+    }
+  })
+})
+
+void describe('runtime > eventLogReader on the embedded defaults', () => {
+  void test('reads the log while its writer holds the LOCK, and takes no LOCK, makes no directory, where there is no log yet', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kfs-log-reader-runtime-'))
+    const runtime = await createRuntime(loadConfig({ KFS_DATA_DIR: dataDir, KFS_LOG_LEVEL: 'silent' }))
+    try {
+      const reader = await runtime.eventLogReader()
+      assert.deepEqual(await letterDetails(reader), [])
+      await assert.rejects(reader.endOffsets('t'), (err: unknown) => (err as FeatureStoreError).code === 'NOT_FOUND')
+      assert.ok(!existsSync(join(dataDir, 'log')), 'no log directory made')
+      const { dir, writer } = await writtenLog(dataDir, 2, 1, true)
+      const before = snapshot(dir)
+      assert.deepEqual(await reader.endOffsets('t'), ['2'])
+      assert.deepEqual(await letterDetails(reader), ['letter 0'])
+      assert.deepEqual(snapshot(dir), before, "the writer's LOCK and files as they were")
+      await writer.close()
+    } finally {
+      await runtime.close()
     }
   })
 })
