@@ -9,7 +9,7 @@ import pino from 'pino'
 import { systemClock, type Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import type { SourceDef } from '../features/types.ts'
-import { EmbeddedEventLog, movePendingRecords } from '../adapters/event-log/embedded/index.ts'
+import { EmbeddedEventLog, EmbeddedLogReader, movePendingRecords } from '../adapters/event-log/embedded/index.ts'
 import type { EventLog } from '../ports/event-log.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
@@ -36,6 +36,13 @@ export interface Runtime {
   readonly schemas: SchemaRegistry
   eventLog(): Promise<EventLog>
   /**
+   * The event log to read only (`kfs serve`'s catalog: end offsets, the dead-letter topic). On
+   * Kafka the same log as eventLog(); on the embedded log a reader beside whichever process owns
+   * it (EmbeddedLogReader: it takes no lock and changes nothing, so a `kfs run` may start after
+   * it), which refuses every write.
+   */
+  eventLogReader(): Promise<EventLog>
+  /**
    * The online store. `write` (the default): the engine, a backfill, a reload — on the embedded
    * store its one writer, refused with a ConfigError while another writer holds it. `read`:
    * serving — on the embedded store a follower of whichever process writes it (it takes no lock
@@ -46,7 +53,9 @@ export interface Runtime {
   encoderFor(source: SourceDef): Promise<Encoder>
   /**
    * Where `kfs serve` sends the served-feature log: a best-effort Kafka producer of its own, or
-   * the embedded log (single process: serving then holds the log directory until it exits).
+   * the embedded log — its one writer (serving then holds the log directory from the first record
+   * it logs until it exits, and a `kfs run` started meanwhile is refused; the catalog's reads take
+   * no lock, eventLogReader).
    * The caller closes it.
    */
   servedLogTransport(topic: string, partitions: number): ServedLogTransport
@@ -81,6 +90,7 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
     schemas = new EmbeddedSchemaRegistry({ dir: join(config.dataDir, 'schemas') })
   }
   let log: Promise<EventLog> | undefined
+  let reader: Promise<EventLog> | undefined
   let online: Promise<OnlineStore> | undefined
   let follower: Promise<OnlineStore> | undefined
   const runtime: Runtime = {
@@ -104,6 +114,16 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
         return made
       })()
       return log
+    },
+    eventLogReader() {
+      const c = config.eventLog
+      if (c.kind === 'kafka') return runtime.eventLog()
+      reader ??= (async () => {
+        const made = new EmbeddedLogReader({ dir: c.dir, clock, logger: logger.child({ component: 'embedded-log' }) })
+        closers.push(() => made.close())
+        return made
+      })()
+      return reader
     },
     onlineStore(access = 'write') {
       if (access === 'read' && config.onlineStore.kind === 'embedded' && online === undefined) {

@@ -82,6 +82,15 @@ export function isRunning(pid: number, startTime: string | undefined): boolean {
   return startTime === undefined || startTime === '' || now === '' || now === startTime
 }
 
+/**
+ * The pid of the live process whose LOCK holds `dir` (this process too), undefined when none
+ * does — read only: a stale LOCK is left where it is, for the next owner to take over.
+ */
+export function liveOwnerOf(dir: string): number | undefined {
+  const owner = readOwner(join(dir, 'LOCK'))
+  return owner !== undefined && isOwner(owner) ? owner.pid : undefined
+}
+
 export function unlockDirectory(dir: string): void {
   rmSync(join(dir, 'LOCK'), { force: true })
   openDirs.delete(dir)

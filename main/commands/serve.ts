@@ -38,7 +38,10 @@ Serves the applied views' latest rows from the online store (Redis, or the embed
 
 The embedded store is read, never written: serve follows the process that writes it (kfs run, or a
 backfill of kfs replay), picking up the rows it syncs at each checkpoint, so several serves may run
-beside one writer.
+beside one writer. The catalog reads the embedded event log (progress, dead letters) the same way,
+without owning it: it takes no lock and changes nothing, so kfs run may start before or after
+serve. Only the served-feature log, on the embedded log, needs the log's one writer: serve then
+owns the log from the first record it logs, and a kfs run started later is refused.
 
 Each entity's view carries a status (PRESENT, MISSING, OUTSIDE_TTL), as_of and age_ms; missing
 values stay null. Request-time features run the same functions training sets use; one that throws
@@ -173,6 +176,8 @@ Examples:
  * the registry (every 15 s, one read per view), and the dead letters not yet re-driven from the
  * dead-letter topic — a read of the whole topic, so at most every 5 minutes, and only while the
  * page is being looked at. Freshness needs neither: the server keeps it from its change feed.
+ * On the embedded log both are read beside its owner (runtime.eventLogReader): serve takes no
+ * lock for them, so `kfs run` starts before or after it alike.
  */
 function catalogStatus(views: readonly FeatureViewDef[], registry: Registry, runtime: Runtime, note: (line: string) => void): CachedStatus {
   return cachedCatalogStatus({
@@ -188,7 +193,7 @@ function catalogStatus(views: readonly FeatureViewDef[], registry: Registry, run
       if (def === undefined) return undefined
       const topic = consumedView(def).source.topic
       // A topic that does not exist yet has no progress to show (and must not fail the other parts).
-      const ends = await (await runtime.eventLog()).endOffsets(topic).catch(() => undefined)
+      const ends = await (await runtime.eventLogReader()).endOffsets(topic).catch(() => undefined)
       if (ends === undefined) return undefined
       const checkpoints = new CheckpointStore(runtime.store, DEFAULT_GROUP)
       let lagRecords = 0
@@ -208,7 +213,7 @@ function catalogStatus(views: readonly FeatureViewDef[], registry: Registry, run
       return def === undefined ? undefined : runtime.offline.featureTableStats(def)
     },
     async deadLetters() {
-      const snapshot = await readDeadLetters(await runtime.eventLog(), DEAD_LETTER_TOPIC)
+      const snapshot = await readDeadLetters(await runtime.eventLogReader(), DEAD_LETTER_TOPIC)
       return snapshot.entries
         .filter((entry) => !snapshot.redriven.has(positionId(entry.target)))
         .map((entry) => ({ reason: entry.reason, view: entry.view, topic: entry.target.topic }))

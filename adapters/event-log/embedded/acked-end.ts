@@ -13,7 +13,7 @@
  * fsync ran first), which claims less, never more. A file that is missing (a log written before
  * it existed) or fails its CRC (a torn 12-byte write) claims nothing: recovery cuts as before.
  */
-import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, constants, openSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from './record-format.ts'
 
@@ -36,8 +36,23 @@ export class AckedEnd {
     const fd = openSync(join(dir, FILE), constants.O_RDWR | constants.O_CREAT)
     const buf = Buffer.alloc(BYTES)
     const n = readSync(fd, buf, 0, BYTES, 0)
-    const valid = n === BYTES && crc32(buf, 0, 8) === buf.readUInt32BE(8)
-    return new AckedEnd(fd, valid ? Number(buf.readBigInt64BE(0)) : undefined)
+    return new AckedEnd(fd, recordedIn(buf.subarray(0, n)))
+  }
+
+  /**
+   * The end recorded in `dir` now, for a reader beside the writer (./embedded-log-reader.ts):
+   * nothing is created or opened for writing. Undefined when none is readable — no file, an empty
+   * one (a partition not appended to since it was opened), or a 12-byte write caught half done.
+   */
+  static read(dir: string): number | undefined {
+    let buf: Buffer
+    try {
+      buf = readFileSync(join(dir, FILE))
+    } catch (err: unknown) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+    return recordedIn(buf)
   }
 
   write(end: number): void {
@@ -49,4 +64,8 @@ export class AckedEnd {
   close(): void {
     closeSync(this.#fd)
   }
+}
+
+function recordedIn(buf: Buffer): number | undefined {
+  return buf.length >= BYTES && crc32(buf, 0, 8) === buf.readUInt32BE(8) ? Number(buf.readBigInt64BE(0)) : undefined
 }

@@ -14,6 +14,7 @@
  * txn/<transactionalId>.json            commit journal, present only mid-commit (embedded-transaction.ts)
  * ```
  * Opening is lazy: the first call takes the lock and finishes interrupted transaction commits.
+ * Another process reads beside the owner, without the lock, through ./embedded-log-reader.ts.
  */
 import { existsSync, readdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'

@@ -3,6 +3,7 @@
  * surface is the `EventLog` port implementation plus the transaction shape shared with Kafka.
  */
 export { EmbeddedEventLog, type EmbeddedEventLogOptions, type EmbeddedConsumerRequest } from './embedded-event-log.ts'
+export { EmbeddedLogReader, type EmbeddedLogReaderOptions } from './embedded-log-reader.ts'
 export { heldByOf, isRunning, startTimeOf } from '../../local-disk/directory-lock.ts'
 export { movePendingRecords, PendingRecordsWriter } from './pending-records.ts'
 export type { LogTransaction, TransactionalEventLog, ConsumerCrashHandler } from '../../../ports/event-log-transaction.ts'

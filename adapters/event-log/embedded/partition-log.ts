@@ -17,8 +17,12 @@
  * EmbeddedEventLog, waits for it first). A read never sees half of a batch: the index and the end
  * offset move only once a batch is written (and fsynced). The embedded log is the single-process
  * default; throughput beyond that is what Kafka is for.
+ *
+ * `openReadOnly` opens a partition beside its writer (another process may hold the log): up to an
+ * end the caller read from the acknowledged-end file, never past it — bytes there are an append in
+ * flight or a torn one — and without creating, truncating or writing anything; it refuses appends.
  */
-import { closeSync, fsync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { InvariantViolation, SourceError } from '../../../core/errors.ts'
@@ -71,15 +75,19 @@ export class PartitionLog {
   readonly #dir: string
   readonly #options: PartitionLogOptions
   readonly #segments: Segment[] = []
-  readonly #acked: AckedEnd
+  /** Undefined when opened read-only: the writer's file is only read, once, by the caller. */
+  readonly #acked: AckedEnd | undefined
+  /** Read-only: the end the caller read from the writer's acknowledged-end file, which nothing here goes past. */
+  readonly #readOnlyEnd: number | undefined
   #end = 0
   /** An appendEncodedAsync not settled yet: no other append may start. */
   #appending = false
 
-  private constructor(dir: string, options: PartitionLogOptions) {
+  private constructor(dir: string, options: PartitionLogOptions, readOnlyEnd?: number) {
     this.#dir = dir
     this.#options = options
-    this.#acked = AckedEnd.open(dir)
+    this.#readOnlyEnd = readOnlyEnd
+    this.#acked = readOnlyEnd === undefined ? AckedEnd.open(dir) : undefined
   }
 
   static open(dir: string, options: PartitionLogOptions): PartitionLog {
@@ -90,7 +98,7 @@ export class PartitionLog {
       .filter((n) => /^\d{20}\.log$/.test(n))
       .sort()
     names.forEach((name, i) => log.#load(name, i === names.length - 1))
-    const acked = log.#acked.recorded
+    const acked = log.#acked?.recorded
     if (acked !== undefined && log.#end < acked) {
       log.close()
       throw new SourceError('DATA_CORRUPT', `embedded log partition ${dir} ends at offset ${log.#end}, but appends up to offset ${acked} were acknowledged: records are missing; restore the partition from a copy`, {
@@ -98,6 +106,25 @@ export class PartitionLog {
       })
     }
     if (log.#segments.length === 0) log.#roll()
+    return log
+  }
+
+  /**
+   * The partition's first `end` records, read beside its writer: segments past them are not
+   * looked at, nothing is created, truncated or written (a missing directory holds no records),
+   * and appends are refused. Fewer than `end` records whole on disk is damage (DATA_CORRUPT), as
+   * it is to the writer's open.
+   */
+  static openReadOnly(dir: string, end: number): PartitionLog {
+    const log = new PartitionLog(dir, { segmentBytes: Infinity, fsync: false }, end)
+    const names = (existsSync(dir) ? readdirSync(dir) : []).filter((n) => /^\d{20}\.log$/.test(n) && Number(n.slice(0, 20)) < end).sort()
+    names.forEach((name, i) => log.#load(name, i === names.length - 1))
+    if (log.#end < end) {
+      log.close()
+      throw new SourceError('DATA_CORRUPT', `embedded log partition ${dir} ends at offset ${log.#end}, but appends up to offset ${end} were acknowledged: records are missing; restore the partition from a copy`, {
+        context: { dir, end: log.#end, acknowledged: end },
+      })
+    }
     return log
   }
 
@@ -186,6 +213,7 @@ export class PartitionLog {
   }
 
   #segmentForAppend(): Segment {
+    if (this.#readOnlyEnd !== undefined) throw new SourceError('BAD_REQUEST', `embedded log partition ${this.#dir} is open read-only here (beside its writer): it takes no appends`, { context: { dir: this.#dir } })
     if (this.#appending) throw new InvariantViolation('embedded log append while an asynchronous append is in flight', { context: { dir: this.#dir } })
     const segment = this.#segments.at(-1) as Segment
     return segment.size >= this.#options.segmentBytes ? this.#roll() : segment
@@ -197,7 +225,7 @@ export class PartitionLog {
     for (let i = 0; i < starts.length; i++) segment.positions.push(segment.size + starts[i]!)
     segment.size += bytes
     this.#end = base + starts.length
-    this.#acked.write(this.#end)
+    ;(this.#acked as AckedEnd).write(this.#end)
     return base
   }
 
@@ -232,7 +260,7 @@ export class PartitionLog {
   close(): void {
     for (const s of this.#segments) closeSync(s.fd)
     this.#segments.length = 0
-    this.#acked.close()
+    this.#acked?.close()
   }
 
   #segmentFor(offset: number): Segment {
@@ -270,12 +298,13 @@ export class PartitionLog {
     }
     const buf = readFileSync(path)
     const positions = new RecordPositions()
+    const stopAt = this.#readOnlyEnd ?? Infinity
     let pos = 0
-    while (pos < buf.length) {
+    while (pos < buf.length && baseOffset + positions.length < stopAt) {
       const decoded = decodeRecord(buf, pos)
       if (typeof decoded === 'string' || decoded.record.offset !== baseOffset + positions.length) {
         const offset = baseOffset + positions.length
-        const acked = this.#acked.recorded
+        const acked = this.#readOnlyEnd ?? this.#acked?.recorded
         if (!isLast || (acked !== undefined && offset < acked)) {
           this.close()
           throw damaged(path, pos, offset, acked)
@@ -284,6 +313,12 @@ export class PartitionLog {
       }
       positions.push(pos)
       pos = decoded.next
+    }
+    if (this.#readOnlyEnd !== undefined) {
+      // Bytes past `pos` are the writer's (an append in flight, a torn one its next open cuts): left as they are.
+      this.#segments.push({ path, baseOffset, fd: openSync(path, 'r'), size: pos, positions })
+      this.#end = baseOffset + positions.length
+      return
     }
     // 'r+' rather than 'a': positional writes must land where the index says, after truncation.
     const fd = openSync(path, 'r+')

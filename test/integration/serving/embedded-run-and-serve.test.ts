@@ -1,14 +1,16 @@
 /**
  * `kfs run` and `kfs serve` in two processes on the embedded defaults (no servers), as a user runs
- * them in two terminals: serve follows the rows run writes — those of a new `kfs run` after serve
+ * them in two terminals: serve started first, then `kfs run` starts beside it (serve's catalog reads
+ * the embedded event log without owning it) and the catalog page shows the view's progress from
+ * run's checkpoints; serve follows the rows run writes — those of a new `kfs run` after serve
  * started too, by GET and WebSocket push; a second writer (`kfs replay --online-from-offline`)
  * while run holds the store fails with a clear message and changes nothing; stopping serve and
  * restarting run loses no row. Before, serve served the rows it found at start forever, and its
- * close wrote them over run's file: every row run had written since was gone. (serve starts after
- * run here: serve's catalog opens the embedded event log when it is free and then holds it, which
- * a kfs run started later is refused.)
+ * close wrote them over run's file: every row run had written since was gone; and a serve started
+ * first held the event log's LOCK for its catalog, so a kfs run started after it was refused.
  */
 import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -59,7 +61,15 @@ async function stop(child: KfsChild): Promise<string> {
   return result.stderr
 }
 
-void test('serving > kfs serve follows kfs run on the embedded store; a second writer is refused; nothing is lost', async () => {
+/** The catalog page's progress line of `view` ("last checkpoint … · N records behind"), undefined while it shows none. */
+async function catalogProgress(base: string, view: string): Promise<{ lag: number; text: string } | undefined> {
+  const page = await (await fetch(`${base}/`)).text()
+  const section = page.split('<section class="view').find((s) => s.includes(`data-view="${view}@`))
+  const progress = section?.match(/<span class="progress" data-lag="(\d+)">(last checkpoint [^<]*)<\/span>/)
+  return progress === null || progress === undefined ? undefined : { lag: Number(progress[1]), text: progress[2]! }
+}
+
+void test("serving > kfs serve started first, then kfs run beside it: serve follows run on the embedded store and its catalog shows run's progress; a second writer is refused; nothing is lost", async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'kfs-run-and-serve-'))
   const port = await freePort()
   const env = { KFS_DATA_DIR: dataDir, KFS_SERVE_PORT: String(port), KFS_CHECKPOINT_INTERVAL_MS: '300' }
@@ -90,21 +100,31 @@ void test('serving > kfs serve follows kfs run on the embedded store; a second w
       ['produce', '--generate', '3000', '--start', new Date(Date.now() - 30 * 60_000).toISOString(), '--seed', '3'],
       env,
     )
+    // serve first: its catalog reads the event log (progress, dead letters) without taking its LOCK.
+    serve = startKfs(['serve'], env)
+    await eventually('kfs serve listens', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), serve)
+    await eventually('the catalog page lists the view', async () => ((await fetch(`${base}/`)).ok ? true : undefined), serve)
+    assert.ok(!existsSync(join(dataDir, 'log', 'LOCK')), "serve's catalog holds no LOCK of the event log")
     run = startKfs(['run'], env)
     await eventually(
       'kfs run writes the online store',
       async () => ((await readdir(onlineDir).catch(() => [] as string[])).includes('LOCK') ? true : undefined),
       run,
     )
-    serve = startKfs(['serve'], env)
-    await eventually('kfs serve listens', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), serve)
-    // The embedded log has one owner too (kfs run): serve's catalog cannot read it, and serve
-    // does not hold it, so the log stays free for the next kfs run.
     await eventually(
-      'serve has tried the event log',
-      async () => (/catalog: cannot read/.test(serve!.stderr()) ? true : undefined),
-      serve,
+      'kfs run owns the event log, started after serve',
+      async () =>
+        (await readFile(join(dataDir, 'log', 'LOCK'), 'utf8')).split(' ')[0] === String(run!.child.pid) ? true : undefined,
+      run,
     )
+    // The page refreshes its progress every 15 s (when looked at): run's checkpoints show up then.
+    const progress = await eventually(
+      "serve's catalog shows run's progress on the view's topic",
+      async () => catalogProgress(base, 'user_purchases'),
+      run,
+    )
+    assert.match(progress.text, /^last checkpoint \d{4}-\d\d-\d\dT.* · [\d,]+ records behind$/)
+    assert.doesNotMatch(serve.stderr(), /catalog: cannot read/, 'the catalog read the log beside run')
     const first = await eventually(
       'kfs serve serves the rows kfs run writes',
       async () => {
