@@ -11,7 +11,7 @@
  * - a crash during `write` may leave any prefix of the bytes (a torn tail).
  */
 import type { BigIntStats } from 'node:fs'
-import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { lockDirectory, unlockDirectory, type LockOwner } from '../../local-disk/directory-lock.ts'
 import { syncDir } from '../../local-disk/sync-dir.ts'
 
@@ -62,6 +62,16 @@ function absent(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === 'ENOENT'
 }
 
+/** `path` opened for reading; undefined when there is no such file (the writer has not made it, or replaced it meanwhile). */
+async function openIfPresent(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, 'r')
+  } catch (err: unknown) {
+    if (absent(err)) return undefined
+    throw err
+  }
+}
+
 export const nodeFollowedFiles: FollowedFiles = {
   async version(path) {
     try {
@@ -72,13 +82,8 @@ export const nodeFollowedFiles: FollowedFiles = {
     }
   },
   async readVersioned(path) {
-    let handle
-    try {
-      handle = await open(path, 'r')
-    } catch (err: unknown) {
-      if (absent(err)) return undefined
-      throw err
-    }
+    const handle = await openIfPresent(path)
+    if (handle === undefined) return undefined
     try {
       const version = versionOf(await handle.stat({ bigint: true }))
       return { text: await handle.readFile('utf8'), version }
@@ -87,13 +92,8 @@ export const nodeFollowedFiles: FollowedFiles = {
     }
   },
   async readFrom(path, offset) {
-    let handle
-    try {
-      handle = await open(path, 'r')
-    } catch (err: unknown) {
-      if (absent(err)) return undefined
-      throw err
-    }
+    const handle = await openIfPresent(path)
+    if (handle === undefined) return undefined
     try {
       const size = Number((await handle.stat()).size)
       if (size <= offset) return ''
