@@ -48,6 +48,21 @@ export interface EmbeddedConsumerOptions {
   readonly retryBackoffMs: number
 }
 
+/** How an embedded log's consumers deliver: the log's own settings over the defaults (500 records or 1 MiB a batch, a round at least every 100 ms, 1 s before a failed batch is redelivered). */
+export function deliverySettings(log: {
+  readonly maxBatchRecords?: number
+  readonly maxBatchBytes?: number
+  readonly pollIntervalMs?: number
+  readonly retryBackoffMs?: number
+}): Pick<EmbeddedConsumerOptions, 'maxBatchRecords' | 'maxBatchBytes' | 'pollIntervalMs' | 'retryBackoffMs'> {
+  return {
+    maxBatchRecords: log.maxBatchRecords ?? 500,
+    maxBatchBytes: log.maxBatchBytes ?? 1024 * 1024,
+    pollIntervalMs: log.pollIntervalMs ?? 100,
+    retryBackoffMs: log.retryBackoffMs ?? 1000,
+  }
+}
+
 const key = (tp: TopicPartition) => `${tp.partition}\u0000${tp.topic}`
 
 export class EmbeddedConsumer implements LogConsumer, GroupMember {

@@ -26,7 +26,7 @@ import type { PackedRecords, ProduceRecord } from '../../../ports/event-log.ts'
 import { makeDirSync } from '../../local-disk/sync-dir.ts'
 import { lockDirectory, unlockDirectory } from '../../local-disk/directory-lock.ts'
 import { fileNameFor, readJson, writeJsonAtomic } from './durable-file.ts'
-import { EmbeddedConsumer } from './embedded-consumer.ts'
+import { deliverySettings, EmbeddedConsumer } from './embedded-consumer.ts'
 import { EmbeddedTransaction, fenced, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'
 import { checkOffsets, GroupCoordinator } from './group-coordinator.ts'
 import { commitInDoubt, journalMismatch, journalRecord, readJournal, storedRecord, type JournalEntry } from './transaction-journal.ts'
@@ -186,13 +186,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
         clock: this.#clock,
         logger: this.#logger,
       },
-      {
-        ...options,
-        maxBatchRecords: this.#options.maxBatchRecords ?? 500,
-        maxBatchBytes: this.#options.maxBatchBytes ?? 1024 * 1024,
-        pollIntervalMs: this.#options.pollIntervalMs ?? 100,
-        retryBackoffMs: this.#options.retryBackoffMs ?? 1000,
-      },
+      { ...options, ...deliverySettings(this.#options) },
     )
     this.#consumers.add(consumer)
     return consumer

@@ -30,7 +30,7 @@ import { liveOwnerOf } from '../../local-disk/directory-lock.ts'
 import { AckedEnd } from './acked-end.ts'
 import { readJson } from './durable-file.ts'
 import type { EmbeddedConsumerRequest } from './embedded-event-log.ts'
-import { EmbeddedConsumer } from './embedded-consumer.ts'
+import { deliverySettings, EmbeddedConsumer } from './embedded-consumer.ts'
 import { GroupCoordinator } from './group-coordinator.ts'
 import { PartitionLog } from './partition-log.ts'
 import { decodeRecord } from './record-format.ts'
@@ -132,13 +132,7 @@ export class EmbeddedLogReader implements EventLog {
         clock: this.#clock,
         logger: this.#logger,
       },
-      {
-        ...options,
-        maxBatchRecords: this.#options.maxBatchRecords ?? 500,
-        maxBatchBytes: this.#options.maxBatchBytes ?? 1024 * 1024,
-        pollIntervalMs: this.#options.pollIntervalMs ?? 100,
-        retryBackoffMs: 1000,
-      },
+      { ...options, ...deliverySettings(this.#options) },
     )
     const consumer: LogConsumer = {
       run: (handlers) => inner.run(handlers),
