@@ -13,6 +13,7 @@ import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './de
 import { settleBackfills } from '../../replay/backfill-before-live.ts'
 import { backfillEnvironment, publishedViews } from './live-views.ts'
 import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
+import { listenForStop, type StopSignal } from './stop-signal.ts'
 
 export const DEFAULT_GROUP = 'kfs-engine'
 
@@ -68,6 +69,7 @@ Examples:
     const runtime = await createRuntime(config)
     const logger = runtime.logger.child({ component: 'cli.run' })
     let metrics: MetricsServer | undefined
+    let stop: StopSignal | undefined
     try {
       // First, so a busy port stops the command before it consumes or backfills anything.
       if (config.metricsPort !== undefined) {
@@ -103,20 +105,18 @@ Examples:
         checkpointMaxRecords: config.checkpointMaxRecords,
       })
       metrics?.expose(createEngineMetrics(engine.stats, runtime.clock, views))
+      // Listened for before start: a signal sent on seeing "engine running" must find a listener.
+      stop = listenForStop()
       await engine.start()
       ctx.err(
         `engine running: ${views.map((v) => `${v.name}@${v.version}`).join(', ')}${metrics ? ` — metrics on http://${config.serveHost}:${config.metricsPort}/metrics` : ''}\n`,
       )
 
-      const stopSignal = new Promise<string>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'))
-        process.once('SIGTERM', () => resolve('SIGTERM'))
-      })
       const caughtUp = untilCaughtUp ? waitUntilCaughtUp(engine, idleMs, runtime.clock, logger) : new Promise<never>(() => {})
       // Catching up can take minutes: say how far it is (on a terminal only, and not with --json).
       const progress = untilCaughtUp ? progressFor(ctx) : undefined
       const progressTimer = progress ? setInterval(() => progress.update(catchUpLine(engine.stats)), 500) : undefined
-      const outcome = await Promise.race([stopSignal, caughtUp.then(() => 'caught-up'), engine.failed]).finally(() => {
+      const outcome = await Promise.race([stop.received, caughtUp.then(() => 'caught-up'), engine.failed]).finally(() => {
         clearInterval(progressTimer)
         progress?.done()
       })
@@ -146,6 +146,7 @@ Examples:
       ctx.out(ctx.json ? `${JSON.stringify(summary)}\n` : `${text}\n`)
       return 0
     } finally {
+      stop?.dispose()
       metrics?.close()
       await runtime.close()
     }

@@ -16,6 +16,7 @@ import { createRuntime, type Runtime } from '../runtime.ts'
 import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { servedDefinitions } from './served-definitions.ts'
+import { listenForStop, type StopSignal } from './stop-signal.ts'
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -106,6 +107,7 @@ Examples:
     const logConfig = serveLogOptions(stringOption(args, 'log-topic'), numberOption(args, 'log-sample'), config.serveLog)
     const runtime = await createRuntime(config)
     let log: ServedLog | undefined
+    let stop: StopSignal | undefined
     try {
       const { registry } = await openRegistry(ctx)
       const { set } = await loadFeatures(args, ctx, registry)
@@ -147,6 +149,8 @@ Examples:
           },
         },
       })
+      // Listened for before the ready line: a signal sent on seeing it must find a listener.
+      stop = listenForStop()
       const bound = await server.listen(port)
       const base = `http://${config.serveHost}:${bound}`
       ctx.err(`serving ${views.length} views on ${base} — catalog ${base}/ · registry ${base}/v1/registry\n`)
@@ -156,15 +160,13 @@ Examples:
         const ready = { url: base, port: bound, views: views.map((v) => `${v.name}@${v.version}`), transport: server.transport.name }
         ctx.out(`${JSON.stringify(ready)}\n`)
       }
-      const signal = await new Promise<string>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'))
-        process.once('SIGTERM', () => resolve('SIGTERM'))
-      })
+      const signal = await stop.received
       ctx.err(`stopping (${signal})\n`)
       await server.close()
       await log?.close()
       return 0
     } finally {
+      stop?.dispose()
       await log?.close()
       await runtime.close()
     }
