@@ -60,3 +60,37 @@ export function batchGapHandler(
     return false
   }
 }
+
+/**
+ * A partition whose slot has had no record for `quietMs` while short of the log's end
+ * (`kfs run --until-caught-up`): when retention deleted every record left unread, the client's
+ * out-of-range fetch restarts past them and no batch ever comes to show the gap, so the engine
+ * would wait forever (docs/semantics.md §17). One read of the log's start per partition and
+ * `quietMs`, in that idle case only: a start past the position is the deletion, counted and
+ * resumed past by the batch's rule, as if the next batch started at the log's end. Returns where
+ * the partition reads now.
+ */
+export function idleGapHandler(
+  deps: BatchGapDeps,
+): (slot: PartitionSlot, at: { position: bigint; end: bigint; nowMs: number; quietMs: number }) => Promise<bigint> {
+  const { log, stats, logger, reads, seek } = deps
+  const askedAt = new WeakMap<PartitionSlot, number>()
+  return async (slot, { position, end, nowMs, quietMs }) => {
+    if (nowMs - (askedAt.get(slot) ?? -Infinity) < quietMs) return position
+    askedAt.set(slot, nowMs)
+    // Under the slot's queue: a batch that came meanwhile moved the slot on, and any gap before it
+    // was that batch's to find (counted there, never twice).
+    return slot.run(async () => {
+      if (BigInt(slot.nextOffset) > position) return BigInt(slot.nextOffset)
+      const where = { topic: slot.topic, partition: slot.partition }
+      const deleted = await deletedMidRunInLog(log, where, position.toString(), end.toString(), reads, {
+        deletedBeforeRead: stats.deletedBeforeRead,
+        logger,
+      })
+      if (deleted === undefined) return position
+      slot.skipTo(deleted.position)
+      seek({ stream: slot.topic, partition: slot.partition }, deleted.position)
+      return BigInt(deleted.position)
+    })
+  }
+}

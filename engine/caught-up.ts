@@ -24,10 +24,18 @@ export interface CaughtUpInputs {
   readonly readToOf?: (topic: string, partition: number) => bigint | undefined
   readonly nowMs: number
   readonly quietMs: number
+  /**
+   * A partition short of its end with no record for quietMs: whether retention deleted what was
+   * left unread (batch-gap.ts idleGapHandler); resolves where it reads now.
+   */
+  readonly passDeleted?: (
+    slot: PartitionSlot,
+    at: { position: bigint; end: bigint; nowMs: number; quietMs: number },
+  ) => Promise<bigint>
 }
 
 export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
-  const { log, source, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs, quietMs } = inputs
+  const { log, source, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs, quietMs, passDeleted } = inputs
   for (const stage of rekeyStages) {
     const ends = await log.endOffsets(stage.plan.source.topic)
     if (stage.busy) return false
@@ -58,7 +66,10 @@ export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
       const processed = BigInt(slot.nextOffset)
       const read = readToOf?.(plan.topic, p) ?? processed
       // Read past the last record only by entries the log never delivers: nothing left to process.
-      const position = read > processed ? read : processed
+      let position = read > processed ? read : processed
+      // No batch shows a gap when retention deleted every record left and nothing new arrives.
+      if (!internal && position < end && passDeleted !== undefined && nowMs - slot.lastRecordAtMs >= quietMs)
+        position = await passDeleted(slot, { position, end, nowMs, quietMs })
       if (!internal && position < end) return false
       if (internal && (position < end - 1n || nowMs - slot.lastRecordAtMs < quietMs)) return false
     }

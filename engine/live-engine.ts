@@ -40,7 +40,7 @@ import { createRekeyStage, isTransactional, type RekeyStage } from './rekey-stag
 import { isCaughtUp } from './caught-up.ts'
 import { ConfigError, InvariantViolation } from '../core/errors.ts'
 import { resumeInLog } from './resume-position.ts'
-import { batchGapHandler } from './batch-gap.ts'
+import { batchGapHandler, idleGapHandler } from './batch-gap.ts'
 
 export interface LiveEngineOptions {
   readonly log: EventLog
@@ -136,13 +136,11 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
 
   const slotKey = (topic: string, partition: number) => `${topic}/${partition}`
 
-  const takeGap = batchGapHandler({
-    log,
-    stats,
-    logger,
-    reads: (read) => retry(read, retryForever),
-    seek: (at, position) => reader?.seek(at, position),
-  })
+  const reads = <T>(read: () => Promise<T>) => retry(read, retryForever)
+  const seek = (at: StreamPartition, position: string) => reader?.seek(at, position)
+  const takeGap = batchGapHandler({ log, stats, logger, reads, seek })
+  // kfs run --until-caught-up: a partition whose unread records were all deleted shows no batch.
+  const passDeleted = idleGapHandler({ log, stats, logger, reads, seek })
 
   function slotFor(topic: string, partition: number): Promise<PartitionSlot> {
     const key = slotKey(topic, partition)
@@ -381,7 +379,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     async isCaughtUp(quietMs: number) {
       const slotAt = async (topic: string, partition: number) => slots.get(slotKey(topic, partition))?.catch(() => undefined)
       const readToOf = (topic: string, partition: number) => readTo.get(slotKey(topic, partition))
-      return isCaughtUp({ log, source, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs: clock.nowMs(), quietMs })
+      return isCaughtUp({ log, source, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs: clock.nowMs(), quietMs, passDeleted })
     },
     positions: () => perSlot((slot) => slot.nextOffset),
     watermarks: () => perSlot((slot) => slot.watermarkMs),

@@ -232,7 +232,7 @@ function usageFailure(ctx: CommandContext, message: string, human: string): numb
 }
 
 /** Node's errors from the operating system carry an upper-case code such as ENOENT or ECONNREFUSED. */
-function isSystemError(err: unknown): err is Error & { code: string } {
+export function isSystemError(err: unknown): err is Error & { code: string } {
   return (
     err instanceof Error &&
     typeof (err as { code?: unknown }).code === 'string' &&

@@ -3,12 +3,15 @@ import { FeatureStoreError } from '../../core/errors.ts'
 import { consumedView } from '../../engine/plan-sources.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import { MemoryObjectStore } from '../../adapters/object-store/index.ts'
-import { verifyParity } from '../../replay/verify-parity.ts'
-import { createRuntime } from '../runtime.ts'
-import { listOption, stringOption, UsageError, type Command } from './command.ts'
+import type { FeatureViewDef } from '../../features/types.ts'
+import type { Registry } from '../../registry/index.ts'
+import { verifyParity, type ParityReport } from '../../replay/verify-parity.ts'
+import { createRuntime, type Runtime } from '../runtime.ts'
+import { listOption, stringOption, UsageError, type Command, type CommandContext } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { publishedViews, viewsWith } from './live-views.ts'
 import { progressFor } from './progress.ts'
+import { isSystemError } from './router.ts'
 import { DEFAULT_GROUP } from './run.ts'
 
 export const verifyParityCommand: Command = {
@@ -20,15 +23,19 @@ For each view, replays its topic's raw archive through the same decode and opera
 engine ran, and compares the result with the rows the live engine wrote to the view's offline
 table: same entities, same as_of, same values bit for bit, same order within each entity.
 Both are read at the same checkpoint (a consistent cut), so it can run while the engine runs.
-Prints matching counts and the first differences; exits 1 on any mismatch, and when a view has
-nothing to compare (no rows live or replayed) or the engine has no checkpoint yet. A --group with
-no checkpoints, or a --views name that is not an offline view of the module, exits 2.
+Prints one result per view: its matching counts and first differences, or why it could not be
+checked (not computed yet, a table missing or damaged, no rows live or replayed); every selected
+view is checked even when one before it fails. Exits 0 only when every view matched, 1 when any
+view differs or could not be checked, or the engine has no checkpoint yet (with one view, its
+failure is the command's error). A --group with no checkpoints, or a --views name that is not an
+offline view of the module, exits 2 before anything is checked. --json prints a list with one
+entry per view: status match, differ or unchecked (with its reason and error code).
 
 Options:
 ${FEATURES_HELP}
   --views <a,b>          views to verify (default: every view of the module)
   --group <id>           the live engine's consumer group (default ${DEFAULT_GROUP})
-  --json                 print the reports as JSON
+  --json                 print the per-view results as JSON
 
 Examples:
   kfs verify-parity
@@ -47,50 +54,104 @@ Examples:
         consumedView(v),
       )
       await requireCheckpoints(runtime.store, groupId, args.values.group !== undefined)
-      const reports = []
+      const results: ViewResult[] = []
       const progress = progressFor(ctx)
       for (const [i, view] of views.entries()) {
         progress.ticking(`verifying ${view.name} (${i + 1}/${views.length}): replaying its archive…`)
-        const report = await verifyParity({
-          offline: runtime.offline,
-          decoder: runtime.decoderFor(view.source),
-          view,
-          groupId,
-          scratch: new MemoryObjectStore(),
-        }).catch(async (err: unknown) => {
-          // A view not computed yet has no feature table: say so, not "restore it from a copy"
-          // (nothing is damaged; the way on is to compute it).
-          const backfill = (await registry.getBackfillStatus(view.name, view.version))?.state
-          if (!(err instanceof FeatureStoreError) || err.code !== 'NOT_FOUND' || backfill === 'complete') throw err
-          throw new FeatureStoreError(
-            'NOT_FOUND',
-            `nothing to compare for ${view.name} v${view.version}: it has not been computed yet (its backfill is ${backfill ?? 'not started'}); run kfs replay --views ${view.name}, or kfs run, first`,
-            { cause: err, context: { view: view.name, version: view.version } },
-          )
+        const result = await verifyView(view, groupId, runtime, registry).catch((err: unknown) => {
+          // One view selected: its error is the command's (message and --json error document as
+          // before). Several: a view that cannot be checked must not hide the others' results, so
+          // it is reported as unchecked with its reason and the next view runs. A bug still throws.
+          if (views.length === 1 || !(err instanceof FeatureStoreError || isSystemError(err))) throw err
+          return unchecked(view, err)
         })
         progress.done()
-        // Zero rows on both sides proves nothing: "checked nothing" is a failure, not a match.
-        const checked = report.liveRows + report.replayRows > 0
-        reports.push({ ...report, ok: report.ok && checked, checked })
-        if (!ctx.json) {
-          if (!checked) {
-            ctx.out(`✗ ${report.view}: nothing to compare — no rows live or replayed at group ${groupId}'s latest checkpoint\n`)
-            continue
-          }
-          const pct = (100 * report.matchingRows) / Math.max(report.liveRows, report.replayRows)
-          ctx.out(
-            `${report.ok ? '✓' : '✗'} ${report.view}: ${report.matchingRows}/${report.liveRows} live rows identical to replay (${pct.toFixed(2)}%), ${report.entities} entities\n`,
-          )
-          for (const d of report.differences)
-            ctx.out(`    ${d.entityKey} row ${d.index}: live ${JSON.stringify(d.live)} · replay ${JSON.stringify(d.replay)}\n`)
-        }
+        results.push(result)
+        if (!ctx.json) printResult(ctx, result)
       }
-      if (ctx.json) ctx.out(`${JSON.stringify(reports)}\n`)
-      return reports.every((r) => r.ok) ? 0 : 1
+      if (ctx.json) ctx.out(`${JSON.stringify(results)}\n`)
+      else if (results.length > 1) ctx.out(`${summary(results)}\n`)
+      return results.every((r) => r.status === 'match') ? 0 : 1
     } finally {
       await runtime.close()
     }
   },
+}
+
+/** One view's outcome: `match` and `differ` carry the comparison; `unchecked` says why there is none. */
+type ViewResult =
+  | (ParityReport & { readonly status: 'match' | 'differ'; readonly checked: true })
+  | (Partial<ParityReport> & {
+      readonly view: string
+      readonly status: 'unchecked'
+      readonly ok: false
+      readonly checked: false
+      readonly reason: string
+      /** kfs's error code (or the system's) when the check failed; absent when it compared nothing. */
+      readonly code?: string
+    })
+
+async function verifyView(view: FeatureViewDef, groupId: string, runtime: Runtime, registry: Registry): Promise<ViewResult> {
+  const report = await verifyParity({
+    offline: runtime.offline,
+    decoder: runtime.decoderFor(view.source),
+    view,
+    groupId,
+    scratch: new MemoryObjectStore(),
+  }).catch(async (err: unknown) => {
+    // A view not computed yet has no feature table: say so, not "restore it from a copy"
+    // (nothing is damaged; the way on is to compute it).
+    const backfill = (await registry.getBackfillStatus(view.name, view.version))?.state
+    if (!(err instanceof FeatureStoreError) || err.code !== 'NOT_FOUND' || backfill === 'complete') throw err
+    throw new FeatureStoreError(
+      'NOT_FOUND',
+      `nothing to compare for ${view.name} v${view.version}: it has not been computed yet (its backfill is ${backfill ?? 'not started'}); run kfs replay --views ${view.name}, or kfs run, first`,
+      { cause: err, context: { view: view.name, version: view.version } },
+    )
+  })
+  // Zero rows on both sides proves nothing: "checked nothing" is a failure, not a match.
+  if (report.liveRows + report.replayRows === 0)
+    return {
+      ...report,
+      status: 'unchecked',
+      ok: false,
+      checked: false,
+      reason: `nothing to compare — no rows live or replayed at group ${groupId}'s latest checkpoint`,
+    }
+  return { ...report, status: report.ok ? 'match' : 'differ', checked: true }
+}
+
+function unchecked(view: FeatureViewDef, err: FeatureStoreError | (Error & { code: string })): ViewResult {
+  return {
+    view: `${view.name}@${view.version}`,
+    status: 'unchecked',
+    ok: false,
+    checked: false,
+    reason: err.message,
+    code: err.code,
+  }
+}
+
+function printResult(ctx: CommandContext, result: ViewResult): void {
+  if (result.status === 'unchecked') {
+    // The line for a view with no rows at the cut is the one this command always printed.
+    ctx.out(
+      result.code === undefined ? `✗ ${result.view}: ${result.reason}\n` : `✗ ${result.view}: not checked — ${result.reason}\n`,
+    )
+    return
+  }
+  const pct = (100 * result.matchingRows) / Math.max(result.liveRows, result.replayRows)
+  ctx.out(
+    `${result.ok ? '✓' : '✗'} ${result.view}: ${result.matchingRows}/${result.liveRows} live rows identical to replay (${pct.toFixed(2)}%), ${result.entities} entities\n`,
+  )
+  for (const d of result.differences)
+    ctx.out(`    ${d.entityKey} row ${d.index}: live ${JSON.stringify(d.live)} · replay ${JSON.stringify(d.replay)}\n`)
+}
+
+/** The last line of a run over several views: how many matched, differed, could not be checked. */
+function summary(results: readonly ViewResult[]): string {
+  const count = (status: ViewResult['status']) => results.filter((r) => r.status === status).length
+  return `${results.length} views: ${count('match')} match, ${count('differ')} differ, ${count('unchecked')} not checked`
 }
 
 /**
