@@ -264,18 +264,18 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     if (cached) return cached
     if (!isTopicName(name)) return undefined
     const dir = join(this.#dir, 'topics', name)
-    const meta = readJson<{ partitions: number }>(join(dir, 'topic.json'), (m) => Number.isSafeInteger((m as { partitions?: unknown } | null)?.partitions) && (m as { partitions: number }).partitions >= 1)
-    if (!meta) return undefined
+    const partitionCount = topicPartitionCount(dir)
+    if (partitionCount === undefined) return undefined
     // A partition past the count with records: topic.json lost a partition (empty ones are left by a failed open).
-    const extra = readdirSync(dir).find((n) => /^\d+$/.test(n) && Number(n) >= meta.partitions && PartitionLog.holdsRecords(join(dir, n)))
+    const extra = readdirSync(dir).find((n) => /^\d+$/.test(n) && Number(n) >= partitionCount && PartitionLog.holdsRecords(join(dir, n)))
     if (extra !== undefined) {
-      throw new SourceError('DATA_CORRUPT', `embedded log state file ${join(dir, 'topic.json')} says ${meta.partitions} partitions, but partition ${extra} holds records: restore it from a copy`, {
+      throw new SourceError('DATA_CORRUPT', `embedded log state file ${join(dir, 'topic.json')} says ${partitionCount} partitions, but partition ${extra} holds records: restore it from a copy`, {
         context: { path: join(dir, 'topic.json'), partition: Number(extra) },
       })
     }
     const partitions: PartitionLog[] = []
     try {
-      for (let p = 0; p < meta.partitions; p++) partitions.push(PartitionLog.open(join(dir, String(p)), { segmentBytes: this.#options.segmentBytes ?? 64 * 1024 * 1024, fsync: this.#fsync }))
+      for (let p = 0; p < partitionCount; p++) partitions.push(PartitionLog.open(join(dir, String(p)), { segmentBytes: this.#options.segmentBytes ?? 64 * 1024 * 1024, fsync: this.#fsync }))
     } catch (err: unknown) {
       for (const opened of partitions) opened.close() // else each failed open leaks their files
       throw err
@@ -389,4 +389,12 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     this.#waiters = []
     for (const w of waiters) w()
   }
+}
+
+/** The partition count a topic directory's topic.json holds; undefined while it holds none (not created yet, or not a count). */
+export function topicPartitionCount(topicDir: string): number | undefined {
+  return readJson<{ partitions: number }>(
+    join(topicDir, 'topic.json'),
+    (m) => Number.isSafeInteger((m as { partitions?: unknown } | null)?.partitions) && (m as { partitions: number }).partitions >= 1,
+  )?.partitions
 }

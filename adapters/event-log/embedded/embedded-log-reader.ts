@@ -28,11 +28,10 @@ import { isTopicName } from '../../../core/topic-name.ts'
 import type { EventLog, LogConsumer, ProduceRecord } from '../../../ports/event-log.ts'
 import { liveOwnerOf } from '../../local-disk/directory-lock.ts'
 import { AckedEnd } from './acked-end.ts'
-import { readJson } from './durable-file.ts'
-import type { EmbeddedConsumerRequest } from './embedded-event-log.ts'
+import { topicPartitionCount, type EmbeddedConsumerRequest } from './embedded-event-log.ts'
 import { deliverySettings, EmbeddedConsumer } from './embedded-consumer.ts'
 import { GroupCoordinator } from './group-coordinator.ts'
-import { PartitionLog } from './partition-log.ts'
+import { PartitionLog, SEGMENT_NAME } from './partition-log.ts'
 import { decodeRecord } from './record-format.ts'
 
 export interface EmbeddedLogReaderOptions {
@@ -45,8 +44,6 @@ export interface EmbeddedLogReaderOptions {
   readonly maxBatchRecords?: number
   readonly maxBatchBytes?: number
 }
-
-const SEGMENT = /^\d{20}\.log$/
 
 export class EmbeddedLogReader implements EventLog {
   readonly #dir: string
@@ -187,15 +184,9 @@ export class EmbeddedLogReader implements EventLog {
 
   /** The topic's partition count from its topic.json; undefined while it has none (not created, or not yet). */
   #partitions(topic: string): number | undefined {
-    if (!isTopicName(topic)) return undefined
-    const path = join(this.#dir, 'topics', topic, 'topic.json')
-    const meta = readJson<{ partitions: number }>(
-      path,
-      (m) =>
-        Number.isSafeInteger((m as { partitions?: unknown } | null)?.partitions) && (m as { partitions: number }).partitions >= 1,
-    )
-    return meta?.partitions
+    return isTopicName(topic) ? topicPartitionCount(join(this.#dir, 'topics', topic)) : undefined
   }
+
 
   #requirePartitions(topic: string): number {
     this.#check()
@@ -227,7 +218,7 @@ export class EmbeddedLogReader implements EventLog {
 /** The offset after the last whole record of the partition's last segment (a torn tail is not one); 0 without segments. */
 function wholeRecordsEnd(dir: string): number {
   const last = (existsSync(dir) ? readdirSync(dir) : [])
-    .filter((n) => SEGMENT.test(n))
+    .filter((n) => SEGMENT_NAME.test(n))
     .sort()
     .at(-1)
   if (last === undefined) return 0

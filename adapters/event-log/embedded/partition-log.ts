@@ -95,15 +95,13 @@ export class PartitionLog {
     makeDirSync(dir, options.fsync)
     const log = new PartitionLog(dir, options)
     const names = readdirSync(dir)
-      .filter((n) => /^\d{20}\.log$/.test(n))
+      .filter((n) => SEGMENT_NAME.test(n))
       .sort()
     names.forEach((name, i) => log.#load(name, i === names.length - 1))
     const acked = log.#acked?.recorded
     if (acked !== undefined && log.#end < acked) {
       log.close()
-      throw new SourceError('DATA_CORRUPT', `embedded log partition ${dir} ends at offset ${log.#end}, but appends up to offset ${acked} were acknowledged: records are missing; restore the partition from a copy`, {
-        context: { dir, end: log.#end, acknowledged: acked },
-      })
+      throw recordsMissing(dir, log.#end, acked)
     }
     if (log.#segments.length === 0) log.#roll()
     return log
@@ -117,20 +115,18 @@ export class PartitionLog {
    */
   static openReadOnly(dir: string, end: number): PartitionLog {
     const log = new PartitionLog(dir, { segmentBytes: Infinity, fsync: false }, end)
-    const names = (existsSync(dir) ? readdirSync(dir) : []).filter((n) => /^\d{20}\.log$/.test(n) && Number(n.slice(0, 20)) < end).sort()
+    const names = (existsSync(dir) ? readdirSync(dir) : []).filter((n) => SEGMENT_NAME.test(n) && Number(n.slice(0, 20)) < end).sort()
     names.forEach((name, i) => log.#load(name, i === names.length - 1))
     if (log.#end < end) {
       log.close()
-      throw new SourceError('DATA_CORRUPT', `embedded log partition ${dir} ends at offset ${log.#end}, but appends up to offset ${end} were acknowledged: records are missing; restore the partition from a copy`, {
-        context: { dir, end: log.#end, acknowledged: end },
-      })
+      throw recordsMissing(dir, log.#end, end)
     }
     return log
   }
 
   /** Whether the partition directory `dir` holds a segment with any bytes (without opening it). */
   static holdsRecords(dir: string): boolean {
-    return readdirSync(dir).some((n) => /^\d{20}\.log$/.test(n) && statSync(join(dir, n)).size > 0)
+    return readdirSync(dir).some((n) => SEGMENT_NAME.test(n) && statSync(join(dir, n)).size > 0)
   }
 
   get endOffset(): number {
@@ -329,6 +325,18 @@ export class PartitionLog {
     this.#segments.push({ path, baseOffset, fd, size: pos, positions })
     this.#end = baseOffset + positions.length
   }
+}
+
+/** A segment file's name: its first record's offset, 20 digits. */
+export const SEGMENT_NAME = /^\d{20}\.log$/
+
+/** The partition holds fewer records than were acknowledged: lost on disk, never a torn tail to cut. */
+function recordsMissing(dir: string, end: number, acknowledged: number): SourceError {
+  return new SourceError(
+    'DATA_CORRUPT',
+    `embedded log partition ${dir} ends at offset ${end}, but appends up to offset ${acknowledged} were acknowledged: records are missing; restore the partition from a copy`,
+    { context: { dir, end, acknowledged } },
+  )
 }
 
 /** A segment whose bytes do not read as the records its name and index say: damage on disk, never a torn tail to cut. */
