@@ -13,6 +13,7 @@ import type { FeatureViewDef, SourceDef } from '../../features/types.ts'
 import type { DefinitionSet, Registry } from '../../registry/index.ts'
 import { DEFAULT_SERVE_LOG_SAMPLE, type ServeLogConfig } from '../config.ts'
 import { createRuntime, type Runtime } from '../runtime.ts'
+import { SourceError } from '../../core/errors.ts'
 import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { servedDefinitions } from './served-definitions.ts'
@@ -194,9 +195,18 @@ function catalogStatus(views: readonly FeatureViewDef[], registry: Registry, run
       const def = views.find((v) => v.name === view && v.version === version)
       if (def === undefined) return undefined
       const topic = consumedView(def).source.topic
-      // A topic that does not exist yet has no progress to show (and must not fail the other parts).
-      const ends = await (await runtime.eventLogReader()).endOffsets(topic).catch(() => undefined)
-      if (ends === undefined) return undefined
+      const log = await runtime.eventLogReader()
+      // A topic that does not exist yet has no progress to show. Any other failure (the broker
+      // down, a damaged embedded log) is reported (status-cache.ts), not shown as "no progress".
+      const exists = await log.partitionCount(topic).then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof SourceError && err.code === 'NOT_FOUND') return false
+          throw err
+        },
+      )
+      if (!exists) return undefined
+      const ends = await log.endOffsets(topic)
       const checkpoints = new CheckpointStore(runtime.store, DEFAULT_GROUP)
       let lagRecords = 0
       let oldest: number | undefined

@@ -25,7 +25,7 @@ export interface StatusSources {
   nowMs(): number
   readonly backfillEveryMs?: number
   readonly deadLettersEveryMs?: number
-  onError?(part: 'backfill' | 'dead letters', err: unknown): void
+  onError?(part: 'backfill' | 'progress' | 'dead letters', err: unknown): void
 }
 
 export interface CachedStatus {
@@ -72,7 +72,15 @@ export function cachedCatalogStatus(sources: StatusSources): CachedStatus {
       const [states, newest, progresses] = await Promise.all([
         Promise.all(sources.views.map((v) => sources.backfill(v.name, v.version))),
         Promise.all(sources.views.map((v) => tableStats?.(v.name, v.version))),
-        Promise.all(sources.views.map((v) => progress?.(v.name, v.version))),
+        // One view's progress failing (its topic unreadable) must not hide every view's backfill state.
+        Promise.all(
+          sources.views.map((v) =>
+            progress?.(v.name, v.version).catch((err: unknown) => {
+              onError('progress', err)
+              return undefined
+            }),
+          ),
+        ),
       ])
       return new Map(
         sources.views.map((v, i) => {

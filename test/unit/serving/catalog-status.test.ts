@@ -111,4 +111,27 @@ void describe('serving > catalog status', () => {
     })
     assert.deepEqual(known.views['clicks_v@1'], {})
   })
+  void test('cached provider: one view whose progress cannot be read is reported, and every other view still shows its state', async () => {
+    const errors: { part: string; message: string }[] = []
+    const status = cachedCatalogStatus({
+      views,
+      nowMs: () => 0,
+      async backfill(view) {
+        return view === 'orders_v' ? { state: 'complete', updatedAtMs: 3 } : undefined
+      },
+      async progress(view) {
+        if (view === 'clicks_v') throw new Error('record 12 of clicks-0 is damaged')
+        return { lastCheckpointMs: 5, lagRecords: 0 }
+      },
+      onError: (part, err) => errors.push({ part, message: (err as Error).message }),
+    })
+    await status.refresh()
+    const known = await status.provider()
+    assert.deepEqual(known.views['orders_v@1'], { backfill: { state: 'complete', updatedAtMs: 3 }, progress: { lastCheckpointMs: 5, lagRecords: 0, readAtMs: 0 } })
+    assert.deepEqual(known.views['clicks_v@1'], {})
+    assert.deepEqual(errors, [
+      { part: 'progress', message: 'record 12 of clicks-0 is damaged' },
+      { part: 'progress', message: 'record 12 of clicks-0 is damaged' },
+    ])
+  })
 })
