@@ -95,6 +95,19 @@ export async function getViewFeatures(
 ): Promise<JsonBody> {
   const view = deps.catalog.view(input.view)
   const { entity } = view
+  // A parameter no route reads (a misspelt join key, an `as_of` this endpoint does not take) would
+  // otherwise be ignored and the caller served something it did not ask for.
+  const accepted = input.entityKey === undefined ? entity.joinKeys : []
+  for (const name of Object.keys(input.query ?? {})) {
+    if (!accepted.includes(name)) {
+      throw badRequest(
+        input.entityKey === undefined
+          ? `query parameter ${name} is not a join key of view ${view.name} (join keys: ${entity.joinKeys.join(', ')})`
+          : `query parameter ${name} is not accepted: GET /v1/features/${view.name}/:key takes no query parameters`,
+        { view: view.name, parameter: name },
+      )
+    }
+  }
   let parts: Record<string, unknown>
   if (input.entityKey !== undefined) {
     if (entity.joinKeys.length !== 1) {

@@ -77,7 +77,7 @@ export const OPERATIONS: Readonly<Record<string, Json>> = {
     ],
     responses: {
       '200': { description: 'The row (values null unless PRESENT).', headers: REQUEST_ID, content: json('ViewFeatures') },
-      '400': error('An invalid key, or a view with a composite key (use the query form) (BAD_REQUEST).'),
+      '400': error('An invalid key, a view with a composite key (use the query form), or any query parameter (BAD_REQUEST).'),
       '401': UNAUTHORIZED,
       '404': error('Unknown view (NOT_FOUND).'),
       '500': INTERNAL,
@@ -96,12 +96,12 @@ export const OPERATIONS: Readonly<Record<string, Json>> = {
         style: 'form',
         explode: true,
         schema: { type: 'object', additionalProperties: { type: 'string' } },
-        description: 'One parameter per join key of the view, e.g. ?user_id=u1&item_id=9.',
+        description: 'One parameter per join key of the view, e.g. ?user_id=u1&item_id=9; any other parameter is a 400.',
       },
     ],
     responses: {
       '200': { description: 'The row (values null unless PRESENT).', headers: REQUEST_ID, content: json('ViewFeatures') },
-      '400': error('A missing or invalid join key (BAD_REQUEST).'),
+      '400': error('A missing or invalid join key, or a parameter that is not a join key of the view (BAD_REQUEST).'),
       '401': UNAUTHORIZED,
       '404': error('Unknown view (NOT_FOUND).'),
       '500': INTERNAL,

@@ -204,8 +204,9 @@ export function createServer(args: {
       handle: (ctx, req) => {
         const view = req.getParameter(0)
         const rawKey = req.getParameter(1)
+        const query = req.getQuery() ?? ''
         identify(ctx, req)
-        run(ctx, () => getViewFeatures({ view: decodePathSegment(view), entityKey: decodePathSegment(rawKey) }, deps, ctx.requestId))
+        run(ctx, () => getViewFeatures({ view: decodePathSegment(view), entityKey: decodePathSegment(rawKey), query: queryParameters(query) }, deps, ctx.requestId))
       },
     },
     {
