@@ -174,6 +174,16 @@ export interface ArchiveReader extends OfflineCatalog {
    */
   readArchive(topic: string, partition: number, options?: { readonly fromOffset?: string; readonly untilOffset?: string; readonly snapshotId?: string }): AsyncIterable<ArchiveRow>
   /**
+   * The same rows as `readArchive`, in the same order, a few thousand at a time (as the storage
+   * reads them; no batch empty): the replay's path, where one async step per row costs more than
+   * the row. Every batch is a fresh array the caller may keep.
+   */
+  readArchiveBatches(
+    topic: string,
+    partition: number,
+    options?: { readonly fromOffset?: string; readonly untilOffset?: string; readonly snapshotId?: string },
+  ): AsyncIterable<readonly ArchiveRow[]>
+  /**
    * Partitions present in the archive and, per partition, where it ends, at `snapshotId` (default:
    * the current snapshot, whose id is returned): one past the last archived record — or, when the
    * partition's archive ends with idle markers, possibly one past their offset (the offset the next

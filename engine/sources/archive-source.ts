@@ -19,7 +19,7 @@ export interface ArchiveSourceOptions {
   readonly batchRecords?: number
 }
 
-export function archiveSource(reader: Pick<ArchiveReader, 'archiveEnd' | 'readArchive'>, topic: string, options: ArchiveSourceOptions = {}): BoundedSource {
+export function archiveSource(reader: Pick<ArchiveReader, 'archiveEnd' | 'readArchiveBatches'>, topic: string, options: ArchiveSourceOptions = {}): BoundedSource {
   const { snapshotId } = options
   const batchRecords = options.batchRecords ?? ARCHIVE_BATCH_RECORDS
   return {
@@ -30,26 +30,28 @@ export function archiveSource(reader: Pick<ArchiveReader, 'archiveEnd' | 'readAr
     },
     at: (id) => archiveSource(reader, topic, { ...options, snapshotId: id }),
     read: (partition, range = {}) =>
-      archiveChunks(reader.readArchive(topic, partition, { fromOffset: range.from, untilOffset: range.until, snapshotId }), batchRecords),
+      archiveChunks(reader.readArchiveBatches(topic, partition, { fromOffset: range.from, untilOffset: range.until, snapshotId }), batchRecords),
   }
 }
 
 /** Archived rows → record batches and markers, in archive order. */
-async function* archiveChunks(rows: AsyncIterable<ArchiveRow>, batchRecords: number): AsyncIterable<SourceChunk> {
+async function* archiveChunks(rows: AsyncIterable<readonly ArchiveRow[]>, batchRecords: number): AsyncIterable<SourceChunk> {
   let batch: SourceRecord[] = []
-  for await (const row of rows) {
-    if (row.markerWatermarkMs !== null) {
-      if (batch.length > 0) {
+  for await (const read of rows) {
+    for (const row of read) {
+      if (row.markerWatermarkMs !== null) {
+        if (batch.length > 0) {
+          yield { kind: 'records', records: batch }
+          batch = []
+        }
+        yield { kind: 'marker', offset: row.offset, watermarkMs: row.markerWatermarkMs }
+        continue
+      }
+      batch.push({ offset: row.offset, key: row.key, value: row.payload, timestampMs: row.timestampMs, headers: NO_HEADERS })
+      if (batch.length >= batchRecords) {
         yield { kind: 'records', records: batch }
         batch = []
       }
-      yield { kind: 'marker', offset: row.offset, watermarkMs: row.markerWatermarkMs }
-      continue
-    }
-    batch.push({ offset: row.offset, key: row.key, value: row.payload, timestampMs: row.timestampMs, headers: NO_HEADERS })
-    if (batch.length >= batchRecords) {
-      yield { kind: 'records', records: batch }
-      batch = []
     }
   }
   if (batch.length > 0) yield { kind: 'records', records: batch }

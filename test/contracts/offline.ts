@@ -219,11 +219,17 @@ export function runOfflineContract(name: string, makeSubject: () => Promise<Offl
       assert.deepEqual(p0[3], marker(0, 3, w(100)), 'a marker round-trips')
     })
 
-    void test('readArchive bounds: records from fromOffset below untilOffset, markers from fromOffset up to untilOffset', async () => {
+    void test('readArchive and readArchiveBatches bounds: records from fromOffset below untilOffset, markers from fromOffset up to untilOffset', async () => {
       const { offline } = await makeSubject()
       await commitArchive(offline, [record(0, 0), record(0, 1), record(0, 2), marker(0, 3, T0 + 100)])
       await commitArchive(offline, [record(0, 3), record(0, 4), marker(0, 5, T0 + 200), marker(0, 5, T0 + 300), record(0, 5), record(0, 6)])
-      const read = async (options: { fromOffset?: string; untilOffset?: string }) => labels(await collect(offline.readArchive(TOPIC, 0, options)))
+      const read = async (options: { fromOffset?: string; untilOffset?: string }) => {
+        const rows = await collect(offline.readArchive(TOPIC, 0, options))
+        const batches = await collect(offline.readArchiveBatches(TOPIC, 0, options))
+        assert.ok(batches.every((b) => b.length > 0), 'no batch is empty')
+        assert.deepEqual(batches.flat(), rows, 'readArchiveBatches: the same rows, in the same order')
+        return labels(rows)
+      }
       assert.deepEqual(await read({ fromOffset: '3' }), ['m3@100', 'r3', 'r4', 'm5@200', 'm5@300', 'r5', 'r6'])
       assert.deepEqual(await read({ untilOffset: '3' }), ['r0', 'r1', 'r2', 'm3@100'])
       assert.deepEqual(await read({ untilOffset: '5' }), ['r0', 'r1', 'r2', 'm3@100', 'r3', 'r4', 'm5@200', 'm5@300'])

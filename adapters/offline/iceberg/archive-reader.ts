@@ -12,7 +12,7 @@
 import { SinkWriteError } from '../../../core/errors.ts'
 import type { ArchiveRow } from '../../../ports/offline.ts'
 import type { IcebergTable } from './iceberg-table.ts'
-import { decodeLongBound, liveEntriesOf, readDataFileRows, type LiveEntry } from './table-reader.ts'
+import { decodeLongBound, liveEntriesOf, readDataFileBatches, type LiveEntry } from './table-reader.ts'
 
 /** The archive schema's `offset` column (table-schemas.ts RAW_ARCHIVE_SCHEMA). */
 const ARCHIVE_OFFSET_FIELD_ID = 2
@@ -62,14 +62,19 @@ export interface ArchiveReadRange {
   readonly until: bigint | undefined
 }
 
-/** One partition's rows at `snapshotId`, in archive order, from `range.from` (records before `range.until`, markers up to it). */
-export async function* readArchivePartition(
+/**
+ * One partition's rows at `snapshotId`, in archive order, from `range.from` (records before
+ * `range.until`, markers up to it), a data file's Parquet batch at a time: a replay reads 200,000
+ * rows through this, and one async step and one row object per row (the Parquet reader's row
+ * record, then this row) cost more than the rows' own checks.
+ */
+export async function* readArchivePartitionBatches(
   table: IcebergTable,
   topic: string,
   partition: number,
   snapshotId: bigint,
   range: ArchiveReadRange,
-): AsyncGenerator<ArchiveRow> {
+): AsyncGenerator<ArchiveRow[]> {
   const { from, until } = range
   // Each checkpoint commits one contiguous, processing-ordered stretch of a partition, so files in
   // (lowest offset, commit order) order replay the partition exactly as it was consumed.
@@ -97,61 +102,83 @@ export async function* readArchivePartition(
   for (const { e, lo } of files) {
     if (until !== undefined && lo > until) break
     const file = e.dataFile.filePath
-    for await (const raw of readDataFileRows(table, e.dataFile, { longAs: 'bigint' })) {
-      const row = archiveRowOf(raw, partition, (why) => damaged(file, topic, why))
-      const offset = BigInt(row.offset)
-      const isMarker = row.markerWatermarkMs !== null
-      if (until !== undefined && (isMarker ? offset > until : offset >= until)) {
-        if (isMarker) return
-        continue
+    for await (const batch of readDataFileBatches(table, e.dataFile, { longAs: 'bigint' })) {
+      const rows: ArchiveRow[] = []
+      const { columns } = batch
+      for (let i = 0; i < batch.numRows; i++) {
+        const offset = columns.offset?.[i]
+        if (typeof offset !== 'bigint' || offset < 0n)
+          throw damaged(file, topic, `has ${describe(offset)} in column offset, not a non-negative long`)
+        const markerWatermarkMs = timeAt(columns, 'marker_watermark', i, offset, file, topic)
+        const isMarker = markerWatermarkMs !== null
+        if (until !== undefined && (isMarker ? offset > until : offset >= until)) {
+          if (!isMarker) continue
+          if (rows.length > 0) yield rows
+          return
+        }
+        if (offset < from) continue
+        if (offset <= lastRecord || offset < lastMarker) {
+          const why =
+            offset <= lastRecord
+              ? `holds offset ${offset} of partition ${partition}, already read (up to ${lastRecord})`
+              : `goes back to offset ${offset} of partition ${partition}`
+          throw damaged(file, topic, why)
+        }
+        if (isMarker) lastMarker = offset
+        else lastRecord = offset
+        rows.push(archiveRowAt(columns, i, partition, offset, markerWatermarkMs, file, topic))
       }
-      if (offset < from) continue
-      if (offset <= lastRecord || offset < lastMarker) {
-        const why =
-          offset <= lastRecord
-            ? `holds offset ${offset} of partition ${partition}, already read (up to ${lastRecord})`
-            : `goes back to offset ${offset} of partition ${partition}`
-        throw damaged(file, topic, why)
-      }
-      if (isMarker) lastMarker = offset
-      else lastRecord = offset
-      yield row
+      if (rows.length > 0) yield rows
     }
   }
 }
 
-/** A data file's row as an ArchiveRow; `fail(why)` when a column is absent or of another type. */
-function archiveRowOf(raw: Record<string, unknown>, partition: number, fail: (why: string) => Error): ArchiveRow {
-  const offset = raw.offset
-  if (typeof offset !== 'bigint' || offset < 0n) throw fail(`has ${describe(offset)} in column offset, not a non-negative long`)
-  const time = (column: string): number | null => {
-    const v = raw[column]
-    if (v === null || v === undefined) return null
-    if (typeof v === 'bigint') return Number(v)
-    if (typeof v === 'number' && Number.isFinite(v)) return v
-    throw fail(`has ${describe(v)} in column ${column} at offset ${offset}, not a timestamp`)
-  }
-  const bytes = (column: string): Uint8Array | null => {
-    const v = raw[column]
-    if (v === null || v === undefined) return null
-    if (v instanceof Uint8Array) return v
-    throw fail(`has ${describe(v)} in column ${column} at offset ${offset}, not binary`)
-  }
-  const schemaId = raw.schema_id
+type Columns = Readonly<Record<string, readonly unknown[]>>
+
+/**
+ * Row i of a data file's batch as an ArchiveRow (its offset and marker column already checked);
+ * DATA_CORRUPT naming the file when a column is of another type. Plain functions with the file and
+ * topic passed along, not closures made per row.
+ */
+function archiveRowAt(
+  columns: Columns,
+  i: number,
+  partition: number,
+  offset: bigint,
+  markerWatermarkMs: number | null,
+  file: string,
+  topic: string,
+): ArchiveRow {
+  const schemaId = columns.schema_id?.[i]
   if (schemaId !== null && schemaId !== undefined && typeof schemaId !== 'bigint' && !Number.isSafeInteger(schemaId)) {
-    throw fail(`has ${describe(schemaId)} in column schema_id at offset ${offset}, not a long`)
+    throw damaged(file, topic, `has ${describe(schemaId)} in column schema_id at offset ${offset}, not a long`)
   }
   return {
     partition,
     offset: offset.toString(),
-    eventTimeMs: time('event_time'),
-    key: bytes('key'),
+    eventTimeMs: timeAt(columns, 'event_time', i, offset, file, topic),
+    key: bytesAt(columns, 'key', i, offset, file, topic),
     schemaId: schemaId === null || schemaId === undefined ? null : Number(schemaId),
-    payload: bytes('payload'),
-    markerWatermarkMs: time('marker_watermark'),
+    payload: bytesAt(columns, 'payload', i, offset, file, topic),
+    markerWatermarkMs,
     // Unknown (-1, Kafka's "no timestamp") in tables from before the column existed.
-    timestampMs: time('ingestion_time') ?? -1,
+    timestampMs: timeAt(columns, 'ingestion_time', i, offset, file, topic) ?? -1,
   }
+}
+
+function timeAt(columns: Columns, column: string, i: number, offset: bigint, file: string, topic: string): number | null {
+  const v = columns[column]?.[i]
+  if (v === null || v === undefined) return null
+  if (typeof v === 'bigint') return Number(v)
+  if (typeof v === 'number' && Number.isFinite(v)) return v
+  throw damaged(file, topic, `has ${describe(v)} in column ${column} at offset ${offset}, not a timestamp`)
+}
+
+function bytesAt(columns: Columns, column: string, i: number, offset: bigint, file: string, topic: string): Uint8Array | null {
+  const v = columns[column]?.[i]
+  if (v === null || v === undefined) return null
+  if (v instanceof Uint8Array) return v
+  throw damaged(file, topic, `has ${describe(v)} in column ${column} at offset ${offset}, not binary`)
 }
 
 /** What a file holds where a value of the archive's type should be. */

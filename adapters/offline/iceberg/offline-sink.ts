@@ -24,7 +24,7 @@ import type { DataFile } from './manifests.ts'
 import { pinTable } from './pinned-files.ts'
 import { archiveTablePath, featureTablePath } from './table-paths.ts'
 import { archiveColumns } from './archive-columns.ts'
-import { archiveNextOffsets, readArchivePartition } from './archive-reader.ts'
+import { archiveNextOffsets, readArchivePartitionBatches } from './archive-reader.ts'
 import { currentSnapshot, type TableMetadata } from './table-metadata.ts'
 import { largestRowIndex, tieFreeCheckWorthIt, tieFreeRange, writerFactsSummary, type TieFreeStaging } from './writer-facts.ts'
 import { featureRowsToColumnsSteps, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA, rowColumnsToTable } from './table-schemas.ts'
@@ -255,6 +255,14 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   }
 
   async *readArchive(topic: string, partition: number, options: { fromOffset?: string; untilOffset?: string; snapshotId?: string } = {}): AsyncIterable<ArchiveRow> {
+    for await (const rows of this.readArchiveBatches(topic, partition, options)) yield* rows
+  }
+
+  async *readArchiveBatches(
+    topic: string,
+    partition: number,
+    options: { fromOffset?: string; untilOffset?: string; snapshotId?: string } = {},
+  ): AsyncIterable<readonly ArchiveRow[]> {
     const table = await loadTableIfExists(this.#store, archiveTablePath(topic))
     if (!table) return
     const current = table.metadata['current-snapshot-id']
@@ -262,7 +270,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const pinned = options.snapshotId === undefined ? BigInt(current) : BigInt(options.snapshotId)
     const from = options.fromOffset === undefined ? -1n : BigInt(options.fromOffset)
     const until = options.untilOffset === undefined ? undefined : BigInt(options.untilOffset)
-    yield* readArchivePartition(table, topic, partition, pinned, { from, until })
+    yield* readArchivePartitionBatches(table, topic, partition, pinned, { from, until })
   }
 }
 

@@ -25,14 +25,15 @@ const marker = (offset: number, watermarkMs: number): ArchiveRow => ({ ...record
 function fakeArchive(rows: readonly ArchiveRow[]) {
   const reads: unknown[] = []
   const ends: (string | undefined)[] = []
-  const reader: Pick<ArchiveReader, 'archiveEnd' | 'readArchive'> = {
+  const reader: Pick<ArchiveReader, 'archiveEnd' | 'readArchiveBatches'> = {
     async archiveEnd(_topic, snapshotId) {
       ends.push(snapshotId)
       return { snapshotId: snapshotId ?? 'latest', nextOffsets: { 0: '9' } }
     },
-    async *readArchive(topic, partition, options) {
+    // Read batches of 4 that do not line up with the source's batches or its markers.
+    async *readArchiveBatches(topic, partition, options) {
       reads.push({ topic, partition, ...options })
-      for (const row of rows) yield row
+      for (let i = 0; i < rows.length; i += 4) yield rows.slice(i, i + 4)
     },
   }
   return { reader, reads, ends }
