@@ -102,7 +102,8 @@ export async function* readArchivePartitionBatches(
   for (const { e, lo } of files) {
     if (until !== undefined && lo > until) break
     const file = e.dataFile.filePath
-    for await (const batch of readDataFileBatches(table, e.dataFile, { longAs: 'bigint' })) {
+    // Keys and payloads as views: a replay decodes each record and lets it go.
+    for await (const batch of readDataFileBatches(table, e.dataFile, { longAs: 'bigint', binaryViews: true })) {
       const rows: ArchiveRow[] = []
       const { columns } = batch
       for (let i = 0; i < batch.numRows; i++) {

@@ -32,12 +32,21 @@ function exactInt64(v: bigint): number | bigint {
 
 const US_PER_UNIT: Record<number, bigint> = { [arrow.TimeUnit.SECOND]: 1_000_000n, [arrow.TimeUnit.MILLISECOND]: 1000n, [arrow.TimeUnit.MICROSECOND]: 1n, [arrow.TimeUnit.NANOSECOND]: 0n }
 
-/** `length` values of `data` from its logical index `start` (a list's child is read a value's span at a time). */
 /**
+ * `length` values of `data` from its logical index `start` (a list's child is read a value's span at a time).
  * `longAs`: how a 64-bit integer reads — a number (one beyond 2^53 throws), a bigint, or `exact`:
  * a number where it is one exactly, else a bigint (a table's long column, which Avro holds whole).
+ * `binaryViews`: a binary value is a view into the batch's bytes (which the IPC read copied out of
+ * the wasm memory, so nothing overwrites them), not a copy of its own.
  */
-export function decodeArrowValues(data: arrow.Data, column: string, longAs: 'number' | 'bigint' | 'exact', start = 0, length = data.length): unknown[] {
+export function decodeArrowValues(
+  data: arrow.Data,
+  column: string,
+  longAs: 'number' | 'bigint' | 'exact',
+  start = 0,
+  length = data.length,
+  binaryViews = false,
+): unknown[] {
   const out = new Array<unknown>(length)
   const type = data.type
   // Values and offsets are indexed from the slice (see the header), the bitmap and a boolean's bits from `data.offset`.
@@ -51,7 +60,8 @@ export function decodeArrowValues(data: arrow.Data, column: string, longAs: 'num
         continue
       }
       const slice = bytes.subarray(Number(offsets[start + i]!), Number(offsets[start + i + 1]!))
-      out[i] = isString ? decoder.decode(slice) : slice.slice()
+      // A copy by default, so a value kept does not keep its whole batch's bytes alive.
+      out[i] = isString ? decoder.decode(slice) : binaryViews ? slice : slice.slice()
     }
     return out
   }

@@ -16,6 +16,11 @@ export interface ParquetReadOptions {
   readonly batchSize?: number
   /** How INT64 (non-timestamp) values come back; default `number` (an unsafe value is an error). */
   readonly longAs?: 'number' | 'bigint'
+  /**
+   * Binary values as views into the batch's bytes rather than copies: one allocation a value fewer,
+   * for a reader that drops them soon (a value kept keeps its whole batch's bytes alive).
+   */
+  readonly binaryViews?: boolean
 }
 
 export interface ParquetBatch {
@@ -77,7 +82,7 @@ export async function* readParquetBatches(bytes: Uint8Array, options: ParquetRea
     const types: Record<string, ParquetColumnType | undefined> = {}
     batch.schema.fields.forEach((field, i) => {
       if (wanted !== undefined && !wanted.has(field.name)) return
-      columns[field.name] = decodeArrowValues(batch.data.children[i]!, field.name, longAs)
+      columns[field.name] = decodeArrowValues(batch.data.children[i]!, field.name, longAs, 0, undefined, options.binaryViews === true)
       types[field.name] = columnTypeOf(field.type)
     })
     yield { numRows: batch.numRows, columns, types }

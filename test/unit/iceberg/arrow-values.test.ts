@@ -73,3 +73,22 @@ void test('a long beyond 2^53 is an error as a number, exact as a bigint, in a s
   assert.throws(() => decodeArrowValues(data, 'big', 'number'), /int64 beyond 2\^53/)
   assert.deepEqual(decodeArrowValues(data, 'big', 'bigint'), [2n ** 53n + 1n, 3n])
 })
+
+void test('binary values: copies by default, views into the batch bytes when asked; the same values either way, in a slice too', () => {
+  const { data, expected } = columns().find((c) => c.name === 'binary')!
+  for (const [offset, length] of [
+    [0, N],
+    [3, 9],
+  ] as const) {
+    const slice = data.slice(offset, length)
+    const bytes = slice.values as Uint8Array
+    const copies = decodeArrowValues(slice, 'binary', 'number') as (Uint8Array | null)[]
+    const views = decodeArrowValues(slice, 'binary', 'number', 0, slice.length, true) as (Uint8Array | null)[]
+    assert.deepEqual(views, expected.slice(offset, offset + length))
+    assert.deepEqual(copies, views)
+    const present = views.filter((v): v is Uint8Array => v !== null)
+    assert.ok(present.length > 0)
+    for (const v of present) assert.equal(v.buffer, bytes.buffer, 'a view shares the batch bytes')
+    for (const c of copies) if (c !== null) assert.notEqual(c.buffer, bytes.buffer, 'a copy owns its bytes')
+  }
+})
