@@ -46,24 +46,33 @@ export async function appendPlan(target: AppendTarget, plan: PlannedAppends): Pr
   // in turn, so chunk k's bytes stay as they are while k+1 is assembled.
   const sinks = [new AvroSink(), new AvroSink()]
   let inFlight: { done: Promise<void>; to: number } | undefined
-  for (let from = 0, k = 0; from < total; from += chunkRecords, k++) {
-    const to = Math.min(total, from + chunkRecords)
-    const packed = assembledChunk(images, sinks[k % 2]!, plan, from, to)
-    let done: Promise<void> | undefined
-    if (log.producePacked !== undefined) {
-      done = log.producePacked(topic, packed)
-      // Awaited below, after chunk k's outcome (which is reported first if both fail).
-      done.catch(() => {})
+  let asked: Promise<void> | undefined
+  try {
+    for (let from = 0, k = 0; from < total; from += chunkRecords, k++) {
+      const to = Math.min(total, from + chunkRecords)
+      const packed = assembledChunk(images, sinks[k % 2]!, plan, from, to)
+      asked = undefined
+      if (log.producePacked !== undefined) {
+        asked = log.producePacked(topic, packed)
+        // Awaited below, after chunk k's outcome (which is reported first if both fail).
+        asked.catch(() => {})
+      }
+      if (inFlight !== undefined) {
+        await inFlight.done
+        target.onChunk(inFlight.to)
+      }
+      inFlight = { done: asked ?? log.produce(topic, unpackRecords(packed)).then(() => {}), to }
     }
     if (inFlight !== undefined) {
       await inFlight.done
       target.onChunk(inFlight.to)
     }
-    inFlight = { done: done ?? log.produce(topic, unpackRecords(packed)).then(() => {}), to }
-  }
-  if (inFlight !== undefined) {
-    await inFlight.done
-    target.onChunk(inFlight.to)
+  } catch (err: unknown) {
+    // Chunk k failed with chunk k+1 already asked: return only once that one has settled too. A
+    // caller told the ingest failed must not find its appends still landing — a retry in the same
+    // process read the log without them, then appended them again (doubled, out of order).
+    await asked?.catch(() => {})
+    throw err
   }
 }
 

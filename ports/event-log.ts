@@ -138,7 +138,9 @@ export interface EventLog {
    * Packed appends land in the order asked; one asked while the one before it is still being
    * written is written only if that one was written whole (else it rejects, writing nothing),
    * so a caller may ask for chunk k+1 before chunk k is acknowledged and still leave every
-   * partition a prefix of what it asked for.
+   * partition a prefix of what it asked for. That holds only if one refused before it is written
+   * at all (a closed log, a commit in doubt) is refused for good: the refusal of chunk k may be
+   * seen only after chunk k+1 is asked, which must then be refused too.
    */
   producePacked?(topic: string, records: PackedRecords): Promise<void>
   /** Next offset to be written, per partition (index = partition). */

@@ -33,7 +33,7 @@ import { commitInDoubt, journalMismatch, journalRecord, readJournal, storedRecor
 import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { partitionForKey } from '../../../core/murmur2.ts'
 import { PackedAppendLine } from './packed-appends.ts'
-import { PartitionLog } from './partition-log.ts'
+import { PartitionLog, type PartitionLogOptions } from './partition-log.ts'
 import { checkHeaders, recordTimestamp } from './record-format.ts'
 
 export interface EmbeddedEventLogOptions {
@@ -50,6 +50,8 @@ export interface EmbeddedEventLogOptions {
   readonly maxBatchBytes?: number
   /** Back-off before a failed batch is redelivered (consumers without `onCrash`). Default 1 s. */
   readonly retryBackoffMs?: number
+  /** Test seam for a failing disk, handed to every partition (PartitionLogOptions.fault). */
+  readonly fault?: PartitionLogOptions['fault']
 }
 
 export interface EmbeddedConsumerRequest {
@@ -275,7 +277,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     }
     const partitions: PartitionLog[] = []
     try {
-      for (let p = 0; p < partitionCount; p++) partitions.push(PartitionLog.open(join(dir, String(p)), { segmentBytes: this.#options.segmentBytes ?? 64 * 1024 * 1024, fsync: this.#fsync }))
+      for (let p = 0; p < partitionCount; p++) partitions.push(PartitionLog.open(join(dir, String(p)), { segmentBytes: this.#options.segmentBytes ?? 64 * 1024 * 1024, fsync: this.#fsync, fault: this.#options.fault }))
     } catch (err: unknown) {
       for (const opened of partitions) opened.close() // else each failed open leaks their files
       throw err
@@ -296,9 +298,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     if (record.headers !== undefined) checkHeaders(record.headers)
     const n = t.partitions.length
     if (record.partition !== undefined) {
-      if (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= n) {
-        throw new SourceError('BAD_REQUEST', `partition ${record.partition} does not exist in '${topic}' (${n} partitions)`)
-      }
+      if (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= n) throw new SourceError('BAD_REQUEST', `partition ${record.partition} does not exist in '${topic}' (${n} partitions)`)
       return record.partition
     }
     if (record.timestampMs !== undefined) recordTimestamp(record, 0)

@@ -67,8 +67,9 @@ export interface PartitionLogOptions {
   /**
    * Test seam for a failing disk: runs once a batch's bytes are written ('written') and before its
    * fsync ('fsync'); what it throws is that step failing (EIO, ENOSPC) with the bytes in the file.
+   * `dir` is the partition's (one seam for every partition of a log).
    */
-  readonly fault?: (step: 'written' | 'fsync') => void
+  readonly fault?: (step: 'written' | 'fsync', dir: string) => void
 }
 
 export class PartitionLog {
@@ -152,7 +153,7 @@ export class PartitionLog {
     try {
       this.#write(segment, buf)
       if (this.#options.fsync) {
-        this.#options.fault?.('fsync')
+        this.#options.fault?.('fsync', this.#dir)
         fsyncSync(segment.fd)
       }
     } catch (err: unknown) {
@@ -176,7 +177,7 @@ export class PartitionLog {
       // saw the write's completion — and the caller would then wait for the whole fsync.
       this.#write(segment, buf)
       if (this.#options.fsync) {
-        this.#options.fault?.('fsync')
+        this.#options.fault?.('fsync', this.#dir)
         await fsyncAsync(segment.fd)
       }
     } catch (err: unknown) {
@@ -191,7 +192,7 @@ export class PartitionLog {
   #write(segment: Segment, buf: Buffer): void {
     let written = 0
     while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
-    this.#options.fault?.('written')
+    this.#options.fault?.('written', this.#dir)
   }
 
   /**
