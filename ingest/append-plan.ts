@@ -68,10 +68,11 @@ export async function appendPlan(target: AppendTarget, plan: PlannedAppends): Pr
       target.onChunk(inFlight.to)
     }
   } catch (err: unknown) {
-    // Chunk k failed with chunk k+1 already asked: return only once that one has settled too. A
-    // caller told the ingest failed must not find its appends still landing — a retry in the same
-    // process read the log without them, then appended them again (doubled, out of order).
-    await asked?.catch(() => {})
+    // Return only once every append already asked has settled: chunk k+1 when chunk k failed, and
+    // chunk k when assembling k+1 threw. A caller told the ingest failed must not find its appends
+    // still landing — a retry in the same process read the log without them, then appended them
+    // again (doubled, out of order).
+    await Promise.allSettled([inFlight?.done, asked])
     throw err
   }
 }
