@@ -18,7 +18,7 @@ import { distinctPartitions, totalsSummary } from './append-files.ts'
 import { writeDataFiles, type WriteDataFilesOptions } from './data-file-writer.ts'
 import { commitSnapshot, keyOfTableUri, newSnapshotId, refreshTable, type CommitOptions, type CommitResult, type IcebergTable } from './iceberg-table.ts'
 import { decodeManifest, encodeManifest, partitionSummaries, type DataFile, type ManifestEntry, type ManifestFile } from './manifests.ts'
-import { liveEntriesOf, readDataFileRows } from './table-reader.ts'
+import { liveEntriesOf, readDataFileRowBatches } from './table-reader.ts'
 import { currentSchema, currentSnapshot, defaultSpec, specById } from './table-metadata.ts'
 import { carriedWriterFacts } from './writer-facts.ts'
 
@@ -59,7 +59,7 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
     // Manifest order lists newer manifests first; reverse it inside one sequence number.
     const ordered = group.map((e, i) => ({ e, i })).sort((a, b) => (a.e.dataSequenceNumber === b.e.dataSequenceNumber ? b.i - a.i : a.e.dataSequenceNumber < b.e.dataSequenceNumber ? -1 : 1))
     const rows: Record<string, unknown>[] = []
-    for (const { e } of ordered) for await (const r of readDataFileRows(base, e.dataFile, { longAs: 'bigint' })) rows.push(r)
+    for (const { e } of ordered) for await (const batch of readDataFileRowBatches(base, e.dataFile, { longAs: 'bigint' })) for (const r of batch) rows.push(r)
     added.push(...(await writeDataFiles(base, rows, options)))
     removed.push(...ordered.map((x) => x.e.dataFile))
   }

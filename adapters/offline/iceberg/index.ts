@@ -6,7 +6,7 @@
 export { createTable, loadTable, loadTableIfExists, refreshTable, tableLocation, metadataKey, type IcebergTable, type CommitOptions, type CommitResult, type CommitStatus, type CreateTableOptions } from './iceberg-table.ts'
 export { appendFiles, type AppendOptions } from './append-files.ts'
 export { writeDataFiles, partitionOf, partitionPath, formatDay, type TableRow, type WriteDataFilesOptions } from './data-file-writer.ts'
-export { listSnapshots, snapshotOf, dataFilesOf, liveEntriesOf, readRows, readDataFileRows, readDataFileBatches, decodeLongBound, type ReadRowsOptions } from './table-reader.ts'
+export { listSnapshots, snapshotOf, dataFilesOf, liveEntriesOf, readRows, readDataFileRowBatches, readDataFileBatches, decodeLongBound, type ReadRowsOptions } from './table-reader.ts'
 export { compactPartitions, type CompactionOptions, type CompactionResult } from './compaction.ts'
 export {
   featureTableSchema,

@@ -112,12 +112,17 @@ export async function* readCompactParquetBatches(
 }
 
 export async function* readParquetRows(bytes: Uint8Array, options: ParquetReadOptions = {}): AsyncGenerator<Record<string, unknown>> {
-  for await (const batch of readParquetBatches(bytes, options)) {
-    const names = Object.keys(batch.columns)
-    for (let i = 0; i < batch.numRows; i++) {
-      const row: Record<string, unknown> = {}
-      for (const name of names) row[name] = batch.columns[name]![i]
-      yield row
-    }
+  for await (const batch of readParquetBatches(bytes, options)) yield* rowsOfBatch(batch)
+}
+
+/** A batch's rows as records (column name → value). An array: a reader of many rows pays one async step per batch, not per row. */
+export function rowsOfBatch(batch: ParquetBatch): Record<string, unknown>[] {
+  const names = Object.keys(batch.columns)
+  const rows = new Array<Record<string, unknown>>(batch.numRows)
+  for (let i = 0; i < batch.numRows; i++) {
+    const row: Record<string, unknown> = {}
+    for (const name of names) row[name] = batch.columns[name]![i]
+    rows[i] = row
   }
+  return rows
 }

@@ -22,7 +22,7 @@ import {
   RAW_ARCHIVE_SCHEMA,
   RAW_ARCHIVE_PARTITION_SPEC,
   archiveFilesInOffsetOrder,
-  readDataFileRows,
+  readDataFileRowBatches,
   type IcebergSchema,
 } from '../../../adapters/offline/iceberg/index.ts'
 import { clicksSchema, testClock } from './clicks-table.ts'
@@ -39,9 +39,10 @@ function rowsFor(writer: string, batch: number, count: number): Record<string, u
 const sortKey = (r: Record<string, unknown>): string => JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))
 const canon = (rows: Record<string, unknown>[]): Record<string, unknown>[] => [...rows].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1))
 
-async function collect(it: AsyncIterable<Record<string, unknown>>): Promise<Record<string, unknown>[]> {
-  const out = []
-  for await (const r of it) out.push(r)
+async function collect(it: AsyncIterable<Record<string, unknown> | Record<string, unknown>[]>): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = []
+  // A data file's rows come a batch at a time (readDataFileRowBatches), a snapshot's one by one (readRows).
+  for await (const r of it) out.push(...(Array.isArray(r) ? r : [r]))
   return out
 }
 
@@ -76,7 +77,7 @@ function suite(name: string, makeStore: () => Promise<{ store: ObjectStore; done
         }
         for (const f of await dataFilesOf(reloaded)) {
           assert.match(f.filePath, /\/wh\/t1\/data\/as_of_day=2024-01-1[567]\/[0-9a-f-]{36}\.parquet$/)
-          const days = new Set((await collect(readDataFileRows(reloaded, f))).map((r) => Math.floor((r.as_of as number) / DAY)))
+          const days = new Set((await collect(readDataFileRowBatches(reloaded, f))).map((r) => Math.floor((r.as_of as number) / DAY)))
           assert.deepEqual([...days], [f.partition[0]])
         }
         await assert.rejects(createTable(store, 'wh/t1', { schema, partitionSpec: dayPartitionSpec(schema, 'as_of') }), (e: Error & { code?: string }) => e.code === 'OBJECT_EXISTS')
@@ -206,7 +207,7 @@ function suite(name: string, makeStore: () => Promise<{ store: ObjectStore; done
         for (let p = 0; p < 3; p++) {
           const ordered = archiveFilesInOffsetOrder(files, p)
           const got: Record<string, unknown>[] = []
-          for (const f of ordered) got.push(...(await collect(readDataFileRows(table, f))))
+          for (const f of ordered) got.push(...(await collect(readDataFileRowBatches(table, f))))
           const want = all.filter((r) => r.partition === p).map((r): Record<string, unknown> => ({ ...r, offset: Number(r.offset) }))
           assert.deepEqual(got.map((r) => ({ ...r, key: r.key === null ? null : [...(r.key as Uint8Array)], payload: r.payload === null ? null : [...(r.payload as Uint8Array)] })),
             want.map((r) => ({ ...r, key: r.key === null ? null : [...(r.key as Uint8Array)], payload: r.payload === null ? null : [...(r.payload as Uint8Array)] })))
