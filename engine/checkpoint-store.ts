@@ -19,7 +19,7 @@
  * record, hence never read; `prune` deletes every blob the newest record does not name.
  */
 import { randomUUID } from 'node:crypto'
-import { CheckpointError } from '../core/errors.ts'
+import { CheckpointError, ConfigError } from '../core/errors.ts'
 import { parseStoredJson } from '../core/stored-json.ts'
 import { ByteReader, ByteWriter } from '../operators/codec/bytes.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
@@ -115,13 +115,23 @@ export class CheckpointStore {
     if (bytes === undefined) return undefined
     // Published once with create-if-absent, never rewritten: damage is the store's or a hand edit,
     // not a race — so CHECKPOINT_CORRUPT (not retried), naming the record.
-    return parseStoredJson<PartitionCheckpoint>(new TextDecoder().decode(bytes), {
+    const record = parseStoredJson<PartitionCheckpoint>(new TextDecoder().decode(bytes), {
       what: `checkpoint record ${last}`,
       path: last,
       shape: 'a checkpoint record',
       isValid: isCheckpointRecord,
       error: (message, options) => new CheckpointError('CHECKPOINT_CORRUPT', message, options),
     })
+    // Topic names are case-sensitive, a local object store's folders often are not (macOS, Windows):
+    // there checkpoints/<group>/Clicks/ is the folder clicks made, and Clicks resumed from clicks's
+    // offsets and state.
+    if (record.topic !== topic) {
+      throw new ConfigError(
+        `checkpoint record ${last} for topic '${topic}' is one of topic '${record.topic}': the object store does not tell upper from lower case, so the two topics' checkpoints would mix; use one spelling for both, or names that differ in more than case`,
+        { context: { topic, storedTopic: record.topic, path: last } },
+      )
+    }
+    return record
   }
 
   /** Writes a full base snapshot of checkpoint `seq`. */
