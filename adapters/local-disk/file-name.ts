@@ -26,3 +26,15 @@ export function fileNameFor(id: string, maxEncoded = MAX_ENCODED_NAME): string {
   }
   return encoded !== undefined && encoded.length <= maxEncoded ? encoded : `~${createHash('sha256').update(id).digest('hex')}`
 }
+
+/**
+ * How the directory listing `listing` spells the entry opened as `name`, when it spells it
+ * otherwise; undefined when it is listed as asked. On a case-insensitive file system (macOS,
+ * Windows) opening `Clicks` finds the entry `clicks` made, and only the listing tells — on a
+ * case-sensitive one the entry found is always listed as asked. For entries whose contents do not
+ * name what they stand for (or were written before they did).
+ */
+export function listedOtherwise(name: string, listing: readonly string[]): string | undefined {
+  if (listing.includes(name)) return undefined
+  return listing.find((n) => n.toLowerCase() === name.toLowerCase()) ?? '(another spelling)'
+}

@@ -13,6 +13,7 @@ import { readdirSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { SourceError } from '../../../core/errors.ts'
 import { readJson, writeJsonAtomic } from './durable-file.ts'
+import { listedOtherwise } from '../../local-disk/file-name.ts'
 
 interface TopicMeta {
   readonly partitions: number
@@ -54,12 +55,7 @@ export function checkTopicFolder(
   stored: string | undefined,
   listing: () => readonly string[],
 ): void {
-  let other = stored
-  if (other === undefined) {
-    const names = listing()
-    if (!names.includes(basename(topicDir)))
-      other = names.find((n) => n.toLowerCase() === topic.toLowerCase()) ?? '(another spelling)'
-  }
+  const other = stored ?? listedOtherwise(basename(topicDir), listing())
   if (other === undefined || other === topic) return
   throw new SourceError(
     'BAD_REQUEST',

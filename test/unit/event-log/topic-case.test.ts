@@ -4,7 +4,8 @@
  * them apart) by renaming `clicks`'s folder to the asked spelling — what that file system shows
  * the log. Opening the other spelling is refused naming both, by the writer and by a reader, and
  * the stored topic's records are left as they were; a topic.json written before topic.json named
- * its topic is judged by the folder's spelling in the listing.
+ * its topic is judged by the folder's spelling in the listing. A consumer group's file holds
+ * offsets only, so the listing judges it too.
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -15,6 +16,8 @@ import { SourceError } from '../../../core/errors.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
 import { EmbeddedLogReader } from '../../../adapters/event-log/embedded/embedded-log-reader.ts'
 import { checkTopicFolder } from '../../../adapters/event-log/embedded/topic-meta.ts'
+import { GroupCoordinator } from '../../../adapters/event-log/embedded/group-coordinator.ts'
+import { listedOtherwise } from '../../../adapters/local-disk/file-name.ts'
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'kfs-topic-case-'))
 const names = (stored: string, asked: string) => (err: unknown) =>
@@ -121,5 +124,75 @@ void describe('event log > embedded > topics differing in case', () => {
       )
       await reopened.close()
     }
+  })
+})
+
+void describe('event log > embedded > consumer groups differing in case', () => {
+  void test("the listing's spelling of an entry: undefined when listed as asked", () => {
+    const cases: [name: string, listing: string[], expected: string | undefined][] = [
+      ['MyGroup.json', ['MyGroup.json'], undefined],
+      ['MyGroup.json', ['mygroup.json', 'MyGroup.json'], undefined],
+      ['MyGroup.json', ['mygroup.json'], 'mygroup.json'],
+      ['mygroup.json', ['MYGROUP.JSON', 'other.json'], 'MYGROUP.JSON'],
+      ['MyGroup.json', [], '(another spelling)'],
+    ]
+    for (const [name, listing, expected] of cases)
+      assert.equal(listedOtherwise(name, listing), expected, `${name} in ${listing.join(',')}`)
+  })
+
+  void test("a group whose offsets file another spelling of the group wrote is refused naming both; each group's own file opens", async () => {
+    const pairs: [stored: string, asked: string][] = [
+      ['mygroup', 'MyGroup'],
+      ['MyGroup', 'mygroup'],
+      ['kfs.rekey.Clicks', 'kfs.rekey.clicks'],
+    ]
+    for (const [stored, asked] of pairs) {
+      const dir = tempDir()
+      const log = new EmbeddedEventLog({ dir })
+      await log.createTopic('t', 1)
+      await log.produce('t', [{ key: 'k', value: Buffer.from('v') }])
+      await log.consumer({ groupId: stored, topics: ['t'] }).commit([{ topic: 't', partition: 0, offset: '1' }])
+      await log.close()
+      const groups = join(dir, 'groups')
+      // Renamed to the asked spelling, listed as written: what a case-insensitive file system shows.
+      renameSync(join(groups, `${stored}.json`), join(groups, `${asked}.json`))
+      const open = (groupId: string) =>
+        new GroupCoordinator({ dir: groups, groupId, fsync: false, partitionCount: () => 1, listing: () => [`${stored}.json`] })
+      assert.throws(
+        () => open(asked),
+        (err: unknown) =>
+          err instanceof SourceError &&
+          err.code === 'BAD_REQUEST' &&
+          err.message.includes(`group '${asked}'`) &&
+          err.message.includes(`group '${stored}'`) &&
+          /upper from lower case/.test(err.message),
+        `${stored} asked as ${asked}`,
+      )
+      // A group with no file yet is not refused (it has no offsets to mix).
+      assert.equal(
+        new GroupCoordinator({
+          dir: groups,
+          groupId: 'fresh',
+          fsync: false,
+          partitionCount: () => 1,
+          listing: () => [],
+        }).committed('t', 0),
+        undefined,
+      )
+    }
+    // On this file system, two spellings are two groups, each with its own offsets.
+    const dir = tempDir()
+    const log = new EmbeddedEventLog({ dir })
+    await log.createTopic('t', 1)
+    await log.produce('t', [
+      { key: 'k', value: Buffer.from('a') },
+      { key: 'k', value: Buffer.from('b') },
+    ])
+    await log.consumer({ groupId: 'g', topics: ['t'] }).commit([{ topic: 't', partition: 0, offset: '1' }])
+    await log.consumer({ groupId: 'G', topics: ['t'] }).commit([{ topic: 't', partition: 0, offset: '2' }])
+    await log.close()
+    const reopened = new EmbeddedEventLog({ dir })
+    assert.deepEqual([await reopened.committedOffsets('g', 't'), await reopened.committedOffsets('G', 't')], [['1'], ['2']])
+    await reopened.close()
   })
 })
