@@ -87,7 +87,8 @@ export class GroupCoordinator {
     const offsets = readJson<Offsets>(this.#file, isOffsets)
     // The file holds offsets only: whose, the listing tells (a case-insensitive file system gives
     // group MyGroup the file mygroup made, and MyGroup went on from mygroup's offsets).
-    const other = offsets === undefined ? undefined : listedOtherwise(name, (options.listing ?? (() => readdirSync(options.dir)))())
+    const other =
+      offsets === undefined ? undefined : listedOtherwise(name, (options.listing ?? (() => readdirSync(options.dir)))())
     if (other !== undefined) {
       const otherGroup = other.endsWith('.json') && !other.startsWith('~') ? safeDecode(other.slice(0, -'.json'.length)) : other
       throw new SourceError(
