@@ -122,16 +122,23 @@ export class CheckpointStore {
       isValid: isCheckpointRecord,
       error: (message, options) => new CheckpointError('CHECKPOINT_CORRUPT', message, options),
     })
-    // Topic names are case-sensitive, a local object store's folders often are not (macOS, Windows):
-    // there checkpoints/<group>/Clicks/ is the folder clicks made, and Clicks resumed from clicks's
-    // offsets and state.
-    if (record.topic !== topic) {
+    // Topic and group names are case-sensitive, a local object store's folders often are not (macOS,
+    // Windows): there checkpoints/<group>/Clicks/ is the folder clicks made (checkpoints/MyGroup/ the
+    // one mygroup made), and Clicks resumed from clicks's offsets and state.
+    const { group, ...stored } = record as PartitionCheckpoint & { readonly group?: unknown }
+    const other =
+      stored.topic !== topic
+        ? { what: 'topic', asked: topic, stored: stored.topic }
+        : group !== undefined && group !== this.groupId
+          ? { what: 'group', asked: this.groupId, stored: String(group) }
+          : undefined
+    if (other !== undefined) {
       throw new ConfigError(
-        `checkpoint record ${last} for topic '${topic}' is one of topic '${record.topic}': the object store does not tell upper from lower case, so the two topics' checkpoints would mix; use one spelling for both, or names that differ in more than case`,
-        { context: { topic, storedTopic: record.topic, path: last } },
+        `checkpoint record ${last} for ${other.what} '${other.asked}' is one of ${other.what} '${other.stored}': the object store does not tell upper from lower case, so the two ${other.what}s' checkpoints would mix; use one spelling for both, or names that differ in more than case`,
+        { context: { [other.what]: other.asked, stored: other.stored, path: last } },
       )
     }
-    return record
+    return stored
   }
 
   /** Writes a full base snapshot of checkpoint `seq`. */
@@ -181,7 +188,8 @@ export class CheckpointStore {
    */
   async publish(checkpoint: PartitionCheckpoint): Promise<boolean> {
     const key = `${this.#dir(checkpoint.topic, checkpoint.partition)}ckpt-${String(checkpoint.seq).padStart(SEQ_DIGITS, '0')}.json`
-    const bytes = new TextEncoder().encode(JSON.stringify(checkpoint))
+    // The record names its group (its folder's name may not tell it: latest).
+    const bytes = new TextEncoder().encode(JSON.stringify({ ...checkpoint, group: this.groupId }))
     if (await this.#store.putIfAbsent(key, bytes)) return true
     const existing = await this.#store.get(key)
     return existing !== undefined && Buffer.from(existing).equals(bytes)

@@ -65,7 +65,7 @@ const rows = (n: number): ArchiveRow[] =>
   }))
 
 void describe('object store > keys differing only in case', () => {
-  void test("a partition's latest checkpoint record of another spelling of its topic is refused naming both", async () => {
+  void test("a partition's latest checkpoint record of another spelling of its topic or group is refused naming both", async () => {
     for (const [stored, asked] of PAIRS) {
       const store = caseFolding(new MemoryObjectStore())
       const checkpoints = new CheckpointStore(store, 'g')
@@ -73,6 +73,26 @@ void describe('object store > keys differing only in case', () => {
       assert.equal((await checkpoints.latest(stored, 0))?.nextOffset, '30', `${stored}: its own record`)
       await assert.rejects(checkpoints.latest(asked, 0), names(stored, asked), `${stored} asked as ${asked}`)
     }
+    // Groups: the folder checkpoints/<group>/ does not tell MyGroup from mygroup there; the record names its group.
+    for (const [stored, asked] of [
+      ['mygroup', 'MyGroup'],
+      ['MyGroup', 'mygroup'],
+    ] as const) {
+      const store = caseFolding(new MemoryObjectStore())
+      await new CheckpointStore(store, stored).publish(checkpoint('t', 2))
+      assert.equal((await new CheckpointStore(store, stored).latest('t', 0))?.seq, 2, `${stored}: its own record`)
+      assert.deepEqual(await new CheckpointStore(store, stored).latest('t', 0), checkpoint('t', 2), 'read back as published')
+      await assert.rejects(
+        new CheckpointStore(store, asked).latest('t', 0),
+        names(stored, asked),
+        `group ${stored} asked as ${asked}`,
+      )
+    }
+    // A record an earlier kfs wrote names no group: read as before.
+    const earlier = new MemoryObjectStore()
+    await earlier.put('checkpoints/g/t/0/ckpt-000000000004.json', new TextEncoder().encode(JSON.stringify(checkpoint('t', 4))))
+    assert.equal((await new CheckpointStore(earlier, 'g').latest('t', 0))?.seq, 4)
+
     // The simulation folds: one spelling throughout is read as written.
     const plain = new CheckpointStore(caseFolding(new MemoryObjectStore()), 'g')
     await plain.publish(checkpoint('Clicks', 1))
