@@ -60,6 +60,8 @@ export interface PartitionCheckpoint {
 }
 
 const SEQ_DIGITS = 12
+/** How many of a partition's newest records latest() checks are its topic's and group's (prune leaves one or two). */
+const OWN_CHECKED = 10
 const DELTA_MAGIC = [0x4b, 0x46, 0x53, 0x4c] // "KFSL": a link of a state chain
 const DELTA_VERSION = 1
 
@@ -122,9 +124,27 @@ export class CheckpointStore {
       isValid: isCheckpointRecord,
       error: (message, options) => new CheckpointError('CHECKPOINT_CORRUPT', message, options),
     })
-    // Topic and group names are case-sensitive, a local object store's folders often are not (macOS,
-    // Windows): there checkpoints/<group>/Clicks/ is the folder clicks made (checkpoints/MyGroup/ the
-    // one mygroup made), and Clicks resumed from clicks's offsets and state.
+    // Every record there is this topic's and group's — the older ones too: prune would delete another's.
+    for (const older of keys.slice(-OWN_CHECKED, -1)) {
+      const text = await this.#store.get(older)
+      let value: unknown
+      try {
+        value = text === undefined ? undefined : JSON.parse(new TextDecoder().decode(text))
+      } catch {
+        continue // damage in a record recovery does not read: prune's to remove
+      }
+      if (isCheckpointRecord(value)) this.#checkOwn(older, value, topic)
+    }
+    return this.#checkOwn(last, record, topic)
+  }
+
+  /**
+   * `record` (at `key`) without its group, when it is one of `topic` and this group. Topic and group
+   * names are case-sensitive, a local object store's folders often are not (macOS, Windows): there
+   * checkpoints/<group>/Clicks/ is the folder clicks made (checkpoints/MyGroup/ the one mygroup made),
+   * and Clicks resumed from clicks's offsets and state.
+   */
+  #checkOwn(key: string, record: PartitionCheckpoint, topic: string): PartitionCheckpoint {
     const { group, ...stored } = record as PartitionCheckpoint & { readonly group?: unknown }
     const other =
       stored.topic !== topic
@@ -134,8 +154,8 @@ export class CheckpointStore {
           : undefined
     if (other !== undefined) {
       throw new ConfigError(
-        `checkpoint record ${last} for ${other.what} '${other.asked}' is one of ${other.what} '${other.stored}': the object store does not tell upper from lower case, so the two ${other.what}s' checkpoints would mix; use one spelling for both, or names that differ in more than case`,
-        { context: { [other.what]: other.asked, stored: other.stored, path: last } },
+        `checkpoint record ${key} for ${other.what} '${other.asked}' is one of ${other.what} '${other.stored}': the object store does not tell upper from lower case, so the two ${other.what}s' checkpoints would mix; use one spelling for both, or names that differ in more than case`,
+        { context: { [other.what]: other.asked, stored: other.stored, path: key } },
       )
     }
     return stored

@@ -88,6 +88,23 @@ void describe('object store > keys differing only in case', () => {
         `group ${stored} asked as ${asked}`,
       )
     }
+    // Another spelling's record below this topic's newest: refused too (prune would delete it, and its state).
+    for (const [stored, asked] of PAIRS) {
+      const store = caseFolding(new MemoryObjectStore())
+      await new CheckpointStore(store, 'g').publish(checkpoint(stored, 1))
+      await new CheckpointStore(store, 'g').publish({ ...checkpoint(stored, 2), topic: asked })
+      await assert.rejects(
+        new CheckpointStore(store, 'g').latest(asked, 0),
+        names(stored, asked),
+        `${stored} below ${asked}'s newest`,
+      )
+    }
+    // A damaged older record is not read (as before): the newest decides.
+    const damaged = new MemoryObjectStore()
+    await damaged.put('checkpoints/g/t/0/ckpt-000000000001.json', new TextEncoder().encode('{"seq":1,"top'))
+    await new CheckpointStore(damaged, 'g').publish(checkpoint('t', 2))
+    assert.equal((await new CheckpointStore(damaged, 'g').latest('t', 0))?.seq, 2)
+
     // A record an earlier kfs wrote names no group: read as before.
     const earlier = new MemoryObjectStore()
     await earlier.put('checkpoints/g/t/0/ckpt-000000000004.json', new TextEncoder().encode(JSON.stringify(checkpoint('t', 4))))
