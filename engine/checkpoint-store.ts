@@ -19,7 +19,7 @@
  * record, hence never read; `prune` deletes every blob the newest record does not name.
  */
 import { randomUUID } from 'node:crypto'
-import { CheckpointError } from '../core/errors.ts'
+import { CheckpointError, ConfigError } from '../core/errors.ts'
 import { parseStoredJson } from '../core/stored-json.ts'
 import { ByteReader, ByteWriter } from '../operators/codec/bytes.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
@@ -60,6 +60,8 @@ export interface PartitionCheckpoint {
 }
 
 const SEQ_DIGITS = 12
+/** How many of a partition's newest records latest() checks are its topic's and group's (prune leaves one or two). */
+const OWN_CHECKED = 10
 const DELTA_MAGIC = [0x4b, 0x46, 0x53, 0x4c] // "KFSL": a link of a state chain
 const DELTA_VERSION = 1
 
@@ -115,13 +117,48 @@ export class CheckpointStore {
     if (bytes === undefined) return undefined
     // Published once with create-if-absent, never rewritten: damage is the store's or a hand edit,
     // not a race — so CHECKPOINT_CORRUPT (not retried), naming the record.
-    return parseStoredJson<PartitionCheckpoint>(new TextDecoder().decode(bytes), {
+    const record = parseStoredJson<PartitionCheckpoint>(new TextDecoder().decode(bytes), {
       what: `checkpoint record ${last}`,
       path: last,
       shape: 'a checkpoint record',
       isValid: isCheckpointRecord,
       error: (message, options) => new CheckpointError('CHECKPOINT_CORRUPT', message, options),
     })
+    // Every record there is this topic's and group's — the older ones too: prune would delete another's.
+    for (const older of keys.slice(-OWN_CHECKED, -1)) {
+      const text = await this.#store.get(older)
+      let value: unknown
+      try {
+        value = text === undefined ? undefined : JSON.parse(new TextDecoder().decode(text))
+      } catch {
+        continue // damage in a record recovery does not read: prune's to remove
+      }
+      if (isCheckpointRecord(value)) this.#checkOwn(older, value, topic)
+    }
+    return this.#checkOwn(last, record, topic)
+  }
+
+  /**
+   * `record` (at `key`) without its group, when it is one of `topic` and this group. Topic and group
+   * names are case-sensitive, a local object store's folders often are not (macOS, Windows): there
+   * checkpoints/<group>/Clicks/ is the folder clicks made (checkpoints/MyGroup/ the one mygroup made),
+   * and Clicks resumed from clicks's offsets and state.
+   */
+  #checkOwn(key: string, record: PartitionCheckpoint, topic: string): PartitionCheckpoint {
+    const { group, ...stored } = record as PartitionCheckpoint & { readonly group?: unknown }
+    const other =
+      stored.topic !== topic
+        ? { what: 'topic', asked: topic, stored: stored.topic }
+        : group !== undefined && group !== this.groupId
+          ? { what: 'group', asked: this.groupId, stored: String(group) }
+          : undefined
+    if (other !== undefined) {
+      throw new ConfigError(
+        `checkpoint record ${key} for ${other.what} '${other.asked}' is one of ${other.what} '${other.stored}': the object store does not tell upper from lower case, so the two ${other.what}s' checkpoints would mix; use one spelling for both, or names that differ in more than case`,
+        { context: { [other.what]: other.asked, stored: other.stored, path: key } },
+      )
+    }
+    return stored
   }
 
   /** Writes a full base snapshot of checkpoint `seq`. */
@@ -171,7 +208,8 @@ export class CheckpointStore {
    */
   async publish(checkpoint: PartitionCheckpoint): Promise<boolean> {
     const key = `${this.#dir(checkpoint.topic, checkpoint.partition)}ckpt-${String(checkpoint.seq).padStart(SEQ_DIGITS, '0')}.json`
-    const bytes = new TextEncoder().encode(JSON.stringify(checkpoint))
+    // The record names its group (its folder's name may not tell it: latest).
+    const bytes = new TextEncoder().encode(JSON.stringify({ ...checkpoint, group: this.groupId }))
     if (await this.#store.putIfAbsent(key, bytes)) return true
     const existing = await this.#store.get(key)
     return existing !== undefined && Buffer.from(existing).equals(bytes)

@@ -96,13 +96,13 @@ export function unlockDirectory(dir: string): void {
   openDirs.delete(dir)
 }
 
-interface Owner {
+export interface Owner {
   readonly text: string
   readonly pid: number
   readonly startTime: string | undefined
 }
 
-function readOwner(lockFile: string): Owner | undefined {
+export function readOwner(lockFile: string): Owner | undefined {
   let text: string
   try {
     text = readFileSync(lockFile, 'utf8')
@@ -115,7 +115,7 @@ function readOwner(lockFile: string): Owner | undefined {
 }
 
 /** Whether the process the LOCK names still runs (a LOCK without a start time: any process of that pid). */
-function isOwner(owner: Owner): boolean {
+export function isOwner(owner: Owner): boolean {
   // This process, or a previous one given its pid (a restarted container): the start time tells.
   if (owner.pid === process.pid) return owner.startTime !== undefined && owner.startTime === startTimeOf(process.pid)
   return isRunning(owner.pid, owner.startTime)
@@ -125,7 +125,7 @@ function isOwner(owner: Owner): boolean {
  * Removes a stale LOCK — the one read, not one another process put there since: renamed aside
  * (only one of several processes doing this at once gets it), checked, and put back if it was not.
  */
-function takeOver(lockFile: string, staleText: string): void {
+export function takeOver(lockFile: string, staleText: string): void {
   const aside = `${lockFile}.${process.pid}.stale`
   try {
     renameSync(lockFile, aside)
@@ -144,7 +144,7 @@ function takeOver(lockFile: string, staleText: string): void {
  * makes it whole at once; where the file system has none (FAT, some network shares), it is created
  * exclusively and then written, as before.
  */
-function linkNew(from: string, to: string, content: string): boolean {
+export function linkNew(from: string, to: string, content: string): boolean {
   try {
     linkSync(from, to)
     return true

@@ -5,7 +5,6 @@
  * went on, e.g. applied a transaction journal or acknowledged an offset commit). A reader after a
  * crash sees either the old or the new content, never a mix.
  */
-import { createHash } from 'node:crypto'
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { SourceError } from '../../../core/errors.ts'
@@ -36,26 +35,13 @@ export function readJson<T>(path: string, valid: (value: unknown) => boolean = (
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
-  return parseStoredJson<T>(text, { what: `embedded log state file ${path}`, path, shape: 'the state it holds', isValid: valid, error: (message, options) => new SourceError('DATA_CORRUPT', message, options) })
+  return parseStoredJson<T>(text, {
+    what: `embedded log state file ${path}`,
+    path,
+    shape: 'the state it holds',
+    isValid: valid,
+    error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
+  })
 }
 
-/** The longest name `fileNameFor` gives as the id's encoding; file systems allow 255 bytes, with room for `.json.tmp`. */
-const MAX_ENCODED_NAME = 200
-
-/**
- * The file name for an id (a consumer group's, a transaction's): its URI encoding — or, when that is
- * too long for a file name (a long id, or one of non-ASCII letters, three bytes encoded) or cannot
- * be made (a lone surrogate), `~` and the id's SHA-256. Such an id failed every commit with
- * ENAMETOOLONG or a URIError, where Kafka takes it.
- */
-export function fileNameFor(id: string): string {
-  let encoded: string | undefined
-  try {
-    encoded = encodeURIComponent(id)
-  } catch {
-    encoded = undefined
-  }
-  return encoded !== undefined && encoded.length <= MAX_ENCODED_NAME
-    ? encoded
-    : `~${createHash('sha256').update(id).digest('hex')}`
-}
+export { fileNameFor } from '../../local-disk/file-name.ts'

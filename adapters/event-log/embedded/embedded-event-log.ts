@@ -8,7 +8,7 @@
  * Layout under `dir`:
  * ```
  * LOCK                                  the owning process: pid and start time (adapters/local-disk/directory-lock.ts)
- * topics/<topic>/topic.json             {"partitions":N}
+ * topics/<topic>/topic.json             {"partitions":N,"topic":"<topic>"} (./topic-meta.ts)
  * topics/<topic>/<p>/<base>.log         segments (record-format.ts)
  * groups/<groupId>.json                 committed offsets (group-coordinator.ts)
  * txn/<transactionalId>.json            commit journal, present only mid-commit (embedded-transaction.ts)
@@ -25,7 +25,7 @@ import { isTopicName, TOPIC_NAME_RULE } from '../../../core/topic-name.ts'
 import type { PackedRecords, ProduceRecord } from '../../../ports/event-log.ts'
 import { makeDirSync } from '../../local-disk/sync-dir.ts'
 import { lockDirectory, unlockDirectory } from '../../local-disk/directory-lock.ts'
-import { fileNameFor, readJson, writeJsonAtomic } from './durable-file.ts'
+import { fileNameFor, writeJsonAtomic } from './durable-file.ts'
 import { deliverySettings, EmbeddedConsumer } from './embedded-consumer.ts'
 import { EmbeddedTransaction, fenced, type TransactionHost, type TransactionPlan } from './embedded-transaction.ts'
 import { checkOffsets, GroupCoordinator } from './group-coordinator.ts'
@@ -34,6 +34,7 @@ import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from
 import { partitionForKey } from '../../../core/murmur2.ts'
 import { PackedAppendLine } from './packed-appends.ts'
 import { PartitionLog, type PartitionLogOptions } from './partition-log.ts'
+import { topicPartitionCount, writeTopicMeta } from './topic-meta.ts'
 import { checkHeaders, recordTimestamp } from './record-format.ts'
 
 export interface EmbeddedEventLogOptions {
@@ -106,7 +107,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     if (this.#topic(topic)) return
     const dir = join(this.#dir, 'topics', topic)
     makeDirSync(dir, this.#fsync)
-    writeJsonAtomic(join(dir, 'topic.json'), { partitions }, this.#fsync)
+    writeTopicMeta(dir, topic, partitions, this.#fsync)
     this.#topic(topic)
     for (const group of this.#groups.values()) if (group.subscribes(topic)) void group.rebalance()
   }
@@ -266,7 +267,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     if (cached) return cached
     if (!isTopicName(name)) return undefined
     const dir = join(this.#dir, 'topics', name)
-    const partitionCount = topicPartitionCount(dir)
+    const partitionCount = topicPartitionCount(dir, name)
     if (partitionCount === undefined) return undefined
     // A partition past the count with records: topic.json lost a partition (empty ones are left by a failed open).
     const extra = readdirSync(dir).find((n) => /^\d+$/.test(n) && Number(n) >= partitionCount && PartitionLog.holdsRecords(join(dir, n)))
@@ -389,12 +390,4 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     this.#waiters = []
     for (const w of waiters) w()
   }
-}
-
-/** The partition count a topic directory's topic.json holds; undefined while it holds none (not created yet, or not a count). */
-export function topicPartitionCount(topicDir: string): number | undefined {
-  return readJson<{ partitions: number }>(
-    join(topicDir, 'topic.json'),
-    (m) => Number.isSafeInteger((m as { partitions?: unknown } | null)?.partitions) && (m as { partitions: number }).partitions >= 1,
-  )?.partitions
 }

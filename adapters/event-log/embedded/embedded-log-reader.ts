@@ -28,7 +28,8 @@ import { isTopicName } from '../../../core/topic-name.ts'
 import type { EventLog, LogConsumer, ProduceRecord } from '../../../ports/event-log.ts'
 import { liveOwnerOf } from '../../local-disk/directory-lock.ts'
 import { AckedEnd } from './acked-end.ts'
-import { topicPartitionCount, type EmbeddedConsumerRequest } from './embedded-event-log.ts'
+import type { EmbeddedConsumerRequest } from './embedded-event-log.ts'
+import { topicPartitionCount } from './topic-meta.ts'
 import { deliverySettings, EmbeddedConsumer } from './embedded-consumer.ts'
 import { GroupCoordinator } from './group-coordinator.ts'
 import { PartitionLog, SEGMENT_NAME } from './partition-log.ts'
@@ -184,9 +185,8 @@ export class EmbeddedLogReader implements EventLog {
 
   /** The topic's partition count from its topic.json; undefined while it has none (not created, or not yet). */
   #partitions(topic: string): number | undefined {
-    return isTopicName(topic) ? topicPartitionCount(join(this.#dir, 'topics', topic)) : undefined
+    return isTopicName(topic) ? topicPartitionCount(join(this.#dir, 'topics', topic), topic) : undefined
   }
-
 
   #requirePartitions(topic: string): number {
     this.#check()

@@ -14,11 +14,13 @@
  *
  * Committed offsets are persisted to `groups/<groupId>.json` (atomic replace) and survive restarts.
  */
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TopicPartitionOffset } from '../../../ports/event-log.ts'
 import { fileNameFor, readJson, writeJsonAtomic } from './durable-file.ts'
 import { isJsonObject } from '../../../core/json-object.ts'
 import { SourceError } from '../../../core/errors.ts'
+import { listedOtherwise } from '../../local-disk/file-name.ts'
 
 export interface TopicPartition {
   readonly topic: string
@@ -65,13 +67,37 @@ export class GroupCoordinator {
   readonly #offsets: Offsets
   #chain: Promise<void> = Promise.resolve()
 
-  /** `beforeCommit` throws when the log takes no writes (a transaction commit in doubt). */
-  constructor(options: { dir: string; groupId: string; fsync: boolean; partitionCount: (topic: string) => number; beforeCommit?: () => void }) {
-    this.#file = join(options.dir, `${fileNameFor(options.groupId)}.json`)
+  /**
+   * `beforeCommit` throws when the log takes no writes (a transaction commit in doubt). `listing`:
+   * the entries of `dir` (default: as the file system lists them).
+   */
+  constructor(options: {
+    dir: string
+    groupId: string
+    fsync: boolean
+    partitionCount: (topic: string) => number
+    beforeCommit?: () => void
+    listing?: () => readonly string[]
+  }) {
+    const name = `${fileNameFor(options.groupId)}.json`
+    this.#file = join(options.dir, name)
     this.#fsync = options.fsync
     this.#partitionCount = options.partitionCount
     this.#beforeCommit = options.beforeCommit ?? (() => {})
-    this.#offsets = readJson<Offsets>(this.#file, isOffsets) ?? {}
+    const offsets = readJson<Offsets>(this.#file, isOffsets)
+    // The file holds offsets only: whose, the listing tells (a case-insensitive file system gives
+    // group MyGroup the file mygroup made, and MyGroup went on from mygroup's offsets).
+    const other =
+      offsets === undefined ? undefined : listedOtherwise(name, (options.listing ?? (() => readdirSync(options.dir)))())
+    if (other !== undefined) {
+      const otherGroup = other.endsWith('.json') && !other.startsWith('~') ? safeDecode(other.slice(0, -'.json'.length)) : other
+      throw new SourceError(
+        'BAD_REQUEST',
+        `consumer group '${options.groupId}' and group '${otherGroup}' are one file ${this.#file} on this file system (it does not tell upper from lower case): their committed offsets would mix, so '${options.groupId}' is refused; use one spelling for both, or names that differ in more than case`,
+        { context: { groupId: options.groupId, storedGroup: otherGroup, path: this.#file } },
+      )
+    }
+    this.#offsets = offsets ?? {}
   }
 
   committed(topic: string, partition: number): number | undefined {
@@ -151,4 +177,12 @@ export class GroupCoordinator {
 
 function same(a: TopicPartition, b: TopicPartition): boolean {
   return a.topic === b.topic && a.partition === b.partition
+}
+
+function safeDecode(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded)
+  } catch {
+    return encoded
+  }
 }

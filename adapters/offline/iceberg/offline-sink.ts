@@ -22,7 +22,7 @@ import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from 
 import { JOIN_KEYS_PROPERTY } from './join-key-columns.ts'
 import type { DataFile } from './manifests.ts'
 import { pinTable } from './pinned-files.ts'
-import { archiveTablePath, featureTablePath } from './table-paths.ts'
+import { archiveTablePath, checkArchiveTopic, featureTablePath } from './table-paths.ts'
 import { archiveColumns } from './archive-columns.ts'
 import { archiveNextOffsets, readArchivePartitionBatches } from './archive-reader.ts'
 import { currentSnapshot, type TableMetadata } from './table-metadata.ts'
@@ -113,7 +113,12 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   }
 
   archiveTable(topic: string): Promise<IcebergTable> {
-    return this.#open(archiveTablePath(topic), () => ({ schema: RAW_ARCHIVE_SCHEMA, partitionSpec: RAW_ARCHIVE_PARTITION_SPEC, properties: { 'kfs.topic': topic } }))
+    const opened = this.#open(archiveTablePath(topic), () => ({
+      schema: RAW_ARCHIVE_SCHEMA,
+      partitionSpec: RAW_ARCHIVE_PARTITION_SPEC,
+      properties: { 'kfs.topic': topic },
+    }))
+    return opened.then((table) => checkArchiveTopic(table, topic))
   }
 
   #open(id: string, make: () => Parameters<typeof createTable>[2]): Promise<IcebergTable> {
@@ -247,7 +252,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   }
 
   async archiveEnd(topic: string, snapshotId?: string): Promise<{ snapshotId: string | null; nextOffsets: Record<number, string> }> {
-    const table = await loadTableIfExists(this.#store, archiveTablePath(topic))
+    const table = checkArchiveTopic(await loadTableIfExists(this.#store, archiveTablePath(topic)), topic)
     const current = table?.metadata['current-snapshot-id']
     if (!table || current === undefined || current === null || BigInt(current) < 0n) return { snapshotId: null, nextOffsets: {} }
     const pinned = snapshotId === undefined ? BigInt(current) : BigInt(snapshotId)
@@ -263,7 +268,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     partition: number,
     options: { fromOffset?: string; untilOffset?: string; snapshotId?: string } = {},
   ): AsyncIterable<readonly ArchiveRow[]> {
-    const table = await loadTableIfExists(this.#store, archiveTablePath(topic))
+    const table = checkArchiveTopic(await loadTableIfExists(this.#store, archiveTablePath(topic)), topic)
     if (!table) return
     const current = table.metadata['current-snapshot-id']
     if (current === undefined || current === null || BigInt(current) < 0n) return

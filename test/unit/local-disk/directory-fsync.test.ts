@@ -215,24 +215,29 @@ void describe('local disk > directory fsync', () => {
     assertInOrder(
       seen,
       [
-        'fsync schemas/ids/1.json.tmp',
-        'link schemas/ids/1.json.tmp schemas/ids/1.json',
+        /^fsync schemas\/ids\/\.tmp-\d+-[0-9a-f]{12}$/,
+        /^link schemas\/ids\/\.tmp-\d+-[0-9a-f]{12} schemas\/ids\/1\.json$/,
         'fsync schemas/ids',
-        'fsync schemas/subjects/clicks-value.json.tmp',
-        'rename schemas/subjects/clicks-value.json.tmp schemas/subjects/clicks-value.json',
+        /^fsync schemas\/subjects\/\.tmp-\d+-[0-9a-f]{12}$/,
+        /^rename schemas\/subjects\/\.tmp-\d+-[0-9a-f]{12} schemas\/subjects\/clicks-value\.json$/,
         'fsync schemas/subjects',
       ],
       'register',
     )
     assert.equal(seen.at(-1), 'fsync schemas/subjects', 'durable before register returns')
     assert.deepEqual(fs.readdirSync(join(dir, 'ids')), ['1.json'], 'the temp file is gone')
-    // A crash mid-write leaves a temp file, never a torn entry: the registry still loads.
+    // A crash mid-write leaves a temp file (named as now, or as before), never a torn entry: the registry still loads.
     fs.writeFileSync(join(dir, 'ids', '2.json.tmp'), '{"id":2,"sch')
+    fs.writeFileSync(join(dir, 'ids', '.tmp-1-000000000000'), '{"id":2,"sch')
     fs.writeFileSync(join(dir, 'subjects', 'clicks-value.json.tmp'), '')
     const reopened = new EmbeddedSchemaRegistry({ dir })
     assert.equal((await reopened.latest('clicks-value'))?.id, 1)
     const next = { ...schema, fields: [...schema.fields, { name: 'b', type: 'long', default: 0 }] }
-    assert.equal(await reopened.register('clicks-value', next), 2, 'the next id is written over the temp file')
-    assert.deepEqual(fs.readdirSync(join(dir, 'ids')).sort(), ['1.json', '2.json'])
+    assert.equal(await reopened.register('clicks-value', next), 2, 'the next id is written beside the temp files a crash left')
+    assert.deepEqual(
+      fs.readdirSync(join(dir, 'ids')).sort(),
+      ['.tmp-1-000000000000', '1.json', '2.json', '2.json.tmp'],
+      'only the leftovers beside the entries',
+    )
   })
 })
