@@ -79,6 +79,12 @@ void test('backfill faults: every call × every kind', async (t) => {
           calls.slice(0, index + 1).map(shape),
           `${what}: the faulted call is the clean run's call ${index}`,
         )
+        // A death is a death; a thrown fault ends the process (no retry outlasts) or is absorbed by a retry.
+        assert.equal(
+          got.first === 'died',
+          CALL_FAULT_KINDS[kind].dies,
+          `${what}: the first process ${typeof got.first === 'object' ? 'failed' : got.first}`,
+        )
         if (typeof got.first === 'object') {
           const chain = causes(got.first.err)
           assert.ok(
