@@ -7,6 +7,7 @@
  * consumes a third one live. What a case ends with (offline rows, online rows, dead letters, the
  * registry's status, verify-parity) is compared with the clean run's by the test.
  */
+import assert from 'node:assert/strict'
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +21,7 @@ import { EmbeddedOnlineStore } from '../../adapters/online-store/embedded/embedd
 import { EmbeddedSchemaRegistry } from '../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { createLiveEngine } from '../../engine/live-engine.ts'
 import type { DeadLetter, DeadLetterSink } from '../../ports/dead-letters.ts'
+import type { EventLog } from '../../ports/event-log.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import type { OnlineStore } from '../../ports/online-store.ts'
 import { collectDefinitions, createRegistry, type BackfillStatus } from '../../registry/index.ts'
@@ -28,6 +30,7 @@ import { verifyParity } from '../../replay/verify-parity.ts'
 import { createDecoder, type Decoder } from '../../schemas/decoder.ts'
 import { createEncoder } from '../../schemas/encoder.ts'
 import { CallFaults, type CallFaultKind, type RecordedCall } from './call-faults.ts'
+import { frozenLog } from './crash-harness.ts'
 import { fastRetryClock } from './checkpoint-fault-scenario.ts'
 import { generatePurchases, produceEvents, type ProducedRecord } from './scenario.ts'
 import { unlockedStoreFiles } from './unlocked-store-files.ts'
@@ -59,6 +62,10 @@ export interface CaseOutcome {
   readonly first: 'done' | 'died' | { readonly err: unknown }
   /** Processes it took to complete the backfill, the first included. */
   readonly processes: number
+  /** The calls of the first live process after the backfill (the hand-off), and whether it died. */
+  readonly liveCalls: readonly RecordedCall[]
+  readonly liveInjected: number
+  readonly liveDied: boolean
   readonly status: BackfillStatus | undefined
   /** The backfilled view's offline rows by entity, in table order (for the reference model). */
   readonly viewRows: Map<string, FeatureRow[]>
@@ -79,7 +86,7 @@ const onlinePath = (dir: string) => join(dir, 'online', 'online-store.json')
 
 function engineFor(
   dir: string,
-  log: EmbeddedEventLog,
+  log: EventLog,
   store: ObjectStore,
   online: OnlineStore,
   deadLetters: DeadLetterSink,
@@ -215,11 +222,56 @@ async function onlineRows(dir: string, users: readonly string[]): Promise<string
 const rowLine = (key: string, row: FeatureRow) =>
   `${key} ${row.asOfMs} ${JSON.stringify(row.values)}${row.deleted ? ' deleted' : ''}`
 
-/** Runs one case: the backfill with call `armed.index` faulted `armed.kind` (none: the clean run). */
-export async function runBackfillFaultCase(
-  baseline: Baseline,
-  armed?: { index: number; kind: CallFaultKind },
-): Promise<CaseOutcome> {
+/** Which process of a case is faulted: the first backfill process, or the first live one after it (the hand-off). */
+export interface CaseFault {
+  readonly process: 'backfill' | 'live'
+  readonly index: number
+  readonly kind: CallFaultKind
+}
+
+/**
+ * One live process after the backfill: adopts the view, consumes `records` (or, resumed after a
+ * death, until caught up) and stops — or dies at its armed call and is abandoned.
+ */
+async function liveProcess(
+  dir: string,
+  log: EmbeddedEventLog,
+  storage: ObjectStore,
+  letters: DeadLetter[],
+  faults: CallFaults,
+  records: number | undefined,
+): Promise<'done' | 'died'> {
+  const opened = await EmbeddedOnlineStore.open({ clock, path: onlinePath(dir), files: unlockedStoreFiles })
+  const online = faults.online(opened)
+  const engine = engineFor(
+    dir,
+    frozenLog(log, faults.freezer),
+    faults.store(storage),
+    online,
+    faults.deadLetters(letterSink(letters)),
+    VIEWS,
+  )
+  const run = (async () => {
+    await engine.start()
+    for (const deadline = Date.now() + 60_000; ; await new Promise((resolve) => setTimeout(resolve, 2))) {
+      if (engine.failure) throw engine.failure
+      if (records === undefined ? await engine.isCaughtUp(20) : engine.stats.consumed >= records) break
+      if (Date.now() > deadline) throw new Error('timed out waiting for the live engine')
+    }
+    await engine.stop()
+    if (engine.failure) throw engine.failure
+    return 'done' as const
+  })()
+  const outcome = await Promise.race([run, faults.freezer.frozen.then(() => 'died' as const)])
+  // A dead engine's timer is stopped (its calls go nowhere); its online store is not closed, nothing flushed.
+  if (outcome === 'died') void engine.stop().catch(() => undefined)
+  else await opened.close()
+  return outcome
+}
+
+/** Runs one case: call `fault.index` of the faulted process faulted `fault.kind` (none: the clean run). */
+export async function runBackfillFaultCase(baseline: Baseline, fault?: CaseFault): Promise<CaseOutcome> {
+  const armed = fault?.process === 'backfill' ? fault : undefined
   const dir = await mkdtemp(join(tmpdir(), 'kfs-backfill-fault-case-'))
   await cp(baseline.dir, dir, { recursive: true })
   const storage = new MemoryObjectStore()
@@ -242,12 +294,9 @@ export async function runBackfillFaultCase(
     const status = await createRegistry({ store: storage, clock }).getBackfillStatus(VIEW.name, VIEW.version)
     const onlineAfterBackfill = await onlineRows(dir, baseline.users)
 
-    const online = await EmbeddedOnlineStore.open({ clock, path: onlinePath(dir), files: unlockedStoreFiles })
-    try {
-      await consume(engineFor(dir, log, storage, online, letterSink(letters), VIEWS), baseline.liveRecords)
-    } finally {
-      await online.close()
-    }
+    const liveFaults = new CallFaults(fault?.process === 'live' ? fault : undefined)
+    const liveDied = (await liveProcess(dir, log, storage, letters, liveFaults, baseline.liveRecords)) === 'died'
+    if (liveDied) await liveProcess(dir, log, storage, letters, new CallFaults(), undefined)
 
     const sink = new IcebergOfflineSink(storage, { parquetWorker: false })
     const offline: Record<string, string[]> = {}
@@ -267,6 +316,9 @@ export async function runBackfillFaultCase(
       injected: faults.injected,
       first,
       processes,
+      liveCalls: liveFaults.calls,
+      liveInjected: liveFaults.injected,
+      liveDied,
       status,
       viewRows: await sink.readFeatureRows(VIEW),
       offline,
@@ -283,3 +335,20 @@ export async function runBackfillFaultCase(
 }
 
 export { VIEW as BACKFILLED_VIEW }
+
+/**
+ * A faulted case ends as the clean run did: the status complete through the same offsets, the same
+ * offline rows of every view (multisets of full rows), the same online rows after the backfill and
+ * at the end, the same dead letters — at least once (docs/semantics.md §15: records re-processed
+ * after a failure may be refused again) — and verify-parity agreeing.
+ */
+export function assertEndsAsClean(got: CaseOutcome, clean: CaseOutcome, what: string): void {
+  assert.equal(got.status?.state, 'complete', `${what}: status`)
+  assert.deepEqual(got.status.completeThrough, clean.status!.completeThrough, `${what}: complete through`)
+  for (const [view, rows] of Object.entries(clean.offline))
+    assert.deepEqual(got.offline[view], rows, `${what}: offline rows of ${view}`)
+  assert.deepEqual(got.onlineAfterBackfill, clean.onlineAfterBackfill, `${what}: online rows after the backfill`)
+  assert.deepEqual(got.onlineAtEnd, clean.onlineAtEnd, `${what}: online rows at the end`)
+  assert.deepEqual([...new Set(got.deadLetters)], clean.deadLetters, `${what}: dead letters`)
+  assert.equal(got.parityOk, true, `${what}: parity ${got.parityDetail}`)
+}
