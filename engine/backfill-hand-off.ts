@@ -9,7 +9,7 @@
  */
 import { InvariantViolation } from '../core/errors.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
-import { restorePartitionTask, type PartitionTask } from '../operators/task/partition-task.ts'
+import { createPartitionTask, restorePartitionTask, type PartitionTask } from '../operators/task/partition-task.ts'
 import type { FeatureRow } from '../features/types.ts'
 import type { OfflineRowBuffer } from './offline-row-buffer.ts'
 import type { BoundedSource, SourceRecord } from '../ports/source.ts'
@@ -34,7 +34,9 @@ export interface AdoptedBackfill {
 /**
  * The view's backfill state on this partition, if its backfill got there; undefined otherwise (the
  * view then starts empty at the partition's position). A backfill past the live position cannot be
- * handed over: the live view would skip the records in between.
+ * handed over: the live view would skip the records in between. A partition the backfill has no
+ * checkpoint of while it has some of the topic's others held no archived record in the snapshot it
+ * replayed: the view's state there is empty at the partition's start.
  */
 export async function backfillToAdopt(
   checkpoints: CheckpointStore | undefined,
@@ -44,6 +46,13 @@ export async function backfillToAdopt(
 ): Promise<AdoptedBackfill | undefined> {
   const { topic, partition, nextOffset } = at
   const backfill = await checkpoints?.latest(topic, partition)
+  // The backfill's snapshot held nothing of this partition, but live may have archived records of it
+  // since (a `kfs replay` beside a running `kfs run`, a --snapshot-id, a first checkpoint whose archive
+  // commit was still pending): started at the live position, the view skipped them. It starts empty at
+  // offset 0 and is caught up from the archive like the partitions the backfill did replay.
+  if (checkpoints !== undefined && backfill === undefined && (await checkpoints.hasTopic(topic))) {
+    return { task: createPartitionTask({ views: [view], source }), nextOffset: '0', rowsAtNextOffset: 0 }
+  }
   const saved = backfill?.views[0]
   if (checkpoints === undefined || backfill === undefined || saved === undefined) return undefined
   if (BigInt(backfill.nextOffset) > BigInt(nextOffset)) {

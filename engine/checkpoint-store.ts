@@ -161,6 +161,12 @@ export class CheckpointStore {
     return stored
   }
 
+  /** Whether any partition of `topic` has a checkpoint record in this group. */
+  async hasTopic(topic: string): Promise<boolean> {
+    const keys = await this.#store.list(`${this.#prefix}/${encodeURIComponent(topic)}/`)
+    return keys.some((k) => /\/ckpt-\d+\.json$/.test(k))
+  }
+
   /** Writes a full base snapshot of checkpoint `seq`. */
   async writeState(topic: string, partition: number, seq: number, bytes: Uint8Array): Promise<string> {
     const key = `${this.#dir(topic, partition)}state-${seqPart(seq)}-${randomUUID()}.bin`

@@ -77,6 +77,16 @@ export async function backfillView(options: BackfillOptions): Promise<BackfillRe
   const checkpoints = new CheckpointStore(options.stateStore, backfillGroupId(options.liveGroupId, view))
   const deps = { offline, checkpoints, clock, logger }
   const every = options.checkpointEveryRecords ?? 100_000
+  const online = options.online && view.online ? options.online : undefined
+  const sinkRetry = { clock, attempts: 30, maxDelayMs: 2_000 }
+  // A checkpoint counts every row before its cut as landed, and a re-run resumes after it: online
+  // rows a store keeps only in memory until told (the embedded store, until it syncs) are made
+  // durable first, as the live engine does before each publish. Without it a backfill killed after
+  // a checkpoint lost the online rows before it for good (the re-run never writes them again).
+  const checkpoint = async (slot: PartitionSlot) => {
+    if (online?.sync) await retry(() => online.sync!(), sinkRetry)
+    await slot.checkpoint()
+  }
   const totalRecords = Object.values(end.ends).reduce((n, o) => n + Number(o), 0)
   let records = 0
   let rows = 0
@@ -89,28 +99,25 @@ export async function backfillView(options: BackfillOptions): Promise<BackfillRe
     const result = await drainPartition(slot, archive.read(partition, { from: slot.nextOffset, until }), {
       createdAtMs: () => clock.nowMs(),
       afterRecords: async () => {
-        if (slot.buffered >= every) await slot.checkpoint()
+        if (slot.buffered >= every) await checkpoint(slot)
       },
       onOutput: async (out) => {
         const viewRows = out.rows[0] ?? []
         rows += viewRows.length
         partitionRecords += out.records
         options.onProgress?.({ partition, records: records + partitionRecords, rows, totalRecords, partitionDone: false })
-        if (options.online && view.online && viewRows.length > 0) {
-          const online = options.online
-          await retry(() => online.writeRows(view, viewRows), { clock, attempts: 30, maxDelayMs: 2_000 })
-        }
+        if (online && viewRows.length > 0) await retry(() => online.writeRows(view, viewRows), sinkRetry)
         // Written before the checkpoint that covers them (afterRecords), so a kill loses none.
         const letters = out.deadLetters.filter((l) => l.view === view.name)
         if (letters.length > 0) {
-          await retry(() => options.deadLetters.write(letters), { clock, attempts: 30, maxDelayMs: 2_000 })
+          await retry(() => options.deadLetters.write(letters), sinkRetry)
           deadLetters += letters.length
         }
       },
     })
     records += result.records
     await options.deadLetters.flush()
-    await slot.checkpoint()
+    await checkpoint(slot)
     options.onProgress?.({ partition, records, rows, totalRecords, partitionDone: true })
   }
   logger.info({ view: `${view.name}@${view.version}`, records, rows, deadLetters }, 'backfill complete')

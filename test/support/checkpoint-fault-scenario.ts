@@ -75,7 +75,7 @@ export const FAULT_KINDS = {
 export type FaultKind = keyof typeof FAULT_KINDS
 
 /** Real time, but back-off sleeps take a turn of the event loop instead of seconds. */
-const fastRetryClock: Clock = { nowMs: () => Date.now(), sleep: () => new Promise((resolve) => setImmediate(resolve)) }
+export const fastRetryClock: Clock = { nowMs: () => Date.now(), sleep: () => new Promise((resolve) => setImmediate(resolve)) }
 
 export interface FaultCaseResult {
   /** Calls the fault failed (0 means the case tested nothing). */
