@@ -15,53 +15,23 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { systemClock } from '../core/clock.ts'
 import { CheckpointStore } from '../engine/checkpoint-store.ts'
-import { createDeadLetterTopicSink } from '../engine/dead-letter-topic.ts'
-import { createLiveEngine } from '../engine/live-engine.ts'
 import { PartitionSlot } from '../engine/partition-slot.ts'
 import { drainPartition } from '../engine/source-driver.ts'
 import { archiveSource } from '../engine/sources/archive-source.ts'
-import { EmbeddedEventLog } from '../adapters/event-log/embedded/index.ts'
 import { createDecoder } from '../schemas/decoder.ts'
-import { createEncoder } from '../schemas/encoder.ts'
-import { EmbeddedSchemaRegistry } from '../adapters/schema-registry/embedded/embedded-schema-registry.ts'
-import { EmbeddedOnlineStore } from '../adapters/online-store/embedded/embedded-online-store.ts'
 import { dataFilesOf, readDataFileBatches } from '../adapters/offline/iceberg/index.ts'
-import { IcebergOfflineSink } from '../adapters/offline/iceberg/offline-sink.ts'
-import { LocalObjectStore, MemoryObjectStore } from '../adapters/object-store/index.ts'
-import { generatePurchases, produceEvents } from '../test/support/scenario.ts'
+import { MemoryObjectStore } from '../adapters/object-store/index.ts'
 import { benchLine, envNumber, progress, stderrLogger } from './_support/report.ts'
 import { benchViews } from './_support/views.ts'
+import { buildReplayArchive } from './_support/replay-archive.ts'
 
 const EVENTS = envNumber('KFS_BENCH_REPLAY_EVENTS', 200_000)
 const dir = mkdtempSync(join(tmpdir(), 'kfs-bench-replay-'))
 try {
   const { source, view } = benchViews('replay')
-  const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
-  const registry = new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })
-  const store = new LocalObjectStore(join(dir, 'warehouse'))
-  const offline = new IcebergOfflineSink(store)
-  await log.createTopic(source.topic, source.partitions)
-  const encoder = await createEncoder({ registry, subject: `${source.topic}-value`, schema: source.schema })
-  await produceEvents(log, source.topic, encoder, generatePurchases({ count: EVENTS, users: 10_000, seed: 11 }), 5_000)
-
   const built = performance.now()
-  const engine = createLiveEngine({
-    log,
-    stateStore: store,
-    offline,
-    online: new EmbeddedOnlineStore(),
-    deadLetters: createDeadLetterTopicSink(log, 'kfs.dead-letters'),
-    decoderFor: (s) => createDecoder({ registry, readerSchema: s.schema }),
-    views: [view],
-    groupId: 'bench-replay',
-    clock: systemClock,
-    logger: stderrLogger(),
-  })
-  await engine.start()
-  while (engine.stats.consumed < EVENTS) await new Promise((r) => setTimeout(r, 50))
-  await engine.stop()
-  await log.close()
-  progress(`archive built by the embedded engine: ${EVENTS} events, ${engine.stats.emittedRows} rows, ${((performance.now() - built) / 1000).toFixed(1)} s`)
+  const { offline, registry, emittedRows } = await buildReplayArchive(dir, EVENTS)
+  progress(`archive built by the embedded engine: ${EVENTS} events, ${emittedRows} rows, ${((performance.now() - built) / 1000).toFixed(1)} s`)
 
   const end = await offline.archiveEnd(source.topic)
   const table = await offline.archiveTable(source.topic)

@@ -16,18 +16,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { systemClock } from '../../core/clock.ts'
-import { createDeadLetterTopicSink } from '../../engine/dead-letter-topic.ts'
-import { createLiveEngine } from '../../engine/live-engine.ts'
-import { EmbeddedEventLog } from '../../adapters/event-log/embedded/index.ts'
-import { EmbeddedOnlineStore } from '../../adapters/online-store/embedded/embedded-online-store.ts'
-import { EmbeddedSchemaRegistry } from '../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
-import { IcebergOfflineSink } from '../../adapters/offline/iceberg/offline-sink.ts'
-import { LocalObjectStore } from '../../adapters/object-store/index.ts'
-import { createDecoder } from '../../schemas/decoder.ts'
-import { createEncoder } from '../../schemas/encoder.ts'
-import { generatePurchases, produceEvents } from '../../test/support/scenario.ts'
 import { envNumber, stderrLogger } from './report.ts'
 import { benchViews } from './views.ts'
+import { buildReplayArchive } from './replay-archive.ts'
 
 const ROUNDS = envNumber('KFS_AB_ROUNDS', 10)
 const EVENTS = envNumber('KFS_BENCH_REPLAY_EVENTS', 200_000)
@@ -87,29 +78,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-replay-ab-'))
 try {
-  const { source, view } = benchViews('replay')
-  const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
-  const registry = new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })
-  const offline = new IcebergOfflineSink(new LocalObjectStore(join(dir, 'warehouse')))
-  await log.createTopic(source.topic, source.partitions)
-  const encoder = await createEncoder({ registry, subject: `${source.topic}-value`, schema: source.schema })
-  await produceEvents(log, source.topic, encoder, generatePurchases({ count: EVENTS, users: 10_000, seed: 11 }), 5_000)
-  const engine = createLiveEngine({
-    log,
-    stateStore: new LocalObjectStore(join(dir, 'warehouse')),
-    offline,
-    online: new EmbeddedOnlineStore(),
-    deadLetters: createDeadLetterTopicSink(log, 'kfs.dead-letters'),
-    decoderFor: (s) => createDecoder({ registry, readerSchema: s.schema }),
-    views: [view],
-    groupId: 'bench-replay',
-    clock: systemClock,
-    logger: stderrLogger(),
-  })
-  await engine.start()
-  while (engine.stats.consumed < EVENTS) await new Promise((r) => setTimeout(r, 50))
-  await engine.stop()
-  await log.close()
+  const { source } = benchViews('replay')
+  const { offline } = await buildReplayArchive(dir, EVENTS)
   const end = await offline.archiveEnd(source.topic)
   const built = {
     snapshotId: end.snapshotId!,
