@@ -6,6 +6,11 @@
  * Well-formed targets decode as before (form encoding in the query: `+` is a space). Raw bytes
  * outside printable ASCII are a 400 on both transports: uWebSockets.js served a raw `\xff` as the
  * entity U+FFFD and raw UTF-8 as its character, where node:http's parser refuses both.
+ *
+ * Query parameters a GET of features does not read are refused too, not ignored: a misspelt join
+ * key beside the right ones, or an `as_of` the online endpoint does not take, used to be dropped
+ * silently and the caller served the latest row as if that were what it asked for. The composite
+ * route reads exactly the view's join keys; the single-key route (key in the path) reads none.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
@@ -57,6 +62,39 @@ const MALFORMED: readonly (readonly [string, string, RegExp])[] = [
   ['a lone % in the path key', '/v1/features/user_stats/%', /malformed percent-encoding in path/],
   ['a malformed escape in the view name', '/v1/features/user%zz/u1', /malformed percent-encoding in path/],
   ['a malformed escape in an Iceberg namespace', '/v1/namespaces/%ff/tables', /malformed percent-encoding in path/],
+  // Parameters no route reads.
+  [
+    'a misspelt join key beside the right ones',
+    '/v1/features/user_item?user_id=u1&item_id=i1&itemid=i2',
+    /query parameter itemid is not a join key of view user_item \(join keys: user_id, item_id\)/,
+  ],
+  [
+    'an as_of on the composite route',
+    '/v1/features/user_item?user_id=u1&item_id=i1&as_of=2024-01-01',
+    /query parameter as_of is not a join key/,
+  ],
+  ['an empty-valued flag', '/v1/features/user_item?user_id=u1&item_id=i1&debug', /query parameter debug is not a join key/],
+  [
+    'a parameter named __proto__ beside the keys',
+    '/v1/features/user_item?__proto__=x&user_id=u1&item_id=i1',
+    /query parameter __proto__ is not a join key/,
+  ],
+  [
+    'a parameter named constructor',
+    '/v1/features/user_item?user_id=u1&item_id=i1&constructor=x',
+    /query parameter constructor is not a join key/,
+  ],
+  [
+    'an as_of on the single-key route',
+    '/v1/features/user_stats/u1?as_of=2024-01-01',
+    /query parameter as_of is not accepted: GET \/v1\/features\/user_stats\/:key takes no query parameters/,
+  ],
+  [
+    'the join key again on the single-key route',
+    '/v1/features/user_stats/u1?user_id=u2',
+    /query parameter user_id is not accepted/,
+  ],
+  ['an escaped name that decodes to a stranger', '/v1/features/user_stats/u1?%61s_of=1', /query parameter as_of is not accepted/],
   [
     'the same name twice, once escaped',
     '/v1/features/user_item?user_id=a&user%5Fid=b&item_id=1',
@@ -72,6 +110,15 @@ const WELL_FORMED: readonly (readonly [string, string, Record<string, string>])[
   ['an escaped & and =', '/v1/features/user_item?user_id=a%26b&item_id=c%3Dd', { user_id: 'a&b', item_id: 'c=d' }],
   ['empty pieces between &', '/v1/features/user_item?&user_id=u1&&item_id=i1&', { user_id: 'u1', item_id: 'i1' }],
   ['UTF-8 escapes in the path', '/v1/features/user_stats/caf%C3%A9', { user_id: 'café' }],
+  // Query parameters the route reads, and empty queries.
+  [
+    'the composite route with exactly its join keys',
+    '/v1/features/user_item?item_id=i1&user_id=u1',
+    { user_id: 'u1', item_id: 'i1' },
+  ],
+  ['the single-key route with an empty query', '/v1/features/user_stats/u1?', { user_id: 'u1' }],
+  ['the single-key route with only empty pieces', '/v1/features/user_stats/u1?&&', { user_id: 'u1' }],
+  ['the composite route for a single-key view', '/v1/features/user_stats?user_id=u1', { user_id: 'u1' }],
 ]
 
 void describe('serving > audit > percent-encoding in request targets', () => {
