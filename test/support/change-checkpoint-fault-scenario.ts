@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { silentLogger } from '../../core/logger.ts'
 import { createDeadLetterTopicSink } from '../../engine/dead-letter-topic.ts'
 import { createLiveEngine, type LiveEngine } from '../../engine/live-engine.ts'
-import { consumedView } from '../../engine/plan-sources.ts'
+import { consumedView, internalTopicName } from '../../engine/plan-sources.ts'
 import { EmbeddedEventLog } from '../../adapters/event-log/embedded/index.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import { verifyParity } from '../../replay/verify-parity.ts'
@@ -22,9 +22,13 @@ import { EmbeddedOnlineStore } from '../../adapters/online-store/embedded/embedd
 import { IcebergOfflineSink } from '../../adapters/offline/iceberg/offline-sink.ts'
 import { LocalObjectStore, MemoryObjectStore } from '../../adapters/object-store/index.ts'
 import type { SourceDef } from '../../features/types.ts'
-import { orders } from '../fixtures/features/change-faults.ts'
+import { orders, userOpen } from '../fixtures/features/change-faults.ts'
 import { FaultyObjectStore } from './faulty-object-store.ts'
+import { before, test } from 'node:test'
 import {
+  CHECKPOINT_STEPS,
+  FAULT_KINDS,
+  assertFaultCase,
   fastRetryClock,
   runFaultedEngines,
   type CheckpointStep,
@@ -35,6 +39,7 @@ import {
   DEAD_LETTER_TOPIC,
   ENGINE_VIEWS,
   assertOutcomeCoversWorkload,
+  assertSameOutcome,
   generateChangeBursts,
   produceChanges,
   readChangeOutcome,
@@ -43,8 +48,14 @@ import {
 import { waitFor } from './scenario.ts'
 
 const GROUP = 'kfs-engine'
-/** Small enough for 50 cases in a test file's budget, large enough for a dozen checkpoints. */
-const WORKLOAD = generateChangeBursts(41, 1, 560)[0]!
+/**
+ * Small enough for 50 cases in a test file's budget, large enough for a dozen checkpoints; in two
+ * bursts, the second produced once the first engine has caught up with the first (a live tail),
+ * so that the internal topic's partitions, which take a backlog in a bundle or two, checkpoint
+ * more than once before the stop.
+ */
+const BURSTS = generateChangeBursts(41, 2, 260, true)
+const WORKLOAD = BURSTS.flat()
 
 const decoderFor = (source: SourceDef) => createChangeJsonDecoder({ rowSchema: source.changes!.rowSchema })
 
@@ -55,12 +66,12 @@ interface Run {
   readonly makeEngine: (s: ObjectStore) => LiveEngine
 }
 
-async function prepare(): Promise<Run> {
+async function prepare(checkpointMaxRecords = 60): Promise<Run> {
   const dir = await mkdtemp(join(tmpdir(), 'kfs-change-fault-'))
   // Small fetches: a partition checkpoints every few batches, not once per run.
   const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never', maxBatchRecords: 40 })
   await log.createTopic(orders.topic, orders.partitions)
-  await produceChanges(log, WORKLOAD)
+  await produceChanges(log, BURSTS[0]!)
   const online = new EmbeddedOnlineStore()
   const makeEngine = (s: ObjectStore): LiveEngine =>
     createLiveEngine({
@@ -75,7 +86,7 @@ async function prepare(): Promise<Run> {
       groupId: GROUP,
       clock: fastRetryClock,
       logger: silentLogger,
-      checkpointMaxRecords: 60,
+      checkpointMaxRecords,
       checkpointIntervalMs: 60_000,
       tickMs: 20,
     })
@@ -92,6 +103,7 @@ export async function cleanChangeOutcome(): Promise<ChangeOutcome> {
   const run = await prepare()
   try {
     const store = new LocalObjectStore(join(run.dir, 'warehouse'))
+    await produceChanges(run.log, BURSTS[1]!)
     const engine = run.makeEngine(store)
     await engine.start()
     await waitFor(() => engine.isCaughtUp(100), 'clean engine caught up')
@@ -108,11 +120,33 @@ export interface ChangeFaultCaseResult extends FaultCaseResult {
   readonly outcome: ChangeOutcome
 }
 
-export async function runChangeFaultCase(step: CheckpointStep, kind: FaultKind): Promise<ChangeFaultCaseResult> {
-  const run = await prepare()
+/**
+ * Which writes of a step are faulted: any (the first partition to get there, mostly the source
+ * topic's), or only the re-keyed view's — its internal topic's partitions, archive and feature
+ * table —, whose partitions then checkpoint often (an internal record is a bundle of many changes).
+ */
+export type FaultTarget = 'any' | 're-keyed view'
+
+export async function runChangeFaultCase(
+  step: CheckpointStep,
+  kind: FaultKind,
+  target: FaultTarget = 'any',
+): Promise<ChangeFaultCaseResult> {
+  const run = await prepare(target === 'any' ? 60 : 3)
   try {
     const store = new FaultyObjectStore(new LocalObjectStore(join(run.dir, 'warehouse')))
-    const result = await runFaultedEngines(store, run.makeEngine, step, kind)
+    // The internal partitions checkpoint only a few times (a bundle of many changes is one record):
+    // their first write of the step is faulted.
+    const only =
+      target === 'any'
+        ? undefined
+        : {
+            key: new RegExp(
+              `${internalTopicName(orders.topic, userOpen.entity.name).replaceAll('.', '\\.')}|/${userOpen.name}_v`,
+            ),
+            skip: 0,
+          }
+    const result = await runFaultedEngines(store, run.makeEngine, step, kind, only, [() => produceChanges(run.log, BURSTS[1]!)])
     const outcome = await readChangeOutcome(run.log, store, run.online, 'faulted')
     const offline = new IcebergOfflineSink(store)
     for (const view of ENGINE_VIEWS.map((v) => consumedView(v))) {
@@ -132,5 +166,27 @@ export async function runChangeFaultCase(step: CheckpointStep, kind: FaultKind):
     return { ...result, outcome }
   } finally {
     await finish(run)
+  }
+}
+
+/**
+ * The cases of one test file: every checkpoint step × fault kind on `target`, each asserting that
+ * its fault fired and failed the run exactly when the step cannot absorb it, and that the outcome
+ * after recovery is the clean run's (computed once per file).
+ */
+export function defineChangeFaultCases(target: FaultTarget): void {
+  let clean: ChangeOutcome | undefined
+  before(async () => {
+    clean = await cleanChangeOutcome()
+  })
+  for (const step of Object.keys(CHECKPOINT_STEPS) as CheckpointStep[]) {
+    for (const kind of Object.keys(FAULT_KINDS) as FaultKind[]) {
+      void test(`change views, checkpoint fault on ${target === 'any' ? 'any partition' : 'the re-keyed view'}: ${kind} at ${step}`, async () => {
+        const result = await runChangeFaultCase(step, kind, target)
+        assertFaultCase(result, step, kind)
+        assert.ok(clean !== undefined, 'the clean run finished')
+        assertSameOutcome(result.outcome, clean, `${kind} at ${step}`)
+      })
+    }
   }
 }

@@ -44,6 +44,13 @@ export interface ChangeRecord {
   readonly poison?: string
   /** The log timestamp: fixed (the commit's, plus the connector's lag), so dead-letter details are the same in every run. */
   readonly timestampMs: number
+  /** The partition, when not the key's (generateChangeBursts' onePartitionPerBurst). */
+  readonly partition?: number
+}
+
+function renamed(change: OrderChange, prefix: string): OrderChange {
+  const row = (r: OrderChange['after']) => r && { ...r, order_id: `${prefix}${r.order_id}` }
+  return { ...change, before: row(change.before), after: row(change.after) }
 }
 
 type Row = NonNullable<OrderChange['after']>
@@ -93,26 +100,50 @@ export const POISON_KINDS = POISONS.map((p) => p.kind)
  * moving to another user, shipping and being deleted (examples/generate-tables.ts), commit times
  * jittered back by up to 1.5 s (out of order, within outOfOrderness + allowedLateness), and one
  * change in ~16 a poison one, every kind in turn from a random start.
+ *
+ * `onePartitionPerBurst`: burst k goes whole to partition k mod 2, its orders its own (their ids
+ * prefixed `b<k>-`; users are shared, so the re-keyed view's groups take changes from both). A
+ * burst produced while the engine runs then cannot be merged in another order than a backlog
+ * (engine/rekey-alignment.ts: only where two partitions get new records at once does arrival
+ * order decide), so a run fed burst by burst stays comparable with an all-at-once clean run.
  */
-export function generateChangeBursts(seed: number, bursts: number, perBurst: number): ChangeRecord[][] {
+export function generateChangeBursts(
+  seed: number,
+  bursts: number,
+  perBurst: number,
+  onePartitionPerBurst = false,
+): ChangeRecord[][] {
   const rand = prng(seed)
-  const changes = orderChanges({ count: bursts * perBurst, users: 12, seed, startMs: T0, meanGapMs: 400 })
+  const changes = onePartitionPerBurst
+    ? Array.from({ length: bursts }, (_, b) =>
+        orderChanges({ count: perBurst, users: 12, seed: seed * 100 + b, startMs: T0, meanGapMs: 400 }).map((c) =>
+          renamed(c, `b${b}-`),
+        ),
+      ).flat()
+    : orderChanges({ count: bursts * perBurst, users: 12, seed, startMs: T0, meanGapMs: 400 })
   let poison = Math.floor(rand() * POISONS.length)
   const out: ChangeRecord[][] = []
   for (let b = 0; b < bursts; b++) {
     const burst: ChangeRecord[] = []
     for (const change of changes.slice(b * perBurst, (b + 1) * perBurst)) {
-      const t = change.source.ts_ms + b * BURST_GAP_MS - Math.floor(rand() * 1_500)
+      const t =
+        change.source.ts_ms + b * (onePartitionPerBurst ? perBurst * 2_000 : 0) + b * BURST_GAP_MS - Math.floor(rand() * 1_500)
       const timestampMs = t + 1_500
       burst.push({
         key: (change.after ?? change.before)!.order_id,
         value: envelope(change.op, change.before, change.after, t),
         timestampMs,
+        ...(onePartitionPerBurst ? { partition: b % orders.partitions } : {}),
       })
       // Not in a burst's first records: a late change must find a watermark to be late against.
       if (burst.length > 20 && rand() < 1 / 16) {
         const p = POISONS[poison++ % POISONS.length]!
-        burst.push({ ...p.make((change.after ?? change.before)!, t), poison: p.kind, timestampMs })
+        burst.push({
+          ...p.make((change.after ?? change.before)!, t),
+          poison: p.kind,
+          timestampMs,
+          ...(onePartitionPerBurst ? { partition: b % orders.partitions } : {}),
+        })
       }
     }
     out.push(burst)
@@ -124,7 +155,14 @@ export async function produceChanges(log: EventLog, records: readonly ChangeReco
   for (let i = 0; i < records.length; i += 500) {
     await log.produce(
       orders.topic,
-      records.slice(i, i + 500).map((r) => ({ key: r.key, value: r.value, timestampMs: r.timestampMs })),
+      records
+        .slice(i, i + 500)
+        .map((r) => ({
+          key: r.key,
+          value: r.value,
+          timestampMs: r.timestampMs,
+          ...(r.partition === undefined ? {} : { partition: r.partition }),
+        })),
     )
   }
 }

@@ -151,20 +151,34 @@ export async function runCheckpointFaultCase(makeStore: (dir: string) => Promise
 
 /**
  * The faulted sequence itself, for any workload (this module's and change-checkpoint-fault-scenario.ts):
- * `step` is armed on `store` with `kind` (the first checkpoints go through, a later one is
+ * `step` (narrowed to the keys `only` matches, if given) is armed on `store` with `kind` (the first checkpoints go through, a later one is
  * faulted), a first engine runs until it fails or catches up and is stopped as `kfs run` stops it;
  * the fault heals (before or after that stop, as `kind` says) and a second engine resumes from what
- * was published and runs to the end. `makeEngine` builds both on the store it is given.
+ * was published and runs to the end (`feeds` produced by then). `makeEngine` builds both on the store it is given.
  */
-export async function runFaultedEngines(store: FaultyObjectStore, makeEngine: (s: ObjectStore) => LiveEngine, step: CheckpointStep, kind: FaultKind): Promise<FaultCaseResult> {
+export async function runFaultedEngines(
+  store: FaultyObjectStore,
+  makeEngine: (s: ObjectStore) => LiveEngine,
+  step: CheckpointStep,
+  kind: FaultKind,
+  /** Fault only the step's writes whose key also matches this (e.g. one topic's, one view's), from the `skip`-th on. */
+  only?: { key: RegExp; skip: number },
+  /** More input, each produced once the first engine has caught up with the last (or has failed). */
+  feeds: readonly (() => Promise<void>)[] = [],
+): Promise<FaultCaseResult> {
   const { heal, ...behaviour } = FAULT_KINDS[kind]
   const stepFault: { operation: Fault['operation']; key: RegExp; skip?: number } = CHECKPOINT_STEPS[step]
-  store.arm({ operation: stepFault.operation, key: stepFault.key, ...behaviour, skip: stepFault.skip ?? 3 })
+  const key = only === undefined ? stepFault.key : new RegExp(`^(?=.*(?:${only.key.source})).*(?:${stepFault.key.source})`)
+  store.arm({ operation: stepFault.operation, key, ...behaviour, skip: only?.skip ?? stepFault.skip ?? 3 })
   const first = makeEngine(store)
   await first.start()
   let firstFailed = false
   void first.failed.then(() => (firstFailed = true))
   await waitFor(async () => firstFailed || (await first.isCaughtUp(100)), 'first engine failed or caught up')
+  for (const feed of feeds) {
+    await feed()
+    await waitFor(async () => firstFailed || (await first.isCaughtUp(100)), 'first engine failed or caught up')
+  }
   // As `kfs run` does after the race: stop, whose final checkpoint covers everything kept.
   let injected = store.failures
   if (heal === 'before stop' && firstFailed) store.disarm()
