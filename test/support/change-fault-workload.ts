@@ -155,14 +155,12 @@ export async function produceChanges(log: EventLog, records: readonly ChangeReco
   for (let i = 0; i < records.length; i += 500) {
     await log.produce(
       orders.topic,
-      records
-        .slice(i, i + 500)
-        .map((r) => ({
-          key: r.key,
-          value: r.value,
-          timestampMs: r.timestampMs,
-          ...(r.partition === undefined ? {} : { partition: r.partition }),
-        })),
+      records.slice(i, i + 500).map((r) => ({
+        key: r.key,
+        value: r.value,
+        timestampMs: r.timestampMs,
+        ...(r.partition === undefined ? {} : { partition: r.partition }),
+      })),
     )
   }
 }
