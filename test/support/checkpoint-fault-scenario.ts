@@ -57,6 +57,13 @@ export function faultFailsCheckpoint(step: CheckpointStep, kind: FaultKind): boo
 
 export type CheckpointStep = keyof typeof CHECKPOINT_STEPS
 
+/** What every case asserts of its faulted run: the fault fired, and failed the run exactly when the step cannot absorb it. */
+export function assertFaultCase(result: FaultCaseResult, step: CheckpointStep, kind: FaultKind): void {
+  assert.ok(result.injected > 0, 'the fault fired (a case that injected nothing checked nothing)')
+  const failed = result.firstEngineFailed || result.firstStopFailed
+  assert.equal(failed, faultFailsCheckpoint(step, kind), failed ? 'a fault the step absorbs failed the checkpoint' : 'a checkpoint that cannot be made fails the engine or its stop')
+}
+
 /**
  * How a fault behaves: healed by the step's retries; outlasting them (retries nest — a sink's own
  * inside the checkpoint's — so "outlasting" means until healed) and healed as soon as the engine
@@ -114,27 +121,7 @@ export async function runCheckpointFaultCase(makeStore: (dir: string) => Promise
         tickMs: 20,
       })
 
-    // The first checkpoints (table creation included) go through; a later one is faulted.
-    const { heal, ...behaviour } = FAULT_KINDS[kind]
-    const stepFault: { operation: Fault['operation']; key: RegExp; skip?: number } = CHECKPOINT_STEPS[step]
-    store.arm({ operation: stepFault.operation, key: stepFault.key, ...behaviour, skip: stepFault.skip ?? 3 })
-    const first = makeEngine(store)
-    await first.start()
-    let firstFailed = false
-    void first.failed.then(() => (firstFailed = true))
-    await waitFor(async () => firstFailed || (await first.isCaughtUp(100)), 'first engine failed or caught up')
-    // As `kfs run` does after the race: stop, whose final checkpoint covers everything kept.
-    let injected = store.failures
-    if (heal === 'before stop' && firstFailed) store.disarm()
-    let firstStopFailed = false
-    await first.stop().catch(() => (firstStopFailed = true))
-    injected = Math.max(injected, store.failures)
-    store.disarm()
-
-    const second = makeEngine(store)
-    await second.start()
-    await waitFor(() => second.isCaughtUp(100), 'second engine caught up')
-    await second.stop()
+    const { injected, firstEngineFailed, firstStopFailed } = await runFaultedEngines(store, makeEngine, step, kind)
 
     const expected = expectedRowsByEntity([view], source, produced).get(view.name)!
     assertSameRows(await readFeatureRowsByEntity(store, view), expected, `offline table after ${kind} fault at ${step}`)
@@ -155,9 +142,54 @@ export async function runCheckpointFaultCase(makeStore: (dir: string) => Promise
       scratch: new MemoryObjectStore(),
     })
     assert.equal(parity.ok, true, `parity after ${kind} fault at ${step}: ${JSON.stringify(parity.differences.slice(0, 2))}`)
-    return { injected, firstEngineFailed: firstFailed, firstStopFailed }
+    return { injected, firstEngineFailed, firstStopFailed }
   } finally {
     await log.close()
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * The faulted sequence itself, for any workload (this module's and change-checkpoint-fault-scenario.ts):
+ * `step` (narrowed to the keys `only` matches, if given) is armed on `store` with `kind` (the first checkpoints go through, a later one is
+ * faulted), a first engine runs until it fails or catches up and is stopped as `kfs run` stops it;
+ * the fault heals (before or after that stop, as `kind` says) and a second engine resumes from what
+ * was published and runs to the end (`feeds` produced by then). `makeEngine` builds both on the store it is given.
+ */
+export async function runFaultedEngines(
+  store: FaultyObjectStore,
+  makeEngine: (s: ObjectStore) => LiveEngine,
+  step: CheckpointStep,
+  kind: FaultKind,
+  /** Fault only the step's writes whose key also matches this (e.g. one topic's, one view's), from the `skip`-th on. */
+  only?: { key: RegExp; skip: number },
+  /** More input, each produced once the first engine has caught up with the last (or has failed). */
+  feeds: readonly (() => Promise<void>)[] = [],
+): Promise<FaultCaseResult> {
+  const { heal, ...behaviour } = FAULT_KINDS[kind]
+  const stepFault: { operation: Fault['operation']; key: RegExp; skip?: number } = CHECKPOINT_STEPS[step]
+  const key = only === undefined ? stepFault.key : new RegExp(`^(?=.*(?:${only.key.source})).*(?:${stepFault.key.source})`)
+  store.arm({ operation: stepFault.operation, key, ...behaviour, skip: only?.skip ?? stepFault.skip ?? 3 })
+  const first = makeEngine(store)
+  await first.start()
+  let firstFailed = false
+  void first.failed.then(() => (firstFailed = true))
+  await waitFor(async () => firstFailed || (await first.isCaughtUp(100)), 'first engine failed or caught up')
+  for (const feed of feeds) {
+    await feed()
+    await waitFor(async () => firstFailed || (await first.isCaughtUp(100)), 'first engine failed or caught up')
+  }
+  // As `kfs run` does after the race: stop, whose final checkpoint covers everything kept.
+  let injected = store.failures
+  if (heal === 'before stop' && firstFailed) store.disarm()
+  let firstStopFailed = false
+  await first.stop().catch(() => (firstStopFailed = true))
+  injected = Math.max(injected, store.failures)
+  store.disarm()
+
+  const second = makeEngine(store)
+  await second.start()
+  await waitFor(() => second.isCaughtUp(100), 'second engine caught up')
+  await second.stop()
+  return { injected, firstEngineFailed: firstFailed, firstStopFailed }
 }

@@ -1,0 +1,192 @@
+/**
+ * The checkpoint fault scenario (checkpoint-fault-scenario.ts: the same steps, fault kinds and
+ * faulted sequence) over change views: a changelog source feeding an attribute view, a
+ * current-state view keyed by the source key and one re-keyed by user (change-fault-workload.ts).
+ * The oracle is a clean run of the same workload: after the faulted run and its recovery, offline
+ * rows, online rows (one online store outlives both engines, as Redis does), archives and dead
+ * letters must equal the clean run's, and replay must reproduce every view's live rows (parity).
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { silentLogger } from '../../core/logger.ts'
+import { createDeadLetterTopicSink } from '../../engine/dead-letter-topic.ts'
+import { createLiveEngine, type LiveEngine } from '../../engine/live-engine.ts'
+import { consumedView, internalTopicName } from '../../engine/plan-sources.ts'
+import { EmbeddedEventLog } from '../../adapters/event-log/embedded/index.ts'
+import type { ObjectStore } from '../../ports/object-store.ts'
+import { verifyParity } from '../../replay/verify-parity.ts'
+import { createChangeJsonDecoder } from '../../schemas/change-json-decoder.ts'
+import { EmbeddedOnlineStore } from '../../adapters/online-store/embedded/embedded-online-store.ts'
+import { IcebergOfflineSink } from '../../adapters/offline/iceberg/offline-sink.ts'
+import { LocalObjectStore, MemoryObjectStore } from '../../adapters/object-store/index.ts'
+import type { SourceDef } from '../../features/types.ts'
+import { orders, userOpen } from '../fixtures/features/change-faults.ts'
+import { FaultyObjectStore } from './faulty-object-store.ts'
+import { before, test } from 'node:test'
+import {
+  CHECKPOINT_STEPS,
+  FAULT_KINDS,
+  assertFaultCase,
+  fastRetryClock,
+  runFaultedEngines,
+  type CheckpointStep,
+  type FaultCaseResult,
+  type FaultKind,
+} from './checkpoint-fault-scenario.ts'
+import {
+  DEAD_LETTER_TOPIC,
+  ENGINE_VIEWS,
+  assertOutcomeCoversWorkload,
+  assertSameOutcome,
+  generateChangeBursts,
+  produceChanges,
+  readChangeOutcome,
+  type ChangeOutcome,
+} from './change-fault-workload.ts'
+import { waitFor } from './scenario.ts'
+
+const GROUP = 'kfs-engine'
+/**
+ * Small enough for 50 cases in a test file's budget, large enough for a dozen checkpoints; in two
+ * bursts, the second produced once the first engine has caught up with the first (a live tail),
+ * so that the internal topic's partitions, which take a backlog in a bundle or two, checkpoint
+ * more than once before the stop.
+ */
+const BURSTS = generateChangeBursts(41, 2, 260, true)
+const WORKLOAD = BURSTS.flat()
+
+const decoderFor = (source: SourceDef) => createChangeJsonDecoder({ rowSchema: source.changes!.rowSchema })
+
+interface Run {
+  readonly dir: string
+  readonly log: EmbeddedEventLog
+  readonly online: EmbeddedOnlineStore
+  readonly makeEngine: (s: ObjectStore) => LiveEngine
+}
+
+async function prepare(checkpointMaxRecords = 60): Promise<Run> {
+  const dir = await mkdtemp(join(tmpdir(), 'kfs-change-fault-'))
+  // Small fetches: a partition checkpoints every few batches, not once per run.
+  const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never', maxBatchRecords: 40 })
+  await log.createTopic(orders.topic, orders.partitions)
+  await produceChanges(log, BURSTS[0]!)
+  const online = new EmbeddedOnlineStore()
+  const makeEngine = (s: ObjectStore): LiveEngine =>
+    createLiveEngine({
+      log,
+      stateStore: s,
+      offline: new IcebergOfflineSink(s, { clock: fastRetryClock }),
+      online,
+      deadLetters: createDeadLetterTopicSink(log, DEAD_LETTER_TOPIC),
+      deadLetterTopic: DEAD_LETTER_TOPIC,
+      decoderFor,
+      views: ENGINE_VIEWS,
+      groupId: GROUP,
+      clock: fastRetryClock,
+      logger: silentLogger,
+      checkpointMaxRecords,
+      checkpointIntervalMs: 60_000,
+      tickMs: 20,
+    })
+  return { dir, log, online, makeEngine }
+}
+
+async function finish(run: Run): Promise<void> {
+  await run.log.close()
+  await rm(run.dir, { recursive: true, force: true })
+}
+
+/** The clean run's outcome: one engine, no fault, to the end. */
+export async function cleanChangeOutcome(): Promise<ChangeOutcome> {
+  const run = await prepare()
+  try {
+    const store = new LocalObjectStore(join(run.dir, 'warehouse'))
+    await produceChanges(run.log, BURSTS[1]!)
+    const engine = run.makeEngine(store)
+    await engine.start()
+    await waitFor(() => engine.isCaughtUp(100), 'clean engine caught up')
+    await engine.stop()
+    const outcome = await readChangeOutcome(run.log, store, run.online, 'clean')
+    assertOutcomeCoversWorkload(outcome, WORKLOAD)
+    return outcome
+  } finally {
+    await finish(run)
+  }
+}
+
+export interface ChangeFaultCaseResult extends FaultCaseResult {
+  readonly outcome: ChangeOutcome
+}
+
+/**
+ * Which writes of a step are faulted: any (the first partition to get there, mostly the source
+ * topic's), or only the re-keyed view's — its internal topic's partitions, archive and feature
+ * table —, whose partitions then checkpoint often (an internal record is a bundle of many changes).
+ */
+export type FaultTarget = 'any' | 're-keyed view'
+
+export async function runChangeFaultCase(
+  step: CheckpointStep,
+  kind: FaultKind,
+  target: FaultTarget = 'any',
+): Promise<ChangeFaultCaseResult> {
+  const run = await prepare(target === 'any' ? 60 : 3)
+  try {
+    const store = new FaultyObjectStore(new LocalObjectStore(join(run.dir, 'warehouse')))
+    // The internal partitions checkpoint only a few times (a bundle of many changes is one record):
+    // their first write of the step is faulted.
+    const only =
+      target === 'any'
+        ? undefined
+        : {
+            key: new RegExp(
+              `${internalTopicName(orders.topic, userOpen.entity.name).replaceAll('.', '\\.')}|/${userOpen.name}_v`,
+            ),
+            skip: 0,
+          }
+    const result = await runFaultedEngines(store, run.makeEngine, step, kind, only, [() => produceChanges(run.log, BURSTS[1]!)])
+    const outcome = await readChangeOutcome(run.log, store, run.online, 'faulted')
+    const offline = new IcebergOfflineSink(store)
+    for (const view of ENGINE_VIEWS.map((v) => consumedView(v))) {
+      const parity = await verifyParity({
+        offline,
+        decoder: decoderFor(view.source),
+        view,
+        groupId: GROUP,
+        scratch: new MemoryObjectStore(),
+      })
+      assert.equal(
+        parity.ok,
+        true,
+        `parity of ${view.name} after ${kind} fault at ${step}: ${JSON.stringify(parity.differences.slice(0, 2))}`,
+      )
+    }
+    return { ...result, outcome }
+  } finally {
+    await finish(run)
+  }
+}
+
+/**
+ * The cases of one test file: every checkpoint step × fault kind on `target`, each asserting that
+ * its fault fired and failed the run exactly when the step cannot absorb it, and that the outcome
+ * after recovery is the clean run's (computed once per file).
+ */
+export function defineChangeFaultCases(target: FaultTarget): void {
+  let clean: ChangeOutcome | undefined
+  before(async () => {
+    clean = await cleanChangeOutcome()
+  })
+  for (const step of Object.keys(CHECKPOINT_STEPS) as CheckpointStep[]) {
+    for (const kind of Object.keys(FAULT_KINDS) as FaultKind[]) {
+      void test(`change views, checkpoint fault on ${target === 'any' ? 'any partition' : 'the re-keyed view'}: ${kind} at ${step}`, async () => {
+        const result = await runChangeFaultCase(step, kind, target)
+        assertFaultCase(result, step, kind)
+        assert.ok(clean !== undefined, 'the clean run finished')
+        assertSameOutcome(result.outcome, clean, `${kind} at ${step}`)
+      })
+    }
+  }
+}
