@@ -8,6 +8,9 @@
  * local-directory Iceberg tables, embedded online store; no servers): KFS_BENCH_REPLAY_EVENTS
  * (default 200,000) skewed, partly out-of-order and late purchases over 4 partitions.
  *
+ * KFS_BENCH_PROFILE=<dir> (or KFS_BENCH_ALLOC_PROFILE): a profile of the replay phase only
+ * (./_support/profile.ts).
+ *
  * BENCH replay events_per_s=… baseline_events_per_s=… ratio=…
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -24,6 +27,7 @@ import { MemoryObjectStore } from '../adapters/object-store/index.ts'
 import { benchLine, envNumber, progress, stderrLogger } from './_support/report.ts'
 import { benchViews } from './_support/views.ts'
 import { buildReplayArchive } from './_support/replay-archive.ts'
+import { startProfile } from './_support/profile.ts'
 
 const EVENTS = envNumber('KFS_BENCH_REPLAY_EVENTS', 200_000)
 const dir = mkdtempSync(join(tmpdir(), 'kfs-bench-replay-'))
@@ -48,6 +52,7 @@ try {
 
   const decoder = createDecoder({ registry, readerSchema: source.schema })
   const deps = { offline, checkpoints: new CheckpointStore(new MemoryObjectStore(), 'bench-replay.scratch'), clock: systemClock, logger: stderrLogger() }
+  const stopProfile = await startProfile('replay')
   t = performance.now()
   let records = 0
   let markers = 0
@@ -64,6 +69,7 @@ try {
     markers += r.markers
   }
   const replayMs = performance.now() - t
+  await stopProfile()
   const rate = (records / replayMs) * 1000
   progress(`replay: ${records} records + ${markers} markers → ${rows} rows in ${replayMs.toFixed(0)} ms (${rate.toFixed(0)}/s)`)
   if (records !== EVENTS) throw new Error(`replay read ${records} records, the archive holds ${EVENTS}`)
