@@ -10,6 +10,7 @@
  */
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
+import type { RetryOptions } from '../core/retry.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
 import { consumedView } from '../engine/plan-sources.ts'
 import { archiveSource } from '../engine/sources/archive-source.ts'
@@ -35,6 +36,25 @@ export interface BackfillEnvironment {
 }
 
 export type BackfillRegistry = Pick<Registry, 'getBackfillStatus' | 'setBackfillStatus'>
+
+/** Attempts of one read of a backfill (engine/retried-reads.ts) before it fails naming what it read. */
+export const BACKFILL_READ_ATTEMPTS = 10
+
+/**
+ * The bound on a backfill's reads — archive, checkpoints, writer schemas, its status — as the
+ * checkpoint steps of the live engine are bounded (engine/partition-slot.ts): ten attempts, backing
+ * off up to 2 s, 5–11 s of waiting in all (a read inside a checkpoint step is asked again with the
+ * step, up to ten times that); a fault that outlasts it fails the backfill naming what it read,
+ * and a re-run resumes from its last checkpoint.
+ */
+export function backfillReadRetry(clock: Clock, logger: Logger): RetryOptions {
+  return {
+    clock,
+    attempts: BACKFILL_READ_ATTEMPTS,
+    maxDelayMs: 2_000,
+    onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'backfill read retried'),
+  }
+}
 
 /**
  * Settles the backfill of every view before it goes live: a view with archived history is

@@ -3,7 +3,7 @@ import { DefinitionError, FeatureStoreError } from '../../core/errors.ts'
 import type { FeatureViewDef } from '../../features/types.ts'
 import { consumedView } from '../../engine/plan-sources.ts'
 import type { Registry } from '../../registry/index.ts'
-import { backfillRecorded } from '../../replay/backfill-before-live.ts'
+import { backfillReadRetry, backfillRecorded } from '../../replay/backfill-before-live.ts'
 import { reloadOnlineFromOffline } from '../../replay/online-from-offline.ts'
 import { createRuntime, type Runtime } from '../runtime.ts'
 import {
@@ -32,7 +32,10 @@ live engine, and writes the view's offline table — and with --online the onlin
 conditional writes, so fresher live values are never overwritten. Resumable after a kill and
 idempotent when re-run. The view's backfill status in the registry goes pending → running →
 complete (with the offsets it is complete through); the next \`kfs run\` hands the view over to
-live consumption at exactly those offsets. The records the view refuses are dead-lettered, named
+live consumption at exactly those offsets. Reads of the archive, the checkpoints, the registry and
+the writer schemas are retried a bounded number of times when they fail in passing; one that keeps
+failing, or is refused for good (access denied), stops the backfill naming what it read (exit 1),
+and a re-run resumes. The records the view refuses are dead-lettered, named
 for the view and its version (kfs dead-letters list), and re-drivable like live ones once the
 cause is fixed (kfs dead-letters redrive). While another process (kfs run, kfs serve) holds the
 embedded event log, they wait beside it (<log dir>.pending/) and the next kfs command that
@@ -80,7 +83,7 @@ Examples:
       throw new UsageError(`--${backfillOnly[0]} is for a backfill, not --online-from-offline`)
     const runtime = await createRuntime(ctx.config())
     try {
-      const { registry } = await openRegistry(ctx)
+      const { registry } = await openRegistry(ctx, { readRetry: backfillReadRetry(runtime.clock, runtime.logger) })
       const { set } = await loadFeatures(args, ctx, registry)
       // A re-keyed view is backfilled from its internal topic's archive.
       const views = (await publishedViews(set, registry, only)).map((v) => consumedView(v))
