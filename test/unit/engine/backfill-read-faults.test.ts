@@ -7,7 +7,8 @@
  * completes in its first process and everything ends as in the clean run; past it, or refused,
  * the first process fails at once with an error naming what it read (never a retried refusal),
  * leaves the view not complete, and a re-run completes and ends as in the clean run
- * (test/support/backfill-fault-scenario.ts).
+ * (test/support/backfill-fault-scenario.ts). The registry status writes are faulted too: one whose
+ * answer is lost after it landed is a success (read-your-write), one that never landed a failure.
  */
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
@@ -171,5 +172,39 @@ void test('backfill read faults: every read step × every way a read fails', asy
         assertEndsAsClean(got, clean, what)
       })
     }
+  }
+})
+
+const STATUS = /^registry\/views\/.*\.backfill\.json$/
+
+void test('backfill status writes: a lost answer after the write landed is success; a write that never landed fails, and the re-run completes', async (t) => {
+  const cases: readonly { what: string; skip: number; when: 'before' | 'after'; succeeds: boolean }[] = [
+    { what: 'the running status, answer lost after it landed', skip: 0, when: 'after', succeeds: true },
+    { what: 'the running status, never landed', skip: 0, when: 'before', succeeds: false },
+    { what: 'the complete status, answer lost after it landed', skip: 1, when: 'after', succeeds: true },
+    { what: 'the complete status, never landed', skip: 1, when: 'before', succeeds: false },
+  ]
+  for (const { what, skip, when, succeeds } of cases) {
+    await t.test(what, async () => {
+      const got = await runBackfillFaultCase(baseline, {
+        process: 'backfill',
+        calls: { operation: 'put', key: STATUS, skip, times: 1, error: 'transient', when },
+      })
+      assert.equal(got.injected, 1, `${what}: the fault fired`)
+      if (succeeds) {
+        assert.equal(got.first, 'done', `${what}: reported ${typeof got.first === 'object' ? String(got.first.err) : got.first}`)
+        assert.equal(got.processes, 1, what)
+        assert.equal(got.statusAfterFirst?.state, 'complete', what)
+      } else {
+        assert.ok(typeof got.first === 'object', `${what}: the first process reported failure`)
+        assert.ok(
+          causes(got.first.err).some((e) => e instanceof InjectedPortFault),
+          `${what}: ${String(got.first.err)}`,
+        )
+        assert.notEqual(got.statusAfterFirst?.state, 'complete', what)
+        assert.equal(got.processes, 2, `${what}: a re-run completes`)
+      }
+      assertEndsAsClean(got, clean, what)
+    })
   }
 })
