@@ -64,6 +64,15 @@ export interface CaseOutcome {
   readonly first: 'done' | 'died' | { readonly err: unknown }
   /** The registry's status of the view as the first backfill process left it. */
   readonly statusAfterFirst: BackfillStatus | undefined
+  /** The second backfill process when it was faulted too (runBackfillFaultCase's `resumed`). */
+  readonly second:
+    | {
+        readonly outcome: CaseOutcome['first']
+        readonly calls: readonly RecordedCall[]
+        readonly injected: number
+        readonly statusAfter: BackfillStatus | undefined
+      }
+    | undefined
   /** Processes it took to complete the backfill, the first included. */
   readonly processes: number
   /** The calls of the first live process after the backfill (the hand-off), and whether it died. */
@@ -275,8 +284,12 @@ async function liveProcess(
   return outcome
 }
 
-/** Runs one case: call `fault.index` of the faulted process faulted `fault.kind` (none: the clean run). */
-export async function runBackfillFaultCase(baseline: Baseline, fault?: CaseFault): Promise<CaseOutcome> {
+/**
+ * Runs one case: call `fault.index` of the faulted process faulted `fault.kind` (none: the clean
+ * run). `resumed`: the process that resumes after the first one is faulted so too (the reads only
+ * a resumed backfill makes: its checkpoints), and a third one then completes it.
+ */
+export async function runBackfillFaultCase(baseline: Baseline, fault?: CaseFault, resumed?: KindFault): Promise<CaseOutcome> {
   const armed = fault?.process !== 'backfill' ? undefined : 'calls' in fault ? fault.calls : fault
   const dir = await mkdtemp(join(tmpdir(), 'kfs-backfill-fault-case-'))
   await cp(baseline.dir, dir, { recursive: true })
@@ -289,14 +302,21 @@ export async function runBackfillFaultCase(baseline: Baseline, fault?: CaseFault
     const first = await backfillProcess(dir, storage, letters, baseline, faults)
     const statusAfterFirst = await createRegistry({ store: storage, clock }).getBackfillStatus(VIEW.name, VIEW.version)
     let processes = 1
+    let second: CaseOutcome['second']
     for (let outcome = first; outcome !== 'done'; processes++) {
-      // A healthy process must finish what the faulted one left: a second failure is a finding.
-      if (processes > 1)
+      // A healthy process must finish what the faulted ones left: another failure is a finding.
+      if (processes > (resumed === undefined ? 1 : 2))
         throw new Error(
           `the backfill re-run after ${JSON.stringify(fault)} did not complete: ${outcome === 'died' ? 'died' : String(outcome.err)}`,
           { cause: outcome === 'died' ? undefined : outcome.err },
         )
-      outcome = await backfillProcess(dir, storage, letters, baseline, new CallFaults())
+      const faulted = processes === 1 && resumed !== undefined
+      const rerunFaults = new CallFaults(faulted ? resumed : undefined)
+      outcome = await backfillProcess(dir, storage, letters, baseline, rerunFaults)
+      if (faulted) {
+        const statusAfter = await createRegistry({ store: storage, clock }).getBackfillStatus(VIEW.name, VIEW.version)
+        second = { outcome, calls: rerunFaults.calls, injected: rerunFaults.injected, statusAfter }
+      }
     }
     const status = await createRegistry({ store: storage, clock }).getBackfillStatus(VIEW.name, VIEW.version)
     const onlineAfterBackfill = await onlineRows(dir, baseline.users)
@@ -323,6 +343,7 @@ export async function runBackfillFaultCase(baseline: Baseline, fault?: CaseFault
       injected: faults.injected,
       first,
       statusAfterFirst,
+      second,
       processes,
       liveCalls: liveFaults.calls,
       liveInjected: liveFaults.injected,

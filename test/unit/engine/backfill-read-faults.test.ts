@@ -7,8 +7,10 @@
  * completes in its first process and everything ends as in the clean run; past it, or refused,
  * the first process fails at once with an error naming what it read (never a retried refusal),
  * leaves the view not complete, and a re-run completes and ends as in the clean run
- * (test/support/backfill-fault-scenario.ts). The registry status writes are faulted too: one whose
- * answer is lost after it landed is a success (read-your-write), one that never landed a failure.
+ * (test/support/backfill-fault-scenario.ts). The reads only a resumed backfill makes (its
+ * checkpoint record and state) are faulted the same ways in the process resuming one killed after
+ * its first checkpoint. The registry status writes are faulted too: one whose answer is lost after
+ * it landed is a success (read-your-write), one that never landed a failure.
  */
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
@@ -138,37 +140,90 @@ void test('backfill read faults: the clean run makes every read step of the tabl
     )
 })
 
+/**
+ * One faulted backfill process ended as `expect` says: within the bound it completed
+ * (`absorbed`); past it (`exhausted`) or refused it failed with a kfs error (exit 1, its message
+ * printed) naming the read, the port's error its cause, and left the view not complete.
+ */
+function assertProcessOutcome(
+  outcome: CaseOutcome['first'],
+  injected: number,
+  statusAfter: CaseOutcome['statusAfterFirst'],
+  fault: { readonly times: number; readonly expect: Expectation; readonly named: RegExp },
+  what: string,
+): void {
+  if (fault.expect === 'absorbed') {
+    assert.equal(outcome, 'done', `${what}: ${typeof outcome === 'object' ? String(outcome.err) : outcome}`)
+    assert.equal(injected, fault.times, `${what}: faults injected`)
+    return
+  }
+  assert.ok(typeof outcome === 'object', `${what}: the process failed (got ${String(outcome)})`)
+  const err = outcome.err
+  assert.ok(err instanceof FeatureStoreError, `${what}: a kfs error (exit 1, its message printed), not ${String(err)}`)
+  assert.match(err.message, fault.named, `${what}: the error names what was read`)
+  assert.ok(
+    causes(err).some((e) => e instanceof InjectedPortFault),
+    `${what}: the port's error is its cause`,
+  )
+  if (fault.expect === 'exhausted') {
+    assert.ok(err instanceof RetriesExhaustedError, `${what}: ${err.name}`)
+    assert.match(err.message, new RegExp(`gave up after ${BACKFILL_READ_ATTEMPTS} attempts`), what)
+    assert.ok(injected >= BACKFILL_READ_ATTEMPTS, `${what}: retried to the bound (${injected})`)
+  } else {
+    assert.equal(err.retriable, false, `${what}: a refusal stays not retriable`)
+    assert.match(err.code, /^(SINK|SOURCE)_REJECTED$/, what)
+    assert.equal(injected, 1, `${what}: a refusal is not asked again`)
+  }
+  assert.notEqual(statusAfter?.state, 'complete', `${what}: nothing marked complete by the failed process`)
+}
+
 void test('backfill read faults: every read step × every way a read fails', async (t) => {
   for (const { step, operation, key, named } of READ_STEPS) {
     for (const { kind, times, error, expect } of READ_FAULTS) {
       const what = `${step}, ${kind}`
       await t.test(what, async () => {
         const got = await runBackfillFaultCase(baseline, { process: 'backfill', calls: { operation, key, times, error } })
-        if (expect === 'absorbed') {
-          assert.equal(got.first, 'done', `${what}: ${typeof got.first === 'object' ? String(got.first.err) : got.first}`)
-          assert.equal(got.injected, times, `${what}: faults injected`)
-          assert.equal(got.processes, 1, `${what}: one process`)
-        } else {
-          assert.ok(typeof got.first === 'object', `${what}: the first process failed (got ${String(got.first)})`)
-          const err = got.first.err
-          assert.ok(err instanceof FeatureStoreError, `${what}: a kfs error (exit 1, its message printed), not ${String(err)}`)
-          assert.match(err.message, named, `${what}: the error names what was read`)
-          assert.ok(
-            causes(err).some((e) => e instanceof InjectedPortFault),
-            `${what}: the port's error is its cause`,
-          )
-          if (expect === 'exhausted') {
-            assert.ok(err instanceof RetriesExhaustedError, `${what}: ${err.name}`)
-            assert.match(err.message, new RegExp(`gave up after ${BACKFILL_READ_ATTEMPTS} attempts`), what)
-            assert.ok(got.injected >= BACKFILL_READ_ATTEMPTS, `${what}: retried to the bound (${got.injected})`)
-          } else {
-            assert.equal(err.retriable, false, `${what}: a refusal stays not retriable`)
-            assert.match(err.code, /^(SINK|SOURCE)_REJECTED$/, what)
-            assert.equal(got.injected, 1, `${what}: a refusal is not asked again`)
-          }
-          assert.notEqual(got.statusAfterFirst?.state, 'complete', `${what}: nothing marked complete by the failed process`)
-          assert.equal(got.processes, 2, `${what}: a re-run completes`)
-        }
+        assertProcessOutcome(got.first, got.injected, got.statusAfterFirst, { times, expect, named }, what)
+        assert.equal(got.processes, expect === 'absorbed' ? 1 : 2, `${what}: processes to complete it`)
+        assertEndsAsClean(got, clean, what)
+      })
+    }
+  }
+})
+
+/** The reads only a resumed backfill makes: its checkpoint (the record, the state it names). */
+const RESUME_READ_STEPS: readonly { step: string; operation: CallOperation; key: RegExp; named: RegExp }[] = [
+  {
+    step: 'resumed: checkpoint record',
+    operation: 'get',
+    key: /^checkpoints\/.*\/ckpt-[^/]*\.json$/,
+    named: /the checkpoint object checkpoints\/kfs-engine\.backfill\.user_big_spends%401\/purchases\/0\/ckpt-/,
+  },
+  {
+    step: 'resumed: checkpoint state',
+    operation: 'get',
+    key: /^checkpoints\/.*\/state-[^/]*\.bin$/,
+    named: /the checkpoint object checkpoints\/kfs-engine\.backfill\.user_big_spends%401\/purchases\/0\/state-/,
+  },
+]
+
+void test('backfill read faults: a backfill killed after its first checkpoint, resumed with every checkpoint read faulted every way', async (t) => {
+  // The first process dies right after its first checkpoint record landed; the second resumes from it.
+  const death = clean.calls.findIndex((c) => c.operation === 'putIfAbsent' && /\/ckpt-/.test(c.key))
+  assert.ok(death > 0, 'the clean run publishes a checkpoint')
+  for (const { step, operation, key, named } of RESUME_READ_STEPS) {
+    for (const { kind, times, error, expect } of READ_FAULTS) {
+      const what = `${step}, ${kind}`
+      await t.test(what, async () => {
+        const got = await runBackfillFaultCase(
+          baseline,
+          { process: 'backfill', index: death, kind: 'process dies after the call landed' },
+          { operation, key, times, error },
+        )
+        assert.equal(got.first, 'died', `${what}: the first process died`)
+        assert.ok(got.second !== undefined, `${what}: a second process resumed`)
+        assertProcessOutcome(got.second.outcome, got.second.injected, got.second.statusAfter, { times, expect, named }, what)
+        assert.equal(got.processes, expect === 'absorbed' ? 2 : 3, `${what}: processes to complete it`)
         assertEndsAsClean(got, clean, what)
       })
     }
