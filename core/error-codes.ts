@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   SCHEMA_UNKNOWN: { retriable: false },
   SCHEMA_INCOMPATIBLE: { retriable: false },
   SOURCE_UNAVAILABLE: { retriable: true },
+  /** The source refused the read (access denied, a request it will never answer): asking again will not help. */
+  SOURCE_REJECTED: { retriable: false },
   SINK_UNAVAILABLE: { retriable: true },
   SINK_REJECTED: { retriable: false },
   /** The sink was closed by its owner: nothing can be written to it any more. */

@@ -1,6 +1,9 @@
 import type { Clock } from './clock.ts'
 import { FeatureStoreError, InvariantViolation, RetriesExhaustedError } from './errors.ts'
 
+/** Attempts when RetryOptions.attempts is not given. */
+export const DEFAULT_ATTEMPTS = 8
+
 export interface RetryOptions {
   readonly clock: Clock
   readonly attempts?: number
@@ -24,7 +27,7 @@ function isNeverRetriable(err: unknown): boolean {
  * non-retriable (and programming errors) are never retried.
  */
 export async function retry<T>(fn: (bail: (err: unknown) => never, attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  const attempts = options.attempts ?? 8
+  const attempts = options.attempts ?? DEFAULT_ATTEMPTS
   const minDelayMs = options.minDelayMs ?? 100
   const maxDelayMs = options.maxDelayMs ?? 5_000
   const jitter = options.jitter ?? Math.random
@@ -48,5 +51,7 @@ export async function retry<T>(fn: (bail: (err: unknown) => never, attempt: numb
       await options.clock.sleep(delayMs)
     }
   }
-  throw new RetriesExhaustedError(`gave up after ${attempts} attempts`, { cause: lastErr })
+  // The last failure's own words: a caller printing only the message (the CLI) still says what failed.
+  const last = lastErr instanceof Error ? lastErr.message : String(lastErr)
+  throw new RetriesExhaustedError(`gave up after ${attempts} attempts, the last: ${last}`, { cause: lastErr })
 }

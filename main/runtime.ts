@@ -49,7 +49,8 @@ export interface Runtime {
    * and changes nothing), or this runtime's writer when it has one; on Redis the same store either way.
    */
   onlineStore(access?: OnlineAccess): Promise<OnlineStore>
-  decoderFor(source: SourceDef): Decoder
+  /** `schemas`: the registry to look writer schemas up in, when not this runtime's own (a backfill's, its reads retried). */
+  decoderFor(source: SourceDef, schemas?: SchemaRegistry): Decoder
   encoderFor(source: SourceDef): Promise<Encoder>
   /**
    * Where `kfs serve` sends the served-feature log: a best-effort Kafka producer of its own, or
@@ -185,8 +186,8 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
         close: async () => {},
       }
     },
-    decoderFor: (source) =>
-      source.changes?.format === 'json' ? createChangeJsonDecoder({ rowSchema: source.changes.rowSchema }) : createDecoder({ registry: schemas, readerSchema: source.schema }),
+    decoderFor: (source, registry = schemas) =>
+      source.changes?.format === 'json' ? createChangeJsonDecoder({ rowSchema: source.changes.rowSchema }) : createDecoder({ registry, readerSchema: source.schema }),
     encoderFor: (source) => createEncoder({ registry: schemas, subject: `${source.topic}-value`, schema: source.schema }),
     async close() {
       for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'close failed'))

@@ -3,8 +3,10 @@
  * adapters/object-store/{local,memory,s3}; contract suite: test/contracts/object-store.ts.
  *
  * Failure modes: every method may reject with a transient error (the caller retries, see
- * core/retry.ts); `putIfAbsent` answers false — never throws — when it lost a create race, and a
- * lost answer to a successful put looks like a failure (callers compare bytes when it matters).
+ * core/retry.ts; engine/retried-reads.ts retries the reads of a caller with no retry of its own),
+ * or with one the store will repeat (access denied: SINK_REJECTED, not retriable); `putIfAbsent`
+ * answers false — never throws — when it lost a create race, and a lost answer to a successful put
+ * looks like a failure (callers compare bytes when it matters).
  */
 
 export interface ObjectStore {

@@ -9,7 +9,8 @@
  *   latest version; an incompatible schema is refused with `SchemaError` (SCHEMA_INCOMPATIBLE).
  *
  * Failure: `getById` returns undefined for an id the registry does not know (data problem, the
- * caller dead-letters); an unreachable registry throws a retriable `SourceError`.
+ * caller dead-letters); an unreachable registry throws a retriable `SourceError`, one that refuses
+ * the read for good (access denied) a `SourceError` SOURCE_REJECTED, which no retry repeats.
  */
 export type AvroSchema = string | { readonly [key: string]: unknown } | readonly unknown[]
 

@@ -8,16 +8,19 @@
  *
  * The CLI wires the stores (`BackfillEnvironment`) and reports progress; the decisions are here.
  */
+import { isDeepStrictEqual } from 'node:util'
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
+import type { RetryOptions } from '../core/retry.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
 import { consumedView } from '../engine/plan-sources.ts'
 import { archiveSource } from '../engine/sources/archive-source.ts'
 import type { DeadLetterSink } from '../ports/dead-letters.ts'
+import type { TopicPartitionOffset } from '../ports/event-log.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OfflineSink } from '../ports/offline.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
-import type { Registry } from '../registry/index.ts'
+import type { BackfillStatus, Registry } from '../registry/index.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import { backfillView, type BackfillOptions, type BackfillResult } from './backfill.ts'
 
@@ -35,6 +38,25 @@ export interface BackfillEnvironment {
 }
 
 export type BackfillRegistry = Pick<Registry, 'getBackfillStatus' | 'setBackfillStatus'>
+
+/** Attempts of one read of a backfill (engine/retried-reads.ts) before it fails naming what it read. */
+export const BACKFILL_READ_ATTEMPTS = 10
+
+/**
+ * The bound on a backfill's reads — archive, checkpoints, writer schemas, its status — as the
+ * checkpoint steps of the live engine are bounded (engine/partition-slot.ts): ten attempts, backing
+ * off up to 2 s, 5–11 s of waiting in all (a read inside a checkpoint step is asked again with the
+ * step, up to ten times that); a fault that outlasts it fails the backfill naming what it read,
+ * and a re-run resumes from its last checkpoint.
+ */
+export function backfillReadRetry(clock: Clock, logger: Logger): RetryOptions {
+  return {
+    clock,
+    attempts: BACKFILL_READ_ATTEMPTS,
+    maxDelayMs: 2_000,
+    onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'backfill read retried'),
+  }
+}
 
 /**
  * Settles the backfill of every view before it goes live: a view with archived history is
@@ -82,8 +104,8 @@ export async function backfillRecorded(
   env: BackfillEnvironment,
   options: Omit<BackfillOptions, 'offline' | 'stateStore' | 'decoder' | 'clock' | 'deadLetters'>,
 ): Promise<BackfillResult> {
-  const { view } = options
-  await registry.setBackfillStatus(view.name, view.version, { state: 'running' })
+  const { view, logger } = options
+  await writeStatus(registry, view, { state: 'running', completeThrough: [] }, logger)
   const result = await backfillView({
     ...options,
     offline: env.offline,
@@ -92,14 +114,42 @@ export async function backfillRecorded(
     deadLetters: await env.deadLetters(),
     clock: env.clock,
   })
-  await registry.setBackfillStatus(view.name, view.version, {
-    state: 'complete',
-    completeThrough: Object.entries(result.completeThrough).map(([p, offset]) => ({
-      topic: view.source.topic,
-      partition: Number(p),
-      offset,
-    })),
-    detail: `archive snapshot ${result.archiveSnapshotId}; ${result.records} records, ${result.rows} rows, ${result.deadLetters} dead letters`,
-  })
+  const completeThrough = Object.entries(result.completeThrough).map(([p, offset]) => ({
+    topic: view.source.topic,
+    partition: Number(p),
+    offset,
+  }))
+  const detail = `archive snapshot ${result.archiveSnapshotId}; ${result.records} records, ${result.rows} rows, ${result.deadLetters} dead letters`
+  await writeStatus(registry, view, { state: 'complete', completeThrough, detail }, logger)
   return result
+}
+
+type StatusWrite = Parameters<BackfillRegistry['setBackfillStatus']>[2] & { readonly completeThrough: readonly TopicPartitionOffset[] }
+
+/**
+ * Writes the view's status; when the write fails, reads it back (read-your-write): a write that
+ * landed and only lost its answer (a timeout) is a success — reporting the backfill failed would
+ * send the operator to a re-run with nothing left to do. The status read back counts as landed
+ * when it says what was written (state, offsets, detail): whoever wrote it, the registry is then as
+ * this backfill needs it. A failed read-back is no answer, and the write's own failure is thrown.
+ */
+async function writeStatus(registry: BackfillRegistry, view: FeatureViewDef, status: StatusWrite, logger: Logger): Promise<void> {
+  try {
+    await registry.setBackfillStatus(view.name, view.version, status)
+  } catch (err: unknown) {
+    const at = `${view.name}@${view.version}`
+    let stored: BackfillStatus | undefined
+    try {
+      stored = await registry.getBackfillStatus(view.name, view.version)
+    } catch (readErr: unknown) {
+      logger.warn({ err: readErr, view: at }, 'backfill status could not be read back after its write failed')
+      throw err
+    }
+    const landed =
+      stored?.state === status.state &&
+      stored.detail === status.detail &&
+      isDeepStrictEqual(stored.completeThrough, status.completeThrough)
+    if (!landed) throw err
+    logger.warn({ err, view: at, state: status.state }, 'backfill status write failed, yet the status read back is the one written')
+  }
 }

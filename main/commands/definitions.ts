@@ -2,6 +2,8 @@
 import { hostname } from 'node:os'
 import { isRunning, startTimeOf } from '../../adapters/event-log/embedded/index.ts'
 import { createRegistry, loadDefinitions, objectStoreApplyLock, type DefinitionSet, type Registry } from '../../registry/index.ts'
+import type { RetryOptions } from '../../core/retry.ts'
+import { objectStoreReadsRetried } from '../../engine/retried-reads.ts'
 import { stringOption, type CommandContext, type ParsedArgs } from './command.ts'
 import type { OptionSpecs } from './options.ts'
 
@@ -12,7 +14,11 @@ export const FEATURES_OPTION: OptionSpecs = {
 export const FEATURES_HELP =
   '  -f, --features <path>  definitions module (.ts file or folder with index.ts); default KFS_FEATURES or examples/features.ts'
 
-export async function openRegistry(ctx: CommandContext): Promise<{ registry: Registry; where: string }> {
+/** `readRetry`: the registry's reads retried so (a backfill's status checks: engine/retried-reads.ts); its writes as they are. */
+export async function openRegistry(
+  ctx: CommandContext,
+  options: { readonly readRetry?: RetryOptions } = {},
+): Promise<{ registry: Registry; where: string }> {
   const store = await ctx.openObjectStore()
   // An apply's lock names this process, so one left by a process of this host that died is taken
   // over at once (the embedded log's LOCK does the same), not only when its lease runs out.
@@ -20,7 +26,8 @@ export async function openRegistry(ctx: CommandContext): Promise<{ registry: Reg
     self: { pid: process.pid, startTime: startTimeOf(process.pid), host: hostname() },
     isRunning,
   })
-  return { registry: createRegistry({ store, clock: ctx.clock, applyLock }), where: `${store.rootUri}/registry` }
+  const read = options.readRetry === undefined ? store : objectStoreReadsRetried(store, options.readRetry)
+  return { registry: createRegistry({ store: read, clock: ctx.clock, applyLock }), where: `${store.rootUri}/registry` }
 }
 
 export async function loadFeatures(

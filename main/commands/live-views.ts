@@ -9,7 +9,9 @@ import { createDeadLetterTopicSink, deadLetterRecords } from '../../engine/dead-
 import type { DeadLetterSink } from '../../ports/dead-letters.ts'
 import type { FeatureViewDef } from '../../features/types.ts'
 import { viewHash, type DefinitionSet, type Registry } from '../../registry/index.ts'
-import type { BackfillEnvironment } from '../../replay/backfill-before-live.ts'
+import { objectStoreReadsRetried, schemaReadsRetried } from '../../engine/retried-reads.ts'
+import { backfillReadRetry, type BackfillEnvironment } from '../../replay/backfill-before-live.ts'
+import { createOfflineStore } from '../offline-adapters.ts'
 import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 import type { Runtime } from '../runtime.ts'
 import { UsageError } from './command.ts'
@@ -83,15 +85,23 @@ export function backfillDeadLetters(runtime: Runtime): BackfillDeadLetters {
   }
 }
 
-/** The runtime's stores, as a backfill needs them (replay/backfill-before-live.ts). */
+/**
+ * The runtime's stores, as a backfill needs them (replay/backfill-before-live.ts): their reads —
+ * the archive's Iceberg metadata, manifests and data files, the backfill's checkpoints, the writer
+ * schemas — retried (engine/retried-reads.ts), since a backfill has no retry of its own around
+ * them and one passing fault would fail the whole run.
+ */
 export function backfillEnvironment(
   runtime: Runtime,
   deadLetters: DeadLetterSink = backfillDeadLetters(runtime),
 ): BackfillEnvironment {
+  const reads = backfillReadRetry(runtime.clock, runtime.logger)
+  const store = objectStoreReadsRetried(runtime.store, reads)
+  const schemas = schemaReadsRetried(runtime.schemas, reads)
   return {
-    offline: runtime.offline,
-    stateStore: runtime.store,
-    decoderFor: (source) => runtime.decoderFor(source),
+    offline: createOfflineStore(store, { parquetWorker: runtime.config.parquetWorker }),
+    stateStore: store,
+    decoderFor: (source) => runtime.decoderFor(source, schemas),
     clock: runtime.clock,
     online: () => runtime.onlineStore(),
     deadLetters: async () => deadLetters,

@@ -1,9 +1,9 @@
 /** `kfs replay`: backfill views from the raw archive, or reload the online store from offline. */
-import { DefinitionError, FeatureStoreError } from '../../core/errors.ts'
+import { FeatureStoreError } from '../../core/errors.ts'
 import type { FeatureViewDef } from '../../features/types.ts'
 import { consumedView } from '../../engine/plan-sources.ts'
 import type { Registry } from '../../registry/index.ts'
-import { backfillRecorded } from '../../replay/backfill-before-live.ts'
+import { backfillReadRetry, backfillRecorded } from '../../replay/backfill-before-live.ts'
 import { reloadOnlineFromOffline } from '../../replay/online-from-offline.ts'
 import { createRuntime, type Runtime } from '../runtime.ts'
 import {
@@ -32,7 +32,12 @@ live engine, and writes the view's offline table — and with --online the onlin
 conditional writes, so fresher live values are never overwritten. Resumable after a kill and
 idempotent when re-run. The view's backfill status in the registry goes pending → running →
 complete (with the offsets it is complete through); the next \`kfs run\` hands the view over to
-live consumption at exactly those offsets. The records the view refuses are dead-lettered, named
+live consumption at exactly those offsets. A re-run for a view already complete writes nothing
+and says so ("already backfilled"), exit 0; to recompute a view, publish a new version. Reads of
+the archive, the checkpoints, the registry and the writer schemas are retried a bounded number of
+times when they fail in passing; one that keeps failing, or is refused for good (access denied),
+stops the backfill naming what it read (exit 1), and a re-run resumes. A status write whose
+answer is lost is read back: if it landed, the backfill reports success. The records the view refuses are dead-lettered, named
 for the view and its version (kfs dead-letters list), and re-drivable like live ones once the
 cause is fixed (kfs dead-letters redrive). While another process (kfs run, kfs serve) holds the
 embedded event log, they wait beside it (<log dir>.pending/) and the next kfs command that
@@ -80,7 +85,7 @@ Examples:
       throw new UsageError(`--${backfillOnly[0]} is for a backfill, not --online-from-offline`)
     const runtime = await createRuntime(ctx.config())
     try {
-      const { registry } = await openRegistry(ctx)
+      const { registry } = await openRegistry(ctx, { readRetry: backfillReadRetry(runtime.clock, runtime.logger) })
       const { set } = await loadFeatures(args, ctx, registry)
       // A re-keyed view is backfilled from its internal topic's archive.
       const views = (await publishedViews(set, registry, only)).map((v) => consumedView(v))
@@ -126,8 +131,10 @@ async function reloadOnline(
 }
 
 /**
- * Every view is checked (not yet backfilled, the snapshot exists, the archive has records) before
- * the first one is backfilled, so a bad --views or --snapshot-id changes nothing.
+ * Every view is checked (the snapshot exists, the archive has records) before the first one is
+ * backfilled, so a bad --views or --snapshot-id changes nothing. A view already complete is left
+ * as it is and reported so: a re-run after a run that completed (or whose answer was lost) finds
+ * the work done, which is success, not a failure to recompute it — a new version does that.
  */
 async function backfill(
   views: readonly FeatureViewDef[],
@@ -137,12 +144,20 @@ async function backfill(
   ctx: CommandContext,
 ): Promise<Record<string, unknown>[]> {
   const snapshotId = stringOption(args, 'snapshot-id')
+  const summary: Record<string, unknown>[] = []
+  const pending: FeatureViewDef[] = []
   for (const view of views) {
-    if ((await registry.getBackfillStatus(view.name, view.version))?.state === 'complete') {
-      throw new DefinitionError(
-        `view ${view.name} v${view.version} is already backfilled and live; publish a new version to recompute it`,
-      )
+    const status = await registry.getBackfillStatus(view.name, view.version)
+    if (status?.state === 'complete') {
+      const completeThrough = Object.fromEntries(status.completeThrough.map((t) => [t.partition, t.offset]))
+      summary.push({ view: `${view.name}@${view.version}`, alreadyComplete: true, completeThrough })
+      if (!ctx.json)
+        ctx.out(
+          `${view.name} v${view.version}: already backfilled (complete through ${JSON.stringify(completeThrough)}); nothing written — publish a new version to recompute it\n`,
+        )
+      continue
     }
+    pending.push(view)
     const topic = view.source.topic
     if (snapshotId !== undefined) {
       const snapshots = (await runtime.offline.snapshots(runtime.offline.tableId({ kind: 'archive', topic }))).map(
@@ -162,10 +177,10 @@ async function backfill(
       )
     }
   }
-  const summary: Record<string, unknown>[] = []
+  if (pending.length === 0) return summary
   const deadLetters = backfillDeadLetters(runtime)
   try {
-    await backfillEach(views, registry, runtime, deadLetters, args, ctx, summary)
+    await backfillEach(pending, registry, runtime, deadLetters, args, ctx, summary)
   } finally {
     deadLetters.finish()
   }

@@ -10,7 +10,7 @@ import { errorJson, EXIT_FAILURE, EXIT_USAGE, printFailure } from './router.ts'
 import { deadLetteredText } from './dead-letters-format.ts'
 import { progressFor } from './progress.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
-import { settleBackfills } from '../../replay/backfill-before-live.ts'
+import { backfillReadRetry, settleBackfills } from '../../replay/backfill-before-live.ts'
 import { backfillEnvironment, publishedViews } from './live-views.ts'
 import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 import { listenForStop, type StopSignal } from './stop-signal.ts'
@@ -82,7 +82,8 @@ Examples:
           return EXIT_USAGE
         }
       }
-      const { registry } = await openRegistry(ctx)
+      // Its reads retried as the backfills' other reads are (settleBackfills reads their status).
+      const { registry } = await openRegistry(ctx, { readRetry: backfillReadRetry(runtime.clock, logger) })
       const { set } = await loadFeatures(args, ctx, registry)
       const views = await publishedViews(set, registry, only)
       if (views.length === 0) throw new FeatureStoreError('NOT_FOUND', 'nothing to run: the features module defines no view')

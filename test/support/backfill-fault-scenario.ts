@@ -25,11 +25,13 @@ import type { EventLog } from '../../ports/event-log.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import type { OnlineStore } from '../../ports/online-store.ts'
 import { collectDefinitions, createRegistry, type BackfillStatus } from '../../registry/index.ts'
-import { backfillRecorded } from '../../replay/backfill-before-live.ts'
+import { backfillReadRetry, backfillRecorded } from '../../replay/backfill-before-live.ts'
+import { objectStoreReadsRetried, schemaReadsRetried } from '../../engine/retried-reads.ts'
+import type { SchemaRegistry } from '../../ports/schema-registry.ts'
 import { verifyParity } from '../../replay/verify-parity.ts'
 import { createDecoder, type Decoder } from '../../schemas/decoder.ts'
 import { createEncoder } from '../../schemas/encoder.ts'
-import { CallFaults, type CallFaultKind, type RecordedCall } from './call-faults.ts'
+import { CallFaults, type CallFaultKind, type KindFault, type RecordedCall } from './call-faults.ts'
 import { frozenLog } from './crash-harness.ts'
 import { fastRetryClock } from './checkpoint-fault-scenario.ts'
 import { generatePurchases, produceEvents, type ProducedRecord } from './scenario.ts'
@@ -60,6 +62,17 @@ export interface CaseOutcome {
   readonly injected: number
   /** How the first backfill process ended: done, failed (its error), or died. */
   readonly first: 'done' | 'died' | { readonly err: unknown }
+  /** The registry's status of the view as the first backfill process left it. */
+  readonly statusAfterFirst: BackfillStatus | undefined
+  /** The second backfill process when it was faulted too (runBackfillFaultCase's `resumed`). */
+  readonly second:
+    | {
+        readonly outcome: CaseOutcome['first']
+        readonly calls: readonly RecordedCall[]
+        readonly injected: number
+        readonly statusAfter: BackfillStatus | undefined
+      }
+    | undefined
   /** Processes it took to complete the backfill, the first included. */
   readonly processes: number
   /** The calls of the first live process after the backfill (the hand-off), and whether it died. */
@@ -80,8 +93,8 @@ export interface CaseOutcome {
   readonly parityDetail: string
 }
 
-const decoderOf = (dir: string): Decoder =>
-  createDecoder({ registry: new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') }), readerSchema: purchases.schema })
+const decoderOf = (dir: string, wrap: (registry: SchemaRegistry) => SchemaRegistry = (r) => r): Decoder =>
+  createDecoder({ registry: wrap(new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })), readerSchema: purchases.schema })
 const onlinePath = (dir: string) => join(dir, 'online', 'online-store.json')
 
 function engineFor(
@@ -167,7 +180,10 @@ async function backfillProcess(
   baseline: Baseline,
   faults: CallFaults,
 ): Promise<CaseOutcome['first']> {
-  const store = faults.store(storage)
+  // Wired as `kfs replay` wires it (main/commands/live-views.ts backfillEnvironment, and the
+  // registry of main/commands/replay.ts): every read of the store and the schema registry retried.
+  const reads = backfillReadRetry(clock, silentLogger)
+  const store = objectStoreReadsRetried(faults.store(storage), reads)
   const registry = createRegistry({ store, clock })
   const opened = await EmbeddedOnlineStore.open({ clock, path: onlinePath(dir), files: unlockedStoreFiles })
   const online = faults.online(opened)
@@ -175,7 +191,7 @@ async function backfillProcess(
   const env = {
     offline: new IcebergOfflineSink(store, { clock, parquetWorker: false }),
     stateStore: store,
-    decoderFor: () => decoderOf(dir),
+    decoderFor: () => decoderOf(dir, (r) => schemaReadsRetried(faults.schemas(r), reads)),
     clock,
     online: async () => online,
     deadLetters: async () => deadLetters,
@@ -223,11 +239,10 @@ const rowLine = (key: string, row: FeatureRow) =>
   `${key} ${row.asOfMs} ${JSON.stringify(row.values)}${row.deleted ? ' deleted' : ''}`
 
 /** Which process of a case is faulted: the first backfill process, or the first live one after it (the hand-off). */
-export interface CaseFault {
-  readonly process: 'backfill' | 'live'
-  readonly index: number
-  readonly kind: CallFaultKind
-}
+export type CaseFault =
+  | { readonly process: 'backfill' | 'live'; readonly index: number; readonly kind: CallFaultKind }
+  /** Every call of one kind in the first backfill process (call-faults.ts KindFault). */
+  | { readonly process: 'backfill'; readonly calls: KindFault }
 
 /**
  * One live process after the backfill: adopts the view, consumes `records` (or, resumed after a
@@ -269,9 +284,13 @@ async function liveProcess(
   return outcome
 }
 
-/** Runs one case: call `fault.index` of the faulted process faulted `fault.kind` (none: the clean run). */
-export async function runBackfillFaultCase(baseline: Baseline, fault?: CaseFault): Promise<CaseOutcome> {
-  const armed = fault?.process === 'backfill' ? fault : undefined
+/**
+ * Runs one case: call `fault.index` of the faulted process faulted `fault.kind` (none: the clean
+ * run). `resumed`: the process that resumes after the first one is faulted so too (the reads only
+ * a resumed backfill makes: its checkpoints), and a third one then completes it.
+ */
+export async function runBackfillFaultCase(baseline: Baseline, fault?: CaseFault, resumed?: KindFault): Promise<CaseOutcome> {
+  const armed = fault?.process !== 'backfill' ? undefined : 'calls' in fault ? fault.calls : fault
   const dir = await mkdtemp(join(tmpdir(), 'kfs-backfill-fault-case-'))
   await cp(baseline.dir, dir, { recursive: true })
   const storage = new MemoryObjectStore()
@@ -281,15 +300,23 @@ export async function runBackfillFaultCase(baseline: Baseline, fault?: CaseFault
   try {
     const faults = new CallFaults(armed)
     const first = await backfillProcess(dir, storage, letters, baseline, faults)
+    const statusAfterFirst = await createRegistry({ store: storage, clock }).getBackfillStatus(VIEW.name, VIEW.version)
     let processes = 1
+    let second: CaseOutcome['second']
     for (let outcome = first; outcome !== 'done'; processes++) {
-      // A healthy process must finish what the faulted one left: a second failure is a finding.
-      if (processes > 1)
+      // A healthy process must finish what the faulted ones left: another failure is a finding.
+      if (processes > (resumed === undefined ? 1 : 2))
         throw new Error(
-          `the backfill re-run after ${armed?.kind} at call ${armed?.index} did not complete: ${outcome === 'died' ? 'died' : String(outcome.err)}`,
+          `the backfill re-run after ${JSON.stringify(fault)} did not complete: ${outcome === 'died' ? 'died' : String(outcome.err)}`,
           { cause: outcome === 'died' ? undefined : outcome.err },
         )
-      outcome = await backfillProcess(dir, storage, letters, baseline, new CallFaults())
+      const faulted = processes === 1 && resumed !== undefined
+      const rerunFaults = new CallFaults(faulted ? resumed : undefined)
+      outcome = await backfillProcess(dir, storage, letters, baseline, rerunFaults)
+      if (faulted) {
+        const statusAfter = await createRegistry({ store: storage, clock }).getBackfillStatus(VIEW.name, VIEW.version)
+        second = { outcome, calls: rerunFaults.calls, injected: rerunFaults.injected, statusAfter }
+      }
     }
     const status = await createRegistry({ store: storage, clock }).getBackfillStatus(VIEW.name, VIEW.version)
     const onlineAfterBackfill = await onlineRows(dir, baseline.users)
@@ -315,6 +342,8 @@ export async function runBackfillFaultCase(baseline: Baseline, fault?: CaseFault
       calls: faults.calls,
       injected: faults.injected,
       first,
+      statusAfterFirst,
+      second,
       processes,
       liveCalls: liveFaults.calls,
       liveInjected: liveFaults.injected,

@@ -7,9 +7,11 @@
  * kept in memory is flushed, as after SIGKILL. A clean run with nothing armed lists the calls, so a
  * test can fault each of them in turn. The thrown error is faulty-object-store.ts's InjectedFault.
  */
+import { FeatureStoreError } from '../../core/errors.ts'
 import type { DeadLetterSink } from '../../ports/dead-letters.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import type { OnlineStore } from '../../ports/online-store.ts'
+import type { SchemaRegistry } from '../../ports/schema-registry.ts'
 import { Freezer } from './crash-harness.ts'
 import { InjectedFault, type Fault, type StoreOperation } from './faulty-object-store.ts'
 
@@ -24,7 +26,42 @@ export const CALL_FAULT_KINDS = {
 export type CallFaultKind = keyof typeof CALL_FAULT_KINDS
 
 export type CallOperation =
-  StoreOperation | 'online.writeRows' | 'online.readRows' | 'online.sync' | 'deadLetters.write' | 'deadLetters.flush'
+  | StoreOperation
+  | 'online.writeRows'
+  | 'online.readRows'
+  | 'online.sync'
+  | 'deadLetters.write'
+  | 'deadLetters.flush'
+  | 'schemas.getById'
+  | 'schemas.latest'
+
+/**
+ * Faults by kind of call, not by number: the calls of `operation` whose key matches `key` (the
+ * first `skip` of them let through) fail `times` in a row — each attempt of a retried read is a
+ * call of its own, so `times` below a retry's bound is a fault it absorbs, Infinity one that
+ * outlasts any. `transient` throws what a port throws for a passing fault (SINK_UNAVAILABLE,
+ * SOURCE_UNAVAILABLE for the schema registry: retriable), `permanent` what it throws for a refusal
+ * (SINK_REJECTED, SOURCE_REJECTED: never retried); `when` as for CALL_FAULT_KINDS.
+ */
+export interface KindFault {
+  readonly operation: CallOperation
+  readonly key: RegExp
+  readonly skip?: number
+  readonly times: number
+  readonly error: 'transient' | 'permanent'
+  readonly when?: Fault['when']
+}
+
+/** An injected port error (a FeatureStoreError, retriable or not as the port's own would be). */
+export class InjectedPortFault extends FeatureStoreError {}
+
+function portFault(fault: KindFault, key: string): InjectedPortFault {
+  const schemas = fault.operation.startsWith('schemas.')
+  const codes = schemas ? (['SOURCE_UNAVAILABLE', 'SOURCE_REJECTED'] as const) : (['SINK_UNAVAILABLE', 'SINK_REJECTED'] as const)
+  const what = fault.when === 'after' ? 'lost answer' : 'failure'
+  const code = codes[fault.error === 'transient' ? 0 : 1]
+  return new InjectedPortFault(code, `injected ${fault.error} ${what} of ${fault.operation} ${key}`)
+}
 
 export interface RecordedCall {
   readonly operation: CallOperation
@@ -36,7 +73,7 @@ export interface RecordedCall {
 
 /** Reads change nothing a later process sees: their `after` kinds are their `before` kinds. */
 export function isRead(call: Pick<RecordedCall, 'operation'>): boolean {
-  return call.operation === 'get' || call.operation === 'list' || call.operation === 'online.readRows'
+  return ['get', 'list', 'online.readRows', 'schemas.getById', 'schemas.latest'].includes(call.operation)
 }
 
 /**
@@ -56,11 +93,17 @@ export class CallFaults {
   readonly calls: RecordedCall[] = []
   readonly freezer = new Freezer()
   readonly #armed: { readonly index: number; readonly kind: CallFaultKind } | undefined
+  readonly #byKind: KindFault | undefined
   #injected = 0
+  #matched = 0
 
-  /** `armed`: the call to fault (its number from 0) and how; none for a clean or a healthy process. */
-  constructor(armed?: { readonly index: number; readonly kind: CallFaultKind }) {
-    this.#armed = armed
+  /**
+   * `armed`: the call to fault (its number from 0) and how, or the kind of call to fault
+   * (KindFault); none for a clean or a healthy process.
+   */
+  constructor(armed?: { readonly index: number; readonly kind: CallFaultKind } | KindFault) {
+    if (armed !== undefined && 'index' in armed) this.#armed = armed
+    else this.#byKind = armed
   }
 
   /** How many calls were faulted (0: the armed call was never made, and the case checked nothing). */
@@ -82,6 +125,17 @@ export class CallFaults {
   }
 
   #faulted<T>(index: number, operation: CallOperation, key: string, run: () => Promise<T>): Promise<T> {
+    const byKind = this.#byKind
+    if (byKind !== undefined) {
+      const matches = byKind.operation === operation && byKind.key.test(key)
+      if (!matches || this.#matched++ < (byKind.skip ?? 0) || this.#injected >= byKind.times) return run()
+      this.#injected++
+      const fault = portFault(byKind, key)
+      return (async () => {
+        if (byKind.when === 'after') await run()
+        throw fault
+      })()
+    }
     const armed = this.#armed
     if (armed === undefined || armed.index !== index || this.died) return this.freezer.guard(run)
     this.#injected++
@@ -115,6 +169,15 @@ export class CallFaults {
       readRows: (lookups, nowMs) => this.call('online.readRows', '', () => inner.readRows(lookups, nowMs)),
       ...(sync === undefined ? {} : { sync: () => this.call('online.sync', '', sync) }),
       close: () => inner.close(),
+    }
+  }
+
+  /** `register` is the producer's, not a call of the work under test: it is not numbered. */
+  schemas(inner: SchemaRegistry): SchemaRegistry {
+    return {
+      getById: (id) => this.call('schemas.getById', String(id), () => inner.getById(id)),
+      latest: (subject) => this.call('schemas.latest', subject, () => inner.latest(subject)),
+      register: (subject, schema) => inner.register(subject, schema),
     }
   }
 

@@ -35,6 +35,19 @@ function errnoOf(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined
 }
 
+/**
+ * A read the file system refused for good (permission denied) is SINK_REJECTED, which no retry
+ * repeats; anything else (EIO, EMFILE, EAGAIN…) may pass and stays SINK_UNAVAILABLE.
+ */
+export function localReadFailure(err: unknown, what: string): SinkWriteError {
+  const code = errnoOf(err)
+  const denied = code === 'EACCES' || code === 'EPERM'
+  return new SinkWriteError(denied ? 'SINK_REJECTED' : 'SINK_UNAVAILABLE', `local object ${what} failed`, {
+    cause: err,
+    ...(code === undefined ? {} : { context: { errno: code } }),
+  })
+}
+
 export class LocalObjectStore implements ObjectStore {
   readonly rootUri: string
   readonly #root: string
@@ -57,7 +70,7 @@ export class LocalObjectStore implements ObjectStore {
     } catch (err: unknown) {
       const code = errnoOf(err)
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined
-      throw new SinkWriteError('SINK_UNAVAILABLE', 'local object read failed', { cause: err })
+      throw localReadFailure(err, 'read')
     }
   }
 
@@ -120,7 +133,7 @@ export class LocalObjectStore implements ObjectStore {
       } catch (err: unknown) {
         const code = errnoOf(err)
         if (code === 'ENOENT' || code === 'ENOTDIR') return
-        throw new SinkWriteError('SINK_UNAVAILABLE', 'local object list failed', { cause: err })
+        throw localReadFailure(err, 'list')
       }
       for (const entry of entries) {
         if (keyPrefix === '' && entry.name === TMP_DIR) continue

@@ -6,7 +6,9 @@
  * - `register` asks for BACKWARD compatibility on the subject (set on first registration when the
  *   subject has no config); a 409 from the registry is `SchemaError` SCHEMA_INCOMPATIBLE.
  * - `getById` / `latest` return undefined on 404.
- * - Transport failures (after the client's own bounded retries) are a retriable `SourceError`.
+ * - Transport failures (after the client's own bounded retries) are a retriable `SourceError`; a
+ *   refusal that asking again will not change (401, 403, another 4xx but 404/408/429) is
+ *   SOURCE_REJECTED, which no retry repeats.
  */
 import { COMPATIBILITY, SchemaRegistry as ConfluentClient, SchemaType } from '@kafkajs/confluent-schema-registry'
 import type { Type } from 'avsc'
@@ -80,5 +82,7 @@ function statusOf(err: unknown): number | undefined {
 }
 
 function unavailable(operation: string, err: unknown): SourceError {
-  return new SourceError('SOURCE_UNAVAILABLE', `schema registry ${operation} failed`, { cause: err, context: { operation, status: statusOf(err) } })
+  const status = statusOf(err)
+  const refused = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429
+  return new SourceError(refused ? 'SOURCE_REJECTED' : 'SOURCE_UNAVAILABLE', `schema registry ${operation} failed`, { cause: err, context: { operation, status: statusOf(err) } })
 }

@@ -36,7 +36,7 @@ import { makeDirDurable } from '../../local-disk/sync-dir.ts'
 import { writeFileDurable } from '../../local-disk/durable-write.ts'
 import { fileNameFor } from '../../local-disk/file-name.ts'
 import { withShortLock } from '../../local-disk/short-lock.ts'
-import { ConfigError, SchemaError } from '../../../core/errors.ts'
+import { ConfigError, SchemaError, SourceError } from '../../../core/errors.ts'
 import { parseStoredJson } from '../../../core/stored-json.ts'
 import { createFastType, schemaKey } from '../../../schemas/avro-type.ts'
 import type { AvroSchema, RegisteredSchema, SchemaRegistry } from '../../../ports/schema-registry.ts'
@@ -147,7 +147,12 @@ export class EmbeddedSchemaRegistry implements SchemaRegistry {
   }
 
   #load(): Promise<State> {
-    this.#state ??= this.#readDir()
+    // A failed first read is not remembered: the next call reads the directory again (a caller
+    // retrying a passing fault would otherwise get the same rejection for the life of the instance).
+    this.#state ??= this.#readDir().catch((err: unknown) => {
+      this.#state = undefined
+      throw err
+    })
     return this.#state
   }
 
@@ -226,8 +231,24 @@ async function listJson(dir: string): Promise<string[]> {
     return (await readdir(dir)).filter((n) => n.endsWith('.json'))
   } catch (err: unknown) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
+    throw readFailure(err, dir)
   }
+}
+
+/**
+ * The port's failure for a registry file that could not be read: the file system refusing it for
+ * good (permission denied) is SOURCE_REJECTED, never retried; anything else may pass
+ * (SOURCE_UNAVAILABLE, retriable), as for the Confluent registry.
+ */
+export function readFailure(err: unknown, path: string): SourceError {
+  const errno = (err as NodeJS.ErrnoException | null)?.code
+  const denied = errno === 'EACCES' || errno === 'EPERM'
+  const code = denied ? 'SOURCE_REJECTED' : 'SOURCE_UNAVAILABLE'
+  const why = err instanceof Error ? err.message : String(err)
+  return new SourceError(code, `schema registry: cannot read ${path}: ${why}`, {
+    cause: err,
+    context: { path, ...(errno === undefined ? {} : { errno }) },
+  })
 }
 
 function readIdEntry(path: string): Promise<IdEntry | undefined> {
@@ -248,7 +269,7 @@ async function readEntry<T extends object>(path: string, valid: (entry: T) => bo
     text = await readFile(path, 'utf8')
   } catch (err: unknown) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
+    throw readFailure(err, path)
   }
   return parseStoredJson<T>(text, {
     what: `schema registry file ${path}`,

@@ -25,6 +25,8 @@ void test('retry > the budget runs out with RetriesExhaustedError carrying the l
   }, { clock: instant, attempts: 4 }).catch((e: unknown) => e)
   assert.ok(err instanceof RetriesExhaustedError)
   assert.ok(err.cause instanceof SinkWriteError)
+  // The CLI prints only the message: it says what failed last, not just that something did.
+  assert.equal(err.message, 'gave up after 4 attempts, the last: down')
   assert.equal(calls, 4)
 })
 
