@@ -15,7 +15,11 @@
  *    previous one. The log never retries on its own — the transport has its own short budget —
  *    because an outage must cost bounded memory, not unbounded backlog.
  *
- * Guarantees: best effort, at most once per record; order is kept within one server process.
+ * Guarantees: best effort; order is kept within one server process. A record the transport did
+ * not accept is dropped (counted); one it accepted is in the log once on Kafka, and at least once
+ * on the embedded log, where the transport writes it beside the log for the log's owner to move in
+ * (adapters/event-log/embedded/pending-hand-over.ts): a copy there has the request id, view,
+ * entity and served-at time of the first.
  * A sampled request's lookups are either all buffered or all dropped together (buffer check
  * happens once per request).
  */
