@@ -185,8 +185,7 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
 
   const config: KfsConfig = {
     dataDir,
-    eventLog:
-      brokers === undefined ? embeddedEventLog(source, dataDir) : kafkaEventLog(source, brokers),
+    eventLog: brokers === undefined ? embeddedEventLog(source, dataDir) : kafkaEventLog(source, brokers),
     schemaRegistry: registryUrl === undefined ? { kind: 'embedded' } : { kind: 'confluent', url: registryUrl },
     onlineStore: onlineStoreConfig(source, redisUrl, dataDir),
     objectStore: objectStoreConfig(source, dataDir),
@@ -246,7 +245,9 @@ function embeddedEventLog(source: Source, dataDir: string): EventLogConfig {
     }
   }
   const handOverMs = source.durationMs('KFS_EMBEDDED_LOG_HANDOVER_MS')
-  return handOverMs === undefined ? { kind: 'embedded', dir: join(dataDir, 'log') } : { kind: 'embedded', dir: join(dataDir, 'log'), handOverMs }
+  return handOverMs === undefined
+    ? { kind: 'embedded', dir: join(dataDir, 'log') }
+    : { kind: 'embedded', dir: join(dataDir, 'log'), handOverMs }
 }
 
 function consumerGroupTiming(source: Source): ConsumerGroupTiming {

@@ -191,7 +191,8 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
       const writer = new HandOverWriter(c.dir, {
         intervalMs: c.handOverMs ?? DEFAULT_HAND_OVER_MS,
         maxBytes: HAND_OVER_MAX_BYTES,
-        onError: (err) => logger.warn({ err, dir: writer.dir }, 'served-feature log: cannot hand a file over to the event log; trying again'),
+        onError: (err) =>
+          logger.warn({ err, dir: writer.dir }, 'served-feature log: cannot hand a file over to the event log; trying again'),
       })
       return {
         send: (records) => writer.append(topic, records, clock.nowMs(), partitions),

@@ -131,7 +131,11 @@ export function movePendingPeriodically(
     moving = movePendingRecords(logDir, log, logger)
       .then(
         () => {},
-        (err: unknown) => logger.warn({ err, dir: pendingDirOf(logDir) }, 'cannot move records that wait for the event log into it; trying again'),
+        (err: unknown) =>
+          logger.warn(
+            { err, dir: pendingDirOf(logDir) },
+            'cannot move records that wait for the event log into it; trying again',
+          ),
       )
       .finally(() => {
         moving = undefined

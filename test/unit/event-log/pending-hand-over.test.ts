@@ -25,7 +25,14 @@ const freshLogDir = () => join(root, `log-${n++}`)
 
 function recordingLogger(): Logger & { warnings: unknown[] } {
   const warnings: unknown[] = []
-  const logger = { warn: (obj: unknown) => warnings.push(obj), info: () => {}, error: () => {}, debug: () => {}, child: () => logger, warnings }
+  const logger = {
+    warn: (obj: unknown) => warnings.push(obj),
+    info: () => {},
+    error: () => {},
+    debug: () => {},
+    child: () => logger,
+    warnings,
+  }
   return logger as unknown as Logger & { warnings: unknown[] }
 }
 
@@ -130,8 +137,15 @@ void describe('event log > embedded > handing records over while the writer runs
         assert.equal(open(logDir).length, c.open, `${c.what}: ${files(logDir).join()}`)
         assert.equal(files(logDir).length, c.ready + c.open, `${c.what}: nothing else`)
         // Every record appended is in exactly one file, as a whole line.
-        const lines = files(logDir).flatMap((f) => readFileSync(join(pendingDirOf(logDir), f), 'utf8').split('\n').filter(Boolean))
-        assert.ok(lines.every((l) => (JSON.parse(l) as { partitions: number }).partitions === 3), c.what)
+        const lines = files(logDir).flatMap((f) =>
+          readFileSync(join(pendingDirOf(logDir), f), 'utf8')
+            .split('\n')
+            .filter(Boolean),
+        )
+        assert.ok(
+          lines.every((l) => (JSON.parse(l) as { partitions: number }).partitions === 3),
+          c.what,
+        )
       }
     } finally {
       mock.timers.reset()
@@ -156,7 +170,10 @@ void describe('event log > embedded > handing records over while the writer runs
       assert.deepEqual(open(logDir).length, 1, 'the open file of a running writer stays')
       await writer.close()
       assert.equal(await movePendingRecords(logDir, log, recordingLogger()), 1)
-      assert.deepEqual((await topicValues(log)).filter((v) => v === 'open'), ['open'])
+      assert.deepEqual(
+        (await topicValues(log)).filter((v) => v === 'open'),
+        ['open'],
+      )
       assert.deepEqual(files(logDir), [])
     } finally {
       await log.close()
@@ -176,7 +193,11 @@ void describe('event log > embedded > handing records over while the writer runs
     try {
       const writer = new HandOverWriter(logDir, { intervalMs: 20, maxBytes: 1 << 20, onError: noErrors })
       const cases: { what: string; write: () => Promise<void> | void; expect: string[] }[] = [
-        { what: 'a file its writer finished by time', write: () => writer.append('served', records('t1', 't2'), 1, 3), expect: ['t1', 't2'] },
+        {
+          what: 'a file its writer finished by time',
+          write: () => writer.append('served', records('t1', 't2'), 1, 3),
+          expect: ['t1', 't2'],
+        },
         {
           what: 'a file its writer finished by closing',
           write: async () => {
@@ -190,7 +211,13 @@ void describe('event log > embedded > handing records over while the writer runs
           what: 'the open file of a writer killed mid-file (its torn last line skipped)',
           write: () => {
             mkdirSync(pendingDirOf(logDir), { recursive: true })
-            const line = JSON.stringify({ topic: 'served', key: null, value: Buffer.from('k1').toString('base64'), headers: {}, timestampMs: 1 })
+            const line = JSON.stringify({
+              topic: 'served',
+              key: null,
+              value: Buffer.from('k1').toString('base64'),
+              headers: {},
+              timestampMs: 1,
+            })
             const dead = spawnSync(process.execPath, ['-e', '']).pid!
             writeFileSync(join(pendingDirOf(logDir), `${dead}-1-1.jsonl`), `${line}\n{"topic":"ser`)
           },
