@@ -112,21 +112,21 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
     eventLog() {
       log ??= (async () => {
         const c = config.eventLog
-        const made: EventLog =
-          c.kind === 'kafka'
-            ? await openKafkaEventLog(c, logger.child({ component: 'kafka' }))
-            : new EmbeddedEventLog({ dir: c.dir, clock, logger: logger.child({ component: 'embedded-log' }) })
+        if (c.kind === 'kafka') {
+          const made = await openKafkaEventLog(c, logger.child({ component: 'kafka' }))
+          closers.push(() => made.close())
+          return made
+        }
+        const moveLogger = logger.child({ component: 'embedded-log' })
+        const made = new EmbeddedEventLog({ dir: c.dir, clock, logger: moveLogger })
         closers.push(() => made.close())
         // Records a process wrote beside the embedded log while another held it (a replay's dead
         // letters during a kfs run, kfs serve's served-feature log) go in before anything reads
         // it, and, from then on, as their writers hand them over while this process owns the log.
-        if (c.kind === 'embedded') {
-          const moveLogger = logger.child({ component: 'embedded-log' })
-          await movePendingRecords(c.dir, made, moveLogger)
-          const mover = movePendingPeriodically(c.dir, made, moveLogger, c.handOverMs ?? DEFAULT_HAND_OVER_MS)
-          // Closers run in reverse: the mover stops (after its move under way) before the log closes.
-          closers.push(() => mover.close())
-        }
+        await movePendingRecords(c.dir, made, moveLogger)
+        const mover = movePendingPeriodically(c.dir, made, moveLogger, c.handOverMs ?? DEFAULT_HAND_OVER_MS)
+        // Closers run in reverse: the mover stops (after its move under way) before the log closes.
+        closers.push(() => mover.close())
         return made
       })()
       return log

@@ -115,12 +115,15 @@ export class HandOverWriter {
 
 /**
  * The owner's side: moves the records waiting beside `logDir` into `log` every `intervalMs` while
- * it owns the log, one move at a time. A move that fails is logged and tried again at the next
- * tick (the files stay where they are). `close` stops it, after the move under way.
+ * this process owns the log (`isOpen`), one move at a time. A tick while it does not (a `kfs replay`
+ * that found the log held and keeps its letters beside it) does nothing: moving would take the log
+ * the moment its owner exits, and refuse the `kfs run` started next. A move that fails is logged
+ * and tried again at the next tick (the files stay where they are). `close` stops it, after the
+ * move under way.
  */
 export function movePendingPeriodically(
   logDir: string,
-  log: EventLog,
+  log: EventLog & { readonly isOpen: boolean },
   logger: Logger,
   intervalMs: number,
 ): { close(): Promise<void> } {
@@ -128,7 +131,7 @@ export function movePendingPeriodically(
   let moving: Promise<void> | undefined
   let closed = false
   const tick = () => {
-    moving = movePendingRecords(logDir, log, logger)
+    moving = (log.isOpen ? movePendingRecords(logDir, log, logger) : Promise.resolve(0))
       .then(
         () => {},
         (err: unknown) =>

@@ -6,7 +6,7 @@
  * lost, a damaged file reported.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,6 +14,7 @@ import { after, describe, mock, test } from 'node:test'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
 import { HandOverWriter, movePendingPeriodically } from '../../../adapters/event-log/embedded/pending-hand-over.ts'
 import { movePendingRecords, pendingDirOf } from '../../../adapters/event-log/embedded/pending-records.ts'
+import { startTimeOf } from '../../../adapters/local-disk/directory-lock.ts'
 import type { Logger } from '../../../core/logger.ts'
 import type { ProduceRecord } from '../../../ports/event-log.ts'
 import { readToEnd } from '../../../replay/dead-letters/read-to-end.ts'
@@ -242,6 +243,43 @@ void describe('event log > embedded > handing records over while the writer runs
       await writer.append('served', records('late'), 6, 3)
       await writer.close()
       assert.equal(ready(logDir).length, 1, 'after close the timer moves nothing')
+    } finally {
+      await mover.close()
+      await log.close()
+    }
+  })
+
+  void test('the timer moves nothing into a log this process does not own, and never takes it: not while another holds it, nor once that one exits', async () => {
+    const logDir = freshLogDir()
+    mkdirSync(logDir, { recursive: true })
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)'], { stdio: 'ignore' })
+    await new Promise((resolve) => holder.once('spawn', resolve))
+    writeFileSync(join(logDir, 'LOCK'), `${holder.pid} ${startTimeOf(holder.pid!)}`)
+    const writer = new HandOverWriter(logDir, { intervalMs: 60_000, maxBytes: 1 << 20, onError: noErrors })
+    await writer.append('served', records('waits'), 1, 3)
+    await writer.close()
+    // As a `kfs replay` finds it: the log held, its own open refused.
+    const log = new EmbeddedEventLog({ dir: logDir })
+    await assert.rejects(log.createTopic('letters', 1), /in use by process/)
+    const logger = recordingLogger()
+    const mover = movePendingPeriodically(logDir, log, logger, 5)
+    try {
+      const exited = new Promise((resolve) => holder.once('exit', resolve))
+      holder.kill()
+      await exited
+      // Some twenty ticks after the holder is gone.
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      assert.equal(
+        readFileSync(join(logDir, 'LOCK'), 'utf8').split(' ')[0],
+        String(holder.pid),
+        'the LOCK is not taken over by the timer',
+      )
+      assert.equal(ready(logDir).length, 1, 'the file waits')
+      assert.deepEqual(logger.warnings, [])
+      // Once this process owns the log (its own first use), the timer moves the file in.
+      await log.createTopic('letters', 1)
+      while (ready(logDir).length > 0) await new Promise((resolve) => setTimeout(resolve, 10))
+      assert.deepEqual(await topicValues(log), ['waits'])
     } finally {
       await mover.close()
       await log.close()
