@@ -285,4 +285,33 @@ void describe('event log > embedded > handing records over while the writer runs
       await log.close()
     }
   })
+
+  void test('an owner that dies after moving a file in and before deleting it moves it again: at least once, every copy identical', async () => {
+    const logDir = freshLogDir()
+    const writer = new HandOverWriter(logDir, { intervalMs: 60_000, maxBytes: 1 << 20, onError: noErrors })
+    await writer.append('served', records('x', 'y'), 7, 3)
+    await writer.close()
+    const log = new EmbeddedEventLog({ dir: logDir })
+    try {
+      // The owner's produce lands, then the process "dies" before the unlink (the error stands in for it).
+      const dying = Object.assign(Object.create(log) as EmbeddedEventLog, {
+        createTopic: (t: string, p: number) => log.createTopic(t, p),
+        produce: async (t: string, r: readonly ProduceRecord[]) => {
+          await log.produce(t, r)
+          throw new Error('killed')
+        },
+      })
+      await assert.rejects(movePendingRecords(logDir, dying, recordingLogger()), /killed/)
+      assert.equal(ready(logDir).length, 1, 'the file is still there')
+      assert.equal(await movePendingRecords(logDir, log, recordingLogger()), 2)
+      const got = (await readToEnd(log, ['served'], { groupPrefix: 'dup' })).get('served')!
+      const copies = got.map((r) =>
+        JSON.stringify([r.key && Buffer.from(r.key).toString(), Buffer.from(r.value!).toString(), r.timestampMs, r.headers]),
+      )
+      assert.equal(copies.length, 4)
+      assert.equal(new Set(copies).size, 2, 'each record twice, as identical copies')
+    } finally {
+      await log.close()
+    }
+  })
 })
