@@ -45,11 +45,6 @@ export class HandOverWriter {
     this.#options = options
   }
 
-  /** The file records are appended to now (none between a finish and the next append). */
-  get path(): string | undefined {
-    return this.#path
-  }
-
   /**
    * Appends `records` for `topic` (created with `partitions` if it has to be), stamped `nowMs`;
    * resolves once they are on disk. A failed append leaves no part of its records behind to be
@@ -76,7 +71,8 @@ export class HandOverWriter {
       await file.close()
       this.#bytes += Buffer.byteLength(text)
       if (this.#bytes >= this.#options.maxBytes) return this.#finish()
-      if (before === 0) {
+      // Armed by a file's first record, and again after a timed finish that failed.
+      if (this.#timer === undefined) {
         this.#timer = setTimeout(() => void this.finish().catch(this.#options.onError), this.#options.intervalMs)
         this.#timer.unref()
       }

@@ -9,14 +9,14 @@
  * never owns the log and runs for long (`kfs serve`'s served-feature log) hands its records over
  * in a series of such files (pending-hand-over.ts).
  *
- * Moving is at least once: a file is unlinked after its records are produced, so a crash in between
- * produces them again at the next move — dead letters are an at-least-once output already (a
- * letter twice names the same record, and re-drive works per record), and a served-feature record
- * moved twice is the same bytes twice (same request id, view, entity and served-at time), which
- * a reader drops by those fields. A file not ready whose
- * writer still runs is left for a later move. A last line without its newline was being appended when its
- * writer died, before the append returned: its writer never counted it as written (a backfill
- * writes it again when it resumes), so it is skipped. A file with a line that does not read is
+ * Moving is at least once: a file is unlinked after its records are produced, so a crash in
+ * between produces them again at the next move — dead letters are an at-least-once output already
+ * (a letter twice names the same record, and re-drive works per record), and a served-feature
+ * record moved twice is the same bytes twice (same request id, view, entity and served-at time),
+ * which a reader drops by those fields. A file not ready whose writer still runs is left for a
+ * later move. A last line without its newline was being appended when its writer died, before the
+ * append returned: its writer never counted it as written (a backfill writes it again when it
+ * resumes), so it is skipped. A file with a line that does not read is
  * kept, renamed `.damaged`, and reported: its records are never dropped silently.
  */
 import {
