@@ -314,4 +314,35 @@ void describe('event log > embedded > handing records over while the writer runs
       await log.close()
     }
   })
+
+  void test('a timed finish that fails is reported, and the next append arms the timer again', async () => {
+    mock.timers.enable({ apis: ['setTimeout'] })
+    try {
+      const logDir = freshLogDir()
+      const errors: unknown[] = []
+      const writer = new HandOverWriter(logDir, { intervalMs: 1_000, maxBytes: 1 << 20, onError: (err) => errors.push(err) })
+      await writer.append('served', records('a'), 1, 3)
+      const [name] = open(logDir)
+      // Something in the way of the rename: a directory, not empty, by the finished file's name.
+      const blocker = join(pendingDirOf(logDir), name!.replace(/\.jsonl$/, '.ready.jsonl'))
+      mkdirSync(join(blocker, 'x'), { recursive: true })
+      mock.timers.tick(1_000)
+      await writer.append('served', [], 2) // after the timed finish
+      assert.equal(errors.length, 1, 'reported')
+      assert.deepEqual(open(logDir), [name], 'the file stays open, its records in it')
+      rmSync(blocker, { recursive: true })
+      await writer.append('served', records('b'), 3, 3)
+      mock.timers.tick(1_000)
+      await writer.append('served', [], 4)
+      assert.deepEqual([open(logDir).length, ready(logDir).length], [0, 1], 'finished by time again')
+      const log = new EmbeddedEventLog({ dir: logDir })
+      try {
+        assert.equal(await movePendingRecords(logDir, log, recordingLogger()), 2)
+      } finally {
+        await log.close()
+      }
+    } finally {
+      mock.timers.reset()
+    }
+  })
 })
