@@ -158,7 +158,11 @@ Examples:
       const base = `http://${config.serveHost}:${bound}`
       ctx.err(`serving ${views.length} views on ${base} — catalog ${base}/ · registry ${base}/v1/registry\n`)
       ctx.err(`transport: ${server.transport.reason}\n`)
-      if (logConfig) ctx.err(`served-feature log: ${logConfig.sampleRate * 100} % of requests → topic ${logConfig.topic}\n`)
+      if (logConfig) {
+        // On the embedded log the records wait beside it for its owner: say where, so an empty topic is explained.
+        const via = config.eventLog.kind === 'embedded' ? ` (through ${config.eventLog.dir}.pending/, moved in by kfs run)` : ''
+        ctx.err(`served-feature log: ${logConfig.sampleRate * 100} % of requests → topic ${logConfig.topic}${via}\n`)
+      }
       if (ctx.json) {
         const ready = { url: base, port: bound, views: views.map((v) => `${v.name}@${v.version}`), transport: server.transport.name }
         ctx.out(`${JSON.stringify(ready)}\n`)

@@ -227,6 +227,7 @@ for (const [i, c] of CASES.entries()) {
       const serve = launch(['serve', '--port', '0', '--log-topic', topic, '--log-sample', '1'])
       children.push(serve)
       const base = await said(serve, /serving \d+ views on (http:\/\/127\.0\.0\.1:\d+)/)
+      await said(serve, new RegExp(`→ topic ${topic} \\(through ${logDir}\\.pending/, moved in by kfs run\\)`))
       sent.push(...(await serveRound(base, [`${name}-a1`, `${name}-a2`, `${name}-a3`])))
       if (run === undefined) {
         // The records are on disk beside the log, and serve took no LOCK for them.
