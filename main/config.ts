@@ -61,7 +61,16 @@ export type EventLogConfig =
       readonly clientId: string
       readonly consumerGroup: ConsumerGroupTiming
     }
-  | { readonly kind: 'embedded'; readonly dir: string }
+  | {
+      readonly kind: 'embedded'
+      readonly dir: string
+      /**
+       * How often records written beside the log by a process that does not own it (`kfs serve`'s
+       * served-feature log) are handed over (the writer finishes its file) and moved in by the
+       * owner. Absent: DEFAULT_HAND_OVER_MS.
+       */
+      readonly handOverMs?: number
+    }
 
 export type SchemaRegistryConfig = { readonly kind: 'confluent'; readonly url: string } | { readonly kind: 'embedded' }
 
@@ -176,16 +185,7 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
 
   const config: KfsConfig = {
     dataDir,
-    eventLog:
-      brokers === undefined
-        ? embeddedEventLog(source, dataDir)
-        : {
-            kind: 'kafka',
-            client: source.oneOf('KFS_KAFKA_CLIENT', KAFKA_CLIENTS) ?? 'kafkajs',
-            brokers,
-            clientId: source.string('KFS_KAFKA_CLIENT_ID') ?? 'kfs',
-            consumerGroup: consumerGroupTiming(source),
-          },
+    eventLog: brokers === undefined ? embeddedEventLog(source, dataDir) : kafkaEventLog(source, brokers),
     schemaRegistry: registryUrl === undefined ? { kind: 'embedded' } : { kind: 'confluent', url: registryUrl },
     onlineStore: onlineStoreConfig(source, redisUrl, dataDir),
     objectStore: objectStoreConfig(source, dataDir),
@@ -219,6 +219,22 @@ function onlineStoreConfig(source: Source, redisUrl: string | undefined, dataDir
 
 const KAFKA_ONLY_VARIABLES = ['KFS_KAFKA_CLIENT', 'KFS_KAFKA_SESSION_TIMEOUT_MS', 'KFS_KAFKA_HEARTBEAT_INTERVAL_MS', 'KFS_KAFKA_REBALANCE_TIMEOUT_MS'] as const
 
+function kafkaEventLog(source: Source, brokers: readonly string[]): EventLogConfig {
+  if (source.has('KFS_EMBEDDED_LOG_HANDOVER_MS')) {
+    throw new ConfigError(
+      'KFS_KAFKA_BROKERS is set but KFS_EMBEDDED_LOG_HANDOVER_MS is: it times hand-overs to the embedded event log, which Kafka replaces; unset it',
+      { context: { variable: 'KFS_EMBEDDED_LOG_HANDOVER_MS' } },
+    )
+  }
+  return {
+    kind: 'kafka',
+    client: source.oneOf('KFS_KAFKA_CLIENT', KAFKA_CLIENTS) ?? 'kafkajs',
+    brokers,
+    clientId: source.string('KFS_KAFKA_CLIENT_ID') ?? 'kfs',
+    consumerGroup: consumerGroupTiming(source),
+  }
+}
+
 function embeddedEventLog(source: Source, dataDir: string): EventLogConfig {
   for (const name of KAFKA_ONLY_VARIABLES) {
     if (source.has(name)) {
@@ -228,7 +244,10 @@ function embeddedEventLog(source: Source, dataDir: string): EventLogConfig {
       })
     }
   }
-  return { kind: 'embedded', dir: join(dataDir, 'log') }
+  const handOverMs = source.durationMs('KFS_EMBEDDED_LOG_HANDOVER_MS')
+  return handOverMs === undefined
+    ? { kind: 'embedded', dir: join(dataDir, 'log') }
+    : { kind: 'embedded', dir: join(dataDir, 'log'), handOverMs }
 }
 
 function consumerGroupTiming(source: Source): ConsumerGroupTiming {

@@ -9,7 +9,14 @@ import pino from 'pino'
 import { systemClock, type Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import type { SourceDef } from '../features/types.ts'
-import { EmbeddedEventLog, EmbeddedLogReader, movePendingRecords } from '../adapters/event-log/embedded/index.ts'
+import {
+  DEFAULT_HAND_OVER_MS,
+  EmbeddedEventLog,
+  EmbeddedLogReader,
+  HandOverWriter,
+  movePendingPeriodically,
+  movePendingRecords,
+} from '../adapters/event-log/embedded/index.ts'
 import type { EventLog } from '../ports/event-log.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
@@ -53,17 +60,19 @@ export interface Runtime {
   decoderFor(source: SourceDef, schemas?: SchemaRegistry): Decoder
   encoderFor(source: SourceDef): Promise<Encoder>
   /**
-   * Where `kfs serve` sends the served-feature log: a best-effort Kafka producer of its own, or
-   * the embedded log — its one writer (serving then holds the log directory from the first record
-   * it logs until it exits, and a `kfs run` started meanwhile is refused; the catalog's reads take
-   * no lock, eventLogReader).
-   * The caller closes it.
+   * Where `kfs serve` sends the served-feature log: a best-effort Kafka producer of its own, or,
+   * on the embedded log, files beside it that the log's owner moves in (HandOverWriter): serve
+   * never owns the embedded log, so `kfs run` starts before or after it. The caller closes it
+   * (which hands the last file over).
    */
   servedLogTransport(topic: string, partitions: number): ServedLogTransport
   close(): Promise<void>
 }
 
 export type OnlineAccess = 'write' | 'read'
+
+/** A served-feature log file is handed over once it holds this much, whatever its age. */
+const HAND_OVER_MAX_BYTES = 4 * 1024 * 1024
 
 export function createLogger(config: KfsConfig): Logger {
   // Logs go to stderr: stdout carries command results (and --json documents).
@@ -104,14 +113,21 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
     eventLog() {
       log ??= (async () => {
         const c = config.eventLog
-        const made: EventLog =
-          c.kind === 'kafka'
-            ? await openKafkaEventLog(c, logger.child({ component: 'kafka' }))
-            : new EmbeddedEventLog({ dir: c.dir, clock, logger: logger.child({ component: 'embedded-log' }) })
+        if (c.kind === 'kafka') {
+          const made = await openKafkaEventLog(c, logger.child({ component: 'kafka' }))
+          closers.push(() => made.close())
+          return made
+        }
+        const moveLogger = logger.child({ component: 'embedded-log' })
+        const made = new EmbeddedEventLog({ dir: c.dir, clock, logger: moveLogger })
         closers.push(() => made.close())
         // Records a process wrote beside the embedded log while another held it (a replay's dead
-        // letters during a kfs run) go in before anything reads it.
-        if (c.kind === 'embedded') await movePendingRecords(c.dir, made, logger.child({ component: 'embedded-log' }))
+        // letters during a kfs run, kfs serve's served-feature log) go in before anything reads
+        // it, and, from then on, as their writers hand them over while this process owns the log.
+        await movePendingRecords(c.dir, made, moveLogger)
+        const mover = movePendingPeriodically(c.dir, made, moveLogger, c.handOverMs ?? DEFAULT_HAND_OVER_MS)
+        // Closers run in reverse: the mover stops (after its move under way) before the log closes.
+        closers.push(() => mover.close())
         return made
       })()
       return log
@@ -171,19 +187,17 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
           close: async () => (producer ? (await producer).close() : undefined),
         }
       }
-      let created: Promise<void> | undefined
+      // The log's owner moves these files in (eventLog above); a failed append rejects the send,
+      // which the served log counts as dropped, as it does a Kafka send that fails.
+      const writer = new HandOverWriter(c.dir, {
+        intervalMs: c.handOverMs ?? DEFAULT_HAND_OVER_MS,
+        maxBytes: HAND_OVER_MAX_BYTES,
+        onError: (err) =>
+          logger.warn({ err, dir: writer.dir }, 'served-feature log: cannot hand a file over to the event log; trying again'),
+      })
       return {
-        async send(records) {
-          const log = await runtime.eventLog()
-          created ??= log.createTopic(topic, partitions).catch((err: unknown) => {
-            created = undefined
-            throw err
-          })
-          await created
-          await log.produce(topic, records.map((r) => ({ key: r.key, value: r.value })))
-        },
-        // The embedded log itself is closed with the runtime.
-        close: async () => {},
+        send: (records) => writer.append(topic, records, clock.nowMs(), partitions),
+        close: () => writer.close(),
       }
     },
     decoderFor: (source, registry = schemas) =>

@@ -51,10 +51,10 @@ export interface BackfillDeadLetters extends DeadLetterSink {
 /**
  * The topic kfs run writes and kfs dead-letters reads: a backfill's refusals are listed with
  * live's. The log is opened at the first letter, so a backfill with none never needs it. The
- * embedded log has one owner at a time: while another process holds it (a kfs run, a kfs serve),
- * the letters wait beside it, and the next command that opens it moves them in
- * (adapters/event-log/embedded/pending-records.ts) — the backfill neither fails half-way nor
- * loses them.
+ * embedded log has one owner at a time: while another process holds it (a kfs run), the letters
+ * wait beside it, and that process (once they are finished) or the next command that opens it
+ * moves them in (adapters/event-log/embedded/pending-records.ts) — the backfill neither fails
+ * half-way nor loses them.
  */
 export function backfillDeadLetters(runtime: Runtime): BackfillDeadLetters {
   const config = runtime.config.eventLog

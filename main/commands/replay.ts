@@ -39,9 +39,10 @@ times when they fail in passing; one that keeps failing, or is refused for good 
 stops the backfill naming what it read (exit 1), and a re-run resumes. A status write whose
 answer is lost is read back: if it landed, the backfill reports success. The records the view refuses are dead-lettered, named
 for the view and its version (kfs dead-letters list), and re-drivable like live ones once the
-cause is fixed (kfs dead-letters redrive). While another process (kfs run, kfs serve) holds the
-embedded event log, they wait beside it (<log dir>.pending/) and the next kfs command that
-opens the log moves them in.
+cause is fixed (kfs dead-letters redrive). While another process (a kfs run) holds the
+embedded event log, they wait beside it (<log dir>.pending/): that process moves them in once the
+replay is done (within KFS_EMBEDDED_LOG_HANDOVER_MS, 1 s), else the next kfs command that opens
+the log.
 
 --online-from-offline: writes each entity's latest offline row back to the online store
 (conditional, TTLs recomputed) — for when Redis has lost its data.
@@ -188,7 +189,7 @@ async function backfill(
   // On stderr either way: stdout carries the --json document.
   if (waiting !== undefined)
     ctx.err(
-      `${waiting.letters} dead letters wait in ${waiting.dir}: process ${waiting.heldByPid} holds the event log (a kfs run or kfs serve); the next kfs command that opens the log moves them into ${DEAD_LETTER_TOPIC} (e.g. kfs dead-letters list once it has stopped)\n`,
+      `${waiting.letters} dead letters wait in ${waiting.dir}: process ${waiting.heldByPid} holds the event log (a kfs run); it moves them into ${DEAD_LETTER_TOPIC} within KFS_EMBEDDED_LOG_HANDOVER_MS (1 s) while it runs, else the next kfs command that opens the log does (e.g. kfs dead-letters list)\n`,
     )
   return summary
 }

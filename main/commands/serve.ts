@@ -42,8 +42,10 @@ The embedded store is read, never written: serve follows the process that writes
 backfill of kfs replay), picking up the rows it syncs at each checkpoint, so several serves may run
 beside one writer. The catalog reads the embedded event log (progress, dead letters) the same way,
 without owning it: it takes no lock and changes nothing, so kfs run may start before or after
-serve. Only the served-feature log, on the embedded log, needs the log's one writer: serve then
-owns the log from the first record it logs, and a kfs run started later is refused.
+serve. The served-feature log does not own it either: on the embedded log serve writes its
+records to files beside it (<KFS_DATA_DIR>/log.pending/), handing each over within
+KFS_EMBEDDED_LOG_HANDOVER_MS (1 s) or 4 MiB and when it stops, and kfs run moves them into the
+topic as often (any command that opens the log moves those waiting at its start).
 
 Each entity's view carries a status (PRESENT, MISSING, OUTSIDE_TTL), as_of and age_ms; missing
 values stay null. Request-time features run the same functions training sets use; one that throws
@@ -156,7 +158,11 @@ Examples:
       const base = `http://${config.serveHost}:${bound}`
       ctx.err(`serving ${views.length} views on ${base} — catalog ${base}/ · registry ${base}/v1/registry\n`)
       ctx.err(`transport: ${server.transport.reason}\n`)
-      if (logConfig) ctx.err(`served-feature log: ${logConfig.sampleRate * 100} % of requests → topic ${logConfig.topic}\n`)
+      if (logConfig) {
+        // On the embedded log the records wait beside it for its owner: say where, so an empty topic is explained.
+        const via = config.eventLog.kind === 'embedded' ? ` (through ${config.eventLog.dir}.pending/, moved in by kfs run)` : ''
+        ctx.err(`served-feature log: ${logConfig.sampleRate * 100} % of requests → topic ${logConfig.topic}${via}\n`)
+      }
       if (ctx.json) {
         const ready = { url: base, port: bound, views: views.map((v) => `${v.name}@${v.version}`), transport: server.transport.name }
         ctx.out(`${JSON.stringify(ready)}\n`)

@@ -15,7 +15,12 @@
  *    previous one. The log never retries on its own — the transport has its own short budget —
  *    because an outage must cost bounded memory, not unbounded backlog.
  *
- * Guarantees: best effort, at most once per record; order is kept within one server process.
+ * Guarantees: best effort; order is kept within one server process. A record the transport did
+ * not accept is dropped (counted); one it accepted is in the log at least once — the Kafka
+ * producer retries a batch whose acknowledgement was lost, and on the embedded log the transport
+ * writes it beside the log for the log's owner to move in, again if the owner died mid-move
+ * (adapters/event-log/embedded/pending-hand-over.ts). A copy has the request id, view, entity and
+ * served-at time of the first, so readers deduplicate by those.
  * A sampled request's lookups are either all buffered or all dropped together (buffer check
  * happens once per request).
  */

@@ -38,6 +38,11 @@ const MS_SETTINGS: Record<
     read: (c) => (c.onlineStore.kind === 'redis' ? c.onlineStore.commandTimeoutMs : undefined),
   },
   KFS_CHECKPOINT_INTERVAL_MS: { with: {}, largest: MAX_TIMER_MS, read: (c) => c.checkpointIntervalMs },
+  KFS_EMBEDDED_LOG_HANDOVER_MS: {
+    with: {},
+    largest: MAX_TIMER_MS,
+    read: (c) => (c.eventLog.kind === 'embedded' ? c.eventLog.handOverMs : undefined),
+  },
 }
 
 /** Past the bound, in every spelling: ms, the first ms too many, days and weeks, far past it. */

@@ -136,6 +136,22 @@ void describe('main > config > servers', () => {
     }
   })
 
+  void test('the embedded log hand-over interval needs the embedded log', () => {
+    const c = loadConfig({ KFS_DATA_DIR: '/d', KFS_EMBEDDED_LOG_HANDOVER_MS: '5s' }, noFile)
+    assert.deepEqual(c.eventLog, { kind: 'embedded', dir: '/d/log', handOverMs: 5_000 })
+    assert.deepEqual(loadConfig({ KFS_DATA_DIR: '/d' }, noFile).eventLog, { kind: 'embedded', dir: '/d/log' })
+    const withKafka = configError(() =>
+      loadConfig({ KFS_KAFKA_BROKERS: '127.0.0.1:19092', KFS_EMBEDDED_LOG_HANDOVER_MS: '5s' }, noFile),
+    )
+    assert.match(withKafka.message, /KFS_KAFKA_BROKERS is set but KFS_EMBEDDED_LOG_HANDOVER_MS is/)
+    for (const bad of ['0', '-5', 'soon', '1.5s']) {
+      assert.match(
+        configError(() => loadConfig({ KFS_EMBEDDED_LOG_HANDOVER_MS: bad }, noFile)).message,
+        /KFS_EMBEDDED_LOG_HANDOVER_MS=.* is invalid/,
+      )
+    }
+  })
+
   void test('a Redis command timeout needs Redis', () => {
     const c = loadConfig({ KFS_REDIS_URL: 'redis://127.0.0.1:6379', KFS_REDIS_COMMAND_TIMEOUT_MS: '5s' }, noFile)
     assert.deepEqual(c.onlineStore, { kind: 'redis', url: 'redis://127.0.0.1:6379', commandTimeoutMs: 5_000 })

@@ -232,6 +232,11 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     this.#release()
   }
 
+  /** This process owns the log now: opened (its LOCK taken), not closed. Asking takes nothing. */
+  get isOpen(): boolean {
+    return this.#state === 'open'
+  }
+
   #open(): void {
     if (this.#state === 'open') return
     if (this.#state === 'closed') throw new SourceError('BAD_REQUEST', 'this embedded log has been closed')

@@ -2,16 +2,21 @@
  * Records for the embedded log from a process that cannot open it: the log has one owner at a time
  * (adapters/local-disk/directory-lock.ts), so a `kfs replay` run while `kfs run` holds it could not write its dead
  * letters, and failed half-way through its backfill. Such a process appends them instead to a file
- * of its own beside the log (`<log dir>.pending/<pid>-<start time>-<ms>.jsonl`, one JSON line per
- * record, fsynced before the append returns; `.ready.jsonl` once it is done), and the next process
- * that opens the log moves them in (main/runtime.ts).
+ * of its own beside the log (`<log dir>.pending/<pid>-<start time>-<n>.jsonl`, n the time it was
+ * started in ms, made unique within the process; one JSON line per record, fsynced before the
+ * append returns; `.ready.jsonl` once it is done), and the process that opens the log moves them
+ * in: at its open, and every second or so while it owns the log (main/runtime.ts). A process that
+ * never owns the log and runs for long (`kfs serve`'s served-feature log) hands its records over
+ * in a series of such files (pending-hand-over.ts).
  *
- * Moving is at least once: a file is unlinked after its records are produced, so a crash in between
- * produces them again at the next open — dead letters are an at-least-once output already (a
- * letter twice names the same record, and re-drive works per record). A file not ready whose
- * writer still runs is left for a later open. A last line without its newline was being appended when its
- * writer died, before the append returned: its writer never counted it as written (a backfill
- * writes it again when it resumes), so it is skipped. A file with a line that does not read is
+ * Moving is at least once: a file is unlinked after its records are produced, so a crash in
+ * between produces them again at the next move — dead letters are an at-least-once output already
+ * (a letter twice names the same record, and re-drive works per record), and a served-feature
+ * record moved twice is the same bytes twice (same request id, view, entity and served-at time),
+ * which a reader drops by those fields. A file not ready whose writer still runs is left for a
+ * later move. A last line without its newline was being appended when its writer died, before the
+ * append returned: its writer never counted it as written (a backfill writes it again when it
+ * resumes), so it is skipped. A file with a line that does not read is
  * kept, renamed `.damaged`, and reported: its records are never dropped silently.
  */
 import {
@@ -42,10 +47,35 @@ interface PendingLine {
   readonly value: string | null
   readonly headers: Readonly<Record<string, string>>
   readonly timestampMs: number
+  /** The topic's partitions if the mover has to create it (absent: 1). */
+  readonly partitions?: number
 }
 
-/** `<pid>-<start time>-<ms>.jsonl` while its writer may append; `….ready.jsonl` once it is done. */
+/** `<pid>-<start time>-<n>.jsonl` while its writer may append; `….ready.jsonl` once it is done. */
 const FILE = /^(\d+)-(\d*)-\d+(\.ready)?\.jsonl$/
+
+let lastFileNumber = 0
+
+/**
+ * A new file's path in `dir`. Its number is the time in ms, but never one this process used
+ * before: a writer that finishes a file and starts the next within one ms must not get the name of
+ * the file it just finished (finishing the second would replace the first). Names of one process
+ * sort in the order its files were started (the numbers have as many digits until the year 2286).
+ */
+export function newPendingPath(dir: string): string {
+  lastFileNumber = Math.max(Date.now(), lastFileNumber + 1)
+  return join(dir, `${process.pid}-${startTimeOf(process.pid)}-${lastFileNumber}.jsonl`)
+}
+
+/** The name `path` gets once its writer is done with it. */
+export function readyPathOf(path: string): string {
+  return path.replace(/\.jsonl$/, '.ready.jsonl')
+}
+
+/** The lines `append` writes for `records` (see PendingRecordsWriter.append). */
+export function pendingText(topic: string, records: readonly ProduceRecord[], nowMs: number, partitions?: number): string {
+  return records.map((r) => `${JSON.stringify(lineOf(topic, r, nowMs, partitions))}\n`).join('')
+}
 
 /** One process's file of records waiting for the log. */
 export class PendingRecordsWriter {
@@ -55,7 +85,7 @@ export class PendingRecordsWriter {
 
   constructor(logDir: string) {
     this.dir = pendingDirOf(logDir)
-    this.#path = join(this.dir, `${process.pid}-${startTimeOf(process.pid)}-${Date.now()}.jsonl`)
+    this.#path = newPendingPath(this.dir)
   }
 
   get path(): string {
@@ -65,7 +95,7 @@ export class PendingRecordsWriter {
   /** No more appends: the file may be moved into the log even while this process runs on. */
   finish(): void {
     if (this.#count === 0 || this.#path.endsWith('.ready.jsonl')) return
-    const ready = this.#path.replace(/\.jsonl$/, '.ready.jsonl')
+    const ready = readyPathOf(this.#path)
     renameSync(this.#path, ready)
     this.#path = ready
   }
@@ -75,10 +105,13 @@ export class PendingRecordsWriter {
     return this.#count
   }
 
-  /** Appends `records` for `topic`, stamped `nowMs` (the time they would have been produced), durably. */
-  append(topic: string, records: readonly ProduceRecord[], nowMs: number): void {
+  /**
+   * Appends `records` for `topic`, stamped `nowMs` (the time they would have been produced),
+   * durably. `partitions`: how many the topic gets if moving them in has to create it (else 1).
+   */
+  append(topic: string, records: readonly ProduceRecord[], nowMs: number, partitions?: number): void {
     if (records.length === 0) return
-    const text = records.map((r) => `${JSON.stringify(lineOf(topic, r, nowMs))}\n`).join('')
+    const text = pendingText(topic, records, nowMs, partitions)
     mkdirSync(this.dir, { recursive: true })
     if (this.#path.endsWith('.ready.jsonl')) throw new Error('PendingRecordsWriter: append after finish')
     const fd = openSync(this.#path, 'a')
@@ -92,7 +125,7 @@ export class PendingRecordsWriter {
   }
 }
 
-function lineOf(topic: string, r: ProduceRecord, nowMs: number): PendingLine {
+function lineOf(topic: string, r: ProduceRecord, nowMs: number, partitions: number | undefined): PendingLine {
   const key = typeof r.key === 'string' ? Buffer.from(r.key, 'utf8') : r.key
   return {
     topic,
@@ -100,10 +133,17 @@ function lineOf(topic: string, r: ProduceRecord, nowMs: number): PendingLine {
     value: r.value === null ? null : Buffer.from(r.value).toString('base64'),
     headers: r.headers ?? {},
     timestampMs: r.timestampMs ?? nowMs,
+    ...(partitions === undefined ? {} : { partitions }),
   }
 }
 
-function recordOf(line: unknown): { topic: string; record: ProduceRecord } | undefined {
+interface PendingRecord {
+  readonly topic: string
+  readonly record: ProduceRecord
+  readonly partitions: number | undefined
+}
+
+function recordOf(line: unknown): PendingRecord | undefined {
   if (typeof line !== 'object' || line === null) return undefined
   const l = line as Partial<PendingLine>
   const bytes = (v: unknown) => (v === null ? null : typeof v === 'string' ? Buffer.from(v, 'base64') : undefined)
@@ -114,14 +154,16 @@ function recordOf(line: unknown): { topic: string; record: ProduceRecord } | und
     return undefined
   if (typeof headers !== 'object' || headers === null || Object.values(headers).some((h) => typeof h !== 'string'))
     return undefined
-  return { topic: l.topic, record: { key, value, headers, timestampMs: l.timestampMs } }
+  const partitions = l.partitions
+  if (partitions !== undefined && !(Number.isInteger(partitions) && partitions >= 1)) return undefined
+  return { topic: l.topic, record: { key, value, headers, timestampMs: l.timestampMs }, partitions }
 }
 
 /** The records of one file, or the number of the first line that does not read. */
-function readPending(path: string): { records: { topic: string; record: ProduceRecord }[] } | { badLine: number } {
+function readPending(path: string): { records: PendingRecord[] } | { badLine: number } {
   const lines = readFileSync(path, 'utf8').split('\n')
   lines.pop() // '' after the last newline, or a line its writer died appending (see the header)
-  const records: { topic: string; record: ProduceRecord }[] = []
+  const records: PendingRecord[] = []
   for (const [i, text] of lines.entries()) {
     let parsed: unknown
     try {
@@ -168,11 +210,15 @@ export async function movePendingRecords(logDir: string, log: EventLog, logger: 
       )
       continue
     }
-    const byTopic = new Map<string, ProduceRecord[]>()
-    for (const { topic, record } of read.records) byTopic.set(topic, [...(byTopic.get(topic) ?? []), record])
+    const byTopic = new Map<string, { partitions: number; records: ProduceRecord[] }>()
+    for (const { topic, record, partitions } of read.records) {
+      const of = byTopic.get(topic) ?? { partitions: partitions ?? 1, records: [] }
+      byTopic.set(topic, of)
+      of.records.push(record)
+    }
     try {
-      for (const [topic, records] of byTopic) {
-        await log.createTopic(topic, 1)
+      for (const [topic, { partitions, records }] of byTopic) {
+        await log.createTopic(topic, partitions)
         for (let i = 0; i < records.length; i += BATCH) await log.produce(topic, records.slice(i, i + BATCH))
       }
     } catch (err: unknown) {

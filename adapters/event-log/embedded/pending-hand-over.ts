@@ -1,0 +1,156 @@
+/**
+ * Handing records over to the embedded log's owner while both processes run.
+ *
+ * `kfs serve` never owns the embedded log (so `kfs run` starts before or after it), yet its
+ * served-feature log must reach the log's topic while it runs, not only after it exits. So it
+ * writes its records as pending records (pending-records.ts) in a series of files: each is finished
+ * (renamed `.ready.jsonl`) at most `intervalMs` after its first record, once it holds `maxBytes`,
+ * and when the writer closes; the next append starts a new file. The log's owner moves ready files
+ * in every `intervalMs` (movePendingPeriodically), and at its open; a file of a writer that died
+ * is moved as it was left (its last line skipped if the writer died appending it). A record is in
+ * the log at most about two intervals after its append returned, while an owner runs.
+ *
+ * Appends are asynchronous (the serving process must not block its event loop on fsync) and run
+ * one at a time, in order.
+ */
+import { mkdir, open, rename } from 'node:fs/promises'
+import type { Logger } from '../../../core/logger.ts'
+import type { EventLog, ProduceRecord } from '../../../ports/event-log.ts'
+import { movePendingRecords, newPendingPath, pendingDirOf, pendingText, readyPathOf } from './pending-records.ts'
+
+export interface HandOverOptions {
+  /** A file is finished at most this long after its first record. */
+  readonly intervalMs: number
+  /** A file is finished once it holds this many bytes. */
+  readonly maxBytes: number
+  /** A timed finish that failed (its file stays open for appends; the next finish tries again). */
+  readonly onError: (err: unknown) => void
+}
+
+/** Default hand-over interval (KFS_EMBEDDED_LOG_HANDOVER_MS). */
+export const DEFAULT_HAND_OVER_MS = 1_000
+
+/** One process's pending records for the log, handed over file by file while it runs. */
+export class HandOverWriter {
+  readonly dir: string
+  readonly #options: HandOverOptions
+  #path: string | undefined
+  #bytes = 0
+  #timer: NodeJS.Timeout | undefined
+  #queue: Promise<unknown> = Promise.resolve()
+  #closed = false
+
+  constructor(logDir: string, options: HandOverOptions) {
+    this.dir = pendingDirOf(logDir)
+    this.#options = options
+  }
+
+  /**
+   * Appends `records` for `topic` (created with `partitions` if it has to be), stamped `nowMs`;
+   * resolves once they are on disk. A failed append leaves no part of its records behind to be
+   * moved: the file is cut back to its previous records and finished.
+   */
+  append(topic: string, records: readonly ProduceRecord[], nowMs: number, partitions?: number): Promise<void> {
+    return this.#serially(async () => {
+      if (this.#closed) throw new Error('HandOverWriter: append after close')
+      if (records.length === 0) return
+      const text = pendingText(topic, records, nowMs, partitions)
+      await mkdir(this.dir, { recursive: true })
+      const path = (this.#path ??= newPendingPath(this.dir))
+      const before = this.#bytes
+      const file = await open(path, 'a')
+      try {
+        await file.appendFile(text)
+        await file.sync()
+      } catch (err: unknown) {
+        await file.truncate(before).catch(() => {})
+        await file.close().catch(() => {})
+        await this.#finish().catch(() => {})
+        throw err
+      }
+      await file.close()
+      this.#bytes += Buffer.byteLength(text)
+      if (this.#bytes >= this.#options.maxBytes) return this.#finish()
+      // Armed by a file's first record, and again after a timed finish that failed.
+      if (this.#timer === undefined) {
+        this.#timer = setTimeout(() => void this.finish().catch(this.#options.onError), this.#options.intervalMs)
+        this.#timer.unref()
+      }
+    })
+  }
+
+  /** Finishes the current file (if it has records): the owner may move it in from now on. */
+  finish(): Promise<void> {
+    return this.#serially(() => this.#finish())
+  }
+
+  /** Finishes the current file; later appends are refused. */
+  close(): Promise<void> {
+    return this.#serially(async () => {
+      this.#closed = true
+      await this.#finish()
+    })
+  }
+
+  async #finish(): Promise<void> {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    const path = this.#path
+    if (path === undefined) return
+    if (this.#bytes > 0) await rename(path, readyPathOf(path))
+    this.#path = undefined
+    this.#bytes = 0
+  }
+
+  #serially<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(step)
+    this.#queue = run.catch(() => {})
+    return run
+  }
+}
+
+/**
+ * The owner's side: moves the records waiting beside `logDir` into `log` every `intervalMs` while
+ * this process owns the log (`isOpen`), one move at a time. A tick while it does not (a `kfs replay`
+ * that found the log held and keeps its letters beside it) does nothing: moving would take the log
+ * the moment its owner exits, and refuse the `kfs run` started next. A move that fails is logged
+ * and tried again at the next tick (the files stay where they are). `close` stops it, after the
+ * move under way.
+ */
+export function movePendingPeriodically(
+  logDir: string,
+  log: EventLog & { readonly isOpen: boolean },
+  logger: Logger,
+  intervalMs: number,
+): { close(): Promise<void> } {
+  let timer: NodeJS.Timeout | undefined
+  let moving: Promise<void> | undefined
+  let closed = false
+  const tick = () => {
+    moving = (log.isOpen ? movePendingRecords(logDir, log, logger) : Promise.resolve(0))
+      .then(
+        () => {},
+        (err: unknown) =>
+          logger.warn(
+            { err, dir: pendingDirOf(logDir) },
+            'cannot move records that wait for the event log into it; trying again',
+          ),
+      )
+      .finally(() => {
+        moving = undefined
+        if (!closed) arm()
+      })
+  }
+  const arm = () => {
+    timer = setTimeout(tick, intervalMs)
+    timer.unref()
+  }
+  arm()
+  return {
+    async close() {
+      closed = true
+      clearTimeout(timer)
+      await moving
+    },
+  }
+}
