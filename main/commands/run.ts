@@ -40,6 +40,10 @@ Runs on Kafka/Redis/S3 when configured (KFS_KAFKA_BROKERS, KFS_REDIS_URL, KFS_S3
 the embedded defaults under KFS_DATA_DIR otherwise. Stops cleanly (final checkpoint) on
 SIGINT/SIGTERM; a kill at any instant loses and duplicates nothing.
 
+Exit codes: 0 after a clean stop; 1 when the engine failed, or when its stop could not finish
+(a partition's final checkpoint or the dead-letter flush failed: one line names them, and the next
+start resumes from the last checkpoint that was published, losing nothing); 2 for a usage error.
+
 Options:
 ${FEATURES_HELP}
   --views <a,b>          run only these views (default: every view of the module)
