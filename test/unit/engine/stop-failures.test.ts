@@ -2,7 +2,7 @@
  * Every step of the live engine's stop, failed in turn: a partition's final checkpoint at
  * revocation, one in the stop's own pass over partitions still held (a consumer that stopped
  * without revoking, as a crashed Kafka consumer does), the dead-letter flush, leaving the consumer
- * group, and a re-key stage's stop. Each used to be only logged (or, for the later steps, to cut
+ * group, a re-key stage's stop, and a re-key stage's last transaction failing while it stops. Each used to be only logged (or, for the later steps, to cut
  * the stop short): stop() resolved, and `kfs run` exited 0 as after a clean stop. Now stop() runs
  * every other step anyway and then rejects with one line naming what failed and where the next
  * start resumes; the table's clean row checks that a stop with nothing failing still resolves.
@@ -26,7 +26,7 @@ import { createLiveEngine } from '../../../engine/live-engine.ts'
 import { rekeyedSource } from '../../../engine/plan-sources.ts'
 import type { DeadLetterSink } from '../../../ports/dead-letters.ts'
 import type { LogConsumer } from '../../../ports/event-log.ts'
-import type { TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
+import type { LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
 import { fastRetryClock } from '../../support/checkpoint-fault-scenario.ts'
@@ -47,9 +47,11 @@ interface Breakage {
   deadLetterFlush?: boolean
   /** The consumer of this group (prefix) rejects its stop once it has stopped. */
   consumerStop?: 'views' | 're-key'
+  /** A re-key transaction is open when the stop begins, and its commit then fails (fatal for the engine too). */
+  rekeyCommitDuringStop?: boolean
 }
 
-const CASES: readonly { name: string; breaks: Breakage; error: RegExp | undefined }[] = [
+const CASES: readonly { name: string; breaks: Breakage; error: RegExp | undefined; engineFails?: boolean }[] = [
   { name: 'nothing fails', breaks: {}, error: undefined },
   {
     name: 'the final checkpoints at revocation',
@@ -79,10 +81,40 @@ const CASES: readonly { name: string; breaks: Breakage; error: RegExp | undefine
       `^re-key stage ${INTERNAL.replaceAll('.', '\\.')} failed: injected failure of the re-key consumer's stop\\. .*\\(a re-key stage: from its last committed transaction\\)`,
     ),
   },
+  {
+    name: "a re-key stage's last transaction, failing while the stage stops",
+    breaks: { rekeyCommitDuringStop: true },
+    error: new RegExp(
+      `^re-key stage ${INTERNAL.replaceAll('.', '\\.')} failed: injected failure of the re-key transaction's commit\\. `,
+    ),
+    engineFails: true,
+  },
 ]
 
-/** `inner` with its consumers' stop and revocations under the case's control. */
-function controlledLog(inner: EmbeddedEventLog, breaks: () => Breakage): TransactionalEventLog {
+/** A commit held until the test releases it (then it fails), and how the test learns it was reached. */
+interface HeldCommit {
+  readonly reached: () => void
+  readonly release: Promise<void>
+}
+
+/** `inner` with its consumers' stop and revocations, and the re-key stage's commits, under the case's control. */
+function controlledLog(inner: EmbeddedEventLog, breaks: () => Breakage, held: { commit?: HeldCommit }): TransactionalEventLog {
+  const transaction = async (id: string): Promise<LogTransaction> => {
+    const txn = await inner.transaction(id)
+    return {
+      produce: (topic, records) => txn.produce(topic, records),
+      sendOffsets: (groupId, offsets) => txn.sendOffsets(groupId, offsets),
+      abort: () => txn.abort(),
+      commit: async () => {
+        const hold = held.commit
+        if (hold === undefined) return txn.commit()
+        held.commit = undefined
+        hold.reached()
+        await hold.release
+        throw new InjectedFault("injected failure of the re-key transaction's commit")
+      },
+    }
+  }
   const consumer = (c: LogConsumer, groupId: string): LogConsumer => {
     const who = groupId.includes('.rekey.') ? 're-key' : 'views'
     let stopping = false
@@ -113,13 +145,13 @@ function controlledLog(inner: EmbeddedEventLog, breaks: () => Breakage): Transac
     endOffsets: (topic) => inner.endOffsets(topic),
     startOffsets: (topic) => inner.startOffsets(topic),
     committedOffsets: (groupId, topic) => inner.committedOffsets(groupId, topic),
-    transaction: (id) => inner.transaction(id),
+    transaction,
     consumer: (options) => consumer(inner.consumer(options), options.groupId),
     close: () => inner.close(),
   }
 }
 
-for (const { name, breaks, error } of CASES) {
+for (const { name, breaks, error, engineFails = false } of CASES) {
   void test(`live engine stop: ${name} → ${error === undefined ? 'resolves' : 'rejects, naming it'}`, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kfs-stop-failures-'))
     const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
@@ -127,15 +159,21 @@ for (const { name, breaks, error } of CASES) {
       const registry = new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })
       const encoder = await createEncoder({ registry, subject: `${buys.topic}-value`, schema: buys.schema })
       await log.createTopic(buys.topic, PARTITIONS)
-      await log.produce(
-        buys.topic,
-        Array.from({ length: 60 }, (_, i) => ({
-          key: `u${i % 7}`,
-          partition: i % PARTITIONS,
-          value: encoder.encode(buy(`u${i % 7}`, `i${i % 5}`, i, T0 + i * 1_000)),
-        })),
-      )
+      const produce = (from: number, to: number) =>
+        log.produce(
+          buys.topic,
+          Array.from({ length: to - from }, (_, n) => {
+            const i = from + n
+            return {
+              key: `u${i % 7}`,
+              partition: i % PARTITIONS,
+              value: encoder.encode(buy(`u${i % 7}`, `i${i % 5}`, i, T0 + i * 1_000)),
+            }
+          }),
+        )
+      await produce(0, 60)
       let broken: Breakage = {}
+      const held: { commit?: HeldCommit } = {}
       const store = new FaultyObjectStore(new MemoryObjectStore())
       const topicSink = createDeadLetterTopicSink(log, DEAD_LETTERS)
       const deadLetters: DeadLetterSink = {
@@ -146,7 +184,7 @@ for (const { name, breaks, error } of CASES) {
         },
       }
       const engine = createLiveEngine({
-        log: controlledLog(log, () => broken),
+        log: controlledLog(log, () => broken, held),
         stateStore: store,
         offline: new IcebergOfflineSink(store, { clock: fastRetryClock }),
         online: new EmbeddedOnlineStore(),
@@ -162,15 +200,27 @@ for (const { name, breaks, error } of CASES) {
       })
       await engine.start()
       await waitFor(() => engine.isCaughtUp(100), 'engine caught up')
+      const read = await log.endOffsets(buys.topic)
       broken = breaks
       if (breaks.stateWrites)
         store.arm({ operation: 'put', key: /\/state-\d+-[^/]*\.bin$/, when: 'before', skip: 0, times: Infinity })
 
-      const stopped = await engine.stop().then(
+      let release = () => {}
+      if (breaks.rekeyCommitDuringStop) {
+        // More records, whose re-key transaction is held open until the stop has begun.
+        let reached = () => {}
+        const commitReached = new Promise<void>((resolve) => (reached = resolve))
+        held.commit = { reached, release: new Promise<void>((resolve) => (release = resolve)) }
+        await produce(60, 70)
+        await commitReached
+      }
+      const stopping = engine.stop()
+      release()
+      const stopped = await stopping.then(
         () => undefined,
         (err: unknown) => err,
       )
-      assert.equal(engine.failure, undefined, 'the engine itself ran without failing')
+      assert.equal(engine.failure !== undefined, engineFails, `the engine itself failed: ${String(engine.failure)}`)
       if (error === undefined) {
         assert.equal(stopped, undefined, `a clean stop resolves: ${String(stopped)}`)
       } else {
@@ -181,13 +231,17 @@ for (const { name, breaks, error } of CASES) {
         assert.doesNotMatch(stopped.message, /\n/, 'one line')
       }
       // Whatever failed, every step the failure did not touch still ran: each partition's final
-      // checkpoint published its end (when state writes worked), so a next start reads nothing again.
+      // checkpoint (when state writes worked) published at least what the engine had read when it
+      // caught up — its end, unless more records came while the stop began — so a next start reads
+      // none of that again.
       if (!breaks.stateWrites) {
         const checkpoints = new CheckpointStore(store, GROUP)
         const ends = await log.endOffsets(buys.topic)
         for (let p = 0; p < PARTITIONS; p++) {
-          const latest = await checkpoints.latest(buys.topic, p)
-          assert.equal(latest?.nextOffset, ends[p], `partition ${p}: the stop's final checkpoint published its end`)
+          const published = BigInt((await checkpoints.latest(buys.topic, p))?.nextOffset ?? -1)
+          const what = `partition ${p}: the stop's final checkpoint published ${published}`
+          if (breaks.rekeyCommitDuringStop) assert.ok(published >= BigInt(read[p]!), `${what}, at least ${read[p]}`)
+          else assert.equal(published, BigInt(ends[p]!), `${what}, its end ${ends[p]}`)
         }
       }
     } finally {
