@@ -2,8 +2,10 @@
  * Every step of the live engine's stop, failed in turn: a partition's final checkpoint at
  * revocation, one in the stop's own pass over partitions still held (a consumer that stopped
  * without revoking, as a crashed Kafka consumer does), the dead-letter flush, leaving the consumer
- * group, a re-key stage's stop, and a re-key stage's last transaction failing while it stops. Each used to be only logged (or, for the later steps, to cut
- * the stop short): stop() resolved, and `kfs run` exited 0 as after a clean stop. Now stop() runs
+ * group, a re-key stage's stop, and a re-key stage's last transaction failing while it stops. The
+ * first and the last used to be only logged or reported elsewhere, so stop() resolved and `kfs run`
+ * exited 0 as after a clean stop; the others rejected with the bare error and cut the stop short
+ * (a failing re-key stage's stop skipped every final checkpoint). Now stop() runs
  * every other step anyway and then rejects with one line naming what failed and where the next
  * start resumes; the table's clean row checks that a stop with nothing failing still resolves.
  * (test/support/checkpoint-fault-scenario.ts faults every step of the checkpoint itself at the stop.)
