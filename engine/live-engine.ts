@@ -32,7 +32,10 @@ import type { SourceBatch, SourceReader, StreamPartition } from '../ports/source
 import { backfillGroupId } from './backfill-hand-off.ts'
 import { CheckpointStore } from './checkpoint-store.ts'
 import { createEngineStats, type EngineStats } from './engine-stats.ts'
+import { createEngineCheckpoints } from './engine-checkpoints.ts'
+import { StopFailures } from './stop-failures.ts'
 import { PartitionSlot } from './partition-slot.ts'
+import type { ChainPolicy } from './state-chain.ts'
 import { createSlotDelivery } from './slot-delivery.ts'
 import { eventLogSource } from './sources/event-log-source.ts'
 import { planRekeys, planSources, type RekeyOptions, type SourcePlan } from './plan-sources.ts'
@@ -68,12 +71,14 @@ export interface LiveEngineOptions {
    * produce their dead letters inside their transactions (exactly once) instead of through the sink.
    */
   readonly deadLetterTopic?: string
+  /** When a checkpoint writes a full operator-state base instead of a delta (default state-chain.ts's). */
+  readonly chainPolicy?: ChainPolicy
 }
 
 export interface LiveEngine {
   readonly stats: EngineStats
   start(): Promise<void>
-  /** Checkpoints every owned partition now (tests, shutdown). */
+  /** Checkpoints every owned partition now (tests); rejects naming the partitions whose checkpoint failed. */
   checkpointAll(): Promise<void>
   /** Next offset per owned `topic/partition`. */
   positions(): Promise<Record<string, string>>
@@ -88,6 +93,13 @@ export interface LiveEngine {
   isCaughtUp(quietMs: number): Promise<boolean>
   /** The internal topics the engine fills (one per re-key stage). */
   readonly internalTopics: readonly string[]
+  /**
+   * Stops the re-key stages and the reader (each partition's final checkpoint, at revocation),
+   * checkpoints what is still owned and flushes dead letters. Every step runs even when an earlier
+   * one failed; then it rejects, naming each partition or step that failed (stop-failures.ts), if any
+   * did: the rows after a failed final checkpoint were not published, and the next start processes
+   * them again. Resolves only after a clean stop.
+   */
   stop(): Promise<void>
   /** Resolves when a fatal error stops the engine; main/ exits non-zero on it. */
   readonly failed: Promise<Error>
@@ -115,11 +127,20 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const slots = new Map<string, Promise<PartitionSlot>>()
   const stats = createEngineStats()
   // Read at each cut: a caller (bench freshness) may swap the timings after the engine is made.
-  const deps = { offline, checkpoints, clock, logger, onCut: (wallMs: number, cpuMs: number) => stats.timings.checkpointCut(wallMs, cpuMs) }
+  const deps = {
+    offline,
+    checkpoints,
+    clock,
+    logger,
+    ...(options.chainPolicy === undefined ? {} : { chainPolicy: options.chainPolicy }),
+    onCut: (wallMs: number, cpuMs: number) => stats.timings.checkpointCut(wallMs, cpuMs),
+  }
   const source = eventLogSource(log)
   let reader: SourceReader | undefined
   let timer: NodeJS.Timeout | undefined
   let stopping = false
+  /** While stop() runs: what failed so far (a final checkpoint at revocation, among others). */
+  let stopFailures: StopFailures | undefined
   let resolveFailed: (err: Error) => void = () => {}
   const failed = new Promise<Error>((resolve) => (resolveFailed = resolve))
   let failure: Error | undefined
@@ -133,6 +154,9 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   }
   const retryForever = { clock, attempts: 60, maxDelayMs: 2_000, onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'sink write retried') }
   const delivery = createSlotDelivery({ online, deadLetters, stats, clock, retry: retryForever, maxQueuedRows, fail })
+  const commit = (at: StreamPartition, position: string) => reader?.commit(at, position)
+  const landed = (slot: PartitionSlot) => delivery.landed(slot)
+  const checkpointing = createEngineCheckpoints({ slots, stats, clock, logger, landed, commit, fail })
 
   const slotKey = (topic: string, partition: number) => `${topic}/${partition}`
 
@@ -185,42 +209,6 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   // (Redis replies, metrics, the tick) waiting for as long as it takes to process.
   const yieldToEventLoopNowAndThen = createYielder(20)
 
-  function recordCheckpoint(slot: PartitionSlot, durationMs: number, ok: boolean): void {
-    const key = slotKey(slot.topic, slot.partition)
-    if (!ok) {
-      stats.fenced++
-      // Dropped only if the map still holds this slot: the next batch restores from the winner's record.
-      void slots.get(key)?.then((current) => current === slot && slots.delete(key), () => undefined)
-      return
-    }
-    stats.checkpoints++
-    stats.lastCheckpointDurationMs = durationMs
-    stats.timings.checkpoint(durationMs)
-    stats.lastCheckpointAtMs = clock.nowMs()
-    void reader?.commit({ stream: slot.topic, partition: slot.partition }, slot.nextOffsetAtLastCheckpoint).catch((err: unknown) => {
-      logger.warn({ err }, 'progress commit failed (recovery uses checkpoints, so this is harmless)')
-    })
-  }
-
-  /** Checkpoints and waits (revocation, stop). */
-  async function checkpointSlot(slot: PartitionSlot): Promise<void> {
-    const started = clock.nowMs()
-    const ok = await slot.checkpoint(delivery.landed(slot))
-    recordCheckpoint(slot, clock.nowMs() - started, ok)
-  }
-
-  /** Timed and size-triggered checkpoints: the I/O overlaps with the next records (partition-slot.ts). */
-  async function checkpointSlotInBackground(slot: PartitionSlot): Promise<void> {
-    await slot.checkpointInBackground((result) => {
-      if ('err' in result) {
-        logger.error({ err: result.err, topic: slot.topic, partition: slot.partition }, 'checkpoint failed')
-        fail(result.err instanceof Error ? result.err : new Error(String(result.err)))
-        return
-      }
-      recordCheckpoint(slot, clock.nowMs() - slot.lastCheckpointAtMs, result.ok)
-    }, delivery.landed(slot))
-  }
-
   /**
    * How far the reader has read each owned partition, past the slot's position when the log
    * holds entries it never delivers (a transaction's commit marker after the last record of a
@@ -244,7 +232,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       const last = batch.records.at(-1)
       if (last) (stats.lag[batch.stream] ??= {})[batch.partition] = Number(BigInt(batch.end) - BigInt(last.offset) - 1n)
       await delivery.enqueue(slot, processed)
-      if (slot.buffered >= maxRecords) await checkpointSlotInBackground(slot)
+      if (slot.buffered >= maxRecords) await checkpointing.inBackground(slot)
       await yieldToEventLoopNowAndThen()
     })
   }
@@ -283,7 +271,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
         }
         if (checkpointsLeft > 0 && slot.buffered > 0 && now - slot.lastCheckpointAtMs >= intervalMs) {
           checkpointsLeft--
-          await checkpointSlotInBackground(slot)
+          await checkpointing.inBackground(slot)
         }
       })
     }
@@ -299,13 +287,6 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
         })
         .finally(scheduleTick)
     }, tickMs)
-  }
-
-  async function checkpointAll(): Promise<void> {
-    for (const pending of [...slots.values()]) {
-      const slot = await pending.catch(() => undefined)
-      if (slot) await slot.run(() => checkpointSlot(slot))
-    }
   }
 
   return {
@@ -366,7 +347,14 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
             readTo.delete(key)
             const pending = slots.get(key)
             const slot = await pending?.catch(() => undefined)
-            if (slot) await slot.run(() => checkpointSlot(slot)).catch((err: unknown) => logger.warn({ err }, 'checkpoint on revoke failed'))
+            // A rebalance hands the partition to an owner that resumes from its last checkpoint; at
+            // stop there is no such owner until the next start, so stop() must report the failure.
+            await slot?.run(() => checkpointing.now(slot)).catch((err: unknown) => {
+              const where = { err, topic: slot.topic, partition: slot.partition }
+              if (stopFailures === undefined) return logger.warn(where, 'checkpoint on revoke failed')
+              logger.error(where, 'final checkpoint failed')
+              stopFailures.checkpoint(slot.topic, slot.partition, err)
+            })
             slots.delete(key)
           }
         },
@@ -374,7 +362,12 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       scheduleTick()
       logger.info({ topics: plans.map((p) => p.topic), views: options.views.map((v) => `${v.name}@${v.version}`) }, 'engine started')
     },
-    checkpointAll,
+    async checkpointAll() {
+      const failures = new StopFailures()
+      await checkpointing.all(failures)
+      const err = failures.error()
+      if (err) throw err
+    },
     internalTopics: [...internalTopics],
     async isCaughtUp(quietMs: number) {
       const slotAt = async (topic: string, partition: number) => slots.get(slotKey(topic, partition))?.catch(() => undefined)
@@ -384,12 +377,19 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     positions: () => perSlot((slot) => slot.nextOffset),
     watermarks: () => perSlot((slot) => slot.watermarkMs),
     async stop() {
+      const failures = (stopFailures = new StopFailures())
       stopping = true
       if (timer) clearTimeout(timer)
-      for (const stage of rekeyStages) await stage.stop()
-      await reader?.stop()
-      await checkpointAll()
-      await deadLetters.flush()
+      const stageFailed = (stage: RekeyStage) => (err: unknown) => failures.other(`re-key stage ${stage.plan.topic}`, err)
+      for (const stage of rekeyStages) await stage.stop().catch(stageFailed(stage))
+      await reader?.stop().catch((err: unknown) => failures.other('leaving the consumer group', err))
+      await checkpointing.all(failures)
+      await deadLetters.flush().catch((err: unknown) => failures.other('the dead-letter flush', err))
+      const err = failures.error()
+      if (err) {
+        logger.error({ err }, 'engine stopped, not cleanly')
+        throw err
+      }
       logger.info({ consumed: stats.consumed, emittedRows: stats.emittedRows }, 'engine stopped')
     },
   }

@@ -93,6 +93,7 @@ export interface RekeyStage {
   readonly plan: RekeyPlan
   readonly groupId: string
   start(): Promise<void>
+  /** Stops consuming and waits for the transaction in flight; rejects if it (or any during the stop) failed. */
   stop(): Promise<void>
   /** Per owned source partition. */
   progress(): ReadonlyMap<number, RekeyPartitionProgress>
@@ -125,12 +126,14 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
   let busyCount = 0
   let lastActivityAtMs = clock.nowMs()
   let failed = false
+  let failure: Error | undefined
 
   /** Reported once; the stage forwards nothing more (the engine restarts from the committed offsets). */
   const fatal = (err: unknown): Error => {
     const error = err instanceof Error ? err : new Error(String(err))
     if (!failed) options.onFatal(error)
     failed = true
+    failure ??= error
     return error
   }
 
@@ -373,8 +376,12 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       logger.info({ source: topic, views: plan.views.map((v) => `${v.name}@${v.version}`) }, 're-key stage started')
     },
     async stop() {
+      // A failure before the stop was reported through onFatal; one during it (the last
+      // transaction's) is the stop's own, and must not read as a clean stop.
+      const failedBefore = failed
       await consumer?.stop()
       await draining
+      if (failed && !failedBefore) throw failure!
     },
     progress: () => owned,
     get busy() {

@@ -3,6 +3,7 @@ import type { Logger } from '../../core/logger.ts'
 import { FeatureStoreError } from '../../core/errors.ts'
 import { createDeadLetterTopicSink } from '../../engine/dead-letter-topic.ts'
 import { createLiveEngine } from '../../engine/live-engine.ts'
+import { reasonOf } from '../../engine/stop-failures.ts'
 import { createEngineMetrics, listenForMetrics, MetricsPortError, type MetricsServer } from '../metrics-server.ts'
 import { createRuntime } from '../runtime.ts'
 import { flagOption, listOption, numberOption, stringOption, UsageError, type Command } from './command.ts'
@@ -38,6 +39,10 @@ and archives like any source.
 Runs on Kafka/Redis/S3 when configured (KFS_KAFKA_BROKERS, KFS_REDIS_URL, KFS_S3_BUCKET) and on
 the embedded defaults under KFS_DATA_DIR otherwise. Stops cleanly (final checkpoint) on
 SIGINT/SIGTERM; a kill at any instant loses and duplicates nothing.
+
+Exit codes: 0 after a clean stop; 1 when the engine failed, or when its stop could not finish
+(a partition's final checkpoint or the dead-letter flush failed: one line names them, and the next
+start resumes from the last checkpoint that was published, losing nothing); 2 for a usage error.
 
 Options:
 ${FEATURES_HELP}
@@ -123,22 +128,23 @@ Examples:
       })
       if (outcome instanceof Error) {
         logger.fatal({ err: outcome }, 'engine failed')
-        printFailure(ctx, errorJson(outcome), `engine failed: ${outcome.message}\n`)
+        printFailure(ctx, errorJson(outcome), `engine failed: ${reasonOf(outcome)}\n`)
         return EXIT_FAILURE
       }
       // A checkpoint that fails is retried by the stop's own checkpoint (its rows were kept); if
-      // that fails too, stop throws. Either way a run during which the engine failed is a failure.
+      // that fails too — or any partition's final checkpoint, the dead-letter flush, a re-key
+      // stage's last transaction — stop rejects, naming what failed: exit 1, not the summary of a
+      // clean stop. Either way a run during which the engine failed is a failure.
       try {
         await engine.stop()
       } catch (err: unknown) {
         logger.fatal({ err }, 'engine stop failed')
-        const why = err instanceof Error ? err.message : String(err)
-        const message = `engine stop failed: ${why} — nothing past the last checkpoint was published; rerun to resume from it`
+        const message = `engine stop failed: ${reasonOf(err)}`
         printFailure(ctx, { ...errorJson(err), message }, `${message}\n`)
         return EXIT_FAILURE
       }
       if (engine.failure !== undefined) {
-        printFailure(ctx, errorJson(engine.failure), `engine failed: ${engine.failure.message}\n`)
+        printFailure(ctx, errorJson(engine.failure), `engine failed: ${reasonOf(engine.failure)}\n`)
         return EXIT_FAILURE
       }
       const { consumed, emittedRows, deadLettered, checkpoints, deletedBeforeRead } = engine.stats

@@ -27,12 +27,15 @@ import { FaultyObjectStore } from './faulty-object-store.ts'
 import { before, test } from 'node:test'
 import {
   CHECKPOINT_STEPS,
+  FAULTED_CHECKPOINTS,
   FAULT_KINDS,
   assertFaultCase,
   fastRetryClock,
   runFaultedEngines,
   type CheckpointStep,
+  type EngineTuning,
   type FaultCaseResult,
+  type FaultedCheckpoint,
   type FaultKind,
 } from './checkpoint-fault-scenario.ts'
 import {
@@ -63,7 +66,7 @@ interface Run {
   readonly dir: string
   readonly log: EmbeddedEventLog
   readonly online: EmbeddedOnlineStore
-  readonly makeEngine: (s: ObjectStore) => LiveEngine
+  readonly makeEngine: (s: ObjectStore, tuning?: EngineTuning) => LiveEngine
 }
 
 async function prepare(checkpointMaxRecords = 60): Promise<Run> {
@@ -73,7 +76,7 @@ async function prepare(checkpointMaxRecords = 60): Promise<Run> {
   await log.createTopic(orders.topic, orders.partitions)
   await produceChanges(log, BURSTS[0]!)
   const online = new EmbeddedOnlineStore()
-  const makeEngine = (s: ObjectStore): LiveEngine =>
+  const makeEngine = (s: ObjectStore, tuning: EngineTuning = {}): LiveEngine =>
     createLiveEngine({
       log,
       stateStore: s,
@@ -89,6 +92,7 @@ async function prepare(checkpointMaxRecords = 60): Promise<Run> {
       checkpointMaxRecords,
       checkpointIntervalMs: 60_000,
       tickMs: 20,
+      ...tuning,
     })
   return { dir, log, online, makeEngine }
 }
@@ -131,6 +135,7 @@ export async function runChangeFaultCase(
   step: CheckpointStep,
   kind: FaultKind,
   target: FaultTarget = 'any',
+  at: FaultedCheckpoint = 'a running checkpoint',
 ): Promise<ChangeFaultCaseResult> {
   const run = await prepare(target === 'any' ? 60 : 3)
   try {
@@ -146,7 +151,11 @@ export async function runChangeFaultCase(
             ),
             skip: 0,
           }
-    const result = await runFaultedEngines(store, run.makeEngine, step, kind, only, [() => produceChanges(run.log, BURSTS[1]!)])
+    const result = await runFaultedEngines(store, run.makeEngine, step, kind, {
+      ...(only === undefined ? {} : { only }),
+      feeds: [() => produceChanges(run.log, BURSTS[1]!)],
+      at,
+    })
     const outcome = await readChangeOutcome(run.log, store, run.online, 'faulted')
     const offline = new IcebergOfflineSink(store)
     for (const view of ENGINE_VIEWS.map((v) => consumedView(v))) {
@@ -170,23 +179,27 @@ export async function runChangeFaultCase(
 }
 
 /**
- * The cases of one test file: every checkpoint step × fault kind on `target`, each asserting that
- * its fault fired and failed the run exactly when the step cannot absorb it, and that the outcome
- * after recovery is the clean run's (computed once per file).
+ * The cases of one test file: every checkpoint step × fault kind on `target`, met by a running
+ * checkpoint and by the stop's own, each asserting that its fault fired and failed the run (or the
+ * stop) exactly when the step cannot absorb it, and that the outcome after recovery is the clean
+ * run's (computed once per file).
  */
 export function defineChangeFaultCases(target: FaultTarget): void {
   let clean: ChangeOutcome | undefined
   before(async () => {
     clean = await cleanChangeOutcome()
   })
-  for (const step of Object.keys(CHECKPOINT_STEPS) as CheckpointStep[]) {
-    for (const kind of Object.keys(FAULT_KINDS) as FaultKind[]) {
-      void test(`change views, checkpoint fault on ${target === 'any' ? 'any partition' : 'the re-keyed view'}: ${kind} at ${step}`, async () => {
-        const result = await runChangeFaultCase(step, kind, target)
-        assertFaultCase(result, step, kind)
-        assert.ok(clean !== undefined, 'the clean run finished')
-        assertSameOutcome(result.outcome, clean, `${kind} at ${step}`)
-      })
+  for (const at of FAULTED_CHECKPOINTS) {
+    for (const step of Object.keys(CHECKPOINT_STEPS) as CheckpointStep[]) {
+      for (const kind of Object.keys(FAULT_KINDS) as FaultKind[]) {
+        const on = target === 'any' ? 'any partition' : 'the re-keyed view'
+        void test(`change views, checkpoint fault on ${on}, ${at}: ${kind} at ${step}`, async () => {
+          const result = await runChangeFaultCase(step, kind, target, at)
+          assertFaultCase(result, step, kind, at)
+          assert.ok(clean !== undefined, 'the clean run finished')
+          assertSameOutcome(result.outcome, clean, `${kind} at ${step}, ${at}`)
+        })
+      }
     }
   }
 }

@@ -1,20 +1,32 @@
 /**
  * Every step of a checkpoint, faulted every way, on the local-directory store (the S3 variant runs
- * in test/integration/engine/checkpoint-faults-s3.test.ts): nothing lost, nothing doubled, parity
- * holds (test/support/checkpoint-fault-scenario.ts says what each case checks).
+ * in test/integration/engine/checkpoint-faults-s3.test.ts), met by a checkpoint the running engine
+ * takes and by the stop's own final checkpoint — whose failure must make stop() reject, not only be
+ * logged: nothing lost, nothing doubled, parity holds (test/support/checkpoint-fault-scenario.ts
+ * says what each case checks).
  */
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
-import { CHECKPOINT_STEPS, FAULT_KINDS, assertFaultCase, runCheckpointFaultCase, type CheckpointStep, type FaultKind } from '../../support/checkpoint-fault-scenario.ts'
+import {
+  CHECKPOINT_STEPS,
+  FAULTED_CHECKPOINTS,
+  FAULT_KINDS,
+  assertFaultCase,
+  runCheckpointFaultCase,
+  type CheckpointStep,
+  type FaultKind,
+} from '../../support/checkpoint-fault-scenario.ts'
 
 const localStore = async (dir: string) => new LocalObjectStore(join(dir, 'warehouse'))
 
-for (const step of Object.keys(CHECKPOINT_STEPS) as CheckpointStep[]) {
-  for (const kind of Object.keys(FAULT_KINDS) as FaultKind[]) {
-    void test(`checkpoint fault, local store: ${kind} at ${step}`, async () => {
-      const result = await runCheckpointFaultCase(localStore, step, kind)
-      assertFaultCase(result, step, kind)
-    })
+for (const at of FAULTED_CHECKPOINTS) {
+  for (const step of Object.keys(CHECKPOINT_STEPS) as CheckpointStep[]) {
+    for (const kind of Object.keys(FAULT_KINDS) as FaultKind[]) {
+      void test(`checkpoint fault, local store, ${at}: ${kind} at ${step}`, async () => {
+        const result = await runCheckpointFaultCase(localStore, step, kind, at)
+        assertFaultCase(result, step, kind, at)
+      })
+    }
   }
 }

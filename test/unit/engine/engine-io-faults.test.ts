@@ -56,8 +56,8 @@ void describe('engine I/O faults', () => {
           !(err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError),
           `the engine crashed on a bug, not the fault: ${String(err)}`,
         )
-        // A fault the retries do not absorb fails some checkpoint (the stop's own, at revocation, only
-        // logs it): the next process re-processes from an earlier one and may dead-letter again (§15).
+        // A fault the retries do not absorb fails some checkpoint (the engine, or the stop's own, which
+        // makes the stop reject): the next process re-processes from an earlier one and may dead-letter again (§15).
         const mayRepeat = result.died || err !== undefined || IO_FAULT_KINDS[kind].heal !== 'by retries'
         assertSameOutcome(result.outcome, clean.outcome, mayRepeat, `${kind} at ${step} call ${k}`)
       })

@@ -1,0 +1,94 @@
+/**
+ * The live engine's checkpoint calls (live-engine.ts): timed and size-triggered checkpoints run in
+ * the background (their I/O overlaps with the next records, partition-slot.ts) and fail the engine
+ * when they fail; revocation and stop checkpoint and wait, and report what failed to their caller
+ * (stop-failures.ts) rather than only log it. Both keep the engine's statistics and commit the
+ * partition's progress marker after a published checkpoint.
+ */
+import type { Clock } from '../core/clock.ts'
+import type { Logger } from '../core/logger.ts'
+import type { StreamPartition } from '../ports/source.ts'
+import type { EngineStats } from './engine-stats.ts'
+import type { PartitionSlot } from './partition-slot.ts'
+import type { StopFailures } from './stop-failures.ts'
+
+export interface EngineCheckpointsOptions {
+  readonly slots: Map<string, Promise<PartitionSlot>>
+  readonly stats: EngineStats
+  readonly clock: Clock
+  readonly logger: Logger
+  /** Settles once the slot's online rows and dead letters so far are delivered (slot-delivery.ts). */
+  readonly landed: (slot: PartitionSlot) => Promise<unknown> | undefined
+  /** The reader's progress commit (undefined before the reader exists). */
+  readonly commit: (at: StreamPartition, position: string) => Promise<void> | undefined
+  readonly fail: (err: Error) => void
+}
+
+export interface EngineCheckpoints {
+  /** Checkpoints the slot and waits; rejects when the checkpoint failed (a fenced slot is dropped, not a failure). */
+  now(slot: PartitionSlot): Promise<void>
+  /** Starts a checkpoint of the slot; a failure fails the engine. */
+  inBackground(slot: PartitionSlot): Promise<void>
+  /** Checkpoints every restored slot, in turn; each failure goes to `failures`, and the others still run. */
+  all(failures: StopFailures): Promise<void>
+}
+
+export function createEngineCheckpoints(options: EngineCheckpointsOptions): EngineCheckpoints {
+  const { slots, stats, clock, logger, landed, fail } = options
+
+  function record(slot: PartitionSlot, durationMs: number, ok: boolean): void {
+    const key = `${slot.topic}/${slot.partition}`
+    if (!ok) {
+      stats.fenced++
+      // Dropped only if the map still holds this slot: the next batch restores from the winner's record.
+      void slots.get(key)?.then(
+        (current) => current === slot && slots.delete(key),
+        () => undefined,
+      )
+      return
+    }
+    stats.checkpoints++
+    stats.lastCheckpointDurationMs = durationMs
+    stats.timings.checkpoint(durationMs)
+    stats.lastCheckpointAtMs = clock.nowMs()
+    // A progress marker only (ports/source.ts): the checkpoint is the record of progress, and a
+    // stopping Kafka consumer does not commit at all; the next run's first checkpoint commits again.
+    void options
+      .commit({ stream: slot.topic, partition: slot.partition }, slot.nextOffsetAtLastCheckpoint)
+      ?.catch((err: unknown) => {
+        logger.warn({ err }, 'progress commit failed (recovery uses checkpoints, so this is harmless)')
+      })
+  }
+
+  async function now(slot: PartitionSlot): Promise<void> {
+    const started = clock.nowMs()
+    const ok = await slot.checkpoint(landed(slot))
+    record(slot, clock.nowMs() - started, ok)
+  }
+
+  return {
+    now,
+    async inBackground(slot) {
+      await slot.checkpointInBackground((result) => {
+        if ('err' in result) {
+          logger.error({ err: result.err, topic: slot.topic, partition: slot.partition }, 'checkpoint failed')
+          fail(result.err instanceof Error ? result.err : new Error(String(result.err)))
+          return
+        }
+        record(slot, clock.nowMs() - slot.lastCheckpointAtMs, result.ok)
+      }, landed(slot))
+    },
+    async all(failures) {
+      for (const pending of [...slots.values()]) {
+        const slot = await pending.catch(() => undefined)
+        if (!slot) continue
+        await slot
+          .run(() => now(slot))
+          .catch((err: unknown) => {
+            logger.error({ err, topic: slot.topic, partition: slot.partition }, 'checkpoint failed')
+            failures.checkpoint(slot.topic, slot.partition, err)
+          })
+      }
+    },
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * What went wrong while the live engine stopped (live-engine.ts `stop`): a partition's final
+ * checkpoint (at revocation or in the stop's own pass), a re-key stage's last transaction, the
+ * consumer's leave, the dead-letter flush. Each is collected instead of only logged, so the stop
+ * goes on with the rest (every partition still gets its final checkpoint) and then rejects with
+ * one error naming all of them. A stop that resolved after such a failure told `kfs run`, and so
+ * the operator and the supervisor, "clean stop" while the rows after the last published
+ * checkpoint were never published.
+ *
+ * Nothing is lost either way: the next start resumes each partition from its last checkpoint that
+ * reached the store (a re-key stage from its last committed transaction) and processes the
+ * records after it again. The message says so, on one line.
+ */
+import { CheckpointError } from '../core/errors.ts'
+
+export class StopFailures {
+  readonly #checkpoints: { readonly partition: string; readonly err: unknown }[] = []
+  readonly #others: { readonly what: string; readonly err: unknown }[] = []
+
+  /** A partition's checkpoint failed. */
+  checkpoint(topic: string, partition: number, err: unknown): void {
+    this.#checkpoints.push({ partition: `${topic}/${partition}`, err })
+  }
+
+  /** Another part of the stop failed (`what`: e.g. "the dead-letter flush"). */
+  other(what: string, err: unknown): void {
+    this.#others.push({ what, err })
+  }
+
+  get empty(): boolean {
+    return this.#checkpoints.length === 0 && this.#others.length === 0
+  }
+
+  /** The partitions whose checkpoint failed, as `topic/partition`. */
+  get partitions(): readonly string[] {
+    return this.#checkpoints.map((f) => f.partition)
+  }
+
+  /** One error for everything collected, on one line (undefined: nothing failed). */
+  error(): CheckpointError | undefined {
+    if (this.empty) return undefined
+    const parts: string[] = []
+    const first = this.#checkpoints[0]
+    if (first !== undefined) {
+      const partitions = this.#checkpoints.map((f) => f.partition).join(', ')
+      const which = this.#checkpoints.length > 1 ? ` (the first of them: ${reasonOf(first.err)})` : `: ${reasonOf(first.err)}`
+      parts.push(`the checkpoint of ${partitions} failed${which}`)
+    }
+    for (const f of this.#others) parts.push(`${f.what} failed: ${reasonOf(f.err)}`)
+    const rekey = this.#others.some((f) => f.what.startsWith('re-key stage'))
+      ? ' (a re-key stage: from its last committed transaction)'
+      : ''
+    const message = `${parts.join('; ')}. Nothing is lost: the next start resumes from the last checkpoint that was published${rekey} and processes the records after it again`
+    const cause = (first ?? this.#others[0])!.err
+    const context = {
+      ...(this.#checkpoints.length > 0 ? { partitions: this.partitions.join(',') } : {}),
+      ...(this.#others.length > 0 ? { failed: this.#others.map((f) => f.what).join(', ') } : {}),
+    }
+    return new CheckpointError('CHECKPOINT_FAILED', message, { cause, context })
+  }
+}
+
+/**
+ * An error's story on one line: its message and its causes' (a retry's "gave up after 10
+ * attempts" says nothing without the error it gave up on).
+ */
+export function reasonOf(err: unknown): string {
+  const parts: string[] = []
+  let at: unknown = err
+  for (let depth = 0; depth < 4 && at !== undefined; depth++) {
+    const text = at instanceof Error ? at.message : String(at)
+    // A wrapper that already quotes its cause (stop-failures' own error) is not repeated.
+    if (text !== '' && !parts.some((part) => part.includes(text))) parts.push(text)
+    at = at instanceof Error ? at.cause : undefined
+  }
+  return parts.join(': ').replace(/\s*\n\s*/g, ' ')
+}
