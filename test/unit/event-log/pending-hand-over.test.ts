@@ -15,27 +15,14 @@ import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-
 import { HandOverWriter, movePendingPeriodically } from '../../../adapters/event-log/embedded/pending-hand-over.ts'
 import { movePendingRecords, pendingDirOf } from '../../../adapters/event-log/embedded/pending-records.ts'
 import { startTimeOf } from '../../../adapters/local-disk/directory-lock.ts'
-import type { Logger } from '../../../core/logger.ts'
 import type { ProduceRecord } from '../../../ports/event-log.ts'
 import { readToEnd } from '../../../replay/dead-letters/read-to-end.ts'
+import { warningLogger } from '../../support/warning-logger.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'kfs-pending-hand-over-'))
 after(() => rmSync(root, { recursive: true, force: true }))
 let n = 0
 const freshLogDir = () => join(root, `log-${n++}`)
-
-function recordingLogger(): Logger & { warnings: unknown[] } {
-  const warnings: unknown[] = []
-  const logger = {
-    warn: (obj: unknown) => warnings.push(obj),
-    info: () => {},
-    error: () => {},
-    debug: () => {},
-    child: () => logger,
-    warnings,
-  }
-  return logger as unknown as Logger & { warnings: unknown[] }
-}
 
 const records = (...values: string[]): ProduceRecord[] => values.map((v) => ({ key: `k-${v}`, value: Buffer.from(v) }))
 const files = (logDir: string) => (existsSync(pendingDirOf(logDir)) ? readdirSync(pendingDirOf(logDir)).sort() : [])
@@ -165,12 +152,12 @@ void describe('event log > embedded > handing records over while the writer runs
     await writer.append('served', oneKey('open'), 9, 3)
     const log = new EmbeddedEventLog({ dir: logDir })
     try {
-      assert.equal(await movePendingRecords(logDir, log, recordingLogger()), 10)
+      assert.equal(await movePendingRecords(logDir, log, warningLogger()), 10)
       assert.equal(await log.partitionCount('served'), 3)
       assert.deepEqual(await topicValues(log), ['0a', '0b', '1a', '1b', '2a', '2b', '3a', '3b', '4a', '4b'])
       assert.deepEqual(open(logDir).length, 1, 'the open file of a running writer stays')
       await writer.close()
-      assert.equal(await movePendingRecords(logDir, log, recordingLogger()), 1)
+      assert.equal(await movePendingRecords(logDir, log, warningLogger()), 1)
       assert.deepEqual(
         (await topicValues(log)).filter((v) => v === 'open'),
         ['open'],
@@ -184,7 +171,7 @@ void describe('event log > embedded > handing records over while the writer runs
   void test("the owner's timer moves what is handed over while both run, reports a damaged file once, and stops at close", async () => {
     const logDir = freshLogDir()
     const log = new EmbeddedEventLog({ dir: logDir })
-    const logger = recordingLogger()
+    const logger = warningLogger()
     const mover = movePendingPeriodically(logDir, log, logger, 10)
     const until = async (what: string, done: () => Promise<boolean> | boolean) => {
       // Bounded by the test runner's timeout, not by a time of our own: the move has no deadline to meet here.
@@ -261,7 +248,7 @@ void describe('event log > embedded > handing records over while the writer runs
     // As a `kfs replay` finds it: the log held, its own open refused.
     const log = new EmbeddedEventLog({ dir: logDir })
     await assert.rejects(log.createTopic('letters', 1), /in use by process/)
-    const logger = recordingLogger()
+    const logger = warningLogger()
     const mover = movePendingPeriodically(logDir, log, logger, 5)
     try {
       const exited = new Promise((resolve) => holder.once('exit', resolve))
@@ -301,9 +288,9 @@ void describe('event log > embedded > handing records over while the writer runs
           throw new Error('killed')
         },
       })
-      await assert.rejects(movePendingRecords(logDir, dying, recordingLogger()), /killed/)
+      await assert.rejects(movePendingRecords(logDir, dying, warningLogger()), /killed/)
       assert.equal(ready(logDir).length, 1, 'the file is still there')
-      assert.equal(await movePendingRecords(logDir, log, recordingLogger()), 2)
+      assert.equal(await movePendingRecords(logDir, log, warningLogger()), 2)
       const got = (await readToEnd(log, ['served'], { groupPrefix: 'dup' })).get('served')!
       const copies = got.map((r) =>
         JSON.stringify([r.key && Buffer.from(r.key).toString(), Buffer.from(r.value!).toString(), r.timestampMs, r.headers]),
@@ -337,7 +324,7 @@ void describe('event log > embedded > handing records over while the writer runs
       assert.deepEqual([open(logDir).length, ready(logDir).length], [0, 1], 'finished by time again')
       const log = new EmbeddedEventLog({ dir: logDir })
       try {
-        assert.equal(await movePendingRecords(logDir, log, recordingLogger()), 2)
+        assert.equal(await movePendingRecords(logDir, log, warningLogger()), 2)
       } finally {
         await log.close()
       }

@@ -12,29 +12,15 @@ import { after, describe, test } from 'node:test'
 import { startTimeOf } from '../../../adapters/local-disk/directory-lock.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
 import { movePendingRecords, pendingDirOf, PendingRecordsWriter } from '../../../adapters/event-log/embedded/pending-records.ts'
-import type { Logger } from '../../../core/logger.ts'
 import { readToEnd } from '../../../replay/dead-letters/read-to-end.ts'
+import { warningLogger } from '../../support/warning-logger.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'kfs-pending-records-'))
 after(() => rmSync(root, { recursive: true, force: true }))
 let n = 0
 const freshLogDir = () => join(root, `log-${n++}`)
 
-/** Warnings, kept to be asserted on. */
-function recordingLogger(): Logger & { warnings: unknown[] } {
-  const warnings: unknown[] = []
-  const logger = {
-    warn: (obj: unknown) => warnings.push(obj),
-    info: () => {},
-    error: () => {},
-    debug: () => {},
-    child: () => logger,
-    warnings,
-  }
-  return logger as unknown as Logger & { warnings: unknown[] }
-}
-
-async function moveAndRead(logDir: string, logger = recordingLogger()): Promise<{ moved: number; values: string[] }> {
+async function moveAndRead(logDir: string, logger = warningLogger()): Promise<{ moved: number; values: string[] }> {
   const log = new EmbeddedEventLog({ dir: logDir })
   try {
     const moved = await movePendingRecords(logDir, log, logger)
@@ -78,7 +64,7 @@ void describe('event log > embedded > records waiting for the log', () => {
     assert.throws(() => writer.append('letters', [{ key: null, value: Buffer.from('late') }], 3_000), /after finish/)
     const log = new EmbeddedEventLog({ dir: logDir })
     try {
-      assert.equal(await movePendingRecords(logDir, log, recordingLogger()), 3)
+      assert.equal(await movePendingRecords(logDir, log, warningLogger()), 3)
       const got = (await readToEnd(log, ['letters'], { groupPrefix: 'check' })).get('letters')!
       assert.deepEqual(
         got.map((r) => [
@@ -93,7 +79,7 @@ void describe('event log > embedded > records waiting for the log', () => {
           ['k3', 'c', {}, 7],
         ],
       )
-      assert.equal(await movePendingRecords(logDir, log, recordingLogger()), 0, 'moved once')
+      assert.equal(await movePendingRecords(logDir, log, warningLogger()), 0, 'moved once')
     } finally {
       await log.close()
     }
@@ -187,7 +173,7 @@ void describe('event log > embedded > records waiting for the log', () => {
       for (const c of cases) {
         const logDir = freshLogDir()
         c.file(logDir)
-        const logger = recordingLogger()
+        const logger = warningLogger()
         const { moved, values } = await moveAndRead(logDir, logger)
         assert.deepEqual(values, c.moved, c.what)
         assert.equal(moved, c.moved.length, c.what)
@@ -210,7 +196,7 @@ void describe('event log > embedded > records waiting for the log', () => {
       writeFileSync(join(logDir, 'LOCK'), `${child.pid} ${startTimeOf(child.pid!)}`)
       const path = fileOf(logDir, deadPid(), '1', ['a'])
       const log = new EmbeddedEventLog({ dir: logDir })
-      assert.equal(await movePendingRecords(logDir, log, recordingLogger()), 0)
+      assert.equal(await movePendingRecords(logDir, log, warningLogger()), 0)
       await log.close()
       assert.ok(existsSync(path))
     } finally {
@@ -224,7 +210,7 @@ void describe('event log > embedded > records waiting for the log', () => {
   void test('a directory without waiting records is never created, and nothing opens the log', async () => {
     const logDir = freshLogDir()
     const log = new EmbeddedEventLog({ dir: logDir })
-    assert.equal(await movePendingRecords(logDir, log, recordingLogger()), 0)
+    assert.equal(await movePendingRecords(logDir, log, warningLogger()), 0)
     await log.close()
     assert.equal(existsSync(pendingDirOf(logDir)), false)
     assert.equal(existsSync(join(logDir, 'LOCK')), false, 'the log was not opened')
