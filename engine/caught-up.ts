@@ -39,6 +39,9 @@ export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
   for (const stage of rekeyStages) {
     const ends = await log.endOffsets(stage.plan.source.topic)
     if (stage.busy) return false
+    // A source partition whose unread records retention deleted shows no batch: the stage reads the
+    // log's start (at most once per quietMs) and moves past them; its commit is then under way.
+    if (await stage.passDeleted(nowMs, quietMs, ends)) return false
     const owned = stage.progress()
     for (let p = 0; p < ends.length; p++) {
       const end = BigInt(ends[p] ?? '0')

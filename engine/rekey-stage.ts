@@ -43,7 +43,7 @@ import type { RekeyPlan } from './plan-sources.ts'
 import { RecordMerge, type Merged } from './rekey-alignment.ts'
 import { rekeyRecord, type RekeyOutcome } from './rekey-records.ts'
 import { bundleForwards, bundleRequests } from './rekey-bundle.ts'
-import { deletedMidRunInLog, resumePosition } from './resume-position.ts'
+import { rekeyBatchGapHandler, rekeyIdleGapHandler, resumedLane } from './rekey-deleted.ts'
 import { retry } from '../core/retry.ts'
 
 export { REKEY_HEADERS, rekeyRecords, type RekeyedBatch } from './rekey-records.ts'
@@ -80,6 +80,8 @@ export interface RekeyStageOptions {
   readonly onFatal: (err: Error) => void
   /** Records the merge may hold in memory (default 50,000); tests make it small. */
   readonly queuedRecords?: number
+  /** How long a partition holding the merge back stays quiet before the log's start is read (rekey-idle-gap.ts; default 5 s). */
+  readonly deletedCheckMs?: number
 }
 
 export interface RekeyPartitionProgress {
@@ -100,6 +102,12 @@ export interface RekeyStage {
   readonly busy: boolean
   /** When the stage last finished a batch or got an assignment (wall clock). */
   readonly lastActivityAtMs: number
+  /**
+   * Source partitions quiet for `quietMs` and short of `ends` (or, without, holding the merge back)
+   * whose unread records retention deleted are moved past them (rekey-idle-gap.ts); resolves
+   * whether one moved.
+   */
+  passDeleted(nowMs: number, quietMs: number, ends?: readonly string[]): Promise<boolean>
 }
 
 /** What a queued record carries to its transaction: what to forward, or its dead letter. */
@@ -125,6 +133,29 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
   let busyCount = 0
   let lastActivityAtMs = clock.nowMs()
   let failed = false
+  /** Positions lanes moved to past deleted records, for the next transaction's offsets. */
+  const skips = new Map<number, bigint>()
+  let idleTimer: NodeJS.Timeout | undefined
+  const reads = <T>(read: () => Promise<T>) => retry(read, { clock, attempts: 60, maxDelayMs: 2_000 })
+  const gapDeps = {
+    log,
+    topic,
+    merge: () => merge,
+    reads,
+    report: { deletedBeforeRead: stats.deletedBeforeRead, logger },
+    seek: (partition: number, offset: string) => consumer?.seek({ topic, partition, offset }),
+  }
+  // A batch past a lane's position: records deleted before they were re-keyed, or the source's own gap.
+  const pastDeletion = rekeyBatchGapHandler(gapDeps)
+  const passDeleted = rekeyIdleGapHandler({
+    ...gapDeps,
+    owned: () => owned,
+    busy: () => busyCount > 0,
+    skipped: (partition, position) => {
+      skips.set(partition, position)
+      void drain()
+    },
+  })
 
   /** Reported once; the stage forwards nothing more (the engine restarts from the committed offsets). */
   const fatal = (err: unknown): Error => {
@@ -140,7 +171,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     try {
       const first = batch.span?.from ?? batch.records[0]!.offset
       const expected = merge.position(batch.partition)
-      if (expected !== undefined && BigInt(first) > expected && !(await pastDeletion(batch, expected.toString(), first))) return
+      if (expected !== undefined && BigInt(first) > expected && !(await pastDeletion(batch.partition, expected.toString(), first, batch.highWatermark))) return
       const decoded = await decoder.decodeBatch(batch.records.map((r) => r.value))
       const entries = batch.records.map((record, i) => {
         const outcome = rekeyRecord(plan, record, decoded[i]!)
@@ -169,26 +200,6 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     }
   }
 
-  /**
-   * A batch past the lane's position: records retention deleted before they were re-keyed, while
-   * the stage ran behind (the client's fetch went out of range and restarted the partition), are
-   * counted and resumed past from the first record left, as the engine does (batch-gap.ts,
-   * docs/semantics.md §17). Any other gap is the source's own (markers: span.from). False: the
-   * batch is dropped and read again from the first record left.
-   */
-  async function pastDeletion(batch: LogBatch, expected: string, first: string): Promise<boolean> {
-    const reads = <T>(read: () => Promise<T>) => retry(read, { clock, attempts: 60, maxDelayMs: 2_000 })
-    const where = { topic, partition: batch.partition }
-    const deleted = await deletedMidRunInLog(log, where, expected, first, reads, {
-      deletedBeforeRead: stats.deletedBeforeRead,
-      logger,
-    })
-    if (deleted === undefined || deleted.position === first) return true
-    merge?.moved(batch.partition, BigInt(deleted.position), BigInt(batch.highWatermark))
-    consumer?.seek({ ...where, offset: deleted.position })
-    return false
-  }
-
   function onPosition(notice: PositionNotice): void {
     if (notice.topic !== topic || !merge?.started(notice.partition)) return
     merge.moved(notice.partition, BigInt(notice.nextOffset), BigInt(notice.highWatermark))
@@ -202,8 +213,9 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       try {
         while (!failed && merge && owned.size === merge.partitions) {
           const next = merge.take(TRANSACTION_RECORDS)
-          if (next.length === 0) break
-          if (!(await forward(next))) break
+          // Nothing to forward, but a lane moved past deleted records: commit its position alone.
+          if (next.length === 0 && skips.size === 0) break
+          if (!(await forward(next)) || next.length === 0) break
           // Room made: a consumer waiting with every partition paused goes on fetching meanwhile.
           resumeDrained()
         }
@@ -247,11 +259,11 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       else deadLetters.push(outcome.deadLetter)
       last.set(partition, record.offset)
     }
-    const offsets: TopicPartitionOffset[] = [...last].map(([partition, offset]) => ({
-      topic,
-      partition,
-      offset: (offset + 1n).toString(),
-    }))
+    const committing = new Map([...last].map(([partition, offset]) => [partition, offset + 1n]))
+    // A lane moved past deleted records is committed at the move at least (a record after it is further on).
+    for (const [partition, position] of skips) if (!committing.has(partition) && owned.has(partition)) committing.set(partition, position)
+    const offsets: TopicPartitionOffset[] = [...committing].map(([partition, offset]) => ({ topic, partition, offset: offset.toString() }))
+    const skipped = [...skips]
     const inTransaction = options.deadLetterTopic !== undefined
     let txn: LogTransaction | undefined
     try {
@@ -276,6 +288,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     // At least once for dead letters only when the engine gave no topic to write them transactionally.
     if (!inTransaction && deadLetters.length > 0) await options.deadLetters.write(deadLetters)
     countDeadLetters(stats, deadLetters)
+    for (const [partition, position] of skipped) if (skips.get(partition) === position) skips.delete(partition)
     stats.rekeyed += records.length
     for (const { partition, offset } of offsets) {
       const entry = owned.get(partition)
@@ -305,16 +318,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       const [committed, starts, ends] = await Promise.all([log.committedOffsets(groupId, topic), log.startOffsets(topic), log.endOffsets(topic)])
       const now = clock.nowMs()
       for (const p of taken) {
-        // Where the consumer really resumes: a committed offset the log no longer holds (retention
-        // deleted those records before they were re-keyed) or none at all means its first record.
-        // A committed offset past the log's end is fatal (docs/semantics.md §17).
-        const done = committed[p]
-        const by = "the re-key stage's committed offset"
-        const { position, deleted } = resumePosition({ topic, partition: p, by }, done ?? '0', starts[p] ?? '0', ends[p] ?? '0')
-        if (done !== undefined && deleted > 0n) {
-          stats.deletedBeforeRead[topic] = (stats.deletedBeforeRead[topic] ?? 0) + Number(deleted)
-          logger.warn({ topic, partition: p, committed: done, logStart: position }, 'source records were deleted by retention before they were re-keyed')
-        }
+        const position = resumedLane(gapDeps.report, { topic, partition: p }, committed[p], starts[p] ?? '0', ends[p] ?? '0')
         merge.start(p, BigInt(position), BigInt(ends[p] ?? '0'))
         consumer?.seek({ topic, partition: p, offset: position })
         owned.set(p, { position, assignedAtMs: now, lastBatchAtMs: undefined })
@@ -330,6 +334,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
 
   function release(partition: number): void {
     owned.delete(partition)
+    skips.delete(partition)
     paused.delete(partition)
     merge?.stop(partition)
   }
@@ -371,12 +376,17 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
         onPosition,
       })
       logger.info({ source: topic, views: plan.views.map((v) => `${v.name}@${v.version}`) }, 're-key stage started')
+      const checkMs = options.deletedCheckMs ?? 5_000
+      idleTimer = setInterval(() => void passDeleted(clock.nowMs(), checkMs).catch((err: unknown) => fatal(err)), checkMs)
+      idleTimer.unref()
     },
     async stop() {
+      clearInterval(idleTimer)
       await consumer?.stop()
       await draining
     },
     progress: () => owned,
+    passDeleted,
     get busy() {
       return busyCount > 0
     },
