@@ -34,10 +34,22 @@ import { deletedMidRun, deletedMidRunInLog, reportDeleted, resumePosition, type 
  * record — the former counted and logged, the latter a history never read. A committed offset past
  * the log's end is fatal (docs/semantics.md §17).
  */
-export function resumedLane(report: DeletionReport, where: { topic: string; partition: number }, committed: string | undefined, start: string, end: string): string {
+export function resumedLane(
+  report: DeletionReport,
+  where: { topic: string; partition: number },
+  committed: string | undefined,
+  start: string,
+  end: string,
+): string {
   const { topic, partition } = where
-  const { position, deleted } = resumePosition({ topic, partition, by: "the re-key stage's committed offset" }, committed ?? '0', start, end)
-  if (committed !== undefined && deleted > 0n) reportDeleted(report, { topic, partition, from: committed, resumeAt: position, deleted })
+  const { position, deleted } = resumePosition(
+    { topic, partition, by: "the re-key stage's committed offset" },
+    committed ?? '0',
+    start,
+    end,
+  )
+  if (committed !== undefined && deleted > 0n)
+    reportDeleted(report, { topic, partition, from: committed, resumeAt: position, deleted })
   return position
 }
 
@@ -84,7 +96,9 @@ export interface RekeyIdleGapDeps extends RekeyGapDeps {
  * check): every quiet lane short of them is looked at; without, only lanes holding the merge back.
  * Resolves whether a lane moved.
  */
-export function rekeyIdleGapHandler(deps: RekeyIdleGapDeps): (nowMs: number, quietMs: number, ends?: readonly string[]) => Promise<boolean> {
+export function rekeyIdleGapHandler(
+  deps: RekeyIdleGapDeps,
+): (nowMs: number, quietMs: number, ends?: readonly string[]) => Promise<boolean> {
   const { log, topic, reads, report } = deps
   let askedAtMs = -Infinity
   return async (nowMs, quietMs, ends) => {
@@ -108,7 +122,13 @@ export function rekeyIdleGapHandler(deps: RekeyIdleGapDeps): (nowMs: number, qui
       const end = logEnds[p] ?? '0'
       const deleted = deletedMidRun(position.toString(), end, starts[p] ?? '0')
       if (deleted === undefined) continue
-      reportDeleted(report, { topic, partition: p, from: position.toString(), resumeAt: deleted.position, deleted: deleted.deleted })
+      reportDeleted(report, {
+        topic,
+        partition: p,
+        from: position.toString(),
+        resumeAt: deleted.position,
+        deleted: deleted.deleted,
+      })
       merge.moved(p, BigInt(deleted.position), BigInt(end))
       deps.seek(p, deleted.position)
       deps.skipped(p, BigInt(deleted.position))
