@@ -70,8 +70,10 @@ export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
       const read = readToOf?.(plan.topic, p) ?? processed
       // Read past the last record only by entries the log never delivers: nothing left to process.
       let position = read > processed ? read : processed
-      // No batch shows a gap when retention deleted every record left and nothing new arrives.
-      if (!internal && position < end && passDeleted !== undefined && nowMs - slot.lastRecordAtMs >= quietMs)
+      // No batch shows a gap when retention deleted every record left and nothing new arrives. An
+      // internal topic ends with a commit marker: only more than that left can be a deletion.
+      const short = internal ? position < end - 1n : position < end
+      if (short && passDeleted !== undefined && nowMs - slot.lastRecordAtMs >= quietMs)
         position = await passDeleted(slot, { position, end, nowMs, quietMs })
       if (!internal && position < end) return false
       if (internal && (position < end - 1n || nowMs - slot.lastRecordAtMs < quietMs)) return false

@@ -70,7 +70,8 @@ function warningsLogger(warnings: Warning[]): Logger {
   return logger
 }
 
-export async function openEnv(source: SourceDef): Promise<Env> {
+/** `retainedTopic`: the topic retention deletes from (default the source's). */
+export async function openEnv(source: SourceDef, retainedTopic = source.topic): Promise<Env> {
   const dir = await mkdtemp(join(tmpdir(), 'kfs-deleted-before-read-'))
   const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
   const registry = new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })
@@ -81,7 +82,7 @@ export async function openEnv(source: SourceDef): Promise<Env> {
   const logger = warningsLogger(warnings)
   await log.createTopic(source.topic, source.partitions)
   const encoder = await createEncoder({ registry, subject: `${source.topic}-value`, schema: source.schema })
-  const retained = retainedLog(log, 'latest', false, source.topic)
+  const retained = retainedLog(log, 'latest', false, retainedTopic)
   const decoderFor = (s: SourceDef) => createDecoder({ registry, readerSchema: s.schema })
   const deadLetters = createDeadLetterTopicSink(log, 'kfs.dead-letters')
   return {
@@ -125,20 +126,24 @@ export async function endsOf(log: EventLog, topic: string): Promise<number[]> {
 /**
  * While `engine` runs caught up at `reached`: retention passes K's position (its next fetch is out
  * of range, the client restarts at the end), `produce` adds records, and every one of K's left
- * unread is deleted. Resolves the bounds (K's: its end; the others' 0).
+ * unread is deleted (`prefix`: the first half of them). Resolves the bounds (K's: where its log
+ * starts now; the others' 0).
  */
 export async function deleteWhileIdle(
   env: Env,
   topic: string,
   reached: readonly number[],
   produce: () => Promise<unknown>,
+  prefix = false,
 ): Promise<number[]> {
   const resetsOfK = () => env.retained.resets.filter((r) => r.startsWith(`${K}:`)).length
   const before = resetsOfK()
   env.retained.deleteBefore(reached.map((at, p) => (p === K ? at + 1_000_000 : 0)))
   await produce()
   await waitFor(() => resetsOfK() > before, `partition ${K} out of range`)
-  const bounds = (await endsOf(env.log, topic)).map((end, p) => (p === K ? end : 0))
+  const bounds = (await endsOf(env.log, topic)).map((end, p) =>
+    p !== K ? 0 : prefix ? reached[p]! + Math.floor((end - reached[p]!) / 2) : end,
+  )
   env.retained.deleteBefore(bounds)
   return bounds
 }
