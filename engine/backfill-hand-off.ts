@@ -8,6 +8,7 @@
  * overlap. Settling backfills before a view goes live is replay/backfill-before-live.ts.
  */
 import { InvariantViolation } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
 import { createPartitionTask, restorePartitionTask, type PartitionTask } from '../operators/task/partition-task.ts'
 import type { FeatureRow } from '../features/types.ts'
@@ -64,10 +65,27 @@ export async function backfillToAdopt(
 }
 
 /**
+ * Where the log starts now, asked only when the archive ends before the live position; and where a
+ * tail the log no longer holds is said (the live engine's logger).
+ */
+export interface CatchUpLog {
+  readonly logStart: () => Promise<string>
+  readonly logger: Logger
+}
+
+/**
  * The rows `processor` (adopted from its backfill) emits on its way from its position to
  * `untilOffset`, read from `archive` (the partition's topic), in emission order, and the records it
  * refuses: live consumption read them without this view, so its refusals are new (the record's own,
  * such as undecodable, were dead-lettered when live first read it).
+ *
+ * The archive holds every record live read, so it ends before `untilOffset` only when live skipped
+ * the rest: retention deleted them before live read them (docs/semantics.md §17 — counted then, or
+ * a new group's history it never read) and live moved to the log's start. That is so when the log
+ * starts at or past `untilOffset` now (log starts only move on): the view passes the same stretch
+ * live passed, said in a warning naming it, and `skipped` holds it. A log start short of
+ * `untilOffset` means records the log still holds, and live read, are not in the archive: they
+ * cannot be recovered from it, and the catch-up stops with an InvariantViolation.
  */
 export async function catchUpFromArchive(
   processor: PartitionProcessor,
@@ -76,7 +94,8 @@ export async function catchUpFromArchive(
   untilOffset: string,
   createdAtMs: number,
   keep: () => OfflineRowBuffer | undefined = () => undefined,
-): Promise<{ rows: FeatureRow[]; deadLetters: DeadLetter[] }> {
+  log?: CatchUpLog,
+): Promise<{ rows: FeatureRow[]; deadLetters: DeadLetter[]; skipped?: { from: string; to: string } }> {
   const { topic, partition } = processor
   const rows: FeatureRow[] = []
   const deadLetters: DeadLetter[] = []
@@ -100,10 +119,20 @@ export async function catchUpFromArchive(
     },
   }
   await drainPartition(input, archive.read(partition, { from: processor.nextOffset, until: untilOffset }), { createdAtMs: () => createdAtMs })
-  if (BigInt(processor.nextOffset) < BigInt(untilOffset)) {
-    // Records the archive does not hold (e.g. never consumed) cannot be recovered from it.
-    const view = processor.view
-    throw new InvariantViolation(`catch-up of ${view.name}@${view.version} on ${topic}/${partition} stopped at ${processor.nextOffset}, before ${untilOffset}`)
+  const stoppedAt = processor.nextOffset
+  if (BigInt(stoppedAt) >= BigInt(untilOffset)) return { rows, deadLetters }
+  const view = processor.view
+  const logStart = log === undefined ? undefined : await log.logStart()
+  if (logStart === undefined || BigInt(logStart) < BigInt(untilOffset)) {
+    const start = logStart === undefined ? '' : `; the log starts at ${logStart}, so it still holds records live read that the archive lacks`
+    throw new InvariantViolation(`catch-up of ${view.name}@${view.version} on ${topic}/${partition} stopped at ${stoppedAt}, before ${untilOffset}${start}`, {
+      context: { topic, partition, stoppedAt, untilOffset, ...(logStart === undefined ? {} : { logStart }) },
+    })
   }
-  return { rows, deadLetters }
+  processor.skipTo(untilOffset)
+  log!.logger.warn(
+    { topic, partition, view: `${view.name}@${view.version}`, from: stoppedAt, resumeAt: untilOffset, logStart },
+    'backfill hand-off: the archive ends before the live position and the log no longer holds the offsets between (deleted by retention before live read them): the view passes them as live did',
+  )
+  return { rows, deadLetters, skipped: { from: stoppedAt, to: untilOffset } }
 }

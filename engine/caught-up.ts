@@ -39,6 +39,9 @@ export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
   for (const stage of rekeyStages) {
     const ends = await log.endOffsets(stage.plan.source.topic)
     if (stage.busy) return false
+    // A source partition whose unread records retention deleted shows no batch: the stage reads the
+    // log's start (at most once per quietMs) and moves past them; its commit is then under way.
+    if (await stage.passDeleted(nowMs, quietMs, ends)) return false
     const owned = stage.progress()
     for (let p = 0; p < ends.length; p++) {
       const end = BigInt(ends[p] ?? '0')
@@ -67,8 +70,10 @@ export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
       const read = readToOf?.(plan.topic, p) ?? processed
       // Read past the last record only by entries the log never delivers: nothing left to process.
       let position = read > processed ? read : processed
-      // No batch shows a gap when retention deleted every record left and nothing new arrives.
-      if (!internal && position < end && passDeleted !== undefined && nowMs - slot.lastRecordAtMs >= quietMs)
+      // No batch shows a gap when retention deleted every record left and nothing new arrives. An
+      // internal topic ends with a commit marker: only more than that left can be a deletion.
+      const short = internal ? position < end - 1n : position < end
+      if (short && passDeleted !== undefined && nowMs - slot.lastRecordAtMs >= quietMs)
         position = await passDeleted(slot, { position, end, nowMs, quietMs })
       if (!internal && position < end) return false
       if (internal && (position < end - 1n || nowMs - slot.lastRecordAtMs < quietMs)) return false

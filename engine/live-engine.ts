@@ -185,7 +185,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
         }
         const s = await retry(() => PartitionSlot.restore(slotOptions, deps, start), retryForever)
         if (s.pendingCatchUp.length > 0) {
-          const caughtUp = await s.catchUp(clock.nowMs())
+          const logStart = async () => (await reads(() => log.startOffsets(topic)))[partition] ?? '0'
+          const caughtUp = await s.catchUp(clock.nowMs(), { logStart, logger })
           await delivery.deliverNow(s, caughtUp)
           logger.info({ topic, partition, rows: caughtUp.rows.reduce((n, r) => n + r.length, 0) }, 'backfilled views handed over to live')
         }

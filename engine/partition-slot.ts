@@ -29,7 +29,7 @@ import type { CheckpointStore, PartitionCheckpoint, ViewCheckpoint } from './che
 import { rollForward } from './roll-forward.ts'
 import { StateChains, type ChainPolicy, type StateChain } from './state-chain.ts'
 import { stageCheckpoint, viewId, type CheckpointCut } from './checkpoint-record.ts'
-import { backfillToAdopt, catchUpFromArchive } from './backfill-hand-off.ts'
+import { backfillToAdopt, catchUpFromArchive, type CatchUpLog } from './backfill-hand-off.ts'
 import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-processor.ts'
 import { archiveRecords, markerArchiveRow } from './archive-rows.ts'
 import { archiveSource } from './sources/archive-source.ts'
@@ -160,13 +160,14 @@ export class PartitionSlot {
   /**
    * Brings adopted views from their backfill position to the partition's position by reading the
    * archive (which holds everything up to the restored checkpoint, markers included); their rows
-   * are kept for the next checkpoint and returned for the online store.
+   * are kept for the next checkpoint and returned for the online store. `log`: where the log
+   * starts, for an archive that ends before the partition's position (backfill-hand-off.ts).
    */
-  async catchUp(createdAtMs: number): Promise<SlotOutput> {
+  async catchUp(createdAtMs: number, log?: CatchUpLog): Promise<SlotOutput> {
     const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: 0 }
     const archive = archiveSource(this.#deps.offline, this.topic)
     for (const v of this.pendingCatchUp.splice(0)) {
-      const caughtUp = await catchUpFromArchive(this.processors[v] as PartitionProcessor, archive, this.options.decoder, this.nextOffset, createdAtMs, () => this.#keepOf(v))
+      const caughtUp = await catchUpFromArchive(this.processors[v] as PartitionProcessor, archive, this.options.decoder, this.nextOffset, createdAtMs, () => this.#keepOf(v), log)
       out.rows[v] = caughtUp.rows
       out.deadLetters.push(...caughtUp.deadLetters)
     }

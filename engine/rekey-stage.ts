@@ -1,34 +1,30 @@
 /**
- * The re-key stage (docs/design.md §2): consumes a source topic, keys every record by an entity the topic
- * is not keyed by, and produces it to the internal topic `<prefix>.<source>.by-<entity>`, exactly
- * once — Kafka's consume-transform-produce: each transaction holds forwarded records, dead letters
- * and the consumed offsets of every source partition it advanced (`sendOffsets` to the stage's own
- * consumer group), so records and progress commit together or not at all. Views consume the
- * internal topic read-committed, so they never see a record of an aborted (e.g. killed) transaction.
- * What is forwarded or refused per record: rekey-records.ts. Forwarded events go in bundles, one
- * Kafka record per internal partition and slice of a transaction (rekey-bundle.ts).
+ * The re-key stage (docs/design.md §2): consumes a source topic, keys every record by an entity the topic is not
+ * keyed by, and produces it to the internal topic `<prefix>.<source>.by-<entity>`, exactly once — Kafka's
+ * consume-transform-produce: each transaction holds forwarded records, dead letters and the consumed offsets of
+ * every source partition it advanced (`sendOffsets` to the stage's own consumer group), so records and progress
+ * commit together or not at all. Views consume the internal topic read-committed, so they never see a record of an
+ * aborted (e.g. killed) transaction. What is forwarded or refused per record: rekey-records.ts. Forwarded events
+ * go in bundles, one Kafka record per internal partition and slice of a transaction (rekey-bundle.ts).
  *
- * Order (docs/semantics.md §16): the stage's group gives the WHOLE source topic to one member
- * (`exclusive` assignment), and that member forwards in the order of a strict record-level merge of
- * all source partitions by event time (rekey-alignment.ts): fetched batches go into per-partition
- * queues, and a record goes only once it is the smallest among the heads of all partitions, those
- * not fetched yet included. On a backlog the internal topic's order is thus a function of the
- * source's contents alone: a run that crashes and restarts from the committed offsets writes what an
- * uninterrupted run writes, and no event on time in its source partition is late in the internal
- * topic. A member that does not own every partition (it cannot happen with the exclusive
- * assignment, but a rebalance passes through it) forwards nothing. Queues are bounded: a partition
- * whose queue is full is paused until the merge drains it. The consumer keeps fetching and decoding
- * while a transaction commits (a batch waits for the drain only once its partition is paused).
+ * Order (docs/semantics.md §16): the stage's group gives the WHOLE source topic to one member (`exclusive`
+ * assignment), and that member forwards in the order of a strict record-level merge of all source partitions by
+ * event time (rekey-alignment.ts): fetched batches go into per-partition queues, and a record goes only once it is
+ * the smallest among the heads of all partitions, those not fetched yet included. On a backlog the internal
+ * topic's order is thus a function of the source's contents alone: a run that crashes and restarts from the
+ * committed offsets writes what an uninterrupted run writes, and no event on time in its source partition is late
+ * in the internal topic. A member that does not own every partition (it cannot happen with the exclusive
+ * assignment, but a rebalance passes through it) forwards nothing. Queues are bounded: a partition whose queue is
+ * full is paused until the merge drains it. The consumer keeps fetching and decoding while a transaction commits
+ * (a batch waits for the drain only once its partition is paused).
  *
- * Ownership: on taking partitions the stage first opens (and aborts) a transaction with its one
- * transactional id — fencing a previous owner that may still be alive, and letting its last
- * transaction finish or abort — then reads the group's committed offsets and seeks there, so the
- * merge and the consumer start at the same, final positions.
+ * Ownership: on taking partitions the stage first opens (and aborts) a transaction with its one transactional id —
+ * fencing a previous owner that may still be alive, and letting its last transaction finish or abort — then reads
+ * the group's committed offsets and seeks there, so the merge and the consumer start at the same, final positions.
  *
- * Failure: any error of a transaction aborts it and is fatal for the engine (the process restarts
- * from the committed offsets) — retrying in place could repeat a commit whose outcome is unknown.
- * The one exception is being fenced after losing the topic to another member, which is the normal
- * end of a zombie's work.
+ * Failure: any error of a transaction aborts it and is fatal for the engine (the process restarts from the
+ * committed offsets) — retrying in place could repeat a commit whose outcome is unknown. The one exception is
+ * being fenced after losing the topic to another member, which is the normal end of a zombie's work.
  */
 import type { Clock } from '../core/clock.ts'
 import { FeatureStoreError, InvariantViolation } from '../core/errors.ts'
@@ -43,7 +39,7 @@ import type { RekeyPlan } from './plan-sources.ts'
 import { RecordMerge, type Merged } from './rekey-alignment.ts'
 import { rekeyRecord, type RekeyOutcome } from './rekey-records.ts'
 import { bundleForwards, bundleRequests } from './rekey-bundle.ts'
-import { deletedMidRunInLog, resumePosition } from './resume-position.ts'
+import { rekeyBatchGapHandler, rekeyIdleGapHandler, resumedLane } from './rekey-deleted.ts'
 import { retry } from '../core/retry.ts'
 
 export { REKEY_HEADERS, rekeyRecords, type RekeyedBatch } from './rekey-records.ts'
@@ -80,6 +76,8 @@ export interface RekeyStageOptions {
   readonly onFatal: (err: Error) => void
   /** Records the merge may hold in memory (default 50,000); tests make it small. */
   readonly queuedRecords?: number
+  /** How long a partition holding the merge back stays quiet before the log's start is read (rekey-idle-gap.ts; default 5 s). */
+  readonly deletedCheckMs?: number
 }
 
 export interface RekeyPartitionProgress {
@@ -101,6 +99,12 @@ export interface RekeyStage {
   readonly busy: boolean
   /** When the stage last finished a batch or got an assignment (wall clock). */
   readonly lastActivityAtMs: number
+  /**
+   * Source partitions quiet for `quietMs` and short of `ends` (or, without, holding the merge back)
+   * whose unread records retention deleted are moved past them (rekey-idle-gap.ts); resolves
+   * whether one moved.
+   */
+  passDeleted(nowMs: number, quietMs: number, ends?: readonly string[]): Promise<boolean>
 }
 
 /** What a queued record carries to its transaction: what to forward, or its dead letter. */
@@ -127,6 +131,29 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
   let lastActivityAtMs = clock.nowMs()
   let failed = false
   let failure: Error | undefined
+  /** Positions lanes moved to past deleted records, for the next transaction's offsets. */
+  const skips = new Map<number, bigint>()
+  let idleTimer: NodeJS.Timeout | undefined
+  const reads = <T>(read: () => Promise<T>) => retry(read, { clock, attempts: 60, maxDelayMs: 2_000 })
+  const gapDeps = {
+    log,
+    topic,
+    merge: () => merge,
+    reads,
+    report: { deletedBeforeRead: stats.deletedBeforeRead, logger },
+    seek: (partition: number, offset: string) => consumer?.seek({ topic, partition, offset }),
+  }
+  // A batch past a lane's position: records deleted before they were re-keyed, or the source's own gap.
+  const pastDeletion = rekeyBatchGapHandler(gapDeps)
+  const passDeleted = rekeyIdleGapHandler({
+    ...gapDeps,
+    owned: () => owned,
+    busy: () => busyCount > 0,
+    skipped: (partition, position) => {
+      skips.set(partition, position)
+      void drain()
+    },
+  })
 
   /** Reported once; the stage forwards nothing more (the engine restarts from the committed offsets). */
   const fatal = (err: unknown): Error => {
@@ -143,7 +170,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     try {
       const first = batch.span?.from ?? batch.records[0]!.offset
       const expected = merge.position(batch.partition)
-      if (expected !== undefined && BigInt(first) > expected && !(await pastDeletion(batch, expected.toString(), first))) return
+      if (expected !== undefined && BigInt(first) > expected && !(await pastDeletion(batch.partition, expected.toString(), first, batch.highWatermark))) return
       const decoded = await decoder.decodeBatch(batch.records.map((r) => r.value))
       const entries = batch.records.map((record, i) => {
         const outcome = rekeyRecord(plan, record, decoded[i]!)
@@ -172,26 +199,6 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     }
   }
 
-  /**
-   * A batch past the lane's position: records retention deleted before they were re-keyed, while
-   * the stage ran behind (the client's fetch went out of range and restarted the partition), are
-   * counted and resumed past from the first record left, as the engine does (batch-gap.ts,
-   * docs/semantics.md §17). Any other gap is the source's own (markers: span.from). False: the
-   * batch is dropped and read again from the first record left.
-   */
-  async function pastDeletion(batch: LogBatch, expected: string, first: string): Promise<boolean> {
-    const reads = <T>(read: () => Promise<T>) => retry(read, { clock, attempts: 60, maxDelayMs: 2_000 })
-    const where = { topic, partition: batch.partition }
-    const deleted = await deletedMidRunInLog(log, where, expected, first, reads, {
-      deletedBeforeRead: stats.deletedBeforeRead,
-      logger,
-    })
-    if (deleted === undefined || deleted.position === first) return true
-    merge?.moved(batch.partition, BigInt(deleted.position), BigInt(batch.highWatermark))
-    consumer?.seek({ ...where, offset: deleted.position })
-    return false
-  }
-
   function onPosition(notice: PositionNotice): void {
     if (notice.topic !== topic || !merge?.started(notice.partition)) return
     merge.moved(notice.partition, BigInt(notice.nextOffset), BigInt(notice.highWatermark))
@@ -205,8 +212,9 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       try {
         while (!failed && merge && owned.size === merge.partitions) {
           const next = merge.take(TRANSACTION_RECORDS)
-          if (next.length === 0) break
-          if (!(await forward(next))) break
+          // Nothing to forward, but a lane moved past deleted records: commit its position alone.
+          if (next.length === 0 && skips.size === 0) break
+          if (!(await forward(next)) || next.length === 0) break
           // Room made: a consumer waiting with every partition paused goes on fetching meanwhile.
           resumeDrained()
         }
@@ -250,11 +258,11 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       else deadLetters.push(outcome.deadLetter)
       last.set(partition, record.offset)
     }
-    const offsets: TopicPartitionOffset[] = [...last].map(([partition, offset]) => ({
-      topic,
-      partition,
-      offset: (offset + 1n).toString(),
-    }))
+    const committing = new Map([...last].map(([partition, offset]) => [partition, offset + 1n]))
+    // A lane moved past deleted records is committed at the move at least (a record after it is further on).
+    for (const [partition, position] of skips) if (!committing.has(partition) && owned.has(partition)) committing.set(partition, position)
+    const offsets: TopicPartitionOffset[] = [...committing].map(([partition, offset]) => ({ topic, partition, offset: offset.toString() }))
+    const skipped = [...skips]
     const inTransaction = options.deadLetterTopic !== undefined
     let txn: LogTransaction | undefined
     try {
@@ -279,6 +287,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     // At least once for dead letters only when the engine gave no topic to write them transactionally.
     if (!inTransaction && deadLetters.length > 0) await options.deadLetters.write(deadLetters)
     countDeadLetters(stats, deadLetters)
+    for (const [partition, position] of skipped) if (skips.get(partition) === position) skips.delete(partition)
     stats.rekeyed += records.length
     for (const { partition, offset } of offsets) {
       const entry = owned.get(partition)
@@ -308,16 +317,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       const [committed, starts, ends] = await Promise.all([log.committedOffsets(groupId, topic), log.startOffsets(topic), log.endOffsets(topic)])
       const now = clock.nowMs()
       for (const p of taken) {
-        // Where the consumer really resumes: a committed offset the log no longer holds (retention
-        // deleted those records before they were re-keyed) or none at all means its first record.
-        // A committed offset past the log's end is fatal (docs/semantics.md §17).
-        const done = committed[p]
-        const by = "the re-key stage's committed offset"
-        const { position, deleted } = resumePosition({ topic, partition: p, by }, done ?? '0', starts[p] ?? '0', ends[p] ?? '0')
-        if (done !== undefined && deleted > 0n) {
-          stats.deletedBeforeRead[topic] = (stats.deletedBeforeRead[topic] ?? 0) + Number(deleted)
-          logger.warn({ topic, partition: p, committed: done, logStart: position }, 'source records were deleted by retention before they were re-keyed')
-        }
+        const position = resumedLane(gapDeps.report, { topic, partition: p }, committed[p], starts[p] ?? '0', ends[p] ?? '0')
         merge.start(p, BigInt(position), BigInt(ends[p] ?? '0'))
         consumer?.seek({ topic, partition: p, offset: position })
         owned.set(p, { position, assignedAtMs: now, lastBatchAtMs: undefined })
@@ -333,6 +333,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
 
   function release(partition: number): void {
     owned.delete(partition)
+    skips.delete(partition)
     paused.delete(partition)
     merge?.stop(partition)
   }
@@ -374,8 +375,12 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
         onPosition,
       })
       logger.info({ source: topic, views: plan.views.map((v) => `${v.name}@${v.version}`) }, 're-key stage started')
+      const checkMs = options.deletedCheckMs ?? 5_000
+      idleTimer = setInterval(() => void passDeleted(clock.nowMs(), checkMs).catch((err: unknown) => fatal(err)), checkMs)
+      idleTimer.unref()
     },
     async stop() {
+      clearInterval(idleTimer)
       // A failure before the stop was reported through onFatal; one during it (the last
       // transaction's) is the stop's own, and must not read as a clean stop.
       const failedBefore = failed
@@ -384,6 +389,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       if (failed && !failedBefore) throw failure!
     },
     progress: () => owned,
+    passDeleted,
     get busy() {
       return busyCount > 0
     },

@@ -114,7 +114,8 @@ export async function deletedMidRunInLog(
   return resume
 }
 
-function reportDeleted(
+/** Counts `deleted` under the topic and says where it was (the warning every reader of a log gives). */
+export function reportDeleted(
   report: DeletionReport,
   gap: { topic: string; partition: number; from: string; resumeAt: string; deleted: bigint },
 ): void {

@@ -65,6 +65,21 @@ export async function scanTopics(
   })
   const startedMs = Date.now()
   let timer: NodeJS.Timeout | undefined
+  // Retention may delete every record a partition had left while the scan runs: the client's fetch
+  // goes out of range and restarts at the log's start, which is its end, and no batch ever reaches
+  // it (docs/semantics.md §17). After a quiet second the log's start is read again (once a second
+  // at most, never per batch); a partition whose start reached the end it is scanned to is done.
+  let startsReadAtMs = Date.now()
+  const passDeleted = async (): Promise<void> => {
+    for (const topic of topics) {
+      const starts = await log.startOffsets(topic)
+      starts.forEach((start, partition) => {
+        const key = `${partition}/${topic}`
+        const end = remaining.get(key)
+        if (end !== undefined && BigInt(start) >= end) reached(key, BigInt(start))
+      })
+    }
+  }
   try {
     await consumer.run({
       eachBatch: async (batch) => {
@@ -98,6 +113,10 @@ export async function scanTopics(
             reject(new FeatureStoreError('SOURCE_UNAVAILABLE', `reading ${names} to its end took over ${options.timeoutMs / 1000} s (${remaining.size} partitions unfinished)`))
           else if (options.stallTimeoutMs !== undefined && now - lastProgressMs > options.stallTimeoutMs)
             reject(new FeatureStoreError('SOURCE_UNAVAILABLE', `reading ${names} to its end stalled for ${options.stallTimeoutMs / 1000} s (${remaining.size} partitions unfinished)`))
+          else if (now - lastProgressMs >= 1_000 && now - startsReadAtMs >= 1_000) {
+            startsReadAtMs = now
+            passDeleted().catch((err: unknown) => reject(err instanceof Error ? err : new Error(String(err))))
+          }
         }, 250)
         timer.unref()
       }),

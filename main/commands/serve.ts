@@ -7,6 +7,7 @@ import { DEFAULT_GROUP } from './run.ts'
 import { DEAD_LETTER_TOPIC, servedLogTopicProblem } from '../internal-topics.ts'
 import { CheckpointStore } from '../../engine/checkpoint-store.ts'
 import { consumedView } from '../../engine/plan-sources.ts'
+import { viewLag } from '../view-lag.ts'
 import { catalogTablesOf } from './tables.ts'
 import { SERVED_FEATURES_SCHEMA, ServedLog, servedLog } from '../../serving/served-log/index.ts'
 import type { FeatureViewDef, SourceDef } from '../../features/types.ts'
@@ -212,18 +213,7 @@ function catalogStatus(views: readonly FeatureViewDef[], registry: Registry, run
         },
       )
       if (!exists) return undefined
-      const ends = await log.endOffsets(topic)
-      const checkpoints = new CheckpointStore(runtime.store, DEFAULT_GROUP)
-      let lagRecords = 0
-      let oldest: number | undefined
-      let missing = false
-      for (const [partition, end] of ends.entries()) {
-        const latest = await checkpoints.latest(topic, partition)
-        lagRecords += Number(BigInt(end) - BigInt(latest?.nextOffset ?? '0'))
-        if (latest === undefined) missing = true
-        else if (oldest === undefined || latest.createdAtMs < oldest) oldest = latest.createdAtMs
-      }
-      return { lastCheckpointMs: missing ? undefined : oldest, lagRecords: Math.max(0, lagRecords) }
+      return viewLag(log, new CheckpointStore(runtime.store, DEFAULT_GROUP), topic)
     },
     // Rows that landed before this server listened, row counts and nulls: the offline table's metadata.
     async tableStats(view, version) {
