@@ -59,7 +59,7 @@ const CASES: readonly { name: string; breaks: Breakage; error: RegExp | undefine
     name: 'the final checkpoints at revocation',
     breaks: { stateWrites: true },
     error:
-      /^the checkpoint of buys\/0, buys\/1, buys\/2(, kfs\.buys\.by-item\/\d+)* failed \(the first of them: gave up after 10 attempts: injected failure of put /,
+      /^the checkpoint of buys\/0, buys\/1, buys\/2(, kfs\.buys\.by-item\/\d+)* failed \(the first of them: gave up after 10 attempts, the last: injected failure of put /,
   },
   {
     name: "the final checkpoints of the stop's own pass (partitions never revoked)",
