@@ -65,3 +65,19 @@ export class CsvSyntaxError extends Error {
 export function isRetriable(err: unknown): boolean {
   return err instanceof FeatureStoreError && err.retriable
 }
+
+/**
+ * An error's story on one line: its message and its causes' (a retry's "gave up after 10
+ * attempts" says nothing without the error it gave up on).
+ */
+export function reasonOf(err: unknown): string {
+  const parts: string[] = []
+  let at: unknown = err
+  for (let depth = 0; depth < 4 && at !== undefined; depth++) {
+    const text = at instanceof Error ? at.message : String(at)
+    // A wrapper that already quotes its cause (a retry's, a stop's) is not repeated.
+    if (text !== '' && !parts.some((part) => part.includes(text))) parts.push(text)
+    at = at instanceof Error ? at.cause : undefined
+  }
+  return parts.join(': ').replace(/\s*\n\s*/g, ' ')
+}

@@ -1,9 +1,6 @@
 import type { Clock } from './clock.ts'
 import { FeatureStoreError, InvariantViolation, RetriesExhaustedError } from './errors.ts'
 
-/** Attempts when RetryOptions.attempts is not given. */
-export const DEFAULT_ATTEMPTS = 8
-
 export interface RetryOptions {
   readonly clock: Clock
   readonly attempts?: number
@@ -27,7 +24,7 @@ function isNeverRetriable(err: unknown): boolean {
  * non-retriable (and programming errors) are never retried.
  */
 export async function retry<T>(fn: (bail: (err: unknown) => never, attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  const attempts = options.attempts ?? DEFAULT_ATTEMPTS
+  const attempts = options.attempts ?? 8
   const minDelayMs = options.minDelayMs ?? 100
   const maxDelayMs = options.maxDelayMs ?? 5_000
   const jitter = options.jitter ?? Math.random

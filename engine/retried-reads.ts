@@ -17,8 +17,8 @@
  * being read (`the Iceberg manifest <key> in <root>`, `writer schema id 7`) and keeps the port's
  * error as its cause; a retriable error that ran out is a RetriesExhaustedError.
  */
-import { FeatureStoreError, RetriesExhaustedError } from '../core/errors.ts'
-import { DEFAULT_ATTEMPTS, retry, type RetryOptions } from '../core/retry.ts'
+import { FeatureStoreError, reasonOf, RetriesExhaustedError } from '../core/errors.ts'
+import { retry, type RetryOptions } from '../core/retry.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { SchemaRegistry } from '../ports/schema-registry.ts'
 
@@ -38,31 +38,13 @@ export function describeObject(key: string): string {
   return `the object ${key}`
 }
 
-/** `err`'s message and its cause's (the port's own words, often an errno or an HTTP status). */
-function messageOf(err: unknown): string {
-  if (!(err instanceof Error)) return String(err)
-  const cause = err.cause instanceof Error && !err.message.includes(err.cause.message) ? `: ${err.cause.message}` : ''
-  return `${err.message}${cause}`
-}
-
 /** The port's failure, now naming what was read; retriability unchanged (same code, same cause chain). */
-function namedReadFailure(
-  what: string,
-  err: unknown,
-  context: Readonly<Record<string, string | number>>,
-  attempts: number,
-): unknown {
-  if (err instanceof RetriesExhaustedError) {
-    return new RetriesExhaustedError(
-      `could not read ${what}: gave up after ${attempts} attempts, the last: ${messageOf(err.cause)}`,
-      {
-        cause: err.cause,
-        context,
-      },
-    )
-  }
+function namedReadFailure(what: string, err: unknown, context: Readonly<Record<string, string | number>>): unknown {
+  // The retry's message already carries its last failure's ("gave up after N attempts, the last: …").
+  if (err instanceof RetriesExhaustedError)
+    return new RetriesExhaustedError(`could not read ${what}: ${reasonOf(err)}`, { cause: err.cause, context })
   if (err instanceof FeatureStoreError)
-    return new FeatureStoreError(err.code, `could not read ${what}: ${messageOf(err)}`, { cause: err, context })
+    return new FeatureStoreError(err.code, `could not read ${what}: ${reasonOf(err)}`, { cause: err, context })
   // A programming error (TypeError…) stays itself: it is a bug to report, not a read to name.
   return err
 }
@@ -76,7 +58,7 @@ async function retriedRead<T>(
   try {
     return await retry(read, options)
   } catch (err: unknown) {
-    throw namedReadFailure(what, err, context, options.attempts ?? DEFAULT_ATTEMPTS)
+    throw namedReadFailure(what, err, context)
   }
 }
 

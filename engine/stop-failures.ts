@@ -11,7 +11,7 @@
  * reached the store (a re-key stage from its last committed transaction) and processes the
  * records after it again. The message says so, on one line.
  */
-import { CheckpointError } from '../core/errors.ts'
+import { CheckpointError, reasonOf } from '../core/errors.ts'
 
 export class StopFailures {
   readonly #checkpoints: { readonly partition: string; readonly err: unknown }[] = []
@@ -58,20 +58,4 @@ export class StopFailures {
     }
     return new CheckpointError('CHECKPOINT_FAILED', message, { cause, context })
   }
-}
-
-/**
- * An error's story on one line: its message and its causes' (a retry's "gave up after 10
- * attempts" says nothing without the error it gave up on).
- */
-export function reasonOf(err: unknown): string {
-  const parts: string[] = []
-  let at: unknown = err
-  for (let depth = 0; depth < 4 && at !== undefined; depth++) {
-    const text = at instanceof Error ? at.message : String(at)
-    // A wrapper that already quotes its cause (stop-failures' own error) is not repeated.
-    if (text !== '' && !parts.some((part) => part.includes(text))) parts.push(text)
-    at = at instanceof Error ? at.cause : undefined
-  }
-  return parts.join(': ').replace(/\s*\n\s*/g, ' ')
 }

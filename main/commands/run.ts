@@ -1,9 +1,8 @@
 /** `kfs run`: the live engine over the applied views (Kafka or the embedded log). */
 import type { Logger } from '../../core/logger.ts'
-import { FeatureStoreError } from '../../core/errors.ts'
+import { FeatureStoreError, reasonOf } from '../../core/errors.ts'
 import { createDeadLetterTopicSink } from '../../engine/dead-letter-topic.ts'
 import { createLiveEngine } from '../../engine/live-engine.ts'
-import { reasonOf } from '../../engine/stop-failures.ts'
 import { createEngineMetrics, listenForMetrics, MetricsPortError, type MetricsServer } from '../metrics-server.ts'
 import { createRuntime } from '../runtime.ts'
 import { flagOption, listOption, numberOption, stringOption, UsageError, type Command } from './command.ts'
