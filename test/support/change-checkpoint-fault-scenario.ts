@@ -26,11 +26,9 @@ import { orders, userOpen } from '../fixtures/features/change-faults.ts'
 import { FaultyObjectStore } from './faulty-object-store.ts'
 import { before, test } from 'node:test'
 import {
-  CHECKPOINT_STEPS,
-  FAULTED_CHECKPOINTS,
-  FAULT_KINDS,
   assertFaultCase,
   fastRetryClock,
+  faultCases,
   runFaultedEngines,
   type CheckpointStep,
   type EngineTuning,
@@ -189,17 +187,13 @@ export function defineChangeFaultCases(target: FaultTarget): void {
   before(async () => {
     clean = await cleanChangeOutcome()
   })
-  for (const at of FAULTED_CHECKPOINTS) {
-    for (const step of Object.keys(CHECKPOINT_STEPS) as CheckpointStep[]) {
-      for (const kind of Object.keys(FAULT_KINDS) as FaultKind[]) {
-        const on = target === 'any' ? 'any partition' : 'the re-keyed view'
-        void test(`change views, checkpoint fault on ${on}, ${at}: ${kind} at ${step}`, async () => {
-          const result = await runChangeFaultCase(step, kind, target, at)
-          assertFaultCase(result, step, kind, at)
-          assert.ok(clean !== undefined, 'the clean run finished')
-          assertSameOutcome(result.outcome, clean, `${kind} at ${step}, ${at}`)
-        })
-      }
-    }
+  for (const { at, step, kind } of faultCases()) {
+    const on = target === 'any' ? 'any partition' : 'the re-keyed view'
+    void test(`change views, checkpoint fault on ${on}, ${at}: ${kind} at ${step}`, async () => {
+      const result = await runChangeFaultCase(step, kind, target, at)
+      assertFaultCase(result, step, kind, at)
+      assert.ok(clean !== undefined, 'the clean run finished')
+      assertSameOutcome(result.outcome, clean, `${kind} at ${step}, ${at}`)
+    })
   }
 }

@@ -154,6 +154,13 @@ export const FAULT_KINDS = {
 
 export type FaultKind = keyof typeof FAULT_KINDS
 
+/** The whole matrix, in the order tests are defined: each faulted checkpoint × checkpoint step × fault kind. */
+export function faultCases(): { readonly at: FaultedCheckpoint; readonly step: CheckpointStep; readonly kind: FaultKind }[] {
+  return FAULTED_CHECKPOINTS.flatMap((at) =>
+    (Object.keys(CHECKPOINT_STEPS) as CheckpointStep[]).flatMap((step) => (Object.keys(FAULT_KINDS) as FaultKind[]).map((kind) => ({ at, step, kind }))),
+  )
+}
+
 /** Real time, but back-off sleeps take a turn of the event loop instead of seconds. */
 export const fastRetryClock: Clock = { nowMs: () => Date.now(), sleep: () => new Promise((resolve) => setImmediate(resolve)) }
 

@@ -7,15 +7,7 @@
  */
 import { test } from 'node:test'
 import { S3ObjectStore } from '../../../adapters/object-store/s3/index.ts'
-import {
-  CHECKPOINT_STEPS,
-  FAULTED_CHECKPOINTS,
-  FAULT_KINDS,
-  assertFaultCase,
-  runCheckpointFaultCase,
-  type CheckpointStep,
-  type FaultKind,
-} from '../../support/checkpoint-fault-scenario.ts'
+import { assertFaultCase, faultCases, runCheckpointFaultCase } from '../../support/checkpoint-fault-scenario.ts'
 import { newRunId, stackEnv } from '../../support/stack-env.ts'
 
 const env = stackEnv()
@@ -31,13 +23,9 @@ const s3Store = async () =>
     },
   })
 
-for (const at of FAULTED_CHECKPOINTS) {
-  for (const step of Object.keys(CHECKPOINT_STEPS) as CheckpointStep[]) {
-    for (const kind of Object.keys(FAULT_KINDS) as FaultKind[]) {
-      void test(`checkpoint fault, S3 store, ${at}: ${kind} at ${step}`, async () => {
-        const result = await runCheckpointFaultCase(s3Store, step, kind, at)
-        assertFaultCase(result, step, kind, at)
-      })
-    }
-  }
+for (const { at, step, kind } of faultCases()) {
+  void test(`checkpoint fault, S3 store, ${at}: ${kind} at ${step}`, async () => {
+    const result = await runCheckpointFaultCase(s3Store, step, kind, at)
+    assertFaultCase(result, step, kind, at)
+  })
 }

@@ -8,25 +8,13 @@
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
-import {
-  CHECKPOINT_STEPS,
-  FAULTED_CHECKPOINTS,
-  FAULT_KINDS,
-  assertFaultCase,
-  runCheckpointFaultCase,
-  type CheckpointStep,
-  type FaultKind,
-} from '../../support/checkpoint-fault-scenario.ts'
+import { assertFaultCase, faultCases, runCheckpointFaultCase } from '../../support/checkpoint-fault-scenario.ts'
 
 const localStore = async (dir: string) => new LocalObjectStore(join(dir, 'warehouse'))
 
-for (const at of FAULTED_CHECKPOINTS) {
-  for (const step of Object.keys(CHECKPOINT_STEPS) as CheckpointStep[]) {
-    for (const kind of Object.keys(FAULT_KINDS) as FaultKind[]) {
-      void test(`checkpoint fault, local store, ${at}: ${kind} at ${step}`, async () => {
-        const result = await runCheckpointFaultCase(localStore, step, kind, at)
-        assertFaultCase(result, step, kind, at)
-      })
-    }
-  }
+for (const { at, step, kind } of faultCases()) {
+  void test(`checkpoint fault, local store, ${at}: ${kind} at ${step}`, async () => {
+    const result = await runCheckpointFaultCase(localStore, step, kind, at)
+    assertFaultCase(result, step, kind, at)
+  })
 }
