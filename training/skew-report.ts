@@ -31,6 +31,7 @@ import type { ParquetCodec } from '../ports/parquet-codec.ts'
 import type { LabelSource, PointInTimeJoiner } from '../ports/point-in-time-joiner.ts'
 import type { Registry } from '../registry/index.ts'
 import type { Decoder } from '../schemas/decoder.ts'
+import { featureMessageJson } from '../core/feature-json.ts'
 import { fromServedEvent, viewRef, type ServedRecord } from '../serving/served-log/served-record.ts'
 import { planTrainingSet } from './plan.ts'
 import { FeatureSkewCounter, type FeatureSkew } from './skew-stats.ts'
@@ -67,6 +68,8 @@ export interface SkewReport {
     readonly unknownFeature: number
     /** Lookups of views with offline: false: no offline rows to compare with (planTrainingSet refuses them). */
     readonly noOfflineStore: number
+    /** Copies of a lookup already read: the log delivers at least once (docs/semantics.md §21). */
+    readonly duplicates: number
   }
   /** Per (view, feature), sorted by view then feature. */
   readonly features: readonly FeatureSkew[]
@@ -75,7 +78,7 @@ export interface SkewReport {
 }
 
 export async function createSkewReport(options: SkewReportOptions): Promise<SkewReport> {
-  const skipped = { undecodable: 0, malformed: 0, unknownView: 0, unknownFeature: 0, noOfflineStore: 0 }
+  const skipped = { undecodable: 0, malformed: 0, unknownView: 0, unknownFeature: 0, noOfflineStore: 0, duplicates: 0 }
   const { records, snapshotId } = await readServedLog(options, skipped)
   const byView = new Map<string, ServedRecord[]>()
   for (const r of records) {
@@ -130,9 +133,13 @@ export async function createSkewReport(options: SkewReportOptions): Promise<Skew
   return { topic: options.topic, archiveSnapshotId: snapshotId, records: compared, skipped, features: counters.map((c) => c.result()), snapshots }
 }
 
-async function readServedLog(options: SkewReportOptions, skipped: { undecodable: number; malformed: number }): Promise<{ records: ServedRecord[]; snapshotId: string | null }> {
+async function readServedLog(
+  options: SkewReportOptions,
+  skipped: { undecodable: number; malformed: number; duplicates: number },
+): Promise<{ records: ServedRecord[]; snapshotId: string | null }> {
   const end = await options.offline.archiveEnd(options.topic)
   const records: ServedRecord[] = []
+  const seen = new ServedCopies()
   if (end.snapshotId === null) return { records, snapshotId: null }
   const only = options.views === undefined ? undefined : new Set(options.views)
   for (const partition of Object.keys(end.nextOffsets).map(Number).sort((a, b) => a - b)) {
@@ -151,6 +158,10 @@ async function readServedLog(options: SkewReportOptions, skipped: { undecodable:
         if (options.fromMs !== undefined && record.servedAtMs < options.fromMs) continue
         if (options.untilMs !== undefined && record.servedAtMs >= options.untilMs) continue
         if (only !== undefined && !only.has(record.viewName)) continue
+        if (seen.isCopy(record)) {
+          skipped.duplicates++
+          continue
+        }
         records.push(record)
       }
       chunk = []
@@ -163,6 +174,30 @@ async function readServedLog(options: SkewReportOptions, skipped: { undecodable:
     await decodeChunk()
   }
   return { records, snapshotId: end.snapshotId }
+}
+
+/**
+ * A lookup's copies, told apart from lookups. A copy has the same request id, view, entity key and
+ * served-at (docs/semantics.md §21) *and* the same answer: two records that share those four fields
+ * but differ in what they say were not one lookup delivered twice (a client reusing a request id
+ * within a millisecond, or a tampered log), so both are compared, never one silently kept.
+ */
+class ServedCopies {
+  readonly #answers = new Map<string, string[]>()
+
+  isCopy(record: ServedRecord): boolean {
+    const lookup = JSON.stringify([record.requestId, viewRef(record.viewName, record.viewVersion), record.entityKey, record.servedAtMs])
+    // The values as the log wrote them (a double -0 stays -0, which JSON.stringify would not keep).
+    const answer = JSON.stringify([record.status, record.asOfMs, record.features]) + featureMessageJson(record.values)
+    const answers = this.#answers.get(lookup)
+    if (answers === undefined) {
+      this.#answers.set(lookup, [answer])
+      return false
+    }
+    if (answers.includes(answer)) return true
+    answers.push(answer)
+    return false
+  }
 }
 
 /** The served records as the joiner's label rows: served-at is the label time, the entity key as logged. */

@@ -118,15 +118,16 @@ export function formatReport(report: SkewReport, minMatchPct: number, failing: n
   const compared = report.features.reduce((n, f) => n + f.compared, 0)
   const matches = report.features.reduce((n, f) => n + f.exactMatches, 0)
   const lowest = report.features.filter((f) => f.exactMatchPct !== null).sort((a, b) => a.exactMatchPct! - b.exactMatchPct!)[0]
-  const { undecodable, malformed, unknownView, unknownFeature, noOfflineStore } = report.skipped
+  const { undecodable, malformed, unknownView, unknownFeature, noOfflineStore, duplicates } = report.skipped
   lines.push(
     `Summary: ${report.features.length} features, ${compared} values compared, ${pct(compared === 0 ? null : (100 * matches) / compared)} exact` +
       (lowest ? `; lowest ${lowest.view}:${lowest.feature} ${pct(lowest.exactMatchPct)}` : ''),
   )
-  if (undecodable + malformed + unknownView + unknownFeature + noOfflineStore > 0) {
+  if (undecodable + malformed + unknownView + unknownFeature + noOfflineStore + duplicates > 0) {
     lines.push(
       `Skipped: ${undecodable} undecodable, ${malformed} malformed records; ${unknownView} lookups of unknown views; ${unknownFeature} values of unknown features` +
-        (noOfflineStore > 0 ? `; ${noOfflineStore} lookups of views without an offline store` : ''),
+        (noOfflineStore > 0 ? `; ${noOfflineStore} lookups of views without an offline store` : '') +
+        (duplicates > 0 ? `; ${duplicates} copies of lookups already counted (the log delivers at least once)` : ''),
     )
   }
   if (report.records === 0)

@@ -143,6 +143,28 @@ void describe('training > skew report', async () => {
     for (const f of report.features) if (f.feature !== target && f.feature !== clicks.features[li]!.name) assert.equal(f.exactMatchPct, 100, f.feature)
   })
 
+  void test('copies of a lookup (the log delivers at least once) count once, in any partition and any number', async () => {
+    // Each copy is the same record again: right after it, in the other partition, or three more times.
+    const copies = [served[0]!, served[5]!, served[5]!, served[5]!, served[7]!, served[119]!]
+    await archive(sink, 'served-copies', [...served, ...copies], (e) => encoder.encode(e), encoder.schemaId)
+    const report = await createSkewReport({ ...options, topic: 'served-copies' })
+    assert.deepEqual([report.records, report.skipped.duplicates], [120, copies.length])
+    for (const f of report.features) assert.deepEqual([f.compared, f.exactMatchPct], [60, 100], `${f.view}:${f.feature}`)
+  })
+
+  void test('two records of one lookup that say different things are both compared, never deduplicated', async () => {
+    const fi = purchases.features.findIndex((f) => f.type === 'double')
+    const original = served.find((r) => r.viewName === purchases.name && r.values[fi] === 0) ?? served.find((r) => r.viewName === purchases.name && typeof r.values[fi] === 'number')!
+    const value = original.values[fi] as number
+    // A changed value, and (for a served 0) the same value with the other sign: -0 is not 0 in the log.
+    const variants = [value + 1, ...(value === 0 ? [-0] : [])].map((v) => ({ ...original, values: original.values.map((x, i) => (i === fi ? v : x)) }))
+    await archive(sink, 'served-same-lookup', [...served, ...variants], (e) => encoder.encode(e), encoder.schemaId)
+    const report = await createSkewReport({ ...options, topic: 'served-same-lookup' })
+    assert.deepEqual([report.records, report.skipped.duplicates], [120 + variants.length, 0])
+    const feature = report.features.find((f) => f.view === `${purchases.name}@1` && f.feature === purchases.features[fi]!.name)!
+    assert.deepEqual([feature.compared, feature.exactMatches], [60 + variants.length, 60])
+  })
+
   void test('a topic with no archive reports nothing compared; unknown views are skipped', async () => {
     const empty = await createSkewReport({ ...options, topic: 'never-archived' })
     assert.deepEqual([empty.records, empty.archiveSnapshotId, empty.features.length], [0, null, 0])
