@@ -83,9 +83,9 @@ export async function backfillView(options: BackfillOptions): Promise<BackfillRe
   // rows a store keeps only in memory until told (the embedded store, until it syncs) are made
   // durable first, as the live engine does before each publish. Without it a backfill killed after
   // a checkpoint lost the online rows before it for good (the re-run never writes them again).
-  const checkpoint = async (slot: PartitionSlot) => {
+  const checkpoint = async (slot: PartitionSlot): Promise<void> => {
     if (online?.sync) await retry(() => online.sync!(), sinkRetry)
-    await slot.checkpoint()
+    if (!(await slot.checkpoint())) throw new Fenced()
   }
   const totalRecords = Object.values(end.ends).reduce((n, o) => n + Number(o), 0)
   let records = 0
@@ -93,33 +93,51 @@ export async function backfillView(options: BackfillOptions): Promise<BackfillRe
   let deadLetters = 0
   for (const partition of Object.keys(end.ends).map(Number).sort((a, b) => a - b)) {
     const until = end.ends[partition]!
-    const slot = await PartitionSlot.restore({ topic, partition, source: view.source, views: [view], decoder: options.decoder, archive: false }, deps)
-    if (BigInt(slot.nextOffset) >= BigInt(until)) continue
-    let partitionRecords = 0
-    const result = await drainPartition(slot, archive.read(partition, { from: slot.nextOffset, until }), {
-      createdAtMs: () => clock.nowMs(),
-      afterRecords: async () => {
-        if (slot.buffered >= every) await checkpoint(slot)
-      },
-      onOutput: async (out) => {
-        const viewRows = out.rows[0] ?? []
-        rows += viewRows.length
-        partitionRecords += out.records
-        options.onProgress?.({ partition, records: records + partitionRecords, rows, totalRecords, partitionDone: false })
-        if (online && viewRows.length > 0) await retry(() => online.writeRows(view, viewRows), sinkRetry)
-        // Written before the checkpoint that covers them (afterRecords), so a kill loses none.
-        const letters = out.deadLetters.filter((l) => l.view === view.name)
-        if (letters.length > 0) {
-          await retry(() => options.deadLetters.write(letters), sinkRetry)
-          deadLetters += letters.length
-        }
-      },
-    })
-    records += result.records
-    await options.deadLetters.flush()
-    await checkpoint(slot)
+    // Another backfill of this view (a second `kfs replay`, or `kfs run` settling it meanwhile) may
+    // publish a checkpoint first. This one's slot is then stale: its rows since its last checkpoint
+    // are in no published record. It starts again from the newest checkpoint, whoever published it —
+    // the same operators over the same records, so the same state — until one covers the partition.
+    // Going on with the stale slot would report the view complete with rows never committed.
+    for (;;) {
+      const slot = await PartitionSlot.restore({ topic, partition, source: view.source, views: [view], decoder: options.decoder, archive: false }, deps)
+      if (BigInt(slot.nextOffset) >= BigInt(until)) break
+      let partitionRecords = 0
+      let fenced = false
+      try {
+        await drainPartition(slot, archive.read(partition, { from: slot.nextOffset, until }), {
+          createdAtMs: () => clock.nowMs(),
+          afterRecords: async () => {
+            if (slot.buffered >= every) await checkpoint(slot)
+          },
+          onOutput: async (out) => {
+            const viewRows = out.rows[0] ?? []
+            rows += viewRows.length
+            partitionRecords += out.records
+            options.onProgress?.({ partition, records: records + partitionRecords, rows, totalRecords, partitionDone: false })
+            if (online && viewRows.length > 0) await retry(() => online.writeRows(view, viewRows), sinkRetry)
+            // Written before the checkpoint that covers them (afterRecords), so a kill loses none.
+            const letters = out.deadLetters.filter((l) => l.view === view.name)
+            if (letters.length > 0) {
+              await retry(() => options.deadLetters.write(letters), sinkRetry)
+              deadLetters += letters.length
+            }
+          },
+        })
+        await options.deadLetters.flush()
+        await checkpoint(slot)
+      } catch (err: unknown) {
+        if (!(err instanceof Fenced)) throw err
+        fenced = true
+      }
+      records += partitionRecords
+      if (!fenced) break
+      logger.warn({ view: `${view.name}@${view.version}`, partition }, 'backfill checkpoint fenced: another backfill of this view published first; going on from its checkpoint')
+    }
     options.onProgress?.({ partition, records, rows, totalRecords, partitionDone: true })
   }
   logger.info({ view: `${view.name}@${view.version}`, records, rows, deadLetters }, 'backfill complete')
   return { archiveSnapshotId: end.snapshotId, completeThrough: end.ends, records, rows, deadLetters }
 }
+
+/** A checkpoint of this backfill refused because another owner published that checkpoint first. */
+class Fenced extends Error {}
