@@ -208,17 +208,29 @@ export class CheckpointStore {
   }
 
   /**
-   * False when another owner already published this seq: this owner is fenced off. A record equal
-   * to ours byte for byte is ours — an earlier attempt whose answer was lost (a timeout after the
-   * write) — and counts as published, not as fenced.
+   * False when another owner already published this seq, or a later one: this owner is fenced off.
+   * A record equal to ours byte for byte is ours — an earlier attempt whose answer was lost (a
+   * timeout after the write) — and counts as published, not as fenced.
+   *
+   * A later record matters because owners prune: one that took the partition over and published
+   * past this seq has deleted the record under this seq's key, so the create succeeds. Counting that
+   * as published would let a stale owner (a process paused while the group moved on, a backfill
+   * fenced earlier) prune by its own record — deleting the state blobs of the newer owner's chain.
+   * Checked after the create, so no owner can publish past ours unseen in between: one that had not
+   * published this seq when ours was created is fenced by ours.
    */
   async publish(checkpoint: PartitionCheckpoint): Promise<boolean> {
-    const key = `${this.#dir(checkpoint.topic, checkpoint.partition)}ckpt-${String(checkpoint.seq).padStart(SEQ_DIGITS, '0')}.json`
+    const dir = this.#dir(checkpoint.topic, checkpoint.partition)
+    const key = `${dir}ckpt-${seqPart(checkpoint.seq)}.json`
     // The record names its group (its folder's name may not tell it: latest).
     const bytes = new TextEncoder().encode(JSON.stringify({ ...checkpoint, group: this.groupId }))
-    if (await this.#store.putIfAbsent(key, bytes)) return true
-    const existing = await this.#store.get(key)
-    return existing !== undefined && Buffer.from(existing).equals(bytes)
+    if (!(await this.#store.putIfAbsent(key, bytes))) {
+      const existing = await this.#store.get(key)
+      if (existing === undefined || !Buffer.from(existing).equals(bytes)) return false
+    }
+    const records = (await this.#store.list(dir)).filter((k) => /\/ckpt-\d+\.json$/.test(k))
+    // Keys sort by their zero-padded seq: the last one is the newest record.
+    return records.at(-1) === key
   }
 
   /**

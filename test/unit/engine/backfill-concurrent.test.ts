@@ -129,6 +129,16 @@ class StallFirstPublisher {
   }
 }
 
+/**
+ * Every partition's newest checkpoint still restores (what the live hand-off reads): a backfill run
+ * once more restores each partition, finds it complete and commits nothing new.
+ */
+async function assertRestorable(baseline: Baseline, storage: ObjectStore, every: number): Promise<void> {
+  const before = await viewRows(storage)
+  const again = await backfill(baseline, storage, messageLogger(), every)
+  assert.deepEqual([again.status?.state, again.rows], ['complete', before], 'a backfill run once more restores every checkpoint and adds nothing')
+}
+
 const FENCED = 'checkpoint fenced: another owner published first'
 
 void describe('backfills of one view at once', async () => {
@@ -160,6 +170,7 @@ void describe('backfills of one view at once', async () => {
           assert.deepEqual(got.rows, clean.rows, `backfill ${i}: the view's offline rows when it returned`)
         })
         assert.deepEqual(await viewRows(storage), clean.rows, 'offline rows at the end')
+        await assertRestorable(baseline, storage, every)
       })
     }
 
@@ -182,6 +193,7 @@ void describe('backfills of one view at once', async () => {
       const late = await done[stalled]!
       assert.deepEqual([late.status?.state, late.rows], ['complete', clean.rows], 'the stalled backfill, released')
       assert.deepEqual(late.status!.completeThrough, clean.status!.completeThrough)
+      await assertRestorable(baseline, storage, every)
     })
   }
 })
