@@ -193,6 +193,21 @@ export function envelopeCases(kit: Kit): Case[] {
               ]),
             ],
     },
+    {
+      name: 'a double beyond what a sum can hold (1e300)',
+      // The attribute view takes it, so no follow-up update fits both views; a retraction applied by the refused change would show as an emptied group.
+      build: (o, u) => [step(o, change('u', row(o, u, 10), row(o, u, 1e300)), [state('out_of_range', /./)])],
+      then: 'none',
+    },
+    { name: 'a primary key in non-ASCII letters', build: (o, u) => [step(`${o}ü`, change('c', null, row(`${o}ü€`, u, 3)))] },
+    ...avroOnly(
+      ['NaN', 'Infinity', '-Infinity'].map((x) => ({
+        name: `a double that is ${x}`,
+        build: (o: string, u: string) => [
+          step(o, change('u', row(o, u, 10), row(o, u, Number(x))), [attr('out_of_range', /./), state('out_of_range', /./)]),
+        ],
+      })),
+    ),
     ...jsonOnly([
       {
         name: 'JSON that is a number',
