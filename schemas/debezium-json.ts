@@ -77,6 +77,8 @@ function parseWith(conformRow: Conform, text: string): DebeziumParseResult {
   try {
     parsed = parseJsonNumbersExact(text)
   } catch (err: unknown) {
+    // The reviver of a text with a lossy-looking literal recurses: deep nesting runs out of stack.
+    if (err instanceof RangeError) return { ok: false, reason: 'undecodable', detail: `the JSON is nested too deeply to read (${err.message})` }
     return { ok: false, reason: 'undecodable', detail: `not JSON: ${err instanceof Error ? err.message : String(err)}` }
   }
   if (!isJsonObject(parsed)) return { ok: false, reason: 'undecodable', detail: `a change message is a JSON object, got ${describe(parsed)}` }

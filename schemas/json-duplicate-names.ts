@@ -32,18 +32,28 @@ function countColonsAfterQuote(text: string): number {
   return n
 }
 
-/** Own names of every plain object in the parsed value (JSON.parse makes only plain objects and arrays). */
-function countNames(value: unknown): number {
-  if (value === null || typeof value !== 'object') return 0
-  if (Array.isArray(value)) {
-    let n = 0
-    for (const item of value) n += countNames(item)
-    return n
-  }
-  // A reviver's own objects (json-number-literals.ts LossyNumber) are values, not JSON objects.
-  if (Object.getPrototypeOf(value) !== Object.prototype) return 0
+/**
+ * Own names of every plain object in the parsed value (JSON.parse makes only plain objects and
+ * arrays). Iterative: JSON.parse reads any depth, and a message nested deeper than the call stack
+ * must be refused or read, not crash the decoder.
+ */
+function countNames(parsed: unknown): number {
   let n = 0
-  for (const key in value) n += 1 + countNames((value as Record<string, unknown>)[key])
+  const todo: unknown[] = [parsed]
+  while (todo.length > 0) {
+    const value = todo.pop()
+    if (value === null || typeof value !== 'object') continue
+    if (Array.isArray(value)) {
+      for (const item of value) todo.push(item)
+      continue
+    }
+    // A reviver's own objects (json-number-literals.ts LossyNumber) are values, not JSON objects.
+    if (Object.getPrototypeOf(value) !== Object.prototype) continue
+    for (const key in value) {
+      n++
+      todo.push((value as Record<string, unknown>)[key])
+    }
+  }
   return n
 }
 

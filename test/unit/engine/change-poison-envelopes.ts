@@ -383,6 +383,25 @@ export function envelopeCases(kit: Kit): Case[] {
         then: 'none',
       },
       {
+        // JSON.parse reads any depth; what walks the parsed value must not run out of stack on it.
+        name: 'a field the envelope drops, nested deeper than the call stack',
+        build: (o: string, u: string) => [
+          step(o, literal(message('u', row(o, u, 10), row(o, u, 14), { x: 0 }), '"x":0', `"x":${deepArray('0')}`)),
+          update(o, u, 14, 11),
+        ],
+        then: 'none' as const,
+      },
+      {
+        name: 'the same, holding a number literal JSON would round',
+        build: (o: string, u: string) => [
+          step(
+            o,
+            literal(message('u', row(o, u, 10), row(o, u, 14), { x: 0 }), '"x":0', `"x":${deepArray('1.00000000000000001')}`),
+            both('undecodable', /the JSON is nested too deeply to read/),
+          ),
+        ],
+      },
+      {
         name: 'a duplicate name in the message (two ops)',
         build: (o, u) => [
           step(
@@ -443,6 +462,11 @@ export function envelopeCases(kit: Kit): Case[] {
       },
     ]),
   ]
+}
+
+/** A JSON array nested 300 000 deep around `inner`: 600 kB, under the 1 MiB value limit. */
+function deepArray(inner: string): string {
+  return `${'['.repeat(300_000)}${inner}${']'.repeat(300_000)}`
 }
 
 function magic(bytes: Uint8Array, byte: number): Uint8Array {

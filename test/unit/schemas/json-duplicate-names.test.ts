@@ -45,6 +45,12 @@ void describe('schemas > JSON duplicate names', () => {
     void test(`not reported: ${label}`, () => assert.equal(find(text), undefined))
   }
 
+  void test('a value nested deeper than the call stack is read, not a crash', () => {
+    const deep = (inner: string) => `{"a":1,"x":${'['.repeat(400_000)}${inner}${']'.repeat(400_000)}}`
+    assert.equal(find(deep('{"k":1}')), undefined)
+    assert.deepEqual(find(deep('{"k":1,"k":2}')), { path: `x${'[]'.repeat(400_000)}`, name: 'k' })
+  })
+
   void test('a Debezium message holding a name twice is undecodable, naming where', () => {
     const rowSchema = {
       type: 'record',
