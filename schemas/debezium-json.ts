@@ -78,14 +78,17 @@ function parseWith(conformRow: Conform, text: string): DebeziumParseResult {
     parsed = parseJsonNumbersExact(text)
   } catch (err: unknown) {
     // The reviver of a text with a lossy-looking literal recurses: deep nesting runs out of stack.
-    if (err instanceof RangeError) return { ok: false, reason: 'undecodable', detail: `the JSON is nested too deeply to read (${err.message})` }
+    if (err instanceof RangeError) {
+      return { ok: false, reason: 'undecodable', detail: `the JSON is nested too deeply to read (${err.message})` }
+    }
     return { ok: false, reason: 'undecodable', detail: `not JSON: ${err instanceof Error ? err.message : String(err)}` }
   }
   if (!isJsonObject(parsed)) return { ok: false, reason: 'undecodable', detail: `a change message is a JSON object, got ${describe(parsed)}` }
   const twice = duplicateName(text, parsed)
   if (twice !== undefined) {
     const where = twice.path === '' ? 'the message' : `the object at ${twice.path}`
-    return { ok: false, reason: 'undecodable', detail: `${where} holds the name ${JSON.stringify(twice.name)} twice: which value is meant is not known` }
+    const detail = `${where} holds the name ${JSON.stringify(twice.name)} twice: which value is meant is not known`
+    return { ok: false, reason: 'undecodable', detail }
   }
   let message = parsed
   if ('payload' in parsed && 'schema' in parsed) {
