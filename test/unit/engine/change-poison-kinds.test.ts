@@ -5,7 +5,9 @@
  * by an attribute view and a current-state view re-keyed by user. For each bad record: the dead
  * letters (reason, a detail naming the problem, the view), with the origin for letters written on
  * the internal re-key topic; and the rows of each view equal those of a clean run over only the
- * changes that view accepts (nothing lost, nothing poisoned). `kfs dead-letters list` shows them.
+ * changes that view accepts (nothing lost, nothing poisoned). The counters add up: each record
+ * read is processed or dead-lettered, once per reader. `kfs dead-letters list` shows them. The
+ * cases: change-poison-cases.ts and change-poison-envelopes.ts.
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -92,7 +94,8 @@ async function runEngine(keep: (step: Step) => boolean): Promise<Outcome> {
   }
   await log.close()
   let summary: Outcome['summary'] | undefined
-  for (const args of [['apply', ...FEATURES], ['run', ...FEATURES, '--until-caught-up', '--idle', '500ms', '--json']]) {
+  const run = ['run', ...FEATURES, '--until-caught-up', '--idle', '500ms', '--json']
+  for (const args of [['apply', ...FEATURES], run]) {
     const r = await runKfsInProcess(args, dataDir)
     assert.equal(r.code, 0, `kfs ${args.join(' ')}: ${r.stderr}`)
     if (args[0] === 'run') summary = JSON.parse(r.stdout) as Outcome['summary']
@@ -217,7 +220,8 @@ void describe('engine > every kind of bad change, JSON and Avro, attribute and r
           for (const e of step.refused) {
             const l = got.find((g) => g.kind === e.view)
             if (l === undefined) problems.push(`${where}: no letter names the ${e.view} view`)
-            else if (l.reason !== e.reason || !e.detail.test(l.detail)) problems.push(`${where}: want ${e.view} ${e.reason} ${String(e.detail)}`)
+            else if (l.reason !== e.reason || !e.detail.test(l.detail))
+              problems.push(`${where}: want ${e.view} ${e.reason} ${String(e.detail)}`)
           }
         }
       }
@@ -258,7 +262,8 @@ void describe('engine > every kind of bad change, JSON and Avro, attribute and r
       const refusedAt = new Set(onSource.filter((l) => l.view === tier.views.state.name).map((l) => l.offset))
       const unaccounted: string[] = []
       for (let offset = 0; offset < read; offset++) {
-        if (forwardedAt.has(String(offset)) === refusedAt.has(String(offset))) unaccounted.push(`${offset}: forwarded ${forwardedAt.has(String(offset))}, refused ${refusedAt.has(String(offset))}`)
+        const [isForwarded, isRefused] = [forwardedAt.has(String(offset)), refusedAt.has(String(offset))]
+        if (isForwarded === isRefused) unaccounted.push(`${offset}: forwarded ${isForwarded}, refused ${isRefused}`)
       }
       assert.deepEqual(unaccounted, [], tier.format)
       // What the engine counts as consumed: the source records its attribute view read, the copies its current-state view read.
