@@ -201,7 +201,9 @@ export async function createRuntime(config: KfsConfig, options: { logger?: Logge
       }
     },
     decoderFor: (source, registry = schemas) =>
-      source.changes?.format === 'json' ? createChangeJsonDecoder({ rowSchema: source.changes.rowSchema }) : createDecoder({ registry, readerSchema: source.schema }),
+      source.changes?.format === 'json'
+        ? createChangeJsonDecoder({ rowSchema: source.changes.rowSchema })
+        : createDecoder({ registry, readerSchema: source.schema, clock }),
     encoderFor: (source) => createEncoder({ registry: schemas, subject: `${source.topic}-value`, schema: source.schema }),
     async close() {
       for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'close failed'))

@@ -16,12 +16,15 @@
  * fraction that JSON rounds to an integer (`3.0000000000000001` for a long: json-number-literals.ts),
  * and a literal beyond a double's (or a float's) range, which JSON turns into ±Infinity. A string
  * holding a lone surrogate (a `\ud800` escape) has no UTF-8 form, so it is `invalid_utf8` like
- * invalid bytes in an Avro string: two different keys must never collide into one entity.
+ * invalid bytes in an Avro string: two different keys must never collide into one entity. An
+ * object holding a name twice is `undecodable` (json-duplicate-names.ts): JSON.parse would keep
+ * the last value silently.
  */
 import { CHANGE_TIME_FIELD } from '../features/change-envelope.ts'
 import type { AvroRecordSchema } from '../features/types.ts'
 import { parseJsonNumbersExact, LossyNumber } from './json-number-literals.ts'
 import { isJsonObject } from '../core/json-object.ts'
+import { duplicateName } from './json-duplicate-names.ts'
 
 export type DebeziumParseResult =
   | { readonly ok: true; readonly event: Record<string, unknown> }
@@ -74,9 +77,19 @@ function parseWith(conformRow: Conform, text: string): DebeziumParseResult {
   try {
     parsed = parseJsonNumbersExact(text)
   } catch (err: unknown) {
+    // The reviver of a text with a lossy-looking literal recurses: deep nesting runs out of stack.
+    if (err instanceof RangeError) {
+      return { ok: false, reason: 'undecodable', detail: `the JSON is nested too deeply to read (${err.message})` }
+    }
     return { ok: false, reason: 'undecodable', detail: `not JSON: ${err instanceof Error ? err.message : String(err)}` }
   }
   if (!isJsonObject(parsed)) return { ok: false, reason: 'undecodable', detail: `a change message is a JSON object, got ${describe(parsed)}` }
+  const twice = duplicateName(text, parsed)
+  if (twice !== undefined) {
+    const where = twice.path === '' ? 'the message' : `the object at ${twice.path}`
+    const detail = `${where} holds the name ${JSON.stringify(twice.name)} twice: which value is meant is not known`
+    return { ok: false, reason: 'undecodable', detail }
+  }
   let message = parsed
   if ('payload' in parsed && 'schema' in parsed) {
     if (!isJsonObject(parsed.payload)) return { ok: false, reason: 'undecodable', detail: `the payload of the {schema, payload} wrapper is ${describe(parsed.payload)}, not an object` }

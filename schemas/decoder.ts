@@ -4,8 +4,14 @@
  * Strategy, per value:
  * 1. Refuse oversize values before touching them (`oversize`).
  * 2. Unframe (magic byte + schema id, `codec.ts`); a bad frame is `undecodable`.
- * 3. Look the writer schema up by id, once per id (cached, including "unknown"); an id the
- *    registry does not know is `unknown_schema`.
+ * 3. Look the writer schema up by id, once per id; an id the registry does not know is
+ *    `unknown_schema`. A known id is cached for good (an id never changes meaning); an unknown
+ *    answer only for `unknownRecheckMs`, because it can change: a registry follower lagging its
+ *    leader, or a registry being restored, answers 404 for an id that is registered a moment
+ *    later (Confluent's deserializers cache only successful lookups). Unknown ids are kept apart
+ *    from known ones and bounded on their own, so a flood of records with random ids neither
+ *    evicts the real writer schemas nor grows memory; lookups run at most
+ *    `maxConcurrentLookups` at a time, so such a flood cannot open thousands of requests at once.
  * 4. Build the writer type and the resolver writer → reader once per id; a writer schema the
  *    reader cannot resolve (a field type changed, a required field missing) is `schema_mismatch`,
  *    and every record with that id is refused the same way.
@@ -24,6 +30,7 @@ import { unframe } from './codec.ts'
 import { createFastType, createWideType } from './avro-type.ts'
 import { holdsReplacementChar, invalidUtf8Path, recordFieldNames } from './utf8-check.ts'
 import type { AvroSchema, SchemaRegistry } from '../ports/schema-registry.ts'
+import { systemClock, type Clock } from '../core/clock.ts'
 
 export type DecodeFailureReason = Extract<DeadLetterReason, 'undecodable' | 'unknown_schema' | 'schema_mismatch' | 'oversize' | 'invalid_utf8'>
 
@@ -59,8 +66,16 @@ export interface DecoderOptions {
   readonly readerSchema: AvroSchema
   /** Values larger than this are refused as `oversize`. Default 1 MiB (Kafka's default message size). */
   readonly maxValueBytes?: number
-  /** Bound on remembered schema ids, known and unknown. Default 10 000. */
+  /** Bound on remembered known schema ids (and ids whose writer schema does not resolve). Default 10 000. */
   readonly maxCachedIds?: number
+  /** Bound on remembered unknown schema ids. Default 1 000. */
+  readonly maxUnknownIds?: number
+  /** How long an id the registry answered "not registered" for is refused without asking again. Default 5 s. */
+  readonly unknownRecheckMs?: number
+  /** Registry lookups in flight at once. Default 8. */
+  readonly maxConcurrentLookups?: number
+  /** Processing time, for the re-check of unknown ids. */
+  readonly clock?: Pick<Clock, 'nowMs'>
 }
 
 type Reading =
@@ -74,6 +89,7 @@ interface Codec {
 }
 
 const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
+export const DEFAULT_UNKNOWN_RECHECK_MS = 5_000
 
 export function createDecoder(options: DecoderOptions): Decoder {
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
@@ -81,8 +97,39 @@ export function createDecoder(options: DecoderOptions): Decoder {
   const readerFast = createFastType(options.readerSchema)
   const readerFields = recordFieldNames(readerFast)
   let readerWide: Type | undefined
+  const maxUnknownIds = options.maxUnknownIds ?? 1_000
+  const unknownRecheckMs = options.unknownRecheckMs ?? DEFAULT_UNKNOWN_RECHECK_MS
+  const clock = options.clock ?? systemClock
+  const lookups = lookupLimiter(options.maxConcurrentLookups ?? 8)
   const readings = new Map<number, Reading>()
+  /** Unknown ids, with the time the registry said so; in insertion order, the oldest first. */
+  const unknownSince = new Map<number, number>()
   const pending = new Map<number, Promise<Reading>>()
+  const UNKNOWN: Reading = { kind: 'unknown' }
+
+  /** The id's reading if it is still to be believed; an unknown answer older than the re-check interval is not. */
+  function cached(schemaId: number): Reading | undefined {
+    const known = readings.get(schemaId)
+    if (known !== undefined) return known
+    const since = unknownSince.get(schemaId)
+    if (since === undefined) return undefined
+    if (clock.nowMs() - since < unknownRecheckMs) return UNKNOWN
+    unknownSince.delete(schemaId)
+    return undefined
+  }
+
+  function remember(schemaId: number, reading: Reading): void {
+    if (reading.kind === 'unknown') {
+      // Re-inserted at the end: the oldest answer is the first evicted.
+      unknownSince.delete(schemaId)
+      if (unknownSince.size >= maxUnknownIds) unknownSince.delete(unknownSince.keys().next().value as number)
+      unknownSince.set(schemaId, clock.nowMs())
+      return
+    }
+    unknownSince.delete(schemaId)
+    if (readings.size >= maxCachedIds) readings.delete(readings.keys().next().value as number)
+    readings.set(schemaId, reading)
+  }
 
   function codecFor(reader: Type, writer: Type): Codec {
     // Identical wire layout: skip the resolver, decoding is then avsc's fast path.
@@ -90,7 +137,7 @@ export function createDecoder(options: DecoderOptions): Decoder {
   }
 
   function buildReading(writerSchema: AvroSchema | undefined): Reading {
-    if (writerSchema === undefined) return { kind: 'unknown' }
+    if (writerSchema === undefined) return UNKNOWN
     try {
       const writerType = createFastType(writerSchema)
       return { kind: 'ok', fast: codecFor(readerFast, writerType), wide: undefined, writerSchema, writerType }
@@ -100,17 +147,16 @@ export function createDecoder(options: DecoderOptions): Decoder {
   }
 
   async function load(schemaId: number): Promise<Reading> {
-    const cached = readings.get(schemaId)
-    if (cached) return cached
+    const hit = cached(schemaId)
+    if (hit) return hit
     let inflight = pending.get(schemaId)
     if (!inflight) {
-      inflight = options.registry.getById(schemaId).then(buildReading)
+      inflight = lookups(() => options.registry.getById(schemaId)).then(buildReading)
       pending.set(schemaId, inflight)
     }
     try {
       const reading = await inflight
-      if (readings.size >= maxCachedIds) readings.delete(readings.keys().next().value as number)
-      readings.set(schemaId, reading)
+      remember(schemaId, reading)
       return reading
     } finally {
       pending.delete(schemaId)
@@ -172,15 +218,38 @@ export function createDecoder(options: DecoderOptions): Decoder {
     async decodeBatch(values) {
       const framed = values.map(preCheck)
       const unseen = new Set<number>()
-      for (const f of framed) if ('schemaId' in f && !readings.has(f.schemaId)) unseen.add(f.schemaId)
       const loaded = new Map<number, Reading>()
+      for (const f of framed) {
+        if (!('schemaId' in f) || loaded.has(f.schemaId)) continue
+        const hit = cached(f.schemaId)
+        if (hit) loaded.set(f.schemaId, hit)
+        else unseen.add(f.schemaId)
+      }
+      // The batch's own answers, not the caches': a flood of ids larger than a cache evicts some before the batch is decoded.
       await Promise.all([...unseen].map(async (id) => loaded.set(id, await load(id))))
       return framed.map((f) => {
         if ('failure' in f) return f.failure
-        const reading = readings.get(f.schemaId) ?? loaded.get(f.schemaId)
-        return decodeKnown(f.schemaId, reading as Reading, f.body)
+        return decodeKnown(f.schemaId, loaded.get(f.schemaId) as Reading, f.body)
       })
     },
+  }
+}
+
+/** Runs at most `max` lookups at once; the others wait their turn, in order. */
+function lookupLimiter(max: number): <T>(lookup: () => Promise<T>) => Promise<T> {
+  let running = 0
+  const waiting: (() => void)[] = []
+  return async (lookup) => {
+    // A finishing lookup hands its slot straight to the next waiter, so no newcomer slips in between.
+    if (running >= max) await new Promise<void>((resolve) => waiting.push(resolve))
+    else running++
+    try {
+      return await lookup()
+    } finally {
+      const next = waiting.shift()
+      if (next) next()
+      else running--
+    }
   }
 }
 

@@ -16,6 +16,10 @@
  * - both parts in one group are one step (one row); a group whose values changed emits a row at
  *   as_of = max(c, t), retract group first. An emptied group reads count 0, sum 0, avg null — a
  *   normal row: the group still exists, with nothing in it.
+ * An image the view refuses (map, group key, value: a dead letter) refuses the change whole, in
+ * both copies of a split change (each judges the other's image); a retraction the group cannot
+ * make (unknown_retraction) does not stop the add: that depends on the group's state, which the
+ * other copy cannot see.
  * An update or delete without a before image cannot be retracted → unknown_retraction; one whose
  * before image the filter refuses while its group holds the row live → before_mismatch. A delete
  * with a key-only before image retracts what the group it names holds for the row (#deleteHeld).
@@ -139,6 +143,7 @@ export class CurrentStateRunner implements TaskViewRunner {
     }
     const refused = dead.length
     const retract = role !== 'add' && change.before !== null ? this.#part(offset, change.before, dead) : undefined
+    const beforeRefused = dead.length > refused
     // The filter refused the before image, yet its group holds the row live: the image is not that
     // row (a key-only before image: nulls, or a CDC tool's fallbacks for NOT NULL columns).
     // Refused as any disagreeing before image is; silently skipped, the row stayed in the group.
@@ -151,7 +156,14 @@ export class CurrentStateRunner implements TaskViewRunner {
         detail: `before image of row ${change.key} does not pass the view's filter, but group ${contradicted} holds the row: the view needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
       })
     }
+    const addFrom = dead.length
     const add = role !== 'retract' && after !== null ? this.#part(offset, after, dead) : undefined
+    // An image this view refuses for what it holds (a value out of range or oversize, a bad group
+    // key, a failing map) refuses the change whole: retracting the old row while refusing the new
+    // one would drop the row from its group, so the dead letter would not be all it leaves behind.
+    // A copy split by the re-key stage judges the other copy's image too, silently (that copy
+    // writes the letter): it depends on the image alone, so both copies agree.
+    if (beforeRefused || dead.length > addFrom || this.#otherImageRefused(offset, role, change.before, after)) return
     if (contradicted !== undefined && add?.group === contradicted) return
     if (retract !== undefined && add !== undefined && retract.group === add.group) {
       this.#step(offset, t, change.key, retract.group, retract.contribution, add.contribution, rows, dead)
@@ -159,6 +171,20 @@ export class CurrentStateRunner implements TaskViewRunner {
     }
     if (retract !== undefined) this.#step(offset, t, change.key, retract.group, retract.contribution, undefined, rows, dead)
     if (add !== undefined) this.#step(offset, t, change.key, add.group, undefined, add.contribution, rows, dead)
+  }
+
+  /** Whether the image a split copy does not carry is one this view refuses (a letter its own copy writes). */
+  #otherImageRefused(
+    offset: string,
+    role: ChangeRole | undefined,
+    before: EventRecord | null,
+    after: EventRecord | null,
+  ): boolean {
+    const other = role === 'retract' ? after : role === 'add' ? before : null
+    if (other === null) return false
+    const scratch: TaskDeadLetter[] = []
+    this.#part(offset, other, scratch)
+    return scratch.length > 0
   }
 
   /** The image's group and contribution; undefined when the filter refuses it or it is bad (dead letter pushed). */

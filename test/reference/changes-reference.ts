@@ -309,6 +309,7 @@ class CurrentStateOracle {
     }
     const refused = dead.length
     const retract = role !== 'add' && ch.before !== null ? this.#part(offset, ch.before, dead) : undefined
+    const beforeRefused = dead.length > refused
     // A before image the filter refuses, of a row its group holds live: not the row the group holds.
     let contradicted: string | undefined
     if (role !== 'add' && ch.before !== null && retract === undefined && dead.length === refused) {
@@ -319,7 +320,14 @@ class CurrentStateOracle {
         dead.push({ offset, reason: 'before_mismatch', view: view.name })
       }
     }
+    const addFrom = dead.length
     const add = role !== 'retract' && after !== null ? this.#part(offset, after, dead) : undefined
+    // An image the view refuses (map, key, value) refuses the change whole, a split copy's other image included.
+    const other = role === 'retract' ? after : role === 'add' ? ch.before : null
+    const scratch: Dead = []
+    if (other !== null) this.#part(offset, other, scratch)
+    const otherRefused = scratch.length > 0
+    if (beforeRefused || dead.length > addFrom || otherRefused) return
     if (contradicted !== undefined && add?.group === contradicted) return
     const groups: { group: string; retract?: (number | null)[]; add?: (number | null)[] }[] = []
     if (retract !== undefined) groups.push({ group: retract.group, retract: retract.contribution })

@@ -8,12 +8,15 @@
 import { createWideType } from '../../../schemas/avro-type.ts'
 import { changeEnvelopeSchema } from '../../../features/change-envelope.ts'
 import type { AvroRecordSchema } from '../../../features/types.ts'
+import { envelopeCases } from './change-poison-envelopes.ts'
 
 export type ViewKind = 'attr' | 'state'
 export interface Expected {
   readonly view: ViewKind
   readonly reason: string
   readonly detail: RegExp
+  /** The letter refuses part of the change (a retraction); the rest applies, so the record counts for the view's rows. */
+  readonly partial?: true
 }
 export interface Step {
   readonly key: string | null
@@ -25,6 +28,7 @@ export interface Row {
   readonly user_id?: string | null
   readonly amount?: number | null
   readonly status?: string | null
+  readonly qty?: number | bigint | null
 }
 
 export const BASE_MS = 1_700_000_000_000
@@ -42,11 +46,11 @@ export interface Format {
 
 export const attr = (reason: string, detail: RegExp): Expected => ({ view: 'attr', reason, detail })
 export const state = (reason: string, detail: RegExp): Expected => ({ view: 'state', reason, detail })
-const both = (reason: string, detail: RegExp): Expected[] => [attr(reason, detail), state(reason, detail)]
+export const both = (reason: string, detail: RegExp): Expected[] => [attr(reason, detail), state(reason, detail)]
 
 export const row = (order_id: string, user_id: string | null, amount: number | null, status: string | null = 'open'): Row => ({ order_id, user_id, amount, status })
 
-function framed(id: number, body: Uint8Array): Uint8Array {
+export function framed(id: number, body: Uint8Array): Uint8Array {
   const header = Buffer.alloc(5)
   header.writeUInt32BE(id, 1)
   return Buffer.concat([header, body])
@@ -65,14 +69,45 @@ export function avroVariants(rowSchema: AvroRecordSchema): Record<string, AvroRe
     tsString: withField('ts_ms', 'string'),
     noOrderId: rowWith((fs) => fs.filter((f) => f.name !== 'order_id')),
     amountString: rowWith((fs) => fs.map((f) => (f.name === 'amount' ? { name: 'amount', type: 'string' } : f))),
+    noOp: { ...envelope, fields: envelope.fields.filter((f) => f.name !== 'op') } as unknown as AvroRecordSchema,
+    orderIdLong: rowWith((fs) => fs.map((f) => (f.name === 'order_id' ? { name: 'order_id', type: 'long' } : f))),
+    orderIdNullable: rowWith((fs) => fs.map((f) => (f.name === 'order_id' ? { name: 'order_id', type: ['null', 'string'] } : f))),
   }
+}
+
+/** What a case builds its steps with (buildSteps). */
+export interface Kit {
+  readonly format: Format
+  /** The source's envelope schema (Avro). */
+  readonly envelope: AvroRecordSchema
+  /** The next commit time: a second after the last. */
+  readonly t: () => number
+  /** A row with every column (Avro needs them all). */
+  readonly full: (r: Row | null) => Row | null
+  /** `event` written with `schema`, framed with registry id `id`. */
+  readonly avro: (schema: AvroRecordSchema, id: number, event: Record<string, unknown>) => Uint8Array
+  /** A well-formed change in the format (JSON: Debezium with source.ts_ms; Avro: the envelope). */
+  readonly change: (op: string, before: Row | null, after: Row | null, ts?: number | bigint) => Uint8Array
+  readonly json: (message: unknown) => Uint8Array
+  readonly literal: (message: unknown, from: string, to: string) => Uint8Array
+  /** An Avro envelope written with one of avroVariants' writer schemas. */
+  readonly variant: (name: string, event: Record<string, unknown>) => Uint8Array
+  readonly patched: (bytes: Uint8Array, marker: string, patch: number[]) => Uint8Array
+  readonly step: (key: string | null, value: Uint8Array | null, refused?: readonly Expected[]) => Step
+}
+
+/** One case: its steps after the good create, then (by default) a good update. */
+export interface Case {
+  readonly name: string
+  readonly build: (o: string, u: string) => Step[]
+  readonly then?: 'update' | 'create' | 'none'
 }
 
 /** Builds the steps of every case, in stream order, with commit times rising by a second per step. */
 export function buildSteps(f: Format): { name: string; steps: Step[] }[] {
   let seq = 0
   const t = (): number => BASE_MS + ++seq * 1_000
-  const full = (r: Row | null): Row | null => r && { user_id: null, amount: null, status: null, ...r }
+  const full = (r: Row | null): Row | null => r && { user_id: null, amount: null, status: null, qty: null, ...r }
   const wide = new Map<AvroRecordSchema, ReturnType<typeof createWideType>>()
   const avro = (schema: AvroRecordSchema, id: number, event: Record<string, unknown>): Uint8Array => {
     let type = wide.get(schema)
@@ -104,8 +139,9 @@ export function buildSteps(f: Format): { name: string; steps: Step[] }[] {
   }
   const isJson = f.name === 'json'
   const step = (key: string | null, value: Uint8Array | null, refused: readonly Expected[] = []): Step => ({ key, value, refused })
+  const kit: Kit = { format: f, envelope, t, full, avro, change, json, literal, variant, patched, step }
 
-  const cases: { name: string; build: (o: string, u: string) => Step[]; then?: 'update' | 'create' | 'none' }[] = [
+  const cases: Case[] = [
     { name: "unknown op 't' (truncate)", build: (o) => [step(o, change('t', null, null), both('unknown_op', /op 't' is not one of c, r, u, d/))] },
     { name: "unknown op 'x'", build: (o, u) => [step(o, change('x', null, row(o, u, 12)), both('unknown_op', /op 'x' is not one of c, r, u, d/))] },
     {
@@ -268,6 +304,7 @@ export function buildSteps(f: Format): { name: string; steps: Step[] }[] {
       name: "update with Debezium's unavailable-value placeholder and no before image: the attribute keeps the current value",
       build: (o, u) => [step(o, change('u', null, row(o, u, 10, '__debezium_unavailable_value')), [state('unavailable_value', new RegExp(`column status of row ${o} is the CDC tool's unavailable-value placeholder`))])],
     },
+    ...envelopeCases(kit),
   ]
   return cases.map((c, i) => {
     const o = `o${i}`

@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import avro from 'avsc'
-import { createDecoder } from '../../../schemas/decoder.ts'
+import { createDecoder, type DecodeResult } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
-import { SchemaError } from '../../../core/errors.ts'
+import { SchemaError, SourceError } from '../../../core/errors.ts'
 import type { AvroSchema, SchemaRegistry } from '../../../ports/schema-registry.ts'
 
 /** A registry that only serves fixed ids, and counts lookups. */
@@ -124,9 +124,9 @@ void describe('schemas > decoder', () => {
     })
   })
 
-  void test('each schema id is looked up once, including unknown ones', async () => {
+  void test('each schema id is looked up once, an unknown one once per re-check interval', async () => {
     const registry = fixedRegistry({ 7: clickV1 })
-    const decoder = createDecoder({ registry, readerSchema: clickV1 })
+    const decoder = createDecoder({ registry, readerSchema: clickV1, clock: { nowMs: () => 0 } })
     await decoder.decodeBatch([wire(7, clickV1, event), wire(7, clickV1, event), wire(99, clickV1, event)])
     await decoder.decode(wire(7, clickV1, event))
     await decoder.decode(wire(99, clickV1, event))
@@ -143,6 +143,113 @@ void describe('schemas > decoder', () => {
     }
     const decoder = createDecoder({ registry: failing, readerSchema: clickV1 })
     await assert.rejects(decoder.decode(wire(7, clickV1, event)))
+  })
+})
+
+/** A registry whose ids can be registered while a decoder runs, that records its lookups and how many ran at once. */
+function mutableRegistry(byId: Map<number, AvroSchema>) {
+  const reg = {
+    asked: [] as number[],
+    inFlight: 0,
+    mostInFlight: 0,
+    down: false,
+    async register(): Promise<number> {
+      return 1
+    },
+    async getById(id: number): Promise<AvroSchema | undefined> {
+      reg.asked.push(id)
+      reg.inFlight++
+      reg.mostInFlight = Math.max(reg.mostInFlight, reg.inFlight)
+      try {
+        // A turn of the event loop, so lookups of one batch overlap as they would over HTTP.
+        await new Promise<void>((resolve) => setImmediate(resolve))
+        if (reg.down) throw new SourceError('SOURCE_UNAVAILABLE', 'schema registry getById failed: connection refused')
+        return byId.get(id)
+      } finally {
+        reg.inFlight--
+      }
+    },
+    async latest() {
+      return undefined
+    },
+  }
+  return reg
+}
+
+void describe('schemas > decoder > unknown schema ids are re-checked', () => {
+  const RECHECK_MS = 1_000
+  const setup = (byId: Map<number, AvroSchema>, extra: { maxUnknownIds?: number; maxConcurrentLookups?: number } = {}) => {
+    const registry = mutableRegistry(byId)
+    const clock = { now: 0, nowMs: () => clock.now }
+    const decoder = createDecoder({ registry, readerSchema: clickV1, clock, unknownRecheckMs: RECHECK_MS, ...extra })
+    return { registry, clock, decoder }
+  }
+  const reasonOf = (r: DecodeResult) => (r.ok ? 'ok' : `${r.reason}: ${r.detail}`)
+
+  void test('an id the registry learns later (a lagging follower, a restore) decodes after the re-check', async () => {
+    const byId = new Map<number, AvroSchema>()
+    const { registry, clock, decoder } = setup(byId)
+    assert.equal(reasonOf(await decoder.decode(wire(21, clickV1, event))), 'unknown_schema: schema id 21 is not registered')
+    byId.set(21, clickV1)
+    // Within the interval the answer stands: one lookup, not one per record.
+    clock.now = RECHECK_MS - 1
+    assert.equal(reasonOf(await decoder.decode(wire(21, clickV1, event))), 'unknown_schema: schema id 21 is not registered')
+    assert.deepEqual(registry.asked, [21])
+    clock.now = RECHECK_MS
+    assert.deepEqual(plain(await decoder.decodeBatch([wire(21, clickV1, event), wire(21, clickV1, event)])), [
+      { ok: true, event, schemaId: 21 },
+      { ok: true, event, schemaId: 21 },
+    ])
+    // Known now, for good: no more lookups, however late.
+    clock.now = 100 * RECHECK_MS
+    assert.equal(reasonOf(await decoder.decode(wire(21, clickV1, event))), 'ok')
+    assert.deepEqual(registry.asked, [21, 21])
+  })
+
+  void test('a truly unknown id stays unknown_schema, asked again once per interval', async () => {
+    const { registry, clock, decoder } = setup(new Map([[7, clickV1]]))
+    for (let i = 0; i < 5; i++) {
+      clock.now = i * RECHECK_MS
+      const out = await decoder.decodeBatch([wire(99, clickV1, event), wire(7, clickV1, event), wire(99, clickV1, event)])
+      const unknown = 'unknown_schema: schema id 99 is not registered'
+      assert.deepEqual(out.map(reasonOf), [unknown, 'ok', unknown])
+    }
+    assert.deepEqual(registry.asked, [99, 7, 99, 99, 99, 99])
+  })
+
+  void test('an unreachable registry throws for the caller to retry: nothing is refused or cached', async () => {
+    const byId = new Map<number, AvroSchema>([[7, clickV1]])
+    const { registry, decoder } = setup(byId)
+    registry.down = true
+    await assert.rejects(decoder.decodeBatch([wire(7, clickV1, event), wire(99, clickV1, event)]), /connection refused/)
+    await assert.rejects(decoder.decode(wire(7, clickV1, event)), /connection refused/)
+    registry.down = false
+    // The retry, at the same instant: both ids are asked again and answered as they are.
+    const out = await decoder.decodeBatch([wire(7, clickV1, event), wire(99, clickV1, event)])
+    assert.deepEqual(out.map(reasonOf), ['ok', 'unknown_schema: schema id 99 is not registered'])
+  })
+
+  void test('a flood of random ids: each refused with its reason, lookups bounded at once, caches bounded, the real schema kept', async () => {
+    const { registry, clock, decoder } = setup(new Map([[7, clickV1]]), { maxUnknownIds: 50, maxConcurrentLookups: 4 })
+    assert.equal(reasonOf(await decoder.decode(wire(7, clickV1, event))), 'ok')
+    const flood = Array.from({ length: 2_000 }, (_, i) => 1_000 + i)
+    const values = flood.flatMap((id) => [wire(id, clickV1, event), wire(7, clickV1, event)])
+    const out = await decoder.decodeBatch(values)
+    assert.equal(out.length, values.length)
+    const want = (i: number) => (i % 2 === 0 ? `unknown_schema: schema id ${flood[i / 2]} is not registered` : 'ok')
+    out.forEach((r, i) => assert.equal(reasonOf(r), want(i)))
+    assert.ok(registry.mostInFlight <= 4, `at most 4 lookups at once, saw ${registry.mostInFlight}`)
+    // One lookup per distinct id; the known id was not evicted by the flood.
+    assert.equal(registry.asked.length, 1 + flood.length)
+    assert.equal(registry.asked.filter((id) => id === 7).length, 1)
+    // Bounded: the newest unknown ids are remembered, the oldest were let go (asked again).
+    clock.now = RECHECK_MS - 1
+    registry.asked.length = 0
+    await decoder.decode(wire(flood.at(-1)!, clickV1, event))
+    await decoder.decode(wire(flood.at(-50)!, clickV1, event))
+    assert.deepEqual(registry.asked, [])
+    await decoder.decode(wire(flood[0]!, clickV1, event))
+    assert.deepEqual(registry.asked, [flood[0]])
   })
 })
 
