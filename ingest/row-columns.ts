@@ -26,6 +26,13 @@ const INT32 = 2 ** 31
 const MIN_LONG = -(2n ** 63n)
 const MAX_LONG = 2n ** 63n - 1n
 
+/**
+ * A long's canonical text: -0 (which CSV's "-0" and JS arithmetic give) is 0, as an Avro long
+ * stores it — else a row holding it never matches its own record read back from the log, and
+ * every re-ingest appends it again.
+ */
+const taggedLong = (v: unknown): string => tagged(v === 0 ? 0 : v)
+
 const isLong = (v: unknown): boolean =>
   (typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'bigint' && v >= MIN_LONG && v <= MAX_LONG)
 
@@ -58,12 +65,12 @@ function columnOf(field: { name: string; type: unknown }): RowColumn {
   const name = typeof type === 'string' ? type : typeof base?.type === 'string' && base.logicalType === undefined ? base.type : undefined
   const isTimestamp = base?.type === 'long' && (base.logicalType === 'timestamp-millis' || base.logicalType === 'local-timestamp-millis')
   const common = { name: field.name, nullable }
-  if (isTimestamp) return { ...common, kind: 'timestamp', avro: 'long', isValid: isLong, canonical: tagged }
+  if (isTimestamp) return { ...common, kind: 'timestamp', avro: 'long', isValid: isLong, canonical: taggedLong }
   switch (name) {
     case 'long':
-      return { ...common, kind: 'long', avro: 'long', isValid: isLong, canonical: tagged }
+      return { ...common, kind: 'long', avro: 'long', isValid: isLong, canonical: taggedLong }
     case 'int':
-      return { ...common, kind: 'long', avro: 'int', isValid: (v) => typeof v === 'number' && Number.isInteger(v) && v >= -INT32 && v < INT32, canonical: tagged }
+      return { ...common, kind: 'long', avro: 'int', isValid: (v) => typeof v === 'number' && Number.isInteger(v) && v >= -INT32 && v < INT32, canonical: taggedLong }
     case 'double':
       return { ...common, kind: 'double', avro: 'double', isValid: (v) => typeof v === 'number', canonical: tagged }
     case 'float':
