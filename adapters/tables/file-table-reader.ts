@@ -195,7 +195,8 @@ function csvSnapshot(declared: readonly TableColumn[], id: string, where: string
   let header: readonly string[] | undefined
   for (const f of files) {
     const own = headerOf(f).header
-    if (new Set(own).size !== own.length) throw new FeatureStoreError('BAD_REQUEST', `${f.name}: the header row names a column twice`)
+    const twice = own.find((name, i) => own.indexOf(name) !== i)
+    if (twice !== undefined) throw new FeatureStoreError('BAD_REQUEST', `${f.name}: the header row names the column ${JSON.stringify(twice)} twice${notAHeader(own, declared)}`)
     if (header === undefined) header = own
     else if (own.join('\u0000') !== header.join('\u0000')) throw new FeatureStoreError('BAD_REQUEST', `the CSV files of ${where} disagree on their header rows (${files[0]!.name} and ${f.name})`)
   }
@@ -224,6 +225,14 @@ function csvSnapshot(declared: readonly TableColumn[], id: string, where: string
       if (batch.length > 0) yield batch
     },
   }
+}
+
+/**
+ * The hint for a header row that names none of the declared columns: a file without a header
+ * row, whose first data row (empty cells repeat) was read as one.
+ */
+function notAHeader(header: readonly string[], declared: readonly TableColumn[]): string {
+  return declared.some((c) => header.includes(c.name)) ? '' : " (line 1 names none of the row schema's columns: is it a header row?)"
 }
 
 /** The file as text, which must be UTF-8 (core/csv-parse.ts's csvUtf8Text says why). */

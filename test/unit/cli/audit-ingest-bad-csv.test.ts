@@ -26,6 +26,19 @@ const CASES: readonly (readonly [string, string | Buffer, Outcome])[] = [
     { refused: /column account_id \(string\) is missing; .*nothing was appended/ },
   ],
   [
+    'no header row, the first row with empty cells',
+    'a,1000,1.5,,\n',
+    {
+      refused:
+        /the header row names the column "" twice \(line 1 names none of the row schema's columns: is it a header row\?\)$/,
+    },
+  ],
+  [
+    'a column named twice',
+    'account_id,updated_at,balance,tier,visits,tier\na,1000,1.5,,,\n',
+    { refused: /the header row names the column "tier" twice$/ },
+  ],
+  [
     'the event-time column missing',
     'account_id,balance,tier,visits\na,1.5,,\n',
     { refused: /column updated_at \(timestamp\) is missing; nothing was appended/ },
