@@ -27,7 +27,7 @@ import type { TableColumn, TableColumnBatch, TableRow } from '../ports/table-sna
 import { orderByTimeThenKey } from './append-order.ts'
 import { PlannerSlots, type SlotChunk } from './planner-slots.ts'
 import type { LogState } from './log-state.ts'
-import { kindFits, type RowColumn } from './row-columns.ts'
+import { avroValues, kindFits, type RowColumn } from './row-columns.ts'
 
 export const REJECT_REASONS = ['missing_key', 'missing_event_time', 'invalid_event_time', 'schema_mismatch', 'duplicate'] as const
 export type RejectReason = (typeof REJECT_REASONS)[number]
@@ -226,7 +226,7 @@ export class SnapshotPlanner {
     const slots = this.#slots
     const n = batch.numRows
     const valuesOf = (name: string): ArrayLike<unknown> => batch.columns[name] ?? NO_VALUES
-    const declared = columns.map((c) => valuesOf(c.name))
+    const declared = columns.map((c) => avroValues(c, valuesOf(c.name), n))
     const bad = firstBadColumns(columns, declared, n)
     const keyColumns = primaryKey.map(valuesOf)
     const times = valuesOf(rowTimeField)

@@ -5,7 +5,7 @@
  * came from a snapshot file or back from the log (a long as number or bigint, a float rounded to
  * 32 bits as Avro stores it), so a re-ingest recognises rows it appended before.
  */
-import type { Type } from 'avsc'
+import type { Type, types } from 'avsc'
 import type { AvroRecordSchema } from '../features/types.ts'
 import type { TableColumn, TableColumnKind } from '../ports/table-snapshots.ts'
 import { createWideType } from '../schemas/avro-type.ts'
@@ -53,7 +53,8 @@ function tagged(v: unknown): string {
   }
 }
 
-function columnOf(field: { name: string; type: unknown }): RowColumn {
+/** `avscType`: the field's type as avsc built it within the whole row (asked for only for `other` columns). */
+function columnOf(field: { name: string; type: unknown }, avscType: () => Type): RowColumn {
   let type = field.type
   let nullable = false
   if (Array.isArray(type)) {
@@ -80,15 +81,28 @@ function columnOf(field: { name: string; type: unknown }): RowColumn {
     case 'boolean':
       return { ...common, kind: 'boolean', avro: 'boolean', isValid: (v) => typeof v === 'boolean', canonical: tagged }
     default: {
-      // Anything richer (enums, arrays, records): avsc judges it; fingerprints use its JSON.
-      const avsc: Type = createWideType(type as AvroRecordSchema)
-      return { ...common, kind: 'other', avro: 'other', isValid: (v) => v !== null && v !== undefined && avsc.isValid(v), canonical: tagged }
+      // Anything richer (bytes, enums, arrays, records): avsc judges it; fingerprints use its JSON.
+      // Built from the whole row, not the field's type alone: a primitive name ("bytes") or a
+      // reference to a type named in an earlier field is no schema on its own.
+      const avsc = avscType()
+      return {
+        ...common,
+        kind: 'other',
+        avro: 'other',
+        isValid: (v) => v !== null && v !== undefined && avsc.isValid(v),
+        canonical: tagged,
+      }
     }
   }
 }
 
 export function rowColumns(rowSchema: AvroRecordSchema): readonly RowColumn[] {
-  return (rowSchema.fields as { name: string; type: unknown }[]).map(columnOf)
+  let row: types.RecordType | undefined
+  const fieldType = (name: string) => (): Type => {
+    row ??= createWideType(rowSchema) as types.RecordType
+    return row.field(name)!.type
+  }
+  return (rowSchema.fields as { name: string; type: unknown }[]).map((f) => columnOf(f, fieldType(f.name)))
 }
 
 /**
@@ -102,4 +116,22 @@ export function kindFits(declared: TableColumnKind, actual: TableColumnKind): bo
 /** The snapshot's columns as the port reports them, for the declared row (CSV readers type cells by these). */
 export function declaredTableColumns(rowSchema: AvroRecordSchema): readonly TableColumn[] {
   return rowColumns(rowSchema).map((c) => ({ name: c.name, kind: c.kind }))
+}
+
+/**
+ * A column's values as the Avro library takes them: binary values as Buffers. Readers give
+ * Uint8Arrays (ports/parquet-codec.ts), which avsc's `bytes` refuses — every row of a table with
+ * a binary column was rejected `schema_mismatch` ("holds object"). The same array when none needs
+ * it; otherwise a copy whose Buffers share the values' memory.
+ */
+export function avroValues(column: RowColumn, values: ArrayLike<unknown>, n: number): ArrayLike<unknown> {
+  if (column.avro !== 'other') return values
+  let out: unknown[] | undefined
+  for (let r = 0; r < n; r++) {
+    const v = values[r]
+    if (!(v instanceof Uint8Array) || Buffer.isBuffer(v)) continue
+    out ??= Array.from({ length: n }, (_, i) => values[i])
+    out[r] = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+  }
+  return out ?? values
 }

@@ -8,7 +8,10 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { runKfsInProcess } from '../../support/in-process-cli.ts'
+import { accounts, accountsCsv, docs } from '../ingest/corpus-sources.ts'
 import { loggedEnvelopes } from './accounts-log.ts'
+
+const SOURCES = { accounts, accounts_csv: accountsCsv, docs }
 
 export const CORPUS_FEATURES = ['--features', 'test/unit/ingest/corpus-sources.ts']
 
@@ -34,7 +37,7 @@ interface Summary {
 
 /** `kfs ingest --source <source> --snapshot <file>` into a fresh data directory under `dir`, run twice. */
 export async function checkIngest(
-  source: 'accounts' | 'accounts_csv',
+  source: keyof typeof SOURCES,
   file: string,
   dataDir: string,
   want: Outcome,
@@ -73,8 +76,8 @@ export async function checkIngest(
   )
 }
 
-async function loggedOrNone(dataDir: string, source: string): Promise<string[]> {
-  return (await loggedEnvelopes(dataDir, source)).map(({ key, envelope }) => `${key}@${envelope.ts_ms}`)
+async function loggedOrNone(dataDir: string, source: keyof typeof SOURCES): Promise<string[]> {
+  return (await loggedEnvelopes(dataDir, SOURCES[source])).map(({ key, envelope }) => `${key}@${envelope.ts_ms}`)
 }
 
 export const dataDirIn = (dir: string, name: string): string => join(dir, `data-${name.replace(/\W+/g, '-')}`)

@@ -2,6 +2,8 @@
  * The definitions module the bad-input corpus tests load with --features: the accounts table of
  * ./fixtures.ts read from a CSV file (`accounts_csv`) and from Parquet (`accounts`).
  */
+import { changeEnvelopeSchema } from '../../../features/change-envelope.ts'
+import type { AvroRecordSchema } from '../../../features/types.ts'
 import { brand } from '../../../features/validate.ts'
 import { account, accountsSource } from './fixtures.ts'
 
@@ -12,5 +14,26 @@ export const accountsCsv = brand(
     name: 'accounts_csv',
     topic: 'accounts_csv',
     changes: { ...accountsSource().changes!, location: { format: 'csv', path: 'accounts.csv' } },
+  }),
+)
+
+/** Documents with columns of the richer kinds: bytes and a list of text (Parquet binary and list<string>). */
+export const docRow: AvroRecordSchema = {
+  type: 'record',
+  name: 'Doc',
+  namespace: 'kfs.test',
+  fields: [
+    { name: 'account_id', type: 'string' },
+    { name: 'updated_at', type: { type: 'long', logicalType: 'timestamp-millis' } },
+    { name: 'blob', type: ['null', 'bytes'], default: null },
+    { name: 'tags', type: ['null', { type: 'array', items: 'string' }], default: null },
+  ],
+}
+export const docs = brand(
+  accountsSource({
+    name: 'docs',
+    topic: 'docs',
+    schema: changeEnvelopeSchema(docRow),
+    changes: { ...accountsSource().changes!, rowSchema: docRow, location: { format: 'parquet', path: 'docs.parquet' } },
   }),
 )
