@@ -20,6 +20,8 @@ export interface RowColumn {
   isValid(value: unknown): boolean
   /** Canonical text of a valid value (or null) for fingerprints. */
   canonical(value: unknown): string
+  /** The Avro bytes of a valid value of an `other` column (./row-size.ts sizes the rest itself). */
+  encodedBytes(value: unknown): number
 }
 
 const INT32 = 2 ** 31
@@ -65,7 +67,7 @@ function columnOf(field: { name: string; type: unknown }, avscType: () => Type):
   const base = typeof type === 'object' && type !== null && !Array.isArray(type) ? (type as { type?: unknown; logicalType?: unknown }) : undefined
   const name = typeof type === 'string' ? type : typeof base?.type === 'string' && base.logicalType === undefined ? base.type : undefined
   const isTimestamp = base?.type === 'long' && (base.logicalType === 'timestamp-millis' || base.logicalType === 'local-timestamp-millis')
-  const common = { name: field.name, nullable }
+  const common = { name: field.name, nullable, encodedBytes: () => 0 }
   if (isTimestamp) return { ...common, kind: 'timestamp', avro: 'long', isValid: isLong, canonical: taggedLong }
   switch (name) {
     case 'long':
@@ -91,6 +93,7 @@ function columnOf(field: { name: string; type: unknown }, avscType: () => Type):
         avro: 'other',
         isValid: (v) => v !== null && v !== undefined && avsc.isValid(v),
         canonical: tagged,
+        encodedBytes: (v) => avsc.toBuffer(v).length,
       }
     }
   }

@@ -27,7 +27,8 @@ Each record is a change envelope (op c for a new key, u with the previous row as
 the snapshot's id. What the log holds is read from the log itself, so ingesting the same snapshot
 again appends nothing, and a run that was killed is completed by running it again.
 
-Rows without a primary key or event time, with a value not of the row schema's type, or repeating
+Rows without a primary key or event time, with a value not of the row schema's type, too large
+for a change record (over 523,776 bytes of values: a record over 1 MiB no reader takes), or repeating
 a (primary key, event time) of the snapshot with other values are rejected with a reason (the
 first examples are listed with their row numbers) and the others are appended; the command then
 exits 1. A snapshot whose columns no longer fit the row schema (a column missing, or of another

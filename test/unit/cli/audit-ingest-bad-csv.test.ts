@@ -86,6 +86,21 @@ const CASES: readonly (readonly [string, string | Buffer, Outcome])[] = [
   ['a UTF-8 byte-order mark', `\uFEFF${H}${ok('a')}`, { logged: ['a@1000'] }],
   ['quoted cells with commas, quotes and line breaks', `${H}"a,1",1000,1.5,"say ""hi""\nthere",\n`, { logged: ['a,1@1000'] }],
   ['a NUL byte in a text cell', `${H}a,1000,1.5,go\0ld,\n`, { logged: ['a@1000'] }],
+  [
+    'a huge text cell (over what a change record carries) beside a good row',
+    `${H}a,1000,1.5,${'x'.repeat(600_000)},\n${ok('b')}`,
+    {
+      logged: ['b@1000'],
+      rejected: ['1:oversize'],
+      detail: /the row's values take \d+ bytes, over the 523776 a change record can carry/,
+    },
+  ],
+  ['a text cell just within what a change record carries', `${H}a,1000,1.5,${'é'.repeat(261_000)},\n`, { logged: ['a@1000'] }],
+  [
+    'a key updated with two rows each just within (the update record carries both)',
+    `${H}a,1000,1.5,${'x'.repeat(523_000)},\na,2000,1.5,${'y'.repeat(523_000)},\n`,
+    { logged: ['a@1000', 'a@2000'] },
+  ],
   // Keys.
   [
     'an empty key',

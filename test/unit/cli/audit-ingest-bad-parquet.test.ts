@@ -115,6 +115,11 @@ const CASES: readonly (readonly [string, string, Outcome])[] = [
     { logged: [`good@${T}`], rejected: ['1:schema_mismatch'], detail: /column visits holds bigint 18446744073709551615/ },
   ],
   [
+    'a huge string (over what a change record carries)',
+    rows(row({ tier: "repeat('x', 2000000)" }), good),
+    { logged: [`good@${T}`], rejected: ['1:oversize'] },
+  ],
+  [
     'a key repeated: same time and values, other values, another time',
     rows(row(), row(), row({ balance: '9::DOUBLE' }), row({ updated_at: "TIMESTAMPTZ '2026-01-02 00:00:00+00'" })),
     { logged: [`a@${T}`, `a@${T + 86_400_000}`], rejected: ['3:duplicate'] },
