@@ -69,6 +69,9 @@ Examples:
     if (typeof spec === 'string') throw new UsageError(spec)
     const batch = numberOption(args, 'batch')
     let at = stringOption(args, 'snapshot')
+    // An Iceberg snapshot is named by its id, a (64-bit) integer: anything else is the invocation's mistake.
+    if (at !== undefined && spec.location.format === 'iceberg' && !/^-?\d{1,20}$/.test(at))
+      throw new UsageError(`--snapshot ${at}: an Iceberg snapshot id is an integer (kfs ingest reads the current snapshot without --snapshot)`)
     if (at !== undefined && spec.location.format !== 'iceberg') {
       at = resolve(ctx.cwd, at)
       if (!existsSync(at)) throw new UsageError(`--snapshot ${stringOption(args, 'snapshot')}: no such file or folder`)

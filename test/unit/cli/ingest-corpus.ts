@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { runKfsInProcess } from '../../support/in-process-cli.ts'
-import { accounts, accountsCsv, docs } from '../ingest/corpus-sources.ts'
+import { accounts, accountsCsv, accountsIceberg, docs } from '../ingest/corpus-sources.ts'
 import { loggedEnvelopes } from './accounts-log.ts'
 
-const SOURCES = { accounts, accounts_csv: accountsCsv, docs }
+const SOURCES = { accounts, accounts_csv: accountsCsv, accounts_iceberg: accountsIceberg, docs }
 
 export const CORPUS_FEATURES = ['--features', 'test/unit/ingest/corpus-sources.ts']
 
@@ -35,20 +35,29 @@ interface Summary {
   rejectedExamples: { row: number; reason: string; detail: string }[]
 }
 
-/** `kfs ingest --source <source> --snapshot <file>` into a fresh data directory under `dir`, run twice. */
+/** `kfs ingest --source <source> [--snapshot <file or id>]` into the data directory `dataDir`, run twice (once when refused). */
 export async function checkIngest(
   source: keyof typeof SOURCES,
-  file: string,
+  snapshot: string | undefined,
   dataDir: string,
   want: Outcome,
   what: string,
 ): Promise<void> {
-  const args = ['ingest', '--source', source, '--snapshot', file, ...CORPUS_FEATURES, '--json']
+  const args = [
+    'ingest',
+    '--source',
+    source,
+    ...(snapshot === undefined ? [] : ['--snapshot', snapshot]),
+    ...CORPUS_FEATURES,
+    '--json',
+  ]
   const first = await runKfsInProcess(args, dataDir)
   if ('refused' in want) {
     assert.equal(first.code, want.code ?? 1, `${what}: exit ${first.code}: ${first.stdout}${first.stderr}`)
     const lines = first.stderr.trimEnd().split('\n')
-    assert.equal(lines.length, 1, `${what}: one error line, got ${first.stderr}`)
+    // A usage error's line is followed by the command's usage, as every command's is.
+    if (first.code === 2) assert.match(lines[1] ?? '', /^Usage: kfs ingest /, what)
+    else assert.equal(lines.length, 1, `${what}: one error line, got ${first.stderr}`)
     assert.match(lines[0]!, /^kfs ingest: /, what)
     assert.match(lines[0]!, want.refused, what)
     assert.doesNotMatch(first.stderr, /\n\s+at |unexpected error/i, `${what}: no stack trace`)

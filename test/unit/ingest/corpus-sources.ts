@@ -37,3 +37,12 @@ export const docs = brand(
     changes: { ...accountsSource().changes!, rowSchema: docRow, location: { format: 'parquet', path: 'docs.parquet' } },
   }),
 )
+
+/** The accounts table as an Iceberg table on the object store (`warehouse/db/accounts`). */
+export const accountsIceberg = brand(
+  accountsSource({
+    name: 'accounts_iceberg',
+    topic: 'accounts_iceberg',
+    changes: { ...accountsSource().changes!, location: { format: 'iceberg', table: 'warehouse/db/accounts' } },
+  }),
+)
