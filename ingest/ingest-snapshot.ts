@@ -57,7 +57,8 @@ export interface IngestResult {
   readonly rowsRead: number
   readonly appended: number
   readonly unchanged: number
-  readonly rejected: readonly RejectedRow[]
+  /** With where each came from (its file and line or row), when the reader can tell. */
+  readonly rejected: readonly (RejectedRow & { readonly at?: string })[]
   /** Snapshot columns the row schema does not declare (not ingested). */
   readonly ignoredColumns: readonly string[]
   /** Records already in the log, and those of them that did not decode as envelopes (skipped). */
@@ -146,7 +147,10 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
     rowsRead: plan.rowsRead,
     appended: total,
     unchanged: plan.unchanged,
-    rejected: plan.rejected,
+    rejected: plan.rejected.map((r) => {
+      const at = snapshot.locate?.(r.row)
+      return at === undefined ? r : { ...r, at }
+    }),
     ignoredColumns,
     logRecords,
     unreadableLogRecords: unreadable,

@@ -16,6 +16,7 @@ import type { TableLocation } from '../../features/types.ts'
 import type { ParquetCodec, ParquetColumnType } from '../../ports/parquet-codec.ts'
 import type { TableColumn, TableColumnKind, TableRow, TableSnapshot, TableSnapshotReader } from '../../ports/table-snapshots.ts'
 import { typeCell } from './csv-cells.ts'
+import { RowOrigins } from './row-origins.ts'
 import { csvUtf8Text, headerShowsCrOnlyLines, parseCsv } from '../../core/csv-parse.ts'
 
 export interface FileTableReaderOptions {
@@ -153,17 +154,29 @@ function parquetSnapshot(
   }
   // The compact read where there is one (its longs beyond 2^53 are bigints, as ingest reads them), failures named by file.
   const batchesOf = (f: SnapshotFile) => parquetPages(f, () => codec.readCompactBatches?.(f.bytes, read) ?? codec.readBatches(f.bytes, read))
+  const origins = new RowOrigins()
   return {
     id,
     where,
     columns: columns ?? [],
     rowCount,
+    locate: (row) => origins.locate(row),
     async *columnBatches() {
-      for (const f of files) yield* batchesOf(f)
+      origins.reset()
+      for (const f of files) {
+        origins.file(f.name)
+        for await (const batch of batchesOf(f)) {
+          origins.rows(batch.numRows)
+          yield batch
+        }
+      }
     },
     async *rows() {
+      origins.reset()
       for (const f of files) {
+        origins.file(f.name)
         for await (const batch of batchesOf(f)) {
+          origins.rows(batch.numRows)
           const names = Object.keys(batch.columns)
           const values = names.map((n) => batch.columns[n]!)
           for (let from = 0; from < batch.numRows; from += batchRows) {
@@ -202,19 +215,24 @@ function csvSnapshot(declared: readonly TableColumn[], id: string, where: string
   }
   const names = header ?? []
   const kinds = names.map((n) => kindOf.get(n) ?? 'string')
+  const origins = new RowOrigins()
   return {
     id,
     where,
     columns: names.map((name, i) => ({ name, kind: kinds[i]! })),
     rowCount: undefined,
+    locate: (row) => origins.locate(row),
     async *rows() {
+      origins.reset()
       let batch: TableRow[] = []
       for (const f of files) {
+        origins.file(f.name)
         for (const { line, cells } of headerOf(f).records) {
           if (cells.length !== names.length)
             throw new FeatureStoreError('BAD_REQUEST', `${f.name} line ${line}: ${cells.length} fields, the header row has ${names.length}`)
           const row: Record<string, unknown> = {}
           for (let c = 0; c < names.length; c++) row[names[c]!] = typeCell(cells[c]!, kinds[c]!)
+          origins.line(line)
           batch.push(row)
           if (batch.length >= batchRows) {
             yield batch

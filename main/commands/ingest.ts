@@ -145,7 +145,7 @@ function summaryText(source: string, result: IngestResult): string {
   ]
   if (result.rejected.length > 0) {
     lines.push(`  rejected by reason: ${Object.entries(rejectedByReason(result)).map(([r, n]) => `${r} ${n}`).join(', ')}`)
-    for (const r of result.rejected.slice(0, EXAMPLES)) lines.push(`    row ${r.row}: ${r.reason}: ${r.detail}`)
+    for (const r of result.rejected.slice(0, EXAMPLES)) lines.push(`    row ${r.row}${r.at === undefined ? '' : ` (${r.at})`}: ${r.reason}: ${r.detail}`)
     if (result.rejected.length > EXAMPLES) lines.push(`    … and ${result.rejected.length - EXAMPLES} more`)
   }
   if (result.ignoredColumns.length > 0) lines.push(`  ignored columns (not in the row schema): ${result.ignoredColumns.join(', ')}`)

@@ -3,11 +3,13 @@
  * refused whole with one line naming it (exit 1, nothing appended), or each bad row rejected with
  * its reason while the good rows are appended exactly once (./ingest-corpus.ts checks both).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { checkIngest, dataDirIn, type Outcome } from './ingest-corpus.ts'
+import { runKfsInProcess } from '../../support/in-process-cli.ts'
+import { CORPUS_FEATURES, checkIngest, dataDirIn, type Outcome } from './ingest-corpus.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-audit-bad-csv-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -185,4 +187,22 @@ void describe('kfs ingest: every kind of bad CSV input', () => {
       await checkIngest('accounts_csv', file, dataDirIn(dir, what), want, what)
     })
   }
+
+  void it('a folder of files: each rejected row named by its file and line (not only its number across the files)', async () => {
+    const folder = join(dir, 'folder')
+    mkdirSync(folder)
+    writeFileSync(join(folder, 'part-1.csv'), `${H}${ok('a')}"b","1000","1.5","two\nlines",\n,1000,1,,\n`)
+    writeFileSync(join(folder, 'part-2.csv'), `${H}\n${ok('c')},2000,1,,\nd,later,1,,\n`)
+    const want: Outcome = {
+      logged: ['a@1000', 'b@1000', 'c@1000'],
+      rejected: ['3:missing_key', '5:missing_key', '6:invalid_event_time'],
+      at: ['part-1.csv line 5', 'part-2.csv line 4', 'part-2.csv line 5'],
+    }
+    await checkIngest('accounts_csv', folder, dataDirIn(dir, 'folder'), want, 'a folder')
+    const text = await runKfsInProcess(
+      ['ingest', '--source', 'accounts_csv', '--snapshot', folder, ...CORPUS_FEATURES],
+      dataDirIn(dir, 'folder-text'),
+    )
+    assert.match(text.stdout, /\n    row 3 \(part-1\.csv line 5\): missing_key: primary-key column account_id is null\n/)
+  })
 })

@@ -8,7 +8,7 @@
  */
 import { DuckDBInstance } from '@duckdb/node-api'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -196,5 +196,22 @@ void describe('kfs ingest: every kind of bad Parquet input', () => {
     assert.deepEqual(after.get('a')!.tags, ['x', 'y'])
     assert.deepEqual([after.get('b')!.blob, after.get('b')!.tags], [null, null])
     assert.deepEqual([(after.get('c')!.blob as Uint8Array).length, after.get('c')!.tags], [0, []])
+  })
+
+  void it('a folder of files: each rejected row named by its file and its row there', async () => {
+    const folder = join(dir, 'folder')
+    mkdirSync(folder)
+    await duck.run(
+      `COPY (${rows(row({ account_id: "'a'" }), row({ account_id: 'NULL::VARCHAR' }))}) TO '${join(folder, 'part-1.parquet')}' (FORMAT parquet)`,
+    )
+    await duck.run(
+      `COPY (${rows(row({ account_id: "'b'" }), row({ account_id: "'c'" }), row({ account_id: "'d'", updated_at: 'NULL::TIMESTAMPTZ' }))}) TO '${join(folder, 'part-2.parquet')}' (FORMAT parquet)`,
+    )
+    const want: Outcome = {
+      logged: [`a@${T}`, `b@${T}`, `c@${T}`],
+      rejected: ['2:missing_key', '5:missing_event_time'],
+      at: ['part-1.parquet row 2', 'part-2.parquet row 3'],
+    }
+    await checkIngest('accounts', folder, dataDirIn(dir, 'folder'), want, 'a folder')
   })
 })

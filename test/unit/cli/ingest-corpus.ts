@@ -25,6 +25,8 @@ export type Outcome =
       readonly rejected?: readonly string[]
       /** A detail the first rejected row's must match. */
       readonly detail?: RegExp
+      /** Where the rejected rows came from (`file line n`, `file row n`), in row order. */
+      readonly at?: readonly string[]
     }
 
 interface Summary {
@@ -32,7 +34,7 @@ interface Summary {
   appended: number
   unchanged: number
   rejected: number
-  rejectedExamples: { row: number; reason: string; detail: string }[]
+  rejectedExamples: { row: number; reason: string; detail: string; at?: string }[]
 }
 
 /** `kfs ingest --source <source> [--snapshot <file or id>]` into the data directory `dataDir`, run twice (once when refused). */
@@ -76,6 +78,12 @@ export async function checkIngest(
   )
   assert.equal(s.rejected, rejected.length, `${what}: rejected count`)
   if (want.detail !== undefined) assert.match(s.rejectedExamples[0]!.detail, want.detail, what)
+  if (want.at !== undefined)
+    assert.deepEqual(
+      s.rejectedExamples.map((r) => r.at),
+      want.at.slice(0, 5),
+      `${what}: where the rejected rows are`,
+    )
   const again = JSON.parse((await runKfsInProcess(args, dataDir)).stdout) as Summary
   assert.deepEqual([again.appended, again.unchanged], [0, s.appended + s.unchanged], `${what}: a re-run appends nothing`)
   assert.deepEqual(
