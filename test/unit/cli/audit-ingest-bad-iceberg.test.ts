@@ -4,8 +4,9 @@
  * and then edited as foreign writers leave it: refused with one line naming the table (exit 1,
  * nothing appended) — no table, no snapshot yet, metadata that is not Iceberg's, a snapshot id
  * that does not exist, live merge-on-read delete files — or ingested, the good rows once: the
- * current snapshot, an older one by id, a renamed column. A snapshot id that is not one is a
- * usage error (exit 2).
+ * current snapshot, an older one by id, a renamed column, one whose summary claims a trillion
+ * rows (the planner was sized for them up front: a crash with a stack trace). A snapshot id that
+ * is not one is a usage error (exit 2).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -94,6 +95,19 @@ const CASES: Readonly<Record<string, Case>> = {
         'current-schema-id': 1,
         snapshots: (meta.snapshots as Json[]).map((s) => ({ ...s, 'schema-id': 1 })),
       })
+      return undefined
+    },
+    want: { logged: [`a@${T0}`] },
+  },
+  'a snapshot summary claiming far more rows than the table holds (a trillion)': {
+    make: async (d) => {
+      const { store, key } = await accountsTable(d, [[acct('a', 0)]])
+      const meta = await readJson(store, key)
+      const snapshots = (meta.snapshots as Json[]).map((s) => ({
+        ...s,
+        summary: { ...(s.summary as Json), 'total-records': '999999999999' },
+      }))
+      await writeJson(store, key, { ...meta, snapshots })
       return undefined
     },
     want: { logged: [`a@${T0}`] },
