@@ -2,8 +2,9 @@
  * `kfs ingest` of an Iceberg table source on the audit corpus of bad tables (docs/design.md §11),
  * the table written into the embedded object store by kfs's own Iceberg writer (day-partitioned)
  * and then edited as foreign writers leave it: refused with one line naming the table (exit 1,
- * nothing appended) — no table, no snapshot yet, metadata that is not Iceberg's, a snapshot id
- * that does not exist, live merge-on-read delete files — or ingested, the good rows once: the
+ * nothing appended) — no table, no snapshot yet, a snapshot without rows, metadata that is not
+ * Iceberg's, a snapshot id that does not exist, live merge-on-read delete files — or ingested,
+ * the good rows once: the
  * current snapshot, an older one by id, a renamed column, one whose summary claims a trillion
  * rows (the planner was sized for them up front: a crash with a stack trace). A snapshot id that
  * is not one is a usage error (exit 2).
@@ -111,6 +112,10 @@ const CASES: Readonly<Record<string, Case>> = {
       return undefined
     },
     want: { logged: [`a@${T0}`] },
+  },
+  'a snapshot without data files (every row deleted)': {
+    make: async (d) => (await accountsTable(d, [[]]), undefined),
+    want: { refused: /nothing to ingest: the snapshot at .*v2\.metadata\.json holds no rows; nothing was appended/ },
   },
   'no table at the location': { make: async () => undefined, want: { refused: /no Iceberg table at warehouse\/db\/accounts/ } },
   'a table without a snapshot yet': {
