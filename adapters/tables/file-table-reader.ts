@@ -75,7 +75,7 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
   } catch {
     throw new FeatureStoreError('NOT_FOUND', `no table snapshot at ${where}: no such file or folder`)
   }
-  if (!info.isDirectory()) return [{ name: basename(where), bytes: await readFile(where) }]
+  if (!info.isDirectory()) return [{ name: basename(where), bytes: await readWhole(where) }]
   const ofFormat = (name: string): boolean => name.toLowerCase().endsWith(`.${format}`)
   const names: string[] = []
   for (const e of await readdir(where, { withFileTypes: true })) {
@@ -93,7 +93,21 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
   // Name order by code units, not the locale: the same folder gives the same order everywhere.
   names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   if (names.length === 0) throw new FeatureStoreError('BAD_REQUEST', `the folder ${where} holds no .${format} files`)
-  return Promise.all(names.map(async (name) => ({ name, bytes: await readFile(join(where, name)) })))
+  return Promise.all(names.map(async (name) => ({ name, bytes: await readWhole(join(where, name)) })))
+}
+
+/**
+ * A snapshot file's bytes, or one error naming it: a file over 2 GiB (Node's limit for reading a
+ * file whole) or one the process may not read failed as an unexpected error with a stack trace.
+ */
+async function readWhole(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path)
+  } catch (err: unknown) {
+    const code = (err as { code?: unknown }).code
+    const hint = code === 'ERR_FS_FILE_TOO_LARGE' ? ': a snapshot file is read whole; split the table into a folder of smaller files' : ''
+    throw new FeatureStoreError('BAD_REQUEST', `cannot read the snapshot file ${path} (${err instanceof Error ? err.message : String(err)})${hint}`, { cause: err })
+  }
 }
 
 /** The path (from `dir`'s parent) of the first file under `dir`, at any depth, that `wanted` takes; undefined if none. */

@@ -8,7 +8,7 @@
  */
 import { DuckDBInstance } from '@duckdb/node-api'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -158,6 +158,21 @@ void describe('kfs ingest: every kind of bad Parquet input', () => {
         await checkIngest('accounts', file, dataDirIn(dir, what), { refused }, what)
       })
     }
+    void it('a file over 2 GiB (sparse: nothing is written or read)', async () => {
+      const file = join(dir, 'huge.parquet')
+      writeFileSync(file, '')
+      truncateSync(file, 3 * 2 ** 30)
+      await checkIngest(
+        'accounts',
+        file,
+        dataDirIn(dir, 'huge'),
+        {
+          refused:
+            /cannot read the snapshot file .*huge\.parquet \(.*greater than 2 GiB\): a snapshot file is read whole; split the table into a folder of smaller files$/,
+        },
+        'over 2 GiB',
+      )
+    })
     void it('zero row groups (a query that selected nothing)', async () => {
       const file = join(dir, 'no-rows.parquet')
       await duck.run(`COPY (SELECT ${row()} WHERE false) TO '${file}' (FORMAT parquet)`)
