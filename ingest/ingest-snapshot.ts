@@ -28,6 +28,13 @@ import { rowColumns, type RowColumn } from './row-columns.ts'
 import { scanTopic } from './scan-topic.ts'
 
 const DEFAULT_CHUNK_RECORDS = 100_000
+/**
+ * The most rows the planner's tables are sized for up front. A snapshot's row count is a claim of
+ * its metadata (a Parquet footer, an Iceberg summary), read before any row: a wrong one (1e12 for
+ * a one-row table) made the allocation fail ("Array buffer allocation failed", a crash with a
+ * stack trace) or take gigabytes. Beyond this the tables grow as rows come, as without a count.
+ */
+export const MAX_PRESIZED_ROWS = 1 << 22
 
 export type IngestProgress =
   | { readonly phase: 'read'; readonly rows: number; readonly total: number | undefined }
@@ -57,7 +64,8 @@ export interface IngestResult {
   readonly rowsRead: number
   readonly appended: number
   readonly unchanged: number
-  readonly rejected: readonly RejectedRow[]
+  /** With where each came from (its file and line or row), when the reader can tell. */
+  readonly rejected: readonly (RejectedRow & { readonly at?: string })[]
   /** Snapshot columns the row schema does not declare (not ingested). */
   readonly ignoredColumns: readonly string[]
   /** Records already in the log, and those of them that did not decode as envelopes (skipped). */
@@ -84,12 +92,14 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
 
   // The planner keeps the rows it needs column by column; the reader's batches go one by one.
   const state = new LogState()
-  const planner = new SnapshotPlanner({ columns, primaryKey: spec.primaryKey, rowTimeField: spec.rowTimeField, snapshotId: snapshot.id, log: state, expectedRows: snapshot.rowCount })
+  const claimed = snapshot.rowCount
+  const expectedRows = claimed === undefined || !(claimed >= 0) ? undefined : Math.min(Math.floor(claimed), MAX_PRESIZED_ROWS)
+  const planner = new SnapshotPlanner({ columns, primaryKey: spec.primaryKey, rowTimeField: spec.rowTimeField, snapshotId: snapshot.id, log: state, expectedRows })
   let rowsRead = 0
   const writer = createChangeEnvelopeWriter(source.schema, deps.encoder.schemaId)
   // The writer writes images by the planner's column positions: only for the same columns.
   const usable = writer?.columns.join('\u0000') === columns.map((c) => c.name).join('\u0000') ? writer : undefined
-  const images = usable === undefined ? undefined : new RowImages(usable, DEFAULT_CHUNK_BYTES, snapshot.rowCount)
+  const images = usable === undefined ? undefined : new RowImages(usable, DEFAULT_CHUNK_BYTES, expectedRows)
   // Into an empty log (a first ingest) every valid row is appended: its bytes are written while
   // its batch is fresh. Otherwise only the rows the plan appends are written, once it is made.
   await deps.log.createTopic(source.topic, source.partitions)
@@ -146,7 +156,10 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
     rowsRead: plan.rowsRead,
     appended: total,
     unchanged: plan.unchanged,
-    rejected: plan.rejected,
+    rejected: plan.rejected.map((r) => {
+      const at = snapshot.locate?.(r.row)
+      return at === undefined ? r : { ...r, at }
+    }),
     ignoredColumns,
     logRecords,
     unreadableLogRecords: unreadable,

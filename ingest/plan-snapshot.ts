@@ -5,7 +5,8 @@
  *
  * - A row is rejected, with a reason, when it has no primary key (`missing_key`), no or a bad
  *   event time (`missing_event_time`, `invalid_event_time`), a value not of the row schema's type
- *   (`schema_mismatch`), or the same (key, event time) as an earlier row of the snapshot with
+ *   (`schema_mismatch`), an image too large for a change record (`oversize`, ./row-size.ts), or
+ *   the same (key, event time) as an earlier row of the snapshot with
  *   different content (`duplicate`: the earlier one stands).
  * - A (key, event time, row) already appended is unchanged; any other is appended once, as a
  *   change envelope: op `c` for a key never appended (or deleted), else `u` with the key's latest
@@ -27,9 +28,10 @@ import type { TableColumn, TableColumnBatch, TableRow } from '../ports/table-sna
 import { orderByTimeThenKey } from './append-order.ts'
 import { PlannerSlots, type SlotChunk } from './planner-slots.ts'
 import type { LogState } from './log-state.ts'
-import { kindFits, type RowColumn } from './row-columns.ts'
+import { avroValues, kindFits, type RowColumn } from './row-columns.ts'
+import { MAX_ROW_IMAGE_BYTES, oversizeRows } from './row-size.ts'
 
-export const REJECT_REASONS = ['missing_key', 'missing_event_time', 'invalid_event_time', 'schema_mismatch', 'duplicate'] as const
+export const REJECT_REASONS = ['missing_key', 'missing_event_time', 'invalid_event_time', 'schema_mismatch', 'oversize', 'duplicate'] as const
 export type RejectReason = (typeof REJECT_REASONS)[number]
 
 export interface RejectedRow {
@@ -226,8 +228,9 @@ export class SnapshotPlanner {
     const slots = this.#slots
     const n = batch.numRows
     const valuesOf = (name: string): ArrayLike<unknown> => batch.columns[name] ?? NO_VALUES
-    const declared = columns.map((c) => valuesOf(c.name))
+    const declared = columns.map((c) => avroValues(c, valuesOf(c.name), n))
     const bad = firstBadColumns(columns, declared, n)
+    const oversize = oversizeRows(columns, declared, n, (r) => bad[r]! < 0)
     const keyColumns = primaryKey.map(valuesOf)
     const times = valuesOf(rowTimeField)
     slots.beginBatch(declared, n)
@@ -253,6 +256,15 @@ export class SnapshotPlanner {
           row: rowNumber,
           reason: 'schema_mismatch',
           detail: `column ${c.name} holds ${describe(declared[bad[r]!]![r] ?? null)}, not ${c.nullable ? 'null or ' : ''}${c.avro === 'other' ? 'its declared type' : c.avro}`,
+        })
+        continue
+      }
+      const bytes = oversize.get(r)
+      if (bytes !== undefined) {
+        this.#rejected.push({
+          row: rowNumber,
+          reason: 'oversize',
+          detail: `the row's values take ${bytes} bytes, over the ${MAX_ROW_IMAGE_BYTES} a change record can carry (it may hold the row twice, before and after, within the log's 1 MiB record limit)`,
         })
         continue
       }

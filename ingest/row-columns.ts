@@ -5,7 +5,7 @@
  * came from a snapshot file or back from the log (a long as number or bigint, a float rounded to
  * 32 bits as Avro stores it), so a re-ingest recognises rows it appended before.
  */
-import type { Type } from 'avsc'
+import type { Type, types } from 'avsc'
 import type { AvroRecordSchema } from '../features/types.ts'
 import type { TableColumn, TableColumnKind } from '../ports/table-snapshots.ts'
 import { createWideType } from '../schemas/avro-type.ts'
@@ -20,11 +20,20 @@ export interface RowColumn {
   isValid(value: unknown): boolean
   /** Canonical text of a valid value (or null) for fingerprints. */
   canonical(value: unknown): string
+  /** The Avro bytes of a valid value of an `other` column (./row-size.ts sizes the rest itself). */
+  encodedBytes(value: unknown): number
 }
 
 const INT32 = 2 ** 31
 const MIN_LONG = -(2n ** 63n)
 const MAX_LONG = 2n ** 63n - 1n
+
+/**
+ * A long's canonical text: -0 (which CSV's "-0" and JS arithmetic give) is 0, as an Avro long
+ * stores it — else a row holding it never matches its own record read back from the log, and
+ * every re-ingest appends it again.
+ */
+const taggedLong = (v: unknown): string => tagged(v === 0 ? 0 : v)
 
 const isLong = (v: unknown): boolean =>
   (typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'bigint' && v >= MIN_LONG && v <= MAX_LONG)
@@ -46,7 +55,8 @@ function tagged(v: unknown): string {
   }
 }
 
-function columnOf(field: { name: string; type: unknown }): RowColumn {
+/** `avscType`: the field's type as avsc built it within the whole row (asked for only for `other` columns). */
+function columnOf(field: { name: string; type: unknown }, avscType: () => Type): RowColumn {
   let type = field.type
   let nullable = false
   if (Array.isArray(type)) {
@@ -57,13 +67,13 @@ function columnOf(field: { name: string; type: unknown }): RowColumn {
   const base = typeof type === 'object' && type !== null && !Array.isArray(type) ? (type as { type?: unknown; logicalType?: unknown }) : undefined
   const name = typeof type === 'string' ? type : typeof base?.type === 'string' && base.logicalType === undefined ? base.type : undefined
   const isTimestamp = base?.type === 'long' && (base.logicalType === 'timestamp-millis' || base.logicalType === 'local-timestamp-millis')
-  const common = { name: field.name, nullable }
-  if (isTimestamp) return { ...common, kind: 'timestamp', avro: 'long', isValid: isLong, canonical: tagged }
+  const common = { name: field.name, nullable, encodedBytes: () => 0 }
+  if (isTimestamp) return { ...common, kind: 'timestamp', avro: 'long', isValid: isLong, canonical: taggedLong }
   switch (name) {
     case 'long':
-      return { ...common, kind: 'long', avro: 'long', isValid: isLong, canonical: tagged }
+      return { ...common, kind: 'long', avro: 'long', isValid: isLong, canonical: taggedLong }
     case 'int':
-      return { ...common, kind: 'long', avro: 'int', isValid: (v) => typeof v === 'number' && Number.isInteger(v) && v >= -INT32 && v < INT32, canonical: tagged }
+      return { ...common, kind: 'long', avro: 'int', isValid: (v) => typeof v === 'number' && Number.isInteger(v) && v >= -INT32 && v < INT32, canonical: taggedLong }
     case 'double':
       return { ...common, kind: 'double', avro: 'double', isValid: (v) => typeof v === 'number', canonical: tagged }
     case 'float':
@@ -73,15 +83,29 @@ function columnOf(field: { name: string; type: unknown }): RowColumn {
     case 'boolean':
       return { ...common, kind: 'boolean', avro: 'boolean', isValid: (v) => typeof v === 'boolean', canonical: tagged }
     default: {
-      // Anything richer (enums, arrays, records): avsc judges it; fingerprints use its JSON.
-      const avsc: Type = createWideType(type as AvroRecordSchema)
-      return { ...common, kind: 'other', avro: 'other', isValid: (v) => v !== null && v !== undefined && avsc.isValid(v), canonical: tagged }
+      // Anything richer (bytes, enums, arrays, records): avsc judges it; fingerprints use its JSON.
+      // Built from the whole row, not the field's type alone: a primitive name ("bytes") or a
+      // reference to a type named in an earlier field is no schema on its own.
+      const avsc = avscType()
+      return {
+        ...common,
+        kind: 'other',
+        avro: 'other',
+        isValid: (v) => v !== null && v !== undefined && avsc.isValid(v),
+        canonical: tagged,
+        encodedBytes: (v) => avsc.toBuffer(v).length,
+      }
     }
   }
 }
 
 export function rowColumns(rowSchema: AvroRecordSchema): readonly RowColumn[] {
-  return (rowSchema.fields as { name: string; type: unknown }[]).map(columnOf)
+  let row: types.RecordType | undefined
+  const fieldType = (name: string) => (): Type => {
+    row ??= createWideType(rowSchema) as types.RecordType
+    return row.field(name)!.type
+  }
+  return (rowSchema.fields as { name: string; type: unknown }[]).map((f) => columnOf(f, fieldType(f.name)))
 }
 
 /**
@@ -95,4 +119,22 @@ export function kindFits(declared: TableColumnKind, actual: TableColumnKind): bo
 /** The snapshot's columns as the port reports them, for the declared row (CSV readers type cells by these). */
 export function declaredTableColumns(rowSchema: AvroRecordSchema): readonly TableColumn[] {
   return rowColumns(rowSchema).map((c) => ({ name: c.name, kind: c.kind }))
+}
+
+/**
+ * A column's values as the Avro library takes them: binary values as Buffers. Readers give
+ * Uint8Arrays (ports/parquet-codec.ts), which avsc's `bytes` refuses — every row of a table with
+ * a binary column was rejected `schema_mismatch` ("holds object"). The same array when none needs
+ * it; otherwise a copy whose Buffers share the values' memory.
+ */
+export function avroValues(column: RowColumn, values: ArrayLike<unknown>, n: number): ArrayLike<unknown> {
+  if (column.avro !== 'other') return values
+  let out: unknown[] | undefined
+  for (let r = 0; r < n; r++) {
+    const v = values[r]
+    if (!(v instanceof Uint8Array) || Buffer.isBuffer(v)) continue
+    out ??= Array.from({ length: n }, (_, i) => values[i])
+    out[r] = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+  }
+  return out ?? values
 }

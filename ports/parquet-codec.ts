@@ -60,8 +60,11 @@ export interface ParquetCompactBatch {
 export interface ParquetCodec {
   /** One Parquet file from one array of values per column, in `columns` order (all of one length). */
   encode(columns: readonly ParquetColumnSpec[], values: readonly (readonly unknown[])[], options?: ParquetEncodeOptions): Promise<Uint8Array>
-  /** Every column's name and type, in file order, from the footer alone. */
-  columnTypes(bytes: Uint8Array): readonly { readonly name: string; readonly type: ParquetColumnType | undefined }[]
+  /**
+   * Every column's name and type, in file order, from the footer alone; with its Parquet
+   * `field_id` where the writer set one (Iceberg writers do: a column renamed later keeps its id).
+   */
+  columnTypes(bytes: Uint8Array): readonly { readonly name: string; readonly type: ParquetColumnType | undefined; readonly fieldId?: number }[]
   /** The file's rows in batches, only `columns` (default all) decoded. */
   readBatches(bytes: Uint8Array, options?: { readonly columns?: readonly string[] }): AsyncIterable<ParquetBatchOfColumns>
   /**

@@ -55,6 +55,12 @@ export interface TableSnapshot {
    * (Parquet), no object per row. Optional; absent, a caller reads `rows()`.
    */
   columnBatches?(): AsyncIterable<TableColumnBatch>
+  /**
+   * Where row `row` (1-based, in the order of the last read) came from, for messages about it:
+   * its file and its line (CSV) or row within the file (Parquet). Optional; undefined for a row
+   * not read.
+   */
+  locate?(row: number): string | undefined
 }
 
 export interface TableSnapshotReader {

@@ -88,7 +88,8 @@ interface Codec {
   readonly resolver: Resolver | undefined
 }
 
-const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
+/** The default record limit: Kafka's default message size (kfs ingest keeps its change records under it, ingest/row-size.ts). */
+export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
 export const DEFAULT_UNKNOWN_RECHECK_MS = 5_000
 
 export function createDecoder(options: DecoderOptions): Decoder {

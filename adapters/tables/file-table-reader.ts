@@ -16,6 +16,7 @@ import type { TableLocation } from '../../features/types.ts'
 import type { ParquetCodec, ParquetColumnType } from '../../ports/parquet-codec.ts'
 import type { TableColumn, TableColumnKind, TableRow, TableSnapshot, TableSnapshotReader } from '../../ports/table-snapshots.ts'
 import { typeCell } from './csv-cells.ts'
+import { RowOrigins } from './row-origins.ts'
 import { csvUtf8Text, headerShowsCrOnlyLines, parseCsv } from '../../core/csv-parse.ts'
 
 export interface FileTableReaderOptions {
@@ -74,7 +75,7 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
   } catch {
     throw new FeatureStoreError('NOT_FOUND', `no table snapshot at ${where}: no such file or folder`)
   }
-  if (!info.isDirectory()) return [{ name: basename(where), bytes: await readFile(where) }]
+  if (!info.isDirectory()) return [{ name: basename(where), bytes: await readWhole(where) }]
   const ofFormat = (name: string): boolean => name.toLowerCase().endsWith(`.${format}`)
   const names: string[] = []
   for (const e of await readdir(where, { withFileTypes: true })) {
@@ -92,7 +93,21 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
   // Name order by code units, not the locale: the same folder gives the same order everywhere.
   names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   if (names.length === 0) throw new FeatureStoreError('BAD_REQUEST', `the folder ${where} holds no .${format} files`)
-  return Promise.all(names.map(async (name) => ({ name, bytes: await readFile(join(where, name)) })))
+  return Promise.all(names.map(async (name) => ({ name, bytes: await readWhole(join(where, name)) })))
+}
+
+/**
+ * A snapshot file's bytes, or one error naming it: a file over 2 GiB (Node's limit for reading a
+ * file whole) or one the process may not read failed as an unexpected error with a stack trace.
+ */
+async function readWhole(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path)
+  } catch (err: unknown) {
+    const code = (err as { code?: unknown }).code
+    const hint = code === 'ERR_FS_FILE_TOO_LARGE' ? ': a snapshot file is read whole; split the table into a folder of smaller files' : ''
+    throw new FeatureStoreError('BAD_REQUEST', `cannot read the snapshot file ${path} (${err instanceof Error ? err.message : String(err)})${hint}`, { cause: err })
+  }
 }
 
 /** The path (from `dir`'s parent) of the first file under `dir`, at any depth, that `wanted` takes; undefined if none. */
@@ -153,17 +168,29 @@ function parquetSnapshot(
   }
   // The compact read where there is one (its longs beyond 2^53 are bigints, as ingest reads them), failures named by file.
   const batchesOf = (f: SnapshotFile) => parquetPages(f, () => codec.readCompactBatches?.(f.bytes, read) ?? codec.readBatches(f.bytes, read))
+  const origins = new RowOrigins()
   return {
     id,
     where,
     columns: columns ?? [],
     rowCount,
+    locate: (row) => origins.locate(row),
     async *columnBatches() {
-      for (const f of files) yield* batchesOf(f)
+      origins.reset()
+      for (const f of files) {
+        origins.file(f.name)
+        for await (const batch of batchesOf(f)) {
+          origins.rows(batch.numRows)
+          yield batch
+        }
+      }
     },
     async *rows() {
+      origins.reset()
       for (const f of files) {
+        origins.file(f.name)
         for await (const batch of batchesOf(f)) {
+          origins.rows(batch.numRows)
           const names = Object.keys(batch.columns)
           const values = names.map((n) => batch.columns[n]!)
           for (let from = 0; from < batch.numRows; from += batchRows) {
@@ -195,25 +222,31 @@ function csvSnapshot(declared: readonly TableColumn[], id: string, where: string
   let header: readonly string[] | undefined
   for (const f of files) {
     const own = headerOf(f).header
-    if (new Set(own).size !== own.length) throw new FeatureStoreError('BAD_REQUEST', `${f.name}: the header row names a column twice`)
+    const twice = own.find((name, i) => own.indexOf(name) !== i)
+    if (twice !== undefined) throw new FeatureStoreError('BAD_REQUEST', `${f.name}: the header row names the column ${JSON.stringify(twice)} twice${notAHeader(own, declared)}`)
     if (header === undefined) header = own
     else if (own.join('\u0000') !== header.join('\u0000')) throw new FeatureStoreError('BAD_REQUEST', `the CSV files of ${where} disagree on their header rows (${files[0]!.name} and ${f.name})`)
   }
   const names = header ?? []
   const kinds = names.map((n) => kindOf.get(n) ?? 'string')
+  const origins = new RowOrigins()
   return {
     id,
     where,
     columns: names.map((name, i) => ({ name, kind: kinds[i]! })),
     rowCount: undefined,
+    locate: (row) => origins.locate(row),
     async *rows() {
+      origins.reset()
       let batch: TableRow[] = []
       for (const f of files) {
+        origins.file(f.name)
         for (const { line, cells } of headerOf(f).records) {
           if (cells.length !== names.length)
             throw new FeatureStoreError('BAD_REQUEST', `${f.name} line ${line}: ${cells.length} fields, the header row has ${names.length}`)
           const row: Record<string, unknown> = {}
           for (let c = 0; c < names.length; c++) row[names[c]!] = typeCell(cells[c]!, kinds[c]!)
+          origins.line(line)
           batch.push(row)
           if (batch.length >= batchRows) {
             yield batch
@@ -224,6 +257,14 @@ function csvSnapshot(declared: readonly TableColumn[], id: string, where: string
       if (batch.length > 0) yield batch
     },
   }
+}
+
+/**
+ * The hint for a header row that names none of the declared columns: a file without a header
+ * row, whose first data row (empty cells repeat) was read as one.
+ */
+function notAHeader(header: readonly string[], declared: readonly TableColumn[]): string {
+  return declared.some((c) => header.includes(c.name)) ? '' : " (line 1 names none of the row schema's columns: is it a header row?)"
 }
 
 /** The file as text, which must be UTF-8 (core/csv-parse.ts's csvUtf8Text says why). */

@@ -27,7 +27,8 @@ Each record is a change envelope (op c for a new key, u with the previous row as
 the snapshot's id. What the log holds is read from the log itself, so ingesting the same snapshot
 again appends nothing, and a run that was killed is completed by running it again.
 
-Rows without a primary key or event time, with a value not of the row schema's type, or repeating
+Rows without a primary key or event time, with a value not of the row schema's type, too large
+for a change record (over 523,776 bytes of values: a record over 1 MiB no reader takes), or repeating
 a (primary key, event time) of the snapshot with other values are rejected with a reason (the
 first examples are listed with their row numbers) and the others are appended; the command then
 exits 1. A snapshot whose columns no longer fit the row schema (a column missing, or of another
@@ -68,6 +69,9 @@ Examples:
     if (typeof spec === 'string') throw new UsageError(spec)
     const batch = numberOption(args, 'batch')
     let at = stringOption(args, 'snapshot')
+    // An Iceberg snapshot is named by its id, a (64-bit) integer: anything else is the invocation's mistake.
+    if (at !== undefined && spec.location.format === 'iceberg' && !/^-?\d{1,20}$/.test(at))
+      throw new UsageError(`--snapshot ${at}: an Iceberg snapshot id is an integer (kfs ingest reads the current snapshot without --snapshot)`)
     if (at !== undefined && spec.location.format !== 'iceberg') {
       at = resolve(ctx.cwd, at)
       if (!existsSync(at)) throw new UsageError(`--snapshot ${stringOption(args, 'snapshot')}: no such file or folder`)
@@ -141,7 +145,7 @@ function summaryText(source: string, result: IngestResult): string {
   ]
   if (result.rejected.length > 0) {
     lines.push(`  rejected by reason: ${Object.entries(rejectedByReason(result)).map(([r, n]) => `${r} ${n}`).join(', ')}`)
-    for (const r of result.rejected.slice(0, EXAMPLES)) lines.push(`    row ${r.row}: ${r.reason}: ${r.detail}`)
+    for (const r of result.rejected.slice(0, EXAMPLES)) lines.push(`    row ${r.row}${r.at === undefined ? '' : ` (${r.at})`}: ${r.reason}: ${r.detail}`)
     if (result.rejected.length > EXAMPLES) lines.push(`    … and ${result.rejected.length - EXAMPLES} more`)
   }
   if (result.ignoredColumns.length > 0) lines.push(`  ignored columns (not in the row schema): ${result.ignoredColumns.join(', ')}`)

@@ -160,7 +160,8 @@ function parseCommandLine(argv: readonly string[], specs: OptionSpecs, ctx: Comm
   try {
     parsed = parseArgs({ args: [...argv], options: config, allowPositionals: true, strict: true, tokens: true })
   } catch (err: unknown) {
-    throw new UsageError((err as Error).message)
+    // One line, as every usage error is: node's message for an option missing its value runs over three.
+    throw new UsageError((err as Error).message.replaceAll('\n', ' '))
   }
   const seen = new Set<string>()
   for (const token of parsed.tokens) {

@@ -2,12 +2,14 @@
  * A foreign Iceberg schema as table-snapshot columns, and Parquet batches as rows of it
  * (docs/design.md §11, value rules in ports/table-snapshots.ts).
  *
- * Columns are matched to a data file's Parquet columns BY NAME: the ParquetCodec port does not
- * expose Parquet field ids. Consequence: a column renamed in Iceberg after a file was written
- * reads as null from that file (Iceberg readers match by id and would find it); a column added
- * later reads as null, as Iceberg's own rule for files without it.
+ * Columns are matched to a data file's Parquet columns by Iceberg field id, as Iceberg readers
+ * do, when the file carries ids (every Iceberg writer sets them): a column renamed since the file
+ * was written is found under its old name, and a column dropped and added again under the same
+ * name (a new id) is not read from files holding the old one. A file without ids (an imported
+ * one) is matched by name. A column the file does not hold reads as null, Iceberg's rule for a
+ * column added later.
  */
-import type { ParquetBatchOfColumns } from '../../../ports/parquet-codec.ts'
+import type { ParquetCompactBatch } from '../../../ports/parquet-codec.ts'
 import type { TableColumn, TableColumnKind, TableRow } from '../../../ports/table-snapshots.ts'
 
 /** A schema field as foreign writers store it: `type` is a primitive name or a nested type object. */
@@ -40,25 +42,46 @@ export function columnsOfSchema(fields: readonly ForeignField[]): TableColumn[] 
   return fields.map((f) => ({ name: f.name, kind: kindOfIcebergType(f.type) }))
 }
 
-/**
- * The Parquet columns to decode from a file with these column names: the readable columns of the
- * snapshot it holds. `other` columns are never decoded, since the codec rejects types it cannot read.
- */
-export function projectionOf(columns: readonly TableColumn[], fileColumns: readonly string[]): string[] {
-  const present = new Set(fileColumns)
-  return columns.filter((c) => c.kind !== 'other' && present.has(c.name)).map((c) => c.name)
+/** A data file's column as its footer names it. */
+export interface FileColumn {
+  readonly name: string
+  readonly fieldId?: number
 }
 
 /**
- * The rows of one batch: every readable column of the snapshot, null when the file lacks it;
- * `other` columns are left out (their values are not read; see `projectionOf`).
+ * For each readable column of the snapshot (`fields`, in order) that the file holds, the file's
+ * name for it (see the header: by field id when the file has ids, else by name). `other` columns
+ * are never decoded, since the codec rejects types it cannot read.
  */
-export function rowsOfBatch(columns: readonly TableColumn[], batch: ParquetBatchOfColumns): TableRow[] {
+export function fileNamesOf(fields: readonly ForeignField[], fileColumns: readonly FileColumn[]): Map<string, string> {
+  const byId = fileColumns.some((c) => c.fieldId !== undefined)
+  const found = new Map<string | number, string>(fileColumns.map((c) => [byId ? (c.fieldId ?? c.name) : c.name, c.name]))
+  const names = new Map<string, string>()
+  for (const f of fields) {
+    const name = kindOfIcebergType(f.type) === 'other' ? undefined : found.get(byId ? f.id : f.name)
+    if (name !== undefined) names.set(f.name, name)
+  }
+  return names
+}
+
+/**
+ * The rows of one batch: every readable column of the snapshot, read from the file's column
+ * `fileNames` gives (./fileNamesOf), null when there is none; `other` columns are left out.
+ */
+export function rowsOfBatch(
+  columns: readonly TableColumn[],
+  batch: ParquetCompactBatch,
+  fileNames: ReadonlyMap<string, string>,
+): TableRow[] {
   const readable = columns.filter((c) => c.kind !== 'other')
+  const values = readable.map((c) => {
+    const name = fileNames.get(c.name)
+    return name === undefined ? undefined : batch.columns[name]
+  })
   const rows: TableRow[] = []
   for (let i = 0; i < batch.numRows; i++) {
     const row: Record<string, unknown> = {}
-    for (const c of readable) row[c.name] = batch.columns[c.name]?.[i] ?? null
+    for (let c = 0; c < readable.length; c++) row[readable[c]!.name] = values[c]?.[i] ?? null
     rows.push(row)
   }
   return rows

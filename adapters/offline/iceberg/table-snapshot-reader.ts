@@ -17,7 +17,7 @@ import type { TableLocation } from '../../../features/types.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { ParquetCodec } from '../../../ports/parquet-codec.ts'
 import type { TableColumn, TableRow, TableSnapshot, TableSnapshotReader } from '../../../ports/table-snapshots.ts'
-import { columnsOfSchema, projectionOf, rowsOfBatch, type ForeignField } from './foreign-table-columns.ts'
+import { columnsOfSchema, fileNamesOf, rowsOfBatch, type ForeignField } from './foreign-table-columns.ts'
 import { resolveTableMetadata, storeKeyOf } from './foreign-table-location.ts'
 import { decodeManifest, decodeManifestList, type DataFile } from './manifests.ts'
 import { parseTableMetadata, specById, type Snapshot, type TableMetadata } from './table-metadata.ts'
@@ -102,7 +102,8 @@ export function createIcebergTableSnapshotReader(options: IcebergTableSnapshotRe
       const where = store.uriOf(resolved.key)
       const metadata = parseForeignMetadata(resolved.bytes, where)
       const snapshot = snapshotAt(metadata, at, where)
-      const columns: readonly TableColumn[] = columnsOfSchema(schemaFieldsOf(metadata, snapshot, where))
+      const fields = schemaFieldsOf(metadata, snapshot, where)
+      const columns: readonly TableColumn[] = columnsOfSchema(fields)
       // Listed at open, so a missing manifest or a merge-on-read snapshot is refused before ingest starts.
       const files = await liveDataFiles(store, metadata, snapshot, where)
       return {
@@ -113,9 +114,19 @@ export function createIcebergTableSnapshotReader(options: IcebergTableSnapshotRe
         async *rows(): AsyncGenerator<readonly TableRow[]> {
           for (const file of files) {
             const bytes = await readObject(store, file.filePath, 'data file', where)
-            const fileColumns = parquet.columnTypes(bytes).map((c) => c.name)
-            for await (const batch of parquet.readBatches(bytes, { columns: projectionOf(columns, fileColumns) })) {
-              if (batch.numRows > 0) yield rowsOfBatch(columns, batch)
+            try {
+              const fileNames = fileNamesOf(fields, parquet.columnTypes(bytes))
+              const read = { columns: [...fileNames.values()] }
+              // The compact read where there is one: its longs beyond 2^53 are bigints (an Avro long holds them), not a failure of the file.
+              for await (const batch of parquet.readCompactBatches?.(bytes, read) ?? parquet.readBatches(bytes, read)) {
+                if (batch.numRows > 0) yield rowsOfBatch(columns, batch, fileNames)
+              }
+            } catch (err: unknown) {
+              // Only the codec runs in here: whatever it throws is the file's fault, named as such.
+              throw new SourceError('BAD_REQUEST', `Iceberg table ${where}: data file ${file.filePath} is not a Parquet file kfs can read (${err instanceof Error ? err.message : String(err)})`, {
+                cause: err,
+                context: { where, uri: file.filePath },
+              })
             }
           }
         },

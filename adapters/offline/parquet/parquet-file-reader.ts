@@ -47,10 +47,13 @@ function columnTypeOf(type: arrow.DataType): ParquetColumnType | undefined {
   return undefined
 }
 
-/** Column names and kfs types (undefined: a type kfs does not read), from the footer alone. */
-export function parquetColumnTypes(bytes: Uint8Array): { name: string; type: ParquetColumnType | undefined }[] {
+/** Column names, kfs types (undefined: a type kfs does not read) and field ids where set, from the footer alone. */
+export function parquetColumnTypes(bytes: Uint8Array): { name: string; type: ParquetColumnType | undefined; fieldId?: number }[] {
   const schema = arrow.tableFromIPC(pw.readSchema(bytes).intoIPCStream()).schema
-  return schema.fields.map((f) => ({ name: f.name, type: columnTypeOf(f.type) }))
+  return schema.fields.map((f) => {
+    const id = f.metadata.get('PARQUET:field_id')
+    return { name: f.name, type: columnTypeOf(f.type), ...(id !== undefined && /^\d+$/.test(id) ? { fieldId: Number(id) } : {}) }
+  })
 }
 
 /** Number of row groups and rows, from the footer. */

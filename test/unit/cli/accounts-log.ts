@@ -4,19 +4,22 @@ import { join } from 'node:path'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import type { ChangeEnvelope } from '../../../features/change-envelope.ts'
+import type { SourceDef } from '../../../features/types.ts'
 import { scanTopic } from '../../../ingest/scan-topic.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { accountsSource } from '../ingest/fixtures.ts'
 
-/** The topic's envelopes, per partition in offset order, concatenated (images copied out of the decoder's objects). */
-export async function loggedEnvelopes(dataDir: string): Promise<{ key: string; envelope: ChangeEnvelope }[]> {
+/** The source's (default accounts) envelopes, per partition in offset order, concatenated (images copied out of the decoder's objects). */
+export async function loggedEnvelopes(dataDir: string, source: Pick<SourceDef, 'topic' | 'schema'> = accountsSource()): Promise<{ key: string; envelope: ChangeEnvelope }[]> {
   const log = new EmbeddedEventLog({ dir: join(dataDir, 'log') })
   try {
-    const decoder = createDecoder({ registry: new EmbeddedSchemaRegistry({ dir: join(dataDir, 'schemas') }), readerSchema: accountsSource().schema })
+    const decoder = createDecoder({ registry: new EmbeddedSchemaRegistry({ dir: join(dataDir, 'schemas') }), readerSchema: source.schema })
     const out: { key: string; partition: number; offset: number; envelope: ChangeEnvelope }[] = []
+    // No topic yet (a refused snapshot never creates it): nothing logged.
+    if ((await log.endOffsets(source.topic).catch(() => [])).every((end) => end === '0')) return []
     await scanTopic(
       log,
-      'accounts',
+      source.topic,
       async (records) => {
         for (const r of records) {
           const d = await decoder.decode(r.value)
