@@ -3,9 +3,9 @@ import { createDecoder } from '../../schemas/decoder.ts'
 import { DEFAULT_SERVED_LOG_TOPIC, SERVED_FEATURES_SCHEMA } from '../../serving/served-log/index.ts'
 import { createSkewReport, failingFeatures, type SkewReport } from '../../training/skew-report.ts'
 import { trainingAdapters } from '../offline-adapters.ts'
-import { createRuntime } from '../runtime.ts'
 import { listOption, numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { openRegistry } from './definitions.ts'
+import { openReadSideRuntime, readSideRetry } from './read-side.ts'
 
 export const skewReportCommand: Command = {
   name: 'skew-report',
@@ -51,9 +51,9 @@ Examples:
     if (fromMs !== undefined && untilMs !== undefined && fromMs >= untilMs) throw new UsageError('--from must be before --until')
     const config = ctx.config()
     const topic = stringOption(args, 'topic') ?? config.serveLog?.topic ?? DEFAULT_SERVED_LOG_TOPIC
-    const runtime = await createRuntime(config)
+    const runtime = await openReadSideRuntime(ctx)
     try {
-      const { registry } = await openRegistry(ctx)
+      const { registry } = await openRegistry(ctx, { readRetry: readSideRetry(ctx, runtime) })
       if (views !== undefined) {
         const known = new Set((await registry.snapshot()).views.map((v) => v.name))
         const unknown = views.filter((v) => !known.has(v))

@@ -9,6 +9,7 @@ import { isInternalTopicName as isRekeyTopic } from '../../engine/plan-sources.t
 import type { ObjectStore } from '../../ports/object-store.ts'
 import type { CatalogTable } from '../../serving/handlers/iceberg-catalog.ts'
 import type { Command } from './command.ts'
+import { openReadSideStore, readSideRetry } from './read-side.ts'
 
 export type TableKind = 'feature' | 'archive' | 'rekey-archive'
 
@@ -106,7 +107,7 @@ Examples:
   kfs tables --json | jq -r '.[] | select(.kind == "feature") | .metadataLocation'
 `,
   async run(_args, ctx) {
-    const store = await ctx.openObjectStore()
+    const store = await openReadSideStore(ctx, readSideRetry(ctx))
     const tables = (await listStoredTables(store)).map(listingOf)
     if (ctx.json) {
       ctx.out(`${JSON.stringify(tables)}\n`)
