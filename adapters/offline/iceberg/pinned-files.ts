@@ -24,6 +24,15 @@ export async function pinTable(store: ObjectStore, tableId: string, snapshotId: 
   const table = await loadTableIfExists(store, tableId)
   if (table === undefined) {
     if (snapshotId !== undefined) throw new FeatureStoreError('NOT_FOUND', `table ${tableId} is gone; the training set cannot be rebuilt`, { context: { table: tableId } })
+    // No table yet reads as empty; objects of one whose metadata cannot be found is a table
+    // damaged (its metadata deleted or unreadable), and reading it as empty would give every
+    // label a null where the table has rows.
+    if ((await store.list(`${tableId}/`)).length > 0)
+      throw new FeatureStoreError(
+        'OBJECT_NOT_FOUND',
+        `table ${tableId} has files but no table metadata that can be found: it is damaged; restore its metadata from a copy`,
+        { context: { table: tableId } },
+      )
     return { snapshotId: null, files: [] }
   }
   const snapshot = snapshotOf(table, snapshotId === undefined ? undefined : BigInt(snapshotId))
