@@ -1,9 +1,9 @@
 /**
  * A feature table whose metadata cannot be found while its other objects are there (deleted, or a
- * store that answers "not found" for it) is damaged, not empty: `kfs training-set` and
- * `kfs skew-report` exit 1 naming the table. Before, the table read as one with no rows, so the
- * training set was written with a null for every label (exit 0) and the skew report compared the
- * served values with nulls. A table with only its version hint gone is still read (from its
+ * store that answers "not found" for it) is damaged, not empty: `kfs training-set`,
+ * `kfs skew-report` and `kfs tables` exit 1 naming the table. Before, the table read as one with no
+ * rows, so the training set was written with a null for every label (exit 0) and the skew report
+ * compared the served values with nulls; `kfs tables` left it out of its listing (exit 0). A table with only its version hint gone is still read (from its
  * listed metadata), and no table at all still reads as empty (test/unit/training).
  */
 import assert from 'node:assert/strict'
@@ -50,6 +50,7 @@ const COMMANDS: readonly { command: string; args: () => string[] }[] = [
     ],
   },
   { command: 'skew-report', args: () => ['skew-report', '--topic', SERVED_TOPIC, '--min-match', '0'] },
+  { command: 'tables', args: () => ['tables'] },
 ]
 
 void test('a feature table with its metadata gone: exit 1 naming the table, never read as empty', async (t) => {
