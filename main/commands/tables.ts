@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { KFS_NAMESPACE, listStoredTables, type JoinKeyColumnType, type StoredTable } from '../../adapters/offline/iceberg/table-listing.ts'
-import { FeatureStoreError } from '../../core/errors.ts'
+import { damagedTableError } from '../../adapters/offline/iceberg/damaged-table.ts'
 import { isInternalTopicName as isRekeyTopic } from '../../engine/plan-sources.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import type { CatalogTable } from '../../serving/handlers/iceberg-catalog.ts'
@@ -72,11 +72,7 @@ export async function catalogTablesOf(store: ObjectStore): Promise<CatalogTable[
 
 /** A table `kfs tables` cannot read is not left out of its listing (a shorter list that exits 0): it fails naming it. */
 function refuseDamaged(path: string): never {
-  throw new FeatureStoreError(
-    'OBJECT_NOT_FOUND',
-    `table ${path} has files but no table metadata that can be found: it is damaged; restore its metadata from a copy`,
-    { context: { table: path } },
-  )
+  throw damagedTableError(path)
 }
 
 /** What a reader joins a feature table on: its typed join-key columns, or entity_key in an older table. */

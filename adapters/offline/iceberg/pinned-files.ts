@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
+import { refuseDamagedTable } from './damaged-table.ts'
 import { keyOfTableUri, loadTableIfExists } from './iceberg-table.ts'
 import { currentSchema } from './table-metadata.ts'
 import { dataFilesOf, snapshotOf } from './table-reader.ts'
@@ -24,15 +25,8 @@ export async function pinTable(store: ObjectStore, tableId: string, snapshotId: 
   const table = await loadTableIfExists(store, tableId)
   if (table === undefined) {
     if (snapshotId !== undefined) throw new FeatureStoreError('NOT_FOUND', `table ${tableId} is gone; the training set cannot be rebuilt`, { context: { table: tableId } })
-    // No table yet reads as empty; objects of one whose metadata cannot be found is a table
-    // damaged (its metadata deleted or unreadable), and reading it as empty would give every
-    // label a null where the table has rows.
-    if ((await store.list(`${tableId}/`)).length > 0)
-      throw new FeatureStoreError(
-        'OBJECT_NOT_FOUND',
-        `table ${tableId} has files but no table metadata that can be found: it is damaged; restore its metadata from a copy`,
-        { context: { table: tableId } },
-      )
+    // No table yet reads as empty; a damaged one read so would give every label a null where it has rows.
+    await refuseDamagedTable(store, tableId)
     return { snapshotId: null, files: [] }
   }
   const snapshot = snapshotOf(table, snapshotId === undefined ? undefined : BigInt(snapshotId))

@@ -3,7 +3,9 @@
  * store that answers "not found" for it) is damaged, not empty: `kfs training-set`,
  * `kfs skew-report` and `kfs tables` exit 1 naming the table. Before, the table read as one with no
  * rows, so the training set was written with a null for every label (exit 0) and the skew report
- * compared the served values with nulls; `kfs tables` left it out of its listing (exit 0). A table with only its version hint gone is still read (from its
+ * compared the served values with nulls; `kfs tables` left it out of its listing (exit 0); and
+ * `kfs compact` created an empty table over it ("0 files rewritten", exit 0), after which every
+ * reader found a table with no rows. A table with only its version hint gone is still read (from its
  * listed metadata), and no table at all still reads as empty (test/unit/training).
  */
 import assert from 'node:assert/strict'
@@ -51,6 +53,7 @@ const COMMANDS: readonly { command: string; args: () => string[] }[] = [
   },
   { command: 'skew-report', args: () => ['skew-report', '--topic', SERVED_TOPIC, '--min-match', '0'] },
   { command: 'tables', args: () => ['tables'] },
+  { command: 'compact', args: () => ['compact', ...FEATURES, '--views', 'user_purchases'] },
 ]
 
 void test('a feature table with its metadata gone: exit 1 naming the table, never read as empty', async (t) => {
@@ -72,6 +75,10 @@ void test('a feature table with its metadata gone: exit 1 naming the table, neve
             `^kfs ${command}: table ${TABLE} has files but no table metadata that can be found: it is damaged[^\\n]*\\n$`,
           ),
         )
+        // Nothing written over it (compact created an empty table there, orphaning its rows).
+        const left = (await got.storage.list(`${TABLE}/`)).sort()
+        const kept = [...objects.keys()].filter((key) => key.startsWith(`${TABLE}/`)).sort()
+        assert.deepEqual(left, kept, `${name}: the table's objects as they were`)
       })
     }
   }
