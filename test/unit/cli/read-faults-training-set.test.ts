@@ -4,7 +4,8 @@
  * faulted every way a read fails (test/support/read-command-faults.ts). A passing fault: X holds
  * the clean run's bytes and the command prints the clean run's result. One that outlasts the read
  * bound, or a refusal: exit 1 with one line naming what could not be read, X as an earlier run left
- * it (never half-written, never removed), and no partial file beside it.
+ * it (never half-written, never removed), and no partial file beside it. The same for --rebuild
+ * <id>, which reads back its record, its labels and the snapshots it pinned.
  */
 import assert from 'node:assert/strict'
 import { readFile, rm, writeFile } from 'node:fs/promises'
@@ -38,18 +39,37 @@ const STEPS = [
 
 let baseline: ReadBaseline
 let clean: { run: CommandRun; bytes: Uint8Array }
+/** The baseline with the clean build recorded in the registry (what --rebuild reads). */
+let built: ReadBaseline
+let id: string
+let rebuilt: { run: CommandRun; bytes: Uint8Array }
 before(async () => {
   baseline = await buildReadBaseline()
   clean = await buildSet()
+  const objects = new Map<string, Uint8Array>()
+  for (const key of await clean.run.storage.list('')) objects.set(key, (await clean.run.storage.get(key))!)
+  built = { ...baseline, objects }
+  id = (JSON.parse(clean.run.stdout) as { id: string }).id
+  rebuilt = await buildSet(undefined, id)
 })
 after(() => rm(baseline.dir, { recursive: true, force: true }))
 
-/** One run over a copy of the data dir, X there already (an earlier run's); what X holds after. */
-async function buildSet(fault?: KindFault): Promise<{ run: CommandRun; bytes: Uint8Array; partials: string[] }> {
+/**
+ * One run over a copy of the data dir, X there already (an earlier run's); what X holds after.
+ * `rebuild`: the id to rebuild, over the store the clean build left.
+ */
+async function buildSet(
+  fault?: KindFault,
+  rebuild?: string,
+): Promise<{ run: CommandRun; bytes: Uint8Array; partials: string[] }> {
   const dir = await copyOfBaselineDir(baseline)
   try {
     const out = join(dir, OUT)
     await writeFile(out, EARLIER)
+    if (rebuild !== undefined) {
+      const run = await runReadCommand(built, ['training-set', '--rebuild', rebuild, '--out', out, '--json'], fault, dir)
+      return { run, bytes: new Uint8Array(await readFile(out)), partials: await filesLike(dir, `.${OUT}`) }
+    }
     const args = [
       'training-set',
       ...FEATURES,
@@ -90,6 +110,20 @@ void test('training-set read faults: every read step × every way a read fails',
     await t.test(what, async () => {
       const got = await buildSet(fault)
       assertFaultedRun(got.run, clean.run, { expect, times, named, command: 'training-set' }, what, result)
+      assert.deepEqual(got.bytes, expect === 'absorbed' ? clean.bytes : EARLIER, `${what}: what --out holds`)
+      assert.deepEqual(got.partials, [], `${what}: no partial file left beside --out`)
+    })
+  }
+})
+
+void test('training-set --rebuild read faults: the clean rebuild writes the same bytes; every read step × every way a read fails', async (t) => {
+  assert.equal(rebuilt.run.code, 0, rebuilt.run.stderr)
+  assert.deepEqual(rebuilt.bytes, clean.bytes, 'the rebuild writes the bytes the build wrote')
+  assert.deepEqual(stepsOf(rebuilt.run.calls), { made: STEPS, uncovered: [] })
+  for (const { what, fault, expect, times, named } of readFaultCases(STEPS)) {
+    await t.test(what, async () => {
+      const got = await buildSet(fault, id)
+      assertFaultedRun(got.run, rebuilt.run, { expect, times, named, command: 'training-set' }, what, result)
       assert.deepEqual(got.bytes, expect === 'absorbed' ? clean.bytes : EARLIER, `${what}: what --out holds`)
       assert.deepEqual(got.partials, [], `${what}: no partial file left beside --out`)
     })
