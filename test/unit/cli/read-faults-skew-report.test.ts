@@ -47,9 +47,16 @@ after(() => rm(baseline.dir, { recursive: true, force: true }))
 
 void test('skew-report read faults: the clean run compares every served lookup, and makes every read step', () => {
   assert.equal(clean.code, 0, clean.stderr)
-  const report = JSON.parse(clean.stdout) as { ok: boolean; records: number; features: { compared: number }[] }
+  const report = JSON.parse(clean.stdout) as {
+    ok: boolean
+    records: number
+    features: { compared: number }[]
+    snapshots: Record<string, string | null>
+  }
   assert.equal(report.ok, true)
   assert.equal(report.records, 12, 'every served lookup compared')
+  // Compared with the view's rows at a snapshot, not with a table read as empty.
+  assert.match(String(report.snapshots['user_purchases@1']), /^\d+$/, clean.stdout)
   assert.ok(report.features.length > 0 && report.features.every((f) => f.compared === 12), clean.stdout)
   assert.deepEqual(stepsOf(clean.calls), { made: STEPS, uncovered: [] })
 })
