@@ -119,7 +119,7 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
     store = objectStoreReadsRetried(store, reads)
     schemas = schemaReadsRetried(schemas, reads)
   }
-  const offline = createOfflineStore(store, { parquetWorker: config.parquetWorker })
+  const offline = createOfflineStore(store, { parquetWorker: config.parquetWorker, clock })
   const closers: (() => Promise<void>)[] = []
   let log: Promise<EventLog> | undefined
   let reader: Promise<EventLog> | undefined

@@ -257,7 +257,13 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
       await refuseDamagedTable(this.#store, path)
       return { removedFiles: 0, addedFiles: 0, status: undefined }
     }
-    const { removedFiles, addedFiles, status } = await compactPartitions(table, { olderThanDay: options.olderThanDay, ...this.#writeOptions() })
+    // Its commit backs off on the sink's clock, as an append's does.
+    const clock = this.#options.clock
+    const { removedFiles, addedFiles, status } = await compactPartitions(table, {
+      olderThanDay: options.olderThanDay,
+      ...this.#writeOptions(),
+      ...(clock === undefined ? {} : { clock }),
+    })
     return { removedFiles, addedFiles, status }
   }
 
