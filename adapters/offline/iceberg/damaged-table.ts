@@ -6,6 +6,7 @@
  */
 import { FeatureStoreError } from '../../../core/errors.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
+import { loadTableIfExists } from './iceberg-table.ts'
 
 export function damagedTableError(path: string): FeatureStoreError {
   return new FeatureStoreError(
@@ -18,4 +19,9 @@ export function damagedTableError(path: string): FeatureStoreError {
 /** Resolves when nothing is stored under `path` (no table); throws damagedTableError when something is. */
 export async function refuseDamagedTable(store: ObjectStore, path: string): Promise<void> {
   if ((await store.list(`${path}/`)).length > 0) throw damagedTableError(path)
+}
+
+/** Resolves when a table can be read at `path`, or when there is none; throws damagedTableError for one that cannot. */
+export async function refuseUnreadableTable(store: ObjectStore, path: string): Promise<void> {
+  if ((await loadTableIfExists(store, path)) === undefined) await refuseDamagedTable(store, path)
 }

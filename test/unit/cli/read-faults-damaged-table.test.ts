@@ -83,3 +83,30 @@ void test('a feature table with its metadata gone: exit 1 naming the table, neve
     }
   }
 })
+
+void test("skew-report: the served log's archive with its metadata gone is refused naming it, not 'no served lookups'", async (t) => {
+  const archive = `warehouse/archive/${SERVED_TOPIC}`
+  for (const { name, drops, damaged } of DAMAGE) {
+    await t.test(name, async () => {
+      const objects = new Map([...baseline.objects].filter(([key]) => !(key.startsWith(`${archive}/`) && drops.test(key))))
+      assert.ok(objects.size < baseline.objects.size, 'the damage removed objects')
+      const got = await runReadCommand({ ...baseline, objects }, ['skew-report', '--topic', SERVED_TOPIC, '--min-match', '0'])
+      if (!damaged) {
+        assert.equal(got.code, 0, got.stderr)
+        assert.match(got.stdout, /12 lookups compared/)
+        return
+      }
+      assert.equal(got.code, 1, got.stdout)
+      assert.equal(got.stdout, '', 'no report')
+      assert.equal(
+        got.stderr,
+        `kfs skew-report: table ${archive} has files but no table metadata that can be found: it is damaged; restore its metadata from a copy\n`,
+      )
+    })
+  }
+  await t.test('a topic never archived is still "nothing to compare" (exit 1)', async () => {
+    const got = await runReadCommand(baseline, ['skew-report', '--topic', 'never-served', '--min-match', '0'])
+    assert.equal(got.code, 1, got.stderr)
+    assert.match(got.stdout, /Nothing to compare/)
+  })
+})
