@@ -13,6 +13,7 @@ import type { LabelReader } from '../ports/label-reader.ts'
 import type { PointInTimeJoiner } from '../ports/point-in-time-joiner.ts'
 import type { TrainingEngine } from '../ports/training-engine.ts'
 import type { TableColumn, TableSnapshotReader } from '../ports/table-snapshots.ts'
+import type { Clock } from '../core/clock.ts'
 import type { TableLocation } from '../features/types.ts'
 import { createFileTableReader } from '../adapters/tables/file-table-reader.ts'
 import { IcebergOfflineSink } from '../adapters/offline/iceberg/offline-sink.ts'
@@ -27,8 +28,15 @@ export interface OfflineAdapterOptions {
   readonly parquetWorker?: boolean
 }
 
-export function createOfflineStore(store: ObjectStore, options: OfflineAdapterOptions = {}): OfflineStore {
-  return new IcebergOfflineSink(store, options.parquetWorker === undefined ? {} : { parquetWorker: options.parquetWorker })
+/** `clock`: what the tables' commit retries back off on (the runtime's); the system clock by default. */
+export function createOfflineStore(
+  store: ObjectStore,
+  options: OfflineAdapterOptions & { readonly clock?: Clock } = {},
+): OfflineStore {
+  return new IcebergOfflineSink(store, {
+    ...(options.parquetWorker === undefined ? {} : { parquetWorker: options.parquetWorker }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  })
 }
 
 /** What training sets and skew reports need besides the registry (training/create-training-set.ts). */

@@ -31,6 +31,8 @@ import type { ServedLogTransport } from '../serving/served-log/index.ts'
 import { openObjectStore } from './commands/context.ts'
 import type { KfsConfig } from './config.ts'
 import { createOfflineStore, type OfflineStore } from './offline-adapters.ts'
+import { commandReadRetry } from './read-retry.ts'
+import { objectStoreReadsRetried, schemaReadsRetried } from '../engine/retried-reads.ts'
 import { openKafkaEventLog } from './kafka-event-log.ts'
 
 export interface Runtime {
@@ -86,19 +88,39 @@ export function createLogger(config: KfsConfig): Logger {
   ) as unknown as Logger
 }
 
-export async function createRuntime(config: KfsConfig, options: { logger?: Logger; clock?: Clock } = {}): Promise<Runtime> {
-  const logger = options.logger ?? createLogger(config)
-  const clock = options.clock ?? systemClock
-  const store = await openObjectStore(config)
-  const offline = createOfflineStore(store, { parquetWorker: config.parquetWorker })
-  const closers: (() => Promise<void>)[] = []
-  let schemas: SchemaRegistry
+export interface RuntimeOptions {
+  readonly logger?: Logger
+  readonly clock?: Clock
+  /**
+   * Retry every read of the object store and the schema registry (main/read-retry.ts): for the
+   * commands that only read kfs's tables (verify-parity, skew-report, compact, dead-letters),
+   * which have no retry of their own around them, so a passing fault would fail the command.
+   */
+  readonly readsRetried?: boolean
+  /** The object store and schema registry to use instead of the configured ones (a test's, faulted). */
+  readonly ports?: { readonly store?: ObjectStore; readonly schemas?: SchemaRegistry }
+}
+
+async function openSchemaRegistry(config: KfsConfig): Promise<SchemaRegistry> {
   if (config.schemaRegistry.kind === 'confluent') {
     const { ConfluentSchemaRegistry } = await import('../adapters/schema-registry/confluent/confluent-schema-registry.ts')
-    schemas = new ConfluentSchemaRegistry({ url: config.schemaRegistry.url })
-  } else {
-    schemas = new EmbeddedSchemaRegistry({ dir: join(config.dataDir, 'schemas') })
+    return new ConfluentSchemaRegistry({ url: config.schemaRegistry.url })
   }
+  return new EmbeddedSchemaRegistry({ dir: join(config.dataDir, 'schemas') })
+}
+
+export async function createRuntime(config: KfsConfig, options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = options.logger ?? createLogger(config)
+  const clock = options.clock ?? systemClock
+  let store = options.ports?.store ?? (await openObjectStore(config))
+  let schemas = options.ports?.schemas ?? (await openSchemaRegistry(config))
+  if (options.readsRetried === true) {
+    const reads = commandReadRetry(clock, logger)
+    store = objectStoreReadsRetried(store, reads)
+    schemas = schemaReadsRetried(schemas, reads)
+  }
+  const offline = createOfflineStore(store, { parquetWorker: config.parquetWorker, clock })
+  const closers: (() => Promise<void>)[] = []
   let log: Promise<EventLog> | undefined
   let reader: Promise<EventLog> | undefined
   let online: Promise<OnlineStore> | undefined

@@ -36,6 +36,7 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api'
 import type { FeatureValue, FeatureValueType } from '../../features/types.ts'
 import type { LabelSource, OutputSpec, PointInTimeJoiner, ViewJoinSpec } from '../../ports/point-in-time-joiner.ts'
+import { FeatureStoreError } from '../../core/errors.ts'
 import { owningInstance } from './owned-instance.ts'
 import { tieKeySql } from './tie-key.ts'
 
@@ -98,7 +99,9 @@ export async function joinerOn(instance: DuckDBInstance): Promise<PointInTimeJoi
       if (spec.files.length === 0 || spec.features.length === 0) return out
       const v = viewSql(spec, 0)
       const sql = `${v.cte === undefined ? '' : `WITH ${v.cte} `}SELECT k.__kfs_row, ${v.values.join(', ')} FROM ${sourceSql(labels)} k ${v.join}`
-      const result = await connection.stream(sql)
+      const result = await connection.stream(sql).catch((err: unknown) => {
+        throw damagedFeatureFile(err, spec.files)
+      })
       for (;;) {
         const chunk = await result.fetchChunk()
         if (chunk === null || chunk.rowCount === 0) break
@@ -115,12 +118,33 @@ export async function joinerOn(instance: DuckDBInstance): Promise<PointInTimeJoi
       return out
     },
     async write(labels, views, output) {
-      await connection.run(writeSql(labels, views, output))
+      await connection.run(writeSql(labels, views, output)).catch((err: unknown) => {
+        throw damagedFeatureFile(
+          err,
+          views.flatMap((v) => v.files),
+        )
+      })
     },
     async close() {
       connection.closeSync()
     },
   }
+}
+
+/**
+ * DuckDB refusing a pinned feature file (no Parquet footer, too small, gone) is the file's
+ * damage, not a bug in kfs: named, as verify-parity and compact name it, and not retried.
+ */
+function damagedFeatureFile(err: unknown, files: readonly string[]): unknown {
+  if (!(err instanceof Error)) return err
+  const file = files.find((f) => err.message.includes(f))
+  if (file === undefined) return err
+  const why = err.message.split('\n', 1)[0]!
+  return new FeatureStoreError(
+    'DATA_CORRUPT',
+    `data file ${file} of a feature table does not read as Parquet (${why}): the file is damaged; restore it from a copy`,
+    { cause: err, context: { file } },
+  )
 }
 
 /**

@@ -7,6 +7,7 @@
 import type { Clock } from '../../core/clock.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import type { KfsConfig } from '../config.ts'
+import type { Runtime, RuntimeOptions } from '../runtime.ts'
 import type { OptionSpecs, OptionValue } from './options.ts'
 
 export interface ParsedArgs {
@@ -29,6 +30,11 @@ export interface CommandContext {
   config(): KfsConfig
   openObjectStore(): Promise<ObjectStore>
   readonly clock: Clock
+  /**
+   * Builds the runtime of a command (main/runtime.ts createRuntime on `config()`, the default when
+   * absent); a test passes its own to give the command faulted ports.
+   */
+  openRuntime?(options: RuntimeOptions): Promise<Runtime>
   /** The process environment, for commands that spawn children; read config through `config()`. */
   readonly env: Readonly<Record<string, string | undefined>>
 }

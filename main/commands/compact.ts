@@ -1,8 +1,8 @@
 /** `kfs compact`: rewrite the many small files of old feature-table partitions into few large ones. */
-import { createRuntime } from '../runtime.ts'
 import { listOption, numberOption, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { publishedViews, viewsWith } from './live-views.ts'
+import { openReadSideRuntime, readSideRetry } from './read-side.ts'
 
 export const compactCommand: Command = {
   name: 'compact',
@@ -29,9 +29,9 @@ Examples:
   async run(args, ctx) {
     const only = listOption(args, 'views')
     const olderThanMs = numberOption(args, 'older-than') ?? 2 * 86_400_000
-    const runtime = await createRuntime(ctx.config())
+    const runtime = await openReadSideRuntime(ctx)
     try {
-      const { registry } = await openRegistry(ctx)
+      const { registry } = await openRegistry(ctx, { readRetry: readSideRetry(ctx, runtime) })
       const { set } = await loadFeatures(args, ctx, registry)
       const olderThanDay = Math.floor((runtime.clock.nowMs() - olderThanMs) / 86_400_000)
       const results = []

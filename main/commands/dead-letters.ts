@@ -5,12 +5,13 @@ import { DEAD_LETTER_REASONS, parsePositionId, positionId, type DeadLetterFilter
 import { assessLetters, redriveTargets, selectLetters, type AssessedLetter } from '../../replay/dead-letters/redrive-plan.ts'
 import { openRedriveSession, readDeadLetters, type DeadLetterSnapshot } from '../../replay/dead-letters/redrive.ts'
 import type { Registry } from '../../registry/index.ts'
-import { createRuntime, type Runtime } from '../runtime.ts'
+import type { Runtime } from '../runtime.ts'
 import { flagOption, listOption, numberOption, stringOption, UsageError, type Command, type CommandContext, type ParsedArgs } from './command.ts'
 import { heldLines, letterJson, renderList, renderShow, showJson, summaryJson } from './dead-letters-format.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { didYouMean } from './did-you-mean.ts'
 import { progressFor } from './progress.ts'
+import { openReadSideRuntime, readSideRetry } from './read-side.ts'
 import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 
 const SUBCOMMANDS = ['list', 'show', 'redrive'] as const
@@ -95,9 +96,9 @@ Examples:
     }
     checkOptionsFit(sub, letter, args)
     const filter = filterOf(args)
-    const runtime = await createRuntime(ctx.config())
+    const runtime = await openReadSideRuntime(ctx)
     try {
-      const { registry } = await openRegistry(ctx)
+      const { registry } = await openRegistry(ctx, { readRetry: readSideRetry(ctx, runtime) })
       const { set } = await loadFeatures(args, ctx, registry)
       const log = await runtime.eventLog()
       if (sub === 'redrive') return await redrive(ctx, runtime, log, registry, set.views, filter, args)

@@ -5,10 +5,12 @@
  */
 import { fileURLToPath } from 'node:url'
 import { KFS_NAMESPACE, listStoredTables, type JoinKeyColumnType, type StoredTable } from '../../adapters/offline/iceberg/table-listing.ts'
+import { damagedTableError } from '../../adapters/offline/iceberg/damaged-table.ts'
 import { isInternalTopicName as isRekeyTopic } from '../../engine/plan-sources.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import type { CatalogTable } from '../../serving/handlers/iceberg-catalog.ts'
 import type { Command } from './command.ts'
+import { openReadSideStore, readSideRetry } from './read-side.ts'
 
 export type TableKind = 'feature' | 'archive' | 'rekey-archive'
 
@@ -68,6 +70,11 @@ export async function catalogTablesOf(store: ObjectStore): Promise<CatalogTable[
   }))
 }
 
+/** A table `kfs tables` cannot read is not left out of its listing (a shorter list that exits 0): it fails naming it. */
+function refuseDamaged(path: string): never {
+  throw damagedTableError(path)
+}
+
 /** What a reader joins a feature table on: its typed join-key columns, or entity_key in an older table. */
 function joinOn(keys: readonly JoinKeyColumnType[]): string {
   if (keys.length === 0) return 'entity_key (no typed join-key columns: the table was created before kfs 0.2)'
@@ -106,8 +113,8 @@ Examples:
   kfs tables --json | jq -r '.[] | select(.kind == "feature") | .metadataLocation'
 `,
   async run(_args, ctx) {
-    const store = await ctx.openObjectStore()
-    const tables = (await listStoredTables(store)).map(listingOf)
+    const store = await openReadSideStore(ctx, readSideRetry(ctx))
+    const tables = (await listStoredTables(store, { onDamaged: refuseDamaged })).map(listingOf)
     if (ctx.json) {
       ctx.out(`${JSON.stringify(tables)}\n`)
       return 0

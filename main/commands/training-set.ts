@@ -22,6 +22,7 @@ import { FEATURES_HELP, openRegistry } from './definitions.ts'
 import { parseOptionValue } from './options.ts'
 import { refuseOutputOverInputs } from './output-over-input.ts'
 import { progressFor } from './progress.ts'
+import { openReadSideStore, readSideRetry } from './read-side.ts'
 
 export const trainingSetCommand: Command = {
   name: 'training-set',
@@ -111,8 +112,9 @@ Examples:
       { what: 'the definitions module', path: resolve(ctx.cwd, definitionsPath) },
     ]
     refuseOutputOverInputs('--out', output, reads)
-    const store = await ctx.openObjectStore()
-    const { registry } = await openRegistry(ctx)
+    const retry = readSideRetry(ctx)
+    const store = await openReadSideStore(ctx, retry)
+    const { registry } = await openRegistry(ctx, { readRetry: retry })
     const set = await loadDefinitions(definitionsPath, { cwd: ctx.cwd, known: await registry.known() })
     const offline = { parquetWorker: ctx.config().parquetWorker }
     const adapters = trainingAdapters(createOfflineStore(store, offline), offline)

@@ -6,11 +6,12 @@ import { MemoryObjectStore } from '../../adapters/object-store/index.ts'
 import type { FeatureViewDef } from '../../features/types.ts'
 import type { Registry } from '../../registry/index.ts'
 import { verifyParity, type ParityReport } from '../../replay/verify-parity.ts'
-import { createRuntime, type Runtime } from '../runtime.ts'
+import type { Runtime } from '../runtime.ts'
 import { listOption, stringOption, UsageError, type Command, type CommandContext } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { publishedViews, viewsWith } from './live-views.ts'
 import { progressFor } from './progress.ts'
+import { openReadSideRuntime, readSideRetry } from './read-side.ts'
 import { isSystemError } from './router.ts'
 import { DEFAULT_GROUP } from './run.ts'
 
@@ -45,9 +46,9 @@ Examples:
   async run(args, ctx) {
     const only = listOption(args, 'views')
     const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
-    const runtime = await createRuntime(ctx.config())
+    const runtime = await openReadSideRuntime(ctx)
     try {
-      const { registry } = await openRegistry(ctx)
+      const { registry } = await openRegistry(ctx, { readRetry: readSideRetry(ctx, runtime) })
       const { set } = await loadFeatures(args, ctx, registry)
       // A re-keyed view is computed from its internal topic, so it is replayed from that topic's archive.
       const views = viewsWith('offline', await publishedViews(set, registry, only), only !== undefined, 'verify').map((v) =>

@@ -16,6 +16,7 @@ import type { CompactionSummary, OfflineCompactor } from '../../../ports/offline
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { appendFiles } from './append-files.ts'
 import { compactPartitions } from './compaction.ts'
+import { refuseDamagedTable } from './damaged-table.ts'
 import { writeDataFiles } from './data-file-writer.ts'
 import { featureTableStatsOf, readFeatureRowsByEntity } from './feature-rows.ts'
 import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
@@ -245,9 +246,24 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     return pinTable(this.#store, featureTablePath(view), options.snapshotId, options.tempDir)
   }
 
-  /** Opens (creating if need be) the view's table, as `kfs compact` always has. */
+  /**
+   * Compacts the view's table; no table is nothing to compact. It never creates one: over a damaged
+   * table (files, no metadata that can be found) that put an empty table, orphaning its rows.
+   */
   async compactFeatureTable(view: FeatureViewDef, options: { readonly olderThanDay: number }): Promise<CompactionSummary> {
-    const { removedFiles, addedFiles, status } = await compactPartitions(await this.featureTable(view), { olderThanDay: options.olderThanDay, ...this.#writeOptions() })
+    const path = featureTablePath(view)
+    const table = await loadTableIfExists(this.#store, path)
+    if (table === undefined) {
+      await refuseDamagedTable(this.#store, path)
+      return { removedFiles: 0, addedFiles: 0, status: undefined }
+    }
+    // Its commit backs off on the sink's clock, as an append's does.
+    const clock = this.#options.clock
+    const { removedFiles, addedFiles, status } = await compactPartitions(table, {
+      olderThanDay: options.olderThanDay,
+      ...this.#writeOptions(),
+      ...(clock === undefined ? {} : { clock }),
+    })
     return { removedFiles, addedFiles, status }
   }
 

@@ -5,11 +5,12 @@
  * snapshot id is what makes a training set rebuildable. What the writer vouches for about the
  * snapshot's rows comes along (writer-facts.ts), read from its summary and manifests alone.
  */
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
+import { refuseDamagedTable } from './damaged-table.ts'
 import { keyOfTableUri, loadTableIfExists } from './iceberg-table.ts'
 import { currentSchema } from './table-metadata.ts'
 import { dataFilesOf, snapshotOf } from './table-reader.ts'
@@ -24,6 +25,8 @@ export async function pinTable(store: ObjectStore, tableId: string, snapshotId: 
   const table = await loadTableIfExists(store, tableId)
   if (table === undefined) {
     if (snapshotId !== undefined) throw new FeatureStoreError('NOT_FOUND', `table ${tableId} is gone; the training set cannot be rebuilt`, { context: { table: tableId } })
+    // No table yet reads as empty; a damaged one read so would give every label a null where it has rows.
+    await refuseDamagedTable(store, tableId)
     return { snapshotId: null, files: [] }
   }
   const snapshot = snapshotOf(table, snapshotId === undefined ? undefined : BigInt(snapshotId))
@@ -36,11 +39,14 @@ export async function pinTable(store: ObjectStore, tableId: string, snapshotId: 
   let n = 0
   for (const f of files) {
     if (local) {
-      paths.push(f.filePath.slice('file://'.length))
+      const path = f.filePath.slice('file://'.length)
+      // The engine opens it later, and says only "No files found" (a bug's stack trace, to the CLI).
+      if (!(await isFile(path))) throw missingDataFile(tableId, f.filePath)
+      paths.push(path)
       continue
     }
     const bytes = await store.get(keyOfTableUri(store, f.filePath))
-    if (bytes === undefined) throw new FeatureStoreError('OBJECT_NOT_FOUND', `a data file of ${tableId} is missing`, { context: { table: tableId } })
+    if (bytes === undefined) throw missingDataFile(tableId, f.filePath)
     const dir = join(tempDir, tableId.replaceAll('/', '_'))
     await mkdir(dir, { recursive: true })
     const path = join(dir, `${n++}.parquet`)
@@ -48,4 +54,21 @@ export async function pinTable(store: ObjectStore, tableId: string, snapshotId: 
     paths.push(path)
   }
   return { snapshotId: String(id), files: paths, ...(tieKeyBounds === undefined ? {} : { tieKeyBounds }) }
+}
+
+function missingDataFile(tableId: string, file: string): FeatureStoreError {
+  return new FeatureStoreError('OBJECT_NOT_FOUND', `data file ${file} of ${tableId} is missing`, {
+    context: { table: tableId, file },
+  })
+}
+
+/** Whether `path` is a file; a path that is not there (or a directory) is not, any other failure is the system's error. */
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile()
+  } catch (err: unknown) {
+    const code = (err as { code?: unknown }).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false
+    throw err
+  }
 }

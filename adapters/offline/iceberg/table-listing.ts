@@ -56,13 +56,24 @@ export function archiveTableName(topic: string): string {
   return `archive_${topic.replace(/[^A-Za-z0-9_]/g, '_')}`
 }
 
-/** Every table with its current metadata; names made unique (`_2`, `_3`… in path order) if two topics sanitize alike. */
-export async function listStoredTables(store: ObjectStore): Promise<StoredTable[]> {
+/**
+ * Every table with its current metadata; names made unique (`_2`, `_3`… in path order) if two
+ * topics sanitize alike. A path with objects under `metadata/` but no table metadata that can be
+ * found (deleted, or answered "not found") is a damaged table: passed to `onDamaged`, which may
+ * throw (`kfs tables`: a listing without it would be a wrong answer), and otherwise left out.
+ */
+export async function listStoredTables(
+  store: ObjectStore,
+  options: { readonly onDamaged?: (path: string) => void } = {},
+): Promise<StoredTable[]> {
   const tables: StoredTable[] = []
   const taken = new Set<string>()
   for (const path of await listTablePaths(store)) {
     const table = await loadTableIfExists(store, path)
-    if (table === undefined) continue
+    if (table === undefined) {
+      options.onDamaged?.(path)
+      continue
+    }
     const base = path.slice(path.lastIndexOf('/') + 1)
     const props = table.metadata.properties
     const kind = path.startsWith('warehouse/features/') ? 'feature' : 'archive'

@@ -1,0 +1,24 @@
+/**
+ * The bound on the reads of the commands that only read kfs's tables — verify-parity,
+ * skew-report, training-set, compact, dead-letters, tables: a read of the object store or the
+ * schema registry that fails with a passing fault (a timeout, a 503, a reset connection) is asked
+ * again (engine/retried-reads.ts), as a backfill's reads are and with the same bound
+ * (replay/backfill-before-live.ts): the command then prints exactly what a clean run prints. A
+ * fault that outlasts the bound, or a refusal (never asked again), fails the command with one line
+ * naming what it read (exit 1).
+ */
+import type { Clock } from '../core/clock.ts'
+import type { Logger } from '../core/logger.ts'
+import type { RetryOptions } from '../core/retry.ts'
+import { BACKFILL_READ_ATTEMPTS, backfillReadRetry } from '../replay/backfill-before-live.ts'
+
+/** Attempts of one read of such a command before it fails naming what it read. */
+export const COMMAND_READ_ATTEMPTS = BACKFILL_READ_ATTEMPTS
+
+export function commandReadRetry(clock: Clock, logger: Logger): RetryOptions {
+  return {
+    ...backfillReadRetry(clock, logger),
+    attempts: COMMAND_READ_ATTEMPTS,
+    onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'read retried'),
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * The read-side commands (verify-parity, skew-report, training-set, compact, dead-letters, tables)
+ * run through the real CLI (runCli, the real commands) over one small kfs — the backfill fault
+ * scenario's live run (backfill-fault-scenario.ts: user_purchases computed, its archive and
+ * checkpoints; user_big_spends published, not computed) plus a served-feature log archive, a dead
+ * letter and a label file — with every call of its object store and schema registry numbered and
+ * faultable by kind (call-faults.ts KindFault). The store is a memory store (as S3 is, not a local
+ * disk: a training set copies its data files through the store's reads) copied fresh for each run.
+ */
+import assert from 'node:assert/strict'
+import { cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { silentLogger } from '../../core/logger.ts'
+import { EmbeddedEventLog } from '../../adapters/event-log/embedded/index.ts'
+import { MemoryObjectStore } from '../../adapters/object-store/index.ts'
+import { archiveTablePath, IcebergOfflineSink } from '../../adapters/offline/iceberg/offline-sink.ts'
+import { EmbeddedSchemaRegistry } from '../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
+import { createDeadLetterTopicSink } from '../../engine/dead-letter-topic.ts'
+import { purchases, userPurchases } from '../../examples/with-new-view.ts'
+import { commands } from '../../main/commands/index.ts'
+import type { CommandContext } from '../../main/commands/command.ts'
+import { runCli } from '../../main/commands/router.ts'
+import { loadConfig } from '../../main/config.ts'
+import { DEAD_LETTER_TOPIC } from '../../main/internal-topics.ts'
+import { COMMAND_READ_ATTEMPTS } from '../../main/read-retry.ts'
+import { createRuntime } from '../../main/runtime.ts'
+import type { ObjectStore } from '../../ports/object-store.ts'
+import { createRegistry } from '../../registry/index.ts'
+import { createEncoder } from '../../schemas/encoder.ts'
+import { SERVED_FEATURES_SCHEMA, toServedEvent, type ServedRecord } from '../../serving/served-log/index.ts'
+import { buildBaseline } from './backfill-fault-scenario.ts'
+import { CallFaults, isRead, type CallOperation, type KindFault, type RecordedCall } from './call-faults.ts'
+import { fastRetryClock } from './checkpoint-fault-scenario.ts'
+
+const repo = fileURLToPath(new URL('../../', import.meta.url))
+export const SERVED_TOPIC = 'served-features'
+export const FEATURES = ['--features', 'examples/with-new-view.ts']
+
+export interface ReadBaseline {
+  /** The data dir: the embedded log (with one dead letter) and schema registry. */
+  readonly dir: string
+  readonly objects: ReadonlyMap<string, Uint8Array>
+  /** A CSV label file of user_purchases' users at times across the run. */
+  readonly labels: string
+}
+
+/** Builds the kfs every case starts from (a few seconds: one live run of 320 purchases). */
+export async function buildReadBaseline(): Promise<ReadBaseline> {
+  const base = await buildBaseline()
+  const store = new MemoryObjectStore()
+  for (const [key, body] of base.objects) await store.put(key, body)
+  // As kfs run leaves a view it consumed from the start: its backfill complete (training sets check it).
+  await createRegistry({ store, clock: fastRetryClock }).setBackfillStatus(userPurchases.name, userPurchases.version, {
+    state: 'complete',
+    completeThrough: [],
+  })
+  const times = base.produced.map((p) => p.event.ts)
+  const [first, last] = [Math.min(...times), Math.max(...times)]
+  const at = (i: number, n: number) => Math.round(first + ((last - first) * (i + 1)) / (n + 1))
+  // The served-feature log, archived as kfs run archives any source topic.
+  const sink = new IcebergOfflineSink(store, { parquetWorker: false })
+  const schemas = new EmbeddedSchemaRegistry({ dir: join(base.dir, 'schemas') })
+  const served = await createEncoder({ registry: schemas, subject: `${SERVED_TOPIC}-value`, schema: SERVED_FEATURES_SCHEMA })
+  const features = userPurchases.features.map((f) => f.name)
+  const records: ServedRecord[] = base.users.slice(0, 12).map((user, i) => ({
+    requestId: `r${i}`,
+    servedAtMs: at(i, 12),
+    viewName: userPurchases.name,
+    viewVersion: userPurchases.version,
+    entityKey: user,
+    status: 'MISSING',
+    asOfMs: null,
+    features,
+    values: features.map(() => null),
+  }))
+  const staged = await sink.stageArchiveRows(
+    SERVED_TOPIC,
+    records.map((r, i) => ({
+      partition: 0,
+      offset: String(i),
+      eventTimeMs: r.servedAtMs,
+      key: null,
+      schemaId: served.schemaId,
+      payload: served.encode(toServedEvent(r)),
+      markerWatermarkMs: null,
+      timestampMs: 0,
+    })),
+  )
+  await sink.commit(archiveTablePath(SERVED_TOPIC), [staged], {}, {})
+  // One dead letter of a purchase, for dead-letters list and show (show decodes it with its writer schema).
+  const log = new EmbeddedEventLog({ dir: join(base.dir, 'log'), fsync: 'never' })
+  try {
+    const encoder = await createEncoder({ registry: schemas, subject: `${purchases.topic}-value`, schema: purchases.schema })
+    const letter = base.produced[0]!
+    const letters = createDeadLetterTopicSink(log, DEAD_LETTER_TOPIC)
+    await letters.write([
+      {
+        topic: purchases.topic,
+        partition: letter.partition,
+        offset: letter.offset,
+        key: null,
+        value: encoder.encode(letter.event),
+        reason: 'late',
+        detail: 'injected for the read-fault tests',
+        view: userPurchases.name,
+        viewVersion: userPurchases.version,
+      },
+    ])
+    await letters.flush()
+  } finally {
+    await log.close()
+  }
+  const objects = new Map<string, Uint8Array>()
+  for (const key of await store.list('')) objects.set(key, (await store.get(key))!)
+  const labels = join(base.dir, 'labels.csv')
+  const rows = base.users.map((user, i) => `${user},${at(i, base.users.length)}`)
+  await writeFile(labels, `user_id,ts\n${rows.join('\n')}\n`)
+  return { dir: base.dir, objects, labels }
+}
+
+export interface CommandRun {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+  readonly calls: readonly RecordedCall[]
+  readonly injected: number
+  /** The object store as the command left it. */
+  readonly storage: ObjectStore
+}
+
+/**
+ * `kfs <args>` over a fresh copy of the baseline, every call of its object store and schema
+ * registry through one CallFaults (`fault` armed, or none: the clean run); retries sleep no time.
+ * `dataDir`: where to run (a copy of the baseline's dir the caller made), else a fresh one.
+ */
+export async function runReadCommand(
+  baseline: ReadBaseline,
+  args: readonly string[],
+  fault?: KindFault,
+  dataDir?: string,
+): Promise<CommandRun> {
+  const dir = dataDir ?? (await copyOfBaselineDir(baseline))
+  const storage = new MemoryObjectStore()
+  for (const [key, body] of baseline.objects) await storage.put(key, body)
+  const faults = new CallFaults(fault)
+  const store = faults.store(storage)
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, KFS_DATA_DIR: dir, KFS_LOG_LEVEL: 'silent' }
+  const config = loadConfig(env)
+  let stdout = ''
+  let stderr = ''
+  try {
+    const code = await runCli(args, commands, (json): CommandContext => ({
+      cwd: repo,
+      json,
+      interactive: false,
+      env,
+      clock: fastRetryClock,
+      out: (t) => void (stdout += t),
+      err: (t) => void (stderr += t),
+      config: () => config,
+      openObjectStore: async () => store,
+      openRuntime: (options) =>
+        createRuntime(config, {
+          ...options,
+          logger: silentLogger,
+          ports: { store, schemas: faults.schemas(new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })) },
+        }),
+    }))
+    return { code, stdout, stderr, calls: faults.calls, injected: faults.injected, storage }
+  } finally {
+    if (dataDir === undefined) await rm(dir, { recursive: true, force: true })
+  }
+}
+
+export async function copyOfBaselineDir(baseline: ReadBaseline): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'kfs-read-faults-case-'))
+  await cp(baseline.dir, dir, { recursive: true })
+  return dir
+}
+
+/** One kind of read a command makes: the calls of one operation whose key matches. */
+export interface ReadStep {
+  readonly step: string
+  readonly operation: CallOperation
+  readonly key: RegExp
+  /** How the failure must name it (engine/retried-reads.ts describeObject). */
+  readonly named: RegExp
+}
+
+const table = (kind: 'features' | 'archive', what: string, name: RegExp, operation: CallOperation, named: string): ReadStep => ({
+  step: `${kind === 'features' ? 'feature table' : 'archive'}: ${what}`,
+  operation,
+  key: new RegExp(`^warehouse/${kind}/[^/]+/${name.source}`),
+  named: new RegExp(`${named} warehouse/${kind}/`),
+})
+
+const tableSteps = (kind: 'features' | 'archive'): ReadStep[] => [
+  table(kind, 'version hint', /metadata\/version-hint\.text$/, 'get', 'the Iceberg version hint'),
+  table(kind, 'metadata listing', /metadata\//, 'list', 'the keys under'),
+  table(kind, 'table metadata', /metadata\/v\d+\.metadata\.json$/, 'get', 'the Iceberg table metadata'),
+  table(kind, 'manifest list', /metadata\/snap-[^/]*\.avro$/, 'get', 'the Iceberg manifest list'),
+  table(kind, 'manifest', /metadata\/[^/]*-m\d+\.avro$/, 'get', 'the Iceberg manifest'),
+  table(kind, 'data file', /data\/.*\.parquet$/, 'get', 'the Iceberg data file'),
+]
+
+/** Every kind of read any of these commands makes, each once. */
+export const READ_STEPS: readonly ReadStep[] = [
+  { step: 'registry: an object', operation: 'get', key: /^registry\//, named: /the registry object registry\// },
+  { step: 'registry: a listing', operation: 'list', key: /^registry\//, named: /the keys under registry\// },
+  { step: 'checkpoints: a listing', operation: 'list', key: /^checkpoints\//, named: /the keys under checkpoints\// },
+  { step: 'tables: the warehouse listing', operation: 'list', key: /^warehouse\/$/, named: /the keys under warehouse\// },
+  ...tableSteps('features'),
+  ...tableSteps('archive'),
+  {
+    step: 'schema registry: a writer schema',
+    operation: 'schemas.getById',
+    key: /^\d+$/,
+    named: /writer schema id \d+ from the schema registry/,
+  },
+]
+
+/** The steps of READ_STEPS a run made, in READ_STEPS's order; and the reads no step covers. */
+export function stepsOf(calls: readonly RecordedCall[]): { made: string[]; uncovered: RecordedCall[] } {
+  const reads = calls.filter(isRead)
+  const covers = (s: ReadStep, c: RecordedCall) => c.operation === s.operation && s.key.test(c.key)
+  return {
+    made: READ_STEPS.filter((s) => reads.some((c) => covers(s, c))).map((s) => s.step),
+    uncovered: reads.filter((c) => !READ_STEPS.some((s) => covers(s, c))),
+  }
+}
+
+export type Expectation = 'absorbed' | 'exhausted' | 'refused'
+
+/** Every way a read fails: a passing fault (once; every attempt but the last), one that outlasts the bound, a refusal. */
+export const READ_FAULTS: readonly { kind: string; times: number; error: KindFault['error']; expect: Expectation }[] = [
+  { kind: 'transient once', times: 1, error: 'transient', expect: 'absorbed' },
+  {
+    kind: `transient ${COMMAND_READ_ATTEMPTS - 1} times, then ok`,
+    times: COMMAND_READ_ATTEMPTS - 1,
+    error: 'transient',
+    expect: 'absorbed',
+  },
+  { kind: 'transient for good (outlasts the bound)', times: Infinity, error: 'transient', expect: 'exhausted' },
+  { kind: 'refused (access denied)', times: 1, error: 'permanent', expect: 'refused' },
+]
+
+/** Every case of `steps` (names of READ_STEPS) × READ_FAULTS: the fault to arm and what it must end as. */
+export function readFaultCases(steps: readonly string[]): {
+  readonly what: string
+  readonly fault: KindFault
+  readonly expect: Expectation
+  readonly times: number
+  readonly named: RegExp
+}[] {
+  return steps.flatMap((name) => {
+    const step = READ_STEPS.find((s) => s.step === name)
+    if (step === undefined) throw new Error(`no read step ${name}`)
+    return READ_FAULTS.map(({ kind, times, error, expect }) => ({
+      what: `${name}, ${kind}`,
+      fault: { operation: step.operation, key: step.key, times, error },
+      expect,
+      times,
+      named: step.named,
+    }))
+  })
+}
+
+/**
+ * A faulted run ended as `expect` says: within the bound exactly as the clean run (`same` compares
+ * what the command printed, normalised by the caller); past it or refused, exit 1 with one line on
+ * stderr naming the read — no stack trace, no "unexpected error" — retried to the bound, or (a
+ * refusal) asked once.
+ */
+export function assertFaultedRun(
+  got: CommandRun,
+  clean: CommandRun,
+  fault: { readonly expect: Expectation; readonly times: number; readonly named: RegExp; readonly command: string },
+  what: string,
+  same: (run: CommandRun) => unknown = (run) => run.stdout,
+): void {
+  if (fault.expect === 'absorbed') {
+    assert.equal(got.injected, fault.times, `${what}: faults injected`)
+    assert.equal(got.code, clean.code, `${what}: exit code (stderr: ${got.stderr})`)
+    assert.deepEqual(same(got), same(clean), `${what}: output as in the clean run`)
+    assert.equal(got.stderr, clean.stderr, `${what}: stderr as in the clean run`)
+    return
+  }
+  assert.equal(got.code, 1, `${what}: exit 1 (stdout: ${got.stdout}; stderr: ${got.stderr})`)
+  // Under --json nothing but the one error document: no partial result before it.
+  if (got.stdout !== '') {
+    const doc = JSON.parse(got.stdout) as { error?: { code?: unknown; message?: unknown } }
+    assert.deepEqual(Object.keys(doc), ['error'], `${what}: stdout holds only the error document: ${got.stdout}`)
+    assert.match(String(doc.error?.message), fault.named, what)
+  }
+  const lines = got.stderr.split('\n').filter((l) => l !== '')
+  assert.equal(lines.length, 1, `${what}: one line on stderr, got ${JSON.stringify(got.stderr)}`)
+  assert.match(lines[0]!, new RegExp(`^kfs ${fault.command}: `), what)
+  assert.doesNotMatch(lines[0]!, /unexpected error/, what)
+  assert.match(lines[0]!, fault.named, `${what}: the line names what could not be read`)
+  if (fault.expect === 'exhausted') {
+    assert.match(lines[0]!, new RegExp(`gave up after ${COMMAND_READ_ATTEMPTS} attempts`), what)
+    assert.ok(got.injected >= COMMAND_READ_ATTEMPTS, `${what}: retried to the bound (${got.injected})`)
+  } else {
+    assert.match(lines[0]!, /injected permanent failure/, `${what}: the refusal's own words`)
+    assert.equal(got.injected, 1, `${what}: a refusal is not asked again`)
+  }
+}
+
+/** The files of `dir` whose names start with `prefix` (a training set's partial files). */
+export async function filesLike(dir: string, prefix: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => f.startsWith(prefix))
+}
+
+export type { KindFault } from './call-faults.ts'

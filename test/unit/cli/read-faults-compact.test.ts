@@ -1,0 +1,130 @@
+/**
+ * `kfs compact` with every read it makes of the object store — the registry, the feature table's
+ * metadata, manifests and the data files it rewrites — faulted every way a read fails
+ * (test/support/read-command-faults.ts). A passing fault: the clean run's compaction, the same
+ * rows in one file. One that outlasts the read bound, or a refusal: exit 1 with one line naming
+ * what could not be read, and nothing committed — the table's current snapshot is the one before,
+ * with the same rows.
+ */
+import assert from 'node:assert/strict'
+import { rm } from 'node:fs/promises'
+import { after, before, test } from 'node:test'
+import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
+import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
+import { userPurchases } from '../../../examples/with-new-view.ts'
+import type { ObjectStore } from '../../../ports/object-store.ts'
+import {
+  assertFaultedRun,
+  buildReadBaseline,
+  FEATURES,
+  readFaultCases,
+  runReadCommand,
+  stepsOf,
+  type CommandRun,
+  type ReadBaseline,
+} from '../../support/read-command-faults.ts'
+
+const ARGS = ['compact', ...FEATURES, '--views', 'user_purchases', '--json']
+const STEPS = [
+  'registry: an object',
+  'registry: a listing',
+  'feature table: version hint',
+  'feature table: table metadata',
+  'feature table: manifest list',
+  'feature table: manifest',
+  'feature table: data file',
+]
+
+interface TableState {
+  readonly snapshots: readonly string[]
+  readonly rows: string
+}
+
+async function tableState(store: ObjectStore): Promise<TableState> {
+  const sink = new IcebergOfflineSink(store, { parquetWorker: false })
+  const snapshots = (await sink.snapshots(sink.tableId({ kind: 'feature', view: userPurchases }))).map((s) => s.snapshotId)
+  const rows = [...(await sink.readFeatureRows(userPurchases))].sort(([a], [b]) => (a < b ? -1 : 1))
+  return { snapshots, rows: JSON.stringify(rows) }
+}
+
+let baseline: ReadBaseline
+let before_: TableState
+let clean: CommandRun
+let compacted: TableState
+before(async () => {
+  baseline = await buildReadBaseline()
+  const store = new MemoryObjectStore()
+  for (const [key, body] of baseline.objects) await store.put(key, body)
+  before_ = await tableState(store)
+  clean = await runReadCommand(baseline, ARGS)
+  compacted = await tableState(clean.storage)
+})
+after(() => rm(baseline.dir, { recursive: true, force: true }))
+
+void test('compact read faults: the clean run rewrites the files, rows unchanged, and makes every read step', () => {
+  assert.equal(clean.code, 0, clean.stderr)
+  const [result] = JSON.parse(clean.stdout) as { removedFiles: number; addedFiles: number; status: string }[]
+  assert.ok(
+    result !== undefined && result.removedFiles > 1 && result.addedFiles === 1 && result.status === 'committed',
+    clean.stdout,
+  )
+  assert.equal(compacted.snapshots.length, before_.snapshots.length + 1, 'one replace snapshot committed')
+  assert.equal(compacted.rows, before_.rows, 'the same rows')
+  assert.deepEqual(stepsOf(clean.calls), { made: STEPS, uncovered: [] })
+})
+
+void test('compact read faults: every read step × every way a read fails', async (t) => {
+  for (const { what, fault, expect, times, named } of readFaultCases(STEPS)) {
+    await t.test(what, async () => {
+      const got = await runReadCommand(baseline, ARGS, fault)
+      assertFaultedRun(got, clean, { expect, times, named, command: 'compact' }, what)
+      const state = await tableState(got.storage)
+      assert.equal(state.rows, before_.rows, `${what}: the table reads the same rows`)
+      // Everything (one replace snapshot on top of the ones before) or nothing.
+      const committed = expect === 'absorbed' ? 1 : 0
+      assert.equal(state.snapshots.length, before_.snapshots.length + committed, `${what}: snapshots committed`)
+      assert.deepEqual(state.snapshots.slice(0, before_.snapshots.length), before_.snapshots, `${what}: the snapshots before`)
+    })
+  }
+})
+
+/** Every write of a compaction: the rewritten data file, the manifests, the manifest list, the metadata, the hint. */
+const WRITE_STEPS: readonly { step: string; operation: 'put' | 'putIfAbsent'; key: RegExp }[] = [
+  { step: 'data file', operation: 'put', key: /\/data\/.*\.parquet$/ },
+  { step: 'manifest', operation: 'put', key: /\/metadata\/[^/]*-m\d+\.avro$/ },
+  { step: 'manifest list', operation: 'put', key: /\/metadata\/snap-[^/]*\.avro$/ },
+  { step: 'table metadata', operation: 'putIfAbsent', key: /\/metadata\/v\d+\.metadata\.json$/ },
+  { step: 'version hint', operation: 'put', key: /\/metadata\/version-hint\.text$/ },
+]
+
+void test('compact write faults: every write × (never landed, answer lost) × (once, for good) commits everything or nothing', async (t) => {
+  for (const { step, operation, key } of WRITE_STEPS) {
+    assert.ok(
+      clean.calls.some((c) => c.operation === operation && key.test(c.key)),
+      `${step}: the clean compaction makes such a write`,
+    )
+    for (const when of ['before', 'after'] as const) {
+      for (const times of [1, Infinity]) {
+        const what = `${step}, ${when === 'before' ? 'never landed' : 'landed, answer lost'}, ${times === 1 ? 'once' : 'for good'}`
+        await t.test(what, async () => {
+          const got = await runReadCommand(baseline, ARGS, { operation, key, times, error: 'transient', when })
+          assert.ok(got.injected > 0, `${what}: the fault fired`)
+          const state = await tableState(got.storage)
+          assert.equal(state.rows, before_.rows, `${what}: the table reads the same rows`)
+          assert.deepEqual(state.snapshots.slice(0, before_.snapshots.length), before_.snapshots, `${what}: the snapshots before`)
+          // Success is the one replace snapshot committed; a failure commits none and says why in one line.
+          if (got.code === 0) {
+            assert.equal(state.snapshots.length, before_.snapshots.length + 1, `${what}: reported done, so committed`)
+            // A metadata write whose answer was lost is found landed on the retry: "already-committed".
+            assert.equal(got.stdout.replace('"already-committed"', '"committed"'), clean.stdout, what)
+          } else {
+            assert.equal(got.code, 1, what)
+            assert.equal(state.snapshots.length, before_.snapshots.length, `${what}: reported failed, so nothing committed`)
+            assert.match(got.stderr, /^kfs compact: [^\n]*\n$/, what)
+            assert.doesNotMatch(got.stderr, /unexpected error/, what)
+          }
+        })
+      }
+    }
+  }
+})
