@@ -6,7 +6,7 @@
  */
 import { FeatureStoreError } from '../../../core/errors.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
-import { loadTableIfExists } from './iceberg-table.ts'
+import { loadTableIfExists, type IcebergTable } from './iceberg-table.ts'
 
 export function damagedTableError(path: string): FeatureStoreError {
   return new FeatureStoreError(
@@ -24,4 +24,18 @@ export async function refuseDamagedTable(store: ObjectStore, path: string): Prom
 /** Resolves when a table can be read at `path`, or when there is none; throws damagedTableError for one that cannot. */
 export async function refuseUnreadableTable(store: ObjectStore, path: string): Promise<void> {
   if ((await loadTableIfExists(store, path)) === undefined) await refuseDamagedTable(store, path)
+}
+
+/**
+ * The table at `path`; undefined when nothing is stored there; damagedTableError when files are
+ * there but no metadata. Loaded once more before that verdict: a creator racing this read may have
+ * written its first metadata since.
+ */
+export async function loadTableOrNone(store: ObjectStore, path: string): Promise<IcebergTable | undefined> {
+  const table = await loadTableIfExists(store, path)
+  if (table !== undefined) return table
+  if ((await store.list(`${path}/`)).length === 0) return undefined
+  const created = await loadTableIfExists(store, path)
+  if (created !== undefined) return created
+  throw damagedTableError(path)
 }

@@ -16,7 +16,7 @@ import type { CompactionSummary, OfflineCompactor } from '../../../ports/offline
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { appendFiles } from './append-files.ts'
 import { compactPartitions } from './compaction.ts'
-import { refuseDamagedTable } from './damaged-table.ts'
+import { loadTableOrNone, refuseDamagedTable } from './damaged-table.ts'
 import { writeDataFiles } from './data-file-writer.ts'
 import { featureTableStatsOf, readFeatureRowsByEntity } from './feature-rows.ts'
 import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
@@ -126,7 +126,9 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     let table = this.#tables.get(id)
     if (table === undefined) {
       table = (async () => {
-        const existing = await loadTableIfExists(this.#store, id)
+        // Files but no metadata that can be found: a damaged table, refused — never an empty one
+        // created over it (its history would read as gone).
+        const existing = await loadTableOrNone(this.#store, id)
         if (existing) return existing
         try {
           return await createTable(this.#store, id, make())
@@ -267,8 +269,17 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     return { removedFiles, addedFiles, status }
   }
 
+  /**
+   * The topic's archive, undefined when it has none. A damaged one (files, no metadata that can be
+   * found) is refused, not read as none: a backfill would call a view with no archived history
+   * complete at once, and a catch-up would pass records it could not read.
+   */
+  async #archiveIfExists(topic: string): Promise<IcebergTable | undefined> {
+    return checkArchiveTopic(await loadTableOrNone(this.#store, archiveTablePath(topic)), topic)
+  }
+
   async archiveEnd(topic: string, snapshotId?: string): Promise<{ snapshotId: string | null; nextOffsets: Record<number, string> }> {
-    const table = checkArchiveTopic(await loadTableIfExists(this.#store, archiveTablePath(topic)), topic)
+    const table = await this.#archiveIfExists(topic)
     const current = table?.metadata['current-snapshot-id']
     if (!table || current === undefined || current === null || BigInt(current) < 0n) return { snapshotId: null, nextOffsets: {} }
     const pinned = snapshotId === undefined ? BigInt(current) : BigInt(snapshotId)
@@ -284,7 +295,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     partition: number,
     options: { fromOffset?: string; untilOffset?: string; snapshotId?: string } = {},
   ): AsyncIterable<readonly ArchiveRow[]> {
-    const table = checkArchiveTopic(await loadTableIfExists(this.#store, archiveTablePath(topic)), topic)
+    const table = await this.#archiveIfExists(topic)
     if (!table) return
     const current = table.metadata['current-snapshot-id']
     if (current === undefined || current === null || BigInt(current) < 0n) return
