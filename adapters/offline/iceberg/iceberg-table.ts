@@ -140,10 +140,22 @@ async function highestListedVersion(store: ObjectStore, path: string): Promise<n
 
 /** The current table state, or undefined when no table exists at `path`. */
 export async function loadTableIfExists(store: ObjectStore, path: string): Promise<IcebergTable | undefined> {
-  let version = await readHint(store, path)
+  const hinted = await readHint(store, path)
+  let version = hinted
   let bytes = version === undefined ? undefined : await store.get(metadataKey(path, version))
   if (bytes === undefined) {
     version = await highestListedVersion(store, path)
+    // The hint moves only once its version exists, and metadata files are never deleted by a
+    // writer (only old ones by expiry): a hinted version missing with nothing newer listed means
+    // the table's newest commits are gone. Falling back to an older version would read without
+    // them — and the next commit would write over the lost version.
+    if (hinted !== undefined && (version === undefined || version < hinted)) {
+      throw new SinkWriteError(
+        'OBJECT_NOT_FOUND',
+        `table ${path} is damaged: its version hint names metadata v${hinted}, which is missing, and no newer version exists (newest found: ${version === undefined ? 'none' : `v${version}`}); restore its metadata from a copy`,
+        { context: { path, version: String(hinted) } },
+      )
+    }
     if (version === undefined) return undefined
     bytes = await store.get(metadataKey(path, version))
     if (bytes === undefined) return undefined

@@ -43,8 +43,8 @@ async function tables(): Promise<{ store: MemoryObjectStore; paths: Record<'arch
   return { store, paths: { archive: archiveTablePath(TOPIC), 'feature table': featureTablePath(userPurchases) } }
 }
 
-/** Each way a table's metadata goes missing while its other files stay. */
-const DAMAGE: readonly [string, (key: string) => boolean][] = [
+/** Each way a table's metadata goes missing while its other files stay (`newest`: its newest metadata file). */
+const DAMAGE: readonly [string, (key: string, newest: string) => boolean][] = [
   [
     'every metadata file and the version hint deleted',
     (key) => key.includes('/metadata/') && /\.metadata\.json$|version-hint/.test(key),
@@ -54,7 +54,13 @@ const DAMAGE: readonly [string, (key: string) => boolean][] = [
     (key) => key.includes('/metadata/') && key.endsWith('.metadata.json'),
   ],
   ['everything under metadata/ deleted (manifests too)', (key) => key.includes('/metadata/')],
+  ['the newest metadata file deleted, the hint naming it', (key, newest) => key === newest],
 ]
+
+/** The refusal of a damaged table, naming it: files without metadata, or the hinted version gone. */
+const isDamaged = (err: unknown, path: string) =>
+  err instanceof FeatureStoreError &&
+  (err.message.includes(`table ${path} has files but no table metadata`) || err.message.startsWith(`table ${path} is damaged:`))
 
 const open = (sink: IcebergOfflineSink, kind: 'archive' | 'feature table') =>
   kind === 'archive' ? sink.archiveTable(TOPIC) : sink.featureTable(userPurchases)
@@ -65,7 +71,10 @@ void describe('offline tables > opening a damaged table', () => {
       void test(`${kind}, ${damage}: refused naming the table, nothing written`, async () => {
         const { store, paths } = await tables()
         const path = paths[kind]
-        for (const key of await store.list(`${path}/`)) if (lost(key)) await store.delete(key)
+        const keys = await store.list(`${path}/`)
+        const version = (key: string) => Number(/\/metadata\/v(\d+)\.metadata\.json$/.exec(key)?.[1] ?? -1)
+        const newest = keys.reduce((a, b) => (version(b) > version(a) ? b : a))
+        for (const key of keys) if (lost(key, newest)) await store.delete(key)
         const left = await store.list('')
         assert.ok(
           left.some((k) => k.startsWith(`${path}/`)),
@@ -73,15 +82,13 @@ void describe('offline tables > opening a damaged table', () => {
         )
         await assert.rejects(
           open(new IcebergOfflineSink(store, { parquetWorker: false }), kind),
-          (err: unknown) =>
-            err instanceof FeatureStoreError && err.message.includes(`table ${path} has files but no table metadata`),
+          (err: unknown) => err instanceof FeatureStoreError && isDamaged(err, path),
         )
         assert.deepEqual(await store.list(''), left, 'no table created over it')
         if (kind === 'archive') {
           // Read as no archive, a backfill would call the view complete with no history.
           const reader = new IcebergOfflineSink(store, { parquetWorker: false })
-          const damaged = (err: unknown) =>
-            err instanceof FeatureStoreError && err.message.includes(`table ${path} has files but no table metadata`)
+          const damaged = (err: unknown) => err instanceof FeatureStoreError && isDamaged(err, path)
           await assert.rejects(reader.archiveEnd(TOPIC), damaged, 'archiveEnd')
           await assert.rejects(
             async () => {
@@ -103,6 +110,20 @@ void describe('offline tables > opening a damaged table', () => {
       assert.equal(after.metadata['current-snapshot-id'], before.metadata['current-snapshot-id'])
     })
   }
+
+  void test('a hint lagging behind, its version expired, still opens at the newest version', async () => {
+    const { store, paths } = await tables()
+    const path = paths.archive
+    const newest = await new IcebergOfflineSink(store, { parquetWorker: false }).archiveTable(TOPIC)
+    assert.ok(newest.version >= 3, 'the archive has several versions')
+    await store.put(`${path}/metadata/version-hint.text`, new TextEncoder().encode('1'))
+    await store.delete(`${path}/metadata/v1.metadata.json`)
+    const opened = await new IcebergOfflineSink(store, { parquetWorker: false }).archiveTable(TOPIC)
+    assert.deepEqual(
+      [opened.version, opened.metadata['current-snapshot-id']],
+      [newest.version, newest.metadata['current-snapshot-id']],
+    )
+  })
 
   void test('a topic with no archive at all still reads as no archive', async () => {
     const reader = new IcebergOfflineSink(new MemoryObjectStore(), { parquetWorker: false })
