@@ -137,9 +137,16 @@ interface BatchBody {
   readonly request: Readonly<Record<string, unknown>>
 }
 
+const BATCH_FIELDS: readonly string[] = ['entities', 'features', 'service', 'request']
+
 function parseBatch(body: unknown, catalog: FeatureCatalog): BatchBody {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('body must be a JSON object')
   const b = body as Record<string, unknown>
+  // A field nothing reads (a misspelt `service`, an `as_of` this endpoint does not take) would be
+  // ignored and the caller answered as if it had been honoured.
+  for (const field of Object.keys(b)) {
+    if (!BATCH_FIELDS.includes(field)) throw badRequest(`unknown field ${field}: a feature request has entities, features or service, and request`, { field })
+  }
   const entities = b.entities
   if (typeof entities !== 'object' || entities === null || Array.isArray(entities)) throw badRequest('entities must be an object of join key → list of values')
   // Rows are made of entities: none is a request that would check nothing.

@@ -115,7 +115,7 @@ export const OPERATIONS: Readonly<Record<string, Json>> = {
     requestBody: { required: true, content: json('FeatureRequest') },
     responses: {
       '200': { description: 'One row per entity row, values positional to features.', headers: REQUEST_ID, content: json('FeatureResponse') },
-      '400': error('Bad JSON, a bad field, a missing join key or request input (BAD_REQUEST).'),
+      '400': error('Bad JSON, a bad or unknown field, a missing join key or request input, or any query parameter (BAD_REQUEST).'),
       '401': UNAUTHORIZED,
       '404': error('Unknown view, feature or service (NOT_FOUND).'),
       '413': error('Body over the size limit (PAYLOAD_TOO_LARGE) or too many lookups (BATCH_TOO_LARGE).'),

@@ -226,7 +226,17 @@ export function createServer(args: {
       pattern: '/v1/features',
       name: 'post_features',
       policy: API_KEY_WITH_BODY,
-      handle: identify,
+      handle: (ctx, req) => {
+        identify(ctx, req)
+        // Nothing reads a query here: ignored, a `?as_of=` would be answered as if it were honoured.
+        // Refused before the body is read, so the connection closes (router.ts).
+        try {
+          const name = Object.keys(queryParameters(req.getQuery() ?? ''))[0]
+          if (name !== undefined) throw new HttpError(400, 'BAD_REQUEST', `query parameter ${name} is not accepted: POST /v1/features takes no query parameters`, { parameter: name })
+        } catch (err: unknown) {
+          fail(ctx, err, true)
+        }
+      },
       onBody: (ctx, body) => run(ctx, async () => getFeatures(parseJsonBody(body), deps, ctx.requestId)),
     },
     {

@@ -101,6 +101,17 @@ const TARGETS: readonly Case[] = [
     badRequest(/query parameter as_of is not accepted/),
   ],
   [
+    'a query on POST /v1/features',
+    post(GOOD, { target: '/v1/features?as_of=1' }),
+    badRequest(/query parameter as_of is not accepted: POST \/v1\/features takes no query parameters/, true),
+  ],
+  [
+    'a malformed query on POST /v1/features',
+    post(GOOD, { target: '/v1/features?x=%zz' }),
+    badRequest(/malformed percent-encoding in query parameter x/, true),
+  ],
+  ['an empty query on POST /v1/features', post(GOOD, { target: '/v1/features?' }), OK],
+  [
     'a GET of the WebSocket path without Upgrade',
     get('/v1/subscribe'),
     { status: 426, code: 'UPGRADE_REQUIRED', message: /WebSocket endpoint/ },
@@ -303,6 +314,21 @@ const BODIES: readonly Case[] = [
     'an inherited name as a feature',
     post(body({ features: ['user_stats:toString'] })),
     notFound(/unknown feature user_stats:toString/),
+  ],
+  [
+    'an unknown field beside the right ones',
+    post(body({ features: ['user_stats:clicks_1h'], as_of: 1 })),
+    badRequest(/unknown field as_of: a feature request has entities, features or service, and request/),
+  ],
+  [
+    'a misspelt field',
+    post(body({ features: ['user_stats:clicks_1h'], requests: { amount: 1 } })),
+    badRequest(/unknown field requests/),
+  ],
+  [
+    '__proto__ as a field',
+    post('{"entities":{"user_id":["u1"]},"features":["user_stats:clicks_1h"],"__proto__":{}}'),
+    badRequest(/unknown field __proto__/),
   ],
   [
     'a feature of a version that is not a number',
