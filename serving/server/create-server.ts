@@ -34,6 +34,7 @@ import { buildRegistry } from '../handlers/registry.ts'
 import { HotCache, type HotCacheOptions } from '../hot-cache.ts'
 import { createServingMetrics } from '../metrics.ts'
 import { openApiJson } from '../openapi/index.ts'
+import { shown } from '../shown.ts'
 import { isValidRequestId } from '../served-log/sampling.ts'
 import type { ServedLogRecorder, ServedLogStats } from '../served-log/served-log.ts'
 import { createRequestGuard, type RoutePolicy } from '../middleware/request-guard.ts'
@@ -232,7 +233,7 @@ export function createServer(args: {
         // Refused before the body is read, so the connection closes (router.ts).
         try {
           const name = Object.keys(queryParameters(req.getQuery() ?? ''))[0]
-          if (name !== undefined) throw new HttpError(400, 'BAD_REQUEST', `query parameter ${name} is not accepted: POST /v1/features takes no query parameters`, { parameter: name })
+          if (name !== undefined) throw new HttpError(400, 'BAD_REQUEST', `query parameter ${shown(name)} is not accepted: POST /v1/features takes no query parameters`, { parameter: shown(name) })
         } catch (err: unknown) {
           fail(ctx, err, true)
         }

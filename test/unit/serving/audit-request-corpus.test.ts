@@ -111,6 +111,13 @@ const TARGETS: readonly Case[] = [
     badRequest(/malformed percent-encoding in query parameter x/, true),
   ],
   ['an empty query on POST /v1/features', post(GOOD, { target: '/v1/features?' }), OK],
+  ['a long view name', get(`/v1/features/${'v'.repeat(10_000)}/u1`), notFound(/unknown view v{128}… \(10000 characters\)/)],
+  [
+    'a long query parameter name',
+    get(`/v1/features/user_stats?${'q'.repeat(10_000)}=1&user_id=u1`),
+    badRequest(/query parameter q{128}… \(10000 characters\) is not a join key/),
+  ],
+  ['a long Iceberg namespace', get(`/v1/namespaces/${'n'.repeat(10_000)}/tables`), notFound(/no namespace n{128}…/)],
   [
     'a GET of the WebSocket path without Upgrade',
     get('/v1/subscribe'),
@@ -329,6 +336,27 @@ const BODIES: readonly Case[] = [
     '__proto__ as a field',
     post('{"entities":{"user_id":["u1"]},"features":["user_stats:clicks_1h"],"__proto__":{}}'),
     badRequest(/unknown field __proto__/),
+  ],
+  [
+    'an absurdly long view in a feature',
+    post(body({ features: [`${'v'.repeat(500_000)}:clicks_1h`] })),
+    notFound(/unknown view v{128}… \(500000 characters\)/),
+  ],
+  [
+    'an absurdly long request feature',
+    post(body({ features: ['f'.repeat(500_000)] })),
+    notFound(/unknown request feature f{128}…/),
+  ],
+  ['an absurdly long service', post(body({ service: 's'.repeat(500_000) })), notFound(/unknown service s{128}…/)],
+  [
+    'an absurdly long join key name',
+    post(JSON.stringify({ entities: { ['k'.repeat(500_000)]: ['u1'] }, features: ['user_stats:clicks_1h'] })),
+    badRequest(/entities\.k{128}… \(500000 characters\) is not a join key/),
+  ],
+  [
+    'an absurdly long field',
+    post(body({ features: ['user_stats:clicks_1h'], ['x'.repeat(500_000)]: 1 })),
+    badRequest(/unknown field x{128}…/),
   ],
   [
     'a feature of a version that is not a number',
