@@ -338,6 +338,36 @@ const BODIES: readonly Case[] = [
     badRequest(/unknown field __proto__/),
   ],
   [
+    'a top-level key twice',
+    post('{"entities":{"user_id":["u1"]},"entities":{"user_id":["u2"]},"features":["user_stats:clicks_1h"]}'),
+    badRequest(/names key entities twice in one object/),
+  ],
+  [
+    'a join key twice',
+    post('{"entities":{"user_id":["u1"],"user_id":["u2"]},"features":["user_stats:clicks_1h"]}'),
+    badRequest(/names key user_id twice/),
+  ],
+  [
+    'a request input twice',
+    post('{"entities":{"user_id":["u1"]},"features":["echo_amount"],"request":{"amount":1,"amount":2}}'),
+    badRequest(/names key amount twice/),
+  ],
+  [
+    'a key twice, once escaped',
+    post('{"entities":{"user_id":["u1"]},"entit\\u0069es":{"user_id":["u2"]},"features":["user_stats:clicks_1h"]}'),
+    badRequest(/names key entities twice/),
+  ],
+  [
+    'the same key in two objects (not a duplicate)',
+    post('{"entities":{"user_id":["u1"]},"features":["echo_amount"],"request":{"user_id":1,"amount":2}}'),
+    OK,
+  ],
+  [
+    'a key that looks escaped inside a value (not a key)',
+    post('{"entities":{"user_id":["entities\\""]},"features":["user_stats:clicks_1h"]}'),
+    OK,
+  ],
+  [
     'an absurdly long view in a feature',
     post(body({ features: [`${'v'.repeat(500_000)}:clicks_1h`] })),
     notFound(/unknown view v{128}… \(500000 characters\)/),
