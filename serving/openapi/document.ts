@@ -160,7 +160,8 @@ export function openApiDocument(catalog: FeatureCatalog): Json {
       title: 'kfs feature server',
       version: '1',
       description:
-        'Online features over HTTP and WebSocket (kfs serve). Errors are JSON {"error": {"code", "message", …}} with the codes of components.schemas.ErrorCode; another method on a known path answers 405 with Allow, an unknown path 404.',
+        'Online features over HTTP and WebSocket (kfs serve). Errors are JSON {"error": {"code", "message", …}} with the codes of components.schemas.ErrorCode; another method on a known path answers 405 with Allow, an unknown path 404. ' +
+        'A request the HTTP parser refuses before any route (malformed framing, a Content-Length given twice or not a number, a method it does not know) is answered 400, one whose request line and headers pass 16 KiB 431 HEADERS_TOO_LARGE, and one whose head has not arrived within 10 s 408 REQUEST_TIMEOUT, each closing the connection — on the node:http transport; uWebSockets.js closes such a connection without an answer.',
     },
     security: [{ bearerAuth: [] }],
     paths,

@@ -7,15 +7,15 @@
  * answered with the stored value.
  *
  * Requests the HTTP parser itself refuses (a Content-Length that is not a number, a method no
- * parser knows…) never reach kfs's code: node:http answers them with a status and no JSON body,
- * uWebSockets.js closes the connection without a word. Those rows say `parser` and the test pins
- * both behaviours; every other row must answer alike on both.
+ * parser knows…) never reach the routes: node:http answers them with the error body and closes
+ * (node-client-errors.ts), uWebSockets.js closes the connection without a word. Those rows say
+ * `parser` and the test pins both behaviours; every other row must answer alike on both.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { FeatureValue, RequestFeatureDef } from '../../../features/types.ts'
 import type { TransportName } from '../../../serving/server/index.ts'
-import { FALLBACK_STATUSES, operationOf, schemaErrors, type OpenApiDoc } from './openapi-check.ts'
+import { FALLBACK_STATUSES, operationOf, PARSER_STATUSES, schemaErrors, type OpenApiDoc } from './openapi-check.ts'
 import { parseResponse, rawRequest, startServer, transportsUnderTest, type TestServer } from './server-harness.ts'
 
 const KEY = 'corpus-key'
@@ -50,9 +50,9 @@ interface Answered {
   readonly closes?: boolean
 }
 
-/** Refused by the HTTP parser: node:http answers `status` (no JSON body), uWS closes unanswered. */
+/** Refused by the HTTP parser: node:http answers this (and closes), uWS closes unanswered. */
 interface ParserRefusal {
-  readonly parser: number
+  readonly parser: Answered
 }
 
 type Case = readonly [what: string, request: string | Buffer, expect: Answered | ParserRefusal]
@@ -65,6 +65,7 @@ const badRequest = (message: RegExp, closes?: boolean): Answered => ({
 })
 const notFound = (message: RegExp): Answered => ({ status: 404, code: 'NOT_FOUND', message })
 const OK: Answered = { status: 200 }
+const PARSER: ParserRefusal = { parser: badRequest(/the request is not valid HTTP\/1\.1: /, true) }
 
 const TARGETS: readonly Case[] = [
   ['an unknown path', get('/v2/features'), notFound(/no such route/)],
@@ -133,8 +134,8 @@ const TARGETS: readonly Case[] = [
     `DELETE /v1/registry HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}`,
     { status: 405, code: 'METHOD_NOT_ALLOWED', message: /use GET/, closes: true },
   ],
-  ['a method no parser knows', `BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n`, { parser: 400 }],
-  ['a method in lower case', `get /healthz HTTP/1.1\r\nHost: x\r\n\r\n`, { parser: 400 }],
+  ['a method no parser knows', `BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n`, PARSER],
+  ['a method in lower case', `get /healthz HTTP/1.1\r\nHost: x\r\n\r\n`, PARSER],
 ]
 
 const HEADERS: readonly Case[] = [
@@ -161,23 +162,33 @@ const HEADERS: readonly Case[] = [
   [
     'a chunk size that is not hex',
     Buffer.from(`POST /v1/features HTTP/1.1\r\nHost: x\r\n${AUTH}Transfer-Encoding: chunked\r\n\r\nzz\r\n${GOOD}\r\n0\r\n\r\n`),
-    { parser: 400 },
+    PARSER,
   ],
   [
     'a transfer coding other than chunked',
     Buffer.from(`POST /v1/features HTTP/1.1\r\nHost: x\r\n${AUTH}Transfer-Encoding: gzip\r\n\r\n${GOOD}`),
-    { parser: 400 },
+    PARSER,
   ],
   [
     'both Content-Length and chunked',
     Buffer.from(
       `POST /v1/features HTTP/1.1\r\nHost: x\r\n${AUTH}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
     ),
-    { parser: 400 },
+    PARSER,
   ],
-  ['a Content-Length that is not a number', post(GOOD, { length: 'abc' }), { parser: 400 }],
-  ['a negative Content-Length', post(GOOD, { length: '-5' }), { parser: 400 }],
-  ['a Content-Length with a sign', post(GOOD, { length: `+${GOOD.length}` }), { parser: 400 }],
+  ['a Content-Length that is not a number', post(GOOD, { length: 'abc' }), PARSER],
+  ['a negative Content-Length', post(GOOD, { length: '-5' }), PARSER],
+  ['a Content-Length with a sign', post(GOOD, { length: `+${GOOD.length}` }), PARSER],
+  [
+    'a Content-Length shorter than the body: its answer, then the rest refused as a request',
+    post(GOOD, { length: '10' }),
+    badRequest(/body is not valid JSON/),
+  ],
+  [
+    'a good request pipelined before garbage: its answer first',
+    Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n`),
+    OK,
+  ],
   ['no Content-Length and no body', `POST /v1/features HTTP/1.1\r\nHost: x\r\n${AUTH}\r\n`, badRequest(/body is not valid JSON/)],
   [
     'a Content-Length over the limit',
@@ -507,7 +518,7 @@ void describe('serving > audit > the bad-request corpus on both transports', () 
         for (const s of servers) {
           const answer = await rawRequest(s.port, request, {
             idleMs: 5000,
-            untilClose: 'closes' in expect && expect.closes === true,
+            untilClose: ('parser' in expect ? expect.parser : expect).closes === true,
           })
           observed.push({ transport: s.transport, ...answer })
           await goodRequestAnswered(s)
@@ -516,29 +527,31 @@ void describe('serving > audit > the bad-request corpus on both transports', () 
         const compared: unknown[] = []
         for (const { transport, text, closedByServer } of observed) {
           const where = `${transport}: ${text.slice(0, 300)}`
-          if ('parser' in expect) {
-            if (transport === 'uws') {
-              assert.equal(text, '', `${where}: uWS sends nothing`)
-              assert.ok(closedByServer, `${where}: uWS closes`)
-            } else assert.equal(parseResponse(text).status, expect.parser, where)
+          if ('parser' in expect && transport === 'uws') {
+            assert.equal(text, '', `${where}: uWS sends nothing`)
+            assert.ok(closedByServer, `${where}: uWS closes`)
             continue
           }
+          const expected = 'parser' in expect ? expect.parser : expect
           const res = parseResponse(text)
-          assert.equal(res.status, expect.status, where)
-          if (expect.closes === true) assert.ok(closedByServer, `${where}: the server closes the connection`)
+          assert.equal(res.status, expected.status, where)
+          if (expected.closes === true) assert.ok(closedByServer, `${where}: the server closes the connection`)
           if (res.status === 100) continue
           const operation = operationOf(doc, method, path)
-          const listed = [...Object.keys(operation?.responses ?? {}).map(Number), ...FALLBACK_STATUSES]
+          const listed =
+            'parser' in expect
+              ? [...PARSER_STATUSES]
+              : [...Object.keys(operation?.responses ?? {}).map(Number), ...FALLBACK_STATUSES]
           assert.ok(
             listed.includes(res.status),
             `${where}: ${res.status} is not in the OpenAPI document for ${method} ${path} (${listed.join(', ')})`,
           )
-          if (expect.code === undefined) continue
+          if (expected.code === undefined) continue
           assert.equal(res.headers['content-type'], 'application/json', where)
           const error = JSON.parse(res.body) as { error: { code: string; message: string; errorId?: string } }
           assert.deepEqual(schemaErrors(doc, { $ref: '#/components/schemas/Error' }, error), [], where)
-          assert.equal(error.error.code, expect.code, where)
-          assert.match(error.error.message, expect.message ?? /./, where)
+          assert.equal(error.error.code, expected.code, where)
+          assert.match(error.error.message, expected.message ?? /./, where)
           assert.equal(error.error.errorId, undefined, `${where}: a client's mistake is not a server failure`)
           // The answer names what was wrong; it does not carry the input back.
           assert.ok(res.body.length < 2048, `${where}: a ${res.body.length}-byte answer`)

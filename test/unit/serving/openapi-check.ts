@@ -17,6 +17,9 @@ export interface OpenApiDoc {
 /** Statuses every path may answer: the router's fallbacks (document.ts's info says so). */
 export const FALLBACK_STATUSES = [404, 405] as const
 
+/** Statuses of a request the HTTP parser refuses, before any route (document.ts's info says so). */
+export const PARSER_STATUSES = [400, 408, 431] as const
+
 /** The operation of `method path` (path without query), by the document's path templates, or undefined. */
 export function operationOf(
   doc: OpenApiDoc,
