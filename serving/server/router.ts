@@ -13,6 +13,7 @@ import type { Logger } from '../../core/logger.ts'
 import { HttpError, statusLine, toHttpError } from '../errors.ts'
 import type { RequestGuard, RoutePolicy } from '../middleware/request-guard.ts'
 import { JSON_TYPE, type Ctx, type RequestLifecycle } from './request-lifecycle.ts'
+import { DUPLICATE_CONTENT_LENGTH } from './transport/node-client-errors.ts'
 import type { TransportApp, TransportRequest, TransportSocket, TransportSocketBehavior } from './transport/types.ts'
 
 export interface HttpRoute {
@@ -88,6 +89,7 @@ export function mountRoutes(
     app[route.method](
       route.pattern,
       handler(route.name, (ctx, req) => {
+        if (contentLengthTwice(req)) return fail(ctx, AMBIGUOUS_LENGTH, true)
         const refusal = guard.check(policy, req)
         if (refusal !== undefined) return fail(ctx, refusal, closeOnRefusal)
         route.handle(ctx, req)
@@ -158,6 +160,7 @@ function mountFallbacks(app: TransportApp, routes: readonly Route[], lifecycle: 
     app.any(
       pattern,
       handler('other', (ctx, req) => {
+        if (contentLengthTwice(req)) return fail(ctx, AMBIGUOUS_LENGTH, true)
         if (webSocketPaths.has(pattern) && req.getMethod() === 'get') {
           ctx.headers = { upgrade: 'websocket' }
           return fail(ctx, new HttpError(426, 'UPGRADE_REQUIRED', `${pattern} is a WebSocket endpoint: send Upgrade: websocket`), hasBody(req))
@@ -169,8 +172,28 @@ function mountFallbacks(app: TransportApp, routes: readonly Route[], lifecycle: 
   }
   app.any(
     '/*',
-    handler('other', (ctx, req) => fail(ctx, new HttpError(404, 'NOT_FOUND', 'no such route'), hasBody(req))),
+    handler('other', (ctx, req) => {
+      if (contentLengthTwice(req)) return fail(ctx, AMBIGUOUS_LENGTH, true)
+      fail(ctx, new HttpError(404, 'NOT_FOUND', 'no such route'), hasBody(req))
+    }),
   )
+}
+
+const AMBIGUOUS_LENGTH = new HttpError(400, 'BAD_REQUEST', DUPLICATE_CONTENT_LENGTH)
+
+/**
+ * Two Content-Length headers: uWS reads the body by the first, where a proxy in front may have
+ * framed it by the last and sent the rest as the next request (request smuggling). node:http's
+ * parser refuses it (node-client-errors.ts); the router refuses it on uWS alike and closes the
+ * connection, whose framing is lost. Only a request with a length pays for the header walk.
+ */
+function contentLengthTwice(req: TransportRequest): boolean {
+  if (req.getHeader('content-length') === '') return false
+  let lengths = 0
+  req.forEach((key) => {
+    if (key === 'content-length') lengths++
+  })
+  return lengths > 1
 }
 
 function hasBody(req: TransportRequest): boolean {
