@@ -24,6 +24,7 @@ const UNAUTHORIZED = error('No or an unknown API key (only when the server has k
 const INTERNAL = error('A failure of the server or of a definition (REQUEST_FEATURE_FAILED); the body carries only the code and an errorId.')
 const UNAVAILABLE = error('The online store is down (SOURCE_UNAVAILABLE, SINK_UNAVAILABLE, RETRIES_EXHAUSTED) or the server is shutting down.')
 const TIMEOUT = error('The request took longer than the request timeout (TIMEOUT).')
+const BODY_TIMEOUT = error('The body had not arrived when the request timeout, counted from the request head, passed (REQUEST_TIMEOUT); the connection closes.')
 const REQUEST_ID = {
   'x-request-id': { description: "With the served-feature log on: the client's x-request-id when valid, else a generated UUID.", schema: { type: 'string' } },
 }
@@ -118,6 +119,7 @@ export const OPERATIONS: Readonly<Record<string, Json>> = {
       '400': error('Bad JSON, a bad or unknown field, a missing join key or request input, or any query parameter (BAD_REQUEST).'),
       '401': UNAUTHORIZED,
       '404': error('Unknown view, feature or service (NOT_FOUND).'),
+      '408': BODY_TIMEOUT,
       '413': error('Body over the size limit (PAYLOAD_TOO_LARGE) or too many lookups (BATCH_TOO_LARGE).'),
       '500': INTERNAL,
       '503': UNAVAILABLE,

@@ -69,6 +69,7 @@ export function mountRoutes(
   /** Streams the body through the guard's bounded reader; an over-limit body is 413 and closes the connection (the rest is unread). */
   const readBody = (ctx: Ctx, onBody: (ctx: Ctx, body: Buffer) => void): void => {
     const body = guard.body()
+    lifecycle.awaitBody(ctx)
     ctx.res.onData((chunk, isLast) => {
       // A transport callback of its own: nothing may throw out of it.
       try {
