@@ -43,6 +43,7 @@ export const OPERATIONS: Readonly<Record<string, Json>> = {
     responses: {
       '200': { description: 'Serving.', content: json('Health') },
       '503': { description: 'The online store is not connected.', content: json('Health') },
+      '500': INTERNAL,
     },
   },
   'GET /metrics': {
@@ -67,7 +68,7 @@ export const OPERATIONS: Readonly<Record<string, Json>> = {
   'GET /': {
     operationId: 'catalog',
     summary: 'The feature catalog page',
-    responses: { '200': { description: 'HTML.', content: { 'text/html': { schema: { type: 'string' } } } }, '401': UNAUTHORIZED },
+    responses: { '200': { description: 'HTML.', content: { 'text/html': { schema: { type: 'string' } } } }, '401': UNAUTHORIZED, '500': INTERNAL },
   },
   'GET /v1/features/:view/:entityKey': {
     operationId: 'getViewFeatures',
@@ -116,7 +117,7 @@ export const OPERATIONS: Readonly<Record<string, Json>> = {
     requestBody: { required: true, content: json('FeatureRequest') },
     responses: {
       '200': { description: 'One row per entity row, values positional to features.', headers: REQUEST_ID, content: json('FeatureResponse') },
-      '400': error('Bad JSON, a bad or unknown field, a missing join key or request input, or any query parameter (BAD_REQUEST).'),
+      '400': error('Bad JSON, a key given twice in one object, a bad or unknown field, a missing join key or request input, or any query parameter (BAD_REQUEST).'),
       '401': UNAUTHORIZED,
       '404': error('Unknown view, feature or service (NOT_FOUND).'),
       '408': BODY_TIMEOUT,
