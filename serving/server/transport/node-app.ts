@@ -98,6 +98,9 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
   )
   server.on('upgrade', onUpgrade)
   server.on('clientError', answerClientError)
+  // An Expect other than 100-continue: node:http would answer 417 by itself; uWS ignores it and
+  // answers the request, and so does this transport.
+  server.on('checkExpectation', onRequest)
   let listening = false
   const stopListening = (): void => {
     if (listening) server.close()

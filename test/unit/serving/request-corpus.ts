@@ -136,6 +136,7 @@ export const HEADERS: readonly Case[] = [
     post(GOOD, { headers: `${AUTH}Content-Type: text/plain\r\nContent-Type: application/json\r\n` }),
     OK,
   ],
+  ['an Expect the server does not know (ignored, as uWS does)', post(GOOD, { headers: `${AUTH}Expect: bogus\r\n` }), OK],
   ['Expect: 100-continue', post(GOOD, { headers: `${AUTH}Expect: 100-continue\r\n` }), { status: 100 }],
   [
     'a body on a GET (read and ignored)',
