@@ -167,7 +167,10 @@ function mountFallbacks(app: TransportApp, routes: readonly Route[], lifecycle: 
           return fail(ctx, new HttpError(426, 'UPGRADE_REQUIRED', `${pattern} is a WebSocket endpoint: send Upgrade: websocket`), hasBody(req))
         }
         ctx.headers = { allow }
-        fail(ctx, new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.getCaseSensitiveMethod()} is not allowed on ${pattern}; use ${allow}`, { allow }), hasBody(req))
+        // Upper-cased, not getCaseSensitiveMethod(): on a WebSocket path uWS gives that in lower case
+        // ('post is not allowed'); both parsers refuse a method that is not upper case, so this is as sent.
+        const method = req.getMethod().toUpperCase()
+        fail(ctx, new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${pattern}; use ${allow}`, { allow }), hasBody(req))
       }),
     )
   }

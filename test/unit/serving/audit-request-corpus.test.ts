@@ -23,6 +23,7 @@ import {
   GOOD,
   HEADERS,
   KEY,
+  METHODS,
   STALLS,
   TARGETS,
   type Answered,
@@ -34,6 +35,7 @@ import { parseResponse, rawRequest, startServer, transportsUnderTest, type TestS
 
 const CORPUS: readonly (readonly [section: string, cases: readonly Case[]])[] = [
   ['request targets and methods', TARGETS],
+  ['every other method on every route', METHODS],
   ['headers and framing', HEADERS],
   ['bodies of POST /v1/features', BODIES],
   ['authentication', AUTHS],

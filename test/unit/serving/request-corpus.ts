@@ -282,3 +282,32 @@ export const STALLS: readonly Case[] = [
     bodyLate,
   ],
 ]
+
+/** A concrete path of every route, with the method it takes (the WebSocket path: a GET that upgrades). */
+const ROUTE_PATHS: readonly (readonly [path: string, allow: string])[] = [
+  ['/healthz', 'GET'],
+  ['/metrics', 'GET'],
+  ['/v1/registry', 'GET'],
+  ['/', 'GET'],
+  ['/openapi.json', 'GET'],
+  ['/v1/features/user_stats/u1', 'GET'],
+  ['/v1/features/user_item', 'GET'],
+  ['/v1/features', 'POST'],
+  ['/v1/subscribe', 'GET'],
+  ['/v1/config', 'GET'],
+  ['/v1/namespaces', 'GET'],
+  ['/v1/namespaces/kfs', 'GET'],
+  ['/v1/namespaces/kfs/tables', 'GET'],
+  ['/v1/namespaces/kfs/tables/user_stats', 'GET'],
+]
+
+/** Every method but HEAD (no body to check; http-protocol.test.ts has it) on every route that does not take it: 405 naming the one it takes. */
+export const METHODS: readonly Case[] = ROUTE_PATHS.flatMap(([path, allow]) =>
+  ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE']
+    .filter((method) => method !== allow)
+    .map((method): Case => [
+      `${method} ${path}`,
+      `${method} ${path} HTTP/1.1\r\nHost: x\r\n${AUTH}\r\n`,
+      { status: 405, code: 'METHOD_NOT_ALLOWED', message: new RegExp(`^${method} is not allowed on .*; use ${allow}$`) },
+    ]),
+)
