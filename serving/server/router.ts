@@ -105,11 +105,15 @@ export function mountRoutes(
       upgrade: (res, req, context) => {
         let answered = false
         try {
-          const refusal = route.refuse?.() ?? guard.check(route.policy, req)
+          const refusal = route.refuse?.() ?? handshakeRefusal(req, route.pattern) ?? guard.check(route.policy, req)
           if (refusal !== undefined) {
             const { status, body } = toHttpError(refusal)
             answered = true
-            res.cork(() => res.writeStatus(statusLine(status)).writeHeader('content-type', JSON_TYPE).end(JSON.stringify(body)))
+            res.cork(() => {
+              res.writeStatus(statusLine(status)).writeHeader('content-type', JSON_TYPE)
+              if (status === 426) res.writeHeader('upgrade', 'websocket').writeHeader('sec-websocket-version', '13')
+              res.end(JSON.stringify(body))
+            })
             return
           }
           const state = route.socketState()
@@ -163,8 +167,10 @@ function mountFallbacks(app: TransportApp, routes: readonly Route[], lifecycle: 
       handler('other', (ctx, req) => {
         if (contentLengthTwice(req)) return fail(ctx, AMBIGUOUS_LENGTH, true)
         if (webSocketPaths.has(pattern) && req.getMethod() === 'get') {
-          ctx.headers = { upgrade: 'websocket' }
-          return fail(ctx, new HttpError(426, 'UPGRADE_REQUIRED', `${pattern} is a WebSocket endpoint: send Upgrade: websocket`), hasBody(req))
+          ctx.headers = { upgrade: 'websocket', 'sec-websocket-version': '13' }
+          // uWS sends an upgrade whose key is not valid here rather than to the WebSocket route.
+          const refusal = req.getHeader('upgrade').toLowerCase() === 'websocket' ? badKey(pattern) : new HttpError(426, 'UPGRADE_REQUIRED', `${pattern} is a WebSocket endpoint: send Upgrade: websocket`)
+          return fail(ctx, refusal, hasBody(req))
         }
         ctx.headers = { allow }
         // Upper-cased, not getCaseSensitiveMethod(): on a WebSocket path uWS gives that in lower case
@@ -181,6 +187,27 @@ function mountFallbacks(app: TransportApp, routes: readonly Route[], lifecycle: 
       fail(ctx, new HttpError(404, 'NOT_FOUND', 'no such route'), hasBody(req))
     }),
   )
+}
+
+/** A Sec-WebSocket-Key: 16 bytes in base64 (RFC 6455 §4.1). */
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/
+
+function badKey(pattern: string): HttpError {
+  return new HttpError(426, 'UPGRADE_REQUIRED', `${pattern} needs a WebSocket handshake: send Sec-WebSocket-Key (16 bytes in base64) with Upgrade: websocket`)
+}
+
+/**
+ * A handshake the WebSocket route does not take, judged alike on both transports: uWS never
+ * hands an upgrade without a valid key to the route (the fallback answers it), where ws answered
+ * node:http's with a text/html 400; a version other than 13 uWS accepted and ws refused with 400.
+ * Both are 426 with the error body and the version to send (RFC 6455 §4.4).
+ */
+function handshakeRefusal(req: TransportRequest, pattern: string): HttpError | undefined {
+  if (!WS_KEY.test(req.getHeader('sec-websocket-key'))) return badKey(pattern)
+  if (req.getHeader('sec-websocket-version') !== '13') {
+    return new HttpError(426, 'UPGRADE_REQUIRED', `${pattern} speaks WebSocket version 13: send Sec-WebSocket-Version: 13`)
+  }
+  return undefined
 }
 
 const AMBIGUOUS_LENGTH = new HttpError(400, 'BAD_REQUEST', DUPLICATE_CONTENT_LENGTH)

@@ -21,6 +21,7 @@ import {
   AUTHS,
   echoAmount,
   GOOD,
+  HANDSHAKES,
   HEADERS,
   KEY,
   METHODS,
@@ -36,6 +37,7 @@ import { parseResponse, rawRequest, startServer, transportsUnderTest, type TestS
 const CORPUS: readonly (readonly [section: string, cases: readonly Case[]])[] = [
   ['request targets and methods', TARGETS],
   ['every other method on every route', METHODS],
+  ['WebSocket handshakes', HANDSHAKES],
   ['headers and framing', HEADERS],
   ['bodies of POST /v1/features', BODIES],
   ['authentication', AUTHS],

@@ -283,6 +283,37 @@ export const STALLS: readonly Case[] = [
   ],
 ]
 
+const WS_HEAD = `GET /v1/subscribe HTTP/1.1\r\nHost: x\r\n${AUTH}Upgrade: websocket\r\nConnection: Upgrade\r\n`
+const WS_KEY = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+const upgradeRequired = (message: RegExp): Answered => ({ status: 426, code: 'UPGRADE_REQUIRED', message })
+
+/** WebSocket handshakes the route does not take. */
+export const HANDSHAKES: readonly Case[] = [
+  ['no Sec-WebSocket-Key', `${WS_HEAD}Sec-WebSocket-Version: 13\r\n\r\n`, upgradeRequired(/send Sec-WebSocket-Key/)],
+  [
+    'a key that is not 16 bytes in base64',
+    `${WS_HEAD}Sec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    upgradeRequired(/send Sec-WebSocket-Key/),
+  ],
+  ['no Sec-WebSocket-Version', `${WS_HEAD}${WS_KEY}\r\n`, upgradeRequired(/send Sec-WebSocket-Version: 13/)],
+  ['version 8', `${WS_HEAD}${WS_KEY}Sec-WebSocket-Version: 8\r\n\r\n`, upgradeRequired(/send Sec-WebSocket-Version: 13/)],
+  [
+    'Upgrade: h2c on the WebSocket path',
+    `GET /v1/subscribe HTTP/1.1\r\nHost: x\r\n${AUTH}Upgrade: h2c\r\nConnection: Upgrade\r\n\r\n`,
+    upgradeRequired(/send Upgrade: websocket/),
+  ],
+  [
+    'an unknown key on a good handshake',
+    `GET /v1/subscribe HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${WS_KEY}Sec-WebSocket-Version: 13\r\n\r\n`,
+    { status: 401, code: 'UNAUTHORIZED', message: /API key/ },
+  ],
+  [
+    'Upgrade: websocket on an HTTP route (served as the plain request)',
+    `GET /healthz HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${WS_KEY}Sec-WebSocket-Version: 13\r\n\r\n`,
+    OK,
+  ],
+]
+
 /** A concrete path of every route, with the method it takes (the WebSocket path: a GET that upgrades). */
 const ROUTE_PATHS: readonly (readonly [path: string, allow: string])[] = [
   ['/healthz', 'GET'],
