@@ -2,7 +2,7 @@
  * Answers checked against the served OpenAPI document (serving/openapi/): which statuses it lists
  * for a request's operation, and whether a body fits the schema it names. The validator covers the
  * JSON Schema the document uses for its bodies (type, enum, const, required, properties,
- * additionalProperties, items, minItems, oneOf, $ref, format uuid) and fails on any other keyword,
+ * additionalProperties, items, minItems, uniqueItems, oneOf, $ref, format uuid) and fails on any other keyword,
  * so a schema that grows past it is noticed rather than passed unchecked.
  */
 
@@ -97,6 +97,8 @@ export function schemaErrors(doc: OpenApiDoc, schema: Schema, value: unknown, at
   if (Array.isArray(value)) {
     if (typeof schema.minItems === 'number' && value.length < schema.minItems)
       errors.push(`${at}: fewer than ${schema.minItems} items`)
+    if (schema.uniqueItems === true && new Set(value.map((v) => JSON.stringify(v))).size !== value.length)
+      errors.push(`${at}: items repeat`)
     if (schema.items !== undefined)
       value.forEach((item, i) => errors.push(...schemaErrors(doc, schema.items as Schema, item, `${at}[${i}]`)))
   }
