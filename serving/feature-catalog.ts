@@ -83,7 +83,8 @@ export function createFeatureCatalog(defs: {
     const seen = new Map<string, string>()
     const once = (id: string, ref: string, what: string): void => {
       const earlier = seen.get(id)
-      if (earlier !== undefined) throw badRequest(`features: ${duplicateFeatureMessage(earlier, ref, what)}`, { feature: shown(ref) })
+      if (earlier !== undefined)
+        throw badRequest(`features: ${duplicateFeatureMessage(earlier, ref, what)}`, { feature: shown(ref) })
       seen.set(id, ref)
     }
     for (const ref of refs) {

@@ -46,7 +46,9 @@ export function queryParameters(query: string): Record<string, string> {
     const name = decodeQueryPart(eq === -1 ? pair : pair.slice(0, eq), undefined)
     const value = eq === -1 ? '' : decodeQueryPart(pair.slice(eq + 1), name)
     if (Object.hasOwn(out, name))
-      throw new HttpError(400, 'BAD_REQUEST', `query parameter ${shown(name)} is given more than once`, { parameter: shown(name) })
+      throw new HttpError(400, 'BAD_REQUEST', `query parameter ${shown(name)} is given more than once`, {
+        parameter: shown(name),
+      })
     out[name] = value
   }
   return out
