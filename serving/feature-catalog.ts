@@ -8,6 +8,7 @@ import { ConfigError } from '../core/errors.ts'
 import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../features/types.ts'
 import { duplicateFeatureMessage } from '../features/feature-ref.ts'
 import { badRequest, notFound } from './errors.ts'
+import { shown } from './shown.ts'
 
 export type PlannedOutput =
   | { readonly kind: 'stored'; readonly name: string; readonly view: FeatureViewDef; readonly feature: string }
@@ -54,7 +55,7 @@ export function createFeatureCatalog(defs: {
 
   const view = (name: string): FeatureViewDef => {
     const v = byName.get(name)
-    if (!v) throw notFound(`unknown view ${name}`, { view: name })
+    if (!v) throw notFound(`unknown view ${shown(name)}`, { view: shown(name) })
     return v
   }
 
@@ -62,7 +63,7 @@ export function createFeatureCatalog(defs: {
     const colon = ref.lastIndexOf(':')
     const v = view(ref.slice(0, colon))
     const feature = ref.slice(colon + 1)
-    if (!v.features.some((f) => f.name === feature)) throw notFound(`unknown feature ${ref}`, { feature: ref })
+    if (!v.features.some((f) => f.name === feature)) throw notFound(`unknown feature ${shown(ref)}`, { feature: shown(ref) })
     return { view: v, feature }
   }
 
@@ -82,7 +83,8 @@ export function createFeatureCatalog(defs: {
     const seen = new Map<string, string>()
     const once = (id: string, ref: string, what: string): void => {
       const earlier = seen.get(id)
-      if (earlier !== undefined) throw badRequest(`features: ${duplicateFeatureMessage(earlier, ref, what)}`, { feature: ref })
+      if (earlier !== undefined)
+        throw badRequest(`features: ${duplicateFeatureMessage(earlier, ref, what)}`, { feature: shown(ref) })
       seen.set(id, ref)
     }
     for (const ref of refs) {
@@ -94,7 +96,7 @@ export function createFeatureCatalog(defs: {
         outputs.push({ kind: 'stored', name: ref, view: v, feature })
       } else {
         const def = requestFeatures.get(ref)
-        if (!def) throw notFound(`unknown request feature ${ref}`, { feature: ref })
+        if (!def) throw notFound(`unknown request feature ${shown(ref)}`, { feature: shown(ref) })
         once(ref, ref, `request feature ${ref}`)
         for (const dep of def.features) need(dep)
         rfs.push(def)
@@ -129,7 +131,7 @@ export function createFeatureCatalog(defs: {
     plan,
     servicePlan(name) {
       const p = servicePlans.get(name)
-      if (!p) throw notFound(`unknown service ${name}`, { service: name })
+      if (!p) throw notFound(`unknown service ${shown(name)}`, { service: shown(name) })
       return p
     },
   }

@@ -54,6 +54,11 @@ or returns a value its outputType does not allow (BigInt, NaN, an object, a prom
 request with 500 REQUEST_FEATURE_FAILED. Every 5xx body carries an errorId, logged with the error.
 Other methods on a route answer 405 with Allow.
 
+Limits: a body of at most 1 MiB (413 PAYLOAD_TOO_LARGE) and 2000 lookups per request (413
+BATCH_TOO_LARGE). A request is answered within 2 s of its head: a body not arrived by then is 408
+REQUEST_TIMEOUT (the connection closes), work not done 504 TIMEOUT. A connection whose request head
+has not arrived within 10 s is closed (node:http answers 408 first), an idle keep-alive one after 10 s.
+
 Transport: native uWebSockets.js when a build for this Node and platform loads (it has builds for
 Node 16, 18 and 20), else node:http + ws; the first line after start says which and why, and
 /metrics has kfs_serving_transport_info{transport="uws"|"node"} 1. KFS_SERVE_TRANSPORT=uws|node

@@ -38,6 +38,7 @@ import type { FeatureCatalog, FeaturePlan } from '../feature-catalog.ts'
 import { JsonBody, readValueJson, valueJson } from '../json-body.ts'
 import { readLookups, type Lookup, type ReaderDeps } from '../feature-reader.ts'
 import { runRequestFeature } from '../request-features.ts'
+import { shown } from '../shown.ts'
 import type { ServedLogRecorder } from '../served-log/served-log.ts'
 
 export interface FeatureHandlerDeps extends ReaderDeps {
@@ -102,9 +103,9 @@ export async function getViewFeatures(
     if (!accepted.includes(name)) {
       throw badRequest(
         input.entityKey === undefined
-          ? `query parameter ${name} is not a join key of view ${view.name} (join keys: ${entity.joinKeys.join(', ')})`
-          : `query parameter ${name} is not accepted: GET /v1/features/${view.name}/:key takes no query parameters`,
-        { view: view.name, parameter: name },
+          ? `query parameter ${shown(name)} is not a join key of view ${view.name} (join keys: ${entity.joinKeys.join(', ')})`
+          : `query parameter ${shown(name)} is not accepted: GET /v1/features/${view.name}/:key takes no query parameters`,
+        { view: view.name, parameter: shown(name) },
       )
     }
   }
@@ -137,9 +138,16 @@ interface BatchBody {
   readonly request: Readonly<Record<string, unknown>>
 }
 
+const BATCH_FIELDS: readonly string[] = ['entities', 'features', 'service', 'request']
+
 function parseBatch(body: unknown, catalog: FeatureCatalog): BatchBody {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('body must be a JSON object')
   const b = body as Record<string, unknown>
+  // A field nothing reads (a misspelt `service`, an `as_of` this endpoint does not take) would be
+  // ignored and the caller answered as if it had been honoured.
+  for (const field of Object.keys(b)) {
+    if (!BATCH_FIELDS.includes(field)) throw badRequest(`unknown field ${shown(field)}: a feature request has entities, features or service, and request`, { field: shown(field) })
+  }
   const entities = b.entities
   if (typeof entities !== 'object' || entities === null || Array.isArray(entities)) throw badRequest('entities must be an object of join key → list of values')
   // Rows are made of entities: none is a request that would check nothing.
@@ -148,7 +156,7 @@ function parseBatch(body: unknown, catalog: FeatureCatalog): BatchBody {
     // Every row echoes every entity list, so a name no served view has (a typo, or a 1 MiB
     // value repeated over 2,000 rows) is refused rather than carried unchecked into the answer.
     if (!catalog.joinKeys.has(k)) {
-      throw badRequest(`entities.${k} is not a join key of any served view (join keys: ${[...catalog.joinKeys].join(', ')})`, { joinKey: k })
+      throw badRequest(`entities.${shown(k)} is not a join key of any served view (join keys: ${[...catalog.joinKeys].join(', ')})`, { joinKey: shown(k) })
     }
     if (!Array.isArray(list) || list.length === 0) throw badRequest(`entities.${k} must be a non-empty list`, { joinKey: k })
   }

@@ -24,6 +24,7 @@ const UNAUTHORIZED = error('No or an unknown API key (only when the server has k
 const INTERNAL = error('A failure of the server or of a definition (REQUEST_FEATURE_FAILED); the body carries only the code and an errorId.')
 const UNAVAILABLE = error('The online store is down (SOURCE_UNAVAILABLE, SINK_UNAVAILABLE, RETRIES_EXHAUSTED) or the server is shutting down.')
 const TIMEOUT = error('The request took longer than the request timeout (TIMEOUT).')
+const BODY_TIMEOUT = error('The body had not arrived when the request timeout, counted from the request head, passed (REQUEST_TIMEOUT); the connection closes.')
 const REQUEST_ID = {
   'x-request-id': { description: "With the served-feature log on: the client's x-request-id when valid, else a generated UUID.", schema: { type: 'string' } },
 }
@@ -42,6 +43,7 @@ export const OPERATIONS: Readonly<Record<string, Json>> = {
     responses: {
       '200': { description: 'Serving.', content: json('Health') },
       '503': { description: 'The online store is not connected.', content: json('Health') },
+      '500': INTERNAL,
     },
   },
   'GET /metrics': {
@@ -66,7 +68,7 @@ export const OPERATIONS: Readonly<Record<string, Json>> = {
   'GET /': {
     operationId: 'catalog',
     summary: 'The feature catalog page',
-    responses: { '200': { description: 'HTML.', content: { 'text/html': { schema: { type: 'string' } } } }, '401': UNAUTHORIZED },
+    responses: { '200': { description: 'HTML.', content: { 'text/html': { schema: { type: 'string' } } } }, '401': UNAUTHORIZED, '500': INTERNAL },
   },
   'GET /v1/features/:view/:entityKey': {
     operationId: 'getViewFeatures',
@@ -115,9 +117,10 @@ export const OPERATIONS: Readonly<Record<string, Json>> = {
     requestBody: { required: true, content: json('FeatureRequest') },
     responses: {
       '200': { description: 'One row per entity row, values positional to features.', headers: REQUEST_ID, content: json('FeatureResponse') },
-      '400': error('Bad JSON, a bad field, a missing join key or request input (BAD_REQUEST).'),
+      '400': error('Bad JSON, a key given twice in one object, a bad or unknown field, a missing join key or request input, or any query parameter (BAD_REQUEST).'),
       '401': UNAUTHORIZED,
       '404': error('Unknown view, feature or service (NOT_FOUND).'),
+      '408': BODY_TIMEOUT,
       '413': error('Body over the size limit (PAYLOAD_TOO_LARGE) or too many lookups (BATCH_TOO_LARGE).'),
       '500': INTERNAL,
       '503': UNAVAILABLE,
@@ -160,7 +163,8 @@ export function openApiDocument(catalog: FeatureCatalog): Json {
       title: 'kfs feature server',
       version: '1',
       description:
-        'Online features over HTTP and WebSocket (kfs serve). Errors are JSON {"error": {"code", "message", …}} with the codes of components.schemas.ErrorCode; another method on a known path answers 405 with Allow, an unknown path 404.',
+        'Online features over HTTP and WebSocket (kfs serve). Errors are JSON {"error": {"code", "message", …}} with the codes of components.schemas.ErrorCode; another method on a known path answers 405 with Allow, an unknown path 404. ' +
+        'A request the HTTP parser refuses before any route (malformed framing, a Content-Length given twice or not a number, a method it does not know) is answered 400, one whose request line and headers pass 16 KiB 431 HEADERS_TOO_LARGE, and one whose head has not arrived within 10 s 408 REQUEST_TIMEOUT, each closing the connection — on the node:http transport; uWebSockets.js closes such a connection without an answer.',
     },
     security: [{ bearerAuth: [] }],
     paths,

@@ -10,6 +10,8 @@ import { ERROR_CODES } from '../../core/error-codes.ts'
 export const HTTP_ERROR_CODES = [
   'UNAUTHORIZED',
   'PAYLOAD_TOO_LARGE',
+  'HEADERS_TOO_LARGE',
+  'REQUEST_TIMEOUT',
   'BATCH_TOO_LARGE',
   'METHOD_NOT_ALLOWED',
   'UPGRADE_REQUIRED',

@@ -9,6 +9,8 @@ type Json = Readonly<Record<string, unknown>>
 const errorBody = (description: string): Json => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } })
 const object = (description: string, schema: Json): Json => ({ description, content: { 'application/json': { schema } } })
 const UNAUTHORIZED = errorBody('No or an unknown API key (only when the server has keys configured).')
+const UNAVAILABLE = errorBody('The object store is unreachable (SOURCE_UNAVAILABLE).')
+const TIMEOUT = errorBody('The request took longer than the request timeout (TIMEOUT).')
 const NAMESPACE = { name: 'namespace', in: 'path', required: true, schema: { type: 'string' }, description: 'Always kfs.' }
 const stringList = { type: 'array', items: { type: 'string' } }
 const identifier = { type: 'object', required: ['namespace', 'name'], properties: { namespace: stringList, name: { type: 'string' } } }
@@ -48,7 +50,8 @@ export const ICEBERG_CATALOG_OPERATIONS: Readonly<Record<string, Json>> = {
       '401': UNAUTHORIZED,
       '404': errorBody('Not kfs (NOT_FOUND).'),
       '500': errorBody('The object store failed (INTERNAL).'),
-      '504': errorBody('The request took longer than the request timeout (TIMEOUT).'),
+      '503': UNAVAILABLE,
+      '504': TIMEOUT,
     },
   },
   'GET /v1/namespaces/:namespace/tables/:table': {
@@ -65,6 +68,8 @@ export const ICEBERG_CATALOG_OPERATIONS: Readonly<Record<string, Json>> = {
       '401': UNAUTHORIZED,
       '404': errorBody('No such namespace or table (NOT_FOUND).'),
       '500': errorBody('The object store failed (INTERNAL).'),
+      '503': UNAVAILABLE,
+      '504': TIMEOUT,
     },
   },
 }

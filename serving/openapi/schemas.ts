@@ -81,7 +81,7 @@ export function componentSchemas(catalog: FeatureCatalog): Record<string, Schema
       type: 'object',
       required: ['entities'],
       description:
-        'Entity lists are zipped into rows; a list of length 1 is repeated for every row. Give exactly one of features or service. A view whose join keys are missing from entities is a 400, and so are no entities, a name that is no served view\'s join key, and a value that is not a valid key part (string or integer, at most 512 bytes, no control characters). An int entity\'s key past 2^53 is sent as a string of its digits.',
+        'Entity lists are zipped into rows; a list of length 1 is repeated for every row. Give exactly one of features or service; any other field is a 400. A view whose join keys are missing from entities is a 400, and so are no entities, a name that is no served view\'s join key, and a value that is not a valid key part (string or integer, at most 512 bytes, no control characters). An int entity\'s key past 2^53 is sent as a string of its digits.',
       properties: {
         entities: {
           type: 'object',
@@ -98,6 +98,7 @@ export function componentSchemas(catalog: FeatureCatalog): Record<string, Schema
         service: ref('ServiceName'),
         request: { type: 'object', description: 'Inputs of request-time features, by field.', properties: requestInputs },
       },
+      additionalProperties: false,
       oneOf: [{ required: ['features'] }, { required: ['service'] }],
     },
     FeatureResponse: {

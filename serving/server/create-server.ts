@@ -16,7 +16,6 @@
  * <key>` (WebSocket clients that cannot set headers may pass `?access_token=<key>`); with no keys
  * configured the server is open — meant for a trusted network only.
  */
-import { isUtf8 } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
 import type { Clock } from '../../core/clock.ts'
 import { systemClock } from '../../core/clock.ts'
@@ -34,6 +33,8 @@ import { buildRegistry } from '../handlers/registry.ts'
 import { HotCache, type HotCacheOptions } from '../hot-cache.ts'
 import { createServingMetrics } from '../metrics.ts'
 import { openApiJson } from '../openapi/index.ts'
+import { parseJsonBody } from '../request-body.ts'
+import { shown } from '../shown.ts'
 import { isValidRequestId } from '../served-log/sampling.ts'
 import type { ServedLogRecorder, ServedLogStats } from '../served-log/served-log.ts'
 import { createRequestGuard, type RoutePolicy } from '../middleware/request-guard.ts'
@@ -226,7 +227,17 @@ export function createServer(args: {
       pattern: '/v1/features',
       name: 'post_features',
       policy: API_KEY_WITH_BODY,
-      handle: identify,
+      handle: (ctx, req) => {
+        identify(ctx, req)
+        // Nothing reads a query here: ignored, a `?as_of=` would be answered as if it were honoured.
+        // Refused before the body is read, so the connection closes (router.ts).
+        try {
+          const name = Object.keys(queryParameters(req.getQuery() ?? ''))[0]
+          if (name !== undefined) throw new HttpError(400, 'BAD_REQUEST', `query parameter ${shown(name)} is not accepted: POST /v1/features takes no query parameters`, { parameter: shown(name) })
+        } catch (err: unknown) {
+          fail(ctx, err, true)
+        }
+      },
       onBody: (ctx, body) => run(ctx, async () => getFeatures(parseJsonBody(body), deps, ctx.requestId)),
     },
     {
@@ -284,13 +295,3 @@ const PUBLIC: RoutePolicy = { access: 'public' }
 const API_KEY: RoutePolicy = { access: 'api-key' }
 const API_KEY_WITH_BODY: RoutePolicy = { access: 'api-key', body: true }
 const API_KEY_OR_QUERY_TOKEN: RoutePolicy = { access: 'api-key', queryToken: true }
-
-function parseJsonBody(body: Buffer): unknown {
-  // toString would turn bytes that are not UTF-8 (a Latin-1 `café`) into U+FFFD and read another entity.
-  if (!isUtf8(body)) throw new HttpError(400, 'BAD_REQUEST', 'body is not valid UTF-8')
-  try {
-    return JSON.parse(body.toString('utf8'))
-  } catch {
-    throw new HttpError(400, 'BAD_REQUEST', 'body is not valid JSON')
-  }
-}

@@ -6,6 +6,7 @@
  * characters outside printable ASCII are refused too, on either transport.
  */
 import { HttpError } from '../errors.ts'
+import { shown } from '../shown.ts'
 
 /**
  * A request target is ASCII: anything else must be percent-encoded (RFC 3986). node:http's parser
@@ -45,7 +46,9 @@ export function queryParameters(query: string): Record<string, string> {
     const name = decodeQueryPart(eq === -1 ? pair : pair.slice(0, eq), undefined)
     const value = eq === -1 ? '' : decodeQueryPart(pair.slice(eq + 1), name)
     if (Object.hasOwn(out, name))
-      throw new HttpError(400, 'BAD_REQUEST', `query parameter ${name} is given more than once`, { parameter: name })
+      throw new HttpError(400, 'BAD_REQUEST', `query parameter ${shown(name)} is given more than once`, {
+        parameter: shown(name),
+      })
     out[name] = value
   }
   return out
@@ -60,8 +63,8 @@ function decodeQueryPart(text: string, parameter: string | undefined): string {
       'BAD_REQUEST',
       parameter === undefined
         ? 'malformed percent-encoding in a query parameter name'
-        : `malformed percent-encoding in query parameter ${parameter}`,
-      parameter === undefined ? undefined : { parameter },
+        : `malformed percent-encoding in query parameter ${shown(parameter)}`,
+      parameter === undefined ? undefined : { parameter: shown(parameter) },
     )
   }
 }

@@ -8,7 +8,10 @@
  * process (the node transport would close the connection unanswered), so `handler` wraps each
  * route, `reply` swallows (and logs) a failed write, and `run` serialises the
  * result inside the request (a body JSON cannot carry — BigInt, a cycle, a throwing toJSON — is a
- * 500, not an exception in a promise callback). Every 5xx but 503 is logged with an `errorId`
+ * 500, not an exception in a promise callback). The request timeout runs from the request's head:
+ * a body still arriving when it passes is 408 REQUEST_TIMEOUT and closes the connection (a client
+ * that sends a head and stalls holds nothing longer, on either transport), work still running
+ * then is 504. Every 5xx but 503 is logged with an `errorId`
  * that the body carries too, so a client's report can be matched to the log line with the
  * exception; the body itself never carries an exception's text.
  */
@@ -28,6 +31,8 @@ export interface Ctx {
   headers: Readonly<Record<string, string>> | undefined
   aborted: boolean
   done: boolean
+  /** Its body is still arriving (`awaitBody`), so an overdue request is the client's 408, not a 504. */
+  readingBody: boolean
 }
 
 export interface RequestLifecycle {
@@ -38,6 +43,8 @@ export interface RequestLifecycle {
   reply(ctx: Ctx, status: number, body: string, contentType?: string, closeConnection?: boolean): void
   /** Answers with the error's status and JSON body (logged with an errorId when it is a 5xx other than 503). */
   fail(ctx: Ctx, err: unknown, closeConnection?: boolean): void
+  /** Starts the request timeout while its body arrives: past it, 408 and the connection closes. */
+  awaitBody(ctx: Ctx): void
   /** Answers 200 with the JSON of `work`'s result (a JsonBody as it is), the error if it fails, or 504 if it takes too long. */
   run(ctx: Ctx, work: () => Promise<object>): void
   /** Requests begun and not yet answered or aborted. */
@@ -74,7 +81,7 @@ export function createRequestLifecycle(options: {
   }
 
   const begin = (res: TransportResponse, route: string): Ctx => {
-    const ctx: Ctx = { res, route, startedMs: performance.now(), requestId: undefined, headers: undefined, aborted: false, done: false }
+    const ctx: Ctx = { res, route, startedMs: performance.now(), requestId: undefined, headers: undefined, aborted: false, done: false, readingBody: false }
     inflight++
     res.onAborted(() => {
       ctx.aborted = true
@@ -156,7 +163,8 @@ export function createRequestLifecycle(options: {
     for (const ctx of waiting) {
       if (now - ctx.startedMs < requestTimeoutMs) continue
       waiting.delete(ctx)
-      fail(ctx, new HttpError(504, 'TIMEOUT', `request took longer than ${requestTimeoutMs} ms`))
+      if (ctx.readingBody) fail(ctx, new HttpError(408, 'REQUEST_TIMEOUT', `the request body did not arrive within ${requestTimeoutMs} ms`), true)
+      else fail(ctx, new HttpError(504, 'TIMEOUT', `request took longer than ${requestTimeoutMs} ms`))
     }
     if (waiting.size === 0) {
       clearInterval(sweeper)
@@ -164,7 +172,14 @@ export function createRequestLifecycle(options: {
     }
   }
 
+  const awaitBody = (ctx: Ctx): void => {
+    ctx.readingBody = true
+    waiting.add(ctx)
+    sweeper ??= setInterval(sweep, sweepMs)
+  }
+
   const run = (ctx: Ctx, work: () => Promise<object>): void => {
+    ctx.readingBody = false
     let pending: Promise<object>
     try {
       pending = work()
@@ -193,6 +208,7 @@ export function createRequestLifecycle(options: {
     handler,
     reply,
     fail,
+    awaitBody,
     run,
     get inflight() {
       return inflight

@@ -13,6 +13,7 @@ import type { Logger } from '../../core/logger.ts'
 import { HttpError, statusLine, toHttpError } from '../errors.ts'
 import type { RequestGuard, RoutePolicy } from '../middleware/request-guard.ts'
 import { JSON_TYPE, type Ctx, type RequestLifecycle } from './request-lifecycle.ts'
+import { DUPLICATE_CONTENT_LENGTH } from './transport/node-client-errors.ts'
 import type { TransportApp, TransportRequest, TransportSocket, TransportSocketBehavior } from './transport/types.ts'
 
 export interface HttpRoute {
@@ -68,6 +69,7 @@ export function mountRoutes(
   /** Streams the body through the guard's bounded reader; an over-limit body is 413 and closes the connection (the rest is unread). */
   const readBody = (ctx: Ctx, onBody: (ctx: Ctx, body: Buffer) => void): void => {
     const body = guard.body()
+    lifecycle.awaitBody(ctx)
     ctx.res.onData((chunk, isLast) => {
       // A transport callback of its own: nothing may throw out of it.
       try {
@@ -88,6 +90,7 @@ export function mountRoutes(
     app[route.method](
       route.pattern,
       handler(route.name, (ctx, req) => {
+        if (contentLengthTwice(req)) return fail(ctx, AMBIGUOUS_LENGTH, true)
         const refusal = guard.check(policy, req)
         if (refusal !== undefined) return fail(ctx, refusal, closeOnRefusal)
         route.handle(ctx, req)
@@ -102,11 +105,15 @@ export function mountRoutes(
       upgrade: (res, req, context) => {
         let answered = false
         try {
-          const refusal = route.refuse?.() ?? guard.check(route.policy, req)
+          const refusal = route.refuse?.() ?? handshakeRefusal(req, route.pattern) ?? guard.check(route.policy, req)
           if (refusal !== undefined) {
             const { status, body } = toHttpError(refusal)
             answered = true
-            res.cork(() => res.writeStatus(statusLine(status)).writeHeader('content-type', JSON_TYPE).end(JSON.stringify(body)))
+            res.cork(() => {
+              res.writeStatus(statusLine(status)).writeHeader('content-type', JSON_TYPE)
+              if (status === 426) res.writeHeader('upgrade', 'websocket').writeHeader('sec-websocket-version', '13')
+              res.end(JSON.stringify(body))
+            })
             return
           }
           const state = route.socketState()
@@ -158,19 +165,66 @@ function mountFallbacks(app: TransportApp, routes: readonly Route[], lifecycle: 
     app.any(
       pattern,
       handler('other', (ctx, req) => {
+        if (contentLengthTwice(req)) return fail(ctx, AMBIGUOUS_LENGTH, true)
         if (webSocketPaths.has(pattern) && req.getMethod() === 'get') {
-          ctx.headers = { upgrade: 'websocket' }
-          return fail(ctx, new HttpError(426, 'UPGRADE_REQUIRED', `${pattern} is a WebSocket endpoint: send Upgrade: websocket`), hasBody(req))
+          ctx.headers = { upgrade: 'websocket', 'sec-websocket-version': '13' }
+          // uWS sends an upgrade whose key is not valid here rather than to the WebSocket route.
+          const refusal = req.getHeader('upgrade').toLowerCase() === 'websocket' ? badKey(pattern) : new HttpError(426, 'UPGRADE_REQUIRED', `${pattern} is a WebSocket endpoint: send Upgrade: websocket`)
+          return fail(ctx, refusal, hasBody(req))
         }
         ctx.headers = { allow }
-        fail(ctx, new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.getCaseSensitiveMethod()} is not allowed on ${pattern}; use ${allow}`, { allow }), hasBody(req))
+        // Upper-cased, not getCaseSensitiveMethod(): on a WebSocket path uWS gives that in lower case
+        // ('post is not allowed'); both parsers refuse a method that is not upper case, so this is as sent.
+        const method = req.getMethod().toUpperCase()
+        fail(ctx, new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${pattern}; use ${allow}`, { allow }), hasBody(req))
       }),
     )
   }
   app.any(
     '/*',
-    handler('other', (ctx, req) => fail(ctx, new HttpError(404, 'NOT_FOUND', 'no such route'), hasBody(req))),
+    handler('other', (ctx, req) => {
+      if (contentLengthTwice(req)) return fail(ctx, AMBIGUOUS_LENGTH, true)
+      fail(ctx, new HttpError(404, 'NOT_FOUND', 'no such route'), hasBody(req))
+    }),
   )
+}
+
+/** A Sec-WebSocket-Key: 16 bytes in base64 (RFC 6455 §4.1). */
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/
+
+function badKey(pattern: string): HttpError {
+  return new HttpError(426, 'UPGRADE_REQUIRED', `${pattern} needs a WebSocket handshake: send Sec-WebSocket-Key (16 bytes in base64) with Upgrade: websocket`)
+}
+
+/**
+ * A handshake the WebSocket route does not take, judged alike on both transports: uWS never
+ * hands an upgrade without a valid key to the route (the fallback answers it), where ws answered
+ * node:http's with a text/html 400; a version other than 13 uWS accepted and ws refused with 400.
+ * Both are 426 with the error body and the version to send (RFC 6455 §4.4).
+ */
+function handshakeRefusal(req: TransportRequest, pattern: string): HttpError | undefined {
+  if (!WS_KEY.test(req.getHeader('sec-websocket-key'))) return badKey(pattern)
+  if (req.getHeader('sec-websocket-version') !== '13') {
+    return new HttpError(426, 'UPGRADE_REQUIRED', `${pattern} speaks WebSocket version 13: send Sec-WebSocket-Version: 13`)
+  }
+  return undefined
+}
+
+const AMBIGUOUS_LENGTH = new HttpError(400, 'BAD_REQUEST', DUPLICATE_CONTENT_LENGTH)
+
+/**
+ * Two Content-Length headers: uWS reads the body by the first, where a proxy in front may have
+ * framed it by the last and sent the rest as the next request (request smuggling). node:http's
+ * parser refuses it (node-client-errors.ts); the router refuses it on uWS alike and closes the
+ * connection, whose framing is lost. Only a request with a length pays for the header walk.
+ */
+function contentLengthTwice(req: TransportRequest): boolean {
+  if (req.getHeader('content-length') === '') return false
+  let lengths = 0
+  req.forEach((key) => {
+    if (key === 'content-length') lengths++
+  })
+  return lengths > 1
 }
 
 function hasBody(req: TransportRequest): boolean {

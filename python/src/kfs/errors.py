@@ -32,7 +32,8 @@ class KfsError(Exception):
 
 
 class BadRequestError(KfsError):
-    """HTTP 400, or a bad label file (BAD_REQUEST)."""
+    """HTTP 400, or a bad label file (BAD_REQUEST); also a request the server does not take as
+    sent — 405 METHOD_NOT_ALLOWED, 426 UPGRADE_REQUIRED, 431 HEADERS_TOO_LARGE."""
 
 
 class UnauthorizedError(KfsError):
@@ -43,6 +44,11 @@ class NotFoundError(KfsError):
     """HTTP 404: an unknown view, feature or service."""
 
 
+class TooLargeError(KfsError):
+    """HTTP 413: the body is over the server's size limit (PAYLOAD_TOO_LARGE) or the request needs
+    more lookups than it allows (BATCH_TOO_LARGE); split the request."""
+
+
 class ServerError(KfsError):
     """HTTP 5xx: the server or a definition failed (INTERNAL, REQUEST_FEATURE_FAILED, TIMEOUT…)."""
 
@@ -51,11 +57,27 @@ class UnavailableError(ServerError):
     """HTTP 503: the online store is down or the server is shutting down; retrying may help."""
 
 
+class RequestTimeoutError(ServerError):
+    """The request timed out on the server — 504 TIMEOUT (its work took too long) or 408
+    REQUEST_TIMEOUT (its body did not arrive in time); retrying may help."""
+
+
 class UsageError(KfsError):
     """The kfs CLI refused its arguments (exit 2): a service, feature or column that names nothing."""
 
 
-_BY_STATUS = {400: BadRequestError, 401: UnauthorizedError, 404: NotFoundError, 503: UnavailableError}
+_BY_STATUS = {
+    400: BadRequestError,
+    401: UnauthorizedError,
+    404: NotFoundError,
+    405: BadRequestError,
+    408: RequestTimeoutError,
+    413: TooLargeError,
+    426: BadRequestError,
+    431: BadRequestError,
+    503: UnavailableError,
+    504: RequestTimeoutError,
+}
 _BY_CODE = {"BAD_REQUEST": BadRequestError, "NOT_FOUND": NotFoundError}
 
 

@@ -4,8 +4,9 @@
  * node-http.ts, WebSockets in node-ws.ts.
  *
  * Where it differs from uWS, it is by answering more: HTTP/1.0 and requests without Host are
- * served or refused with a status (uWS closes them unanswered), and a refused WebSocket upgrade
- * closes its connection after the answer. Timeouts follow uWS's 10-s HTTP idle timeout: an idle
+ * served or refused with a status (uWS closes them unanswered), a request its parser refuses gets
+ * the error body (node-client-errors.ts; uWS closes it unanswered), and a refused WebSocket
+ * upgrade closes its connection after the answer. Timeouts follow uWS's 10-s HTTP idle timeout: an idle
  * keep-alive connection is closed after 10 s, a request head must arrive within 10 s.
  *
  * Upgrade requests: node:http hands every request with `Connection: upgrade` to the 'upgrade'
@@ -17,6 +18,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { answerClientError } from './node-client-errors.ts'
 import { NodeRequest, NodeResponse, splitTarget, UpgradeResponse, type NodeUpgrade } from './node-http.ts'
 import { SocketRoute, Topics } from './node-ws.ts'
 import { RouteTable } from './route-table.ts'
@@ -95,6 +97,10 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
     onRequest,
   )
   server.on('upgrade', onUpgrade)
+  server.on('clientError', answerClientError)
+  // An Expect other than 100-continue: node:http would answer 417 by itself; uWS ignores it and
+  // answers the request, and so does this transport.
+  server.on('checkExpectation', onRequest)
   let listening = false
   const stopListening = (): void => {
     if (listening) server.close()

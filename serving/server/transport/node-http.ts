@@ -57,6 +57,11 @@ export class NodeRequest implements TransportRequest {
   getQuery(): string | undefined {
     return this.#query
   }
+
+  forEach(cb: (key: string, value: string) => void): void {
+    const raw = this.#message.rawHeaders
+    for (let i = 0; i < raw.length; i += 2) cb(raw[i]!.toLowerCase(), raw[i + 1]!)
+  }
 }
 
 /** The path and the query (without '?') of a request target. */

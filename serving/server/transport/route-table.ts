@@ -1,7 +1,8 @@
 /**
  * Route patterns as uWS matches them, for the node:http transport: segments split on '/', a
- * `:name` segment matches any one segment (its raw text becomes a parameter), a final `*` matches
- * the rest. Where several patterns match, the first in uWS's order wins: position by position, a
+ * `:name` segment matches any one non-empty segment (its raw text becomes a parameter; uWS never
+ * matches an empty one, so `/v1/features/user_stats/` is no route's), a final `*` matches the
+ * rest. Where several patterns match, the first in uWS's order wins: position by position, a
  * static segment before a parameter before the wildcard; equal patterns in the order added.
  *
  * Lookup: a path that is some all-static pattern is one Map hit; otherwise the parametric
@@ -67,8 +68,10 @@ function matchSegments<H>(route: Compiled<H>, parts: readonly string[]): string[
     if (ranks[i] === 2) return params
     const part = parts[i]
     if (part === undefined) return undefined
-    if (ranks[i] === 1) params.push(part)
-    else if (part !== segments[i]) return undefined
+    if (ranks[i] === 1) {
+      if (part === '') return undefined
+      params.push(part)
+    } else if (part !== segments[i]) return undefined
   }
   return parts.length === segments.length ? params : undefined
 }

@@ -28,6 +28,8 @@ export interface TransportRequest {
   getCaseSensitiveMethod(): string
   /** The query string without its '?'. */
   getQuery(): string | undefined
+  /** Every header as sent, a repeated one once per time (the name in lower case). */
+  forEach(cb: (key: string, value: string) => void): void
 }
 
 /** The answer to one request; each write returns the response so calls chain as on uWS. */

@@ -9,9 +9,11 @@ import assert from 'node:assert/strict'
 import { readdir, readFile } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
 import { ERROR_CODES } from '../../../core/error-codes.ts'
+import { FeatureStoreError } from '../../../core/errors.ts'
 import { createFeatureCatalog } from '../../../serving/feature-catalog.ts'
 import { OPERATIONS, openApiDocument, openApiPath, SERVING_ERROR_CODES } from '../../../serving/openapi/index.ts'
 import { allViews, rankingService, spendPerClick } from './fixtures.ts'
+import { operationOf, type OpenApiDoc } from './openapi-check.ts'
 import { startServer, type TestServer } from './server-harness.ts'
 
 type Doc = {
@@ -19,6 +21,35 @@ type Doc = {
   readonly paths: Record<string, Record<string, { 'x-kfs-websocket'?: unknown }>>
   readonly components: { readonly schemas: Record<string, unknown> }
 }
+
+void describe('OpenAPI document > statuses of failing handlers', () => {
+  void test('a handler that fails answers a status its operation lists: health check, catalog page, Iceberg tables (failing, unavailable, hanging)', async () => {
+    const failing = (): never => {
+      throw new Error('boom')
+    }
+    const servers = await Promise.all([
+      startServer({ store: (embedded) => ({ readRows: (l, now) => embedded.readRows(l, now), isReady: failing }), options: { catalogStatus: failing, icebergTables: () => Promise.reject(new Error('boom')) } }),
+      startServer({ options: { icebergTables: () => Promise.reject(new FeatureStoreError('SOURCE_UNAVAILABLE', 'object store down')) } }),
+      startServer({ options: { requestTimeoutMs: 50, icebergTables: () => new Promise<never>(() => {}) } }),
+    ])
+    try {
+      const doc = (await (await fetch(`${servers[0]!.base}/openapi.json`)).json()) as OpenApiDoc
+      const answers: [string, number][] = []
+      for (const [i, paths] of [['/healthz', '/', '/v1/namespaces/kfs/tables', '/v1/namespaces/kfs/tables/user_stats'], ['/v1/namespaces/kfs/tables', '/v1/namespaces/kfs/tables/user_stats'], ['/v1/namespaces/kfs/tables', '/v1/namespaces/kfs/tables/user_stats']].entries()) {
+        for (const path of paths) {
+          const res = await fetch(`${servers[i]!.base}${path}`)
+          await res.text()
+          answers.push([path, res.status])
+          const listed = Object.keys(operationOf(doc, 'GET', path)?.responses ?? {})
+          assert.ok(listed.includes(String(res.status)), `GET ${path} answered ${res.status}, which its operation does not list (${listed.join(', ')})`)
+        }
+      }
+      assert.deepEqual(new Set(answers.map(([, status]) => status)), new Set([500, 503, 504]), 'each kind of failure was reached')
+    } finally {
+      await Promise.all(servers.map((s) => s.close()))
+    }
+  })
+})
 
 void describe('OpenAPI document', () => {
   let s: TestServer

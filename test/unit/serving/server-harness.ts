@@ -147,14 +147,16 @@ export function rawRequest(
   const headOnly = (typeof request === 'string' ? request : request.toString('latin1')).startsWith('HEAD ')
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1')
-    let text = ''
+    // Bytes, decoded once at the end: a chunk may end inside a character, and Content-Length counts bytes.
+    const chunks: Buffer[] = []
+    let received = 0
     let timer: NodeJS.Timeout | undefined
     const finish = (closedByServer: boolean): void => {
       clearTimeout(timer)
       socket.removeAllListeners()
       socket.on('error', () => {})
       socket.destroy()
-      resolve({ text, closedByServer })
+      resolve({ text: Buffer.concat(chunks).toString('utf8'), closedByServer })
     }
     const arm = (): void => {
       clearTimeout(timer)
@@ -164,9 +166,10 @@ export function rawRequest(
       socket.write(request)
       arm()
     })
-    socket.on('data', (chunk) => {
-      text += chunk.toString('utf8')
-      if (!options.untilClose && isComplete(text, headOnly)) return finish(false)
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      received += chunk.length
+      if (!options.untilClose && isComplete(Buffer.concat(chunks, received), headOnly)) return finish(false)
       arm()
     })
     socket.on('close', () => finish(true))
@@ -177,12 +180,12 @@ export function rawRequest(
   })
 }
 
-function isComplete(text: string, headOnly: boolean): boolean {
-  const end = text.indexOf('\r\n\r\n')
+function isComplete(bytes: Buffer, headOnly: boolean): boolean {
+  const end = bytes.indexOf('\r\n\r\n')
   if (end === -1) return false
   if (headOnly) return true
-  const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))
-  return text.length - (end + 4) >= Number(length?.[1] ?? '0')
+  const length = /\r\ncontent-length: *(\d+)/i.exec(bytes.subarray(0, end).toString('latin1'))
+  return bytes.length - (end + 4) >= Number(length?.[1] ?? '0')
 }
 
 export interface ParsedResponse {
@@ -201,6 +204,10 @@ export function parseResponse(text: string): ParsedResponse {
     const colon = line.indexOf(':')
     headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
   }
+  // Content-Length counts bytes, not characters.
   const length = Number(headers['content-length'] ?? '0')
-  return { status: Number(statusLine!.split(' ')[1]), headers, body: text.slice(end + 4, end + 4 + length) }
+  const body = Buffer.from(text.slice(end + 4), 'utf8')
+    .subarray(0, length)
+    .toString('utf8')
+  return { status: Number(statusLine!.split(' ')[1]), headers, body }
 }

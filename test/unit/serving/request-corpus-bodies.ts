@@ -1,0 +1,226 @@
+/** The bad-request corpus (request-corpus.ts): bodies of POST /v1/features, every kind of malformed one. */
+import { badRequest, body, deep, GOOD, notFound, OK, post, type Case } from './request-corpus.ts'
+
+export const BODIES: readonly Case[] = [
+  ['an empty body', post(''), badRequest(/body is not valid JSON/)],
+  ['not JSON', post('entities=u1'), badRequest(/body is not valid JSON/)],
+  ['truncated JSON', post(GOOD.slice(0, 30)), badRequest(/body is not valid JSON/)],
+  ['an object as a key (not JSON)', post('{{}:1}'), badRequest(/body is not valid JSON/)],
+  [
+    'a byte-order mark before the JSON',
+    post(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(GOOD)])),
+    badRequest(/body is not valid JSON/),
+  ],
+  [
+    'bytes that are not UTF-8',
+    post(Buffer.from('{"entities":{"user_id":["caf\u00e9"]},"features":["user_stats:clicks_1h"]}', 'latin1')),
+    badRequest(/not valid UTF-8/),
+  ],
+  [
+    'a raw NUL byte in a string',
+    post('{"entities":{"user_id":["u\u00001"]},"features":["user_stats:clicks_1h"]}'),
+    badRequest(/body is not valid JSON/),
+  ],
+  [
+    'an escaped NUL in a key value',
+    post(body({ features: ['user_stats:clicks_1h'], entities: { user_id: ['u\u00001'] } })),
+    badRequest(/user_id is invalid: not printable/),
+  ],
+  [
+    'a lone surrogate in a key value',
+    post('{"entities":{"user_id":["\\ud800"]},"features":["user_stats:clicks_1h"]}'),
+    badRequest(/lone surrogate/),
+  ],
+  [
+    'a lone surrogate as a feature',
+    post('{"entities":{"user_id":["u1"]},"features":["\\udfff"]}'),
+    notFound(/unknown request feature/),
+  ],
+  ['JSON null', post('null'), badRequest(/body must be a JSON object/)],
+  ['a JSON array', post('[]'), badRequest(/body must be a JSON object/)],
+  ['a JSON string', post('"x"'), badRequest(/body must be a JSON object/)],
+  ['a JSON number', post('1'), badRequest(/body must be a JSON object/)],
+  ['deep nesting', post(deep(200_000)), badRequest(/body must be a JSON object/)],
+  [
+    'deep nesting in entities',
+    post(`{"entities":${deep(100_000)},"features":["user_stats:clicks_1h"]}`),
+    badRequest(/entities must be an object/),
+  ],
+  ['no entities', post('{"features":["user_stats:clicks_1h"]}'), badRequest(/entities must be an object/)],
+  ['entities null', post('{"entities":null,"features":["user_stats:clicks_1h"]}'), badRequest(/entities must be an object/)],
+  [
+    'entities an array',
+    post('{"entities":[["u1"]],"features":["user_stats:clicks_1h"]}'),
+    badRequest(/entities must be an object/),
+  ],
+  ['entities empty', post('{"entities":{},"features":["user_stats:clicks_1h"]}'), badRequest(/at least one join key/)],
+  [
+    'a number as a join key name',
+    post('{"entities":{"1":["u1"]},"features":["user_stats:clicks_1h"]}'),
+    badRequest(/entities\.1 is not a join key/),
+  ],
+  [
+    'a join key list that is a string',
+    post('{"entities":{"user_id":"u1"},"features":["user_stats:clicks_1h"]}'),
+    badRequest(/entities\.user_id must be a non-empty list/),
+  ],
+  [
+    'an empty join key list',
+    post('{"entities":{"user_id":[]},"features":["user_stats:clicks_1h"]}'),
+    badRequest(/entities\.user_id must be a non-empty list/),
+  ],
+  [
+    'a null key value',
+    post(body({ entities: { user_id: [null] }, features: ['user_stats:clicks_1h'] })),
+    badRequest(/user_id must be a string/),
+  ],
+  [
+    'a boolean key value',
+    post(body({ entities: { user_id: [true] }, features: ['user_stats:clicks_1h'] })),
+    badRequest(/user_id must be a string/),
+  ],
+  [
+    'an object key value',
+    post(body({ entities: { user_id: [{}] }, features: ['user_stats:clicks_1h'] })),
+    badRequest(/user_id must be a string/),
+  ],
+  [
+    'an empty key value',
+    post(body({ entities: { user_id: [''] }, features: ['user_stats:clicks_1h'] })),
+    badRequest(/user_id is invalid: empty/),
+  ],
+  [
+    'a huge key value',
+    post(body({ entities: { user_id: ['u'.repeat(900_000)] }, features: ['user_stats:clicks_1h'] })),
+    badRequest(/user_id is invalid: longer than 512 bytes/),
+  ],
+  [
+    'an int key past 2^53 as a number',
+    post(body({ entities: { item_id: [2 ** 60] }, features: ['item_stats:price'] })),
+    badRequest(/past 2\^53/),
+  ],
+  [
+    'lists of two lengths',
+    post(body({ entities: { user_id: ['a', 'b'], item_id: [1, 2, 3] }, features: ['user_stats:clicks_1h'] })),
+    badRequest(/has 2 values; expected 1 or 3/),
+  ],
+  [
+    'too many entities',
+    post(body({ entities: { user_id: Array.from({ length: 2001 }, (_, i) => `u${i}`) }, features: ['user_stats:clicks_1h'] })),
+    { status: 413, code: 'BATCH_TOO_LARGE', message: /2001 lookups/ },
+  ],
+  ['neither features nor service', post(body({})), badRequest(/give exactly one of features or service/)],
+  [
+    'both features and service',
+    post(body({ features: ['user_stats:clicks_1h'], service: 'ranking' })),
+    badRequest(/give exactly one of features or service/),
+  ],
+  ['features a string', post(body({ features: 'user_stats:clicks_1h' })), badRequest(/features must be a non-empty list/)],
+  ['features empty', post(body({ features: [] })), badRequest(/features must be a non-empty list/)],
+  ['a feature that is a number', post(body({ features: [1] })), badRequest(/features must be non-empty strings/)],
+  ['a feature that is null', post(body({ features: [null] })), badRequest(/features must be non-empty strings/)],
+  ['a feature that is an object', post(body({ features: [{}] })), badRequest(/features must be non-empty strings/)],
+  [
+    'a feature listed twice',
+    post(body({ features: ['user_stats:clicks_1h', 'user_stats:clicks_1h'] })),
+    badRequest(/listed twice/),
+  ],
+  [
+    'a huge array of features',
+    post(body({ features: Array.from({ length: 50_000 }, (_, i) => `user_stats:f${i}`) })),
+    notFound(/unknown feature user_stats:f0/),
+  ],
+  ['an unknown view in a feature', post(body({ features: ['nope:clicks_1h'] })), notFound(/unknown view nope/)],
+  ['an unknown feature of a view', post(body({ features: ['user_stats:nope'] })), notFound(/unknown feature user_stats:nope/)],
+  [
+    'an inherited name as a feature',
+    post(body({ features: ['user_stats:toString'] })),
+    notFound(/unknown feature user_stats:toString/),
+  ],
+  [
+    'an unknown field beside the right ones',
+    post(body({ features: ['user_stats:clicks_1h'], as_of: 1 })),
+    badRequest(/unknown field as_of: a feature request has entities, features or service, and request/),
+  ],
+  [
+    'a misspelt field',
+    post(body({ features: ['user_stats:clicks_1h'], requests: { amount: 1 } })),
+    badRequest(/unknown field requests/),
+  ],
+  [
+    '__proto__ as a field',
+    post('{"entities":{"user_id":["u1"]},"features":["user_stats:clicks_1h"],"__proto__":{}}'),
+    badRequest(/unknown field __proto__/),
+  ],
+  [
+    'a top-level key twice',
+    post('{"entities":{"user_id":["u1"]},"entities":{"user_id":["u2"]},"features":["user_stats:clicks_1h"]}'),
+    badRequest(/names key entities twice in one object/),
+  ],
+  [
+    'a join key twice',
+    post('{"entities":{"user_id":["u1"],"user_id":["u2"]},"features":["user_stats:clicks_1h"]}'),
+    badRequest(/names key user_id twice/),
+  ],
+  [
+    'a request input twice',
+    post('{"entities":{"user_id":["u1"]},"features":["echo_amount"],"request":{"amount":1,"amount":2}}'),
+    badRequest(/names key amount twice/),
+  ],
+  [
+    'a key twice, once escaped',
+    post('{"entities":{"user_id":["u1"]},"entit\\u0069es":{"user_id":["u2"]},"features":["user_stats:clicks_1h"]}'),
+    badRequest(/names key entities twice/),
+  ],
+  [
+    'the same key in two objects (not a duplicate)',
+    post('{"entities":{"user_id":["u1"]},"features":["echo_amount"],"request":{"user_id":1,"amount":2}}'),
+    OK,
+  ],
+  [
+    'a key that looks escaped inside a value (not a key)',
+    post('{"entities":{"user_id":["entities\\""]},"features":["user_stats:clicks_1h"]}'),
+    OK,
+  ],
+  [
+    'an absurdly long view in a feature',
+    post(body({ features: [`${'v'.repeat(500_000)}:clicks_1h`] })),
+    notFound(/unknown view v{128}… \(500000 characters\)/),
+  ],
+  [
+    'an absurdly long request feature',
+    post(body({ features: ['f'.repeat(500_000)] })),
+    notFound(/unknown request feature f{128}…/),
+  ],
+  ['an absurdly long service', post(body({ service: 's'.repeat(500_000) })), notFound(/unknown service s{128}…/)],
+  [
+    'an absurdly long join key name',
+    post(JSON.stringify({ entities: { ['k'.repeat(500_000)]: ['u1'] }, features: ['user_stats:clicks_1h'] })),
+    badRequest(/entities\.k{128}… \(500000 characters\) is not a join key/),
+  ],
+  [
+    'an absurdly long field',
+    post(body({ features: ['user_stats:clicks_1h'], ['x'.repeat(500_000)]: 1 })),
+    badRequest(/unknown field x{128}…/),
+  ],
+  [
+    'a feature of a version that is not a number',
+    post(body({ features: ['user_stats@1.0:clicks_1h'] })),
+    notFound(/unknown view user_stats@1\.0/),
+  ],
+  ['an unknown request feature', post(body({ features: ['constructor'] })), notFound(/unknown request feature constructor/)],
+  ['a service that is a number', post(body({ service: 1 })), badRequest(/service must be a string/)],
+  ['an unknown service', post(body({ service: '__proto__' })), notFound(/unknown service __proto__/)],
+  ['request an array', post(body({ features: ['user_stats:clicks_1h'], request: [1] })), badRequest(/request must be an object/)],
+  [
+    'a request input of the wrong type',
+    post(body({ features: ['echo_amount'], request: { amount: 'x' } })),
+    badRequest(/request\.amount \(double\) is required/),
+  ],
+  ['a request input missing', post(body({ features: ['echo_amount'] })), badRequest(/request\.amount \(double\) is required/)],
+  [
+    'a body over the limit',
+    post(body({ features: ['user_stats:clicks_1h'], pad: 'x'.repeat(1024 * 1024) })),
+    { status: 413, code: 'PAYLOAD_TOO_LARGE', message: /body larger than/, closes: true },
+  ],
+]
