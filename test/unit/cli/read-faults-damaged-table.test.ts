@@ -32,7 +32,8 @@ const DAMAGE: readonly { name: string; drops: RegExp; damaged: boolean }[] = [
 ]
 
 /** How a damaged table is named: files without metadata, or (the hint kept) its hinted version gone with nothing newer. */
-const DAMAGED_WORDS = '(has files but no table metadata that can be found: it is damaged|is damaged: its version hint names metadata v\\d+, which is missing)'
+const DAMAGED_WORDS =
+  '(has files but no table metadata that can be found: it is damaged|is damaged: its version hint names metadata v\\d+, which is missing)'
 
 let baseline: ReadBaseline
 before(async () => {
@@ -72,12 +73,7 @@ void test('a feature table with its metadata gone: exit 1 naming the table, neve
         }
         assert.equal(got.code, 1, `${name}: ${got.stdout}`)
         assert.equal(got.stdout, '', 'nothing printed as a result')
-        assert.match(
-          got.stderr,
-          new RegExp(
-            `^kfs ${command}: table ${TABLE} ${DAMAGED_WORDS}[^\\n]*\\n$`,
-          ),
-        )
+        assert.match(got.stderr, new RegExp(`^kfs ${command}: table ${TABLE} ${DAMAGED_WORDS}[^\\n]*\\n$`))
         // Nothing written over it (compact created an empty table there, orphaning its rows).
         const left = (await got.storage.list(`${TABLE}/`)).sort()
         const kept = [...objects.keys()].filter((key) => key.startsWith(`${TABLE}/`)).sort()
@@ -101,7 +97,10 @@ void test("skew-report: the served log's archive with its metadata gone is refus
       }
       assert.equal(got.code, 1, got.stdout)
       assert.equal(got.stdout, '', 'no report')
-      assert.match(got.stderr, new RegExp(`^kfs skew-report: table ${archive} ${DAMAGED_WORDS}[^\\n]*; restore its metadata from a copy\\n$`))
+      assert.match(
+        got.stderr,
+        new RegExp(`^kfs skew-report: table ${archive} ${DAMAGED_WORDS}[^\\n]*; restore its metadata from a copy\\n$`),
+      )
     })
   }
   await t.test('a topic never archived is still "nothing to compare" (exit 1)', async () => {
