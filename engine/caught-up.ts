@@ -1,8 +1,13 @@
 /**
  * Whether the engine has read everything written so far (`kfs run --until-caught-up`, tests):
  * every re-key stage has re-keyed its sources up to their end offsets, and every view's slot has
- * processed its topic up to the end. Internal (re-keyed) topics end with a transaction marker,
- * so a slot one short of the end counts once it has been quiet for `quietMs`.
+ * read its topic up to the end — every record processed, and entries the log never delivers (a
+ * Kafka transaction's commit marker) read past, as the consumer reports (`readToOf`). Internal
+ * (re-keyed) topics get no allowance for a trailing marker: the embedded log's commits leave none,
+ * so "one short" there was the stage's last committed record, not yet delivered to the view (a
+ * whole internal partition when one transaction forwarded it all) — and even on Kafka the marker
+ * lands just after commit() returns, so the end can briefly be the last record's. How long the
+ * slot had been quiet said nothing about either.
  */
 import type { EventLog } from '../ports/event-log.ts'
 import type { UnboundedSource } from '../ports/source.ts'
@@ -17,7 +22,6 @@ export interface CaughtUpInputs {
   readonly source: Pick<UnboundedSource, 'ends'>
   readonly rekeyStages: readonly RekeyStage[]
   readonly plans: readonly SourcePlan[]
-  readonly internalTopics: ReadonlySet<string>
   /** The slot of a partition this process owns (undefined: not owned, or still restoring). */
   readonly slotAt: (topic: string, partition: number) => Promise<PartitionSlot | undefined>
   /** How far the consumer has read a partition, entries it never delivers (transaction markers) included. */
@@ -35,7 +39,7 @@ export interface CaughtUpInputs {
 }
 
 export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
-  const { log, source, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs, quietMs, passDeleted } = inputs
+  const { log, source, rekeyStages, plans, slotAt, readToOf, nowMs, quietMs, passDeleted } = inputs
   for (const stage of rekeyStages) {
     const ends = await log.endOffsets(stage.plan.source.topic)
     if (stage.busy) return false
@@ -60,7 +64,6 @@ export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
   }
   for (const plan of plans) {
     const ends = await source.ends(plan.topic)
-    const internal = internalTopics.has(plan.topic)
     for (let p = 0; p < ends.length; p++) {
       const end = BigInt(ends[p]!)
       if (end === 0n) continue
@@ -70,13 +73,10 @@ export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
       const read = readToOf?.(plan.topic, p) ?? processed
       // Read past the last record only by entries the log never delivers: nothing left to process.
       let position = read > processed ? read : processed
-      // No batch shows a gap when retention deleted every record left and nothing new arrives. An
-      // internal topic ends with a commit marker: only more than that left can be a deletion.
-      const short = internal ? position < end - 1n : position < end
-      if (short && passDeleted !== undefined && nowMs - slot.lastRecordAtMs >= quietMs)
+      // No batch shows a gap when retention deleted every record left and nothing new arrives.
+      if (position < end && passDeleted !== undefined && nowMs - slot.lastRecordAtMs >= quietMs)
         position = await passDeleted(slot, { position, end, nowMs, quietMs })
-      if (!internal && position < end) return false
-      if (internal && (position < end - 1n || nowMs - slot.lastRecordAtMs < quietMs)) return false
+      if (position < end) return false
     }
   }
   return true

@@ -373,7 +373,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     async isCaughtUp(quietMs: number) {
       const slotAt = async (topic: string, partition: number) => slots.get(slotKey(topic, partition))?.catch(() => undefined)
       const readToOf = (topic: string, partition: number) => readTo.get(slotKey(topic, partition))
-      return isCaughtUp({ log, source, rekeyStages, plans, internalTopics, slotAt, readToOf, nowMs: clock.nowMs(), quietMs, passDeleted })
+      return isCaughtUp({ log, source, rekeyStages, plans, slotAt, readToOf, nowMs: clock.nowMs(), quietMs, passDeleted })
     },
     positions: () => perSlot((slot) => slot.nextOffset),
     watermarks: () => perSlot((slot) => slot.watermarkMs),
