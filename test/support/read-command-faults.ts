@@ -36,6 +36,14 @@ import { fastRetryClock } from './checkpoint-fault-scenario.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 export const SERVED_TOPIC = 'served-features'
+
+/** The read steps of one Iceberg table read whole: its metadata, manifests and data files. */
+export function tableReadSteps(table: 'feature table' | 'archive'): string[] {
+  return ['version hint', 'table metadata', 'manifest list', 'manifest', 'data file'].map((step) => `${table}: ${step}`)
+}
+
+/** The registry's reads every command with a features module makes. */
+export const REGISTRY_STEPS = ['registry: an object', 'registry: a listing'] as const
 export const FEATURES = ['--features', 'examples/with-new-view.ts']
 
 export interface ReadBaseline {

@@ -11,24 +11,11 @@ import { describe, test } from 'node:test'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
-import type { ArchiveRow } from '../../../ports/offline.ts'
+import { archiveRows as rows } from '../../support/archive-rows.ts'
 
 const TOPIC = 'purchases'
 type Meta = Record<string, unknown>
 type Snap = Record<string, unknown>
-
-function rows(from: number, to: number): ArchiveRow[] {
-  return Array.from({ length: to - from }, (_, i) => ({
-    partition: 0,
-    offset: String(from + i),
-    eventTimeMs: 1_700_000_000_000 + i,
-    key: Uint8Array.of(1),
-    schemaId: 1,
-    payload: Uint8Array.of(0, 0, 0, 0, 1),
-    markerWatermarkMs: null,
-    timestampMs: 1,
-  }))
-}
 
 /** An archive of two commits whose newest metadata file is replaced by `edit` of it; the key of that file. */
 async function archiveWithMetadata(

@@ -13,22 +13,9 @@ import { FeatureStoreError } from '../../../core/errors.ts'
 import { userPurchases } from '../../../examples/features.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { IcebergOfflineSink, archiveTablePath, featureTablePath } from '../../../adapters/offline/iceberg/offline-sink.ts'
-import type { ArchiveRow } from '../../../ports/offline.ts'
+import { archiveRows as rows } from '../../support/archive-rows.ts'
 
 const TOPIC = 'purchases'
-
-function rows(from: number, to: number): ArchiveRow[] {
-  return Array.from({ length: to - from }, (_, i) => ({
-    partition: 0,
-    offset: String(from + i),
-    eventTimeMs: 1_700_000_000_000 + i,
-    key: Uint8Array.of(1),
-    schemaId: 1,
-    payload: Uint8Array.of(0, 0, 0, 0, 1),
-    markerWatermarkMs: null,
-    timestampMs: 1,
-  }))
-}
 
 /** The two tables an engine opens: the raw archive (two commits) and a view's feature table. */
 async function tables(): Promise<{ store: MemoryObjectStore; paths: Record<'archive' | 'feature table', string> }> {
