@@ -12,6 +12,13 @@
 export const KEY_PART_SEPARATOR = '\u001f'
 export const MAX_ENTITY_KEY_BYTES = 512
 
+/**
+ * An `int` entity's key written as a string, in its one canonical form: `7`, `-7`, `0` — never
+ * `007`, `+7`, `7.0` or `-0`. Two spellings of one integer would be two entities (the engine keys
+ * state by the string), so the engine, serving and label files all refuse every other form.
+ */
+export const CANONICAL_INT_KEY = /^(0|-?[1-9][0-9]*)$/
+
 export function encodeEntityKey(parts: readonly string[]): string {
   if (parts.length === 1) return parts[0] as string
   return parts.map((p) => p.replaceAll('\\', '\\\\').replaceAll(KEY_PART_SEPARATOR, `\\${KEY_PART_SEPARATOR}`)).join(KEY_PART_SEPARATOR)

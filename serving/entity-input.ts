@@ -8,11 +8,10 @@
  * past 2^53 from its digits and a training set joins it exactly, so serving must answer it too.
  * Such an id can only be sent as a string: a JSON number past 2^53 has already lost its digits.
  */
-import { encodeEntityKey, invalidKeyPartReason } from '../core/entity-key.ts'
+import { CANONICAL_INT_KEY, encodeEntityKey, invalidKeyPartReason } from '../core/entity-key.ts'
 import type { EntityDef } from '../features/types.ts'
 import { badRequest } from './errors.ts'
 
-const INT = /^-?(0|[1-9][0-9]*)$/
 
 /**
  * A join-key value of a request that no view of it reads (`{user_id: [...], item_id: [9]}` for
@@ -49,7 +48,7 @@ export function keyPart(entity: EntityDef, joinKey: string, raw: unknown): strin
   } else throw badRequest(`${joinKey} must be ${entity.keyType === 'int' ? 'an integer' : 'a string'}`, { joinKey })
   const reason = invalidPartReason(part)
   if (reason) throw badRequest(`${joinKey} is invalid: ${reason}`, { joinKey })
-  if (entity.keyType === 'int' && !INT.test(part)) throw badRequest(`${joinKey} must be a canonical integer`, { joinKey })
+  if (entity.keyType === 'int' && !CANONICAL_INT_KEY.test(part)) throw badRequest(`${joinKey} must be a canonical integer`, { joinKey })
   return part
 }
 

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path'
 import { writeFile } from 'node:fs/promises'
-import { encodeEntityKey, invalidKeyPartReason, MAX_ENTITY_KEY_BYTES } from '../core/entity-key.ts'
+import { CANONICAL_INT_KEY, encodeEntityKey, invalidKeyPartReason, MAX_ENTITY_KEY_BYTES } from '../core/entity-key.ts'
 import { FeatureStoreError } from '../core/errors.ts'
 import type { LabelReader } from '../ports/label-reader.ts'
 import type { ParquetCodec, ParquetColumnSpec } from '../ports/parquet-codec.ts'
@@ -235,8 +235,6 @@ function checkKeyPart(part: string, row: number, joinKey: string, csvLine?: numb
   )
 }
 
-/** An int key as the engine and serving read one: `7`, `-7`, `0`, never `007`, `+7` or `7.0`. */
-const CANONICAL_INT = /^-?(0|[1-9][0-9]*)$/
 
 /**
  * Encoded entity key per row for one join-key tuple; null when a part is missing or not a key.
@@ -284,7 +282,7 @@ function refuseKeyValue(v: unknown, row: number, joinKey: string, csvLine: numbe
 
 function checkIntKey(v: unknown, row: number, joinKey: string): void {
   const integer = typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v))
-  if (integer || (typeof v === 'string' && CANONICAL_INT.test(v))) return
+  if (integer || (typeof v === 'string' && CANONICAL_INT_KEY.test(v))) return
   const shown = typeof v === 'string' ? JSON.stringify(v) : String(v)
   throw new FeatureStoreError(
     'BAD_REQUEST',

@@ -2,7 +2,7 @@
  * Reading the decoded (and mapped) event: event time, entity key parts, aggregated values.
  * Bad data comes back as a reason string (the caller dead-letters it), never as an exception.
  */
-import { encodeEntityKey, invalidKeyPartReason } from '../../core/entity-key.ts'
+import { CANONICAL_INT_KEY, encodeEntityKey, invalidKeyPartReason } from '../../core/entity-key.ts'
 import { InvariantViolation } from '../../core/errors.ts'
 import type { EntityDef, EventRecord, FeatureDef } from '../../features/types.ts'
 import { checkInput, describeInputProblem, INPUT_OK, utf8Length, type InputProblem } from '../aggregators/input-check.ts'
@@ -45,7 +45,7 @@ function keyPart(entity: EntityDef, field: string, value: unknown, mapped: boole
   if (entity.keyType === 'int') {
     if (typeof value === 'number' && Number.isSafeInteger(value)) part = String(value)
     else if (typeof value === 'bigint') part = value.toString()
-    else if (typeof value === 'string' && /^-?(0|[1-9]\d*)$/.test(value)) part = value
+    else if (typeof value === 'string' && CANONICAL_INT_KEY.test(value)) part = value
     else return { reason: 'invalid_key', detail: `join key ${field} is not an integer` }
   } else {
     if (typeof value !== 'string') return { reason: 'invalid_key', detail: `join key ${field} is not a string` }

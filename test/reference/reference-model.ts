@@ -154,7 +154,7 @@ function keyOf(view: FeatureViewDef, ev: EventRecord): { key: string } | { reaso
     if (view.entity.keyType === 'int') {
       if (typeof v === 'number' && Number.isSafeInteger(v)) part = String(v)
       else if (typeof v === 'bigint') part = v.toString()
-      else if (typeof v === 'string' && /^-?(0|[1-9]\d*)$/.test(v)) part = v
+      else if (typeof v === 'string' && /^(0|-?[1-9]\d*)$/.test(v)) part = v
       else return { reason: 'invalid_key' }
     } else if (typeof v === 'string') part = v
     else return { reason: 'invalid_key' }

@@ -38,6 +38,7 @@ const REFUSED: readonly (readonly [unknown, RegExp])[] = [
   [-(2 ** 60), /send it as a string of its digits/],
   ['007', /item_id must be a canonical integer/],
   ['+7', /item_id must be a canonical integer/],
+  ['-0', /item_id must be a canonical integer/],
   ['1e3', /item_id must be a canonical integer/],
   ['7.0', /item_id must be a canonical integer/],
   [7.5, /item_id must be an integer/],

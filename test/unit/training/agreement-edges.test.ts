@@ -65,7 +65,7 @@ const VALUES: readonly (readonly [string, readonly FeatureValue[]])[] = [
 
 const STRING_KEYS = ['ü-ß', 'a b', 'a"b', 'a,b', 'a\\b', '😀', "x'y", ' lead', 'trail ', '\u00a0', '-0', 'a'.repeat(512)]
 /** Spellings of 7 (and non-integers) that name no int entity: the engine and serving refuse them. */
-const NOT_INT_KEYS = ['007', '+7', '7.0', ' 7', '7 ', '1e3', '7.5', '0x7', '-0007']
+const NOT_INT_KEYS = ['007', '+7', '7.0', ' 7', '7 ', '1e3', '7.5', '0x7', '-0007', '-0', '-00']
 const INT_KEYS = [
   '9223372036854775807',
   '-9223372036854775808',
