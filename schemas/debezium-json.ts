@@ -17,14 +17,14 @@
  * and a literal beyond a double's (or a float's) range, which JSON turns into ±Infinity. A string
  * holding a lone surrogate (a `\ud800` escape) has no UTF-8 form, so it is `invalid_utf8` like
  * invalid bytes in an Avro string: two different keys must never collide into one entity. An
- * object holding a name twice is `undecodable` (json-duplicate-names.ts): JSON.parse would keep
+ * object holding a name twice is `undecodable` (core/json-duplicate-names.ts): JSON.parse would keep
  * the last value silently.
  */
 import { CHANGE_TIME_FIELD } from '../features/change-envelope.ts'
 import type { AvroRecordSchema } from '../features/types.ts'
 import { parseJsonNumbersExact, LossyNumber } from './json-number-literals.ts'
 import { isJsonObject } from '../core/json-object.ts'
-import { duplicateName } from './json-duplicate-names.ts'
+import { duplicateName } from '../core/json-duplicate-names.ts'
 
 export type DebeziumParseResult =
   | { readonly ok: true; readonly event: Record<string, unknown> }

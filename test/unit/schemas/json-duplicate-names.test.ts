@@ -1,5 +1,5 @@
 /**
- * A JSON object holding one name twice (schemas/json-duplicate-names.ts): found wherever it is,
+ * A JSON object holding one name twice (core/json-duplicate-names.ts): found wherever it is,
  * named with its object's path, whatever the text's spacing or strings hold — and never reported
  * for the same name in different objects, or for `":` inside a string. A Debezium message holding
  * one is refused `undecodable` (schemas/debezium-json.ts), not read as JSON.parse's last value.
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { AvroRecordSchema } from '../../../features/types.ts'
 import { parseDebeziumLine } from '../../../schemas/debezium-json.ts'
-import { duplicateName } from '../../../schemas/json-duplicate-names.ts'
+import { duplicateName } from '../../../core/json-duplicate-names.ts'
 import { parseJsonNumbersExact } from '../../../schemas/json-number-literals.ts'
 
 const find = (text: string) => duplicateName(text, parseJsonNumbersExact(text))

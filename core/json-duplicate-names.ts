@@ -2,7 +2,8 @@
  * A JSON object that holds one name twice (`{"op":"u", …, "op":"d"}`, `"amount":14,"amount":99`)
  * says two things, and JSON.parse silently keeps the last: a changelog message read that way
  * applies a value its writer may not have meant. RFC 8259 leaves such an object's meaning to the
- * reader; kfs refuses it (debezium-json.ts), naming the object and the name.
+ * reader; kfs refuses it — a changelog message (schemas/debezium-json.ts) and a request body
+ * (serving/request-body.ts) alike — naming the object and the name.
  *
  * Strategy: the parsed value is checked against the text cheaply, and the text is scanned only
  * when the two may disagree. Every member of the text is a name followed by `:`; writers put the
@@ -20,10 +21,19 @@ export interface DuplicateName {
 
 const SPACED_COLON = /"[ \t\r\n]+:/
 
+export interface DuplicateNameOptions {
+  /**
+   * Only objects this deep or shallower, with no array above them, are checked (the top object is
+   * depth 1): a reader that refuses anything deeper by its shape need not track it. Default: all.
+   */
+  readonly checkedDepth?: number
+}
+
 /** The first duplicate name in `text`, whose JSON.parse result is `parsed`; undefined when none. */
-export function duplicateName(text: string, parsed: unknown): DuplicateName | undefined {
+export function duplicateName(text: string, parsed: unknown, options: DuplicateNameOptions = {}): DuplicateName | undefined {
+  // No duplicate anywhere is none in the checked objects either.
   if (!SPACED_COLON.test(text) && countColonsAfterQuote(text) === countNames(parsed)) return undefined
-  return scanForDuplicate(text)
+  return scanForDuplicate(text, options.checkedDepth ?? Infinity)
 }
 
 function countColonsAfterQuote(text: string): number {
@@ -58,15 +68,17 @@ function countNames(parsed: unknown): number {
 }
 
 interface Frame {
-  /** Names seen in this object; null for an array. */
+  /** Names seen in this object; null for an array, or an object not checked. */
   readonly names: Set<string> | null
+  /** Whether objects inside it may be checked: always without a depth limit; with one, only inside a checked object. */
+  readonly checksInside: boolean
   readonly path: string
   /** The name of the member being read (objects), whose value a nested container is. */
   member: string
 }
 
-/** The exact scan of valid JSON text: the first object that repeats a name. */
-function scanForDuplicate(text: string): DuplicateName | undefined {
+/** The exact scan of valid JSON text: the first checked object that repeats a name. */
+function scanForDuplicate(text: string, checkedDepth: number): DuplicateName | undefined {
   const stack: Frame[] = []
   const pathOf = (): string => {
     const top = stack.at(-1)
@@ -87,7 +99,13 @@ function scanForDuplicate(text: string): DuplicateName | undefined {
       }
       i = end
     } else if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
-      stack.push({ names: ch === 0x7b ? new Set() : null, path: pathOf(), member: '' })
+      const checked = ch === 0x7b && stack.length < checkedDepth && (stack.at(-1)?.checksInside ?? true)
+      stack.push({
+        names: checked ? new Set() : null,
+        checksInside: checked || checkedDepth === Infinity,
+        path: pathOf(),
+        member: '',
+      })
     } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
       stack.pop()
     }
