@@ -16,24 +16,18 @@ import type { ObjectStore } from '../../../ports/object-store.ts'
 import {
   assertFaultedRun,
   buildReadBaseline,
+  type CommandRun,
   FEATURES,
+  type ReadBaseline,
   readFaultCases,
+  REGISTRY_STEPS,
   runReadCommand,
   stepsOf,
-  type CommandRun,
-  type ReadBaseline,
+  tableReadSteps,
 } from '../../support/read-command-faults.ts'
 
 const ARGS = ['compact', ...FEATURES, '--views', 'user_purchases', '--json']
-const STEPS = [
-  'registry: an object',
-  'registry: a listing',
-  'feature table: version hint',
-  'feature table: table metadata',
-  'feature table: manifest list',
-  'feature table: manifest',
-  'feature table: data file',
-]
+const STEPS = [...REGISTRY_STEPS, ...tableReadSteps('feature table')]
 
 interface TableState {
   readonly snapshots: readonly string[]

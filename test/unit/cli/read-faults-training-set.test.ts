@@ -14,28 +14,22 @@ import { after, before, test } from 'node:test'
 import {
   assertFaultedRun,
   buildReadBaseline,
+  type CommandRun,
   copyOfBaselineDir,
   FEATURES,
   filesLike,
-  readFaultCases,
-  runReadCommand,
-  stepsOf,
-  type CommandRun,
   type KindFault,
   type ReadBaseline,
+  readFaultCases,
+  REGISTRY_STEPS,
+  runReadCommand,
+  stepsOf,
+  tableReadSteps,
 } from '../../support/read-command-faults.ts'
 
 const OUT = 'set.parquet'
 const EARLIER = new TextEncoder().encode('the training set an earlier run wrote here')
-const STEPS = [
-  'registry: an object',
-  'registry: a listing',
-  'feature table: version hint',
-  'feature table: table metadata',
-  'feature table: manifest list',
-  'feature table: manifest',
-  'feature table: data file',
-]
+const STEPS = [...REGISTRY_STEPS, ...tableReadSteps('feature table')]
 
 let baseline: ReadBaseline
 let clean: { run: CommandRun; bytes: Uint8Array }
