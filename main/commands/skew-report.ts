@@ -1,12 +1,8 @@
 /** `kfs skew-report`: served values vs the point-in-time offline rows, per feature (training/skew-report.ts). */
-import { refuseUnreadableTable } from '../../adapters/offline/iceberg/damaged-table.ts'
-import type { FeatureRowReader } from '../../ports/feature-rows.ts'
-import type { ArchiveReader } from '../../ports/offline.ts'
-import type { ObjectStore } from '../../ports/object-store.ts'
 import { createDecoder } from '../../schemas/decoder.ts'
 import { DEFAULT_SERVED_LOG_TOPIC, SERVED_FEATURES_SCHEMA } from '../../serving/served-log/index.ts'
 import { createSkewReport, failingFeatures, type SkewReport } from '../../training/skew-report.ts'
-import { trainingAdapters, type OfflineStore } from '../offline-adapters.ts'
+import { trainingAdapters } from '../offline-adapters.ts'
 import { listOption, numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { openRegistry } from './definitions.ts'
 import { openReadSideRuntime, readSideRetry } from './read-side.ts'
@@ -68,7 +64,7 @@ Examples:
       }
       const { parquet, createJoiner } = trainingAdapters(runtime.offline, { parquetWorker: config.parquetWorker })
       const report = await createSkewReport({
-        offline: servedLogReader(runtime.offline, runtime.store),
+        offline: runtime.offline,
         parquet,
         createJoiner,
         registry,
@@ -92,28 +88,6 @@ Examples:
       await runtime.close()
     }
   },
-}
-
-/**
- * The offline tables as the report reads them, except that a served log with no archive snapshot
- * is looked at again: an archive whose metadata cannot be found (damaged) is refused naming it,
- * not reported as "no served lookups" — the log may hold many.
- */
-function servedLogReader(offline: OfflineStore, store: ObjectStore): ArchiveReader & FeatureRowReader {
-  return {
-    tableId: (table) => offline.tableId(table),
-    snapshots: (tableId) => offline.snapshots(tableId),
-    readArchive: (topic, partition, options) => offline.readArchive(topic, partition, options),
-    readArchiveBatches: (topic, partition, options) => offline.readArchiveBatches(topic, partition, options),
-    archiveEnd: async (topic, snapshotId) => {
-      const end = await offline.archiveEnd(topic, snapshotId)
-      if (end.snapshotId === null) await refuseUnreadableTable(store, offline.tableId({ kind: 'archive', topic }))
-      return end
-    },
-    readFeatureRows: (view, options) => offline.readFeatureRows(view, options),
-    featureTableStats: (view) => offline.featureTableStats(view),
-    pinFeatureFiles: (view, options) => offline.pinFeatureFiles(view, options),
-  }
 }
 
 const pct = (v: number | null): string => (v === null ? '-' : `${v.toFixed(2)} %`)

@@ -2,7 +2,8 @@
  * A table with objects under its path but no table metadata that can be found (its
  * `v<N>.metadata.json` files deleted, or answered "not found") is damaged, not absent: reading it
  * as no table gives an empty answer where it holds rows, and creating a table there would put an
- * empty one over its files. Callers that would treat "no table" as empty or create one check here.
+ * empty one over its files. Callers that would treat "no table" as empty or create one load
+ * through loadTableOrNone.
  */
 import { FeatureStoreError } from '../../../core/errors.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
@@ -14,16 +15,6 @@ export function damagedTableError(path: string): FeatureStoreError {
     `table ${path} has files but no table metadata that can be found: it is damaged; restore its metadata from a copy`,
     { context: { table: path } },
   )
-}
-
-/** Resolves when nothing is stored under `path` (no table); throws damagedTableError when something is. */
-export async function refuseDamagedTable(store: ObjectStore, path: string): Promise<void> {
-  if ((await store.list(`${path}/`)).length > 0) throw damagedTableError(path)
-}
-
-/** Resolves when a table can be read at `path`, or when there is none; throws damagedTableError for one that cannot. */
-export async function refuseUnreadableTable(store: ObjectStore, path: string): Promise<void> {
-  if ((await loadTableIfExists(store, path)) === undefined) await refuseDamagedTable(store, path)
 }
 
 /**

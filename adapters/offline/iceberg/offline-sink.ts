@@ -16,7 +16,7 @@ import type { CompactionSummary, OfflineCompactor } from '../../../ports/offline
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { appendFiles } from './append-files.ts'
 import { compactPartitions } from './compaction.ts'
-import { loadTableOrNone, refuseDamagedTable } from './damaged-table.ts'
+import { loadTableOrNone } from './damaged-table.ts'
 import { writeDataFiles } from './data-file-writer.ts'
 import { featureTableStatsOf, readFeatureRowsByEntity } from './feature-rows.ts'
 import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
@@ -254,11 +254,8 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
    */
   async compactFeatureTable(view: FeatureViewDef, options: { readonly olderThanDay: number }): Promise<CompactionSummary> {
     const path = featureTablePath(view)
-    const table = await loadTableIfExists(this.#store, path)
-    if (table === undefined) {
-      await refuseDamagedTable(this.#store, path)
-      return { removedFiles: 0, addedFiles: 0, status: undefined }
-    }
+    const table = await loadTableOrNone(this.#store, path)
+    if (table === undefined) return { removedFiles: 0, addedFiles: 0, status: undefined }
     // Its commit backs off on the sink's clock, as an append's does.
     const clock = this.#options.clock
     const { removedFiles, addedFiles, status } = await compactPartitions(table, {

@@ -10,8 +10,8 @@ import { join } from 'node:path'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
-import { refuseDamagedTable } from './damaged-table.ts'
-import { keyOfTableUri, loadTableIfExists } from './iceberg-table.ts'
+import { loadTableOrNone } from './damaged-table.ts'
+import { keyOfTableUri } from './iceberg-table.ts'
 import { currentSchema } from './table-metadata.ts'
 import { dataFilesOf, snapshotOf } from './table-reader.ts'
 import { tieKeyBoundsOf } from './writer-facts.ts'
@@ -22,11 +22,10 @@ import { tieKeyBoundsOf } from './writer-facts.ts'
  */
 export async function pinTable(store: ObjectStore, tableId: string, snapshotId: string | null | undefined, tempDir: string): Promise<PinnedFeatureFiles> {
   if (snapshotId === null) return { snapshotId: null, files: [] }
-  const table = await loadTableIfExists(store, tableId)
+  // No table yet reads as empty; a damaged one (refused here) read so would give every label a null where it has rows.
+  const table = await loadTableOrNone(store, tableId)
   if (table === undefined) {
     if (snapshotId !== undefined) throw new FeatureStoreError('NOT_FOUND', `table ${tableId} is gone; the training set cannot be rebuilt`, { context: { table: tableId } })
-    // No table yet reads as empty; a damaged one read so would give every label a null where it has rows.
-    await refuseDamagedTable(store, tableId)
     return { snapshotId: null, files: [] }
   }
   const snapshot = snapshotOf(table, snapshotId === undefined ? undefined : BigInt(snapshotId))
