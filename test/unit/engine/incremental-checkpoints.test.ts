@@ -229,29 +229,33 @@ void describe('engine > incremental checkpoints', () => {
     }
   }
 
-  void test('a stale owner is fenced even where the owner that moved past it pruned the record key it publishes', () =>
-    withHarness(async (h) => {
-      // Stale: it checkpointed, then paused while another owner took the partition over from its
-      // record and published three more (a base, then deltas), pruning the older records.
-      const policy = { maxDeltas: 3, maxDeltaBytesFraction: 10 }
-      const stale = await h.restore(policy)
-      await stale.processRecords(h.records(0, 200), 0)
-      assert.equal(await stale.checkpoint(), true)
-      const owner = await h.restore(policy)
-      for (let i = 1; i <= 3; i++) {
-        await owner.processRecords(h.records(i * 200, 200), 0)
-        assert.equal(await owner.checkpoint(), true)
-      }
-      const records = (await h.memory.list('checkpoints/')).filter((k) => /\/ckpt-/.test(k))
-      assert.deepEqual(records.map((k) => k.slice(-9)), ['0004.json'], 'the owner pruned the older records')
-      // Its key (seq 2) is free again: creating it succeeds, yet the stale owner must count as fenced
-      // — else its prune would delete the owner's chain (blobs of seqs below its own record's).
-      for (let i = 1; i <= 2; i++) {
-        await stale.processRecords(h.records(i * 200, 200), 0)
-        assert.equal(await stale.checkpoint(), false, `the stale owner's checkpoint ${i} is fenced`)
-      }
-      await assertRestoresTo(h, snapshots(owner), "the owner's newest checkpoint, after the stale owner's attempts")
-    }))
+  // However far the owner moved past it: one checkpoint (the stale owner's next seq is taken), or
+  // two and more (that seq's key pruned, so creating it succeeds).
+  for (const ahead of [1, 2, 3, 4]) {
+    void test(`a stale owner is fenced, the owner ${ahead} checkpoint(s) past it and its older records pruned`, () =>
+      withHarness(async (h) => {
+        // Stale: it checkpointed, then paused while another owner took the partition over from its
+        // record and published more (a base, then deltas), pruning the older records.
+        const policy = { maxDeltas: 3, maxDeltaBytesFraction: 10 }
+        const stale = await h.restore(policy)
+        await stale.processRecords(h.records(0, 200), 0)
+        assert.equal(await stale.checkpoint(), true)
+        const owner = await h.restore(policy)
+        for (let i = 1; i <= ahead; i++) {
+          await owner.processRecords(h.records(i * 200, 200), 0)
+          assert.equal(await owner.checkpoint(), true)
+        }
+        const records = (await h.memory.list('checkpoints/')).filter((k) => /\/ckpt-/.test(k))
+        assert.deepEqual(records.map((k) => k.slice(-9)), [`${String(ahead + 1).padStart(4, '0')}.json`], 'the owner pruned the older records')
+        // The stale owner must count as fenced wherever its key is free again — else its prune would
+        // delete the owner's chain (blobs of seqs below its own record's).
+        for (let i = 1; i <= 2; i++) {
+          await stale.processRecords(h.records(i * 200, 200), 0)
+          assert.equal(await stale.checkpoint(), false, `the stale owner's checkpoint ${i} is fenced`)
+        }
+        await assertRestoresTo(h, snapshots(owner), "the owner's newest checkpoint, after the stale owner's attempts")
+      }))
+  }
 
   void test('a delta of another base, or out of its place, is refused', () =>
     withHarness(async (h) => {
