@@ -32,7 +32,7 @@ import type { Logger } from '../core/logger.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import type { LogTransaction, TransactionalEventLog } from '../ports/event-log-transaction.ts'
 import type { DeadLetter, DeadLetterSink } from '../ports/dead-letters.ts'
-import type { EventLog, LogBatch, LogConsumer, LogRecord, PositionNotice, ProduceRecord, TopicPartitionOffset } from '../ports/event-log.ts'
+import type { LogBatch, LogConsumer, LogRecord, PositionNotice, ProduceRecord, TopicPartitionOffset } from '../ports/event-log.ts'
 import { chunksOf, deadLetterRecords } from './dead-letter-topic.ts'
 import { countDeadLetters, type EngineStats } from './engine-stats.ts'
 import type { RekeyPlan } from './plan-sources.ts'
@@ -57,9 +57,6 @@ export function rekeyGroupId(engineGroupId: string, plan: Pick<RekeyPlan, 'sourc
   return `${engineGroupId}.rekey.${plan.source.name}.by-${plan.entity.name}`
 }
 
-export function isTransactional(log: EventLog): log is TransactionalEventLog {
-  return typeof (log as Partial<TransactionalEventLog>).transaction === 'function'
-}
 
 export interface RekeyStageOptions {
   readonly log: TransactionalEventLog

@@ -9,17 +9,19 @@
  * without it gets the same records through `produce`). An envelope schema the writer does not
  * know takes the Encoder, envelope by envelope.
  */
-import { PACKED_RUN_FIELDS, unpackRecords, type EventLog, type PackedRecords, type ProduceRecord } from '../ports/event-log.ts'
+import { PACKED_RUN_FIELDS, unpackRecords, type PackedRecords, type ProduceRecord } from '../ports/event-log.ts'
 import type { Encoder } from '../schemas/encoder.ts'
 import { AvroSink } from '../schemas/avro-sink.ts'
 import type { ChangeEnvelopeWriter } from '../schemas/change-envelope-writer.ts'
+import type { Appends } from './append-lease.ts'
 import type { PlannedAppends } from './plan-snapshot.ts'
 import { SLOT_ENTRIES, type RowImages } from './row-images.ts'
 
 const NO_COLUMNS: readonly ArrayLike<unknown>[] = []
 
 export interface AppendTarget {
-  readonly log: EventLog
+  /** The log's appends under the source's lease (./append-lease.ts). */
+  readonly log: Appends
   readonly topic: string
   readonly encoder: Encoder
   /** The plan's rows already written: envelopes are assembled from their bytes. Undefined (an envelope schema the writer does not know): the Encoder encodes. */

@@ -6,7 +6,9 @@
  * side file: the same snapshot appends nothing the second time, and a run killed mid-append is
  * finished by the next one. Records are produced in plan order, chunk after chunk, each chunk
  * awaited before the next, so every partition receives a prefix of its share of the sorted list;
- * the re-run finds that prefix in the log and appends exactly the rest.
+ * the re-run finds that prefix in the log and appends exactly the rest. Reading and appending
+ * happen under the source's lease (./append-lease.ts), so two runs at once cannot both append
+ * what neither found in the log.
  *
  * A schema change fails before the log is read; rejected rows are reported and the rest appended
  * (a bad row never blocks the good ones — the same rule as dead letters on event sources).
@@ -16,10 +18,11 @@ import { FeatureStoreError } from '../core/errors.ts'
 import type { ChangeEnvelope } from '../features/change-envelope.ts'
 import type { ChangeSourceSpec, SourceDef, TableLocation } from '../features/types.ts'
 import type { EventLog } from '../ports/event-log.ts'
-import type { TableSnapshotReader } from '../ports/table-snapshots.ts'
+import type { TableSnapshot, TableSnapshotReader } from '../ports/table-snapshots.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import type { Encoder } from '../schemas/encoder.ts'
 import { createChangeEnvelopeWriter } from '../schemas/change-envelope-writer.ts'
+import { takeAppendLease, type Appends } from './append-lease.ts'
 import { appendPlan } from './append-plan.ts'
 import { DEFAULT_CHUNK_BYTES, RowImages } from './row-images.ts'
 import { LogState, rowFingerprint } from './log-state.ts'
@@ -95,14 +98,37 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   const claimed = snapshot.rowCount
   const expectedRows = claimed === undefined || !(claimed >= 0) ? undefined : Math.min(Math.floor(claimed), MAX_PRESIZED_ROWS)
   const planner = new SnapshotPlanner({ columns, primaryKey: spec.primaryKey, rowTimeField: spec.rowTimeField, snapshotId: snapshot.id, log: state, expectedRows })
-  let rowsRead = 0
   const writer = createChangeEnvelopeWriter(source.schema, deps.encoder.schemaId)
   // The writer writes images by the planner's column positions: only for the same columns.
   const usable = writer?.columns.join('\u0000') === columns.map((c) => c.name).join('\u0000') ? writer : undefined
   const images = usable === undefined ? undefined : new RowImages(usable, DEFAULT_CHUNK_BYTES, expectedRows)
+  await deps.log.createTopic(source.topic, source.partitions)
+  // Before the log is read: an earlier run still appending is fenced (./append-lease.ts).
+  const lease = await takeAppendLease(deps.log, source)
+  try {
+    return await ingestUnderLease(deps, options, { spec, snapshot, columns, ignoredColumns, state, planner, images, appends: lease.appends })
+  } finally {
+    await lease.release()
+  }
+}
+
+interface Prepared {
+  readonly spec: Exclude<ReturnType<typeof tableSpecOf>, string>
+  readonly snapshot: TableSnapshot
+  readonly columns: readonly RowColumn[]
+  readonly ignoredColumns: readonly string[]
+  readonly state: LogState
+  readonly planner: SnapshotPlanner
+  readonly images: RowImages | undefined
+  readonly appends: Appends
+}
+
+async function ingestUnderLease(deps: IngestDeps, options: IngestOptions, prepared: Prepared): Promise<IngestResult> {
+  const { source } = options
+  const { spec, snapshot, columns, state, planner, images } = prepared
+  let rowsRead = 0
   // Into an empty log (a first ingest) every valid row is appended: its bytes are written while
   // its batch is fresh. Otherwise only the rows the plan appends are written, once it is made.
-  await deps.log.createTopic(source.topic, source.partitions)
   const logEmpty = (await deps.log.endOffsets(source.topic)).every((offset) => offset === '0')
   const read = (rows: number): void => {
     if (logEmpty) images?.encode(planner.keys, planner.ts, planner.chunks)
@@ -141,7 +167,7 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   if (!logEmpty) images?.encode(planner.keys, planner.ts, planner.chunks, plan.slots)
   await appendPlan(
     {
-      log: deps.log,
+      log: prepared.appends,
       topic: source.topic,
       encoder: deps.encoder,
       images,
@@ -160,7 +186,7 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
       const at = snapshot.locate?.(r.row)
       return at === undefined ? r : { ...r, at }
     }),
-    ignoredColumns,
+    ignoredColumns: prepared.ignoredColumns,
     logRecords,
     unreadableLogRecords: unreadable,
   }

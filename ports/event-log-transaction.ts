@@ -28,5 +28,9 @@ export interface TransactionalEventLog extends EventLog {
   transaction(transactionalId: string): Promise<LogTransaction>
 }
 
+export function isTransactional(log: EventLog): log is TransactionalEventLog {
+  return typeof (log as Partial<TransactionalEventLog>).transaction === 'function'
+}
+
 /** Called when a consumer's loop dies for good (handler error it will not retry, broker crash without restart). */
 export type ConsumerCrashHandler = (err: unknown) => void

@@ -129,6 +129,12 @@ export interface LogConsumer {
 }
 
 export interface EventLog {
+  /**
+   * True when no other process can append to this log while this handle is open (the embedded
+   * log: its directory lock). A shared log (Kafka) leaves it unset: a writer that must not race
+   * another run of itself there fences runs with a transaction (ingest/append-lease.ts).
+   */
+  readonly ownedByThisProcess?: boolean
   createTopic(topic: string, partitions: number): Promise<void>
   partitionCount(topic: string): Promise<number>
   produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]>

@@ -22,10 +22,9 @@
  */
 import type { Clock } from '../../core/clock.ts'
 import { FeatureStoreError } from '../../core/errors.ts'
-import { isTransactional } from '../../engine/rekey-stage.ts'
 import { chunksOf } from '../../engine/dead-letter-topic.ts'
 import type { EventLog, LogRecord, ProduceRecord } from '../../ports/event-log.ts'
-import type { TransactionalEventLog } from '../../ports/event-log-transaction.ts'
+import { isTransactional, type TransactionalEventLog } from '../../ports/event-log-transaction.ts'
 import { parseDeadLetter, positionId, type DeadLetterEntry } from './dead-letter-entry.ts'
 import type { RedriveTarget } from './redrive-plan.ts'
 import { readToEnd } from './read-to-end.ts'

@@ -72,6 +72,8 @@ interface Topic {
 }
 
 export class EmbeddedEventLog implements TransactionalEventLog {
+  /** The directory lock keeps every other process from appending (ports/event-log.ts). */
+  readonly ownedByThisProcess = true
   readonly #dir: string
   readonly #clock: Clock
   readonly #logger: Logger

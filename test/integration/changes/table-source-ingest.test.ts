@@ -112,15 +112,21 @@ void test(`table source on MinIO: an Iceberg users table (${USERS} rows, then an
     // Night 1 (by its Iceberg snapshot id): a kfs ingest killed part-way through its appends, then run again.
     // Created as kfs ingest creates it, so its end offsets can be watched from the start.
     await log.createTopic(users.topic, users.partitions)
-    // Small batches: each append is one produce call, so the kill can land between two of them.
-    const first = startKfs([...ingestArgs(snapshots.night1), '--batch', '500'], run.env)
-    await killWhenDue(first, async () => (await endOffsetSum(log, users.topic)) > 0, 'the first kfs ingest')
-    const appendedBeforeKill = await settledEndOffsetSum(log, users.topic)
-    assert.ok(appendedBeforeKill < USERS, `killed mid-append (${appendedBeforeKill} of ${USERS} appended)`)
+    // Small batches: each is one transaction (ingest/append-lease.ts), so the kill lands between two
+    // of them or inside one. It waits until a second batch is being appended: the first is committed.
+    const BATCH = 500
+    const first = startKfs([...ingestArgs(snapshots.night1), '--batch', String(BATCH)], run.env)
+    await killWhenDue(first, async () => (await endOffsetSum(log, users.topic)) > BATCH + users.partitions, 'the first kfs ingest')
+    // End offsets count the batches' commit markers and the records of the one the kill left open.
+    const offsetsBeforeKill = await settledEndOffsetSum(log, users.topic)
+    assert.ok(offsetsBeforeKill < USERS, `killed mid-append (${offsetsBeforeKill} of ${USERS} offsets taken)`)
     const resumed = await ingest(snapshots.night1)
     assert.equal(resumed.snapshot, snapshots.night1)
     assert.equal(resumed.rejected, 0)
-    assert.deepEqual({ appended: resumed.appended, unchanged: resumed.unchanged }, { appended: USERS - appendedBeforeKill, unchanged: appendedBeforeKill }, 'the re-run appends exactly what is missing')
+    // The re-run fenced the killed one (its open batch aborted) and found its committed batches whole.
+    const committed = resumed.unchanged
+    assert.ok(committed >= BATCH && committed % BATCH === 0 && committed <= offsetsBeforeKill, `whole batches committed before the kill (${committed})`)
+    assert.equal(resumed.appended, USERS - committed, 'the re-run appends exactly what is missing')
     assert.equal((await ingest(snapshots.night1)).appended, 0, 'night 1 again: nothing to append')
 
     const afterNight1 = await changesInTopic(log, users, base.KFS_SCHEMA_REGISTRY_URL!)

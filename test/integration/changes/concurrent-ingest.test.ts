@@ -1,0 +1,152 @@
+/**
+ * Two `kfs ingest` runs of one table source at once on the real Kafka, each on its own client (as
+ * two processes are): the second run's lease (ingest/append-lease.ts) fences the first wherever
+ * it stands — before its first chunk, with a chunk produced but not committed, between chunks —
+ * and the topic ends holding each planned change exactly once, the records one clean run writes.
+ * Both Kafka clients (kafkajs and @platformatic/kafka): the fence is Kafka's InitProducerId, and
+ * each client must end the fenced run's transaction and refuse its later ones.
+ */
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
+import { PlatformaticEventLog } from '../../../adapters/event-log/platformatic/index.ts'
+import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
+import { ingestSnapshot, type IngestResult } from '../../../ingest/ingest-snapshot.ts'
+import { declaredTableColumns } from '../../../ingest/row-columns.ts'
+import { scanTopic } from '../../../ingest/scan-topic.ts'
+import type { TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
+import type { TableRow, TableSnapshotReader } from '../../../ports/table-snapshots.ts'
+import { createDecoder } from '../../../schemas/decoder.ts'
+import { createEncoder } from '../../../schemas/encoder.ts'
+import { accountRow, accountsSource } from '../../unit/ingest/fixtures.ts'
+import { heldLog, type TransactionStep } from '../../unit/ingest/logs.ts'
+import { kafkaBrokers } from '../kafka/kafka-env.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'kfs-ingest-kafka-'))
+after(() => rmSync(dir, { recursive: true, force: true }))
+const CHUNK = 50
+const CONFLICT = /another kfs ingest of source accounts started while this one was appending/
+
+const clients: readonly [string, () => TransactionalEventLog][] = [
+  ['kafkajs', () => new KafkaEventLog({ brokers: kafkaBrokers(), heartbeatIntervalMs: 500, sessionTimeoutMs: 10_000 })],
+  [
+    '@platformatic/kafka',
+    () => new PlatformaticEventLog({ brokers: kafkaBrokers(), heartbeatIntervalMs: 500, sessionTimeoutMs: 10_000 }),
+  ],
+]
+
+function snapshotOf(id: string, rows: readonly TableRow[]): TableSnapshotReader {
+  return {
+    open: async () => ({
+      id,
+      where: `memory:${id}`,
+      columns: declaredTableColumns(accountRow),
+      rowCount: rows.length,
+      async *rows() {
+        for (let i = 0; i < rows.length; i += 100) yield rows.slice(i, i + 100)
+      },
+    }),
+  }
+}
+
+const rowsOf = (offset: number, n: number): TableRow[] =>
+  Array.from({ length: n }, (_, i) => ({
+    account_id: `acct-${(i * 7) % 97}`,
+    updated_at: 1_000 + (offset + i) * 10,
+    balance: (offset + i) % 100,
+    tier: i % 3 === 0 ? 'gold' : null,
+    visits: offset + i,
+  }))
+
+const first = snapshotOf('s1', rowsOf(0, 200))
+const second = snapshotOf('s2', rowsOf(200, 400))
+
+/** A hold that, at step `at` of its run, runs `meanwhile` to its end first. */
+function holdAt(
+  at: TransactionStep,
+  n: number,
+  meanwhile: () => Promise<unknown>,
+): (step: TransactionStep, k: number) => Promise<void> {
+  let seen = 0
+  return async (step) => {
+    if (step === at && seen++ === n) await meanwhile()
+  }
+}
+
+async function harness(makeLog: () => TransactionalEventLog, name: string) {
+  const source = accountsSource({ topic: `accounts-${name}-${randomUUID().slice(0, 8)}` })
+  const registry = new EmbeddedSchemaRegistry({ dir: join(dir, `${name}-${randomUUID()}`) })
+  const encoder = await createEncoder({ registry, subject: `${source.topic}-value`, schema: source.schema })
+  const decoder = createDecoder({ registry, readerSchema: source.schema })
+  const logs: TransactionalEventLog[] = []
+  /** A new client: another process. */
+  const client = (): TransactionalEventLog => {
+    const log = makeLog()
+    logs.push(log)
+    return log
+  }
+  const run = (reader: TableSnapshotReader, log: TransactionalEventLog) =>
+    ingestSnapshot({ log, reader, encoder, decoder }, { source, chunkRecords: CHUNK })
+  /** Every record of the topic, decoded, per partition in offset order (offsets left out: transaction markers take some). */
+  const partitions = async (): Promise<string[][]> => {
+    const out: string[][] = Array.from({ length: source.partitions }, () => [])
+    await scanTopic(
+      client(),
+      source.topic,
+      async (records) => {
+        for (const r of records) {
+          const d = await decoder.decode(r.value)
+          assert.ok(d.ok)
+          out[r.partition]!.push(JSON.stringify(d.event))
+        }
+      },
+      { groupPrefix: 'test' },
+    )
+    return out
+  }
+  const close = () => Promise.allSettled(logs.map((l) => l.close()))
+  return { client, run, partitions, close }
+}
+
+for (const [clientName, makeLog] of clients) {
+  void describe(`concurrent kfs ingest of one source on Kafka (${clientName})`, async () => {
+    const clean = await harness(makeLog, 'clean')
+    await clean.run(first, clean.client())
+    const cleanSecond = await clean.run(second, clean.client())
+    const cleanLog = await clean.partitions()
+    await clean.close()
+    assert.equal(cleanSecond.appended, 400)
+
+    const points: readonly [TransactionStep, number, string][] = [
+      ['produce', 0, "before A's first chunk"],
+      ['commit', 1, "with A's second chunk produced, not committed"],
+      ['produce', 3, "between A's third and fourth chunks"],
+    ]
+    for (const [step, n, where] of points) {
+      void it(`B on another client starting ${where}: each change once, A stops with a conflict`, async () => {
+        const h = await harness(makeLog, `${step}-${n}`)
+        try {
+          await h.run(first, h.client())
+          let b: IngestResult | undefined
+          const a = h.run(
+            second,
+            heldLog(
+              h.client(),
+              holdAt(step, n, async () => (b = await h.run(second, h.client()))),
+            ),
+          )
+          await assert.rejects(a, CONFLICT)
+          assert.ok(b !== undefined && b.appended > 0, 'B appended what A had not')
+          assert.deepEqual(await h.partitions(), cleanLog, 'the records one clean run writes, each once')
+          assert.equal((await h.run(second, h.client())).appended, 0, 're-ingesting appends nothing')
+        } finally {
+          await h.close()
+        }
+      })
+    }
+  })
+}
