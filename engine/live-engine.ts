@@ -41,6 +41,7 @@ import { eventLogSource } from './sources/event-log-source.ts'
 import { planRekeys, planSources, type RekeyOptions, type SourcePlan } from './plan-sources.ts'
 import { createRekeyStage, type RekeyStage } from './rekey-stage.ts'
 import { isTransactional } from '../ports/event-log-transaction.ts'
+import { createSourceTopic } from './source-topics.ts'
 import { isCaughtUp } from './caught-up.ts'
 import { ConfigError, InvariantViolation } from '../core/errors.ts'
 import { resumeInLog } from './resume-position.ts'
@@ -298,8 +299,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       return failure
     },
     async start() {
-      for (const r of rekeyPlans) await log.createTopic(r.source.topic, r.source.partitions)
-      for (const plan of plans) await log.createTopic(plan.topic, plan.source.partitions)
+      for (const r of rekeyPlans) await createSourceTopic(log, r.source)
+      for (const plan of plans) await createSourceTopic(log, plan.source)
       if (isTransactional(log)) {
         rekeyStages = rekeyPlans.map((plan) =>
           createRekeyStage({

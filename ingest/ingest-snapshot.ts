@@ -22,6 +22,7 @@ import type { TableSnapshot, TableSnapshotReader } from '../ports/table-snapshot
 import type { Decoder } from '../schemas/decoder.ts'
 import type { Encoder } from '../schemas/encoder.ts'
 import { createChangeEnvelopeWriter } from '../schemas/change-envelope-writer.ts'
+import { createSourceTopic } from '../engine/source-topics.ts'
 import { takeAppendLease, type Appends } from './append-lease.ts'
 import { appendPlan } from './append-plan.ts'
 import { DEFAULT_CHUNK_BYTES, RowImages } from './row-images.ts'
@@ -102,7 +103,7 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   // The writer writes images by the planner's column positions: only for the same columns.
   const usable = writer?.columns.join('\u0000') === columns.map((c) => c.name).join('\u0000') ? writer : undefined
   const images = usable === undefined ? undefined : new RowImages(usable, DEFAULT_CHUNK_BYTES, expectedRows)
-  await deps.log.createTopic(source.topic, source.partitions)
+  await createSourceTopic(deps.log, source)
   // Before the log is read: an earlier run still appending is fenced (./append-lease.ts).
   const lease = await takeAppendLease(deps.log, source)
   try {

@@ -128,6 +128,15 @@ export interface LogConsumer {
   stop(): Promise<void>
 }
 
+export interface TopicOptions {
+  /**
+   * Keep each key's latest record for good and every record at least this long: Kafka's log
+   * compaction (`cleanup.policy=compact`, `min.compaction.lag.ms`). For a table source's log,
+   * which `kfs ingest` reads whole to know which rows it holds (engine/source-topics.ts).
+   */
+  readonly compactAfterMs?: number
+}
+
 export interface EventLog {
   /**
    * True when no other process can append to this log while this handle is open (the embedded
@@ -135,7 +144,15 @@ export interface EventLog {
    * another run of itself there fences runs with a transaction (ingest/append-lease.ts).
    */
   readonly ownedByThisProcess?: boolean
-  createTopic(topic: string, partitions: number): Promise<void>
+  /** Creates `topic` unless it exists (an existing topic keeps its partitions and settings). */
+  createTopic(topic: string, partitions: number, options?: TopicOptions): Promise<void>
+  /**
+   * Why `topic` may delete records a reader still needs — its settings as the log names them
+   * (`cleanup.policy=delete, retention.ms=604800000`) — or undefined when it keeps each key's
+   * latest record for good (compacted, or no time or size limit). Optional: a log that deletes
+   * nothing by itself (the embedded log) leaves it out.
+   */
+  retentionLimit?(topic: string): Promise<string | undefined>
   partitionCount(topic: string): Promise<number>
   produce(topic: string, records: readonly ProduceRecord[]): Promise<readonly { partition: number; offset: string }[]>
   /**

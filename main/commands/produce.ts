@@ -11,6 +11,7 @@ import { createRuntime } from '../runtime.ts'
 import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { checkEventFile, eventJsonText, holdsLossyNumber, readEventFile, withRoundedNumbers } from './event-file.ts'
+import { createSourceTopic } from '../../engine/source-topics.ts'
 
 const BATCH = 1_000
 
@@ -89,7 +90,7 @@ Examples:
       const flush = async (topic: string): Promise<void> => {
         const batch = pending.get(topic)
         if (!batch?.length) return
-        await log.createTopic(topic, sourceOf(topic).partitions)
+        await createSourceTopic(log, sourceOf(topic))
         await log.produce(topic, batch)
         pending.set(topic, [])
       }

@@ -16,10 +16,11 @@ import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs'
 import { SourceError } from '../../../core/errors.ts'
 import { RetryingLazy } from '../../../core/lazy.ts'
 import { silentLogger, type Logger } from '../../../core/logger.ts'
-import type { ProduceRecord } from '../../../ports/event-log.ts'
+import type { ProduceRecord, TopicOptions } from '../../../ports/event-log.ts'
 import type { LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import type { KafkaLogOptions } from '../kafka-log-options.ts'
 import { offsetsOfProduced, PartitionCounts, RecordRouter } from '../record-routing.ts'
+import { RETENTION_SETTINGS, retentionLimitOf, topicSettings } from '../topic-settings.ts'
 import { TransactionalProducers } from '../transactional-producers.ts'
 import { KafkaConsumer, type KafkaConsumerRequest } from './kafka-consumer.ts'
 import { KafkaTransaction } from './kafka-transaction.ts'
@@ -27,7 +28,7 @@ import { kafkajsLogCreator } from './log-creator.ts'
 import { quietKafkajsNegativeTimeouts } from './negative-timeout-warning.ts'
 import { createTopicOffsetsQueue } from './topic-offsets.ts'
 
-const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs
+const { Kafka: KafkaClient, Partitioners, logLevel, ConfigResourceTypes } = kafkajs
 
 export interface KafkaEventLogOptions extends KafkaLogOptions {
   /** kafkajs's retry backoff of every request: 300 ms → 10 s by default. */
@@ -93,10 +94,19 @@ export class KafkaEventLog implements TransactionalEventLog {
     })
   }
 
-  async createTopic(topic: string, partitions: number): Promise<void> {
+  async createTopic(topic: string, partitions: number, options?: TopicOptions): Promise<void> {
     await this.#call('createTopic', async () => {
       const admin = await this.#adminClient()
-      await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true })
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions, configEntries: topicSettings(options) }], waitForLeaders: true })
+    })
+  }
+
+  async retentionLimit(topic: string): Promise<string | undefined> {
+    return this.#call('retentionLimit', async () => {
+      const admin = await this.#adminClient()
+      const described = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [...RETENTION_SETTINGS] }], includeSynonyms: false })
+      const entries = described.resources[0]?.configEntries ?? []
+      return retentionLimitOf(new Map(entries.map((e) => [e.configName, e.configValue])))
     })
   }
 

@@ -19,6 +19,7 @@
  *   that still fails rejects with a `SourceError`, retriable unless the library says otherwise.
  */
 import {
+  ConfigResourceTypes,
   Admin,
   FindCoordinatorKeyTypes,
   findErrorBy,
@@ -29,10 +30,11 @@ import {
 } from '@platformatic/kafka'
 import { SourceError } from '../../../core/errors.ts'
 import { silentLogger, type Logger } from '../../../core/logger.ts'
-import type { ProduceRecord } from '../../../ports/event-log.ts'
+import type { ProduceRecord, TopicOptions } from '../../../ports/event-log.ts'
 import type { LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import type { KafkaLogOptions } from '../kafka-log-options.ts'
 import { offsetsOfProduced, PartitionCounts, RecordRouter } from '../record-routing.ts'
+import { RETENTION_SETTINGS, retentionLimitOf, topicSettings } from '../topic-settings.ts'
 import { TransactionalProducers } from '../transactional-producers.ts'
 import {
   PlatformaticConsumer,
@@ -105,12 +107,19 @@ export class PlatformaticEventLog implements TransactionalEventLog {
     })
   }
 
-  async createTopic(topic: string, partitions: number): Promise<void> {
+  async createTopic(topic: string, partitions: number, options?: TopicOptions): Promise<void> {
     await this.#call('createTopic', async () => {
-      await this.#admin.createTopics({ topics: [topic], partitions, replicas: -1 }).catch((err: unknown) => {
+      await this.#admin.createTopics({ topics: [topic], partitions, replicas: -1, configs: topicSettings(options) }).catch((err: unknown) => {
         if (!findErrorBy(err as Error, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw err
       })
       await this.#waitForLeaders(topic)
+    })
+  }
+
+  async retentionLimit(topic: string): Promise<string | undefined> {
+    return this.#call('retentionLimit', async () => {
+      const [described] = await this.#admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: [...RETENTION_SETTINGS] }] })
+      return retentionLimitOf(new Map((described?.configs ?? []).map((c) => [c.name, c.value])))
     })
   }
 

@@ -1,18 +1,20 @@
 /**
  * What both Kafka adapters (kafkajs, @platformatic/kafka) must do on a real broker beyond the
  * event-log contract: put keys where other Kafka clients put them, report a crashing handler,
- * name a missing topic, and let a new client (a restarted process) take over a transactional id.
+ * name a missing topic, let a new client (a restarted process) take over a transactional id, and
+ * create a table source's topic compacted.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { Kafka, logLevel } from 'kafkajs'
+import kafkajs, { Kafka, logLevel } from 'kafkajs'
 import { partitionForKey } from '../../../core/murmur2.ts'
 import type { LogRecord } from '../../../ports/event-log.ts'
 import type { TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { eventually } from '../../contracts/event-log.ts'
 import { kafkaBrokers } from './kafka-env.ts'
 
+const { ConfigResourceTypes } = kafkajs
 const enc = (s: string) => Buffer.from(s, 'utf8')
 
 export function runKafkaLogCases(name: string, makeLog: () => Promise<TransactionalEventLog>): void {
@@ -103,6 +105,27 @@ export function runKafkaLogCases(name: string, makeLog: () => Promise<Transactio
       )
     } finally {
       await Promise.all([before.close(), after.close()])
+    }
+  })
+
+  void test(`${name} > a table source's topic is created compacted and reports no retention limit; a plain topic reports the broker's`, async () => {
+    const log = await makeLog()
+    const raw = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING })
+    const admin = raw.admin()
+    const table = `kfs-table-${randomUUID().slice(0, 8)}`
+    const plain = `kfs-plain-${randomUUID().slice(0, 8)}`
+    try {
+      await log.createTopic(table, 2, { compactAfterMs: 604_800_000 })
+      await log.createTopic(table, 2, { compactAfterMs: 604_800_000 })
+      await log.createTopic(plain, 2)
+      await admin.connect()
+      const described = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: table, configNames: ['cleanup.policy', 'min.compaction.lag.ms'] }], includeSynonyms: false })
+      const settings = Object.fromEntries((described.resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]))
+      assert.deepEqual(settings, { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '604800000' })
+      assert.equal(await log.retentionLimit?.(table), undefined)
+      assert.match((await log.retentionLimit?.(plain)) ?? '', /^cleanup\.policy=delete, retention\.ms=\d+/)
+    } finally {
+      await Promise.all([log.close(), admin.disconnect()])
     }
   })
 }
