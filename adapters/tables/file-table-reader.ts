@@ -13,7 +13,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { basename, join, relative, resolve } from 'node:path'
 import { CsvSyntaxError, FeatureStoreError } from '../../core/errors.ts'
 import type { TableLocation } from '../../features/types.ts'
-import type { ParquetCodec, ParquetColumnType } from '../../ports/parquet-codec.ts'
+import type { ParquetCodec, ParquetReadType } from '../../ports/parquet-codec.ts'
 import type { TableColumn, TableColumnKind, TableRow, TableSnapshot, TableSnapshotReader } from '../../ports/table-snapshots.ts'
 import { typeCell } from './csv-cells.ts'
 import { RowOrigins } from './row-origins.ts'
@@ -34,7 +34,8 @@ interface SnapshotFile {
   readonly bytes: Uint8Array
 }
 
-const KIND_OF_PARQUET: Record<ParquetColumnType, TableColumnKind> = {
+// A DATE reads as its midnight UTC (ports/table-snapshots.ts): a timestamp, as CSV and Iceberg dates are.
+const KIND_OF_PARQUET: Record<ParquetReadType, TableColumnKind> = {
   string: 'string',
   binary: 'other',
   int: 'long',
@@ -45,6 +46,7 @@ const KIND_OF_PARQUET: Record<ParquetColumnType, TableColumnKind> = {
   'list<string>': 'other',
   'list<long>': 'other',
   'list<double>': 'other',
+  date: 'timestamp',
 }
 
 export function createFileTableReader(options: FileTableReaderOptions): TableSnapshotReader {

@@ -4,7 +4,7 @@
  * line naming it or its column (exit 1, nothing appended), or each bad row rejected with its
  * reason while the good rows are appended exactly once (./ingest-corpus.ts checks both).
  * INT96 timestamps are not here: neither writer at hand writes them (the reader takes them as
- * Arrow's nanosecond timestamps, the `TIMESTAMP_NS` case).
+ * Arrow's nanosecond timestamps, the `TIMESTAMP_NS` case). DATE columns are read (midnight UTC).
  */
 import { DuckDBInstance } from '@duckdb/node-api'
 import assert from 'node:assert/strict'
@@ -43,11 +43,6 @@ const good = row({ account_id: "'good'" })
 
 const CASES: readonly (readonly [string, string, Outcome])[] = [
   // Columns of another type than declared: the file refused, naming the column, before anything is appended.
-  [
-    'a DATE event time',
-    row({ updated_at: "DATE '2026-01-01'" }),
-    { refused: /column updated_at is other, declared timestamp; nothing was appended/ },
-  ],
   ['a text event time', row({ updated_at: "'2026-01-01'" }), { refused: /column updated_at is string, declared timestamp/ }],
   ['a DECIMAL double', row({ balance: '1.5::DECIMAL(10,2)' }), { refused: /column balance is other, declared double/ }],
   ['a boolean double', row({ balance: 'true' }), { refused: /column balance is boolean, declared double/ }],
@@ -79,6 +74,16 @@ const CASES: readonly (readonly [string, string, Outcome])[] = [
     { logged: [`a@${T + 123}`] },
   ],
   ['a TIMESTAMP_S event time', row({ updated_at: "TIMESTAMP_S '2026-01-01 00:00:00'" }), { logged: [`a@${T}`] }],
+  // Parquet DATE (INT32 days since the epoch): its midnight UTC, as a CSV or Iceberg date reads.
+  [
+    'DATE event times (midnight UTC; before 1970 too), a null one rejected',
+    rows(
+      row({ account_id: "'a'", updated_at: "DATE '2026-01-01'" }),
+      row({ account_id: "'b'", updated_at: "DATE '1969-12-31'" }),
+      row({ account_id: "'c'", updated_at: 'NULL::DATE' }),
+    ),
+    { logged: [`a@${T}`, `b@${-86_400_000}`], rejected: ['3:missing_event_time'] },
+  ],
   [
     'a FLOAT double, an INTEGER long, an ENUM text',
     row({ balance: '1.5::FLOAT', visits: '3::INTEGER', tier: "'x'::ENUM('x','y')" }),
