@@ -170,7 +170,7 @@ function parquetSnapshot(
   }
   // The compact read where there is one (its longs beyond 2^53 are bigints, as ingest reads them), failures named by file.
   const batchesOf = (f: SnapshotFile) => parquetPages(f, () => codec.readCompactBatches?.(f.bytes, read) ?? codec.readBatches(f.bytes, read))
-  const origins = new RowOrigins()
+  const origins = new RowOrigins(files.length)
   return {
     id,
     where,
@@ -231,7 +231,7 @@ function csvSnapshot(declared: readonly TableColumn[], id: string, where: string
   }
   const names = header ?? []
   const kinds = names.map((n) => kindOf.get(n) ?? 'string')
-  const origins = new RowOrigins()
+  const origins = new RowOrigins(files.length)
   return {
     id,
     where,
