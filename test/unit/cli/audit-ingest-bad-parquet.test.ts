@@ -3,8 +3,8 @@
  * written by DuckDB, as a user's export is, and by kfs's own codec): the file refused with one
  * line naming it or its column (exit 1, nothing appended), or each bad row rejected with its
  * reason while the good rows are appended exactly once (./ingest-corpus.ts checks both).
- * INT96 timestamps are not here: neither writer at hand writes them (the reader takes them as
- * Arrow's nanosecond timestamps, the `TIMESTAMP_NS` case). DATE columns are read (midnight UTC).
+ * INT96 timestamps, which neither writer at hand writes, come from a file written by hand
+ * (../ingest/int96-parquet.ts). DATE columns are read (midnight UTC).
  */
 import { DuckDBInstance } from '@duckdb/node-api'
 import assert from 'node:assert/strict'
@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createParquetCodec } from '../../../adapters/offline/parquet/parquet-codec.ts'
 import { docs } from '../ingest/corpus-sources.ts'
+import { writeHandParquet } from '../ingest/int96-parquet.ts'
 import { loggedEnvelopes } from './accounts-log.ts'
 import { checkIngest, dataDirIn, type Outcome } from './ingest-corpus.ts'
 
@@ -216,6 +217,21 @@ void describe('kfs ingest: every kind of bad Parquet input', () => {
     assert.deepEqual(after.get('a')!.tags, ['x', 'y'])
     assert.deepEqual([after.get('b')!.blob, after.get('b')!.tags], [null, null])
     assert.deepEqual([(after.get('c')!.blob as Uint8Array).length, after.get('c')!.tags], [0, []])
+  })
+
+  void it('INT96 event times (as Spark, Hive and Impala export them): epoch ms, floored, before 1970 too', async () => {
+    const file = join(dir, 'int96.parquet')
+    writeFileSync(
+      file,
+      writeHandParquet([
+        { name: 'account_id', type: 'string', values: ['a', 'b'] },
+        { name: 'updated_at', type: 'int96', values: [T + 123, -1] },
+        { name: 'balance', type: 'double', values: [1.5, 2] },
+        { name: 'tier', type: 'string', values: ['x', 'y'] },
+        { name: 'visits', type: 'long', values: [3, 4] },
+      ]),
+    )
+    await checkIngest('accounts', file, dataDirIn(dir, 'int96'), { logged: [`a@${T + 123}`, 'b@-1'] }, 'INT96')
   })
 
   void it('a folder of files: each rejected row named by its file and its row there', async () => {
