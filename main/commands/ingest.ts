@@ -37,11 +37,14 @@ others are appended; the command then exits 1. The summary counts them by reason
 first few; --rejects <file> writes every one of them, one JSON object a line: its row number, its
 file and line or row, its reason and detail, and its values (a bigint, bytes, NaN or a date as
 {"$bigint"|"$bytes"|"$double"|"$date": text}). The file is replaced whole once the snapshot is
-read, before anything is appended (a run that fails leaves it as it was; one that cannot write it
-appends nothing), and is written, empty, when no row is rejected. Which rows are rejected depends
-on the snapshot alone: running again with --rejects lists them all, appending nothing new. A snapshot whose columns no longer fit the row schema (a column missing, or of another
-type) is refused before anything is appended (exit 1), and so is a snapshot with no rows at all.
-Extra columns are ignored and listed.
+read, before anything is appended (a run that fails before that leaves it as it was; one that
+cannot write it appends nothing), and is written, empty, when no row is rejected. Which rows are
+rejected depends on the snapshot alone: running again with --rejects lists them all, appending
+nothing new.
+
+A snapshot whose columns no longer fit the row schema (a column missing, or of another type) is
+refused before anything is appended (exit 1), and so is a snapshot with no rows at all. Extra
+columns are ignored and listed.
 
 Options:
 ${FEATURES_HELP}
@@ -49,8 +52,9 @@ ${FEATURES_HELP}
   --snapshot <id|path>   a file or folder to ingest instead of the source's location
                          (an Iceberg snapshot id for an Iceberg table)
   --rejects <file>       write every rejected row to <file> (JSON lines), replacing it; its
-                         folder must exist, and it must not be the snapshot or in its folder
-                         as a .parquet/.csv file
+                         folder must exist, and it must not be a file the command reads (the
+                         snapshot, the definitions module) nor a .parquet/.csv file in the
+                         snapshot's folder
   --batch <records>      records per append to the log (default 100000): each append is
                          written whole, so smaller batches show progress sooner and larger
                          ones are faster; a killed run resumes the same either way
