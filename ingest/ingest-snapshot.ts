@@ -28,6 +28,7 @@ import { appendPlan } from './append-plan.ts'
 import { DEFAULT_CHUNK_BYTES, RowImages } from './row-images.ts'
 import { LogState, rowFingerprint } from './log-state.ts'
 import { checkSnapshotColumns, SnapshotPlanner, type RejectedRow } from './plan-snapshot.ts'
+import type { RejectSink } from './reject-sink.ts'
 import { rowColumns, type RowColumn } from './row-columns.ts'
 import { scanTopic } from './scan-topic.ts'
 
@@ -60,6 +61,8 @@ export interface IngestOptions {
   /** Records per produce call (default 100,000: each call is one durable write per partition). */
   readonly chunkRecords?: number
   readonly onProgress?: (progress: IngestProgress) => void
+  /** Gets every rejected row with its values, and is closed before anything is appended (./reject-sink.ts). */
+  readonly rejects?: RejectSink
 }
 
 export interface IngestResult {
@@ -98,7 +101,10 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   const state = new LogState()
   const claimed = snapshot.rowCount
   const expectedRows = claimed === undefined || !(claimed >= 0) ? undefined : Math.min(Math.floor(claimed), MAX_PRESIZED_ROWS)
-  const planner = new SnapshotPlanner({ columns, primaryKey: spec.primaryKey, rowTimeField: spec.rowTimeField, snapshotId: snapshot.id, log: state, expectedRows })
+  const sink = options.rejects
+  const onRejected =
+    sink === undefined ? undefined : (r: RejectedRow, cells: Readonly<Record<string, unknown>>) => sink.add({ ...r, snapshot: snapshot.id, ...located(snapshot.locate?.(r.row)) }, cells)
+  const planner = new SnapshotPlanner({ columns, primaryKey: spec.primaryKey, rowTimeField: spec.rowTimeField, snapshotId: snapshot.id, log: state, expectedRows, onRejected })
   const writer = createChangeEnvelopeWriter(source.schema, deps.encoder.schemaId)
   // The writer writes images by the planner's column positions: only for the same columns.
   const usable = writer?.columns.join('\u0000') === columns.map((c) => c.name).join('\u0000') ? writer : undefined
@@ -146,6 +152,7 @@ async function ingestUnderLease(deps: IngestDeps, options: IngestOptions, prepar
       planner.add(batch)
       read(batch.length)
     }
+  await options.rejects?.close()
 
   let logRecords = 0
   let unreadable = 0
@@ -192,6 +199,8 @@ async function ingestUnderLease(deps: IngestDeps, options: IngestOptions, prepar
     unreadableLogRecords: unreadable,
   }
 }
+
+const located = (at: string | undefined): { at?: string } => (at === undefined ? {} : { at })
 
 /** One envelope of the log into the state; false when it is not one a table source can hold. */
 function foldEnvelope(state: LogState, columns: readonly RowColumn[], primaryKey: readonly string[], event: Record<string, unknown>): boolean {

@@ -64,6 +64,11 @@ export interface PlanInput {
   readonly log: LogState
   /** The snapshot's row count, when the reader knows it: the planner's tables are sized for it at once. */
   readonly expectedRows?: number
+  /**
+   * Told of each rejected row as it is found, with the declared columns' values as read (for a
+   * rejects file): the values are gathered for rejected rows only, never for accepted ones.
+   */
+  readonly onRejected?: (rejected: RejectedRow, cells: Readonly<Record<string, unknown>>) => void
 }
 
 /** The snapshot's columns the declared row does not know (ignored); throws on a schema change. */
@@ -233,26 +238,35 @@ export class SnapshotPlanner {
     const oversize = oversizeRows(columns, declared, n, (r) => bad[r]! < 0)
     const keyColumns = primaryKey.map(valuesOf)
     const times = valuesOf(rowTimeField)
+    const onRejected = this.#input.onRejected
+    // Row r's rejection; its values gathered only for a listener, and only now (accepted rows pay nothing).
+    const reject = (r: number, rejected: RejectedRow): void => {
+      this.#rejected.push(rejected)
+      if (onRejected === undefined) return
+      const cells: Record<string, unknown> = {}
+      for (const c of columns) cells[c.name] = valuesOf(c.name)[r] ?? null
+      onRejected(rejected, cells)
+    }
     slots.beginBatch(declared, n)
     for (let r = 0; r < n; r++) {
       const rowNumber = ++this.#rowsRead
       const key = keyOf(primaryKey, keyColumns, r)
       if (typeof key !== 'string') {
-        this.#rejected.push({ row: rowNumber, ...key })
+        reject(r, { row: rowNumber, ...key })
         continue
       }
       const t = times[r]
       if (t === null || t === undefined) {
-        this.#rejected.push({ row: rowNumber, reason: 'missing_event_time', detail: `event-time column ${rowTimeField} is null` })
+        reject(r, { row: rowNumber, reason: 'missing_event_time', detail: `event-time column ${rowTimeField} is null` })
         continue
       }
       if (typeof t !== 'number' || !Number.isSafeInteger(t)) {
-        this.#rejected.push({ row: rowNumber, reason: 'invalid_event_time', detail: `event-time column ${rowTimeField} holds ${describe(t)}, not epoch milliseconds` })
+        reject(r, { row: rowNumber, reason: 'invalid_event_time', detail: `event-time column ${rowTimeField} holds ${describe(t)}, not epoch milliseconds` })
         continue
       }
       if (bad[r]! >= 0) {
         const c = columns[bad[r]!]!
-        this.#rejected.push({
+        reject(r, {
           row: rowNumber,
           reason: 'schema_mismatch',
           detail: `column ${c.name} holds ${describe(declared[bad[r]!]![r] ?? null)}, not ${c.nullable ? 'null or ' : ''}${c.avro === 'other' ? 'its declared type' : c.avro}`,
@@ -261,7 +275,7 @@ export class SnapshotPlanner {
       }
       const bytes = oversize.get(r)
       if (bytes !== undefined) {
-        this.#rejected.push({
+        reject(r, {
           row: rowNumber,
           reason: 'oversize',
           detail: `the row's values take ${bytes} bytes, over the ${MAX_ROW_IMAGE_BYTES} a change record can carry (it may hold the row twice, before and after, within the log's 1 MiB record limit)`,
@@ -274,7 +288,7 @@ export class SnapshotPlanner {
       if (same >= 0) {
         // A repeat of an earlier row's (key, event time): the earlier one stands.
         if (this.#fingerprint((c) => slots.valueAt(c, same)) === this.#fingerprint((c) => declared[c]![r] ?? null)) this.#unchanged++
-        else this.#rejected.push({ row: rowNumber, reason: 'duplicate', detail: `an earlier row has the same primary key and ${rowTimeField} with other values` })
+        else reject(r, { row: rowNumber, reason: 'duplicate', detail: `an earlier row has the same primary key and ${rowTimeField} with other values` })
         continue
       }
       slots.add(key, t, head, r)

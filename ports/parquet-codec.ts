@@ -15,6 +15,7 @@
  * | `timestamptz` | INT64 TIMESTAMP(MICROS, UTC)         | epoch **ms** number (µs floored)      |
  * | `boolean`     | BOOLEAN                              | boolean                               |
  * | `list<T>`     | LIST of required T                   | array of T                            |
+ * | `date`        | INT32 DATE (read only)               | epoch ms of its midnight UTC (number) |
  * null is null in every column that is not `required`.
  *
  * Guarantees: what `encode` wrote, `readBatches` reads back equal, in row order; the same columns,
@@ -30,6 +31,11 @@
 
 export type ParquetScalarType = 'string' | 'binary' | 'int' | 'long' | 'double' | 'timestamptz' | 'boolean'
 export type ParquetColumnType = ParquetScalarType | 'list<string>' | 'list<long>' | 'list<double>'
+/**
+ * The types a file's columns are reported as: those `encode` writes, and dates, which kfs never
+ * writes but reads from the files users export (a DATE event time, as CSV and Iceberg dates are).
+ */
+export type ParquetReadType = ParquetColumnType | 'date'
 
 export interface ParquetColumnSpec {
   readonly name: string
@@ -64,7 +70,7 @@ export interface ParquetCodec {
    * Every column's name and type, in file order, from the footer alone; with its Parquet
    * `field_id` where the writer set one (Iceberg writers do: a column renamed later keeps its id).
    */
-  columnTypes(bytes: Uint8Array): readonly { readonly name: string; readonly type: ParquetColumnType | undefined; readonly fieldId?: number }[]
+  columnTypes(bytes: Uint8Array): readonly { readonly name: string; readonly type: ParquetReadType | undefined; readonly fieldId?: number }[]
   /** The file's rows in batches, only `columns` (default all) decoded. */
   readBatches(bytes: Uint8Array, options?: { readonly columns?: readonly string[] }): AsyncIterable<ParquetBatchOfColumns>
   /**

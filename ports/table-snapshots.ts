@@ -57,8 +57,9 @@ export interface TableSnapshot {
   columnBatches?(): AsyncIterable<TableColumnBatch>
   /**
    * Where row `row` (1-based, in the order of the last read) came from, for messages about it:
-   * its file and its line (CSV) or row within the file (Parquet). Optional; undefined for a row
-   * not read.
+   * its file and its line (CSV) or row within the file (Parquet). Callable while the read goes on,
+   * for the rows yielded so far (a rejects file is written as rows are rejected). Optional;
+   * undefined for a row not read.
    */
   locate?(row: number): string | undefined
 }

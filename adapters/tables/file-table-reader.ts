@@ -13,7 +13,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { basename, join, relative, resolve } from 'node:path'
 import { CsvSyntaxError, FeatureStoreError } from '../../core/errors.ts'
 import type { TableLocation } from '../../features/types.ts'
-import type { ParquetCodec, ParquetColumnType } from '../../ports/parquet-codec.ts'
+import type { ParquetCodec, ParquetReadType } from '../../ports/parquet-codec.ts'
 import type { TableColumn, TableColumnKind, TableRow, TableSnapshot, TableSnapshotReader } from '../../ports/table-snapshots.ts'
 import { typeCell } from './csv-cells.ts'
 import { RowOrigins } from './row-origins.ts'
@@ -34,7 +34,8 @@ interface SnapshotFile {
   readonly bytes: Uint8Array
 }
 
-const KIND_OF_PARQUET: Record<ParquetColumnType, TableColumnKind> = {
+// A DATE reads as its midnight UTC (ports/table-snapshots.ts): a timestamp, as CSV and Iceberg dates are.
+const KIND_OF_PARQUET: Record<ParquetReadType, TableColumnKind> = {
   string: 'string',
   binary: 'other',
   int: 'long',
@@ -45,6 +46,7 @@ const KIND_OF_PARQUET: Record<ParquetColumnType, TableColumnKind> = {
   'list<string>': 'other',
   'list<long>': 'other',
   'list<double>': 'other',
+  date: 'timestamp',
 }
 
 export function createFileTableReader(options: FileTableReaderOptions): TableSnapshotReader {
@@ -168,7 +170,7 @@ function parquetSnapshot(
   }
   // The compact read where there is one (its longs beyond 2^53 are bigints, as ingest reads them), failures named by file.
   const batchesOf = (f: SnapshotFile) => parquetPages(f, () => codec.readCompactBatches?.(f.bytes, read) ?? codec.readBatches(f.bytes, read))
-  const origins = new RowOrigins()
+  const origins = new RowOrigins(files.length)
   return {
     id,
     where,
@@ -229,7 +231,7 @@ function csvSnapshot(declared: readonly TableColumn[], id: string, where: string
   }
   const names = header ?? []
   const kinds = names.map((n) => kindOf.get(n) ?? 'string')
-  const origins = new RowOrigins()
+  const origins = new RowOrigins(files.length)
   return {
     id,
     where,

@@ -5,10 +5,16 @@
  * the rows are read: one boundary per file, and for CSV one line number per row (4 bytes a row).
  */
 export class RowOrigins {
+  /** How many files the snapshot has: a row is located while the read goes on, its later files not begun. */
+  readonly #fileCount: number
   /** Files in read order, with the number of rows read before each. */
   readonly #files: { readonly name: string; readonly before: number }[] = []
   #lines: Int32Array | undefined
   #rows = 0
+
+  constructor(fileCount: number) {
+    this.#fileCount = fileCount
+  }
 
   /** Starts a read anew (each read of a snapshot is a whole read). */
   reset(): void {
@@ -39,7 +45,7 @@ export class RowOrigins {
 
   locate(row: number): string | undefined {
     // One Parquet file's row is its number already: nothing to add.
-    if (!Number.isInteger(row) || row < 1 || row > this.#rows || (this.#lines === undefined && this.#files.length === 1))
+    if (!Number.isInteger(row) || row < 1 || row > this.#rows || (this.#lines === undefined && this.#fileCount === 1))
       return undefined
     let lo = 0
     let hi = this.#files.length - 1

@@ -1,7 +1,8 @@
 /** `kfs ingest`: append a table source's snapshot to its log, idempotently (docs/design.md §11). */
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { FeatureStoreError } from '../../core/errors.ts'
-import { resolve } from 'node:path'
+import { dirname, extname, resolve } from 'node:path'
+import type { TableLocation } from '../../features/types.ts'
 import { declaredTableColumns } from '../../ingest/row-columns.ts'
 import { ingestSnapshot, tableSpecOf, type IngestProgress, type IngestResult } from '../../ingest/ingest-snapshot.ts'
 import { REJECT_REASONS } from '../../ingest/plan-snapshot.ts'
@@ -10,6 +11,8 @@ import { createRuntime } from '../runtime.ts'
 import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { didYouMean } from './did-you-mean.ts'
+import { RejectsFile } from './ingest-rejects.ts'
+import { refuseOutputOverInputs } from './output-over-input.ts'
 import { progressFor } from './progress.ts'
 
 const EXAMPLES = 5
@@ -18,7 +21,7 @@ const BAR = 24
 export const ingestCommand: Command = {
   name: 'ingest',
   summary: "Append a table source's snapshot to its log (idempotent)",
-  usage: 'kfs ingest --source <name> [--snapshot <id|path>] [--batch <records>] [--features <path>] [--json]',
+  usage: 'kfs ingest --source <name> [--snapshot <id|path>] [--rejects <file>] [--batch <records>] [--features <path>] [--json]',
   help: `
 Reads a snapshot of a table source (its declared location: a Parquet or CSV file, or a folder of
 them read in name order) and appends to the source's topic one change record for every
@@ -32,17 +35,29 @@ earlier one stops with exit 1, the later appending the rest.
 
 Rows without a primary key or event time, with a value not of the row schema's type, too large
 for a change record (over 523,776 bytes of values: a record over 1 MiB no reader takes), or repeating
-a (primary key, event time) of the snapshot with other values are rejected with a reason (the
-first examples are listed with their row numbers) and the others are appended; the command then
-exits 1. A snapshot whose columns no longer fit the row schema (a column missing, or of another
-type) is refused before anything is appended (exit 1), and so is a snapshot with no rows at all.
-Extra columns are ignored and listed.
+a (primary key, event time) of the snapshot with other values are rejected with a reason and the
+others are appended; the command then exits 1. The summary counts them by reason and lists the
+first few; --rejects <file> writes every one of them, one JSON object a line: its row number, its
+file and line or row, its reason and detail, and its values (a bigint, bytes, NaN or a date as
+{"$bigint"|"$bytes"|"$double"|"$date": text}). The file is replaced whole once the snapshot is
+read, before anything is appended (a run that fails before that leaves it as it was; one that
+cannot write it appends nothing), and is written, empty, when no row is rejected. Which rows are
+rejected depends on the snapshot alone: running again with --rejects lists them all, appending
+nothing new.
+
+A snapshot whose columns no longer fit the row schema (a column missing, or of another type) is
+refused before anything is appended (exit 1), and so is a snapshot with no rows at all. Extra
+columns are ignored and listed.
 
 Options:
 ${FEATURES_HELP}
   --source <name>        the table source to ingest
   --snapshot <id|path>   a file or folder to ingest instead of the source's location
                          (an Iceberg snapshot id for an Iceberg table)
+  --rejects <file>       write every rejected row to <file> (JSON lines), replacing it; its
+                         folder must exist, and it must not be a file the command reads (the
+                         snapshot, the definitions module) nor a .parquet/.csv file in the
+                         snapshot's folder
   --batch <records>      records per append to the log (default 100000): each append is
                          written whole, so smaller batches show progress sooner and larger
                          ones are faster; a killed run resumes the same either way
@@ -51,18 +66,20 @@ ${FEATURES_HELP}
 Examples:
   kfs ingest --source accounts
   kfs ingest --source accounts --snapshot exports/accounts-2026-11-02.parquet
+  kfs ingest --source accounts --rejects rejects/accounts.ndjson --json
 `,
   options: {
     ...FEATURES_OPTION,
     source: { type: 'string', kind: 'name' },
     snapshot: { type: 'string', kind: 'text' },
     batch: { type: 'string', kind: 'count' },
+    rejects: { type: 'string', kind: 'output-file' },
   },
   async run(args, ctx) {
     const name = stringOption(args, 'source')
     if (name === undefined) throw new UsageError('name the table source to ingest with --source')
     const { registry } = await openRegistry(ctx)
-    const { set } = await loadFeatures(args, ctx, registry)
+    const { set, path: definitions } = await loadFeatures(args, ctx, registry)
     const source = set.sources.find((s) => s.name === name)
     if (source === undefined) {
       const names = set.sources.map((s) => s.name)
@@ -79,23 +96,36 @@ Examples:
       at = resolve(ctx.cwd, at)
       if (!existsSync(at)) throw new UsageError(`--snapshot ${stringOption(args, 'snapshot')}: no such file or folder`)
     }
+    const rejectsPath = stringOption(args, 'rejects')
+    if (rejectsPath !== undefined) refuseRejectsOverInputs(rejectsPath, spec.location, at, resolve(ctx.cwd, definitions), ctx.cwd)
     const config = ctx.config()
     const runtime = await createRuntime(config)
     const reader = tableSnapshotReader(spec.location, { parquetWorker: config.parquetWorker, columns: declaredTableColumns(spec.rowSchema), cwd: ctx.cwd, store: runtime.store })
     const progress = progressFor(ctx)
+    let rejects: RejectsFile | undefined
     try {
+      // Created before the snapshot is read: a folder it cannot be written in fails the run at once.
+      rejects = rejectsPath === undefined ? undefined : new RejectsFile(rejectsPath, source.name)
       const log = await runtime.eventLog()
       const result = await ingestSnapshot(
         { log, reader, encoder: await runtime.encoderFor(source), decoder: runtime.decoderFor(source) },
-        { source, ...(at === undefined ? {} : { at }), ...(batch === undefined ? {} : { chunkRecords: batch }), onProgress: (p) => progress.update(progressText(source.name, p)) },
+        {
+          source,
+          ...(at === undefined ? {} : { at }),
+          ...(batch === undefined ? {} : { chunkRecords: batch }),
+          ...(rejects === undefined ? {} : { rejects }),
+          onProgress: (p) => progress.update(progressText(source.name, p)),
+        },
       )
       progress.done()
       // A snapshot without rows checked nothing (a nightly export that came out empty): a failure, not "nothing new".
       if (result.rowsRead === 0) throw new FeatureStoreError('BAD_REQUEST', `nothing to ingest: the snapshot at ${result.where} holds no rows; nothing was appended`)
-      ctx.out(ctx.json ? `${JSON.stringify(summaryJson(source.name, result))}\n` : summaryText(source.name, result))
+      const file = rejects === undefined ? undefined : { path: rejects.path, rows: rejects.rows }
+      ctx.out(ctx.json ? `${JSON.stringify(summaryJson(source.name, result, file))}\n` : summaryText(source.name, result, file))
       return result.rejected.length > 0 ? 1 : 0
     } finally {
       progress.done()
+      await rejects?.discard()
       await runtime.close()
     }
   },
@@ -124,7 +154,35 @@ function rejectedByReason(result: IngestResult): Record<string, number> {
   return counts
 }
 
-function summaryJson(source: string, result: IngestResult): Record<string, unknown> {
+/** Where --rejects wrote, and how many rows. */
+interface RejectsWritten {
+  readonly path: string
+  readonly rows: number
+}
+
+/**
+ * The rejects file must not destroy what the run reads: the snapshot (or the source's declared
+ * table), the definitions module, nor be a .parquet/.csv file in a snapshot folder, which the next
+ * ingest of that folder would read as part of the table.
+ */
+function refuseRejectsOverInputs(path: string, location: TableLocation, at: string | undefined, definitions: string, cwd: string): void {
+  const tables = location.format === 'iceberg' ? [] : [...new Set([at ?? resolve(cwd, location.path), resolve(cwd, location.path)])]
+  refuseOutputOverInputs('--rejects', path, [...tables.map((t) => ({ what: 'a snapshot of the table', path: t })), { what: 'the definitions module', path: definitions }])
+  if (location.format === 'iceberg' || extname(path).toLowerCase() !== `.${location.format}`) return
+  for (const table of tables)
+    if (isFolder(table) && resolve(dirname(path)) === resolve(table))
+      throw new UsageError(`--rejects: ${path} is a .${location.format} file in the snapshot folder ${table}; the next ingest would read it as part of the table — name another file`)
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+function summaryJson(source: string, result: IngestResult, rejects: RejectsWritten | undefined): Record<string, unknown> {
   return {
     source,
     snapshot: result.snapshotId,
@@ -135,13 +193,14 @@ function summaryJson(source: string, result: IngestResult): Record<string, unkno
     rejected: result.rejected.length,
     rejectedByReason: rejectedByReason(result),
     rejectedExamples: result.rejected.slice(0, EXAMPLES),
+    rejectsFile: rejects ?? null,
     ignoredColumns: result.ignoredColumns,
     logRecords: result.logRecords,
     unreadableLogRecords: result.unreadableLogRecords,
   }
 }
 
-function summaryText(source: string, result: IngestResult): string {
+function summaryText(source: string, result: IngestResult, rejects: RejectsWritten | undefined): string {
   const lines = [
     `ingested snapshot ${result.snapshotId} of ${source} (${result.where})`,
     `  rows read ${result.rowsRead}, appended ${result.appended}, unchanged ${result.unchanged}, rejected ${result.rejected.length}`,
@@ -150,7 +209,12 @@ function summaryText(source: string, result: IngestResult): string {
     lines.push(`  rejected by reason: ${Object.entries(rejectedByReason(result)).map(([r, n]) => `${r} ${n}`).join(', ')}`)
     for (const r of result.rejected.slice(0, EXAMPLES)) lines.push(`    row ${r.row}${r.at === undefined ? '' : ` (${r.at})`}: ${r.reason}: ${r.detail}`)
     if (result.rejected.length > EXAMPLES) lines.push(`    … and ${result.rejected.length - EXAMPLES} more`)
-  }
+    lines.push(
+      rejects === undefined
+        ? '  every rejected row, with its values: run again with --rejects <file> (it appends nothing new)'
+        : `  every rejected row, with its values: ${rejects.path} (${rejects.rows} lines)`,
+    )
+  } else if (rejects !== undefined) lines.push(`  no row rejected: ${rejects.path} is empty`)
   if (result.ignoredColumns.length > 0) lines.push(`  ignored columns (not in the row schema): ${result.ignoredColumns.join(', ')}`)
   if (result.unreadableLogRecords > 0)
     lines.push(`  note: ${result.unreadableLogRecords} of the log's ${result.logRecords} records are not change envelopes of this table and were skipped`)

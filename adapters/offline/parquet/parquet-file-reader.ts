@@ -8,7 +8,7 @@ import * as pw from 'parquet-wasm/node'
 import { decodeArrowValues } from './arrow-values.ts'
 import { decodeCompact } from './compact-columns.ts'
 import { readParquetFooter } from './parquet-file-writer.ts'
-import type { ParquetColumnType } from './parquet-schema.ts'
+import type { ParquetReadType } from '../../../ports/parquet-codec.ts'
 
 export interface ParquetReadOptions {
   /** Only these columns (by name); default all. */
@@ -28,16 +28,18 @@ export interface ParquetBatch {
   /** Column name → one JS value per row. */
   readonly columns: Readonly<Record<string, unknown[]>>
   /** Column name → its kfs column type, or undefined when the file's type has no kfs equivalent. */
-  readonly types?: Readonly<Record<string, ParquetColumnType | undefined>>
+  readonly types?: Readonly<Record<string, ParquetReadType | undefined>>
 }
 
 /** The kfs column type an Arrow type reads back as (see parquet-schema.ts). */
-function columnTypeOf(type: arrow.DataType): ParquetColumnType | undefined {
+function columnTypeOf(type: arrow.DataType): ParquetReadType | undefined {
   // pyarrow (PyIceberg) stores strings and binaries as the Large variants (64-bit offsets).
   if (arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type)) return 'string'
   if (arrow.DataType.isBinary(type) || arrow.DataType.isLargeBinary(type)) return 'binary'
   if (arrow.DataType.isBool(type)) return 'boolean'
   if (arrow.DataType.isTimestamp(type)) return 'timestamptz'
+  // Parquet DATE (days) comes as Arrow Date32; its values read as their midnight UTC (./arrow-values.ts).
+  if (arrow.DataType.isDate(type)) return 'date'
   if (arrow.DataType.isInt(type)) return (type as arrow.Int).bitWidth === 64 ? 'long' : 'int'
   if (arrow.DataType.isFloat(type)) return 'double'
   if (arrow.DataType.isList(type)) {
@@ -48,7 +50,7 @@ function columnTypeOf(type: arrow.DataType): ParquetColumnType | undefined {
 }
 
 /** Column names, kfs types (undefined: a type kfs does not read) and field ids where set, from the footer alone. */
-export function parquetColumnTypes(bytes: Uint8Array): { name: string; type: ParquetColumnType | undefined; fieldId?: number }[] {
+export function parquetColumnTypes(bytes: Uint8Array): { name: string; type: ParquetReadType | undefined; fieldId?: number }[] {
   const schema = arrow.tableFromIPC(pw.readSchema(bytes).intoIPCStream()).schema
   return schema.fields.map((f) => {
     const id = f.metadata.get('PARQUET:field_id')
@@ -82,7 +84,7 @@ export async function* readParquetBatches(bytes: Uint8Array, options: ParquetRea
     // parquet-wasm 0.8's sync reader ignores its `columns` option, so projection happens here,
     // before the (costly) conversion to JS values.
     const columns: Record<string, unknown[]> = {}
-    const types: Record<string, ParquetColumnType | undefined> = {}
+    const types: Record<string, ParquetReadType | undefined> = {}
     batch.schema.fields.forEach((field, i) => {
       if (wanted !== undefined && !wanted.has(field.name)) return
       columns[field.name] = decodeArrowValues(batch.data.children[i]!, field.name, longAs, 0, undefined, options.binaryViews === true)

@@ -3,8 +3,8 @@
  * written by DuckDB, as a user's export is, and by kfs's own codec): the file refused with one
  * line naming it or its column (exit 1, nothing appended), or each bad row rejected with its
  * reason while the good rows are appended exactly once (./ingest-corpus.ts checks both).
- * INT96 timestamps are not here: neither writer at hand writes them (the reader takes them as
- * Arrow's nanosecond timestamps, the `TIMESTAMP_NS` case).
+ * INT96 timestamps, which neither writer at hand writes, come from a file written by hand
+ * (../ingest/int96-parquet.ts). DATE columns are read (midnight UTC).
  */
 import { DuckDBInstance } from '@duckdb/node-api'
 import assert from 'node:assert/strict'
@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createParquetCodec } from '../../../adapters/offline/parquet/parquet-codec.ts'
 import { docs } from '../ingest/corpus-sources.ts'
+import { writeHandParquet } from '../ingest/int96-parquet.ts'
 import { loggedEnvelopes } from './accounts-log.ts'
 import { checkIngest, dataDirIn, type Outcome } from './ingest-corpus.ts'
 
@@ -43,11 +44,6 @@ const good = row({ account_id: "'good'" })
 
 const CASES: readonly (readonly [string, string, Outcome])[] = [
   // Columns of another type than declared: the file refused, naming the column, before anything is appended.
-  [
-    'a DATE event time',
-    row({ updated_at: "DATE '2026-01-01'" }),
-    { refused: /column updated_at is other, declared timestamp; nothing was appended/ },
-  ],
   ['a text event time', row({ updated_at: "'2026-01-01'" }), { refused: /column updated_at is string, declared timestamp/ }],
   ['a DECIMAL double', row({ balance: '1.5::DECIMAL(10,2)' }), { refused: /column balance is other, declared double/ }],
   ['a boolean double', row({ balance: 'true' }), { refused: /column balance is boolean, declared double/ }],
@@ -79,6 +75,16 @@ const CASES: readonly (readonly [string, string, Outcome])[] = [
     { logged: [`a@${T + 123}`] },
   ],
   ['a TIMESTAMP_S event time', row({ updated_at: "TIMESTAMP_S '2026-01-01 00:00:00'" }), { logged: [`a@${T}`] }],
+  // Parquet DATE (INT32 days since the epoch): its midnight UTC, as a CSV or Iceberg date reads.
+  [
+    'DATE event times (midnight UTC; before 1970 too), a null one rejected',
+    rows(
+      row({ account_id: "'a'", updated_at: "DATE '2026-01-01'" }),
+      row({ account_id: "'b'", updated_at: "DATE '1969-12-31'" }),
+      row({ account_id: "'c'", updated_at: 'NULL::DATE' }),
+    ),
+    { logged: [`a@${T}`, `b@${-86_400_000}`], rejected: ['3:missing_event_time'] },
+  ],
   [
     'a FLOAT double, an INTEGER long, an ENUM text',
     row({ balance: '1.5::FLOAT', visits: '3::INTEGER', tier: "'x'::ENUM('x','y')" }),
@@ -211,6 +217,21 @@ void describe('kfs ingest: every kind of bad Parquet input', () => {
     assert.deepEqual(after.get('a')!.tags, ['x', 'y'])
     assert.deepEqual([after.get('b')!.blob, after.get('b')!.tags], [null, null])
     assert.deepEqual([(after.get('c')!.blob as Uint8Array).length, after.get('c')!.tags], [0, []])
+  })
+
+  void it('INT96 event times (as Spark, Hive and Impala export them): epoch ms, floored, before 1970 too', async () => {
+    const file = join(dir, 'int96.parquet')
+    writeFileSync(
+      file,
+      writeHandParquet([
+        { name: 'account_id', type: 'string', values: ['a', 'b'] },
+        { name: 'updated_at', type: 'int96', values: [T + 123, -1] },
+        { name: 'balance', type: 'double', values: [1.5, 2] },
+        { name: 'tier', type: 'string', values: ['x', 'y'] },
+        { name: 'visits', type: 'long', values: [3, 4] },
+      ]),
+    )
+    await checkIngest('accounts', file, dataDirIn(dir, 'int96'), { logged: [`a@${T + 123}`, 'b@-1'] }, 'INT96')
   })
 
   void it('a folder of files: each rejected row named by its file and its row there', async () => {
