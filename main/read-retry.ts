@@ -5,7 +5,8 @@
  * again (engine/retried-reads.ts), as a backfill's reads are and with the same bound
  * (replay/backfill-before-live.ts): the command then prints exactly what a clean run prints. A
  * fault that outlasts the bound, or a refusal (never asked again), fails the command with one line
- * naming what it read (exit 1).
+ * naming what it read (exit 1). `kfs compact`'s writes are retried at the same bound
+ * (commandWriteRetry, engine/retried-writes.ts).
  */
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
@@ -20,5 +21,13 @@ export function commandReadRetry(clock: Clock, logger: Logger): RetryOptions {
     ...backfillReadRetry(clock, logger),
     attempts: COMMAND_READ_ATTEMPTS,
     onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'read retried'),
+  }
+}
+
+/** The same bound on the repeatable writes of `kfs compact` (its data files, manifests, version hint). */
+export function commandWriteRetry(clock: Clock, logger: Logger): RetryOptions {
+  return {
+    ...commandReadRetry(clock, logger),
+    onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'write retried'),
   }
 }

@@ -316,6 +316,77 @@ export function assertFaultedRun(
   }
 }
 
+/**
+ * One kind of write a command makes (`kfs compact`'s: engine/retried-writes.ts), faulted as a read
+ * is plus "landed, answer lost". `settles`: how a fault of it can end otherwise than a read's —
+ * `found landed` (a create the commit's next attempt finds landed: any lost answer is absorbed,
+ * asked once), `best effort` (a write the command does without when it fails: every fault absorbed).
+ */
+export interface WriteStep {
+  readonly step: string
+  readonly operation: 'put' | 'putIfAbsent' | 'delete'
+  readonly key: RegExp
+  readonly named: RegExp
+  readonly settles?: 'found landed' | 'best effort'
+}
+
+const tableWrite = (what: string, name: RegExp, named: string, extra: Partial<WriteStep> = {}): WriteStep => ({
+  step: `feature table: ${what} write`,
+  operation: 'put',
+  key: new RegExp(`^warehouse/features/[^/]+/${name.source}`),
+  named: new RegExp(`could not write ${named} warehouse/features/`),
+  ...extra,
+})
+
+/** Every kind of write a compaction makes, in the order it makes them. */
+export const WRITE_STEPS: readonly WriteStep[] = [
+  tableWrite('data file', /data\/.*\.parquet$/, 'the Iceberg data file'),
+  tableWrite('new manifest', /metadata\/[^/]*-m0\.avro$/, 'the Iceberg manifest'),
+  tableWrite('rewritten manifest', /metadata\/[^/]*-m1\.avro$/, 'the Iceberg manifest'),
+  tableWrite('manifest list', /metadata\/snap-[^/]*\.avro$/, 'the Iceberg manifest list'),
+  tableWrite('table metadata', /metadata\/v\d+\.metadata\.json$/, 'the Iceberg table metadata', {
+    operation: 'putIfAbsent',
+    settles: 'found landed',
+  }),
+  tableWrite('version hint', /metadata\/version-hint\.text$/, 'the Iceberg version hint', { settles: 'best effort' }),
+]
+
+/** The steps of WRITE_STEPS a run made, in WRITE_STEPS's order; and the writes no step covers. */
+export function writeStepsOf(calls: readonly RecordedCall[]): { made: string[]; uncovered: RecordedCall[] } {
+  const writes = calls.filter((c) => c.operation === 'put' || c.operation === 'putIfAbsent' || c.operation === 'delete')
+  const covers = (s: WriteStep, c: RecordedCall) => c.operation === s.operation && s.key.test(c.key)
+  return {
+    made: WRITE_STEPS.filter((s) => writes.some((c) => covers(s, c))).map((s) => s.step),
+    uncovered: writes.filter((c) => !WRITE_STEPS.some((s) => covers(s, c))),
+  }
+}
+
+/**
+ * Every case of `steps` (names of WRITE_STEPS) × READ_FAULTS, never landed and (a passing fault
+ * only: a refusal writes nothing) landed with its answer lost; `times` is the faults the case
+ * injects when it is absorbed.
+ */
+export function writeFaultCases(steps: readonly string[]): ReturnType<typeof readFaultCases> {
+  return steps.flatMap((name) => {
+    const step = WRITE_STEPS.find((s) => s.step === name)
+    if (step === undefined) throw new Error(`no write step ${name}`)
+    return (['before', 'after'] as const).flatMap((when) =>
+      READ_FAULTS.filter((f) => when === 'before' || f.error === 'transient').map(({ kind, times, error, expect }) => {
+        const landed = when === 'after' && step.settles === 'found landed'
+        const absorbed = landed || step.settles === 'best effort'
+        return {
+          what: `${name}, ${when === 'before' ? 'never landed' : 'landed, answer lost'}, ${kind}`,
+          fault: { operation: step.operation, key: step.key, times, error, when },
+          expect: absorbed ? 'absorbed' : expect,
+          // Asked once when found landed or refused; a best-effort write gives up at the bound, quietly.
+          times: landed || error === 'permanent' ? 1 : absorbed ? Math.min(times, COMMAND_READ_ATTEMPTS) : times,
+          named: step.named,
+        }
+      }),
+    )
+  })
+}
+
 /** The files of `dir` whose names start with `prefix` (a training set's partial files). */
 export async function filesLike(dir: string, prefix: string): Promise<string[]> {
   return (await readdir(dir)).filter((f) => f.startsWith(prefix))
