@@ -1,6 +1,6 @@
 /**
  * The bound on the reads of the commands that only read kfs's tables — verify-parity,
- * skew-report, training-set, compact, dead-letters, tables: a read of the object store or the
+ * skew-report, training-set, compact, dead-letters, tables, registry: a read of the object store or the
  * schema registry that fails with a passing fault (a timeout, a 503, a reset connection) is asked
  * again (engine/retried-reads.ts), as a backfill's reads are and with the same bound
  * (replay/backfill-before-live.ts): the command then prints exactly what a clean run prints. A
