@@ -31,3 +31,19 @@ export function commandWriteRetry(clock: Clock, logger: Logger): RetryOptions {
     onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'write retried'),
   }
 }
+
+/**
+ * The bound on a read `kfs serve` makes while a request waits (the Iceberg REST catalog's table
+ * listings and metadata): as many attempts as a command's, backing off at most 100 ms each (under
+ * 0.7 s of waiting in all), so that a passing fault is ridden out within the request deadline (2 s)
+ * and one that persists answers 503 naming what was read — not a 504 after the deadline.
+ */
+export function servingReadRetry(clock: Clock, logger: Logger): RetryOptions {
+  return {
+    clock,
+    attempts: COMMAND_READ_ATTEMPTS,
+    minDelayMs: 10,
+    maxDelayMs: 100,
+    onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'serving read retried'),
+  }
+}
