@@ -37,10 +37,11 @@ export const FEATURES = ['--features', 'examples/with-new-view.ts']
 
 /**
  * What a test does while a long-running command (`kfs serve --json`) runs: called once the command
- * printed its first line on stdout (the ready document) with that line and a way to arm a fault
- * from then on; the command is stopped (its ctx.listenForStop) once it settles.
+ * printed its first line on stdout (the ready document) with that line, a way to arm a fault from
+ * then on and what it printed on stderr so far; the command is stopped (its ctx.listenForStop)
+ * once it settles.
  */
-export type WhileRunning = (ready: string, armFromNow: (fault: KindFault) => void) => Promise<unknown>
+export type WhileRunning = (ready: string, running: { armFromNow(fault: KindFault): void; stderr(): string }) => Promise<unknown>
 
 export interface CommandRun {
   readonly code: number
@@ -82,7 +83,8 @@ export async function runReadCommand(
   const out = (t: string): void => {
     stdout += t
     if (whileRunning === undefined || running !== undefined || !isReadyLine(stdout)) return
-    running = whileRunning(stdout.slice(0, stdout.indexOf('\n')), (f) => faults.armFromNow(f))
+    const control = { armFromNow: (f: KindFault) => faults.armFromNow(f), stderr: () => stderr }
+    running = whileRunning(stdout.slice(0, stdout.indexOf('\n')), control)
       .then(
         (live) => ({ live }),
         (failed: unknown) => ({ failed }),

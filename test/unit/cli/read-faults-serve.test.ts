@@ -54,24 +54,27 @@ const answer = async (url: string): Promise<Answer> => {
   return { status: res.status, body: await res.text() }
 }
 
-/** The page's backfill states; asked again while some view has none yet (the page answers from memory, refreshed behind it). */
-async function backfillStates(url: string): Promise<string[]> {
-  let states: string[] = []
-  for (let i = 0; i < 20; i++) {
+/**
+ * The page's backfill states once the refresh serve starts behind it has ended: the page answers
+ * from memory, so it is asked again until it shows every state, or serve said the refresh failed.
+ */
+async function backfillStates(url: string, stderr: () => string): Promise<string[]> {
+  // A bound only against a hang: the refresh ends within a few page loads, however loaded the machine.
+  for (let i = 0; i < 10_000; i++) {
     const page = await answer(`${url}/`)
     assert.equal(page.status, 200, page.body)
-    states = [...page.body.matchAll(/class="backfill[^"]*" data-state="([a-z]+)"/g)].map((m) => m[1]!)
-    if (states.length > 0 && !states.includes('unknown')) break
+    const states = [...page.body.matchAll(/class="backfill[^"]*" data-state="([a-z]+)"/g)].map((m) => m[1]!)
+    if (!states.includes('unknown') || stderr().includes('catalog: cannot read backfill')) return states
   }
-  return states
+  assert.fail('the catalog page never showed the backfill states, and serve never said why')
 }
 
 /** What the test asks serve once it is ready; `requestFault` is armed after the page's states are read. */
 function whileServing(requestFault?: KindFault) {
-  return async (ready: string, armFromNow: (fault: KindFault) => void): Promise<Answers> => {
+  return async (ready: string, running: { armFromNow(fault: KindFault): void; stderr(): string }): Promise<Answers> => {
     const { url } = JSON.parse(ready) as { url: string }
-    const backfill = await backfillStates(url)
-    if (requestFault !== undefined) armFromNow(requestFault)
+    const backfill = await backfillStates(url, running.stderr)
+    if (requestFault !== undefined) running.armFromNow(requestFault)
     const tables = await answer(`${url}/v1/namespaces/kfs/tables`)
     const table = await answer(`${url}/v1/namespaces/kfs/tables/user_purchases_v1`)
     return { backfill, tables, table, health: (await answer(`${url}/healthz`)).status }
