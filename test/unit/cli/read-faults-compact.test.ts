@@ -15,6 +15,7 @@ import { after, before, test } from 'node:test'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { userPurchases } from '../../../examples/with-new-view.ts'
+import { COMMAND_READ_ATTEMPTS } from '../../../main/read-retry.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import {
   assertFaultedRun,
@@ -100,6 +101,8 @@ void test('compact write faults: every write step × every way a write fails, la
       const got = await runReadCommand(baseline, ARGS, fault)
       // Byte-identical output when absorbed: a metadata write found landed reports "committed" too.
       assertFaultedRun(got, clean, { expect, times, named, command: 'compact' }, what)
+      // A write that ran out of its retries inside the commit ends it: the bound, not bound × bound.
+      if (expect === 'exhausted') assert.equal(got.injected, COMMAND_READ_ATTEMPTS, `${what}: asked to the bound, once`)
       const state = await tableState(got.storage)
       // All or nothing: the rows as before (read through the snapshot committed, if any), and one
       // replace snapshot on top of the ones before exactly when the command reported success.
