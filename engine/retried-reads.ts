@@ -8,7 +8,8 @@
  * Guarantees:
  * - Only reads are retried (`get`, `list`, `getById`, `latest`): they change nothing, so asking
  *   again is always safe. Writes pass through untouched — whether a write may be repeated (a
- *   `putIfAbsent` whose answer was lost reads as a lost race the second time) is its caller's call.
+ *   `putIfAbsent` whose answer was lost reads as a lost race the second time) is its caller's call
+ *   (engine/retried-writes.ts retries the writes that may be repeated, for `kfs compact`).
  * - What the port calls permanent is not retried: an answer of "not there" (`undefined`) is an
  *   answer, and an error marked non-retriable (access denied, damaged data, a refused request:
  *   core/error-codes.ts) fails at once, as do programming errors (core/retry.ts).
