@@ -8,7 +8,8 @@
  * Guarantees:
  * - Only reads are retried (`get`, `list`, `getById`, `latest`): they change nothing, so asking
  *   again is always safe. Writes pass through untouched — whether a write may be repeated (a
- *   `putIfAbsent` whose answer was lost reads as a lost race the second time) is its caller's call.
+ *   `putIfAbsent` whose answer was lost reads as a lost race the second time) is its caller's call
+ *   (engine/retried-writes.ts retries the writes that may be repeated, for `kfs compact`).
  * - What the port calls permanent is not retried: an answer of "not there" (`undefined`) is an
  *   answer, and an error marked non-retriable (access denied, damaged data, a refused request:
  *   core/error-codes.ts) fails at once, as do programming errors (core/retry.ts).
@@ -38,28 +39,47 @@ export function describeObject(key: string): string {
   return `the object ${key}`
 }
 
-/** The port's failure, now naming what was read; retriability unchanged (same code, same cause chain). */
-function namedReadFailure(what: string, err: unknown, context: Readonly<Record<string, string | number>>): unknown {
+/**
+ * The port's failure, now naming what was `done` to what (`could not read the Iceberg manifest …`);
+ * retriability unchanged (same code, same cause chain).
+ */
+export function namedFailure(
+  done: string,
+  what: string,
+  err: unknown,
+  context: Readonly<Record<string, string | number>>,
+): unknown {
   // The retry's message already carries its last failure's ("gave up after N attempts, the last: …").
   if (err instanceof RetriesExhaustedError)
-    return new RetriesExhaustedError(`could not read ${what}: ${reasonOf(err)}`, { cause: err.cause, context })
+    return new RetriesExhaustedError(`could not ${done} ${what}: ${reasonOf(err)}`, { cause: err.cause, context })
   if (err instanceof FeatureStoreError)
-    return new FeatureStoreError(err.code, `could not read ${what}: ${reasonOf(err)}`, { cause: err, context })
-  // A programming error (TypeError…) stays itself: it is a bug to report, not a read to name.
+    return new FeatureStoreError(err.code, `could not ${done} ${what}: ${reasonOf(err)}`, { cause: err, context })
+  // A programming error (TypeError…) stays itself: it is a bug to report, not a call to name.
   return err
 }
 
-async function retriedRead<T>(
+/** `call` retried under `options` (or asked once, `options` undefined), its failure named. */
+export async function namedCall<T>(
+  done: string,
+  what: string,
+  context: Readonly<Record<string, string | number>>,
+  call: () => Promise<T>,
+  options: RetryOptions | undefined,
+): Promise<T> {
+  try {
+    return await (options === undefined ? call() : retry(call, options))
+  } catch (err: unknown) {
+    throw namedFailure(done, what, err, context)
+  }
+}
+
+function retriedRead<T>(
   what: string,
   context: Readonly<Record<string, string | number>>,
   read: () => Promise<T>,
   options: RetryOptions,
 ): Promise<T> {
-  try {
-    return await retry(read, options)
-  } catch (err: unknown) {
-    throw namedReadFailure(what, err, context)
-  }
+  return namedCall('read', what, context, read, options)
 }
 
 /** `store` with `get` and `list` retried under `options`; writes as they are. */

@@ -28,14 +28,19 @@ export interface OfflineAdapterOptions {
   readonly parquetWorker?: boolean
 }
 
-/** `clock`: what the tables' commit retries back off on (the runtime's); the system clock by default. */
+/**
+ * `clock`: what the tables' commit retries back off on (the runtime's); the system clock by default.
+ * `storeRetryAttempts`: the bound of `store`'s own retries, when its calls are retried already
+ * (IcebergOfflineSinkOptions).
+ */
 export function createOfflineStore(
   store: ObjectStore,
-  options: OfflineAdapterOptions & { readonly clock?: Clock } = {},
+  options: OfflineAdapterOptions & { readonly clock?: Clock; readonly storeRetryAttempts?: number } = {},
 ): OfflineStore {
   return new IcebergOfflineSink(store, {
     ...(options.parquetWorker === undefined ? {} : { parquetWorker: options.parquetWorker }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.storeRetryAttempts === undefined ? {} : { storeRetryAttempts: options.storeRetryAttempts }),
   })
 }
 

@@ -31,8 +31,9 @@ import type { ServedLogTransport } from '../serving/served-log/index.ts'
 import { openObjectStore } from './commands/context.ts'
 import type { KfsConfig } from './config.ts'
 import { createOfflineStore, type OfflineStore } from './offline-adapters.ts'
-import { commandReadRetry } from './read-retry.ts'
+import { COMMAND_READ_ATTEMPTS, commandReadRetry, commandWriteRetry } from './read-retry.ts'
 import { objectStoreReadsRetried, schemaReadsRetried } from '../engine/retried-reads.ts'
+import { objectStoreWritesRetried } from '../engine/retried-writes.ts'
 import { openKafkaEventLog } from './kafka-event-log.ts'
 
 export interface Runtime {
@@ -97,6 +98,13 @@ export interface RuntimeOptions {
    * which have no retry of their own around them, so a passing fault would fail the command.
    */
   readonly readsRetried?: boolean
+  /**
+   * Retry the object store's repeatable writes too (engine/retried-writes.ts), at the same bound:
+   * for `kfs compact`, which rewrites tables with no retry of its own around its writes. Its table
+   * commits then ask again at most that often, and end at once on a call that ran out of its own
+   * retries (not bound × bound attempts).
+   */
+  readonly writesRetried?: boolean
   /** The object store and schema registry to use instead of the configured ones (a test's, faulted). */
   readonly ports?: { readonly store?: ObjectStore; readonly schemas?: SchemaRegistry }
 }
@@ -119,7 +127,12 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
     store = objectStoreReadsRetried(store, reads)
     schemas = schemaReadsRetried(schemas, reads)
   }
-  const offline = createOfflineStore(store, { parquetWorker: config.parquetWorker, clock })
+  if (options.writesRetried === true) store = objectStoreWritesRetried(store, commandWriteRetry(clock, logger))
+  const offline = createOfflineStore(store, {
+    parquetWorker: config.parquetWorker,
+    clock,
+    ...(options.writesRetried === true ? { storeRetryAttempts: COMMAND_READ_ATTEMPTS } : {}),
+  })
   const closers: (() => Promise<void>)[] = []
   let log: Promise<EventLog> | undefined
   let reader: Promise<EventLog> | undefined

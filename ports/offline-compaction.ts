@@ -9,7 +9,9 @@
  * commits nothing.
  *
  * Failure modes: a transient object-store error rejects (files written are garbage until a
- * commit names them; run it again). A commit that races another writer is rebuilt on the fresh
+ * commit names them; run it again) — `kfs compact` gives it a store whose reads and writes ask
+ * again first (main/runtime.ts). The table changes only at the commit, so a failure before it
+ * leaves the table as it was. A commit that races another writer is rebuilt on the fresh
  * table; when another compaction already replaced the same files, it stops and reports so in
  * `status` rather than rewriting them twice.
  */

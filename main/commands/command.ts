@@ -9,6 +9,7 @@ import type { ObjectStore } from '../../ports/object-store.ts'
 import type { KfsConfig } from '../config.ts'
 import type { Runtime, RuntimeOptions } from '../runtime.ts'
 import type { OptionSpecs, OptionValue } from './options.ts'
+import type { StopSignal } from './stop-signal.ts'
 
 export interface ParsedArgs {
   /** Checked and typed by the option's kind: paths absolute, durations and times in ms, lists split. */
@@ -35,6 +36,11 @@ export interface CommandContext {
    * absent); a test passes its own to give the command faulted ports.
    */
   openRuntime?(options: RuntimeOptions): Promise<Runtime>
+  /**
+   * What stops `kfs serve`: SIGINT/SIGTERM (./stop-signal.ts,
+   * the default when absent); a test running the command in its own process passes its own.
+   */
+  listenForStop?(): StopSignal
   /** The process environment, for commands that spawn children; read config through `config()`. */
   readonly env: Readonly<Record<string, string | undefined>>
 }

@@ -12,6 +12,9 @@ export const compactCommand: Command = {
 Checkpoints append small Parquet files. For every day partition of a view's offline table older
 than --older-than, rewrites its files into one (a "replace" snapshot): readers see the same rows,
 time travel to earlier snapshots keeps working, and a concurrent engine commit simply retries.
+A read or write of the object store that fails with a passing fault is asked again (ten
+attempts); one that outlasts that, or is refused, fails the command with one line naming what it
+read or wrote (exit 1), and the table is as it was (the files written so far are left unnamed).
 No partition old enough is a normal outcome (exit 0: "nothing to compact"), so it can run on a
 schedule; a --views name that is not an offline view of the module exits 2.
 
@@ -29,7 +32,8 @@ Examples:
   async run(args, ctx) {
     const only = listOption(args, 'views')
     const olderThanMs = numberOption(args, 'older-than') ?? 2 * 86_400_000
-    const runtime = await openReadSideRuntime(ctx)
+    // Its writes too: one passing fault of a data file's or a manifest's write must not fail the run.
+    const runtime = await openReadSideRuntime(ctx, 'writes retried')
     try {
       const { registry } = await openRegistry(ctx, { readRetry: readSideRetry(ctx, runtime) })
       const { set } = await loadFeatures(args, ctx, registry)

@@ -10,9 +10,15 @@ import { commandReadRetry } from '../read-retry.ts'
 import { createLogger, createRuntime, type Runtime } from '../runtime.ts'
 import type { CommandContext } from './command.ts'
 
-/** The runtime, its object store's and schema registry's reads retried. */
-export function openReadSideRuntime(ctx: CommandContext): Promise<Runtime> {
-  const options = { clock: ctx.clock, readsRetried: true }
+/**
+ * The runtime, its object store's and schema registry's reads retried; `writes`: its object store's
+ * writes too, at the same bound (`kfs compact`, which rewrites tables).
+ */
+export function openReadSideRuntime(
+  ctx: CommandContext,
+  writes: 'writes retried' | 'writes as they are' = 'writes as they are',
+): Promise<Runtime> {
+  const options = { clock: ctx.clock, readsRetried: true, writesRetried: writes === 'writes retried' }
   return ctx.openRuntime === undefined ? createRuntime(ctx.config(), options) : ctx.openRuntime(options)
 }
 

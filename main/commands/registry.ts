@@ -3,6 +3,7 @@ import { numberOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { renderDiff, renderLineage, renderList, renderShow } from './registry-format.ts'
 import { didYouMean } from './did-you-mean.ts'
+import { readSideRetry } from './read-side.ts'
 
 const SUBCOMMANDS = ['list', 'show', 'diff', 'lineage'] as const
 
@@ -20,7 +21,9 @@ Subcommands:
   lineage [<name>]  source → view → request feature → service; <name> narrows the graph to what
                     is upstream and downstream of a source, view (view@2), service or entity
 
-A view, version or name the registry does not have exits 2.
+A view, version or name the registry does not have exits 2. A read of the registry that fails in
+passing (a timeout, a 503) is asked again (ten attempts); one that outlasts that, or is refused,
+fails with one line naming what was read (exit 1).
 
 Options:
   --version <N>          deprecated spelling of show <view>@N (still works, with a warning;
@@ -50,7 +53,8 @@ Examples:
       throw new UsageError(`registry ${sub} takes no argument ('${name}')`)
     if (sub !== 'show' && args.values.version !== undefined) throw new UsageError('--version applies only to registry show')
     if (sub !== 'diff' && args.values.features !== undefined) throw new UsageError('--features applies only to registry diff')
-    const { registry, where } = await openRegistry(ctx)
+    // Every subcommand only reads: one passing fault of the registry's store must not fail it.
+    const { registry, where } = await openRegistry(ctx, { readRetry: readSideRetry(ctx) })
     const print = (value: unknown, text: string): void => ctx.out(ctx.json ? `${JSON.stringify(value, null, 2)}\n` : text)
     switch (sub) {
       case 'list': {

@@ -14,6 +14,8 @@ import type { FeatureViewDef, SourceDef } from '../../features/types.ts'
 import type { DefinitionSet, Registry } from '../../registry/index.ts'
 import { DEFAULT_SERVE_LOG_SAMPLE, type ServeLogConfig } from '../config.ts'
 import { createRuntime, type Runtime } from '../runtime.ts'
+import { commandReadRetry, servingReadRetry } from '../read-retry.ts'
+import { objectStoreReadsRetried } from '../../engine/retried-reads.ts'
 import { SourceError } from '../../core/errors.ts'
 import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
@@ -52,6 +54,12 @@ Each entity's view carries a status (PRESENT, MISSING, OUTSIDE_TTL), as_of and a
 values stay null. Request-time features run the same functions training sets use; one that throws
 or returns a value its outputType does not allow (BigInt, NaN, an object, a promise…) fails the
 request with 500 REQUEST_FEATURE_FAILED. Every 5xx body carries an errorId, logged with the error.
+
+A read of the registry or the object store that fails in passing (a timeout, a 503) is asked
+again: at start-up and behind the catalog page with the bound of kfs's commands (ten attempts,
+backing off to 2 s), in a request of the Iceberg REST catalog ten attempts within the request
+deadline. One that persists: at start-up serve exits 1 naming what it read; behind the page, the
+page shows the last known and stderr says what could not be read; in a request, 503 naming it.
 Other methods on a route answer 405 with Allow.
 
 Limits: a body of at most 1 MiB (413 PAYLOAD_TOO_LARGE) and 2000 lookups per request (413
@@ -114,11 +122,16 @@ Examples:
     const maxSubscriptions = numberOption(args, 'ws-max-subscriptions')
     const maxSubscriptionsPerSocket = numberOption(args, 'ws-max-subscriptions-per-socket')
     const logConfig = serveLogOptions(stringOption(args, 'log-topic'), numberOption(args, 'log-sample'), config.serveLog)
-    const runtime = await createRuntime(config)
+    // Its reads of the object store retried (main/read-retry.ts): the catalog's table stats and
+    // checkpoints, read in the background, ride out a passing fault as a command's reads do.
+    const options = { clock: ctx.clock, readsRetried: true }
+    const runtime = await (ctx.openRuntime === undefined ? createRuntime(config, options) : ctx.openRuntime(options))
     let log: ServedLog | undefined
     let stop: StopSignal | undefined
     try {
-      const { registry } = await openRegistry(ctx)
+      // The registry's reads too: the definitions read at start-up (one passing fault must not stop
+      // the server starting) and the catalog's backfill states read behind the page.
+      const { registry } = await openRegistry(ctx, { readRetry: commandReadRetry(runtime.clock, runtime.logger) })
       const { set } = await loadFeatures(args, ctx, registry)
       const { views, requestFeatures, services } = await servedDefinitions(set, registry, (line) => ctx.err(line))
       if (logConfig) {
@@ -135,7 +148,8 @@ Examples:
       }
       const status = catalogStatus(views, registry, runtime, (line) => ctx.err(line))
       void status.refresh() // in the background: the page shows what is known by then
-      const objects = await ctx.openObjectStore()
+      // The Iceberg REST catalog reads the store while a request waits: retried within its deadline.
+      const objects = objectStoreReadsRetried(await ctx.openObjectStore(), servingReadRetry(runtime.clock, runtime.logger))
       const server = createServer({
         // Read-only: kfs run (or a replay) in another process writes the embedded store.
         store: await runtime.onlineStore('read'),
@@ -159,7 +173,7 @@ Examples:
         },
       })
       // Listened for before the ready line: a signal sent on seeing it must find a listener.
-      stop = listenForStop()
+      stop = (ctx.listenForStop ?? listenForStop)()
       const bound = await server.listen(port)
       const base = `http://${config.serveHost}:${bound}`
       ctx.err(`serving ${views.length} views on ${base} — catalog ${base}/ · registry ${base}/v1/registry\n`)

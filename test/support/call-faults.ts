@@ -93,7 +93,7 @@ export class CallFaults {
   readonly calls: RecordedCall[] = []
   readonly freezer = new Freezer()
   readonly #armed: { readonly index: number; readonly kind: CallFaultKind } | undefined
-  readonly #byKind: KindFault | undefined
+  #byKind: KindFault | undefined
   #injected = 0
   #matched = 0
 
@@ -104,6 +104,15 @@ export class CallFaults {
   constructor(armed?: { readonly index: number; readonly kind: CallFaultKind } | KindFault) {
     if (armed !== undefined && 'index' in armed) this.#armed = armed
     else this.#byKind = armed
+  }
+
+  /**
+   * Faults calls of `fault`'s kind from now on, in place of any kind armed before (its count of
+   * matching calls starts again): a long-running process's calls after its start-up, say.
+   */
+  armFromNow(fault: KindFault): void {
+    this.#byKind = fault
+    this.#matched = 0
   }
 
   /** How many calls were faulted (0: the armed call was never made, and the case checked nothing). */

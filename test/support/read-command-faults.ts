@@ -1,41 +1,30 @@
 /**
- * The read-side commands (verify-parity, skew-report, training-set, compact, dead-letters, tables)
- * run through the real CLI (runCli, the real commands) over one small kfs — the backfill fault
- * scenario's live run (backfill-fault-scenario.ts: user_purchases computed, its archive and
- * checkpoints; user_big_spends published, not computed) plus a served-feature log archive, a dead
- * letter and a label file — with every call of its object store and schema registry numbered and
- * faultable by kind (call-faults.ts KindFault). The store is a memory store (as S3 is, not a local
+ * The read-side commands (verify-parity, skew-report, training-set, compact, dead-letters, tables,
+ * registry, and serve while it runs) run through the real CLI (runCli, the real commands) over one
+ * small kfs (read-command-baseline.ts) with every call of its object store and schema registry
+ * numbered and faultable by kind (call-faults.ts KindFault); compact's writes too (WRITE_STEPS). The store is a memory store (as S3 is, not a local
  * disk: a training set copies its data files through the store's reads) copied fresh for each run.
  */
 import assert from 'node:assert/strict'
-import { cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { silentLogger } from '../../core/logger.ts'
-import { EmbeddedEventLog } from '../../adapters/event-log/embedded/index.ts'
 import { MemoryObjectStore } from '../../adapters/object-store/index.ts'
-import { archiveTablePath, IcebergOfflineSink } from '../../adapters/offline/iceberg/offline-sink.ts'
 import { EmbeddedSchemaRegistry } from '../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
-import { createDeadLetterTopicSink } from '../../engine/dead-letter-topic.ts'
-import { purchases, userPurchases } from '../../examples/with-new-view.ts'
 import { commands } from '../../main/commands/index.ts'
 import type { CommandContext } from '../../main/commands/command.ts'
 import { runCli } from '../../main/commands/router.ts'
 import { loadConfig } from '../../main/config.ts'
-import { DEAD_LETTER_TOPIC } from '../../main/internal-topics.ts'
 import { COMMAND_READ_ATTEMPTS } from '../../main/read-retry.ts'
 import { createRuntime } from '../../main/runtime.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
-import { createRegistry } from '../../registry/index.ts'
-import { createEncoder } from '../../schemas/encoder.ts'
-import { SERVED_FEATURES_SCHEMA, toServedEvent, type ServedRecord } from '../../serving/served-log/index.ts'
-import { buildBaseline } from './backfill-fault-scenario.ts'
+import type { ReadBaseline } from './read-command-baseline.ts'
 import { CallFaults, isRead, type CallOperation, type KindFault, type RecordedCall } from './call-faults.ts'
 import { fastRetryClock } from './checkpoint-fault-scenario.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
-export const SERVED_TOPIC = 'served-features'
 
 /** The read steps of one Iceberg table read whole: its metadata, manifests and data files. */
 export function tableReadSteps(table: 'feature table' | 'archive'): string[] {
@@ -46,87 +35,13 @@ export function tableReadSteps(table: 'feature table' | 'archive'): string[] {
 export const REGISTRY_STEPS = ['registry: an object', 'registry: a listing'] as const
 export const FEATURES = ['--features', 'examples/with-new-view.ts']
 
-export interface ReadBaseline {
-  /** The data dir: the embedded log (with one dead letter) and schema registry. */
-  readonly dir: string
-  readonly objects: ReadonlyMap<string, Uint8Array>
-  /** A CSV label file of user_purchases' users at times across the run. */
-  readonly labels: string
-}
-
-/** Builds the kfs every case starts from (a few seconds: one live run of 320 purchases). */
-export async function buildReadBaseline(): Promise<ReadBaseline> {
-  const base = await buildBaseline()
-  const store = new MemoryObjectStore()
-  for (const [key, body] of base.objects) await store.put(key, body)
-  // As kfs run leaves a view it consumed from the start: its backfill complete (training sets check it).
-  await createRegistry({ store, clock: fastRetryClock }).setBackfillStatus(userPurchases.name, userPurchases.version, {
-    state: 'complete',
-    completeThrough: [],
-  })
-  const times = base.produced.map((p) => p.event.ts)
-  const [first, last] = [Math.min(...times), Math.max(...times)]
-  const at = (i: number, n: number) => Math.round(first + ((last - first) * (i + 1)) / (n + 1))
-  // The served-feature log, archived as kfs run archives any source topic.
-  const sink = new IcebergOfflineSink(store, { parquetWorker: false })
-  const schemas = new EmbeddedSchemaRegistry({ dir: join(base.dir, 'schemas') })
-  const served = await createEncoder({ registry: schemas, subject: `${SERVED_TOPIC}-value`, schema: SERVED_FEATURES_SCHEMA })
-  const features = userPurchases.features.map((f) => f.name)
-  const records: ServedRecord[] = base.users.slice(0, 12).map((user, i) => ({
-    requestId: `r${i}`,
-    servedAtMs: at(i, 12),
-    viewName: userPurchases.name,
-    viewVersion: userPurchases.version,
-    entityKey: user,
-    status: 'MISSING',
-    asOfMs: null,
-    features,
-    values: features.map(() => null),
-  }))
-  const staged = await sink.stageArchiveRows(
-    SERVED_TOPIC,
-    records.map((r, i) => ({
-      partition: 0,
-      offset: String(i),
-      eventTimeMs: r.servedAtMs,
-      key: null,
-      schemaId: served.schemaId,
-      payload: served.encode(toServedEvent(r)),
-      markerWatermarkMs: null,
-      timestampMs: 0,
-    })),
-  )
-  await sink.commit(archiveTablePath(SERVED_TOPIC), [staged], {}, {})
-  // One dead letter of a purchase, for dead-letters list and show (show decodes it with its writer schema).
-  const log = new EmbeddedEventLog({ dir: join(base.dir, 'log'), fsync: 'never' })
-  try {
-    const encoder = await createEncoder({ registry: schemas, subject: `${purchases.topic}-value`, schema: purchases.schema })
-    const letter = base.produced[0]!
-    const letters = createDeadLetterTopicSink(log, DEAD_LETTER_TOPIC)
-    await letters.write([
-      {
-        topic: purchases.topic,
-        partition: letter.partition,
-        offset: letter.offset,
-        key: null,
-        value: encoder.encode(letter.event),
-        reason: 'late',
-        detail: 'injected for the read-fault tests',
-        view: userPurchases.name,
-        viewVersion: userPurchases.version,
-      },
-    ])
-    await letters.flush()
-  } finally {
-    await log.close()
-  }
-  const objects = new Map<string, Uint8Array>()
-  for (const key of await store.list('')) objects.set(key, (await store.get(key))!)
-  const labels = join(base.dir, 'labels.csv')
-  const rows = base.users.map((user, i) => `${user},${at(i, base.users.length)}`)
-  await writeFile(labels, `user_id,ts\n${rows.join('\n')}\n`)
-  return { dir: base.dir, objects, labels }
-}
+/**
+ * What a test does while a long-running command (`kfs serve --json`) runs: called once the command
+ * printed its first line on stdout (the ready document) with that line, a way to arm a fault from
+ * then on and what it printed on stderr so far; the command is stopped (its ctx.listenForStop)
+ * once it settles.
+ */
+export type WhileRunning = (ready: string, running: { armFromNow(fault: KindFault): void; stderr(): string }) => Promise<unknown>
 
 export interface CommandRun {
   readonly code: number
@@ -136,18 +51,22 @@ export interface CommandRun {
   readonly injected: number
   /** The object store as the command left it. */
   readonly storage: ObjectStore
+  /** What `whileRunning` returned; undefined when it was not given or the command never got ready. */
+  readonly live?: unknown
 }
 
 /**
  * `kfs <args>` over a fresh copy of the baseline, every call of its object store and schema
  * registry through one CallFaults (`fault` armed, or none: the clean run); retries sleep no time.
  * `dataDir`: where to run (a copy of the baseline's dir the caller made), else a fresh one.
+ * `whileRunning`: for a command that runs until stopped (WhileRunning).
  */
 export async function runReadCommand(
   baseline: ReadBaseline,
   args: readonly string[],
   fault?: KindFault,
   dataDir?: string,
+  whileRunning?: WhileRunning,
 ): Promise<CommandRun> {
   const dir = dataDir ?? (await copyOfBaselineDir(baseline))
   const storage = new MemoryObjectStore()
@@ -158,6 +77,20 @@ export async function runReadCommand(
   const config = loadConfig(env)
   let stdout = ''
   let stderr = ''
+  let stop!: (signal: string) => void
+  const stopped = new Promise<string>((resolve) => (stop = resolve))
+  let running: Promise<{ live: unknown } | { failed: unknown }> | undefined
+  const out = (t: string): void => {
+    stdout += t
+    if (whileRunning === undefined || running !== undefined || !isReadyLine(stdout)) return
+    const control = { armFromNow: (f: KindFault) => faults.armFromNow(f), stderr: () => stderr }
+    running = whileRunning(stdout.slice(0, stdout.indexOf('\n')), control)
+      .then(
+        (live) => ({ live }),
+        (failed: unknown) => ({ failed }),
+      )
+      .finally(() => stop('the test'))
+  }
   try {
     const code = await runCli(args, commands, (json): CommandContext => ({
       cwd: repo,
@@ -165,7 +98,8 @@ export async function runReadCommand(
       interactive: false,
       env,
       clock: fastRetryClock,
-      out: (t) => void (stdout += t),
+      out,
+      listenForStop: () => ({ received: stopped, dispose: () => {} }),
       err: (t) => void (stderr += t),
       config: () => config,
       openObjectStore: async () => store,
@@ -176,9 +110,21 @@ export async function runReadCommand(
           ports: { store, schemas: faults.schemas(new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })) },
         }),
     }))
-    return { code, stdout, stderr, calls: faults.calls, injected: faults.injected, storage }
+    const settled = await running
+    if (settled !== undefined && 'failed' in settled) throw settled.failed
+    return { code, stdout, stderr, calls: faults.calls, injected: faults.injected, storage, live: settled?.live }
   } finally {
     if (dataDir === undefined) await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** A first line on stdout that is a JSON document of its own (a ready line; a --json error is printed over many lines). */
+function isReadyLine(stdout: string): boolean {
+  const end = stdout.indexOf('\n')
+  try {
+    return end > 0 && typeof JSON.parse(stdout.slice(0, end)) === 'object'
+  } catch {
+    return false
   }
 }
 
@@ -316,9 +262,81 @@ export function assertFaultedRun(
   }
 }
 
+/**
+ * One kind of write a command makes (`kfs compact`'s: engine/retried-writes.ts), faulted as a read
+ * is plus "landed, answer lost". `settles`: how a fault of it can end otherwise than a read's —
+ * `found landed` (a create the commit's next attempt finds landed: any lost answer is absorbed,
+ * asked once), `best effort` (a write the command does without when it fails: every fault absorbed).
+ */
+export interface WriteStep {
+  readonly step: string
+  readonly operation: 'put' | 'putIfAbsent' | 'delete'
+  readonly key: RegExp
+  readonly named: RegExp
+  readonly settles?: 'found landed' | 'best effort'
+}
+
+const tableWrite = (what: string, name: RegExp, named: string, extra: Partial<WriteStep> = {}): WriteStep => ({
+  step: `feature table: ${what} write`,
+  operation: 'put',
+  key: new RegExp(`^warehouse/features/[^/]+/${name.source}`),
+  named: new RegExp(`could not write ${named} warehouse/features/`),
+  ...extra,
+})
+
+/** Every kind of write a compaction makes, in the order it makes them. */
+export const WRITE_STEPS: readonly WriteStep[] = [
+  tableWrite('data file', /data\/.*\.parquet$/, 'the Iceberg data file'),
+  tableWrite('new manifest', /metadata\/[^/]*-m0\.avro$/, 'the Iceberg manifest'),
+  tableWrite('rewritten manifest', /metadata\/[^/]*-m1\.avro$/, 'the Iceberg manifest'),
+  tableWrite('manifest list', /metadata\/snap-[^/]*\.avro$/, 'the Iceberg manifest list'),
+  tableWrite('table metadata', /metadata\/v\d+\.metadata\.json$/, 'the Iceberg table metadata', {
+    operation: 'putIfAbsent',
+    settles: 'found landed',
+  }),
+  tableWrite('version hint', /metadata\/version-hint\.text$/, 'the Iceberg version hint', { settles: 'best effort' }),
+]
+
+/** The steps of WRITE_STEPS a run made, in WRITE_STEPS's order; and the writes no step covers. */
+export function writeStepsOf(calls: readonly RecordedCall[]): { made: string[]; uncovered: RecordedCall[] } {
+  const writes = calls.filter((c) => c.operation === 'put' || c.operation === 'putIfAbsent' || c.operation === 'delete')
+  const covers = (s: WriteStep, c: RecordedCall) => c.operation === s.operation && s.key.test(c.key)
+  return {
+    made: WRITE_STEPS.filter((s) => writes.some((c) => covers(s, c))).map((s) => s.step),
+    uncovered: writes.filter((c) => !WRITE_STEPS.some((s) => covers(s, c))),
+  }
+}
+
+/**
+ * Every case of `steps` (names of WRITE_STEPS) × READ_FAULTS, never landed and (a passing fault
+ * only: a refusal writes nothing) landed with its answer lost; `times` is the faults the case
+ * injects when it is absorbed.
+ */
+export function writeFaultCases(steps: readonly string[]): ReturnType<typeof readFaultCases> {
+  return steps.flatMap((name) => {
+    const step = WRITE_STEPS.find((s) => s.step === name)
+    if (step === undefined) throw new Error(`no write step ${name}`)
+    return (['before', 'after'] as const).flatMap((when) =>
+      READ_FAULTS.filter((f) => when === 'before' || f.error === 'transient').map(({ kind, times, error, expect }) => {
+        const landed = when === 'after' && step.settles === 'found landed'
+        const absorbed = landed || step.settles === 'best effort'
+        return {
+          what: `${name}, ${when === 'before' ? 'never landed' : 'landed, answer lost'}, ${kind}`,
+          fault: { operation: step.operation, key: step.key, times, error, when },
+          expect: absorbed ? 'absorbed' : expect,
+          // Asked once when found landed or refused; a best-effort write gives up at the bound, quietly.
+          times: landed || error === 'permanent' ? 1 : absorbed ? Math.min(times, COMMAND_READ_ATTEMPTS) : times,
+          named: step.named,
+        }
+      }),
+    )
+  })
+}
+
 /** The files of `dir` whose names start with `prefix` (a training set's partial files). */
 export async function filesLike(dir: string, prefix: string): Promise<string[]> {
   return (await readdir(dir)).filter((f) => f.startsWith(prefix))
 }
 
 export type { KindFault } from './call-faults.ts'
+export { buildReadBaseline, SERVED_TOPIC, type ReadBaseline } from './read-command-baseline.ts'

@@ -11,6 +11,11 @@
  *    with that entry DELETED and the others EXISTING (explicit sequence numbers); untouched
  *    manifests are carried over. On a lost race the change is rebuilt on the fresh base; if a
  *    replaced file is no longer live there (another compaction won), the commit stops.
+ * All or nothing: the table changes only when the new metadata version is created, so a write that
+ * fails before it leaves the table as it was, with the files written so far as orphans no snapshot
+ * names (harmless; an orphan-file clean-up may delete them). A metadata write whose answer was lost
+ * is found landed by the commit's next attempt (its snapshot id is in the reloaded table), never
+ * committed twice.
  */
 import { randomUUID } from 'node:crypto'
 import { CommitError } from '../../../core/errors.ts'
@@ -170,5 +175,8 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
     },
     options,
   )
-  return { ...result, removedFiles: removed.length, addedFiles: added.length }
+  // The snapshot id is this run's own: found already committed, it is this run's commit whose answer
+  // was lost (the metadata landed, a retry reloaded it), so it reports as a commit — not as someone else's.
+  const status = result.status === 'already-committed' ? 'committed' : result.status
+  return { ...result, status, removedFiles: removed.length, addedFiles: added.length }
 }

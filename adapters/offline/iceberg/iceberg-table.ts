@@ -45,6 +45,11 @@ export interface CommitOptions {
   readonly minDelayMs?: number
   readonly maxDelayMs?: number
   readonly onRetry?: (err: unknown, attempt: number, delayMs: number) => void
+  /**
+   * Errors an attempt ends the commit on, not retried: a store whose calls retry themselves
+   * (`kfs compact`'s) says a call ran out of its retries, and asking again would multiply its bound.
+   */
+  readonly endsOn?: (err: unknown) => boolean
 }
 
 const MAX_METADATA_LOG = 100
@@ -227,43 +232,13 @@ export async function commitSnapshot(
   const { store, path } = table
   let base = table
   return retry(
-    async (_bail, attempt) => {
-      if (attempt > 1) base = await loadTable(store, path)
-      if (base.metadata.snapshots.some((s) => s['snapshot-id'] === snapshotId)) return { table: base, snapshotId, status: 'already-committed' as const }
-      if (options.skipIf?.(base.metadata) === true) return { table: base, snapshotId: undefined, status: 'skipped' as const }
-      const meta = base.metadata
-      const parent = currentSnapshot(meta)
-      const sequenceNumber = meta['last-sequence-number'] + 1
-      const change = await build(base, await manifestsOf(base, parent), sequenceNumber)
-      const listKey = `${path}/metadata/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`
-      await store.put(listKey, encodeManifestList(change.manifests, { snapshotId, parentSnapshotId: parent?.['snapshot-id'], sequenceNumber }))
-      const nowMs = Math.max(clock.nowMs(), meta['last-updated-ms'])
-      const snapshot: Snapshot = {
-        'snapshot-id': snapshotId,
-        ...(parent === undefined ? {} : { 'parent-snapshot-id': parent['snapshot-id'] }),
-        'sequence-number': sequenceNumber,
-        'timestamp-ms': nowMs,
-        'manifest-list': store.uriOf(listKey),
-        summary: { operation: change.operation, ...change.summary },
-        'schema-id': meta['current-schema-id'],
+    async (bail, attempt) => {
+      try {
+        return await attemptCommit(attempt)
+      } catch (err: unknown) {
+        if (options.endsOn?.(err) === true) bail(err)
+        throw err
       }
-      const next: TableMetadata = {
-        ...meta,
-        'last-sequence-number': sequenceNumber,
-        'last-updated-ms': nowMs,
-        'current-snapshot-id': snapshotId,
-        refs: { ...meta.refs, main: { 'snapshot-id': snapshotId, type: 'branch' } },
-        snapshots: [...meta.snapshots, snapshot],
-        'snapshot-log': [...meta['snapshot-log'], { 'timestamp-ms': nowMs, 'snapshot-id': snapshotId }],
-        'metadata-log': [...meta['metadata-log'], { 'timestamp-ms': meta['last-updated-ms'], 'metadata-file': store.uriOf(metadataKey(path, base.version)) }].slice(-MAX_METADATA_LOG),
-      }
-      const version = base.version + 1
-      if (!(await store.putIfAbsent(metadataKey(path, version), serializeTableMetadata(next)))) {
-        await store.delete(listKey)
-        throw new CommitError('COMMIT_CONFLICT', 'another writer committed this table version first', { context: { path, version } })
-      }
-      await writeHint(store, path, version).catch(() => undefined) // best effort: readers probe forward
-      return { table: { store, path, version, metadata: next, currentManifests: change.manifests }, snapshotId, status: 'committed' as const }
     },
     {
       clock,
@@ -273,4 +248,43 @@ export async function commitSnapshot(
       ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
     },
   )
+
+  async function attemptCommit(attempt: number): Promise<CommitResult> {
+    if (attempt > 1) base = await loadTable(store, path)
+    if (base.metadata.snapshots.some((s) => s['snapshot-id'] === snapshotId)) return { table: base, snapshotId, status: 'already-committed' as const }
+    if (options.skipIf?.(base.metadata) === true) return { table: base, snapshotId: undefined, status: 'skipped' as const }
+    const meta = base.metadata
+    const parent = currentSnapshot(meta)
+    const sequenceNumber = meta['last-sequence-number'] + 1
+    const change = await build(base, await manifestsOf(base, parent), sequenceNumber)
+    const listKey = `${path}/metadata/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`
+    await store.put(listKey, encodeManifestList(change.manifests, { snapshotId, parentSnapshotId: parent?.['snapshot-id'], sequenceNumber }))
+    const nowMs = Math.max(clock.nowMs(), meta['last-updated-ms'])
+    const snapshot: Snapshot = {
+      'snapshot-id': snapshotId,
+      ...(parent === undefined ? {} : { 'parent-snapshot-id': parent['snapshot-id'] }),
+      'sequence-number': sequenceNumber,
+      'timestamp-ms': nowMs,
+      'manifest-list': store.uriOf(listKey),
+      summary: { operation: change.operation, ...change.summary },
+      'schema-id': meta['current-schema-id'],
+    }
+    const next: TableMetadata = {
+      ...meta,
+      'last-sequence-number': sequenceNumber,
+      'last-updated-ms': nowMs,
+      'current-snapshot-id': snapshotId,
+      refs: { ...meta.refs, main: { 'snapshot-id': snapshotId, type: 'branch' } },
+      snapshots: [...meta.snapshots, snapshot],
+      'snapshot-log': [...meta['snapshot-log'], { 'timestamp-ms': nowMs, 'snapshot-id': snapshotId }],
+      'metadata-log': [...meta['metadata-log'], { 'timestamp-ms': meta['last-updated-ms'], 'metadata-file': store.uriOf(metadataKey(path, base.version)) }].slice(-MAX_METADATA_LOG),
+    }
+    const version = base.version + 1
+    if (!(await store.putIfAbsent(metadataKey(path, version), serializeTableMetadata(next)))) {
+      await store.delete(listKey)
+      throw new CommitError('COMMIT_CONFLICT', 'another writer committed this table version first', { context: { path, version } })
+    }
+    await writeHint(store, path, version).catch(() => undefined) // best effort: readers probe forward
+    return { table: { store, path, version, metadata: next, currentManifests: change.manifests }, snapshotId, status: 'committed' as const }
+  }
 }

@@ -31,7 +31,7 @@ import { largestRowIndex, tieFreeCheckWorthIt, tieFreeRange, writerFactsSummary,
 import { featureRowsToColumnsSteps, featureTablePartitionSpec, featureTableSchema, RAW_ARCHIVE_PARTITION_SPEC, RAW_ARCHIVE_SCHEMA, rowColumnsToTable } from './table-schemas.ts'
 import { randomUUID } from 'node:crypto'
 import type { Clock } from '../../../core/clock.ts'
-import { FeatureStoreError } from '../../../core/errors.ts'
+import { FeatureStoreError, RetriesExhaustedError } from '../../../core/errors.ts'
 import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
 
 export { archiveTablePath, featureTablePath }
@@ -83,6 +83,12 @@ export interface IcebergOfflineSinkOptions {
   readonly clock?: Clock
   /** Encode Parquet on the shared worker thread (default true); false: in-process, same bytes. */
   readonly parquetWorker?: boolean
+  /**
+   * The bound of `store`'s own retries, when its calls are retried already (`kfs compact`'s store,
+   * main/runtime.ts): a compaction's commit then asks again at most this often, and ends at once on
+   * a call that ran out of its own retries — not bound × bound attempts.
+   */
+  readonly storeRetryAttempts?: number
 }
 
 export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, OfflineCompactor {
@@ -257,11 +263,12 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const table = await loadTableOrNone(this.#store, path)
     if (table === undefined) return { removedFiles: 0, addedFiles: 0, status: undefined }
     // Its commit backs off on the sink's clock, as an append's does.
-    const clock = this.#options.clock
+    const { clock, storeRetryAttempts } = this.#options
     const { removedFiles, addedFiles, status } = await compactPartitions(table, {
       olderThanDay: options.olderThanDay,
       ...this.#writeOptions(),
       ...(clock === undefined ? {} : { clock }),
+      ...(storeRetryAttempts === undefined ? {} : { attempts: storeRetryAttempts, endsOn: isRetriesExhausted }),
     })
     return { removedFiles, addedFiles, status }
   }
@@ -301,6 +308,11 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const until = options.untilOffset === undefined ? undefined : BigInt(options.untilOffset)
     yield* readArchivePartitionBatches(table, topic, partition, pinned, { from, until })
   }
+}
+
+/** A store call whose own retries ran out: asking the whole commit again would only multiply its bound. */
+function isRetriesExhausted(err: unknown): boolean {
+  return err instanceof RetriesExhaustedError
 }
 
 function markersOf(meta: TableMetadata): Record<string, number> {

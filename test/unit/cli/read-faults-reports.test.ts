@@ -1,13 +1,14 @@
 /**
  * The read-side commands that report (`kfs verify-parity`, `kfs skew-report`) or list (`kfs tables`,
- * `kfs dead-letters list|show`), with every read they make of the object store and the schema
+ * `kfs dead-letters list|show`, `kfs registry list|show|lineage|diff`), with every read they make of the object store and the schema
  * registry faulted every way a read fails (test/support/read-command-faults.ts): a passing fault
  * gives the clean run's output, byte for byte; one that outlasts the read bound, or a refusal,
  * exits 1 with one line naming what could not be read — never a listing short of a table, a match
  * found by checking nothing, or a skew report over fewer lookups that passes. Before, their reads
  * had no retry: one passing fault of the store failed the whole command. skew-report reads the
  * served log through the command's ports (training/skew-report.ts), retried where main/ builds them.
- * (The dead letters themselves are read from the event log, not faulted here.)
+ * (The dead letters themselves are read from the event log, not faulted here.) `kfs registry`'s
+ * subcommands (list, show, lineage, diff) read only the registry, retried as these are.
  */
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
@@ -101,6 +102,38 @@ const COMMANDS: readonly {
     args: ['dead-letters', 'show', '0', ...FEATURES, '--json'],
     steps: [...REGISTRY, 'schema registry: a writer schema'],
     checks: (stdout) => assert.equal((JSON.parse(stdout) as { decodesNow?: unknown }).decodesNow, true, stdout),
+  },
+  {
+    name: 'registry list',
+    command: 'registry',
+    args: ['registry', 'list', '--json'],
+    steps: REGISTRY,
+    checks: (stdout) =>
+      assert.deepEqual((JSON.parse(stdout) as { views: { name: string }[] }).views.map((v) => v.name).sort(), [
+        'user_big_spends',
+        'user_purchases',
+      ]),
+  },
+  {
+    name: 'registry show',
+    command: 'registry',
+    args: ['registry', 'show', 'user_purchases', '--json'],
+    steps: REGISTRY,
+    checks: (stdout) => assert.deepEqual((JSON.parse(stdout) as { versions: number[] }).versions, [1], stdout),
+  },
+  {
+    name: 'registry lineage',
+    command: 'registry',
+    args: ['registry', 'lineage', 'user_purchases', '--json'],
+    steps: REGISTRY,
+    checks: (stdout) => assert.ok((JSON.parse(stdout) as { nodes: unknown[] }).nodes.length > 1, stdout),
+  },
+  {
+    name: 'registry diff',
+    command: 'registry',
+    args: ['registry', 'diff', ...FEATURES, '--json'],
+    steps: REGISTRY,
+    checks: (stdout) => assert.ok((JSON.parse(stdout) as { views: unknown[] }).views.length > 0, stdout),
   },
 ]
 
