@@ -78,6 +78,12 @@ export interface IngestResult {
   /** Records already in the log, and those of them that did not decode as envelopes (skipped). */
   readonly logRecords: number
   readonly unreadableLogRecords: number
+  /**
+   * The settings by which the source's topic deletes records (engine/source-topics.ts says why
+   * kfs creates it compacted); undefined when it keeps each key's latest record for good. A topic
+   * made elsewhere may delete: once it has, ingest no longer finds those rows and appends them again.
+   */
+  readonly topicRetention?: string
 }
 
 /** The table spec of a source `kfs ingest` can read, or why not. */
@@ -110,10 +116,11 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   const usable = writer?.columns.join('\u0000') === columns.map((c) => c.name).join('\u0000') ? writer : undefined
   const images = usable === undefined ? undefined : new RowImages(usable, DEFAULT_CHUNK_BYTES, expectedRows)
   await createSourceTopic(deps.log, source)
+  const topicRetention = await deps.log.retentionLimit?.(source.topic)
   // Before the log is read: an earlier run still appending is fenced (./append-lease.ts).
   const lease = await takeAppendLease(deps.log, source)
   try {
-    return await ingestUnderLease(deps, options, { spec, snapshot, columns, ignoredColumns, state, planner, images, appends: lease.appends })
+    return { ...(await ingestUnderLease(deps, options, { spec, snapshot, columns, ignoredColumns, state, planner, images, appends: lease.appends })), topicRetention }
   } finally {
     await lease.release()
   }
@@ -130,7 +137,7 @@ interface Prepared {
   readonly appends: Appends
 }
 
-async function ingestUnderLease(deps: IngestDeps, options: IngestOptions, prepared: Prepared): Promise<IngestResult> {
+async function ingestUnderLease(deps: IngestDeps, options: IngestOptions, prepared: Prepared): Promise<Omit<IngestResult, 'topicRetention'>> {
   const { source } = options
   const { spec, snapshot, columns, state, planner, images } = prepared
   let rowsRead = 0

@@ -197,6 +197,7 @@ function summaryJson(source: string, result: IngestResult, rejects: RejectsWritt
     ignoredColumns: result.ignoredColumns,
     logRecords: result.logRecords,
     unreadableLogRecords: result.unreadableLogRecords,
+    topicRetention: result.topicRetention ?? null,
   }
 }
 
@@ -218,5 +219,10 @@ function summaryText(source: string, result: IngestResult, rejects: RejectsWritt
   if (result.ignoredColumns.length > 0) lines.push(`  ignored columns (not in the row schema): ${result.ignoredColumns.join(', ')}`)
   if (result.unreadableLogRecords > 0)
     lines.push(`  note: ${result.unreadableLogRecords} of the log's ${result.logRecords} records are not change envelopes of this table and were skipped`)
+  if (result.topicRetention !== undefined) lines.push(`  warning: ${retentionWarning(source, result.topicRetention)}`)
   return `${lines.join('\n')}\n`
+}
+
+function retentionWarning(source: string, retention: string): string {
+  return `the topic of ${source} deletes records (${retention}): once a row's record is gone, kfs ingest no longer finds the row and appends it again. kfs creates a table source's topic compacted; make this one so (cleanup.policy=compact)`
 }

@@ -109,7 +109,7 @@ async function harness(makeLog: () => TransactionalEventLog, name: string) {
     return out
   }
   const close = () => Promise.allSettled(logs.map((l) => l.close()))
-  return { client, run, partitions, close }
+  return { source, client, run, partitions, close }
 }
 
 for (const [clientName, makeLog] of clients) {
@@ -126,6 +126,21 @@ for (const [clientName, makeLog] of clients) {
       ['commit', 1, "with A's second chunk produced, not committed"],
       ['produce', 3, "between A's third and fourth chunks"],
     ]
+    void it("a topic kfs created is compacted and ingest says nothing; one made elsewhere that deletes records is named in the result", async () => {
+      const h = await harness(makeLog, 'retention')
+      const made = await harness(makeLog, 'made-elsewhere')
+      try {
+        assert.equal((await h.run(first, h.client())).topicRetention, undefined)
+        // Created as another tool would: the cluster's defaults, which delete by time.
+        await made.client().createTopic(made.source.topic, made.source.partitions)
+        const result = await made.run(first, made.client())
+        assert.equal(result.appended, 200)
+        assert.match(result.topicRetention ?? '', /^cleanup\.policy=delete, retention\.ms=\d+/)
+      } finally {
+        await Promise.all([h.close(), made.close()])
+      }
+    })
+
     for (const [step, n, where] of points) {
       void it(`B on another client starting ${where}: each change once, A stops with a conflict`, async () => {
         const h = await harness(makeLog, `${step}-${n}`)

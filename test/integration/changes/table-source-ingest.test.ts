@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { encodeEntityKey } from '../../../core/entity-key.ts'
 import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
+import { createSourceTopic } from '../../../engine/source-topics.ts'
 import { usersSnapshot, type UserRow } from '../../../examples/generate-tables.ts'
 import {
   changesInTopic,
@@ -106,12 +107,12 @@ void test(`table source on MinIO: an Iceberg users table (${USERS} rows, then an
     )
     const snapshots = JSON.parse(await runPython(python, ['-c', WRITER, warehouse, sqlite, ...files], base)) as { night1: string; night2: string }
     const ingestArgs = (snapshot?: string) => ['ingest', '--source', users.name, '--json', ...(snapshot === undefined ? [] : ['--snapshot', snapshot])]
-    const ingest = async (snapshot?: string): Promise<{ snapshot: string; appended: number; unchanged: number; rejected: number }> =>
-      JSON.parse((await runKfs(ingestArgs(snapshot), run.env)).stdout) as { snapshot: string; appended: number; unchanged: number; rejected: number }
+    type Summary = { snapshot: string; appended: number; unchanged: number; rejected: number; topicRetention: string | null }
+    const ingest = async (snapshot?: string): Promise<Summary> => JSON.parse((await runKfs(ingestArgs(snapshot), run.env)).stdout) as Summary
 
     // Night 1 (by its Iceberg snapshot id): a kfs ingest killed part-way through its appends, then run again.
     // Created as kfs ingest creates it, so its end offsets can be watched from the start.
-    await log.createTopic(users.topic, users.partitions)
+    await createSourceTopic(log, users)
     // Small batches: each is one transaction (ingest/append-lease.ts), so the kill lands between two
     // of them or inside one. It waits until a second batch is being appended: the first is committed.
     const BATCH = 500
@@ -123,6 +124,7 @@ void test(`table source on MinIO: an Iceberg users table (${USERS} rows, then an
     const resumed = await ingest(snapshots.night1)
     assert.equal(resumed.snapshot, snapshots.night1)
     assert.equal(resumed.rejected, 0)
+    assert.equal(resumed.topicRetention, null, 'the topic kfs ingest created keeps each key (compacted)')
     // The re-run fenced the killed one (its open batch aborted) and found its committed batches whole.
     const committed = resumed.unchanged
     assert.ok(committed >= BATCH && committed % BATCH === 0 && committed <= offsetsBeforeKill, `whole batches committed before the kill (${committed})`)
