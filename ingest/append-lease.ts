@@ -76,7 +76,8 @@ async function transactionalLease(
     err instanceof CommitError && err.code === 'COMMIT_CONFLICT'
       ? new FeatureStoreError(
           'COMMIT_CONFLICT',
-          `another kfs ingest of source ${source.name} started while this one was appending, and appends what this one had not (this run's last chunk was discarded, nothing is doubled); run one kfs ingest of a source at a time`,
+          `another kfs ingest of source ${source.name} started while this one was appending, and appends what this one had not (this run's last chunk was discarded, nothing is doubled); run one kfs ingest of a source at a time. ` +
+            `(Kafka fences a transaction that outlasts its timeout the same way: if no other run was started, use a smaller --batch.)`,
           { cause: err, context: { source: source.name, transactionalId: id } },
         )
       : err
