@@ -36,13 +36,14 @@ export function ingestTransactionalId(topic: string): string {
   return `kfs-ingest.${topic}`
 }
 
-/** Takes the lease of `source`'s topic; call before the log is read. */
+/** Takes the lease of `source`'s topic to append rows of `snapshot` (its id); call before the log is read. */
 export async function takeAppendLease(
   log: EventLog,
   source: { readonly name: string; readonly topic: string },
+  snapshot: string,
 ): Promise<AppendLease> {
   if (log.ownedByThisProcess === true || !isTransactional(log)) return inProcessLease(log, source)
-  return transactionalLease(log, source)
+  return transactionalLease(log, source, snapshot)
 }
 
 function inProcessLease(log: EventLog, source: { readonly name: string; readonly topic: string }): AppendLease {
@@ -69,16 +70,20 @@ function inProcessLease(log: EventLog, source: { readonly name: string; readonly
 async function transactionalLease(
   log: TransactionalEventLog,
   source: { readonly name: string; readonly topic: string },
+  snapshot: string,
 ): Promise<AppendLease> {
   const id = ingestTransactionalId(source.topic)
   // The fence: Kafka's InitProducerId for this id, ending an earlier run's open transaction.
+  // Which snapshot the fencing run ingests is not known here: it appends what this one had not
+  // only if it is the same one (a later export holds later rows of the keys that changed).
   const conflict = (err: unknown): unknown =>
     err instanceof CommitError && err.code === 'COMMIT_CONFLICT'
       ? new FeatureStoreError(
           'COMMIT_CONFLICT',
-          `another kfs ingest of source ${source.name} started while this one was appending, and appends what this one had not (this run's last chunk was discarded, nothing is doubled); run one kfs ingest of a source at a time. ` +
+          `another kfs ingest of source ${source.name} started while this one was appending snapshot ${snapshot}; this run's last chunk was discarded and nothing is doubled. ` +
+            `If that run ingests the same snapshot it appends what this one had not; rows of this snapshot that another one does not hold are not appended. Run one kfs ingest of a source at a time. ` +
             `(Kafka fences a transaction that outlasts its timeout the same way: if no other run was started, use a smaller --batch.)`,
-          { cause: err, context: { source: source.name, transactionalId: id } },
+          { cause: err, context: { source: source.name, snapshot, transactionalId: id } },
         )
       : err
   let open: LogTransaction | undefined

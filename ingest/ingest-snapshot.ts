@@ -118,7 +118,7 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   await createSourceTopic(deps.log, source)
   const topicRetention = await deps.log.retentionLimit?.(source.topic)
   // Before the log is read: an earlier run still appending is fenced (./append-lease.ts).
-  const lease = await takeAppendLease(deps.log, source)
+  const lease = await takeAppendLease(deps.log, source, snapshot.id)
   try {
     return { ...(await ingestUnderLease(deps, options, { spec, snapshot, columns, ignoredColumns, state, planner, images, appends: lease.appends })), topicRetention }
   } finally {

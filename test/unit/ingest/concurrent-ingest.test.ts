@@ -136,6 +136,32 @@ void describe('concurrent ingest of one source on a shared log', async () => {
     })
   }
 
+  void it("B ingesting a later snapshot while A appends: A's conflict names its snapshot and promises its rows only to a run of the same one", async () => {
+    const h = await harness('later-snapshot')
+    const later = snapshotOf(
+      's3',
+      rowsOf(4, 60).map((r) => ({ ...r, updated_at: Number(r.updated_at) + 10_000 })),
+    )
+    await h.run(first, h.handle())
+    let b: IngestResult | undefined
+    const a = h.run(second, h.handle(holdAt('produce', 1, async () => (b = await h.run(later, h.handle())))))
+    const err = await a.then(
+      () => assert.fail('A was taken over'),
+      (e: unknown) => e as Error,
+    )
+    assert.match(err.message, CONFLICT)
+    assert.match(err.message, /appending snapshot s2;/, 'names the snapshot it was appending')
+    assert.match(
+      err.message,
+      /If that run ingests the same snapshot it appends what this one had not; rows of this snapshot that another one does not hold are not appended/,
+    )
+    assert.ok(b !== undefined && b.appended > 0)
+    assert.equal((await h.run(later, h.handle())).appended, 0, 'the later snapshot is whole')
+    // What A had not appended of s2 is not in the log: B read another snapshot.
+    assert.ok((await h.run(second, h.handle())).appended > 0, 'rows of A’s snapshot were left out')
+    await h.log.close()
+  })
+
   void it('three runs, each starting inside the one before: each change once', async () => {
     const h = await harness('three')
     await h.run(first, h.handle())
