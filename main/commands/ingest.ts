@@ -31,7 +31,7 @@ the snapshot's id. What the log holds is read from the log itself, so ingesting 
 again appends nothing, and a run that was killed is completed by running it again. Two runs of
 one source at once append nothing twice either: the later one fences the earlier before it reads
 the log (on Kafka each batch is appended in a transaction of id kfs-ingest.<topic>), and the
-earlier one stops with exit 1, the later appending the rest.
+earlier one stops with exit 1, the later appending the rest if it ingests the same snapshot.
 
 Rows without a primary key or event time, with a value not of the row schema's type, too large
 for a change record (over 523,776 bytes of values: a record over 1 MiB no reader takes), or repeating
