@@ -46,12 +46,18 @@ const CONFLICT = /another kfs ingest of source overlap_users_\S+ started while t
 /** The Kafka client of each round's children: one round on @platformatic/kafka, one mixed. */
 const ROUND_CLIENTS: readonly ('kafkajs' | 'platformatic' | 'mixed')[] = ['kafkajs', 'platformatic', 'mixed', 'kafkajs']
 
+/**
+ * When a fate strikes: once the topic's end offsets (last stable offsets: committed chunks) grew
+ * by `afterOffsets` this round, or `afterMs` after the child started (inside a chunk, before the
+ * lease, wherever the child then is).
+ */
+type When = { readonly afterOffsets: number } | { readonly afterMs: number }
+
 type Fate =
   | { readonly kind: 'finish' }
-  /** SIGKILL once the topic's end offsets grew by `afterOffsets` this round, or `afterMs` after the start. */
-  | { readonly kind: 'kill'; readonly afterOffsets?: number; readonly afterMs?: number }
-  /** SIGSTOP once the end offsets grew by `afterOffsets`; SIGCONT when the others have ended and `atLeastMs` passed. */
-  | { readonly kind: 'pause'; readonly afterOffsets: number; readonly atLeastMs: number }
+  | { readonly kind: 'kill'; readonly when: When }
+  /** SIGSTOP, then SIGCONT once the other children have ended and `atLeastMs` passed. */
+  | { readonly kind: 'pause'; readonly when: When; readonly atLeastMs: number }
 
 interface Planned {
   readonly delayMs: number
@@ -93,14 +99,14 @@ function schedule(rand: () => number, round: number, toAppend: number): Planned[
   let paused = false
   return Array.from({ length: count }, (_, i) => {
     const r = rand()
-    const offsets = Math.floor(rand() * toAppend * 0.8)
+    const when: When =
+      rand() < 0.6 ? { afterOffsets: Math.floor(rand() * toAppend * 0.8) } : { afterMs: 300 + Math.floor(rand() * 2_500) }
     let fate: Fate
     if (r < 0.3) fate = { kind: 'finish' }
-    else if (r < 0.45) fate = { kind: 'kill', afterMs: 300 + Math.floor(rand() * 1_500) }
-    else if (r < 0.75 || paused) fate = { kind: 'kill', afterOffsets: offsets }
+    else if (r < 0.7 || paused) fate = { kind: 'kill', when }
     else {
       paused = true
-      fate = { kind: 'pause', afterOffsets: offsets, atLeastMs: 1_000 + Math.floor(rand() * 3_000) }
+      fate = { kind: 'pause', when, atLeastMs: 1_000 + Math.floor(rand() * 3_000) }
     }
     return {
       delayMs: i === 0 || rand() < 0.3 ? 0 : Math.floor(rand() * 1_500),
@@ -210,18 +216,19 @@ async function runRound(
       const running = () => child.child.exitCode === null && child.child.signalCode === null
       let killedByTest = false
       const fate = p.fate
-      if (fate.kind === 'kill') {
-        const startedMs = Date.now()
+      const startedMs = Date.now()
+      /** Waits until the fate is due; false when the child ended first. */
+      const due = async (when: When): Promise<boolean> => {
         while (running()) {
-          if (fate.afterMs !== undefined ? Date.now() - startedMs >= fate.afterMs : await grown(fate.afterOffsets ?? 0)) {
-            killedByTest = child.child.kill('SIGKILL')
-            break
-          }
+          if ('afterMs' in when ? Date.now() - startedMs >= when.afterMs : await grown(when.afterOffsets)) return true
           await sleep(25)
         }
+        return false
+      }
+      if (fate.kind === 'kill') {
+        if (await due(fate.when)) killedByTest = child.child.kill('SIGKILL')
       } else if (fate.kind === 'pause') {
-        while (running() && !(await grown(fate.afterOffsets))) await sleep(25)
-        if (running()) {
+        if (await due(fate.when)) {
           child.child.kill('SIGSTOP')
           const stoppedMs = Date.now()
           // A zombie: continued once every other child has ended (a later one has fenced it, if any ran).
