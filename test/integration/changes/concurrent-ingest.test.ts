@@ -16,14 +16,13 @@ import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
 import { PlatformaticEventLog } from '../../../adapters/event-log/platformatic/index.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { ingestSnapshot, type IngestResult } from '../../../ingest/ingest-snapshot.ts'
-import { declaredTableColumns } from '../../../ingest/row-columns.ts'
-import { scanTopic } from '../../../ingest/scan-topic.ts'
 import type { TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import type { TableRow, TableSnapshotReader } from '../../../ports/table-snapshots.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
-import { accountRow, accountsSource } from '../../unit/ingest/fixtures.ts'
-import { heldLog, type TransactionStep } from '../../unit/ingest/logs.ts'
+import { accountsSource } from '../../unit/ingest/fixtures.ts'
+import { heldLog, holdAt, type TransactionStep } from '../../unit/ingest/logs.ts'
+import { decodedPartitions, snapshotOf } from '../../unit/ingest/memory-snapshots.ts'
 import { kafkaBrokers } from '../kafka/kafka-env.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-ingest-kafka-'))
@@ -39,20 +38,6 @@ const clients: readonly [string, () => TransactionalEventLog][] = [
   ],
 ]
 
-function snapshotOf(id: string, rows: readonly TableRow[]): TableSnapshotReader {
-  return {
-    open: async () => ({
-      id,
-      where: `memory:${id}`,
-      columns: declaredTableColumns(accountRow),
-      rowCount: rows.length,
-      async *rows() {
-        for (let i = 0; i < rows.length; i += 100) yield rows.slice(i, i + 100)
-      },
-    }),
-  }
-}
-
 const rowsOf = (offset: number, n: number): TableRow[] =>
   Array.from({ length: n }, (_, i) => ({
     account_id: `acct-${(i * 7) % 97}`,
@@ -62,20 +47,8 @@ const rowsOf = (offset: number, n: number): TableRow[] =>
     visits: offset + i,
   }))
 
-const first = snapshotOf('s1', rowsOf(0, 200))
-const second = snapshotOf('s2', rowsOf(200, 400))
-
-/** A hold that, at step `at` of its run, runs `meanwhile` to its end first. */
-function holdAt(
-  at: TransactionStep,
-  n: number,
-  meanwhile: () => Promise<unknown>,
-): (step: TransactionStep, k: number) => Promise<void> {
-  let seen = 0
-  return async (step) => {
-    if (step === at && seen++ === n) await meanwhile()
-  }
-}
+const first = snapshotOf('s1', rowsOf(0, 200), 100)
+const second = snapshotOf('s2', rowsOf(200, 400), 100)
 
 async function harness(makeLog: () => TransactionalEventLog, name: string) {
   const source = accountsSource({ topic: `accounts-${name}-${randomUUID().slice(0, 8)}` })
@@ -92,22 +65,8 @@ async function harness(makeLog: () => TransactionalEventLog, name: string) {
   const run = (reader: TableSnapshotReader, log: TransactionalEventLog) =>
     ingestSnapshot({ log, reader, encoder, decoder }, { source, chunkRecords: CHUNK })
   /** Every record of the topic, decoded, per partition in offset order (offsets left out: transaction markers take some). */
-  const partitions = async (): Promise<string[][]> => {
-    const out: string[][] = Array.from({ length: source.partitions }, () => [])
-    await scanTopic(
-      client(),
-      source.topic,
-      async (records) => {
-        for (const r of records) {
-          const d = await decoder.decode(r.value)
-          assert.ok(d.ok)
-          out[r.partition]!.push(JSON.stringify(d.event))
-        }
-      },
-      { groupPrefix: 'test' },
-    )
-    return out
-  }
+  const partitions = (): Promise<string[][]> =>
+    decodedPartitions(client(), decoder, source.topic, { partitions: source.partitions, offsets: false })
   const close = () => Promise.allSettled(logs.map((l) => l.close()))
   return { source, client, run, partitions, close }
 }
@@ -126,7 +85,7 @@ for (const [clientName, makeLog] of clients) {
       ['commit', 1, "with A's second chunk produced, not committed"],
       ['produce', 3, "between A's third and fourth chunks"],
     ]
-    void it("a topic kfs created is compacted and ingest says nothing; one made elsewhere that deletes records is named in the result", async () => {
+    void it('a topic kfs created is compacted and ingest says nothing; one made elsewhere that deletes records is named in the result', async () => {
       const h = await harness(makeLog, 'retention')
       const made = await harness(makeLog, 'made-elsewhere')
       try {
