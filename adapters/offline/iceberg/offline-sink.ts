@@ -183,7 +183,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   async #tableById(tableId: string): Promise<IcebergTable> {
     const cached = this.#tables.get(tableId)
     if (cached) return cached
-    const loaded = await loadTableIfExists(this.#store, tableId)
+    const loaded = await loadTableOrNone(this.#store, tableId)
     if (!loaded) throw new FeatureStoreError('NOT_FOUND', `table ${tableId} does not exist`)
     return loaded
   }
@@ -228,7 +228,9 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   }
 
   async snapshots(tableId: string): Promise<{ snapshotId: string; markers: Record<string, number> }[]> {
-    const loaded = await loadTableIfExists(this.#store, tableId)
+    // A damaged table is refused (./damaged-table.ts): read as no snapshots, verify-parity and
+    // replay --snapshot-id would call it missing rather than damaged.
+    const loaded = await loadTableOrNone(this.#store, tableId)
     if (!loaded) return []
     const acc: Record<string, number> = {}
     const out: { snapshotId: string; markers: Record<string, number> }[] = []
