@@ -74,3 +74,20 @@ export async function recordedLabelColumns(store: ObjectStore, id: string): Prom
 export async function listTrainingSets(store: ObjectStore): Promise<string[]> {
   return (await store.list('registry/training-sets/')).map((k) => /\/([0-9a-f]{16})\.json$/.exec(k)?.[1]).filter((id): id is string => id !== undefined)
 }
+
+/**
+ * Per offline table, the snapshot ids recorded training sets pinned: snapshot expiry keeps them, so
+ * every recorded set rebuilds.
+ */
+export async function pinnedSnapshots(store: ObjectStore): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>()
+  for (const id of await listTrainingSets(store)) {
+    const bytes = await store.get(trainingSetKeys.record(id))
+    if (bytes === undefined) continue
+    for (const view of (JSON.parse(new TextDecoder().decode(bytes)) as TrainingSetRecord).views) {
+      if (view.snapshotId === null) continue
+      out.set(view.table, (out.get(view.table) ?? new Set()).add(view.snapshotId))
+    }
+  }
+  return out
+}

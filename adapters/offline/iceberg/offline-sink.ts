@@ -12,7 +12,7 @@
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { FeatureRowReader, FeatureTableStats, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
 import { isOfflineRowArray, type ArchiveRow, type ArchiveRows, type OfflineRows, type OfflineSink, type OfflineTable, type RowOrigin, type StagedFiles, type ViewVersion } from '../../../ports/offline.ts'
-import type { CompactionSummary, OfflineCompactor } from '../../../ports/offline-compaction.ts'
+import type { CompactionSummary, ExpirySummary, OfflineCompactor, SnapshotRetention } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { appendFiles } from './append-files.ts'
 import { compactPartitions } from './compaction.ts'
@@ -23,6 +23,7 @@ import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from 
 import { JOIN_KEYS_PROPERTY } from './join-key-columns.ts'
 import type { DataFile } from './manifests.ts'
 import { pinTable } from './pinned-files.ts'
+import { expireSnapshots } from './snapshot-expiry.ts'
 import { archiveTablePath, checkArchiveTopic, featureTablePath } from './table-paths.ts'
 import { archiveColumns } from './archive-columns.ts'
 import { archiveNextOffsets, readArchivePartitionBatches } from './archive-reader.ts'
@@ -271,6 +272,23 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
       ...(storeRetryAttempts === undefined ? {} : { attempts: storeRetryAttempts, endsOn: isRetriesExhausted }),
     })
     return { removedFiles, addedFiles, status }
+  }
+
+  /**
+   * Expires the table's old snapshots. Never creates a table (as compaction does not). The
+   * checkpoint markers of expired snapshots are carried forward: the sink's replay detection and
+   * verify-parity read them as a maximum over all snapshots.
+   */
+  async expireSnapshots(offlineTable: OfflineTable, retention: SnapshotRetention): Promise<ExpirySummary> {
+    const table = await loadTableOrNone(this.#store, this.tableId(offlineTable))
+    if (table === undefined) return { expiredSnapshots: 0, keptSnapshots: 0, deletedFiles: 0 }
+    const { clock, storeRetryAttempts } = this.#options
+    const { expiredSnapshots, keptSnapshots, deletedFiles } = await expireSnapshots(table, retention, {
+      carriedPrefixes: [MARKER_PREFIX],
+      ...(clock === undefined ? {} : { clock }),
+      ...(storeRetryAttempts === undefined ? {} : { attempts: storeRetryAttempts, endsOn: isRetriesExhausted }),
+    })
+    return { expiredSnapshots, keptSnapshots, deletedFiles }
   }
 
   /**
