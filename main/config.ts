@@ -135,8 +135,8 @@ export interface KfsConfig {
   readonly checkpointIntervalMs: number
   readonly checkpointMaxRecords: number
   /**
-   * Which offline-table snapshots snapshot expiry keeps beside the current one and training sets'
-   * pins: those superseded less than `maxAgeMs` ago (KFS_SNAPSHOT_RETENTION_MS, 1 day), and the
+   * Which offline-table snapshots snapshot expiry (`kfs compact`, and the engine's every 100
+   * commits) keeps beside the current one and training sets' pins: those superseded less than `maxAgeMs` ago (KFS_SNAPSHOT_RETENTION_MS, 1 day), and the
    * newest `minSnapshots` (KFS_SNAPSHOT_MIN_KEEP, 100). At one commit per checkpoint (10 s) a day
    * is ~8,640 snapshots, ~8 MB of metadata per table.
    */

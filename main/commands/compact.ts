@@ -28,7 +28,7 @@ checkpoint commits one, and the table metadata every commit rewrites holds them 
 current snapshot, those superseded less than KFS_SNAPSHOT_RETENTION_MS ago (1 day), the newest
 KFS_SNAPSHOT_MIN_KEEP (100), and every snapshot a recorded training set pinned (so it rebuilds).
 Files only expired snapshots named are deleted after the commit; a time-travel read of an expired
-snapshot fails naming it.
+snapshot fails naming it. (kfs run also expires by itself, every 100 commits of a table.)
 
 Options:
 ${FEATURES_HELP}

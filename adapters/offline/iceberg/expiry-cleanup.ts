@@ -26,16 +26,18 @@ import { specById, type Snapshot } from './table-metadata.ts'
 /** Deletes running at once: the first expiry of a long-running table removes many thousands of files. */
 const DELETE_CONCURRENCY = 16
 
+/** `maxMetadataFiles`: the oldest this many old metadata files go (the rest in a later run). */
 export async function deleteExpiredFiles(
   before: IcebergTable,
   kept: ReadonlySet<bigint>,
   after: IcebergTable,
+  maxMetadataFiles = Infinity,
 ): Promise<{ deleted: number; failed: number }> {
   const { store } = before
   const doomed = new Set<string>()
   for (const s of before.metadata.snapshots) if (!kept.has(s['snapshot-id'])) doomed.add(keyOfTableUri(store, s['manifest-list']))
   for (const key of await replacedFiles(before, kept)) doomed.add(key)
-  for (const key of await oldMetadataFiles(after)) doomed.add(key)
+  for (const key of await oldMetadataFiles(after, maxMetadataFiles)) doomed.add(key)
   return deleteAll(store, [...doomed])
 }
 
@@ -76,7 +78,7 @@ async function replacedFiles(before: IcebergTable, kept: ReadonlySet<bigint>): P
 
 const VERSION = /\/metadata\/v(\d+)\.metadata\.json$/
 
-async function oldMetadataFiles(after: IcebergTable): Promise<string[]> {
+async function oldMetadataFiles(after: IcebergTable, max: number): Promise<string[]> {
   const { store, path } = after
   let oldest = after.version
   for (const e of after.metadata['metadata-log']) {
@@ -85,12 +87,16 @@ async function oldMetadataFiles(after: IcebergTable): Promise<string[]> {
   }
   const hinted = await readVersionHint(store, path)
   if (hinted !== undefined) oldest = Math.min(oldest, hinted)
-  const out: string[] = []
+  const old: { key: string; version: number }[] = []
   for (const key of await store.list(`${path}/metadata/v`)) {
     const m = VERSION.exec(key)
-    if (m !== null && Number(m[1]) < oldest && key === metadataKey(path, Number(m[1]))) out.push(key)
+    if (m !== null && Number(m[1]) < oldest && key === metadataKey(path, Number(m[1]))) old.push({ key, version: Number(m[1]) })
   }
-  return out
+  // Oldest first: listed in key order, v10 comes before v9.
+  return old
+    .sort((a, b) => a.version - b.version)
+    .slice(0, max)
+    .map((v) => v.key)
 }
 
 async function deleteAll(store: ObjectStore, keys: readonly string[]): Promise<{ deleted: number; failed: number }> {

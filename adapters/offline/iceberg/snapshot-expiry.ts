@@ -29,6 +29,12 @@ export type { SnapshotRetention }
 export interface ExpiryOptions extends CommitOptions {
   /** Summary keys with these prefixes hold numbers read as a maximum over all snapshots; carried forward. */
   readonly carriedPrefixes?: readonly string[]
+  /**
+   * At most this many snapshots (the oldest due) expire, and this many old metadata files go, in
+   * one run: the engine's automatic expiry must not stall its commits for minutes on a table a
+   * month of checkpoints filled; the next runs take the rest. Default: no bound (`kfs compact`).
+   */
+  readonly maxExpired?: number
 }
 
 export interface ExpiryResult {
@@ -55,6 +61,14 @@ export function snapshotsToKeep(meta: TableMetadata, retention: SnapshotRetentio
     if (young || i >= ordered.length - retention.minSnapshots || retention.keep?.has(String(s['snapshot-id'])) === true)
       kept.add(s['snapshot-id'])
   })
+  return kept
+}
+
+/** `kept` and every snapshot due to expire beyond the oldest `max` of them. */
+function boundExpired(meta: TableMetadata, kept: Set<bigint>, max: number | undefined): Set<bigint> {
+  if (max === undefined) return kept
+  const due = meta.snapshots.filter((s) => !kept.has(s['snapshot-id'])).sort(bySequence)
+  for (const s of due.slice(max)) kept.add(s['snapshot-id'])
   return kept
 }
 
@@ -89,7 +103,7 @@ export async function expireSnapshots(
     async (base) => {
       const meta = base.metadata
       const nowMs = Math.max(clock.nowMs(), meta['last-updated-ms'])
-      const kept = snapshotsToKeep(meta, retention, nowMs)
+      const kept = boundExpired(meta, snapshotsToKeep(meta, retention, nowMs), options.maxExpired)
       if (meta.snapshots.every((s) => kept.has(s['snapshot-id']))) return { done: undefined }
       landedOn = { base, kept }
       const ordered = [...meta.snapshots].sort(bySequence)
@@ -114,7 +128,7 @@ export async function expireSnapshots(
     return { table: now, expiredSnapshots: 0, keptSnapshots: now.metadata.snapshots.length, deletedFiles: 0, undeletedFiles: 0 }
   }
   const { base, kept } = landedOn
-  const { deleted, failed } = await deleteExpiredFiles(base, kept, committed)
+  const { deleted, failed } = await deleteExpiredFiles(base, kept, committed, options.maxExpired)
   const expired = base.metadata.snapshots.filter((s) => !kept.has(s['snapshot-id'])).length
   return {
     table: committed,
