@@ -66,7 +66,6 @@ Examples:
             `${view.name} v${view.version}: ${removedFiles} files rewritten into ${addedFiles}${status ? ` (${status})` : ''}\n`,
           )
       }
-      const expired = []
       if (!flagOption(args, 'no-expire')) {
         // Read after compacting: a training set recorded meanwhile pinned a snapshot current then, which stays anyway.
         const pins = await pinnedSnapshots(runtime.store)
@@ -78,7 +77,7 @@ Examples:
           const id = runtime.offline.tableId(table)
           const keep = pins.get(id) ?? new Set<string>()
           const summary = await runtime.offline.expireSnapshots(table, { ...ctx.config().snapshotRetention, keep })
-          expired.push({ table: id, ...summary })
+          // --json keeps printing the compaction results alone (the array scripts already parse).
           if (!ctx.json && summary.expiredSnapshots > 0)
             ctx.out(
               `${id}: ${summary.expiredSnapshots} snapshots expired, ${summary.keptSnapshots} kept, ${summary.deletedFiles} files deleted\n`,

@@ -232,7 +232,7 @@ void describe('sinks > iceberg > snapshot expiry', () => {
     assert.equal(after.at(-1)!.markers['g/t/9'], 5)
   })
 
-  void test('a training set pinned to an expired snapshot is refused, naming the snapshot', async () => {
+  void test('a training set pinned to an expired snapshot, or a read at one, is refused naming the snapshot', async () => {
     const clock = steppedClock()
     const store = new MemoryObjectStore()
     let table = await commitMany(
@@ -251,6 +251,14 @@ void describe('sinks > iceberg > snapshot expiry', () => {
           err instanceof FeatureStoreError &&
           err.code === 'NOT_FOUND' &&
           err.message.includes(`snapshot ${old} of table ${PATH} is no longer kept`),
+      )
+      // Any read pinned to it (a backfill's, a replay --snapshot-id) is refused by name too.
+      await assert.rejects(
+        rowsAt(await loadTable(store, PATH), BigInt(old)),
+        (err: unknown) =>
+          err instanceof FeatureStoreError &&
+          err.code === 'OBJECT_NOT_FOUND' &&
+          err.message.includes(`table ${PATH} has no snapshot ${old}`),
       )
       const current = String((await loadTable(store, PATH)).metadata['current-snapshot-id'])
       assert.equal((await pinTable(store, PATH, current, dir)).files.length, 105)
