@@ -106,6 +106,10 @@ export interface ServeLogConfig {
 
 export const DEFAULT_SERVE_LOG_SAMPLE = 0.01
 
+/** A day: any read started on a snapshot while it was current (a backfill, a training set's build) finishes. */
+export const DEFAULT_SNAPSHOT_RETENTION_MS = 86_400_000
+export const DEFAULT_SNAPSHOT_MIN_KEEP = 100
+
 /**
  * What serves HTTP and WebSocket (serving/server/transport/select.ts): `auto` takes native
  * uWebSockets.js where a build for this Node loads, else node:http + ws; `uws` and `node` force one.
@@ -130,6 +134,13 @@ export interface KfsConfig {
   readonly metricsPort: number | undefined
   readonly checkpointIntervalMs: number
   readonly checkpointMaxRecords: number
+  /**
+   * Which offline-table snapshots snapshot expiry (`kfs compact`, and the engine's every 100
+   * commits) keeps beside the current one and training sets' pins: those superseded less than `maxAgeMs` ago (KFS_SNAPSHOT_RETENTION_MS, 1 day), and the
+   * newest `minSnapshots` (KFS_SNAPSHOT_MIN_KEEP, 100). At one commit per checkpoint (10 s) a day
+   * is ~8,640 snapshots, ~8 MB of metadata per table.
+   */
+  readonly snapshotRetention: { readonly maxAgeMs: number; readonly minSnapshots: number }
   /**
    * Encode Parquet files on a shared worker thread (default) rather than the event loop's;
    * `KFS_PARQUET_WORKER=0` turns it off. The bytes are the same either way.
@@ -197,6 +208,10 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     metricsPort: source.port('KFS_METRICS_PORT'),
     checkpointIntervalMs: source.durationMs('KFS_CHECKPOINT_INTERVAL_MS') ?? 10_000,
     checkpointMaxRecords: source.positiveInt('KFS_CHECKPOINT_MAX_RECORDS') ?? 100_000,
+    snapshotRetention: {
+      maxAgeMs: source.durationMs('KFS_SNAPSHOT_RETENTION_MS') ?? DEFAULT_SNAPSHOT_RETENTION_MS,
+      minSnapshots: source.positiveInt('KFS_SNAPSHOT_MIN_KEEP') ?? DEFAULT_SNAPSHOT_MIN_KEEP,
+    },
     parquetWorker: source.boolean('KFS_PARQUET_WORKER') ?? true,
     featuresModule: source.string('KFS_FEATURES') ?? 'examples/features.ts',
     logLevel: source.oneOf('KFS_LOG_LEVEL', LOG_LEVELS) ?? 'info',

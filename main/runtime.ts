@@ -31,6 +31,8 @@ import type { ServedLogTransport } from '../serving/served-log/index.ts'
 import { openObjectStore } from './commands/context.ts'
 import type { KfsConfig } from './config.ts'
 import { createOfflineStore, type OfflineStore } from './offline-adapters.ts'
+import type { AutomaticExpiry } from '../adapters/offline/iceberg/automatic-expiry.ts'
+import { pinnedSnapshots, type TrainingSetViewRecord } from '../training/records.ts'
 import { COMMAND_READ_ATTEMPTS, commandReadRetry, commandWriteRetry } from './read-retry.ts'
 import { objectStoreReadsRetried, schemaReadsRetried } from '../engine/retried-reads.ts'
 import { objectStoreWritesRetried } from '../engine/retried-writes.ts'
@@ -117,6 +119,26 @@ async function openSchemaRegistry(config: KfsConfig): Promise<SchemaRegistry> {
   return new EmbeddedSchemaRegistry({ dir: join(config.dataDir, 'schemas') })
 }
 
+/**
+ * Every process that commits to the offline tables (`kfs run`, a backfill) expires their old
+ * snapshots itself, every AUTOMATIC_EXPIRY_COMMITS commits of a table (docs/semantics.md §23): with
+ * the default 10 s checkpoints, about every 17 minutes, ~100 snapshots a run. The training sets'
+ * pins are read at each run (records read once each).
+ */
+export const AUTOMATIC_EXPIRY_COMMITS = 100
+/** At most this many snapshots (and old metadata files) a run: a first run over a month of checkpoints takes many runs, each short. */
+export const AUTOMATIC_EXPIRY_MAX = 1_000
+
+function automaticExpiry(config: KfsConfig, store: ObjectStore, logger: Logger): AutomaticExpiry {
+  const known = new Map<string, readonly TrainingSetViewRecord[]>()
+  return {
+    everyCommits: AUTOMATIC_EXPIRY_COMMITS,
+    maxExpired: AUTOMATIC_EXPIRY_MAX,
+    retention: async (tableId) => ({ ...config.snapshotRetention, keep: (await pinnedSnapshots(store, known)).get(tableId) ?? new Set() }),
+    onError: (err, table) => logger.warn({ err, table }, 'snapshot expiry failed; the table is as it was (at worst with unnamed files left), tried again after its next commits'),
+  }
+}
+
 export async function createRuntime(config: KfsConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger(config)
   const clock = options.clock ?? systemClock
@@ -131,6 +153,7 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
   const offline = createOfflineStore(store, {
     parquetWorker: config.parquetWorker,
     clock,
+    snapshotExpiry: automaticExpiry(config, store, logger),
     ...(options.writesRetried === true ? { storeRetryAttempts: COMMAND_READ_ATTEMPTS } : {}),
   })
   const closers: (() => Promise<void>)[] = []

@@ -16,6 +16,7 @@
  * `status` rather than rewriting them twice.
  */
 import type { FeatureViewDef } from '../features/types.ts'
+import type { OfflineTable } from './offline.ts'
 
 export interface CompactionSummary {
   readonly removedFiles: number
@@ -24,7 +25,31 @@ export interface CompactionSummary {
   readonly status: string | undefined
 }
 
+/**
+ * Which snapshots of a table snapshot expiry keeps (docs/semantics.md, snapshot expiry): the
+ * current one; those superseded less than `maxAgeMs` ago; the newest `minSnapshots`; and `keep`
+ * (decimal ids: the snapshots recorded training sets pinned).
+ */
+export interface SnapshotRetention {
+  readonly maxAgeMs: number
+  readonly minSnapshots: number
+  readonly keep?: ReadonlySet<string>
+}
+
+export interface ExpirySummary {
+  readonly expiredSnapshots: number
+  readonly keptSnapshots: number
+  /** Files only expired snapshots named (manifest lists, manifests, data files compaction replaced) and old metadata files, deleted. */
+  readonly deletedFiles: number
+}
+
 export interface OfflineCompactor {
   /** Compacts the view version's day partitions strictly before `olderThanDay` (days since the epoch, UTC). */
   compactFeatureTable(view: FeatureViewDef, options: { readonly olderThanDay: number }): Promise<CompactionSummary>
+  /**
+   * Expires the table's snapshots `retention` does not keep, in one metadata commit (a concurrent
+   * commit is never lost), then deletes the files no kept snapshot references. No table: nothing.
+   * Snapshots kept read exactly as before; a read of an expired one fails naming it.
+   */
+  expireSnapshots(table: OfflineTable, retention: SnapshotRetention): Promise<ExpirySummary>
 }

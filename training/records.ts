@@ -74,3 +74,27 @@ export async function recordedLabelColumns(store: ObjectStore, id: string): Prom
 export async function listTrainingSets(store: ObjectStore): Promise<string[]> {
   return (await store.list('registry/training-sets/')).map((k) => /\/([0-9a-f]{16})\.json$/.exec(k)?.[1]).filter((id): id is string => id !== undefined)
 }
+
+/**
+ * Per offline table, the snapshot ids recorded training sets pinned: snapshot expiry keeps them, so
+ * every recorded set rebuilds. Records are created once and never change, so `known` (kept by a
+ * long-running caller between calls) spares reading a record twice: a call lists, and reads only
+ * the records new since.
+ */
+export async function pinnedSnapshots(store: ObjectStore, known: Map<string, readonly TrainingSetViewRecord[]> = new Map()): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>()
+  for (const id of await listTrainingSets(store)) {
+    let views = known.get(id)
+    if (views === undefined) {
+      const bytes = await store.get(trainingSetKeys.record(id))
+      if (bytes === undefined) continue
+      views = (JSON.parse(new TextDecoder().decode(bytes)) as TrainingSetRecord).views
+      known.set(id, views)
+    }
+    for (const view of views) {
+      if (view.snapshotId === null) continue
+      out.set(view.table, (out.get(view.table) ?? new Set()).add(view.snapshotId))
+    }
+  }
+  return out
+}

@@ -1,5 +1,10 @@
-/** `kfs compact`: rewrite the many small files of old feature-table partitions into few large ones. */
-import { listOption, numberOption, type Command } from './command.ts'
+/**
+ * `kfs compact`: rewrite the many small files of old feature-table partitions into few large ones,
+ * then expire the old snapshots of the feature tables and their source topics' archives.
+ */
+import { pinnedSnapshots } from '../../training/records.ts'
+import type { OfflineTable } from '../../ports/offline.ts'
+import { flagOption, listOption, numberOption, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { publishedViews, viewsWith } from './live-views.ts'
 import { openReadSideRuntime, readSideRetry } from './read-side.ts'
@@ -7,7 +12,7 @@ import { openReadSideRuntime, readSideRetry } from './read-side.ts'
 export const compactCommand: Command = {
   name: 'compact',
   summary: 'Compact old partitions of the offline feature tables (small-file hygiene)',
-  usage: 'kfs compact [--views a,b] [--older-than <duration>] [--json]',
+  usage: 'kfs compact [--views a,b] [--older-than <duration>] [--no-expire] [--json]',
   help: `
 Checkpoints append small Parquet files. For every day partition of a view's offline table older
 than --older-than, rewrites its files into one (a "replace" snapshot): readers see the same rows,
@@ -18,17 +23,30 @@ read or wrote (exit 1), and the table is as it was (the files written so far are
 No partition old enough is a normal outcome (exit 0: "nothing to compact"), so it can run on a
 schedule; a --views name that is not an offline view of the module exits 2.
 
+Then expires old snapshots of each view's table and of its source topic's archive: every
+checkpoint commits one, and the table metadata every commit rewrites holds them all. Kept: the
+current snapshot, those superseded less than KFS_SNAPSHOT_RETENTION_MS ago (1 day), the newest
+KFS_SNAPSHOT_MIN_KEEP (100), and every snapshot a recorded training set pinned (so it rebuilds).
+Files only expired snapshots named are deleted after the commit; a time-travel read of an expired
+snapshot fails naming it. (kfs run also expires by itself, every 100 commits of a table.)
+
 Options:
 ${FEATURES_HELP}
   --views <a,b>          views to compact (default: every view of the module)
   --older-than <d>       only day partitions older than this (default 2d)
+  --no-expire            compact only; keep every snapshot
   --json                 print a JSON summary
 
 Examples:
   kfs compact
   kfs compact --views user_purchases --older-than 7d
 `,
-  options: { ...FEATURES_OPTION, views: { type: 'string', kind: 'names' }, 'older-than': { type: 'string', kind: 'duration' } },
+  options: {
+    ...FEATURES_OPTION,
+    views: { type: 'string', kind: 'names' },
+    'older-than': { type: 'string', kind: 'duration' },
+    'no-expire': { type: 'boolean' },
+  },
   async run(args, ctx) {
     const only = listOption(args, 'views')
     const olderThanMs = numberOption(args, 'older-than') ?? 2 * 86_400_000
@@ -39,13 +57,32 @@ Examples:
       const { set } = await loadFeatures(args, ctx, registry)
       const olderThanDay = Math.floor((runtime.clock.nowMs() - olderThanMs) / 86_400_000)
       const results = []
-      for (const view of viewsWith('offline', await publishedViews(set, registry, only), only !== undefined, 'compact')) {
+      const views = viewsWith('offline', await publishedViews(set, registry, only), only !== undefined, 'compact')
+      for (const view of views) {
         const { removedFiles, addedFiles, status } = await runtime.offline.compactFeatureTable(view, { olderThanDay })
         results.push({ view: `${view.name}@${view.version}`, removedFiles, addedFiles, status: status ?? 'nothing to compact' })
         if (!ctx.json)
           ctx.out(
             `${view.name} v${view.version}: ${removedFiles} files rewritten into ${addedFiles}${status ? ` (${status})` : ''}\n`,
           )
+      }
+      if (!flagOption(args, 'no-expire')) {
+        // Read after compacting: a training set recorded meanwhile pinned a snapshot current then, which stays anyway.
+        const pins = await pinnedSnapshots(runtime.store)
+        const tables: OfflineTable[] = [
+          ...views.map((view) => ({ kind: 'feature' as const, view })),
+          ...[...new Set(views.map((v) => v.source.topic))].map((topic) => ({ kind: 'archive' as const, topic })),
+        ]
+        for (const table of tables) {
+          const id = runtime.offline.tableId(table)
+          const keep = pins.get(id) ?? new Set<string>()
+          const summary = await runtime.offline.expireSnapshots(table, { ...ctx.config().snapshotRetention, keep })
+          // --json keeps printing the compaction results alone (the array scripts already parse).
+          if (!ctx.json && summary.expiredSnapshots > 0)
+            ctx.out(
+              `${id}: ${summary.expiredSnapshots} snapshots expired, ${summary.keptSnapshots} kept, ${summary.deletedFiles} files deleted\n`,
+            )
+        }
       }
       if (ctx.json) ctx.out(`${JSON.stringify(results)}\n`)
       return 0

@@ -6,14 +6,14 @@ import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { ViewVersion } from '../../../ports/offline.ts'
 import type { FeatureTableStats } from '../../../ports/feature-rows.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
-import { loadTableIfExists } from './iceberg-table.ts'
+import { loadTableOrNone } from './damaged-table.ts'
 import { currentSchema } from './table-metadata.ts'
 import { featureTablePath } from './table-paths.ts'
 import { dataFilesOf, decodeLongBound, readRows, snapshotOf } from './table-reader.ts'
 import { tableRowToStampedRow } from './table-schemas.ts'
 
 export async function readFeatureRowsByEntity(store: ObjectStore, view: FeatureViewDef, snapshotId?: string | null): Promise<Map<string, FeatureRow[]>> {
-  const table = await loadTableIfExists(store, featureTablePath(view))
+  const table = await loadTableOrNone(store, featureTablePath(view))
   const byEntity = new Map<string, { seq: bigint; row: FeatureRow }[]>()
   if (table && snapshotId !== null) {
     const options = snapshotId === undefined ? { longAs: 'bigint' as const } : { longAs: 'bigint' as const, snapshotId: BigInt(snapshotId) }
@@ -43,7 +43,7 @@ const AS_OF_ID = 2
  * files' column statistics); undefined for a table that does not exist or has no snapshot.
  */
 export async function featureTableStatsOf(store: ObjectStore, view: ViewVersion & Pick<FeatureViewDef, 'features'>): Promise<FeatureTableStats | undefined> {
-  const table = await loadTableIfExists(store, featureTablePath(view))
+  const table = await loadTableOrNone(store, featureTablePath(view))
   if (!table || snapshotOf(table) === undefined) return undefined
   // Lists are left out: their statistics count null elements, not null lists.
   const fieldIds = new Map(currentSchema(table.metadata).fields.filter((f) => typeof f.type === 'string').map((f) => [f.name, f.id]))

@@ -120,7 +120,8 @@ export async function createTable(store: ObjectStore, path: string, options: Cre
   return { store, path, version: 1, metadata }
 }
 
-async function readHint(store: ObjectStore, path: string): Promise<number | undefined> {
+/** The version `metadata/version-hint.text` names; undefined when it is missing or unreadable. */
+export async function readVersionHint(store: ObjectStore, path: string): Promise<number | undefined> {
   const bytes = await store.get(`${path}/metadata/${HINT}`)
   if (bytes === undefined) return undefined
   const n = Number.parseInt(new TextDecoder().decode(bytes).trim(), 10)
@@ -129,7 +130,7 @@ async function readHint(store: ObjectStore, path: string): Promise<number | unde
 
 /** Moves the hint forward to `version` (never backwards); no trailing newline, as Java writes it. */
 async function writeHint(store: ObjectStore, path: string, version: number): Promise<void> {
-  const current = await readHint(store, path)
+  const current = await readVersionHint(store, path)
   if (current !== undefined && current >= version) return
   await store.put(`${path}/metadata/${HINT}`, new TextEncoder().encode(String(version)))
 }
@@ -145,13 +146,13 @@ async function highestListedVersion(store: ObjectStore, path: string): Promise<n
 
 /** The current table state, or undefined when no table exists at `path`. */
 export async function loadTableIfExists(store: ObjectStore, path: string): Promise<IcebergTable | undefined> {
-  const hinted = await readHint(store, path)
+  const hinted = await readVersionHint(store, path)
   let version = hinted
   let bytes = version === undefined ? undefined : await store.get(metadataKey(path, version))
   if (bytes === undefined) {
     version = await highestListedVersion(store, path)
     // The hint moves only once its version exists, and metadata files are never deleted by a
-    // writer (only old ones by expiry): a hinted version missing with nothing newer listed means
+    // writer (only ones older than the hint and the metadata log, by snapshot expiry): a hinted version missing with nothing newer listed means
     // the table's newest commits are gone. Falling back to an older version would read without
     // them — and the next commit would write over the lost version.
     if (hinted !== undefined && (version === undefined || version < hinted)) {
@@ -189,9 +190,18 @@ export async function loadTable(store: ObjectStore, path: string): Promise<Icebe
   return table
 }
 
-/** The newest version at or after `table`'s, probed forward from it: one GET when nothing changed. */
+/**
+ * The newest version at or after `table`'s, probed forward from it: two small GETs when nothing
+ * changed (the next version, the hint). Snapshot expiry deletes metadata files that fell off the
+ * metadata log, so a table held in memory while more than that many commits landed (an idle sink,
+ * compaction on a schedule) may find its next version gone rather than absent: the hint, ahead of
+ * it, tells the two apart. Taken for the newest, that base would be committed on with putIfAbsent
+ * of a deleted version number — and succeed, unseen by every reader, its commit lost.
+ */
 export async function refreshTable(table: IcebergTable): Promise<IcebergTable> {
   const newest = await probeForward(table.store, table.path, table.version)
+  const hinted = await readVersionHint(table.store, table.path)
+  if (hinted !== undefined && hinted > (newest?.version ?? table.version)) return loadTable(table.store, table.path)
   return newest === undefined ? table : { store: table.store, path: table.path, version: newest.version, metadata: parseTableMetadata(newest.bytes, table.store.uriOf(metadataKey(table.path, newest.version))) }
 }
 
@@ -230,11 +240,79 @@ export async function commitSnapshot(
 ): Promise<CommitResult> {
   const clock = options.clock ?? systemClock
   const { store, path } = table
-  let base = table
+  return commitMetadata<CommitResult>(
+    table,
+    async (base, attempt) => {
+      if (base.metadata.snapshots.some((s) => s['snapshot-id'] === snapshotId)) return { done: { table: base, snapshotId, status: 'already-committed' } }
+      if (options.skipIf?.(base.metadata) === true) return { done: { table: base, snapshotId: undefined, status: 'skipped' } }
+      const meta = base.metadata
+      const parent = currentSnapshot(meta)
+      const sequenceNumber = meta['last-sequence-number'] + 1
+      const change = await build(base, await manifestsOf(base, parent), sequenceNumber)
+      const listKey = `${path}/metadata/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`
+      await store.put(listKey, encodeManifestList(change.manifests, { snapshotId, parentSnapshotId: parent?.['snapshot-id'], sequenceNumber }))
+      const nowMs = Math.max(clock.nowMs(), meta['last-updated-ms'])
+      const snapshot: Snapshot = {
+        'snapshot-id': snapshotId,
+        ...(parent === undefined ? {} : { 'parent-snapshot-id': parent['snapshot-id'] }),
+        'sequence-number': sequenceNumber,
+        'timestamp-ms': nowMs,
+        'manifest-list': store.uriOf(listKey),
+        summary: { operation: change.operation, ...change.summary },
+        'schema-id': meta['current-schema-id'],
+      }
+      const next: TableMetadata = {
+        ...meta,
+        'last-sequence-number': sequenceNumber,
+        'last-updated-ms': nowMs,
+        'current-snapshot-id': snapshotId,
+        refs: { ...meta.refs, main: { 'snapshot-id': snapshotId, type: 'branch' } },
+        snapshots: [...meta.snapshots, snapshot],
+        'snapshot-log': [...meta['snapshot-log'], { 'timestamp-ms': nowMs, 'snapshot-id': snapshotId }],
+      }
+      return { next, written: [listKey], result: (committed) => ({ table: { ...committed, currentManifests: change.manifests }, snapshotId, status: 'committed' }) }
+    },
+    options,
+  )
+}
+
+/** One attempt's outcome: nothing to write (`done`), or the next metadata and the files written for it. */
+export type MetadataAttempt<T> =
+  | { readonly done: T }
+  | {
+      readonly next: TableMetadata
+      /** Objects this attempt wrote that only `next` names: deleted when the attempt loses the race. */
+      readonly written: readonly string[]
+      readonly result: (committed: IcebergTable) => T
+    }
+
+/**
+ * The one optimistic commit path of kfs tables (appends, compaction, snapshot expiry): `attempt`
+ * builds the next metadata on the fresh base (reloaded on every attempt after the first), which
+ * is created as `v<N+1>.metadata.json` with putIfAbsent — losing that race reloads and retries
+ * with back-off — and the base's metadata file is appended to the metadata log.
+ */
+export async function commitMetadata<T>(table: IcebergTable, attempt: (base: IcebergTable, attempt: number) => Promise<MetadataAttempt<T>>, options: CommitOptions = {}): Promise<T> {
+  const clock = options.clock ?? systemClock
+  const { store, path } = table
   return retry(
-    async (bail, attempt) => {
+    async (bail, n) => {
       try {
-        return await attemptCommit(attempt)
+        const base = n > 1 ? await loadTable(store, path) : table
+        const outcome = await attempt(base, n)
+        if ('done' in outcome) return outcome.done
+        const meta = base.metadata
+        const next: TableMetadata = {
+          ...outcome.next,
+          'metadata-log': [...meta['metadata-log'], { 'timestamp-ms': meta['last-updated-ms'], 'metadata-file': store.uriOf(metadataKey(path, base.version)) }].slice(-MAX_METADATA_LOG),
+        }
+        const version = base.version + 1
+        if (!(await store.putIfAbsent(metadataKey(path, version), serializeTableMetadata(next)))) {
+          for (const key of outcome.written) await store.delete(key)
+          throw new CommitError('COMMIT_CONFLICT', 'another writer committed this table version first', { context: { path, version } })
+        }
+        await writeHint(store, path, version).catch(() => undefined) // best effort: readers probe forward
+        return outcome.result({ store, path, version, metadata: next })
       } catch (err: unknown) {
         if (options.endsOn?.(err) === true) bail(err)
         throw err
@@ -248,43 +326,4 @@ export async function commitSnapshot(
       ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
     },
   )
-
-  async function attemptCommit(attempt: number): Promise<CommitResult> {
-    if (attempt > 1) base = await loadTable(store, path)
-    if (base.metadata.snapshots.some((s) => s['snapshot-id'] === snapshotId)) return { table: base, snapshotId, status: 'already-committed' as const }
-    if (options.skipIf?.(base.metadata) === true) return { table: base, snapshotId: undefined, status: 'skipped' as const }
-    const meta = base.metadata
-    const parent = currentSnapshot(meta)
-    const sequenceNumber = meta['last-sequence-number'] + 1
-    const change = await build(base, await manifestsOf(base, parent), sequenceNumber)
-    const listKey = `${path}/metadata/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`
-    await store.put(listKey, encodeManifestList(change.manifests, { snapshotId, parentSnapshotId: parent?.['snapshot-id'], sequenceNumber }))
-    const nowMs = Math.max(clock.nowMs(), meta['last-updated-ms'])
-    const snapshot: Snapshot = {
-      'snapshot-id': snapshotId,
-      ...(parent === undefined ? {} : { 'parent-snapshot-id': parent['snapshot-id'] }),
-      'sequence-number': sequenceNumber,
-      'timestamp-ms': nowMs,
-      'manifest-list': store.uriOf(listKey),
-      summary: { operation: change.operation, ...change.summary },
-      'schema-id': meta['current-schema-id'],
-    }
-    const next: TableMetadata = {
-      ...meta,
-      'last-sequence-number': sequenceNumber,
-      'last-updated-ms': nowMs,
-      'current-snapshot-id': snapshotId,
-      refs: { ...meta.refs, main: { 'snapshot-id': snapshotId, type: 'branch' } },
-      snapshots: [...meta.snapshots, snapshot],
-      'snapshot-log': [...meta['snapshot-log'], { 'timestamp-ms': nowMs, 'snapshot-id': snapshotId }],
-      'metadata-log': [...meta['metadata-log'], { 'timestamp-ms': meta['last-updated-ms'], 'metadata-file': store.uriOf(metadataKey(path, base.version)) }].slice(-MAX_METADATA_LOG),
-    }
-    const version = base.version + 1
-    if (!(await store.putIfAbsent(metadataKey(path, version), serializeTableMetadata(next)))) {
-      await store.delete(listKey)
-      throw new CommitError('COMMIT_CONFLICT', 'another writer committed this table version first', { context: { path, version } })
-    }
-    await writeHint(store, path, version).catch(() => undefined) // best effort: readers probe forward
-    return { table: { store, path, version, metadata: next, currentManifests: change.manifests }, snapshotId, status: 'committed' as const }
-  }
 }

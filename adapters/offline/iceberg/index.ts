@@ -8,6 +8,7 @@ export { appendFiles, type AppendOptions } from './append-files.ts'
 export { writeDataFiles, partitionOf, partitionPath, formatDay, type TableRow, type WriteDataFilesOptions } from './data-file-writer.ts'
 export { listSnapshots, snapshotOf, dataFilesOf, liveEntriesOf, readRows, readDataFileRowBatches, readDataFileBatches, decodeLongBound, type ReadRowsOptions } from './table-reader.ts'
 export { compactPartitions, type CompactionOptions, type CompactionResult } from './compaction.ts'
+export { expireSnapshots, snapshotsToKeep, type ExpiryOptions, type ExpiryResult } from './snapshot-expiry.ts'
 export {
   featureTableSchema,
   featureTablePartitionSpec,

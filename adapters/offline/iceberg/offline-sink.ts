@@ -12,7 +12,7 @@
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { FeatureRowReader, FeatureTableStats, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
 import { isOfflineRowArray, type ArchiveRow, type ArchiveRows, type OfflineRows, type OfflineSink, type OfflineTable, type RowOrigin, type StagedFiles, type ViewVersion } from '../../../ports/offline.ts'
-import type { CompactionSummary, OfflineCompactor } from '../../../ports/offline-compaction.ts'
+import type { CompactionSummary, ExpirySummary, OfflineCompactor, SnapshotRetention } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { appendFiles } from './append-files.ts'
 import { compactPartitions } from './compaction.ts'
@@ -23,6 +23,8 @@ import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from 
 import { JOIN_KEYS_PROPERTY } from './join-key-columns.ts'
 import type { DataFile } from './manifests.ts'
 import { pinTable } from './pinned-files.ts'
+import { expireSnapshots } from './snapshot-expiry.ts'
+import { ExpiryScheduler, type AutomaticExpiry } from './automatic-expiry.ts'
 import { archiveTablePath, checkArchiveTopic, featureTablePath } from './table-paths.ts'
 import { archiveColumns } from './archive-columns.ts'
 import { archiveNextOffsets, readArchivePartitionBatches } from './archive-reader.ts'
@@ -89,6 +91,8 @@ export interface IcebergOfflineSinkOptions {
    * a call that ran out of its own retries — not bound × bound attempts.
    */
   readonly storeRetryAttempts?: number
+  /** Expire each table's old snapshots every so many commits of this sink (absent: never; `kfs run`'s, main/runtime.ts). */
+  readonly snapshotExpiry?: AutomaticExpiry
 }
 
 export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, OfflineCompactor {
@@ -98,10 +102,12 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   readonly #options: IcebergOfflineSinkOptions
   /** Per table, the last commit queued (see `commit`). */
   readonly #commits = new Map<string, Promise<void>>()
+  readonly #expiry: ExpiryScheduler | undefined
 
   constructor(store: ObjectStore, options: IcebergOfflineSinkOptions = {}) {
     this.#store = store
     this.#options = options
+    this.#expiry = options.snapshotExpiry === undefined ? undefined : new ExpiryScheduler(options.snapshotExpiry, { carriedPrefixes: [MARKER_PREFIX], clock: options.clock })
   }
 
   tableId(table: OfflineTable): string {
@@ -183,7 +189,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   async #tableById(tableId: string): Promise<IcebergTable> {
     const cached = this.#tables.get(tableId)
     if (cached) return cached
-    const loaded = await loadTableIfExists(this.#store, tableId)
+    const loaded = await loadTableOrNone(this.#store, tableId)
     if (!loaded) throw new FeatureStoreError('NOT_FOUND', `table ${tableId} does not exist`)
     return loaded
   }
@@ -197,19 +203,27 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const run = (this.#commits.get(tableId) ?? Promise.resolve())
       .catch(() => undefined)
       .then(() => this.#commitNow(tableId, staged, markers, summary))
-    this.#commits.set(tableId, run)
-    void run.catch(() => undefined).then(() => {
-      if (this.#commits.get(tableId) === run) this.#commits.delete(tableId)
+    // The table's next commit waits for an expiry this one made due; this one's caller does not.
+    const queued = run.then((due) => (due ? this.#expireQuietly(tableId) : undefined))
+    this.#commits.set(tableId, queued)
+    void queued.catch(() => undefined).then(() => {
+      if (this.#commits.get(tableId) === queued) this.#commits.delete(tableId)
     })
-    return run
+    return run.then(() => undefined)
   }
 
-  async #commitNow(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void> {
+  async #expireQuietly(tableId: string): Promise<void> {
+    const expired = await this.#expiry!.run(tableId, () => this.#tableById(tableId))
+    if (expired !== undefined) this.#tables.set(tableId, Promise.resolve(expired))
+  }
+
+  /** Commits; true when the commit made the table's automatic expiry due. */
+  async #commitNow(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<boolean> {
     const table = await refreshTable(await this.#tableById(tableId))
     const held = (base: TableMetadata): boolean => Object.keys(markers).length > 0 && Object.entries(markers).every(([name, seq]) => (markersOf(base)[name] ?? 0) >= seq)
     if (held(table.metadata)) {
       this.#tables.set(tableId, Promise.resolve(table))
-      return
+      return false
     }
     const files = staged.flatMap((s) => s.files.map(deserializeDataFile))
     const markerSummary = Object.fromEntries(Object.entries(markers).map(([name, seq]) => [`${MARKER_PREFIX}${name}`, String(seq)]))
@@ -225,10 +239,13 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     })
     const result = await appendFiles(table, files, extras, { skipIf: held, ...(clock === undefined ? {} : { clock }) })
     this.#tables.set(tableId, Promise.resolve(result.table))
+    return this.#expiry?.due(tableId, result.status === 'committed') ?? false
   }
 
   async snapshots(tableId: string): Promise<{ snapshotId: string; markers: Record<string, number> }[]> {
-    const loaded = await loadTableIfExists(this.#store, tableId)
+    // A damaged table is refused (./damaged-table.ts): read as no snapshots, verify-parity and
+    // replay --snapshot-id would call it missing rather than damaged.
+    const loaded = await loadTableOrNone(this.#store, tableId)
     if (!loaded) return []
     const acc: Record<string, number> = {}
     const out: { snapshotId: string; markers: Record<string, number> }[] = []
@@ -271,6 +288,23 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
       ...(storeRetryAttempts === undefined ? {} : { attempts: storeRetryAttempts, endsOn: isRetriesExhausted }),
     })
     return { removedFiles, addedFiles, status }
+  }
+
+  /**
+   * Expires the table's old snapshots. Never creates a table (as compaction does not). The
+   * checkpoint markers of expired snapshots are carried forward: the sink's replay detection and
+   * verify-parity read them as a maximum over all snapshots.
+   */
+  async expireSnapshots(offlineTable: OfflineTable, retention: SnapshotRetention): Promise<ExpirySummary> {
+    const table = await loadTableOrNone(this.#store, this.tableId(offlineTable))
+    if (table === undefined) return { expiredSnapshots: 0, keptSnapshots: 0, deletedFiles: 0 }
+    const { clock, storeRetryAttempts } = this.#options
+    const { expiredSnapshots, keptSnapshots, deletedFiles } = await expireSnapshots(table, retention, {
+      carriedPrefixes: [MARKER_PREFIX],
+      ...(clock === undefined ? {} : { clock }),
+      ...(storeRetryAttempts === undefined ? {} : { attempts: storeRetryAttempts, endsOn: isRetriesExhausted }),
+    })
+    return { expiredSnapshots, keptSnapshots, deletedFiles }
   }
 
   /**

@@ -28,6 +28,15 @@ export async function pinTable(store: ObjectStore, tableId: string, snapshotId: 
     if (snapshotId !== undefined) throw new FeatureStoreError('NOT_FOUND', `table ${tableId} is gone; the training set cannot be rebuilt`, { context: { table: tableId } })
     return { snapshotId: null, files: [] }
   }
+  if (snapshotId !== undefined && !table.metadata.snapshots.some((s) => String(s['snapshot-id']) === snapshotId)) {
+    // Expired (kfs compact keeps the snapshots recorded training sets pinned, but not those of a
+    // set recorded elsewhere or pinned by hand): refused, never read at another snapshot.
+    throw new FeatureStoreError(
+      'NOT_FOUND',
+      `snapshot ${snapshotId} of table ${tableId} is no longer kept (snapshot expiry removed it, or it never was one of this table's): the training set cannot be rebuilt with the rows it was built from`,
+      { context: { table: tableId, snapshotId } },
+    )
+  }
   const snapshot = snapshotOf(table, snapshotId === undefined ? undefined : BigInt(snapshotId))
   if (snapshot === undefined) return { snapshotId: null, files: [] }
   const id = snapshot['snapshot-id']

@@ -17,7 +17,12 @@ export function listSnapshots(table: IcebergTable): readonly Snapshot[] {
 export function snapshotOf(table: IcebergTable, snapshotId?: bigint): Snapshot | undefined {
   if (snapshotId === undefined) return currentSnapshot(table.metadata)
   const s = table.metadata.snapshots.find((x) => x['snapshot-id'] === snapshotId)
-  if (s === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', 'no such snapshot', { context: { snapshotId: String(snapshotId) } })
+  // A read pinned to a snapshot (a backfill, verify-parity, a replay --snapshot-id) that expiry has
+  // removed since is refused by name — never read at another snapshot.
+  if (s === undefined)
+    throw new SinkWriteError('OBJECT_NOT_FOUND', `table ${table.path} has no snapshot ${snapshotId} (snapshot expiry removed it, or it never was one of this table's)`, {
+      context: { table: table.path, snapshotId: String(snapshotId) },
+    })
   return s
 }
 

@@ -17,14 +17,13 @@ import { PlatformaticEventLog } from '../../../adapters/event-log/platformatic/i
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { ingestTransactionalId } from '../../../ingest/append-lease.ts'
 import { ingestSnapshot, type IngestResult } from '../../../ingest/ingest-snapshot.ts'
-import { declaredTableColumns } from '../../../ingest/row-columns.ts'
-import { scanTopic } from '../../../ingest/scan-topic.ts'
 import type { TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import type { TableRow, TableSnapshotReader } from '../../../ports/table-snapshots.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
-import { accountRow, accountsSource } from '../../unit/ingest/fixtures.ts'
-import { heldLog, type TransactionStep } from '../../unit/ingest/logs.ts'
+import { accountsSource } from '../../unit/ingest/fixtures.ts'
+import { heldLog, holdAt, type TransactionStep } from '../../unit/ingest/logs.ts'
+import { decodedPartitions, snapshotOf } from '../../unit/ingest/memory-snapshots.ts'
 import { kafkaBrokers } from '../kafka/kafka-env.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-ingest-kafka-'))
@@ -40,20 +39,6 @@ const clients: readonly [string, () => TransactionalEventLog][] = [
   ],
 ]
 
-function snapshotOf(id: string, rows: readonly TableRow[]): TableSnapshotReader {
-  return {
-    open: async () => ({
-      id,
-      where: `memory:${id}`,
-      columns: declaredTableColumns(accountRow),
-      rowCount: rows.length,
-      async *rows() {
-        for (let i = 0; i < rows.length; i += 100) yield rows.slice(i, i + 100)
-      },
-    }),
-  }
-}
-
 const rowsOf = (offset: number, n: number): TableRow[] =>
   Array.from({ length: n }, (_, i) => ({
     account_id: `acct-${(i * 7) % 97}`,
@@ -63,20 +48,8 @@ const rowsOf = (offset: number, n: number): TableRow[] =>
     visits: offset + i,
   }))
 
-const first = snapshotOf('s1', rowsOf(0, 200))
-const second = snapshotOf('s2', rowsOf(200, 400))
-
-/** A hold that, at step `at` of its run, runs `meanwhile` to its end first. */
-function holdAt(
-  at: TransactionStep,
-  n: number,
-  meanwhile: () => Promise<unknown>,
-): (step: TransactionStep, k: number) => Promise<void> {
-  let seen = 0
-  return async (step) => {
-    if (step === at && seen++ === n) await meanwhile()
-  }
-}
+const first = snapshotOf('s1', rowsOf(0, 200), 100)
+const second = snapshotOf('s2', rowsOf(200, 400), 100)
 
 async function harness(makeLog: () => TransactionalEventLog, name: string) {
   const source = accountsSource({ topic: `accounts-${name}-${randomUUID().slice(0, 8)}` })
@@ -100,20 +73,7 @@ async function harness(makeLog: () => TransactionalEventLog, name: string) {
    */
   const partitions = async (): Promise<string[][]> => {
     await (await client().transaction(ingestTransactionalId(source.topic))).abort()
-    const out: string[][] = Array.from({ length: source.partitions }, () => [])
-    await scanTopic(
-      client(),
-      source.topic,
-      async (records) => {
-        for (const r of records) {
-          const d = await decoder.decode(r.value)
-          assert.ok(d.ok)
-          out[r.partition]!.push(JSON.stringify(d.event))
-        }
-      },
-      { groupPrefix: 'test' },
-    )
-    return out
+    return decodedPartitions(client(), decoder, source.topic, { partitions: source.partitions, offsets: false })
   }
   const close = () => Promise.allSettled(logs.map((l) => l.close()))
   return { source, client, run, partitions, close }

@@ -26,6 +26,7 @@ import {
   RAW_ARCHIVE_PARTITION_SPEC,
   RAW_ARCHIVE_SCHEMA,
   compactPartitions,
+  expireSnapshots,
   type IcebergTable,
 } from '../../../adapters/offline/iceberg/index.ts'
 import { parseJson } from '../../../adapters/offline/iceberg/lossless-json.ts'
@@ -159,6 +160,18 @@ function interopSuite(name: string, makeStore: () => Promise<{ store: ObjectStor
         const after = await scan(compacted.table!)
         assert.deepEqual(canon(after.rows), canon(written))
         assert.equal(after.snapshots.at(-1)!.summary.operation, 'replace')
+
+        // Snapshot expiry down to the replace alone: the appends, their manifest lists and the
+        // files compaction replaced are gone, and the metadata left is still what PyIceberg reads.
+        const later = { nowMs: () => Date.now() + DAY, sleep: () => Promise.resolve() }
+        const expired = await expireSnapshots(compacted.table!, { maxAgeMs: 1, minSnapshots: 1 }, { clock: later })
+        assert.equal(expired.expiredSnapshots, 3)
+        assert.ok(expired.deletedFiles > compacted.removedFiles, `${expired.deletedFiles} files deleted`)
+        const kept = await scan(expired.table, [compacted.snapshotId!])
+        assert.deepEqual(canon(kept.rows), canon(written))
+        assert.deepEqual(kept.snapshots.map((s) => s.id), [String(compacted.snapshotId)])
+        assert.equal(kept.current_snapshot_id, String(compacted.snapshotId))
+        assert.equal(kept.time_travel[String(compacted.snapshotId)], 120)
       } finally {
         await done()
       }

@@ -4,8 +4,9 @@
  * there (metadata deleted, or answered "not found") is not "none": creating a table over it, or
  * reading it as no archive, would make its history read as gone — an archive a backfill then calls
  * complete with no records, a feature table whose rows a training set no longer sees. Every open and
- * archive read refuses it naming the table and writes nothing; a table with only its version hint
- * gone, and creators racing on a new table, still open.
+ * archive read refuses it naming the table and writes nothing, and so do the readers of its
+ * snapshots, rows and statistics; a table with only its version hint gone, and creators racing on a
+ * new table, still open.
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
@@ -72,6 +73,14 @@ void describe('offline tables > opening a damaged table', () => {
           (err: unknown) => err instanceof FeatureStoreError && isDamaged(err, path),
         )
         assert.deepEqual(await store.list(''), left, 'no table created over it')
+        // Read as no snapshots, verify-parity and replay --snapshot-id would call the table missing.
+        const lister = new IcebergOfflineSink(store, { parquetWorker: false })
+        await assert.rejects(lister.snapshots(path), (err: unknown) => isDamaged(err, path), 'snapshots')
+        if (kind === 'feature table') {
+          // Read as no rows, replay --online-from-offline reloaded nothing for the view and said so as success.
+          await assert.rejects(lister.readFeatureRows(userPurchases), (err: unknown) => isDamaged(err, path), 'readFeatureRows')
+          await assert.rejects(lister.featureTableStats(userPurchases), (err: unknown) => isDamaged(err, path), 'featureTableStats')
+        }
         if (kind === 'archive') {
           // Read as no archive, a backfill would call the view complete with no history.
           const reader = new IcebergOfflineSink(store, { parquetWorker: false })
@@ -112,10 +121,13 @@ void describe('offline tables > opening a damaged table', () => {
     )
   })
 
-  void test('a topic with no archive at all still reads as no archive', async () => {
+  void test('a topic with no archive at all still reads as no archive, a view with no table as no rows', async () => {
     const reader = new IcebergOfflineSink(new MemoryObjectStore(), { parquetWorker: false })
     assert.deepEqual(await reader.archiveEnd(TOPIC), { snapshotId: null, nextOffsets: {} })
     for await (const _ of reader.readArchive(TOPIC, 0)) assert.fail('no rows')
+    assert.deepEqual(await reader.snapshots(archiveTablePath(TOPIC)), [])
+    assert.equal((await reader.readFeatureRows(userPurchases)).size, 0)
+    assert.equal(await reader.featureTableStats(userPurchases), undefined)
   })
 
   void test('sinks racing to create a new table all open the one created', async () => {

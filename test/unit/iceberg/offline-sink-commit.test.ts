@@ -96,7 +96,7 @@ void describe('sinks > iceberg > offline sink commits', () => {
     assert.equal(await rowCount(store, tableId), 20)
   })
 
-  void test('refreshing an unchanged table costs one GET; a changed one is read forward', async () => {
+  void test('refreshing an unchanged table costs two small GETs; a changed one is read forward', async () => {
     const store = new CountingStore()
     const sink = new IcebergOfflineSink(store)
     const tableId = sink.tableId({ kind: 'archive', topic: TOPIC })
@@ -104,7 +104,9 @@ void describe('sinks > iceberg > offline sink commits', () => {
     const held = await loadTable(store, tableId)
     const gets = store.calls.get
     assert.equal(await refreshTable(held), held)
-    assert.equal(store.calls.get - gets, 1)
+    // The probe for a newer version, and the hint: snapshot expiry deletes old versions, so a
+    // missing next version is the newest only when the hint is not ahead (iceberg-table.ts).
+    assert.equal(store.calls.get - gets, 2)
     await sink.commit(tableId, [await sink.stageArchiveRows(TOPIC, archiveRows(0, 2, 2))], { 'clicks/0': 2 }, {})
     await sink.commit(tableId, [await sink.stageArchiveRows(TOPIC, archiveRows(0, 4, 2))], { 'clicks/0': 3 }, {})
     const fresh = await refreshTable(held)
@@ -112,7 +114,7 @@ void describe('sinks > iceberg > offline sink commits', () => {
     assert.equal(listSnapshots(fresh).length, 3)
   })
 
-  void test('a commit after the sink’s own reads two small objects (no manifest list) and keeps every file', async () => {
+  void test('a commit after the sink’s own reads three small objects (no manifest list) and keeps every file', async () => {
     const store = new CountingStore()
     const sink = new IcebergOfflineSink(store)
     const tableId = sink.tableId({ kind: 'archive', topic: TOPIC })
@@ -121,8 +123,9 @@ void describe('sinks > iceberg > offline sink commits', () => {
       const staged = await sink.stageArchiveRows(TOPIC, archiveRows(0, 3 * seq, 3))
       const gets = store.calls.get
       await sink.commit(tableId, [staged], { 'clicks/0': seq }, {})
-      // The probe for a newer metadata version, and the version hint before it moves forward.
-      assert.equal(store.calls.get - gets, 2)
+      // The probe for a newer metadata version and the hint (refreshTable), and the version hint
+      // again before it moves forward.
+      assert.equal(store.calls.get - gets, 3)
     }
     const table = await loadTable(store, tableId)
     assert.equal((await dataFilesOf(table)).length, 4)

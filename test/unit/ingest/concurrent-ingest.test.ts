@@ -15,46 +15,19 @@ import { after, describe, it } from 'node:test'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import type { EventLog } from '../../../ports/event-log.ts'
-import type { TableRow, TableSnapshotReader } from '../../../ports/table-snapshots.ts'
+import type { TableSnapshotReader } from '../../../ports/table-snapshots.ts'
 import { ingestSnapshot, type IngestResult } from '../../../ingest/ingest-snapshot.ts'
-import { declaredTableColumns } from '../../../ingest/row-columns.ts'
-import { scanTopic } from '../../../ingest/scan-topic.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
-import { prng } from '../training/fixtures.ts'
-import { accountRow, accountsSource } from './fixtures.ts'
-import { sharedLogHandles, type TransactionStep } from './logs.ts'
+import { accountsSource } from './fixtures.ts'
+import { holdAt, sharedLogHandles, type TransactionStep } from './logs.ts'
+import { accountRowsOf, decodedPartitions, snapshotOf } from './memory-snapshots.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-ingest-concurrent-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 const source = accountsSource()
 const CHUNK = 5
 const CONFLICT = /another kfs ingest of source accounts started while this one was appending/
-
-function snapshotOf(id: string, rows: readonly TableRow[]): TableSnapshotReader {
-  return {
-    open: async () => ({
-      id,
-      where: `memory:${id}`,
-      columns: declaredTableColumns(accountRow),
-      rowCount: rows.length,
-      async *rows() {
-        for (let i = 0; i < rows.length; i += 7) yield rows.slice(i, i + 7)
-      },
-    }),
-  }
-}
-
-const rowsOf = (seed: number, n: number): TableRow[] => {
-  const rnd = prng(seed)
-  return Array.from({ length: n }, (_, i) => ({
-    account_id: `acct-${rnd.int(0, 15)}`,
-    updated_at: 1_000 + i * 10 + rnd.int(0, 5),
-    balance: rnd.int(0, 100),
-    tier: rnd.pick([null, 'gold']),
-    visits: i,
-  }))
-}
 
 async function harness(name: string) {
   const log = new EmbeddedEventLog({ dir: join(dir, name, 'log'), fsync: 'never' })
@@ -64,39 +37,12 @@ async function harness(name: string) {
   const handle = sharedLogHandles(log)
   const run = (reader: TableSnapshotReader, on: EventLog) =>
     ingestSnapshot({ log: on, reader, encoder, decoder }, { source, chunkRecords: CHUNK })
-  const partitions = async (): Promise<string[][]> => {
-    const out: string[][] = [[], [], []]
-    await scanTopic(
-      log,
-      source.topic,
-      async (records) => {
-        for (const r of records) {
-          const d = await decoder.decode(r.value)
-          assert.ok(d.ok)
-          out[r.partition]!.push(`${r.offset}:${JSON.stringify(d.event)}`)
-        }
-      },
-      { groupPrefix: 'test' },
-    )
-    return out
-  }
+  const partitions = (): Promise<string[][]> => decodedPartitions(log, decoder, source.topic, { partitions: 3, offsets: true })
   return { log, handle, run, partitions }
 }
 
-/** A hold that, at step `at` of its run, runs `meanwhile` to its end first. */
-function holdAt(
-  at: TransactionStep,
-  n: number,
-  meanwhile: () => Promise<unknown>,
-): (step: TransactionStep, k: number) => Promise<void> {
-  let seen = 0
-  return async (step) => {
-    if (step === at && seen++ === n) await meanwhile()
-  }
-}
-
-const first = snapshotOf('s1', rowsOf(3, 40))
-const second = snapshotOf('s2', rowsOf(4, 60))
+const first = snapshotOf('s1', accountRowsOf(3, 40))
+const second = snapshotOf('s2', accountRowsOf(4, 60))
 
 /** The log one run of each snapshot writes, alone. */
 async function cleanLog(name: string): Promise<{ partitions: string[][]; appended: number }> {
@@ -140,7 +86,7 @@ void describe('concurrent ingest of one source on a shared log', async () => {
     const h = await harness('later-snapshot')
     const later = snapshotOf(
       's3',
-      rowsOf(4, 60).map((r) => ({ ...r, updated_at: Number(r.updated_at) + 10_000 })),
+      accountRowsOf(4, 60).map((r) => ({ ...r, updated_at: Number(r.updated_at) + 10_000 })),
     )
     await h.run(first, h.handle())
     let b: IngestResult | undefined

@@ -11,33 +11,17 @@ import { after, describe, it } from 'node:test'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import type { EventLog } from '../../../ports/event-log.ts'
-import type { TableRow, TableSnapshotReader } from '../../../ports/table-snapshots.ts'
+import type { TableSnapshotReader } from '../../../ports/table-snapshots.ts'
 import { ingestSnapshot } from '../../../ingest/ingest-snapshot.ts'
-import { declaredTableColumns } from '../../../ingest/row-columns.ts'
-import { scanTopic } from '../../../ingest/scan-topic.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
-import { prng } from '../training/fixtures.ts'
-import { accountRow, accountsSource } from './fixtures.ts'
+import { accountsSource } from './fixtures.ts'
 import { forwardingLog } from './logs.ts'
+import { accountRowsOf, decodedPartitions, snapshotOf } from './memory-snapshots.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-ingest-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 const source = accountsSource()
-
-function snapshotOf(id: string, rows: readonly TableRow[]): TableSnapshotReader {
-  return {
-    open: async () => ({
-      id,
-      where: `memory:${id}`,
-      columns: declaredTableColumns(accountRow),
-      rowCount: rows.length,
-      async *rows() {
-        for (let i = 0; i < rows.length; i += 7) yield rows.slice(i, i + 7)
-      },
-    }),
-  }
-}
 
 /** A log that takes only the first `budget` records produced, then fails like a killed process. */
 function dying(log: EventLog, budget: number): EventLog {
@@ -57,34 +41,14 @@ async function harness(name: string) {
   const encoder = await createEncoder({ registry, subject: `${source.topic}-value`, schema: source.schema })
   const decoder = createDecoder({ registry, readerSchema: source.schema })
   const run = (reader: TableSnapshotReader, on: EventLog = log) => ingestSnapshot({ log: on, reader, encoder, decoder }, { source, chunkRecords: 4 })
-  const partitions = async (): Promise<string[][]> => {
-    const out: string[][] = [[], [], []]
-    await scanTopic(
-      log,
-      source.topic,
-      async (records) => {
-        for (const r of records) {
-          const d = await decoder.decode(r.value)
-          assert.ok(d.ok)
-          out[r.partition]!.push(`${r.offset}:${JSON.stringify(d.event)}`)
-        }
-      },
-      { groupPrefix: 'test' },
-    )
-    return out
-  }
+  const partitions = (): Promise<string[][]> => decodedPartitions(log, decoder, source.topic, { partitions: 3, offsets: true })
   return { log, run, partitions }
-}
-
-const rowsOf = (seed: number, n: number): TableRow[] => {
-  const rnd = prng(seed)
-  return Array.from({ length: n }, (_, i) => ({ account_id: `acct-${rnd.int(0, 15)}`, updated_at: 1_000 + i * 10 + rnd.int(0, 5), balance: rnd.int(0, 100), tier: rnd.pick([null, 'gold']), visits: i }))
 }
 
 void describe('ingestSnapshot', () => {
   void it('a re-run after a crash appends exactly what is missing; the log equals a clean run, partition by partition', async () => {
-    const first = snapshotOf('s1', rowsOf(3, 40))
-    const second = snapshotOf('s2', rowsOf(4, 40))
+    const first = snapshotOf('s1', accountRowsOf(3, 40))
+    const second = snapshotOf('s2', accountRowsOf(4, 40))
     const clean = await harness('clean')
     assert.equal((await clean.run(first)).appended, 40)
     const cleanSecond = await clean.run(second)

@@ -92,3 +92,10 @@ export function sharedLogHandles(log: TransactionalEventLog): (hold?: (step: Tra
     return heldLog(producer, hold)
   }
 }
+
+/** A hold that, at the `n`th `at` step of its run, runs `meanwhile` to its end first. */
+export function holdAt(at: TransactionStep, n: number, meanwhile: () => Promise<unknown>): (step: TransactionStep, k: number) => Promise<void> {
+  return async (step, k) => {
+    if (step === at && k === n) await meanwhile()
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * `kfs compact` expires old snapshots after compacting (docs/semantics.md §23): with a retention
+ * of 1 ms and a minimum of one, the feature table and its topic's archive keep little more than
+ * their current snapshot — but the snapshot a recorded training set pinned stays and reads the
+ * same rows. `--no-expire` keeps every snapshot.
+ */
+import assert from 'node:assert/strict'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
+import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
+import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
+import { silentLogger } from '../../../core/logger.ts'
+import { userPurchases } from '../../../examples/with-new-view.ts'
+import type { CommandContext } from '../../../main/commands/command.ts'
+import { commands } from '../../../main/commands/index.ts'
+import { runCli } from '../../../main/commands/router.ts'
+import { loadConfig } from '../../../main/config.ts'
+import { createRuntime } from '../../../main/runtime.ts'
+import { trainingSetKeys } from '../../../training/records.ts'
+import { fastRetryClock } from '../../support/checkpoint-fault-scenario.ts'
+import { buildReadBaseline, type ReadBaseline } from '../../support/read-command-baseline.ts'
+import { copyOfBaselineDir, FEATURES } from '../../support/read-command-faults.ts'
+
+const REPO = join(import.meta.dirname, '../../..')
+const FEATURE = { kind: 'feature', view: userPurchases } as const
+const ARCHIVE = { kind: 'archive', topic: userPurchases.source.topic } as const
+
+let baseline: ReadBaseline
+before(async () => {
+  baseline = await buildReadBaseline()
+})
+after(() => rm(baseline.dir, { recursive: true, force: true }))
+
+/** `kfs compact <extra>` over a copy of the baseline in `storage`, with a retention of 1 ms and a minimum of one snapshot. */
+async function compact(
+  storage: MemoryObjectStore,
+  extra: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const dir = await copyOfBaselineDir(baseline)
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    KFS_DATA_DIR: dir,
+    KFS_LOG_LEVEL: 'silent',
+    KFS_SNAPSHOT_RETENTION_MS: '1',
+    KFS_SNAPSHOT_MIN_KEEP: '1',
+  }
+  const config = loadConfig(env)
+  let stdout = ''
+  let stderr = ''
+  try {
+    const code = await runCli(
+      ['compact', ...FEATURES, '--views', 'user_purchases', '--older-than', '1h', ...extra],
+      commands,
+      (json): CommandContext => ({
+        cwd: REPO,
+        json,
+        interactive: false,
+        env,
+        clock: fastRetryClock,
+        out: (t) => void (stdout += t),
+        err: (t) => void (stderr += t),
+        listenForStop: () => ({ received: new Promise<string>(() => {}), dispose: () => {} }),
+        config: () => config,
+        openObjectStore: () => Promise.resolve(storage),
+        openRuntime: (options) =>
+          createRuntime(config, {
+            ...options,
+            logger: silentLogger,
+            ports: { store: storage, schemas: new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') }) },
+          }),
+      }),
+    )
+    return { code, stdout, stderr }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function storeOfBaseline(): Promise<{ storage: MemoryObjectStore; sink: IcebergOfflineSink }> {
+  const storage = new MemoryObjectStore()
+  for (const [key, body] of baseline.objects) await storage.put(key, body)
+  return { storage, sink: new IcebergOfflineSink(storage, { parquetWorker: false }) }
+}
+
+const rowsAt = async (sink: IcebergOfflineSink, snapshotId?: string): Promise<string> =>
+  JSON.stringify(
+    [...(await sink.readFeatureRows(userPurchases, snapshotId === undefined ? {} : { snapshotId }))].sort(([a], [b]) =>
+      a < b ? -1 : 1,
+    ),
+  )
+
+void test('kfs compact expires old snapshots of the feature table and the archive, keeping a training set’s pin', async () => {
+  const { storage, sink } = await storeOfBaseline()
+  const featureTable = sink.tableId(FEATURE)
+  const archiveTable = sink.tableId(ARCHIVE)
+  const snapshots = await sink.snapshots(featureTable)
+  const archiveBefore = (await sink.snapshots(archiveTable)).length
+  assert.ok(
+    snapshots.length > 3 && archiveBefore > 3,
+    `${snapshots.length} feature and ${archiveBefore} archive snapshots to start with`,
+  )
+  const pinned = snapshots[1]!.snapshotId
+  const pinnedRows = await rowsAt(sink, pinned)
+  const currentRows = await rowsAt(sink)
+  // A recorded training set that read the table at its second snapshot.
+  const record = {
+    id: '00000000000000aa',
+    views: [{ name: userPurchases.name, version: userPurchases.version, hash: 'h', table: featureTable, snapshotId: pinned }],
+  }
+  await storage.put(trainingSetKeys.record(record.id), new TextEncoder().encode(JSON.stringify(record)))
+
+  const run = await compact(storage, [])
+  assert.equal(run.code, 0, run.stderr)
+  assert.match(run.stdout, new RegExp(`${featureTable}: \\d+ snapshots expired`))
+  const after = (await sink.snapshots(featureTable)).map((s) => s.snapshotId)
+  assert.ok(after.includes(pinned), 'the pinned snapshot stays')
+  // The pin, and the replace compaction committed (its parent too, if superseded within the millisecond).
+  assert.ok(after.length <= 3, `kept ${after.length} of ${snapshots.length + 1}`)
+  assert.equal(await rowsAt(sink, pinned), pinnedRows)
+  assert.equal(await rowsAt(sink), currentRows)
+  assert.ok((await sink.snapshots(archiveTable)).length <= 2, 'the archive expired too')
+})
+
+void test('kfs compact --no-expire keeps every snapshot', async () => {
+  const { storage, sink } = await storeOfBaseline()
+  const featureTable = sink.tableId(FEATURE)
+  const before = (await sink.snapshots(featureTable)).length
+  const archiveBefore = (await sink.snapshots(sink.tableId(ARCHIVE))).length
+  const run = await compact(storage, ['--no-expire'])
+  assert.equal(run.code, 0, run.stderr)
+  assert.doesNotMatch(run.stdout, /expired/)
+  assert.equal((await sink.snapshots(featureTable)).length, before + 1, 'one replace snapshot more, none gone')
+  assert.equal((await sink.snapshots(sink.tableId(ARCHIVE))).length, archiveBefore)
+})
