@@ -19,14 +19,14 @@ import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
 import { PlatformaticEventLog } from '../../../adapters/event-log/platformatic/index.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { ingestSnapshot } from '../../../ingest/ingest-snapshot.ts'
-import { declaredTableColumns } from '../../../ingest/row-columns.ts'
 import { scanTopic } from '../../../ingest/scan-topic.ts'
 import type { TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
-import type { TableRow, TableSnapshotReader } from '../../../ports/table-snapshots.ts'
+import type { TableRow } from '../../../ports/table-snapshots.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
-import { accountRow, accountsSource } from '../../unit/ingest/fixtures.ts'
+import { accountsSource } from '../../unit/ingest/fixtures.ts'
 import { heldLog, type TransactionStep } from '../../unit/ingest/logs.ts'
+import { snapshotOf } from '../../unit/ingest/memory-snapshots.ts'
 import { kafkaBrokers } from '../kafka/kafka-env.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-ingest-timeout-'))
@@ -50,17 +50,7 @@ const rows: TableRow[] = Array.from({ length: ROWS }, (_, i) => ({
   tier: null,
   visits: i,
 }))
-const snapshot: TableSnapshotReader = {
-  open: async () => ({
-    id: 's1',
-    where: 'memory:s1',
-    columns: declaredTableColumns(accountRow),
-    rowCount: rows.length,
-    async *rows() {
-      yield rows
-    },
-  }),
-}
+const snapshot = snapshotOf('s1', rows, ROWS)
 
 /** Waits `OUTLIVE_MS` once, before the `n`th `step` of the run. */
 const stallAt =
