@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   OBJECT_NOT_FOUND: { retriable: false },
   OBJECT_EXISTS: { retriable: false },
   BACKFILL_INCOMPLETE: { retriable: false },
+  /** A command stopped by a signal (SIGINT, SIGTERM) before its work was done: running it again finishes it. */
+  INTERRUPTED: { retriable: true },
   NOT_FOUND: { retriable: false },
   BAD_REQUEST: { retriable: false },
   INVARIANT_VIOLATED: { retriable: false },

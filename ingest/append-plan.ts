@@ -28,6 +28,8 @@ export interface AppendTarget {
   readonly images: RowImages | undefined
   readonly chunkRecords: number
   readonly onChunk: (appended: number) => void
+  /** Asked before each chunk is appended: throws to stop there (a stop signal), chunks before it appended whole. */
+  readonly beforeChunk?: (appended: number) => void
 }
 
 export async function appendPlan(target: AppendTarget, plan: PlannedAppends): Promise<void> {
@@ -35,6 +37,7 @@ export async function appendPlan(target: AppendTarget, plan: PlannedAppends): Pr
   const total = plan.length
   if (images === undefined) {
     for (let from = 0; from < total; from += chunkRecords) {
+      target.beforeChunk?.(from)
       const to = Math.min(total, from + chunkRecords)
       await log.produce(topic, encodedChunk(target.encoder, plan, from, to))
       target.onChunk(to)
@@ -51,6 +54,7 @@ export async function appendPlan(target: AppendTarget, plan: PlannedAppends): Pr
   let asked: Promise<void> | undefined
   try {
     for (let from = 0, k = 0; from < total; from += chunkRecords, k++) {
+      target.beforeChunk?.(from)
       const to = Math.min(total, from + chunkRecords)
       const packed = assembledChunk(images, sinks[k % 2]!, plan, from, to)
       asked = undefined

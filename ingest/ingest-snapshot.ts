@@ -61,6 +61,12 @@ export interface IngestOptions {
   /** Records per produce call (default 100,000: each call is one durable write per partition). */
   readonly chunkRecords?: number
   readonly onProgress?: (progress: IngestProgress) => void
+  /**
+   * Aborted (SIGINT, SIGTERM): the run stops at its next batch of the snapshot or the log, or
+   * before its next chunk — the chunk being appended is committed first, so no transaction is
+   * left open for readers of the topic to wait at — and rejects INTERRUPTED.
+   */
+  readonly signal?: AbortSignal
   /** Gets every rejected row with its values, and is closed before anything is appended (./reject-sink.ts). */
   readonly rejects?: RejectSink
 }
@@ -148,6 +154,7 @@ async function ingestUnderLease(deps: IngestDeps, options: IngestOptions, prepar
     if (logEmpty) images?.encode(planner.keys, planner.ts, planner.chunks)
     rowsRead += rows
     options.onProgress?.({ phase: 'read', rows: rowsRead, total: snapshot.rowCount })
+    stopIfAsked(options, 0, undefined)
   }
   if (snapshot.columnBatches !== undefined)
     for await (const batch of snapshot.columnBatches()) {
@@ -173,6 +180,7 @@ async function ingestUnderLease(deps: IngestDeps, options: IngestOptions, prepar
         if (!result.ok || !foldEnvelope(state, columns, spec.primaryKey, result.event)) unreadable++
       }
       options.onProgress?.({ phase: 'scan', records: logRecords })
+      stopIfAsked(options, 0, undefined)
     },
     { groupPrefix: `kfs-ingest-${source.name}` },
   )
@@ -188,6 +196,7 @@ async function ingestUnderLease(deps: IngestDeps, options: IngestOptions, prepar
       images,
       chunkRecords: options.chunkRecords ?? DEFAULT_CHUNK_RECORDS,
       onChunk: (appended) => options.onProgress?.({ phase: 'append', appended, total }),
+      beforeChunk: (appended) => stopIfAsked(options, appended, total),
     },
     plan,
   )
@@ -220,4 +229,15 @@ function foldEnvelope(state: LogState, columns: readonly RowColumn[], primaryKey
   if (envelope.op === 'd' || envelope.after === null) state.record(key, envelope.ts_ms, null, null)
   else state.record(key, envelope.ts_ms, envelope.after, rowFingerprint(columns, envelope.after))
   return true
+}
+
+/** Throws INTERRUPTED once `options.signal` is aborted; `appended` of `total` planned records are in the log whole. */
+function stopIfAsked(options: IngestOptions, appended: number, total: number | undefined): void {
+  const signal = options.signal
+  if (signal?.aborted !== true) return
+  const what = typeof signal.reason === 'string' ? signal.reason : 'a stop signal'
+  const done = total === undefined ? 'before appending anything' : `with ${appended} of ${total} records appended, each batch whole`
+  throw new FeatureStoreError('INTERRUPTED', `kfs ingest of ${options.source.name} stopped by ${what} ${done}; run it again to append the rest`, {
+    context: { source: options.source.name, appended },
+  })
 }

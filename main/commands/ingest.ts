@@ -14,6 +14,7 @@ import { didYouMean } from './did-you-mean.ts'
 import { RejectsFile } from './ingest-rejects.ts'
 import { refuseOutputOverInputs } from './output-over-input.ts'
 import { progressFor } from './progress.ts'
+import { listenForStop } from './stop-signal.ts'
 
 const EXAMPLES = 5
 const BAR = 24
@@ -32,6 +33,8 @@ again appends nothing, and a run that was killed is completed by running it agai
 one source at once append nothing twice either: the later one fences the earlier before it reads
 the log (on Kafka each batch is appended in a transaction of id kfs-ingest.<topic>), and the
 earlier one stops with exit 1, the later appending the rest if it ingests the same snapshot.
+SIGINT or SIGTERM stops a run at its next batch, the batch being appended written whole first
+(exit 1, INTERRUPTED); run it again to append the rest. A second signal kills it at once.
 
 Rows without a primary key or event time, with a value not of the row schema's type, too large
 for a change record (over 523,776 bytes of values: a record over 1 MiB no reader takes), or repeating
@@ -103,6 +106,13 @@ Examples:
     const reader = tableSnapshotReader(spec.location, { parquetWorker: config.parquetWorker, columns: declaredTableColumns(spec.rowSchema), cwd: ctx.cwd, store: runtime.store })
     const progress = progressFor(ctx)
     let rejects: RejectsFile | undefined
+    // SIGINT/SIGTERM (a cron job's timeout, Ctrl-C) stops the run at its next batch, the chunk
+    // being appended committed first: killed mid-chunk instead, it left a transaction open that
+    // readers of the topic wait at until the next ingest or Kafka's timeout ends it. A second
+    // signal kills as usual.
+    const stop = (ctx.listenForStop ?? listenForStop)()
+    const stopping = new AbortController()
+    void stop.received.then((signal) => stopping.abort(signal))
     try {
       // Created before the snapshot is read: a folder it cannot be written in fails the run at once.
       rejects = rejectsPath === undefined ? undefined : new RejectsFile(rejectsPath, source.name)
@@ -115,6 +125,7 @@ Examples:
           ...(batch === undefined ? {} : { chunkRecords: batch }),
           ...(rejects === undefined ? {} : { rejects }),
           onProgress: (p) => progress.update(progressText(source.name, p)),
+          signal: stopping.signal,
         },
       )
       progress.done()
@@ -124,6 +135,7 @@ Examples:
       ctx.out(ctx.json ? `${JSON.stringify(summaryJson(source.name, result, file))}\n` : summaryText(source.name, result, file))
       return result.rejected.length > 0 ? 1 : 0
     } finally {
+      stop.dispose()
       progress.done()
       await rejects?.discard()
       await runtime.close()

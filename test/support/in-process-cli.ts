@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { commands } from '../../main/commands/index.ts'
+import type { CommandContext } from '../../main/commands/command.ts'
 import { createProcessContext } from '../../main/commands/context.ts'
 import { runCli } from '../../main/commands/router.ts'
 
@@ -16,14 +17,14 @@ export interface CliResult {
   readonly stderr: string
 }
 
-/** `kfs <args>` on embedded defaults under `dataDir`, logging silenced. */
-export async function runKfsInProcess(args: readonly string[], dataDir: string): Promise<CliResult> {
+/** `kfs <args>` on embedded defaults under `dataDir`, logging silenced; `overrides` replace parts of the context (a stop signal). */
+export async function runKfsInProcess(args: readonly string[], dataDir: string, overrides: Partial<CommandContext> = {}): Promise<CliResult> {
   let stdout = ''
   let stderr = ''
   const sink = (append: (t: string) => void) => ({ write: (t: string) => (append(t), true) }) as unknown as NodeJS.WritableStream
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, KFS_DATA_DIR: dataDir, KFS_LOG_LEVEL: 'silent' }
   const code = await runCli(args, commands, (json) =>
-    createProcessContext({ json, env, cwd: repo, stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) }),
+    ({ ...createProcessContext({ json, env, cwd: repo, stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) }), ...overrides }),
   )
   return { code, stdout, stderr }
 }
