@@ -118,7 +118,8 @@ void test(`table source on MinIO: an Iceberg users table (${USERS} rows, then an
     const BATCH = 500
     const first = startKfs([...ingestArgs(snapshots.night1), '--batch', String(BATCH)], run.env)
     await killWhenDue(first, async () => (await endOffsetSum(log, users.topic)) > BATCH + users.partitions, 'the first kfs ingest')
-    // End offsets count the batches' commit markers and the records of the one the kill left open.
+    // End offsets as kafkajs reads them are last stable offsets: the committed batches and their
+    // commit markers (a batch the kill left open is not counted until it is aborted).
     const offsetsBeforeKill = await settledEndOffsetSum(log, users.topic)
     assert.ok(offsetsBeforeKill < USERS, `killed mid-append (${offsetsBeforeKill} of ${USERS} offsets taken)`)
     const resumed = await ingest(snapshots.night1)
