@@ -22,7 +22,7 @@ import {
   writeDataFiles,
   type IcebergTable,
 } from '../../../adapters/offline/iceberg/index.ts'
-import { keyOfTableUri, manifestsOf } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { commitMetadata, keyOfTableUri, manifestsOf } from '../../../adapters/offline/iceberg/iceberg-table.ts'
 import { MERGE_ENABLED_PROPERTY } from '../../../adapters/offline/iceberg/manifest-merge.ts'
 import { SEQ_INDEX_BITS_KEY, tieKeyBoundsOf } from '../../../adapters/offline/iceberg/writer-facts.ts'
 import type { Clock } from '../../../core/clock.ts'
@@ -191,6 +191,36 @@ void describe('sinks > iceberg > manifest merging on append', () => {
     assert.ok(Math.max(...counts.get(false)!) > 200)
     const [off, on] = [views.get(false)!, views.get(true)!]
     assert.equal(on.length, off.length)
+    for (let i = 0; i < off.length; i++) assert.equal(on[i], off[i], `snapshot ${i}`)
+  })
+
+  void test('only manifests of one partition spec merge: a table whose spec changed keeps the runs apart, in order', async () => {
+    const views = new Map<boolean, string[]>()
+    let specsOfCurrent: number[] = []
+    for (const merge of [false, true]) {
+      const clock = steppedClock()
+      const store = new CountingStore()
+      let table = await appendMany(await newTable(store, clock, merge), 0, 60, clock)
+      // Partition evolution: day-partitioned files before, unpartitioned ones after.
+      table = await commitMetadata(table, async (base) => ({
+        next: {
+          ...base.metadata,
+          'partition-specs': [...base.metadata['partition-specs'], { 'spec-id': 1, fields: [] }],
+          'default-spec-id': 1,
+        },
+        written: [],
+        result: (t) => t,
+      }))
+      table = await appendMany(table, 60, 60, clock)
+      const all: string[] = []
+      for (let i = 0; i < table.metadata.snapshots.length; i++) all.push(await readerView(table, i))
+      views.set(merge, all)
+      if (merge) specsOfCurrent = (await manifestsOf(table, table.metadata.snapshots.at(-1))).map((m) => m.partitionSpecId)
+    }
+    // The 40th append after the change would list 100: its new manifest, the 39 unpartitioned ones
+    // merged into one, the 60 day-partitioned ones into another; then 20 appends, one manifest each.
+    assert.deepEqual(specsOfCurrent, [...Array<number>(21).fill(1), 1, 0])
+    const [off, on] = [views.get(false)!, views.get(true)!]
     for (let i = 0; i < off.length; i++) assert.equal(on[i], off[i], `snapshot ${i}`)
   })
 
