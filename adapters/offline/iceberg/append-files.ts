@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import { SinkWriteError } from '../../../core/errors.ts'
 import { commitSnapshot, newSnapshotId, type CommitOptions, type CommitResult, type IcebergTable } from './iceberg-table.ts'
+import { mergeCarriedManifests } from './manifest-merge.ts'
 import { encodeManifest, partitionSummaries, type DataFile, type ManifestFile } from './manifests.ts'
 import { currentSchema, currentSnapshot, defaultSpec, type TableMetadata } from './table-metadata.ts'
 
@@ -23,6 +24,9 @@ const STANDARD_KEYS = new Set([
   'total-delete-files',
   'total-position-deletes',
   'total-equality-deletes',
+  'manifests-created',
+  'manifests-kept',
+  'manifests-replaced',
 ])
 
 export interface AppendOptions extends CommitOptions {
@@ -126,12 +130,26 @@ export async function appendFiles(
               'added-files-size': String(added.bytes),
               'changed-partition-count': String(distinctPartitions(dataFiles)),
             }
+      // Merged on this attempt's base: a retry after a lost race merges the fresh base's manifests.
+      const adding = manifest === undefined ? 0 : 1
+      const carried = await mergeCarriedManifests(base, baseManifests, adding, snapshotId, seq)
+      // Iceberg's counts, written when a merge replaced manifests: snapshot expiry looks for them.
+      const mergeSummary: Record<string, string> =
+        carried.replaced === 0
+          ? {}
+          : {
+              'manifests-created': String(adding + carried.written.length),
+              'manifests-kept': String(carried.manifests.length - carried.written.length),
+              'manifests-replaced': String(carried.replaced),
+            }
       return {
         operation: 'append',
-        manifests: manifest === undefined ? baseManifests : [{ ...manifest, sequenceNumber: BigInt(seq), minSequenceNumber: BigInt(seq) }, ...baseManifests],
+        manifests: manifest === undefined ? carried.manifests : [{ ...manifest, sequenceNumber: BigInt(seq), minSequenceNumber: BigInt(seq) }, ...carried.manifests],
+        written: carried.written,
         summary: {
           ...extras,
           ...addedSummary,
+          ...mergeSummary,
           ...totalsSummary({ files: parent.files + added.files, records: parent.records + added.records, bytes: parent.bytes + added.bytes }),
         },
       }

@@ -2,16 +2,20 @@
  * The deletes after a snapshot-expiry commit landed (snapshot-expiry.ts): the files no kept
  * snapshot references any more, and the metadata files older than the metadata log.
  *
- * kfs tables have a linear history, and only a `replace` (compaction) drops anything: appends carry
- * every manifest of their parent forward. So, per expired snapshot:
+ * kfs tables have a linear history, and only a `replace` (compaction) and an append that merged
+ * manifests (summary `manifests-replaced`, manifest-merge.ts) drop anything: other appends carry
+ * every manifest of their parent forward, and a dropped manifest is never listed again. So, per
+ * expired snapshot:
  * - its manifest list (each snapshot writes its own) goes;
- * - for each replace R whose parent P expires now: the manifests P listed and R does not were
- *   listed by the snapshots from the one that added them up to P — they go when none of those is
- *   kept; likewise the data files R marked deleted, live from their data sequence number up to P.
- * That reads two manifest lists and R's rewritten manifests per compaction — never every kept
- * snapshot's list. A replace whose parent expired in an earlier run was dealt with then: what an
- * older kept snapshot (a training set's pin) still named then stays, an orphan, if that snapshot
- * is ever expired (its pin dropped by hand) — harmless, never a deleted file something names.
+ * - for each such snapshot R whose parent P expires now: the manifests P listed and R does not
+ *   were listed by the snapshots from the one that wrote them (their sequence number) up to P —
+ *   they go when none of those is kept; likewise the data files a replace R marked deleted, live
+ *   from their data sequence number up to P.
+ * That reads two manifest lists (and a replace's rewritten manifests) per compaction or merge —
+ * never every kept snapshot's list. One whose parent expired in an earlier run was dealt with
+ * then: what an older kept snapshot (a training set's pin) still named then stays, an orphan, if
+ * that snapshot is ever expired (its pin dropped by hand) — harmless, never a deleted file
+ * something names.
  *
  * Metadata files: versions older than both the oldest one the new metadata's log names and the
  * version hint go (Iceberg's write.metadata.delete-after-commit), so every logged version and the
@@ -36,37 +40,39 @@ export async function deleteExpiredFiles(
   const { store } = before
   const doomed = new Set<string>()
   for (const s of before.metadata.snapshots) if (!kept.has(s['snapshot-id'])) doomed.add(keyOfTableUri(store, s['manifest-list']))
-  for (const key of await replacedFiles(before, kept)) doomed.add(key)
+  for (const key of await droppedFiles(before, kept)) doomed.add(key)
   for (const key of await oldMetadataFiles(after, maxMetadataFiles)) doomed.add(key)
   return deleteAll(store, [...doomed])
 }
 
-async function replacedFiles(before: IcebergTable, kept: ReadonlySet<bigint>): Promise<string[]> {
+async function droppedFiles(before: IcebergTable, kept: ReadonlySet<bigint>): Promise<string[]> {
   const { store, metadata } = before
   const byId = new Map(metadata.snapshots.map((s) => [s['snapshot-id'], s]))
   const keptSequences = metadata.snapshots.filter((s) => kept.has(s['snapshot-id'])).map((s) => s['sequence-number'])
   const keptWithin = (from: bigint, to: number): boolean => keptSequences.some((q) => q >= Number(from) && q <= to)
   const out: string[] = []
-  for (const replace of metadata.snapshots) {
-    if (replace.summary.operation !== 'replace') continue
-    const parentId = replace['parent-snapshot-id']
+  for (const dropping of metadata.snapshots) {
+    const merged = Number(dropping.summary['manifests-replaced'] ?? '0') > 0
+    if (dropping.summary.operation !== 'replace' && !merged) continue
+    const parentId = dropping['parent-snapshot-id']
     const parent: Snapshot | undefined = parentId === undefined ? undefined : byId.get(parentId)
     if (parent === undefined || kept.has(parent['snapshot-id'])) continue
     const upTo = parent['sequence-number']
-    const listed = await manifestsOf(before, replace)
+    const listed = await manifestsOf(before, dropping)
     const stillListed = new Set(listed.map((m) => m.manifestPath))
     for (const m of await manifestsOf(before, parent)) {
       if (!stillListed.has(m.manifestPath) && !keptWithin(m.sequenceNumber, upTo)) out.push(keyOfTableUri(store, m.manifestPath))
     }
     for (const m of listed) {
-      if (m.addedSnapshotId !== replace['snapshot-id'] || m.deletedFilesCount === 0) continue
+      if (dropping.summary.operation !== 'replace' || m.addedSnapshotId !== dropping['snapshot-id'] || m.deletedFilesCount === 0)
+        continue
       const bytes = await store.get(keyOfTableUri(store, m.manifestPath))
       // A manifest the replace wrote that is gone: its removed files are not known here; left as orphans.
       if (bytes === undefined) continue
       for (const e of decodeManifest(bytes, specById(metadata, m.partitionSpecId), m.manifestPath)) {
         if (
           e.status === 2 &&
-          e.snapshotId === replace['snapshot-id'] &&
+          e.snapshotId === dropping['snapshot-id'] &&
           !keptWithin(e.fileSequenceNumber ?? e.sequenceNumber ?? m.sequenceNumber, upTo)
         )
           out.push(keyOfTableUri(store, e.dataFile.filePath))

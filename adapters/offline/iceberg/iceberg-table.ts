@@ -6,7 +6,8 @@
  * 1. Current version = `metadata/version-hint.text` (or the highest `v<N>.metadata.json` listed),
  *    then probe `v<N+1>`, `v<N+2>`… forward as Java does: the hint may lag behind.
  * 2. A commit writes its manifest once (snapshot id S chosen once), then per attempt: reload the
- *    base, write a manifest list (new manifest + the base's manifests), and create
+ *    base, write a manifest list (new manifest + the base's manifests, small ones merged once
+ *    there are 100: manifest-merge.ts), and create
  *    `v<N+1>.metadata.json` with `putIfAbsent`. Losing that race = reload and retry with back-off.
  * 3. Only after the metadata file exists is the hint moved forward (never backwards), so PyIceberg
  *    and DuckDB, which trust the hint, always find a complete version.
@@ -226,6 +227,8 @@ export interface SnapshotChange {
   readonly operation: 'append' | 'replace'
   readonly manifests: readonly ManifestFile[]
   readonly summary: Readonly<Record<string, string>>
+  /** Manifests the attempt wrote that only this snapshot names (merged ones): deleted when it loses the race. */
+  readonly written?: readonly string[]
 }
 
 /**
@@ -270,7 +273,7 @@ export async function commitSnapshot(
         snapshots: [...meta.snapshots, snapshot],
         'snapshot-log': [...meta['snapshot-log'], { 'timestamp-ms': nowMs, 'snapshot-id': snapshotId }],
       }
-      return { next, written: [listKey], result: (committed) => ({ table: { ...committed, currentManifests: change.manifests }, snapshotId, status: 'committed' }) }
+      return { next, written: [...(change.written ?? []), listKey], result: (committed) => ({ table: { ...committed, currentManifests: change.manifests }, snapshotId, status: 'committed' }) }
     },
     options,
   )

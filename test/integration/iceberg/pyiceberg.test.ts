@@ -177,6 +177,34 @@ function interopSuite(name: string, makeStore: () => Promise<{ store: ObjectStor
       }
     })
 
+    void test('feature table whose appends merged manifests: rows, time travel to snapshots before and after each merge', async () => {
+      const { store, done } = await makeStore()
+      try {
+        const schema = featureTableSchema(view)
+        // Merging once a list would hold four manifests (100 by default): the 4th and 6th appends merge.
+        const properties = { 'commit.manifest.min-count-to-merge': '4' }
+        let table = await createTable(store, 'wh/features/merged_v1', { schema, partitionSpec: featureTablePartitionSpec(schema), properties })
+        const written: Record<string, unknown>[] = []
+        const ids: bigint[] = []
+        for (let b = 0; b < 6; b++) {
+          const rows = featureRows(b)
+          written.push(...rows)
+          const res = await appendFiles(table, await writeDataFiles(table, rows), { 'kfs.offsets': JSON.stringify({ clicks: { 0: String(b * 40) } }) })
+          table = res.table
+          ids.push(res.snapshotId!)
+        }
+        const merges = table.metadata.snapshots.filter((s) => s.summary['manifests-replaced'] !== undefined).length
+        assert.equal(merges, 2)
+        const py = await scan(table, ids)
+        assert.deepEqual(canon(py.rows), canon(written))
+        assert.equal(py.files.length, 18, 'every file of every append, once')
+        assert.deepEqual(ids.map((id) => py.time_travel[String(id)]), [40, 80, 120, 160, 200, 240])
+        checkSummaries(py, [0, 40, 80, 120, 160, 200].map((o) => JSON.stringify({ clicks: { 0: String(o) } })))
+      } finally {
+        await done()
+      }
+    })
+
     void test('feature table of an int composite entity: join keys as long columns, exact past 2^53, decoded from entity_key', async () => {
       const { store, done } = await makeStore()
       try {
