@@ -22,6 +22,8 @@ import { readFeatureRowsByEntity } from '../../adapters/offline/iceberg/feature-
 import { runKfs, type KfsChild } from './kfs-process.ts'
 import { valuesClose } from './scenario.ts'
 import { newRunId } from './stack-env.ts'
+import { encodeEntityKey } from '../../core/entity-key.ts'
+import type { UserRow } from '../../examples/generate-tables.ts'
 
 const execFileP = promisify(execFile)
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -208,3 +210,26 @@ export async function settledEndOffsetSum(log: EventLog, topic: string, quietMs 
     last = now
   }
 }
+
+/** A users row's primary key as the topic keys it. */
+export const userKey = (userId: string): string => encodeEntityKey([userId])
+/** A users row by every column: what must be in the log once. */
+export const userRowId = (r: UserRow): string => JSON.stringify([r.user_id, r.updated_at, r.status, r.credit_limit, r.country])
+
+/** The log holds exactly the expected rows, each once, as an upsert of its key, keyed by its primary key. */
+export function assertEachUserRowOnce(logged: readonly LoggedChange[], expected: readonly UserRow[], what: string): void {
+  const seen = new Map<string, number>()
+  for (const c of logged) {
+    const after = c.envelope.after as unknown as UserRow | null
+    assert.ok(after !== null && (c.envelope.op === 'c' || c.envelope.op === 'u'), `${what}: an upsert`)
+    assert.equal(c.key, userKey(after.user_id), `${what}: keyed by the primary key`)
+    assert.equal(c.envelope.ts_ms, after.updated_at, `${what}: commit time is the row's event time`)
+    seen.set(userRowId(after), (seen.get(userRowId(after)) ?? 0) + 1)
+  }
+  const doubled = [...seen].filter(([, n]) => n > 1)
+  assert.deepEqual(doubled.slice(0, 5), [], `${what}: no row doubled (${doubled.length} are)`)
+  const missing = expected.filter((r) => !seen.has(userRowId(r)))
+  assert.deepEqual(missing.slice(0, 5), [], `${what}: no row lost (${missing.length} are)`)
+  assert.equal(logged.length, expected.length, `${what}: record count`)
+}
+

@@ -19,7 +19,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { encodeEntityKey } from '../../../core/entity-key.ts'
 import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
 import { createSourceTopic } from '../../../engine/source-topics.ts'
 import { prng } from '../../../examples/generate-events.ts'
@@ -31,6 +30,9 @@ import {
   onlineRows,
   prepareChangesRun,
   type LoggedChange,
+  assertEachUserRowOnce,
+  userKey,
+  userRowId,
 } from '../../support/changes-scenario.ts'
 import { failureExcerpt, runKfs, startKfs, type KfsChild, type KfsResult } from '../../support/kfs-process.ts'
 import { stackEnv } from '../../support/stack-env.ts'
@@ -66,8 +68,6 @@ interface Planned {
   readonly fate: Fate
 }
 
-const key = (userId: string): string => encodeEntityKey([userId])
-const rowId = (r: UserRow): string => JSON.stringify([r.user_id, r.updated_at, r.status, r.credit_limit, r.country])
 
 /** The export of night `night`: the previous one with some users changed and a few new ones. */
 function nextExport(rand: () => number, previous: readonly UserRow[], night: number, firstNightMs: number): UserRow[] {
@@ -142,10 +142,10 @@ void test(`overlapping kfs ingest processes of one table source (seed ${SEED}): 
     type Summary = { snapshot: string; appended: number; unchanged: number; rejected: number }
 
     for (let round = 0; round < ROUND_CLIENTS.length; round++) {
-      const previousIds = new Set(table.map(rowId))
+      const previousIds = new Set(table.map(userRowId))
       table = nextExport(rand, table, round, firstNightMs)
-      const toAppend = table.filter((r) => !previousIds.has(rowId(r))).length
-      for (const r of table) everyRow.set(rowId(r), r)
+      const toAppend = table.filter((r) => !previousIds.has(userRowId(r))).length
+      for (const r of table) everyRow.set(userRowId(r), r)
       const file = join(scratch, `users-${round}.csv`)
       await writeFile(file, csvOf(table))
       const plan = schedule(rand, round, toAppend)
@@ -170,7 +170,7 @@ void test(`overlapping kfs ingest processes of one table source (seed ${SEED}): 
       assert.equal(again.appended, 0, `${what}: ingesting the export again appends nothing`)
 
       const logged = await changesInTopic(log, users, base.KFS_SCHEMA_REGISTRY_URL!)
-      assertEachRowOnce(logged, [...everyRow.values()], what)
+      assertEachUserRowOnce(logged, [...everyRow.values()], what)
       assertRunsInOrder(logged, exportIds, what)
     }
 
@@ -179,7 +179,7 @@ void test(`overlapping kfs ingest processes of one table source (seed ${SEED}): 
     const reads = await onlineRows(
       base.KFS_REDIS_URL!,
       userProfile,
-      table.map((r) => key(r.user_id)),
+      table.map((r) => userKey(r.user_id)),
       Date.now(),
     )
     table.forEach((r, i) => {
@@ -254,22 +254,6 @@ function checkOutcome(o: Outcome, what: string): void {
   )
 }
 
-/** The log holds exactly the expected rows, each once, as an upsert of its key, keyed by its primary key. */
-function assertEachRowOnce(logged: readonly LoggedChange[], expected: readonly UserRow[], what: string): void {
-  const seen = new Map<string, number>()
-  for (const c of logged) {
-    const after = c.envelope.after as unknown as UserRow | null
-    assert.ok(after !== null && (c.envelope.op === 'c' || c.envelope.op === 'u'), `${what}: an upsert`)
-    assert.equal(c.key, key(after.user_id), `${what}: keyed by the primary key`)
-    assert.equal(c.envelope.ts_ms, after.updated_at, `${what}: commit time is the row's event time`)
-    seen.set(rowId(after), (seen.get(rowId(after)) ?? 0) + 1)
-  }
-  const doubled = [...seen].filter(([, n]) => n > 1)
-  assert.deepEqual(doubled.slice(0, 5), [], `${what}: no row doubled (${doubled.length} are)`)
-  const missing = expected.filter((r) => !seen.has(rowId(r)))
-  assert.deepEqual(missing.slice(0, 5), [], `${what}: no row lost (${missing.length} are)`)
-  assert.equal(logged.length, expected.length, `${what}: record count`)
-}
 
 /**
  * Each partition holds each export's records in one run, exports in the order ingested, each run

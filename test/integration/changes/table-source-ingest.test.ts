@@ -12,7 +12,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { encodeEntityKey } from '../../../core/entity-key.ts'
 import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
 import { createSourceTopic } from '../../../engine/source-topics.ts'
 import { usersSnapshot, type UserRow } from '../../../examples/generate-tables.ts'
@@ -26,7 +25,9 @@ import {
   pyicebergPython,
   runPython,
   killWhenDue,
-  type LoggedChange,
+  assertEachUserRowOnce,
+  userKey,
+  userRowId,
 } from '../../support/changes-scenario.ts'
 import { runKfs, startKfs } from '../../support/kfs-process.ts'
 import { stackEnv } from '../../support/stack-env.ts'
@@ -82,8 +83,6 @@ table.overwrite(rows(night2))
 print(json.dumps({"night1": str(first), "night2": str(catalog.load_table("db.users").current_snapshot().snapshot_id)}))
 `
 
-const key = (userId: string): string => encodeEntityKey([userId])
-const rowId = (r: UserRow): string => JSON.stringify([r.user_id, r.updated_at, r.status, r.credit_limit, r.country])
 
 void test(`table source on MinIO: an Iceberg users table (${USERS} rows, then an overwrite) ingested with a SIGKILLed kfs ingest; the log holds each row once; run and verify-parity`, async () => {
   const base = stackEnv()
@@ -133,18 +132,18 @@ void test(`table source on MinIO: an Iceberg users table (${USERS} rows, then an
     assert.equal((await ingest(snapshots.night1)).appended, 0, 'night 1 again: nothing to append')
 
     const afterNight1 = await changesInTopic(log, users, base.KFS_SCHEMA_REGISTRY_URL!)
-    assertEachRowOnce(afterNight1, night1, 'after night 1')
+    assertEachUserRowOnce(afterNight1, night1, 'after night 1')
 
     // Night 2, the table's current snapshot (an overwrite): only changed and new users are appended.
-    const before = new Set(night1.map(rowId))
-    const changed = night2.filter((r) => !before.has(rowId(r)))
+    const before = new Set(night1.map(userRowId))
+    const changed = night2.filter((r) => !before.has(userRowId(r)))
     assert.ok(changed.length > USERS / 20, 'night 2 changes some rows')
     const second = await ingest()
     assert.equal(second.snapshot, snapshots.night2)
     assert.deepEqual({ appended: second.appended, unchanged: second.unchanged, rejected: second.rejected }, { appended: changed.length, unchanged: night2.length - changed.length, rejected: 0 })
     assert.equal((await ingest()).appended, 0, 'night 2 again: nothing to append')
     const afterNight2 = await changesInTopic(log, users, base.KFS_SCHEMA_REGISTRY_URL!)
-    assertEachRowOnce(afterNight2, [...night1, ...changed], 'after night 2')
+    assertEachUserRowOnce(afterNight2, [...night1, ...changed], 'after night 2')
     assert.ok(afterNight1.every((c) => c.envelope.op === 'c'), 'night 1: every user is new')
     const existing = new Set(night1.map((r) => r.user_id))
     const updates = afterNight2.filter((c) => c.envelope.op === 'u')
@@ -153,7 +152,7 @@ void test(`table source on MinIO: an Iceberg users table (${USERS} rows, then an
 
     // The engine: every user's online row is night 2's; live equals replay.
     await runKfs([...run.runArgs, '--until-caught-up'], run.env)
-    const reads = await onlineRows(base.KFS_REDIS_URL!, userProfile, night2.map((r) => key(r.user_id)), Date.now())
+    const reads = await onlineRows(base.KFS_REDIS_URL!, userProfile, night2.map((r) => userKey(r.user_id)), Date.now())
     night2.forEach((r, i) => {
       const read = reads[i]!
       assert.deepEqual({ status: read.status, asOfMs: read.asOfMs, values: read.values }, { status: 'PRESENT', asOfMs: r.updated_at, values: [r.status, r.credit_limit, r.country] }, `online row of ${r.user_id}`)
@@ -166,20 +165,3 @@ void test(`table source on MinIO: an Iceberg users table (${USERS} rows, then an
     await rm(scratch, { recursive: true, force: true })
   }
 })
-
-/** The log holds exactly the expected rows, each once, as an upsert of its key, keyed by its primary key. */
-function assertEachRowOnce(logged: readonly LoggedChange[], expected: readonly UserRow[], what: string): void {
-  const seen = new Map<string, number>()
-  for (const c of logged) {
-    const after = c.envelope.after as unknown as UserRow | null
-    assert.ok(after !== null && (c.envelope.op === 'c' || c.envelope.op === 'u'), `${what}: an upsert`)
-    assert.equal(c.key, key(after.user_id), `${what}: keyed by the primary key`)
-    assert.equal(c.envelope.ts_ms, after.updated_at, `${what}: commit time is the row's event time`)
-    seen.set(rowId(after), (seen.get(rowId(after)) ?? 0) + 1)
-  }
-  const doubled = [...seen].filter(([, n]) => n > 1)
-  assert.deepEqual(doubled.slice(0, 5), [], `${what}: no row doubled (${doubled.length} are)`)
-  const missing = expected.filter((r) => !seen.has(rowId(r)))
-  assert.deepEqual(missing.slice(0, 5), [], `${what}: no row lost (${missing.length} are)`)
-  assert.equal(logged.length, expected.length, `${what}: record count`)
-}
