@@ -11,7 +11,7 @@ import { loadTable, readRows } from '../../../adapters/offline/iceberg/index.ts'
 import type { AutomaticExpiry } from '../../../adapters/offline/iceberg/automatic-expiry.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import type { Clock } from '../../../core/clock.ts'
-import type { ArchiveRow } from '../../../ports/offline.ts'
+import { archiveRows } from '../../support/archive-rows.ts'
 
 const TOPIC = 'clicks'
 
@@ -24,22 +24,9 @@ function tickingClock(): Clock {
   return { nowMs: () => (now += 1_000), sleep: () => new Promise((r) => setImmediate(r)) }
 }
 
-function archiveRows(from: number, count: number): ArchiveRow[] {
-  return Array.from({ length: count }, (_, i) => ({
-    partition: 0,
-    offset: String(from + i),
-    eventTimeMs: 1_700_000_000_000 + i,
-    key: null,
-    schemaId: 1,
-    payload: new Uint8Array([0, 0, 0, 0, 1, i & 255]),
-    markerWatermarkMs: null,
-    timestampMs: 1_700_000_000_000 + i,
-  }))
-}
-
 async function commitN(sink: IcebergOfflineSink, tableId: string, from: number, to: number): Promise<void> {
   for (let seq = from; seq <= to; seq++)
-    await sink.commit(tableId, [await sink.stageArchiveRows(TOPIC, archiveRows(2 * seq, 2))], { 'clicks/0': seq }, {})
+    await sink.commit(tableId, [await sink.stageArchiveRows(TOPIC, archiveRows(2 * seq, 2 * seq + 2))], { 'clicks/0': seq }, {})
 }
 
 void describe('sinks > iceberg > automatic snapshot expiry', () => {

@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import {
   appendFiles,
   compactPartitions,
@@ -26,6 +25,7 @@ import { commitMetadata, keyOfTableUri, manifestsOf } from '../../../adapters/of
 import { MERGE_ENABLED_PROPERTY } from '../../../adapters/offline/iceberg/manifest-merge.ts'
 import { SEQ_INDEX_BITS_KEY, tieKeyBoundsOf } from '../../../adapters/offline/iceberg/writer-facts.ts'
 import type { Clock } from '../../../core/clock.ts'
+import { CountingStore } from '../../support/counting-store.ts'
 import { clicksSchema } from './clicks-table.ts'
 
 const DAY = 86_400_000
@@ -33,27 +33,6 @@ const T0 = Date.UTC(2024, 0, 15)
 const schema = clicksSchema([{ id: 4, name: 'seq', required: false, type: 'long' }])
 const PATH = 'wh/t'
 const MERGE_KEYS = new Set(['manifests-created', 'manifests-kept', 'manifests-replaced'])
-
-/** A memory store that counts calls and lets a test run a writer just before a metadata commit. */
-class CountingStore extends MemoryObjectStore {
-  readonly calls = { get: 0, put: 0 }
-  beforePutIfAbsent: (() => Promise<void>) | undefined
-  override async get(key: string): Promise<Uint8Array | undefined> {
-    this.calls.get++
-    return super.get(key)
-  }
-  override async put(key: string, body: Uint8Array): Promise<void> {
-    this.calls.put++
-    return super.put(key, body)
-  }
-  override async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
-    this.calls.put++
-    const hook = this.beforePutIfAbsent
-    this.beforePutIfAbsent = undefined
-    await hook?.()
-    return super.putIfAbsent(key, body)
-  }
-}
 
 function steppedClock(): Clock & { advance: (ms: number) => void } {
   let now = T0 + 30 * DAY
@@ -142,12 +121,13 @@ void describe('sinks > iceberg > manifest merging on append', () => {
       const clock = steppedClock()
       const store = new CountingStore()
       const start = await newTable(store, clock, merge)
-      const calls = { ...store.calls }
+      const gets = store.calls.get
+      const writes = store.writes
       const table = await appendMany(start, 0, N, clock)
       measured.set(merge, {
         manifests: await manifestCount(table),
-        gets: store.calls.get - calls.get,
-        puts: store.calls.put - calls.put,
+        gets: store.calls.get - gets,
+        puts: store.writes - writes,
         reads: await getsPerRead(store),
       })
     }

@@ -9,23 +9,7 @@ import type { ArchiveRow } from '../../../ports/offline.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { dataFilesOf, listSnapshots, loadTable, readRows, refreshTable } from '../../../adapters/offline/iceberg/index.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
-
-/** A memory store that counts calls per method. */
-class CountingStore extends MemoryObjectStore {
-  readonly calls = { get: 0, put: 0, putIfAbsent: 0 }
-  override async get(key: string): Promise<Uint8Array | undefined> {
-    this.calls.get++
-    return super.get(key)
-  }
-  override async put(key: string, body: Uint8Array): Promise<void> {
-    this.calls.put++
-    return super.put(key, body)
-  }
-  override async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
-    this.calls.putIfAbsent++
-    return super.putIfAbsent(key, body)
-  }
-}
+import { CountingStore } from '../../support/counting-store.ts'
 
 const TOPIC = 'clicks'
 
