@@ -13,7 +13,9 @@
  * Appends are asynchronous (the serving process must not block its event loop on fsync) and run
  * one at a time, in order.
  */
-import { mkdir, open, rename } from 'node:fs/promises'
+import { mkdir, open, readdir, rename } from 'node:fs/promises'
+import { basename } from 'node:path'
+import { SinkWriteError } from '../../../core/errors.ts'
 import type { Logger } from '../../../core/logger.ts'
 import type { EventLog, ProduceRecord } from '../../../ports/event-log.ts'
 import { movePendingRecords, newPendingPath, pendingDirOf, pendingText, readyPathOf } from './pending-records.ts'
@@ -25,7 +27,16 @@ export interface HandOverOptions {
   readonly maxBytes: number
   /** A timed finish that failed (its file stays open for appends; the next finish tries again). */
   readonly onError: (err: unknown) => void
+  /**
+   * Appends are refused while this writer's files not yet moved in hold this many bytes (default
+   * DEFAULT_MAX_WAITING_BYTES): with no owner running (`kfs serve` without `kfs run`) they would
+   * otherwise grow until the disk is full.
+   */
+  readonly maxWaitingBytes?: number
 }
+
+/** Default bound of a writer's files waiting for the log's owner: 256 MiB. */
+export const DEFAULT_MAX_WAITING_BYTES = 256 * 1024 * 1024
 
 /** Default hand-over interval (KFS_EMBEDDED_LOG_HANDOVER_MS). */
 export const DEFAULT_HAND_OVER_MS = 1_000
@@ -39,6 +50,9 @@ export class HandOverWriter {
   #timer: NodeJS.Timeout | undefined
   #queue: Promise<unknown> = Promise.resolve()
   #closed = false
+  /** Finished files not seen moved yet, with their sizes: what waits for the owner. */
+  readonly #waiting = new Map<string, number>()
+  #waitingBytes = 0
 
   constructor(logDir: string, options: HandOverOptions) {
     this.dir = pendingDirOf(logDir)
@@ -55,6 +69,7 @@ export class HandOverWriter {
       if (this.#closed) throw new Error('HandOverWriter: append after close')
       if (records.length === 0) return
       const text = pendingText(topic, records, nowMs, partitions)
+      await this.#checkRoom(Buffer.byteLength(text))
       await mkdir(this.dir, { recursive: true })
       const path = (this.#path ??= newPendingPath(this.dir))
       const before = this.#bytes
@@ -97,9 +112,35 @@ export class HandOverWriter {
     this.#timer = undefined
     const path = this.#path
     if (path === undefined) return
-    if (this.#bytes > 0) await rename(path, readyPathOf(path))
+    if (this.#bytes > 0) {
+      await rename(path, readyPathOf(path))
+      this.#waiting.set(readyPathOf(path), this.#bytes)
+      this.#waitingBytes += this.#bytes
+    }
     this.#path = undefined
     this.#bytes = 0
+  }
+
+  /**
+   * Refuses an append of `bytes` that would take this writer's waiting files past their bound.
+   * Files the owner moved in are gone from the folder: counted out when the bound is near (one
+   * look at the folder), so the writer takes appends again as soon as a `kfs run` catches up.
+   */
+  async #checkRoom(bytes: number): Promise<void> {
+    const max = this.#options.maxWaitingBytes ?? DEFAULT_MAX_WAITING_BYTES
+    if (this.#waitingBytes + this.#bytes + bytes <= max) return
+    const present = new Set(await readdir(this.dir).catch(() => [] as string[]))
+    for (const [path, size] of this.#waiting)
+      if (!present.has(basename(path))) {
+        this.#waiting.delete(path)
+        this.#waitingBytes -= size
+      }
+    if (this.#waitingBytes + this.#bytes + bytes <= max) return
+    throw new SinkWriteError(
+      'SINK_UNAVAILABLE',
+      `${this.#waitingBytes + this.#bytes} bytes of records wait in ${this.dir} for the embedded log's owner (kfs run) to move them in: at most ${max} may; appends are refused until it does`,
+      { context: { dir: this.dir } },
+    )
   }
 
   #serially<T>(step: () => Promise<T>): Promise<T> {

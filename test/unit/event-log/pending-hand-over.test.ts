@@ -15,6 +15,7 @@ import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-
 import { HandOverWriter, movePendingPeriodically } from '../../../adapters/event-log/embedded/pending-hand-over.ts'
 import { movePendingRecords, pendingDirOf } from '../../../adapters/event-log/embedded/pending-records.ts'
 import { startTimeOf } from '../../../adapters/local-disk/directory-lock.ts'
+import { FeatureStoreError } from '../../../core/errors.ts'
 import type { ProduceRecord } from '../../../ports/event-log.ts'
 import { readToEnd } from '../../../replay/dead-letters/read-to-end.ts'
 import { warningLogger } from '../../support/warning-logger.ts'
@@ -163,6 +164,35 @@ void describe('event log > embedded > handing records over while the writer runs
         ['open'],
       )
       assert.deepEqual(files(logDir), [])
+    } finally {
+      await log.close()
+    }
+  })
+
+  void test('appends are refused once the files waiting for the owner reach their bound, and taken again once it moved them in', async () => {
+    const logDir = freshLogDir()
+    const record = (v: string) => [{ key: 'user_purchases@1', value: Buffer.from(v) }]
+    // One record's line, to size the bound in whole records.
+    const probeDir = freshLogDir()
+    const probe = new HandOverWriter(probeDir, { intervalMs: 60_000, maxBytes: 1 << 20, onError: noErrors })
+    await probe.append('served', record('r0'), 0, 1)
+    await probe.close()
+    const line = files(probeDir).reduce((n, f) => n + readFileSync(join(probe.dir, f)).length, 0)
+    const writer = new HandOverWriter(logDir, { intervalMs: 60_000, maxBytes: 1 << 20, onError: noErrors, maxWaitingBytes: 3 * line })
+    for (let i = 0; i < 3; i++) {
+      await writer.append('served', record(`r${i}`), i, 1)
+      await writer.finish()
+    }
+    // No owner runs: a fourth record would pass the bound, in a finished file or the open one.
+    await assert.rejects(writer.append('served', record('r3'), 3, 1), (err: unknown) => err instanceof FeatureStoreError && err.code === 'SINK_UNAVAILABLE' && /wait in .* for the embedded log's owner/.test(err.message))
+    assert.equal(files(logDir).length, 3, 'nothing of the refused append written')
+    const log = new EmbeddedEventLog({ dir: logDir })
+    try {
+      assert.equal(await movePendingRecords(logDir, log, warningLogger()), 3)
+      await writer.append('served', record('r3'), 3, 1)
+      await writer.close()
+      assert.equal(await movePendingRecords(logDir, log, warningLogger()), 1)
+      assert.deepEqual(await topicValues(log), ['r0', 'r1', 'r2', 'r3'])
     } finally {
       await log.close()
     }
