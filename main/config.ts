@@ -135,10 +135,9 @@ export interface KfsConfig {
   readonly checkpointIntervalMs: number
   readonly checkpointMaxRecords: number
   /**
-   * Which offline-table snapshots snapshot expiry (`kfs compact`, and the engine's every 100
-   * commits) keeps beside the current one and training sets' pins: those superseded less than `maxAgeMs` ago (KFS_SNAPSHOT_RETENTION_MS, 1 day), and the
-   * newest `minSnapshots` (KFS_SNAPSHOT_MIN_KEEP, 100). At one commit per checkpoint (10 s) a day
-   * is ~8,640 snapshots, ~8 MB of metadata per table.
+   * The snapshots expiry (`kfs compact`, the engine every 100 commits) keeps beside the current one
+   * and training sets' pins: superseded less than `maxAgeMs` ago (KFS_SNAPSHOT_RETENTION_MS, 1 day;
+   * ~8,640 snapshots, ~8 MB a table at 10 s checkpoints) and the newest `minSnapshots` (100).
    */
   readonly snapshotRetention: { readonly maxAgeMs: number; readonly minSnapshots: number }
   /**
@@ -208,10 +207,7 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     metricsPort: source.port('KFS_METRICS_PORT'),
     checkpointIntervalMs: source.durationMs('KFS_CHECKPOINT_INTERVAL_MS') ?? 10_000,
     checkpointMaxRecords: source.positiveInt('KFS_CHECKPOINT_MAX_RECORDS') ?? 100_000,
-    snapshotRetention: {
-      maxAgeMs: source.durationMs('KFS_SNAPSHOT_RETENTION_MS') ?? DEFAULT_SNAPSHOT_RETENTION_MS,
-      minSnapshots: source.positiveInt('KFS_SNAPSHOT_MIN_KEEP') ?? DEFAULT_SNAPSHOT_MIN_KEEP,
-    },
+    snapshotRetention: { maxAgeMs: source.durationMs('KFS_SNAPSHOT_RETENTION_MS') ?? DEFAULT_SNAPSHOT_RETENTION_MS, minSnapshots: source.positiveInt('KFS_SNAPSHOT_MIN_KEEP') ?? DEFAULT_SNAPSHOT_MIN_KEEP },
     parquetWorker: source.boolean('KFS_PARQUET_WORKER') ?? true,
     featuresModule: source.string('KFS_FEATURES') ?? 'examples/features.ts',
     logLevel: source.oneOf('KFS_LOG_LEVEL', LOG_LEVELS) ?? 'info',

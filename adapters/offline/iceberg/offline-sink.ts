@@ -279,15 +279,17 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const path = featureTablePath(view)
     const table = await loadTableOrNone(this.#store, path)
     if (table === undefined) return { removedFiles: 0, addedFiles: 0, status: undefined }
-    // Its commit backs off on the sink's clock, as an append's does.
-    const { clock, storeRetryAttempts } = this.#options
-    const { removedFiles, addedFiles, status } = await compactPartitions(table, {
-      olderThanDay: options.olderThanDay,
-      ...this.#writeOptions(),
-      ...(clock === undefined ? {} : { clock }),
-      ...(storeRetryAttempts === undefined ? {} : { attempts: storeRetryAttempts, endsOn: isRetriesExhausted }),
-    })
+    const { removedFiles, addedFiles, status } = await compactPartitions(table, { olderThanDay: options.olderThanDay, ...this.#writeOptions(), ...this.#rewriteCommitOptions() })
     return { removedFiles, addedFiles, status }
+  }
+
+  /**
+   * The commit options of a compaction's or an expiry's commit: backing off on the sink's clock, as
+   * an append's does, and bounded by the store's own retries when it has them (`storeRetryAttempts`).
+   */
+  #rewriteCommitOptions() {
+    const { clock, storeRetryAttempts } = this.#options
+    return { ...(clock === undefined ? {} : { clock }), ...(storeRetryAttempts === undefined ? {} : { attempts: storeRetryAttempts, endsOn: isRetriesExhausted }) }
   }
 
   /**
@@ -298,12 +300,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   async expireSnapshots(offlineTable: OfflineTable, retention: SnapshotRetention): Promise<ExpirySummary> {
     const table = await loadTableOrNone(this.#store, this.tableId(offlineTable))
     if (table === undefined) return { expiredSnapshots: 0, keptSnapshots: 0, deletedFiles: 0 }
-    const { clock, storeRetryAttempts } = this.#options
-    const { expiredSnapshots, keptSnapshots, deletedFiles } = await expireSnapshots(table, retention, {
-      carriedPrefixes: [MARKER_PREFIX],
-      ...(clock === undefined ? {} : { clock }),
-      ...(storeRetryAttempts === undefined ? {} : { attempts: storeRetryAttempts, endsOn: isRetriesExhausted }),
-    })
+    const { expiredSnapshots, keptSnapshots, deletedFiles } = await expireSnapshots(table, retention, { carriedPrefixes: [MARKER_PREFIX], ...this.#rewriteCommitOptions() })
     return { expiredSnapshots, keptSnapshots, deletedFiles }
   }
 
