@@ -55,12 +55,9 @@ function inProcessLease(log: EventLog, source: { readonly name: string; readonly
       `source ${source.name} is being ingested already; run one kfs ingest of a source at a time`,
     )
   topics.add(source.topic)
-  const appends: Appends =
-    log.producePacked === undefined
-      ? { produce: (t, r) => log.produce(t, r) }
-      : { produce: (t, r) => log.produce(t, r), producePacked: (t, r) => log.producePacked!(t, r) }
   return {
-    appends,
+    // The log's own appends (appendPlan calls them as its methods), packed ones included.
+    appends: log,
     release: async () => {
       topics.delete(source.topic)
     },
