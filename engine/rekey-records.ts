@@ -14,9 +14,10 @@
  * the change goes as a `retract` copy to the group of its before image and an `add` copy to the
  * group of its after image (header `kfs-change-role`), both with the original bytes; one copy
  * without a role when both groups are the same or only one image names a group — the view then
- * reads the whole change, and judges a missing before image itself. A before image names a group
- * only when it holds every join key: Debezium's default before image of a delete holds only the
- * primary key. A change whose envelope the views cannot read (an unknown op, images that do not fit
+ * reads the whole change. A before image names a group only when it holds every join key:
+ * Postgres's default replica identity sends an update without one and a delete with only the
+ * primary key. Such a change's retraction goes to the group the stage's row index holds for the
+ * row (rekey-row-index.ts, `resolveByIndex`, in merge order as the transaction is built). A change whose envelope the views cannot read (an unknown op, images that do not fit
  * it, a bad primary key: operators/changes/change.ts) is refused here, once: split into two copies,
  * each group's view would write a dead letter of its own for the one record.
  */
@@ -40,6 +41,7 @@ import {
 import { UNKNOWN_COMMIT_TIME } from '../features/change-envelope.ts'
 import { isoTextOrMs } from '../core/iso-time.ts'
 import { primaryKeyEntityFor } from '../operators/changes/row-images.ts'
+import { RowGroupIndex, type IndexedChange } from './rekey-row-index.ts'
 
 /** Headers every internal-topic record carries: where it came from. */
 export const REKEY_HEADERS = {
@@ -56,8 +58,19 @@ export const REKEY_HEADERS = {
 
 /** Forwarded: one copy, or a change's two (retract, add); `timeMs` orders them all in the merge. */
 export type RekeyOutcome =
-  | { readonly forwards: readonly ProduceRecord[]; readonly deadLetter?: undefined; readonly timeMs: number | undefined }
-  | { readonly forwards?: undefined; readonly deadLetter: DeadLetter; readonly timeMs: undefined }
+  | {
+      readonly forwards: readonly ProduceRecord[]
+      readonly deadLetter?: undefined
+      readonly timeMs: number | undefined
+      /** A change's effect on the stage's row index, and whether its copies wait on it (`resolveByIndex`). */
+      readonly indexed?: IndexedCopy
+    }
+  | { readonly forwards?: undefined; readonly deadLetter: DeadLetter; readonly timeMs: undefined; readonly indexed?: undefined }
+
+/** An indexed change and, when its retraction goes by the index, the record its copies are made of. */
+export interface IndexedCopy extends IndexedChange {
+  readonly record: LogRecord
+}
 
 export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeResult): RekeyOutcome {
   const maxFutureSkewMs = plan.source.maxFutureSkewMs
@@ -68,16 +81,27 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
       : refused(plan, record, 'invalid_key', `join key ${badKey} is not valid UTF-8`)
   }
   let routed = decoded.event
+  let indexed: IndexedCopy | undefined
   if (plan.source.changes) {
     const change = changeOf(decoded.event, primaryKeyOf(plan))
     if (!change.ok) return refused(plan, record, change.reason, change.detail)
     let known = partialImages.get(plan)
     if (known === undefined) partialImages.set(plan, (known = partialImagesOf(plan.source, plan.entity, primaryKeyOf(plan))))
-    const partial = partialImageRoute(known, plan.entity, change.change, decoded.event)
-    if (partial !== undefined && 'reason' in partial) return refused(plan, record, partial.reason, partial.detail)
-    if (partial !== undefined) routed = partial.event
+    const c = change.change
+    const byIndex = namesNoGroup(known, plan.entity, c)
+    if (!(byIndex && c.kind === 'delete')) {
+      const partial = partialImageRoute(known, plan.entity, c, decoded.event)
+      if (partial !== undefined && 'reason' in partial) return refused(plan, record, partial.reason, partial.detail)
+      if (partial !== undefined) routed = partial.event
+      // A key-only before image names no group (its join keys are nulls or fallbacks): the row's
+      // group is the index's, never one a fallback value names.
+      if (byIndex && routed.before !== null) routed = { ...routed, before: null }
+    }
+    const after = c.kind === 'upsert' ? entityKeyOf(plan.entity, imageOf(routed.after) ?? {}) : undefined
+    indexed = { pk: c.key, kind: c.kind, to: after?.ok ? after.key : undefined, byIndex, record }
   }
-  const route = plan.source.changes ? changeRoute(plan.entity, routed) : entityKeyOf(plan.entity, routed)
+  // A delete whose retraction goes by the index has no route of its own: `resolveByIndex` makes its copy.
+  const route = indexed?.byIndex && indexed.kind === 'delete' ? ({ ok: true, copies: [] } as const) : plan.source.changes ? changeRoute(plan.entity, routed) : entityKeyOf(plan.entity, routed)
   if (!route.ok) return refused(plan, record, route.reason, route.detail)
   const timeMs = eventTimeOf(decoded.event[plan.source.eventTimeField])
   // Refused here, once, as the views would refuse each copy (operators/task/partition-task.ts).
@@ -97,16 +121,57 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
   // let through is never refused there; replay reads the same archived timestamp.
   if (!('copies' in route))
     return { forwards: [{ key: route.key, value: record.value, headers: withOrigin(record.headers, record) }], timeMs }
-  // The role header is the stage's to set: one a producer put on the source record is dropped.
+  const forwards = route.copies.map(({ key, role }) => copyOf(record, key, role))
+  return indexed === undefined ? { forwards, timeMs } : { forwards, timeMs, indexed }
+}
+
+/** A forwarded copy of a change record; the role header is the stage's to set (one a producer put on the source record is dropped). */
+function copyOf(record: LogRecord, key: string, role: ChangeRole | undefined): ProduceRecord {
   const { [REKEY_HEADERS.role]: _forged, ...headers } = record.headers
   return {
-    forwards: route.copies.map(({ key, role }) => ({
-      key,
-      value: record.value,
-      headers: role !== undefined ? { ...withOrigin(headers, record), [REKEY_HEADERS.role]: role } : withOrigin(headers, record),
-    })),
-    timeMs,
+    key,
+    value: record.value,
+    headers: role !== undefined ? { ...withOrigin(headers, record), [REKEY_HEADERS.role]: role } : withOrigin(headers, record),
   }
+}
+
+/** True when a change's before image names no group: an update without one, or a key-only image whose join keys say nothing. */
+function namesNoGroup(known: PartialImages, entity: EntityDef, change: Change): boolean {
+  if (change.before === null) return change.kind === 'upsert'
+  return isKeyOnly(change.before, known.identity, known.placeholder) && !keyOnlyGroup(entity, change.before, known.placeholder).ok
+}
+
+/**
+ * A change's copies once the row index is consulted, in the stage's merge order, and the index
+ * moved by it (rekey-row-index.ts). A retraction that goes by the index goes to the group the
+ * index holds for the row: an update adds a `retract` copy keyed by that group when the row
+ * leaves it (the views read the role off the key: engine/partition-processor.ts); a delete goes
+ * there alone, or is `unknown_retraction` when the index holds no such row (never seen, or
+ * already deleted).
+ */
+export function resolveByIndex(plan: RekeyPlan, outcome: RekeyOutcome, index: RowGroupIndex): RekeyOutcome {
+  const indexed = outcome.indexed
+  if (indexed === undefined) return outcome
+  let resolved: RekeyOutcome = outcome
+  if (indexed.byIndex) {
+    const held = index.groupOf(indexed.pk)
+    const { record, pk } = indexed
+    if (indexed.kind === 'delete') {
+      resolved =
+        held === undefined
+          ? refused(
+              plan,
+              record,
+              'unknown_retraction',
+              `delete of row ${pk} has a key-only before image, which names no group, and the stage holds no row ${pk} (never seen, or already deleted)`,
+            )
+          : { forwards: [copyOf(record, held, 'retract')], timeMs: outcome.timeMs }
+    } else if (held !== undefined && indexed.to !== undefined && held !== indexed.to) {
+      resolved = { forwards: [copyOf(record, held, 'retract'), copyOf(record, indexed.to, 'add')], timeMs: outcome.timeMs }
+    }
+  }
+  if (resolved.forwards) index.apply(indexed)
+  return resolved
 }
 
 /**
@@ -238,11 +303,11 @@ export interface RekeyedBatch {
   readonly deadLetters: DeadLetter[]
 }
 
-/** `rekeyRecord` over a batch and its decode results. */
-export function rekeyRecords(plan: RekeyPlan, records: readonly LogRecord[], decoded: readonly DecodeResult[]): RekeyedBatch {
+/** `rekeyRecord` over a batch and its decode results, in order, the row index consulted and moved as the stage does. */
+export function rekeyRecords(plan: RekeyPlan, records: readonly LogRecord[], decoded: readonly DecodeResult[], index = new RowGroupIndex()): RekeyedBatch {
   const out: RekeyedBatch = { records: [], deadLetters: [] }
   records.forEach((record, i) => {
-    const outcome = rekeyRecord(plan, record, decoded[i] as DecodeResult)
+    const outcome = resolveByIndex(plan, rekeyRecord(plan, record, decoded[i] as DecodeResult), index)
     if (outcome.forwards) out.records.push(...outcome.forwards)
     else out.deadLetters.push(outcome.deadLetter)
   })

@@ -22,6 +22,9 @@
  * fencing a previous owner that may still be alive, and letting its last transaction finish or abort — then reads
  * the group's committed offsets and seeks there, so the merge and the consumer start at the same, final positions.
  *
+ * Change sources: the stage keeps a row index (primary key → group, rekey-row-index.ts) in a state topic written
+ * in the same transactions, for changes whose before image names no group.
+ *
  * Failure: any error of a transaction aborts it and is fatal for the engine (the process restarts from the
  * committed offsets) — retrying in place could repeat a commit whose outcome is unknown. The one exception is
  * being fenced after losing the topic to another member, which is the normal end of a zombie's work.
@@ -37,7 +40,8 @@ import { chunksOf, deadLetterRecords } from './dead-letter-topic.ts'
 import { countDeadLetters, type EngineStats } from './engine-stats.ts'
 import type { RekeyPlan } from './plan-sources.ts'
 import { RecordMerge, type Merged } from './rekey-alignment.ts'
-import { rekeyRecord, type RekeyOutcome } from './rekey-records.ts'
+import { rekeyRecord, resolveByIndex, type RekeyOutcome } from './rekey-records.ts'
+import { ROW_GROUPS_TOPIC_OPTIONS, RowGroupIndex, restoreRowIndex, rowGroupsTopic } from './rekey-row-index.ts'
 import { bundleForwards, bundleRequests } from './rekey-bundle.ts'
 import { rekeyBatchGapHandler, rekeyIdleGapHandler, resumedLane } from './rekey-deleted.ts'
 import { retry } from '../core/retry.ts'
@@ -114,6 +118,8 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
   const transactionalId = groupId
   const topic = plan.source.topic
   const logger = options.logger.child({ component: 'pipeline.rekey', topic: plan.topic })
+  const index = plan.source.changes ? new RowGroupIndex() : undefined // rekey-row-index.ts
+  const indexTopic = rowGroupsTopic(plan.topic)
   const owned = new Map<number, { position: string | undefined; assignedAtMs: number; lastBatchAtMs: number | undefined }>()
   const paused = new Set<number>()
   let merge: RecordMerge<Queued> | undefined
@@ -181,13 +187,10 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
         paused.add(batch.partition)
         consumer?.pause([{ topic, partition: batch.partition }])
       }
-      // The consumer fetches and decodes the next batches while transactions commit. A full
-      // partition is paused (kafkajs fetches the others) and the batch returns; only once EVERY
-      // owned partition is paused does it wait — a kafkajs consumer with all its partitions paused
-      // sleeps its fetch maxWaitTime (5 s) before it looks again (session 13: five times slower) —
-      // and then only until a transaction has made room and `resumeDrained` resumed one, not for
-      // the whole drain: waiting for every transaction the queues allow kept the consumer idle
-      // while they committed, and the transactions idle while it fetched (session 17).
+      // The consumer fetches and decodes while transactions commit: a full partition is paused and
+      // the batch returns; only once EVERY owned partition is paused does it wait (a kafkajs consumer
+      // with all partitions paused sleeps its 5 s maxWaitTime: session 13), and only until a
+      // transaction made room (`resumeDrained`), not for the whole drain (session 17).
       const drained = drain()
       if (paused.size >= owned.size) await Promise.race([drained, new Promise<void>((wake) => resumeWaiters.push(wake))])
     } finally {
@@ -250,7 +253,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     // Each partition's last offset forwarded; the next one (a new BigInt) is computed once a partition.
     const last = new Map<number, bigint>()
     for (const { partition, record } of items) {
-      const outcome = record.value
+      const outcome = index === undefined ? record.value : resolveByIndex(plan, record.value, index)
       if (outcome.forwards) for (const copy of outcome.forwards) records.push(copy)
       else deadLetters.push(outcome.deadLetter)
       last.set(partition, record.offset)
@@ -266,6 +269,8 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       txn = await log.transaction(transactionalId)
       // Several sends, one transaction: each partition's batch stays under the broker's message size limit.
       for (const request of bundleRequests(bundleForwards(records, internalPartitions))) await txn.produce(plan.topic, request)
+      // The index as of these offsets: a new owner reads it back (onAssigned).
+      if (index !== undefined) for (const chunk of chunksOf(index.takeWrites())) await txn.produce(indexTopic, chunk)
       if (inTransaction)
         for (const chunk of chunksOf(deadLetterRecords(deadLetters))) await txn.produce(options.deadLetterTopic!, chunk)
       await txn.sendOffsets(groupId, offsets)
@@ -299,18 +304,15 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     const keep = new Set(assigned.filter((a) => a.topic === topic).map((a) => a.partition))
     const beyond = [...keep].filter((p) => p >= merge!.partitions)
     if (beyond.length > 0) {
-      throw new InvariantViolation(
-        `source topic ${topic} now has more than the ${merge.partitions} partitions the re-key stage started with; it restarts to merge them all`,
-        {
-          context: { topic, partitions: beyond.join(',') },
-        },
-      )
+      const message = `source topic ${topic} now has more than the ${merge.partitions} partitions the re-key stage started with; it restarts to merge them all`
+      throw new InvariantViolation(message, { context: { topic, partitions: beyond.join(',') } })
     }
     for (const p of [...owned.keys()]) if (!keep.has(p)) release(p)
     const taken = [...keep].filter((p) => !owned.has(p)).sort((a, b) => a - b)
     if (taken.length > 0) {
       // Fence a previous owner first: its last transaction ends (commits or aborts) before we read offsets.
       await (await log.transaction(transactionalId)).abort()
+      if (index !== undefined) await restoreRowIndex(log, indexTopic, groupId, index, logger)
       const [committed, starts, ends] = await Promise.all([log.committedOffsets(groupId, topic), log.startOffsets(topic), log.endOffsets(topic)])
       const now = clock.nowMs()
       for (const p of taken) {
@@ -342,6 +344,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       await log.createTopic(plan.topic, plan.internalSource.partitions)
       internalPartitions = await log.partitionCount(plan.topic)
       if (options.deadLetterTopic !== undefined) await log.createTopic(options.deadLetterTopic, 1)
+      if (index !== undefined) await log.createTopic(indexTopic, 1, ROW_GROUPS_TOPIC_OPTIONS)
       const partitions = await log.partitionCount(topic)
       merge = new RecordMerge<Queued>(partitions)
       perPartitionLimit =

@@ -8,7 +8,8 @@ import { test } from 'node:test'
 import { changeEnvelopeSchema } from '../../../features/change-envelope.ts'
 import type { AvroRecordSchema, EntityDef, FeatureViewDef, SourceDef } from '../../../features/types.ts'
 import { rekeyedSource, type RekeyPlan } from '../../../engine/plan-sources.ts'
-import { REKEY_HEADERS, rekeyRecord, rekeyRecords } from '../../../engine/rekey-records.ts'
+import { REKEY_HEADERS, rekeyRecord, rekeyRecords, resolveByIndex, type RekeyOutcome } from '../../../engine/rekey-records.ts'
+import { RowGroupIndex } from '../../../engine/rekey-row-index.ts'
 import { PartitionProcessor } from '../../../engine/partition-processor.ts'
 import type { PartitionTask, TaskEvent } from '../../../operators/task/partition-task.ts'
 import type { DecodeResult } from '../../../schemas/decoder.ts'
@@ -50,12 +51,17 @@ const origin = (offset: string) => ({ [REKEY_HEADERS.topic]: 'accounts', [REKEY_
 function change(op: string, before: Record<string, unknown> | null, after: Record<string, unknown> | null, ts_ms = NOW - 5): DecodeResult {
   return { ok: true, event: { op, before, after, ts_ms, snapshot: null }, schemaId: 0 }
 }
+/** What the stage forwards or refuses for one record, its row index consulted (a fresh one unless given). */
+function routed(p: RekeyPlan, r: LogRecord, decoded: DecodeResult, index = new RowGroupIndex()): Omit<RekeyOutcome, 'indexed'> {
+  const { indexed: _indexed, ...out } = resolveByIndex(p, rekeyRecord(p, r, decoded), index)
+  return out
+}
 const eu = { id: 7, region: 'eu', balance: 1 }
 const us = { id: 7, region: 'us', balance: 2 }
 const keyOnly = { id: 7 }
 
 void test('an insert goes to the group of its after image, one copy without a role', () => {
-  const out = rekeyRecord(plan, record('3'), change('c', null, eu))
+  const out = routed(plan, record('3'), change('c', null, eu))
   assert.deepEqual(out, { forwards: [{ key: 'eu', value, headers: origin('3') }], timeMs: NOW - 5 })
 })
 
@@ -65,7 +71,7 @@ void test('an update within one group: one copy without a role', () => {
 })
 
 void test('an update moving the row: retract copy to the old group, add copy to the new, same bytes and origin', () => {
-  const out = rekeyRecord(plan, record('5', { trace: 't1' }), change('u', eu, us))
+  const out = routed(plan, record('5', { trace: 't1' }), change('u', eu, us))
   assert.deepEqual(out, {
     forwards: [
       { key: 'eu', value, headers: { trace: 't1', ...origin('5'), [REKEY_HEADERS.role]: 'retract' } },
@@ -89,9 +95,13 @@ void test('an update whose before image lacks the group column (primary key only
   assert.deepEqual(nullRegion.forwards, [{ key: 'us', value, headers: origin('7') }])
 })
 
-void test('a delete with a full before image goes to its group; with the key only it is dead-lettered missing_key', () => {
-  assert.deepEqual(rekeyRecord(plan, record('8'), change('d', eu, null)).forwards, [{ key: 'eu', value, headers: origin('8') }])
-  const out = rekeyRecord(plan, record('9'), change('d', keyOnly, null))
+void test('a delete with a full before image goes to its group; with the key only, to the group the row index holds, else unknown_retraction', () => {
+  assert.deepEqual(routed(plan, record('8'), change('d', eu, null)).forwards, [{ key: 'eu', value, headers: origin('8') }])
+  const index = new RowGroupIndex()
+  routed(plan, record('1'), change('c', null, us), index)
+  assert.deepEqual(routed(plan, record('9'), change('d', keyOnly, null), index).forwards, [{ key: 'us', value, headers: { ...origin('9'), [REKEY_HEADERS.role]: 'retract' } }])
+  assert.equal(index.groupOf('7'), undefined, 'the delete took the row out of the index')
+  const out = routed(plan, record('9'), change('d', keyOnly, null), index)
   assert.equal(out.forwards, undefined)
   assert.deepEqual(out.deadLetter, {
     topic: 'accounts',
@@ -99,9 +109,8 @@ void test('a delete with a full before image goes to its group; with the key onl
     offset: '9',
     key: Buffer.from('7'),
     value,
-    reason: 'missing_key',
-    detail:
-      "re-key by region: delete of row 7 has a key-only before image (nothing outside its primary key and group columns but nulls or a CDC tool's fallbacks), which does not name the row's group (join key region is missing): re-keying needs full before images (e.g. Postgres REPLICA IDENTITY FULL)",
+    reason: 'unknown_retraction',
+    detail: 're-key by region: delete of row 7 has a key-only before image, which names no group, and the stage holds no row 7 (never seen, or already deleted)',
   })
   assert.equal(out.timeMs, undefined)
 })
@@ -160,16 +169,18 @@ void test('an event time far in the future is dead-lettered future_event_time ho
 })
 
 void test('rekeyRecords forwards every copy in source order and collects the dead letters', () => {
-  const out = rekeyRecords(plan, [record('1'), record('2'), record('3')], [change('u', eu, us), change('d', keyOnly, null), change('c', null, us)])
+  const records = [record('1'), record('2'), record('3'), record('4')]
+  const out = rekeyRecords(plan, records, [change('u', eu, us), change('d', keyOnly, null), change('d', keyOnly, null), change('c', null, us)])
   assert.deepEqual(
     out.records.map((r) => [r.key, r.headers?.[REKEY_HEADERS.offset], r.headers?.[REKEY_HEADERS.role]]),
     [
       ['eu', '1', 'retract'],
       ['us', '1', 'add'],
-      ['us', '3', undefined],
+      ['us', '2', 'retract'],
+      ['us', '4', undefined],
     ],
   )
-  assert.deepEqual(out.deadLetters.map((d) => d.offset), ['2'])
+  assert.deepEqual(out.deadLetters.map((d) => [d.offset, d.reason]), [['3', 'unknown_retraction']])
 })
 
 void test('an event source keeps its path: the event itself is keyed, headers kept as they came', () => {
@@ -232,14 +243,14 @@ void test('partial images: the stage routes a change as its views read it, or re
       to: [['eu', undefined]],
     },
     {
-      name: "a key-only delete whose group is a '' fallback names no group",
+      name: "a key-only delete whose group is a '' fallback names no group (the row index holds none here)",
       decoded: change('d', { id: 7, region: '', balance: 0 }, null),
-      refused: ['invalid_key', /key-only before image .*join key region is empty.*REPLICA IDENTITY FULL/],
+      refused: ['unknown_retraction', /key-only before image, which names no group, and the stage holds no row 7/],
     },
     {
       name: 'a key-only delete whose group is a placeholder names no group',
       decoded: change('d', { id: 7, region: TOAST, balance: 0 }, null),
-      refused: ['missing_key', /key-only before image .*join key region is the unavailable-value placeholder/],
+      refused: ['unknown_retraction', /key-only before image, which names no group/],
     },
     {
       name: "an update whose after group is the placeholder stays in the before image's group",
@@ -288,7 +299,7 @@ void test('partial images: the stage routes a change as its views read it, or re
   ]
   for (const c of cases) {
     const source = c.source ?? accounts
-    const out = rekeyRecord({ ...plan, source }, record('20'), c.decoded)
+    const out = routed({ ...plan, source }, record('20'), c.decoded)
     if (c.refused !== undefined) {
       assert.equal(out.forwards, undefined, c.name)
       assert.equal(out.deadLetter?.reason, c.refused[0], c.name)
