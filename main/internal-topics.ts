@@ -18,6 +18,8 @@ function internalTopicRole(topic: string): string | undefined {
   if (topic === markerTopicOf(DEAD_LETTER_TOPIC)) return 'where kfs dead-letters redrive marks the letters it re-drove'
   if (isInternalTopicName(topic))
     return "a re-key stage's internal topic (kfs.<source topic>.by-<entity>), which kfs run fills and its views read"
+  if (isInternalTopicName(topic.replace(/\.row-groups$/, '')) && topic.endsWith('.row-groups'))
+    return "a re-key stage's row index (kfs.<source topic>.by-<entity>.row-groups), which kfs run writes and reads back"
   if (topic.startsWith('__')) return "one of Kafka's internal topics (__ names are Kafka's own)"
   return undefined
 }

@@ -26,6 +26,7 @@ import { serveLogOptions, servedLogSource } from '../../../main/commands/serve.t
 import { UsageError } from '../../../main/commands/usage-error.ts'
 import { loadConfig } from '../../../main/config.ts'
 import { DEAD_LETTER_TOPIC } from '../../../main/internal-topics.ts'
+import { rowGroupsTopic } from '../../../engine/rekey-row-index.ts'
 import { markerTopicOf } from '../../../replay/dead-letters/redrive.ts'
 import { collectDefinitions, createRegistry, type DefinitionSet } from '../../../registry/index.ts'
 import { servedLog } from '../../../serving/served-log/index.ts'
@@ -38,6 +39,8 @@ const INTERNAL: readonly (readonly [string, RegExp])[] = [
   [DEAD_LETTER_TOPIC, /kfs's dead-letter topic/],
   [markerTopicOf(DEAD_LETTER_TOPIC), /where kfs dead-letters redrive marks the letters it re-drove/],
   ...rekeyTopics.map((topic) => [topic, /a re-key stage's internal topic/] as const),
+  // The row index of a change source's re-key stage (engine/rekey-row-index.ts).
+  [rowGroupsTopic('kfs.orders.by-user'), /a re-key stage's row index/],
 ]
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -72,7 +75,7 @@ void describe("serving > served log > kfs's own topics are refused as the log to
   }
 
   void test('topics of the log its own are taken as before: the default, and names that only look alike', () => {
-    for (const topic of ['kfs.served-features', 'served', 'kfs.dead-letters-audit', 'kfs.clicks.by-item.log', 'clicks.by-item']) {
+    for (const topic of ['kfs.served-features', 'served', 'kfs.dead-letters-audit', 'kfs.clicks.by-item.log', 'clicks.by-item', 'clicks.by-item.row-groups']) {
       assert.equal(serveLogOptions(topic, undefined, undefined)?.topic, topic)
       assert.equal(loadConfig({ KFS_SERVE_LOG_TOPIC: topic }).serveLog?.topic, topic)
     }

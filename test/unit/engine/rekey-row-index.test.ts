@@ -1,0 +1,182 @@
+/**
+ * The re-key stage's row index (engine/rekey-row-index.ts) on the embedded log: a changelog without
+ * full before images (Postgres REPLICA IDENTITY DEFAULT: updates without one, deletes with the key
+ * only) is routed by the group the index holds for the row, and the index survives a new owner —
+ * read back from its state topic, as of the committed offsets, never from an open transaction.
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { systemClock } from '../../../core/clock.ts'
+import { silentLogger } from '../../../core/logger.ts'
+import { createEngineStats } from '../../../engine/engine-stats.ts'
+import { planRekeys } from '../../../engine/plan-sources.ts'
+import { unbundle } from '../../../engine/rekey-bundle.ts'
+import { RowGroupIndex, restoreRowIndex, rowGroupsTopic } from '../../../engine/rekey-row-index.ts'
+import { createRekeyStage, rekeyGroupId, REKEY_HEADERS } from '../../../engine/rekey-stage.ts'
+import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
+import type { LogRecord } from '../../../ports/event-log.ts'
+import { createChangeJsonDecoder } from '../../../schemas/change-json-decoder.ts'
+import { scanTopics } from '../../../engine/topic-scan.ts'
+import { orders, userOpen } from '../../fixtures/features/change-faults.ts'
+import { waitFor } from '../../support/scenario.ts'
+
+const plan = planRekeys([userOpen])[0]!
+const GROUP = 'kfs-engine'
+const T0 = Date.now() - 60_000
+const row = (order: string, user: string, amount = 1) => ({ order_id: order, user_id: user, amount, status: 'open' })
+
+/** A Debezium JSON change of `order`, keyed by it, committed at T0 + i seconds. */
+function change(i: number, op: string, before: object | null, after: object | null): { key: string; value: Uint8Array } {
+  const order = ((after ?? before) as { order_id: string }).order_id
+  return {
+    key: order,
+    value: new TextEncoder().encode(
+      JSON.stringify({ op, before, after, ts_ms: T0 + i * 1_000, source: { ts_ms: T0 + i * 1_000 } }),
+    ),
+  }
+}
+
+/** Runs one stage (a new owner) until it has re-keyed the source to its end. */
+async function runStage(log: EmbeddedEventLog): Promise<void> {
+  const failures: Error[] = []
+  const stage = createRekeyStage({
+    log,
+    plan,
+    groupId: GROUP,
+    decoder: createChangeJsonDecoder({ rowSchema: orders.changes!.rowSchema }),
+    deadLetters: { write: async () => {}, flush: async () => {} },
+    deadLetterTopic: 'kfs.dead-letters',
+    stats: createEngineStats(),
+    clock: systemClock,
+    logger: silentLogger,
+    onFatal: (err) => failures.push(err),
+  })
+  await stage.start()
+  const ends = await log.endOffsets(orders.topic)
+  await waitFor(
+    () =>
+      failures.length > 0 ||
+      ([...stage.progress()].length === ends.length && [...stage.progress()].every(([p, e]) => e.position === ends[p])),
+    'the source re-keyed',
+  )
+  await stage.stop()
+  assert.deepEqual(failures, [])
+}
+
+/** [group, source partition/offset, role] of every event the internal topic holds (committed), in source order. */
+async function internalCopies(log: EmbeddedEventLog): Promise<string[][]> {
+  const records: LogRecord[] = []
+  await scanTopics(log, [plan.topic], (_t, batch) => void records.push(...batch), { groupPrefix: 'check' })
+  return unbundle(records)
+    .events.map((e) => [
+      new TextDecoder().decode(e.key!),
+      `${e.headers[REKEY_HEADERS.partition]}/${e.headers[REKEY_HEADERS.offset]}`,
+      e.headers[REKEY_HEADERS.role] ?? '-',
+    ])
+    .sort((a, b) => a[1]!.localeCompare(b[1]!) || a[2]!.localeCompare(b[2]!))
+}
+
+/** The index a new owner reads back: the state topic's committed records, each key's last. */
+async function indexOf(log: EmbeddedEventLog): Promise<Record<string, string>> {
+  const index = new RowGroupIndex()
+  const keys = new Set<string>()
+  await scanTopics(log, [rowGroupsTopic(plan.topic)], (_t, rs) => rs.forEach((r) => keys.add(new TextDecoder().decode(r.key!))), {
+    groupPrefix: 'keys',
+  })
+  await restoreRowIndex(log, rowGroupsTopic(plan.topic), 'check', index, silentLogger)
+  return Object.fromEntries([...keys].sort().flatMap((k) => (index.groupOf(k) === undefined ? [] : [[k, index.groupOf(k)!]])))
+}
+
+void describe('re-key stage > row index', () => {
+  void test('the index is what its state topic says, a tombstone removing a row', () => {
+    const index = new RowGroupIndex()
+    index.apply({ pk: 'a', kind: 'upsert', to: 'u1', byIndex: true })
+    index.apply({ pk: 'b', kind: 'upsert', to: 'u2', byIndex: false })
+    index.apply({ pk: 'a', kind: 'upsert', to: undefined, byIndex: false })
+    index.apply({ pk: 'b', kind: 'delete', to: undefined, byIndex: false })
+    const writes = index.takeWrites()
+    assert.deepEqual(
+      writes.map((w) => [w.key, w.value && new TextDecoder().decode(w.value)]),
+      [
+        ['a', 'u1'],
+        ['b', null],
+      ],
+    )
+    assert.deepEqual(index.takeWrites(), [], 'each change is written once')
+    const restored = new RowGroupIndex()
+    restored.load(
+      writes.map((w, i) => ({
+        topic: 't',
+        partition: 0,
+        offset: String(i),
+        key: new TextEncoder().encode(w.key as string),
+        value: w.value,
+        timestampMs: 0,
+        headers: {},
+      })),
+    )
+    assert.equal(restored.groupOf('a'), 'u1')
+    assert.equal(restored.groupOf('b'), undefined)
+    assert.equal(restored.size, 1)
+  })
+
+  void test('updates without a before image and key-only deletes go to the row’s group, across a new owner and a crashed one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kfs-row-index-'))
+    try {
+      const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
+      await log.createTopic(orders.topic, orders.partitions)
+      await log.produce(orders.topic, [
+        change(0, 'c', null, row('o1', 'u1')),
+        change(1, 'c', null, row('o2', 'u1')),
+        change(2, 'r', null, row('o3', 'u3')),
+      ])
+      await runStage(log)
+      assert.deepEqual(await indexOf(log), { o1: 'u1', o2: 'u1', o3: 'u3' })
+
+      // A crashed owner: its transaction wrote a wrong index entry and never committed.
+      const zombie = await log.transaction(rekeyGroupId(GROUP, plan))
+      await zombie.produce(rowGroupsTopic(plan.topic), [{ key: 'o1', value: new TextEncoder().encode('u9') }])
+
+      // o1 moves to u2 with no before image; o2 is deleted with its key only (NOT NULL columns as Debezium's fallbacks); o3 changes in place.
+      await log.produce(orders.topic, [
+        change(3, 'u', null, row('o1', 'u2')),
+        change(4, 'd', { order_id: 'o2', user_id: '', amount: 0, status: '' }, null),
+        change(5, 'u', null, row('o3', 'u3', 7)),
+      ])
+      await runStage(log)
+      const copies = await internalCopies(log)
+      const offsetOf = async (order: string, nth: number) => {
+        const found: string[] = []
+        await scanTopics(
+          log,
+          [orders.topic],
+          (_t, rs) =>
+            void found.push(
+              ...rs.filter((r) => new TextDecoder().decode(r.key!) === order).map((r) => `${r.partition}/${r.offset}`),
+            ),
+          { groupPrefix: 'find' },
+        )
+        return found[nth]!
+      }
+      const [o1u, o2d, o3u] = [await offsetOf('o1', 1), await offsetOf('o2', 1), await offsetOf('o3', 1)]
+      const of = (offset: string) => copies.filter((c) => c[1] === offset).map((c) => [c[0], c[2]])
+      assert.deepEqual(
+        of(o1u),
+        [
+          ['u2', 'add'],
+          ['u1', 'retract'],
+        ],
+        'o1 leaves u1 and joins u2',
+      )
+      assert.deepEqual(of(o2d), [['u1', 'retract']], 'the key-only delete goes to the group the index holds')
+      assert.deepEqual(of(o3u), [['u3', '-']], 'a change in place: one copy')
+      assert.deepEqual(await indexOf(log), { o1: 'u2', o3: 'u3' }, 'the aborted entry is not read back')
+      await log.close()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
