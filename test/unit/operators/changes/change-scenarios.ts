@@ -190,7 +190,7 @@ export interface TaskRun {
 
 export function feedTask(task: PartitionTask, steps: readonly ChangeStep[], into: TaskRun = { rows: task.views.map(() => []), dead: [] }): TaskRun {
   for (const step of steps) {
-    const out = 'marker' in step ? task.processWatermarkMarker(step.marker) : task.processEvent({ offset: step.offset, eventTimeMs: step.eventTimeMs, event: step.event, ...(step.role ? { role: step.role } : {}) })
+    const out = 'marker' in step ? task.processWatermarkMarker(step.marker) : task.processEvent({ offset: step.offset, eventTimeMs: step.eventTimeMs, event: step.event, ...(step.role ? { role: step.role } : {}), ...(step.heldGroup !== undefined ? { heldGroup: step.heldGroup } : {}) })
     out.rows.forEach((rows, i) => into.rows[i]!.push(...rows))
     into.dead.push(...out.deadLetters)
   }
