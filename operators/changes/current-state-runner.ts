@@ -214,28 +214,28 @@ export class CurrentStateRunner implements TaskViewRunner {
   ): void {
     let add: Part | undefined
     if (after !== null && role !== 'retract' && heldGroup === undefined) {
-      const from = dead.length
+      const letters = dead.length
       add = this.#part(offset, after, dead)
-      if (dead.length > from) return
+      if (dead.length > letters) return
     } else if (after !== null && this.#otherImageRefused(offset, 'retract', null, after)) return
     const pk = change.key
-    const from = role === 'add' ? undefined : retractionGroupOf(this.view.entity, change, after, heldGroup, this.#placeholder)
-    if (from !== undefined && !from.ok) {
-      dead.push({ offset, view: this.view.name, ...from.letter })
+    const target = role === 'add' ? undefined : retractionGroupOf(this.view.entity, change, after, heldGroup, this.#placeholder)
+    if (target !== undefined && !target.ok) {
+      dead.push({ offset, view: this.view.name, ...target.letter })
       return
     }
     let retract: Contribution | undefined
-    if (from !== undefined) {
-      const member = this.#groups.get(from.group)?.members.get(pk)
+    if (target !== undefined) {
+      const member = this.#groups.get(target.group)?.members.get(pk)
       const superseded = member !== undefined && member.t > t
       if (!superseded && member?.contribution != null) retract = member.contribution
-      else if (!superseded && from.from === 'image') dead.push({ offset, view: this.view.name, ...unheldLetter(change, from.group) })
+      else if (!superseded && target.from === 'image') dead.push({ offset, view: this.view.name, ...unheldLetter(change, target.group) })
     }
-    if (add !== undefined && add.group === from?.group) {
+    if (add !== undefined && add.group === target?.group) {
       this.#step(offset, t, pk, add.group, retract, add.contribution, rows, dead)
       return
     }
-    if (retract !== undefined && from !== undefined) this.#step(offset, t, pk, from.group, retract, undefined, rows, dead)
+    if (retract !== undefined && target !== undefined) this.#step(offset, t, pk, target.group, retract, undefined, rows, dead)
     if (add !== undefined) this.#step(offset, t, pk, add.group, undefined, add.contribution, rows, dead)
   }
 
