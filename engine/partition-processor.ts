@@ -121,14 +121,20 @@ export class PartitionProcessor {
           // Like a missing time: the record changes nothing, not even the watermark.
           out.deadLetters.push(deadLetterOf(this, this.source, record, 'invalid_event_time', badTime, this.view.name, this.view.version))
         } else {
-          const role = roleOf(this.topic, this.source, record, this.view.entity, result.event)
+          const copy = roleOf(this.topic, this.source, record, this.view.entity, result.event)
           // A bundle's events share its offset; their order key breaks first/last ties (rekey-bundle.ts).
           const offset = record.order ?? record.offset
           const eventTimeMs = eventTimeOf(rawTime)
           const ingestionTimeMs = record.timestampMs
           const event = result.event
-          // Two literals rather than a spread of `{ role }` or `{}`: one object per record, not two.
-          const output = this.task.processEvent(role === undefined ? { offset, eventTimeMs, ingestionTimeMs, event } : { offset, eventTimeMs, ingestionTimeMs, event, role })
+          // Literals rather than a spread of `copy` or `{}`: one object per record, not two.
+          const output = this.task.processEvent(
+            copy === undefined
+              ? { offset, eventTimeMs, ingestionTimeMs, event }
+              : copy.heldGroup === undefined
+                ? { offset, eventTimeMs, ingestionTimeMs, event, role: copy.role }
+                : { offset, eventTimeMs, ingestionTimeMs, event, role: copy.role, heldGroup: copy.heldGroup },
+          )
           this.#collect(out.rows, keep, output.rows[0] ?? [], record.offset, createdAtMs)
           for (const letter of output.deadLetters) {
             const view = letter.view ?? this.view.name
@@ -172,20 +178,42 @@ export function readsInternalTopic(topic: string, source: SourceDef): boolean {
   return topic !== source.topic || isRekeyedSource(source)
 }
 
+/** What a re-keyed copy of a change carries to its task (TaskEvent `role` and `heldGroup`). */
+export interface ChangeCopy {
+  readonly role: ChangeRole
+  readonly heldGroup?: string
+}
+
+// Shared: most copies carry a role alone, and this runs per record.
+const RETRACT: ChangeCopy = Object.freeze({ role: 'retract' })
+const ADD: ChangeCopy = Object.freeze({ role: 'add' })
+
 /**
  * The part of a change a re-keyed copy carries (docs/design.md §11): read off the record's own key,
- * which is the group the re-key stage routed it to — `retract` when that is the before image's
- * group, `add` when it is the after image's, both when one group holds both. The key is archived
- * with the record (headers are not), so replay and verify-parity split a change exactly as live
- * did; the `kfs-change-role` header the stage also writes is for people reading the topic. Only
- * on an internal topic of a change source: elsewhere the whole change applies.
+ * which is the group the re-key stage routed it to. The key is archived with the record (headers
+ * are not), so replay and verify-parity split a change exactly as live did; the `kfs-change-role`
+ * header the stage also writes is for people reading the topic. Only on an internal topic of a
+ * change source: elsewhere the whole change applies (undefined).
  */
-export function roleOf(topic: string, source: SourceDef, record: SourceRecord, entity: EntityDef, event: EventRecord): ChangeRole | undefined {
+export function roleOf(topic: string, source: SourceDef, record: SourceRecord, entity: EntityDef, event: EventRecord): ChangeCopy | undefined {
   if (source.changes === undefined || !readsInternalTopic(topic, source) || record.key === null) return undefined
+  return changeCopyOf(entity, event, KEY_TEXT.decode(record.key))
+}
+
+/**
+ * `roleOf` on a copy's key (decoded text), read off the change's images as the stage routes them
+ * (changeRoute): a key that is one of the route's groups → `retract` when it is the before image's,
+ * `add` when the after image's, undefined (both parts) when one group holds both. A key no image
+ * names — or a change whose images name no group — is a group the stage took from its row index
+ * (the group of the row's last after image): a retraction of what that group holds for the row.
+ */
+export function changeCopyOf(entity: EntityDef, event: EventRecord, key: string): ChangeCopy | undefined {
   const route = changeRoute(entity, event)
-  if (!route.ok || route.copies.length < 2) return undefined
-  const key = KEY_TEXT.decode(record.key)
-  return route.copies.find((c) => c.key === key)?.role
+  if (route.ok) {
+    const copy = route.copies.find((c) => c.key === key)
+    if (copy !== undefined) return copy.role === undefined ? undefined : copy.role === 'retract' ? RETRACT : ADD
+  }
+  return { role: 'retract', heldGroup: key }
 }
 
 const KEY_TEXT = new TextDecoder()

@@ -91,15 +91,25 @@ export class RowGroupIndex {
   }
 }
 
-/** The index of the committed offsets: the state topic read whole (read-committed), once the last owner is fenced. */
+/** The index of the committed offsets: the state topic read whole (read-committed), once the last owner is fenced; resolves the records read. */
 export async function restoreRowIndex(
   log: EventLog,
   topic: string,
   groupId: string,
   into: RowGroupIndex,
   logger: Logger,
-): Promise<void> {
+): Promise<number> {
   into.clear()
-  await scanTopics(log, [topic], (_topic, records) => into.load(records), { groupPrefix: `${groupId}.row-groups` })
+  let read = 0
+  await scanTopics(
+    log,
+    [topic],
+    (_topic, records) => {
+      into.load(records)
+      read += records.length
+    },
+    { groupPrefix: `${groupId}.row-groups` },
+  )
   logger.info({ rows: into.size, topic }, 're-key stage read its row index')
+  return read
 }

@@ -41,7 +41,7 @@ import { countDeadLetters, type EngineStats } from './engine-stats.ts'
 import type { RekeyPlan } from './plan-sources.ts'
 import { RecordMerge, type Merged } from './rekey-alignment.ts'
 import { rekeyRecord, resolveByIndex, type RekeyOutcome } from './rekey-records.ts'
-import { ROW_GROUPS_TOPIC_OPTIONS, RowGroupIndex, restoreRowIndex, rowGroupsTopic } from './rekey-row-index.ts'
+import { loadRowIndex, ROW_GROUPS_TOPIC_OPTIONS, RowGroupIndex, rowGroupsTopic } from './rekey-row-load.ts'
 import { bundleForwards, bundleRequests } from './rekey-bundle.ts'
 import { rekeyBatchGapHandler, rekeyIdleGapHandler, resumedLane } from './rekey-deleted.ts'
 import { retry } from '../core/retry.ts'
@@ -312,8 +312,8 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     if (taken.length > 0) {
       // Fence a previous owner first: its last transaction ends (commits or aborts) before we read offsets.
       await (await log.transaction(transactionalId)).abort()
-      if (index !== undefined) await restoreRowIndex(log, indexTopic, groupId, index, logger)
       const [committed, starts, ends] = await Promise.all([log.committedOffsets(groupId, topic), log.startOffsets(topic), log.endOffsets(topic)])
+      if (index !== undefined) await loadRowIndex({ log, plan, groupId, indexTopic, decoder, committed, logger }, index)
       const now = clock.nowMs()
       for (const p of taken) {
         const position = resumedLane(gapDeps.report, { topic, partition: p }, committed[p], starts[p] ?? '0', ends[p] ?? '0')

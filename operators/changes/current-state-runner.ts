@@ -20,11 +20,12 @@
  * both copies of a split change (each judges the other's image); a retraction the group cannot
  * make (unknown_retraction) does not stop the add: that depends on the group's state, which the
  * other copy cannot see.
- * An update or delete without a before image cannot be retracted → unknown_retraction; one whose
- * before image the filter refuses while its group holds the row live → before_mismatch. A delete
- * with a key-only before image retracts what the group it names holds for the row (#deleteHeld).
- * An after image's unavailable-value placeholder is filled from the before image, else the change
- * is refused whole (unavailable_value).
+ * A change whose before image the filter refuses while its group holds the row live →
+ * before_mismatch. A change without a before image, or with a key-only one (partial-retraction.ts),
+ * retracts whatever one group holds for the row — the group the re-key stage's row index gave
+ * (`heldGroup`), else the one the key-only image names, else the after image's — and adds the
+ * after image as usual (#partialChange). An after image's unavailable-value placeholder is filled
+ * from the before image, else the change is refused whole (unavailable_value).
  * fire() forgets retracted members and member-less groups whose time ≤ watermark − allowedLateness
  * (drop-queue.ts): no accepted change can be superseded by them or find them live.
  */
@@ -38,17 +39,11 @@ import { entityKeyOf } from '../task/event-fields.ts'
 import { sortKeysByBytes } from '../task/key-order.ts'
 import { KeyedChanges } from '../task/state-delta.ts'
 import { rowValuesEqual } from '../task/values-equal.ts'
-import { changeOf } from './change.ts'
+import { changeOf, type Change } from './change.ts'
 import { DropQueue } from './drop-queue.ts'
 import { primaryKeyEntity } from './row-images.ts'
-import {
-  fillUnavailable,
-  isKeyOnly,
-  keyOnlyGroup,
-  unavailableDetail,
-  unavailableValueOf,
-  type Placeholder,
-} from './partial-images.ts'
+import { fillUnavailable, unavailableDetail, unavailableValueOf, type Placeholder } from './partial-images.ts'
+import { hasPartialBefore, retractionGroupOf, unheldLetter } from './partial-retraction.ts'
 import type { ChangeRole, TaskViewRunner } from './runner.ts'
 import {
   applyContribution, contributionOf, currentStateFeatures, emptyTotals, sameContribution, valuesOf,
@@ -104,7 +99,7 @@ export class CurrentStateRunner implements TaskViewRunner {
     return this.#groups.size
   }
 
-  processEvent(offset: string, t: number, event: EventRecord, rows: FeatureRow[], dead: TaskDeadLetter[], role?: ChangeRole): void {
+  processEvent(offset: string, t: number, event: EventRecord, rows: FeatureRow[], dead: TaskDeadLetter[], role?: ChangeRole, heldGroup?: string): void {
     const name = this.view.name
     const result = changeOf(event, this.#primaryKey)
     if (!result.ok) {
@@ -112,19 +107,6 @@ export class CurrentStateRunner implements TaskViewRunner {
       return
     }
     const change = result.change
-    if (change.kind === 'upsert' && change.before === null && event.op === 'u') {
-      dead.push({
-        offset,
-        reason: 'unknown_retraction',
-        view: name,
-        detail: `update of key ${change.key} without a before image: a current-state view must retract the old row, so it needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
-      })
-      return
-    }
-    if (change.kind === 'delete' && isKeyOnly(change.before, this.#identity, this.#placeholder)) {
-      if (role !== 'add') this.#deleteHeld(offset, t, change.key, change.before, rows, dead)
-      return
-    }
     let after = change.kind === 'upsert' ? change.after : null
     if (after !== null) {
       // No raw row is kept here: an unavailable column is taken from the (full) before image, which
@@ -141,6 +123,12 @@ export class CurrentStateRunner implements TaskViewRunner {
       }
       after = filled.row
     }
+    if (hasPartialBefore(change, this.#identity, this.#placeholder)) {
+      this.#partialChange(offset, t, change, after, role, heldGroup, rows, dead)
+      return
+    }
+    // The stage gives a held group only to a partial before image: a full one is retracted where it names.
+    if (heldGroup !== undefined) return
     const refused = dead.length
     const retract = role !== 'add' && change.before !== null ? this.#part(offset, change.before, dead) : undefined
     const beforeRefused = dead.length > refused
@@ -206,36 +194,49 @@ export class CurrentStateRunner implements TaskViewRunner {
   }
 
   /**
-   * A delete whose before image is key-only (partial-images.ts): its other columns are nulls or a
-   * CDC tool's fallbacks, so neither its filter verdict nor its contribution says anything. The
-   * group its (raw) join keys name retracts what it holds for the row; a group that does not hold
-   * it cannot be told from a fallback group, and the row's real group is unknown here.
+   * A change whose before image is missing or key-only (partial-retraction.ts): nothing to compare,
+   * so the retraction takes what the group holds for the row — nothing when it holds no live row,
+   * silently unless the key-only image named that group itself. A superseded member ignores the
+   * retraction (and the step, when the addition goes to the same group). The addition is the after
+   * image's part as for any change; an after image the view refuses refuses the change whole, in
+   * every copy (silently where the copy carries no addition: the add copy writes the letter); one
+   * the filter refuses adds nothing, so the row leaves the group it was in.
    */
-  #deleteHeld(offset: string, t: number, pk: string, before: EventRecord, rows: FeatureRow[], dead: TaskDeadLetter[]): void {
-    const name = this.view.name
-    const why = `delete of row ${pk} has a key-only before image (nothing outside its primary key and group columns but nulls or a CDC tool's fallbacks)`
-    const key = keyOnlyGroup(this.view.entity, before, this.#placeholder)
-    if (!key.ok) {
-      dead.push({
-        offset,
-        reason: key.reason,
-        view: name,
-        detail: `${why}, which does not name the row's group (${key.detail}): the view needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
-      })
+  #partialChange(
+    offset: string,
+    t: number,
+    change: Change,
+    after: EventRecord | null,
+    role: ChangeRole | undefined,
+    heldGroup: string | undefined,
+    rows: FeatureRow[],
+    dead: TaskDeadLetter[],
+  ): void {
+    let add: Part | undefined
+    if (after !== null && role !== 'retract' && heldGroup === undefined) {
+      const letters = dead.length
+      add = this.#part(offset, after, dead)
+      if (dead.length > letters) return
+    } else if (after !== null && this.#otherImageRefused(offset, 'retract', null, after)) return
+    const pk = change.key
+    const target = role === 'add' ? undefined : retractionGroupOf(this.view.entity, change, after, heldGroup, this.#placeholder)
+    if (target !== undefined && !target.ok) {
+      dead.push({ offset, view: this.view.name, ...target.letter })
       return
     }
-    const member = this.#groups.get(key.key)?.members.get(pk)
-    if (member !== undefined && member.t > t) return
-    if (member === undefined || member.contribution === null) {
-      dead.push({
-        offset,
-        reason: 'unknown_retraction',
-        view: name,
-        detail: `${why}, and group ${key.key} it names does not hold the row: the view needs full before images (e.g. Postgres REPLICA IDENTITY FULL)`,
-      })
+    let retract: Contribution | undefined
+    if (target !== undefined) {
+      const member = this.#groups.get(target.group)?.members.get(pk)
+      const superseded = member !== undefined && member.t > t
+      if (!superseded && member?.contribution != null) retract = member.contribution
+      else if (!superseded && target.from === 'image') dead.push({ offset, view: this.view.name, ...unheldLetter(change, target.group) })
+    }
+    if (add !== undefined && add.group === target?.group) {
+      this.#step(offset, t, pk, add.group, retract, add.contribution, rows, dead)
       return
     }
-    this.#step(offset, t, pk, key.key, member.contribution, undefined, rows, dead)
+    if (retract !== undefined && target !== undefined) this.#step(offset, t, pk, target.group, retract, undefined, rows, dead)
+    if (add !== undefined) this.#step(offset, t, pk, add.group, undefined, add.contribution, rows, dead)
   }
 
   /** The group a filtered-out before image names (by its raw join keys, as the re-key stage routes it), when it holds row `pk` live at or before t. */

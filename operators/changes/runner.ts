@@ -12,8 +12,11 @@ import type { ChangeTracking } from '../task/state-delta.ts'
 export type ChangeRole = 'retract' | 'add'
 
 export interface TaskViewRunner {
-  /** Step 2 of docs/design.md §2 for one record the task accepted (time judged, not late). */
-  processEvent(offset: string, eventTimeMs: number, event: EventRecord, rows: FeatureRow[], dead: TaskDeadLetter[], role?: ChangeRole): void
+  /**
+   * Step 2 of docs/design.md §2 for one record the task accepted (time judged, not late). `role`
+   * and `heldGroup`: which part of a re-keyed change the record carries (TaskEvent).
+   */
+  processEvent(offset: string, eventTimeMs: number, event: EventRecord, rows: FeatureRow[], dead: TaskDeadLetter[], role?: ChangeRole, heldGroup?: string): void
   /** Step 4: whatever the watermark makes due (rows, or dropping state nothing can change any more). */
   fire(watermarkMs: number, rows: FeatureRow[]): void
   /** Number of keys holding state (metrics, tests). */

@@ -46,6 +46,12 @@ export interface TaskEvent {
    * `add` the after image to its group; absent: the whole change (both parts, or one group).
    */
   readonly role?: ChangeRole
+  /**
+   * With role `retract`: the group the re-key stage's row index says holds the row (the group of
+   * its last after image), when the change's own images name no such group — an update without a
+   * before image, or a key-only before image (docs/table-and-changelog-sources.md, "Partial images").
+   */
+  readonly heldGroup?: string
 }
 
 export interface PartitionTask {
@@ -188,7 +194,7 @@ class Task implements PartitionTask {
       return { rows, deadLetters }
     }
     for (let i = 0; i < this.#runners.length; i++) {
-      ;(this.#runners[i] as TaskViewRunner).processEvent(input.offset, t, input.event, rows[i] as FeatureRow[], deadLetters, input.role)
+      ;(this.#runners[i] as TaskViewRunner).processEvent(input.offset, t, input.event, rows[i] as FeatureRow[], deadLetters, input.role, input.heldGroup)
     }
     this.#advance(t - this.#source.outOfOrdernessMs, rows)
     return { rows, deadLetters }

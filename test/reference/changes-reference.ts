@@ -8,9 +8,11 @@
  * - current state: a member's state in a group is its latest applied event there; a group's
  *   values are recomputed from all its live members, its clock is its greatest applied t.
  * Partial images (docs/table-and-changelog-sources.md): a delete's before image is compared only
- * where it says something (attributes), and a key-only one retracts what its group holds (current state); an after image's
- * placeholder takes the current row's value (attributes), else the before image's, else the
- * change is `unavailable_value`. A changelog's commit time 0 is `missing_event_time`.
+ * where it says something (attributes); in a current-state view a missing or key-only before image
+ * retracts whatever one group holds for the row — the held group a re-keyed copy names, else the
+ * group the image names, else the after image's — and the after image is added as usual; an after
+ * image's placeholder takes the current row's value (attributes), else the before image's, else
+ * the change is `unavailable_value`. A changelog's commit time 0 is `missing_event_time`.
  * It never forgets state, so it also checks that the runners' dropping is invisible.
  */
 import type { EntityDef, EventRecord, FeatureValue, FeatureViewDef } from '../../features/types.ts'
@@ -19,7 +21,14 @@ import { entityKeyOf } from '../../operators/task/event-fields.ts'
 import { beforeDisagrees, deleteDisagrees, filled, keyOnly, placeholderOf, sameScalar, unavailable } from './change-images.ts'
 
 export type ChangeStep =
-  | { readonly offset: string; readonly eventTimeMs: number | undefined; readonly event: EventRecord; readonly role?: 'retract' | 'add' }
+  | {
+      readonly offset: string
+      readonly eventTimeMs: number | undefined
+      readonly event: EventRecord
+      readonly role?: 'retract' | 'add'
+      /** A re-keyed copy the stage routed by its row index (TaskEvent.heldGroup). */
+      readonly heldGroup?: string
+    }
   | { readonly marker: number }
 
 export interface ExpectedRow {
@@ -203,36 +212,22 @@ class CurrentStateOracle {
     })
   }
 
-  step(offset: string, order: number, t: number, event: EventRecord, role: 'retract' | 'add' | undefined, rows: ExpectedRow[], dead: Dead): void {
+  step(offset: string, order: number, t: number, event: EventRecord, role: 'retract' | 'add' | undefined, heldGroup: string | undefined, rows: ExpectedRow[], dead: Dead): void {
     const view = this.ref.view
     const res = changeOf(event, this.ref.primaryKey)
     if (!res.ok) return void dead.push({ offset, reason: res.reason, view: view.name })
     const ch = res.change
-    if (ch.kind === 'upsert' && ch.before === null && event.op === 'u') return void dead.push({ offset, reason: 'unknown_retraction', view: view.name })
     const placeholder = placeholderOf(view)
-    if (ch.kind === 'delete' && keyOnly(ch.before, [...this.ref.primaryKey.joinKeys, ...view.entity.joinKeys], placeholder)) {
-      // A key-only delete: the group its join keys name retracts the row it holds, whatever the image's other columns say.
-      if (role === 'add') return
-      // A group column holding the placeholder names no group.
-      if (view.entity.joinKeys.some((k) => unavailable(ch.before[k], placeholder)))
-        return void dead.push({ offset, reason: 'missing_key', view: view.name })
-      const key = entityKeyOf(view.entity, ch.before)
-      if (!key.ok) return void dead.push({ offset, reason: key.reason, view: view.name })
-      const latest = this.#latest(key.key, ch.key)
-      if (latest !== undefined && latest.t > t) return
-      if (latest?.contribution === undefined) return void dead.push({ offset, reason: 'unknown_retraction', view: view.name })
-      const before = this.#values(key.key)
-      const events = this.#events.get(key.key)!
-      events.push({ pk: ch.key, t, order: 2 * order, contribution: undefined })
-      this.#emit(key.key, before, rows)
-      return
-    }
     let after: EventRecord | null = null
     if (ch.kind === 'upsert') {
       const f = filled(ch.after, [ch.before], placeholder)
       if ('missing' in f) return void dead.push({ offset, reason: 'unavailable_value', view: view.name })
       after = f
     }
+    if (ch.before === null || keyOnly(ch.before, [...this.ref.primaryKey.joinKeys, ...view.entity.joinKeys], placeholder))
+      return this.#partial(offset, order, t, ch.key, ch.before, after, role, heldGroup, rows, dead)
+    // Only a partial before image gets a held group: a full one names its own.
+    if (heldGroup !== undefined) return
     const refused = dead.length
     const retract = role !== 'add' && ch.before !== null ? this.#part(offset, ch.before, dead) : undefined
     const beforeRefused = dead.length > refused
@@ -288,6 +283,64 @@ class CurrentStateOracle {
     }
   }
 
+  /**
+   * A change whose before image is missing or key-only: no contribution to compare, so it retracts
+   * whatever one group holds live for the row (silently nothing, unless the image named that group
+   * itself), and adds the after image as any change does.
+   */
+  #partial(offset: string, order: number, t: number, pk: string, before: EventRecord | null, after: EventRecord | null, role: 'retract' | 'add' | undefined, heldGroup: string | undefined, rows: ExpectedRow[], dead: Dead): void {
+    const view = this.ref.view
+    const placeholder = placeholderOf(view)
+    const adds = role !== 'retract' && heldGroup === undefined
+    let add: { group: string; contribution: (number | null)[] } | undefined
+    if (after !== null) {
+      // A refused after image refuses the change in every copy; the copy that adds it writes the letter.
+      const letters: Dead = []
+      add = this.#part(offset, after, letters)
+      if (adds) dead.push(...letters)
+      if (letters.length > 0) return
+      if (!adds) add = undefined
+    }
+    let group: string | undefined
+    let named = false
+    if (role !== 'add') {
+      if (heldGroup !== undefined) group = heldGroup
+      else if (before !== null && !view.entity.joinKeys.some((k) => unavailable(before[k], placeholder)) && entityKeyOf(view.entity, before).ok) {
+        group = (entityKeyOf(view.entity, before) as { key: string }).key
+        named = true
+      } else if (after !== null) {
+        const key = entityKeyOf(view.entity, after)
+        if (key.ok) group = key.key
+      } else if (before !== null) {
+        // A delete whose key-only image names no group: a group column missing, invalid or the placeholder.
+        const key = entityKeyOf(view.entity, before)
+        return void dead.push({ offset, reason: key.ok ? 'missing_key' : key.reason, view: view.name })
+      }
+    }
+    const steps: { group: string; retract?: true; add?: (number | null)[] }[] = []
+    if (group !== undefined) {
+      const latest = this.#latest(group, pk)
+      const superseded = latest !== undefined && latest.t > t
+      if (!superseded && latest?.contribution !== undefined) steps.push({ group, retract: true })
+      else if (!superseded && named) dead.push({ offset, reason: 'unknown_retraction', view: view.name })
+    }
+    if (add !== undefined) {
+      if (add.group === group) steps.length = 0
+      steps.push(add.group === group ? { group, retract: true, add: add.contribution } : { group: add.group, add: add.contribution })
+    }
+    for (const g of steps) {
+      const latest = this.#latest(g.group, pk)
+      if (latest !== undefined && latest.t > t) continue
+      const valuesBefore = this.#values(g.group)
+      const events = this.#events.get(g.group) ?? []
+      if (g.retract && latest?.contribution !== undefined) events.push({ pk, t, order: 2 * order, contribution: undefined })
+      if (g.add !== undefined) events.push({ pk, t, order: 2 * order + 1, contribution: g.add })
+      if (events.length === 0) continue
+      this.#events.set(g.group, events)
+      this.#emit(g.group, valuesBefore, rows)
+    }
+  }
+
   /** The group's row after an applied step, when its values changed from `before`. */
   #emit(group: string, before: readonly FeatureValue[], rows: ExpectedRow[]): void {
     const events = this.#events.get(group) ?? []
@@ -324,7 +377,7 @@ export function runChangesReference(
     if (t <= watermark - source.allowedLatenessMs) return void dead.push({ offset: step.offset, reason: 'late' })
     oracles.forEach((o, i) => {
       if (o instanceof AttributesOracle) o.step(step.offset, order, t, step.event, rows[i]!, dead)
-      else o.step(step.offset, order, t, step.event, step.role, rows[i]!, dead)
+      else o.step(step.offset, order, t, step.event, step.role, step.heldGroup, rows[i]!, dead)
     })
     watermark = Math.max(watermark, t - source.outOfOrdernessMs)
   })

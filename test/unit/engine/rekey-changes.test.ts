@@ -192,9 +192,10 @@ void test('an event source keeps its path: the event itself is keyed, headers ke
 
 /**
  * The roles the processor hands its task, one per record (a task that only records its input): each
- * record is the change eu → us (group eu to group us) read under `keys[i]`, with a forged header.
+ * record is `decoded` (by default the change eu → us, group eu to group us) read under `keys[i]`,
+ * with a forged header; a held group shows as `retract@group`.
  */
-function rolesSeen(topic: string, source: SourceDef, keys: readonly (string | null)[]): (TaskEvent['role'] | 'none')[] {
+function rolesSeen(topic: string, source: SourceDef, keys: readonly (string | null)[], decoded = change('u', eu, us)): string[] {
   const events: TaskEvent[] = []
   const view = { name: 'by_region', entity: region } as unknown as FeatureViewDef
   const task: PartitionTask = {
@@ -211,15 +212,29 @@ function rolesSeen(topic: string, source: SourceDef, keys: readonly (string | nu
   const processor = new PartitionProcessor({ topic, partition: 0, source, task, nextOffset: '0' })
   // The header claims the opposite role: the key decides, because only the key is archived.
   const records = keys.map((k, i) => ({ ...record(String(i), { [REKEY_HEADERS.role]: k === 'eu' ? 'add' : 'retract' }), key: k === null ? null : new TextEncoder().encode(k), topic }))
-  processor.processRecords(records, records.map(() => change('u', eu, us)), 0)
-  return events.map((e) => ('role' in e ? e.role : 'none'))
+  processor.processRecords(records, records.map(() => decoded), 0)
+  return events.map((e) => (!('role' in e) ? 'none' : 'heldGroup' in e ? `${e.role}@${e.heldGroup}` : String(e.role)))
 }
 
 void test('the processor reads the role of a copy off its key (the group it was routed to) on an internal re-key topic', () => {
+  // A key no image names is a group the stage took from its row index (a retraction there).
   const keys = ['eu', 'us', 'apac', null]
-  assert.deepEqual(rolesSeen(plan.topic, accounts, keys), ['retract', 'add', 'none', 'none'])
+  assert.deepEqual(rolesSeen(plan.topic, accounts, keys), ['retract', 'add', 'retract@apac', 'none'])
   // As the engine runs a re-keyed view: its own source is the internal topic's.
-  assert.deepEqual(rolesSeen(plan.internalSource.topic, plan.internalSource, keys), ['retract', 'add', 'none', 'none'])
+  assert.deepEqual(rolesSeen(plan.internalSource.topic, plan.internalSource, keys), ['retract', 'add', 'retract@apac', 'none'])
+})
+
+void test('a copy of a change whose before image names no group, keyed by another group, retracts the row from it', () => {
+  const seen = (decoded: DecodeResult, keys: readonly string[]) => rolesSeen(plan.topic, accounts, keys, decoded)
+  // An update without a before image: its after image's copy carries the whole change.
+  assert.deepEqual(seen(change('u', null, us), ['us', 'eu']), ['none', 'retract@eu'])
+  // A key-only update image whose group column holds a fallback names no group either.
+  assert.deepEqual(seen(change('u', { id: 7, region: '', balance: 0 }, us), ['us', 'eu']), ['none', 'retract@eu'])
+  // A key-only image naming its group is split as any change.
+  assert.deepEqual(seen(change('u', { id: 7, region: 'eu', balance: 0 }, us), ['eu', 'us']), ['retract', 'add'])
+  // A key-only delete naming no group: only the row index routes it.
+  assert.deepEqual(seen(change('d', keyOnly, null), ['eu']), ['retract@eu'])
+  assert.deepEqual(seen(change('d', eu, null), ['eu']), ['none'])
 })
 
 void test('no role on the source topic itself, nor on any event source', () => {

@@ -179,4 +179,43 @@ void describe('re-key stage > row index', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+  void test('a stage that ran before it kept an index (committed offsets, no state) rebuilds it from the records it had forwarded', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kfs-row-index-seed-'))
+    try {
+      const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
+      await log.createTopic(orders.topic, orders.partitions)
+      await log.produce(orders.topic, [
+        change(0, 'c', null, row('o1', 'u1')),
+        change(1, 'c', null, row('o2', 'u1')),
+        change(2, 'u', null, row('o2', 'u3')),
+      ])
+      // What an earlier kfs left: the records forwarded (not needed here) and its offsets committed.
+      const old = await log.transaction(rekeyGroupId(GROUP, plan))
+      const ends = await log.endOffsets(orders.topic)
+      await old.sendOffsets(
+        rekeyGroupId(GROUP, plan),
+        ends.map((offset, partition) => ({ topic: orders.topic, partition, offset })),
+      )
+      await old.commit()
+      await log.produce(orders.topic, [
+        change(3, 'u', null, row('o1', 'u2')),
+        change(4, 'd', { order_id: 'o2', user_id: '', amount: 0, status: '' }, null),
+      ])
+      await runStage(log)
+      const copies = (await internalCopies(log)).map((c) => [c[0], c[2]])
+      assert.deepEqual(
+        copies.sort(),
+        [
+          ['u1', 'retract'],
+          ['u2', 'add'],
+          ['u3', 'retract'],
+        ].sort(),
+        'o1 leaves u1 for u2; o2 is deleted from u3, where it last moved',
+      )
+      assert.deepEqual(await indexOf(log), { o1: 'u2' }, 'the rebuilt index went out with the first transaction')
+      await log.close()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 })

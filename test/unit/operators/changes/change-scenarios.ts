@@ -2,7 +2,8 @@
  * Random changelogs for the change-view property tests (docs/design.md §11): a seeded generator
  * of envelopes over rows {id, grp, x, s} — inserts, updates (group moves included), deletes,
  * out-of-order commit times, re-deliveries of older changes, deletes of unknown keys, mismatching,
- * key-only (nulls, or '' and 0 fallbacks) and missing before images, unavailable-value placeholders
+ * key-only (nulls, or '' and 0 fallbacks; of deletes and updates) and missing before images
+ * (held-copies.ts adds the re-key stage's copies for those), unavailable-value placeholders
  * in after images, commit times of 0, re-snapshot reads, creates carrying a before image, unknown
  * ops, bad keys and values, markers — plus the hand-built source and views (the DSL's
  * change-source builders are not used here).
@@ -160,7 +161,9 @@ export function randomChangelog(seed: number, count: number): ChangeStep[] {
       if (cur === undefined) event = { op: pick(['c', 'r']), before: null, after }
       else {
         const w = rnd()
-        const before = w < 0.06 ? null : w < 0.12 ? { ...cur, x: 99 } : w < 0.17 ? { id, grp: null, x: null, s: null } : { ...cur }
+        // Key-only update images (a minimal row image): the key, maybe the group, nulls or fallbacks.
+        const keyOnly = { id, grp: rnd() < 0.6 ? cur.grp : pick([null, '']), x: pick([null, 0]), s: pick([null, '']) }
+        const before = w < 0.1 ? null : w < 0.16 ? { ...cur, x: 99 } : w < 0.2 ? { id, grp: null, x: null, s: null } : w < 0.3 ? keyOnly : { ...cur }
         // A snapshot read of a live key (a re-snapshot) carries no before image; c or r with one does not fit its op.
         const kind = rnd()
         event = kind < 0.85 ? { op: 'u', before, after } : kind < 0.95 ? { op: 'r', before: null, after } : { op: pick(['c', 'r']), before: before ?? { ...after }, after }
@@ -190,7 +193,7 @@ export interface TaskRun {
 
 export function feedTask(task: PartitionTask, steps: readonly ChangeStep[], into: TaskRun = { rows: task.views.map(() => []), dead: [] }): TaskRun {
   for (const step of steps) {
-    const out = 'marker' in step ? task.processWatermarkMarker(step.marker) : task.processEvent({ offset: step.offset, eventTimeMs: step.eventTimeMs, event: step.event, ...(step.role ? { role: step.role } : {}) })
+    const out = 'marker' in step ? task.processWatermarkMarker(step.marker) : task.processEvent({ offset: step.offset, eventTimeMs: step.eventTimeMs, event: step.event, ...(step.role ? { role: step.role } : {}), ...(step.heldGroup !== undefined ? { heldGroup: step.heldGroup } : {}) })
     out.rows.forEach((rows, i) => into.rows[i]!.push(...rows))
     into.dead.push(...out.deadLetters)
   }

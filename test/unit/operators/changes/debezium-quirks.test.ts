@@ -7,7 +7,9 @@
  *   lists) outside the key: the delete deletes, and the group retracts the row it holds;
  * - a commit time of 0: source.ts_ms falls back to ts_ms, and a change still dated 0 is refused;
  * - the unavailable-value placeholder of an unchanged TOASTed column (text, bytes, one-element
- *   list): the column keeps its current value, or the change is `unavailable_value`.
+ *   list): the column keeps its current value, or the change is `unavailable_value`;
+ * - updates without a full before image (none under REPLICA IDENTITY DEFAULT, key-only under a
+ *   minimal row image): the current-state view retracts the key's previous row and adds the new one.
  * Each case also runs against the brute-force reference (test/reference/changes-reference.ts).
  */
 import assert from 'node:assert/strict'
@@ -156,13 +158,13 @@ const CASES: readonly Case[] = [
     totals: { g1: [1, 8, 2] },
   },
   {
-    name: "without a before image an attribute view takes the key's current row; a current-state view cannot retract (unknown_retraction)",
+    name: "without a before image an attribute view takes the key's current row; a current-state view, keeping no raw row, refuses it (unavailable_value)",
     messages: [
       { op: 'c', after: row() },
       { op: 'u', before: null, after: row({ amount: 6, note: TOAST, blob: b64(TOAST), tags: [TOAST] }) },
       { op: 'u', before: row({ amount: 6 }), after: row({ amount: 8 }) },
     ],
-    dead: ['1:unknown_retraction@totals', '2:before_mismatch@totals'],
+    dead: ['1:unavailable_value@totals', '2:before_mismatch@totals'],
     attrs: { '1': ['g1', 8, 2, 'long text'] },
     totals: { g1: [1, 5, 2] },
   },
@@ -177,9 +179,9 @@ const CASES: readonly Case[] = [
     totals: { g1: [1, 9, 2] },
   },
   {
-    name: 'a placeholder of a key with no current row and no before image is unavailable_value (the current-state view needs the before image first)',
+    name: 'a placeholder of a key with no current row and no before image is unavailable_value',
     messages: [{ op: 'u', before: null, after: row({ note: TOAST }) }],
-    dead: ['0:unavailable_value@attrs', '0:unknown_retraction@totals'],
+    dead: ['0:unavailable_value@attrs', '0:unavailable_value@totals'],
     attrs: {},
     totals: {},
   },
@@ -191,7 +193,7 @@ const CASES: readonly Case[] = [
       { op: 'u', before: null, after: row({ tags: [TOAST] }) },
       { op: 'c', after: row({ id: 2, blob: b64(TOAST) }) },
     ],
-    dead: ['2:unavailable_value@attrs', '2:unknown_retraction@totals', '3:unavailable_value@attrs', '3:unavailable_value@totals'],
+    dead: ['2:unavailable_value@attrs', '2:unavailable_value@totals', '3:unavailable_value@attrs', '3:unavailable_value@totals'],
     attrs: { '1': 'MISSING' },
     totals: { g1: [0, 0, 0] },
   },
@@ -216,6 +218,58 @@ const CASES: readonly Case[] = [
     dead: [],
     attrs: { '1': ['g1', 2, 2, TOAST] },
     totals: { g1: [1, 2, 2] },
+  },
+  // 4. Updates without a full before image.
+  {
+    name: "an update without a before image replaces the key's row in its group",
+    messages: [
+      { op: 'c', after: row() },
+      { op: 'u', before: null, after: row({ amount: 6 }) },
+    ],
+    dead: [],
+    attrs: { '1': ['g1', 6, 2, 'long text'] },
+    totals: { g1: [1, 6, 2] },
+  },
+  {
+    name: 'an update without a before image whose new row the filter refuses takes the row out of its group',
+    messages: [
+      { op: 'c', after: row() },
+      { op: 'u', before: null, after: row({ active: false, amount: 6 }) },
+    ],
+    dead: [],
+    attrs: { '1': ['g1', 6, 2, 'long text'] },
+    totals: { g1: [0, 0, 0] },
+  },
+  {
+    // The attribute view compares an update's before image on its fallbacks (only a delete's may be partial).
+    name: 'a key-only update image holding the group retracts what the group holds, then adds the new row',
+    messages: [
+      { op: 'c', after: row() },
+      { op: 'u', before: fallbacks({ grp: 'g1' }), after: row({ amount: 7 }) },
+    ],
+    dead: ['1:before_mismatch@attrs'],
+    attrs: { '1': ['g1', 5, 2, 'long text'] },
+    totals: { g1: [1, 7, 2] },
+  },
+  {
+    name: "a key-only update image whose group is a '' fallback retracts from the new row's group",
+    messages: [
+      { op: 'c', after: row() },
+      { op: 'u', before: fallbacks(), after: row({ amount: 3 }) },
+    ],
+    dead: ['1:before_mismatch@attrs'],
+    attrs: { '1': ['g1', 5, 2, 'long text'] },
+    totals: { g1: [1, 3, 2] },
+  },
+  {
+    name: 'a key-only update image naming a group that does not hold the row is unknown_retraction; the new row is added',
+    messages: [
+      { op: 'c', after: row({ active: false }) },
+      { op: 'u', before: fallbacks({ grp: 'g1' }), after: row() },
+    ],
+    dead: ['1:before_mismatch@attrs', '1:unknown_retraction@totals'],
+    attrs: { '1': ['g1', 5, 2, 'long text'] },
+    totals: { g1: [1, 5, 2] },
   },
 ]
 
