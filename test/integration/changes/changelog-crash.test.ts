@@ -23,104 +23,51 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { encodeEntityKey } from '../../../core/entity-key.ts'
 import { consumedView } from '../../../engine/plan-sources.ts'
-import { unbundle } from '../../../engine/rekey-bundle.ts'
-import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
+import type { FeatureRow } from '../../../features/types.ts'
 import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
 import { loadTable, metadataKey } from '../../../adapters/offline/iceberg/index.ts'
 import { featureTablePath } from '../../../adapters/offline/iceberg/table-paths.ts'
-import { orderChanges, type OrderChange, type OrderRow } from '../../../examples/generate-tables.ts'
-import {
-  assertOnlineIsLatest,
-  assertSameChangeRows,
-  importScoped,
-  offlineRows,
-  onlineRows,
-  prepareChangesRun,
-  pyicebergPython,
-  sigkill,
-  type ChangesRun,
-} from '../../support/changes-scenario.ts'
+import { orderChanges, type OrderChange } from '../../../examples/generate-tables.ts'
+import { offlineRows, pyicebergPython, sigkill } from '../../support/changes-scenario.ts'
 import { runKfs, startKfs } from '../../support/kfs-process.ts'
-import { valuesClose, waitFor } from '../../support/scenario.ts'
+import {
+  assertParity,
+  assertSameAsReference,
+  forwardedCounter,
+  prepareOrdersRun,
+  publishOrders,
+  unscoped,
+  type OrdersRun,
+} from '../../support/orders-changelog.ts'
+import { waitFor } from '../../support/scenario.ts'
 import { stackEnv } from '../../support/stack-env.ts'
 
-type Fixture = typeof import('../../fixtures/features/changes-orders.ts')
-
 const CHANGES = Number(process.env.KFS_TEST_CHANGELOG_CHANGES ?? 12_000)
-const FEATURES = 'test/fixtures/features/changes-orders.ts'
 const execFileP = promisify(execFile)
 const SCAN = fileURLToPath(new URL('../../../scripts/pyiceberg/scan.py', import.meta.url))
-
-interface Scoped {
-  readonly run: ChangesRun
-  readonly fixture: Fixture
-  readonly views: readonly FeatureViewDef[]
-}
 
 let base: Record<string, string>
 let dataRoot: string
 let log: KafkaEventLog
 let changes: OrderChange[]
-let a: Scoped
-let b: Scoped
-
-async function scoped(label: string): Promise<Scoped> {
-  const run = await prepareChangesRun(base, FEATURES, dataRoot, label)
-  const fixture = await importScoped<Fixture>('../fixtures/features/changes-orders.ts', run.id)
-  return { run, fixture, views: [fixture.orderStateJson, fixture.userOpenOrdersJson, fixture.orderStateAvro, fixture.userOpenOrdersAvro] }
-}
-
-/** What both runs' topics receive: the same file, so the same keys, partitions and order. */
-async function publish(s: Scoped, file: string): Promise<void> {
-  for (const source of [s.fixture.ordersJson, s.fixture.ordersAvro]) {
-    const { stdout } = await runKfs(['produce', '--topic', source.topic, '--file', file], s.run.env)
-    assert.match(stdout, new RegExp(`produced ${CHANGES} to ${source.topic}`))
-  }
-}
-
-const reKeyTopics = (s: Scoped): string[] => s.views.filter((v) => v.changeMode === 'current_state').map((v) => consumedView(v).source.topic)
-
-/**
- * Re-keyed events on the scope's internal topics as they commit (bundles unpacked: an internal
- * record holds many events, docs/semantics.md §16), counted by a read-committed reader from the
- * beginning; `settled` waits until it has read for 3 s without a new record.
- */
-async function forwardedCounter(s: Scoped): Promise<{ readonly count: () => number; settled(): Promise<number>; stop(): Promise<void> }> {
-  let count = 0
-  let lastAt = Date.now()
-  const consumer = log.consumer({ groupId: `count-${s.run.id}`, topics: reKeyTopics(s), readCommitted: true, fromBeginning: true })
-  await consumer.run({
-    eachBatch: async (batch) => {
-      count += unbundle(batch.records).events.length
-      lastAt = Date.now()
-    },
-  })
-  return {
-    count: () => count,
-    settled: async () => {
-      await waitFor(() => count > 0 && Date.now() - lastAt > 3_000, 'the internal topics counted', 120_000)
-      return count
-    },
-    stop: () => consumer.stop(),
-  }
-}
-const unscoped = (s: Scoped, name: string): string => name.replaceAll(s.run.id, '<run>')
+let a: OrdersRun
+let b: OrdersRun
 
 void describe('changelog sources on Kafka: Debezium JSON and Avro changes, attribute and re-keyed current-state views', () => {
   before(async () => {
     base = stackEnv()
     dataRoot = await mkdtemp(join(tmpdir(), 'kfs-it-changelog-'))
     log = new KafkaEventLog({ brokers: base.KFS_KAFKA_BROKERS!.split(',') })
-    a = await scoped('a')
-    b = await scoped('b')
+    a = await prepareOrdersRun(base, dataRoot, 'a')
+    b = await prepareOrdersRun(base, dataRoot, 'b')
     const meanGapMs = 100
     // Recent commit times: the views' TTL (30 d) keeps every row online.
     changes = orderChanges({ count: CHANGES, users: 300, seed: 23, startMs: Date.now() - CHANGES * meanGapMs - 3_600_000, meanGapMs })
     assert.ok(changes.some((c) => c.op === 'd') && changes.some((c) => c.op === 'u' && c.before!.user_id !== c.after!.user_id), 'deletes and moves')
     const file = join(dataRoot, 'orders.ndjson')
     await writeFile(file, changes.map((c) => JSON.stringify(c)).join('\n') + '\n')
-    await publish(a, file)
-    await publish(b, file)
+    await publishOrders(a, file, CHANGES)
+    await publishOrders(b, file, CHANGES)
     await runKfs([...a.run.runArgs, '--until-caught-up'], a.run.env)
   })
 
@@ -134,11 +81,11 @@ void describe('changelog sources on Kafka: Debezium JSON and Avro changes, attri
   void test(`${CHANGES} changes per source, kfs run SIGKILLed twice mid-stream: offline and online rows equal the uninterrupted run and the brute force, verify-parity passes`, async () => {
     // Created as the engine creates them, so their end offsets can be watched from the start.
     for (const view of b.views) if (view.changeMode === 'current_state') await log.createTopic(consumedView(view).source.topic, consumedView(view).source.partitions)
-    const counterA = await forwardedCounter(a)
+    const counterA = await forwardedCounter(log, a)
     const total = await counterA.settled()
     await counterA.stop()
     assert.ok(total > CHANGES, `the reference run re-keyed both sources (${total} records)`)
-    const counterB = await forwardedCounter(b)
+    const counterB = await forwardedCounter(log, b)
     const forwarded = async () => counterB.count()
     for (const [i, share] of [0.15, 0.5].entries()) {
       const engine = startKfs(b.run.runArgs, b.run.env)
@@ -151,25 +98,8 @@ void describe('changelog sources on Kafka: Debezium JSON and Avro changes, attri
     await counterB.stop()
     await runKfs([...b.run.runArgs, '--until-caught-up'], b.run.env)
 
-    const [rowsA, rowsB] = [await offlineRows(a.run.store, a.views), await offlineRows(b.run.store, b.views)]
-    const nowMs = Date.now()
-    for (const [i, viewA] of a.views.entries()) {
-      const viewB = b.views[i]!
-      const what = unscoped(a, viewA.name)
-      const expected = rowsA.get(viewA)!
-      const rows = assertSameChangeRows(rowsB.get(viewB)!, expected, `${what} offline: run with kills vs uninterrupted`)
-      assert.ok(rows >= CHANGES / 2, `${what}: ${rows} rows`)
-      const keys = [...expected.keys()]
-      const [onlineA, onlineB] = [await onlineRows(base.KFS_REDIS_URL!, viewA, keys, nowMs), await onlineRows(base.KFS_REDIS_URL!, viewB, keys, nowMs)]
-      keys.forEach((key, k) => {
-        assert.deepEqual(onlineB[k], onlineA[k], `${what} online ${key}: run with kills vs uninterrupted`)
-        assertOnlineIsLatest(onlineB[k]!, expected.get(key)!.at(-1)!, `${what} online ${key}`)
-      })
-      checkBruteForce(viewA.changeMode === 'attributes' ? 'order' : 'user', keys, onlineB, what)
-    }
-
-    const parity = await runKfs(['verify-parity', '--group', b.run.group], b.run.env)
-    for (const view of b.views) assert.match(parity.stdout, new RegExp(`✓ ${view.name}@1: (\\d+)/\\1 live rows identical to replay`), parity.stdout)
+    await assertSameAsReference(base.KFS_REDIS_URL!, a, b, changes, CHANGES / 2, 'run with kills vs uninterrupted')
+    await assertParity(b)
   })
 
   void test('PyIceberg reads the attribute view (deleted = true on tombstones) and the current-state view as kfs wrote them', async () => {
@@ -201,36 +131,3 @@ void describe('changelog sources on Kafka: Debezium JSON and Avro changes, attri
     }
   })
 })
-
-/** Online rows against the changelog's final state, computed by brute force. */
-function checkBruteForce(kind: 'order' | 'user', keys: readonly string[], online: readonly { status: string; values: readonly unknown[] }[], what: string): void {
-  const finalRows = new Map<string, OrderRow | null>()
-  for (const c of changes) finalRows.set((c.after ?? c.before)!.order_id, c.after)
-  if (kind === 'order') {
-    keys.forEach((key, k) => {
-      const row = finalRows.get(key)
-      assert.ok(row !== undefined, `${what}: ${key} is an order of the changelog`)
-      if (row === null) assert.equal(online[k]!.status, 'MISSING', `${what}: deleted order ${key}`)
-      else assert.deepEqual(online[k]!.values, [row.user_id, row.amount, row.status], `${what}: order ${key}`)
-    })
-    return
-  }
-  const open = new Map<string, { count: number; sum: number }>()
-  for (const row of finalRows.values()) {
-    if (row === null || row.status !== 'open') continue
-    const g = open.get(row.user_id) ?? { count: 0, sum: 0 }
-    open.set(row.user_id, { count: g.count + 1, sum: g.sum + row.amount })
-  }
-  let withOpen = 0
-  keys.forEach((key, k) => {
-    const g = open.get(key)
-    if (g === undefined) {
-      assert.ok(online[k]!.status !== 'PRESENT' || online[k]!.values[0] === 0, `${what}: user ${key} has no open order`)
-      return
-    }
-    withOpen++
-    const [count, sum] = online[k]!.values
-    assert.ok(count === g.count && valuesClose(sum, g.sum), `${what}: user ${key} open orders ${JSON.stringify([count, sum])} vs ${JSON.stringify([g.count, g.sum])}`)
-  })
-  assert.equal(withOpen, open.size, `${what}: every user with open orders is online`)
-}
