@@ -64,6 +64,7 @@ function countingDeltas(store: ObjectStore): { store: ObjectStore; deltaBytes: (
     putIfAbsent: (key, body) => store.putIfAbsent(key, body),
     delete: (key) => store.delete(key),
     list: (prefix) => store.list(prefix),
+    listWithTimes: (prefix) => store.listWithTimes(prefix),
     uriOf: (key) => store.uriOf(key),
   }
   return { store: counting, deltaBytes: () => bytes }

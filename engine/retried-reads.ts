@@ -82,20 +82,16 @@ function retriedRead<T>(
   return namedCall('read', what, context, read, options)
 }
 
-/** `store` with `get` and `list` retried under `options`; writes as they are. */
+/** `store` with `get`, `list` and `listWithTimes` retried under `options`; writes as they are. */
 export function objectStoreReadsRetried(store: ObjectStore, options: RetryOptions): ObjectStore {
   const where = (key: string) => ({ key, store: store.rootUri })
+  const keysUnder = (prefix: string) => `the keys under ${prefix === '' ? 'the root' : prefix} in ${store.rootUri}`
   return {
     rootUri: store.rootUri,
     uriOf: (key) => store.uriOf(key),
     get: (key) => retriedRead(`${describeObject(key)} in ${store.rootUri}`, where(key), () => store.get(key), options),
-    list: (prefix) =>
-      retriedRead(
-        `the keys under ${prefix === '' ? 'the root' : prefix} in ${store.rootUri}`,
-        where(prefix),
-        () => store.list(prefix),
-        options,
-      ),
+    list: (prefix) => retriedRead(keysUnder(prefix), where(prefix), () => store.list(prefix), options),
+    listWithTimes: (prefix) => retriedRead(keysUnder(prefix), where(prefix), () => store.listWithTimes(prefix), options),
     put: (key, body) => store.put(key, body),
     putIfAbsent: (key, body) => store.putIfAbsent(key, body),
     delete: (key) => store.delete(key),

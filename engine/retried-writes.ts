@@ -31,6 +31,7 @@ export function objectStoreWritesRetried(store: ObjectStore, options: RetryOptio
     uriOf: (key) => store.uriOf(key),
     get: (key) => store.get(key),
     list: (prefix) => store.list(prefix),
+    listWithTimes: (prefix) => store.listWithTimes(prefix),
     put: (key, body) => namedCall('write', what(key), where(key), () => store.put(key, body), options),
     putIfAbsent: (key, body) => namedCall('write', what(key), where(key), () => store.putIfAbsent(key, body), undefined),
     delete: (key) => namedCall('delete', what(key), where(key), () => store.delete(key), options),

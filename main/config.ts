@@ -18,6 +18,7 @@ import { ConfigError } from '../core/errors.ts'
 import { CONFIG_VARIABLES } from './config-variables.ts'
 import { servedLogTopicProblem } from './internal-topics.ts'
 import { ConfigSource as Source, type Env, type FileValues } from './config-source.ts'
+import { snapshotSettings, type SnapshotSettings } from './snapshot-settings.ts'
 
 export type { Env }
 
@@ -106,9 +107,7 @@ export interface ServeLogConfig {
 
 export const DEFAULT_SERVE_LOG_SAMPLE = 0.01
 
-/** A day: any read started on a snapshot while it was current (a backfill, a training set's build) finishes. */
-export const DEFAULT_SNAPSHOT_RETENTION_MS = 86_400_000
-export const DEFAULT_SNAPSHOT_MIN_KEEP = 100
+export { DEFAULT_SNAPSHOT_RETENTION_MS, DEFAULT_SNAPSHOT_MIN_KEEP } from './snapshot-settings.ts'
 
 /**
  * What serves HTTP and WebSocket (serving/server/transport/select.ts): `auto` takes native
@@ -117,7 +116,7 @@ export const DEFAULT_SNAPSHOT_MIN_KEEP = 100
 export const SERVE_TRANSPORTS = ['auto', 'uws', 'node'] as const
 export type ServeTransport = (typeof SERVE_TRANSPORTS)[number]
 
-export interface KfsConfig {
+export interface KfsConfig extends SnapshotSettings {
   readonly dataDir: string
   readonly eventLog: EventLogConfig
   readonly schemaRegistry: SchemaRegistryConfig
@@ -134,12 +133,6 @@ export interface KfsConfig {
   readonly metricsPort: number | undefined
   readonly checkpointIntervalMs: number
   readonly checkpointMaxRecords: number
-  /**
-   * The snapshots expiry (`kfs compact`, the engine every 100 commits) keeps beside the current one
-   * and training sets' pins: superseded less than `maxAgeMs` ago (KFS_SNAPSHOT_RETENTION_MS, 1 day;
-   * ~8,640 snapshots, ~8 MB a table at 10 s checkpoints) and the newest `minSnapshots` (100).
-   */
-  readonly snapshotRetention: { readonly maxAgeMs: number; readonly minSnapshots: number }
   /**
    * Encode Parquet files on a shared worker thread (default) rather than the event loop's;
    * `KFS_PARQUET_WORKER=0` turns it off. The bytes are the same either way.
@@ -207,7 +200,7 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     metricsPort: source.port('KFS_METRICS_PORT'),
     checkpointIntervalMs: source.durationMs('KFS_CHECKPOINT_INTERVAL_MS') ?? 10_000,
     checkpointMaxRecords: source.positiveInt('KFS_CHECKPOINT_MAX_RECORDS') ?? 100_000,
-    snapshotRetention: { maxAgeMs: source.durationMs('KFS_SNAPSHOT_RETENTION_MS') ?? DEFAULT_SNAPSHOT_RETENTION_MS, minSnapshots: source.positiveInt('KFS_SNAPSHOT_MIN_KEEP') ?? DEFAULT_SNAPSHOT_MIN_KEEP },
+    ...snapshotSettings(source),
     parquetWorker: source.boolean('KFS_PARQUET_WORKER') ?? true,
     featuresModule: source.string('KFS_FEATURES') ?? 'examples/features.ts',
     logLevel: source.oneOf('KFS_LOG_LEVEL', LOG_LEVELS) ?? 'info',

@@ -9,6 +9,14 @@
  * looks like a failure (callers compare bytes when it matters).
  */
 
+/** One object of a listing with times (`listWithTimes`). */
+export interface ListedObject {
+  readonly key: string
+  /** When the object was last written (ms since the epoch): S3's LastModified, a file's mtime. */
+  readonly lastModifiedMs: number
+  readonly size: number
+}
+
 export interface ObjectStore {
   /** Human-readable root, e.g. `s3://bucket/prefix` or `file:///abs/dir`; Iceberg paths are built from it. */
   readonly rootUri: string
@@ -22,6 +30,12 @@ export interface ObjectStore {
   delete(key: string): Promise<void>
   /** Keys under a prefix, in lexicographic order. */
   list(prefix: string): Promise<string[]>
+  /**
+   * The objects under a prefix with when each was last written and its size, in `list`'s order.
+   * The orphan-file clean-up needs the times: a file a commit in flight has just written is named
+   * by no metadata yet, and only its age tells it from one nobody will ever name.
+   */
+  listWithTimes(prefix: string): Promise<ListedObject[]>
   /** Absolute URI of a key, as written into Iceberg metadata. */
   uriOf(key: string): string
 }

@@ -16,7 +16,7 @@
  * `status` rather than rewriting them twice.
  */
 import type { FeatureViewDef } from '../features/types.ts'
-import type { OfflineTable } from './offline.ts'
+import type { OfflineTable, StagedFiles } from './offline.ts'
 
 export interface CompactionSummary {
   readonly removedFiles: number
@@ -43,6 +43,31 @@ export interface ExpirySummary {
   readonly deletedFiles: number
 }
 
+/** Iceberg's default `older_than` of its orphan-file removal: three days outlast any commit in flight. */
+export const DEFAULT_ORPHAN_MIN_AGE_MS = 3 * 86_400_000
+
+/** What to remove of a table's orphan files (docs/semantics.md, orphan files). */
+export interface OrphanRemoval {
+  /** Only objects last written longer ago than this go: younger ones may be a commit's in flight. */
+  readonly minAgeMs: number
+  /** Report what would go; delete nothing. */
+  readonly dryRun: boolean
+  /** What published checkpoint records staged: a restart's roll-forward commits these files, kept. */
+  readonly staged: readonly StagedFiles[]
+}
+
+export interface OrphanRemovalSummary {
+  /** Objects no metadata names, old enough to go (in a dry run: that would go). */
+  readonly orphanFiles: number
+  readonly orphanBytes: number
+  readonly deletedFiles: number
+  readonly deletedBytes: number
+  /** Objects no metadata names, kept because they are younger than `minAgeMs`. */
+  readonly keptTooYoung: number
+  /** Deletes that failed: still orphans, for the next run. */
+  readonly failedDeletes: number
+}
+
 export interface OfflineCompactor {
   /** Compacts the view version's day partitions strictly before `olderThanDay` (days since the epoch, UTC). */
   compactFeatureTable(view: FeatureViewDef, options: { readonly olderThanDay: number }): Promise<CompactionSummary>
@@ -52,4 +77,10 @@ export interface OfflineCompactor {
    * Snapshots kept read exactly as before; a read of an expired one fails naming it.
    */
   expireSnapshots(table: OfflineTable, retention: SnapshotRetention): Promise<ExpirySummary>
+  /**
+   * Deletes the table's orphan files: objects under its location no metadata names, older than
+   * `minAgeMs`. No table: nothing. A damaged table (metadata, a manifest list or a manifest that
+   * cannot be found or read) is refused before anything is deleted.
+   */
+  removeOrphanFiles(table: OfflineTable, removal: OrphanRemoval): Promise<OrphanRemovalSummary>
 }

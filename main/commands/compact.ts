@@ -1,18 +1,20 @@
 /**
  * `kfs compact`: rewrite the many small files of old feature-table partitions into few large ones,
- * then expire the old snapshots of the feature tables and their source topics' archives.
+ * then expire the old snapshots of the feature tables and their source topics' archives, and
+ * (`--remove-orphans`, opt-in as Iceberg's action is) delete the files no table metadata names.
  */
 import { pinnedSnapshots } from '../../training/records.ts'
 import type { OfflineTable } from '../../ports/offline.ts'
-import { flagOption, listOption, numberOption, type Command } from './command.ts'
+import { flagOption, listOption, numberOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { publishedViews, viewsWith } from './live-views.ts'
+import { removeOrphans } from './compact-orphans.ts'
 import { openReadSideRuntime, readSideRetry } from './read-side.ts'
 
 export const compactCommand: Command = {
   name: 'compact',
   summary: 'Compact old partitions of the offline feature tables (small-file hygiene)',
-  usage: 'kfs compact [--views a,b] [--older-than <duration>] [--no-expire] [--json]',
+  usage: 'kfs compact [--views a,b] [--older-than <duration>] [--no-expire] [--remove-orphans [--dry-run]] [--json]',
   help: `
 Checkpoints append small Parquet files. For every day partition of a view's offline table older
 than --older-than, rewrites its files into one (a "replace" snapshot): readers see the same rows,
@@ -30,26 +32,41 @@ KFS_SNAPSHOT_MIN_KEEP (100), and every snapshot a recorded training set pinned (
 Files only expired snapshots named are deleted after the commit; a time-travel read of an expired
 snapshot fails naming it. (kfs run also expires by itself, every 100 commits of a table.)
 
+With --remove-orphans, then deletes each table's orphan files: objects under its location that
+no metadata names (a failed commit's uploads, files expiry could not delete, a crashed
+compaction's output) and that were last written more than KFS_ORPHAN_MIN_AGE_MS ago (3 days: a
+younger file may be a commit's in flight). Files a published checkpoint record staged stay (a
+restart commits them). A table whose metadata, manifest lists or manifests cannot be read is
+refused, nothing deleted (exit 1). --dry-run reports what would go and deletes nothing.
+
 Options:
 ${FEATURES_HELP}
   --views <a,b>          views to compact (default: every view of the module)
   --older-than <d>       only day partitions older than this (default 2d)
   --no-expire            compact only; keep every snapshot
+  --remove-orphans       then delete files no table metadata names (older than KFS_ORPHAN_MIN_AGE_MS)
+  --dry-run              with --remove-orphans: report them, delete nothing
   --json                 print a JSON summary
 
 Examples:
   kfs compact
   kfs compact --views user_purchases --older-than 7d
+  kfs compact --remove-orphans --dry-run
 `,
   options: {
     ...FEATURES_OPTION,
     views: { type: 'string', kind: 'names' },
     'older-than': { type: 'string', kind: 'duration' },
     'no-expire': { type: 'boolean' },
+    'remove-orphans': { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
   },
   async run(args, ctx) {
     const only = listOption(args, 'views')
     const olderThanMs = numberOption(args, 'older-than') ?? 2 * 86_400_000
+    const orphans = flagOption(args, 'remove-orphans')
+    const dryRun = flagOption(args, 'dry-run')
+    if (dryRun && !orphans) throw new UsageError('--dry-run needs --remove-orphans (compaction and expiry have no dry run)')
     // Its writes too: one passing fault of a data file's or a manifest's write must not fail the run.
     const runtime = await openReadSideRuntime(ctx, 'writes retried')
     try {
@@ -58,6 +75,10 @@ Examples:
       const olderThanDay = Math.floor((runtime.clock.nowMs() - olderThanMs) / 86_400_000)
       const results = []
       const views = viewsWith('offline', await publishedViews(set, registry, only), only !== undefined, 'compact')
+      const tables: OfflineTable[] = [
+        ...views.map((view) => ({ kind: 'feature' as const, view })),
+        ...[...new Set(views.map((v) => v.source.topic))].map((topic) => ({ kind: 'archive' as const, topic })),
+      ]
       for (const view of views) {
         const { removedFiles, addedFiles, status } = await runtime.offline.compactFeatureTable(view, { olderThanDay })
         results.push({ view: `${view.name}@${view.version}`, removedFiles, addedFiles, status: status ?? 'nothing to compact' })
@@ -69,10 +90,6 @@ Examples:
       if (!flagOption(args, 'no-expire')) {
         // Read after compacting: a training set recorded meanwhile pinned a snapshot current then, which stays anyway.
         const pins = await pinnedSnapshots(runtime.store)
-        const tables: OfflineTable[] = [
-          ...views.map((view) => ({ kind: 'feature' as const, view })),
-          ...[...new Set(views.map((v) => v.source.topic))].map((topic) => ({ kind: 'archive' as const, topic })),
-        ]
         for (const table of tables) {
           const id = runtime.offline.tableId(table)
           const keep = pins.get(id) ?? new Set<string>()
@@ -84,7 +101,12 @@ Examples:
             )
         }
       }
-      if (ctx.json) ctx.out(`${JSON.stringify(results)}\n`)
+      // After expiry: what it could not delete is an orphan now.
+      const removed = orphans
+        ? await removeOrphans(runtime, tables, { minAgeMs: ctx.config().orphanMinAgeMs, dryRun }, ctx)
+        : undefined
+      // --json without --remove-orphans keeps printing the compaction results alone (the array scripts already parse).
+      if (ctx.json) ctx.out(`${JSON.stringify(removed === undefined ? results : { compacted: results, orphans: removed })}\n`)
       return 0
     } finally {
       await runtime.close()

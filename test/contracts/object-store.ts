@@ -73,6 +73,22 @@ export function runObjectStoreContract(name: string, makeStore: () => Promise<Ob
       assert.deepEqual(await store.list(''), [...keys].sort())
     })
 
+    void test('listWithTimes lists what list does, each with its size and when it was written', async () => {
+      const store = await makeStore()
+      const bodies: Record<string, number> = { 'w/metadata/v1.metadata.json': 3, 'w/data/a.parquet': 1200, 'w/empty': 0, 'ww/other': 5 }
+      const before = Date.now()
+      for (const [k, n] of Object.entries(bodies)) await store.put(k, randomBytes(n))
+      const after = Date.now()
+      const listed = await store.listWithTimes('w/')
+      assert.deepEqual(listed.map((o) => o.key), await store.list('w/'))
+      for (const o of listed) {
+        assert.equal(o.size, bodies[o.key], o.key)
+        // A remote store stamps with its own clock, to the second (S3): a minute of slack either way.
+        assert.ok(o.lastModifiedMs >= before - 60_000 && o.lastModifiedMs <= after + 60_000, `${o.key}: ${o.lastModifiedMs} not in [${before}, ${after}]`)
+      }
+      assert.deepEqual(await store.listWithTimes('none/'), [])
+    })
+
     void test('uriOf is absolute and under rootUri', async () => {
       const store = await makeStore()
       const uri = store.uriOf('db/t/metadata/v1.metadata.json')

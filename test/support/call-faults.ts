@@ -167,6 +167,7 @@ export class CallFaults {
       putIfAbsent: (key, body) => this.call('putIfAbsent', key, () => inner.putIfAbsent(key, body)),
       delete: (key) => this.call('delete', key, () => inner.delete(key)),
       list: (prefix) => this.call('list', prefix, () => inner.list(prefix)),
+      listWithTimes: (prefix) => this.call('list', prefix, () => inner.listWithTimes(prefix)),
     }
   }
 

@@ -66,6 +66,7 @@ export function frozenStore(inner: ObjectStore, f: Freezer): ObjectStore {
     putIfAbsent: (key, body) => f.guard(() => inner.putIfAbsent(key, body)),
     delete: (key) => f.guard(() => inner.delete(key)),
     list: (prefix) => f.guard(() => inner.list(prefix)),
+    listWithTimes: (prefix) => f.guard(() => inner.listWithTimes(prefix)),
   }
 }
 

@@ -4,9 +4,9 @@
  * and its answer was lost — the case a timeout produces). Every checkpoint step is one kind of
  * write, so arming a fault per key pattern faults one step of a checkpoint on any real store.
  */
-import type { ObjectStore } from '../../ports/object-store.ts'
+import type { ListedObject, ObjectStore } from '../../ports/object-store.ts'
 
-export type StoreOperation = 'put' | 'putIfAbsent' | 'delete' | 'get' | 'list'
+export type StoreOperation = 'put' | 'putIfAbsent' | 'delete' | 'get' | 'list' | 'listWithTimes'
 
 export interface Fault {
   readonly operation: StoreOperation
@@ -80,6 +80,10 @@ export class FaultyObjectStore implements ObjectStore {
 
   list(prefix: string): Promise<string[]> {
     return this.#call('list', prefix, () => this.#inner.list(prefix))
+  }
+
+  listWithTimes(prefix: string): Promise<ListedObject[]> {
+    return this.#call('listWithTimes', prefix, () => this.#inner.listWithTimes(prefix))
   }
 
   uriOf(key: string): string {

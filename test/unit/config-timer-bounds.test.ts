@@ -40,6 +40,7 @@ const MS_SETTINGS: Record<
   KFS_CHECKPOINT_INTERVAL_MS: { with: {}, largest: MAX_TIMER_MS, read: (c) => c.checkpointIntervalMs },
   // An age, not a timer, but read as every other *_MS: one vocabulary, one bound.
   KFS_SNAPSHOT_RETENTION_MS: { with: {}, largest: MAX_TIMER_MS, read: (c) => c.snapshotRetention.maxAgeMs },
+  KFS_ORPHAN_MIN_AGE_MS: { with: {}, largest: MAX_TIMER_MS, read: (c) => c.orphanMinAgeMs },
   KFS_EMBEDDED_LOG_HANDOVER_MS: {
     with: {},
     largest: MAX_TIMER_MS,

@@ -20,7 +20,7 @@
 import { randomUUID } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
-import type { ObjectStore } from '../../../ports/object-store.ts'
+import type { ListedObject, ObjectStore } from '../../../ports/object-store.ts'
 import { SinkWriteError } from '../../../core/errors.ts'
 import { assertValidKey } from '../../../ports/object-store-keys.ts'
 import { makeDirDurable } from '../../local-disk/sync-dir.ts'
@@ -28,6 +28,8 @@ import { writeFileDurable } from '../../local-disk/durable-write.ts'
 import { compareKeys } from '../memory/memory-object-store.ts'
 
 const TMP_DIR = '.kfs-tmp'
+/** Files stat'ed at once by `listWithTimes`: a table's location holds many thousands. */
+const STAT_CONCURRENCY = 32
 /** A temp file not written for this long belongs to a put that will never finish. */
 export const STALE_TEMP_MS = 60 * 60_000
 
@@ -147,6 +149,27 @@ export class LocalObjectStore implements ObjectStore {
     }
     await walk(start, dirKey === '' ? '' : `${dirKey}/`)
     return out.sort(compareKeys)
+  }
+
+  /** `list`, each file's mtime and size stat'ed; a file deleted in between is left out, as a later listing would. */
+  async listWithTimes(prefix: string): Promise<ListedObject[]> {
+    const keys = await this.list(prefix)
+    const out: (ListedObject | undefined)[] = Array.from({ length: keys.length })
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < keys.length) {
+        const i = next++
+        const key = keys[i]!
+        try {
+          const stat = await fs.stat(this.#pathOf(key))
+          out[i] = { key, lastModifiedMs: stat.mtimeMs, size: stat.size }
+        } catch (err: unknown) {
+          if (errnoOf(err) !== 'ENOENT') throw localReadFailure(err, 'stat')
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(STAT_CONCURRENCY, keys.length) }, worker))
+    return out.filter((o) => o !== undefined)
   }
 
   uriOf(key: string): string {

@@ -18,7 +18,7 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3'
-import type { ObjectStore } from '../../../ports/object-store.ts'
+import type { ListedObject, ObjectStore } from '../../../ports/object-store.ts'
 import { SinkWriteError } from '../../../core/errors.ts'
 import { assertValidKey } from '../../../ports/object-store-keys.ts'
 import { compareKeys } from '../memory/memory-object-store.ts'
@@ -138,7 +138,16 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const out: string[] = []
+    return (await this.#listObjects(prefix)).map((o) => o.key)
+  }
+
+  /** ListObjectsV2 answers each key with its LastModified and Size: the same requests as `list`. */
+  listWithTimes(prefix: string): Promise<ListedObject[]> {
+    return this.#listObjects(prefix)
+  }
+
+  async #listObjects(prefix: string): Promise<ListedObject[]> {
+    const out: ListedObject[] = []
     let token: string | undefined
     try {
       do {
@@ -146,14 +155,17 @@ export class S3ObjectStore implements ObjectStore {
           new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix + prefix, ContinuationToken: token }),
         )
         for (const obj of page.Contents ?? []) {
-          if (obj.Key !== undefined) out.push(obj.Key.slice(this.#prefix.length))
+          if (obj.Key === undefined) continue
+          // A server that leaves LastModified out: the object is never old enough for an age rule to take it.
+          const lastModifiedMs = obj.LastModified?.getTime() ?? Number.POSITIVE_INFINITY
+          out.push({ key: obj.Key.slice(this.#prefix.length), lastModifiedMs, size: obj.Size ?? 0 })
         }
         token = page.IsTruncated === true ? page.NextContinuationToken : undefined
       } while (token !== undefined)
     } catch (err: unknown) {
       throw this.#wrap(err, 'list')
     }
-    return out.sort(compareKeys)
+    return out.sort((a, b) => compareKeys(a.key, b.key))
   }
 
   uriOf(key: string): string {

@@ -13,7 +13,7 @@
  *    replaced file is no longer live there (another compaction won), the commit stops.
  * All or nothing: the table changes only when the new metadata version is created, so a write that
  * fails before it leaves the table as it was, with the files written so far as orphans no snapshot
- * names (harmless; an orphan-file clean-up may delete them). A metadata write whose answer was lost
+ * names (harmless; `kfs compact --remove-orphans` deletes them: orphan-files.ts). A metadata write whose answer was lost
  * is found landed by the commit's next attempt (its snapshot id is in the reloaded table), never
  * committed twice.
  */

@@ -116,7 +116,7 @@ async function deleteAll(store: ObjectStore, keys: readonly string[]): Promise<{
         await store.delete(key)
         deleted++
       } catch {
-        failed++ // an orphan now: no kept snapshot names it, an orphan-file clean-up removes it
+        failed++ // an orphan now: no kept snapshot names it, `kfs compact --remove-orphans` removes it (orphan-files.ts)
       }
     }
   }

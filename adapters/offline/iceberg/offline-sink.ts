@@ -12,7 +12,7 @@
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { FeatureRowReader, FeatureTableStats, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
 import { isOfflineRowArray, type ArchiveRow, type ArchiveRows, type OfflineRows, type OfflineSink, type OfflineTable, type RowOrigin, type StagedFiles, type ViewVersion } from '../../../ports/offline.ts'
-import type { CompactionSummary, ExpirySummary, OfflineCompactor, SnapshotRetention } from '../../../ports/offline-compaction.ts'
+import type { CompactionSummary, ExpirySummary, OfflineCompactor, OrphanRemoval, OrphanRemovalSummary, SnapshotRetention } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { appendFiles } from './append-files.ts'
 import { compactPartitions } from './compaction.ts'
@@ -21,7 +21,8 @@ import { writeDataFiles } from './data-file-writer.ts'
 import { featureTableStatsOf, readFeatureRowsByEntity } from './feature-rows.ts'
 import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
 import { JOIN_KEYS_PROPERTY } from './join-key-columns.ts'
-import type { DataFile } from './manifests.ts'
+import { deserializeDataFile, serializeDataFile, stagedFileUris, type Json } from './staged-data-files.ts'
+import { removeOrphanFiles } from './orphan-files.ts'
 import { pinTable } from './pinned-files.ts'
 import { expireSnapshots } from './snapshot-expiry.ts'
 import { ExpiryScheduler, type AutomaticExpiry } from './automatic-expiry.ts'
@@ -304,6 +305,16 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     return { expiredSnapshots, keptSnapshots, deletedFiles }
   }
 
+  /** Removes the table's orphan files (orphan-files.ts), keeping every file a published checkpoint record staged for it. */
+  async removeOrphanFiles(offlineTable: OfflineTable, removal: OrphanRemoval): Promise<OrphanRemovalSummary> {
+    const path = this.tableId(offlineTable)
+    const { clock } = this.#options
+    const keep = new Set(stagedFileUris(removal.staged, path))
+    const { orphans, ...counts } = await removeOrphanFiles(this.#store, path, { minAgeMs: removal.minAgeMs, dryRun: removal.dryRun, keep, ...(clock === undefined ? {} : { clock }) })
+    const { deletedFiles, deletedBytes, keptTooYoung, failedDeletes } = counts
+    return { orphanFiles: orphans.length, orphanBytes: orphans.reduce((n, o) => n + o.size, 0), deletedFiles, deletedBytes, keptTooYoung, failedDeletes }
+  }
+
   /**
    * The topic's archive, undefined when it has none. A damaged one (files, no metadata that can be
    * found) is refused, not read as none: a backfill would call a view with no archived history
@@ -356,44 +367,4 @@ function markersOf(meta: TableMetadata): Record<string, number> {
     }
   }
   return out
-}
-
-type Json = string | number | boolean | null | Json[] | { [k: string]: Json }
-
-function serializeDataFile(f: DataFile): Json {
-  const mapOf = (m: ReadonlyMap<number, number> | undefined) => (m ? [...m.entries()] : null)
-  const bytesOf = (m: ReadonlyMap<number, Uint8Array> | undefined) => (m ? [...m.entries()].map(([k, v]) => [k, Buffer.from(v).toString('base64')]) : null)
-  return {
-    filePath: f.filePath,
-    fileFormat: f.fileFormat,
-    partition: [...f.partition],
-    recordCount: f.recordCount,
-    fileSizeInBytes: f.fileSizeInBytes,
-    columnSizes: mapOf(f.columnSizes),
-    valueCounts: mapOf(f.valueCounts),
-    nullValueCounts: mapOf(f.nullValueCounts),
-    nanValueCounts: mapOf(f.nanValueCounts),
-    lowerBounds: bytesOf(f.lowerBounds),
-    upperBounds: bytesOf(f.upperBounds),
-  } as Json
-}
-
-function deserializeDataFile(json: unknown): DataFile {
-  const j = json as Record<string, unknown>
-  const mapOf = (v: unknown) => (v ? new Map(v as [number, number][]) : undefined)
-  const bytesOf = (v: unknown) => (v ? new Map((v as [number, string][]).map(([k, b]) => [k, new Uint8Array(Buffer.from(b, 'base64'))])) : undefined)
-  const optional = <T>(name: string, value: T | undefined) => (value === undefined ? {} : { [name]: value })
-  return {
-    filePath: j.filePath as string,
-    fileFormat: 'PARQUET',
-    partition: j.partition as (number | null)[],
-    recordCount: j.recordCount as number,
-    fileSizeInBytes: j.fileSizeInBytes as number,
-    ...optional('columnSizes', mapOf(j.columnSizes)),
-    ...optional('valueCounts', mapOf(j.valueCounts)),
-    ...optional('nullValueCounts', mapOf(j.nullValueCounts)),
-    ...optional('nanValueCounts', mapOf(j.nanValueCounts)),
-    ...optional('lowerBounds', bytesOf(j.lowerBounds)),
-    ...optional('upperBounds', bytesOf(j.upperBounds)),
-  } as DataFile
 }

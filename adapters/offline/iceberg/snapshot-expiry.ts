@@ -16,7 +16,8 @@
  * kept snapshot's summary, so every kept snapshot's accumulated markers read as before.
  *
  * Files are deleted only after the commit landed (expiry-cleanup.ts); a crash in between leaves
- * files no snapshot names — orphans, harmless, which an orphan-file clean-up would remove.
+ * files no snapshot names — orphans, harmless, which `kfs compact --remove-orphans` removes
+ * (orphan-files.ts).
  */
 import { systemClock } from '../../../core/clock.ts'
 import { commitMetadata, refreshTable, type CommitOptions, type IcebergTable } from './iceberg-table.ts'

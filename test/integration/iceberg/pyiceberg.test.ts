@@ -30,6 +30,7 @@ import {
   type IcebergTable,
 } from '../../../adapters/offline/iceberg/index.ts'
 import { parseJson } from '../../../adapters/offline/iceberg/lossless-json.ts'
+import { removeOrphanFiles } from '../../../adapters/offline/iceberg/orphan-files.ts'
 import { makeS3Store, s3EnvOrUndefined } from '../object-store/s3-env.ts'
 
 const run = promisify(execFile)
@@ -200,6 +201,41 @@ function interopSuite(name: string, makeStore: () => Promise<{ store: ObjectStor
         assert.equal(py.files.length, 18, 'every file of every append, once')
         assert.deepEqual(ids.map((id) => py.time_travel[String(id)]), [40, 80, 120, 160, 200, 240])
         checkSummaries(py, [0, 40, 80, 120, 160, 200].map((o) => JSON.stringify({ clicks: { 0: String(o) } })))
+      } finally {
+        await done()
+      }
+    })
+
+    void test('after the orphan-file clean-up: every kept snapshot reads as before, the orphans are gone', async () => {
+      const { store, done } = await makeStore()
+      try {
+        const schema = featureTableSchema(view)
+        const at = 'wh/features/orphans_v1'
+        // Expiry and the clean-up look four days ahead: every snapshot is superseded long ago, every object old.
+        const later = { nowMs: () => Date.now() + 4 * DAY, sleep: () => Promise.resolve() }
+        const properties = { 'commit.manifest.min-count-to-merge': '4' }
+        let table = await createTable(store, at, { schema, partitionSpec: featureTablePartitionSpec(schema), properties })
+        for (let b = 0; b < 6; b++) table = (await appendFiles(table, await writeDataFiles(table, featureRows(b)), {})).table
+        const compacted = await compactPartitions(table, { partitionFilter: () => true })
+        assert.ok(compacted.table !== undefined && compacted.removedFiles > 0)
+        const expired = await expireSnapshots(compacted.table, { maxAgeMs: 1, minSnapshots: 3 }, { clock: later })
+        assert.ok(expired.expiredSnapshots > 0)
+        table = expired.table
+        const uncommitted = await writeDataFiles(table, featureRows(9))
+        const strays = [`${at}/data/stray.parquet`, `${at}/metadata/stray-m0.avro`]
+        for (const key of strays) await store.put(key, new Uint8Array(8))
+        const ids = table.metadata.snapshots.map((s) => s['snapshot-id'])
+        const before = await scan(table, ids)
+        const removed = await removeOrphanFiles(store, at, { clock: later })
+        const gone = [...strays, ...uncommitted.map((f) => f.filePath.slice(store.rootUri.length + 1))]
+        for (const key of gone) assert.ok(removed.orphans.some((o) => o.key === key), `${key} is an orphan`)
+        assert.equal(removed.deletedFiles, removed.orphans.length)
+        const left = new Set(await store.list(`${at}/`))
+        for (const key of gone) assert.ok(!left.has(key), `${key} deleted`)
+        const after = await scan(table, ids)
+        assert.deepEqual(canon(after.rows), canon(before.rows))
+        assert.deepEqual(after.time_travel, before.time_travel)
+        assert.deepEqual(after.files, before.files)
       } finally {
         await done()
       }

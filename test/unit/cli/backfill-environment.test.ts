@@ -40,6 +40,7 @@ function flaky(failures: number) {
       if (fail()) throw new SinkWriteError('SINK_UNAVAILABLE', `list ${prefix}: reset`)
       return inner.list(prefix)
     },
+    listWithTimes: (prefix) => inner.listWithTimes(prefix),
     put: (key, body) => inner.put(key, body),
     putIfAbsent: (key, body) => inner.putIfAbsent(key, body),
     delete: (key) => inner.delete(key),

@@ -117,6 +117,7 @@ class StallFirstPublisher {
       uriOf: (key) => storage.uriOf(key),
       get: (key) => storage.get(key),
       list: (prefix) => storage.list(prefix),
+      listWithTimes: (prefix) => storage.listWithTimes(prefix),
       put: (key, body) => write(() => storage.put(key, body)),
       delete: (key) => write(() => storage.delete(key)),
       putIfAbsent: (key, body) =>

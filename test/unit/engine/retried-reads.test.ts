@@ -102,6 +102,7 @@ function proxy(inner: ObjectStore): ObjectStore {
     putIfAbsent: (k, b) => inner.putIfAbsent(k, b),
     delete: (k) => inner.delete(k),
     list: (p) => inner.list(p),
+    listWithTimes: (p) => inner.listWithTimes(p),
   }
 }
 

@@ -30,6 +30,7 @@ function failingStore(write: Write, fail: () => unknown, failures: number, lande
     uriOf: (k) => inner.uriOf(k),
     get: (k) => inner.get(k),
     list: (p) => inner.list(p),
+    listWithTimes: (p) => inner.listWithTimes(p),
     put: (k, b) => inner.put(k, b),
     putIfAbsent: (k, b) => inner.putIfAbsent(k, b),
     delete: (k) => inner.delete(k),

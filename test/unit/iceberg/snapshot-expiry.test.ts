@@ -56,6 +56,7 @@ class HookedStore implements ObjectStore {
   get = (key: string) => this.inner.get(key)
   put = (key: string, body: Uint8Array) => this.inner.put(key, body)
   list = (prefix: string) => this.inner.list(prefix)
+  listWithTimes = (prefix: string) => this.inner.listWithTimes(prefix)
   uriOf = (key: string) => this.inner.uriOf(key)
   async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
     const hook = this.beforePutIfAbsent

@@ -25,6 +25,8 @@ function caseFolding(inner: ObjectStore): ObjectStore {
     putIfAbsent: (key, body) => inner.putIfAbsent(key.toLowerCase(), body),
     delete: (key) => inner.delete(key.toLowerCase()),
     list: async (prefix) => (await inner.list(prefix.toLowerCase())).map((k) => prefix + k.slice(prefix.length)),
+    listWithTimes: async (prefix) =>
+      (await inner.listWithTimes(prefix.toLowerCase())).map((o) => ({ ...o, key: prefix + o.key.slice(prefix.length) })),
     uriOf: (key) => inner.uriOf(key),
   }
 }

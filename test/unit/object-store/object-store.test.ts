@@ -54,3 +54,31 @@ void test('local store: temp files a killed put left behind are removed by the n
     await rm(dir, { recursive: true, force: true })
   }
 })
+
+void test('memory listWithTimes stamps each write with the injected clock, a rewrite anew', async () => {
+  let now = 1_000
+  const store = new MemoryObjectStore('memory://t', { nowMs: () => now })
+  await store.put('a/x', new Uint8Array(2))
+  now = 5_000
+  assert.equal(await store.putIfAbsent('a/y', new Uint8Array(3)), true)
+  assert.deepEqual(await store.listWithTimes('a/'), [
+    { key: 'a/x', lastModifiedMs: 1_000, size: 2 },
+    { key: 'a/y', lastModifiedMs: 5_000, size: 3 },
+  ])
+  now = 9_000
+  await store.put('a/x', new Uint8Array(4))
+  assert.deepEqual((await store.listWithTimes('a/x'))[0], { key: 'a/x', lastModifiedMs: 9_000, size: 4 })
+})
+
+void test('local listWithTimes reports a file’s mtime', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kfs-os-'))
+  try {
+    const store = new LocalObjectStore(dir)
+    await store.put('t/old.bin', new Uint8Array(7))
+    const old = new Date('2020-01-02T03:04:05Z')
+    await utimes(path.join(dir, 't', 'old.bin'), old, old)
+    assert.deepEqual(await store.listWithTimes('t/'), [{ key: 't/old.bin', lastModifiedMs: old.getTime(), size: 7 }])
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})

@@ -72,6 +72,7 @@ function stopping(inner: ObjectStore, failAt: number): ObjectStore & { writes: n
     rootUri: inner.rootUri,
     get: (key: string) => inner.get(key),
     list: (prefix: string) => inner.list(prefix),
+    listWithTimes: (prefix: string) => inner.listWithTimes(prefix),
     delete: (key: string) => inner.delete(key),
     uriOf: (key: string) => inner.uriOf(key),
     async put(key: string, body: Uint8Array) {

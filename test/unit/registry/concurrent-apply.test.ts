@@ -58,6 +58,7 @@ function gatedStore(inner: ObjectStore, gatedPrefix: string) {
     putIfAbsent: async (key, body) => (await hold(key), inner.putIfAbsent(key, body)),
     delete: (key) => inner.delete(key),
     list: (prefix) => inner.list(prefix),
+    listWithTimes: (prefix) => inner.listWithTimes(prefix),
     uriOf: (key) => inner.uriOf(key),
   }
   return { store, arm: () => (armed = true), writing: writing.fired, open: gate.fire }
