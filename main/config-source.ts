@@ -87,6 +87,27 @@ export class ConfigSource {
   }
 
   durationMs(name: ConfigVariable): number | undefined {
+    const ms = this.#positiveMs(name)
+    // Every duration variable but the ages below is a timeout or an interval: armed as a Node timer
+    // (ioredis's command timeout, the Kafka clients' heartbeat), which turns a delay past
+    // MAX_TIMER_MS into 1 ms, or sent to Kafka as a 32-bit count of ms (session and rebalance
+    // timeouts). None has a use that long (a checkpoint interval of weeks would hold every row back).
+    if (ms !== undefined && ms > MAX_TIMER_MS) {
+      const why = "Node's timers cannot wait longer, and fire at once instead"
+      throw this.invalid(name, this.string(name)!, `at most ${MAX_TIMER_MS} ms (about 24.8 days): ${why}`)
+    }
+    return ms
+  }
+
+  /**
+   * An age compared with timestamps, never armed as a timer (how long superseded snapshots are
+   * kept, how old an unnamed file must be): a month or a year is a use, so only whole ms bound it.
+   */
+  ageMs(name: ConfigVariable): number | undefined {
+    return this.#positiveMs(name)
+  }
+
+  #positiveMs(name: ConfigVariable): number | undefined {
     const raw = this.string(name)
     if (raw === undefined) return undefined
     let ms: number
@@ -97,14 +118,6 @@ export class ConfigSource {
     }
     if (!Number.isSafeInteger(ms) || ms < 1) {
       throw this.invalid(name, raw, "a positive number of milliseconds (e.g. 10000) or a duration such as '10s'")
-    }
-    // Every duration variable is a timeout or an interval: armed as a Node timer (ioredis's command
-    // timeout, the Kafka clients' heartbeat), which turns a delay past MAX_TIMER_MS into 1 ms, or
-    // sent to Kafka as a 32-bit count of ms (session and rebalance timeouts). None has a use that
-    // long (a checkpoint interval of weeks would hold every row back), so all are bounded alike.
-    if (ms > MAX_TIMER_MS) {
-      const why = "Node's timers cannot wait longer, and fire at once instead"
-      throw this.invalid(name, raw, `at most ${MAX_TIMER_MS} ms (about 24.8 days): ${why}`)
     }
     return ms
   }

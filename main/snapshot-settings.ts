@@ -27,9 +27,9 @@ export interface SnapshotSettings {
 export function snapshotSettings(source: ConfigSource): SnapshotSettings {
   return {
     snapshotRetention: {
-      maxAgeMs: source.durationMs('KFS_SNAPSHOT_RETENTION_MS') ?? DEFAULT_SNAPSHOT_RETENTION_MS,
+      maxAgeMs: source.ageMs('KFS_SNAPSHOT_RETENTION_MS') ?? DEFAULT_SNAPSHOT_RETENTION_MS,
       minSnapshots: source.positiveInt('KFS_SNAPSHOT_MIN_KEEP') ?? DEFAULT_SNAPSHOT_MIN_KEEP,
     },
-    orphanMinAgeMs: source.durationMs('KFS_ORPHAN_MIN_AGE_MS') ?? DEFAULT_ORPHAN_MIN_AGE_MS,
+    orphanMinAgeMs: source.ageMs('KFS_ORPHAN_MIN_AGE_MS') ?? DEFAULT_ORPHAN_MIN_AGE_MS,
   }
 }

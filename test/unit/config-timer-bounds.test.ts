@@ -1,6 +1,6 @@
 /**
- * Every millisecond setting of the configuration (each `*_MS` variable) ends up as a timeout or
- * interval, and Node's timers replace a delay past 2^31 − 1 ms (about 24.8 days) by 1 ms: a
+ * Every millisecond setting of the configuration (each `*_MS` variable) but the two ages (snapshot
+ * retention, orphan age: compared with timestamps) ends up as a timeout or interval, and Node's timers replace a delay past 2^31 − 1 ms (about 24.8 days) by 1 ms: a
  * KFS_REDIS_COMMAND_TIMEOUT_MS of 30 days would time every command out at once. So each is
  * refused above that bound where the configuration is read, naming the variable and the bound.
  *
@@ -14,7 +14,13 @@ import { ConfigError } from '../../core/errors.ts'
 import { loadConfig, type Env, type KfsConfig } from '../../main/config.ts'
 import { CONFIG_VARIABLES, type ConfigVariable } from '../../main/config-variables.ts'
 
-type MsVariable = Extract<ConfigVariable, `${string}_MS`>
+/** Ages compared with timestamps, never armed as timers (main/config-source.ts `ageMs`): not bounded by a timer's reach. */
+const AGE_SETTINGS = {
+  KFS_SNAPSHOT_RETENTION_MS: (c: KfsConfig) => c.snapshotRetention.maxAgeMs,
+  KFS_ORPHAN_MIN_AGE_MS: (c: KfsConfig) => c.orphanMinAgeMs,
+} as const
+
+type MsVariable = Exclude<Extract<ConfigVariable, `${string}_MS`>, keyof typeof AGE_SETTINGS>
 
 const kafka = { KFS_KAFKA_BROKERS: '127.0.0.1:19092' }
 const consumerGroup = (c: KfsConfig) => (c.eventLog.kind === 'kafka' ? c.eventLog.consumerGroup : undefined)
@@ -39,8 +45,6 @@ const MS_SETTINGS: Record<
   },
   KFS_CHECKPOINT_INTERVAL_MS: { with: {}, largest: MAX_TIMER_MS, read: (c) => c.checkpointIntervalMs },
   // An age, not a timer, but read as every other *_MS: one vocabulary, one bound.
-  KFS_SNAPSHOT_RETENTION_MS: { with: {}, largest: MAX_TIMER_MS, read: (c) => c.snapshotRetention.maxAgeMs },
-  KFS_ORPHAN_MIN_AGE_MS: { with: {}, largest: MAX_TIMER_MS, read: (c) => c.orphanMinAgeMs },
   KFS_EMBEDDED_LOG_HANDOVER_MS: {
     with: {},
     largest: MAX_TIMER_MS,
@@ -55,8 +59,26 @@ const noFile = (path: string): string => assert.fail(`no config file expected, a
 
 void describe('main > config > millisecond settings are bounded by what a Node timer can wait', () => {
   void test('the table covers every *_MS variable', () => {
-    assert.deepEqual(Object.keys(MS_SETTINGS).sort(), CONFIG_VARIABLES.filter((v) => v.endsWith('_MS')).sort())
+    assert.deepEqual([...Object.keys(MS_SETTINGS), ...Object.keys(AGE_SETTINGS)].sort(), CONFIG_VARIABLES.filter((v) => v.endsWith('_MS')).sort())
   })
+
+  for (const [variable, read] of Object.entries(AGE_SETTINGS)) {
+    void test(`${variable}: an age, never a timer — a month, a year, whole ms up to 2^53 taken as given`, () => {
+      for (const [value, ms] of [['30d', 30 * 86_400_000], ['4w', 28 * 86_400_000], ['365d', 365 * 86_400_000], [String(MAX_TIMER_MS + 1), MAX_TIMER_MS + 1], [String(Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER]] as const) {
+        assert.equal(read(loadConfig({ [variable]: value }, noFile)), ms, value)
+      }
+    })
+
+    void test(`${variable}: past whole ms, zero or not a duration is a config error naming the variable`, () => {
+      for (const value of ['99999999999999999999', '0', 'soon']) {
+        assert.throws(
+          () => loadConfig({ [variable]: value }, noFile),
+          (err: unknown) => err instanceof ConfigError && err.context?.variable === variable && /positive number of milliseconds/.test(err.message),
+          value,
+        )
+      }
+    })
+  }
 
   for (const [variable, setting] of Object.entries(MS_SETTINGS) as [MsVariable, (typeof MS_SETTINGS)[MsVariable]][]) {
     void test(`${variable}: up to ${setting.largest} ms is taken as given`, () => {
