@@ -6,24 +6,14 @@
  */
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
-import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
-import { silentLogger } from '../../../core/logger.ts'
 import { userPurchases } from '../../../examples/with-new-view.ts'
-import type { CommandContext } from '../../../main/commands/command.ts'
-import { commands } from '../../../main/commands/index.ts'
-import { runCli } from '../../../main/commands/router.ts'
-import { loadConfig } from '../../../main/config.ts'
-import { createRuntime } from '../../../main/runtime.ts'
 import { trainingSetKeys } from '../../../training/records.ts'
-import { fastRetryClock } from '../../support/checkpoint-fault-scenario.ts'
 import { buildReadBaseline, type ReadBaseline } from '../../support/read-command-baseline.ts'
-import { copyOfBaselineDir, FEATURES } from '../../support/read-command-faults.ts'
+import { compactBaseline, userPurchasesRows, type CliRun } from '../../support/compact-cli.ts'
 
-const REPO = join(import.meta.dirname, '../../..')
 const FEATURE = { kind: 'feature', view: userPurchases } as const
 const ARCHIVE = { kind: 'archive', topic: userPurchases.source.topic } as const
 
@@ -34,63 +24,14 @@ before(async () => {
 after(() => rm(baseline.dir, { recursive: true, force: true }))
 
 /** `kfs compact <extra>` over a copy of the baseline in `storage`, with a retention of 1 ms and a minimum of one snapshot. */
-async function compact(
-  storage: MemoryObjectStore,
-  extra: readonly string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const dir = await copyOfBaselineDir(baseline)
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    KFS_DATA_DIR: dir,
-    KFS_LOG_LEVEL: 'silent',
-    KFS_SNAPSHOT_RETENTION_MS: '1',
-    KFS_SNAPSHOT_MIN_KEEP: '1',
-  }
-  const config = loadConfig(env)
-  let stdout = ''
-  let stderr = ''
-  try {
-    const code = await runCli(
-      ['compact', ...FEATURES, '--views', 'user_purchases', '--older-than', '1h', ...extra],
-      commands,
-      (json): CommandContext => ({
-        cwd: REPO,
-        json,
-        interactive: false,
-        env,
-        clock: fastRetryClock,
-        out: (t) => void (stdout += t),
-        err: (t) => void (stderr += t),
-        listenForStop: () => ({ received: new Promise<string>(() => {}), dispose: () => {} }),
-        config: () => config,
-        openObjectStore: () => Promise.resolve(storage),
-        openRuntime: (options) =>
-          createRuntime(config, {
-            ...options,
-            logger: silentLogger,
-            ports: { store: storage, schemas: new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') }) },
-          }),
-      }),
-    )
-    return { code, stdout, stderr }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
+const compact = (storage: MemoryObjectStore, extra: readonly string[]): Promise<CliRun> =>
+  compactBaseline(baseline, storage, extra, { KFS_SNAPSHOT_RETENTION_MS: '1', KFS_SNAPSHOT_MIN_KEEP: '1' })
 
 async function storeOfBaseline(): Promise<{ storage: MemoryObjectStore; sink: IcebergOfflineSink }> {
   const storage = new MemoryObjectStore()
   for (const [key, body] of baseline.objects) await storage.put(key, body)
   return { storage, sink: new IcebergOfflineSink(storage, { parquetWorker: false }) }
 }
-
-const rowsAt = async (sink: IcebergOfflineSink, snapshotId?: string): Promise<string> =>
-  JSON.stringify(
-    [...(await sink.readFeatureRows(userPurchases, snapshotId === undefined ? {} : { snapshotId }))].sort(([a], [b]) =>
-      a < b ? -1 : 1,
-    ),
-  )
 
 void test('kfs compact expires old snapshots of the feature table and the archive, keeping a training set’s pin', async () => {
   const { storage, sink } = await storeOfBaseline()
@@ -103,8 +44,8 @@ void test('kfs compact expires old snapshots of the feature table and the archiv
     `${snapshots.length} feature and ${archiveBefore} archive snapshots to start with`,
   )
   const pinned = snapshots[1]!.snapshotId
-  const pinnedRows = await rowsAt(sink, pinned)
-  const currentRows = await rowsAt(sink)
+  const pinnedRows = await userPurchasesRows(storage, pinned)
+  const currentRows = await userPurchasesRows(storage)
   // A recorded training set that read the table at its second snapshot.
   const record = {
     id: '00000000000000aa',
@@ -119,8 +60,8 @@ void test('kfs compact expires old snapshots of the feature table and the archiv
   assert.ok(after.includes(pinned), 'the pinned snapshot stays')
   // The pin, and the replace compaction committed (its parent too, if superseded within the millisecond).
   assert.ok(after.length <= 3, `kept ${after.length} of ${snapshots.length + 1}`)
-  assert.equal(await rowsAt(sink, pinned), pinnedRows)
-  assert.equal(await rowsAt(sink), currentRows)
+  assert.equal(await userPurchasesRows(storage, pinned), pinnedRows)
+  assert.equal(await userPurchasesRows(storage), currentRows)
   assert.ok((await sink.snapshots(archiveTable)).length <= 2, 'the archive expired too')
 })
 

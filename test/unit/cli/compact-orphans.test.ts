@@ -8,24 +8,14 @@
  */
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { keyOfTableUri, loadTable } from '../../../adapters/offline/iceberg/iceberg-table.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
-import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
-import { silentLogger } from '../../../core/logger.ts'
 import { userPurchases } from '../../../examples/with-new-view.ts'
-import type { CommandContext } from '../../../main/commands/command.ts'
-import { commands } from '../../../main/commands/index.ts'
-import { runCli } from '../../../main/commands/router.ts'
-import { loadConfig } from '../../../main/config.ts'
-import { createRuntime } from '../../../main/runtime.ts'
-import { fastRetryClock } from '../../support/checkpoint-fault-scenario.ts'
 import { buildReadBaseline, type ReadBaseline } from '../../support/read-command-baseline.ts'
-import { copyOfBaselineDir, FEATURES } from '../../support/read-command-faults.ts'
+import { compactBaseline, userPurchasesRows, type CliRun } from '../../support/compact-cli.ts'
 
-const REPO = join(import.meta.dirname, '../../..')
 const DAY = 86_400_000
 const sink0 = new IcebergOfflineSink(new MemoryObjectStore(), { parquetWorker: false })
 const FEATURE_TABLE = sink0.tableId({ kind: 'feature', view: userPurchases })
@@ -60,57 +50,12 @@ async function storeOfBaseline(): Promise<MemoryObjectStore> {
   return storage
 }
 
-async function compact(storage: MemoryObjectStore, extra: readonly string[], json = false) {
-  const dir = await copyOfBaselineDir(baseline)
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, KFS_DATA_DIR: dir, KFS_LOG_LEVEL: 'silent' }
-  const config = loadConfig(env)
-  let stdout = ''
-  let stderr = ''
-  try {
-    const args = [
-      'compact',
-      ...FEATURES,
-      '--views',
-      'user_purchases',
-      '--older-than',
-      '1h',
-      ...extra,
-      ...(json ? ['--json'] : []),
-    ]
-    const code = await runCli(args, commands, (asJson): CommandContext => ({
-      cwd: REPO,
-      json: asJson,
-      interactive: false,
-      env,
-      clock: fastRetryClock,
-      out: (t) => void (stdout += t),
-      err: (t) => void (stderr += t),
-      listenForStop: () => ({ received: new Promise<string>(() => {}), dispose: () => {} }),
-      config: () => config,
-      openObjectStore: () => Promise.resolve(storage),
-      openRuntime: (options) =>
-        createRuntime(config, {
-          ...options,
-          logger: silentLogger,
-          ports: { store: storage, schemas: new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') }) },
-        }),
-    }))
-    return { code, stdout, stderr }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
-
-const rowsOf = async (storage: MemoryObjectStore): Promise<string> =>
-  JSON.stringify(
-    [...(await new IcebergOfflineSink(storage, { parquetWorker: false }).readFeatureRows(userPurchases, {}))].sort(([a], [b]) =>
-      a < b ? -1 : 1,
-    ),
-  )
+const compact = (storage: MemoryObjectStore, extra: readonly string[], json = false): Promise<CliRun> =>
+  compactBaseline(baseline, storage, [...extra, ...(json ? ['--json'] : [])])
 
 void test('kfs compact --remove-orphans deletes the old unnamed files of each table, and says so per table', async () => {
   const storage = await storeOfBaseline()
-  const rows = await rowsOf(storage)
+  const rows = await userPurchasesRows(storage)
   const run = await compact(storage, ['--remove-orphans'])
   assert.equal(run.code, 0, run.stderr)
   assert.match(
@@ -124,7 +69,7 @@ void test('kfs compact --remove-orphans deletes the old unnamed files of each ta
   assert.equal(await storage.get(OLD_ARCHIVE_ORPHAN), undefined)
   assert.ok(await storage.get(YOUNG), 'a young unnamed file stays')
   assert.ok(await storage.get(STAGED), 'a file a published checkpoint record staged stays')
-  assert.equal(await rowsOf(storage), rows)
+  assert.equal(await userPurchasesRows(storage), rows)
 })
 
 void test('kfs compact --remove-orphans --dry-run --json reports per table and deletes nothing', async () => {

@@ -90,6 +90,19 @@ async function indexOf(log: EmbeddedEventLog): Promise<Record<string, string>> {
   return Object.fromEntries([...keys].sort().flatMap((k) => (index.groupOf(k) === undefined ? [] : [[k, index.groupOf(k)!]])))
 }
 
+/** `body` over a fresh embedded log holding the orders topic, closed and removed after. */
+async function withOrders(body: (log: EmbeddedEventLog) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'kfs-row-index-'))
+  try {
+    const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
+    await log.createTopic(orders.topic, orders.partitions)
+    await body(log)
+    await log.close()
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
 void describe('re-key stage > row index', () => {
   void test('the index is what its state topic says, a tombstone removing a row', () => {
     const index = new RowGroupIndex()
@@ -124,10 +137,7 @@ void describe('re-key stage > row index', () => {
   })
 
   void test('updates without a before image and key-only deletes go to the row’s group, across a new owner and a crashed one', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'kfs-row-index-'))
-    try {
-      const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
-      await log.createTopic(orders.topic, orders.partitions)
+    await withOrders(async (log) => {
       await log.produce(orders.topic, [
         change(0, 'c', null, row('o1', 'u1')),
         change(1, 'c', null, row('o2', 'u1')),
@@ -174,16 +184,10 @@ void describe('re-key stage > row index', () => {
       assert.deepEqual(of(o2d), [['u1', 'retract']], 'the key-only delete goes to the group the index holds')
       assert.deepEqual(of(o3u), [['u3', '-']], 'a change in place: one copy')
       assert.deepEqual(await indexOf(log), { o1: 'u2', o3: 'u3' }, 'the aborted entry is not read back')
-      await log.close()
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
   void test('a stage that ran before it kept an index (committed offsets, no state) rebuilds it from the records it had forwarded', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'kfs-row-index-seed-'))
-    try {
-      const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
-      await log.createTopic(orders.topic, orders.partitions)
+    await withOrders(async (log) => {
       await log.produce(orders.topic, [
         change(0, 'c', null, row('o1', 'u1')),
         change(1, 'c', null, row('o2', 'u1')),
@@ -213,9 +217,6 @@ void describe('re-key stage > row index', () => {
         'o1 leaves u1 for u2; o2 is deleted from u3, where it last moved',
       )
       assert.deepEqual(await indexOf(log), { o1: 'u2' }, 'the rebuilt index went out with the first transaction')
-      await log.close()
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 })
