@@ -37,6 +37,8 @@ const CHECKED_VIEWS: readonly FeatureViewDef[] = [orderAttrs, orderTotals, consu
 const T0 = Date.UTC(2026, 0, 1)
 const BURST_GAP_MS = 60_000
 const DAY_MS = 86_400_000
+/** How far back a change's commit time may be jittered: the next change of its order may be dated before it. */
+export const COMMIT_JITTER_MS = 1_500
 
 /** One change record as produced: the topic's key (the order id) and the bytes, or a poison kind. */
 export interface ChangeRecord {
@@ -156,7 +158,10 @@ export function generateChangeBursts(
     const burst: ChangeRecord[] = []
     for (const change of changes.slice(b * perBurst, (b + 1) * perBurst)) {
       const t =
-        change.source.ts_ms + b * (onePartitionPerBurst ? perBurst * 2_000 : 0) + b * BURST_GAP_MS - Math.floor(rand() * 1_500)
+        change.source.ts_ms +
+        b * (onePartitionPerBurst ? perBurst * 2_000 : 0) +
+        b * BURST_GAP_MS -
+        Math.floor(rand() * COMMIT_JITTER_MS)
       const timestampMs = t + 1_500
       burst.push({
         key: (change.after ?? change.before)!.order_id,
