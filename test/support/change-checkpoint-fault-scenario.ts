@@ -55,7 +55,7 @@ const GROUP = 'kfs-engine'
  * so that the internal topic's partitions, which take a backlog in a bundle or two, checkpoint
  * more than once before the stop.
  */
-const BURSTS = generateChangeBursts(41, 2, 260, true)
+const BURSTS = generateChangeBursts(41, 2, 260, { onePartitionPerBurst: true })
 const WORKLOAD = BURSTS.flat()
 
 const decoderFor = (source: SourceDef) => createChangeJsonDecoder({ rowSchema: source.changes!.rowSchema })

@@ -27,7 +27,8 @@ import { prng } from '../../examples/generate-events.ts'
 import { orderChanges, type OrderChange } from '../../examples/generate-tables.ts'
 import { readFeatureRowsByEntity } from '../../adapters/offline/iceberg/feature-rows.ts'
 import { IcebergOfflineSink } from '../../adapters/offline/iceberg/offline-sink.ts'
-import { orderAttrs, orderTotals, orders, userOpen } from '../fixtures/features/change-faults.ts'
+import { order, orderAttrs, orderTotals, orders, userOpen } from '../fixtures/features/change-faults.ts'
+import { beforeImageOf, type ChangeImages } from './partial-change-images.ts'
 
 export const DEAD_LETTER_TOPIC = 'kfs.dead-letters'
 /** The views as the engine runs them (the re-keyed one reads its internal topic). */
@@ -36,6 +37,8 @@ const CHECKED_VIEWS: readonly FeatureViewDef[] = [orderAttrs, orderTotals, consu
 const T0 = Date.UTC(2026, 0, 1)
 const BURST_GAP_MS = 60_000
 const DAY_MS = 86_400_000
+/** How far back a change's commit time may be jittered: the next change of its order may be dated before it. */
+export const COMMIT_JITTER_MS = 1_500
 
 /** One change record as produced: the topic's key (the order id) and the bytes, or a poison kind. */
 export interface ChangeRecord {
@@ -93,7 +96,28 @@ const POISONS: readonly { kind: string; make: (row: Row, tsMs: number) => Omit<C
     make: (row, t) => ({ key: row.order_id, value: envelope('u', null, { ...row, amount: 5 }, t) }),
   },
 ]
-export const POISON_KINDS = POISONS.map((p) => p.kind)
+
+/**
+ * The poison kinds of a changelog with `images`. Under REPLICA IDENTITY DEFAULT every update comes
+ * without a before image: one that does is no poison there, only an update the table never made
+ * (amount 5, out of the blue), which a full-image run of the same changes could not follow — its
+ * next before image would still say the amount the generator knows.
+ */
+export function poisonKindsFor(images: ChangeImages): readonly string[] {
+  return poisonsFor(images).map((p) => p.kind)
+}
+
+function poisonsFor(images: ChangeImages): typeof POISONS {
+  return images === 'full' ? POISONS : POISONS.filter((p) => p.kind !== 'update without a before image')
+}
+
+export interface BurstOptions {
+  readonly onePartitionPerBurst?: boolean
+  /** Full before images (default), or REPLICA IDENTITY DEFAULT's. */
+  readonly images?: ChangeImages
+  /** The poison kinds of a changelog with these images (default: `images`'); a full-image twin of a partial run takes 'partial'. */
+  readonly poisonsFor?: ChangeImages
+}
 
 /**
  * `bursts` lists of changes (about `perBurst` each), seeded: orders opening, changing amount,
@@ -106,13 +130,20 @@ export const POISON_KINDS = POISONS.map((p) => p.kind)
  * burst produced while the engine runs then cannot be merged in another order than a backlog
  * (engine/rekey-alignment.ts: only where two partitions get new records at once does arrival
  * order decide), so a run fed burst by burst stays comparable with an all-at-once clean run.
+ *
+ * `images: 'partial'`: the same changes (records, times, poisons) as Postgres logs them under
+ * REPLICA IDENTITY DEFAULT — every update without a before image, every delete with a key-only one
+ * (partial-change-images.ts). The poison changes stay as they are: each is poison for what it
+ * carries, whatever the table logs.
  */
 export function generateChangeBursts(
   seed: number,
   bursts: number,
   perBurst: number,
-  onePartitionPerBurst = false,
+  options: BurstOptions = {},
 ): ChangeRecord[][] {
+  const { onePartitionPerBurst = false, images = 'full' } = options
+  const poisons = poisonsFor(options.poisonsFor ?? images)
   const rand = prng(seed)
   const changes = onePartitionPerBurst
     ? Array.from({ length: bursts }, (_, b) =>
@@ -121,23 +152,31 @@ export function generateChangeBursts(
         ),
       ).flat()
     : orderChanges({ count: bursts * perBurst, users: 12, seed, startMs: T0, meanGapMs: 400 })
-  let poison = Math.floor(rand() * POISONS.length)
+  let poison = Math.floor(rand() * poisons.length)
   const out: ChangeRecord[][] = []
   for (let b = 0; b < bursts; b++) {
     const burst: ChangeRecord[] = []
     for (const change of changes.slice(b * perBurst, (b + 1) * perBurst)) {
       const t =
-        change.source.ts_ms + b * (onePartitionPerBurst ? perBurst * 2_000 : 0) + b * BURST_GAP_MS - Math.floor(rand() * 1_500)
+        change.source.ts_ms +
+        b * (onePartitionPerBurst ? perBurst * 2_000 : 0) +
+        b * BURST_GAP_MS -
+        Math.floor(rand() * COMMIT_JITTER_MS)
       const timestampMs = t + 1_500
       burst.push({
         key: (change.after ?? change.before)!.order_id,
-        value: envelope(change.op, change.before, change.after, t),
+        value: envelope(
+          change.op,
+          beforeImageOf(change.op, change.before, images, orders.changes!.rowSchema, order.joinKeys),
+          change.after,
+          t,
+        ),
         timestampMs,
         ...(onePartitionPerBurst ? { partition: b % orders.partitions } : {}),
       })
       // Not in a burst's first records: a late change must find a watermark to be late against.
       if (burst.length > 20 && rand() < 1 / 16) {
-        const p = POISONS[poison++ % POISONS.length]!
+        const p = poisons[poison++ % poisons.length]!
         burst.push({
           ...p.make((change.after ?? change.before)!, t),
           poison: p.kind,
@@ -261,7 +300,11 @@ export function assertSameOutcome(actual: ChangeOutcome, clean: ChangeOutcome, w
 }
 
 /** The clean run's outcome is a real one: every view has rows and tombstones or moves, every poison kind a letter. */
-export function assertOutcomeCoversWorkload(clean: ChangeOutcome, produced: readonly ChangeRecord[]): void {
+export function assertOutcomeCoversWorkload(
+  clean: ChangeOutcome,
+  produced: readonly ChangeRecord[],
+  poisonKinds: readonly string[] = poisonKindsFor('full'),
+): void {
   for (const view of CHECKED_VIEWS)
     assert.ok(Object.keys(clean.offline[view.name]!).length > 5, `clean run: ${view.name} has rows`)
   const tombstones = Object.values(clean.offline[orderAttrs.name]!)
@@ -269,7 +312,7 @@ export function assertOutcomeCoversWorkload(clean: ChangeOutcome, produced: read
     .filter((r) => (r as { deleted: boolean }).deleted)
   assert.ok(tombstones.length > 0, 'clean run: the attribute view wrote tombstones')
   const kinds = new Set(produced.flatMap((r) => (r.poison === undefined ? [] : [r.poison])))
-  assert.deepEqual([...kinds].sort(), [...POISON_KINDS].sort(), 'the workload holds every poison kind')
+  assert.deepEqual([...kinds].sort(), [...poisonKinds].sort(), 'the workload holds every poison kind')
   assert.ok(clean.deadLetters.length >= kinds.size, 'clean run: the poison changes were dead-lettered')
   const total = Object.values(clean.archive).reduce((n, offsets) => n + offsets.length, 0)
   assert.equal(total, produced.length, 'clean run: every produced change archived')

@@ -9,22 +9,13 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { systemClock } from '../../../core/clock.ts'
-import { silentLogger } from '../../../core/logger.ts'
-import { createEngineStats } from '../../../engine/engine-stats.ts'
-import { planRekeys } from '../../../engine/plan-sources.ts'
-import { unbundle } from '../../../engine/rekey-bundle.ts'
-import { RowGroupIndex, restoreRowIndex, rowGroupsTopic } from '../../../engine/rekey-row-index.ts'
-import { createRekeyStage, rekeyGroupId, REKEY_HEADERS } from '../../../engine/rekey-stage.ts'
+import { RowGroupIndex, rowGroupsTopic } from '../../../engine/rekey-row-index.ts'
+import { rekeyGroupId } from '../../../engine/rekey-stage.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
-import type { LogRecord } from '../../../ports/event-log.ts'
-import { createChangeJsonDecoder } from '../../../schemas/change-json-decoder.ts'
 import { scanTopics } from '../../../engine/topic-scan.ts'
-import { orders, userOpen } from '../../fixtures/features/change-faults.ts'
-import { waitFor } from '../../support/scenario.ts'
+import { orders } from '../../fixtures/features/change-faults.ts'
+import { GROUP, indexOf, internalCopies, plan, runStage } from '../../support/rekey-row-index-stage.ts'
 
-const plan = planRekeys([userOpen])[0]!
-const GROUP = 'kfs-engine'
 const T0 = Date.now() - 60_000
 const row = (order: string, user: string, amount = 1) => ({ order_id: order, user_id: user, amount, status: 'open' })
 
@@ -36,70 +27,6 @@ function change(i: number, op: string, before: object | null, after: object | nu
     value: new TextEncoder().encode(
       JSON.stringify({ op, before, after, ts_ms: T0 + i * 1_000, source: { ts_ms: T0 + i * 1_000 } }),
     ),
-  }
-}
-
-/** Runs one stage (a new owner) until it has re-keyed the source to its end. */
-async function runStage(log: EmbeddedEventLog): Promise<void> {
-  const failures: Error[] = []
-  const stage = createRekeyStage({
-    log,
-    plan,
-    groupId: GROUP,
-    decoder: createChangeJsonDecoder({ rowSchema: orders.changes!.rowSchema }),
-    deadLetters: { write: async () => {}, flush: async () => {} },
-    deadLetterTopic: 'kfs.dead-letters',
-    stats: createEngineStats(),
-    clock: systemClock,
-    logger: silentLogger,
-    onFatal: (err) => failures.push(err),
-  })
-  await stage.start()
-  const ends = await log.endOffsets(orders.topic)
-  await waitFor(
-    () =>
-      failures.length > 0 ||
-      ([...stage.progress()].length === ends.length && [...stage.progress()].every(([p, e]) => e.position === ends[p])),
-    'the source re-keyed',
-  )
-  await stage.stop()
-  assert.deepEqual(failures, [])
-}
-
-/** [group, source partition/offset, role] of every event the internal topic holds (committed), in source order. */
-async function internalCopies(log: EmbeddedEventLog): Promise<string[][]> {
-  const records: LogRecord[] = []
-  await scanTopics(log, [plan.topic], (_t, batch) => void records.push(...batch), { groupPrefix: 'check' })
-  return unbundle(records)
-    .events.map((e) => [
-      new TextDecoder().decode(e.key!),
-      `${e.headers[REKEY_HEADERS.partition]}/${e.headers[REKEY_HEADERS.offset]}`,
-      e.headers[REKEY_HEADERS.role] ?? '-',
-    ])
-    .sort((a, b) => a[1]!.localeCompare(b[1]!) || a[2]!.localeCompare(b[2]!))
-}
-
-/** The index a new owner reads back: the state topic's committed records, each key's last. */
-async function indexOf(log: EmbeddedEventLog): Promise<Record<string, string>> {
-  const index = new RowGroupIndex()
-  const keys = new Set<string>()
-  await scanTopics(log, [rowGroupsTopic(plan.topic)], (_t, rs) => rs.forEach((r) => keys.add(new TextDecoder().decode(r.key!))), {
-    groupPrefix: 'keys',
-  })
-  await restoreRowIndex(log, rowGroupsTopic(plan.topic), 'check', index, silentLogger)
-  return Object.fromEntries([...keys].sort().flatMap((k) => (index.groupOf(k) === undefined ? [] : [[k, index.groupOf(k)!]])))
-}
-
-/** `body` over a fresh embedded log holding the orders topic, closed and removed after. */
-async function withOrders(body: (log: EmbeddedEventLog) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'kfs-row-index-'))
-  try {
-    const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
-    await log.createTopic(orders.topic, orders.partitions)
-    await body(log)
-    await log.close()
-  } finally {
-    await rm(dir, { recursive: true, force: true })
   }
 }
 
@@ -137,7 +64,10 @@ void describe('re-key stage > row index', () => {
   })
 
   void test('updates without a before image and key-only deletes go to the row’s group, across a new owner and a crashed one', async () => {
-    await withOrders(async (log) => {
+    const dir = await mkdtemp(join(tmpdir(), 'kfs-row-index-'))
+    try {
+      const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
+      await log.createTopic(orders.topic, orders.partitions)
       await log.produce(orders.topic, [
         change(0, 'c', null, row('o1', 'u1')),
         change(1, 'c', null, row('o2', 'u1')),
@@ -184,10 +114,16 @@ void describe('re-key stage > row index', () => {
       assert.deepEqual(of(o2d), [['u1', 'retract']], 'the key-only delete goes to the group the index holds')
       assert.deepEqual(of(o3u), [['u3', '-']], 'a change in place: one copy')
       assert.deepEqual(await indexOf(log), { o1: 'u2', o3: 'u3' }, 'the aborted entry is not read back')
-    })
+      await log.close()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
   void test('a stage that ran before it kept an index (committed offsets, no state) rebuilds it from the records it had forwarded', async () => {
-    await withOrders(async (log) => {
+    const dir = await mkdtemp(join(tmpdir(), 'kfs-row-index-seed-'))
+    try {
+      const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
+      await log.createTopic(orders.topic, orders.partitions)
       await log.produce(orders.topic, [
         change(0, 'c', null, row('o1', 'u1')),
         change(1, 'c', null, row('o2', 'u1')),
@@ -217,6 +153,9 @@ void describe('re-key stage > row index', () => {
         'o1 leaves u1 for u2; o2 is deleted from u3, where it last moved',
       )
       assert.deepEqual(await indexOf(log), { o1: 'u2' }, 'the rebuilt index went out with the first transaction')
-    })
+      await log.close()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
