@@ -93,9 +93,7 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
       const partial = partialImageRoute(known, plan.entity, c, decoded.event)
       if (partial !== undefined && 'reason' in partial) return refused(plan, record, partial.reason, partial.detail)
       if (partial !== undefined) routed = partial.event
-      // A key-only before image names no group (its join keys are nulls or fallbacks): the row's
-      // group is the index's, never one a fallback value names.
-      if (byIndex && routed.before !== null) routed = { ...routed, before: null }
+      if (byIndex && routed.before !== null) routed = withoutBefore(routed)
     }
     const after = c.kind === 'upsert' ? entityKeyOf(plan.entity, imageOf(routed.after) ?? {}) : undefined
     indexed = { pk: c.key, kind: c.kind, to: after?.ok ? after.key : undefined, byIndex, record }
@@ -134,6 +132,20 @@ function copyOf(record: LogRecord, key: string, role: ChangeRole | undefined): P
     headers: role !== undefined ? { ...withOrigin(headers, record), [REKEY_HEADERS.role]: role } : withOrigin(headers, record),
   }
 }
+
+/**
+ * The envelope a change source's copy is routed by (here, and where views read a copy's role:
+ * engine/partition-processor.ts): a before image that names no group (key-only, its join keys
+ * nulls or fallbacks) is routed as none — the row's group is the row index's, never one a
+ * fallback value names.
+ */
+export function routingEnvelope(known: PartialImages, entity: EntityDef, envelope: EventRecord, primaryKey: EntityDef): EventRecord {
+  if (envelope.before === null || envelope.before === undefined) return envelope
+  const change = changeOf(envelope, primaryKey)
+  return change.ok && change.change.before !== null && namesNoGroup(known, entity, change.change) ? withoutBefore(envelope) : envelope
+}
+
+const withoutBefore = (envelope: EventRecord): EventRecord => ({ ...envelope, before: null })
 
 /** True when a change's before image names no group: an update without one, or a key-only image whose join keys say nothing. */
 function namesNoGroup(known: PartialImages, entity: EntityDef, change: Change): boolean {

@@ -102,7 +102,14 @@ export function keyOnlyGroup(entity: EntityDef, before: EventRecord, p: Placehol
   const unlogged = entity.joinKeys.find((k) => isUnavailable(before[k], p))
   if (unlogged !== undefined)
     return { ok: false, reason: 'missing_key', detail: `join key ${unlogged} is the unavailable-value placeholder` }
-  return entityKeyOf(entity, before)
+  const key = entityKeyOf(entity, before)
+  if (!key.ok) return key
+  // A NOT NULL number column outside the replica identity arrives as 0, a valid int key: the
+  // fallback, not the row's group (a real group 0 is found through the re-key stage's row index).
+  const fallback = entity.joinKeys.find((k) => saysNothing(before[k], p))
+  if (fallback !== undefined)
+    return { ok: false, reason: 'missing_key', detail: `join key ${fallback} holds ${String(before[fallback])}, a CDC tool's fallback for a column the image did not log` }
+  return key
 }
 
 /** The dead-letter detail of an after image whose placeholder nothing fills. */
