@@ -6,7 +6,8 @@
  * (commit time, offset) order: the task feeds offsets in order, so a change with t < c is older
  * than the key's current version and is superseded (no state change, no row, no dead letter).
  * Every applied change has t ≥ c, so c is also the commit time of the current version.
- * - upsert: a before image that disagrees with a live row → before_mismatch; else the after image
+ * - upsert: a before image that disagrees with a live row → before_mismatch (a key-only one only
+ *   where it says something, as a delete's); else the after image
  *   becomes the row, each column holding the CDC tool's unavailable-value placeholder taken from
  *   the current row (else the before image; neither holds it → unavailable_value); the emitted row
  *   holds each feature's column of map(row), or is a tombstone when the view's filter refuses the
@@ -32,7 +33,7 @@ import { rowValuesEqual } from '../task/values-equal.ts'
 import { changeOf } from './change.ts'
 import { DropQueue } from './drop-queue.ts'
 import { attributeValueOf, disagreeingColumn } from './row-images.ts'
-import { fillUnavailable, unavailableDetail, unavailableValueOf, type Placeholder } from './partial-images.ts'
+import { fillUnavailable, isKeyOnly, unavailableDetail, unavailableValueOf, type Placeholder } from './partial-images.ts'
 import type { TaskViewRunner } from './runner.ts'
 import { decodeFeatureValues, decodeRow, encodeFeatureValues, encodeRow } from './state-codec.ts'
 
@@ -54,6 +55,8 @@ export class AttributeRunner implements TaskViewRunner {
   readonly #drops = new DropQueue()
   readonly #nulls: readonly FeatureValue[]
   readonly #placeholder: Placeholder | undefined
+  /** The primary key's columns: all a key-only before image holds. */
+  readonly #identity: ReadonlySet<string>
   /** Keys changed or forgotten since the last checkpoint (every change of `#keys` marks its key). */
   readonly changes: KeyedChanges<AttributeKey>
 
@@ -67,6 +70,7 @@ export class AttributeRunner implements TaskViewRunner {
     this.#maxStringBytes = (view.limits ?? DEFAULT_VALUE_LIMITS).maxStringBytes
     this.#nulls = view.features.map(() => null)
     this.#placeholder = unavailableValueOf(view.source)
+    this.#identity = new Set(view.entity.joinKeys)
     const entries = { encodeEntry: this.#encodeEntry.bind(this), decodeEntry: (r: ByteReader) => this.#decodeEntry(r, true) }
     this.changes = new KeyedChanges({ viewName: view.name, fingerprint: this.#fingerprint(), ...entries }, this.#keys)
   }
@@ -96,7 +100,10 @@ export class AttributeRunner implements TaskViewRunner {
       this.#apply(change.key, state, t, null, null, rows)
       return
     }
-    if (change.before !== null && live !== null && this.#mismatch(offset, change.key, change.before, live, dead)) return
+    // A key-only update image (MySQL's minimal row image) says nothing beyond its key, as a key-only
+    // delete's: its fallbacks are not compared; a full one is, column by column.
+    const keyOnly = change.before !== null && isKeyOnly(change.before, this.#identity, this.#placeholder)
+    if (change.before !== null && live !== null && this.#mismatch(offset, change.key, change.before, live, dead, keyOnly)) return
     // An unchanged column the CDC tool did not log keeps the key's current value.
     const after = fillUnavailable(change.after, [live, change.before], this.#placeholder)
     if (!after.ok) {

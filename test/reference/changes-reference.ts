@@ -7,8 +7,8 @@
  *   its clock the greatest applied t;
  * - current state: a member's state in a group is its latest applied event there; a group's
  *   values are recomputed from all its live members, its clock is its greatest applied t.
- * Partial images (docs/table-and-changelog-sources.md): a delete's before image is compared only
- * where it says something (attributes); in a current-state view a missing or key-only before image
+ * Partial images (docs/table-and-changelog-sources.md): a delete's before image, and a key-only
+ * update image, is compared only where it says something (attributes); in a current-state view a missing or key-only before image
  * retracts whatever one group holds for the row — the held group a re-keyed copy names, else the
  * group the image names, else the after image's — and the after image is added as usual; an after
  * image's placeholder takes the current row's value (attributes), else the before image's, else
@@ -18,7 +18,7 @@
 import type { EntityDef, EventRecord, FeatureValue, FeatureViewDef } from '../../features/types.ts'
 import { changeOf } from '../../operators/changes/change.ts'
 import { entityKeyOf } from '../../operators/task/event-fields.ts'
-import { beforeDisagrees, deleteDisagrees, filled, keyOnly, placeholderOf, sameScalar, unavailable } from './change-images.ts'
+import { beforeDisagrees, deleteDisagrees, filled, keyOnly, placeholderOf, sameScalar } from './change-images.ts'
 
 export type ChangeStep =
   | {
@@ -121,7 +121,9 @@ class AttributesOracle {
       if (deleteDisagrees(ch.before, liveRow, placeholder))
         return void dead.push({ offset, reason: 'before_mismatch', view: view.name })
     } else {
-      if (ch.before !== null && liveRow !== null && beforeDisagrees(ch.before, liveRow, placeholder))
+      // A key-only update image (MySQL's minimal row image) is read as a delete's: only where it says something.
+      const disagrees = ch.before !== null && keyOnly(ch.before, view.entity.joinKeys, placeholder) ? deleteDisagrees : beforeDisagrees
+      if (ch.before !== null && liveRow !== null && disagrees(ch.before, liveRow, placeholder))
         return void dead.push({ offset, reason: 'before_mismatch', view: view.name })
       const after = filled(ch.after, [liveRow, ch.before], placeholder)
       if ('missing' in after) return void dead.push({ offset, reason: 'unavailable_value', view: view.name })
@@ -305,7 +307,8 @@ class CurrentStateOracle {
     let named = false
     if (role !== 'add') {
       if (heldGroup !== undefined) group = heldGroup
-      else if (before !== null && !view.entity.joinKeys.some((k) => unavailable(before[k], placeholder)) && entityKeyOf(view.entity, before).ok) {
+      // A group column holding a null, a fallback (a NOT NULL int's 0) or the placeholder names no group.
+      else if (before !== null && !view.entity.joinKeys.some((k) => keyOnly({ [k]: before[k] }, [], placeholder)) && entityKeyOf(view.entity, before).ok) {
         group = (entityKeyOf(view.entity, before) as { key: string }).key
         named = true
       } else if (after !== null) {
