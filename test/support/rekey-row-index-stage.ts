@@ -6,6 +6,10 @@
  * For test/unit/engine/rekey-row-index.test.ts and rekey-row-index-faults.test.ts.
  */
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { EmbeddedEventLog } from '../../adapters/event-log/embedded/index.ts'
 import { systemClock } from '../../core/clock.ts'
 import { silentLogger } from '../../core/logger.ts'
 import { createEngineStats } from '../../engine/engine-stats.ts'
@@ -119,4 +123,24 @@ export async function committedIndex(log: EventLog): Promise<Record<string, stri
     for (const r of records) if (r.key !== null) keys.push(UTF8.decode(r.key))
   }
   return entriesOf(index, keys)
+}
+
+/**
+ * `run` over a fresh embedded log holding the orders topic, closed and removed after;
+ * `maxBatchRecords` small makes the stage forward a backlog in many transactions.
+ */
+export async function withOrdersLog(run: (log: EmbeddedEventLog) => Promise<void>, maxBatchRecords?: number): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'kfs-row-index-'))
+  const log = new EmbeddedEventLog({
+    dir: join(dir, 'log'),
+    fsync: 'never',
+    ...(maxBatchRecords === undefined ? {} : { maxBatchRecords }),
+  })
+  try {
+    await log.createTopic(orders.topic, orders.partitions)
+    await run(log)
+  } finally {
+    await log.close()
+    await rm(dir, { recursive: true, force: true })
+  }
 }

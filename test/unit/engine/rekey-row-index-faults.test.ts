@@ -11,14 +11,10 @@
  * Seeded: KFS_TEST_SEED replays a seed.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { before, describe, test } from 'node:test'
 import { rowGroupsTopic } from '../../../engine/rekey-row-index.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import type { LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
-import { orders } from '../../fixtures/features/change-faults.ts'
 import { generateChangeBursts, produceChanges } from '../../support/change-fault-workload.ts'
 import { InjectedFault } from '../../support/faulty-object-store.ts'
 import {
@@ -29,6 +25,7 @@ import {
   plan,
   runStage,
   untilRekeyed,
+  withOrdersLog,
 } from '../../support/rekey-row-index-stage.ts'
 import { waitFor } from '../../support/scenario.ts'
 
@@ -39,18 +36,8 @@ const [FIRST, SECOND] = generateChangeBursts(SEED, 2, 150, { images: 'partial' }
   ReturnType<typeof generateChangeBursts>[number],
 ]
 
-async function withLog(run: (log: EmbeddedEventLog) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'kfs-row-index-faults-'))
-  // Small fetches: the stage forwards the backlog in many transactions, so one can fail mid-way.
-  const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never', maxBatchRecords: 10 })
-  try {
-    await log.createTopic(orders.topic, orders.partitions)
-    await run(log)
-  } finally {
-    await log.close()
-    await rm(dir, { recursive: true, force: true })
-  }
-}
+// Small fetches: the stage forwards the backlog in many transactions, so one can fail mid-way.
+const withLog = (run: (log: EmbeddedEventLog) => Promise<void>): Promise<void> => withOrdersLog(run, 10)
 
 /** `inner` with each transaction's calls passed through `wrap` (every other call as it is). */
 function withTransactions(

@@ -5,16 +5,12 @@
  * read back from its state topic, as of the committed offsets, never from an open transaction.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { RowGroupIndex, rowGroupsTopic } from '../../../engine/rekey-row-index.ts'
 import { rekeyGroupId } from '../../../engine/rekey-stage.ts'
-import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import { scanTopics } from '../../../engine/topic-scan.ts'
 import { orders } from '../../fixtures/features/change-faults.ts'
-import { GROUP, indexOf, internalCopies, plan, runStage } from '../../support/rekey-row-index-stage.ts'
+import { GROUP, indexOf, internalCopies, plan, runStage, withOrdersLog } from '../../support/rekey-row-index-stage.ts'
 
 const T0 = Date.now() - 60_000
 const row = (order: string, user: string, amount = 1) => ({ order_id: order, user_id: user, amount, status: 'open' })
@@ -64,10 +60,7 @@ void describe('re-key stage > row index', () => {
   })
 
   void test('updates without a before image and key-only deletes go to the row’s group, across a new owner and a crashed one', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'kfs-row-index-'))
-    try {
-      const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
-      await log.createTopic(orders.topic, orders.partitions)
+    await withOrdersLog(async (log) => {
       await log.produce(orders.topic, [
         change(0, 'c', null, row('o1', 'u1')),
         change(1, 'c', null, row('o2', 'u1')),
@@ -114,16 +107,10 @@ void describe('re-key stage > row index', () => {
       assert.deepEqual(of(o2d), [['u1', 'retract']], 'the key-only delete goes to the group the index holds')
       assert.deepEqual(of(o3u), [['u3', '-']], 'a change in place: one copy')
       assert.deepEqual(await indexOf(log), { o1: 'u2', o3: 'u3' }, 'the aborted entry is not read back')
-      await log.close()
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
   void test('a stage that ran before it kept an index (committed offsets, no state) rebuilds it from the records it had forwarded', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'kfs-row-index-seed-'))
-    try {
-      const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
-      await log.createTopic(orders.topic, orders.partitions)
+    await withOrdersLog(async (log) => {
       await log.produce(orders.topic, [
         change(0, 'c', null, row('o1', 'u1')),
         change(1, 'c', null, row('o2', 'u1')),
@@ -153,9 +140,6 @@ void describe('re-key stage > row index', () => {
         'o1 leaves u1 for u2; o2 is deleted from u3, where it last moved',
       )
       assert.deepEqual(await indexOf(log), { o1: 'u2' }, 'the rebuilt index went out with the first transaction')
-      await log.close()
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 })
