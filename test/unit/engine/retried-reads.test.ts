@@ -14,6 +14,7 @@ import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { describeObject, objectStoreReadsRetried, schemaReadsRetried } from '../../../engine/retried-reads.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { SchemaRegistry } from '../../../ports/schema-registry.ts'
+import { forwardingStore } from '../../support/forwarding-store.ts'
 
 const instant: Clock = { nowMs: () => 0, sleep: async () => {} }
 const ATTEMPTS = 4
@@ -52,7 +53,7 @@ const READS: readonly ReadCase[] = [
     run: (fail, failures) => {
       const inner = new MemoryObjectStore()
       const f = failing(() => Promise.resolve(new Uint8Array([1])), fail, failures)
-      const store: ObjectStore = { ...proxy(inner), get: f.fn }
+      const store: ObjectStore = { ...forwardingStore(inner), get: f.fn }
       return { calls: f.calls, call: () => objectStoreReadsRetried(store, options).get(KEY) }
     },
   },
@@ -61,7 +62,7 @@ const READS: readonly ReadCase[] = [
     named: /could not read the keys under checkpoints\/g\/t\/0\/ in memory:\/\//,
     run: (fail, failures) => {
       const f = failing(() => Promise.resolve(['checkpoints/g/t/0/ckpt-1.json']), fail, failures)
-      const store: ObjectStore = { ...proxy(new MemoryObjectStore()), list: f.fn }
+      const store: ObjectStore = { ...forwardingStore(new MemoryObjectStore()), list: f.fn }
       return { calls: f.calls, call: () => objectStoreReadsRetried(store, options).list('checkpoints/g/t/0/') }
     },
   },
@@ -93,18 +94,6 @@ const READS: readonly ReadCase[] = [
   },
 ]
 
-function proxy(inner: ObjectStore): ObjectStore {
-  return {
-    rootUri: inner.rootUri,
-    uriOf: (k) => inner.uriOf(k),
-    get: (k) => inner.get(k),
-    put: (k, b) => inner.put(k, b),
-    putIfAbsent: (k, b) => inner.putIfAbsent(k, b),
-    delete: (k) => inner.delete(k),
-    list: (p) => inner.list(p),
-    listWithTimes: (p) => inner.listWithTimes(p),
-  }
-}
 
 const FAULTS: readonly {
   kind: string
@@ -197,7 +186,7 @@ void describe('engine > retried reads', () => {
 
   void test('not there is an answer, not a failure: get undefined, getById undefined, asked once', async () => {
     let gets = 0
-    const store: ObjectStore = { ...proxy(new MemoryObjectStore()), get: async () => (gets++, undefined) }
+    const store: ObjectStore = { ...forwardingStore(new MemoryObjectStore()), get: async () => (gets++, undefined) }
     assert.equal(await objectStoreReadsRetried(store, options).get('registry/views/v/v1.json'), undefined)
     assert.equal(gets, 1)
     let ids = 0
@@ -215,7 +204,7 @@ void describe('engine > retried reads', () => {
     for (const write of ['put', 'putIfAbsent', 'delete'] as const) {
       let calls = 0
       const store: ObjectStore = {
-        ...proxy(inner),
+        ...forwardingStore(inner),
         [write]: async () => {
           calls++
           throw new SinkWriteError('SINK_UNAVAILABLE', 'down')

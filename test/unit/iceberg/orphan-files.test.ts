@@ -23,6 +23,7 @@ import { DEFAULT_ORPHAN_MIN_AGE_MS } from '../../../ports/offline-compaction.ts'
 import type { ListedObject, ObjectStore } from '../../../ports/object-store.ts'
 import { archiveRows } from '../../support/archive-rows.ts'
 import { DAY, namedKeys, OrphanWorld, PATH, rowsBySnapshot, TOPIC, type Op } from './orphan-world.ts'
+import { forwardingStore } from '../../support/forwarding-store.ts'
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -60,13 +61,7 @@ const keys = (objects: readonly ListedObject[]): string[] => objects.map((o) => 
 function listingHooked(inner: ObjectStore, between: () => Promise<void>): ObjectStore {
   let hook: (() => Promise<void>) | undefined = between
   return {
-    rootUri: inner.rootUri,
-    uriOf: (k) => inner.uriOf(k),
-    get: (k) => inner.get(k),
-    put: (k, b) => inner.put(k, b),
-    putIfAbsent: (k, b) => inner.putIfAbsent(k, b),
-    delete: (k) => inner.delete(k),
-    list: (p) => inner.list(p),
+    ...forwardingStore(inner),
     listWithTimes: async (p) => {
       const listed = await inner.listWithTimes(p)
       const run = hook
