@@ -16,8 +16,7 @@ import type { SourceRecord } from '../ports/source.ts'
 import type { OfflineRowBuffer } from './offline-row-buffer.ts'
 import { REKEY_HEADERS } from './rekey-stage.ts'
 import { isRekeyedSource } from './plan-sources.ts'
-import { changeRoute, partialImagesOf, routingEnvelope, type PartialImages } from './rekey-records.ts'
-import { primaryKeyEntityFor } from '../operators/changes/row-images.ts'
+import { changeRoute, routingEnvelope, routingFactsOf } from './rekey-records.ts'
 import { unbundle, type PartitionEvent } from './rekey-bundle.ts'
 import { nextOffsetValue, offsetValue } from '../core/offsets.ts'
 
@@ -199,7 +198,7 @@ const ADD: ChangeCopy = Object.freeze({ role: 'add' })
 export function roleOf(topic: string, source: SourceDef, record: SourceRecord, entity: EntityDef, event: EventRecord): ChangeCopy | undefined {
   if (source.changes === undefined || !readsInternalTopic(topic, source) || record.key === null) return undefined
   // As the stage routed it: a before image that names no group is no route (rekey-records.ts routingEnvelope).
-  const routed = event.before === null || event.before === undefined ? event : routedByFacts(routingFacts(source, entity), event)
+  const routed = event.before === null || event.before === undefined ? event : routingEnvelope(routingFactsOf(source, entity, `source ${source.name}`), entity, event)
   return changeCopyOf(entity, routed, KEY_TEXT.decode(record.key))
 }
 
@@ -220,22 +219,6 @@ export function changeCopyOf(entity: EntityDef, event: EventRecord, key: string)
 }
 
 const KEY_TEXT = new TextDecoder()
-
-type RoutingFacts = readonly [PartialImages, EntityDef, EntityDef]
-const ROUTING = new WeakMap<SourceDef, Map<EntityDef, RoutingFacts>>()
-const routedByFacts = ([known, entity, primaryKey]: RoutingFacts, event: EventRecord): EventRecord => routingEnvelope(known, entity, event, primaryKey)
-
-/** What routingEnvelope needs for a change source's copies grouped by `entity`, made once. */
-function routingFacts(source: SourceDef, entity: EntityDef): RoutingFacts {
-  let byEntity = ROUTING.get(source)
-  if (byEntity === undefined) ROUTING.set(source, (byEntity = new Map()))
-  let facts = byEntity.get(entity)
-  if (facts === undefined) {
-    const primaryKey = primaryKeyEntityFor(source, entity, `source ${source.name}`)
-    byEntity.set(entity, (facts = [partialImagesOf(source, entity, primaryKey), entity, primaryKey]))
-  }
-  return facts
-}
 
 /** Where a processor or slot reads: a source topic's partition, or an internal topic's. */
 export interface ReadPosition {

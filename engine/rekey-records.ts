@@ -83,10 +83,9 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
   let routed = decoded.event
   let indexed: IndexedCopy | undefined
   if (plan.source.changes) {
-    const change = changeOf(decoded.event, primaryKeyOf(plan))
+    const { primaryKey, known } = routingFactsOf(plan.source, plan.entity, `re-key stage ${plan.topic}`)
+    const change = changeOf(decoded.event, primaryKey)
     if (!change.ok) return refused(plan, record, change.reason, change.detail)
-    let known = partialImages.get(plan)
-    if (known === undefined) partialImages.set(plan, (known = partialImagesOf(plan.source, plan.entity, primaryKeyOf(plan))))
     const c = change.change
     const byIndex = namesNoGroup(known, plan.entity, c)
     if (!(byIndex && c.kind === 'delete')) {
@@ -139,7 +138,7 @@ function copyOf(record: LogRecord, key: string, role: ChangeRole | undefined): P
  * nulls or fallbacks) is routed as none — the row's group is the row index's, never one a
  * fallback value names.
  */
-export function routingEnvelope(known: PartialImages, entity: EntityDef, envelope: EventRecord, primaryKey: EntityDef): EventRecord {
+export function routingEnvelope({ primaryKey, known }: RoutingFacts, entity: EntityDef, envelope: EventRecord): EventRecord {
   if (envelope.before === null || envelope.before === undefined) return envelope
   const change = changeOf(envelope, primaryKey)
   return change.ok && change.change.before !== null && namesNoGroup(known, entity, change.change) ? withoutBefore(envelope) : envelope
@@ -209,16 +208,25 @@ function withOrigin(headers: Readonly<Record<string, string>>, record: LogRecord
 
 const PARTITION_TEXT = Array.from({ length: 256 }, (_, p) => String(p))
 
-const primaryKeys = new WeakMap<RekeyPlan, EntityDef>()
-
-/** The entity the plan's views read a change's primary key with (current-state-runner.ts). */
-function primaryKeyOf(plan: RekeyPlan): EntityDef {
-  let entity = primaryKeys.get(plan)
-  if (entity === undefined) primaryKeys.set(plan, (entity = primaryKeyEntityFor(plan.source, plan.entity, `re-key stage ${plan.topic}`)))
-  return entity
+/** What routing a change source's copies by `entity` takes: the entity its primary key is read with (current-state-runner.ts) and its partial images' facts. */
+export interface RoutingFacts {
+  readonly primaryKey: EntityDef
+  readonly known: PartialImages
 }
 
-const partialImages = new WeakMap<RekeyPlan, PartialImages>()
+const routingFacts = new WeakMap<SourceDef, Map<EntityDef, RoutingFacts>>()
+
+/** RoutingFacts of `source` grouped by `entity`, made once (the stage per record, the views per re-keyed copy); `where` names the reader in a definition error. */
+export function routingFactsOf(source: SourceDef, entity: EntityDef, where: string): RoutingFacts {
+  let byEntity = routingFacts.get(source)
+  if (byEntity === undefined) routingFacts.set(source, (byEntity = new Map()))
+  let facts = byEntity.get(entity)
+  if (facts === undefined) {
+    const primaryKey = primaryKeyEntityFor(source, entity, where)
+    byEntity.set(entity, (facts = { primaryKey, known: partialImagesOf(source, entity, primaryKey) }))
+  }
+  return facts
+}
 
 /** What reading a change source's partial images takes: the identity columns and the placeholder. */
 export interface PartialImages {
