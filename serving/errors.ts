@@ -5,6 +5,7 @@
  */
 import type { ErrorCode } from '../core/error-codes.ts'
 import { FeatureStoreError } from '../core/errors.ts'
+import { StoredRowUnreadable } from '../ports/online-store.ts'
 
 /** A failure that only exists at the HTTP boundary (auth, limits, timeouts). */
 export class HttpError extends Error {
@@ -68,6 +69,7 @@ export function toHttpError(err: unknown): HttpErrorResponse {
       body: { error: { code: 'REQUEST_FEATURE_FAILED', message: `request feature ${err.feature} failed`, feature: err.feature } },
     }
   }
+  if (err instanceof StoredRowUnreadable) return storedRowUnreadable(err)
   if (err instanceof FeatureStoreError) {
     const status = STATUS_BY_CODE[err.code] ?? 500
     // 5xx other than "unavailable" are bugs: do not leak internals beyond the code.
@@ -75,6 +77,33 @@ export function toHttpError(err: unknown): HttpErrorResponse {
     return { status, body: { error: { ...(status === 500 ? {} : err.context), code: err.code, message } } }
   }
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } }
+}
+
+/**
+ * A stored row the online store cannot read for good (ports/online-store.ts): a 500 — not the
+ * client's fault, and not a 503 (asking again will not help) — with its own code, so a caller
+ * can tell it from a bug (INTERNAL) and an outage. The body names the view and feature where
+ * they are known and says which of the two it is; the store's own text (a Redis reply, a script
+ * hash) stays in the log line the errorId points to.
+ */
+function storedRowUnreadable(err: StoredRowUnreadable): HttpErrorResponse {
+  const where =
+    err.view === undefined
+      ? 'a stored row'
+      : `the stored row of view ${err.view}${err.feature === undefined ? '' : ` (feature ${err.feature})`}`
+  const why = err.reason === 'corrupt' ? 'it is not a row kfs wrote' : 'the online store refused the read'
+  return {
+    status: 500,
+    body: {
+      error: {
+        code: 'STORED_ROW_UNREADABLE',
+        message: `${where} could not be read: ${why}; asking again will not help`,
+        reason: err.reason,
+        ...(err.view === undefined ? {} : { view: err.view }),
+        ...(err.feature === undefined ? {} : { feature: err.feature }),
+      },
+    },
+  }
 }
 
 /** WebSocket close code for a failure (4000 + HTTP status, the common private-range convention). */

@@ -18,6 +18,7 @@ export const HTTP_ERROR_CODES = [
   'TIMEOUT',
   'SHUTTING_DOWN',
   'REQUEST_FEATURE_FAILED',
+  'STORED_ROW_UNREADABLE',
   'INTERNAL',
   // WebSocket messages only (`{"type":"error"}` on an open socket).
   'RATE_LIMITED',

@@ -93,6 +93,7 @@ export class RowTable {
         features.map((f) => stored.fields.get(f)),
         0,
         types,
+        { view: view.name, features },
       )
     })
   }
