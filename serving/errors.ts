@@ -70,6 +70,7 @@ export function toHttpError(err: unknown): HttpErrorResponse {
     }
   }
   if (err instanceof StoredRowUnreadable) return storedRowUnreadable(err)
+  if (err instanceof FeatureStoreError && STORE_READ_FOR_GOOD[err.code] !== undefined) return storeReadForGood(err)
   if (err instanceof FeatureStoreError) {
     const status = STATUS_BY_CODE[err.code] ?? 500
     // 5xx other than "unavailable" are bugs: do not leak internals beyond the code.
@@ -77,6 +78,35 @@ export function toHttpError(err: unknown): HttpErrorResponse {
     return { status, body: { error: { ...(status === 500 ? {} : err.context), code: err.code, message } } }
   }
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } }
+}
+
+/**
+ * A read of the stores behind a request (the object store under the Iceberg REST catalog, the
+ * registry) that failed for good: refused (access denied, a request the store will never answer)
+ * or data that is not what kfs wrote. A 500 — asking again will not help, so not a 503 — whose
+ * code says which, and whose message names the object read (its key, as a 503 does), never the
+ * store's own text: that is in the log line the errorId names.
+ */
+const STORE_READ_FOR_GOOD: Partial<Record<ErrorCode, { readonly code: string; readonly why: string }>> = {
+  SOURCE_REJECTED: { code: 'STORE_READ_REFUSED', why: 'the store refused the read' },
+  SINK_REJECTED: { code: 'STORE_READ_REFUSED', why: 'the store refused the read' },
+  DATA_CORRUPT: { code: 'DATA_CORRUPT', why: 'it is not what kfs wrote' },
+}
+
+function storeReadForGood(err: FeatureStoreError): HttpErrorResponse {
+  const { code, why } = STORE_READ_FOR_GOOD[err.code]!
+  const key = err.context?.key
+  const what = typeof key === 'string' ? `the stored object ${key}` : 'stored data this request needs'
+  return {
+    status: 500,
+    body: {
+      error: {
+        code,
+        message: `${what} could not be read: ${why}; asking again will not help`,
+        ...(typeof key === 'string' ? { key } : {}),
+      },
+    },
+  }
 }
 
 /**
