@@ -145,11 +145,11 @@ export function decodeValue(text: string | null | undefined, type: FeatureValueT
         return element === 'long' ? x + 0 : x
       })
     }
-    case 'string[]':
-      return arrayOf(text, type).map((x) => {
-        if (typeof x !== 'string') throw unreadable(type)
-        return x
-      })
+    case 'string[]': {
+      const strings = arrayOf(text, type)
+      if (!strings.every((x) => typeof x === 'string')) throw unreadable(type)
+      return strings as string[]
+    }
   }
 }
 
