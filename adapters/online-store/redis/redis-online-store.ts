@@ -17,9 +17,10 @@
  *
  * Reads: one round trip per call. One lookup is a plain HMGET; a few are a pipeline of HMGETs;
  * from READ_SCRIPT_MIN_LOOKUPS on, one read-only script does all the HMGETs (read-rows-script.ts).
- * Reads never queue or retry: while Redis is unreachable they fail at once with SourceError
- * SOURCE_UNAVAILABLE, and a command that takes longer than `commandTimeoutMs` fails the same way.
- * ioredis keeps reconnecting in the background, so service resumes without a restart.
+ * Reads never queue or retry: while Redis is unreachable (or answers "not now", reply-errors.ts)
+ * they fail at once with SOURCE_UNAVAILABLE, as does a command slower than `commandTimeoutMs`;
+ * ioredis reconnects in the background. A key that is not a kfs row, or a read Redis refuses, is
+ * StoredRowUnreadable (ports/online-store.ts): for good, never "unavailable".
  *
  * Change feed: a landed row is PUBLISHed by the script itself (only when it landed), on
  * `<prefix>:rows:<view>:<version>`; `subscribeChanges` listens on a duplicate connection.
