@@ -6,9 +6,40 @@
  * Guarantees: a write never replaces a row with an older `as_of` (an equal one lands: the
  * same event replayed writes the same values); reads of many keys are one round trip. Failure
  * modes: writes and reads may reject (the engine retries writes; serving answers 503 for a failed
- * read); a write is idempotent, so a retried chunk is harmless.
+ * read); a write is idempotent, so a retried chunk is harmless. A read that will fail however
+ * often it is asked — the stored row is not one kfs wrote, or the store refuses the read — rejects
+ * (or, for a value decoded on use, throws) with `StoredRowUnreadable`, never as "unavailable".
  */
+import { SourceError } from '../core/errors.ts'
 import type { FeatureRow, FeatureValue, FeatureViewDef } from '../features/types.ts'
+
+/**
+ * A stored row that cannot be read, for good: asking again will not help (so it is not retried,
+ * and serving answers it as its own 500, not as an outage's 503). `reason` says which:
+ * `corrupt` — the key holds something other than a row kfs wrote (another type of value, an
+ * `as_of` or a value whose text does not decode as its declared type): DATA_CORRUPT;
+ * `refused` — the store refused the read itself (an ACL, a disabled command): SOURCE_REJECTED.
+ * The message may carry the store's own text (for the log); a client is told only `reason`,
+ * `view` and `feature` (serving/errors.ts).
+ */
+export class StoredRowUnreadable extends SourceError {
+  readonly reason: 'corrupt' | 'refused'
+  readonly view: string | undefined
+  readonly feature: string | undefined
+  constructor(
+    reason: 'corrupt' | 'refused',
+    message: string,
+    options: { readonly view?: string | undefined; readonly feature?: string | undefined; readonly cause?: unknown } = {},
+  ) {
+    super(reason === 'corrupt' ? 'DATA_CORRUPT' : 'SOURCE_REJECTED', message, {
+      cause: options.cause,
+      context: { ...(options.view === undefined ? {} : { view: options.view }), ...(options.feature === undefined ? {} : { feature: options.feature }) },
+    })
+    this.reason = reason
+    this.view = options.view
+    this.feature = options.feature
+  }
+}
 
 export type OnlineStatus = 'PRESENT' | 'MISSING' | 'OUTSIDE_TTL'
 

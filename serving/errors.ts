@@ -5,6 +5,7 @@
  */
 import type { ErrorCode } from '../core/error-codes.ts'
 import { FeatureStoreError } from '../core/errors.ts'
+import { StoredRowUnreadable } from '../ports/online-store.ts'
 
 /** A failure that only exists at the HTTP boundary (auth, limits, timeouts). */
 export class HttpError extends Error {
@@ -68,6 +69,8 @@ export function toHttpError(err: unknown): HttpErrorResponse {
       body: { error: { code: 'REQUEST_FEATURE_FAILED', message: `request feature ${err.feature} failed`, feature: err.feature } },
     }
   }
+  if (err instanceof StoredRowUnreadable) return storedRowUnreadable(err)
+  if (err instanceof FeatureStoreError && STORE_READ_FOR_GOOD[err.code] !== undefined) return storeReadForGood(err)
   if (err instanceof FeatureStoreError) {
     const status = STATUS_BY_CODE[err.code] ?? 500
     // 5xx other than "unavailable" are bugs: do not leak internals beyond the code.
@@ -75,6 +78,62 @@ export function toHttpError(err: unknown): HttpErrorResponse {
     return { status, body: { error: { ...(status === 500 ? {} : err.context), code: err.code, message } } }
   }
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } }
+}
+
+/**
+ * A read of the stores behind a request (the object store under the Iceberg REST catalog, the
+ * registry) that failed for good: refused (access denied, a request the store will never answer)
+ * or data that is not what kfs wrote. A 500 — asking again will not help, so not a 503 — whose
+ * code says which, and whose message names the object read (its key, as a 503 does), never the
+ * store's own text: that is in the log line the errorId names.
+ */
+const STORE_READ_FOR_GOOD: Partial<Record<ErrorCode, { readonly code: string; readonly why: string }>> = {
+  SOURCE_REJECTED: { code: 'STORE_READ_REFUSED', why: 'the store refused the read' },
+  SINK_REJECTED: { code: 'STORE_READ_REFUSED', why: 'the store refused the read' },
+  DATA_CORRUPT: { code: 'DATA_CORRUPT', why: 'it is not what kfs wrote' },
+}
+
+function storeReadForGood(err: FeatureStoreError): HttpErrorResponse {
+  const { code, why } = STORE_READ_FOR_GOOD[err.code]!
+  const key = err.context?.key
+  const what = typeof key === 'string' ? `the stored object ${key}` : 'stored data this request needs'
+  return {
+    status: 500,
+    body: {
+      error: {
+        code,
+        message: `${what} could not be read: ${why}; asking again will not help`,
+        ...(typeof key === 'string' ? { key } : {}),
+      },
+    },
+  }
+}
+
+/**
+ * A stored row the online store cannot read for good (ports/online-store.ts): a 500 — not the
+ * client's fault, and not a 503 (asking again will not help) — with its own code, so a caller
+ * can tell it from a bug (INTERNAL) and an outage. The body names the view and feature where
+ * they are known and says which of the two it is; the store's own text (a Redis reply, a script
+ * hash) stays in the log line the errorId points to.
+ */
+function storedRowUnreadable(err: StoredRowUnreadable): HttpErrorResponse {
+  const where =
+    err.view === undefined
+      ? 'a stored row'
+      : `the stored row of view ${err.view}${err.feature === undefined ? '' : ` (feature ${err.feature})`}`
+  const why = err.reason === 'corrupt' ? 'it is not a row kfs wrote' : 'the online store refused the read'
+  return {
+    status: 500,
+    body: {
+      error: {
+        code: 'STORED_ROW_UNREADABLE',
+        message: `${where} could not be read: ${why}; asking again will not help`,
+        reason: err.reason,
+        ...(err.view === undefined ? {} : { view: err.view }),
+        ...(err.feature === undefined ? {} : { feature: err.feature }),
+      },
+    },
+  }
 }
 
 /** WebSocket close code for a failure (4000 + HTTP status, the common private-range convention). */

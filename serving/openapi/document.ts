@@ -21,7 +21,9 @@ const json = (schema: string): Json => ({ 'application/json': { schema: { $ref: 
 const error = (description: string): Json => ({ description, content: json('Error') })
 
 const UNAUTHORIZED = error('No or an unknown API key (only when the server has keys configured).')
-const INTERNAL = error('A failure of the server or of a definition (REQUEST_FEATURE_FAILED); the body carries only the code and an errorId.')
+const INTERNAL = error(
+  'A failure of the server, of a definition (REQUEST_FEATURE_FAILED), a stored row the online store cannot read for good (STORED_ROW_UNREADABLE: not a row kfs wrote, or a read the store refuses; the body names the view), or another store\'s read refused or its data damaged (STORE_READ_REFUSED, DATA_CORRUPT; the body names the object) — asking again will not help; the body carries the code, an errorId and never an exception\'s text.',
+)
 const UNAVAILABLE = error('The online store is down (SOURCE_UNAVAILABLE, SINK_UNAVAILABLE, RETRIES_EXHAUSTED) or the server is shutting down.')
 const TIMEOUT = error('The request took longer than the request timeout (TIMEOUT).')
 const BODY_TIMEOUT = error('The body had not arrived when the request timeout, counted from the request head, passed (REQUEST_TIMEOUT); the connection closes.')

@@ -18,6 +18,8 @@ export const HTTP_ERROR_CODES = [
   'TIMEOUT',
   'SHUTTING_DOWN',
   'REQUEST_FEATURE_FAILED',
+  'STORED_ROW_UNREADABLE',
+  'STORE_READ_REFUSED',
   'INTERNAL',
   // WebSocket messages only (`{"type":"error"}` on an open socket).
   'RATE_LIMITED',

@@ -19,6 +19,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Clock } from '../../core/clock.ts'
 import { systemClock } from '../../core/clock.ts'
+import { FeatureStoreError } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
 import { silentLogger } from '../../core/logger.ts'
 import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../../features/types.ts'
@@ -261,12 +262,16 @@ export function createServer(args: {
           newestAsOf.observe(change)
           subscriptions.onChange(change)
         }).then((off) => {
-          if (closing) void off()
+          // Closed while subscribing: end the subscription now; its failure is logged, never left
+          // as a rejection no one handles (which ends the process).
+          if (closing) off().catch((err: unknown) => logger.warn({ err }, 'change feed did not unsubscribe'))
           else unsubscribe = off
         })
         subscribing.catch((err: unknown) => logger.error({ err }, 'change feed unavailable'))
         await Promise.race([subscribing.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2000).unref())])
       }
+      // Closed while waiting for the change feed: listening now would hold the port for good.
+      if (closing) throw new FeatureStoreError('INTERRUPTED', 'the server was closed before it listened')
       const bound = await transport.listen(options.host ?? '127.0.0.1', port)
       logger.info({ port: bound, transport: transport.name, reason }, 'serving started')
       return bound

@@ -109,7 +109,14 @@ export function createSubscriptions(
 
   const sendError = (ws: Socket, err: unknown): void => {
     const { status, body } = toHttpError(err)
-    ws.send(status >= 500 && status !== 503 ? internal(err, 'message') : JSON.stringify({ type: 'error', ...body }))
+    if (status < 500 || status === 503) {
+      ws.send(JSON.stringify({ type: 'error', ...body }))
+      return
+    }
+    // A 5xx is logged under an errorId the message carries, with the code its HTTP answer has.
+    const errorId = randomUUID()
+    logger.error({ err, route: 'subscribe', where: 'message', errorId }, 'WebSocket handler failed')
+    ws.send(JSON.stringify({ type: 'error', error: { ...body.error, errorId } }))
   }
 
   /** A transport callback that cannot throw: a failure is logged, and told to the client when it has an open socket. */
@@ -236,10 +243,18 @@ export function createSubscriptions(
 
   const pushSnapshots = guarded('snapshot', (ws, full: readonly Lookup[], reads: readonly OnlineRead[]) => {
     if (!sockets.has(ws)) return
+    // Written first: a value that cannot be read (a stored row that is not kfs's) fails the
+    // message's snapshots as one error with its own code, not half of them and an INTERNAL.
+    let messages: string[]
+    try {
+      messages = reads.map((read, i) => snapshotMessage(full[i]!.view, full[i]!.entityKey, read))
+    } catch (err: unknown) {
+      sendError(ws, err)
+      return
+    }
     ws.cork(() => {
       // 2 = dropped at the backpressure limit (the transport then closes the socket): stop sending.
-      for (let i = 0; i < reads.length; i++)
-        if (ws.send(snapshotMessage(full[i]!.view, full[i]!.entityKey, reads[i]!)) === 2) break
+      for (const message of messages) if (ws.send(message) === 2) break
     })
   })
 

@@ -8,7 +8,7 @@
 import type { Clock } from '../../../core/clock.ts'
 import { SourceError } from '../../../core/errors.ts'
 import type { FeatureValue, FeatureViewDef } from '../../../features/types.ts'
-import type { OnlineRead } from '../../../ports/online-store.ts'
+import { StoredRowUnreadable, type OnlineRead } from '../../../ports/online-store.ts'
 import { missingRead, statusOf, type OnlineChange, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
 import { StoredTextRead } from '../redis/stored-text-read.ts'
 import { DELETED_FIELD } from '../redis/row-layout.ts'
@@ -93,6 +93,7 @@ export class RowTable {
         features.map((f) => stored.fields.get(f)),
         0,
         types,
+        { view: view.name, features },
       )
     })
   }
@@ -125,8 +126,16 @@ export class RowTable {
     if (entry === undefined || entry.listeners.size === 0) return
     const { view } = entry
     const values: Record<string, FeatureValue> = {}
-    // From the stored text, as Redis's change feed decodes it: a lone surrogate as U+FFFD, a long's -0 as 0.
-    for (const f of view.features) values[f.name] = decodeValue(row.fields.get(f.name), f.type)
+    try {
+      // From the stored text, as Redis's change feed decodes it: a lone surrogate as U+FFFD, a long's -0 as 0.
+      for (const f of view.features) values[f.name] = decodeValue(row.fields.get(f.name), f.type)
+    } catch (err: unknown) {
+      // A text that is not a value of its type (a damaged or hand-edited file): there is no value to
+      // push, and a read of the row says so (StoredRowUnreadable). Throwing here would fail the
+      // follower's whole poll at this row, every poll, and freeze every row after it.
+      if (err instanceof StoredRowUnreadable) return
+      throw err
+    }
     const change: OnlineChange = {
       view: view.name,
       version: view.version,

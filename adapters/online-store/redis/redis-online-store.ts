@@ -17,9 +17,10 @@
  *
  * Reads: one round trip per call. One lookup is a plain HMGET; a few are a pipeline of HMGETs;
  * from READ_SCRIPT_MIN_LOOKUPS on, one read-only script does all the HMGETs (read-rows-script.ts).
- * Reads never queue or retry: while Redis is unreachable they fail at once with SourceError
- * SOURCE_UNAVAILABLE, and a command that takes longer than `commandTimeoutMs` fails the same way.
- * ioredis keeps reconnecting in the background, so service resumes without a restart.
+ * Reads never queue or retry: while Redis is unreachable (or answers "not now", reply-errors.ts)
+ * they fail at once with SOURCE_UNAVAILABLE, as does a command slower than `commandTimeoutMs`;
+ * ioredis reconnects in the background. A key that is not a kfs row, or a read Redis refuses, is
+ * StoredRowUnreadable (ports/online-store.ts): for good, never "unavailable".
  *
  * Change feed: a landed row is PUBLISHed by the script itself (only when it landed), on
  * `<prefix>:rows:<view>:<version>`; `subscribeChanges` listens on a duplicate connection.
@@ -34,12 +35,13 @@ import type { Logger } from '../../../core/logger.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { retry } from '../../../core/retry.ts'
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
-import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
+import { StoredRowUnreadable, type OnlineRead, type OnlineStore, type OnlineWriteResult } from '../../../ports/online-store.ts'
 import { newestRowPerKey, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
 import { AS_OF_FIELD, DELETED_FIELD, checkRow, decodePacked, decodeRead, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
 import { chunksBySlot, chunksInOrder, type PackedRow } from './write-chunks.ts'
 import { corkUntilPollEnds } from './poll-cork.ts'
 import { READ_ROWS_SCRIPT } from './read-rows-script.ts'
+import { redisFailureKind } from './reply-errors.ts'
 import { WRITE_ROWS_SCRIPT } from './write-row-script.ts'
 import { createHash } from 'node:crypto'
 
@@ -68,10 +70,6 @@ const SCRIPT_SHA = createHash('sha1').update(WRITE_ROWS_SCRIPT).digest('hex')
 const READ_SHA = createHash('sha1').update(READ_ROWS_SCRIPT).digest('hex')
 /** From this many lookups on, one read script beats a pipeline of HMGETs in client CPU. */
 const READ_SCRIPT_MIN_LOOKUPS = 4
-
-function isReplyError(err: unknown): err is Error {
-  return err instanceof Error && err.name === 'ReplyError'
-}
 
 export class RedisOnlineStore implements OnlineStore {
   readonly #client: Client
@@ -183,14 +181,18 @@ export class RedisOnlineStore implements OnlineStore {
             const [err, res] = replies[c]!
             if (!err) {
               for (let i = 0; i < chunk.length; i++) if ((res as unknown[])[i] === 1) written++
-            } else if (isReplyError(err) && err.message.startsWith('NOSCRIPT')) {
+              continue
+            }
+            // Which failures pass and which never will: reply-errors.ts, for reads and writes alike.
+            const kind = redisFailureKind(err)
+            if (kind === 'noscript') {
               noScript = true
               for (const row of chunk) again.push(row)
-            } else if (isReplyError(err)) {
-              bail(new SinkWriteError('SINK_REJECTED', `Redis refused a row of ${view.name}: ${err.message}`, { cause: err, context: { view: view.name } }))
-            } else {
+            } else if (kind === 'transient') {
               unavailable = err
               for (const row of chunk) again.push(row)
+            } else {
+              bail(new SinkWriteError('SINK_REJECTED', `Redis refused a row of ${view.name}: ${err.message}`, { cause: err, context: { view: view.name } }))
             }
           }
           pending = again
@@ -274,16 +276,16 @@ export class RedisOnlineStore implements OnlineStore {
       })
       // Views that can hold tombstones also fetch the deletion mark, first (row-layout.ts).
       const fetch = layout.tombstones ? [DELETED_FIELD, ...l.features] : l.features
-      return { layout, types, key: rowKey(layout, l.entityKey), features: fetch }
+      return { layout, names: l.features, types, key: rowKey(layout, l.entityKey), features: fetch }
     })
     let replies: (string | null)[][]
     try {
       replies = await this.#hmgetAll(prepared)
     } catch (err: unknown) {
       if (err instanceof FeatureStoreError) throw err
-      throw new SourceError('SOURCE_UNAVAILABLE', `online store unavailable: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+      throw readFailure(err, prepared)
     }
-    return prepared.map((p, i) => decodeRead(p.layout, p.types, replies[i]!, nowMs))
+    return prepared.map((p, i) => decodeRead(p.layout, p.names, p.types, replies[i]!, nowMs))
   }
 
   async #hmgetAll(prepared: readonly { key: string; features: readonly string[] }[]): Promise<(string | null)[][]> {
@@ -318,7 +320,7 @@ export class RedisOnlineStore implements OnlineStore {
     try {
       return (await client.evalsha(READ_SHA, prepared.length, ...args)) as (string | null)[][]
     } catch (err: unknown) {
-      if (!(isReplyError(err) && err.message.startsWith('NOSCRIPT'))) throw err
+      if (redisFailureKind(err) !== 'noscript') throw err
       await client.script('LOAD', READ_ROWS_SCRIPT)
       return (await client.evalsha(READ_SHA, prepared.length, ...args)) as (string | null)[][]
     }
@@ -373,6 +375,21 @@ export class RedisOnlineStore implements OnlineStore {
       }
     }
   }
+}
+
+/**
+ * A read that failed as `err` (reply-errors.ts says which kind): passing — SOURCE_UNAVAILABLE, a
+ * 503 — or for good — StoredRowUnreadable: a key of another type (corrupt), or a read Redis refuses.
+ * The view named is the lookups' when they are of one view (a batch's failure names no key).
+ */
+function readFailure(err: unknown, prepared: readonly { readonly layout: ViewLayout }[]): SourceError {
+  const text = err instanceof Error ? err.message : String(err)
+  const kind = redisFailureKind(err)
+  if (kind === 'transient' || kind === 'noscript') return new SourceError('SOURCE_UNAVAILABLE', `online store unavailable: ${text}`, { cause: err })
+  const views = [...new Set(prepared.map((p) => p.layout.view.name))]
+  const view = views.length === 1 ? views[0] : undefined
+  const what = kind === 'wrongtype' ? 'a key holds another type of value than a kfs row' : 'Redis refused the read'
+  return new StoredRowUnreadable(kind === 'wrongtype' ? 'corrupt' : 'refused', `${what} (views ${views.join(', ')}): ${text}`, { view, cause: err })
 }
 
 /** Starts reconnecting a client ioredis has ended (see RedisOnlineStore #live); the commands meanwhile fail fast. */

@@ -9,7 +9,7 @@
 import { SinkWriteError } from '../../../core/errors.ts'
 import type { FeatureValue, FeatureValueType, FeatureViewDef, FeatureRow } from '../../../features/types.ts'
 import { missingRead, statusOf } from '../../../ports/online-semantics.ts'
-import type { OnlineRead } from '../../../ports/online-store.ts'
+import { StoredRowUnreadable, type OnlineRead } from '../../../ports/online-store.ts'
 import { StoredTextRead } from './stored-text-read.ts'
 import { AS_OF_FIELD, checkValue, decodeValue, encodeCheckedValue } from './value-codec.ts'
 
@@ -114,15 +114,26 @@ export function decodePacked(layout: ViewLayout, packed: string): { key: string;
 
 export { AS_OF_FIELD }
 
-/** A read reply (as_of, the deletion mark where the view has one, then the features) as an OnlineRead. */
-export function decodeRead(layout: ViewLayout, types: readonly FeatureValueType[], reply: readonly (string | null)[], nowMs: number): OnlineRead {
+/** The write script stores `@as_of` as the row's integer, written by String(). */
+const AS_OF_TEXT = /^-?(?:0|[1-9][0-9]*)$/
+
+/**
+ * A read reply (as_of, the deletion mark where the view has one, then the features) as an OnlineRead.
+ * An `@as_of` that is not the integer kfs writes is a row that is not kfs's: StoredRowUnreadable,
+ * not a row served PRESENT with an unknown age.
+ */
+export function decodeRead(layout: ViewLayout, features: readonly string[], types: readonly FeatureValueType[], reply: readonly (string | null)[], nowMs: number): OnlineRead {
   const asOfText = reply[0]
   if (asOfText === null || asOfText === undefined) return missingRead(types.length)
   // A tombstone: the key's row was deleted (docs/design.md §11), so it answers MISSING.
   if (layout.tombstones && reply[1] !== null && reply[1] !== undefined) return missingRead(types.length)
   const first = layout.tombstones ? 2 : 1
   const asOfMs = Number(asOfText)
+  if (!AS_OF_TEXT.test(asOfText) || !Number.isSafeInteger(asOfMs)) {
+    const view = layout.view.name
+    throw new StoredRowUnreadable('corrupt', `view ${view}: a stored row's ${AS_OF_FIELD} is not an integer`, { view })
+  }
   const status = statusOf(asOfMs, layout.view, nowMs)
   if (status !== 'PRESENT') return { status, asOfMs, values: new Array<null>(types.length).fill(null) }
-  return new StoredTextRead(asOfMs, reply, first, types)
+  return new StoredTextRead(asOfMs, reply, first, types, { view: layout.view.name, features })
 }

@@ -5,7 +5,7 @@
  * read, so on their path no value is decoded at all (value-codec.ts says why that is exact).
  */
 import type { FeatureValue, FeatureValueType } from '../../../features/types.ts'
-import type { OnlineRead } from '../../../ports/online-store.ts'
+import { StoredRowUnreadable, type OnlineRead } from '../../../ports/online-store.ts'
 import { decodeValue, storedValueJson } from './value-codec.ts'
 
 export class StoredTextRead implements OnlineRead {
@@ -15,21 +15,31 @@ export class StoredTextRead implements OnlineRead {
   /** Index in `#texts` of the first value (a reply may lead with `@as_of` and `@deleted`). */
   readonly #first: number
   readonly #types: readonly FeatureValueType[]
+  /** Where the row lies, for the error a text that does not decode throws: the view, and the requested features' names. */
+  readonly #where: { readonly view: string; readonly features: readonly string[] } | undefined
   #values: FeatureValue[] | undefined
 
   /** `types[i]` is the declared type of the i-th requested feature, whose text is `texts[first + i]`. */
-  constructor(asOfMs: number, texts: readonly (string | null | undefined)[], first: number, types: readonly FeatureValueType[]) {
+  constructor(
+    asOfMs: number,
+    texts: readonly (string | null | undefined)[],
+    first: number,
+    types: readonly FeatureValueType[],
+    where?: { readonly view: string; readonly features: readonly string[] },
+  ) {
     this.asOfMs = asOfMs
     this.#texts = texts
     this.#first = first
     this.#types = types
+    this.#where = where
   }
 
   get values(): readonly FeatureValue[] {
     if (this.#values === undefined) {
       const types = this.#types
       const values = new Array<FeatureValue>(types.length)
-      for (let i = 0; i < types.length; i++) values[i] = decodeValue(this.#texts[this.#first + i], types[i]!)
+      for (let i = 0; i < types.length; i++)
+        values[i] = this.#decoded(i, () => decodeValue(this.#texts[this.#first + i], types[i]!))
       this.#values = values
     }
     return this.#values
@@ -37,6 +47,21 @@ export class StoredTextRead implements OnlineRead {
 
   valueJson(i: number): string {
     const type = this.#types[i]
-    return type === undefined ? 'null' : storedValueJson(this.#texts[this.#first + i], type)
+    return type === undefined ? 'null' : this.#decoded(i, () => storedValueJson(this.#texts[this.#first + i], type))
+  }
+
+  /** `decode()`, its StoredRowUnreadable naming the view and the feature. */
+  #decoded<T>(i: number, decode: () => T): T {
+    try {
+      return decode()
+    } catch (err: unknown) {
+      if (!(err instanceof StoredRowUnreadable) || this.#where === undefined) throw err
+      const { view, features } = this.#where
+      throw new StoredRowUnreadable('corrupt', `view ${view}, feature ${features[i]}: ${err.message}`, {
+        view,
+        feature: features[i],
+        cause: err,
+      })
+    }
   }
 }

@@ -21,6 +21,7 @@
  * table and a training set hold -0; a long reads `-0` as 0, as int64 (the offline table) does.
  */
 import { SinkWriteError } from '../../../core/errors.ts'
+import { StoredRowUnreadable } from '../../../ports/online-store.ts'
 import { featureValueJson, NEGATIVE_ZERO_JSON } from '../../../core/feature-json.ts'
 import type { FeatureValue, FeatureValueType } from '../../../features/types.ts'
 
@@ -111,7 +112,7 @@ const NEGATIVE_ZERO = /^-0(?:\.0+)?$/
  */
 export function storedValueJson(text: string | null | undefined, type: FeatureValueType): string {
   if (text === null || text === undefined) return 'null'
-  if ((type === 'double' || type === 'long') && PLAIN_DECIMAL.test(text)) {
+  if ((type === 'double' || (type === 'long' && !text.includes('.'))) && PLAIN_DECIMAL.test(text)) {
     if (!(text.charCodeAt(0) === 45 && NEGATIVE_ZERO.test(text))) return text
     return type === 'double' ? NEGATIVE_ZERO_JSON : '0'
   }
@@ -121,21 +122,62 @@ export function storedValueJson(text: string | null | undefined, type: FeatureVa
 /**
  * Inverse of `encodeValue`; `null`/`undefined` (field absent) decodes to null. A long's `-0` (a JS
  * number the engine may have held) decodes to 0: int64, and so the offline table, has no -0.
+ *
+ * Strict: a text this encoder never writes for `type` (a word where a number belongs, JSON that is
+ * not an array of the element type, a fraction in a long) is a stored row that is not kfs's, and
+ * throws StoredRowUnreadable rather than decoding to NaN, null or a value of another type.
  */
 export function decodeValue(text: string | null | undefined, type: FeatureValueType): FeatureValue {
   if (text === null || text === undefined) return null
   switch (type) {
     case 'long':
-      return Number(text) + 0
     case 'double':
-      return Number(text)
+      return numberOf(text, type)
     case 'string':
       return text
     case 'long[]':
-      return (JSON.parse(text) as (number | string)[]).map((x) => (typeof x === 'string' ? Number(x) : x) + 0)
-    case 'double[]':
-      return (JSON.parse(text) as (number | string)[]).map((x) => (typeof x === 'string' ? Number(x) : x))
-    case 'string[]':
-      return JSON.parse(text) as string[]
+    case 'double[]': {
+      const element = type === 'long[]' ? 'long' : 'double'
+      return arrayOf(text, type).map((x) => {
+        // Elements JSON cannot carry (NaN, ±Infinity, -0) are written as strings.
+        if (typeof x === 'string') return numberOf(x, element)
+        if (typeof x !== 'number' || (element === 'long' && !Number.isInteger(x))) throw unreadable(type)
+        return element === 'long' ? x + 0 : x
+      })
+    }
+    case 'string[]': {
+      const strings = arrayOf(text, type)
+      if (!strings.every((x) => typeof x === 'string')) throw unreadable(type)
+      return strings as string[]
+    }
   }
+}
+
+/** A number as `encodeNumber` writes it: `String(x)` (a decimal, maybe with an exponent), `-0`, and for a double `NaN` and the infinities. */
+const NUMBER_TEXT = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?$/
+const NON_FINITE_TEXT: ReadonlySet<string> = new Set(['NaN', 'Infinity', '-Infinity'])
+
+function numberOf(text: string, type: 'long' | 'double'): number {
+  if (type === 'double' && NON_FINITE_TEXT.has(text)) return Number(text)
+  if (!NUMBER_TEXT.test(text)) throw unreadable(type)
+  const x = Number(text)
+  if (type === 'double') return x
+  if (!Number.isInteger(x)) throw unreadable(type)
+  return x + 0
+}
+
+function arrayOf(text: string, type: FeatureValueType): unknown[] {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (err: unknown) {
+    throw unreadable(type, err)
+  }
+  if (!Array.isArray(parsed)) throw unreadable(type)
+  return parsed
+}
+
+/** The stored text is not a `type` as this encoder writes one; the reader adds the view and feature. */
+function unreadable(type: FeatureValueType, cause?: unknown): StoredRowUnreadable {
+  return new StoredRowUnreadable('corrupt', `a stored value is not a ${type} as kfs writes one`, { cause })
 }

@@ -15,8 +15,8 @@
  * is — its head rewritten without the upgrade and fed to a new parser — so it is answered by the
  * HTTP routes, body and all, as uWS answers it.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { answerClientError } from './node-client-errors.ts'
 import { NodeRequest, NodeResponse, splitTarget, UpgradeResponse, type NodeUpgrade } from './node-http.ts'
@@ -97,6 +97,7 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
     onRequest,
   )
   server.on('upgrade', onUpgrade)
+  server.on('connect', answerConnect(onRequest))
   server.on('clientError', answerClientError)
   // An Expect other than 100-continue: node:http would answer 417 by itself; uWS ignores it and
   // answers the request, and so does this transport.
@@ -132,6 +133,28 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
       server.closeAllConnections()
       for (const route of allSocketRoutes) route.terminateAll()
     },
+  }
+}
+
+/**
+ * A CONNECT request: node:http hands it to the 'connect' event with the raw socket (a tunnel it
+ * expects the server to open), and with no listener closed the connection without a word. kfs
+ * opens no tunnel; the request is answered by the routes as any other method is — 405 with
+ * `Allow` on a known path, 404 on any other target (`host:port`) — and the connection closes,
+ * since whatever follows the head is tunnel bytes, not HTTP.
+ */
+function answerConnect(onRequest: (req: IncomingMessage, res: ServerResponse) => void) {
+  return (req: IncomingMessage, socket: Duplex): void => {
+    socket.on('error', () => socket.destroy())
+    const res = new ServerResponse(req)
+    res.shouldKeepAlive = false
+    res.assignSocket(socket as Socket)
+    res.once('finish', () => {
+      res.detachSocket(socket as Socket)
+      socket.end()
+    })
+    res.once('close', () => socket.destroy())
+    onRequest(req, res)
   }
 }
 

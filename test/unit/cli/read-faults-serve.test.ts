@@ -6,7 +6,8 @@
  * starts, its page shows the backfill states, its catalog lists and loads the tables. One that
  * persists, or a refusal: at start-up, exit 1 with one line naming the read; behind the page, the
  * page still answers (the states unknown) and one line names the read; in a request, a JSON error —
- * 503 naming the read when it persisted — never a stack trace, and the server answers on. Before,
+ * 503 naming the read when it persisted, 500 STORE_READ_REFUSED naming the object when it was
+ * refused — never a stack trace, and the server answers on. Before,
  * none of these reads was retried: one passing fault stopped serve starting, left the page's
  * backfill states unknown, or failed a catalog request.
  */
@@ -181,9 +182,15 @@ void test('serve read faults: the Iceberg REST catalog’s reads in a request ×
         assert.match(error.message, new RegExp(`gave up after ${COMMAND_READ_ATTEMPTS} attempts`), what)
         assert.ok(got.injected >= COMMAND_READ_ATTEMPTS, what)
       } else {
-        // Refused (access denied): not a passing outage but a fault of the deployment, a 500 logged under its errorId.
+        // Refused (access denied): not a passing outage but a fault of the deployment, a 500 logged
+        // under its errorId, whose code and message say so (before: SINK_REJECTED "internal error").
         assert.equal(status, 500, `${what}: ${body}`)
-        assert.equal(error.code, 'SINK_REJECTED', what)
+        assert.equal(error.code, 'STORE_READ_REFUSED', what)
+        assert.match(
+          error.message,
+          /^the stored object \S+ could not be read: the store refused the read; asking again will not help$/,
+          what,
+        )
         assert.ok(error.errorId !== undefined, `${what}: an errorId to find it in the log`)
         assert.equal(got.injected, 1, `${what}: a refusal is not asked again`)
         assert.deepEqual(answers.table, cleanAnswers.table, `${what}: the next request answers`)

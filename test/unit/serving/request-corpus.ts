@@ -334,7 +334,8 @@ const ROUTE_PATHS: readonly (readonly [path: string, allow: string])[] = [
 
 /** Every method but HEAD (no body to check; http-protocol.test.ts has it) on every route that does not take it: 405 naming the one it takes. */
 export const METHODS: readonly Case[] = ROUTE_PATHS.flatMap(([path, allow]) =>
-  ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE']
+  // CONNECT: node:http hands it to a tunnel event, and closed the connection unanswered before.
+  ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT']
     .filter((method) => method !== allow)
     .map((method): Case => [
       `${method} ${path}`,
