@@ -129,7 +129,10 @@ async function parquetRowCount(codec: ParquetCodec, f: SnapshotFile): Promise<nu
 
 /** The one message for a file the Parquet reader refuses, whichever read found out first. */
 function notParquet(f: SnapshotFile, err: unknown): FeatureStoreError {
-  return new FeatureStoreError('BAD_REQUEST', `${f.name} is not a Parquet file (${err instanceof Error ? err.message : String(err)})`)
+  const message = err instanceof Error ? err.message : String(err)
+  // The reader refuses a text column holding bytes that are not UTF-8 (a lenient decode would make two keys one): the file itself is Parquet.
+  if (/non UTF-8 data/.test(message)) return new FeatureStoreError('BAD_REQUEST', `${f.name} holds text that is not UTF-8 (${message}): write the table's text columns as UTF-8`)
+  return new FeatureStoreError('BAD_REQUEST', `${f.name} is not a Parquet file (${message})`)
 }
 
 /**
@@ -164,6 +167,9 @@ function parquetSnapshot(
       throw notParquet(f, err)
     }
     const own = types.map((t) => ({ name: t.name, kind: t.type === undefined ? ('other' as const) : KIND_OF_PARQUET[t.type] }))
+    // As a CSV header naming a column twice: the reader would take one of the two, the other's values dropped unsaid.
+    const twice = own.find((c, i) => own.findIndex((o) => o.name === c.name) !== i)
+    if (twice !== undefined) throw new FeatureStoreError('BAD_REQUEST', `${f.name} has two columns named ${JSON.stringify(twice.name)}: which one is the table's cannot be told`)
     if (columns === undefined) columns = own
     else if (JSON.stringify(own) !== JSON.stringify(columns))
       throw new FeatureStoreError('BAD_REQUEST', `the Parquet files of ${where} disagree on their columns (${files[0]!.name} and ${f.name})`)
