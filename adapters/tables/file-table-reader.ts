@@ -17,7 +17,7 @@ import type { ParquetCodec, ParquetReadType } from '../../ports/parquet-codec.ts
 import type { TableColumn, TableColumnKind, TableRow, TableSnapshot, TableSnapshotReader } from '../../ports/table-snapshots.ts'
 import { typeCell } from './csv-cells.ts'
 import { RowOrigins } from './row-origins.ts'
-import { csvUtf8Text, headerShowsCrOnlyLines, parseCsv } from '../../core/csv-parse.ts'
+import { csvUtf8Text, headerShowsCrOnlyLines, parseCsv, type CsvRecord } from '../../core/csv-parse.ts'
 
 export interface FileTableReaderOptions {
   readonly parquet: ParquetCodec
@@ -219,7 +219,7 @@ function parquetSnapshot(
 
 function csvSnapshot(declared: readonly TableColumn[], id: string, where: string, files: readonly SnapshotFile[], batchRows: number): TableSnapshot {
   const kindOf = new Map(declared.map((c) => [c.name, c.kind]))
-  const headerOf = (f: SnapshotFile): { header: readonly string[]; records: Generator<{ line: number; cells: readonly string[] }> } => {
+  const headerOf = (f: SnapshotFile): { header: readonly string[]; records: Generator<CsvRecord> } => {
     const records = withFileName(f.name, parseCsv(csvText(f)))
     const first = records.next()
     if (first.done === true) throw new FeatureStoreError('BAD_REQUEST', `${f.name} is empty: a CSV snapshot needs a header row`)
@@ -249,11 +249,13 @@ function csvSnapshot(declared: readonly TableColumn[], id: string, where: string
       let batch: TableRow[] = []
       for (const f of files) {
         origins.file(f.name)
-        for (const { line, cells } of headerOf(f).records) {
+        for (const { line, cells, quotedEmpty } of headerOf(f).records) {
           if (cells.length !== names.length)
             throw new FeatureStoreError('BAD_REQUEST', `${f.name} line ${line}: ${cells.length} fields, the header row has ${names.length}`)
           const row: Record<string, unknown> = {}
           for (let c = 0; c < names.length; c++) row[names[c]!] = typeCell(cells[c]!, kinds[c]!)
+          // A text written "" is the empty string, not the null an empty cell is.
+          if (quotedEmpty !== undefined) for (const c of quotedEmpty) row[names[c]!] = typeCell('', kinds[c]!, true)
           origins.line(line)
           batch.push(row)
           if (batch.length >= batchRows) {
