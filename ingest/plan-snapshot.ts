@@ -109,7 +109,7 @@ function firstBadColumns(columns: readonly RowColumn[], values: readonly ArrayLi
         const v = column[r]
         if (typeof v !== 'string' && (v === null || v === undefined ? !nullable : !isValid(v))) bad[r] = c
       }
-    } else if (avro === 'double' || avro === 'float') {
+    } else if (avro === 'double') {
       for (let r = 0; r < n; r++) {
         const v = column[r]
         if (typeof v !== 'number' && (v === null || v === undefined ? !nullable : !isValid(v))) bad[r] = c

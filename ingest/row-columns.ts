@@ -35,6 +35,8 @@ const MAX_LONG = 2n ** 63n - 1n
  */
 const taggedLong = (v: unknown): string => tagged(v === 0 ? 0 : v)
 
+const isFloat = (v: unknown): boolean => typeof v === 'number' && (Number.isFinite(Math.fround(v)) || !Number.isFinite(v))
+
 const isLong = (v: unknown): boolean =>
   (typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'bigint' && v >= MIN_LONG && v <= MAX_LONG)
 
@@ -77,7 +79,9 @@ function columnOf(field: { name: string; type: unknown }, avscType: () => Type):
     case 'double':
       return { ...common, kind: 'double', avro: 'double', isValid: (v) => typeof v === 'number', canonical: tagged }
     case 'float':
-      return { ...common, kind: 'double', avro: 'float', isValid: (v) => typeof v === 'number', canonical: (v) => tagged(typeof v === 'number' ? Math.fround(v) : v) }
+      // Rounded to 32 bits as Avro stores it — but a finite value beyond a float's range (1e39)
+      // would be stored as Infinity, another value, not a rounding: refused, as changelog JSON is.
+      return { ...common, kind: 'double', avro: 'float', isValid: isFloat, canonical: (v) => tagged(typeof v === 'number' ? Math.fround(v) : v) }
     case 'string':
       return { ...common, kind: 'string', avro: 'string', isValid: (v) => typeof v === 'string', canonical: tagged }
     case 'boolean':
