@@ -80,7 +80,12 @@ export function checkSnapshotColumns(declared: readonly RowColumn[], snapshot: r
   for (const c of declared) {
     const found = byName.get(c.name)
     if (found === undefined) problems.push(`column ${c.name} (${c.kind}) is missing`)
-    else if (!kindFits(c.kind, found.kind)) problems.push(`column ${c.name} is ${found.kind}, declared ${c.kind}`)
+    else if (!kindFits(c.kind, found.kind))
+      problems.push(
+        c.kind === 'other' && found.kind === 'timestamp'
+          ? `column ${c.name} is a timestamp (read as epoch milliseconds), declared ${c.logicalType ?? 'another type'}: declare it as { type: 'long', logicalType: 'timestamp-millis' }`
+          : `column ${c.name} is ${found.kind}, declared ${c.kind}`,
+      )
   }
   if (problems.length > 0)
     throw new SchemaError(

@@ -16,6 +16,8 @@ export interface RowColumn {
   readonly nullable: boolean
   /** The Avro type name the check is for ('long', 'float', 'string', … or 'other'). */
   readonly avro: string
+  /** An `other` column's Avro logical type, if it has one (timestamp-micros, date…), for messages. */
+  readonly logicalType?: string
   /** True for a non-null value of the column's type. */
   isValid(value: unknown): boolean
   /** Canonical text of a valid value (or null) for fingerprints. */
@@ -95,6 +97,7 @@ function columnOf(field: { name: string; type: unknown }, avscType: () => Type):
         ...common,
         kind: 'other',
         avro: 'other',
+        ...(typeof base?.logicalType === 'string' ? { logicalType: base.logicalType } : {}),
         isValid: (v) => v !== null && v !== undefined && avsc.isValid(v),
         canonical: tagged,
         encodedBytes: (v) => avsc.toBuffer(v).length,
@@ -115,9 +118,12 @@ export function rowColumns(rowSchema: AvroRecordSchema): readonly RowColumn[] {
 /**
  * Whether a snapshot column can feed a declared one: the same kind, or a timestamp read from a
  * plain long column (epoch milliseconds either way — Parquet writers often drop the annotation).
+ * A richer declared type (`other`) is judged value by value, except a snapshot's timestamp: it is
+ * read as epoch milliseconds, which no other Avro time type (micros, nanos, a date's days, a time
+ * of day) holds — 2026-01-01 stored as timestamp-micros would read as 1970-01-21.
  */
 export function kindFits(declared: TableColumnKind, actual: TableColumnKind): boolean {
-  return declared === actual || (declared === 'timestamp' && actual === 'long') || declared === 'other'
+  return declared === actual || (declared === 'timestamp' && actual === 'long') || (declared === 'other' && actual !== 'timestamp')
 }
 
 /** The snapshot's columns as the port reports them, for the declared row (CSV readers type cells by these). */
