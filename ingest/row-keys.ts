@@ -45,8 +45,10 @@ export function checkKeyColumns(
   for (const name of primaryKey) {
     const c = columns.find((col) => col.name === name)
     if (c === undefined) continue
+    // A richer type (`other`: an enum, bytes…) is judged value by value (keyPart): an enum's symbols are text.
     const fits =
-      entity.keyType === 'int' ? c.kind === 'long' || c.kind === 'timestamp' || c.kind === 'string' : c.kind === 'string'
+      c.kind === 'other' ||
+      (entity.keyType === 'int' ? c.kind === 'long' || c.kind === 'timestamp' || c.kind === 'string' : c.kind === 'string')
     if (!fits)
       throw new SchemaError(
         'SCHEMA_INCOMPATIBLE',
@@ -63,6 +65,11 @@ function keyPart(value: unknown, name: string, entity: RowKeyEntity | undefined)
   // The usual key: printable ASCII text, short enough (what invalidKeyPartReason accepts, told without a regex).
   if (typeof value === 'string' && isPlainKeyPart(value)) return value
   if (value === null || value === undefined) return { reason: 'missing_key', detail: `primary-key column ${name} is null` }
+  if (entity !== undefined && typeof value !== 'string')
+    return {
+      reason: 'missing_key',
+      detail: `primary-key column ${name} holds ${describeValue(value)}, not text: entity ${entity.name}'s keys are text`,
+    }
   const part = String(value)
   const bad = invalidKeyPartReason(part)
   if (bad !== undefined) return { reason: 'missing_key', detail: `primary-key column ${name} is ${bad}` }
