@@ -15,6 +15,11 @@ export interface CsvRecord {
   /** 1-based line the record starts on. */
   readonly line: number
   readonly cells: readonly string[]
+  /**
+   * The fields written `""` (quoted, empty), when there are any: Postgres, DuckDB and Spark write
+   * an empty text so and a null as nothing at all, so a reader of text columns can tell them apart.
+   */
+  readonly quotedEmpty?: readonly number[]
 }
 
 export function* parseCsv(text: string): Generator<CsvRecord> {
@@ -24,6 +29,7 @@ export function* parseCsv(text: string): Generator<CsvRecord> {
   while (i < n) {
     const startLine = line
     const cells: string[] = []
+    let quotedEmpty: number[] | undefined
     // One record: fields until an unquoted line break or the end.
     for (;;) {
       let cell: string
@@ -47,6 +53,7 @@ export function* parseCsv(text: string): Generator<CsvRecord> {
         if (i < n && next !== 0x2c && next !== 0x0a && !(next === 0x0d && text.charCodeAt(i + 1) === 0x0a))
           throw new CsvSyntaxError(line, 'text after a closing quote (a quote inside a field must be doubled: "")')
         cell = value
+        if (value === '') (quotedEmpty ??= []).push(cells.length)
       } else {
         let end = i
         while (end < n) {
@@ -70,7 +77,7 @@ export function* parseCsv(text: string): Generator<CsvRecord> {
       break
     }
     if (cells.length === 1 && cells[0] === '') continue
-    yield { line: startLine, cells }
+    yield quotedEmpty === undefined ? { line: startLine, cells } : { line: startLine, cells, quotedEmpty }
   }
 }
 

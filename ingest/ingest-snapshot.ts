@@ -30,6 +30,7 @@ import { LogState, rowFingerprint } from './log-state.ts'
 import { checkSnapshotColumns, SnapshotPlanner, type RejectedRow } from './plan-snapshot.ts'
 import type { RejectSink } from './reject-sink.ts'
 import { rowColumns, type RowColumn } from './row-columns.ts'
+import { checkKeyColumns, type RowKeyEntity } from './row-keys.ts'
 import { scanTopic } from './scan-topic.ts'
 
 const DEFAULT_CHUNK_RECORDS = 100_000
@@ -56,6 +57,8 @@ export interface IngestDeps {
 
 export interface IngestOptions {
   readonly source: SourceDef
+  /** The entity the source is keyed by: a row's key must be one of its keys (./row-keys.ts). Undefined: any value's text. */
+  readonly entity?: RowKeyEntity
   /** A path (files) or snapshot id overriding the source's location; absent: its current content. */
   readonly at?: string
   /** Records per produce call (default 100,000: each call is one durable write per partition). */
@@ -108,6 +111,7 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   const snapshot = await deps.reader.open(spec.location, options.at)
   const columns = rowColumns(spec.rowSchema)
   const ignoredColumns = checkSnapshotColumns(columns, snapshot.columns, snapshot.where)
+  checkKeyColumns(columns, spec.primaryKey, options.entity, snapshot.where)
 
   // The planner keeps the rows it needs column by column; the reader's batches go one by one.
   const state = new LogState()
@@ -116,7 +120,7 @@ export async function ingestSnapshot(deps: IngestDeps, options: IngestOptions): 
   const sink = options.rejects
   const onRejected =
     sink === undefined ? undefined : (r: RejectedRow, cells: Readonly<Record<string, unknown>>) => sink.add({ ...r, snapshot: snapshot.id, ...located(snapshot.locate?.(r.row)) }, cells)
-  const planner = new SnapshotPlanner({ columns, primaryKey: spec.primaryKey, rowTimeField: spec.rowTimeField, snapshotId: snapshot.id, log: state, expectedRows, onRejected })
+  const planner = new SnapshotPlanner({ columns, primaryKey: spec.primaryKey, ...(options.entity === undefined ? {} : { entity: options.entity }), rowTimeField: spec.rowTimeField, snapshotId: snapshot.id, log: state, expectedRows, onRejected })
   const writer = createChangeEnvelopeWriter(source.schema, deps.encoder.schemaId)
   // The writer writes images by the planner's column positions: only for the same columns.
   const usable = writer?.columns.join('\u0000') === columns.map((c) => c.name).join('\u0000') ? writer : undefined

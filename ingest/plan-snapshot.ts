@@ -21,7 +21,6 @@
  * (key, event time), or a key the log knows), and materialises an append's envelope only when it
  * is asked for, so `kfs ingest` encodes and produces chunk by chunk.
  */
-import { encodeEntityKey, invalidKeyPartReason, isPlainKeyPart } from '../core/entity-key.ts'
 import { SchemaError } from '../core/errors.ts'
 import type { ChangeEnvelope } from '../features/change-envelope.ts'
 import type { TableColumn, TableColumnBatch, TableRow } from '../ports/table-snapshots.ts'
@@ -30,6 +29,7 @@ import { PlannerSlots, type SlotChunk } from './planner-slots.ts'
 import type { LogState } from './log-state.ts'
 import { avroValues, kindFits, type RowColumn } from './row-columns.ts'
 import { MAX_ROW_IMAGE_BYTES, oversizeRows } from './row-size.ts'
+import { describeValue, keyOf, type RowKeyEntity } from './row-keys.ts'
 
 export const REJECT_REASONS = ['missing_key', 'missing_event_time', 'invalid_event_time', 'schema_mismatch', 'oversize', 'duplicate'] as const
 export type RejectReason = (typeof REJECT_REASONS)[number]
@@ -59,6 +59,8 @@ export interface SnapshotPlan {
 export interface PlanInput {
   readonly columns: readonly RowColumn[]
   readonly primaryKey: readonly string[]
+  /** The entity the rows are keyed by, whose key type a key must fit (./row-keys.ts); undefined: any value's text. */
+  readonly entity?: RowKeyEntity
   readonly rowTimeField: string
   readonly snapshotId: string
   readonly log: LogState
@@ -78,7 +80,12 @@ export function checkSnapshotColumns(declared: readonly RowColumn[], snapshot: r
   for (const c of declared) {
     const found = byName.get(c.name)
     if (found === undefined) problems.push(`column ${c.name} (${c.kind}) is missing`)
-    else if (!kindFits(c.kind, found.kind)) problems.push(`column ${c.name} is ${found.kind}, declared ${c.kind}`)
+    else if (!kindFits(c.kind, found.kind))
+      problems.push(
+        c.kind === 'other' && found.kind === 'timestamp'
+          ? `column ${c.name} is a timestamp (read as epoch milliseconds), declared ${c.logicalType ?? 'another type'}: declare it as { type: 'long', logicalType: 'timestamp-millis' }`
+          : `column ${c.name} is ${found.kind}, declared ${c.kind}`,
+      )
   }
   if (problems.length > 0)
     throw new SchemaError(
@@ -87,28 +94,6 @@ export function checkSnapshotColumns(declared: readonly RowColumn[], snapshot: r
     )
   const known = new Set(declared.map((c) => c.name))
   return snapshot.filter((c) => !known.has(c.name)).map((c) => c.name)
-}
-
-function describe(value: unknown): string {
-  if (value === null || value === undefined) return 'null'
-  if (typeof value === 'string') return `text ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`
-  // The value itself for numbers (NaN, Infinity, a fraction, a long past 2^53): "holds number" alone named no row's problem.
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
-    return `${typeof value} ${String(value)}`
-  return typeof value
-}
-
-type Rejection = Omit<RejectedRow, 'row'>
-
-/** The primary-key part `value` of column `name` as text, or why the row has none. */
-function keyPart(value: unknown, name: string): string | Rejection {
-  // The usual key: printable ASCII text, short enough (what invalidKeyPartReason accepts, told without a regex).
-  if (typeof value === 'string' && isPlainKeyPart(value)) return value
-  if (value === null || value === undefined) return { reason: 'missing_key', detail: `primary-key column ${name} is null` }
-  const part = String(value)
-  const bad = invalidKeyPartReason(part)
-  if (bad !== undefined) return { reason: 'missing_key', detail: `primary-key column ${name} is ${bad}` }
-  return part
 }
 
 const NO_VALUES: ArrayLike<unknown> = []
@@ -129,7 +114,7 @@ function firstBadColumns(columns: readonly RowColumn[], values: readonly ArrayLi
         const v = column[r]
         if (typeof v !== 'string' && (v === null || v === undefined ? !nullable : !isValid(v))) bad[r] = c
       }
-    } else if (avro === 'double' || avro === 'float') {
+    } else if (avro === 'double') {
       for (let r = 0; r < n; r++) {
         const v = column[r]
         if (typeof v !== 'number' && (v === null || v === undefined ? !nullable : !isValid(v))) bad[r] = c
@@ -146,18 +131,6 @@ function firstBadColumns(columns: readonly RowColumn[], values: readonly ArrayLi
       }
   }
   return bad
-}
-
-/** Row r's entity key from its primary-key columns, or why it has none. */
-function keyOf(primaryKey: readonly string[], keyColumns: readonly ArrayLike<unknown>[], r: number): string | Rejection {
-  if (primaryKey.length === 1) return keyPart(keyColumns[0]![r], primaryKey[0]!)
-  const parts: string[] = []
-  for (let k = 0; k < primaryKey.length; k++) {
-    const part = keyPart(keyColumns[k]![r], primaryKey[k]!)
-    if (typeof part !== 'string') return part
-    parts.push(part)
-  }
-  return encodeEntityKey(parts)
 }
 
 /** The appends of a plan in order, each envelope built when asked for (see SnapshotPlanner). */
@@ -250,7 +223,7 @@ export class SnapshotPlanner {
     slots.beginBatch(declared, n)
     for (let r = 0; r < n; r++) {
       const rowNumber = ++this.#rowsRead
-      const key = keyOf(primaryKey, keyColumns, r)
+      const key = keyOf(primaryKey, keyColumns, r, this.#input.entity)
       if (typeof key !== 'string') {
         reject(r, { row: rowNumber, ...key })
         continue
@@ -261,7 +234,7 @@ export class SnapshotPlanner {
         continue
       }
       if (typeof t !== 'number' || !Number.isSafeInteger(t)) {
-        reject(r, { row: rowNumber, reason: 'invalid_event_time', detail: `event-time column ${rowTimeField} holds ${describe(t)}, not epoch milliseconds` })
+        reject(r, { row: rowNumber, reason: 'invalid_event_time', detail: `event-time column ${rowTimeField} holds ${describeValue(t)}, not epoch milliseconds` })
         continue
       }
       if (bad[r]! >= 0) {
@@ -269,7 +242,7 @@ export class SnapshotPlanner {
         reject(r, {
           row: rowNumber,
           reason: 'schema_mismatch',
-          detail: `column ${c.name} holds ${describe(declared[bad[r]!]![r] ?? null)}, not ${c.nullable ? 'null or ' : ''}${c.avro === 'other' ? 'its declared type' : c.avro}`,
+          detail: `column ${c.name} holds ${describeValue(declared[bad[r]!]![r] ?? null)}, not ${c.nullable ? 'null or ' : ''}${c.avro === 'other' ? 'its declared type' : c.avro}`,
         })
         continue
       }

@@ -16,6 +16,8 @@ export interface RowColumn {
   readonly nullable: boolean
   /** The Avro type name the check is for ('long', 'float', 'string', … or 'other'). */
   readonly avro: string
+  /** An `other` column's Avro logical type, if it has one (timestamp-micros, date…), for messages. */
+  readonly logicalType?: string
   /** True for a non-null value of the column's type. */
   isValid(value: unknown): boolean
   /** Canonical text of a valid value (or null) for fingerprints. */
@@ -34,6 +36,8 @@ const MAX_LONG = 2n ** 63n - 1n
  * every re-ingest appends it again.
  */
 const taggedLong = (v: unknown): string => tagged(v === 0 ? 0 : v)
+
+const isFloat = (v: unknown): boolean => typeof v === 'number' && (Number.isFinite(Math.fround(v)) || !Number.isFinite(v))
 
 const isLong = (v: unknown): boolean =>
   (typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'bigint' && v >= MIN_LONG && v <= MAX_LONG)
@@ -77,7 +81,9 @@ function columnOf(field: { name: string; type: unknown }, avscType: () => Type):
     case 'double':
       return { ...common, kind: 'double', avro: 'double', isValid: (v) => typeof v === 'number', canonical: tagged }
     case 'float':
-      return { ...common, kind: 'double', avro: 'float', isValid: (v) => typeof v === 'number', canonical: (v) => tagged(typeof v === 'number' ? Math.fround(v) : v) }
+      // Rounded to 32 bits as Avro stores it — but a finite value beyond a float's range (1e39)
+      // would be stored as Infinity, another value, not a rounding: refused, as changelog JSON is.
+      return { ...common, kind: 'double', avro: 'float', isValid: isFloat, canonical: (v) => tagged(typeof v === 'number' ? Math.fround(v) : v) }
     case 'string':
       return { ...common, kind: 'string', avro: 'string', isValid: (v) => typeof v === 'string', canonical: tagged }
     case 'boolean':
@@ -91,6 +97,7 @@ function columnOf(field: { name: string; type: unknown }, avscType: () => Type):
         ...common,
         kind: 'other',
         avro: 'other',
+        ...(typeof base?.logicalType === 'string' ? { logicalType: base.logicalType } : {}),
         isValid: (v) => v !== null && v !== undefined && avsc.isValid(v),
         canonical: tagged,
         encodedBytes: (v) => avsc.toBuffer(v).length,
@@ -111,9 +118,12 @@ export function rowColumns(rowSchema: AvroRecordSchema): readonly RowColumn[] {
 /**
  * Whether a snapshot column can feed a declared one: the same kind, or a timestamp read from a
  * plain long column (epoch milliseconds either way — Parquet writers often drop the annotation).
+ * A richer declared type (`other`) is judged value by value, except a snapshot's timestamp: it is
+ * read as epoch milliseconds, which no other Avro time type (micros, nanos, a date's days, a time
+ * of day) holds — 2026-01-01 stored as timestamp-micros would read as 1970-01-21.
  */
 export function kindFits(declared: TableColumnKind, actual: TableColumnKind): boolean {
-  return declared === actual || (declared === 'timestamp' && actual === 'long') || declared === 'other'
+  return declared === actual || (declared === 'timestamp' && actual === 'long') || (declared === 'other' && actual !== 'timestamp')
 }
 
 /** The snapshot's columns as the port reports them, for the declared row (CSV readers type cells by these). */

@@ -2,7 +2,9 @@
  * CSV cells typed by the declared row's columns (ports/table-snapshots.ts): CSV has no types, so
  * a cell is read as its column's kind, and a cell that does not parse as that kind stays the
  * string it was — ingest then rejects its row (`schema_mismatch`) rather than guessing.
- * An empty cell is null.
+ * An empty cell is null; a quoted empty one (`""`) is the empty string in a text column (as
+ * Postgres, DuckDB and Spark write one, a null being an empty cell) and null in the others, which
+ * have no empty value (Python's csv module quoting every field writes None so).
  */
 import { isoTimeMs } from '../../core/iso-time.ts'
 import type { TableColumnKind } from '../../ports/table-snapshots.ts'
@@ -27,8 +29,8 @@ function finiteOr(cell: string): number | string {
   return Number.isFinite(n) ? n : cell
 }
 
-export function typeCell(cell: string, kind: TableColumnKind): unknown {
-  if (cell === '') return null
+export function typeCell(cell: string, kind: TableColumnKind, quoted = false): unknown {
+  if (cell === '') return quoted && (kind === 'string' || kind === 'other') ? '' : null
   switch (kind) {
     case 'long':
       return integer(cell)

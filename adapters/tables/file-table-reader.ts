@@ -17,7 +17,7 @@ import type { ParquetCodec, ParquetReadType } from '../../ports/parquet-codec.ts
 import type { TableColumn, TableColumnKind, TableRow, TableSnapshot, TableSnapshotReader } from '../../ports/table-snapshots.ts'
 import { typeCell } from './csv-cells.ts'
 import { RowOrigins } from './row-origins.ts'
-import { csvUtf8Text, headerShowsCrOnlyLines, parseCsv } from '../../core/csv-parse.ts'
+import { csvUtf8Text, headerShowsCrOnlyLines, parseCsv, type CsvRecord } from '../../core/csv-parse.ts'
 
 export interface FileTableReaderOptions {
   readonly parquet: ParquetCodec
@@ -129,7 +129,10 @@ async function parquetRowCount(codec: ParquetCodec, f: SnapshotFile): Promise<nu
 
 /** The one message for a file the Parquet reader refuses, whichever read found out first. */
 function notParquet(f: SnapshotFile, err: unknown): FeatureStoreError {
-  return new FeatureStoreError('BAD_REQUEST', `${f.name} is not a Parquet file (${err instanceof Error ? err.message : String(err)})`)
+  const message = err instanceof Error ? err.message : String(err)
+  // The reader refuses a text column holding bytes that are not UTF-8 (a lenient decode would make two keys one): the file itself is Parquet.
+  if (/non UTF-8 data/.test(message)) return new FeatureStoreError('BAD_REQUEST', `${f.name} holds text that is not UTF-8 (${message}): write the table's text columns as UTF-8`)
+  return new FeatureStoreError('BAD_REQUEST', `${f.name} is not a Parquet file (${message})`)
 }
 
 /**
@@ -164,6 +167,9 @@ function parquetSnapshot(
       throw notParquet(f, err)
     }
     const own = types.map((t) => ({ name: t.name, kind: t.type === undefined ? ('other' as const) : KIND_OF_PARQUET[t.type] }))
+    // As a CSV header naming a column twice: the reader would take one of the two, the other's values dropped unsaid.
+    const twice = own.find((c, i) => own.findIndex((o) => o.name === c.name) !== i)
+    if (twice !== undefined) throw new FeatureStoreError('BAD_REQUEST', `${f.name} has two columns named ${JSON.stringify(twice.name)}: which one is the table's cannot be told`)
     if (columns === undefined) columns = own
     else if (JSON.stringify(own) !== JSON.stringify(columns))
       throw new FeatureStoreError('BAD_REQUEST', `the Parquet files of ${where} disagree on their columns (${files[0]!.name} and ${f.name})`)
@@ -213,7 +219,7 @@ function parquetSnapshot(
 
 function csvSnapshot(declared: readonly TableColumn[], id: string, where: string, files: readonly SnapshotFile[], batchRows: number): TableSnapshot {
   const kindOf = new Map(declared.map((c) => [c.name, c.kind]))
-  const headerOf = (f: SnapshotFile): { header: readonly string[]; records: Generator<{ line: number; cells: readonly string[] }> } => {
+  const headerOf = (f: SnapshotFile): { header: readonly string[]; records: Generator<CsvRecord> } => {
     const records = withFileName(f.name, parseCsv(csvText(f)))
     const first = records.next()
     if (first.done === true) throw new FeatureStoreError('BAD_REQUEST', `${f.name} is empty: a CSV snapshot needs a header row`)
@@ -243,11 +249,13 @@ function csvSnapshot(declared: readonly TableColumn[], id: string, where: string
       let batch: TableRow[] = []
       for (const f of files) {
         origins.file(f.name)
-        for (const { line, cells } of headerOf(f).records) {
+        for (const { line, cells, quotedEmpty } of headerOf(f).records) {
           if (cells.length !== names.length)
             throw new FeatureStoreError('BAD_REQUEST', `${f.name} line ${line}: ${cells.length} fields, the header row has ${names.length}`)
           const row: Record<string, unknown> = {}
           for (let c = 0; c < names.length; c++) row[names[c]!] = typeCell(cells[c]!, kinds[c]!)
+          // A text written "" is the empty string, not the null an empty cell is.
+          if (quotedEmpty !== undefined) for (const c of quotedEmpty) row[names[c]!] = typeCell('', kinds[c]!, true)
           origins.line(line)
           batch.push(row)
           if (batch.length >= batchRows) {

@@ -36,7 +36,9 @@ earlier one stops with exit 1, the later appending the rest if it ingests the sa
 SIGINT or SIGTERM stops a run at its next batch, the batch being appended written whole first
 (exit 1, INTERRUPTED); run it again to append the rest. A second signal kills it at once.
 
-Rows without a primary key or event time, with a value not of the row schema's type, too large
+Rows without a primary key (or with one the source's entity cannot hold: an int entity's key is
+an integer, written as 7, never 007 or +7), without an event time, with a value not of the row
+schema's type, too large
 for a change record (over 523,776 bytes of values: a record over 1 MiB no reader takes), or repeating
 a (primary key, event time) of the snapshot with other values are rejected with a reason and the
 others are appended; the command then exits 1. The summary counts them by reason and lists the
@@ -90,6 +92,7 @@ Examples:
     }
     const spec = tableSpecOf(source)
     if (typeof spec === 'string') throw new UsageError(spec)
+    const entity = set.entities.find((e) => e.name === source.keyedBy)
     const batch = numberOption(args, 'batch')
     let at = stringOption(args, 'snapshot')
     // An Iceberg snapshot is named by its id, a (64-bit) integer: anything else is the invocation's mistake.
@@ -121,6 +124,8 @@ Examples:
         { log, reader, encoder: await runtime.encoderFor(source), decoder: runtime.decoderFor(source) },
         {
           source,
+          // Keys as the engine will key the rows: by the source's entity (a text or an integer key).
+          ...(entity === undefined ? {} : { entity }),
           ...(at === undefined ? {} : { at }),
           ...(batch === undefined ? {} : { chunkRecords: batch }),
           ...(rejects === undefined ? {} : { rejects }),

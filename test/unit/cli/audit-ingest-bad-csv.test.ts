@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { runKfsInProcess } from '../../support/in-process-cli.ts'
+import { accountsCsv } from '../ingest/corpus-sources.ts'
+import { loggedEnvelopes } from './accounts-log.ts'
 import { CORPUS_FEATURES, checkIngest, dataDirIn, type Outcome } from './ingest-corpus.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-audit-bad-csv-'))
@@ -204,5 +206,22 @@ void describe('kfs ingest: every kind of bad CSV input', () => {
       dataDirIn(dir, 'folder-text'),
     )
     assert.match(text.stdout, /\n    row 3 \(part-1\.csv line 5\): missing_key: primary-key column account_id is null\n/)
+  })
+
+  void it('an empty text is not a null: a quoted empty cell ("") of a text column is the empty string, an empty cell null — as Postgres, DuckDB and Spark write them', async () => {
+    // The other kinds have no empty value: a quoted empty cell there is null too (Python's QUOTE_ALL writes None so).
+    const file = join(dir, 'empty-text.csv')
+    writeFileSync(file, `${H}a,1000,1.5,"",""\nb,1000,1.5,,\n"c","1000","1.5","x","3"\n`)
+    const dataDir = dataDirIn(dir, 'empty-text')
+    await checkIngest('accounts_csv', file, dataDir, { logged: ['a@1000', 'b@1000', 'c@1000'] }, 'empty text')
+    const after = new Map((await loggedEnvelopes(dataDir, accountsCsv)).map(({ key, envelope }) => [key, envelope.after]))
+    assert.deepEqual(
+      ['a', 'b', 'c'].map((k) => [after.get(k)!['tier'], after.get(k)!['visits']]),
+      [
+        ['', null],
+        [null, null],
+        ['x', 3],
+      ],
+    )
   })
 })

@@ -3,8 +3,9 @@
  * the table written into the embedded object store by kfs's own Iceberg writer (day-partitioned)
  * and then edited as foreign writers leave it: refused with one line naming the table (exit 1,
  * nothing appended) — no table, no snapshot yet, a snapshot without rows, metadata that is not
- * Iceberg's, a snapshot id that does not exist, live merge-on-read delete files — or ingested,
- * the good rows once: the
+ * Iceberg's, a snapshot id that does not exist, live merge-on-read delete files, a data file
+ * missing or cut short, a column whose type the snapshot's schema changed — or ingested, the good
+ * rows once and the bad ones rejected with their reasons (no key, no event time): the
  * current snapshot, an older one by id, a renamed column, one whose summary claims a trillion
  * rows (the planner was sized for them up front: a crash with a stack trace). A snapshot id that
  * is not one is a usage error (exit 2).
@@ -51,9 +52,9 @@ const acct = (id: string, day: number) => ({
 })
 
 /** The accounts table in `dataDir`'s object store: one snapshot per batch of rows; the store, the snapshot ids and the last metadata key. */
-async function accountsTable(dataDir: string, batches: readonly (readonly Json[])[]) {
+async function accountsTable(dataDir: string, batches: readonly (readonly Json[])[], tableSchema: IcebergSchema = schema) {
   const store = new LocalObjectStore(join(dataDir, 'objects'))
-  let table = await createTable(store, PATH, { schema, partitionSpec: dayPartitionSpec(schema, 'updated_at') })
+  let table = await createTable(store, PATH, { schema: tableSchema, partitionSpec: dayPartitionSpec(tableSchema, 'updated_at') })
   const ids: string[] = []
   for (const rows of batches) {
     const res = await appendFiles(table, await writeDataFiles(table, rows, { parquetWorker: false }))
@@ -112,6 +113,69 @@ const CASES: Readonly<Record<string, Case>> = {
       return undefined
     },
     want: { logged: [`a@${T0}`] },
+  },
+  'bad rows (no key, an empty one, no event time) rejected; NaN, -Infinity, -0, a long past 2^53, times before 1970 and far ahead logged once':
+    {
+      make: async (d) => {
+        const optional: IcebergSchema = { ...schema, fields: schema.fields.map((f) => ({ ...f, required: false })) }
+        await accountsTable(
+          d,
+          [
+            [
+              { ...acct('nullkey', 0), account_id: null },
+              { ...acct('', 0) },
+              { ...acct('notime', 0), updated_at: null },
+              { ...acct('nan', 0), balance: Number.NaN },
+              { ...acct('inf', 0), balance: -Infinity },
+              { ...acct('negz', 0), balance: -0, visits: 2n ** 53n + 1n },
+              { ...acct('old', 0), updated_at: -86_400_000 * 365 },
+              { ...acct('far', 0), updated_at: 8_000_000_000_000_000 },
+            ],
+          ],
+          optional,
+        )
+        return undefined
+      },
+      // Rows in file order: the writer groups them by day, the day without an event time after the first.
+      want: {
+        logged: [`nan@${T0}`, `inf@${T0}`, `negz@${T0}`, `old@${-86_400_000 * 365}`, 'far@8000000000000000'],
+        rejected: ['1:missing_key', '2:missing_key', '6:missing_event_time'],
+        detail: /primary-key column account_id is null/,
+      },
+    },
+  'a data file that is missing': {
+    make: async (d) => {
+      const { store } = await accountsTable(d, TWO_SNAPSHOTS)
+      const keys = await store.list(`${PATH}/data/`)
+      await store.delete(keys[0]!)
+      return undefined
+    },
+    want: { refused: /metadata\/v3\.metadata\.json: data file .*\/data\/updated_at_day=.*\.parquet is missing$/ },
+  },
+  'a data file cut short': {
+    make: async (d) => {
+      const { store } = await accountsTable(d, TWO_SNAPSHOTS)
+      const keys = await store.list(`${PATH}/data/`)
+      const bytes = (await store.get(keys[0]!))!
+      await store.put(keys[0]!, bytes.subarray(0, bytes.length - 20))
+      return undefined
+    },
+    want: { refused: /: data file .*\.parquet is not a Parquet file kfs can read \(/ },
+  },
+  'a column of another type in the schema of the snapshot ingested (double, then string)': {
+    make: async (d) => {
+      const { store, key } = await accountsTable(d, TWO_SNAPSHOTS)
+      const meta = await readJson(store, key)
+      const changed = { ...schema, 'schema-id': 1, fields: schema.fields.map((f) => (f.id === 3 ? { ...f, type: 'string' } : f)) }
+      await writeJson(store, key, {
+        ...meta,
+        schemas: [schema, changed],
+        'current-schema-id': 1,
+        snapshots: (meta.snapshots as Json[]).map((s, i) => (i === 1 ? { ...s, 'schema-id': 1 } : s)),
+      })
+      return undefined
+    },
+    want: { refused: /does not have the source's row schema: column balance is string, declared double; nothing was appended/ },
   },
   'a snapshot without data files (every row deleted)': {
     make: async (d) => (await accountsTable(d, [[]]), undefined),

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createParquetCodec } from '../../../adapters/offline/parquet/parquet-codec.ts'
 import { docs } from '../ingest/corpus-sources.ts'
-import { writeHandParquet } from '../ingest/int96-parquet.ts'
+import { type HandColumn, writeHandParquet } from '../ingest/int96-parquet.ts'
 import { loggedEnvelopes } from './accounts-log.ts'
 import { checkIngest, dataDirIn, type Outcome } from './ingest-corpus.ts'
 
@@ -217,6 +217,55 @@ void describe('kfs ingest: every kind of bad Parquet input', () => {
     assert.deepEqual(after.get('a')!.tags, ['x', 'y'])
     assert.deepEqual([after.get('b')!.blob, after.get('b')!.tags], [null, null])
     assert.deepEqual([(after.get('c')!.blob as Uint8Array).length, after.get('c')!.tags], [0, []])
+  })
+
+  void describe('files written by hand (what DuckDB will not write: columns named twice, text that is not UTF-8)', () => {
+    const base = (): HandColumn[] => [
+      { name: 'account_id', type: 'string', values: ['a', 'b'] },
+      { name: 'updated_at', type: 'long', values: [1000, 2000] },
+      { name: 'balance', type: 'double', values: [1.5, 2] },
+      { name: 'tier', type: 'string', values: ['x', 'y'] },
+      { name: 'visits', type: 'long', values: [3, 4] },
+    ]
+    const latin1 = (s: string): Uint8Array => Buffer.from(s, 'latin1')
+    const files: readonly (readonly [string, () => HandColumn[], RegExp])[] = [
+      // Which of the two columns a reader takes is its choice: the other's values would be dropped unsaid.
+      [
+        'the key column named twice',
+        () => [...base(), { name: 'account_id', type: 'string', values: ['c', 'd'] }],
+        /the-key-column-named-twice\.parquet has two columns named "account_id"/,
+      ],
+      [
+        'a declared column named twice, of another type the second time',
+        () => [...base(), { name: 'balance', type: 'long', values: [7, 8] }],
+        /has two columns named "balance"/,
+      ],
+      [
+        'a column the row schema does not declare, named twice',
+        () => [...base(), { name: 'extra', type: 'string', values: ['p', 'q'] }, { name: 'extra', type: 'long', values: [1, 2] }],
+        /has two columns named "extra"/,
+      ],
+      [
+        'keys that are not UTF-8 (Latin-1 café, cafè: decoded leniently, they would be one key)',
+        () =>
+          base().map((c) =>
+            c.name === 'account_id' ? { ...c, type: 'string', values: [latin1('caf\xe9'), latin1('caf\xe8')] } : c,
+          ),
+        /keys-that-are-not-UTF-8.*\.parquet holds text that is not UTF-8 \(.*non UTF-8 data.*\): write the table's text columns as UTF-8$/,
+      ],
+      [
+        'a text cell that is not UTF-8',
+        () => base().map((c) => (c.name === 'tier' ? { ...c, type: 'string', values: ['x', new Uint8Array([0xff, 0x41])] } : c)),
+        /a-text-cell-that-is-not-UTF-8\.parquet holds text that is not UTF-8 \(/,
+      ],
+    ]
+    for (const [what, columns, refused] of files) {
+      void it(what, async () => {
+        const file = join(dir, `${what.replace(/\W+/g, '-')}.parquet`)
+        writeFileSync(file, writeHandParquet(columns()))
+        await checkIngest('accounts', file, dataDirIn(dir, what), { refused }, what)
+      })
+    }
   })
 
   void it('INT96 event times (as Spark, Hive and Impala export them): epoch ms, floored, before 1970 too', async () => {

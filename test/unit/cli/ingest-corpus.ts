@@ -8,10 +8,26 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { runKfsInProcess } from '../../support/in-process-cli.ts'
-import { accounts, accountsCsv, accountsIceberg, docs } from '../ingest/corpus-sources.ts'
+import {
+  accounts,
+  accountsCsv,
+  accountsIceberg,
+  accountsIntCsv,
+  accountsLongIntKey,
+  accountsLongKey,
+  docs,
+} from '../ingest/corpus-sources.ts'
 import { loggedEnvelopes } from './accounts-log.ts'
 
-const SOURCES = { accounts, accounts_csv: accountsCsv, accounts_iceberg: accountsIceberg, docs }
+const SOURCES = {
+  accounts,
+  accounts_csv: accountsCsv,
+  accounts_iceberg: accountsIceberg,
+  accounts_int_csv: accountsIntCsv,
+  accounts_long_key: accountsLongKey,
+  accounts_long_int_key: accountsLongIntKey,
+  docs,
+}
 
 export const CORPUS_FEATURES = ['--features', 'test/unit/ingest/corpus-sources.ts']
 

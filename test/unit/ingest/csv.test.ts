@@ -17,6 +17,14 @@ void describe('parseCsv (RFC 4180)', () => {
     assert.deepEqual(cells('"a,b","say ""hi""","two\r\nlines"\r\nx,"",y'), [['a,b', 'say "hi"', 'two\r\nlines'], ['x', '', 'y']])
   })
 
+  void it('names the fields written "" (an empty text, where an empty field is a null)', () => {
+    const records = [...parseCsv('a,b,c\n"",,""\nx,"y",z\n"""",q,\n')]
+    assert.deepEqual(
+      records.map((r) => r.quotedEmpty),
+      [undefined, [0, 2], undefined, undefined],
+    )
+  })
+
   void it('skips blank lines and a byte-order mark, and numbers records by their first line', () => {
     const records = [...parseCsv('\uFEFFid\n\n"multi\nline"\n\nlast\n')]
     assert.deepEqual(records.map((r) => [r.line, r.cells]), [[1, ['id']], [3, ['multi\nline']], [6, ['last']]])
@@ -45,6 +53,12 @@ void describe('typeCell', () => {
     assert.equal(typeCell('2026-11-01 10:00:00', 'timestamp'), Date.UTC(2026, 10, 1, 10), 'no zone: UTC')
     assert.equal(typeCell('2026-11-01T10:00:00+02:00', 'timestamp'), Date.UTC(2026, 10, 1, 8))
     assert.equal(typeCell('1700000000000', 'timestamp'), 1_700_000_000_000)
+  })
+
+  void it('a quoted empty cell is the empty string in a text column, null in the others (which have no empty value)', () => {
+    assert.equal(typeCell('', 'string', true), '')
+    assert.equal(typeCell('', 'other', true), '')
+    for (const kind of ['long', 'double', 'boolean', 'timestamp'] as const) assert.equal(typeCell('', kind, true), null, kind)
   })
 
   void it('leaves a cell that does not parse as the string it was', () => {

@@ -6,7 +6,8 @@
  */
 
 export type HandColumn =
-  | { readonly name: string; readonly type: 'string'; readonly values: readonly string[] }
+  /** Text as given, or raw bytes (which need not be UTF-8: a writer that does not check, as some do not). */
+  | { readonly name: string; readonly type: 'string'; readonly values: readonly (string | Uint8Array)[] }
   | { readonly name: string; readonly type: 'int96'; readonly values: readonly number[] }
   | { readonly name: string; readonly type: 'double'; readonly values: readonly number[] }
   | { readonly name: string; readonly type: 'long'; readonly values: readonly number[] }
@@ -99,7 +100,7 @@ function plainValues(column: HandColumn): Buffer {
     case 'string':
       return Buffer.concat(
         column.values.map((s) => {
-          const b = Buffer.from(s, 'utf8')
+          const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s)
           const len = Buffer.alloc(4)
           len.writeUInt32LE(b.length)
           return Buffer.concat([len, b])
