@@ -81,6 +81,7 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
   const ofFormat = (name: string): boolean => name.toLowerCase().endsWith(`.${format}`)
   const names: string[] = []
   for (const e of await readdir(where, { withFileTypes: true })) {
+    if (isHiddenEntry(e.name)) continue
     // A symbolic link counts as what it points to: skipping it would drop its rows without a word.
     const kind = e.isSymbolicLink() ? await stat(join(where, e.name)).catch(() => undefined) : e
     if (kind === undefined && ofFormat(e.name)) throw new FeatureStoreError('BAD_REQUEST', `${join(where, e.name)} is a link to nothing: a snapshot file that cannot be read`)
@@ -96,6 +97,16 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
   names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   if (names.length === 0) throw new FeatureStoreError('BAD_REQUEST', `the folder ${where} holds no .${format} files`)
   return Promise.all(names.map(async (name) => ({ name, bytes: await readWhole(join(where, name)) })))
+}
+
+/**
+ * Names Spark, Hive and Hadoop keep beside a table's files and their readers skip: markers
+ * (`_SUCCESS`), a failed job's `_temporary` folder, checksums (`.part-0.parquet.crc`) and the
+ * `._part-0.parquet` copies macOS leaves on shared drives — read as table files, one of them would
+ * refuse an export that Spark itself reads.
+ */
+function isHiddenEntry(name: string): boolean {
+  return name.startsWith('_') || name.startsWith('.')
 }
 
 /**

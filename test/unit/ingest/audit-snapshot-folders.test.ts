@@ -56,6 +56,22 @@ void describe('snapshot folders: every file is read, or the folder refused namin
     await assert.rejects(ids(only), /has \.csv files in a subfolder \(date=2026-11-02\/deeper\/part-0\.csv\)/)
   })
 
+  void it('entries named with a leading _ or . (markers, checksums, a failed job\'s _temporary, macOS ._ copies) are not table files, as Spark reads the folder', async () => {
+    const f = folder('spark-export', {
+      'part-0.csv': csv('a'),
+      'part-1.csv': csv('b'),
+      '._part-0.csv': 'AppleDouble bytes, not a table',
+      '.part-0.csv.crc': 'crc',
+      '_SUCCESS': '',
+      '_temporary/0/task/part-2.csv': csv('uncommitted'),
+      '.hidden/part-3.csv': csv('hidden'),
+    })
+    assert.deepEqual(await ids(f), ['a', 'b'])
+    // A hidden file named on its own is what was asked for: read.
+    folder('named-hidden', { '_only.csv': csv('h') })
+    assert.deepEqual(await ids(join('named-hidden', '_only.csv')), ['h'])
+  })
+
   void it('subfolders without snapshot files, and files of other kinds, change nothing', async () => {
     const f = folder('other-things', { 'a.csv': csv('a'), 'notes/readme.txt': 'x', 'b.parquet': 'not read for a csv table', _SUCCESS: '' })
     assert.deepEqual(await ids(f), ['a'])
