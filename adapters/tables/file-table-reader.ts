@@ -81,9 +81,15 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
   const ofFormat = (name: string): boolean => name.toLowerCase().endsWith(`.${format}`)
   const names: string[] = []
   for (const e of await readdir(where, { withFileTypes: true })) {
-    if (isHiddenEntry(e.name)) continue
     // A symbolic link counts as what it points to: skipping it would drop its rows without a word.
     const kind = e.isSymbolicLink() ? await stat(join(where, e.name)).catch(() => undefined) : e
+    if (isHiddenEntry(e.name)) {
+      // Table files under `_temporary/` or `.spark-staging-…/`: a job writing the folder has not finished (or failed).
+      const unfinished = kind?.isDirectory() === true ? await firstNestedFile(join(where, e.name), ofFormat) : undefined
+      if (unfinished !== undefined)
+        throw new FeatureStoreError('BAD_REQUEST', `the folder ${where} has .${format} files in ${unfinished}: a job writing it has not finished or failed; ingest it once the job has committed`)
+      continue
+    }
     if (kind === undefined && ofFormat(e.name)) throw new FeatureStoreError('BAD_REQUEST', `${join(where, e.name)} is a link to nothing: a snapshot file that cannot be read`)
     if (kind?.isFile() === true && ofFormat(e.name)) names.push(e.name)
     // A partitioned export (`date=2026-11-01/part-0.parquet`) would be read in part: refused whole.
@@ -101,9 +107,9 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
 
 /**
  * Names Spark, Hive and Hadoop keep beside a table's files and their readers skip: markers
- * (`_SUCCESS`), a failed job's `_temporary` folder, checksums (`.part-0.parquet.crc`) and the
- * `._part-0.parquet` copies macOS leaves on shared drives — read as table files, one of them would
- * refuse an export that Spark itself reads.
+ * (`_SUCCESS`), checksums (`.part-0.parquet.crc`) and the `._part-0.parquet` copies macOS leaves
+ * on shared drives — read as table files, one of them would refuse an export that Spark itself
+ * reads. A hidden folder holding table files is a job's staging area, refused by the caller.
  */
 function isHiddenEntry(name: string): boolean {
   return name.startsWith('_') || name.startsWith('.')

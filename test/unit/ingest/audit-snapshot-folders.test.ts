@@ -56,20 +56,26 @@ void describe('snapshot folders: every file is read, or the folder refused namin
     await assert.rejects(ids(only), /has \.csv files in a subfolder \(date=2026-11-02\/deeper\/part-0\.csv\)/)
   })
 
-  void it('entries named with a leading _ or . (markers, checksums, a failed job\'s _temporary, macOS ._ copies) are not table files, as Spark reads the folder', async () => {
+  void it('files named with a leading _ or . (markers, checksums, macOS ._ copies) are not table files, as Spark reads the folder', async () => {
     const f = folder('spark-export', {
       'part-0.csv': csv('a'),
       'part-1.csv': csv('b'),
       '._part-0.csv': 'AppleDouble bytes, not a table',
       '.part-0.csv.crc': 'crc',
       '_SUCCESS': '',
-      '_temporary/0/task/part-2.csv': csv('uncommitted'),
-      '.hidden/part-3.csv': csv('hidden'),
+      '_logs/history.txt': 'job history, no table files',
     })
     assert.deepEqual(await ids(f), ['a', 'b'])
     // A hidden file named on its own is what was asked for: read.
     folder('named-hidden', { '_only.csv': csv('h') })
     assert.deepEqual(await ids(join('named-hidden', '_only.csv')), ['h'])
+  })
+
+  void it('table files in a hidden folder (a job\'s _temporary or .spark-staging area) refuse the folder as unfinished, naming the file', async () => {
+    const failed = folder('failed-job', { 'part-0.csv': csv('a'), '_temporary/0/task/part-2.csv': csv('uncommitted') })
+    await assert.rejects(ids(failed), /has \.csv files in _temporary\/0\/task\/part-2\.csv: a job writing it has not finished or failed/)
+    const staging = folder('staging', { 'part-0.csv': csv('a'), '.spark-staging-7/part-1.csv': csv('b') })
+    await assert.rejects(ids(staging), /has \.csv files in \.spark-staging-7\/part-1\.csv: a job writing it/)
   })
 
   void it('subfolders without snapshot files, and files of other kinds, change nothing', async () => {
