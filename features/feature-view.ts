@@ -56,6 +56,26 @@ function mappedFields(view: string, base: readonly AvroField[], mapFields: Featu
 }
 
 /**
+ * Refuses a join key whose field can never hold one of the entity's keys — a boolean, or a number
+ * for an entity of text keys (the default `keyType`): every record would be
+ * dead-lettered `invalid_key` at run time. `mapped`: with a map, the fields it declares in
+ * mapFields; a key field it does not declare may be rewritten by it, and is not judged here.
+ * Kinds this reading does not know (`other`: enums, unions of several types…) are left to the run.
+ */
+function checkJoinKeyKinds(entity: EntityDef, fields: readonly AvroField[], mapped: FeatureViewOptions['mapFields'] | undefined, where: string, fieldsWhere: string): void {
+  for (const key of entity.joinKeys) {
+    if (mapped !== undefined && !Object.hasOwn(mapped, key)) continue
+    const kind = fields.find((f) => f.name === key)?.kind
+    // An int entity keys integral doubles too (a JSON-born record's numbers); text keys are strings only.
+    const holds = kind === 'string' || kind === 'other' || (entity.keyType === 'int' && (kind === 'long' || kind === 'double'))
+    if (kind !== undefined && !holds) {
+      const wants = entity.keyType === 'int' ? 'an int, long or string field' : "a string field (or keyType: 'int' on the entity for integer keys)"
+      throw new DefinitionError(`${where} join key '${key}' is a ${kind} in ${fieldsWhere}: its keys are ${entity.keyType === 'int' ? 'integers' : 'text'}, so every record would be dead-lettered invalid_key; use ${wants}`)
+    }
+  }
+}
+
+/**
  * Declares a versioned set of windowed aggregations of one entity over one source. Aggregations
  * are expanded into features named `<field>_<op>_<window>` (see aggregations.ts). Over a table or
  * changelog source the view lists either `attributes` (columns of the key's current row) or
@@ -105,6 +125,7 @@ export function featureView(options: FeatureViewOptions): FeatureViewDef {
       )
     }
   }
+  checkJoinKeyKinds(entity, fields, options.map !== undefined ? options.mapFields ?? {} : undefined, `${where}: entity ${entity.name}`, fieldsWhere)
   const features = change?.features ?? expandAggregations(name, options.aggregations as readonly AggregationOptions[], fields, fieldsWhere)
   // entity_key and seq are columns of the offline table only; an online-only view may use them.
   for (const bad of options.offline === false ? ['as_of', 'created_at'] : FEATURE_TABLE_ROW_COLUMNS) {
