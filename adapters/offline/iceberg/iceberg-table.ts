@@ -290,6 +290,18 @@ export type MetadataAttempt<T> =
     }
 
 /**
+ * Whether the version a create-if-absent answered "already exists" holds exactly `bytes`: the
+ * answer to a create whose first answer was lost, asked again (S3 answers an SDK retry of its own
+ * landed create 412), is "exists" although the version is this attempt's. Taken for a lost race,
+ * the attempt would delete the manifest list its own committed version names. A read that fails
+ * throws: the files stay (orphans at worst) and the next attempt's reload tells the two apart.
+ */
+async function isOwnVersion(store: ObjectStore, path: string, version: number, bytes: Uint8Array): Promise<boolean> {
+  const found = await store.get(metadataKey(path, version))
+  return found !== undefined && Buffer.compare(found, bytes) === 0
+}
+
+/**
  * The one optimistic commit path of kfs tables (appends, compaction, snapshot expiry): `attempt`
  * builds the next metadata on the fresh base (reloaded on every attempt after the first), which
  * is created as `v<N+1>.metadata.json` with putIfAbsent — losing that race reloads and retries
@@ -310,7 +322,8 @@ export async function commitMetadata<T>(table: IcebergTable, attempt: (base: Ice
           'metadata-log': [...meta['metadata-log'], { 'timestamp-ms': meta['last-updated-ms'], 'metadata-file': store.uriOf(metadataKey(path, base.version)) }].slice(-MAX_METADATA_LOG),
         }
         const version = base.version + 1
-        if (!(await store.putIfAbsent(metadataKey(path, version), serializeTableMetadata(next)))) {
+        const bytes = serializeTableMetadata(next)
+        if (!(await store.putIfAbsent(metadataKey(path, version), bytes)) && !(await isOwnVersion(store, path, version, bytes))) {
           for (const key of outcome.written) await store.delete(key)
           throw new CommitError('COMMIT_CONFLICT', 'another writer committed this table version first', { context: { path, version } })
         }
