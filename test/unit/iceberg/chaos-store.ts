@@ -25,9 +25,20 @@ export class ChaosStore {
   /** Faults injected so far, by `call:kind`: the loop checks every kind was reached. */
   readonly injected = new Map<string, number>()
   readonly #calls = new Map<StoreCall, number>()
+  #inflight = 0
+
+  readonly #run: <T>(call: StoreCall, key: string, apply: () => Promise<T>, lostCreate?: () => T) => Promise<T>
 
   constructor(inner: ObjectStore) {
     const run = async <T>(call: StoreCall, key: string, apply: () => Promise<T>, lostCreate?: () => T): Promise<T> => {
+      this.#inflight++
+      try {
+        return await this.#run(call, key, apply, lostCreate)
+      } finally {
+        this.#inflight--
+      }
+    }
+    this.#run = async <T>(call: StoreCall, key: string, apply: () => Promise<T>, lostCreate?: () => T): Promise<T> => {
       if (!this.enabled) return apply()
       const n = this.#calls.get(call) ?? 0
       this.#calls.set(call, n + 1)
@@ -54,6 +65,17 @@ export class ChaosStore {
       delete: (k) => run('delete', k, () => inner.delete(k)),
       list: (p) => run('list', p, () => inner.list(p)),
       listWithTimes: (p): Promise<ListedObject[]> => run('listWithTimes', p, () => inner.listWithTimes(p)),
+    }
+  }
+
+  /**
+   * Resolves once no call has been in flight for a while: work a caller does not wait for (the
+   * sink's automatic expiry, queued after a commit) has finished, and the table can be checked.
+   */
+  async settled(): Promise<void> {
+    for (let quiet = 0; quiet < 20;) {
+      await new Promise((resolve) => setImmediate(resolve))
+      quiet = this.#inflight === 0 ? quiet + 1 : 0
     }
   }
 }
