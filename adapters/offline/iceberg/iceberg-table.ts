@@ -203,6 +203,15 @@ export async function refreshTable(table: IcebergTable): Promise<IcebergTable> {
   const newest = await probeForward(table.store, table.path, table.version)
   const hinted = await readVersionHint(table.store, table.path)
   if (hinted !== undefined && hinted > (newest?.version ?? table.version)) return loadTable(table.store, table.path)
+  // The hint behind the version held, or gone (its writes are best effort), tells nothing: the next
+  // version may be missing because it was deleted. The listing does (one LIST, only then; a writer
+  // that committed wrote the hint to its own version): committing on this base would create a
+  // deleted version number again, and readers following the hint it then wrote would take that
+  // version for the newest, every commit after it gone.
+  if (newest === undefined && (hinted === undefined || hinted < table.version)) {
+    const listed = await highestListedVersion(table.store, table.path)
+    if (listed !== undefined && listed > table.version) return loadTable(table.store, table.path)
+  }
   return newest === undefined ? table : { store: table.store, path: table.path, version: newest.version, metadata: parseTableMetadata(newest.bytes, table.store.uriOf(metadataKey(table.path, newest.version))) }
 }
 
