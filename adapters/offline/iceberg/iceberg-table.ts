@@ -193,7 +193,7 @@ export async function loadTable(store: ObjectStore, path: string): Promise<Icebe
 
 /**
  * The newest version at or after `table`'s, probed forward from it: two small GETs when nothing
- * changed (the next version, the hint). Snapshot expiry deletes metadata files that fell off the
+ * changed (the next version, the hint), and a LIST only when the hint is behind or gone. Snapshot expiry deletes metadata files that fell off the
  * metadata log, so a table held in memory while more than that many commits landed (an idle sink,
  * compaction on a schedule) may find its next version gone rather than absent: the hint, ahead of
  * it, tells the two apart. Taken for the newest, that base would be committed on with putIfAbsent
