@@ -5,13 +5,18 @@
  * - `before`: the call fails and nothing happened;
  * - `after`: the call happened, then failed (its answer was lost: a timeout);
  * - `lost-create` (putIfAbsent): the object was created, and the answer is "it already existed" —
- *   what S3 answers an SDK retry of a create whose first answer was lost (412 on its own write).
+ *   what S3 answers an SDK retry of a create whose first answer was lost (412 on its own write);
+ * - `after-then-outage`: the call happened, its answer was lost, and the store then fails the next
+ *   `OUTAGE_CALLS` calls of every kind: a writer's retries run out with its outcome unknown.
  */
 import type { ListedObject, ObjectStore } from '../../../ports/object-store.ts'
 import { forwardingStore } from '../../support/forwarding-store.ts'
 
-export type FaultKind = 'before' | 'after' | 'lost-create'
+export type FaultKind = 'before' | 'after' | 'lost-create' | 'after-then-outage'
 export type StoreCall = 'get' | 'put' | 'putIfAbsent' | 'delete' | 'list' | 'listWithTimes'
+
+/** Calls an outage fails: more than a commit's attempts (12), each of which reads first. */
+export const OUTAGE_CALLS = 30
 
 export class ChaosFault extends Error {
   override readonly name = 'ChaosFault'
@@ -26,6 +31,7 @@ export class ChaosStore {
   readonly injected = new Map<string, number>()
   readonly #calls = new Map<StoreCall, number>()
   #inflight = 0
+  #outage = 0
 
   readonly #run: <T>(call: StoreCall, key: string, apply: () => Promise<T>, lostCreate?: () => T) => Promise<T>
 
@@ -40,6 +46,10 @@ export class ChaosStore {
     }
     this.#run = async <T>(call: StoreCall, key: string, apply: () => Promise<T>, lostCreate?: () => T): Promise<T> => {
       if (!this.enabled) return apply()
+      if (this.#outage > 0) {
+        this.#outage--
+        throw new ChaosFault(`injected outage: ${call} ${key}`)
+      }
       const n = this.#calls.get(call) ?? 0
       this.#calls.set(call, n + 1)
       const kind = this.schedule.get(`${call}:${n}`)
@@ -49,6 +59,7 @@ export class ChaosStore {
       if (effective === 'before') throw new ChaosFault(`injected failure of ${call} ${key}`)
       await apply()
       if (effective === 'lost-create') return lostCreate!()
+      if (effective === 'after-then-outage') this.#outage = OUTAGE_CALLS
       throw new ChaosFault(`injected lost answer of ${call} ${key}`)
     }
     this.store = {

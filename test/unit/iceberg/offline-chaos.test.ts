@@ -1,10 +1,13 @@
 /**
  * Chaos loop over one archive table (docs/semantics.md §11, §22–§25): an engine's checkpointed
- * commits (the real offline sink), `kfs compact`'s compaction, snapshot expiry and orphan removal
- * run at random, several at once in a round (as separate processes would), over a store that
- * faults calls the run picks at random — every kind of call, failing before it happened, after it
- * happened (answer lost), and a create answered "already exists" although it was this writer's
- * own. Orphan removal's minimum age is half a round, so every file of an earlier round is eligible.
+ * commits (the real offline sink, with its automatic expiry), `kfs compact`'s compaction, snapshot
+ * expiry (keeping training-set pins), orphan removal, readers, and a zombie owner re-committing
+ * the last checkpoint run at random, several at once in a round (as separate processes would),
+ * over a store that faults calls the run picks at random (chaos-store.ts) — every kind of call,
+ * failing before it happened, after it happened (answer lost), a create answered "already exists"
+ * although it was this writer's own, and an answer lost followed by an outage that outlasts a
+ * commit's retries. Orphan removal's minimum age is half a round, so every file of an earlier
+ * round is eligible.
  *
  * After every round, with faults off: every snapshot the table keeps reads what it read the round
  * it first appeared (readers that ran during the round included); every file the metadata names
@@ -52,6 +55,7 @@ const CALLS: Readonly<Record<StoreCall, number>> = { get: 60, put: 30, putIfAbse
 const WAYS: readonly (readonly [StoreCall, FaultKind])[] = [
   ...(Object.keys(CALLS) as StoreCall[]).flatMap((c) => [[c, 'before'] as const, [c, 'after'] as const]),
   ['putIfAbsent', 'lost-create'],
+  ['putIfAbsent', 'after-then-outage'],
 ]
 interface Fault {
   readonly call: StoreCall
@@ -62,7 +66,7 @@ const faultArb: fc.Arbitrary<Fault[]> = fc.array(
   fc.record({
     call: fc.constantFrom(...(Object.keys(CALLS) as StoreCall[])),
     nth: fc.nat({ max: 1_000 }),
-    kind: fc.constantFrom<FaultKind>('before', 'after', 'lost-create'),
+    kind: fc.constantFrom<FaultKind>('before', 'after', 'lost-create', 'after-then-outage'),
   }),
   { maxLength: 12 },
 )
@@ -191,6 +195,10 @@ const count = (xs: readonly string[]): Map<string, number> =>
 
 interface Stats {
   rounds: number
+  /** Rounds ending with a commit that reported failure and whose rows the table holds (its outcome was lost)… */
+  failedLanded: number
+  /** …and whose rows it does not. */
+  failedUnlanded: number
   readonly reached: Map<string, number>
 }
 
@@ -292,6 +300,7 @@ async function runPlan(
     const pending = engine.pending?.offsets ?? []
     const landed = pending.filter((o) => have.has(o)).length
     assert.ok(landed === 0 || landed === pending.length, 'a failed commit landed in part')
+    if (pending.length > 0) stats[landed === 0 ? 'failedUnlanded' : 'failedLanded']++
     assert.equal(offsets.length, engine.confirmed.length + landed, 'the table holds rows no commit wrote')
   }
   for (const [k, n] of chaos.injected) stats.reached.set(k, (stats.reached.get(k) ?? 0) + n)
@@ -305,7 +314,7 @@ async function runPlan(
   assert.deepEqual([...offsets].sort(), [...engine.confirmed].sort())
 }
 
-/** Runs per way of failing: each of the 13 ways is forced into this many random runs. */
+/** Runs per way of failing: each of the 14 ways is forced into this many random runs. */
 const RUNS_PER_WAY = 3
 /** Random rounds, then a round that surely expires and cleans (so deletes are faulted too). */
 const planArb = fc
@@ -314,7 +323,7 @@ const planArb = fc
 
 void describe('iceberg > offline store chaos', () => {
   void test('appends, compaction, expiry and orphan removal at once under faults at every kind of call: no row lost or doubled, kept snapshots unchanged, no named file deleted', async () => {
-    const stats: Stats = { rounds: 0, reached: new Map() }
+    const stats: Stats = { rounds: 0, failedLanded: 0, failedUnlanded: 0, reached: new Map() }
     for (const way of WAYS) {
       await fc.assert(
         fc.asyncProperty(planArb, faultArb, (plan, faults) =>
@@ -333,5 +342,10 @@ void describe('iceberg > offline store chaos', () => {
         `no ${call}:${kind} fault was injected: ${JSON.stringify([...stats.reached])}`,
       )
     assert.ok(stats.rounds > 60, `${stats.rounds} rounds`)
+    // Not vacuous either: commits failed both ways, their rows in the table and not.
+    assert.ok(
+      stats.failedLanded > 0 && stats.failedUnlanded > 0,
+      JSON.stringify(stats, (_k, v: unknown) => (v instanceof Map ? [...v] : v)),
+    )
   })
 })
