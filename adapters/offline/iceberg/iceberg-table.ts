@@ -193,7 +193,7 @@ export async function loadTable(store: ObjectStore, path: string): Promise<Icebe
 
 /**
  * The newest version at or after `table`'s, probed forward from it: two small GETs when nothing
- * changed (the next version, the hint). Snapshot expiry deletes metadata files that fell off the
+ * changed (the next version, the hint), and a LIST only when the hint is behind or gone. Snapshot expiry deletes metadata files that fell off the
  * metadata log, so a table held in memory while more than that many commits landed (an idle sink,
  * compaction on a schedule) may find its next version gone rather than absent: the hint, ahead of
  * it, tells the two apart. Taken for the newest, that base would be committed on with putIfAbsent
@@ -203,6 +203,15 @@ export async function refreshTable(table: IcebergTable): Promise<IcebergTable> {
   const newest = await probeForward(table.store, table.path, table.version)
   const hinted = await readVersionHint(table.store, table.path)
   if (hinted !== undefined && hinted > (newest?.version ?? table.version)) return loadTable(table.store, table.path)
+  // The hint behind the version held, or gone (its writes are best effort), tells nothing: the next
+  // version may be missing because it was deleted. The listing does (one LIST, only then; a writer
+  // that committed wrote the hint to its own version): committing on this base would create a
+  // deleted version number again, and readers following the hint it then wrote would take that
+  // version for the newest, every commit after it gone.
+  if (newest === undefined && (hinted === undefined || hinted < table.version)) {
+    const listed = await highestListedVersion(table.store, table.path)
+    if (listed !== undefined && listed > table.version) return loadTable(table.store, table.path)
+  }
   return newest === undefined ? table : { store: table.store, path: table.path, version: newest.version, metadata: parseTableMetadata(newest.bytes, table.store.uriOf(metadataKey(table.path, newest.version))) }
 }
 
@@ -290,6 +299,18 @@ export type MetadataAttempt<T> =
     }
 
 /**
+ * Whether the version a create-if-absent answered "already exists" holds exactly `bytes`: the
+ * answer to a create whose first answer was lost, asked again (S3 answers an SDK retry of its own
+ * landed create 412), is "exists" although the version is this attempt's. Taken for a lost race,
+ * the attempt would delete the manifest list its own committed version names. A read that fails
+ * throws: the files stay (orphans at worst) and the next attempt's reload tells the two apart.
+ */
+async function isOwnVersion(store: ObjectStore, path: string, version: number, bytes: Uint8Array): Promise<boolean> {
+  const found = await store.get(metadataKey(path, version))
+  return found !== undefined && Buffer.compare(found, bytes) === 0
+}
+
+/**
  * The one optimistic commit path of kfs tables (appends, compaction, snapshot expiry): `attempt`
  * builds the next metadata on the fresh base (reloaded on every attempt after the first), which
  * is created as `v<N+1>.metadata.json` with putIfAbsent — losing that race reloads and retries
@@ -310,7 +331,8 @@ export async function commitMetadata<T>(table: IcebergTable, attempt: (base: Ice
           'metadata-log': [...meta['metadata-log'], { 'timestamp-ms': meta['last-updated-ms'], 'metadata-file': store.uriOf(metadataKey(path, base.version)) }].slice(-MAX_METADATA_LOG),
         }
         const version = base.version + 1
-        if (!(await store.putIfAbsent(metadataKey(path, version), serializeTableMetadata(next)))) {
+        const bytes = serializeTableMetadata(next)
+        if (!(await store.putIfAbsent(metadataKey(path, version), bytes)) && !(await isOwnVersion(store, path, version, bytes))) {
           for (const key of outcome.written) await store.delete(key)
           throw new CommitError('COMMIT_CONFLICT', 'another writer committed this table version first', { context: { path, version } })
         }

@@ -6,8 +6,9 @@
  *
  * What is named (referenced-files.ts): the current metadata file, every file of its metadata log,
  * the version hint, every snapshot's manifest list, every manifest those list, every file those
- * manifests name (entries of any status); plus `keep` (files a published checkpoint record names,
- * which recovery commits at the engine's next start: docs/semantics.md §11).
+ * manifests name (entries of any status); plus every metadata version from the hinted one up (as
+ * expiry keeps them) and `keep` (files a published checkpoint record names, which recovery commits
+ * at the engine's next start: docs/semantics.md §11).
  *
  * Safety:
  * - Age: a file a commit in flight has just written is named by no metadata yet. Only objects
@@ -25,6 +26,7 @@ import type { ListedObject, ObjectStore } from '../../../ports/object-store.ts'
 import { keyOfUri } from '../../../ports/object-store-keys.ts'
 import { DEFAULT_ORPHAN_MIN_AGE_MS } from '../../../ports/offline-compaction.ts'
 import { damagedTableError, loadTableOrNone } from './damaged-table.ts'
+import { metadataKey, readVersionHint } from './iceberg-table.ts'
 import { referencedKeys } from './referenced-files.ts'
 
 /** Deletes running at once: a table's first clean-up may remove many thousands of files. */
@@ -78,6 +80,13 @@ export async function removeOrphanFiles(
   const after = await loadTableOrNone(store, path)
   if (after === undefined) throw damagedTableError(path)
   await referencedKeys(after, named, expanded)
+  // The versions from the hinted one up stay, as snapshot expiry keeps them: a writer holding one
+  // of them probes the next, and finds it missing only where the hint, ahead, says to reload
+  // (iceberg-table.ts refreshTable). With the hint lagging (its writes are best effort), deleting
+  // them let such a writer create a deleted version number again — and readers following the hint
+  // it then wrote saw that version as the newest, every commit after it gone.
+  const hinted = await readVersionHint(store, path)
+  for (let v = hinted ?? after.version; v < after.version; v++) named.add(metadataKey(path, v))
   for (const uri of options.keep ?? []) {
     const key = keyOfUri(store, uri)
     if (key !== undefined) named.add(key)

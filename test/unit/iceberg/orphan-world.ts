@@ -14,7 +14,7 @@ import {
   readRows,
   type IcebergTable,
 } from '../../../adapters/offline/iceberg/index.ts'
-import { keyOfTableUri, manifestsOf, metadataKey } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { keyOfTableUri, manifestsOf, metadataKey, readVersionHint } from '../../../adapters/offline/iceberg/iceberg-table.ts'
 import { MIN_COUNT_TO_MERGE_PROPERTY } from '../../../adapters/offline/iceberg/manifest-merge.ts'
 import { decodeManifest } from '../../../adapters/offline/iceberg/manifests.ts'
 import { IcebergOfflineSink, archiveTablePath } from '../../../adapters/offline/iceberg/offline-sink.ts'
@@ -142,13 +142,14 @@ export async function rowsBySnapshot(table: IcebergTable): Promise<Map<bigint, s
 
 /**
  * The test's own account of what the table's metadata names (written apart from the module under
- * test, one file at a time): metadata file, its log, the hint, each snapshot's manifest list, its
+ * test, one file at a time): metadata file, its log, the hint and the versions from the hinted one up, each snapshot's manifest list, its
  * manifests, and the files of their entries of any status.
  */
 export async function namedKeys(table: IcebergTable): Promise<Set<string>> {
   const { store, path, metadata } = table
   const named = new Set([metadataKey(path, table.version), `${path}/metadata/version-hint.text`])
   for (const e of metadata['metadata-log']) named.add(keyOfTableUri(store, e['metadata-file']))
+  for (let v = (await readVersionHint(store, path)) ?? table.version; v < table.version; v++) named.add(metadataKey(path, v))
   for (const s of metadata.snapshots) {
     named.add(keyOfTableUri(store, s['manifest-list']))
     for (const m of await manifestsOf(table, s)) {
