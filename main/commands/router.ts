@@ -44,9 +44,9 @@ export function globalHelp(commands: readonly Command[]): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Global options:',
-    '  -h, --help     show help (kfs <command> --help for a command)',
+    '  -h, --help     show help (kfs <command> --help, or kfs help <command>, for a command)',
     '  -V, --version  print the version of kfs',
-    '  --json         print machine-readable JSON on stdout',
+    '  --json         print machine-readable JSON on stdout (help too: {"help": text})',
     '',
     'Long commands draw a progress line on stderr when it is a terminal (never with --json).',
     '',
@@ -62,6 +62,12 @@ export function globalHelp(commands: readonly Command[]): string {
     'KFS_DEBUG=1 prints the stack trace of every error.',
     '',
   ].join('\n')
+}
+
+/** Help on stdout: the text, or under `--json` one document `{"help": text}` (stdout is JSON then). */
+function printHelp(ctx: CommandContext, text: string): number {
+  ctx.out(ctx.json ? `${JSON.stringify({ help: text })}\n` : text)
+  return EXIT_OK
 }
 
 export function commandHelp(command: Command): string {
@@ -92,19 +98,24 @@ export async function runCli(
     const message = '--json needs a command, e.g. kfs registry list --json'
     return usageFailure(ctx, message, `kfs: ${message}\n\n${globalHelp(commands)}`)
   }
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    const topic = name === 'help' ? rest[0] : undefined
+  if (name === undefined) {
+    ctx.err(globalHelp(commands))
+    return EXIT_USAGE
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    // `kfs help <command>`, `kfs --help <command>`: one topic at most (--json aside); a word that
+    // names no command, or one more word, is a mistake to say, as after --version.
+    const [topic, ...extra] = rest.filter((arg) => arg !== '--json')
     const command = commands.find((c) => c.name === topic)
     if (topic !== undefined && command === undefined) {
-      const message = `unknown command '${topic}'.${didYouMean(topic, names)}`
-      return usageFailure(ctx, message, `kfs: ${message}\n\n${globalHelp(commands)}`)
+      const message = topic.startsWith('-') ? `unexpected argument '${topic}' after ${name}` : `unknown command '${topic}'.${didYouMean(topic, names)}`
+      return usageFailure(ctx, message, `kfs: ${message}\n${topic.startsWith('-') ? 'Run kfs --help for usage.\n' : `\n${globalHelp(commands)}`}`)
     }
-    if (name === undefined) {
-      ctx.err(globalHelp(commands))
-      return EXIT_USAGE
+    if (extra[0] !== undefined) {
+      const message = `unexpected argument '${extra[0]}' after ${name} ${topic}`
+      return usageFailure(ctx, message, `kfs: ${message}\nRun kfs --help for usage.\n`)
     }
-    ctx.out(command === undefined ? globalHelp(commands) : commandHelp(command))
-    return EXIT_OK
+    return printHelp(ctx, command === undefined ? globalHelp(commands) : commandHelp(command))
   }
   const command = commands.find((c) => c.name === name)
   if (command === undefined) {
@@ -117,8 +128,7 @@ export async function runCli(
     const specs: OptionSpecs = { ...GLOBAL_OPTIONS, ...command.options }
     if (rest.includes('--help') || rest.includes('-h')) {
       // Help wins over any other mistake on the line, so `kfs x --bad --help` still helps.
-      ctx.out(commandHelp(command))
-      return EXIT_OK
+      return printHelp(ctx, commandHelp(command))
     }
     // A command's own --version (registry show's view version) wins; anywhere else it is kfs's.
     if (command.options?.version === undefined && (rest.includes('--version') || rest.includes('-V'))) return printVersion(ctx)
