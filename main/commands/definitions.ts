@@ -1,9 +1,13 @@
 /** Shared by commands that read a definitions module and the registry. */
+import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { resolve } from 'node:path'
+import { ConfigError } from '../../core/errors.ts'
 import { isRunning, startTimeOf } from '../../adapters/event-log/embedded/index.ts'
 import { createRegistry, loadDefinitions, objectStoreApplyLock, type DefinitionSet, type Registry } from '../../registry/index.ts'
 import type { RetryOptions } from '../../core/retry.ts'
 import { objectStoreReadsRetried } from '../../engine/retried-reads.ts'
+import { DEFAULT_FEATURES_MODULE } from '../config.ts'
 import { stringOption, type CommandContext, type ParsedArgs } from './command.ts'
 import type { OptionSpecs } from './options.ts'
 
@@ -35,8 +39,29 @@ export async function loadFeatures(
   ctx: CommandContext,
   registry: Registry,
 ): Promise<{ set: DefinitionSet; path: string }> {
-  const path = stringOption(args, 'features') ?? ctx.config().featuresModule
+  const path = definitionsModule(stringOption(args, 'features'), ctx)
   // Published definitions count as known, so a module may reference views it no longer defines.
   const set = await loadDefinitions(path, { cwd: ctx.cwd, known: await registry.known() })
   return { set, path }
+}
+
+/**
+ * The definitions module: the --features given (checked to exist by its option kind), else
+ * KFS_FEATURES or its default — one that does not exist is a configuration error naming the
+ * variable, not a "pass --features" the user never left out.
+ */
+export function definitionsModule(given: string | undefined, ctx: CommandContext): string {
+  if (given !== undefined) return given
+  const path = ctx.config().featuresModule
+  if (existsSync(resolve(ctx.cwd, path))) return path
+  const which =
+    path === DEFAULT_FEATURES_MODULE
+      ? `the default definitions module ${path} (KFS_FEATURES unset)`
+      : `KFS_FEATURES names ${path}, which`
+  throw new ConfigError(
+    `${which} does not exist in ${ctx.cwd}: point KFS_FEATURES at a .ts file or a folder with index.ts, or pass --features <path>`,
+    {
+      context: { variable: 'KFS_FEATURES' },
+    },
+  )
 }

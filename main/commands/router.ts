@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { CliErrorCode } from '../../core/error-codes.ts'
 import { FeatureStoreError, type ErrorContext } from '../../core/errors.ts'
+import { debugStacks } from '../config-source.ts'
 import { UsageError, type Command, type CommandContext, type ParsedArgs } from './command.ts'
 import { didYouMean } from './did-you-mean.ts'
 import { parseOptionValue, type OptionSpecs, type OptionValue } from './options.ts'
@@ -59,7 +60,7 @@ export function globalHelp(commands: readonly Command[]): string {
     'code USAGE for exit 2, ENOENT, EACCES, ENOSPC… from the system, INTERNAL for a bug.',
     '',
     'Environment: KFS_DATA_DIR (default .kfs/data), KFS_FEATURES, and the KFS_* variables of main/config.ts;',
-    'KFS_DEBUG=1 prints the stack trace of every error.',
+    'KFS_DEBUG=1 (or true, yes) prints the stack trace of every error.',
     '',
   ].join('\n')
 }
@@ -137,6 +138,7 @@ export async function runCli(
     if (parsed.positionals.length > (command.maxPositionals ?? 0)) {
       throw new UsageError(`unexpected argument '${parsed.positionals[command.maxPositionals ?? 0]}'`)
     }
+    debugStacks(ctx.env) // a malformed KFS_DEBUG stops the command as any bad setting does
     return await command.run(parsed, ctx)
   } catch (err: unknown) {
     return reportError(err, command, ctx)
@@ -190,7 +192,7 @@ function parseCommandLine(argv: readonly string[], specs: OptionSpecs, ctx: Comm
 }
 
 function reportError(err: unknown, command: Command, ctx: CommandContext): number {
-  if (ctx.env.KFS_DEBUG === '1' && err instanceof Error && err.stack !== undefined) ctx.err(`${err.stack}\n`)
+  if (debugWanted(ctx) && err instanceof Error && err.stack !== undefined) ctx.err(`${err.stack}\n`)
   const json = errorJson(err)
   if (err instanceof UsageError) {
     const human = `kfs ${command.name}: ${err.message}\nUsage: ${command.usage}\nRun kfs ${command.name} --help for details.\n`
@@ -207,6 +209,15 @@ function reportError(err: unknown, command: Command, ctx: CommandContext): numbe
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err)
   printFailure(ctx, json, `kfs ${command.name}: unexpected error: ${detail}\n`)
   return EXIT_FAILURE
+}
+
+/** KFS_DEBUG on; off when malformed (that error is being reported, and says so itself). */
+function debugWanted(ctx: CommandContext): boolean {
+  try {
+    return debugStacks(ctx.env)
+  } catch {
+    return false
+  }
 }
 
 /** The error object a failure prints under `--json`: `{"error": ErrorJson}` (README, "CLI"). */
