@@ -80,7 +80,7 @@ Examples:
     'as-served': { type: 'boolean' },
     rebuild: { type: 'string', kind: 'hex-id' },
     out: { type: 'string', kind: 'output-file' },
-    definitions: { type: 'string', kind: 'input-path', short: 'd' },
+    definitions: { type: 'string', kind: 'module-path', short: 'd' },
   },
   async run(args, ctx) {
     const output = stringOption(args, 'out')

@@ -103,7 +103,7 @@ const SETTINGS: readonly BadSetting[] = [
   ...bad('KFS_SNAPSHOT_MIN_KEEP', counts),
   ...bad('KFS_ORPHAN_MIN_AGE_MS', [...durations, '99999999999999999999']),
   ...bad('KFS_PARQUET_WORKER', ['2', 'maybe', 'off']),
-  ...bad('KFS_FEATURES', ['/no/such/features.ts', 'no/such/folder'], { args: ['apply', '--json'] }),
+  ...bad('KFS_FEATURES', ['/no/such/features.ts', 'no/such/folder', 'README.md', '/etc'], { args: ['apply', '--json'] }),
   ...bad('KFS_LOG_LEVEL', ['verbose', 'loud', '3']),
   // Not configuration-file settings, read from the environment alone.
   ...bad('KFS_DEBUG', ['maybe', '2', 'on']),

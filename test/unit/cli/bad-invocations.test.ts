@@ -61,7 +61,7 @@ const BAD_VALUES: Record<ValueKind, readonly string[]> = {
   'snapshot-id': ['notanumber', '-1'],
   'hex-id': ['xyz', '0123456789ABCDEF'],
   'input-file': ['/no/such/file.csv', '/tmp'],
-  'input-path': ['/no/such/features.ts'],
+  'module-path': ['/no/such/features.ts', 'README.md', '/etc'], // missing, not a module, a folder without index.ts
   'output-file': ['/no/such/folder/out.parquet', '/tmp'],
 }
 
