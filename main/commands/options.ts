@@ -49,7 +49,7 @@ export type ValueKind =
   | 'input-file'
   /** A definitions module that exists: a .ts/.js file, or a folder with index.ts. */
   | 'module-path'
-  /** A file the command writes: its folder must exist and it must not be a folder. */
+  /** A file the command writes: its folder must exist, and it is a regular file or nothing yet. */
   | 'output-file'
 
 export type OptionSpec =
@@ -157,8 +157,12 @@ export function parseOptionValue(name: string, kind: ValueKind, raw: string, ctx
     }
     case 'output-file': {
       const path = isAbsolute(raw) ? raw : resolve(ctx.cwd, raw)
-      if (statOrUndefined(path)?.isDirectory() === true)
-        throw new UsageError(`--${name}: ${path} is a folder; name the file to write`)
+      const existing = statOrUndefined(path)
+      if (existing?.isDirectory() === true) throw new UsageError(`--${name}: ${path} is a folder; name the file to write`)
+      // The output is written beside and renamed over its path: over /dev/null, a pipe or a socket
+      // that would replace the device or the pipe itself (as root, /dev/null for everyone).
+      if (existing !== undefined && !existing.isFile())
+        throw new UsageError(`--${name}: ${path} is not a regular file (a device, pipe or socket); name a file to write`)
       const folder = statOrUndefined(dirname(path))
       if (folder === undefined) throw new UsageError(`--${name}: the folder ${dirname(path)} does not exist`)
       if (!folder.isDirectory()) throw new UsageError(`--${name}: ${dirname(path)} is not a folder`)
