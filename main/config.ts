@@ -136,6 +136,9 @@ export const DEFAULT_FEATURES_MODULE = 'examples/features.ts'
 export type FileReader = (path: string) => string
 
 function readUtf8(path: string): string {
+  // A pipe is read until its writer closes it (never, for one nobody writes) and a device such as
+  // /dev/zero until memory runs out: either way no command would start.
+  if (!statSync(path).isFile()) throw new Error(`${path} is not a regular file (a folder, pipe, device or socket)`)
   return readFileSync(path, 'utf8')
 }
 

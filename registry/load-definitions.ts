@@ -20,7 +20,9 @@ const MODULE_FILE = /\.(ts|mts|cts|js|mjs|cjs)$/
  * TypeScript or JavaScript, a folder must hold an index module.
  */
 export function definitionModuleProblem(path: string): string | undefined {
-  if (!statSync(path).isDirectory())
+  const stats = statSync(path)
+  if (!stats.isDirectory() && !stats.isFile()) return `${path} is not a regular file (a pipe, device or socket)`
+  if (!stats.isDirectory())
     return MODULE_FILE.test(path) ? undefined : `${path} is not a TypeScript or JavaScript module (.ts, .mts, .js, .mjs)`
   return INDEX_FILES.some((f) => existsSync(join(path, f)))
     ? undefined

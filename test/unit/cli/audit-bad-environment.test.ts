@@ -12,6 +12,7 @@
  * code DEFINITION_INVALID) without naming the variable.
  */
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,6 +23,8 @@ import { runKfsInProcess, type CliResult } from '../../support/in-process-cli.ts
 
 const dataDir = mkdtempSync(join(tmpdir(), 'kfs-audit-env-'))
 after(() => rmSync(dataDir, { recursive: true, force: true }))
+const PIPE = join(dataDir, 'kfs-config.json')
+assert.equal(spawnSync('mkfifo', [PIPE]).status, 0, 'mkfifo')
 before(async () => {
   const r = await runKfsInProcess(['apply'], dataDir)
   assert.equal(r.code, 0, r.stderr)
@@ -103,11 +106,12 @@ const SETTINGS: readonly BadSetting[] = [
   ...bad('KFS_SNAPSHOT_MIN_KEEP', counts),
   ...bad('KFS_ORPHAN_MIN_AGE_MS', [...durations, '99999999999999999999']),
   ...bad('KFS_PARQUET_WORKER', ['2', 'maybe', 'off']),
-  ...bad('KFS_FEATURES', ['/no/such/features.ts', 'no/such/folder', 'README.md', '/etc'], { args: ['apply', '--json'] }),
+  ...bad('KFS_FEATURES', ['/no/such/features.ts', 'no/such/folder', 'README.md', '/etc', PIPE], { args: ['apply', '--json'] }),
   ...bad('KFS_LOG_LEVEL', ['verbose', 'loud', '3']),
   // Not configuration-file settings, read from the environment alone.
   ...bad('KFS_DEBUG', ['maybe', '2', 'on']),
-  ...bad('KFS_CONFIG_FILE', ['/no/such/kfs.json', '/tmp', '/dev/null']),
+  // A pipe nobody writes (and /dev/zero) were read for ever: no command started, and none stopped.
+  ...bad('KFS_CONFIG_FILE', ['/no/such/kfs.json', '/tmp', '/dev/null', '/dev/zero', PIPE]),
 ]
 
 /** A setting refused: exit 1, one line on stderr naming it, and the one JSON error on stdout. */
