@@ -3,12 +3,22 @@
  * phrases every complaint the same way: the variable, the value (secrets hidden), where it came
  * from, what was expected and how to fix it. Used by config.ts only.
  */
+import { isIP } from 'node:net'
 import { MAX_TIMER_MS, parseDurationMs } from '../core/duration.ts'
 import { ConfigError } from '../core/errors.ts'
-import type { ConfigVariable } from './config-variables.ts'
+import type { ConfigVariable as FileVariable } from './config-variables.ts'
 
 export type Env = Readonly<Record<string, string | undefined>>
 export type FileValues = ReadonlyMap<string, string>
+
+/**
+ * KFS_DEBUG is read from the environment alone, by the router, even when the rest of the
+ * configuration is broken (to show that error's stack); it is checked as the others are.
+ */
+type ConfigVariable = FileVariable | 'KFS_DEBUG'
+
+/** A host name of letters, digits and "-" in dot-separated labels (RFC 1123), as listen() and DNS take. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/
 
 const SECRET_VARIABLES: ReadonlySet<ConfigVariable> = new Set(['KFS_S3_SECRET_ACCESS_KEY'])
 
@@ -64,10 +74,28 @@ export class ConfigSource {
     } catch {
       throw this.invalid(name, raw, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`)
     }
-    if (!protocols.includes(parsed.protocol) || parsed.hostname === '') {
+    // Port 0 is "any free port" to listen on, never a server to reach.
+    if (!protocols.includes(parsed.protocol) || parsed.hostname === '' || parsed.port === '0') {
       throw this.invalid(name, raw, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`)
     }
     return raw.replace(/\/+$/, '')
+  }
+
+  /** A value the pattern matches whole, or a ConfigError saying what was expected. */
+  matching(name: ConfigVariable, pattern: RegExp, expected: string): string | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    if (!pattern.test(raw)) throw this.invalid(name, raw, expected)
+    return raw
+  }
+
+  /** An address to listen on: an IP address (127.0.0.1, ::1, 0.0.0.0) or a host name (localhost). */
+  host(name: ConfigVariable): string | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    if (isIP(raw) === 0 && !HOST_NAME.test(raw))
+      throw this.invalid(name, raw, 'an IP address or host name to listen on, e.g. 127.0.0.1, 0.0.0.0, ::1 or localhost')
+    return raw
   }
 
   port(name: ConfigVariable): number | undefined {
@@ -146,4 +174,12 @@ export class ConfigSource {
     if (match === undefined) throw this.invalid(name, raw, `one of ${allowed.join(', ')}`)
     return match
   }
+}
+
+/**
+ * KFS_DEBUG: print the stack trace of every error. true/1/yes or false/0/no like every switch;
+ * any other value is a ConfigError, not a silent "off".
+ */
+export function debugStacks(env: Env): boolean {
+  return new ConfigSource(env, new Map()).boolean('KFS_DEBUG') ?? false
 }

@@ -19,6 +19,7 @@ import { CONFIG_VARIABLES } from './config-variables.ts'
 import { servedLogTopicProblem } from './internal-topics.ts'
 import { ConfigSource as Source, type Env, type FileValues } from './config-source.ts'
 import { snapshotSettings, type SnapshotSettings } from './snapshot-settings.ts'
+import { objectStoreConfig, type ObjectStoreConfig } from './object-store-config.ts'
 
 export type { Env }
 
@@ -80,24 +81,7 @@ export type OnlineStoreConfig =
   | { readonly kind: 'redis'; readonly url: string; readonly commandTimeoutMs?: number }
   | { readonly kind: 'embedded'; readonly dir: string }
 
-export interface S3Credentials {
-  readonly accessKeyId: string
-  readonly secretAccessKey: string
-}
-
-export type ObjectStoreConfig =
-  | {
-      readonly kind: 's3'
-      /** Absent means AWS's own endpoint for the region. */
-      readonly endpoint: string | undefined
-      readonly bucket: string
-      readonly region: string
-      readonly prefix: string
-      readonly forcePathStyle: boolean
-      /** Absent means the SDK's default credential chain. */
-      readonly credentials: S3Credentials | undefined
-    }
-  | { readonly kind: 'local'; readonly dir: string }
+export type { ObjectStoreConfig, S3Credentials } from './object-store-config.ts'
 
 export interface ServeLogConfig {
   readonly topic: string
@@ -146,9 +130,15 @@ export { CONFIG_VARIABLES, type ConfigVariable } from './config-variables.ts'
 
 export const CONFIG_FILE_VARIABLE = 'KFS_CONFIG_FILE'
 
+/** KFS_FEATURES unset: the demo's module, relative to the working directory. */
+export const DEFAULT_FEATURES_MODULE = 'examples/features.ts'
+
 export type FileReader = (path: string) => string
 
 function readUtf8(path: string): string {
+  // A pipe is read until its writer closes it (never, for one nobody writes) and a device such as
+  // /dev/zero until memory runs out: either way no command would start.
+  if (!statSync(path).isFile()) throw new Error(`${path} is not a regular file (a folder, pipe, device or socket)`)
   return readFileSync(path, 'utf8')
 }
 
@@ -185,6 +175,10 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
   const brokers = source.list('KFS_KAFKA_BROKERS', checkHostPort, 'a comma-separated list of host:port, e.g. 127.0.0.1:19092')
   const registryUrl = source.url('KFS_SCHEMA_REGISTRY_URL', ['http:', 'https:'])
   const redisUrl = source.url('KFS_REDIS_URL', ['redis:', 'rediss:'])
+  // The path of a Redis URL is its database number: ioredis reads '/abc' as database NaN.
+  if (redisUrl !== undefined && !/^\/?\d*$/.test(new URL(redisUrl).pathname)) {
+    throw source.invalid('KFS_REDIS_URL', redisUrl, 'a URL starting with redis:// or rediss://, with a database number as its path if any (redis://host:6379/0)')
+  }
 
   const config: KfsConfig = {
     dataDir,
@@ -192,7 +186,7 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     schemaRegistry: registryUrl === undefined ? { kind: 'embedded' } : { kind: 'confluent', url: registryUrl },
     onlineStore: onlineStoreConfig(source, redisUrl, dataDir),
     objectStore: objectStoreConfig(source, dataDir),
-    serveHost: source.string('KFS_SERVE_HOST') ?? '127.0.0.1',
+    serveHost: source.host('KFS_SERVE_HOST') ?? '127.0.0.1',
     servePort: source.port('KFS_SERVE_PORT') ?? 8080,
     serveApiKeys: source.list('KFS_SERVE_API_KEYS', (k) => k.length >= 16, 'a comma-separated list of keys of at least 16 characters') ?? [],
     serveLog: serveLogConfig(source),
@@ -202,7 +196,7 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     checkpointMaxRecords: source.positiveInt('KFS_CHECKPOINT_MAX_RECORDS') ?? 100_000,
     ...snapshotSettings(source),
     parquetWorker: source.boolean('KFS_PARQUET_WORKER') ?? true,
-    featuresModule: source.string('KFS_FEATURES') ?? 'examples/features.ts',
+    featuresModule: source.string('KFS_FEATURES') ?? DEFAULT_FEATURES_MODULE,
     logLevel: source.oneOf('KFS_LOG_LEVEL', LOG_LEVELS) ?? 'info',
   }
   return deepFreeze(config)
@@ -221,7 +215,7 @@ function onlineStoreConfig(source: Source, redisUrl: string | undefined, dataDir
   return commandTimeoutMs === undefined ? { kind: 'redis', url: redisUrl } : { kind: 'redis', url: redisUrl, commandTimeoutMs }
 }
 
-const KAFKA_ONLY_VARIABLES = ['KFS_KAFKA_CLIENT', 'KFS_KAFKA_SESSION_TIMEOUT_MS', 'KFS_KAFKA_HEARTBEAT_INTERVAL_MS', 'KFS_KAFKA_REBALANCE_TIMEOUT_MS'] as const
+const KAFKA_ONLY_VARIABLES = ['KFS_KAFKA_CLIENT', 'KFS_KAFKA_CLIENT_ID', 'KFS_KAFKA_SESSION_TIMEOUT_MS', 'KFS_KAFKA_HEARTBEAT_INTERVAL_MS', 'KFS_KAFKA_REBALANCE_TIMEOUT_MS'] as const
 
 function kafkaEventLog(source: Source, brokers: readonly string[]): EventLogConfig {
   if (source.has('KFS_EMBEDDED_LOG_HANDOVER_MS')) {
@@ -242,7 +236,7 @@ function kafkaEventLog(source: Source, brokers: readonly string[]): EventLogConf
 function embeddedEventLog(source: Source, dataDir: string): EventLogConfig {
   for (const name of KAFKA_ONLY_VARIABLES) {
     if (source.has(name)) {
-      const why = name === 'KFS_KAFKA_CLIENT' ? 'the embedded log uses no Kafka client' : 'the embedded log has no consumer groups to time'
+      const why = name.startsWith('KFS_KAFKA_CLIENT') ? 'the embedded log uses no Kafka client' : 'the embedded log has no consumer groups to time'
       throw new ConfigError(`KFS_KAFKA_BROKERS is not set but ${name} is: set KFS_KAFKA_BROKERS to use Kafka, or unset ${name} (${why})`, {
         context: { variable: 'KFS_KAFKA_BROKERS' },
       })
@@ -281,48 +275,6 @@ function serveLogConfig(source: Source): ServeLogConfig | undefined {
   const problem = servedLogTopicProblem(topic)
   if (problem !== undefined) throw source.invalid('KFS_SERVE_LOG_TOPIC', topic, `a topic of the log's own, e.g. kfs.served-features; this one is ${problem}`)
   return { topic, sampleRate: sampleRate ?? DEFAULT_SERVE_LOG_SAMPLE }
-}
-
-function objectStoreConfig(source: Source, dataDir: string): ObjectStoreConfig {
-  const endpoint = source.url('KFS_S3_ENDPOINT', ['http:', 'https:'])
-  const bucket = source.string('KFS_S3_BUCKET')
-  const accessKeyId = source.string('KFS_S3_ACCESS_KEY_ID')
-  const secretAccessKey = source.string('KFS_S3_SECRET_ACCESS_KEY')
-  if (bucket === undefined) {
-    for (const name of ['KFS_S3_ENDPOINT', 'KFS_S3_ACCESS_KEY_ID', 'KFS_S3_SECRET_ACCESS_KEY'] as const) {
-      if (source.has(name)) {
-        throw new ConfigError(
-          `KFS_S3_BUCKET is not set but ${name} is: set KFS_S3_BUCKET to use S3, or unset ${name} to use the local object store under KFS_DATA_DIR`,
-          { context: { variable: 'KFS_S3_BUCKET' } },
-        )
-      }
-    }
-    return { kind: 'local', dir: join(dataDir, 'objects') }
-  }
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-    throw source.invalid('KFS_S3_BUCKET', bucket, 'an S3 bucket name: 3-63 characters of a-z, 0-9, "." and "-"')
-  }
-  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
-    const missing = accessKeyId === undefined ? 'KFS_S3_ACCESS_KEY_ID' : 'KFS_S3_SECRET_ACCESS_KEY'
-    throw new ConfigError(
-      `${missing} is not set: set KFS_S3_ACCESS_KEY_ID and KFS_S3_SECRET_ACCESS_KEY together, or neither to use the AWS default credential chain`,
-      { context: { variable: missing } },
-    )
-  }
-  const prefix = source.string('KFS_S3_PREFIX') ?? ''
-  if (prefix.startsWith('/')) {
-    throw source.invalid('KFS_S3_PREFIX', prefix, 'a key prefix without a leading "/", e.g. kfs/prod')
-  }
-  return {
-    kind: 's3',
-    endpoint,
-    bucket,
-    region: source.string('KFS_S3_REGION') ?? 'us-east-1',
-    prefix,
-    // Self-hosted S3 servers (MinIO) rarely have wildcard DNS for virtual-hosted buckets.
-    forcePathStyle: source.boolean('KFS_S3_FORCE_PATH_STYLE') ?? endpoint !== undefined,
-    credentials: accessKeyId === undefined || secretAccessKey === undefined ? undefined : { accessKeyId, secretAccessKey },
-  }
 }
 
 function readConfigFile(env: Env, fileReader: FileReader): FileValues {

@@ -8,16 +8,22 @@
  * `npm start -- --serve` keeps serving at the end instead of exiting.
  */
 import { rm, writeFile, mkdir } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { commands } from './commands/index.ts'
 import { createProcessContext } from './commands/context.ts'
 import { runCli } from './commands/router.ts'
+import { DEMO_MARKER, demoDir } from './demo-dir.ts'
 import { generateEvents } from '../examples/generate-events.ts'
 import { orderChanges, usersSnapshot, type UserRow } from '../examples/generate-tables.ts'
 import { createParquetCodec } from '../adapters/offline/parquet/parquet-codec.ts'
 
 const keepServing = process.argv.includes('--serve')
-const root = resolve(process.env.KFS_DEMO_DIR ?? '.kfs/demo')
+const chosen = demoDir(process.env, process.cwd())
+if ('problem' in chosen) {
+  process.stderr.write(`npm start: ${chosen.problem}\n`)
+  process.exit(2)
+}
+const root = chosen.dir
 const port = process.env.KFS_SERVE_PORT ?? '8080'
 const env: Record<string, string | undefined> = {
   PATH: process.env.PATH,
@@ -55,6 +61,7 @@ function indent(text: string): string {
 
 await rm(root, { recursive: true, force: true })
 await mkdir(root, { recursive: true })
+await writeFile(join(root, DEMO_MARKER), 'made by npm start (main/start.ts), which clears this folder on its next run\n')
 process.stderr.write(`kfs demo — embedded defaults under ${root} (no Kafka, Redis or S3 needed)\n`)
 
 // Event time ends now, so the online statuses are what a live system would show.

@@ -5,7 +5,7 @@
  */
 export { createRegistry, type Registry } from './registry.ts'
 export { APPLY_LOCK_KEY, objectStoreApplyLock, type ApplyLock, type ApplyLockOptions, type LockOwner } from './apply-lock.ts'
-export { loadDefinitions, resolveDefinitionModule } from './load-definitions.ts'
+export { definitionModuleProblem, loadDefinitions, resolveDefinitionModule } from './load-definitions.ts'
 export { collectDefinitions, definitionCount, type DefinitionSet } from './collect-definitions.ts'
 export { validateDefinitions, NO_KNOWN_DEFINITIONS, type KnownDefinitions } from './validate-definitions.ts'
 export { viewHash, requestFeatureHash, shortHash } from './hash.ts'

@@ -12,14 +12,30 @@ import { collectDefinitions, definitionCount, type DefinitionSet } from './colle
 import { validateDefinitions, type KnownDefinitions } from './validate-definitions.ts'
 
 const INDEX_FILES = ['index.ts', 'index.mts', 'index.js', 'index.mjs']
+/** What tsx imports as a module; any other file (a README, a CSV) fails deep in the loader with a message about vm or syntax. */
+const MODULE_FILE = /\.(ts|mts|cts|js|mjs|cjs)$/
+
+/**
+ * Why an existing path cannot be a definitions module, or undefined when it can: a file must be
+ * TypeScript or JavaScript, a folder must hold an index module.
+ */
+export function definitionModuleProblem(path: string): string | undefined {
+  const stats = statSync(path)
+  if (!stats.isDirectory() && !stats.isFile()) return `${path} is not a regular file (a pipe, device or socket)`
+  if (!stats.isDirectory())
+    return MODULE_FILE.test(path) ? undefined : `${path} is not a TypeScript or JavaScript module (.ts, .mts, .js, .mjs)`
+  return INDEX_FILES.some((f) => existsSync(join(path, f)))
+    ? undefined
+    : `definitions folder ${path} has no index.ts; add one that exports your definitions`
+}
 
 export function resolveDefinitionModule(modulePath: string, cwd: string): string {
   const path = resolve(cwd, modulePath)
   if (!existsSync(path)) throw new DefinitionError(`definitions not found: ${path} does not exist; pass --features <file.ts or folder>`)
+  const problem = definitionModuleProblem(path)
+  if (problem !== undefined) throw new DefinitionError(problem)
   if (!statSync(path).isDirectory()) return path
-  const index = INDEX_FILES.map((f) => join(path, f)).find((f) => existsSync(f))
-  if (index === undefined) throw new DefinitionError(`definitions folder ${path} has no index.ts; add one that exports your definitions`)
-  return index
+  return INDEX_FILES.map((f) => join(path, f)).find((f) => existsSync(f))!
 }
 
 export async function loadDefinitions(modulePath: string, options: { cwd?: string; known?: KnownDefinitions } = {}): Promise<DefinitionSet> {

@@ -77,6 +77,9 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
   } catch {
     throw new FeatureStoreError('NOT_FOUND', `no table snapshot at ${where}: no such file or folder`)
   }
+  // A pipe or a device is read until it ends — a pipe nobody writes, never: the process hung,
+  // deaf to SIGTERM, as the read blocks the event loop.
+  if (!info.isDirectory() && !info.isFile()) throw new FeatureStoreError('BAD_REQUEST', notRegular(where))
   if (!info.isDirectory()) return [{ name: basename(where), bytes: await readWhole(where) }]
   const ofFormat = (name: string): boolean => name.toLowerCase().endsWith(`.${format}`)
   const names: string[] = []
@@ -92,6 +95,8 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
     }
     if (kind === undefined && ofFormat(e.name)) throw new FeatureStoreError('BAD_REQUEST', `${join(where, e.name)} is a link to nothing: a snapshot file that cannot be read`)
     if (kind?.isFile() === true && ofFormat(e.name)) names.push(e.name)
+    // Skipped, a pipe named part-0.parquet would have dropped its rows without a word; read, it would hang.
+    if (kind !== undefined && !kind.isFile() && !kind.isDirectory() && ofFormat(e.name)) throw new FeatureStoreError('BAD_REQUEST', notRegular(join(where, e.name)))
     // A partitioned export (`date=2026-11-01/part-0.parquet`) would be read in part: refused whole.
     if (kind?.isDirectory() === true) {
       const nested = await firstNestedFile(join(where, e.name), ofFormat)
@@ -103,6 +108,10 @@ async function filesAt(where: string, format: 'parquet' | 'csv'): Promise<Snapsh
   names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   if (names.length === 0) throw new FeatureStoreError('BAD_REQUEST', `the folder ${where} holds no .${format} files`)
   return Promise.all(names.map(async (name) => ({ name, bytes: await readWhole(join(where, name)) })))
+}
+
+function notRegular(path: string): string {
+  return `${path} is not a regular file (a pipe, device or socket): a table snapshot is a file, or a folder of files, kfs can read to the end`
 }
 
 /**

@@ -1,14 +1,25 @@
 /** Shared by commands that read a definitions module and the registry. */
+import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { resolve } from 'node:path'
+import { ConfigError } from '../../core/errors.ts'
 import { isRunning, startTimeOf } from '../../adapters/event-log/embedded/index.ts'
-import { createRegistry, loadDefinitions, objectStoreApplyLock, type DefinitionSet, type Registry } from '../../registry/index.ts'
+import {
+  createRegistry,
+  definitionModuleProblem,
+  loadDefinitions,
+  objectStoreApplyLock,
+  type DefinitionSet,
+  type Registry,
+} from '../../registry/index.ts'
 import type { RetryOptions } from '../../core/retry.ts'
 import { objectStoreReadsRetried } from '../../engine/retried-reads.ts'
+import { DEFAULT_FEATURES_MODULE } from '../config.ts'
 import { stringOption, type CommandContext, type ParsedArgs } from './command.ts'
 import type { OptionSpecs } from './options.ts'
 
 export const FEATURES_OPTION: OptionSpecs = {
-  features: { type: 'string', kind: 'input-path', short: 'f' },
+  features: { type: 'string', kind: 'module-path', short: 'f' },
 }
 
 export const FEATURES_HELP =
@@ -35,8 +46,31 @@ export async function loadFeatures(
   ctx: CommandContext,
   registry: Registry,
 ): Promise<{ set: DefinitionSet; path: string }> {
-  const path = stringOption(args, 'features') ?? ctx.config().featuresModule
+  const path = definitionsModule(stringOption(args, 'features'), ctx)
   // Published definitions count as known, so a module may reference views it no longer defines.
   const set = await loadDefinitions(path, { cwd: ctx.cwd, known: await registry.known() })
   return { set, path }
+}
+
+/**
+ * The definitions module: the --features given (checked by its option kind), else KFS_FEATURES or
+ * its default — one that does not exist or is no module is a configuration error naming the
+ * variable, not a "pass --features" the user never left out.
+ */
+export function definitionsModule(given: string | undefined, ctx: CommandContext): string {
+  if (given !== undefined) return given
+  const path = ctx.config().featuresModule
+  const absolute = resolve(ctx.cwd, path)
+  const problem = existsSync(absolute) ? definitionModuleProblem(absolute) : `${absolute} does not exist`
+  if (problem === undefined) return path
+  const which =
+    path === DEFAULT_FEATURES_MODULE
+      ? 'the default definitions module (KFS_FEATURES unset)'
+      : `KFS_FEATURES=${JSON.stringify(path)}`
+  throw new ConfigError(
+    `${which}: ${problem}; point KFS_FEATURES at a .ts file or a folder with index.ts, or pass --features <path>`,
+    {
+      context: { variable: 'KFS_FEATURES' },
+    },
+  )
 }

@@ -101,6 +101,9 @@ Examples:
     if (at !== undefined && spec.location.format !== 'iceberg') {
       at = resolve(ctx.cwd, at)
       if (!existsSync(at)) throw new UsageError(`--snapshot ${stringOption(args, 'snapshot')}: no such file or folder`)
+      const kind = statSync(at)
+      if (!kind.isFile() && !kind.isDirectory())
+        throw new UsageError(`--snapshot ${stringOption(args, 'snapshot')}: not a file or folder (a pipe, device or socket); name the snapshot file or its folder`)
     }
     const rejectsPath = stringOption(args, 'rejects')
     if (rejectsPath !== undefined) refuseRejectsOverInputs(rejectsPath, spec.location, at, resolve(ctx.cwd, definitions), ctx.cwd)

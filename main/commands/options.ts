@@ -13,6 +13,7 @@ import { statSync, type Stats } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { parseDurationMs } from '../../core/duration.ts'
 import { isoTimeMs, isoTimeProblem } from '../../core/iso-time.ts'
+import { definitionModuleProblem } from '../../registry/load-definitions.ts'
 import { UsageError } from './usage-error.ts'
 
 export type ValueKind =
@@ -46,9 +47,9 @@ export type ValueKind =
   | 'hex-id'
   /** A file that must exist (read by the command). */
   | 'input-file'
-  /** A file or folder that must exist (a definitions module). */
-  | 'input-path'
-  /** A file the command writes: its folder must exist and it must not be a folder. */
+  /** A definitions module that exists: a .ts/.js file, or a folder with index.ts. */
+  | 'module-path'
+  /** A file the command writes: its folder must exist, and it is a regular file or nothing yet. */
   | 'output-file'
 
 export type OptionSpec =
@@ -83,7 +84,7 @@ const EXPECTED: Record<ValueKind, string> = {
   'snapshot-id': 'a snapshot id (digits)',
   'hex-id': 'an id of 16 hex digits',
   'input-file': 'a file that exists',
-  'input-path': 'a file or folder that exists',
+  'module-path': 'a definitions module (.ts file or folder with index.ts)',
   'output-file': 'a file path in a folder that exists',
 }
 
@@ -145,17 +146,23 @@ export function parseOptionValue(name: string, kind: ValueKind, raw: string, ctx
     case 'hex-id':
       return /^[0-9a-f]{16}$/.test(raw) ? raw : bad()
     case 'input-file':
-    case 'input-path': {
+    case 'module-path': {
       const path = isAbsolute(raw) ? raw : resolve(ctx.cwd, raw)
       const stats = statOrUndefined(path)
       if (stats === undefined) throw new UsageError(`--${name}: ${path} does not exist`)
       if (kind === 'input-file' && !stats.isFile()) throw new UsageError(`--${name}: ${path} is not a file`)
+      const problem = kind === 'module-path' ? definitionModuleProblem(path) : undefined
+      if (problem !== undefined) throw new UsageError(`--${name}: ${problem}`)
       return path
     }
     case 'output-file': {
       const path = isAbsolute(raw) ? raw : resolve(ctx.cwd, raw)
-      if (statOrUndefined(path)?.isDirectory() === true)
-        throw new UsageError(`--${name}: ${path} is a folder; name the file to write`)
+      const existing = statOrUndefined(path)
+      if (existing?.isDirectory() === true) throw new UsageError(`--${name}: ${path} is a folder; name the file to write`)
+      // The output is written beside and renamed over its path: over /dev/null, a pipe or a socket
+      // that would replace the device or the pipe itself (as root, /dev/null for everyone).
+      if (existing !== undefined && !existing.isFile())
+        throw new UsageError(`--${name}: ${path} is not a regular file (a device, pipe or socket); name a file to write`)
       const folder = statOrUndefined(dirname(path))
       if (folder === undefined) throw new UsageError(`--${name}: the folder ${dirname(path)} does not exist`)
       if (!folder.isDirectory()) throw new UsageError(`--${name}: ${dirname(path)} is not a folder`)

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { CliErrorCode } from '../../core/error-codes.ts'
 import { FeatureStoreError, type ErrorContext } from '../../core/errors.ts'
+import { debugStacks } from '../config-source.ts'
 import { UsageError, type Command, type CommandContext, type ParsedArgs } from './command.ts'
 import { didYouMean } from './did-you-mean.ts'
 import { parseOptionValue, type OptionSpecs, type OptionValue } from './options.ts'
@@ -44,9 +45,9 @@ export function globalHelp(commands: readonly Command[]): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Global options:',
-    '  -h, --help     show help (kfs <command> --help for a command)',
+    '  -h, --help     show help (kfs <command> --help, or kfs help <command>, for a command)',
     '  -V, --version  print the version of kfs',
-    '  --json         print machine-readable JSON on stdout',
+    '  --json         print machine-readable JSON on stdout (help too: {"help": text})',
     '',
     'Long commands draw a progress line on stderr when it is a terminal (never with --json).',
     '',
@@ -59,9 +60,15 @@ export function globalHelp(commands: readonly Command[]): string {
     'code USAGE for exit 2, ENOENT, EACCES, ENOSPC… from the system, INTERNAL for a bug.',
     '',
     'Environment: KFS_DATA_DIR (default .kfs/data), KFS_FEATURES, and the KFS_* variables of main/config.ts;',
-    'KFS_DEBUG=1 prints the stack trace of every error.',
+    'KFS_DEBUG=1 (or true, yes) prints the stack trace of every error.',
     '',
   ].join('\n')
+}
+
+/** Help on stdout: the text, or under `--json` one document `{"help": text}` (stdout is JSON then). */
+function printHelp(ctx: CommandContext, text: string): number {
+  ctx.out(ctx.json ? `${JSON.stringify({ help: text })}\n` : text)
+  return EXIT_OK
 }
 
 export function commandHelp(command: Command): string {
@@ -92,19 +99,24 @@ export async function runCli(
     const message = '--json needs a command, e.g. kfs registry list --json'
     return usageFailure(ctx, message, `kfs: ${message}\n\n${globalHelp(commands)}`)
   }
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    const topic = name === 'help' ? rest[0] : undefined
+  if (name === undefined) {
+    ctx.err(globalHelp(commands))
+    return EXIT_USAGE
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    // `kfs help <command>`, `kfs --help <command>`: one topic at most (--json aside); a word that
+    // names no command, or one more word, is a mistake to say, as after --version.
+    const [topic, ...extra] = rest.filter((arg) => arg !== '--json')
     const command = commands.find((c) => c.name === topic)
     if (topic !== undefined && command === undefined) {
-      const message = `unknown command '${topic}'.${didYouMean(topic, names)}`
-      return usageFailure(ctx, message, `kfs: ${message}\n\n${globalHelp(commands)}`)
+      const message = topic.startsWith('-') ? `unexpected argument '${topic}' after ${name}` : `unknown command '${topic}'.${didYouMean(topic, names)}`
+      return usageFailure(ctx, message, `kfs: ${message}\n${topic.startsWith('-') ? 'Run kfs --help for usage.\n' : `\n${globalHelp(commands)}`}`)
     }
-    if (name === undefined) {
-      ctx.err(globalHelp(commands))
-      return EXIT_USAGE
+    if (extra[0] !== undefined) {
+      const message = `unexpected argument '${extra[0]}' after ${name} ${topic}`
+      return usageFailure(ctx, message, `kfs: ${message}\nRun kfs --help for usage.\n`)
     }
-    ctx.out(command === undefined ? globalHelp(commands) : commandHelp(command))
-    return EXIT_OK
+    return printHelp(ctx, command === undefined ? globalHelp(commands) : commandHelp(command))
   }
   const command = commands.find((c) => c.name === name)
   if (command === undefined) {
@@ -117,8 +129,7 @@ export async function runCli(
     const specs: OptionSpecs = { ...GLOBAL_OPTIONS, ...command.options }
     if (rest.includes('--help') || rest.includes('-h')) {
       // Help wins over any other mistake on the line, so `kfs x --bad --help` still helps.
-      ctx.out(commandHelp(command))
-      return EXIT_OK
+      return printHelp(ctx, commandHelp(command))
     }
     // A command's own --version (registry show's view version) wins; anywhere else it is kfs's.
     if (command.options?.version === undefined && (rest.includes('--version') || rest.includes('-V'))) return printVersion(ctx)
@@ -127,6 +138,7 @@ export async function runCli(
     if (parsed.positionals.length > (command.maxPositionals ?? 0)) {
       throw new UsageError(`unexpected argument '${parsed.positionals[command.maxPositionals ?? 0]}'`)
     }
+    debugStacks(ctx.env) // a malformed KFS_DEBUG stops the command as any bad setting does
     return await command.run(parsed, ctx)
   } catch (err: unknown) {
     return reportError(err, command, ctx)
@@ -180,7 +192,7 @@ function parseCommandLine(argv: readonly string[], specs: OptionSpecs, ctx: Comm
 }
 
 function reportError(err: unknown, command: Command, ctx: CommandContext): number {
-  if (ctx.env.KFS_DEBUG === '1' && err instanceof Error && err.stack !== undefined) ctx.err(`${err.stack}\n`)
+  if (debugWanted(ctx) && err instanceof Error && err.stack !== undefined) ctx.err(`${err.stack}\n`)
   const json = errorJson(err)
   if (err instanceof UsageError) {
     const human = `kfs ${command.name}: ${err.message}\nUsage: ${command.usage}\nRun kfs ${command.name} --help for details.\n`
@@ -197,6 +209,15 @@ function reportError(err: unknown, command: Command, ctx: CommandContext): numbe
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err)
   printFailure(ctx, json, `kfs ${command.name}: unexpected error: ${detail}\n`)
   return EXIT_FAILURE
+}
+
+/** KFS_DEBUG on; off when malformed (that error is being reported, and says so itself). */
+function debugWanted(ctx: CommandContext): boolean {
+  try {
+    return debugStacks(ctx.env)
+  } catch {
+    return false
+  }
 }
 
 /** The error object a failure prints under `--json`: `{"error": ErrorJson}` (README, "CLI"). */

@@ -18,7 +18,7 @@ import {
 } from '../../training/index.ts'
 import { createOfflineStore, trainingAdapters } from '../offline-adapters.ts'
 import { flagOption, listOption, stringOption, UsageError, type Command, type CommandContext, type ParsedArgs } from './command.ts'
-import { FEATURES_HELP, openRegistry } from './definitions.ts'
+import { definitionsModule, FEATURES_HELP, openRegistry } from './definitions.ts'
 import { parseOptionValue } from './options.ts'
 import { refuseOutputOverInputs } from './output-over-input.ts'
 import { progressFor } from './progress.ts'
@@ -80,7 +80,7 @@ Examples:
     'as-served': { type: 'boolean' },
     rebuild: { type: 'string', kind: 'hex-id' },
     out: { type: 'string', kind: 'output-file' },
-    definitions: { type: 'string', kind: 'input-path', short: 'd' },
+    definitions: { type: 'string', kind: 'module-path', short: 'd' },
   },
   async run(args, ctx) {
     const output = stringOption(args, 'out')
@@ -106,7 +106,7 @@ Examples:
         throw new UsageError('give exactly one of --service <name> or --feature-refs <refs>')
       if (!/\.(csv|parquet)$/i.test(labels)) throw new UsageError(`--labels: ${labels} is neither .csv nor .parquet`)
     }
-    const definitionsPath = modulePath ?? ctx.config().featuresModule
+    const definitionsPath = definitionsModule(modulePath, ctx)
     const reads = [
       ...(labels === undefined ? [] : [{ what: 'the label file (--labels)', path: labels }]),
       { what: 'the definitions module', path: resolve(ctx.cwd, definitionsPath) },

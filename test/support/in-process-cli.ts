@@ -17,12 +17,20 @@ export interface CliResult {
   readonly stderr: string
 }
 
-/** `kfs <args>` on embedded defaults under `dataDir`, logging silenced; `overrides` replace parts of the context (a stop signal). */
-export async function runKfsInProcess(args: readonly string[], dataDir: string, overrides: Partial<CommandContext> = {}): Promise<CliResult> {
+/**
+ * `kfs <args>` on embedded defaults under `dataDir`, logging silenced; `overrides` replace parts of
+ * the context (a stop signal); `extraEnv` adds or replaces environment variables (a bad setting).
+ */
+export async function runKfsInProcess(
+  args: readonly string[],
+  dataDir: string,
+  overrides: Partial<CommandContext> = {},
+  extraEnv: Readonly<Record<string, string>> = {},
+): Promise<CliResult> {
   let stdout = ''
   let stderr = ''
   const sink = (append: (t: string) => void) => ({ write: (t: string) => (append(t), true) }) as unknown as NodeJS.WritableStream
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, KFS_DATA_DIR: dataDir, KFS_LOG_LEVEL: 'silent' }
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, KFS_DATA_DIR: dataDir, KFS_LOG_LEVEL: 'silent', ...extraEnv }
   const code = await runCli(args, commands, (json) =>
     ({ ...createProcessContext({ json, env, cwd: repo, stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) }), ...overrides }),
   )

@@ -3,7 +3,8 @@
  * option or value at fault, then the command's usage — before any snapshot or log is opened.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -13,6 +14,11 @@ import { CORPUS_FEATURES as F } from './ingest-corpus.ts'
 const dir = mkdtempSync(join(tmpdir(), 'kfs-audit-ingest-args-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 const file = 'package.json'
+// A pipe nobody writes: read, it blocked the event loop for good (the process deaf to SIGTERM).
+const pipe = join(dir, 'accounts.parquet')
+const pipeFolder = join(dir, 'snapshot-with-a-pipe')
+mkdirSync(pipeFolder)
+for (const path of [pipe, join(pipeFolder, 'part-0.parquet')]) assert.equal(spawnSync('mkfifo', [path]).status, 0, 'mkfifo')
 
 const CASES: readonly (readonly [string, readonly string[], RegExp])[] = [
   ['no --source', [...F], /name the table source to ingest with --source/],
@@ -32,6 +38,16 @@ const CASES: readonly (readonly [string, readonly string[], RegExp])[] = [
     '--snapshot a path that does not exist',
     ['--source', 'accounts', ...F, '--snapshot', join(dir, 'nope')],
     /--snapshot .*nope: no such file or folder/,
+  ],
+  [
+    '--snapshot a pipe',
+    ['--source', 'accounts', ...F, '--snapshot', pipe],
+    /--snapshot .*accounts\.parquet: not a file or folder \(a pipe, device or socket\)/,
+  ],
+  [
+    '--snapshot a device',
+    ['--source', 'accounts_csv', ...F, '--snapshot', '/dev/zero'],
+    /--snapshot \/dev\/zero: not a file or folder/,
   ],
   [
     '--snapshot not an Iceberg snapshot id',
@@ -74,4 +90,12 @@ void describe('kfs ingest: every kind of bad invocation exits 2', () => {
       assert.equal(r.stdout, '')
     })
   }
+})
+
+void describe('kfs ingest: a snapshot folder holding a pipe named like a snapshot file', () => {
+  void it('exit 1 naming it, not its rows silently dropped (nor a read that never ends)', async () => {
+    const r = await runKfsInProcess(['ingest', '--source', 'accounts', ...F, '--snapshot', pipeFolder], join(dir, 'data'))
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /^kfs ingest: .*part-0\.parquet is not a regular file \(a pipe, device or socket\)/)
+  })
 })

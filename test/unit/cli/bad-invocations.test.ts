@@ -61,13 +61,14 @@ const BAD_VALUES: Record<ValueKind, readonly string[]> = {
   'snapshot-id': ['notanumber', '-1'],
   'hex-id': ['xyz', '0123456789ABCDEF'],
   'input-file': ['/no/such/file.csv', '/tmp'],
-  'input-path': ['/no/such/features.ts'],
-  'output-file': ['/no/such/folder/out.parquet', '/tmp'],
+  'module-path': ['/no/such/features.ts', 'README.md', '/etc'], // missing, not a module, a folder without index.ts
+  // /dev/null: written beside and renamed over, a device would be replaced (checked before any write).
+  'output-file': ['/no/such/folder/out.parquet', '/tmp', '/dev/null'],
 }
 
 let seeded: string
 let fresh: string
-let files: { labels: string; headerOnly: string; empty: string; good: string; out: string }
+let files: { labels: string; headerOnly: string; empty: string; good: string; out: string; fifo: string }
 
 before(() => {
   // One data dir where the engine has run (views live, archive and checkpoints written), one
@@ -95,7 +96,9 @@ before(() => {
     empty: join(inputs, 'empty.ndjson'),
     good: join(inputs, 'good.ndjson'),
     out: join(inputs, 'out.parquet'),
+    fifo: join(inputs, 'a-pipe.parquet'),
   }
+  assert.equal(spawnSync('mkfifo', [files.fifo]).status, 0, 'mkfifo')
   writeFileSync(files.labels, 'user_id,ts,amount\nu1,2026-11-01T01:00:00Z,3.5\n')
   writeFileSync(files.headerOnly, 'user_id,ts,amount\n')
   writeFileSync(files.empty, '\n\n')
@@ -267,13 +270,19 @@ const USAGE: readonly { args: (f: typeof files) => string[]; dir: () => string; 
     message: /--rebuild takes only --out/,
   },
   { args: () => ['skew-report', '--from', '1h', '--until', '2h'], dir: () => fresh, message: /--from must be before --until/ },
+  // An output that exists and is no regular file: renamed over, the pipe itself would be replaced.
+  {
+    args: (f) => ['training-set', '--labels', f.labels, '--service', 'fraud_model', '--out', f.fifo],
+    dir: () => seeded,
+    message: /--out: .*a-pipe\.parquet is not a regular file/,
+  },
   { args: () => ['serve', '--log-sample', '0.5'], dir: () => fresh, message: /--log-sample needs --log-topic/ },
 ]
 
 void describe('cli > usage errors that need the stores exit 2 before doing anything', () => {
   for (const row of USAGE) {
     void test(
-      row.args({ labels: '<labels>', headerOnly: '<h>', empty: '<e>', good: '<good>', out: '<out>' }).join(' '),
+      row.args({ labels: '<labels>', headerOnly: '<h>', empty: '<e>', good: '<good>', out: '<out>', fifo: '<fifo>' }).join(' '),
       async () => {
         await expectUsage(row.args(files), row.dir(), row.message)
       },
@@ -318,7 +327,7 @@ const NOTHING: readonly { args: (f: typeof files) => string[]; dir: () => string
 void describe('cli > checking or processing nothing is a failure (exit 1)', () => {
   for (const row of NOTHING) {
     void test(
-      row.args({ labels: '<labels>', headerOnly: '<header-only>', empty: '<empty>', good: '<good>', out: '<out>' }).join(' '),
+      row.args({ labels: '<labels>', headerOnly: '<header-only>', empty: '<empty>', good: '<good>', out: '<out>', fifo: '<fifo>' }).join(' '),
       async () => {
         const args = row.args(files)
         const r = await kfs(args, row.dir())

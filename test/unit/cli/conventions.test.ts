@@ -121,7 +121,7 @@ void describe('cli > one meaning per flag', () => {
     const mixed = [...kinds].filter(([name, byKind]) => byKind.size > 1 && name !== 'features').map(([name, byKind]) => `--${name}: ${JSON.stringify(Object.fromEntries(byKind))}`)
     assert.deepEqual(mixed, [])
     assert.deepEqual(Object.fromEntries(kinds.get('features')!), {
-      'input-path': commands.filter((c) => c.options?.features !== undefined && c.name !== 'training-set').map((c) => c.name),
+      'module-path': commands.filter((c) => c.options?.features !== undefined && c.name !== 'training-set').map((c) => c.name),
       text: ['training-set'],
     })
     for (const command of commands) {
