@@ -74,7 +74,14 @@ export const userProbe = featureView({ name: 'user_probe', entity: examples.user
 /** Version 2 of user_probe: same features, another table. */
 export const userProbeV2 = featureView({ name: 'user_probe', entity: examples.user, ...lasts(2, '1h') })
 export const accountProbe = featureView({ name: 'account_probe', entity: account, ...lasts(1, '1h') })
-export const userAccountProbe = featureView({ name: 'user_account_probe', entity: userAccount, ...lasts(1, '1h') })
+/** Its entity's keys are text, so the probe's long account_id is written as one (else every record is refused `invalid_key`). */
+export const userAccountProbe = featureView({
+  name: 'user_account_probe',
+  entity: userAccount,
+  ...lasts(1, '1h'),
+  map: (e) => ({ ...e, account_id: e.account_id === null || e.account_id === undefined ? e.account_id : String(e.account_id) }),
+  mapFields: { account_id: 'string' },
+})
 
 export const probeViews: readonly FeatureViewDef[] = [userProbe, userProbeV2, accountProbe, userAccountProbe]
 
