@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import requests
 
+from .answer import check_answer, column, snippet
 from .errors import KfsError, NotFoundError, error_for
 from .registry import Registry, Service, View
 from .training import Labels, historical_features, resolve_cli
@@ -59,15 +60,19 @@ class Client:
         except ValueError:
             payload = None
         if res.status_code >= 400:
-            raise error_for(res.status_code, payload)
+            raise error_for(res.status_code, payload, text=snippet(res.text))
         if payload is None:
-            raise KfsError("BAD_RESPONSE", f"{method} {path} answered {res.status_code} without JSON")
+            raise KfsError("BAD_RESPONSE", f"{method} {path} answered {res.status_code} without JSON: {snippet(res.text)!r}")
         return payload
 
     def registry(self, refresh: bool = False) -> Registry:
         """The server's registry (``GET /v1/registry``), fetched once and kept."""
         if self._registry is None or refresh:
-            self._registry = Registry(self._request("GET", "/v1/registry"))
+            document = self._request("GET", "/v1/registry")
+            try:
+                self._registry = Registry(document)
+            except (KeyError, TypeError, ValueError, AttributeError) as err:
+                raise KfsError("BAD_RESPONSE", f"GET /v1/registry: the answer is not a kfs registry ({type(err).__name__}: {err})") from err
         return self._registry
 
     def list_views(self) -> List[View]:
@@ -106,8 +111,8 @@ class Client:
             body["features"] = list(features or [])
         if request is not None:
             body["request"] = dict(request)
-        answer: Dict[str, Any] = self._request("POST", "/v1/features", body)
-        return answer
+        rows_asked = max((len(values) for values in body["entities"].values()), default=0)
+        return check_answer(self._request("POST", "/v1/features", body), rows_asked)
 
     def get_online_features(
         self,
@@ -148,8 +153,12 @@ class Client:
         return out
 
     def _frame(self, answer: Mapping[str, Any]) -> pd.DataFrame:
-        registry = self.registry()
         names: List[str] = list(answer["features"])
+        registry = self.registry()
+        # A name the kept registry does not have was applied since it was read: read it again,
+        # so the column gets its type rather than one guessed from the values (3 for a double).
+        if any(registry.value_type(name) is None for name in names):
+            registry = self.registry(refresh=True)
         rows: List[Mapping[str, Any]] = list(answer["rows"])
         columns: Dict[str, pa.Array] = {}
         keys: List[str] = []
@@ -165,7 +174,7 @@ class Client:
                 columns[k] = pa.array([None if v is None else str(v) for v in values], pa.string())
         for i, name in enumerate(names):
             values = [row["values"][i] for row in rows]
-            columns[name] = pa.array(values, registry.arrow_type(name))
+            columns[name] = column(name, values, registry.value_type(name))
         view_keys: List[str] = []
         for row in rows:
             for v in row["views"]:
