@@ -55,7 +55,11 @@ export function generateServiceClient(args: { readonly service: string; readonly
   })
 
   const joinKeys = new Map<string, KeyType>()
-  for (const { view } of plan.reads) for (const k of view.entity.joinKeys) joinKeys.set(k, view.entity.keyType)
+  // A key two entities share is typed as a string entity's key whenever one of them is a string
+  // entity (as it is when that entity is alone), not by whichever view the plan reads last.
+  for (const { view } of plan.reads) {
+    for (const k of view.entity.joinKeys) joinKeys.set(k, joinKeys.get(k) === 'string' ? 'string' : view.entity.keyType)
+  }
   const entityLines = [...joinKeys].map(([k, keyType]) => `  readonly ${quote(k)}: ${keyType === 'int' ? 'number | string' : 'string'}`)
 
   const inputs = new Map<string, RequestValueType>()
@@ -108,7 +112,12 @@ export interface ${T}Row {
   readonly views: Readonly<Record<${T}View, ViewState>>
 }
 
-/** A failure: the server's error code (NOT_FOUND, BAD_REQUEST, UNAUTHORIZED, …), or CLIENT_OUT_OF_DATE. */
+/**
+ * A failure: the server's error code (NOT_FOUND, BAD_REQUEST, UNAUTHORIZED, …), or the client's
+ * own: CLIENT_OUT_OF_DATE, UNREACHABLE (no answer, or one cut short; status 0 when none came),
+ * BAD_RESPONSE (a 2xx that is not a feature answer — a proxy's page, another service's JSON),
+ * HTTP_ERROR (an error status without kfs's error body).
+ */
 export class KfsError extends Error {
   readonly status: number
   readonly code: string
@@ -141,6 +150,26 @@ interface Answer {
   readonly rows: readonly { readonly values: readonly unknown[]; readonly views: Record<string, ViewState> }[]
 }
 
+const STATUSES: readonly unknown[] = ['PRESENT', 'MISSING', 'OUTSIDE_TTL']
+
+/** \`body\` if it is a feature answer with one row per entity, one value per feature and a status per view; else BAD_RESPONSE. */
+function checkAnswer(body: unknown, rowCount: number, status: number, text: string): Answer {
+  const bad = (why: string): KfsError => new KfsError(status, 'BAD_RESPONSE', \`POST /v1/features: \${why}: \${text.slice(0, 200)}\`)
+  if (typeof body !== 'object' || body === null) throw bad('the answer is not a JSON object')
+  const { features, rows } = body as { features?: unknown; rows?: unknown }
+  if (!Array.isArray(features) || !Array.isArray(rows)) throw bad('the answer has no features and rows')
+  if (rows.length !== rowCount) throw bad(\`\${rows.length} rows for \${rowCount} entities\`)
+  for (const row of rows as unknown[]) {
+    const { values, views } = (row ?? {}) as { values?: unknown; views?: unknown }
+    if (!Array.isArray(values) || values.length !== features.length) throw bad('a row without one value per feature')
+    if (typeof views !== 'object' || views === null) throw bad('a row without views')
+    for (const state of Object.values(views)) {
+      if (!STATUSES.includes((state as { status?: unknown } | null)?.status)) throw bad('a view state without a known status')
+    }
+  }
+  return body as Answer
+}
+
 export function create${T}Client(options: ${T}ClientOptions): ${T}Client {
   const base = options.url.replace(/\\/+$/, '')
   const doFetch = options.fetch ?? fetch
@@ -151,18 +180,37 @@ export function create${T}Client(options: ${T}ClientOptions): ${T}Client {
     if (entities.length === 0) return []
     const columns: Record<string, unknown[]> = {}
     for (const entity of entities) for (const [key, value] of Object.entries(entity)) (columns[key] ??= []).push(value)
-    const res = await doFetch(\`\${base}/v1/features\`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ service: ${CONST}_SERVICE, entities: columns, request }),
-    })
-    const body: unknown = await res.json().catch(() => undefined)
-    if (!res.ok) {
-      const error = (body as { error?: Record<string, unknown> } | undefined)?.error ?? {}
-      const { code, message, ...details } = error
-      throw new KfsError(res.status, String(code ?? 'HTTP_ERROR'), String(message ?? \`HTTP \${res.status}\`), details)
+    let res: Response
+    try {
+      res = await doFetch(\`\${base}/v1/features\`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ service: ${CONST}_SERVICE, entities: columns, request }),
+      })
+    } catch (err) {
+      throw new KfsError(0, 'UNREACHABLE', \`POST \${base}/v1/features: \${String(err)}\`)
     }
-    const answer = body as Answer
+    let text: string
+    try {
+      text = await res.text()
+    } catch (err) {
+      throw new KfsError(res.status, 'UNREACHABLE', \`the answer (HTTP \${res.status}) was cut short: \${String(err)}\`)
+    }
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch {
+      body = undefined
+    }
+    if (!res.ok) {
+      const error: unknown = (body as { error?: unknown } | undefined)?.error
+      if (typeof error !== 'object' || error === null || typeof (error as { code?: unknown }).code !== 'string') {
+        throw new KfsError(res.status, 'HTTP_ERROR', \`HTTP \${res.status}: \${text.slice(0, 200)}\`)
+      }
+      const { code, message, ...details } = error as Record<string, unknown>
+      throw new KfsError(res.status, String(code), String(message ?? \`HTTP \${res.status}\`), details)
+    }
+    const answer = checkAnswer(body, entities.length, res.status, text)
     if (answer.features.join('\\n') !== ${CONST}_FEATURES.join('\\n')) {
       throw new KfsError(res.status, 'CLIENT_OUT_OF_DATE', \`the server's service ${service} has features \${answer.features.join(', ')}; regenerate this client\`)
     }
