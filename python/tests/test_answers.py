@@ -12,8 +12,10 @@ server (stub_server.py) that answers byte for byte what each case sets:
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable, Dict, List
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -292,3 +294,60 @@ def test_no_answer_in_time_and_nothing_listening_are_unreachable(stub: Stub, cal
     with pytest.raises(KfsError) as down:
         {**CALLS, **REGISTRY_CALLS}[call](Client("http://127.0.0.1:9", timeout=2))
     assert down.value.code == "UNREACHABLE"
+
+
+# Entities and request inputs as notebooks hold them: each is sent as the plain JSON values it
+# stands for (numpy's scalars are not JSON to `json`, and a numpy scalar is not a list).
+ENTITY_INPUTS = [
+    ("list", [7, 8], [7, 8]),
+    ("tuple", ("a", "b"), ["a", "b"]),
+    ("range", range(2), [0, 1]),
+    ("numpy int64 array", np.array([7, 2**62], dtype=np.int64), [7, 2**62]),
+    ("numpy str array", np.array(["a", "b"]), ["a", "b"]),
+    ("pandas int Series", pd.Series([7, 8]), [7, 8]),
+    ("pandas nullable Int64 Series", pd.Series([7, 8], dtype="Int64"), [7, 8]),
+    ("pandas string Series", pd.Series(["a", "ü"], dtype="string"), ["a", "ü"]),
+    ("pandas Index", pd.Index([7, 8]), [7, 8]),
+    ("numpy int64 scalar", np.int64(7), [7]),
+    ("numpy str scalar", np.str_("a"), ["a"]),
+]
+
+
+@pytest.mark.parametrize("case,given,sent", ENTITY_INPUTS, ids=[c[0] for c in ENTITY_INPUTS])
+def test_entities_as_notebooks_hold_them_are_sent_as_plain_json(stub: Stub, case: str, given: Any, sent: List[Any]) -> None:
+    stub.set("POST", "/v1/features", json_reply({"features": ["w:n"], "rows": [row({"num": v}, [1]) for v in sent]}))
+    Client(stub.url).get_online_features_response(features=["w:n"], entities={"num": given}, request={"i": np.int64(3), "d": np.float64(0.5), "b": np.bool_(True), "s": np.str_("x")})
+    assert stub.requests[-1][2] == {"entities": {"num": sent}, "features": ["w:n"], "request": {"i": 3, "d": 0.5, "b": True, "s": "x"}}
+    body = stub.requests[-1][2]
+    assert body is not None and [type(v) for v in body["request"].values()] == [int, float, bool, str]
+
+
+def test_a_single_entity_given_as_a_numpy_scalar_is_one_entity(stub: Stub) -> None:
+    stub.set("POST", "/v1/features", json_reply({"features": ["w:n"], "rows": [row({"num": 7}, [1])]}))
+    got = Client(stub.url).get_online_features_dict(features=["w:n"], entity={"num": np.int64(7)})
+    assert got["w:n"] == 1
+    assert stub.requests[-1][2] == {"entities": {"num": [7]}, "features": ["w:n"]}
+
+
+MISSING_MARKERS = [
+    ("pandas NA in a nullable Series", {"num": pd.Series([7, None], dtype="Int64")}, None, {"num": [7, None]}),
+    ("NaN in a float list", {"num": [7.0, float("nan")]}, None, "entities['num'][1] is nan"),
+    ("Infinity in a numpy array", {"num": np.array([np.inf])}, None, "entities['num'][0] is inf"),
+    ("NaN as a request input", {"num": [7]}, {"d": float("nan")}, "request['d'] is nan"),
+]
+
+
+@pytest.mark.parametrize("case,entities,request_inputs,expected", MISSING_MARKERS, ids=[c[0] for c in MISSING_MARKERS])
+def test_missing_markers_are_null_and_nan_is_refused_naming_where(stub: Stub, case: str, entities: Dict[str, Any], request_inputs: Any, expected: Any) -> None:
+    stub.set("POST", "/v1/features", json_reply({"error": {"code": "BAD_REQUEST", "message": "num values must be strings or integers"}}, 400))
+    client = Client(stub.url)
+    call = lambda: client.get_online_features_response(features=["w:n"], entities=entities, request=request_inputs)  # noqa: E731
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            call()
+        assert stub.requests == []
+    else:
+        # Sent as null: the server's refusal says what it needed.
+        with pytest.raises(BadRequestError):
+            call()
+        assert stub.requests[-1][2] == {"entities": expected, "features": ["w:n"]}

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import requests
@@ -16,7 +18,8 @@ from .errors import KfsError, NotFoundError, error_for
 from .registry import Registry, Service, View
 from .training import Labels, historical_features, resolve_cli
 
-Scalar = Union[str, int]
+# A join-key value: text or an integer (a numpy scalar of either too).
+Scalar = Union[str, int, "np.generic"]
 
 
 class Client:
@@ -94,7 +97,7 @@ class Client:
     def get_online_features_response(
         self,
         *,
-        entities: Mapping[str, Union[Scalar, Sequence[Scalar]]],
+        entities: Mapping[str, Union[Scalar, Iterable[Any]]],
         features: Optional[Sequence[str]] = None,
         service: Optional[str] = None,
         request: Optional[Mapping[str, Any]] = None,
@@ -102,7 +105,7 @@ class Client:
         """The raw JSON answer of ``POST /v1/features``."""
         if (service is None) == (features is None):
             raise ValueError("give exactly one of service= or features=")
-        body: Dict[str, Any] = {"entities": {k: _as_list(v) for k, v in entities.items()}}
+        body: Dict[str, Any] = {"entities": {k: _as_list(v, k) for k, v in entities.items()}}
         if service is not None:
             body["service"] = service
         else:
@@ -110,14 +113,14 @@ class Client:
                 raise ValueError("features= must be a list of feature references, not one string")
             body["features"] = list(features or [])
         if request is not None:
-            body["request"] = dict(request)
+            body["request"] = {k: _plain(v, f"request[{k!r}]") for k, v in request.items()}
         rows_asked = max((len(values) for values in body["entities"].values()), default=0)
         return check_answer(self._request("POST", "/v1/features", body), rows_asked)
 
     def get_online_features(
         self,
         *,
-        entities: Mapping[str, Union[Scalar, Sequence[Scalar]]],
+        entities: Mapping[str, Union[Scalar, Iterable[Any]]],
         features: Optional[Sequence[str]] = None,
         service: Optional[str] = None,
         request: Optional[Mapping[str, Any]] = None,
@@ -217,7 +220,22 @@ class Client:
         )
 
 
-def _as_list(value: Union[Scalar, Sequence[Scalar]]) -> List[Any]:
-    if isinstance(value, (str, bytes, int, float)):
-        return [value]
-    return list(value)
+def _as_list(value: Any, key: str) -> List[Any]:
+    """An entity list as plain JSON values: one value (a numpy scalar too) is a list of one; any
+    other iterable — list, tuple, range, numpy array, pandas Series or Index — is listed."""
+    if isinstance(value, (str, bytes, int, float, np.generic)):
+        return [_plain(value, f"entities[{key!r}]")]
+    return [_plain(v, f"entities[{key!r}][{i}]") for i, v in enumerate(value)]
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` as the Python value ``json`` writes: numpy's scalars as theirs (``json`` cannot
+    write them), pandas' missing markers as null (the server then says what it needed there).
+    NaN and ±Infinity have no JSON: refused here, naming where, rather than by the encoder."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    elif value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} is {value}: JSON has no NaN or Infinity (send a finite number, or leave the entity out)")
+    return value
