@@ -351,3 +351,14 @@ def test_missing_markers_are_null_and_nan_is_refused_naming_where(stub: Stub, ca
         with pytest.raises(BadRequestError):
             call()
         assert stub.requests[-1][2] == {"entities": expected, "features": ["w:n"]}
+
+
+def test_describe_of_a_view_applied_since_the_registry_was_read_finds_it(stub: Stub) -> None:
+    stub.set("GET", "/v1/registry", json_reply(REGISTRY))
+    client = Client(stub.url)
+    assert [v.name for v in client.list_views()] == ["v", "w"]
+    stub.set("GET", "/v1/registry", json_reply({**REGISTRY, "views": [*REGISTRY["views"], view("x", 2, {"avg": "double"})]}))
+    assert client.describe("x").ref == "x@2"
+    assert client.describe("x@2").features[0].type == "double"
+    with pytest.raises(NotFoundError):
+        client.describe("nope")

@@ -86,8 +86,12 @@ class Client:
         return list(self.registry().services)
 
     def describe(self, view: str) -> View:
-        """A view by ``name`` (its highest served version) or ``name@version``; NotFoundError if none."""
+        """A view by ``name`` (its highest served version) or ``name@version``; NotFoundError if the
+        server does not serve it (the kept registry is read again first)."""
         found = self.registry().view(view)
+        if found is None:
+            # Applied since the registry was read? Read it again before saying there is none.
+            found = self.registry(refresh=True).view(view)
         if found is None:
             raise NotFoundError("NOT_FOUND", f"unknown view {view}", details={"view": view})
         return found
