@@ -267,6 +267,50 @@ const FAILURES: readonly {
       ),
     code: 'BAD_RESPONSE',
   },
+  {
+    name: 'text for a long',
+    answer: () =>
+      json(
+        answerOf([
+          { values: ['7'], status: 'PRESENT', as_of: 1 },
+          { values: [1], status: 'PRESENT', as_of: 1 },
+        ]),
+      ),
+    code: 'BAD_RESPONSE',
+  },
+  {
+    name: 'a fraction for a long',
+    answer: () =>
+      json(
+        answerOf([
+          { values: [1.5], status: 'PRESENT', as_of: 1 },
+          { values: [1], status: 'PRESENT', as_of: 1 },
+        ]),
+      ),
+    code: 'BAD_RESPONSE',
+  },
+  {
+    name: 'a list for a long',
+    answer: () =>
+      json(
+        answerOf([
+          { values: [[1]], status: 'PRESENT', as_of: 1 },
+          { values: [1], status: 'PRESENT', as_of: 1 },
+        ]),
+      ),
+    code: 'BAD_RESPONSE',
+  },
+  {
+    name: 'a boolean for a long',
+    answer: () =>
+      json(
+        answerOf([
+          { values: [true], status: 'PRESENT', as_of: 1 },
+          { values: [1], status: 'PRESENT', as_of: 1 },
+        ]),
+      ),
+    code: 'BAD_RESPONSE',
+  },
   { name: 'a 200 cut short', answer: () => cutShort(200, '{"features":'), code: 'UNREACHABLE', status: 200 },
   {
     name: 'a proxy page with 502',
@@ -327,6 +371,57 @@ void describe('kfs codegen: the generated client parses every answer into rows o
         if (failure.status !== undefined) assert.equal(err.status, failure.status)
         return true
       })
+    })
+  }
+})
+
+void describe('kfs codegen: values of every type are taken, and refused when their type cannot hold them', async () => {
+  type ClassModule = {
+    CLASS_FEATURES: readonly string[]
+    createClassClient(o: { url: string; fetch?: typeof fetch }): {
+      getOnlineFeatures(e: readonly Record<string, unknown>[], r: Record<string, unknown>): Promise<Row[]>
+    }
+  }
+  const { CLASS_FEATURES, createClassClient } = (await import(pathToFileURL(join(work, 'class.ts')).href)) as ClassModule
+  // One good value per output, in answer order (function@1: long, double, string, long[], double[], string[]; function@2: double, long; enum: long; return, void, typeof, await).
+  const good: unknown[] = [3, -0.5, 'ü', [1, 2], [], ['a'], 2, 7, 9, true, 4, 'x', 1.5]
+  const answer = (values: unknown[]): Response =>
+    json({
+      features: CLASS_FEATURES,
+      rows: [{ entities: {}, values, views: { 'function@1': { status: 'PRESENT', as_of: 1, age_ms: 0 } } }],
+    })
+  const call = (values: unknown[]) =>
+    createClassClient({ url: 'http://kfs', fetch: () => Promise.resolve(answer(values)) }).getOnlineFeatures(
+      [{ default: 'd', in: 1 }],
+      { if: 1, else: 1.5, for: 'x', while: true },
+    )
+
+  void test('a value of each type, and null for each, come through', async () => {
+    assert.equal(good.length, CLASS_FEATURES.length)
+    const [row] = await call(good)
+    assert.deepEqual(Object.values(row!.features), good)
+    const [nulls] = await call(good.map(() => null))
+    assert.ok(Object.values(nulls!.features).every((v) => v === null))
+  })
+
+  const WRONG: readonly [string, number, unknown][] = [
+    ['a fraction for a long', 0, 1.5],
+    ['text for a double', 1, '1'],
+    ['a number for a string', 2, 3],
+    ['a fraction in a long list', 3, [1, 2.5]],
+    ['a scalar for a double list', 4, 1],
+    ['a number in a string list', 5, ['a', 1]],
+    ['a number for a boolean', 9, 1],
+    ['a boolean for a string', 11, false],
+  ]
+  for (const [name, at, value] of WRONG) {
+    void test(`${name}: BAD_RESPONSE`, async () => {
+      const values = [...good]
+      values[at] = value
+      await assert.rejects(
+        call(values),
+        (err: Error & { code?: string }) => err.name === 'KfsError' && err.code === 'BAD_RESPONSE',
+      )
     })
   }
 })
