@@ -15,7 +15,8 @@ view has no row), its entity's join keys and request inputs as types, and
 create<Service>Client({ url, apiKey }) whose getOnlineFeatures(entities, request) calls
 POST /v1/features of kfs serve and returns typed rows. A feature the service does not have is a
 compile error in the code that uses it; a server whose service changed since is CLIENT_OUT_OF_DATE
-at run time. The module imports nothing (it uses the global fetch).
+at run time, no answer (or one cut short) UNREACHABLE, a 2xx that is not a feature answer
+BAD_RESPONSE. The module imports nothing (it uses the global fetch).
 
 A service the definitions do not have exits 2.
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import requests
 
-from kfs import BadRequestError, Client, KfsError, NotFoundError, UnauthorizedError
+from kfs import BadRequestError, Client, KfsError, NotFoundError, TooLargeError, UnauthorizedError
 
 from conftest import API_KEY, Kfs
 
@@ -116,3 +116,19 @@ def test_errors_carry_kfs_codes(client: Client, kfs: Kfs) -> None:
     assert unreachable.value.code == "UNREACHABLE"
     with pytest.raises(ValueError):
         client.get_online_features(service="fraud_model", features=["user_purchases:count"], entities={"user_id": ["u0"]})
+
+
+# Requests over the server's limits (kfs serve: 2000 lookups, a 1 MiB body): each is TooLargeError
+# with the server's code, also when the body is refused before it was all sent.
+OVER_LIMITS = [
+    ("more lookups than allowed", [f"u{i}" for i in range(2001)], "BATCH_TOO_LARGE"),
+    ("a body over 1 MiB", [f"u{i}-{'x' * 100}" for i in range(12_000)], "PAYLOAD_TOO_LARGE"),
+    ("a body far over 1 MiB", [f"u{i}-{'x' * 400}" for i in range(40_000)], "PAYLOAD_TOO_LARGE"),
+]
+
+
+@pytest.mark.parametrize("case,users,code", OVER_LIMITS, ids=[c[0] for c in OVER_LIMITS])
+def test_requests_over_the_limits_are_too_large_with_the_servers_code(client: Client, case: str, users: List[str], code: str) -> None:
+    with pytest.raises(TooLargeError) as caught:
+        client.get_online_features(features=["user_clicks:count_1h"], entities={"user_id": users})
+    assert (caught.value.code, caught.value.status) == (code, 413), caught.value

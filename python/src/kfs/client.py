@@ -3,19 +3,23 @@
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import requests
 
+from .answer import check_answer, column, snippet
 from .errors import KfsError, NotFoundError, error_for
 from .registry import Registry, Service, View
 from .training import Labels, historical_features, resolve_cli
 
-Scalar = Union[str, int]
+# A join-key value: text or an integer (a numpy scalar of either too).
+Scalar = Union[str, int, "np.generic"]
 
 
 class Client:
@@ -59,15 +63,19 @@ class Client:
         except ValueError:
             payload = None
         if res.status_code >= 400:
-            raise error_for(res.status_code, payload)
+            raise error_for(res.status_code, payload, text=snippet(res.text))
         if payload is None:
-            raise KfsError("BAD_RESPONSE", f"{method} {path} answered {res.status_code} without JSON")
+            raise KfsError("BAD_RESPONSE", f"{method} {path} answered {res.status_code} without JSON: {snippet(res.text)!r}")
         return payload
 
     def registry(self, refresh: bool = False) -> Registry:
         """The server's registry (``GET /v1/registry``), fetched once and kept."""
         if self._registry is None or refresh:
-            self._registry = Registry(self._request("GET", "/v1/registry"))
+            document = self._request("GET", "/v1/registry")
+            try:
+                self._registry = Registry(document)
+            except (KeyError, TypeError, ValueError, AttributeError) as err:
+                raise KfsError("BAD_RESPONSE", f"GET /v1/registry: the answer is not a kfs registry ({type(err).__name__}: {err})") from err
         return self._registry
 
     def list_views(self) -> List[View]:
@@ -78,8 +86,12 @@ class Client:
         return list(self.registry().services)
 
     def describe(self, view: str) -> View:
-        """A view by ``name`` (its highest served version) or ``name@version``; NotFoundError if none."""
+        """A view by ``name`` (its highest served version) or ``name@version``; NotFoundError if the
+        server does not serve it (the kept registry is read again first)."""
         found = self.registry().view(view)
+        if found is None:
+            # Applied since the registry was read? Read it again before saying there is none.
+            found = self.registry(refresh=True).view(view)
         if found is None:
             raise NotFoundError("NOT_FOUND", f"unknown view {view}", details={"view": view})
         return found
@@ -89,7 +101,7 @@ class Client:
     def get_online_features_response(
         self,
         *,
-        entities: Mapping[str, Union[Scalar, Sequence[Scalar]]],
+        entities: Mapping[str, Union[Scalar, Iterable[Any]]],
         features: Optional[Sequence[str]] = None,
         service: Optional[str] = None,
         request: Optional[Mapping[str, Any]] = None,
@@ -97,7 +109,7 @@ class Client:
         """The raw JSON answer of ``POST /v1/features``."""
         if (service is None) == (features is None):
             raise ValueError("give exactly one of service= or features=")
-        body: Dict[str, Any] = {"entities": {k: _as_list(v) for k, v in entities.items()}}
+        body: Dict[str, Any] = {"entities": {k: _as_list(v, k) for k, v in entities.items()}}
         if service is not None:
             body["service"] = service
         else:
@@ -105,14 +117,14 @@ class Client:
                 raise ValueError("features= must be a list of feature references, not one string")
             body["features"] = list(features or [])
         if request is not None:
-            body["request"] = dict(request)
-        answer: Dict[str, Any] = self._request("POST", "/v1/features", body)
-        return answer
+            body["request"] = {k: _plain(v, f"request[{k!r}]") for k, v in request.items()}
+        rows_asked = max((len(values) for values in body["entities"].values()), default=0)
+        return check_answer(self._request("POST", "/v1/features", body), rows_asked)
 
     def get_online_features(
         self,
         *,
-        entities: Mapping[str, Union[Scalar, Sequence[Scalar]]],
+        entities: Mapping[str, Union[Scalar, Iterable[Any]]],
         features: Optional[Sequence[str]] = None,
         service: Optional[str] = None,
         request: Optional[Mapping[str, Any]] = None,
@@ -148,8 +160,12 @@ class Client:
         return out
 
     def _frame(self, answer: Mapping[str, Any]) -> pd.DataFrame:
-        registry = self.registry()
         names: List[str] = list(answer["features"])
+        registry = self.registry()
+        # A name the kept registry does not have was applied since it was read: read it again,
+        # so the column gets its type rather than one guessed from the values (3 for a double).
+        if any(registry.value_type(name) is None for name in names):
+            registry = self.registry(refresh=True)
         rows: List[Mapping[str, Any]] = list(answer["rows"])
         columns: Dict[str, pa.Array] = {}
         keys: List[str] = []
@@ -165,7 +181,7 @@ class Client:
                 columns[k] = pa.array([None if v is None else str(v) for v in values], pa.string())
         for i, name in enumerate(names):
             values = [row["values"][i] for row in rows]
-            columns[name] = pa.array(values, registry.arrow_type(name))
+            columns[name] = column(name, values, registry.value_type(name))
         view_keys: List[str] = []
         for row in rows:
             for v in row["views"]:
@@ -208,7 +224,22 @@ class Client:
         )
 
 
-def _as_list(value: Union[Scalar, Sequence[Scalar]]) -> List[Any]:
-    if isinstance(value, (str, bytes, int, float)):
-        return [value]
-    return list(value)
+def _as_list(value: Any, key: str) -> List[Any]:
+    """An entity list as plain JSON values: one value (a numpy scalar too) is a list of one; any
+    other iterable — list, tuple, range, numpy array, pandas Series or Index — is listed."""
+    if isinstance(value, (str, bytes, int, float, np.generic)):
+        return [_plain(value, f"entities[{key!r}]")]
+    return [_plain(v, f"entities[{key!r}][{i}]") for i, v in enumerate(value)]
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` as the Python value ``json`` writes: numpy's scalars as theirs (``json`` cannot
+    write them), pandas' missing markers as null (the server then says what it needed there).
+    NaN and ±Infinity have no JSON: refused here, naming where, rather than by the encoder."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    elif value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} is {value}: JSON has no NaN or Infinity (send a finite number, or leave the entity out)")
+    return value

@@ -1,7 +1,10 @@
 """Errors of the kfs client. Every one carries kfs's error code: the ``code`` of the server's
 error body (core/error-codes.ts and the HTTP codes of serving/openapi/error-codes.ts), the code a
 failing ``kfs training-set --json`` prints, or one of the client's own: ``USAGE`` (the CLI refused
-its arguments, exit 2), ``UNREACHABLE`` (no answer from the server), ``CLI_NOT_FOUND``.
+its arguments, exit 2), ``UNREACHABLE`` (no answer from the server, none in time, or one cut
+short), ``BAD_RESPONSE`` (a 2xx answer that is not what kfs answers: not JSON — a proxy's page —,
+not a feature answer, a value its feature's type cannot hold), ``HTTP_ERROR`` (an error status
+without kfs's error body), ``CLI_NOT_FOUND``.
 """
 
 from __future__ import annotations
@@ -86,17 +89,20 @@ def error_for_code(code: str, message: str, *, details: Optional[Mapping[str, An
     return _BY_CODE.get(code, KfsError)(code, message, details=details)
 
 
-def error_for(status: int, body: Any) -> KfsError:
-    """The exception for an HTTP error answer (``{"error": {"code", "message", …}}``)."""
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        error = {"code": "INTERNAL" if status >= 500 else "HTTP_ERROR", "message": f"HTTP {status}"}
-    details = {k: v for k, v in error.items() if k not in ("code", "message", "errorId")}
+def error_for(status: int, body: Any, *, text: str = "") -> KfsError:
+    """The exception for an HTTP error answer (``{"error": {"code", "message", …}}``). An answer
+    without kfs's error body — a proxy's page, a cut body — is HTTP_ERROR with the start of the
+    page (``text``) in its message: the code is kfs's only when kfs sent one."""
     cls = _BY_STATUS.get(status, ServerError if status >= 500 else KfsError)
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or not isinstance(error.get("code"), str):
+        return cls("HTTP_ERROR", f"HTTP {status}" + (f": {text}" if text else ""), status=status)
+    details = {k: v for k, v in error.items() if k not in ("code", "message", "errorId")}
+    error_id = error.get("errorId")
     return cls(
-        str(error.get("code")),
-        str(error.get("message")),
+        error["code"],
+        str(error.get("message", f"HTTP {status}")),
         status=status,
         details=details,
-        error_id=error.get("errorId"),
+        error_id=error_id if isinstance(error_id, str) else None,
     )

@@ -93,19 +93,25 @@ class Registry:
     def view(self, name: str) -> Optional[View]:
         return self._views.get(name)
 
-    def arrow_type(self, output: str) -> Optional[pa.DataType]:
-        """The Arrow type of an output name of ``POST /v1/features`` (``view:f``, ``view@2:f``, a request feature)."""
+    def value_type(self, output: str) -> Optional[str]:
+        """The kfs value type of an output name of ``POST /v1/features`` (``view:f``, ``view@2:f``,
+        a request feature); None for a name this registry does not have."""
         if ":" in output:
             view_name, feature = output.rsplit(":", 1)
             view = self.view(view_name)
             for f in view.features if view else ():
                 if f.name == feature:
-                    return ARROW_TYPES.get(f.type)
+                    return f.type
             return None
         for r in self.request_features:
             if r.name == output:
-                return ARROW_TYPES.get(r.output_type)
+                return r.output_type
         return None
+
+    def arrow_type(self, output: str) -> Optional[pa.DataType]:
+        """The Arrow type of an output name (see value_type)."""
+        kfs_type = self.value_type(output)
+        return None if kfs_type is None else ARROW_TYPES.get(kfs_type)
 
 
 def _view(v: Mapping[str, Any]) -> View:
