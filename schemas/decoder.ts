@@ -19,7 +19,9 @@
  *    `undecodable`). Longs beyond ±2^53 are retried with the wide long (see `avro-type.ts`).
  * 6. Strings must be valid UTF-8 (the Avro spec's string), checked exactly but only when a
  *    decoded string holds U+FFFD (utf8-check.ts): otherwise `invalid_utf8`, with the field's
- *    path in `field` — so two different byte keys can never become one entity.
+ *    path in `field` — so two different byte keys can never become one entity. The check reads
+ *    the body along the writer's type beside the reader's: writer bytes promoted to a string
+ *    count, and the path uses the reader's field names (an aliased rename).
  *
  * Bad data never throws. An unreachable registry is not bad data: it throws the registry's
  * retriable error, and the caller retries the batch.
@@ -192,7 +194,7 @@ export function createDecoder(options: DecoderOptions): Decoder {
     }
     const event = result.value as Record<string, unknown>
     if (holdsReplacementChar(event, readerFields)) {
-      const field = invalidUtf8Path(reading.writerType, body)
+      const field = invalidUtf8Path(reading.writerType, body, readerFast)
       if (field !== undefined) return { ok: false, reason: 'invalid_utf8', detail: `field ${field} is not valid UTF-8`, schemaId, field }
     }
     return { ok: true, event, schemaId }
