@@ -31,10 +31,18 @@ export function functionText(fn: ((...args: never[]) => unknown) | undefined): s
   return fn === undefined ? null : fn.toString().replace(/\s+/g, ' ').trim()
 }
 
+/**
+ * An Avro schema without its `doc` strings. A `default` is a value, not schema: kept whole, since a
+ * record or map default may hold a member named `doc` whose change changes what records decode to.
+ */
 function withoutDocs(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutDocs)
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'doc').map(([k, v]) => [k, withoutDocs(v)]))
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([k]) => k !== 'doc')
+        .map(([k, v]) => [k, k === 'default' ? v : withoutDocs(v)]),
+    )
   }
   return value
 }
