@@ -6,6 +6,8 @@ import type { RetryOptions } from '../../core/retry.ts'
 import { objectStoreReadsRetried } from '../../engine/retried-reads.ts'
 import { stringOption, type CommandContext, type ParsedArgs } from './command.ts'
 import type { OptionSpecs } from './options.ts'
+import { DefinitionError } from '../../core/errors.ts'
+import { createFastType } from '../../schemas/avro-type.ts'
 
 export const FEATURES_OPTION: OptionSpecs = {
   features: { type: 'string', kind: 'input-path', short: 'f' },
@@ -38,5 +40,22 @@ export async function loadFeatures(
   const path = stringOption(args, 'features') ?? ctx.config().featuresModule
   // Published definitions count as known, so a module may reference views it no longer defines.
   const set = await loadDefinitions(path, { cwd: ctx.cwd, known: await registry.known() })
+  checkAvroSchemas(set)
   return { set, path }
+}
+
+/**
+ * Every source's schema must be Avro the decoder can build: the DSL (features/) checks the record's
+ * shape and that it is JSON, but not Avro itself (no client library there), so a misspelt type or
+ * a default of the wrong type was published and every later `kfs run` failed building its decoder.
+ */
+function checkAvroSchemas(set: DefinitionSet): void {
+  for (const source of set.sources) {
+    try {
+      createFastType(source.schema)
+    } catch (err: unknown) {
+      const message = err instanceof Error ? err.message : String(err)
+      throw new DefinitionError(`source ${source.name}: its schema is not valid Avro: ${message}`, { cause: err })
+    }
+  }
 }
