@@ -5,7 +5,8 @@
  * 1. Refuse oversize values before touching them (`oversize`).
  * 2. Unframe (magic byte + schema id, `codec.ts`); a bad frame is `undecodable`.
  * 3. Look the writer schema up by id, once per id; an id the registry does not know is
- *    `unknown_schema`. A known id is cached for good (an id never changes meaning); an unknown
+ *    `unknown_schema`, one it says names no Avro schema (SchemaError SCHEMA_INCOMPATIBLE: a JSON
+ *    Schema or Protobuf id, a text that is not JSON) `schema_mismatch`, cached like a known id. A known id is cached for good (an id never changes meaning); an unknown
  *    answer only for `unknownRecheckMs`, because it can change: a registry follower lagging its
  *    leader, or a registry being restored, answers 404 for an id that is registered a moment
  *    later (Confluent's deserializers cache only successful lookups). Unknown ids are kept apart
@@ -33,6 +34,7 @@ import { createFastType, createWideType } from './avro-type.ts'
 import { holdsReplacementChar, invalidUtf8Path, recordFieldNames } from './utf8-check.ts'
 import type { AvroSchema, SchemaRegistry } from '../ports/schema-registry.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
+import { FeatureStoreError, SchemaError } from '../core/errors.ts'
 
 export type DecodeFailureReason = Extract<DeadLetterReason, 'undecodable' | 'unknown_schema' | 'schema_mismatch' | 'oversize' | 'invalid_utf8'>
 
@@ -149,12 +151,25 @@ export function createDecoder(options: DecoderOptions): Decoder {
     }
   }
 
+  /**
+   * The registry's answer that the id names no Avro schema (ports/schema-registry.ts) is refused
+   * like a writer that does not resolve, in its own words (a read wrapper may have named the read
+   * around it: engine/retried-reads.ts); any other error is thrown for the caller to retry.
+   */
+  function notAvro(err: unknown): Reading {
+    for (let e: unknown = err; e instanceof Error; e = e.cause) {
+      if (e instanceof SchemaError && e.code === 'SCHEMA_INCOMPATIBLE') return { kind: 'mismatch', detail: e.message }
+      if (!(e instanceof FeatureStoreError) || e.code !== 'SCHEMA_INCOMPATIBLE') break
+    }
+    throw err
+  }
+
   async function load(schemaId: number): Promise<Reading> {
     const hit = cached(schemaId)
     if (hit) return hit
     let inflight = pending.get(schemaId)
     if (!inflight) {
-      inflight = lookups(() => options.registry.getById(schemaId)).then(buildReading)
+      inflight = lookups(() => options.registry.getById(schemaId)).then(buildReading, notAvro)
       pending.set(schemaId, inflight)
     }
     try {
