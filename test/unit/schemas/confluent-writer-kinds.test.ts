@@ -8,7 +8,8 @@
  *
  * Before, every one of these answers but the first surfaced as "schema registry getById failed"
  * (a retriable SOURCE_UNAVAILABLE, the cause a TypeError `type.schema is not a function` or an
- * avsc parse error): the engine retried the batch for ever, the partition stalled, no dead letter.
+ * avsc parse error): the batch failed after its retries, `kfs run` stopped, and every restart
+ * failed again on the same record — a crash loop, and no dead letter.
  */
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
