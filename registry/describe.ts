@@ -4,7 +4,7 @@
  * flags: editable without a new version).
  *
  * What counts as logic for a view: entity name, join keys and key type; source topic, Avro schema
- * (without `doc` strings), event-time field, keyedBy (re-keying changes partitioning), partition
+ * (without its `doc` strings; default values whole), event-time field, keyedBy (re-keying changes partitioning), partition
  * count, out-of-orderness, allowed lateness and idle timeout (they decide lateness and watermarks);
  * filter/map source text; every feature's name, type, op, field, window, hop, parameters (n and
  * quantile as their own members, any other under `params`, present only when the op has some)
