@@ -2,8 +2,9 @@
  * An apply that evolves a published registry — a view's next version beside the old one, another
  * view's metadata edited in place, a service moved to the new version's features, a request
  * feature's inputs changed, an entity's description and a source's metadata edited — faulted at
- * each of its writes, in both ways a write can fail: before it lands (a process stopped, a refused
- * request) and after it landed with its answer lost (a timeout on a write S3 did). In between, the
+ * each of its writes, in each way a write can fail: before it lands (a refused request), after it
+ * landed with its answer lost (a timeout on a write S3 did), and by the process dying there (its
+ * apply lock left behind, taken over by the re-run since its owner no longer runs). In between, the
  * registry is readable and consistent (every reference resolves; the old version keeps its logic
  * and status); the re-run ends byte for byte as the apply that was never faulted.
  */
@@ -16,6 +17,7 @@ import {
   APPLY_LOCK_KEY,
   collectDefinitions,
   createRegistry,
+  objectStoreApplyLock,
   validateDefinitions,
   type DefinitionSet,
 } from '../../../registry/index.ts'
@@ -73,13 +75,15 @@ function module(evolved: boolean): DefinitionSet {
   return collectDefinitions({ stats, spend, ratio, service })
 }
 
-type Fault = 'before the write' | 'after the write, its answer lost'
+type Fault = 'before the write' | 'after the write, its answer lost' | 'by the process dying (its lock left held)'
 
 /** Faults the `failAt`-th registry write (0-based) one way; the apply lock is not a registry object and is not counted. */
 function faulting(inner: ObjectStore, failAt: number, fault: Fault): ObjectStore & { writes: number } {
+  let dead = false
   const at = async (key: string, write: () => Promise<unknown>): Promise<unknown> => {
     if (key === APPLY_LOCK_KEY || wrapper.writes++ !== failAt) return write()
     if (fault === 'after the write, its answer lost') await write()
+    dead = fault === 'by the process dying (its lock left held)'
     throw new Error(`fault at ${key} (${fault})`)
   }
   const wrapper = {
@@ -88,7 +92,8 @@ function faulting(inner: ObjectStore, failAt: number, fault: Fault): ObjectStore
     get: (key: string) => inner.get(key),
     list: (prefix: string) => inner.list(prefix),
     listWithTimes: (prefix: string) => inner.listWithTimes(prefix),
-    delete: (key: string) => inner.delete(key),
+    // A dead process deletes nothing: its lock stays.
+    delete: async (key: string) => (dead ? undefined : inner.delete(key)),
     uriOf: (key: string) => inner.uriOf(key),
     put: async (key: string, body: Uint8Array) => void (await at(key, () => inner.put(key, body))),
     putIfAbsent: async (key: string, body: Uint8Array) => (await at(key, () => inner.putIfAbsent(key, body))) as boolean,
@@ -121,12 +126,28 @@ void describe('registry > an evolving apply faulted at each write, then run agai
     assert.ok(expected['registry/views/user_stats/v2.json'] !== undefined)
   })
 
-  for (const fault of ['before the write', 'after the write, its answer lost'] as const) {
+  for (const fault of [
+    'before the write',
+    'after the write, its answer lost',
+    'by the process dying (its lock left held)',
+  ] as const) {
     for (let failAt = 0; failAt < writes; failAt++) {
       void test(`write ${failAt + 1} of ${writes} faulted ${fault}: readable and consistent; the re-run ends as the unfaulted apply`, async () => {
         const store = await published()
-        await assert.rejects(createRegistry({ store: faulting(store, failAt, fault), clock }).apply(module(true)), /fault at/)
-        const registry = createRegistry({ store, clock })
+        // Both processes of one host: the faulted one (pid 1) no longer runs when the re-run (pid 2) looks.
+        const lockOf = (on: ObjectStore, pid: number) =>
+          objectStoreApplyLock(on, clock, { self: { pid, startTime: 's', host: 'h' }, isRunning: () => false, waitMs: 0 })
+        const faulted = faulting(store, failAt, fault)
+        await assert.rejects(
+          createRegistry({ store: faulted, clock, applyLock: lockOf(faulted, 1) }).apply(module(true)),
+          /fault at/,
+        )
+        assert.equal(
+          (await store.get(APPLY_LOCK_KEY)) !== undefined,
+          fault === 'by the process dying (its lock left held)',
+          'a lock is left only by a process that died',
+        )
+        const registry = createRegistry({ store, clock, applyLock: lockOf(store, 2) })
         const snap = await registry.snapshot()
         validateDefinitions(collectDefinitions([]), await registry.known(), {
           sources: snap.sources,
@@ -145,6 +166,7 @@ void describe('registry > an evolving apply faulted at each write, then run agai
           assert.ok(text === before[key] || text === expected[key], `${key} is old or new`)
         assert.equal((await registry.apply(module(true))).views.length, 2)
         assert.deepEqual(await contents(store), expected)
+        assert.equal(await store.get(APPLY_LOCK_KEY), undefined, 'the re-run took the lock over and released it')
       })
     }
   }
