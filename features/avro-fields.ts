@@ -49,11 +49,47 @@ function kindOf(type: unknown): { kind: FieldKind; isEpochMillis: boolean } {
   return { kind: 'other', isEpochMillis: false }
 }
 
+/**
+ * Where `value` is not JSON data, and why: a schema is stored in the registry as JSON and hashed as
+ * canonical JSON, so a cycle, a function, a bigint, NaN or a Date would otherwise fail deep in
+ * `kfs apply` (a stack overflow, "no representation for NaN") or be stored as something else.
+ * An object used twice without containing itself is data.
+ */
+export function jsonDataProblem(value: unknown, path = 'schema', inside: Set<object> = new Set()): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return undefined
+    case 'number':
+      return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot hold`
+    case 'object': {
+      if (value === null) return undefined
+      if (inside.has(value)) return `${path} contains itself (a cycle)`
+      const proto = Object.getPrototypeOf(value) as unknown
+      if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
+        return `${path} is a ${(value as object).constructor?.name ?? 'non-plain object'}, not a plain object`
+      }
+      inside.add(value)
+      for (const [k, v] of Object.entries(value)) {
+        const problem = jsonDataProblem(v, Array.isArray(value) ? `${path}[${k}]` : `${path}.${k}`, inside)
+        if (problem !== undefined) return problem
+      }
+      inside.delete(value)
+      return undefined
+    }
+    default:
+      return `${path} is a ${typeof value}, which JSON cannot hold`
+  }
+}
+
 /** Validates the record shape and returns its top-level fields in declaration order. */
 export function recordFields(schema: AvroRecordSchema, where: string): AvroField[] {
   if (schema === null || typeof schema !== 'object' || schema.type !== 'record' || typeof schema.name !== 'string' || !Array.isArray(schema.fields)) {
     throw new DefinitionError(`${where}: schema must be an Avro record schema ({ type: 'record', name, fields: [...] })`)
   }
+  const notData = jsonDataProblem(schema)
+  if (notData !== undefined) throw new DefinitionError(`${where}: the Avro schema must be JSON data: ${notData}`)
   const fields: AvroField[] = []
   const seen = new Set<string>()
   for (const raw of schema.fields) {

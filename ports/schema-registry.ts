@@ -9,7 +9,9 @@
  *   latest version; an incompatible schema is refused with `SchemaError` (SCHEMA_INCOMPATIBLE).
  *
  * Failure: `getById` returns undefined for an id the registry does not know (data problem, the
- * caller dead-letters); an unreachable registry throws a retriable `SourceError`, one that refuses
+ * caller dead-letters), and throws `SchemaError` SCHEMA_INCOMPATIBLE for an id whose schema is not
+ * Avro or not JSON (a data problem too: the id never changes meaning; the decoder dead-letters
+ * `schema_mismatch`); an unreachable registry throws a retriable `SourceError`, one that refuses
  * the read for good (access denied) a `SourceError` SOURCE_REJECTED, which no retry repeats.
  */
 export type AvroSchema = string | { readonly [key: string]: unknown } | readonly unknown[]

@@ -4,7 +4,7 @@
  * flags: editable without a new version).
  *
  * What counts as logic for a view: entity name, join keys and key type; source topic, Avro schema
- * (without `doc` strings), event-time field, keyedBy (re-keying changes partitioning), partition
+ * (without its `doc` strings; default values whole), event-time field, keyedBy (re-keying changes partitioning), partition
  * count, out-of-orderness, allowed lateness and idle timeout (they decide lateness and watermarks);
  * filter/map source text; every feature's name, type, op, field, window, hop, parameters (n and
  * quantile as their own members, any other under `params`, present only when the op has some)
@@ -31,10 +31,18 @@ export function functionText(fn: ((...args: never[]) => unknown) | undefined): s
   return fn === undefined ? null : fn.toString().replace(/\s+/g, ' ').trim()
 }
 
+/**
+ * An Avro schema without its `doc` strings. A `default` is a value, not schema: kept whole, since a
+ * record or map default may hold a member named `doc` whose change changes what records decode to.
+ */
 function withoutDocs(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutDocs)
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'doc').map(([k, v]) => [k, withoutDocs(v)]))
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([k]) => k !== 'doc')
+        .map(([k, v]) => [k, k === 'default' ? v : withoutDocs(v)]),
+    )
   }
   return value
 }

@@ -5,7 +5,8 @@
  * 1. Refuse oversize values before touching them (`oversize`).
  * 2. Unframe (magic byte + schema id, `codec.ts`); a bad frame is `undecodable`.
  * 3. Look the writer schema up by id, once per id; an id the registry does not know is
- *    `unknown_schema`. A known id is cached for good (an id never changes meaning); an unknown
+ *    `unknown_schema`, one it says names no Avro schema (SchemaError SCHEMA_INCOMPATIBLE: a JSON
+ *    Schema or Protobuf id, a text that is not JSON) `schema_mismatch`, cached like a known id. A known id is cached for good (an id never changes meaning); an unknown
  *    answer only for `unknownRecheckMs`, because it can change: a registry follower lagging its
  *    leader, or a registry being restored, answers 404 for an id that is registered a moment
  *    later (Confluent's deserializers cache only successful lookups). Unknown ids are kept apart
@@ -19,7 +20,9 @@
  *    `undecodable`). Longs beyond ±2^53 are retried with the wide long (see `avro-type.ts`).
  * 6. Strings must be valid UTF-8 (the Avro spec's string), checked exactly but only when a
  *    decoded string holds U+FFFD (utf8-check.ts): otherwise `invalid_utf8`, with the field's
- *    path in `field` — so two different byte keys can never become one entity.
+ *    path in `field` — so two different byte keys can never become one entity. The check reads
+ *    the body along the writer's type beside the reader's: writer bytes promoted to a string
+ *    count, and the path uses the reader's field names (an aliased rename).
  *
  * Bad data never throws. An unreachable registry is not bad data: it throws the registry's
  * retriable error, and the caller retries the batch.
@@ -31,6 +34,7 @@ import { createFastType, createWideType } from './avro-type.ts'
 import { holdsReplacementChar, invalidUtf8Path, recordFieldNames } from './utf8-check.ts'
 import type { AvroSchema, SchemaRegistry } from '../ports/schema-registry.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
+import { FeatureStoreError, SchemaError } from '../core/errors.ts'
 
 export type DecodeFailureReason = Extract<DeadLetterReason, 'undecodable' | 'unknown_schema' | 'schema_mismatch' | 'oversize' | 'invalid_utf8'>
 
@@ -147,12 +151,25 @@ export function createDecoder(options: DecoderOptions): Decoder {
     }
   }
 
+  /**
+   * The registry's answer that the id names no Avro schema (ports/schema-registry.ts) is refused
+   * like a writer that does not resolve, in its own words (a read wrapper may have named the read
+   * around it: engine/retried-reads.ts); any other error is thrown for the caller to retry.
+   */
+  function notAvro(err: unknown): Reading {
+    for (let e: unknown = err; e instanceof Error; e = e.cause) {
+      if (e instanceof SchemaError && e.code === 'SCHEMA_INCOMPATIBLE') return { kind: 'mismatch', detail: e.message }
+      if (!(e instanceof FeatureStoreError) || e.code !== 'SCHEMA_INCOMPATIBLE') break
+    }
+    throw err
+  }
+
   async function load(schemaId: number): Promise<Reading> {
     const hit = cached(schemaId)
     if (hit) return hit
     let inflight = pending.get(schemaId)
     if (!inflight) {
-      inflight = lookups(() => options.registry.getById(schemaId)).then(buildReading)
+      inflight = lookups(() => options.registry.getById(schemaId)).then(buildReading, notAvro)
       pending.set(schemaId, inflight)
     }
     try {
@@ -192,7 +209,7 @@ export function createDecoder(options: DecoderOptions): Decoder {
     }
     const event = result.value as Record<string, unknown>
     if (holdsReplacementChar(event, readerFields)) {
-      const field = invalidUtf8Path(reading.writerType, body)
+      const field = invalidUtf8Path(reading.writerType, body, readerFast)
       if (field !== undefined) return { ok: false, reason: 'invalid_utf8', detail: `field ${field} is not valid UTF-8`, schemaId, field }
     }
     return { ok: true, event, schemaId }

@@ -6,9 +6,14 @@
  * path, so the check has two steps:
  * 1. `holdsReplacementChar(event)`: does any decoded string contain U+FFFD? One native scan per
  *    string, no allocation — almost always false.
- * 2. Only then `invalidUtf8Path(writerType, body)`: walk the raw body along the writer schema and
- *    validate each string's bytes (`isUtf8`). A genuine U+FFFD, sent as its valid UTF-8 bytes
- *    EF BF BD, passes; only bytes that are not UTF-8 are reported, with the field's path.
+ * 2. Only then `invalidUtf8Path(writerType, body, readerType)`: walk the raw body along the writer
+ *    schema, beside the reader's, and validate the bytes of each value the reader reads as a
+ *    string (`isUtf8`). A genuine U+FFFD, sent as its valid UTF-8 bytes EF BF BD, passes; only
+ *    bytes that are not UTF-8 are reported, with the field's path in the reader's names.
+ * The reader matters after schema evolution: a writer's `bytes` that the reader promotes to
+ *    `string` is decoded just as leniently (so it is checked), a writer's string the reader reads
+ *    as `bytes`, or skips, is not, and a field renamed with an alias is named as the reader
+ *    names it (so an invalid join key is still known as one).
  * The walk uses avsc's public type tree (typeName, fields, itemsType, valuesType, types, size,
  * underlyingType) and the Avro binary encoding, which is fixed by the spec.
  */
@@ -73,7 +78,7 @@ function skip(c: Cursor, bytes: number): void {
 
 interface TypeShape {
   readonly typeName: string
-  readonly fields?: readonly { readonly name: string; readonly type: Type }[]
+  readonly fields?: readonly { readonly name: string; readonly type: Type; readonly aliases?: readonly string[] }[]
   readonly itemsType?: Type
   readonly valuesType?: Type
   readonly types?: readonly Type[]
@@ -81,11 +86,38 @@ interface TypeShape {
   readonly underlyingType?: Type
 }
 
-/** Reads one value of `type`; returns the path of the first invalid string, or undefined. */
-function walk(type: Type, c: Cursor, path: string): string | undefined {
+/**
+ * The reader type a value of writer type `writer` is read as, where the reader reads it at all:
+ * a logical type's underlying type, and in a union the first branch that resolves the writer, as
+ * avsc's resolver picks it. Undefined: the reader discards the value.
+ */
+function readAs(reader: Type | undefined, writer: Type): TypeShape | undefined {
+  let r = reader as unknown as TypeShape | undefined
+  while (r?.typeName.startsWith('logical:')) r = r.underlyingType as unknown as TypeShape
+  if (r === undefined || !r.typeName.startsWith('union:')) return r
+  for (const branch of r.types ?? []) {
+    try {
+      branch.createResolver(writer)
+      return readAs(branch, writer)
+    } catch {
+      // Not this branch.
+    }
+  }
+  return undefined
+}
+
+/** The reader's field for writer field `name`: by its name or one of its aliases (Avro's rule). */
+function readerField(reader: TypeShape | undefined, name: string): { readonly name: string; readonly type: Type } | undefined {
+  if (reader?.typeName !== 'record' && reader?.typeName !== 'error') return undefined
+  return (reader.fields ?? []).find((f) => f.name === name || (f.aliases ?? []).includes(name))
+}
+
+/** Reads one value of writer type `type`; returns the path of the first invalid string the reader reads, or undefined. */
+function walk(type: Type, readerType: Type | undefined, c: Cursor, path: string): string | undefined {
   const t = type as unknown as TypeShape
   const name = t.typeName
-  if (name.startsWith('logical:')) return walk(t.underlyingType as Type, c, path)
+  if (name.startsWith('logical:')) return walk(t.underlyingType as Type, readerType, c, path)
+  const reader = name.startsWith('union:') ? (readerType as unknown as TypeShape | undefined) : readAs(readerType, type)
   switch (name) {
     case 'null':
       return undefined
@@ -103,33 +135,35 @@ function walk(type: Type, c: Cursor, path: string): string | undefined {
     case 'double':
       skip(c, 8)
       return undefined
-    case 'bytes':
-      skip(c, readLong(c))
-      return undefined
     case 'fixed':
       skip(c, t.size as number)
       return undefined
+    case 'bytes':
     case 'string': {
       const len = readLong(c)
       const start = c.pos
       skip(c, len)
+      // Checked only where the reader makes a string of it: `bytes` promoted to `string` included.
+      if (reader?.typeName !== 'string') return undefined
       return isUtf8(c.buf.subarray(start, start + len)) ? undefined : path
     }
     case 'record':
     case 'error':
       for (const f of t.fields ?? []) {
-        const bad = walk(f.type, c, path === '' ? f.name : `${path}.${f.name}`)
+        const read = readerField(reader, f.name)
+        const fieldName = read?.name ?? f.name
+        const bad = walk(f.type, read?.type, c, path === '' ? fieldName : `${path}.${fieldName}`)
         if (bad !== undefined) return bad
       }
       return undefined
     case 'array':
     case 'map':
-      return walkBlocks(t, c, path)
+      return walkBlocks(t, reader, c, path)
     case 'union:unwrapped':
     case 'union:wrapped': {
       const branch = (t.types as readonly Type[])[readLong(c)]
       if (branch === undefined) throw new RangeError('bad union index')
-      return walk(branch, c, path)
+      return walk(branch, readerType, c, path)
     }
     default:
       throw new RangeError(`unexpected Avro type ${name}`)
@@ -137,8 +171,9 @@ function walk(type: Type, c: Cursor, path: string): string | undefined {
 }
 
 /** Array and map blocks: count (negative: |count| items preceded by a byte size), 0 ends. */
-function walkBlocks(t: TypeShape, c: Cursor, path: string): string | undefined {
+function walkBlocks(t: TypeShape, reader: TypeShape | undefined, c: Cursor, path: string): string | undefined {
   const isMap = t.typeName === 'map'
+  const read = reader?.typeName === t.typeName ? reader : undefined
   let index = 0
   for (;;) {
     let count = readLong(c)
@@ -153,22 +188,28 @@ function walkBlocks(t: TypeShape, c: Cursor, path: string): string | undefined {
         const len = readLong(c)
         const start = c.pos
         skip(c, len)
-        if (!isUtf8(c.buf.subarray(start, start + len))) return `${path} (a map key)`
+        if (read !== undefined && !isUtf8(c.buf.subarray(start, start + len))) return `${path} (a map key)`
         at = `${path}{${c.buf.toString('utf8', start, start + len)}}`
       }
-      const bad = walk((isMap ? t.valuesType : t.itemsType) as Type, c, at)
+      const bad = walk(
+        (isMap ? t.valuesType : t.itemsType) as Type,
+        (isMap ? read?.valuesType : read?.itemsType) as Type | undefined,
+        c,
+        at,
+      )
       if (bad !== undefined) return bad
     }
   }
 }
 
 /**
- * The path (`user_id`, `tags[2]`, `attrs{k}`) of the first string in `body` whose bytes are not
- * valid UTF-8, read along the writer's type; undefined when every string is valid.
+ * The path (`user_id`, `tags[2]`, `attrs{k}`, in the reader's field names) of the first value in
+ * `body` that the reader reads as a string and whose bytes are not valid UTF-8, read along the
+ * writer's type; undefined when every such value is valid.
  */
-export function invalidUtf8Path(writerType: Type, body: Buffer): string | undefined {
+export function invalidUtf8Path(writerType: Type, body: Buffer, readerType: Type = writerType): string | undefined {
   try {
-    return walk(writerType, { pos: 0, buf: body }, '')
+    return walk(writerType, readerType, { pos: 0, buf: body }, '')
   } catch {
     // The body decoded, so the walk should not fail; if it does, say so rather than guess.
     return '(unknown field: the body could not be walked)'

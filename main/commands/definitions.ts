@@ -17,6 +17,8 @@ import { objectStoreReadsRetried } from '../../engine/retried-reads.ts'
 import { DEFAULT_FEATURES_MODULE } from '../config.ts'
 import { stringOption, type CommandContext, type ParsedArgs } from './command.ts'
 import type { OptionSpecs } from './options.ts'
+import { DefinitionError } from '../../core/errors.ts'
+import { createFastType } from '../../schemas/avro-type.ts'
 
 export const FEATURES_OPTION: OptionSpecs = {
   features: { type: 'string', kind: 'module-path', short: 'f' },
@@ -49,6 +51,7 @@ export async function loadFeatures(
   const path = definitionsModule(stringOption(args, 'features'), ctx)
   // Published definitions count as known, so a module may reference views it no longer defines.
   const set = await loadDefinitions(path, { cwd: ctx.cwd, known: await registry.known() })
+  checkAvroSchemas(set)
   return { set, path }
 }
 
@@ -73,4 +76,20 @@ export function definitionsModule(given: string | undefined, ctx: CommandContext
       context: { variable: 'KFS_FEATURES' },
     },
   )
+}
+
+/**
+ * Every source's schema must be Avro the decoder can build: the DSL (features/) checks the record's
+ * shape and that it is JSON, but not Avro itself (no client library there), so a misspelt type or
+ * a default of the wrong type was published and every later `kfs run` failed building its decoder.
+ */
+function checkAvroSchemas(set: DefinitionSet): void {
+  for (const source of set.sources) {
+    try {
+      createFastType(source.schema)
+    } catch (err: unknown) {
+      const message = err instanceof Error ? err.message : String(err)
+      throw new DefinitionError(`source ${source.name}: its schema is not valid Avro: ${message}`, { cause: err })
+    }
+  }
 }

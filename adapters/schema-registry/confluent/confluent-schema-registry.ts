@@ -5,7 +5,9 @@
  *
  * - `register` asks for BACKWARD compatibility on the subject (set on first registration when the
  *   subject has no config); a 409 from the registry is `SchemaError` SCHEMA_INCOMPATIBLE.
- * - `getById` / `latest` return undefined on 404.
+ * - `getById` / `latest` return undefined on 404. `getById` of an id whose schema is not Avro (a
+ *   JSON Schema or Protobuf schema: another serializer on the topic) or whose text is not JSON is
+ *   `SchemaError` SCHEMA_INCOMPATIBLE — an answer, not a fault: asking again cannot change it.
  * - Transport failures (after the client's own bounded retries) are a retriable `SourceError`; a
  *   refusal that asking again will not change (401, 403, another 4xx but 404/408/429) is
  *   SOURCE_REJECTED, which no retry repeats.
@@ -22,9 +24,12 @@ export interface ConfluentSchemaRegistryOptions {
   readonly retries?: number
 }
 
-/** The package keeps its REST resources private; `latest` needs the version it returns. */
-interface LatestVersionApi {
-  api: { Subject: { latestVersion(args: { subject: string }): Promise<{ data(): { id: number; version: number; schema: string } }> } }
+/** The package keeps its REST resources private; `latest` needs the version it returns, `getById` the schema's type. */
+interface RestApi {
+  api: {
+    Subject: { latestVersion(args: { subject: string }): Promise<{ data(): { id: number; version: number; schema: string } }> }
+    Schema: { find(args: { id: number }): Promise<{ data(): { schema: string; schemaType?: string; references?: readonly unknown[] } }> }
+  }
 }
 
 export class ConfluentSchemaRegistry implements SchemaRegistry {
@@ -55,6 +60,25 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
   }
 
   async getById(id: number): Promise<AvroSchema | undefined> {
+    let found: { schema: string; schemaType?: string; references?: readonly unknown[] }
+    try {
+      found = (await (this.#client as unknown as RestApi).api.Schema.find({ id })).data()
+    } catch (err: unknown) {
+      if (statusOf(err) === 404) return undefined
+      throw unavailable('getById', err)
+    }
+    const kind = found.schemaType ?? 'AVRO'
+    if (kind !== 'AVRO') throw new SchemaError('SCHEMA_INCOMPATIBLE', `schema id ${id} is a ${kind} schema, not Avro`, { context: { id } })
+    // References name types of other subjects: the client resolves them into one schema.
+    if ((found.references ?? []).length > 0) return this.#withReferences(id)
+    try {
+      return JSON.parse(found.schema) as AvroSchema
+    } catch (err: unknown) {
+      throw new SchemaError('SCHEMA_INCOMPATIBLE', `schema id ${id} is not JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err, context: { id } })
+    }
+  }
+
+  async #withReferences(id: number): Promise<AvroSchema | undefined> {
     try {
       const type = (await this.#client.getSchema(id)) as unknown as Type
       return type.schema({ exportAttrs: true }) as AvroSchema
@@ -66,7 +90,7 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
 
   async latest(subject: string): Promise<RegisteredSchema | undefined> {
     try {
-      const response = await (this.#client as unknown as LatestVersionApi).api.Subject.latestVersion({ subject })
+      const response = await (this.#client as unknown as RestApi).api.Subject.latestVersion({ subject })
       const { id, version, schema } = response.data()
       return { id, version, schema: JSON.parse(schema) as AvroSchema }
     } catch (err: unknown) {

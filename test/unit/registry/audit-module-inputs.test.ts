@@ -76,7 +76,64 @@ const BROKEN: Record<string, { readonly text: string; readonly says: RegExp }> =
     text: `${IMPORTS}${SOURCE}const user = entity({ name: 'user', joinKeys: ['user_id'] })\nconst clicks = source({ name: 'clicks', topic: 'clicks', schema, eventTimeField: 'ts', keyedBy: user })\nexport const v = featureView({ name: '../escape', version: 1, entity: user, source: clicks, aggregations: [{ op: 'count', windows: ['1h'] }], ttl: '1d', freshnessSla: '1m', owner: 'o', description: 'd' })`,
     says: /^view: name "\.\.\/escape" is not valid/,
   },
+  ...schemaCases(),
+  'an import cycle between two modules (a binding read before it is set)': {
+    text: `export * from './cycle-a.ts'`,
+    says: /^cannot load definitions from \S+: Cannot access 'user' before initialization$/,
+  },
 }
+
+/** A view over a source whose Avro schema has `field` as its third field, with `setup` run first. */
+function overSchema(field: string, setup = ''): string {
+  return `${IMPORTS}${setup}const schema: any = { type: 'record', name: 'C', fields: [{ name: 'user_id', type: 'string' }, { name: 'ts', type: 'long' }, ${field}] }
+${setup === '' ? '' : 'fix(schema)\n'}const user = entity({ name: 'user', joinKeys: ['user_id'] })
+const clicks = source({ name: 'clicks', topic: 'clicks', schema, eventTimeField: 'ts', keyedBy: user })
+export const v = featureView({ name: 'v', version: 1, entity: user, source: clicks, aggregations: [{ op: 'count', windows: ['1h'] }], ttl: '1d', freshnessSla: '1m', owner: 'o', description: 'd' })`
+}
+
+/** Source schemas that are not JSON data, or not Avro: each named at apply, never published, never a stack overflow. */
+function schemaCases(): Record<string, { readonly text: string; readonly says: RegExp }> {
+  const notData = (what: string) => new RegExp(`^source clicks: the Avro schema must be JSON data: ${what}$`)
+  return {
+    'a source schema that contains itself (a cycle)': {
+      text: overSchema(`{ name: 'x', type: 'string' }`, 'const fix = (s: any) => { s.fields[2].meta = s }\n'),
+      says: notData('schema\\.fields\\[2\\]\\.meta contains itself \\(a cycle\\)'),
+    },
+    'a source schema holding a function': {
+      text: overSchema(`{ name: 'x', type: 'string', doc: () => 'd' }`),
+      says: notData('schema\\.fields\\[2\\]\\.doc is a function, which JSON cannot hold'),
+    },
+    'a source schema with a NaN default': {
+      text: overSchema(`{ name: 'x', type: 'double', default: NaN }`),
+      says: notData('schema\\.fields\\[2\\]\\.default is NaN, which JSON cannot hold'),
+    },
+    'a source schema with a bigint default': {
+      text: overSchema(`{ name: 'x', type: 'long', default: 5n }`),
+      says: notData('schema\\.fields\\[2\\]\\.default is a bigint, which JSON cannot hold'),
+    },
+    'a source schema holding a Date': {
+      text: overSchema(`{ name: 'x', type: 'string', since: new Date(0) }`),
+      says: notData('schema\\.fields\\[2\\]\\.since is a Date, not a plain object'),
+    },
+    'a source schema with a misspelt type': {
+      text: overSchema(`{ name: 'x', type: 'strnig' }`),
+      says: /^source clicks: its schema is not valid Avro: .*strnig/,
+    },
+    'a source schema whose default is of another type': {
+      text: overSchema(`{ name: 'x', type: 'long', default: 'abc' }`),
+      says: /^source clicks: its schema is not valid Avro: .*default/,
+    },
+  }
+}
+// Two modules that import each other: b reads a's user before a has set it.
+writeFileSync(
+  join(dir, 'cycle-a.ts'),
+  `${IMPORTS}import { clicks } from './cycle-b.ts'\nexport const user = entity({ name: 'user', joinKeys: ['user_id'] })\nexport const c = clicks`,
+)
+writeFileSync(
+  join(dir, 'cycle-b.ts'),
+  `${IMPORTS}import { user } from './cycle-a.ts'\n${SOURCE}export const clicks = source({ name: 'clicks', topic: 'clicks', schema, eventTimeField: 'ts', keyedBy: user })`,
+)
 
 void describe('kfs apply and registry diff over a broken features module', () => {
   for (const [what, m] of Object.entries(BROKEN)) {
