@@ -38,8 +38,9 @@ export function typeCell(cell: string, kind: TableColumnKind, quoted = false): u
       // A literal beyond a double's range (1e400) is not Infinity, as changelog JSON refuses it too.
       return DECIMAL.test(cell) ? finiteOr(cell) : cell === 'NaN' ? Number.NaN : cell === 'Infinity' ? Infinity : cell === '-Infinity' ? -Infinity : cell
     case 'boolean': {
+      // Postgres's COPY … CSV writes booleans as t and f; Spark, DuckDB and pandas as true and false.
       const lower = cell.toLowerCase()
-      return lower === 'true' ? true : lower === 'false' ? false : cell
+      return lower === 'true' || lower === 't' ? true : lower === 'false' || lower === 'f' ? false : cell
     }
     case 'timestamp':
       return timestamp(cell)

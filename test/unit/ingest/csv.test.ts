@@ -48,6 +48,9 @@ void describe('typeCell', () => {
     assert.equal(typeCell('9007199254740993', 'long'), 9007199254740993n)
     assert.equal(typeCell('-1.5e3', 'double'), -1500)
     assert.equal(typeCell('TRUE', 'boolean'), true)
+    // Booleans as each exporter writes them (Postgres's COPY: t/f); anything else stays text, so its row is rejected.
+    for (const [cell, value] of [['true', true], ['False', false], ['t', true], ['f', false], ['T', true], ['F', false], ['yes', 'yes'], ['1', '1'], ['tru', 'tru']] as const)
+      assert.equal(typeCell(cell, 'boolean'), value, cell)
     assert.equal(typeCell('2026-11-01', 'timestamp'), Date.UTC(2026, 10, 1))
     assert.equal(typeCell('2026-11-01T10:00:00.123456Z', 'timestamp'), Date.UTC(2026, 10, 1, 10, 0, 0, 123))
     assert.equal(typeCell('2026-11-01 10:00:00', 'timestamp'), Date.UTC(2026, 10, 1, 10), 'no zone: UTC')
