@@ -21,12 +21,29 @@ export interface StoredJsonFile {
   readonly error?: (message: string, options: { cause?: unknown; context: ErrorContext }) => FeatureStoreError
 }
 
+type NamedFile = Pick<StoredJsonFile, 'what' | 'path' | 'advice' | 'error'>
+
+function damaged(file: NamedFile, why: string, cause?: unknown): FeatureStoreError {
+  const message = `${file.what} is damaged (${why}): ${file.advice ?? 'restore it from a copy'}`
+  const options = { ...(cause === undefined ? {} : { cause }), context: { path: file.path } }
+  return file.error?.(message, options) ?? new FeatureStoreError('DATA_CORRUPT', message, options)
+}
+
+/**
+ * A failed read of the file that is damage, not a passing fault: a directory where the file belongs
+ * (EISDIR), or a file where one of its directories belongs (ENOTDIR). As the file's DATA_CORRUPT,
+ * naming it — Node's own EISDIR message names no path, and a retriable error would retry forever;
+ * undefined for any other failure (the caller's to classify).
+ */
+export function storedFileNotAFile(err: unknown, file: NamedFile): FeatureStoreError | undefined {
+  const code = (err as NodeJS.ErrnoException | null)?.code
+  if (code === 'EISDIR') return damaged(file, 'a directory, not a file', err)
+  if (code === 'ENOTDIR') return damaged(file, 'a file stands where one of its directories belongs', err)
+  return undefined
+}
+
 export function parseStoredJson<T>(text: string, file: StoredJsonFile): T {
-  const fail = (why: string, cause?: unknown): FeatureStoreError => {
-    const message = `${file.what} is damaged (${why}): ${file.advice ?? 'restore it from a copy'}`
-    const options = { ...(cause === undefined ? {} : { cause }), context: { path: file.path } }
-    return file.error?.(message, options) ?? new FeatureStoreError('DATA_CORRUPT', message, options)
-  }
+  const fail = (why: string, cause?: unknown): FeatureStoreError => damaged(file, why, cause)
   let value: unknown
   try {
     value = JSON.parse(text)

@@ -7,9 +7,9 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { SourceError } from '../../../core/errors.ts'
+import { SourceError, type ErrorContext } from '../../../core/errors.ts'
 import { syncDirSync } from '../../local-disk/sync-dir.ts'
-import { parseStoredJson } from '../../../core/stored-json.ts'
+import { parseStoredJson, storedFileNotAFile } from '../../../core/stored-json.ts'
 
 export function writeJsonAtomic(path: string, value: unknown, fsync: boolean): void {
   const tmp = `${path}.tmp`
@@ -28,20 +28,22 @@ export function writeJsonAtomic(path: string, value: unknown, fsync: boolean): v
 
 /** The file's value; `valid` checks its shape (a file of another shape is as damaged as one that is not JSON). */
 export function readJson<T>(path: string, valid: (value: unknown) => boolean = () => true): T | undefined {
+  const file = {
+    what: `embedded log state file ${path}`,
+    path,
+    shape: 'the state it holds',
+    isValid: valid,
+    error: (message: string, options: { cause?: unknown; context: ErrorContext }) =>
+      new SourceError('DATA_CORRUPT', message, options),
+  }
   let text: string
   try {
     text = readFileSync(path, 'utf8')
   } catch (err: unknown) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
+    throw storedFileNotAFile(err, file) ?? err
   }
-  return parseStoredJson<T>(text, {
-    what: `embedded log state file ${path}`,
-    path,
-    shape: 'the state it holds',
-    isValid: valid,
-    error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
-  })
+  return parseStoredJson<T>(text, file)
 }
 
 export { fileNameFor } from '../../local-disk/file-name.ts'

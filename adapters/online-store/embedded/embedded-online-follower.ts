@@ -31,7 +31,7 @@ import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/
 import { journalPath, parseJournal, type JournalRow } from './row-journal.ts'
 import { RowTable, type StoredRow } from './row-table.ts'
 import { nodeFollowedFiles, type FollowedFiles } from './store-files.ts'
-import { parseLayout } from './store-layout.ts'
+import { parseLayout, storeReadFailure } from './store-layout.ts'
 
 export const DEFAULT_FOLLOW_POLL_MS = 200
 
@@ -170,7 +170,7 @@ export class EmbeddedOnlineFollower implements OnlineStore {
     try {
       file = await this.#files.readVersioned(this.#path)
     } catch (err: unknown) {
-      throw new SourceError('SOURCE_UNAVAILABLE', `cannot read online store file ${this.#path}`, { cause: err })
+      throw storeReadFailure(this.#path, err)
     }
     const rows = new Map<string, StoredRow>()
     let journal: FollowedJournal | undefined

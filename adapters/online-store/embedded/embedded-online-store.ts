@@ -31,7 +31,7 @@
 import { basename, dirname, join } from 'node:path'
 import { appendJournal, journalPath, journalPrefix, newJournalName, readJournal, type JournalRow } from './row-journal.ts'
 import { nodeStoreFiles, type StoreFiles } from './store-files.ts'
-import { parseLayout, type FileLayout } from './store-layout.ts'
+import { parseLayout, storeReadFailure, type FileLayout } from './store-layout.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { systemClock } from '../../../core/clock.ts'
 import { SinkWriteError, SourceError } from '../../../core/errors.ts'
@@ -268,7 +268,7 @@ export class EmbeddedOnlineStore implements OnlineStore {
     try {
       text = await this.#files.read(path)
     } catch (err: unknown) {
-      throw new SourceError('SOURCE_UNAVAILABLE', `cannot read online store file ${path}`, { cause: err })
+      throw storeReadFailure(path, err)
     }
     if (text === undefined) return false
     const layout = parseLayout(path, text)

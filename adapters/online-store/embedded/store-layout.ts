@@ -3,9 +3,9 @@
  * back with damage named (DATA_CORRUPT, with the way back) and another format refused as
  * SCHEMA_UNKNOWN rather than taken for damage.
  */
-import { SourceError } from '../../../core/errors.ts'
+import { SourceError, type ErrorContext } from '../../../core/errors.ts'
 import { isJsonObject } from '../../../core/json-object.ts'
-import { parseStoredJson } from '../../../core/stored-json.ts'
+import { parseStoredJson, storedFileNotAFile } from '../../../core/stored-json.ts'
 import { isJournalRow, type JournalRow } from './row-journal.ts'
 
 export interface FileLayout {
@@ -29,17 +29,30 @@ function isLayout(v: unknown): boolean {
   )
 }
 
-/** The store file at `path`, whose text is `text`. */
-export function parseLayout(path: string, text: string): FileLayout {
+function storeFile(path: string) {
   // The way back from a damaged file: the offline tables hold the rows.
-  const layout = parseStoredJson<FileLayout>(text, {
+  return {
     what: `online store file ${path}`,
     path,
     shape: 'an online store file',
     isValid: isLayout,
     advice: 'move it away and reload the online rows with kfs replay --online-from-offline',
-    error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
-  })
+    error: (message: string, options: { cause?: unknown; context: ErrorContext }) =>
+      new SourceError('DATA_CORRUPT', message, options),
+  }
+}
+
+/** The error for a failed read of the store file: a directory in its place is damage (DATA_CORRUPT), anything else may pass. */
+export function storeReadFailure(path: string, err: unknown): SourceError {
+  return (
+    (storedFileNotAFile(err, storeFile(path)) as SourceError | undefined) ??
+    new SourceError('SOURCE_UNAVAILABLE', `cannot read online store file ${path}`, { cause: err })
+  )
+}
+
+/** The store file at `path`, whose text is `text`. */
+export function parseLayout(path: string, text: string): FileLayout {
+  const layout = parseStoredJson<FileLayout>(text, storeFile(path))
   if (layout.format !== 'kfs-online-store/1') {
     throw new SourceError('SCHEMA_UNKNOWN', `online store file ${path} has an unknown format`)
   }

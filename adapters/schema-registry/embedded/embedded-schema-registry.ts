@@ -36,8 +36,8 @@ import { makeDirDurable } from '../../local-disk/sync-dir.ts'
 import { writeFileDurable } from '../../local-disk/durable-write.ts'
 import { fileNameFor } from '../../local-disk/file-name.ts'
 import { withShortLock } from '../../local-disk/short-lock.ts'
-import { ConfigError, SchemaError, SourceError } from '../../../core/errors.ts'
-import { parseStoredJson } from '../../../core/stored-json.ts'
+import { ConfigError, SchemaError, SourceError, type ErrorContext } from '../../../core/errors.ts'
+import { parseStoredJson, storedFileNotAFile } from '../../../core/stored-json.ts'
 import { createFastType, schemaKey } from '../../../schemas/avro-type.ts'
 import type { AvroSchema, RegisteredSchema, SchemaRegistry } from '../../../ports/schema-registry.ts'
 
@@ -252,7 +252,17 @@ export function readFailure(err: unknown, path: string): SourceError {
 }
 
 function readIdEntry(path: string): Promise<IdEntry | undefined> {
-  return readEntry<IdEntry>(path, (e) => Number.isSafeInteger(e.id) && typeof e.schema === 'string')
+  return readEntry<IdEntry>(path, (e) => Number.isSafeInteger(e.id) && typeof e.schema === 'string' && isAvroText(e.schema))
+}
+
+/** Whether an id file's schema text is an Avro schema: it is parsed wherever the id is used (a decoder, a resolver), so damage there is the file's, named when it is read. */
+function isAvroText(text: string): boolean {
+  try {
+    createFastType(text)
+    return true
+  } catch {
+    return false
+  }
 }
 
 function readSubjectEntry(path: string): Promise<SubjectEntry | undefined> {
@@ -264,18 +274,20 @@ function readSubjectEntry(path: string): Promise<SubjectEntry | undefined> {
 
 /** A registry file, checked (core/stored-json.ts): damage on disk is named, not a SyntaxError's or TypeError's stack; undefined when there is none. */
 async function readEntry<T extends object>(path: string, valid: (entry: T) => boolean): Promise<T | undefined> {
+  const file = {
+    what: `schema registry file ${path}`,
+    path,
+    shape: 'a registry entry',
+    isValid: (v: unknown) => typeof v === 'object' && v !== null && valid(v as T),
+    error: (message: string, options: { cause?: unknown; context: ErrorContext }) =>
+      new SchemaError('DATA_CORRUPT', message, options),
+  }
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err: unknown) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw readFailure(err, path)
+    throw storedFileNotAFile(err, file) ?? readFailure(err, path)
   }
-  return parseStoredJson<T>(text, {
-    what: `schema registry file ${path}`,
-    path,
-    shape: 'a registry entry',
-    isValid: (v) => typeof v === 'object' && v !== null && valid(v as T),
-    error: (message, options) => new SchemaError('DATA_CORRUPT', message, options),
-  })
+  return parseStoredJson<T>(text, file)
 }

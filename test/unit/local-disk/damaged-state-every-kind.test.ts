@@ -1,0 +1,153 @@
+/**
+ * Every kind of state file the embedded defaults keep under KFS_DATA_DIR × every kind of damage
+ * (garbage bytes, cut short, emptied, a directory where the file belongs): reopening through the
+ * adapter a user's command opens fails with a FeatureStoreError that is not retriable and names the
+ * file — never a bare SyntaxError/EISDIR, never a retry loop on damage that cannot pass — and no
+ * other file is deleted or changed by the failed read.
+ */
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { FeatureStoreError } from '../../../core/errors.ts'
+import { ERROR_CODES } from '../../../core/error-codes.ts'
+import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
+import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
+import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
+import type { AvroSchema } from '../../../ports/schema-registry.ts'
+import { feature, row, view } from '../../contracts/online-store.ts'
+
+const SCHEMA: AvroSchema = { type: 'record', name: 'E', fields: [{ name: 'id', type: 'string' }] }
+const clock = { nowMs: () => 1_000_000, sleep: async () => {} }
+const V = view('persisted', [feature('x', 'double')], { ttlMs: 10_000 })
+
+/** The state every kind of file below is part of, written through the adapters. */
+async function writeState(dir: string): Promise<void> {
+  const log = new EmbeddedEventLog({ dir: join(dir, 'log') })
+  await log.createTopic('t', 1)
+  await log.produce('t', [{ key: 'a', value: Buffer.from('1') }])
+  const consumer = log.consumer({ groupId: 'g', topics: ['t'] })
+  await consumer.run({ eachBatch: async () => {} })
+  await consumer.commit([{ topic: 't', partition: 0, offset: '1' }])
+  await log.close()
+  await new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') }).register('t-value', SCHEMA)
+  const store = await EmbeddedOnlineStore.open({ clock, path: join(dir, 'online.json') })
+  await store.writeRows(V, [row('a', 999_000, [1.5])])
+  await store.close()
+}
+
+interface Kind {
+  readonly name: string
+  /** The file, relative to the data dir (a function: some names are found on disk). */
+  readonly file: (dir: string) => string
+  /** What a user's command reads of it, through the adapter. */
+  readonly read: (dir: string) => Promise<unknown>
+}
+
+async function readLog(dir: string): Promise<unknown> {
+  const log = new EmbeddedEventLog({ dir: join(dir, 'log') })
+  try {
+    return [await log.endOffsets('t'), await log.committedOffsets('g', 't')]
+  } finally {
+    await log.close().catch(() => {})
+  }
+}
+
+async function readSchemas(dir: string): Promise<unknown> {
+  const registry = new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })
+  return [await registry.getById(1), await registry.latest('t-value')]
+}
+
+async function readOnline(dir: string): Promise<unknown> {
+  const store = await EmbeddedOnlineStore.open({ clock, path: join(dir, 'online.json') })
+  await store.close()
+  return undefined
+}
+
+const only = (sub: string, prefix: string) => (dir: string) => {
+  const names = readdirSync(join(dir, sub)).filter((n) => n.startsWith(prefix) && !n.endsWith('.tmp'))
+  assert.equal(names.length, 1, `${sub}: ${names.join(', ')}`)
+  return join(sub, names[0]!)
+}
+
+const KINDS: readonly Kind[] = [
+  { name: 'event log topic metadata', file: () => 'log/topics/t/topic.json', read: readLog },
+  { name: 'event log group offsets', file: only('log/groups', ''), read: readLog },
+  { name: 'schema registry id file', file: () => 'schemas/ids/1.json', read: readSchemas },
+  { name: 'schema registry subject file', file: () => 'schemas/subjects/t-value.json', read: readSchemas },
+  { name: 'online store file', file: () => 'online.json', read: readOnline },
+]
+
+const DAMAGES: readonly { readonly name: string; readonly apply: (path: string) => void }[] = [
+  { name: 'garbage bytes', apply: (p) => writeFileSync(p, Buffer.from([0xff, 0xfe, 0x00, 0x8f, 0x7b, 0x22, 0xc3])) },
+  { name: 'cut short', apply: (p) => writeFileSync(p, readFileSync(p).subarray(0, statSync(p).size >> 1)) },
+  { name: 'emptied', apply: (p) => writeFileSync(p, '') },
+  {
+    name: 'a directory in its place',
+    apply: (p) => {
+      rmSync(p)
+      mkdirSync(p)
+    },
+  },
+]
+
+/** Every file under `dir` (but `except`) with its bytes, to show a failed read touched nothing else. */
+function snapshot(dir: string, except: string): Map<string, string> {
+  const files = new Map<string, string>()
+  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    const path = join(dir, name)
+    if (path === except || path.startsWith(`${except}/`) || !statSync(path).isFile()) continue
+    if (name.endsWith('.lock')) continue
+    files.set(relative(dir, path), readFileSync(path).toString('base64'))
+  }
+  return files
+}
+
+void describe('embedded defaults > every kind of state file × every kind of damage', () => {
+  for (const kind of KINDS) {
+    for (const damage of DAMAGES) {
+      void test(`${kind.name}, ${damage.name}: a non-retriable error naming the file; nothing else touched`, async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'kfs-every-damage-'))
+        try {
+          await writeState(dir)
+          await kind.read(dir)
+          const path = join(dir, kind.file(dir))
+          damage.apply(path)
+          const before = snapshot(dir, path)
+          const failure = await kind.read(dir).then(
+            (value) => ({ value }),
+            (err: unknown) => err,
+          )
+          assert.ok(failure instanceof FeatureStoreError, `${String(failure)} ${(failure as Error).stack ?? ''}`)
+          assert.ok(failure.message.includes(path), failure.message)
+          assert.ok(!ERROR_CODES[failure.code].retriable, `${failure.code}: ${failure.message}`)
+          assert.deepEqual(snapshot(dir, path), before)
+        } finally {
+          rmSync(dir, { recursive: true, force: true })
+        }
+      })
+    }
+  }
+
+  void test('schema registry id file whose schema text is not JSON: the read names the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kfs-every-damage-'))
+    try {
+      await writeState(dir)
+      const path = join(dir, 'schemas/ids/1.json')
+      const entry = JSON.parse(readFileSync(path, 'utf8')) as { id: number; schema: string }
+      for (const schema of [entry.schema.slice(0, entry.schema.length >> 1), '', 'not json', '{"type":"nope"}']) {
+        writeFileSync(path, JSON.stringify({ id: 1, schema }))
+        const failure = await readSchemas(dir).then(
+          (value) => ({ value }),
+          (err: unknown) => err,
+        )
+        assert.ok(failure instanceof FeatureStoreError, `schema ${JSON.stringify(schema)}: ${String(failure)}`)
+        assert.equal(failure.code, 'DATA_CORRUPT', failure.message)
+        assert.ok(failure.message.includes(path), failure.message)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
