@@ -15,9 +15,13 @@
  */
 import { closeSync, constants, openSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { logFileReadFailure } from './durable-file.ts'
 import { crc32 } from './record-format.ts'
 
 const FILE = 'acked-end'
+const WHAT = "embedded log partition's acknowledged end"
+// The file only ever claims less than the segments hold: without it, recovery cuts a torn tail as before.
+const ADVICE = 'remove it (the partition reopens without it)'
 const BYTES = 12
 
 export class AckedEnd {
@@ -33,7 +37,13 @@ export class AckedEnd {
 
   static open(dir: string): AckedEnd {
     // Read-write, created when absent, not O_APPEND: writes go to position 0 ('a+' would append).
-    const fd = openSync(join(dir, FILE), constants.O_RDWR | constants.O_CREAT)
+    const path = join(dir, FILE)
+    let fd: number
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT)
+    } catch (err: unknown) {
+      throw logFileReadFailure(err, path, WHAT, ADVICE)
+    }
     const buf = Buffer.alloc(BYTES)
     const n = readSync(fd, buf, 0, BYTES, 0)
     return new AckedEnd(fd, recordedIn(buf.subarray(0, n)))
@@ -50,7 +60,7 @@ export class AckedEnd {
       buf = readFileSync(join(dir, FILE))
     } catch (err: unknown) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-      throw err
+      throw logFileReadFailure(err, join(dir, FILE), WHAT, ADVICE)
     }
     return recordedIn(buf)
   }

@@ -46,4 +46,19 @@ export function readJson<T>(path: string, valid: (value: unknown) => boolean = (
   return parseStoredJson<T>(text, file)
 }
 
+/**
+ * `err`, from reading the log's file `path`, as the error to throw: a directory where the file
+ * belongs is damage (DATA_CORRUPT naming the file, with the way back); any other failure as it was.
+ */
+export function logFileReadFailure(err: unknown, path: string, what: string, advice: string): unknown {
+  return (
+    storedFileNotAFile(err, {
+      what: `${what} ${path}`,
+      path,
+      advice,
+      error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
+    }) ?? err
+  )
+}
+
 export { fileNameFor } from '../../local-disk/file-name.ts'

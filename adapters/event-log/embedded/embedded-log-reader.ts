@@ -34,6 +34,7 @@ import { deliverySettings, EmbeddedConsumer } from './embedded-consumer.ts'
 import { GroupCoordinator } from './group-coordinator.ts'
 import { PartitionLog, SEGMENT_NAME } from './partition-log.ts'
 import { decodeRecord } from './record-format.ts'
+import { logFileReadFailure } from './durable-file.ts'
 
 export interface EmbeddedLogReaderOptions {
   /** The writer's log directory. */
@@ -223,7 +224,12 @@ function wholeRecordsEnd(dir: string): number {
     .at(-1)
   if (last === undefined) return 0
   const base = Number(last.slice(0, 20))
-  const buf = readFileSync(join(dir, last))
+  let buf: Buffer
+  try {
+    buf = readFileSync(join(dir, last))
+  } catch (err: unknown) {
+    throw logFileReadFailure(err, join(dir, last), 'embedded log segment', 'restore the partition from a copy')
+  }
   let count = 0
   for (let pos = 0; pos < buf.length;) {
     const decoded = decodeRecord(buf, pos)

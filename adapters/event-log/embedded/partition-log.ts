@@ -28,6 +28,7 @@ import { join } from 'node:path'
 import { InvariantViolation, SourceError } from '../../../core/errors.ts'
 import { makeDirSync, syncDirSync } from '../../local-disk/sync-dir.ts'
 import { AckedEnd } from './acked-end.ts'
+import { logFileReadFailure } from './durable-file.ts'
 import { decodeRecord, encodeRecords, type StoredRecord } from './record-format.ts'
 
 const fsyncAsync = promisify(fsync)
@@ -293,7 +294,13 @@ export class PartitionLog {
         { context: { dir: this.#dir, segment: name, offset: this.#end } },
       )
     }
-    const buf = readFileSync(path)
+    let buf: Buffer
+    try {
+      buf = readFileSync(path)
+    } catch (err: unknown) {
+      this.close()
+      throw logFileReadFailure(err, path, 'embedded log segment', 'restore the partition from a copy')
+    }
     const positions = new RecordPositions()
     const stopAt = this.#readOnlyEnd ?? Infinity
     let pos = 0
