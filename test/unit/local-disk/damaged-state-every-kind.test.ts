@@ -13,6 +13,7 @@ import { dirname, join, relative } from 'node:path'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { ERROR_CODES } from '../../../core/error-codes.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
+import { EmbeddedLogReader } from '../../../adapters/event-log/embedded/embedded-log-reader.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import type { AvroSchema } from '../../../ports/schema-registry.ts'
@@ -51,10 +52,19 @@ interface Kind {
   readonly place?: (path: string) => void
 }
 
+/** As `kfs serve` reads the log beside its writer (nothing written), then as its owner opens it. */
 async function readLog(dir: string): Promise<unknown> {
+  const reader = new EmbeddedLogReader({ dir: join(dir, 'log') })
+  const beside = await (async () => {
+    try {
+      return [await reader.endOffsets('t'), await reader.committedOffsets('g', 't')]
+    } finally {
+      await reader.close().catch(() => {})
+    }
+  })()
   const log = new EmbeddedEventLog({ dir: join(dir, 'log') })
   try {
-    return [await log.endOffsets('t'), await log.committedOffsets('g', 't')]
+    return [beside, await log.endOffsets('t'), await log.committedOffsets('g', 't')]
   } finally {
     await log.close().catch(() => {})
   }
