@@ -16,6 +16,7 @@
 import { linkSync, readFileSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../../core/errors.ts'
+import { storedFileNotAFile } from '../../core/stored-json.ts'
 
 /** Who takes a directory, for the refusal: `what` names it (`embedded log`), `advice` says what to do when another process holds it. */
 export interface LockOwner {
@@ -108,7 +109,14 @@ export function readOwner(lockFile: string): Owner | undefined {
     text = readFileSync(lockFile, 'utf8')
   } catch (err: unknown) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
+    // Unreadable text is a stale lock (no live pid), taken over; a directory cannot be, so it is named.
+    throw (
+      storedFileNotAFile(err, {
+        what: `lock file ${lockFile}`,
+        path: lockFile,
+        advice: 'remove it (the next owner creates it again)',
+      }) ?? err
+    )
   }
   const [pid, startTime] = text.trim().split(' ')
   return { text, pid: Number(pid), startTime: startTime || undefined }

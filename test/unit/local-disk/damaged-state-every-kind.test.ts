@@ -107,6 +107,19 @@ async function readRegistry(dir: string): Promise<unknown> {
 // with the object itself absent (S3 has both): not damage the store could tell from a deletion.
 const OBJECT_STORE_DIRECTORY = ['a directory in its place']
 
+const STALE_LOCK = ['garbage bytes', 'cut short', 'emptied']
+/** A LOCK of a process that no longer runs (no pid is this high). */
+const placeStaleLock = (path: string) => writeFileSync(path, '2147483646 1\n')
+
+let registrations = 0
+/** A registration of a version not registered before: it takes register.lock. */
+async function registerAgain(dir: string): Promise<unknown> {
+  const field = { name: `n${++registrations}`, type: ['null', 'string'], default: null }
+  const next = { type: 'record', name: 'E', fields: [{ name: 'id', type: 'string' }, field] }
+  await new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') }).register('t-value', next)
+  return undefined
+}
+
 const KINDS: readonly Kind[] = [
   {
     name: 'registry view record',
@@ -134,6 +147,15 @@ const KINDS: readonly Kind[] = [
     read: readLog,
     // A 12-byte file failing its CRC claims nothing (adapters/event-log/embedded/acked-end.ts).
     recovers: ['garbage bytes', 'cut short', 'emptied'],
+  },
+  // A lock's text no live process holds is a stale lock, taken over (adapters/local-disk/directory-lock.ts).
+  { name: 'event log directory lock', file: () => 'log/LOCK', read: readLog, place: placeStaleLock, recovers: STALE_LOCK },
+  {
+    name: 'schema registry register lock',
+    file: () => 'schemas/register.lock',
+    read: registerAgain,
+    place: placeStaleLock,
+    recovers: STALE_LOCK,
   },
   {
     name: 'event log commit journal',
@@ -190,7 +212,12 @@ void describe('embedded defaults > every kind of state file × every kind of dam
           )
           if (kind.recovers?.includes(damage.name) === true) {
             assert.deepEqual(failure, { value: undamaged })
-            assert.deepEqual(snapshot(dir, path), before)
+            // A recovered read may write (a registration), never delete.
+            const after = snapshot(dir, path)
+            assert.deepEqual(
+              [...before.keys()].filter((name) => !after.has(name)),
+              [],
+            )
             return
           }
           assert.ok(failure instanceof FeatureStoreError, `${String(failure)} ${(failure as Error).stack ?? ''}`)
