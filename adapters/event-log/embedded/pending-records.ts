@@ -16,8 +16,9 @@
  * which a reader drops by those fields. A file not ready whose writer still runs is left for a
  * later move. A last line without its newline was being appended when its writer died, before the
  * append returned: its writer never counted it as written (a backfill writes it again when it
- * resumes), so it is skipped. A file with a line that does not read is
- * kept, renamed `.damaged`, and reported: its records are never dropped silently.
+ * resumes), so it is skipped — but not in a `.ready.jsonl` file, renamed only after its last append
+ * returned: there it is damage. A file with a line that does not read (or a directory by a pending
+ * file's name) is kept, renamed `.damaged`, and reported: its records are never dropped silently.
  */
 import {
   appendFileSync,
@@ -159,10 +160,19 @@ function recordOf(line: unknown): PendingRecord | undefined {
   return { topic: l.topic, record: { key, value, headers, timestampMs: l.timestampMs }, partitions }
 }
 
-/** The records of one file, or the number of the first line that does not read. */
-function readPending(path: string): { records: PendingRecord[] } | { badLine: number } {
-  const lines = readFileSync(path, 'utf8').split('\n')
-  lines.pop() // '' after the last newline, or a line its writer died appending (see the header)
+/** The records of one file, or the number of the first line that does not read (0: no line does, it is a directory). */
+function readPending(path: string, ready: boolean): { records: PendingRecord[] } | { badLine: number } {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err: unknown) {
+    // A directory by a pending file's name holds no records to move: set aside as a damaged file is, not failing every open.
+    if ((err as NodeJS.ErrnoException).code === 'EISDIR') return { badLine: 0 }
+    throw err
+  }
+  const lines = text.split('\n')
+  // '' after the last newline, or a line its writer died appending (see the header): never in a ready file.
+  if (lines.pop() !== '' && ready) return { badLine: lines.length + 1 }
   const records: PendingRecord[] = []
   for (const [i, text] of lines.entries()) {
     let parsed: unknown
@@ -201,7 +211,7 @@ export async function movePendingRecords(logDir: string, log: EventLog, logger: 
   let moved = 0
   for (const name of movableFiles(dir)) {
     const path = join(dir, name)
-    const read = readPending(path)
+    const read = readPending(path, FILE.exec(name)?.[3] !== undefined)
     if ('badLine' in read) {
       renameSync(path, `${path}.damaged`)
       logger.warn(

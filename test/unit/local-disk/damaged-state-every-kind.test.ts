@@ -7,12 +7,14 @@
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { ERROR_CODES } from '../../../core/error-codes.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
+import { movePendingRecords, pendingText } from '../../../adapters/event-log/embedded/pending-records.ts'
+import { silentLogger } from '../../../core/logger.ts'
 import { EmbeddedLogReader } from '../../../adapters/event-log/embedded/embedded-log-reader.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
@@ -51,6 +53,8 @@ interface Kind {
   readonly read: (dir: string) => Promise<unknown>
   /** Damages this file is documented to recover from: the read then returns what it did undamaged. */
   readonly recovers?: readonly string[]
+  /** Recovered damages that set the file aside as `<file>.damaged` (kept, never dropped). */
+  readonly setAside?: readonly string[]
   /** Damages this kind is not put through, and why (the table says so rather than skipping silently). */
   readonly notApplicable?: readonly string[]
   /** What the error names instead of the file's path (a registry object: its key in the store). */
@@ -107,6 +111,19 @@ async function readRegistry(dir: string): Promise<unknown> {
 // with the object itself absent (S3 has both): not damage the store could tell from a deletion.
 const OBJECT_STORE_DIRECTORY = ['a directory in its place']
 
+const PENDING_FILE = 'log.pending/2147483646-1-1.ready.jsonl'
+
+/** As `kfs run` moves what kfs serve handed over into the log it opens (main/runtime.ts). */
+async function movePending(dir: string): Promise<unknown> {
+  const log = new EmbeddedEventLog({ dir: join(dir, 'log') })
+  try {
+    await movePendingRecords(join(dir, 'log'), log, silentLogger)
+  } finally {
+    await log.close()
+  }
+  return undefined
+}
+
 const STALE_LOCK = ['garbage bytes', 'cut short', 'emptied']
 /** A LOCK of a process that no longer runs (no pid is this high). */
 const placeStaleLock = (path: string) => writeFileSync(path, '2147483646 1\n')
@@ -156,6 +173,19 @@ const KINDS: readonly Kind[] = [
     read: registerAgain,
     place: placeStaleLock,
     recovers: STALE_LOCK,
+  },
+  {
+    // Records kfs serve hands over to the log's owner: a file that does not read is set aside as
+    // `.damaged` and logged, never dropped (a ready file cut short too: it was renamed after its last append).
+    name: 'event log pending hand-over file',
+    file: () => PENDING_FILE,
+    read: movePending,
+    place: (path) => {
+      mkdirSync(dirname(path), { recursive: true })
+      writeFileSync(path, pendingText('t', [{ key: 'p', value: Buffer.from('2') }], 1_000))
+    },
+    recovers: ['garbage bytes', 'cut short', 'emptied', 'a directory in its place'],
+    setAside: ['garbage bytes', 'cut short', 'a directory in its place'],
   },
   {
     name: 'event log commit journal',
@@ -218,6 +248,7 @@ void describe('embedded defaults > every kind of state file × every kind of dam
               [...before.keys()].filter((name) => !after.has(name)),
               [],
             )
+            if (kind.setAside?.includes(damage.name) === true) assert.ok(existsSync(`${path}.damaged`), 'set aside')
             return
           }
           assert.ok(failure instanceof FeatureStoreError, `${String(failure)} ${(failure as Error).stack ?? ''}`)
