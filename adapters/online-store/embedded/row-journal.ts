@@ -26,7 +26,7 @@
  */
 import { basename, dirname, join } from 'node:path'
 import { SourceError } from '../../../core/errors.ts'
-import { parseStoredJson } from '../../../core/stored-json.ts'
+import { parseStoredJson, storedFileNotAFile } from '../../../core/stored-json.ts'
 import { isJsonObject } from '../../../core/json-object.ts'
 import type { StoreFiles } from './store-files.ts'
 
@@ -97,7 +97,15 @@ export async function readJournal(
   try {
     text = await files.read(file)
   } catch (err: unknown) {
-    throw new SourceError('SOURCE_UNAVAILABLE', `cannot read online store journal ${file}`, { cause: err })
+    const what = `online store journal ${file}`
+    const advice = 'move the store file and its journal away and reload the online rows with kfs replay --online-from-offline'
+    const notAFile = storedFileNotAFile(err, {
+      what,
+      path: file,
+      advice,
+      error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
+    })
+    throw notAFile ?? new SourceError('SOURCE_UNAVAILABLE', `cannot read ${what}`, { cause: err })
   }
   if (text === undefined) return { rows: [], bytes: 0, lines: 0, torn: false }
   return parseJournal(file, text, framed)

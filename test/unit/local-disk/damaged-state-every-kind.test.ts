@@ -23,6 +23,7 @@ import { featureView } from '../../../features/index.ts'
 import { collectDefinitions, createRegistry } from '../../../registry/index.ts'
 import { clicks, user, viewBase } from '../define/fixtures.ts'
 import type { AvroSchema } from '../../../ports/schema-registry.ts'
+import { unlockedStoreFiles } from '../../support/unlocked-store-files.ts'
 import { feature, row, view } from '../../contracts/online-store.ts'
 
 const SCHEMA: AvroSchema = { type: 'record', name: 'E', fields: [{ name: 'id', type: 'string' }] }
@@ -43,6 +44,23 @@ async function writeState(dir: string): Promise<void> {
   await store.writeRows(V, [row('a', 999_000, [1.5])])
   await store.close()
   await createRegistry({ store: new LocalObjectStore(join(dir, 'objects')), clock }).apply(definitions())
+  // A store with a journal beside its file, as a killed writer leaves it (no close folds it in).
+  mkdirSync(join(dir, 'journaled'))
+  const journaled = await EmbeddedOnlineStore.open({
+    clock,
+    path: join(dir, 'journaled', 'online.json'),
+    files: unlockedStoreFiles,
+  })
+  await journaled.writeRows(V, [row('a', 999_000, [1.5])])
+  await journaled.sync()
+  await journaled.writeRows(V, [row('b', 999_000, [2.5])])
+  await journaled.sync()
+}
+
+/** Opens the journaled store as its next writer does; left open (a close would fold the journal away). */
+async function readJournaled(dir: string): Promise<unknown> {
+  await EmbeddedOnlineStore.open({ clock, path: join(dir, 'journaled', 'online.json'), files: unlockedStoreFiles })
+  return undefined
 }
 
 interface Kind {
@@ -157,6 +175,14 @@ const KINDS: readonly Kind[] = [
   { name: 'schema registry id file', file: () => 'schemas/ids/1.json', read: readSchemas },
   { name: 'schema registry subject file', file: () => 'schemas/subjects/t-value.json', read: readSchemas },
   { name: 'online store file', file: () => 'online.json', read: readOnline },
+  {
+    name: 'online store journal',
+    file: only('journaled', 'online.json.journal-'),
+    read: readJournaled,
+    // Bytes after the journal's last whole sync mark are a torn final append, cut (row-journal.ts):
+    // a journal cut or overwritten looks the same — nothing records how far it was acknowledged.
+    recovers: ['garbage bytes', 'cut short', 'emptied'],
+  },
   { name: 'event log segment', file: () => 'log/topics/t/0/00000000000000000000.log', read: readLog, namedByDir: true },
   {
     name: 'event log acknowledged end',
