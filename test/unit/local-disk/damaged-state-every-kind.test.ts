@@ -22,6 +22,7 @@ import { LocalObjectStore } from '../../../adapters/object-store/local/local-obj
 import { featureView } from '../../../features/index.ts'
 import { collectDefinitions, createRegistry } from '../../../registry/index.ts'
 import { clicks, user, viewBase } from '../define/fixtures.ts'
+import { createDecoder } from '../../../schemas/decoder.ts'
 import type { AvroSchema } from '../../../ports/schema-registry.ts'
 import { unlockedStoreFiles } from '../../support/unlocked-store-files.ts'
 import { feature, row, view } from '../../contracts/online-store.ts'
@@ -304,6 +305,13 @@ void describe('embedded defaults > every kind of state file × every kind of dam
         assert.ok(failure instanceof FeatureStoreError, `schema ${JSON.stringify(schema)}: ${String(failure)}`)
         assert.equal(failure.code, 'DATA_CORRUPT', failure.message)
         assert.ok(failure.message.includes(path), failure.message)
+        // As `kfs run` meets it: the decoder of a record naming id 1 (magic 0, id 1, the string "a").
+        const registry = new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })
+        const decoding = createDecoder({ registry, readerSchema: SCHEMA }).decode(Buffer.from([0, 0, 0, 0, 1, 2, 0x61]))
+        await assert.rejects(
+          decoding,
+          (err: unknown) => err instanceof FeatureStoreError && err.code === 'DATA_CORRUPT' && err.message.includes(path),
+        )
       }
     } finally {
       rmSync(dir, { recursive: true, force: true })
