@@ -38,8 +38,13 @@ export class StoredTextRead implements OnlineRead {
     if (this.#values === undefined) {
       const types = this.#types
       const values = new Array<FeatureValue>(types.length)
-      for (let i = 0; i < types.length; i++)
-        values[i] = this.#decoded(i, () => decodeValue(this.#texts[this.#first + i], types[i]!))
+      for (let i = 0; i < types.length; i++) {
+        try {
+          values[i] = decodeValue(this.#texts[this.#first + i], types[i]!)
+        } catch (err: unknown) {
+          throw this.#located(i, err)
+        }
+      }
       this.#values = values
     }
     return this.#values
@@ -47,21 +52,23 @@ export class StoredTextRead implements OnlineRead {
 
   valueJson(i: number): string {
     const type = this.#types[i]
-    return type === undefined ? 'null' : this.#decoded(i, () => storedValueJson(this.#texts[this.#first + i], type))
+    if (type === undefined) return 'null'
+    // Serving's per-value path: a plain try, no closure a value.
+    try {
+      return storedValueJson(this.#texts[this.#first + i], type)
+    } catch (err: unknown) {
+      throw this.#located(i, err)
+    }
   }
 
-  /** `decode()`, its StoredRowUnreadable naming the view and the feature. */
-  #decoded<T>(i: number, decode: () => T): T {
-    try {
-      return decode()
-    } catch (err: unknown) {
-      if (!(err instanceof StoredRowUnreadable) || this.#where === undefined) throw err
-      const { view, features } = this.#where
-      throw new StoredRowUnreadable('corrupt', `view ${view}, feature ${features[i]}: ${err.message}`, {
-        view,
-        feature: features[i],
-        cause: err,
-      })
-    }
+  /** `err` from decoding the i-th value; a StoredRowUnreadable made to name the view and the feature. */
+  #located(i: number, err: unknown): unknown {
+    if (!(err instanceof StoredRowUnreadable) || this.#where === undefined) return err
+    const { view, features } = this.#where
+    return new StoredRowUnreadable('corrupt', `view ${view}, feature ${features[i]}: ${err.message}`, {
+      view,
+      feature: features[i],
+      cause: err,
+    })
   }
 }
