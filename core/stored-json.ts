@@ -5,7 +5,7 @@
  * with one message naming the file and the way back — never a SyntaxError's or TypeError's stack,
  * never read as if it were absent or empty.
  */
-import { FeatureStoreError, type ErrorContext } from './errors.ts'
+import { FeatureStoreError, SourceError, type ErrorContext } from './errors.ts'
 
 export interface StoredJsonFile {
   /** What and where, as the message starts: `checkpoint record checkpoints/…/ckpt-…json`. */
@@ -22,6 +22,11 @@ export interface StoredJsonFile {
 }
 
 type NamedFile = Pick<StoredJsonFile, 'what' | 'path' | 'advice' | 'error'>
+
+/** `error` for a file that is a source's own state (the embedded log's, the online store's): its damage is a SourceError. */
+export function sourceDamage(message: string, options: { cause?: unknown; context: ErrorContext }): FeatureStoreError {
+  return new SourceError('DATA_CORRUPT', message, options)
+}
 
 function damaged(file: NamedFile, why: string, cause?: unknown): FeatureStoreError {
   const message = `${file.what} is damaged (${why}): ${file.advice ?? 'restore it from a copy'}`

@@ -7,9 +7,8 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { SourceError, type ErrorContext } from '../../../core/errors.ts'
 import { syncDirSync } from '../../local-disk/sync-dir.ts'
-import { parseStoredJson, storedFileNotAFile } from '../../../core/stored-json.ts'
+import { parseStoredJson, sourceDamage, storedFileNotAFile } from '../../../core/stored-json.ts'
 
 export function writeJsonAtomic(path: string, value: unknown, fsync: boolean): void {
   const tmp = `${path}.tmp`
@@ -33,8 +32,7 @@ export function readJson<T>(path: string, valid: (value: unknown) => boolean = (
     path,
     shape: 'the state it holds',
     isValid: valid,
-    error: (message: string, options: { cause?: unknown; context: ErrorContext }) =>
-      new SourceError('DATA_CORRUPT', message, options),
+    error: sourceDamage,
   }
   let text: string
   try {
@@ -56,7 +54,7 @@ export function logFileReadFailure(err: unknown, path: string, what: string, adv
       what: `${what} ${path}`,
       path,
       advice,
-      error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
+      error: sourceDamage,
     }) ?? err
   )
 }

@@ -26,9 +26,9 @@
  */
 import { basename, dirname, join } from 'node:path'
 import { SourceError } from '../../../core/errors.ts'
-import { parseStoredJson, storedFileNotAFile } from '../../../core/stored-json.ts'
+import { parseStoredJson, sourceDamage } from '../../../core/stored-json.ts'
 import { isJsonObject } from '../../../core/json-object.ts'
-import type { StoreFiles } from './store-files.ts'
+import { storeFileReadFailure, type StoreFiles } from './store-files.ts'
 
 export interface JournalRow {
   readonly key: string
@@ -97,15 +97,11 @@ export async function readJournal(
   try {
     text = await files.read(file)
   } catch (err: unknown) {
-    const what = `online store journal ${file}`
-    const advice = 'move the store file and its journal away and reload the online rows with kfs replay --online-from-offline'
-    const notAFile = storedFileNotAFile(err, {
-      what,
+    throw storeFileReadFailure(err, {
+      what: `online store journal ${file}`,
       path: file,
-      advice,
-      error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
+      advice: 'move the store file and its journal away and reload the online rows with kfs replay --online-from-offline',
     })
-    throw notAFile ?? new SourceError('SOURCE_UNAVAILABLE', `cannot read ${what}`, { cause: err })
   }
   if (text === undefined) return { rows: [], bytes: 0, lines: 0, torn: false }
   return parseJournal(file, text, framed)
@@ -158,6 +154,6 @@ function parseRow(file: string, line: string, i: number): JournalRow {
     shape: 'a stored row',
     isValid: isJournalRow,
     advice: 'move it and the store file away and reload the online rows with kfs replay --online-from-offline',
-    error: (message, options) => new SourceError('DATA_CORRUPT', message, options),
+    error: sourceDamage,
   })
 }

@@ -14,6 +14,19 @@ import type { BigIntStats } from 'node:fs'
 import { open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { lockDirectory, unlockDirectory, type LockOwner } from '../../local-disk/directory-lock.ts'
 import { syncDir } from '../../local-disk/sync-dir.ts'
+import { SourceError } from '../../../core/errors.ts'
+import { sourceDamage, storedFileNotAFile } from '../../../core/stored-json.ts'
+
+/**
+ * A failed read of one of the store's files (the file, its journal): a directory in its place is
+ * damage (DATA_CORRUPT naming it, with the way back); anything else may pass (SOURCE_UNAVAILABLE).
+ */
+export function storeFileReadFailure(err: unknown, file: { readonly what: string; readonly path: string; readonly advice: string }): SourceError {
+  return (
+    (storedFileNotAFile(err, { ...file, error: sourceDamage }) as SourceError | undefined) ??
+    new SourceError('SOURCE_UNAVAILABLE', `cannot read ${file.what}`, { cause: err })
+  )
+}
 
 export interface StoreFiles {
   /** The file's text; undefined when there is no such file. */

@@ -3,10 +3,11 @@
  * back with damage named (DATA_CORRUPT, with the way back) and another format refused as
  * SCHEMA_UNKNOWN rather than taken for damage.
  */
-import { SourceError, type ErrorContext } from '../../../core/errors.ts'
+import { SourceError } from '../../../core/errors.ts'
 import { isJsonObject } from '../../../core/json-object.ts'
-import { parseStoredJson, storedFileNotAFile } from '../../../core/stored-json.ts'
+import { parseStoredJson, sourceDamage } from '../../../core/stored-json.ts'
 import { isJournalRow, type JournalRow } from './row-journal.ts'
+import { storeFileReadFailure } from './store-files.ts'
 
 export interface FileLayout {
   readonly format: 'kfs-online-store/1'
@@ -37,17 +38,13 @@ function storeFile(path: string) {
     shape: 'an online store file',
     isValid: isLayout,
     advice: 'move it away and reload the online rows with kfs replay --online-from-offline',
-    error: (message: string, options: { cause?: unknown; context: ErrorContext }) =>
-      new SourceError('DATA_CORRUPT', message, options),
+    error: sourceDamage,
   }
 }
 
 /** The error for a failed read of the store file: a directory in its place is damage (DATA_CORRUPT), anything else may pass. */
 export function storeReadFailure(path: string, err: unknown): SourceError {
-  return (
-    (storedFileNotAFile(err, storeFile(path)) as SourceError | undefined) ??
-    new SourceError('SOURCE_UNAVAILABLE', `cannot read online store file ${path}`, { cause: err })
-  )
+  return storeFileReadFailure(err, storeFile(path))
 }
 
 /** The store file at `path`, whose text is `text`. */
