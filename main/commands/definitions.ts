@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
-import { ConfigError } from '../../core/errors.ts'
+import { ConfigError, DefinitionError } from '../../core/errors.ts'
 import { isRunning, startTimeOf } from '../../adapters/event-log/embedded/index.ts'
 import {
   createRegistry,
@@ -17,7 +17,6 @@ import { objectStoreReadsRetried } from '../../engine/retried-reads.ts'
 import { DEFAULT_FEATURES_MODULE } from '../config.ts'
 import { stringOption, type CommandContext, type ParsedArgs } from './command.ts'
 import type { OptionSpecs } from './options.ts'
-import { DefinitionError } from '../../core/errors.ts'
 import { createFastType } from '../../schemas/avro-type.ts'
 
 export const FEATURES_OPTION: OptionSpecs = {
@@ -49,10 +48,17 @@ export async function loadFeatures(
   registry: Registry,
 ): Promise<{ set: DefinitionSet; path: string }> {
   const path = definitionsModule(stringOption(args, 'features'), ctx)
-  // Published definitions count as known, so a module may reference views it no longer defines.
+  return { set: await loadCheckedDefinitions(path, ctx, registry), path }
+}
+
+/**
+ * The module's definitions, as every command loads them: published definitions count as known (a
+ * module may reference views it no longer defines), and every source's schema is checked as Avro.
+ */
+export async function loadCheckedDefinitions(path: string, ctx: CommandContext, registry: Registry): Promise<DefinitionSet> {
   const set = await loadDefinitions(path, { cwd: ctx.cwd, known: await registry.known() })
   checkAvroSchemas(set)
-  return { set, path }
+  return set
 }
 
 /**

@@ -5,7 +5,7 @@ import { isAbsolute, resolve } from 'node:path'
 import { FeatureStoreError } from '../../core/errors.ts'
 import type { RequestFeatureDef } from '../../features/types.ts'
 import type { LabelReader } from '../../ports/label-reader.ts'
-import { loadDefinitions, type Registry } from '../../registry/index.ts'
+import type { Registry } from '../../registry/index.ts'
 import {
   createTrainingSet,
   labelFormatOf,
@@ -18,7 +18,7 @@ import {
 } from '../../training/index.ts'
 import { createOfflineStore, trainingAdapters } from '../offline-adapters.ts'
 import { flagOption, listOption, stringOption, UsageError, type Command, type CommandContext, type ParsedArgs } from './command.ts'
-import { definitionsModule, FEATURES_HELP, openRegistry } from './definitions.ts'
+import { definitionsModule, FEATURES_HELP, loadCheckedDefinitions, openRegistry } from './definitions.ts'
 import { parseOptionValue } from './options.ts'
 import { refuseOutputOverInputs } from './output-over-input.ts'
 import { progressFor } from './progress.ts'
@@ -115,7 +115,7 @@ Examples:
     const retry = readSideRetry(ctx)
     const store = await openReadSideStore(ctx, retry)
     const { registry } = await openRegistry(ctx, { readRetry: retry })
-    const set = await loadDefinitions(definitionsPath, { cwd: ctx.cwd, known: await registry.known() })
+    const set = await loadCheckedDefinitions(definitionsPath, ctx, registry)
     const offline = { parquetWorker: ctx.config().parquetWorker }
     const adapters = trainingAdapters(createOfflineStore(store, offline), offline)
     const deps = { store, registry, ...adapters, clock: ctx.clock, requestFeatures: set.requestFeatures }

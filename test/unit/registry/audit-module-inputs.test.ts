@@ -135,13 +135,17 @@ writeFileSync(
   `${IMPORTS}import { user } from './cycle-a.ts'\n${SOURCE}export const clicks = source({ name: 'clicks', topic: 'clicks', schema, eventTimeField: 'ts', keyedBy: user })`,
 )
 
-void describe('kfs apply and registry diff over a broken features module', () => {
+// A label file for training-set, which loads its definitions module before it reads the labels.
+writeFileSync(join(dir, 'labels.csv'), 'user_id,ts\nu1,2026-11-01T00:00:00Z\n')
+
+void describe('kfs apply, registry diff and training-set over a broken features module', () => {
   for (const [what, m] of Object.entries(BROKEN)) {
     void test(`${what}: exit 1, one message naming the problem, no stack`, async () => {
       const file = moduleFile(m.text)
       for (const args of [
         ['apply', '--features', file],
         ['registry', 'diff', '--features', file],
+        ['training-set', '--features', file, '--labels', join(dir, 'labels.csv'), '--feature-refs', 'v:count_1h', '--out', join(dir, 'out.parquet')],
       ]) {
         const r = await runKfsInProcess(args, join(dir, 'data'))
         assert.equal(r.code, 1, r.stderr)
