@@ -101,22 +101,17 @@ export function createSubscriptions(
   let total = 0
 
   /** Logs an unexpected failure under a new id and returns the client's view of it. */
-  const internal = (err: unknown, where: string): string => {
+  /** A failure logged under an errorId the message carries; `error` is what the client is told (by default only INTERNAL). */
+  const internal = (err: unknown, where: string, error: object = { code: 'INTERNAL', message: 'internal error' }): string => {
     const errorId = randomUUID()
     logger.error({ err, route: 'subscribe', where, errorId }, 'WebSocket handler failed')
-    return JSON.stringify({ type: 'error', error: { code: 'INTERNAL', message: 'internal error', errorId } })
+    return JSON.stringify({ type: 'error', error: { ...error, errorId } })
   }
 
   const sendError = (ws: Socket, err: unknown): void => {
     const { status, body } = toHttpError(err)
-    if (status < 500 || status === 503) {
-      ws.send(JSON.stringify({ type: 'error', ...body }))
-      return
-    }
-    // A 5xx is logged under an errorId the message carries, with the code its HTTP answer has.
-    const errorId = randomUUID()
-    logger.error({ err, route: 'subscribe', where: 'message', errorId }, 'WebSocket handler failed')
-    ws.send(JSON.stringify({ type: 'error', error: { ...body.error, errorId } }))
+    // A 5xx other than 503 is logged, and told with the code its HTTP answer has.
+    ws.send(status < 500 || status === 503 ? JSON.stringify({ type: 'error', ...body }) : internal(err, 'message', body.error))
   }
 
   /** A transport callback that cannot throw: a failure is logged, and told to the client when it has an open socket. */
