@@ -15,33 +15,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
-import {
-  appendFiles,
-  createTable,
-  dayPartitionSpec,
-  metadataKey,
-  writeDataFiles,
-  type IcebergSchema,
-} from '../../../adapters/offline/iceberg/index.ts'
+import type { IcebergSchema } from '../../../adapters/offline/iceberg/index.ts'
 import { parseJson, stringifyJson } from '../../../adapters/offline/iceberg/lossless-json.ts'
 import { decodeManifestList, encodeManifestList } from '../../../adapters/offline/iceberg/manifests.ts'
+import { ACCOUNTS_TABLE, accountsIcebergSchema, writeAccountsTable } from '../ingest/accounts-iceberg.ts'
 import { checkIngest, dataDirIn, type Outcome } from './ingest-corpus.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-audit-bad-iceberg-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
-const PATH = 'warehouse/db/accounts'
 const T0 = Date.UTC(2024, 0, 15)
-const schema: IcebergSchema = {
-  type: 'struct',
-  'schema-id': 0,
-  fields: [
-    { id: 1, name: 'account_id', required: true, type: 'string' },
-    { id: 2, name: 'updated_at', required: true, type: 'timestamptz' },
-    { id: 3, name: 'balance', required: true, type: 'double' },
-    { id: 4, name: 'tier', required: false, type: 'string' },
-    { id: 5, name: 'visits', required: false, type: 'long' },
-  ],
-}
+const schema = accountsIcebergSchema
 type Json = Record<string, unknown>
 const acct = (id: string, day: number) => ({
   account_id: id,
@@ -51,18 +34,6 @@ const acct = (id: string, day: number) => ({
   visits: day,
 })
 
-/** The accounts table in `dataDir`'s object store: one snapshot per batch of rows; the store, the snapshot ids and the last metadata key. */
-async function accountsTable(dataDir: string, batches: readonly (readonly Json[])[], tableSchema: IcebergSchema = schema) {
-  const store = new LocalObjectStore(join(dataDir, 'objects'))
-  let table = await createTable(store, PATH, { schema: tableSchema, partitionSpec: dayPartitionSpec(tableSchema, 'updated_at') })
-  const ids: string[] = []
-  for (const rows of batches) {
-    const res = await appendFiles(table, await writeDataFiles(table, rows, { parquetWorker: false }))
-    table = res.table
-    ids.push(String(res.snapshotId))
-  }
-  return { store, ids, key: metadataKey(PATH, table.version) }
-}
 const readJson = async (store: LocalObjectStore, key: string): Promise<Json> =>
   parseJson(new TextDecoder().decode((await store.get(key))!)) as Json
 const writeJson = (store: LocalObjectStore, key: string, value: unknown): Promise<void> =>
@@ -77,16 +48,16 @@ const TWO_SNAPSHOTS = [[acct('a', 0), acct('b', 1)], [acct('c', 2)]] as const
 
 const CASES: Readonly<Record<string, Case>> = {
   'the current snapshot': {
-    make: async (d) => (await accountsTable(d, TWO_SNAPSHOTS), undefined),
+    make: async (d) => (await writeAccountsTable(d, TWO_SNAPSHOTS), undefined),
     want: { logged: [`a@${T0}`, `b@${T0 + 86_400_000}`, `c@${T0 + 2 * 86_400_000}`] },
   },
   'an older snapshot by id': {
-    make: async (d) => (await accountsTable(d, TWO_SNAPSHOTS)).ids[0],
+    make: async (d) => (await writeAccountsTable(d, TWO_SNAPSHOTS)).ids[0],
     want: { logged: [`a@${T0}`, `b@${T0 + 86_400_000}`] },
   },
   'a column renamed since the files were written (the row schema names the new name)': {
     make: async (d) => {
-      const { store, key } = await accountsTable(d, [[{ ...acct('a', 0), account_id: 'a' }]])
+      const { store, key } = await writeAccountsTable(d, [[{ ...acct('a', 0), account_id: 'a' }]])
       const meta = await readJson(store, key)
       // The table's key column was `id` when written; ALTER TABLE renamed it to account_id.
       const written = { ...schema, fields: schema.fields.map((f) => (f.id === 1 ? { ...f, name: 'id' } : f)) }
@@ -103,7 +74,7 @@ const CASES: Readonly<Record<string, Case>> = {
   },
   'a snapshot summary claiming far more rows than the table holds (a trillion)': {
     make: async (d) => {
-      const { store, key } = await accountsTable(d, [[acct('a', 0)]])
+      const { store, key } = await writeAccountsTable(d, [[acct('a', 0)]])
       const meta = await readJson(store, key)
       const snapshots = (meta.snapshots as Json[]).map((s) => ({
         ...s,
@@ -118,7 +89,7 @@ const CASES: Readonly<Record<string, Case>> = {
     {
       make: async (d) => {
         const optional: IcebergSchema = { ...schema, fields: schema.fields.map((f) => ({ ...f, required: false })) }
-        await accountsTable(
+        await writeAccountsTable(
           d,
           [
             [
@@ -145,8 +116,8 @@ const CASES: Readonly<Record<string, Case>> = {
     },
   'a data file that is missing': {
     make: async (d) => {
-      const { store } = await accountsTable(d, TWO_SNAPSHOTS)
-      const keys = await store.list(`${PATH}/data/`)
+      const { store } = await writeAccountsTable(d, TWO_SNAPSHOTS)
+      const keys = await store.list(`${ACCOUNTS_TABLE}/data/`)
       await store.delete(keys[0]!)
       return undefined
     },
@@ -154,8 +125,8 @@ const CASES: Readonly<Record<string, Case>> = {
   },
   'a data file cut short': {
     make: async (d) => {
-      const { store } = await accountsTable(d, TWO_SNAPSHOTS)
-      const keys = await store.list(`${PATH}/data/`)
+      const { store } = await writeAccountsTable(d, TWO_SNAPSHOTS)
+      const keys = await store.list(`${ACCOUNTS_TABLE}/data/`)
       const bytes = (await store.get(keys[0]!))!
       await store.put(keys[0]!, bytes.subarray(0, bytes.length - 20))
       return undefined
@@ -164,7 +135,7 @@ const CASES: Readonly<Record<string, Case>> = {
   },
   'a column of another type in the schema of the snapshot ingested (double, then string)': {
     make: async (d) => {
-      const { store, key } = await accountsTable(d, TWO_SNAPSHOTS)
+      const { store, key } = await writeAccountsTable(d, TWO_SNAPSHOTS)
       const meta = await readJson(store, key)
       const changed = { ...schema, 'schema-id': 1, fields: schema.fields.map((f) => (f.id === 3 ? { ...f, type: 'string' } : f)) }
       await writeJson(store, key, {
@@ -178,25 +149,25 @@ const CASES: Readonly<Record<string, Case>> = {
     want: { refused: /does not have the source's row schema: column balance is string, declared double; nothing was appended/ },
   },
   'a snapshot without data files (every row deleted)': {
-    make: async (d) => (await accountsTable(d, [[]]), undefined),
+    make: async (d) => (await writeAccountsTable(d, [[]]), undefined),
     want: { refused: /nothing to ingest: the snapshot at .*v2\.metadata\.json holds no rows; nothing was appended/ },
   },
   'no table at the location': { make: async () => undefined, want: { refused: /no Iceberg table at warehouse\/db\/accounts/ } },
   'a table without a snapshot yet': {
-    make: async (d) => (await accountsTable(d, []), undefined),
+    make: async (d) => (await writeAccountsTable(d, []), undefined),
     want: { refused: /Iceberg table .*warehouse\/db\/accounts\/metadata\/v1\.metadata\.json has no snapshot yet/ },
   },
   'a snapshot id that does not exist': {
-    make: async (d) => (await accountsTable(d, TWO_SNAPSHOTS), '42'),
+    make: async (d) => (await writeAccountsTable(d, TWO_SNAPSHOTS), '42'),
     want: { refused: /Iceberg table .* has no snapshot 42 \(latest: -?\d+, -?\d+\)/ },
   },
   'a snapshot id that is not a number': {
-    make: async (d) => (await accountsTable(d, TWO_SNAPSHOTS), 'latest'),
+    make: async (d) => (await writeAccountsTable(d, TWO_SNAPSHOTS), 'latest'),
     want: { refused: /--snapshot latest: an Iceberg snapshot id is an integer/, code: 2 },
   },
   'metadata that is not JSON': {
     make: async (d) => {
-      const { store, key } = await accountsTable(d, TWO_SNAPSHOTS)
+      const { store, key } = await writeAccountsTable(d, TWO_SNAPSHOTS)
       await store.put(key, new TextEncoder().encode('{"format-version": 2, '))
       return undefined
     },
@@ -204,7 +175,7 @@ const CASES: Readonly<Record<string, Case>> = {
   },
   'a manifest list that is missing': {
     make: async (d) => {
-      const { store, key } = await accountsTable(d, TWO_SNAPSHOTS)
+      const { store, key } = await writeAccountsTable(d, TWO_SNAPSHOTS)
       const current = (await readJson(store, key)).snapshots as Json[]
       await store.delete(String(current.at(-1)!['manifest-list']).replace(/^file:\/\/.*?\/objects\//, ''))
       return undefined
@@ -213,7 +184,7 @@ const CASES: Readonly<Record<string, Case>> = {
   },
   'live merge-on-read delete files (v2 position or equality deletes)': {
     make: async (d) => {
-      const { store, key } = await accountsTable(d, TWO_SNAPSHOTS)
+      const { store, key } = await writeAccountsTable(d, TWO_SNAPSHOTS)
       const meta = await readJson(store, key)
       const current = (meta.snapshots as Json[]).at(-1)!
       const listUri = String(current['manifest-list'])

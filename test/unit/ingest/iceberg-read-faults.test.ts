@@ -15,13 +15,6 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
-import {
-  appendFiles,
-  createTable,
-  dayPartitionSpec,
-  writeDataFiles,
-  type IcebergSchema,
-} from '../../../adapters/offline/iceberg/index.ts'
 import { createIcebergTableSnapshotReader } from '../../../adapters/offline/iceberg/table-snapshot-reader.ts'
 import { createParquetCodec } from '../../../adapters/offline/parquet/parquet-codec.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
@@ -31,28 +24,18 @@ import type { ObjectStore } from '../../../ports/object-store.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
 import { forwardingStore } from '../../support/forwarding-store.ts'
+import { ACCOUNTS_TABLE, writeAccountsTable } from './accounts-iceberg.ts'
 import { accountsIceberg } from './corpus-sources.ts'
 import { decodedPartitions } from './memory-snapshots.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-iceberg-read-faults-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 const source = accountsIceberg
-const location = { format: 'iceberg' as const, table: 'warehouse/db/accounts' }
+const location = { format: 'iceberg' as const, table: ACCOUNTS_TABLE }
 const parquet = createParquetCodec({ worker: false })
 const DAY = 86_400_000
 const T0 = Date.UTC(2024, 0, 15)
 
-const schema: IcebergSchema = {
-  type: 'struct',
-  'schema-id': 0,
-  fields: [
-    { id: 1, name: 'account_id', required: true, type: 'string' },
-    { id: 2, name: 'updated_at', required: true, type: 'timestamptz' },
-    { id: 3, name: 'balance', required: true, type: 'double' },
-    { id: 4, name: 'tier', required: false, type: 'string' },
-    { id: 5, name: 'visits', required: false, type: 'long' },
-  ],
-}
 const acct = (id: number, day: number, balance: number) => ({
   account_id: `a${id}`,
   updated_at: T0 + day * DAY + id,
@@ -63,26 +46,11 @@ const acct = (id: number, day: number, balance: number) => ({
 
 /** Two snapshots of the table, each of two days' data files, in `root`'s object store: the older one's id. */
 async function accountsTable(root: string): Promise<string> {
-  const store = new LocalObjectStore(join(root, 'objects'))
-  let table = await createTable(store, location.table, { schema, partitionSpec: dayPartitionSpec(schema, 'updated_at') })
-  const first = await appendFiles(
-    table,
-    await writeDataFiles(
-      table,
-      Array.from({ length: 12 }, (_, i) => acct(i, i % 2, i)),
-      { parquetWorker: false },
-    ),
-  )
-  table = first.table
-  await appendFiles(
-    table,
-    await writeDataFiles(
-      table,
-      Array.from({ length: 12 }, (_, i) => acct(i + 6, 2 + (i % 2), i + 0.5)),
-      { parquetWorker: false },
-    ),
-  )
-  return String(first.snapshotId)
+  const { ids } = await writeAccountsTable(root, [
+    Array.from({ length: 12 }, (_, i) => acct(i, i % 2, i)),
+    Array.from({ length: 12 }, (_, i) => acct(i + 6, 2 + (i % 2), i + 0.5)),
+  ])
+  return ids[0]!
 }
 
 // One table for every case (snapshot ids are random: a table per case would log other ids).
