@@ -16,7 +16,6 @@ import { silentLogger, type LogFn, type Logger } from '../../../core/logger.ts'
 import type { FeatureViewDef } from '../../../features/types.ts'
 import { purchases, userBigSpends, userPurchases } from '../../../examples/with-new-view.ts'
 import { createDeadLetterTopicSink } from '../../../engine/dead-letter-topic.ts'
-import { createLiveEngine } from '../../../engine/live-engine.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
@@ -27,7 +26,8 @@ import { settleBackfills, type BackfillRegistry } from '../../../replay/backfill
 import { verifyParity } from '../../../replay/verify-parity.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
-import { assertSameRows, expectedRowsByEntity, generatePurchases, offlineRowsByEntity, produceEvents, waitFor, type ProducedRecord } from '../../support/scenario.ts'
+import { assertSameRows, expectedRowsByEntity, generatePurchases, offlineRowsByEntity, produceEvents, type ProducedRecord } from '../../support/scenario.ts'
+import { runLiveUntilConsumed } from '../../support/live-until-consumed.ts'
 
 /** The registry's backfill statuses, in memory. */
 function statusRegistry(): BackfillRegistry & { statuses: Map<string, BackfillStatus> } {
@@ -62,27 +62,8 @@ void test('backfill hand-off: backfilled, adopted and caught up from the archive
     const produced: ProducedRecord[] = []
     const logger = recordingLogger()
 
-    const runUntilConsumed = async (views: readonly FeatureViewDef[], count: number) => {
-      const engine = createLiveEngine({
-        log,
-        stateStore: store,
-        offline,
-        online,
-        deadLetters: createDeadLetterTopicSink(log, 'kfs.dead-letters'),
-        decoderFor,
-        views,
-        groupId: 'kfs-engine',
-        clock: systemClock,
-        logger,
-        checkpointMaxRecords: 300,
-        checkpointIntervalMs: 200,
-        tickMs: 50,
-      })
-      await engine.start()
-      await waitFor(() => engine.stats.consumed >= count, `${count} records consumed`)
-      await engine.stop()
-      assert.equal(engine.failure, undefined)
-    }
+    const parts = { log, stateStore: store, offline, online, decoderFor }
+    const runUntilConsumed = (views: readonly FeatureViewDef[], count: number) => runLiveUntilConsumed(parts, views, count, { checkpointMaxRecords: 300, logger })
     const produce = async (from: number, to: number) => {
       const batch = await produceEvents(log, purchases.topic, encoder, events.slice(from, to))
       produced.push(...batch)

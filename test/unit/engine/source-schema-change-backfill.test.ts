@@ -16,7 +16,6 @@ import avro from 'avsc'
 import { systemClock } from '../../../core/clock.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { createDeadLetterTopicSink } from '../../../engine/dead-letter-topic.ts'
-import { createLiveEngine } from '../../../engine/live-engine.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
@@ -30,7 +29,8 @@ import { settleBackfills, type BackfillRegistry } from '../../../replay/backfill
 import { verifyParity } from '../../../replay/verify-parity.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { runReference, type ReferenceRecord } from '../../reference/reference-model.ts'
-import { assertSameRows, waitFor } from '../../support/scenario.ts'
+import { assertSameRows } from '../../support/scenario.ts'
+import { runLiveUntilConsumed } from '../../support/live-until-consumed.ts'
 
 const TS = { type: 'long', logicalType: 'timestamp-millis' }
 const S1 = {
@@ -142,27 +142,8 @@ void test('a source schema changed between applies: v2 backfilled from records w
       })
       return acks.length
     }
-    const runUntilConsumed = async (views: readonly FeatureViewDef[], count: number) => {
-      const engine = createLiveEngine({
-        log,
-        stateStore: store,
-        offline,
-        online,
-        deadLetters: createDeadLetterTopicSink(log, 'kfs.dead-letters'),
-        decoderFor,
-        views,
-        groupId: 'kfs-engine',
-        clock: systemClock,
-        logger: silentLogger,
-        checkpointMaxRecords: 100,
-        checkpointIntervalMs: 200,
-        tickMs: 50,
-      })
-      await engine.start()
-      await waitFor(() => engine.stats.consumed >= count, `${count} records consumed`)
-      await engine.stop()
-      assert.equal(engine.failure, undefined)
-    }
+    const parts = { log, stateStore: store, offline, online, decoderFor }
+    const runUntilConsumed = (views: readonly FeatureViewDef[], count: number) => runLiveUntilConsumed(parts, views, count, { checkpointMaxRecords: 100 })
     const old = (i: number) => ({ user_id: `u${i % 6}`, ts: base + i * 10_000, amount: (i % 5) + 0.25, sku: `s${i % 4}` })
 
     // 1. v1 live over S1; producers write S1.
