@@ -3,6 +3,7 @@ import { systemClock } from '../../core/clock.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import { LocalObjectStore } from '../../adapters/object-store/index.ts'
 import { loadConfig, type KfsConfig } from '../config.ts'
+import { mistypedVariableWarnings } from '../config-typos.ts'
 import type { CommandContext } from './command.ts'
 
 export async function openObjectStore(config: KfsConfig): Promise<ObjectStore> {
@@ -27,7 +28,13 @@ export function createProcessContext(options: {
   stderr: NodeJS.WritableStream
 }): CommandContext {
   let config: KfsConfig | undefined
-  const getConfig = (): KfsConfig => (config ??= loadConfig(options.env))
+  const getConfig = (): KfsConfig => {
+    if (config !== undefined) return config
+    config = loadConfig(options.env)
+    // Once a process, with the configuration: a mistyped setting silently runs on its default.
+    for (const warning of mistypedVariableWarnings(options.env)) options.stderr.write(`kfs: warning: ${warning}\n`)
+    return config
+  }
   return {
     cwd: options.cwd,
     json: options.json,
