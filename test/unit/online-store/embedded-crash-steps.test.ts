@@ -103,11 +103,12 @@ function images(disk: ModelDisk): [string, ModelDisk][] {
   return out
 }
 
-/** The store's directory holds its file and the journal the file names, nothing else. */
+/** The store's directory holds its file, the journal the file names and the acknowledged-end slots, nothing else. */
 function assertNoLeftovers(disk: ModelDisk, where: string): void {
   const file = disk.text('online.json')
   const named = file === undefined ? undefined : (JSON.parse(file) as { journal?: string }).journal
-  const extra = disk.names().filter((n) => n !== 'online.json' && n !== named)
+  const kept = ['online.json', named, 'online.json.acked-0', 'online.json.acked-1']
+  const extra = disk.names().filter((n) => !kept.includes(n))
   assert.deepEqual(extra, [], `${where}: left behind`)
 }
 
@@ -136,16 +137,20 @@ async function assertRecovers(crashed: Crashed, image: ModelDisk, where: string)
 void describe('online store > embedded > a crash at every step', () => {
   void test('reopens to every synced row, never a stale one, and leaves no journal behind', async () => {
     const seen = new Set<string>()
+    const ackSteps = new Set<string>()
     let n = 0
     for (; ; n++) {
       const crashed = await runCrashingAt(n)
       if (crashed === undefined) break
       seen.add(crashed.step.split(' ')[0]!)
+      if (crashed.step.includes('.acked-')) ackSteps.add(crashed.step.split(' ')[0]!)
       for (const [how, image] of images(crashed.disk))
         await assertRecovers(crashed, image, `crash at step ${n} (${crashed.step}), ${how}`)
     }
     // The script reached every kind of step, so the loop above crashed at each of them.
     assert.deepEqual([...seen].sort(), ['create', 'datasync', 'remove', 'rename', 'syncdir', 'write'])
+    // Among them, the acknowledged-end record's own steps: its slot created, written, datasynced.
+    assert.deepEqual([...ackSteps].sort(), ['create', 'datasync', 'write'])
     assert.ok(n > 20, `only ${n} steps`)
   })
 
@@ -181,22 +186,35 @@ void describe('online store > embedded > a crash at every step', () => {
 })
 
 void describe('online store > embedded > durable step order', () => {
-  void test('a new file: datasync, rename, directory fsync, then the old journal goes; a journal is fsynced into the directory once', async () => {
+  void test('a new file: datasync, rename, directory fsync, then the old journal goes; a journal is fsynced into the directory once; each append is recorded as acknowledged after it', async () => {
     const disk = new ModelDisk(DIR)
     const store = await EmbeddedOnlineStore.open({ clock, path: PATH, files: disk })
     await store.writeRows(v, [row('a', 1, [1, 'x'])])
     await store.sync()
     const tmp = disk.steps.find((s) => s.startsWith('create online.json.tmp-'))!.slice('create '.length)
     const journal = (JSON.parse(disk.text('online.json')!) as { journal: string }).journal
-    assert.deepEqual(disk.steps, [`create ${tmp}`, `write ${tmp}`, `datasync ${tmp}`, `rename ${tmp} online.json`, 'syncdir'])
+    const slots = ['online.json.acked-0', 'online.json.acked-1']
+    assert.deepEqual(
+      disk.steps,
+      [
+        ...slots.flatMap((s) => [`create ${s}`, `write ${s}`, `datasync ${s}`]),
+        'syncdir',
+        `create ${tmp}`,
+        `write ${tmp}`,
+        `datasync ${tmp}`,
+        `rename ${tmp} online.json`,
+        'syncdir',
+      ],
+      'the first file: the acknowledged-end slots made durable first, once',
+    )
 
     const from = disk.steps.length
     await store.writeRows(v, [row('a', 2, [2, 'y'])])
     await store.sync()
     assert.deepEqual(
       disk.steps.slice(from),
-      [`create ${journal}`, `write ${journal}`, `datasync ${journal}`, 'syncdir'],
-      'the journal created: one directory fsync',
+      [`create ${journal}`, `write ${journal}`, `datasync ${journal}`, 'syncdir', `write ${slots[0]}`, `datasync ${slots[0]}`],
+      'the journal created: one directory fsync, then its acknowledged end recorded',
     )
     const second = disk.steps.length
     await store.writeRows(v, [row('a', 3, [3, 'z'])])
@@ -204,8 +222,8 @@ void describe('online store > embedded > durable step order', () => {
     await store.sync()
     assert.deepEqual(
       disk.steps.slice(second),
-      [`write ${journal}`, `datasync ${journal}`],
-      'later syncs: no directory fsync, and none with nothing to sync',
+      [`write ${journal}`, `datasync ${journal}`, `write ${slots[1]}`, `datasync ${slots[1]}`],
+      'later syncs: no directory fsync, the other slot, and nothing with nothing to sync',
     )
 
     const third = disk.steps.length

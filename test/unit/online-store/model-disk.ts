@@ -87,6 +87,19 @@ export class ModelDisk implements StoreFiles {
     return this.#seen.get(name)?.data
   }
 
+  /** Damage from outside the store (a cut, an overwrite, a deletion): `text` replaces the file's bytes, durably; undefined removes it. */
+  damage(name: string, text: string | undefined): void {
+    const inode = this.#seen.get(name)
+    if (text === undefined) {
+      this.#seen.delete(name)
+      this.#durable.delete(name)
+      return
+    }
+    if (inode === undefined) throw new Error(`model disk has no ${name} to damage`)
+    inode.data = text
+    inode.synced = text
+  }
+
   /** How many name changes a power loss could keep or lose (2^n images). */
   get pendingNameOps(): number {
     return this.#pending.length
