@@ -5,8 +5,11 @@
  * directory fsync; none, half, all of each file's unsynced bytes, or all with a zero-filled hole). After each, the store reopens
  * without an error and holds, for every key, what a store that never crashed held at the last sync
  * that returned — or what the interrupted call was making durable — and nothing else; its directory
- * holds the file and its journal only (no leftover journal or temp file); and it goes on working: a
- * row synced after the reopen is found by the next one.
+ * holds the file, its journal and the acknowledged-end slots only (no leftover journal or temp
+ * file); and it goes on working: a row synced after the reopen is found by the next one. The steps
+ * include each sync's acknowledged-end record (journal-acked-end.ts: the slot written and
+ * datasynced after the journal's append and directory fsync) and the slots' creation: no crash at
+ * any of them makes the store, or a follower reading the image first, report false damage.
  *
  * Before: a journal left by a crash between writing a file and removing the old one stayed forever;
  * the rename and a new journal were never fsynced into the directory (a power loss could bring back
@@ -17,6 +20,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { EmbeddedOnlineFollower } from '../../../adapters/online-store/embedded/embedded-online-follower.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { feature, plainRead, row, view } from '../../contracts/online-store.ts'
 import { Crash, ModelDisk, type Unsynced } from './model-disk.ts'
@@ -48,7 +52,7 @@ const SCRIPT: Step[] = [
 
 type Snapshot = ReturnType<typeof plainRead>[]
 
-async function snapshot(store: EmbeddedOnlineStore): Promise<Snapshot> {
+async function snapshot(store: Pick<EmbeddedOnlineStore, 'readRows'>): Promise<Snapshot> {
   return (
     await store.readRows(
       KEYS.map((entityKey) => ({ view: v, entityKey, features: ['x', 's'] })),
@@ -112,10 +116,8 @@ function assertNoLeftovers(disk: ModelDisk, where: string): void {
   assert.deepEqual(extra, [], `${where}: left behind`)
 }
 
-/** Reopens `image` and checks it against the crash; then a sync after the reopen survives the next crash. */
-async function assertRecovers(crashed: Crashed, image: ModelDisk, where: string): Promise<void> {
-  const store = await EmbeddedOnlineStore.open({ clock, path: PATH, files: image })
-  const got = await snapshot(store)
+/** What `got` reads at each key is what the crash allows: synced, or what the interrupted call was making durable. */
+function assertAllowed(crashed: Crashed, got: Snapshot, where: string): void {
   KEYS.forEach((key, i) => {
     const allowed = [crashed.synced[i], crashed.pending[i]]
     assert.ok(
@@ -123,6 +125,17 @@ async function assertRecovers(crashed: Crashed, image: ModelDisk, where: string)
       `${where}: key ${key} reads ${JSON.stringify(got[i])}, expected ${JSON.stringify(allowed[0])} (synced) or ${JSON.stringify(allowed[1])} (being synced)`,
     )
   })
+}
+
+/** Reopens `image` (a follower first, as kfs serve restarted then would) and checks it against the crash; then a sync after the reopen survives the next crash. */
+async function assertRecovers(crashed: Crashed, image: ModelDisk, where: string): Promise<void> {
+  // A follower reads the image before any recovery: no false damage, every synced row.
+  const follower = await EmbeddedOnlineFollower.follow({ clock, path: PATH, pollMs: 0, files: image.followed() })
+  assertAllowed(crashed, await snapshot(follower), `${where} (follower)`)
+  await follower.close()
+  const store = await EmbeddedOnlineStore.open({ clock, path: PATH, files: image })
+  const got = await snapshot(store)
+  assertAllowed(crashed, got, where)
   assertNoLeftovers(image, where)
   await store.writeRows(v, [row('z', 99, [9, 'after'])])
   await store.sync()
