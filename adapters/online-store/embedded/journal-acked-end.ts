@@ -16,8 +16,14 @@
  * naming another journal than the file's says nothing about the file's journal (the file was
  * replaced since, and nothing has been acknowledged in its new journal yet).
  *
- * Cost: one ~100-byte write and datasync per sync that appended (a sync runs once per checkpoint);
- * nothing on the write path.
+ * Cost: one ~100-byte write and datasync per sync that appended (a sync runs once per checkpoint),
+ * about what the journal's own append costs (measured on ext4: ~0.6 ms each; overwriting the slot
+ * in place would save ~0.2 ms but a truncating replace keeps the port's one write mode); the CRC
+ * runs over the appended bytes only; nothing on the write path. Load reads the journal's bytes once
+ * more for their CRC; a follower's polls read nothing more (a reload reads the two slots).
+ *
+ * Why not the sync marks alone: a journal cut back to a mark is a well-formed shorter journal; and
+ * not the store file: it is rewritten only when the journal is folded.
  */
 import zlib from 'node:zlib'
 import { SourceError } from '../../../core/errors.ts'

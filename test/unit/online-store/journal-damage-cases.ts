@@ -17,7 +17,8 @@ export const KEYS = ['a', 'b', 'k1', 'k2', 'k3', 'k4']
 /** What the store holds before any sync: written into the file by the first sync. */
 export const FIRST = [row('a', 10, [0, 'a0']), row('b', 10, [1, 'b0'])]
 /** One write per acknowledged sync after the first (each one journal append). */
-export const BATCHES = [1, 2, 3, 4].map((i) => [row(`k${i}`, 10, [i, `k${i}v`]), row('a', 10 + i, [10 + i, `a${i}`])])
+// `a`'s text is not ASCII: lengths and CRCs are of bytes, and a character is several.
+export const BATCHES = [1, 2, 3, 4].map((i) => [row(`k${i}`, 10, [i, `k${i}v`]), row('a', 10 + i, [10 + i, `a${i}é€`])])
 
 /** Writes FIRST, syncs, then each of BATCHES with a sync after it: the state whose journal is damaged. */
 export async function writeAcknowledged(store: Pick<OnlineStore, 'writeRows'> & { sync(): Promise<void> }): Promise<void> {
@@ -40,7 +41,7 @@ export async function snapshot(store: Pick<OnlineStore, 'readRows'>): Promise<Re
 
 /** What a store that was never damaged reads at KEYS after writeAcknowledged. */
 export const ACKNOWLEDGED = [
-  { status: 'PRESENT', asOfMs: 14, values: [14, 'a4'] },
+  { status: 'PRESENT', asOfMs: 14, values: [14, 'a4é€'] },
   { status: 'PRESENT', asOfMs: 10, values: [1, 'b0'] },
   ...[1, 2, 3, 4].map((i) => ({ status: 'PRESENT', asOfMs: 10, values: [i, `k${i}v`] })),
 ]
@@ -76,7 +77,7 @@ const TAIL_ROW = `${JSON.stringify({ key: 'journaled:1|tail', asOfMs: 5, expires
 /**
  * Damage to acknowledged bytes (the store must read every acknowledged row or stop with DATA_CORRUPT
  * naming the journal), then torn tails after them (`harmless`: they must read, every acknowledged row).
- * `journal`: the journal's text as the four acknowledged syncs left it (ASCII: bytes are characters).
+ * `journal`: the journal's text as the four acknowledged syncs left it (as characters, or as bytes read as latin1).
  */
 export function damages(journal: string): Damage[] {
   const ranges = batchRanges(journal)
