@@ -23,7 +23,8 @@ import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/emb
 import { nodeFollowedFiles, type FollowedFiles } from '../../../adapters/online-store/embedded/store-files.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { unlockedStoreFiles } from '../../support/unlocked-store-files.ts'
-import { ACKNOWLEDGED, clock, damages, snapshot, writeAcknowledged } from './journal-damage-cases.ts'
+import { row } from '../../contracts/online-store.ts'
+import { ACKNOWLEDGED, clock, damages, snapshot, v, writeAcknowledged } from './journal-damage-cases.ts'
 
 interface Acknowledged {
   readonly dir: string
@@ -142,6 +143,32 @@ void describe('online store > embedded > follower beside a writer at work: no fa
       const follower = await follow(path, files)
       assert.ok(replaced, 'the replacement came mid-reload')
       assert.deepEqual(await snapshot(follower), ACKNOWLEDGED)
+      await follower.close()
+    }))
+
+  void test('the file replaced and the journal removed between the looks of a poll: nothing reported, the next poll reads the new file', () =>
+    withAcknowledged(async ({ path, writer, journal }) => {
+      let polling = false
+      let replaced = false
+      const files: FollowedFiles = {
+        ...nodeFollowedFiles,
+        async readFrom(file, offset) {
+          if (polling && file === journal && !replaced) {
+            replaced = true
+            await writer.writeRows(v, [row('b', 20, [2, 'after'])])
+            await writer.flush()
+          }
+          return nodeFollowedFiles.readFrom(file, offset)
+        },
+      }
+      const follower = await follow(path, files)
+      polling = true
+      await follower.refresh()
+      assert.ok(replaced, 'the replacement came mid-poll')
+      await follower.refresh()
+      const expected = [...ACKNOWLEDGED]
+      expected[1] = { status: 'PRESENT', asOfMs: 20, values: [2, 'after'] }
+      assert.deepEqual(await snapshot(follower), expected)
       await follower.close()
     }))
 
