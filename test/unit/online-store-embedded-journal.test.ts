@@ -76,8 +76,12 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
     await store.sync()
     await store.writeRows(v, [row('a', 2, [2, 'y']), row('b', 2, [3, 'z'])])
     await store.sync()
+    // The acknowledged end recorded before the last append (journal-acked-end.ts): its slot is the next one written.
+    const lastSlot = `${path}.acked-1`
+    const beforeLast = await readFile(lastSlot, 'utf8')
     await store.writeRows(v, [row('b', 3, [5, 'q'])])
     await store.sync()
+    const afterLast = await readFile(lastSlot, 'utf8')
     const [journal] = await journals(dir)
     const file = join(dir, journal!)
     const lines = await readFile(file, 'utf8')
@@ -116,16 +120,24 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
     }
 
     // What a crash leaves of an append that never returned: cut, and every acknowledged row kept.
-    const torn: [string, string, number][] = [
-      ['a cut line', `${lines}{"key":"jour`, 3],
-      ['a whole line without its sync mark', `${lines}${b3!.replace('"asOfMs":3', '"asOfMs":4')}\n`, 3],
-      ['a zero-filled line and its mark', `${lines}${journalOf(zeros(b3!), mark2!)}`, 3],
-      ['the last append with a zero-filled line, its mark on disk', journalOf(a2!, b2!, mark1!, zeros(b3!), mark2!), 2],
-      ['a zero-filled tail', `${lines}${zeros(b3!)}`, 3],
+    // The last case's append is the last one above, caught by a power loss before its datasync
+    // returned: so its acknowledged end was never recorded either.
+    const torn: [string, string, number, string][] = [
+      ['a cut line', `${lines}{"key":"jour`, 3, afterLast],
+      ['a whole line without its sync mark', `${lines}${b3!.replace('"asOfMs":3', '"asOfMs":4')}\n`, 3, afterLast],
+      ['a zero-filled line and its mark', `${lines}${journalOf(zeros(b3!), mark2!)}`, 3, afterLast],
+      [
+        'the last append with a zero-filled line, its mark on disk',
+        journalOf(a2!, b2!, mark1!, zeros(b3!), mark2!),
+        2,
+        beforeLast,
+      ],
+      ['a zero-filled tail', `${lines}${zeros(b3!)}`, 3, afterLast],
     ]
-    for (const [what, body, bAsOfMs] of torn) {
+    for (const [what, body, bAsOfMs, acked] of torn) {
       await writeFile(path, storeFile)
       await writeFile(file, body)
+      await writeFile(lastSlot, acked)
       const reopened = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
       assert.deepEqual(
         (await read(reopened, ['a', 'b'])).map((r) => r?.asOfMs),
@@ -143,6 +155,7 @@ void test('online store > embedded > a torn final append is cut; a damaged line 
     }
     await writeFile(path, storeFile)
     await writeFile(file, lines)
+    await writeFile(lastSlot, afterLast)
 
     await appendFile(file, '{"key":"jour')
     const reopened = await EmbeddedOnlineStore.open({ clock, path, files: unlockedStoreFiles })
@@ -248,7 +261,11 @@ void test('online store > embedded > every journal the file does not name is rem
         ],
         what,
       )
-      assert.deepEqual((await readdir(dir)).sort(), ['online.json', journal!, 'other.json.journal-1-1-0'], `${what}: removed`)
+      assert.deepEqual(
+        (await readdir(dir)).sort(),
+        ['online.json', 'online.json.acked-0', 'online.json.acked-1', journal!, 'other.json.journal-1-1-0'].sort(),
+        `${what}: removed`,
+      )
     })
   }
 })

@@ -20,7 +20,13 @@
  *
  * A poll that fails (a damaged line, a file that cannot be read) changes nothing held: the
  * follower serves what it has, reports the error through `onError` (once until a poll succeeds
- * again) and tries again at the next poll.
+ * again) and tries again at the next poll. Lost acknowledged rows are such a failure, as the
+ * writer's open refuses them: a (re)load checks the journal against its recorded acknowledged end
+ * (journal-acked-end.ts), and a poll finds a journal gone or shorter than what it read while the
+ * file still names it (the writer never cuts a journal, and removes one only after replacing the
+ * file). A write of the writer's under way is never taken for damage: an append not yet marked is
+ * not read, and damage a reload meets is reported only if the file and the slots read the same
+ * again (a journal removed by a replacement, or a slot caught mid-write, is read again).
  */
 import type { Clock } from '../../../core/clock.ts'
 import { systemClock } from '../../../core/clock.ts'
@@ -29,6 +35,7 @@ import type { FeatureViewDef } from '../../../features/types.ts'
 import type { OnlineChangeListener } from '../../../ports/online-semantics.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
 import { journalPath, parseJournal, type JournalRow } from './row-journal.ts'
+import { ACK_ADVICE, ackedEndOf, ackSlotPaths, checkAckedEnd, readAckSlots } from './journal-acked-end.ts'
 import { RowTable, type StoredRow } from './row-table.ts'
 import { nodeFollowedFiles, type FollowedFiles } from './store-files.ts'
 import { parseLayout, storeReadFailure } from './store-layout.ts'
@@ -154,45 +161,100 @@ export class EmbeddedOnlineFollower implements OnlineStore {
     if (version !== this.#fileVersion) return this.#reload()
     const journal = this.#journal
     if (journal === undefined) return
-    const text = await this.#files.readFrom(journal.path, journal.bytes)
-    // Gone: the writer replaced the file (its next version names another journal), seen at the next poll.
-    if (text === undefined || text === '') return
-    const read = parseJournal(journal.path, text, journal.framed, journal.lines)
+    const read = await this.#files.readFrom(journal.path, journal.bytes)
+    if (read === undefined || read.size < journal.bytes) {
+      // The writer removes a journal only after a new file replaced the one naming it, and never
+      // cuts one: gone or shorter under the same file is damage (what was read stays served).
+      if (journal.bytes === 0 || (await this.#files.version(this.#path)) !== this.#fileVersion) return
+      throw journalCut(journal, read?.size)
+    }
+    if (read.text === '') return
+    const parsed = parseJournal(journal.path, read.text, journal.framed, journal.lines)
     const nowMs = this.#clock.nowMs()
-    for (const r of read.rows) this.#table.absorb(r.key, stored(r), nowMs)
-    journal.bytes += read.bytes
-    journal.lines += read.lines
+    for (const r of parsed.rows) this.#table.absorb(r.key, stored(r), nowMs)
+    journal.bytes += parsed.bytes
+    journal.lines += parsed.lines
   }
 
-  /** The file and its journal (up to its last sync mark) as they are now; held rows that differ are announced. */
+  /**
+   * The file and its journal (up to its last sync mark) as they are now; held rows that differ are
+   * announced. What the writer does meanwhile can look like damage — a journal removed once a new
+   * file replaced the one read, a slot caught half rewritten — so damage is reported only when the
+   * file and the acknowledged-end slots read the same again after it (else it is read again).
+   */
   async #reload(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const seen: Seen = { version: undefined }
+      try {
+        const state = await this.#readState(seen)
+        this.#table.replaceAll(state.rows, this.#clock.nowMs())
+        this.#fileVersion = state.version
+        this.#journal = state.journal
+        return
+      } catch (err: unknown) {
+        const damage = err instanceof SourceError && err.code === 'DATA_CORRUPT'
+        if (!damage || attempt === RELOAD_ATTEMPTS || (await this.#unchanged(seen))) throw err
+      }
+    }
+  }
+
+  async #unchanged(seen: Seen): Promise<boolean> {
+    if ((await this.#files.version(this.#path)) !== seen.version) return false
+    if (seen.slots === undefined) return true
+    const now = await Promise.all(ackSlotPaths(this.#path).map((slot) => this.#readText(slot)))
+    return now.every((text, i) => text === seen.slots![i])
+  }
+
+  #readText = async (path: string): Promise<string | undefined> => (await this.#files.readFrom(path, 0))?.text
+
+  async #readState(
+    seen: Seen,
+  ): Promise<{ rows: Map<string, StoredRow>; journal: FollowedJournal | undefined; version: string | undefined }> {
     let file: { readonly text: string; readonly version: string } | undefined
     try {
       file = await this.#files.readVersioned(this.#path)
     } catch (err: unknown) {
       throw storeReadFailure(this.#path, err)
     }
+    seen.version = file?.version
     const rows = new Map<string, StoredRow>()
-    let journal: FollowedJournal | undefined
-    if (file !== undefined) {
-      const layout = parseLayout(this.#path, file.text)
-      for (const r of layout.rows) rows.set(r.key, stored(r))
-      if (layout.journal !== undefined) {
-        const path = journalPath(this.#path, layout.journal)
-        const framed = layout.framed === true
-        let text: string | undefined
-        try {
-          text = await this.#files.readFrom(path, 0)
-        } catch (err: unknown) {
-          throw new SourceError('SOURCE_UNAVAILABLE', `cannot read online store journal ${path}`, { cause: err })
-        }
-        const read = parseJournal(path, text ?? '', framed)
-        for (const r of read.rows) rows.set(r.key, stored(r))
-        journal = { path, bytes: read.bytes, lines: read.lines, framed }
-      }
+    if (file === undefined) return { rows, journal: undefined, version: undefined }
+    const layout = parseLayout(this.#path, file.text)
+    for (const r of layout.rows) rows.set(r.key, stored(r))
+    if (layout.journal === undefined) return { rows, journal: undefined, version: file.version }
+    // Before the journal: the writer records an end only once its bytes are appended, so the journal read next holds it.
+    const slots = layout.acked === true ? await readAckSlots(this.#path, this.#readText) : undefined
+    seen.slots = slots?.map((s) => s.text)
+    const acked = slots === undefined ? undefined : ackedEndOf(this.#path, slots, layout.journal)
+    const path = journalPath(this.#path, layout.journal)
+    const framed = layout.framed === true
+    let text: string | undefined
+    try {
+      text = await this.#readText(path)
+    } catch (err: unknown) {
+      throw new SourceError('SOURCE_UNAVAILABLE', `cannot read online store journal ${path}`, { cause: err })
     }
-    this.#table.replaceAll(rows, this.#clock.nowMs())
-    this.#fileVersion = file?.version
-    this.#journal = journal
+    if (text === undefined) checkAckedEnd(path, undefined, acked)
+    const read = parseJournal(path, text ?? '', framed, 0, text === undefined ? undefined : acked)
+    for (const r of read.rows) rows.set(r.key, stored(r))
+    return { rows, journal: { path, bytes: read.bytes, lines: read.lines, framed }, version: file.version }
   }
+}
+
+/** What a reload read that the writer changes as it goes: the file's version and the slots' texts. */
+interface Seen {
+  version: string | undefined
+  slots?: (string | undefined)[]
+}
+
+/** Reads of a reload before damage it meets is reported even though the writer changed something meanwhile. */
+const RELOAD_ATTEMPTS = 5
+
+function journalCut(journal: FollowedJournal, size: number | undefined): SourceError {
+  const now = size === undefined ? 'missing' : `cut to ${size} bytes`
+  return new SourceError(
+    'DATA_CORRUPT',
+    `online store journal ${journal.path} is damaged (${now} while the store file still names it; ${journal.bytes} bytes of it were read): ${ACK_ADVICE}`,
+    { context: { path: journal.path } },
+  )
 }

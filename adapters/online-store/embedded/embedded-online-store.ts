@@ -21,8 +21,13 @@
  * - a new file: write the temp file and datasync it, rename it over the file, fsync the directory
  *   (now the file and the journal it names are the store), then remove the old journal;
  * - a sync: append the rows and a sync mark to the journal and datasync it, and fsync the directory when the journal
- *   was created by this append (once per journal) or a name is not known to be durable yet.
- * Recovery (`open`): load the file and the journal it names up to its last sync mark; a torn tail
+ *   was created by this append (once per journal) or a name is not known to be durable yet; then
+ *   record the journal's new end as acknowledged (journal-acked-end.ts: one slot file replaced and
+ *   datasynced) — only then does the sync return;
+ * - once per store (its first file, or the first after a kfs that did not record ends): both
+ *   acknowledged-end slots written and fsynced into the directory before the file relying on them.
+ * Recovery (`open`): load the file and the journal it names up to its last sync mark — refusing
+ * (DATA_CORRUPT) a journal that does not hold its recorded acknowledged end; a torn tail
  * (an append that never returned) is cut and the store folded into a new file, so no later append
  * lands behind the torn bytes; every other journal and temp file of the store is older than the file (row-journal.ts) and
  * removed once the directory is fsynced — so after `open` the store's directory holds the file and
@@ -31,6 +36,7 @@
 import { basename, dirname, join } from 'node:path'
 import { appendJournal, journalPath, journalPrefix, newJournalName, readJournal, type JournalRow } from './row-journal.ts'
 import { nodeStoreFiles, type StoreFiles } from './store-files.ts'
+import { ackedEndOf, ackSlotPaths, crcOf, encodeAck, nextAckSlot, readAckSlots } from './journal-acked-end.ts'
 import { parseLayout, storeReadFailure, type FileLayout } from './store-layout.ts'
 import type { Clock } from '../../../core/clock.ts'
 import { systemClock } from '../../../core/clock.ts'
@@ -67,7 +73,13 @@ export class EmbeddedOnlineStore implements OnlineStore {
   /** The journal continuing the file (undefined until the file is first written or loaded with one). */
   #journal: string | undefined
   #journalBytes = 0
+  /** CRC-32 of the journal's bytes: with its length, the acknowledged end each sync records. */
+  #journalCrc = 0
   #fileBytes = 0
+  /** Both acknowledged-end slots exist durably (journal-acked-end.ts): a file may rely on them. */
+  #ackReady = false
+  /** The slot the next sync's record goes to (never the one holding the newest record). */
+  #ackNext: 0 | 1 = 0
   /** A name the store relies on (the file after a rename, a journal just created) may not be durable yet: the next sync fsyncs the directory. */
   #namesPending = false
   /**
@@ -173,19 +185,34 @@ export class EmbeddedOnlineStore implements OnlineStore {
         // The first append creates the journal: its name must reach the disk too.
         if (this.#journalBytes === 0) this.#namesPending = true
         try {
-          this.#journalBytes += await appendJournal(this.#files, journalPath(path, this.#journal), rows)
+          const text = await appendJournal(this.#files, journalPath(path, this.#journal), rows)
+          this.#journalBytes += Buffer.byteLength(text)
+          this.#journalCrc = crcOf(text, this.#journalCrc)
+          await this.#syncNames(path)
+          // Only after the journal's name is durable: a record must never claim a journal a power loss can take.
+          await this.#recordAckedEnd(path, this.#journal)
         } catch (err: unknown) {
-          // Not durable: the rows stay to be synced, and the next sync starts a clean journal.
+          // Not acknowledged: the rows stay to be synced, and the next sync starts a clean journal.
           for (const key of keys) this.#dirty.add(key)
           this.#foldNext = true
           throw err
         }
       }
-      if (this.#namesPending) {
-        await this.#files.syncDir(dirname(path))
-        this.#namesPending = false
-      }
+      await this.#syncNames(path)
     })
+  }
+
+  async #syncNames(path: string): Promise<void> {
+    if (!this.#namesPending) return
+    await this.#files.syncDir(dirname(path))
+    this.#namesPending = false
+  }
+
+  /** Records the journal's end as acknowledged (the sync returns after this). */
+  async #recordAckedEnd(path: string, journal: string): Promise<void> {
+    const slot = this.#ackNext
+    await this.#files.write(ackSlotPaths(path)[slot], encodeAck({ journal, bytes: this.#journalBytes, crc: this.#journalCrc }), 'replace')
+    this.#ackNext = slot === 0 ? 1 : 0
   }
 
   #serially(fn: () => Promise<void>): Promise<void> {
@@ -207,9 +234,17 @@ export class EmbeddedOnlineStore implements OnlineStore {
       rows: [...this.#rows].map(([key, r]) => rowOf(key, r)),
       journal,
       framed: true,
+      acked: true,
     }
     const text = JSON.stringify(layout)
     try {
+      // The file relies on the acknowledged-end slots: both durable, names too, before it is.
+      if (!this.#ackReady) {
+        for (const slot of ackSlotPaths(path)) await this.#files.write(slot, encodeAck({ journal, bytes: 0, crc: 0 }), 'replace')
+        await this.#files.syncDir(dirname(path))
+        this.#ackReady = true
+        this.#ackNext = 0
+      }
       // On disk before the rename and before the old journal goes: else a machine crash after both
       // could leave neither the rows of the new file nor the journal that held them.
       await this.#files.write(tmpPath(path), text, 'replace')
@@ -222,6 +257,7 @@ export class EmbeddedOnlineStore implements OnlineStore {
     const old = this.#journal
     this.#journal = journal
     this.#journalBytes = 0
+    this.#journalCrc = 0
     this.#foldNext = false
     this.#fileBytes = Buffer.byteLength(text)
     // The rename is durable only with the directory: until then a machine crash may bring back the
@@ -277,14 +313,20 @@ export class EmbeddedOnlineStore implements OnlineStore {
     // A crashed process may have left the file or its journal renamed or created but not fsynced
     // into the directory: the first sync makes the names durable too.
     this.#namesPending = true
+    // A file from before the acknowledged-end slots: the protection starts with the new file the first sync writes.
+    const slots = layout.acked === true ? await readAckSlots(path, (slot) => this.#files.read(slot)) : undefined
+    this.#ackReady = slots !== undefined && slots.every((s) => s.text !== undefined)
     // A file from before sync marks: its journal goes on unframed, so the first sync starts a new file.
-    this.#foldNext = layout.framed !== true
+    this.#foldNext = layout.framed !== true || !this.#ackReady
     if (layout.journal === undefined) return false
+    const acked = slots === undefined ? undefined : ackedEndOf(path, slots, layout.journal)
+    if (slots !== undefined) this.#ackNext = nextAckSlot(slots, layout.journal)
     // The rows synced after the file was written, in the order they landed.
-    const journal = await readJournal(this.#files, journalPath(path, layout.journal), layout.framed === true)
+    const journal = await readJournal(this.#files, journalPath(path, layout.journal), layout.framed === true, acked)
     for (const r of journal.rows) this.#rows.set(r.key, { asOfMs: r.asOfMs, expiresAtMs: r.expiresAtMs, fields: new Map(Object.entries(r.fields)) })
     this.#journal = layout.journal
     this.#journalBytes = journal.bytes
+    this.#journalCrc = journal.crc
     return journal.torn
   }
 

@@ -13,6 +13,12 @@
  * file written before marks (no `framed` in the file) reads as before: only a final piece without
  * its newline is torn.
  *
+ * Marks alone cannot tell a torn tail from acknowledged batches lost at the end: a journal cut back
+ * to an earlier mark, emptied or deleted reads as a shorter journal. So each sync also records the
+ * journal's acknowledged end (its length and CRC, journal-acked-end.ts), and a journal that does
+ * not hold its recorded end is damage (DATA_CORRUPT naming it); only bytes after that end can be a
+ * torn tail, cut as above.
+ *
  * The mark is shaped as a row (a key no view can have, expired at 0): a kfs from before marks reads
  * it as a row that has expired, so a downgrade still opens the store.
  *
@@ -29,6 +35,7 @@ import { SourceError } from '../../../core/errors.ts'
 import { parseStoredJson, sourceDamage } from '../../../core/stored-json.ts'
 import { isJsonObject } from '../../../core/json-object.ts'
 import { storeFileReadFailure, type StoreFiles } from './store-files.ts'
+import { checkAckedEnd, crcOf, type AckedEnd } from './journal-acked-end.ts'
 
 export interface JournalRow {
   readonly key: string
@@ -76,23 +83,26 @@ export function journalPath(path: string, name: string): string {
   return join(dirname(path), name)
 }
 
-/** Appends `rows` and waits until they are on disk (not the journal's name: the caller fsyncs the directory). Returns the bytes appended. */
-export async function appendJournal(files: StoreFiles, file: string, rows: readonly JournalRow[]): Promise<number> {
-  if (rows.length === 0) return 0
+/** Appends `rows` and waits until they are on disk (not the journal's name: the caller fsyncs the directory). Returns the text appended. */
+export async function appendJournal(files: StoreFiles, file: string, rows: readonly JournalRow[]): Promise<string> {
+  if (rows.length === 0) return ''
   const text = `${rows.map((r) => `${JSON.stringify(r)}\n`).join('')}${MARK_LINE}\n`
   await files.write(file, text, 'append')
-  return Buffer.byteLength(text)
+  return text
 }
 
 /**
- * The journal's acknowledged rows in order, the bytes they take, and whether a torn tail followed
- * them; a missing journal is empty. `framed`: written with sync marks (the file says so).
+ * The journal's acknowledged rows in order, the bytes they take (and their CRC-32), and whether a
+ * torn tail followed them; a missing journal is empty. `framed`: written with sync marks (the file
+ * says so). `acked`: the end its syncs acknowledged (journal-acked-end.ts), when recorded: a
+ * journal that does not hold it is damage, never read as a shorter one.
  */
 export async function readJournal(
   files: StoreFiles,
   file: string,
   framed: boolean,
-): Promise<{ rows: JournalRow[]; bytes: number; lines: number; torn: boolean }> {
+  acked?: AckedEnd,
+): Promise<{ rows: JournalRow[]; bytes: number; crc: number; lines: number; torn: boolean }> {
   let text: string | undefined
   try {
     text = await files.read(file)
@@ -103,21 +113,42 @@ export async function readJournal(
       advice: 'move the store file and its journal away and reload the online rows with kfs replay --online-from-offline',
     })
   }
-  if (text === undefined) return { rows: [], bytes: 0, lines: 0, torn: false }
-  return parseJournal(file, text, framed)
+  if (text === undefined) {
+    checkAckedEnd(file, undefined, acked)
+    return { rows: [], bytes: 0, crc: 0, lines: 0, torn: false }
+  }
+  const read = parseJournal(file, text, framed, 0, acked)
+  return { ...read, crc: crcOf(Buffer.from(text).subarray(0, read.bytes)) }
 }
 
 /**
  * readJournal's reading of `text`: the journal, or the part of it from just after a sync mark on
  * (a follower reading what the writer appended since it last read; `firstLine`: the line `text`
- * starts at, for the place a damaged line is named by).
+ * starts at, for the place a damaged line is named by). With `acked` (a whole journal only), the
+ * acknowledged bytes are checked against it and read whole; only what follows them can be torn.
  */
 export function parseJournal(
   file: string,
   text: string,
   framed: boolean,
   firstLine = 0,
+  acked?: AckedEnd,
 ): { rows: JournalRow[]; bytes: number; lines: number; torn: boolean } {
+  // Acknowledged bytes that differ: a line of them that does not read is named with its place.
+  const ackedChars = checkAckedEnd(file, text, acked, (head) =>
+    head
+      .split('\n')
+      .slice(0, -1)
+      .forEach((line, i) => line !== MARK_LINE && parseRow(file, line, firstLine + i)),
+  )
+  if (ackedChars > 0) {
+    // Every line of the acknowledged bytes reads (their CRC matched what the writer appended).
+    const head = text.slice(0, ackedChars).split('\n').slice(0, -1)
+    const rows = head.flatMap((line, i) => (line === MARK_LINE ? [] : [parseRow(file, line, firstLine + i)]))
+    const rest = parseJournal(file, text.slice(ackedChars), framed, firstLine + head.length)
+    const bytes = Buffer.byteLength(text.slice(0, ackedChars))
+    return { rows: [...rows, ...rest.rows], bytes: bytes + rest.bytes, lines: head.length + rest.lines, torn: rest.torn }
+  }
   const pieces = text.split('\n')
   // The last piece is '' after a complete final line, or a torn append: cut either way.
   let complete = pieces.slice(0, -1)

@@ -63,8 +63,8 @@ export interface FollowedFiles {
   version(path: string): Promise<string | undefined>
   /** The file's text and the version it was read at (one open file: the text is of that version). */
   readVersioned(path: string): Promise<{ readonly text: string; readonly version: string } | undefined>
-  /** The file's bytes from `offset` on, as text ('' when it is not longer); undefined when there is no such file. */
-  readFrom(path: string, offset: number): Promise<string | undefined>
+  /** The file's bytes from `offset` on, as text ('' when it is not longer), and its size; undefined when there is no such file. */
+  readFrom(path: string, offset: number): Promise<{ readonly text: string; readonly size: number } | undefined>
 }
 
 function versionOf(s: BigIntStats): string {
@@ -109,7 +109,7 @@ export const nodeFollowedFiles: FollowedFiles = {
     if (handle === undefined) return undefined
     try {
       const size = Number((await handle.stat()).size)
-      if (size <= offset) return ''
+      if (size <= offset) return { text: '', size }
       const buffer = Buffer.alloc(size - offset)
       let got = 0
       while (got < buffer.length) {
@@ -117,7 +117,7 @@ export const nodeFollowedFiles: FollowedFiles = {
         if (bytesRead === 0) break
         got += bytesRead
       }
-      return buffer.subarray(0, got).toString('utf8')
+      return { text: buffer.subarray(0, got).toString('utf8'), size }
     } finally {
       await handle.close()
     }

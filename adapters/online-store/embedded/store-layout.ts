@@ -1,5 +1,5 @@
 /**
- * The embedded online store's file: `{ format, rows, journal, framed }` in one JSON document, read
+ * The embedded online store's file: `{ format, rows, journal, framed, acked }` in one JSON document, read
  * back with damage named (DATA_CORRUPT, with the way back) and another format refused as
  * SCHEMA_UNKNOWN rather than taken for damage.
  */
@@ -16,6 +16,8 @@ export interface FileLayout {
   readonly journal?: string
   /** The journal ends each append with a sync mark (row-journal.ts); absent in files written before marks. */
   readonly framed?: boolean
+  /** The journal's acknowledged end is recorded beside the file (journal-acked-end.ts); absent in files written before that. */
+  readonly acked?: boolean
 }
 
 /** An object; when of this format, with rows of {key, asOfMs, expiresAtMs, fields of text} (another format is SCHEMA_UNKNOWN, not damage). */
@@ -26,7 +28,8 @@ function isLayout(v: unknown): boolean {
     Array.isArray(v.rows) &&
     v.rows.every(isJournalRow) &&
     (v.journal === undefined || typeof v.journal === 'string') &&
-    (v.framed === undefined || typeof v.framed === 'boolean')
+    (v.framed === undefined || typeof v.framed === 'boolean') &&
+    (v.acked === undefined || typeof v.acked === 'boolean')
   )
 }
 

@@ -179,11 +179,18 @@ const KINDS: readonly Kind[] = [
   {
     name: 'online store journal',
     file: only('journaled', 'online.json.journal-'),
+    // Its two appends were acknowledged: the recorded end (journal-acked-end.ts) tells any cut or
+    // overwrite of them from a torn final append. Before, each of these damages silently dropped rows.
     read: readJournaled,
-    // Bytes after the journal's last whole sync mark are a torn final append, cut (row-journal.ts):
-    // a journal cut or overwritten looks the same — nothing records how far it was acknowledged.
-    recovers: ['garbage bytes', 'cut short', 'emptied'],
   },
+  ...([0, 1] as const).map((slot) => ({
+    name: `online store acknowledged-end slot ${slot}`,
+    file: () => `journaled/online.json.acked-${slot}`,
+    read: readJournaled,
+    // One slot that does not read (a torn write) leaves the other's record, which claims less — never
+    // more — so the journal reads whole; a directory is no torn write.
+    recovers: ['garbage bytes', 'cut short', 'emptied'],
+  })),
   { name: 'event log segment', file: () => 'log/topics/t/0/00000000000000000000.log', read: readLog, namedByDir: true },
   {
     name: 'event log acknowledged end',

@@ -5,8 +5,11 @@
  * directory fsync; none, half, all of each file's unsynced bytes, or all with a zero-filled hole). After each, the store reopens
  * without an error and holds, for every key, what a store that never crashed held at the last sync
  * that returned — or what the interrupted call was making durable — and nothing else; its directory
- * holds the file and its journal only (no leftover journal or temp file); and it goes on working: a
- * row synced after the reopen is found by the next one.
+ * holds the file, its journal and the acknowledged-end slots only (no leftover journal or temp
+ * file); and it goes on working: a row synced after the reopen is found by the next one. The steps
+ * include each sync's acknowledged-end record (journal-acked-end.ts: the slot written and
+ * datasynced after the journal's append and directory fsync) and the slots' creation: no crash at
+ * any of them makes the store, or a follower reading the image first, report false damage.
  *
  * Before: a journal left by a crash between writing a file and removing the old one stayed forever;
  * the rename and a new journal were never fsynced into the directory (a power loss could bring back
@@ -17,6 +20,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { EmbeddedOnlineFollower } from '../../../adapters/online-store/embedded/embedded-online-follower.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { feature, plainRead, row, view } from '../../contracts/online-store.ts'
 import { Crash, ModelDisk, type Unsynced } from './model-disk.ts'
@@ -48,7 +52,7 @@ const SCRIPT: Step[] = [
 
 type Snapshot = ReturnType<typeof plainRead>[]
 
-async function snapshot(store: EmbeddedOnlineStore): Promise<Snapshot> {
+async function snapshot(store: Pick<EmbeddedOnlineStore, 'readRows'>): Promise<Snapshot> {
   return (
     await store.readRows(
       KEYS.map((entityKey) => ({ view: v, entityKey, features: ['x', 's'] })),
@@ -103,18 +107,17 @@ function images(disk: ModelDisk): [string, ModelDisk][] {
   return out
 }
 
-/** The store's directory holds its file and the journal the file names, nothing else. */
+/** The store's directory holds its file, the journal the file names and the acknowledged-end slots, nothing else. */
 function assertNoLeftovers(disk: ModelDisk, where: string): void {
   const file = disk.text('online.json')
   const named = file === undefined ? undefined : (JSON.parse(file) as { journal?: string }).journal
-  const extra = disk.names().filter((n) => n !== 'online.json' && n !== named)
+  const kept = ['online.json', named, 'online.json.acked-0', 'online.json.acked-1']
+  const extra = disk.names().filter((n) => !kept.includes(n))
   assert.deepEqual(extra, [], `${where}: left behind`)
 }
 
-/** Reopens `image` and checks it against the crash; then a sync after the reopen survives the next crash. */
-async function assertRecovers(crashed: Crashed, image: ModelDisk, where: string): Promise<void> {
-  const store = await EmbeddedOnlineStore.open({ clock, path: PATH, files: image })
-  const got = await snapshot(store)
+/** What `got` reads at each key is what the crash allows: synced, or what the interrupted call was making durable. */
+function assertAllowed(crashed: Crashed, got: Snapshot, where: string): void {
   KEYS.forEach((key, i) => {
     const allowed = [crashed.synced[i], crashed.pending[i]]
     assert.ok(
@@ -122,6 +125,17 @@ async function assertRecovers(crashed: Crashed, image: ModelDisk, where: string)
       `${where}: key ${key} reads ${JSON.stringify(got[i])}, expected ${JSON.stringify(allowed[0])} (synced) or ${JSON.stringify(allowed[1])} (being synced)`,
     )
   })
+}
+
+/** Reopens `image` (a follower first, as kfs serve restarted then would) and checks it against the crash; then a sync after the reopen survives the next crash. */
+async function assertRecovers(crashed: Crashed, image: ModelDisk, where: string): Promise<void> {
+  // A follower reads the image before any recovery: no false damage, every synced row.
+  const follower = await EmbeddedOnlineFollower.follow({ clock, path: PATH, pollMs: 0, files: image.followed() })
+  assertAllowed(crashed, await snapshot(follower), `${where} (follower)`)
+  await follower.close()
+  const store = await EmbeddedOnlineStore.open({ clock, path: PATH, files: image })
+  const got = await snapshot(store)
+  assertAllowed(crashed, got, where)
   assertNoLeftovers(image, where)
   await store.writeRows(v, [row('z', 99, [9, 'after'])])
   await store.sync()
@@ -136,16 +150,20 @@ async function assertRecovers(crashed: Crashed, image: ModelDisk, where: string)
 void describe('online store > embedded > a crash at every step', () => {
   void test('reopens to every synced row, never a stale one, and leaves no journal behind', async () => {
     const seen = new Set<string>()
+    const ackSteps = new Set<string>()
     let n = 0
     for (; ; n++) {
       const crashed = await runCrashingAt(n)
       if (crashed === undefined) break
       seen.add(crashed.step.split(' ')[0]!)
+      if (crashed.step.includes('.acked-')) ackSteps.add(crashed.step.split(' ')[0]!)
       for (const [how, image] of images(crashed.disk))
         await assertRecovers(crashed, image, `crash at step ${n} (${crashed.step}), ${how}`)
     }
     // The script reached every kind of step, so the loop above crashed at each of them.
     assert.deepEqual([...seen].sort(), ['create', 'datasync', 'remove', 'rename', 'syncdir', 'write'])
+    // Among them, the acknowledged-end record's own steps: its slot created, written, datasynced.
+    assert.deepEqual([...ackSteps].sort(), ['create', 'datasync', 'write'])
     assert.ok(n > 20, `only ${n} steps`)
   })
 
@@ -181,22 +199,35 @@ void describe('online store > embedded > a crash at every step', () => {
 })
 
 void describe('online store > embedded > durable step order', () => {
-  void test('a new file: datasync, rename, directory fsync, then the old journal goes; a journal is fsynced into the directory once', async () => {
+  void test('a new file: datasync, rename, directory fsync, then the old journal goes; a journal is fsynced into the directory once; each append is recorded as acknowledged after it', async () => {
     const disk = new ModelDisk(DIR)
     const store = await EmbeddedOnlineStore.open({ clock, path: PATH, files: disk })
     await store.writeRows(v, [row('a', 1, [1, 'x'])])
     await store.sync()
     const tmp = disk.steps.find((s) => s.startsWith('create online.json.tmp-'))!.slice('create '.length)
     const journal = (JSON.parse(disk.text('online.json')!) as { journal: string }).journal
-    assert.deepEqual(disk.steps, [`create ${tmp}`, `write ${tmp}`, `datasync ${tmp}`, `rename ${tmp} online.json`, 'syncdir'])
+    const slots = ['online.json.acked-0', 'online.json.acked-1']
+    assert.deepEqual(
+      disk.steps,
+      [
+        ...slots.flatMap((s) => [`create ${s}`, `write ${s}`, `datasync ${s}`]),
+        'syncdir',
+        `create ${tmp}`,
+        `write ${tmp}`,
+        `datasync ${tmp}`,
+        `rename ${tmp} online.json`,
+        'syncdir',
+      ],
+      'the first file: the acknowledged-end slots made durable first, once',
+    )
 
     const from = disk.steps.length
     await store.writeRows(v, [row('a', 2, [2, 'y'])])
     await store.sync()
     assert.deepEqual(
       disk.steps.slice(from),
-      [`create ${journal}`, `write ${journal}`, `datasync ${journal}`, 'syncdir'],
-      'the journal created: one directory fsync',
+      [`create ${journal}`, `write ${journal}`, `datasync ${journal}`, 'syncdir', `write ${slots[0]}`, `datasync ${slots[0]}`],
+      'the journal created: one directory fsync, then its acknowledged end recorded',
     )
     const second = disk.steps.length
     await store.writeRows(v, [row('a', 3, [3, 'z'])])
@@ -204,8 +235,8 @@ void describe('online store > embedded > durable step order', () => {
     await store.sync()
     assert.deepEqual(
       disk.steps.slice(second),
-      [`write ${journal}`, `datasync ${journal}`],
-      'later syncs: no directory fsync, and none with nothing to sync',
+      [`write ${journal}`, `datasync ${journal}`, `write ${slots[1]}`, `datasync ${slots[1]}`],
+      'later syncs: no directory fsync, the other slot, and nothing with nothing to sync',
     )
 
     const third = disk.steps.length

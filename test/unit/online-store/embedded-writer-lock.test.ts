@@ -138,7 +138,12 @@ void describe('online store > embedded > one writer', () => {
         const store = await EmbeddedOnlineStore.open({ path })
         await store.writeRows(v, [row('k', 1, [2])])
         await store.close()
-        assert.deepEqual(await readdir(dir), ['online-store.json'], what)
+        // The LOCK is gone; the file and its acknowledged-end slots stay.
+        assert.deepEqual(
+          await readdir(dir),
+          ['online-store.json', 'online-store.json.acked-0', 'online-store.json.acked-1'],
+          what,
+        )
       })
     }
   })

@@ -11,7 +11,7 @@
  * A crash during a write leaves half of its bytes (a torn write).
  */
 import { basename, dirname } from 'node:path'
-import type { StoreFiles } from '../../../adapters/online-store/embedded/store-files.ts'
+import type { FollowedFiles, StoreFiles } from '../../../adapters/online-store/embedded/store-files.ts'
 
 interface Inode {
   data: string
@@ -85,6 +85,41 @@ export class ModelDisk implements StoreFiles {
 
   text(name: string): string | undefined {
     return this.#seen.get(name)?.data
+  }
+
+  /** Damage from outside the store (a cut, an overwrite, a deletion): `text` replaces the file's bytes, durably; undefined removes it. */
+  damage(name: string, text: string | undefined): void {
+    const inode = this.#seen.get(name)
+    if (text === undefined) {
+      this.#seen.delete(name)
+      this.#durable.delete(name)
+      return
+    }
+    if (inode === undefined) throw new Error(`model disk has no ${name} to damage`)
+    inode.data = text
+    inode.synced = text
+  }
+
+  /** The disk as a follower reads it (embedded-online-follower.ts): a version is the file's inode and bytes. */
+  followed(): FollowedFiles {
+    const ids = new Map<Inode, number>()
+    const versionOf = (inode: Inode) => `${ids.get(inode) ?? ids.set(inode, ids.size).get(inode)!}:${inode.data}`
+    return {
+      version: async (path) => {
+        const inode = this.#seen.get(this.#name(path))
+        return inode === undefined ? undefined : versionOf(inode)
+      },
+      readVersioned: async (path) => {
+        const inode = this.#seen.get(this.#name(path))
+        return inode === undefined ? undefined : { text: inode.data, version: versionOf(inode) }
+      },
+      readFrom: async (path, offset) => {
+        const inode = this.#seen.get(this.#name(path))
+        if (inode === undefined) return undefined
+        const bytes = Buffer.from(inode.data)
+        return { text: bytes.length <= offset ? '' : bytes.subarray(offset).toString('utf8'), size: bytes.length }
+      },
+    }
   }
 
   /** How many name changes a power loss could keep or lose (2^n images). */
