@@ -74,6 +74,7 @@ export async function readLabelSource(
     columns: derived === undefined ? [...allJoinKeys, input.timeColumn, ...requestInputs] : requestInputs,
   })
   checkLabelColumns(plan, labels, input.timeColumn)
+  for (const name of allJoinKeys) refuseKeyColumnType(labels.columns.find((c) => c.name === name)!)
   // Every label time is validated, also when the engine computes them (a bad one is an error,
   // not a null): in JS below, or — times the engine derives — by the reader, which names the
   // first bad row without decoding the column into JS; labelTimeMs words the error either way.
@@ -149,6 +150,28 @@ function checkLabelColumns(plan: TrainingPlan, labels: LabelTable, timeColumn: s
         { context: { column: label } },
       )
   }
+}
+
+/** DuckDB's names of the file types a join key can be read from as text beside strings and integers. */
+const TEXT_LIKE_KEY = /^(BLOB|UUID|DECIMAL\(\d+,\s*0\))$/i
+
+/**
+ * A join-key column must hold text or integers, as serving takes a key (docs/semantics.md §20):
+ * strings (also BLOB, UUID: their text), integers of any width, a DECIMAL without fraction digits;
+ * DOUBLE and BOOLEAN are checked value by value (entityKeys). Any other type is refused naming the
+ * column: a date or timestamp would be read as its epoch ms, a list, struct or map as the engine's
+ * text of it, a decimal with fraction digits as `5.0` where serving reads the key `5` — keys no
+ * entity has, so the label's features would all be silently null.
+ */
+function refuseKeyColumnType(column: LabelColumn): void {
+  const { type, fileType } = column
+  if (type === 'string' || type === 'int' || type === 'long' || type === 'double' || type === 'boolean') return
+  if (type === 'other' && fileType !== undefined && TEXT_LIKE_KEY.test(fileType)) return
+  throw new FeatureStoreError(
+    'BAD_REQUEST',
+    `join-key column ${column.name} is of type ${fileType ?? type}: a join key is text or an integer, as serving takes it; cast the column to a string or an integer`,
+    { context: { column: column.name, ...(fileType === undefined ? {} : { type: fileType }) } },
+  )
 }
 
 /**
