@@ -14,7 +14,11 @@ import type { LabelReader } from '../ports/label-reader.ts'
 import type { ParquetCodec, ParquetColumnSpec } from '../ports/parquet-codec.ts'
 import type { LabelSource } from '../ports/point-in-time-joiner.ts'
 import {
+  epochSecondsError,
+  EPOCH_SECONDS_BELOW_MS,
   labelTimeMs,
+  looksLikeEpochSeconds,
+  NUMBER,
   MAX_LABEL_TIME_MS,
   MIN_LABEL_TIME_MS,
   readLabels,
@@ -79,6 +83,9 @@ export async function readLabelSource(
   // not a null): in JS below, or — times the engine derives — by the reader, which names the
   // first bad row without decoding the column into JS; labelTimeMs words the error either way.
   if (derived !== undefined) await refuseTimesOutsideRange(reader, labelsPath, input.timeColumn)
+  // Epoch ms all in 1970–1973: epoch seconds, read as ms (labels.ts checks a CSV's cells itself).
+  if (derived !== undefined && derived.epochMs && labels.rowCount > 0 && (await reader.firstTimeOutside(labelsPath, input.timeColumn, SECONDS_RANGE)) === undefined)
+    throw epochSecondsError(input.timeColumn)
   // Key columns the engine reads as they are: their keys are checked there too (entityKeys checks the rest).
   if (derived !== undefined)
     for (const name of allJoinKeys)
@@ -99,6 +106,8 @@ export async function readLabelSource(
     const timeValues = column(input.timeColumn)!
     const tMs = new Array<number>(n)
     for (let r = 0; r < n; r++) tMs[r] = labelTimeMs(timeValues[r], r, input.timeColumn)
+    const numbers = labels.columns.find((c) => c.name === input.timeColumn)!.type !== 'timestamp' && timeValues.every(isNumberValue)
+    if (input.format === 'parquet' && numbers && looksLikeEpochSeconds(tMs)) throw epochSecondsError(input.timeColumn, timeValues[0])
     const keyCols: ParquetColumnSpec[] = [
       { name: '__kfs_row', type: 'int', required: true },
       { name: '__kfs_t_ms', type: 'long', required: true },
@@ -186,7 +195,7 @@ function derivedKeys(
   keyColumns: ReadonlyMap<string, string>,
   timeColumn: string,
   intJoinKeys: ReadonlySet<string>,
-): { timeUs: string; keys: Record<string, string> } | undefined {
+): { timeUs: string; keys: Record<string, string>; epochMs: boolean } | undefined {
   const typeOf = (name: string) => columns.find((c) => c.name === name)?.type
   if (columns.some((c) => c.name === 'file_row_number')) return undefined
   const q = (name: string) => `"${name.replaceAll('"', '""')}"`
@@ -216,8 +225,14 @@ function derivedKeys(
     if (expr === undefined) return undefined
     keys[keyColumns.get(JSON.stringify(tuple))!] = expr
   }
-  return { timeUs, keys }
+  return { timeUs, keys, epochMs: timeType !== 'timestamp' }
 }
+
+/** [0, EPOCH_SECONDS_BELOW_MS): a column of epoch ms wholly inside it is epoch seconds (labels.ts). */
+const SECONDS_RANGE = { minMs: 0, maxMs: EPOCH_SECONDS_BELOW_MS - 1 }
+
+/** A label-time value written as a number (not a timestamp, not ISO text). */
+const isNumberValue = (v: unknown): boolean => typeof v === 'number' || typeof v === 'bigint' || (typeof v === 'string' && NUMBER.test(v))
 
 /** Throws labelTimeMs's error for the first label time outside 0001…9999 (or null), if any. */
 async function refuseTimesOutsideRange(reader: LabelReader, path: string, timeColumn: string): Promise<void> {

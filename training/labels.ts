@@ -208,7 +208,9 @@ function parseCsvLabels(bytes: Uint8Array, stringColumns: ReadonlySet<string>, t
     if (name === timeColumn) {
       // The label time is a time: validated here (a bad one names its row and line), a timestamp in the output.
       columns.push({ name, type: 'timestamp' })
-      values.push(cells.map((cell, r) => labelTimeMs(cell === '' ? null : cell, r, name, rows[r]!.line)))
+      const times = cells.map((cell, r) => labelTimeMs(cell === '' ? null : cell, r, name, rows[r]!.line))
+      if (cells.every((cell) => NUMBER.test(cell)) && looksLikeEpochSeconds(times)) throw epochSecondsError(name, cells[0])
+      values.push(times)
       return
     }
     const type = stringColumns.has(name) ? 'string' : inferType(cells)
@@ -228,6 +230,28 @@ function timeOfText(value: string): number | undefined {
   // The ISO-8601 reader every other time a person writes goes through: Date.parse's fallback takes
   // far more (`2026-01-01 10:00 +0200 (CEST)` read as 10:00 UTC, its offset dropped; `2026-01-01 (x)`).
   return isoTimeMs(value)
+}
+
+/**
+ * Label times written as numbers are epoch milliseconds. A whole column of them below this (before
+ * 1973-03-03T09:46:40Z) is epoch seconds (read as seconds, 1970–5138) far more likely than labels
+ * of 1970: read as ms, every label would fall before every feature row, and the set would be all
+ * nulls. Such a column is refused; real 1970 times can be written as ISO-8601 text or a timestamp.
+ */
+export const EPOCH_SECONDS_BELOW_MS = 100_000_000_000
+
+/** Whether every one of `times` (epoch ms, at least one) lies in [0, EPOCH_SECONDS_BELOW_MS). */
+export function looksLikeEpochSeconds(times: readonly number[]): boolean {
+  return times.length > 0 && times.every((ms) => ms >= 0 && ms < EPOCH_SECONDS_BELOW_MS)
+}
+
+/** The error for a label-time column of numbers that all read as 1970–1973 (`example`: one of them). */
+export function epochSecondsError(column: string, example?: unknown): FeatureStoreError {
+  const shown = example === undefined ? '' : ` (${String(example)} reads as ${new Date(Number(example)).toISOString()})`
+  return badLabels(
+    `every label time in ${column} is a number that, read as epoch milliseconds, falls between 1970-01-01 and 1973-03-03${shown}: label times are epoch milliseconds — multiply epoch seconds by 1000, or write times that really are from then as ISO-8601 text`,
+    { column },
+  )
 }
 
 /**
