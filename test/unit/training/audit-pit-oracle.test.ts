@@ -9,7 +9,8 @@
  *
  * The oracle scans every row for every label: point in time, the row with the greatest
  * (as_of, seq) among as_of ≤ t; as served, among created_at ≤ t, the greatest
- * (as_of, created_at, seq); its values if as_of > t − ttl, else nulls. Checked for CSV labels,
+ * (as_of, created_at, seq); its values if as_of > t − ttl, else nulls; the request feature
+ * amount_vs_avg_7d is the label's amount over that join's amount_avg_7d. Checked for CSV labels,
  * Parquet labels whose keys and times the engine derives in SQL (timestamp and epoch-ms times),
  * before and after compaction (same answer), and a rebuild of the set built before compaction
  * (pinned snapshot) after it.
@@ -160,8 +161,12 @@ interface Label {
   readonly item_id: string | null
   readonly ts: number
   readonly n: number
+  /** The request input of amount_vs_avg_7d. */
+  readonly amount: number
 }
 
+/** A request feature over user_purchases:amount_avg_7d and the label's amount. */
+const REQUEST = examples.amountVsAvg7d.name
 const VIEWS: readonly FeatureViewDef[] = [examples.userClicks, examples.userPurchases, examples.itemClicks, userItemClicks]
 /** Per view, the features asked for (a long, a double or a list). */
 const ASKED: Readonly<Record<string, readonly string[]>> = {
@@ -180,7 +185,13 @@ function labelsFor(rows: ReadonlyMap<string, Row[]>, count: number, seed: number
     const edge = r.pick([0, 0, -1, 1, v.ttlMs, v.ttlMs - 1, v.ttlMs + 1, row.createdAt - row.asOf, r.int(-3 * H, 3 * H)])
     const ts = r.next() < 0.04 ? T0 - r.int(1, 5) * H : row.asOf + edge
     const user = r.next() < 0.05 ? null : r.next() < 0.05 ? 'nobody' : r.pick(USERS)
-    const label = { user_id: user, item_id: r.next() < 0.05 ? null : r.pick(ITEMS), ts, n: labels.length }
+    const label = {
+      user_id: user,
+      item_id: r.next() < 0.05 ? null : r.pick(ITEMS),
+      ts,
+      n: labels.length,
+      amount: r.int(1, 400) / 8,
+    }
     labels.push(label)
     // The same key and time again (a second label of one event): both kept, in file order.
     if (r.next() < 0.1) labels.push({ ...label, n: labels.length })
@@ -191,7 +202,10 @@ function labelsFor(rows: ReadonlyMap<string, Row[]>, count: number, seed: number
 const cell = (s: string | null): string => s ?? ''
 const csvOf = (labels: readonly Label[]): Uint8Array =>
   new TextEncoder().encode(
-    ['user_id,item_id,ts,n', ...labels.map((l) => `${cell(l.user_id)},${cell(l.item_id)},${l.ts},${l.n}`)].join('\n'),
+    [
+      'user_id,item_id,ts,n,amount',
+      ...labels.map((l) => `${cell(l.user_id)},${cell(l.item_id)},${l.ts},${l.n},${l.amount}`),
+    ].join('\n'),
   )
 
 async function parquetOf(labels: readonly Label[], ts: 'timestamptz' | 'long'): Promise<Uint8Array> {
@@ -201,8 +215,15 @@ async function parquetOf(labels: readonly Label[], ts: 'timestamptz' | 'long'): 
       { name: 'item_id', type: 'string', fieldId: 2, required: false },
       { name: 'ts', type: ts, fieldId: 3, required: true },
       { name: 'n', type: 'long', fieldId: 4, required: true },
+      { name: 'amount', type: 'double', fieldId: 5, required: true },
     ],
-    [labels.map((l) => l.user_id), labels.map((l) => l.item_id), labels.map((l) => l.ts), labels.map((l) => l.n)],
+    [
+      labels.map((l) => l.user_id),
+      labels.map((l) => l.item_id),
+      labels.map((l) => l.ts),
+      labels.map((l) => l.n),
+      labels.map((l) => l.amount),
+    ],
   )
   return file.bytes
 }
@@ -255,6 +276,15 @@ function assertOracle(
     }
   }
   assert.ok(checked > labels.length / 2, `${what}: most cells hold a value (${checked})`)
+  // The request feature: amount over the 7-day average the same join gives (null without one).
+  const purchases = examples.userPurchases
+  const avgAt = purchases.features.findIndex((x) => x.name === 'amount_avg_7d')
+  labels.forEach((l, i) => {
+    const row = oracleRow(rows.get(purchases.name)!, purchases, keyOf(purchases, l), l.ts, asServed)
+    const avg = row?.values[avgAt] ?? null
+    const want = typeof avg === 'number' && avg > 0 ? l.amount / avg : null
+    assert.equal(columns[REQUEST]![i], want, `${what}: label ${i} ${REQUEST}`)
+  })
 }
 
 void describe('training set > an outside brute-force point-in-time oracle', () => {
@@ -275,9 +305,9 @@ void describe('training set > an outside brute-force point-in-time oracle', () =
         await commit(store, view, made.slice(280))
       }
       const labels = labelsFor(rows, 600, seed)
-      const refs = VIEWS.flatMap((v) => ASKED[v.name]!.map((f) => `${v.name}:${f}`))
+      const refs = [...VIEWS.flatMap((v) => ASKED[v.name]!.map((f) => `${v.name}:${f}`)), REQUEST]
       const singleKeyed = VIEWS.filter((v) => v.entity.joinKeys.length === 1)
-      const singleRefs = singleKeyed.flatMap((v) => ASKED[v.name]!.map((f) => `${v.name}:${f}`))
+      const singleRefs = [...singleKeyed.flatMap((v) => ASKED[v.name]!.map((f) => `${v.name}:${f}`)), REQUEST]
       const inputs = [
         { what: 'CSV', labels: { bytes: csvOf(labels), format: 'csv' as const }, views: VIEWS, refs },
         {
@@ -315,6 +345,7 @@ void describe('training set > an outside brute-force point-in-time oracle', () =
             const built = await createTrainingSet({
               ...trainingDeps(store),
               registry,
+              requestFeatures: [examples.amountVsAvg7d],
               labels: input.labels,
               features: input.refs,
               asServed,
@@ -334,7 +365,13 @@ void describe('training set > an outside brute-force point-in-time oracle', () =
       // The sets built before compaction rebuild byte for byte from their pinned snapshots.
       for (const b of before) {
         const again = `${b.out}.again`
-        await rebuildTrainingSet({ ...trainingDeps(store), registry, id: b.id, output: again })
+        await rebuildTrainingSet({
+          ...trainingDeps(store),
+          registry,
+          requestFeatures: [examples.amountVsAvg7d],
+          id: b.id,
+          output: again,
+        })
         assert.deepEqual(await readFile(again), await readFile(b.out))
       }
     })
