@@ -14,7 +14,11 @@ import type { LabelReader } from '../ports/label-reader.ts'
 import type { ParquetCodec, ParquetColumnSpec } from '../ports/parquet-codec.ts'
 import type { LabelSource } from '../ports/point-in-time-joiner.ts'
 import {
+  epochSecondsError,
+  EPOCH_SECONDS_BELOW_MS,
   labelTimeMs,
+  looksLikeEpochSeconds,
+  NUMBER,
   MAX_LABEL_TIME_MS,
   MIN_LABEL_TIME_MS,
   readLabels,
@@ -74,10 +78,14 @@ export async function readLabelSource(
     columns: derived === undefined ? [...allJoinKeys, input.timeColumn, ...requestInputs] : requestInputs,
   })
   checkLabelColumns(plan, labels, input.timeColumn)
+  for (const name of allJoinKeys) refuseKeyColumnType(labels.columns.find((c) => c.name === name)!)
   // Every label time is validated, also when the engine computes them (a bad one is an error,
   // not a null): in JS below, or — times the engine derives — by the reader, which names the
   // first bad row without decoding the column into JS; labelTimeMs words the error either way.
   if (derived !== undefined) await refuseTimesOutsideRange(reader, labelsPath, input.timeColumn)
+  // Epoch ms all in 1970–1973: epoch seconds, read as ms (labels.ts checks a CSV's cells itself).
+  if (derived !== undefined && derived.epochMs && labels.rowCount > 0 && (await reader.firstTimeOutside(labelsPath, input.timeColumn, SECONDS_RANGE)) === undefined)
+    throw epochSecondsError(input.timeColumn)
   // Key columns the engine reads as they are: their keys are checked there too (entityKeys checks the rest).
   if (derived !== undefined)
     for (const name of allJoinKeys)
@@ -98,6 +106,8 @@ export async function readLabelSource(
     const timeValues = column(input.timeColumn)!
     const tMs = new Array<number>(n)
     for (let r = 0; r < n; r++) tMs[r] = labelTimeMs(timeValues[r], r, input.timeColumn)
+    const numbers = labels.columns.find((c) => c.name === input.timeColumn)!.type !== 'timestamp' && timeValues.every(isNumberValue)
+    if (input.format === 'parquet' && numbers && looksLikeEpochSeconds(tMs)) throw epochSecondsError(input.timeColumn, timeValues[0])
     const keyCols: ParquetColumnSpec[] = [
       { name: '__kfs_row', type: 'int', required: true },
       { name: '__kfs_t_ms', type: 'long', required: true },
@@ -151,6 +161,28 @@ function checkLabelColumns(plan: TrainingPlan, labels: LabelTable, timeColumn: s
   }
 }
 
+/** DuckDB's names of the file types a join key can be read from as text beside strings and integers. */
+const TEXT_LIKE_KEY = /^(BLOB|UUID|DECIMAL\(\d+,\s*0\))$/i
+
+/**
+ * A join-key column must hold text or integers, as serving takes a key (docs/semantics.md §20):
+ * strings (also BLOB, UUID: their text), integers of any width, a DECIMAL without fraction digits;
+ * DOUBLE and BOOLEAN are checked value by value (entityKeys). Any other type is refused naming the
+ * column: a date or timestamp would be read as its epoch ms, a list, struct or map as the engine's
+ * text of it, a decimal with fraction digits as `5.0` where serving reads the key `5` — keys no
+ * entity has, so the label's features would all be silently null.
+ */
+function refuseKeyColumnType(column: LabelColumn): void {
+  const { type, fileType } = column
+  if (type === 'string' || type === 'int' || type === 'long' || type === 'double' || type === 'boolean') return
+  if (type === 'other' && fileType !== undefined && TEXT_LIKE_KEY.test(fileType)) return
+  throw new FeatureStoreError(
+    'BAD_REQUEST',
+    `join-key column ${column.name} is of type ${fileType ?? type}: a join key is text or an integer, as serving takes it; cast the column to a string or an integer`,
+    { context: { column: column.name, ...(fileType === undefined ? {} : { type: fileType }) } },
+  )
+}
+
 /**
  * The SQL for label time (µs) and entity keys straight from a Parquet label file, when it is
  * exactly what `labelTimeMs` and `entityKeys` compute: single join keys of string or integer
@@ -163,7 +195,7 @@ function derivedKeys(
   keyColumns: ReadonlyMap<string, string>,
   timeColumn: string,
   intJoinKeys: ReadonlySet<string>,
-): { timeUs: string; keys: Record<string, string> } | undefined {
+): { timeUs: string; keys: Record<string, string>; epochMs: boolean } | undefined {
   const typeOf = (name: string) => columns.find((c) => c.name === name)?.type
   if (columns.some((c) => c.name === 'file_row_number')) return undefined
   const q = (name: string) => `"${name.replaceAll('"', '""')}"`
@@ -193,8 +225,14 @@ function derivedKeys(
     if (expr === undefined) return undefined
     keys[keyColumns.get(JSON.stringify(tuple))!] = expr
   }
-  return { timeUs, keys }
+  return { timeUs, keys, epochMs: timeType !== 'timestamp' }
 }
+
+/** [0, EPOCH_SECONDS_BELOW_MS): a column of epoch ms wholly inside it is epoch seconds (labels.ts). */
+const SECONDS_RANGE = { minMs: 0, maxMs: EPOCH_SECONDS_BELOW_MS - 1 }
+
+/** A label-time value written as a number (not a timestamp, not ISO text). */
+const isNumberValue = (v: unknown): boolean => typeof v === 'number' || typeof v === 'bigint' || (typeof v === 'string' && NUMBER.test(v))
 
 /** Throws labelTimeMs's error for the first label time outside 0001…9999 (or null), if any. */
 async function refuseTimesOutsideRange(reader: LabelReader, path: string, timeColumn: string): Promise<void> {

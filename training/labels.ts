@@ -14,7 +14,8 @@
  *   in 64 bits, else string (its digits, exact). Entity join-key columns are always strings (`007`
  *   must stay `007`), whatever they look like. The label-time column is a timestamp (UTC).
  *
- * Label time: epoch milliseconds (a number, or a string of digits), ISO-8601 text, or a timestamp
+ * Label time: epoch milliseconds (a number, or a string of digits), ISO-8601 text (core/iso-time.ts's
+ * forms only: `YYYY-MM-DD[(T| )HH:MM[:SS[.f]]][Z|±HH:MM|±HHMM]`), or a timestamp
  * or date column of any unit, with or without zone. ISO text and timestamps without a zone are
  * read as UTC (never as the machine's local time). The date must exist in the calendar
  * (`2026-02-30` is refused, not read as March 2nd) and the time must lie in 0001-01-01 …
@@ -24,7 +25,7 @@
 import { createHash, webcrypto } from 'node:crypto'
 import { csvUtf8Text, headerShowsCrOnlyLines, parseCsv, type CsvRecord } from '../core/csv-parse.ts'
 import { CsvSyntaxError, FeatureStoreError } from '../core/errors.ts'
-import { isCalendarDay } from '../core/iso-time.ts'
+import { isoTimeMs } from '../core/iso-time.ts'
 import type { LabelColumn, LabelReader, LabelValueType } from '../ports/label-reader.ts'
 
 export type { LabelColumn } from '../ports/label-reader.ts'
@@ -207,7 +208,9 @@ function parseCsvLabels(bytes: Uint8Array, stringColumns: ReadonlySet<string>, t
     if (name === timeColumn) {
       // The label time is a time: validated here (a bad one names its row and line), a timestamp in the output.
       columns.push({ name, type: 'timestamp' })
-      values.push(cells.map((cell, r) => labelTimeMs(cell === '' ? null : cell, r, name, rows[r]!.line)))
+      const times = cells.map((cell, r) => labelTimeMs(cell === '' ? null : cell, r, name, rows[r]!.line))
+      if (cells.every((cell) => NUMBER.test(cell)) && looksLikeEpochSeconds(times)) throw epochSecondsError(name, cells[0])
+      values.push(times)
       return
     }
     const type = stringColumns.has(name) ? 'string' : inferType(cells)
@@ -217,8 +220,6 @@ function parseCsvLabels(bytes: Uint8Array, stringColumns: ReadonlySet<string>, t
   return { format: 'csv', columns, values, rowCount: rows.length, lines: rows.map((r) => r.line) }
 }
 
-const ISO_ZONE = /(Z|[+-]\d{2}:?\d{2})$/i
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})/
 /** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the times every engine and file format here can hold. */
 export const MIN_LABEL_TIME_MS = -62_135_596_800_000
 export const MAX_LABEL_TIME_MS = 253_402_300_799_999
@@ -226,11 +227,31 @@ export const MAX_LABEL_TIME_MS = 253_402_300_799_999
 function timeOfText(value: string): number | undefined {
   if (INTEGER.test(value)) return Number(value)
   if (NUMBER.test(value)) return Math.floor(Number(value))
-  const date = ISO_DATE.exec(value)
-  if (date === null || !isCalendarDay(Number(date[1]), Number(date[2]), Number(date[3]))) return undefined
-  const iso = /^\d{4}-\d{2}-\d{2}$/.test(value) || ISO_ZONE.test(value) ? value : `${value}Z`
-  const ms = Date.parse(iso)
-  return Number.isFinite(ms) ? ms : undefined
+  // The ISO-8601 reader every other time a person writes goes through: Date.parse's fallback takes
+  // far more (`2026-01-01 10:00 +0200 (CEST)` read as 10:00 UTC, its offset dropped; `2026-01-01 (x)`).
+  return isoTimeMs(value)
+}
+
+/**
+ * Label times written as numbers are epoch milliseconds. A whole column of them below this (before
+ * 1973-03-03T09:46:40Z) is epoch seconds (read as seconds, 1970–5138) far more likely than labels
+ * of 1970: read as ms, every label would fall before every feature row, and the set would be all
+ * nulls. Such a column is refused; real 1970 times can be written as ISO-8601 text or a timestamp.
+ */
+export const EPOCH_SECONDS_BELOW_MS = 100_000_000_000
+
+/** Whether every one of `times` (epoch ms, at least one) lies in [0, EPOCH_SECONDS_BELOW_MS). */
+export function looksLikeEpochSeconds(times: readonly number[]): boolean {
+  return times.length > 0 && times.every((ms) => ms >= 0 && ms < EPOCH_SECONDS_BELOW_MS)
+}
+
+/** The error for a label-time column of numbers that all read as 1970–1973 (`example`: one of them). */
+export function epochSecondsError(column: string, example?: unknown): FeatureStoreError {
+  const shown = example === undefined ? '' : ` (${String(example)} reads as ${new Date(Number(example)).toISOString()})`
+  return badLabels(
+    `every label time in ${column} is a number that, read as epoch milliseconds, falls between 1970-01-01 and 1973-03-03${shown}: label times are epoch milliseconds — multiply epoch seconds by 1000, or write times that really are from then as ISO-8601 text`,
+    { column },
+  )
 }
 
 /**

@@ -9,8 +9,9 @@
  * id and the same file.
  */
 import { FeatureStoreError } from '../core/errors.ts'
+import { parseStoredJson } from '../core/stored-json.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
-import type { LabelFormat } from './labels.ts'
+import { sha256Hex, type LabelFormat } from './labels.ts'
 
 export interface TrainingSetViewRecord {
   readonly name: string
@@ -58,17 +59,45 @@ export async function loadTrainingSet(store: ObjectStore, id: string): Promise<{
   if (!ID.test(id)) throw new FeatureStoreError('BAD_REQUEST', `training set id must be 16 hex digits, got ${JSON.stringify(id)}`)
   const bytes = await store.get(trainingSetKeys.record(id))
   if (bytes === undefined) throw new FeatureStoreError('NOT_FOUND', `no training set ${id} in the registry`, { context: { id } })
-  const record = JSON.parse(new TextDecoder().decode(bytes)) as TrainingSetRecord
+  const record = parseRecord(bytes, id, 'whole')
   const labels = await store.get(record.labels.key)
   if (labels === undefined) throw new FeatureStoreError('OBJECT_NOT_FOUND', `the labels of training set ${id} are missing from the registry`, { context: { id } })
+  // Checked here, so a damaged copy is named as such, not reported as a rebuild that "gave different bytes".
+  if (sha256Hex(labels) !== record.labels.sha256)
+    throw new FeatureStoreError('DATA_CORRUPT', `the labels stored for training set ${id} (${record.labels.key}) are not the ones it was built from (their sha256 differs from the record's): the copy is damaged; the set cannot be rebuilt`, {
+      context: { id, key: record.labels.key },
+    })
   return { record, labels }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+/** What a reader of a record needs of it: its views (the pins, all snapshot expiry reads), or the whole record. */
+const RECORD_SHAPES = {
+  views: (r: Record<string, unknown>) => Array.isArray(r.views) && r.views.every((v) => isObject(v) && typeof v.table === 'string'),
+  whole: (r: Record<string, unknown>) => RECORD_SHAPES.views(r) && isObject(r.labels) && typeof r.labels.key === 'string' && typeof r.labels.sha256 === 'string',
+}
+
+/**
+ * A record's JSON. Records are created once, whole: bytes that are no record are damage (or an edit
+ * by hand), named as DATA_CORRUPT — never a parser's SyntaxError, nor a TypeError further on (a
+ * snapshot expiry reading the pins must stop there rather than guess what that set pinned).
+ */
+function parseRecord(bytes: Uint8Array, id: string, needs: keyof typeof RECORD_SHAPES): TrainingSetRecord {
+  const key = trainingSetKeys.record(id)
+  return parseStoredJson<TrainingSetRecord>(new TextDecoder().decode(bytes), {
+    what: `the record of training set ${id} (${key})`,
+    path: key,
+    shape: 'a training-set record',
+    isValid: (v) => isObject(v) && RECORD_SHAPES[needs](v),
+    advice: 'restore it from a copy, or delete the record (and its labels) to forget the set',
+  })
 }
 
 /** The layout of the label columns a recorded set was written with; undefined when no set `id` is recorded. */
 export async function recordedLabelColumns(store: ObjectStore, id: string): Promise<'carried' | 'beside' | undefined> {
   const bytes = await store.get(trainingSetKeys.record(id))
   if (bytes === undefined) return undefined
-  return (JSON.parse(new TextDecoder().decode(bytes)) as TrainingSetRecord).labelColumns ?? 'beside'
+  return parseRecord(bytes, id, 'whole').labelColumns ?? 'beside'
 }
 
 export async function listTrainingSets(store: ObjectStore): Promise<string[]> {
@@ -88,7 +117,7 @@ export async function pinnedSnapshots(store: ObjectStore, known: Map<string, rea
     if (views === undefined) {
       const bytes = await store.get(trainingSetKeys.record(id))
       if (bytes === undefined) continue
-      views = (JSON.parse(new TextDecoder().decode(bytes)) as TrainingSetRecord).views
+      views = parseRecord(bytes, id, 'views').views
       known.set(id, views)
     }
     for (const view of views) {
