@@ -10,9 +10,8 @@
  * Random changelogs of creates, snapshot reads (of new and of live keys: no before image), updates
  * with full before images, group moves, deletes (of live and unknown keys), re-inserts at the
  * delete's commit time, filtered rows and null values. Commit times go back and forth across keys
- * but never back within one key: a change older than its row's current version is not
- * superseded across groups by the current-state view (the row index of the re-key stage keeps no
- * commit time), which this oracle does not model.
+ * but never back within one key: a change older than its row is the re-key stage's to supersede,
+ * which a task fed directly has not (test/unit/engine/rekey-superseded-changes.test.ts).
  *
  * The current-state view reads the changes as the re-key stage forwards them: a change whose images
  * name two groups as a retract copy and an add copy; an upsert without a before image, of a row the
