@@ -103,7 +103,8 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
       if (byIndex && routed.before !== null) routed = withoutBefore(routed)
     }
     const after = c.kind === 'upsert' ? entityKeyOf(plan.entity, imageOf(routed.after) ?? {}) : undefined
-    indexed = { pk: c.key, kind: c.kind, to: after?.ok ? after.key : undefined, byIndex, record }
+    const before = byIndex || routed.before === null ? undefined : entityKeyOf(plan.entity, imageOf(routed.before) ?? {})
+    indexed = { pk: c.key, kind: c.kind, to: after?.ok ? after.key : undefined, byIndex, record, ...(before?.ok ? { from: before.key } : {}) }
   }
   // A delete whose retraction goes by the index has no route of its own: `resolveByIndex` makes its copy.
   const route = indexed?.byIndex && indexed.kind === 'delete' ? ({ ok: true, copies: [] } as const) : plan.source.changes ? changeRoute(plan.entity, routed) : entityKeyOf(plan.entity, routed)
@@ -166,7 +167,9 @@ function namesNoGroup(known: PartialImages, entity: EntityDef, change: Change): 
  * time before the row's version) is superseded: one copy keyed `SUPERSEDED_KEY`, which no group
  * applies, and the index left as it was — the groups keep a row's version only where the row is
  * (not where the filter kept it out, nor after a delete), so its copies would join the row to a
- * group it left or never was in, or bring a deleted row back. A retraction that goes by the index goes to the group the
+ * group it left or never was in, or bring a deleted row back. A before image naming another group
+ * than the index holds for a live row is `before_mismatch`, once (the views would retract nothing
+ * and add the row again). A retraction that goes by the index goes to the group the
  * index holds for the row: an update adds a `retract` copy keyed by that group when the row
  * leaves it (the views read the role off the key: engine/partition-processor.ts); a delete goes
  * there alone, or is `unknown_retraction` when the index holds no such row (never seen, or
@@ -178,9 +181,16 @@ export function resolveByIndex(plan: RekeyPlan, outcome: RekeyOutcome, index: Ro
   const version = index.versionOf(indexed.pk)
   if (version !== undefined && outcome.timeMs !== undefined && outcome.timeMs < version)
     return { forwards: [copyOf(indexed.record, SUPERSEDED_KEY, 'superseded')], timeMs: outcome.timeMs }
+  const held = index.groupOf(indexed.pk)
+  if (indexed.from !== undefined && held !== undefined && indexed.from !== held) {
+    // The row's last change put it in another group: retracting from the image's would leave the
+    // row counted where it is while the after image adds it again. Refused whole, once, as an
+    // attribute view refuses a before image that disagrees with the row.
+    const detail = `before image of row ${indexed.pk} names group ${indexed.from}, but the row's last change put it in group ${held}`
+    return refused(plan, indexed.record, 'before_mismatch', detail)
+  }
   let resolved: RekeyOutcome = outcome
   if (indexed.byIndex) {
-    const held = index.groupOf(indexed.pk)
     const { record, pk } = indexed
     if (indexed.kind === 'delete') {
       resolved =

@@ -44,6 +44,8 @@ export interface IndexedChange {
   readonly to: string | undefined
   /** The before image names no group (none, or key-only): the retraction goes to the group the index holds. */
   readonly byIndex: boolean
+  /** The group the before image names, when it names one (`resolveByIndex` holds it against the index's). */
+  readonly from?: string
 }
 
 const TEXT = new TextEncoder()
