@@ -4,7 +4,9 @@
  * (engine/rekey-records.ts, its row index restored from what it wrote midway, as a new owner reads
  * its state topic) into a partition task reading each copy's part as the processor does. Oracle,
  * written from the docs alone: the source's current table — per row, the change with the greatest
- * (commit time, offset); a delete of a row not live changes nothing (`unknown_retraction`) — grouped.
+ * (commit time, offset); a delete of a row not live changes nothing (`unknown_retraction`), nor
+ * does a change whose before image names another group than the live row's (`before_mismatch`,
+ * as an attribute view refuses it) — grouped.
  *
  * Every way an older change could reach a group is drawn: moving the row to a group it left or
  * never was in, re-creating a deleted row elsewhere, landing in a group that holds no version of
