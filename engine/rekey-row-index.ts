@@ -15,7 +15,7 @@
  *
  * Exactly once with the stage: the index changes as the stage builds a transaction, in the merge's
  * order, and each transaction also writes the changes (last one per key) to a compacted state topic,
- * `<internal topic>.row-groups` (key: the primary key; value: the group, or empty for a deleted row;
+ * `<internal topic>.row-groups` (key: the primary key; value: the group, or a NUL byte for a deleted row;
  * header `kfs-commit-time`: the version). A stage that takes the source reads that topic whole after
  * fencing the last owner, so its index is the one of the committed offsets; a failed transaction is
  * fatal and the engine restarts from there. Records an older stage wrote still read: a tombstone
@@ -50,7 +50,11 @@ export interface IndexedChange {
 
 const TEXT = new TextEncoder()
 const UTF8 = new TextDecoder()
-const EMPTY = new Uint8Array(0)
+/**
+ * A deleted row's value: a NUL byte, which no group holds (entity keys have no control characters),
+ * and not an empty value, which a Kafka client may hand back as none (a tombstone).
+ */
+const DELETED = new Uint8Array([0])
 
 /** The state-topic header holding a row's version (its last forwarded change's commit time). */
 export const COMMIT_TIME_HEADER = 'kfs-commit-time'
@@ -102,11 +106,11 @@ export class RowGroupIndex {
     this.#written.set(pk, row)
   }
 
-  /** The changes since the last call, as state-topic records (a deleted row as an empty value). */
+  /** The changes since the last call, as state-topic records (a deleted row as a NUL byte). */
   takeWrites(): ProduceRecord[] {
     const records: ProduceRecord[] = []
     for (const [pk, { group, t }] of this.#written) {
-      const value = group === null ? EMPTY : TEXT.encode(group)
+      const value = group === null ? DELETED : TEXT.encode(group)
       records.push(t === -Infinity ? { key: pk, value } : { key: pk, value, headers: { [COMMIT_TIME_HEADER]: String(t) } })
     }
     this.#written.clear()
@@ -130,7 +134,8 @@ export class RowGroupIndex {
       }
       const header = record.headers[COMMIT_TIME_HEADER]
       const t = header === undefined ? -Infinity : Number(header)
-      const group = record.value.length === 0 ? null : UTF8.decode(record.value)
+      const group =
+        record.value.length === 0 || (record.value.length === 1 && record.value[0] === 0) ? null : UTF8.decode(record.value)
       this.#rows.set(pk, { group, t: Number.isSafeInteger(t) ? t : -Infinity })
     }
   }

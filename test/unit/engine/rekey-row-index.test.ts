@@ -39,7 +39,7 @@ void describe('re-key stage > row index', () => {
       writes.map((w) => [w.key, w.value && new TextDecoder().decode(w.value), w.headers?.['kfs-commit-time']]),
       [
         ['a', 'u1', '12'],
-        ['b', '', '13'],
+        ['b', '\u0000', '13'],
         ['c', 'u3', undefined],
       ],
     )
