@@ -16,7 +16,7 @@ import type { SourceRecord } from '../ports/source.ts'
 import type { OfflineRowBuffer } from './offline-row-buffer.ts'
 import { REKEY_HEADERS } from './rekey-stage.ts'
 import { isRekeyedSource } from './plan-sources.ts'
-import { changeRoute, routingEnvelope, routingFactsOf } from './rekey-records.ts'
+import { changeRoute, routingEnvelope, routingFactsOf, SUPERSEDED_KEY } from './rekey-records.ts'
 import { unbundle, type PartitionEvent } from './rekey-bundle.ts'
 import { nextOffsetValue, offsetValue } from '../core/offsets.ts'
 
@@ -180,13 +180,14 @@ export function readsInternalTopic(topic: string, source: SourceDef): boolean {
 
 /** What a re-keyed copy of a change carries to its task (TaskEvent `role` and `heldGroup`). */
 export interface ChangeCopy {
-  readonly role: ChangeRole
+  readonly role: ChangeRole | 'superseded'
   readonly heldGroup?: string
 }
 
 // Shared: most copies carry a role alone, and this runs per record.
 const RETRACT: ChangeCopy = Object.freeze({ role: 'retract' })
 const ADD: ChangeCopy = Object.freeze({ role: 'add' })
+const SUPERSEDED: ChangeCopy = Object.freeze({ role: 'superseded' })
 
 /**
  * The part of a change a re-keyed copy carries (docs/design.md §11): read off the record's own key,
@@ -204,12 +205,14 @@ export function roleOf(topic: string, source: SourceDef, record: SourceRecord, e
 
 /**
  * `roleOf` on a copy's key (decoded text), read off the change's images as the stage routes them
- * (changeRoute): a key that is one of the route's groups → `retract` when it is the before image's,
+ * (changeRoute): the stage's key of a superseded change (`SUPERSEDED_KEY`) → `superseded`; a key
+ * that is one of the route's groups → `retract` when it is the before image's,
  * `add` when the after image's, undefined (both parts) when one group holds both. A key no image
  * names — or a change whose images name no group — is a group the stage took from its row index
  * (the group of the row's last after image): a retraction of what that group holds for the row.
  */
 export function changeCopyOf(entity: EntityDef, event: EventRecord, key: string): ChangeCopy | undefined {
+  if (key === SUPERSEDED_KEY) return SUPERSEDED
   const route = changeRoute(entity, event)
   if (route.ok) {
     const copy = route.copies.find((c) => c.key === key)

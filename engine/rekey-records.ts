@@ -50,11 +50,19 @@ export const REKEY_HEADERS = {
   offset: 'kfs-source-offset',
   /**
    * On a change source re-keyed for a current-state view: which part of the change this copy
-   * carries to its group, `retract` or `add` (operators/task/partition-task.ts ChangeRole); absent
+   * carries to its group, `retract` or `add` (operators/task/partition-task.ts ChangeRole), or `superseded` (SUPERSEDED_KEY); absent
    * when one copy carries both (docs/design.md §11).
    */
   role: 'kfs-change-role',
 } as const
+
+/**
+ * The key of a change older than its row's last one (`resolveByIndex`): no group's, as no entity key
+ * holds a control character (core/entity-key.ts). Its one copy goes where this key hashes, and
+ * the views read it as superseded (engine/partition-processor.ts, changeCopyOf): judged for its
+ * time, it changes no group. Read off the key, as a role is, because the archive keeps keys.
+ */
+export const SUPERSEDED_KEY = '\u0000superseded'
 
 /** Forwarded: one copy, or a change's two (retract, add); `timeMs` orders them all in the merge. */
 export type RekeyOutcome =
@@ -95,7 +103,8 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
       if (byIndex && routed.before !== null) routed = withoutBefore(routed)
     }
     const after = c.kind === 'upsert' ? entityKeyOf(plan.entity, imageOf(routed.after) ?? {}) : undefined
-    indexed = { pk: c.key, kind: c.kind, to: after?.ok ? after.key : undefined, byIndex, record }
+    const before = byIndex || routed.before === null ? undefined : entityKeyOf(plan.entity, imageOf(routed.before) ?? {})
+    indexed = { pk: c.key, kind: c.kind, to: after?.ok ? after.key : undefined, byIndex, record, ...(before?.ok ? { from: before.key } : {}) }
   }
   // A delete whose retraction goes by the index has no route of its own: `resolveByIndex` makes its copy.
   const route = indexed?.byIndex && indexed.kind === 'delete' ? ({ ok: true, copies: [] } as const) : plan.source.changes ? changeRoute(plan.entity, routed) : entityKeyOf(plan.entity, routed)
@@ -123,7 +132,7 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
 }
 
 /** A forwarded copy of a change record; the role header is the stage's to set (one a producer put on the source record is dropped). */
-function copyOf(record: LogRecord, key: string, role: ChangeRole | undefined): ProduceRecord {
+function copyOf(record: LogRecord, key: string, role: ChangeRole | 'superseded' | undefined): ProduceRecord {
   const { [REKEY_HEADERS.role]: _forged, ...headers } = record.headers
   return {
     key,
@@ -154,7 +163,13 @@ function namesNoGroup(known: PartialImages, entity: EntityDef, change: Change): 
 
 /**
  * A change's copies once the row index is consulted, in the stage's merge order, and the index
- * moved by it (rekey-row-index.ts). A retraction that goes by the index goes to the group the
+ * moved by it (rekey-row-index.ts). A change older than the row's last forwarded change (its commit
+ * time before the row's version) is superseded: one copy keyed `SUPERSEDED_KEY`, which no group
+ * applies, and the index left as it was — the groups keep a row's version only where the row is
+ * (not where the filter kept it out, nor after a delete), so its copies would join the row to a
+ * group it left or never was in, or bring a deleted row back. A before image naming another group
+ * than the index holds for a live row is `before_mismatch`, once (the views would retract nothing
+ * and add the row again). A retraction that goes by the index goes to the group the
  * index holds for the row: an update adds a `retract` copy keyed by that group when the row
  * leaves it (the views read the role off the key: engine/partition-processor.ts); a delete goes
  * there alone, or is `unknown_retraction` when the index holds no such row (never seen, or
@@ -163,9 +178,19 @@ function namesNoGroup(known: PartialImages, entity: EntityDef, change: Change): 
 export function resolveByIndex(plan: RekeyPlan, outcome: RekeyOutcome, index: RowGroupIndex): RekeyOutcome {
   const indexed = outcome.indexed
   if (indexed === undefined) return outcome
+  const version = index.versionOf(indexed.pk)
+  if (version !== undefined && outcome.timeMs !== undefined && outcome.timeMs < version)
+    return { forwards: [copyOf(indexed.record, SUPERSEDED_KEY, 'superseded')], timeMs: outcome.timeMs }
+  const held = index.groupOf(indexed.pk)
+  if (indexed.from !== undefined && held !== undefined && indexed.from !== held) {
+    // The row's last change put it in another group: retracting from the image's would leave the
+    // row counted where it is while the after image adds it again. Refused whole, once, as an
+    // attribute view refuses a before image that disagrees with the row.
+    const detail = `before image of row ${indexed.pk} names group ${indexed.from}, but the row's last change put it in group ${held}`
+    return refused(plan, indexed.record, 'before_mismatch', detail)
+  }
   let resolved: RekeyOutcome = outcome
   if (indexed.byIndex) {
-    const held = index.groupOf(indexed.pk)
     const { record, pk } = indexed
     if (indexed.kind === 'delete') {
       resolved =
@@ -181,7 +206,7 @@ export function resolveByIndex(plan: RekeyPlan, outcome: RekeyOutcome, index: Ro
       resolved = { forwards: [copyOf(record, held, 'retract'), copyOf(record, indexed.to, 'add')], timeMs: outcome.timeMs }
     }
   }
-  if (resolved.forwards) index.apply(indexed)
+  if (resolved.forwards) index.apply(indexed, outcome.timeMs)
   return resolved
 }
 

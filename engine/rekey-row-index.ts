@@ -7,12 +7,21 @@
  * the row leaves it — Kafka Streams' KTable re-partitioning and Flink's changelog normalisation keep
  * the same per-key state for the same reason.
  *
+ * It also keeps each row's version: the commit time of its last forwarded change (a delete's too).
+ * A change older than that is superseded (docs/design.md §11: changes apply per key in commit-time
+ * order) and is not forwarded: the groups hold a row's version only where the row is, so an older
+ * change whose after image names another group would otherwise join the row to it as well — counted
+ * twice — or bring a deleted row back (`resolveByIndex`).
+ *
  * Exactly once with the stage: the index changes as the stage builds a transaction, in the merge's
  * order, and each transaction also writes the changes (last one per key) to a compacted state topic,
- * `<internal topic>.row-groups` (key: the primary key, value: the group, none when the row is in no
- * group). A stage that takes the source reads that topic whole after fencing the last owner, so its
- * index is the one of the committed offsets; a failed transaction is fatal and the engine restarts
- * from there. Memory: one entry a live row.
+ * `<internal topic>.row-groups` (key: the primary key; value: the group, or a NUL byte for a deleted row;
+ * header `kfs-commit-time`: the version). A stage that takes the source reads that topic whole after
+ * fencing the last owner, so its index is the one of the committed offsets; a failed transaction is
+ * fatal and the engine restarts from there. Records an older stage wrote still read: a tombstone
+ * (a deleted row, version unknown) removes the row, a group without the header has no version, so
+ * the row's next change is forwarded whatever its time. Memory: one entry a row seen, deleted rows
+ * included (their version must outlive them).
  */
 import type { EventLog, LogRecord, ProduceRecord } from '../ports/event-log.ts'
 import { scanTopics } from './topic-scan.ts'
@@ -35,48 +44,82 @@ export interface IndexedChange {
   readonly to: string | undefined
   /** The before image names no group (none, or key-only): the retraction goes to the group the index holds. */
   readonly byIndex: boolean
+  /** The group the before image names, when it names one (`resolveByIndex` holds it against the index's). */
+  readonly from?: string
 }
 
 const TEXT = new TextEncoder()
 const UTF8 = new TextDecoder()
+/**
+ * A deleted row's value: a NUL byte, which no group holds (entity keys have no control characters),
+ * and not an empty value, which a Kafka client may hand back as none (a tombstone).
+ */
+const DELETED = new Uint8Array([0])
+
+/** The state-topic header holding a row's version (its last forwarded change's commit time). */
+export const COMMIT_TIME_HEADER = 'kfs-commit-time'
+
+interface Row {
+  /** The group of the row's last after image; null once deleted. */
+  readonly group: string | null
+  /** Commit time of the row's last forwarded change; -Infinity when not known (an older stage's record, a change without a time). */
+  readonly t: number
+}
 
 export class RowGroupIndex {
-  readonly #groups = new Map<string, string>()
-  /** Changes since the last `takeWrites`: the group, or null when the row is in none. */
-  readonly #written = new Map<string, string | null>()
+  readonly #rows = new Map<string, Row>()
+  /** Changes since the last `takeWrites`, each key's last. */
+  readonly #written = new Map<string, Row>()
 
+  /** Rows known, deleted ones included. */
   get size(): number {
-    return this.#groups.size
+    return this.#rows.size
   }
 
   /** The group the row's last forwarded after image named; undefined for a row never seen (or deleted). */
   groupOf(pk: string): string | undefined {
-    return this.#groups.get(pk)
+    return this.#rows.get(pk)?.group ?? undefined
   }
 
-  /** Moves the row as a forwarded change does; an upsert whose after image names no group leaves it where it was. */
-  apply(change: IndexedChange): void {
-    if (change.kind === 'delete') this.#set(change.pk, null)
-    else if (change.to !== undefined) this.#set(change.pk, change.to)
+  /** The commit time of the row's last forwarded change (a delete's too); undefined when not known. */
+  versionOf(pk: string): number | undefined {
+    const t = this.#rows.get(pk)?.t
+    return t === undefined || t === -Infinity ? undefined : t
   }
 
-  #set(pk: string, group: string | null): void {
-    if (group === null) this.#groups.delete(pk)
-    else this.#groups.set(pk, group)
-    this.#written.set(pk, group)
+  /**
+   * Moves the row as a forwarded change at `timeMs` does; an upsert whose after image names no group
+   * leaves it where it was. A change without a time keeps the row's version, and so does a delete
+   * of a row not live (the views refuse it: `unknown_retraction`, changing nothing).
+   */
+  apply(change: IndexedChange, timeMs: number | undefined): void {
+    const held = this.#rows.get(change.pk)
+    const t = timeMs ?? held?.t ?? -Infinity
+    if (change.kind === 'delete') {
+      if (held?.group != null) this.#set(change.pk, { group: null, t })
+    } else if (change.to !== undefined) this.#set(change.pk, { group: change.to, t })
+    else if (held !== undefined && held.t !== t) this.#set(change.pk, { group: held.group, t })
   }
 
-  /** The changes since the last call, as state-topic records (a removed row as a tombstone). */
+  #set(pk: string, row: Row): void {
+    this.#rows.set(pk, row)
+    this.#written.set(pk, row)
+  }
+
+  /** The changes since the last call, as state-topic records (a deleted row as a NUL byte). */
   takeWrites(): ProduceRecord[] {
     const records: ProduceRecord[] = []
-    for (const [pk, group] of this.#written) records.push({ key: pk, value: group === null ? null : TEXT.encode(group) })
+    for (const [pk, { group, t }] of this.#written) {
+      const value = group === null ? DELETED : TEXT.encode(group)
+      records.push(t === -Infinity ? { key: pk, value } : { key: pk, value, headers: { [COMMIT_TIME_HEADER]: String(t) } })
+    }
     this.#written.clear()
     return records
   }
 
   /** Forgets everything: the state topic is read again (after a new owner fenced the last). */
   clear(): void {
-    this.#groups.clear()
+    this.#rows.clear()
     this.#written.clear()
   }
 
@@ -85,8 +128,15 @@ export class RowGroupIndex {
     for (const record of records) {
       if (record.key === null) continue
       const pk = UTF8.decode(record.key)
-      if (record.value === null) this.#groups.delete(pk)
-      else this.#groups.set(pk, UTF8.decode(record.value))
+      if (record.value === null) {
+        this.#rows.delete(pk)
+        continue
+      }
+      const header = record.headers[COMMIT_TIME_HEADER]
+      const t = header === undefined ? -Infinity : Number(header)
+      const group =
+        record.value.length === 0 || (record.value.length === 1 && record.value[0] === 0) ? null : UTF8.decode(record.value)
+      this.#rows.set(pk, { group, t: Number.isSafeInteger(t) ? t : -Infinity })
     }
   }
 }

@@ -9,6 +9,8 @@
  * so a change split across two tasks does exactly what it does whole. Per group the state is
  * {c, totals, members by primary key: {t, contribution, or retracted}}:
  * - a part whose member has t_member > t is superseded (older than the member's version): ignored;
+ *   a group holds no version of a row it does not hold, so a change older than its row's version
+ *   elsewhere is the re-key stage's to supersede (engine/rekey-records.ts, role `superseded`);
  * - retract: no live member → unknown_retraction (never a negative count); a before image whose
  *   contribution differs from the member's → before_mismatch, and the step is refused whole (an
  *   add in the same group is not applied either); else the member is retracted at t;

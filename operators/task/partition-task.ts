@@ -44,8 +44,11 @@ export interface TaskEvent {
    * Change sources re-keyed for a current-state view (docs/design.md §11): which part of the change
    * this copy carries to the group it was routed to — `retract` the before image from its group,
    * `add` the after image to its group; absent: the whole change (both parts, or one group).
+   * `superseded`: a change older than its row's last one (the stage's row index), which no group
+   * may apply — judged for its time (late, future) and moving the watermark as any record, it
+   * changes no view (engine/rekey-records.ts, resolveByIndex).
    */
-  readonly role?: ChangeRole
+  readonly role?: ChangeRole | 'superseded'
   /**
    * With role `retract`: the group the re-key stage's row index says holds the row (the group of
    * its last after image), when the change's own images name no such group — an update without a
@@ -193,9 +196,11 @@ class Task implements PartitionTask {
       deadLetters.push({ offset: input.offset, reason: 'late', detail: `event time ${t} ≤ watermark ${this.#watermarkMs} − allowed lateness` })
       return { rows, deadLetters }
     }
-    for (let i = 0; i < this.#runners.length; i++) {
-      ;(this.#runners[i] as TaskViewRunner).processEvent(input.offset, t, input.event, rows[i] as FeatureRow[], deadLetters, input.role, input.heldGroup)
-    }
+    const role = input.role
+    if (role !== 'superseded')
+      for (let i = 0; i < this.#runners.length; i++) {
+        ;(this.#runners[i] as TaskViewRunner).processEvent(input.offset, t, input.event, rows[i] as FeatureRow[], deadLetters, role, input.heldGroup)
+      }
     this.#advance(t - this.#source.outOfOrdernessMs, rows)
     return { rows, deadLetters }
   }

@@ -80,9 +80,14 @@ export async function internalCopies(log: EventLog): Promise<string[][]> {
     .sort((a, b) => a[1]!.localeCompare(b[1]!) || a[2]!.localeCompare(b[2]!))
 }
 
+/** Each row the index holds: its group (`-` once deleted) and its version (`@`, `?` when unknown). */
 function entriesOf(index: RowGroupIndex, keys: Iterable<string>): Record<string, string> {
   return Object.fromEntries(
-    [...new Set(keys)].sort().flatMap((k) => (index.groupOf(k) === undefined ? [] : [[k, index.groupOf(k)!]])),
+    [...new Set(keys)].sort().flatMap((k) => {
+      const version = index.versionOf(k)
+      if (index.groupOf(k) === undefined && version === undefined) return []
+      return [[k, `${index.groupOf(k) ?? '-'}@${version ?? '?'}`]]
+    }),
   )
 }
 

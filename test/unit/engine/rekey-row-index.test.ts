@@ -27,36 +27,47 @@ function change(i: number, op: string, before: object | null, after: object | nu
 }
 
 void describe('re-key stage > row index', () => {
-  void test('the index is what its state topic says, a tombstone removing a row', () => {
+  void test('the index is what its state topic says: the group and version of each row, a deleted row keeping its version', () => {
     const index = new RowGroupIndex()
-    index.apply({ pk: 'a', kind: 'upsert', to: 'u1', byIndex: true })
-    index.apply({ pk: 'b', kind: 'upsert', to: 'u2', byIndex: false })
-    index.apply({ pk: 'a', kind: 'upsert', to: undefined, byIndex: false })
-    index.apply({ pk: 'b', kind: 'delete', to: undefined, byIndex: false })
+    index.apply({ pk: 'a', kind: 'upsert', to: 'u1', byIndex: true }, 10)
+    index.apply({ pk: 'b', kind: 'upsert', to: 'u2', byIndex: false }, 11)
+    index.apply({ pk: 'a', kind: 'upsert', to: undefined, byIndex: false }, 12)
+    index.apply({ pk: 'b', kind: 'delete', to: undefined, byIndex: false }, 13)
+    index.apply({ pk: 'c', kind: 'upsert', to: 'u3', byIndex: false }, undefined)
     const writes = index.takeWrites()
     assert.deepEqual(
-      writes.map((w) => [w.key, w.value && new TextDecoder().decode(w.value)]),
+      writes.map((w) => [w.key, w.value && new TextDecoder().decode(w.value), w.headers?.['kfs-commit-time']]),
       [
-        ['a', 'u1'],
-        ['b', null],
+        ['a', 'u1', '12'],
+        ['b', '\u0000', '13'],
+        ['c', 'u3', undefined],
       ],
     )
     assert.deepEqual(index.takeWrites(), [], 'each change is written once')
+    const record = (key: string, value: Uint8Array | null, headers: Record<string, string> = {}, i = 0) => ({
+      topic: 't',
+      partition: 0,
+      offset: String(i),
+      key: new TextEncoder().encode(key),
+      value,
+      timestampMs: 0,
+      headers,
+    })
     const restored = new RowGroupIndex()
-    restored.load(
-      writes.map((w, i) => ({
-        topic: 't',
-        partition: 0,
-        offset: String(i),
-        key: new TextEncoder().encode(w.key as string),
-        value: w.value,
-        timestampMs: 0,
-        headers: {},
-      })),
+    restored.load(writes.map((w, i) => record(w.key as string, w.value, w.headers, i)))
+    assert.deepEqual(
+      ['a', 'b', 'c'].map((k) => [restored.groupOf(k), restored.versionOf(k)]),
+      [
+        ['u1', 12],
+        [undefined, 13],
+        ['u3', undefined],
+      ],
     )
-    assert.equal(restored.groupOf('a'), 'u1')
-    assert.equal(restored.groupOf('b'), undefined)
-    assert.equal(restored.size, 1)
+    assert.equal(restored.size, 3, 'a deleted row is kept for its version')
+    // What a stage before versions wrote: a group without the header, a tombstone for a deleted row.
+    const old = new RowGroupIndex()
+    old.load([record('a', new TextEncoder().encode('u1')), record('b', new TextEncoder().encode('u2')), record('b', null)])
+    assert.deepEqual([old.groupOf('a'), old.versionOf('a'), old.groupOf('b'), old.size], ['u1', undefined, undefined, 1])
   })
 
   void test('updates without a before image and key-only deletes go to the row’s group, across a new owner and a crashed one', async () => {
@@ -67,7 +78,7 @@ void describe('re-key stage > row index', () => {
         change(2, 'r', null, row('o3', 'u3')),
       ])
       await runStage(log)
-      assert.deepEqual(await indexOf(log), { o1: 'u1', o2: 'u1', o3: 'u3' })
+      assert.deepEqual(await indexOf(log), { o1: `u1@${T0}`, o2: `u1@${T0 + 1_000}`, o3: `u3@${T0 + 2_000}` })
 
       // A crashed owner: its transaction wrote a wrong index entry and never committed.
       const zombie = await log.transaction(rekeyGroupId(GROUP, plan))
@@ -106,7 +117,11 @@ void describe('re-key stage > row index', () => {
       )
       assert.deepEqual(of(o2d), [['u1', 'retract']], 'the key-only delete goes to the group the index holds')
       assert.deepEqual(of(o3u), [['u3', '-']], 'a change in place: one copy')
-      assert.deepEqual(await indexOf(log), { o1: 'u2', o3: 'u3' }, 'the aborted entry is not read back')
+      assert.deepEqual(
+        await indexOf(log),
+        { o1: `u2@${T0 + 3_000}`, o2: `-@${T0 + 4_000}`, o3: `u3@${T0 + 5_000}` },
+        'the aborted entry is not read back; a deleted row keeps its version',
+      )
     })
   })
   void test('a stage that ran before it kept an index (committed offsets, no state) rebuilds it from the records it had forwarded', async () => {
@@ -139,7 +154,11 @@ void describe('re-key stage > row index', () => {
         ].sort(),
         'o1 leaves u1 for u2; o2 is deleted from u3, where it last moved',
       )
-      assert.deepEqual(await indexOf(log), { o1: 'u2' }, 'the rebuilt index went out with the first transaction')
+      assert.deepEqual(
+        await indexOf(log),
+        { o1: `u2@${T0 + 3_000}`, o2: `-@${T0 + 4_000}` },
+        'the rebuilt index went out with the first transaction',
+      )
     })
   })
 })

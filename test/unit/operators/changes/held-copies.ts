@@ -44,7 +44,7 @@ export function withHeldCopies(
     if (held !== undefined && held !== to) {
       const copy = changeCopyOf(entity, step.event, held)
       const extra: ChangeStep =
-        copy === undefined
+        copy === undefined || copy.role === 'superseded'
           ? step
           : { ...step, role: copy.role, ...(copy.heldGroup === undefined ? {} : { heldGroup: copy.heldGroup }) }
       // A delete naming no group goes to the held group alone; any other change also to its own groups.
