@@ -4,16 +4,23 @@
  * data file, a table commit's manifest, manifest list, metadata version or hint, a state base or
  * delta, the checkpoint record, a prune's delete), the online store's writes and syncs, the
  * dead-letter topic's produces, the consumer's progress commits — and the reads a restore makes,
- * counted per step. One armed fault hits call k of a step, in one of five ways: failed once (a
- * passing fault), written with its answer lost, an outage beyond every retry, or the process dying
- * before or after the call lands.
+ * counted per step. One armed fault hits call k of a step, in one of six ways: failed once (a
+ * passing fault), written with its answer lost, an outage beyond every retry (each call failing, or
+ * each landing with its answer lost), or the process dying before or after the call lands.
  */
 import type { ConsumerHandlers, LogBatch, LogConsumer } from '../../ports/event-log.ts'
 import type { TransactionalEventLog } from '../../ports/event-log-transaction.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import type { OnlineStore } from '../../ports/online-store.ts'
 
-export const FAULT_MODES = ['fails once', 'answer lost', 'outage', 'dies before', 'dies after'] as const
+export const FAULT_MODES = [
+  'fails once',
+  'answer lost',
+  'outage',
+  'outage, each call landed',
+  'dies before',
+  'dies after',
+] as const
 export type FaultMode = (typeof FAULT_MODES)[number]
 
 export interface Fault {
@@ -82,7 +89,7 @@ export class Switchboard {
     const n = (this.calls.get(step) ?? 0) + 1
     this.calls.set(step, n)
     const entry = this.#faults.find(
-      (e) => e.fault.step === step && n >= e.fault.k && e.failed < (e.fault.mode === 'outage' ? OUTAGE_CALLS : 1),
+      (e) => e.fault.step === step && n >= e.fault.k && e.failed < (e.fault.mode.startsWith('outage') ? OUTAGE_CALLS : 1),
     )
     if (entry === undefined) return run()
     const { fault } = entry
@@ -99,6 +106,7 @@ export class Switchboard {
         this.onDie()
         return NEVER
       case 'answer lost':
+      case 'outage, each call landed':
         await run()
         throw new AuditFault(`audit: ${step} call ${n} landed, its answer lost`)
       default:

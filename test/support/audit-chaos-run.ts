@@ -57,6 +57,8 @@ export interface Chaos {
   readonly armed: string[]
   /** Instead of random faults: these, armed once in the first engine (no kills, no redeliveries). */
   readonly fixed?: readonly Fault[]
+  /** Instead of random faults: these, armed at the idle period's checkpoints of one phase only. */
+  readonly idle?: { readonly phase: number; readonly faults: readonly Fault[] }
 }
 
 export interface Outcome {
@@ -97,7 +99,7 @@ export async function runScenario(
   const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
   const onlinePath = join(dir, 'online.json')
   const board = new Switchboard()
-  if (chaos && !chaos.fixed) {
+  if (chaos && !chaos.fixed && !chaos.idle) {
     // Its own sequence: how many batches come depends on timing, the faults picked should not.
     const again = prng(Math.floor(chaos.rand() * 2 ** 31))
     board.redeliver = () => again() < 0.2
@@ -163,6 +165,7 @@ export async function runScenario(
     }
     let fixedArmed = false
     const armSome = (): void => {
+      if (chaos?.idle) return
       if (chaos?.fixed) {
         if (!fixedArmed) board.armAll(chaos.fixed)
         fixedArmed = true
@@ -203,12 +206,25 @@ export async function runScenario(
         const after = await engine.watermarks()
         return Object.entries(before).every(([k, wm]) => !Number.isFinite(wm) || (after[k] ?? wm) > wm)
       }, `phase ${p}: idle markers`)
-      await engine.checkpointAll()
-      assert.equal(
-        engine.failure,
-        undefined,
-        `phase ${p}: the engine failed in the idle period (${board.struck.join(', ')}): ${String(engine.failure)}`,
+      // The checkpoints that carry the markers, faulted too: one that fails must keep them for the
+      // stop's own (docs/semantics.md §11) — a process kill here would lose them with the wall clock.
+      const idleFault = chaos && !chaos.fixed && !chaos.idle && chaos.rand() < 0.5 ? pickFault(chaos, false) : undefined
+      board.recount()
+      board.armAll(chaos?.idle?.phase === p ? chaos.idle.faults : idleFault ? [idleFault] : [])
+      if (idleFault) chaos!.armed.push(`idle: ${idleFault.mode} at ${idleFault.step} #${idleFault.k}`)
+      const checkpointed = await engine.checkpointAll().then(
+        () => undefined,
+        (err: unknown) => err,
       )
+      if (!chaos?.fixed) board.arm(undefined)
+      if (!board.struck.some((f) => f.startsWith('outage'))) {
+        assert.equal(checkpointed, undefined, `phase ${p}: a checkpoint of the idle period failed (${board.struck.join(', ')})`)
+        assert.equal(
+          engine.failure,
+          undefined,
+          `phase ${p}: the engine failed in the idle period (${board.struck.join(', ')}): ${String(engine.failure)}`,
+        )
+      }
       const g = generation!
       generation = undefined
       await g.engine.stop()
@@ -225,7 +241,7 @@ export async function runScenario(
 
   async function settle(g: Generation, what: string, armSome: () => void): Promise<'caught up' | 'failed'> {
     // Or killed at no particular call: between any two steps, wherever the engine happens to be.
-    const killAt = chaos && !chaos.fixed && chaos.rand() < 0.3 ? Math.floor(chaos.rand() * 30) : -1
+    const killAt = chaos && !chaos.fixed && !chaos.idle && chaos.rand() < 0.3 ? Math.floor(chaos.rand() * 30) : -1
     for (let i = 0; ; i++) {
       if (i === killAt && !g.died) {
         g.died = true
@@ -235,7 +251,15 @@ export async function runScenario(
       assert.ok(i < 6_000, `${what}: the engine neither failed nor caught up (${chaos?.armed.join('; ')})`)
       if (g.died || g.engine.failure !== undefined) return 'failed'
       // A passing fault that struck and was ridden out: the next one, a few times per engine.
-      if (chaos && !chaos.fixed && board.hit && board.struck.length < 5 && !board.struck.at(-1)!.startsWith('outage')) armSome()
+      if (
+        chaos &&
+        !chaos.fixed &&
+        !chaos.idle &&
+        board.hit &&
+        board.struck.length < 5 &&
+        !board.struck.at(-1)!.startsWith('outage')
+      )
+        armSome()
       if (await Promise.race([g.engine.isCaughtUp(0), g.freezer.frozen.then(() => false)])) {
         if (!g.died && g.engine.failure === undefined) return 'caught up'
       }
@@ -244,12 +268,13 @@ export async function runScenario(
   }
 }
 
-function pickFault(chaos: Chaos): Fault {
+function pickFault(chaos: Chaos, dying = true): Fault {
   const r = chaos.rand
+  const modes = dying ? FAULT_MODES : FAULT_MODES.filter((m) => !m.startsWith('dies'))
   return {
     step: chaos.steps[Math.floor(r() * chaos.steps.length)]!,
     k: 1 + Math.floor(r() * 6),
-    mode: FAULT_MODES[Math.floor(r() * FAULT_MODES.length)]!,
+    mode: modes[Math.floor(r() * modes.length)]!,
   }
 }
 

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, test } from 'node:test'
+import { after, describe, test } from 'node:test'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { prng } from '../../../examples/generate-events.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
@@ -32,6 +32,7 @@ import {
   type Writers,
 } from '../../support/audit-chaos-workload.ts'
 import { runScenario, type Outcome } from '../../support/audit-chaos-run.ts'
+import type { Fault } from '../../support/audit-chaos-faults.ts'
 
 const BASE_SEED = Number(process.env.KFS_TEST_SEED ?? 31_000)
 const SEEDS = process.env.KFS_TEST_SEED === undefined ? Number(process.env.KFS_AUDIT_SEEDS ?? 3) : 1
@@ -172,6 +173,52 @@ void describe('outside audit: a passing fault at any step is ridden out', () => 
       }
     })
   }
+})
+
+/**
+ * Every write of a checkpoint failing past its retries at the checkpoint that carries the idle
+ * markers, with no restart after (the last phase): the stop's own checkpoint must publish all of it.
+ * The record's own create and the publish's calls after it may leave the record written while the
+ * publish failed: the next checkpoint must not take it for another owner's.
+ */
+const PAST_RETRIES: readonly (readonly Fault[])[] = [
+  // The writes the idle period's checkpoints make (its online rows and dead letters were delivered
+  // before); of a table commit's writes, the manifest (the sink's own back-off makes the others slow).
+  ...['put data file', 'put manifest', 'put state base', 'put state delta', 'create checkpoint record', 'online sync'].map(
+    (step) => [{ step, k: 1, mode: 'outage' as const }],
+  ),
+  [{ step: 'create checkpoint record', k: 1, mode: 'outage, each call landed' }],
+  [{ step: 'list checkpoints', k: 1, mode: 'outage' }],
+  [
+    { step: 'create checkpoint record', k: 1, mode: 'answer lost' },
+    { step: 'get checkpoint record', k: 1, mode: 'outage' },
+  ],
+]
+
+void describe('outside audit: a checkpoint failing past its retries in an idle period loses nothing', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'kfs-audit-'))
+  const registry = new EmbeddedSchemaRegistry({ dir: join(root, 'schemas') })
+  const { phases, gaps } = plan(BASE_SEED + 1, await writers(registry), 2)
+  const clean = await runScenario(join(root, 'clean'), registry, phases, gaps)
+  const steps = [...clean.steps].sort()
+  after(() => rm(root, { recursive: true, force: true }))
+  PAST_RETRIES.forEach((faults, i) => {
+    const name = faults.map((f) => `${f.mode} at ${f.step}`).join(', then ')
+    void test(name, async () => {
+      const idle = { phase: phases.length - 1, faults }
+      const faulted = await runScenario(join(root, `case-${i}`), registry, phases, gaps, {
+        rand: prng(i),
+        steps,
+        armed: [],
+        idle,
+      })
+      assert.ok(
+        faults.every((f) => faulted.struck.has(f.step)),
+        `the fault struck (${[...faulted.struck].join(', ')})`,
+      )
+      assertSameOutcome(clean, faulted, name)
+    })
+  })
 })
 
 void describe('outside audit: the live engine under faults at every store step and crashes equals its clean run', () => {
