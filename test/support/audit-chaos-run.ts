@@ -155,7 +155,12 @@ export async function runScenario(
         assert.ok(attempt < 40, `${what}: no engine reached the end in 40 attempts (${chaos?.armed.join('; ')})`)
         const g = (generation = await startArmed())
         const end = await settle(g, what, armSome)
-        if (end === 'caught up') return g.engine
+        if (end === 'caught up') {
+          // A checkpoint still in flight may yet fail the engine: settled here, before the clock moves.
+          if (!chaos?.fixed) board.arm(undefined)
+          await Promise.race([g.engine.checkpointAll().catch(() => undefined), g.freezer.frozen])
+          if (!g.died && g.engine.failure === undefined) return g.engine
+        }
         // Only an outage past the retries may fail an engine (a passing fault is asked again).
         if (!g.died && !board.struck.some((f) => f.startsWith('outage')))
           failures.push(`${board.struck.join(', ') || 'no fault'}: ${String(g.engine.failure)}`)

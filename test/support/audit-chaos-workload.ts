@@ -110,7 +110,7 @@ export interface Buy {
 /** How a poison record is written, and the dead letters the direct views give it (view undefined: the record's own). */
 export interface PoisonKind {
   readonly name: string
-  readonly bytes: (w: Writers, t: number) => Buffer | null
+  readonly bytes: (w: Writers, t: number, user: string) => Buffer | null
   /** `reason` or `reason@view` per dead letter the direct views' partition writes for it. */
   readonly letters: readonly string[]
   /** The record's log timestamp relative to its event time (future_event_time). */
@@ -125,36 +125,57 @@ export interface Writers {
 }
 
 const both = (reason: string) => [`${reason}@${spend.name}`, `${reason}@${lifetime.name}`]
-const ok = (t: number, over: Partial<Buy> = {}): Buy => ({ user_id: 'u1', item_id: 'i1', amount: 1, ts: t, ...over })
+const ok = (t: number, over: Partial<Buy> = {}, user = 'u1'): Buy => ({ user_id: user, item_id: 'i1', amount: 1, ts: t, ...over })
 
 /** Every kind of bad record the decoder and the views refuse (docs/semantics.md §1). */
 export const POISON_KINDS: readonly PoisonKind[] = [
   { name: 'bad magic byte', bytes: () => Buffer.from([0x07, 0, 0, 0, 1, 2, 4]), letters: ['undecodable'] },
-  { name: 'truncated body', bytes: (w, t) => w.buy(ok(t)).subarray(0, 8), letters: ['undecodable'] },
-  { name: 'trailing bytes', bytes: (w, t) => Buffer.concat([w.buy(ok(t)), Buffer.from([1, 2, 3])]), letters: ['undecodable'] },
+  { name: 'truncated body', bytes: (w, t, u) => w.buy(ok(t, {}, u)).subarray(0, 8), letters: ['undecodable'] },
+  {
+    name: 'trailing bytes',
+    bytes: (w, t, u) => Buffer.concat([w.buy(ok(t, {}, u)), Buffer.from([1, 2, 3])]),
+    letters: ['undecodable'],
+  },
   { name: 'tombstone', bytes: () => null, letters: ['undecodable'] },
   {
     name: 'unknown schema id',
-    bytes: (w, t) => Buffer.concat([Buffer.from([0, 0, 0, 0x7a, 0x11]), w.buy(ok(t)).subarray(5)]),
+    bytes: (w, t, u) => Buffer.concat([Buffer.from([0, 0, 0, 0x7a, 0x11]), w.buy(ok(t, {}, u)).subarray(5)]),
     letters: ['unknown_schema'],
   },
   { name: 'another record type', bytes: (w) => w.other(), letters: ['schema_mismatch'] },
-  { name: 'amount written as a string', bytes: (w, t) => w.wrongTypes(ok(t)), letters: ['schema_mismatch'] },
-  { name: 'NaN event time (a double)', bytes: (w, t) => w.doubleTime(ok(t), Number.NaN), letters: ['schema_mismatch'] },
-  { name: 'over the decoder limit', bytes: (w, t) => w.buy(ok(t, { item_id: 'x'.repeat(1_100_000) })), letters: ['oversize'] },
-  { name: 'missing event time', bytes: (w) => w.buy(ok(0, { ts: null })), letters: both('missing_event_time') },
-  { name: 'event time beyond 2^53', bytes: (w) => w.buy(ok(0, { ts: 2n ** 60n })), letters: both('invalid_event_time') },
-  { name: 'far-future event time', bytes: (w, t) => w.buy(ok(t)), letters: both('future_event_time'), stampOffsetMs: -7_200_000 },
-  { name: 'null key', bytes: (w, t) => w.buy(ok(t, { user_id: null })), letters: both('missing_key') },
-  { name: 'empty key', bytes: (w, t) => w.buy(ok(t, { user_id: '' })), letters: both('invalid_key') },
-  { name: 'key over 512 bytes', bytes: (w, t) => w.buy(ok(t, { user_id: 'k'.repeat(600) })), letters: both('invalid_key') },
-  { name: 'control character in key', bytes: (w, t) => w.buy(ok(t, { user_id: 'a\u0001' })), letters: both('invalid_key') },
-  { name: 'NaN amount', bytes: (w, t) => w.buy(ok(t, { amount: Number.NaN })), letters: both('out_of_range') },
-  { name: 'infinite amount', bytes: (w, t) => w.buy(ok(t, { amount: Infinity })), letters: both('out_of_range') },
-  { name: 'amount over 2^960', bytes: (w, t) => w.buy(ok(t, { amount: 2 ** 1000 })), letters: [`out_of_range@${spend.name}`] },
+  { name: 'amount written as a string', bytes: (w, t, u) => w.wrongTypes(ok(t, {}, u)), letters: ['schema_mismatch'] },
+  { name: 'NaN event time (a double)', bytes: (w, t, u) => w.doubleTime(ok(t, {}, u), Number.NaN), letters: ['schema_mismatch'] },
+  {
+    name: 'over the decoder limit',
+    bytes: (w, t, u) => w.buy(ok(t, { item_id: 'x'.repeat(1_100_000) }, u)),
+    letters: ['oversize'],
+  },
+  { name: 'missing event time', bytes: (w, _t, u) => w.buy(ok(0, { ts: null }, u)), letters: both('missing_event_time') },
+  {
+    name: 'event time beyond 2^53',
+    bytes: (w, _t, u) => w.buy(ok(0, { ts: 2n ** 60n }, u)),
+    letters: both('invalid_event_time'),
+  },
+  {
+    name: 'far-future event time',
+    bytes: (w, t, u) => w.buy(ok(t, {}, u)),
+    letters: both('future_event_time'),
+    stampOffsetMs: -7_200_000,
+  },
+  { name: 'null key', bytes: (w, t, u) => w.buy(ok(t, { user_id: null }, u)), letters: both('missing_key') },
+  { name: 'empty key', bytes: (w, t, u) => w.buy(ok(t, { user_id: '' }, u)), letters: both('invalid_key') },
+  { name: 'key over 512 bytes', bytes: (w, t, u) => w.buy(ok(t, { user_id: 'k'.repeat(600) }, u)), letters: both('invalid_key') },
+  { name: 'control character in key', bytes: (w, t, u) => w.buy(ok(t, { user_id: 'a\u0001' }, u)), letters: both('invalid_key') },
+  { name: 'NaN amount', bytes: (w, t, u) => w.buy(ok(t, { amount: Number.NaN }, u)), letters: both('out_of_range') },
+  { name: 'infinite amount', bytes: (w, t, u) => w.buy(ok(t, { amount: Infinity }, u)), letters: both('out_of_range') },
+  {
+    name: 'amount over 2^960',
+    bytes: (w, t, u) => w.buy(ok(t, { amount: 2 ** 1000 }, u)),
+    letters: [`out_of_range@${spend.name}`],
+  },
   {
     name: 'string over maxStringBytes',
-    bytes: (w, t) => w.buy(ok(t, { item_id: 'y'.repeat(MAX_STRING_BYTES + 1) })),
+    bytes: (w, t, u) => w.buy(ok(t, { item_id: 'y'.repeat(MAX_STRING_BYTES + 1) }, u)),
     letters: [`oversize@${spend.name}`],
   },
 ]
@@ -192,7 +213,12 @@ export function planPhase(
       const r = rand()
       if (r < 0.1) {
         const kind = POISON_KINDS[poisonAt.next++ % POISON_KINDS.length]!
-        out.push({ partition: p, value: kind.bytes(w, clocks[p]!), timestampMs: stamp + (kind.stampOffsetMs ?? 0), poison: kind })
+        out.push({
+          partition: p,
+          value: kind.bytes(w, clocks[p]!, `p${p}x`),
+          timestampMs: stamp + (kind.stampOffsetMs ?? 0),
+          poison: kind,
+        })
         continue
       }
       if (r < 0.16 && last !== undefined) {
