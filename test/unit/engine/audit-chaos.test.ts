@@ -108,10 +108,21 @@ function assertPoisonLetters(
   offsets: Map<PlannedRecord, string>,
   where: string,
 ): void {
+  const produced = [0, 1, 2].map((p) => phases.flat().filter((r) => r.partition === p).length)
+  for (let p = 0; p < produced.length; p++) {
+    const archived = clean.archive[p]!.filter((e) => !e.includes('@'))
+    assert.deepEqual(
+      archived,
+      Array.from({ length: produced[p]! }, (_, i) => String(i)),
+      `${where}: archive of partition ${p}`,
+    )
+  }
+  const poisonOrigins = new Set<string>()
   for (const records of phases) {
     for (const r of records) {
       if (!r.poison) continue
       const origin = `${TOPIC}/${r.partition}/${offsets.get(r)}`
+      poisonOrigins.add(origin)
       const letters = [...clean.deadLetters].filter(([k]) => k.startsWith(`${origin}|`) && k.split('|')[2] !== 'audit_items')
       const got = letters.map(([k]) =>
         k
@@ -125,6 +136,9 @@ function assertPoisonLetters(
       for (const [k, n] of letters) assert.equal(n, 1, `${where}: ${k} written ${n} times in a clean run`)
     }
   }
+  // A good record is refused only as late (its time, judged in its partition or the re-keyed one).
+  const others = [...clean.deadLetters.keys()].filter((k) => !poisonOrigins.has(k.split('|')[0]!) && k.split('|')[1] !== 'late')
+  assert.deepEqual(others, [], `${where}: good records dead-lettered`)
 }
 
 /** The writes of a checkpoint and of delivery, as the engine makes them on the embedded defaults (docs/semantics.md §10–§11). */
