@@ -146,7 +146,14 @@ export async function runScenario(
         await g.freezer.crash(() => void g.engine.stop().catch(() => undefined))
         return
       }
+      // The stop's own checkpoints faulted too: a stop that fails leaves the next start to resume (§11).
+      const stopFault = chaos && !chaos.fixed && !chaos.idle && chaos.rand() < 0.4 ? pickFault(chaos, false) : undefined
+      if (stopFault) {
+        board.arm(stopFault)
+        chaos!.armed.push(`stop: ${stopFault.mode} at ${stopFault.step} #${stopFault.k}`)
+      }
       await g.engine.stop().catch(() => undefined)
+      board.arm(undefined)
       await g.online.close()
     }
     /** Runs the engine until every record so far is processed, replacing each engine that fails or dies. */
