@@ -101,6 +101,14 @@ export class ArchiveRowBuffer implements ArchiveRowColumns {
     return out
   }
 
+  /** The rows after the first `n`, in a new buffer (a cut whose first rows a published record already names). */
+  withoutFirst(n: number): ArchiveRowBuffer {
+    if (n === 0) return this
+    const out = new ArchiveRowBuffer(this.partition)
+    for (let i = n; i < this.length; i++) out.push(this.rowAt(i))
+    return out
+  }
+
   /** Row `i` as an object (what a failed checkpoint's rows are re-read as; staging reads the columns). */
   rowAt(i: number): ArchiveRow {
     const orNull = (x: number): number | null => (Number.isNaN(x) ? null : x)

@@ -4,10 +4,11 @@
  * the record that step 3 publishes. Nothing here is visible to readers or restores until that
  * publish; the slot decides what a failure or a fence means for its buffers.
  */
+import { CheckpointError } from '../core/errors.ts'
 import { retry, type RetryOptions } from '../core/retry.ts'
 import type { FeatureViewDef } from '../features/types.ts'
 import type { OfflineSink, StagedFiles } from '../ports/offline.ts'
-import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
+import type { CheckpointStore, PartitionCheckpoint, ViewCheckpoint } from './checkpoint-store.ts'
 import { StateChains, stateRefOf, type StateChain, type StateCut } from './state-chain.ts'
 import type { OfflineRowBuffer } from './offline-row-buffer.ts'
 import type { ArchiveRowBuffer } from './archive-row-buffer.ts'
@@ -72,4 +73,20 @@ export async function stageCheckpoint(
     createdAtMs: cut.startedAtMs,
   }
   return { record, chains }
+}
+
+/** `restore()`, its CHECKPOINT_CORRUPT naming the blobs it read (the snapshot's own message cannot). */
+export function restoreNamed<T>(saved: ViewCheckpoint, restore: () => T): T {
+  try {
+    return restore()
+  } catch (err: unknown) {
+    if (!(err instanceof CheckpointError) || err.code !== 'CHECKPOINT_CORRUPT') throw err
+    const ref = saved.state ?? { base: saved.stateKey, deltas: [] }
+    const blobs = [ref.base, ...ref.deltas].join(', ')
+    throw new CheckpointError(
+      'CHECKPOINT_CORRUPT',
+      `${err.message} (view ${saved.view}, from ${blobs}): restore them from a copy`,
+      { cause: err, context: { ...err.context, view: saved.view } },
+    )
+  }
 }

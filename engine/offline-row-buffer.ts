@@ -155,6 +155,31 @@ export class OfflineRowBuffer implements OfflineRowColumns {
     return out
   }
 
+  /** The rows after the first `n`, in a new buffer (a cut whose first rows a published record already names). */
+  withoutFirst(n: number): OfflineRowBuffer {
+    if (n === 0) return this
+    const end = this.#length
+    const out = new OfflineRowBuffer(this.#types, Math.max(FIRST_CAPACITY, end - n))
+    for (let i = n; i < end; i++) {
+      out.entityKeys.push(this.entityKeys[i]!)
+      out.offsets.push(this.offsets[i]!)
+    }
+    out.#asOf.set(this.#asOf.subarray(n, end))
+    out.#createdAt.set(this.#createdAt.subarray(n, end))
+    out.#rowIndexes.set(this.#rowIndexes.subarray(n, end))
+    out.#deleted.set(this.#deleted.subarray(n, end))
+    for (let f = 0; f < this.#types.length; f++) {
+      const others = out.#others[f]
+      if (others !== undefined) for (const v of this.#others[f]!.slice(n, end)) others.push(v)
+      else {
+        out.#numbers[f]!.set(this.#numbers[f]!.subarray(n, end))
+        out.#nulls[f]!.set(this.#nulls[f]!.subarray(n, end))
+      }
+    }
+    out.#length = end - n
+    return out
+  }
+
   #grow(capacity: number): void {
     this.#asOf = withCapacity(this.#asOf, capacity)
     this.#createdAt = withCapacity(this.#createdAt, capacity)

@@ -15,20 +15,14 @@
  * its next offset. A crash anywhere therefore neither loses nor duplicates offline rows; online
  * writes are conditional and idempotent, so re-processing the tail rewrites the same rows.
  */
-import type { Clock } from '../core/clock.ts'
-import { CheckpointError } from '../core/errors.ts'
-import type { Logger } from '../core/logger.ts'
 import { retry, type RetryOptions } from '../core/retry.ts'
-import type { FeatureRow, FeatureViewDef, SourceDef } from '../features/types.ts'
 import { createPartitionTask, restorePartitionTask } from '../operators/task/partition-task.ts'
-import type { Decoder } from '../schemas/decoder.ts'
-import type { OfflineRowColumns, OfflineSink } from '../ports/offline.ts'
-import type { DeadLetter } from '../ports/dead-letters.ts'
+import type { OfflineRowColumns } from '../ports/offline.ts'
 import type { SourceRecord } from '../ports/source.ts'
-import type { CheckpointStore, PartitionCheckpoint, ViewCheckpoint } from './checkpoint-store.ts'
+import type { PartitionCheckpoint } from './checkpoint-store.ts'
 import { rollForward } from './roll-forward.ts'
-import { StateChains, type ChainPolicy, type StateChain } from './state-chain.ts'
-import { stageCheckpoint, viewId, type CheckpointCut } from './checkpoint-record.ts'
+import { StateChains, type StateChain } from './state-chain.ts'
+import { restoreNamed, stageCheckpoint, viewId, type CheckpointCut } from './checkpoint-record.ts'
 import { backfillToAdopt, catchUpFromArchive, type CatchUpLog } from './backfill-hand-off.ts'
 import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-processor.ts'
 import { archiveRecords, markerArchiveRow } from './archive-rows.ts'
@@ -39,43 +33,8 @@ import { ArchiveRowBuffer } from './archive-row-buffer.ts'
 import { SnapshotWarmUp } from './snapshot-warm-up.ts'
 import { timedSync } from '../core/thread-cpu.ts'
 
-export interface SlotDeps {
-  readonly offline: OfflineSink
-  readonly checkpoints: CheckpointStore
-  readonly clock: Clock
-  readonly logger: Logger
-  /** When a checkpoint writes a full base instead of a delta (default DEFAULT_CHAIN_POLICY). */
-  readonly chainPolicy?: ChainPolicy
-  /**
-   * Each checkpoint's cut, as it is taken: its wall time (the event loop's stall) and this
-   * thread's CPU time during it (ms; NaN where Node cannot tell).
-   */
-  readonly onCut?: (wallMs: number, cpuMs: number) => void
-}
-
-export interface SlotOptions {
-  readonly topic: string
-  readonly partition: number
-  readonly source: SourceDef
-  readonly views: readonly FeatureViewDef[]
-  readonly decoder: Decoder
-  /** Live consumption archives every record; replay and backfill read the archive instead. */
-  readonly archive: boolean
-  /**
-   * Where a view that this partition's checkpoint does not know yet left its backfill (docs/design.md §8
-   * hand-off): its state is adopted and caught up from the archive to the partition's position.
-   */
-  readonly backfillCheckpoints?: (view: FeatureViewDef) => CheckpointStore
-}
-
-export interface SlotOutput {
-  /** `rows[i]` belong to `views[i]`, in emission order (the operators' rows; `created_at` is only offline). */
-  readonly rows: FeatureRow[][]
-  readonly deadLetters: DeadLetter[]
-  /** Records (not markers) taken by this call; a bundle counts its events (rekey-bundle.ts). */
-  readonly records: number
-}
-
+import type { SlotDeps, SlotOptions, SlotOutput } from './slot-contract.ts'
+export type { SlotDeps, SlotOptions, SlotOutput } from './slot-contract.ts'
 export { viewId } from './checkpoint-record.ts'
 
 export class PartitionSlot {
@@ -319,9 +278,13 @@ export class PartitionSlot {
    * checkpoint ever publishes past rows never written. After the publish the record names them; if
    * the table commits fail, the next checkpoint (or a restart's `restore`) finishes them first.
    */
-  async #persist(cut: CheckpointCut, landed: Promise<unknown> | undefined): Promise<boolean> {
+  async #persist(taken: CheckpointCut, landed: Promise<unknown> | undefined): Promise<boolean> {
     let published: PartitionCheckpoint | undefined
+    let cut = taken
     try {
+      const settled = await this.#settleUnconfirmed(cut)
+      if (settled === undefined) return false
+      cut = settled
       published = await this.#publish(cut, landed)
     } catch (err: unknown) {
       this.#giveBack(cut)
@@ -335,6 +298,36 @@ export class PartitionSlot {
     this.#spareArchive = cut.archive
     await this.#finish(published)
     return true
+  }
+
+  /**
+   * A publish that failed past its retries may still have written its record (the create landed and
+   * its answer was lost, or a call after it failed): the record, and the cut it covers, are kept
+   * apart until the next checkpoint settles them by publishing that record again, byte for byte —
+   * published (or found as its own), the cut is done and the new one is the next seq; fenced, the
+   * slot is stale. Taken for unpublished instead, the cut's rows went into a new record of the same
+   * seq that found the first one there, took it for another owner's and dropped the slot, its idle
+   * markers with it; and a clean stop left the first record's files out of the tables until a restart.
+   */
+  #unconfirmed: { cut: CheckpointCut; record: PartitionCheckpoint } | undefined
+
+  /** `cut`, once an unconfirmed publish before it is settled (undefined: fenced). */
+  async #settleUnconfirmed(cut: CheckpointCut): Promise<CheckpointCut | undefined> {
+    const pending = this.#unconfirmed
+    if (pending === undefined) return cut
+    const { record } = pending
+    if (!(await retry(() => this.#deps.checkpoints.publish(record), this.#retryOptions()))) {
+      this.#unconfirmed = undefined
+      this.#deps.logger.warn({ topic: this.topic, partition: this.partition, checkpointSeq: record.seq }, 'checkpoint fenced: another owner published first')
+      return undefined
+    }
+    this.#unconfirmed = undefined
+    this.seq = record.seq
+    this.#checkpointedOffset = record.nextOffset
+    this.#unfinished = record
+    // The cut's rows are named by the record now: only the ones taken since go into the next.
+    const rows = cut.rows.map((buffer, v) => buffer.withoutFirst(pending.cut.rows[v]!.length))
+    return { ...cut, seq: record.seq + 1, rows, archive: cut.archive.withoutFirst(pending.cut.archive.length) }
   }
 
   /** Puts an unpublished cut's rows and archive records back in front of what came after it. */
@@ -362,7 +355,14 @@ export class PartitionSlot {
     if (this.#unfinished !== undefined) await this.#finish(this.#unfinished)
     const { record, chains } = await stageCheckpoint(cut, this.options, this.#deps, options)
     await landed
-    if (!(await retry(() => checkpoints.publish(record), options))) {
+    let ours: boolean
+    try {
+      ours = await retry(() => checkpoints.publish(record), options)
+    } catch (err: unknown) {
+      this.#unconfirmed = { cut, record }
+      throw err
+    }
+    if (!ours) {
       logger.warn({ topic, partition, checkpointSeq: seq }, 'checkpoint fenced: another owner published first')
       this.#states.lost()
       return undefined
@@ -380,17 +380,5 @@ export class PartitionSlot {
     await retry(() => rollForward(record, this.#deps), this.#retryOptions())
     if (this.#unfinished === record) this.#unfinished = undefined
     await checkpoints.prune(record).catch((err: unknown) => logger.warn({ err }, 'checkpoint prune failed'))
-  }
-}
-
-/** `restore()`, its CHECKPOINT_CORRUPT naming the blobs it read (the snapshot's own message cannot). */
-function restoreNamed<T>(saved: ViewCheckpoint, restore: () => T): T {
-  try {
-    return restore()
-  } catch (err: unknown) {
-    if (!(err instanceof CheckpointError) || err.code !== 'CHECKPOINT_CORRUPT') throw err
-    const ref = saved.state ?? { base: saved.stateKey, deltas: [] }
-    const blobs = [ref.base, ...ref.deltas].join(', ')
-    throw new CheckpointError('CHECKPOINT_CORRUPT', `${err.message} (view ${saved.view}, from ${blobs}): restore them from a copy`, { cause: err, context: { ...err.context, view: saved.view } })
   }
 }

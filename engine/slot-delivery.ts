@@ -90,8 +90,9 @@ export function createSlotDelivery(options: SlotDeliveryOptions): SlotDelivery {
     landed: (slot) => {
       const delivered = queues.get(slot)?.landed()
       if (online.sync === undefined) return delivered
-      // Also rows delivered outside the queue (the backfill hand-off's deliverNow).
-      const synced = (delivered ?? Promise.resolve()).then(() => online.sync!())
+      // Also rows delivered outside the queue (the backfill hand-off's deliverNow). A sync is asked
+      // again like a write: a failed one leaves its rows to the next (embedded-online-store.ts).
+      const synced = (delivered ?? Promise.resolve()).then(() => retry(() => online.sync!(), options.retry))
       // Awaited by the publish, which may first wait for staging: a failure must not go unhandled meanwhile.
       synced.catch(() => undefined)
       return synced

@@ -92,6 +92,12 @@ void describe('engine > archive row buffer', () => {
     assert.deepStrictEqual(buffer.key(0), Uint8Array.of(9))
   })
 
+  void test('withoutFirst leaves the rows after a published record’s cut, in order', () => {
+    const rows = randomRows(9, 300)
+    for (const cut of [0, 1, 150, 300])
+      assert.deepStrictEqual(rowsOf(bufferOf(rows).withoutFirst(cut)), rows.slice(cut), `cut at ${cut}`)
+  })
+
   void test('concat puts a failed checkpoint’s rows first; a cleared buffer takes rows as a new one', () => {
     const rows = randomRows(7, 300)
     for (const cut of [0, 1, 150, 300])

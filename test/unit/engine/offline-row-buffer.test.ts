@@ -126,6 +126,22 @@ void describe('engine > offline row buffer', () => {
     }
   })
 
+  void test('withoutFirst leaves the rows after a published record’s cut, in order', () => {
+    const rows = randomRows(13, 300, 10)
+    for (const cut of [0, 1, 150, 299, 300]) {
+      const rest = bufferOf(rows).withoutFirst(cut)
+      assert.equal(rest.length, rows.length - cut)
+      const expected = featureRowsToColumns(eventView, rows.slice(cut), (r) => archiveSeqOf(r.origin))
+      assert.deepStrictEqual(
+        comparable(rowColumnsToTable(eventView, rest, archiveSeq).columns),
+        comparable(expected.columns),
+        `cut at ${cut}`,
+      )
+      rest.push(rows[0]!, rows[0]!.createdAtMs, '1', 0)
+      assert.equal(rest.entityKeys.at(-1), rows[0]!.entityKey)
+    }
+  })
+
   void test('a cleared buffer takes new rows as a new one would (a published checkpoint’s buffer is reused)', () => {
     const buffer = bufferOf(randomRows(11, 500, 0), 8)
     buffer.clear()
