@@ -19,6 +19,7 @@ import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './de
 import { backfillDeadLetters, backfillEnvironment, publishedViews, viewsWith, type BackfillDeadLetters } from './live-views.ts'
 import { progressLine } from './progress-line.ts'
 import { DEFAULT_GROUP } from './run.ts'
+import { requireHandOverGroup } from './hand-over-group.ts'
 import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 
 export const replayCommand: Command = {
@@ -52,8 +53,10 @@ another process writes it (a kfs run) stop before writing anything, naming that 
 Redis takes any number of writers.
 
 Every view is checked before anything is written: a view not in the module, a --snapshot-id the
-archive does not have, or a view without an online store for --online-from-offline exits 2; an
-empty archive (nothing to backfill) or empty offline tables (nothing to reload) exit 1.
+archive does not have, a view without an online store for --online or --online-from-offline, or a
+--group whose live engine never consumed the view's topic (no kfs run of it could take the view
+over) exits 2; an empty archive (nothing to backfill), empty offline tables (nothing to reload), or
+the default group without checkpoints of the topic (it was consumed under another group) exit 1.
 
 Options:
 ${FEATURES_HELP}
@@ -90,6 +93,12 @@ Examples:
       const { set } = await loadFeatures(args, ctx, registry)
       // A re-keyed view is backfilled from its internal topic's archive.
       const views = (await publishedViews(set, registry, only)).map((v) => consumedView(v))
+      // --online asked for a view with no online store would be ignored: its backfill writes no online row.
+      const offlineOnly = flagOption(args, 'online') ? views.filter((v) => !v.online).map((v) => v.name) : []
+      if (offlineOnly.length > 0)
+        throw new UsageError(
+          `--online: ${offlineOnly.join(', ')} ${offlineOnly.length === 1 ? 'has' : 'have'} no online store (online: false), so there is nothing to write online`,
+        )
       const summary = reload
         ? await reloadOnline(viewsWith('online', views, only !== undefined, 'reload online'), runtime, ctx)
         : await backfill(views, registry, runtime, args, ctx)
@@ -145,6 +154,7 @@ async function backfill(
   ctx: CommandContext,
 ): Promise<Record<string, unknown>[]> {
   const snapshotId = stringOption(args, 'snapshot-id')
+  const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
   const summary: Record<string, unknown>[] = []
   const pending: FeatureViewDef[] = []
   for (const view of views) {
@@ -177,6 +187,7 @@ async function backfill(
         `nothing to backfill for ${view.name}: the archive of ${topic} holds no records (kfs run starts the view from the beginning of the topic)`,
       )
     }
+    await requireHandOverGroup(runtime.store, groupId, topic, args.values.group !== undefined, `${view.name} v${view.version}`)
   }
   if (pending.length === 0) return summary
   const deadLetters = backfillDeadLetters(runtime)
