@@ -19,6 +19,7 @@ import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/featu
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import { backfillView } from '../../../replay/backfill.ts'
+import { reloadOnlineFromOffline } from '../../../replay/online-from-offline.ts'
 import { added, live, liveRun, onlineRows, rowsOf, stretch, type Stretch } from './taps-stream.ts'
 
 async function oneStream(stretches: readonly Stretch[]): Promise<void> {
@@ -44,11 +45,18 @@ async function oneStream(stretches: readonly Stretch[]): Promise<void> {
     assert.ok(Object.keys(liveRows).length > 0, 'live wrote rows: the comparison checks something')
     assert.deepEqual(rowsOf(await readFeatureRowsByEntity(store, added)), liveRows, 'offline rows: backfill = live')
     const keys = Object.keys(liveRows)
-    assert.deepEqual(
-      await onlineRows(backfillOnline, added, keys),
-      await onlineRows(liveOnline, live, keys),
-      'online rows: backfill = live',
-    )
+    const liveOnlineRows = await onlineRows(liveOnline, live, keys)
+    assert.deepEqual(await onlineRows(backfillOnline, added, keys), liveOnlineRows, 'online rows: backfill = live')
+    // kfs replay --online-from-offline: an online store that lost its data, reloaded from the live table.
+    const reloaded = new EmbeddedOnlineStore()
+    await reloadOnlineFromOffline({
+      view: live,
+      online: reloaded,
+      rows: new IcebergOfflineSink(store),
+      nowMs: Date.now(),
+      batchSize: 3,
+    })
+    assert.deepEqual(await onlineRows(reloaded, live, keys), liveOnlineRows, 'online rows: reloaded from offline = live')
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
