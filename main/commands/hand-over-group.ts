@@ -30,11 +30,15 @@ export async function requireHandOverGroup(
     const [, group, keyTopic] = key.split('/').map((part) => decodeURIComponent(part))
     if (group && !group.includes('.backfill.') && keyTopic === topic && /\/ckpt-\d+\.json$/.test(key)) consumers.add(group)
   }
-  const others = [...consumers].sort().join(', ') || '(none)'
+  const others = [...consumers].sort().join(', ')
   const why = `the live engine of group ${groupId} has no checkpoint of ${topic}, so no kfs run of it would take ${view} over from the backfill (it would start the view without its history)`
-  if (named) throw new UsageError(`--group: ${why}; groups that consumed ${topic}: ${others}`)
+  const way =
+    others === ''
+      ? `no live engine has a checkpoint of ${topic} yet; run kfs run first`
+      : `groups that consumed ${topic}: ${others}`
+  if (named) throw new UsageError(`--group: ${why}; ${way}`)
   throw new FeatureStoreError(
     'NOT_FOUND',
-    `nothing to hand ${view} over to: ${why}; name the group that consumed ${topic} with --group (groups that did: ${others})`,
+    `nothing to hand ${view} over to: ${why}; ${others === '' ? way : `name the group that consumed ${topic} with --group (${way})`}`,
   )
 }

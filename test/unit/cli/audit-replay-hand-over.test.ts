@@ -71,9 +71,13 @@ function assertNothingWritten(dir: string, what: string): void {
 
 let defaultGroup: string
 let otherGroup: string
+let unchecked: string
 before(async () => {
   defaultGroup = await consumedBy('default', [])
   otherGroup = await consumedBy('other', ['--group', 'shop'])
+  // An archive no live engine has a checkpoint beside (its checkpoints gone).
+  unchecked = await consumedBy('unchecked', [])
+  rmSync(join(unchecked, 'objects', 'checkpoints'), { recursive: true, force: true })
 })
 
 const cases: { name: string; dir: () => string; args: string[]; code: number; message: RegExp }[] = [
@@ -110,7 +114,16 @@ const cases: { name: string; dir: () => string; args: string[]; code: number; me
     dir: () => otherGroup,
     args: ['--views', 'user_big_spends'],
     code: 1,
-    message: /nothing to hand user_big_spends v1 over to: the live engine of group kfs-engine.*--group \(groups that did: shop\)/,
+    message:
+      /nothing to hand user_big_spends v1 over to: the live engine of group kfs-engine.*--group \(groups that consumed purchases: shop\)/,
+  },
+  {
+    name: 'an archive no live engine has checkpointed',
+    dir: () => unchecked,
+    args: ['--views', 'user_big_spends'],
+    code: 1,
+    message:
+      /nothing to hand user_big_spends v1 over to: .*; no live engine has a checkpoint of purchases yet; run kfs run first/,
   },
   {
     name: '--online for a view with no online store',
