@@ -46,7 +46,9 @@ replay is done (within KFS_EMBEDDED_LOG_HANDOVER_MS, 1 s), else the next kfs com
 the log.
 
 --online-from-offline: writes each entity's latest offline row back to the online store
-(conditional, TTLs recomputed) — for when Redis has lost its data.
+(conditional, TTLs recomputed) — for when Redis has lost its data. A view not computed yet (its
+backfill not complete) is not reloaded: named with --views it exits 1 before anything is written;
+of the default selection it is left out, said on stderr (exit 1 when no view is computed).
 
 The embedded online store takes one writer at a time: --online and --online-from-offline while
 another process writes it (a kfs run) stop before writing anything, naming that process (exit 1).
@@ -100,7 +102,16 @@ Examples:
           `--online: ${offlineOnly.join(', ')} ${offlineOnly.length === 1 ? 'has' : 'have'} no online store (online: false), so there is nothing to write online`,
         )
       const summary = reload
-        ? await reloadOnline(viewsWith('online', views, only !== undefined, 'reload online'), runtime, ctx)
+        ? await reloadOnline(
+            await computedViews(
+              viewsWith('online', views, only !== undefined, 'reload online'),
+              registry,
+              only !== undefined,
+              ctx,
+            ),
+            runtime,
+            ctx,
+          )
         : await backfill(views, registry, runtime, args, ctx)
       if (ctx.json) ctx.out(`${JSON.stringify(summary)}\n`)
       return 0
@@ -108,6 +119,39 @@ Examples:
       await runtime.close()
     }
   },
+}
+
+/**
+ * The views to reload, computed ones only: a view whose backfill is not complete has no offline
+ * table yet, or only part of its history (a backfill under way or killed), so reloading it would
+ * write nothing, or stale rows, while reporting success. A named one is refused (exit 1) before
+ * anything is written; of the default selection (every online view) it is left out, said on
+ * stderr — views a `kfs run --views` never ran are not the reload's to fail — unless none is left.
+ */
+async function computedViews(
+  views: readonly FeatureViewDef[],
+  registry: Registry,
+  named: boolean,
+  ctx: CommandContext,
+): Promise<readonly FeatureViewDef[]> {
+  const states = await Promise.all(
+    views.map(async (v) => ({ v, state: (await registry.getBackfillStatus(v.name, v.version))?.state })),
+  )
+  const pending = states.filter((s) => s.state !== 'complete')
+  const computed = states.filter((s) => s.state === 'complete').map((s) => s.v)
+  if (pending.length === 0) return views
+  const one = pending.length === 1
+  const which = pending.map((s) => `${s.v.name} v${s.v.version} (backfill ${s.state ?? 'not started'})`).join(', ')
+  const way = `compute ${one ? 'it' : 'them'} first (kfs replay --views ${pending.map((s) => s.v.name).join(',')} --online, or kfs run)`
+  if (!named && computed.length > 0) {
+    ctx.err(`not reloaded: ${which} ${one ? 'is' : 'are'} not computed yet; ${way}\n`)
+    return computed
+  }
+  throw new FeatureStoreError(
+    'BACKFILL_INCOMPLETE',
+    `nothing reloaded: ${which} ${one ? 'is' : 'are'} not computed yet, so ${one ? 'its' : 'their'} offline rows are not the view's; ${way}${named ? `, or leave ${one ? 'it' : 'them'} out of --views` : ''}`,
+    { context: { views: pending.map((s) => `${s.v.name}@${s.v.version}`).join(',') } },
+  )
 }
 
 async function reloadOnline(
