@@ -19,6 +19,7 @@ import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './de
 import { backfillDeadLetters, backfillEnvironment, publishedViews, viewsWith, type BackfillDeadLetters } from './live-views.ts'
 import { progressLine } from './progress-line.ts'
 import { DEFAULT_GROUP } from './run.ts'
+import { requireHandOverGroup } from './hand-over-group.ts'
 import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 
 export const replayCommand: Command = {
@@ -45,15 +46,19 @@ replay is done (within KFS_EMBEDDED_LOG_HANDOVER_MS, 1 s), else the next kfs com
 the log.
 
 --online-from-offline: writes each entity's latest offline row back to the online store
-(conditional, TTLs recomputed) — for when Redis has lost its data.
+(conditional, TTLs recomputed) — for when Redis has lost its data. A view not computed yet (its
+backfill not complete) is not reloaded: named with --views it exits 1 before anything is written;
+of the default selection it is left out, said on stderr (exit 1 when no view is computed).
 
 The embedded online store takes one writer at a time: --online and --online-from-offline while
 another process writes it (a kfs run) stop before writing anything, naming that process (exit 1).
 Redis takes any number of writers.
 
 Every view is checked before anything is written: a view not in the module, a --snapshot-id the
-archive does not have, or a view without an online store for --online-from-offline exits 2; an
-empty archive (nothing to backfill) or empty offline tables (nothing to reload) exit 1.
+archive does not have, a view without an online store for --online or --online-from-offline, or a
+--group whose live engine never consumed the view's topic (no kfs run of it could take the view
+over) exits 2; an empty archive (nothing to backfill), empty offline tables (nothing to reload), or
+the default group without checkpoints of the topic (it was consumed under another group) exit 1.
 
 Options:
 ${FEATURES_HELP}
@@ -90,8 +95,23 @@ Examples:
       const { set } = await loadFeatures(args, ctx, registry)
       // A re-keyed view is backfilled from its internal topic's archive.
       const views = (await publishedViews(set, registry, only)).map((v) => consumedView(v))
+      // --online asked for a view with no online store would be ignored: its backfill writes no online row.
+      const offlineOnly = flagOption(args, 'online') ? views.filter((v) => !v.online).map((v) => v.name) : []
+      if (offlineOnly.length > 0)
+        throw new UsageError(
+          `--online: ${offlineOnly.join(', ')} ${offlineOnly.length === 1 ? 'has' : 'have'} no online store (online: false), so there is nothing to write online`,
+        )
       const summary = reload
-        ? await reloadOnline(viewsWith('online', views, only !== undefined, 'reload online'), runtime, ctx)
+        ? await reloadOnline(
+            await computedViews(
+              viewsWith('online', views, only !== undefined, 'reload online'),
+              registry,
+              only !== undefined,
+              ctx,
+            ),
+            runtime,
+            ctx,
+          )
         : await backfill(views, registry, runtime, args, ctx)
       if (ctx.json) ctx.out(`${JSON.stringify(summary)}\n`)
       return 0
@@ -99,6 +119,39 @@ Examples:
       await runtime.close()
     }
   },
+}
+
+/**
+ * The views to reload, computed ones only: a view whose backfill is not complete has no offline
+ * table yet, or only part of its history (a backfill under way or killed), so reloading it would
+ * write nothing, or stale rows, while reporting success. A named one is refused (exit 1) before
+ * anything is written; of the default selection (every online view) it is left out, said on
+ * stderr — views a `kfs run --views` never ran are not the reload's to fail — unless none is left.
+ */
+async function computedViews(
+  views: readonly FeatureViewDef[],
+  registry: Registry,
+  named: boolean,
+  ctx: CommandContext,
+): Promise<readonly FeatureViewDef[]> {
+  const states = await Promise.all(
+    views.map(async (v) => ({ v, state: (await registry.getBackfillStatus(v.name, v.version))?.state })),
+  )
+  const pending = states.filter((s) => s.state !== 'complete')
+  const computed = states.filter((s) => s.state === 'complete').map((s) => s.v)
+  if (pending.length === 0) return views
+  const one = pending.length === 1
+  const which = pending.map((s) => `${s.v.name} v${s.v.version} (backfill ${s.state ?? 'not started'})`).join(', ')
+  const way = `compute ${one ? 'it' : 'them'} first (kfs replay --views ${pending.map((s) => s.v.name).join(',')} --online, or kfs run)`
+  if (!named && computed.length > 0) {
+    ctx.err(`not reloaded: ${which} ${one ? 'is' : 'are'} not computed yet; ${way}\n`)
+    return computed
+  }
+  throw new FeatureStoreError(
+    'BACKFILL_INCOMPLETE',
+    `nothing reloaded: ${which} ${one ? 'is' : 'are'} not computed yet, so ${one ? 'its' : 'their'} offline rows are not the view's; ${way}${named ? `, or leave ${one ? 'it' : 'them'} out of --views` : ''}`,
+    { context: { views: pending.map((s) => `${s.v.name}@${s.v.version}`).join(',') } },
+  )
 }
 
 async function reloadOnline(
@@ -145,6 +198,7 @@ async function backfill(
   ctx: CommandContext,
 ): Promise<Record<string, unknown>[]> {
   const snapshotId = stringOption(args, 'snapshot-id')
+  const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
   const summary: Record<string, unknown>[] = []
   const pending: FeatureViewDef[] = []
   for (const view of views) {
@@ -177,6 +231,7 @@ async function backfill(
         `nothing to backfill for ${view.name}: the archive of ${topic} holds no records (kfs run starts the view from the beginning of the topic)`,
       )
     }
+    await requireHandOverGroup(runtime.store, groupId, topic, args.values.group !== undefined, `${view.name} v${view.version}`)
   }
   if (pending.length === 0) return summary
   const deadLetters = backfillDeadLetters(runtime)
