@@ -9,11 +9,12 @@
  * idempotent — with bounded exponential back-off (core/retry.ts); when the budget runs out the
  * caller gets RetriesExhaustedError with the SINK_UNAVAILABLE cause.
  *
- * TTL: every key expires `view.ttlMs` after the write that last landed on it (PEXPIRE, Redis's
- * own clock). A row written late (backfill) therefore stays readable as OUTSIDE_TTL for a while
- * instead of silently vanishing, and a key that stops receiving rows is gone one TTL later. An
- * older row arriving after the key expired may land, but it is itself older than the expired row,
- * hence already OUTSIDE_TTL for every reader: no fresher value is ever hidden.
+ * TTL: every key expires `view.ttlMs` after the write that last landed on it, or after its row's
+ * `as_of` when that is later (an event time ahead of the clock; Redis's own clock, see
+ * write-row-script.ts). A row written late (backfill) therefore stays readable as OUTSIDE_TTL for a
+ * while instead of silently vanishing, and a key that stops receiving rows is gone one TTL later. An
+ * older row arriving after the key expired may land, but the key outlived `as_of + ttlMs` of the
+ * row it held, so the older row is already OUTSIDE_TTL for every reader: no fresher value is hidden.
  *
  * Reads: one round trip per call. One lookup is a plain HMGET; a few are a pipeline of HMGETs;
  * from READ_SCRIPT_MIN_LOOKUPS on, one read-only script does all the HMGETs (read-rows-script.ts).
