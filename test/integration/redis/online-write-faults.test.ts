@@ -53,11 +53,13 @@ after(async () => {
 })
 
 /** The faults to apply, in turn, to the writer's script commands (EVALSHA, SCRIPT LOAD); `forward` when used up. */
-function faultPlan(faults: readonly (CommandFault | null)[]): (command: readonly string[]) => CommandFault {
+function faultPlan(
+  faults: readonly (CommandFault | null)[],
+  commands: readonly string[] = ['EVALSHA', 'SCRIPT'],
+): (command: readonly string[]) => CommandFault {
   let next = 0
   return (command) => {
-    const name = command[0]?.toUpperCase()
-    if (name !== 'EVALSHA' && name !== 'SCRIPT') return { kind: 'forward' }
+    if (!commands.includes(command[0]?.toUpperCase() ?? '')) return { kind: 'forward' }
     return faults[next++] ?? { kind: 'forward' }
   }
 }
@@ -193,5 +195,45 @@ void test('online store > redis faults > two writers of the same rows at once (r
       },
     ),
     { numRuns: 40 },
+  )
+})
+
+void test('online store > redis faults > a read faulted at any command answers what is stored or SOURCE_UNAVAILABLE, never another row', async () => {
+  const base = Date.now()
+  await fc.assert(
+    fc.asyncProperty(
+      oracleWrites(base, ODD_KEYS),
+      fc.array(faultLists, { minLength: 1, maxLength: 6 }),
+      async (writes, rounds) => {
+        const prefix = uniquePrefix()
+        const reader = faultyStore(prefix)
+        const direct = new RedisOnlineStore({ url: redis.url, keyPrefix: prefix, publish: false })
+        try {
+          await Promise.all([reader.ready(), direct.ready()])
+          for (const w of writes) await direct.writeRows(ORACLE_VIEWS[w.view]!, w.rows)
+          const expected = expectedReads(modelApply(writes), base)
+          const lookups = ORACLE_VIEWS.flatMap((v) =>
+            ODD_KEYS.map((entityKey) => ({ view: v, entityKey, features: v.features.map((f) => f.name) })),
+          )
+          for (const faults of rounds) {
+            proxy.setPlan(faultPlan(faults, ['HMGET', 'EVALSHA', 'SCRIPT']))
+            // One key, a pipeline of a few, the read script: each path, several reads in flight at once.
+            const batches = [lookups.slice(0, 1), lookups.slice(1, 3), lookups.slice(3, 4), lookups, lookups.slice(5, 6)]
+            const answers = await Promise.allSettled(batches.map((b) => reader.readRows(b, base)))
+            for (const [i, answer] of answers.entries()) {
+              const at = lookups.indexOf(batches[i]![0]!)
+              if (answer.status === 'fulfilled')
+                assert.deepEqual(answer.value.map(plain), expected.slice(at, at + batches[i]!.length))
+              else assert.equal((answer.reason as { code?: string }).code, 'SOURCE_UNAVAILABLE', String(answer.reason))
+            }
+          }
+        } finally {
+          proxy.setPlan(() => ({ kind: 'forward' }))
+          await reader.close()
+          await direct.close()
+        }
+      },
+    ),
+    { numRuns: 30 },
   )
 })
