@@ -25,6 +25,7 @@ export const ORACLE_VIEWS: readonly FeatureViewDef[] = [
 
 /** Entity keys with every byte kfs lets through: hash-tag braces, colons, the separator's escape, long and non-ASCII ones. */
 export const ODD_KEYS: readonly string[] = [
+  '',
   'u1',
   '{',
   '}',
