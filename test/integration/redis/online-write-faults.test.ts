@@ -237,3 +237,45 @@ void test('online store > redis faults > a read faulted at any command answers w
     { numRuns: 30 },
   )
 })
+
+void test('online store > redis faults > Redis restarting under a stream of writes (its scripts gone, LOADING) ends as the model', async () => {
+  const base = Date.now()
+  const [writes] = fc.sample(
+    oracleWrites(base, ODD_KEYS).filter((ws) => ws.length >= 8),
+    { numRuns: 1, seed: 3131 },
+  )
+  const prefix = uniquePrefix()
+  const store = new RedisOnlineStore({
+    url: proxy.url,
+    keyPrefix: prefix,
+    publish: false,
+    commandTimeoutMs: 200,
+    writeAttempts: 3,
+    writeMinDelayMs: 5,
+    writeMaxDelayMs: 50,
+  })
+  const direct = new RedisOnlineStore({ url: redis.url, keyPrefix: prefix, publish: false })
+  let failures = 0
+  try {
+    await store.ready()
+    const half = Math.floor(writes!.length / 2)
+    for (const w of writes!.slice(0, half)) failures += await writeAsTheEngine(store, w, async () => {})
+    // The rest of the writes, over and over, until Redis is back: some before its shutdown, some
+    // while it is down, some while it loads. Rewriting them is what the engine does after a restart.
+    const written = writes!.slice(0, half)
+    let restarted = false
+    const restarting = redis.restart({ downMs: 100 }).then(() => (restarted = true))
+    for (let i = 0; !restarted || i < writes!.length - half; i++) {
+      const w = writes![half + (i % (writes!.length - half))]!
+      failures += await writeAsTheEngine(store, w, async () => {})
+      written.push(w)
+    }
+    await restarting
+    await direct.ready()
+    assert.deepEqual(await readEverything(direct, base), expectedReads(modelApply(written), base))
+  } finally {
+    await store.close()
+    await direct.close()
+  }
+  assert.ok(failures > 0, 'a write met the restart')
+})
