@@ -64,11 +64,11 @@ function faultPlan(
   }
 }
 
-function faultyStore(prefix: string): RedisOnlineStore {
+function faultyStore(prefix: string, publish = false): RedisOnlineStore {
   return new RedisOnlineStore({
     url: proxy.url,
     keyPrefix: prefix,
-    publish: false,
+    publish,
     commandTimeoutMs: 100,
     writeAttempts: 3,
     writeMinDelayMs: 1,
@@ -116,14 +116,21 @@ async function assertNoRegression(direct: RedisOnlineStore, seen: Map<number, nu
 
 const faultLists = fc.array(fc.option(fc.constantFrom(...FAULTS), { nil: null, freq: 2 }), { maxLength: 30 })
 
-void test('online store > redis faults > every write, faulted at any command and retried as the engine does, ends as the fault-free model', async () => {
+void test('online store > redis faults > every write, faulted at any command and retried as the engine does, ends as the fault-free model, and its change feed too', async () => {
   const base = Date.now()
   let faulted = 0
   await fc.assert(
     fc.asyncProperty(oracleWrites(base, ODD_KEYS), faultLists, async (writes, faults) => {
       const prefix = uniquePrefix()
-      const store = faultyStore(prefix)
+      const store = faultyStore(prefix, true)
       const direct = new RedisOnlineStore({ url: redis.url, keyPrefix: prefix, publish: false })
+      // The change feed, from Redis directly: the last change of each key is the row it holds.
+      const lastChange = new Map<string, StoredRow>()
+      const stop = await direct.subscribeChanges(ORACLE_VIEWS, (c) => {
+        const v = ORACLE_VIEWS.findIndex((d) => d.name === c.view && d.version === c.version)
+        const values = ORACLE_VIEWS[v]!.features.map((f) => c.values[f.name] ?? null)
+        lastChange.set(`${v}\u0000${c.entityKey}`, { asOfMs: c.asOfMs, values, deleted: c.deleted === true })
+      })
       proxy.setPlan(faultPlan(faults))
       try {
         await Promise.all([store.ready(), direct.ready()])
@@ -138,7 +145,16 @@ void test('online store > redis faults > every write, faulted at any command and
         proxy.setPlan(() => ({ kind: 'forward' }))
         // The writer's own reads, through the proxy, once it is clean.
         assert.deepEqual(await readEverything(store, base), expectedReads(model, base))
+        // A last row on a key of its own: once its change arrives, every change before it has.
+        await store.writeRows(ORACLE_VIEWS[0]!, [{ entityKey: 'end', asOfMs: base, values: [0, null, null] }])
+        for (let i = 0; !lastChange.has('0\u0000end'); i++) {
+          assert.ok(i < 2000, 'the change feed never delivered the last row')
+          await new Promise((resolve) => setTimeout(resolve, 5))
+        }
+        lastChange.delete('0\u0000end')
+        assert.deepEqual(lastChange, model)
       } finally {
+        await stop()
         proxy.setPlan(() => ({ kind: 'forward' }))
         await store.close()
         await direct.close()
