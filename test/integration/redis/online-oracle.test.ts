@@ -61,6 +61,11 @@ void test('online store > redis oracle > a key expires ttlMs after the later of 
     )
   } finally {
     await store.close()
+    // The `forever` keys never expire: leave nothing behind on the shared Redis.
+    for (const pattern of [`${prefix}:short:*`, `${prefix}:forever:*`]) {
+      const keys = await raw.keys(pattern)
+      if (keys.length > 0) await raw.del(...keys)
+    }
     raw.disconnect()
   }
 })
