@@ -16,7 +16,7 @@ const HOUR = 3_600_000
 export const ORACLE_VIEWS: readonly FeatureViewDef[] = [
   view('stats', [feature('count', 'long'), feature('sum', 'double'), feature('city', 'string')], { ttlMs: HOUR }),
   view('stats', [feature('count', 'long'), feature('sum', 'double'), feature('city', 'string')], { ttlMs: HOUR, version: 2 }),
-  view('other', [feature('count', 'long'), feature('sum', 'double'), feature('city', 'string')], { ttlMs: 1_000 }),
+  view('other', [feature('count', 'long'), feature('sum', 'double'), feature('city', 'string')], { ttlMs: 2 * HOUR }),
   {
     ...view('profile', [feature('count', 'long'), feature('sum', 'double'), feature('city', 'string')], { ttlMs: HOUR }),
     changeMode: 'attributes',
