@@ -333,7 +333,7 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         const ttlMs = 300
         const short = view('short', [feature('x', 'long')], { ttlMs })
         const t = nowMs()
-        const offsets = [-ttlMs / 2, 0, ttlMs, 10 * ttlMs, 20 * ttlMs]
+        const offsets = [-ttlMs / 2, 0, 2 * ttlMs, 10 * ttlMs, 20 * ttlMs]
         const keys = offsets.map((_, i) => `k${i}`)
         await store.writeRows(short, offsets.map((d, i) => row(keys[i]!, t + d, [1])))
         await advance(ttlMs + 100)
