@@ -326,6 +326,28 @@ export function runOnlineStoreContract(name: string, makeHarness: () => Promise<
         assert.equal(gone?.status, 'MISSING')
       }))
 
+    void test('a key outlives its row turning OUTSIDE_TTL, so an older row landing later is never served in its place', () =>
+      withHarness(async ({ store, advance, nowMs }) => {
+        // Event times may lie ahead of the clock (docs/semantics.md §1); rows from the past, now and
+        // the future, each followed after the landing write's TTL by an older row of the same key.
+        const ttlMs = 300
+        const short = view('short', [feature('x', 'long')], { ttlMs })
+        const t = nowMs()
+        const offsets = [-ttlMs / 2, 0, 2 * ttlMs, 10 * ttlMs, 20 * ttlMs]
+        const keys = offsets.map((_, i) => `k${i}`)
+        await store.writeRows(short, offsets.map((d, i) => row(keys[i]!, t + d, [1])))
+        await advance(ttlMs + 100)
+        await store.writeRows(short, offsets.map((d, i) => row(keys[i]!, t + d - 50, [2])))
+        const at = nowMs()
+        const reads = await store.readRows(keys.map((entityKey) => ({ view: short, entityKey, features: ['x'] })), at)
+        for (const [i, read] of reads.entries()) {
+          const newest = t + offsets[i]!
+          // The newest row is served while it is fresh; an older one never reads PRESENT after it.
+          if (newest > at - ttlMs) assert.deepEqual(plainRead(read), { status: 'PRESENT', asOfMs: newest, values: [1] }, `key ${i} (as_of now${offsets[i]! >= 0 ? '+' : ''}${offsets[i]})`)
+          else assert.notEqual(read.status, 'PRESENT', `key ${i} served an older row after the newest turned OUTSIDE_TTL`)
+        }
+      }))
+
     void test('bad rows are refused with a clear error and write nothing', () =>
       withHarness(async ({ store, nowMs }) => {
         const t = nowMs()

@@ -1,8 +1,8 @@
 /**
  * EmbeddedOnlineStore: the online store inside the process, with the Redis store's semantics
  * (online-semantics.ts): conditional write on `as_of` (≥ stored lands; an identical rewrite is a
- * no-op), per-call coalescing, expiry `view.ttlMs` after the last landing write (measured on the
- * injected clock), statuses PRESENT / MISSING / OUTSIDE_TTL, change notifications for landed rows.
+ * no-op), per-call coalescing, expiry `view.ttlMs` after the last landing write or the row's
+ * `as_of`, whichever is later (measured on the injected clock), statuses PRESENT / MISSING / OUTSIDE_TTL, change notifications for landed rows.
  *
  * One writer: with a `path`, the store owns its directory until closed (a LOCK, through
  * `StoreFiles.lock`): a second writer is refused, since two would each replace the file with
@@ -126,7 +126,6 @@ export class EmbeddedOnlineStore implements OnlineStore {
     if (!(view.ttlMs > 0)) throw new SinkWriteError('SINK_REJECTED', `view ${view.name} has no positive ttlMs`, { context: { view: view.name } })
     const prepared = coalesceRows(rows.map((row) => ({ row, fields: encodeRow(view, row) })))
     const nowMs = this.#clock.nowMs()
-    const expiresAtMs = nowMs + view.ttlMs
     const prefix = `${viewKey(view)}|`
     const listening = this.#table.listening(viewKey(view))
     let written = 0
@@ -134,6 +133,8 @@ export class EmbeddedOnlineStore implements OnlineStore {
       const key = prefix + row.entityKey
       const stored = this.#table.live(key, nowMs)
       if (stored && row.asOfMs < stored.asOfMs) continue
+      // Never before the row turns OUTSIDE_TTL, though its as_of lie ahead of the clock (as Redis, write-row-script.ts).
+      const expiresAtMs = Math.max(nowMs, row.asOfMs) + view.ttlMs
       if (stored && row.asOfMs === stored.asOfMs && sameFields(stored.fields, fields)) {
         stored.expiresAtMs = expiresAtMs
         if (this.#path) this.#dirty.add(key)

@@ -9,11 +9,12 @@
  * idempotent — with bounded exponential back-off (core/retry.ts); when the budget runs out the
  * caller gets RetriesExhaustedError with the SINK_UNAVAILABLE cause.
  *
- * TTL: every key expires `view.ttlMs` after the write that last landed on it (PEXPIRE, Redis's
- * own clock). A row written late (backfill) therefore stays readable as OUTSIDE_TTL for a while
- * instead of silently vanishing, and a key that stops receiving rows is gone one TTL later. An
- * older row arriving after the key expired may land, but it is itself older than the expired row,
- * hence already OUTSIDE_TTL for every reader: no fresher value is ever hidden.
+ * TTL: every key expires `view.ttlMs` after the write that last landed on it, or after its row's
+ * `as_of` when that is later (an event time ahead of the clock; Redis's own clock, see
+ * write-row-script.ts). A row written late (backfill) therefore stays readable as OUTSIDE_TTL for a
+ * while instead of silently vanishing, and a key that stops receiving rows is gone one TTL later. An
+ * older row arriving after the key expired may land, but the key outlived `as_of + ttlMs` of the
+ * row it held, so the older row is already OUTSIDE_TTL for every reader: no fresher value is hidden.
  *
  * Reads: one round trip per call. One lookup is a plain HMGET; a few are a pipeline of HMGETs;
  * from READ_SCRIPT_MIN_LOOKUPS on, one read-only script does all the HMGETs (read-rows-script.ts).
@@ -35,13 +36,13 @@ import type { Logger } from '../../../core/logger.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { retry } from '../../../core/retry.ts'
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
-import { StoredRowUnreadable, type OnlineRead, type OnlineStore, type OnlineWriteResult } from '../../../ports/online-store.ts'
+import { type OnlineRead, type OnlineStore, type OnlineWriteResult } from '../../../ports/online-store.ts'
 import { newestRowPerKey, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
-import { AS_OF_FIELD, DELETED_FIELD, checkRow, decodePacked, decodeRead, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
+import { AS_OF_FIELD, DELETED_FIELD, checkLookupKey, checkRow, decodePacked, decodeRead, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
 import { chunksBySlot, chunksInOrder, type PackedRow } from './write-chunks.ts'
 import { corkUntilPollEnds } from './poll-cork.ts'
 import { READ_ROWS_SCRIPT } from './read-rows-script.ts'
-import { redisFailureKind } from './reply-errors.ts'
+import { readFailure, redisFailureKind } from './reply-errors.ts'
 import { WRITE_ROWS_SCRIPT } from './write-row-script.ts'
 import { createHash } from 'node:crypto'
 
@@ -269,6 +270,7 @@ export class RedisOnlineStore implements OnlineStore {
     if (lookups.length === 0) return []
     const prepared = lookups.map((l) => {
       const layout = viewLayout(l.view, this.#prefix)
+      checkLookupKey(layout, l.entityKey)
       const types = l.features.map((f) => {
         const type = layout.types.get(f)
         if (type === undefined) throw new SourceError('NOT_FOUND', `view ${l.view.name} has no feature ${f}`, { context: { view: l.view.name, feature: f } })
@@ -375,21 +377,6 @@ export class RedisOnlineStore implements OnlineStore {
       }
     }
   }
-}
-
-/**
- * A read that failed as `err` (reply-errors.ts says which kind): passing — SOURCE_UNAVAILABLE, a
- * 503 — or for good — StoredRowUnreadable: a key of another type (corrupt), or a read Redis refuses.
- * The view named is the lookups' when they are of one view (a batch's failure names no key).
- */
-function readFailure(err: unknown, prepared: readonly { readonly layout: ViewLayout }[]): SourceError {
-  const text = err instanceof Error ? err.message : String(err)
-  const kind = redisFailureKind(err)
-  if (kind === 'transient' || kind === 'noscript') return new SourceError('SOURCE_UNAVAILABLE', `online store unavailable: ${text}`, { cause: err })
-  const views = [...new Set(prepared.map((p) => p.layout.view.name))]
-  const view = views.length === 1 ? views[0] : undefined
-  const what = kind === 'wrongtype' ? 'a key holds another type of value than a kfs row' : 'Redis refused the read'
-  return new StoredRowUnreadable(kind === 'wrongtype' ? 'corrupt' : 'refused', `${what} (views ${views.join(', ')}): ${text}`, { view, cause: err })
 }
 
 /** Starts reconnecting a client ioredis has ended (see RedisOnlineStore #live); the commands meanwhile fail fast. */

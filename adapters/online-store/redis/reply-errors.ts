@@ -14,6 +14,10 @@
  * - `refused` — any other error reply (NOPERM, NOAUTH, WRONGPASS, ERR …): Redis is up and
  *   answered, and will answer the same command the same way. Never retried.
  */
+import { SourceError } from '../../../core/errors.ts'
+import { StoredRowUnreadable } from '../../../ports/online-store.ts'
+import type { ViewLayout } from './row-layout.ts'
+
 export type RedisFailureKind = 'noscript' | 'transient' | 'wrongtype' | 'refused'
 
 const TRANSIENT_CODES: ReadonlySet<string> = new Set([
@@ -49,4 +53,23 @@ export function redisFailureKind(err: unknown): RedisFailureKind {
   if (code === 'WRONGTYPE' || err.message.includes('WRONGTYPE ')) return 'wrongtype'
   if (TRANSIENT_CODES.has(code)) return 'transient'
   return 'refused'
+}
+
+/**
+ * A read that failed as `err` (reply-errors.ts says which kind): passing — SOURCE_UNAVAILABLE, a
+ * 503 — or for good — StoredRowUnreadable: a key of another type (corrupt), or a read Redis refuses.
+ * The view named is the lookups' when they are of one view (a batch's failure names no key).
+ */
+export function readFailure(err: unknown, prepared: readonly { readonly layout: ViewLayout }[]): SourceError {
+  const text = err instanceof Error ? err.message : String(err)
+  const kind = redisFailureKind(err)
+  if (kind === 'transient' || kind === 'noscript')
+    return new SourceError('SOURCE_UNAVAILABLE', `online store unavailable: ${text}`, { cause: err })
+  const views = [...new Set(prepared.map((p) => p.layout.view.name))]
+  const view = views.length === 1 ? views[0] : undefined
+  const what = kind === 'wrongtype' ? 'a key holds another type of value than a kfs row' : 'Redis refused the read'
+  return new StoredRowUnreadable(kind === 'wrongtype' ? 'corrupt' : 'refused', `${what} (views ${views.join(', ')}): ${text}`, {
+    view,
+    cause: err,
+  })
 }

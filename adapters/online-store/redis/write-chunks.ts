@@ -2,8 +2,8 @@
  * How the Redis store's writer splits packed rows into script calls of ROWS_PER_CALL rows: in
  * order on a single node; per hash slot on a Cluster, where one script call must stay in one slot.
  */
-import calculateSlot from 'cluster-key-slot'
 import type { FeatureRow } from '../../../features/types.ts'
+import { redisKeySlot } from './key-slot.ts'
 import { ROWS_PER_CALL } from './write-row-script.ts'
 
 export interface PackedRow {
@@ -22,7 +22,7 @@ export function chunksInOrder(rows: readonly PackedRow[]): PackedRow[][] {
 export function chunksBySlot(rows: readonly PackedRow[]): PackedRow[][] {
   const bySlot = new Map<number, PackedRow[]>()
   for (const row of rows) {
-    const slot = calculateSlot(row.key)
+    const slot = redisKeySlot(row.key)
     const group = bySlot.get(slot)
     if (group) group.push(row)
     else bySlot.set(slot, [row])

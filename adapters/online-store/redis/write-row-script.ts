@@ -11,16 +11,26 @@
  * 1. A stored `@as_of` newer than the row's: 0 (stale, nothing touched — not even TTL).
  * 2. Equal `as_of` and identical fields: 2 (idempotent rewrite; TTL refreshed, no publish).
  * 3. Otherwise the row replaces the hash (DEL + HSET, so a feature that became null disappears),
- *    PEXPIRE ttlMs (TTL counts from the landing write, see redis-online-store.ts), and — only then —
- *    PUBLISH the packed row itself on the channel: 1.
+ *    sets its expiry, and — only then — PUBLISH the packed row itself on the channel: 1.
+ *
+ * Expiry (PEXPIREAT, Redis's clock): ttlMs after the later of the landing write and the row's own
+ * `as_of`. From the landing write, so a row written late stays readable as OUTSIDE_TTL for a while;
+ * never before `as_of + ttlMs`, the moment the row turns OUTSIDE_TTL, because an event time may lie
+ * ahead of the clock (docs/semantics.md §1): a key gone while its row still read PRESENT would read
+ * MISSING, and let an older row land and be served in its place.
  * Equal `as_of` with different values lands (case 3): the later row of a tie is the fresher one.
  *
  * Values stay JSON strings, so Redis stores the writer's exact text (no Lua number formatting).
  * In a Cluster all keys of one call share a slot (the caller groups them).
  */
 export const WRITE_ROWS_SCRIPT = `
-local ttl = ARGV[1]
+local ttl = tonumber(ARGV[1])
 local channel = ARGV[2]
+local clock = redis.call('TIME')
+local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local function expire(key, asOf)
+  if ttl > 0 then redis.call('PEXPIREAT', key, string.format('%d', math.max(nowMs, asOf) + ttl)) end
+end
 local out = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
@@ -43,7 +53,7 @@ for i = 1, #KEYS do
           if m[row[j]] ~= row[j + 1] then same = false break end
         end
         if same then
-          if ttl ~= '0' then redis.call('PEXPIRE', key, ttl) end
+          expire(key, asOf)
           result = 2
         end
       end
@@ -52,7 +62,7 @@ for i = 1, #KEYS do
   end
   if result == 1 then
     redis.call('HSET', key, '@as_of', row[2], unpack(row, 3))
-    if ttl ~= '0' then redis.call('PEXPIRE', key, ttl) end
+    expire(key, asOf)
     if channel ~= '' then redis.call('PUBLISH', channel, packed) end
   end
   out[i] = result
