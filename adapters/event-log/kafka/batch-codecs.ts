@@ -8,6 +8,7 @@
  *   writes snappy in xerial's framing (xerial-snappy.ts); librdkafka may write one raw block.
  * - lz4: the LZ4 frame format Kafka uses for record batches (magic v2), through `lz4-napi`.
  * - zstd: Node's own zlib (since Node 22.15 / 23.8); an older Node reads no zstd batch and says so.
+ * - gzip: node:zlib as kafkajs's own, replaced only so that its failures are named and not retried.
  *
  * Each binding is loaded on the first batch of its codec, so a machine whose binding does not load
  * still reads every other codec. A batch that cannot be decompressed fails with a non-retriable
@@ -23,9 +24,9 @@ import { readXerialSnappy, writeXerialSnappy } from './xerial-snappy.ts'
 
 const { CompressionCodecs, CompressionTypes } = kafkajs
 
-export type BatchCodecName = 'snappy' | 'lz4' | 'zstd'
+export type BatchCodecName = 'gzip' | 'snappy' | 'lz4' | 'zstd'
 
-interface Codec {
+export interface Codec {
   compress(buffer: Buffer): Promise<Buffer>
   decompress(buffer: Buffer): Promise<Buffer>
 }
@@ -59,6 +60,8 @@ let lz4Binding: Promise<Lz4Binding> | undefined
 const loadSnappy = () => (snappyBinding ??= import('snappy'))
 const loadLz4 = () => (lz4Binding ??= import('lz4-napi'))
 
+const gzip = promisify(zlib.gzip)
+const gunzip = promisify(zlib.gunzip)
 const zstdDecompress = typeof zlib.zstdDecompress === 'function' ? promisify(zlib.zstdDecompress) : undefined
 const zstdCompress = typeof zlib.zstdCompress === 'function' ? promisify(zlib.zstdCompress) : undefined
 
@@ -67,6 +70,7 @@ function zstdMissing(): never {
 }
 
 const codecs: Record<BatchCodecName, Codec> = {
+  gzip: { compress: (buffer) => gzip(buffer), decompress: (buffer) => gunzip(buffer) },
   snappy: {
     compress: async (buffer) => writeXerialSnappy(buffer, (await loadSnappy()).compressSync),
     decompress: async (buffer) => {
@@ -84,9 +88,8 @@ const codecs: Record<BatchCodecName, Codec> = {
   },
 }
 
-/** The codec as kafkajs calls it, its failures turned into UndecodableBatchError. */
-export function batchCodec(name: BatchCodecName): Codec {
-  const codec = codecs[name]
+/** The codec as kafkajs calls it (`codec`: another implementation of it), its failures turned into UndecodableBatchError. */
+export function batchCodec(name: BatchCodecName, codec: Codec = codecs[name]): Codec {
   return {
     compress: (buffer) => codec.compress(buffer),
     async decompress(buffer) {
@@ -107,7 +110,7 @@ export function undecodableBatchIn(err: unknown): UndecodableBatchError | undefi
 }
 
 /** The attribute bits of each codec in a record batch (Kafka's CompressionType ids). */
-const CODEC_IDS: Record<BatchCodecName, number> = { snappy: 2, lz4: 3, zstd: 4 }
+export const CODEC_IDS: Record<BatchCodecName, number> = { gzip: 1, snappy: 2, lz4: 3, zstd: 4 }
 
 let registered = false
 
