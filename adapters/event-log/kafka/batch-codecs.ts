@@ -26,7 +26,14 @@ const { CompressionCodecs, CompressionTypes } = kafkajs
 
 export type BatchCodecName = 'gzip' | 'snappy' | 'lz4' | 'zstd'
 
+/** A codec as kafkajs calls it: `compress` gets kafkajs's Encoder (its bytes in `buffer`), `decompress` the bytes. */
 export interface Codec {
+  compress(encoder: { readonly buffer: Buffer }): Promise<Buffer>
+  decompress(buffer: Buffer): Promise<Buffer>
+}
+
+/** One codec's implementation, on plain bytes. */
+interface Implementation {
   compress(buffer: Buffer): Promise<Buffer>
   decompress(buffer: Buffer): Promise<Buffer>
 }
@@ -61,7 +68,8 @@ const loadSnappy = () => (snappyBinding ??= import('snappy'))
 const loadLz4 = () => (lz4Binding ??= import('lz4-napi'))
 
 const gzip = promisify(zlib.gzip)
-const gunzip = promisify(zlib.gunzip)
+// unzip, as kafkajs's own gzip codec: gzip or zlib headers.
+const unzip = promisify(zlib.unzip)
 const zstdDecompress = typeof zlib.zstdDecompress === 'function' ? promisify(zlib.zstdDecompress) : undefined
 const zstdCompress = typeof zlib.zstdCompress === 'function' ? promisify(zlib.zstdCompress) : undefined
 
@@ -69,8 +77,8 @@ function zstdMissing(): never {
   throw new Error(`this Node (${process.version}) has no zstd in node:zlib; zstd needs Node 22.15, 23.8 or later`)
 }
 
-const codecs: Record<BatchCodecName, Codec> = {
-  gzip: { compress: (buffer) => gzip(buffer), decompress: (buffer) => gunzip(buffer) },
+const codecs: Record<BatchCodecName, Implementation> = {
+  gzip: { compress: (buffer) => gzip(buffer), decompress: (buffer) => unzip(buffer) },
   snappy: {
     compress: async (buffer) => writeXerialSnappy(buffer, (await loadSnappy()).compressSync),
     decompress: async (buffer) => {
@@ -89,9 +97,9 @@ const codecs: Record<BatchCodecName, Codec> = {
 }
 
 /** The codec as kafkajs calls it (`codec`: another implementation of it), its failures turned into UndecodableBatchError. */
-export function batchCodec(name: BatchCodecName, codec: Codec = codecs[name]): Codec {
+export function batchCodec(name: BatchCodecName, codec: Implementation = codecs[name]): Codec {
   return {
-    compress: (buffer) => codec.compress(buffer),
+    compress: (encoder) => codec.compress(encoder.buffer),
     async decompress(buffer) {
       try {
         return await codec.decompress(buffer)
@@ -120,6 +128,7 @@ export function registerBatchCodecs(): void {
   registered = true
   const table = CompressionCodecs as Record<number, () => Codec>
   for (const [type, name] of [
+    [CompressionTypes.GZIP, 'gzip'],
     [CompressionTypes.Snappy, 'snappy'],
     [CompressionTypes.LZ4, 'lz4'],
     [CompressionTypes.ZSTD, 'zstd'],
