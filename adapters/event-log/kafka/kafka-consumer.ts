@@ -21,7 +21,8 @@
  * Failure. An `eachBatch` error, with `onCrash` given, stops the consumer and reports
  * `onCrash(err)`; without it kafkajs retries and restarts the consumer (same batch again). A
  * kafkajs `CRASH` with `restart: false` (non-retriable error) is reported to `onCrash`, or logged
- * at `error` when there is none — never silent.
+ * at `error` when there is none — never silent. A batch no codec can decompress is one of those,
+ * named by partition, offsets and codec (`#named`, batch-codecs.ts).
  */
 import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs'
 import { SourceError } from '../../../core/errors.ts'
