@@ -160,6 +160,17 @@ void describe('lint > client libraries and pure operators', () => {
     await assertRejected('adapters/event-log/platformatic', "import { Kafka } from 'kafkajs'\nexport const k = Kafka\n", 'no-restricted-imports', /adapters\/event-log\/kafka/)
   })
 
+  void test('the batch codec libraries (snappy, lz4-napi) stay in the kafkajs adapter folder, the only one that needs them', async () => {
+    const codecs = [
+      ["import { uncompressSync } from 'snappy'\nexport const u = uncompressSync\n", /snappy/],
+      ["import { decompressFrame } from 'lz4-napi'\nexport const d = decompressFrame\n", /lz4-napi/],
+    ] as const
+    for (const [code, mentions] of codecs) {
+      for (const folder of ['adapters/event-log/platformatic', 'engine', 'serving']) await assertRejected(folder, code, 'no-restricted-imports', mentions)
+      assert.deepEqual(await lint('adapters/event-log/kafka', code), [])
+    }
+  })
+
   void test('engine/ may not import pino', async () => {
     await assertRejected('engine', "import pino from 'pino'\nexport const p = pino\n", 'no-restricted-imports', /pino/)
   })

@@ -21,7 +21,8 @@
  * Failure. An `eachBatch` error, with `onCrash` given, stops the consumer and reports
  * `onCrash(err)`; without it kafkajs retries and restarts the consumer (same batch again). A
  * kafkajs `CRASH` with `restart: false` (non-retriable error) is reported to `onCrash`, or logged
- * at `error` when there is none — never silent.
+ * at `error` when there is none — never silent. A batch no codec can decompress is one of those,
+ * named by partition, offsets and codec (`#named`, batch-codecs.ts).
  */
 import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs'
 import { SourceError } from '../../../core/errors.ts'
@@ -30,6 +31,7 @@ import type { ConsumerHandlers, LogConsumer, LogRecord, TopicPartitionOffset } f
 import { consumedCount } from '../embedded/batch-outcome.ts'
 import type { ConsumerCrashHandler } from '../../../ports/event-log-transaction.ts'
 import { exclusiveAssigner } from './exclusive-assigner.ts'
+import { undecodableBatchIn } from './batch-codecs.ts'
 import { setOwn } from '../../../core/own-property.ts'
 
 export interface KafkaConsumerRequest {
@@ -114,7 +116,7 @@ export class KafkaConsumer implements LogConsumer {
         this.#logger.warn({ err: event.payload.error }, 'kafka consumer crashed; kafkajs restarts it')
         return
       }
-      this.#crash(event.payload.error)
+      this.#crash(this.#named(event.payload.error))
     })
   }
 
@@ -245,6 +247,30 @@ export class KafkaConsumer implements LogConsumer {
       this.#fetchNext.set(key(tp), consumed === records.length ? BigInt(batch.lastOffset()) + 1n : BigInt(last.offset) + 1n)
     }
     await heartbeat().catch((err: unknown) => this.#logger.debug({ err }, 'heartbeat after batch failed'))
+  }
+
+  /**
+   * A batch no codec could decompress, named where it sits. kafkajs decodes a whole Fetch answer at
+   * once and tells a codec nothing of the partition: the batch's offsets come from its header, and
+   * the partitions are those of this member whose position does not lie past the batch (one, unless
+   * several partitions sit at the same offsets). Not retriable: the same bytes fail the same way.
+   */
+  #named(err: unknown): unknown {
+    const undecodable = undecodableBatchIn(err)
+    if (undecodable === undefined) return err
+    const last = undecodable.offsets === undefined ? undefined : BigInt(undecodable.offsets.last)
+    const candidates = this.#assigned.filter((tp) => {
+      const position = this.#positions.get(key(tp))
+      return last === undefined || position === undefined || BigInt(position) <= last
+    })
+    const partitions = candidates.map((tp) => `${tp.topic}/${tp.partition}`).join(', ')
+    const { codec, offsets, reason } = undecodable
+    const at = offsets === undefined ? 'at its read position' : `offsets ${offsets.first}–${offsets.last}`
+    const where = candidates.length === 1 ? `partition ${partitions}` : `one of the partitions ${partitions}`
+    return new SourceError('SOURCE_REJECTED', `kafka consumer of group ${this.#request.groupId} cannot read a ${codec}-compressed record batch (${where}, ${at}): ${reason}. It stops rather than skip the batch's records`, {
+      cause: err,
+      context: { groupId: this.#request.groupId, codec, partitions, firstOffset: offsets?.first, lastOffset: offsets?.last },
+    })
   }
 
   #crash(err: unknown): void {

@@ -6,7 +6,8 @@
  *   with the same function the embedded log uses (`partitionForKey`, Kafka's murmur2 for keys,
  *   round-robin for null keys), and sent explicitly; so a key lands where Kafka's Java client
  *   would put it, and each record's offset is known (`baseOffset` + its index in the partition).
- * - Consumers: see `kafka-consumer.ts`.
+ * - Consumers: see `kafka-consumer.ts`. Batches compressed with any codec Kafka defines are read
+ *   (gzip by kafkajs, snappy, lz4 and zstd by `batch-codecs.ts`); kfs's producers do not compress.
  * - Transactions (issue #8): one transactional producer per transactional id, reused while idle
  *   (../transactional-producers.ts: a newer producer of an id fences the old one).
  * - Retries are bounded (`retry`); a broker restart is ridden out by kafkajs reconnecting within
@@ -19,6 +20,7 @@ import { silentLogger, type Logger } from '../../../core/logger.ts'
 import type { ProduceRecord, TopicOptions } from '../../../ports/event-log.ts'
 import type { LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import type { KafkaLogOptions } from '../kafka-log-options.ts'
+import { registerBatchCodecs } from './batch-codecs.ts'
 import { offsetsOfProduced, PartitionCounts, RecordRouter } from '../record-routing.ts'
 import { RETENTION_SETTINGS, retentionLimitOf, topicSettings } from '../topic-settings.ts'
 import { TransactionalProducers } from '../transactional-producers.ts'
@@ -76,6 +78,7 @@ export class KafkaEventLog implements TransactionalEventLog {
 
   constructor(options: KafkaEventLogOptions) {
     quietKafkajsNegativeTimeouts()
+    registerBatchCodecs()
     this.#options = options
     this.#logger = (options.logger ?? silentLogger).child({ component: 'pipeline.kafka' })
     this.#retry = {

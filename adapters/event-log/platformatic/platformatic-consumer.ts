@@ -24,7 +24,8 @@
  * answer for that partition stale; it is dropped and fetched again.
  *
  * Failure. A handler error with `onCrash` stops the consumer and reports it; without, the batch is
- * delivered again. Fetch errors are retried by the library (`retries`), then here after a pause;
+ * delivered again. A batch no codec can decompress stops it too, naming the partition
+ * (batch-decoding.ts). Fetch errors are retried by the library (`retries`), then here after a pause;
  * an offset out of range restarts the partition at its earliest (fromBeginning) or latest offset;
  * a rejoin the library gives up on is retried while the error is retriable, else it is a crash.
  */
@@ -38,11 +39,13 @@ import {
   fetchRequestsByLeader,
   outOfRangePartitions,
   Waker,
+  type FetchRequestTopic,
   type FetchResponse,
   type FetchWanted,
   type TP,
 } from './fetch-requests.ts'
 import { readFetchedPartition } from './fetched-partition.ts'
+import { undecodableFetch } from './batch-decoding.ts'
 import { isRetriable } from './platformatic-errors.ts'
 import { partitionKey as key, startOffsets } from './start-offsets.ts'
 
@@ -260,8 +263,10 @@ export class PlatformaticConsumer implements LogConsumer {
             connectionPool: this.#fetchPool,
           })
         } catch (err: unknown) {
-          if (!(await this.#resetOutOfRange(outOfRangePartitions(err, names)))) throw err
-          return
+          if (await this.#resetOutOfRange(outOfRangePartitions(err, names))) return
+          const fetchAlone = (topic: FetchRequestTopic) =>
+            this.#consumer.fetch({ node, topics: [topic], maxWaitTime: 0, maxBytes: 1, connectionPool: this.#fetchPool })
+          throw (await undecodableFetch(err, topics, names, this.#request.groupId, fetchAlone)) ?? err
         }
         await this.#serially(() => this.#deliver(answer, names, asked))
       }),

@@ -36,6 +36,7 @@ import type { KafkaLogOptions } from '../kafka-log-options.ts'
 import { offsetsOfProduced, PartitionCounts, RecordRouter } from '../record-routing.ts'
 import { RETENTION_SETTINGS, retentionLimitOf, topicSettings } from '../topic-settings.ts'
 import { TransactionalProducers } from '../transactional-producers.ts'
+import { nameDecompressionFailures } from './batch-decoding.ts'
 import {
   PlatformaticConsumer,
   type PlatformaticConsumerRequest,
@@ -87,6 +88,7 @@ export class PlatformaticEventLog implements TransactionalEventLog {
   )
 
   constructor(options: PlatformaticEventLogOptions) {
+    nameDecompressionFailures()
     this.#options = options
     this.#logger = (options.logger ?? silentLogger).child({ component: 'pipeline.kafka' })
     this.#base = {
