@@ -8,6 +8,7 @@ import type { FeatureRowReader } from '../ports/feature-rows.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OfflineSink } from '../ports/offline.ts'
 import type { OfflineCompactor } from '../ports/offline-compaction.ts'
+import type { SnapshotLogReader } from '../ports/snapshot-log.ts'
 import type { ParquetCodec } from '../ports/parquet-codec.ts'
 import type { LabelReader } from '../ports/label-reader.ts'
 import type { PointInTimeJoiner } from '../ports/point-in-time-joiner.ts'
@@ -21,8 +22,8 @@ import type { AutomaticExpiry } from '../adapters/offline/iceberg/automatic-expi
 import { createIcebergTableSnapshotReader } from '../adapters/offline/iceberg/table-snapshot-reader.ts'
 import { createParquetCodec } from '../adapters/offline/parquet/parquet-codec.ts'
 
-/** Everything kfs does with its offline tables: write and archive, read back, compact. */
-export type OfflineStore = OfflineSink & FeatureRowReader & OfflineCompactor
+/** Everything kfs does with its offline tables: write and archive, read back, compact, time travel. */
+export type OfflineStore = OfflineSink & FeatureRowReader & OfflineCompactor & SnapshotLogReader
 
 export interface OfflineAdapterOptions {
   /** Encode Parquet on the shared worker thread (KfsConfig.parquetWorker); default true. */

@@ -9,6 +9,7 @@ import { createRuntime, type Runtime } from '../runtime.ts'
 import {
   flagOption,
   listOption,
+  numberOption,
   stringOption,
   UsageError,
   type Command,
@@ -21,14 +22,17 @@ import { progressLine } from './progress-line.ts'
 import { DEFAULT_GROUP } from './run.ts'
 import { requireHandOverGroup } from './hand-over-group.ts'
 import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
+import { isoTextOrMs } from '../../core/iso-time.ts'
+import { archiveSnapshotAsOf, type PinnedAsOf } from './replay-as-of.ts'
 
 export const replayCommand: Command = {
   name: 'replay',
   summary: 'Backfill views from the raw archive, or reload the online store from offline tables',
-  usage: 'kfs replay --views <a,b> [--snapshot-id <id>] [--online] [--group <id>] | --online-from-offline [--views a,b] [--json]',
+  usage:
+    'kfs replay --views <a,b> [--snapshot-id <id> | --as-of <time>] [--online] [--group <id>] | --online-from-offline [--views a,b] [--json]',
   help: `
-Backfill: reads the archive of each view's topic (pinned to a snapshot: the current one, or
---snapshot-id) partition by partition in offset order, runs the same decode and operators as the
+Backfill: reads the archive of each view's topic (pinned to a snapshot: the current one,
+--snapshot-id, or the one current at --as-of) partition by partition in offset order, runs the same decode and operators as the
 live engine, and writes the view's offline table — and with --online the online store, with
 conditional writes, so fresher live values are never overwritten. Resumable after a kill and
 idempotent when re-run. The view's backfill status in the registry goes pending → running →
@@ -54,8 +58,16 @@ The embedded online store takes one writer at a time: --online and --online-from
 another process writes it (a kfs run) stop before writing anything, naming that process (exit 1).
 Redis takes any number of writers.
 
+--as-of <time> pins each view's archive table to the snapshot that was current at that time (the
+table's snapshot log, as Iceberg's as-of-timestamp): the last committed at or before it. Views over
+different topics each get their own table's. A time at or after the last commit — the future too —
+picks the current snapshot, as Iceberg and Spark do; a later commit would change that pick, so the
+snapshot chosen is printed (and in --json, archiveSnapshotId): --snapshot-id replays it again. A
+time before the archive's first snapshot, or whose snapshot has expired (kfs compact, kfs run expire
+old snapshots), exits 2 naming the oldest snapshot that can be picked.
+
 Every view is checked before anything is written: a view not in the module, a --snapshot-id the
-archive does not have, a view without an online store for --online or --online-from-offline, or a
+archive does not have, an --as-of it cannot answer, a view without an online store for --online or --online-from-offline, or a
 --group whose live engine never consumed the view's topic (no kfs run of it could take the view
 over) exits 2; an empty archive (nothing to backfill), empty offline tables (nothing to reload), or
 the default group without checkpoints of the topic (it was consumed under another group) exit 1.
@@ -64,6 +76,8 @@ Options:
 ${FEATURES_HELP}
   --views <a,b>          views to replay (default: all online views, for --online-from-offline)
   --snapshot-id <id>     archive snapshot to replay (default: current); the same for every view
+  --as-of <time>         replay the archive snapshot current at this time (ISO-8601, no zone = UTC;
+                         epoch ms; or a duration ago such as 2h); not with --snapshot-id
   --online               also write the online store
   --group <id>           the live engine's group the backfill hands over to (default ${DEFAULT_GROUP})
   --online-from-offline  reload the online store from the offline tables
@@ -72,12 +86,14 @@ ${FEATURES_HELP}
 Examples:
   kfs replay --views user_purchases
   kfs replay --views user_clicks --online
+  kfs replay --views user_purchases --as-of 2026-11-01T00:00:00Z
   kfs replay --online-from-offline
 `,
   options: {
     ...FEATURES_OPTION,
     views: { type: 'string', kind: 'names' },
     'snapshot-id': { type: 'string', kind: 'snapshot-id' },
+    'as-of': { type: 'string', kind: 'time' },
     online: { type: 'boolean' },
     group: { type: 'string', kind: 'name' },
     'online-from-offline': { type: 'boolean' },
@@ -86,7 +102,9 @@ Examples:
     const only = listOption(args, 'views')
     const reload = flagOption(args, 'online-from-offline')
     if (!reload && only === undefined) throw new UsageError('name the views to backfill with --views')
-    const backfillOnly = ['snapshot-id', 'online', 'group'].filter((name) => args.values[name] !== undefined)
+    if (args.values['snapshot-id'] !== undefined && args.values['as-of'] !== undefined)
+      throw new UsageError('give --snapshot-id or --as-of, not both: each pins the archive snapshot')
+    const backfillOnly = ['snapshot-id', 'as-of', 'online', 'group'].filter((name) => args.values[name] !== undefined)
     if (reload && backfillOnly.length > 0)
       throw new UsageError(`--${backfillOnly[0]} is for a backfill, not --online-from-offline`)
     const runtime = await createRuntime(ctx.config())
@@ -186,7 +204,7 @@ async function reloadOnline(
 
 /**
  * Every view is checked (the snapshot exists, the archive has records) before the first one is
- * backfilled, so a bad --views or --snapshot-id changes nothing. A view already complete is left
+ * backfilled, so a bad --views, --snapshot-id or --as-of changes nothing. A view already complete is left
  * as it is and reported so: a re-run after a run that completed (or whose answer was lost) finds
  * the work done, which is success, not a failure to recompute it — a new version does that.
  */
@@ -197,10 +215,13 @@ async function backfill(
   args: ParsedArgs,
   ctx: CommandContext,
 ): Promise<Record<string, unknown>[]> {
-  const snapshotId = stringOption(args, 'snapshot-id')
+  const asOfMs = numberOption(args, 'as-of')
   const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
   const summary: Record<string, unknown>[] = []
   const pending: FeatureViewDef[] = []
+  // Per topic: views of one topic read one archive table, so they share its snapshot.
+  const asOf = new Map<string, PinnedAsOf>()
+  const pins = new Map<FeatureViewDef, Pin>()
   for (const view of views) {
     const status = await registry.getBackfillStatus(view.name, view.version)
     if (status?.state === 'complete') {
@@ -214,6 +235,13 @@ async function backfill(
     }
     pending.push(view)
     const topic = view.source.topic
+    if (asOfMs !== undefined && !asOf.has(topic)) asOf.set(topic, await archiveSnapshotAsOf(runtime.offline, topic, asOfMs))
+    const pinnedAsOf = asOf.get(topic)
+    const snapshotId = pinnedAsOf?.snapshotId ?? stringOption(args, 'snapshot-id')
+    pins.set(view, {
+      snapshotId,
+      ...(pinnedAsOf === undefined || asOfMs === undefined ? {} : { asOf: { timeMs: asOfMs, ...pinnedAsOf } }),
+    })
     if (snapshotId !== undefined) {
       const snapshots = (await runtime.offline.snapshots(runtime.offline.tableId({ kind: 'archive', topic }))).map(
         (s) => s.snapshotId,
@@ -236,7 +264,7 @@ async function backfill(
   if (pending.length === 0) return summary
   const deadLetters = backfillDeadLetters(runtime)
   try {
-    await backfillEach(pending, registry, runtime, deadLetters, args, ctx, summary)
+    await backfillEach(pending, pins, registry, runtime, deadLetters, args, ctx, summary)
   } finally {
     deadLetters.finish()
   }
@@ -249,8 +277,15 @@ async function backfill(
   return summary
 }
 
+/** The archive snapshot a view is backfilled from: the current one (undefined), given, or current at --as-of. */
+interface Pin {
+  readonly snapshotId: string | undefined
+  readonly asOf?: PinnedAsOf & { readonly timeMs: number }
+}
+
 async function backfillEach(
   views: readonly FeatureViewDef[],
+  pins: ReadonlyMap<FeatureViewDef, Pin>,
   registry: Registry,
   runtime: Runtime,
   deadLetters: BackfillDeadLetters,
@@ -259,8 +294,8 @@ async function backfillEach(
   summary: Record<string, unknown>[],
 ): Promise<void> {
   const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
-  const snapshotId = stringOption(args, 'snapshot-id')
   for (const view of views) {
+    const { snapshotId, asOf } = pins.get(view) ?? { snapshotId: undefined }
     // A progress bar on a terminal only: CI logs and --json stay quiet.
     const interactive = !ctx.json && process.stderr.isTTY
     const startedAt = runtime.clock.nowMs()
@@ -282,10 +317,18 @@ async function backfillEach(
       ctx.err(
         `\r${progressLine(view.name, { done: result.records, total: result.records, rows: result.rows }, runtime.clock.nowMs() - startedAt, true)}   \n`,
       )
-    summary.push({ view: `${view.name}@${view.version}`, ...result })
+    summary.push({
+      view: `${view.name}@${view.version}`,
+      ...result,
+      ...(asOf === undefined ? {} : { asOfMs: asOf.timeMs, archiveSnapshotCommittedAtMs: asOf.committedAtMs }),
+    })
+    const from =
+      asOf === undefined
+        ? `archive snapshot ${result.archiveSnapshotId ?? '(none)'}`
+        : `archive snapshot ${asOf.snapshotId}, current at ${isoTextOrMs(asOf.timeMs)} (committed ${isoTextOrMs(asOf.committedAtMs)})`
     if (!ctx.json)
       ctx.out(
-        `${view.name} v${view.version}: backfilled ${result.records} records → ${result.rows} rows, ${result.deadLetters} dead letters (complete through ${JSON.stringify(result.completeThrough)})\n`,
+        `${view.name} v${view.version}: backfilled ${result.records} records → ${result.rows} rows, ${result.deadLetters} dead letters, from ${from} (complete through ${JSON.stringify(result.completeThrough)})\n`,
       )
   }
 }

@@ -14,6 +14,8 @@ import type { FeatureRowReader, FeatureTableStats, PinnedFeatureFiles } from '..
 import { isOfflineRowArray, type ArchiveRow, type ArchiveRows, type OfflineRows, type OfflineSink, type OfflineTable, type RowOrigin, type StagedFiles, type ViewVersion } from '../../../ports/offline.ts'
 import type { CompactionSummary, ExpirySummary, OfflineCompactor, OrphanRemoval, OrphanRemovalSummary, SnapshotRetention } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
+import type { SnapshotLog, SnapshotLogReader } from '../../../ports/snapshot-log.ts'
+import { readSnapshotLog } from './snapshot-log.ts'
 import { appendFiles } from './append-files.ts'
 import { compactPartitions } from './compaction.ts'
 import { loadTableOrNone } from './damaged-table.ts'
@@ -96,7 +98,7 @@ export interface IcebergOfflineSinkOptions {
   readonly snapshotExpiry?: AutomaticExpiry
 }
 
-export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, OfflineCompactor {
+export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, OfflineCompactor, SnapshotLogReader {
   readonly #store: ObjectStore
   readonly #tables = new Map<string, Promise<IcebergTable>>()
   readonly #views = new Map<string, FeatureViewDef>()
@@ -258,6 +260,10 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
       out.push({ snapshotId: String(snapshot['snapshot-id']), markers: { ...acc } })
     }
     return out
+  }
+
+  snapshotLog(tableId: string): Promise<SnapshotLog> {
+    return readSnapshotLog(this.#store, tableId)
   }
 
   readFeatureRows(view: FeatureViewDef, options: { readonly snapshotId?: string | null } = {}): Promise<Map<string, FeatureRow[]>> {
