@@ -1,7 +1,7 @@
 /**
  * A live group meets a view whose backfill is complete yet has no backfill state of its own
  * (docs/semantics.md §14): the registry keeps one status per view version, so another group's
- * `kfs replay` (a canary, a second region sharing the registry) marked it complete. Before, the
+ * `kfs replay` marked it complete (here: its status copied into this data dir's registry). Before, the
  * group's `kfs run` started the view at its checkpointed position without its history — counts too
  * low online and offline, exit 0 everywhere, and `verify-parity` differed. Each way a group meets
  * such a view: its checkpoints lack it (a plain view, a re-keyed one on its internal topic), or it
