@@ -34,24 +34,31 @@ export interface AdoptedBackfill {
 
 /**
  * The view's backfill state on this partition, if its backfill got there; undefined otherwise (the
- * view then starts empty at the partition's position). A backfill past the live position cannot be
- * handed over: the live view would skip the records in between. A partition the backfill has no
- * checkpoint of while it has some of the topic's others held no archived record in the snapshot it
- * replayed: the view's state there is empty at the partition's start.
+ * view then starts with the partition, from its first offset). A backfill past the live position
+ * cannot be handed over: the live view would skip the records in between. With no backfill
+ * checkpoint of the partition, the view's state is empty at the partition's start, and the archive
+ * catches it up: when the backfill has checkpoints of the topic's other partitions (this one held no
+ * archived record in the snapshot it replayed), and whenever the partition has a live checkpoint
+ * (`checkpointed`) — the group consumed the partition without the view, so it has history.
  */
 export async function backfillToAdopt(
   checkpoints: CheckpointStore | undefined,
   view: FeatureViewDef,
   source: SourceDef,
-  at: { readonly topic: string; readonly partition: number; readonly nextOffset: string },
+  at: { readonly topic: string; readonly partition: number; readonly nextOffset: string; readonly checkpointed: boolean },
 ): Promise<AdoptedBackfill | undefined> {
-  const { topic, partition, nextOffset } = at
+  const { topic, partition, nextOffset, checkpointed } = at
   const backfill = await checkpoints?.latest(topic, partition)
   // The backfill's snapshot held nothing of this partition, but live may have archived records of it
   // since (a `kfs replay` beside a running `kfs run`, a --snapshot-id, a first checkpoint whose archive
   // commit was still pending): started at the live position, the view skipped them. It starts empty at
   // offset 0 and is caught up from the archive like the partitions the backfill did replay.
-  if (checkpoints !== undefined && backfill === undefined && (await checkpoints.hasTopic(topic))) {
+  // No backfill of this group at all while its live checkpoint lacks the view: the registry keeps
+  // one status per view version, so another group's backfill (or a shared registry's) marked it
+  // complete. Started at the live position the view lacked its history (counts too low, exit 0);
+  // caught up from this group's own archive — every record it read, in offset order, through the
+  // same operators — it reaches the state a backfill of this group would have handed over.
+  if (checkpoints !== undefined && backfill === undefined && (checkpointed || (await checkpoints.hasTopic(topic)))) {
     return { task: createPartitionTask({ views: [view], source }), nextOffset: '0', rowsAtNextOffset: 0 }
   }
   const saved = backfill?.views[0]

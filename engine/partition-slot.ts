@@ -77,8 +77,8 @@ export class PartitionSlot {
 
   /**
    * Restores from the latest checkpoint, or starts fresh at `startOffset`. A view the checkpoint
-   * does not know starts empty at the partition's position (see the backfill hand-off for views
-   * that need history).
+   * does not know is adopted from its backfill, or starts empty at offset 0, and is caught up from
+   * the archive to the partition's position (backfill-hand-off.ts): never without its history.
    */
   static async restore(options: SlotOptions, deps: SlotDeps, startOffset = '0'): Promise<PartitionSlot> {
     const { topic, partition, source, views } = options
@@ -97,7 +97,7 @@ export class PartitionSlot {
         processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset, rowsAtNextOffset: saved.rowsAtNextOffset ?? 0 }))
         continue
       }
-      const backfill = await backfillToAdopt(options.backfillCheckpoints?.(view), view, source, { topic, partition, nextOffset })
+      const backfill = await backfillToAdopt(options.backfillCheckpoints?.(view), view, source, { topic, partition, nextOffset, checkpointed: latest !== undefined })
       if (backfill) {
         processors.push(new PartitionProcessor({ topic, partition, source, ...backfill }))
         adopted.push(processors.length - 1)

@@ -2,9 +2,9 @@
  * The live group a `kfs replay` backfill hands its view over to (docs/semantics.md §14). The
  * backfill checkpoints under `<group>.backfill.<view>@<version>` and marks the view complete in the
  * registry, which holds one status per view version, not per group. A live engine of another
- * group then finds the view complete yet no backfill state of its own: it starts the view empty at
- * its position, and the view's history is missing from every row after — a wrong answer with exit
- * 0 everywhere. So the group must be one whose live engine consumed the topic the backfill reads:
+ * group then finds the view complete yet no backfill state of its own, and catches the view up
+ * from its own archive (engine/backfill-hand-off.ts) — the backfill was work no engine takes over.
+ * So the group must be one whose live engine consumed the topic the backfill reads:
  * it has checkpoints of that topic (the archive is written by that engine).
  */
 import { FeatureStoreError } from '../../core/errors.ts'
