@@ -11,6 +11,7 @@ import { FeatureStoreError } from '../../core/errors.ts'
 import { CheckpointStore } from '../../engine/checkpoint-store.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
 import { UsageError } from './command.ts'
+import { liveGroupsByTopic } from './live-groups.ts'
 
 /**
  * Throws unless `groupId`'s live engine has checkpoints of `topic`: a usage error (exit 2) when the
@@ -25,12 +26,7 @@ export async function requireHandOverGroup(
   view: string,
 ): Promise<void> {
   if (await new CheckpointStore(store, groupId).hasTopic(topic)) return
-  const consumers = new Set<string>()
-  for (const key of await store.list('checkpoints/')) {
-    const [, group, keyTopic] = key.split('/').map((part) => decodeURIComponent(part))
-    if (group && !group.includes('.backfill.') && keyTopic === topic && /\/ckpt-\d+\.json$/.test(key)) consumers.add(group)
-  }
-  const others = [...consumers].sort().join(', ')
+  const others = ((await liveGroupsByTopic(store)).get(topic) ?? []).join(', ')
   const why = `the live engine of group ${groupId} has no checkpoint of ${topic}, so no kfs run of it would take ${view} over from the backfill (it would start the view without its history)`
   const way =
     others === ''

@@ -14,6 +14,7 @@ import { backfillReadRetry, settleBackfills } from '../../replay/backfill-before
 import { backfillEnvironment, publishedViews } from './live-views.ts'
 import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 import { listenForStop, type StopSignal } from './stop-signal.ts'
+import { consumedTopics, requireSoleLiveGroup } from './live-groups.ts'
 
 export const DEFAULT_GROUP = 'kfs-engine'
 
@@ -46,7 +47,8 @@ start resumes from the last checkpoint that was published, losing nothing); 2 fo
 Options:
 ${FEATURES_HELP}
   --views <a,b>          run only these views (default: every view of the module)
-  --group <id>           consumer group and checkpoint namespace (default ${DEFAULT_GROUP})
+  --group <id>           consumer group and checkpoint namespace (default ${DEFAULT_GROUP}); one live
+                         group per topic per store: a topic another group consumed here exits 1
   --until-caught-up      stop (exit 0) once every partition is consumed to its end
   --idle <duration>      with --until-caught-up: how long the end must hold (default 2s)
   --json                 print a JSON summary on exit
@@ -91,6 +93,8 @@ Examples:
       const { set } = await loadFeatures(args, ctx, registry)
       const views = await publishedViews(set, registry, only)
       if (views.length === 0) throw new FeatureStoreError('NOT_FOUND', 'nothing to run: the features module defines no view')
+      // Before the backfills and the engine: both write the topics' archives.
+      await requireSoleLiveGroup(runtime.store, groupId, consumedTopics(views))
       await settleBackfills(views, registry, backfillEnvironment(runtime), groupId, logger, (line) => ctx.err(`${line}\n`))
 
       const log = await runtime.eventLog()
