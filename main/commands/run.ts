@@ -93,7 +93,7 @@ Examples:
       const { set } = await loadFeatures(args, ctx, registry)
       const views = await publishedViews(set, registry, only)
       if (views.length === 0) throw new FeatureStoreError('NOT_FOUND', 'nothing to run: the features module defines no view')
-      // Before the backfills and the engine: both write the topics' archives.
+      // Before the backfills (they write feature tables) and the engine (the archives, the re-key topics).
       await requireSoleLiveGroup(runtime.store, groupId, consumedTopics(views))
       await settleBackfills(views, registry, backfillEnvironment(runtime), groupId, logger, (line) => ctx.err(`${line}\n`))
 
