@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import type { FeatureRow, FeatureViewDef, SourceDef } from '../../features/types.ts'
 import type { EventLog } from '../../ports/event-log.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
+import type { OnlineStore } from '../../ports/online-store.ts'
 import { readFeatureRowsByEntity } from '../../adapters/offline/iceberg/feature-rows.ts'
 import type { Encoder } from '../../schemas/encoder.ts'
 import { runReference, type ReferenceRecord } from '../reference/reference-model.ts'
@@ -103,6 +104,25 @@ export function assertSameRows(actual: Map<string, FeatureRow[]>, expected: Map<
     rows += exp.length
   }
   assert.ok(rows > 0, `${what}: expected some rows`)
+}
+
+/** The online store holds, for every entity of `expected`, its last expected row (as_of and values). */
+export async function assertOnlineHoldsLastRows(online: OnlineStore, view: FeatureViewDef, expected: Map<string, FeatureRow[]>): Promise<void> {
+  const features = view.features.map((f) => f.name)
+  const keys = [...expected.keys()].sort()
+  const reads = await online.readRows(
+    keys.map((entityKey) => ({ view, entityKey, features })),
+    Math.max(...keys.map((k) => expected.get(k)!.at(-1)!.asOfMs)),
+  )
+  for (const [i, key] of keys.entries()) {
+    const last = expected.get(key)!.at(-1)!
+    const got = reads[i]!
+    assert.equal(got.asOfMs, last.asOfMs, `online as_of of ${key}`)
+    assert.ok(
+      got.values.every((v, j) => valuesClose(v, last.values[j])),
+      `online row of ${key}: ${JSON.stringify(got.values)}, expected ${JSON.stringify(last.values)}`,
+    )
+  }
 }
 
 /** docs/design.md §3: against the independent oracle, floats agree within 1e-9 relative. */

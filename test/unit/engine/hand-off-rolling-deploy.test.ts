@@ -28,12 +28,12 @@ import type { DeadLetterSink } from '../../../ports/dead-letters.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
 import {
+  assertOnlineHoldsLastRows,
   assertSameRows,
   expectedRowsByEntity,
   generatePurchases,
   offlineRowsByEntity,
   produceEvents,
-  valuesClose,
   waitFor,
   type ProducedRecord,
 } from '../../support/scenario.ts'
@@ -124,21 +124,7 @@ void test('a rolling deploy adds a view the group never backfilled: every partit
       expected,
       'user_big_spends offline table after a rolling deploy',
     )
-    const features = userBigSpends.features.map((f) => f.name)
-    const keys = [...expected.keys()].sort()
-    const reads = await online.readRows(
-      keys.map((entityKey) => ({ view: userBigSpends, entityKey, features })),
-      Math.max(...keys.map((k) => expected.get(k)!.at(-1)!.asOfMs)),
-    )
-    for (const [i, key] of keys.entries()) {
-      const last = expected.get(key)!.at(-1)!
-      const got = reads[i]!
-      assert.equal(got.asOfMs, last.asOfMs, `online as_of of ${key}`)
-      assert.ok(
-        got.values.every((v, j) => valuesClose(v, last.values[j])),
-        `online row of ${key}: ${JSON.stringify(got.values)}, expected ${JSON.stringify(last.values)}`,
-      )
-    }
+    await assertOnlineHoldsLastRows(online, userBigSpends, expected)
   } finally {
     for (const engine of engines) await engine.stop().catch(() => undefined)
     await log.close()
