@@ -26,17 +26,8 @@ import type { FeatureRow } from '../../../features/types.ts'
 import type { TaskDeadLetter } from '../../../operators/task/output.ts'
 import { prng } from '../../support/scenario.ts'
 import { attributeView, changeSource, currentStateView, GROUP } from '../operators/changes/change-scenarios.ts'
+import { expectedGroups, GROUPS, type CurrentTable, type Row } from '../operators/changes/current-table.ts'
 
-interface Row {
-  readonly id: number
-  readonly grp: string
-  readonly x: number | null
-  readonly s: string
-}
-
-type Table = Map<number, { c: number; row: Row | null }>
-
-const GROUPS = ['A', 'B', 'C'] as const
 const SEEDS = 300
 const source = changeSource(1_000_000_000, 1_000_000_000)
 const groupsView = currentStateView(source, 'filter')
@@ -45,7 +36,7 @@ const TEXT = new TextEncoder()
 
 interface Changelog {
   readonly changes: { readonly t: number; readonly event: Record<string, unknown> }[]
-  readonly table: Table
+  readonly table: CurrentTable
   /** Deletes of a row not live, not superseded: `unknown_retraction` in each view. */
   readonly unknownDeletes: number
   /** Updates and deletes whose before image names another group than the live row's: `before_mismatch` in each view. */
@@ -67,7 +58,7 @@ function randomChangelog(seed: number): Changelog {
   const rnd = prng(seed)
   const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1))
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T
-  const table: Table = new Map()
+  const table: CurrentTable = new Map()
   const changes: Changelog['changes'] = []
   let unknownDeletes = 0
   let mismatches = 0
@@ -171,17 +162,6 @@ function feed(task: PartitionTask, events: readonly TaskEvent[]): { rows: Featur
     out.dead.push(...deadLetters)
   }
   return out
-}
-
-function expectedGroups(table: Table): Map<string, unknown[]> {
-  const groups = new Map<string, unknown[]>()
-  for (const g of GROUPS) {
-    const rows = [...table.values()].flatMap(({ row }) => (row !== null && row.grp === g && row.s !== 'hidden' ? [row] : []))
-    const xs = rows.flatMap((r) => (r.x === null ? [] : [r.x]))
-    const sum = xs.reduce((a, b) => a + b, 0)
-    groups.set(g, [rows.length, xs.length, sum, xs.length === 0 ? null : sum / xs.length])
-  }
-  return groups
 }
 
 void describe('re-key stage > changes older than their row', () => {

@@ -23,33 +23,25 @@ import { createPartitionTask } from '../../../../operators/task/partition-task.t
 import type { ChangeStep } from '../../../reference/changes-reference.ts'
 import { prng } from '../../../support/scenario.ts'
 import { attributeView, changeSource, currentStateView, feedTask } from './change-scenarios.ts'
-
-interface Row {
-  readonly id: number
-  readonly grp: string
-  readonly x: number | null
-  readonly s: string
-}
-
+import { expectedGroups, GROUPS, type CurrentTable, type Row } from './current-table.ts'
 interface Changelog {
   /** Whole changes, in offset order (what an attribute view reads). */
   readonly whole: ChangeStep[]
   /** The same changes as the re-key stage forwards them to a current-state view. */
   readonly rekeyed: ChangeStep[]
   /** The current table at the end: per key, its clock and row (null once deleted). */
-  readonly table: Map<number, { c: number; row: Row | null }>
+  readonly table: CurrentTable
   /** How many deletes named a key that was not live. */
   readonly unknownDeletes: number
 }
 
-const GROUPS = ['A', 'B', 'C'] as const
 const SEEDS = 400
 
 function randomChangelog(seed: number): Changelog {
   const rnd = prng(seed)
   const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1))
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T
-  const table = new Map<number, { c: number; row: Row | null }>()
+  const table: CurrentTable = new Map()
   const index = new Map<number, string>()
   const whole: ChangeStep[] = []
   const rekeyed: ChangeStep[] = []
@@ -89,18 +81,6 @@ function randomChangelog(seed: number): Changelog {
     } else rekeyed.push({ offset, eventTimeMs: t, event })
   }
   return { whole, rekeyed, table, unknownDeletes }
-}
-
-/** count, count(x), sum(x), avg(x) per group over the current rows the filter passes. */
-function expectedGroups(table: Changelog['table']): Map<string, unknown[]> {
-  const groups = new Map<string, unknown[]>()
-  for (const g of GROUPS) {
-    const rows = [...table.values()].flatMap(({ row }) => (row !== null && row.grp === g && row.s !== 'hidden' ? [row] : []))
-    const xs = rows.flatMap((r) => (r.x === null ? [] : [r.x]))
-    const sum = xs.reduce((a, b) => a + b, 0)
-    groups.set(g, [rows.length, xs.length, sum, xs.length === 0 ? null : sum / xs.length])
-  }
-  return groups
 }
 
 void describe('operators > change views > against the current table', () => {
