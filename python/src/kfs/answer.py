@@ -87,8 +87,8 @@ def holds(kfs_type: str, value: Any) -> bool:
 
 
 def typed(kfs_type: str, value: Any) -> Any:
-    """A value ``holds`` accepts as the Python value of its type: a long as an ``int`` (JavaScript
-    may write a whole double's text, 1e+21), a double as a ``float`` — JavaScript writes a whole
+    """A value ``holds`` accepts as the Python value of its type: a long as an ``int`` (a whole
+    number written as a float's text, ``5.0``, is its int), a double as a ``float`` — JavaScript writes a whole
     double below 1e21 as integer digits (2^60 as ``1152921504606847000``), which ``json`` reads as
     an int: its float is the double serve sent, where pyarrow refuses the int — lists element by element."""
     if value is None:
