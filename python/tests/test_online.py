@@ -25,7 +25,7 @@ def http_answer(kfs: Kfs, body: Dict[str, Any]) -> Dict[str, Any]:
 def same(cell: Any, value: Any) -> bool:
     """A DataFrame cell against a JSON value: null is None/NaN/NaT; lists compare element-wise."""
     if value is None:
-        return cell is None or cell is pd.NaT or (isinstance(cell, float) and math.isnan(cell))
+        return cell is None or cell is pd.NA or cell is pd.NaT or (isinstance(cell, float) and math.isnan(cell))
     if isinstance(value, list):
         return list(cell) == value
     return bool(cell == value)

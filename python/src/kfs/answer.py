@@ -86,16 +86,36 @@ def holds(kfs_type: str, value: Any) -> bool:
     return _SCALAR[kfs_type](value)
 
 
+def typed(kfs_type: str, value: Any) -> Any:
+    """A value ``holds`` accepts as the Python value of its type: a long as an ``int`` (a whole
+    number written as a float's text, ``5.0``, is its int), a double as a ``float`` — JavaScript writes a whole
+    double below 1e21 as integer digits (2^60 as ``1152921504606847000``), which ``json`` reads as
+    an int: its float is the double serve sent, where pyarrow refuses the int — lists element by element."""
+    if value is None:
+        return None
+    if kfs_type.endswith("[]"):
+        return [typed(kfs_type[:-2], v) for v in value]
+    if kfs_type == "long":
+        return int(value)
+    if kfs_type == "double":
+        return float(value)
+    return value
+
+
+def typed_values(name: str, values: List[Any], kfs_type: str) -> List[Any]:
+    """``values`` of feature ``name`` as their type's Python values; BAD_RESPONSE for one its type cannot hold."""
+    for i, value in enumerate(values):
+        if not holds(kfs_type, value):
+            raise bad_response(f"row {i}: {value!r} is not a {kfs_type}, the type of feature {name}")
+    return [typed(kfs_type, v) for v in values]
+
+
 def column(name: str, values: List[Any], kfs_type: Optional[str]) -> pa.Array:
     """The Arrow column of a feature's values, typed as the training set types it (registry.py's
     ARROW_TYPES); BAD_RESPONSE for a value its type cannot hold. A type unknown here is inferred."""
     arrow_type = ARROW_TYPES.get(kfs_type) if kfs_type is not None else None
     if kfs_type is not None and arrow_type is not None:
-        for i, value in enumerate(values):
-            if not holds(kfs_type, value):
-                raise bad_response(f"row {i}: {value!r} is not a {kfs_type}, the type of feature {name}")
-        if kfs_type == "long":
-            values = [None if v is None else int(v) for v in values]
+        values = typed_values(name, values, kfs_type)
     try:
         return pa.array(values, arrow_type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:

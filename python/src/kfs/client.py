@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -13,9 +12,10 @@ import pandas as pd
 import pyarrow as pa
 import requests
 
-from .answer import check_answer, column, snippet
+from .answer import check_answer, column, snippet, typed_values
 from .errors import KfsError, NotFoundError, error_for
-from .registry import Registry, Service, View
+from .frames import to_pandas
+from .registry import ARROW_TYPES, Registry, Service, View
 from .training import Labels, historical_features, resolve_cli
 
 # A join-key value: text or an integer (a numpy scalar of either too).
@@ -145,27 +145,39 @@ class Client:
         service: Optional[str] = None,
         request: Optional[Mapping[str, Any]] = None,
     ) -> Dict[str, Any]:
-        """The same for a single entity, as a dict of column → value (None for null; as_of a UTC datetime)."""
+        """The same for a single entity, as a dict of column → value, each its type's Python value (README.md
+        "Value types"; None for null; as_of a UTC ``pd.Timestamp``, a datetime)."""
         for key, value in entity.items():
             if isinstance(value, (list, tuple)):
                 raise ValueError(f"entity[{key!r}] must be one value; use get_online_features for many")
         answer = self.get_online_features_response(entities={k: [v] for k, v in entity.items()}, features=features, service=service, request=request)
         row = answer["rows"][0]
+        registry = self._registry_knowing(answer["features"])
         out: Dict[str, Any] = dict(row["entities"])
-        out.update(zip(answer["features"], row["values"]))
+        for name, value in zip(answer["features"], row["values"]):
+            kfs_type = registry.value_type(name)
+            # The value as its type's Python value, as the frame holds it: a double serve wrote as
+            # integer digits (3, or 2^60 as 1152921504606847000) is the float it is, not an int.
+            out[name] = typed_values(name, [value], kfs_type)[0] if kfs_type in ARROW_TYPES else value
         for view, state in row["views"].items():
             out[f"{view}.status"] = state["status"]
             as_of = state.get("as_of")
-            out[f"{view}.as_of"] = None if as_of is None else datetime.fromtimestamp(as_of / 1000, tz=timezone.utc)
+            # pandas' Timestamp (a datetime) from the integer ms, exact: a float of as_of / 1000 is
+            # not, and a datetime ends at year 9999 where an event time may not.
+            out[f"{view}.as_of"] = None if as_of is None else pd.Timestamp(np.datetime64(as_of, "ms")).tz_localize("UTC")
         return out
+
+    def _registry_knowing(self, names: Sequence[str]) -> Registry:
+        """The kept registry; read again if it does not know one of ``names`` (applied since it was
+        read), so a value gets its declared type rather than one guessed from it (3 for a double)."""
+        registry = self.registry()
+        if any(registry.value_type(name) is None for name in names):
+            registry = self.registry(refresh=True)
+        return registry
 
     def _frame(self, answer: Mapping[str, Any]) -> pd.DataFrame:
         names: List[str] = list(answer["features"])
-        registry = self.registry()
-        # A name the kept registry does not have was applied since it was read: read it again,
-        # so the column gets its type rather than one guessed from the values (3 for a double).
-        if any(registry.value_type(name) is None for name in names):
-            registry = self.registry(refresh=True)
+        registry = self._registry_knowing(names)
         rows: List[Mapping[str, Any]] = list(answer["rows"])
         columns: Dict[str, pa.Array] = {}
         keys: List[str] = []
@@ -191,7 +203,7 @@ class Client:
             states = [row["views"].get(v, {}) for row in rows]
             columns[f"{v}.status"] = pa.array([s.get("status") for s in states], pa.string())
             columns[f"{v}.as_of"] = pa.array([s.get("as_of") for s in states], pa.timestamp("ms", tz="UTC"))
-        return pa.table(columns).to_pandas() if columns else pd.DataFrame(index=range(len(rows)))
+        return to_pandas(pa.table(columns)) if columns else pd.DataFrame(index=range(len(rows)))
 
     # -- offline --------------------------------------------------------------------------------
 

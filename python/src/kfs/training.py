@@ -1,8 +1,8 @@
 """Point-in-time training sets through the ``kfs training-set`` CLI.
 
 The CLI decides the answer, so this module only hands it the labels and reads back the Parquet
-file it wrote: the DataFrame is, cell for cell, what ``kfs training-set`` writes (pyarrow's
-``to_pandas`` of that file). A labels DataFrame is written to Parquet first, with the types kfs
+file it wrote: the DataFrame is, cell for cell, what ``kfs training-set`` writes (that file's
+Arrow table, converted by frames.py: integer columns nullable, never float). A labels DataFrame is written to Parquet first, with the types kfs
 reads (large strings and dictionary-encoded strings as plain strings).
 """
 
@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import KfsError, UsageError, error_for_code
+from .frames import to_pandas
 
 Labels = Union[pd.DataFrame, str, "os.PathLike[str]"]
 
@@ -96,7 +97,8 @@ def historical_features(
         if done.returncode != 0:
             raise _cli_error(done)
         result: Dict[str, Any] = json.loads(done.stdout)
-        frame = pq.read_table(out_path).to_pandas()
+        # Read as frames.py reads every table: a long column with a null stays exact (Int64), not float64.
+        frame = to_pandas(pq.read_table(out_path))
     frame.attrs["kfs_training_set"] = {"id": result.get("id"), "rows": result.get("rows"), "record": result.get("record")}
     return frame
 
