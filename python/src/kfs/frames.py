@@ -50,14 +50,14 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
 
 
 def _is_list(arrow_type: pa.DataType) -> bool:
-    return pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type)
+    return bool(pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type))
 
 
 def _lossy_list(arrow_type: pa.DataType) -> bool:
     """A list (of lists …) of integers or booleans: numpy reads its null elements as NaN."""
     while _is_list(arrow_type):
         arrow_type = arrow_type.value_type
-    return pa.types.is_integer(arrow_type) or pa.types.is_boolean(arrow_type)
+    return bool(pa.types.is_integer(arrow_type) or pa.types.is_boolean(arrow_type))
 
 
 def _null_inside(column: "pa.ChunkedArray") -> bool:
