@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import type { Clock } from '../../../core/clock.ts'
 import { DefinitionError } from '../../../core/errors.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
+import { renderShow } from '../../../main/commands/registry-format.ts'
 import {
   createRegistry,
   DefinitionChangedError,
@@ -132,9 +133,11 @@ const withConstants = (v: number, extra = ''): string =>
   )
 
 void describe('registry > constants: what the functions read, part of the version', () => {
-  void test('a module changed only in a constant: a changed version, refused by apply (publish version 2), the change named', async () => {
+  void test('a module changed only in a constant: a changed version, refused by apply (publish version 2), the change named; registry show lists them', async () => {
     const registry = createRegistry({ store: new MemoryObjectStore(), clock: manualClock() })
     await registry.apply(await loadDefinitions(withConstants(10)))
+    const shown = renderShow((await registry.getView('big_purchases', 1))!, [1], [])
+    assert.match(shown, /\n {2}constants {5}\{"threshold":10\}\n/)
     const changed: DefinitionSet = await loadDefinitions(withConstants(20))
     const plan = await registry.diff(changed)
     assert.deepEqual(
