@@ -18,6 +18,8 @@ const confined = [
   { pkg: ['parquet-wasm', 'parquet-wasm/*', 'apache-arrow'], folder: 'adapters/offline/parquet' },
   { pkg: ['pino'], folder: 'main' },
   { pkg: ['@duckdb/*'], folder: 'adapters/duckdb' },
+  // Reading a definition's function text: what it captures from outside (docs/semantics.md §27).
+  { pkg: ['acorn', 'eslint-scope'], folder: 'features/closure' },
 ]
 
 /**

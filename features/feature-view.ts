@@ -4,23 +4,33 @@ import { expandAggregations, type AggregationOptions } from './aggregations.ts'
 import { changeViewFeatures } from './change-view.ts'
 import { FEATURE_TABLE_ROW_COLUMNS } from './entity.ts'
 import { didYouMean, recordFields, type AvroField } from './avro-fields.ts'
-import type { EntityDef, EventRecord, FeatureViewDef, SourceDef } from './types.ts'
+import type { Constants, EntityDef, EventRecord, FeatureViewDef, SourceDef } from './types.ts'
+import { checkConstants, hasConstants } from './constants.ts'
+import { checkSelfContained } from './closure/self-contained.ts'
 import { brand, checkDuration, checkName, checkTags, checkText } from './validate.ts'
 import { resolveValueLimits, type ValueLimitsOptions } from './limits.ts'
 
 /** Avro-like types a `map` may give the fields it adds or overrides. */
 export type MappedFieldType = 'int' | 'long' | 'float' | 'double' | 'string' | 'boolean'
 
-export interface FeatureViewOptions {
+export interface FeatureViewOptions<C extends Constants = Constants> {
   readonly name: string
   /** Positive integer; publish logic or schema changes as a new version (the registry refuses edits). */
   readonly version: number
   readonly entity: EntityDef
   readonly source: SourceDef
-  /** Pure predicate over the decoded event. Its source text is hashed, so keep it self-contained. */
-  readonly filter?: (event: EventRecord) => boolean
-  /** Pure projection of the decoded event. Its source text is hashed, so keep it self-contained. */
-  readonly map?: (event: EventRecord) => EventRecord
+  /**
+   * Values filter and map read, given to them as their second argument: JSON data, part of the
+   * view's hash, so changing one is a new version (docs/semantics.md §27).
+   */
+  readonly constants?: C
+  /**
+   * Pure predicate over the decoded event. Its source text is hashed, so it may read nothing from
+   * outside it but its parameters and pure globals (a module constant is refused: use `constants`).
+   */
+  readonly filter?: (event: EventRecord, constants: C) => boolean
+  /** Pure projection of the decoded event; self-contained like `filter`. */
+  readonly map?: (event: EventRecord, constants: C) => EventRecord
   /** Types of the fields `map` adds or overrides (the rest keep their Avro types). */
   readonly mapFields?: Readonly<Record<string, MappedFieldType>>
   /** Windowed aggregations of an event source; over a table or changelog source, lifetime count/sum/avg of the rows currently in each group. */
@@ -89,7 +99,7 @@ function checkJoinKeyKinds(entity: EntityDef, fields: readonly AvroField[], mapp
  *   tags: { team: 'risk' },
  * })
  */
-export function featureView(options: FeatureViewOptions): FeatureViewDef {
+export function featureView<C extends Constants = Constants>(options: FeatureViewOptions<C>): FeatureViewDef {
   const name = checkName(options?.name, 'view')
   const where = `view ${name}`
   if (!Number.isSafeInteger(options.version) || options.version < 1) {
@@ -103,6 +113,15 @@ export function featureView(options: FeatureViewOptions): FeatureViewDef {
   }
   if (options.map !== undefined && typeof options.map !== 'function') {
     throw new DefinitionError(`${where}: map must be a function (event) => event, got ${typeof options.map}`)
+  }
+  // Their text is all the view's hash holds of them: refuse one that reads a value from elsewhere.
+  for (const what of ['filter', 'map'] as const) {
+    const fn = options[what]
+    if (fn !== undefined) checkSelfContained(fn, { where, what, signature: '(event, constants) => … constants.<name> …' })
+  }
+  const constants = checkConstants(options.constants, where)
+  if (hasConstants(constants) && options.filter === undefined && options.map === undefined) {
+    throw new DefinitionError(`${where}: constants are what filter and map read, but there is neither; remove constants or add a filter or map`)
   }
   if (options.mapFields !== undefined && options.map === undefined) {
     throw new DefinitionError(`${where}: mapFields describes what map adds, but there is no map; remove mapFields or add map`)
@@ -153,8 +172,11 @@ export function featureView(options: FeatureViewOptions): FeatureViewDef {
     version: options.version,
     entity,
     source,
-    filter: options.filter,
-    map: options.map,
+    // The functions get exactly `constants` (checked copy) as C: the same members the caller declared.
+    filter: options.filter as FeatureViewDef['filter'],
+    map: options.map as FeatureViewDef['map'],
+    // Absent when there are none, so the description and hash of a view without them stay as they were.
+    ...(hasConstants(constants) ? { constants } : {}),
     features: Object.freeze(features),
     ttlMs: checkDuration(options.ttl, where, 'ttl', { positive: true }),
     owner: checkText(options.owner, where, 'owner', { required: true }),

@@ -16,4 +16,5 @@ export { defaultHopMs, windowLabel, type AggregationOptions, type WindowSpec } f
 export { parseFeatureRef, formatFeatureRef, type ParsedFeatureRef } from './feature-ref.ts'
 export { isBranded as isDefinition } from './validate.ts'
 export { DEFAULT_VALUE_LIMITS, type ValueLimitsOptions } from './limits.ts'
+export { NO_CONSTANTS, MAX_CONSTANTS_BYTES } from './constants.ts'
 export type * from './types.ts'

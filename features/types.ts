@@ -113,6 +113,12 @@ export interface FeatureDef {
 
 export type EventRecord = Readonly<Record<string, unknown>>
 
+/** A value of a definition's `constants`: JSON data (features/constants.ts, docs/semantics.md §27). */
+export type ConstantValue = null | boolean | number | string | readonly ConstantValue[] | { readonly [key: string]: ConstantValue }
+
+/** The values a definition's functions read, passed to them as an argument and part of the definition's hash. */
+export type Constants = Readonly<Record<string, ConstantValue>>
+
 /** Size limits of a view's values (features/limits.ts, docs/semantics.md §1). */
 export interface ValueLimits {
   /** Largest string value, in UTF-8 bytes, an aggregation takes; larger → dead letter `oversize`. */
@@ -127,10 +133,12 @@ export interface FeatureViewDef {
   readonly version: number
   readonly entity: EntityDef
   readonly source: SourceDef
-  /** Pure predicate over the decoded event; its source text is part of the view's hash. */
-  readonly filter: ((event: EventRecord) => boolean) | undefined
-  /** Pure projection of the decoded event; its source text is part of the view's hash. */
-  readonly map: ((event: EventRecord) => EventRecord) | undefined
+  /** Pure predicate over the decoded event; its source text is part of the view's hash, and it reads nothing from outside it but `constants`. */
+  readonly filter: ((event: EventRecord, constants: Constants) => boolean) | undefined
+  /** Pure projection of the decoded event; its source text is part of the view's hash, and it reads nothing from outside it but `constants`. */
+  readonly map: ((event: EventRecord, constants: Constants) => EventRecord) | undefined
+  /** What filter and map get as their second argument; part of the view's hash. Absent: none (`{}`; the builder leaves it out then). */
+  readonly constants?: Constants
   readonly features: readonly FeatureDef[]
   /** Max age: an online row older than this is OUTSIDE_TTL; also the Redis key TTL. */
   readonly ttlMs: number
@@ -169,8 +177,10 @@ export interface RequestFeatureDef {
   readonly request: Readonly<Record<string, RequestValueType>>
   readonly features: readonly FeatureRef[]
   readonly outputType: RequestValueType
-  /** Pure: same function in serving and in training-set generation. */
-  readonly fn: (request: Readonly<Record<string, unknown>>, features: Readonly<Record<string, FeatureValue>>) => FeatureValue | boolean
+  /** Pure: same function in serving and in training-set generation; it reads nothing from outside its text but `constants`. */
+  readonly fn: (request: Readonly<Record<string, unknown>>, features: Readonly<Record<string, FeatureValue>>, constants: Constants) => FeatureValue | boolean
+  /** What fn gets as its third argument; part of the feature's hash. Absent: none (`{}`). */
+  readonly constants?: Constants
   readonly description: string
 }
 

@@ -19,11 +19,14 @@
  * source's own record keeps it.
  *
  * Function source text comes from `Function.prototype.toString()`, i.e. the code as tsx/esbuild
- * emitted it, with runs of whitespace collapsed. Two caveats: a function's closure is not part of
- * its text (keep filter/map self-contained), and a transpiler upgrade that reprints code changes
- * the hash (re-publish as a new version, or pin the toolchain).
+ * emitted it, with runs of whitespace collapsed. A function's closure is not part of its text, so
+ * the builders refuse a filter, map or fn that reads anything from outside it but pure globals
+ * (features/closure/, docs/semantics.md §27); the values it needs come as the definition's
+ * `constants`, which are logic (present only when there are some, so older hashes stay). A
+ * transpiler upgrade that reprints code changes the hash (re-publish as a new version, or pin the
+ * toolchain).
  */
-import type { ChangeSourceSpec, ChangeViewMode, EntityDef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef, SourceDef, TableLocation, ValueLimits } from '../features/types.ts'
+import type { ChangeSourceSpec, ChangeViewMode, Constants, EntityDef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef, SourceDef, TableLocation, ValueLimits } from '../features/types.ts'
 import { DEFAULT_VALUE_LIMITS } from '../features/limits.ts'
 import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../operators/task/event-time-rule.ts'
 
@@ -89,6 +92,8 @@ export interface ViewLogic {
   }
   readonly filter: string | null
   readonly map: string | null
+  /** What filter and map read (present only when the view has some, so older hashes stay). */
+  readonly constants?: Constants
   readonly features: readonly FeatureLogic[]
   readonly ttlMs: number
   readonly limits?: ValueLimits
@@ -159,6 +164,7 @@ export function viewLogic(view: FeatureViewDef): ViewLogic {
     },
     filter: functionText(view.filter),
     map: functionText(view.map),
+    ...(view.constants === undefined || Object.keys(view.constants).length === 0 ? {} : { constants: view.constants }),
     features: view.features.map((f) => ({
       name: f.name,
       type: f.type,
@@ -256,8 +262,17 @@ export interface RequestFeatureLogic {
   readonly features: readonly string[]
   readonly outputType: string
   readonly fn: string
+  /** What fn reads (present only when the feature has some, so older hashes stay). */
+  readonly constants?: Constants
 }
 
 export function requestFeatureLogic(r: RequestFeatureDef): RequestFeatureLogic {
-  return { name: r.name, request: { ...r.request }, features: [...r.features], outputType: r.outputType, fn: functionText(r.fn) ?? '' }
+  return {
+    name: r.name,
+    request: { ...r.request },
+    features: [...r.features],
+    outputType: r.outputType,
+    fn: functionText(r.fn) ?? '',
+    ...(r.constants === undefined || Object.keys(r.constants).length === 0 ? {} : { constants: r.constants }),
+  }
 }

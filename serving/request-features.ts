@@ -11,6 +11,7 @@
 import type { FeatureValue, RequestFeatureDef } from '../features/types.ts'
 import { ignoreLaterRejection } from '../core/returned-value.ts'
 import { MAX_REQUEST_STRING_CHARS, requestOutput } from '../features/request-output.ts'
+import { NO_CONSTANTS } from '../features/constants.ts'
 import { RequestFeatureFailure } from './errors.ts'
 
 /** Longest string a request feature may return (features/request-output.ts). */
@@ -28,7 +29,7 @@ export function runRequestFeature(
   for (const field of Object.keys(def.request)) own[field] = request[field]
   let value: unknown
   try {
-    value = def.fn(own, inputs)
+    value = def.fn(own, inputs, def.constants ?? NO_CONSTANTS)
   } catch (err: unknown) {
     throw new RequestFeatureFailure(def.name, 'threw', { cause: err })
   }

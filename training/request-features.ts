@@ -9,6 +9,7 @@ import { FeatureStoreError } from '../core/errors.ts'
 import type { FeatureValue, RequestFeatureDef, RequestValueType } from '../features/types.ts'
 import { ignoreLaterRejection } from '../core/returned-value.ts'
 import { requestOutput } from '../features/request-output.ts'
+import { NO_CONSTANTS } from '../features/constants.ts'
 import { NUMBER } from './labels.ts'
 
 function coerce(value: unknown, type: RequestValueType): unknown {
@@ -62,7 +63,7 @@ export function computeRequestFeature(
     for (const d of deps) features[d.ref] = d.values[r] ?? null
     let value: unknown
     try {
-      value = def.fn(request, features)
+      value = def.fn(request, features, def.constants ?? NO_CONSTANTS)
     } catch (err: unknown) {
       throw new FeatureStoreError('BAD_REQUEST', `label row ${r + 1}: request feature ${def.name} failed`, { cause: err, context: { row: r + 1, feature: def.name } })
     }

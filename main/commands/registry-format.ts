@@ -96,6 +96,8 @@ export function renderShow(view: StoredView & { backfill?: { state: string; upda
     `  event time    ${l.source.eventTimeField}; out-of-orderness ${formatDurationMs(l.source.outOfOrdernessMs)}, allowed lateness ${formatDurationMs(l.source.allowedLatenessMs)}, idle timeout ${formatDurationMs(l.source.idleTimeoutMs)}`,
     `  filter        ${l.filter ?? '-'}`,
     `  map           ${l.map ?? '-'}`,
+    // Only views with constants have this line (docs/semantics.md §27): what filter and map read.
+    ...(l.constants === undefined ? [] : [`  constants     ${JSON.stringify(l.constants)}`]),
     `  backfill      ${view.backfill === undefined ? 'unknown' : `${view.backfill.state} (updated ${isoTime(view.backfill.updatedAtMs)})${view.backfill.completeThrough.length > 0 ? ` through ${view.backfill.completeThrough.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(', ')}` : ''}`}`,
     `  used by       ${usedBy.join(', ') || '-'}`,
     '  features:',

@@ -5,14 +5,16 @@
  * the error's name and message kept (truncated).
  */
 import type { EventRecord, FeatureViewDef } from '../../features/types.ts'
+import { NO_CONSTANTS } from '../../features/constants.ts'
 import { thrownText, type TaskDeadLetter } from './output.ts'
 
 /** The (mapped) event the view aggregates, or undefined when filtered out or refused. */
 export function filterAndMap(view: FeatureViewDef, offset: string, event: EventRecord, dead: TaskDeadLetter[]): EventRecord | undefined {
   let ev = event
   try {
-    if (view.filter !== undefined && !view.filter(event)) return undefined
-    if (view.map !== undefined) ev = view.map(event)
+    const constants = view.constants ?? NO_CONSTANTS
+    if (view.filter !== undefined && !view.filter(event, constants)) return undefined
+    if (view.map !== undefined) ev = view.map(event, constants)
   } catch (err: unknown) {
     dead.push({ offset, reason: 'map_failed', view: view.name, detail: `filter/map threw ${thrownText(err)}` })
     return undefined

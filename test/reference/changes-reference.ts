@@ -65,8 +65,8 @@ type Dead = ExpectedDeadLetter[]
 function viewImage(view: FeatureViewDef, offset: string, row: EventRecord, dead: Dead): EventRecord | 'filtered' | 'failed' {
   let out: unknown = row
   try {
-    if (view.filter !== undefined && view.filter(row) !== true) return 'filtered'
-    if (view.map !== undefined) out = view.map(row)
+    if (view.filter !== undefined && view.filter(row, view.constants ?? {}) !== true) return 'filtered'
+    if (view.map !== undefined) out = view.map(row, view.constants ?? {})
   } catch {
     dead.push({ offset, reason: 'map_failed', view: view.name })
     return 'failed'

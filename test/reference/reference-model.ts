@@ -296,8 +296,8 @@ export function runReference(input: { views: readonly FeatureViewDef[]; source: 
       views.forEach((view, vi) => {
         let ev: EventRecord = rec.event
         try {
-          if (view.filter && !view.filter(ev)) return
-          if (view.map) ev = view.map(ev)
+          if (view.filter && !view.filter(ev, view.constants ?? {})) return
+          if (view.map) ev = view.map(ev, view.constants ?? {})
         } catch {
           deadLetters.push({ partition: rec.partition, offset: rec.offset, reason: 'map_failed', view: view.name })
           return

@@ -65,8 +65,8 @@ for (const transport of transportsUnderTest()) void describe(`serving > server o
     assert.equal(res.status, 200)
     const { features, rows } = (await res.json()) as { features: string[]; rows: { values: unknown[]; views: Record<string, { status: string }> }[] }
     assert.deepEqual(features, ['user_stats:clicks_1h', 'item_stats:price', 'user_item:views_1d', 'discounted_price'])
-    assert.deepEqual(rows[0]?.values, [7, 20, 3, spendPerClick.fn({ discount: 0.5 }, { 'item_stats:price': 20, 'user_stats:spend_1h': 12.5 })])
-    assert.deepEqual(rows[1]?.values, [null, 20, null, spendPerClick.fn({ discount: 0.5 }, { 'item_stats:price': 20, 'user_stats:spend_1h': null })])
+    assert.deepEqual(rows[0]?.values, [7, 20, 3, spendPerClick.fn({ discount: 0.5 }, { 'item_stats:price': 20, 'user_stats:spend_1h': 12.5 }, {})])
+    assert.deepEqual(rows[1]?.values, [null, 20, null, spendPerClick.fn({ discount: 0.5 }, { 'item_stats:price': 20, 'user_stats:spend_1h': null }, {})])
     assert.deepEqual(Object.values(rows[1]!.views).map((v) => v.status), ['MISSING', 'PRESENT', 'MISSING'])
   })
 

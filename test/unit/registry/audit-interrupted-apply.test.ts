@@ -50,8 +50,10 @@ function module(patch: Partial<FeatureViewOptions> = {}, name = 'user_stats'): D
     features: [`${name}:count_1h`],
     outputType: 'double',
     description: 'price per click',
-    fn: (r, f) => {
-      const count = f[`${name}:count_1h`]
+    // The ref the fn reads is a constant of the definition: read from this closure, it would be no part of its hash.
+    constants: { ref: `${name}:count_1h` },
+    fn: (r, f, c) => {
+      const count = f[c.ref]
       return typeof count === 'number' ? Number(r.price) / Math.max(1, count) : null
     },
   })

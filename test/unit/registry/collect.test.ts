@@ -42,9 +42,9 @@ void describe('registry > load definitions', () => {
   void test('the example request feature is null-safe', async () => {
     const set = await loadDefinitions('examples/features.ts', { cwd: repo })
     const fn = set.requestFeatures[0]!.fn
-    assert.equal(fn({ amount: 50 }, { 'user_purchases:amount_avg_7d': 25 }), 2)
-    assert.equal(fn({ amount: 50 }, { 'user_purchases:amount_avg_7d': null }), null)
-    assert.equal(fn({ amount: 50 }, { 'user_purchases:amount_avg_7d': 0 }), null)
+    assert.equal(fn({ amount: 50 }, { 'user_purchases:amount_avg_7d': 25 }, {}), 2)
+    assert.equal(fn({ amount: 50 }, { 'user_purchases:amount_avg_7d': null }, {}), null)
+    assert.equal(fn({ amount: 50 }, { 'user_purchases:amount_avg_7d': 0 }, {}), null)
   })
 
   void test('a folder loads through its index.ts; errors name the path', async () => {

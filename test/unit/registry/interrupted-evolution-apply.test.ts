@@ -63,7 +63,9 @@ function module(evolved: boolean): DefinitionSet {
     features: inputs,
     outputType: 'double',
     description: 'price per click',
-    fn: (r, f) => Number(r.price) / Math.max(1, Number(f[inputs[0]!] ?? 1)),
+    // The ref the fn reads is a constant of the definition: read from this closure, it would be no part of its hash.
+    constants: { input: inputs[0]! },
+    fn: (r, f, c) => Number(r.price) / Math.max(1, Number(f[c.input] ?? 1)),
   })
   const service = featureService({
     name: 'model',

@@ -112,8 +112,8 @@ void describe('serving > get features', () => {
       rows: { values: unknown[] }[]
     }
     const expected = [
-      spendPerClick.fn({ discount: 0.25 }, { 'item_stats:price': 20, 'user_stats:spend_1h': 12.5 }),
-      spendPerClick.fn({ discount: 0.25 }, { 'item_stats:price': 20, 'user_stats:spend_1h': null }),
+      spendPerClick.fn({ discount: 0.25 }, { 'item_stats:price': 20, 'user_stats:spend_1h': 12.5 }, {}),
+      spendPerClick.fn({ discount: 0.25 }, { 'item_stats:price': 20, 'user_stats:spend_1h': null }, {}),
     ]
     assert.deepEqual(res.rows.map((r) => r.values[3]), expected)
     assert.notEqual(expected[0], expected[1])

@@ -18,14 +18,17 @@ const T = 1_700_000_000_000
 
 /** Builds a one-label training set of a request feature returning `value`, and serves it at the label's time. */
 async function both(type: RequestValueType, value: unknown) {
-  const rf = requestFeature({
+  // The fn under test returns a value of this test's scope, which requestFeature refuses (a fn reads
+  // nothing from outside itself, docs/semantics.md §27): it is set on the declared definition.
+  const declared = requestFeature({
     name: 'probe_out',
     request: { amount: 'double' },
     features: ['user_probe@1:x_last'],
     outputType: type,
     description: 'returns the value under test',
-    fn: (() => value) as never,
+    fn: () => null,
   })
+  const rf = { ...declared, fn: (() => value) as never }
   return trainAndServe({
     rows: new Map([[userProbe, [stamped('u0', T - 1000, [2.5, 3, 'a'])]]]),
     labels: [{ keys: { user_id: 'u0' }, tMs: T, request: { amount: 1 } }],

@@ -245,6 +245,7 @@ void describe('training set over the three tiers > brute-force point-in-time ora
       const want = fixture.amountVsAvg7d.fn(
         { amount: label.amount },
         { 'user_purchases:amount_avg_7d': joined.get('user_purchases:amount_avg_7d')! },
+        {},
       )
       assert.deepEqual(columns.amount_vs_avg_7d![r], want, `label ${r} amount_vs_avg_7d`)
       if (want !== null) nonNull.set('amount_vs_avg_7d', (nonNull.get('amount_vs_avg_7d') ?? 0) + 1)

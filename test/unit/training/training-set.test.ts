@@ -347,7 +347,7 @@ void describe('training set > records and refusals', () => {
       let nonNull = 0
       labels.forEach((l, r) => {
         const avg = columns['user_purchases__amount_avg_7d']![r] as FeatureValue
-        const want = examples.amountVsAvg7d.fn({ amount: l.amount }, { 'user_purchases:amount_avg_7d': avg })
+        const want = examples.amountVsAvg7d.fn({ amount: l.amount }, { 'user_purchases:amount_avg_7d': avg }, {})
         assert.deepEqual(columns['amount_vs_avg_7d']![r], want, `row ${r}`)
         if (want !== null) nonNull++
       })
