@@ -20,7 +20,7 @@ import './avsc-bounded-blocks.ts'
 import avro from 'avsc'
 import type { Schema, Type } from 'avsc'
 import type { AvroSchema } from '../ports/schema-registry.ts'
-import { logicalOf, type Logical } from './logical-types.ts'
+import { logicalOf, withConnectMarks, type Logical } from './logical-types.ts'
 
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER)
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
@@ -118,8 +118,13 @@ class KeptLogicalType extends avro.types.LogicalType {
 /** Every logical type name maps to KeptLogicalType. */
 const KEEP_ALL = new Proxy({} as Record<string, typeof KeptLogicalType>, { get: (_target, name) => (typeof name === 'string' ? KeptLogicalType : undefined) })
 
-/** The schema's type with its logical types kept (decodes as the plain type does). */
-export function createKeptType(schema: AvroSchema): Type {
-  return avro.Type.forSchema(parseSchema(schema), { logicalTypes: KEEP_ALL as unknown as Record<string, new (schema: unknown, opts?: unknown) => avro.types.LogicalType> })
+/**
+ * The schema's type with its logical types kept (decodes as the plain type does). `connectNames`:
+ * a Connect semantic type (`connect.name`, logical-types.ts) counts as the logical type it stands
+ * for — for judging a writer, never for the schema's identity.
+ */
+export function createKeptType(schema: AvroSchema, options: { connectNames?: boolean } = {}): Type {
+  const parsed = options.connectNames === true ? (withConnectMarks(parseSchema(schema)) as Schema) : parseSchema(schema)
+  return avro.Type.forSchema(parsed, { logicalTypes: KEEP_ALL as unknown as Record<string, new (schema: unknown, opts?: unknown) => avro.types.LogicalType> })
 }
 

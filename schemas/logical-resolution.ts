@@ -16,6 +16,9 @@ import type { AvroSchema } from '../ports/schema-registry.ts'
 import { createKeptType } from './avro-type.ts'
 import { describeLogical, LogicalOverflow, pairLogical, type Logical } from './logical-types.ts'
 
+/** A Connect semantic type (Debezium's Avro converter: `connect.name`) counts as the logical type it stands for. */
+const KEPT = { connectNames: true }
+
 export type LogicalReading =
   | { readonly ok: true; readonly convert: ((value: unknown) => unknown) | undefined }
   | { readonly ok: false; readonly refusal: string }
@@ -27,8 +30,8 @@ export type LogicalReading =
 export function readLogical(writerSchema: AvroSchema, readerSchema: AvroSchema, readerDecoding: Type): LogicalReading {
   try {
     const step = walk(
-      shape(createKeptType(writerSchema)),
-      shape(createKeptType(readerSchema)),
+      shape(createKeptType(writerSchema, KEPT)),
+      shape(createKeptType(readerSchema, KEPT)),
       shape(readerDecoding),
       '',
       new Map(),

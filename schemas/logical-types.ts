@@ -53,12 +53,63 @@ const ON: Readonly<Record<string, readonly string[]>> = {
 const CLOCK: Readonly<Record<string, { readonly clock: string; readonly unit: number }>> = {
   'time-millis': { clock: 'time of day', unit: 0 },
   'time-micros': { clock: 'time of day', unit: 1 },
+  'time-nanos': { clock: 'time of day', unit: 2 },
   'timestamp-millis': { clock: 'UTC instant', unit: 0 },
   'timestamp-micros': { clock: 'UTC instant', unit: 1 },
   'timestamp-nanos': { clock: 'UTC instant', unit: 2 },
   'local-timestamp-millis': { clock: 'local date-time', unit: 0 },
   'local-timestamp-micros': { clock: 'local date-time', unit: 1 },
   'local-timestamp-nanos': { clock: 'local date-time', unit: 2 },
+}
+
+/**
+ * Kafka Connect's and Debezium's semantic types (a Connect schema's `name`, an Avro schema's
+ * `connect.name` from the Avro converter), as the logical types they are: Debezium's Timestamp
+ * family has no time zone (a DATETIME column), so it is a local timestamp; `time-nanos` has no Avro
+ * name but converts like the other times of day.
+ */
+export const CONNECT_LOGICAL: Readonly<Record<string, Logical>> = {
+  'org.apache.kafka.connect.data.Timestamp': { name: 'timestamp-millis' },
+  'org.apache.kafka.connect.data.Date': { name: 'date' },
+  'org.apache.kafka.connect.data.Time': { name: 'time-millis' },
+  'io.debezium.time.Date': { name: 'date' },
+  'io.debezium.time.Time': { name: 'time-millis' },
+  'io.debezium.time.MicroTime': { name: 'time-micros' },
+  'io.debezium.time.NanoTime': { name: 'time-nanos' },
+  'io.debezium.time.Timestamp': { name: 'local-timestamp-millis' },
+  'io.debezium.time.MicroTimestamp': { name: 'local-timestamp-micros' },
+  'io.debezium.time.NanoTimestamp': { name: 'local-timestamp-nanos' },
+  'io.debezium.data.Uuid': { name: 'uuid' },
+}
+
+/**
+ * Put as the `logicalType` of a node that has none but a Connect name (`withConnectMarks`), so
+ * avsc keeps it on the tree; never stored or registered.
+ */
+export const CONNECT_MARK = 'kfs:connect-name'
+
+/** A copy of the schema JSON with each Connect-named node without a logical type marked. */
+export function withConnectMarks(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withConnectMarks)
+  if (node === null || typeof node !== 'object') return node
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(node)) out[k] = withConnectMarks(v)
+  if (
+    out.logicalType === undefined &&
+    typeof out.type === 'string' &&
+    connectLogical(out['connect.name'], out.type) !== undefined
+  )
+    out.logicalType = CONNECT_MARK
+  return out
+}
+
+/** The logical type a Connect semantic type on `type` (int, long, string) stands for, if any. */
+export function connectLogical(connectName: unknown, type: string): Logical | undefined {
+  if (typeof connectName !== 'string') return undefined
+  const l = CONNECT_LOGICAL[connectName]
+  if (l === undefined) return undefined
+  const on = l.name === 'time-nanos' ? ['long'] : (ON[l.name] ?? [])
+  return on.includes(type) ? l : undefined
 }
 
 /** What kfs reads a plain int or long as wherever it gives one a meaning (an event time: features/avro-fields.ts). */
@@ -73,7 +124,9 @@ const NUMBERS = new Set(['int', 'long', 'float', 'double'])
 export function logicalOf(node: unknown): Logical | undefined {
   if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined
   const { type, logicalType, precision, scale, size } = node as Record<string, unknown>
-  if (typeof type !== 'string' || typeof logicalType !== 'string') return undefined
+  if (typeof type !== 'string') return undefined
+  if (typeof logicalType !== 'string' || logicalType === CONNECT_MARK)
+    return connectLogical((node as Record<string, unknown>)['connect.name'], type)
   if (!(ON[logicalType] ?? []).includes(type)) return undefined
   if (logicalType === 'uuid' && type === 'fixed' && size !== 16) return undefined
   if (logicalType === 'duration' && size !== 12) return undefined
@@ -98,7 +151,8 @@ export function logicalOf(node: unknown): Logical | undefined {
 
 export function describeLogical(logical: Logical | undefined, underlying: string): string {
   if (logical === undefined) return `plain ${underlying}`
-  if (logical.name === 'decimal') return `decimal(${logical.precision}, ${logical.scale})`
+  if (logical.name === 'decimal')
+    return logical.precision === undefined ? `decimal(scale ${logical.scale})` : `decimal(${logical.precision}, ${logical.scale})`
   return logical.name
 }
 
@@ -136,7 +190,8 @@ export function pairLogical(
   }
   if (writer.name === 'decimal' && reader.name === 'decimal') {
     if (writer.scale !== reader.scale) return refuse(`the scale differs, so the same unscaled digits are another number`)
-    return (reader.precision as number) >= (writer.precision as number)
+    // A writer that does not say its precision (a Connect Decimal may not) is held to the scale alone.
+    return writer.precision === undefined || (reader.precision as number) >= writer.precision
       ? SAME
       : refuse(`the reader's precision is smaller than the writer's`)
   }

@@ -179,7 +179,13 @@ export function expectedOutcome(writer: Variant, reader: Variant): Outcome {
       },
     }
   }
-  if (w.name === 'decimal' && r.name === 'decimal' && w.scale === r.scale && (r.precision ?? 0) >= (w.precision ?? 0))
+  // A writer without a precision (a Connect Decimal may say only its scale) is held to the scale.
+  if (
+    w.name === 'decimal' &&
+    r.name === 'decimal' &&
+    w.scale === r.scale &&
+    (w.precision === undefined || (r.precision ?? 0) >= w.precision)
+  )
     return { kind: 'same' }
   return { kind: 'refuse' }
 }
@@ -188,5 +194,6 @@ export function expectedOutcome(writer: Variant, reader: Variant): Outcome {
 export function describedAs(v: Variant, readAs = v.underlying): string {
   const l = v.logical
   if (l === undefined) return `plain ${readAs.replace(/\d+$/, '')}`
-  return l.name === 'decimal' ? `decimal(${l.precision}, ${l.scale})` : l.name
+  if (l.name !== 'decimal') return l.name
+  return l.precision === undefined ? `decimal(scale ${l.scale})` : `decimal(${l.precision}, ${l.scale})`
 }
