@@ -119,7 +119,8 @@ const NUMBERS = new Set(['int', 'long', 'float', 'double'])
 
 /**
  * The logical type of one Avro type node (its JSON form, after a named reference is followed), or
- * undefined when it has none that counts. `fixedSize` for fixed: uuid is 16 bytes, duration 12.
+ * undefined when it has none that counts (a fixed uuid is 16 bytes, a duration 12). A node without
+ * one that carries a Connect `connect.name` counts as the logical type that name stands for.
  */
 export function logicalOf(node: unknown): Logical | undefined {
   if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined
