@@ -11,13 +11,16 @@
  * and refuse array and map blocks the bytes cannot hold (./avsc-bounded-blocks.ts).
  *
  * Logical types are left unregistered on purpose: `timestamp-millis` then decodes as its
- * underlying long, i.e. epoch milliseconds as a number, which is what kfs uses everywhere.
+ * underlying long, i.e. epoch milliseconds as a number, which is what kfs uses everywhere. What a
+ * writer's logical type means to the reader is judged beside avsc (logical-resolution.ts), on
+ * `createKeptType`, which keeps them.
  */
 import './avsc-exact-longs.ts'
 import './avsc-bounded-blocks.ts'
 import avro from 'avsc'
 import type { Schema, Type } from 'avsc'
 import type { AvroSchema } from '../ports/schema-registry.ts'
+import { logicalOf, withConnectMarks, type Logical } from './logical-types.ts'
 
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER)
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
@@ -65,8 +68,63 @@ export function createWideType(schema: AvroSchema): Type {
 
 /**
  * The identity of a schema for registration: its full JSON with attributes kept (defaults and
- * docs matter for resolution, so the parsing canonical form would merge schemas that differ).
+ * docs matter for resolution, so the parsing canonical form would merge schemas that differ),
+ * logical types and their parameters included (a `timestamp-micros` writer is not a millis one).
  */
 export function schemaKey(schema: AvroSchema): string {
-  return JSON.stringify(createFastType(schema).schema({ exportAttrs: true }))
+  return JSON.stringify(createKeptType(schema).schema({ exportAttrs: true }))
 }
+
+/**
+ * A logical type avsc keeps on the type tree without changing any value: the type decodes as
+ * its plain twin does, but says what its writer meant (schemas/logical-resolution.ts) and exports
+ * the logical type with its parameters. (Without it avsc drops every logical type, so a
+ * `timestamp-micros` writer and a `timestamp-millis` one had one registry identity.)
+ */
+class KeptLogicalType extends avro.types.LogicalType {
+  readonly logical: Logical | undefined
+  readonly #attrs: Record<string, unknown>
+
+  constructor(schema: Record<string, unknown>, opts?: avro.ForSchemaOptions) {
+    super(schema as avro.Schema, opts)
+    this.logical = logicalOf(schema)
+    this.#attrs = {}
+    for (const key of ['precision', 'scale']) if (key in schema) this.#attrs[key] = schema[key]
+  }
+
+  override _fromValue(value: unknown): unknown {
+    return value
+  }
+
+  override _toValue(value: unknown): unknown {
+    return value
+  }
+
+  override _resolve(type: Type): ((value: unknown) => unknown) | undefined {
+    const under = (type as unknown as { typeName: string }).typeName.startsWith('logical:') ? (type as unknown as { underlyingType: Type }).underlyingType : type
+    try {
+      this.underlyingType.createResolver(under)
+      return (value) => value
+    } catch {
+      return undefined
+    }
+  }
+
+  override _export(schema: avro.Schema): void {
+    Object.assign(schema as object, this.#attrs)
+  }
+}
+
+/** Every logical type name maps to KeptLogicalType. */
+const KEEP_ALL = new Proxy({} as Record<string, typeof KeptLogicalType>, { get: (_target, name) => (typeof name === 'string' ? KeptLogicalType : undefined) })
+
+/**
+ * The schema's type with its logical types kept (decodes as the plain type does). `connectNames`:
+ * a Connect semantic type (`connect.name`, logical-types.ts) counts as the logical type it stands
+ * for — for judging a writer, never for the schema's identity.
+ */
+export function createKeptType(schema: AvroSchema, options: { connectNames?: boolean } = {}): Type {
+  const parsed = options.connectNames === true ? (withConnectMarks(parseSchema(schema)) as Schema) : parseSchema(schema)
+  return avro.Type.forSchema(parsed, { logicalTypes: KEEP_ALL as unknown as Record<string, new (schema: unknown, opts?: unknown) => avro.types.LogicalType> })
+}
+

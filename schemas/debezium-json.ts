@@ -4,7 +4,9 @@
  * a view cannot tell the two formats apart. Pure: the Kafka decoder (change-json-decoder.ts) and a
  * reader of a changelog NDJSON file share it.
  *
- * Accepted: the message with or without the JSON converter's `{schema, payload}` wrapper. `op` is
+ * Accepted: the message with or without the JSON converter's `{schema, payload}` wrapper; the
+ * wrapper's column types (Debezium's MicroTimestamp, a Connect Decimal's scale…) are held against
+ * the row schema's logical types as an Avro writer's are (debezium-logical.ts). `op` is
  * kept as given when it is a string — judging it is the operators' job (`unknown_op`). The commit
  * time is `source.ts_ms` (when the database committed) when present and not 0, else the top-level
  * `ts_ms` (when the connector read it); a commit time of 0 is no time (`schema_mismatch`). Each image is checked against the row's Avro schema, field by
@@ -25,6 +27,7 @@ import type { AvroRecordSchema } from '../features/types.ts'
 import { parseJsonNumbersExact, LossyNumber } from './json-number-literals.ts'
 import { isJsonObject } from '../core/json-object.ts'
 import { duplicateName } from '../core/json-duplicate-names.ts'
+import { imageLogic, type ImageLogic } from './debezium-logical.ts'
 
 export type DebeziumParseResult =
   | { readonly ok: true; readonly event: Record<string, unknown> }
@@ -50,7 +53,8 @@ export function parseDebeziumLine(text: string, rowSchema: AvroRecordSchema): De
 /** The parser of `rowSchema`'s changes, built once per schema object; throws when the schema is not Avro. */
 export function debeziumParser(rowSchema: AvroRecordSchema): (text: string) => DebeziumParseResult {
   const conform = rowConformer(rowSchema)
-  return (text) => parseWith(conform, text)
+  const logic = imageLogic(rowSchema)
+  return (text) => parseWith(conform, text, logic)
 }
 
 /**
@@ -72,7 +76,7 @@ function rowConformer(rowSchema: AvroRecordSchema): Conform {
   return conformRow
 }
 
-function parseWith(conformRow: Conform, text: string): DebeziumParseResult {
+function parseWith(conformRow: Conform, text: string, logic: ImageLogic): DebeziumParseResult {
   let parsed: unknown
   try {
     parsed = parseJsonNumbersExact(text)
@@ -91,9 +95,11 @@ function parseWith(conformRow: Conform, text: string): DebeziumParseResult {
     return { ok: false, reason: 'undecodable', detail }
   }
   let message = parsed
+  let schema: unknown
   if ('payload' in parsed && 'schema' in parsed) {
     if (!isJsonObject(parsed.payload)) return { ok: false, reason: 'undecodable', detail: `the payload of the {schema, payload} wrapper is ${describe(parsed.payload)}, not an object` }
     message = parsed.payload
+    schema = parsed.schema
   }
   if (typeof message.op !== 'string') return mismatch(`op is ${describe(message.op)}, not a string`)
   const images: Record<string, unknown> = {}
@@ -105,6 +111,8 @@ function parseWith(conformRow: Conform, text: string): DebeziumParseResult {
     }
     const row = conformRow(image, part)
     if ('ok' in row) return row
+    const refused = logic(schema, part, row.value as Record<string, unknown>)
+    if (refused !== undefined) return mismatch(refused)
     images[part] = row.value
   }
   const time = commitTime(message)

@@ -15,7 +15,10 @@
  *    `maxConcurrentLookups` at a time, so such a flood cannot open thousands of requests at once.
  * 4. Build the writer type and the resolver writer → reader once per id; a writer schema the
  *    reader cannot resolve (a field type changed, a required field missing) is `schema_mismatch`,
- *    and every record with that id is refused the same way.
+ *    and every record with that id is refused the same way. So is a writer whose logical type
+ *    changes a value's meaning with no exact conversion (a local timestamp read as UTC, a decimal
+ *    of another scale); one of another unit (`timestamp-micros` read as `timestamp-millis`) is
+ *    converted after decoding (logical-resolution.ts) — avsc resolves by underlying types alone.
  * 5. Decode strictly: the body must be consumed exactly (truncated bodies and trailing bytes are
  *    `undecodable`). Longs beyond ±2^53 are retried with the wide long (see `avro-type.ts`).
  * 6. Strings must be valid UTF-8 (the Avro spec's string), checked exactly but only when a
@@ -32,6 +35,8 @@ import type { DeadLetterReason } from '../ports/dead-letters.ts'
 import { unframe } from './codec.ts'
 import { createFastType, createWideType } from './avro-type.ts'
 import { holdsReplacementChar, invalidUtf8Path, recordFieldNames } from './utf8-check.ts'
+import { readLogical } from './logical-resolution.ts'
+import { LogicalOverflow } from './logical-types.ts'
 import type { AvroSchema, SchemaRegistry } from '../ports/schema-registry.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
 import { FeatureStoreError, SchemaError } from '../core/errors.ts'
@@ -85,7 +90,15 @@ export interface DecoderOptions {
 type Reading =
   | { readonly kind: 'unknown' }
   | { readonly kind: 'mismatch'; readonly detail: string }
-  | { readonly kind: 'ok'; readonly fast: Codec; wide: Codec | undefined; readonly writerSchema: AvroSchema; readonly writerType: Type }
+  | {
+      readonly kind: 'ok'
+      readonly fast: Codec
+      wide: Codec | undefined
+      readonly writerSchema: AvroSchema
+      readonly writerType: Type
+      /** Converts the decoded event where the writer's logical type has another unit (logical-resolution.ts); usually undefined. */
+      readonly convert: ((value: unknown) => unknown) | undefined
+    }
 
 interface Codec {
   readonly type: Type
@@ -145,7 +158,10 @@ export function createDecoder(options: DecoderOptions): Decoder {
     if (writerSchema === undefined) return UNKNOWN
     try {
       const writerType = createFastType(writerSchema)
-      return { kind: 'ok', fast: codecFor(readerFast, writerType), wide: undefined, writerSchema, writerType }
+      const fast = codecFor(readerFast, writerType)
+      const logical = readLogical(writerSchema, options.readerSchema, readerFast)
+      if (!logical.ok) return { kind: 'mismatch', detail: `writer schema cannot be read as the source schema: ${logical.refusal}` }
+      return { kind: 'ok', fast, wide: undefined, writerSchema, writerType, convert: logical.convert }
     } catch (err: unknown) {
       return { kind: 'mismatch', detail: `writer schema cannot be read as the source schema: ${messageOf(err)}` }
     }
@@ -211,6 +227,14 @@ export function createDecoder(options: DecoderOptions): Decoder {
     if (holdsReplacementChar(event, readerFields)) {
       const field = invalidUtf8Path(reading.writerType, body, readerFast)
       if (field !== undefined) return { ok: false, reason: 'invalid_utf8', detail: `field ${field} is not valid UTF-8`, schemaId, field }
+    }
+    if (reading.convert !== undefined) {
+      try {
+        reading.convert(event)
+      } catch (err: unknown) {
+        if (!(err instanceof LogicalOverflow)) throw err
+        return { ok: false, reason: 'schema_mismatch', detail: err.message, schemaId }
+      }
     }
     return { ok: true, event, schemaId }
   }

@@ -39,6 +39,7 @@ import { withShortLock } from '../../local-disk/short-lock.ts'
 import { ConfigError, SchemaError, SourceError, type ErrorContext } from '../../../core/errors.ts'
 import { parseStoredJson, storedFileNotAFile } from '../../../core/stored-json.ts'
 import { createFastType, schemaKey } from '../../../schemas/avro-type.ts'
+import { readLogical } from '../../../schemas/logical-resolution.ts'
 import type { AvroSchema, RegisteredSchema, SchemaRegistry } from '../../../ports/schema-registry.ts'
 
 interface State {
@@ -122,17 +123,29 @@ export class EmbeddedSchemaRegistry implements SchemaRegistry {
     return id
   }
 
-  /** BACKWARD: data written with the latest version must stay readable by the new schema. */
+  /**
+   * BACKWARD: data written with the latest version must stay readable by the new schema — read
+   * as the decoder reads it, logical types included (a latest `local-timestamp-millis` the new
+   * schema reads as `timestamp-millis` is refused, a `timestamp-micros` one it converts).
+   */
   #checkBackward(subject: string, schema: string, latestText: string): void {
+    let refusal: string | undefined
     try {
-      createFastType(schema).createResolver(createFastType(latestText))
+      const reader = createFastType(schema)
+      reader.createResolver(createFastType(latestText))
+      const logical = readLogical(latestText, schema, reader)
+      if (!logical.ok) refusal = logical.refusal
     } catch (err: unknown) {
       throw new SchemaError(
         'SCHEMA_INCOMPATIBLE',
         `subject ${subject}: new schema cannot read data written with the latest version`,
-        {
-          cause: err,
-        },
+        { cause: err },
+      )
+    }
+    if (refusal !== undefined) {
+      throw new SchemaError(
+        'SCHEMA_INCOMPATIBLE',
+        `subject ${subject}: new schema cannot read data written with the latest version: ${refusal}`,
       )
     }
   }
