@@ -80,7 +80,8 @@ ${FEATURES_HELP}
   --snapshot-id <id>     archive snapshot to replay (default: current); the same for every view
   --as-of <time>         replay the archive snapshot current at this time (ISO-8601, no zone = UTC;
                          epoch ms; or a duration ago such as 2h); not with --snapshot-id
-  --online               also write the online store
+  --online               also write the online store (a view already complete: load it from its
+                         offline table)
   --group <id>           the live engine's group the backfill hands over to (default ${DEFAULT_GROUP})
   --online-from-offline  reload the online store from the offline tables
   --json                 print a JSON summary
