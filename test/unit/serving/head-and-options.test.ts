@@ -174,6 +174,30 @@ void describe('serving > HEAD and OPTIONS on every route, both transports alike'
     }
   })
 
+  void test('OPTIONS and HEAD with a body: answered bodiless, the body skipped, the next request on the connection answered', async () => {
+    for (const s of servers) {
+      for (const [method, path, status] of [
+        ['OPTIONS', '/v1/features', 204],
+        ['OPTIONS', '/healthz', 204],
+        ['HEAD', '/healthz', 200],
+        ['HEAD', '/v1/features', 405],
+      ] as const) {
+        const { text } = await rawRequest(
+          s.port,
+          `${method} ${path} HTTP/1.1\r\nHost: x\r\n${AUTH}Content-Length: 2\r\n\r\n{}${NEXT}`,
+          {
+            untilClose: true,
+            idleMs: 10_000,
+          },
+        )
+        const where = `${s.transport} ${method} ${path} with a body: ${JSON.stringify(text)}`
+        const end = text.indexOf('\r\n\r\n')
+        assert.equal(Number(text.split(' ')[1]), status, where)
+        assertNextAnswered({ status, headers: {}, body: '', next: text.slice(end + 4), none: false }, where)
+      }
+    }
+  })
+
   void test('HEAD and OPTIONS of a path no route has: 404 (HEAD without its body), like GET', async () => {
     for (const s of servers) {
       for (const path of ['/nope', '/v1', '/v1/features/a/b/c']) {
