@@ -143,6 +143,7 @@ export function toWsCloseCode(err: unknown): number {
 
 const REASONS: Record<number, string> = {
   200: 'OK',
+  204: 'No Content',
   400: 'Bad Request',
   401: 'Unauthorized',
   404: 'Not Found',

@@ -37,8 +37,10 @@ live engine, and writes the view's offline table — and with --online the onlin
 conditional writes, so fresher live values are never overwritten. Resumable after a kill and
 idempotent when re-run. The view's backfill status in the registry goes pending → running →
 complete (with the offsets it is complete through); the next \`kfs run\` hands the view over to
-live consumption at exactly those offsets. A re-run for a view already complete writes nothing
-and says so ("already backfilled"), exit 0; to recompute a view, publish a new version. Reads of
+live consumption at exactly those offsets. A re-run for a view already complete does not
+backfill it again and says so ("already backfilled"), exit 0; to recompute a view, publish a new
+version. With --online it loads the online store from the view's offline table instead, as
+--online-from-offline does (so a backfill run without --online can be brought online later). Reads of
 the archive, the checkpoints, the registry and the writer schemas are retried a bounded number of
 times when they fail in passing; one that keeps failing, or is refused for good (access denied),
 stops the backfill naming what it read (exit 1), and a re-run resumes. A status write whose
@@ -78,7 +80,8 @@ ${FEATURES_HELP}
   --snapshot-id <id>     archive snapshot to replay (default: current); the same for every view
   --as-of <time>         replay the archive snapshot current at this time (ISO-8601, no zone = UTC;
                          epoch ms; or a duration ago such as 2h); not with --snapshot-id
-  --online               also write the online store
+  --online               also write the online store (a view already complete: load it from its
+                         offline table)
   --group <id>           the live engine's group the backfill hands over to (default ${DEFAULT_GROUP})
   --online-from-offline  reload the online store from the offline tables
   --json                 print a JSON summary
@@ -207,6 +210,7 @@ async function reloadOnline(
  * backfilled, so a bad --views, --snapshot-id or --as-of changes nothing. A view already complete is left
  * as it is and reported so: a re-run after a run that completed (or whose answer was lost) finds
  * the work done, which is success, not a failure to recompute it — a new version does that.
+ * With --online, such a view's online rows are loaded from its offline table (`alreadyComplete`).
  */
 async function backfill(
   views: readonly FeatureViewDef[],
@@ -222,15 +226,11 @@ async function backfill(
   // Per topic: views of one topic read one archive table, so they share its snapshot.
   const asOf = new Map<string, PinnedAsOf>()
   const pins = new Map<FeatureViewDef, Pin>()
+  const complete: Complete[] = []
   for (const view of views) {
     const status = await registry.getBackfillStatus(view.name, view.version)
     if (status?.state === 'complete') {
-      const completeThrough = Object.fromEntries(status.completeThrough.map((t) => [t.partition, t.offset]))
-      summary.push({ view: `${view.name}@${view.version}`, alreadyComplete: true, completeThrough })
-      if (!ctx.json)
-        ctx.out(
-          `${view.name} v${view.version}: already backfilled (complete through ${JSON.stringify(completeThrough)}); nothing written — publish a new version to recompute it\n`,
-        )
+      complete.push({ view, completeThrough: Object.fromEntries(status.completeThrough.map((t) => [t.partition, t.offset])) })
       continue
     }
     pending.push(view)
@@ -261,6 +261,7 @@ async function backfill(
     }
     await requireHandOverGroup(runtime.store, groupId, topic, args.values.group !== undefined, `${view.name} v${view.version}`)
   }
+  for (const done of complete) summary.push(await alreadyComplete(done, flagOption(args, 'online'), runtime, ctx))
   if (pending.length === 0) return summary
   const deadLetters = backfillDeadLetters(runtime)
   try {
@@ -275,6 +276,44 @@ async function backfill(
       `${waiting.letters} dead letters wait in ${waiting.dir}: process ${waiting.heldByPid} holds the event log (a kfs run); it moves them into ${DEAD_LETTER_TOPIC} within KFS_EMBEDDED_LOG_HANDOVER_MS (1 s) while it runs, else the next kfs command that opens the log does (e.g. kfs dead-letters list)\n`,
     )
   return summary
+}
+
+/** A view whose backfill is complete, through these offsets per partition. */
+interface Complete {
+  readonly view: FeatureViewDef
+  readonly completeThrough: Readonly<Record<number, string>>
+}
+
+/**
+ * A view already complete is not backfilled again. Asked for --online, its history is in its
+ * offline table (the backfill's rows, and live's since the hand-off), so the online store is
+ * loaded from there as --online-from-offline does — the latest row per entity, conditional writes,
+ * so fresher live values stay. Without it, a backfill run without --online left the view's history
+ * out of the online store for good, and the re-run with --online said "nothing written".
+ */
+async function alreadyComplete(
+  { view, completeThrough }: Complete,
+  online: boolean,
+  runtime: Runtime,
+  ctx: CommandContext,
+): Promise<Record<string, unknown>> {
+  const through = `already backfilled (complete through ${JSON.stringify(completeThrough)})`
+  const entry = { view: `${view.name}@${view.version}`, alreadyComplete: true, completeThrough }
+  if (!online) {
+    if (!ctx.json) ctx.out(`${view.name} v${view.version}: ${through}; nothing written — publish a new version to recompute it\n`)
+    return entry
+  }
+  const loaded = await reloadOnlineFromOffline({
+    view,
+    online: await runtime.onlineStore(),
+    rows: runtime.offline,
+    nowMs: runtime.clock.nowMs(),
+  })
+  if (!ctx.json)
+    ctx.out(
+      `${view.name} v${view.version}: ${through}; online store loaded from its offline table: ${loaded.entities} entities, ${loaded.written} rows written online, ${loaded.stale} already fresher\n`,
+    )
+  return { ...entry, onlineLoaded: loaded }
 }
 
 /** The archive snapshot a view is backfilled from: the current one (undefined), given, or current at --as-of. */

@@ -8,8 +8,9 @@
  *
  * Authentication: with API keys configured every operation but `/healthz` needs
  * `Authorization: Bearer <key>`; the document says so (a server without keys is simply open).
- * Another method on a known path answers 405 with `Allow`, an unknown path 404: both are the
- * router's fallbacks, common to every path, and not repeated per operation.
+ * Another method on a known path answers 405 with `Allow`, OPTIONS 204 with `Allow`, HEAD of a GET
+ * path as the GET without its body, an unknown path 404: the router's fallbacks and HEAD, common to
+ * every path, are said once in `info.description` and not repeated per operation.
  */
 import type { FeatureCatalog } from '../feature-catalog.ts'
 import { ICEBERG_CATALOG_OPERATIONS } from './iceberg-catalog.ts'
@@ -165,7 +166,7 @@ export function openApiDocument(catalog: FeatureCatalog): Json {
       title: 'kfs feature server',
       version: '1',
       description:
-        'Online features over HTTP and WebSocket (kfs serve). Errors are JSON {"error": {"code", "message", …}} with the codes of components.schemas.ErrorCode; another method on a known path answers 405 with Allow, an unknown path 404. ' +
+        'Online features over HTTP and WebSocket (kfs serve). Errors are JSON {"error": {"code", "message", …}} with the codes of components.schemas.ErrorCode; HEAD of a GET path answers as the GET does (status, headers, Content-Length of its body) without the body; OPTIONS of a known path answers 204 with Allow listing its methods (no CORS headers); another method on a known path answers 405 with Allow, an unknown path 404. ' +
         'A request the HTTP parser refuses before any route (malformed framing, a Content-Length given twice or not a number, a method it does not know) is answered 400, one whose request line and headers pass 16 KiB 431 HEADERS_TOO_LARGE, and one whose head has not arrived within 10 s 408 REQUEST_TIMEOUT, each closing the connection — on the node:http transport; uWebSockets.js closes such a connection without an answer.',
     },
     security: [{ bearerAuth: [] }],

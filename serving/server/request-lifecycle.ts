@@ -29,6 +29,11 @@ export interface Ctx {
   requestId: string | undefined
   /** Extra response headers (e.g. 405's `Allow`). */
   headers: Readonly<Record<string, string>> | undefined
+  /**
+   * A HEAD request: answered as its GET is — status and headers, Content-Length the GET body's
+   * (RFC 9110 §9.3.2) — without the body.
+   */
+  head: boolean
   aborted: boolean
   done: boolean
   /** Its body is still arriving (`awaitBody`), so an overdue request is the client's 408, not a 504. */
@@ -41,6 +46,8 @@ export interface RequestLifecycle {
   /** A transport route handler: `begin`, then `handle`; whatever `handle` throws is answered by `fail`. */
   handler(route: string, handle: (ctx: Ctx, req: TransportRequest) => void): (res: TransportResponse, req: TransportRequest) => void
   reply(ctx: Ctx, status: number, body: string, contentType?: string, closeConnection?: boolean): void
+  /** Answers 204 No Content with `ctx.headers` (no Content-Type, no Content-Length: RFC 9110 §8.6); the connection stays open. */
+  noContent(ctx: Ctx): void
   /** Answers with the error's status and JSON body (logged with an errorId when it is a 5xx other than 503). */
   fail(ctx: Ctx, err: unknown, closeConnection?: boolean): void
   /** Starts the request timeout while its body arrives: past it, 408 and the connection closes. */
@@ -81,7 +88,7 @@ export function createRequestLifecycle(options: {
   }
 
   const begin = (res: TransportResponse, route: string): Ctx => {
-    const ctx: Ctx = { res, route, startedMs: performance.now(), requestId: undefined, headers: undefined, aborted: false, done: false, readingBody: false }
+    const ctx: Ctx = { res, route, startedMs: performance.now(), requestId: undefined, headers: undefined, head: false, aborted: false, done: false, readingBody: false }
     inflight++
     res.onAborted(() => {
       ctx.aborted = true
@@ -97,11 +104,27 @@ export function createRequestLifecycle(options: {
         ctx.res.writeStatus(statusLine(status)).writeHeader('content-type', contentType)
         if (ctx.requestId !== undefined) ctx.res.writeHeader('x-request-id', ctx.requestId)
         if (ctx.headers !== undefined) for (const [name, value] of Object.entries(ctx.headers)) ctx.res.writeHeader(name, value)
-        ctx.res.end(body, closeConnection)
+        // A HEAD answer that must close its connection (its framing lost) carries the body, then
+        // closes: the connection ends with it, and uWS can close only an answer with a body.
+        if (!ctx.head || closeConnection) ctx.res.end(body, closeConnection)
+        else ctx.res.writeHeader('Content-Length', String(Buffer.byteLength(body))).endWithoutBody()
       })
     } catch (err: unknown) {
       // The connection went away between the abort check and the write; the answer has no reader.
       logger.warn({ err, route: ctx.route, status }, 'response could not be written')
+    }
+  }
+
+  const noContent = (ctx: Ctx): void => {
+    if (!settle(ctx, 204)) return
+    try {
+      ctx.res.cork(() => {
+        ctx.res.writeStatus(statusLine(204))
+        if (ctx.headers !== undefined) for (const [name, value] of Object.entries(ctx.headers)) ctx.res.writeHeader(name, value)
+        ctx.res.endWithoutBody()
+      })
+    } catch (err: unknown) {
+      logger.warn({ err, route: ctx.route, status: 204 }, 'response could not be written')
     }
   }
 
@@ -207,6 +230,7 @@ export function createRequestLifecycle(options: {
     begin,
     handler,
     reply,
+    noContent,
     fail,
     awaitBody,
     run,

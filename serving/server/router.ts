@@ -2,8 +2,11 @@
  * The router: the one place routes are registered on the transport's app (transport/types.ts). Every route passes the request
  * guard (serving/middleware/request-guard.ts) by its `RoutePolicy` before its handler runs, so a
  * route cannot be mounted without its auth and body-limit policy being applied. After the routes
- * come the fallbacks, which answer without auth: another method on a known path is 405 with
- * `Allow`, a plain GET of a WebSocket path 426, anything else 404.
+ * come the fallbacks, which answer without auth: OPTIONS of a known path is 204 with `Allow`,
+ * another method on a known path 405 with `Allow`, a plain GET of a WebSocket path 426, anything
+ * else 404. HEAD of a GET route runs that route (its guard too) and answers as its GET would,
+ * without the body (RFC 9110 §9.3.2); HEAD anywhere else gets its fallback's answer without the
+ * body. Both transports answer alike (test/unit/serving/head-and-options.test.ts).
  *
  * Hot path (GET and POST of features): the guard's check and one call into the route's handler;
  * a body route adds the body reader, one small object per request.
@@ -87,16 +90,22 @@ export function mountRoutes(
     const { policy, onBody } = route
     // A refused body route closes the connection: its body is never read.
     const closeOnRefusal = policy.body === true
-    app[route.method](
-      route.pattern,
-      handler(route.name, (ctx, req) => {
-        if (contentLengthTwice(req)) return fail(ctx, AMBIGUOUS_LENGTH, true)
-        const refusal = guard.check(policy, req)
-        if (refusal !== undefined) return fail(ctx, refusal, closeOnRefusal)
-        route.handle(ctx, req)
-        if (onBody !== undefined && !ctx.done) readBody(ctx, onBody)
-      }),
-    )
+    const serve = (ctx: Ctx, req: TransportRequest): void => {
+      if (contentLengthTwice(req)) return fail(ctx, AMBIGUOUS_LENGTH, true)
+      const refusal = guard.check(policy, req)
+      if (refusal !== undefined) return fail(ctx, refusal, closeOnRefusal)
+      route.handle(ctx, req)
+      if (onBody !== undefined && !ctx.done) readBody(ctx, onBody)
+    }
+    app[route.method](route.pattern, handler(route.name, serve))
+    if (route.method === 'get')
+      app.head(
+        route.pattern,
+        handler(route.name, (ctx, req) => {
+          ctx.head = true
+          serve(ctx, req)
+        }),
+      )
   }
 
   const mountWs = (route: WsRoute<unknown>): void => {
@@ -147,36 +156,39 @@ export function mountRoutes(
 }
 
 /**
- * Every known path answers another method with 405 and the methods it has (a WebSocket path
- * answers a plain GET with 426); the rest is 404. A request body is not read here, so the
- * connection is closed after the answer when one was sent.
+ * Every known path answers OPTIONS with 204 and the methods it has (`Allow`), another method with
+ * 405 and `Allow` (a WebSocket path answers a plain GET or HEAD with 426); the rest is 404. HEAD is
+ * answered without a body. A request body is not read here, so the connection is closed after the
+ * answer when one was sent — except after OPTIONS and HEAD, whose bodiless answers uWS cannot
+ * close (transport/types.ts `endWithoutBody`): their body, framed, is skipped by the parser and
+ * the connection kept. No CORS headers: the server sends none on any route.
  */
 function mountFallbacks(app: TransportApp, routes: readonly Route[], lifecycle: RequestLifecycle): void {
   const { handler, fail } = lifecycle
-  const methodsOf = new Map<string, string[]>()
-  for (const r of routes) {
-    const methods = methodsOf.get(r.pattern) ?? []
-    methods.push(r.method === 'post' ? 'POST' : 'GET')
-    methodsOf.set(r.pattern, methods)
-  }
+  const allowOf = allowedMethods(routes)
   const webSocketPaths = new Set(routes.filter((r) => r.method === 'ws').map((r) => r.pattern))
-  for (const [pattern, methods] of methodsOf) {
-    const allow = methods.join(', ')
+  for (const [pattern, allow] of allowOf) {
     app.any(
       pattern,
       handler('other', (ctx, req) => {
         if (contentLengthTwice(req)) return fail(ctx, AMBIGUOUS_LENGTH, true)
-        if (webSocketPaths.has(pattern) && req.getMethod() === 'get') {
+        const verb = req.getMethod()
+        ctx.head = verb === 'head'
+        if (verb === 'options') {
+          ctx.headers = { allow }
+          return lifecycle.noContent(ctx)
+        }
+        if (webSocketPaths.has(pattern) && (verb === 'get' || verb === 'head')) {
           ctx.headers = { upgrade: 'websocket', 'sec-websocket-version': '13' }
           // uWS sends an upgrade whose key is not valid here rather than to the WebSocket route.
           const refusal = req.getHeader('upgrade').toLowerCase() === 'websocket' ? badKey(pattern) : new HttpError(426, 'UPGRADE_REQUIRED', `${pattern} is a WebSocket endpoint: send Upgrade: websocket`)
-          return fail(ctx, refusal, hasBody(req))
+          return fail(ctx, refusal, unreadBody(ctx, req))
         }
         ctx.headers = { allow }
         // Upper-cased, not getCaseSensitiveMethod(): on a WebSocket path uWS gives that in lower case
         // ('post is not allowed'); both parsers refuse a method that is not upper case, so this is as sent.
         const method = req.getMethod().toUpperCase()
-        fail(ctx, new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${pattern}; use ${allow}`, { allow }), hasBody(req))
+        fail(ctx, new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${pattern}; use ${allow}`, { allow }), unreadBody(ctx, req))
       }),
     )
   }
@@ -184,9 +196,21 @@ function mountFallbacks(app: TransportApp, routes: readonly Route[], lifecycle: 
     '/*',
     handler('other', (ctx, req) => {
       if (contentLengthTwice(req)) return fail(ctx, AMBIGUOUS_LENGTH, true)
-      fail(ctx, new HttpError(404, 'NOT_FOUND', 'no such route'), hasBody(req))
+      ctx.head = req.getMethod() === 'head'
+      fail(ctx, new HttpError(404, 'NOT_FOUND', 'no such route'), unreadBody(ctx, req))
     }),
   )
+}
+
+/** Per path, the `Allow` of its answers: its methods, HEAD beside GET, and OPTIONS. */
+export function allowedMethods(routes: readonly Route[]): ReadonlyMap<string, string> {
+  const methodsOf = new Map<string, string[]>()
+  for (const r of routes) {
+    const methods = methodsOf.get(r.pattern) ?? []
+    methods.push(...(r.method === 'post' ? ['POST'] : ['GET', 'HEAD']))
+    methodsOf.set(r.pattern, methods)
+  }
+  return new Map([...methodsOf].map(([pattern, methods]) => [pattern, [...methods, 'OPTIONS'].join(', ')]))
 }
 
 /** A Sec-WebSocket-Key: 16 bytes in base64 (RFC 6455 §4.1). */
@@ -225,6 +249,11 @@ function contentLengthTwice(req: TransportRequest): boolean {
     if (key === 'content-length') lengths++
   })
   return lengths > 1
+}
+
+/** Whether to close after a fallback's answer: a body was sent and is left unread (a HEAD's is skipped: see mountFallbacks). */
+function unreadBody(ctx: Ctx, req: TransportRequest): boolean {
+  return !ctx.head && hasBody(req)
 }
 
 function hasBody(req: TransportRequest): boolean {

@@ -34,13 +34,19 @@ export interface NodeTransportOptions {
 
 export function nodeTransport(options: NodeTransportOptions): Transport {
   const { onError } = options
-  const routes = { get: new RouteTable<HttpHandler>(), post: new RouteTable<HttpHandler>(), any: new RouteTable<HttpHandler>() }
+  const routes = {
+    get: new RouteTable<HttpHandler>(),
+    head: new RouteTable<HttpHandler>(),
+    post: new RouteTable<HttpHandler>(),
+    any: new RouteTable<HttpHandler>(),
+  }
   const socketRoutes = new RouteTable<SocketRoute<unknown>>()
   const allSocketRoutes: SocketRoute<unknown>[] = []
   const topics = new Topics()
 
   const app: TransportApp = {
     get: (pattern, handler) => routes.get.add(pattern, handler),
+    head: (pattern, handler) => routes.head.add(pattern, handler),
     post: (pattern, handler) => routes.post.add(pattern, handler),
     any: (pattern, handler) => routes.any.add(pattern, handler),
     ws<S>(pattern: string, behavior: TransportSocketBehavior<S>) {
@@ -55,7 +61,7 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const { path, query } = splitTarget(req.url)
     const method = (req.method ?? '').toLowerCase()
-    const table = method === 'get' ? routes.get : method === 'post' ? routes.post : undefined
+    const table = method === 'get' ? routes.get : method === 'post' ? routes.post : method === 'head' ? routes.head : undefined
     const hit = table?.match(path) ?? routes.any.match(path)
     if (hit === undefined) {
       res.writeHead(404, { 'Content-Length': '0' }).end()

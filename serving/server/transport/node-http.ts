@@ -96,6 +96,7 @@ abstract class BufferedResponse implements TransportResponse {
   }
 
   abstract end(body?: string, closeConnection?: boolean): TransportResponse
+  abstract endWithoutBody(): TransportResponse
   abstract onAborted(handler: () => void): TransportResponse
   abstract onData(handler: (chunk: ArrayBuffer, isLast: boolean) => void): TransportResponse
   abstract upgrade<S>(userData: S, key: string, protocol: string, extensions: string, context: UpgradeContext): void
@@ -113,12 +114,21 @@ export class NodeResponse extends BufferedResponse {
   }
 
   end(body = '', closeConnection = false): TransportResponse {
+    return this.#finish(body, closeConnection)
+  }
+
+  endWithoutBody(): TransportResponse {
+    return this.#finish(undefined, false)
+  }
+
+  /** Writes the head, then `body` with its Content-Length, or (undefined) no body and no length of its own. */
+  #finish(body: string | undefined, closeConnection: boolean): TransportResponse {
     if (this.ended) return this
     this.ended = true
     if (this.#res.destroyed) return this
     // Set by hand, node writes `Connection: close` and closes the connection after the response.
     if (closeConnection) this.headers.push('Connection', 'close')
-    this.headers.push('Content-Length', String(Buffer.byteLength(body)))
+    if (body !== undefined) this.headers.push('Content-Length', String(Buffer.byteLength(body)))
     this.#res.writeHead(this.status, this.reason, this.headers)
     this.#res.end(body)
     return this
@@ -161,13 +171,22 @@ export class UpgradeResponse extends BufferedResponse {
   }
 
   end(body = '', _closeConnection = false): TransportResponse {
+    return this.#finish(body)
+  }
+
+  endWithoutBody(): TransportResponse {
+    return this.#finish(undefined)
+  }
+
+  #finish(body: string | undefined): TransportResponse {
     if (this.ended || this.#upgraded) return this
     this.ended = true
     if (this.#socket.destroyed) return this
     let head = `HTTP/1.1 ${this.status} ${this.reason}\r\n`
     for (let i = 0; i < this.headers.length; i += 2) head += `${this.headers[i]}: ${this.headers[i + 1]}\r\n`
-    head += `Date: ${new Date().toUTCString()}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`
-    this.#socket.end(head + body)
+    head += `Date: ${new Date().toUTCString()}\r\nConnection: close\r\n`
+    if (body !== undefined) head += `Content-Length: ${Buffer.byteLength(body)}\r\n`
+    this.#socket.end(`${head}\r\n${body ?? ''}`)
     return this
   }
 

@@ -39,6 +39,14 @@ export interface TransportResponse {
   writeHeader(key: string, value: string): TransportResponse
   /** Ends the response with `body`; `closeConnection` closes the connection after it. */
   end(body?: string, closeConnection?: boolean): TransportResponse
+  /**
+   * Ends the response without a body and without a Content-Length of its own, keeping the
+   * connection: a HEAD answer writes its GET body's length as a header first (request-lifecycle.ts).
+   * Called without arguments on purpose — in the pinned uWS build, a `reportedContentLength` leaves
+   * the response unfinished (it waits for that many body bytes: the connection is never closed nor
+   * its next request answered), and an explicit `undefined` garbles the head.
+   */
+  endWithoutBody(): TransportResponse
   /** Called once when the client goes away before the response ended. */
   onAborted(handler: () => void): TransportResponse
   /** The request body in chunks; the last has `isLast`. A chunk is valid only during the call. */
@@ -97,6 +105,7 @@ export type HttpHandler = (res: TransportResponse, req: TransportRequest) => voi
  */
 export interface TransportApp {
   get(pattern: string, handler: HttpHandler): unknown
+  head(pattern: string, handler: HttpHandler): unknown
   post(pattern: string, handler: HttpHandler): unknown
   any(pattern: string, handler: HttpHandler): unknown
   ws<S>(pattern: string, behavior: TransportSocketBehavior<S>): unknown

@@ -14,13 +14,16 @@ export interface OpenApiDoc {
   readonly components: { readonly schemas: Readonly<Record<string, Schema>> }
 }
 
-/** Statuses every path may answer: the router's fallbacks (document.ts's info says so). */
-export const FALLBACK_STATUSES = [404, 405] as const
+/** Statuses every path may answer: the router's fallbacks, OPTIONS's 204 among them (document.ts's info says so). */
+export const FALLBACK_STATUSES = [204, 404, 405] as const
 
 /** Statuses of a request the HTTP parser refuses, before any route (document.ts's info says so). */
 export const PARSER_STATUSES = [400, 408, 431] as const
 
-/** The operation of `method path` (path without query), by the document's path templates, or undefined. */
+/**
+ * The operation of `method path` (path without query), by the document's path templates, or
+ * undefined. HEAD is its GET's (document.ts's info: HEAD answers as the GET without the body).
+ */
 export function operationOf(
   doc: OpenApiDoc,
   method: string,
@@ -31,7 +34,7 @@ export function operationOf(
     const segments = template.split('/')
     if (segments.length !== parts.length) continue
     if (!segments.every((s, i) => (s.startsWith('{') ? parts[i] !== '' : s === parts[i]))) continue
-    return operations[method.toLowerCase()]
+    return operations[method === 'HEAD' ? 'get' : method.toLowerCase()]
   }
   return undefined
 }

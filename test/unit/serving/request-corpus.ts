@@ -114,15 +114,11 @@ export const TARGETS: readonly Case[] = [
     get('/v1/subscribe'),
     { status: 426, code: 'UPGRADE_REQUIRED', message: /WebSocket endpoint/ },
   ],
-  [
-    'OPTIONS of a route',
-    `OPTIONS /v1/features HTTP/1.1\r\nHost: x\r\n${AUTH}\r\n`,
-    { status: 405, code: 'METHOD_NOT_ALLOWED', message: /use POST/ },
-  ],
+  ['OPTIONS of a route', `OPTIONS /v1/features HTTP/1.1\r\nHost: x\r\n${AUTH}\r\n`, { status: 204 }],
   [
     'DELETE with a body: answered, then closed (the body is not read)',
     `DELETE /v1/registry HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}`,
-    { status: 405, code: 'METHOD_NOT_ALLOWED', message: /use GET/, closes: true },
+    { status: 405, code: 'METHOD_NOT_ALLOWED', message: /use GET, HEAD, OPTIONS/, closes: true },
   ],
   ['a method no parser knows', `BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n`, PARSER],
   ['a method in lower case', `get /healthz HTTP/1.1\r\nHost: x\r\n\r\n`, PARSER],
@@ -315,7 +311,7 @@ export const HANDSHAKES: readonly Case[] = [
 ]
 
 /** A concrete path of every route, with the method it takes (the WebSocket path: a GET that upgrades). */
-const ROUTE_PATHS: readonly (readonly [path: string, allow: string])[] = [
+export const ROUTE_PATHS: readonly (readonly [path: string, allow: string])[] = [
   ['/healthz', 'GET'],
   ['/metrics', 'GET'],
   ['/v1/registry', 'GET'],
@@ -332,14 +328,20 @@ const ROUTE_PATHS: readonly (readonly [path: string, allow: string])[] = [
   ['/v1/namespaces/kfs/tables/user_stats', 'GET'],
 ]
 
-/** Every method but HEAD (no body to check; http-protocol.test.ts has it) on every route that does not take it: 405 naming the one it takes. */
+/** The `Allow` of a route taking `method`: HEAD beside GET, and OPTIONS (serving/server/router.ts). */
+export const allowOf = (method: string): string => (method === 'GET' ? 'GET, HEAD, OPTIONS' : `${method}, OPTIONS`)
+
+/**
+ * Every method but HEAD and OPTIONS (no body to check; head-and-options.test.ts has them) on every
+ * route that does not take it: 405 naming the ones it takes.
+ */
 export const METHODS: readonly Case[] = ROUTE_PATHS.flatMap(([path, allow]) =>
   // CONNECT: node:http hands it to a tunnel event, and closed the connection unanswered before.
-  ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT']
+  ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'TRACE', 'CONNECT']
     .filter((method) => method !== allow)
     .map((method): Case => [
       `${method} ${path}`,
       `${method} ${path} HTTP/1.1\r\nHost: x\r\n${AUTH}\r\n`,
-      { status: 405, code: 'METHOD_NOT_ALLOWED', message: new RegExp(`^${method} is not allowed on .*; use ${allow}$`) },
+      { status: 405, code: 'METHOD_NOT_ALLOWED', message: new RegExp(`^${method} is not allowed on .*; use ${allowOf(allow)}$`) },
     ]),
 )
