@@ -12,7 +12,7 @@ import type { Logger } from '../core/logger.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
 import { createPartitionTask, restorePartitionTask, type PartitionTask } from '../operators/task/partition-task.ts'
 import type { FeatureRow } from '../features/types.ts'
-import type { OfflineRowBuffer } from './offline-row-buffer.ts'
+import type { RowKeeper } from './committed-rows.ts'
 import type { BoundedSource, SourceRecord } from '../ports/source.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
 import type { Decoder } from '../schemas/decoder.ts'
@@ -100,7 +100,7 @@ export async function catchUpFromArchive(
   decoder: Decoder,
   untilOffset: string,
   createdAtMs: number,
-  keep: () => OfflineRowBuffer | undefined = () => undefined,
+  keep: () => RowKeeper | undefined = () => undefined,
   log?: CatchUpLog,
 ): Promise<{ rows: FeatureRow[]; deadLetters: DeadLetter[]; skipped?: { from: string; to: string } }> {
   const { topic, partition } = processor

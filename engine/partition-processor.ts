@@ -13,7 +13,7 @@ import { eventTimeOf, invalidEventTimeDetail } from '../operators/task/event-fie
 import { invalidUtf8JoinKey, type DecodeResult } from '../schemas/decoder.ts'
 import type { DeadLetter, DeadLetterReason, RecordOrigin } from '../ports/dead-letters.ts'
 import type { SourceRecord } from '../ports/source.ts'
-import type { OfflineRowBuffer } from './offline-row-buffer.ts'
+import type { RowKeeper } from './committed-rows.ts'
 import { REKEY_HEADERS } from './rekey-stage.ts'
 import { isRekeyedSource } from './plan-sources.ts'
 import { changeRoute, routingEnvelope, routingFactsOf, SUPERSEDED_KEY } from './rekey-records.ts'
@@ -74,7 +74,7 @@ export class PartitionProcessor {
   }
 
   /** Appends `rows` to `target` and, for an offline view, copies each with `createdAtMs` and its archive position into `keep`. */
-  #collect(target: FeatureRow[], keep: OfflineRowBuffer | undefined, rows: readonly FeatureRow[], offset: string, createdAtMs: number): void {
+  #collect(target: FeatureRow[], keep: RowKeeper | undefined, rows: readonly FeatureRow[], offset: string, createdAtMs: number): void {
     if (offset !== this.#rowIndexOffset) {
       this.#rowIndexOffset = offset
       this.#rowIndex = 0
@@ -105,7 +105,7 @@ export class PartitionProcessor {
    * The events of a bundle (rekey-bundle.ts) come in one call, one after the other, all at the
    * bundle's offset.
    */
-  processRecords(records: readonly PartitionEvent[], decoded: readonly DecodeResult[], createdAtMs: number, keep?: OfflineRowBuffer): ProcessedRows {
+  processRecords(records: readonly PartitionEvent[], decoded: readonly DecodeResult[], createdAtMs: number, keep?: RowKeeper): ProcessedRows {
     const out: ProcessedRows = { rows: [], deadLetters: [] }
     const from = this.#nextOffset
     for (let i = 0; i < records.length; i++) {
@@ -148,7 +148,7 @@ export class PartitionProcessor {
   }
 
   /** An idle-advance marker (live: from the idle detector; replay: from the archive). */
-  processMarker(watermarkMs: number, createdAtMs: number, keep?: OfflineRowBuffer): FeatureRow[] {
+  processMarker(watermarkMs: number, createdAtMs: number, keep?: RowKeeper): FeatureRow[] {
     const rows: FeatureRow[] = []
     const output = this.task.processWatermarkMarker(watermarkMs)
     this.#collect(rows, keep, output.rows[0] ?? [], this.nextOffset, createdAtMs)

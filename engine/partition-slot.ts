@@ -24,6 +24,7 @@ import { rollForward } from './roll-forward.ts'
 import { StateChains, type StateChain } from './state-chain.ts'
 import { restoreNamed, stageCheckpoint, viewId, type CheckpointCut } from './checkpoint-record.ts'
 import { backfillToAdopt, catchUpFromArchive, type CatchUpLog } from './backfill-hand-off.ts'
+import { committedRowsThrough, skippingCommitted } from './committed-rows.ts'
 import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-processor.ts'
 import { archiveRecords, markerArchiveRow } from './archive-rows.ts'
 import { archiveSource } from './sources/archive-source.ts'
@@ -126,7 +127,10 @@ export class PartitionSlot {
     const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: 0 }
     const archive = archiveSource(this.#deps.offline, this.topic)
     for (const v of this.pendingCatchUp.splice(0)) {
-      const caughtUp = await catchUpFromArchive(this.processors[v] as PartitionProcessor, archive, this.options.decoder, this.nextOffset, createdAtMs, () => this.#keepOf(v), log)
+      // The view may have run here before (dropped, then rolled back or re-added): its table holds those rows.
+      const through = await committedRowsThrough(this.#deps.offline, this.options.views[v]!, this.topic, this.partition)
+      const keep = () => skippingCommitted(this.#keepOf(v), through)
+      const caughtUp = await catchUpFromArchive(this.processors[v] as PartitionProcessor, archive, this.options.decoder, this.nextOffset, createdAtMs, keep, log)
       out.rows[v] = caughtUp.rows
       out.deadLetters.push(...caughtUp.deadLetters)
     }

@@ -5,12 +5,15 @@
  */
 import type { OfflineSink } from '../ports/offline.ts'
 import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
+import { rowsThroughSummaries } from './committed-rows.ts'
 
 export async function rollForward(
   record: PartitionCheckpoint,
   deps: { readonly offline: OfflineSink; readonly checkpoints: CheckpointStore },
 ): Promise<void> {
   const name = deps.checkpoints.markerName(record.topic, record.partition)
+  // A feature table's commit also says where its rows of the partition reach (committed-rows.ts).
+  const rowsThrough = rowsThroughSummaries(record, deps.offline, name)
   for (const staged of record.staged) {
     await deps.offline.commit(
       staged.table,
@@ -19,6 +22,7 @@ export async function rollForward(
       {
         [`kfs.offset.${name}`]: record.nextOffset,
         ...(record.watermarkMs === null ? {} : { [`kfs.watermark.${name}`]: String(record.watermarkMs) }),
+        ...rowsThrough.get(staged.table),
       },
     )
   }

@@ -35,6 +35,14 @@ export type OfflineTable =
 export interface OfflineSnapshot {
   readonly snapshotId: string
   readonly markers: Readonly<Record<string, number>>
+  /**
+   * Per marker name (`<group>/<topic>/<partition>`), accumulated up to this snapshot: the archive
+   * position (`offset · 2^21 + row index`, the `seq` column's encoding, docs/semantics.md §12; a
+   * decimal string) before which the table holds every row that writer emitted for the partition.
+   * Read on feature tables (a catch-up skips those rows); commits from before it was recorded give
+   * their checkpoint's next offset (row index 0).
+   */
+  readonly rowsThrough: Readonly<Record<string, string>>
 }
 
 /** Names the tables and lists their snapshots: shared by the writer and every reader. */

@@ -11,11 +11,12 @@
  */
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { FeatureRowReader, FeatureTableStats, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
-import { isOfflineRowArray, type ArchiveRow, type ArchiveRows, type OfflineRows, type OfflineSink, type OfflineTable, type RowOrigin, type StagedFiles, type ViewVersion } from '../../../ports/offline.ts'
+import { isOfflineRowArray, type ArchiveRow, type ArchiveRows, type OfflineRows, type OfflineSink, type OfflineSnapshot, type OfflineTable, type RowOrigin, type StagedFiles, type ViewVersion } from '../../../ports/offline.ts'
 import type { CompactionSummary, ExpirySummary, OfflineCompactor, OrphanRemoval, OrphanRemovalSummary, SnapshotRetention } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { SnapshotLog, SnapshotLogReader } from '../../../ports/snapshot-log.ts'
 import { readSnapshotLog } from './snapshot-log.ts'
+import { accumulateRowsThrough, OFFSET_PREFIX, ROWS_THROUGH_PREFIX } from './rows-through.ts'
 import { appendFiles } from './append-files.ts'
 import { compactPartitions } from './compaction.ts'
 import { loadTableOrNone } from './damaged-table.ts'
@@ -42,6 +43,8 @@ import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
 export { archiveTablePath, featureTablePath }
 
 const MARKER_PREFIX = 'kfs.ckpt.'
+/** Summary keys read as a maximum over all snapshots, which expiry folds into the snapshots it keeps. */
+export const CARRIED_PREFIXES = [MARKER_PREFIX, ROWS_THROUGH_PREFIX, OFFSET_PREFIX]
 /** A staged feature file's largest row index (writer-facts.ts); files staged before it lack it. */
 const LARGEST_ROW_INDEX = 'largestRowIndex'
 /** A staged feature file's staging, checked tie-free (writer-facts.ts TieFreeStaging); absent: not checked, or ties. */
@@ -110,7 +113,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   constructor(store: ObjectStore, options: IcebergOfflineSinkOptions = {}) {
     this.#store = store
     this.#options = options
-    this.#expiry = options.snapshotExpiry === undefined ? undefined : new ExpiryScheduler(options.snapshotExpiry, { carriedPrefixes: [MARKER_PREFIX], clock: options.clock })
+    this.#expiry = options.snapshotExpiry === undefined ? undefined : new ExpiryScheduler(options.snapshotExpiry, { carriedPrefixes: CARRIED_PREFIXES, clock: options.clock })
   }
 
   tableId(table: OfflineTable): string {
@@ -245,19 +248,21 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     return this.#expiry?.due(tableId, result.status === 'committed') ?? false
   }
 
-  async snapshots(tableId: string): Promise<{ snapshotId: string; markers: Record<string, number> }[]> {
+  async snapshots(tableId: string): Promise<OfflineSnapshot[]> {
     // A damaged table is refused (./damaged-table.ts): read as no snapshots, verify-parity and
     // replay --snapshot-id would call it missing rather than damaged.
     const loaded = await loadTableOrNone(this.#store, tableId)
     if (!loaded) return []
     const acc: Record<string, number> = {}
-    const out: { snapshotId: string; markers: Record<string, number> }[] = []
+    const through: Record<string, string> = {}
+    const out: OfflineSnapshot[] = []
     const ordered = [...loaded.metadata.snapshots].sort((a, b) => Number(BigInt(a['sequence-number'] ?? 0) - BigInt(b['sequence-number'] ?? 0)))
     for (const snapshot of ordered) {
       for (const [k, v] of Object.entries(snapshot.summary ?? {})) {
         if (k.startsWith(MARKER_PREFIX)) acc[k.slice(MARKER_PREFIX.length)] = Math.max(acc[k.slice(MARKER_PREFIX.length)] ?? 0, Number(v))
       }
-      out.push({ snapshotId: String(snapshot['snapshot-id']), markers: { ...acc } })
+      accumulateRowsThrough(through, snapshot.summary ?? {})
+      out.push({ snapshotId: String(snapshot['snapshot-id']), markers: { ...acc }, rowsThrough: { ...through } })
     }
     return out
   }
@@ -307,7 +312,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   async expireSnapshots(offlineTable: OfflineTable, retention: SnapshotRetention): Promise<ExpirySummary> {
     const table = await loadTableOrNone(this.#store, this.tableId(offlineTable))
     if (table === undefined) return { expiredSnapshots: 0, keptSnapshots: 0, deletedFiles: 0 }
-    const { expiredSnapshots, keptSnapshots, deletedFiles } = await expireSnapshots(table, retention, { carriedPrefixes: [MARKER_PREFIX], ...this.#rewriteCommitOptions() })
+    const { expiredSnapshots, keptSnapshots, deletedFiles } = await expireSnapshots(table, retention, { carriedPrefixes: CARRIED_PREFIXES, ...this.#rewriteCommitOptions() })
     return { expiredSnapshots, keptSnapshots, deletedFiles }
   }
 

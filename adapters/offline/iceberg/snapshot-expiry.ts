@@ -22,6 +22,7 @@
 import { systemClock } from '../../../core/clock.ts'
 import { commitMetadata, refreshTable, type CommitOptions, type IcebergTable } from './iceberg-table.ts'
 import { deleteExpiredFiles } from './expiry-cleanup.ts'
+import { largerInteger } from './rows-through.ts'
 import type { Snapshot, TableMetadata } from './table-metadata.ts'
 import type { SnapshotRetention } from '../../../ports/offline-compaction.ts'
 
@@ -76,15 +77,16 @@ function boundExpired(meta: TableMetadata, kept: Set<bigint>, max: number | unde
 /** `ordered`'s kept snapshots, each carrying the highest carried markers of the expired ones just before it. */
 function foldCarried(ordered: readonly Snapshot[], kept: ReadonlySet<bigint>, prefixes: readonly string[]): Snapshot[] {
   const out: Snapshot[] = []
-  let carry: Record<string, number> = {}
+  let carry: Record<string, string> = {}
   for (const s of ordered) {
     const carried = Object.entries(s.summary).filter(([k]) => prefixes.some((p) => k.startsWith(p)))
     if (!kept.has(s['snapshot-id'])) {
-      for (const [k, v] of carried) carry[k] = Math.max(carry[k] ?? -Infinity, Number(v))
+      // Compared exactly: a row position (rows-through.ts) passes 2^53.
+      for (const [k, v] of carried) carry[k] = largerInteger(carry[k], v)
       continue
     }
     const summary: Record<string, string> = { ...s.summary }
-    for (const [k, v] of Object.entries(carry)) if (summary[k] === undefined || Number(summary[k]) < v) summary[k] = String(v)
+    for (const [k, v] of Object.entries(carry)) summary[k] = largerInteger(summary[k], v)
     out.push(Object.keys(carry).length === 0 ? s : { ...s, summary })
     carry = {}
   }

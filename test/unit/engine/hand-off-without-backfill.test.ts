@@ -59,6 +59,17 @@ const cases: {
     ],
     checkpointed: Array.from({ length: purchases.partitions }, (_, p) => p),
   },
+  {
+    // The view ran before: its table holds its rows up to where the deploy without it took over, and
+    // the catch-up from offset 0 must append only the rest (test/unit/engine/deploy-sequences.test.ts).
+    name: 'the view dropped by a deploy, then the definitions rolled back',
+    stretches: [
+      { views: [userPurchases, userBigSpends], keep: () => true },
+      { views: [userPurchases], keep: () => true },
+      { views: [userPurchases, userBigSpends], keep: () => true },
+    ],
+    checkpointed: Array.from({ length: purchases.partitions }, (_, p) => p),
+  },
   ...Array.from({ length: purchases.partitions }, (_, fresh) => ({
     name: `partition ${fresh} checkpointed before its first record, the others past theirs`,
     stretches: [

@@ -26,7 +26,7 @@ import {
   type IcebergTable,
 } from '../../../adapters/offline/iceberg/index.ts'
 import { keyOfTableUri, manifestsOf } from '../../../adapters/offline/iceberg/iceberg-table.ts'
-import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
+import { CARRIED_PREFIXES, IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { pinTable } from '../../../adapters/offline/iceberg/pinned-files.ts'
 import { parseTableMetadata } from '../../../adapters/offline/iceberg/table-metadata.ts'
 import type { Clock } from '../../../core/clock.ts'
@@ -231,6 +231,25 @@ void describe('sinks > iceberg > snapshot expiry', () => {
     const after = await sink.snapshots(PATH)
     for (const s of after) assert.deepEqual(s.markers, before.get(s.snapshotId), `markers at ${s.snapshotId}`)
     assert.equal(after.at(-1)!.markers['g/t/9'], 5)
+  })
+
+  void test('row positions of expired snapshots (kfs.rows-through, and kfs.offset of older commits) are carried forward exactly, past 2^53', async () => {
+    const clock = steppedClock()
+    const store = new MemoryObjectStore()
+    let table = await createTable(store, PATH, { schema, partitionSpec: dayPartitionSpec(schema, 'as_of'), clock })
+    // Offset 2^40, row 3 at it: a position a double cannot hold. Partition 8's commit predates rows-through.
+    const far = ((1n << 40n) << 21n) + 3n
+    clock.advance(10_000)
+    table = (await appendFiles(table, [], { 'kfs.ckpt.g/t/9': '5', 'kfs.rows-through.g/t/9': far.toString() }, { clock })).table
+    clock.advance(10_000)
+    table = (await appendFiles(table, [], { 'kfs.ckpt.g/t/8': '2', 'kfs.offset.g/t/8': '7' }, { clock })).table
+    table = await commitMany(table, 100, clock)
+    const sink = new IcebergOfflineSink(store, { parquetWorker: false, clock })
+    const expected = { 'g/t/9': far.toString(), 'g/t/8': (7n << 21n).toString() }
+    assert.deepEqual((await sink.snapshots(PATH)).at(-1)!.rowsThrough, expected, 'before expiry')
+    const result = await expireSnapshots(table, RETENTION, { clock, carriedPrefixes: CARRIED_PREFIXES })
+    assert.ok(result.expiredSnapshots > 0)
+    assert.deepEqual((await sink.snapshots(PATH)).at(-1)!.rowsThrough, expected, 'after expiry')
   })
 
   void test('a training set pinned to an expired snapshot, or a read at one, is refused naming the snapshot', async () => {
