@@ -1,5 +1,4 @@
 /** `kfs produce`: publish events to a source's topic, Avro-encoded with the registry's schema id. */
-import { encodeEntityKey } from '../../core/entity-key.ts'
 import { FeatureStoreError } from '../../core/errors.ts'
 import type { SourceDef } from '../../features/types.ts'
 import type { DefinitionSet } from '../../registry/index.ts'
@@ -7,6 +6,7 @@ import { generateEvents } from '../../examples/generate-events.ts'
 import type { Encoder } from '../../schemas/encoder.ts'
 import { jsonRowMismatch, parseDebeziumLine } from '../../schemas/debezium-json.ts'
 import { changeOf } from '../../operators/changes/change.ts'
+import { entityKeyOf } from '../../operators/task/event-fields.ts'
 import { createRuntime } from '../runtime.ts'
 import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
@@ -174,13 +174,16 @@ function encodeEvent(
     if (mismatch !== undefined) return mismatch.detail
     event = withRoundedNumbers(event) as Record<string, unknown>
   }
+  // The key as the engine will read it (core's key rule): a key it would dead-letter is refused here.
+  const key = entity ? entityKeyOf(entity, event) : undefined
+  if (key !== undefined && !key.ok) return `${key.reason}: ${key.detail}`
   let value: Uint8Array
   try {
     value = encoder.encode(event)
   } catch (err: unknown) {
     return err instanceof Error ? err.message : String(err)
   }
-  return { key: entity ? encodeEntityKey(entity.joinKeys.map((k) => String(event[k]))) : null, value }
+  return { key: key === undefined ? null : key.key, value }
 }
 
 /**
