@@ -5,6 +5,7 @@ import type { DefinitionSet } from '../../registry/index.ts'
 import { generateEvents } from '../../examples/generate-events.ts'
 import type { Encoder } from '../../schemas/encoder.ts'
 import { jsonRowMismatch, parseDebeziumLine } from '../../schemas/debezium-json.ts'
+import { invalidUtf8JoinKey, invalidUtf8KeyDetail } from '../../schemas/decoder.ts'
 import { changeOf } from '../../operators/changes/change.ts'
 import { entityKeyOf } from '../../operators/task/event-fields.ts'
 import { createRuntime } from '../runtime.ts'
@@ -196,8 +197,12 @@ function encodeChange(set: DefinitionSet, source: SourceDef, encoder: Encoder, e
   // The literals as the file wrote them, so the row schema's check sees what JSON would round.
   const text = eventJsonText(event)
   const parsed = parseDebeziumLine(text, changes.rowSchema)
-  if (!parsed.ok) return `${parsed.reason}: ${parsed.detail}`
   const entity = set.entities.find((e) => e.name === source.keyedBy)
+  if (!parsed.ok) {
+    // A key column the engine would refuse invalid_key (a lone surrogate: core's reason) is refused as such here.
+    const badKey = entity === undefined ? undefined : invalidUtf8JoinKey(parsed, entity.joinKeys, changes.primaryKey)
+    return badKey === undefined ? `${parsed.reason}: ${parsed.detail}` : `invalid_key: ${invalidUtf8KeyDetail(parsed, badKey)}`
+  }
   if (entity === undefined) return `source ${source.name} is keyed by ${source.keyedBy}, which the module does not define`
   const change = changeOf(parsed.event, entity)
   if (!change.ok) return `${change.reason}: ${change.detail}`
