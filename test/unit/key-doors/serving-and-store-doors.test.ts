@@ -14,6 +14,7 @@ import { encodeEntityKey } from '../../../core/entity-key.ts'
 import { row } from '../../contracts/online-store.ts'
 import { itemStats, userItem, userStats } from '../serving/fixtures.ts'
 import { NOW, startServer, type TestServer } from '../serving/server-harness.ts'
+import { openWs } from '../serving/ws-client.ts'
 import { BAD_INTS, BAD_PARTS, GOOD_PARTS, reasonOf, wtf8 } from './corpus.ts'
 
 interface Answer {
@@ -99,6 +100,29 @@ void describe('the key rule at serving (POST, GET, single, batch, composite) and
       }
     }
     assert.deepEqual(problems, [])
+  })
+
+  void test("a WebSocket subscription to each bad key: an error message with core's reason; the socket stays usable", async () => {
+    const ws = await openWs(server.port, '/v1/subscribe')
+    try {
+      const problems: string[] = []
+      for (const b of BAD_PARTS) {
+        const message = JSON.stringify({ subscribe: [{ view: 'user_stats', entity: b.part }] })
+        // Over the socket's message limit (64 KiB) the transport closes it before any key is read, as for every message that large.
+        if (Buffer.byteLength(message) > 64 * 1024) continue
+        ws.send(message)
+        const got = JSON.parse(await ws.next()) as { type: string; error?: { message: string } }
+        if (got.type !== 'error' || got.error?.message !== `user_id is invalid: ${reasonOf(b.part)}`)
+          problems.push(`${b.what}: ${JSON.stringify(got).slice(0, 300)}`)
+      }
+      assert.deepEqual(problems, [])
+      ws.send(JSON.stringify({ subscribe: [{ view: 'user_stats', entity: GOOD_PARTS[1]!.part }] }))
+      assert.deepEqual(JSON.parse(await ws.next()), { type: 'subscribed', topics: 1 })
+      const snapshot = JSON.parse(await ws.next()) as { type: string; entity: string; status: string }
+      assert.deepEqual([snapshot.type, snapshot.entity, snapshot.status], ['snapshot', GOOD_PARTS[1]!.part, 'PRESENT'])
+    } finally {
+      ws.close()
+    }
   })
 
   void test('keys of the wrong type: a 400 naming the join key, for text and integer entities', async () => {
