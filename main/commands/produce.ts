@@ -31,7 +31,8 @@ registry; Confluent wire format) and publishes it keyed by the source's entity, 
 partition Kafka's own partitioner would pick. Works on Kafka and on the embedded log alike.
 
 A --file is checked in full before the first event is sent: every line is parsed and encoded
-against the schema, and must carry the entity's join keys. If any event is bad, nothing is sent:
+against the schema, and must carry the entity's join keys, each a key the engine takes (not empty,
+no control character, no lone surrogate, at most 512 bytes of UTF-8). If any event is bad, nothing is sent:
 the command exits 2 and lists the first bad lines and how many there are, so a fixed file can be
 sent again without duplicates. A file with no events exits 1. (A failure while sending — the
 broker going away — can still leave part of the file sent; kfs does not de-duplicate a re-run.)
