@@ -6,8 +6,9 @@
  * - A composite key (user × category) joins the parts in the entity's declared join-key order with
  *   the unit separator U+001F, each part escaped so the encoding is injective.
  *
- * Entity keys are limited to printable characters without control codes (except the separator we
- * add) and to 512 bytes, so nothing odd can reach a Redis key or a Kafka header.
+ * Entity keys are limited to printable, well-formed Unicode without control codes (except the
+ * separator we add) and to 512 bytes of UTF-8 per part, so nothing odd can reach a Redis key or a
+ * Kafka header: invalidKeyPartReason is that rule, and every door that takes a key uses it.
  */
 export const KEY_PART_SEPARATOR = '\u001f'
 export const MAX_ENTITY_KEY_BYTES = 512
@@ -43,12 +44,38 @@ export function decodeEntityKey(key: string, arity: number): string[] {
   return parts
 }
 
-/** Returns the reason a key part is unacceptable, or undefined when it is fine. */
+/** Why a key part that is not well-formed Unicode is refused (see invalidKeyPartReason). */
+export const LONE_SURROGATE_REASON = 'not well-formed Unicode (it holds a lone surrogate)'
+
+/**
+ * The one rule every door holds a key part to (docs/semantics.md §20): the reason a key part is
+ * unacceptable, phrased to follow "is", or undefined when it is fine. In this order: empty; a
+ * control character (U+0000–U+001F, U+007F — so the separator U+001F too); a lone surrogate, which
+ * has no UTF-8 form (every store writing keys as UTF-8 would hold it as U+FFFD, one key with every
+ * other such spelling); more than MAX_ENTITY_KEY_BYTES bytes of UTF-8.
+ */
 export function invalidKeyPartReason(part: string): string | undefined {
   if (isPlainKeyPart(part)) return undefined
   if (part.length === 0) return 'empty'
   if (/[\u0000-\u001f\u007f]/.test(part)) return 'not printable (it holds control characters)'
+  if (!part.isWellFormed()) return LONE_SURROGATE_REASON
   if (Buffer.byteLength(part, 'utf8') > MAX_ENTITY_KEY_BYTES) return `longer than ${MAX_ENTITY_KEY_BYTES} bytes`
+  return undefined
+}
+
+/**
+ * Why an encoded entity key of `arity` join keys names no entity (a part refused by
+ * invalidKeyPartReason, followed by its position when there are several), or undefined — the
+ * online stores' last guard, which hold encoded keys.
+ */
+export function invalidEntityKeyReason(key: string, arity: number): string | undefined {
+  if (arity === 1) return invalidKeyPartReason(key)
+  // Each part the key holds is judged; how many there are is the encoder's business (a store keys what it is given).
+  const parts = decodeEntityKey(key, arity)
+  for (let i = 0; i < parts.length; i++) {
+    const reason = invalidKeyPartReason(parts[i]!)
+    if (reason !== undefined) return `${reason} (part ${i + 1} of ${parts.length})`
+  }
   return undefined
 }
 

@@ -10,7 +10,7 @@
 import type { EntityDef, EventRecord, FeatureRow, FeatureViewDef, SourceDef } from '../features/types.ts'
 import type { ChangeRole, PartitionTask } from '../operators/task/partition-task.ts'
 import { eventTimeOf, invalidEventTimeDetail } from '../operators/task/event-fields.ts'
-import { invalidUtf8JoinKey, type DecodeResult } from '../schemas/decoder.ts'
+import { invalidUtf8JoinKey, invalidUtf8KeyDetail, type DecodeResult } from '../schemas/decoder.ts'
 import type { DeadLetter, DeadLetterReason, RecordOrigin } from '../ports/dead-letters.ts'
 import type { SourceRecord } from '../ports/source.ts'
 import type { RowKeeper } from './committed-rows.ts'
@@ -263,11 +263,14 @@ export function eventsOf(at: ReadPosition, source: SourceDef, records: readonly 
 
 /**
  * The dead letter of a record that did not decode (one per partition, not per view). Invalid
- * UTF-8 in a top-level field that is a join key of one of `views` is `invalid_key`.
+ * UTF-8 in a top-level field that is a join key of one of `views` (of a changelog source: an
+ * image's join-key or primary-key column) is `invalid_key`.
  */
 export function decodeFailureLetter(at: ReadPosition, source: SourceDef, views: readonly FeatureViewDef[], record: SourceRecord, result: Extract<DecodeResult, { ok: false }>): DeadLetter {
-  const keyOf = views.filter((v) => invalidUtf8JoinKey(result, v.entity.joinKeys) !== undefined)
+  const primaryKey = source.changes?.primaryKey
+  const keyOf = views.filter((v) => invalidUtf8JoinKey(result, v.entity.joinKeys, primaryKey) !== undefined)
   if (keyOf.length === 0) return deadLetterOf(at, source, record, result.reason, result.detail)
   const only = keyOf.length === 1 ? keyOf[0]! : undefined
-  return deadLetterOf(at, source, record, 'invalid_key', `join key ${result.field?.split(/[.[{]/, 1)[0]} is not valid UTF-8`, only?.name, only?.version)
+  const key = invalidUtf8JoinKey(result, keyOf[0]!.entity.joinKeys, primaryKey)!
+  return deadLetterOf(at, source, record, 'invalid_key', invalidUtf8KeyDetail(result, key), only?.name, only?.version)
 }

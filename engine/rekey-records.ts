@@ -23,7 +23,7 @@
  */
 import { entityKeyOf, eventTimeOf, type KeyResult } from '../operators/task/event-fields.ts'
 import { isBeyondFutureSkew } from '../operators/task/event-time-rule.ts'
-import { invalidUtf8JoinKey, type DecodeResult } from '../schemas/decoder.ts'
+import { invalidUtf8JoinKey, invalidUtf8KeyDetail, type DecodeResult } from '../schemas/decoder.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
 import type { LogRecord, ProduceRecord } from '../ports/event-log.ts'
 import type { EntityDef, EventRecord, SourceDef } from '../features/types.ts'
@@ -83,10 +83,10 @@ export interface IndexedCopy extends IndexedChange {
 export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeResult): RekeyOutcome {
   const maxFutureSkewMs = plan.source.maxFutureSkewMs
   if (!decoded.ok) {
-    const badKey = invalidUtf8JoinKey(decoded, plan.entity.joinKeys)
+    const badKey = invalidUtf8JoinKey(decoded, plan.entity.joinKeys, plan.source.changes?.primaryKey)
     return badKey === undefined
       ? refused(plan, record, decoded.reason, decoded.detail)
-      : refused(plan, record, 'invalid_key', `join key ${badKey} is not valid UTF-8`)
+      : refused(plan, record, 'invalid_key', invalidUtf8KeyDetail(decoded, badKey))
   }
   let routed = decoded.event
   let indexed: IndexedCopy | undefined

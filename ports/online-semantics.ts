@@ -8,6 +8,7 @@
  * sets agree on which rows are too old. An OUTSIDE_TTL read reports its `as_of` but null values,
  * exactly what a training set would hold for that moment.
  */
+import { invalidEntityKeyReason } from '../core/entity-key.ts'
 import type { FeatureValue, FeatureViewDef, StampedRow } from '../features/types.ts'
 import type { OnlineRead, OnlineStatus } from './online-store.ts'
 
@@ -24,6 +25,21 @@ export interface OnlineChange {
 }
 
 export type OnlineChangeListener = (change: OnlineChange) => void
+
+/**
+ * Why `entityKey` names no entity of `view`, as `entity key "<key>" is <reason>`, or undefined: a
+ * store's last guard, core's one key rule (core/entity-key.ts invalidEntityKeyReason) on each part
+ * of the encoded key. The engine and serving refuse such keys before they get here; a store never
+ * holds one either — a lone surrogate, say, has no UTF-8 form, so Redis would hold `x\uD800`,
+ * `x\uDBFF` and `x\uFFFD` in one hash and one entity would read (or overwrite) another's row.
+ * Writes refuse with SINK_REJECTED (nothing of the batch written), reads with BAD_REQUEST.
+ */
+export function entityKeyRefusal(view: FeatureViewDef, entityKey: string): string | undefined {
+  const reason = invalidEntityKeyReason(entityKey, view.entity.joinKeys.length)
+  return reason === undefined
+    ? undefined
+    : `entity key ${JSON.stringify(entityKey.length > 80 ? `${entityKey.slice(0, 80)}…` : entityKey)} is ${reason}`
+}
 
 /**
  * Newest row per entity key (items carry their `row`, so callers can coalesce after encoding —

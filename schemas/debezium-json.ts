@@ -18,7 +18,8 @@
  * fraction that JSON rounds to an integer (`3.0000000000000001` for a long: json-number-literals.ts),
  * and a literal beyond a double's (or a float's) range, which JSON turns into ±Infinity. A string
  * holding a lone surrogate (a `\ud800` escape) has no UTF-8 form, so it is `invalid_utf8` like
- * invalid bytes in an Avro string: two different keys must never collide into one entity. An
+ * invalid bytes in an Avro string: two different keys must never collide into one entity (in a
+ * join-key column the engine makes it `invalid_key`, with core's reason: schemas/decoder.ts). An
  * object holding a name twice is `undecodable` (core/json-duplicate-names.ts): JSON.parse would keep
  * the last value silently.
  */
@@ -37,6 +38,8 @@ export type DebeziumParseResult =
       readonly detail: string
       /** `invalid_utf8`: path of the offending string in the envelope (`after.user_id`). */
       readonly field?: string
+      /** `invalid_utf8` of a string holding a lone surrogate (a `\ud800` escape), not of bytes: that string. */
+      readonly text?: string
     }
 
 type Failure = Extract<DebeziumParseResult, { ok: false }>
@@ -295,7 +298,7 @@ function compilePrimitive(name: string, names: Named, namespace: string | undefi
     case 'string':
       return (v, path) => {
         if (typeof v !== 'string') return mismatch(`${path} is ${describe(v)}, not a string`)
-        if (LONE_SURROGATE.test(v)) return { ok: false, reason: 'invalid_utf8', detail: `field ${path} is not valid UTF-8 (a lone surrogate)`, field: path }
+        if (LONE_SURROGATE.test(v)) return { ok: false, reason: 'invalid_utf8', detail: `field ${path} is not valid UTF-8 (a lone surrogate)`, field: path, text: v }
         return { value: v }
       }
     case 'bytes':

@@ -39,6 +39,7 @@ import { readLogical } from './logical-resolution.ts'
 import { LogicalOverflow } from './logical-types.ts'
 import type { AvroSchema, SchemaRegistry } from '../ports/schema-registry.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
+import { invalidKeyPartReason, LONE_SURROGATE_REASON } from '../core/entity-key.ts'
 import { FeatureStoreError, SchemaError } from '../core/errors.ts'
 
 export type DecodeFailureReason = Extract<DeadLetterReason, 'undecodable' | 'unknown_schema' | 'schema_mismatch' | 'oversize' | 'invalid_utf8'>
@@ -52,16 +53,34 @@ export type DecodeResult =
       readonly schemaId?: number
       /** `invalid_utf8`: path of the offending string (`user_id`, `tags[2]`); its top-level field decides `invalid_key`. */
       readonly field?: string
+      /** `invalid_utf8` of a JSON string holding a lone surrogate (a `\ud800` escape), not of bytes: that string. */
+      readonly text?: string
     }
 
 /**
  * The join key among `joinKeys` whose invalid UTF-8 failed the decode, if any: such a record is
  * refused `invalid_key` (two byte keys must never collide into one entity), not `invalid_utf8`.
+ * A changelog source's keys are columns of its images (`after.<key>`, `before.<key>`): the join
+ * keys and, for every view, the primary key (`primaryKey`, given for a changelog source only).
  */
-export function invalidUtf8JoinKey(result: Extract<DecodeResult, { ok: false }>, joinKeys: readonly string[]): string | undefined {
+export function invalidUtf8JoinKey(result: Extract<DecodeResult, { ok: false }>, joinKeys: readonly string[], primaryKey?: readonly string[]): string | undefined {
   if (result.reason !== 'invalid_utf8' || result.field === undefined) return undefined
+  if (primaryKey !== undefined) {
+    const image = /^(?:after|before)\.([^.[{]+)$/.exec(result.field)
+    return image !== null && (joinKeys.includes(image[1]!) || primaryKey.includes(image[1]!)) ? image[1] : undefined
+  }
   const top = result.field.split(/[.[{]/, 1)[0]!
   return joinKeys.includes(top) ? top : undefined
+}
+
+/**
+ * The `invalid_key` detail of a join key the decode refused: for a JSON string holding a lone
+ * surrogate, core's reason for that string (what a mapped event, serving and every other door say
+ * of it — a control character in it is told first, as everywhere); else bytes that are not UTF-8.
+ */
+export function invalidUtf8KeyDetail(result: Extract<DecodeResult, { ok: false }>, joinKey: string): string {
+  const reason = result.text === undefined ? 'not valid UTF-8' : (invalidKeyPartReason(result.text) ?? LONE_SURROGATE_REASON)
+  return `join key ${joinKey} is ${reason}`
 }
 
 export interface Decoder {

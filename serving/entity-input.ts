@@ -22,17 +22,8 @@ export function checkJoinKeyValue(joinKey: string, raw: unknown): void {
   if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isSafeInteger(raw))) {
     throw badRequest(`${joinKey} values must be strings or integers`, { joinKey })
   }
-  const reason = invalidPartReason(String(raw))
+  const reason = invalidKeyPartReason(String(raw))
   if (reason) throw badRequest(`${joinKey} is invalid: ${reason}`, { joinKey })
-}
-
-/**
- * Why a key part cannot name an entity: core's rules, and a lone surrogate (`"\ud800"` in JSON),
- * which no UTF-8 holds — a Redis key name would carry it as U+FFFD, so the request would read the
- * row of entity `\ufffd` (the engine refuses such keys as invalid_key for the same reason).
- */
-function invalidPartReason(part: string): string | undefined {
-  return invalidKeyPartReason(part) ?? (part.isWellFormed() ? undefined : 'holds a lone surrogate (not valid Unicode)')
 }
 
 export function keyPart(entity: EntityDef, joinKey: string, raw: unknown): string {
@@ -46,7 +37,7 @@ export function keyPart(entity: EntityDef, joinKey: string, raw: unknown): strin
       { joinKey },
     )
   } else throw badRequest(`${joinKey} must be ${entity.keyType === 'int' ? 'an integer' : 'a string'}`, { joinKey })
-  const reason = invalidPartReason(part)
+  const reason = invalidKeyPartReason(part)
   if (reason) throw badRequest(`${joinKey} is invalid: ${reason}`, { joinKey })
   if (entity.keyType === 'int' && !CANONICAL_INT_KEY.test(part)) throw badRequest(`${joinKey} must be a canonical integer`, { joinKey })
   return part

@@ -257,8 +257,8 @@ async function refuseBadKeyParts(reader: LabelReader, path: string, joinKey: str
 }
 
 /**
- * A key part serving refuses with a 400 (core/entity-key.ts: longer than MAX_ENTITY_KEY_BYTES
- * UTF-8 bytes, or a control character) is refused naming its row: the engine dead-letters an
+ * A key part serving refuses with a 400 (core/entity-key.ts invalidKeyPartReason, the one rule:
+ * a control character, a lone surrogate, more than MAX_ENTITY_KEY_BYTES UTF-8 bytes) is refused naming its row: the engine dead-letters an
  * event with such a key, so the offline table has no row of it, and as a null join it would
  * silently give a model nulls that serving never answers. Null and empty parts stay "no entity".
  */
@@ -268,7 +268,7 @@ function checkKeyPart(part: string, row: number, joinKey: string, csvLine?: numb
   const where = csvLine === undefined ? '' : ` (CSV line ${csvLine})`
   throw new FeatureStoreError(
     'BAD_REQUEST',
-    `label row ${row + 1}${where}: ${joinKey} is ${reason}, and serving refuses such a key (an entity key part is at most ${MAX_ENTITY_KEY_BYTES} bytes of UTF-8, without control characters)`,
+    `label row ${row + 1}${where}: ${joinKey} is ${reason}, and serving refuses such a key (an entity key part is well-formed Unicode without control characters, at most ${MAX_ENTITY_KEY_BYTES} bytes of UTF-8)`,
     { context: { row: row + 1, joinKey, ...(csvLine === undefined ? {} : { line: csvLine }) } },
   )
 }

@@ -1,12 +1,13 @@
 /** `kfs produce`: publish events to a source's topic, Avro-encoded with the registry's schema id. */
-import { encodeEntityKey } from '../../core/entity-key.ts'
 import { FeatureStoreError } from '../../core/errors.ts'
 import type { SourceDef } from '../../features/types.ts'
 import type { DefinitionSet } from '../../registry/index.ts'
 import { generateEvents } from '../../examples/generate-events.ts'
 import type { Encoder } from '../../schemas/encoder.ts'
 import { jsonRowMismatch, parseDebeziumLine } from '../../schemas/debezium-json.ts'
+import { invalidUtf8JoinKey, invalidUtf8KeyDetail } from '../../schemas/decoder.ts'
 import { changeOf } from '../../operators/changes/change.ts'
+import { entityKeyOf } from '../../operators/task/event-fields.ts'
 import { createRuntime } from '../runtime.ts'
 import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
@@ -30,7 +31,8 @@ registry; Confluent wire format) and publishes it keyed by the source's entity, 
 partition Kafka's own partitioner would pick. Works on Kafka and on the embedded log alike.
 
 A --file is checked in full before the first event is sent: every line is parsed and encoded
-against the schema, and must carry the entity's join keys. If any event is bad, nothing is sent:
+against the schema, and must carry the entity's join keys, each a key the engine takes (not empty,
+no control character, no lone surrogate, at most 512 bytes of UTF-8). If any event is bad, nothing is sent:
 the command exits 2 and lists the first bad lines and how many there are, so a fixed file can be
 sent again without duplicates. A file with no events exits 1. (A failure while sending — the
 broker going away — can still leave part of the file sent; kfs does not de-duplicate a re-run.)
@@ -174,13 +176,16 @@ function encodeEvent(
     if (mismatch !== undefined) return mismatch.detail
     event = withRoundedNumbers(event) as Record<string, unknown>
   }
+  // The key as the engine will read it (core's key rule): a key it would dead-letter is refused here.
+  const key = entity ? entityKeyOf(entity, event) : undefined
+  if (key !== undefined && !key.ok) return `${key.reason}: ${key.detail}`
   let value: Uint8Array
   try {
     value = encoder.encode(event)
   } catch (err: unknown) {
     return err instanceof Error ? err.message : String(err)
   }
-  return { key: entity ? encodeEntityKey(entity.joinKeys.map((k) => String(event[k]))) : null, value }
+  return { key: key === undefined ? null : key.key, value }
 }
 
 /**
@@ -193,8 +198,12 @@ function encodeChange(set: DefinitionSet, source: SourceDef, encoder: Encoder, e
   // The literals as the file wrote them, so the row schema's check sees what JSON would round.
   const text = eventJsonText(event)
   const parsed = parseDebeziumLine(text, changes.rowSchema)
-  if (!parsed.ok) return `${parsed.reason}: ${parsed.detail}`
   const entity = set.entities.find((e) => e.name === source.keyedBy)
+  if (!parsed.ok) {
+    // A key column the engine would refuse invalid_key (a lone surrogate: core's reason) is refused as such here.
+    const badKey = entity === undefined ? undefined : invalidUtf8JoinKey(parsed, entity.joinKeys, changes.primaryKey)
+    return badKey === undefined ? `${parsed.reason}: ${parsed.detail}` : `invalid_key: ${invalidUtf8KeyDetail(parsed, badKey)}`
+  }
   if (entity === undefined) return `source ${source.name} is keyed by ${source.keyedBy}, which the module does not define`
   const change = changeOf(parsed.event, entity)
   if (!change.ok) return `${change.reason}: ${change.detail}`

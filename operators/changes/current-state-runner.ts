@@ -182,7 +182,7 @@ export class CurrentStateRunner implements TaskViewRunner {
     const view = this.view
     const ev = filterAndMap(view, offset, image, dead)
     if (ev === undefined) return undefined
-    const key = entityKeyOf(view.entity, ev, view.map !== undefined)
+    const key = entityKeyOf(view.entity, ev)
     if (!key.ok) {
       dead.push({ offset, reason: key.reason, view: view.name, detail: key.detail })
       return undefined

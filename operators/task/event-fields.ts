@@ -36,10 +36,7 @@ export function eventTimeOf(value: unknown): number | undefined {
 
 export type KeyResult = { readonly ok: true; readonly key: string } | { readonly ok: false; readonly reason: 'missing_key' | 'invalid_key'; readonly detail: string }
 
-/** Matches a lone surrogate: a string no UTF-8 can carry (it would become U+FFFD and collide). */
-const LONE_SURROGATE = /\p{Cs}/u
-
-function keyPart(entity: EntityDef, field: string, value: unknown, mapped: boolean): string | { reason: 'missing_key' | 'invalid_key'; detail: string } {
+function keyPart(entity: EntityDef, field: string, value: unknown): string | { reason: 'missing_key' | 'invalid_key'; detail: string } {
   if (value === undefined || value === null) return { reason: 'missing_key', detail: `join key ${field} is missing` }
   let part: string
   if (entity.keyType === 'int') {
@@ -51,24 +48,22 @@ function keyPart(entity: EntityDef, field: string, value: unknown, mapped: boole
     if (typeof value !== 'string') return { reason: 'invalid_key', detail: `join key ${field} is not a string` }
     part = value
   }
+  // core's one rule, for every event: a map's strings, a changelog image's, a re-keyed record's.
   const bad = invalidKeyPartReason(part)
   if (bad !== undefined) return { reason: 'invalid_key', detail: `join key ${field} is ${bad}${bad.startsWith('longer') ? ` (${utf8Length(part)} bytes)` : ''}` }
-  // Decoded strings are well-formed (invalid UTF-8 is flagged by the decoder); a map's may not be.
-  if (mapped && LONE_SURROGATE.test(part)) return { reason: 'invalid_key', detail: `join key ${field} holds a lone surrogate (not valid Unicode)` }
   return part
 }
 
-/** `mapped`: the event comes from a view's map, whose strings may hold lone surrogates. */
-export function entityKeyOf(entity: EntityDef, event: EventRecord, mapped = false): KeyResult {
+export function entityKeyOf(entity: EntityDef, event: EventRecord): KeyResult {
   const joinKeys = entity.joinKeys
   if (joinKeys.length === 1) {
     const field = joinKeys[0] as string
-    const part = keyPart(entity, field, event[field], mapped)
+    const part = keyPart(entity, field, event[field])
     return typeof part === 'string' ? { ok: true, key: part } : { ok: false, ...part }
   }
   const parts: string[] = []
   for (const field of joinKeys) {
-    const part = keyPart(entity, field, event[field], mapped)
+    const part = keyPart(entity, field, event[field])
     if (typeof part !== 'string') return { ok: false, ...part }
     parts.push(part)
   }

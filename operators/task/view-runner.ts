@@ -86,7 +86,7 @@ export class ViewRunner {
     const view = this.plan.view
     const ev = filterAndMap(view, offset, event, dead)
     if (ev === undefined) return
-    const keyResult = entityKeyOf(view.entity, ev, view.map !== undefined)
+    const keyResult = entityKeyOf(view.entity, ev)
     if (!keyResult.ok) {
       dead.push({ offset, reason: keyResult.reason, view: view.name, detail: keyResult.detail })
       return

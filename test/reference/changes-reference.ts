@@ -171,7 +171,7 @@ class CurrentStateOracle {
     const view = this.ref.view
     const row = viewImage(view, offset, image, dead)
     if (row === 'filtered' || row === 'failed') return undefined
-    const key = entityKeyOf(view.entity, row, view.map !== undefined)
+    const key = entityKeyOf(view.entity, row)
     if (!key.ok) return void dead.push({ offset, reason: key.reason, view: view.name })
     const contribution: (number | null)[] = []
     for (const f of view.features) {

@@ -45,7 +45,7 @@ import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { OnlineRead, OnlineStore, OnlineWriteResult } from '../../../ports/online-store.ts'
 import { encodeValue } from '../redis/value-codec.ts'
 import { DELETED_FIELD } from '../redis/row-layout.ts'
-import { coalesceRows, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
+import { coalesceRows, entityKeyRefusal, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
 import { RowTable, sameFields, viewKey, type StoredRow } from './row-table.ts'
 
 /** A journal is folded into a new file once it is larger than the file and this. */
@@ -337,6 +337,9 @@ export class EmbeddedOnlineStore implements OnlineStore {
 }
 
 function encodeRow(view: FeatureViewDef, row: FeatureRow): Map<string, string> {
+  // As Redis (row-layout.ts checkRow): every row is checked before any lands, its key first.
+  const badKey = entityKeyRefusal(view, row.entityKey)
+  if (badKey !== undefined) throw new SinkWriteError('SINK_REJECTED', `row of ${view.name}: ${badKey}`, { context: { view: view.name } })
   if (row.values.length !== view.features.length) {
     throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has ${row.values.length} values for ${view.features.length} features`, {
       context: { view: view.name },

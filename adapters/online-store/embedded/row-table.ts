@@ -9,7 +9,13 @@ import type { Clock } from '../../../core/clock.ts'
 import { SourceError } from '../../../core/errors.ts'
 import type { FeatureValue, FeatureViewDef } from '../../../features/types.ts'
 import { StoredRowUnreadable, type OnlineRead } from '../../../ports/online-store.ts'
-import { missingRead, statusOf, type OnlineChange, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
+import {
+  entityKeyRefusal,
+  missingRead,
+  statusOf,
+  type OnlineChange,
+  type OnlineChangeListener,
+} from '../../../ports/online-semantics.ts'
 import { StoredTextRead } from '../redis/stored-text-read.ts'
 import { DELETED_FIELD } from '../redis/row-layout.ts'
 import { decodeValue } from '../redis/value-codec.ts'
@@ -75,6 +81,9 @@ export class RowTable {
   ): OnlineRead[] {
     const clockMs = this.#clock.nowMs()
     return lookups.map(({ view, entityKey, features }) => {
+      // As Redis: a key core's rule refuses names no entity (ports/online-semantics.ts).
+      const badKey = entityKeyRefusal(view, entityKey)
+      if (badKey !== undefined) throw new SourceError('BAD_REQUEST', `${view.name}: ${badKey}`, { context: { view: view.name } })
       const types = features.map((f) => {
         const def = view.features.find((d) => d.name === f)
         if (!def)

@@ -8,7 +8,7 @@
  */
 import { SinkWriteError, SourceError } from '../../../core/errors.ts'
 import type { FeatureValue, FeatureValueType, FeatureViewDef, FeatureRow } from '../../../features/types.ts'
-import { missingRead, statusOf } from '../../../ports/online-semantics.ts'
+import { entityKeyRefusal, missingRead, statusOf } from '../../../ports/online-semantics.ts'
 import { StoredRowUnreadable, type OnlineRead } from '../../../ports/online-store.ts'
 import { StoredTextRead } from './stored-text-read.ts'
 import { AS_OF_FIELD, checkValue, decodeValue, encodeCheckedValue } from './value-codec.ts'
@@ -59,30 +59,17 @@ export function rowKey(layout: ViewLayout, entityKey: string): string {
   return `${layout.keyPrefix}${entityKey}}`
 }
 
-/**
- * Why `entityKey` cannot name a key of this store, or undefined. A lone surrogate has no UTF-8
- * form: Redis would hold it as U+FFFD, so `x\uD800`, `x\uDBFF` and `x\uFFFD` would all be one hash
- * and one entity would read (or overwrite) another's row. The engine and serving refuse such keys
- * before they get here (operators/task/event-fields.ts, serving/entity-input.ts); the store never
- * merges them either.
- */
-export function badEntityKey(entityKey: string): string | undefined {
-  return entityKey.isWellFormed() ? undefined : 'holds a lone surrogate (not valid Unicode), which Redis cannot store apart from U+FFFD'
-}
-
-/** Throws BAD_REQUEST unless `entityKey` can name a key of this store (see `badEntityKey`). */
+/** Throws BAD_REQUEST unless `entityKey` can name an entity of the view (ports/online-semantics.ts entityKeyRefusal). */
 export function checkLookupKey(layout: ViewLayout, entityKey: string): void {
-  const badKey = badEntityKey(entityKey)
-  if (badKey !== undefined) throw new SourceError('BAD_REQUEST', `entity key ${JSON.stringify(entityKey)} ${badKey}`, { context: { view: layout.view.name } })
+  const badKey = entityKeyRefusal(layout.view, entityKey)
+  if (badKey !== undefined) throw new SourceError('BAD_REQUEST', `${layout.view.name}: ${badKey}`, { context: { view: layout.view.name } })
 }
 
 /** Throws SINK_REJECTED unless the row fits the view (what `packRow` checks, without encoding). */
 export function checkRow(layout: ViewLayout, row: FeatureRow): void {
   const { view } = layout
-  const badKey = badEntityKey(row.entityKey)
-  if (badKey !== undefined) {
-    throw new SinkWriteError('SINK_REJECTED', `row of ${view.name}: entity key ${JSON.stringify(row.entityKey)} ${badKey}`, { context: { view: view.name } })
-  }
+  const badKey = entityKeyRefusal(view, row.entityKey)
+  if (badKey !== undefined) throw new SinkWriteError('SINK_REJECTED', `row of ${view.name}: ${badKey}`, { context: { view: view.name } })
   if (row.values.length !== view.features.length) {
     throw new SinkWriteError('SINK_REJECTED', `row of ${view.name} has ${row.values.length} values for ${view.features.length} features`, {
       context: { view: view.name },

@@ -25,7 +25,6 @@ export const ORACLE_VIEWS: readonly FeatureViewDef[] = [
 
 /** Entity keys with every byte kfs lets through: hash-tag braces, colons, the separator's escape, long and non-ASCII ones. */
 export const ODD_KEYS: readonly string[] = [
-  '',
   'u1',
   '{',
   '}',
@@ -38,7 +37,6 @@ export const ODD_KEYS: readonly string[] = [
   ':',
   'stats:1:{u1}',
   'a\\b',
-  'a\u001fb',
   'é',
   'e\u0301',
   '🔑',
@@ -49,8 +47,12 @@ export const ODD_KEYS: readonly string[] = [
   'é'.repeat(256),
 ]
 
-/** Keys no store can hold apart (a lone surrogate has no UTF-8 form): refused, never merged with `x\ufffd`. */
-export const UNSTORABLE_KEYS: readonly string[] = ['x\ud800', 'x\udbff', '\udc00']
+/**
+ * Keys that name no entity (core/entity-key.ts's rule), refused by the store as its last guard: a
+ * lone surrogate, which has no UTF-8 form (never merged with `x\ufffd`), an empty key, a control
+ * character (the composite-key separator).
+ */
+export const UNSTORABLE_KEYS: readonly string[] = ['x\ud800', 'x\udbff', '\udc00', '', 'a\u001fb']
 
 export const unstorable = (w: OracleWrite): boolean => w.rows.some((r) => UNSTORABLE_KEYS.includes(r.entityKey))
 

@@ -161,7 +161,7 @@ export function jsonEnvelopeCases(kit: Kit, helpers: EnvelopeHelpers): Case[] {
         step(
           null,
           json(message('c', null, row(`${o}\ud800`, u, 1))),
-          both('invalid_utf8', /field after\.order_id is not valid UTF-8 \(a lone surrogate\)/),
+          both('invalid_key', /join key order_id is not well-formed Unicode \(it holds a lone surrogate\)$/),
         ),
       ],
     },

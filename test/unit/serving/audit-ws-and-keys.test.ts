@@ -38,7 +38,7 @@ void describe('serving > audit > keys that are not UTF-8', () => {
       for (const entities of [{ user_id: [key] }, { user_id: ['u1'], item_id: [key] }]) {
         const res = await post({ entities, features: ['user_stats:clicks_1h'] })
         assert.equal(res.status, 400, res.text)
-        assert.match(res.text, /is invalid: holds a lone surrogate/)
+        assert.match(res.text, /is invalid: not well-formed Unicode \(it holds a lone surrogate\)/)
       }
     })
 

@@ -47,7 +47,7 @@ const AT_LIMIT = [
 ]
 
 const message = (row: number, line: number | undefined, joinKey: string, reason: string): string =>
-  `label row ${row}${line === undefined ? '' : ` (CSV line ${line})`}: ${joinKey} is ${reason}, and serving refuses such a key (an entity key part is at most ${MAX_ENTITY_KEY_BYTES} bytes of UTF-8, without control characters)`
+  `label row ${row}${line === undefined ? '' : ` (CSV line ${line})`}: ${joinKey} is ${reason}, and serving refuses such a key (an entity key part is well-formed Unicode without control characters, at most ${MAX_ENTITY_KEY_BYTES} bytes of UTF-8)`
 
 void describe('training–serving agreement > entity keys serving refuses', () => {
   for (const labelFormat of ['csv', 'parquet'] as const) {
