@@ -93,8 +93,9 @@ Examples:
       const { set } = await loadFeatures(args, ctx, registry)
       const views = await publishedViews(set, registry, only)
       if (views.length === 0) throw new FeatureStoreError('NOT_FOUND', 'nothing to run: the features module defines no view')
-      // Before the backfills (they write feature tables) and the engine (the archives, the re-key topics).
-      await requireSoleLiveGroup(runtime.store, groupId, consumedTopics(views))
+      // Before the backfills (they write feature tables) and the engine (the archives, the re-key
+      // topics): claims the topics, so of two groups starting at once one runs (./topic-claims.ts).
+      await requireSoleLiveGroup(runtime.store, groupId, consumedTopics(views), runtime.clock.nowMs())
       await settleBackfills(views, registry, backfillEnvironment(runtime), groupId, logger, (line) => ctx.err(`${line}\n`))
 
       const log = await runtime.eventLog()
