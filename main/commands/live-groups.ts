@@ -63,13 +63,19 @@ export async function requireSoleLiveGroup(
 }
 
 function refusal(groupId: string, clashes: readonly Clash[]): ConfigError {
-  const what = clashes
-    .map((c) =>
-      c.kind === 'retired'
-        ? `the archive of ${c.topic} holds what group ${c.groups.join(', ')} read before it was retired (${new Date(c.retiredAtMs).toISOString()}), and a group starting over would archive every record again`
-        : `${c.topic} is consumed by live group ${c.groups.join(', ')}`,
-    )
-    .join('; ')
+  const retired = new Map<string, string[]>()
+  for (const c of clashes) {
+    if (c.kind !== 'retired') continue
+    const by = `group ${c.groups.join(', ')} read before it was retired (${new Date(c.retiredAtMs).toISOString()})`
+    retired.set(by, [...(retired.get(by) ?? []), c.topic])
+  }
+  const what = [
+    ...clashes.flatMap((c) => (c.kind === 'retired' ? [] : [`${c.topic} is consumed by live group ${c.groups.join(', ')}`])),
+    ...[...retired].map(
+      ([by, topics]) =>
+        `the archive${topics.length > 1 ? 's' : ''} of ${topics.join(', ')} hold${topics.length > 1 ? '' : 's'} what ${by}, and a group starting over would archive every record again`,
+    ),
+  ].join('; ')
   const live = [...new Set(clashes.flatMap((c) => (c.kind === 'retired' ? [] : c.groups)))]
   const ways = [
     ...(live.length > 0
