@@ -60,8 +60,7 @@ Subcommands:
                     starting over would write every record into them again, so every kfs run over
                     it exits 1 (a new deployment over it needs its own store). A topic it only
                     claimed (a start that failed or stopped before its first checkpoint) is freed.
-                    To go on consuming a topic, run its group again (kfs run --group <group>)
-                    rather than retire it.
+                    To go on consuming a topic, start its group again rather than retire it.
 
 Retire is refused (exit 1, nothing changed) while the group looks alive: a checkpoint or claim
 newer than --quiet. Stop every member first: a member still running would go on writing the

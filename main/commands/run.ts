@@ -48,7 +48,10 @@ Options:
 ${FEATURES_HELP}
   --views <a,b>          run only these views (default: every view of the module)
   --group <id>           consumer group and checkpoint namespace (default ${DEFAULT_GROUP}); one live
-                         group per topic per store: a topic another group consumed here exits 1
+                         group per topic per store: the run claims each topic it reads before it
+                         writes (claims/<topic>.json), and a topic another group claimed or
+                         consumed here exits 1, naming it (kfs groups lists them; kfs groups
+                         retire removes a group that stopped for good)
   --until-caught-up      stop (exit 0) once every partition is consumed to its end
   --idle <duration>      with --until-caught-up: how long the end must hold (default 2s)
   --json                 print a JSON summary on exit
