@@ -265,3 +265,31 @@ void describe('live-group claims: each claim call of two simultaneous starts fai
     }
   }
 })
+
+void describe('live-group claims: a damaged claim refuses the start, naming it, and is left as it is', () => {
+  const damaged: [string, string, RegExp][] = [
+    ['not JSON', '{"topic": "t1", "gro', /topic claim claims\/t1\.json is damaged \(not JSON\)/],
+    ['another shape', '{"topic": "t1", "group": 7}', /topic claim claims\/t1\.json is damaged \(not a topic claim/],
+    ['an array', '[]', /topic claim claims\/t1\.json is damaged \(not a topic claim/],
+    [
+      'the claim of another spelling of the topic (a store blind to case)',
+      '{"topic": "T1", "group": "a", "claimedAtMs": 1, "token": "x"}',
+      /topic claim claims\/t1\.json for topic 't1' is the claim of topic 'T1'/,
+    ],
+  ]
+  for (const [name, body, message] of damaged) {
+    void test(name, async () => {
+      const store = new MemoryObjectStore()
+      await store.put('claims/t1.json', enc.encode(body))
+      for (const group of ['a', 'b']) {
+        await assert.rejects(requireSoleLiveGroup(store, group, ['t0', 't1', 't2'], 1), (err: unknown) => {
+          assert.ok(err instanceof ConfigError, String(err))
+          assert.match(err.message, message)
+          return true
+        })
+      }
+      assert.deepEqual(await store.list(''), ['claims/t1.json'], 'no claim made of the other topics')
+      assert.equal(new TextDecoder().decode(await store.get('claims/t1.json')), body)
+    })
+  }
+})
