@@ -118,8 +118,10 @@ async function claimTopic(
     try {
       created = await store.putIfAbsent(claimKey(topic), encodeClaim({ topic, group: groupId, claimedAtMs: nowMs, token }))
     } catch (err: unknown) {
-      // The answer may be lost while the create landed: the claim read back tells.
-      if ((await readClaim(store, topic))?.token === token) return { kind: 'created', token }
+      // The answer may be lost while the create landed: the claim read back tells. A failed read
+      // leaves the put's failure to report (a claim left behind names this group: see release).
+      const back = await readClaim(store, topic).catch(() => undefined)
+      if (back?.token === token) return { kind: 'created', token }
       throw err
     }
     if (created) return { kind: 'created', token }
