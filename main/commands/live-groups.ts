@@ -88,6 +88,8 @@ function refusal(groupId: string, clashes: readonly Clash[]): ConfigError {
       ? "; a topic's raw archive and re-key internal topics are written by the one live group that consumes it, and a second group would write every record into them again"
       : ''
   const retire =
-    live.length > 0 ? `; a group stopped for good is listed by kfs groups and retired by kfs groups retire <group>` : ''
+    live.length > 0
+      ? "; kfs groups lists each topic's group (kfs groups retire removes one that stopped for good, and frees only the topics it never checkpointed: their archives hold what it read)"
+      : ''
   return new ConfigError(`cannot run as group ${groupId}: ${what} on this store${why}; ${ways.join(', or ')}${retire}`)
 }
