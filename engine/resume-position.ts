@@ -37,7 +37,7 @@ export function resumePosition(
     throw new InvariantViolation(
       `${where.topic}/${where.partition}: ${where.by} resumes at offset ${at}, but the log ends at offset ${last}: ` +
         `it no longer holds ${at - last} record(s) already processed (the topic was deleted and re-created, or its log lost its tail). ` +
-        `kfs stops rather than skip the next records the log is given. Restore the log, or start the views over under a new --group (docs/semantics.md §17).`,
+        `kfs stops rather than skip the next records the log is given. Restore the log, or start the views over on a new store (docs/semantics.md §17).`,
       { context: { topic: where.topic, partition: where.partition, resumeAt: at.toString(), logEnd: last.toString() } },
     )
   }

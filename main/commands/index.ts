@@ -7,6 +7,7 @@ import { codegenCommand } from './codegen.ts'
 import { compactCommand } from './compact.ts'
 import type { Command } from './command.ts'
 import { deadLettersCommand } from './dead-letters.ts'
+import { groupsCommand } from './groups.ts'
 import { ingestCommand } from './ingest.ts'
 import { registryCommand } from './registry.ts'
 import { produceCommand } from './produce.ts'
@@ -33,4 +34,5 @@ export const commands: readonly Command[] = [
   deadLettersCommand,
   compactCommand,
   tablesCommand,
+  groupsCommand,
 ]

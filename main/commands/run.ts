@@ -48,7 +48,10 @@ Options:
 ${FEATURES_HELP}
   --views <a,b>          run only these views (default: every view of the module)
   --group <id>           consumer group and checkpoint namespace (default ${DEFAULT_GROUP}); one live
-                         group per topic per store: a topic another group consumed here exits 1
+                         group per topic per store: the run claims each topic it reads before it
+                         writes (claims/<topic>.json), and a topic another group claimed or
+                         consumed here exits 1, naming it (kfs groups lists them; kfs groups
+                         retire removes a group that stopped for good)
   --until-caught-up      stop (exit 0) once every partition is consumed to its end
   --idle <duration>      with --until-caught-up: how long the end must hold (default 2s)
   --json                 print a JSON summary on exit
@@ -93,8 +96,9 @@ Examples:
       const { set } = await loadFeatures(args, ctx, registry)
       const views = await publishedViews(set, registry, only)
       if (views.length === 0) throw new FeatureStoreError('NOT_FOUND', 'nothing to run: the features module defines no view')
-      // Before the backfills (they write feature tables) and the engine (the archives, the re-key topics).
-      await requireSoleLiveGroup(runtime.store, groupId, consumedTopics(views))
+      // Before the backfills (they write feature tables) and the engine (the archives, the re-key
+      // topics): claims the topics, so of two groups starting at once one runs (./topic-claims.ts).
+      await requireSoleLiveGroup(runtime.store, groupId, consumedTopics(views), runtime.clock.nowMs())
       await settleBackfills(views, registry, backfillEnvironment(runtime), groupId, logger, (line) => ctx.err(`${line}\n`))
 
       const log = await runtime.eventLog()

@@ -186,6 +186,7 @@ void describe('cli > every command refuses a bad setting before doing anything; 
     'dead-letters': ['list'],
     compact: [],
     tables: [],
+    groups: ['list'],
   }
   const setting: BadSetting = { variable: 'KFS_CHECKPOINT_MAX_RECORDS', value: 'many' }
   for (const command of commands) {
