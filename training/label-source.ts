@@ -117,9 +117,10 @@ export async function readLabelSource(
     const timeValues = column(input.timeColumn)!
     const tMs = new Array<number>(n)
     for (let r = 0; r < n; r++) tMs[r] = labelTimeMs(timeValues[r], r, input.timeColumn)
-    const numbers = labels.columns.find((c) => c.name === input.timeColumn)!.type !== 'timestamp' && timeValues.every(isNumberValue)
+    const timestamps = labels.columns.find((c) => c.name === input.timeColumn)!.type === 'timestamp'
+    const numbers = !timestamps && timeValues.every(isNumberValue)
     if (input.format === 'parquet' && numbers && looksLikeEpochSeconds(tMs)) throw epochSecondsError(input.timeColumn, timeValues[0])
-    const mix = input.format === 'parquet' ? epochSecondsMix(tMs, (r) => timeValues[r], (r) => isNumberValue(timeValues[r])) : undefined
+    const mix = input.format === 'parquet' && !timestamps ? epochSecondsMix(tMs, (r) => timeValues[r], (r) => isNumberValue(timeValues[r])) : undefined
     if (mix !== undefined) throw epochSecondsMixError(input.timeColumn, mix)
     const keyCols: ParquetColumnSpec[] = [
       { name: '__kfs_row', type: 'int', required: true },
