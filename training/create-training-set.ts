@@ -92,10 +92,7 @@ export interface TrainingSetResult {
   readonly output: string
   readonly rows: number
   readonly record: TrainingSetRecord
-  /**
-   * What the build did but a user would not expect (not part of the record): one line per view of
-   * which no label row got any feature value (noMatchWarning).
-   */
+  /** What a user would not expect (not in the record): per view that matched no label row, a line (noMatchWarnings). */
   readonly warnings: readonly string[]
 }
 

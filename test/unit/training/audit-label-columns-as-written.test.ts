@@ -40,26 +40,46 @@ const store = new MemoryObjectStore()
 const registry = await registryWithViews(store, [examples.userClicks])
 let files = 0
 const build = (path: string) =>
-  createTrainingSet({ ...trainingDeps(store), registry, labels: { path }, features: ['user_clicks:count_1h'], output: join(dir, `out-${files++}.parquet`) })
+  createTrainingSet({
+    ...trainingDeps(store),
+    registry,
+    labels: { path },
+    features: ['user_clicks:count_1h'],
+    output: join(dir, `out-${files++}.parquet`),
+  })
 
 /** One Arrow column with nulls where `values` has null (int64 data). */
-function int64Column(type: arrow.DataType, values: readonly (bigint | null)[]): arrow.Data {
+function int64Column<T extends arrow.Timestamp>(type: T, values: readonly (bigint | null)[]): arrow.Data<T> {
   const bitmap = new Uint8Array(Math.ceil(values.length / 8))
   values.forEach((v, i) => {
     if (v !== null) bitmap[i >> 3]! |= 1 << (i & 7)
   })
-  return arrow.makeData({ type, length: values.length, nullCount: values.filter((v) => v === null).length, nullBitmap: bitmap, data: BigInt64Array.from(values.map((v) => v ?? 0n)) })
+  return arrow.makeData({
+    type,
+    length: values.length,
+    nullCount: values.filter((v) => v === null).length,
+    nullBitmap: bitmap,
+    data: BigInt64Array.from(values.map((v) => v ?? 0n)),
+  })
 }
 
 /** A label file as pyarrow writes one: user_id, ts (ms), and `carried`. */
 async function arrowLabels(carried: arrow.Data, rows: number): Promise<string> {
   const table = new arrow.Table({
     user_id: arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => `u${i}`)),
-    ts: arrow.makeVector(int64Column(new arrow.TimestampMillisecond(), Array.from({ length: rows }, (_, i) => BigInt(BASE_MS + i)))),
+    ts: arrow.makeVector(
+      int64Column(
+        new arrow.TimestampMillisecond(),
+        Array.from({ length: rows }, (_, i) => BigInt(BASE_MS + i)),
+      ),
+    ),
     c: arrow.makeVector(carried),
   })
   const path = join(dir, `labels-${files++}.parquet`)
-  await writeFile(path, pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), new pw.WriterPropertiesBuilder().build()))
+  await writeFile(
+    path,
+    pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), new pw.WriterPropertiesBuilder().build()),
+  )
   return path
 }
 
@@ -88,7 +108,10 @@ async function carriedOut(path: string): Promise<{ type: string; values: (bigint
 }
 
 const refusedNaming = (column: string) => (err: unknown) =>
-  err instanceof FeatureStoreError && err.code === 'BAD_REQUEST' && err.message.includes(`column ${column} `) && /nanosecond/.test(err.message)
+  err instanceof FeatureStoreError &&
+  err.code === 'BAD_REQUEST' &&
+  err.message.includes(`column ${column} `) &&
+  /nanosecond/.test(err.message)
 
 void describe('training set > label columns come back as written', () => {
   for (const unit of ['s', 'ms', 'us', 'ns'] as const)
@@ -110,8 +133,27 @@ void describe('training set > label columns come back as written', () => {
     }
 
   for (const [what, data] of [
-    ['list<timestamp[ns, UTC]>', () => arrow.makeData({ type: new arrow.List(new arrow.Field('item', new arrow.TimestampNanosecond('UTC'), true)), length: 1, nullCount: 0, valueOffsets: Int32Array.from([0, 1]), child: int64Column(new arrow.TimestampNanosecond('UTC'), [1n]) })],
-    ['struct{t: timestamp[ns, UTC]}', () => arrow.makeData({ type: new arrow.Struct([new arrow.Field('t', new arrow.TimestampNanosecond('UTC'), true)]), length: 1, nullCount: 0, children: [int64Column(new arrow.TimestampNanosecond('UTC'), [1n])] })],
+    [
+      'list<timestamp[ns, UTC]>',
+      () =>
+        arrow.makeData({
+          type: new arrow.List(new arrow.Field('item', new arrow.TimestampNanosecond('UTC'), true)),
+          length: 1,
+          nullCount: 0,
+          valueOffsets: Int32Array.from([0, 1]),
+          child: int64Column(new arrow.TimestampNanosecond('UTC'), [1n]),
+        }),
+    ],
+    [
+      'struct{t: timestamp[ns, UTC]}',
+      () =>
+        arrow.makeData({
+          type: new arrow.Struct([new arrow.Field('t', new arrow.TimestampNanosecond('UTC'), true)]),
+          length: 1,
+          nullCount: 0,
+          children: [int64Column(new arrow.TimestampNanosecond('UTC'), [1n])],
+        }),
+    ],
   ] as const)
     void test(`${what} nested in a label column: refused naming the column`, async () => {
       await assert.rejects(build(await arrowLabels(data(), 1)), refusedNaming('c'))
@@ -145,18 +187,36 @@ void describe('training set > label columns come back as written', () => {
       m: `MAP {'k' || v: v}`,
     }
     const select = Object.entries(columns).map(([name, sql]) => `CASE WHEN v = 4 THEN NULL ELSE ${sql} END AS ${name}`)
-    await duck.run(`COPY (SELECT 'u' || v AS user_id, make_timestamp(${BASE_MS * 1000} + v) AS ts, ${select.join(', ')} FROM range(0, 6) r(v)) TO '${path}' (FORMAT parquet)`)
+    await duck.run(
+      `COPY (SELECT 'u' || v AS user_id, make_timestamp(${BASE_MS * 1000} + v) AS ts, ${select.join(', ')} FROM range(0, 6) r(v)) TO '${path}' (FORMAT parquet)`,
+    )
     const { output } = await build(path)
     const text = (file: string) =>
-      duck.runAndReadAll(`SELECT ${Object.keys(columns).map((c) => `typeof(${c}) || ':' || coalesce(CAST(${c} AS VARCHAR), 'NULL')`).join(', ')} FROM read_parquet('${file}')`)
+      duck.runAndReadAll(
+        `SELECT ${Object.keys(columns)
+          .map((c) => `typeof(${c}) || ':' || coalesce(CAST(${c} AS VARCHAR), 'NULL')`)
+          .join(', ')} FROM read_parquet('${file}')`,
+      )
     const [input, out] = [(await text(path)).getRows(), (await text(output)).getRows()]
     assert.equal(out.length, 6)
-    Object.keys(columns).forEach((c, i) => assert.deepEqual(out.map((r) => r[i]), input.map((r) => r[i]), `column ${c}`))
+    Object.keys(columns).forEach((c, i) =>
+      assert.deepEqual(
+        out.map((r) => r[i]),
+        input.map((r) => r[i]),
+        `column ${c}`,
+      ),
+    )
   })
 
   void test('a TIMESTAMP_NS label time 1 ns before a feature row does not match it, before 1970 and after', async () => {
     const at = [0, -60_000, BASE_MS] // feature rows' as_of (ms): the epoch, before it, after it
-    const rows: GenRow[] = at.map((asOfMs, i) => ({ entityKey: `t${i}`, asOfMs, createdAtMs: asOfMs, offset: i, values: examples.userClicks.features.map((f) => (f.name === 'count_1h' ? 7 : null)) }))
+    const rows: GenRow[] = at.map((asOfMs, i) => ({
+      entityKey: `t${i}`,
+      asOfMs,
+      createdAtMs: asOfMs,
+      offset: i,
+      values: examples.userClicks.features.map((f) => (f.name === 'count_1h' ? 7 : null)),
+    }))
     const own = new MemoryObjectStore()
     await writeRows(own, examples.userClicks, rows)
     const reg = await registryWithViews(own, [examples.userClicks])
@@ -169,12 +229,26 @@ void describe('training set > label columns come back as written', () => {
         [`t${i}`, `${BigInt(ms) * 1_000_000n + 999_999n}`, '7'],
       ])
       const values = labels.map(([k, ns]) => `('${k}', make_timestamp_ns(${ns}))`).join(', ')
-      await duck.run(`COPY (SELECT user_id, ts${composite ? `, 'x' AS item_id` : ''} FROM (VALUES ${values}) v(user_id, ts)) TO '${path}' (FORMAT parquet)`)
+      await duck.run(
+        `COPY (SELECT user_id, ts${composite ? `, 'x' AS item_id` : ''} FROM (VALUES ${values}) v(user_id, ts)) TO '${path}' (FORMAT parquet)`,
+      )
       const features = composite ? ['user_clicks:count_1h', 'user_item_clicks:count_1d'] : ['user_clicks:count_1h']
       if (composite) await reg.setBackfillStatus('user_item_clicks', 1, { state: 'complete' })
-      const { output } = await createTrainingSet({ ...trainingDeps(own), registry: reg, labels: { path }, features, output: join(dir, `out-${files++}.parquet`) })
-      const got = (await duck.runAndReadAll(`SELECT CAST(user_clicks__count_1h AS VARCHAR) FROM read_parquet('${output}')`)).getRows().map((r) => String(r[0]))
-      assert.deepEqual(got, labels.map(([, , want]) => want), composite ? 'times in JS' : 'times in SQL')
+      const { output } = await createTrainingSet({
+        ...trainingDeps(own),
+        registry: reg,
+        labels: { path },
+        features,
+        output: join(dir, `out-${files++}.parquet`),
+      })
+      const got = (await duck.runAndReadAll(`SELECT CAST(user_clicks__count_1h AS VARCHAR) FROM read_parquet('${output}')`))
+        .getRows()
+        .map((r) => String(r[0]))
+      assert.deepEqual(
+        got,
+        labels.map(([, , want]) => want),
+        composite ? 'times in JS' : 'times in SQL',
+      )
     }
   })
 })

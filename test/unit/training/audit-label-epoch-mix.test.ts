@@ -47,7 +47,9 @@ async function csvFile(cells: readonly string[]): Promise<string> {
 async function parquetFile(times: readonly number[], cast: string): Promise<string> {
   const path = join(dir, `labels-${files++}.parquet`)
   const rows = times.map((t, i) => `('u${i}', 'x', ${t})`).join(', ')
-  await duck.run(`COPY (SELECT user_id, item_id, CAST(t AS ${cast}) AS ts FROM (VALUES ${rows}) v(user_id, item_id, t)) TO '${path}' (FORMAT parquet)`)
+  await duck.run(
+    `COPY (SELECT user_id, item_id, CAST(t AS ${cast}) AS ts FROM (VALUES ${rows}) v(user_id, item_id, t)) TO '${path}' (FORMAT parquet)`,
+  )
   return path
 }
 
@@ -67,7 +69,13 @@ const ENCODINGS: readonly [string, (t: readonly number[]) => Promise<string>, st
 const store = new MemoryObjectStore()
 const registry = await registryWithViews(store, [examples.userClicks, userItemClicks])
 const build = (path: string, ref: string) =>
-  createTrainingSet({ ...trainingDeps(store), registry, labels: { path }, features: [ref], output: join(dir, `out-${files++}.parquet`) })
+  createTrainingSet({
+    ...trainingDeps(store),
+    registry,
+    labels: { path },
+    features: [ref],
+    output: join(dir, `out-${files++}.parquet`),
+  })
 
 void describe('training set > label times mixing epoch seconds and milliseconds', () => {
   for (const [what, file, ref] of ENCODINGS) {
@@ -89,7 +97,9 @@ void describe('training set > label times mixing epoch seconds and milliseconds'
   void test('1970 written as ISO-8601 text or a timestamp beside today is no mix', async () => {
     assert.equal((await build(await csvFile([new Date(S).toISOString(), String(MS)]), single)).rows, 2)
     const path = join(dir, 'timestamps.parquet')
-    await duck.run(`COPY (SELECT 'u' || i AS user_id, 'x' AS item_id, make_timestamp(CAST(i AS BIGINT) * ${MS * 1000}) AS ts FROM range(0, 3) r(i)) TO '${path}' (FORMAT parquet)`)
+    await duck.run(
+      `COPY (SELECT 'u' || i AS user_id, 'x' AS item_id, make_timestamp(CAST(i AS BIGINT) * ${MS * 1000}) AS ts FROM range(0, 3) r(i)) TO '${path}' (FORMAT parquet)`,
+    )
     assert.equal((await build(path, single)).rows, 3)
     assert.equal((await build(path, composite)).rows, 3)
   })

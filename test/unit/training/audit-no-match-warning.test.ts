@@ -29,10 +29,21 @@ await writeRows(store, examples.userPurchases, generateRows(examples.userPurchas
 const registry = await registryWithViews(store, [examples.userClicks, examples.userPurchases, examples.itemClicks])
 
 let files = 0
-async function build(rows: readonly (readonly [user: string, item: string, ms: number])[], features: readonly string[], asServed = false) {
+async function build(
+  rows: readonly (readonly [user: string, item: string, ms: number])[],
+  features: readonly string[],
+  asServed = false,
+) {
   const path = join(dir, `labels-${files++}.csv`)
   writeFileSync(path, ['user_id,item_id,ts', ...rows.map(([u, i, t]) => `${u},${i},${t}`)].join('\n'))
-  return createTrainingSet({ ...trainingDeps(store), registry, labels: { path }, features, asServed, output: join(dir, `out-${files++}.parquet`) })
+  return createTrainingSet({
+    ...trainingDeps(store),
+    registry,
+    labels: { path },
+    features,
+    asServed,
+    output: join(dir, `out-${files++}.parquet`),
+  })
 }
 
 const MID = BASE_MS + 60 * HOUR_MS
@@ -54,7 +65,10 @@ void describe('training set > a view that matched no label row', () => {
       assert.equal(result.rows, rows.length)
       const view = features[0]!.split(':')[0]!
       assert.equal(result.warnings.length, 1, result.warnings.join('\n'))
-      assert.match(result.warnings[0]!, new RegExp(`^no label row matched any feature row of view ${view} v1: all ${rows.length} rows of ${view}__`))
+      assert.match(
+        result.warnings[0]!,
+        new RegExp(`^no label row matched any feature row of view ${view} v1: all ${rows.length} rows of ${view}__`),
+      )
       assert.match(result.warnings[0]!, /typed differently.*before the view's first feature row/)
     })
 
@@ -75,7 +89,19 @@ void describe('training set > a view that matched no label row', () => {
     const repo = fileURLToPath(new URL('../../../', import.meta.url))
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), KFS_DATA_DIR: dataDir }
     for (const json of [false, true]) {
-      const args = ['--import', 'tsx', join(repo, 'main/cli.ts'), 'training-set', '--labels', labels, '--feature-refs', 'user_clicks:count_1h', '--out', join(dataDir, 'set.parquet'), ...(json ? ['--json'] : [])]
+      const args = [
+        '--import',
+        'tsx',
+        join(repo, 'main/cli.ts'),
+        'training-set',
+        '--labels',
+        labels,
+        '--feature-refs',
+        'user_clicks:count_1h',
+        '--out',
+        join(dataDir, 'set.parquet'),
+        ...(json ? ['--json'] : []),
+      ]
       const r = spawnSync(process.execPath, args, { cwd: repo, env, encoding: 'utf8' })
       assert.equal(r.status, 0, r.stderr)
       assert.match(r.stderr, /kfs training-set: warning: no label row matched any feature row of view user_clicks v1/)

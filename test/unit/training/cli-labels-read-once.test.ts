@@ -25,11 +25,15 @@ await writeRows(store, examples.userClicks, generateRows(examples.userClicks, 10
 await registryWithViews(store, [examples.userClicks])
 
 const rows = USERS.map((u, i) => [u, BASE_MS + i * 60_000] as const)
-const csv = (path: string, header: string, body = rows) => writeFileSync(path, [header, ...body.map(([u, t]) => `${u},${t}`)].join('\n'))
+const csv = (path: string, header: string, body = rows) =>
+  writeFileSync(path, [header, ...body.map(([u, t]) => `${u},${t}`)].join('\n'))
 async function parquet(path: string, header: string, body = rows): Promise<void> {
   const duck = await (await DuckDBInstance.create(':memory:')).connect()
   const [k, t] = header.split(',')
-  const values = body.length === 0 ? `SELECT 'u' AS ${k}, 0::BIGINT AS ${t} LIMIT 0` : `SELECT * FROM (VALUES ${body.map(([u, ms]) => `('${u}', ${ms}::BIGINT)`).join(', ')}) v(${k}, ${t})`
+  const values =
+    body.length === 0
+      ? `SELECT 'u' AS ${k}, 0::BIGINT AS ${t} LIMIT 0`
+      : `SELECT * FROM (VALUES ${body.map(([u, ms]) => `('${u}', ${ms}::BIGINT)`).join(', ')}) v(${k}, ${t})`
   await duck.run(`COPY (${values}) TO '${path}' (FORMAT parquet)`)
   duck.closeSync()
 }
@@ -43,7 +47,19 @@ async function run(labels: string, extra: readonly string[] = []) {
   const reads = mock.method(fsPromises, 'readFile')
   syncBuiltinESMExports()
   try {
-    const result = await runKfsInProcess(['training-set', '--labels', labels, '--feature-refs', 'user_clicks:count_1h', '--out', join(dataDir, `out-${Math.random()}.parquet`), ...extra], dataDir)
+    const result = await runKfsInProcess(
+      [
+        'training-set',
+        '--labels',
+        labels,
+        '--feature-refs',
+        'user_clicks:count_1h',
+        '--out',
+        join(dataDir, `out-${Math.random()}.parquet`),
+        ...extra,
+      ],
+      dataDir,
+    )
     return { ...result, reads: reads.mock.calls.filter((c) => String(c.arguments[0]) === labels).length }
   } finally {
     reads.mock.restore()
