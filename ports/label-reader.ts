@@ -23,6 +23,10 @@
  * bigint, exact), `double`, `boolean` and `timestamp` (epoch ms → a UTC timestamp column, µs), in
  * the given row order; `int` and `other` are not written.
  *
+ * A column the engine would read with fewer digits than the file holds — nanosecond timestamps
+ * adjusted to UTC, top level or nested, which DuckDB reads as µs truncated toward zero — makes
+ * `describe` (and so every read) reject with a BAD_REQUEST naming the column.
+ *
  * Failure modes: a missing or unreadable file, or bytes that are not Parquet, reject (bytes the
  * engine cannot read: a BAD_REQUEST naming the file, as they are the user's input); an unknown
  * column name in `read`, `firstTimeOutside` or `firstBadKeyPart` rejects. `close` frees the engine; the reader is unusable afterwards.
@@ -55,6 +59,16 @@ export interface LabelReader {
    * Rejects for a column of another type.
    */
   firstTimeOutside(
+    path: string,
+    column: string,
+    range: { readonly minMs: number; readonly maxMs: number },
+  ): Promise<{ readonly row: number; readonly value: unknown } | undefined>
+  /**
+   * The first row (0-based, file order) of a `timestamp`, `int` or `long` column whose value, as
+   * `read` gives it, lies inside [minMs, maxMs], with that value; undefined when none does (nulls
+   * never do). Rejects for a column of another type.
+   */
+  firstTimeInside(
     path: string,
     column: string,
     range: { readonly minMs: number; readonly maxMs: number },

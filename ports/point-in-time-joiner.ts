@@ -73,5 +73,7 @@ export interface PointInTimeJoiner {
   fetch(labels: LabelSource, spec: ViewJoinSpec): Promise<FeatureValue[][]>
   /** Joins every view and writes the output file: label columns, then `columns`, then `extra`. */
   write(labels: LabelSource, views: readonly ViewJoinSpec[], output: OutputSpec): Promise<void>
+  /** Per column of the Parquet file at `path` (one `write` wrote), how many of its cells are not null. */
+  countValued(path: string, columns: readonly string[]): Promise<Record<string, number>>
   close(): Promise<void>
 }

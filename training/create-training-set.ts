@@ -43,6 +43,7 @@ import { labelFormatOf, sha256HexOffThread, type LabelFormat, type LabelTable } 
 import { planTrainingSet, type FeatureSelection, type RecordedFeatures, type TrainingPlan } from './plan.ts'
 import { loadTrainingSet, recordedLabelColumns, saveTrainingSet, trainingSetKeys, type TrainingSetRecord, type TrainingSetViewRecord } from './records.ts'
 import { computeRequestFeature } from './request-features.ts'
+import { noMatchWarnings } from './no-match-warnings.ts'
 
 export const TRAINING_SET_METADATA_KEY = 'kfs.training_set'
 
@@ -78,6 +79,12 @@ export interface CreateTrainingSetOptions extends TrainingSetDeps {
   readonly asServed?: boolean
   /** Local path of the Parquet file to write. */
   readonly output: string
+  /**
+   * Called once the labels are read (their columns and row count), before any other label check:
+   * lets a caller refuse them in its own terms (the CLI's usage errors) without reading the file a
+   * second time — a CSV is parsed once per build.
+   */
+  readonly inspectLabels?: (labels: { readonly columns: readonly string[]; readonly rowCount: number }) => void
 }
 
 export interface TrainingSetResult {
@@ -85,6 +92,8 @@ export interface TrainingSetResult {
   readonly output: string
   readonly rows: number
   readonly record: TrainingSetRecord
+  /** What a user would not expect (not in the record): per view that matched no label row, a line (noMatchWarnings). */
+  readonly warnings: readonly string[]
 }
 
 interface BuildSpec {
@@ -96,6 +105,7 @@ interface BuildSpec {
   readonly labelFormat: LabelFormat
   /** The label file on disk, when it came from one (saves a copy for the engine). */
   readonly labelPath?: string
+  readonly inspectLabels?: CreateTrainingSetOptions['inspectLabels']
   /** Table → snapshot id to read (rebuild); absent = current. */
   readonly snapshots?: ReadonlyMap<string, string | null>
   /** The label columns' layout a rebuild must reproduce (its record's); absent: a new build's. */
@@ -123,13 +133,22 @@ export async function createTrainingSet(options: CreateTrainingSetOptions): Prom
   }
   const selection: FeatureSelection = typeof options.features === 'string' ? { service: options.features } : { refs: options.features }
   const labelPath = 'path' in options.labels ? options.labels.path : undefined
-  const spec = { selection, timeColumn: options.timeColumn ?? 'ts', asServed: options.asServed ?? false, labelBytes, labelFormat, ...(labelPath === undefined ? {} : { labelPath }) }
+  const spec = {
+    selection,
+    timeColumn: options.timeColumn ?? 'ts',
+    asServed: options.asServed ?? false,
+    labelBytes,
+    labelFormat,
+    ...(labelPath === undefined ? {} : { labelPath }),
+    ...(options.inspectLabels === undefined ? {} : { inspectLabels: options.inspectLabels }),
+  }
+  const warnings: string[] = []
   const record = await intoOutput(options.output, async (partial) => {
-    const built = await build(options, spec, partial)
+    const built = await build(options, spec, partial, warnings)
     await saveTrainingSet(options.store, built, await labelBytes)
     return built
   })
-  return { id: record.id, output: options.output, rows: record.labels.rows, record }
+  return { id: record.id, output: options.output, rows: record.labels.rows, record, warnings }
 }
 
 /**
@@ -153,6 +172,7 @@ async function intoOutput<T>(output: string, write: (partial: string) => Promise
 /** Rebuilds a recorded set from its stored labels and pinned snapshots; fails unless the bytes match. */
 export async function rebuildTrainingSet(options: TrainingSetDeps & { readonly id: string; readonly output: string }): Promise<TrainingSetResult> {
   const { record, labels } = await loadTrainingSet(options.store, options.id)
+  const warnings: string[] = []
   await intoOutput(options.output, async (partial) => {
     const built = await build(
       options,
@@ -168,12 +188,13 @@ export async function rebuildTrainingSet(options: TrainingSetDeps & { readonly i
         recorded: { refs: record.features, versions: latestVersions(record.views) },
       },
       partial,
+      warnings,
     )
     if (built.id !== record.id || built.output.sha256 !== record.output.sha256) {
       throw new FeatureStoreError('INVARIANT_VIOLATED', `rebuilding training set ${record.id} gave different bytes (request-feature code, a pinned table or the DuckDB version changed?)`, { context: { id: record.id } })
     }
   })
-  return { id: record.id, output: options.output, rows: record.labels.rows, record }
+  return { id: record.id, output: options.output, rows: record.labels.rows, record, warnings }
 }
 
 function parquetTypeOf(type: FeatureValueType | RequestValueType): ParquetColumnType {
@@ -224,7 +245,7 @@ function firstRejection(results: readonly PromiseSettledResult<unknown>[]): Prom
   return results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
 }
 
-async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string): Promise<TrainingSetRecord> {
+async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string, warnings: string[]): Promise<TrainingSetRecord> {
   // Nothing here waits for what it does not need: the label bytes, the registry's plan, the
   // build's temp directory and the engine in it start together; the views' tables are pinned as
   // soon as the plan and the temp directory are there (a remote store's files are copied into it),
@@ -258,7 +279,13 @@ async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string)
       const id = JSON.stringify(v.joinKeys)
       if (!keyColumns.has(id)) keyColumns.set(id, `__kfs_k${keyColumns.size}`)
     }
-    const input = { format: spec.labelFormat, bytes: read.value, timeColumn: spec.timeColumn, ...(spec.labelPath === undefined ? {} : { path: spec.labelPath }) }
+    const input = {
+      format: spec.labelFormat,
+      bytes: read.value,
+      timeColumn: spec.timeColumn,
+      ...(spec.labelPath === undefined ? {} : { path: spec.labelPath }),
+      ...(spec.inspectLabels === undefined ? {} : { inspect: spec.inspectLabels }),
+    }
     const [labelled] = await Promise.allSettled([readLabelSource(engine.labels, deps.parquet, plan, keyColumns, input, temp)])
     const pins = await pinning
     if (labelled.status === 'rejected') throw labelled.reason
@@ -312,6 +339,7 @@ async function build(deps: TrainingSetDeps, spec: BuildSpec, outputPath: string)
       ...(extra === undefined ? {} : { extra }),
       keyValueMetadata: { [TRAINING_SET_METADATA_KEY]: JSON.stringify(metadata) },
     })
+    warnings.push(...(await noMatchWarnings(plan, engine.joiner, outputPath, labels.rowCount, spec.asServed)))
     const bytes = await readFile(outputPath)
     const createdAtMs = (deps.clock ?? systemClock).nowMs()
     // The output is complete. Freeing the engine holds this thread (~0.1 s after a large join:

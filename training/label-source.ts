@@ -15,6 +15,8 @@ import type { ParquetCodec, ParquetColumnSpec } from '../ports/parquet-codec.ts'
 import type { LabelSource } from '../ports/point-in-time-joiner.ts'
 import {
   epochSecondsError,
+  epochSecondsMix,
+  epochSecondsMixError,
   EPOCH_SECONDS_BELOW_MS,
   labelTimeMs,
   looksLikeEpochSeconds,
@@ -34,6 +36,8 @@ export interface LabelFileInput {
   /** The label file on disk, when it came from one (saves a copy for the engine). */
   readonly path?: string
   readonly timeColumn: string
+  /** Sees the labels' columns and row count first (create-training-set.ts `inspectLabels`). */
+  readonly inspect?: (labels: { readonly columns: readonly string[]; readonly rowCount: number }) => void
 }
 
 /**
@@ -77,6 +81,7 @@ export async function readLabelSource(
     timeColumn: input.timeColumn,
     columns: derived === undefined ? [...allJoinKeys, input.timeColumn, ...requestInputs] : requestInputs,
   })
+  input.inspect?.({ columns: labels.columns.map((c) => c.name), rowCount: labels.rowCount })
   checkLabelColumns(plan, labels, input.timeColumn)
   for (const name of allJoinKeys) refuseKeyColumnType(labels.columns.find((c) => c.name === name)!)
   // Every label time is validated, also when the engine computes them (a bad one is an error,
@@ -86,6 +91,12 @@ export async function readLabelSource(
   // Epoch ms all in 1970–1973: epoch seconds, read as ms (labels.ts checks a CSV's cells itself).
   if (derived !== undefined && derived.epochMs && labels.rowCount > 0 && (await reader.firstTimeOutside(labelsPath, input.timeColumn, SECONDS_RANGE)) === undefined)
     throw epochSecondsError(input.timeColumn)
+  // Some rows in epoch seconds among epoch ms (two sources concatenated): refused naming a row of each.
+  if (derived !== undefined && derived.epochMs && labels.rowCount > 0) {
+    const seconds = await reader.firstTimeInside(labelsPath, input.timeColumn, SECONDS_RANGE)
+    const ms = seconds === undefined ? undefined : await reader.firstTimeInside(labelsPath, input.timeColumn, { minMs: EPOCH_SECONDS_BELOW_MS, maxMs: MAX_LABEL_TIME_MS })
+    if (seconds !== undefined && ms !== undefined) throw epochSecondsMixError(input.timeColumn, { seconds, ms })
+  }
   // Key columns the engine reads as they are: their keys are checked there too (entityKeys checks the rest).
   if (derived !== undefined)
     for (const name of allJoinKeys)
@@ -106,8 +117,11 @@ export async function readLabelSource(
     const timeValues = column(input.timeColumn)!
     const tMs = new Array<number>(n)
     for (let r = 0; r < n; r++) tMs[r] = labelTimeMs(timeValues[r], r, input.timeColumn)
-    const numbers = labels.columns.find((c) => c.name === input.timeColumn)!.type !== 'timestamp' && timeValues.every(isNumberValue)
+    const timestamps = labels.columns.find((c) => c.name === input.timeColumn)!.type === 'timestamp'
+    const numbers = !timestamps && timeValues.every(isNumberValue)
     if (input.format === 'parquet' && numbers && looksLikeEpochSeconds(tMs)) throw epochSecondsError(input.timeColumn, timeValues[0])
+    const mix = input.format === 'parquet' && !timestamps ? epochSecondsMix(tMs, (r) => timeValues[r], (r) => isNumberValue(timeValues[r])) : undefined
+    if (mix !== undefined) throw epochSecondsMixError(input.timeColumn, mix)
     const keyCols: ParquetColumnSpec[] = [
       { name: '__kfs_row', type: 'int', required: true },
       { name: '__kfs_t_ms', type: 'long', required: true },
@@ -201,10 +215,16 @@ function derivedKeys(
   const q = (name: string) => `"${name.replaceAll('"', '""')}"`
   const timeType = typeOf(timeColumn)
   // Timestamps of any unit, floored to the ms in integers (a double division rounds past 2^53 µs).
-  const us = `epoch_us(${columns.find((c) => c.name === timeColumn)?.fileType === 'DATE' ? `CAST(${q(timeColumn)} AS TIMESTAMP)` : q(timeColumn)})`
+  // Nanoseconds through epoch_ns: epoch_us truncates them toward zero, and 1 ns before a whole ms
+  // would become that ms — a label time later than written, matching a feature row dated after it.
+  const fileType = columns.find((c) => c.name === timeColumn)?.fileType?.toUpperCase()
+  const ns = `epoch_ns(${q(timeColumn)})`
+  const us = `epoch_us(${fileType === 'DATE' ? `CAST(${q(timeColumn)} AS TIMESTAMP)` : q(timeColumn)})`
   const timeUs =
     timeType === 'timestamp'
-      ? `(${us} - ((${us} % 1000) + 1000) % 1000)`
+      ? fileType === 'TIMESTAMP_NS'
+        ? `((${ns} - ((${ns} % 1000000) + 1000000) % 1000000) // 1000)`
+        : `(${us} - ((${us} % 1000) + 1000) % 1000)`
       : timeType === 'long' || timeType === 'int'
         ? `CAST(${q(timeColumn)} AS BIGINT) * 1000`
         : undefined

@@ -210,6 +210,9 @@ function parseCsvLabels(bytes: Uint8Array, stringColumns: ReadonlySet<string>, t
       columns.push({ name, type: 'timestamp' })
       const times = cells.map((cell, r) => labelTimeMs(cell === '' ? null : cell, r, name, rows[r]!.line))
       if (cells.every((cell) => NUMBER.test(cell)) && looksLikeEpochSeconds(times)) throw epochSecondsError(name, cells[0])
+      const mix = epochSecondsMix(times, (r) => cells[r], (r) => NUMBER.test(cells[r]!))
+      if (mix !== undefined)
+        throw epochSecondsMixError(name, { seconds: { ...mix.seconds, line: rows[mix.seconds.row]!.line }, ms: { ...mix.ms, line: rows[mix.ms.row]!.line } })
       values.push(times)
       return
     }
@@ -251,6 +254,37 @@ export function epochSecondsError(column: string, example?: unknown): FeatureSto
   return badLabels(
     `every label time in ${column} is a number that, read as epoch milliseconds, falls between 1970-01-01 and 1973-03-03${shown}: label times are epoch milliseconds — multiply epoch seconds by 1000, or write times that really are from then as ISO-8601 text`,
     { column },
+  )
+}
+
+/** Where a label-time column mixes the two: the first row of each (0-based), its value as written, and its CSV line. */
+export interface EpochSecondsMix {
+  readonly seconds: { readonly row: number; readonly value: unknown; readonly line?: number }
+  readonly ms: { readonly row: number; readonly value: unknown; readonly line?: number }
+}
+
+/**
+ * The first label time written as a number that reads as 1970-01-01 … 1973-03-03 (epoch seconds
+ * read as ms, as looksLikeEpochSeconds) in a column where another label time lies after that: a
+ * column of epoch ms with some rows in epoch seconds (two sources concatenated). Undefined when the
+ * column is not such a mix. `written(r)`: row r's value as the file holds it; `isNumber(r)`: it was
+ * written as a number (ISO text of 1970 is no seconds).
+ */
+export function epochSecondsMix(times: readonly number[], written: (row: number) => unknown, isNumber: (row: number) => boolean): EpochSecondsMix | undefined {
+  const seconds = times.findIndex((ms, r) => ms >= 0 && ms < EPOCH_SECONDS_BELOW_MS && isNumber(r))
+  if (seconds === -1) return undefined
+  const ms = times.findIndex((t) => t >= EPOCH_SECONDS_BELOW_MS)
+  if (ms === -1) return undefined
+  return { seconds: { row: seconds, value: written(seconds) }, ms: { row: ms, value: written(ms) } }
+}
+
+/** The error for a label-time column mixing epoch seconds and epoch ms (`mix`: a row of each). */
+export function epochSecondsMixError(column: string, mix: EpochSecondsMix): FeatureStoreError {
+  const at = (r: { row: number; line?: number }): string => `label row ${r.row + 1}${r.line === undefined ? '' : ` (CSV line ${r.line})`}`
+  const shown = (v: unknown): string => (Number.isFinite(Number(v)) ? `${String(v)} reads as ${new Date(Number(v)).toISOString()}` : String(v))
+  return badLabels(
+    `${column} mixes epoch seconds and epoch milliseconds: ${at(mix.seconds)} has ${shown(mix.seconds.value)}, ${at(mix.ms)} has ${shown(mix.ms.value)}. Label times are epoch milliseconds: multiply the seconds by 1000 (times that really are from 1970–1973 can be written as ISO-8601 text)`,
+    { column, row: mix.seconds.row + 1, ...(mix.seconds.line === undefined ? {} : { line: mix.seconds.line }) },
   )
 }
 

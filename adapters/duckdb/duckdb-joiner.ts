@@ -125,6 +125,11 @@ export async function joinerOn(instance: DuckDBInstance): Promise<PointInTimeJoi
         )
       })
     },
+    async countValued(path, columns) {
+      if (columns.length === 0) return {}
+      const counts = (await connection.runAndReadAll(`SELECT ${columns.map((c) => `count(${ident(c)})`).join(', ')} FROM read_parquet(${sqlString(path)})`)).getRows()[0]!
+      return Object.fromEntries(columns.map((c, i) => [c, Number(counts[i])]))
+    },
     async close() {
       connection.closeSync()
     },

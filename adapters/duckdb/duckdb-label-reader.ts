@@ -39,9 +39,7 @@ function readExpr(column: LabelColumn): string {
   switch (column.type) {
     case 'timestamp': {
       const ts = column.fileType === 'DATE' ? `CAST(${c} AS TIMESTAMP)` : c
-      const us = `epoch_us(${ts})`
-      // floor(us / 1000) in integers: `%` and `//` truncate toward zero in DuckDB.
-      return `CASE WHEN isfinite(${ts}) THEN (${us} - ((${us} % 1000) + 1000) % 1000) // 1000 END`
+      return `CASE WHEN isfinite(${ts}) THEN ${flooredMsSql(c, column.fileType)} END`
     }
     case 'string':
     case 'other':
@@ -50,6 +48,26 @@ function readExpr(column: LabelColumn): string {
       return c
   }
 }
+
+/**
+ * Epoch ms of a timestamp or date column `c` (SQL), floored toward −∞ in integers (`%` and `//`
+ * truncate toward zero in DuckDB). A TIMESTAMP_NS goes through epoch_ns: epoch_us of one truncates
+ * toward zero, so 1969-12-31T23:59:59.999999999 would read as 1970-01-01 — a label time after the
+ * one written, which could match a feature row dated after it.
+ */
+export function flooredMsSql(c: string, fileType: string | undefined): string {
+  if (fileType?.toUpperCase() === 'TIMESTAMP_NS') return `((epoch_ns(${c}) - ((epoch_ns(${c}) % 1000000) + 1000000) % 1000000) // 1000000)`
+  const us = `epoch_us(${fileType === 'DATE' ? `CAST(${c} AS TIMESTAMP)` : c})`
+  return `((${us} - ((${us} % 1000) + 1000) % 1000) // 1000)`
+}
+
+/**
+ * Whether a Parquet leaf (parquet_schema's `type` and `logical_type`) is one the engine reads with
+ * fewer digits than the file holds: a nanosecond timestamp adjusted to UTC becomes a µs TIMESTAMP
+ * WITH TIME ZONE (DuckDB has no ns type with a zone), truncated toward zero — `.123456789` →
+ * `.123456`, and 1 ns before 1970 → 1970 itself.
+ */
+const LOSSY_LEAF = /^TimestampType\(isAdjustedToUTC=(1|true)\b.*NANOS=NanoSeconds/i
 
 function toJs(v: DuckDBValue): unknown {
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? Number(v) : v
@@ -99,8 +117,21 @@ function fileErrorsNamed(reader: LabelReader): LabelReader {
     describe: (path) => readingLabelFile(path, () => reader.describe(path)),
     read: (path, columns) => readingLabelFile(path, () => reader.read(path, columns)),
     firstTimeOutside: (path, column, range) => readingLabelFile(path, () => reader.firstTimeOutside(path, column, range)),
+    firstTimeInside: (path, column, range) => readingLabelFile(path, () => reader.firstTimeInside(path, column, range)),
     firstBadKeyPart: (path, column, limits) => readingLabelFile(path, () => reader.firstBadKeyPart(path, column, limits)),
   }
+}
+
+/**
+ * A label column the engine would read with fewer digits than the file holds (LOSSY_LEAF): refused
+ * naming it, since label columns reach the output as written and a label time must not move.
+ */
+function lossyColumnError(path: string, column: string): FeatureStoreError {
+  return new FeatureStoreError(
+    'BAD_REQUEST',
+    `label file ${path}: column ${column} holds nanosecond timestamps adjusted to UTC (TIMESTAMP(NANOS, isAdjustedToUTC=true)), which the join engine reads only to the microsecond, truncated (…20.123456789 → …20.123456; 1 ns before 1970 → 1970): the training set would not carry it as written. Write it as microseconds with a zone (pandas: df[${JSON.stringify(column)}].astype("datetime64[us, UTC]")) or as nanoseconds without a zone (read as UTC, kept to the ns)`,
+    { context: { path, column } },
+  )
 }
 
 /** Rows per appended chunk: DuckDB's vector size. */
@@ -127,7 +158,9 @@ export async function labelReaderOn(instance: DuckDBInstance): Promise<LabelRead
     const schema = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${scan(path)}`)
     const columns = schema.getRowObjects().map((r) => ({ name: String(r.column_name), type: labelTypeOf(String(r.column_type)), fileType: String(r.column_type) }))
     const count = await connection.runAndReadAll(`SELECT count(*) FROM ${scan(path)}`)
-    return { columns, rowCount: Number(count.getRows()[0]![0]), fileNames: await topLevelNames(path) }
+    const { names, lossy } = await topLevelNames(path)
+    if (lossy.length > 0) throw lossyColumnError(path, lossy[0]!)
+    return { columns, rowCount: Number(count.getRows()[0]![0]), fileNames: names }
   }
 
   /**
@@ -135,17 +168,30 @@ export async function labelReaderOn(instance: DuckDBInstance): Promise<LabelRead
    * root, then each column followed by its nested fields), so the root's children are found by
    * skipping each one's subtree.
    */
-  async function topLevelNames(path: string): Promise<string[]> {
-    const tree = (await connection.runAndReadAll(`SELECT name, num_children FROM parquet_schema(${sqlString(path)})`)).getRows()
+  async function topLevelNames(path: string): Promise<{ names: string[]; lossy: string[] }> {
+    const tree = (await connection.runAndReadAll(`SELECT name, num_children, logical_type FROM parquet_schema(${sqlString(path)})`)).getRows()
     const children = (i: number): number => Number(tree[i]?.[1] ?? 0)
-    const skip = (i: number): number => {
+    const lossyLeaf = (i: number): boolean => LOSSY_LEAF.test(String(tree[i]?.[2] ?? ''))
+    // The index past i's subtree, and whether any node in it is read with fewer digits.
+    const skip = (i: number): { next: number; lossy: boolean } => {
       let next = i + 1
-      for (let c = children(i); c > 0; c--) next = skip(next)
-      return next
+      let lossy = lossyLeaf(i)
+      for (let c = children(i); c > 0; c--) {
+        const sub = skip(next)
+        next = sub.next
+        lossy ||= sub.lossy
+      }
+      return { next, lossy }
     }
     const names: string[] = []
-    for (let i = 1, left = children(0); left > 0 && i < tree.length; left--, i = skip(i)) names.push(String(tree[i]![0]))
-    return names
+    const lossy: string[] = []
+    for (let i = 1, left = children(0); left > 0 && i < tree.length; left--) {
+      const sub = skip(i)
+      names.push(String(tree[i]![0]))
+      if (sub.lossy) lossy.push(String(tree[i]![0]))
+      i = sub.next
+    }
+    return { names, lossy }
   }
 
   function columnOf(path: string, columns: readonly LabelColumn[], name: string): LabelColumn {
@@ -196,6 +242,22 @@ export async function labelReaderOn(instance: DuckDBInstance): Promise<LabelRead
       const found = await connection.runAndReadAll(`SELECT file_row_number, v FROM (SELECT file_row_number, ${readExpr(column)} AS v
   FROM read_parquet(${sqlString(path)}, file_row_number = true, hive_partitioning = false))
   WHERE v IS NULL OR v < ${minMs} OR v > ${maxMs} ORDER BY file_row_number LIMIT 1`)
+      const row = found.getRows()[0]
+      return row === undefined ? undefined : { row: Number(row[0]), value: toJs(row[1]!) }
+    },
+    async firstTimeInside(path, name, { minMs, maxMs }) {
+      const { columns } = await describe(path)
+      const column = columnOf(path, columns, name)
+      if (column.type !== 'timestamp' && column.type !== 'int' && column.type !== 'long') throw new RangeError(`label column ${name} is ${column.type}, not a timestamp or integer`)
+      const inside = (v: unknown): boolean => (typeof v === 'number' || typeof v === 'bigint') && v >= minMs && v <= maxMs
+      if (columns.some((c) => c.name === 'file_row_number')) {
+        const values = (await read(path, [name]))[0]!
+        const row = values.findIndex(inside)
+        return row === -1 ? undefined : { row, value: values[row] }
+      }
+      const found = await connection.runAndReadAll(`SELECT file_row_number, v FROM (SELECT file_row_number, ${readExpr(column)} AS v
+  FROM read_parquet(${sqlString(path)}, file_row_number = true, hive_partitioning = false))
+  WHERE v BETWEEN ${minMs} AND ${maxMs} ORDER BY file_row_number LIMIT 1`)
       const row = found.getRows()[0]
       return row === undefined ? undefined : { row: Number(row[0]), value: toJs(row[1]!) }
     },

@@ -1,19 +1,14 @@
 /** `kfs training-set`: point-in-time training sets (training/create-training-set.ts). */
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { isAbsolute, resolve } from 'node:path'
 import { FeatureStoreError } from '../../core/errors.ts'
 import type { RequestFeatureDef } from '../../features/types.ts'
-import type { LabelReader } from '../../ports/label-reader.ts'
 import type { Registry } from '../../registry/index.ts'
 import {
   createTrainingSet,
-  labelFormatOf,
   listTrainingSets,
   planTrainingSet,
-  readLabels,
   rebuildTrainingSet,
-  type LabelTable,
   type TrainingSetResult,
 } from '../../training/index.ts'
 import { createOfflineStore, trainingAdapters } from '../offline-adapters.ts'
@@ -130,7 +125,6 @@ Examples:
     } else {
       const selection = service ?? features!
       await checkSelection(registry, selection, set.requestFeatures, refsFlag)
-      await checkLabels(adapters.openLabelReader, labels!, timeColumn ?? 'ts')
       progress.ticking(`building the training set: joining ${labels} with the offline tables…`)
       result = await createTrainingSet({
         ...deps,
@@ -139,12 +133,16 @@ Examples:
         asServed: flagOption(args, 'as-served'),
         output,
         ...(timeColumn === undefined ? {} : { timeColumn }),
+        // Checked on the build's own read of the labels: a CSV is parsed once.
+        inspectLabels: (table) => checkLabels(labels!, table, timeColumn ?? 'ts'),
       }).finally(() => progress.done())
     }
     const seconds = (ctx.clock.nowMs() - startedMs) / 1000
     const { record } = result
+    // A view that matched no label row: exit 0 as documented, but said on stderr and in --json.
+    for (const warning of result.warnings) ctx.err(`kfs training-set: warning: ${warning}\n`)
     if (ctx.json) {
-      ctx.out(`${JSON.stringify({ id: result.id, output, rows: result.rows, seconds, record }, null, 2)}\n`)
+      ctx.out(`${JSON.stringify({ id: result.id, output, rows: result.rows, seconds, record, warnings: result.warnings }, null, 2)}\n`)
     } else {
       const snapshots = record.views
         .map((v) => `  ${v.name} v${v.version}  snapshot ${v.snapshotId ?? '(empty table)'}`)
@@ -206,15 +204,8 @@ async function checkSelection(
  * The label file must have the label-time column (naming one it lacks is a usage error) and at
  * least one row (none would build an empty set: nothing to do, so a failure, exit 1).
  */
-async function checkLabels(openLabelReader: () => Promise<LabelReader>, path: string, timeColumn: string): Promise<void> {
-  const reader = await openLabelReader()
-  let table: LabelTable
-  try {
-    table = await readLabels(reader, { format: labelFormatOf(path), bytes: new Uint8Array(await readFile(path)), path }, { columns: [] })
-  } finally {
-    await reader.close()
-  }
-  const names = table.columns.map((c) => c.name)
+function checkLabels(path: string, table: { readonly columns: readonly string[]; readonly rowCount: number }, timeColumn: string): void {
+  const names = table.columns
   if (!names.includes(timeColumn))
     throw new UsageError(`--time-column: ${path} has no column ${timeColumn} (columns: ${names.join(', ')})`)
   if (table.rowCount === 0) throw new FeatureStoreError('BAD_REQUEST', `${path} has no label rows: nothing to build`)

@@ -167,6 +167,7 @@ export function trainingDepsWithWrite(
         joiner: {
           fetch: engine.joiner.fetch.bind(engine.joiner),
           close: engine.joiner.close.bind(engine.joiner),
+          countValued: engine.joiner.countValued.bind(engine.joiner),
           write: (...args) => write(original, ...args),
         },
         close: () => engine.close(),

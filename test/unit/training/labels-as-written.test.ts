@@ -166,10 +166,12 @@ void describe('training set > labels as users write them', () => {
   })
 
   // timestamp[s] is written by DuckDB: pyarrow stores it as ms, arrow-rs as a bare INT64.
+  // timestamp[ns] with a zone is refused naming the column: DuckDB reads it only to the µs
+  // (audit-label-columns-as-written.test.ts); polars' own default unit is µs.
   for (const [unit, zone] of [
     ['us', 'UTC'],
     ['ms', undefined],
-    ['ns', 'Europe/Paris'],
+    ['us', 'Europe/Paris'],
     ['s', undefined],
   ] as const) {
     void test(`polars-like Parquet: large_string keys, timestamp[${unit}${zone === undefined ? '' : `, ${zone}`}] label time — cells equal the oracle`, async () => {
