@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from kfs import Client
+from kfs import Client, KfsError
 
 from conftest import API_KEY, Kfs
 from test_historical import random_labels
@@ -62,7 +62,8 @@ LABEL_COLUMNS: Dict[str, Any] = {
     "boolean": (pa.bool_(), [True, None, False]),
     "boolean_no_nulls": (pa.bool_(), [True, False]),
     "text": (pa.string(), ["", "😀𝄞 non-BMP", None, "日本"]),
-    "at_ns": (pa.timestamp("ns", tz="UTC"), [1_780_000_000_123_456_789, None, -1]),
+    "at_ns": (pa.timestamp("ns"), [1_780_000_000_123_456_789, None, -1]),
+    "at_us_utc": (pa.timestamp("us", tz="UTC"), [1_780_000_000_123_456, None, -1]),
     "at_ms": (pa.timestamp("ms"), [253_402_300_799_999, None, 0]),
     "ids": (pa.list_(pa.int64()), [[LONG_MAX, None, -(SAFE + 1)], [], None]),
     "doubles": (pa.list_(pa.float64()), [[-0.0, math.nan, None], None, []]),
@@ -126,10 +127,41 @@ def test_the_training_frame_holds_the_parquet_rows(client: Client, kfs: Kfs, tmp
     count = written.column("user_purchases__count").to_pylist()
     assert None in count and any(v is not None for v in count)
     # Each label column is carried through as its type; timestamps as DuckDB reads them (ms widens to
-    # µs, and a zoned ns one — DuckDB has no zoned ns type — narrows to µs: the CLI's loss, not the
-    # client's; the frame holds what the file holds).
+    # µs; a zoned ns column is refused by the CLI: test_zoned_nanoseconds below).
     changed = {name: str(written.column(name).type) for name in LABEL_COLUMNS if written.column(name).type != table.column(name).type}
-    assert changed == {"at_ns": "timestamp[us, tz=UTC]", "at_ms": "timestamp[us]"}
+    assert changed == {"at_ms": "timestamp[us]"}
+
+
+def zoned_ns_labels(kfs: Kfs, values: List[Any]) -> pd.DataFrame:
+    frame = random_labels(kfs, len(values))
+    frame["seen_at"] = pd.Series(pd.array(values, dtype="Int64")).astype("datetime64[ns]").dt.tz_localize("UTC")
+    return frame
+
+
+def test_zoned_nanoseconds_of_whole_microseconds_are_written_as_microseconds(client: Client, kfs: Kfs, tmp_path: Path) -> None:
+    # pandas holds a UTC time as datetime64[ns, UTC]: the client writes it as the same instants in
+    # microseconds, which the CLI carries as written (before 1970 and null included).
+    values = [1_780_000_000_123_456_000, None, -1_000, 0]
+    labels = zoned_ns_labels(kfs, values)
+    assert str(labels["seen_at"].dtype) == "datetime64[ns, UTC]"
+    out = tmp_path / "training.parquet"
+    client.get_historical_features(labels, features=all_features(client), out=out)
+    column = pq.read_table(out).column("seen_at")
+    assert str(column.type) == "timestamp[us, tz=UTC]"
+    assert column.cast(pa.int64()).to_pylist() == [None if v is None else v // 1000 for v in values]
+
+
+@pytest.mark.parametrize("given_as", ["parquet path", "DataFrame"])
+def test_zoned_nanoseconds_below_the_microsecond_are_refused(client: Client, kfs: Kfs, tmp_path: Path, given_as: str) -> None:
+    # A value with digits below the microsecond cannot be carried (the join engine reads zoned times
+    # to the µs): the CLI refuses the column by name; the client neither truncates nor hides it.
+    labels: Any = zoned_ns_labels(kfs, [1_780_000_000_123_456_789, None, 0])
+    if given_as == "parquet path":
+        path = tmp_path / "labels.parquet"
+        pq.write_table(pa.Table.from_pandas(labels, preserve_index=False), path)
+        labels = path
+    with pytest.raises(KfsError, match="column seen_at holds nanosecond timestamps adjusted to UTC"):
+        client.get_historical_features(labels, features=all_features(client), out=tmp_path / "training.parquet")
 
 
 def wire_answer(kfs: Kfs, body: Dict[str, Any]) -> Dict[str, Any]:

@@ -58,9 +58,30 @@ def _kfs_types(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields))
 
 
+def _whole_microseconds(column: pa.ChunkedArray) -> bool:
+    """Whether every value of a nanosecond timestamp column is a whole microsecond (nulls aside)."""
+    values = column.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    finite = values[~pd.isna(values)]
+    return bool((finite.astype("int64") % 1000 == 0).all())
+
+
+def _zoned_ns_as_us(table: pa.Table) -> pa.Table:
+    """pandas holds a zoned time as nanoseconds (``datetime64[ns, UTC]``), which kfs's join engine
+    cannot carry (training/README.md: it reads them only to the microsecond and refuses such a
+    column). A column whose values are all whole microseconds — what almost every pandas time
+    holds — is written as microseconds with its zone, the same instants; one holding nanoseconds is
+    left as it is, for the CLI to refuse naming the column rather than for the client to truncate."""
+    for i, field in enumerate(table.schema):
+        t = field.type
+        if pa.types.is_timestamp(t) and t.unit == "ns" and t.tz is not None and _whole_microseconds(table.column(i)):
+            us = pa.timestamp("us", tz=t.tz)
+            table = table.set_column(i, pa.field(field.name, us, field.nullable), table.column(i).cast(us))
+    return table
+
+
 def write_labels(labels: pd.DataFrame, path: Path) -> None:
     table = pa.Table.from_pandas(labels, preserve_index=False)
-    pq.write_table(_kfs_types(table), path)
+    pq.write_table(_zoned_ns_as_us(_kfs_types(table)), path)
 
 
 def historical_features(
