@@ -81,7 +81,7 @@ export function freshStartRefusal(
   })
   return new InvariantViolation(
     `${topic}/${partition}: group ${groupId} has no checkpoint of this partition, but ${held.length > 1 ? 'these tables hold' : 'this table holds'} its records already — ${tables.join('; ')}. ` +
-      `Starting it from its first offset would write them again (each row twice offline, an archive verify-parity reports damaged), so kfs stops before writing anything. ` +
+      `Starting it from its first offset would write them again (each row twice offline, an archive verify-parity reports damaged), so kfs stops before this partition writes anything. ` +
       `Restore the group's checkpoints (checkpoints/${encodeURIComponent(groupId)}/${encodeURIComponent(topic)}/${partition}/ in the store), or start the views over on a new store (a new data dir, or bucket/prefix) (docs/semantics.md §14).`,
     { context: { topic, partition, group: groupId, tables: held.map((h) => h.table).join(', ') } },
   )
