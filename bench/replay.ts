@@ -58,7 +58,7 @@ try {
   let markers = 0
   let rows = 0
   for (const p of Object.keys(end.nextOffsets).map(Number).sort((a, b) => a - b)) {
-    const slot = await PartitionSlot.restore({ topic: source.topic, partition: p, source, views: [view], decoder, archive: false }, deps)
+    const slot = await PartitionSlot.restore({ topic: source.topic, partition: p, source, views: [view], decoder, archive: false, scratch: true }, deps)
     const r = await drainPartition(slot, archiveSource(offline, source.topic).at(end.snapshotId!).read(p), {
       createdAtMs: () => 0,
       onOutput: (out) => {

@@ -25,6 +25,7 @@ import { StateChains, type StateChain } from './state-chain.ts'
 import { restoreNamed, stageCheckpoint, viewId, type CheckpointCut } from './checkpoint-record.ts'
 import { backfillToAdopt, catchUpFromArchive, type CatchUpLog } from './backfill-hand-off.ts'
 import { committedRowsThrough, skippingCommitted } from './committed-rows.ts'
+import { latestOrRefuse } from './fresh-start-guard.ts'
 import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-processor.ts'
 import { archiveRecords, markerArchiveRow } from './archive-rows.ts'
 import { archiveSource } from './sources/archive-source.ts'
@@ -83,7 +84,7 @@ export class PartitionSlot {
    */
   static async restore(options: SlotOptions, deps: SlotDeps, startOffset = '0'): Promise<PartitionSlot> {
     const { topic, partition, source, views } = options
-    const latest = await deps.checkpoints.latest(topic, partition)
+    const latest = await latestOrRefuse(options, deps)
     if (latest !== undefined) await rollForward(latest, deps)
     const nextOffset = latest?.nextOffset ?? startOffset
     const processors: PartitionProcessor[] = []
@@ -386,3 +387,4 @@ export class PartitionSlot {
     await checkpoints.prune(record).catch((err: unknown) => logger.warn({ err }, 'checkpoint prune failed'))
   }
 }
+

@@ -38,6 +38,12 @@ export interface SlotOptions {
    * hand-off): its state is adopted and caught up from the archive to the partition's position.
    */
   readonly backfillCheckpoints?: (view: FeatureViewDef) => CheckpointStore
+  /**
+   * A slot whose checkpoints never reach the tables (verify-parity's recomputation under a scratch
+   * group, benchmarks): it starts with no checkpoint over tables that hold the partition without the
+   * check of fresh-start-guard.ts, which refuses every other such start.
+   */
+  readonly scratch?: boolean
 }
 
 export interface SlotOutput {

@@ -108,7 +108,7 @@ export async function verifyParity(options: VerifyParityOptions): Promise<Parity
     const end = await archive.ends()
     const deps = { offline, checkpoints: new CheckpointStore(options.scratch, `verify-parity.${view.name}`), clock: systemClock, logger: silentLogger }
     for (const p of Object.keys(end.ends).map(Number).sort((a, b) => a - b)) {
-      const slot = await PartitionSlot.restore({ topic, partition: p, source: view.source, views: [view], decoder: options.decoder, archive: false }, deps)
+      const slot = await PartitionSlot.restore({ topic, partition: p, source: view.source, views: [view], decoder: options.decoder, archive: false, scratch: true }, deps)
       await drainPartition(slot, archive.read(p), {
         createdAtMs: () => 0,
         onOutput: (out) => {

@@ -57,7 +57,7 @@ async function versionAt(
     let rows = 0
     for (const p of built.partitions) {
       const slot = await PartitionSlot.restore(
-        { topic: source.topic, partition: p, source, views: [view], decoder, archive: false },
+        { topic: source.topic, partition: p, source, views: [view], decoder, archive: false, scratch: true },
         deps,
       )
       const r = await drainPartition(slot, archiveSource(offline, source.topic).at(built.snapshotId).read(p), {
