@@ -234,6 +234,20 @@ export class CheckpointStore {
   }
 
   /**
+   * Deletes the state blobs `record` names that its own checkpoint wrote (a base or delta of its
+   * seq): the record is not to be published, and they would be left under a group that may be gone.
+   */
+  async discard(record: PartitionCheckpoint): Promise<void> {
+    const own = `-${seqPart(record.seq)}-`
+    for (const v of record.views) {
+      for (const key of v.state === undefined ? [] : [v.state.base, ...v.state.deltas]) {
+        const name = key.slice(key.lastIndexOf('/'))
+        if (name.startsWith(`/state${own}`) || name.startsWith(`/delta${own}`)) await this.#store.delete(key)
+      }
+    }
+  }
+
+  /**
    * Deletes the records older than `latest` (recovery only reads the newest) and every state blob
    * older than it that it does not name: superseded chains, and blobs of checkpoints never published.
    * Blobs of `latest.seq` and later may belong to a checkpoint still being written, and are kept.

@@ -75,6 +75,8 @@ export interface LiveEngineOptions {
   readonly deadLetterTopic?: string
   /** When a checkpoint writes a full operator-state base instead of a delta (default state-chain.ts's). */
   readonly chainPolicy?: ChainPolicy
+  /** Rejects once the group no longer holds a topic (retired: docs/semantics.md §14); asked before each checkpoint publish. */
+  readonly checkClaim?: (topic: string) => Promise<void>
 }
 
 export interface LiveEngine {
@@ -135,6 +137,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     clock,
     logger,
     ...(options.chainPolicy === undefined ? {} : { chainPolicy: options.chainPolicy }),
+    ...(options.checkClaim === undefined ? {} : { checkClaim: options.checkClaim }),
     onCut: (wallMs: number, cpuMs: number) => stats.timings.checkpointCut(wallMs, cpuMs),
   }
   const source = eventLogSource(log)
@@ -159,7 +162,6 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const commit = (at: StreamPartition, position: string) => reader?.commit(at, position)
   const landed = (slot: PartitionSlot) => delivery.landed(slot)
   const checkpointing = createEngineCheckpoints({ slots, stats, clock, logger, landed, commit, fail })
-
   const slotKey = (topic: string, partition: number) => `${topic}/${partition}`
 
   const reads = <T>(read: () => Promise<T>) => retry(read, retryForever)
@@ -167,7 +169,6 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const takeGap = batchGapHandler({ log, stats, logger, reads, seek })
   // kfs run --until-caught-up: a partition whose unread records were all deleted shows no batch.
   const passDeleted = idleGapHandler({ log, stats, logger, reads, seek })
-
   function slotFor(topic: string, partition: number): Promise<PartitionSlot> {
     const key = slotKey(topic, partition)
     let slot = slots.get(key)

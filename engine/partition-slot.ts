@@ -34,6 +34,7 @@ import { rowBuffersFor, type OfflineRowBuffer } from './offline-row-buffer.ts'
 import { ArchiveRowBuffer } from './archive-row-buffer.ts'
 import { SnapshotWarmUp } from './snapshot-warm-up.ts'
 import { timedSync } from '../core/thread-cpu.ts'
+import { requireClaim } from './claim-guard.ts'
 
 import type { SlotDeps, SlotOptions, SlotOutput } from './slot-contract.ts'
 export type { SlotDeps, SlotOptions, SlotOutput } from './slot-contract.ts'
@@ -321,6 +322,7 @@ export class PartitionSlot {
     const pending = this.#unconfirmed
     if (pending === undefined) return cut
     const { record } = pending
+    await requireClaim(this.#deps, this.topic, this.#retryOptions())
     if (!(await retry(() => this.#deps.checkpoints.publish(record), this.#retryOptions()))) {
       this.#unconfirmed = undefined
       this.#deps.logger.warn({ topic: this.topic, partition: this.partition, checkpointSeq: record.seq }, 'checkpoint fenced: another owner published first')
@@ -360,6 +362,7 @@ export class PartitionSlot {
     if (this.#unfinished !== undefined) await this.#finish(this.#unfinished)
     const { record, chains } = await stageCheckpoint(cut, this.options, this.#deps, options)
     await landed
+    await requireClaim(this.#deps, topic, options, record)
     let ours: boolean
     try {
       ours = await retry(() => checkpoints.publish(record), options)

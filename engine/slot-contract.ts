@@ -23,6 +23,13 @@ export interface SlotDeps {
    * thread's CPU time during it (ms; NaN where Node cannot tell).
    */
   readonly onCut?: (wallMs: number, cpuMs: number) => void
+  /**
+   * Resolves while the engine's group still holds `topic` (its claim names the group and is not
+   * retired), rejects (non-retriable) once it does not: `kfs groups retire` retired the group, or
+   * the claim was removed or taken (docs/semantics.md §14). Asked before each checkpoint publish
+   * (./claim-guard.ts); absent (backfill, replay, an engine started without claims): never asked.
+   */
+  readonly checkClaim?: (topic: string) => Promise<void>
 }
 
 export interface SlotOptions {

@@ -63,9 +63,10 @@ Subcommands:
                     To go on consuming a topic, start its group again rather than retire it.
 
 Retire is refused (exit 1, nothing changed) while the group looks alive: a checkpoint or claim
-newer than --quiet. Stop every member first: a member still running would go on writing the
-topic's tables, and its next start would find no checkpoint to resume from. An engine with no
-records checkpoints once per idle timeout of its sources, so --quiet must exceed the longest.
+newer than --quiet. Stop every member first: a member still running stops at its next checkpoint
+(it reads its topics' claims before each one, and exits 1 naming the retire), and its next start
+would find no checkpoint to resume from. An engine with no records checkpoints once per idle
+timeout of its sources, so --quiet must exceed the longest.
 A group the store does not know, a missing --yes, or a stray argument exits 2.
 
 Options:
@@ -115,7 +116,7 @@ Examples:
     const now = ctx.clock.nowMs()
     if (plan.lastActiveMs !== undefined && now - plan.lastActiveMs < quietMs) {
       throw new ConfigError(
-        `cannot retire group ${group}: it wrote a checkpoint or claim ${formatDurationMs(Math.max(0, Math.round(now - plan.lastActiveMs)))} ago (${iso(plan.lastActiveMs)}), within --quiet ${formatDurationMs(quietMs)}, so it may still be running; stop every member of it first (a running member would go on writing the topics' tables), then retire it once it has been quiet that long`,
+        `cannot retire group ${group}: it wrote a checkpoint or claim ${formatDurationMs(Math.max(0, Math.round(now - plan.lastActiveMs)))} ago (${iso(plan.lastActiveMs)}), within --quiet ${formatDurationMs(quietMs)}, so it may still be running; stop every member of it first (a running member would stop at its next checkpoint, the rows it read since its last one never written), then retire it once it has been quiet that long`,
       )
     }
     await retireGroup(store, plan, now)

@@ -15,6 +15,7 @@ import { backfillEnvironment, publishedViews } from './live-views.ts'
 import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 import { listenForStop, type StopSignal } from './stop-signal.ts'
 import { consumedTopics, requireSoleLiveGroup } from './live-groups.ts'
+import { requireClaimHeld } from './topic-claims.ts'
 
 export const DEFAULT_GROUP = 'kfs-engine'
 
@@ -116,6 +117,8 @@ Examples:
         logger,
         checkpointIntervalMs: config.checkpointIntervalMs,
         checkpointMaxRecords: config.checkpointMaxRecords,
+        // Each checkpoint asks first: a member left running when its group was retired stops (§14).
+        checkClaim: (topic) => requireClaimHeld(runtime.store, groupId, topic),
       })
       metrics?.expose(createEngineMetrics(engine.stats, runtime.clock, views))
       // Listened for before start: a signal sent on seeing "engine running" must find a listener.

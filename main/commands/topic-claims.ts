@@ -175,3 +175,25 @@ export async function claimTopics(
     throw err
   }
 }
+
+/**
+ * Rejects unless `groupId` still holds `topic`: its claim names the group and is not retired. The
+ * running engine asks it before each checkpoint publish (engine/claim-guard.ts), so a member left
+ * running by `kfs groups retire` stops instead of writing on (docs/semantics.md §14). `kfs run`
+ * claimed every topic it reads before it wrote anything, so a claim that is gone was removed since:
+ * a retire freed it (the group had not checkpointed the topic then), or it was deleted by hand.
+ */
+export async function requireClaimHeld(store: ObjectStore, groupId: string, topic: string): Promise<void> {
+  const claim = await readClaim(store, topic)
+  if (claim !== undefined && claim.group === groupId && claim.retiredAtMs === undefined) return
+  const why =
+    claim === undefined
+      ? `its claim ${claimKey(topic)} is gone: kfs groups retire ${groupId} freed the topic (or the claim was deleted by hand)`
+      : claim.retiredAtMs !== undefined
+        ? `kfs groups retire retired group ${claim.group} at ${new Date(claim.retiredAtMs).toISOString()}`
+        : `the topic is claimed by group ${claim.group} now`
+  throw new ConfigError(
+    `group ${groupId} no longer holds topic ${topic}: ${why}; this engine stops without publishing or committing anything more (kfs groups shows the topic's claim; docs/semantics.md §14)`,
+    { context: { topic, group: groupId, ...(claim === undefined ? {} : { claimedBy: claim.group }) } },
+  )
+}
