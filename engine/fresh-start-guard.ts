@@ -21,6 +21,7 @@ import type { FeatureViewDef } from '../features/types.ts'
 import type { OfflineCatalog } from '../ports/offline.ts'
 import type { PartitionCheckpoint } from './checkpoint-store.ts'
 import type { SlotDeps, SlotOptions } from './slot-contract.ts'
+import { requireClaim } from './claim-guard.ts'
 
 /** A table holding commits of the partition: what it is, and per group how far its records reach. */
 export interface HeldTable {
@@ -100,5 +101,8 @@ export async function latestOrRefuse(options: SlotOptions, deps: SlotDeps): Prom
   if (held.length === 0) return undefined
   const again = await deps.checkpoints.latest(topic, partition)
   if (again !== undefined) return again
+  // A member of a group retired while it ran finds its checkpoints deleted and its tables written:
+  // the retire, not a lost checkpoint, is what to name (claim-guard.ts; a store without claims passes).
+  await requireClaim(deps, topic, { clock: deps.clock, attempts: 10, maxDelayMs: 2_000 })
   throw freshStartRefusal(deps.checkpoints.groupId, options, held)
 }

@@ -254,7 +254,7 @@ export async function assertNothingLandedAfterMarker(running: Running, from?: nu
 
 /**
  * The engine failed with the retire's error; its stop's own final checkpoint (the partition still
- * held) is refused the same way, so the stop rejects naming it.
+ * held) is refused the same way, so the stop rejects naming it (or resolves: no partition left).
  */
 export async function assertStoppedByRetire(running: Running, reason: RegExp): Promise<void> {
   const { engine } = running
@@ -272,6 +272,8 @@ export async function assertStoppedByRetire(running: Running, reason: RegExp): P
     () => undefined,
     (err: unknown) => err,
   )
-  assert.ok(stopped instanceof Error, "the stop's final checkpoint is refused too")
-  named(stopped.message)
+  // A partition still held: its final checkpoint is refused the same way. One the engine already
+  // dropped (its checkpoint deleted under it, so it restored and met the retire there) has none to
+  // take: the stop resolves, and the callers' assertNothingLandedAfterMarker shows nothing landed.
+  if (stopped !== undefined) named(stopped instanceof Error ? stopped.message : String(stopped))
 }
