@@ -134,7 +134,7 @@ export function crashedChangeRun(c: ChaosCase): Promise<ChangeOutcome> {
       const engine = engineOn(
         frozenLog(log, freezer),
         frozenStore(new LocalObjectStore(join(dir, 'warehouse')), freezer),
-        frozenOnline(online, freezer),
+        frozenOnline(online, freezer, { inProcess: true }),
         {
           maxRecords: 20 + Math.floor(rand() * 40),
           intervalMs: 50 + Math.floor(rand() * 200),

@@ -4,7 +4,8 @@
  * dead engine starts, and no answer reaches it (a call in flight may still land: "written, answer
  * lost") —, removes its consumers from their groups without running its revoke handlers, and
  * stops its timer. Nothing is closed or flushed: what the process kept only in memory is gone, as
- * after SIGKILL. The event log itself is shared by every generation (it outlives the engine, as
+ * after SIGKILL; what it had in flight to its own files (the embedded online store's) lands before
+ * the next generation starts, as a process's writes stop when it dies. The event log itself is shared by every generation (it outlives the engine, as
  * Kafka or the embedded log's fsynced appends do); the online store must be reopened from its file.
  */
 import type { EventLog, LogConsumer, ProduceRecord } from '../../ports/event-log.ts'
@@ -18,6 +19,8 @@ export class Freezer {
   /** Settles when the freezer freezes. */
   readonly frozen: Promise<void> = new Promise((resolve) => (this.#thaw = resolve))
   readonly #consumers: LogConsumer[] = []
+  /** Calls in flight on what dies with the process (its online store's file): a crash waits them out. */
+  readonly #inProcess = new Set<Promise<unknown>>()
 
   get isFrozen(): boolean {
     return this.#frozen
@@ -27,6 +30,27 @@ export class Freezer {
   guard<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#frozen) return NEVER as Promise<T>
     return fn().then(
+      (v) => (this.#frozen ? (NEVER as Promise<T>) : v),
+      (err: unknown) => (this.#frozen ? (NEVER as Promise<T>) : Promise.reject(err)),
+    )
+  }
+
+  /**
+   * `guard(fn)` for a resource that lives and dies with the process (the embedded online store
+   * writing its file). The next generation stands for a process started after this one died, so
+   * whatever this one had in flight has landed (or not started) by then — never a write of the
+   * dead one landing in a file the next one has opened: `crash()` waits for these calls to settle.
+   */
+  inProcess<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#frozen) return NEVER as Promise<T>
+    const call = fn()
+    const settled = call.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.#inProcess.add(settled)
+    void settled.then(() => this.#inProcess.delete(settled))
+    return call.then(
       (v) => (this.#frozen ? (NEVER as Promise<T>) : v),
       (err: unknown) => (this.#frozen ? (NEVER as Promise<T>) : Promise.reject(err)),
     )
@@ -52,6 +76,7 @@ export class Freezer {
     this.#thaw()
     stopTimer()
     await Promise.all(this.#consumers.map((c) => c.stop()))
+    await Promise.all([...this.#inProcess])
   }
 }
 
@@ -70,13 +95,19 @@ export function frozenStore(inner: ObjectStore, f: Freezer): ObjectStore {
   }
 }
 
-export function frozenOnline(inner: OnlineStore, f: Freezer): OnlineStore {
+/**
+ * The online store through `f`. `inProcess`: the store writes a file of this process (the embedded
+ * store reopened by the next generation), so a crash waits for its calls in flight (Freezer.inProcess).
+ * Not for a store behind a fault board whose "dies" faults never answer: the crash would wait forever.
+ */
+export function frozenOnline(inner: OnlineStore, f: Freezer, options: { readonly inProcess?: boolean } = {}): OnlineStore {
+  const call = <T>(fn: () => Promise<T>): Promise<T> => (options.inProcess === true ? f.inProcess(fn) : f.guard(fn))
   return {
-    writeRows: (view, rows) => f.guard(() => inner.writeRows(view, rows)),
-    readRows: (lookups, nowMs) => f.guard(() => inner.readRows(lookups, nowMs)),
-    close: () => f.guard(() => inner.close()),
+    writeRows: (view, rows) => call(() => inner.writeRows(view, rows)),
+    readRows: (lookups, nowMs) => call(() => inner.readRows(lookups, nowMs)),
+    close: () => call(() => inner.close()),
     ...('sync' in inner && typeof inner.sync === 'function'
-      ? { sync: () => f.guard(() => (inner.sync as () => Promise<void>).call(inner)) }
+      ? { sync: () => call(() => (inner.sync as () => Promise<void>).call(inner)) }
       : {}),
   } as OnlineStore
 }

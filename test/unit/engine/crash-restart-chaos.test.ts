@@ -100,7 +100,7 @@ async function runSeed(seed: number): Promise<void> {
         log: engineLog,
         stateStore: store,
         offline: new IcebergOfflineSink(store),
-        online: frozenOnline(online, freezer),
+        online: frozenOnline(online, freezer, { inProcess: true }),
         deadLetters: createDeadLetterTopicSink(engineLog, 'kfs.dead-letters'),
         deadLetterTopic: 'kfs.dead-letters',
         decoderFor: (s) => createDecoder({ registry, readerSchema: s.schema }),
