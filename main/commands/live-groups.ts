@@ -12,7 +12,7 @@ import { ConfigError } from '../../core/errors.ts'
 import type { FeatureViewDef } from '../../features/types.ts'
 import { planRekeys, planSources } from '../../engine/plan-sources.ts'
 import type { ObjectStore } from '../../ports/object-store.ts'
-import { claimTopics, readClaim, type Clash, type TopicClaim } from './topic-claims.ts'
+import { claimTopics, judgeClaim, readClaim, type Clash, type TopicClaim } from './topic-claims.ts'
 
 /** Each topic that live engines checkpointed, with their groups (sorted). */
 export async function liveGroupsByTopic(store: ObjectStore): Promise<Map<string, string[]>> {
@@ -51,11 +51,8 @@ export async function requireSoleLiveGroup(
   for (const topic of [...new Set(topics)].sort()) {
     const claim = await readClaim(store, topic)
     read.set(topic, claim)
-    const others = (checkpointedBy.get(topic) ?? []).filter((g) => g !== groupId)
-    if (claim?.retiredAtMs !== undefined)
-      clashes.push({ topic, kind: 'retired', groups: [claim.group], retiredAtMs: claim.retiredAtMs })
-    else if (claim !== undefined && claim.group !== groupId) clashes.push({ topic, kind: 'claimed', groups: [claim.group] })
-    else if (claim === undefined && others.length > 0) clashes.push({ topic, kind: 'checkpoints', groups: others })
+    const judged = judgeClaim(topic, claim, groupId, (checkpointedBy.get(topic) ?? []).filter((g) => g !== groupId))
+    if (judged.kind !== 'held' && judged.kind !== 'free') clashes.push(judged)
   }
   const lost = clashes.length > 0 ? undefined : await claimTopics(store, groupId, topics, checkpointedBy, nowMs, read)
   if (lost !== undefined) clashes.push(lost)

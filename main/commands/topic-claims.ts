@@ -92,6 +92,23 @@ export type Clash =
 
 type Outcome = { readonly kind: 'held' } | { readonly kind: 'created'; readonly token: string } | Clash
 
+/**
+ * What `claim` (as just read; undefined: none) says of `groupId` starting over `topic`: a clash,
+ * `held` (its own claim), or `free` — no claim, and no other group's checkpoints (`othersCheckpointed`,
+ * a store from before claims). The one rule the up-front check and the claim's create both apply.
+ */
+export function judgeClaim(
+  topic: string,
+  claim: TopicClaim | undefined,
+  groupId: string,
+  othersCheckpointed: readonly string[],
+): Clash | { readonly kind: 'held' } | { readonly kind: 'free' } {
+  if (claim?.retiredAtMs !== undefined) return { topic, kind: 'retired', groups: [claim.group], retiredAtMs: claim.retiredAtMs }
+  if (claim !== undefined) return claim.group === groupId ? { kind: 'held' } : { topic, kind: 'claimed', groups: [claim.group] }
+  if (othersCheckpointed.length > 0) return { topic, kind: 'checkpoints', groups: othersCheckpointed }
+  return { kind: 'free' }
+}
+
 /** Creates of a claim lost to a claim that was released before it could be read: tried again this often. */
 const LOST_RACES = 8
 
@@ -110,9 +127,8 @@ async function claimTopic(
 ): Promise<Outcome> {
   for (let attempt = 0; attempt < LOST_RACES; attempt++) {
     const claim = attempt === 0 && read !== 'unread' ? read : await readClaim(store, topic)
-    if (claim?.retiredAtMs !== undefined) return { topic, kind: 'retired', groups: [claim.group], retiredAtMs: claim.retiredAtMs }
-    if (claim !== undefined) return claim.group === groupId ? { kind: 'held' } : { topic, kind: 'claimed', groups: [claim.group] }
-    if (othersCheckpointed.length > 0) return { topic, kind: 'checkpoints', groups: othersCheckpointed }
+    const judged = judgeClaim(topic, claim, groupId, othersCheckpointed)
+    if (judged.kind !== 'free') return judged
     const token = randomUUID()
     let created: boolean
     try {
