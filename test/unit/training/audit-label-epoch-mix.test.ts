@@ -9,7 +9,7 @@
  * and ISO-8601 text of 1970 next to epoch ms still build.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
@@ -18,6 +18,7 @@ import { FeatureStoreError } from '../../../core/errors.ts'
 import * as examples from '../../../examples/features.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { createTrainingSet } from '../../../training/index.ts'
+import { labelTimeFiles } from './label-time-files.ts'
 import { registryWithViews, trainingDeps, userItemClicks } from './fixtures.ts'
 
 const dir = await mkdtemp(join(tmpdir(), 'kfs-epoch-mix-'))
@@ -38,20 +39,8 @@ const MIXES: readonly [string, readonly number[], number, number][] = [
   ['one seconds row among many ms', [...Array.from({ length: 20 }, (_, i) => MS + i * 1000), S, MS], 21, 1],
 ]
 
-let files = 0
-async function csvFile(cells: readonly string[]): Promise<string> {
-  const path = join(dir, `labels-${files++}.csv`)
-  await writeFile(path, ['user_id,item_id,ts', ...cells.map((c, i) => `u${i},x,${c}`)].join('\n'))
-  return path
-}
-async function parquetFile(times: readonly number[], cast: string): Promise<string> {
-  const path = join(dir, `labels-${files++}.parquet`)
-  const rows = times.map((t, i) => `('u${i}', 'x', ${t})`).join(', ')
-  await duck.run(
-    `COPY (SELECT user_id, item_id, CAST(t AS ${cast}) AS ts FROM (VALUES ${rows}) v(user_id, item_id, t)) TO '${path}' (FORMAT parquet)`,
-  )
-  return path
-}
+const { csvFile, parquetFile } = labelTimeFiles(dir, duck)
+let outputs = 0
 
 const single = 'user_clicks:count_1h'
 const composite = 'user_item_clicks:count_1d'
@@ -74,7 +63,7 @@ const build = (path: string, ref: string) =>
     registry,
     labels: { path },
     features: [ref],
-    output: join(dir, `out-${files++}.parquet`),
+    output: join(dir, `out-${outputs++}.parquet`),
   })
 
 void describe('training set > label times mixing epoch seconds and milliseconds', () => {

@@ -10,7 +10,7 @@
  * times that really are from 1970 written as a timestamp or ISO-8601 text.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
@@ -19,6 +19,7 @@ import { FeatureStoreError } from '../../../core/errors.ts'
 import * as examples from '../../../examples/features.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { createTrainingSet } from '../../../training/index.ts'
+import { labelTimeFiles } from './label-time-files.ts'
 import { registryWithViews, trainingDeps, userItemClicks } from './fixtures.ts'
 
 const dir = await mkdtemp(join(tmpdir(), 'kfs-epoch-seconds-'))
@@ -36,20 +37,8 @@ const MILLIS = SECONDS.map((s) => s * 1000)
 /** `millis`: whether the encoding can hold epoch ms of today (a 32-bit INTEGER cannot). */
 type Encoding = readonly [what: string, file: (times: readonly number[]) => Promise<string>, ref: string, millis?: false]
 
-let files = 0
-async function csvFile(cells: readonly string[]): Promise<string> {
-  const path = join(dir, `labels-${files++}.csv`)
-  await writeFile(path, ['user_id,item_id,ts', ...cells.map((c, i) => `u${i},x,${c}`)].join('\n'))
-  return path
-}
-async function parquetFile(times: readonly number[], cast: string): Promise<string> {
-  const path = join(dir, `labels-${files++}.parquet`)
-  const rows = times.map((t, i) => `('u${i}', 'x', ${t})`).join(', ')
-  await duck.run(
-    `COPY (SELECT user_id, item_id, CAST(t AS ${cast}) AS ts FROM (VALUES ${rows}) v(user_id, item_id, t)) TO '${path}' (FORMAT parquet)`,
-  )
-  return path
-}
+const { csvFile, parquetFile } = labelTimeFiles(dir, duck)
+let outputs = 0
 
 const single = 'user_clicks:count_1h'
 const composite = 'user_item_clicks:count_1d'
@@ -73,7 +62,7 @@ const build = (path: string, ref: string) =>
     registry,
     labels: { path },
     features: [ref],
-    output: join(dir, `out-${files}.parquet`),
+    output: join(dir, `out-${outputs++}.parquet`),
   })
 
 void describe('training set > label times that are epoch seconds', () => {
