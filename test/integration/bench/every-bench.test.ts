@@ -86,7 +86,11 @@ function runBench(node: string, name: string, env: NodeJS.ProcessEnv): Promise<B
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
   const timer = setTimeout(() => {
     stderr += `\n[every-bench] no exit after ${BENCH_TIMEOUT_MS} ms: killed`
-    process.kill(-child.pid!, 'SIGKILL')
+    try {
+      process.kill(-child.pid!, 'SIGKILL')
+    } catch {
+      // The group is gone already: the bench exited as the timer fired.
+    }
   }, BENCH_TIMEOUT_MS)
   return new Promise((resolve) =>
     child.on('close', (code, signal) => {
