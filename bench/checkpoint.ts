@@ -2,7 +2,7 @@
  * `npm run bench -- checkpoint`: checkpoint duration against state size, on a local directory and
  * on MinIO (the real stack's S3), for one partition slot of the benchmark view.
  *
- * For each size N (KFS_BENCH_CHECKPOINT_KEYS, default 10000,100000,500000; 1000000 takes ~3.5 min
+ * For each size N (KFS_BENCH_CHECKPOINT_KEYS, default 10000,100000,500000 × KFS_BENCH_SCALE; 1000000 takes ~3.5 min
  * here, mostly the first checkpoint's 1M-row Parquet files) a fresh slot takes N
  * events of N distinct users (all inside one hop, so no boundary rows), then:
  *   - checkpoint 1 carries the N buffered archive and feature rows plus the state, a full base
@@ -36,10 +36,13 @@ import { LocalObjectStore } from '../adapters/object-store/index.ts'
 import { S3ObjectStore } from '../adapters/object-store/s3/index.ts'
 import { prng } from '../test/support/scenario.ts'
 import { benchLine, progress, stderrLogger } from './_support/report.ts'
+import { scaled } from './_support/scale.ts'
 import { ensureStack } from './_support/stack.ts'
 import { benchViews, newRunId } from './_support/views.ts'
 
-const SIZES = (process.env.KFS_BENCH_CHECKPOINT_KEYS ?? '10000,100000,500000').split(',').map(Number)
+const SIZES = process.env.KFS_BENCH_CHECKPOINT_KEYS?.split(',').map(Number) ?? [10_000, 100_000, 500_000].map((n) => scaled(n, 100))
+/** Events between checkpoints 1 and 2, and 2 and 3: a tenth of the smallest size at most, so checkpoint 2 stays a delta. */
+const FOLLOW = scaled(1_000, 10)
 const BASE_MS = Date.UTC(2026, 0, 1, 12, 0, 1)
 
 interface Result {
@@ -99,7 +102,7 @@ async function measure(storeName: string, rawStore: ObjectStore, source: SourceD
   let t = performance.now()
   if (!(await slot.checkpoint())) throw new Error('checkpoint fenced')
   const firstMs = performance.now() - t
-  await slot.processRecords(records(encoder, keys, 1_000, keys, keys), systemClock.nowMs())
+  await slot.processRecords(records(encoder, keys, FOLLOW, keys, keys), systemClock.nowMs())
   t = performance.now()
   if (!(await slot.checkpoint())) throw new Error('checkpoint fenced')
   const steadyMs = performance.now() - t
@@ -109,7 +112,7 @@ async function measure(storeName: string, rawStore: ObjectStore, source: SourceD
   const restored = await PartitionSlot.restore(options, deps)
   const restoreMs = performance.now() - t
   if (!Buffer.from(restored.processors[0]!.task.snapshot()).equals(slot.processors[0]!.task.snapshot())) throw new Error('base + delta restored another state')
-  await slot.processRecords(records(encoder, keys + 1_000, 1_000, keys, keys + 1_000), systemClock.nowMs())
+  await slot.processRecords(records(encoder, keys + FOLLOW, FOLLOW, keys, keys + FOLLOW), systemClock.nowMs())
   t = performance.now()
   if (!(await slot.checkpoint())) throw new Error('checkpoint fenced')
   const fullMs = performance.now() - t

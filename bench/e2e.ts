@@ -3,7 +3,7 @@
  * online on every batch, Iceberg on MinIO at checkpoints — against a bare kafkajs consumer of the
  * same topic (eachBatch, no processing), both measured in this run on the real stack.
  *
- * N events (KFS_BENCH_E2E_EVENTS, default 200,000; skewed users, 5% out of order, 3% late) are
+ * N events (KFS_BENCH_E2E_EVENTS, default 200,000 × KFS_BENCH_SCALE; skewed users, 5% out of order, 3% late) are
  * produced to a fresh 4-partition topic first. The baseline reads them under its own group; then
  * the engine (in this process, wired as `kfs run` wires it, kfs run's checkpoint defaults) reads
  * them under another. Engine time runs from the first batch it is handed to the moment every
@@ -27,10 +27,11 @@ import { rawConsume } from './_support/raw-kafka.ts'
 import { startProfile } from './_support/profile.ts'
 import { benchLine, envNumber, progress } from './_support/report.ts'
 import { openStackClients, startStackEngine } from './_support/stack-engine.ts'
+import { scaled } from './_support/scale.ts'
 import { ensureStack, mainThreadCpuMs } from './_support/stack.ts'
 import { benchViews, newRunId } from './_support/views.ts'
 
-const EVENTS = envNumber('KFS_BENCH_E2E_EVENTS', 200_000)
+const EVENTS = envNumber('KFS_BENCH_E2E_EVENTS', scaled(200_000, 1_000))
 
 const stack = await ensureStack()
 const run = newRunId()
@@ -40,7 +41,7 @@ try {
   const { source, view } = benchViews(run)
   await clients.log.createTopic(source.topic, source.partitions)
   const encoder = await clients.encoderFor(source)
-  const events = generatePurchases({ count: EVENTS, users: 10_000, seed: 11 })
+  const events = generatePurchases({ count: EVENTS, users: scaled(10_000, 10), seed: 11 })
   const produceStarted = performance.now()
   await produceEvents(clients.log, source.topic, encoder, events, 5_000)
   progress(`produced ${EVENTS} events to ${source.topic} in ${((performance.now() - produceStarted) / 1000).toFixed(1)} s`)

@@ -4,7 +4,7 @@
  * The engine runs in this process on the real stack (kfs run's wiring and checkpoint defaults, so
  * checkpoints to MinIO happen during the run). A child process produces at a steady rate
  * (KFS_BENCH_FRESHNESS_RATE, default 5,000 events/s) for KFS_BENCH_FRESHNESS_SECONDS (default 30)
- * over 10,000 users; another child listens to the online store's change feed
+ * over 10,000 users (seconds and users × KFS_BENCH_SCALE); another child listens to the online store's change feed
  * (`RedisOnlineStore.subscribeChanges`: the write script PUBLISHes a row as it lands) — not this
  * process, whose event loop is the engine's (change-observer.ts says why). Latency of
  * an event = first landed row of its key covering its event time − the moment it was handed to
@@ -33,14 +33,16 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { benchLine, envNumber, percentile, progress } from './_support/report.ts'
 import { openStackClients, startStackEngine } from './_support/stack-engine.ts'
+import { scaled, scaledSeconds } from './_support/scale.ts'
 import { ensureStack } from './_support/stack.ts'
 import { benchViews, newRunId } from './_support/views.ts'
 import { arrivalLatencies, runSteadyProducer, startChangeObserver, visibilityLatencies } from './_support/visibility.ts'
 
 const RATE = envNumber('KFS_BENCH_FRESHNESS_RATE', 5_000)
-const SECONDS = envNumber('KFS_BENCH_FRESHNESS_SECONDS', 30)
-const USERS = 10_000
-const WARMUP_MS = 2_000
+const SECONDS = envNumber('KFS_BENCH_FRESHNESS_SECONDS', scaledSeconds(30, 2))
+const USERS = scaled(10_000, 10)
+/** Left out of the latencies (connections, first fetch). */
+const WARMUP_MS = scaledSeconds(2, 0.5) * 1000
 
 const stack = await ensureStack()
 const run = newRunId()

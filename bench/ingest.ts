@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- ingest [--rows N]` (default 1,000,000): `kfs ingest` throughput of a table
+ * `npm run bench -- ingest [--rows N]` (default 1,000,000 × KFS_BENCH_SCALE): `kfs ingest` throughput of a table
  * snapshot on the embedded defaults (local event log with its default fsync, local schema
  * registry) against a bare Parquet scan of the same file (the ParquetCodec decoding every column
  * to JS values, nothing else), both in this run.
@@ -29,10 +29,11 @@ import { createEncoder } from '../schemas/encoder.ts'
 import { accountRowSchema as rowSchema, accountSource as source, writeAccountSnapshot } from './_support/ingest-workload.ts'
 import { startProfile } from './_support/profile.ts'
 import { benchLine, progress } from './_support/report.ts'
+import { scaled } from './_support/scale.ts'
 
 function rowsArg(): number {
   const i = process.argv.findIndex((a) => a === '--rows' || a.startsWith('--rows='))
-  if (i < 0) return 1_000_000
+  if (i < 0) return scaled(1_000_000, 10)
   const raw = process.argv[i]!.includes('=') ? process.argv[i]!.split('=')[1] : process.argv[i + 1]
   const n = Number(raw)
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--rows ${raw}: expected a whole number ≥ 1`)

@@ -6,7 +6,7 @@
  * serving's createServer over its own RedisOnlineStore connection, whose change feed pushes every
  * landed row to subscribed sockets; one WebSocket client subscribed to every user. A child process
  * produces KFS_BENCH_PUSH_RATE events/s (default 1,000) for KFS_BENCH_PUSH_SECONDS (default 20)
- * over 1,000 users. An event is received when the first pushed row of its key with as_of ≥ its
+ * over 1,000 users (seconds and users × KFS_BENCH_SCALE). An event is received when the first pushed row of its key with as_of ≥ its
  * event time arrives (the online store coalesces a batch's rows per key). First 2 s left out.
  *
  * Same-run references: when those rows landed in Redis (the store's change feed, read directly),
@@ -23,14 +23,16 @@ import { RedisOnlineStore } from '../adapters/online-store/redis/redis-online-st
 import { openWs } from '../test/unit/serving/ws-client.ts'
 import { benchLine, envNumber, percentile, progress } from './_support/report.ts'
 import { openStackClients, startStackEngine } from './_support/stack-engine.ts'
+import { scaled, scaledSeconds } from './_support/scale.ts'
 import { ensureStack } from './_support/stack.ts'
 import { benchViews, newRunId } from './_support/views.ts'
 import { arrivalLatencies, newSeenLog, recordSeen, runSteadyProducer, visibilityLatencies } from './_support/visibility.ts'
 
 const RATE = envNumber('KFS_BENCH_PUSH_RATE', 1_000)
-const SECONDS = envNumber('KFS_BENCH_PUSH_SECONDS', 20)
-const USERS = 1_000
-const WARMUP_MS = 2_000
+const SECONDS = envNumber('KFS_BENCH_PUSH_SECONDS', scaledSeconds(20, 2))
+const USERS = scaled(1_000, 10)
+/** Left out of the latencies (connections, first fetch). */
+const WARMUP_MS = scaledSeconds(2, 0.5) * 1000
 
 const stack = await ensureStack()
 const run = newRunId()

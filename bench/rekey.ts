@@ -2,7 +2,7 @@
  * `npm run bench -- rekey`: what re-keying costs (issues #8, #19).
  *
  * One run-scoped clicks topic keyed by user (4 partitions, KFS_BENCH_REKEY_EVENTS clicks, default
- * 1,000,000 — at 200,000 a raw consume lasted 0.2–0.5 s and its rate swung 340k–934k/s on this VM)
+ * 1,000,000 × KFS_BENCH_SCALE — at 200,000 a raw consume lasted 0.2–0.5 s and its rate swung 340k–934k/s on this VM)
  * on the real stack's Kafka. Three things are measured on it, each under a fresh consumer group:
  * - the re-key stage as the engine runs it (rekey-stage.ts): consume read-committed, decode through
  *   the schema registry, key by item, one Kafka transaction per batch producing to the internal
@@ -47,9 +47,10 @@ import { ConfluentSchemaRegistry } from '../adapters/schema-registry/confluent/c
 import { openBenchEventLog } from './_support/event-log.ts'
 import { startProfile } from './_support/profile.ts'
 import { benchLine, envNumber, percentile, progress, stderrLogger } from './_support/report.ts'
+import { scaled } from './_support/scale.ts'
 import { ensureStack } from './_support/stack.ts'
 
-const EVENTS = envNumber('KFS_BENCH_REKEY_EVENTS', 1_000_000)
+const EVENTS = envNumber('KFS_BENCH_REKEY_EVENTS', scaled(1_000_000, 1_000))
 /** Raw consumes, each under a fresh group: the median bounds the ratio. */
 const BASELINE_RUNS = 3
 const PARTITIONS = 4

@@ -6,7 +6,7 @@
  *
  * The archive is built first by the live engine on the embedded defaults (local event log,
  * local-directory Iceberg tables, embedded online store; no servers): KFS_BENCH_REPLAY_EVENTS
- * (default 200,000) skewed, partly out-of-order and late purchases over 4 partitions.
+ * (default 200,000 × KFS_BENCH_SCALE) skewed, partly out-of-order and late purchases over 4 partitions.
  *
  * KFS_BENCH_PROFILE=<dir> (or KFS_BENCH_ALLOC_PROFILE): a profile of the replay phase only
  * (./_support/profile.ts).
@@ -28,8 +28,9 @@ import { benchLine, envNumber, progress, stderrLogger } from './_support/report.
 import { benchViews } from './_support/views.ts'
 import { buildReplayArchive } from './_support/replay-archive.ts'
 import { startProfile } from './_support/profile.ts'
+import { scaled } from './_support/scale.ts'
 
-const EVENTS = envNumber('KFS_BENCH_REPLAY_EVENTS', 200_000)
+const EVENTS = envNumber('KFS_BENCH_REPLAY_EVENTS', scaled(200_000, 100))
 const dir = mkdtempSync(join(tmpdir(), 'kfs-bench-replay-'))
 try {
   const { source, view } = benchViews('replay')

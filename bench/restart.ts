@@ -3,10 +3,12 @@
  * restarted at once (issue #20 item 2).
  *
  * On the real stack, a run-scoped purchases topic (4 partitions) holds a backlog of
- * KFS_BENCH_RESTART_EVENTS events (default 150,000). For each case, under a consumer group of its
- * own (so each starts on the same backlog): `kfs run` as a child process until its /metrics show
+ * KFS_BENCH_RESTART_EVENTS events (default 150,000). For each case, under a consumer group and a
+ * store (S3 prefix, data dir) of its own (so each starts on the same backlog, and no case's group
+ * finds the topic claimed by another's): `kfs run` as a child process until its /metrics show
  * KFS_BENCH_RESTART_AFTER records consumed (default 10,000), then it is stopped and a new `kfs run`
- * is started straight away. Measured: from spawning the new process to its first row emitted
+ * is started straight away. KFS_BENCH_SCALE scales the backlog, the restart point and both
+ * session timeouts (never below the broker's 6 s floor). Measured: from spawning the new process to its first row emitted
  * (`kfs_emitted_rows_total` > 0 on its /metrics, polled every 20 ms) — process start, joining the
  * group, restoring the checkpoint and the first batch included.
  * - killed, KFS_KAFKA_SESSION_TIMEOUT_MS = the new default (10 s);
@@ -18,7 +20,7 @@
  * (ratio = restart_to_first_row_ms / old_default_ms)
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,12 +29,18 @@ import { createEncoder } from '../schemas/encoder.ts'
 import { ConfluentSchemaRegistry } from '../adapters/schema-registry/confluent/confluent-schema-registry.ts'
 import { openBenchEventLog } from './_support/event-log.ts'
 import { benchLine, envNumber, progress } from './_support/report.ts'
+import { scaled } from './_support/scale.ts'
 import { ensureStack, ROOT, type StackEndpoints } from './_support/stack.ts'
 import { benchViews, newRunId } from './_support/views.ts'
 
-const EVENTS = envNumber('KFS_BENCH_RESTART_EVENTS', 150_000)
-const RESTART_AFTER = envNumber('KFS_BENCH_RESTART_AFTER', 10_000)
-const OLD_SESSION_MS = 30_000
+// Under KFS_BENCH_SCALE the backlog stays well ahead of the restart point: a first process that
+// consumed (and, stopped cleanly, checkpointed) all of it would leave its successor no row to emit.
+const EVENTS = envNumber('KFS_BENCH_RESTART_EVENTS', scaled(150_000, 30_000))
+const RESTART_AFTER = envNumber('KFS_BENCH_RESTART_AFTER', scaled(10_000, 1_000))
+/** The broker's floor for a session timeout (group.min.session.timeout.ms, Kafka's default): no scale goes below it. */
+const BROKER_MIN_SESSION_MS = 6_000
+const SESSION_MS = scaled(DEFAULT_SESSION_TIMEOUT_MS, BROKER_MIN_SESSION_MS)
+const OLD_SESSION_MS = scaled(30_000, BROKER_MIN_SESSION_MS)
 const TIMEOUT_MS = 180_000
 
 const stack = await ensureStack()
@@ -43,16 +51,15 @@ const children = new Set<ChildProcess>()
 try {
   const { source } = benchViews(run)
   await produceBacklog(stack, source.topic, source.schema)
-  await runToEnd(spawnKfs(['apply'], env))
 
-  const clean = await measure('clean', 'SIGTERM', DEFAULT_SESSION_TIMEOUT_MS)
-  const killed = await measure('killed', 'SIGKILL', DEFAULT_SESSION_TIMEOUT_MS)
+  const clean = await measure('clean', 'SIGTERM', SESSION_MS)
+  const killed = await measure('killed', 'SIGKILL', SESSION_MS)
   const old = await measure('killed-old', 'SIGKILL', OLD_SESSION_MS)
   benchLine('restart', {
     restart_to_first_row_ms: killed,
     old_default_ms: old,
     clean_restart_ms: clean,
-    session_ms: DEFAULT_SESSION_TIMEOUT_MS,
+    session_ms: SESSION_MS,
     old_session_ms: OLD_SESSION_MS,
     ratio: killed / old,
   })
@@ -64,7 +71,17 @@ try {
 
 /** Runs a group to RESTART_AFTER records, stops it with `signal`, restarts; ms from spawn to first row. */
 async function measure(name: string, signal: NodeJS.Signals, sessionTimeoutMs: number): Promise<number> {
-  const caseEnv = { ...env, KFS_KAFKA_SESSION_TIMEOUT_MS: String(sessionTimeoutMs) }
+  // Each case's group on a store of its own: one store lets one live group consume a topic (the
+  // claim kfs run takes), and the cases' groups all read the one backlog topic.
+  const caseDir = join(dataDir, name)
+  mkdirSync(caseDir)
+  const caseEnv = {
+    ...env,
+    KFS_S3_PREFIX: `bench/${run}/${name}`,
+    KFS_DATA_DIR: caseDir,
+    KFS_KAFKA_SESSION_TIMEOUT_MS: String(sessionTimeoutMs),
+  }
+  await runToEnd(spawnKfs(['apply'], caseEnv))
   const args = ['run', '--group', `bench-restart-${name}-${run}`]
   const firstPort = await freePort()
   const first = spawnKfs(args, { ...caseEnv, KFS_METRICS_PORT: String(firstPort) })

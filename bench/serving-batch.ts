@@ -5,8 +5,9 @@
  * no decoding) in the same run. Processes and load generators as in bench/serving.ts.
  */
 import type { ChildProcess } from 'node:child_process'
-import { batchBody, perRequestUs, populate, runRole, runWrk, spawnRole, startRedis, type RateResult } from './serving.ts'
+import { batchBody, perRequestUs, populate, runRole, runWrk, spawnRole, startRedis, WARMUP_S, type RateResult } from './serving.ts'
 import { abba, combineRate, combineWrk, CpuTally } from './_support/interleaved.ts'
+import { scaledSeconds, scaledWholeSeconds } from './_support/scale.ts'
 
 const POST_LUA = `local bodies = { ${Array.from({ length: 8 }, (_, v) => JSON.stringify(batchBody(v))).join(', ')} }
 local n = 0
@@ -15,6 +16,9 @@ request = function()
   return wrk.format("POST", "/v1/features", { ["Content-Type"] = "application/json" }, bodies[(n % 8) + 1])
 end`
 
+/** The fixed-rate rounds and wrk's max-rate rounds (whole seconds), × KFS_BENCH_SCALE. */
+const FIXED_ROUND_S = scaledSeconds(5, 0.5)
+const MAX_ROUND_S = scaledWholeSeconds(4)
 
 /** `npm run bench -- serving-batch [--rate=N]`: fixed rate in batch requests/s, default 50. */
 async function main(): Promise<void> {
@@ -26,17 +30,17 @@ async function main(): Promise<void> {
     await populate(redis.port)
     const server = await spawnRole('server', [String(redis.port)], children)
     const floor = await spawnRole('floor', [String(redis.port)], children)
-    runWrk(server.port, 2, POST_LUA)
-    runWrk(floor.port, 2, POST_LUA)
+    runWrk(server.port, WARMUP_S, POST_LUA)
+    runWrk(floor.port, WARMUP_S, POST_LUA)
     // A B B A halves (_support/interleaved.ts): the server and the floor share the machine's drift.
-    const fixedRound = (port: number) => () => runRole<RateResult>('loadgen', [String(port), String(RATE), '5', '8', 'batch'])
+    const fixedRound = (port: number) => () => runRole<RateResult>('loadgen', [String(port), String(RATE), String(FIXED_ROUND_S), '8', 'batch'])
     const fixedRounds = await abba(fixedRound(server.port), fixedRound(floor.port))
     const kfs = combineRate(fixedRounds.a)
     const base = combineRate(fixedRounds.b)
     // CPU per request of each server over its max-throughput rounds (/proc, all threads): the
     // steadier A/B measure of a server's own cost when other work shares the cores.
     const cpu = new CpuTally()
-    const maxRound = (target: { port: number; child: ChildProcess }) => () => cpu.around(target.child.pid, () => runWrk(target.port, 4, POST_LUA))
+    const maxRound = (target: { port: number; child: ChildProcess }) => () => cpu.around(target.child.pid, () => runWrk(target.port, MAX_ROUND_S, POST_LUA))
     const maxRounds = await abba(maxRound(server), maxRound(floor))
     const kfsMax = combineWrk(maxRounds.a)
     const floorMax = combineWrk(maxRounds.b)

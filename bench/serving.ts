@@ -21,11 +21,13 @@ import type { FeatureViewDef, StampedRow } from '../features/types.ts'
 import { startFloorServer } from './_support/serving-floor.ts'
 import { abba, combineRate, combineWrk, CpuTally } from './_support/interleaved.ts'
 import { loadgen, type RateResult } from './_support/serving-loadgen.ts'
+import { scaled, scaledSeconds, scaledWholeSeconds } from './_support/scale.ts'
 
 export type { RateResult }
 
 const SELF = fileURLToPath(import.meta.url)
-export const ENTITIES = 100_000
+/** Entities in Redis (× KFS_BENCH_SCALE, at least 1,000: a batch request asks for 100 of them). */
+export const ENTITIES = scaled(100_000, 1_000)
 export const FEATURES = 20
 
 export function benchView(): FeatureViewDef {
@@ -239,6 +241,11 @@ async function serverRole(redisPort: number): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 
+/** wrk's warm-up and max-rate rounds (whole seconds, for wrk) and the fixed-rate rounds, × KFS_BENCH_SCALE. */
+export const WARMUP_S = scaledWholeSeconds(2)
+const MAX_ROUND_S = scaledWholeSeconds(5)
+const FIXED_ROUND_S = scaledSeconds(5, 0.5)
+
 /**
  * `npm run bench -- serving [--load=F | --rate=N]`: the fixed-rate rounds run at F (default 0.5)
  * times the floor's max rate, measured first in the same run, or at N req/s. Why a share of the
@@ -263,10 +270,10 @@ async function main(): Promise<void> {
     // Each comparison runs as A B B A halves (_support/interleaved.ts): the server and the floor
     // share the machine's drift instead of each getting its own 10 seconds of it. The max rounds
     // come first, so that --load can size the fixed rate from the floor's.
-    runWrk(server.port, 2, GET_LUA) // warm-up
-    runWrk(floor.port, 2, GET_LUA)
+    runWrk(server.port, WARMUP_S, GET_LUA) // warm-up
+    runWrk(floor.port, WARMUP_S, GET_LUA)
     const maxRound = (side: string, port: number) => (): WrkResult => {
-      const r = runWrk(port, 5, GET_LUA)
+      const r = runWrk(port, MAX_ROUND_S, GET_LUA)
       console.error(`${side} max round: ${r.rps.toFixed(0)}/s`)
       return r
     }
@@ -279,7 +286,7 @@ async function main(): Promise<void> {
     // steadier A/B measure of the server's own cost.
     const cpu = new CpuTally()
     const fixedRound = (side: string, target: { port: number; child: ChildProcess }) => async (): Promise<RateResult> => {
-      const r = await cpu.around(target.child.pid, () => runRole<RateResult>('loadgen', [String(target.port), String(rate), '5', '64', 'get']))
+      const r = await cpu.around(target.child.pid, () => runRole<RateResult>('loadgen', [String(target.port), String(rate), String(FIXED_ROUND_S), '64', 'get']))
       console.error(`${side} fixed-rate round: achieved ${r.achievedRps.toFixed(0)}/s p50 ${r.p50Ms.toFixed(3)} ms p99 ${r.p99Ms.toFixed(3)} ms`)
       return r
     }

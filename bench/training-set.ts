@@ -6,7 +6,7 @@
  * KFS_BENCH_ROUNDS (default 5: on a shared 2-core machine a single round swings by ±40 %, and with
  * three a side can miss every quiet spell: single rounds of either side have swung 2–3× within one run).
  *
- * KFS_BENCH_SCALE (e.g. 0.05) scales labels and rows down for a quick run.
+ * KFS_BENCH_SCALE (e.g. 0.05) scales labels, rows and users down for a quick run (_support/scale.ts).
  */
 import { DuckDBInstance } from '@duckdb/node-api'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
@@ -23,11 +23,11 @@ import { LocalObjectStore } from '../adapters/object-store/index.ts'
 import { encodeParquetColumns } from '../adapters/offline/parquet/index.ts'
 import { createTrainingSet } from '../training/index.ts'
 import { trainingAdapters } from '../main/offline-adapters.ts'
+import { scaled } from './_support/scale.ts'
 
-const scale = Number(process.env.KFS_BENCH_SCALE ?? '1')
-const LABELS = Math.round(1_000_000 * scale)
-const ROWS = Math.round(10_000_000 * scale)
-const USERS = Math.max(1, Math.round(1_000_000 * scale))
+const LABELS = scaled(1_000_000, 10)
+const ROWS = scaled(10_000_000, 100)
+const USERS = scaled(1_000_000, 1)
 const DAY_MS = 86_400_000
 const DAYS = 30
 const START_MS = Date.UTC(2024, 0, 1)

@@ -3,13 +3,14 @@
  * (operators-ab.ts): one view with count/sum/avg/max over 5m/1h/1d/7d, approx_distinct over 1d
  * and last_n(10) over 1d, and 10M events of 1M keys over 7 days of event time (uniform keys,
  * mildly out of order), generated deterministically before any timing. KFS_BENCH_SCALE (e.g.
- * 0.1) scales keys and events down.
+ * 0.1) scales keys and events down (./scale.ts).
  */
 import type { AggregationDef, FeatureDef, FeatureViewDef, SourceDef } from '../../features/types.ts'
+import { SCALE, scaled } from './scale.ts'
 
-export const scale = Number(process.env.KFS_BENCH_SCALE ?? '1')
-export const EVENTS = Math.round(10_000_000 * scale)
-export const KEYS = Math.round(1_000_000 * scale)
+export const scale = SCALE
+export const EVENTS = scaled(10_000_000, 1_000)
+export const KEYS = scaled(1_000_000, 1)
 export const SPAN_MS = 7 * 86_400_000
 const MIN = 60_000
 // Real epoch times (2026-01-01): they are not small integers, as in production.

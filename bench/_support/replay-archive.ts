@@ -1,6 +1,6 @@
 /**
  * The archive the replay benchmarks read (bench/replay.ts, ./replay-ab.ts): `events` skewed, partly
- * out-of-order and late purchases of 10,000 users over 4 partitions, produced to an embedded log
+ * out-of-order and late purchases of 10,000 users (× KFS_BENCH_SCALE) over 4 partitions, produced to an embedded log
  * under `dir` and consumed by the embedded live engine, which archives them to a local-directory
  * Iceberg table (warehouse/ under `dir`). No servers.
  */
@@ -17,6 +17,7 @@ import { createDecoder } from '../../schemas/decoder.ts'
 import { createEncoder } from '../../schemas/encoder.ts'
 import { generatePurchases, produceEvents } from '../../test/support/scenario.ts'
 import { stderrLogger } from './report.ts'
+import { scaled } from './scale.ts'
 import { benchViews } from './views.ts'
 
 export interface ReplayArchive {
@@ -34,7 +35,13 @@ export async function buildReplayArchive(dir: string, events: number): Promise<R
   const offline = new IcebergOfflineSink(store)
   await log.createTopic(source.topic, source.partitions)
   const encoder = await createEncoder({ registry, subject: `${source.topic}-value`, schema: source.schema })
-  await produceEvents(log, source.topic, encoder, generatePurchases({ count: events, users: 10_000, seed: 11 }), 5_000)
+  await produceEvents(
+    log,
+    source.topic,
+    encoder,
+    generatePurchases({ count: events, users: scaled(10_000, 10), seed: 11 }),
+    5_000,
+  )
   const engine = createLiveEngine({
     log,
     stateStore: store,

@@ -1,6 +1,7 @@
 /**
- * The real local stack for the engine benchmarks: reuses a running one (endpoints from
- * `.kfs/stack/env.sh`), or starts it with `scripts/stack/up.sh` and, at the end, stops only what it
+ * The real local stack for the engine benchmarks: the one the environment names (KFS_KAFKA_BROKERS
+ * and the rest, as `. .kfs/stack/env.sh` or scripts/test-all.sh export them), else reuses a running
+ * one (endpoints from this checkout's `.kfs/stack/env.sh`), or starts it with `scripts/stack/up.sh` and, at the end, stops only what it
  * started (`scripts/stack/down.sh` stops the whole stack, so it is called only when this run started it).
  */
 import { spawnSync } from 'node:child_process'
@@ -33,7 +34,7 @@ function readEnvFile(): Record<string, string> {
   return out
 }
 
-function endpointsOf(env: Record<string, string>): StackEndpoints {
+function endpointsOf(env: Record<string, string | undefined>): StackEndpoints {
   const need = (k: string) => {
     const v = env[k]
     if (!v) throw new Error(`${ENV_FILE} has no ${k}`)
@@ -117,7 +118,18 @@ async function allUp(e: StackEndpoints): Promise<boolean> {
   return results.every(Boolean)
 }
 
+/** What names a stack in the environment (test/support/stack-env.ts asks the integration tests for the same). */
+const STACK_VARIABLES = ['KFS_KAFKA_BROKERS', 'KFS_SCHEMA_REGISTRY_URL', 'KFS_REDIS_URL', 'KFS_S3_ENDPOINT', 'KFS_S3_BUCKET'] as const
+
 export async function ensureStack(): Promise<Stack> {
+  // A stack named in the environment is the one to use, and it is never replaced: a bench run by
+  // the test suite (or from another worktree) must not start a second stack beside it.
+  if (STACK_VARIABLES.every((name) => process.env[name])) {
+    const endpoints = endpointsOf(process.env)
+    if (!(await allUp(endpoints))) throw new Error(`the stack the environment names (KFS_KAFKA_BROKERS=${process.env.KFS_KAFKA_BROKERS}, …) is not answering: start it, or unset those variables`)
+    progress('using the stack the environment names (KFS_KAFKA_BROKERS, …)')
+    return { ...endpoints, release: () => {} }
+  }
   if (existsSync(ENV_FILE)) {
     const endpoints = endpointsOf(readEnvFile())
     if (await allUp(endpoints)) {
