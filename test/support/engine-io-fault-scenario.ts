@@ -117,7 +117,7 @@ export async function runIoFaultCase(fault?: { step: string; k: number; kind: Io
       const engine = createLiveEngine({
         log: engineLog,
         stateStore: store,
-        offline: new IcebergOfflineSink(store, { clock: fastRetryClock }),
+        offline: new IcebergOfflineSink(store, { clock: fastRetryClock, parquetWorker: false }),
         online: frozenOnline(board.online(online), freezer),
         deadLetters: createDeadLetterTopicSink(engineLog, DEAD_LETTERS),
         deadLetterTopic: DEAD_LETTERS,

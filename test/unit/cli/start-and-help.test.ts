@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { commands } from '../../../main/commands/index.ts'
+import { runKfsInProcess } from '../../support/in-process-cli.ts'
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
 
@@ -22,16 +23,6 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port))
     })
   })
-}
-
-function kfs(args: string[], env: Record<string, string>): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'main/cli.ts'), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KFS_LOG_LEVEL: 'warn', ...env },
-    encoding: 'utf8',
-    timeout: 120_000,
-  })
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
 void test('npm start: the whole system on embedded defaults, exit 0 with a summary', async () => {
@@ -58,10 +49,13 @@ void test('npm start: the whole system on embedded defaults, exit 0 with a summa
   }
 })
 
+// Help and the examples run through the CLI's main function in this process (the path bin/kfs.mjs
+// takes, without a child's start-up per command): what they check is the text and the commands,
+// not the process; `npm start` above and bin-kfs.test.ts cover the process.
 void describe('kfs help is accurate', () => {
   for (const command of commands) {
-    void test(`kfs ${command.name} --help documents exactly its options`, () => {
-      const r = kfs([command.name, '--help'], {})
+    void test(`kfs ${command.name} --help documents exactly its options`, async () => {
+      const r = await runKfsInProcess([command.name, '--help'], tmpdir())
       assert.equal(r.code, 0, r.stderr)
       const help = r.stdout + r.stderr
       const accepted = Object.keys(command.options ?? {})
@@ -77,7 +71,6 @@ void describe('kfs help is accurate', () => {
   void test('the self-contained examples of the help texts run on the embedded stack', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kfs-help-'))
     try {
-      const env = { KFS_DATA_DIR: dir }
       // Examples that need no input files and no servers, in an order where each has what it needs.
       const examples = [
         ['apply'],
@@ -95,7 +88,7 @@ void describe('kfs help is accurate', () => {
       for (const args of examples) {
         const helpText = commands.find((c) => c.name === args[0])!.help
         assert.ok(helpText.includes(`kfs ${args.join(' ')}`), `example "kfs ${args.join(' ')}" is in the help of ${args[0]}`)
-        const r = kfs(args, env)
+        const r = await runKfsInProcess(args, dir)
         assert.equal(r.code, 0, `kfs ${args.join(' ')} failed:\n${r.stderr.slice(-2000)}`)
       }
     } finally {
