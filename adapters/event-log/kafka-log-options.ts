@@ -20,4 +20,10 @@ export interface KafkaLogOptions {
   readonly rebalanceTimeoutMs?: number
   readonly maxBytesPerPartition?: number
   readonly transactionTimeoutMs?: number
+  /**
+   * How long a fetch waits on the broker for records (default 500 ms). A fetch answers as soon as
+   * a record is there, so this is not a latency; it is how long a consumer's stop waits for the
+   * fetch in flight, and how long kafkajs sleeps when every partition it owns is paused.
+   */
+  readonly maxWaitTimeMs?: number
 }

@@ -51,6 +51,8 @@ export interface KafkaConsumerSettings {
   readonly heartbeatIntervalMs: number
   readonly rebalanceTimeoutMs: number
   readonly maxBytesPerPartition: number
+  /** kafkajs's default is 5 s: every stop waited that long for the fetch in flight (KafkaLogOptions). */
+  readonly maxWaitTimeMs: number
   readonly retry: { retries: number; initialRetryTime: number; maxRetryTime: number }
 }
 
@@ -83,6 +85,7 @@ export class KafkaConsumer implements LogConsumer {
       heartbeatInterval: settings.heartbeatIntervalMs,
       rebalanceTimeout: settings.rebalanceTimeoutMs,
       maxBytesPerPartition: settings.maxBytesPerPartition,
+      maxWaitTimeInMs: settings.maxWaitTimeMs,
       allowAutoTopicCreation: false,
       retry: { ...settings.retry, restartOnFailure: async () => true },
       ...(request.exclusive === true ? { partitionAssigners: [exclusiveAssigner(() => this.#assigned.length > 0)] } : {}),

@@ -171,6 +171,7 @@ export class KafkaEventLog implements TransactionalEventLog {
         heartbeatIntervalMs: this.#options.heartbeatIntervalMs ?? Math.min(1_000, Math.floor((this.#options.sessionTimeoutMs ?? 10_000) / 3)),
         rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs ?? 60_000,
         maxBytesPerPartition: this.#options.maxBytesPerPartition ?? 1024 * 1024,
+        maxWaitTimeMs: this.#options.maxWaitTimeMs ?? 500,
         retry: this.#retry,
       },
       this.#logger,

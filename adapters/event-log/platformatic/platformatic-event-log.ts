@@ -48,8 +48,6 @@ import { PlatformaticTransaction } from './platformatic-transaction.ts'
 export interface PlatformaticEventLogOptions extends KafkaLogOptions {
   /** Pause between the library's retries of a request (default 300 ms). */
   readonly retryDelayMs?: number
-  /** How long a fetch waits on the broker for records (default 500 ms). */
-  readonly maxWaitTimeMs?: number
 }
 
 const LEADER_WAIT_MS = 10_000
