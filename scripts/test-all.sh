@@ -28,8 +28,14 @@ if [ -f scripts/stack/up.sh ]; then
   . .kfs/stack/env.sh
 fi
 
+# Two files at a time, each in its own process: no test shares state with another file's — each
+# makes its own temp dirs and its own topics, object prefixes and Redis keys on the shared stack;
+# a test that restarts a server starts a private one (test/support/private-servers.ts), and one
+# that drops online data drops only its own view's keys.
+# KFS_TEST_CONCURRENCY=1 runs one file at a time (the easiest log to read when one fails).
+concurrency="${KFS_TEST_CONCURRENCY:-2}"
 mapfile -t files < <(find test -name '*.test.ts' -not -path '*/fixtures/*' | sort)
-node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+node --import tsx --test --test-concurrency="$concurrency" --test-reporter=spec "${files[@]}"
 
 # The cheap second leg: both serving transports are tested. On Node 24 no build of the pinned
 # uWebSockets.js loads, so the run above served over node:http + ws; the serving suite runs again
@@ -38,7 +44,7 @@ uws_probe='import("./serving/server/transport/uws.ts").then((m) => m.loadNativeU
 if PATH="$MACHINE_PATH" node --import tsx -e "$uws_probe" >/dev/null 2>&1; then
   mapfile -t serving < <(find test/unit/serving test/integration/serving -name '*.test.ts' | sort)
   echo "[test-all] serving suite on uWebSockets.js, Node $(PATH="$MACHINE_PATH" node --version)" >&2
-  PATH="$MACHINE_PATH" KFS_SERVE_TRANSPORT=uws node --import tsx --test --test-concurrency=1 --test-reporter=spec "${serving[@]}"
+  PATH="$MACHINE_PATH" KFS_SERVE_TRANSPORT=uws node --import tsx --test --test-concurrency="$concurrency" --test-reporter=spec "${serving[@]}"
 elif ! node --import tsx -e "$uws_probe" >/dev/null 2>&1; then
   echo "[test-all] no native uWebSockets.js build loads on this machine: only the node:http transport was tested" >&2
 fi
