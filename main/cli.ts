@@ -5,15 +5,9 @@
 import { commands } from './commands/index.ts'
 import { createProcessContext } from './commands/context.ts'
 import { runCli } from './commands/router.ts'
+import { dropOutputNobodyReads } from './broken-pipe.ts'
 
-// A reader that quits early (`kfs registry list | head -1`) closes the pipe, and the next write
-// fails with EPIPE: unhandled, that 'error' event killed kfs with a stack trace and exit 1, even in
-// the middle of a `kfs run`. What nobody reads is dropped; the command runs on to its own exit code.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err
-  })
-}
+dropOutputNobodyReads()
 
 const code = await runCli(process.argv.slice(2), commands, (json) =>
   createProcessContext({ json, env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr }),
