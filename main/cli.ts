@@ -5,6 +5,9 @@
 import { commands } from './commands/index.ts'
 import { createProcessContext } from './commands/context.ts'
 import { runCli } from './commands/router.ts'
+import { dropOutputNobodyReads } from './broken-pipe.ts'
+
+dropOutputNobodyReads()
 
 const code = await runCli(process.argv.slice(2), commands, (json) =>
   createProcessContext({ json, env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr }),

@@ -68,16 +68,25 @@ export class ConfigSource {
   url(name: ConfigVariable, protocols: readonly string[]): string | undefined {
     const raw = this.string(name)
     if (raw === undefined) return undefined
+    // Each refusal says what is wrong: "expected a URL starting with redis://" for
+    // redis://host:0, which starts with redis://, sent people looking for the wrong mistake.
+    const expected = `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`
     let parsed: URL
     try {
       parsed = new URL(raw)
     } catch {
-      throw this.invalid(name, raw, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`)
+      throw this.invalid(name, raw, `${expected}; this one does not parse as a URL: check its host, and its port (1 to 65535)`)
     }
+    if (!protocols.includes(parsed.protocol))
+      throw this.invalid(name, raw, `${expected}; this one starts with ${parsed.protocol}`)
+    if (parsed.hostname === '') throw this.invalid(name, raw, `${expected} that names a host, e.g. ${protocols[0]}//127.0.0.1`)
     // Port 0 is "any free port" to listen on, never a server to reach.
-    if (!protocols.includes(parsed.protocol) || parsed.hostname === '' || parsed.port === '0') {
-      throw this.invalid(name, raw, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`)
-    }
+    if (parsed.port === '0')
+      throw this.invalid(
+        name,
+        raw,
+        `${expected} with a port from 1 to 65535: port 0 is "any free port" to listen on, never a server to reach`,
+      )
     return raw.replace(/\/+$/, '')
   }
 

@@ -13,10 +13,12 @@ import { commands } from './commands/index.ts'
 import { createProcessContext } from './commands/context.ts'
 import { runCli } from './commands/router.ts'
 import { DEMO_MARKER, demoDir } from './demo-dir.ts'
+import { dropOutputNobodyReads } from './broken-pipe.ts'
 import { generateEvents } from '../examples/generate-events.ts'
 import { orderChanges, usersSnapshot, type UserRow } from '../examples/generate-tables.ts'
 import { createParquetCodec } from '../adapters/offline/parquet/parquet-codec.ts'
 
+dropOutputNobodyReads()
 const keepServing = process.argv.includes('--serve')
 const chosen = demoDir(process.env, process.cwd())
 if ('problem' in chosen) {

@@ -43,12 +43,27 @@ interface BadSetting {
   readonly with?: Readonly<Record<string, string>>
   /** Set alone, the variable is refused for lacking these: the error names them too. */
   readonly needs?: string
+  /** What the message must say is wrong, where one value can be wrong in several ways. */
+  readonly says?: RegExp
   /** The command run (default `kfs tables --json`, which reads the configuration and nothing else). */
   readonly args?: readonly string[]
 }
 
 const bad = (variable: string, values: readonly string[], extra: Omit<BadSetting, 'variable' | 'value'> = {}): BadSetting[] =>
   values.map((value) => ({ variable, value, ...extra }))
+/**
+ * Bad URLs, each with what its message must say is wrong: "expected a URL starting with redis://"
+ * for redis://h:0, which does start with redis://, hid the port that was wrong.
+ */
+const badUrls = (
+  variable: string,
+  cases: Readonly<Record<string, RegExp>>,
+  extra: Omit<BadSetting, 'variable' | 'value' | 'says'> = {},
+): BadSetting[] => Object.entries(cases).map(([value, says]) => ({ variable, value, says, ...extra }))
+const UNPARSED = /does not parse as a URL: check its host, and its port/
+const PORT_0 = /with a port from 1 to 65535: port 0 is "any free port"/
+const NO_HOST = /that names a host/
+const startsWith = (scheme: string) => new RegExp(`; this one starts with ${scheme}:;`)
 const durations = ['0', '-1', 'soon', '1.5s', '10 s', '1e3', '1y']
 const timers = [...durations, '30d'] // past the longest Node timer
 const ports = ['eighty', '0', '-1', '65536', '80.5', '+80']
@@ -68,18 +83,29 @@ const SETTINGS: readonly BadSetting[] = [
   ...bad('KFS_KAFKA_REBALANCE_TIMEOUT_MS', ['60s'], { needs: 'KFS_KAFKA_BROKERS' }),
   ...bad('KFS_EMBEDDED_LOG_HANDOVER_MS', timers),
   ...bad('KFS_EMBEDDED_LOG_HANDOVER_MS', ['1s'], { with: BROKERS }),
-  ...bad('KFS_SCHEMA_REGISTRY_URL', ['registry:8081', 'ftp://registry', 'http://', 'http://h:99999', 'http://h:0', 'not a url']),
-  ...bad('KFS_REDIS_URL', [
-    'http://127.0.0.1:6379',
-    '127.0.0.1:6379',
-    'redis://',
-    'redis://h:0',
-    'redis://h:6379/abc',
-    'redis://h/0/1',
-  ]),
+  ...badUrls('KFS_SCHEMA_REGISTRY_URL', {
+    'registry:8081': startsWith('registry'),
+    'ftp://registry': startsWith('ftp'),
+    'http://': UNPARSED,
+    'http://h:99999': UNPARSED,
+    'http://h:0': PORT_0,
+    'not a url': UNPARSED,
+  }),
+  ...badUrls('KFS_REDIS_URL', {
+    'http://127.0.0.1:6379': startsWith('http'),
+    '127.0.0.1:6379': UNPARSED,
+    'redis://': NO_HOST,
+    'redis://h:0': PORT_0,
+    'redis://h:6379/abc': /with a database number as its path/,
+    'redis://h/0/1': /with a database number as its path/,
+  }),
   ...bad('KFS_REDIS_COMMAND_TIMEOUT_MS', timers, { with: REDIS }),
   ...bad('KFS_REDIS_COMMAND_TIMEOUT_MS', ['1s'], { needs: 'KFS_REDIS_URL' }),
-  ...bad('KFS_S3_ENDPOINT', ['ftp://minio', 'minio:9000', 'http://minio:0'], { with: BUCKET }),
+  ...badUrls(
+    'KFS_S3_ENDPOINT',
+    { 'ftp://minio': startsWith('ftp'), 'minio:9000': startsWith('minio'), 'http://minio:0': PORT_0, 'http://': UNPARSED },
+    { with: BUCKET },
+  ),
   ...bad('KFS_S3_ENDPOINT', ['http://minio:9000'], { needs: 'KFS_S3_BUCKET' }),
   ...bad('KFS_S3_BUCKET', ['Bad_Bucket', 'ab', 'x'.repeat(64), '-kfs', 'kfs/prod']),
   ...bad('KFS_S3_REGION', ['not a region', 'us-east-1/x', 'é'], { with: BUCKET }),
@@ -122,6 +148,7 @@ function assertRefused(r: CliResult, s: BadSetting): void {
   assert.equal(r.stderr.trimEnd().split('\n').length, 1, `${what}: one line\n${r.stderr}`)
   assert.ok(r.stderr.includes(s.variable), `${what}: stderr does not name ${s.variable}:\n${r.stderr}`)
   if (s.needs !== undefined) assert.ok(r.stderr.includes(s.needs), `${what}: stderr does not name ${s.needs}:\n${r.stderr}`)
+  if (s.says !== undefined) assert.match(r.stderr, s.says, `${what}: the message does not say what is wrong`)
   if (s.variable === 'KFS_S3_SECRET_ACCESS_KEY') assert.ok(!r.stderr.includes('hunter2'), 'a secret is never echoed')
   const doc = JSON.parse(r.stdout) as { error: { code: string; context?: { variable?: string } } }
   assert.equal(doc.error.code, 'CONFIG_INVALID', `${what}: ${r.stdout}`)

@@ -163,6 +163,68 @@ void describe('cli > README', () => {
     assert.deepEqual([...listed].sort(), commands.map((c) => c.name).sort())
     assert.equal(new Set(listed).size, listed.length, 'each command once')
   })
+
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8')
+  const byName = new Map(commands.map((c) => [c.name, c]))
+  /** Every spelling a command accepts: its options, their short forms, and the global ones. */
+  const spellings = (name: string): Set<string> => {
+    const specs = Object.entries(byName.get(name)!.options ?? {})
+    return new Set([
+      'json',
+      'help',
+      'h',
+      ...specs.map(([long]) => long),
+      ...specs.flatMap(([, spec]) => (spec.short === undefined ? [] : [spec.short])),
+    ])
+  }
+  const flagsIn = (text: string): string[] => [...text.matchAll(/(?<![\w-])--?([a-z][a-z0-9-]*)/g)].map((m) => m[1]!)
+  /** The README's example of a mistyped command, which must name none. */
+  const MISTYPED_EXAMPLES = new Set(['aply'])
+
+  void test('every `kfs <command> --flag` the README shows is a flag of that command', () => {
+    const wrong: string[] = []
+    // Inline code and lines of code blocks; a table row's other code spans belong to its command.
+    const rows = readme.split('\n').filter((line) => /^\| `kfs [a-z-]+/.test(line))
+    const shown = [...readme.matchAll(/`([^`\n]+)`/g), ...readme.matchAll(/^\s*(kfs [^\n]+)$/gm)].map((m) => m[1]!)
+    const examples = [
+      ...shown.flatMap((span) =>
+        [...span.matchAll(/(?:^|[\s(])kfs ([a-z][a-z-]*)([^`|]*)/g)].map((m) => ({ command: m[1]!, rest: m[2]!, where: span })),
+      ),
+      ...rows.flatMap((row) => {
+        const command = /^\| `kfs ([a-z-]+)/.exec(row)![1]!
+        return [...row.matchAll(/`([^`]+)`/g)]
+          .filter((m) => !m[1]!.startsWith('kfs '))
+          .map((m) => ({ command, rest: m[1]!, where: row.slice(0, 60) }))
+      }),
+    ]
+    assert.ok(examples.length > 40, `the README shows commands (${examples.length} found)`)
+    for (const { command, rest, where } of examples) {
+      if (command === 'help' || MISTYPED_EXAMPLES.has(command)) continue
+      if (!byName.has(command)) {
+        wrong.push(`kfs ${command}: no such command (in ${where})`)
+        continue
+      }
+      const known = spellings(command)
+      for (const flag of flagsIn(rest)) if (!known.has(flag)) wrong.push(`kfs ${command} --${flag}: no such option (in ${where})`)
+    }
+    assert.deepEqual(wrong, [])
+  })
+
+  void test("every option of every command is in that command's row of the CLI table", () => {
+    // -f/--features is described once for every command; these spellings live on, deprecated.
+    const UNLISTED: Readonly<Record<string, readonly string[]>> = { registry: ['version'], 'training-set': ['definitions'] }
+    const missing: string[] = []
+    for (const command of commands) {
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`kfs ${command.name}`))
+      assert.ok(row !== undefined, `kfs ${command.name} has a row`)
+      const listed = new Set(flagsIn([...row.matchAll(/`([^`]+)`/g)].map((m) => m[1]!).join(' ')))
+      for (const option of Object.keys(command.options ?? {})) {
+        if (option === 'features' || UNLISTED[command.name]?.includes(option) === true) continue
+        if (!listed.has(option)) missing.push(`kfs ${command.name} --${option}`)
+      }
+    }
+    assert.deepEqual(missing, [], 'options the CLI table does not show')
+  })
 })
 
 void describe('cli > progress', () => {

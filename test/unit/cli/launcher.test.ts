@@ -130,3 +130,40 @@ void describe('bin/kfs.mjs: a signal sent to kfs stops kfs, cleanly', () => {
     assert.match(stdout, /engine stopped \(SIGTERM\)/)
   })
 })
+
+/**
+ * `kfs registry list | head -1`, `kfs --help | less` quit early: the reader closes the pipe and the
+ * next write fails with EPIPE. That error was an unhandled 'error' event: kfs died with a stack
+ * trace and exit 1, whatever the command was doing (a `kfs run | head` mid-run). What nobody reads
+ * is dropped now; the command runs to its end and exits with its own code.
+ */
+void describe('bin/kfs.mjs: a reader that closes its pipe early', () => {
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? tmpdir(),
+    KFS_LOG_LEVEL: 'silent',
+    KFS_DATA_DIR: join(outside, 'pipes'),
+  }
+  const CASES: readonly { closed: 'stdout' | 'stderr'; args: readonly string[]; code: number }[] = [
+    { closed: 'stdout', args: ['--help'], code: 0 },
+    { closed: 'stdout', args: ['apply', '--bogus', '--json'], code: 2 },
+    { closed: 'stderr', args: ['apply', '--bogus'], code: 2 },
+  ]
+  for (const { closed, args, code } of CASES) {
+    void test(`kfs ${args.join(' ')} with its ${closed} closed: exit ${code}, no crash`, async () => {
+      const child = spawn(process.execPath, [join(ROOT, 'bin/kfs.mjs'), ...args], {
+        cwd: outside,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      // Closed before kfs has even started: its first write to that stream meets EPIPE.
+      child[closed].destroy()
+      const open = closed === 'stdout' ? child.stderr : child.stdout
+      let other = ''
+      open.on('data', (chunk: Buffer) => (other += chunk.toString()))
+      const exitCode = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)))
+      assert.doesNotMatch(other, /EPIPE|Unhandled 'error' event/, `the closed pipe crashed kfs:\n${other}`)
+      assert.equal(exitCode, code, other)
+    })
+  }
+})
