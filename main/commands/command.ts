@@ -56,6 +56,8 @@ export interface Command {
   readonly options?: OptionSpecs
   /** Upper bound on positional arguments (default 0). */
   readonly maxPositionals?: number
+  /** The words the first positional may be, for a command with subcommands (checked beside --help too). */
+  readonly subcommands?: readonly string[]
   /**
    * Returns the exit code: 0 ok, 1 failure (including "nothing to do": no rows, empty archive).
    * Throw UsageError for exit code 2 (a bad option, or a name that names nothing).

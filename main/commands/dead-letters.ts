@@ -87,6 +87,7 @@ Examples:
     'dry-run': { type: 'boolean' },
   },
   maxPositionals: 2,
+  subcommands: SUBCOMMANDS,
   async run(args, ctx) {
     const [sub, letter] = args.positionals
     if (sub === undefined || !(SUBCOMMANDS as readonly string[]).includes(sub)) {

@@ -80,6 +80,7 @@ Examples:
 `,
   options: { yes: { type: 'boolean' }, quiet: { type: 'string', kind: 'duration' } },
   maxPositionals: 2,
+  subcommands: SUBCOMMANDS,
   async run(args, ctx) {
     const [sub = 'list', group] = args.positionals
     if (!(SUBCOMMANDS as readonly string[]).includes(sub))

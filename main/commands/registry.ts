@@ -39,6 +39,7 @@ Examples:
 `,
   options: { ...FEATURES_OPTION, version: { type: 'string', kind: 'count' } },
   maxPositionals: 2,
+  subcommands: SUBCOMMANDS,
   async run(args, ctx) {
     const [sub, given] = args.positionals
     let name = given

@@ -38,8 +38,9 @@ conditional writes, so fresher live values are never overwritten. Resumable afte
 idempotent when re-run. The view's backfill status in the registry goes pending → running →
 complete (with the offsets it is complete through); the next \`kfs run\` hands the view over to
 live consumption at exactly those offsets. A re-run for a view already complete does not
-backfill it again and says so ("already backfilled"), exit 0; to recompute a view, publish a new
-version. With --online it loads the online store from the view's offline table instead, as
+backfill it again and says so ("already backfilled"; "never backfilled" for a view kfs run
+computed live from the start of its topic, its archive empty then), exit 0; to recompute a view,
+publish a new version. With --online it loads the online store from the view's offline table instead, as
 --online-from-offline does (so a backfill run without --online can be brought online later). Reads of
 the archive, the checkpoints, the registry and the writer schemas are retried a bounded number of
 times when they fail in passing; one that keeps failing, or is refused for good (access denied),
@@ -297,10 +298,23 @@ async function alreadyComplete(
   runtime: Runtime,
   ctx: CommandContext,
 ): Promise<Record<string, unknown>> {
-  const through = `already backfilled (complete through ${JSON.stringify(completeThrough)})`
-  const entry = { view: `${view.name}@${view.version}`, alreadyComplete: true, completeThrough }
+  const liveFromStart = Object.keys(completeThrough).length === 0
+  // A view kfs run found no archived history for was never backfilled: complete at once, with no
+  // offsets, and live from the start of its topic (replay/backfill-before-live.ts, settleBackfills).
+  const through = liveFromStart
+    ? `never backfilled: computed live from the start of ${view.source.topic} (its archive was empty when kfs run first ran the view)`
+    : `already backfilled (complete through ${JSON.stringify(completeThrough)})`
+  const entry = {
+    view: `${view.name}@${view.version}`,
+    alreadyComplete: true,
+    completeThrough,
+    ...(liveFromStart ? { liveFromStart } : {}),
+  }
   if (!online) {
-    if (!ctx.json) ctx.out(`${view.name} v${view.version}: ${through}; nothing written — publish a new version to recompute it\n`)
+    const recompute = liveFromStart
+      ? 'publish a new version to backfill it from the archive'
+      : 'publish a new version to recompute it'
+    if (!ctx.json) ctx.out(`${view.name} v${view.version}: ${through}; nothing written — ${recompute}\n`)
     return entry
   }
   const loaded = await reloadOnlineFromOffline({

@@ -128,7 +128,9 @@ export async function runCli(
   try {
     const specs: OptionSpecs = { ...GLOBAL_OPTIONS, ...command.options }
     if (rest.includes('--help') || rest.includes('-h')) {
-      // Help wins over any other mistake on the line, so `kfs x --bad --help` still helps.
+      // Help wins over a mistaken option, so `kfs x --bad --help` still helps; a word the command
+      // cannot take is a usage error, as after `kfs --help` (`kfs apply --help nosuch`: exit 2).
+      checkHelpPositionals(rest, specs, command)
       return printHelp(ctx, commandHelp(command))
     }
     // A command's own --version (registry show's view version) wins; anywhere else it is kfs's.
@@ -143,6 +145,20 @@ export async function runCli(
   } catch (err: unknown) {
     return reportError(err, command, ctx)
   }
+}
+
+/**
+ * The words beside a command's --help: no more than the command takes, and a first one that names
+ * one of its subcommands. Options are read leniently (an unknown one as a flag): help wins over them.
+ */
+function checkHelpPositionals(argv: readonly string[], specs: OptionSpecs, command: Command): void {
+  const options = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.type }]))
+  const { positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: false })
+  const max = command.maxPositionals ?? 0
+  if (positionals.length > max) throw new UsageError(`unexpected argument '${positionals[max]}'`)
+  const [sub] = positionals
+  if (sub !== undefined && command.subcommands !== undefined && !command.subcommands.includes(sub))
+    throw new UsageError(`unknown subcommand '${sub}'; use ${command.subcommands.join(', ')}.${didYouMean(sub, command.subcommands)}`)
 }
 
 /**

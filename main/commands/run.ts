@@ -6,7 +6,7 @@ import { createLiveEngine } from '../../engine/live-engine.ts'
 import { createEngineMetrics, listenForMetrics, MetricsPortError, type MetricsServer } from '../metrics-server.ts'
 import { createRuntime } from '../runtime.ts'
 import { flagOption, listOption, numberOption, stringOption, UsageError, type Command } from './command.ts'
-import { errorJson, EXIT_FAILURE, EXIT_USAGE, printFailure } from './router.ts'
+import { errorJson, EXIT_FAILURE, printFailure } from './router.ts'
 import { deadLetteredText } from './dead-letters-format.ts'
 import { progressFor } from './progress.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
@@ -87,9 +87,12 @@ Examples:
           metrics = await listenForMetrics(config.serveHost, config.metricsPort, (err) => logger.warn({ err }, 'metrics endpoint error'))
         } catch (err: unknown) {
           if (!(err instanceof MetricsPortError)) throw err
-          // A usage error (the variable names a port in use), in one line: no flag's usage to show.
-          printFailure(ctx, { code: 'USAGE', message: err.message }, `kfs run: ${err.message}\n`)
-          return EXIT_USAGE
+          // A port another process holds is the environment, not the command line: exit 1 and
+          // CONFIG_INVALID, as kfs serve's busy --port is (README, "CLI": 2 is for usage errors).
+          throw new FeatureStoreError('CONFIG_INVALID', err.message, {
+            cause: err,
+            context: { host: config.serveHost, port: config.metricsPort },
+          })
         }
       }
       // Its reads retried as the backfills' other reads are (settleBackfills reads their status).

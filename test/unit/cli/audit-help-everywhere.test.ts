@@ -86,3 +86,47 @@ void describe('cli > words after a help request that name nothing: exit 2', () =
     }
   }
 })
+
+/**
+ * One rule for every command: help wins over a mistaken option (above), but a word the command
+ * cannot take beside its --help — one past what it takes, or a first word that names none of its
+ * subcommands — is a usage error (exit 2), as after `kfs --help`. Before, `kfs apply --help nosuch`
+ * printed help and exited 0 while `kfs --help nosuch` exited 2.
+ */
+void describe('cli > a word a command cannot take beside its --help: exit 2, for every command', () => {
+  for (const command of commands) {
+    // A word past what the command takes: its subcommand (when it has any) and valid-looking words up to its bound, then one more.
+    const taken = [...(command.subcommands === undefined ? [] : [command.subcommands[0]!])]
+    while (taken.length < (command.maxPositionals ?? 0)) taken.push('x')
+    const spellings: readonly string[][] = [
+      [command.name, '--help', ...taken, 'nosuch'],
+      [command.name, '-h', ...taken, 'nosuch'],
+      [command.name, ...taken, 'nosuch', '--help'],
+      ...(command.subcommands === undefined
+        ? []
+        : [
+            [command.name, 'nosuch', '--help'],
+            [command.name, '-h', 'nosuch'],
+          ]),
+    ]
+    for (const args of spellings) {
+      for (const json of [false, true]) {
+        const argv = [...args, ...(json ? ['--json'] : [])]
+        void test(`kfs ${argv.join(' ')}`, async () => {
+          const r = await runKfsInProcess(argv, dataDir)
+          assert.equal(r.code, 2, `exit ${r.code}\n${r.stdout}${r.stderr}`)
+          assert.match(r.stderr, new RegExp(`^kfs ${command.name}: (unexpected argument|unknown subcommand) 'nosuch'`))
+          if (json) assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'USAGE')
+          else assert.equal(r.stdout, '')
+        })
+      }
+    }
+    // The words it can take still get its help.
+    if (taken.length > 0) {
+      const argv = [command.name, ...taken, '--help']
+      void test(`kfs ${argv.join(' ')}: its help`, async () => {
+        assertHelp(argv, await runKfsInProcess(argv, dataDir), new RegExp(`^Usage: kfs ${command.name} `))
+      })
+    }
+  }
+})

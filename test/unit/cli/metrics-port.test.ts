@@ -73,17 +73,18 @@ void describe('metrics port', () => {
     }
   })
 
-  void test('kfs run with KFS_METRICS_PORT busy exits 2 with one clear line, no stack, before consuming', () => {
+  void test('kfs run with KFS_METRICS_PORT busy exits 1 with one clear line, no stack, before consuming', () => {
     const apply = kfs(['apply'])
     assert.equal(apply.code, 0, apply.stderr)
     const run = kfs(['run', '--until-caught-up', '--json'], { KFS_METRICS_PORT: String(busyPort) })
-    assert.equal(run.code, 2, run.stderr)
+    assert.equal(run.code, 1, run.stderr)
     assert.match(run.stderr, new RegExp(`kfs run: KFS_METRICS_PORT=${busyPort}: 127\\.0\\.0\\.1:${busyPort} is already in use`))
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace')
     assert.doesNotMatch(run.stderr, /Unhandled|engine running/)
-    // Run with --json: the usage error's one error object, and no run summary (the engine never started).
+    // Run with --json: the error object (a port in use is the environment's: CONFIG_INVALID, as kfs
+    // serve's busy --port), and no run summary (the engine never started).
     const body = JSON.parse(run.stdout) as { error?: { code: string; message: string }; consumed?: number }
-    assert.equal(body.error?.code, 'USAGE')
+    assert.equal(body.error?.code, 'CONFIG_INVALID')
     assert.match(body.error?.message ?? '', new RegExp(`^KFS_METRICS_PORT=${busyPort}: `))
     assert.equal(body.consumed, undefined)
   })
