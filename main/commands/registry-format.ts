@@ -1,8 +1,10 @@
 /** Text renderings of registry state for the apply and registry commands. */
 import { formatDurationMs } from '../../core/duration.ts'
 import { ATTRIBUTE_OP, windowLabel } from '../../features/index.ts'
-import type { FeatureLogic, Lineage, RegistryPlan, RegistrySnapshot, StoredView } from '../../registry/index.ts'
+import { internalTopicName } from '../../engine/plan-sources.ts'
+import type { BackfillStatus, FeatureLogic, Lineage, RegistryPlan, RegistrySnapshot, StoredView } from '../../registry/index.ts'
 import { featureOpText, shortHash, sourceKindText } from '../../registry/index.ts'
+import { isLiveFromStart, neverBackfilledText } from './backfill-wording.ts'
 
 export function table(rows: readonly (readonly string[])[], indent = '  '): string {
   if (rows.length === 0) return ''
@@ -75,7 +77,30 @@ export function renderList(snap: RegistrySnapshot): string {
   return out.join('\n')
 }
 
-export function renderShow(view: StoredView & { backfill?: { state: string; updatedAtMs: number; completeThrough: readonly { topic: string; partition: number; offset: string }[] } | undefined }, versions: readonly number[], usedBy: readonly string[]): string {
+type ShownBackfill = Pick<BackfillStatus, 'state' | 'updatedAtMs' | 'completeThrough'>
+
+function backfillLine(view: Pick<StoredView, 'logic'> & { backfill?: ShownBackfill | undefined }): string {
+  const status = view.backfill
+  if (status === undefined) return 'unknown'
+  const through = status.completeThrough.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(', ')
+  const updated = `${status.state} (updated ${isoTime(status.updatedAtMs)})`
+  if (isLiveFromStart(status)) return `${updated}; ${neverBackfilledText(consumedTopic(view.logic))}`
+  return through === '' ? updated : `${updated} through ${through}`
+}
+
+/** The topic the view is computed from: the internal topic that re-keys its source, if it has one (as replay names it). */
+function consumedTopic(l: StoredView['logic']): string {
+  const rekeyed = l.source.keyedBy !== null && l.source.keyedBy !== l.entity.name
+  return rekeyed ? internalTopicName(l.source.topic, l.entity.name) : l.source.topic
+}
+
+/** The --json of registry show: the view as stored, its backfill marked liveFromStart as replay's --json marks it. */
+export function showJson(view: StoredView & { backfill?: ShownBackfill | undefined }, versions: readonly number[], usedBy: readonly string[]): Record<string, unknown> {
+  const backfill = view.backfill !== undefined && isLiveFromStart(view.backfill) ? { ...view.backfill, liveFromStart: true } : view.backfill
+  return { ...view, backfill, versions, usedBy }
+}
+
+export function renderShow(view: StoredView & { backfill?: ShownBackfill | undefined }, versions: readonly number[], usedBy: readonly string[]): string {
   const m = view.metadata
   const l = view.logic
   const lines = [
@@ -98,7 +123,7 @@ export function renderShow(view: StoredView & { backfill?: { state: string; upda
     `  map           ${l.map ?? '-'}`,
     // Only views with constants have this line (docs/semantics.md §27): what filter and map read.
     ...(l.constants === undefined ? [] : [`  constants     ${JSON.stringify(l.constants)}`]),
-    `  backfill      ${view.backfill === undefined ? 'unknown' : `${view.backfill.state} (updated ${isoTime(view.backfill.updatedAtMs)})${view.backfill.completeThrough.length > 0 ? ` through ${view.backfill.completeThrough.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(', ')}` : ''}`}`,
+    `  backfill      ${backfillLine(view)}`,
     `  used by       ${usedBy.join(', ') || '-'}`,
     '  features:',
     renderFeatures(l.features, '    ').trimEnd(),

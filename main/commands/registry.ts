@@ -1,7 +1,7 @@
 import { focusLineage, viewNodeId } from '../../registry/index.ts'
 import { numberOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
-import { renderDiff, renderLineage, renderList, renderShow } from './registry-format.ts'
+import { renderDiff, renderLineage, renderList, renderShow, showJson } from './registry-format.ts'
 import { didYouMean } from './did-you-mean.ts'
 import { readSideRetry } from './read-side.ts'
 
@@ -87,7 +87,7 @@ Examples:
         const usedBy = lineage.edges
           .filter((e) => e.from === id)
           .map((e) => lineage.nodes.find((n) => n.id === e.to)?.label ?? e.to)
-        print({ ...view, versions, usedBy }, renderShow(view, versions, usedBy))
+        print(showJson(view, versions, usedBy), renderShow(view, versions, usedBy))
         return 0
       }
       case 'diff': {

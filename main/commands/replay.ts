@@ -19,6 +19,7 @@ import {
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { backfillDeadLetters, backfillEnvironment, publishedViews, viewsWith, type BackfillDeadLetters } from './live-views.ts'
 import { progressLine } from './progress-line.ts'
+import { isLiveFromStart, neverBackfilledText } from './backfill-wording.ts'
 import { DEFAULT_GROUP } from './run.ts'
 import { requireHandOverGroup } from './hand-over-group.ts'
 import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
@@ -231,7 +232,11 @@ async function backfill(
   for (const view of views) {
     const status = await registry.getBackfillStatus(view.name, view.version)
     if (status?.state === 'complete') {
-      complete.push({ view, completeThrough: Object.fromEntries(status.completeThrough.map((t) => [t.partition, t.offset])) })
+      complete.push({
+        view,
+        completeThrough: Object.fromEntries(status.completeThrough.map((t) => [t.partition, t.offset])),
+        liveFromStart: isLiveFromStart(status),
+      })
       continue
     }
     pending.push(view)
@@ -283,6 +288,8 @@ async function backfill(
 interface Complete {
   readonly view: FeatureViewDef
   readonly completeThrough: Readonly<Record<number, string>>
+  /** Never backfilled: kfs run computed it live from the start of its topic (backfill-wording.ts). */
+  readonly liveFromStart: boolean
 }
 
 /**
@@ -293,16 +300,13 @@ interface Complete {
  * out of the online store for good, and the re-run with --online said "nothing written".
  */
 async function alreadyComplete(
-  { view, completeThrough }: Complete,
+  { view, completeThrough, liveFromStart }: Complete,
   online: boolean,
   runtime: Runtime,
   ctx: CommandContext,
 ): Promise<Record<string, unknown>> {
-  const liveFromStart = Object.keys(completeThrough).length === 0
-  // A view kfs run found no archived history for was never backfilled: complete at once, with no
-  // offsets, and live from the start of its topic (replay/backfill-before-live.ts, settleBackfills).
   const through = liveFromStart
-    ? `never backfilled: computed live from the start of ${view.source.topic} (its archive was empty when kfs run first ran the view)`
+    ? neverBackfilledText(view.source.topic)
     : `already backfilled (complete through ${JSON.stringify(completeThrough)})`
   const entry = {
     view: `${view.name}@${view.version}`,

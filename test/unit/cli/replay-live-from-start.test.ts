@@ -1,26 +1,46 @@
 /**
- * `kfs replay` of a view that was never backfilled says so. A view `kfs run` first ran while its
+ * `kfs replay` and `kfs registry show` of a view that was never backfilled say so. A view `kfs run` first ran while its
  * topic's archive was empty is complete at once, with no offsets, and computed live from the start
  * of its topic (replay/backfill-before-live.ts). Before, a replay of it printed "already backfilled
- * (complete through {})" — an empty map leaked into the message, and a backfill that never ran.
+ * (complete through {})" — an empty map leaked into the message, and a backfill that never ran —
+ * and registry show said "complete (updated …)", as if it had run.
  *
  * Every view of the demo module goes live from the start here (the first `kfs run` finds no
- * archive), and each is replayed with and without --online, with and without --json.
+ * archive), and each is replayed with and without --online, and shown, with and without --json;
+ * show says what replay says, word for word. Before the run (pending) and with offsets (a real
+ * backfill) show says nothing of the kind.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { renderShow, showJson } from '../../../main/commands/registry-format.ts'
+import type { StoredView } from '../../../registry/index.ts'
 import { runKfsInProcess } from '../../support/in-process-cli.ts'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'kfs-replay-live-from-start-'))
 after(() => rmSync(dataDir, { recursive: true, force: true }))
 
 let views: readonly string[] = []
+/** registry show of every view, text and --json, before kfs run first ran it. */
+const pendingShows: { name: string; text: string; json: string }[] = []
+
+const NEVER_BACKFILLED = /never backfilled|live from the start|liveFromStart/
+
+async function show(name: string, json: boolean): Promise<string> {
+  const r = await runKfsInProcess(['registry', 'show', name, ...(json ? ['--json'] : [])], dataDir)
+  assert.equal(r.code, 0, r.stderr)
+  return r.stdout
+}
 
 before(async () => {
   for (const args of [['apply'], ['produce', '--generate', '200'], ['run', '--until-caught-up', '--idle', '1s']]) {
+    if (args[0] === 'run') {
+      const list = await runKfsInProcess(['registry', 'list', '--json'], dataDir)
+      for (const { name } of (JSON.parse(list.stdout) as { views: { name: string }[] }).views)
+        pendingShows.push({ name, text: await show(name, false), json: await show(name, true) })
+    }
     const r = await runKfsInProcess(args, dataDir)
     assert.equal(r.code, 0, `kfs ${args.join(' ')}\n${r.stderr}`)
   }
@@ -65,4 +85,61 @@ void describe('kfs replay of views computed live from the start: "never backfill
       )
     })
   }
+})
+
+void describe('kfs registry show of views computed live from the start says what replay says', () => {
+  void test('text: the backfill line carries replay\'s "never backfilled" sentence, word for word', async () => {
+    const r = await runKfsInProcess(['replay', '--views', views.join(',')], dataDir)
+    assert.equal(r.code, 0, r.stderr)
+    const replayed = r.stdout.trimEnd().split('\n')
+    for (const [i, name] of views.entries()) {
+      const sentence = /^\S+ v1: (never backfilled: .*); nothing written/.exec(replayed[i]!)?.[1]
+      assert.ok(sentence !== undefined, replayed[i])
+      const line = (await show(name, false)).split('\n').find((l) => l.startsWith('  backfill '))
+      assert.equal(line, `  backfill      complete (updated ${/\(updated (\S+)\)/.exec(line ?? '')?.[1]}); ${sentence}`)
+      assert.doesNotMatch(line!, /through/)
+    }
+  })
+
+  void test('--json: the backfill is marked liveFromStart, as replay --json marks the view', async () => {
+    for (const name of views) {
+      const shown = JSON.parse(await show(name, true)) as {
+        name: string
+        backfill: { state: string; completeThrough: unknown[]; liveFromStart?: boolean }
+      }
+      assert.equal(shown.name, name)
+      assert.deepEqual(
+        [shown.backfill.state, shown.backfill.completeThrough, shown.backfill.liveFromStart],
+        ['complete', [], true],
+      )
+    }
+  })
+
+  void test('pending (before kfs run) and a backfill with offsets say nothing of it', async () => {
+    assert.deepEqual(
+      pendingShows.map((p) => p.name),
+      views,
+    )
+    for (const p of pendingShows) {
+      assert.match(p.text, /^ {2}backfill {6}pending \(updated \S+\)$/m)
+      assert.doesNotMatch(p.text + p.json, NEVER_BACKFILLED)
+    }
+    for (const name of views) {
+      const stored = JSON.parse(await show(name, true)) as StoredView & { backfill: { updatedAtMs: number } }
+      const backfilled = {
+        ...stored,
+        backfill: {
+          state: 'complete' as const,
+          updatedAtMs: stored.backfill.updatedAtMs,
+          completeThrough: [{ topic: stored.logic.source.topic, partition: 0, offset: '42' }],
+        },
+      }
+      const text = renderShow(backfilled, [1], [])
+      assert.match(
+        text,
+        new RegExp(`^ {2}backfill {6}complete \\(updated \\S+\\) through ${stored.logic.source.topic}/0@42$`, 'm'),
+      )
+      assert.doesNotMatch(text + JSON.stringify(showJson(backfilled, [1], [])), NEVER_BACKFILLED)
+    }
+  })
 })
