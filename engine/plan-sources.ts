@@ -46,7 +46,20 @@ export interface RekeyPlan {
 }
 
 export function isKeyedForView(view: FeatureViewDef): boolean {
-  return view.source.keyedBy === undefined || view.source.keyedBy === view.entity.name
+  return isKeyedFor(view.source.keyedBy, view.entity.name)
+}
+
+/** A source keyed by `keyedBy` (none: the entity's own key) needs no re-key for `entityName`. */
+function isKeyedFor(keyedBy: string | null | undefined, entityName: string): boolean {
+  return keyedBy === undefined || keyedBy === null || keyedBy === entityName
+}
+
+/**
+ * The topic a view reads, from its source's topic and `keyedBy` and its entity's name (a stored
+ * view's logic holds no FeatureViewDef): the declared topic, or the internal one that re-keys it.
+ */
+export function consumedTopicName(sourceTopic: string, keyedBy: string | null | undefined, entityName: string): string {
+  return isKeyedFor(keyedBy, entityName) ? sourceTopic : internalTopicName(sourceTopic, entityName)
 }
 
 export function internalTopicName(sourceTopic: string, entityName: string, prefix = DEFAULT_REKEY_PREFIX): string {

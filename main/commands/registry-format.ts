@@ -1,7 +1,7 @@
 /** Text renderings of registry state for the apply and registry commands. */
 import { formatDurationMs } from '../../core/duration.ts'
 import { ATTRIBUTE_OP, windowLabel } from '../../features/index.ts'
-import { internalTopicName } from '../../engine/plan-sources.ts'
+import { consumedTopicName } from '../../engine/plan-sources.ts'
 import type { BackfillStatus, FeatureLogic, Lineage, RegistryPlan, RegistrySnapshot, StoredView } from '../../registry/index.ts'
 import { featureOpText, shortHash, sourceKindText } from '../../registry/index.ts'
 import { isLiveFromStart, neverBackfilledText } from './backfill-wording.ts'
@@ -84,14 +84,12 @@ function backfillLine(view: Pick<StoredView, 'logic'> & { backfill?: ShownBackfi
   if (status === undefined) return 'unknown'
   const through = status.completeThrough.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(', ')
   const updated = `${status.state} (updated ${isoTime(status.updatedAtMs)})`
-  if (isLiveFromStart(status)) return `${updated}; ${neverBackfilledText(consumedTopic(view.logic))}`
+  if (isLiveFromStart(status)) {
+    // The topic the view is computed from, as kfs replay names it: the internal one for a re-keyed view.
+    const { source, entity } = view.logic
+    return `${updated}; ${neverBackfilledText(consumedTopicName(source.topic, source.keyedBy, entity.name))}`
+  }
   return through === '' ? updated : `${updated} through ${through}`
-}
-
-/** The topic the view is computed from: the internal topic that re-keys its source, if it has one (as replay names it). */
-function consumedTopic(l: StoredView['logic']): string {
-  const rekeyed = l.source.keyedBy !== null && l.source.keyedBy !== l.entity.name
-  return rekeyed ? internalTopicName(l.source.topic, l.entity.name) : l.source.topic
 }
 
 /** The --json of registry show: the view as stored, its backfill marked liveFromStart as replay's --json marks it. */

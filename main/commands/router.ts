@@ -137,14 +137,18 @@ export async function runCli(
     if (command.options?.version === undefined && (rest.includes('--version') || rest.includes('-V'))) return printVersion(ctx)
     checkOptionNames(rest, specs, command, commands)
     const parsed = parseCommandLine(rest, specs, ctx)
-    if (parsed.positionals.length > (command.maxPositionals ?? 0)) {
-      throw new UsageError(`unexpected argument '${parsed.positionals[command.maxPositionals ?? 0]}'`)
-    }
+    checkPositionalCount(parsed.positionals, command)
     debugStacks(ctx.env) // a malformed KFS_DEBUG stops the command as any bad setting does
     return await command.run(parsed, ctx)
   } catch (err: unknown) {
     return reportError(err, command, ctx)
   }
+}
+
+/** No more words than the command takes (its `maxPositionals`, default none). */
+function checkPositionalCount(positionals: readonly string[], command: Command): void {
+  const max = command.maxPositionals ?? 0
+  if (positionals.length > max) throw new UsageError(`unexpected argument '${positionals[max]}'`)
 }
 
 /**
@@ -154,8 +158,7 @@ export async function runCli(
 function checkHelpPositionals(argv: readonly string[], specs: OptionSpecs, command: Command): void {
   const options = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.type }]))
   const { positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: false })
-  const max = command.maxPositionals ?? 0
-  if (positionals.length > max) throw new UsageError(`unexpected argument '${positionals[max]}'`)
+  checkPositionalCount(positionals, command)
   const [sub] = positionals
   if (sub !== undefined && command.subcommands !== undefined && !command.subcommands.includes(sub))
     throw new UsageError(`unknown subcommand '${sub}'; use ${command.subcommands.join(', ')}.${didYouMean(sub, command.subcommands)}`)
