@@ -1,7 +1,7 @@
 import { focusLineage, viewNodeId } from '../../registry/index.ts'
 import { numberOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
-import { renderDiff, renderLineage, renderList, renderShow, showJson } from './registry-format.ts'
+import { listJson, renderDiff, renderLineage, renderList, renderShow, showJson } from './registry-format.ts'
 import { didYouMean } from './did-you-mean.ts'
 import { readSideRetry } from './read-side.ts'
 
@@ -60,7 +60,7 @@ Examples:
     switch (sub) {
       case 'list': {
         const snap = await registry.snapshot()
-        print({ registry: where, ...snap }, renderList(snap))
+        print(listJson(snap, where), renderList(snap))
         return 0
       }
       case 'show': {
