@@ -4,6 +4,7 @@
  * settleBackfills (replay/backfill-before-live.ts) marks it complete at once, with no offsets, and
  * computes it live from the start of its topic.
  */
+import type { TopicPartitionOffset } from '../../ports/event-log.ts'
 import type { BackfillStatus } from '../../registry/index.ts'
 
 const NEVER_BACKFILLED = 'never backfilled'
@@ -33,4 +34,18 @@ export function backfillJson<S extends Pick<BackfillStatus, 'state' | 'completeT
   status: S | undefined,
 ): (S & { readonly liveFromStart?: true }) | undefined {
   return status !== undefined && isLiveFromStart(status) ? { ...status, liveFromStart: true } : status
+}
+
+/**
+ * The offsets a backfill is complete through, as people read them — `clicks/0@112, clicks/1@98`,
+ * each partition's next offset to read — for registry show and replay's text (their --json keeps
+ * the data).
+ */
+export function completeThroughText(offsets: readonly TopicPartitionOffset[]): string {
+  return offsets.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(', ')
+}
+
+/** A backfill result's offsets (partition → offset, all of `topic`) as completeThroughText takes them. */
+export function topicOffsets(topic: string, byPartition: Readonly<Record<number, string>>): TopicPartitionOffset[] {
+  return Object.entries(byPartition).map(([partition, offset]) => ({ topic, partition: Number(partition), offset }))
 }

@@ -4,7 +4,7 @@ import { ATTRIBUTE_OP, windowLabel } from '../../features/index.ts'
 import { consumedTopicName } from '../../engine/plan-sources.ts'
 import type { BackfillStatus, FeatureLogic, Lineage, RegistryPlan, RegistrySnapshot, StoredView } from '../../registry/index.ts'
 import { featureOpText, shortHash, sourceKindText } from '../../registry/index.ts'
-import { backfillJson, backfillStateText, isLiveFromStart, neverBackfilledText } from './backfill-wording.ts'
+import { backfillJson, backfillStateText, completeThroughText, isLiveFromStart, neverBackfilledText } from './backfill-wording.ts'
 
 export function table(rows: readonly (readonly string[])[], indent = '  '): string {
   if (rows.length === 0) return ''
@@ -82,7 +82,7 @@ type ShownBackfill = Pick<BackfillStatus, 'state' | 'updatedAtMs' | 'completeThr
 function backfillLine(view: Pick<StoredView, 'logic'> & { backfill?: ShownBackfill | undefined }): string {
   const status = view.backfill
   if (status === undefined) return 'unknown'
-  const through = status.completeThrough.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(', ')
+  const through = completeThroughText(status.completeThrough)
   const updated = `${status.state} (updated ${isoTime(status.updatedAtMs)})`
   if (isLiveFromStart(status)) {
     // The topic the view is computed from, as kfs replay names it: the internal one for a re-keyed view.
