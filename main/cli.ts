@@ -6,14 +6,11 @@ import { commands } from './commands/index.ts'
 import { createProcessContext } from './commands/context.ts'
 import { runCli } from './commands/router.ts'
 import { dropOutputNobodyReads } from './broken-pipe.ts'
+import { exitWhenWritten } from './exit-when-written.ts'
 
 dropOutputNobodyReads()
 
 const code = await runCli(process.argv.slice(2), commands, (json) =>
   createProcessContext({ json, env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr }),
 )
-// Exit explicitly once stdout and stderr are flushed: after a fatal error, client libraries may
-// still hold sockets and timers (reconnecting to a broker that is gone), and a process that
-// lingers there would look alive to its supervisor while doing nothing.
-await Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => stream.write('', () => resolve()))))
-process.exit(code)
+await exitWhenWritten(code)

@@ -80,14 +80,17 @@ export type OnlineAccess = 'write' | 'read'
 const HAND_OVER_MAX_BYTES = 4 * 1024 * 1024
 
 export function createLogger(config: KfsConfig): Logger {
-  // Logs go to stderr: stdout carries command results (and --json documents).
+  // Logs go to stderr: stdout carries command results (and --json documents). Written at once, as
+  // process.stderr writes: pino's asynchronous destination flushes what it holds when the process
+  // exits, and that flush retries a write to a closed pipe (EPIPE) for ever — kfs hung at exit
+  // when its stderr's reader had gone (test/unit/cli/closed-stderr-logs.test.ts).
   return pino(
     {
       level: config.logLevel,
       base: { service: 'kfs' },
       redact: { paths: ['entityKey', 'values', '*.entityKey', '*.values'], censor: '[redacted]' },
     },
-    pino.destination(2),
+    pino.destination({ dest: 2, sync: true }),
   ) as unknown as Logger
 }
 

@@ -56,8 +56,14 @@ export interface Command {
   readonly options?: OptionSpecs
   /** Upper bound on positional arguments (default 0). */
   readonly maxPositionals?: number
-  /** The words the first positional may be, for a command with subcommands (checked beside --help too). */
+  /**
+   * The words the first positional may be, for a command with subcommands. The router checks it,
+   * on the run path and beside --help alike (./router.ts checkSubcommand): a command runs only with
+   * one of them first in its positionals.
+   */
   readonly subcommands?: readonly string[]
+  /** The subcommand run when none is given (`kfs groups` is `kfs groups list`); without one, none is a usage error. */
+  readonly defaultSubcommand?: string
   /**
    * Returns the exit code: 0 ok, 1 failure (including "nothing to do": no rows, empty archive).
    * Throw UsageError for exit code 2 (a bad option, or a name that names nothing).

@@ -89,12 +89,8 @@ Examples:
   maxPositionals: 2,
   subcommands: SUBCOMMANDS,
   async run(args, ctx) {
-    const [sub, letter] = args.positionals
-    if (sub === undefined || !(SUBCOMMANDS as readonly string[]).includes(sub)) {
-      throw new UsageError(
-        sub === undefined ? 'which subcommand? list, show or redrive' : `unknown subcommand '${sub}': use list, show or redrive.${didYouMean(sub, SUBCOMMANDS)}`,
-      )
-    }
+    // The router checked the subcommand: one of SUBCOMMANDS.
+    const [sub, letter] = args.positionals as [string, string | undefined]
     checkOptionsFit(sub, letter, args)
     const filter = filterOf(args)
     const runtime = await openReadSideRuntime(ctx)

@@ -81,10 +81,10 @@ Examples:
   options: { yes: { type: 'boolean' }, quiet: { type: 'string', kind: 'duration' } },
   maxPositionals: 2,
   subcommands: SUBCOMMANDS,
+  defaultSubcommand: 'list',
   async run(args, ctx) {
-    const [sub = 'list', group] = args.positionals
-    if (!(SUBCOMMANDS as readonly string[]).includes(sub))
-      throw new UsageError(`unknown subcommand '${sub}'; use list or retire <group>.${didYouMean(sub, SUBCOMMANDS)}`)
+    // The router checked the subcommand (one of SUBCOMMANDS), list when none was given.
+    const [sub, group] = args.positionals
     if (sub === 'list') {
       if (group !== undefined) throw new UsageError(`groups list takes no argument ('${group}')`)
       for (const flag of ['yes', 'quiet'])

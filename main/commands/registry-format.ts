@@ -4,7 +4,7 @@ import { ATTRIBUTE_OP, windowLabel } from '../../features/index.ts'
 import { consumedTopicName } from '../../engine/plan-sources.ts'
 import type { BackfillStatus, FeatureLogic, Lineage, RegistryPlan, RegistrySnapshot, StoredView } from '../../registry/index.ts'
 import { featureOpText, shortHash, sourceKindText } from '../../registry/index.ts'
-import { isLiveFromStart, neverBackfilledText } from './backfill-wording.ts'
+import { backfillJson, backfillStateText, completeThroughText, isLiveFromStart, neverBackfilledText } from './backfill-wording.ts'
 
 export function table(rows: readonly (readonly string[])[], indent = '  '): string {
   if (rows.length === 0) return ''
@@ -64,7 +64,7 @@ export function renderList(snap: RegistrySnapshot): string {
         `v${v.version}`,
         shortHash(v.hash),
         String(v.logic.features.length),
-        v.backfill?.state ?? 'unknown',
+        backfillStateText(v.backfill),
         v.metadata.owner,
         Object.entries(v.metadata.tags).map(([k, t]) => `${k}=${t}`).join(','),
       ]),
@@ -82,7 +82,7 @@ type ShownBackfill = Pick<BackfillStatus, 'state' | 'updatedAtMs' | 'completeThr
 function backfillLine(view: Pick<StoredView, 'logic'> & { backfill?: ShownBackfill | undefined }): string {
   const status = view.backfill
   if (status === undefined) return 'unknown'
-  const through = status.completeThrough.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(', ')
+  const through = completeThroughText(status.completeThrough)
   const updated = `${status.state} (updated ${isoTime(status.updatedAtMs)})`
   if (isLiveFromStart(status)) {
     // The topic the view is computed from, as kfs replay names it: the internal one for a re-keyed view.
@@ -94,8 +94,12 @@ function backfillLine(view: Pick<StoredView, 'logic'> & { backfill?: ShownBackfi
 
 /** The --json of registry show: the view as stored, its backfill marked liveFromStart as replay's --json marks it. */
 export function showJson(view: StoredView & { backfill?: ShownBackfill | undefined }, versions: readonly number[], usedBy: readonly string[]): Record<string, unknown> {
-  const backfill = view.backfill !== undefined && isLiveFromStart(view.backfill) ? { ...view.backfill, liveFromStart: true } : view.backfill
-  return { ...view, backfill, versions, usedBy }
+  return { ...view, backfill: backfillJson(view.backfill), versions, usedBy }
+}
+
+/** The --json of registry list: the snapshot, each view's backfill marked as showJson marks it. */
+export function listJson(snap: RegistrySnapshot, where: string): Record<string, unknown> {
+  return { registry: where, ...snap, views: snap.views.map((v) => ({ ...v, backfill: backfillJson(v.backfill) })) }
 }
 
 export function renderShow(view: StoredView & { backfill?: ShownBackfill | undefined }, versions: readonly number[], usedBy: readonly string[]): string {

@@ -1,8 +1,7 @@
 import { focusLineage, viewNodeId } from '../../registry/index.ts'
 import { numberOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
-import { renderDiff, renderLineage, renderList, renderShow, showJson } from './registry-format.ts'
-import { didYouMean } from './did-you-mean.ts'
+import { listJson, renderDiff, renderLineage, renderList, renderShow, showJson } from './registry-format.ts'
 import { readSideRetry } from './read-side.ts'
 
 const SUBCOMMANDS = ['list', 'show', 'diff', 'lineage'] as const
@@ -41,15 +40,9 @@ Examples:
   maxPositionals: 2,
   subcommands: SUBCOMMANDS,
   async run(args, ctx) {
+    // The router checked the subcommand: one of SUBCOMMANDS.
     const [sub, given] = args.positionals
     let name = given
-    if (sub === undefined || !(SUBCOMMANDS as readonly string[]).includes(sub)) {
-      throw new UsageError(
-        sub === undefined
-          ? 'which subcommand? list, show, diff or lineage'
-          : `unknown subcommand '${sub}'; use list, show, diff or lineage.${didYouMean(sub, SUBCOMMANDS)}`,
-      )
-    }
     if (sub !== 'show' && sub !== 'lineage' && name !== undefined)
       throw new UsageError(`registry ${sub} takes no argument ('${name}')`)
     if (sub !== 'show' && args.values.version !== undefined) throw new UsageError('--version applies only to registry show')
@@ -60,7 +53,7 @@ Examples:
     switch (sub) {
       case 'list': {
         const snap = await registry.snapshot()
-        print({ registry: where, ...snap }, renderList(snap))
+        print(listJson(snap, where), renderList(snap))
         return 0
       }
       case 'show': {

@@ -2,7 +2,7 @@
 import { FeatureStoreError } from '../../core/errors.ts'
 import type { FeatureViewDef } from '../../features/types.ts'
 import { consumedView } from '../../engine/plan-sources.ts'
-import type { Registry } from '../../registry/index.ts'
+import type { BackfillStatus, Registry } from '../../registry/index.ts'
 import { backfillReadRetry, backfillRecorded } from '../../replay/backfill-before-live.ts'
 import { reloadOnlineFromOffline } from '../../replay/online-from-offline.ts'
 import { createRuntime, type Runtime } from '../runtime.ts'
@@ -19,7 +19,7 @@ import {
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { backfillDeadLetters, backfillEnvironment, publishedViews, viewsWith, type BackfillDeadLetters } from './live-views.ts'
 import { progressLine } from './progress-line.ts'
-import { isLiveFromStart, neverBackfilledText } from './backfill-wording.ts'
+import { completeThroughText, isLiveFromStart, neverBackfilledText, topicOffsets } from './backfill-wording.ts'
 import { DEFAULT_GROUP } from './run.ts'
 import { requireHandOverGroup } from './hand-over-group.ts'
 import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
@@ -232,11 +232,7 @@ async function backfill(
   for (const view of views) {
     const status = await registry.getBackfillStatus(view.name, view.version)
     if (status?.state === 'complete') {
-      complete.push({
-        view,
-        completeThrough: Object.fromEntries(status.completeThrough.map((t) => [t.partition, t.offset])),
-        liveFromStart: isLiveFromStart(status),
-      })
+      complete.push({ view, status })
       continue
     }
     pending.push(view)
@@ -287,9 +283,7 @@ async function backfill(
 /** A view whose backfill is complete, through these offsets per partition. */
 interface Complete {
   readonly view: FeatureViewDef
-  readonly completeThrough: Readonly<Record<number, string>>
-  /** Never backfilled: kfs run computed it live from the start of its topic (backfill-wording.ts). */
-  readonly liveFromStart: boolean
+  readonly status: BackfillStatus
 }
 
 /**
@@ -300,18 +294,20 @@ interface Complete {
  * out of the online store for good, and the re-run with --online said "nothing written".
  */
 async function alreadyComplete(
-  { view, completeThrough, liveFromStart }: Complete,
+  { view, status }: Complete,
   online: boolean,
   runtime: Runtime,
   ctx: CommandContext,
 ): Promise<Record<string, unknown>> {
+  // Never backfilled: kfs run computed it live from the start of its topic (backfill-wording.ts).
+  const liveFromStart = isLiveFromStart(status)
   const through = liveFromStart
     ? neverBackfilledText(view.source.topic)
-    : `already backfilled (complete through ${JSON.stringify(completeThrough)})`
+    : `already backfilled (complete through ${completeThroughText(status.completeThrough)})`
   const entry = {
     view: `${view.name}@${view.version}`,
     alreadyComplete: true,
-    completeThrough,
+    completeThrough: Object.fromEntries(status.completeThrough.map((t) => [t.partition, t.offset])),
     ...(liveFromStart ? { liveFromStart } : {}),
   }
   if (!online) {
@@ -385,7 +381,7 @@ async function backfillEach(
         : `archive snapshot ${asOf.snapshotId}, current at ${isoTextOrMs(asOf.timeMs)} (committed ${isoTextOrMs(asOf.committedAtMs)})`
     if (!ctx.json)
       ctx.out(
-        `${view.name} v${view.version}: backfilled ${result.records} records → ${result.rows} rows, ${result.deadLetters} dead letters, from ${from} (complete through ${JSON.stringify(result.completeThrough)})\n`,
+        `${view.name} v${view.version}: backfilled ${result.records} records → ${result.rows} rows, ${result.deadLetters} dead letters, from ${from} (complete through ${completeThroughText(topicOffsets(view.source.topic, result.completeThrough))})\n`,
       )
   }
 }

@@ -138,8 +138,9 @@ export async function runCli(
     checkOptionNames(rest, specs, command, commands)
     const parsed = parseCommandLine(rest, specs, ctx)
     checkPositionalCount(parsed.positionals, command)
+    const positionals = checkSubcommand(parsed.positionals, command, false)
     debugStacks(ctx.env) // a malformed KFS_DEBUG stops the command as any bad setting does
-    return await command.run(parsed, ctx)
+    return await command.run({ ...parsed, positionals }, ctx)
   } catch (err: unknown) {
     return reportError(err, command, ctx)
   }
@@ -159,9 +160,27 @@ function checkHelpPositionals(argv: readonly string[], specs: OptionSpecs, comma
   const options = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.type }]))
   const { positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: false })
   checkPositionalCount(positionals, command)
+  checkSubcommand(positionals, command, true)
+}
+
+/**
+ * One rule for every command with subcommands, so none words its own: the first word names one of
+ * them, or is absent — then the command's default runs, and a command without one is told which
+ * (help needs none). Either mistake is a usage error naming every subcommand. Returns the
+ * positionals the command runs with: its default first when none was given.
+ */
+function checkSubcommand(positionals: readonly string[], command: Command, forHelp: boolean): readonly string[] {
+  const { subcommands, defaultSubcommand } = command
+  if (subcommands === undefined) return positionals
   const [sub] = positionals
-  if (sub !== undefined && command.subcommands !== undefined && !command.subcommands.includes(sub))
-    throw new UsageError(`unknown subcommand '${sub}'; use ${command.subcommands.join(', ')}.${didYouMean(sub, command.subcommands)}`)
+  const choices = `use ${subcommands.slice(0, -1).join(', ')}${subcommands.length > 1 ? ' or ' : ''}${subcommands.at(-1)!}`
+  if (sub === undefined) {
+    if (forHelp) return positionals
+    if (defaultSubcommand !== undefined) return [defaultSubcommand]
+    throw new UsageError(`missing subcommand; ${choices}`)
+  }
+  if (!subcommands.includes(sub)) throw new UsageError(`unknown subcommand '${sub}'; ${choices}.${didYouMean(sub, subcommands)}`)
+  return positionals
 }
 
 /**

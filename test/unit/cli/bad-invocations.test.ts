@@ -222,7 +222,7 @@ const USAGE: readonly { args: (f: typeof files) => string[]; dir: () => string; 
     dir: () => seeded,
     message: /--features: .*a:b does not exist \(feature references go in --feature-refs/,
   },
-  { args: () => ['dead-letters'], dir: () => fresh, message: /which subcommand\? list, show or redrive/ },
+  { args: () => ['dead-letters'], dir: () => fresh, message: /missing subcommand; use list, show or redrive/ },
   { args: () => ['dead-letters', 'lst'], dir: () => fresh, message: /unknown subcommand 'lst'.*Did you mean 'list'\?/ },
   { args: () => ['dead-letters', 'show'], dir: () => fresh, message: /needs a letter/ },
   { args: () => ['dead-letters', 'show', '99'], dir: () => seeded, message: /no dead letter kfs\.dead-letters\/0\/99/ },
@@ -236,7 +236,7 @@ const USAGE: readonly { args: (f: typeof files) => string[]; dir: () => string; 
   { args: () => ['dead-letters', 'redrive', '--topic', 'purchase'], dir: () => seeded, message: /--topic: .*topic purchase .*Did you mean 'purchases'\?/ },
   { args: () => ['registry', 'lineage', 'nope'], dir: () => fresh, message: /nothing named nope/ },
   { args: () => ['registry', 'frobnicate'], dir: () => fresh, message: /unknown subcommand 'frobnicate'/ },
-  { args: () => ['registry'], dir: () => fresh, message: /which subcommand/ },
+  { args: () => ['registry'], dir: () => fresh, message: /missing subcommand; use list, show, diff or lineage/ },
   // Combinations.
   { args: () => ['run', '--idle', '1s'], dir: () => fresh, message: /--idle goes with --until-caught-up/ },
   { args: () => ['replay'], dir: () => fresh, message: /name the views to backfill with --views/ },

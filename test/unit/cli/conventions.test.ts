@@ -85,7 +85,7 @@ void describe('cli > did you mean', () => {
     [['apply', '--labels', 'x.csv'], /unknown option '--labels': it is an option of kfs training-set\n/],
     [['replay', '-x'], /unknown option '-x'\n/],
     [['registry', 'lst'], /unknown subcommand 'lst'; use list, show, diff or lineage\. Did you mean 'list'\?/],
-    [['dead-letters', 'redirve'], /unknown subcommand 'redirve': use list, show or redrive\. Did you mean 'redrive'\?/],
+    [['dead-letters', 'redirve'], /unknown subcommand 'redirve'; use list, show or redrive\. Did you mean 'redrive'\?/],
   ]
   for (const [args, message] of cases) {
     void test(`kfs ${args.join(' ')}: exit 2 with a suggestion`, async () => {

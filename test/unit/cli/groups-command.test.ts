@@ -92,7 +92,7 @@ void describe('kfs groups', () => {
     const dir = await store(['a'])
     const before = filesOf(dir)
     const errors: [string[], RegExp][] = [
-      [['groups', 'frob'], /unknown subcommand 'frob'; use list or retire <group>/],
+      [['groups', 'frob'], /unknown subcommand 'frob'; use list or retire\.\n/],
       [['groups', 'retyre', 'a'], /unknown subcommand 'retyre'.*retire/],
       [['groups', 'list', 'a'], /groups list takes no argument \('a'\)/],
       [['groups', '--yes'], /--yes applies only to groups retire/],

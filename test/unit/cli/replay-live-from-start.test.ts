@@ -1,22 +1,23 @@
 /**
- * `kfs replay` and `kfs registry show` of a view that was never backfilled say so. A view `kfs run` first ran while its
+ * `kfs replay`, `kfs registry show` and `kfs registry list` of a view that was never backfilled say so. A view `kfs run` first ran while its
  * topic's archive was empty is complete at once, with no offsets, and computed live from the start
  * of its topic (replay/backfill-before-live.ts). Before, a replay of it printed "already backfilled
  * (complete through {})" — an empty map leaked into the message, and a backfill that never ran —
- * and registry show said "complete (updated …)", as if it had run.
+ * and registry show said "complete (updated …)", as if it had run; registry list's BACKFILL column
+ * said "complete" after show had learned better, and its --json carried no liveFromStart.
  *
  * Every view of the demo module goes live from the start here (the first `kfs run` finds no
  * archive), and each is replayed with and without --online, and shown, with and without --json;
- * show says what replay says, word for word. Before the run (pending) and with offsets (a real
- * backfill) show says nothing of the kind.
+ * show says what replay says, word for word, and list (text and --json) what both say. Before the
+ * run (pending) and with offsets (a real backfill) none of them says anything of the kind.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { renderShow, showJson } from '../../../main/commands/registry-format.ts'
-import type { StoredView } from '../../../registry/index.ts'
+import { listJson, renderList, renderShow, showJson } from '../../../main/commands/registry-format.ts'
+import type { RegistrySnapshot, StoredView } from '../../../registry/index.ts'
 import { runKfsInProcess } from '../../support/in-process-cli.ts'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'kfs-replay-live-from-start-'))
@@ -25,6 +26,8 @@ after(() => rmSync(dataDir, { recursive: true, force: true }))
 let views: readonly string[] = []
 /** registry show of every view, text and --json, before kfs run first ran it. */
 const pendingShows: { name: string; text: string; json: string }[] = []
+/** registry list, text and --json, before kfs run. */
+const pendingList = { text: '', json: '' }
 
 const NEVER_BACKFILLED = /never backfilled|live from the start|liveFromStart/
 
@@ -38,6 +41,8 @@ before(async () => {
   for (const args of [['apply'], ['produce', '--generate', '200'], ['run', '--until-caught-up', '--idle', '1s']]) {
     if (args[0] === 'run') {
       const list = await runKfsInProcess(['registry', 'list', '--json'], dataDir)
+      pendingList.json = list.stdout
+      pendingList.text = (await runKfsInProcess(['registry', 'list'], dataDir)).stdout
       for (const { name } of (JSON.parse(list.stdout) as { views: { name: string }[] }).views)
         pendingShows.push({ name, text: await show(name, false), json: await show(name, true) })
     }
@@ -141,5 +146,86 @@ void describe('kfs registry show of views computed live from the start says what
       )
       assert.doesNotMatch(text + JSON.stringify(showJson(backfilled, [1], [])), NEVER_BACKFILLED)
     }
+  })
+})
+
+/** Each view's BACKFILL cell of registry list's text, by view name (cells may hold spaces: cut at the header's columns). */
+function listBackfillCells(text: string): Map<string, string> {
+  const lines = text.split('\n')
+  const header = lines.findIndex((l) => /^ {2}NAME +VERSION +HASH +FEATURES +BACKFILL +OWNER/.test(l))
+  assert.ok(header >= 0, text)
+  const [from, to] = [lines[header]!.indexOf('BACKFILL'), lines[header]!.indexOf('OWNER')]
+  const cells = new Map<string, string>()
+  for (const row of lines.slice(header + 1)) {
+    if (row.trim() === '') break
+    cells.set(row.trim().split(/\s+/)[0]!, row.slice(from, to).trim())
+  }
+  return cells
+}
+
+interface ListedView {
+  name: string
+  backfill?: { state: string; completeThrough: unknown[]; liveFromStart?: boolean }
+}
+
+void describe('kfs registry list of views computed live from the start says what show and replay say', () => {
+  void test('every view: list, show and replay agree, text and --json', async () => {
+    const outputs: string[] = []
+    for (const args of [
+      ['registry', 'list'],
+      ['registry', 'list', '--json'],
+      ['replay', '--views', views.join(',')],
+      ['replay', '--views', views.join(','), '--json'],
+    ]) {
+      const r = await runKfsInProcess(args, dataDir)
+      assert.equal(r.code, 0, `kfs ${args.join(' ')}\n${r.stderr}`)
+      outputs.push(r.stdout)
+    }
+    const [listText, listJsonText, replayText, replayJsonText] = outputs
+    const cells = listBackfillCells(listText!)
+    const listed = (JSON.parse(listJsonText!) as { views: ListedView[] }).views
+    const replayed = JSON.parse(replayJsonText!) as { view: string; liveFromStart?: boolean }[]
+    assert.deepEqual([...cells.keys()], views)
+    for (const [i, name] of views.entries()) {
+      const replaySentence = /^\S+ v1: (never backfilled: [^;]*);/.exec(replayText!.split('\n')[i]!)?.[1]
+      const showSentence = /^ {2}backfill {6}complete \(updated \S+\); (never backfilled: .*)$/m.exec(
+        await show(name, false),
+      )?.[1]
+      assert.ok(replaySentence !== undefined && showSentence === replaySentence, `${name}: replay and show word it alike`)
+      // The column is the sentence's opening, not "complete".
+      assert.equal(cells.get(name), 'never backfilled (live from the start)', `${name}: its BACKFILL column`)
+      assert.ok(replaySentence.startsWith(cells.get(name)!.split(' (')[0]!))
+      const shown = (JSON.parse(await show(name, true)) as ListedView).backfill
+      const inList = listed.find((v) => v.name === name)?.backfill
+      assert.deepEqual(inList, shown, `${name}: list --json carries the backfill show --json does`)
+      assert.deepEqual([inList?.state, inList?.completeThrough, inList?.liveFromStart], ['complete', [], true])
+      assert.equal(replayed[i]?.liveFromStart, true)
+    }
+  })
+
+  void test('pending (before kfs run) and a backfill with offsets: list says its state, no liveFromStart', async () => {
+    const pendingCells = listBackfillCells(pendingList.text)
+    assert.deepEqual(
+      [...pendingCells.entries()],
+      views.map((name) => [name, 'pending']),
+    )
+    assert.doesNotMatch(pendingList.text + pendingList.json, NEVER_BACKFILLED)
+    const stored = JSON.parse((await runKfsInProcess(['registry', 'list', '--json'], dataDir)).stdout) as RegistrySnapshot
+    const backfilled: RegistrySnapshot = {
+      ...stored,
+      views: stored.views.map((v) => ({
+        ...v,
+        backfill: {
+          state: 'complete' as const,
+          updatedAtMs: v.backfill!.updatedAtMs,
+          completeThrough: [{ topic: v.logic.source.topic, partition: 0, offset: '42' }],
+        },
+      })),
+    }
+    assert.deepEqual(
+      [...listBackfillCells(renderList(backfilled)).entries()],
+      views.map((name) => [name, 'complete']),
+    )
+    assert.doesNotMatch(renderList(backfilled) + JSON.stringify(listJson(backfilled, 'here')), NEVER_BACKFILLED)
   })
 })

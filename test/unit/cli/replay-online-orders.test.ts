@@ -71,9 +71,9 @@ const LOSE_ONLINE = 'lose the online store'
 
 const BACKFILLED = /^user_big_spends v1: backfilled \d+ records → \d+ rows/
 const LOADED =
-  /^user_big_spends v1: already backfilled \(complete through \{.*\}\); online store loaded from its offline table: [1-9]\d* entities, \d+ rows written online, \d+ already fresher\n$/
+  /^user_big_spends v1: already backfilled \(complete through purchases\/\d+@\d+(?:, purchases\/\d+@\d+)*\); online store loaded from its offline table: [1-9]\d* entities, \d+ rows written online, \d+ already fresher\n$/
 const NOTHING =
-  /^user_big_spends v1: already backfilled \(complete through \{.*\}\); nothing written — publish a new version to recompute it\n$/
+  /^user_big_spends v1: already backfilled \(complete through purchases\/\d+@\d+(?:, purchases\/\d+@\d+)*\); nothing written — publish a new version to recompute it\n$/
 
 const cases: { name: string; steps: (Step | typeof LOSE_ONLINE)[]; online: boolean }[] = [
   {

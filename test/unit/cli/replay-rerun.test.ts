@@ -53,7 +53,9 @@ void describe('kfs replay: a re-run of a completed backfill', () => {
     assert.equal(r.code, 0, r.stderr)
     assert.equal(
       r.stdout,
-      `user_big_spends v1: already backfilled (complete through ${JSON.stringify(first.completeThrough)}); nothing written — publish a new version to recompute it\n`,
+      `user_big_spends v1: already backfilled (complete through ${Object.entries(first.completeThrough)
+        .map(([p, offset]) => `purchases/${p}@${offset}`)
+        .join(', ')}); nothing written — publish a new version to recompute it\n`,
     )
     assert.equal(r.stderr, '')
     const json = await runKfsInProcess(['replay', '--views', 'user_big_spends', '--json', ...WITH_NEW], dataDir)
