@@ -16,10 +16,10 @@
  * tables were read finds it unless it was removed (a backfill that lost the race of its first
  * checkpoint to another of the same group finds the winner's then, and goes on from it).
  */
-import { InvariantViolation } from '../core/errors.ts'
+import { InvariantViolation, type ErrorContext } from '../core/errors.ts'
 import type { FeatureViewDef } from '../features/types.ts'
-import type { OfflineCatalog } from '../ports/offline.ts'
-import type { PartitionCheckpoint } from './checkpoint-store.ts'
+import type { OfflineCatalog, OfflineSnapshot } from '../ports/offline.ts'
+import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts'
 import type { SlotDeps, SlotOptions } from './slot-contract.ts'
 import { requireClaim } from './claim-guard.ts'
 
@@ -29,20 +29,16 @@ export interface HeldTable {
   readonly through: ReadonlyMap<string, bigint>
 }
 
-/**
- * The tables the slot would write (the topic's archive when it archives, each offline view's
- * feature table) that hold a commit of `topic`/`partition`, by any writer.
- */
-export async function tablesHoldingPartition(
-  catalog: OfflineCatalog,
-  at: {
-    readonly topic: string
-    readonly partition: number
-    readonly views: readonly FeatureViewDef[]
-    readonly archive: boolean
-  },
-): Promise<HeldTable[]> {
-  const { topic, partition } = at
+/** What a slot writes, per topic: the topic's archive when it archives, each offline view's feature table. */
+interface SlotTables {
+  readonly topic: string
+  readonly views: readonly FeatureViewDef[]
+  readonly archive: boolean
+}
+
+/** The last snapshot of each table a slot of `at.topic` would write, read once for every partition. */
+async function lastSnapshots(catalog: OfflineCatalog, at: SlotTables): Promise<{ table: string; last: OfflineSnapshot }[]> {
+  const { topic } = at
   const tables = [
     ...(at.archive ? [{ id: catalog.tableId({ kind: 'archive', topic }), table: `the archive table of ${topic}` }] : []),
     ...at.views
@@ -52,40 +48,139 @@ export async function tablesHoldingPartition(
         table: `the feature table of ${view.name}@${view.version}`,
       })),
   ]
+  const out: { table: string; last: OfflineSnapshot }[] = []
+  for (const { id, table } of tables) {
+    const last = (await catalog.snapshots(id)).at(-1)
+    if (last !== undefined) out.push({ table: `${table} (${id})`, last })
+  }
+  return out
+}
+
+/** Of `tables`, those holding a commit of `topic`/`partition`, by any writer. */
+function holding(tables: readonly { table: string; last: OfflineSnapshot }[], topic: string, partition: number): HeldTable[] {
   // A marker name is `<group>/<topic>/<partition>`; a topic name holds no '/'.
   const suffix = `/${topic}/${partition}`
   const held: HeldTable[] = []
-  for (const { id, table } of tables) {
-    const last = (await catalog.snapshots(id)).at(-1)
-    if (last === undefined) continue
+  for (const { table, last } of tables) {
     const through = new Map<string, bigint>()
     for (const name of Object.keys(last.markers)) {
       if (!name.endsWith(suffix)) continue
       const position = last.rowsThrough[name]
       through.set(name.slice(0, -suffix.length), position === undefined ? 0n : BigInt(position) >> 21n)
     }
-    if (through.size > 0) held.push({ table: `${table} (${id})`, through })
+    if (through.size > 0) held.push({ table, through })
   }
   return held
 }
 
-/** The refusal: names the partition, the group, each table with its writers and offsets, and what to do. */
+/**
+ * The tables the slot would write (the topic's archive when it archives, each offline view's feature
+ * table) that hold a commit of `topic`/`partition`, by any writer.
+ */
+export async function tablesHoldingPartition(
+  catalog: OfflineCatalog,
+  at: SlotTables & { readonly partition: number },
+): Promise<HeldTable[]> {
+  return holding(await lastSnapshots(catalog, at), at.topic, at.partition)
+}
+
+/** A partition refused, and the tables that hold it. */
+export interface RefusedPartition {
+  readonly topic: string
+  readonly partition: number
+  readonly held: readonly HeldTable[]
+}
+
+/** Starts refused over tables that hold them (`refused`, in topic and partition order): one error names them all. */
+export class FreshStartRefusal extends InvariantViolation {
+  readonly group: string
+  readonly refused: readonly RefusedPartition[]
+
+  constructor(group: string, refused: readonly RefusedPartition[]) {
+    super(refusalMessage(group, refused), { context: refusalContext(group, refused) })
+    this.group = group
+    this.refused = refused
+  }
+}
+
+/** The refusal: names each partition with its tables, their writers and offsets, the group, and what to do. */
+function refusalMessage(groupId: string, refused: readonly RefusedPartition[]): string {
+  const tablesOf = (held: readonly HeldTable[]): string =>
+    held
+      .map(
+        ({ table, through }) =>
+          `${table}: committed by ${[...through].map(([group, offset]) => `group ${group} through offset ${offset}`).join(', ')}`,
+      )
+      .join('; ')
+  const dirs = refused.map(
+    ({ topic, partition }) => `checkpoints/${encodeURIComponent(groupId)}/${encodeURIComponent(topic)}/${partition}/`,
+  )
+  const ways = `Restore the group's checkpoints (${dirs.join(', ')} in the store), or start the views over on a new store (a new data dir, or bucket/prefix) (docs/semantics.md §14).`
+  const damage = 'would write them again (each row twice offline, an archive verify-parity reports damaged)'
+  if (refused.length === 1) {
+    const { topic, partition, held } = refused[0]!
+    return (
+      `${topic}/${partition}: group ${groupId} has no checkpoint of this partition, but ${held.length > 1 ? 'these tables hold' : 'this table holds'} its records already — ${tablesOf(held)}. ` +
+      `Starting it from its first offset ${damage}, so kfs stops before this partition writes anything. ${ways}`
+    )
+  }
+  return [
+    `group ${groupId} has no checkpoint of ${refused.length} partitions whose tables hold their records already:`,
+    ...refused.map(({ topic, partition, held }) => `${topic}/${partition} — ${tablesOf(held)};`),
+    `starting them from their first offsets ${damage}, so kfs stops before these partitions write anything. ${ways}`,
+  ].join('\n')
+}
+
+function refusalContext(group: string, refused: readonly RefusedPartition[]): ErrorContext {
+  const only = refused.length === 1 ? refused[0]! : undefined
+  return {
+    ...(only === undefined ? {} : { topic: only.topic, partition: only.partition }),
+    group,
+    partitions: refused.map(({ topic, partition }) => `${topic}/${partition}`).join(', '),
+    tables: [...new Set(refused.flatMap((r) => r.held.map((h) => h.table)))].join(', '),
+  }
+}
+
+/** The refusal of one partition. */
 export function freshStartRefusal(
   groupId: string,
   at: { readonly topic: string; readonly partition: number },
   held: readonly HeldTable[],
-): InvariantViolation {
-  const { topic, partition } = at
-  const tables = held.map(({ table, through }) => {
-    const by = [...through].map(([group, offset]) => `group ${group} through offset ${offset}`).join(', ')
-    return `${table}: committed by ${by}`
-  })
-  return new InvariantViolation(
-    `${topic}/${partition}: group ${groupId} has no checkpoint of this partition, but ${held.length > 1 ? 'these tables hold' : 'this table holds'} its records already — ${tables.join('; ')}. ` +
-      `Starting it from its first offset would write them again (each row twice offline, an archive verify-parity reports damaged), so kfs stops before this partition writes anything. ` +
-      `Restore the group's checkpoints (checkpoints/${encodeURIComponent(groupId)}/${encodeURIComponent(topic)}/${partition}/ in the store), or start the views over on a new store (a new data dir, or bucket/prefix) (docs/semantics.md §14).`,
-    { context: { topic, partition, group: groupId, tables: held.map((h) => h.table).join(', ') } },
-  )
+): FreshStartRefusal {
+  return new FreshStartRefusal(groupId, [{ topic: at.topic, partition: at.partition, held }])
+}
+
+/**
+ * `first`, widened to every partition of `topics` refused alike: a start meets its partitions one at
+ * a time and stopped at the first refused, so fixing it only led to the next. Read on the way out
+ * only — the refused start has failed already —: each topic's tables once, and the checkpoints of
+ * each partition; a read that fails leaves `first` as it was.
+ */
+export async function everyRefusedPartition(
+  first: FreshStartRefusal,
+  deps: { readonly offline: OfflineCatalog; readonly checkpoints: CheckpointStore },
+  topics: readonly SlotTables[],
+  partitionCount: (topic: string) => Promise<number>,
+): Promise<FreshStartRefusal> {
+  try {
+    const refused = [...first.refused]
+    const known = new Set(refused.map((r) => `${r.topic}/${r.partition}`))
+    for (const at of topics) {
+      const tables = await lastSnapshots(deps.offline, at)
+      const partitions = await partitionCount(at.topic)
+      for (let partition = 0; partition < partitions; partition++) {
+        if (known.has(`${at.topic}/${partition}`)) continue
+        const held = holding(tables, at.topic, partition)
+        if (held.length === 0 || (await deps.checkpoints.latest(at.topic, partition)) !== undefined) continue
+        refused.push({ topic: at.topic, partition, held })
+      }
+    }
+    if (refused.length === first.refused.length) return first
+    refused.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
+    return new FreshStartRefusal(first.group, refused)
+  } catch {
+    return first
+  }
 }
 
 /**

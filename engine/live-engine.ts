@@ -45,6 +45,7 @@ import { createSourceTopic } from './source-topics.ts'
 import { isCaughtUp } from './caught-up.ts'
 import { ConfigError, InvariantViolation } from '../core/errors.ts'
 import { resumeInLog } from './resume-position.ts'
+import { everyRefusedPartition, FreshStartRefusal } from './fresh-start-guard.ts'
 import { batchGapHandler, idleGapHandler } from './batch-gap.ts'
 
 export interface LiveEngineOptions {
@@ -163,6 +164,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const landed = (slot: PartitionSlot) => delivery.landed(slot)
   const checkpointing = createEngineCheckpoints({ slots, stats, clock, logger, landed, commit, fail })
   const slotKey = (topic: string, partition: number) => `${topic}/${partition}`
+  const backfillCheckpoints = (view: FeatureViewDef) => new CheckpointStore(options.stateStore, backfillGroupId(options.groupId, view))
+  const allTopics = plans.map((plan) => ({ ...plan, archive: true }))
 
   const reads = <T>(read: () => Promise<T>) => retry(read, retryForever)
   const seek = (at: StreamPartition, position: string) => reader?.seek(at, position)
@@ -177,15 +180,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       if (plan === undefined) throw new Error(`no view reads topic ${topic}`)
       slot = (async () => {
         const start = options.startOffsets ? await options.startOffsets(topic, partition) : '0'
-        const slotOptions = {
-          topic,
-          partition,
-          source: plan.source,
-          views: plan.views,
-          decoder: decoders.get(topic)!,
-          archive: true,
-          backfillCheckpoints: (view: FeatureViewDef) => new CheckpointStore(options.stateStore, backfillGroupId(options.groupId, view)),
-        }
+        const slotOptions = { topic, partition, source: plan.source, views: plan.views, decoder: decoders.get(topic)!, archive: true, backfillCheckpoints }
         const s = await retry(() => PartitionSlot.restore(slotOptions, deps, start), retryForever)
         if (s.pendingCatchUp.length > 0) {
           const logStart = async () => (await reads(() => log.startOffsets(topic)))[partition] ?? '0'
@@ -198,9 +193,11 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
         s.skipTo(resume.position)
         reader?.seek({ stream: topic, partition }, resume.position)
         return s
-      })().catch((err: unknown) => {
-        if (err instanceof InvariantViolation) fail(err)
-        throw err
+      })().catch(async (err: unknown) => {
+        // A refused start names every partition of the engine's topics refused alike, not only the first it met.
+        const reported = err instanceof FreshStartRefusal ? await everyRefusedPartition(err, deps, allTopics, (t) => log.partitionCount(t)) : err
+        if (reported instanceof InvariantViolation) fail(reported)
+        throw reported
       })
       slots.set(key, slot)
       slot.catch(() => slots.delete(key))

@@ -13,19 +13,19 @@
  * runs steps 1–4 while later records are processed; a checkpoint waits for the one before it.
  * Restore: latest record → roll every table forward to it → restore operator states → resume at
  * its next offset. A crash anywhere therefore neither loses nor duplicates offline rows; online
- * writes are conditional and idempotent, so re-processing the tail rewrites the same rows.
+ * writes are conditional and idempotent, so re-processing the tail rewrites the same rows. A latest
+ * record older than the tables' newest commit (its newer records gone) is restore-point.ts's case.
  */
 import { retry, type RetryOptions } from '../core/retry.ts'
-import { createPartitionTask, restorePartitionTask } from '../operators/task/partition-task.ts'
 import type { OfflineRowColumns } from '../ports/offline.ts'
 import type { SourceRecord } from '../ports/source.ts'
 import type { PartitionCheckpoint } from './checkpoint-store.ts'
 import { rollForward } from './roll-forward.ts'
+import { restorePoint, restoreViews } from './restore-point.ts'
 import { StateChains, type StateChain } from './state-chain.ts'
-import { restoreNamed, stageCheckpoint, viewId, type CheckpointCut } from './checkpoint-record.ts'
-import { backfillToAdopt, catchUpFromArchive, type CatchUpLog } from './backfill-hand-off.ts'
-import { committedRowsThrough, skippingCommitted } from './committed-rows.ts'
-import { latestOrRefuse } from './fresh-start-guard.ts'
+import { stageCheckpoint, type CheckpointCut } from './checkpoint-record.ts'
+import { catchUpFromArchive, type CatchUpLog } from './backfill-hand-off.ts'
+import { HeldOutput, type HeldByTables, type RowKeeper } from './committed-rows.ts'
 import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-processor.ts'
 import { archiveRecords, markerArchiveRow } from './archive-rows.ts'
 import { archiveSource } from './sources/archive-source.ts'
@@ -61,8 +61,17 @@ export class PartitionSlot {
   #unfinished: PartitionCheckpoint | undefined
   readonly #deps: SlotDeps
   readonly #states: StateChains
+  /** Per view: what its table holds of the partition already, kept out of its output. */
+  readonly #held: HeldOutput[]
 
-  private constructor(options: SlotOptions, processors: PartitionProcessor[], chains: (StateChain | undefined)[], seq: number, nextOffset: string, deps: SlotDeps) {
+  private constructor(
+    options: SlotOptions,
+    processors: PartitionProcessor[],
+    chains: (StateChain | undefined)[],
+    at: { readonly seq: number; readonly nextOffset: string; readonly held: HeldByTables | undefined },
+    deps: SlotDeps,
+  ) {
+    const { seq, nextOffset } = at
     this.options = options
     this.processors = processors
     this.#states = new StateChains(chains, deps.chainPolicy)
@@ -72,6 +81,7 @@ export class PartitionSlot {
     this.#deps = deps
     this.#rows = rowBuffersFor(options.views)
     this.#archive = new ArchiveRowBuffer(options.partition)
+    this.#held = options.views.map((_, v) => new HeldOutput(at.held?.rowsThrough[v]))
     const now = deps.clock.nowMs()
     this.lastCheckpointAtMs = now
     this.lastRecordAtMs = now
@@ -81,42 +91,20 @@ export class PartitionSlot {
   /**
    * Restores from the latest checkpoint, or starts fresh at `startOffset`. A view the checkpoint
    * does not know is adopted from its backfill, or starts empty at offset 0, and is caught up from
-   * the archive to the partition's position (backfill-hand-off.ts): never without its history.
+   * the archive to the partition's position (backfill-hand-off.ts): never without its history. So
+   * are the views of a checkpoint older than the archive (restore-point.ts).
    */
   static async restore(options: SlotOptions, deps: SlotDeps, startOffset = '0'): Promise<PartitionSlot> {
-    const { topic, partition, source, views } = options
-    const latest = await latestOrRefuse(options, deps)
-    if (latest !== undefined) await rollForward(latest, deps)
-    const nextOffset = latest?.nextOffset ?? startOffset
-    const processors: PartitionProcessor[] = []
-    const chains: (StateChain | undefined)[] = views.map(() => undefined) // adopted and new views: a base first
-    const adopted: number[] = []
-    for (const view of views) {
-      const saved = latest?.views.find((v) => v.view === viewId(view))
-      if (saved) {
-        const state = await deps.checkpoints.readViewState(saved)
-        const task = restoreNamed(saved, () => restorePartitionTask([view], source, state.base, state.deltas))
-        chains[processors.length] = state.chain
-        processors.push(new PartitionProcessor({ topic, partition, source, task, nextOffset, rowsAtNextOffset: saved.rowsAtNextOffset ?? 0 }))
-        continue
-      }
-      const backfill = await backfillToAdopt(options.backfillCheckpoints?.(view), view, source, { topic, partition, nextOffset, checkpointed: latest !== undefined })
-      if (backfill) {
-        processors.push(new PartitionProcessor({ topic, partition, source, ...backfill }))
-        adopted.push(processors.length - 1)
-        continue
-      }
-      processors.push(new PartitionProcessor({ topic, partition, source, task: createPartitionTask({ views: [view], source }), nextOffset }))
-    }
-    if (latest) deps.logger.debug({ topic, partition, checkpointSeq: latest.seq, offset: nextOffset }, 'partition restored')
-    const slot = new PartitionSlot(options, processors, chains, latest?.seq ?? 0, nextOffset, deps)
-    for (const v of adopted) slot.pendingCatchUp.push(v)
+    const point = await restorePoint(options, deps, startOffset)
+    const { processors, chains, behind } = await restoreViews(options, deps, point)
+    const slot = new PartitionSlot(options, processors, chains, point, deps)
+    slot.pendingCatchUp.push(...behind)
     return slot
   }
 
   readonly #warmUp = new SnapshotWarmUp()
 
-  /** Processors adopted from a backfill that still have to catch up from the archive. */
+  /** Processors adopted from a backfill, or restored behind the archive, that still have to catch up from it. */
   readonly pendingCatchUp: number[] = []
 
   /**
@@ -129,12 +117,12 @@ export class PartitionSlot {
     const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: 0 }
     const archive = archiveSource(this.#deps.offline, this.topic)
     for (const v of this.pendingCatchUp.splice(0)) {
-      // The view may have run here before (dropped, then rolled back or re-added): its table holds those rows.
-      const through = await committedRowsThrough(this.#deps.offline, this.options.views[v]!, this.topic, this.partition)
-      const keep = () => skippingCommitted(this.#keepOf(v), through)
+      // The view may have run here before (dropped, then rolled back or re-added; or past a stale
+      // checkpoint): its table holds those rows, which #keepOf leaves out.
+      const keep = () => this.#keepOf(v)
       const caughtUp = await catchUpFromArchive(this.processors[v] as PartitionProcessor, archive, this.options.decoder, this.nextOffset, createdAtMs, keep, log)
       out.rows[v] = caughtUp.rows
-      out.deadLetters.push(...caughtUp.deadLetters)
+      out.deadLetters.push(...this.#held[v]!.letters(caughtUp.deadLetters))
     }
     return out
   }
@@ -182,7 +170,7 @@ export class PartitionSlot {
     for (let v = 0; v < this.processors.length; v++) {
       const result = (this.processors[v] as PartitionProcessor).processRecords(events, decoded, createdAtMs, this.#keepOf(v))
       out.rows[v] = result.rows
-      out.deadLetters.push(...result.deadLetters)
+      out.deadLetters.push(...this.#held[v]!.letters(result.deadLetters))
     }
     for (let i = 0; i < events.length; i++) {
       const result = decoded[i]!
@@ -218,9 +206,12 @@ export class PartitionSlot {
     return this.#rows[v]!
   }
 
-  /** Where view `v`'s rows wait for the next checkpoint: its buffer, or nowhere for a view with no offline table. */
-  #keepOf(v: number): OfflineRowBuffer | undefined {
-    return this.options.views[v]!.offline ? this.#rows[v] : undefined
+  /**
+   * Where view `v`'s rows wait for the next checkpoint: its buffer — past the rows its table holds
+   * already (committed-rows.ts) —, or nowhere for a view with no offline table.
+   */
+  #keepOf(v: number): RowKeeper | undefined {
+    return this.#held[v]!.keeper(this.options.views[v]!.offline ? this.#rows[v] : undefined)
   }
 
   /**

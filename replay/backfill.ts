@@ -15,6 +15,7 @@ import { retry } from '../core/retry.ts'
 import type { FeatureViewDef } from '../features/types.ts'
 import { backfillGroupId } from '../engine/backfill-hand-off.ts'
 import { CheckpointStore } from '../engine/checkpoint-store.ts'
+import { everyRefusedPartition, FreshStartRefusal } from '../engine/fresh-start-guard.ts'
 import { PartitionSlot } from '../engine/partition-slot.ts'
 import { drainPartition } from '../engine/source-driver.ts'
 import { archiveSource } from '../engine/sources/archive-source.ts'
@@ -88,6 +89,7 @@ export async function backfillView(options: BackfillOptions): Promise<BackfillRe
     if (!(await slot.checkpoint())) throw new Fenced()
   }
   const totalRecords = Object.values(end.ends).reduce((n, o) => n + Number(o), 0)
+  const partitionCount = Math.max(-1, ...Object.keys(end.ends).map(Number)) + 1
   let records = 0
   let rows = 0
   let deadLetters = 0
@@ -99,7 +101,12 @@ export async function backfillView(options: BackfillOptions): Promise<BackfillRe
     // the same operators over the same records, so the same state — until one covers the partition.
     // Going on with the stale slot would report the view complete with rows never committed.
     for (;;) {
-      const slot = await PartitionSlot.restore({ topic, partition, source: view.source, views: [view], decoder: options.decoder, archive: false }, deps)
+      const slot = await PartitionSlot.restore({ topic, partition, source: view.source, views: [view], decoder: options.decoder, archive: false }, deps).catch(
+        async (err: unknown) => {
+          // A refused partition: the others the snapshot holds refused alike are named with it.
+          throw err instanceof FreshStartRefusal ? await everyRefusedPartition(err, deps, [{ topic, views: [view], archive: false }], async () => partitionCount) : err
+        },
+      )
       if (BigInt(slot.nextOffset) >= BigInt(until)) break
       let partitionRecords = 0
       let fenced = false

@@ -3,7 +3,8 @@
  * (docs/semantics.md §14, "A partition with no checkpoint over tables that hold it"). A group ran,
  * its checkpoints were deleted by hand (all, or some partitions', a re-keyed view's internal
  * topic's), or another group starts after the first one's checkpoints and claims went: the start
- * is refused, exit 1, naming the partition and each table that holds it — the archive, a plain
+ * is refused, exit 1, naming every refused partition in one error (`--json`: its context lists
+ * them; it used to name the first one met) and each table that holds it — the archive, a plain
  * view's and a re-keyed view's feature table — and the ways out, and writes nothing into them.
  * Before, it started every view from the topic's start and exited 0: the archive held every
  * record twice (`verify-parity`: damaged) and the feature tables each row twice. The legitimate
@@ -64,6 +65,8 @@ interface Case {
   readonly group: string
   /** Each pattern the refusal must match; a case without one must run (exit 0). */
   readonly refused?: readonly RegExp[]
+  /** Every partition refused, as `--json` names them (context.partitions): all in one error. */
+  readonly partitions?: string
   /** Only the refused partitions stop: the others may go on committing. */
   readonly partial?: boolean
 }
@@ -75,9 +78,21 @@ const cases: Case[] = [
     remove: [['checkpoints', 'a']],
     group: 'a',
     refused: [
-      /clicks\/0: group a has no checkpoint of this partition, but these tables hold its records already — the archive table of clicks \([^)]+\): committed by group a through offset \d+/,
-      /Restore the group's checkpoints \(checkpoints\/a\/clicks\/0\/ in the store\), or start the views over on a new store/,
+      /group a has no checkpoint of 9 partitions whose tables hold their records already:/,
+      ...[0, 1, 2].flatMap((p) => [
+        new RegExp(
+          `clicks/${p} — the archive table of clicks \\([^)]+\\): committed by group a through offset \\d+; the feature table of user_clicks@1`,
+        ),
+        new RegExp(
+          `purchases/${p} — the archive table of purchases \\([^)]+\\): committed by group a through offset \\d+; the feature table of user_orders@1`,
+        ),
+        new RegExp(
+          `kfs\\.clicks\\.by-item/${p} — the archive table of kfs\\.clicks\\.by-item \\([^)]+\\): committed by group a through offset \\d+`,
+        ),
+      ]),
+      /Restore the group's checkpoints \(checkpoints\/a\/clicks\/0\/, checkpoints\/a\/clicks\/1\/, .*, checkpoints\/a\/purchases\/2\/ in the store\), or start the views over on a new store/,
     ],
+    partitions: ['clicks', 'kfs.clicks.by-item', 'purchases'].flatMap((t) => [0, 1, 2].map((p) => `${t}/${p}`)).join(', '),
   },
   {
     name: 'the checkpoints of one partition deleted',
@@ -88,13 +103,19 @@ const cases: Case[] = [
     refused: [
       /purchases\/1: group a has no checkpoint of this partition, but these tables hold its records already — the archive table of purchases \([^)]+\): committed by group a through offset [1-9]\d*; the feature table of user_orders@1 \([^)]+\): committed by group a through offset [1-9]\d*; the feature table of user_purchases@1 \([^)]+\): committed by group a through offset [1-9]\d*/,
     ],
+    partitions: 'purchases/1',
   },
   {
     name: 'another group after the first group’s checkpoints and claims were deleted',
     views: ['user_purchases'],
     remove: [['checkpoints', 'a'], ['claims']],
     group: 'b',
-    refused: [/purchases\/\d: group b has no checkpoint of this partition, but .*committed by group a through offset \d+/],
+    refused: [
+      /group b has no checkpoint of 3 partitions whose tables hold their records already:/,
+      /purchases\/0 — the archive table of purchases \([^)]+\): committed by group a through offset \d+/,
+      /purchases\/2 — .*committed by group a through offset \d+/,
+    ],
+    partitions: 'purchases/0, purchases/1, purchases/2',
   },
   {
     name: 'a re-keyed view’s internal topic’s checkpoints deleted',
@@ -103,8 +124,9 @@ const cases: Case[] = [
     group: 'a',
     refused: [
       // The internal topic is archived too.
-      /kfs\.clicks\.by-item\/\d: group a has no checkpoint of this partition, but these tables hold its records already — the archive table of kfs\.clicks\.by-item \([^)]+\): committed by group a through offset \d+; the feature table of item_clicks@1 \([^)]+\): committed by group a through offset \d+/,
+      /kfs\.clicks\.by-item\/\d — the archive table of kfs\.clicks\.by-item \([^)]+\): committed by group a through offset \d+; the feature table of item_clicks@1 \([^)]+\): committed by group a through offset \d+/,
     ],
+    partitions: 'kfs.clicks.by-item/0, kfs.clicks.by-item/1, kfs.clicks.by-item/2',
   },
   { name: 'a restart with its checkpoints', views: [], remove: [], group: 'a' },
   {
@@ -136,12 +158,16 @@ void describe('kfs run: a partition with no checkpoint over tables that hold it 
       }
       const before = warehouse(dir)
       const second = backfilled ? ['--views', 'user_purchases,user_orders'] : views
-      const r = await runKfsInProcess([...RUN, ...second, '--group', c.group], dir)
+      const r = await runKfsInProcess([...RUN, ...second, '--group', c.group, '--json'], dir)
       if (c.refused === undefined) {
         assert.equal(r.code, 0, r.stderr)
       } else {
         assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`)
         for (const pattern of c.refused) assert.match(r.stderr, pattern)
+        const { error } = JSON.parse(r.stdout) as { error: { code: string; message: string; context: Record<string, unknown> } }
+        assert.equal(error.code, 'INVARIANT_VIOLATED')
+        assert.equal(error.context.group, c.group)
+        assert.equal(error.context.partitions, c.partitions, 'every refused partition, in one error')
         if (!c.partial) assert.deepEqual(warehouse(dir), before, 'nothing written into the tables')
       }
       // Every table holds each record and row once: the archive is whole and the views agree with it

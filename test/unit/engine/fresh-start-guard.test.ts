@@ -5,7 +5,8 @@
  * group committed the tables. Before, it started at offset 0 and wrote every record and row again.
  * A start racing another writer's first checkpoint (the checkpoints listed empty, then the tables
  * found committed) resumes from the record the commit followed. A first start, a partition whose
- * neighbour alone is committed, and verify-parity's scratch slot still start at offset 0.
+ * neighbour alone is committed, and verify-parity's scratch slot still start at offset 0. A start
+ * refused on several partitions names every one in one error (it used to stop at the first).
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -18,6 +19,7 @@ import { silentLogger } from '../../../core/logger.ts'
 import { purchases, userPurchases } from '../../../examples/features.ts'
 import { CheckpointStore, type PartitionCheckpoint } from '../../../engine/checkpoint-store.ts'
 import { PartitionSlot } from '../../../engine/partition-slot.ts'
+import { backfillView } from '../../../replay/backfill.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
@@ -156,6 +158,42 @@ void describe('engine > a partition with no checkpoint over tables that hold it'
       await written(w, 'g', { archive: true, keep: true })
       const slot = await w.restore(new ListedBeforePublish(w.store, 'g'), { archive: true })
       assert.equal(slot.nextOffset, String(N))
+    }))
+
+  void test('a backfill refused on several partitions: one error names every one', () =>
+    withWorld(async (w) => {
+      // Partition 1: the backfill's own checkpoint (it resumes, and is not named); 0 and 2: the live group's commits only.
+      await written(w, 'g.backfill.user_purchases@1', { archive: false, partition: 1, keep: true })
+      for (const partition of [0, 2]) await written(w, 'g', { archive: true, partition, keep: true })
+      const backfill = backfillView({
+        offline: w.offline,
+        stateStore: w.store,
+        decoder: w.decoder,
+        view: userPurchases,
+        liveGroupId: 'g',
+        deadLetters: { write: async () => undefined, flush: async () => undefined },
+        clock: fastClock,
+        logger: silentLogger,
+      })
+      await assert.rejects(backfill, (err: unknown) => {
+        assert.ok(err instanceof FeatureStoreError, String(err))
+        assert.equal(err.code, 'INVARIANT_VIOLATED')
+        assert.match(
+          err.message,
+          /^group g\.backfill\.user_purchases@1 has no checkpoint of 2 partitions whose tables hold their records already:\n/,
+        )
+        for (const partition of [0, 2]) {
+          const line = `\\npurchases/${partition} — the feature table of user_purchases@1 \\([^)]+\\): committed by group g through offset 40;\\n`
+          assert.match(err.message, new RegExp(line))
+        }
+        assert.doesNotMatch(err.message, /purchases\/1 /)
+        assert.match(
+          err.message,
+          /\(checkpoints\/g\.backfill\.user_purchases%401\/purchases\/0\/, checkpoints\/g\.backfill\.user_purchases%401\/purchases\/2\/ in the store\)/,
+        )
+        assert.equal(err.context?.partitions, 'purchases/0, purchases/2')
+        return true
+      })
     }))
 
   void test('still at offset 0: a first start, a partition whose neighbour alone is committed, a scratch slot', () =>
