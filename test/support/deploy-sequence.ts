@@ -19,7 +19,8 @@ import { MemoryObjectStore } from '../../adapters/object-store/index.ts'
 import { IcebergOfflineSink } from '../../adapters/offline/iceberg/offline-sink.ts'
 import { EmbeddedOnlineStore } from '../../adapters/online-store/embedded/embedded-online-store.ts'
 import { EmbeddedSchemaRegistry } from '../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
-import { purchases } from '../../examples/features.ts'
+import { purchases, user } from '../../examples/features.ts'
+import { featureView } from '../../features/index.ts'
 import { backfillView } from '../../replay/backfill.ts'
 import type { DeadLetterSink } from '../../ports/dead-letters.ts'
 import type { OfflineSink } from '../../ports/offline.ts'
@@ -33,6 +34,20 @@ export const fastClock: Clock = { nowMs: () => Date.now(), sleep: () => new Prom
 const noLetters: DeadLetterSink = { write: async () => undefined, flush: async () => undefined }
 const GROUP = 'g'
 export const PARTITIONS = 2
+
+/** A view whose windows close on idle markers: it emits rows at an offset before its record. */
+export const shortSpend = featureView({
+  name: 'short_spend',
+  version: 1,
+  entity: user,
+  source: purchases,
+  aggregations: [{ op: 'sum', field: 'amount', windows: ['1h'] }],
+  // Long enough that every key's last row is still served at the stream's end (idle gaps span days).
+  ttl: '365d',
+  freshnessSla: '1m',
+  owner: 'test@example.com',
+  description: 'Spend over an hour',
+})
 
 /** One partition's input, in the order live reads it: a record, or an idle marker (applied at the next offset). */
 export type Item = { readonly record: SourceRecord } | { readonly markerMs: number }

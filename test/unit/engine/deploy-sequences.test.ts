@@ -11,28 +11,14 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { purchases, user, userPurchases } from '../../../examples/features.ts'
+import { userPurchases } from '../../../examples/features.ts'
 import { userBigSpends } from '../../../examples/with-new-view.ts'
-import { featureView } from '../../../features/index.ts'
 import type { FeatureViewDef } from '../../../features/types.ts'
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
-import { World, streamOf, type Deploy, type Item, type Kill } from '../../support/deploy-sequence.ts'
+import { World, shortSpend, streamOf, type Deploy, type Item, type Kill } from '../../support/deploy-sequence.ts'
 import { assertOnlineHoldsLastRows, assertSameRows, prng } from '../../support/scenario.ts'
 import type { Decoder } from '../../../schemas/decoder.ts'
 
-/** A view whose windows close on idle markers: it emits rows at an offset before its record. */
-const shortSpend = featureView({
-  name: 'short_spend',
-  version: 1,
-  entity: user,
-  source: purchases,
-  aggregations: [{ op: 'sum', field: 'amount', windows: ['1h'] }],
-  // Long enough that every key's last row is still served at the stream's end (idle gaps span days).
-  ttl: '365d',
-  freshnessSla: '1m',
-  owner: 'test@example.com',
-  description: 'Spend over an hour',
-})
 const A = userPurchases
 const B = userBigSpends
 const C = shortSpend

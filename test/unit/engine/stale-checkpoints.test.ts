@@ -17,12 +17,11 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { purchases, user, userPurchases } from '../../../examples/features.ts'
-import { featureView } from '../../../features/index.ts'
+import { userPurchases } from '../../../examples/features.ts'
 import type { FeatureViewDef } from '../../../features/types.ts'
 import { backfillGroupId } from '../../../engine/backfill-hand-off.ts'
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
-import { PARTITIONS, streamOf, type Item } from '../../support/deploy-sequence.ts'
+import { PARTITIONS, shortSpend, streamOf, type Item } from '../../support/deploy-sequence.ts'
 import {
   BackedUpStore,
   checkpointDir,
@@ -35,18 +34,6 @@ import {
 import { assertOnlineHoldsLastRows, assertSameRows, prng } from '../../support/scenario.ts'
 import type { Decoder } from '../../../schemas/decoder.ts'
 
-/** Windows that close on idle markers: rows at an offset before its record. */
-const shortSpend = featureView({
-  name: 'short_spend',
-  version: 1,
-  entity: user,
-  source: purchases,
-  aggregations: [{ op: 'sum', field: 'amount', windows: ['1h'] }],
-  ttl: '365d',
-  freshnessSla: '1m',
-  owner: 'test@example.com',
-  description: 'Spend over an hour',
-})
 const VIEWS: readonly FeatureViewDef[] = [userPurchases, shortSpend]
 
 let items: Item[][]
