@@ -23,7 +23,7 @@ import { PartitionWatch } from '../../../engine/partition-watch.ts'
 import { assignedPastDeclared, partitionCountRefused } from '../../../engine/source-partitions.ts'
 import { rekeyedSource } from '../../../engine/plan-sources.ts'
 import { createDeadLetterTopicSink } from '../../../engine/dead-letter-topic.ts'
-import { createLiveEngine } from '../../../engine/live-engine.ts'
+import { createLiveEngine, type LiveEngine } from '../../../engine/live-engine.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import type { EventLog } from '../../../ports/event-log.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
@@ -212,9 +212,12 @@ void describe('the live engine over a topic that grows', () => {
   void test('grown while it runs: the next checkpoint is refused and the engine stops; the offline tables hold only rows of records read before', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kfs-grown-'))
     const inner = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
+    // Stopped at the end whatever failed, so a failing test does not keep the process alive.
+    let running: LiveEngine | undefined
     try {
       const { log, grow } = growable(inner)
       const { engine, store, encoder } = await engineOn(dir, log)
+      running = engine
       await engine.start()
       const events = generatePurchases({ count: 1_200, users: 40, seed: 3 })
       const before = await produceEvents(log, purchases.topic, encoder, events.slice(0, 600))
@@ -222,12 +225,14 @@ void describe('the live engine over a topic that grows', () => {
       await engine.checkpointAll()
       grow(purchases.topic, 5)
       await produceEvents(log, purchases.topic, encoder, events.slice(600))
-      const failure = await engine.failed
+      await waitFor(() => engine.failure !== undefined, 'the engine stopped on the grown topic', 20_000)
+      const failure = engine.failure
       assert.ok(failure instanceof InvariantViolation, String(failure))
       assert.match(
         failure.message,
         /^topic purchases has 5 partitions, but source purchases declares 3: .*partitions were added while kfs ran/,
       )
+      running = undefined
       await assert.rejects(engine.stop(), /topic purchases has 5 partitions/)
       const expected = expectedRowsByEntity([userPurchases], purchases, before).get(userPurchases.name)!
       assertSameRows(
@@ -236,6 +241,7 @@ void describe('the live engine over a topic that grows', () => {
         'offline rows: those of records read before the growth only',
       )
     } finally {
+      await running?.stop().catch(() => undefined)
       await inner.close()
       await rm(dir, { recursive: true, force: true })
     }
@@ -244,15 +250,19 @@ void describe('the live engine over a topic that grows', () => {
   void test('an assignment holding a partition past the declared count is refused before the partition is read', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kfs-grown-'))
     const inner = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
+    // Stopped at the end whatever failed, so a failing test does not keep the process alive.
+    let running: LiveEngine | undefined
     try {
       // The topic has 4 partitions while lookups still say 3: a consumer given the new partition before the engine asked.
       await inner.createTopic(purchases.topic, 4)
       const { log, grow } = growable(inner)
       grow(purchases.topic, purchases.partitions)
       const { engine, encoder } = await engineOn(dir, log)
+      running = engine
       await produceEvents(log, purchases.topic, encoder, generatePurchases({ count: 400, users: 40, seed: 5 }))
       await engine.start().catch(() => undefined)
-      const failure = await engine.failed
+      await waitFor(() => engine.failure !== undefined, 'the engine stopped on the grown topic', 20_000)
+      const failure = engine.failure
       assert.ok(failure instanceof InvariantViolation, String(failure))
       assert.match(
         failure.message,
@@ -260,8 +270,8 @@ void describe('the live engine over a topic that grows', () => {
       )
       assert.deepEqual(await engine.positions(), {}, 'no partition of the assignment was restored')
       assert.equal(engine.stats.consumed, 0, 'no record read')
-      await engine.stop().catch(() => undefined)
     } finally {
+      await running?.stop().catch(() => undefined)
       await inner.close()
       await rm(dir, { recursive: true, force: true })
     }
