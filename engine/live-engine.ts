@@ -17,28 +17,20 @@
  * nothing buffers without bound. A checkpoint publishes only after the deliveries of the rows it
  * covers (partition-slot.ts).
  */
-import type { Clock } from '../core/clock.ts'
-import type { Logger } from '../core/logger.ts'
 import { createYielder } from '../core/event-loop.ts'
 import { retry } from '../core/retry.ts'
-import type { FeatureViewDef, SourceDef } from '../features/types.ts'
+import type { FeatureViewDef } from '../features/types.ts'
 import type { Decoder } from '../schemas/decoder.ts'
-import type { DeadLetterSink } from '../ports/dead-letters.ts'
-import type { EventLog } from '../ports/event-log.ts'
-import type { ObjectStore } from '../ports/object-store.ts'
-import type { OfflineSink } from '../ports/offline.ts'
-import type { OnlineStore } from '../ports/online-store.ts'
 import type { SourceBatch, SourceReader, StreamPartition } from '../ports/source.ts'
 import { backfillGroupId } from './backfill-hand-off.ts'
 import { CheckpointStore } from './checkpoint-store.ts'
-import { createEngineStats, type EngineStats } from './engine-stats.ts'
+import { createEngineStats } from './engine-stats.ts'
 import { createEngineCheckpoints } from './engine-checkpoints.ts'
 import { StopFailures } from './stop-failures.ts'
 import { PartitionSlot } from './partition-slot.ts'
-import type { ChainPolicy } from './state-chain.ts'
 import { createSlotDelivery } from './slot-delivery.ts'
 import { eventLogSource } from './sources/event-log-source.ts'
-import { planRekeys, planSources, type RekeyOptions, type SourcePlan } from './plan-sources.ts'
+import { planRekeys, planSources, type SourcePlan } from './plan-sources.ts'
 import { createRekeyStage, type RekeyStage } from './rekey-stage.ts'
 import { isTransactional } from '../ports/event-log-transaction.ts'
 import { createSourceTopic } from './source-topics.ts'
@@ -47,70 +39,11 @@ import { ConfigError, InvariantViolation } from '../core/errors.ts'
 import { resumeInLog } from './resume-position.ts'
 import { everyRefusedPartition, FreshStartRefusal } from './fresh-start-guard.ts'
 import { batchGapHandler, idleGapHandler } from './batch-gap.ts'
+import { PartitionWatch } from './partition-watch.ts'
+import { assignedPastDeclared } from './source-partitions.ts'
+import type { LiveEngine, LiveEngineOptions } from './live-engine-contract.ts'
 
-export interface LiveEngineOptions {
-  readonly log: EventLog
-  readonly stateStore: ObjectStore
-  readonly offline: OfflineSink
-  readonly online: OnlineStore
-  readonly deadLetters: DeadLetterSink
-  readonly decoderFor: (source: SourceDef) => Decoder
-  readonly views: readonly FeatureViewDef[]
-  readonly groupId: string
-  readonly clock: Clock
-  readonly logger: Logger
-  readonly checkpointIntervalMs?: number
-  readonly checkpointMaxRecords?: number
-  /** Rows a partition may queue for the online store while a write is in flight (delivery-queue.ts). */
-  readonly maxQueuedOnlineRows?: number
-  /** Wall-clock period of the housekeeping tick (idle markers, timed checkpoints). */
-  readonly tickMs?: number
-  /** Where a partition with no checkpoint starts, per topic (backfill hand-off); default offset 0. */
-  readonly startOffsets?: (topic: string, partition: number) => Promise<string>
-  /** Internal topics of re-keyed views: name prefix and partition count. */
-  readonly rekey?: RekeyOptions
-  /**
-   * The topic `deadLetters` writes to, if it is one of this log's topics: re-key stages then
-   * produce their dead letters inside their transactions (exactly once) instead of through the sink.
-   */
-  readonly deadLetterTopic?: string
-  /** When a checkpoint writes a full operator-state base instead of a delta (default state-chain.ts's). */
-  readonly chainPolicy?: ChainPolicy
-  /** Rejects once the group no longer holds a topic (retired: docs/semantics.md §14); asked before each checkpoint publish. */
-  readonly checkClaim?: (topic: string) => Promise<void>
-}
-
-export interface LiveEngine {
-  readonly stats: EngineStats
-  start(): Promise<void>
-  /** Checkpoints every owned partition now (tests); rejects naming the partitions whose checkpoint failed. */
-  checkpointAll(): Promise<void>
-  /** Next offset per owned `topic/partition`. */
-  positions(): Promise<Record<string, string>>
-  /** Newest partition watermark per owned `topic/partition` (−∞ before any record). */
-  watermarks(): Promise<Record<string, number>>
-  /**
-   * True when every owned partition of every consumed topic is read to its end, re-key stages
-   * included. An internal topic's end offset counts transaction markers, which no consumer sees,
-   * so its partitions count as read when their re-key stage is, the view stage is within one
-   * offset of the end, and no record reached the partition for `quietMs`.
-   */
-  isCaughtUp(quietMs: number): Promise<boolean>
-  /** The internal topics the engine fills (one per re-key stage). */
-  readonly internalTopics: readonly string[]
-  /**
-   * Stops the re-key stages and the reader (each partition's final checkpoint, at revocation),
-   * checkpoints what is still owned and flushes dead letters. Every step runs even when an earlier
-   * one failed; then it rejects, naming each partition or step that failed (stop-failures.ts), if any
-   * did: the rows after a failed final checkpoint were not published, and the next start processes
-   * them again. Resolves only after a clean stop.
-   */
-  stop(): Promise<void>
-  /** Resolves when a fatal error stops the engine; main/ exits non-zero on it. */
-  readonly failed: Promise<Error>
-  /** The fatal error, once there was one (a run that stopped cleanly afterwards still failed). */
-  readonly failure: Error | undefined
-}
+export type { LiveEngine, LiveEngineOptions }
 
 export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const { log, offline, online, deadLetters, clock } = options
@@ -131,6 +64,10 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const checkpoints = new CheckpointStore(options.stateStore, options.groupId)
   const slots = new Map<string, Promise<PartitionSlot>>()
   const stats = createEngineStats()
+  // Every topic read, re-key stages' sources first: each holds its declared partitions (source-partitions.ts).
+  const sources = [...new Map([...rekeyPlans.map((r) => r.source), ...plans.map((p) => p.source)].map((s) => [s.topic, s])).values()]
+  const partitions = new PartitionWatch({ log, sources, clock, logger })
+  let partitionsAskedAtMs = clock.nowMs()
   // Read at each cut: a caller (bench freshness) may swap the timings after the engine is made.
   const deps = {
     offline,
@@ -138,7 +75,11 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     clock,
     logger,
     ...(options.chainPolicy === undefined ? {} : { chainPolicy: options.chainPolicy }),
-    ...(options.checkClaim === undefined ? {} : { checkClaim: options.checkClaim }),
+    // Asked before each publish: the claim (§14), then the partition counts (partition-watch.ts).
+    checkClaim: async (topic: string) => {
+      await options.checkClaim?.(topic)
+      await partitions.require()
+    },
     onCut: (wallMs: number, cpuMs: number) => stats.timings.checkpointCut(wallMs, cpuMs),
   }
   const source = eventLogSource(log)
@@ -255,6 +196,10 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     // interval): the part of a checkpoint that runs on this thread then never lines up for all
     // partitions at once, which used to be the freshness tail.
     let checkpointsLeft = Math.max(1, Math.ceil((slots.size * tickMs) / intervalMs))
+    if (now - partitionsAskedAtMs >= intervalMs) {
+      partitionsAskedAtMs = now
+      void partitions.require().catch((err: unknown) => fail(err instanceof Error ? err : new Error(String(err))))
+    }
     for (const pending of [...slots.values()]) {
       const slot = await pending.catch(() => undefined)
       if (!slot) continue
@@ -297,8 +242,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       return failure
     },
     async start() {
-      for (const r of rekeyPlans) await createSourceTopic(log, r.source)
-      for (const plan of plans) await createSourceTopic(log, plan.source)
+      for (const source of sources) await createSourceTopic(log, source)
       if (isTransactional(log)) {
         rekeyStages = rekeyPlans.map((plan) =>
           createRekeyStage({
@@ -332,6 +276,12 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
             throw err
           }),
         assigned: async (assigned) => {
+          // A partition past the declared count is never read: the topic grew (source-partitions.ts).
+          const grown = await assignedPastDeclared(log, sources, assigned.map((a) => ({ topic: a.stream, partition: a.partition })))
+          if (grown !== undefined) {
+            fail(grown)
+            throw grown
+          }
           const keep = new Set(assigned.map((a) => slotKey(a.stream, a.partition)))
           for (const key of [...slots.keys()]) if (!keep.has(key)) slots.delete(key)
           for (const a of assigned) if (planByTopic.has(a.stream)) await slotFor(a.stream, a.partition)

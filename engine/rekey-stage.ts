@@ -30,7 +30,7 @@
  * being fenced after losing the topic to another member, which is the normal end of a zombie's work.
  */
 import type { Clock } from '../core/clock.ts'
-import { FeatureStoreError, InvariantViolation } from '../core/errors.ts'
+import { FeatureStoreError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Decoder } from '../schemas/decoder.ts'
 import type { LogTransaction, TransactionalEventLog } from '../ports/event-log-transaction.ts'
@@ -45,6 +45,7 @@ import { loadRowIndex, ROW_GROUPS_TOPIC_OPTIONS, RowGroupIndex, rowGroupsTopic }
 import { bundleForwards, bundleRequests } from './rekey-bundle.ts'
 import { rekeyBatchGapHandler, rekeyIdleGapHandler, resumedLane } from './rekey-deleted.ts'
 import { retry } from '../core/retry.ts'
+import { partitionCountRefused } from './source-partitions.ts'
 
 export { REKEY_HEADERS, rekeyRecords, type RekeyedBatch } from './rekey-records.ts'
 
@@ -303,10 +304,8 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
     if (!merge) return
     const keep = new Set(assigned.filter((a) => a.topic === topic).map((a) => a.partition))
     const beyond = [...keep].filter((p) => p >= merge!.partitions)
-    if (beyond.length > 0) {
-      const message = `source topic ${topic} now has more than the ${merge.partitions} partitions the re-key stage started with; it restarts to merge them all`
-      throw new InvariantViolation(message, { context: { topic, partitions: beyond.join(',') } })
-    }
+    // The topic grew while the stage ran: refused, as at every start (source-partitions.ts).
+    if (beyond.length > 0) throw partitionCountRefused(plan.source, Math.max(...beyond) + 1, { grown: true, atLeast: true })
     for (const p of [...owned.keys()]) if (!keep.has(p)) release(p)
     const taken = [...keep].filter((p) => !owned.has(p)).sort((a, b) => a - b)
     if (taken.length > 0) {

@@ -26,8 +26,9 @@ export interface SlotDeps {
   /**
    * Resolves while the engine's group still holds `topic` (its claim names the group and is not
    * retired), rejects (non-retriable) once it does not: `kfs groups retire` retired the group, or
-   * the claim was removed or taken (docs/semantics.md §14). Asked before each checkpoint publish
-   * (./claim-guard.ts); absent (backfill, replay, an engine started without claims): never asked.
+   * the claim was removed or taken (docs/semantics.md §14); the live engine also asks here whether
+   * its topics still hold their declared partitions (./partition-watch.ts). Asked before each
+   * checkpoint publish (./claim-guard.ts); absent (backfill, replay): never asked.
    */
   readonly checkClaim?: (topic: string) => Promise<void>
 }

@@ -9,6 +9,7 @@
 import type { SourceDef } from '../features/types.ts'
 import type { EventLog, TopicOptions } from '../ports/event-log.ts'
 import { isRekeyedSource } from './plan-sources.ts'
+import { requireDeclaredPartitions } from './source-partitions.ts'
 
 export const TABLE_TOPIC_COMPACT_AFTER_MS = 7 * 24 * 3_600_000
 
@@ -19,7 +20,11 @@ export function topicOptionsOf(source: SourceDef): TopicOptions | undefined {
     : undefined
 }
 
-/** Creates `source`'s topic unless it exists, with the settings its kind needs. */
-export function createSourceTopic(log: EventLog, source: SourceDef): Promise<void> {
-  return log.createTopic(source.topic, source.partitions, topicOptionsOf(source))
+/**
+ * Creates `source`'s topic unless it exists, with the settings its kind needs; an existing topic
+ * must hold the partitions the source declares (./source-partitions.ts).
+ */
+export async function createSourceTopic(log: EventLog, source: SourceDef): Promise<void> {
+  await log.createTopic(source.topic, source.partitions, topicOptionsOf(source))
+  await requireDeclaredPartitions(log, [source])
 }

@@ -4,8 +4,11 @@
  * disorder within the sources' out-of-orderness, and a few events late beyond allowed lateness.
  * The same seed always yields the same events.
  */
+/** The topics the generator writes (the example sources'). */
+export const GENERATED_TOPICS = ['clicks', 'purchases'] as const
+
 export interface GeneratedEvent {
-  readonly topic: 'clicks' | 'purchases'
+  readonly topic: (typeof GENERATED_TOPICS)[number]
   readonly event: Record<string, unknown>
 }
 

@@ -2,7 +2,7 @@
 import { FeatureStoreError } from '../../core/errors.ts'
 import type { SourceDef } from '../../features/types.ts'
 import type { DefinitionSet } from '../../registry/index.ts'
-import { generateEvents } from '../../examples/generate-events.ts'
+import { GENERATED_TOPICS, generateEvents } from '../../examples/generate-events.ts'
 import type { Encoder } from '../../schemas/encoder.ts'
 import { jsonRowMismatch, parseDebeziumLine } from '../../schemas/debezium-json.ts'
 import { invalidUtf8JoinKey, invalidUtf8KeyDetail } from '../../schemas/decoder.ts'
@@ -13,6 +13,7 @@ import { numberOption, stringOption, UsageError, type Command } from './command.
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { checkEventFile, eventJsonText, holdsLossyNumber, readEventFile, withRoundedNumbers } from './event-file.ts'
 import { createSourceTopic } from '../../engine/source-topics.ts'
+import { requireDeclaredPartitions } from '../../engine/source-partitions.ts'
 
 const BATCH = 1_000
 
@@ -28,7 +29,8 @@ envelope in Avro, whichever the source's format is.
 
 Encodes each event with its source's Avro schema (registered under <topic>-value in the schema
 registry; Confluent wire format) and publishes it keyed by the source's entity, so it lands on the
-partition Kafka's own partitioner would pick. Works on Kafka and on the embedded log alike.
+partition Kafka's own partitioner would pick. Works on Kafka and on the embedded log alike. A topic
+whose partition count is not the one its source declares is refused before anything is sent (exit 1).
 
 A --file is checked in full before the first event is sent: every line is parsed and encoded
 against the schema, and must carry the entity's join keys, each a key the engine takes (not empty,
@@ -81,6 +83,9 @@ Examples:
         return s
       }
       const log = await runtime.eventLog()
+      // Before anything is sent or registered: a topic with another partition count than its source
+      // declares would take keys where their entities' state is not (engine/source-partitions.ts).
+      await requireDeclaredPartitions(log, topicArg === undefined ? GENERATED_TOPICS.map(sourceOf) : [sourceOf(topicArg)])
       const encoders = new Map<string, Promise<Encoder>>()
       const encoderOf = (source: SourceDef): Promise<Encoder> => {
         let encoder = encoders.get(source.topic)

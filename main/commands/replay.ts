@@ -25,6 +25,7 @@ import { requireHandOverGroup } from './hand-over-group.ts'
 import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 import { isoTextOrMs } from '../../core/iso-time.ts'
 import { archiveSnapshotAsOf, type PinnedAsOf } from './replay-as-of.ts'
+import { requireDeclaredPartitions, sourcesReadBy } from '../../engine/source-partitions.ts'
 
 export const replayCommand: Command = {
   name: 'replay',
@@ -116,8 +117,12 @@ Examples:
     try {
       const { registry } = await openRegistry(ctx, { readRetry: backfillReadRetry(runtime.clock, runtime.logger) })
       const { set } = await loadFeatures(args, ctx, registry)
+      const declared = await publishedViews(set, registry, only)
+      // A backfill replays the archive partition by partition: a topic with another partition count
+      // than its source declares has split entities' events (engine/source-partitions.ts).
+      if (!reload) await requireDeclaredPartitions(await runtime.eventLogReader(), sourcesReadBy(declared))
       // A re-keyed view is backfilled from its internal topic's archive.
-      const views = (await publishedViews(set, registry, only)).map((v) => consumedView(v))
+      const views = declared.map((v) => consumedView(v))
       // --online asked for a view with no online store would be ignored: its backfill writes no online row.
       const offlineOnly = flagOption(args, 'online') ? views.filter((v) => !v.online).map((v) => v.name) : []
       if (offlineOnly.length > 0)

@@ -16,6 +16,7 @@ import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 import { listenForStop, type StopSignal } from './stop-signal.ts'
 import { consumedTopics, requireSoleLiveGroup } from './live-groups.ts'
 import { requireClaimHeld } from './topic-claims.ts'
+import { requireDeclaredPartitions, sourcesReadBy } from '../../engine/source-partitions.ts'
 
 export const DEFAULT_GROUP = 'kfs-engine'
 
@@ -40,6 +41,10 @@ and archives like any source.
 Runs on Kafka/Redis/S3 when configured (KFS_KAFKA_BROKERS, KFS_REDIS_URL, KFS_S3_BUCKET) and on
 the embedded defaults under KFS_DATA_DIR otherwise. Stops cleanly (final checkpoint) on
 SIGINT/SIGTERM; a kill at any instant loses and duplicates nothing.
+
+Every topic read must hold the partitions its source declares: one with another count is refused
+before anything is written, and one grown while the engine runs stops it (exit 1, naming the topic
+and both counts; docs/semantics.md §10).
 
 Exit codes: 0 after a clean stop; 1 when the engine failed, or when its stop could not finish
 (a partition's final checkpoint or the dead-letter flush failed: one line names them, and the next
@@ -100,6 +105,9 @@ Examples:
       const { set } = await loadFeatures(args, ctx, registry)
       const views = await publishedViews(set, registry, only)
       if (views.length === 0) throw new FeatureStoreError('NOT_FOUND', 'nothing to run: the features module defines no view')
+      // Before anything is claimed, replayed or consumed: a topic with another partition count than
+      // its source declares would split entities' state (engine/source-partitions.ts).
+      await requireDeclaredPartitions(await runtime.eventLogReader(), sourcesReadBy(views))
       // Before the backfills (they write feature tables) and the engine (the archives, the re-key
       // topics): claims the topics, so of two groups starting at once one runs (./topic-claims.ts).
       await requireSoleLiveGroup(runtime.store, groupId, consumedTopics(views), runtime.clock.nowMs())

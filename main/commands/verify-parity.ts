@@ -14,6 +14,7 @@ import { progressFor } from './progress.ts'
 import { openReadSideRuntime, readSideRetry } from './read-side.ts'
 import { isSystemError } from './router.ts'
 import { DEFAULT_GROUP } from './run.ts'
+import { requireDeclaredPartitions, sourcesReadBy } from '../../engine/source-partitions.ts'
 
 export const verifyParityCommand: Command = {
   name: 'verify-parity',
@@ -51,15 +52,14 @@ Examples:
       const { registry } = await openRegistry(ctx, { readRetry: readSideRetry(ctx, runtime) })
       const { set } = await loadFeatures(args, ctx, registry)
       // A re-keyed view is computed from its internal topic, so it is replayed from that topic's archive.
-      const views = viewsWith('offline', await publishedViews(set, registry, only), only !== undefined, 'verify').map((v) =>
-        consumedView(v),
-      )
+      const declared = viewsWith('offline', await publishedViews(set, registry, only), only !== undefined, 'verify')
+      const views = declared.map((v) => consumedView(v))
       await requireCheckpoints(runtime.store, groupId, args.values.group !== undefined)
       const results: ViewResult[] = []
       const progress = progressFor(ctx)
       for (const [i, view] of views.entries()) {
         progress.ticking(`verifying ${view.name} (${i + 1}/${views.length}): replaying its archive…`)
-        const result = await verifyView(view, groupId, runtime, registry).catch((err: unknown) => {
+        const result = await verifyView(view, declared[i]!, groupId, runtime, registry).catch((err: unknown) => {
           // One view selected: its error is the command's (message and --json error document as
           // before). Several: a view that cannot be checked must not hide the others' results, so
           // it is reported as unchecked with its reason and the next view runs. A bug still throws.
@@ -92,7 +92,16 @@ type ViewResult =
       readonly code?: string
     })
 
-async function verifyView(view: FeatureViewDef, groupId: string, runtime: Runtime, registry: Registry): Promise<ViewResult> {
+async function verifyView(
+  view: FeatureViewDef,
+  declared: FeatureViewDef,
+  groupId: string,
+  runtime: Runtime,
+  registry: Registry,
+): Promise<ViewResult> {
+  // Live and replay both split an entity whose events a topic with another partition count than
+  // declared sent to two partitions: they would agree, and prove nothing (engine/source-partitions.ts).
+  await requireDeclaredPartitions(await runtime.eventLogReader(), sourcesReadBy([declared]))
   const report = await verifyParity({
     offline: runtime.offline,
     decoder: runtime.decoderFor(view.source),
