@@ -40,7 +40,7 @@ import { resumeInLog } from './resume-position.ts'
 import { everyRefusedPartition, FreshStartRefusal } from './fresh-start-guard.ts'
 import { batchGapHandler, idleGapHandler } from './batch-gap.ts'
 import { PartitionWatch } from './partition-watch.ts'
-import { assignedPastDeclared } from './source-partitions.ts'
+import { assignedPastDeclared, sourcesReadBy } from './source-partitions.ts'
 import type { LiveEngine, LiveEngineOptions } from './live-engine-contract.ts'
 
 export type { LiveEngine, LiveEngineOptions }
@@ -64,8 +64,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const checkpoints = new CheckpointStore(options.stateStore, options.groupId)
   const slots = new Map<string, Promise<PartitionSlot>>()
   const stats = createEngineStats()
-  // Every topic read, re-key stages' sources first: each holds its declared partitions (source-partitions.ts).
-  const sources = [...new Map([...rekeyPlans.map((r) => r.source), ...plans.map((p) => p.source)].map((s) => [s.topic, s])).values()]
+  // Every topic read: each holds its declared partitions (source-partitions.ts).
+  const sources = sourcesReadBy(options.views, options.rekey)
   const partitions = new PartitionWatch({ log, sources, clock, logger })
   let partitionsAskedAtMs = clock.nowMs()
   // Read at each cut: a caller (bench freshness) may swap the timings after the engine is made.

@@ -14,7 +14,7 @@
 import { InvariantViolation, SourceError } from '../core/errors.ts'
 import type { FeatureViewDef, SourceDef } from '../features/types.ts'
 import type { EventLog } from '../ports/event-log.ts'
-import { isRekeyedSource, planRekeys, planSources } from './plan-sources.ts'
+import { isRekeyedSource, planRekeys, planSources, type RekeyOptions } from './plan-sources.ts'
 
 /** How a count was found: `grown` while kfs ran (the topic passed at its start); `atLeast` when only an assignment told it. */
 export interface PartitionCountFinding {
@@ -84,10 +84,13 @@ export async function requireDeclaredPartitions(
   }
 }
 
-/** The sources whose topics running `views` reads: each view's as consumed, and the declared source of each re-keyed one; one per topic. */
-export function sourcesReadBy(views: readonly FeatureViewDef[]): SourceDef[] {
+/**
+ * The sources whose topics running `views` reads, re-key stages' sources first: each view's as
+ * consumed, and the declared source of each re-keyed one; one per topic.
+ */
+export function sourcesReadBy(views: readonly FeatureViewDef[], rekey?: RekeyOptions): SourceDef[] {
   const byTopic = new Map<string, SourceDef>()
-  for (const source of [...planRekeys(views).map((r) => r.source), ...planSources(views).map((p) => p.source)])
+  for (const source of [...planRekeys(views, rekey).map((r) => r.source), ...planSources(views, rekey).map((p) => p.source)])
     byTopic.set(source.topic, source)
   return [...byTopic.values()]
 }

@@ -15,6 +15,8 @@ import type { FeatureViewDef } from '../../features/types.ts'
 import { backfillGroupId } from '../../engine/backfill-hand-off.ts'
 import { CheckpointStore } from '../../engine/checkpoint-store.ts'
 import { PartitionSlot, type SlotOutput } from '../../engine/partition-slot.ts'
+import type { SlotOptions } from '../../engine/slot-contract.ts'
+import type { ObjectStore } from '../../ports/object-store.ts'
 import { MemoryObjectStore } from '../../adapters/object-store/index.ts'
 import { IcebergOfflineSink } from '../../adapters/offline/iceberg/offline-sink.ts'
 import { EmbeddedOnlineStore } from '../../adapters/online-store/embedded/embedded-online-store.ts'
@@ -32,8 +34,21 @@ import { generatePurchases, prng } from './scenario.ts'
 /** Retries back off by a turn of the event loop, not seconds. */
 export const fastClock: Clock = { nowMs: () => Date.now(), sleep: () => new Promise((resolve) => setImmediate(resolve)) }
 const noLetters: DeadLetterSink = { write: async () => undefined, flush: async () => undefined }
-const GROUP = 'g'
+export const GROUP = 'g'
 export const PARTITIONS = 2
+
+/** A live slot's options for partition `p` of purchases, its views' backfills in `store` under GROUP. */
+export function liveSlotOptions(store: ObjectStore, decoder: Decoder, p: number, views: readonly FeatureViewDef[]): SlotOptions {
+  return {
+    topic: purchases.topic,
+    partition: p,
+    source: purchases,
+    views,
+    decoder,
+    archive: true,
+    backfillCheckpoints: (view) => new CheckpointStore(store, backfillGroupId(GROUP, view)),
+  }
+}
 
 /** A view whose windows close on idle markers: it emits rows at an offset before its record. */
 export const shortSpend = featureView({
@@ -172,18 +187,12 @@ export class World {
     end: number,
     killAfter: number,
   ): Promise<{ processed: number; killed: boolean }> {
-    const slot = await PartitionSlot.restore(
-      {
-        topic: purchases.topic,
-        partition: p,
-        source: purchases,
-        views,
-        decoder: this.decoder,
-        archive: true,
-        backfillCheckpoints: (view) => new CheckpointStore(this.store, backfillGroupId(GROUP, view)),
-      },
-      { offline, checkpoints: this.checkpoints, clock: fastClock, logger: silentLogger },
-    )
+    const slot = await PartitionSlot.restore(liveSlotOptions(this.store, this.decoder, p, views), {
+      offline,
+      checkpoints: this.checkpoints,
+      clock: fastClock,
+      logger: silentLogger,
+    })
     const items = this.items[p]!
     let at = this.#resume[p]!
     const expected = items.slice(0, at).filter((i) => 'record' in i).length

@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict'
 import { silentLogger } from '../../core/logger.ts'
 import type { FeatureRow, FeatureViewDef } from '../../features/types.ts'
-import { backfillGroupId } from '../../engine/backfill-hand-off.ts'
 import { CheckpointStore } from '../../engine/checkpoint-store.ts'
 import { PartitionSlot, type SlotOutput } from '../../engine/partition-slot.ts'
 import { MemoryObjectStore } from '../../adapters/object-store/index.ts'
@@ -22,9 +21,10 @@ import type { ListedObject, ObjectStore } from '../../ports/object-store.ts'
 import type { ArchiveRow, OfflineSink } from '../../ports/offline.ts'
 import type { OnlineStore } from '../../ports/online-store.ts'
 import type { Decoder } from '../../schemas/decoder.ts'
-import { fastClock, PARTITIONS, type Item } from './deploy-sequence.ts'
+import { fastClock, GROUP, liveSlotOptions, PARTITIONS, type Item } from './deploy-sequence.ts'
 
-export const GROUP = 'g'
+export { GROUP }
+
 const CKPT = /^(checkpoints\/[^/]+\/[^/]+\/\d+\/)ckpt-(\d+)\.json$/
 
 /** The objects under one checkpoint directory, as they were right after a publish. */
@@ -146,18 +146,12 @@ export class Line {
   ): Promise<void> {
     let armed = false
     const offline = this.#dyingSink(options.dieAtCommit, () => armed)
-    const slot = await PartitionSlot.restore(
-      {
-        topic: purchases.topic,
-        partition: p,
-        source: purchases,
-        views,
-        decoder: this.decoder,
-        archive: true,
-        backfillCheckpoints: (view) => new CheckpointStore(this.store, backfillGroupId(GROUP, view)),
-      },
-      { offline, checkpoints: new CheckpointStore(this.store, GROUP), clock: fastClock, logger: silentLogger },
-    )
+    const slot = await PartitionSlot.restore(liveSlotOptions(this.store, this.decoder, p, views), {
+      offline,
+      checkpoints: new CheckpointStore(this.store, GROUP),
+      clock: fastClock,
+      logger: silentLogger,
+    })
     await this.#deliver(views, await slot.catchUp(Date.now()))
     const items = this.items[p]!
     let at = this.#resumeAt(p, slot)
