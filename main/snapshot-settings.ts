@@ -3,20 +3,29 @@
  * beside main/config.ts: which snapshots expiry keeps, and how old an unnamed file must be before
  * the orphan-file clean-up deletes it.
  */
+import { ConfigError } from '../core/errors.ts'
 import { DEFAULT_ORPHAN_MIN_AGE_MS } from '../ports/offline-compaction.ts'
 import type { ConfigSource } from './config-source.ts'
 
 /** A day: any read started on a snapshot while it was current (a backfill, a training set's build) finishes. */
 export const DEFAULT_SNAPSHOT_RETENTION_MS = 86_400_000
 export const DEFAULT_SNAPSHOT_MIN_KEEP = 100
+/**
+ * Young snapshots beyond the newest 2,000 go too: each partition commits its own snapshot a
+ * checkpoint, so a day of them is partitions × 8,640 at 10 s checkpoints, and every commit
+ * rewrites the metadata listing them all (~1 kB and ~22 µs of serializing each: 4 partitions,
+ * 37 MB and ~0.8 s a commit; docs/semantics.md §23). 2,000 keep a commit near 2 MB and 50 ms.
+ */
+export const DEFAULT_SNAPSHOT_MAX_KEEP = 2_000
 
 export interface SnapshotSettings {
   /**
    * The snapshots expiry (`kfs compact`, the engine every 100 commits) keeps beside the current one
-   * and training sets' pins: superseded less than `maxAgeMs` ago (KFS_SNAPSHOT_RETENTION_MS, 1 day;
-   * ~8,640 snapshots, ~8 MB a table at 10 s checkpoints) and the newest `minSnapshots` (100).
+   * and training sets' pins: superseded less than `maxAgeMs` ago (KFS_SNAPSHOT_RETENTION_MS, 1 day)
+   * among the newest `maxSnapshots` (KFS_SNAPSHOT_MAX_KEEP, 2,000), and the newest `minSnapshots`
+   * (KFS_SNAPSHOT_MIN_KEEP, 100).
    */
-  readonly snapshotRetention: { readonly maxAgeMs: number; readonly minSnapshots: number }
+  readonly snapshotRetention: { readonly maxAgeMs: number; readonly minSnapshots: number; readonly maxSnapshots: number }
   /**
    * `kfs compact --remove-orphans` deletes only unnamed files last written longer ago than this
    * (KFS_ORPHAN_MIN_AGE_MS, 3 days as Iceberg's): a younger one may be a commit's in flight.
@@ -25,10 +34,19 @@ export interface SnapshotSettings {
 }
 
 export function snapshotSettings(source: ConfigSource): SnapshotSettings {
+  const minSnapshots = source.positiveInt('KFS_SNAPSHOT_MIN_KEEP') ?? DEFAULT_SNAPSHOT_MIN_KEEP
+  const maxSnapshots = source.positiveInt('KFS_SNAPSHOT_MAX_KEEP') ?? Math.max(DEFAULT_SNAPSHOT_MAX_KEEP, minSnapshots)
+  if (maxSnapshots < minSnapshots) {
+    throw new ConfigError(
+      `KFS_SNAPSHOT_MAX_KEEP (${maxSnapshots}) must be at least KFS_SNAPSHOT_MIN_KEEP (${minSnapshots}): the newest KFS_SNAPSHOT_MIN_KEEP snapshots are always kept; raise it or unset it`,
+      { context: { variable: 'KFS_SNAPSHOT_MAX_KEEP' } },
+    )
+  }
   return {
     snapshotRetention: {
       maxAgeMs: source.ageMs('KFS_SNAPSHOT_RETENTION_MS') ?? DEFAULT_SNAPSHOT_RETENTION_MS,
-      minSnapshots: source.positiveInt('KFS_SNAPSHOT_MIN_KEEP') ?? DEFAULT_SNAPSHOT_MIN_KEEP,
+      minSnapshots,
+      maxSnapshots,
     },
     orphanMinAgeMs: source.ageMs('KFS_ORPHAN_MIN_AGE_MS') ?? DEFAULT_ORPHAN_MIN_AGE_MS,
   }

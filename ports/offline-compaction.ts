@@ -27,12 +27,18 @@ export interface CompactionSummary {
 
 /**
  * Which snapshots of a table snapshot expiry keeps (docs/semantics.md, snapshot expiry): the
- * current one; those superseded less than `maxAgeMs` ago; the newest `minSnapshots`; and `keep`
- * (decimal ids: the snapshots recorded training sets pinned).
+ * current one; those superseded less than `maxAgeMs` ago, up to the newest `maxSnapshots`; the
+ * newest `minSnapshots`; and `keep` (decimal ids: the snapshots recorded training sets pinned).
  */
 export interface SnapshotRetention {
   readonly maxAgeMs: number
   readonly minSnapshots: number
+  /**
+   * Snapshots younger than `maxAgeMs` are kept only among the newest this many (absent: all of
+   * them). Every partition of a topic commits its own snapshot at each checkpoint, so an age alone
+   * keeps partitions × a day of checkpoints — and every commit rewrites them all.
+   */
+  readonly maxSnapshots?: number
   readonly keep?: ReadonlySet<string>
 }
 

@@ -27,8 +27,8 @@ schedule; a --views name that is not an offline view of the module exits 2.
 
 Then expires old snapshots of each view's table and of its source topic's archive: every
 checkpoint commits one, and the table metadata every commit rewrites holds them all. Kept: the
-current snapshot, those superseded less than KFS_SNAPSHOT_RETENTION_MS ago (1 day), the newest
-KFS_SNAPSHOT_MIN_KEEP (100), and every snapshot a recorded training set pinned (so it rebuilds).
+current snapshot, those superseded less than KFS_SNAPSHOT_RETENTION_MS ago (1 day) among the newest
+KFS_SNAPSHOT_MAX_KEEP (2,000), the newest KFS_SNAPSHOT_MIN_KEEP (100), and every snapshot a recorded training set pinned (so it rebuilds).
 Files only expired snapshots named are deleted after the commit; a time-travel read of an expired
 snapshot fails naming it. (kfs run also expires by itself, every 100 commits of a table.)
 

@@ -5,8 +5,9 @@
  *
  * What stays (snapshotsToKeep): the current snapshot and every ref's; each snapshot that stopped
  * being current less than `maxAgeMs` ago (a read started on it while it was current — a backfill,
- * a verify-parity, a training set being built — finishes); the newest `minSnapshots`; and the ids
- * in `keep` (the snapshots recorded training sets pinned, so they rebuild).
+ * a verify-parity, a training set being built — finishes), if it is among the newest
+ * `maxSnapshots`; the newest `minSnapshots`; and the ids in `keep` (the snapshots recorded training
+ * sets pinned, so they rebuild).
  *
  * How: one metadata commit through the tables' only commit path (commitMetadata), rebuilt on the
  * fresh base when another writer commits first, so no concurrent commit is lost. The snapshot
@@ -54,12 +55,13 @@ const bySequence = (a: Snapshot, b: Snapshot): number => a['sequence-number'] - 
 /** The ids of `meta`'s snapshots that `retention` keeps at `nowMs`. */
 export function snapshotsToKeep(meta: TableMetadata, retention: SnapshotRetention, nowMs: number): Set<bigint> {
   const ordered = [...meta.snapshots].sort(bySequence)
+  const maxSnapshots = retention.maxSnapshots ?? Infinity
   const kept = new Set<bigint>()
   if (meta['current-snapshot-id'] >= 0n) kept.add(meta['current-snapshot-id'])
   for (const ref of Object.values(meta.refs)) kept.add(ref['snapshot-id'])
   ordered.forEach((s, i) => {
     const supersededAt = ordered[i + 1]?.['timestamp-ms']
-    const young = supersededAt === undefined || supersededAt >= nowMs - retention.maxAgeMs
+    const young = (supersededAt === undefined || supersededAt >= nowMs - retention.maxAgeMs) && i >= ordered.length - maxSnapshots
     if (young || i >= ordered.length - retention.minSnapshots || retention.keep?.has(String(s['snapshot-id'])) === true)
       kept.add(s['snapshot-id'])
   })

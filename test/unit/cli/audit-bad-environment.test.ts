@@ -130,6 +130,10 @@ const SETTINGS: readonly BadSetting[] = [
   ...bad('KFS_CHECKPOINT_MAX_RECORDS', counts),
   ...bad('KFS_SNAPSHOT_RETENTION_MS', [...durations, '99999999999999999999']),
   ...bad('KFS_SNAPSHOT_MIN_KEEP', counts),
+  ...bad('KFS_SNAPSHOT_MAX_KEEP', counts),
+  // Fewer than the newest snapshots always kept (KFS_SNAPSHOT_MIN_KEEP, 100 unless set).
+  ...bad('KFS_SNAPSHOT_MAX_KEEP', ['99', '1']),
+  ...bad('KFS_SNAPSHOT_MAX_KEEP', ['500'], { with: { KFS_SNAPSHOT_MIN_KEEP: '600' } }),
   ...bad('KFS_ORPHAN_MIN_AGE_MS', [...durations, '99999999999999999999']),
   ...bad('KFS_PARQUET_WORKER', ['2', 'maybe', 'off']),
   ...bad('KFS_FEATURES', ['/no/such/features.ts', 'no/such/folder', 'README.md', '/etc', PIPE], { args: ['apply', '--json'] }),

@@ -76,3 +76,29 @@ void test('kfs compact --no-expire keeps every snapshot', async () => {
   assert.equal((await sink.snapshots(featureTable)).length, before + 1, 'one replace snapshot more, none gone')
   assert.equal((await sink.snapshots(sink.tableId(ARCHIVE))).length, archiveBefore)
 })
+
+void test('kfs compact under a one-day retention keeps only the newest KFS_SNAPSHOT_MAX_KEEP young snapshots (and a pin)', async () => {
+  const { storage, sink } = await storeOfBaseline()
+  const featureTable = sink.tableId(FEATURE)
+  const before = await sink.snapshots(featureTable)
+  assert.ok(before.length > 4, `${before.length} feature snapshots to start with`)
+  const pinned = before[0]!.snapshotId
+  const pinnedRows = await userPurchasesRows(storage, pinned)
+  const record = {
+    id: '00000000000000ab',
+    views: [{ name: userPurchases.name, version: userPurchases.version, hash: 'h', table: featureTable, snapshotId: pinned }],
+  }
+  await storage.put(trainingSetKeys.record(record.id), new TextEncoder().encode(JSON.stringify(record)))
+  // Every snapshot here is minutes old: the age alone keeps them all.
+  const run = await compactBaseline(baseline, storage, [], {
+    KFS_SNAPSHOT_RETENTION_MS: '1d',
+    KFS_SNAPSHOT_MIN_KEEP: '1',
+    KFS_SNAPSHOT_MAX_KEEP: '2',
+  })
+  assert.equal(run.code, 0, run.stderr)
+  const after = (await sink.snapshots(featureTable)).map((s) => s.snapshotId)
+  // The compaction's replace snapshot and its parent (the newest two), and the pin.
+  assert.deepEqual(after, [pinned, before.at(-1)!.snapshotId, after.at(-1)!])
+  assert.equal(await userPurchasesRows(storage, pinned), pinnedRows)
+  assert.ok((await sink.snapshots(sink.tableId(ARCHIVE))).length <= 2, 'the archive keeps the newest two')
+})
