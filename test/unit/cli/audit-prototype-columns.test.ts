@@ -110,6 +110,49 @@ void describe('columns named like a member of every JavaScript object', () => {
   })
 })
 
+void describe('event fields named like a member of every JavaScript object', () => {
+  void test('kfs produce --file: an event that leaves such a field out is sent with its default; one that gives it, with its value', async () => {
+    const schema: AvroRecordSchema = {
+      type: 'record',
+      name: 'OddEvent',
+      fields: [
+        { name: 'user_id', type: 'string' },
+        { name: 'ts', type: 'long' },
+        ...NAMES.map((name) => ({ name, type: ['null', 'double'], default: null })),
+      ],
+    }
+    const module = join(dir, 'odd-events.ts')
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
+    writeFileSync(
+      module,
+      `import { entity, source } from '${repo}features/index.ts'
+export const user = entity({ name: 'user', joinKeys: ['user_id'] })
+export const odd_events = source({ name: 'odd_events', topic: 'odd_events', schema: ${JSON.stringify(schema)}, eventTimeField: 'ts', keyedBy: user })
+`,
+    )
+    const given = Object.fromEntries(NAMES.map((n, i) => [n, i + 0.5]))
+    const events = [
+      { user_id: 'u1', ts: T },
+      { user_id: 'u2', ts: T, ...given },
+    ]
+    writeFileSync(join(dir, 'odd-events.ndjson'), events.map((e) => JSON.stringify(e)).join('\n') + '\n')
+    const dataDir = join(dir, 'data-events')
+    const r = await runKfsInProcess(
+      ['produce', '--topic', 'odd_events', '--file', join(dir, 'odd-events.ndjson'), '--features', module],
+      dataDir,
+    )
+    assert.equal(r.code, 0, r.stderr)
+    const sent = (await loggedEnvelopes(dataDir, { topic: 'odd_events', schema })).map(
+      ({ envelope }) => envelope as unknown as Record<string, unknown>,
+    )
+    const byUser = new Map(sent.map((e) => [e.user_id, e]))
+    for (const name of NAMES) {
+      assert.equal(byUser.get('u1')?.[name], null, `left out: ${name}`)
+      assert.equal(byUser.get('u2')?.[name], given[name], `given: ${name}`)
+    }
+  })
+})
+
 void describe('a field named __proto__', () => {
   const withField = (field: object): AvroRecordSchema => ({
     type: 'record',
