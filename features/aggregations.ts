@@ -26,7 +26,7 @@ import { AGGREGATIONS, aggregationContract, type CatalogOp, type CatalogParams }
 import { paramMembers, type AggregationContract, type ParamValue } from '../operators/aggregators/contract.ts'
 import { didYouMean, type AvroField, type FieldKind } from './avro-fields.ts'
 import type { AggregationDef, FeatureDef } from './types.ts'
-import { checkDuration, checkName } from './validate.ts'
+import { checkDuration, checkName, shown } from './validate.ts'
 
 export type WindowSpec = Duration | 'lifetime'
 
@@ -98,9 +98,9 @@ export function expandAggregations(
     const op: unknown = spec?.op
     const contract = typeof op === 'string' ? aggregationContract(op) : undefined
     if (contract === undefined) {
-      throw new DefinitionError(`${where}: aggregation #${index + 1} has op ${JSON.stringify(op)}; use one of ${AGGREGATIONS.map((c) => c.op).join(', ')}`)
+      throw new DefinitionError(`${where}: aggregation #${index + 1} has op ${shown(op)}; use one of ${AGGREGATIONS.map((c) => c.op).join(', ')}`)
     }
-    const label = `aggregation ${contract.op}${spec.field === undefined ? '' : ` on field '${spec.field}'`}`
+    const label = `aggregation ${contract.op}${spec.field === undefined ? '' : ` on field ${typeof spec.field === 'string' ? `'${spec.field}'` : shown(spec.field)}`}`
     const field = checkField(contract, spec.field, fields, `${where}: ${label}`, fieldsWhere)
     const params = checkParams(contract, spec, `${where}: ${label}`)
 
@@ -175,7 +175,7 @@ function checkField(contract: AggregationContract, name: string | undefined, fie
   const field = fields.find((f) => f.name === name)
   if (field === undefined) {
     const names = fields.map((f) => f.name)
-    throw new DefinitionError(`${where} — no such field in ${fieldsWhere}.${didYouMean(String(name), names)} Fields: ${names.join(', ')}`)
+    throw new DefinitionError(`${where} — no such field in ${fieldsWhere}.${(typeof name === 'string' ? didYouMean(name, names) : '')} Fields: ${names.join(', ')}`)
   }
   if (contract.fields === 'numeric' && field.kind !== 'long' && field.kind !== 'double') {
     throw new DefinitionError(`${where} — ${op} needs a numeric field (int, long, float, double); '${field.name}' is ${field.kind}. Map it to a number first or use count/approx_distinct/last`)

@@ -90,6 +90,11 @@ export function recordFields(schema: AvroRecordSchema, where: string): AvroField
   }
   const notData = jsonDataProblem(schema)
   if (notData !== undefined) throw new DefinitionError(`${where}: the Avro schema must be JSON data: ${notData}`)
+  const unreadable = prototypeFieldRecord(schema)
+  if (unreadable !== undefined)
+    throw new DefinitionError(
+      `${where}: Avro record ${unreadable} has a field named '__proto__', which a JavaScript object cannot hold as a field (its value would be lost on every record); rename it`,
+    )
   const fields: AvroField[] = []
   const seen = new Set<string>()
   for (const raw of schema.fields) {
@@ -102,6 +107,29 @@ export function recordFields(schema: AvroRecordSchema, where: string): AvroField
     fields.push({ name: f.name, ...kindOf(f.type) })
   }
   return fields
+}
+
+/**
+ * The name of a record, anywhere in the schema, with a field named `__proto__`: decoded records
+ * and table rows are plain objects, where an assignment of that name sets the prototype instead
+ * (avsc's decoded record drops it too). Every other name, `constructor` included, is a field.
+ */
+function prototypeFieldRecord(node: unknown): string | undefined {
+  if (Array.isArray(node)) {
+    for (const item of node) {
+      const found = prototypeFieldRecord(item)
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  if (node === null || typeof node !== 'object') return undefined
+  const { fields, name } = node as { fields?: unknown; name?: unknown }
+  if (Array.isArray(fields) && fields.some((f) => (f as { name?: unknown } | null)?.name === '__proto__')) return String(name)
+  for (const value of Object.values(node)) {
+    const found = prototypeFieldRecord(value)
+    if (found !== undefined) return found
+  }
+  return undefined
 }
 
 /** Levenshtein distance, for "did you mean" hints in definition errors. */

@@ -4,11 +4,34 @@ import { DefinitionError } from '../core/errors.ts'
 
 const NAME = /^[a-z][a-z0-9_]*$/
 
+/**
+ * A value a definition gave, for its error message: as JSON when it is JSON data, else what it is.
+ * Never throws: JSON.stringify throws on a bigint (`partitions: 4n`), so the message meant to name
+ * the mistake was replaced by "Do not know how to serialize a BigInt".
+ */
+export function shown(value: unknown): string {
+  switch (typeof value) {
+    case 'bigint':
+      return `${value}n (a bigint)`
+    case 'symbol':
+      return 'a symbol'
+    case 'function':
+      return 'a function'
+    case 'undefined':
+      return 'undefined'
+  }
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return Array.isArray(value) ? 'an array that is not JSON data' : 'an object that is not JSON data'
+  }
+}
+
 /** Names end up in Redis keys, Iceberg table names, topic names and feature refs, so keep them plain. */
 export function checkName(value: unknown, what: string): string {
   if (typeof value !== 'string' || !NAME.test(value) || value.length > 100) {
     throw new DefinitionError(
-      `${what}: name ${JSON.stringify(value)} is not valid; use lower_snake_case starting with a letter (e.g. 'user_clicks'), at most 100 characters`,
+      `${what}: name ${shown(value)} is not valid; use lower_snake_case starting with a letter (e.g. 'user_clicks'), at most 100 characters`,
     )
   }
   return value
@@ -22,8 +45,8 @@ export function checkDuration(value: unknown, where: string, what: string, optio
   } catch (err: unknown) {
     throw new DefinitionError(
       err instanceof DurationTooLongError
-        ? `${where}: ${what} ${JSON.stringify(value)} is longer than a whole number of milliseconds can hold (2^53 ms, about 285,000 years)`
-        : `${where}: ${what} ${JSON.stringify(value)} is not a duration; write e.g. '500ms', '30s', '5m', '1h', '7d'`,
+        ? `${where}: ${what} ${shown(value)} is longer than a whole number of milliseconds can hold (2^53 ms, about 285,000 years)`
+        : `${where}: ${what} ${shown(value)} is not a duration; write e.g. '500ms', '30s', '5m', '1h', '7d'`,
       { cause: err },
     )
   }

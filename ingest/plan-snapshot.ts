@@ -22,6 +22,7 @@
  * is asked for, so `kfs ingest` encodes and produces chunk by chunk.
  */
 import { SchemaError } from '../core/errors.ts'
+import { ownValue } from '../core/own-property.ts'
 import type { ChangeEnvelope } from '../features/change-envelope.ts'
 import type { TableColumn, TableColumnBatch, TableRow } from '../ports/table-snapshots.ts'
 import { orderByTimeThenKey } from './append-order.ts'
@@ -197,7 +198,9 @@ export class SnapshotPlanner {
     const list = Array.isArray(rows) ? (rows as readonly TableRow[]) : [...rows]
     const { columns, primaryKey, rowTimeField } = this.#input
     const byName: Record<string, unknown[]> = {}
-    for (const name of [...columns.map((c) => c.name), ...primaryKey, rowTimeField]) byName[name] ??= list.map((row) => row[name])
+    // Own lookups: a column named `constructor` or `toString` is not the one every object inherits.
+    for (const name of [...columns.map((c) => c.name), ...primaryKey, rowTimeField])
+      if (!Object.hasOwn(byName, name)) byName[name] = list.map((row) => ownValue(row, name))
     this.addColumns({ numRows: list.length, columns: byName })
   }
 
@@ -205,7 +208,7 @@ export class SnapshotPlanner {
     const { columns, primaryKey, rowTimeField } = this.#input
     const slots = this.#slots
     const n = batch.numRows
-    const valuesOf = (name: string): ArrayLike<unknown> => batch.columns[name] ?? NO_VALUES
+    const valuesOf = (name: string): ArrayLike<unknown> => ownValue(batch.columns, name) ?? NO_VALUES
     const declared = columns.map((c) => avroValues(c, valuesOf(c.name), n))
     const bad = firstBadColumns(columns, declared, n)
     const oversize = oversizeRows(columns, declared, n, (r) => bad[r]! < 0)

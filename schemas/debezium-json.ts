@@ -27,6 +27,7 @@ import { CHANGE_TIME_FIELD } from '../features/change-envelope.ts'
 import type { AvroRecordSchema } from '../features/types.ts'
 import { parseJsonNumbersExact, LossyNumber } from './json-number-literals.ts'
 import { isJsonObject } from '../core/json-object.ts'
+import { ownValue } from '../core/own-property.ts'
 import { duplicateName } from '../core/json-duplicate-names.ts'
 import { imageLogic, type ImageLogic } from './debezium-logical.ts'
 
@@ -224,7 +225,7 @@ function compileRecord(type: Record<string, unknown>, names: Named, namespace: s
     const out: Record<string, unknown> = {}
     for (const field of fields) {
       const at = `${path}.${field.name}`
-      const value = v[field.name]
+      const value = ownValue(v, field.name)
       if (value === undefined) {
         if (field.fallback === undefined) return mismatch(`${at} is missing (the row schema requires it)`)
         out[field.name] = structuredClone(field.fallback.value)

@@ -10,6 +10,7 @@
  */
 import type { AvroRecordSchema } from '../features/types.ts'
 import { isJsonObject } from '../core/json-object.ts'
+import { ownValue } from '../core/own-property.ts'
 import { connectLogical, describeLogical, logicalOf, LogicalOverflow, pairLogical, type Logical } from './logical-types.ts'
 
 /** Connect's types as the Avro types a column of them is written as. */
@@ -44,7 +45,7 @@ export function imageLogic(rowSchema: AvroRecordSchema): ImageLogic {
     for (const written of connectColumns(wrapperSchema, part)) {
       const column = columns.get(written.field)
       if (column === undefined || !(written.field in image)) continue
-      const writerType = AVRO_OF_CONNECT[written.type] ?? written.type
+      const writerType = ownValue(AVRO_OF_CONNECT, written.type) ?? written.type
       const writer = writerLogical(written, writerType)
       const pairing = pairLogical(writer, writerType, column.logical, column.type)
       const at = `${part}.${written.field}`

@@ -12,7 +12,7 @@
 import type { Type } from 'avsc'
 import { SchemaError } from '../core/errors.ts'
 import { frame } from './codec.ts'
-import { createFastType, createWideType } from './avro-type.ts'
+import { createFastType, createWideType, parseSchema } from './avro-type.ts'
 import type { AvroSchema, SchemaRegistry } from '../ports/schema-registry.ts'
 
 export interface Encoder {
@@ -24,9 +24,11 @@ export async function createEncoder(options: { registry: SchemaRegistry; subject
   const type: Type = createWideType(options.schema)
   const fast: Type = createFastType(options.schema)
   const schemaId = await options.registry.register(options.subject, options.schema)
+  const inherited = inheritedFieldNames(options.schema)
   return {
     schemaId,
-    encode(event) {
+    encode(given) {
+      const event = inherited.length === 0 ? given : withoutInherited(given, inherited)
       if (fast.isValid(event)) return frame(schemaId, fast.toBuffer(event))
       const badPaths: string[] = []
       if (!type.isValid(event, { errorHook: (path: string[]) => badPaths.push(path.join('.') || '(root)') })) {
@@ -37,4 +39,24 @@ export async function createEncoder(options: { registry: SchemaRegistry; subject
       return frame(schemaId, type.toBuffer(event))
     },
   }
+}
+
+/**
+ * Top-level fields named like a member of every object (`valueOf`, `constructor`): avsc reads an
+ * event's fields by name, so an event that leaves such a field out (its default meant) handed avsc
+ * the inherited function, and a valid event was refused naming the field.
+ */
+function inheritedFieldNames(schema: AvroSchema): readonly string[] {
+  const parsed = parseSchema(schema) as { fields?: unknown }
+  if (!Array.isArray(parsed.fields)) return []
+  const names = parsed.fields.map((f) => (f as { name?: unknown } | null)?.name)
+  return names.filter((n): n is string => typeof n === 'string' && n in Object.prototype)
+}
+
+/** The event with each such field it does not hold itself made its own, undefined: left out. */
+function withoutInherited(event: unknown, names: readonly string[]): unknown {
+  if (event === null || typeof event !== 'object' || names.every((n) => Object.hasOwn(event, n))) return event
+  const own: Record<string, unknown> = { ...(event as Record<string, unknown>) }
+  for (const n of names) if (!Object.hasOwn(own, n)) Object.defineProperty(own, n, { value: undefined, enumerable: true, writable: true, configurable: true })
+  return own
 }

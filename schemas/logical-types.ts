@@ -15,6 +15,7 @@
  * parameters; any other (unknown names, a decimal whose scale exceeds its precision) is ignored,
  * as the spec tells readers to do.
  */
+import { ownValue } from '../core/own-property.ts'
 
 export interface Logical {
   readonly name: string
@@ -106,9 +107,9 @@ export function withConnectMarks(node: unknown): unknown {
 /** The logical type a Connect semantic type on `type` (int, long, string) stands for, if any. */
 export function connectLogical(connectName: unknown, type: string): Logical | undefined {
   if (typeof connectName !== 'string') return undefined
-  const l = CONNECT_LOGICAL[connectName]
+  const l = ownValue(CONNECT_LOGICAL, connectName)
   if (l === undefined) return undefined
-  const on = l.name === 'time-nanos' ? ['long'] : (ON[l.name] ?? [])
+  const on = l.name === 'time-nanos' ? ['long'] : (ownValue(ON, l.name) ?? [])
   return on.includes(type) ? l : undefined
 }
 
@@ -128,7 +129,7 @@ export function logicalOf(node: unknown): Logical | undefined {
   if (typeof type !== 'string') return undefined
   if (typeof logicalType !== 'string' || logicalType === CONNECT_MARK)
     return connectLogical((node as Record<string, unknown>)['connect.name'], type)
-  if (!(ON[logicalType] ?? []).includes(type)) return undefined
+  if (!(ownValue(ON, logicalType) ?? []).includes(type)) return undefined
   if (logicalType === 'uuid' && type === 'fixed' && size !== 16) return undefined
   if (logicalType === 'duration' && size !== 12) return undefined
   if (logicalType !== 'decimal') return { name: logicalType }
@@ -183,8 +184,8 @@ export function pairLogical(
       `a plain ${readerType} is read as epoch milliseconds, not as the writer's ${was}: declare the logical type in the source schema`,
     )
   }
-  const w = CLOCK[writer.name]
-  const r = CLOCK[reader.name]
+  const w = ownValue(CLOCK, writer.name)
+  const r = ownValue(CLOCK, reader.name)
   if (w !== undefined && r !== undefined) {
     if (w.clock !== r.clock) return refuse(`a ${w.clock} is not a ${r.clock}, and no time zone converts one into the other`)
     return { kind: 'convert', from: was, to: is, convert: rescale(1000n ** BigInt(Math.abs(r.unit - w.unit)), r.unit > w.unit) }

@@ -19,6 +19,7 @@ import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { LossyNumber, parseJsonNumbersExact } from '../../schemas/json-number-literals.ts'
 import { isJsonObject } from '../../core/json-object.ts'
+import { duplicateName, type DuplicateName } from '../../core/json-duplicate-names.ts'
 
 export type EventItem =
   { readonly where: string; readonly event: Record<string, unknown> } | { readonly where: string; readonly error: string }
@@ -67,7 +68,12 @@ export async function* readEventFile(path: string): AsyncGenerator<EventItem> {
       yield { where, error: 'not valid JSON' }
       continue
     }
-    yield isJsonObject(parsed) ? { where, event: parsed } : { where, error: 'an event must be a JSON object' }
+    if (!isJsonObject(parsed)) {
+      yield { where, error: 'an event must be a JSON object' }
+      continue
+    }
+    const twice = duplicateName(line, parsed)
+    yield twice === undefined ? { where, event: parsed } : { where, error: twiceError(twice) }
   }
   if (arrayText === undefined) return
   let parsed: unknown
@@ -81,10 +87,25 @@ export async function* readEventFile(path: string): AsyncGenerator<EventItem> {
     yield { where: 'the file', error: 'expected a JSON array of events' }
     return
   }
+  const twice = duplicateName(arrayText, parsed)
+  if (twice !== undefined) {
+    yield { where: 'the file', error: twiceError(twice) }
+    return
+  }
   for (let i = 0; i < parsed.length; i++) {
     const item: unknown = parsed[i]
     yield isJsonObject(item) ? { where: `item ${i}`, event: item } : { where: `item ${i}`, error: 'an event must be a JSON object' }
   }
+}
+
+/**
+ * An object naming one name twice: JSON.parse keeps the last value silently, so the event sent
+ * would be one the file may not mean (`"user_id":"u1",…,"user_id":"u2"` sent as u2's), as a
+ * changelog message or a request body naming a name twice is refused.
+ */
+function twiceError(twice: DuplicateName): string {
+  const where = twice.path === '' ? 'the event' : `the object at ${twice.path}`
+  return `${where} holds the name ${JSON.stringify(twice.name)} twice: which value is meant is not known`
 }
 
 /** Whether the event holds a literal JSON would have changed (a `LossyNumber`) anywhere. */

@@ -67,6 +67,18 @@ export interface ValueContext {
 }
 
 const NAME = /^[A-Za-z0-9_.@:-]{1,249}$/
+/**
+ * `.` and `..` are path steps, not names: a group, view or topic name is a segment of the store's
+ * keys (`checkpoints/<group>/…`), so `kfs run --group ..` claimed every topic and then failed at its
+ * first checkpoint ("invalid object key"), leaving the store's topics claimed by a group that can
+ * never checkpoint. Kafka refuses them as topic names for the same reason.
+ */
+const PATH_STEPS: ReadonlySet<string> = new Set(['.', '..'])
+const PATH_STEP_WHY = '. and .. are path steps, not names'
+
+function isName(raw: string): boolean {
+  return NAME.test(raw) && !PATH_STEPS.has(raw)
+}
 
 const EXPECTED: Record<ValueKind, string> = {
   text: 'a value',
@@ -100,13 +112,13 @@ export function parseOptionValue(name: string, kind: ValueKind, raw: string, ctx
     case 'text':
       return raw
     case 'name':
-      return NAME.test(raw) ? raw : bad()
+      return isName(raw) ? raw : bad(PATH_STEPS.has(raw) ? PATH_STEP_WHY : undefined)
     case 'names':
     case 'ordered-names': {
       const names = raw.split(',').map((s) => s.trim())
       if (names.some((n) => n === '')) bad('an empty name')
-      const wrong = names.find((n) => !NAME.test(n))
-      if (wrong !== undefined) bad(`'${wrong}'`)
+      const wrong = names.find((n) => !isName(n))
+      if (wrong !== undefined) bad(`'${wrong}'${PATH_STEPS.has(wrong) ? `: ${PATH_STEP_WHY}` : ''}`)
       return kind === 'names' ? [...new Set(names)] : names
     }
     case 'count':

@@ -12,11 +12,13 @@
  * rate and size, backlog) are enforced in serving/server/subscriptions.ts.
  */
 import { featureMessageJson } from '../../core/feature-json.ts'
+import { duplicateName } from '../../core/json-duplicate-names.ts'
 import type { FeatureValue, FeatureViewDef } from '../../features/types.ts'
 import type { OnlineChange } from '../../ports/online-semantics.ts'
 import type { OnlineRead } from '../../ports/online-store.ts'
 import { entityKeyOf } from '../entity-input.ts'
 import { badRequest } from '../errors.ts'
+import { shown } from '../shown.ts'
 import type { FeatureCatalog } from '../feature-catalog.ts'
 
 export function topicOf(view: string, version: number, entityKey: string): string {
@@ -38,6 +40,11 @@ export function parseSubscriptionMessage(text: string, catalog: FeatureCatalog, 
     throw badRequest('message is not JSON')
   }
   if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw badRequest('message must be an object')
+  // As a POST body's (request-body.ts): JSON.parse keeps the last of two equal names silently, so
+  // {"entity":"u1","entity":"u2"} subscribed to u2 while a client or proxy reading the first meant u1.
+  const twice = duplicateName(text, msg)
+  if (twice !== undefined)
+    throw badRequest(`the message names ${shown(twice.name)} twice in one object${twice.path === '' ? '' : ` (at ${twice.path})`}: give each name once`)
   const m = msg as Record<string, unknown>
   const lookups: { view: FeatureViewDef; entityKey: string }[] = []
   const topics = (field: 'subscribe' | 'unsubscribe'): string[] => {

@@ -11,6 +11,7 @@
  */
 import type { ParquetCompactBatch } from '../../../ports/parquet-codec.ts'
 import type { TableColumn, TableColumnKind, TableRow } from '../../../ports/table-snapshots.ts'
+import { ownValue } from '../../../core/own-property.ts'
 
 /** A schema field as foreign writers store it: `type` is a primitive name or a nested type object. */
 export interface ForeignField {
@@ -35,7 +36,7 @@ const KIND_OF_PRIMITIVE: Readonly<Record<string, TableColumnKind>> = {
 
 /** decimal, uuid, binary, fixed, time, struct, list, map… are `other`: ingest cannot type them. */
 export function kindOfIcebergType(type: unknown): TableColumnKind {
-  return typeof type === 'string' ? (KIND_OF_PRIMITIVE[type] ?? 'other') : 'other'
+  return typeof type === 'string' ? (ownValue(KIND_OF_PRIMITIVE, type) ?? 'other') : 'other'
 }
 
 export function columnsOfSchema(fields: readonly ForeignField[]): TableColumn[] {
