@@ -9,7 +9,14 @@ export interface ParsedFeatureRef {
   readonly feature: string
 }
 
-const REF = /^([a-z][a-z0-9_]*)(?:@([1-9][0-9]*))?:([a-z][a-z0-9_]*)$/
+/**
+ * The view part is a view name (lower case, features/validate.ts). The feature part takes every
+ * name a view can give a feature: an aggregation's default name starts with its Avro field's name
+ * (`amountUsd_sum_1h`, `_raw_count_1d`), and Avro names may hold capitals and start with `_`; a
+ * lower-case-only feature part left such features unreachable by any service, request feature or
+ * training set.
+ */
+const REF = /^([a-z][a-z0-9_]*)(?:@([1-9][0-9]*))?:([A-Za-z_][A-Za-z0-9_]*)$/
 
 /** Parses `view:feature` or `view@version:feature`. */
 export function parseFeatureRef(ref: string, where = 'feature reference'): ParsedFeatureRef {
