@@ -40,6 +40,7 @@ import { resumeInLog } from './resume-position.ts'
 import { everyRefusedPartition, FreshStartRefusal } from './fresh-start-guard.ts'
 import { batchGapHandler, idleGapHandler } from './batch-gap.ts'
 import { PartitionWatch } from './partition-watch.ts'
+import { logCaughtUp } from './restore-point.ts'
 import { assignedPastDeclared, sourcesReadBy } from './source-partitions.ts'
 import type { LiveEngine, LiveEngineOptions } from './live-engine-contract.ts'
 
@@ -125,9 +126,10 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
         const s = await retry(() => PartitionSlot.restore(slotOptions, deps, start), retryForever)
         if (s.pendingCatchUp.length > 0) {
           const logStart = async () => (await reads(() => log.startOffsets(topic)))[partition] ?? '0'
+          const due = s.pendingCatchUp.map((d) => ({ ...d, from: s.processors[d.view]!.nextOffset }))
           const caughtUp = await s.catchUp(clock.nowMs(), { logStart, logger })
           await delivery.deliverNow(s, caughtUp)
-          logger.info({ topic, partition, rows: caughtUp.rows.reduce((n, r) => n + r.length, 0) }, 'backfilled views handed over to live')
+          logCaughtUp(logger, { topic, partition, views: s.options.views }, due, s.nextOffset, caughtUp.rows)
         }
         const by = s.nextOffset === start ? 'a partition with no checkpoint' : 'its checkpoint'
         const resume = await resumeInLog(log, { topic, partition, by }, s.nextOffset, (read) => retry(read, retryForever), { deletedBeforeRead: stats.deletedBeforeRead, logger })

@@ -21,7 +21,7 @@ import type { OfflineRowColumns } from '../ports/offline.ts'
 import type { SourceRecord } from '../ports/source.ts'
 import type { PartitionCheckpoint } from './checkpoint-store.ts'
 import { rollForward } from './roll-forward.ts'
-import { restorePoint, restoreViews } from './restore-point.ts'
+import { restorePoint, restoreViews, type CatchUpDue } from './restore-point.ts'
 import { StateChains, type StateChain } from './state-chain.ts'
 import { stageCheckpoint, type CheckpointCut } from './checkpoint-record.ts'
 import { catchUpFromArchive, type CatchUpLog } from './backfill-hand-off.ts'
@@ -105,7 +105,7 @@ export class PartitionSlot {
   readonly #warmUp = new SnapshotWarmUp()
 
   /** Processors adopted from a backfill, or restored behind the archive, that still have to catch up from it. */
-  readonly pendingCatchUp: number[] = []
+  readonly pendingCatchUp: CatchUpDue[] = []
 
   /**
    * Brings adopted views from their backfill position to the partition's position by reading the
@@ -116,7 +116,7 @@ export class PartitionSlot {
   async catchUp(createdAtMs: number, log?: CatchUpLog): Promise<SlotOutput> {
     const out: SlotOutput = { rows: this.options.views.map(() => []), deadLetters: [], records: 0 }
     const archive = archiveSource(this.#deps.offline, this.topic)
-    for (const v of this.pendingCatchUp.splice(0)) {
+    for (const { view: v } of this.pendingCatchUp.splice(0)) {
       // The view may have run here before (dropped, then rolled back or re-added; or past a stale
       // checkpoint): its table holds those rows, which #keepOf leaves out.
       const keep = () => this.#keepOf(v)

@@ -22,6 +22,8 @@
  *    letters of records past them (committed-rows.ts).
  * Cost: one read of each table's last snapshot per restore, whether stale or not.
  */
+import type { Logger } from '../core/logger.ts'
+import type { FeatureViewDef } from '../features/types.ts'
 import { createPartitionTask, restorePartitionTask } from '../operators/task/partition-task.ts'
 import { backfillToAdopt } from './backfill-hand-off.ts'
 import type { PartitionCheckpoint } from './checkpoint-store.ts'
@@ -85,21 +87,30 @@ export async function restorePoint(options: SlotOptions, deps: SlotDeps, startOf
 }
 
 /**
+ * A view to catch up from the archive before the slot reads on, and why: `adopted` — the checkpoint
+ * does not know it, so it comes from its backfill (backfill-hand-off.ts); `stale` — restored from a
+ * checkpoint older than the archive, which holds the partition further.
+ */
+export interface CatchUpDue {
+  readonly view: number
+  readonly cause: 'adopted' | 'stale'
+}
+
+/**
  * Every view's processor at `point`: restored from the checkpoint, adopted from its backfill, or new.
- * `behind`: the views to catch up from the archive to the slot's position before it reads on —
- * adopted ones (backfill-hand-off.ts), and restored ones when the checkpoint is older than the archive.
+ * `behind`: the views to catch up from the archive to the slot's position before it reads on.
  */
 export async function restoreViews(
   options: SlotOptions,
   deps: SlotDeps,
   point: RestorePoint,
-): Promise<{ processors: PartitionProcessor[]; chains: (StateChain | undefined)[]; behind: number[] }> {
+): Promise<{ processors: PartitionProcessor[]; chains: (StateChain | undefined)[]; behind: CatchUpDue[] }> {
   const { topic, partition, source, views } = options
   const { latest, nextOffset } = point
   const checkpointed = latest?.nextOffset ?? point.startOffset
   const processors: PartitionProcessor[] = []
   const chains: (StateChain | undefined)[] = views.map(() => undefined) // adopted and new views: a base first
-  const behind: number[] = []
+  const behind: CatchUpDue[] = []
   for (const view of views) {
     const saved = latest?.views.find((v) => v.view === viewId(view))
     if (saved) {
@@ -116,7 +127,7 @@ export async function restoreViews(
           rowsAtNextOffset: saved.rowsAtNextOffset ?? 0,
         }),
       )
-      if (checkpointed !== nextOffset) behind.push(processors.length - 1)
+      if (checkpointed !== nextOffset) behind.push({ view: processors.length - 1, cause: 'stale' })
       continue
     }
     const backfill = await backfillToAdopt(options.backfillCheckpoints?.(view), view, source, {
@@ -127,7 +138,7 @@ export async function restoreViews(
     })
     if (backfill) {
       processors.push(new PartitionProcessor({ topic, partition, source, ...backfill }))
-      behind.push(processors.length - 1)
+      behind.push({ view: processors.length - 1, cause: 'adopted' })
       continue
     }
     processors.push(
@@ -136,4 +147,34 @@ export async function restoreViews(
   }
   if (latest) deps.logger.debug({ topic, partition, checkpointSeq: latest.seq, offset: nextOffset }, 'partition restored')
   return { processors, chains, behind }
+}
+
+/**
+ * Says what a slot's catch-up from the archive did, one line per cause: views adopted from their
+ * backfill handed over to live, and views restored from a stale checkpoint brought from its
+ * position (`from`) to where the archive holds the partition through (`to`) — no backfill ran for
+ * those. `rows`: what the catch-up emitted for them.
+ */
+export function logCaughtUp(
+  logger: Logger,
+  at: { readonly topic: string; readonly partition: number; readonly views: readonly FeatureViewDef[] },
+  due: readonly (CatchUpDue & { readonly from: string })[],
+  to: string,
+  rows: readonly (readonly unknown[])[],
+): void {
+  const { topic, partition } = at
+  const fields = (of: readonly CatchUpDue[]) => ({
+    topic,
+    partition,
+    views: of.map((d) => `${at.views[d.view]!.name}@${at.views[d.view]!.version}`),
+    rows: of.reduce((n, d) => n + (rows[d.view]?.length ?? 0), 0),
+  })
+  const adopted = due.filter((d) => d.cause === 'adopted')
+  if (adopted.length > 0) logger.info(fields(adopted), 'backfilled views handed over to live')
+  const stale = due.filter((d) => d.cause === 'stale')
+  if (stale.length > 0)
+    logger.info(
+      { ...fields(stale), from: stale[0]!.from, to },
+      'views caught up from the archive past a checkpoint older than the tables (its newer records are gone): no backfill ran',
+    )
 }

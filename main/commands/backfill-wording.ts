@@ -14,22 +14,40 @@ export function isLiveFromStart(status: Pick<BackfillStatus, 'state' | 'complete
   return status.state === 'complete' && status.completeThrough.length === 0
 }
 
-/** `topic` is the topic the view consumes: its internal topic, for a re-keyed view. */
+/** Why a view live from the start has no backfill; `topic` is the topic it consumes: its internal topic, for a re-keyed view. */
+function liveFromStartReason(topic: string): string {
+  return `computed live from the start of ${topic} (its archive was empty when kfs run first ran the view)`
+}
+
+/** kfs replay's words for a view live from the start. */
 export function neverBackfilledText(topic: string): string {
-  return `${NEVER_BACKFILLED}: computed live from the start of ${topic} (its archive was empty when kfs run first ran the view)`
+  return `${NEVER_BACKFILLED}: ${liveFromStartReason(topic)}`
+}
+
+/**
+ * registry show's backfill line for a view live from the start: shaped as for the other states
+ * (`pending (updated …)`, `complete (updated …) through …`), with replay's reason. The stored state
+ * (complete) is not said: "complete" beside "never backfilled" contradicts itself.
+ */
+export function neverBackfilledStatusText(topic: string, updated: string): string {
+  return `${NEVER_BACKFILLED} (updated ${updated}): ${liveFromStartReason(topic)}`
 }
 
 /**
  * The status in a word or two, for a table (registry list's BACKFILL column): its state, or for a
- * view computed live from the start the opening words of neverBackfilledText — "complete" there
- * would claim a backfill that never ran.
+ * view computed live from the start the opening words of registry show's line and replay's —
+ * "complete" there would claim a backfill that never ran.
  */
 export function backfillStateText(status: Pick<BackfillStatus, 'state' | 'completeThrough'> | undefined): string {
   if (status === undefined) return 'unknown'
   return isLiveFromStart(status) ? `${NEVER_BACKFILLED} (live from the start)` : status.state
 }
 
-/** A status as --json prints it (registry show, registry list): marked liveFromStart as replay --json marks the view. */
+/**
+ * A status as --json prints it (registry show, registry list): the stored status (a view live from
+ * the start is stored complete, with no offsets), marked liveFromStart as replay --json marks the
+ * view, so a reader need not infer it from the empty offsets.
+ */
 export function backfillJson<S extends Pick<BackfillStatus, 'state' | 'completeThrough'>>(
   status: S | undefined,
 ): (S & { readonly liveFromStart?: true }) | undefined {

@@ -4,7 +4,7 @@ import { ATTRIBUTE_OP, windowLabel } from '../../features/index.ts'
 import { consumedTopicName } from '../../engine/plan-sources.ts'
 import type { BackfillStatus, FeatureLogic, Lineage, RegistryPlan, RegistrySnapshot, StoredView } from '../../registry/index.ts'
 import { featureOpText, shortHash, sourceKindText } from '../../registry/index.ts'
-import { backfillJson, backfillStateText, completeThroughText, isLiveFromStart, neverBackfilledText } from './backfill-wording.ts'
+import { backfillJson, backfillStateText, completeThroughText, isLiveFromStart, neverBackfilledStatusText } from './backfill-wording.ts'
 
 export function table(rows: readonly (readonly string[])[], indent = '  '): string {
   if (rows.length === 0) return ''
@@ -83,12 +83,12 @@ function backfillLine(view: Pick<StoredView, 'logic'> & { backfill?: ShownBackfi
   const status = view.backfill
   if (status === undefined) return 'unknown'
   const through = completeThroughText(status.completeThrough)
-  const updated = `${status.state} (updated ${isoTime(status.updatedAtMs)})`
   if (isLiveFromStart(status)) {
     // The topic the view is computed from, as kfs replay names it: the internal one for a re-keyed view.
     const { source, entity } = view.logic
-    return `${updated}; ${neverBackfilledText(consumedTopicName(source.topic, source.keyedBy, entity.name))}`
+    return neverBackfilledStatusText(consumedTopicName(source.topic, source.keyedBy, entity.name), isoTime(status.updatedAtMs))
   }
+  const updated = `${status.state} (updated ${isoTime(status.updatedAtMs)})`
   return through === '' ? updated : `${updated} through ${through}`
 }
 

@@ -16,7 +16,9 @@ import { DEFAULT_SERVE_LOG_SAMPLE, type ServeLogConfig } from '../config.ts'
 import { createRuntime, type Runtime } from '../runtime.ts'
 import { commandReadRetry, servingReadRetry } from '../read-retry.ts'
 import { objectStoreReadsRetried } from '../../engine/retried-reads.ts'
-import { SourceError } from '../../core/errors.ts'
+import { InvariantViolation, SourceError } from '../../core/errors.ts'
+import { requireDeclaredPartitions } from '../../engine/source-partitions.ts'
+import type { EventLog } from '../../ports/event-log.ts'
 import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { servedDefinitions } from './served-definitions.ts'
@@ -89,7 +91,10 @@ of the request id (x-request-id, echoed in every feature response), so reruns lo
 requests. Include servedLog({ topic }) from serving/served-log in the features module so kfs run
 archives the topic like any source; kfs skew-report compares it with the offline rows. The topic
 must be the log's own: kfs's topics (kfs.dead-letters, kfs.dead-letters.redriven, the re-key
-topics kfs.<topic>.by-<entity>) and a topic another registered source reads are refused.
+topics kfs.<topic>.by-<entity>) and a topic another registered source reads are refused. So is a
+log topic that exists with another partition count than its source declares (servedLog's
+partitions, 3 unless declared), before serve listens (exit 1): kfs run would split each view's
+served_lookups over two partitions (docs/semantics.md §10).
 
 Options:
 ${FEATURES_HELP}
@@ -136,6 +141,7 @@ Examples:
       const { views, requestFeatures, services } = await servedDefinitions(set, registry, (line) => ctx.err(line))
       if (logConfig) {
         const source = await servedLogSource(set, registry, logConfig.topic, (line) => ctx.err(line))
+        await requireServedLogPartitions(await runtime.eventLogReader(), source)
         const transport = runtime.servedLogTransport(logConfig.topic, source.partitions)
         log = new ServedLog(
           transport,
@@ -298,6 +304,25 @@ export async function servedLogSource(
     return servedLog({ topic }).servedFeatures
   }
   return declared
+}
+
+/**
+ * The log's topic, when it exists, holds the partitions its source declares (docs/semantics.md
+ * §10): its records are keyed by view, and kfs run keeps each view's served_lookups state in the
+ * partition they arrive in, so serve refuses another count as every command refuses a source's
+ * topic — before it listens, writing nothing. A topic not created yet passes: serve's first batch
+ * creates it with the count. Exported for tests.
+ */
+export async function requireServedLogPartitions(log: Pick<EventLog, 'partitionCount'>, source: SourceDef): Promise<void> {
+  try {
+    await requireDeclaredPartitions(log, [source])
+  } catch (err: unknown) {
+    if (!(err instanceof InvariantViolation)) throw err
+    throw new InvariantViolation(
+      `served-feature log: ${err.message} (the source is servedLog({ topic: '${source.topic}', partitions }) of serving/served-log/index.ts, 3 partitions unless declared)`,
+      err.context === undefined ? {} : { context: err.context },
+    )
+  }
 }
 
 /** The registry stores a schema as JSON, so comparing the JSON compares a stored one too. */

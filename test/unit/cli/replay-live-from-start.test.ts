@@ -4,7 +4,9 @@
  * of its topic (replay/backfill-before-live.ts). Before, a replay of it printed "already backfilled
  * (complete through {})" — an empty map leaked into the message, and a backfill that never ran —
  * and registry show said "complete (updated …)", as if it had run; registry list's BACKFILL column
- * said "complete" after show had learned better, and its --json carried no liveFromStart.
+ * said "complete" after show had learned better, and its --json carried no liveFromStart. Then
+ * show's line opened "complete (updated …); never backfilled: …", contradicting itself: it now
+ * opens as the BACKFILL column does, "never backfilled (updated …): " and replay's reason.
  *
  * Every view of the demo module goes live from the start here (the first `kfs run` finds no
  * archive), and each is replayed with and without --online, and shown, with and without --json;
@@ -93,16 +95,16 @@ void describe('kfs replay of views computed live from the start: "never backfill
 })
 
 void describe('kfs registry show of views computed live from the start says what replay says', () => {
-  void test('text: the backfill line carries replay\'s "never backfilled" sentence, word for word', async () => {
+  void test('text: the backfill line says "never backfilled", not "complete", with replay\'s reason word for word', async () => {
     const r = await runKfsInProcess(['replay', '--views', views.join(',')], dataDir)
     assert.equal(r.code, 0, r.stderr)
     const replayed = r.stdout.trimEnd().split('\n')
     for (const [i, name] of views.entries()) {
-      const sentence = /^\S+ v1: (never backfilled: .*); nothing written/.exec(replayed[i]!)?.[1]
-      assert.ok(sentence !== undefined, replayed[i])
+      const reason = /^\S+ v1: never backfilled: (.*); nothing written/.exec(replayed[i]!)?.[1]
+      assert.ok(reason !== undefined, replayed[i])
       const line = (await show(name, false)).split('\n').find((l) => l.startsWith('  backfill '))
-      assert.equal(line, `  backfill      complete (updated ${/\(updated (\S+)\)/.exec(line ?? '')?.[1]}); ${sentence}`)
-      assert.doesNotMatch(line!, /through/)
+      assert.equal(line, `  backfill      never backfilled (updated ${/\(updated (\S+)\)/.exec(line ?? '')?.[1]}): ${reason}`)
+      assert.doesNotMatch(line!, /complete|through/)
     }
   })
 
@@ -187,14 +189,16 @@ void describe('kfs registry list of views computed live from the start says what
     const replayed = JSON.parse(replayJsonText!) as { view: string; liveFromStart?: boolean }[]
     assert.deepEqual([...cells.keys()], views)
     for (const [i, name] of views.entries()) {
-      const replaySentence = /^\S+ v1: (never backfilled: [^;]*);/.exec(replayText!.split('\n')[i]!)?.[1]
-      const showSentence = /^ {2}backfill {6}complete \(updated \S+\); (never backfilled: .*)$/m.exec(
-        await show(name, false),
-      )?.[1]
-      assert.ok(replaySentence !== undefined && showSentence === replaySentence, `${name}: replay and show word it alike`)
-      // The column is the sentence's opening, not "complete".
+      const replayLine = /^\S+ v1: (never backfilled): ([^;]*);/.exec(replayText!.split('\n')[i]!)
+      const showLine = /^ {2}backfill {6}(never backfilled) \(updated \S+\): (.*)$/m.exec(await show(name, false))
+      assert.ok(
+        replayLine !== null && showLine !== null && showLine[2] === replayLine[2],
+        `${name}: replay and show give the reason alike`,
+      )
+      // The column opens as show's line and replay's sentence do, not with "complete".
       assert.equal(cells.get(name), 'never backfilled (live from the start)', `${name}: its BACKFILL column`)
-      assert.ok(replaySentence.startsWith(cells.get(name)!.split(' (')[0]!))
+      assert.equal(cells.get(name)!.split(' (')[0], showLine[1])
+      assert.equal(showLine[1], replayLine[1])
       const shown = (JSON.parse(await show(name, true)) as ListedView).backfill
       const inList = listed.find((v) => v.name === name)?.backfill
       assert.deepEqual(inList, shown, `${name}: list --json carries the backfill show --json does`)

@@ -41,6 +41,7 @@ import {
   produceEvents,
   waitFor,
 } from '../../support/scenario.ts'
+import { warningLogger } from '../../support/warning-logger.ts'
 
 /** A log whose partition counts the test sets; a lookup answers the count as it was when asked, at once or when the test says. */
 function countingLog(counts: Record<string, number>) {
@@ -126,24 +127,61 @@ void describe('partition watch', () => {
     assert.equal(log.lookups, 2)
   })
 
-  void test('a log that does not answer is no refusal, and an ask does not wait past the patience for a lookup under way', async () => {
-    const log = countingLog({ a: 3 })
-    const clock = manualClock()
-    const watch = new PartitionWatch({ log, sources: [source('a', 3)], clock, logger: silentLogger, patienceMs: 1_000 })
-    log.fail(new SourceError('SOURCE_UNAVAILABLE', 'kafka partitionCount failed: broker down'))
-    await watch.require()
-    log.fail(undefined)
-    log.hold(true)
-    const waiting = watch.require()
-    await settle()
-    clock.now += 1_001
-    await watch.require() // the lookup under way is past its patience: not waited for
-    log.counts.a = 7
-    log.answerAll()
-    await waiting // asked before the growth, answered 3
-    log.hold(false)
-    await assert.rejects(watch.require(), /topic a has 7 partitions/)
-  })
+  void test(
+    'a log that does not answer is no refusal, and an ask does not wait past the patience for a lookup under way',
+    { timeout: 10_000 },
+    async () => {
+      const log = countingLog({ a: 3 })
+      const clock = manualClock()
+      // The patience's timer wakes on the wall clock but the watch's clock decides: a short one keeps the test quick.
+      const watch = new PartitionWatch({ log, sources: [source('a', 3)], clock, logger: silentLogger, patienceMs: 50 })
+      log.fail(new SourceError('SOURCE_UNAVAILABLE', 'kafka partitionCount failed: broker down'))
+      await watch.require()
+      log.fail(undefined)
+      log.hold(true)
+      const waiting = watch.require()
+      await settle()
+      clock.now += 51
+      await watch.require() // the lookup under way is past its patience: not waited for
+      await waiting // nor by the ask that started it
+      log.counts.a = 7
+      log.answerAll()
+      await settle()
+      log.hold(false)
+      await assert.rejects(watch.require(), /topic a has 7 partitions/)
+    },
+  )
+
+  void test(
+    'a lookup that never answers: the ask that started it, an ask waiting on it and one arriving later pass once the clock says the patience is over, logged once',
+    { timeout: 10_000 },
+    async () => {
+      const log = countingLog({ a: 4 }) // would be refused, were it answered
+      const clock = manualClock()
+      const logger = warningLogger()
+      const watch = new PartitionWatch({ log, sources: [source('a', 3)], clock, logger, patienceMs: 50 })
+      log.hold(true)
+      const passed: string[] = []
+      const first = watch.require().then(() => void passed.push('first'))
+      await settle()
+      const waiting = watch.require().then(() => void passed.push('waiting'))
+      // Past the patience on the wall clock, not on the watch's: nothing passes yet.
+      await new Promise((resolve) => setTimeout(resolve, 120))
+      assert.deepEqual(passed, [], 'no ask passes before the clock says the patience is over')
+      clock.now += 51
+      await Promise.all([first, waiting])
+      await watch.require()
+      assert.equal(log.lookups, 1, 'no second lookup while the first is unanswered')
+      assert.equal(logger.warnings.length, 1, 'the unanswered lookup logged once')
+      assert.deepEqual(logger.warnings[0], { patienceMs: 50 })
+      // Once the log answers, the next ask looks again.
+      log.answerAll()
+      await settle()
+      log.hold(false)
+      await assert.rejects(watch.require(), /topic a has 4 partitions/)
+      assert.equal(log.lookups, 2)
+    },
+  )
 
   void test('fewer than declared, an internal topic, an assignment past the count: each refusal says what happened', async () => {
     assert.match(

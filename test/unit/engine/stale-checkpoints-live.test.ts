@@ -7,7 +7,10 @@
  * rows of a direct view and of a re-keyed one must equal the reference model's over every record
  * (each once), every archive hold each offset once, and the online store each key's latest row.
  * Before, the restarted engine numbered its checkpoints on from the old records: the tables dropped
- * them as already held, and the rows after the old checkpoints were lost or appended twice.
+ * them as already held, and the rows after the old checkpoints were lost or appended twice. The
+ * engine also logged the catch-up as "backfilled views handed over to live", though no backfill
+ * ran; it now says what it did, per partition behind the archive: the views caught up, from the
+ * checkpoint's position to where the archive holds the partition through.
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -15,7 +18,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { systemClock } from '../../../core/clock.ts'
-import { silentLogger } from '../../../core/logger.ts'
+import { silentLogger, type LogFn, type Logger } from '../../../core/logger.ts'
+import { CheckpointStore } from '../../../engine/checkpoint-store.ts'
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import { createLiveEngine } from '../../../engine/live-engine.ts'
 import { consumedView } from '../../../engine/plan-sources.ts'
@@ -97,6 +101,7 @@ async function runEngine(
   store: ObjectStore,
   online: OnlineStore,
   rounds: { produce: () => Promise<void>; onRound?: () => Promise<void> }[],
+  logger: Logger = silentLogger,
 ): Promise<void> {
   const engine = createLiveEngine({
     log,
@@ -108,7 +113,7 @@ async function runEngine(
     views: VIEWS,
     groupId: GROUP,
     clock: systemClock,
-    logger: silentLogger,
+    logger,
     checkpointMaxRecords: 100_000,
     checkpointIntervalMs: 3_600_000,
     tickMs: 20,
@@ -198,6 +203,40 @@ async function assertArchivedOnce(copy: ObjectStore, topic: string, partitions: 
   }
 }
 
+/** A logger that keeps the messages logged at info with their fields. */
+function recordingLogger(): Logger & { infos: { msg: string; fields: Record<string, unknown> }[] } {
+  const infos: { msg: string; fields: Record<string, unknown> }[] = []
+  const info: LogFn = (a: object | string, msg?: string) =>
+    void (typeof a === 'string'
+      ? infos.push({ msg: a, fields: {} })
+      : infos.push({ msg: msg ?? '', fields: a as Record<string, unknown> }))
+  const logger: Logger = { ...silentLogger, info, child: () => logger }
+  return Object.assign(logger, { infos })
+}
+
+/**
+ * Per partition whose checkpoint in `copy` is behind the first run's last one (through which the
+ * archive holds it): the catch-up the restored engine must report, as the reporting test compares it.
+ */
+async function staleCatchUps(copy: ObjectStore): Promise<string[]> {
+  const restored = new CheckpointStore(copy, GROUP)
+  const newest = new CheckpointStore(store, GROUP)
+  const out: string[] = []
+  for (const [source, view] of [
+    [buys, lifetime],
+    [consumedView(itemSpend).source, itemSpend],
+  ] as const) {
+    for (let partition = 0; partition < source.partitions; partition++) {
+      const from = (await restored.latest(source.topic, partition))?.nextOffset
+      const to = (await newest.latest(source.topic, partition))?.nextOffset
+      assert.ok(from !== undefined && to !== undefined, `${source.topic}/${partition} checkpointed`)
+      if (BigInt(from) < BigInt(to))
+        out.push(JSON.stringify({ topic: source.topic, partition, views: [`${view.name}@${view.version}`], from, to }))
+    }
+  }
+  return out.sort()
+}
+
 void test('the live engine restored from every earlier round of its checkpoints: every row once, the direct and the re-keyed view', async (t) => {
   assert.equal(backups.length, ROUNDS)
   let expected: Map<FeatureViewDef, Map<string, FeatureRow[]>> | undefined
@@ -208,7 +247,31 @@ void test('the live engine restored from every earlier round of its checkpoints:
       await restoreBackup(copy, CHECKPOINTS, backup)
       const online = new EmbeddedOnlineStore()
       for (const w of writes) await online.writeRows(w.view, w.rows)
-      await runEngine(copy, online, [{ produce: async () => undefined }])
+      const caughtUp = await staleCatchUps(copy)
+      // Every round's records reached both topics, so only the last round's checkpoints are not stale.
+      const behind = new Set(caughtUp.map((line) => (JSON.parse(line) as { topic: string }).topic))
+      assert.deepEqual(
+        [...behind].sort(),
+        round < ROUNDS - 1 ? [buys.topic, consumedView(itemSpend).source.topic].sort() : [],
+        caughtUp.join('\n'),
+      )
+      const logger = recordingLogger()
+      await runEngine(copy, online, [{ produce: async () => undefined }], logger)
+      // What the engine did, said as it was: a catch-up past the stale checkpoint, from its position
+      // to where the archive holds the partition through — no backfill hand-over.
+      const said = (msg: string) =>
+        logger.infos
+          .filter((i) => i.msg === msg)
+          .map(({ fields: { topic, partition, views, from, to } }) => JSON.stringify({ topic, partition, views, from, to }))
+          .sort()
+      assert.deepEqual(said('backfilled views handed over to live'), [], `${what}: no backfill ran`)
+      assert.deepEqual(
+        said(
+          'views caught up from the archive past a checkpoint older than the tables (its newer records are gone): no backfill ran',
+        ),
+        caughtUp,
+        `${what}: one line per partition behind the archive`,
+      )
       expected ??= await expectedRows()
       for (const [view, rows] of expected) {
         assertSameRows(await readFeatureRowsByEntity(copy, view), rows, `${view.name} offline, ${what}`)
