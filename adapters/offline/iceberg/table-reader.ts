@@ -6,7 +6,7 @@
 import { FeatureStoreError, SinkWriteError } from '../../../core/errors.ts'
 import { readParquetBatches, rowsOfBatch, type ParquetBatch, type ParquetReadOptions } from '../parquet/index.ts'
 import { keyOfTableUri, manifestsOf, type IcebergTable } from './iceberg-table.ts'
-import { decodeManifest, type DataFile, type ManifestEntry } from './manifests.ts'
+import { decodeManifest, type DataFile, type ManifestEntry, type ManifestFile } from './manifests.ts'
 import { currentSnapshot, specById, type Snapshot } from './table-metadata.ts'
 
 export function listSnapshots(table: IcebergTable): readonly Snapshot[] {
@@ -35,15 +35,20 @@ export interface LiveEntry extends ManifestEntry {
 /** Live (existing or added) entries of a snapshot, manifests in manifest-list order. */
 export async function liveEntriesOf(table: IcebergTable, snapshotId?: bigint): Promise<LiveEntry[]> {
   const out: LiveEntry[] = []
-  for (const m of await manifestsOf(table, snapshotOf(table, snapshotId))) {
-    if (m.content !== 0) throw new SinkWriteError('SINK_REJECTED', 'delete manifests are not supported by the kfs reader')
-    const bytes = await table.store.get(keyOfTableUri(table.store, m.manifestPath))
-    if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', `manifest ${m.manifestPath} is missing`)
-    const spec = specById(table.metadata, m.partitionSpecId)
-    for (const e of decodeManifest(bytes, spec, m.manifestPath)) {
-      if (e.status === 2) continue
-      out.push({ ...e, dataSequenceNumber: e.sequenceNumber ?? m.sequenceNumber, specId: m.partitionSpecId })
-    }
+  for (const m of await manifestsOf(table, snapshotOf(table, snapshotId))) for (const e of await liveEntriesOfManifest(table, m)) out.push(e)
+  return out
+}
+
+/** Live entries of one manifest of the table, in its order. */
+export async function liveEntriesOfManifest(table: IcebergTable, m: ManifestFile): Promise<LiveEntry[]> {
+  if (m.content !== 0) throw new SinkWriteError('SINK_REJECTED', 'delete manifests are not supported by the kfs reader')
+  const bytes = await table.store.get(keyOfTableUri(table.store, m.manifestPath))
+  if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', `manifest ${m.manifestPath} is missing`)
+  const spec = specById(table.metadata, m.partitionSpecId)
+  const out: LiveEntry[] = []
+  for (const e of decodeManifest(bytes, spec, m.manifestPath)) {
+    if (e.status === 2) continue
+    out.push({ ...e, dataSequenceNumber: e.sequenceNumber ?? m.sequenceNumber, specId: m.partitionSpecId })
   }
   return out
 }
