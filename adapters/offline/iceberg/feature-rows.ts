@@ -6,6 +6,7 @@ import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { ViewVersion } from '../../../ports/offline.ts'
 import type { FeatureTableStats } from '../../../ports/feature-rows.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
+import { createYielder } from '../../../core/event-loop.ts'
 import { loadTableOrNone } from './damaged-table.ts'
 import { currentSchema } from './table-metadata.ts'
 import { featureTablePath } from './table-paths.ts'
@@ -63,7 +64,8 @@ export class FeatureTableStatsCache {
   async statsOf(table: IcebergTable, manifests: readonly ManifestFile[]): Promise<ManifestStats[]> {
     const known = this.#byTable.get(table.path)
     const current = new Map<string, ManifestStats>()
-    for (const m of manifests) current.set(m.manifestPath, known?.get(m.manifestPath) ?? manifestStatsOf(await liveEntriesOfManifest(table, m)))
+    const yieldNowAndThen = createYielder(4)
+    for (const m of manifests) current.set(m.manifestPath, known?.get(m.manifestPath) ?? manifestStatsOf(await liveEntriesOfManifest(table, m, yieldNowAndThen)))
     this.#byTable.set(table.path, current)
     return [...current.values()]
   }
