@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import avro from 'avsc'
 import { SinkWriteError } from '../../../core/errors.ts'
+import { runSteps, type Steps } from '../../../core/steps.ts'
 
 const MAGIC = Buffer.from([0x4f, 0x62, 0x6a, 0x01])
 
@@ -39,6 +40,8 @@ const HEADER_TYPE = avro.Type.forSchema({
   ],
 })
 const LONG = avro.Type.forSchema('long')
+/** Records per block written: a reader (and a writer) pauses between blocks. */
+const BLOCK_RECORDS = 1000
 
 export function avroTypeOf(schema: object): avro.Type {
   return avro.Type.forSchema(schema as avro.Schema, { registry: { long: BigLong } as never, wrapUnions: false })
@@ -71,23 +74,36 @@ export interface AvroFile {
 
 /** `schema` is the raw JSON object (attributes kept verbatim); metadata values are UTF-8 strings. */
 export function encodeAvroContainer(schema: object, records: readonly unknown[], metadata: Readonly<Record<string, string>>): Uint8Array {
+  return runSteps(encodeAvroContainerSteps(schema, records, metadata))
+}
+
+/**
+ * encodeAvroContainer, pausing after each block of 1,000 records: a merged manifest of 8 MB holds
+ * tens of thousands of entries, seconds of encoding the engine's thread must not spend in one go.
+ */
+export function* encodeAvroContainerSteps(schema: object, records: readonly unknown[], metadata: Readonly<Record<string, string>>): Steps<Uint8Array> {
   const json = JSON.stringify(schema)
   const type = compiledTypeOf(json, schema)
   const meta: Record<string, Buffer> = { 'avro.schema': Buffer.from(json), 'avro.codec': Buffer.from('deflate') }
   for (const [k, v] of Object.entries(metadata)) meta[k] = Buffer.from(v)
   const sync = randomBytes(16)
   const parts: Buffer[] = [HEADER_TYPE.toBuffer({ magic: MAGIC, meta, sync })]
-  const blockSize = 1000
-  for (let start = 0; start < records.length; start += blockSize) {
-    const chunk = records.slice(start, start + blockSize)
+  for (let start = 0; start < records.length; start += BLOCK_RECORDS) {
+    const chunk = records.slice(start, start + BLOCK_RECORDS)
     const payload = deflateRawSync(Buffer.concat(chunk.map((r) => type.toBuffer(r))))
     parts.push(LONG.toBuffer(chunk.length), LONG.toBuffer(payload.length), payload, sync)
+    yield
   }
   return new Uint8Array(Buffer.concat(parts))
 }
 
 /** The file's records; `where` (its path) names it in the error when it does not decode. */
 export function decodeAvroContainer(bytes: Uint8Array, where?: string): AvroFile {
+  return runSteps(decodeAvroContainerSteps(bytes, where))
+}
+
+/** decodeAvroContainer, pausing after each block (as encodeAvroContainerSteps). */
+export function* decodeAvroContainerSteps(bytes: Uint8Array, where?: string): Steps<AvroFile> {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   try {
     const header = HEADER_TYPE.decode(buf, 0)
@@ -120,6 +136,7 @@ export function decodeAvroContainer(bytes: Uint8Array, where?: string): AvroFile
       }
       if (!buf.subarray(end, end + 16).equals(h.sync)) throw new Error('sync marker mismatch')
       pos = end + 16
+      yield
     }
     return { metadata, schema, records }
   } catch (err: unknown) {

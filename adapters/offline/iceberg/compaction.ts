@@ -52,10 +52,14 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
     return true
   }
   const entries = (await liveEntriesOf(base)).filter((e) => e.specId === spec['spec-id'] && accept(e.dataFile.partition))
+  // Pushed, not copied: a day partition left to `kfs compact` holds a file per checkpoint per
+  // source partition (34,560 a day at 4 partitions), and copying its group per file took 21 s.
   const groups = new Map<string, typeof entries>()
   for (const e of entries) {
     const k = JSON.stringify(e.dataFile.partition)
-    groups.set(k, [...(groups.get(k) ?? []), e])
+    const group = groups.get(k)
+    if (group === undefined) groups.set(k, [e])
+    else group.push(e)
   }
   const removed: DataFile[] = []
   const added: DataFile[] = []

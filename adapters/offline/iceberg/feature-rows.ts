@@ -6,10 +6,13 @@ import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { ViewVersion } from '../../../ports/offline.ts'
 import type { FeatureTableStats } from '../../../ports/feature-rows.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
+import { createYielder } from '../../../core/event-loop.ts'
 import { loadTableOrNone } from './damaged-table.ts'
 import { currentSchema } from './table-metadata.ts'
 import { featureTablePath } from './table-paths.ts'
-import { dataFilesOf, decodeLongBound, readRows, snapshotOf } from './table-reader.ts'
+import { manifestsOf, type IcebergTable } from './iceberg-table.ts'
+import type { ManifestFile } from './manifests.ts'
+import { decodeLongBound, liveEntriesOfManifest, readRows, snapshotOf, type LiveEntry } from './table-reader.ts'
 import { tableRowToStampedRow } from './table-schemas.ts'
 
 export async function readFeatureRowsByEntity(store: ObjectStore, view: FeatureViewDef, snapshotId?: string | null): Promise<Map<string, FeatureRow[]>> {
@@ -37,24 +40,72 @@ function unBig<T>(v: T): T {
 /** The `as_of` field's id in every feature table (table-schemas.ts). */
 const AS_OF_ID = 2
 
+/** What one manifest's live entries add to a feature table's stats. */
+interface ManifestStats {
+  readonly rows: number
+  /** The largest `as_of` upper bound of its files, in microseconds. */
+  readonly newest: bigint | undefined
+  /** Null counts by field id, summed over its files. */
+  readonly nulls: ReadonlyMap<number, number>
+}
+
+/**
+ * The stats of the manifests each table's current snapshot listed when last asked. A manifest is
+ * written once under a name of its own and never changed, so its stats are read once: `kfs serve`
+ * asks for every view's stats every 15 s while a catalog page is open, and reading every manifest
+ * each time decoded every data file's entry of the table — a file per checkpoint per partition,
+ * 241,920 after a week of four partitions, seconds of the server's thread per view and refresh.
+ * Only the manifests of the snapshot last read are kept, so it holds ~100 entries a table.
+ */
+export class FeatureTableStatsCache {
+  readonly #byTable = new Map<string, ReadonlyMap<string, ManifestStats>>()
+
+  /** The table's manifests' stats, read only for those not listed at the last call. */
+  async statsOf(table: IcebergTable, manifests: readonly ManifestFile[]): Promise<ManifestStats[]> {
+    const known = this.#byTable.get(table.path)
+    const current = new Map<string, ManifestStats>()
+    const yieldNowAndThen = createYielder(4)
+    for (const m of manifests) current.set(m.manifestPath, known?.get(m.manifestPath) ?? manifestStatsOf(await liveEntriesOfManifest(table, m, yieldNowAndThen)))
+    this.#byTable.set(table.path, current)
+    return [...current.values()]
+  }
+}
+
+function manifestStatsOf(entries: readonly LiveEntry[]): ManifestStats {
+  let rows = 0
+  let newest: bigint | undefined
+  const nulls = new Map<number, number>()
+  for (const { dataFile } of entries) {
+    rows += dataFile.recordCount
+    const bound = decodeLongBound(dataFile.upperBounds?.get(AS_OF_ID))
+    if (bound !== undefined && (newest === undefined || bound > newest)) newest = bound
+    for (const [id, n] of dataFile.nullValueCounts ?? []) nulls.set(id, (nulls.get(id) ?? 0) + n)
+  }
+  return { rows, newest, nulls }
+}
+
 /**
  * A view version's current snapshot in numbers, from the manifests alone (no data file is opened):
  * the newest `as_of` (the data files' upper bounds), the row count and each feature's nulls (the
  * files' column statistics); undefined for a table that does not exist or has no snapshot.
  */
-export async function featureTableStatsOf(store: ObjectStore, view: ViewVersion & Pick<FeatureViewDef, 'features'>): Promise<FeatureTableStats | undefined> {
+export async function featureTableStatsOf(
+  store: ObjectStore,
+  view: ViewVersion & Pick<FeatureViewDef, 'features'>,
+  cache: FeatureTableStatsCache = new FeatureTableStatsCache(),
+): Promise<FeatureTableStats | undefined> {
   const table = await loadTableOrNone(store, featureTablePath(view))
-  if (!table || snapshotOf(table) === undefined) return undefined
+  const snapshot = table === undefined ? undefined : snapshotOf(table)
+  if (!table || snapshot === undefined) return undefined
   // Lists are left out: their statistics count null elements, not null lists.
   const fieldIds = new Map(currentSchema(table.metadata).fields.filter((f) => typeof f.type === 'string').map((f) => [f.name, f.id]))
   let newest: bigint | undefined
   let rows = 0
   const nulls: Record<string, number> = Object.fromEntries(view.features.filter((f) => fieldIds.has(f.name)).map((f) => [f.name, 0]))
-  for (const file of await dataFilesOf(table)) {
-    rows += file.recordCount
-    const bound = decodeLongBound(file.upperBounds?.get(AS_OF_ID))
-    if (bound !== undefined && (newest === undefined || bound > newest)) newest = bound
-    for (const name of Object.keys(nulls)) nulls[name] = (nulls[name] ?? 0) + (file.nullValueCounts?.get(fieldIds.get(name)!) ?? 0)
+  for (const stats of await cache.statsOf(table, await manifestsOf(table, snapshot))) {
+    rows += stats.rows
+    if (stats.newest !== undefined && (newest === undefined || stats.newest > newest)) newest = stats.newest
+    for (const name of Object.keys(nulls)) nulls[name] = (nulls[name] ?? 0) + (stats.nulls.get(fieldIds.get(name)!) ?? 0)
   }
   // Bounds of a timestamptz column are microseconds.
   return { ...(newest === undefined ? {} : { newestAsOfMs: Number(newest / 1000n) }), rows, nullsByFeature: nulls }

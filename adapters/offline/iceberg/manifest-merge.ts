@@ -20,8 +20,9 @@
  */
 import { randomUUID } from 'node:crypto'
 import { SinkWriteError } from '../../../core/errors.ts'
+import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
 import { keyOfTableUri, type IcebergTable } from './iceberg-table.ts'
-import { decodeManifest, encodeManifest, partitionSummaries, type ManifestEntry, type ManifestFile } from './manifests.ts'
+import { decodeManifestSteps, encodeManifestSteps, partitionSummaries, type ManifestEntry, type ManifestFile } from './manifests.ts'
 import { currentSchema, specById, type TableMetadata } from './table-metadata.ts'
 
 export const MERGE_ENABLED_PROPERTY = 'commit.manifest-merge.enabled'
@@ -83,16 +84,16 @@ function packBins(manifests: readonly ManifestFile[], targetSizeBytes: number): 
   return bins
 }
 
-async function readManifest(table: IcebergTable, m: ManifestFile): Promise<ManifestEntry[]> {
+async function readManifest(table: IcebergTable, m: ManifestFile, yieldNowAndThen: () => Promise<void>): Promise<ManifestEntry[]> {
   const bytes = await table.store.get(keyOfTableUri(table.store, m.manifestPath))
   if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', `manifest ${m.manifestPath} is missing`)
-  return decodeManifest(bytes, specById(table.metadata, m.partitionSpecId), m.manifestPath)
+  return runStepsYielding(decodeManifestSteps(bytes, specById(table.metadata, m.partitionSpecId), m.manifestPath), yieldNowAndThen)
 }
 
-async function readAll(table: IcebergTable, bin: readonly ManifestFile[]): Promise<ManifestEntry[][]> {
+async function readAll(table: IcebergTable, bin: readonly ManifestFile[], yieldNowAndThen: () => Promise<void>): Promise<ManifestEntry[][]> {
   const out: ManifestEntry[][] = []
   for (let i = 0; i < bin.length; i += READ_CONCURRENCY)
-    out.push(...(await Promise.all(bin.slice(i, i + READ_CONCURRENCY).map((m) => readManifest(table, m)))))
+    out.push(...(await Promise.all(bin.slice(i, i + READ_CONCURRENCY).map((m) => readManifest(table, m, yieldNowAndThen)))))
   return out
 }
 
@@ -102,10 +103,11 @@ async function mergeBin(
   bin: readonly ManifestFile[],
   snapshotId: bigint,
   sequenceNumber: number,
+  yieldNowAndThen: () => Promise<void>,
 ): Promise<{ manifest: ManifestFile; key: string } | undefined> {
   const spec = specById(base.metadata, bin[0]!.partitionSpecId)
   const entries: ManifestEntry[] = []
-  const contents = await readAll(base, bin)
+  const contents = await readAll(base, bin, yieldNowAndThen)
   bin.forEach((m, i) => {
     for (const e of contents[i]!) {
       if (e.status === 2) continue
@@ -120,7 +122,7 @@ async function mergeBin(
   })
   if (entries.length === 0) return undefined
   const key = `${base.path}/metadata/${randomUUID()}-m2.avro`
-  const bytes = encodeManifest(currentSchema(base.metadata), spec, entries)
+  const bytes = await runStepsYielding(encodeManifestSteps(currentSchema(base.metadata), spec, entries), yieldNowAndThen)
   await base.store.put(key, bytes)
   const files = entries.map((e) => e.dataFile)
   return {
@@ -147,6 +149,10 @@ async function mergeBin(
 /**
  * `carried` (the base's manifests an append keeps, in list order) merged when the new list, with
  * `adding` new manifests in front, would reach the table's min count; unchanged otherwise.
+ *
+ * The merged manifest grows with every merge until it reaches the target size, and reading and
+ * writing it is synchronous CPU on the committing engine's thread (8 MB: ~40,000 entries, 6 s on a
+ * loaded machine), so both pause now and then (`yieldNowAndThen`) for the engine's other work.
  */
 export async function mergeCarriedManifests(
   base: IcebergTable,
@@ -154,6 +160,7 @@ export async function mergeCarriedManifests(
   adding: number,
   snapshotId: bigint,
   sequenceNumber: number,
+  yieldNowAndThen: () => Promise<void> = createYielder(4),
 ): Promise<MergedManifests> {
   const policy = mergePolicyOf(base.metadata)
   if (!policy.enabled || adding + carried.length < policy.minCountToMerge) return { manifests: carried, written: [], replaced: 0 }
@@ -165,7 +172,7 @@ export async function mergeCarriedManifests(
       manifests.push(bin[0]!)
       continue
     }
-    const merged = await mergeBin(base, bin, snapshotId, sequenceNumber)
+    const merged = await mergeBin(base, bin, snapshotId, sequenceNumber, yieldNowAndThen)
     replaced += bin.length
     if (merged === undefined) continue
     manifests.push(merged.manifest)

@@ -7,7 +7,8 @@
  * both are Avro int, so a partition tuple is `(number | null)[]` in spec order.
  */
 import { SinkWriteError } from '../../../core/errors.ts'
-import { decodeAvroContainer, encodeAvroContainer } from './avro-container.ts'
+import { runSteps, type Steps } from '../../../core/steps.ts'
+import { decodeAvroContainer, decodeAvroContainerSteps, encodeAvroContainer, encodeAvroContainerSteps } from './avro-container.ts'
 import type { IcebergSchema, PartitionSpec } from './iceberg-schema.ts'
 import { stringifyJson } from './lossless-json.ts'
 
@@ -151,37 +152,20 @@ const toKv = <V, W>(m: ReadonlyMap<number, V> | undefined, f: (v: V) => W): KV<W
 const fromKv = <V, W>(a: KV<V>[] | null, f: (v: V) => W): Map<number, W> | undefined => (a === null ? undefined : new Map(a.map((e) => [e.key, f(e.value)])))
 
 export function encodeManifest(schema: IcebergSchema, spec: PartitionSpec, entries: readonly ManifestEntry[]): Uint8Array {
-  const records = entries.map((e) => {
-    const f = e.dataFile
-    if (f.partition.length !== spec.fields.length) throw new SinkWriteError('SINK_REJECTED', 'data file partition does not match the spec')
-    const partition: Record<string, number | null> = {}
-    spec.fields.forEach((pf, i) => (partition[pf.name] = f.partition[i] ?? null))
-    return {
-      status: e.status,
-      snapshot_id: e.snapshotId,
-      sequence_number: e.sequenceNumber,
-      file_sequence_number: e.fileSequenceNumber,
-      data_file: {
-        content: 0,
-        file_path: f.filePath,
-        file_format: f.fileFormat,
-        partition,
-        record_count: BigInt(f.recordCount),
-        file_size_in_bytes: BigInt(f.fileSizeInBytes),
-        column_sizes: toKv(f.columnSizes, BigInt),
-        value_counts: toKv(f.valueCounts, BigInt),
-        null_value_counts: toKv(f.nullValueCounts, BigInt),
-        nan_value_counts: toKv(f.nanValueCounts, BigInt),
-        lower_bounds: toKv(f.lowerBounds, (b) => Buffer.from(b)),
-        upper_bounds: toKv(f.upperBounds, (b) => Buffer.from(b)),
-        key_metadata: null,
-        split_offsets: null,
-        equality_ids: null,
-        sort_order_id: 0,
-      },
-    }
-  })
-  return encodeAvroContainer(manifestEntrySchema(spec), records, {
+  return runSteps(encodeManifestSteps(schema, spec, entries))
+}
+
+/** Entries converted, and then encoded, in slices of this many between pauses. */
+const ENTRIES_PER_STEP = 1000
+
+/** encodeManifest in steps (avro-container.ts: a merged manifest is tens of thousands of entries). */
+export function* encodeManifestSteps(schema: IcebergSchema, spec: PartitionSpec, entries: readonly ManifestEntry[]): Steps<Uint8Array> {
+  const records: unknown[] = []
+  for (let start = 0; start < entries.length; start += ENTRIES_PER_STEP) {
+    for (const e of entries.slice(start, start + ENTRIES_PER_STEP)) records.push(manifestRecordOf(spec, e))
+    yield
+  }
+  return yield* encodeAvroContainerSteps(manifestEntrySchema(spec), records, {
     schema: stringifyJson(schema),
     'schema-id': String(schema['schema-id']),
     'partition-spec': stringifyJson(spec.fields),
@@ -189,6 +173,37 @@ export function encodeManifest(schema: IcebergSchema, spec: PartitionSpec, entri
     'format-version': '2',
     content: 'data',
   })
+}
+
+function manifestRecordOf(spec: PartitionSpec, e: ManifestEntry): unknown {
+  const f = e.dataFile
+  if (f.partition.length !== spec.fields.length) throw new SinkWriteError('SINK_REJECTED', 'data file partition does not match the spec')
+  const partition: Record<string, number | null> = {}
+  spec.fields.forEach((pf, i) => (partition[pf.name] = f.partition[i] ?? null))
+  return {
+    status: e.status,
+    snapshot_id: e.snapshotId,
+    sequence_number: e.sequenceNumber,
+    file_sequence_number: e.fileSequenceNumber,
+    data_file: {
+      content: 0,
+      file_path: f.filePath,
+      file_format: f.fileFormat,
+      partition,
+      record_count: BigInt(f.recordCount),
+      file_size_in_bytes: BigInt(f.fileSizeInBytes),
+      column_sizes: toKv(f.columnSizes, BigInt),
+      value_counts: toKv(f.valueCounts, BigInt),
+      null_value_counts: toKv(f.nullValueCounts, BigInt),
+      nan_value_counts: toKv(f.nanValueCounts, BigInt),
+      lower_bounds: toKv(f.lowerBounds, (b) => Buffer.from(b)),
+      upper_bounds: toKv(f.upperBounds, (b) => Buffer.from(b)),
+      key_metadata: null,
+      split_offsets: null,
+      equality_ids: null,
+      sort_order_id: 0,
+    },
+  }
 }
 
 interface RawEntry {
@@ -214,26 +229,38 @@ interface RawEntry {
 
 /** Entries of a manifest; partition values are returned in `spec` order. */
 export function decodeManifest(bytes: Uint8Array, spec: PartitionSpec, where?: string): ManifestEntry[] {
-  const file = decodeAvroContainer(bytes, where)
-  return (file.records as RawEntry[]).map((r) => {
-    const d = r.data_file
-    if (d.content !== 0) throw new SinkWriteError('SINK_REJECTED', 'delete files are not supported by the kfs reader')
-    if (d.file_format.toUpperCase() !== 'PARQUET') throw new SinkWriteError('SINK_REJECTED', `unsupported data file format ${d.file_format}`)
-    const dataFile: DataFile = {
-      filePath: d.file_path,
-      fileFormat: 'PARQUET',
-      partition: spec.fields.map((pf) => d.partition[pf.name] ?? null),
-      recordCount: Number(d.record_count),
-      fileSizeInBytes: Number(d.file_size_in_bytes),
-      columnSizes: fromKv(d.column_sizes, Number),
-      valueCounts: fromKv(d.value_counts, Number),
-      nullValueCounts: fromKv(d.null_value_counts, Number),
-      nanValueCounts: fromKv(d.nan_value_counts ?? null, Number),
-      lowerBounds: fromKv(d.lower_bounds, (b) => new Uint8Array(b)),
-      upperBounds: fromKv(d.upper_bounds, (b) => new Uint8Array(b)),
-    }
-    return { status: r.status as EntryStatus, snapshotId: r.snapshot_id, sequenceNumber: r.sequence_number, fileSequenceNumber: r.file_sequence_number, dataFile }
-  })
+  return runSteps(decodeManifestSteps(bytes, spec, where))
+}
+
+/** decodeManifest in steps (as encodeManifestSteps). */
+export function* decodeManifestSteps(bytes: Uint8Array, spec: PartitionSpec, where?: string): Steps<ManifestEntry[]> {
+  const records = (yield* decodeAvroContainerSteps(bytes, where)).records as RawEntry[]
+  const out: ManifestEntry[] = []
+  for (let start = 0; start < records.length; start += ENTRIES_PER_STEP) {
+    for (const r of records.slice(start, start + ENTRIES_PER_STEP)) out.push(manifestEntryOf(spec, r))
+    yield
+  }
+  return out
+}
+
+function manifestEntryOf(spec: PartitionSpec, r: RawEntry): ManifestEntry {
+  const d = r.data_file
+  if (d.content !== 0) throw new SinkWriteError('SINK_REJECTED', 'delete files are not supported by the kfs reader')
+  if (d.file_format.toUpperCase() !== 'PARQUET') throw new SinkWriteError('SINK_REJECTED', `unsupported data file format ${d.file_format}`)
+  const dataFile: DataFile = {
+    filePath: d.file_path,
+    fileFormat: 'PARQUET',
+    partition: spec.fields.map((pf) => d.partition[pf.name] ?? null),
+    recordCount: Number(d.record_count),
+    fileSizeInBytes: Number(d.file_size_in_bytes),
+    columnSizes: fromKv(d.column_sizes, Number),
+    valueCounts: fromKv(d.value_counts, Number),
+    nullValueCounts: fromKv(d.null_value_counts, Number),
+    nanValueCounts: fromKv(d.nan_value_counts ?? null, Number),
+    lowerBounds: fromKv(d.lower_bounds, (b) => new Uint8Array(b)),
+    upperBounds: fromKv(d.upper_bounds, (b) => new Uint8Array(b)),
+  }
+  return { status: r.status as EntryStatus, snapshotId: r.snapshot_id, sequenceNumber: r.sequence_number, fileSequenceNumber: r.file_sequence_number, dataFile }
 }
 
 export function encodeManifestList(

@@ -21,7 +21,7 @@ import { appendFiles } from './append-files.ts'
 import { compactPartitions } from './compaction.ts'
 import { loadTableOrNone } from './damaged-table.ts'
 import { writeDataFiles } from './data-file-writer.ts'
-import { featureTableStatsOf, readFeatureRowsByEntity } from './feature-rows.ts'
+import { FeatureTableStatsCache, featureTableStatsOf, readFeatureRowsByEntity } from './feature-rows.ts'
 import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
 import { JOIN_KEYS_PROPERTY } from './join-key-columns.ts'
 import { deserializeDataFile, serializeDataFile, stagedFileUris, type Json } from './staged-data-files.ts'
@@ -109,6 +109,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   /** Per table, the last commit queued (see `commit`). */
   readonly #commits = new Map<string, Promise<void>>()
   readonly #expiry: ExpiryScheduler | undefined
+  readonly #tableStats = new FeatureTableStatsCache()
 
   constructor(store: ObjectStore, options: IcebergOfflineSinkOptions = {}) {
     this.#store = store
@@ -276,7 +277,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   }
 
   featureTableStats(view: ViewVersion & Pick<FeatureViewDef, 'features'>): Promise<FeatureTableStats | undefined> {
-    return featureTableStatsOf(this.#store, view)
+    return featureTableStatsOf(this.#store, view, this.#tableStats)
   }
 
   pinFeatureFiles(view: ViewVersion, options: { readonly snapshotId: string | null | undefined; readonly tempDir: string }): Promise<PinnedFeatureFiles> {

@@ -4,9 +4,10 @@
  * row group (bounded memory). Time travel = pass a snapshot id.
  */
 import { FeatureStoreError, SinkWriteError } from '../../../core/errors.ts'
+import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
 import { readParquetBatches, rowsOfBatch, type ParquetBatch, type ParquetReadOptions } from '../parquet/index.ts'
 import { keyOfTableUri, manifestsOf, type IcebergTable } from './iceberg-table.ts'
-import { decodeManifest, type DataFile, type ManifestEntry } from './manifests.ts'
+import { decodeManifestSteps, type DataFile, type ManifestEntry, type ManifestFile } from './manifests.ts'
 import { currentSnapshot, specById, type Snapshot } from './table-metadata.ts'
 
 export function listSnapshots(table: IcebergTable): readonly Snapshot[] {
@@ -35,15 +36,25 @@ export interface LiveEntry extends ManifestEntry {
 /** Live (existing or added) entries of a snapshot, manifests in manifest-list order. */
 export async function liveEntriesOf(table: IcebergTable, snapshotId?: bigint): Promise<LiveEntry[]> {
   const out: LiveEntry[] = []
-  for (const m of await manifestsOf(table, snapshotOf(table, snapshotId))) {
-    if (m.content !== 0) throw new SinkWriteError('SINK_REJECTED', 'delete manifests are not supported by the kfs reader')
-    const bytes = await table.store.get(keyOfTableUri(table.store, m.manifestPath))
-    if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', `manifest ${m.manifestPath} is missing`)
-    const spec = specById(table.metadata, m.partitionSpecId)
-    for (const e of decodeManifest(bytes, spec, m.manifestPath)) {
-      if (e.status === 2) continue
-      out.push({ ...e, dataSequenceNumber: e.sequenceNumber ?? m.sequenceNumber, specId: m.partitionSpecId })
-    }
+  const yieldNowAndThen = createYielder(4)
+  for (const m of await manifestsOf(table, snapshotOf(table, snapshotId))) for (const e of await liveEntriesOfManifest(table, m, yieldNowAndThen)) out.push(e)
+  return out
+}
+
+/**
+ * Live entries of one manifest of the table, in its order. Decoding pauses now and then
+ * (`yieldNowAndThen`): a merged manifest is tens of thousands of entries, seconds of CPU that a
+ * live engine catching a view up from the archive, or a server, must not spend in one go.
+ */
+export async function liveEntriesOfManifest(table: IcebergTable, m: ManifestFile, yieldNowAndThen: () => Promise<void> = createYielder(4)): Promise<LiveEntry[]> {
+  if (m.content !== 0) throw new SinkWriteError('SINK_REJECTED', 'delete manifests are not supported by the kfs reader')
+  const bytes = await table.store.get(keyOfTableUri(table.store, m.manifestPath))
+  if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', `manifest ${m.manifestPath} is missing`)
+  const spec = specById(table.metadata, m.partitionSpecId)
+  const out: LiveEntry[] = []
+  for (const e of await runStepsYielding(decodeManifestSteps(bytes, spec, m.manifestPath), yieldNowAndThen)) {
+    if (e.status === 2) continue
+    out.push({ ...e, dataSequenceNumber: e.sequenceNumber ?? m.sequenceNumber, specId: m.partitionSpecId })
   }
   return out
 }
