@@ -96,21 +96,24 @@ export async function stepChaosRun(c: ChaosCase, restores: boolean): Promise<Ste
       await produceChanges(log, bursts[g]!)
       while (inFlight.size > 0) await Promise.all([...inFlight])
       backups[g] = await backUp(join(warehouse, 'checkpoints'))
-      // The last generation restores if none did: a run with restores checks one at least.
-      if (restores && g >= 2 && (rand() < 0.4 || (last && restored === 0))) {
-        const from = 1 + Math.floor(rand() * (g - 1))
+      // A backup older than the tables: taken before an earlier generation ran, and holding a
+      // checkpoint. The last generation restores one if none did: a run with restores checks one.
+      const older = backups.slice(1, g).flatMap((b, i) => (b.size > 0 ? [i + 1] : []))
+      if (restores && older.length > 0 && (rand() < 0.4 || (last && restored === 0))) {
+        const from = pick(rand, older)
         const dirs = [...backups[from]!.keys()].sort()
-        const chosen = rand() < 0.5 ? dirs : dirs.length === 0 ? [] : [pick(rand, dirs)]
-        if (chosen.length > 0) {
-          await restore(join(warehouse, 'checkpoints'), backups[from]!, chosen)
-          restored++
-          drawn.push(`gen ${g}: restored ${chosen.length === dirs.length ? 'every partition' : chosen[0]} as of gen ${from}`)
-        }
+        const chosen = rand() < 0.5 ? dirs : [pick(rand, dirs)]
+        await restore(join(warehouse, 'checkpoints'), backups[from]!, chosen)
+        restored++
+        drawn.push(`gen ${g}: restored ${chosen.length === dirs.length ? 'every partition' : chosen[0]} as of gen ${from}`)
       }
       board.recount()
-      const fault: Fault | undefined = last
-        ? undefined
-        : { step: pick(rand, stepsSeen()), k: 1 + Math.floor(rand() * 4), mode: pick(rand, FAULT_MODES) }
+      // With restores, the first generation runs unfaulted and is stopped: its checkpoints are the first backup's.
+      const plain = restores && g === 0
+      const fault: Fault | undefined =
+        last || plain
+          ? undefined
+          : { step: pick(rand, stepsSeen()), k: 1 + Math.floor(rand() * 4), mode: pick(rand, FAULT_MODES) }
       board.arm(fault)
       if (fault) drawn.push(`gen ${g}: ${fault.mode} at ${fault.step} #${fault.k}`)
       const freezer = new Freezer()
@@ -166,12 +169,13 @@ export async function stepChaosRun(c: ChaosCase, restores: boolean): Promise<Ste
         await engine.stop()
         await online.close()
       } else if (!died) {
-        if (rand() < 0.5) {
+        if (!plain && rand() < 0.5) {
           drawn.push(`gen ${g}: crashed`)
           await freezer.crash(() => void engine.stop().catch(() => undefined))
         } else {
           // The stop's own checkpoint faulted too, at times.
-          const stopFault = rand() < 0.4 ? { step: pick(rand, stepsSeen()), k: 1, mode: pick(rand, FAULT_MODES) } : undefined
+          const stopFault =
+            !plain && rand() < 0.4 ? { step: pick(rand, stepsSeen()), k: 1, mode: pick(rand, FAULT_MODES) } : undefined
           board.arm(stopFault)
           if (stopFault) drawn.push(`gen ${g} stop: ${stopFault.mode} at ${stopFault.step}`)
           await Promise.race([engine.stop().catch(() => undefined), freezer.frozen])
