@@ -47,12 +47,16 @@ export async function stageCheckpoint(
   const { topic, partition, views } = where
   const { seq } = cut
   const staged: StagedFiles[] = []
+  // The archive first: its commits are made in this order (roll-forward.ts), so a feature table that
+  // holds a checkpoint means the archive holds every record and idle marker the slot applied up to
+  // it — which a slot restored from an older record catches its views up from (restore-point.ts);
+  // live would not read those idle markers again.
+  if (where.archive) staged.push(await retry(() => offline.stageArchiveRows(topic, cut.archive), options))
   // Every table gets a commit at every checkpoint, empty or not, so all tables of a partition carry
   // the same checkpoint markers and can be compared at the same cut (verify-parity).
   for (let v = 0; v < views.length; v++) {
     if (views[v]!.offline) staged.push(await retry(() => offline.stageFeatureRows(views[v]!, cut.rows[v]!), options))
   }
-  if (where.archive) staged.push(await retry(() => offline.stageArchiveRows(topic, cut.archive), options))
   const chains = await StateChains.write(cut.states, {
     writeBase: (bytes) => retry(() => checkpoints.writeState(topic, partition, seq, bytes), options),
     writeDelta: (base, index, bytes) => retry(() => checkpoints.writeDelta(topic, partition, seq, base, index, bytes), options),

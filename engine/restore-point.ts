@@ -108,6 +108,11 @@ export async function restoreViews(
   const { topic, partition, source, views } = options
   const { latest, nextOffset } = point
   const checkpointed = latest?.nextOffset ?? point.startOffset
+  // A newer checkpoint of this slot committed to the tables: the archive may hold idle markers it
+  // applied at the restored checkpoint's own offset, after its cut, which the views must apply there
+  // too (the archive is read up to `nextOffset`, markers there included) — or rows those markers
+  // emitted come again elsewhere, at other positions the tables do not hold.
+  const stale = options.archive && latest !== undefined && point.held !== undefined && point.held.committedSeq > latest.seq
   const processors: PartitionProcessor[] = []
   const chains: (StateChain | undefined)[] = views.map(() => undefined) // adopted and new views: a base first
   const behind: CatchUpDue[] = []
@@ -127,7 +132,7 @@ export async function restoreViews(
           rowsAtNextOffset: saved.rowsAtNextOffset ?? 0,
         }),
       )
-      if (checkpointed !== nextOffset) behind.push({ view: processors.length - 1, cause: 'stale' })
+      if (checkpointed !== nextOffset || stale) behind.push({ view: processors.length - 1, cause: 'stale' })
       continue
     }
     const backfill = await backfillToAdopt(options.backfillCheckpoints?.(view), view, source, {

@@ -15,27 +15,22 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { Clock } from '../../core/clock.ts'
 import { silentLogger } from '../../core/logger.ts'
-import type { FeatureViewDef } from '../../features/types.ts'
-import { createDeadLetterTopicSink, DEAD_LETTER_HEADERS } from '../../engine/dead-letter-topic.ts'
+import { createDeadLetterTopicSink } from '../../engine/dead-letter-topic.ts'
 import { createLiveEngine, type LiveEngine } from '../../engine/live-engine.ts'
-import { consumedView } from '../../engine/plan-sources.ts'
 import { EmbeddedEventLog } from '../../adapters/event-log/embedded/index.ts'
 import { EmbeddedOnlineStore } from '../../adapters/online-store/embedded/embedded-online-store.ts'
 import type { EmbeddedSchemaRegistry } from '../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { IcebergOfflineSink } from '../../adapters/offline/iceberg/offline-sink.ts'
-import { loadTableOrNone } from '../../adapters/offline/iceberg/damaged-table.ts'
-import { featureTablePath } from '../../adapters/offline/iceberg/table-paths.ts'
-import { readRows } from '../../adapters/offline/iceberg/table-reader.ts'
-import { tableRowToStampedRow } from '../../adapters/offline/iceberg/table-schemas.ts'
 import { LocalObjectStore } from '../../adapters/object-store/index.ts'
 import { createDecoder } from '../../schemas/decoder.ts'
 import { prng } from '../../examples/generate-events.ts'
-import { Freezer, frozenLog, frozenOnline, frozenStore } from './crash-harness.ts'
+import { Freezer, frozenLog, frozenOnline, frozenStore, settling } from './crash-harness.ts'
 import { FAULT_MODES, Switchboard, type Fault } from './audit-chaos-faults.ts'
-import { PARTITIONS, TOPIC, VIEWS, byItem, type PlannedRecord } from './audit-chaos-workload.ts'
+import { DEAD_LETTER_TOPIC, readOutcome, waitUntil, type RunOutcome } from './audit-chaos-outcome.ts'
+import { PARTITIONS, TOPIC, VIEWS, type PlannedRecord } from './audit-chaos-workload.ts'
 import { unlockedStoreFiles } from './unlocked-store-files.ts'
 
-export const DEAD_LETTER_TOPIC = 'kfs.dead-letters'
+export { DEAD_LETTER_TOPIC }
 const GROUP = 'kfs-engine'
 
 /** The engine's wall clock: still while a phase runs, so idle markers fall only where the test moves it. */
@@ -59,17 +54,15 @@ export interface Chaos {
   readonly fixed?: readonly Fault[]
   /** Instead of random faults: these, armed at the idle period's checkpoints of one phase only. */
   readonly idle?: { readonly phase: number; readonly faults: readonly Fault[] }
+  /**
+   * Runs before each engine of phase `phase` starts (`attempt` 0: the phase's first), no engine
+   * running and every store call of the last one settled: what an operator does between two
+   * processes (a backup of the store's files under `warehouse` taken, or restored).
+   */
+  readonly beforeStart?: (phase: number, attempt: number, warehouse: string) => Promise<void>
 }
 
-export interface Outcome {
-  /** Per view: direct views `seq entity as_of values` in seq order; re-keyed ones per entity in seq order. */
-  readonly offline: Map<string, string[]>
-  /** Per view and entity: `as_of values` as the reopened online store reads it. */
-  readonly online: Map<string, string>
-  /** Per partition: archived offsets and markers, in archive order. */
-  readonly archive: string[][]
-  /** `origin|reason|view` → how many dead letters. */
-  readonly deadLetters: Map<string, number>
+export interface Outcome extends RunOutcome {
   readonly steps: ReadonlySet<string>
   readonly restarts: number
   /** The steps a fault struck. */
@@ -107,12 +100,13 @@ export async function runScenario(
   let restarts = 0
   const failures: string[] = []
   let generation: Generation | undefined
+  const inFlight = new Set<Promise<unknown>>()
   try {
     await log.createTopic(TOPIC, PARTITIONS)
     const start = async (): Promise<Generation> => {
       const freezer = new Freezer()
       const online = await EmbeddedOnlineStore.open({ path: onlinePath, files: unlockedStoreFiles })
-      const store = frozenStore(board.store(new LocalObjectStore(join(dir, 'warehouse'))), freezer)
+      const store = frozenStore(board.store(settling(new LocalObjectStore(join(dir, 'warehouse')), inFlight)), freezer)
       const engineLog = frozenLog(board.log(log, DEAD_LETTER_TOPIC), freezer)
       const engine = createLiveEngine({
         log: engineLog,
@@ -157,10 +151,11 @@ export async function runScenario(
       await g.online.close()
     }
     /** Runs the engine until every record so far is processed, replacing each engine that fails or dies. */
-    const runToEnd = async (what: string): Promise<LiveEngine> => {
+    const runToEnd = async (phase: number): Promise<LiveEngine> => {
+      const what = `phase ${phase}`
       for (let attempt = 0; ; attempt++) {
         assert.ok(attempt < 40, `${what}: no engine reached the end in 40 attempts (${chaos?.armed.join('; ')})`)
-        const g = (generation = await startArmed())
+        const g = (generation = await startArmed(phase, attempt))
         const end = await settle(g, what, armSome)
         if (end === 'caught up') {
           // A checkpoint still in flight may yet fail the engine: settled here, before the clock moves.
@@ -187,7 +182,10 @@ export async function runScenario(
       board.arm(fault)
       if (fault) chaos!.armed.push(`${fault.mode} at ${fault.step} #${board.calls.get(fault.step) ?? 0}+${fault.k}`)
     }
-    const startArmed = async (): Promise<Generation> => {
+    const startArmed = async (phase: number, attempt: number): Promise<Generation> => {
+      // A dead engine's calls already in flight land (or fail) before the next process starts.
+      while (inFlight.size > 0) await Promise.all([...inFlight])
+      await chaos?.beforeStart?.(phase, attempt, join(dir, 'warehouse'))
       board.recount()
       armSome()
       try {
@@ -209,7 +207,7 @@ export async function runScenario(
           TOPIC,
           records.map((r) => ({ key: 'k', partition: r.partition, timestampMs: r.timestampMs, value: r.value })),
         )
-      const engine = await runToEnd(`phase ${p}`)
+      const engine = await runToEnd(p)
       if (!chaos?.fixed) board.arm(undefined)
       // The idle period: every partition with a watermark gets one marker, then all are checkpointed.
       const before = await engine.watermarks()
@@ -288,96 +286,4 @@ function pickFault(chaos: Chaos, dying = true): Fault {
     k: 1 + Math.floor(r() * 6),
     mode: modes[Math.floor(r() * modes.length)]!,
   }
-}
-
-async function waitUntil(ready: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 4_000; i++) {
-    if (await ready()) return
-    await sleep(5)
-  }
-  assert.fail(`${what}: timed out`)
-}
-
-async function readOutcome(
-  dir: string,
-  log: EmbeddedEventLog,
-): Promise<Omit<Outcome, 'steps' | 'restarts' | 'failures' | 'struck'>> {
-  const store = new LocalObjectStore(join(dir, 'warehouse'))
-  const offline = new Map<string, string[]>()
-  const online = new Map<string, string>()
-  const reopened = await EmbeddedOnlineStore.open({ path: join(dir, 'online.json'), files: unlockedStoreFiles })
-  for (const defined of VIEWS) {
-    const view: FeatureViewDef = defined === byItem ? consumedView(defined) : defined
-    const direct = view.source.topic === TOPIC
-    const table = await loadTableOrNone(store, featureTablePath(view))
-    const rows: { seq: bigint; entity: string; text: string }[] = []
-    if (table) {
-      for await (const raw of readRows(table, { longAs: 'bigint' })) {
-        const row = tableRowToStampedRow(view, raw)
-        rows.push({
-          seq: BigInt(raw.seq as bigint),
-          entity: row.entityKey,
-          text: `${row.asOfMs} ${JSON.stringify(row.values, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))}`,
-        })
-      }
-    }
-    rows.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0))
-    // seq orders a partition's rows, and an entity's rows are all of one partition.
-    const perEntity = groupBy(rows.map((r) => ({ entity: r.entity, text: direct ? `${r.seq} ${r.text}` : r.text })))
-    for (const [entity, list] of groupBy(rows.map((r) => ({ entity: r.entity, text: String(r.seq) })))) {
-      assert.equal(new Set(list).size, list.length, `${view.name} ${entity}: two offline rows share a seq`)
-    }
-    // Internal offsets depend on where transactions fell: a re-keyed view's rows are compared without their seq.
-    offline.set(
-      view.name,
-      [...perEntity].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, list]) => `${k}: ${list.join(' | ')}`),
-    )
-    const keys = [...new Set(rows.map((r) => r.entity))]
-    const reads = await reopened.readRows(
-      keys.map((entityKey) => ({ view, entityKey, features: view.features.map((f) => f.name) })),
-      Date.now(),
-    )
-    keys.forEach((k, i) => online.set(`${view.name} ${k}`, `${reads[i]!.asOfMs} ${JSON.stringify(reads[i]!.values)}`))
-  }
-  await reopened.close()
-  const sink = new IcebergOfflineSink(store)
-  const archive: string[][] = []
-  for (let p = 0; p < PARTITIONS; p++) {
-    const list: string[] = []
-    for await (const row of sink.readArchive(TOPIC, p))
-      list.push(row.markerWatermarkMs === null ? row.offset : `${row.offset}@${row.markerWatermarkMs}`)
-    archive.push(list)
-  }
-  return { offline, online, archive, deadLetters: await readDeadLetters(log) }
-}
-
-function groupBy(rows: readonly { entity: string; text: string }[]): Map<string, string[]> {
-  const out = new Map<string, string[]>()
-  for (const r of rows) out.set(r.entity, [...(out.get(r.entity) ?? []), r.text])
-  return out
-}
-
-async function readDeadLetters(log: EmbeddedEventLog): Promise<Map<string, number>> {
-  const out = new Map<string, number>()
-  const end = Number((await log.endOffsets(DEAD_LETTER_TOPIC).catch(() => ['0']))[0] ?? '0')
-  if (end === 0) return out
-  const consumer = log.consumer({ groupId: `audit-read-${Math.random()}`, topics: [DEAD_LETTER_TOPIC], fromBeginning: true })
-  let seen = 0
-  await consumer.run({
-    eachBatch: async (batch) => {
-      for (const r of batch.records) {
-        seen = Number(r.offset) + 1
-        const h = r.headers
-        const origin =
-          h[DEAD_LETTER_HEADERS.originOffset] === undefined
-            ? `${h[DEAD_LETTER_HEADERS.topic]}/${h[DEAD_LETTER_HEADERS.partition]}/${h[DEAD_LETTER_HEADERS.offset]}`
-            : `${h[DEAD_LETTER_HEADERS.originTopic]}/${h[DEAD_LETTER_HEADERS.originPartition]}/${h[DEAD_LETTER_HEADERS.originOffset]}`
-        const key = `${origin}|${h[DEAD_LETTER_HEADERS.reason]}|${h[DEAD_LETTER_HEADERS.view] ?? ''}`
-        out.set(key, (out.get(key) ?? 0) + 1)
-      }
-    },
-  })
-  await waitUntil(async () => seen >= end, 'dead letters read')
-  await consumer.stop()
-  return out
 }

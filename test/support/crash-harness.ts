@@ -153,3 +153,28 @@ export function frozenLog(inner: TransactionalEventLog, f: Freezer): Transaction
   }
   return log satisfies EventLog
 }
+
+/**
+ * `inner`, each call in flight kept in `calls` until it settles: a dead engine's calls still in
+ * flight land (or fail) before the next process starts, or before an operator restores files under it.
+ */
+export function settling(inner: ObjectStore, calls: Set<Promise<unknown>>): ObjectStore {
+  const track = <T>(call: Promise<T>): Promise<T> => {
+    const settled: Promise<unknown> = call.then(
+      () => calls.delete(settled),
+      () => calls.delete(settled),
+    )
+    calls.add(settled)
+    return call
+  }
+  return {
+    rootUri: inner.rootUri,
+    uriOf: (key) => inner.uriOf(key),
+    get: (key) => track(inner.get(key)),
+    list: (prefix) => track(inner.list(prefix)),
+    listWithTimes: (prefix) => track(inner.listWithTimes(prefix)),
+    put: (key, body) => track(inner.put(key, body)),
+    putIfAbsent: (key, body) => track(inner.putIfAbsent(key, body)),
+    delete: (key) => track(inner.delete(key)),
+  }
+}

@@ -182,8 +182,8 @@ export class Line {
 
   /**
    * The item the slot resumes at: the cut of its seq — or, when the newest checkpoint's commits reached
-   * the feature tables and not the archive, of the newest seq whose cut is at the slot's position
-   * (the archive's): the live input goes on from there, idle markers included.
+   * the archive (committed first) and not every feature table, of the newest seq whose cut is at the
+   * slot's position (the archive's): the live input goes on from there, idle markers included.
    */
   #resumeAt(p: number, slot: PartitionSlot): number {
     if (slot.seq === 0) return 0
