@@ -215,8 +215,9 @@ function recordingLogger(): Logger & { infos: { msg: string; fields: Record<stri
 }
 
 /**
- * Per partition whose checkpoint in `copy` is behind the first run's last one (through which the
- * archive holds it): the catch-up the restored engine must report, as the reporting test compares it.
+ * Per partition whose checkpoint in `copy` is older than the first run's last one (the archive holds
+ * the partition through that one): the catch-up the restored engine must report, as the reporting
+ * test compares it.
  */
 async function staleCatchUps(copy: ObjectStore): Promise<string[]> {
   const restored = new CheckpointStore(copy, GROUP)
@@ -227,10 +228,14 @@ async function staleCatchUps(copy: ObjectStore): Promise<string[]> {
     [consumedView(itemSpend).source, itemSpend],
   ] as const) {
     for (let partition = 0; partition < source.partitions; partition++) {
-      const from = (await restored.latest(source.topic, partition))?.nextOffset
-      const to = (await newest.latest(source.topic, partition))?.nextOffset
-      assert.ok(from !== undefined && to !== undefined, `${source.topic}/${partition} checkpointed`)
-      if (BigInt(from) < BigInt(to))
+      const was = await restored.latest(source.topic, partition)
+      const now = await newest.latest(source.topic, partition)
+      assert.ok(was !== undefined && now !== undefined, `${source.topic}/${partition} checkpointed`)
+      const { nextOffset: from } = was
+      const { nextOffset: to } = now
+      // Behind the archive, or at its end with newer checkpoints in the tables: the idle markers
+      // archived at the checkpoint's own offset are applied too (engine/restore-point.ts).
+      if (BigInt(from) < BigInt(to) || was.seq < now.seq)
         out.push(JSON.stringify({ topic: source.topic, partition, views: [`${view.name}@${view.version}`], from, to }))
     }
   }
@@ -248,13 +253,10 @@ void test('the live engine restored from every earlier round of its checkpoints:
       const online = new EmbeddedOnlineStore()
       for (const w of writes) await online.writeRows(w.view, w.rows)
       const caughtUp = await staleCatchUps(copy)
-      // Every round's records reached both topics, so only the last round's checkpoints are not stale.
+      // Every backup is older than the tables on both topics: later rounds' records, and for the
+      // last round the checkpoints the engine took as it stopped.
       const behind = new Set(caughtUp.map((line) => (JSON.parse(line) as { topic: string }).topic))
-      assert.deepEqual(
-        [...behind].sort(),
-        round < ROUNDS - 1 ? [buys.topic, consumedView(itemSpend).source.topic].sort() : [],
-        caughtUp.join('\n'),
-      )
+      assert.deepEqual([...behind].sort(), [buys.topic, consumedView(itemSpend).source.topic].sort(), caughtUp.join('\n'))
       const logger = recordingLogger()
       await runEngine(copy, online, [{ produce: async () => undefined }], logger)
       // What the engine did, said as it was: a catch-up past the stale checkpoint, from its position
@@ -270,7 +272,7 @@ void test('the live engine restored from every earlier round of its checkpoints:
           'views caught up from the archive past a checkpoint older than the tables (its newer records are gone): no backfill ran',
         ),
         caughtUp,
-        `${what}: one line per partition behind the archive`,
+        `${what}: one line per partition whose checkpoint is older than the tables`,
       )
       expected ??= await expectedRows()
       for (const [view, rows] of expected) {
