@@ -15,79 +15,15 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import fc from 'fast-check'
 import { silentLogger } from '../../../core/logger.ts'
-import type { Clock } from '../../../core/clock.ts'
-import { FeatureStoreError } from '../../../core/errors.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { nodeStoreFiles } from '../../../adapters/online-store/embedded/store-files.ts'
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
-import type { DeadLetter, DeadLetterSink } from '../../../ports/dead-letters.ts'
-import type { ObjectStore } from '../../../ports/object-store.ts'
-import type { OnlineStore } from '../../../ports/online-store.ts'
+import type { DeadLetter } from '../../../ports/dead-letters.ts'
 import { backfillView } from '../../../replay/backfill.ts'
 import { live, liveRun, onlineRows, rowsOf, stretch, tapsView, type LiveRun } from './taps-stream.ts'
-
-/** The process died: nothing it calls answers any more, and nothing retries (a dead process waits for nothing). */
-class Killed extends FeatureStoreError {
-  constructor(message: string) {
-    super('INVARIANT_VIOLATED', message)
-  }
-}
-
-/** Counts the calls of one process; at call `killAt` the process dies (`landed`: after the call did its work). */
-class Process {
-  calls = 0
-  dead = false
-  /** What each call was (method and key), for choosing where to kill. */
-  readonly trace: string[] = []
-  constructor(
-    readonly killAt: number,
-    readonly landed: boolean,
-  ) {}
-  async step<T>(mutates: boolean, call: () => Promise<T>, what: string): Promise<T> {
-    if (this.dead) throw new Killed('the process is dead')
-    this.calls++
-    this.trace.push(what)
-    if (this.calls !== this.killAt) return call()
-    this.dead = true
-    if (this.landed && mutates) await call()
-    throw new Killed(`killed at call ${this.calls}`)
-  }
-}
-
-function storeOf(p: Process, inner: ObjectStore): ObjectStore {
-  return {
-    rootUri: inner.rootUri,
-    uriOf: (key) => inner.uriOf(key),
-    get: (key) => p.step(false, () => inner.get(key), 'get ' + key),
-    list: (prefix) => p.step(false, () => inner.list(prefix), 'list ' + prefix),
-    listWithTimes: (prefix) => p.step(false, () => inner.listWithTimes(prefix), 'listWithTimes ' + prefix),
-    put: (key, body) => p.step(true, () => inner.put(key, body), 'put ' + key),
-    putIfAbsent: (key, body) => p.step(true, () => inner.putIfAbsent(key, body), 'putIfAbsent ' + key),
-    delete: (key) => p.step(true, () => inner.delete(key), 'delete ' + key),
-  }
-}
-
-function onlineOf(p: Process, inner: EmbeddedOnlineStore): OnlineStore {
-  return {
-    writeRows: (view, rows) => p.step(true, () => inner.writeRows(view, rows), 'online.writeRows'),
-    readRows: (lookups, nowMs) => inner.readRows(lookups, nowMs),
-    sync: () => p.step(true, () => inner.sync(), 'online.sync'),
-    close: async () => {},
-  }
-}
-
-/** The dead-letter topic: what landed stays; deduplicated by origin when read (docs/semantics.md §15). */
-function lettersOf(p: Process, landed: DeadLetter[]): DeadLetterSink {
-  return {
-    write: (letters) => p.step(true, async () => void landed.push(...letters), 'letters.write'),
-    flush: () => p.step(false, async () => {}, 'letters.flush'),
-  }
-}
-
-// Retries back off on this clock: a dead process's calls fail at once, whatever they wait.
-const noWait: Clock = { nowMs: () => Date.now(), sleep: async () => {} }
+import { KilledProcess as Process, lettersOf, noWait, onlineOf, storeOf } from '../../support/killed-process.ts'
 
 let root = ''
 let liveParts: LiveRun

@@ -13,8 +13,6 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { FeatureStoreError } from '../../../core/errors.ts'
-import type { Clock } from '../../../core/clock.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import type { FeatureRow, FeatureViewDef, SourceDef } from '../../../features/types.ts'
 import { featureView } from '../../../features/index.ts'
@@ -25,71 +23,15 @@ import { nodeStoreFiles } from '../../../adapters/online-store/embedded/store-fi
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
-import type { DeadLetter, DeadLetterSink } from '../../../ports/dead-letters.ts'
-import type { ObjectStore } from '../../../ports/object-store.ts'
+import type { DeadLetter } from '../../../ports/dead-letters.ts'
 import type { OnlineStore } from '../../../ports/online-store.ts'
 import { backfillView } from '../../../replay/backfill.ts'
 import { createChangeJsonDecoder } from '../../../schemas/change-json-decoder.ts'
 import { order, orderAttrs, orderTotals, orders } from '../../fixtures/features/change-faults.ts'
 import { DEAD_LETTER_TOPIC, generateChangeBursts, produceChanges } from '../../support/change-fault-workload.ts'
 import { waitFor } from '../../support/scenario.ts'
+import { KilledProcess as Process, lettersOf, noWait, onlineOf, storeOf } from '../../support/killed-process.ts'
 
-class Killed extends FeatureStoreError {
-  constructor(message: string) {
-    super('INVARIANT_VIOLATED', message)
-  }
-}
-
-/** One process's calls; at call `killAt` it dies (`landed`: after the call did its work). */
-class Process {
-  calls = 0
-  dead = false
-  readonly trace: string[] = []
-  constructor(
-    readonly killAt: number,
-    readonly landed: boolean,
-  ) {}
-  async step<T>(mutates: boolean, call: () => Promise<T>, what: string): Promise<T> {
-    if (this.dead) throw new Killed('the process is dead')
-    this.calls++
-    this.trace.push(what)
-    if (this.calls !== this.killAt) return call()
-    this.dead = true
-    if (this.landed && mutates) await call()
-    throw new Killed(`killed at call ${this.calls}`)
-  }
-}
-
-function storeOf(p: Process, inner: ObjectStore): ObjectStore {
-  return {
-    rootUri: inner.rootUri,
-    uriOf: (key) => inner.uriOf(key),
-    get: (key) => p.step(false, () => inner.get(key), 'get ' + key),
-    list: (prefix) => p.step(false, () => inner.list(prefix), 'list ' + prefix),
-    listWithTimes: (prefix) => p.step(false, () => inner.listWithTimes(prefix), 'listWithTimes ' + prefix),
-    put: (key, body) => p.step(true, () => inner.put(key, body), 'put ' + key),
-    putIfAbsent: (key, body) => p.step(true, () => inner.putIfAbsent(key, body), 'putIfAbsent ' + key),
-    delete: (key) => p.step(true, () => inner.delete(key), 'delete ' + key),
-  }
-}
-
-function onlineOf(p: Process, inner: EmbeddedOnlineStore): OnlineStore {
-  return {
-    writeRows: (view, rows) => p.step(true, () => inner.writeRows(view, rows), 'online.writeRows'),
-    readRows: (lookups, nowMs) => inner.readRows(lookups, nowMs),
-    sync: () => p.step(true, () => inner.sync(), 'online.sync'),
-    close: async () => {},
-  }
-}
-
-function lettersOf(p: Process, landed: DeadLetter[]): DeadLetterSink {
-  return {
-    write: (letters) => p.step(true, async () => void landed.push(...letters), 'letters.write'),
-    flush: () => p.step(false, async () => {}, 'letters.flush'),
-  }
-}
-
-const noWait: Clock = { nowMs: () => Date.now(), sleep: async () => {} }
 const decoderFor = (source: SourceDef) => createChangeJsonDecoder({ rowSchema: source.changes!.rowSchema })
 const common = { version: 1, source: orders, entity: order, ttl: '3650d', freshnessSla: '5m', owner: 'faults@kfs' } as const
 
