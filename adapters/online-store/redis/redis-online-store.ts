@@ -323,8 +323,9 @@ export class RedisOnlineStore implements OnlineStore {
       return (await client.evalsha(READ_SHA, prepared.length, ...args)) as (string | null)[][]
     } catch (err: unknown) {
       if (redisFailureKind(err) !== 'noscript') throw err
-      await client.script('LOAD', READ_ROWS_SCRIPT)
-      return (await client.evalsha(READ_SHA, prepared.length, ...args)) as (string | null)[][]
+      // EVAL sends the script with the call (and caches it again): a LOAD then EVALSHA could meet
+      // another flush in between (a restart, a writer's SCRIPT FLUSH) and fail the read.
+      return (await client.eval(READ_ROWS_SCRIPT, prepared.length, ...args)) as (string | null)[][]
     }
   }
 

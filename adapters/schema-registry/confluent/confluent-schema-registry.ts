@@ -41,21 +41,20 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
 
   async register(subject: string, schema: AvroSchema): Promise<number> {
     const text = typeof schema === 'string' ? schema : JSON.stringify(schema)
-    try {
-      const { id } = await this.#client.register(
-        { type: SchemaType.AVRO, schema: text },
-        { subject, compatibility: COMPATIBILITY.BACKWARD, updateConfig: true },
-      )
-      return id
-    } catch (err: unknown) {
-      const status = statusOf(err)
-      if (status === 409 || status === 422 || (err instanceof Error && err.name === 'ConfluentSchemaRegistryCompatibilityError')) {
-        throw new SchemaError('SCHEMA_INCOMPATIBLE', `subject ${subject}: the registry refused the schema`, { cause: err, context: { status } })
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { id } = await this.#client.register(
+          { type: SchemaType.AVRO, schema: text },
+          { subject, compatibility: COMPATIBILITY.BACKWARD, updateConfig: true },
+        )
+        return id
+      } catch (err: unknown) {
+        // A conflict may be another process registering the same schema under a new subject at
+        // the same moment (two `kfs ingest` of one source starting together): asked again, the
+        // registry finds it registered and answers its id. An incompatible schema stays refused.
+        if (!isConflict(err) || attempt === CONFLICT_ATTEMPTS) throw registerFailure(subject, err)
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
       }
-      if (err instanceof Error && err.name.startsWith('ConfluentSchemaRegistry')) {
-        throw new SchemaError('SCHEMA_INCOMPATIBLE', `subject ${subject}: not a valid Avro schema`, { cause: err })
-      }
-      throw unavailable('register', err)
     }
   }
 
@@ -109,4 +108,22 @@ function unavailable(operation: string, err: unknown): SourceError {
   const status = statusOf(err)
   const refused = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429
   return new SourceError(refused ? 'SOURCE_REJECTED' : 'SOURCE_UNAVAILABLE', `schema registry ${operation} failed`, { cause: err, context: { operation, status: statusOf(err) } })
+}
+
+/** Register asks that a conflict ends after: a race of first registrations settles on the second. */
+const CONFLICT_ATTEMPTS = 3
+
+function isConflict(err: unknown): boolean {
+  return statusOf(err) === 409 || (err instanceof Error && err.name === 'ConfluentSchemaRegistryCompatibilityError')
+}
+
+function registerFailure(subject: string, err: unknown): Error {
+  const status = statusOf(err)
+  if (status === 422 || isConflict(err)) {
+    return new SchemaError('SCHEMA_INCOMPATIBLE', `subject ${subject}: the registry refused the schema`, { cause: err, context: { status } })
+  }
+  if (err instanceof Error && err.name.startsWith('ConfluentSchemaRegistry')) {
+    return new SchemaError('SCHEMA_INCOMPATIBLE', `subject ${subject}: not a valid Avro schema`, { cause: err })
+  }
+  return unavailable('register', err)
 }

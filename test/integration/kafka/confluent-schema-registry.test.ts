@@ -32,3 +32,22 @@ void test('registry > an encoder and a decoder meet through the real registry, a
   const unknown = await decoder.decode(Buffer.from([0, 0x7f, 0xff, 0xff, 0x00, 2, 0x41]))
   assert.equal(unknown.ok ? 'ok' : unknown.reason, 'unknown_schema')
 })
+
+void test('registry > first registrations of one schema under a new subject, at once from many clients: each gets the same id', async () => {
+  // Two `kfs ingest` children of one source starting together register its schema at the same
+  // moment; the registry may answer one of the racing creates with a conflict (CI, seed 2812).
+  for (let round = 0; round < 5; round++) {
+    const subject = `race-${suffix()}-value`
+    const schema = { type: 'record', name: `Race_${suffix()}`, fields: [{ name: 'id', type: 'string' }] }
+    const ids = await Promise.all(Array.from({ length: 8 }, () => new ConfluentSchemaRegistry({ url: schemaRegistryUrl() }).register(subject, schema)))
+    assert.equal(new Set(ids).size, 1, `round ${round}: ids ${ids.join(', ')}`)
+  }
+  // A schema the subject cannot take is still refused (after its conflicts were asked again).
+  const subject = `race-${suffix()}-value`
+  const registry = new ConfluentSchemaRegistry({ url: schemaRegistryUrl() })
+  await registry.register(subject, { type: 'record', name: 'R', fields: [{ name: 'id', type: 'string' }] })
+  await assert.rejects(
+    registry.register(subject, { type: 'record', name: 'R', fields: [{ name: 'id', type: 'long' }] }),
+    /the registry refused the schema/,
+  )
+})
