@@ -15,10 +15,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Clock } from '../../core/clock.ts'
-import { silentLogger } from '../../core/logger.ts'
+import { silentLogger, type Logger } from '../../core/logger.ts'
 import { createDeadLetterTopicSink } from '../../engine/dead-letter-topic.ts'
 import { createLiveEngine, type LiveEngine } from '../../engine/live-engine.ts'
-import type { SourceDef } from '../../features/types.ts'
+import type { FeatureViewDef, SourceDef } from '../../features/types.ts'
 import { EmbeddedEventLog } from '../../adapters/event-log/embedded/index.ts'
 import { EmbeddedOnlineStore } from '../../adapters/online-store/embedded/embedded-online-store.ts'
 import { IcebergOfflineSink } from '../../adapters/offline/iceberg/offline-sink.ts'
@@ -70,6 +70,63 @@ export interface StepChaosRun {
   readonly failures: readonly string[]
 }
 
+/** What one engine generation runs on: the switchboard's faulted stores over these. */
+export interface FaultedWorld {
+  readonly board: Switchboard
+  readonly log: EmbeddedEventLog
+  readonly warehouse: string
+  readonly onlinePath: string
+  /** Store calls of dead processes still settling (crash-harness.ts `settling`). */
+  readonly inFlight: Set<Promise<unknown>>
+  readonly rand: () => number
+}
+
+export interface FaultedEngine {
+  readonly engine: LiveEngine
+  readonly freezer: Freezer
+  readonly online: EmbeddedOnlineStore
+  /** Whether a fault killed the process (its I/O frozen, the engine stopped unseen). */
+  died(): boolean
+}
+
+/**
+ * A live engine of `views` over `world`'s faulted stores, with a checkpoint cadence drawn from its
+ * `rand`: a fault that kills the process freezes every store and log call and stops the engine.
+ */
+export async function faultedChangeEngine(
+  world: FaultedWorld,
+  views: readonly FeatureViewDef[],
+  logger: Logger,
+): Promise<FaultedEngine> {
+  const { board, log, warehouse, onlinePath, inFlight, rand } = world
+  const freezer = new Freezer()
+  const online = await EmbeddedOnlineStore.open({ path: onlinePath, files: unlockedStoreFiles })
+  const store = frozenStore(board.store(settling(new LocalObjectStore(warehouse), inFlight)), freezer)
+  const engineLog = frozenLog(board.log(log, DEAD_LETTER_TOPIC), freezer)
+  const engine = createLiveEngine({
+    log: engineLog,
+    stateStore: store,
+    offline: new IcebergOfflineSink(store, { clock }),
+    online: frozenOnline(board.online(online), freezer),
+    deadLetters: createDeadLetterTopicSink(engineLog, DEAD_LETTER_TOPIC),
+    deadLetterTopic: DEAD_LETTER_TOPIC,
+    decoderFor,
+    views,
+    groupId: 'kfs-engine',
+    clock,
+    logger,
+    checkpointMaxRecords: 20 + Math.floor(rand() * 40),
+    checkpointIntervalMs: 50 + Math.floor(rand() * 200),
+    tickMs: 20,
+  })
+  let died = false
+  board.onDie = () => {
+    died = true
+    void freezer.crash(() => void engine.stop().catch(() => undefined))
+  }
+  return { engine, freezer, online, died: () => died }
+}
+
 function pick<T>(rand: () => number, list: readonly T[]): T {
   return list[Math.floor(rand() * list.length)]!
 }
@@ -116,32 +173,9 @@ export async function stepChaosRun(c: ChaosCase, restores: boolean): Promise<Ste
           : { step: pick(rand, stepsSeen()), k: 1 + Math.floor(rand() * 4), mode: pick(rand, FAULT_MODES) }
       board.arm(fault)
       if (fault) drawn.push(`gen ${g}: ${fault.mode} at ${fault.step} #${fault.k}`)
-      const freezer = new Freezer()
-      const online = await EmbeddedOnlineStore.open({ path: onlinePath, files: unlockedStoreFiles })
-      const store = frozenStore(board.store(settling(new LocalObjectStore(warehouse), inFlight)), freezer)
-      const engineLog = frozenLog(board.log(log, DEAD_LETTER_TOPIC), freezer)
-      const engine = createLiveEngine({
-        log: engineLog,
-        stateStore: store,
-        offline: new IcebergOfflineSink(store, { clock }),
-        online: frozenOnline(board.online(online), freezer),
-        deadLetters: createDeadLetterTopicSink(engineLog, DEAD_LETTER_TOPIC),
-        deadLetterTopic: DEAD_LETTER_TOPIC,
-        decoderFor,
-        views: ENGINE_VIEWS,
-        groupId: 'kfs-engine',
-        clock,
-        logger: silentLogger,
-        checkpointMaxRecords: 20 + Math.floor(rand() * 40),
-        checkpointIntervalMs: 50 + Math.floor(rand() * 200),
-        tickMs: 20,
-      })
+      const running = await faultedChangeEngine({ board, log, warehouse, onlinePath, inFlight, rand }, ENGINE_VIEWS, silentLogger)
+      const { engine, freezer, online } = running
       live = { engine, freezer }
-      let died = false
-      board.onDie = () => {
-        died = true
-        void freezer.crash(() => void engine.stop().catch(() => undefined))
-      }
       const started = await Promise.race([engine.start().then(() => true), freezer.frozen.then(() => false)]).catch(
         (err: unknown) => {
           drawn.push(`gen ${g}: start failed: ${String(err)}`)
@@ -152,23 +186,23 @@ export async function stepChaosRun(c: ChaosCase, restores: boolean): Promise<Ste
       if (started)
         await waitFor(
           async () =>
-            died ||
+            running.died() ||
             engine.failure !== undefined ||
             (engine.stats.checkpoints >= 1 && engine.stats.consumed >= stopAt) ||
             (await Promise.race([engine.isCaughtUp(150), freezer.frozen.then(() => false)])),
           `${where}: generation ${g} ran [${drawn.join('; ')}]`,
         )
       const outage = board.struck.some((s) => s.startsWith('outage'))
-      if (!died && !outage && (!started || engine.failure !== undefined))
+      if (!running.died() && !outage && (!started || engine.failure !== undefined))
         failures.push(`gen ${g} [${board.struck.join(', ') || 'no fault'}]: ${String(engine.failure)}`)
       if (last) {
         assert.ok(
-          started && !died && engine.failure === undefined,
+          started && !running.died() && engine.failure === undefined,
           `${where}: the last generation failed: ${String(engine.failure)}`,
         )
         await engine.stop()
         await online.close()
-      } else if (!died) {
+      } else if (!running.died()) {
         if (!plain && rand() < 0.5) {
           drawn.push(`gen ${g}: crashed`)
           await freezer.crash(() => void engine.stop().catch(() => undefined))

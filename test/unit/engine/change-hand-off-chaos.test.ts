@@ -20,7 +20,6 @@ import type { Clock } from '../../../core/clock.ts'
 import { silentLogger, type LogFn, type Logger } from '../../../core/logger.ts'
 import type { FeatureViewDef, SourceDef } from '../../../features/types.ts'
 import { createDeadLetterTopicSink, DEAD_LETTER_HEADERS } from '../../../engine/dead-letter-topic.ts'
-import { createLiveEngine } from '../../../engine/live-engine.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
@@ -34,7 +33,7 @@ import { prng } from '../../../examples/generate-events.ts'
 import { orderAttrs, orderTotals, orders } from '../../fixtures/features/change-faults.ts'
 import { FAULT_MODES, Switchboard } from '../../support/audit-chaos-faults.ts'
 import { DEAD_LETTER_TOPIC, generateChangeBursts, produceChanges } from '../../support/change-fault-workload.ts'
-import { Freezer, frozenLog, frozenOnline, frozenStore, settling } from '../../support/crash-harness.ts'
+import { faultedChangeEngine } from '../../support/change-step-chaos.ts'
 import { waitFor } from '../../support/scenario.ts'
 import { unlockedStoreFiles } from '../../support/unlocked-store-files.ts'
 
@@ -112,37 +111,14 @@ async function runSeed(seed: number, chaos: boolean): Promise<{ outcome: Outcome
       : undefined
     board.arm(fault)
     if (fault) drawn.push(`${fault.mode} at ${fault.step} #${fault.k}`)
-    const freezer = new Freezer()
-    const online = await EmbeddedOnlineStore.open({ path: onlinePath, files: unlockedStoreFiles })
-    const store = frozenStore(board.store(settling(new LocalObjectStore(warehouse), inFlight)), freezer)
-    const engineLog = frozenLog(board.log(log, DEAD_LETTER_TOPIC), freezer)
-    const engine = createLiveEngine({
-      log: engineLog,
-      stateStore: store,
-      offline: new IcebergOfflineSink(store, { clock }),
-      online: frozenOnline(board.online(online), freezer),
-      deadLetters: createDeadLetterTopicSink(engineLog, DEAD_LETTER_TOPIC),
-      deadLetterTopic: DEAD_LETTER_TOPIC,
-      decoderFor,
-      views,
-      groupId: 'kfs-engine',
-      clock,
-      logger,
-      checkpointMaxRecords: 20 + Math.floor(rand() * 40),
-      checkpointIntervalMs: 50 + Math.floor(rand() * 200),
-      tickMs: 20,
-    })
-    let died = false
-    board.onDie = () => {
-      died = true
-      void freezer.crash(() => void engine.stop().catch(() => undefined))
-    }
+    const running = await faultedChangeEngine({ board, log, warehouse, onlinePath, inFlight, rand }, views, logger)
+    const { engine, freezer, online } = running
     const started = await Promise.race([engine.start().then(() => true), freezer.frozen.then(() => false)]).catch(() => false)
     const stopAt = chaos && faulted ? Math.floor(rand() * 300) : Infinity
     if (started)
       await waitFor(
         async () =>
-          died ||
+          running.died() ||
           engine.failure !== undefined ||
           engine.stats.consumed >= stopAt ||
           (await Promise.race([engine.isCaughtUp(150), freezer.frozen.then(() => false)])),
@@ -150,14 +126,14 @@ async function runSeed(seed: number, chaos: boolean): Promise<{ outcome: Outcome
       )
     const outage = board.struck.some((s) => s.startsWith('outage'))
     assert.ok(
-      died || outage || (started && engine.failure === undefined),
+      running.died() || outage || (started && engine.failure === undefined),
       `seed ${seed}: an engine failed with no outage [${drawn.join('; ')}]: ${String(engine.failure)}`,
     )
     board.arm(undefined)
-    if (!died && faulted && rand() < 0.5) {
+    if (!running.died() && faulted && rand() < 0.5) {
       drawn.push('crashed')
       await freezer.crash(() => void engine.stop().catch(() => undefined))
-    } else if (!died) {
+    } else if (!running.died()) {
       await Promise.race([engine.stop().catch(() => undefined), freezer.frozen])
       if (!freezer.isFrozen) await online.close()
     }
