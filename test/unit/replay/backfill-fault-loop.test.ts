@@ -14,16 +14,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import fc from 'fast-check'
-import { silentLogger } from '../../../core/logger.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
-import { nodeStoreFiles } from '../../../adapters/online-store/embedded/store-files.ts'
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
-import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import type { DeadLetter } from '../../../ports/dead-letters.ts'
-import { backfillView } from '../../../replay/backfill.ts'
 import { live, liveRun, onlineRows, rowsOf, stretch, tapsView, type LiveRun } from './taps-stream.ts'
-import { KilledProcess as Process, lettersOf, noWait, onlineOf, storeOf } from '../../support/killed-process.ts'
+import { backfillKilledThenRerun } from '../../support/killed-process.ts'
+import { unlockedStoreFiles } from '../../support/unlocked-store-files.ts'
 
 let root = ''
 let liveParts: LiveRun
@@ -57,40 +54,20 @@ async function backfillKilledAt(name: string, killAt: number, landed: boolean): 
   const added = tapsView(name)
   const onlinePath = join(root, name, 'rows.json')
   await mkdir(join(root, name), { recursive: true })
-  // The lock is the process's: a killed process no longer holds it.
-  const files = { ...nodeStoreFiles, lock: () => () => {} }
   const letters: DeadLetter[] = []
-  const processes = killAt === 0 ? [new Process(0, false)] : [new Process(killAt, landed), new Process(0, false)]
-  for (const p of processes) {
-    const store = storeOf(p, new LocalObjectStore(join(dir, 'warehouse')))
-    const online = await EmbeddedOnlineStore.open({ path: onlinePath, files })
-    const run = backfillView({
-      offline: new IcebergOfflineSink(store),
-      stateStore: store,
-      decoder: liveParts.decoderFor(),
-      view: added,
-      liveGroupId: 'kfs-engine',
-      online: onlineOf(p, online),
-      deadLetters: lettersOf(p, letters),
-      clock: noWait,
-      logger: silentLogger,
-      checkpointEveryRecords: 13,
-    })
-    if (p.killAt === 0) {
-      await run
-      await online.close()
-    } else {
-      // Killed in a best-effort step (a version hint, pruning old checkpoints) the backfill may still
-      // finish: the process would have, too. Either way the re-run must end the same.
-      await run.catch((err: unknown) => {
-        if (!p.dead) throw err
-      })
-      assert.ok(p.dead, `the backfill reached call ${killAt}`)
-    }
-  }
+  const processes = await backfillKilledThenRerun({
+    warehouse: join(dir, 'warehouse'),
+    onlinePath,
+    view: added,
+    decoder: liveParts.decoderFor(),
+    letters,
+    killAt,
+    landed,
+    checkpointEveryRecords: 13,
+  })
   const store = new LocalObjectStore(join(dir, 'warehouse'))
   const rows = rowsOf(await readFeatureRowsByEntity(store, added))
-  const reopened = await EmbeddedOnlineStore.open({ path: onlinePath, files })
+  const reopened = await EmbeddedOnlineStore.open({ path: onlinePath, files: unlockedStoreFiles })
   const outcome = {
     offline: rows,
     online: await onlineRows(reopened, added, Object.keys(rows)),

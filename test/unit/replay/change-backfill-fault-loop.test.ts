@@ -19,18 +19,17 @@ import { featureView } from '../../../features/index.ts'
 import { createLiveEngine } from '../../../engine/live-engine.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
-import { nodeStoreFiles } from '../../../adapters/online-store/embedded/store-files.ts'
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import type { DeadLetter } from '../../../ports/dead-letters.ts'
 import type { OnlineStore } from '../../../ports/online-store.ts'
-import { backfillView } from '../../../replay/backfill.ts'
 import { createChangeJsonDecoder } from '../../../schemas/change-json-decoder.ts'
 import { order, orderAttrs, orderTotals, orders } from '../../fixtures/features/change-faults.ts'
 import { DEAD_LETTER_TOPIC, generateChangeBursts, produceChanges } from '../../support/change-fault-workload.ts'
 import { waitFor } from '../../support/scenario.ts'
-import { KilledProcess as Process, lettersOf, noWait, onlineOf, storeOf } from '../../support/killed-process.ts'
+import { backfillKilledThenRerun, noWait } from '../../support/killed-process.ts'
+import { unlockedStoreFiles } from '../../support/unlocked-store-files.ts'
 
 const decoderFor = (source: SourceDef) => createChangeJsonDecoder({ rowSchema: source.changes!.rowSchema })
 const common = { version: 1, source: orders, entity: order, ttl: '3650d', freshnessSla: '5m', owner: 'faults@kfs' } as const
@@ -132,36 +131,19 @@ interface Outcome {
 async function backfillKilledAt(added: FeatureViewDef, killAt: number, landed: boolean): Promise<Outcome> {
   const onlinePath = join(root, added.name, 'rows.json')
   await mkdir(join(root, added.name), { recursive: true })
-  const files = { ...nodeStoreFiles, lock: () => () => {} }
   const letters: DeadLetter[] = []
-  const processes = killAt === 0 ? [new Process(0, false)] : [new Process(killAt, landed), new Process(0, false)]
-  for (const p of processes) {
-    const store = storeOf(p, new LocalObjectStore(join(root, 'live', 'warehouse')))
-    const online = await EmbeddedOnlineStore.open({ path: onlinePath, files })
-    const run = backfillView({
-      offline: new IcebergOfflineSink(store),
-      stateStore: store,
-      decoder: decoderFor(orders),
-      view: added,
-      liveGroupId: 'kfs-engine',
-      online: onlineOf(p, online),
-      deadLetters: lettersOf(p, letters),
-      clock: noWait,
-      logger: silentLogger,
-      checkpointEveryRecords: 37,
-    })
-    if (p.killAt === 0) {
-      await run
-      await online.close()
-    } else {
-      await run.catch((err: unknown) => {
-        if (!p.dead) throw err
-      })
-      assert.ok(p.dead, `the backfill reached call ${killAt}`)
-    }
-  }
+  const processes = await backfillKilledThenRerun({
+    warehouse: join(root, 'live', 'warehouse'),
+    onlinePath,
+    view: added,
+    decoder: decoderFor(orders),
+    letters,
+    killAt,
+    landed,
+    checkpointEveryRecords: 37,
+  })
   const rows = rowsOf(await readFeatureRowsByEntity(new LocalObjectStore(join(root, 'live', 'warehouse')), added))
-  const reopened = await EmbeddedOnlineStore.open({ path: onlinePath, files })
+  const reopened = await EmbeddedOnlineStore.open({ path: onlinePath, files: unlockedStoreFiles })
   const outcome = {
     offline: rows,
     online: await onlineRows(reopened, added, Object.keys(rows)),
