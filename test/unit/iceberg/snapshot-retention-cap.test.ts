@@ -17,16 +17,12 @@ import type { Snapshot, TableMetadata } from '../../../adapters/offline/iceberg/
 import type { Clock } from '../../../core/clock.ts'
 import type { SnapshotRetention } from '../../../ports/offline-compaction.ts'
 import { archiveRows } from '../../support/archive-rows.ts'
+import { prng } from '../../../examples/generate-events.ts'
 
-/** xorshift32: the same tables on every run; a failure names its seed. */
+/** Whole numbers below `n`, from the examples' seeded generator: the same tables on every run. */
 function random(seed: number): (n: number) => number {
-  let s = seed
-  return (n) => {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return (s >>> 0) % n
-  }
+  const next = prng(seed)
+  return (n) => Math.floor(next() * n)
 }
 
 interface Drawn {

@@ -16,6 +16,7 @@ import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-si
 import { currentSnapshot } from '../../../adapters/offline/iceberg/table-metadata.ts'
 import type { FeatureValue, FeatureViewDef } from '../../../features/types.ts'
 import type { OfflineFeatureRow } from '../../../ports/offline.ts'
+import { prng } from '../../../examples/generate-events.ts'
 
 const DAY = 86_400_000
 const T0 = Date.UTC(2026, 0, 5, 10)
@@ -30,15 +31,10 @@ const view: FeatureViewDef = {
   features: (['long', 'double', 'string', 'long[]'] as const).map((type, i) => ({ name: `f${i}`, type, aggregation: base })),
 }
 
-/** xorshift32: the same sequence on every run; a failure names its step. */
+/** Whole numbers below `n`, from the examples' seeded generator: the same sequence on every run. */
 function random(seed: number): (n: number) => number {
-  let s = seed
-  return (n) => {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return (s >>> 0) % n
-  }
+  const next = prng(seed)
+  return (n) => Math.floor(next() * n)
 }
 
 /** Counts the GETs of manifests (`…-m<n>.avro`; manifest lists are `snap-….avro`). */
