@@ -81,7 +81,7 @@ Examples:
     const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
     const idleMs = numberOption(args, 'idle') ?? 2_000
     const config = ctx.config()
-    const runtime = await createRuntime(config)
+    const runtime = await createRuntime(config, { compactsFeatureTables: true })
     const logger = runtime.logger.child({ component: 'cli.run' })
     let metrics: MetricsServer | undefined
     let stop: StopSignal | undefined
