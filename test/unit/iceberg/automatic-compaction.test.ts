@@ -21,7 +21,6 @@ import {
   type DataFile,
 } from '../../../adapters/offline/iceberg/index.ts'
 import { keyOfTableUri } from '../../../adapters/offline/iceberg/iceberg-table.ts'
-import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { liveEntriesOf } from '../../../adapters/offline/iceberg/table-reader.ts'
 import { parquetFileInfo } from '../../../adapters/offline/parquet/index.ts'
 import { loadConfig } from '../../../main/config.ts'
@@ -41,7 +40,6 @@ const compacted = (rows: number): number => Math.ceil(rows / SETTINGS.maxRowsPer
 void describe('iceberg > automatic compaction of feature tables in the engine', () => {
   void test('a long run: old day partitions stay in few files, every row is read once in order, markers still recognise a roll-forward', async () => {
     const world = new FeatureWorld(SETTINGS)
-    const first = new Map<number, Awaited<ReturnType<FeatureWorld['checkpoint']>>>()
     let worst = 0
     let compactions = 0
     for (let t = 0; t < (DAYS * DAY) / CHECKPOINT_MS; t++) {
@@ -51,8 +49,7 @@ void describe('iceberg > automatic compaction of feature tables in the engine', 
         const rows = world.rowsOf(p, ROWS, world.now - HOUR)
         // Now and then a late row, three days back: into a day partition compacted already.
         if (t % 5 === p) rows.push(...world.rowsOf(p, 1, world.now - 3 * DAY))
-        const cp = await world.checkpoint(p, rows)
-        if (!first.has(p)) first.set(p, cp)
+        await world.checkpoint(p, rows)
       }
       // A compaction started by this round's commits ends before the next round: checkpoints are
       // seconds apart, a compaction of a day of a few rows much less. (The faults test races them.)
@@ -93,10 +90,7 @@ void describe('iceberg > automatic compaction of feature tables in the engine', 
     for (let p = 0; p < PARTITIONS; p++) assert.equal(markers[`${TOPIC}/${p}`], world.last.get(p)!.seq)
     // A restart's roll-forward of a checkpoint (its staged files, committed again by a new process)
     // writes nothing: neither the last one nor the first, whose files compaction replaced long ago.
-    const restarted = new IcebergOfflineSink(world.memory, { clock: world.clock, parquetWorker: false })
-    for (const cp of [...world.last.values(), ...first.values()])
-      await restarted.commit(world.tableId, [cp.staged], { [`${TOPIC}/${cp.partition}`]: cp.seq }, {})
-    assert.equal((await restarted.snapshots(world.tableId)).length, snapshots.length, 'a roll-forward committed again')
+    await world.assertRollForwardsRecognised('after the run')
     await world.assertEveryRowOnce('after the roll-forwards')
   })
 
@@ -120,6 +114,47 @@ void describe('iceberg > automatic compaction of feature tables in the engine', 
     assert.equal(loadConfig({}, () => assert.fail('no file')).featureCompactionAgeMs, 2 * DAY)
     assert.equal(loadConfig({ KFS_COMPACT_OLDER_THAN_MS: 'off' }, () => assert.fail('no file')).featureCompactionAgeMs, null)
     assert.equal(loadConfig({ KFS_COMPACT_OLDER_THAN_MS: '7d' }, () => assert.fail('no file')).featureCompactionAgeMs, 7 * DAY)
+  })
+
+  void test('stopping (the engine closing) ends a compaction under way before its commit: nothing reported, the table and its files as they were', async () => {
+    let armed = false
+    let stoppedAfter: string | undefined
+    // The engine stops once the compaction has written its first file.
+    const world: FeatureWorld = new FeatureWorld(
+      { ...SETTINGS, maxRowsPerFile: 12 },
+      {
+        store: (memory) => ({
+          ...forwardingStore(memory),
+          put: async (key, body) => {
+            await memory.put(key, body)
+            if (armed && stoppedAfter === undefined && key.endsWith('.parquet')) {
+              stoppedAfter = key
+              void world.scheduler.stop()
+            }
+          },
+        }),
+      },
+    )
+    for (let t = 0; t < 12; t++) {
+      world.now += CHECKPOINT_MS
+      await world.checkpoint(t % 2, world.rowsOf(t % 2, ROWS, world.now - HOUR))
+    }
+    world.now += 2 * DAY
+    const dataFiles = async (): Promise<number> => (await world.memory.list(`${world.tableId}/data/`)).length
+    const before = await dataFiles()
+    await world.checkpoint(0, world.rowsOf(0, 1, world.now))
+    armed = true
+    await world.scheduler.settled()
+    assert.ok(stoppedAfter !== undefined, 'the compaction wrote no file')
+    assert.deepEqual(world.errors, [])
+    assert.equal(await dataFiles(), before + 1, 'only the checkpoint added a file: the compaction deleted its own')
+    assert.ok(!(await loadTable(world.memory, world.tableId)).metadata.snapshots.some((s) => s.summary?.operation === 'replace'))
+    // And it starts none after.
+    world.now += SETTINGS.everyMs
+    await world.checkpoint(1, world.rowsOf(1, 1, world.now))
+    await world.scheduler.settled()
+    assert.equal(await dataFiles(), before + 2)
+    await world.assertEveryRowOnce('after the stop')
   })
 
   void test('the rewrite of a big day partition holds at most one output file of rows (plus one input file) at once', async () => {
@@ -175,10 +210,10 @@ void describe('iceberg > automatic compaction of feature tables in the engine', 
       maxRowsPerFile: MAX_ROWS,
       parquetWorker: false,
     })
+    assert.ok(peak <= MAX_ROWS + PER_FILE, `${peak} rows held at once, more than ${MAX_ROWS} (+ one input file's ${PER_FILE})`)
     assert.equal(written, FILES * PER_FILE, 'every row was rewritten')
     assert.equal(result.removedFiles, FILES)
     assert.equal(result.addedFiles, Math.ceil((FILES * PER_FILE) / MAX_ROWS))
-    assert.ok(peak <= MAX_ROWS + PER_FILE, `${peak} rows held at once, more than ${MAX_ROWS} (+ one input file's ${PER_FILE})`)
     const after: string[] = []
     for await (const r of readRows(await loadTable(memory, 'wh/big')))
       after.push(`${String(r.entity_key)}|${String(r.as_of)}|${String(r.clicks)}`)

@@ -47,6 +47,8 @@ export class FeatureWorld {
   readonly last = new Map<number, Checkpoint>()
   readonly #offsets = new Map<number, number>()
   readonly #seqs = new Map<number, number>()
+  /** The first checkpoint of each partition. */
+  readonly first = new Map<number, Checkpoint>()
 
   constructor(
     settings: Omit<AutomaticCompaction, 'onError'>,
@@ -57,6 +59,17 @@ export class FeatureWorld {
     const store = options.store?.(this.memory) ?? this.memory
     this.sink = new IcebergOfflineSink(store, { clock: this.clock, parquetWorker: false, featureCompaction: this.scheduler })
     this.tableId = this.sink.tableId({ kind: 'feature', view: VIEW })
+  }
+
+  /** Goes on where `other` (on a copy of its store) left off: its clock, offsets, markers and rows. */
+  continueFrom(other: FeatureWorld): this {
+    this.now = other.now
+    for (const [p, n] of other.#offsets) this.#offsets.set(p, n)
+    for (const [p, n] of other.#seqs) this.#seqs.set(p, n)
+    for (const [p, cp] of other.first) this.first.set(p, cp)
+    for (const [p, cp] of other.last) this.last.set(p, cp)
+    this.committed.push(...other.committed)
+    return this
   }
 
   /** `rows` rows of `partition`'s entities at `asOfMs`, each from its own record (offsets go on per partition). */
@@ -84,6 +97,7 @@ export class FeatureWorld {
     this.committed.push(...rows)
     const cp = { partition, seq, staged, rows }
     this.last.set(partition, cp)
+    if (!this.first.has(partition)) this.first.set(partition, cp)
     return cp
   }
 
@@ -96,6 +110,15 @@ export class FeatureWorld {
       out.set(day, { files: p.files + 1, rows: p.rows + e.dataFile.recordCount })
     }
     return out
+  }
+
+  /** A restart's roll-forward of each partition's first and last checkpoint, by a new process: recognised, nothing committed. */
+  async assertRollForwardsRecognised(what: string): Promise<void> {
+    const restarted = new IcebergOfflineSink(this.memory, { clock: this.clock, parquetWorker: false })
+    const before = (await restarted.snapshots(this.tableId)).length
+    for (const cp of [...this.first.values(), ...this.last.values()])
+      await restarted.commit(this.tableId, [cp.staged], { [`${TOPIC}/${cp.partition}`]: cp.seq }, {})
+    assert.equal((await restarted.snapshots(this.tableId)).length, before, `${what}: a roll-forward committed again`)
   }
 
   /** The table reads every committed row once, per entity in archive order, values and all. */
