@@ -24,9 +24,15 @@ import { keyOfTableUri } from '../../../adapters/offline/iceberg/iceberg-table.t
 import { liveEntriesOf } from '../../../adapters/offline/iceberg/table-reader.ts'
 import { parquetFileInfo } from '../../../adapters/offline/parquet/index.ts'
 import { loadConfig } from '../../../main/config.ts'
+import { createRuntime } from '../../../main/runtime.ts'
+import { silentLogger } from '../../../core/logger.ts'
+import type { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { forwardingStore } from '../../support/forwarding-store.ts'
 import { clicksSchema } from './clicks-table.ts'
-import { DAY, FeatureWorld, HOUR, TOPIC } from './feature-compaction-world.ts'
+import { DAY, FeatureWorld, HOUR, TOPIC, VIEW } from './feature-compaction-world.ts'
 
 const PARTITIONS = 3
 const DAYS = 7
@@ -114,6 +120,58 @@ void describe('iceberg > automatic compaction of feature tables in the engine', 
     assert.equal(loadConfig({}, () => assert.fail('no file')).featureCompactionAgeMs, 2 * DAY)
     assert.equal(loadConfig({ KFS_COMPACT_OLDER_THAN_MS: 'off' }, () => assert.fail('no file')).featureCompactionAgeMs, null)
     assert.equal(loadConfig({ KFS_COMPACT_OLDER_THAN_MS: '7d' }, () => assert.fail('no file')).featureCompactionAgeMs, 7 * DAY)
+  })
+
+  void test("kfs run's runtime compacts (not with KFS_COMPACT_OLDER_THAN_MS=off, nor other commands' runtimes)", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'kfs-run-compaction-'))
+    try {
+      let turnsTaken = 0
+      for (const { env, compacts, expected } of [
+        { env: {}, compacts: true, expected: true },
+        { env: { KFS_COMPACT_OLDER_THAN_MS: 'off' }, compacts: true, expected: false },
+        { env: {}, compacts: false, expected: false },
+      ]) {
+        const world = new FeatureWorld(SETTINGS)
+        const memory = new MemoryObjectStore('memory://kfs', world.clock)
+        const config = loadConfig({ KFS_DATA_DIR: dataDir, KFS_LOG_LEVEL: 'silent', ...env }, () => assert.fail('no file'))
+        const runtime = await createRuntime(config, {
+          clock: world.clock,
+          logger: silentLogger,
+          ports: { store: memory },
+          compactsFeatureTables: compacts,
+        })
+        const replaced = async (): Promise<boolean> =>
+          (await loadTable(memory, world.tableId)).metadata.snapshots.some((s) => s.summary?.operation === 'replace')
+        try {
+          const commit = async (rows: Parameters<IcebergOfflineSink['stageFeatureRows']>[1], seq: number): Promise<void> =>
+            runtime.offline.commit(
+              world.tableId,
+              [await runtime.offline.stageFeatureRows(VIEW, rows)],
+              { [`${TOPIC}/0`]: seq },
+              {},
+            )
+          for (let seq = 1; seq <= 4; seq++) {
+            world.now += HOUR
+            await commit(world.rowsOf(0, ROWS, world.now), seq)
+          }
+          // Three days on, the next checkpoint makes the first day's compaction due.
+          world.now += 3 * DAY
+          await commit(world.rowsOf(0, 1, world.now), 5)
+          let turns = 0
+          const budget = expected ? 10_000 : 2 * turnsTaken + 100
+          while (turns < budget && !(await replaced())) {
+            await new Promise((resolve) => setImmediate(resolve))
+            turns++
+          }
+          if (expected) turnsTaken = turns
+          assert.equal(await replaced(), expected, JSON.stringify(env))
+        } finally {
+          await runtime.close()
+        }
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
   })
 
   void test('stopping (the engine closing) ends a compaction under way before its commit: nothing reported, the table and its files as they were', async () => {
