@@ -189,8 +189,7 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
     ...(compaction === undefined ? {} : { featureCompaction: compaction }),
     ...(options.writesRetried === true ? { storeRetryAttempts: COMMAND_READ_ATTEMPTS } : {}),
   })
-  // Closers run in reverse: a compaction under way ends (its files deleted) before anything closes.
-  const closers: (() => Promise<void>)[] = compaction === undefined ? [] : [() => compaction.stop()]
+  const closers: (() => Promise<void>)[] = []
   let log: Promise<EventLog> | undefined
   let reader: Promise<EventLog> | undefined
   let online: Promise<OnlineStore> | undefined
@@ -298,6 +297,8 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
         : createDecoder({ registry, readerSchema: source.schema, clock }),
     encoderFor: (source) => createEncoder({ registry: schemas, subject: `${source.topic}-value`, schema: source.schema }),
     async close() {
+      // First: a compaction under way ends at its next step (its files deleted) before anything closes.
+      await compaction?.stop()
       for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'close failed'))
     },
   }

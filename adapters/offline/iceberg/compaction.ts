@@ -27,7 +27,7 @@ import { distinctPartitions, totalsSummary } from './append-files.ts'
 import { type WriteDataFilesOptions } from './data-file-writer.ts'
 import { compactedFileCount, DEFAULT_COMPACTED_FILE_ROWS, rewritePartitionFiles, throwIfStopped } from './compaction-rewrite.ts'
 import { commitSnapshot, keyOfTableUri, newSnapshotId, refreshTable, type CommitOptions, type CommitResult, type IcebergTable } from './iceberg-table.ts'
-import { decodeManifestSteps, encodeManifest, partitionSummaries, type DataFile, type ManifestEntry, type ManifestFile } from './manifests.ts'
+import { decodeManifestSteps, encodeManifest, encodeManifestSteps, partitionSummaries, type DataFile, type ManifestEntry, type ManifestFile } from './manifests.ts'
 import { liveEntriesOf } from './table-reader.ts'
 import { currentSchema, currentSnapshot, defaultSpec, specById } from './table-metadata.ts'
 import { carriedWriterFacts } from './writer-facts.ts'
@@ -160,7 +160,7 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
           })
         }
         const key = `${fresh.path}/metadata/${randomUUID()}-m1.avro`
-        const out = encodeManifest(schema, mSpec, rewritten)
+        const out = await runStepsYielding(encodeManifestSteps(schema, mSpec, rewritten), yieldNowAndThen)
         await fresh.store.put(key, out)
         const live = rewritten.filter((e) => e.status === 0)
         const gone = rewritten.filter((e) => e.status === 2)
