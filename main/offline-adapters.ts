@@ -19,6 +19,7 @@ import type { TableLocation } from '../features/types.ts'
 import { createFileTableReader } from '../adapters/tables/file-table-reader.ts'
 import { IcebergOfflineSink } from '../adapters/offline/iceberg/offline-sink.ts'
 import type { AutomaticExpiry } from '../adapters/offline/iceberg/automatic-expiry.ts'
+import type { CompactionScheduler } from '../adapters/offline/iceberg/automatic-compaction.ts'
 import { createIcebergTableSnapshotReader } from '../adapters/offline/iceberg/table-snapshot-reader.ts'
 import { createParquetCodec } from '../adapters/offline/parquet/parquet-codec.ts'
 
@@ -34,14 +35,16 @@ export interface OfflineAdapterOptions {
  * `clock`: what the tables' commit retries back off on (the runtime's); the system clock by default.
  * `storeRetryAttempts`: the bound of `store`'s own retries, when its calls are retried already
  * (IcebergOfflineSinkOptions). `snapshotExpiry`: expire old snapshots every so many commits.
+ * `featureCompaction`: compact old day partitions of the feature tables after commits.
  */
 export function createOfflineStore(
   store: ObjectStore,
-  options: OfflineAdapterOptions & { readonly clock?: Clock; readonly storeRetryAttempts?: number; readonly snapshotExpiry?: AutomaticExpiry } = {},
+  options: OfflineAdapterOptions & { readonly clock?: Clock; readonly storeRetryAttempts?: number; readonly snapshotExpiry?: AutomaticExpiry; readonly featureCompaction?: CompactionScheduler } = {},
 ): OfflineStore {
   return new IcebergOfflineSink(store, {
     ...(options.parquetWorker === undefined ? {} : { parquetWorker: options.parquetWorker }),
     ...(options.snapshotExpiry === undefined ? {} : { snapshotExpiry: options.snapshotExpiry }),
+    ...(options.featureCompaction === undefined ? {} : { featureCompaction: options.featureCompaction }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.storeRetryAttempts === undefined ? {} : { storeRetryAttempts: options.storeRetryAttempts }),
   })

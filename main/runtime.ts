@@ -32,6 +32,7 @@ import { openObjectStore } from './commands/context.ts'
 import type { KfsConfig } from './config.ts'
 import { createOfflineStore, type OfflineStore } from './offline-adapters.ts'
 import type { AutomaticExpiry } from '../adapters/offline/iceberg/automatic-expiry.ts'
+import { CompactionScheduler } from '../adapters/offline/iceberg/automatic-compaction.ts'
 import { pinnedSnapshots, type TrainingSetViewRecord } from '../training/records.ts'
 import { COMMAND_READ_ATTEMPTS, commandReadRetry, commandWriteRetry } from './read-retry.ts'
 import { objectStoreReadsRetried, schemaReadsRetried } from '../engine/retried-reads.ts'
@@ -110,6 +111,11 @@ export interface RuntimeOptions {
    * retries (not bound × bound attempts).
    */
   readonly writesRetried?: boolean
+  /**
+   * Compact the feature tables' old day partitions in the background after commits (`kfs run`:
+   * KFS_COMPACT_OLDER_THAN_MS, unless `off`); stopped first when the runtime closes.
+   */
+  readonly compactsFeatureTables?: boolean
   /** The object store and schema registry to use instead of the configured ones (a test's, faulted). */
   readonly ports?: { readonly store?: ObjectStore; readonly schemas?: SchemaRegistry }
 }
@@ -142,6 +148,28 @@ function automaticExpiry(config: KfsConfig, store: ObjectStore, logger: Logger):
   }
 }
 
+/**
+ * `kfs run` compacts a feature table at most this often (docs/semantics.md, compaction), each time
+ * at most AUTOMATIC_COMPACTION_PARTITIONS day partitions, oldest first: a week's backlog of a
+ * first run takes a few hours, each compaction a short one whose commit seldom loses to a checkpoint.
+ */
+export const AUTOMATIC_COMPACTION_EVERY_MS = 10 * 60_000
+export const AUTOMATIC_COMPACTION_PARTITIONS = 2
+
+function automaticCompaction(config: KfsConfig, clock: Clock, logger: Logger): CompactionScheduler | undefined {
+  if (config.featureCompactionAgeMs === null) return undefined
+  return new CompactionScheduler(
+    {
+      olderThanMs: config.featureCompactionAgeMs,
+      everyMs: AUTOMATIC_COMPACTION_EVERY_MS,
+      maxPartitions: AUTOMATIC_COMPACTION_PARTITIONS,
+      onError: (err, table) => logger.warn({ err, table }, 'compaction failed; the table is as it was, tried again later'),
+      onCompacted: (result, table) => logger.info({ table, removedFiles: result.removedFiles, addedFiles: result.addedFiles }, 'compacted old day partitions'),
+    },
+    { clock },
+  )
+}
+
 export async function createRuntime(config: KfsConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger(config)
   const clock = options.clock ?? systemClock
@@ -153,10 +181,12 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
     schemas = schemaReadsRetried(schemas, reads)
   }
   if (options.writesRetried === true) store = objectStoreWritesRetried(store, commandWriteRetry(clock, logger))
+  const compaction = options.compactsFeatureTables === true ? automaticCompaction(config, clock, logger) : undefined
   const offline = createOfflineStore(store, {
     parquetWorker: config.parquetWorker,
     clock,
     snapshotExpiry: automaticExpiry(config, store, logger),
+    ...(compaction === undefined ? {} : { featureCompaction: compaction }),
     ...(options.writesRetried === true ? { storeRetryAttempts: COMMAND_READ_ATTEMPTS } : {}),
   })
   const closers: (() => Promise<void>)[] = []
@@ -267,6 +297,8 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
         : createDecoder({ registry, readerSchema: source.schema, clock }),
     encoderFor: (source) => createEncoder({ registry: schemas, subject: `${source.topic}-value`, schema: source.schema }),
     async close() {
+      // First: a compaction under way ends at its next step (its files deleted) before anything closes.
+      await compaction?.stop()
       for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'close failed'))
     },
   }

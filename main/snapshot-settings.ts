@@ -1,7 +1,8 @@
 /**
- * The settings of offline-table hygiene (`kfs compact`, the engine's automatic expiry), read
- * beside main/config.ts: which snapshots expiry keeps, and how old an unnamed file must be before
- * the orphan-file clean-up deletes it.
+ * The settings of offline-table hygiene (`kfs compact`, the engine's automatic expiry and
+ * compaction), read beside main/config.ts: which snapshots expiry keeps, how old an unnamed file
+ * must be before the orphan-file clean-up deletes it, and how old a feature table's day partition
+ * must be before `kfs run` compacts it.
  */
 import { ConfigError } from '../core/errors.ts'
 import { DEFAULT_ORPHAN_MIN_AGE_MS } from '../ports/offline-compaction.ts'
@@ -18,6 +19,9 @@ export const DEFAULT_SNAPSHOT_MIN_KEEP = 100
  */
 export const DEFAULT_SNAPSHOT_MAX_KEEP = 2_000
 
+/** As `kfs compact --older-than`'s default: a day partition two days past gets no more rows but a late event's. */
+export const DEFAULT_FEATURE_COMPACTION_AGE_MS = 2 * 86_400_000
+
 export interface SnapshotSettings {
   /**
    * The snapshots expiry (`kfs compact`, the engine every 100 commits) keeps beside the current one
@@ -31,6 +35,11 @@ export interface SnapshotSettings {
    * (KFS_ORPHAN_MIN_AGE_MS, 3 days as Iceberg's): a younger one may be a commit's in flight.
    */
   readonly orphanMinAgeMs: number
+  /**
+   * `kfs run` compacts its feature tables' day partitions that ended longer ago than this
+   * (KFS_COMPACT_OLDER_THAN_MS, 2 days); null (`off`): only `kfs compact` does.
+   */
+  readonly featureCompactionAgeMs: number | null
 }
 
 export function snapshotSettings(source: ConfigSource): SnapshotSettings {
@@ -49,5 +58,23 @@ export function snapshotSettings(source: ConfigSource): SnapshotSettings {
       maxSnapshots,
     },
     orphanMinAgeMs: source.ageMs('KFS_ORPHAN_MIN_AGE_MS') ?? DEFAULT_ORPHAN_MIN_AGE_MS,
+    featureCompactionAgeMs: featureCompactionAge(source),
+  }
+}
+
+function featureCompactionAge(source: ConfigSource): number | null {
+  const name = 'KFS_COMPACT_OLDER_THAN_MS'
+  const raw = source.string(name)
+  if (raw === undefined) return DEFAULT_FEATURE_COMPACTION_AGE_MS
+  if (raw.toLowerCase() === 'off') return null
+  try {
+    return source.ageMs(name)!
+  } catch {
+    // The age's own complaint, with the word that turns it off.
+    throw source.invalid(
+      name,
+      raw,
+      "a positive number of milliseconds (e.g. 172800000) or a duration such as '2d', or off (only kfs compact compacts)",
+    )
   }
 }

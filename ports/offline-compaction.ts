@@ -6,7 +6,8 @@
  * Guarantees: the rows do not change — a reader of the new snapshot sees the same rows per
  * entity, in the same archive order, and snapshots taken before it still read as they did (a
  * training set pinned to one rebuilds byte for byte). Compacting again with nothing left to do
- * commits nothing.
+ * commits nothing. A partition is streamed into bounded files, never held whole in memory (the
+ * engine compacts on its own process: docs/semantics.md §28).
  *
  * Failure modes: a transient object-store error rejects (files written are garbage until a
  * commit names them; run it again) — `kfs compact` gives it a store whose reads and writes ask

@@ -17,7 +17,9 @@ export const compactCommand: Command = {
   usage: 'kfs compact [--views a,b] [--older-than <duration>] [--no-expire] [--remove-orphans [--dry-run]] [--json]',
   help: `
 Checkpoints append small Parquet files. For every day partition of a view's offline table older
-than --older-than, rewrites its files into one (a "replace" snapshot): readers see the same rows,
+than --older-than, rewrites its files into few of at most 262,144 rows (a "replace" snapshot),
+streamed, never a whole day in memory (kfs run does the same by itself, KFS_COMPACT_OLDER_THAN_MS,
+two days at a time): readers see the same rows,
 time travel to earlier snapshots keeps working, and a concurrent engine commit simply retries.
 A read or write of the object store that fails with a passing fault is asked again (ten
 attempts); one that outlasts that, or is refused, fails the command with one line naming what it

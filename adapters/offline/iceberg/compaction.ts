@@ -6,24 +6,29 @@
  * 1. Pick partitions whose day is before `olderThanDay` (or that `partitionFilter` accepts) and that
  *    hold at least `minFiles` live files.
  * 2. Read their rows in commit order (data sequence number, then manifest order) — for the raw
- *    archive that is offset order, which the rewritten file keeps.
+ *    archive that is offset order, which the rewritten files keep — streamed into files of at most
+ *    `maxRowsPerFile` rows (compaction-rewrite.ts): never a whole partition in memory. A partition
+ *    already in as few files as its rows make is left alone.
  * 3. Commit: a new manifest adds the new files; every manifest holding a replaced file is rewritten
  *    with that entry DELETED and the others EXISTING (explicit sequence numbers); untouched
  *    manifests are carried over. On a lost race the change is rebuilt on the fresh base; if a
  *    replaced file is no longer live there (another compaction won), the commit stops.
  * All or nothing: the table changes only when the new metadata version is created, so a write that
- * fails before it leaves the table as it was, with the files written so far as orphans no snapshot
- * names (harmless; `kfs compact --remove-orphans` deletes them: orphan-files.ts). A metadata write whose answer was lost
+ * fails before it leaves the table as it was; the files written so far are deleted (best effort)
+ * when it fails before the commit starts, else left as orphans no snapshot names (harmless;
+ * `kfs compact --remove-orphans` deletes them: orphan-files.ts). A metadata write whose answer was lost
  * is found landed by the commit's next attempt (its snapshot id is in the reloaded table), never
  * committed twice.
  */
 import { randomUUID } from 'node:crypto'
 import { CommitError } from '../../../core/errors.ts'
+import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
 import { distinctPartitions, totalsSummary } from './append-files.ts'
-import { writeDataFiles, type WriteDataFilesOptions } from './data-file-writer.ts'
+import { type WriteDataFilesOptions } from './data-file-writer.ts'
+import { compactedFileCount, DEFAULT_COMPACTED_FILE_ROWS, rewritePartitionFiles, throwIfStopped } from './compaction-rewrite.ts'
 import { commitSnapshot, keyOfTableUri, newSnapshotId, refreshTable, type CommitOptions, type CommitResult, type IcebergTable } from './iceberg-table.ts'
-import { decodeManifest, encodeManifest, partitionSummaries, type DataFile, type ManifestEntry, type ManifestFile } from './manifests.ts'
-import { liveEntriesOf, readDataFileRowBatches } from './table-reader.ts'
+import { decodeManifestSteps, encodeManifest, encodeManifestSteps, partitionSummaries, type DataFile, type ManifestEntry, type ManifestFile } from './manifests.ts'
+import { liveEntriesOf } from './table-reader.ts'
 import { currentSchema, currentSnapshot, defaultSpec, specById } from './table-metadata.ts'
 import { carriedWriterFacts } from './writer-facts.ts'
 
@@ -32,6 +37,12 @@ export interface CompactionOptions extends CommitOptions, WriteDataFilesOptions 
   readonly olderThanDay?: number
   readonly partitionFilter?: (partition: readonly (number | null)[]) => boolean
   readonly minFiles?: number
+  /** Rows of one rewritten file, and so the most rows held at once (DEFAULT_COMPACTED_FILE_ROWS). */
+  readonly maxRowsPerFile?: number
+  /** Rewrite at most this many partitions, oldest first (all by default): a run of the engine's stays short. */
+  readonly maxPartitions?: number
+  /** Ends the compaction at its next step, before its commit: the table is as it was. */
+  readonly signal?: AbortSignal
 }
 
 export interface CompactionResult extends Partial<CommitResult> {
@@ -61,26 +72,43 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
     if (group === undefined) groups.set(k, [e])
     else group.push(e)
   }
+  const maxRowsPerFile = options.maxRowsPerFile ?? DEFAULT_COMPACTED_FILE_ROWS
+  const worthIt = [...groups.values()].filter((g) => g.length >= (options.minFiles ?? 2) && g.length > compactedFileCount(g.reduce((n, e) => n + e.dataFile.recordCount, 0), maxRowsPerFile))
+  // Oldest first: a run bounded by maxPartitions works through a backlog from its start.
+  const chosen = worthIt.sort((a, b) => comparePartitions(a[0]!.dataFile.partition, b[0]!.dataFile.partition)).slice(0, options.maxPartitions ?? Infinity)
   const removed: DataFile[] = []
   const added: DataFile[] = []
-  for (const group of groups.values()) {
-    if (group.length < (options.minFiles ?? 2)) continue
-    // Manifest order lists newer manifests first; reverse it inside one sequence number.
-    const ordered = group.map((e, i) => ({ e, i })).sort((a, b) => (a.e.dataSequenceNumber === b.e.dataSequenceNumber ? b.i - a.i : a.e.dataSequenceNumber < b.e.dataSequenceNumber ? -1 : 1))
-    const rows: Record<string, unknown>[] = []
-    for (const { e } of ordered) for await (const batch of readDataFileRowBatches(base, e.dataFile, { longAs: 'bigint' })) for (const r of batch) rows.push(r)
-    added.push(...(await writeDataFiles(base, rows, options)))
-    removed.push(...ordered.map((x) => x.e.dataFile))
+  const { signal } = options
+  const writeOptions = {
+    ...(options.rowGroupRows === undefined ? {} : { rowGroupRows: options.rowGroupRows }),
+    ...(options.parquetWorker === undefined ? {} : { parquetWorker: options.parquetWorker }),
   }
-  if (removed.length === 0) return { removedFiles: 0, addedFiles: 0 }
-
+  const written: string[] = []
   const snapshotId = newSnapshotId(base.metadata.snapshots)
   const schema = currentSchema(base.metadata)
+  const addedKey = `${base.path}/metadata/${randomUUID()}-m0.avro`
+  let addedBytes: Uint8Array
+  try {
+    for (const group of chosen) {
+      // Commit order: by data sequence number. Files of one sequence number are one commit's, listed
+      // in one manifest in the order they were written (a merged manifest keeps it), kept as listed.
+      const ordered = group.map((e, i) => ({ e, i })).sort((a, b) => (a.e.dataSequenceNumber === b.e.dataSequenceNumber ? a.i - b.i : a.e.dataSequenceNumber < b.e.dataSequenceNumber ? -1 : 1))
+      const files = ordered.map((x) => x.e.dataFile)
+      added.push(...(await rewritePartitionFiles(base, files, { ...writeOptions, maxRowsPerFile, ...(signal === undefined ? {} : { signal }), onWritten: (f) => written.push(keyOfTableUri(base.store, f.filePath)) })))
+      removed.push(...files)
+    }
+    if (removed.length === 0) return { removedFiles: 0, addedFiles: 0 }
+    addedBytes = encodeManifest(schema, spec, added.map((dataFile) => ({ status: 1, snapshotId, sequenceNumber: null, fileSequenceNumber: null, dataFile })))
+    written.push(addedKey)
+    await base.store.put(addedKey, addedBytes)
+    throwIfStopped(signal)
+  } catch (err: unknown) {
+    // No metadata names them yet: deleting them leaves nothing behind (a delete that fails leaves an orphan).
+    for (const key of written) await base.store.delete(key).catch(() => undefined)
+    throw err
+  }
   const removedPaths = new Set(removed.map((f) => f.filePath))
   const sum = (files: readonly DataFile[], f: (d: DataFile) => number): number => files.reduce((a, d) => a + f(d), 0)
-  const addedKey = `${base.path}/metadata/${randomUUID()}-m0.avro`
-  const addedBytes = encodeManifest(schema, spec, added.map((dataFile) => ({ status: 1, snapshotId, sequenceNumber: null, fileSequenceNumber: null, dataFile })))
-  await base.store.put(addedKey, addedBytes)
 
   const result = await commitSnapshot(
     base,
@@ -105,11 +133,13 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
         },
       ]
       let found = 0
+      const yieldNowAndThen = createYielder(4)
       for (const m of baseManifests) {
         const mSpec = specById(fresh.metadata, m.partitionSpecId)
         const bytes = await fresh.store.get(keyOfTableUri(fresh.store, m.manifestPath))
         if (bytes === undefined) throw new CommitError('COMMIT_FAILED', `manifest ${m.manifestPath} is missing`)
-        const old = decodeManifest(bytes, mSpec, m.manifestPath)
+        // Decoded with pauses: the engine's thread runs this beside its checkpoints (merged manifests hold tens of thousands of entries).
+        const old = await runStepsYielding(decodeManifestSteps(bytes, mSpec, m.manifestPath), yieldNowAndThen)
         if (!old.some((e) => e.status !== 2 && removedPaths.has(e.dataFile.filePath))) {
           manifests.push(m)
           continue
@@ -130,7 +160,7 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
           })
         }
         const key = `${fresh.path}/metadata/${randomUUID()}-m1.avro`
-        const out = encodeManifest(schema, mSpec, rewritten)
+        const out = await runStepsYielding(encodeManifestSteps(schema, mSpec, rewritten), yieldNowAndThen)
         await fresh.store.put(key, out)
         const live = rewritten.filter((e) => e.status === 0)
         const gone = rewritten.filter((e) => e.status === 2)
@@ -183,4 +213,17 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
   // was lost (the metadata landed, a retry reloaded it), so it reports as a commit — not as someone else's.
   const status = result.status === 'already-committed' ? 'committed' : result.status
   return { ...result, status, removedFiles: removed.length, addedFiles: added.length }
+}
+
+/** Partition tuples in order of their values (a day partition: by day), nulls first. */
+function comparePartitions(a: readonly (number | null)[], b: readonly (number | null)[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? null
+    const y = b[i] ?? null
+    if (x === y) continue
+    if (x === null) return -1
+    if (y === null) return 1
+    return x - y
+  }
+  return 0
 }

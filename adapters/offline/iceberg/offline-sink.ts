@@ -29,6 +29,7 @@ import { removeOrphanFiles } from './orphan-files.ts'
 import { pinTable } from './pinned-files.ts'
 import { expireSnapshots } from './snapshot-expiry.ts'
 import { ExpiryScheduler, type AutomaticExpiry } from './automatic-expiry.ts'
+import type { CompactionScheduler } from './automatic-compaction.ts'
 import { archiveTablePath, checkArchiveTopic, featureTablePath } from './table-paths.ts'
 import { archiveColumns } from './archive-columns.ts'
 import { archiveNextOffsets, readArchivePartitionBatches } from './archive-reader.ts'
@@ -99,6 +100,8 @@ export interface IcebergOfflineSinkOptions {
   readonly storeRetryAttempts?: number
   /** Expire each table's old snapshots every so many commits of this sink (absent: never; `kfs run`'s, main/runtime.ts). */
   readonly snapshotExpiry?: AutomaticExpiry
+  /** Compact old day partitions of the feature tables in the background after commits (absent: never; `kfs run`'s, main/runtime.ts). */
+  readonly featureCompaction?: CompactionScheduler
 }
 
 export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, OfflineCompactor, SnapshotLogReader {
@@ -246,6 +249,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     })
     const result = await appendFiles(table, files, extras, { skipIf: held, ...(clock === undefined ? {} : { clock }) })
     this.#tables.set(tableId, Promise.resolve(result.table))
+    if (isFeatureTable && result.status === 'committed') this.#options.featureCompaction?.afterCommit(tableId, () => this.#tableById(tableId), { ...this.#writeOptions(), ...this.#rewriteCommitOptions() })
     return this.#expiry?.due(tableId, result.status === 'committed') ?? false
   }
 

@@ -135,6 +135,8 @@ const SETTINGS: readonly BadSetting[] = [
   ...bad('KFS_SNAPSHOT_MAX_KEEP', ['99', '1']),
   ...bad('KFS_SNAPSHOT_MAX_KEEP', ['500'], { with: { KFS_SNAPSHOT_MIN_KEEP: '600' } }),
   ...bad('KFS_ORPHAN_MIN_AGE_MS', [...durations, '99999999999999999999']),
+  // `off` turns it off; nothing else that is not an age does.
+  ...bad('KFS_COMPACT_OLDER_THAN_MS', [...durations, '99999999999999999999', 'no', 'false', 'offf'], { says: /or off/ }),
   ...bad('KFS_PARQUET_WORKER', ['2', 'maybe', 'off']),
   ...bad('KFS_FEATURES', ['/no/such/features.ts', 'no/such/folder', 'README.md', '/etc', PIPE], { args: ['apply', '--json'] }),
   ...bad('KFS_LOG_LEVEL', ['verbose', 'loud', '3']),
@@ -188,6 +190,9 @@ void describe('cli > good values of the newly checked settings still pass', () =
     { ...BROKERS, KFS_KAFKA_CLIENT_ID: 'kfs-prod' },
     { KFS_DEBUG: 'true' },
     { KFS_DEBUG: '0' },
+    { KFS_COMPACT_OLDER_THAN_MS: 'off' },
+    { KFS_COMPACT_OLDER_THAN_MS: 'OFF' },
+    { KFS_COMPACT_OLDER_THAN_MS: '7d' },
   ]
   for (const env of good) {
     void test(`${JSON.stringify(env)}: the configuration loads`, async () => {

@@ -1,0 +1,152 @@
+/**
+ * Every step of the engine's automatic compaction faulted (adapters/offline/iceberg/automatic-compaction.ts):
+ * each object-store call a compaction of a feature table makes — reads of metadata, manifests and
+ * data files, writes of data files and manifests, the metadata commit — fails in turn, before it
+ * happened and after it happened (its answer lost; a create answered "already exists"); and, in
+ * turn at each call, an engine checkpoint commits to the same table first (a racing append). After
+ * each: every committed row is read once, in archive order; a failure was reported, never thrown
+ * at the engine; the engine's next checkpoints commit, a later compaction compacts, and a
+ * restart's roll-forward of any checkpoint is still recognised.
+ */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { loadTable } from '../../../adapters/offline/iceberg/index.ts'
+import type { ListedObject, ObjectStore } from '../../../ports/object-store.ts'
+import { FeatureStoreError } from '../../../core/errors.ts'
+import { forwardingStore } from '../../support/forwarding-store.ts'
+import { copyOf, DAY, FeatureWorld, HOUR } from './feature-compaction-world.ts'
+
+const SETTINGS = { olderThanMs: DAY, everyMs: HOUR, maxPartitions: 3, maxRowsPerFile: 5 }
+type Fault = 'before' | 'after' | 'lost-create'
+
+class InjectedFault extends Error {
+  override readonly name = 'InjectedFault'
+}
+
+/** Numbers the calls made while armed; the `at`-th fails as `fault`, or first awaits `race`. */
+class StepStore {
+  armed = false
+  calls: string[] = []
+  at = -1
+  fault: Fault | undefined
+  race: (() => Promise<void>) | undefined
+  readonly store: ObjectStore
+
+  constructor(inner: ObjectStore) {
+    const step = async <T>(call: string, key: string, apply: () => Promise<T>, lostCreate?: () => T): Promise<T> => {
+      if (!this.armed) return apply()
+      const n = this.calls.push(`${call} ${key}`) - 1
+      if (n !== this.at) return apply()
+      if (this.race !== undefined) {
+        // The engine's checkpoint commits while this call waits: its own calls are not numbered.
+        this.armed = false
+        await this.race()
+        this.armed = true
+        return apply()
+      }
+      if (this.fault === 'before') throw new InjectedFault(`${call} ${key} failed`)
+      await apply()
+      if (this.fault === 'lost-create' && lostCreate !== undefined) return lostCreate()
+      throw new InjectedFault(`${call} ${key}: answer lost`)
+    }
+    this.store = {
+      ...forwardingStore(inner),
+      get: (k) => step('get', k, () => inner.get(k)),
+      put: (k, b) => step('put', k, () => inner.put(k, b)),
+      putIfAbsent: (k, b) =>
+        step(
+          'putIfAbsent',
+          k,
+          () => inner.putIfAbsent(k, b),
+          () => false,
+        ),
+      delete: (k) => step('delete', k, () => inner.delete(k)),
+      list: (p) => step('list', p, () => inner.list(p)),
+      listWithTimes: (p): Promise<ListedObject[]> => step('listWithTimes', p, () => inner.listWithTimes(p)),
+    }
+  }
+}
+
+/** A day of checkpoints of two partitions (18 rows in 6 files: 4 files compacted), not compacted yet (their age is not reached). */
+async function baseWorld(): Promise<FeatureWorld> {
+  const world = new FeatureWorld({ ...SETTINGS, olderThanMs: 365 * DAY })
+  for (let t = 0; t < 3; t++) {
+    world.now += 6 * HOUR
+    for (let p = 0; p < 2; p++) await world.checkpoint(p, world.rowsOf(p, 3, world.now - HOUR))
+  }
+  world.now += 2 * DAY
+  await world.scheduler.settled()
+  return world
+}
+
+interface Outcome {
+  readonly calls: readonly string[]
+  readonly compacted: boolean
+  readonly errors: readonly unknown[]
+}
+
+/** One compaction on a copy of `base`'s table, its `at`-th call faulted or raced; the oracle checked after it. */
+async function runOnce(base: FeatureWorld, at: number, fault: Fault | undefined, race: boolean): Promise<Outcome> {
+  const memory = await copyOf(base.memory, base.clock)
+  let steps: StepStore | undefined
+  const world = new FeatureWorld(SETTINGS, { memory, store: (m) => (steps = new StepStore(m)).store }).continueFrom(base)
+  const replaces = async (): Promise<number> =>
+    (await loadTable(memory, world.tableId)).metadata.snapshots.filter((s) => s.summary?.operation === 'replace').length
+  // The checkpoint that makes the compaction due; the compaction starts on a later turn, armed.
+  await world.checkpoint(0, world.rowsOf(0, 2, world.now))
+  steps!.armed = true
+  steps!.at = at
+  steps!.fault = fault
+  steps!.race = race ? () => world.checkpoint(1, world.rowsOf(1, 2, world.now)).then(() => undefined) : undefined
+  await world.scheduler.settled()
+  steps!.armed = false
+  const what = `${race ? 'race' : fault} at call ${at} (${steps!.calls[at] ?? 'none'})`
+  for (const err of world.errors)
+    assert.ok(err instanceof InjectedFault || err instanceof FeatureStoreError, `${what}: ${String(err)}`)
+  const compacted = (await replaces()) > 0
+  await world.assertEveryRowOnce(what)
+  await world.assertRollForwardsRecognised(what)
+
+  // The engine goes on: its checkpoints commit, and the next compaction due compacts every old day.
+  world.now += SETTINGS.everyMs
+  await world.checkpoint(1, world.rowsOf(1, 2, world.now))
+  await world.scheduler.settled()
+  assert.equal(world.errors.length, compacted ? 0 : 1, `${what}: ${world.errors.map(String).join('; ')}`)
+  const olderThanDay = Math.floor((world.now - SETTINGS.olderThanMs) / DAY)
+  for (const [day, { files, rows }] of await world.partitions())
+    if (day < olderThanDay)
+      assert.equal(files, Math.ceil(rows / SETTINGS.maxRowsPerFile), `${what}: day ${day} after the next compaction`)
+  await world.assertEveryRowOnce(`${what}, then`)
+  return { calls: steps!.calls, compacted, errors: world.errors }
+}
+
+void describe('iceberg > automatic compaction, every step faulted or raced', () => {
+  void test('each store call of a compaction failing each way, and an engine checkpoint committing at each: no row lost or doubled, the engine goes on', async () => {
+    const base = await baseWorld()
+    const clean = await runOnce(base, -1, undefined, false)
+    assert.ok(clean.compacted && clean.errors.length === 0, 'the compaction unfaulted commits')
+    const calls = clean.calls
+    // Not vacuous: the compaction read data files, wrote its files and committed.
+    for (const kind of [/^get .*\.parquet$/, /^put .*\.parquet$/, /^put .*-m0\.avro$/, /^putIfAbsent .*metadata\.json$/])
+      assert.ok(
+        calls.some((c) => kind.test(c)),
+        `no ${String(kind)} among ${calls.join(', ')}`,
+      )
+    let failed = 0
+    for (let at = 0; at < calls.length; at++) {
+      for (const fault of calls[at]!.startsWith('putIfAbsent')
+        ? (['before', 'after', 'lost-create'] as const)
+        : (['before', 'after'] as const)) {
+        const outcome = await runOnce(base, at, fault, false)
+        if (!outcome.compacted) failed++
+      }
+      // Raced at any step, the compaction is rebuilt on the engine's commit and still commits.
+      const raced = await runOnce(base, at, undefined, true)
+      assert.ok(
+        raced.compacted && raced.errors.length === 0,
+        `raced at call ${at} (${calls[at]}): ${raced.errors.map(String).join('; ')}`,
+      )
+    }
+    assert.ok(failed > calls.length / 2, `only ${failed} faulted compactions failed: the faults did not reach them`)
+  })
+})
