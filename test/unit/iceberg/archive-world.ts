@@ -61,6 +61,18 @@ export class ArchiveWorld {
     this.tableId = this.sink.tableId({ kind: 'archive', topic: TOPIC })
   }
 
+  /** A world of its own with this one's archive (its objects copied) and reference. */
+  async copy(): Promise<ArchiveWorld> {
+    const store = new MemoryObjectStore()
+    for (const key of await this.store.list('')) await store.put(key, (await this.store.get(key))!)
+    const world = new ArchiveWorld(store)
+    world.clock.now = this.clock.now
+    for (const [p, rows] of this.rows) world.rows.set(p, [...rows])
+    for (const [p, n] of this.#next) world.#next.set(p, n)
+    for (const [p, n] of this.#seq) world.#seq.set(p, n)
+    return world
+  }
+
   newSink(store: ObjectStore = this.store): IcebergOfflineSink {
     return new IcebergOfflineSink(store, { parquetWorker: false, clock: this.clock })
   }
