@@ -80,6 +80,8 @@ export interface ArchiveCompaction {
   readonly committedBeforeMs: number
   /** Rows a merged file holds at most, plus its last input file's (default 262,144). */
   readonly rowsPerFile?: number
+  /** Files replaced per commit, about (default 10,000): a failure later keeps what was committed. */
+  readonly filesPerCommit?: number
 }
 
 export interface OfflineCompactor {
@@ -88,8 +90,9 @@ export interface OfflineCompactor {
   /**
    * Merges runs of the topic's old archive files, per partition in offset order: every partition
    * reads the same records and markers in the same order, and where it ends stays the same. No
-   * archive: nothing. `status` `superseded`: another compaction replaced some of the files first
-   * (nothing committed; run it again). Safe while the engine appends.
+   * archive: nothing. Commits every `filesPerCommit` files or so. `status` `superseded`: another
+   * compaction replaced some of the files first (the counts are what this one committed before;
+   * run it again). Safe while the engine appends.
    */
   compactArchive(topic: string, options: ArchiveCompaction): Promise<CompactionSummary>
   /**

@@ -22,7 +22,8 @@
  * - Checkpoint markers and carried keys live in snapshot summaries, which compaction does not
  *   touch; snapshots taken before it still name the old files.
  *
- * Memory: one run's rows at a time (at most `rowsPerFile` and its last file's), read file by file.
+ * Memory: one run's rows at a time (at most `rowsPerFile` and its last file's), read file by file;
+ * a commit every `filesPerCommit` replaced files keeps a long first compaction's progress.
  */
 import { CommitError, SinkWriteError } from '../../../core/errors.ts'
 import { archiveFilesInReadOrder, type BoundedArchiveFile } from './archive-reader.ts'
@@ -36,6 +37,9 @@ import { decodeLongBound, liveEntriesOf, readDataFileBatches } from './table-rea
 /** Rows a merged archive file holds at most (plus its last input file's): ~25–100 MB of typical events. */
 export const DEFAULT_ARCHIVE_ROWS_PER_FILE = 262_144
 
+/** Files replaced per commit, about: a first compaction of a week's archive keeps its progress as it goes. */
+export const DEFAULT_FILES_PER_COMMIT = 10_000
+
 /** The archive schema's `ingestion_time` column (table-schemas.ts RAW_ARCHIVE_SCHEMA). */
 const INGESTION_TIME_FIELD_ID = 8
 
@@ -43,13 +47,14 @@ export interface ArchiveCompactionOptions extends CommitOptions, Pick<WriteDataF
   /** Only files committed before this time (ms since the epoch), and the files before them. */
   readonly committedBeforeMs: number
   readonly rowsPerFile?: number
+  readonly filesPerCommit?: number
 }
 
 export interface ArchiveCompactionResult {
   readonly removedFiles: number
   readonly addedFiles: number
   /** undefined: nothing to compact; `superseded`: another compaction replaced some of the files first. */
-  readonly status: 'committed' | 'skipped' | 'superseded' | undefined
+  readonly status: 'committed' | 'superseded' | undefined
   readonly table: IcebergTable
   readonly snapshotId?: bigint
 }
@@ -194,16 +199,18 @@ async function mergeRun(
 }
 
 /**
- * Compacts the archive table's old files (see the module comment). A commit that races the
- * engine's appends is rebuilt on the fresh table; one that finds some of its files already
- * replaced by another compaction stops (`superseded`), leaving its new files unnamed.
+ * Compacts the archive table's old files (see the module comment), committing every
+ * `filesPerCommit` replaced files or so: a long first compaction keeps what it did when it fails
+ * later (a rerun plans afresh and finishes). A commit that races the engine's appends is rebuilt
+ * on the fresh table; one that finds some of its files already replaced by another compaction
+ * stops (`superseded`, the counts those committed before it), leaving its new files unnamed.
  */
 export async function compactArchiveTable(
   table: IcebergTable,
   topic: string,
   options: ArchiveCompactionOptions,
 ): Promise<ArchiveCompactionResult> {
-  const base = await refreshTable(table)
+  let base = await refreshTable(table)
   const runs = await planArchiveCompaction(
     base,
     topic,
@@ -211,22 +218,39 @@ export async function compactArchiveTable(
     options.rowsPerFile ?? DEFAULT_ARCHIVE_ROWS_PER_FILE,
   )
   if (runs.length === 0) return { removedFiles: 0, addedFiles: 0, status: undefined, table: base }
-  const added: DataFile[] = []
-  for (const run of runs) added.push(await mergeRun(base, topic, run, options))
-  const removed = runs.flatMap((r) => r.files.map((f) => f.e.dataFile))
-  const counts = { removedFiles: removed.length, addedFiles: added.length }
-  try {
-    // Nothing to carry: the archive's summary facts (checkpoint markers) are read over all snapshots.
-    const result = await replaceFiles(base, removed, added, () => ({}), options)
-    return {
-      ...counts,
-      status: result.status === 'skipped' ? 'skipped' : 'committed',
-      table: result.table,
-      ...(result.snapshotId === undefined ? {} : { snapshotId: result.snapshotId }),
+  const counts = { removedFiles: 0, addedFiles: 0 }
+  let snapshotId: bigint | undefined
+  for (const batch of batches(runs, options.filesPerCommit ?? DEFAULT_FILES_PER_COMMIT)) {
+    const added: DataFile[] = []
+    for (const run of batch) added.push(await mergeRun(base, topic, run, options))
+    const removed = batch.flatMap((r) => r.files.map((f) => f.e.dataFile))
+    try {
+      // Nothing to carry: the archive's summary facts (checkpoint markers) are read over all snapshots.
+      const result = await replaceFiles(base, removed, added, () => ({}), options)
+      base = result.table
+      snapshotId = result.snapshotId
+    } catch (err: unknown) {
+      if (err instanceof CommitError && err.message === REPLACED_ELSEWHERE)
+        return { ...counts, status: 'superseded', table: await refreshTable(base) }
+      throw err
     }
-  } catch (err: unknown) {
-    if (err instanceof CommitError && err.message === REPLACED_ELSEWHERE)
-      return { ...counts, status: 'superseded', table: await refreshTable(base) }
-    throw err
+    counts.removedFiles += removed.length
+    counts.addedFiles += added.length
   }
+  return { ...counts, status: 'committed', table: base, ...(snapshotId === undefined ? {} : { snapshotId }) }
+}
+
+/** `runs` in consecutive batches of at least one run and about `files` files. */
+function batches(runs: readonly ArchiveRun[], files: number): ArchiveRun[][] {
+  const out: ArchiveRun[][] = [[]]
+  let n = 0
+  for (const run of runs) {
+    if (n >= files) {
+      out.push([])
+      n = 0
+    }
+    out.at(-1)!.push(run)
+    n += run.files.length
+  }
+  return out
 }

@@ -71,7 +71,7 @@ async function oldArchive(): Promise<ArchiveWorld> {
   return world
 }
 
-const options = (world: ArchiveWorld) => ({ committedBeforeMs: world.clock.now - 30 * MINUTE, rowsPerFile: 6 })
+const options = (world: ArchiveWorld) => ({ committedBeforeMs: world.clock.now - 30 * MINUTE, rowsPerFile: 6, filesPerCommit: 3 })
 
 async function assertReadsReference(world: ArchiveWorld, what: string): Promise<void> {
   const sink = world.newSink()

@@ -18,7 +18,7 @@ import { ArchiveWorld, checkpointItems, MINUTE, readPartition, rowText, TOPIC, t
 
 type Op =
   | { readonly kind: 'append'; readonly partition: number; readonly items: Item[] }
-  | { readonly kind: 'compact'; readonly ageMinutes: number; readonly rowsPerFile: number }
+  | { readonly kind: 'compact'; readonly ageMinutes: number; readonly rowsPerFile: number; readonly filesPerCommit: number }
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), partition: fc.nat(2), items: checkpointItems }) },
@@ -28,6 +28,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       kind: fc.constant('compact' as const),
       ageMinutes: fc.nat(20),
       rowsPerFile: fc.integer({ min: 2, max: 30 }),
+      filesPerCommit: fc.integer({ min: 1, max: 8 }),
     }),
   },
 )
@@ -43,13 +44,14 @@ async function checkCompaction(
   world: ArchiveWorld,
   ageMinutes: number,
   rowsPerFile: number,
+  filesPerCommit: number,
   seen: readonly Seen[],
   pick: number,
 ): Promise<void> {
   const { sink } = world
   const before = await sink.archiveEnd(TOPIC)
   const markersBefore = (await sink.snapshots(world.tableId)).at(-1)?.markers
-  const options = { committedBeforeMs: world.clock.now - ageMinutes * MINUTE, rowsPerFile }
+  const options = { committedBeforeMs: world.clock.now - ageMinutes * MINUTE, rowsPerFile, filesPerCommit }
   const result = await sink.compactArchive(TOPIC, options)
   totals.compactions++
   totals.removedFiles += result.removedFiles
@@ -111,11 +113,11 @@ void describe('archive compaction over random archives', () => {
               snapshotId: end.snapshotId!,
               rows: new Map(world.partitions.map((p) => [p, world.rows.get(p)!.map(rowText)])),
             })
-          } else await checkCompaction(world, o.ageMinutes, o.rowsPerFile, seen, pick)
+          } else await checkCompaction(world, o.ageMinutes, o.rowsPerFile, o.filesPerCommit, seen, pick)
         }
         // Everything old: the last word on each archive.
         world.clock.now += 60 * MINUTE
-        await checkCompaction(world, 0, 6, seen, pick)
+        await checkCompaction(world, 0, 6, 4, seen, pick)
       }),
       { numRuns: 20, endOnFailure: true },
     )
