@@ -75,9 +75,27 @@ export interface OrphanRemovalSummary {
   readonly failedDeletes: number
 }
 
+/** Which files of a topic's raw archive `compactArchive` merges (docs/semantics.md, archive compaction). */
+export interface ArchiveCompaction {
+  /** Only files committed before this time (ms since the epoch), and those before them in offset order. */
+  readonly committedBeforeMs: number
+  /** Rows a merged file holds at most, plus its last input file's (default 262,144). */
+  readonly rowsPerFile?: number
+  /** Files replaced per commit, about (default 10,000): a failure later keeps what was committed. */
+  readonly filesPerCommit?: number
+}
+
 export interface OfflineCompactor {
   /** Compacts the view version's day partitions strictly before `olderThanDay` (days since the epoch, UTC). */
   compactFeatureTable(view: FeatureViewDef, options: { readonly olderThanDay: number }): Promise<CompactionSummary>
+  /**
+   * Merges runs of the topic's old archive files, per partition in offset order: every partition
+   * reads the same records and markers in the same order, and where it ends stays the same. No
+   * archive: nothing. Commits every `filesPerCommit` files or so. `status` `superseded`: another
+   * compaction replaced some of the files first (the counts are what this one committed before;
+   * run it again). Safe while the engine appends.
+   */
+  compactArchive(topic: string, options: ArchiveCompaction): Promise<CompactionSummary>
   /**
    * Expires the table's snapshots `retention` does not keep, in one metadata commit (a concurrent
    * commit is never lost), then deletes the files no kept snapshot references. No table: nothing.

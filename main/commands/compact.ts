@@ -5,6 +5,7 @@
  */
 import { pinnedSnapshots } from '../../training/records.ts'
 import type { OfflineTable } from '../../ports/offline.ts'
+import type { CompactionSummary } from '../../ports/offline-compaction.ts'
 import { flagOption, listOption, numberOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
 import { publishedViews, viewsWith } from './live-views.ts'
@@ -13,8 +14,9 @@ import { openReadSideRuntime, readSideRetry } from './read-side.ts'
 
 export const compactCommand: Command = {
   name: 'compact',
-  summary: 'Compact old partitions of the offline feature tables (small-file hygiene)',
-  usage: 'kfs compact [--views a,b] [--older-than <duration>] [--no-expire] [--remove-orphans [--dry-run]] [--json]',
+  summary: 'Compact old partitions of the offline feature tables and the raw archives (small-file hygiene)',
+  usage:
+    'kfs compact [--views a,b] [--older-than <duration>] [--no-archive] [--no-expire] [--remove-orphans [--dry-run]] [--json]',
   help: `
 Checkpoints append small Parquet files. For every day partition of a view's offline table older
 than --older-than, rewrites its files into few of at most 262,144 rows (a "replace" snapshot),
@@ -26,6 +28,14 @@ attempts); one that outlasts that, or is refused, fails the command with one lin
 read or wrote (exit 1), and the table is as it was (the files written so far are left unnamed).
 No partition old enough is a normal outcome (exit 0: "nothing to compact"), so it can run on a
 schedule; a --views name that is not an offline view of the module exits 2.
+
+Then, per source topic of those views, merges its raw archive's files committed more than
+--older-than ago (one per partition per checkpoint; a replay opens each), partition by
+partition in offset order, into files of up to 262,144 rows (and the last file merged): every
+partition reads the same records and markers in the same order, where it ends stays the same,
+and snapshots from before still read as they did. A commit that races the engine's checkpoints
+is rebuilt on the fresh table; one that finds its files already merged by another compaction
+commits nothing and says "superseded" (run it again). --no-archive skips it.
 
 Then expires old snapshots of each view's table and of its source topic's archive: every
 checkpoint commits one, and the table metadata every commit rewrites holds them all. Kept: the
@@ -45,6 +55,7 @@ Options:
 ${FEATURES_HELP}
   --views <a,b>          views to compact (default: every view of the module)
   --older-than <d>       only day partitions older than this (default 2d)
+  --no-archive           leave the topics' raw archives as they are
   --no-expire            compact only; keep every snapshot
   --remove-orphans       then delete files no table metadata names (older than KFS_ORPHAN_MIN_AGE_MS)
   --dry-run              with --remove-orphans: report them, delete nothing
@@ -59,6 +70,7 @@ Examples:
     ...FEATURES_OPTION,
     views: { type: 'string', kind: 'names' },
     'older-than': { type: 'string', kind: 'duration' },
+    'no-archive': { type: 'boolean' },
     'no-expire': { type: 'boolean' },
     'remove-orphans': { type: 'boolean' },
     'dry-run': { type: 'boolean' },
@@ -75,7 +87,7 @@ Examples:
       const { registry } = await openRegistry(ctx, { readRetry: readSideRetry(ctx, runtime) })
       const { set } = await loadFeatures(args, ctx, registry)
       const olderThanDay = Math.floor((runtime.clock.nowMs() - olderThanMs) / 86_400_000)
-      const results = []
+      const results: Record<string, unknown>[] = []
       const views = viewsWith('offline', await publishedViews(set, registry, only), only !== undefined, 'compact')
       const tables: OfflineTable[] = [
         ...views.map((view) => ({ kind: 'feature' as const, view })),
@@ -88,6 +100,17 @@ Examples:
           ctx.out(
             `${view.name} v${view.version}: ${removedFiles} files rewritten into ${addedFiles}${status ? ` (${status})` : ''}\n`,
           )
+      }
+      if (!flagOption(args, 'no-archive')) {
+        const committedBeforeMs = runtime.clock.nowMs() - olderThanMs
+        for (const { topic } of tables.filter((t) => t.kind === 'archive')) {
+          const summary = await runtime.offline.compactArchive(topic, { committedBeforeMs })
+          results.push({ archive: topic, ...archiveResult(summary) })
+          if (!ctx.json)
+            ctx.out(
+              `archive ${topic}: ${summary.removedFiles} files rewritten into ${summary.addedFiles}${summary.status ? ` (${summary.status})` : ''}\n`,
+            )
+        }
       }
       if (!flagOption(args, 'no-expire')) {
         // Read after compacting: a training set recorded meanwhile pinned a snapshot current then, which stays anyway.
@@ -114,4 +137,12 @@ Examples:
       await runtime.close()
     }
   },
+}
+
+function archiveResult({ removedFiles, addedFiles, status }: CompactionSummary): {
+  removedFiles: number
+  addedFiles: number
+  status: string
+} {
+  return { removedFiles, addedFiles, status: status ?? 'nothing to compact' }
 }

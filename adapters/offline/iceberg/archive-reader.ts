@@ -28,7 +28,7 @@ function damaged(file: string, topic: string, why: string): SinkWriteError {
 }
 
 /** A live archive entry's offset bounds; DATA_CORRUPT when a file with rows has none (kfs always writes them). */
-function offsetBounds(entry: LiveEntry, topic: string): { lo: bigint; hi: bigint } | undefined {
+export function offsetBounds(entry: LiveEntry, topic: string): { lo: bigint; hi: bigint } | undefined {
   const lo = decodeLongBound(entry.dataFile.lowerBounds?.get(ARCHIVE_OFFSET_FIELD_ID))
   const hi = decodeLongBound(entry.dataFile.upperBounds?.get(ARCHIVE_OFFSET_FIELD_ID))
   if (lo !== undefined && hi !== undefined) {
@@ -57,6 +57,39 @@ export async function archiveNextOffsets(
   return nextOffsets
 }
 
+/** A live archive file with rows and its offset bounds. */
+export interface BoundedArchiveFile {
+  readonly e: LiveEntry
+  readonly lo: bigint
+  readonly hi: bigint
+}
+
+/**
+ * One partition's files with rows, in the order they are read. Each checkpoint commits one
+ * contiguous, processing-ordered stretch of a partition, so files in (lowest offset, commit order)
+ * order replay the partition exactly as it was consumed. Archive compaction
+ * (archive-compaction.ts) rewrites runs of files in this order, so it shares it.
+ */
+export function archiveFilesInReadOrder(entries: readonly LiveEntry[], topic: string, partition: number): BoundedArchiveFile[] {
+  return entries
+    .filter((e) => e.dataFile.partition[0] === partition)
+    .flatMap((e) => {
+      const bounds = offsetBounds(e, topic)
+      return bounds === undefined ? [] : [{ e, ...bounds }]
+    })
+    .sort((a, b) =>
+      a.lo < b.lo
+        ? -1
+        : a.lo > b.lo
+          ? 1
+          : a.e.dataSequenceNumber < b.e.dataSequenceNumber
+            ? -1
+            : a.e.dataSequenceNumber > b.e.dataSequenceNumber
+              ? 1
+              : 0,
+    )
+}
+
 export interface ArchiveReadRange {
   readonly from: bigint
   readonly until: bigint | undefined
@@ -76,25 +109,7 @@ export async function* readArchivePartitionBatches(
   range: ArchiveReadRange,
 ): AsyncGenerator<ArchiveRow[]> {
   const { from, until } = range
-  // Each checkpoint commits one contiguous, processing-ordered stretch of a partition, so files in
-  // (lowest offset, commit order) order replay the partition exactly as it was consumed.
-  const files = (await liveEntriesOf(table, snapshotId))
-    .filter((e) => e.dataFile.partition[0] === partition)
-    .flatMap((e) => {
-      const bounds = offsetBounds(e, topic)
-      return bounds === undefined || bounds.hi < from ? [] : [{ e, lo: bounds.lo }]
-    })
-    .sort((a, b) =>
-      a.lo < b.lo
-        ? -1
-        : a.lo > b.lo
-          ? 1
-          : a.e.dataSequenceNumber < b.e.dataSequenceNumber
-            ? -1
-            : a.e.dataSequenceNumber > b.e.dataSequenceNumber
-              ? 1
-              : 0,
-    )
+  const files = archiveFilesInReadOrder(await liveEntriesOf(table, snapshotId), topic, partition).filter((f) => f.hi >= from)
   // Records strictly increase; a marker carries the next offset to read, so it is past every record
   // before it and at most the offset of the record after it (several markers may share one offset).
   let lastRecord = -1n

@@ -12,13 +12,14 @@
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { FeatureRowReader, FeatureTableStats, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
 import { isOfflineRowArray, type ArchiveRow, type ArchiveRows, type OfflineRows, type OfflineSink, type OfflineSnapshot, type OfflineTable, type RowOrigin, type StagedFiles, type ViewVersion } from '../../../ports/offline.ts'
-import type { CompactionSummary, ExpirySummary, OfflineCompactor, OrphanRemoval, OrphanRemovalSummary, SnapshotRetention } from '../../../ports/offline-compaction.ts'
+import type { ArchiveCompaction, CompactionSummary, ExpirySummary, OfflineCompactor, OrphanRemoval, OrphanRemovalSummary, SnapshotRetention } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { SnapshotLog, SnapshotLogReader } from '../../../ports/snapshot-log.ts'
 import { readSnapshotLog } from './snapshot-log.ts'
 import { accumulateRowsThrough, OFFSET_PREFIX, ROWS_THROUGH_PREFIX } from './rows-through.ts'
 import { appendFiles } from './append-files.ts'
 import { compactPartitions } from './compaction.ts'
+import { compactArchiveTable } from './archive-compaction.ts'
 import { loadTableOrNone } from './damaged-table.ts'
 import { writeDataFiles } from './data-file-writer.ts'
 import { FeatureTableStatsCache, featureTableStatsOf, readFeatureRowsByEntity } from './feature-rows.ts'
@@ -297,6 +298,15 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const table = await loadTableOrNone(this.#store, path)
     if (table === undefined) return { removedFiles: 0, addedFiles: 0, status: undefined }
     const { removedFiles, addedFiles, status } = await compactPartitions(table, { olderThanDay: options.olderThanDay, ...this.#writeOptions(), ...this.#rewriteCommitOptions() })
+    return { removedFiles, addedFiles, status }
+  }
+
+  /** Compacts the topic's archive (archive-compaction.ts); no archive is nothing to compact, and none is created. */
+  async compactArchive(topic: string, options: ArchiveCompaction): Promise<CompactionSummary> {
+    const table = await this.#archiveIfExists(topic)
+    if (table === undefined) return { removedFiles: 0, addedFiles: 0, status: undefined }
+    const { parquetWorker } = this.#options
+    const { removedFiles, addedFiles, status } = await compactArchiveTable(table, topic, { ...options, ...(parquetWorker === undefined ? {} : { parquetWorker }), ...this.#rewriteCommitOptions() })
     return { removedFiles, addedFiles, status }
   }
 

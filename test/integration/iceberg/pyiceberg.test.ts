@@ -31,6 +31,7 @@ import {
 } from '../../../adapters/offline/iceberg/index.ts'
 import { parseJson } from '../../../adapters/offline/iceberg/lossless-json.ts'
 import { removeOrphanFiles } from '../../../adapters/offline/iceberg/orphan-files.ts'
+import { compactArchiveTable } from '../../../adapters/offline/iceberg/archive-compaction.ts'
 import { makeS3Store, s3EnvOrUndefined } from '../object-store/s3-env.ts'
 
 const run = promisify(execFile)
@@ -298,6 +299,35 @@ function interopSuite(name: string, makeStore: () => Promise<{ store: ObjectStor
         assert.deepEqual(py.schema.fields.map((f) => [f.id, f.name, f.type, f.required]), RAW_ARCHIVE_SCHEMA.fields.map((f) => [f.id, f.name, f.type, f.required]))
         checkSummaries(py, ['0', '1'])
         assert.deepEqual(new Set(py.files.map((f) => f.partition[0])), new Set([0, 1, 2]))
+      } finally {
+        await done()
+      }
+    })
+
+    void test('raw archive table compacted: the same rows, file by file in offset order, and the snapshot before', async () => {
+      const { store, done } = await makeStore()
+      try {
+        let table = await createTable(store, 'wh/raw/clicks', { schema: RAW_ARCHIVE_SCHEMA, partitionSpec: RAW_ARCHIVE_PARTITION_SPEC })
+        const written: Record<string, unknown>[] = []
+        for (let b = 0; b < 4; b++) {
+          const rows = archiveRows(b)
+          written.push(...rows)
+          table = (await appendFiles(table, await writeDataFiles(table, rows), { 'kfs.offsets': String(b) })).table
+        }
+        const beforeId = table.metadata['current-snapshot-id']!
+        const compacted = await compactArchiveTable(table, 'clicks', { committedBeforeMs: Date.now() + DAY, rowsPerFile: 1_000 })
+        assert.deepEqual([compacted.status, compacted.removedFiles, compacted.addedFiles], ['committed', 12, 3])
+        const py = await scan(compacted.table, [beforeId])
+        const expected = written.map((r) => ({ ...r, offset: Number(r.offset), key: hex(r.key as Uint8Array | null), payload: hex(r.payload as Uint8Array | null) }))
+        assert.deepEqual(canon(py.rows), canon(expected))
+        assert.equal(py.time_travel[String(beforeId)], written.length)
+        assert.equal(py.snapshots.at(-1)!.summary.operation, 'replace')
+        // One file per partition, its rows in offset order as PyIceberg reads them.
+        assert.deepEqual(py.files.map((f) => [f.partition[0], f.record_count]).sort(), [[0, 40], [1, 40], [2, 40]])
+        for (const p of [0, 1, 2]) {
+          const offsets = py.rows.filter((r) => r.partition === p).map((r) => Number(r.offset))
+          assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), `partition ${p} in offset order`)
+        }
       } finally {
         await done()
       }
