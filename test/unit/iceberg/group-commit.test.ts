@@ -109,4 +109,38 @@ void describe('iceberg > group commit', () => {
     )
     assert.equal(group['added-records'], String(2 * (last - 1)), 'the group added only its own rows')
   })
+
+  void test('commits sharing a summary key (one partition’s checkpoints) never share a snapshot: each lands in its own, in call order, others joining them', async () => {
+    const world = await (await staged).copy()
+    const step = new StepStore(world.memory)
+    const sink = sinkOn(step.store)
+    const held = gate()
+    const reached = gate()
+    step.beforeCall = async (call, key) => {
+      if (step.calls > 1 || !key.includes('/archive/')) return
+      reached.open()
+      await held.opened
+    }
+    step.counting = true
+    const runs = [world.rollForward(sink, await world.record(1, 1))]
+    await reached.opened
+    // Partition 0's two checkpoints both wait for partition 1's commit (its second rolled forward
+    // without waiting for the first, as two slots of one partition would: a fenced one and its
+    // successor), and partition 2's with them.
+    const [first, second, other] = [await world.record(0, 1), await world.record(0, 2), await world.record(2, 1)]
+    runs.push(world.rollForward(sink, first), world.rollForward(sink, second), world.rollForward(sink, other))
+    held.open()
+    await Promise.all(runs)
+    await world.assertTables(
+      new Map([
+        [0, 2],
+        [1, 1],
+        [2, 1],
+      ]),
+    )
+    const summaries = (await loadTable(world.memory, world.archiveId)).metadata.snapshots.map((s) => s.summary ?? {})
+    const markersOf = (p: number) => summaries.map((summary) => summary[`kfs.ckpt.${markerName(p)}`])
+    assert.deepEqual(markersOf(0), [undefined, '1', '2'], 'partition 0’s checkpoints each in their own snapshot, in call order')
+    assert.deepEqual(markersOf(2), [undefined, '1', undefined], 'partition 2’s joins the first of them')
+  })
 })
