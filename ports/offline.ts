@@ -158,7 +158,10 @@ export interface OfflineWriter extends OfflineCatalog {
   /** Writes archive rows, in the order given (archive order), as data files; nothing is visible yet. */
   stageArchiveRows(topic: string, rows: ArchiveRows): Promise<StagedFiles>
   /**
-   * Appends the staged files as one snapshot whose summary carries `summary`. `markers` are
+   * Appends the staged files in one snapshot whose summary carries `summary`: of their own, or
+   * shared with other commits to the same table pending at the same time (a group commit,
+   * docs/semantics.md §11) — each still resolves or rejects on its own, and a writer's commits
+   * with a summary key in common never share one, so they land in call order. `markers` are
    * `name → seq` pairs (e.g. `clicks/3 → 17`) recorded in the summary, so that a commit can tell
    * (after a crash, say) that the table already holds them: it then writes nothing. Commit is
    * thus idempotent, and a checkpoint can be rolled forward as often as it is restored. Rejects

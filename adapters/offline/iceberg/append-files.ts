@@ -57,7 +57,7 @@ export function totalsSummary(t: Totals): Record<string, string> {
   }
 }
 
-function checkExtras(extras: Readonly<Record<string, string>>): void {
+export function checkExtras(extras: Readonly<Record<string, string>>): void {
   for (const [k, v] of Object.entries(extras)) {
     if (STANDARD_KEYS.has(k)) throw new SinkWriteError('SINK_REJECTED', `summary key ${k} is reserved by Iceberg`)
     if (typeof v !== 'string') throw new SinkWriteError('SINK_REJECTED', `summary value of ${k} must be a string`)
@@ -66,6 +66,22 @@ function checkExtras(extras: Readonly<Record<string, string>>): void {
 
 export function distinctPartitions(files: readonly DataFile[]): number {
   return new Set(files.map((f) => JSON.stringify(f.partition))).size
+}
+
+/**
+ * One caller's share of an append that may land together with others' in one snapshot (the sink's
+ * group commit, offline-sink.ts): its files, its summary properties on the base the snapshot lands
+ * on, and whether that base already holds it — then it is left out, and the others still land.
+ */
+export interface AppendPart {
+  readonly dataFiles: readonly DataFile[]
+  readonly extras: (base: TableMetadata) => Readonly<Record<string, string>>
+  readonly held?: (base: TableMetadata) => boolean
+}
+
+export interface AppendPartsOptions<P extends AppendPart> extends CommitOptions {
+  /** Summary properties of the snapshot as a whole, given the base and the parts landing in it. */
+  readonly sharedExtras?: (base: TableMetadata, landing: readonly P[]) => Readonly<Record<string, string>>
 }
 
 /**
@@ -79,19 +95,30 @@ export async function appendFiles(
   summaryExtras: Readonly<Record<string, string>> | ((base: TableMetadata) => Readonly<Record<string, string>>) = {},
   options: AppendOptions = {},
 ): Promise<CommitResult> {
-  const extrasOn = typeof summaryExtras === 'function' ? summaryExtras : () => summaryExtras
-  checkExtras(extrasOn(table.metadata))
+  const extras = typeof summaryExtras === 'function' ? summaryExtras : () => summaryExtras
+  checkExtras(extras(table.metadata))
+  const { skipIf, ...commit } = options
+  return appendParts(table, [{ dataFiles, extras, ...(skipIf === undefined ? {} : { held: skipIf }) }], commit)
+}
+
+/**
+ * Appends the parts' files in one snapshot. Each attempt leaves out the parts its fresh base holds
+ * already (`held`) and skips the commit when that is all of them; the snapshot's summary is every
+ * landing part's extras and the shared ones. Parts must not share summary keys (the caller groups
+ * them so): one part's value would hide another's.
+ */
+export async function appendParts<P extends AppendPart>(table: IcebergTable, parts: readonly P[], options: AppendPartsOptions<P> = {}): Promise<CommitResult> {
+  const { sharedExtras, ...commit } = options
   const snapshotId = newSnapshotId(table.metadata.snapshots)
   const spec = defaultSpec(table.metadata)
   const schema = currentSchema(table.metadata)
-  const added = { files: dataFiles.length, records: 0, bytes: 0 }
-  for (const f of dataFiles) {
-    added.records += f.recordCount
-    added.bytes += f.fileSizeInBytes
-  }
-  // The manifest is written once and reused by every attempt: its entries inherit sequence numbers.
-  let manifest: Omit<ManifestFile, 'sequenceNumber' | 'minSequenceNumber'> | undefined
-  if (dataFiles.length > 0) {
+  // A manifest per set of landing parts, written once and reused by every attempt with that set
+  // (its entries inherit sequence numbers): a retry leaves a part out only when another writer
+  // committed it meanwhile.
+  const manifests = new Map<string, Omit<ManifestFile, 'sequenceNumber' | 'minSequenceNumber'>>()
+  const manifestOf = async (dataFiles: readonly DataFile[], landing: string, added: Totals) => {
+    const known = manifests.get(landing)
+    if (known !== undefined) return known
     const key = `${table.path}/metadata/${randomUUID()}-m0.avro`
     const bytes = encodeManifest(
       schema,
@@ -99,7 +126,7 @@ export async function appendFiles(
       dataFiles.map((dataFile) => ({ status: 1, snapshotId, sequenceNumber: null, fileSequenceNumber: null, dataFile })),
     )
     await table.store.put(key, bytes)
-    manifest = {
+    const manifest = {
       manifestPath: table.store.uriOf(key),
       manifestLength: BigInt(bytes.length),
       partitionSpecId: spec['spec-id'],
@@ -113,13 +140,25 @@ export async function appendFiles(
       deletedRowsCount: 0n,
       partitions: partitionSummaries(spec, dataFiles),
     }
+    manifests.set(landing, manifest)
+    return manifest
   }
+  const landingOn = (base: TableMetadata): P[] => parts.filter((part) => part.held?.(base) !== true)
   return commitSnapshot(
     table,
     snapshotId,
     async (base, baseManifests, seq) => {
+      const landing = landingOn(base.metadata)
+      const dataFiles = landing.flatMap((part) => part.dataFiles)
+      const added = { files: dataFiles.length, records: 0, bytes: 0 }
+      for (const f of dataFiles) {
+        added.records += f.recordCount
+        added.bytes += f.fileSizeInBytes
+      }
       const parent = parentTotals(base.metadata)
-      const extras = extrasOn(base.metadata)
+      const extras: Record<string, string> = {}
+      for (const part of landing) Object.assign(extras, part.extras(base.metadata))
+      Object.assign(extras, sharedExtras?.(base.metadata, landing))
       checkExtras(extras)
       const addedSummary: Record<string, string> =
         dataFiles.length === 0
@@ -130,6 +169,7 @@ export async function appendFiles(
               'added-files-size': String(added.bytes),
               'changed-partition-count': String(distinctPartitions(dataFiles)),
             }
+      const manifest = dataFiles.length === 0 ? undefined : await manifestOf(dataFiles, landing.map((part) => parts.indexOf(part)).join(','), added)
       // Merged on this attempt's base: a retry after a lost race merges the fresh base's manifests.
       const adding = manifest === undefined ? 0 : 1
       const carried = await mergeCarriedManifests(base, baseManifests, adding, snapshotId, seq)
@@ -154,6 +194,6 @@ export async function appendFiles(
         },
       }
     },
-    options,
+    { ...commit, skipIf: (base) => landingOn(base).length === 0 },
   )
 }

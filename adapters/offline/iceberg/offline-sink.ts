@@ -17,7 +17,9 @@ import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { SnapshotLog, SnapshotLogReader } from '../../../ports/snapshot-log.ts'
 import { readSnapshotLog } from './snapshot-log.ts'
 import { accumulateRowsThrough, OFFSET_PREFIX, ROWS_THROUGH_PREFIX } from './rows-through.ts'
-import { appendFiles } from './append-files.ts'
+import { appendParts } from './append-files.ts'
+import { commitRequest, LARGEST_ROW_INDEX, MARKER_PREFIX, TIE_FREE_STAGING, type CommitRequest } from './commit-request.ts'
+import { GroupCommits, type AfterCommit } from './group-commit.ts'
 import { compactPartitions } from './compaction.ts'
 import { compactArchiveTable } from './archive-compaction.ts'
 import { loadTableOrNone } from './damaged-table.ts'
@@ -25,7 +27,7 @@ import { writeDataFiles } from './data-file-writer.ts'
 import { FeatureTableStatsCache, featureTableStatsOf, readFeatureRowsByEntity } from './feature-rows.ts'
 import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
 import { JOIN_KEYS_PROPERTY } from './join-key-columns.ts'
-import { deserializeDataFile, serializeDataFile, stagedFileUris, type Json } from './staged-data-files.ts'
+import { serializeDataFile, stagedFileUris, type Json } from './staged-data-files.ts'
 import { removeOrphanFiles } from './orphan-files.ts'
 import { pinTable } from './pinned-files.ts'
 import { expireSnapshots } from './snapshot-expiry.ts'
@@ -44,13 +46,8 @@ import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
 
 export { archiveTablePath, featureTablePath }
 
-const MARKER_PREFIX = 'kfs.ckpt.'
 /** Summary keys read as a maximum over all snapshots, which expiry folds into the snapshots it keeps. */
 export const CARRIED_PREFIXES = [MARKER_PREFIX, ROWS_THROUGH_PREFIX, OFFSET_PREFIX]
-/** A staged feature file's largest row index (writer-facts.ts); files staged before it lack it. */
-const LARGEST_ROW_INDEX = 'largestRowIndex'
-/** A staged feature file's staging, checked tie-free (writer-facts.ts TieFreeStaging); absent: not checked, or ties. */
-const TIE_FREE_STAGING = 'tieFreeStaging'
 
 /**
  * The staging's tie-free record (writer-facts.ts), or undefined when its rows tie or the table
@@ -110,8 +107,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   readonly #tables = new Map<string, Promise<IcebergTable>>()
   readonly #views = new Map<string, FeatureViewDef>()
   readonly #options: IcebergOfflineSinkOptions
-  /** Per table, the last commit queued (see `commit`). */
-  readonly #commits = new Map<string, Promise<void>>()
+  readonly #groups = new GroupCommits<CommitRequest>((tableId, group) => this.#commitGroup(tableId, group))
   readonly #expiry: ExpiryScheduler | undefined
   readonly #tableStats = new FeatureTableStatsCache()
 
@@ -206,21 +202,19 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   }
 
   /**
-   * Commits to one table run one after the other within this sink: they would only conflict with
-   * each other. The table is refreshed from the version this sink last saw (one probe), and a
-   * commit whose markers it already holds writes nothing.
+   * Commits to one table are grouped within this sink (group-commit.ts): they would only conflict
+   * with each other, and each would write the table's metadata again. The table is refreshed from
+   * the version this sink last saw (one probe), and a request whose markers it already holds writes
+   * nothing. A request that cannot be read (its staged files, its summary) fails alone.
    */
   commit(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void> {
-    const run = (this.#commits.get(tableId) ?? Promise.resolve())
-      .catch(() => undefined)
-      .then(() => this.#commitNow(tableId, staged, markers, summary))
-    // The table's next commit waits for an expiry this one made due; this one's caller does not.
-    const queued = run.then((due) => (due ? this.#expireQuietly(tableId) : undefined))
-    this.#commits.set(tableId, queued)
-    void queued.catch(() => undefined).then(() => {
-      if (this.#commits.get(tableId) === queued) this.#commits.delete(tableId)
-    })
-    return run.then(() => undefined)
+    let request: CommitRequest
+    try {
+      request = commitRequest(staged, markers, summary)
+    } catch (err: unknown) {
+      return Promise.reject(err)
+    }
+    return this.#groups.commit(tableId, request)
   }
 
   async #expireQuietly(tableId: string): Promise<void> {
@@ -228,30 +222,29 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     if (expired !== undefined) this.#tables.set(tableId, Promise.resolve(expired))
   }
 
-  /** Commits; true when the commit made the table's automatic expiry due. */
-  async #commitNow(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<boolean> {
+  /** Commits a group of requests in one snapshot; what the commit made due (the table's automatic expiry). */
+  async #commitGroup(tableId: string, group: readonly CommitRequest[]): Promise<AfterCommit> {
     const table = await refreshTable(await this.#tableById(tableId))
-    const held = (base: TableMetadata): boolean => Object.keys(markers).length > 0 && Object.entries(markers).every(([name, seq]) => (markersOf(base)[name] ?? 0) >= seq)
-    if (held(table.metadata)) {
+    const landing = group.filter((request) => !request.held(table.metadata))
+    if (landing.length === 0) {
       this.#tables.set(tableId, Promise.resolve(table))
-      return false
+      return undefined
     }
-    const files = staged.flatMap((s) => s.files.map(deserializeDataFile))
-    const markerSummary = Object.fromEntries(Object.entries(markers).map(([name, seq]) => [`${MARKER_PREFIX}${name}`, String(seq)]))
     const clock = this.#options.clock
     // A feature table's writer facts, carried forward from the snapshot this commit follows.
     const isFeatureTable = table.metadata.properties['kfs.view'] !== undefined
-    const largest = staged.flatMap((s) => s.files.map((f) => (f as Record<string, unknown>)[LARGEST_ROW_INDEX] as number | undefined))
-    const tieFree = staged.flatMap((s) => s.files.map((f) => (f as Record<string, unknown>)[TIE_FREE_STAGING] as TieFreeStaging | undefined))
-    const extras = (base: TableMetadata): Record<string, string> => ({
-      ...summary,
-      ...markerSummary,
-      ...(isFeatureTable ? writerFactsSummary(currentSnapshot(base)?.summary, largest, tieFree) : {}),
-    })
-    const result = await appendFiles(table, files, extras, { skipIf: held, ...(clock === undefined ? {} : { clock }) })
+    const sharedExtras = (base: TableMetadata, parts: readonly CommitRequest[]): Record<string, string> =>
+      isFeatureTable
+        ? writerFactsSummary(
+            currentSnapshot(base)?.summary,
+            parts.flatMap((p) => p.largest),
+            parts.flatMap((p) => p.tieFree),
+          )
+        : {}
+    const result = await appendParts(table, landing, { sharedExtras, ...(clock === undefined ? {} : { clock }) })
     this.#tables.set(tableId, Promise.resolve(result.table))
     if (isFeatureTable && result.status === 'committed') this.#options.featureCompaction?.afterCommit(tableId, () => this.#tableById(tableId), { ...this.#writeOptions(), ...this.#rewriteCommitOptions() })
-    return this.#expiry?.due(tableId, result.status === 'committed') ?? false
+    return this.#expiry?.due(tableId, result.status === 'committed') === true ? () => this.#expireQuietly(tableId) : undefined
   }
 
   async snapshots(tableId: string): Promise<OfflineSnapshot[]> {
@@ -381,16 +374,4 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
 /** A store call whose own retries ran out: asking the whole commit again would only multiply its bound. */
 function isRetriesExhausted(err: unknown): boolean {
   return err instanceof RetriesExhaustedError
-}
-
-function markersOf(meta: TableMetadata): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const snapshot of meta.snapshots ?? []) {
-    for (const [k, v] of Object.entries(snapshot.summary ?? {})) {
-      if (!k.startsWith(MARKER_PREFIX)) continue
-      const name = k.slice(MARKER_PREFIX.length)
-      out[name] = Math.max(out[name] ?? 0, Number(v))
-    }
-  }
-  return out
 }
