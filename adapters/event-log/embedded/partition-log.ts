@@ -3,7 +3,9 @@
  * offset of their first record (`00000000000000000000.log`), as Kafka names its segments.
  *
  * Guarantees:
- * - Offsets start at 0 and grow by one per record, with no gaps, forever (no retention).
+ * - Offsets start at 0 and grow by one per record, forever (no retention by time or size). A
+ *   compacted topic's partition (`compaction`, ./compaction.ts) removes records whose key has a
+ *   later one from its sealed segments: its offsets then have gaps, each kept record its own.
  * - `append` writes a whole batch with one write and, when `fsync` is on, one fsync before
  *   returning: once it returns, the batch survives a crash of the process or the machine.
  * - Each segment has a sparse index (./sparse-index.ts: one entry per 4 KiB, in RAM and in a
@@ -27,12 +29,14 @@
  * end the caller read from the acknowledged-end file, never past it — bytes there are an append in
  * flight or a torn one — and without creating, truncating or writing anything; it refuses appends.
  */
-import { closeSync, existsSync, fsync, fsyncSync, ftruncateSync, openSync, readdirSync, statSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsync, fsyncSync, ftruncateSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { InvariantViolation, SourceError } from '../../../core/errors.ts'
 import { makeDirSync, syncDirSync } from '../../local-disk/sync-dir.ts'
 import { AckedEnd } from './acked-end.ts'
+import { damaged, recordsMissing } from './partition-damage.ts'
+import { COMPACTING_SUFFIX, compactSegments, type CompactionSettings } from './compaction.ts'
 import { logFileReadFailure } from './durable-file.ts'
 import { encodeRecords, type StoredRecord } from './record-format.ts'
 import { readRecords, type Segment } from './segment-read.ts'
@@ -50,6 +54,8 @@ export interface PartitionLogOptions {
    * `dir` is the partition's (one seam for every partition of a log).
    */
   readonly fault?: (step: 'written' | 'fsync', dir: string) => void
+  /** A compacted topic's partition (./compaction.ts): its segments' offsets may have gaps. */
+  readonly compaction?: CompactionSettings
 }
 
 export class PartitionLog {
@@ -63,6 +69,8 @@ export class PartitionLog {
   #end = 0
   /** An appendEncodedAsync not settled yet: no other append may start. */
   #appending = false
+  /** Bytes of the sealed segments after the last compaction pass (0: none since the open). */
+  #cleanBytes = 0
 
   private constructor(dir: string, options: PartitionLogOptions, readOnlyEnd?: number) {
     this.#dir = dir
@@ -75,9 +83,10 @@ export class PartitionLog {
     // A new partition's directory must survive a machine crash with the segments it will hold.
     makeDirSync(dir, options.fsync)
     const log = new PartitionLog(dir, options)
-    const names = readdirSync(dir)
-      .filter((n) => SEGMENT_NAME.test(n))
-      .sort()
+    const listed = readdirSync(dir)
+    // A compacted copy a crash left unfinished: the segment beside it is whole.
+    for (const n of listed) if (n.endsWith(COMPACTING_SUFFIX)) unlinkSync(join(dir, n))
+    const names = listed.filter((n) => SEGMENT_NAME.test(n)).sort()
     const indexWrites = names.map((name, i) => log.#load(name, i === names.length - 1))
     const acked = log.#acked?.recorded
     if (acked !== undefined && log.#end < acked) {
@@ -96,8 +105,8 @@ export class PartitionLog {
    * and appends are refused. Fewer than `end` records whole on disk is damage (DATA_CORRUPT), as
    * it is to the writer's open.
    */
-  static openReadOnly(dir: string, end: number): PartitionLog {
-    const log = new PartitionLog(dir, { segmentBytes: Infinity, fsync: false }, end)
+  static openReadOnly(dir: string, end: number, compacted = false): PartitionLog {
+    const log = new PartitionLog(dir, { segmentBytes: Infinity, fsync: false, ...(compacted ? { compaction: { afterMs: Infinity, nowMs: () => 0 } } : {}) }, end)
     const names = (existsSync(dir) ? readdirSync(dir) : []).filter((n) => SEGMENT_NAME.test(n) && Number(n.slice(0, 20)) < end).sort()
     names.forEach((name, i) => log.#load(name, i === names.length - 1))
     if (log.#end < end) {
@@ -195,7 +204,26 @@ export class PartitionLog {
     if (this.#readOnlyEnd !== undefined) throw new SourceError('BAD_REQUEST', `embedded log partition ${this.#dir} is open read-only here (beside its writer): it takes no appends`, { context: { dir: this.#dir } })
     if (this.#appending) throw new InvariantViolation('embedded log append while an asynchronous append is in flight', { context: { dir: this.#dir } })
     const segment = this.#segments.at(-1) as Segment
-    return segment.size >= this.#options.segmentBytes ? this.#roll() : segment
+    if (segment.size < this.#options.segmentBytes) return segment
+    const rolled = this.#roll()
+    this.#compactWhenDue()
+    return rolled
+  }
+
+  /** A compaction pass once the sealed segments hold twice the bytes the last pass left (./compaction.ts). */
+  #compactWhenDue(): void {
+    const sealedBytes = this.#segments.slice(0, -1).reduce((n, s) => n + s.size, 0)
+    if (this.#options.compaction === undefined || sealedBytes < 2 * this.#cleanBytes) return
+    this.compact()
+  }
+
+  /** Runs a compaction pass over the sealed segments now (a compacted topic's partition only); returns the records removed. */
+  compact(): number {
+    const settings = this.#options.compaction
+    if (settings === undefined || this.#readOnlyEnd !== undefined) return 0
+    const removed = compactSegments(this.#segments.slice(0, -1), this.#segments.at(-1) as Segment, settings, this.#options.fsync)
+    this.#cleanBytes = this.#segments.slice(0, -1).reduce((n, s) => n + s.size, 0)
+    return removed
   }
 
   /** A batch of `bytes` written at the segment's end, its records at `starts`, made visible; returns its first offset. */
@@ -227,7 +255,7 @@ export class PartitionLog {
   /** Rebuilds the segment's index from its bytes; refuses (DATA_CORRUPT) a record that no longer reads. */
   #reindex(segment: Segment): void {
     const index = new SparseIndex()
-    const { count, size } = scanFrom(segment.fd, index, segment.baseOffset, segment.size, segment.baseOffset + segment.count) as { count: number; size: number }
+    const { count, size } = scanFrom(segment.fd, index, segment.baseOffset, segment.size, segment.baseOffset + segment.count, segment.gaps) as { count: number; size: number }
     if (count < segment.count) throw damaged(segment.path, size, segment.baseOffset + count, undefined)
     segment.index = index
     segment.next = undefined
@@ -265,7 +293,17 @@ export class PartitionLog {
     previous?.indexFile?.close()
     if (previous) previous.indexFile = undefined
     const indexFile = IndexFile.open(indexPathFor(path), 0, false)
-    const segment: Segment = { path, baseOffset: this.#end, fd: openSync(path, 'w+'), size: 0, count: 0, index: new SparseIndex(), indexFile, next: undefined }
+    const segment: Segment = {
+      path,
+      baseOffset: this.#end,
+      fd: openSync(path, 'w+'),
+      size: 0,
+      count: 0,
+      index: new SparseIndex(),
+      indexFile,
+      next: undefined,
+      gaps: this.#options.compaction !== undefined,
+    }
     this.#segments.push(segment)
     // The segment's fsync makes its bytes durable, not its name: without this, a machine crash
     // could lose the whole segment an acknowledged append went to. Once per roll.
@@ -296,7 +334,7 @@ export class PartitionLog {
     }
     let scanned: ReturnType<typeof scanSegment>
     try {
-      scanned = scanSegment(fd, path, baseOffset, this.#readOnlyEnd ?? Infinity)
+      scanned = scanSegment(fd, path, baseOffset, this.#readOnlyEnd ?? Infinity, this.#options.compaction !== undefined)
     } catch (err: unknown) {
       closeSync(fd)
       this.close()
@@ -313,7 +351,7 @@ export class PartitionLog {
         throw damaged(path, size, end, acked)
       }
     }
-    const segment: Segment = { path, baseOffset, fd, size, count, index, indexFile: undefined, next: undefined }
+    const segment: Segment = { path, baseOffset, fd, size, count, index, indexFile: undefined, next: undefined, gaps: this.#options.compaction !== undefined }
     this.#segments.push(segment)
     this.#end = end
     // Read-only: bytes past `size` are the writer's (an append in flight, a torn one its next open cuts), and its index is its own.
@@ -333,23 +371,17 @@ export class PartitionLog {
   }
 }
 
+/** A topic's partitions `0…count-1` under `topicDir`: all opened, or none (each failed open would leak their files). */
+export function openPartitions(topicDir: string, count: number, options: PartitionLogOptions): PartitionLog[] {
+  const partitions: PartitionLog[] = []
+  try {
+    for (let p = 0; p < count; p++) partitions.push(PartitionLog.open(join(topicDir, String(p)), options))
+  } catch (err: unknown) {
+    for (const opened of partitions) opened.close()
+    throw err
+  }
+  return partitions
+}
+
 /** A segment file's name: its first record's offset, 20 digits. */
 export const SEGMENT_NAME = /^\d{20}\.log$/
-
-/** The partition holds fewer records than were acknowledged: lost on disk, never a torn tail to cut. */
-function recordsMissing(dir: string, end: number, acknowledged: number): SourceError {
-  return new SourceError(
-    'DATA_CORRUPT',
-    `embedded log partition ${dir} ends at offset ${end}, but appends up to offset ${acknowledged} were acknowledged: records are missing; restore the partition from a copy`,
-    { context: { dir, end, acknowledged } },
-  )
-}
-
-/** A segment whose bytes do not read as the records its name and index say: damage on disk, never a torn tail to cut. */
-function damaged(path: string, position: number, offset: number, acked: number | undefined): SourceError {
-  return new SourceError(
-    'DATA_CORRUPT',
-    `embedded log segment ${path} is damaged at byte ${position} (the record at offset ${offset}${acked === undefined ? '' : `; appends up to offset ${acked} were acknowledged`}): refusing to cut or skip acknowledged records; restore the partition from a copy`,
-    { context: { path, position, offset } },
-  )
-}

@@ -11,10 +11,12 @@ import { INDEX_INTERVAL_BYTES, type IndexFile, type SparseIndex } from './sparse
 export interface Segment {
   readonly path: string
   readonly baseOffset: number
-  readonly fd: number
+  fd: number
   size: number
-  /** Records it holds. */
+  /** Offsets it spans: from its base to its last record's (its records, unless compacted). */
   count: number
+  /** Compacted (./compaction.ts), or may be: its offsets only increase, with gaps where records were removed. */
+  gaps: boolean
   index: SparseIndex
   /** The index file while the segment takes appends (none read-only, none once rolled past). */
   indexFile: IndexFile | undefined
@@ -23,14 +25,15 @@ export interface Segment {
 }
 
 /**
- * Up to `maxRecords` of the segment's records from `fromOffset` on, staying within `maxBytes`;
+ * Up to `maxRecords` of the segment's records from `fromOffset` on (from the first kept after it,
+ * in a compacted segment), staying within `maxBytes`;
  * the byte position where the bytes the index (or the last read) points at do not read as them.
  */
 export function readRecords(segment: Segment, fromOffset: number, maxRecords: number, maxBytes: number): StoredRecord[] | number {
+  // Before the first entry only in a compacted segment whose first records were removed: from its start.
   const entry = segment.index.floor(fromOffset - segment.baseOffset)
-  if (entry < 0) return 0
-  let at = segment.baseOffset + segment.index.relativeAt(entry)
-  let position = segment.index.positionAt(entry)
+  let at = entry < 0 ? segment.baseOffset : segment.baseOffset + segment.index.relativeAt(entry)
+  let position = entry < 0 ? 0 : segment.index.positionAt(entry)
   const last = segment.next
   if (last !== undefined && last.offset <= fromOffset && last.offset > at) ({ offset: at, position } = last)
   const want = Math.min(maxRecords, segment.baseOffset + segment.count - fromOffset)
@@ -47,13 +50,19 @@ export function readRecords(segment: Segment, fromOffset: number, maxRecords: nu
     windowStart = pos
     return window.length >= length
   }
-  for (; at < fromOffset; at++) {
-    if (!have(position, 4)) return position
+  // Skipped by their length and offset fields alone (the records returned are checked whole).
+  for (;;) {
+    if (!have(position, 16)) return position
+    const offset = window.readUInt32BE(position - windowStart + 8) * 2 ** 32 + window.readUInt32BE(position - windowStart + 12)
+    if (offset < at || (offset > at && !segment.gaps)) return position
+    if (offset >= fromOffset) break
+    at = offset + 1
     position += 8 + window.readUInt32BE(position - windowStart)
   }
   const out: StoredRecord[] = []
   let bytes = 0
-  while (out.length < want) {
+  let expected = fromOffset
+  while (out.length < want && position < segment.size) {
     if (!have(position, 8)) return position
     const total = 8 + window.readUInt32BE(position - windowStart)
     // A length running past the segment is damage, to be named now rather than left for the next read.
@@ -61,11 +70,13 @@ export function readRecords(segment: Segment, fromOffset: number, maxRecords: nu
     if (out.length > 0 && bytes + total > maxBytes) break
     if (!have(position, total)) return position
     const decoded = decodeRecord(window, position - windowStart)
-    if (typeof decoded === 'string' || decoded.record.offset !== fromOffset + out.length) return position
+    const offset = typeof decoded === 'string' ? -1 : decoded.record.offset
+    if (typeof decoded === 'string' || offset < expected || (offset > expected && !segment.gaps)) return position
+    expected = offset + 1
     out.push(decoded.record)
     bytes += total
     position += total
   }
-  segment.next = { offset: fromOffset + out.length, position }
+  segment.next = { offset: expected, position }
   return out
 }

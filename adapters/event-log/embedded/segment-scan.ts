@@ -30,13 +30,13 @@ export interface ScannedSegment {
  * record it names (stale, pointing past the data, from another segment) is dropped and the index
  * rebuilt from the segment's start.
  */
-export function scanSegment(fd: number, path: string, baseOffset: number, stopAt: number): ScannedSegment {
+export function scanSegment(fd: number, path: string, baseOffset: number, stopAt: number, gaps: boolean): ScannedSegment {
   const fileBytes = fstatSync(fd).size
   const file = readIndexFile(indexPathFor(path), fileBytes)
   // Read-only beside the writer, entries past the end it may read point at records not its to read.
   if (stopAt !== Infinity) file.index.truncate(file.index.floor(stopAt - 1 - baseOffset) + 1)
   const fileEntries = file.index.length
-  const fromIndex = scanFrom(fd, file.index, baseOffset, fileBytes, stopAt)
+  const fromIndex = scanFrom(fd, file.index, baseOffset, fileBytes, stopAt, gaps)
   if (fromIndex !== undefined)
     return {
       ...fromIndex,
@@ -47,7 +47,7 @@ export function scanSegment(fd: number, path: string, baseOffset: number, stopAt
     }
   const index = new SparseIndex()
   return {
-    ...(scanFrom(fd, index, baseOffset, fileBytes, stopAt) as { index: SparseIndex; count: number; size: number }),
+    ...(scanFrom(fd, index, baseOffset, fileBytes, stopAt, gaps) as { index: SparseIndex; count: number; size: number }),
     fileBytes,
     fileEntries: 0,
     headerOk: file.headerOk,
@@ -58,7 +58,9 @@ export function scanSegment(fd: number, path: string, baseOffset: number, stopAt
 /**
  * The segment's records from the index's last entry on (from its start when the index is empty),
  * indexed as they are read; undefined when the record at that entry does not read or is not the
- * one it names (a wrong entry: the records before it were never checked here).
+ * one it names (a wrong entry: the records before it were never checked here). Offsets follow
+ * one another, or with `gaps` (a compacted segment, ./compaction.ts) only increase. `count`: the
+ * offsets the records span, from the segment's base to the last one's.
  */
 export function scanFrom(
   fd: number,
@@ -66,6 +68,7 @@ export function scanFrom(
   baseOffset: number,
   endBytes: number,
   stopAt: number,
+  gaps: boolean,
 ): { index: SparseIndex; count: number; size: number } | undefined {
   const last = index.length - 1
   const startRelative = last < 0 ? 0 : index.relativeAt(last)
@@ -73,14 +76,18 @@ export function scanFrom(
   const buf = readAt(fd, start, endBytes - start)
   let count = startRelative
   let pos = 0
-  while (pos < buf.length && baseOffset + count < stopAt) {
+  while (pos < buf.length) {
     const bounds = recordBounds(buf, pos)
-    if (typeof bounds === 'string' || bounds.offset !== baseOffset + count) {
-      if (count === startRelative && last > 0) return undefined
+    const expected = baseOffset + count
+    // The record an index entry names has that offset exactly; any other, the next or (gaps) a later one.
+    const exact = !gaps || (pos === 0 && last >= 0)
+    if (typeof bounds === 'string' || bounds.offset < expected || (exact && bounds.offset !== expected)) {
+      if (pos === 0 && last > 0) return undefined
       break
     }
-    index.offer(count, start + pos)
-    count++
+    if (bounds.offset >= stopAt) break
+    index.offer(bounds.offset - baseOffset, start + pos)
+    count = bounds.offset - baseOffset + 1
     pos = bounds.next
   }
   return { index, count, size: start + pos }

@@ -83,7 +83,7 @@ export function indexPathFor(segmentPath: string): string {
 
 /**
  * The entries of the index file at `path` that read, for a segment of `segmentBytes` bytes: the
- * longest prefix whose entries carry their CRC, start at record 0 at byte 0 and increase, inside
+ * longest prefix whose entries carry their CRC, start at the first record, at byte 0, and increase, inside
  * the segment. A missing or unreadable file gives none (a segment written before indexes existed).
  * `headerOk`: its header reads; `exact`: the file holds those entries and nothing else.
  */
@@ -101,10 +101,9 @@ export function readIndexFile(path: string, segmentBytes: number): { index: Spar
     const relative = buf.readUInt32BE(at)
     const position = buf.readUInt32BE(at + 4) * 2 ** 32 + buf.readUInt32BE(at + 8)
     const n = index.length
+    // The first entry is the first record (a compacted segment's may be past its base offset).
     const ordered =
-      n === 0
-        ? relative === 0 && position === 0
-        : relative > index.relativeAt(n - 1) && position >= index.positionAt(n - 1) + INDEX_INTERVAL_BYTES
+      n === 0 ? position === 0 : relative > index.relativeAt(n - 1) && position >= index.positionAt(n - 1) + INDEX_INTERVAL_BYTES
     if (!ordered || position >= segmentBytes) break
     index.offer(relative, position)
   }
