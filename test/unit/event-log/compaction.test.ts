@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
+import { EmbeddedLogReader } from '../../../adapters/event-log/embedded/embedded-log-reader.ts'
 import { TOMBSTONE_RETENTION_MS } from '../../../adapters/event-log/embedded/compaction.ts'
 import { PartitionLog } from '../../../adapters/event-log/embedded/partition-log.ts'
 import type { StoredRecord } from '../../../adapters/event-log/embedded/record-format.ts'
@@ -277,6 +278,14 @@ void describe('event log > embedded > compaction (compactAfterMs)', () => {
       table.seen.filter((o) => Number(o) > Number(removed)),
       `a consumer at removed offset ${removed} reads on from the next record kept`,
     )
+    // Another process reading beside the writer (kfs serve) reads the compacted segments the same.
+    const reader = new EmbeddedLogReader({ dir, pollIntervalMs: 5 })
+    const besideSeen: string[] = []
+    const beside = reader.consumer({ groupId: 'beside', topics: ['table'] })
+    await beside.run({ eachBatch: async (b) => void besideSeen.push(...b.records.map((r) => r.offset)) })
+    await eventually(() => besideSeen.at(-1) === '119', 'the reader read to the end')
+    await reader.close()
+    assert.deepEqual(besideSeen, table.seen)
     await log.close()
   })
 
