@@ -25,7 +25,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { syncDirSync } from '../../local-disk/sync-dir.ts'
-import { RECORD_PREFIX_BYTES } from './record-format.ts'
+import { RECORD_PREFIX_BYTES, recordBounds } from './record-format.ts'
 import type { Segment } from './segment-read.ts'
 import { readAt } from './segment-scan.ts'
 import { IndexFile, indexPathFor, SparseIndex } from './sparse-index.ts'
@@ -51,9 +51,17 @@ interface RecordFacts {
   readonly tombstone: boolean
 }
 
+/** A segment a pass found damaged: the pass stops, rewriting nothing more (a read names the damage). */
+class SegmentUnreadable extends Error {}
+
+/** The segment's records, each checked whole (length, CRC, increasing offsets): a pass never copies damage as if it were records. */
 function* recordsIn(buf: Buffer): Generator<RecordFacts> {
-  for (let pos = 0; pos + RECORD_PREFIX_BYTES <= buf.length;) {
-    const end = pos + RECORD_PREFIX_BYTES + buf.readUInt32BE(pos)
+  let previous = -1
+  for (let pos = 0; pos < buf.length;) {
+    const bounds = recordBounds(buf, pos)
+    if (typeof bounds === 'string' || bounds.offset <= previous) throw new SegmentUnreadable()
+    previous = bounds.offset
+    const end = bounds.next
     const p = pos + RECORD_PREFIX_BYTES
     const keyLength = buf.readInt32BE(p + 16)
     const keyEnd = p + 20 + Math.max(0, keyLength)
@@ -69,7 +77,7 @@ function* recordsIn(buf: Buffer): Generator<RecordFacts> {
   }
 }
 
-/** The segment's bytes as it is indexed (every one of them read and checked when it was). */
+/** The segment's bytes, as far as it is indexed. */
 function bytesOf(segment: Segment): Buffer {
   return readAt(segment.fd, 0, segment.size)
 }
@@ -84,6 +92,15 @@ export function compactSegments(
   settings: CompactionSettings,
   fsync: boolean,
 ): number {
+  try {
+    return compactPass(sealed, active, settings, fsync)
+  } catch (err: unknown) {
+    if (err instanceof SegmentUnreadable) return 0
+    throw err
+  }
+}
+
+function compactPass(sealed: readonly Segment[], active: Segment, settings: CompactionSettings, fsync: boolean): number {
   const latest = new Map<string, number>()
   for (const segment of [...sealed, active])
     for (const r of recordsIn(bytesOf(segment))) if (r.key !== null) latest.set(r.key, r.offset)
