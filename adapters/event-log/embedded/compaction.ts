@@ -20,10 +20,13 @@
  * index is rebuilt from whichever it is. A pass reads every segment of the partition (the keys'
  * latest offsets are a map in RAM while it runs: one entry per key) and runs when the sealed
  * bytes have doubled since the last one (Kafka's min.cleanable.dirty.ratio 0.5), so its reads are
- * amortised to about two per byte appended; it runs inside the append that rolls a segment.
+ * amortised to about two per byte appended; it runs inside the append that rolls a segment. The
+ * bytes a pass left are kept in `compacted` beside the segments (a hint: one that does not read
+ * counts as none, and the next roll runs a pass), so a restart does not start the count over.
  */
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
+import { readJson, writeJsonAtomic } from './durable-file.ts'
 import { syncDirSync } from '../../local-disk/sync-dir.ts'
 import { RECORD_PREFIX_BYTES, recordBounds } from './record-format.ts'
 import type { Segment } from './segment-read.ts'
@@ -31,6 +34,29 @@ import { readAt } from './segment-scan.ts'
 import { IndexFile, indexPathFor, SparseIndex } from './sparse-index.ts'
 
 export const TOMBSTONE_RETENTION_MS = 24 * 3_600_000
+
+const CLEAN_BYTES_FILE = 'compacted'
+
+/** The sealed bytes the partition in `dir` held after its last pass; 0 when none is recorded or the file does not read. */
+export function cleanBytesLeft(dir: string): number {
+  try {
+    const bytes = readJson<{ cleanBytes: number }>(join(dir, CLEAN_BYTES_FILE), (v) =>
+      Number.isSafeInteger((v as { cleanBytes?: unknown } | null)?.cleanBytes),
+    )?.cleanBytes
+    return bytes === undefined || bytes < 0 ? 0 : bytes
+  } catch {
+    return 0
+  }
+}
+
+/** Records the sealed bytes a pass left (no fsync: a hint, an older one only brings the next pass sooner). */
+export function recordCleanBytes(dir: string, cleanBytes: number): void {
+  try {
+    writeJsonAtomic(join(dir, CLEAN_BYTES_FILE), { cleanBytes }, false)
+  } catch {
+    // The next open counts from 0: a pass at its first roll.
+  }
+}
 
 /** A segment file's name while its compacted copy is written: never read as a segment. */
 export const COMPACTING_SUFFIX = '.compacting'

@@ -10,7 +10,7 @@
  * LOCK                                  the owning process: pid and start time (adapters/local-disk/directory-lock.ts)
  * topics/<topic>/topic.json             {"partitions":N,"topic":"<topic>","compactAfterMs":M} (./topic-meta.ts)
  * topics/<topic>/<p>/<base>.log         segments (record-format.ts)
- * topics/<topic>/<p>/<base>.index       each segment's sparse index, a hint rebuilt from the segment when it does not read (sparse-index.ts)
+ * topics/<topic>/<p>/<base>.index       hints, rebuilt when they do not read: each segment's sparse index (sparse-index.ts); `compacted` (compaction.ts)
  * topics/<topic>/<p>/acked-end          the offset the last returned append reached (acked-end.ts)
  * groups/<groupId>.json                 committed offsets (group-coordinator.ts)
  * txn/<transactionalId>.json            commit journal, present only mid-commit (embedded-transaction.ts)

@@ -36,7 +36,7 @@ import { InvariantViolation, SourceError } from '../../../core/errors.ts'
 import { makeDirSync, syncDirSync } from '../../local-disk/sync-dir.ts'
 import { AckedEnd } from './acked-end.ts'
 import { damaged, recordsMissing } from './partition-damage.ts'
-import { COMPACTING_SUFFIX, compactSegments, type CompactionSettings } from './compaction.ts'
+import { cleanBytesLeft, COMPACTING_SUFFIX, compactSegments, recordCleanBytes, type CompactionSettings } from './compaction.ts'
 import { logFileReadFailure } from './durable-file.ts'
 import { encodeRecords, type StoredRecord } from './record-format.ts'
 import { readRecords, type Segment } from './segment-read.ts'
@@ -69,7 +69,7 @@ export class PartitionLog {
   #end = 0
   /** An appendEncodedAsync not settled yet: no other append may start. */
   #appending = false
-  /** Bytes of the sealed segments after the last compaction pass (0: none since the open). */
+  /** Bytes of the sealed segments after the last compaction pass (./compaction.ts `cleanBytesLeft`: kept across opens). */
   #cleanBytes = 0
 
   private constructor(dir: string, options: PartitionLogOptions, readOnlyEnd?: number) {
@@ -77,6 +77,7 @@ export class PartitionLog {
     this.#options = options
     this.#readOnlyEnd = readOnlyEnd
     this.#acked = readOnlyEnd === undefined ? AckedEnd.open(dir) : undefined
+    if (options.compaction !== undefined && readOnlyEnd === undefined) this.#cleanBytes = cleanBytesLeft(dir)
   }
 
   static open(dir: string, options: PartitionLogOptions): PartitionLog {
@@ -223,6 +224,7 @@ export class PartitionLog {
     if (settings === undefined || this.#readOnlyEnd !== undefined) return 0
     const removed = compactSegments(this.#segments.slice(0, -1), this.#segments.at(-1) as Segment, settings, this.#options.fsync)
     this.#cleanBytes = this.#segments.slice(0, -1).reduce((n, s) => n + s.size, 0)
+    recordCleanBytes(this.#dir, this.#cleanBytes)
     return removed
   }
 

@@ -7,7 +7,7 @@
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FeatureStoreError } from '../../../core/errors.ts'
@@ -357,6 +357,42 @@ void describe('event log > embedded > compaction of a damaged segment', () => {
       } finally {
         reopened.close()
       }
+    }
+  })
+})
+
+void describe('event log > embedded > compaction across reopens', () => {
+  void test('the bytes a pass left are kept: a reopened partition waits for its sealed bytes to double again; without that record (missing, unreadable) its first roll runs a pass', () => {
+    for (const hint of ['kept', 'missing', 'garbage', 'a directory'] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'kfs-compaction-'))
+      let now = 1_000_000
+      const options = { segmentBytes: 300, fsync: false, compaction: { afterMs: AFTER_MS, nowMs: () => now } }
+      let log = PartitionLog.open(dir, options)
+      const put = (key: string, i: number) =>
+        log.append([{ timestampMs: now, key: Buffer.from(key), value: Buffer.from(`value ${i}`.padEnd(30, '.')), headers: {} }])
+      // Keys of their own: a pass keeps ~2.7 KB of sealed segments.
+      for (let i = 0; i < 40; i++) put(`u${i}`, i)
+      log.compact()
+      for (let i = 40; i < 44; i++) put('dup', i) // superseded by the next ones, and old enough once the clock moves
+      log.close()
+      const file = join(dir, 'compacted')
+      if (hint === 'missing') rmSync(file)
+      if (hint === 'garbage') writeFileSync(file, '{"cleanBytes":')
+      if (hint === 'a directory') {
+        rmSync(file)
+        mkdirSync(file)
+      }
+      log = PartitionLog.open(dir, options)
+      now += AFTER_MS
+      const before = readAll(log).length
+      const segments = segmentBases(dir).length
+      for (let i = 44; i < 52; i++) put('dup', i) // two rolls: ~600 more sealed bytes, far from doubling 2.7 KB
+      const rolled = segmentBases(dir).length - segments
+      const held = readAll(log).length
+      log.close()
+      assert.ok(rolled >= 1, `${hint}: ${rolled} rolls`)
+      if (hint === 'kept') assert.equal(held, before + 8, `${hint}: no pass at the rolls after the reopen`)
+      else assert.ok(held < before + 8, `${hint}: a pass ran (${held} records held of ${before + 8})`)
     }
   })
 })
