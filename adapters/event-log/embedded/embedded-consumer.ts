@@ -214,7 +214,9 @@ export class EmbeddedConsumer implements LogConsumer, GroupMember {
     this.#busy = new Promise((resolve) => (done = resolve))
     this.#inHandler = true
     try {
-      const outcome = await (this.#handlers as ConsumerHandlers).eachBatch({ topic: tp.topic, partition: tp.partition, records, highWatermark: String(log.endOffset) })
+      // A compacted topic's read from a removed offset starts at the next record kept: the span says no record lies between.
+      const span = stored[0]!.offset > position ? { span: { from: String(position), next: String(stored.at(-1)!.offset + 1) } } : {}
+      const outcome = await (this.#handlers as ConsumerHandlers).eachBatch({ topic: tp.topic, partition: tp.partition, records, highWatermark: String(log.endOffset), ...span })
       const consumed = consumedCount(outcome, stored.length)
       if (consumed > 0 && this.#seekEpochs.get(k) === epoch && this.#positions.has(k)) this.#positions.set(k, (stored[consumed - 1]?.offset ?? position) + 1)
     } catch (err: unknown) {

@@ -8,8 +8,10 @@
  * Layout under `dir`:
  * ```
  * LOCK                                  the owning process: pid and start time (adapters/local-disk/directory-lock.ts)
- * topics/<topic>/topic.json             {"partitions":N,"topic":"<topic>"} (./topic-meta.ts)
+ * topics/<topic>/topic.json             {"partitions":N,"topic":"<topic>","compactAfterMs":M} (./topic-meta.ts)
  * topics/<topic>/<p>/<base>.log         segments (record-format.ts)
+ * topics/<topic>/<p>/<base>.index       hints, rebuilt when they do not read: each segment's sparse index (sparse-index.ts); `compacted` (compaction.ts)
+ * topics/<topic>/<p>/acked-end          the offset the last returned append reached (acked-end.ts)
  * groups/<groupId>.json                 committed offsets (group-coordinator.ts)
  * txn/<transactionalId>.json            commit journal, present only mid-commit (embedded-transaction.ts)
  * ```
@@ -22,7 +24,7 @@ import { systemClock, type Clock } from '../../../core/clock.ts'
 import { SourceError } from '../../../core/errors.ts'
 import { silentLogger, type Logger } from '../../../core/logger.ts'
 import { isTopicName, TOPIC_NAME_RULE } from '../../../core/topic-name.ts'
-import type { PackedRecords, ProduceRecord } from '../../../ports/event-log.ts'
+import type { PackedRecords, ProduceRecord, TopicOptions } from '../../../ports/event-log.ts'
 import { makeDirSync } from '../../local-disk/sync-dir.ts'
 import { lockDirectory, unlockDirectory } from '../../local-disk/directory-lock.ts'
 import { fileNameFor, writeJsonAtomic } from './durable-file.ts'
@@ -33,8 +35,8 @@ import { commitInDoubt, journalMismatch, journalRecord, readJournal, storedRecor
 import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { partitionForKey } from '../../../core/murmur2.ts'
 import { PackedAppendLine } from './packed-appends.ts'
-import { PartitionLog, type PartitionLogOptions } from './partition-log.ts'
-import { topicPartitionCount, writeTopicMeta } from './topic-meta.ts'
+import { openPartitions, PartitionLog, type PartitionLogOptions } from './partition-log.ts'
+import { compactionLag, topicSettings, writeTopicMeta } from './topic-meta.ts'
 import { checkHeaders, recordTimestamp } from './record-format.ts'
 
 export interface EmbeddedEventLogOptions {
@@ -102,14 +104,16 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     this.#options = options
   }
 
-  async createTopic(topic: string, partitions: number): Promise<void> {
+  /** `options.compactAfterMs` makes a compacted topic (./compaction.ts); an existing topic keeps its settings, as in Kafka. */
+  async createTopic(topic: string, partitions: number, options?: TopicOptions): Promise<void> {
     this.#open()
     if (!isTopicName(topic)) throw new SourceError('BAD_REQUEST', `'${topic}' is not a valid topic name (${TOPIC_NAME_RULE})`)
     if (!Number.isInteger(partitions) || partitions < 1) throw new SourceError('BAD_REQUEST', `a topic needs at least one partition, got ${partitions}`)
+    const compactAfterMs = compactionLag(options)
     if (this.#topic(topic)) return
     const dir = join(this.#dir, 'topics', topic)
     makeDirSync(dir, this.#fsync)
-    writeTopicMeta(dir, topic, partitions, this.#fsync)
+    writeTopicMeta(dir, topic, partitions, this.#fsync, compactAfterMs)
     this.#topic(topic)
     for (const group of this.#groups.values()) if (group.subscribes(topic)) void group.rebalance()
   }
@@ -157,7 +161,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     await this.#packed.append(topic, t.partitions, records, this.#clock.nowMs(), () => this.#writable(), () => this.#wake())
   }
 
-  /** The embedded log keeps every record (no retention): every partition starts at 0. */
+  /** 0 for every partition: no record is deleted by time or size, and compaction keeps each segment's last record. */
   async startOffsets(topic: string): Promise<string[]> {
     this.#open()
     return this.#requireTopic(topic).partitions.map(() => '0')
@@ -274,8 +278,9 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     if (cached) return cached
     if (!isTopicName(name)) return undefined
     const dir = join(this.#dir, 'topics', name)
-    const partitionCount = topicPartitionCount(dir, name)
-    if (partitionCount === undefined) return undefined
+    const settings = topicSettings(dir, name)
+    if (settings === undefined) return undefined
+    const { partitions: partitionCount, compactAfterMs } = settings
     // A partition past the count with records: topic.json lost a partition (empty ones are left by a failed open).
     const extra = readdirSync(dir).find((n) => /^\d+$/.test(n) && Number(n) >= partitionCount && PartitionLog.holdsRecords(join(dir, n)))
     if (extra !== undefined) {
@@ -283,13 +288,8 @@ export class EmbeddedEventLog implements TransactionalEventLog {
         context: { path: join(dir, 'topic.json'), partition: Number(extra) },
       })
     }
-    const partitions: PartitionLog[] = []
-    try {
-      for (let p = 0; p < partitionCount; p++) partitions.push(PartitionLog.open(join(dir, String(p)), { segmentBytes: this.#options.segmentBytes ?? 64 * 1024 * 1024, fsync: this.#fsync, fault: this.#options.fault }))
-    } catch (err: unknown) {
-      for (const opened of partitions) opened.close() // else each failed open leaks their files
-      throw err
-    }
+    const compaction = compactAfterMs === undefined ? {} : { compaction: { afterMs: compactAfterMs, nowMs: () => this.#clock.nowMs() } }
+    const partitions = openPartitions(dir, partitionCount, { segmentBytes: this.#options.segmentBytes ?? 64 * 1024 * 1024, fsync: this.#fsync, fault: this.#options.fault, ...compaction })
     const topic: Topic = { partitions, roundRobin: 0 }
     this.#topics.set(name, topic)
     return topic

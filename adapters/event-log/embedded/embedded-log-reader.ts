@@ -29,7 +29,7 @@ import type { EventLog, LogConsumer, ProduceRecord } from '../../../ports/event-
 import { liveOwnerOf } from '../../local-disk/directory-lock.ts'
 import { AckedEnd } from './acked-end.ts'
 import type { EmbeddedConsumerRequest } from './embedded-event-log.ts'
-import { topicPartitionCount } from './topic-meta.ts'
+import { topicPartitionCount, topicSettings } from './topic-meta.ts'
 import { deliverySettings, EmbeddedConsumer } from './embedded-consumer.ts'
 import { GroupCoordinator } from './group-coordinator.ts'
 import { PartitionLog, SEGMENT_NAME } from './partition-log.ts'
@@ -74,7 +74,7 @@ export class EmbeddedLogReader implements EventLog {
     return this.#requirePartitions(topic)
   }
 
-  /** The embedded log keeps every record (no retention): every partition starts at 0. */
+  /** 0 for every partition: no record is deleted by time or size, and compaction keeps each segment's last record. */
   async startOffsets(topic: string): Promise<string[]> {
     return Array.from({ length: this.#requirePartitions(topic) }, () => '0')
   }
@@ -107,7 +107,11 @@ export class EmbeddedLogReader implements EventLog {
           k,
           count === undefined || p >= count
             ? undefined
-            : PartitionLog.openReadOnly(this.#partitionDir(topic, p), this.#readableEnd(topic, p)),
+            : PartitionLog.openReadOnly(
+                this.#partitionDir(topic, p),
+                this.#readableEnd(topic, p),
+                topicSettings(join(this.#dir, 'topics', topic), topic)?.compactAfterMs !== undefined,
+              ),
         )
       }
       return opened.get(k)

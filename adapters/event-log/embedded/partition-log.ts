@@ -3,13 +3,20 @@
  * offset of their first record (`00000000000000000000.log`), as Kafka names its segments.
  *
  * Guarantees:
- * - Offsets start at 0 and grow by one per record, with no gaps, forever (no retention).
+ * - Offsets start at 0 and grow by one per record, forever (no retention by time or size). A
+ *   compacted topic's partition (`compaction`, ./compaction.ts) removes records whose key has a
+ *   later one from its sealed segments: its offsets then have gaps, each kept record its own.
  * - `append` writes a whole batch with one write and, when `fsync` is on, one fsync before
  *   returning: once it returns, the batch survives a crash of the process or the machine.
- * - Reopening scans the segments, rebuilds the in-memory index (file position of each offset),
- *   and truncates a torn final write left by a crash mid-append — only past the acknowledged end
- *   (./acked-end.ts: the offset the last returned append reached). Damage anywhere else, or a log
- *   shorter than what was acknowledged, is refused rather than cut or skipped.
+ * - Each segment has a sparse index (./sparse-index.ts: one entry per 4 KiB, in RAM and in a
+ *   `<base>.index` file beside it, a hint never trusted over the data). Reopening reads the
+ *   indexes and scans only each segment's bytes past its index's last entry (a whole segment when
+ *   its index is missing or does not hold: a log written before indexes existed, a torn index),
+ *   so it takes time per segment, not per record. It truncates a torn final write left by a crash
+ *   mid-append — only past the acknowledged end (./acked-end.ts: the offset the last returned
+ *   append reached). Damage anywhere else, or a log shorter than what was acknowledged, is
+ *   refused rather than cut or skipped: on reopen when it lies in the bytes scanned, else when a
+ *   read reaches it (every record read is checked: length, CRC, offset).
  *
  * I/O is synchronous, but for `appendEncodedAsync` (bulk appends: `kfs ingest`), whose fsync
  * runs on libuv's threads while the caller prepares its next batch. Appends are serialised
@@ -22,45 +29,21 @@
  * end the caller read from the acknowledged-end file, never past it — bytes there are an append in
  * flight or a torn one — and without creating, truncating or writing anything; it refuses appends.
  */
-import { closeSync, existsSync, fsync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsync, fsyncSync, ftruncateSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { InvariantViolation, SourceError } from '../../../core/errors.ts'
 import { makeDirSync, syncDirSync } from '../../local-disk/sync-dir.ts'
 import { AckedEnd } from './acked-end.ts'
+import { damaged, recordsMissing } from './partition-damage.ts'
+import { cleanBytesLeft, COMPACTING_SUFFIX, compactSegments, recordCleanBytes, type CompactionSettings } from './compaction.ts'
 import { logFileReadFailure } from './durable-file.ts'
-import { decodeRecord, encodeRecords, type StoredRecord } from './record-format.ts'
+import { encodeRecords, type StoredRecord } from './record-format.ts'
+import { readRecords, type Segment } from './segment-read.ts'
+import { scanFrom, scanSegment } from './segment-scan.ts'
+import { IndexFile, indexPathFor, SparseIndex } from './sparse-index.ts'
 
 const fsyncAsync = promisify(fsync)
-
-/** File positions of a segment's records, by offset − baseOffset: a growing Float64Array (a million pushes onto a JS array cost more than the appends they index). */
-class RecordPositions {
-  #positions = new Float64Array(1024)
-  length = 0
-
-  push(position: number): void {
-    if (this.length === this.#positions.length) {
-      const grown = new Float64Array(this.#positions.length * 2)
-      grown.set(this.#positions)
-      this.#positions = grown
-    }
-    this.#positions[this.length++] = position
-  }
-
-  /** The position of record i, undefined past the last. */
-  at(i: number): number | undefined {
-    return i < this.length ? this.#positions[i] : undefined
-  }
-}
-
-interface Segment {
-  readonly path: string
-  readonly baseOffset: number
-  readonly fd: number
-  size: number
-  /** File position of each record, by offset − baseOffset. */
-  readonly positions: RecordPositions
-}
 
 export interface PartitionLogOptions {
   readonly segmentBytes: number
@@ -71,6 +54,8 @@ export interface PartitionLogOptions {
    * `dir` is the partition's (one seam for every partition of a log).
    */
   readonly fault?: (step: 'written' | 'fsync', dir: string) => void
+  /** A compacted topic's partition (./compaction.ts): its segments' offsets may have gaps. */
+  readonly compaction?: CompactionSettings
 }
 
 export class PartitionLog {
@@ -84,27 +69,33 @@ export class PartitionLog {
   #end = 0
   /** An appendEncodedAsync not settled yet: no other append may start. */
   #appending = false
+  /** Bytes of the sealed segments after the last compaction pass (./compaction.ts `cleanBytesLeft`: kept across opens). */
+  #cleanBytes = 0
 
   private constructor(dir: string, options: PartitionLogOptions, readOnlyEnd?: number) {
     this.#dir = dir
     this.#options = options
     this.#readOnlyEnd = readOnlyEnd
     this.#acked = readOnlyEnd === undefined ? AckedEnd.open(dir) : undefined
+    if (options.compaction !== undefined && readOnlyEnd === undefined) this.#cleanBytes = cleanBytesLeft(dir)
   }
 
   static open(dir: string, options: PartitionLogOptions): PartitionLog {
     // A new partition's directory must survive a machine crash with the segments it will hold.
     makeDirSync(dir, options.fsync)
     const log = new PartitionLog(dir, options)
-    const names = readdirSync(dir)
-      .filter((n) => SEGMENT_NAME.test(n))
-      .sort()
-    names.forEach((name, i) => log.#load(name, i === names.length - 1))
+    const listed = readdirSync(dir)
+    // A compacted copy a crash left unfinished: the segment beside it is whole.
+    for (const n of listed) if (n.endsWith(COMPACTING_SUFFIX)) unlinkSync(join(dir, n))
+    const names = listed.filter((n) => SEGMENT_NAME.test(n)).sort()
+    const indexWrites = names.map((name, i) => log.#load(name, i === names.length - 1))
     const acked = log.#acked?.recorded
     if (acked !== undefined && log.#end < acked) {
       log.close()
       throw recordsMissing(dir, log.#end, acked)
     }
+    // Only once the partition opened: a refused open leaves every file as it found it.
+    for (const write of indexWrites) write?.()
     if (log.#segments.length === 0) log.#roll()
     return log
   }
@@ -115,8 +106,8 @@ export class PartitionLog {
    * and appends are refused. Fewer than `end` records whole on disk is damage (DATA_CORRUPT), as
    * it is to the writer's open.
    */
-  static openReadOnly(dir: string, end: number): PartitionLog {
-    const log = new PartitionLog(dir, { segmentBytes: Infinity, fsync: false }, end)
+  static openReadOnly(dir: string, end: number, compacted = false): PartitionLog {
+    const log = new PartitionLog(dir, { segmentBytes: Infinity, fsync: false, ...(compacted ? { compaction: { afterMs: Infinity, nowMs: () => 0 } } : {}) }, end)
     const names = (existsSync(dir) ? readdirSync(dir) : []).filter((n) => SEGMENT_NAME.test(n) && Number(n.slice(0, 20)) < end).sort()
     names.forEach((name, i) => log.#load(name, i === names.length - 1))
     if (log.#end < end) {
@@ -214,49 +205,74 @@ export class PartitionLog {
     if (this.#readOnlyEnd !== undefined) throw new SourceError('BAD_REQUEST', `embedded log partition ${this.#dir} is open read-only here (beside its writer): it takes no appends`, { context: { dir: this.#dir } })
     if (this.#appending) throw new InvariantViolation('embedded log append while an asynchronous append is in flight', { context: { dir: this.#dir } })
     const segment = this.#segments.at(-1) as Segment
-    return segment.size >= this.#options.segmentBytes ? this.#roll() : segment
+    if (segment.size < this.#options.segmentBytes) return segment
+    const rolled = this.#roll()
+    this.#compactWhenDue()
+    return rolled
+  }
+
+  /** A compaction pass once the sealed segments hold twice the bytes the last pass left (./compaction.ts). */
+  #compactWhenDue(): void {
+    const sealedBytes = this.#segments.slice(0, -1).reduce((n, s) => n + s.size, 0)
+    if (this.#options.compaction === undefined || sealedBytes < 2 * this.#cleanBytes) return
+    this.compact()
+  }
+
+  /** Runs a compaction pass over the sealed segments now (a compacted topic's partition only); returns the records removed. */
+  compact(): number {
+    const settings = this.#options.compaction
+    if (settings === undefined || this.#readOnlyEnd !== undefined) return 0
+    const removed = compactSegments(this.#segments.slice(0, -1), this.#segments.at(-1) as Segment, settings, this.#options.fsync)
+    this.#cleanBytes = this.#segments.slice(0, -1).reduce((n, s) => n + s.size, 0)
+    recordCleanBytes(this.#dir, this.#cleanBytes)
+    return removed
   }
 
   /** A batch of `bytes` written at the segment's end, its records at `starts`, made visible; returns its first offset. */
   #publish(segment: Segment, bytes: number, starts: ArrayLike<number>): number {
     const base = this.#end
-    for (let i = 0; i < starts.length; i++) segment.positions.push(segment.size + starts[i]!)
+    for (let i = 0; i < starts.length; i++) segment.index.offer(segment.count + i, segment.size + starts[i]!)
     segment.size += bytes
+    segment.count += starts.length
+    segment.indexFile?.flush(segment.index)
     this.#end = base + starts.length
     ;(this.#acked as AckedEnd).write(this.#end)
     return base
   }
 
-  /** Up to `maxRecords` records from `fromOffset` on (at least one when any exist), staying near `maxBytes`. */
+  /** Up to `maxRecords` records from `fromOffset` on (at least one when any exist), staying within `maxBytes` (but for a first record larger). */
   read(fromOffset: number, maxRecords: number, maxBytes: number): StoredRecord[] {
     if (fromOffset >= this.#end || fromOffset < 0) return []
     const segment = this.#segmentFor(fromOffset)
-    const first = fromOffset - segment.baseOffset
-    const start = segment.positions.at(first) as number
-    let last = Math.min(first + maxRecords, segment.positions.length)
-    while (last > first + 1 && (segment.positions.at(last) ?? segment.size) - start > maxBytes) last = Math.max(first + 1, (first + last) >> 1)
-    const stop = segment.positions.at(last) ?? segment.size
-    const buf = Buffer.allocUnsafe(stop - start)
-    let got = 0
-    while (got < buf.length) {
-      const n = readSync(segment.fd, buf, got, buf.length - got, start + got)
-      if (n === 0) throw damaged(segment.path, start + got, fromOffset, undefined)
-      got += n
-    }
-    const out: StoredRecord[] = []
-    let pos = 0
-    while (pos < buf.length) {
-      const decoded = decodeRecord(buf, pos)
-      // Damaged since it was opened (its index was built from good bytes): refuse, as reopening would.
-      if (typeof decoded === 'string' || decoded.record.offset !== fromOffset + out.length) throw damaged(segment.path, start + pos, fromOffset + out.length, undefined)
-      out.push(decoded.record)
-      pos = decoded.next
-    }
-    return out
+    const records = readRecords(segment, fromOffset, maxRecords, maxBytes)
+    if (typeof records !== 'number') return records
+    // The index or the data disagrees with what was indexed: rescan the segment whole, which
+    // names the damage if the data is at fault; a wrong index is rebuilt and the read done again.
+    this.#reindex(segment)
+    const again = readRecords(segment, fromOffset, maxRecords, maxBytes)
+    if (typeof again === 'number') throw damaged(segment.path, again, fromOffset, undefined)
+    return again
+  }
+
+  /** Rebuilds the segment's index from its bytes; refuses (DATA_CORRUPT) a record that no longer reads. */
+  #reindex(segment: Segment): void {
+    const index = new SparseIndex()
+    const { count, size } = scanFrom(segment.fd, index, segment.baseOffset, segment.size, segment.baseOffset + segment.count, segment.gaps) as { count: number; size: number }
+    if (count < segment.count) throw damaged(segment.path, size, segment.baseOffset + count, undefined)
+    segment.index = index
+    segment.next = undefined
+    if (this.#readOnlyEnd !== undefined) return
+    if (segment.indexFile) segment.indexFile.rewind(0)
+    const file = segment.indexFile ?? IndexFile.open(indexPathFor(segment.path), 0, false)
+    file?.flush(index)
+    if (!segment.indexFile) file?.close()
   }
 
   close(): void {
-    for (const s of this.#segments) closeSync(s.fd)
+    for (const s of this.#segments) {
+      closeSync(s.fd)
+      s.indexFile?.close()
+    }
     this.#segments.length = 0
     this.#acked?.close()
   }
@@ -275,7 +291,21 @@ export class PartitionLog {
   #roll(): Segment {
     const name = `${String(this.#end).padStart(20, '0')}.log`
     const path = join(this.#dir, name)
-    const segment: Segment = { path, baseOffset: this.#end, fd: openSync(path, 'w+'), size: 0, positions: new RecordPositions() }
+    const previous = this.#segments.at(-1)
+    previous?.indexFile?.close()
+    if (previous) previous.indexFile = undefined
+    const indexFile = IndexFile.open(indexPathFor(path), 0, false)
+    const segment: Segment = {
+      path,
+      baseOffset: this.#end,
+      fd: openSync(path, 'w+'),
+      size: 0,
+      count: 0,
+      index: new SparseIndex(),
+      indexFile,
+      next: undefined,
+      gaps: this.#options.compaction !== undefined,
+    }
     this.#segments.push(segment)
     // The segment's fsync makes its bytes durable, not its name: without this, a machine crash
     // could lose the whole segment an acknowledged append went to. Once per roll.
@@ -283,7 +313,8 @@ export class PartitionLog {
     return segment
   }
 
-  #load(name: string, isLast: boolean): void {
+  /** Loads a segment; returns, for a writer, what brings its index file up to date (to run once the partition opened). */
+  #load(name: string, isLast: boolean): (() => void) | undefined {
     const path = join(this.#dir, name)
     const baseOffset = Number(name.slice(0, 20))
     if (baseOffset !== this.#end) {
@@ -294,64 +325,65 @@ export class PartitionLog {
         { context: { dir: this.#dir, segment: name, offset: this.#end } },
       )
     }
-    let buf: Buffer
+    const readOnly = this.#readOnlyEnd !== undefined
+    let fd: number
     try {
-      buf = readFileSync(path)
+      // 'r+' rather than 'a': positional writes must land where the index says, after truncation.
+      fd = openSync(path, readOnly ? 'r' : 'r+')
     } catch (err: unknown) {
       this.close()
       throw logFileReadFailure(err, path, 'embedded log segment', 'restore the partition from a copy')
     }
-    const positions = new RecordPositions()
-    const stopAt = this.#readOnlyEnd ?? Infinity
-    let pos = 0
-    while (pos < buf.length && baseOffset + positions.length < stopAt) {
-      const decoded = decodeRecord(buf, pos)
-      if (typeof decoded === 'string' || decoded.record.offset !== baseOffset + positions.length) {
-        const offset = baseOffset + positions.length
-        const acked = this.#readOnlyEnd ?? this.#acked?.recorded
-        if (!isLast || (acked !== undefined && offset < acked)) {
-          this.close()
-          throw damaged(path, pos, offset, acked)
-        }
-        break // a torn tail from a crash mid-append: the batch never returned, so nobody saw it
+    let scanned: ReturnType<typeof scanSegment>
+    try {
+      scanned = scanSegment(fd, path, baseOffset, this.#readOnlyEnd ?? Infinity, this.#options.compaction !== undefined)
+    } catch (err: unknown) {
+      closeSync(fd)
+      this.close()
+      throw logFileReadFailure(err, path, 'embedded log segment', 'restore the partition from a copy')
+    }
+    const { index, count, size, fileBytes } = scanned
+    const end = baseOffset + count
+    if (size < fileBytes && end < (this.#readOnlyEnd ?? Infinity)) {
+      const acked = this.#readOnlyEnd ?? this.#acked?.recorded
+      // Past the acknowledged end on the last segment: a torn tail from a crash mid-append — the batch never returned, so nobody saw it.
+      if (!isLast || (acked !== undefined && end < acked)) {
+        closeSync(fd)
+        this.close()
+        throw damaged(path, size, end, acked)
       }
-      positions.push(pos)
-      pos = decoded.next
     }
-    if (this.#readOnlyEnd !== undefined) {
-      // Bytes past `pos` are the writer's (an append in flight, a torn one its next open cuts): left as they are.
-      this.#segments.push({ path, baseOffset, fd: openSync(path, 'r'), size: pos, positions })
-      this.#end = baseOffset + positions.length
-      return
-    }
-    // 'r+' rather than 'a': positional writes must land where the index says, after truncation.
-    const fd = openSync(path, 'r+')
-    if (pos < buf.length) {
-      ftruncateSync(fd, pos)
+    const segment: Segment = { path, baseOffset, fd, size, count, index, indexFile: undefined, next: undefined, gaps: this.#options.compaction !== undefined }
+    this.#segments.push(segment)
+    this.#end = end
+    // Read-only: bytes past `size` are the writer's (an append in flight, a torn one its next open cuts), and its index is its own.
+    if (readOnly) return undefined
+    if (size < fileBytes) {
+      ftruncateSync(fd, size)
       fsyncSync(fd)
     }
-    this.#segments.push({ path, baseOffset, fd, size: pos, positions })
-    this.#end = baseOffset + positions.length
+    // A sealed segment whose index file holds its index as it is: no file to open (one open per segment is most of an open's time).
+    if (scanned.upToDate && !isLast) return undefined
+    return () => {
+      const indexFile = IndexFile.open(indexPathFor(path), scanned.fileEntries, scanned.headerOk)
+      indexFile?.flush(index)
+      if (isLast) segment.indexFile = indexFile
+      else indexFile?.close()
+    }
   }
+}
+
+/** A topic's partitions `0…count-1` under `topicDir`: all opened, or none (each failed open would leak their files). */
+export function openPartitions(topicDir: string, count: number, options: PartitionLogOptions): PartitionLog[] {
+  const partitions: PartitionLog[] = []
+  try {
+    for (let p = 0; p < count; p++) partitions.push(PartitionLog.open(join(topicDir, String(p)), options))
+  } catch (err: unknown) {
+    for (const opened of partitions) opened.close()
+    throw err
+  }
+  return partitions
 }
 
 /** A segment file's name: its first record's offset, 20 digits. */
 export const SEGMENT_NAME = /^\d{20}\.log$/
-
-/** The partition holds fewer records than were acknowledged: lost on disk, never a torn tail to cut. */
-function recordsMissing(dir: string, end: number, acknowledged: number): SourceError {
-  return new SourceError(
-    'DATA_CORRUPT',
-    `embedded log partition ${dir} ends at offset ${end}, but appends up to offset ${acknowledged} were acknowledged: records are missing; restore the partition from a copy`,
-    { context: { dir, end, acknowledged } },
-  )
-}
-
-/** A segment whose bytes do not read as the records its name and index say: damage on disk, never a torn tail to cut. */
-function damaged(path: string, position: number, offset: number, acked: number | undefined): SourceError {
-  return new SourceError(
-    'DATA_CORRUPT',
-    `embedded log segment ${path} is damaged at byte ${position} (the record at offset ${offset}${acked === undefined ? '' : `; appends up to offset ${acked} were acknowledged`}): refusing to cut or skip acknowledged records; restore the partition from a copy`,
-    { context: { path, position, offset } },
-  )
-}

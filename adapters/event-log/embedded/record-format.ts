@@ -201,6 +201,19 @@ export function copyBytes(source: Uint8Array, from: number, to: number, target: 
 }
 
 /**
+ * The offset and end of the record starting at `pos`, its CRC checked, without decoding it: what
+ * opening a segment needs of each record it scans (decodeRecord copies key and value).
+ */
+export function recordBounds(buf: Buffer, pos: number): { offset: number; next: number } | 'incomplete' | 'corrupt' {
+  if (pos + RECORD_PREFIX_BYTES > buf.length) return 'incomplete'
+  const size = buf.readUInt32BE(pos)
+  const end = pos + RECORD_PREFIX_BYTES + size
+  if (end > buf.length) return 'incomplete'
+  if (size < 26 || crc32(buf, pos + RECORD_PREFIX_BYTES, end) !== buf.readUInt32BE(pos + 4)) return 'corrupt'
+  return { offset: buf.readUInt32BE(pos + 8) * 2 ** 32 + buf.readUInt32BE(pos + 12), next: end }
+}
+
+/**
  * Reads the record starting at `pos`. `incomplete` when the buffer ends before the record does;
  * `corrupt` when the CRC does not match.
  */
