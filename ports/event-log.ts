@@ -149,8 +149,9 @@ export interface EventLog {
   /**
    * Why `topic` may delete records a reader still needs — its settings as the log names them
    * (`cleanup.policy=delete, retention.ms=604800000`) — or undefined when it keeps each key's
-   * latest record for good (compacted, or no time or size limit). Optional: a log that deletes
-   * nothing by itself (the embedded log) leaves it out.
+   * latest record for good (compacted, or no time or size limit). Optional: a log whose only
+   * deletions keep each key's latest record (the embedded log, which compacts `compactAfterMs`
+   * topics and deletes nothing else) leaves it out.
    */
   retentionLimit?(topic: string): Promise<string | undefined>
   partitionCount(topic: string): Promise<number>
