@@ -2,6 +2,7 @@
 import { createServer } from '../../serving/server/index.ts'
 import { cachedCatalogStatus, type CachedStatus } from '../../serving/handlers/catalog/status-cache.ts'
 import { followDeadLetters } from '../../replay/dead-letters/dead-letter-follower.ts'
+import { partitionGuardedTransport } from './served-log-partition-guard.ts'
 import { DEFAULT_GROUP } from './run.ts'
 import { DEAD_LETTER_TOPIC, servedLogTopicProblem } from '../internal-topics.ts'
 import { CheckpointStore } from '../../engine/checkpoint-store.ts'
@@ -141,7 +142,11 @@ Examples:
       if (logConfig) {
         const source = await servedLogSource(set, registry, logConfig.topic, (line) => ctx.err(line))
         await requireServedLogPartitions(await runtime.eventLogReader(), source)
-        const transport = runtime.servedLogTransport(logConfig.topic, source.partitions)
+        // Checked again behind the sends: a topic changed while serve runs gets no more batches.
+        const transport = partitionGuardedTransport(runtime.servedLogTransport(logConfig.topic, source.partitions), {
+          check: async () => requireServedLogPartitions(await runtime.eventLogReader(), source),
+          clock: runtime.clock,
+        })
         log = new ServedLog(
           transport,
           async () => {
