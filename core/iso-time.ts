@@ -40,6 +40,21 @@ export function isoTimeProblem(text: string): string | undefined {
 }
 
 /**
+ * 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the times every engine and file format here
+ * can hold (four-digit ISO years; DuckDB, Parquet readers and Python's datetime refuse the rest).
+ * Event times at every door and training labels' times are refused outside them.
+ */
+export const MIN_TIME_MS = -62_135_596_800_000
+export const MAX_TIME_MS = 253_402_300_799_999
+/** The range in words, for messages. */
+export const TIME_RANGE_TEXT = '0001-01-01T00:00:00Z … 9999-12-31T23:59:59.999Z'
+
+/** Whether `ms` lies within years 1–9999 (MIN_TIME_MS … MAX_TIME_MS). */
+export function withinTimeRange(ms: number): boolean {
+  return ms >= MIN_TIME_MS && ms <= MAX_TIME_MS
+}
+
+/**
  * The largest |epoch ms| a Date holds (±100,000,000 days). An event time may be any safe integer
  * (docs/semantics.md: within ±2^53), which reaches beyond it: there toISOString throws.
  */

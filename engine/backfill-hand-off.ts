@@ -26,6 +26,11 @@ export function backfillGroupId(liveGroupId: string, view: Pick<FeatureViewDef, 
 }
 
 export interface AdoptedBackfill {
+  /**
+   * `backfill`: the view's backfill state on the partition; `archive-start`: the partition has no
+   * backfill checkpoint of the view, so it starts empty at offset 0 — no backfill ran here.
+   */
+  readonly from: 'backfill' | 'archive-start'
   readonly task: PartitionTask
   /** Where the backfill stopped on the partition: the catch-up starts here. */
   readonly nextOffset: string
@@ -59,7 +64,7 @@ export async function backfillToAdopt(
   // caught up from this group's own archive — every record it read, in offset order, through the
   // same operators — it reaches the state a backfill of this group would have handed over.
   if (checkpoints !== undefined && backfill === undefined && (checkpointed || (await checkpoints.hasTopic(topic)))) {
-    return { task: createPartitionTask({ views: [view], source }), nextOffset: '0', rowsAtNextOffset: 0 }
+    return { from: 'archive-start', task: createPartitionTask({ views: [view], source }), nextOffset: '0', rowsAtNextOffset: 0 }
   }
   const saved = backfill?.views[0]
   if (checkpoints === undefined || backfill === undefined || saved === undefined) return undefined
@@ -68,7 +73,7 @@ export async function backfillToAdopt(
   }
   const state = await checkpoints.readViewState(saved)
   const task = restorePartitionTask([view], source, state.base, state.deltas)
-  return { task, nextOffset: backfill.nextOffset, rowsAtNextOffset: saved.rowsAtNextOffset ?? 0 }
+  return { from: 'backfill', task, nextOffset: backfill.nextOffset, rowsAtNextOffset: saved.rowsAtNextOffset ?? 0 }
 }
 
 /**

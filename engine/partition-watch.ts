@@ -14,9 +14,12 @@
  *
  * Concurrent asks share lookups, one at a time. A log that does not answer (a broker restarting) is
  * not a refusal: the lookup's failure is logged and the ask passes, and so does every ask waiting on
- * a lookup, or arriving while one has been unanswered for `patienceMs` (logged once) — the ask
- * that started it included: checkpoints and a stop do not wait on a broker that is down. The next
- * ask after a lookup answered or failed looks again.
+ * it. A lookup that hangs — neither answers nor fails — counts as failed once it has gone unanswered
+ * for `patienceMs` by the clock (logged), and the asks waiting on it pass, the one that started it
+ * included: checkpoints and a stop do not wait on a broker that is down. The next ask after a lookup
+ * answered or failed looks again — after a hung one too, so a log that hangs once and then answers
+ * is asked again, not trusted forever. A hung lookup's late answer is dropped (a newer lookup
+ * answers for the asks since). The patience timer never keeps the process alive on its own.
  */
 import type { Clock } from '../core/clock.ts'
 import { InvariantViolation } from '../core/errors.ts'
@@ -30,12 +33,9 @@ type Verdict = { readonly refused: InvariantViolation } | { readonly unanswered:
 interface Lookup {
   /** Asks numbered up to this one were asked before the lookup started. */
   readonly covers: number
+  /** The log's answer, or `unanswered` once the lookup has gone unanswered for `patienceMs` by the clock. */
   readonly verdict: Promise<Verdict>
-  /** Resolves once the lookup has gone unanswered for `patienceMs` by the clock (never, if it answers first). */
-  readonly outwaited: Promise<typeof OUTWAITED>
 }
-
-const OUTWAITED = Symbol('outwaited')
 
 export interface PartitionWatchOptions {
   readonly log: Pick<EventLog, 'partitionCount'>
@@ -62,16 +62,16 @@ export class PartitionWatch {
     for (;;) {
       if (this.#last !== undefined && this.#last.covers >= wanted) return judge(this.#last.verdict)
       const running = (this.#running ??= this.#start())
-      const verdict = await Promise.race([running.verdict, running.outwaited])
-      if (verdict === OUTWAITED) return
-      if (running.covers >= wanted) return judge(verdict)
+      const verdict = await running.verdict
+      // A log that did not answer the lookup waited on passes its asks: no checkpoint waits longer.
+      if (running.covers >= wanted || (typeof verdict === 'object' && 'unanswered' in verdict)) return judge(verdict)
     }
   }
 
   #start(): Lookup {
     const { log, sources, clock, logger } = this.#options
     const covers = this.#asked
-    const verdict = requireDeclaredPartitions(log, sources, { grown: true }).then(
+    const answer = requireDeclaredPartitions(log, sources, { grown: true }).then(
       (): Verdict => 'ok',
       (err: unknown): Verdict => {
         if (err instanceof InvariantViolation) return { refused: err }
@@ -82,26 +82,29 @@ export class PartitionWatch {
         return { unanswered: err }
       },
     )
-    const outwaited = this.#patience(clock.nowMs(), verdict)
-    const lookup: Lookup = { covers, verdict, outwaited }
+    const verdict = Promise.race([answer, this.#patience(clock.nowMs(), answer)])
+    const lookup: Lookup = { covers, verdict }
     void verdict.then((v) => {
+      // A lookup given up on leaves #running to the one started after it: its late answer is dropped.
+      if (this.#running !== lookup) return
+      this.#running = undefined
       this.#last = { covers, verdict: v }
-      if (this.#running === lookup) this.#running = undefined
     })
     return lookup
   }
 
   /**
-   * Resolves once the clock says `patienceMs` have passed since `startedAtMs` with `verdict` still
-   * unknown. The timer only wakes the check (the clock decides, so a test's clock can); it is
-   * cleared when the verdict comes, so an answered lookup leaves nothing running.
+   * Resolves with `unanswered` once the clock says `patienceMs` have passed since `startedAtMs`
+   * with `answer` still unknown (never, if it comes first). The timer only wakes the check (the
+   * clock decides, so a test's clock can); it is cleared when the answer comes, so an answered
+   * lookup leaves nothing running, and unref'd, so a hung lookup never keeps the process alive.
    */
-  #patience(startedAtMs: number, verdict: Promise<Verdict>): Promise<typeof OUTWAITED> {
+  #patience(startedAtMs: number, answer: Promise<Verdict>): Promise<Verdict> {
     const { clock, logger } = this.#options
     const patienceMs = this.#options.patienceMs ?? 5_000
     let timer: NodeJS.Timeout | undefined
     let answered = false
-    void verdict.then(() => {
+    void answer.then(() => {
       answered = true
       clearTimeout(timer)
     })
@@ -111,13 +114,14 @@ export class PartitionWatch {
         const left = patienceMs - (clock.nowMs() - startedAtMs)
         if (left >= 0) {
           timer = setTimeout(wake, left + 1)
+          timer.unref()
           return
         }
         logger.warn(
           { patienceMs },
-          `partition counts of the engine's topics not checked: the log has not answered for ${patienceMs} ms; asks pass until it answers`,
+          `partition counts of the engine's topics not checked: the log has not answered for ${patienceMs} ms; counted as failed, asked again at the next checkpoint`,
         )
-        resolve(OUTWAITED)
+        resolve({ unanswered: new Error(`the log did not answer the partition counts within ${patienceMs} ms`) })
       }
       wake()
     })

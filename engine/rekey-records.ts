@@ -21,7 +21,7 @@
  * it, a bad primary key: operators/changes/change.ts) is refused here, once: split into two copies,
  * each group's view would write a dead letter of its own for the one record.
  */
-import { entityKeyOf, eventTimeOf, type KeyResult } from '../operators/task/event-fields.ts'
+import { entityKeyOf, eventTimeOf, invalidEventTimeDetail, type KeyResult } from '../operators/task/event-fields.ts'
 import { isBeyondFutureSkew } from '../operators/task/event-time-rule.ts'
 import { invalidUtf8JoinKey, invalidUtf8KeyDetail, type DecodeResult } from '../schemas/decoder.ts'
 import type { DeadLetter } from '../ports/dead-letters.ts'
@@ -109,7 +109,11 @@ export function rekeyRecord(plan: RekeyPlan, record: LogRecord, decoded: DecodeR
   // A delete whose retraction goes by the index has no route of its own: `resolveByIndex` makes its copy.
   const route = indexed?.byIndex && indexed.kind === 'delete' ? ({ ok: true, copies: [] } as const) : plan.source.changes ? changeRoute(plan.entity, routed) : entityKeyOf(plan.entity, routed)
   if (!route.ok) return refused(plan, record, route.reason, route.detail)
-  const timeMs = eventTimeOf(decoded.event[plan.source.eventTimeField])
+  const rawTime = decoded.event[plan.source.eventTimeField]
+  // A time every view would refuse (outside years 1–9999, a fraction) is refused here, once.
+  const badTime = invalidEventTimeDetail(plan.source.eventTimeField, rawTime)
+  if (badTime !== undefined) return refused(plan, record, 'invalid_event_time', badTime)
+  const timeMs = eventTimeOf(rawTime)
   // Refused here, once, as the views would refuse each copy (operators/task/partition-task.ts).
   if (timeMs === 0 && plan.source.changes?.kind === 'changelog')
     return refused(plan, record, 'missing_event_time', UNKNOWN_COMMIT_TIME)

@@ -88,12 +88,14 @@ export async function restorePoint(options: SlotOptions, deps: SlotDeps, startOf
 
 /**
  * A view to catch up from the archive before the slot reads on, and why: `adopted` — the checkpoint
- * does not know it, so it comes from its backfill (backfill-hand-off.ts); `stale` — restored from a
- * checkpoint older than the archive, which holds the partition further.
+ * does not know it, so it comes from its backfill (backfill-hand-off.ts); `unbackfilled` — the
+ * checkpoint does not know it and no backfill checkpointed it on this partition, so it starts empty
+ * at the archive's start; `stale` — restored from a checkpoint older than the archive, which holds
+ * the partition further.
  */
 export interface CatchUpDue {
   readonly view: number
-  readonly cause: 'adopted' | 'stale'
+  readonly cause: 'adopted' | 'unbackfilled' | 'stale'
 }
 
 /**
@@ -142,8 +144,9 @@ export async function restoreViews(
       checkpointed: latest !== undefined,
     })
     if (backfill) {
-      processors.push(new PartitionProcessor({ topic, partition, source, ...backfill }))
-      behind.push({ view: processors.length - 1, cause: 'adopted' })
+      const { from, ...adopted } = backfill
+      processors.push(new PartitionProcessor({ topic, partition, source, ...adopted }))
+      behind.push({ view: processors.length - 1, cause: from === 'backfill' ? 'adopted' : 'unbackfilled' })
       continue
     }
     processors.push(
@@ -156,9 +159,10 @@ export async function restoreViews(
 
 /**
  * Says what a slot's catch-up from the archive did, one line per cause: views adopted from their
- * backfill handed over to live, and views restored from a stale checkpoint brought from its
- * position (`from`) to where the archive holds the partition through (`to`) — no backfill ran for
- * those. `rows`: what the catch-up emitted for them.
+ * backfill handed over to live; views no backfill checkpointed on the partition, caught up from the
+ * archive's start; and views restored from a stale checkpoint brought from its position (`from`) to
+ * where the archive holds the partition through (`to`) — no backfill ran for the last two. `rows`:
+ * what the catch-up emitted for them.
  */
 export function logCaughtUp(
   logger: Logger,
@@ -176,6 +180,12 @@ export function logCaughtUp(
   })
   const adopted = due.filter((d) => d.cause === 'adopted')
   if (adopted.length > 0) logger.info(fields(adopted), 'backfilled views handed over to live')
+  const unbackfilled = due.filter((d) => d.cause === 'unbackfilled')
+  if (unbackfilled.length > 0)
+    logger.info(
+      { ...fields(unbackfilled), to },
+      'views new to the partition with no backfill checkpoint of it caught up from the start of the archive: no backfill ran here',
+    )
   const stale = due.filter((d) => d.cause === 'stale')
   if (stale.length > 0)
     logger.info(

@@ -23,7 +23,15 @@ export interface TopicScanOptions {
   readonly timeoutMs?: number
   /** Give up after this long without progress: for scans whose length grows with the topic. */
   readonly stallTimeoutMs?: number
+  /**
+   * The first offset to read of a partition (default: the log's first). A reader that keeps what
+   * it read scans only what is new since (replay/dead-letters/dead-letter-follower.ts).
+   */
+  readonly from?: (topic: string, partition: number) => bigint | undefined
 }
+
+/** Where a scan stopped: per topic, each partition's end offset measured at the start (index = partition). */
+export type ScannedTo = Map<string, bigint[]>
 
 /** Scans `topics` (each must exist); see the module comment. */
 export async function scanTopics(
@@ -31,18 +39,30 @@ export async function scanTopics(
   topics: readonly string[],
   onRecords: (topic: string, records: readonly LogRecord[]) => Promise<void> | void,
   options: TopicScanOptions,
-): Promise<void> {
+): Promise<ScannedTo> {
   // `partition/topic` → end offset still to reach; a partition leaves the map once it is read to its end.
   const remaining = new Map<string, bigint>()
+  const scannedTo: ScannedTo = new Map()
+  // `partition/topic` → the offset to read from, where it is past the log's start.
+  const seekTo = new Map<string, bigint>()
+  // `partition/topic` → the last offset handed over or skipped: the scan takes each offset once.
+  const positions = new Map<string, bigint>()
   for (const topic of topics) {
     const [starts, ends] = await Promise.all([log.startOffsets(topic), log.endOffsets(topic)])
+    scannedTo.set(topic, ends.map(BigInt))
     ends.forEach((end, partition) => {
-      if (BigInt(end) > BigInt(starts[partition] ?? '0')) remaining.set(`${partition}/${topic}`, BigInt(end))
+      const key = `${partition}/${topic}`
+      const start = BigInt(starts[partition] ?? '0')
+      const from = options.from?.(topic, partition)
+      if (from !== undefined && from > start) {
+        seekTo.set(key, from)
+        positions.set(key, from - 1n)
+      }
+      if (BigInt(end) > (from !== undefined && from > start ? from : start)) remaining.set(key, BigInt(end))
     })
   }
-  if (remaining.size === 0) return
+  if (remaining.size === 0) return scannedTo
 
-  const positions = new Map<string, bigint>()
   let finish!: () => void
   const done = new Promise<void>((resolve) => (finish = resolve))
   let crashed: unknown
@@ -102,6 +122,12 @@ export async function scanTopics(
       },
       // Kafka: a fetch that held only transaction markers or aborted records still moves the position.
       onPosition: (notice) => reached(`${notice.partition}/${notice.topic}`, BigInt(notice.nextOffset)),
+      onAssigned: async (assigned) => {
+        for (const { topic, partition } of assigned) {
+          const from = seekTo.get(`${partition}/${topic}`)
+          if (from !== undefined) consumer.seek({ topic, partition, offset: String(from) })
+        }
+      },
     })
     await Promise.race([
       done,
@@ -126,4 +152,5 @@ export async function scanTopics(
     await consumer.stop()
   }
   if (crashed !== undefined) throw crashed
+  return scannedTo
 }

@@ -26,7 +26,7 @@ import { AGGREGATIONS, aggregationContract, type CatalogOp, type CatalogParams }
 import { paramMembers, type AggregationContract, type ParamValue } from '../operators/aggregators/contract.ts'
 import { didYouMean, type AvroField, type FieldKind } from './avro-fields.ts'
 import type { AggregationDef, FeatureDef } from './types.ts'
-import { checkDuration, checkName, shown } from './validate.ts'
+import { checkDuration, checkName, describeGivenValue } from './validate.ts'
 
 export type WindowSpec = Duration | 'lifetime'
 
@@ -98,9 +98,9 @@ export function expandAggregations(
     const op: unknown = spec?.op
     const contract = typeof op === 'string' ? aggregationContract(op) : undefined
     if (contract === undefined) {
-      throw new DefinitionError(`${where}: aggregation #${index + 1} has op ${shown(op)}; use one of ${AGGREGATIONS.map((c) => c.op).join(', ')}`)
+      throw new DefinitionError(`${where}: aggregation #${index + 1} has op ${describeGivenValue(op)}; use one of ${AGGREGATIONS.map((c) => c.op).join(', ')}`)
     }
-    const label = `aggregation ${contract.op}${spec.field === undefined ? '' : ` on field ${typeof spec.field === 'string' ? `'${spec.field}'` : shown(spec.field)}`}`
+    const label = `aggregation ${contract.op}${spec.field === undefined ? '' : ` on field ${typeof spec.field === 'string' ? `'${spec.field}'` : describeGivenValue(spec.field)}`}`
     const field = checkField(contract, spec.field, fields, `${where}: ${label}`, fieldsWhere)
     const params = checkParams(contract, spec, `${where}: ${label}`)
 

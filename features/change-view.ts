@@ -7,7 +7,7 @@
  *   group's value covers the rows in it now, not the rows of a time range.
  * Fields are the columns of the (mapped) ROW record, since filter and map see row images.
  */
-import { shown } from './validate.ts'
+import { describeGivenValue } from './validate.ts'
 import { DefinitionError } from '../core/errors.ts'
 import { aggregationContract } from '../operators/aggregators/catalog.ts'
 import { expandAggregations, type AggregationOptions } from './aggregations.ts'
@@ -61,7 +61,7 @@ function attributeFeatures(input: ChangeViewInput, where: string, what: string):
   return attributes.map((column: unknown) => {
     const field = fields.find((f) => f.name === column)
     if (field === undefined) {
-      throw new DefinitionError(`${where}: attribute ${shown(column)} — no such column in ${fieldsWhere}.${(typeof column === 'string' ? didYouMean(column, names) : '')} Fields: ${names.join(', ')}`)
+      throw new DefinitionError(`${where}: attribute ${describeGivenValue(column)} — no such column in ${fieldsWhere}.${(typeof column === 'string' ? didYouMean(column, names) : '')} Fields: ${names.join(', ')}`)
     }
     const name = field.name
     if (seen.has(name)) throw new DefinitionError(`${where}: attribute '${name}' is listed twice`)

@@ -1,4 +1,4 @@
-import { shown } from './validate.ts'
+import { describeGivenValue } from './validate.ts'
 import { DefinitionError } from '../core/errors.ts'
 import { changeSource, type ChangeSourceOptions } from './change-source.ts'
 import type { ChangeSourceSpec, SourceDef } from './types.ts'
@@ -26,13 +26,13 @@ export function changelogSource(options: ChangelogSourceOptions): SourceDef {
   return changeSource('changelog', options, (_row, where) => {
     const format: unknown = options.format ?? 'avro'
     if (format !== 'avro' && format !== 'json') {
-      throw new DefinitionError(`${where}: format ${shown(format)} is not supported; use 'avro' (registry-framed Avro of the change envelope) or 'json' (Debezium JSON)`)
+      throw new DefinitionError(`${where}: format ${describeGivenValue(format)} is not supported; use 'avro' (registry-framed Avro of the change envelope) or 'json' (Debezium JSON)`)
     }
     const placeholder: unknown = options.unavailableValue
     if (placeholder === undefined) return { format }
     if (typeof placeholder !== 'string' || placeholder.length === 0) {
       throw new DefinitionError(
-        `${where}: unavailableValue must be a non-empty string (the connector's unavailable.value.placeholder), got ${shown(placeholder)}`,
+        `${where}: unavailableValue must be a non-empty string (the connector's unavailable.value.placeholder), got ${describeGivenValue(placeholder)}`,
       )
     }
     return { format, unavailableValue: placeholder }

@@ -1,6 +1,6 @@
 import { DefinitionError } from '../core/errors.ts'
 import type { EntityDef, KeyType } from './types.ts'
-import { brand, checkName, checkText, shown } from './validate.ts'
+import { brand, checkName, checkText, describeGivenValue } from './validate.ts'
 
 export interface EntityOptions {
   readonly name: string
@@ -24,7 +24,7 @@ const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 function checkJoinKeyColumn(key: string, where: string): void {
   if (!COLUMN_NAME.test(key)) {
     throw new DefinitionError(
-      `${where}: join key ${shown(key)} is not a valid field name; use letters, digits and _ (not starting with a digit), as Avro field names do`,
+      `${where}: join key ${describeGivenValue(key)} is not a valid field name; use letters, digits and _ (not starting with a digit), as Avro field names do`,
     )
   }
   const reserved = FEATURE_TABLE_ROW_COLUMNS.find((c) => c === key.toLowerCase())
@@ -60,7 +60,7 @@ export function entity(options: EntityOptions): EntityDef {
   }
   const keyType = options.keyType ?? 'string'
   if (keyType !== 'string' && keyType !== 'int') {
-    throw new DefinitionError(`${where}: keyType ${shown(keyType)} is not supported; use 'string' or 'int'`)
+    throw new DefinitionError(`${where}: keyType ${describeGivenValue(keyType)} is not supported; use 'string' or 'int'`)
   }
   return brand({
     kind: 'entity',

@@ -1,4 +1,4 @@
-import { shown } from './validate.ts'
+import { describeGivenValue } from './validate.ts'
 import { DefinitionError } from '../core/errors.ts'
 import type { FeatureRef } from './types.ts'
 
@@ -22,7 +22,7 @@ const REF = /^([a-z][a-z0-9_]*)(?:@([1-9][0-9]*))?:([A-Za-z_][A-Za-z0-9_]*)$/
 export function parseFeatureRef(ref: string, where = 'feature reference'): ParsedFeatureRef {
   const m = typeof ref === 'string' ? REF.exec(ref) : null
   if (m === null) {
-    throw new DefinitionError(`${where}: ${shown(ref)} is not a feature reference; write 'view:feature' (e.g. 'user_clicks:count_1h') or 'view@2:feature' to pin a version`)
+    throw new DefinitionError(`${where}: ${describeGivenValue(ref)} is not a feature reference; write 'view:feature' (e.g. 'user_clicks:count_1h') or 'view@2:feature' to pin a version`)
   }
   return { view: m[1] as string, version: m[2] === undefined ? undefined : Number(m[2]), feature: m[3] as string }
 }

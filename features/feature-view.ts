@@ -7,7 +7,7 @@ import { didYouMean, recordFields, type AvroField } from './avro-fields.ts'
 import type { Constants, EntityDef, EventRecord, FeatureViewDef, SourceDef } from './types.ts'
 import { checkConstants, hasConstants } from './constants.ts'
 import { checkSelfContained } from './closure/self-contained.ts'
-import { brand, checkDuration, checkName, checkTags, checkText, shown } from './validate.ts'
+import { brand, checkDuration, checkName, checkTags, checkText, describeGivenValue } from './validate.ts'
 import { resolveValueLimits, type ValueLimitsOptions } from './limits.ts'
 
 /** Avro-like types a `map` may give the fields it adds or overrides. */
@@ -59,7 +59,7 @@ function mappedFields(view: string, base: readonly AvroField[], mapFields: Featu
   const out = new Map(base.map((f) => [f.name, f]))
   for (const [name, type] of Object.entries(mapFields)) {
     const kind = type === 'int' || type === 'long' ? 'long' : type === 'float' || type === 'double' ? 'double' : type === 'string' ? 'string' : type === 'boolean' ? 'boolean' : undefined
-    if (kind === undefined) throw new DefinitionError(`view ${view}: mapFields.${name} has type ${shown(type)}; use int, long, float, double, string or boolean`)
+    if (kind === undefined) throw new DefinitionError(`view ${view}: mapFields.${name} has type ${describeGivenValue(type)}; use int, long, float, double, string or boolean`)
     out.set(name, { name, kind, isEpochMillis: kind === 'long' })
   }
   return [...out.values()]
@@ -103,7 +103,7 @@ export function featureView<C extends Constants = Constants>(options: FeatureVie
   const name = checkName(options?.name, 'view')
   const where = `view ${name}`
   if (!Number.isSafeInteger(options.version) || options.version < 1) {
-    throw new DefinitionError(`${where}: version must be a positive integer (1, 2, …), got ${shown(options.version)}`)
+    throw new DefinitionError(`${where}: version must be a positive integer (1, 2, …), got ${describeGivenValue(options.version)}`)
   }
   const { entity, source } = options
   if (entity?.kind !== 'entity') throw new DefinitionError(`${where}: entity must come from entity({...})`)

@@ -5,7 +5,7 @@
  * against the worst row the view's features can produce (every string at its limit, every
  * list — last_n, top_k… — at the length its op's contract allows), so no row — online, offline or in a GET answer — can outgrow it at run time.
  */
-import { shown } from './validate.ts'
+import { describeGivenValue } from './validate.ts'
 import { MAX_ENTITY_KEY_BYTES } from '../core/entity-key.ts'
 import { DefinitionError } from '../core/errors.ts'
 import { aggregationContract } from '../operators/aggregators/catalog.ts'
@@ -49,7 +49,7 @@ export function worstCaseRowBytes(features: readonly FeatureDef[], joinKeyCount:
 function checkWhole(value: unknown, where: string, what: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     throw new DefinitionError(
-      `${where}: limits.${what} must be a whole number of bytes from ${min} to ${max}, got ${shown(value)}`,
+      `${where}: limits.${what} must be a whole number of bytes from ${min} to ${max}, got ${describeGivenValue(value)}`,
     )
   }
   return value

@@ -3,7 +3,7 @@ import { formatFeatureRef, parseFeatureRef } from './feature-ref.ts'
 import type { Constants, FeatureRef, FeatureValue, RequestFeatureDef, RequestValueType } from './types.ts'
 import { checkConstants, hasConstants } from './constants.ts'
 import { checkSelfContained } from './closure/self-contained.ts'
-import { brand, checkName, checkText, shown } from './validate.ts'
+import { brand, checkName, checkText, describeGivenValue } from './validate.ts'
 
 export interface RequestFeatureOptions<C extends Constants = Constants> {
   readonly name: string
@@ -44,7 +44,7 @@ export function requestFeature<C extends Constants = Constants>(options: Request
   const request: Record<string, RequestValueType> = {}
   for (const [field, type] of Object.entries(options.request)) {
     checkName(field, `${where}: request field`)
-    if (!TYPES.includes(type)) throw new DefinitionError(`${where}: request field '${field}' has type ${shown(type)}; use ${TYPES.join(', ')}`)
+    if (!TYPES.includes(type)) throw new DefinitionError(`${where}: request field '${field}' has type ${describeGivenValue(type)}; use ${TYPES.join(', ')}`)
     request[field] = type
   }
   if (!Array.isArray(options.features)) throw new DefinitionError(`${where}: features must be a list of 'view:feature' refs (may be empty)`)
@@ -53,7 +53,7 @@ export function requestFeature<C extends Constants = Constants>(options: Request
     throw new DefinitionError(`${where}: needs at least one request field or stored feature as input`)
   }
   if (!TYPES.includes(options.outputType)) {
-    throw new DefinitionError(`${where}: outputType ${shown(options.outputType)} is not supported; use ${TYPES.join(', ')}`)
+    throw new DefinitionError(`${where}: outputType ${describeGivenValue(options.outputType)} is not supported; use ${TYPES.join(', ')}`)
   }
   if (typeof options.fn !== 'function') throw new DefinitionError(`${where}: fn must be a function (request, features) => value`)
   checkSelfContained(options.fn, { where, what: 'fn', signature: '(request, features, constants) => … constants.<name> …' })

@@ -3,7 +3,7 @@ import type { Duration } from '../core/duration.ts'
 import { isTopicName } from '../core/topic-name.ts'
 import { didYouMean, recordFields, type AvroField } from './avro-fields.ts'
 import type { AvroRecordSchema, EntityDef, SourceDef } from './types.ts'
-import { brand, checkDuration, checkName, checkText, shown } from './validate.ts'
+import { brand, checkDuration, checkName, checkText, describeGivenValue } from './validate.ts'
 
 export interface SourceOptions {
   readonly name: string
@@ -59,7 +59,7 @@ export type SourceSettingsOptions = Pick<SourceOptions, 'partitions' | 'outOfOrd
 
 export function checkTopic(topic: unknown, where: string): string {
   if (typeof topic !== 'string' || !isTopicName(topic) || topic.startsWith('__')) {
-    throw new DefinitionError(`${where}: topic ${shown(topic)} is not a valid Kafka topic name (letters, digits, '.', '_', '-'; not starting with '__')`)
+    throw new DefinitionError(`${where}: topic ${describeGivenValue(topic)} is not a valid Kafka topic name (letters, digits, '.', '_', '-'; not starting with '__')`)
   }
   return topic
 }
@@ -82,7 +82,7 @@ export function checkEventTimeField(fields: readonly AvroField[], field: unknown
   const names = fields.map((f) => f.name)
   const timeField = fields.find((f) => f.name === field)
   if (timeField === undefined) {
-    throw new DefinitionError(`${where}: eventTimeField ${shown(field)} — no such field in Avro record ${schema.name}.${(typeof field === 'string' ? didYouMean(field, names) : '')} Fields: ${names.join(', ')}`)
+    throw new DefinitionError(`${where}: eventTimeField ${describeGivenValue(field)} — no such field in Avro record ${schema.name}.${(typeof field === 'string' ? didYouMean(field, names) : '')} Fields: ${names.join(', ')}`)
   }
   if (!timeField.isEpochMillis) {
     throw new DefinitionError(`${where}: eventTimeField '${timeField.name}' must be a long of epoch milliseconds (optionally with logicalType 'timestamp-millis')`)
@@ -93,7 +93,7 @@ export function checkEventTimeField(fields: readonly AvroField[], field: unknown
 export function sourceSettings(options: SourceSettingsOptions, where: string): Pick<SourceDef, 'partitions' | 'outOfOrdernessMs' | 'allowedLatenessMs' | 'idleTimeoutMs' | 'maxFutureSkewMs' | 'description'> {
   const partitions = options.partitions ?? SOURCE_DEFAULTS.partitions
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 10_000) {
-    throw new DefinitionError(`${where}: partitions must be a whole number from 1 to 10000, got ${shown(partitions)}`)
+    throw new DefinitionError(`${where}: partitions must be a whole number from 1 to 10000, got ${describeGivenValue(partitions)}`)
   }
   return {
     partitions,

@@ -1,4 +1,4 @@
-import { shown } from './validate.ts'
+import { describeGivenValue } from './validate.ts'
 import { DefinitionError } from '../core/errors.ts'
 import { changeSource, type ChangeSourceOptions } from './change-source.ts'
 import { checkEventTimeField } from './source.ts'
@@ -37,14 +37,14 @@ function checkLocation(location: unknown, where: string): TableLocation {
   }
   const nonEmpty = (value: unknown): value is string => typeof value === 'string' && value.trim() !== ''
   if (given.format === 'parquet' || given.format === 'csv') {
-    if (!nonEmpty(given.path)) throw new DefinitionError(`${where}: location.path must name a ${given.format} file or folder, got ${shown(given.path)}`)
+    if (!nonEmpty(given.path)) throw new DefinitionError(`${where}: location.path must name a ${given.format} file or folder, got ${describeGivenValue(given.path)}`)
     return Object.freeze({ format: given.format, path: given.path })
   }
   if (given.format === 'iceberg') {
     if (!nonEmpty(given.table)) {
-      throw new DefinitionError(`${where}: location.table must name the Iceberg table (its catalog name or metadata location), got ${shown(given.table)}`)
+      throw new DefinitionError(`${where}: location.table must name the Iceberg table (its catalog name or metadata location), got ${describeGivenValue(given.table)}`)
     }
     return Object.freeze({ format: 'iceberg', table: given.table })
   }
-  throw new DefinitionError(`${where}: location.format ${shown(given.format)} is not supported; use 'parquet', 'csv' or 'iceberg'`)
+  throw new DefinitionError(`${where}: location.format ${describeGivenValue(given.format)} is not supported; use 'parquet', 'csv' or 'iceberg'`)
 }

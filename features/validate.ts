@@ -9,7 +9,7 @@ const NAME = /^[a-z][a-z0-9_]*$/
  * Never throws: JSON.stringify throws on a bigint (`partitions: 4n`), so the message meant to name
  * the mistake was replaced by "Do not know how to serialize a BigInt".
  */
-export function shown(value: unknown): string {
+export function describeGivenValue(value: unknown): string {
   switch (typeof value) {
     case 'bigint':
       return `${value}n (a bigint)`
@@ -31,7 +31,7 @@ export function shown(value: unknown): string {
 export function checkName(value: unknown, what: string): string {
   if (typeof value !== 'string' || !NAME.test(value) || value.length > 100) {
     throw new DefinitionError(
-      `${what}: name ${shown(value)} is not valid; use lower_snake_case starting with a letter (e.g. 'user_clicks'), at most 100 characters`,
+      `${what}: name ${describeGivenValue(value)} is not valid; use lower_snake_case starting with a letter (e.g. 'user_clicks'), at most 100 characters`,
     )
   }
   return value
@@ -45,8 +45,8 @@ export function checkDuration(value: unknown, where: string, what: string, optio
   } catch (err: unknown) {
     throw new DefinitionError(
       err instanceof DurationTooLongError
-        ? `${where}: ${what} ${shown(value)} is longer than a whole number of milliseconds can hold (2^53 ms, about 285,000 years)`
-        : `${where}: ${what} ${shown(value)} is not a duration; write e.g. '500ms', '30s', '5m', '1h', '7d'`,
+        ? `${where}: ${what} ${describeGivenValue(value)} is longer than a whole number of milliseconds can hold (2^53 ms, about 285,000 years)`
+        : `${where}: ${what} ${describeGivenValue(value)} is not a duration; write e.g. '500ms', '30s', '5m', '1h', '7d'`,
       { cause: err },
     )
   }

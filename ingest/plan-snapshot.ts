@@ -23,6 +23,8 @@
  */
 import { SchemaError } from '../core/errors.ts'
 import { ownValue } from '../core/own-property.ts'
+import { withinTimeRange } from '../core/iso-time.ts'
+import { outOfTimeRangeDetail } from '../operators/task/event-fields.ts'
 import type { ChangeEnvelope } from '../features/change-envelope.ts'
 import type { TableColumn, TableColumnBatch, TableRow } from '../ports/table-snapshots.ts'
 import { orderByTimeThenKey } from './append-order.ts'
@@ -238,6 +240,12 @@ export class SnapshotPlanner {
       }
       if (typeof t !== 'number' || !Number.isSafeInteger(t)) {
         reject(r, { row: rowNumber, reason: 'invalid_event_time', detail: `event-time column ${rowTimeField} holds ${describeValue(t)}, not epoch milliseconds` })
+        continue
+      }
+      // The engine's rule for every event time (operators/task/event-fields.ts), so a row appended
+      // here is never dead-lettered by the views for its time.
+      if (!withinTimeRange(t)) {
+        reject(r, { row: rowNumber, reason: 'invalid_event_time', detail: `event-time column ${outOfTimeRangeDetail(rowTimeField, t)}` })
         continue
       }
       if (bad[r]! >= 0) {

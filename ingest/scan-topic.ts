@@ -13,6 +13,6 @@ export interface ScanOptions {
   readonly stallTimeoutMs?: number
 }
 
-export function scanTopic(log: EventLog, topic: string, onRecords: (records: readonly LogRecord[]) => Promise<void> | void, options: ScanOptions): Promise<void> {
-  return scanTopics(log, [topic], (_, records) => onRecords(records), { groupPrefix: options.groupPrefix, stallTimeoutMs: options.stallTimeoutMs ?? 120_000 })
+export async function scanTopic(log: EventLog, topic: string, onRecords: (records: readonly LogRecord[]) => Promise<void> | void, options: ScanOptions): Promise<void> {
+  await scanTopics(log, [topic], (_, records) => onRecords(records), { groupPrefix: options.groupPrefix, stallTimeoutMs: options.stallTimeoutMs ?? 120_000 })
 }

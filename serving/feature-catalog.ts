@@ -8,7 +8,7 @@ import { ConfigError } from '../core/errors.ts'
 import type { FeatureServiceDef, FeatureViewDef, RequestFeatureDef } from '../features/types.ts'
 import { duplicateFeatureMessage } from '../features/feature-ref.ts'
 import { badRequest, notFound } from './errors.ts'
-import { shown } from './shown.ts'
+import { clippedName } from './clipped-name.ts'
 
 export type PlannedOutput =
   | { readonly kind: 'stored'; readonly name: string; readonly view: FeatureViewDef; readonly feature: string }
@@ -55,7 +55,7 @@ export function createFeatureCatalog(defs: {
 
   const view = (name: string): FeatureViewDef => {
     const v = byName.get(name)
-    if (!v) throw notFound(`unknown view ${shown(name)}`, { view: shown(name) })
+    if (!v) throw notFound(`unknown view ${clippedName(name)}`, { view: clippedName(name) })
     return v
   }
 
@@ -63,7 +63,8 @@ export function createFeatureCatalog(defs: {
     const colon = ref.lastIndexOf(':')
     const v = view(ref.slice(0, colon))
     const feature = ref.slice(colon + 1)
-    if (!v.features.some((f) => f.name === feature)) throw notFound(`unknown feature ${shown(ref)}`, { feature: shown(ref) })
+    if (!v.features.some((f) => f.name === feature))
+      throw notFound(`unknown feature ${clippedName(ref)}`, { feature: clippedName(ref) })
     return { view: v, feature }
   }
 
@@ -84,7 +85,7 @@ export function createFeatureCatalog(defs: {
     const once = (id: string, ref: string, what: string): void => {
       const earlier = seen.get(id)
       if (earlier !== undefined)
-        throw badRequest(`features: ${duplicateFeatureMessage(earlier, ref, what)}`, { feature: shown(ref) })
+        throw badRequest(`features: ${duplicateFeatureMessage(earlier, ref, what)}`, { feature: clippedName(ref) })
       seen.set(id, ref)
     }
     for (const ref of refs) {
@@ -96,7 +97,7 @@ export function createFeatureCatalog(defs: {
         outputs.push({ kind: 'stored', name: ref, view: v, feature })
       } else {
         const def = requestFeatures.get(ref)
-        if (!def) throw notFound(`unknown request feature ${shown(ref)}`, { feature: shown(ref) })
+        if (!def) throw notFound(`unknown request feature ${clippedName(ref)}`, { feature: clippedName(ref) })
         once(ref, ref, `request feature ${ref}`)
         for (const dep of def.features) need(dep)
         rfs.push(def)
@@ -131,7 +132,7 @@ export function createFeatureCatalog(defs: {
     plan,
     servicePlan(name) {
       const p = servicePlans.get(name)
-      if (!p) throw notFound(`unknown service ${shown(name)}`, { service: shown(name) })
+      if (!p) throw notFound(`unknown service ${clippedName(name)}`, { service: clippedName(name) })
       return p
     },
   }

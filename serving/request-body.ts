@@ -8,7 +8,7 @@
 import { isUtf8 } from 'node:buffer'
 import { duplicateName } from '../core/json-duplicate-names.ts'
 import { HttpError } from './errors.ts'
-import { shown } from './shown.ts'
+import { clippedName } from './clipped-name.ts'
 
 export function parseJsonBody(body: Buffer): unknown {
   if (!isUtf8(body)) throw new HttpError(400, 'BAD_REQUEST', 'body is not valid UTF-8')
@@ -22,8 +22,8 @@ export function parseJsonBody(body: Buffer): unknown {
   if (typeof value === 'object' && value !== null) {
     const key = duplicateKey(text, value)
     if (key !== undefined) {
-      throw new HttpError(400, 'BAD_REQUEST', `the body names key ${shown(key)} twice in one object: give each key once`, {
-        key: shown(key),
+      throw new HttpError(400, 'BAD_REQUEST', `the body names key ${clippedName(key)} twice in one object: give each key once`, {
+        key: clippedName(key),
       })
     }
   }

@@ -22,6 +22,7 @@
  * 9999-12-31T23:59:59.999Z; anything else is an error naming the row. Sub-millisecond digits are
  * floored.
  */
+import { MAX_TIME_MS, MIN_TIME_MS } from '../core/iso-time.ts'
 import { createHash, webcrypto } from 'node:crypto'
 import { csvUtf8Text, headerShowsCrOnlyLines, parseCsv, type CsvRecord } from '../core/csv-parse.ts'
 import { CsvSyntaxError, FeatureStoreError } from '../core/errors.ts'
@@ -223,9 +224,9 @@ function parseCsvLabels(bytes: Uint8Array, stringColumns: ReadonlySet<string>, t
   return { format: 'csv', columns, values, rowCount: rows.length, lines: rows.map((r) => r.line) }
 }
 
-/** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the times every engine and file format here can hold. */
-export const MIN_LABEL_TIME_MS = -62_135_596_800_000
-export const MAX_LABEL_TIME_MS = 253_402_300_799_999
+/** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: core's time range, which event times keep too. */
+export const MIN_LABEL_TIME_MS = MIN_TIME_MS
+export const MAX_LABEL_TIME_MS = MAX_TIME_MS
 
 function timeOfText(value: string): number | undefined {
   if (INTEGER.test(value)) return Number(value)

@@ -7,7 +7,7 @@ import type { Encoder } from '../../schemas/encoder.ts'
 import { jsonRowMismatch, parseDebeziumLine } from '../../schemas/debezium-json.ts'
 import { invalidUtf8JoinKey, invalidUtf8KeyDetail } from '../../schemas/decoder.ts'
 import { changeOf } from '../../operators/changes/change.ts'
-import { entityKeyOf } from '../../operators/task/event-fields.ts'
+import { entityKeyOf, invalidEventTimeDetail } from '../../operators/task/event-fields.ts'
 import { createRuntime } from '../runtime.ts'
 import { numberOption, stringOption, UsageError, type Command } from './command.ts'
 import { FEATURES_HELP, FEATURES_OPTION, loadFeatures, openRegistry } from './definitions.ts'
@@ -184,6 +184,9 @@ function encodeEvent(
   // The key as the engine will read it (core's key rule): a key it would dead-letter is refused here.
   const key = entity ? entityKeyOf(entity, event) : undefined
   if (key !== undefined && !key.ok) return `${key.reason}: ${key.detail}`
+  // So is a time it would dead-letter (outside years 1–9999, a fraction); a missing one is left to it.
+  const badTime = invalidEventTimeDetail(source.eventTimeField, event[source.eventTimeField])
+  if (badTime !== undefined) return `invalid_event_time: ${badTime}`
   let value: Uint8Array
   try {
     value = encoder.encode(event)
@@ -212,6 +215,8 @@ function encodeChange(set: DefinitionSet, source: SourceDef, encoder: Encoder, e
   if (entity === undefined) return `source ${source.name} is keyed by ${source.keyedBy}, which the module does not define`
   const change = changeOf(parsed.event, entity)
   if (!change.ok) return `${change.reason}: ${change.detail}`
+  const badTime = invalidEventTimeDetail(source.eventTimeField, parsed.event[source.eventTimeField])
+  if (badTime !== undefined) return `invalid_event_time: ${badTime}`
   if (changes.format === 'json') return { key: change.change.key, value: new TextEncoder().encode(text) }
   try {
     return { key: change.change.key, value: encoder.encode(parsed.event) }

@@ -1,8 +1,8 @@
 /** `kfs serve`: online features over HTTP and WebSocket (uWebSockets.js, or node:http + ws) from the online store. */
 import { createServer } from '../../serving/server/index.ts'
 import { cachedCatalogStatus, type CachedStatus } from '../../serving/handlers/catalog/status-cache.ts'
-import { positionId } from '../../replay/dead-letters/dead-letter-entry.ts'
-import { readDeadLetters } from '../../replay/dead-letters/redrive.ts'
+import { followDeadLetters } from '../../replay/dead-letters/dead-letter-follower.ts'
+import { partitionGuardedTransport } from './served-log-partition-guard.ts'
 import { DEFAULT_GROUP } from './run.ts'
 import { DEAD_LETTER_TOPIC, servedLogTopicProblem } from '../internal-topics.ts'
 import { CheckpointStore } from '../../engine/checkpoint-store.ts'
@@ -142,7 +142,11 @@ Examples:
       if (logConfig) {
         const source = await servedLogSource(set, registry, logConfig.topic, (line) => ctx.err(line))
         await requireServedLogPartitions(await runtime.eventLogReader(), source)
-        const transport = runtime.servedLogTransport(logConfig.topic, source.partitions)
+        // Checked again behind the sends: a topic changed while serve runs gets no more batches.
+        const transport = partitionGuardedTransport(runtime.servedLogTransport(logConfig.topic, source.partitions), {
+          check: async () => requireServedLogPartitions(await runtime.eventLogReader(), source),
+          clock: runtime.clock,
+        })
         log = new ServedLog(
           transport,
           async () => {
@@ -209,12 +213,18 @@ Examples:
 /**
  * The catalog page's live status (serving/handlers/catalog/status-cache.ts): backfill states from
  * the registry (every 15 s, one read per view), and the dead letters not yet re-driven from the
- * dead-letter topic — a read of the whole topic, so at most every 5 minutes, and only while the
- * page is being looked at. Freshness needs neither: the server keeps it from its change feed.
+ * dead-letter topic — read whole once, then only what is new (replay/dead-letters/dead-letter-follower.ts),
+ * at most every 5 minutes, and only while the page is being looked at. Freshness needs neither: the server keeps it from its change feed.
  * On the embedded log both are read beside its owner (runtime.eventLogReader): serve takes no
- * lock for them, so `kfs run` starts before or after it alike.
+ * lock for them, so `kfs run` starts before or after it alike. Exported for tests.
  */
-function catalogStatus(views: readonly FeatureViewDef[], registry: Registry, runtime: Runtime, note: (line: string) => void): CachedStatus {
+export function catalogStatus(
+  views: readonly FeatureViewDef[],
+  registry: Pick<Registry, 'getBackfillStatus'>,
+  runtime: Pick<Runtime, 'clock' | 'store' | 'offline' | 'eventLogReader'>,
+  note: (line: string) => void,
+): CachedStatus {
+  const deadLetters = followDeadLetters(DEAD_LETTER_TOPIC)
   return cachedCatalogStatus({
     views,
     nowMs: () => runtime.clock.nowMs(),
@@ -246,10 +256,7 @@ function catalogStatus(views: readonly FeatureViewDef[], registry: Registry, run
       return def === undefined ? undefined : runtime.offline.featureTableStats(def)
     },
     async deadLetters() {
-      const snapshot = await readDeadLetters(await runtime.eventLogReader(), DEAD_LETTER_TOPIC)
-      return snapshot.entries
-        .filter((entry) => !snapshot.redriven.has(positionId(entry.target)))
-        .map((entry) => ({ reason: entry.reason, view: entry.view, topic: entry.target.topic }))
+      return (await deadLetters.read(await runtime.eventLogReader())).pending
     },
     onError: (part, err) => note(`catalog: cannot read ${part} (${err instanceof Error ? err.message : String(err)}); the page shows the last known\n`),
   })

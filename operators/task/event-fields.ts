@@ -4,6 +4,7 @@
  */
 import { CANONICAL_INT_KEY, encodeEntityKey, invalidKeyPartReason } from '../../core/entity-key.ts'
 import { InvariantViolation } from '../../core/errors.ts'
+import { isoTextOrMs, TIME_RANGE_TEXT, withinTimeRange } from '../../core/iso-time.ts'
 import type { EntityDef, EventRecord, FeatureDef } from '../../features/types.ts'
 import { checkInput, describeInputProblem, INPUT_OK, utf8Length, type InputProblem } from '../aggregators/input-check.ts'
 import { kernelsOf } from '../aggregators/catalog.ts'
@@ -11,27 +12,33 @@ import { kernelsOf } from '../aggregators/catalog.ts'
 /**
  * Why a present event-time value is not a usable time, or undefined when it is (or is absent:
  * that is `missing_event_time`, judged by the task). A long beyond ±2^53 (a bigint from the
- * decoder), a fraction or a non-number is `invalid_event_time`.
+ * decoder), a fraction, a non-number, or a time outside years 1–9999 (core's time range, which
+ * training labels keep too) is `invalid_event_time`.
  */
 export function invalidEventTimeDetail(field: string, value: unknown): string | undefined {
   if (value === undefined || value === null || eventTimeOf(value) !== undefined) return undefined
+  const ms = wholeMsOf(value)
+  if (ms !== undefined) return outOfTimeRangeDetail(field, ms)
   if (typeof value === 'bigint') return `${field} = ${value} is beyond ±2^53 ms, not an epoch-millisecond time`
   if (typeof value === 'number') return `${field} = ${value} is not a whole number of epoch milliseconds within ±2^53`
-  return `${field} is a ${value instanceof Date ? 'Date beyond ±2^53 ms' : typeof value}, not epoch milliseconds`
+  return `${field} is a ${value instanceof Date ? 'Date that names no time' : typeof value}, not epoch milliseconds`
 }
 
-/** Epoch ms from a decoded field: a safe integer, a safe bigint, or a Date (Avro timestamp-millis). */
+/** The detail of a whole-ms event time outside years 1–9999, the same at every door. */
+export function outOfTimeRangeDetail(field: string, ms: number): string {
+  return `${field} = ${ms} (${isoTextOrMs(ms)}) is outside ${TIME_RANGE_TEXT}, the times kfs takes (as training labels)`
+}
+
+/** A safe integer of ms from a number, bigint or Date, whatever its year; undefined otherwise. */
+function wholeMsOf(value: unknown): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : value instanceof Date ? value.getTime() : undefined
+  return n !== undefined && Number.isSafeInteger(n) ? n : undefined
+}
+
+/** Epoch ms from a decoded field — a safe integer, a safe bigint, or a Date (Avro timestamp-millis) — within years 1–9999. */
 export function eventTimeOf(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined
-  if (typeof value === 'bigint') {
-    const n = Number(value)
-    return Number.isSafeInteger(n) ? n : undefined
-  }
-  if (value instanceof Date) {
-    const n = value.getTime()
-    return Number.isSafeInteger(n) ? n : undefined
-  }
-  return undefined
+  const ms = wholeMsOf(value)
+  return ms !== undefined && withinTimeRange(ms) ? ms : undefined
 }
 
 export type KeyResult = { readonly ok: true; readonly key: string } | { readonly ok: false; readonly reason: 'missing_key' | 'invalid_key'; readonly detail: string }

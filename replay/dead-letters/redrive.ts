@@ -77,7 +77,8 @@ export async function readDeadLetters(log: EventLog, deadLetterTopic: string): P
   return { entries, redriven, foreign }
 }
 
-function parseMarker(record: LogRecord): RedriveMarker | undefined {
+/** The marker a record of the marker topic holds; undefined for one kfs did not write. */
+export function parseMarker(record: LogRecord): RedriveMarker | undefined {
   if (record.value === null) return undefined
   try {
     const m = JSON.parse(Buffer.from(record.value).toString('utf8')) as Partial<RedriveMarker>

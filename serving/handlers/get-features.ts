@@ -38,7 +38,7 @@ import type { FeatureCatalog, FeaturePlan } from '../feature-catalog.ts'
 import { JsonBody, readValueJson, valueJson } from '../json-body.ts'
 import { readLookups, type Lookup, type ReaderDeps } from '../feature-reader.ts'
 import { runRequestFeature } from '../request-features.ts'
-import { shown } from '../shown.ts'
+import { clippedName } from '../clipped-name.ts'
 import type { ServedLogRecorder } from '../served-log/served-log.ts'
 
 export interface FeatureHandlerDeps extends ReaderDeps {
@@ -103,9 +103,9 @@ export async function getViewFeatures(
     if (!accepted.includes(name)) {
       throw badRequest(
         input.entityKey === undefined
-          ? `query parameter ${shown(name)} is not a join key of view ${view.name} (join keys: ${entity.joinKeys.join(', ')})`
-          : `query parameter ${shown(name)} is not accepted: GET /v1/features/${view.name}/:key takes no query parameters`,
-        { view: view.name, parameter: shown(name) },
+          ? `query parameter ${clippedName(name)} is not a join key of view ${view.name} (join keys: ${entity.joinKeys.join(', ')})`
+          : `query parameter ${clippedName(name)} is not accepted: GET /v1/features/${view.name}/:key takes no query parameters`,
+        { view: view.name, parameter: clippedName(name) },
       )
     }
   }
@@ -146,7 +146,7 @@ function parseBatch(body: unknown, catalog: FeatureCatalog): BatchBody {
   // A field nothing reads (a misspelt `service`, an `as_of` this endpoint does not take) would be
   // ignored and the caller answered as if it had been honoured.
   for (const field of Object.keys(b)) {
-    if (!BATCH_FIELDS.includes(field)) throw badRequest(`unknown field ${shown(field)}: a feature request has entities, features or service, and request`, { field: shown(field) })
+    if (!BATCH_FIELDS.includes(field)) throw badRequest(`unknown field ${clippedName(field)}: a feature request has entities, features or service, and request`, { field: clippedName(field) })
   }
   const entities = b.entities
   if (typeof entities !== 'object' || entities === null || Array.isArray(entities)) throw badRequest('entities must be an object of join key → list of values')
@@ -156,7 +156,7 @@ function parseBatch(body: unknown, catalog: FeatureCatalog): BatchBody {
     // Every row echoes every entity list, so a name no served view has (a typo, or a 1 MiB
     // value repeated over 2,000 rows) is refused rather than carried unchecked into the answer.
     if (!catalog.joinKeys.has(k)) {
-      throw badRequest(`entities.${shown(k)} is not a join key of any served view (join keys: ${[...catalog.joinKeys].join(', ')})`, { joinKey: shown(k) })
+      throw badRequest(`entities.${clippedName(k)} is not a join key of any served view (join keys: ${[...catalog.joinKeys].join(', ')})`, { joinKey: clippedName(k) })
     }
     if (!Array.isArray(list) || list.length === 0) throw badRequest(`entities.${k} must be a non-empty list`, { joinKey: k })
   }

@@ -12,7 +12,7 @@
  * /v1/namespaces/{ns}/tables/{table} (LoadTableResult: metadata-location and the metadata itself).
  */
 import { HttpError } from '../errors.ts'
-import { shown } from '../shown.ts'
+import { clippedName } from '../clipped-name.ts'
 
 export const ICEBERG_NAMESPACE = 'kfs'
 
@@ -36,7 +36,7 @@ export function listNamespaces(): object {
 }
 
 function checkNamespace(namespace: string): void {
-  if (namespace !== ICEBERG_NAMESPACE) throw new HttpError(404, 'NOT_FOUND', `no namespace ${shown(namespace)}: kfs's tables are in namespace ${ICEBERG_NAMESPACE}`)
+  if (namespace !== ICEBERG_NAMESPACE) throw new HttpError(404, 'NOT_FOUND', `no namespace ${clippedName(namespace)}: kfs's tables are in namespace ${ICEBERG_NAMESPACE}`)
 }
 
 export function loadNamespace(namespace: string): object {
@@ -53,7 +53,7 @@ export async function listTables(tables: CatalogTables, namespace: string): Prom
 export async function loadTable(tables: CatalogTables, namespace: string, name: string): Promise<string> {
   checkNamespace(namespace)
   const table = (await tables()).find((t) => t.name === name)
-  if (table === undefined) throw new HttpError(404, 'NOT_FOUND', `no table ${namespace}.${shown(name)} (kfs tables lists them)`)
+  if (table === undefined) throw new HttpError(404, 'NOT_FOUND', `no table ${namespace}.${clippedName(name)} (kfs tables lists them)`)
   const metadata = await table.readMetadata()
   return `{"metadata-location":${JSON.stringify(table.metadataLocation)},"metadata":${metadata},"config":{}}`
 }

@@ -18,7 +18,7 @@ import type { OnlineChange } from '../../ports/online-semantics.ts'
 import type { OnlineRead } from '../../ports/online-store.ts'
 import { entityKeyOf } from '../entity-input.ts'
 import { badRequest } from '../errors.ts'
-import { shown } from '../shown.ts'
+import { clippedName } from '../clipped-name.ts'
 import type { FeatureCatalog } from '../feature-catalog.ts'
 
 export function topicOf(view: string, version: number, entityKey: string): string {
@@ -44,7 +44,7 @@ export function parseSubscriptionMessage(text: string, catalog: FeatureCatalog, 
   // {"entity":"u1","entity":"u2"} subscribed to u2 while a client or proxy reading the first meant u1.
   const twice = duplicateName(text, msg)
   if (twice !== undefined)
-    throw badRequest(`the message names ${shown(twice.name)} twice in one object${twice.path === '' ? '' : ` (at ${twice.path})`}: give each name once`)
+    throw badRequest(`the message names ${clippedName(twice.name)} twice in one object${twice.path === '' ? '' : ` (at ${twice.path})`}: give each name once`)
   const m = msg as Record<string, unknown>
   const lookups: { view: FeatureViewDef; entityKey: string }[] = []
   const topics = (field: 'subscribe' | 'unsubscribe'): string[] => {

@@ -35,7 +35,7 @@ import { HotCache, type HotCacheOptions } from '../hot-cache.ts'
 import { createServingMetrics } from '../metrics.ts'
 import { openApiJson } from '../openapi/index.ts'
 import { parseJsonBody } from '../request-body.ts'
-import { shown } from '../shown.ts'
+import { clippedName } from '../clipped-name.ts'
 import { isValidRequestId } from '../served-log/sampling.ts'
 import type { ServedLogRecorder, ServedLogStats } from '../served-log/served-log.ts'
 import { createRequestGuard, type RoutePolicy } from '../middleware/request-guard.ts'
@@ -234,7 +234,7 @@ export function createServer(args: {
         // Refused before the body is read, so the connection closes (router.ts).
         try {
           const name = Object.keys(queryParameters(req.getQuery() ?? ''))[0]
-          if (name !== undefined) throw new HttpError(400, 'BAD_REQUEST', `query parameter ${shown(name)} is not accepted: POST /v1/features takes no query parameters`, { parameter: shown(name) })
+          if (name !== undefined) throw new HttpError(400, 'BAD_REQUEST', `query parameter ${clippedName(name)} is not accepted: POST /v1/features takes no query parameters`, { parameter: clippedName(name) })
         } catch (err: unknown) {
           fail(ctx, err, true)
         }

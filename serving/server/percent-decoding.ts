@@ -6,7 +6,7 @@
  * characters outside printable ASCII are refused too, on either transport.
  */
 import { HttpError } from '../errors.ts'
-import { shown } from '../shown.ts'
+import { clippedName } from '../clipped-name.ts'
 
 /**
  * A request target is ASCII: anything else must be percent-encoded (RFC 3986). node:http's parser
@@ -46,8 +46,8 @@ export function queryParameters(query: string): Record<string, string> {
     const name = decodeQueryPart(eq === -1 ? pair : pair.slice(0, eq), undefined)
     const value = eq === -1 ? '' : decodeQueryPart(pair.slice(eq + 1), name)
     if (Object.hasOwn(out, name))
-      throw new HttpError(400, 'BAD_REQUEST', `query parameter ${shown(name)} is given more than once`, {
-        parameter: shown(name),
+      throw new HttpError(400, 'BAD_REQUEST', `query parameter ${clippedName(name)} is given more than once`, {
+        parameter: clippedName(name),
       })
     out[name] = value
   }
@@ -63,8 +63,8 @@ function decodeQueryPart(text: string, parameter: string | undefined): string {
       'BAD_REQUEST',
       parameter === undefined
         ? 'malformed percent-encoding in a query parameter name'
-        : `malformed percent-encoding in query parameter ${shown(parameter)}`,
-      parameter === undefined ? undefined : { parameter: shown(parameter) },
+        : `malformed percent-encoding in query parameter ${clippedName(parameter)}`,
+      parameter === undefined ? undefined : { parameter: clippedName(parameter) },
     )
   }
 }

@@ -3,8 +3,8 @@
  *
  * Writes: rows are coalesced per key, then the surviving rows go in chunks of ROWS_PER_CALL to
  * EVALSHA of the write script (write-row-script.ts; per-row conditions, one call per chunk), all
- * pipelined in one round trip. The script is loaded once; a NOSCRIPT reply (Redis restarted or
- * flushed its scripts) reloads it and re-sends just those chunks. A connection failure re-sends
+ * pipelined in one round trip. A NOSCRIPT reply (Redis restarted or flushed its scripts) re-sends
+ * just those chunks by EVAL, the script with the call, which caches it again. A connection failure re-sends
  * only the rows whose outcome is unknown — harmless, because the script is conditional and
  * idempotent — with bounded exponential back-off (core/retry.ts); when the budget runs out the
  * caller gets RetriesExhaustedError with the SINK_UNAVAILABLE cause.
@@ -169,10 +169,11 @@ export class RedisOnlineStore implements OnlineStore {
     await retry(
       async (bail) => {
         this.#live()
-        // A restarted Redis has lost its scripts: load it and send the rows again at once, so a
-        // NOSCRIPT never spends an attempt of the budget meant for outages.
+        // A restarted Redis has lost its scripts: send the rows again at once with the script in
+        // the call (EVAL), so a NOSCRIPT never spends an attempt of the budget meant for outages.
+        // Not SCRIPT LOAD then EVALSHA: another flush between the two would fail the write again.
         for (let pass = 0; pass < 2 && pending.length > 0; pass++) {
-          const { chunks, replies } = await this.#runScripts(head, pending)
+          const { chunks, replies } = await this.#runScripts(head, pending, pass === 0 ? 'by-sha' : 'with-script')
           const again: typeof pending = []
           let noScript = false
           let unavailable: unknown
@@ -200,7 +201,7 @@ export class RedisOnlineStore implements OnlineStore {
           if (unavailable !== undefined) {
             throw new SinkWriteError('SINK_UNAVAILABLE', `Redis unavailable while writing ${view.name}`, { cause: unavailable, context: { view: view.name } })
           }
-          if (noScript) await this.#loadScript()
+          if (!noScript) break
         }
         if (pending.length > 0) throw new SinkWriteError('SINK_UNAVAILABLE', 'write script was not loaded', { context: { view: view.name } })
       },
@@ -215,23 +216,20 @@ export class RedisOnlineStore implements OnlineStore {
     return { written, stale: rows.length - written }
   }
 
-  async #loadScript(): Promise<void> {
-    if (this.#client instanceof Cluster) {
-      await Promise.all(this.#client.nodes('master').map((node) => node.script('LOAD', WRITE_ROWS_SCRIPT)))
-    } else {
-      await this.#client.script('LOAD', WRITE_ROWS_SCRIPT)
-    }
-  }
-
   /**
    * The rows' script calls and each call's reply (`replies[c]` answers `chunks[c]`: an error for all
    * its rows, or one result per row); connection-level failures become every call's error.
    */
-  async #runScripts(head: readonly string[], rows: readonly PackedRow[]): Promise<{ chunks: PackedRow[][]; replies: [Error | null, unknown][] }> {
+  async #runScripts(
+    head: readonly string[],
+    rows: readonly PackedRow[],
+    how: 'by-sha' | 'with-script',
+  ): Promise<{ chunks: PackedRow[][]; replies: [Error | null, unknown][] }> {
     if (rows.length === 0) return { chunks: [], replies: [] }
     const chunks = this.#client instanceof Cluster ? chunksBySlot(rows) : chunksInOrder(rows)
+    const command = how === 'by-sha' ? 'evalsha' : 'eval'
     const call = (chunk: readonly PackedRow[]): (string | number)[] => {
-      const args: (string | number)[] = [SCRIPT_SHA, chunk.length]
+      const args: (string | number)[] = [how === 'by-sha' ? SCRIPT_SHA : WRITE_ROWS_SCRIPT, chunk.length]
       for (const r of chunk) args.push(r.key)
       args.push(...head)
       for (const r of chunk) args.push(r.packed)
@@ -242,7 +240,7 @@ export class RedisOnlineStore implements OnlineStore {
       const client = this.#client
       replies = await Promise.all(
         chunks.map((chunk) =>
-          client.evalsha(...(call(chunk) as [string, number, ...string[]])).then(
+          client[command](...(call(chunk) as [string, number, ...string[]])).then(
             (res): [Error | null, unknown] => [null, res],
             (err: Error): [Error | null, unknown] => [err, null],
           ),
@@ -250,7 +248,7 @@ export class RedisOnlineStore implements OnlineStore {
       )
     } else {
       const pipeline = this.#client.pipeline()
-      for (const chunk of chunks) pipeline.evalsha(...(call(chunk) as [string, number, ...string[]]))
+      for (const chunk of chunks) pipeline[command](...(call(chunk) as [string, number, ...string[]]))
       try {
         const results = await pipeline.exec()
         if (!results) throw new Error('pipeline returned no results')

@@ -1,7 +1,8 @@
 /**
  * A catalog status provider that answers from memory and refreshes behind the page: backfill
  * states (one registry read per view version) when older than `backfillEveryMs`, dead letters
- * (a read of the whole dead-letter topic: the costly part) when older than `deadLettersEveryMs`.
+ * (a read of the dead-letter topic: the costly part, though `kfs serve` reads only what is new since
+ * the last read) when older than `deadLettersEveryMs`.
  * A page load that finds a part stale starts its refresh and is answered with what is known, so
  * no page waits on the registry or the event log and an idle server reads nothing. A failed
  * refresh keeps the last known values (reported through `onError`) and is retried when stale.

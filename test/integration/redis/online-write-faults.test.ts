@@ -52,10 +52,10 @@ after(async () => {
   await redis?.stop()
 })
 
-/** The faults to apply, in turn, to the writer's script commands (EVALSHA, SCRIPT LOAD); `forward` when used up. */
+/** The faults to apply, in turn, to the writer's script commands (EVALSHA, and EVAL after a NOSCRIPT); `forward` when used up. */
 function faultPlan(
   faults: readonly (CommandFault | null)[],
-  commands: readonly string[] = ['EVALSHA', 'SCRIPT'],
+  commands: readonly string[] = ['EVALSHA', 'EVAL'],
 ): (command: readonly string[]) => CommandFault {
   let next = 0
   return (command) => {
@@ -232,7 +232,7 @@ void test('online store > redis faults > a read faulted at any command answers w
             ODD_KEYS.map((entityKey) => ({ view: v, entityKey, features: v.features.map((f) => f.name) })),
           )
           for (const faults of rounds) {
-            proxy.setPlan(faultPlan(faults, ['HMGET', 'EVALSHA', 'SCRIPT']))
+            proxy.setPlan(faultPlan(faults, ['HMGET', 'EVALSHA', 'EVAL']))
             // One key, a pipeline of a few, the read script: each path, several reads in flight at once.
             const batches = [lookups.slice(0, 1), lookups.slice(1, 3), lookups.slice(3, 4), lookups, lookups.slice(5, 6)]
             const answers = await Promise.allSettled(batches.map((b) => reader.readRows(b, base)))

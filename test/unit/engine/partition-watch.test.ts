@@ -3,7 +3,8 @@
  * docs/semantics.md §10): every ask is answered by a lookup started after it (never by one already
  * under way, which may predate the growth), concurrent asks share lookups, a count other than the
  * declared one is refused with the topic, both counts and the way on, and a log that does not answer
- * is no refusal and is not waited for past the watch's patience. Then the engine wired to it, on the
+ * is no refusal and is not waited for past the watch's patience — a hung lookup counts as failed
+ * then (the next ask looks again), and its timer keeps no process alive. Then the engine wired to it, on the
  * embedded log: a topic that grows while it runs stops it before a checkpoint covering records read
  * after the growth is published, and an assignment holding a partition past the count is refused
  * before the partition is read. Before, the engine never looked: it went on (and a grown topic's
@@ -153,7 +154,7 @@ void describe('partition watch', () => {
   )
 
   void test(
-    'a lookup that never answers: the ask that started it, an ask waiting on it and one arriving later pass once the clock says the patience is over, logged once',
+    'a lookup that hangs counts as failed once the clock says its patience is over: the asks on it pass, logged, and the next ask looks again',
     { timeout: 10_000 },
     async () => {
       const log = countingLog({ a: 4 }) // would be refused, were it answered
@@ -170,18 +171,41 @@ void describe('partition watch', () => {
       assert.deepEqual(passed, [], 'no ask passes before the clock says the patience is over')
       clock.now += 51
       await Promise.all([first, waiting])
-      await watch.require()
-      assert.equal(log.lookups, 1, 'no second lookup while the first is unanswered')
-      assert.equal(logger.warnings.length, 1, 'the unanswered lookup logged once')
+      assert.equal(logger.warnings.length, 1, 'the hung lookup logged once')
       assert.deepEqual(logger.warnings[0], { patienceMs: 50 })
-      // Once the log answers, the next ask looks again.
-      log.answerAll()
-      await settle()
+      // The hung lookup has not answered, yet the next ask looks again — and the log answers it now.
       log.hold(false)
       await assert.rejects(watch.require(), /topic a has 4 partitions/)
       assert.equal(log.lookups, 2)
+      // The hung lookup's late answer changes nothing.
+      log.answerAll()
+      await settle()
+      await assert.rejects(watch.require(), /topic a has 4 partitions/)
     },
   )
+
+  void test("a hung lookup's patience timer does not keep the process alive", async () => {
+    const log = countingLog({ a: 3 })
+    const watch = new PartitionWatch({
+      log,
+      sources: [source('a', 3)],
+      clock: manualClock(),
+      logger: silentLogger,
+      patienceMs: 3_600_000,
+    })
+    const liveTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+    const before = liveTimers()
+    log.hold(true)
+    const asked = watch.require()
+    try {
+      await settle()
+      assert.equal(log.pending.length, 1, 'the lookup is under way, its patience timer set')
+      assert.equal(liveTimers(), before, 'no timer holding the event loop')
+    } finally {
+      log.answerAll() // answered, the timer is cleared: a failing run does not hang for the patience
+      await asked
+    }
+  })
 
   void test('fewer than declared, an internal topic, an assignment past the count: each refusal says what happened', async () => {
     assert.match(

@@ -154,17 +154,25 @@ void test('the future-skew rule applies to the change\'s ts_ms', () => {
   assert.equal(rekeyRecord(plan, record('11'), change('u', eu, us, NOW + 60_000)).forwards?.length, 2)
 })
 
-void test('an event time far in the future is dead-lettered future_event_time however far: up to ±2^53 ms, beyond the dates a Date holds', () => {
+void test('an event time far in the future is dead-lettered future_event_time up to the end of 9999, invalid_event_time beyond it (up to ±2^53 ms, beyond the dates a Date holds)', () => {
   for (const [t, shown] of [
     [NOW + 86_400_000, new Date(NOW + 86_400_000).toISOString()],
+    [253_402_300_799_999, '9999-12-31T23:59:59.999Z'],
+  ] as const) {
+    const out = rekeyRecord(plan, record('14'), change('u', eu, us, t))
+    assert.equal(out.deadLetter?.reason, 'future_event_time', String(t))
+    assert.ok(out.deadLetter.detail.startsWith(`re-key by region: event time ${shown}`), out.deadLetter.detail)
+  }
+  for (const [t, shown] of [
+    [253_402_300_800_000, '+010000-01-01T00:00:00.000Z'],
     [8_640_000_000_000_000, '+275760-09-13T00:00:00.000Z'],
     [8_640_000_000_000_001, '8640000000000001 ms'],
     [9e15, '9000000000000000 ms'],
     [2 ** 53 - 1, `${2 ** 53 - 1} ms`],
   ] as const) {
     const out = rekeyRecord(plan, record('14'), change('u', eu, us, t))
-    assert.equal(out.deadLetter?.reason, 'future_event_time', String(t))
-    assert.ok(out.deadLetter.detail.startsWith(`re-key by region: event time ${shown}`), out.deadLetter.detail)
+    assert.equal(out.deadLetter?.reason, 'invalid_event_time', String(t))
+    assert.match(out.deadLetter.detail, new RegExp(`ts_ms = ${t} \\(${shown.replace('+', '\\+').replaceAll('.', '\\.')}\\) is outside 0001-01-01T00:00:00Z … 9999-12-31T23:59:59\\.999Z`), out.deadLetter.detail)
   }
 })
 

@@ -4,8 +4,9 @@
  * names it, but does not carry a megabyte back (twice: message and context). The cut keeps the
  * start, which is what a reader needs to recognise the name, and says how long it was.
  */
-const SHOWN_CHARS = 128
+const CLIPPED_NAME_CHARS = 128
 
-export function shown(name: string): string {
-  return name.length <= SHOWN_CHARS ? name : `${name.slice(0, SHOWN_CHARS)}… (${name.length} characters)`
+/** `name` as a message repeats it: whole up to CLIPPED_NAME_CHARS, else its start and its length. */
+export function clippedName(name: string): string {
+  return name.length <= CLIPPED_NAME_CHARS ? name : `${name.slice(0, CLIPPED_NAME_CHARS)}… (${name.length} characters)`
 }
