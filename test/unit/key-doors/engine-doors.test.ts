@@ -19,12 +19,12 @@ import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedd
 import { DEAD_LETTER_HEADERS } from '../../../engine/dead-letter-topic.ts'
 import type { FeatureViewDef } from '../../../features/types.ts'
 import { createWideType } from '../../../schemas/avro-type.ts'
-import type { LogRecord } from '../../../ports/event-log.ts'
 import { createServer } from '../../../serving/server/index.ts'
 import { captureLogger } from '../serving/server-harness.ts'
 import * as fx from '../../fixtures/features/key-doors.ts'
 import { runKfsInProcess } from '../../support/in-process-cli.ts'
 import { BAD_PARTS, GOOD_PARTS, KIND_REASON, reasonOf, wtf8 } from './corpus.ts'
+import { readWholeTopic } from '../../support/read-whole-topic.ts'
 
 const FEATURES = ['--features', 'test/fixtures/features/key-doors.ts']
 const DEAD_LETTERS = 'kfs.dead-letters'
@@ -61,29 +61,6 @@ const dirs: string[] = []
 after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true })
 })
-
-async function readTopic(dataDir: string, topic: string): Promise<LogRecord[]> {
-  const log = new EmbeddedEventLog({ dir: join(dataDir, 'log'), fsync: 'never' })
-  try {
-    const [end] = (await log.endOffsets(topic).catch(() => ['0'])).map(BigInt)
-    if (!end) return []
-    const out: LogRecord[] = []
-    const consumer = log.consumer({ groupId: `check-${topic}`, topics: [topic] })
-    let done!: () => void
-    const all = new Promise<void>((resolve) => (done = resolve))
-    await consumer.run({
-      eachBatch: async (batch) => {
-        out.push(...batch.records)
-        if (BigInt(out.at(-1)!.offset) + 1n >= end) done()
-      },
-    })
-    await all
-    await consumer.stop()
-    return out
-  } finally {
-    await log.close()
-  }
-}
 
 void describe('the key rule at the engine: Avro events, a map, changelogs (JSON, Avro), the re-key stage', () => {
   let dataDir: string
@@ -159,7 +136,7 @@ void describe('the key rule at the engine: Avro events, a map, changelogs (JSON,
       const r = await runKfsInProcess(args, dataDir)
       assert.equal(r.code, 0, `kfs ${args.join(' ')}: ${r.stderr}`)
     }
-    letters = (await readTopic(dataDir, DEAD_LETTERS)).map(({ headers: h }) => ({
+    letters = (await readWholeTopic(dataDir, DEAD_LETTERS)).map(({ headers: h }) => ({
       reason: h[DEAD_LETTER_HEADERS.reason] ?? '',
       detail: h[DEAD_LETTER_HEADERS.detail] ?? '',
       view: h[DEAD_LETTER_HEADERS.view],

@@ -23,12 +23,12 @@ import { createParquetCodec } from '../../../adapters/offline/parquet/parquet-co
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { isoTextOrMs, MAX_TIME_MS, MIN_TIME_MS } from '../../../core/iso-time.ts'
 import { DEAD_LETTER_HEADERS } from '../../../engine/dead-letter-topic.ts'
-import type { LogRecord } from '../../../ports/event-log.ts'
 import { createWideType } from '../../../schemas/avro-type.ts'
 import * as fx from '../../fixtures/features/key-doors.ts'
 import { runKfsInProcess } from '../../support/in-process-cli.ts'
 import { CORPUS_FEATURES } from '../cli/ingest-corpus.ts'
 import { writeAccountsParquet } from '../ingest/snapshots.ts'
+import { readWholeTopic } from '../../support/read-whole-topic.ts'
 
 const YEAR_0 = Date.UTC(2000, 0, 1) - 2000 * 365.2425 * 86_400_000 // 0000-01-01T00:00:00Z
 const BOUNDARIES: readonly { readonly what: string; readonly ms: number; readonly ok: boolean }[] = [
@@ -181,29 +181,6 @@ void describe('event times at kfs produce --file', () => {
   }
 })
 
-async function readTopic(dataDir: string, topic: string): Promise<LogRecord[]> {
-  const log = new EmbeddedEventLog({ dir: join(dataDir, 'log'), fsync: 'never' })
-  try {
-    const [end] = (await log.endOffsets(topic).catch(() => ['0'])).map(BigInt)
-    if (!end) return []
-    const out: LogRecord[] = []
-    const consumer = log.consumer({ groupId: `check-${topic}`, topics: [topic] })
-    let done!: () => void
-    const all = new Promise<void>((resolve) => (done = resolve))
-    await consumer.run({
-      eachBatch: async (batch) => {
-        out.push(...batch.records)
-        if (BigInt(out.at(-1)!.offset) + 1n >= end) done()
-      },
-    })
-    await all
-    await consumer.stop()
-    return out
-  } finally {
-    await log.close()
-  }
-}
-
 void describe('event times at the engine, written by another producer', () => {
   void test('Avro events, Debezium JSON and the Avro change envelope: each time outside years 1–9999 dead-lettered invalid_event_time with the range; none inside', async () => {
     const dataDir = await fresh()
@@ -252,7 +229,7 @@ void describe('event times at the engine, written by another producer', () => {
       const r = await runKfsInProcess(args, dataDir)
       assert.equal(r.code, 0, `kfs ${args.join(' ')}: ${r.stderr}`)
     }
-    const letters = (await readTopic(dataDir, 'kfs.dead-letters')).map(({ headers: h }) => ({
+    const letters = (await readWholeTopic(dataDir, 'kfs.dead-letters')).map(({ headers: h }) => ({
       reason: h[DEAD_LETTER_HEADERS.reason] ?? '',
       detail: h[DEAD_LETTER_HEADERS.detail] ?? '',
       topic: h[DEAD_LETTER_HEADERS.originTopic] ?? h[DEAD_LETTER_HEADERS.topic] ?? '',
