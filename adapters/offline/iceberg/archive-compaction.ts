@@ -26,13 +26,13 @@
  * a commit every `filesPerCommit` replaced files keeps a long first compaction's progress, and
  * `maxFiles` bounds one compaction (`kfs run`'s, automatic-compaction.ts): a backlog takes several.
  */
-import { CommitError, SinkWriteError } from '../../../core/errors.ts'
+import { SinkWriteError } from '../../../core/errors.ts'
 import { archiveFilesInReadOrder, type BoundedArchiveFile } from './archive-reader.ts'
 import { throwIfStopped } from './compaction-rewrite.ts'
 import { writeDataFiles, type WriteDataFilesOptions } from './data-file-writer.ts'
 import { keyOfTableUri, refreshTable, type CommitOptions, type IcebergTable } from './iceberg-table.ts'
 import type { DataFile } from './manifests.ts'
-import { REPLACED_ELSEWHERE, replaceFiles } from './replace-files.ts'
+import { commitReplace, prepareReplace, type PreparedReplace } from './replace-files.ts'
 import { currentSchema, defaultSpec } from './table-metadata.ts'
 import { decodeLongBound, liveEntriesOf, readDataFileBatches } from './table-reader.ts'
 
@@ -235,29 +235,28 @@ export async function compactArchiveTable(
     const deleteAdded = async (): Promise<void> => {
       for (const f of added) await base.store.delete(keyOfTableUri(base.store, f.filePath)).catch(() => undefined)
     }
+    let prepared: PreparedReplace | undefined
     try {
       for (const run of batch) {
         throwIfStopped(signal)
         added.push(await mergeRun(base, topic, run, options))
       }
+      prepared = await prepareReplace(base, added)
       throwIfStopped(signal)
     } catch (err: unknown) {
+      if (prepared !== undefined) await base.store.delete(prepared.manifestKey).catch(() => undefined)
       await deleteAdded()
       throw err
     }
     const removed = batch.flatMap((r) => r.files.map((f) => f.e.dataFile))
-    try {
-      // Nothing to carry: the archive's summary facts (checkpoint markers) are read over all snapshots.
-      const result = await replaceFiles(base, removed, added, () => ({}), options)
-      base = result.table
-      snapshotId = result.snapshotId
-    } catch (err: unknown) {
-      if (err instanceof CommitError && err.message === REPLACED_ELSEWHERE) {
-        await deleteAdded()
-        return { ...counts, status: 'superseded', table: await refreshTable(base) }
-      }
-      throw err
+    // Nothing to carry: the archive's summary facts (checkpoint markers) are read over all snapshots.
+    const result = await commitReplace(base, prepared, removed, () => ({}), options)
+    if (result.status === 'superseded') {
+      await deleteAdded()
+      return { ...counts, status: 'superseded', table: result.table }
     }
+    base = result.table
+    snapshotId = result.snapshotId
     counts.removedFiles += removed.length
     counts.addedFiles += added.length
   }
