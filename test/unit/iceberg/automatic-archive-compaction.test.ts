@@ -4,7 +4,8 @@
  * several partitions with records, tombstones, records that do not decode and idle markers — keeps
  * the old archive files of every partition few, while every partition reads the reference's records
  * in its order and ends where it does, a restart's roll-forward of any checkpoint is recognised, and
- * `kfs compact` finds nothing left to do. And `kfs run`'s runtime compacts archives (not with `off`).
+ * `kfs compact` finds nothing left to do. And `kfs run`'s runtime compacts archives (not with `off`);
+ * a compaction holds at most one merged file's rows at once, counted at the store.
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
@@ -15,6 +16,9 @@ import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { loadTable } from '../../../adapters/offline/iceberg/index.ts'
 import { archiveFilesInReadOrder } from '../../../adapters/offline/iceberg/archive-reader.ts'
 import { liveEntriesOf } from '../../../adapters/offline/iceberg/table-reader.ts'
+import { compactArchiveTable } from '../../../adapters/offline/iceberg/archive-compaction.ts'
+import { keyOfTableUri } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { parquetFileInfo } from '../../../adapters/offline/parquet/index.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { loadConfig } from '../../../main/config.ts'
 import { createRuntime } from '../../../main/runtime.ts'
@@ -73,12 +77,10 @@ void describe('iceberg > automatic compaction of archives in the engine', () => 
       await world.scheduler!.settled()
     }
     assert.deepEqual(
-      await world
-        .newSink()
-        .compactArchive(TOPIC, {
-          committedBeforeMs: world.clock.now - SETTINGS.olderThanMs,
-          rowsPerFile: SETTINGS.maxRowsPerFile,
-        }),
+      await world.newSink().compactArchive(TOPIC, {
+        committedBeforeMs: world.clock.now - SETTINGS.olderThanMs,
+        rowsPerFile: SETTINGS.maxRowsPerFile,
+      }),
       { removedFiles: 0, addedFiles: 0, status: undefined },
     )
     await assertReadsReference(world, 'at the end')
@@ -163,5 +165,58 @@ void describe('iceberg > automatic compaction of archives in the engine', () => 
     } finally {
       await rm(dataDir, { recursive: true, force: true })
     }
+  })
+
+  void test('a bounded archive compaction takes from every partition in turn, and holds at most one merged file of rows (plus its last input file) at once', async () => {
+    const world = new ArchiveWorld(new MemoryObjectStore())
+    for (let i = 0; i < 40; i++) {
+      world.clock.now += MINUTE
+      await world.append(i % 2, fixedItems(i))
+    }
+    world.clock.now += HOUR
+    const memory = world.store
+    const entries = await liveEntriesOf(await loadTable(memory, world.tableId))
+    const rowsOfInput = new Map(entries.map((e) => [keyOfTableUri(memory, e.dataFile.filePath), e.dataFile.recordCount]))
+    const largest = Math.max(...rowsOfInput.values())
+    const ROWS = 12
+    let held = 0
+    let peak = 0
+    let written = 0
+    const counting = {
+      ...forwardingStore(memory),
+      get: async (key: string) => {
+        held += rowsOfInput.get(key) ?? 0
+        peak = Math.max(peak, held)
+        return memory.get(key)
+      },
+      put: async (key: string, body: Uint8Array) => {
+        if (key.endsWith('.parquet')) {
+          const { rows } = await parquetFileInfo(body)
+          held -= rows
+          written += rows
+        }
+        return memory.put(key, body)
+      },
+    }
+    const result = await compactArchiveTable(await loadTable(counting, world.tableId), TOPIC, {
+      committedBeforeMs: world.clock.now,
+      rowsPerFile: ROWS,
+      maxFiles: 16,
+      parquetWorker: false,
+    })
+    assert.equal(result.status, 'committed')
+    assert.ok(
+      result.removedFiles >= 16 && result.removedFiles < entries.length,
+      `${result.removedFiles} files replaced of ${entries.length}`,
+    )
+    assert.ok(written > 2 * ROWS, `${written} rows rewritten`)
+    assert.ok(peak <= ROWS + largest, `${peak} rows held at once, more than ${ROWS} (+ one input file's ${largest})`)
+    // Bounded, it takes from every partition in turn: each one's backlog goes down.
+    const after = await liveFiles(world)
+    for (const p of world.partitions) {
+      const before = archiveFilesInReadOrder(entries, TOPIC, p).length
+      assert.ok(after.get(p)!.files < before, `partition ${p}: ${after.get(p)!.files} files, ${before} before`)
+    }
+    await assertReadsReference(world, 'after it')
   })
 })
