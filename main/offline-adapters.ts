@@ -35,16 +35,16 @@ export interface OfflineAdapterOptions {
  * `clock`: what the tables' commit retries back off on (the runtime's); the system clock by default.
  * `storeRetryAttempts`: the bound of `store`'s own retries, when its calls are retried already
  * (IcebergOfflineSinkOptions). `snapshotExpiry`: expire old snapshots every so many commits.
- * `featureCompaction`: compact old day partitions of the feature tables after commits.
+ * `automaticCompaction`: compact old day partitions of the feature tables and old archive files after commits.
  */
 export function createOfflineStore(
   store: ObjectStore,
-  options: OfflineAdapterOptions & { readonly clock?: Clock; readonly storeRetryAttempts?: number; readonly snapshotExpiry?: AutomaticExpiry; readonly featureCompaction?: CompactionScheduler } = {},
+  options: OfflineAdapterOptions & { readonly clock?: Clock; readonly storeRetryAttempts?: number; readonly snapshotExpiry?: AutomaticExpiry; readonly automaticCompaction?: CompactionScheduler } = {},
 ): OfflineStore {
   return new IcebergOfflineSink(store, {
     ...(options.parquetWorker === undefined ? {} : { parquetWorker: options.parquetWorker }),
     ...(options.snapshotExpiry === undefined ? {} : { snapshotExpiry: options.snapshotExpiry }),
-    ...(options.featureCompaction === undefined ? {} : { featureCompaction: options.featureCompaction }),
+    ...(options.automaticCompaction === undefined ? {} : { automaticCompaction: options.automaticCompaction }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.storeRetryAttempts === undefined ? {} : { storeRetryAttempts: options.storeRetryAttempts }),
   })

@@ -112,10 +112,10 @@ export interface RuntimeOptions {
    */
   readonly writesRetried?: boolean
   /**
-   * Compact the feature tables' old day partitions in the background after commits (`kfs run`:
-   * KFS_COMPACT_OLDER_THAN_MS, unless `off`); stopped first when the runtime closes.
+   * Compact the feature tables' old day partitions and the archives' old files in the background
+   * after commits (`kfs run`: KFS_COMPACT_OLDER_THAN_MS, unless `off`); stopped first when the runtime closes.
    */
-  readonly compactsFeatureTables?: boolean
+  readonly compactsTables?: boolean
   /** The object store and schema registry to use instead of the configured ones (a test's, faulted). */
   readonly ports?: { readonly store?: ObjectStore; readonly schemas?: SchemaRegistry }
 }
@@ -149,12 +149,14 @@ function automaticExpiry(config: KfsConfig, store: ObjectStore, logger: Logger):
 }
 
 /**
- * `kfs run` compacts a feature table at most this often (docs/semantics.md, compaction), each time
- * at most AUTOMATIC_COMPACTION_PARTITIONS day partitions, oldest first: a week's backlog of a
- * first run takes a few hours, each compaction a short one whose commit seldom loses to a checkpoint.
+ * `kfs run` compacts a feature table or an archive at most this often (docs/semantics.md §28, §29),
+ * each time at most AUTOMATIC_COMPACTION_PARTITIONS day partitions of a feature table, oldest first,
+ * or about AUTOMATIC_ARCHIVE_COMPACTION_FILES files of an archive (one commit): a week's backlog of
+ * a first run takes a few hours, each compaction a short one whose commit seldom loses to a checkpoint.
  */
 export const AUTOMATIC_COMPACTION_EVERY_MS = 10 * 60_000
 export const AUTOMATIC_COMPACTION_PARTITIONS = 2
+export const AUTOMATIC_ARCHIVE_COMPACTION_FILES = 10_000
 
 function automaticCompaction(config: KfsConfig, clock: Clock, logger: Logger): CompactionScheduler | undefined {
   if (config.featureCompactionAgeMs === null) return undefined
@@ -163,8 +165,9 @@ function automaticCompaction(config: KfsConfig, clock: Clock, logger: Logger): C
       olderThanMs: config.featureCompactionAgeMs,
       everyMs: AUTOMATIC_COMPACTION_EVERY_MS,
       maxPartitions: AUTOMATIC_COMPACTION_PARTITIONS,
+      maxArchiveFiles: AUTOMATIC_ARCHIVE_COMPACTION_FILES,
       onError: (err, table) => logger.warn({ err, table }, 'compaction failed; the table is as it was, tried again later'),
-      onCompacted: (result, table) => logger.info({ table, removedFiles: result.removedFiles, addedFiles: result.addedFiles }, 'compacted old day partitions'),
+      onCompacted: (result, table) => logger.info({ table, removedFiles: result.removedFiles, addedFiles: result.addedFiles }, 'compacted old files'),
     },
     { clock },
   )
@@ -181,12 +184,12 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
     schemas = schemaReadsRetried(schemas, reads)
   }
   if (options.writesRetried === true) store = objectStoreWritesRetried(store, commandWriteRetry(clock, logger))
-  const compaction = options.compactsFeatureTables === true ? automaticCompaction(config, clock, logger) : undefined
+  const compaction = options.compactsTables === true ? automaticCompaction(config, clock, logger) : undefined
   const offline = createOfflineStore(store, {
     parquetWorker: config.parquetWorker,
     clock,
     snapshotExpiry: automaticExpiry(config, store, logger),
-    ...(compaction === undefined ? {} : { featureCompaction: compaction }),
+    ...(compaction === undefined ? {} : { automaticCompaction: compaction }),
     ...(options.writesRetried === true ? { storeRetryAttempts: COMMAND_READ_ATTEMPTS } : {}),
   })
   const closers: (() => Promise<void>)[] = []

@@ -36,8 +36,8 @@ export interface SnapshotSettings {
    */
   readonly orphanMinAgeMs: number
   /**
-   * `kfs run` compacts its feature tables' day partitions that ended longer ago than this
-   * (KFS_COMPACT_OLDER_THAN_MS, 2 days); null (`off`): only `kfs compact` does.
+   * `kfs run` compacts its feature tables' day partitions that ended longer ago than this, and its
+   * archives' files committed longer ago (KFS_COMPACT_OLDER_THAN_MS, 2 days); null (`off`): only `kfs compact` does.
    */
   readonly featureCompactionAgeMs: number | null
 }

@@ -35,7 +35,8 @@ partition in offset order, into files of up to 262,144 rows (and the last file m
 partition reads the same records and markers in the same order, where it ends stays the same,
 and snapshots from before still read as they did. A commit that races the engine's checkpoints
 is rebuilt on the fresh table; one that finds its files already merged by another compaction
-commits nothing and says "superseded" (run it again). --no-archive skips it.
+commits nothing and says "superseded" (run it again). --no-archive skips it. (kfs run does the
+same by itself, KFS_COMPACT_OLDER_THAN_MS, about 10,000 files at a time.)
 
 Then expires old snapshots of each view's table and of its source topic's archive: every
 checkpoint commits one, and the table metadata every commit rewrites holds them all. Kept: the

@@ -42,9 +42,10 @@ Runs on Kafka/Redis/S3 when configured (KFS_KAFKA_BROKERS, KFS_REDIS_URL, KFS_S3
 the embedded defaults under KFS_DATA_DIR otherwise. Stops cleanly (final checkpoint) on
 SIGINT/SIGTERM; a kill at any instant loses and duplicates nothing.
 
-Compacts the old day partitions of the views' offline tables by itself, in the background: at most
-every 10 minutes per table, those older than KFS_COMPACT_OLDER_THAN_MS (2 days; off: only
-kfs compact compacts), two at a time; a failure is logged and tried again later, rows unchanged.
+Compacts the old day partitions of the views' offline tables and the old files of their topics'
+archives by itself, in the background: at most every 10 minutes per table, those older than
+KFS_COMPACT_OLDER_THAN_MS (2 days; off: only kfs compact compacts), two day partitions or about
+10,000 archive files at a time; a failure is logged and tried again later, rows unchanged.
 
 Every topic read must hold the partitions its source declares: one with another count is refused
 before anything is written, and one grown while the engine runs stops it (exit 1, naming the topic
@@ -85,7 +86,7 @@ Examples:
     const groupId = stringOption(args, 'group') ?? DEFAULT_GROUP
     const idleMs = numberOption(args, 'idle') ?? 2_000
     const config = ctx.config()
-    const runtime = await createRuntime(config, { compactsFeatureTables: true })
+    const runtime = await createRuntime(config, { compactsTables: true })
     const logger = runtime.logger.child({ component: 'cli.run' })
     let metrics: MetricsServer | undefined
     let stop: StopSignal | undefined

@@ -23,14 +23,16 @@
  *   touch; snapshots taken before it still name the old files.
  *
  * Memory: one run's rows at a time (at most `rowsPerFile` and its last file's), read file by file;
- * a commit every `filesPerCommit` replaced files keeps a long first compaction's progress.
+ * a commit every `filesPerCommit` replaced files keeps a long first compaction's progress, and
+ * `maxFiles` bounds one compaction (`kfs run`'s, automatic-compaction.ts): a backlog takes several.
  */
-import { CommitError, SinkWriteError } from '../../../core/errors.ts'
+import { SinkWriteError } from '../../../core/errors.ts'
 import { archiveFilesInReadOrder, type BoundedArchiveFile } from './archive-reader.ts'
+import { throwIfStopped } from './compaction-rewrite.ts'
 import { writeDataFiles, type WriteDataFilesOptions } from './data-file-writer.ts'
-import { refreshTable, type CommitOptions, type IcebergTable } from './iceberg-table.ts'
+import { keyOfTableUri, refreshTable, type CommitOptions, type IcebergTable } from './iceberg-table.ts'
 import type { DataFile } from './manifests.ts'
-import { REPLACED_ELSEWHERE, replaceFiles } from './replace-files.ts'
+import { commitReplace, prepareReplace, type PreparedReplace } from './replace-files.ts'
 import { currentSchema, defaultSpec } from './table-metadata.ts'
 import { decodeLongBound, liveEntriesOf, readDataFileBatches } from './table-reader.ts'
 
@@ -48,6 +50,10 @@ export interface ArchiveCompactionOptions extends CommitOptions, Pick<WriteDataF
   readonly committedBeforeMs: number
   readonly rowsPerFile?: number
   readonly filesPerCommit?: number
+  /** Replace about this many files at most (whole runs, oldest first per partition; at least one run): `kfs run`'s compactions stay short. */
+  readonly maxFiles?: number
+  /** Ends the compaction at its next step, before its next commit (the engine stopping): its uncommitted files deleted. */
+  readonly signal?: AbortSignal
 }
 
 export interface ArchiveCompactionResult {
@@ -203,7 +209,7 @@ async function mergeRun(
  * `filesPerCommit` replaced files or so: a long first compaction keeps what it did when it fails
  * later (a rerun plans afresh and finishes). A commit that races the engine's appends is rebuilt
  * on the fresh table; one that finds some of its files already replaced by another compaction
- * stops (`superseded`, the counts those committed before it), leaving its new files unnamed.
+ * stops (`superseded`, the counts those committed before it), deleting its new files no snapshot names.
  */
 export async function compactArchiveTable(
   table: IcebergTable,
@@ -211,33 +217,63 @@ export async function compactArchiveTable(
   options: ArchiveCompactionOptions,
 ): Promise<ArchiveCompactionResult> {
   let base = await refreshTable(table)
-  const runs = await planArchiveCompaction(
+  const planned = await planArchiveCompaction(
     base,
     topic,
     options.committedBeforeMs,
     options.rowsPerFile ?? DEFAULT_ARCHIVE_ROWS_PER_FILE,
   )
+  // Bounded: a run of each partition in turn, so that every partition's backlog goes down.
+  const runs = options.maxFiles === undefined ? planned : batches(inTurns(planned), options.maxFiles)[0]!
   if (runs.length === 0) return { removedFiles: 0, addedFiles: 0, status: undefined, table: base }
   const counts = { removedFiles: 0, addedFiles: 0 }
   let snapshotId: bigint | undefined
+  const { signal } = options
   for (const batch of batches(runs, options.filesPerCommit ?? DEFAULT_FILES_PER_COMMIT)) {
     const added: DataFile[] = []
-    for (const run of batch) added.push(await mergeRun(base, topic, run, options))
-    const removed = batch.flatMap((r) => r.files.map((f) => f.e.dataFile))
+    // No metadata names them before the commit starts, nor after it finds the files replaced elsewhere.
+    const deleteAdded = async (): Promise<void> => {
+      for (const f of added) await base.store.delete(keyOfTableUri(base.store, f.filePath)).catch(() => undefined)
+    }
+    let prepared: PreparedReplace | undefined
     try {
-      // Nothing to carry: the archive's summary facts (checkpoint markers) are read over all snapshots.
-      const result = await replaceFiles(base, removed, added, () => ({}), options)
-      base = result.table
-      snapshotId = result.snapshotId
+      for (const run of batch) {
+        throwIfStopped(signal)
+        added.push(await mergeRun(base, topic, run, options))
+      }
+      prepared = await prepareReplace(base, added)
+      throwIfStopped(signal)
     } catch (err: unknown) {
-      if (err instanceof CommitError && err.message === REPLACED_ELSEWHERE)
-        return { ...counts, status: 'superseded', table: await refreshTable(base) }
+      if (prepared !== undefined) await base.store.delete(prepared.manifestKey).catch(() => undefined)
+      await deleteAdded()
       throw err
     }
+    const removed = batch.flatMap((r) => r.files.map((f) => f.e.dataFile))
+    // Nothing to carry: the archive's summary facts (checkpoint markers) are read over all snapshots.
+    const result = await commitReplace(base, prepared, removed, () => ({}), options)
+    if (result.status === 'superseded') {
+      await deleteAdded()
+      return { ...counts, status: 'superseded', table: result.table }
+    }
+    base = result.table
+    snapshotId = result.snapshotId
     counts.removedFiles += removed.length
     counts.addedFiles += added.length
   }
   return { ...counts, status: 'committed', table: base, ...(snapshotId === undefined ? {} : { snapshotId }) }
+}
+
+/** The first run of each partition, then the second of each, and so on (each partition's in their order). */
+function inTurns(runs: readonly ArchiveRun[]): ArchiveRun[] {
+  const byPartition = new Map<number, ArchiveRun[]>()
+  for (const run of runs) {
+    const own = byPartition.get(run.partition)
+    if (own === undefined) byPartition.set(run.partition, [run])
+    else own.push(run)
+  }
+  const out: ArchiveRun[] = []
+  for (let i = 0; out.length < runs.length; i++) for (const own of byPartition.values()) if (i < own.length) out.push(own[i]!)
+  return out
 }
 
 /** `runs` in consecutive batches of at least one run and about `files` files. */

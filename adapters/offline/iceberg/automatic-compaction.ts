@@ -1,33 +1,87 @@
 /**
- * The engine's automatic compaction of its feature tables (compaction.ts): a long-running `kfs run`
- * commits a file per checkpoint per source partition to each feature table, and every full read
- * (training sets, backfills, verify-parity) opens them all; nothing but a scheduled `kfs compact`
- * rewrote them. After a committed append the sink asks `afterCommit`; at most every `everyMs` per
- * table, a compaction of its day partitions older than `olderThanMs` starts in the background —
- * on a later turn of the event loop, never in the table's commit queue: the checkpoint that made
- * it due does not wait for it, nor does the next one. Its commit races the engine's appends and is
- * rebuilt on the fresh table (compaction.ts); a failure is reported to `onError` and leaves the
- * rows as they were — compaction is hygiene, never a reason to stop the engine — and is tried again
- * `everyMs` later.
+ * The engine's automatic compaction of its tables: a long-running `kfs run` commits a file per
+ * checkpoint per source partition to each feature table and to each topic's archive, and every
+ * full read (training sets, backfills, replays, verify-parity) opens them all; nothing but a
+ * scheduled `kfs compact` rewrote them. After a committed append the sink asks `afterCommit` with
+ * the table's compaction (`featureTableCompaction`: compaction.ts; `archiveCompaction`:
+ * archive-compaction.ts); at most every `everyMs` per table, it starts in the background — on a
+ * later turn of the event loop, never in the table's commit queue: the checkpoint that made it
+ * due does not wait for it, nor does the next one. Its commit races the engine's appends and is
+ * rebuilt on the fresh table; a failure is reported to `onError` and leaves the rows as they were
+ * — compaction is hygiene, never a reason to stop the engine — and is tried again `everyMs` later.
  */
 import { systemClock, type Clock } from '../../../core/clock.ts'
-import { compactPartitions, type CompactionOptions, type CompactionResult } from './compaction.ts'
+import { compactArchiveTable, type ArchiveCompactionOptions } from './archive-compaction.ts'
+import { compactPartitions, type CompactionOptions } from './compaction.ts'
 import type { IcebergTable } from './iceberg-table.ts'
 
 const MS_PER_DAY = 86_400_000
 
 export interface AutomaticCompaction {
-  /** Day partitions whose whole day ended longer ago than this are compacted. */
+  /** Feature tables: day partitions whose whole day ended longer ago; archives: files committed longer ago (and those before them). */
   readonly olderThanMs: number
   /** At most one compaction of a table this often. */
   readonly everyMs: number
-  /** Partitions rewritten by one compaction, oldest first: each stays short, a backlog takes several. */
+  /** Day partitions of a feature table rewritten by one compaction, oldest first: each stays short, a backlog takes several. */
   readonly maxPartitions: number
-  /** Rows of one rewritten file, and the most held at once (compaction-rewrite.ts's default when absent). */
+  /** Archive files replaced by one compaction, about (whole runs; at least one): the archive's bound of a compaction's length. */
+  readonly maxArchiveFiles?: number
+  /**
+   * Rows of one rewritten file, and so the most held at once: a feature table's
+   * (compaction-rewrite.ts's default when absent) and an archive's (archive-compaction.ts's).
+   */
   readonly maxRowsPerFile?: number
   readonly onError: (err: unknown, tableId: string) => void
   /** Each compaction that rewrote something. */
-  readonly onCompacted?: (result: CompactionResult, tableId: string) => void
+  readonly onCompacted?: (result: CompactedFiles, tableId: string) => void
+}
+
+export interface CompactedFiles {
+  readonly removedFiles: number
+  readonly addedFiles: number
+}
+
+/** One compaction of a table, as the scheduler starts it: `signal` ends it at its next step, before its commit. */
+export type ScheduledCompaction = (run: {
+  readonly settings: AutomaticCompaction
+  readonly nowMs: number
+  readonly signal: AbortSignal
+}) => Promise<CompactedFiles>
+
+/** A feature table's compaction: its day partitions older than `olderThanMs`, at most `maxPartitions`. */
+export function featureTableCompaction(table: () => Promise<IcebergTable>, options: CompactionOptions = {}): ScheduledCompaction {
+  return async ({ settings, nowMs, signal }) => {
+    const { olderThanMs, maxPartitions, maxRowsPerFile } = settings
+    return compactPartitions(await table(), {
+      ...options,
+      // A day partition is old once its last instant is: the day that ends olderThanMs ago and all before.
+      olderThanDay: Math.floor((nowMs - olderThanMs) / MS_PER_DAY),
+      maxPartitions,
+      ...(maxRowsPerFile === undefined ? {} : { maxRowsPerFile }),
+      signal,
+    })
+  }
+}
+
+/**
+ * An archive's compaction: its files committed longer than `olderThanMs` ago and those before them
+ * (never a recent checkpoint's: archive-compaction.ts), at most about `maxArchiveFiles`, one run in memory at a time.
+ */
+export function archiveCompaction(
+  table: () => Promise<IcebergTable>,
+  topic: string,
+  options: Omit<ArchiveCompactionOptions, 'committedBeforeMs'> = {},
+): ScheduledCompaction {
+  return async ({ settings, nowMs, signal }) => {
+    const { olderThanMs, maxArchiveFiles, maxRowsPerFile } = settings
+    return compactArchiveTable(await table(), topic, {
+      ...options,
+      committedBeforeMs: nowMs - olderThanMs,
+      ...(maxArchiveFiles === undefined ? {} : { maxFiles: maxArchiveFiles }),
+      ...(maxRowsPerFile === undefined ? {} : { rowsPerFile: maxRowsPerFile }),
+      signal,
+    })
+  }
 }
 
 export class CompactionScheduler {
@@ -43,34 +97,22 @@ export class CompactionScheduler {
     this.#clock = options.clock ?? systemClock
   }
 
-  /**
-   * After a committed append to a feature table: when its compaction is due and none runs, starts
-   * one on a later turn of the event loop. `table` opens the table then; `options` are the
-   * commit's and the writer's (clock, store retry bounds, Parquet worker).
-   */
-  afterCommit(tableId: string, table: () => Promise<IcebergTable>, options: CompactionOptions = {}): void {
+  /** After a committed append to a table: when its compaction is due and none runs, starts `compaction` on a later turn of the event loop. */
+  afterCommit(tableId: string, compaction: ScheduledCompaction): void {
     if (this.#stop.signal.aborted || this.#running.has(tableId)) return
     const nowMs = this.#clock.nowMs()
     const last = this.#lastStartMs.get(tableId)
     if (last !== undefined && nowMs - last < this.#settings.everyMs) return
     this.#lastStartMs.set(tableId, nowMs)
     const run = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.#compact(tableId, table, options, nowMs))
+      .then(() => this.#compact(tableId, compaction, nowMs))
       .finally(() => this.#running.delete(tableId))
     this.#running.set(tableId, run)
   }
 
-  async #compact(tableId: string, table: () => Promise<IcebergTable>, options: CompactionOptions, nowMs: number): Promise<void> {
-    const { olderThanMs, maxPartitions, maxRowsPerFile } = this.#settings
+  async #compact(tableId: string, compaction: ScheduledCompaction, nowMs: number): Promise<void> {
     try {
-      const result = await compactPartitions(await table(), {
-        ...options,
-        // A day partition is old once its last instant is: the day that ends olderThanMs ago and all before.
-        olderThanDay: Math.floor((nowMs - olderThanMs) / MS_PER_DAY),
-        maxPartitions,
-        ...(maxRowsPerFile === undefined ? {} : { maxRowsPerFile }),
-        signal: this.#stop.signal,
-      })
+      const result = await compaction({ settings: this.#settings, nowMs, signal: this.#stop.signal })
       if (result.removedFiles > 0) this.#settings.onCompacted?.(result, tableId)
     } catch (err: unknown) {
       if (!this.#stop.signal.aborted) this.#settings.onError(err, tableId)

@@ -9,10 +9,10 @@
  *    archive that is offset order, which the rewritten files keep — streamed into files of at most
  *    `maxRowsPerFile` rows (compaction-rewrite.ts): never a whole partition in memory. A partition
  *    already in as few files as its rows make is left alone.
- * 3. Commit: a new manifest adds the new files; every manifest holding a replaced file is rewritten
- *    with that entry DELETED and the others EXISTING (explicit sequence numbers); untouched
- *    manifests are carried over. On a lost race the change is rebuilt on the fresh base; if a
- *    replaced file is no longer live there (another compaction won), the commit stops.
+ * 3. Commit one `replace` snapshot (replace-files.ts, as archive compaction does): on a lost race
+ *    the change is rebuilt on the fresh base (the manifests the losing attempt rewrote deleted); if
+ *    a replaced file is no longer live there (another compaction won), it commits nothing, deletes
+ *    its new files and reports `superseded`.
  * All or nothing: the table changes only when the new metadata version is created, so a write that
  * fails before it leaves the table as it was; the files written so far are deleted (best effort)
  * when it fails before the commit starts, else left as orphans no snapshot names (harmless;
@@ -20,16 +20,13 @@
  * is found landed by the commit's next attempt (its snapshot id is in the reloaded table), never
  * committed twice.
  */
-import { randomUUID } from 'node:crypto'
-import { CommitError } from '../../../core/errors.ts'
-import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
-import { distinctPartitions, totalsSummary } from './append-files.ts'
 import { type WriteDataFilesOptions } from './data-file-writer.ts'
 import { compactedFileCount, DEFAULT_COMPACTED_FILE_ROWS, rewritePartitionFiles, throwIfStopped } from './compaction-rewrite.ts'
-import { commitSnapshot, keyOfTableUri, newSnapshotId, refreshTable, type CommitOptions, type CommitResult, type IcebergTable } from './iceberg-table.ts'
-import { decodeManifestSteps, encodeManifest, encodeManifestSteps, partitionSummaries, type DataFile, type ManifestEntry, type ManifestFile } from './manifests.ts'
+import { keyOfTableUri, refreshTable, type CommitOptions, type IcebergTable } from './iceberg-table.ts'
+import type { DataFile } from './manifests.ts'
+import { commitReplace, prepareReplace, type PreparedReplace, type ReplaceResult } from './replace-files.ts'
 import { liveEntriesOf } from './table-reader.ts'
-import { currentSchema, currentSnapshot, defaultSpec, specById } from './table-metadata.ts'
+import { defaultSpec } from './table-metadata.ts'
 import { carriedWriterFacts } from './writer-facts.ts'
 
 export interface CompactionOptions extends CommitOptions, WriteDataFilesOptions {
@@ -45,7 +42,8 @@ export interface CompactionOptions extends CommitOptions, WriteDataFilesOptions 
   readonly signal?: AbortSignal
 }
 
-export interface CompactionResult extends Partial<CommitResult> {
+export interface CompactionResult extends Partial<ReplaceResult> {
+  /** Files this compaction replaced and wrote (0 when `superseded`: another compaction replaced some of them first). */
   readonly removedFiles: number
   readonly addedFiles: number
 }
@@ -84,10 +82,7 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
     ...(options.parquetWorker === undefined ? {} : { parquetWorker: options.parquetWorker }),
   }
   const written: string[] = []
-  const snapshotId = newSnapshotId(base.metadata.snapshots)
-  const schema = currentSchema(base.metadata)
-  const addedKey = `${base.path}/metadata/${randomUUID()}-m0.avro`
-  let addedBytes: Uint8Array
+  let prepared: PreparedReplace | undefined
   try {
     for (const group of chosen) {
       // Commit order: by data sequence number. Files of one sequence number are one commit's, listed
@@ -98,121 +93,21 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
       removed.push(...files)
     }
     if (removed.length === 0) return { removedFiles: 0, addedFiles: 0 }
-    addedBytes = encodeManifest(schema, spec, added.map((dataFile) => ({ status: 1, snapshotId, sequenceNumber: null, fileSequenceNumber: null, dataFile })))
-    written.push(addedKey)
-    await base.store.put(addedKey, addedBytes)
+    prepared = await prepareReplace(base, added)
     throwIfStopped(signal)
   } catch (err: unknown) {
     // No metadata names them yet: deleting them leaves nothing behind (a delete that fails leaves an orphan).
-    for (const key of written) await base.store.delete(key).catch(() => undefined)
+    for (const key of [...written, ...(prepared === undefined ? [] : [prepared.manifestKey])]) await base.store.delete(key).catch(() => undefined)
     throw err
   }
-  const removedPaths = new Set(removed.map((f) => f.filePath))
-  const sum = (files: readonly DataFile[], f: (d: DataFile) => number): number => files.reduce((a, d) => a + f(d), 0)
-
-  const result = await commitSnapshot(
-    base,
-    snapshotId,
-    async (fresh, baseManifests, seq) => {
-      const manifests: ManifestFile[] = [
-        {
-          manifestPath: fresh.store.uriOf(addedKey),
-          manifestLength: BigInt(addedBytes.length),
-          partitionSpecId: spec['spec-id'],
-          content: 0,
-          sequenceNumber: BigInt(seq),
-          minSequenceNumber: BigInt(seq),
-          addedSnapshotId: snapshotId,
-          addedFilesCount: added.length,
-          existingFilesCount: 0,
-          deletedFilesCount: 0,
-          addedRowsCount: BigInt(sum(added, (d) => d.recordCount)),
-          existingRowsCount: 0n,
-          deletedRowsCount: 0n,
-          partitions: partitionSummaries(spec, added),
-        },
-      ]
-      let found = 0
-      const yieldNowAndThen = createYielder(4)
-      for (const m of baseManifests) {
-        const mSpec = specById(fresh.metadata, m.partitionSpecId)
-        const bytes = await fresh.store.get(keyOfTableUri(fresh.store, m.manifestPath))
-        if (bytes === undefined) throw new CommitError('COMMIT_FAILED', `manifest ${m.manifestPath} is missing`)
-        // Decoded with pauses: the engine's thread runs this beside its checkpoints (merged manifests hold tens of thousands of entries).
-        const old = await runStepsYielding(decodeManifestSteps(bytes, mSpec, m.manifestPath), yieldNowAndThen)
-        if (!old.some((e) => e.status !== 2 && removedPaths.has(e.dataFile.filePath))) {
-          manifests.push(m)
-          continue
-        }
-        const rewritten: ManifestEntry[] = []
-        for (const e of old) {
-          if (e.status === 2) continue // deletes are recorded once, in the snapshot that made them
-          const dataSeq = e.sequenceNumber ?? m.sequenceNumber
-          const fileSeq = e.fileSequenceNumber ?? m.sequenceNumber
-          const isRemoved = removedPaths.has(e.dataFile.filePath)
-          if (isRemoved) found++
-          rewritten.push({
-            status: isRemoved ? 2 : 0,
-            snapshotId: isRemoved ? snapshotId : (e.snapshotId ?? m.addedSnapshotId),
-            sequenceNumber: dataSeq,
-            fileSequenceNumber: fileSeq,
-            dataFile: e.dataFile,
-          })
-        }
-        const key = `${fresh.path}/metadata/${randomUUID()}-m1.avro`
-        const out = await runStepsYielding(encodeManifestSteps(schema, mSpec, rewritten), yieldNowAndThen)
-        await fresh.store.put(key, out)
-        const live = rewritten.filter((e) => e.status === 0)
-        const gone = rewritten.filter((e) => e.status === 2)
-        manifests.push({
-          manifestPath: fresh.store.uriOf(key),
-          manifestLength: BigInt(out.length),
-          partitionSpecId: m.partitionSpecId,
-          content: 0,
-          sequenceNumber: BigInt(seq),
-          minSequenceNumber: live.reduce((a, e) => (e.sequenceNumber! < a ? e.sequenceNumber! : a), BigInt(seq)),
-          addedSnapshotId: snapshotId,
-          addedFilesCount: 0,
-          existingFilesCount: live.length,
-          deletedFilesCount: gone.length,
-          addedRowsCount: 0n,
-          existingRowsCount: BigInt(sum(live.map((e) => e.dataFile), (d) => d.recordCount)),
-          deletedRowsCount: BigInt(sum(gone.map((e) => e.dataFile), (d) => d.recordCount)),
-          partitions: partitionSummaries(mSpec, rewritten.map((e) => e.dataFile)),
-        })
-      }
-      if (found !== removed.length) {
-        throw new CommitError('SINK_REJECTED', 'files to replace are no longer live (a concurrent compaction?)')
-      }
-      const parent = currentSnapshot(fresh.metadata)?.summary ?? {}
-      const n = (k: string): number => Number(parent[k] ?? '0')
-      return {
-        operation: 'replace',
-        manifests,
-        summary: {
-          // The same rows in other files: what the writer vouched for still holds.
-          ...carriedWriterFacts(parent),
-          'added-data-files': String(added.length),
-          'deleted-data-files': String(removed.length),
-          'added-records': String(sum(added, (d) => d.recordCount)),
-          'deleted-records': String(sum(removed, (d) => d.recordCount)),
-          'added-files-size': String(sum(added, (d) => d.fileSizeInBytes)),
-          'removed-files-size': String(sum(removed, (d) => d.fileSizeInBytes)),
-          'changed-partition-count': String(distinctPartitions([...added, ...removed])),
-          ...totalsSummary({
-            files: n('total-data-files') + added.length - removed.length,
-            records: n('total-records') + sum(added, (d) => d.recordCount) - sum(removed, (d) => d.recordCount),
-            bytes: n('total-files-size') + sum(added, (d) => d.fileSizeInBytes) - sum(removed, (d) => d.fileSizeInBytes),
-          }),
-        },
-      }
-    },
-    options,
-  )
-  // The snapshot id is this run's own: found already committed, it is this run's commit whose answer
-  // was lost (the metadata landed, a retry reloaded it), so it reports as a commit — not as someone else's.
-  const status = result.status === 'already-committed' ? 'committed' : result.status
-  return { ...result, status, removedFiles: removed.length, addedFiles: added.length }
+  // The same rows in other files: what the writer vouched for still holds.
+  const result = await commitReplace(base, prepared, removed, carriedWriterFacts, options)
+  if (result.status === 'superseded') {
+    // Another compaction replaced some of these files first: nothing names the new ones.
+    for (const key of written) await base.store.delete(key).catch(() => undefined)
+    return { table: result.table, snapshotId: undefined, status: 'superseded', removedFiles: 0, addedFiles: 0 }
+  }
+  return { ...result, removedFiles: removed.length, addedFiles: added.length }
 }
 
 /** Partition tuples in order of their values (a day partition: by day), nulls first. */

@@ -32,7 +32,7 @@ import { removeOrphanFiles } from './orphan-files.ts'
 import { pinTable } from './pinned-files.ts'
 import { expireSnapshots } from './snapshot-expiry.ts'
 import { ExpiryScheduler, type AutomaticExpiry } from './automatic-expiry.ts'
-import type { CompactionScheduler } from './automatic-compaction.ts'
+import { archiveCompaction, featureTableCompaction, type CompactionScheduler } from './automatic-compaction.ts'
 import { archiveTablePath, checkArchiveTopic, featureTablePath } from './table-paths.ts'
 import { archiveColumns } from './archive-columns.ts'
 import { archiveNextOffsets, readArchivePartitionBatches } from './archive-reader.ts'
@@ -98,8 +98,8 @@ export interface IcebergOfflineSinkOptions {
   readonly storeRetryAttempts?: number
   /** Expire each table's old snapshots every so many commits of this sink (absent: never; `kfs run`'s, main/runtime.ts). */
   readonly snapshotExpiry?: AutomaticExpiry
-  /** Compact old day partitions of the feature tables in the background after commits (absent: never; `kfs run`'s, main/runtime.ts). */
-  readonly featureCompaction?: CompactionScheduler
+  /** Compact old day partitions of the feature tables and old archive files in the background after commits (absent: never; `kfs run`'s, main/runtime.ts). */
+  readonly automaticCompaction?: CompactionScheduler
 }
 
 export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, OfflineCompactor, SnapshotLogReader {
@@ -243,8 +243,21 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
         : {}
     const result = await appendParts(table, landing, { sharedExtras, ...(clock === undefined ? {} : { clock }) })
     this.#tables.set(tableId, Promise.resolve(result.table))
-    if (isFeatureTable && result.status === 'committed') this.#options.featureCompaction?.afterCommit(tableId, () => this.#tableById(tableId), { ...this.#writeOptions(), ...this.#rewriteCommitOptions() })
+    if (result.status === 'committed') this.#compactLater(tableId, table.metadata)
     return this.#expiry?.due(tableId, result.status === 'committed') === true ? () => this.#expireQuietly(tableId) : undefined
+  }
+
+  /** After a committed append: the table's compaction, when due (automatic-compaction.ts). */
+  #compactLater(tableId: string, metadata: TableMetadata): void {
+    const scheduler = this.#options.automaticCompaction
+    if (scheduler === undefined) return
+    const table = (): Promise<IcebergTable> => this.#tableById(tableId)
+    const topic = metadata.properties['kfs.topic']
+    if (metadata.properties['kfs.view'] !== undefined) scheduler.afterCommit(tableId, featureTableCompaction(table, { ...this.#writeOptions(), ...this.#rewriteCommitOptions() }))
+    else if (topic !== undefined) {
+      const { parquetWorker } = this.#options
+      scheduler.afterCommit(tableId, archiveCompaction(table, topic, { ...(parquetWorker === undefined ? {} : { parquetWorker }), ...this.#rewriteCommitOptions() }))
+    }
   }
 
   async snapshots(tableId: string): Promise<OfflineSnapshot[]> {

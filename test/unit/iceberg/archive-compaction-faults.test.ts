@@ -11,7 +11,7 @@ import { describe, test } from 'node:test'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { forwardingStore } from '../../support/forwarding-store.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
-import { ArchiveWorld, MINUTE, readPartition, rowText, TOPIC, type Item } from './archive-world.ts'
+import { ArchiveWorld, assertReadsReference, fixedItems, MINUTE, TOPIC } from './archive-world.ts'
 
 type Step = 'before' | 'after' | 'append' | 'compaction'
 
@@ -50,15 +50,7 @@ function steppedStore(
   }
 }
 
-const items = (i: number): Item[] =>
-  i % 3 === 2
-    ? [{ kind: 'marker', gap: 0, size: 1 }]
-    : [
-        { kind: 'record', gap: i % 2, size: 3 + i },
-        { kind: 'tombstone', gap: 0, size: 2 },
-        { kind: 'marker', gap: 0, size: 1 },
-        { kind: 'poison', gap: 0, size: 4 },
-      ]
+const items = fixedItems
 
 /** Two partitions of five checkpoints each, all old. */
 async function oldArchive(): Promise<ArchiveWorld> {
@@ -72,23 +64,6 @@ async function oldArchive(): Promise<ArchiveWorld> {
 }
 
 const options = (world: ArchiveWorld) => ({ committedBeforeMs: world.clock.now - 30 * MINUTE, rowsPerFile: 6, filesPerCommit: 3 })
-
-async function assertReadsReference(world: ArchiveWorld, what: string): Promise<void> {
-  const sink = world.newSink()
-  for (const p of world.partitions)
-    assert.deepEqual(await readPartition(sink, p), world.rows.get(p)!.map(rowText), `${what}: partition ${p}`)
-  const end = await sink.archiveEnd(TOPIC)
-  for (const p of world.partitions) {
-    const rows = world.rows.get(p)!
-    const records = rows.filter((r) => r.markerWatermarkMs === null).map((r) => Number(r.offset) + 1)
-    const markers = rows.filter((r) => r.markerWatermarkMs !== null).map((r) => Number(r.offset))
-    assert.equal(
-      end.nextOffsets[p],
-      String(Math.max(...records, ...markers.map((m) => m + 1))),
-      `${what}: where partition ${p} ends`,
-    )
-  }
-}
 
 async function oneStep(archive: ArchiveWorld, at: number, step: Step): Promise<{ calls: number; outcome: string }> {
   const world = await archive.copy()

@@ -4,11 +4,13 @@
  * decode, gaps and idle markers (several at one offset, marker-only checkpoints); and the reference
  * it must read as. What the archive compaction tests (archive-compaction*.test.ts) share.
  */
+import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
+import { CompactionScheduler, type AutomaticCompaction } from '../../../adapters/offline/iceberg/automatic-compaction.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import type { Clock } from '../../../core/clock.ts'
-import type { ArchiveRow } from '../../../ports/offline.ts'
+import type { ArchiveRow, StagedFiles } from '../../../ports/offline.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 
 export const TOPIC = 'taps'
@@ -47,6 +49,12 @@ export class ManualClock implements Clock {
   }
 }
 
+export interface ArchiveCheckpoint {
+  readonly partition: number
+  readonly seq: number
+  readonly staged: StagedFiles
+}
+
 /** Per partition, the rows appended so far (the reference) and the next offset and checkpoint. */
 export class ArchiveWorld {
   readonly clock = new ManualClock()
@@ -55,6 +63,12 @@ export class ArchiveWorld {
   readonly #seq = new Map<number, number>()
   readonly tableId: string
   sink: IcebergOfflineSink
+  /** The engine's automatic compaction (`compactInRun`), and the failures it reported. */
+  scheduler: CompactionScheduler | undefined
+  readonly errors: unknown[] = []
+  /** Each partition's first and last checkpoint, as a restart would roll it forward. */
+  readonly first = new Map<number, ArchiveCheckpoint>()
+  readonly last = new Map<number, ArchiveCheckpoint>()
 
   constructor(readonly store: ObjectStore = new MemoryObjectStore()) {
     this.sink = this.newSink()
@@ -70,7 +84,25 @@ export class ArchiveWorld {
     for (const [p, rows] of this.rows) world.rows.set(p, [...rows])
     for (const [p, n] of this.#next) world.#next.set(p, n)
     for (const [p, n] of this.#seq) world.#seq.set(p, n)
+    for (const [p, cp] of this.first) world.first.set(p, cp)
+    for (const [p, cp] of this.last) world.last.set(p, cp)
     return world
+  }
+
+  /** From now on `sink` is an engine's that compacts in the background as `kfs run`'s does, over `store` (default: the world's). */
+  compactInRun(settings: Omit<AutomaticCompaction, 'onError'>, store: ObjectStore = this.store): this {
+    this.scheduler = new CompactionScheduler({ ...settings, onError: (err) => this.errors.push(err) }, { clock: this.clock })
+    this.sink = new IcebergOfflineSink(store, { parquetWorker: false, clock: this.clock, automaticCompaction: this.scheduler })
+    return this
+  }
+
+  /** A restart's roll-forward of each partition's first and last checkpoint, by a new process: recognised, nothing committed. */
+  async assertRollForwardsRecognised(what: string): Promise<void> {
+    const restarted = this.newSink()
+    const before = (await restarted.snapshots(this.tableId)).length
+    for (const cp of [...this.first.values(), ...this.last.values()])
+      await restarted.commit(this.tableId, [cp.staged], { [`kfs-engine/${TOPIC}/${cp.partition}`]: cp.seq }, {})
+    assert.equal((await restarted.snapshots(this.tableId)).length, before, `${what}: a roll-forward committed again`)
   }
 
   newSink(store: ObjectStore = this.store): IcebergOfflineSink {
@@ -125,6 +157,9 @@ export class ArchiveWorld {
     const staged = await sink.stageArchiveRows(TOPIC, rows)
     await sink.commit(this.tableId, [staged], { [`kfs-engine/${TOPIC}/${partition}`]: seq }, {})
     this.#commit(partition, rows, seq)
+    const cp = { partition, seq, staged }
+    if (!this.first.has(partition)) this.first.set(partition, cp)
+    this.last.set(partition, cp)
   }
 
   /** Counts a checkpoint committed elsewhere (a racing engine) in the reference. */
@@ -169,3 +204,32 @@ export async function readPartition(
   for await (const r of sink.readArchive(TOPIC, partition, options)) out.push(rowText(r))
   return out
 }
+
+/** Every partition reads the reference's rows in its order, and ends where the reference does. */
+export async function assertReadsReference(world: ArchiveWorld, what: string): Promise<void> {
+  const sink = world.newSink()
+  for (const p of world.partitions)
+    assert.deepEqual(await readPartition(sink, p), world.rows.get(p)!.map(rowText), `${what}: partition ${p}`)
+  const end = await sink.archiveEnd(TOPIC)
+  for (const p of world.partitions) {
+    const rows = world.rows.get(p)!
+    const records = rows.filter((r) => r.markerWatermarkMs === null).map((r) => Number(r.offset) + 1)
+    const markers = rows.filter((r) => r.markerWatermarkMs !== null).map((r) => Number(r.offset))
+    assert.equal(
+      end.nextOffsets[p],
+      String(Math.max(...records, ...markers.map((m) => m + 1))),
+      `${what}: where partition ${p} ends`,
+    )
+  }
+}
+
+/** Fixed checkpoint items: a record, a tombstone, a marker and a record that does not decode; every third a marker-only checkpoint. */
+export const fixedItems = (i: number): Item[] =>
+  i % 3 === 2
+    ? [{ kind: 'marker', gap: 0, size: 1 }]
+    : [
+        { kind: 'record', gap: i % 2, size: 3 + i },
+        { kind: 'tombstone', gap: 0, size: 2 },
+        { kind: 'marker', gap: 0, size: 1 },
+        { kind: 'poison', gap: 0, size: 4 },
+      ]

@@ -138,7 +138,7 @@ void describe('iceberg > automatic compaction of feature tables in the engine', 
           clock: world.clock,
           logger: silentLogger,
           ports: { store: memory },
-          compactsFeatureTables: compacts,
+          compactsTables: compacts,
         })
         const replaced = async (): Promise<boolean> =>
           (await loadTable(memory, world.tableId)).metadata.snapshots.some((s) => s.summary?.operation === 'replace')

@@ -57,7 +57,7 @@ export class FeatureWorld {
     this.memory = options.memory ?? new MemoryObjectStore('memory://kfs', this.clock)
     this.scheduler = new CompactionScheduler({ ...settings, onError: (err) => this.errors.push(err) }, { clock: this.clock })
     const store = options.store?.(this.memory) ?? this.memory
-    this.sink = new IcebergOfflineSink(store, { clock: this.clock, parquetWorker: false, featureCompaction: this.scheduler })
+    this.sink = new IcebergOfflineSink(store, { clock: this.clock, parquetWorker: false, automaticCompaction: this.scheduler })
     this.tableId = this.sink.tableId({ kind: 'feature', view: VIEW })
   }
 

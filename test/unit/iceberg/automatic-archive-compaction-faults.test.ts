@@ -1,0 +1,158 @@
+/**
+ * Every step of the engine's automatic compaction of an archive faulted (adapters/offline/iceberg/
+ * automatic-compaction.ts `archiveCompaction`): each object-store call an in-run archive compaction
+ * makes — reads of metadata, manifests and data files, writes of the merged files and manifests,
+ * the metadata commit, deletes — fails in turn, before it happened and after it happened (its
+ * answer lost; a create answered "already exists"); and, in turn at each call, an engine checkpoint
+ * commits to the archive first (a racing append). After each: every partition reads the reference
+ * in its order and ends where it does; a failure was reported, never thrown at the engine; a
+ * restart's roll-forward of any checkpoint is recognised; the engine's next checkpoint commits and
+ * the next compaction due leaves `kfs compact` nothing to do.
+ */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
+import { loadTable } from '../../../adapters/offline/iceberg/index.ts'
+import type { ListedObject, ObjectStore } from '../../../ports/object-store.ts'
+import { FeatureStoreError } from '../../../core/errors.ts'
+import { forwardingStore } from '../../support/forwarding-store.ts'
+import { ArchiveWorld, assertReadsReference, fixedItems, MINUTE, TOPIC } from './archive-world.ts'
+
+const HOUR = 60 * MINUTE
+const SETTINGS = { olderThanMs: 6 * HOUR, everyMs: HOUR, maxPartitions: 2, maxArchiveFiles: 100, maxRowsPerFile: 5 }
+type Fault = 'before' | 'after' | 'lost-create'
+
+class InjectedFault extends Error {
+  override readonly name = 'InjectedFault'
+}
+
+/** Numbers the calls made while armed; the `at`-th fails as `fault`, or first awaits `race`. */
+class StepStore {
+  armed = false
+  calls: string[] = []
+  at = -1
+  fault: Fault | undefined
+  race: (() => Promise<void>) | undefined
+  readonly store: ObjectStore
+
+  constructor(inner: ObjectStore) {
+    const step = async <T>(call: string, key: string, apply: () => Promise<T>, lostCreate?: () => T): Promise<T> => {
+      if (!this.armed) return apply()
+      const n = this.calls.push(`${call} ${key}`) - 1
+      if (n !== this.at) return apply()
+      if (this.race !== undefined) {
+        // The engine's checkpoint commits while this call waits: its own calls are not numbered.
+        this.armed = false
+        await this.race()
+        this.armed = true
+        return apply()
+      }
+      if (this.fault === 'before') throw new InjectedFault(`${call} ${key} failed`)
+      await apply()
+      if (this.fault === 'lost-create' && lostCreate !== undefined) return lostCreate()
+      throw new InjectedFault(`${call} ${key}: answer lost`)
+    }
+    this.store = {
+      ...forwardingStore(inner),
+      get: (k) => step('get', k, () => inner.get(k)),
+      put: (k, b) => step('put', k, () => inner.put(k, b)),
+      putIfAbsent: (k, b) =>
+        step(
+          'putIfAbsent',
+          k,
+          () => inner.putIfAbsent(k, b),
+          () => false,
+        ),
+      delete: (k) => step('delete', k, () => inner.delete(k)),
+      list: (p) => step('list', p, () => inner.list(p)),
+      listWithTimes: (p): Promise<ListedObject[]> => step('listWithTimes', p, () => inner.listWithTimes(p)),
+    }
+  }
+}
+
+/** Two partitions of five checkpoints each (records, tombstones, markers, marker-only checkpoints), old enough. */
+async function oldArchive(): Promise<ArchiveWorld> {
+  const world = new ArchiveWorld(new MemoryObjectStore())
+  for (let i = 0; i < 10; i++) {
+    world.clock.now += 10 * MINUTE
+    await world.append(i % 2, fixedItems(i))
+  }
+  world.clock.now += SETTINGS.olderThanMs + HOUR
+  return world
+}
+
+interface Outcome {
+  readonly calls: readonly string[]
+  readonly compacted: boolean
+  readonly errors: readonly unknown[]
+}
+
+const replaces = async (world: ArchiveWorld): Promise<number> =>
+  (await loadTable(world.store, world.tableId)).metadata.snapshots.filter((s) => s.summary?.operation === 'replace').length
+
+/** One in-run compaction on a copy of `base`'s archive, its `at`-th call faulted or raced; the oracle checked after it. */
+async function runOnce(base: ArchiveWorld, at: number, fault: Fault | undefined, race: boolean): Promise<Outcome> {
+  const world = await base.copy()
+  const steps = new StepStore(world.store)
+  world.compactInRun(SETTINGS, steps.store)
+  // The checkpoint that makes the compaction due; the compaction starts on a later turn, armed.
+  await world.append(0, fixedItems(0))
+  steps.armed = true
+  steps.at = at
+  steps.fault = fault
+  steps.race = race ? () => world.append(1, fixedItems(1)) : undefined
+  await world.scheduler!.settled()
+  steps.armed = false
+  const what = `${race ? 'race' : fault} at call ${at} (${steps.calls[at] ?? 'none'})`
+  for (const err of world.errors)
+    assert.ok(err instanceof InjectedFault || err instanceof FeatureStoreError, `${what}: ${String(err)}`)
+  const compacted = (await replaces(world)) > 0
+  await assertReadsReference(world, what)
+  await world.assertRollForwardsRecognised(what)
+
+  // The engine goes on: its checkpoint commits, and the next compaction due leaves nothing to do.
+  world.clock.now += SETTINGS.everyMs
+  await world.append(1, fixedItems(2))
+  await world.scheduler!.settled()
+  assert.equal(world.errors.length, compacted ? 0 : 1, `${what}: ${world.errors.map(String).join('; ')}`)
+  assert.deepEqual(
+    await world
+      .newSink()
+      .compactArchive(TOPIC, { committedBeforeMs: world.clock.now - SETTINGS.olderThanMs, rowsPerFile: SETTINGS.maxRowsPerFile }),
+    { removedFiles: 0, addedFiles: 0, status: undefined },
+    `${what}: the next compaction finished the job`,
+  )
+  await assertReadsReference(world, `${what}, then`)
+  return { calls: steps.calls, compacted, errors: world.errors }
+}
+
+void describe('iceberg > automatic archive compaction, every step faulted or raced', () => {
+  void test('each store call of an in-run archive compaction failing each way, and an engine checkpoint committing at each: the same records in order, the engine goes on', async () => {
+    const base = await oldArchive()
+    const clean = await runOnce(base, -1, undefined, false)
+    assert.ok(clean.compacted && clean.errors.length === 0, 'the compaction unfaulted commits')
+    const calls = clean.calls
+    // Not vacuous: the compaction read data files, wrote its files and committed.
+    for (const kind of [/^get .*\.parquet$/, /^put .*\.parquet$/, /^put .*-m0\.avro$/, /^putIfAbsent .*metadata\.json$/])
+      assert.ok(
+        calls.some((c) => kind.test(c)),
+        `no ${String(kind)} among ${calls.join(', ')}`,
+      )
+    let failed = 0
+    for (let at = 0; at < calls.length; at++) {
+      for (const fault of calls[at]!.startsWith('putIfAbsent')
+        ? (['before', 'after', 'lost-create'] as const)
+        : (['before', 'after'] as const)) {
+        const outcome = await runOnce(base, at, fault, false)
+        if (!outcome.compacted) failed++
+      }
+      // Raced at any step, the compaction is rebuilt on the engine's commit and still commits.
+      const raced = await runOnce(base, at, undefined, true)
+      assert.ok(
+        raced.compacted && raced.errors.length === 0,
+        `raced at call ${at} (${calls[at]}): ${raced.errors.map(String).join('; ')}`,
+      )
+    }
+    assert.ok(failed > calls.length / 2, `only ${failed} faulted compactions failed: the faults did not reach them`)
+  })
+})
