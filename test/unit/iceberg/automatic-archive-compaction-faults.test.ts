@@ -13,63 +13,12 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { loadTable } from '../../../adapters/offline/iceberg/index.ts'
-import type { ListedObject, ObjectStore } from '../../../ports/object-store.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
-import { forwardingStore } from '../../support/forwarding-store.ts'
 import { ArchiveWorld, assertReadsReference, fixedItems, MINUTE, TOPIC } from './archive-world.ts'
+import { InjectedFault, StepStore, type Fault } from '../../support/step-store.ts'
 
 const HOUR = 60 * MINUTE
 const SETTINGS = { olderThanMs: 6 * HOUR, everyMs: HOUR, maxPartitions: 2, maxArchiveFiles: 100, maxRowsPerFile: 5 }
-type Fault = 'before' | 'after' | 'lost-create'
-
-class InjectedFault extends Error {
-  override readonly name = 'InjectedFault'
-}
-
-/** Numbers the calls made while armed; the `at`-th fails as `fault`, or first awaits `race`. */
-class StepStore {
-  armed = false
-  calls: string[] = []
-  at = -1
-  fault: Fault | undefined
-  race: (() => Promise<void>) | undefined
-  readonly store: ObjectStore
-
-  constructor(inner: ObjectStore) {
-    const step = async <T>(call: string, key: string, apply: () => Promise<T>, lostCreate?: () => T): Promise<T> => {
-      if (!this.armed) return apply()
-      const n = this.calls.push(`${call} ${key}`) - 1
-      if (n !== this.at) return apply()
-      if (this.race !== undefined) {
-        // The engine's checkpoint commits while this call waits: its own calls are not numbered.
-        this.armed = false
-        await this.race()
-        this.armed = true
-        return apply()
-      }
-      if (this.fault === 'before') throw new InjectedFault(`${call} ${key} failed`)
-      await apply()
-      if (this.fault === 'lost-create' && lostCreate !== undefined) return lostCreate()
-      throw new InjectedFault(`${call} ${key}: answer lost`)
-    }
-    this.store = {
-      ...forwardingStore(inner),
-      get: (k) => step('get', k, () => inner.get(k)),
-      put: (k, b) => step('put', k, () => inner.put(k, b)),
-      putIfAbsent: (k, b) =>
-        step(
-          'putIfAbsent',
-          k,
-          () => inner.putIfAbsent(k, b),
-          () => false,
-        ),
-      delete: (k) => step('delete', k, () => inner.delete(k)),
-      list: (p) => step('list', p, () => inner.list(p)),
-      listWithTimes: (p): Promise<ListedObject[]> => step('listWithTimes', p, () => inner.listWithTimes(p)),
-    }
-  }
-}
-
 /** Two partitions of five checkpoints each (records, tombstones, markers, marker-only checkpoints), old enough. */
 async function oldArchive(): Promise<ArchiveWorld> {
   const world = new ArchiveWorld(new MemoryObjectStore())
