@@ -4,6 +4,7 @@
  * first awaits `race` (another writer's commit, whose own calls are not numbered). The step-fault
  * loops of the automatic compaction tests (test/unit/iceberg/automatic-*compaction-faults.test.ts).
  */
+import assert from 'node:assert/strict'
 import type { ListedObject, ObjectStore } from '../../ports/object-store.ts'
 import { forwardingStore } from './forwarding-store.ts'
 
@@ -55,4 +56,47 @@ export class StepStore {
       listWithTimes: (p): Promise<ListedObject[]> => step('listWithTimes', p, () => inner.listWithTimes(p)),
     }
   }
+}
+
+/** What one run of a compaction under a StepStore did: the calls it numbered, whether it committed, the errors reported. */
+export interface StepOutcome {
+  readonly calls: readonly string[]
+  readonly compacted: boolean
+  readonly errors: readonly unknown[]
+}
+
+/**
+ * The step-fault loop: an unfaulted run must read data files, write its files and commit; then
+ * each of its calls fails each way (a create also answered "exists") — more than half of those
+ * runs must not commit, or the faults missed — and, in turn at each call, another writer commits
+ * first, after which the run still commits with no error.
+ */
+export async function everyStepFaultedOrRaced(
+  run: (at: number, fault: Fault | undefined, race: boolean) => Promise<StepOutcome>,
+): Promise<void> {
+  const clean = await run(-1, undefined, false)
+  assert.ok(clean.compacted && clean.errors.length === 0, 'the compaction unfaulted commits')
+  const calls = clean.calls
+  // Not vacuous: the compaction read data files, wrote its files and committed.
+  for (const kind of [/^get .*\.parquet$/, /^put .*\.parquet$/, /^put .*-m0\.avro$/, /^putIfAbsent .*metadata\.json$/])
+    assert.ok(
+      calls.some((c) => kind.test(c)),
+      `no ${String(kind)} among ${calls.join(', ')}`,
+    )
+  let failed = 0
+  for (let at = 0; at < calls.length; at++) {
+    for (const fault of calls[at]!.startsWith('putIfAbsent')
+      ? (['before', 'after', 'lost-create'] as const)
+      : (['before', 'after'] as const)) {
+      const outcome = await run(at, fault, false)
+      if (!outcome.compacted) failed++
+    }
+    // Raced at any step, the compaction is rebuilt on the other writer's commit and still commits.
+    const raced = await run(at, undefined, true)
+    assert.ok(
+      raced.compacted && raced.errors.length === 0,
+      `raced at call ${at} (${calls[at]}): ${raced.errors.map(String).join('; ')}`,
+    )
+  }
+  assert.ok(failed > calls.length / 2, `only ${failed} faulted compactions failed: the faults did not reach them`)
 }

@@ -15,7 +15,7 @@ import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { loadTable } from '../../../adapters/offline/iceberg/index.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { ArchiveWorld, assertReadsReference, fixedItems, MINUTE, TOPIC } from './archive-world.ts'
-import { InjectedFault, StepStore, type Fault } from '../../support/step-store.ts'
+import { everyStepFaultedOrRaced, InjectedFault, StepStore, type Fault, type StepOutcome } from '../../support/step-store.ts'
 
 const HOUR = 60 * MINUTE
 const SETTINGS = { olderThanMs: 6 * HOUR, everyMs: HOUR, maxPartitions: 2, maxArchiveFiles: 100, maxRowsPerFile: 5 }
@@ -30,17 +30,11 @@ async function oldArchive(): Promise<ArchiveWorld> {
   return world
 }
 
-interface Outcome {
-  readonly calls: readonly string[]
-  readonly compacted: boolean
-  readonly errors: readonly unknown[]
-}
-
 const replaces = async (world: ArchiveWorld): Promise<number> =>
   (await loadTable(world.store, world.tableId)).metadata.snapshots.filter((s) => s.summary?.operation === 'replace').length
 
 /** One in-run compaction on a copy of `base`'s archive, its `at`-th call faulted or raced; the oracle checked after it. */
-async function runOnce(base: ArchiveWorld, at: number, fault: Fault | undefined, race: boolean): Promise<Outcome> {
+async function runOnce(base: ArchiveWorld, at: number, fault: Fault | undefined, race: boolean): Promise<StepOutcome> {
   const world = await base.copy()
   const steps = new StepStore(world.store)
   world.compactInRun(SETTINGS, steps.store)
@@ -78,30 +72,6 @@ async function runOnce(base: ArchiveWorld, at: number, fault: Fault | undefined,
 void describe('iceberg > automatic archive compaction, every step faulted or raced', () => {
   void test('each store call of an in-run archive compaction failing each way, and an engine checkpoint committing at each: the same records in order, the engine goes on', async () => {
     const base = await oldArchive()
-    const clean = await runOnce(base, -1, undefined, false)
-    assert.ok(clean.compacted && clean.errors.length === 0, 'the compaction unfaulted commits')
-    const calls = clean.calls
-    // Not vacuous: the compaction read data files, wrote its files and committed.
-    for (const kind of [/^get .*\.parquet$/, /^put .*\.parquet$/, /^put .*-m0\.avro$/, /^putIfAbsent .*metadata\.json$/])
-      assert.ok(
-        calls.some((c) => kind.test(c)),
-        `no ${String(kind)} among ${calls.join(', ')}`,
-      )
-    let failed = 0
-    for (let at = 0; at < calls.length; at++) {
-      for (const fault of calls[at]!.startsWith('putIfAbsent')
-        ? (['before', 'after', 'lost-create'] as const)
-        : (['before', 'after'] as const)) {
-        const outcome = await runOnce(base, at, fault, false)
-        if (!outcome.compacted) failed++
-      }
-      // Raced at any step, the compaction is rebuilt on the engine's commit and still commits.
-      const raced = await runOnce(base, at, undefined, true)
-      assert.ok(
-        raced.compacted && raced.errors.length === 0,
-        `raced at call ${at} (${calls[at]}): ${raced.errors.map(String).join('; ')}`,
-      )
-    }
-    assert.ok(failed > calls.length / 2, `only ${failed} faulted compactions failed: the faults did not reach them`)
+    await everyStepFaultedOrRaced((at, fault, race) => runOnce(base, at, fault, race))
   })
 })

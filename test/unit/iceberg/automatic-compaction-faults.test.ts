@@ -13,7 +13,7 @@ import { describe, test } from 'node:test'
 import { loadTable } from '../../../adapters/offline/iceberg/index.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { copyOf, DAY, FeatureWorld, HOUR } from './feature-compaction-world.ts'
-import { InjectedFault, StepStore, type Fault } from '../../support/step-store.ts'
+import { everyStepFaultedOrRaced, InjectedFault, StepStore, type Fault, type StepOutcome } from '../../support/step-store.ts'
 
 const SETTINGS = { olderThanMs: DAY, everyMs: HOUR, maxPartitions: 3, maxRowsPerFile: 5 }
 /** A day of checkpoints of two partitions (18 rows in 6 files: 4 files compacted), not compacted yet (their age is not reached). */
@@ -28,14 +28,8 @@ async function baseWorld(): Promise<FeatureWorld> {
   return world
 }
 
-interface Outcome {
-  readonly calls: readonly string[]
-  readonly compacted: boolean
-  readonly errors: readonly unknown[]
-}
-
 /** One compaction on a copy of `base`'s table, its `at`-th call faulted or raced; the oracle checked after it. */
-async function runOnce(base: FeatureWorld, at: number, fault: Fault | undefined, race: boolean): Promise<Outcome> {
+async function runOnce(base: FeatureWorld, at: number, fault: Fault | undefined, race: boolean): Promise<StepOutcome> {
   const memory = await copyOf(base.memory, base.clock)
   let steps: StepStore | undefined
   const world = new FeatureWorld(SETTINGS, { memory, store: (m) => (steps = new StepStore(m)).store }).continueFrom(base)
@@ -72,30 +66,6 @@ async function runOnce(base: FeatureWorld, at: number, fault: Fault | undefined,
 void describe('iceberg > automatic compaction, every step faulted or raced', () => {
   void test('each store call of a compaction failing each way, and an engine checkpoint committing at each: no row lost or doubled, the engine goes on', async () => {
     const base = await baseWorld()
-    const clean = await runOnce(base, -1, undefined, false)
-    assert.ok(clean.compacted && clean.errors.length === 0, 'the compaction unfaulted commits')
-    const calls = clean.calls
-    // Not vacuous: the compaction read data files, wrote its files and committed.
-    for (const kind of [/^get .*\.parquet$/, /^put .*\.parquet$/, /^put .*-m0\.avro$/, /^putIfAbsent .*metadata\.json$/])
-      assert.ok(
-        calls.some((c) => kind.test(c)),
-        `no ${String(kind)} among ${calls.join(', ')}`,
-      )
-    let failed = 0
-    for (let at = 0; at < calls.length; at++) {
-      for (const fault of calls[at]!.startsWith('putIfAbsent')
-        ? (['before', 'after', 'lost-create'] as const)
-        : (['before', 'after'] as const)) {
-        const outcome = await runOnce(base, at, fault, false)
-        if (!outcome.compacted) failed++
-      }
-      // Raced at any step, the compaction is rebuilt on the engine's commit and still commits.
-      const raced = await runOnce(base, at, undefined, true)
-      assert.ok(
-        raced.compacted && raced.errors.length === 0,
-        `raced at call ${at} (${calls[at]}): ${raced.errors.map(String).join('; ')}`,
-      )
-    }
-    assert.ok(failed > calls.length / 2, `only ${failed} faulted compactions failed: the faults did not reach them`)
+    await everyStepFaultedOrRaced((at, fault, race) => runOnce(base, at, fault, race))
   })
 })
