@@ -15,10 +15,11 @@
  *    its new files and reports `superseded`.
  * All or nothing: the table changes only when the new metadata version is created, so a write that
  * fails before it leaves the table as it was; the files written so far are deleted (best effort)
- * when it fails before the commit starts, else left as orphans no snapshot names (harmless;
- * `kfs compact --remove-orphans` deletes them: orphan-files.ts). A metadata write whose answer was lost
- * is found landed by the commit's next attempt (its snapshot id is in the reloaded table), never
- * committed twice.
+ * when it fails before the commit starts, and when the commit gives up and the table read back
+ * has no snapshot of it (replace-files.ts); only when that read fails too are they left, orphans
+ * no snapshot names (harmless; `kfs compact --remove-orphans` deletes them: orphan-files.ts). A
+ * metadata write whose answer was lost is found landed by the commit's next attempt, or by that
+ * read (its snapshot id is in the reloaded table), never committed twice.
  */
 import { type WriteDataFilesOptions } from './data-file-writer.ts'
 import { compactedFileCount, DEFAULT_COMPACTED_FILE_ROWS, rewritePartitionFiles, throwIfStopped } from './compaction-rewrite.ts'

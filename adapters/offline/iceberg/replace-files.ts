@@ -14,7 +14,9 @@
  * When a replaced file is no longer live on the fresh base (another compaction replaced it first)
  * the commit ends `superseded`: the same rows are never rewritten twice, nor a row doubled. What
  * an attempt wrote that no metadata names is deleted (best effort): its rewritten manifests when
- * it fails or loses the race, and the new files' manifest when superseded.
+ * it fails or loses the race, and the new files' manifest when superseded. A commit that gives up
+ * reads the table back: its snapshot there, it committed (the answer to its metadata write was
+ * lost); absent, the new files and their manifest are deleted too.
  */
 import { randomUUID } from 'node:crypto'
 import { CommitError } from '../../../core/errors.ts'
@@ -87,6 +89,12 @@ export async function prepareReplace(base: IcebergTable, added: readonly DataFil
  * Commits `prepared` in place of `removed` (same rows) on `base`, `carried` adding summary keys
  * the new snapshot keeps from its parent (what the writer vouched for still holds).
  */
+/** The newest version of `base`'s table when it holds the snapshot `snapshotId`, else false. */
+async function tableWithSnapshot(base: IcebergTable, snapshotId: bigint): Promise<IcebergTable | false> {
+  const fresh = await refreshTable(base)
+  return fresh.metadata.snapshots.some((s) => s['snapshot-id'] === snapshotId) ? fresh : false
+}
+
 export async function commitReplace(
   base: IcebergTable,
   prepared: PreparedReplace,
@@ -119,7 +127,17 @@ export async function commitReplace(
       options,
     )
   } catch (err: unknown) {
-    if (!(err instanceof CommitError && err.message === REPLACED_ELSEWHERE)) throw err
+    if (!(err instanceof CommitError && err.message === REPLACED_ELSEWHERE)) {
+      // The commit gave up (its attempts spent, or a call that ends it): whether its last metadata
+      // write landed is read back. Landed, it is a commit; absent, nothing will ever name the new
+      // files (the snapshot id is this run's alone), so they go now rather than wait for
+      // `--remove-orphans`; unreadable, the outcome is unknown and they stay.
+      const landed = await tableWithSnapshot(base, snapshotId).catch(() => undefined)
+      if (landed === undefined) throw err
+      if (landed !== false) return { table: landed, snapshotId, status: 'committed' }
+      await deleteQuietly([manifestKey, ...added.map((f) => keyOfTableUri(base.store, f.filePath))])
+      throw err
+    }
     // Found before this snapshot was (an attempt finds its own landed snapshot first): nothing names its manifest.
     await deleteQuietly([manifestKey])
     return { table: await refreshTable(base), snapshotId: undefined, status: 'superseded' }
