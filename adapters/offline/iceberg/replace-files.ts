@@ -12,7 +12,8 @@
  * `kfs run` compacts beside its checkpoints, and merged manifests hold tens of thousands of entries.
  *
  * When a replaced file is no longer live on the fresh base (another compaction replaced it first)
- * the commit ends `superseded`: the same rows are never rewritten twice, nor a row doubled. What
+ * the commit ends `superseded`: the same rows are never rewritten twice, nor a row doubled. A
+ * manifest whose partition summary rules out every replaced file's partition is carried unread. What
  * an attempt wrote that no metadata names is deleted (best effort): its rewritten manifests when
  * it fails or loses the race, and the new files' manifest when superseded. A commit that gives up
  * reads the table back: its snapshot there, it committed (the answer to its metadata write was
@@ -170,7 +171,12 @@ export async function commitReplace(
     ]
     let found = 0
     const yieldNowAndThen = createYielder(4)
+    const mayHoldRemoved = manifestMayHold(spec['spec-id'], removed)
     for (const m of baseManifests) {
+      if (!mayHoldRemoved(m)) {
+        manifests.push(m)
+        continue
+      }
       const mSpec = specById(fresh.metadata, m.partitionSpecId)
       const bytes = await fresh.store.get(keyOfTableUri(fresh.store, m.manifestPath))
       if (bytes === undefined) throw new CommitError('COMMIT_FAILED', `manifest ${m.manifestPath} is missing`)
@@ -252,5 +258,34 @@ export async function commitReplace(
         }),
       },
     }
+  }
+}
+
+/**
+ * Whether manifest `m` may list one of `files` (of the spec `specId`) live: not when it lists no
+ * live file, nor when its partition summary (each field's bounds and nulls, manifest list
+ * `partitions`) rules out every partition of theirs. A manifest of another spec, or without a
+ * summary, may. A commit then reads only the manifests of the partitions it replaces, not the
+ * table's whole history; one it skipped that did hold a file would leave that file uncounted, and
+ * the commit would end `superseded`, never wrong.
+ */
+function manifestMayHold(specId: number, files: readonly DataFile[]): (m: ManifestFile) => boolean {
+  const partitions = [...new Map(files.map((f) => [JSON.stringify(f.partition), f.partition])).values()]
+  const int32 = (b: Uint8Array | null): number | undefined => (b === null || b.length !== 4 ? undefined : new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true))
+  return (m) => {
+    if (m.content !== 0 || m.partitionSpecId !== specId || m.partitions === null) return true
+    if (m.addedFilesCount + m.existingFilesCount === 0) return false
+    const summaries = m.partitions
+    return partitions.some((p) =>
+      p.every((v, i) => {
+        const s = summaries[i]
+        if (s === undefined) return true
+        if (v === null) return s.containsNull
+        const lo = int32(s.lowerBound)
+        const hi = int32(s.upperBound)
+        // A bound not written says nothing.
+        return (lo === undefined || lo <= v) && (hi === undefined || v <= hi)
+      }),
+    )
   }
 }

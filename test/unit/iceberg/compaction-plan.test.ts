@@ -191,6 +191,40 @@ void describe('iceberg > compaction plan', () => {
     )
   })
 
+  void test("a compaction's commit decodes only the manifests whose partition summaries may hold a file it replaces", async () => {
+    const memory = new MemoryObjectStore()
+    const read: string[] = []
+    const counting = {
+      ...forwardingStore(memory),
+      get: (key: string) => {
+        if (isManifest(key)) read.push(key)
+        return memory.get(key)
+      },
+    }
+    const schema = clicksSchema()
+    let table = await createTable(counting, 'wh/commit', { schema, partitionSpec: dayPartitionSpec(schema, 'as_of') })
+    // A manifest per day, and one holding days 0 to 2.
+    for (let day = 0; day < DAYS; day++)
+      table = (await appendFiles(table, [namedFile(table, day, 3), namedFile(table, day, 4)], {}, { clock: testClock })).table
+    table = (
+      await appendFiles(
+        table,
+        [0, 1, 2].map((day) => namedFile(table, day, 2)),
+        {},
+        { clock: testClock },
+      )
+    ).table
+    const plan = await planCompaction(table, { olderThanDay: 1, maxRowsPerFile: 100 })
+    assert.equal(plan.partitions.length, 1, 'day 0 chosen')
+    read.length = 0
+    const committed = await replaceChosen(table, plan.partitions, 100)
+    assert.equal(new Set(read).size, 2, `${read.length} manifests decoded of ${DAYS + 1}: only day 0's and the one of days 0-2`)
+    // Every file of the other days is still live, day 0 in one file.
+    const live = await liveEntriesOf(committed)
+    assert.equal(live.filter((e) => e.dataFile.partition[0] === 0).length, 1)
+    assert.equal(live.length, 2 * (DAYS - 1) + 2 + 1)
+  })
+
   void test('random tables and attempts: the chosen files are the full scan’s', async () => {
     // Not vacuous: plans chose files, compactions committed, and manifests were skipped or remembered.
     const seen = { chose: 0, committed: 0, skipped: 0 }
