@@ -110,6 +110,12 @@ export async function commitReplace(
   const deleteQuietly = async (keys: readonly string[]): Promise<void> => {
     for (const key of keys) await base.store.delete(key).catch(() => undefined)
   }
+  // A metadata write without an answer may land after the read-back below: what it names stays.
+  let unanswered = false
+  const onUnansweredWrite = (): void => {
+    unanswered = true
+    options.onUnansweredWrite?.()
+  }
   let result
   try {
     result = await commitSnapshot(
@@ -125,17 +131,19 @@ export async function commitReplace(
           throw err
         }
       },
-      options,
+      { ...options, onUnansweredWrite },
     )
   } catch (err: unknown) {
     if (!(err instanceof CommitError && err.message === REPLACED_ELSEWHERE)) {
       // The commit gave up (its attempts spent, or a call that ends it): whether its last metadata
       // write landed is read back. Landed, it is a commit; absent, nothing will ever name the new
       // files (the snapshot id is this run's alone), so they go now rather than wait for
-      // `--remove-orphans`; unreadable, the outcome is unknown and they stay.
+      // `--remove-orphans` — unless one of its metadata writes went unanswered (it may land yet);
+      // unreadable, the outcome is unknown and they stay.
       const landed = await tableWithSnapshot(base, snapshotId).catch(() => undefined)
       if (landed === undefined) throw err
       if (landed !== false) return { table: landed, snapshotId, status: 'committed' }
+      if (unanswered) throw err
       await deleteQuietly([manifestKey, ...added.map((f) => keyOfTableUri(base.store, f.filePath))])
       throw err
     }
