@@ -11,6 +11,7 @@ import client from 'prom-client'
 import type { Clock } from '../core/clock.ts'
 import type { EngineStats } from '../engine/engine-stats.ts'
 import type { FeatureViewDef } from '../features/types.ts'
+import type { CompactionKind, CompactionStats } from '../ports/offline-compaction.ts'
 import { collectProcessMetrics, counterOverTotals, type Total } from '../serving/prometheus.ts'
 
 type ViewSla = Pick<FeatureViewDef, 'name' | 'version' | 'freshnessSlaMs' | 'online'>
@@ -27,7 +28,11 @@ function slaSecondsByView(views: readonly ViewSla[]): Map<string, number> {
   return new Map([...newest].map(([name, v]) => [name, v.freshnessSlaMs / 1000]))
 }
 
-export function createEngineMetrics(stats: EngineStats, clock: Clock, views: readonly ViewSla[]): client.Registry {
+/**
+ * `compaction`: what `kfs run`'s background compactions did (automatic-compaction.ts), by kind
+ * (`features`, `archive`) — absent, and not exposed, when the engine does not compact (`off`).
+ */
+export function createEngineMetrics(stats: EngineStats, clock: Clock, views: readonly ViewSla[], compaction?: CompactionStats): client.Registry {
   const registry = new client.Registry()
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[], totals: () => Iterable<Total<L>>) =>
     counterOverTotals({ name, help, labelNames, registry, totals })
@@ -87,8 +92,42 @@ export function createEngineMetrics(stats: EngineStats, clock: Clock, views: rea
       g.set({ view }, asOf !== undefined && nowSeconds() - asOf / 1000 > sla ? 1 : 0)
     }
   })
+  if (compaction !== undefined) compactionMetrics(compaction, counter, gauge)
   collectProcessMetrics(registry)
   return registry
+}
+
+function compactionMetrics(
+  compaction: CompactionStats,
+  counter: <L extends string>(name: string, help: string, labelNames: readonly L[], totals: () => Iterable<Total<L>>) => unknown,
+  gauge: (name: string, help: string, labelNames: string[], collect: (g: client.Gauge) => void) => unknown,
+): void {
+  const kinds = Object.keys(compaction) as CompactionKind[]
+  counter('kfs_compaction_runs_total', 'Background compactions ended, by kind (features, archive) and outcome (committed; nothing: nothing worth it, or another compaction first; failed)', ['kind', 'outcome'], function* () {
+    for (const kind of kinds) for (const [outcome, n] of Object.entries(compaction[kind].runs)) yield [{ kind, outcome }, n]
+  })
+  counter('kfs_compaction_files_rewritten_total', 'Data files the committed background compactions replaced', ['kind'], function* () {
+    for (const kind of kinds) yield [{ kind }, compaction[kind].filesRewritten]
+  })
+  counter('kfs_compaction_files_written_total', 'Data files the committed background compactions wrote in their place', ['kind'], function* () {
+    for (const kind of kinds) yield [{ kind }, compaction[kind].filesWritten]
+  })
+  counter('kfs_compaction_manifests_read_total', "Manifests the background compactions' plans decoded (feature tables: the others skipped or remembered)", ['kind'], function* () {
+    for (const kind of kinds) yield [{ kind }, compaction[kind].manifestsRead]
+  })
+  // As the checkpoint's: a timestamp, `time() - x` the age. Absent until the kind's first compaction ends.
+  gauge('kfs_compaction_last_run_timestamp_seconds', 'Unix time the last background compaction of the kind ended', ['kind'], (g) => {
+    for (const kind of kinds) {
+      const at = compaction[kind].lastRunEndMs
+      if (at !== undefined) g.set({ kind }, at / 1000)
+    }
+  })
+  gauge('kfs_compaction_last_run_duration_seconds', 'How long the last background compaction of the kind took', ['kind'], (g) => {
+    for (const kind of kinds) {
+      const ms = compaction[kind].lastRunDurationMs
+      if (ms !== undefined) g.set({ kind }, ms / 1000)
+    }
+  })
 }
 
 /** The metrics port could not be bound (busy, or not allowed): a setting to fix, not a bug. */

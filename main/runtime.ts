@@ -33,6 +33,7 @@ import type { KfsConfig } from './config.ts'
 import { createOfflineStore, type OfflineStore } from './offline-adapters.ts'
 import type { AutomaticExpiry } from '../adapters/offline/iceberg/automatic-expiry.ts'
 import { CompactionScheduler } from '../adapters/offline/iceberg/automatic-compaction.ts'
+import type { CompactionStats } from '../ports/offline-compaction.ts'
 import { pinnedSnapshots, type TrainingSetViewRecord } from '../training/records.ts'
 import { COMMAND_READ_ATTEMPTS, commandReadRetry, commandWriteRetry } from './read-retry.ts'
 import { objectStoreReadsRetried, schemaReadsRetried } from '../engine/retried-reads.ts'
@@ -47,6 +48,8 @@ export interface Runtime {
   /** The offline tables behind their ports (main/offline-adapters.ts picks the adapter). */
   readonly offline: OfflineStore
   readonly schemas: SchemaRegistry
+  /** What the background compactions did (`kfs run`'s metrics); absent when this runtime does not compact. */
+  readonly compactionStats?: CompactionStats
   eventLog(): Promise<EventLog>
   /**
    * The event log to read only (`kfs serve`'s catalog: end offsets, the dead-letter topic). On
@@ -148,24 +151,12 @@ function automaticExpiry(config: KfsConfig, store: ObjectStore, logger: Logger):
   }
 }
 
-/**
- * `kfs run` compacts a feature table or an archive at most this often (docs/semantics.md §28, §29),
- * each time at most AUTOMATIC_COMPACTION_PARTITIONS day partitions of a feature table, oldest first,
- * or about AUTOMATIC_ARCHIVE_COMPACTION_FILES files of an archive (one commit): a week's backlog of
- * a first run takes a few hours, each compaction a short one whose commit seldom loses to a checkpoint.
- */
-export const AUTOMATIC_COMPACTION_EVERY_MS = 10 * 60_000
-export const AUTOMATIC_COMPACTION_PARTITIONS = 2
-export const AUTOMATIC_ARCHIVE_COMPACTION_FILES = 10_000
-
 function automaticCompaction(config: KfsConfig, clock: Clock, logger: Logger): CompactionScheduler | undefined {
   if (config.featureCompactionAgeMs === null) return undefined
   return new CompactionScheduler(
     {
       olderThanMs: config.featureCompactionAgeMs,
-      everyMs: AUTOMATIC_COMPACTION_EVERY_MS,
-      maxPartitions: AUTOMATIC_COMPACTION_PARTITIONS,
-      maxArchiveFiles: AUTOMATIC_ARCHIVE_COMPACTION_FILES,
+      ...config.compactionPacing,
       onError: (err, table) => logger.warn({ err, table }, 'compaction failed; the table is as it was, tried again later'),
       onCompacted: (result, table) => logger.info({ table, removedFiles: result.removedFiles, addedFiles: result.addedFiles }, 'compacted old files'),
     },
@@ -204,6 +195,7 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
     store,
     offline,
     schemas,
+    ...(compaction === undefined ? {} : { compactionStats: compaction.stats }),
     eventLog() {
       log ??= (async () => {
         const c = config.eventLog

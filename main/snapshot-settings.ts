@@ -22,6 +22,17 @@ export const DEFAULT_SNAPSHOT_MAX_KEEP = 2_000
 /** As `kfs compact --older-than`'s default: a day partition two days past gets no more rows but a late event's. */
 export const DEFAULT_FEATURE_COMPACTION_AGE_MS = 2 * 86_400_000
 
+/**
+ * `kfs run` compacts a feature table or an archive at most this often (docs/semantics.md §28, §29),
+ * each time at most DEFAULT_COMPACTION_MAX_PARTITIONS day partitions of a feature table, oldest
+ * first, or about DEFAULT_COMPACTION_MAX_ARCHIVE_FILES files of an archive (one commit): a week's
+ * backlog of a first run takes a few hours, each compaction a short one whose commit seldom loses
+ * to a checkpoint.
+ */
+export const DEFAULT_COMPACTION_EVERY_MS = 10 * 60_000
+export const DEFAULT_COMPACTION_MAX_PARTITIONS = 2
+export const DEFAULT_COMPACTION_MAX_ARCHIVE_FILES = 10_000
+
 export interface SnapshotSettings {
   /**
    * The snapshots expiry (`kfs compact`, the engine every 100 commits) keeps beside the current one
@@ -40,6 +51,13 @@ export interface SnapshotSettings {
    * archives' files committed longer ago (KFS_COMPACT_OLDER_THAN_MS, 2 days); null (`off`): only `kfs compact` does.
    */
   readonly featureCompactionAgeMs: number | null
+  /**
+   * How `kfs run` paces its compactions: per table at most every `everyMs` (KFS_COMPACT_EVERY_MS,
+   * 10 minutes), each at most `maxPartitions` day partitions of a feature table
+   * (KFS_COMPACT_MAX_PARTITIONS, 2) or about `maxArchiveFiles` files of an archive
+   * (KFS_COMPACT_MAX_ARCHIVE_FILES, 10,000).
+   */
+  readonly compactionPacing: { readonly everyMs: number; readonly maxPartitions: number; readonly maxArchiveFiles: number }
 }
 
 export function snapshotSettings(source: ConfigSource): SnapshotSettings {
@@ -59,6 +77,12 @@ export function snapshotSettings(source: ConfigSource): SnapshotSettings {
     },
     orphanMinAgeMs: source.ageMs('KFS_ORPHAN_MIN_AGE_MS') ?? DEFAULT_ORPHAN_MIN_AGE_MS,
     featureCompactionAgeMs: featureCompactionAge(source),
+    compactionPacing: {
+      // Compared with the clock at each commit, never armed as a timer: an age.
+      everyMs: source.ageMs('KFS_COMPACT_EVERY_MS') ?? DEFAULT_COMPACTION_EVERY_MS,
+      maxPartitions: source.positiveInt('KFS_COMPACT_MAX_PARTITIONS') ?? DEFAULT_COMPACTION_MAX_PARTITIONS,
+      maxArchiveFiles: source.positiveInt('KFS_COMPACT_MAX_ARCHIVE_FILES') ?? DEFAULT_COMPACTION_MAX_ARCHIVE_FILES,
+    },
   }
 }
 

@@ -109,3 +109,36 @@ export interface OfflineCompactor {
    */
   removeOrphanFiles(table: OfflineTable, removal: OrphanRemoval): Promise<OrphanRemovalSummary>
 }
+
+/** The two kinds of table `kfs run` compacts by itself: feature tables' day partitions, archives' files. */
+export type CompactionKind = 'features' | 'archive'
+
+/** How one of `kfs run`'s background compactions ended: it replaced files, found none worth it (or another compaction first), or failed. */
+export type CompactionOutcome = 'committed' | 'nothing' | 'failed'
+
+/** What `kfs run`'s background compactions of one kind did (the process's own, since it started): its metrics (main/metrics-server.ts). */
+export interface CompactionKindStats {
+  readonly runs: Record<CompactionOutcome, number>
+  /** Files the committed compactions replaced, and the files they wrote in their place. */
+  filesRewritten: number
+  filesWritten: number
+  /** Manifests the compactions' plans decoded (feature tables: the others skipped by summary or remembered). */
+  manifestsRead: number
+  /** When the last compaction ended (ms since the epoch) and how long it took; undefined before the first. */
+  lastRunEndMs: number | undefined
+  lastRunDurationMs: number | undefined
+}
+
+export type CompactionStats = Readonly<Record<CompactionKind, CompactionKindStats>>
+
+export function createCompactionStats(): CompactionStats {
+  const kind = (): CompactionKindStats => ({
+    runs: { committed: 0, nothing: 0, failed: 0 },
+    filesRewritten: 0,
+    filesWritten: 0,
+    manifestsRead: 0,
+    lastRunEndMs: undefined,
+    lastRunDurationMs: undefined,
+  })
+  return { features: kind(), archive: kind() }
+}

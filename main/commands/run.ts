@@ -43,9 +43,10 @@ the embedded defaults under KFS_DATA_DIR otherwise. Stops cleanly (final checkpo
 SIGINT/SIGTERM; a kill at any instant loses and duplicates nothing.
 
 Compacts the old day partitions of the views' offline tables and the old files of their topics'
-archives by itself, in the background: at most every 10 minutes per table, those older than
-KFS_COMPACT_OLDER_THAN_MS (2 days; off: only kfs compact compacts), two day partitions or about
-10,000 archive files at a time; a failure is logged and tried again later, rows unchanged.
+archives by itself, in the background: at most every 10 minutes per table (KFS_COMPACT_EVERY_MS),
+those older than KFS_COMPACT_OLDER_THAN_MS (2 days; off: only kfs compact compacts), two day
+partitions (KFS_COMPACT_MAX_PARTITIONS) or about 10,000 archive files (KFS_COMPACT_MAX_ARCHIVE_FILES)
+at a time; a failure is logged and tried again later, rows unchanged. kfs_compaction_* metrics.
 
 Every topic read must hold the partitions its source declares: one with another count is refused
 before anything is written, and one grown while the engine runs stops it (exit 1, naming the topic
@@ -136,7 +137,7 @@ Examples:
         // Each checkpoint asks first: a member left running when its group was retired stops (§14).
         checkClaim: (topic) => requireClaimHeld(runtime.store, groupId, topic),
       })
-      metrics?.expose(createEngineMetrics(engine.stats, runtime.clock, views))
+      metrics?.expose(createEngineMetrics(engine.stats, runtime.clock, views, runtime.compactionStats))
       // Listened for before start: a signal sent on seeing "engine running" must find a listener.
       stop = listenForStop()
       await engine.start()

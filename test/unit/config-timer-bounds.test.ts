@@ -1,6 +1,6 @@
 /**
  * Every millisecond setting of the configuration (each `*_MS` variable) but the ages (snapshot
- * retention, orphan age, compaction age: compared with timestamps) ends up as a timeout or interval, and Node's timers replace a delay past 2^31 − 1 ms (about 24.8 days) by 1 ms: a
+ * retention, orphan age, compaction age and pace: compared with timestamps) ends up as a timeout or interval, and Node's timers replace a delay past 2^31 − 1 ms (about 24.8 days) by 1 ms: a
  * KFS_REDIS_COMMAND_TIMEOUT_MS of 30 days would time every command out at once. So each is
  * refused above that bound where the configuration is read, naming the variable and the bound.
  *
@@ -19,6 +19,7 @@ const AGE_SETTINGS = {
   KFS_SNAPSHOT_RETENTION_MS: (c: KfsConfig) => c.snapshotRetention.maxAgeMs,
   KFS_ORPHAN_MIN_AGE_MS: (c: KfsConfig) => c.orphanMinAgeMs,
   KFS_COMPACT_OLDER_THAN_MS: (c: KfsConfig) => c.featureCompactionAgeMs,
+  KFS_COMPACT_EVERY_MS: (c: KfsConfig) => c.compactionPacing.everyMs,
 } as const
 
 type MsVariable = Exclude<Extract<ConfigVariable, `${string}_MS`>, keyof typeof AGE_SETTINGS>

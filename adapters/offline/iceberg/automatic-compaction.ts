@@ -11,8 +11,10 @@
  * — compaction is hygiene, never a reason to stop the engine — and is tried again `everyMs` later.
  */
 import { systemClock, type Clock } from '../../../core/clock.ts'
+import { createCompactionStats, type CompactionKind, type CompactionOutcome, type CompactionStats } from '../../../ports/offline-compaction.ts'
 import { compactArchiveTable, type ArchiveCompactionOptions } from './archive-compaction.ts'
 import { compactPartitions, type CompactionOptions } from './compaction.ts'
+import { ManifestCountsMemory } from './compaction-plan.ts'
 import type { IcebergTable } from './iceberg-table.ts'
 
 const MS_PER_DAY = 86_400_000
@@ -39,27 +41,40 @@ export interface AutomaticCompaction {
 export interface CompactedFiles {
   readonly removedFiles: number
   readonly addedFiles: number
+  /** Manifests its plan decoded (a feature table's: compaction-plan.ts). */
+  readonly manifestsRead?: number
 }
 
-/** One compaction of a table, as the scheduler starts it: `signal` ends it at its next step, before its commit. */
-export type ScheduledCompaction = (run: {
-  readonly settings: AutomaticCompaction
-  readonly nowMs: number
-  readonly signal: AbortSignal
-}) => Promise<CompactedFiles>
+/**
+ * One compaction of a table, as the scheduler starts it: `signal` ends it at its next step, before
+ * its commit; `memory` is what the table's earlier compactions found in its manifests.
+ */
+export interface ScheduledCompaction {
+  readonly kind: CompactionKind
+  readonly run: (run: {
+    readonly settings: AutomaticCompaction
+    readonly nowMs: number
+    readonly signal: AbortSignal
+    readonly memory: ManifestCountsMemory
+  }) => Promise<CompactedFiles>
+}
 
 /** A feature table's compaction: its day partitions older than `olderThanMs`, at most `maxPartitions`. */
 export function featureTableCompaction(table: () => Promise<IcebergTable>, options: CompactionOptions = {}): ScheduledCompaction {
-  return async ({ settings, nowMs, signal }) => {
-    const { olderThanMs, maxPartitions, maxRowsPerFile } = settings
-    return compactPartitions(await table(), {
-      ...options,
-      // A day partition is old once its last instant is: the day that ends olderThanMs ago and all before.
-      olderThanDay: Math.floor((nowMs - olderThanMs) / MS_PER_DAY),
-      maxPartitions,
-      ...(maxRowsPerFile === undefined ? {} : { maxRowsPerFile }),
-      signal,
-    })
+  return {
+    kind: 'features',
+    run: async ({ settings, nowMs, signal, memory }) => {
+      const { olderThanMs, maxPartitions, maxRowsPerFile } = settings
+      return compactPartitions(await table(), {
+        ...options,
+        // A day partition is old once its last instant is: the day that ends olderThanMs ago and all before.
+        olderThanDay: Math.floor((nowMs - olderThanMs) / MS_PER_DAY),
+        maxPartitions,
+        ...(maxRowsPerFile === undefined ? {} : { maxRowsPerFile }),
+        signal,
+        memory,
+      })
+    },
   }
 }
 
@@ -72,15 +87,18 @@ export function archiveCompaction(
   topic: string,
   options: Omit<ArchiveCompactionOptions, 'committedBeforeMs'> = {},
 ): ScheduledCompaction {
-  return async ({ settings, nowMs, signal }) => {
-    const { olderThanMs, maxArchiveFiles, maxRowsPerFile } = settings
-    return compactArchiveTable(await table(), topic, {
-      ...options,
-      committedBeforeMs: nowMs - olderThanMs,
-      ...(maxArchiveFiles === undefined ? {} : { maxFiles: maxArchiveFiles }),
-      ...(maxRowsPerFile === undefined ? {} : { rowsPerFile: maxRowsPerFile }),
-      signal,
-    })
+  return {
+    kind: 'archive',
+    run: async ({ settings, nowMs, signal }) => {
+      const { olderThanMs, maxArchiveFiles, maxRowsPerFile } = settings
+      return compactArchiveTable(await table(), topic, {
+        ...options,
+        committedBeforeMs: nowMs - olderThanMs,
+        ...(maxArchiveFiles === undefined ? {} : { maxFiles: maxArchiveFiles }),
+        ...(maxRowsPerFile === undefined ? {} : { rowsPerFile: maxRowsPerFile }),
+        signal,
+      })
+    },
   }
 }
 
@@ -90,7 +108,11 @@ export class CompactionScheduler {
   /** Per table, when its last compaction started. */
   readonly #lastStartMs = new Map<string, number>()
   readonly #running = new Map<string, Promise<void>>()
+  /** Per table, what its compactions found in its manifests: a steady one reads only the new ones. */
+  readonly #memory = new Map<string, ManifestCountsMemory>()
   readonly #stop = new AbortController()
+  /** What the compactions did, by kind (the engine's metrics). */
+  readonly stats: CompactionStats = createCompactionStats()
 
   constructor(settings: AutomaticCompaction, options: { readonly clock?: Clock } = {}) {
     this.#settings = settings
@@ -111,11 +133,26 @@ export class CompactionScheduler {
   }
 
   async #compact(tableId: string, compaction: ScheduledCompaction, nowMs: number): Promise<void> {
+    let memory = this.#memory.get(tableId)
+    if (memory === undefined) this.#memory.set(tableId, (memory = new ManifestCountsMemory()))
+    const stats = this.stats[compaction.kind]
+    const ended = (outcome: CompactionOutcome): void => {
+      stats.runs[outcome]++
+      stats.lastRunEndMs = this.#clock.nowMs()
+      stats.lastRunDurationMs = stats.lastRunEndMs - nowMs
+    }
     try {
-      const result = await compaction({ settings: this.#settings, nowMs, signal: this.#stop.signal })
+      const result = await compaction.run({ settings: this.#settings, nowMs, signal: this.#stop.signal, memory })
+      stats.manifestsRead += result.manifestsRead ?? 0
+      stats.filesRewritten += result.removedFiles
+      stats.filesWritten += result.addedFiles
+      ended(result.removedFiles > 0 ? 'committed' : 'nothing')
       if (result.removedFiles > 0) this.#settings.onCompacted?.(result, tableId)
     } catch (err: unknown) {
-      if (!this.#stop.signal.aborted) this.#settings.onError(err, tableId)
+      // Stopped with the engine: neither a failure nor a run.
+      if (this.#stop.signal.aborted) return
+      ended('failed')
+      this.#settings.onError(err, tableId)
     }
   }
 

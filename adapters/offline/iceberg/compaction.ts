@@ -4,7 +4,8 @@
  *
  * Strategy:
  * 1. Pick partitions whose day is before `olderThanDay` (or that `partitionFilter` accepts) and that
- *    hold at least `minFiles` live files.
+ *    hold at least `minFiles` live files (compaction-plan.ts: reading only the manifests that may
+ *    hold such files and that an earlier attempt did not read).
  * 2. Read their rows in commit order (data sequence number, then manifest order) — for the raw
  *    archive that is offset order, which the rewritten files keep — streamed into files of at most
  *    `maxRowsPerFile` rows (compaction-rewrite.ts): never a whole partition in memory. A partition
@@ -15,18 +16,18 @@
  *    its new files and reports `superseded`.
  * All or nothing: the table changes only when the new metadata version is created, so a write that
  * fails before it leaves the table as it was; the files written so far are deleted (best effort)
- * when it fails before the commit starts, else left as orphans no snapshot names (harmless;
- * `kfs compact --remove-orphans` deletes them: orphan-files.ts). A metadata write whose answer was lost
- * is found landed by the commit's next attempt (its snapshot id is in the reloaded table), never
- * committed twice.
+ * when it fails before the commit starts, and when the commit gives up and the table read back
+ * has no snapshot of it (replace-files.ts); only when that read fails too are they left, orphans
+ * no snapshot names (harmless; `kfs compact --remove-orphans` deletes them: orphan-files.ts). A
+ * metadata write whose answer was lost is found landed by the commit's next attempt, or by that
+ * read (its snapshot id is in the reloaded table), never committed twice.
  */
 import { type WriteDataFilesOptions } from './data-file-writer.ts'
-import { compactedFileCount, DEFAULT_COMPACTED_FILE_ROWS, rewritePartitionFiles, throwIfStopped } from './compaction-rewrite.ts'
+import { DEFAULT_COMPACTED_FILE_ROWS, rewritePartitionFiles, throwIfStopped } from './compaction-rewrite.ts'
 import { keyOfTableUri, refreshTable, type CommitOptions, type IcebergTable } from './iceberg-table.ts'
 import type { DataFile } from './manifests.ts'
 import { commitReplace, prepareReplace, type PreparedReplace, type ReplaceResult } from './replace-files.ts'
-import { liveEntriesOf } from './table-reader.ts'
-import { defaultSpec } from './table-metadata.ts'
+import { planCompaction, type ManifestCountsMemory } from './compaction-plan.ts'
 import { carriedWriterFacts } from './writer-facts.ts'
 
 export interface CompactionOptions extends CommitOptions, WriteDataFilesOptions {
@@ -40,40 +41,30 @@ export interface CompactionOptions extends CommitOptions, WriteDataFilesOptions 
   readonly maxPartitions?: number
   /** Ends the compaction at its next step, before its commit: the table is as it was. */
   readonly signal?: AbortSignal
+  /** What earlier compactions of this table found in its manifests (compaction-plan.ts): `kfs run`'s, kept per table. */
+  readonly memory?: ManifestCountsMemory
 }
 
 export interface CompactionResult extends Partial<ReplaceResult> {
   /** Files this compaction replaced and wrote (0 when `superseded`: another compaction replaced some of them first). */
   readonly removedFiles: number
   readonly addedFiles: number
+  /** Manifests the plan decoded (compaction-plan.ts: the others skipped by their summaries or remembered). */
+  readonly manifestsRead: number
 }
 
 export async function compactPartitions(table: IcebergTable, options: CompactionOptions = {}): Promise<CompactionResult> {
   const base = await refreshTable(table)
-  const spec = defaultSpec(base.metadata)
-  const dayIndex = spec.fields.findIndex((f) => f.transform === 'day')
-  const accept = (p: readonly (number | null)[]): boolean => {
-    if (options.partitionFilter !== undefined && !options.partitionFilter(p)) return false
-    if (options.olderThanDay !== undefined) {
-      const day = dayIndex < 0 ? null : p[dayIndex]
-      if (day === null || day === undefined || day >= options.olderThanDay) return false
-    }
-    return true
-  }
-  const entries = (await liveEntriesOf(base)).filter((e) => e.specId === spec['spec-id'] && accept(e.dataFile.partition))
-  // Pushed, not copied: a day partition left to `kfs compact` holds a file per checkpoint per
-  // source partition (34,560 a day at 4 partitions), and copying its group per file took 21 s.
-  const groups = new Map<string, typeof entries>()
-  for (const e of entries) {
-    const k = JSON.stringify(e.dataFile.partition)
-    const group = groups.get(k)
-    if (group === undefined) groups.set(k, [e])
-    else group.push(e)
-  }
   const maxRowsPerFile = options.maxRowsPerFile ?? DEFAULT_COMPACTED_FILE_ROWS
-  const worthIt = [...groups.values()].filter((g) => g.length >= (options.minFiles ?? 2) && g.length > compactedFileCount(g.reduce((n, e) => n + e.dataFile.recordCount, 0), maxRowsPerFile))
-  // Oldest first: a run bounded by maxPartitions works through a backlog from its start.
-  const chosen = worthIt.sort((a, b) => comparePartitions(a[0]!.dataFile.partition, b[0]!.dataFile.partition)).slice(0, options.maxPartitions ?? Infinity)
+  const plan = await planCompaction(base, {
+    maxRowsPerFile,
+    ...(options.olderThanDay === undefined ? {} : { olderThanDay: options.olderThanDay }),
+    ...(options.partitionFilter === undefined ? {} : { partitionFilter: options.partitionFilter }),
+    ...(options.minFiles === undefined ? {} : { minFiles: options.minFiles }),
+    ...(options.maxPartitions === undefined ? {} : { maxPartitions: options.maxPartitions }),
+    ...(options.memory === undefined ? {} : { memory: options.memory }),
+  })
+  const { manifestsRead } = plan
   const removed: DataFile[] = []
   const added: DataFile[] = []
   const { signal } = options
@@ -84,15 +75,11 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
   const written: string[] = []
   let prepared: PreparedReplace | undefined
   try {
-    for (const group of chosen) {
-      // Commit order: by data sequence number. Files of one sequence number are one commit's, listed
-      // in one manifest in the order they were written (a merged manifest keeps it), kept as listed.
-      const ordered = group.map((e, i) => ({ e, i })).sort((a, b) => (a.e.dataSequenceNumber === b.e.dataSequenceNumber ? a.i - b.i : a.e.dataSequenceNumber < b.e.dataSequenceNumber ? -1 : 1))
-      const files = ordered.map((x) => x.e.dataFile)
+    for (const files of plan.partitions) {
       added.push(...(await rewritePartitionFiles(base, files, { ...writeOptions, maxRowsPerFile, ...(signal === undefined ? {} : { signal }), onWritten: (f) => written.push(keyOfTableUri(base.store, f.filePath)) })))
       removed.push(...files)
     }
-    if (removed.length === 0) return { removedFiles: 0, addedFiles: 0 }
+    if (removed.length === 0) return { removedFiles: 0, addedFiles: 0, manifestsRead }
     prepared = await prepareReplace(base, added)
     throwIfStopped(signal)
   } catch (err: unknown) {
@@ -105,20 +92,7 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
   if (result.status === 'superseded') {
     // Another compaction replaced some of these files first: nothing names the new ones.
     for (const key of written) await base.store.delete(key).catch(() => undefined)
-    return { table: result.table, snapshotId: undefined, status: 'superseded', removedFiles: 0, addedFiles: 0 }
+    return { table: result.table, snapshotId: undefined, status: 'superseded', removedFiles: 0, addedFiles: 0, manifestsRead }
   }
-  return { ...result, removedFiles: removed.length, addedFiles: added.length }
-}
-
-/** Partition tuples in order of their values (a day partition: by day), nulls first. */
-function comparePartitions(a: readonly (number | null)[], b: readonly (number | null)[]): number {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = a[i] ?? null
-    const y = b[i] ?? null
-    if (x === y) continue
-    if (x === null) return -1
-    if (y === null) return 1
-    return x - y
-  }
-  return 0
+  return { ...result, removedFiles: removed.length, addedFiles: added.length, manifestsRead }
 }

@@ -51,6 +51,11 @@ export interface CommitOptions {
    * (`kfs compact`'s) says a call ran out of its retries, and asking again would multiply its bound.
    */
   readonly endsOn?: (err: unknown) => boolean
+  /**
+   * Called when a metadata write got no answer (the create threw): that write may still land
+   * later, so a caller must not delete what it names even once the commit has given up.
+   */
+  readonly onUnansweredWrite?: () => void
 }
 
 const MAX_METADATA_LOG = 100
@@ -332,7 +337,14 @@ export async function commitMetadata<T>(table: IcebergTable, attempt: (base: Ice
         }
         const version = base.version + 1
         const bytes = serializeTableMetadata(next)
-        if (!(await store.putIfAbsent(metadataKey(path, version), bytes)) && !(await isOwnVersion(store, path, version, bytes))) {
+        let created: boolean
+        try {
+          created = await store.putIfAbsent(metadataKey(path, version), bytes)
+        } catch (err: unknown) {
+          options.onUnansweredWrite?.()
+          throw err
+        }
+        if (!created && !(await isOwnVersion(store, path, version, bytes))) {
           for (const key of outcome.written) await store.delete(key)
           throw new CommitError('COMMIT_CONFLICT', 'another writer committed this table version first', { context: { path, version } })
         }

@@ -12,9 +12,12 @@
  * `kfs run` compacts beside its checkpoints, and merged manifests hold tens of thousands of entries.
  *
  * When a replaced file is no longer live on the fresh base (another compaction replaced it first)
- * the commit ends `superseded`: the same rows are never rewritten twice, nor a row doubled. What
+ * the commit ends `superseded`: the same rows are never rewritten twice, nor a row doubled. A
+ * manifest whose partition summary rules out every replaced file's partition is carried unread. What
  * an attempt wrote that no metadata names is deleted (best effort): its rewritten manifests when
- * it fails or loses the race, and the new files' manifest when superseded.
+ * it fails or loses the race, and the new files' manifest when superseded. A commit that gives up
+ * reads the table back: its snapshot there, it committed (the answer to its metadata write was
+ * lost); absent, the new files and their manifest are deleted too.
  */
 import { randomUUID } from 'node:crypto'
 import { CommitError } from '../../../core/errors.ts'
@@ -87,6 +90,12 @@ export async function prepareReplace(base: IcebergTable, added: readonly DataFil
  * Commits `prepared` in place of `removed` (same rows) on `base`, `carried` adding summary keys
  * the new snapshot keeps from its parent (what the writer vouched for still holds).
  */
+/** The newest version of `base`'s table when it holds the snapshot `snapshotId`, else false. */
+async function tableWithSnapshot(base: IcebergTable, snapshotId: bigint): Promise<IcebergTable | false> {
+  const fresh = await refreshTable(base)
+  return fresh.metadata.snapshots.some((s) => s['snapshot-id'] === snapshotId) ? fresh : false
+}
+
 export async function commitReplace(
   base: IcebergTable,
   prepared: PreparedReplace,
@@ -100,6 +109,12 @@ export async function commitReplace(
   const removedPaths = new Set(removed.map((f) => f.filePath))
   const deleteQuietly = async (keys: readonly string[]): Promise<void> => {
     for (const key of keys) await base.store.delete(key).catch(() => undefined)
+  }
+  // A metadata write without an answer may land after the read-back below: what it names stays.
+  let unanswered = false
+  const onUnansweredWrite = (): void => {
+    unanswered = true
+    options.onUnansweredWrite?.()
   }
   let result
   try {
@@ -116,10 +131,22 @@ export async function commitReplace(
           throw err
         }
       },
-      options,
+      { ...options, onUnansweredWrite },
     )
   } catch (err: unknown) {
-    if (!(err instanceof CommitError && err.message === REPLACED_ELSEWHERE)) throw err
+    if (!(err instanceof CommitError && err.message === REPLACED_ELSEWHERE)) {
+      // The commit gave up (its attempts spent, or a call that ends it): whether its last metadata
+      // write landed is read back. Landed, it is a commit; absent, nothing will ever name the new
+      // files (the snapshot id is this run's alone), so they go now rather than wait for
+      // `--remove-orphans` — unless one of its metadata writes went unanswered (it may land yet);
+      // unreadable, the outcome is unknown and they stay.
+      const landed = await tableWithSnapshot(base, snapshotId).catch(() => undefined)
+      if (landed === undefined) throw err
+      if (landed !== false) return { table: landed, snapshotId, status: 'committed' }
+      if (unanswered) throw err
+      await deleteQuietly([manifestKey, ...added.map((f) => keyOfTableUri(base.store, f.filePath))])
+      throw err
+    }
     // Found before this snapshot was (an attempt finds its own landed snapshot first): nothing names its manifest.
     await deleteQuietly([manifestKey])
     return { table: await refreshTable(base), snapshotId: undefined, status: 'superseded' }
@@ -152,7 +179,12 @@ export async function commitReplace(
     ]
     let found = 0
     const yieldNowAndThen = createYielder(4)
+    const mayHoldRemoved = manifestMayHold(spec['spec-id'], removed)
     for (const m of baseManifests) {
+      if (!mayHoldRemoved(m)) {
+        manifests.push(m)
+        continue
+      }
       const mSpec = specById(fresh.metadata, m.partitionSpecId)
       const bytes = await fresh.store.get(keyOfTableUri(fresh.store, m.manifestPath))
       if (bytes === undefined) throw new CommitError('COMMIT_FAILED', `manifest ${m.manifestPath} is missing`)
@@ -234,5 +266,34 @@ export async function commitReplace(
         }),
       },
     }
+  }
+}
+
+/**
+ * Whether manifest `m` may list one of `files` (of the spec `specId`) live: not when it lists no
+ * live file, nor when its partition summary (each field's bounds and nulls, manifest list
+ * `partitions`) rules out every partition of theirs. A manifest of another spec, or without a
+ * summary, may. A commit then reads only the manifests of the partitions it replaces, not the
+ * table's whole history; one it skipped that did hold a file would leave that file uncounted, and
+ * the commit would end `superseded`, never wrong.
+ */
+function manifestMayHold(specId: number, files: readonly DataFile[]): (m: ManifestFile) => boolean {
+  const partitions = [...new Map(files.map((f) => [JSON.stringify(f.partition), f.partition])).values()]
+  const int32 = (b: Uint8Array | null): number | undefined => (b === null || b.length !== 4 ? undefined : new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true))
+  return (m) => {
+    if (m.content !== 0 || m.partitionSpecId !== specId || m.partitions === null) return true
+    if (m.addedFilesCount + m.existingFilesCount === 0) return false
+    const summaries = m.partitions
+    return partitions.some((p) =>
+      p.every((v, i) => {
+        const s = summaries[i]
+        if (s === undefined) return true
+        if (v === null) return s.containsNull
+        const lo = int32(s.lowerBound)
+        const hi = int32(s.upperBound)
+        // A bound not written says nothing.
+        return (lo === undefined || lo <= v) && (hi === undefined || v <= hi)
+      }),
+    )
   }
 }

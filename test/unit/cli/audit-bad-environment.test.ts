@@ -137,6 +137,9 @@ const SETTINGS: readonly BadSetting[] = [
   ...bad('KFS_ORPHAN_MIN_AGE_MS', [...durations, '99999999999999999999']),
   // `off` turns it off; nothing else that is not an age does.
   ...bad('KFS_COMPACT_OLDER_THAN_MS', [...durations, '99999999999999999999', 'no', 'false', 'offf'], { says: /or off/ }),
+  ...bad('KFS_COMPACT_EVERY_MS', [...durations, '99999999999999999999']),
+  ...bad('KFS_COMPACT_MAX_PARTITIONS', counts),
+  ...bad('KFS_COMPACT_MAX_ARCHIVE_FILES', counts),
   ...bad('KFS_PARQUET_WORKER', ['2', 'maybe', 'off']),
   ...bad('KFS_FEATURES', ['/no/such/features.ts', 'no/such/folder', 'README.md', '/etc', PIPE], { args: ['apply', '--json'] }),
   ...bad('KFS_LOG_LEVEL', ['verbose', 'loud', '3']),

@@ -165,6 +165,10 @@ void describe('iceberg > automatic compaction of feature tables in the engine', 
           }
           if (expected) turnsTaken = turns
           assert.equal(await replaced(), expected, JSON.stringify(env))
+          // What `kfs run` exposes on /metrics (main/commands/run.ts): the runtime's own scheduler's counts.
+          // (Its count follows the commit by a few turns: the run ends after its commit's last write.)
+          for (let i = 0; expected && i < 1000 && runtime.compactionStats?.features.runs.committed === 0; i++) await new Promise((resolve) => setImmediate(resolve))
+          assert.equal(runtime.compactionStats?.features.runs.committed, expected ? 1 : undefined, JSON.stringify(env))
         } finally {
           await runtime.close()
         }
