@@ -25,12 +25,19 @@ export interface EngineCheckpointsOptions {
 }
 
 export interface EngineCheckpoints {
-  /** Checkpoints the slot and waits; rejects when the checkpoint failed (a fenced slot is dropped, not a failure). */
-  now(slot: PartitionSlot): Promise<void>
+  /**
+   * Checkpoints the slot and waits; rejects when the checkpoint failed. False: fenced — the slot is
+   * dropped, and its caller decides whether another owner goes on from the winner's record
+   * (a rebalance) or nobody will until the next start (the stop: stop-fence.ts).
+   */
+  now(slot: PartitionSlot): Promise<boolean>
   /** Starts a checkpoint of the slot; a failure fails the engine. */
   inBackground(slot: PartitionSlot): Promise<void>
-  /** Checkpoints every restored slot, in turn; each failure goes to `failures`, and the others still run. */
-  all(failures: StopFailures): Promise<void>
+  /**
+   * Checkpoints every restored slot, in turn; each failure goes to `failures`, and the others still
+   * run. Returns the slots whose checkpoint was fenced: their tail is published by nobody yet.
+   */
+  all(failures: StopFailures): Promise<PartitionSlot[]>
 }
 
 export function createEngineCheckpoints(options: EngineCheckpointsOptions): EngineCheckpoints {
@@ -60,10 +67,11 @@ export function createEngineCheckpoints(options: EngineCheckpointsOptions): Engi
       })
   }
 
-  async function now(slot: PartitionSlot): Promise<void> {
+  async function now(slot: PartitionSlot): Promise<boolean> {
     const started = clock.nowMs()
     const ok = await slot.checkpoint(landed(slot))
     record(slot, clock.nowMs() - started, ok)
+    return ok
   }
 
   return {
@@ -79,16 +87,20 @@ export function createEngineCheckpoints(options: EngineCheckpointsOptions): Engi
       }, landed(slot))
     },
     async all(failures) {
+      const fenced: PartitionSlot[] = []
       for (const pending of [...slots.values()]) {
         const slot = await pending.catch(() => undefined)
         if (!slot) continue
-        await slot
+        const ok = await slot
           .run(() => now(slot))
           .catch((err: unknown) => {
             logger.error({ err, topic: slot.topic, partition: slot.partition }, 'checkpoint failed')
             failures.checkpoint(slot.topic, slot.partition, err)
+            return true
           })
+        if (!ok) fenced.push(slot)
       }
+      return fenced
     },
   }
 }

@@ -27,6 +27,7 @@ import { CheckpointStore } from './checkpoint-store.ts'
 import { createEngineStats } from './engine-stats.ts'
 import { createEngineCheckpoints } from './engine-checkpoints.ts'
 import { StopFailures } from './stop-failures.ts'
+import { finishFencedAtStop, readRange, type StopFenceDeps } from './stop-fence.ts'
 import { PartitionSlot } from './partition-slot.ts'
 import { createSlotDelivery } from './slot-delivery.ts'
 import { eventLogSource } from './sources/event-log-source.ts'
@@ -89,6 +90,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   let stopping = false
   /** While stop() runs: what failed so far (a final checkpoint at revocation, among others). */
   let stopFailures: StopFailures | undefined
+  /** While stop() runs: partitions whose final checkpoint was fenced (at revocation or in the stop's pass). */
+  const fencedAtStop: PartitionSlot[] = []
   let resolveFailed: (err: Error) => void = () => {}
   const failed = new Promise<Error>((resolve) => (resolveFailed = resolve))
   let failure: Error | undefined
@@ -109,34 +112,47 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const backfillCheckpoints = (view: FeatureViewDef) => new CheckpointStore(options.stateStore, backfillGroupId(options.groupId, view))
   const allTopics = plans.map((plan) => ({ ...plan, archive: true }))
 
+  const stopFence: StopFenceDeps = {
+    restore: (topic, partition) => restoreSlot(topic, partition, planByTopic.get(topic)!),
+    read: (topic, partition, from, to, onRecords) => readRange(log, { topic, partition, from, to, group: options.groupId }, onRecords),
+    deliver: (slot, output) => delivery.deliverNow(slot, output),
+    checkpoint: (slot) => checkpointing.now(slot),
+    publishedPosition: async (topic, partition) => (await checkpoints.latest(topic, partition))?.nextOffset,
+    clock,
+    logger,
+  }
   const reads = <T>(read: () => Promise<T>) => retry(read, retryForever)
   const seek = (at: StreamPartition, position: string) => reader?.seek(at, position)
   const takeGap = batchGapHandler({ log, stats, logger, reads, seek })
   // kfs run --until-caught-up: a partition whose unread records were all deleted shows no batch.
   const passDeleted = idleGapHandler({ log, stats, logger, reads, seek })
+  /** A slot restored from the partition's latest checkpoint, the reader (while it runs) seeked to where it resumes. */
+  async function restoreSlot(topic: string, partition: number, plan: SourcePlan): Promise<PartitionSlot> {
+    const start = options.startOffsets ? await options.startOffsets(topic, partition) : '0'
+    const slotOptions = { topic, partition, source: plan.source, views: plan.views, decoder: decoders.get(topic)!, archive: true, backfillCheckpoints }
+    const s = await retry(() => PartitionSlot.restore(slotOptions, deps, start), retryForever)
+    if (s.pendingCatchUp.length > 0) {
+      const logStart = async () => (await reads(() => log.startOffsets(topic)))[partition] ?? '0'
+      const due = s.pendingCatchUp.map((d) => ({ ...d, from: s.processors[d.view]!.nextOffset }))
+      const caughtUp = await s.catchUp(clock.nowMs(), { logStart, logger })
+      await delivery.deliverNow(s, caughtUp)
+      logCaughtUp(logger, { topic, partition, views: s.options.views }, due, s.nextOffset, caughtUp.rows)
+    }
+    const by = s.nextOffset === start ? 'a partition with no checkpoint' : 'its checkpoint'
+    const resume = await resumeInLog(log, { topic, partition, by }, s.nextOffset, (read) => retry(read, retryForever), { deletedBeforeRead: stats.deletedBeforeRead, logger })
+    s.skipTo(resume.position)
+    // At the stop (stop-fence.ts) the reader is gone: the records are read by a scan instead.
+    if (!stopping) reader?.seek({ stream: topic, partition }, resume.position)
+    return s
+  }
+
   function slotFor(topic: string, partition: number): Promise<PartitionSlot> {
     const key = slotKey(topic, partition)
     let slot = slots.get(key)
     if (slot === undefined) {
       const plan = planByTopic.get(topic)
       if (plan === undefined) throw new Error(`no view reads topic ${topic}`)
-      slot = (async () => {
-        const start = options.startOffsets ? await options.startOffsets(topic, partition) : '0'
-        const slotOptions = { topic, partition, source: plan.source, views: plan.views, decoder: decoders.get(topic)!, archive: true, backfillCheckpoints }
-        const s = await retry(() => PartitionSlot.restore(slotOptions, deps, start), retryForever)
-        if (s.pendingCatchUp.length > 0) {
-          const logStart = async () => (await reads(() => log.startOffsets(topic)))[partition] ?? '0'
-          const due = s.pendingCatchUp.map((d) => ({ ...d, from: s.processors[d.view]!.nextOffset }))
-          const caughtUp = await s.catchUp(clock.nowMs(), { logStart, logger })
-          await delivery.deliverNow(s, caughtUp)
-          logCaughtUp(logger, { topic, partition, views: s.options.views }, due, s.nextOffset, caughtUp.rows)
-        }
-        const by = s.nextOffset === start ? 'a partition with no checkpoint' : 'its checkpoint'
-        const resume = await resumeInLog(log, { topic, partition, by }, s.nextOffset, (read) => retry(read, retryForever), { deletedBeforeRead: stats.deletedBeforeRead, logger })
-        s.skipTo(resume.position)
-        reader?.seek({ stream: topic, partition }, resume.position)
-        return s
-      })().catch(async (err: unknown) => {
+      slot = restoreSlot(topic, partition, plan).catch(async (err: unknown) => {
         // A refused start names every partition of the engine's topics refused alike, not only the first it met.
         const reported = err instanceof FreshStartRefusal ? await everyRefusedPartition(err, deps, allTopics, (t) => log.partitionCount(t)) : err
         if (reported instanceof InvariantViolation) fail(reported)
@@ -302,12 +318,15 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
             const slot = await pending?.catch(() => undefined)
             // A rebalance hands the partition to an owner that resumes from its last checkpoint; at
             // stop there is no such owner until the next start, so stop() must report the failure.
-            await slot?.run(() => checkpointing.now(slot)).catch((err: unknown) => {
+            const ok = await slot?.run(() => checkpointing.now(slot)).catch((err: unknown) => {
               const where = { err, topic: slot.topic, partition: slot.partition }
               if (stopFailures === undefined) return logger.warn(where, 'checkpoint on revoke failed')
               logger.error(where, 'final checkpoint failed')
               stopFailures.checkpoint(slot.topic, slot.partition, err)
             })
+            // Fenced at a rebalance, the new owner restores from the winner's record and reads on
+            // from it; fenced at the stop, nobody does until the next start: stop() finishes it.
+            if (ok === false && stopping) fencedAtStop.push(slot!)
             slots.delete(key)
           }
         },
@@ -336,7 +355,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       const stageFailed = (stage: RekeyStage) => (err: unknown) => failures.other(`re-key stage ${stage.plan.topic}`, err)
       for (const stage of rekeyStages) await stage.stop().catch(stageFailed(stage))
       await reader?.stop().catch((err: unknown) => failures.other('leaving the consumer group', err))
-      await checkpointing.all(failures)
+      fencedAtStop.push(...(await checkpointing.all(failures)))
+      for (const slot of fencedAtStop.splice(0)) await finishFencedAtStop(slot, stopFence, failures)
       await deadLetters.flush().catch((err: unknown) => failures.other('the dead-letter flush', err))
       const err = failures.error()
       if (err) {
