@@ -26,6 +26,12 @@ export interface EngineCheckpointsOptions {
 
 export interface EngineCheckpoints {
   /**
+   * Slots a checkpoint found fenced and dropped, by `topic/partition`, until their partition is
+   * restored again or revoked: the records they processed past the winner's position are in no
+   * table yet, and a stop must not forget them (stop-fence.ts).
+   */
+  readonly dropped: Map<string, PartitionSlot>
+  /**
    * Checkpoints the slot and waits; rejects when the checkpoint failed. False: fenced — the slot is
    * dropped, and its caller decides whether another owner goes on from the winner's record
    * (a rebalance) or nobody will until the next start (the stop: stop-fence.ts).
@@ -42,14 +48,21 @@ export interface EngineCheckpoints {
 
 export function createEngineCheckpoints(options: EngineCheckpointsOptions): EngineCheckpoints {
   const { slots, stats, clock, logger, landed, fail } = options
+  const dropped = new Map<string, PartitionSlot>()
 
   function record(slot: PartitionSlot, durationMs: number, ok: boolean): void {
     const key = `${slot.topic}/${slot.partition}`
     if (!ok) {
       stats.fenced++
-      // Dropped only if the map still holds this slot: the next batch restores from the winner's record.
-      void slots.get(key)?.then(
-        (current) => current === slot && slots.delete(key),
+      // Dropped only if the map still holds this slot (not revoked, not restored again since): the
+      // next batch — or the tick, for a partition that gets none — restores from the winner's record.
+      const pending = slots.get(key)
+      void pending?.then(
+        (current) => {
+          if (current !== slot || slots.get(key) !== pending) return
+          slots.delete(key)
+          dropped.set(key, slot)
+        },
         () => undefined,
       )
       return
@@ -75,6 +88,7 @@ export function createEngineCheckpoints(options: EngineCheckpointsOptions): Engi
   }
 
   return {
+    dropped,
     now,
     async inBackground(slot) {
       await slot.checkpointInBackground((result) => {

@@ -159,6 +159,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
         throw reported
       })
       slots.set(key, slot)
+      checkpointing.dropped.delete(key)
       slot.catch(() => slots.delete(key))
     }
     return slot
@@ -218,6 +219,10 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       partitionsAskedAtMs = now
       void partitions.require().catch((err: unknown) => fail(err instanceof Error ? err : new Error(String(err))))
     }
+    // A slot dropped as fenced whose partition gets no batch (idle, or read to its end) would wait for
+    // one; restored now, the reader goes back to the winner's position and reads its records again.
+    for (const slot of [...checkpointing.dropped.values()])
+      void slotFor(slot.topic, slot.partition).catch((err: unknown) => logger.warn({ err, topic: slot.topic, partition: slot.partition }, 'restoring a fenced partition failed; its next batch restores it'))
     for (const pending of [...slots.values()]) {
       const slot = await pending.catch(() => undefined)
       if (!slot) continue
@@ -302,6 +307,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
           }
           const keep = new Set(assigned.map((a) => slotKey(a.stream, a.partition)))
           for (const key of [...slots.keys()]) if (!keep.has(key)) slots.delete(key)
+          for (const key of [...checkpointing.dropped.keys()]) if (!keep.has(key)) checkpointing.dropped.delete(key)
           for (const a of assigned) if (planByTopic.has(a.stream)) await slotFor(a.stream, a.partition)
           logger.info({ partitions: assigned.length }, 'partitions assigned')
         },
@@ -324,10 +330,14 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
               logger.error(where, 'final checkpoint failed')
               stopFailures.checkpoint(slot.topic, slot.partition, err)
             })
-            // Fenced at a rebalance, the new owner restores from the winner's record and reads on
-            // from it; fenced at the stop, nobody does until the next start: stop() finishes it.
-            if (ok === false && stopping) fencedAtStop.push(slot!)
             slots.delete(key)
+            const dropped = checkpointing.dropped.get(key)
+            checkpointing.dropped.delete(key)
+            // Fenced at a rebalance (now, or earlier and not restored since), the new owner restores
+            // from the winner's record and reads on from it; at the stop nobody does until the next
+            // start: stop() finishes it.
+            const fenced = ok === false ? slot : dropped
+            if (fenced !== undefined && stopping) fencedAtStop.push(fenced)
           }
         },
       })
@@ -355,8 +365,10 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       const stageFailed = (stage: RekeyStage) => (err: unknown) => failures.other(`re-key stage ${stage.plan.topic}`, err)
       for (const stage of rekeyStages) await stage.stop().catch(stageFailed(stage))
       await reader?.stop().catch((err: unknown) => failures.other('leaving the consumer group', err))
-      fencedAtStop.push(...(await checkpointing.all(failures)))
-      for (const slot of fencedAtStop.splice(0)) await finishFencedAtStop(slot, stopFence, failures)
+      fencedAtStop.push(...(await checkpointing.all(failures)), ...checkpointing.dropped.values())
+      checkpointing.dropped.clear()
+      const fenced = new Map(fencedAtStop.splice(0).map((slot) => [slotKey(slot.topic, slot.partition), slot]))
+      for (const slot of fenced.values()) await finishFencedAtStop(slot, stopFence, failures)
       await deadLetters.flush().catch((err: unknown) => failures.other('the dead-letter flush', err))
       const err = failures.error()
       if (err) {

@@ -52,7 +52,7 @@ interface Outcome {
 }
 
 /** The other owner: restored from each partition's latest record, it publishes the next seq over `store` (a late publish). */
-async function otherOwnerPublishes(store: ObjectStore, decoder: Decoder): Promise<void> {
+async function otherOwnerPublishes(store: ObjectStore, decoder: Decoder, onlyDir?: string): Promise<void> {
   const deps = {
     offline: new IcebergOfflineSink(store, { clock: fastRetryClock }),
     checkpoints: new CheckpointStore(store, GROUP),
@@ -60,6 +60,7 @@ async function otherOwnerPublishes(store: ObjectStore, decoder: Decoder): Promis
     logger: silentLogger,
   }
   for (let p = 0; p < purchases.partitions; p++) {
+    if (onlyDir !== undefined && !onlyDir.endsWith(`/${p}/`)) continue
     const slot = await PartitionSlot.restore(liveSlotOptions(store, decoder, p, [userPurchases]), deps)
     assert.ok(await slot.checkpoint(), `the other owner's checkpoint of partition ${p} published`)
   }
@@ -70,7 +71,9 @@ async function otherOwnerPublishes(store: ObjectStore, decoder: Decoder): Promis
  * stop meets the other owner: `raceAt` (the numbered call of the stop it races in front of), or
  * every engine publish of a checkpoint record when `always`. Then checks the tables, or the error.
  */
-async function runCase(raceAt: number, always = false): Promise<Outcome> {
+async function runCase(raceAt: number, mode: 'step' | 'always' | 'first-while-running' = 'step'): Promise<Outcome> {
+  const always = mode !== 'step'
+  const whileRunning = mode === 'first-while-running'
   const dir = await mkdtemp(join(tmpdir(), 'kfs-fenced-at-stop-'))
   const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
   try {
@@ -81,11 +84,17 @@ async function runCase(raceAt: number, always = false): Promise<Outcome> {
     const inner = new MemoryObjectStore()
     const steps = new StepStore(inner)
     let racing = false
+    // first-while-running: the checkpoint directories raced once already.
+    const racedDirs = new Set<string>()
     const store: ObjectStore = always
       ? {
           ...steps.store,
           putIfAbsent: async (key, body) => {
-            if (racing && /\/ckpt-\d+\.json$/.test(key)) await otherOwnerPublishes(inner, decoder)
+            const dir = /^(.*\/)ckpt-\d+\.json$/.exec(key)?.[1]
+            if (racing && dir !== undefined && !(whileRunning && racedDirs.has(dir))) {
+              racedDirs.add(dir)
+              await otherOwnerPublishes(inner, decoder, dir)
+            }
             return inner.putIfAbsent(key, body)
           },
         }
@@ -102,15 +111,25 @@ async function runCase(raceAt: number, always = false): Promise<Outcome> {
         groupId: GROUP,
         clock: fastRetryClock,
         logger: silentLogger,
-        // Only the stops checkpoint.
-        checkpointIntervalMs: 3_600_000,
+        // Only the stops checkpoint — but first-while-running, whose timed checkpoints are raced.
+        checkpointIntervalMs: whileRunning ? 100 : 3_600_000,
         tickMs: 20,
       })
     const run = async (produced: ProducedRecord[], arm: boolean): Promise<{ engine: LiveEngine; stopError: unknown }> => {
       const e = engine()
+      racing = arm && whileRunning
       await e.start()
-      await waitFor(() => e.isCaughtUp(50), 'caught up')
-      assert.equal(e.stats.consumed, produced.length, 'the engine consumed the new records')
+      try {
+        if (racing) await waitFor(() => e.stats.fenced >= purchases.partitions, 'every partition fenced while running', 20_000)
+        // A partition fenced while running and idle since is caught up once restored and read again.
+        await waitFor(() => e.isCaughtUp(50), 'caught up', 20_000)
+      } catch (err: unknown) {
+        await e.stop().catch(() => undefined)
+        throw err
+      }
+      // Read again from the winner's position after a fence while running: counted again.
+      if (whileRunning && arm) assert.ok(e.stats.consumed > produced.length, 'the fenced records were read again')
+      else assert.equal(e.stats.consumed, produced.length, 'the engine consumed the new records')
       if (arm && !always) {
         steps.calls = []
         steps.at = raceAt
@@ -131,7 +150,11 @@ async function runCase(raceAt: number, always = false): Promise<Outcome> {
     const second = await produceEvents(log, purchases.topic, encoder, events.slice(120))
     const { engine: raced, stopError } = await run(second, true)
     const expected = expectedRowsByEntity([userPurchases], purchases, [...first, ...second]).get(userPurchases.name)!
-    const where = always ? 'fenced at every attempt' : `raced at call ${raceAt} (${steps.calls[raceAt] ?? 'past the last'})`
+    const where = whileRunning
+      ? 'raced once while running'
+      : always
+        ? 'fenced at every attempt'
+        : `raced at call ${raceAt} (${steps.calls[raceAt] ?? 'past the last'})`
     if (stopError === undefined) {
       // A clean stop: what a `kfs run --until-caught-up` exiting 0 leaves is every record's rows.
       assertSameRows(await offlineRowsByEntity(inner, userPurchases), expected, `${where}: offline rows after a clean stop`)
@@ -191,6 +214,12 @@ void test('another owner publishes before each step of the final checkpoints at 
 })
 
 void test('a fence at the stop that repeats on every attempt: stop rejects naming the partitions, and the next start publishes the rest', async () => {
-  const outcome = await runCase(-1, true)
+  const outcome = await runCase(-1, 'always')
   assert.ok(outcome.stopError !== undefined, 'the stop rejected')
+})
+
+void test('a running checkpoint fenced, its partition idle since: it is read again from the winner, and the stop publishes it', async () => {
+  const outcome = await runCase(-1, 'first-while-running')
+  assert.ok(outcome.fenced >= purchases.partitions, `every partition fenced while running (${outcome.fenced})`)
+  assert.equal(outcome.stopError, undefined, `the stop is clean: ${String(outcome.stopError)}`)
 })
