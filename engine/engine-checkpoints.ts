@@ -25,24 +25,44 @@ export interface EngineCheckpointsOptions {
 }
 
 export interface EngineCheckpoints {
-  /** Checkpoints the slot and waits; rejects when the checkpoint failed (a fenced slot is dropped, not a failure). */
-  now(slot: PartitionSlot): Promise<void>
+  /**
+   * Slots a checkpoint found fenced and dropped, by `topic/partition`, until their partition is
+   * restored again or revoked: the records they processed past the winner's position are in no
+   * table yet, and a stop must not forget them (stop-fence.ts).
+   */
+  readonly dropped: Map<string, PartitionSlot>
+  /**
+   * Checkpoints the slot and waits; rejects when the checkpoint failed. False: fenced — the slot is
+   * dropped, and its caller decides whether another owner goes on from the winner's record
+   * (a rebalance) or nobody will until the next start (the stop: stop-fence.ts).
+   */
+  now(slot: PartitionSlot): Promise<boolean>
   /** Starts a checkpoint of the slot; a failure fails the engine. */
   inBackground(slot: PartitionSlot): Promise<void>
-  /** Checkpoints every restored slot, in turn; each failure goes to `failures`, and the others still run. */
-  all(failures: StopFailures): Promise<void>
+  /**
+   * Checkpoints every restored slot, in turn; each failure goes to `failures`, and the others still
+   * run. Returns the slots whose checkpoint was fenced: their tail is published by nobody yet.
+   */
+  all(failures: StopFailures): Promise<PartitionSlot[]>
 }
 
 export function createEngineCheckpoints(options: EngineCheckpointsOptions): EngineCheckpoints {
   const { slots, stats, clock, logger, landed, fail } = options
+  const dropped = new Map<string, PartitionSlot>()
 
   function record(slot: PartitionSlot, durationMs: number, ok: boolean): void {
     const key = `${slot.topic}/${slot.partition}`
     if (!ok) {
       stats.fenced++
-      // Dropped only if the map still holds this slot: the next batch restores from the winner's record.
-      void slots.get(key)?.then(
-        (current) => current === slot && slots.delete(key),
+      // Dropped only if the map still holds this slot (not revoked, not restored again since): the
+      // next batch — or the tick, for a partition that gets none — restores from the winner's record.
+      const pending = slots.get(key)
+      void pending?.then(
+        (current) => {
+          if (current !== slot || slots.get(key) !== pending) return
+          slots.delete(key)
+          dropped.set(key, slot)
+        },
         () => undefined,
       )
       return
@@ -60,13 +80,15 @@ export function createEngineCheckpoints(options: EngineCheckpointsOptions): Engi
       })
   }
 
-  async function now(slot: PartitionSlot): Promise<void> {
+  async function now(slot: PartitionSlot): Promise<boolean> {
     const started = clock.nowMs()
     const ok = await slot.checkpoint(landed(slot))
     record(slot, clock.nowMs() - started, ok)
+    return ok
   }
 
   return {
+    dropped,
     now,
     async inBackground(slot) {
       await slot.checkpointInBackground((result) => {
@@ -79,16 +101,20 @@ export function createEngineCheckpoints(options: EngineCheckpointsOptions): Engi
       }, landed(slot))
     },
     async all(failures) {
+      const fenced: PartitionSlot[] = []
       for (const pending of [...slots.values()]) {
         const slot = await pending.catch(() => undefined)
         if (!slot) continue
-        await slot
+        const ok = await slot
           .run(() => now(slot))
           .catch((err: unknown) => {
             logger.error({ err, topic: slot.topic, partition: slot.partition }, 'checkpoint failed')
             failures.checkpoint(slot.topic, slot.partition, err)
+            return true
           })
+        if (!ok) fenced.push(slot)
       }
+      return fenced
     },
   }
 }

@@ -27,6 +27,7 @@ import { CheckpointStore } from './checkpoint-store.ts'
 import { createEngineStats } from './engine-stats.ts'
 import { createEngineCheckpoints } from './engine-checkpoints.ts'
 import { StopFailures } from './stop-failures.ts'
+import { finishFencedAtStop, readRange, type StopFenceDeps } from './stop-fence.ts'
 import { PartitionSlot } from './partition-slot.ts'
 import { createSlotDelivery } from './slot-delivery.ts'
 import { eventLogSource } from './sources/event-log-source.ts'
@@ -89,6 +90,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   let stopping = false
   /** While stop() runs: what failed so far (a final checkpoint at revocation, among others). */
   let stopFailures: StopFailures | undefined
+  /** While stop() runs: partitions whose final checkpoint was fenced (at revocation or in the stop's pass). */
+  const fencedAtStop: PartitionSlot[] = []
   let resolveFailed: (err: Error) => void = () => {}
   const failed = new Promise<Error>((resolve) => (resolveFailed = resolve))
   let failure: Error | undefined
@@ -109,40 +112,54 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const backfillCheckpoints = (view: FeatureViewDef) => new CheckpointStore(options.stateStore, backfillGroupId(options.groupId, view))
   const allTopics = plans.map((plan) => ({ ...plan, archive: true }))
 
+  const stopFence: StopFenceDeps = {
+    restore: (topic, partition) => restoreSlot(topic, partition, planByTopic.get(topic)!),
+    read: (topic, partition, from, to, onRecords) => readRange(log, { topic, partition, from, to, group: options.groupId }, onRecords),
+    deliver: (slot, output) => delivery.deliverNow(slot, output),
+    checkpoint: (slot) => checkpointing.now(slot),
+    publishedPosition: async (topic, partition) => (await checkpoints.latest(topic, partition))?.nextOffset,
+    clock,
+    logger,
+  }
   const reads = <T>(read: () => Promise<T>) => retry(read, retryForever)
   const seek = (at: StreamPartition, position: string) => reader?.seek(at, position)
   const takeGap = batchGapHandler({ log, stats, logger, reads, seek })
   // kfs run --until-caught-up: a partition whose unread records were all deleted shows no batch.
   const passDeleted = idleGapHandler({ log, stats, logger, reads, seek })
+  /** A slot restored from the partition's latest checkpoint, the reader (while it runs) seeked to where it resumes. */
+  async function restoreSlot(topic: string, partition: number, plan: SourcePlan): Promise<PartitionSlot> {
+    const start = options.startOffsets ? await options.startOffsets(topic, partition) : '0'
+    const slotOptions = { topic, partition, source: plan.source, views: plan.views, decoder: decoders.get(topic)!, archive: true, backfillCheckpoints }
+    const s = await retry(() => PartitionSlot.restore(slotOptions, deps, start), retryForever)
+    if (s.pendingCatchUp.length > 0) {
+      const logStart = async () => (await reads(() => log.startOffsets(topic)))[partition] ?? '0'
+      const due = s.pendingCatchUp.map((d) => ({ ...d, from: s.processors[d.view]!.nextOffset }))
+      const caughtUp = await s.catchUp(clock.nowMs(), { logStart, logger })
+      await delivery.deliverNow(s, caughtUp)
+      logCaughtUp(logger, { topic, partition, views: s.options.views }, due, s.nextOffset, caughtUp.rows)
+    }
+    const by = s.nextOffset === start ? 'a partition with no checkpoint' : 'its checkpoint'
+    const resume = await resumeInLog(log, { topic, partition, by }, s.nextOffset, (read) => retry(read, retryForever), { deletedBeforeRead: stats.deletedBeforeRead, logger })
+    s.skipTo(resume.position)
+    // At the stop (stop-fence.ts) the reader is gone: the records are read by a scan instead.
+    if (!stopping) reader?.seek({ stream: topic, partition }, resume.position)
+    return s
+  }
+
   function slotFor(topic: string, partition: number): Promise<PartitionSlot> {
     const key = slotKey(topic, partition)
     let slot = slots.get(key)
     if (slot === undefined) {
       const plan = planByTopic.get(topic)
       if (plan === undefined) throw new Error(`no view reads topic ${topic}`)
-      slot = (async () => {
-        const start = options.startOffsets ? await options.startOffsets(topic, partition) : '0'
-        const slotOptions = { topic, partition, source: plan.source, views: plan.views, decoder: decoders.get(topic)!, archive: true, backfillCheckpoints }
-        const s = await retry(() => PartitionSlot.restore(slotOptions, deps, start), retryForever)
-        if (s.pendingCatchUp.length > 0) {
-          const logStart = async () => (await reads(() => log.startOffsets(topic)))[partition] ?? '0'
-          const due = s.pendingCatchUp.map((d) => ({ ...d, from: s.processors[d.view]!.nextOffset }))
-          const caughtUp = await s.catchUp(clock.nowMs(), { logStart, logger })
-          await delivery.deliverNow(s, caughtUp)
-          logCaughtUp(logger, { topic, partition, views: s.options.views }, due, s.nextOffset, caughtUp.rows)
-        }
-        const by = s.nextOffset === start ? 'a partition with no checkpoint' : 'its checkpoint'
-        const resume = await resumeInLog(log, { topic, partition, by }, s.nextOffset, (read) => retry(read, retryForever), { deletedBeforeRead: stats.deletedBeforeRead, logger })
-        s.skipTo(resume.position)
-        reader?.seek({ stream: topic, partition }, resume.position)
-        return s
-      })().catch(async (err: unknown) => {
+      slot = restoreSlot(topic, partition, plan).catch(async (err: unknown) => {
         // A refused start names every partition of the engine's topics refused alike, not only the first it met.
         const reported = err instanceof FreshStartRefusal ? await everyRefusedPartition(err, deps, allTopics, (t) => log.partitionCount(t)) : err
         if (reported instanceof InvariantViolation) fail(reported)
         throw reported
       })
       slots.set(key, slot)
+      checkpointing.dropped.delete(key)
       slot.catch(() => slots.delete(key))
     }
     return slot
@@ -202,6 +219,10 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       partitionsAskedAtMs = now
       void partitions.require().catch((err: unknown) => fail(err instanceof Error ? err : new Error(String(err))))
     }
+    // A slot dropped as fenced whose partition gets no batch (idle, or read to its end) would wait for
+    // one; restored now, the reader goes back to the winner's position and reads its records again.
+    for (const slot of [...checkpointing.dropped.values()])
+      void slotFor(slot.topic, slot.partition).catch((err: unknown) => logger.warn({ err, topic: slot.topic, partition: slot.partition }, 'restoring a fenced partition failed; its next batch restores it'))
     for (const pending of [...slots.values()]) {
       const slot = await pending.catch(() => undefined)
       if (!slot) continue
@@ -286,6 +307,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
           }
           const keep = new Set(assigned.map((a) => slotKey(a.stream, a.partition)))
           for (const key of [...slots.keys()]) if (!keep.has(key)) slots.delete(key)
+          for (const key of [...checkpointing.dropped.keys()]) if (!keep.has(key)) checkpointing.dropped.delete(key)
           for (const a of assigned) if (planByTopic.has(a.stream)) await slotFor(a.stream, a.partition)
           logger.info({ partitions: assigned.length }, 'partitions assigned')
         },
@@ -302,13 +324,20 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
             const slot = await pending?.catch(() => undefined)
             // A rebalance hands the partition to an owner that resumes from its last checkpoint; at
             // stop there is no such owner until the next start, so stop() must report the failure.
-            await slot?.run(() => checkpointing.now(slot)).catch((err: unknown) => {
+            const ok = await slot?.run(() => checkpointing.now(slot)).catch((err: unknown) => {
               const where = { err, topic: slot.topic, partition: slot.partition }
               if (stopFailures === undefined) return logger.warn(where, 'checkpoint on revoke failed')
               logger.error(where, 'final checkpoint failed')
               stopFailures.checkpoint(slot.topic, slot.partition, err)
             })
             slots.delete(key)
+            const dropped = checkpointing.dropped.get(key)
+            checkpointing.dropped.delete(key)
+            // Fenced at a rebalance (now, or earlier and not restored since), the new owner restores
+            // from the winner's record and reads on from it; at the stop nobody does until the next
+            // start: stop() finishes it.
+            const fenced = ok === false ? slot : dropped
+            if (fenced !== undefined && stopping) fencedAtStop.push(fenced)
           }
         },
       })
@@ -336,7 +365,10 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       const stageFailed = (stage: RekeyStage) => (err: unknown) => failures.other(`re-key stage ${stage.plan.topic}`, err)
       for (const stage of rekeyStages) await stage.stop().catch(stageFailed(stage))
       await reader?.stop().catch((err: unknown) => failures.other('leaving the consumer group', err))
-      await checkpointing.all(failures)
+      fencedAtStop.push(...(await checkpointing.all(failures)), ...checkpointing.dropped.values())
+      checkpointing.dropped.clear()
+      const fenced = new Map(fencedAtStop.splice(0).map((slot) => [slotKey(slot.topic, slot.partition), slot]))
+      for (const slot of fenced.values()) await finishFencedAtStop(slot, stopFence, failures)
       await deadLetters.flush().catch((err: unknown) => failures.other('the dead-letter flush', err))
       const err = failures.error()
       if (err) {

@@ -7,6 +7,11 @@
  * the operator and the supervisor, "clean stop" while the rows after the last published
  * checkpoint were never published.
  *
+ * A final checkpoint fenced by another owner's record (a dead process's publish landing late) and
+ * still fenced after the stop re-processed the partition from the winner's record (stop-fence.ts)
+ * is one too: the partition's tail is in no table, and `kfs run --until-caught-up` exiting 0 over
+ * it told an audit reading the tables that records were lost.
+ *
  * Nothing is lost either way: the next start resumes each partition from its last checkpoint that
  * reached the store (a re-key stage from its last committed transaction) and processes the
  * records after it again. The message says so, on one line.
@@ -16,10 +21,19 @@ import { CheckpointError, reasonOf } from '../core/errors.ts'
 export class StopFailures {
   readonly #checkpoints: { readonly partition: string; readonly err: unknown }[] = []
   readonly #others: { readonly what: string; readonly err: unknown }[] = []
+  readonly #fenced: { readonly partition: string; readonly attempts: number; readonly resumesAt: string }[] = []
 
   /** A partition's checkpoint failed. */
   checkpoint(topic: string, partition: number, err: unknown): void {
     this.#checkpoints.push({ partition: `${topic}/${partition}`, err })
+  }
+
+  /**
+   * A partition's final checkpoint was fenced `attempts` times in a row (the last re-process
+   * included); the next start resumes at `resumesAt`, the winner's position.
+   */
+  fenced(topic: string, partition: number, attempts: number, resumesAt: string): void {
+    this.#fenced.push({ partition: `${topic}/${partition}`, attempts, resumesAt })
   }
 
   /** Another part of the stop failed (`what`: e.g. "the dead-letter flush"). */
@@ -28,7 +42,7 @@ export class StopFailures {
   }
 
   get empty(): boolean {
-    return this.#checkpoints.length === 0 && this.#others.length === 0
+    return this.#checkpoints.length === 0 && this.#others.length === 0 && this.#fenced.length === 0
   }
 
   /** The partitions whose checkpoint failed, as `topic/partition`. */
@@ -46,16 +60,22 @@ export class StopFailures {
       const which = this.#checkpoints.length > 1 ? ` (the first of them: ${reasonOf(first.err)})` : `: ${reasonOf(first.err)}`
       parts.push(`the checkpoint of ${partitions} failed${which}`)
     }
+    if (this.#fenced.length > 0) {
+      const each = this.#fenced.map((f) => `${f.partition} (${f.attempts} times in a row)`).join(', ')
+      const from = this.#fenced.map((f) => `${f.partition} from offset ${f.resumesAt}`).join(', ')
+      parts.push(`checkpoint fenced at stop: another owner published first for ${each}; the next run resumes ${from}`)
+    }
     for (const f of this.#others) parts.push(`${f.what} failed: ${reasonOf(f.err)}`)
     const rekey = this.#others.some((f) => f.what.startsWith('re-key stage'))
       ? ' (a re-key stage: from its last committed transaction)'
       : ''
     const message = `${parts.join('; ')}. Nothing is lost: the next start resumes from the last checkpoint that was published${rekey} and processes the records after it again`
-    const cause = (first ?? this.#others[0])!.err
+    const cause = (first ?? this.#others[0])?.err
     const context = {
       ...(this.#checkpoints.length > 0 ? { partitions: this.partitions.join(',') } : {}),
+      ...(this.#fenced.length > 0 ? { fenced: this.#fenced.map((f) => f.partition).join(',') } : {}),
       ...(this.#others.length > 0 ? { failed: this.#others.map((f) => f.what).join(', ') } : {}),
     }
-    return new CheckpointError('CHECKPOINT_FAILED', message, { cause, context })
+    return new CheckpointError('CHECKPOINT_FAILED', message, { ...(cause === undefined ? {} : { cause }), context })
   }
 }

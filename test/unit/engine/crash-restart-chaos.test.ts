@@ -131,7 +131,8 @@ async function runSeed(seed: number): Promise<void> {
       assert.equal(engine.failure, undefined, `${where}: generation ${g} failed: ${String(engine.failure)}`)
       if (process.env.KFS_TEST_DEBUG)
         console.log(
-          `gen ${g}: ${crash ? 'crash' : 'stop'} after ${engine.stats.consumed} records, ${engine.stats.checkpoints} checkpoints`,
+          // stats.checkpoints counts completed checkpoints: one in flight at the crash is not among them.
+          `gen ${g}: ${crash ? 'crash' : 'stop'} after ${engine.stats.consumed} records, ${engine.stats.checkpoints} checkpoints completed, ${engine.stats.fenced} fenced`,
         )
       if (crash) {
         crashes++
