@@ -17,6 +17,7 @@
  * `replaced`: its index points into the old bytes, and the partition rescans it before reading.
  */
 import { closeSync, fstatSync, openSync } from 'node:fs'
+import { SourceError } from '../../../core/errors.ts'
 import type { Segment } from './segment-read.ts'
 
 /** Default bound on the sealed segments open at once per log. */
@@ -46,7 +47,12 @@ export class SegmentHandles {
       this.#open.set(segment, fd)
       return fd
     }
-    const opened = openSync(segment.path, 'r')
+    let opened: number
+    try {
+      opened = openSync(segment.path, 'r')
+    } catch (err: unknown) {
+      throw unopenable(segment, err)
+    }
     let ino: number
     try {
       ino = fstatSync(opened).ino
@@ -80,4 +86,14 @@ export class SegmentHandles {
     this.#open.delete(segment)
     closeSync(fd)
   }
+}
+
+/** A sealed segment's file that no longer opens: gone (deleted beside the log) is damage, named; any other failure as it was. */
+function unopenable(segment: Segment, err: unknown): unknown {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return err
+  return new SourceError(
+    'DATA_CORRUPT',
+    `embedded log segment ${segment.path} is gone while its partition is open (deleted beside the log?): restore the partition from a copy`,
+    { context: { segment: segment.path } },
+  )
 }

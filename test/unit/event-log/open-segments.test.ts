@@ -6,11 +6,14 @@
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync } from 'node:fs'
+import { mkdtempSync, readdirSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
 import { EmbeddedLogReader } from '../../../adapters/event-log/embedded/embedded-log-reader.ts'
+import { PartitionLog } from '../../../adapters/event-log/embedded/partition-log.ts'
+import { SegmentHandles } from '../../../adapters/event-log/embedded/segment-handles.ts'
+import { FeatureStoreError } from '../../../core/errors.ts'
 import type { EventLog } from '../../../ports/event-log.ts'
 import { prng } from '../../../examples/generate-events.ts'
 import { eventually } from '../../contracts/event-log.ts'
@@ -150,6 +153,28 @@ void describe('event log > embedded > open segments', () => {
         openDescriptors() <= baseline + SLACK,
         `seed ${seed}: ${openDescriptors()} descriptors left open after close (${baseline} before)`,
       )
+    }
+  })
+
+  void test('a sealed segment whose file is gone when it is next opened is refused as damage naming it, and the other segments still read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kfs-open-segments-'))
+    const log = PartitionLog.open(dir, { segmentBytes: 50, fsync: false, handles: new SegmentHandles(1) })
+    try {
+      for (let i = 0; i < 12; i++)
+        log.append([{ timestampMs: 0, key: null, value: Buffer.from(`value ${i}`.padEnd(40, '.')), headers: {} }])
+      const names = readdirSync(dir)
+        .filter((n) => n.endsWith('.log'))
+        .sort()
+      assert.ok(names.length > 3, `${names.length} segments`)
+      assert.equal(Buffer.from(log.read(11, 1, 1000)[0]!.value!).toString(), 'value 11'.padEnd(40, '.'))
+      unlinkSync(join(dir, names[1]!))
+      assert.throws(
+        () => log.read(Number(names[1]!.slice(0, 20)), 1, 1000),
+        (err: unknown) => err instanceof FeatureStoreError && err.code === 'DATA_CORRUPT' && err.message.includes(names[1]!),
+      )
+      assert.equal(Buffer.from(log.read(0, 1, 1000)[0]!.value!).toString(), 'value 0'.padEnd(40, '.'))
+    } finally {
+      log.close()
     }
   })
 })
