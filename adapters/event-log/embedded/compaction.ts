@@ -17,12 +17,19 @@
  *
  * A segment is rewritten beside itself (`<base>.log.compacting`, fsynced), its index removed,
  * then renamed over it and the directory fsynced: a crash leaves either segment whole, and the
- * index is rebuilt from whichever it is. A pass reads every segment of the partition (the keys'
- * latest offsets are a map in RAM while it runs: one entry per key) and runs when the sealed
- * bytes have doubled since the last one (Kafka's min.cleanable.dirty.ratio 0.5), so its reads are
- * amortised to about two per byte appended; it runs inside the append that rolls a segment. The
- * bytes a pass left are kept in `compacted` beside the segments (a hint: one that does not read
- * counts as none, and the next roll runs a pass), so a restart does not start the count over.
+ * index is rebuilt from whichever it is. A pass runs when the sealed bytes have doubled since the
+ * last one (Kafka's min.cleanable.dirty.ratio 0.5), so its reads are amortised to about two per
+ * byte appended. It runs after the append that rolled a segment, not inside it: queued, one pass
+ * of the log at a time, a segment per step with appends and reads between
+ * (./compaction-schedule.ts). The bytes a pass left are kept in `compacted` beside the segments (a
+ * hint: one that does not read counts as none, and the next roll runs a pass), so a restart does
+ * not start the count over.
+ *
+ * Memory: a pass maps each key to its latest offset, at most `maxKeys` keys (the log's
+ * `compactionMaxKeys`, default 1,000,000), read from the newest segment back. The map holds the
+ * keys themselves, not hashes of them: two keys sharing a hash would have the older one's records
+ * removed as superseded by the other's, a silent loss; a map that stops at its bound only removes
+ * less (a key it does not hold keeps its records), and the next pass maps the older segments.
  */
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -64,6 +71,10 @@ export const COMPACTING_SUFFIX = '.compacting'
 export interface CompactionSettings {
   readonly afterMs: number
   readonly nowMs: () => number
+  /** The most keys a pass maps (Memory, above); default DEFAULT_COMPACTION_MAX_KEYS (./compaction-schedule.ts). */
+  readonly maxKeys?: number
+  /** A queued pass that failed (a failing disk): the segments stay whole, and the next roll tries again. */
+  readonly onFailure?: (err: unknown) => void
 }
 
 /** The fields of one stored record a pass needs (./record-format.ts layout). */
@@ -103,60 +114,106 @@ function* recordsIn(buf: Buffer): Generator<RecordFacts> {
   }
 }
 
-/** The segment's bytes, as far as it is indexed. */
-function bytesOf(segment: Segment): Buffer {
-  return readAt(segment.fd, 0, segment.size)
+/** How a pass reaches segment files: the descriptor of any segment, and word that one's file was replaced. */
+export interface SegmentFiles {
+  fd(segment: Segment): number
+  /** The segment's file is now the compacted copy: its descriptor (of the old file) is to be closed. */
+  replaced(segment: Segment): void
+}
+
+/** A segment as a pass sees it: its bytes up to `size` (the one taking appends may grow meanwhile; its later bytes are not read). */
+export interface PassSegment {
+  readonly segment: Segment
+  readonly size: number
+}
+
+/** The segment's first `size` bytes. */
+function bytesOf(files: SegmentFiles, { segment, size }: PassSegment): Buffer {
+  return readAt(files.fd(segment), 0, size)
+}
+
+export interface PassResult {
+  /** Records removed. */
+  readonly removed: number
+  /**
+   * The oldest segment whose keys the pass mapped (an index into the segments it was given); 0
+   * when it mapped them all. Above 0 the key budget ran out: the next pass maps from the segment
+   * before it back, so passes take turns over the whole partition.
+   */
+  readonly mappedFrom: number
 }
 
 /**
- * Compacts `sealed` (the partition's segments before the one taking appends, `active`); returns
- * how many records it removed. A segment it fails to rewrite (a failing disk) is left as it was.
+ * A pass over `segments` (the partition's, oldest first; the last one takes appends and is only
+ * read). Each key's latest offset is mapped from segment `newest` back, segment by segment, until
+ * the map holds `maxKeys` keys; then the sealed segments up to `newest` are rewritten without the
+ * records it shows superseded. A key the map does not hold keeps its records: a pass whose map
+ * stopped early removes less, never a record whose key has no later one.
+ *
+ * A generator: it yields after each segment read or rewritten, so its caller can let appends and
+ * reads run between (./compaction-schedule.ts), or run it through at once. A segment is read and
+ * rewritten within one step: no step leaves a segment half done. A segment found damaged stops the
+ * pass, rewriting nothing more (a read names the damage); a segment it fails to rewrite (a failing
+ * disk) is left as it was.
  */
-export function compactSegments(
-  sealed: readonly Segment[],
-  active: Segment,
+export function* compactSegments(
+  segments: readonly PassSegment[],
+  newest: number,
   settings: CompactionSettings,
   fsync: boolean,
-): number {
+  files: SegmentFiles,
+  maxKeys: number,
+): Generator<void, PassResult> {
+  const latest = new Map<string, number>()
+  let mappedFrom = newest + 1
   try {
-    return compactPass(sealed, active, settings, fsync)
+    while (mappedFrom > 0 && latest.size < maxKeys) {
+      mappedFrom--
+      // Newest first: a key is set once, at its latest offset, unless this segment holds it later.
+      for (const r of recordsIn(bytesOf(files, segments[mappedFrom]!)))
+        if (r.key !== null && !(latest.get(r.key)! > r.offset)) latest.set(r.key, r.offset)
+      yield
+    }
   } catch (err: unknown) {
-    if (err instanceof SegmentUnreadable) return 0
+    if (err instanceof SegmentUnreadable) return { removed: 0, mappedFrom }
     throw err
   }
-}
-
-function compactPass(sealed: readonly Segment[], active: Segment, settings: CompactionSettings, fsync: boolean): number {
-  const latest = new Map<string, number>()
-  for (const segment of [...sealed, active])
-    for (const r of recordsIn(bytesOf(segment))) if (r.key !== null) latest.set(r.key, r.offset)
   const now = settings.nowMs()
   let removed = 0
-  for (const segment of sealed) {
-    const buf = bytesOf(segment)
+  for (let i = 0; i <= Math.min(newest, segments.length - 2); i++) {
+    const { segment } = segments[i]!
+    const buf = bytesOf(files, segments[i]!)
     const last = segment.baseOffset + segment.count - 1
     const kept: RecordFacts[] = []
-    for (const r of recordsIn(buf)) {
-      const age = now - r.timestampMs
-      const superseded = r.key !== null && latest.get(r.key)! > r.offset && age >= settings.afterMs
-      const expired = r.key !== null && r.tombstone && age >= settings.afterMs + TOMBSTONE_RETENTION_MS
-      if (r.offset === last || !(superseded || expired)) kept.push(r)
+    let before = 0
+    try {
+      for (const r of recordsIn(buf)) {
+        before++
+        const age = now - r.timestampMs
+        const superseded = r.key !== null && (latest.get(r.key) ?? -1) > r.offset && age >= settings.afterMs
+        const expired = r.key !== null && r.tombstone && age >= settings.afterMs + TOMBSTONE_RETENTION_MS
+        if (r.offset === last || !(superseded || expired)) kept.push(r)
+      }
+    } catch (err: unknown) {
+      if (err instanceof SegmentUnreadable) return { removed, mappedFrom }
+      throw err
     }
-    const before = segment.count === 0 ? 0 : countRecords(buf)
-    if (kept.length === before) continue
-    if (rewrite(segment, buf, kept, fsync)) removed += before - kept.length
+    if (kept.length < before && rewrite(segment, buf, kept, fsync, files)) removed += before - kept.length
+    yield
   }
-  return removed
+  return { removed, mappedFrom }
 }
 
-function countRecords(buf: Buffer): number {
-  let n = 0
-  for (const _ of recordsIn(buf)) n++
-  return n
+/** Runs a pass (compactSegments) through at once. */
+export function runThrough<T>(pass: Generator<void, T>): T {
+  for (;;) {
+    const step = pass.next()
+    if (step.done) return step.value
+  }
 }
 
 /** Replaces the segment's file by its `kept` records; false when that failed (the segment is left as it was). */
-function rewrite(segment: Segment, buf: Buffer, kept: readonly RecordFacts[], fsync: boolean): boolean {
+function rewrite(segment: Segment, buf: Buffer, kept: readonly RecordFacts[], fsync: boolean, files: SegmentFiles): boolean {
   const out = Buffer.allocUnsafe(kept.reduce((n, r) => n + r.end - r.start, 0))
   const index = new SparseIndex()
   let at = 0
@@ -165,7 +222,6 @@ function rewrite(segment: Segment, buf: Buffer, kept: readonly RecordFacts[], fs
     at += buf.copy(out, at, r.start, r.end)
   }
   const tmp = `${segment.path}${COMPACTING_SUFFIX}`
-  let fd: number
   try {
     const tmpFd = openSync(tmp, 'w')
     try {
@@ -178,13 +234,13 @@ function rewrite(segment: Segment, buf: Buffer, kept: readonly RecordFacts[], fs
     unlinkIfThere(indexPathFor(segment.path))
     renameSync(tmp, segment.path)
     if (fsync) syncDirSync(dirname(segment.path))
-    fd = openSync(segment.path, 'r+')
   } catch {
     unlinkIfThere(tmp)
     return false
   }
-  closeSync(segment.fd)
-  Object.assign(segment, { fd, size: out.length, index, next: undefined, gaps: true })
+  files.replaced(segment)
+  // ino: the next open records the new file's; `replaced` is for a reader beside, whose index is its own.
+  Object.assign(segment, { size: out.length, index, next: undefined, gaps: true, ino: undefined, replaced: false })
   const file = IndexFile.open(indexPathFor(segment.path), 0, false)
   file?.flush(index)
   file?.close()

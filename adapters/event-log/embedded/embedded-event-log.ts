@@ -35,8 +35,9 @@ import { commitInDoubt, journalMismatch, journalRecord, readJournal, storedRecor
 import type { ConsumerCrashHandler, LogTransaction, TransactionalEventLog } from '../../../ports/event-log-transaction.ts'
 import { partitionForKey } from '../../../core/murmur2.ts'
 import { PackedAppendLine } from './packed-appends.ts'
-import { openPartitions, PartitionLog, type PartitionLogOptions } from './partition-log.ts'
-import { compactionLag, topicSettings, writeTopicMeta } from './topic-meta.ts'
+import type { PartitionLog, PartitionLogOptions } from './partition-log.ts'
+import { EmbeddedTopics, type Topic } from './embedded-topics.ts'
+import { compactionLag } from './topic-meta.ts'
 import { checkHeaders, recordTimestamp } from './record-format.ts'
 
 export interface EmbeddedEventLogOptions {
@@ -55,6 +56,10 @@ export interface EmbeddedEventLogOptions {
   readonly retryBackoffMs?: number
   /** Test seam for a failing disk, handed to every partition (PartitionLogOptions.fault). */
   readonly fault?: PartitionLogOptions['fault']
+  /** Most sealed segments open at once across the log (./segment-handles.ts); default 64. */
+  readonly openSegments?: number
+  /** Most keys a compaction pass maps (./compaction.ts, Memory); default 1,000,000. */
+  readonly compactionMaxKeys?: number
 }
 
 export interface EmbeddedConsumerRequest {
@@ -68,11 +73,6 @@ export interface EmbeddedConsumerRequest {
   readonly exclusive?: boolean
 }
 
-interface Topic {
-  readonly partitions: PartitionLog[]
-  roundRobin: number
-}
-
 export class EmbeddedEventLog implements TransactionalEventLog {
   /** The directory lock keeps every other process from appending (ports/event-log.ts). */
   readonly ownedByThisProcess = true
@@ -81,7 +81,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   readonly #logger: Logger
   readonly #fsync: boolean
   readonly #options: EmbeddedEventLogOptions
-  readonly #topics = new Map<string, Topic>()
+  readonly #topics: EmbeddedTopics
   readonly #groups = new Map<string, GroupCoordinator>()
   readonly #consumers = new Set<EmbeddedConsumer>()
   readonly #transactionEpochs = new Map<string, number>()
@@ -102,19 +102,27 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     this.#logger = (options.logger ?? silentLogger).child({ component: 'pipeline.embedded_log' })
     this.#fsync = (options.fsync ?? 'batch') === 'batch'
     this.#options = options
+    this.#topics = new EmbeddedTopics({
+      dir: options.dir,
+      clock: this.#clock,
+      logger: this.#logger,
+      fsync: this.#fsync,
+      segmentBytes: options.segmentBytes ?? 64 * 1024 * 1024,
+      openSegments: options.openSegments,
+      compactionMaxKeys: options.compactionMaxKeys,
+      fault: options.fault,
+    })
   }
 
-  /** `options.compactAfterMs` makes a compacted topic (./compaction.ts); an existing topic keeps its settings, as in Kafka. */
+  /**
+   * `options.compactAfterMs` makes a compacted topic (./compaction.ts); an existing topic keeps its
+   * settings, as in Kafka — but one stored without a compaction setting takes it (./embedded-topics.ts).
+   */
   async createTopic(topic: string, partitions: number, options?: TopicOptions): Promise<void> {
     this.#open()
     if (!isTopicName(topic)) throw new SourceError('BAD_REQUEST', `'${topic}' is not a valid topic name (${TOPIC_NAME_RULE})`)
     if (!Number.isInteger(partitions) || partitions < 1) throw new SourceError('BAD_REQUEST', `a topic needs at least one partition, got ${partitions}`)
-    const compactAfterMs = compactionLag(options)
-    if (this.#topic(topic)) return
-    const dir = join(this.#dir, 'topics', topic)
-    makeDirSync(dir, this.#fsync)
-    writeTopicMeta(dir, topic, partitions, this.#fsync, compactAfterMs)
-    this.#topic(topic)
+    if (!this.#topics.create(topic, partitions, compactionLag(options))) return
     for (const group of this.#groups.values()) if (group.subscribes(topic)) void group.rebalance()
   }
 
@@ -238,6 +246,16 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     this.#release()
   }
 
+  /** Settles once every compaction pass queued so far (./compaction-schedule.ts) has run: for tests and tools that read what a pass left. */
+  compactionsSettled(): Promise<void> {
+    return this.#topics.compactions.settled()
+  }
+
+  /** Sealed segments open now across the log (at most `openSegments`). */
+  get openSegments(): number {
+    return this.#topics.handles.openCount
+  }
+
   /** This process owns the log now: opened (its LOCK taken), not closed. Asking takes nothing. */
   get isOpen(): boolean {
     return this.#state === 'open'
@@ -262,8 +280,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
 
   /** Closes every partition and gives up the directory. */
   #release(): void {
-    for (const t of this.#topics.values()) for (const p of t.partitions) p.close()
-    this.#topics.clear()
+    this.#topics.closeAll()
     unlockDirectory(this.#dir)
   }
 
@@ -274,25 +291,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   }
 
   #topic(name: string): Topic | undefined {
-    const cached = this.#topics.get(name)
-    if (cached) return cached
-    if (!isTopicName(name)) return undefined
-    const dir = join(this.#dir, 'topics', name)
-    const settings = topicSettings(dir, name)
-    if (settings === undefined) return undefined
-    const { partitions: partitionCount, compactAfterMs } = settings
-    // A partition past the count with records: topic.json lost a partition (empty ones are left by a failed open).
-    const extra = readdirSync(dir).find((n) => /^\d+$/.test(n) && Number(n) >= partitionCount && PartitionLog.holdsRecords(join(dir, n)))
-    if (extra !== undefined) {
-      throw new SourceError('DATA_CORRUPT', `embedded log state file ${join(dir, 'topic.json')} says ${partitionCount} partitions, but partition ${extra} holds records: restore it from a copy`, {
-        context: { path: join(dir, 'topic.json'), partition: Number(extra) },
-      })
-    }
-    const compaction = compactAfterMs === undefined ? {} : { compaction: { afterMs: compactAfterMs, nowMs: () => this.#clock.nowMs() } }
-    const partitions = openPartitions(dir, partitionCount, { segmentBytes: this.#options.segmentBytes ?? 64 * 1024 * 1024, fsync: this.#fsync, fault: this.#options.fault, ...compaction })
-    const topic: Topic = { partitions, roundRobin: 0 }
-    this.#topics.set(name, topic)
-    return topic
+    return this.#topics.get(name)
   }
 
   #requireTopic(name: string): Topic {

@@ -33,6 +33,7 @@ import { topicPartitionCount, topicSettings } from './topic-meta.ts'
 import { deliverySettings, EmbeddedConsumer } from './embedded-consumer.ts'
 import { GroupCoordinator } from './group-coordinator.ts'
 import { PartitionLog, SEGMENT_NAME } from './partition-log.ts'
+import { SegmentHandles } from './segment-handles.ts'
 import { decodeRecord } from './record-format.ts'
 import { logFileReadFailure } from './durable-file.ts'
 
@@ -45,6 +46,8 @@ export interface EmbeddedLogReaderOptions {
   readonly pollIntervalMs?: number
   readonly maxBatchRecords?: number
   readonly maxBatchBytes?: number
+  /** Most sealed segments open at once across the reader (./segment-handles.ts); default 64. */
+  readonly openSegments?: number
 }
 
 export class EmbeddedLogReader implements EventLog {
@@ -53,6 +56,8 @@ export class EmbeddedLogReader implements EventLog {
   readonly #logger: Logger
   readonly #options: EmbeddedLogReaderOptions
   readonly #consumers = new Set<LogConsumer>()
+  /** The sealed segments open across every consumer's partitions, bounded as the writer's are (./segment-handles.ts). */
+  readonly #handles: SegmentHandles
   #closed = false
 
   constructor(options: EmbeddedLogReaderOptions) {
@@ -60,6 +65,7 @@ export class EmbeddedLogReader implements EventLog {
     this.#clock = options.clock ?? systemClock
     this.#logger = (options.logger ?? silentLogger).child({ component: 'pipeline.embedded_log_reader' })
     this.#options = options
+    this.#handles = new SegmentHandles(options.openSegments)
   }
 
   async createTopic(topic: string, _partitions: number): Promise<void> {
@@ -111,6 +117,7 @@ export class EmbeddedLogReader implements EventLog {
                 this.#partitionDir(topic, p),
                 this.#readableEnd(topic, p),
                 topicSettings(join(this.#dir, 'topics', topic), topic)?.compactAfterMs !== undefined,
+                this.#handles,
               ),
         )
       }

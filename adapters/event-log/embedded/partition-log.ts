@@ -25,6 +25,9 @@
  * offset move only once a batch is written (and fsynced). The embedded log is the single-process
  * default; throughput beyond that is what Kafka is for.
  *
+ * Only the segment taking appends keeps a descriptor of its own; the sealed ones' are the log's
+ * SegmentHandles' (./segment-handles.ts), opened when read, a bounded number at a time.
+ *
  * `openReadOnly` opens a partition beside its writer (another process may hold the log): up to an
  * end the caller read from the acknowledged-end file, never past it — bytes there are an append in
  * flight or a torn one — and without creating, truncating or writing anything; it refuses appends.
@@ -36,11 +39,13 @@ import { InvariantViolation, SourceError } from '../../../core/errors.ts'
 import { makeDirSync, syncDirSync } from '../../local-disk/sync-dir.ts'
 import { AckedEnd } from './acked-end.ts'
 import { damaged, recordsMissing } from './partition-damage.ts'
-import { cleanBytesLeft, COMPACTING_SUFFIX, compactSegments, recordCleanBytes, type CompactionSettings } from './compaction.ts'
-import { logFileReadFailure } from './durable-file.ts'
+import { COMPACTING_SUFFIX, type CompactionSettings } from './compaction.ts'
+import { CompactionQueue, PartitionCompaction } from './compaction-schedule.ts'
 import { encodeRecords, type StoredRecord } from './record-format.ts'
 import { readRecords, type Segment } from './segment-read.ts'
-import { scanFrom, scanSegment } from './segment-scan.ts'
+import { SegmentHandles } from './segment-handles.ts'
+import { loadSegment, type LoadedSegment } from './segment-load.ts'
+import { scanFrom } from './segment-scan.ts'
 import { IndexFile, indexPathFor, SparseIndex } from './sparse-index.ts'
 
 const fsyncAsync = promisify(fsync)
@@ -56,6 +61,10 @@ export interface PartitionLogOptions {
   readonly fault?: (step: 'written' | 'fsync', dir: string) => void
   /** A compacted topic's partition (./compaction.ts): its segments' offsets may have gaps. */
   readonly compaction?: CompactionSettings
+  /** The log's passes, run one at a time (./compaction-schedule.ts); default: the partition's own. */
+  readonly compactionQueue?: CompactionQueue
+  /** The log's open sealed segments (./segment-handles.ts); default: the partition's own, of the default limit. */
+  readonly handles?: SegmentHandles
 }
 
 export class PartitionLog {
@@ -69,15 +78,38 @@ export class PartitionLog {
   #end = 0
   /** An appendEncodedAsync not settled yet: no other append may start. */
   #appending = false
-  /** Bytes of the sealed segments after the last compaction pass (./compaction.ts `cleanBytesLeft`: kept across opens). */
-  #cleanBytes = 0
+  readonly #handles: SegmentHandles
+  /** A compacted topic's partition, open to write: its passes (./compaction-schedule.ts). */
+  #compaction: PartitionCompaction | undefined
+  /** Compacted, or may be: segments' offsets only increase, with gaps (./compaction.ts). */
+  #gaps: boolean
 
   private constructor(dir: string, options: PartitionLogOptions, readOnlyEnd?: number) {
     this.#dir = dir
     this.#options = options
     this.#readOnlyEnd = readOnlyEnd
+    this.#handles = options.handles ?? new SegmentHandles()
+    this.#gaps = options.compaction !== undefined
     this.#acked = readOnlyEnd === undefined ? AckedEnd.open(dir) : undefined
-    if (options.compaction !== undefined && readOnlyEnd === undefined) this.#cleanBytes = cleanBytesLeft(dir)
+    if (options.compaction !== undefined && readOnlyEnd === undefined) this.#startCompaction(options.compaction)
+  }
+
+  #startCompaction(settings: CompactionSettings): void {
+    this.#compaction = new PartitionCompaction(this.#dir, settings, this.#options.fsync, this.#options.compactionQueue ?? new CompactionQueue(), {
+      segments: () => this.#segments,
+      files: { fd: (segment) => this.#fdOf(segment), replaced: (segment) => this.#handles.forget(segment) },
+    })
+  }
+
+  /**
+   * Makes this partition a compacted topic's (a topic created before its compaction setting was
+   * stored, declared with one now): its segments may have gaps from now on, and rolls run passes.
+   */
+  startCompacting(settings: CompactionSettings): void {
+    if (this.#compaction !== undefined || this.#readOnlyEnd !== undefined) return
+    this.#gaps = true
+    for (const s of this.#segments) s.gaps = true
+    this.#startCompaction(settings)
   }
 
   static open(dir: string, options: PartitionLogOptions): PartitionLog {
@@ -106,8 +138,12 @@ export class PartitionLog {
    * and appends are refused. Fewer than `end` records whole on disk is damage (DATA_CORRUPT), as
    * it is to the writer's open.
    */
-  static openReadOnly(dir: string, end: number, compacted = false): PartitionLog {
-    const log = new PartitionLog(dir, { segmentBytes: Infinity, fsync: false, ...(compacted ? { compaction: { afterMs: Infinity, nowMs: () => 0 } } : {}) }, end)
+  static openReadOnly(dir: string, end: number, compacted = false, handles?: SegmentHandles): PartitionLog {
+    const log = new PartitionLog(
+      dir,
+      { segmentBytes: Infinity, fsync: false, ...(compacted ? { compaction: { afterMs: Infinity, nowMs: () => 0 } } : {}), ...(handles ? { handles } : {}) },
+      end,
+    )
     const names = (existsSync(dir) ? readdirSync(dir) : []).filter((n) => SEGMENT_NAME.test(n) && Number(n.slice(0, 20)) < end).sort()
     names.forEach((name, i) => log.#load(name, i === names.length - 1))
     if (log.#end < end) {
@@ -146,7 +182,7 @@ export class PartitionLog {
       this.#write(segment, buf)
       if (this.#options.fsync) {
         this.#options.fault?.('fsync', this.#dir)
-        fsyncSync(segment.fd)
+        fsyncSync(segment.fd!)
       }
     } catch (err: unknown) {
       throw this.#unwritten(segment, err)
@@ -170,7 +206,7 @@ export class PartitionLog {
       this.#write(segment, buf)
       if (this.#options.fsync) {
         this.#options.fault?.('fsync', this.#dir)
-        await fsyncAsync(segment.fd)
+        await fsyncAsync(segment.fd!)
       }
     } catch (err: unknown) {
       throw this.#unwritten(segment, err)
@@ -183,7 +219,7 @@ export class PartitionLog {
   /** `buf` at the segment's indexed end. */
   #write(segment: Segment, buf: Buffer): void {
     let written = 0
-    while (written < buf.length) written += writeSync(segment.fd, buf, written, buf.length - written, segment.size + written)
+    while (written < buf.length) written += writeSync(segment.fd!, buf, written, buf.length - written, segment.size + written)
     this.#options.fault?.('written', this.#dir)
   }
 
@@ -194,7 +230,7 @@ export class PartitionLog {
    */
   #unwritten(segment: Segment, err: unknown): unknown {
     try {
-      ftruncateSync(segment.fd, segment.size)
+      ftruncateSync(segment.fd!, segment.size)
     } catch {
       // The error that matters is the append's; a reopen still cuts what does not read.
     }
@@ -207,25 +243,25 @@ export class PartitionLog {
     const segment = this.#segments.at(-1) as Segment
     if (segment.size < this.#options.segmentBytes) return segment
     const rolled = this.#roll()
-    this.#compactWhenDue()
+    // Queued, not run here: the pass reads every segment, and this append would wait for it.
+    this.#compaction?.rolled()
     return rolled
-  }
-
-  /** A compaction pass once the sealed segments hold twice the bytes the last pass left (./compaction.ts). */
-  #compactWhenDue(): void {
-    const sealedBytes = this.#segments.slice(0, -1).reduce((n, s) => n + s.size, 0)
-    if (this.#options.compaction === undefined || sealedBytes < 2 * this.#cleanBytes) return
-    this.compact()
   }
 
   /** Runs a compaction pass over the sealed segments now (a compacted topic's partition only); returns the records removed. */
   compact(): number {
-    const settings = this.#options.compaction
-    if (settings === undefined || this.#readOnlyEnd !== undefined) return 0
-    const removed = compactSegments(this.#segments.slice(0, -1), this.#segments.at(-1) as Segment, settings, this.#options.fsync)
-    this.#cleanBytes = this.#segments.slice(0, -1).reduce((n, s) => n + s.size, 0)
-    recordCleanBytes(this.#dir, this.#cleanBytes)
-    return removed
+    return this.#compaction?.compactNow() ?? 0
+  }
+
+  /** The segment's open descriptor: the active one's own, a sealed one's from the log's handles (rescanned first if its file was replaced). */
+  #fdOf(segment: Segment): number {
+    if (segment.fd !== undefined) return segment.fd
+    const fd = this.#handles.fd(segment)
+    if (segment.replaced) {
+      segment.replaced = false
+      this.#reindex(segment, fd)
+    }
+    return fd
   }
 
   /** A batch of `bytes` written at the segment's end, its records at `starts`, made visible; returns its first offset. */
@@ -244,21 +280,25 @@ export class PartitionLog {
   read(fromOffset: number, maxRecords: number, maxBytes: number): StoredRecord[] {
     if (fromOffset >= this.#end || fromOffset < 0) return []
     const segment = this.#segmentFor(fromOffset)
-    const records = readRecords(segment, fromOffset, maxRecords, maxBytes)
+    // Held from here to the last read below with no other segment opened between: the handles cannot close it meanwhile.
+    const fd = this.#fdOf(segment)
+    const records = readRecords(segment, fd, fromOffset, maxRecords, maxBytes)
     if (typeof records !== 'number') return records
     // The index or the data disagrees with what was indexed: rescan the segment whole, which
     // names the damage if the data is at fault; a wrong index is rebuilt and the read done again.
-    this.#reindex(segment)
-    const again = readRecords(segment, fromOffset, maxRecords, maxBytes)
+    this.#reindex(segment, fd)
+    const again = readRecords(segment, fd, fromOffset, maxRecords, maxBytes)
     if (typeof again === 'number') throw damaged(segment.path, again, fromOffset, undefined)
     return again
   }
 
   /** Rebuilds the segment's index from its bytes; refuses (DATA_CORRUPT) a record that no longer reads. */
-  #reindex(segment: Segment): void {
+  #reindex(segment: Segment, fd: number): void {
     const index = new SparseIndex()
-    const { count, size } = scanFrom(segment.fd, index, segment.baseOffset, segment.size, segment.baseOffset + segment.count, segment.gaps) as { count: number; size: number }
+    const { count, size } = scanFrom(fd, index, segment.baseOffset, segment.size, segment.baseOffset + segment.count, segment.gaps) as { count: number; size: number }
     if (count < segment.count) throw damaged(segment.path, size, segment.baseOffset + count, undefined)
+    // Smaller than indexed only when the file was replaced by its compacted copy (a reader beside the writer).
+    segment.size = size
     segment.index = index
     segment.next = undefined
     if (this.#readOnlyEnd !== undefined) return
@@ -269,8 +309,10 @@ export class PartitionLog {
   }
 
   close(): void {
+    this.#compaction?.close()
     for (const s of this.#segments) {
-      closeSync(s.fd)
+      if (s.fd !== undefined) closeSync(s.fd)
+      else this.#handles.forget(s)
       s.indexFile?.close()
     }
     this.#segments.length = 0
@@ -293,7 +335,12 @@ export class PartitionLog {
     const path = join(this.#dir, name)
     const previous = this.#segments.at(-1)
     previous?.indexFile?.close()
-    if (previous) previous.indexFile = undefined
+    if (previous) {
+      previous.indexFile = undefined
+      // Sealed: its descriptor is the handles' now, closed when others are used more recently.
+      this.#handles.adopt(previous, previous.fd!)
+      previous.fd = undefined
+    }
     const indexFile = IndexFile.open(indexPathFor(path), 0, false)
     const segment: Segment = {
       path,
@@ -304,7 +351,7 @@ export class PartitionLog {
       index: new SparseIndex(),
       indexFile,
       next: undefined,
-      gaps: this.#options.compaction !== undefined,
+      gaps: this.#gaps,
     }
     this.#segments.push(segment)
     // The segment's fsync makes its bytes durable, not its name: without this, a machine crash
@@ -313,63 +360,24 @@ export class PartitionLog {
     return segment
   }
 
-  /** Loads a segment; returns, for a writer, what brings its index file up to date (to run once the partition opened). */
+  /** Loads a segment (./segment-load.ts); returns, for a writer, what brings its index file up to date (to run once the partition opened). */
   #load(name: string, isLast: boolean): (() => void) | undefined {
-    const path = join(this.#dir, name)
-    const baseOffset = Number(name.slice(0, 20))
-    if (baseOffset !== this.#end) {
-      this.close()
-      throw new SourceError(
-        'DATA_CORRUPT',
-        `embedded log segment ${path} starts at offset ${baseOffset}, but the segments before it end at offset ${this.#end}: a segment is missing; restore the partition from a copy`,
-        { context: { dir: this.#dir, segment: name, offset: this.#end } },
-      )
-    }
     const readOnly = this.#readOnlyEnd !== undefined
-    let fd: number
+    let loaded: LoadedSegment
     try {
-      // 'r+' rather than 'a': positional writes must land where the index says, after truncation.
-      fd = openSync(path, readOnly ? 'r' : 'r+')
+      loaded = loadSegment(this.#dir, name, { base: this.#end, readOnlyEnd: this.#readOnlyEnd, acked: this.#readOnlyEnd ?? this.#acked?.recorded, gaps: this.#gaps, isLast })
     } catch (err: unknown) {
       this.close()
-      throw logFileReadFailure(err, path, 'embedded log segment', 'restore the partition from a copy')
+      throw err
     }
-    let scanned: ReturnType<typeof scanSegment>
-    try {
-      scanned = scanSegment(fd, path, baseOffset, this.#readOnlyEnd ?? Infinity, this.#options.compaction !== undefined)
-    } catch (err: unknown) {
-      closeSync(fd)
-      this.close()
-      throw logFileReadFailure(err, path, 'embedded log segment', 'restore the partition from a copy')
-    }
-    const { index, count, size, fileBytes } = scanned
-    const end = baseOffset + count
-    if (size < fileBytes && end < (this.#readOnlyEnd ?? Infinity)) {
-      const acked = this.#readOnlyEnd ?? this.#acked?.recorded
-      // Past the acknowledged end on the last segment: a torn tail from a crash mid-append — the batch never returned, so nobody saw it.
-      if (!isLast || (acked !== undefined && end < acked)) {
-        closeSync(fd)
-        this.close()
-        throw damaged(path, size, end, acked)
-      }
-    }
-    const segment: Segment = { path, baseOffset, fd, size, count, index, indexFile: undefined, next: undefined, gaps: this.#options.compaction !== undefined }
+    const { segment, indexWrite } = loaded
     this.#segments.push(segment)
-    this.#end = end
-    // Read-only: bytes past `size` are the writer's (an append in flight, a torn one its next open cuts), and its index is its own.
-    if (readOnly) return undefined
-    if (size < fileBytes) {
-      ftruncateSync(fd, size)
-      fsyncSync(fd)
+    this.#end = segment.baseOffset + segment.count
+    if (readOnly || !isLast) {
+      this.#handles.adopt(segment, segment.fd!)
+      segment.fd = undefined
     }
-    // A sealed segment whose index file holds its index as it is: no file to open (one open per segment is most of an open's time).
-    if (scanned.upToDate && !isLast) return undefined
-    return () => {
-      const indexFile = IndexFile.open(indexPathFor(path), scanned.fileEntries, scanned.headerOk)
-      indexFile?.flush(index)
-      if (isLast) segment.indexFile = indexFile
-      else indexFile?.close()
-    }
+    return indexWrite
   }
 }
 

@@ -11,7 +11,12 @@ import { INDEX_INTERVAL_BYTES, type IndexFile, type SparseIndex } from './sparse
 export interface Segment {
   readonly path: string
   readonly baseOffset: number
-  fd: number
+  /** The descriptor of the segment taking appends; undefined for a sealed one, whose descriptor is the log's SegmentHandles' (./segment-handles.ts). */
+  fd: number | undefined
+  /** The file's inode when its descriptor was last opened (./segment-handles.ts). */
+  ino?: number
+  /** Its file was replaced since (another inode): the index points into the old bytes, to be rebuilt before a read. */
+  replaced?: boolean
   size: number
   /** Offsets it spans: from its base to its last record's (its records, unless compacted). */
   count: number
@@ -25,11 +30,17 @@ export interface Segment {
 }
 
 /**
- * Up to `maxRecords` of the segment's records from `fromOffset` on (from the first kept after it,
+ * Up to `maxRecords` of the segment's records (read through its open descriptor `fd`) from `fromOffset` on (from the first kept after it,
  * in a compacted segment), staying within `maxBytes`;
  * the byte position where the bytes the index (or the last read) points at do not read as them.
  */
-export function readRecords(segment: Segment, fromOffset: number, maxRecords: number, maxBytes: number): StoredRecord[] | number {
+export function readRecords(
+  segment: Segment,
+  fd: number,
+  fromOffset: number,
+  maxRecords: number,
+  maxBytes: number,
+): StoredRecord[] | number {
   // Before the first entry only in a compacted segment whose first records were removed: from its start.
   const entry = segment.index.floor(fromOffset - segment.baseOffset)
   let at = entry < 0 ? segment.baseOffset : segment.baseOffset + segment.index.relativeAt(entry)
@@ -46,7 +57,7 @@ export function readRecords(segment: Segment, fromOffset: number, maxRecords: nu
   const have = (pos: number, length: number): boolean => {
     if (pos + length > segment.size) return false
     if (pos >= windowStart && pos + length <= windowStart + window.length) return true
-    window = readAt(segment.fd, pos, Math.min(segment.size - pos, Math.max(length, guess)))
+    window = readAt(fd, pos, Math.min(segment.size - pos, Math.max(length, guess)))
     windowStart = pos
     return window.length >= length
   }

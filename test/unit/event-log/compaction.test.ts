@@ -14,6 +14,7 @@ import { FeatureStoreError } from '../../../core/errors.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
 import { EmbeddedLogReader } from '../../../adapters/event-log/embedded/embedded-log-reader.ts'
 import { TOMBSTONE_RETENTION_MS } from '../../../adapters/event-log/embedded/compaction.ts'
+import { CompactionQueue } from '../../../adapters/event-log/embedded/compaction-schedule.ts'
 import { PartitionLog } from '../../../adapters/event-log/embedded/partition-log.ts'
 import type { StoredRecord } from '../../../adapters/event-log/embedded/record-format.ts'
 import { prng } from '../../../examples/generate-events.ts'
@@ -238,13 +239,14 @@ void describe('event log > embedded > compaction (compactAfterMs)', () => {
     }
     await log.close()
     log = new EmbeddedEventLog({ dir, clock, segmentBytes: 600, pollIntervalMs: 5 })
-    // The records of the first rounds are more than the lag old now: the next roll's pass removes them.
+    // The records of the first rounds are more than the lag old now: the passes queued by the next rolls remove them.
     for (let round = 30; round < 40; round++)
       for (const topic of ['table', 'plain'])
         await log.produce(
           topic,
           [0, 1, 2].map((k) => ({ key: `row-${k}`, value: Buffer.from(`round ${round} ${'.'.repeat(40)}`) })),
         )
+    await log.compactionsSettled()
     const offsets = async (topic: string, from: string) => {
       const seen: string[] = []
       const first: string[] = []
@@ -362,16 +364,18 @@ void describe('event log > embedded > compaction of a damaged segment', () => {
 })
 
 void describe('event log > embedded > compaction across reopens', () => {
-  void test('the bytes a pass left are kept: a reopened partition waits for its sealed bytes to double again; without that record (missing, unreadable) its first roll runs a pass', () => {
+  void test('the bytes a pass left are kept: a reopened partition waits for its sealed bytes to double again; without that record (missing, unreadable) its first roll runs a pass', async () => {
     for (const hint of ['kept', 'missing', 'garbage', 'a directory'] as const) {
       const dir = mkdtempSync(join(tmpdir(), 'kfs-compaction-'))
       let now = 1_000_000
-      const options = { segmentBytes: 300, fsync: false, compaction: { afterMs: AFTER_MS, nowMs: () => now } }
+      const compactionQueue = new CompactionQueue()
+      const options = { segmentBytes: 300, fsync: false, compaction: { afterMs: AFTER_MS, nowMs: () => now }, compactionQueue }
       let log = PartitionLog.open(dir, options)
       const put = (key: string, i: number) =>
         log.append([{ timestampMs: now, key: Buffer.from(key), value: Buffer.from(`value ${i}`.padEnd(30, '.')), headers: {} }])
       // Keys of their own: a pass keeps ~2.7 KB of sealed segments.
       for (let i = 0; i < 40; i++) put(`u${i}`, i)
+      await compactionQueue.settled()
       log.compact()
       for (let i = 40; i < 44; i++) put('dup', i) // superseded by the next ones, and old enough once the clock moves
       log.close()
@@ -387,6 +391,7 @@ void describe('event log > embedded > compaction across reopens', () => {
       const before = readAll(log).length
       const segments = segmentBases(dir).length
       for (let i = 44; i < 52; i++) put('dup', i) // two rolls: ~600 more sealed bytes, far from doubling 2.7 KB
+      await compactionQueue.settled()
       const rolled = segmentBases(dir).length - segments
       const held = readAll(log).length
       log.close()
