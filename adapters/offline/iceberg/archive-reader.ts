@@ -112,19 +112,20 @@ export async function* readArchivePartitionBatches(
   const files = archiveFilesInReadOrder(await liveEntriesOf(table, snapshotId), topic, partition).filter((f) => f.hi >= from)
   // Records strictly increase; a marker carries the next offset to read, so it is past every record
   // before it and at most the offset of the record after it (several markers may share one offset).
-  let lastRecord = -1n
-  let lastMarker = -1n
+  let lastRecord: number | bigint = -1
+  let lastMarker: number | bigint = -1
   for (const { e, lo } of files) {
     if (until !== undefined && lo > until) break
     const file = e.dataFile.filePath
-    // Keys and payloads as views: a replay decodes each record and lets it go.
-    for await (const batch of readDataFileBatches(table, e.dataFile, { longAs: 'bigint', binaryViews: true })) {
+    // Keys and payloads as views: a replay decodes each record and lets it go. Longs and times as
+    // numbers (compact), not a bigint each (four a row).
+    for await (const batch of readDataFileBatches(table, e.dataFile, { longAs: 'bigint', binaryViews: true, compact: true })) {
       const rows: ArchiveRow[] = []
       const { columns } = batch
+      // A compact long reads as a number, as an int or a double would: the column's type says which it is.
+      const offsetIsLong = batch.types?.offset === 'long'
       for (let i = 0; i < batch.numRows; i++) {
-        const offset = columns.offset?.[i]
-        if (typeof offset !== 'bigint' || offset < 0n)
-          throw damaged(file, topic, `has ${describe(offset)} in column offset, not a non-negative long`)
+        const offset = offsetAt(columns, offsetIsLong, i, file, topic)
         const markerWatermarkMs = timeAt(columns, 'marker_watermark', i, offset, file, topic)
         const isMarker = markerWatermarkMs !== null
         if (until !== undefined && (isMarker ? offset > until : offset >= until)) {
@@ -160,7 +161,7 @@ function archiveRowAt(
   columns: Columns,
   i: number,
   partition: number,
-  offset: bigint,
+  offset: number | bigint,
   markerWatermarkMs: number | null,
   file: string,
   topic: string,
@@ -182,7 +183,24 @@ function archiveRowAt(
   }
 }
 
-function timeAt(columns: Columns, column: string, i: number, offset: bigint, file: string, topic: string): number | null {
+/** Row i's offset, a non-negative long (a number where exact); DATA_CORRUPT naming the file otherwise. */
+function offsetAt(columns: Columns, isLong: boolean, i: number, file: string, topic: string): number | bigint {
+  const v = columns.offset?.[i]
+  if (isLong && (typeof v === 'number' || typeof v === 'bigint')) {
+    if (v >= 0) return v
+    throw damaged(file, topic, 'has a long in column offset, not a non-negative long')
+  }
+  throw damaged(file, topic, `has ${describe(v)} in column offset, not a non-negative long`)
+}
+
+function timeAt(
+  columns: Columns,
+  column: string,
+  i: number,
+  offset: number | bigint,
+  file: string,
+  topic: string,
+): number | null {
   const v = columns[column]?.[i]
   if (v === null || v === undefined) return null
   if (typeof v === 'bigint') return Number(v)
@@ -190,7 +208,14 @@ function timeAt(columns: Columns, column: string, i: number, offset: bigint, fil
   throw damaged(file, topic, `has ${describe(v)} in column ${column} at offset ${offset}, not a timestamp`)
 }
 
-function bytesAt(columns: Columns, column: string, i: number, offset: bigint, file: string, topic: string): Uint8Array | null {
+function bytesAt(
+  columns: Columns,
+  column: string,
+  i: number,
+  offset: number | bigint,
+  file: string,
+  topic: string,
+): Uint8Array | null {
   const v = columns[column]?.[i]
   if (v === null || v === undefined) return null
   if (v instanceof Uint8Array) return v
