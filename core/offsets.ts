@@ -17,3 +17,14 @@ export function offsetValue(offset: string): number | bigint {
 export function nextOffsetValue(offset: number | bigint): number | bigint {
   return typeof offset === 'number' ? (offset + 1 <= Number.MAX_SAFE_INTEGER ? offset + 1 : BigInt(offset) + 1n) : offset + 1n
 }
+
+/**
+ * The records at or past `from` (offsetValue's form), in their order: `records` itself when all
+ * are — a batch re-delivered in part is rare, and a copy of every batch was garbage per record.
+ */
+export function atOrPast<T extends { readonly offset: string }>(records: readonly T[], from: number | bigint): readonly T[] {
+  for (let i = 0; i < records.length; i++) {
+    if (offsetValue(records[i]!.offset) < from) return records.filter((r) => offsetValue(r.offset) >= from)
+  }
+  return records
+}

@@ -29,7 +29,7 @@ import { HeldOutput, type HeldByTables, type RowKeeper } from './committed-rows.
 import { decodeFailureLetter, eventsOf, PartitionProcessor } from './partition-processor.ts'
 import { archiveRecords, markerArchiveRow } from './archive-rows.ts'
 import { archiveSource } from './sources/archive-source.ts'
-import { offsetValue } from '../core/offsets.ts'
+import { atOrPast, nextOffsetValue, offsetValue } from '../core/offsets.ts'
 import { rowBuffersFor, type OfflineRowBuffer } from './offline-row-buffer.ts'
 import { ArchiveRowBuffer } from './archive-row-buffer.ts'
 import { SnapshotWarmUp } from './snapshot-warm-up.ts'
@@ -47,7 +47,8 @@ export class PartitionSlot {
   lastCheckpointAtMs: number
   lastRecordAtMs: number
   lastMarkerAtMs: number
-  #nextOffset: bigint
+  /** offsetValue's form: a number while exact, so the per-record comparison below is not a bigint one. */
+  #nextOffset: number | bigint
   #rows: OfflineRowBuffer[]
   /** The buffers of the last published cut, emptied: the next cut's buffers (no new arrays per checkpoint). */
   #spareRows: OfflineRowBuffer[] = []
@@ -76,7 +77,7 @@ export class PartitionSlot {
     this.processors = processors
     this.#states = new StateChains(chains, deps.chainPolicy)
     this.seq = seq
-    this.#nextOffset = BigInt(nextOffset)
+    this.#nextOffset = offsetValue(nextOffset)
     this.#checkpointedOffset = nextOffset
     this.#deps = deps
     this.#rows = rowBuffersFor(options.views)
@@ -161,7 +162,7 @@ export class PartitionSlot {
   }
 
   async processRecords(records: readonly SourceRecord[], createdAtMs: number): Promise<SlotOutput> {
-    const fresh = records.filter((r) => offsetValue(r.offset) >= this.#nextOffset)
+    const fresh = atOrPast(records, this.#nextOffset)
     if (fresh.length === 0) return { rows: this.options.views.map(() => []), deadLetters: [], records: 0 }
     const { source, views } = this.options
     const { events, deadLetters: malformed } = eventsOf(this.options, source, fresh)
@@ -178,7 +179,7 @@ export class PartitionSlot {
     }
     out.deadLetters.push(...malformed)
     if (this.options.archive) archiveRecords(this.#archive, source.eventTimeField, fresh, events, decoded)
-    this.#nextOffset = BigInt((fresh.at(-1) as SourceRecord).offset) + 1n
+    this.#nextOffset = nextOffsetValue(offsetValue((fresh.at(-1) as SourceRecord).offset))
     this.#warmUp.afterBatch(this.processors)
     return out
   }
@@ -188,7 +189,7 @@ export class PartitionSlot {
    * (docs/semantics.md §17): the slot and its views resume at it, and the next checkpoint says so.
    */
   skipTo(position: string): void {
-    const to = BigInt(position)
+    const to = offsetValue(position)
     if (to <= this.#nextOffset) return
     this.#nextOffset = to
     for (const p of this.processors) p.skipTo(position)

@@ -112,20 +112,21 @@ export async function* readArchivePartitionBatches(
   const files = archiveFilesInReadOrder(await liveEntriesOf(table, snapshotId), topic, partition).filter((f) => f.hi >= from)
   // Records strictly increase; a marker carries the next offset to read, so it is past every record
   // before it and at most the offset of the record after it (several markers may share one offset).
-  let lastRecord = -1n
-  let lastMarker = -1n
+  let lastRecord: number | bigint = -1
+  let lastMarker: number | bigint = -1
   for (const { e, lo } of files) {
     if (until !== undefined && lo > until) break
     const file = e.dataFile.filePath
-    // Keys and payloads as views: a replay decodes each record and lets it go.
-    for await (const batch of readDataFileBatches(table, e.dataFile, { longAs: 'bigint', binaryViews: true })) {
+    // Keys and payloads as views: a replay decodes each record and lets it go. Longs and times as
+    // numbers (compact), not a bigint each (four a row).
+    for await (const batch of readDataFileBatches(table, e.dataFile, { longAs: 'bigint', binaryViews: true, compact: true })) {
       const rows: ArchiveRow[] = []
-      const { columns } = batch
+      const { columns, types } = batch
+      // A compact long reads as a number, as an int or a double would: the column's type says which it is.
+      const offsetIsLong = batch.types?.offset === 'long'
       for (let i = 0; i < batch.numRows; i++) {
-        const offset = columns.offset?.[i]
-        if (typeof offset !== 'bigint' || offset < 0n)
-          throw damaged(file, topic, `has ${describe(offset)} in column offset, not a non-negative long`)
-        const markerWatermarkMs = timeAt(columns, 'marker_watermark', i, offset, file, topic)
+        const offset = offsetAt(columns, offsetIsLong, i, file, topic)
+        const markerWatermarkMs = timeAt(columns, types, 'marker_watermark', i, offset, file, topic)
         const isMarker = markerWatermarkMs !== null
         if (until !== undefined && (isMarker ? offset > until : offset >= until)) {
           if (!isMarker) continue
@@ -142,7 +143,7 @@ export async function* readArchivePartitionBatches(
         }
         if (isMarker) lastMarker = offset
         else lastRecord = offset
-        rows.push(archiveRowAt(columns, i, partition, offset, markerWatermarkMs, file, topic))
+        rows.push(archiveRowAt(columns, types, i, partition, offset, markerWatermarkMs, file, topic))
       }
       if (rows.length > 0) yield rows
     }
@@ -150,6 +151,8 @@ export async function* readArchivePartitionBatches(
 }
 
 type Columns = Readonly<Record<string, readonly unknown[]>>
+/** The batch's column types: a compact long reads as a number, and a refusal names it a long all the same. */
+type Types = Readonly<Record<string, string | undefined>> | undefined
 
 /**
  * Row i of a data file's batch as an ArchiveRow (its offset and marker column already checked);
@@ -158,47 +161,75 @@ type Columns = Readonly<Record<string, readonly unknown[]>>
  */
 function archiveRowAt(
   columns: Columns,
+  types: Types,
   i: number,
   partition: number,
-  offset: bigint,
+  offset: number | bigint,
   markerWatermarkMs: number | null,
   file: string,
   topic: string,
 ): ArchiveRow {
   const schemaId = columns.schema_id?.[i]
   if (schemaId !== null && schemaId !== undefined && typeof schemaId !== 'bigint' && !Number.isSafeInteger(schemaId)) {
-    throw damaged(file, topic, `has ${describe(schemaId)} in column schema_id at offset ${offset}, not a long`)
+    throw damaged(file, topic, `has ${describe(schemaId, types?.schema_id)} in column schema_id at offset ${offset}, not a long`)
   }
   return {
     partition,
     offset: offset.toString(),
-    eventTimeMs: timeAt(columns, 'event_time', i, offset, file, topic),
-    key: bytesAt(columns, 'key', i, offset, file, topic),
+    eventTimeMs: timeAt(columns, types, 'event_time', i, offset, file, topic),
+    key: bytesAt(columns, types, 'key', i, offset, file, topic),
     schemaId: schemaId === null || schemaId === undefined ? null : Number(schemaId),
-    payload: bytesAt(columns, 'payload', i, offset, file, topic),
+    payload: bytesAt(columns, types, 'payload', i, offset, file, topic),
     markerWatermarkMs,
     // Unknown (-1, Kafka's "no timestamp") in tables from before the column existed.
-    timestampMs: timeAt(columns, 'ingestion_time', i, offset, file, topic) ?? -1,
+    timestampMs: timeAt(columns, types, 'ingestion_time', i, offset, file, topic) ?? -1,
   }
 }
 
-function timeAt(columns: Columns, column: string, i: number, offset: bigint, file: string, topic: string): number | null {
+/** Row i's offset, a non-negative long (a number where exact); DATA_CORRUPT naming the file otherwise. */
+function offsetAt(columns: Columns, isLong: boolean, i: number, file: string, topic: string): number | bigint {
+  const v = columns.offset?.[i]
+  if (isLong && (typeof v === 'number' || typeof v === 'bigint')) {
+    if (v >= 0) return v
+    throw damaged(file, topic, 'has a long in column offset, not a non-negative long')
+  }
+  throw damaged(file, topic, `has ${describe(v)} in column offset, not a non-negative long`)
+}
+
+function timeAt(
+  columns: Columns,
+  types: Types,
+  column: string,
+  i: number,
+  offset: number | bigint,
+  file: string,
+  topic: string,
+): number | null {
   const v = columns[column]?.[i]
   if (v === null || v === undefined) return null
   if (typeof v === 'bigint') return Number(v)
   if (typeof v === 'number' && Number.isFinite(v)) return v
-  throw damaged(file, topic, `has ${describe(v)} in column ${column} at offset ${offset}, not a timestamp`)
+  throw damaged(file, topic, `has ${describe(v, types?.[column])} in column ${column} at offset ${offset}, not a timestamp`)
 }
 
-function bytesAt(columns: Columns, column: string, i: number, offset: bigint, file: string, topic: string): Uint8Array | null {
+function bytesAt(
+  columns: Columns,
+  types: Types,
+  column: string,
+  i: number,
+  offset: number | bigint,
+  file: string,
+  topic: string,
+): Uint8Array | null {
   const v = columns[column]?.[i]
   if (v === null || v === undefined) return null
   if (v instanceof Uint8Array) return v
-  throw damaged(file, topic, `has ${describe(v)} in column ${column} at offset ${offset}, not binary`)
+  throw damaged(file, topic, `has ${describe(v, types?.[column])} in column ${column} at offset ${offset}, not binary`)
 }
 
 /** What a file holds where a value of the archive's type should be. */
-function describe(v: unknown): string {
+function describe(v: unknown, type?: string): string {
+  if (typeof v === 'number' && type === 'long') return 'a long'
   if (v === undefined) return 'nothing (no such column)'
   if (v === null) return 'a null'
   if (v instanceof Uint8Array) return 'binary'

@@ -21,6 +21,13 @@ export interface ParquetReadOptions {
    * for a reader that drops them soon (a value kept keeps its whole batch's bytes alive).
    */
   readonly binaryViews?: boolean
+  /**
+   * The compact reader's values (./compact-columns.ts) where they are exact: a long or timestamp
+   * column as numbers rather than bigints (no allocation a value), other columns as above. A long
+   * column holding a value beyond 2^53 reads as `longAs` says. For a reader that checks types by
+   * `types`, not by each value's JS type.
+   */
+  readonly compact?: boolean
 }
 
 export interface ParquetBatch {
@@ -87,7 +94,12 @@ export async function* readParquetBatches(bytes: Uint8Array, options: ParquetRea
     const types: Record<string, ParquetReadType | undefined> = {}
     batch.schema.fields.forEach((field, i) => {
       if (wanted !== undefined && !wanted.has(field.name)) return
-      columns[field.name] = decodeArrowValues(batch.data.children[i]!, field.name, longAs, 0, undefined, options.binaryViews === true)
+      const data = batch.data.children[i]!
+      const binaryViews = options.binaryViews === true
+      columns[field.name] =
+        options.compact === true
+          ? decodeCompact(data, (d) => decodeArrowValues(d, field.name, longAs, 0, undefined, binaryViews))
+          : decodeArrowValues(data, field.name, longAs, 0, undefined, binaryViews)
       types[field.name] = columnTypeOf(field.type)
     })
     yield { numRows: batch.numRows, columns, types }

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { encodeParquetFile, encodeParquetColumns, readParquetRows, readParquetBatches, parquetFileInfo, type ParquetColumn } from '../../../adapters/offline/parquet/index.ts'
+import { encodeParquetFile, encodeParquetColumns, readParquetRows, readParquetBatches, parquetFileInfo, type ParquetBatch, type ParquetColumn } from '../../../adapters/offline/parquet/index.ts'
 import { loopTurnsDuring } from '../../support/loop-turns.ts'
 
 const columns: ParquetColumn[] = [
@@ -46,6 +46,32 @@ void describe('sinks > parquet > file', () => {
       const r = rows[i]!
       const b = back[i]!
       assert.deepEqual({ ...b, b: b.b === null ? null : [...(b.b as Uint8Array)] }, { ...r, b: r.b === null ? null : [...(r.b as Uint8Array)] }, `row ${i}`)
+    }
+  })
+
+  void test('compact reading: the same values as the default one for every column type, longs and times as numbers', async () => {
+    const rows = makeRows(2_500)
+    // A long beyond 2^53 in one row group: that column reads as longAs says there, numbers in the others.
+    rows[1_700]!.n = 2n ** 60n + 3n
+    const file = await encodeParquetFile(columns, rows, { rowGroupRows: 1_000 })
+    for (const longAs of ['number', 'bigint'] as const) {
+      if (longAs === 'number') rows[1_700]!.n = null
+      const bytes = longAs === 'number' ? (await encodeParquetFile(columns, rows, { rowGroupRows: 1_000 })).bytes : file.bytes
+      const plain: ParquetBatch[] = []
+      for await (const b of readParquetBatches(bytes, { longAs, binaryViews: true })) plain.push(b)
+      const compact: ParquetBatch[] = []
+      for await (const b of readParquetBatches(bytes, { longAs, binaryViews: true, compact: true })) compact.push(b)
+      assert.equal(compact.length, plain.length)
+      for (let g = 0; g < plain.length; g++) {
+        const [p, c] = [plain[g]!, compact[g]!]
+        assert.deepEqual(c.types, p.types)
+        for (const name of Object.keys(p.columns)) {
+          const expected = p.columns[name]!.map((v) => (typeof v === 'bigint' && (g !== 1 || name !== 'n') ? Number(v) : v))
+          assert.deepEqual(c.columns[name], expected, `${longAs}, row group ${g}, column ${name}`)
+        }
+        const kinds = new Set(c.columns.n!.filter((v) => v !== null).map((v) => typeof v))
+        assert.deepEqual([...kinds], [longAs === 'bigint' && g === 1 ? 'bigint' : 'number'], `${longAs}, row group ${g}`)
+      }
     }
   })
 
