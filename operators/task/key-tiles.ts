@@ -1,8 +1,8 @@
 /**
  * A walk over one key's tiles that needs no feature reads: the next loss boundary (the key's
- * timer). Eviction is part of the evaluation's walk (view-runner.ts `evaluate`). The groups are visited in their
- * order in the key's region (key-regions.ts), each one's tiles starting where the last ended, so
- * a walk reads the region front to back and computes no group offset.
+ * timer); eviction is part of the evaluation's walk (view-runner.ts `evaluate`). The groups are
+ * visited in their order in the key's region (key-regions.ts), each one's tiles starting where the
+ * last ended, so a walk reads the region front to back and computes no group offset.
  */
 import type { KeyTable } from './key-state.ts'
 import type { GroupLayout } from './tile-layout.ts'
