@@ -29,7 +29,7 @@ import type { EventRecord, FeatureRow, FeatureValue } from '../../features/types
 import type { ViewPlan } from './plan.ts'
 import { KeyTable } from './key-state.ts'
 import { firstTileAt, type TileSlab } from './tile-slab.ts'
-import { evictTiles, nextLossOf } from './key-tiles.ts'
+import { nextLossOf } from './key-tiles.ts'
 import { TimerQueue } from './timer-queue.ts'
 import { entityKeyOf, fieldValueOf, firstInputProblem } from './event-fields.ts'
 import { rowValuesEqual } from './values-equal.ts'
@@ -203,8 +203,7 @@ export class ViewRunner {
       }
     }
     table.setClock(id, c)
-    if (c > oldC) this.#evict(id)
-    const values = this.evaluate(id)
+    const values = this.evaluate(id, c > oldC)
     if (before === undefined || !rowValuesEqual(before, values)) rows.push({ entityKey: key, asOfMs: c, values })
     this.#reschedule(id, this.#evaluatedNextLoss)
   }
@@ -217,6 +216,8 @@ export class ViewRunner {
       if (due === undefined) return
       const b = due.atMs
       const ids = due.ids
+      // Its keys' tiles loaded before the first row: their misses overlap (key-regions.ts `warm`).
+      if (ids.length > 1) table.regions.warm(ids)
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i] as number
         // A live loss timer was set from the current tiles (every change re-schedules), so some
@@ -224,8 +225,7 @@ export class ViewRunner {
         let loss: number | undefined
         if (table.clockOf(id) < b && table.isLossTimer(id)) {
           table.setClock(id, b)
-          this.#evict(id)
-          rows.push({ entityKey: table.keyOf[id] as string, asOfMs: b, values: this.evaluate(id) })
+          rows.push({ entityKey: table.keyOf[id] as string, asOfMs: b, values: this.evaluate(id, true) })
           loss = this.#evaluatedNextLoss
         }
         table.setTimer(id, Number.NaN)
@@ -241,8 +241,12 @@ export class ViewRunner {
    */
   #evaluatedNextLoss = Number.NaN
 
-  /** Values of every feature at the key's clock, in the view's feature order. */
-  evaluate(id: number): FeatureValue[] {
+  /**
+   * Values of every feature at the key's clock, in the view's feature order. With `evict` (the
+   * clock has moved), first drops each group's tiles that no window reaches any more: the same
+   * walk finds them, where a separate eviction pass walked every group's tiles a second time.
+   */
+  evaluate(id: number, evict = false): FeatureValue[] {
     const out = this.#emptyValue.slice()
     let nextLoss = Number.NaN
     const table = this.table
@@ -251,17 +255,31 @@ export class ViewRunner {
     // The groups in their order in the key's region (key-regions.ts), each one's tiles after the last.
     const regions = table.regions
     const order = regions.order
-    const tiles = regions.pageOf(id)
+    let tiles = regions.pageOf(id)
     let groupAt = regions.startOf(id)
     for (let oi = 0; oi < order.length; oi++) {
       const g = order[oi] as number
       const lay = layouts[g] as GroupLayout
-      const count = regions.count(id, g)
+      let count = regions.count(id, g)
       if (count === 0) continue
       const ns = lay.numStride
       const os = lay.objStride
-      const b = groupAt
-      groupAt += count * ns
+      const top = Math.floor(t / lay.hopMs)
+      let b = groupAt
+      if (evict) {
+        const keepFrom = firstTileAt(tiles, b, count, ns, top + 1 - lay.maxTiles)
+        if (keepFrom > 0) {
+          regions.dropFront(id, g, keepFrom)
+          table.objSlabs[g]?.dropFront(id, keepFrom)
+          count -= keepFrom
+          // The region may have moved (down a class) or, with no tile left, been freed.
+          tiles = regions.pageOf(id)
+          b = regions.baseOf(id, g)
+          groupAt = b
+          if (count === 0) continue
+        }
+      }
+      groupAt = b + count * ns
       // Only the page array and the record: the object tiles' own line is loaded by reads that need it.
       const slab = table.objSlabs[g]
       let objs: unknown[] = NO_OBJECTS
@@ -271,7 +289,6 @@ export class ViewRunner {
         objs = slab.obj[slot >>> slab.pageBits] as unknown[]
         ob = (slot & slab.pageMask) * os
       }
-      const top = Math.floor(t / lay.hopMs)
       for (const spec of lay.specs) {
         const lo = firstTileAt(tiles, b, count, ns, top + 1 - spec.tiles)
         const n = count - lo
@@ -361,10 +378,6 @@ export class ViewRunner {
     if (!Object.is(at, this.table.timerOf(id))) this.timers.schedule(id, at)
     this.table.setLossTimer(id, !Number.isNaN(loss))
     return !Number.isNaN(loss) || this.#hasLifetime
-  }
-
-  #evict(id: number): void {
-    evictTiles(this.table, this.layouts, id)
   }
 }
 
