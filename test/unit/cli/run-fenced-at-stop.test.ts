@@ -7,49 +7,14 @@
  * publishes exactly what a clean run does.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
-import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
+import { test } from 'node:test'
 import { runKfs } from '../../support/kfs-process.ts'
-import { assertSameRows, expectedRowsByEntity, generatePurchases, type ProducedRecord } from '../../support/scenario.ts'
+import { onePartitionRun, ROOT } from '../../support/one-partition-run.ts'
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
-const RUN = 'fencestop'
-process.env.KFS_TEST_RUN = RUN
-process.env.KFS_TEST_PARTITIONS = '1'
-const { purchases, userPurchases } = await import('../../fixtures/features/run-scoped.ts')
-
-const dataDir = mkdtempSync(join(tmpdir(), 'kfs-run-fenced-at-stop-'))
-after(() => rmSync(dataDir, { recursive: true, force: true }))
-const env = {
-  KFS_DATA_DIR: dataDir,
-  KFS_FEATURES: join(ROOT, 'test/fixtures/features/run-scoped.ts'),
-  KFS_TEST_RUN: RUN,
-  KFS_TEST_PARTITIONS: '1',
-  // Only the stop checkpoints.
-  KFS_CHECKPOINT_INTERVAL_MS: '1h',
-  KFS_LOG_LEVEL: 'warn',
-}
+const { purchases, env, events, writeEvents, assertCleanRunRows } = await onePartitionRun('fencestop', { count: 300, seed: 5 })
 const HOOK = join(ROOT, 'test/support/other-owner-hook.ts')
-
-const events = generatePurchases({ count: 300, users: 20, seed: 5 })
 const FIRST = 120
-
-function writeEvents(name: string, from: number, to: number): string {
-  const path = join(dataDir, name)
-  writeFileSync(
-    path,
-    events
-      .slice(from, to)
-      .map((e) => JSON.stringify(e))
-      .join('\n') + '\n',
-  )
-  return path
-}
 
 void test(
   'kfs run --until-caught-up: a checkpoint fenced at the stop on every attempt exits 1 naming the partition; the next run completes the tables',
@@ -82,12 +47,6 @@ void test(
       events.length - FIRST,
       'the next run read the fenced records again',
     )
-    const produced: ProducedRecord[] = events.map((event, i) => ({ partition: 0, offset: String(i), event }))
-    const expected = expectedRowsByEntity([userPurchases], purchases, produced).get(userPurchases.name)!
-    assertSameRows(
-      await readFeatureRowsByEntity(new LocalObjectStore(join(dataDir, 'objects')), userPurchases),
-      expected,
-      'offline rows after the next run',
-    )
+    await assertCleanRunRows('offline rows after the next run')
   },
 )

@@ -11,50 +11,18 @@
  * longer than the checkpoint's retries; it is put back before the next run.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
+import { test } from 'node:test'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
-import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
 import { runKfs, startKfs } from '../../support/kfs-process.ts'
-import { assertSameRows, expectedRowsByEntity, generatePurchases, type ProducedRecord } from '../../support/scenario.ts'
+import { onePartitionRun } from '../../support/one-partition-run.ts'
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
-const RUN = 'stopfail'
-// The scoped fixture reads these when imported: one partition, so the log's offsets are the file's order.
-process.env.KFS_TEST_RUN = RUN
-process.env.KFS_TEST_PARTITIONS = '1'
-const { purchases, userPurchases } = await import('../../fixtures/features/run-scoped.ts')
-
-const dataDir = mkdtempSync(join(tmpdir(), 'kfs-run-stop-failure-'))
-after(() => rmSync(dataDir, { recursive: true, force: true }))
-const env = {
-  KFS_DATA_DIR: dataDir,
-  KFS_FEATURES: join(ROOT, 'test/fixtures/features/run-scoped.ts'),
-  KFS_TEST_RUN: RUN,
-  KFS_TEST_PARTITIONS: '1',
-  // No timed or size-triggered checkpoint while the test looks: the stop's is the one that fails.
-  KFS_CHECKPOINT_INTERVAL_MS: '1h',
-  KFS_LOG_LEVEL: 'warn',
-}
-
-const events = generatePurchases({ count: 400, users: 20, seed: 7 })
+const { purchases, dataDir, env, events, produced, store, writeEvents, assertCleanRunRows } = await onePartitionRun('stopfail', {
+  count: 400,
+  seed: 7,
+})
 const FIRST = 240
-
-function writeEvents(name: string, from: number, to: number): string {
-  const path = join(dataDir, name)
-  writeFileSync(
-    path,
-    events
-      .slice(from, to)
-      .map((e) => JSON.stringify(e))
-      .join('\n') + '\n',
-  )
-  return path
-}
 
 /** What stderr says besides the JSON log lines: the command's own lines. */
 function ownLines(stderr: string): string[] {
@@ -110,14 +78,7 @@ void test(
     assert.equal(summary.stoppedBy, 'caught-up')
     assert.equal(summary.consumed, events.length - FIRST, 'the records after the previous checkpoint, read again, and no others')
 
-    const store = new LocalObjectStore(join(dataDir, 'objects'))
-    const produced: ProducedRecord[] = events.map((event, i) => ({ partition: 0, offset: String(i), event }))
-    const expected = expectedRowsByEntity([userPurchases], purchases, produced).get(userPurchases.name)!
-    assertSameRows(
-      await readFeatureRowsByEntity(store, userPurchases),
-      expected,
-      'offline rows after the failed stop and the next run',
-    )
+    await assertCleanRunRows('offline rows after the failed stop and the next run')
     const offsets: string[] = []
     for await (const row of new IcebergOfflineSink(store).readArchive(purchases.topic, 0))
       if (row.markerWatermarkMs === null) offsets.push(row.offset)
