@@ -99,17 +99,13 @@ export class OfflineRowBuffer implements OfflineRowColumns {
     this.#length = i + 1
   }
 
-  featureColumn(f: number): readonly FeatureValue[] {
+  featureColumn(f: number): readonly FeatureValue[] | Float64Array {
     const others = this.#others[f]
     if (others !== undefined) return others
     const numbers = this.#numbers[f]!
     const nulls = this.#nulls[f]!
+    if (nulls.subarray(0, this.#length).indexOf(1) < 0) return numbers.subarray(0, this.#length)
     const out = new Array<FeatureValue>(this.#length)
-    // Without nulls the array holds unboxed doubles (a null in it would box every value).
-    if (nulls.subarray(0, this.#length).indexOf(1) < 0) {
-      for (let i = 0; i < out.length; i++) out[i] = numbers[i]!
-      return out
-    }
     for (let i = 0; i < out.length; i++) out[i] = nulls[i] === 1 ? null : numbers[i]!
     return out
   }
@@ -195,14 +191,21 @@ export class OfflineRowBuffer implements OfflineRowColumns {
   }
 }
 
-/** An empty row buffer per view: the spare of the same view when it has one (a view without offline rows keeps its buffer empty). */
+/**
+ * An empty row buffer per view: the spare of the same view when it has one (a view without offline
+ * rows keeps its buffer empty), else one with room for the rows of `previous` (the last cut's
+ * buffers) and a quarter more: a view's checkpoints hold about as many rows each, and from the
+ * first size every checkpoint regrew its arrays, doubling, until a buffer came back as a spare.
+ */
 export function rowBuffersFor(
   views: readonly FeatureViewDef[],
   spares: readonly (OfflineRowBuffer | undefined)[] = [],
+  previous: readonly (OfflineRowBuffer | undefined)[] = [],
 ): OfflineRowBuffer[] {
   return views.map((view, v) => {
     const types = view.features.map((f) => f.type)
     const spare = spares[v]
-    return spare !== undefined && spare.length === 0 && spare.holds(types) ? spare : new OfflineRowBuffer(types)
+    if (spare !== undefined && spare.length === 0 && spare.holds(types)) return spare
+    return new OfflineRowBuffer(types, Math.max(FIRST_CAPACITY, Math.ceil((previous[v]?.length ?? 0) * 1.25)))
   })
 }
