@@ -18,35 +18,18 @@ export class ArchiveRowBuffer implements ArchiveRowColumns {
   readonly partition: number
   readonly offsets: string[] = []
   #length = 0
-  #capacity: number
-  #eventTime: Float64Array
-  #schemaId: Float64Array
-  #marker: Float64Array
-  #timestamp: Float64Array
+  #capacity = FIRST_CAPACITY
+  #eventTime: Float64Array = new Float64Array(FIRST_CAPACITY)
+  #schemaId: Float64Array = new Float64Array(FIRST_CAPACITY)
+  #marker: Float64Array = new Float64Array(FIRST_CAPACITY)
+  #timestamp: Float64Array = new Float64Array(FIRST_CAPACITY)
   /** Per row: key start, key end, payload start, payload end in `#bytes` (start ABSENT: null). */
-  #spans: Int32Array
-  #bytes: Uint8Array
+  #spans: Int32Array = new Int32Array(4 * FIRST_CAPACITY)
+  #bytes: Uint8Array = new Uint8Array(FIRST_BYTES)
   #used = 0
 
-  /** `rows` and `bytes`: room to start with (a checkpoint's buffer is sized by the last one's, `sizedLike`). */
-  constructor(partition: number, rows = FIRST_CAPACITY, bytes = FIRST_BYTES) {
+  constructor(partition: number) {
     this.partition = partition
-    this.#capacity = rows
-    this.#eventTime = new Float64Array(rows)
-    this.#schemaId = new Float64Array(rows)
-    this.#marker = new Float64Array(rows)
-    this.#timestamp = new Float64Array(rows)
-    this.#spans = new Int32Array(4 * rows)
-    this.#bytes = new Uint8Array(bytes)
-  }
-
-  /**
-   * An empty buffer for the rows after this one's: with room for as many rows and bytes and a
-   * quarter more, as a partition's checkpoints hold about as many records each; from the first
-   * size every checkpoint regrew its arrays, doubling, until a buffer came back as a spare.
-   */
-  sizedLike(): ArchiveRowBuffer {
-    return new ArchiveRowBuffer(this.partition, Math.max(FIRST_CAPACITY, Math.ceil(this.#length * 1.25)), Math.max(FIRST_BYTES, Math.ceil(this.#used * 1.25)))
   }
 
   get length(): number {

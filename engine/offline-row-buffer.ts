@@ -191,21 +191,14 @@ export class OfflineRowBuffer implements OfflineRowColumns {
   }
 }
 
-/**
- * An empty row buffer per view: the spare of the same view when it has one (a view without offline
- * rows keeps its buffer empty), else one with room for the rows of `previous` (the last cut's
- * buffers) and a quarter more: a view's checkpoints hold about as many rows each, and from the
- * first size every checkpoint regrew its arrays, doubling, until a buffer came back as a spare.
- */
+/** An empty row buffer per view: the spare of the same view when it has one (a view without offline rows keeps its buffer empty). */
 export function rowBuffersFor(
   views: readonly FeatureViewDef[],
   spares: readonly (OfflineRowBuffer | undefined)[] = [],
-  previous: readonly (OfflineRowBuffer | undefined)[] = [],
 ): OfflineRowBuffer[] {
   return views.map((view, v) => {
     const types = view.features.map((f) => f.type)
     const spare = spares[v]
-    if (spare !== undefined && spare.length === 0 && spare.holds(types)) return spare
-    return new OfflineRowBuffer(types, Math.max(FIRST_CAPACITY, Math.ceil((previous[v]?.length ?? 0) * 1.25)))
+    return spare !== undefined && spare.length === 0 && spare.holds(types) ? spare : new OfflineRowBuffer(types)
   })
 }

@@ -262,9 +262,9 @@ export class PartitionSlot {
       nextOffset: this.nextOffset,
       watermarkMs: this.watermarkMs,
     }
-    this.#rows = rowBuffersFor(views, this.#spareRows, cut.rows)
+    this.#rows = rowBuffersFor(views, this.#spareRows)
     this.#spareRows = []
-    this.#archive = this.#spareArchive ?? cut.archive.sizedLike()
+    this.#archive = this.#spareArchive ?? new ArchiveRowBuffer(this.partition)
     this.#spareArchive = undefined
     this.lastCheckpointAtMs = cut.startedAtMs
     return cut
