@@ -99,17 +99,13 @@ export class OfflineRowBuffer implements OfflineRowColumns {
     this.#length = i + 1
   }
 
-  featureColumn(f: number): readonly FeatureValue[] {
+  featureColumn(f: number): readonly FeatureValue[] | Float64Array {
     const others = this.#others[f]
     if (others !== undefined) return others
     const numbers = this.#numbers[f]!
     const nulls = this.#nulls[f]!
+    if (nulls.subarray(0, this.#length).indexOf(1) < 0) return numbers.subarray(0, this.#length)
     const out = new Array<FeatureValue>(this.#length)
-    // Without nulls the array holds unboxed doubles (a null in it would box every value).
-    if (nulls.subarray(0, this.#length).indexOf(1) < 0) {
-      for (let i = 0; i < out.length; i++) out[i] = numbers[i]!
-      return out
-    }
     for (let i = 0; i < out.length; i++) out[i] = nulls[i] === 1 ? null : numbers[i]!
     return out
   }

@@ -94,8 +94,12 @@ export interface OfflineRowColumns {
   readonly rowIndexes: ArrayLike<number>
   /** 1 for a tombstone row. */
   readonly deleted: ArrayLike<number>
-  /** Feature `f`'s values in row order, `length` of them (a new array for numeric features). */
-  featureColumn(f: number): readonly FeatureValue[]
+  /**
+   * Feature `f`'s values in row order, `length` of them. A numeric feature with no null may come as
+   * a Float64Array, a view of the buffer's own (the Parquet column is built from it with no copy to
+   * a JS array first); read it before the buffer takes rows again.
+   */
+  featureColumn(f: number): readonly FeatureValue[] | Float64Array
 }
 
 /** Rows to stage: as objects, or as the engine's columns. */

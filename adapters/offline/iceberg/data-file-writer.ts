@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto'
 import { SinkWriteError } from '../../../core/errors.ts'
 import { createYielder } from '../../../core/event-loop.ts'
 import { MAX_DATE_MS } from '../../../core/iso-time.ts'
-import { encodeParquetColumns, type ColumnStats } from '../parquet/index.ts'
+import { encodeParquetColumns, type ColumnStats, type ColumnValues } from '../parquet/index.ts'
 import { parquetColumnsOf, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts'
 import type { IcebergTable } from './iceberg-table.ts'
 import type { DataFile } from './manifests.ts'
@@ -31,12 +31,12 @@ export type TableRow = Readonly<Record<string, unknown>>
 
 /**
  * Rows as one array of values per column, keyed by column name (a column absent here is all
- * nulls). Writers that hold their rows in another shape fill these arrays directly: reading
+ * nulls; a Float64Array holds numbers and no null). Writers that hold their rows in another shape fill these arrays directly: reading
  * named properties of row objects column by column was most of the cost of a file.
  */
 export interface ColumnarRows {
   readonly rowCount: number
-  readonly columns: Readonly<Record<string, readonly unknown[]>>
+  readonly columns: Readonly<Record<string, ColumnValues>>
 }
 
 const MS_PER_DAY = 86_400_000
@@ -142,7 +142,7 @@ function rawRowBytes(rows: ColumnarRows, i: number): number {
 }
 
 /** The value arrays of `rows` for `names`, in that order; a column absent from `rows` is all nulls. */
-function columnArrays(rows: ColumnarRows, names: readonly string[]): (readonly unknown[])[] {
+function columnArrays(rows: ColumnarRows, names: readonly string[]): ColumnValues[] {
   let nulls: null[] | undefined
   return names.map((name) => rows.columns[name] ?? (nulls ??= new Array<null>(rows.rowCount).fill(null)))
 }

@@ -39,6 +39,7 @@ import { dayPartitionSpec, type IcebergField, type IcebergPrimitive, type Iceber
 import type { DataFile } from './manifests.ts'
 import { decodeLongBound } from './table-reader.ts'
 import type { ColumnarRows, TableRow } from './data-file-writer.ts'
+import type { ColumnValues } from '../parquet/index.ts'
 import type { OfflineRowColumns } from '../../../ports/offline.ts'
 import { joinKeyColumnsOf, joinKeyValuesOf } from './join-key-columns.ts'
 
@@ -142,12 +143,12 @@ export function* featureRowsToColumnsSteps<R extends StampedRow>(view: TableView
  */
 function featureTableColumns(
   view: TableView,
-  row: { readonly entity_key: readonly string[]; readonly as_of: readonly number[]; readonly created_at: readonly number[]; readonly seq: readonly (number | bigint)[] },
-  featureColumn: (f: number) => readonly FeatureValue[],
+  row: { readonly entity_key: readonly string[]; readonly as_of: NumberColumn; readonly created_at: NumberColumn; readonly seq: readonly (number | bigint)[] },
+  featureColumn: (f: number) => readonly FeatureValue[] | Float64Array,
   isDeleted: (i: number) => boolean,
 ): ColumnarRows {
   const n = row.entity_key.length
-  const columns: Record<string, readonly unknown[]> = { ...row }
+  const columns: Record<string, ColumnValues> = { ...row }
   const keyValues = joinKeyValuesOf(view.entity, row.entity_key)
   view.entity.joinKeys.forEach((name, k) => (columns[name] = keyValues[k]!))
   view.features.forEach((feature, f) => (columns[feature.name] = featureColumn(f)))
@@ -159,8 +160,12 @@ function featureTableColumns(
   return { rowCount: n, columns }
 }
 
-/** The first `n` numbers as a plain array, by a loop (`Array.from` of a typed array walks its iterator). */
-function numberArray(numbers: ArrayLike<number>, n: number): number[] {
+/** Numbers, none null: a Float64Array goes to the column builder as it is (parquet/float64-columns.ts). */
+type NumberColumn = readonly number[] | Float64Array
+
+/** The first `n` numbers: a Float64Array as it is, else as a plain array, by a loop (`Array.from` of a typed array walks its iterator). */
+function numberArray(numbers: ArrayLike<number>, n: number): NumberColumn {
+  if (numbers instanceof Float64Array) return numbers.subarray(0, n)
   const out = new Array<number>(n)
   for (let i = 0; i < n; i++) out[i] = numbers[i]!
   return out

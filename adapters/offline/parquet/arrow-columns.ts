@@ -5,105 +5,13 @@
  * same pass.
  */
 import * as arrow from 'apache-arrow'
-import { SinkWriteError } from '../../../core/errors.ts'
 import { runSteps, type Steps } from '../../../core/steps.ts'
 import { arrowFieldOf, arrowScalarType, elementTypeOf, type ParquetColumn, type ParquetScalarType } from './parquet-schema.ts'
+import { NumberBounds, reject, SLICE_MASK, StatsBuilder, toInt64, Validity, widen, type ColumnStats, type RowPick } from './column-stats.ts'
+import { float64Steps, type ColumnValues } from './float64-columns.ts'
 
-/** Min/max in the stored unit: `long` and `timestamptz` (µs) as bigint, `int`/`double` as number. */
-export interface ColumnStats {
-  readonly valueCount: number
-  readonly nullCount: number
-  readonly nanCount: number
-  readonly min: number | bigint | undefined
-  readonly max: number | bigint | undefined
-}
-
-/**
- * Rows between two pauses of a column build (`buildColumnSteps`): a checkpoint builds columns of
- * tens of thousands of rows on the engine's thread, and one column in one go held the event loop
- * for tens of milliseconds before V8 had optimised this code. A power of two minus one: a mask.
- */
-const SLICE_MASK = 1023
-
-const INT64_MIN = -(2n ** 63n)
-const INT64_MAX = 2n ** 63n - 1n
-
-function reject(column: string, what: string): never {
-  throw new SinkWriteError('SINK_REJECTED', `column ${column}: ${what}`, { context: { column } })
-}
-
-function toInt64(column: string, v: unknown): bigint {
-  if (typeof v === 'bigint') {
-    if (v < INT64_MIN || v > INT64_MAX) reject(column, 'long out of int64 range')
-    return v
-  }
-  if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v)) reject(column, 'long must be a safe integer')
-    return BigInt(v)
-  }
-  if (typeof v === 'string' && /^-?\d{1,19}$/.test(v)) return toInt64(column, BigInt(v))
-  return reject(column, `expected a long, got ${typeof v}`)
-}
-
-class Validity {
-  readonly bitmap: Uint8Array
-  nullCount = 0
-  constructor(length: number) {
-    this.bitmap = new Uint8Array((length + 7) >> 3)
-  }
-  set(i: number, valid: boolean): void {
-    if (valid) this.bitmap[i >> 3]! |= 1 << (i & 7)
-    else this.nullCount++
-  }
-}
-
-class StatsBuilder {
-  valueCount = 0
-  nullCount = 0
-  nanCount = 0
-  min: number | bigint | undefined
-  max: number | bigint | undefined
-  constructor(readonly ordered: boolean) {}
-  /** One column's counts (every value, nulls included) and, for ordered columns, its bounds. */
-  absorb(values: number, nulls: number, nans: number, min?: number | bigint, max?: number | bigint): void {
-    this.valueCount += values
-    this.nullCount += nulls
-    if (!this.ordered) return
-    this.nanCount += nans
-    this.min = min
-    this.max = max
-  }
-  build(): ColumnStats {
-    return { valueCount: this.valueCount, nullCount: this.nullCount, nanCount: this.nanCount, min: this.min, max: this.max }
-  }
-}
-
-/**
- * Bounds of one numeric column, kept in locals by the loops below (no per-value method call or
- * property write). Iceberg orders −0 before +0: a −0 lowers a 0 minimum, a +0 raises a −0 maximum.
- */
-class NumberBounds {
-  seen = false
-  lo = 0
-  hi = 0
-}
-
-function widen(b: NumberBounds, v: number): void {
-  if (!b.seen) {
-    b.seen = true
-    b.lo = v
-    b.hi = v
-    return
-  }
-  if (v < b.lo || (v === 0 && b.lo === 0 && Object.is(v, -0))) b.lo = v
-  if (v > b.hi || (v === 0 && b.hi === 0 && Object.is(b.hi, -0))) b.hi = v
-}
-
-/**
- * The rows of a column: `values[at[i]]` for each i when `at` is given (the rows of one data file
- * picked out of a checkpoint's columns, with no copy of each column), else `values` itself.
- */
-export type RowPick = readonly number[] | undefined
+export type { ColumnStats, RowPick } from './column-stats.ts'
+export type { ColumnValues } from './float64-columns.ts'
 
 /**
  * A string column whose strings are all ASCII (entity keys, ids), encoded with one native call on
@@ -144,11 +52,14 @@ function* asciiStrings(column: string, values: readonly unknown[], at: RowPick, 
 }
 
 /** Scalar values (no nulls unless `nullable`) → Arrow Data of the scalar type, pausing between row slices. */
-function* scalarSteps(column: string, type: ParquetScalarType, values: readonly unknown[], at: RowPick, nullable: boolean, stats: StatsBuilder): Steps<arrow.Data> {
+function* scalarSteps(column: string, type: ParquetScalarType, columnValues: ColumnValues, at: RowPick, nullable: boolean, stats: StatsBuilder): Steps<arrow.Data> {
+  const arrowType = arrowScalarType(type)
+  if (columnValues instanceof Float64Array && (type === 'double' || type === 'long' || type === 'timestamptz')) return yield* float64Steps(column, type, arrowType, columnValues, at, stats)
+  // Numbers for another type: checked (and refused) as the numbers of a JS array are.
+  const values: readonly unknown[] = columnValues instanceof Float64Array ? Array.from(columnValues) : columnValues
   const n = at === undefined ? values.length : at.length
   const validity = new Validity(n)
   const bitmap = validity.bitmap
-  const arrowType = arrowScalarType(type)
   let nulls = 0
   const nullAt = (i: number): void => {
     if (!nullable) reject(column, `null in a required column (row ${i})`)
@@ -327,7 +238,7 @@ export interface BuiltColumn {
 }
 
 /** The column of `values` (of the rows `at` picks, when given). */
-export function buildColumn(column: ParquetColumn, values: readonly unknown[], at?: RowPick): BuiltColumn {
+export function buildColumn(column: ParquetColumn, values: ColumnValues, at?: RowPick): BuiltColumn {
   return runSteps(buildColumnSteps(column, values, at))
 }
 
@@ -335,7 +246,7 @@ export function buildColumn(column: ParquetColumn, values: readonly unknown[], a
  * `buildColumn`, pausing every 1,024 rows (parquet-file-writer.ts lets the event loop run there):
  * the pauses only split the loops, so the column is the same wherever they fall.
  */
-export function* buildColumnSteps(column: ParquetColumn, values: readonly unknown[], at?: RowPick): Steps<BuiltColumn> {
+export function* buildColumnSteps(column: ParquetColumn, values: ColumnValues, at?: RowPick): Steps<BuiltColumn> {
   const element = elementTypeOf(column.type)
   const nullable = !column.required
   if (element === undefined) {

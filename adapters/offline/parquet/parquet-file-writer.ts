@@ -3,7 +3,7 @@
  * Iceberg reader, including old Spark vectorized readers, accepts).
  */
 import { createYielder, runStepsYielding } from '../../../core/event-loop.ts'
-import { buildColumnSteps, type BuiltColumn, type ColumnStats, type RowPick } from './arrow-columns.ts'
+import { buildColumnSteps, type BuiltColumn, type ColumnStats, type ColumnValues, type RowPick } from './arrow-columns.ts'
 import { writeParquet } from './parquet-encoder.ts'
 import { columnBuffersOf, readParquetFooter, writeParquetBytes, type WasmWriteRequest } from './parquet-wasm-write.ts'
 import type { ParquetColumn } from './parquet-schema.ts'
@@ -42,12 +42,12 @@ export async function encodeParquetFile(
 }
 
 /**
- * Same as `encodeParquetFile`, from one JS array of values per column (no row objects); with `at`,
+ * Same as `encodeParquetFile`, from one JS array (or Float64Array of numbers, no null) of values per column (no row objects); with `at`,
  * of the rows at those indices of the arrays, in that order (no copy of each column per file).
  */
 export async function encodeParquetColumns(
   columns: readonly ParquetColumn[],
-  values: readonly (readonly unknown[])[],
+  values: readonly ColumnValues[],
   options: ParquetWriteOptions = {},
   at?: readonly number[],
 ): Promise<EncodedParquetFile> {
@@ -67,10 +67,10 @@ export async function encodeParquetColumns(
  * a checkpoint's first file, before V8 had optimised the build (up to ~90 ms). The bytes do not
  * depend on where the yields fall.
  */
-async function buildColumns(columns: readonly ParquetColumn[], valuesOf: (column: ParquetColumn, i: number) => readonly unknown[], at?: RowPick): Promise<BuiltColumn[]> {
+async function buildColumns(columns: readonly ParquetColumn[], valuesOf: (column: ParquetColumn, i: number) => ColumnValues, at?: RowPick): Promise<BuiltColumn[]> {
   const yieldNowAndThen = createYielder(4)
   const built: BuiltColumn[] = []
-  const sources: (readonly unknown[])[] = []
+  const sources: ColumnValues[] = []
   for (let i = 0; i < columns.length; i++) {
     const column = columns[i]!
     const values = valuesOf(column, i)
@@ -86,7 +86,7 @@ async function buildColumns(columns: readonly ParquetColumn[], valuesOf: (column
  * single string join key is its `entity_key` column): the same Arrow data and counts, built once.
  * A required column takes it only when it holds no null.
  */
-function builtBefore(columns: readonly ParquetColumn[], sources: readonly (readonly unknown[])[], built: readonly BuiltColumn[], i: number): BuiltColumn | undefined {
+function builtBefore(columns: readonly ParquetColumn[], sources: readonly ColumnValues[], built: readonly BuiltColumn[], i: number): BuiltColumn | undefined {
   const column = columns[i]!
   for (let j = 0; j < i; j++) {
     if (sources[j] !== sources[i] || columns[j]!.type !== column.type) continue

@@ -73,7 +73,7 @@ function bufferOf(rows: readonly OfflineFeatureRow[], capacity?: number): Offlin
 }
 
 /** Table columns with NaN and -0 made visible, so deepStrictEqual tells them apart from 0 and null. */
-function comparable(columns: Readonly<Record<string, readonly unknown[]>>): Record<string, unknown[]> {
+function comparable(columns: Readonly<Record<string, ArrayLike<unknown>>>): Record<string, unknown[]> {
   const show = (v: unknown): unknown =>
     typeof v === 'number' ? (Object.is(v, -0) ? '-0' : Number.isNaN(v) ? 'NaN' : v) : Array.isArray(v) ? v.map(show) : v
   return Object.fromEntries(Object.entries(columns).map(([name, values]) => [name, Array.from(values, show)]))

@@ -1,0 +1,101 @@
+/**
+ * What every column build shares (arrow-columns.ts, float64-columns.ts): the row slices between
+ * pauses, the refusals, the validity bitmap and the Iceberg column statistics.
+ */
+import { SinkWriteError } from '../../../core/errors.ts'
+
+/** Min/max in the stored unit: `long` and `timestamptz` (µs) as bigint, `int`/`double` as number. */
+export interface ColumnStats {
+  readonly valueCount: number
+  readonly nullCount: number
+  readonly nanCount: number
+  readonly min: number | bigint | undefined
+  readonly max: number | bigint | undefined
+}
+
+/**
+ * Rows between two pauses of a column build (`buildColumnSteps`): a checkpoint builds columns of
+ * tens of thousands of rows on the engine's thread, and one column in one go held the event loop
+ * for tens of milliseconds before V8 had optimised this code. A power of two minus one: a mask.
+ */
+export const SLICE_MASK = 1023
+
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+
+export function reject(column: string, what: string): never {
+  throw new SinkWriteError('SINK_REJECTED', `column ${column}: ${what}`, { context: { column } })
+}
+
+export function toInt64(column: string, v: unknown): bigint {
+  if (typeof v === 'bigint') {
+    if (v < INT64_MIN || v > INT64_MAX) reject(column, 'long out of int64 range')
+    return v
+  }
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) reject(column, 'long must be a safe integer')
+    return BigInt(v)
+  }
+  if (typeof v === 'string' && /^-?\d{1,19}$/.test(v)) return toInt64(column, BigInt(v))
+  return reject(column, `expected a long, got ${typeof v}`)
+}
+
+export class Validity {
+  readonly bitmap: Uint8Array
+  nullCount = 0
+  constructor(length: number) {
+    this.bitmap = new Uint8Array((length + 7) >> 3)
+  }
+  set(i: number, valid: boolean): void {
+    if (valid) this.bitmap[i >> 3]! |= 1 << (i & 7)
+    else this.nullCount++
+  }
+}
+
+export class StatsBuilder {
+  valueCount = 0
+  nullCount = 0
+  nanCount = 0
+  min: number | bigint | undefined
+  max: number | bigint | undefined
+  constructor(readonly ordered: boolean) {}
+  /** One column's counts (every value, nulls included) and, for ordered columns, its bounds. */
+  absorb(values: number, nulls: number, nans: number, min?: number | bigint, max?: number | bigint): void {
+    this.valueCount += values
+    this.nullCount += nulls
+    if (!this.ordered) return
+    this.nanCount += nans
+    this.min = min
+    this.max = max
+  }
+  build(): ColumnStats {
+    return { valueCount: this.valueCount, nullCount: this.nullCount, nanCount: this.nanCount, min: this.min, max: this.max }
+  }
+}
+
+/**
+ * Bounds of one numeric column, kept in locals by the loops below (no per-value method call or
+ * property write). Iceberg orders −0 before +0: a −0 lowers a 0 minimum, a +0 raises a −0 maximum.
+ */
+export class NumberBounds {
+  seen = false
+  lo = 0
+  hi = 0
+}
+
+export function widen(b: NumberBounds, v: number): void {
+  if (!b.seen) {
+    b.seen = true
+    b.lo = v
+    b.hi = v
+    return
+  }
+  if (v < b.lo || (v === 0 && b.lo === 0 && Object.is(v, -0))) b.lo = v
+  if (v > b.hi || (v === 0 && b.hi === 0 && Object.is(b.hi, -0))) b.hi = v
+}
+
+/**
+ * The rows of a column: `values[at[i]]` for each i when `at` is given (the rows of one data file
+ * picked out of a checkpoint's columns, with no copy of each column), else `values` itself.
+ */
+export type RowPick = readonly number[] | undefined
