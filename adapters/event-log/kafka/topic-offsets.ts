@@ -6,9 +6,9 @@
  * the empty answer ("Cannot destructure property 'partitions' of 'low.pop(...)'"). Seen in CI in
  * the re-key stage, which reads start and end offsets at once when it takes partitions.
  *
- * Calls are serialised per client (the race needs two at once), and that one failure is retried
- * after refreshing the topic's metadata, a bounded number of times; any other error is thrown
- * as it came.
+ * Calls are serialised per client (the race needs two at once), and that failure — and a
+ * partition whose leader is moving (below) — is retried after refreshing the topic's metadata, a
+ * bounded number of times; any other error is thrown as it came.
  */
 import type { Admin } from 'kafkajs'
 
@@ -21,12 +21,34 @@ export function isKafkajsMetadataRace(err: unknown): boolean {
   return err instanceof TypeError && /Cannot destructure property 'partitions' of '(low|high)\.pop\(\.\.\.\)'/.test(err.message)
 }
 
-export async function fetchTopicOffsetsSafely(admin: Pick<Admin, 'fetchTopicOffsets' | 'fetchTopicMetadata'>, topic: string): Promise<TopicOffsets> {
+/**
+ * A partition whose leader is being elected or has just moved: a topic created a moment ago (a
+ * KRaft broker named leader in the metadata before it has taken the partition over — CI saw
+ * `kfs ingest` fail on it right after another tool created the topic), or a broker restarting.
+ * kafkajs's admin does not retry ListOffsets on it; asked again after a metadata refresh and a
+ * short back-off, it answers.
+ */
+const LEADER_MOVING = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE'])
+const LEADER_ATTEMPTS = 8
+
+export function isLeaderMoving(err: unknown): boolean {
+  const type = (err as { type?: unknown } | undefined)?.type
+  return typeof type === 'string' && LEADER_MOVING.has(type)
+}
+
+export async function fetchTopicOffsetsSafely(
+  admin: Pick<Admin, 'fetchTopicOffsets' | 'fetchTopicMetadata'>,
+  topic: string,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+): Promise<TopicOffsets> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await admin.fetchTopicOffsets(topic)
     } catch (err: unknown) {
-      if (!isKafkajsMetadataRace(err) || attempt >= ATTEMPTS) throw err
+      const race = isKafkajsMetadataRace(err) && attempt < ATTEMPTS
+      const moving = isLeaderMoving(err) && attempt < LEADER_ATTEMPTS
+      if (!race && !moving) throw err
+      if (moving) await sleep(Math.min(1_000, 50 * 2 ** (attempt - 1)))
       await admin.fetchTopicMetadata({ topics: [topic] })
     }
   }

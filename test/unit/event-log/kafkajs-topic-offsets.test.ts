@@ -57,6 +57,27 @@ void describe('adapters > kafka > topic offsets around the kafkajs metadata race
     assert.equal(calls.offsets, 3)
   })
 
+  void test('a partition whose leader is moving: every mix of NOT_LEADER / LEADER_NOT_AVAILABLE / the race is retried after a refresh, bounded', async () => {
+    const leader = (type: string) => Object.assign(new Error(type), { type, retriable: true })
+    const kinds = [() => leader('NOT_LEADER_FOR_PARTITION'), () => leader('LEADER_NOT_AVAILABLE')]
+    for (let n = 0; n <= 7; n++) {
+      for (const kind of kinds) {
+        const slept: number[] = []
+        const { admin, calls } = fakeAdmin(Array.from({ length: n }, kind))
+        const sleep = async (ms: number) => void slept.push(ms)
+        assert.deepEqual(await fetchTopicOffsetsSafely(admin as never, 't', sleep), OFFSETS, `${n} leader errors, then the offsets`)
+        assert.deepEqual({ offsets: calls.offsets, metadata: calls.metadata, backoffs: slept.length }, { offsets: n + 1, metadata: n, backoffs: n })
+        assert.ok(slept.every((ms) => ms > 0 && ms <= 1_000))
+      }
+    }
+    const { admin, calls } = fakeAdmin(Array.from({ length: 9 }, () => leader('NOT_LEADER_FOR_PARTITION')))
+    await assert.rejects(
+      fetchTopicOffsetsSafely(admin as never, 't', async () => undefined),
+      (err: unknown) => (err as { type?: string }).type === 'NOT_LEADER_FOR_PARTITION',
+    )
+    assert.equal(calls.offsets, 8, 'given up after eight attempts, with the answer of the broker')
+  })
+
   void test('any other error passes through at once', async () => {
     const broker = Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' })
     const { admin, calls } = fakeAdmin([broker])
