@@ -15,10 +15,11 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
 import { CompactionQueue } from '../../../adapters/event-log/embedded/compaction-schedule.ts'
 import { PartitionLog, type PartitionLogOptions } from '../../../adapters/event-log/embedded/partition-log.ts'
-import { encodeRecords, type StoredRecord } from '../../../adapters/event-log/embedded/record-format.ts'
+import { encodeRecords } from '../../../adapters/event-log/embedded/record-format.ts'
 import { SegmentHandles } from '../../../adapters/event-log/embedded/segment-handles.ts'
 import type { Logger } from '../../../core/logger.ts'
 import { prng } from '../../../examples/generate-events.ts'
+import { readPartitionLog } from '../../support/read-partition-log.ts'
 
 const AFTER_MS = 1000
 
@@ -34,16 +35,7 @@ const segmentNames = (dir: string) =>
     .filter((n) => n.endsWith('.log'))
     .sort()
 
-function readAll(log: PartitionLog): StoredRecord[] {
-  const out: StoredRecord[] = []
-  for (let at = 0; at < log.endOffset;) {
-    const batch = log.read(at, 5, 300)
-    assert.ok(batch.length > 0, `a read at ${at} below the end ${log.endOffset} returned nothing`)
-    out.push(...batch)
-    at = batch.at(-1)!.offset + 1
-  }
-  return out
-}
+const readAll = (log: PartitionLog) => readPartitionLog(log, 5, 300)
 
 /** Every record held reads as written; every record no pass may remove is held; `late`: nothing removable is left. */
 function assertHolds(

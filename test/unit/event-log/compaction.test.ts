@@ -16,8 +16,8 @@ import { EmbeddedLogReader } from '../../../adapters/event-log/embedded/embedded
 import { TOMBSTONE_RETENTION_MS } from '../../../adapters/event-log/embedded/compaction.ts'
 import { CompactionQueue } from '../../../adapters/event-log/embedded/compaction-schedule.ts'
 import { PartitionLog } from '../../../adapters/event-log/embedded/partition-log.ts'
-import type { StoredRecord } from '../../../adapters/event-log/embedded/record-format.ts'
 import { prng } from '../../../examples/generate-events.ts'
+import { readPartitionLog } from '../../support/read-partition-log.ts'
 import { eventually } from '../../contracts/event-log.ts'
 
 const AFTER_MS = 1000
@@ -35,16 +35,7 @@ const segmentBases = (dir: string) =>
     .sort()
     .map((n) => Number(n.slice(0, 20)))
 
-function readAll(log: PartitionLog): StoredRecord[] {
-  const out: StoredRecord[] = []
-  for (let at = 0; at < log.endOffset;) {
-    const batch = log.read(at, 7, 400)
-    assert.ok(batch.length > 0, `a read at ${at} below the end ${log.endOffset} returned nothing`)
-    out.push(...batch)
-    at = batch.at(-1)!.offset + 1
-  }
-  return out
-}
+const readAll = (log: PartitionLog) => readPartitionLog(log, 7, 400)
 
 /** What the log holds against what was written, at time `now`; `late`: a pass ran at `now`, so nothing removable is left. */
 function assertHolds(
