@@ -7,7 +7,7 @@
 import * as arrow from 'apache-arrow'
 import { runSteps, type Steps } from '../../../core/steps.ts'
 import { arrowFieldOf, arrowScalarType, elementTypeOf, type ParquetColumn, type ParquetScalarType } from './parquet-schema.ts'
-import { NumberBounds, reject, SLICE_MASK, StatsBuilder, toInt64, Validity, widen, type ColumnStats, type RowPick } from './column-stats.ts'
+import { Int64Column, NumberBounds, reject, SLICE_MASK, StatsBuilder, Validity, widen, type ColumnStats, type RowPick } from './column-stats.ts'
 import { float64Steps, type ColumnValues } from './float64-columns.ts'
 
 export type { ColumnStats, RowPick } from './column-stats.ts'
@@ -183,14 +183,7 @@ function* scalarSteps(column: string, type: ParquetScalarType, columnValues: Col
     }
     case 'long':
     case 'timestamptz': {
-      const data = new BigInt64Array(n)
-      // Safe-integer numbers (every timestamp, most offsets) are written as two 32-bit words: a
-      // BigInt per value would be most of this column's cost and garbage. Arrow is little-endian.
-      const words = new Uint32Array(data.buffer, data.byteOffset, n * 2)
-      const scale = type === 'long' ? 1 : 1000
-      const bounds = new NumberBounds()
-      let bigLo: bigint | undefined
-      let bigHi: bigint | undefined
+      const int64 = new Int64Column(n, type, column)
       for (let i = 0; i < n; i++) {
         if ((i & SLICE_MASK) === SLICE_MASK) yield
         const v = at === undefined ? values[i] : values[at[i]!]
@@ -198,29 +191,11 @@ function* scalarSteps(column: string, type: ParquetScalarType, columnValues: Col
           nullAt(i)
           continue
         }
-        if (typeof v === 'number' && Number.isSafeInteger(v) && Number.isSafeInteger(v * scale)) {
-          const x = v * scale
-          const hi = Math.floor(x / 4294967296)
-          words[2 * i] = x - hi * 4294967296
-          words[2 * i + 1] = hi >>> 0
-          widen(bounds, x)
-        } else {
-          let x: bigint
-          if (type === 'long') x = toInt64(column, v)
-          else {
-            if (typeof v !== 'number' || !Number.isSafeInteger(v)) reject(column, 'expected epoch milliseconds')
-            x = BigInt(v) * 1000n
-          }
-          data[i] = x
-          if (bigLo === undefined || x < bigLo) bigLo = x
-          if (bigHi === undefined || x > bigHi) bigHi = x
-        }
+        int64.put(i, v)
         bitmap[i >> 3]! |= 1 << (i & 7)
       }
-      // Bounds of the two paths meet as bigints (the stored unit of long and timestamptz bounds).
-      const lo = bounds.seen ? BigInt(bounds.lo) : undefined
-      const hi = bounds.seen ? BigInt(bounds.hi) : undefined
-      settle(0, lo === undefined || (bigLo !== undefined && bigLo < lo) ? bigLo : lo, hi === undefined || (bigHi !== undefined && bigHi > hi) ? bigHi : hi)
+      settle(0, int64.lo, int64.hi)
+      const data = int64.data
       return arrow.makeData({
         type: arrowType as arrow.Int64,
         length: n,

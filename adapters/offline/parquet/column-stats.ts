@@ -95,6 +95,62 @@ export function widen(b: NumberBounds, v: number): void {
 }
 
 /**
+ * The values of a long or timestamptz column (a timestamptz given in epoch milliseconds) written
+ * into a BigInt64Array, with their bounds. Safe integers (every timestamp, most offsets) are
+ * written as two 32-bit words: a BigInt per value would be most of the column's cost and garbage
+ * (Arrow is little-endian); the rest go through `toInt64` or are refused, naming the column.
+ */
+export class Int64Column {
+  readonly data: BigInt64Array
+  readonly #words: Uint32Array
+  readonly #scale: number
+  readonly #bounds = new NumberBounds()
+  #bigLo: bigint | undefined
+  #bigHi: bigint | undefined
+
+  constructor(
+    n: number,
+    readonly type: 'long' | 'timestamptz',
+    readonly column: string,
+  ) {
+    this.data = new BigInt64Array(n)
+    this.#words = new Uint32Array(this.data.buffer, this.data.byteOffset, n * 2)
+    this.#scale = type === 'long' ? 1 : 1000
+  }
+
+  put(i: number, v: unknown): void {
+    if (typeof v === 'number' && Number.isSafeInteger(v) && Number.isSafeInteger(v * this.#scale)) {
+      const x = v * this.#scale
+      const hi = Math.floor(x / 4294967296)
+      this.#words[2 * i] = x - hi * 4294967296
+      this.#words[2 * i + 1] = hi >>> 0
+      widen(this.#bounds, x)
+      return
+    }
+    let x: bigint
+    if (this.type === 'long') x = toInt64(this.column, v)
+    else {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v)) reject(this.column, 'expected epoch milliseconds')
+      x = BigInt(v) * 1000n
+    }
+    this.data[i] = x
+    if (this.#bigLo === undefined || x < this.#bigLo) this.#bigLo = x
+    if (this.#bigHi === undefined || x > this.#bigHi) this.#bigHi = x
+  }
+
+  /** The lowest value written, as a bigint (the stored unit of long and timestamptz bounds). */
+  get lo(): bigint | undefined {
+    const lo = this.#bounds.seen ? BigInt(this.#bounds.lo) : undefined
+    return lo === undefined || (this.#bigLo !== undefined && this.#bigLo < lo) ? this.#bigLo : lo
+  }
+
+  get hi(): bigint | undefined {
+    const hi = this.#bounds.seen ? BigInt(this.#bounds.hi) : undefined
+    return hi === undefined || (this.#bigHi !== undefined && this.#bigHi > hi) ? this.#bigHi : hi
+  }
+}
+
+/**
  * The rows of a column: `values[at[i]]` for each i when `at` is given (the rows of one data file
  * picked out of a checkpoint's columns, with no copy of each column), else `values` itself.
  */

@@ -7,7 +7,7 @@
  */
 import * as arrow from 'apache-arrow'
 import type { Steps } from '../../../core/steps.ts'
-import { NumberBounds, reject, SLICE_MASK, toInt64, widen, type RowPick, type StatsBuilder } from './column-stats.ts'
+import { Int64Column, NumberBounds, SLICE_MASK, widen, type RowPick, type StatsBuilder } from './column-stats.ts'
 
 /** One column's values: any JS values, or numbers none of which is null. */
 export type ColumnValues = readonly unknown[] | Float64Array
@@ -38,35 +38,13 @@ export function* float64Steps(column: string, type: Float64ColumnType, arrowType
     stats.absorb(n, 0, nans, bounds.seen ? bounds.lo : undefined, bounds.seen ? bounds.hi : undefined)
     return arrow.makeData({ type: arrowType as arrow.Float64, length: n, nullCount: 0, nullBitmap: null, data })
   }
-  const data = new BigInt64Array(n)
-  // Two 32-bit words a value, as the array path writes a safe integer (Arrow is little-endian).
-  const words = new Uint32Array(data.buffer, data.byteOffset, n * 2)
-  const scale = type === 'long' ? 1 : 1000
-  let bigLo: bigint | undefined
-  let bigHi: bigint | undefined
+  // Written as the array path writes them (column-stats.ts Int64Column).
+  const int64 = new Int64Column(n, type, column)
   for (let i = 0; i < n; i++) {
     if ((i & SLICE_MASK) === SLICE_MASK) yield
-    const v = at === undefined ? values[i]! : values[at[i]!]!
-    if (Number.isSafeInteger(v) && Number.isSafeInteger(v * scale)) {
-      const x = v * scale
-      const hi = Math.floor(x / 4294967296)
-      words[2 * i] = x - hi * 4294967296
-      words[2 * i + 1] = hi >>> 0
-      widen(bounds, x)
-    } else {
-      let x: bigint
-      if (type === 'long') x = toInt64(column, v)
-      else {
-        if (!Number.isSafeInteger(v)) reject(column, 'expected epoch milliseconds')
-        x = BigInt(v) * 1000n
-      }
-      data[i] = x
-      if (bigLo === undefined || x < bigLo) bigLo = x
-      if (bigHi === undefined || x > bigHi) bigHi = x
-    }
+    int64.put(i, at === undefined ? values[i]! : values[at[i]!]!)
   }
-  const lo = bounds.seen ? BigInt(bounds.lo) : undefined
-  const hi = bounds.seen ? BigInt(bounds.hi) : undefined
-  stats.absorb(n, 0, 0, lo === undefined || (bigLo !== undefined && bigLo < lo) ? bigLo : lo, hi === undefined || (bigHi !== undefined && bigHi > hi) ? bigHi : hi)
+  stats.absorb(n, 0, 0, int64.lo, int64.hi)
+  const data = int64.data
   return arrow.makeData({ type: arrowType as arrow.Int64, length: n, nullCount: 0, nullBitmap: null, data } as never)
 }
