@@ -14,6 +14,7 @@
 import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs'
 import { SourceError } from '../../../core/errors.ts'
 import { RetryingLazy } from '../../../core/lazy.ts'
+import { createTopicSafely } from './topic-create.ts'
 
 const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs
 
@@ -44,7 +45,7 @@ export class KafkaBestEffortProducer {
     const admin: Admin = this.#kafka.admin()
     await admin.connect()
     try {
-      await admin.createTopics({ topics: [{ topic: this.#options.topic, numPartitions: this.#options.partitions }], waitForLeaders: true })
+      await createTopicSafely(admin, { topic: this.#options.topic, numPartitions: this.#options.partitions })
     } finally {
       await admin.disconnect()
     }

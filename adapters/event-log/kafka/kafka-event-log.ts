@@ -28,6 +28,7 @@ import { KafkaConsumer, type KafkaConsumerRequest } from './kafka-consumer.ts'
 import { KafkaTransaction } from './kafka-transaction.ts'
 import { kafkajsLogCreator } from './log-creator.ts'
 import { quietKafkajsNegativeTimeouts } from './negative-timeout-warning.ts'
+import { createTopicSafely } from './topic-create.ts'
 import { createTopicOffsetsQueue } from './topic-offsets.ts'
 
 const { Kafka: KafkaClient, Partitioners, logLevel, ConfigResourceTypes } = kafkajs
@@ -100,7 +101,7 @@ export class KafkaEventLog implements TransactionalEventLog {
   async createTopic(topic: string, partitions: number, options?: TopicOptions): Promise<void> {
     await this.#call('createTopic', async () => {
       const admin = await this.#adminClient()
-      await admin.createTopics({ topics: [{ topic, numPartitions: partitions, configEntries: topicSettings(options) }], waitForLeaders: true })
+      await createTopicSafely(admin, { topic, numPartitions: partitions, configEntries: topicSettings(options) })
     })
   }
 
