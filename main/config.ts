@@ -72,6 +72,8 @@ export type EventLogConfig =
        * owner. Absent: DEFAULT_HAND_OVER_MS.
        */
       readonly handOverMs?: number
+      /** Sealed segments' files open at once across the log (LRU). Absent: DEFAULT_OPEN_SEGMENTS. */
+      readonly openSegments?: number
     }
 
 export type SchemaRegistryConfig = { readonly kind: 'confluent'; readonly url: string } | { readonly kind: 'embedded' }
@@ -224,6 +226,12 @@ function kafkaEventLog(source: Source, brokers: readonly string[]): EventLogConf
       { context: { variable: 'KFS_EMBEDDED_LOG_HANDOVER_MS' } },
     )
   }
+  if (source.has('KFS_EMBEDDED_LOG_OPEN_SEGMENTS')) {
+    throw new ConfigError(
+      'KFS_KAFKA_BROKERS is set but KFS_EMBEDDED_LOG_OPEN_SEGMENTS is: it bounds the embedded event log\'s open files, and Kafka replaces that log; unset it',
+      { context: { variable: 'KFS_EMBEDDED_LOG_OPEN_SEGMENTS' } },
+    )
+  }
   return {
     kind: 'kafka',
     client: source.oneOf('KFS_KAFKA_CLIENT', KAFKA_CLIENTS) ?? 'kafkajs',
@@ -243,9 +251,13 @@ function embeddedEventLog(source: Source, dataDir: string): EventLogConfig {
     }
   }
   const handOverMs = source.durationMs('KFS_EMBEDDED_LOG_HANDOVER_MS')
-  return handOverMs === undefined
-    ? { kind: 'embedded', dir: join(dataDir, 'log') }
-    : { kind: 'embedded', dir: join(dataDir, 'log'), handOverMs }
+  const openSegments = source.positiveInt('KFS_EMBEDDED_LOG_OPEN_SEGMENTS')
+  return {
+    kind: 'embedded',
+    dir: join(dataDir, 'log'),
+    ...(handOverMs === undefined ? {} : { handOverMs }),
+    ...(openSegments === undefined ? {} : { openSegments }),
+  }
 }
 
 function consumerGroupTiming(source: Source): ConsumerGroupTiming {

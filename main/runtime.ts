@@ -205,7 +205,7 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
           return made
         }
         const moveLogger = logger.child({ component: 'embedded-log' })
-        const made = new EmbeddedEventLog({ dir: c.dir, clock, logger: moveLogger })
+        const made = new EmbeddedEventLog({ dir: c.dir, clock, logger: moveLogger, ...(c.openSegments === undefined ? {} : { openSegments: c.openSegments }) })
         closers.push(() => made.close())
         // Records a process wrote beside the embedded log while another held it (a replay's dead
         // letters during a kfs run, kfs serve's served-feature log) go in before anything reads
@@ -222,7 +222,12 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
       const c = config.eventLog
       if (c.kind === 'kafka') return runtime.eventLog()
       reader ??= (async () => {
-        const made = new EmbeddedLogReader({ dir: c.dir, clock, logger: logger.child({ component: 'embedded-log' }) })
+        const made = new EmbeddedLogReader({
+          dir: c.dir,
+          clock,
+          logger: logger.child({ component: 'embedded-log' }),
+          ...(c.openSegments === undefined ? {} : { openSegments: c.openSegments }),
+        })
         closers.push(() => made.close())
         return made
       })()

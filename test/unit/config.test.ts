@@ -152,6 +152,21 @@ void describe('main > config > servers', () => {
     }
   })
 
+  void test('the embedded log open-segment bound needs the embedded log and a whole number ≥ 1', () => {
+    assert.deepEqual(loadConfig({ KFS_DATA_DIR: '/d', KFS_EMBEDDED_LOG_OPEN_SEGMENTS: '8' }, noFile).eventLog, { kind: 'embedded', dir: '/d/log', openSegments: 8 })
+    assert.deepEqual(loadConfig({ KFS_DATA_DIR: '/d', KFS_EMBEDDED_LOG_OPEN_SEGMENTS: '8', KFS_EMBEDDED_LOG_HANDOVER_MS: '2s' }, noFile).eventLog, {
+      kind: 'embedded',
+      dir: '/d/log',
+      handOverMs: 2_000,
+      openSegments: 8,
+    })
+    const withKafka = configError(() => loadConfig({ KFS_KAFKA_BROKERS: '127.0.0.1:19092', KFS_EMBEDDED_LOG_OPEN_SEGMENTS: '8' }, noFile))
+    assert.match(withKafka.message, /KFS_KAFKA_BROKERS is set but KFS_EMBEDDED_LOG_OPEN_SEGMENTS is/)
+    for (const bad of ['0', '-5', 'many', '1.5', '99999999999999999999']) {
+      assert.match(configError(() => loadConfig({ KFS_EMBEDDED_LOG_OPEN_SEGMENTS: bad }, noFile)).message, /KFS_EMBEDDED_LOG_OPEN_SEGMENTS=.* is invalid/)
+    }
+  })
+
   void test('a Redis command timeout needs Redis', () => {
     const c = loadConfig({ KFS_REDIS_URL: 'redis://127.0.0.1:6379', KFS_REDIS_COMMAND_TIMEOUT_MS: '5s' }, noFile)
     assert.deepEqual(c.onlineStore, { kind: 'redis', url: 'redis://127.0.0.1:6379', commandTimeoutMs: 5_000 })

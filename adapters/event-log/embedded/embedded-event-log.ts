@@ -251,10 +251,11 @@ export class EmbeddedEventLog implements TransactionalEventLog {
     return this.#topics.compactions.settled()
   }
 
-  /** Sealed segments open now across the log (at most `openSegments`). */
+  /** Sealed segments open now across the log, and their bound (option `openSegments`). */
   get openSegments(): number {
     return this.#topics.handles.openCount
   }
+  get openSegmentsLimit(): number { return this.#topics.handles.limit }
 
   /** This process owns the log now: opened (its LOCK taken), not closed. Asking takes nothing. */
   get isOpen(): boolean {

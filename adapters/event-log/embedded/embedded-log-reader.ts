@@ -68,6 +68,11 @@ export class EmbeddedLogReader implements EventLog {
     this.#handles = new SegmentHandles(options.openSegments)
   }
 
+  /** The bound on sealed segments open at once (option `openSegments`). */
+  get openSegmentsLimit(): number {
+    return this.#handles.limit
+  }
+
   async createTopic(topic: string, _partitions: number): Promise<void> {
     throw this.#refused(`create topic '${topic}'`)
   }

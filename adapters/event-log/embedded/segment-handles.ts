@@ -34,6 +34,11 @@ export class SegmentHandles {
     this.#limit = limit
   }
 
+  /** How many sealed segments may be open at once. */
+  get limit(): number {
+    return this.#limit
+  }
+
   /** Sealed segments open now (at most the limit). */
   get openCount(): number {
     return this.#open.size

@@ -83,6 +83,8 @@ const SETTINGS: readonly BadSetting[] = [
   ...bad('KFS_KAFKA_REBALANCE_TIMEOUT_MS', ['60s'], { needs: 'KFS_KAFKA_BROKERS' }),
   ...bad('KFS_EMBEDDED_LOG_HANDOVER_MS', timers),
   ...bad('KFS_EMBEDDED_LOG_HANDOVER_MS', ['1s'], { with: BROKERS }),
+  ...bad('KFS_EMBEDDED_LOG_OPEN_SEGMENTS', counts),
+  ...bad('KFS_EMBEDDED_LOG_OPEN_SEGMENTS', ['8'], { with: BROKERS }),
   ...badUrls('KFS_SCHEMA_REGISTRY_URL', {
     'registry:8081': startsWith('registry'),
     'ftp://registry': startsWith('ftp'),

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { EmbeddedLogReader } from '../../../adapters/event-log/embedded/embedded-log-reader.ts'
+import type { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
+import { DEFAULT_OPEN_SEGMENTS } from '../../../adapters/event-log/embedded/segment-handles.ts'
 import { loadConfig } from '../../../main/config.ts'
 import { createRuntime } from '../../../main/runtime.ts'
 import { SEGMENT, snapshot, writtenLog, values, letterDetails } from './embedded-log-reader-support.ts'
@@ -95,6 +97,22 @@ void describe('event log > embedded > reader beside its writer: refusals', () =>
       async () => reader.consumer({ groupId: 'g', topics: ['t'] }),
     ]) {
       await assert.rejects(call(), /this embedded log reader has been closed/)
+    }
+  })
+})
+
+void describe('runtime > the embedded log’s open-segment bound', () => {
+  void test('KFS_EMBEDDED_LOG_OPEN_SEGMENTS bounds the writer’s and the reader’s open segments; absent, the default', async () => {
+    for (const [env, limit] of [[{ KFS_EMBEDDED_LOG_OPEN_SEGMENTS: '3' }, 3], [{}, DEFAULT_OPEN_SEGMENTS]] as const) {
+      const dataDir = mkdtempSync(join(tmpdir(), 'kfs-log-open-segments-'))
+      const runtime = await createRuntime(loadConfig({ KFS_DATA_DIR: dataDir, KFS_LOG_LEVEL: 'silent', ...env }))
+      try {
+        const log = (await runtime.eventLog()) as EmbeddedEventLog
+        const reader = (await runtime.eventLogReader()) as EmbeddedLogReader
+        assert.deepEqual([log.openSegmentsLimit, reader.openSegmentsLimit], [limit, limit])
+      } finally {
+        await runtime.close()
+      }
     }
   })
 })
