@@ -45,12 +45,14 @@ function* archiveColumnsToTableSteps(rows: ArchiveRowColumns): Steps<Record<stri
   const payloads = new Array<Uint8Array | null>(n)
   const offsets = new Array<number | bigint>(n)
   const ingestion = new Array<number | null>(n)
+  // Read once: the buffer's getters make a new view each time (a typed array a row).
+  const { offsets: offsetTexts, timestampMs } = rows
   for (let i = 0; i < n; i++) {
     if (i % 1024 === 1023) yield
     keys[i] = rows.key(i)
     payloads[i] = rows.payload(i)
-    offsets[i] = offsetValue(rows.offsets[i]!)
-    ingestion[i] = ingestionTime(rows.timestampMs[i]!)
+    offsets[i] = offsetValue(offsetTexts[i]!)
+    ingestion[i] = ingestionTime(timestampMs[i]!)
   }
   return {
     partition: new Array<number>(n).fill(rows.partition),

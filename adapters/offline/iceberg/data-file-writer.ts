@@ -171,6 +171,8 @@ export async function writeDataFiles(table: IcebergTable, input: readonly TableR
   }
   const values = columnArrays(rows, names)
   // Row indices per partition tuple, in input order (archive order matters to replay).
+  // While every row so far is in one group (the common case: a checkpoint's rows in one day) its
+  // indices are 0 … i − 1 and are not listed; they are when a second group appears.
   const groups = new Map<string | number | null, { partition: (number | null)[]; indices: number[] }>()
   const parts = partitionPartsOf(schema, spec, rows)
   // One partition field (every kfs table): its value is the group key, no tuple per row.
@@ -183,10 +185,13 @@ export async function writeDataFiles(table: IcebergTable, input: readonly TableR
     if (i % 4096 === 4095) await yieldNowAndThen()
     const key = keyOf(i)
     let g = last !== undefined && key === lastKey ? last : groups.get(key)
-    if (g === undefined) groups.set(key, (g = { partition: parts.map((part) => part(i)), indices: [] }))
+    if (g === undefined) {
+      if (groups.size === 1) last!.indices = range(0, i)
+      groups.set(key, (g = { partition: parts.map((part) => part(i)), indices: [] }))
+    }
     lastKey = key
     last = g
-    g.indices.push(i)
+    if (groups.size > 1) g.indices.push(i)
   }
   const sampleSize = Math.min(200, rows.rowCount)
   let sampleBytes = 0
@@ -199,8 +204,9 @@ export async function writeDataFiles(table: IcebergTable, input: readonly TableR
     const dir = spec.fields.length === 0 ? `${table.path}/data` : `${table.path}/data/${partitionPath(spec, g.partition)}`
     // One partition holding every row (the common case) is read in place, without an index.
     const indices = groups.size === 1 ? undefined : g.indices
-    for (let start = 0; start < g.indices.length; ) {
-      const end = Math.min(g.indices.length, start + rowsPerFile)
+    const groupRows = indices === undefined ? rows.rowCount : indices.length
+    for (let start = 0; start < groupRows; ) {
+      const end = Math.min(groupRows, start + rowsPerFile)
       // Encoding is synchronous CPU (Arrow + wasm): let pending I/O (online writes, fetches of a
       // live engine checkpointing in the background) run between files.
       await new Promise<void>((resolve) => setImmediate(resolve))

@@ -57,7 +57,11 @@ function tieFreeStagingOf(summary: Readonly<Record<string, string>> | undefined,
   if (rows.length === 0) return undefined
   let minMs = Infinity
   if (isOfflineRowArray(rows)) for (const r of rows) minMs = Math.min(minMs, r.asOfMs)
-  else for (let i = 0; i < rows.length; i++) minMs = Math.min(minMs, rows.asOfMs[i]!)
+  else {
+    // Read once: the row buffer's getter makes a new view each time (a typed array a row).
+    const asOf = rows.asOfMs
+    for (let i = 0; i < asOf.length; i++) minMs = Math.min(minMs, asOf[i]!)
+  }
   if (!tieFreeCheckWorthIt(summary, minMs)) return undefined
   const range = tieFreeRange(rows)
   return range === undefined ? undefined : { staging: randomUUID(), ...range }
