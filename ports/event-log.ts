@@ -125,6 +125,11 @@ export interface LogConsumer {
   pause(partitions: readonly { topic: string; partition: number }[]): void
   /** Delivery continues from the partition's position: the first record not taken by a handler. */
   resume(partitions: readonly { topic: string; partition: number }[]): void
+  /**
+   * Leaves the group: a batch handler still running ends first, then `onRevoked` gets every
+   * partition held, then the promise resolves (test/contracts/event-log-stop.ts). A handler that
+   * calls it must not await it.
+   */
   stop(): Promise<void>
 }
 

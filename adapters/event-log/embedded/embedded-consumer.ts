@@ -8,7 +8,8 @@
  * on that partition happened meanwhile; the rest comes again in the partition's next batch.
  *
  * Rebalances (see `group-coordinator.ts`) raise a barrier: the loop finishes its in-flight batch,
- * then `onRevoked` / `onAssigned` run, then delivery resumes. A newly assigned partition starts at
+ * then `onRevoked` / `onAssigned` run, then delivery resumes. `stop()` does the same: the batch in
+ * flight ends, then `onRevoked` gets every partition. A newly assigned partition starts at
  * a pending `seek`, else the group's committed offset, else the beginning (or the end, with
  * `fromBeginning: false`).
  *
@@ -16,6 +17,7 @@
  * the consumer leaves the group and `onCrash(err)` is called; without one, the error is logged
  * and the same batch is retried after `retryBackoffMs` — like kafkajs's restart-on-failure.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Clock } from '../../../core/clock.ts'
 import type { Logger } from '../../../core/logger.ts'
 import type { ConsumerHandlers, LogConsumer, LogRecord, TopicPartitionOffset } from '../../../ports/event-log.ts'
@@ -65,6 +67,9 @@ export function deliverySettings(log: {
 
 const key = (tp: TopicPartition) => `${tp.partition}\u0000${tp.topic}`
 
+/** Set while a consumer's own handler runs: a stop() it calls cannot wait for that handler to end. */
+const insideHandlerOf = new AsyncLocalStorage<EmbeddedConsumer>()
+
 export class EmbeddedConsumer implements LogConsumer, GroupMember {
   readonly topics: readonly string[]
   readonly exclusive: boolean
@@ -77,7 +82,6 @@ export class EmbeddedConsumer implements LogConsumer, GroupMember {
   readonly #seekEpochs = new Map<string, number>()
   readonly #paused = new Set<string>()
   #running = false
-  #inHandler = false
   #loop: Promise<void> | undefined
   #busy: Promise<void> | undefined
   #barrier: Promise<void> | undefined
@@ -212,17 +216,16 @@ export class EmbeddedConsumer implements LogConsumer, GroupMember {
     const epoch = this.#seekEpochs.get(k)
     let done!: () => void
     this.#busy = new Promise((resolve) => (done = resolve))
-    this.#inHandler = true
     try {
       // A compacted topic's read from a removed offset starts at the next record kept: the span says no record lies between.
       const span = stored[0]!.offset > position ? { span: { from: String(position), next: String(stored.at(-1)!.offset + 1) } } : {}
-      const outcome = await (this.#handlers as ConsumerHandlers).eachBatch({ topic: tp.topic, partition: tp.partition, records, highWatermark: String(log.endOffset), ...span })
+      const batch = { topic: tp.topic, partition: tp.partition, records, highWatermark: String(log.endOffset), ...span }
+      const outcome = await insideHandlerOf.run(this, () => (this.#handlers as ConsumerHandlers).eachBatch(batch))
       const consumed = consumedCount(outcome, stored.length)
       if (consumed > 0 && this.#seekEpochs.get(k) === epoch && this.#positions.has(k)) this.#positions.set(k, (stored[consumed - 1]?.offset ?? position) + 1)
     } catch (err: unknown) {
       await this.#failed(err, tp, position)
     } finally {
-      this.#inHandler = false
       this.#busy = undefined
       done()
     }
@@ -250,7 +253,10 @@ export class EmbeddedConsumer implements LogConsumer, GroupMember {
     const wasRunning = this.#running
     this.#running = false
     this.#deps.wake()
-    if (!this.#inHandler) await this.#loop
+    // A batch in flight ends before its partitions are revoked, as the Kafka clients do: a member
+    // told in onRevoked that a partition is gone must not still be handling a batch of it. Only a
+    // stop() called by that handler itself cannot wait for it (the loop awaits the handler).
+    if (insideHandlerOf.getStore() !== this) await this.#loop
     if (!wasRunning) return
     const held = this.#assigned
     this.#assigned = []

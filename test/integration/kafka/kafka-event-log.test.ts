@@ -1,5 +1,6 @@
 import { KafkaEventLog } from '../../../adapters/event-log/kafka/kafka-event-log.ts'
 import { runEventLogContract } from '../../contracts/event-log.ts'
+import { runEventLogStopContract } from '../../contracts/event-log-stop.ts'
 import { kafkaBrokers } from './kafka-env.ts'
 import { runKafkaLogCases } from './kafka-log-cases.ts'
 
@@ -7,4 +8,5 @@ import { runKafkaLogCases } from './kafka-log-cases.ts'
 const makeLog = async () => new KafkaEventLog({ brokers: kafkaBrokers(), heartbeatIntervalMs: 500, sessionTimeoutMs: 10_000 })
 
 runEventLogContract('kafka', makeLog)
+runEventLogStopContract('kafka', makeLog)
 runKafkaLogCases('kafka', makeLog)

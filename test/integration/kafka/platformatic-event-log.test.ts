@@ -8,6 +8,7 @@ import { compatibilityPartitioner, defaultPartitioner } from '@platformatic/kafk
 import { PlatformaticEventLog } from '../../../adapters/event-log/platformatic/index.ts'
 import { partitionForKey } from '../../../core/murmur2.ts'
 import { runEventLogContract } from '../../contracts/event-log.ts'
+import { runEventLogStopContract } from '../../contracts/event-log-stop.ts'
 import { kafkaBrokers } from './kafka-env.ts'
 import { runKafkaLogCases } from './kafka-log-cases.ts'
 
@@ -16,6 +17,7 @@ const makeLog = async () =>
   new PlatformaticEventLog({ brokers: kafkaBrokers(), heartbeatIntervalMs: 500, sessionTimeoutMs: 10_000 })
 
 runEventLogContract('platformatic', makeLog)
+runEventLogStopContract('platformatic', makeLog)
 runKafkaLogCases('platformatic', makeLog)
 
 void test("platformatic > the library's default partitioner is not Java's (platformatic/kafka#121); its compatibilityPartitioner is", () => {

@@ -6,10 +6,12 @@ import { join } from 'node:path'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
 import { PACKED_RUN_FIELDS, type PackedRecords } from '../../../ports/event-log.ts'
 import { eventually, runEventLogContract } from '../../contracts/event-log.ts'
+import { runEventLogStopContract } from '../../contracts/event-log-stop.ts'
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'kfs-log-'))
 
 runEventLogContract('embedded', async () => new EmbeddedEventLog({ dir: tempDir(), pollIntervalMs: 20, fsync: 'never' }))
+runEventLogStopContract('embedded', async () => new EmbeddedEventLog({ dir: tempDir(), pollIntervalMs: 20, fsync: 'never' }))
 
 void describe('event log > embedded > durability', () => {
   void test('offsets, records and committed offsets survive a close and reopen', async () => {
