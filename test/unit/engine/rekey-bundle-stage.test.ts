@@ -12,33 +12,24 @@ import { systemClock } from '../../../core/clock.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { partitionForKey } from '../../../core/murmur2.ts'
 import { createEngineStats } from '../../../engine/engine-stats.ts'
-import { planRekeys } from '../../../engine/plan-sources.ts'
 import { isBundle, unbundle } from '../../../engine/rekey-bundle.ts'
 import { createRekeyStage, REKEY_HEADERS } from '../../../engine/rekey-stage.ts'
-import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
-import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import type { LogRecord } from '../../../ports/event-log.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
-import { createEncoder } from '../../../schemas/encoder.ts'
-import { clicks, itemClicks } from '../../fixtures/features/rekey-scoped.ts'
-import { generateClicks, produceClicks } from '../../fixtures/features/rekey-clicks.ts'
+import { clicks } from '../../fixtures/features/rekey-scoped.ts'
+import { itemClicksLog } from '../../support/item-clicks-log.ts'
 import { waitFor } from '../../support/scenario.ts'
 
 void test('the re-key stage forwards bundles: per internal partition, keyed by the partitioner, every keyable record once', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kfs-bundle-stage-'))
   try {
-    const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never', maxBatchRecords: 400 })
-    const registry = new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })
-    await log.createTopic(clicks.topic, clicks.partitions)
-    const encoder = await createEncoder({ registry, subject: `${clicks.topic}-value`, schema: clicks.schema })
-    const produced = await produceClicks(
-      log,
-      clicks.topic,
-      encoder,
-      generateClicks({ count: 3_000, users: 50, items: 200, seed: 5 }),
-    )
-    const keyable = produced.filter((r) => r.event !== undefined && r.event.item_id !== '')
-    const plan = planRekeys([itemClicks])[0]!
+    const { log, registry, keyable, plan } = await itemClicksLog(dir, {
+      maxBatchRecords: 400,
+      count: 3_000,
+      users: 50,
+      items: 200,
+      seed: 5,
+    })
     const failures: Error[] = []
     const stage = createRekeyStage({
       log,

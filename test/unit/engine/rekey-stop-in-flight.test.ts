@@ -15,14 +15,11 @@ import { describe, test } from 'node:test'
 import { systemClock } from '../../../core/clock.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { createEngineStats } from '../../../engine/engine-stats.ts'
-import { planRekeys } from '../../../engine/plan-sources.ts'
 import { createRekeyStage } from '../../../engine/rekey-stage.ts'
-import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/index.ts'
-import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { createDecoder, type Decoder } from '../../../schemas/decoder.ts'
-import { createEncoder } from '../../../schemas/encoder.ts'
-import { clicks, itemClicks } from '../../fixtures/features/rekey-scoped.ts'
-import { assertExactlyOnce, generateClicks, produceClicks, readInternalTopic } from '../../fixtures/features/rekey-clicks.ts'
+import { clicks } from '../../fixtures/features/rekey-scoped.ts'
+import { itemClicksLog } from '../../support/item-clicks-log.ts'
+import { assertExactlyOnce, readInternalTopic } from '../../fixtures/features/rekey-clicks.ts'
 import { waitFor } from '../../support/scenario.ts'
 
 void describe('engine > re-key stage stopped while a batch is in flight', () => {
@@ -30,18 +27,14 @@ void describe('engine > re-key stage stopped while a batch is in flight', () => 
     void test(`stopped while decode call ${heldCall} waits: a clean stop, then every keyable record forwarded once`, async () => {
       const dir = await mkdtemp(join(tmpdir(), 'kfs-rekey-stop-'))
       try {
-        const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never', maxBatchRecords: 100, pollIntervalMs: 20 })
-        const registry = new EmbeddedSchemaRegistry({ dir: join(dir, 'schemas') })
-        await log.createTopic(clicks.topic, clicks.partitions)
-        const encoder = await createEncoder({ registry, subject: `${clicks.topic}-value`, schema: clicks.schema })
-        const produced = await produceClicks(
-          log,
-          clicks.topic,
-          encoder,
-          generateClicks({ count: 1_200, users: 40, items: 60, seed: 11 }),
-        )
-        const keyable = produced.filter((r) => r.event !== undefined && r.event.item_id !== '')
-        const plan = planRekeys([itemClicks])[0]!
+        const { log, registry, keyable, plan } = await itemClicksLog(dir, {
+          maxBatchRecords: 100,
+          pollIntervalMs: 20,
+          count: 1_200,
+          users: 40,
+          items: 60,
+          seed: 11,
+        })
         const decoder = createDecoder({ registry, readerSchema: clicks.schema })
 
         let calls = 0
