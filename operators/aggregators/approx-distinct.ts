@@ -19,7 +19,7 @@
  */
 import type { Aggregator } from './types.ts'
 import { defineAggregation, mainOutput, single } from './contract.ts'
-import { hash32 } from './hash32.ts'
+import { hash32, hash32OfNumber } from './hash32.ts'
 import { SCALARS } from './input-check.ts'
 import { insertAt } from './insert-at.ts'
 
@@ -30,13 +30,19 @@ const RANK_BITS = 32 - HLL_PRECISION
 const ALPHA = 0.7213 / (1 + 1.079 / M)
 /** 2^−r for every possible rank (exact powers of two: the same doubles `2 ** -r` yields). */
 const POW2_NEG = Float64Array.from({ length: 64 }, (_, r) => 2 ** -r)
+/**
+ * Linear counting's estimate for each number of zero registers (index 0 unused): the same
+ * expression `estimateFrom` evaluated per row, computed once — a small sketch's estimate is
+ * then a table read instead of a logarithm.
+ */
+const LINEAR_COUNT = Float64Array.from({ length: M + 1 }, (_, zeros) => (zeros === 0 ? 0 : Math.round(M * Math.log(M / zeros))))
 
 /** One packed register, sparse (sorted packed registers, never exactly one), or dense (m register bytes). */
 export type HllAcc = number | number[] | Uint8Array
 
 /** The register a value lands in and its rank, packed as `register·64 + rank` (no allocation). */
 function packedRegisterOf(value: string | number): number {
-  const h = hash32(typeof value === 'string' ? value : String(value))
+  const h = typeof value === 'string' ? hash32(value) : hash32OfNumber(value)
   const rest = (h << HLL_PRECISION) >>> 0
   const rank = rest === 0 ? RANK_BITS + 1 : Math.clz32(rest) + 1
   return (h >>> RANK_BITS) * 64 + rank
@@ -111,7 +117,7 @@ export function hllEstimate(acc: HllAcc): number {
 function estimateFrom(sum: number, zeros: number): number {
   if (zeros === M) return 0
   const raw = (ALPHA * M * M) / sum
-  if (raw <= 2.5 * M && zeros > 0) return Math.round(M * Math.log(M / zeros))
+  if (raw <= 2.5 * M && zeros > 0) return LINEAR_COUNT[zeros] as number
   return Math.round(raw)
 }
 

@@ -16,6 +16,13 @@ export class TimerQueue {
   readonly #buckets = new Map<number, number[]>()
   readonly #times: number[] = []
   readonly #table: KeyTable
+  /**
+   * The bucket scheduled into last, and its time: an event's key and a due bucket's keys mostly
+   * go to the same next boundary one after another, and a `Map` lookup by a time (a double, not a
+   * small integer) is hashed each time. Cleared when that bucket is handed out.
+   */
+  #lastMs = Number.NaN
+  #lastBucket: number[] | undefined = undefined
 
   constructor(table: KeyTable) {
     this.#table = table
@@ -28,13 +35,21 @@ export class TimerQueue {
   schedule(id: number, atMs: number): void {
     this.#table.setTimer(id, atMs)
     if (Number.isNaN(atMs) || atMs === Infinity) return
-    const bucket = this.#buckets.get(atMs)
-    if (bucket !== undefined) {
-      bucket.push(id)
+    const last = this.#lastBucket
+    if (atMs === this.#lastMs && last !== undefined) {
+      last.push(id)
       return
     }
-    this.#buckets.set(atMs, [id])
-    this.#pushTime(atMs)
+    let bucket = this.#buckets.get(atMs)
+    if (bucket !== undefined) {
+      bucket.push(id)
+    } else {
+      bucket = [id]
+      this.#buckets.set(atMs, bucket)
+      this.#pushTime(atMs)
+    }
+    this.#lastMs = atMs
+    this.#lastBucket = bucket
   }
 
   /** Earliest bucket due at `watermarkMs`, its live ids sorted by key bytes; undefined if none. */
@@ -46,6 +61,10 @@ export class TimerQueue {
       this.#popTime()
       const bucket = this.#buckets.get(atMs) as number[]
       this.#buckets.delete(atMs)
+      if (atMs === this.#lastMs) {
+        this.#lastMs = Number.NaN
+        this.#lastBucket = undefined
+      }
       let n = 0
       for (let i = 0; i < bucket.length; i++) {
         const id = bucket[i] as number
@@ -126,7 +145,10 @@ function sortByPrefix(
 function before(ids: number[], pre: Float64Array, i: number, j: number, keyOf: readonly string[]): boolean {
   const x = pre[i] as number
   const y = pre[j] as number
-  return x !== y ? x < y : compareKeysNative(keyOf[ids[i] as number] as string, keyOf[ids[j] as number] as string) < 0
+  if (x !== y) return x < y
+  const a = ids[i] as number
+  const b = ids[j] as number
+  return a !== b && compareKeysNative(keyOf[a] as string, keyOf[b] as string) < 0
 }
 
 /**
@@ -170,7 +192,7 @@ function sortRange(ids: number[], pre: Float64Array, lo: number, hi: number, key
       j >= lo &&
       ((pre[j] as number) !== x
         ? x < (pre[j] as number)
-        : compareKeysNative(keyOf[id] as string, keyOf[ids[j] as number] as string) < 0)
+        : id !== ids[j] && compareKeysNative(keyOf[id] as string, keyOf[ids[j] as number] as string) < 0)
     ) {
       ids[j + 1] = ids[j] as number
       pre[j + 1] = pre[j] as number
