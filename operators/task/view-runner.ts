@@ -37,7 +37,8 @@ import type { Aggregator } from '../aggregators/types.ts'
 import type { TaskDeadLetter } from './output.ts'
 import { filterAndMap } from './filter-map.ts'
 import { checkInput, INPUT_OK } from '../aggregators/input-check.ts'
-import { NUM_COUNT, NUM_MIN, NUM_SUM, READ_ADD, READ_MAX, READ_MIN, READ_PAIR, READ_RANGE, tileLayouts, type GroupLayout } from './tile-layout.ts'
+import { NUM_COUNT, NUM_MIN, NUM_SUM, tileLayouts, type GroupLayout } from './tile-layout.ts'
+import { fusedGroupReaders, type GroupReader } from './window-reads.ts'
 import type { FeatureSlot } from './plan.ts'
 
 interface FlatColumn {
@@ -56,8 +57,10 @@ export class ViewRunner {
   readonly #scratch: unknown[]
   readonly #emptyValue: FeatureValue[]
   readonly #hasLifetime: boolean
+  readonly #readers: readonly GroupReader[]
 
-  constructor(plan: ViewPlan, allowedLatenessMs: number) {
+  /** `readers`: how each group's windows are read (window-reads.ts); tests pass the per-feature reference. */
+  constructor(plan: ViewPlan, allowedLatenessMs: number, readers: (layouts: readonly GroupLayout[]) => GroupReader[] = fusedGroupReaders) {
     this.plan = plan
     this.#allowedLatenessMs = allowedLatenessMs
     this.#columns = []
@@ -71,6 +74,7 @@ export class ViewRunner {
     }
     this.#hasLifetime = plan.lifetimeColumns.length > 0
     this.layouts = tileLayouts(plan)
+    this.#readers = readers(this.layouts)
     this.table = new KeyTable(this.layouts)
     this.timers = new TimerQueue(this.table)
   }
@@ -252,6 +256,7 @@ export class ViewRunner {
     const table = this.table
     const t = table.clockOf(id)
     const layouts = this.layouts
+    const readers = this.#readers
     // The groups in their order in the key's region (key-regions.ts), each one's tiles after the last.
     const regions = table.regions
     const order = regions.order
@@ -263,7 +268,6 @@ export class ViewRunner {
       let count = regions.count(id, g)
       if (count === 0) continue
       const ns = lay.numStride
-      const os = lay.objStride
       const top = Math.floor(t / lay.hopMs)
       let b = groupAt
       if (evict) {
@@ -287,73 +291,11 @@ export class ViewRunner {
       if (slab !== null && slab !== undefined) {
         const slot = slab.slotOf(id)
         objs = slab.obj[slot >>> slab.pageBits] as unknown[]
-        ob = (slot & slab.pageMask) * os
+        ob = (slot & slab.pageMask) * lay.objStride
       }
-      for (const spec of lay.specs) {
-        const lo = firstTileAt(tiles, b, count, ns, top + 1 - spec.tiles)
-        const n = count - lo
-        if (n === 0) continue
-        const loss = ((tiles[b + lo * ns] as number) + spec.tiles) * lay.hopMs
-        if (!(loss >= nextLoss)) nextLoss = loss
-        for (const read of spec.reads) {
-          const at = read.at
-          let value: FeatureValue
-          switch (read.mode) {
-            case READ_PAIR: {
-              let x = 0
-              let y = 0
-              for (let i = lo; i < count; i++) {
-                x += tiles[b + i * ns + at] as number
-                y += tiles[b + i * ns + read.pairAt] as number
-              }
-              value = read.combine(x, y)
-              break
-            }
-            case READ_ADD: {
-              if (n === 1) {
-                value = tiles[b + lo * ns + at] as number
-                break
-              }
-              let s = 0
-              for (let i = lo; i < count; i++) s += tiles[b + i * ns + at] as number
-              value = s
-              break
-            }
-            case READ_MIN: {
-              let m = Number.NaN
-              for (let i = lo; i < count; i++) {
-                const v = tiles[b + i * ns + at] as number
-                if (v < m || m !== m) m = v
-              }
-              value = m !== m ? null : m
-              break
-            }
-            case READ_MAX: {
-              let m = Number.NaN
-              for (let i = lo; i < count; i++) {
-                const v = tiles[b + i * ns + at] as number
-                if (v > m || m !== m) m = v
-              }
-              value = m !== m ? null : m
-              break
-            }
-            case READ_RANGE:
-              value = read.finisher.finishRange!(objs, ob + lo * os + at, os, n, tiles, b + lo * ns + read.mirror, ns)
-              break
-            default: {
-              if (n === 1) {
-                value = read.finisher.finish(objs[ob + lo * os + at])
-                break
-              }
-              const agg = read.agg
-              let acc = agg.init()
-              for (let i = lo; i < count; i++) acc = agg.merge(acc, objs[ob + i * os + at])
-              value = read.finisher.finish(acc)
-            }
-          }
-          out[read.featureIndex] = value
-        }
-      }
+      const loss = (readers[g] as GroupReader)(tiles, b, count, top, objs, ob, out)
+      // NaN: no window of the group holds a tile.
+      if (loss < nextLoss || nextLoss !== nextLoss) nextLoss = loss
     }
     const life = this.#hasLifetime ? (table.life[id] as unknown[] | null) : null
     if (life !== null) {
