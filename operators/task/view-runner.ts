@@ -37,8 +37,8 @@ import type { Aggregator } from '../aggregators/types.ts'
 import type { TaskDeadLetter } from './output.ts'
 import { filterAndMap } from './filter-map.ts'
 import { checkInput, INPUT_OK } from '../aggregators/input-check.ts'
-import { NUM_COUNT, NUM_MIN, NUM_SUM, tileLayouts, type GroupLayout } from './tile-layout.ts'
-import { fusedGroupReaders, type GroupReader } from './window-reads.ts'
+import { NUM_COUNT, NUM_MAX, NUM_MIN, NUM_SUM, tileLayouts, type GroupLayout } from './tile-layout.ts'
+import { readWindows, WindowFold, type GroupReader } from './window-reads.ts'
 import type { FeatureSlot } from './plan.ts'
 
 interface FlatColumn {
@@ -57,10 +57,11 @@ export class ViewRunner {
   readonly #scratch: unknown[]
   readonly #emptyValue: FeatureValue[]
   readonly #hasLifetime: boolean
-  readonly #readers: readonly GroupReader[]
+  readonly #folds: readonly WindowFold[]
+  readonly #reference: readonly GroupReader[] | undefined
 
-  /** `readers`: how each group's windows are read (window-reads.ts); tests pass the per-feature reference. */
-  constructor(plan: ViewPlan, allowedLatenessMs: number, readers: (layouts: readonly GroupLayout[]) => GroupReader[] = fusedGroupReaders) {
+  /** `reference`: reads windows through these readers instead of `readWindows` (window-reads.ts's tests). */
+  constructor(plan: ViewPlan, allowedLatenessMs: number, reference?: (layouts: readonly GroupLayout[]) => GroupReader[]) {
     this.plan = plan
     this.#allowedLatenessMs = allowedLatenessMs
     this.#columns = []
@@ -74,7 +75,8 @@ export class ViewRunner {
     }
     this.#hasLifetime = plan.lifetimeColumns.length > 0
     this.layouts = tileLayouts(plan)
-    this.#readers = readers(this.layouts)
+    this.#folds = this.layouts.map((lay) => new WindowFold(lay))
+    this.#reference = reference?.(this.layouts)
     this.table = new KeyTable(this.layouts)
     this.timers = new TimerQueue(this.table)
   }
@@ -157,26 +159,33 @@ export class ViewRunner {
         groupAt = base + (n + 1) * ns
       }
       const at0 = base + pos * ns + 1
-      const kinds = lay.numKind
+      // One loop per kind of column, in numKindEnds' order: no dispatch per column.
       const numScratch = lay.numScratch
-      for (let j = 0; j < kinds.length; j++) {
-        const v = scratch[numScratch[j] as number]
+      const byKind = lay.numByKind
+      const ends = lay.numKindEnds
+      let j = 0
+      for (const end = ends[NUM_COUNT] as number; j < end; j++) {
+        const col = byKind[j] as number
+        if (scratch[numScratch[col] as number] !== null) page[at0 + col] = (page[at0 + col] as number) + 1
+      }
+      for (const end = ends[NUM_SUM] as number; j < end; j++) {
+        const col = byKind[j] as number
+        const v = scratch[numScratch[col] as number]
+        if (v !== null) page[at0 + col] = (page[at0 + col] as number) + (v as number)
+      }
+      for (const end = ends[NUM_MIN] as number; j < end; j++) {
+        const col = byKind[j] as number
+        const v = scratch[numScratch[col] as number]
         if (v === null) continue
-        const at = at0 + j
-        const acc = page[at] as number
-        switch (kinds[j]) {
-          case NUM_COUNT:
-            page[at] = acc + 1
-            break
-          case NUM_SUM:
-            page[at] = acc + (v as number)
-            break
-          case NUM_MIN:
-            if ((v as number) < acc || acc !== acc) page[at] = v as number
-            break
-          default:
-            if ((v as number) > acc || acc !== acc) page[at] = v as number
-        }
+        const acc = page[at0 + col] as number
+        if ((v as number) < acc || acc !== acc) page[at0 + col] = v as number
+      }
+      for (const end = ends[NUM_MAX] as number; j < end; j++) {
+        const col = byKind[j] as number
+        const v = scratch[numScratch[col] as number]
+        if (v === null) continue
+        const acc = page[at0 + col] as number
+        if ((v as number) > acc || acc !== acc) page[at0 + col] = v as number
       }
       if (os > 0) {
         const slab = table.objSlabs[g] as TileSlab
@@ -256,7 +265,8 @@ export class ViewRunner {
     const table = this.table
     const t = table.clockOf(id)
     const layouts = this.layouts
-    const readers = this.#readers
+    const folds = this.#folds
+    const reference = this.#reference
     // The groups in their order in the key's region (key-regions.ts), each one's tiles after the last.
     const regions = table.regions
     const order = regions.order
@@ -293,7 +303,10 @@ export class ViewRunner {
         objs = slab.obj[slot >>> slab.pageBits] as unknown[]
         ob = (slot & slab.pageMask) * lay.objStride
       }
-      const loss = (readers[g] as GroupReader)(tiles, b, count, top, objs, ob, out)
+      const loss =
+        reference === undefined
+          ? readWindows(folds[g] as WindowFold, tiles, b, count, top, objs, ob, out)
+          : (reference[g] as GroupReader)(tiles, b, count, top, objs, ob, out)
       // NaN: no window of the group holds a tile.
       if (loss < nextLoss || nextLoss !== nextLoss) nextLoss = loss
     }

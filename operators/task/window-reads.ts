@@ -12,7 +12,7 @@
  * (avg a second time over the columns count and sum had just folded).
  *
  * Object columns (approx_distinct, last_n, …) are read per feature as before (`readObjectFeature`).
- * `generalGroupReader` keeps the per-feature reader whole: the reference the fused one is
+ * `generalGroupReaders` keeps the per-feature reader whole: the reference the fused one is
  * tested against (test/unit/operators/window-reads.test.ts).
  */
 import type { FeatureValue } from '../../features/types.ts'
@@ -34,12 +34,7 @@ export type GroupReader = (
   out: FeatureValue[],
 ) => number
 
-/** One reader per group of the layouts, fused where the group has numeric reads. */
-export function fusedGroupReaders(layouts: readonly GroupLayout[]): GroupReader[] {
-  return layouts.map((lay) => (lay.specs.some((s) => s.reads.some(isNumeric)) ? fusedGroupReader(lay) : generalGroupReader(lay)))
-}
-
-/** One per-feature reader per group (the reference of the fused one). */
+/** One per-feature reader per group: the reference `readWindows` is tested against. */
 export function generalGroupReaders(layouts: readonly GroupLayout[]): GroupReader[] {
   return layouts.map(generalGroupReader)
 }
@@ -48,134 +43,233 @@ function isNumeric(read: FeatureRead): boolean {
   return read.mode === READ_PAIR || read.mode === READ_ADD || read.mode === READ_MIN || read.mode === READ_MAX
 }
 
-/** A numeric feature's value out of its window's accumulators (`acc`: the first column's, `pair`: the second's). */
+/** How a numeric feature's value is made from its window's accumulators. */
 const OUT_ADD = 0
 const OUT_PAIR = 1
 const OUT_MINMAX = 2
 
-function fusedGroupReader(lay: GroupLayout): GroupReader {
-  // The folded columns, additive ones first, then maxima, then minima: three loops without a switch.
-  const adds: number[] = []
-  const maxes: number[] = []
-  const mins: number[] = []
-  const note = (list: number[], at: number): void => {
-    if (!adds.includes(at) && !maxes.includes(at) && !mins.includes(at)) list.push(at)
+/**
+ * A group's windows as `readWindows` folds them, decided once per view. Plain data read by one
+ * module function, not a closure per group: three closures of one function literal share their
+ * feedback and are called through a polymorphic site, which read 0.93 of the inline code in the
+ * A/B even around the same per-feature reads (docs/performance.md, session 38).
+ */
+export class WindowFold {
+  readonly hopMs: number
+  readonly ns: number
+  readonly os: number
+  readonly specTiles: Int32Array
+  /** The folded columns' places in a tile: additive ones first, then maxima, then minima. */
+  readonly colAt: Int32Array
+  readonly nAdd: number
+  readonly nMax: number
+  /** The numeric features, spec after spec (spec s's from outFrom[s] to outFrom[s + 1]). */
+  readonly outFrom: Int32Array
+  readonly outFeature: Int32Array
+  readonly outKind: Int8Array
+  /** The accumulators (column indices) of the value and of a pair's second column. */
+  readonly outAcc: Int32Array
+  readonly outPair: Int32Array
+  /** The same two columns' places in a tile (the one-tile read takes them straight from it). */
+  readonly outAt: Int32Array
+  readonly outPairAt: Int32Array
+  readonly outCombine: readonly ((x: number, y: number) => FeatureValue)[]
+  readonly objectReads: readonly (readonly FeatureRead[])[]
+  readonly hasObjectReads: boolean
+  /** Reused across rows: each window's first tile, and its accumulators, window after window. */
+  readonly lo: Int32Array
+  readonly acc: Float64Array
+
+  constructor(lay: GroupLayout) {
+    const adds: number[] = []
+    const maxes: number[] = []
+    const mins: number[] = []
+    const note = (list: number[], at: number): void => {
+      if (!adds.includes(at) && !maxes.includes(at) && !mins.includes(at)) list.push(at)
+    }
+    for (const spec of lay.specs) {
+      for (const read of spec.reads) {
+        if (read.mode === READ_ADD || read.mode === READ_PAIR) note(adds, read.at)
+        if (read.mode === READ_PAIR) note(adds, read.pairAt)
+        if (read.mode === READ_MAX) note(maxes, read.at)
+        if (read.mode === READ_MIN) note(mins, read.at)
+      }
+    }
+    const colAt = Int32Array.from([...adds, ...maxes, ...mins])
+    const colOf = (at: number): number => colAt.indexOf(at)
+    const numericReads = lay.specs.map((s) => s.reads.filter(isNumeric))
+    const flat = numericReads.flat()
+    this.hopMs = lay.hopMs
+    this.ns = lay.numStride
+    this.os = lay.objStride
+    this.specTiles = Int32Array.from(lay.specs, (s) => s.tiles)
+    this.colAt = colAt
+    this.nAdd = adds.length
+    this.nMax = maxes.length
+    this.outFrom = Int32Array.from([0, ...numericReads.map((_, s) => numericReads.slice(0, s + 1).flat().length)])
+    this.outFeature = Int32Array.from(flat, (r) => r.featureIndex)
+    this.outKind = Int8Array.from(flat, (r) => (r.mode === READ_PAIR ? OUT_PAIR : r.mode === READ_ADD ? OUT_ADD : OUT_MINMAX))
+    this.outAcc = Int32Array.from(flat, (r) => colOf(r.at))
+    this.outPair = Int32Array.from(flat, (r) => (r.mode === READ_PAIR ? colOf(r.pairAt) : 0))
+    this.outAt = Int32Array.from(flat, (r) => r.at)
+    this.outPairAt = Int32Array.from(flat, (r) => r.pairAt)
+    this.outCombine = flat.map((r) => r.combine)
+    this.objectReads = lay.specs.map((s) => s.reads.filter((r) => !isNumeric(r)))
+    this.hasObjectReads = this.objectReads.some((list) => list.length > 0)
+    this.lo = new Int32Array(lay.specs.length)
+    this.acc = new Float64Array(lay.specs.length * colAt.length)
   }
-  for (const spec of lay.specs) {
-    for (const read of spec.reads) {
-      if (read.mode === READ_ADD || read.mode === READ_PAIR) note(adds, read.at)
-      if (read.mode === READ_PAIR) note(adds, read.pairAt)
-      if (read.mode === READ_MAX) note(maxes, read.at)
-      if (read.mode === READ_MIN) note(mins, read.at)
-    }
+}
+
+/**
+ * Every window of one group of key tiles `tiles[b …]` (`count` tiles, the key's clock in tile
+ * `top`) into `out`; returns the earliest loss boundary of a non-empty window (NaN: none).
+ * `objs[ob …]` are the group's object tiles (unused by a group without object columns).
+ */
+export function readWindows(
+  f: WindowFold,
+  tiles: Float64Array,
+  b: number,
+  count: number,
+  top: number,
+  objs: readonly unknown[],
+  ob: number,
+  out: FeatureValue[],
+): number {
+  let nextLoss = Number.NaN
+  const ns = f.ns
+  const specTiles = f.specTiles
+  const lo = f.lo
+  // Specs ascend by length, so their first tiles descend: `from` is the longest non-empty window's.
+  let from = count
+  let widest = -1
+  for (let s = 0; s < specTiles.length; s++) {
+    const tilesOfSpec = specTiles[s] as number
+    const first = firstTileAt(tiles, b, count, ns, top + 1 - tilesOfSpec)
+    lo[s] = first
+    if (first === count) continue
+    const loss = ((tiles[b + first * ns] as number) + tilesOfSpec) * f.hopMs
+    if (!(loss >= nextLoss)) nextLoss = loss
+    from = first
+    widest = s
   }
-  const colAt = Int32Array.from([...adds, ...maxes, ...mins])
-  const nAdd = adds.length
-  const nMax = maxes.length
-  const cols = colAt.length
-  const colOf = (at: number): number => colAt.indexOf(at)
-  const specs = lay.specs
-  const nSpecs = specs.length
-  const specTiles = Int32Array.from(specs, (s) => s.tiles)
-  // Per spec, its numeric features: where the value goes, how it is made, from which accumulators.
-  const outFeature = specs.map((s) => Int32Array.from(s.reads.filter(isNumeric), (r) => r.featureIndex))
-  const outKind = specs.map((s) =>
-    Int8Array.from(s.reads.filter(isNumeric), (r) =>
-      r.mode === READ_PAIR ? OUT_PAIR : r.mode === READ_ADD ? OUT_ADD : OUT_MINMAX,
-    ),
-  )
-  const outAcc = specs.map((s) => Int32Array.from(s.reads.filter(isNumeric), (r) => colOf(r.at)))
-  const outPair = specs.map((s) =>
-    Int32Array.from(s.reads.filter(isNumeric), (r) => (r.mode === READ_PAIR ? colOf(r.pairAt) : 0)),
-  )
-  const outAt = specs.map((s) => Int32Array.from(s.reads.filter(isNumeric), (r) => r.at))
-  const outCombine = specs.map((s) => s.reads.filter(isNumeric).map((r) => r.combine))
-  const objectReads = specs.map((s) => s.reads.filter((r) => !isNumeric(r)))
-  const ns = lay.numStride
-  const os = lay.objStride
-  const hopMs = lay.hopMs
-  // Reused across rows: the first tile of each window and the accumulators, window after window.
-  const lo = new Int32Array(nSpecs)
-  const acc = new Float64Array(nSpecs * cols)
-  return (tiles, b, count, top, objs, ob, out) => {
-    let nextLoss = Number.NaN
-    // Specs ascend by length, so their first tiles descend: `from` is the longest non-empty window's.
-    let from = count
-    let widest = -1
-    for (let s = 0; s < nSpecs; s++) {
-      const tilesOfSpec = specTiles[s] as number
-      const first = firstTileAt(tiles, b, count, ns, top + 1 - tilesOfSpec)
-      lo[s] = first
-      if (first === count) continue
-      const loss = ((tiles[b + first * ns] as number) + tilesOfSpec) * hopMs
-      if (!(loss >= nextLoss)) nextLoss = loss
-      from = first
-      widest = s
-    }
-    if (widest < 0) return nextLoss
-    for (let s = 0; s <= widest; s++) {
-      const a = s * cols
-      for (let c = 0; c < nAdd; c++) acc[a + c] = 0
-      for (let c = nAdd; c < cols; c++) acc[a + c] = Number.NaN
-    }
-    // `active`: the shortest window reaching tile i (every longer one reaches it too).
-    let active = widest
-    for (let i = from; i < count; i++) {
-      while (active > 0 && (lo[active - 1] as number) <= i) active--
-      const t = b + i * ns
-      for (let c = 0; c < nAdd; c++) {
-        const v = tiles[t + (colAt[c] as number)] as number
-        for (let s = active; s <= widest; s++) acc[s * cols + c] = (acc[s * cols + c] as number) + v
-      }
-      for (let c = nAdd; c < nAdd + nMax; c++) {
-        const v = tiles[t + (colAt[c] as number)] as number
-        for (let s = active; s <= widest; s++) {
-          const m = acc[s * cols + c] as number
-          if (v > m || m !== m) acc[s * cols + c] = v
-        }
-      }
-      for (let c = nAdd + nMax; c < cols; c++) {
-        const v = tiles[t + (colAt[c] as number)] as number
-        for (let s = active; s <= widest; s++) {
-          const m = acc[s * cols + c] as number
-          if (v < m || m !== m) acc[s * cols + c] = v
-        }
-      }
-    }
+  if (widest < 0) return nextLoss
+  if (from === count - 1) readOneTile(f, tiles, b + from * ns, widest, out)
+  else foldWindows(f, tiles, b, count, from, widest, out)
+  if (f.hasObjectReads) {
     for (let s = 0; s <= widest; s++) {
       const first = lo[s] as number
-      const n = count - first
-      if (n === 0) continue
-      const a = s * cols
-      const features = outFeature[s] as Int32Array
-      const kinds = outKind[s] as Int8Array
-      const accOf = outAcc[s] as Int32Array
-      for (let j = 0; j < features.length; j++) {
-        const x = acc[a + (accOf[j] as number)] as number
-        let value: FeatureValue
-        switch (kinds[j]) {
-          case OUT_ADD:
-            // The per-feature fold returns a lone tile as is (0 + -0 would be 0).
-            value = n === 1 ? (tiles[b + first * ns + ((outAt[s] as Int32Array)[j] as number)] as number) : x
-            break
-          case OUT_PAIR:
-            value = (outCombine[s] as ((x: number, y: number) => FeatureValue)[])[j]!(
-              x,
-              acc[a + ((outPair[s] as Int32Array)[j] as number)] as number,
-            )
-            break
-          default:
-            value = x !== x ? null : x
-        }
-        out[features[j] as number] = value
-      }
-      const others = objectReads[s] as FeatureRead[]
+      if (first === count) continue
+      const others = f.objectReads[s] as FeatureRead[]
       for (let j = 0; j < others.length; j++) {
         const read = others[j] as FeatureRead
-        out[read.featureIndex] = readObjectFeature(read, tiles, b, ns, first, count, objs, ob, os)
+        out[read.featureIndex] = readObjectFeature(read, tiles, b, ns, first, count, objs, ob, f.os)
       }
     }
-    return nextLoss
+  }
+  return nextLoss
+}
+
+/** Every non-empty window holds just the tile at `t` (the commonest row): each value is that tile's own. */
+function readOneTile(f: WindowFold, tiles: Float64Array, t: number, widest: number, out: FeatureValue[]): void {
+  // The shortest window holding the tile: those below it hold none.
+  const lo = f.lo
+  let s = widest
+  while (s > 0 && (lo[s - 1] as number) === (lo[widest] as number)) s--
+  const outAt = f.outAt
+  const outKind = f.outKind
+  const outFeature = f.outFeature
+  for (let j = f.outFrom[s] as number, end = f.outFrom[widest + 1] as number; j < end; j++) {
+    const x = tiles[t + (outAt[j] as number)] as number
+    let value: FeatureValue
+    switch (outKind[j]) {
+      case OUT_ADD:
+        value = x
+        break
+      case OUT_PAIR:
+        // As the fold from init(): 0 + x (-0 becomes 0).
+        value = (f.outCombine[j] as (x: number, y: number) => FeatureValue)(
+          0 + x,
+          0 + (tiles[t + (f.outPairAt[j] as number)] as number),
+        )
+        break
+      default:
+        value = x !== x ? null : x
+    }
+    out[outFeature[j] as number] = value
+  }
+}
+
+/** Windows of several tiles: one walk from the widest window's first tile, each window's accumulators from its own. */
+function foldWindows(
+  f: WindowFold,
+  tiles: Float64Array,
+  b: number,
+  count: number,
+  from: number,
+  widest: number,
+  out: FeatureValue[],
+): void {
+  const ns = f.ns
+  const lo = f.lo
+  const acc = f.acc
+  const colAt = f.colAt
+  const nAdd = f.nAdd
+  const nMinMax = nAdd + f.nMax
+  const cols = colAt.length
+  for (let s = 0; s <= widest; s++) {
+    const a = s * cols
+    for (let c = 0; c < nAdd; c++) acc[a + c] = 0
+    for (let c = nAdd; c < cols; c++) acc[a + c] = Number.NaN
+  }
+  // `active`: the shortest window reaching tile i (every longer one reaches it too).
+  let active = widest
+  for (let i = from; i < count; i++) {
+    while (active > 0 && (lo[active - 1] as number) <= i) active--
+    const t = b + i * ns
+    for (let c = 0; c < nAdd; c++) {
+      const v = tiles[t + (colAt[c] as number)] as number
+      for (let s = active; s <= widest; s++) acc[s * cols + c] = (acc[s * cols + c] as number) + v
+    }
+    for (let c = nAdd; c < nMinMax; c++) {
+      const v = tiles[t + (colAt[c] as number)] as number
+      for (let s = active; s <= widest; s++) {
+        const m = acc[s * cols + c] as number
+        if (v > m || m !== m) acc[s * cols + c] = v
+      }
+    }
+    for (let c = nMinMax; c < cols; c++) {
+      const v = tiles[t + (colAt[c] as number)] as number
+      for (let s = active; s <= widest; s++) {
+        const m = acc[s * cols + c] as number
+        if (v < m || m !== m) acc[s * cols + c] = v
+      }
+    }
+  }
+  const outAcc = f.outAcc
+  const outKind = f.outKind
+  const outFeature = f.outFeature
+  for (let s = 0; s <= widest; s++) {
+    const first = lo[s] as number
+    const n = count - first
+    if (n === 0) continue
+    const a = s * cols
+    for (let j = f.outFrom[s] as number, end = f.outFrom[s + 1] as number; j < end; j++) {
+      const x = acc[a + (outAcc[j] as number)] as number
+      let value: FeatureValue
+      switch (outKind[j]) {
+        case OUT_ADD:
+          // The per-feature fold returns a lone tile as is (0 + -0 would be 0).
+          value = n === 1 ? (tiles[b + first * ns + (f.outAt[j] as number)] as number) : x
+          break
+        case OUT_PAIR:
+          value = (f.outCombine[j] as (x: number, y: number) => FeatureValue)(x, acc[a + (f.outPair[j] as number)] as number)
+          break
+        default:
+          value = x !== x ? null : x
+      }
+      out[outFeature[j] as number] = value
+    }
   }
 }
 
