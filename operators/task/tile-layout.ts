@@ -63,9 +63,6 @@ export interface GroupLayout {
   /** Per numeric column: flat scratch index, kind (NUM_*), position in the numeric tile. */
   readonly numScratch: Int32Array
   readonly numKind: Int8Array
-  /** The numeric columns ordered by kind (NUM_COUNT's first …), and where each kind's run ends in that order. */
-  readonly numByKind: Int32Array
-  readonly numKindEnds: Int32Array
   /** Per numeric slot after the tile index: its empty value (columns: `init()`, 0 or NaN; mirrors: NaN). */
   readonly numInits: readonly number[]
   /** Per object column: flat scratch index and kernel. */
@@ -139,8 +136,6 @@ function groupLayout(group: HopGroupPlan, scratchOffset: number): GroupLayout {
     objStride: objInits.length,
     numScratch: Int32Array.from(numScratch),
     numKind: Int8Array.from(numKind),
-    numByKind: Int32Array.from(numKind.map((_, j) => j).sort((x, y) => (numKind[x] as number) - (numKind[y] as number) || x - y)),
-    numKindEnds: Int32Array.from([NUM_COUNT, NUM_SUM, NUM_MIN, NUM_MAX], (k) => numKind.filter((kind) => kind <= k).length),
     numInits,
     objScratch: Int32Array.from(objScratch),
     objAggs,

@@ -37,8 +37,7 @@ import type { Aggregator } from '../aggregators/types.ts'
 import type { TaskDeadLetter } from './output.ts'
 import { filterAndMap } from './filter-map.ts'
 import { checkInput, INPUT_OK } from '../aggregators/input-check.ts'
-import { NUM_COUNT, NUM_MAX, NUM_MIN, NUM_SUM, tileLayouts, type GroupLayout } from './tile-layout.ts'
-import { readWindows, WindowFold, type GroupReader } from './window-reads.ts'
+import { NUM_COUNT, NUM_MIN, NUM_SUM, READ_ADD, READ_MAX, READ_MIN, READ_PAIR, READ_RANGE, tileLayouts, type GroupLayout } from './tile-layout.ts'
 import type { FeatureSlot } from './plan.ts'
 
 interface FlatColumn {
@@ -57,11 +56,8 @@ export class ViewRunner {
   readonly #scratch: unknown[]
   readonly #emptyValue: FeatureValue[]
   readonly #hasLifetime: boolean
-  readonly #folds: readonly WindowFold[]
-  readonly #reference: readonly GroupReader[] | undefined
 
-  /** `reference`: reads windows through these readers instead of `readWindows` (window-reads.ts's tests). */
-  constructor(plan: ViewPlan, allowedLatenessMs: number, reference?: (layouts: readonly GroupLayout[]) => GroupReader[]) {
+  constructor(plan: ViewPlan, allowedLatenessMs: number) {
     this.plan = plan
     this.#allowedLatenessMs = allowedLatenessMs
     this.#columns = []
@@ -75,8 +71,6 @@ export class ViewRunner {
     }
     this.#hasLifetime = plan.lifetimeColumns.length > 0
     this.layouts = tileLayouts(plan)
-    this.#folds = this.layouts.map((lay) => new WindowFold(lay))
-    this.#reference = reference?.(this.layouts)
     this.table = new KeyTable(this.layouts)
     this.timers = new TimerQueue(this.table)
   }
@@ -159,33 +153,26 @@ export class ViewRunner {
         groupAt = base + (n + 1) * ns
       }
       const at0 = base + pos * ns + 1
-      // One loop per kind of column, in numKindEnds' order: no dispatch per column.
+      const kinds = lay.numKind
       const numScratch = lay.numScratch
-      const byKind = lay.numByKind
-      const ends = lay.numKindEnds
-      let j = 0
-      for (const end = ends[NUM_COUNT] as number; j < end; j++) {
-        const col = byKind[j] as number
-        if (scratch[numScratch[col] as number] !== null) page[at0 + col] = (page[at0 + col] as number) + 1
-      }
-      for (const end = ends[NUM_SUM] as number; j < end; j++) {
-        const col = byKind[j] as number
-        const v = scratch[numScratch[col] as number]
-        if (v !== null) page[at0 + col] = (page[at0 + col] as number) + (v as number)
-      }
-      for (const end = ends[NUM_MIN] as number; j < end; j++) {
-        const col = byKind[j] as number
-        const v = scratch[numScratch[col] as number]
+      for (let j = 0; j < kinds.length; j++) {
+        const v = scratch[numScratch[j] as number]
         if (v === null) continue
-        const acc = page[at0 + col] as number
-        if ((v as number) < acc || acc !== acc) page[at0 + col] = v as number
-      }
-      for (const end = ends[NUM_MAX] as number; j < end; j++) {
-        const col = byKind[j] as number
-        const v = scratch[numScratch[col] as number]
-        if (v === null) continue
-        const acc = page[at0 + col] as number
-        if ((v as number) > acc || acc !== acc) page[at0 + col] = v as number
+        const at = at0 + j
+        const acc = page[at] as number
+        switch (kinds[j]) {
+          case NUM_COUNT:
+            page[at] = acc + 1
+            break
+          case NUM_SUM:
+            page[at] = acc + (v as number)
+            break
+          case NUM_MIN:
+            if ((v as number) < acc || acc !== acc) page[at] = v as number
+            break
+          default:
+            if ((v as number) > acc || acc !== acc) page[at] = v as number
+        }
       }
       if (os > 0) {
         const slab = table.objSlabs[g] as TileSlab
@@ -265,8 +252,6 @@ export class ViewRunner {
     const table = this.table
     const t = table.clockOf(id)
     const layouts = this.layouts
-    const folds = this.#folds
-    const reference = this.#reference
     // The groups in their order in the key's region (key-regions.ts), each one's tiles after the last.
     const regions = table.regions
     const order = regions.order
@@ -278,6 +263,7 @@ export class ViewRunner {
       let count = regions.count(id, g)
       if (count === 0) continue
       const ns = lay.numStride
+      const os = lay.objStride
       const top = Math.floor(t / lay.hopMs)
       let b = groupAt
       if (evict) {
@@ -301,14 +287,73 @@ export class ViewRunner {
       if (slab !== null && slab !== undefined) {
         const slot = slab.slotOf(id)
         objs = slab.obj[slot >>> slab.pageBits] as unknown[]
-        ob = (slot & slab.pageMask) * lay.objStride
+        ob = (slot & slab.pageMask) * os
       }
-      const loss =
-        reference === undefined
-          ? readWindows(folds[g] as WindowFold, tiles, b, count, top, objs, ob, out)
-          : (reference[g] as GroupReader)(tiles, b, count, top, objs, ob, out)
-      // NaN: no window of the group holds a tile.
-      if (loss < nextLoss || nextLoss !== nextLoss) nextLoss = loss
+      for (const spec of lay.specs) {
+        const lo = firstTileAt(tiles, b, count, ns, top + 1 - spec.tiles)
+        const n = count - lo
+        if (n === 0) continue
+        const loss = ((tiles[b + lo * ns] as number) + spec.tiles) * lay.hopMs
+        if (!(loss >= nextLoss)) nextLoss = loss
+        for (const read of spec.reads) {
+          const at = read.at
+          let value: FeatureValue
+          switch (read.mode) {
+            case READ_PAIR: {
+              let x = 0
+              let y = 0
+              for (let i = lo; i < count; i++) {
+                x += tiles[b + i * ns + at] as number
+                y += tiles[b + i * ns + read.pairAt] as number
+              }
+              value = read.combine(x, y)
+              break
+            }
+            case READ_ADD: {
+              if (n === 1) {
+                value = tiles[b + lo * ns + at] as number
+                break
+              }
+              let s = 0
+              for (let i = lo; i < count; i++) s += tiles[b + i * ns + at] as number
+              value = s
+              break
+            }
+            case READ_MIN: {
+              let m = Number.NaN
+              for (let i = lo; i < count; i++) {
+                const v = tiles[b + i * ns + at] as number
+                if (v < m || m !== m) m = v
+              }
+              value = m !== m ? null : m
+              break
+            }
+            case READ_MAX: {
+              let m = Number.NaN
+              for (let i = lo; i < count; i++) {
+                const v = tiles[b + i * ns + at] as number
+                if (v > m || m !== m) m = v
+              }
+              value = m !== m ? null : m
+              break
+            }
+            case READ_RANGE:
+              value = read.finisher.finishRange!(objs, ob + lo * os + at, os, n, tiles, b + lo * ns + read.mirror, ns)
+              break
+            default: {
+              if (n === 1) {
+                value = read.finisher.finish(objs[ob + lo * os + at])
+                break
+              }
+              const agg = read.agg
+              let acc = agg.init()
+              for (let i = lo; i < count; i++) acc = agg.merge(acc, objs[ob + i * os + at])
+              value = read.finisher.finish(acc)
+            }
+          }
+          out[read.featureIndex] = value
+        }
+      }
     }
     const life = this.#hasLifetime ? (table.life[id] as unknown[] | null) : null
     if (life !== null) {
