@@ -59,7 +59,7 @@ export interface OnlineRead {
 
 export interface OnlineWriteResult {
   readonly written: number
-  /** Rows refused because a fresher (or equal) `as_of` was already stored. */
+  /** Rows refused because a fresher `as_of` was already stored (an equal one is overwritten: ties go to the row written last). */
   readonly stale: number
 }
 
