@@ -7,23 +7,32 @@ export function hash32(s: string, seed = 0x9747b28c): number {
   let h = seed | 0
   const len = s.length
   let i = 0
-  for (; i + 1 < len; i += 2) {
-    let k = (s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16)) | 0
-    k = Math.imul(k, 0xcc9e2d51)
-    k = (k << 15) | (k >>> 17)
-    k = Math.imul(k, 0x1b873593)
-    h ^= k
-    h = (h << 13) | (h >>> 19)
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0
-  }
-  if (i < len) {
-    let k = s.charCodeAt(i)
-    k = Math.imul(k, 0xcc9e2d51)
-    k = (k << 15) | (k >>> 17)
-    k = Math.imul(k, 0x1b873593)
-    h ^= k
-  }
-  h ^= len * 2
+  for (; i + 1 < len; i += 2) h = mixWord(h, (s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16)) | 0)
+  if (i < len) h = mixTail(h, s.charCodeAt(i))
+  return finish(h, len)
+}
+
+/** One 32-bit word (two UTF-16 units) into the state. */
+function mixWord(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51)
+  k = (k << 15) | (k >>> 17)
+  k = Math.imul(k, 0x1b873593)
+  h ^= k
+  h = (h << 13) | (h >>> 19)
+  return (Math.imul(h, 5) + 0xe6546b64) | 0
+}
+
+/** The odd last unit. */
+function mixTail(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51)
+  k = (k << 15) | (k >>> 17)
+  k = Math.imul(k, 0x1b873593)
+  return h ^ k
+}
+
+/** The final avalanche over `units` UTF-16 units hashed. */
+function finish(h: number, units: number): number {
+  h ^= units * 2
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
@@ -55,27 +64,7 @@ export function hash32OfNumber(v: number, seed = 0x9747b28c): number {
   if (v < 0) units[n++] = 45
   let h = seed | 0
   let i = n - 1
-  for (; i >= 1; i -= 2) {
-    let k = ((units[i] as number) | ((units[i - 1] as number) << 16)) | 0
-    k = Math.imul(k, 0xcc9e2d51)
-    k = (k << 15) | (k >>> 17)
-    k = Math.imul(k, 0x1b873593)
-    h ^= k
-    h = (h << 13) | (h >>> 19)
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0
-  }
-  if (i === 0) {
-    let k = units[0] as number
-    k = Math.imul(k, 0xcc9e2d51)
-    k = (k << 15) | (k >>> 17)
-    k = Math.imul(k, 0x1b873593)
-    h ^= k
-  }
-  h ^= n * 2
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
+  for (; i >= 1; i -= 2) h = mixWord(h, ((units[i] as number) | ((units[i - 1] as number) << 16)) | 0)
+  if (i === 0) h = mixTail(h, units[0] as number)
+  return finish(h, n)
 }
