@@ -8,10 +8,10 @@
  *   KFS_AB_BASE=/tmp/ab-base KFS_AB_NEW=/tmp/ab-new [KFS_AB_ROUNDS=10] \
  *     flock /tmp/kfs-bench.lock node --import tsx bench/_support/column-build-ab.ts
  */
-import { pathToFileURL } from 'node:url'
+import { abSummary, moduleLoader } from './ab-trees.ts'
 const ROUNDS = Number(process.env.KFS_AB_ROUNDS ?? 10)
-async function version(tree: string) {
-  const load = async (p: string): Promise<any> => await import(pathToFileURL(`${tree}/${p}`).href)
+async function version(tree: string | undefined) {
+  const load = moduleLoader(tree)
   const { OfflineRowBuffer } = await load('engine/offline-row-buffer.ts')
   const { rowColumnsToTable, featureTableSchema } = await load('adapters/offline/iceberg/table-schemas.ts')
   const { parquetColumnsOf } = await load('adapters/offline/iceberg/iceberg-schema.ts')
@@ -44,8 +44,8 @@ async function version(tree: string) {
     return (u.user + u.system) / 1000
   }
 }
-const base = await version(process.env.KFS_AB_BASE!)
-const neu = await version(process.env.KFS_AB_NEW!)
+const base = await version(process.env.KFS_AB_BASE)
+const neu = await version(process.env.KFS_AB_NEW)
 for (let i = 0; i < 3; i++) {
   base()
   neu()
@@ -62,7 +62,4 @@ for (let r = 0; r < ROUNDS; r++) {
   }
   console.log(`round ${r + 1} base_cpu_ms=${b.at(-1)!.toFixed(1)} new_cpu_ms=${n.at(-1)!.toFixed(1)}`)
 }
-const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!
-console.log(
-  `median base=${med(b).toFixed(1)} new=${med(n).toFixed(1)} ratio=${(med(n) / med(b)).toFixed(3)} new_faster_in=${b.filter((x, i) => n[i]! < x).length}/${ROUNDS}`,
-)
+console.log(abSummary(b, n))

@@ -13,6 +13,7 @@
  */
 import { pathToFileURL } from 'node:url'
 import { threadCpuUsage } from 'node:process'
+import { abSummary, moduleLoader } from './ab-trees.ts'
 
 const ROUNDS = Number(process.env.KFS_AB_ROUNDS ?? 10)
 const EVENTS = 200_000
@@ -22,7 +23,7 @@ const ARCHIVE_ROWS = 50_000
 type Stage = () => Promise<number>
 
 async function version(tree: string): Promise<{ decode: Stage; archive: Stage }> {
-  const load = async (p: string): Promise<any> => await import(pathToFileURL(`${tree}/${p}`).href)
+  const load = moduleLoader(tree)
   const { createDecoder } = await load('schemas/decoder.ts')
   const { createEncoder } = await load('schemas/encoder.ts')
   const { readAvroSchema } = await load('schemas/avro/read-schema.ts')
@@ -78,10 +79,4 @@ for (let r = 0; r < ROUNDS; r++) {
       `archive base=${runs.archive.base.at(-1)!.toFixed(1)} new=${runs.archive.neu.at(-1)!.toFixed(1)} (thread CPU ms)`,
   )
 }
-const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!
-for (const stage of ['decode', 'archive'] as const) {
-  const { base: b, neu: n } = runs[stage]
-  console.log(
-    `${stage}: median base=${med(b).toFixed(1)} new=${med(n).toFixed(1)} ratio=${(med(n) / med(b)).toFixed(3)} new_faster_in=${b.filter((x, i) => n[i]! < x).length}/${ROUNDS}`,
-  )
-}
+for (const stage of ['decode', 'archive'] as const) console.log(`${stage}: ${abSummary(runs[stage].base, runs[stage].neu)}`)

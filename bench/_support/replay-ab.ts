@@ -14,8 +14,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { systemClock } from '../../core/clock.ts'
+import { median, moduleLoader } from './ab-trees.ts'
 import { envNumber, stderrLogger } from './report.ts'
 import { benchViews } from './views.ts'
 import { buildReplayArchive } from './replay-archive.ts'
@@ -30,8 +30,7 @@ async function versionAt(
   dir: string,
   built: { snapshotId: string; partitions: number[] },
 ): Promise<Replay> {
-  if (tree === undefined) throw new Error('set KFS_AB_BASE and KFS_AB_NEW to two extracted source trees')
-  const load = async (path: string): Promise<any> => await import(pathToFileURL(`${tree}/${path}`).href)
+  const load = moduleLoader(tree)
   const { IcebergOfflineSink: Sink } = await load('adapters/offline/iceberg/offline-sink.ts')
   const { LocalObjectStore: Store, MemoryObjectStore } = await load('adapters/object-store/index.ts')
   const { CheckpointStore } = await load('engine/checkpoint-store.ts')
@@ -73,8 +72,6 @@ async function versionAt(
     return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, records, rows }
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-replay-ab-'))
 try {
