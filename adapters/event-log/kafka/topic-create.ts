@@ -10,36 +10,31 @@
  * settings, not authorised, a controller that never answers) are thrown as they came.
  */
 import type { Admin, ITopicConfig } from 'kafkajs'
+import { isLeaderMoving, kafkaErrorType, leaderBackOffMs, sleep } from './leader-wait.ts'
 
-/** The metadata answers of a topic that exists on the controller but not yet on the asked broker. */
-const NOT_YET_VISIBLE = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION'])
 const WAIT_ATTEMPTS = 10
 
 type CreateAdmin = Pick<Admin, 'createTopics' | 'fetchTopicMetadata'>
 
-function errorType(err: unknown): string | undefined {
-  const type = (err as { type?: unknown } | undefined)?.type
-  return typeof type === 'string' ? type : undefined
-}
-
 /** A failure of kafkajs's wait for leaders, after the topic was accepted. */
 export function isLeaderWaitFailure(err: unknown): boolean {
-  const type = errorType(err)
-  if (type !== undefined) return NOT_YET_VISIBLE.has(type)
+  // A topic that exists on the controller but not yet on the asked broker, or has no leader yet.
+  const type = kafkaErrorType(err)
+  if (type !== undefined) return type === 'UNKNOWN_TOPIC_OR_PARTITION' || isLeaderMoving(err)
   return err instanceof Error && err.name === 'KafkaJSTimeout' && /waiting for topic leaders/.test(err.message)
 }
 
 export async function createTopicSafely(
   admin: CreateAdmin,
   topic: ITopicConfig,
-  sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  wait: (ms: number) => Promise<void> = sleep,
 ): Promise<void> {
   try {
     await admin.createTopics({ topics: [topic], waitForLeaders: true })
     return
   } catch (err: unknown) {
     if (!isLeaderWaitFailure(err)) throw err
-    await waitForLeaders(admin, topic, err, sleep)
+    await waitForLeaders(admin, topic, err, wait)
   }
 }
 
@@ -47,11 +42,11 @@ async function waitForLeaders(
   admin: CreateAdmin,
   topic: ITopicConfig,
   first: unknown,
-  sleep: (ms: number) => Promise<void>,
+  wait: (ms: number) => Promise<void>,
 ): Promise<void> {
   let last = first
   for (let attempt = 1; attempt <= WAIT_ATTEMPTS; attempt++) {
-    await sleep(Math.min(1_000, 50 * 2 ** (attempt - 1)))
+    await wait(leaderBackOffMs(attempt))
     try {
       const metadata = await admin.fetchTopicMetadata({ topics: [topic.topic] })
       const partitions = metadata.topics.find((t) => t.name === topic.topic)?.partitions ?? []

@@ -11,6 +11,7 @@
  * bounded number of times; any other error is thrown as it came.
  */
 import type { Admin } from 'kafkajs'
+import { isLeaderMoving, leaderBackOffMs, sleep } from './leader-wait.ts'
 
 export type TopicOffsets = Awaited<ReturnType<Admin['fetchTopicOffsets']>>
 
@@ -21,25 +22,13 @@ export function isKafkajsMetadataRace(err: unknown): boolean {
   return err instanceof TypeError && /Cannot destructure property 'partitions' of '(low|high)\.pop\(\.\.\.\)'/.test(err.message)
 }
 
-/**
- * A partition whose leader is being elected or has just moved: a topic created a moment ago (a
- * KRaft broker named leader in the metadata before it has taken the partition over — CI saw
- * `kfs ingest` fail on it right after another tool created the topic), or a broker restarting.
- * kafkajs's admin does not retry ListOffsets on it; asked again after a metadata refresh and a
- * short back-off, it answers.
- */
-const LEADER_MOVING = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE'])
+/** kafkajs's admin does not retry ListOffsets on a partition whose leader is moving. */
 const LEADER_ATTEMPTS = 8
-
-export function isLeaderMoving(err: unknown): boolean {
-  const type = (err as { type?: unknown } | undefined)?.type
-  return typeof type === 'string' && LEADER_MOVING.has(type)
-}
 
 export async function fetchTopicOffsetsSafely(
   admin: Pick<Admin, 'fetchTopicOffsets' | 'fetchTopicMetadata'>,
   topic: string,
-  sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  wait: (ms: number) => Promise<void> = sleep,
 ): Promise<TopicOffsets> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -48,7 +37,7 @@ export async function fetchTopicOffsetsSafely(
       const race = isKafkajsMetadataRace(err) && attempt < ATTEMPTS
       const moving = isLeaderMoving(err) && attempt < LEADER_ATTEMPTS
       if (!race && !moving) throw err
-      if (moving) await sleep(Math.min(1_000, 50 * 2 ** (attempt - 1)))
+      if (moving) await wait(leaderBackOffMs(attempt))
       await admin.fetchTopicMetadata({ topics: [topic] })
     }
   }
