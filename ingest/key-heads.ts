@@ -11,6 +11,7 @@
  * (a cache miss per row at a million keys). The claimed slots wait in a list until a key comes out
  * of order; then they are indexed, in claim order, and the table takes over for good.
  */
+import { withCapacity } from '../core/typed-arrays.ts'
 
 const INITIAL_CAPACITY = 1 << 12
 const EMPTY = -1
@@ -33,13 +34,13 @@ export class KeyHeads {
   /** Where the last `lookup` ended: the key's pair, or the empty pair it would take. */
   #at = 0
   #hash = 0
-  /** The slots claimed while every claimed key was above the one before; undefined once the table holds them. */
+  /**
+   * The slots claimed while every claimed key was above the one before; undefined once the table
+   * holds them. While it is defined, a `lookup` that returned found its key above every claimed one.
+   */
   #ascending: Int32Array | undefined
   #ascendingCount = 0
   #lastKey = ''
-  /** The last `lookup`'s key was above every claimed key (`claim` appends to the list). */
-  #fresh = false
-  #freshKey = ''
 
   /**
    * `keyOf[slot]` is the key of a slot this index was given. `expectedKeys`: sized for that many
@@ -54,14 +55,9 @@ export class KeyHeads {
   /** The newest slot of `key`, −1 when it has none; `claim` right after makes a new slot the newest. */
   lookup(key: string): number {
     if (this.#ascending !== undefined) {
-      if (this.#ascendingCount === 0 || key > this.#lastKey) {
-        this.#fresh = true
-        this.#freshKey = key
-        return EMPTY
-      }
+      if (this.#ascendingCount === 0 || key > this.#lastKey) return EMPTY
       this.#indexAscending()
     }
-    this.#fresh = false
     const hash = hashOf(key)
     const table = this.#table!
     const mask = this.#mask
@@ -77,17 +73,13 @@ export class KeyHeads {
     }
   }
 
-  /** `slot` is now the newest of the key of the last `lookup`. */
+  /** `slot` (its key already in `keyOf`) is now the newest of the key of the last `lookup`. */
   claim(slot: number): void {
-    if (this.#fresh) {
-      let list = this.#ascending!
-      if (this.#ascendingCount === list.length) {
-        const grown = new Int32Array(2 * list.length)
-        grown.set(list)
-        this.#ascending = list = grown
-      }
+    let list = this.#ascending
+    if (list !== undefined) {
+      if (this.#ascendingCount === list.length) this.#ascending = list = withCapacity(list, 2 * list.length)
       list[this.#ascendingCount++] = slot
-      this.#lastKey = this.#freshKey
+      this.#lastKey = this.#keyOf[slot]!
       return
     }
     const table = this.#table!
@@ -103,7 +95,6 @@ export class KeyHeads {
     const list = this.#ascending!
     const count = this.#ascendingCount
     this.#ascending = undefined
-    this.#fresh = false
     let capacity = INITIAL_CAPACITY
     while (capacity < 2 * Math.max(this.#expectedKeys, count + 1)) capacity *= 2
     this.#table = new Int32Array(2 * capacity).fill(EMPTY)
