@@ -15,7 +15,7 @@
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../core/errors.ts'
-import { CONFIG_VARIABLES } from './config-variables.ts'
+import { CONFIG_VARIABLES, type ConfigVariable } from './config-variables.ts'
 import { servedLogTopicProblem } from './internal-topics.ts'
 import { ConfigSource as Source, type Env, type FileValues } from './config-source.ts'
 import { snapshotSettings, type SnapshotSettings } from './snapshot-settings.ts'
@@ -219,18 +219,17 @@ function onlineStoreConfig(source: Source, redisUrl: string | undefined, dataDir
 
 const KAFKA_ONLY_VARIABLES = ['KFS_KAFKA_CLIENT', 'KFS_KAFKA_CLIENT_ID', 'KFS_KAFKA_SESSION_TIMEOUT_MS', 'KFS_KAFKA_HEARTBEAT_INTERVAL_MS', 'KFS_KAFKA_REBALANCE_TIMEOUT_MS'] as const
 
+/** Settings of the embedded event log, each with why Kafka has no use for it. */
+const EMBEDDED_LOG_ONLY_VARIABLES: readonly (readonly [ConfigVariable, string])[] = [
+  ['KFS_EMBEDDED_LOG_HANDOVER_MS', 'it times hand-overs to the embedded event log, which Kafka replaces'],
+  ['KFS_EMBEDDED_LOG_OPEN_SEGMENTS', "it bounds the embedded event log's open files, and Kafka replaces that log"],
+]
+
 function kafkaEventLog(source: Source, brokers: readonly string[]): EventLogConfig {
-  if (source.has('KFS_EMBEDDED_LOG_HANDOVER_MS')) {
-    throw new ConfigError(
-      'KFS_KAFKA_BROKERS is set but KFS_EMBEDDED_LOG_HANDOVER_MS is: it times hand-overs to the embedded event log, which Kafka replaces; unset it',
-      { context: { variable: 'KFS_EMBEDDED_LOG_HANDOVER_MS' } },
-    )
-  }
-  if (source.has('KFS_EMBEDDED_LOG_OPEN_SEGMENTS')) {
-    throw new ConfigError(
-      'KFS_KAFKA_BROKERS is set but KFS_EMBEDDED_LOG_OPEN_SEGMENTS is: it bounds the embedded event log\'s open files, and Kafka replaces that log; unset it',
-      { context: { variable: 'KFS_EMBEDDED_LOG_OPEN_SEGMENTS' } },
-    )
+  for (const [name, why] of EMBEDDED_LOG_ONLY_VARIABLES) {
+    if (source.has(name)) {
+      throw new ConfigError(`KFS_KAFKA_BROKERS is set but ${name} is: ${why}; unset it`, { context: { variable: name } })
+    }
   }
   return {
     kind: 'kafka',

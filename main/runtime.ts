@@ -205,7 +205,7 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
           return made
         }
         const moveLogger = logger.child({ component: 'embedded-log' })
-        const made = new EmbeddedEventLog({ dir: c.dir, clock, logger: moveLogger, ...(c.openSegments === undefined ? {} : { openSegments: c.openSegments }) })
+        const made = new EmbeddedEventLog({ dir: c.dir, clock, logger: moveLogger, ...openSegmentsOf(c) })
         closers.push(() => made.close())
         // Records a process wrote beside the embedded log while another held it (a replay's dead
         // letters during a kfs run, kfs serve's served-feature log) go in before anything reads
@@ -222,12 +222,7 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
       const c = config.eventLog
       if (c.kind === 'kafka') return runtime.eventLog()
       reader ??= (async () => {
-        const made = new EmbeddedLogReader({
-          dir: c.dir,
-          clock,
-          logger: logger.child({ component: 'embedded-log' }),
-          ...(c.openSegments === undefined ? {} : { openSegments: c.openSegments }),
-        })
+        const made = new EmbeddedLogReader({ dir: c.dir, clock, logger: logger.child({ component: 'embedded-log' }), ...openSegmentsOf(c) })
         closers.push(() => made.close())
         return made
       })()
@@ -303,4 +298,9 @@ export async function createRuntime(config: KfsConfig, options: RuntimeOptions =
     },
   }
   return runtime
+}
+
+/** The embedded log's open-segment bound, for its writer and its readers alike (absent: their default). */
+function openSegmentsOf(c: { readonly openSegments?: number }): { openSegments?: number } {
+  return c.openSegments === undefined ? {} : { openSegments: c.openSegments }
 }

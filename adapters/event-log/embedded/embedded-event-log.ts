@@ -183,10 +183,7 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   async committedOffsets(groupId: string, topic: string): Promise<(string | undefined)[]> {
     this.#open()
     const group = this.#group(groupId)
-    return this.#requireTopic(topic).partitions.map((_, p) => {
-      const offset = group.committed(topic, p)
-      return offset === undefined ? undefined : String(offset)
-    })
+    return this.#requireTopic(topic).partitions.map((_, p) => group.committed(topic, p)?.toString())
   }
 
   consumer(options: EmbeddedConsumerRequest): EmbeddedConsumer {
@@ -255,7 +252,10 @@ export class EmbeddedEventLog implements TransactionalEventLog {
   get openSegments(): number {
     return this.#topics.handles.openCount
   }
-  get openSegmentsLimit(): number { return this.#topics.handles.limit }
+
+  get openSegmentsLimit(): number {
+    return this.#topics.handles.limit
+  }
 
   /** This process owns the log now: opened (its LOCK taken), not closed. Asking takes nothing. */
   get isOpen(): boolean {
