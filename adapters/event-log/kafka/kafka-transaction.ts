@@ -2,12 +2,13 @@
  * `LogTransaction` over a kafkajs transaction (contract in `../../../ports/event-log-transaction.ts`).
  * Offsets go through `sendOffsets`, i.e. Kafka's TxnOffsetCommit, so they commit atomically with
  * the produced records. A fenced producer (a newer one with the same transactional id) fails with
- * a non-retriable `CommitError`.
+ * a `CommitError` 'COMMIT_CONFLICT' (../fenced-answers.ts says which answers mean fenced).
  */
 import type { Message, Transaction } from 'kafkajs'
 import { CommitError } from '../../../core/errors.ts'
 import type { ProduceRecord, TopicPartitionOffset } from '../../../ports/event-log.ts'
 import type { LogTransaction } from '../../../ports/event-log-transaction.ts'
+import { fencedMessage, isFenced, type TransactionStep } from '../fenced-answers.ts'
 
 type Router = (topic: string, records: readonly ProduceRecord[]) => Promise<(Message & { partition: number })[]>
 
@@ -52,18 +53,30 @@ export class KafkaTransaction implements LogTransaction {
     if (this.#txn.isActive()) await this.#txn.abort()
   }
 
-  async #step(what: string, fn: () => Promise<unknown>): Promise<void> {
+  async #step(what: TransactionStep, fn: () => Promise<unknown>): Promise<void> {
     if (!this.#open) throw new CommitError('COMMIT_FAILED', 'this transaction has already ended', { context: { transactionalId: this.#id } })
     try {
       await fn()
     } catch (err: unknown) {
-      const type = (err as { type?: string }).type
-      const fenced = type === 'INVALID_PRODUCER_EPOCH' || type === 'PRODUCER_FENCED' || type === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED'
+      const answers = answersOf(err)
+      const answered = (code: number) => answers.has(code)
+      const fenced = isFenced(what, answered)
       this.#open = !fenced && this.#open
-      throw new CommitError(fenced ? 'COMMIT_CONFLICT' : 'COMMIT_FAILED', fenced ? 'fenced: a newer producer owns this transactional id' : `kafka transaction ${what} failed`, {
+      throw new CommitError(fenced ? 'COMMIT_CONFLICT' : 'COMMIT_FAILED', fenced ? fencedMessage(what, answered) : `kafka transaction ${what} failed`, {
         cause: err,
         context: { transactionalId: this.#id },
       })
     }
   }
+}
+
+/** Kafka's answers (error codes) a kafkajs error carries: a protocol error's own, and those of the errors it wraps (a retrier's last one). */
+function answersOf(err: unknown): Set<number> {
+  const codes = new Set<number>()
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    const { type, code, cause } = e as { type?: unknown; code?: unknown; cause?: unknown }
+    if (typeof type === 'string' && typeof code === 'number') codes.add(code)
+    e = cause
+  }
+  return codes
 }

@@ -18,13 +18,14 @@
  * client ends such a transaction locally. So does this one (`cancel`), e.g. the re-key stage's
  * fencing transaction, opened and aborted at once.
  *
- * A fenced producer (a newer one with the same transactional id) fails with a non-retriable
- * `CommitError` ('COMMIT_CONFLICT'), as in the kafkajs adapter.
+ * A fenced producer (a newer one with the same transactional id) fails with a `CommitError`
+ * ('COMMIT_CONFLICT'), as in the kafkajs adapter (../fenced-answers.ts says which answers mean fenced).
  */
 import { findErrorBy, type Consumer, type Message, type MessageToProduce, type Producer } from '@platformatic/kafka'
 import { CommitError } from '../../../core/errors.ts'
 import type { ProduceRecord, TopicPartitionOffset } from '../../../ports/event-log.ts'
 import type { LogTransaction } from '../../../ports/event-log-transaction.ts'
+import { fencedMessage, isFenced, type TransactionStep } from '../fenced-answers.ts'
 import { describeError } from './platformatic-errors.ts'
 
 /** The library's transaction class is not exported by name. */
@@ -32,8 +33,6 @@ type Transaction = Awaited<ReturnType<Producer['beginTransaction']>>
 type Router = (topic: string, records: readonly ProduceRecord[]) => Promise<MessageToProduce[]>
 /** The node of a consumer group's coordinator; `stale` after the coordinator moved. */
 export type GroupCoordinatorLookup = (groupId: string, stale?: boolean) => Promise<number>
-
-const FENCED = ['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED']
 
 export class PlatformaticTransaction implements LogTransaction {
   readonly #txn: Transaction
@@ -102,20 +101,19 @@ export class PlatformaticTransaction implements LogTransaction {
     }
   }
 
-  async #step(what: string, fn: () => Promise<unknown>, sends = true): Promise<void> {
+  async #step(what: TransactionStep, fn: () => Promise<unknown>, sends = true): Promise<void> {
     if (!this.#open)
       throw new CommitError('COMMIT_FAILED', 'this transaction has already ended', { context: { transactionalId: this.#id } })
     if (sends) this.#started = true
     try {
       await fn()
     } catch (err: unknown) {
-      const fenced = FENCED.some((id) => findErrorBy(err as Error, 'apiId', id) !== null)
+      const answered = (code: number) => findErrorBy(err as Error, 'apiCode', code) !== null
+      const fenced = isFenced(what, answered)
       if (fenced) this.#open = false
       throw new CommitError(
         fenced ? 'COMMIT_CONFLICT' : 'COMMIT_FAILED',
-        fenced
-          ? 'fenced: a newer producer owns this transactional id'
-          : `kafka transaction ${what} failed: ${describeError(err)}`,
+        fenced ? fencedMessage(what, answered) : `kafka transaction ${what} failed: ${describeError(err)}`,
         {
           cause: err,
           context: { transactionalId: this.#id },
