@@ -15,6 +15,8 @@ const FIXED_BYTES = 26
 
 export interface PartitionShare {
   readonly buf: Buffer
+  /** The whole buffer `buf` is the start of: a spare for a later framing once `buf` is written. */
+  readonly room: Buffer
   /** Position of each record in `buf`. */
   readonly starts: Uint32Array
 }
@@ -35,6 +37,7 @@ export function encodePackedByPartition(
   packed: PackedRecords,
   baseOffsets: readonly number[],
   timestampMs: number,
+  spares: Buffer[] = [],
 ): (PartitionShare | undefined)[] {
   const { sources, runs, runsPerRecord, count } = packed
   const stride = PACKED_RUN_FIELDS * runsPerRecord
@@ -61,7 +64,7 @@ export function encodePackedByPartition(
     const p = (murmur2(keySource, keyStart, keyEnd) & 0x7fffffff) % partitions
     const value = valueBytes[i]!
     const size = FIXED_BYTES + keyEnd - keyStart + value
-    const share = (shares[p] ??= { buf: Buffer.allocUnsafe(fairBytes), starts: new Uint32Array(fairCount), count: 0, pos: 0 })
+    const share = (shares[p] ??= { buf: spareOf(spares, fairBytes), starts: new Uint32Array(fairCount), count: 0, pos: 0 })
     if (share.pos + RECORD_PREFIX_BYTES + size > share.buf.length) regrowBytes(share, RECORD_PREFIX_BYTES + size)
     if (share.count === share.starts.length) regrowStarts(share)
     const buf = share.buf
@@ -95,7 +98,21 @@ export function encodePackedByPartition(
     share.pos = pos
     share.count = n + 1
   }
-  return shares.map((share) => share && { buf: share.buf.subarray(0, share.pos), starts: share.starts.subarray(0, share.count) })
+  return shares.map(
+    (share) => share && { buf: share.buf.subarray(0, share.pos), room: share.buf, starts: share.starts.subarray(0, share.count) },
+  )
+}
+
+/** A spare of at least `bytes` (taken off the list), or a new buffer. */
+function spareOf(spares: Buffer[], bytes: number): Buffer {
+  for (let i = spares.length - 1; i >= 0; i--) {
+    const spare = spares[i]!
+    if (spare.length < bytes) continue
+    spares[i] = spares[spares.length - 1]!
+    spares.pop()
+    return spare
+  }
+  return Buffer.allocUnsafe(bytes)
 }
 
 function regrowBytes(share: GrowingShare, more: number): void {

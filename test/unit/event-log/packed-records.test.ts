@@ -2,7 +2,8 @@
  * encodePackedByPartition against encodeRecords: records given as runs gathered from several
  * sources (empty runs included) give each partition the very bytes `encodeRecords` writes for
  * the records Kafka's partitioner sends there — also when one partition gets every record, so
- * its share outgrows the fair share it starts with (bytes and record positions both regrow).
+ * its share outgrows the fair share it starts with (bytes and record positions both regrow); and
+ * when framed into spare buffers (what a buffer held before never shows, one too small is left).
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -44,8 +45,13 @@ function expected(records: readonly { key: Buffer; value: Buffer }[], baseOffset
   return byPartition.map((rs, p) => (rs.length === 0 ? undefined : encodeRecords(rs, baseOffsets[p]!).buf))
 }
 
-function check(records: readonly { key: Buffer; value: Buffer }[], baseOffsets: readonly number[], seed: number): void {
-  const shares = encodePackedByPartition(pack(records, seed), baseOffsets, TIME)
+function check(
+  records: readonly { key: Buffer; value: Buffer }[],
+  baseOffsets: readonly number[],
+  seed: number,
+  spares?: Buffer[],
+): void {
+  const shares = encodePackedByPartition(pack(records, seed), baseOffsets, TIME, spares)
   const want = expected(records, baseOffsets)
   assert.deepEqual(
     shares.map((s) => s?.buf),
@@ -78,5 +84,35 @@ void describe('embedded log > packed records', () => {
     const shares = encodePackedByPartition(pack(records, 6), [0, 0, 0, 0, 0, 0, 0, 0], TIME)
     assert.equal(shares.filter((s) => s !== undefined).length, 1)
     check(records, [0, 0, 0, 0, 0, 0, 0, 0], 6)
+  })
+
+  void it('frames into spare buffers of enough room, whatever they held, and leaves the others', () => {
+    const rnd = prng(7)
+    for (let round = 0; round < 20; round++) {
+      const records = Array.from({ length: rnd.int(1, 300) }, (_, i) => ({
+        key: Buffer.from(rnd.pick([`k${i}`, 'é-ü', 'same', ''])),
+        value: Buffer.from(Array.from({ length: rnd.pick([0, 3, 41, 120]) }, () => rnd.int(0, 255))),
+      }))
+      const partitions = rnd.int(1, 6)
+      const baseOffsets = Array.from({ length: partitions }, () => rnd.int(0, 1000))
+      // Garbage-filled spares, some far too small, some with room for every record, some between.
+      const spares = Array.from({ length: rnd.int(0, 8) }, () => Buffer.alloc(rnd.pick([1, 64, 4096, 1 << 16]), rnd.int(0, 255)))
+      const given = [...spares]
+      check(records, baseOffsets, round, spares)
+      const taken = given.filter((b) => !spares.includes(b))
+      // Only the spares taken are gone, and none that is too small for a record was taken.
+      assert.ok(spares.every((b) => given.includes(b)))
+      assert.ok(taken.every((b) => b.length > 64))
+      // Into one partition, with a spare of room for every record: the share is framed in it.
+      const roomy = Buffer.alloc(1 << 16, 0xee)
+      const into: Buffer[] = [Buffer.alloc(64, 0xee), roomy]
+      const [share] = encodePackedByPartition(pack(records, round), [3], TIME, into)
+      assert.equal(share?.room, roomy)
+      assert.deepEqual(
+        into.map((b) => b.length),
+        [64],
+      )
+      assert.equal(share.buf.buffer, roomy.buffer)
+    }
   })
 })
