@@ -39,6 +39,17 @@ const clients: readonly [string, () => TransactionalEventLog][] = [
   ],
 ]
 
+/** An error's message and those of its causes (a library's aggregate names the broker's answers in `errors`). */
+const causeChain = (err: unknown): string => {
+  const messages: string[] = []
+  for (let e = err; e !== undefined && messages.length < 8; e = e instanceof Error ? e.cause : undefined) {
+    const inner = e instanceof Error ? (e as { errors?: unknown }).errors : undefined
+    const answers = Array.isArray(inner) ? ` [${inner.map((x) => (x instanceof Error ? x.message : String(x))).join('; ')}]` : ''
+    messages.push(e instanceof Error ? `${e.name}: ${e.message}${answers}` : String(e))
+  }
+  return messages.join(' <- ')
+}
+
 const rowsOf = (offset: number, n: number): TableRow[] =>
   Array.from({ length: n }, (_, i) => ({
     account_id: `acct-${(i * 7) % 97}`,
@@ -114,13 +125,27 @@ for (const [clientName, makeLog] of clients) {
         try {
           await h.run(first, h.client())
           let b: IngestResult | undefined
+          let bFailed: unknown
           const a = h.run(
             second,
             heldLog(
               h.client(),
-              holdAt(step, n, async () => (b = await h.run(second, h.client()))),
+              holdAt(step, n, async () => {
+                try {
+                  b = await h.run(second, h.client())
+                } catch (err: unknown) {
+                  bFailed = err
+                  throw err
+                }
+              }),
             ),
           )
+          // B runs inside A's held step, so B's failure rejects A with B's error: B is checked first, with
+          // its causes, so that A's conflict below is A's own. A fenced B with no third run means B's
+          // transaction outlasted its timeout (60 s): the broker stalled (its log says "Completed rollback
+          // of ongoing transaction ... due to timeout"), as when the machine ran out of memory in session 39.
+          await a.catch(() => {})
+          assert.equal(bFailed, undefined, `B failed: ${causeChain(bFailed)}`)
           await assert.rejects(a, CONFLICT)
           assert.ok(b !== undefined && b.appended > 0, 'B appended what A had not')
           assert.deepEqual(await h.partitions(), cleanLog, 'the records one clean run writes, each once')
