@@ -18,9 +18,9 @@
  * full is paused until the merge drains it. The consumer keeps fetching and decoding while a transaction commits
  * (a batch waits for the drain only once its partition is paused).
  *
- * Ownership: on taking partitions the stage first opens (and aborts) a transaction with its one transactional id —
- * fencing a previous owner that may still be alive, and letting its last transaction finish or abort — then reads
- * the group's committed offsets and seeks there, so the merge and the consumer start at the same, final positions.
+ * Ownership: on taking partitions the stage opens (and aborts) a transaction with its one transactional id — fencing
+ * a live previous owner, letting its last transaction end — then reads the group's committed offsets (refused behind
+ * what the internal topic holds: rekey-committed-guard.ts) and seeks there: merge and consumer start at the same place.
  *
  * Change sources: the stage keeps a row index (primary key → group, rekey-row-index.ts) in a state topic written
  * in the same transactions, for changes whose before image names no group.
@@ -44,6 +44,7 @@ import { rekeyRecord, resolveByIndex, type RekeyOutcome } from './rekey-records.
 import { loadRowIndex, ROW_GROUPS_TOPIC_OPTIONS, RowGroupIndex, rowGroupsTopic } from './rekey-row-load.ts'
 import { bundleForwards, bundleRequests } from './rekey-bundle.ts'
 import { rekeyBatchGapHandler, rekeyIdleGapHandler, resumedLane } from './rekey-deleted.ts'
+import { forwardedTail, refuseCommittedBehindForwarded } from './rekey-committed-guard.ts'
 import { retry } from '../core/retry.ts'
 import { partitionCountRefused } from './source-partitions.ts'
 
@@ -61,7 +62,6 @@ const TRANSACTION_RECORDS = 20_000
 export function rekeyGroupId(engineGroupId: string, plan: Pick<RekeyPlan, 'source' | 'entity'>): string {
   return `${engineGroupId}.rekey.${plan.source.name}.by-${plan.entity.name}`
 }
-
 
 export interface RekeyStageOptions {
   readonly log: TransactionalEventLog
@@ -312,6 +312,7 @@ export function createRekeyStage(options: RekeyStageOptions): RekeyStage {
       // Fence a previous owner first: its last transaction ends (commits or aborts) before we read offsets.
       await (await log.transaction(transactionalId)).abort()
       const [committed, starts, ends] = await Promise.all([log.committedOffsets(groupId, topic), log.startOffsets(topic), log.endOffsets(topic)])
+      refuseCommittedBehindForwarded({ groupId, topic, internalTopic: plan.topic }, committed, await forwardedTail(log, plan.topic, groupId))
       if (index !== undefined) await loadRowIndex({ log, plan, groupId, indexTopic, decoder, committed, logger }, index)
       const now = clock.nowMs()
       for (const p of taken) {

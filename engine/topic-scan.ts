@@ -25,7 +25,9 @@ export interface TopicScanOptions {
   readonly stallTimeoutMs?: number
   /**
    * The first offset to read of a partition (default: the log's first). A reader that keeps what
-   * it read scans only what is new since (replay/dead-letters/dead-letter-follower.ts).
+   * it read scans only what is new since (replay/dead-letters/dead-letter-follower.ts). One at or
+   * past the log's start is sought, the start too: a client left to its own reset rule may begin
+   * elsewhere (a reset to the end would deliver nothing, and the scan never end).
    */
   readonly from?: (topic: string, partition: number) => bigint | undefined
 }
@@ -54,11 +56,11 @@ export async function scanTopics(
       const key = `${partition}/${topic}`
       const start = BigInt(starts[partition] ?? '0')
       const from = options.from?.(topic, partition)
-      if (from !== undefined && from > start) {
+      if (from !== undefined && from >= start) {
         seekTo.set(key, from)
         positions.set(key, from - 1n)
       }
-      if (BigInt(end) > (from !== undefined && from > start ? from : start)) remaining.set(key, BigInt(end))
+      if (BigInt(end) > (from !== undefined && from >= start ? from : start)) remaining.set(key, BigInt(end))
     })
   }
   if (remaining.size === 0) return scannedTo

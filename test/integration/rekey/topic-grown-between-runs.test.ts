@@ -1,0 +1,114 @@
+/**
+ * On real Kafka, partitions added between runs to the topics of re-keyed views (docs/semantics.md
+ * §10): an operator grows a re-key internal topic, then the source topic a stage reads. Each
+ * `kfs run` after a growth must exit 1 naming the grown topic and both counts before it forwards,
+ * archives or checkpoints anything: the internal topics, the stages' committed offsets and the
+ * offline rows stay as the last good run left them, though new records wait in the source.
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { Kafka, logLevel } from 'kafkajs'
+import { rekeyGroupId } from '../../../engine/rekey-stage.ts'
+import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
+import { createEncoder } from '../../../schemas/encoder.ts'
+import { ConfluentSchemaRegistry } from '../../../adapters/schema-registry/confluent/confluent-schema-registry.ts'
+import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
+import { S3ObjectStore } from '../../../adapters/object-store/s3/index.ts'
+import { generateClicks, produceClicks } from '../../fixtures/features/rekey-clicks.ts'
+import { runKfs, startKfs } from '../../support/kfs-process.ts'
+import { newRunId, stackEnv } from '../../support/stack-env.ts'
+
+void test('partitions added between runs to a re-key internal topic, then to its source: each run exits 1 naming the topic and both counts, writing nothing', async () => {
+  const base = stackEnv()
+  const run = newRunId()
+  process.env.KFS_TEST_RUN = run
+  const { clicks, item, userCategory, itemClicks, userClicks } = await import('../../fixtures/features/rekey-scoped.ts')
+  const dataDir = await mkdtemp(join(tmpdir(), 'kfs-rekey-grown-'))
+  const env = {
+    ...base,
+    KFS_TEST_RUN: run,
+    KFS_FEATURES: 'test/fixtures/features/rekey-scoped.ts',
+    KFS_S3_PREFIX: `it/${run}`,
+    KFS_DATA_DIR: dataDir,
+    KFS_CHECKPOINT_INTERVAL_MS: '1000',
+  }
+  const groupId = `kfs-${run}`
+  const runArgs = ['run', '--group', groupId, '--until-caught-up', '--idle', '1s']
+  const log = new KafkaEventLog({ brokers: base.KFS_KAFKA_BROKERS!.split(',') })
+  const admin = new Kafka({
+    clientId: `kfs-it-grown-${run}`,
+    brokers: base.KFS_KAFKA_BROKERS!.split(','),
+    logLevel: logLevel.NOTHING,
+  }).admin()
+  await admin.connect()
+  const store = new S3ObjectStore({
+    bucket: base.KFS_S3_BUCKET!,
+    prefix: `it/${run}`,
+    region: base.KFS_S3_REGION ?? 'us-east-1',
+    endpoint: base.KFS_S3_ENDPOINT!,
+    credentials: {
+      accessKeyId: base.KFS_S3_ACCESS_KEY_ID ?? 'minioadmin',
+      secretAccessKey: base.KFS_S3_SECRET_ACCESS_KEY ?? 'minioadmin',
+    },
+  })
+  try {
+    await runKfs(['apply'], env)
+    const registry = new ConfluentSchemaRegistry({ url: base.KFS_SCHEMA_REGISTRY_URL! })
+    const encoder = await createEncoder({ registry, subject: `${clicks.topic}-value`, schema: clicks.schema })
+    await log.createTopic(clicks.topic, clicks.partitions)
+    const events = generateClicks({ count: 2_000, users: 80, items: 200, seed: 17, stepMs: 40 })
+    await produceClicks(log, clicks.topic, encoder, events.slice(0, 1_500), { batch: 500 })
+    await runKfs(runArgs, env)
+
+    const itemTopic = `kfs.${clicks.topic}.by-item`
+    const categoryTopic = `kfs.${clicks.topic}.by-user_category`
+    const stageGroups = [
+      rekeyGroupId(groupId, { source: clicks, entity: item }),
+      rekeyGroupId(groupId, { source: clicks, entity: userCategory }),
+    ]
+    const state = async () => ({
+      internal: await Promise.all([itemTopic, categoryTopic].map((t) => log.endOffsets(t))),
+      committed: await Promise.all(stageGroups.map((g) => log.committedOffsets(g, clicks.topic))),
+      rows: await Promise.all(
+        [itemClicks, userClicks].map(async (v) =>
+          [...(await readFeatureRowsByEntity(store, v)).values()].reduce((n, r) => n + r.length, 0),
+        ),
+      ),
+    })
+    const left = await state()
+    assert.ok(
+      left.rows.every((n) => n > 0),
+      'the first run wrote rows',
+    )
+    await produceClicks(log, clicks.topic, encoder, events.slice(1_500), { batch: 500 })
+
+    const grow = [
+      { topic: itemTopic, from: clicks.partitions, to: clicks.partitions + 1 },
+      { topic: clicks.topic, from: clicks.partitions, to: clicks.partitions + 2 },
+    ]
+    for (const { topic, from, to } of grow) {
+      await admin.createPartitions({ topicPartitions: [{ topic, count: to }] })
+      const refused = await startKfs(runArgs, env).done
+      assert.equal(refused.code, 1, `after ${topic} grew: ${refused.stderr.slice(-1500)}`)
+      const escaped = topic.replace(/[.]/g, '\\.')
+      assert.match(
+        refused.stderr,
+        new RegExp(`topic ${escaped} has ${to} partitions, but (source \\S+ declares|kfs created it with) ${from}`),
+      )
+      const now = await state()
+      assert.deepEqual(
+        { internal: now.internal.map((ends) => ends.slice(0, clicks.partitions)), committed: now.committed, rows: now.rows },
+        left,
+        `after ${topic} grew: nothing forwarded, committed or written`,
+      )
+    }
+  } finally {
+    await admin.disconnect()
+    await log.close()
+    store.close()
+    await rm(dataDir, { recursive: true, force: true })
+  }
+})
