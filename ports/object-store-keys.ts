@@ -22,3 +22,13 @@ export function keyOfUri(store: { uriOf(key: string): string; readonly rootUri: 
   const root = store.rootUri.endsWith('/') ? store.rootUri : `${store.rootUri}/`
   return uri.startsWith(root) ? uri.slice(root.length) : undefined
 }
+
+/** The key an absolute URI names in `store`; a URI outside its root is refused, naming both. */
+export function keyOfStoreUri(store: { uriOf(key: string): string; readonly rootUri: string }, uri: string): string {
+  const key = keyOfUri(store, uri)
+  if (key === undefined)
+    throw new SinkWriteError('SINK_REJECTED', `${uri} lies outside the object store root ${store.rootUri}`, {
+      context: { root: store.rootUri, file: uri },
+    })
+  return key
+}

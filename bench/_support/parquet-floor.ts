@@ -30,7 +30,7 @@ export async function parquetFloor(store: ObjectStore, tablePaths: readonly stri
   for (const path of tablePaths) {
     const table = await loadTable(store, path)
     for (const file of await dataFilesOf(table)) {
-      const bytes = await store.get(keyOfTableUri(store, file.filePath))
+      const bytes = await store.get(keyOfTableUri(table, file.filePath))
       if (bytes === undefined) throw new Error(`data file ${file.filePath} is missing`)
       const ipc = pw.readParquet(bytes).intoIPCStream()
       const columnCount = arrow.tableFromIPC(ipc).numCols

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { SinkWriteError } from '../../../core/errors.ts'
-import { commitSnapshot, newSnapshotId, type CommitOptions, type CommitResult, type IcebergTable } from './iceberg-table.ts'
+import { commitSnapshot, keyOfTableUri, newSnapshotId, type CommitOptions, type CommitResult, type IcebergTable } from './iceberg-table.ts'
 import { mergeCarriedManifests } from './manifest-merge.ts'
 import { encodeManifest, partitionSummaries, type DataFile, type ManifestFile } from './manifests.ts'
 import { currentSchema, currentSnapshot, defaultSpec, type TableMetadata } from './table-metadata.ts'
@@ -109,6 +109,10 @@ export async function appendFiles(
  */
 export async function appendParts<P extends AppendPart>(table: IcebergTable, parts: readonly P[], options: AppendPartsOptions<P> = {}): Promise<CommitResult> {
   const { sharedExtras, ...commit } = options
+  // Each file as this store names it: one a checkpoint record staged in a data folder since moved
+  // or copied is recorded under the old one (table-locations.ts); a manifest naming that would
+  // send readers of a copy to the original's files.
+  const filesOf = new Map(parts.map((part) => [part, part.dataFiles.map((f) => ({ ...f, filePath: table.store.uriOf(keyOfTableUri(table, f.filePath)) }))]))
   const snapshotId = newSnapshotId(table.metadata.snapshots)
   const spec = defaultSpec(table.metadata)
   const schema = currentSchema(table.metadata)
@@ -149,7 +153,7 @@ export async function appendParts<P extends AppendPart>(table: IcebergTable, par
     snapshotId,
     async (base, baseManifests, seq) => {
       const landing = landingOn(base.metadata)
-      const dataFiles = landing.flatMap((part) => part.dataFiles)
+      const dataFiles = landing.flatMap((part) => filesOf.get(part)!)
       const added = { files: dataFiles.length, records: 0, bytes: 0 }
       for (const f of dataFiles) {
         added.records += f.recordCount

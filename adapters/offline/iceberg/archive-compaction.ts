@@ -233,7 +233,7 @@ export async function compactArchiveTable(
     const added: DataFile[] = []
     // No metadata names them before the commit starts, nor after it finds the files replaced elsewhere.
     const deleteAdded = async (): Promise<void> => {
-      for (const f of added) await base.store.delete(keyOfTableUri(base.store, f.filePath)).catch(() => undefined)
+      for (const f of added) await base.store.delete(keyOfTableUri(base, f.filePath)).catch(() => undefined)
     }
     let prepared: PreparedReplace | undefined
     try {

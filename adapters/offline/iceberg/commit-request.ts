@@ -27,11 +27,15 @@ export interface CommitRequest extends AppendPart {
   readonly tieFree: readonly (TieFreeStaging | undefined)[]
 }
 
-/** The request, or a clear error when its files or summary cannot be committed (then it fails alone). */
+/**
+ * The request, or a clear error when its files or summary cannot be committed (then it fails alone).
+ * `uriOf`: the store's URI of a key, where a staged file recorded with its key is now.
+ */
 export function commitRequest(
   staged: readonly StagedFiles[],
   markers: Readonly<Record<string, number>>,
   summary: Readonly<Record<string, string>>,
+  uriOf: (key: string) => string,
 ): CommitRequest {
   const markerSummary = Object.fromEntries(Object.entries(markers).map(([name, seq]) => [`${MARKER_PREFIX}${name}`, String(seq)]))
   const extras = { ...summary, ...markerSummary }
@@ -39,7 +43,7 @@ export function commitRequest(
   const files = staged.flatMap((s) => s.files)
   return {
     keys: Object.keys(extras),
-    dataFiles: files.map(deserializeDataFile),
+    dataFiles: staged.flatMap((s) => s.files.map((f) => deserializeDataFile(f, s.table, uriOf))),
     extras: () => extras,
     held: (base) =>
       Object.keys(markers).length > 0 && Object.entries(markers).every(([name, seq]) => (markersOf(base)[name] ?? 0) >= seq),

@@ -76,7 +76,7 @@ export async function compactPartitions(table: IcebergTable, options: Compaction
   let prepared: PreparedReplace | undefined
   try {
     for (const files of plan.partitions) {
-      added.push(...(await rewritePartitionFiles(base, files, { ...writeOptions, maxRowsPerFile, ...(signal === undefined ? {} : { signal }), onWritten: (f) => written.push(keyOfTableUri(base.store, f.filePath)) })))
+      added.push(...(await rewritePartitionFiles(base, files, { ...writeOptions, maxRowsPerFile, ...(signal === undefined ? {} : { signal }), onWritten: (f) => written.push(keyOfTableUri(base, f.filePath)) })))
       removed.push(...files)
     }
     if (removed.length === 0) return { removedFiles: 0, addedFiles: 0, manifestsRead }

@@ -39,7 +39,8 @@ export async function deleteExpiredFiles(
 ): Promise<{ deleted: number; failed: number }> {
   const { store } = before
   const doomed = new Set<string>()
-  for (const s of before.metadata.snapshots) if (!kept.has(s['snapshot-id'])) doomed.add(keyOfTableUri(store, s['manifest-list']))
+  for (const s of before.metadata.snapshots)
+    if (!kept.has(s['snapshot-id'])) doomed.add(keyOfTableUri(before, s['manifest-list']))
   for (const key of await droppedFiles(before, kept)) doomed.add(key)
   for (const key of await oldMetadataFiles(after, maxMetadataFiles)) doomed.add(key)
   return deleteAll(store, [...doomed])
@@ -61,12 +62,12 @@ async function droppedFiles(before: IcebergTable, kept: ReadonlySet<bigint>): Pr
     const listed = await manifestsOf(before, dropping)
     const stillListed = new Set(listed.map((m) => m.manifestPath))
     for (const m of await manifestsOf(before, parent)) {
-      if (!stillListed.has(m.manifestPath) && !keptWithin(m.sequenceNumber, upTo)) out.push(keyOfTableUri(store, m.manifestPath))
+      if (!stillListed.has(m.manifestPath) && !keptWithin(m.sequenceNumber, upTo)) out.push(keyOfTableUri(before, m.manifestPath))
     }
     for (const m of listed) {
       if (dropping.summary.operation !== 'replace' || m.addedSnapshotId !== dropping['snapshot-id'] || m.deletedFilesCount === 0)
         continue
-      const bytes = await store.get(keyOfTableUri(store, m.manifestPath))
+      const bytes = await store.get(keyOfTableUri(before, m.manifestPath))
       // A manifest the replace wrote that is gone: its removed files are not known here; left as orphans.
       if (bytes === undefined) continue
       for (const e of decodeManifest(bytes, specById(metadata, m.partitionSpecId), m.manifestPath)) {
@@ -75,7 +76,7 @@ async function droppedFiles(before: IcebergTable, kept: ReadonlySet<bigint>): Pr
           e.snapshotId === dropping['snapshot-id'] &&
           !keptWithin(e.fileSequenceNumber ?? e.sequenceNumber ?? m.sequenceNumber, upTo)
         )
-          out.push(keyOfTableUri(store, e.dataFile.filePath))
+          out.push(keyOfTableUri(before, e.dataFile.filePath))
       }
     }
   }

@@ -20,9 +20,9 @@ import type { ObjectStore } from '../../../ports/object-store.ts'
 import { systemClock, type Clock } from '../../../core/clock.ts'
 import { CommitError, SinkWriteError } from '../../../core/errors.ts'
 import { retry } from '../../../core/retry.ts'
-import { keyOfUri } from '../../../ports/object-store-keys.ts'
 import { lastColumnId, nameMappingOf, validateSchema, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts'
 import { decodeManifestList, encodeManifestList, type ManifestFile } from './manifests.ts'
+import { keyOfTableUri, currentTableLocation, relocated } from './table-locations.ts'
 import { currentSnapshot, parseTableMetadata, serializeTableMetadata, type Snapshot, type TableMetadata } from './table-metadata.ts'
 
 export interface IcebergTable {
@@ -63,16 +63,7 @@ const HINT = 'version-hint.text'
 
 export const metadataKey = (path: string, version: number): string => `${path}/metadata/v${version}.metadata.json`
 
-export function tableLocation(table: Pick<IcebergTable, 'store' | 'path'>): string {
-  return table.store.uriOf(table.path)
-}
-
-/** Store key of a URI written into this table's metadata. */
-export function keyOfTableUri(store: ObjectStore, uri: string): string {
-  const key = keyOfUri(store, uri)
-  if (key === undefined) throw new SinkWriteError('SINK_REJECTED', `file URI ${uri} in table metadata lies outside the object store root ${store.rootUri}`, { context: { root: store.rootUri, file: uri } })
-  return key
-}
+export { keyOfTableUri, currentTableLocation as tableLocation } from './table-locations.ts'
 
 export function newSnapshotId(taken: readonly Snapshot[] = []): bigint {
   for (;;) {
@@ -223,7 +214,7 @@ export async function refreshTable(table: IcebergTable): Promise<IcebergTable> {
 export async function manifestsOf(table: IcebergTable, snapshot: Snapshot | undefined): Promise<ManifestFile[]> {
   if (snapshot === undefined) return []
   if (table.currentManifests !== undefined && snapshot['snapshot-id'] === table.metadata['current-snapshot-id']) return [...table.currentManifests]
-  const bytes = await table.store.get(keyOfTableUri(table.store, snapshot['manifest-list']))
+  const bytes = await table.store.get(keyOfTableUri(table, snapshot['manifest-list']))
   if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', `manifest list ${snapshot['manifest-list']} is missing`, { context: { snapshotId: String(snapshot['snapshot-id']) } })
   return decodeManifestList(bytes, snapshot['manifest-list'])
 }
@@ -331,8 +322,9 @@ export async function commitMetadata<T>(table: IcebergTable, attempt: (base: Ice
         const outcome = await attempt(base, n)
         if ('done' in outcome) return outcome.done
         const meta = base.metadata
+        // A table read at a moved or copied data folder records its new place with this commit (table-locations.ts).
         const next: TableMetadata = {
-          ...outcome.next,
+          ...relocated(outcome.next, currentTableLocation(base)),
           'metadata-log': [...meta['metadata-log'], { 'timestamp-ms': meta['last-updated-ms'], 'metadata-file': store.uriOf(metadataKey(path, base.version)) }].slice(-MAX_METADATA_LOG),
         }
         const version = base.version + 1

@@ -85,7 +85,7 @@ function packBins(manifests: readonly ManifestFile[], targetSizeBytes: number): 
 }
 
 async function readManifest(table: IcebergTable, m: ManifestFile, yieldNowAndThen: () => Promise<void>): Promise<ManifestEntry[]> {
-  const bytes = await table.store.get(keyOfTableUri(table.store, m.manifestPath))
+  const bytes = await table.store.get(keyOfTableUri(table, m.manifestPath))
   if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', `manifest ${m.manifestPath} is missing`)
   return runStepsYielding(decodeManifestSteps(bytes, specById(table.metadata, m.partitionSpecId), m.manifestPath), yieldNowAndThen)
 }

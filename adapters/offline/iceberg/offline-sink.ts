@@ -25,7 +25,7 @@ import { compactArchiveTable } from './archive-compaction.ts'
 import { loadTableOrNone } from './damaged-table.ts'
 import { writeDataFiles } from './data-file-writer.ts'
 import { FeatureTableStatsCache, featureTableStatsOf, readFeatureRowsByEntity } from './feature-rows.ts'
-import { createTable, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
+import { createTable, keyOfTableUri, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
 import { JOIN_KEYS_PROPERTY } from './join-key-columns.ts'
 import { serializeDataFile, stagedFileUris, type Json } from './staged-data-files.ts'
 import { removeOrphanFiles } from './orphan-files.ts'
@@ -180,7 +180,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const tieFree = tieFreeStagingOf(currentSnapshot(table.metadata)?.summary, rows)
     return {
       table: table.path,
-      files: files.map((f) => ({ ...(serializeDataFile(f) as Record<string, Json>), [LARGEST_ROW_INDEX]: largest, ...(tieFree === undefined ? {} : { [TIE_FREE_STAGING]: { ...tieFree } }) })),
+      files: files.map((f) => ({ ...(serializeDataFile(f, keyOfTableUri(table, f.filePath)) as Record<string, Json>), [LARGEST_ROW_INDEX]: largest, ...(tieFree === undefined ? {} : { [TIE_FREE_STAGING]: { ...tieFree } }) })),
       rowCount: rows.length,
     }
   }
@@ -189,7 +189,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     const table = await this.archiveTable(topic)
     const columns = await archiveColumns(rows)
     const files = await writeDataFiles(table, { rowCount: rows.length, columns }, this.#writeOptions())
-    return { table: table.path, files: files.map(serializeDataFile), rowCount: rows.length }
+    return { table: table.path, files: files.map((f) => serializeDataFile(f, keyOfTableUri(table, f.filePath))), rowCount: rows.length }
   }
 
   #writeOptions() {
@@ -214,7 +214,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   commit(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void> {
     let request: CommitRequest
     try {
-      request = commitRequest(staged, markers, summary)
+      request = commitRequest(staged, markers, summary, (key) => this.#store.uriOf(key))
     } catch (err: unknown) {
       return Promise.reject(err)
     }
@@ -345,7 +345,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
   async removeOrphanFiles(offlineTable: OfflineTable, removal: OrphanRemoval): Promise<OrphanRemovalSummary> {
     const path = this.tableId(offlineTable)
     const { clock } = this.#options
-    const keep = new Set(stagedFileUris(removal.staged, path))
+    const keep = new Set(stagedFileUris(removal.staged, path, (key) => this.#store.uriOf(key)))
     const { orphans, ...counts } = await removeOrphanFiles(this.#store, path, { minAgeMs: removal.minAgeMs, dryRun: removal.dryRun, keep, ...(clock === undefined ? {} : { clock }) })
     const { deletedFiles, deletedBytes, keptTooYoung, failedDeletes } = counts
     return { orphanFiles: orphans.length, orphanBytes: orphans.reduce((n, o) => n + o.size, 0), deletedFiles, deletedBytes, keptTooYoung, failedDeletes }

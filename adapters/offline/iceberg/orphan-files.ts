@@ -16,17 +16,18 @@
  * - A commit landing while this runs: the metadata is read again after the listing, and what
  *   either version names stays.
  * - A table whose metadata, a manifest list or a manifest cannot be found or read is refused before
- *   anything is deleted: the files it names would look like orphans.
+ *   anything is deleted: the files it names would look like orphans. So is one naming a file under
+ *   no location the table was recorded at (table-locations.ts): in a moved or copied data folder
+ *   the names are mapped to this folder's files, never dropped.
  * - Nothing outside `<table path>/` is ever deleted (the listing asks for that prefix; each key is
  *   checked again before its delete).
  * `dryRun` reports the same orphans and deletes nothing.
  */
 import { systemClock, type Clock } from '../../../core/clock.ts'
 import type { ListedObject, ObjectStore } from '../../../ports/object-store.ts'
-import { keyOfUri } from '../../../ports/object-store-keys.ts'
 import { DEFAULT_ORPHAN_MIN_AGE_MS } from '../../../ports/offline-compaction.ts'
 import { damagedTableError, loadTableOrNone } from './damaged-table.ts'
-import { metadataKey, readVersionHint } from './iceberg-table.ts'
+import { keyOfTableUri, metadataKey, readVersionHint } from './iceberg-table.ts'
 import { referencedKeys } from './referenced-files.ts'
 
 /** Deletes running at once: a table's first clean-up may remove many thousands of files. */
@@ -87,10 +88,7 @@ export async function removeOrphanFiles(
   // it then wrote saw that version as the newest, every commit after it gone.
   const hinted = await readVersionHint(store, path)
   for (let v = hinted ?? after.version; v < after.version; v++) named.add(metadataKey(path, v))
-  for (const uri of options.keep ?? []) {
-    const key = keyOfUri(store, uri)
-    if (key !== undefined) named.add(key)
-  }
+  for (const uri of options.keep ?? []) named.add(keyOfTableUri(after, uri))
 
   const unnamed = listed.filter((o) => o.key.startsWith(prefix) && !named.has(o.key))
   const orphans = unnamed.filter((o) => o.lastModifiedMs < cutoffMs)

@@ -46,14 +46,17 @@ export async function pinTable(store: ObjectStore, tableId: string, snapshotId: 
   const paths: string[] = []
   let n = 0
   for (const f of files) {
+    // The file's place in this store, not the path its metadata was written with: in a moved data
+    // folder that is gone, in a copy it is the original's (table-locations.ts).
+    const key = keyOfTableUri(table, f.filePath)
     if (local) {
-      const path = f.filePath.slice('file://'.length)
+      const path = store.uriOf(key).slice('file://'.length)
       // The engine opens it later, and says only "No files found" (a bug's stack trace, to the CLI).
       if (!(await isFile(path))) throw missingDataFile(tableId, f.filePath)
       paths.push(path)
       continue
     }
-    const bytes = await store.get(keyOfTableUri(store, f.filePath))
+    const bytes = await store.get(key)
     if (bytes === undefined) throw missingDataFile(tableId, f.filePath)
     const dir = join(tempDir, tableId.replaceAll('/', '_'))
     await mkdir(dir, { recursive: true })

@@ -9,8 +9,7 @@
  * the files it names are unknown, and would be taken for orphans.
  */
 import { SinkWriteError } from '../../../core/errors.ts'
-import { keyOfUri } from '../../../ports/object-store-keys.ts'
-import { manifestsOf, metadataKey, type IcebergTable } from './iceberg-table.ts'
+import { keyOfTableUri, manifestsOf, metadataKey, type IcebergTable } from './iceberg-table.ts'
 import { decodeManifest, type ManifestFile } from './manifests.ts'
 import { specById } from './table-metadata.ts'
 
@@ -24,9 +23,12 @@ const READ_CONCURRENCY = 16
  */
 export async function referencedKeys(table: IcebergTable, named: Set<string>, expanded: Set<string>): Promise<void> {
   const { store, path, metadata } = table
-  const add = (uri: string): string | undefined => {
-    const key = keyOfUri(store, uri)
-    if (key !== undefined) named.add(key)
+  // Each URI as a key of this store, through the locations the table was recorded at: in a moved
+  // or copied data folder none lies under the current root, and every file would have been taken
+  // for an orphan. One under none of them refuses the clean-up (table-locations.ts).
+  const add = (uri: string): string => {
+    const key = keyOfTableUri(table, uri)
+    named.add(key)
     return key
   }
   named.add(metadataKey(path, table.version))
@@ -35,20 +37,17 @@ export async function referencedKeys(table: IcebergTable, named: Set<string>, ex
   const manifests = new Map<string, ManifestFile>()
   for (const s of metadata.snapshots) {
     const list = add(s['manifest-list'])
-    if (list === undefined || expanded.has(list)) continue
+    if (expanded.has(list)) continue
     // Without `currentManifests` the list is read from the store, as a reader would find it.
     for (const m of await manifestsOf({ store, path, version: table.version, metadata }, s)) manifests.set(m.manifestPath, m)
     expanded.add(list)
   }
-  const todo = [...manifests.values()].filter((m) => {
-    const key = add(m.manifestPath)
-    return key !== undefined && !expanded.has(key)
-  })
+  const todo = [...manifests.values()].filter((m) => !expanded.has(add(m.manifestPath)))
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < todo.length) {
       const m = todo[next++]!
-      const key = keyOfUri(store, m.manifestPath)!
+      const key = keyOfTableUri(table, m.manifestPath)
       const bytes = await store.get(key)
       if (bytes === undefined)
         throw new SinkWriteError(

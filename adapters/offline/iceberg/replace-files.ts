@@ -144,7 +144,7 @@ export async function commitReplace(
       if (landed === undefined) throw err
       if (landed !== false) return { table: landed, snapshotId, status: 'committed' }
       if (unanswered) throw err
-      await deleteQuietly([manifestKey, ...added.map((f) => keyOfTableUri(base.store, f.filePath))])
+      await deleteQuietly([manifestKey, ...added.map((f) => keyOfTableUri(base, f.filePath))])
       throw err
     }
     // Found before this snapshot was (an attempt finds its own landed snapshot first): nothing names its manifest.
@@ -186,7 +186,7 @@ export async function commitReplace(
         continue
       }
       const mSpec = specById(fresh.metadata, m.partitionSpecId)
-      const bytes = await fresh.store.get(keyOfTableUri(fresh.store, m.manifestPath))
+      const bytes = await fresh.store.get(keyOfTableUri(fresh, m.manifestPath))
       if (bytes === undefined) throw new CommitError('COMMIT_FAILED', `manifest ${m.manifestPath} is missing`)
       const old = await runStepsYielding(decodeManifestSteps(bytes, mSpec, m.manifestPath), yieldNowAndThen)
       if (!old.some((e) => e.status !== 2 && removedPaths.has(e.dataFile.filePath))) {

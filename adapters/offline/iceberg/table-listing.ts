@@ -8,7 +8,7 @@
  * `.`, and topic names (re-key topics always) carry dots.
  */
 import type { ObjectStore } from '../../../ports/object-store.ts'
-import { loadTableIfExists, metadataKey } from './iceberg-table.ts'
+import { loadTableIfExists, metadataKey, tableLocation } from './iceberg-table.ts'
 import { JOIN_KEYS_PROPERTY } from './join-key-columns.ts'
 import { currentSchema, type TableMetadata } from './table-metadata.ts'
 
@@ -20,7 +20,7 @@ export interface StoredTable {
   readonly kind: 'feature' | 'archive'
   /** Store key prefix, e.g. `warehouse/features/user_clicks_v1`. */
   readonly path: string
-  /** Table location URI (as written into its metadata). */
+  /** Table location URI where the table is now (its metadata's until a commit records a moved data folder: table-locations.ts). */
   readonly location: string
   /** The current `v<N>.metadata.json` URI: what a catalog's `metadata-location` holds. */
   readonly metadataLocation: string
@@ -87,7 +87,7 @@ export async function listStoredTables(
       name,
       kind,
       path,
-      location: table.metadata.location,
+      location: tableLocation(table),
       metadataLocation: store.uriOf(key),
       metadataKey: key,
       ...(view === undefined ? {} : { view }),

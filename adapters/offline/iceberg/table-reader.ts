@@ -48,7 +48,7 @@ export async function liveEntriesOf(table: IcebergTable, snapshotId?: bigint): P
  */
 export async function liveEntriesOfManifest(table: IcebergTable, m: ManifestFile, yieldNowAndThen: () => Promise<void> = createYielder(4)): Promise<LiveEntry[]> {
   if (m.content !== 0) throw new SinkWriteError('SINK_REJECTED', 'delete manifests are not supported by the kfs reader')
-  const bytes = await table.store.get(keyOfTableUri(table.store, m.manifestPath))
+  const bytes = await table.store.get(keyOfTableUri(table, m.manifestPath))
   if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', `manifest ${m.manifestPath} is missing`)
   const spec = specById(table.metadata, m.partitionSpecId)
   const out: LiveEntry[] = []
@@ -64,7 +64,7 @@ export async function dataFilesOf(table: IcebergTable, snapshotId?: bigint): Pro
 }
 
 async function fileBytes(table: IcebergTable, file: DataFile): Promise<Uint8Array> {
-  const bytes = await table.store.get(keyOfTableUri(table.store, file.filePath))
+  const bytes = await table.store.get(keyOfTableUri(table, file.filePath))
   if (bytes === undefined) throw new SinkWriteError('OBJECT_NOT_FOUND', `data file ${file.filePath} is missing`, { context: { file: file.filePath } })
   return bytes
 }

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { after, before, test } from 'node:test'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
-import { keyOfTableUri, loadTable } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { loadTable } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { keyOfStoreUri } from '../../../ports/object-store-keys.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { userPurchases } from '../../../examples/with-new-view.ts'
 import { buildReadBaseline, type ReadBaseline } from '../../support/read-command-baseline.ts'
@@ -128,7 +129,7 @@ void test('kfs compact --remove-orphans over a table with a manifest list missin
   // An older snapshot's: compaction reads only the current one, so the clean-up is what meets it.
   const list = table.metadata.snapshots[0]!['manifest-list']
   assert.ok(table.metadata.snapshots.length > 1)
-  await storage.delete(keyOfTableUri(storage, list))
+  await storage.delete(keyOfStoreUri(storage, list))
   const run = await compact(storage, ['--remove-orphans', '--no-expire'])
   assert.equal(run.code, 1)
   assert.ok(run.stderr.includes(`manifest list ${list} is missing`), run.stderr)

@@ -17,7 +17,7 @@ import { loadTable } from '../../../adapters/offline/iceberg/index.ts'
 import { archiveFilesInReadOrder } from '../../../adapters/offline/iceberg/archive-reader.ts'
 import { liveEntriesOf } from '../../../adapters/offline/iceberg/table-reader.ts'
 import { compactArchiveTable } from '../../../adapters/offline/iceberg/archive-compaction.ts'
-import { keyOfTableUri } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { keyOfStoreUri } from '../../../ports/object-store-keys.ts'
 import { parquetFileInfo } from '../../../adapters/offline/parquet/index.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { loadConfig } from '../../../main/config.ts'
@@ -176,7 +176,7 @@ void describe('iceberg > automatic compaction of archives in the engine', () => 
     world.clock.now += HOUR
     const memory = world.store
     const entries = await liveEntriesOf(await loadTable(memory, world.tableId))
-    const rowsOfInput = new Map(entries.map((e) => [keyOfTableUri(memory, e.dataFile.filePath), e.dataFile.recordCount]))
+    const rowsOfInput = new Map(entries.map((e) => [keyOfStoreUri(memory, e.dataFile.filePath), e.dataFile.recordCount]))
     const largest = Math.max(...rowsOfInput.values())
     const ROWS = 12
     let held = 0

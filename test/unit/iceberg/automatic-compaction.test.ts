@@ -20,7 +20,7 @@ import {
   writeDataFiles,
   type DataFile,
 } from '../../../adapters/offline/iceberg/index.ts'
-import { keyOfTableUri } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { keyOfStoreUri } from '../../../ports/object-store-keys.ts'
 import { liveEntriesOf } from '../../../adapters/offline/iceberg/table-reader.ts'
 import { parquetFileInfo } from '../../../adapters/offline/parquet/index.ts'
 import { loadConfig } from '../../../main/config.ts'
@@ -245,7 +245,7 @@ void describe('iceberg > automatic compaction of feature tables in the engine', 
     for await (const r of readRows(table)) before.push(`${String(r.entity_key)}|${String(r.as_of)}|${String(r.clicks)}`)
 
     const rowsOfInput = new Map(
-      (await liveEntriesOf(table)).map((e) => [keyOfTableUri(memory, e.dataFile.filePath), e.dataFile.recordCount]),
+      (await liveEntriesOf(table)).map((e) => [keyOfStoreUri(memory, e.dataFile.filePath), e.dataFile.recordCount]),
     )
     let held = 0
     let peak = 0

@@ -25,7 +25,7 @@ import {
   type IcebergTable,
 } from '../../../adapters/offline/iceberg/index.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
-import { keyOfTableUri } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { keyOfStoreUri } from '../../../ports/object-store-keys.ts'
 import { forwardingStore } from '../../support/forwarding-store.ts'
 import { InjectedFault, StepStore, type Fault } from '../../support/step-store.ts'
 import { ArchiveWorld, fixedItems, MINUTE, TOPIC } from './archive-world.ts'
@@ -185,7 +185,7 @@ async function metadataWriteLandingLate(kind: Kind): Promise<void> {
   )
   const missing: string[] = []
   for (const file of await dataFilesOf(table))
-    if ((await memory.get(keyOfTableUri(memory, file.filePath))) === undefined) missing.push(file.filePath)
+    if ((await memory.get(keyOfStoreUri(memory, file.filePath))) === undefined) missing.push(file.filePath)
   assert.deepEqual(missing, [], `${kind.name}: the late-landing replace names deleted files`)
 }
 

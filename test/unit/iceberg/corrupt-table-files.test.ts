@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { compactPartitions, loadTable, readRows } from '../../../adapters/offline/iceberg/index.ts'
-import { keyOfTableUri, manifestsOf, metadataKey } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { manifestsOf, metadataKey } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { keyOfStoreUri } from '../../../ports/object-store-keys.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { removeOrphanFiles } from '../../../adapters/offline/iceberg/orphan-files.ts'
 import { listStoredTables } from '../../../adapters/offline/iceberg/table-listing.ts'
@@ -37,8 +38,8 @@ async function damagedTable(target: Target, damage: (typeof DAMAGES)[string]): P
     target === 'metadata'
       ? metadataKey(PATH, table.version)
       : target === 'manifest list'
-        ? keyOfTableUri(world.memory, snapshot['manifest-list'])
-        : keyOfTableUri(world.memory, (await manifestsOf(table, snapshot))[0]!.manifestPath)
+        ? keyOfStoreUri(world.memory, snapshot['manifest-list'])
+        : keyOfStoreUri(world.memory, (await manifestsOf(table, snapshot))[0]!.manifestPath)
   if (damage === 'deleted') await world.memory.delete(file)
   else await world.memory.put(file, damage((await world.memory.get(file))!))
   world.now += 10 * 86_400_000 // every file old enough for orphan removal

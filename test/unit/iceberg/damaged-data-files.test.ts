@@ -10,7 +10,7 @@ import { describe, test } from 'node:test'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { appendFiles, createTable, dataFilesOf, dayPartitionSpec, loadTable, readRows, writeDataFiles, type IcebergTable } from '../../../adapters/offline/iceberg/index.ts'
-import { keyOfTableUri } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { keyOfStoreUri } from '../../../ports/object-store-keys.ts'
 import { clicksSchema, testClock } from './clicks-table.ts'
 
 const clock = testClock
@@ -25,7 +25,7 @@ async function oneFileTable(): Promise<{ store: MemoryObjectStore; table: Iceber
   assert.equal(res.status, 'committed')
   const files = await dataFilesOf(res.table)
   assert.equal(files.length, 1)
-  const key = keyOfTableUri(store, files[0]!.filePath)
+  const key = keyOfStoreUri(store, files[0]!.filePath)
   return { store, table: res.table, key, path: files[0]!.filePath, bytes: (await store.get(key))!, rows: rows.length }
 }
 

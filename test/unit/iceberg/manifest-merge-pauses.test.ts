@@ -18,7 +18,8 @@ import {
   type DataFile,
   type IcebergTable,
 } from '../../../adapters/offline/iceberg/index.ts'
-import { keyOfTableUri, manifestsOf } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { manifestsOf } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { keyOfStoreUri } from '../../../ports/object-store-keys.ts'
 import { mergeCarriedManifests, MIN_COUNT_TO_MERGE_PROPERTY } from '../../../adapters/offline/iceberg/manifest-merge.ts'
 import { decodeManifest } from '../../../adapters/offline/iceberg/manifests.ts'
 import { liveEntriesOfManifest } from '../../../adapters/offline/iceberg/table-reader.ts'
@@ -56,7 +57,7 @@ async function tableWithBigManifest(): Promise<IcebergTable> {
 }
 
 async function entriesOfManifest(table: IcebergTable, path: string, specId: number): Promise<unknown[]> {
-  const bytes = await table.store.get(keyOfTableUri(table.store, path))
+  const bytes = await table.store.get(keyOfStoreUri(table.store, path))
   return decodeManifest(bytes!, specById(table.metadata, specId), path)
 }
 

@@ -21,7 +21,8 @@ import {
   writeDataFiles,
   type IcebergTable,
 } from '../../../adapters/offline/iceberg/index.ts'
-import { commitMetadata, keyOfTableUri, manifestsOf } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { commitMetadata, manifestsOf } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { keyOfStoreUri } from '../../../ports/object-store-keys.ts'
 import { MERGE_ENABLED_PROPERTY, MIN_COUNT_TO_MERGE_PROPERTY } from '../../../adapters/offline/iceberg/manifest-merge.ts'
 import { SEQ_INDEX_BITS_KEY, tieKeyBoundsOf } from '../../../adapters/offline/iceberg/writer-facts.ts'
 import type { Clock } from '../../../core/clock.ts'
@@ -216,7 +217,7 @@ void describe('sinks > iceberg > manifest merging on append', () => {
     const t = await loadTable(store, PATH)
     const listed = new Set<string>()
     for (const s of t.metadata.snapshots)
-      for (const m of await manifestsOf(t, s)) listed.add(keyOfTableUri(store, m.manifestPath))
+      for (const m of await manifestsOf(t, s)) listed.add(keyOfStoreUri(store, m.manifestPath))
     const files = (await store.list(`${PATH}/metadata/`)).filter((k) => k.endsWith('-m2.avro'))
     return new Map(files.map((k) => [k, listed.has(k)]))
   }
@@ -277,11 +278,11 @@ void describe('sinks > iceberg > manifest merging on append', () => {
     const listed = new Set<string>()
     for (const s of after.metadata.snapshots) {
       assert.equal(await rowsOf(after, s['snapshot-id']), before.get(s['snapshot-id']), `snapshot ${s['snapshot-id']}`)
-      for (const m of await manifestsOf(after, s)) listed.add(keyOfTableUri(store, m.manifestPath))
+      for (const m of await manifestsOf(after, s)) listed.add(keyOfStoreUri(store, m.manifestPath))
       for (const e of await liveEntriesOf(after, s['snapshot-id']))
-        assert.ok(await store.get(keyOfTableUri(store, e.dataFile.filePath)))
+        assert.ok(await store.get(keyOfStoreUri(store, e.dataFile.filePath)))
     }
-    const lists = new Set(after.metadata.snapshots.map((s) => keyOfTableUri(store, s['manifest-list'])))
+    const lists = new Set(after.metadata.snapshots.map((s) => keyOfStoreUri(store, s['manifest-list'])))
     const manifests = (await store.list(`${PATH}/metadata/`)).filter(
       (k) => k.endsWith('.avro') && !lists.has(k) && !/\/snap-/.test(k),
     )

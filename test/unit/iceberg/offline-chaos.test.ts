@@ -19,7 +19,8 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { loadTable, compactPartitions, readRows } from '../../../adapters/offline/iceberg/index.ts'
-import { keyOfTableUri, manifestsOf, metadataKey } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { manifestsOf, metadataKey } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { keyOfStoreUri } from '../../../ports/object-store-keys.ts'
 import { decodeManifest } from '../../../adapters/offline/iceberg/manifests.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { removeOrphanFiles } from '../../../adapters/offline/iceberg/orphan-files.ts'
@@ -179,13 +180,13 @@ async function assertNamedFilesExist(world: OrphanWorld): Promise<void> {
     return bytes
   }
   await exists(metadataKey(PATH, table.version), 'metadata')
-  for (const e of metadata['metadata-log']) await exists(keyOfTableUri(store, e['metadata-file']), 'logged metadata')
+  for (const e of metadata['metadata-log']) await exists(keyOfStoreUri(store, e['metadata-file']), 'logged metadata')
   for (const s of metadata.snapshots) {
-    await exists(keyOfTableUri(store, s['manifest-list']), 'manifest list')
+    await exists(keyOfStoreUri(store, s['manifest-list']), 'manifest list')
     for (const m of await manifestsOf(table, s)) {
-      const bytes = await exists(keyOfTableUri(store, m.manifestPath), 'manifest')
+      const bytes = await exists(keyOfStoreUri(store, m.manifestPath), 'manifest')
       for (const e of decodeManifest(bytes, specById(metadata, m.partitionSpecId)))
-        if (e.status !== 2) await exists(keyOfTableUri(store, e.dataFile.filePath), 'data file')
+        if (e.status !== 2) await exists(keyOfStoreUri(store, e.dataFile.filePath), 'data file')
     }
   }
 }

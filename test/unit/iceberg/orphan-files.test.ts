@@ -15,7 +15,8 @@ import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { LocalObjectStore, MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { appendFiles, loadTable, writeDataFiles } from '../../../adapters/offline/iceberg/index.ts'
-import { keyOfTableUri, manifestsOf, metadataKey } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { manifestsOf, metadataKey } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { keyOfStoreUri } from '../../../ports/object-store-keys.ts'
 import { removeOrphanFiles } from '../../../adapters/offline/iceberg/orphan-files.ts'
 import { archiveColumns } from '../../../adapters/offline/iceberg/archive-columns.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
@@ -167,7 +168,7 @@ void describe('iceberg > orphan-file clean-up', () => {
     assert.deepEqual(keys(run.orphans), [])
     const table = await loadTable(world.memory, PATH)
     assert.equal(table.metadata.snapshots.length, 2)
-    for (const f of staged) assert.ok(await world.memory.get(keyOfTableUri(world.memory, f.filePath)), `${f.filePath} stays`)
+    for (const f of staged) assert.ok(await world.memory.get(keyOfStoreUri(world.memory, f.filePath)), `${f.filePath} stays`)
     const rows = await rowsBySnapshot(table)
     assert.equal(JSON.parse(rows.get(table.metadata['current-snapshot-id'])!).length, 5)
   })
@@ -180,12 +181,12 @@ void describe('iceberg > orphan-file clean-up', () => {
       },
       'manifest list': async (w) => {
         const t = await loadTable(w.memory, PATH)
-        await w.memory.delete(keyOfTableUri(w.memory, t.metadata.snapshots[0]!['manifest-list']))
+        await w.memory.delete(keyOfStoreUri(w.memory, t.metadata.snapshots[0]!['manifest-list']))
       },
       manifest: async (w) => {
         const t = await loadTable(w.memory, PATH)
         const [m] = await manifestsOf(t, t.metadata.snapshots.at(-1))
-        await w.memory.delete(keyOfTableUri(w.memory, m!.manifestPath))
+        await w.memory.delete(keyOfStoreUri(w.memory, m!.manifestPath))
       },
     }
     for (const [what, damage] of Object.entries(damages)) {

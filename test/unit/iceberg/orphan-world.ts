@@ -14,7 +14,8 @@ import {
   readRows,
   type IcebergTable,
 } from '../../../adapters/offline/iceberg/index.ts'
-import { keyOfTableUri, manifestsOf, metadataKey, readVersionHint } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { manifestsOf, metadataKey, readVersionHint } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { keyOfStoreUri } from '../../../ports/object-store-keys.ts'
 import { MIN_COUNT_TO_MERGE_PROPERTY } from '../../../adapters/offline/iceberg/manifest-merge.ts'
 import { decodeManifest } from '../../../adapters/offline/iceberg/manifests.ts'
 import { IcebergOfflineSink, archiveTablePath } from '../../../adapters/offline/iceberg/offline-sink.ts'
@@ -148,15 +149,15 @@ export async function rowsBySnapshot(table: IcebergTable): Promise<Map<bigint, s
 export async function namedKeys(table: IcebergTable): Promise<Set<string>> {
   const { store, path, metadata } = table
   const named = new Set([metadataKey(path, table.version), `${path}/metadata/version-hint.text`])
-  for (const e of metadata['metadata-log']) named.add(keyOfTableUri(store, e['metadata-file']))
+  for (const e of metadata['metadata-log']) named.add(keyOfStoreUri(store, e['metadata-file']))
   for (let v = (await readVersionHint(store, path)) ?? table.version; v < table.version; v++) named.add(metadataKey(path, v))
   for (const s of metadata.snapshots) {
-    named.add(keyOfTableUri(store, s['manifest-list']))
+    named.add(keyOfStoreUri(store, s['manifest-list']))
     for (const m of await manifestsOf(table, s)) {
-      const key = keyOfTableUri(store, m.manifestPath)
+      const key = keyOfStoreUri(store, m.manifestPath)
       named.add(key)
       for (const e of decodeManifest((await store.get(key))!, specById(metadata, m.partitionSpecId)))
-        named.add(keyOfTableUri(store, e.dataFile.filePath))
+        named.add(keyOfStoreUri(store, e.dataFile.filePath))
     }
   }
   return named

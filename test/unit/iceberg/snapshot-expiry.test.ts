@@ -25,7 +25,8 @@ import {
   writeDataFiles,
   type IcebergTable,
 } from '../../../adapters/offline/iceberg/index.ts'
-import { keyOfTableUri, manifestsOf } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { manifestsOf } from '../../../adapters/offline/iceberg/iceberg-table.ts'
+import { keyOfStoreUri } from '../../../ports/object-store-keys.ts'
 import { CARRIED_PREFIXES, IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { pinTable } from '../../../adapters/offline/iceberg/pinned-files.ts'
 import { parseTableMetadata } from '../../../adapters/offline/iceberg/table-metadata.ts'
@@ -97,14 +98,14 @@ async function commitMany(
 /** Every object a kept snapshot names — manifest list, manifests, live data files — exists. */
 async function assertReferencedFilesExist(store: ObjectStore, table: IcebergTable): Promise<void> {
   for (const s of table.metadata.snapshots) {
-    assert.ok(await store.get(keyOfTableUri(store, s['manifest-list'])), `manifest list of ${s['snapshot-id']}`)
+    assert.ok(await store.get(keyOfStoreUri(store, s['manifest-list'])), `manifest list of ${s['snapshot-id']}`)
     for (const m of await manifestsOf(table, s))
-      assert.ok(await store.get(keyOfTableUri(store, m.manifestPath)), `manifest ${m.manifestPath}`)
+      assert.ok(await store.get(keyOfStoreUri(store, m.manifestPath)), `manifest ${m.manifestPath}`)
     for (const e of await liveEntriesOf(table, s['snapshot-id']))
-      assert.ok(await store.get(keyOfTableUri(store, e.dataFile.filePath)), `data file ${e.dataFile.filePath}`)
+      assert.ok(await store.get(keyOfStoreUri(store, e.dataFile.filePath)), `data file ${e.dataFile.filePath}`)
   }
   for (const e of table.metadata['metadata-log'])
-    assert.ok(await store.get(keyOfTableUri(store, e['metadata-file'])), `logged ${e['metadata-file']}`)
+    assert.ok(await store.get(keyOfStoreUri(store, e['metadata-file'])), `logged ${e['metadata-file']}`)
 }
 
 async function metadataBytes(store: ObjectStore, table: IcebergTable): Promise<number> {
