@@ -73,7 +73,30 @@ void test('a re-key group whose offsets were deleted or reset to earliest stops 
       new RegExp(`${itemGroup.replace(/\./g, '\\.')}|${categoryGroup.replace(/\./g, '\\.')}`),
     )
 
-    for (const [g, partitions] of saved) await admin.setOffsets({ groupId: g, topic: clicks.topic, partitions })
+    // Set back as a transaction's offsets (TxnOffsetCommit, no group membership): kafkajs's
+    // admin.setOffsets joins the group with a consumer and commits on its first fetch, which under
+    // load left a group with no offsets at all.
+    for (const [g, partitions] of saved) {
+      const txn = await log.transaction(`kfs-it-set-back-${run}`)
+      await txn.sendOffsets(
+        g,
+        partitions.map((p) => ({ topic: clicks.topic, ...p })),
+      )
+      await txn.commit()
+      // Visible once the commit's markers are written, after EndTxn returns.
+      const want = partitions.map((p) => p.offset)
+      let back: (string | undefined)[] = []
+      for (let asks = 0; asks < 500; asks++) {
+        back = await log.committedOffsets(g, clicks.topic)
+        if (partitions.every((p, i) => back[p.partition] === want[i])) break
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      assert.deepEqual(
+        partitions.map((p) => back[p.partition]),
+        want,
+        `${g} set back`,
+      )
+    }
     await runKfs(runArgs, env)
 
     const decodable = produced.filter((r) => r.event !== undefined)
