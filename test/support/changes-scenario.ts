@@ -16,7 +16,8 @@ import { scanTopic } from '../../ingest/scan-topic.ts'
 import { createDecoder } from '../../schemas/decoder.ts'
 import { createChangeJsonDecoder } from '../../schemas/change-json-decoder.ts'
 import { ConfluentSchemaRegistry } from '../../adapters/schema-registry/confluent/confluent-schema-registry.ts'
-import { S3ObjectStore } from '../../adapters/object-store/s3/index.ts'
+import type { S3ObjectStore } from '../../adapters/object-store/s3/index.ts'
+import { stackObjectStore } from './stack-store.ts'
 import { RedisOnlineStore } from '../../adapters/online-store/redis/redis-online-store.ts'
 import { readFeatureRowsByEntity } from '../../adapters/offline/iceberg/feature-rows.ts'
 import { runKfs, type KfsChild } from './kfs-process.ts'
@@ -50,13 +51,7 @@ export async function prepareChangesRun(base: Record<string, string>, features: 
     KFS_CHECKPOINT_MAX_RECORDS: '5000',
   }
   await runKfs(['apply'], env)
-  const store = new S3ObjectStore({
-    bucket: base.KFS_S3_BUCKET!,
-    prefix: `it/${id}`,
-    region: base.KFS_S3_REGION ?? 'us-east-1',
-    endpoint: base.KFS_S3_ENDPOINT!,
-    credentials: { accessKeyId: base.KFS_S3_ACCESS_KEY_ID ?? 'minioadmin', secretAccessKey: base.KFS_S3_SECRET_ACCESS_KEY ?? 'minioadmin' },
-  })
+  const store = stackObjectStore(base, `it/${id}`)
   return { id, env, group: `kfs-${id}`, runArgs: ['run', '--group', `kfs-${id}`], store }
 }
 

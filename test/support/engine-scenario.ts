@@ -12,7 +12,8 @@ import { KafkaEventLog } from '../../adapters/event-log/kafka/index.ts'
 import { createEncoder, type Encoder } from '../../schemas/encoder.ts'
 import { ConfluentSchemaRegistry } from '../../adapters/schema-registry/confluent/confluent-schema-registry.ts'
 import { readFeatureRowsByEntity } from '../../adapters/offline/iceberg/feature-rows.ts'
-import { S3ObjectStore } from '../../adapters/object-store/s3/index.ts'
+import type { S3ObjectStore } from '../../adapters/object-store/s3/index.ts'
+import { stackObjectStore } from './stack-store.ts'
 import { RedisOnlineStore } from '../../adapters/online-store/redis/redis-online-store.ts'
 import { runKfs } from './kfs-process.ts'
 import { assertSameRows, expectedRowsByEntity, produceEvents, valuesClose, type ProducedRecord, type Purchase } from './scenario.ts'
@@ -57,13 +58,7 @@ export async function createEngineScenario(extraEnv: Record<string, string> = {}
     ...extraEnv,
   }
   const log = new KafkaEventLog({ brokers: base.KFS_KAFKA_BROKERS!.split(',') })
-  const store = new S3ObjectStore({
-    bucket: base.KFS_S3_BUCKET!,
-    prefix: `it/${run}`,
-    region: base.KFS_S3_REGION ?? 'us-east-1',
-    endpoint: base.KFS_S3_ENDPOINT!,
-    credentials: { accessKeyId: base.KFS_S3_ACCESS_KEY_ID ?? 'minioadmin', secretAccessKey: base.KFS_S3_SECRET_ACCESS_KEY ?? 'minioadmin' },
-  })
+  const store = stackObjectStore(base, `it/${run}`)
   const online = new RedisOnlineStore({ url: base.KFS_REDIS_URL! })
   await runKfs(['apply'], env)
   const registry = new ConfluentSchemaRegistry({ url: base.KFS_SCHEMA_REGISTRY_URL! })

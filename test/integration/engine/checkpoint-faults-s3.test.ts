@@ -6,22 +6,13 @@
  * (test/support/checkpoint-fault-scenario.ts).
  */
 import { test } from 'node:test'
-import { S3ObjectStore } from '../../../adapters/object-store/s3/index.ts'
+import { stackObjectStore } from '../../support/stack-store.ts'
 import { assertFaultCase, faultCases, runCheckpointFaultCase } from '../../support/checkpoint-fault-scenario.ts'
 import { newRunId, stackEnv } from '../../support/stack-env.ts'
 
 const env = stackEnv()
 const s3Store = async () =>
-  new S3ObjectStore({
-    bucket: env.KFS_S3_BUCKET!,
-    prefix: `it/ckpt-faults/${newRunId()}`,
-    region: env.KFS_S3_REGION ?? 'us-east-1',
-    endpoint: env.KFS_S3_ENDPOINT!,
-    credentials: {
-      accessKeyId: env.KFS_S3_ACCESS_KEY_ID ?? 'minioadmin',
-      secretAccessKey: env.KFS_S3_SECRET_ACCESS_KEY ?? 'minioadmin',
-    },
-  })
+  stackObjectStore(env, `it/ckpt-faults/${newRunId()}`)
 
 for (const { at, step, kind } of faultCases()) {
   void test(`checkpoint fault, S3 store, ${at}: ${kind} at ${step}`, async () => {

@@ -17,7 +17,7 @@ import { Kafka, logLevel } from 'kafkajs'
 import type { FeatureViewDef, SourceDef } from '../../../features/types.ts'
 import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
 import { quietKafkajsNegativeTimeouts } from '../../../adapters/event-log/kafka/negative-timeout-warning.ts'
-import { S3ObjectStore } from '../../../adapters/object-store/s3/index.ts'
+import { stackObjectStore } from '../../support/stack-store.ts'
 import { ConfluentSchemaRegistry } from '../../../adapters/schema-registry/confluent/confluent-schema-registry.ts'
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
@@ -61,16 +61,7 @@ for (const client of ['kafkajs', 'platformatic']) {
     }
     const brokers = base.KFS_KAFKA_BROKERS!.split(',')
     const admin = new Kafka({ clientId: `kfs-it-grown-${run}`, brokers, logLevel: logLevel.NOTHING }).admin()
-    const store = new S3ObjectStore({
-      bucket: base.KFS_S3_BUCKET!,
-      prefix: `it/${run}`,
-      region: base.KFS_S3_REGION ?? 'us-east-1',
-      endpoint: base.KFS_S3_ENDPOINT!,
-      credentials: {
-        accessKeyId: base.KFS_S3_ACCESS_KEY_ID ?? 'minioadmin',
-        secretAccessKey: base.KFS_S3_SECRET_ACCESS_KEY ?? 'minioadmin',
-      },
-    })
+    const store = stackObjectStore(base, `it/${run}`)
     await admin.connect()
     try {
       await runKfs(['apply'], env)

@@ -27,7 +27,8 @@ import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
 import { ConfluentSchemaRegistry } from '../../../adapters/schema-registry/confluent/confluent-schema-registry.ts'
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
-import { S3ObjectStore } from '../../../adapters/object-store/s3/index.ts'
+import type { S3ObjectStore } from '../../../adapters/object-store/s3/index.ts'
+import { stackObjectStore } from '../../support/stack-store.ts'
 import { generateClicks, readInternalTopic, type Click } from '../../fixtures/features/rekey-clicks.ts'
 import { runKfs, startKfs, type KfsChild } from '../../support/kfs-process.ts'
 import { assertSameRows, waitFor } from '../../support/scenario.ts'
@@ -64,16 +65,7 @@ async function prepareRun(base: Record<string, string>, dataRoot: string, label:
     KFS_CHECKPOINT_MAX_RECORDS: '10000',
   }
   await runKfs(['apply'], env)
-  const store = new S3ObjectStore({
-    bucket: base.KFS_S3_BUCKET!,
-    prefix: `it/${id}`,
-    region: base.KFS_S3_REGION ?? 'us-east-1',
-    endpoint: base.KFS_S3_ENDPOINT!,
-    credentials: {
-      accessKeyId: base.KFS_S3_ACCESS_KEY_ID ?? 'minioadmin',
-      secretAccessKey: base.KFS_S3_SECRET_ACCESS_KEY ?? 'minioadmin',
-    },
-  })
+  const store = stackObjectStore(base, `it/${id}`)
   const views = [fixture.userClicks, fixture.itemClicks, fixture.itemDwell, fixture.userCategoryClicks]
   return { id, env, args: ['run', '--group', `kfs-${id}`], store, views, topic: fixture.clicks.topic }
 }

@@ -7,18 +7,13 @@
  * exactly once after the offsets are set back.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import { Kafka, logLevel } from 'kafkajs'
 import { consumedView } from '../../../engine/plan-sources.ts'
 import { rekeyGroupId } from '../../../engine/rekey-stage.ts'
-import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
 import { ConfluentSchemaRegistry } from '../../../adapters/schema-registry/confluent/confluent-schema-registry.ts'
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
-import { S3ObjectStore } from '../../../adapters/object-store/s3/index.ts'
 import {
   assertExactlyOnce,
   generateClicks,
@@ -31,25 +26,12 @@ import {
 } from '../../fixtures/features/rekey-clicks.ts'
 import { runKfs, startKfs } from '../../support/kfs-process.ts'
 import { assertSameRows } from '../../support/scenario.ts'
-import { newRunId, stackEnv } from '../../support/stack-env.ts'
+import { rekeyStackRun } from '../../support/rekey-stack-run.ts'
 
 void test('a re-key group whose offsets were deleted or reset to earliest stops kfs run before it forwards anything; set back, it goes on exactly once', async () => {
-  const base = stackEnv()
-  const run = newRunId()
-  process.env.KFS_TEST_RUN = run
-  const { clicks, item, userCategory, itemClicks, userClicks } = await import('../../fixtures/features/rekey-scoped.ts')
-  const dataDir = await mkdtemp(join(tmpdir(), 'kfs-rekey-reset-'))
-  const env = {
-    ...base,
-    KFS_TEST_RUN: run,
-    KFS_FEATURES: 'test/fixtures/features/rekey-scoped.ts',
-    KFS_S3_PREFIX: `it/${run}`,
-    KFS_DATA_DIR: dataDir,
-    KFS_CHECKPOINT_INTERVAL_MS: '1000',
-  }
-  const groupId = `kfs-${run}`
+  const { base, run, env, groupId, log, store, fixtures, close } = await rekeyStackRun('rekey-reset')
+  const { clicks, item, userCategory, itemClicks, userClicks } = fixtures
   const runArgs = ['run', '--group', groupId, '--until-caught-up', '--idle', '1s']
-  const log = new KafkaEventLog({ brokers: base.KFS_KAFKA_BROKERS!.split(',') })
   const kafka = new Kafka({
     clientId: `kfs-it-reset-${run}`,
     brokers: base.KFS_KAFKA_BROKERS!.split(','),
@@ -57,16 +39,6 @@ void test('a re-key group whose offsets were deleted or reset to earliest stops 
   })
   const admin = kafka.admin()
   await admin.connect()
-  const store = new S3ObjectStore({
-    bucket: base.KFS_S3_BUCKET!,
-    prefix: `it/${run}`,
-    region: base.KFS_S3_REGION ?? 'us-east-1',
-    endpoint: base.KFS_S3_ENDPOINT!,
-    credentials: {
-      accessKeyId: base.KFS_S3_ACCESS_KEY_ID ?? 'minioadmin',
-      secretAccessKey: base.KFS_S3_SECRET_ACCESS_KEY ?? 'minioadmin',
-    },
-  })
   try {
     await runKfs(['apply'], env)
     const registry = new ConfluentSchemaRegistry({ url: base.KFS_SCHEMA_REGISTRY_URL! })
@@ -101,7 +73,30 @@ void test('a re-key group whose offsets were deleted or reset to earliest stops 
       new RegExp(`${itemGroup.replace(/\./g, '\\.')}|${categoryGroup.replace(/\./g, '\\.')}`),
     )
 
-    for (const [g, partitions] of saved) await admin.setOffsets({ groupId: g, topic: clicks.topic, partitions })
+    // Set back as a transaction's offsets (TxnOffsetCommit, no group membership): kafkajs's
+    // admin.setOffsets joins the group with a consumer and commits on its first fetch, which under
+    // load left a group with no offsets at all.
+    for (const [g, partitions] of saved) {
+      const txn = await log.transaction(`kfs-it-set-back-${run}`)
+      await txn.sendOffsets(
+        g,
+        partitions.map((p) => ({ topic: clicks.topic, ...p })),
+      )
+      await txn.commit()
+      // Visible once the commit's markers are written, after EndTxn returns.
+      const want = partitions.map((p) => p.offset)
+      let back: (string | undefined)[] = []
+      for (let asks = 0; asks < 500; asks++) {
+        back = await log.committedOffsets(g, clicks.topic)
+        if (partitions.every((p, i) => back[p.partition] === want[i])) break
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      assert.deepEqual(
+        partitions.map((p) => back[p.partition]),
+        want,
+        `${g} set back`,
+      )
+    }
     await runKfs(runArgs, env)
 
     const decodable = produced.filter((r) => r.event !== undefined)
@@ -126,8 +121,6 @@ void test('a re-key group whose offsets were deleted or reset to earliest stops 
     assertSameRows(await readFeatureRowsByEntity(store, userClicks), direct.get(userClicks.name)!, 'user view')
   } finally {
     await admin.disconnect()
-    await log.close()
-    store.close()
-    await rm(dataDir, { recursive: true, force: true })
+    await close()
   }
 })

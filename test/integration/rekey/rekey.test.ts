@@ -20,7 +20,7 @@ import { ConfluentSchemaRegistry } from '../../../adapters/schema-registry/confl
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { MemoryObjectStore } from '../../../adapters/object-store/index.ts'
-import { S3ObjectStore } from '../../../adapters/object-store/s3/index.ts'
+import { stackObjectStore } from '../../support/stack-store.ts'
 import { assertExactlyOnce, generateClicks, internalEvents, produceClicks, readInternalTopic, referenceByEntity, type Click, type SourceRecord } from '../../fixtures/features/rekey-clicks.ts'
 import { runKfs, startKfs } from '../../support/kfs-process.ts'
 import { assertSameRows, prng } from '../../support/scenario.ts'
@@ -46,13 +46,7 @@ void test(`re-keying on Kafka survives 2 SIGKILLs: ${EVENTS} clicks, exactly onc
   const groupId = `kfs-${run}`
   const runArgs = ['run', '--group', groupId]
   const log = new KafkaEventLog({ brokers: base.KFS_KAFKA_BROKERS!.split(',') })
-  const store = new S3ObjectStore({
-    bucket: base.KFS_S3_BUCKET!,
-    prefix: `it/${run}`,
-    region: base.KFS_S3_REGION ?? 'us-east-1',
-    endpoint: base.KFS_S3_ENDPOINT!,
-    credentials: { accessKeyId: base.KFS_S3_ACCESS_KEY_ID ?? 'minioadmin', secretAccessKey: base.KFS_S3_SECRET_ACCESS_KEY ?? 'minioadmin' },
-  })
+  const store = stackObjectStore(base, `it/${run}`)
   try {
     await runKfs(['apply'], env)
     const registry = new ConfluentSchemaRegistry({ url: base.KFS_SCHEMA_REGISTRY_URL! })

@@ -6,54 +6,26 @@
  * offline rows stay as the last good run left them, though new records wait in the source.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import { Kafka, logLevel } from 'kafkajs'
 import { rekeyGroupId } from '../../../engine/rekey-stage.ts'
-import { KafkaEventLog } from '../../../adapters/event-log/kafka/index.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
 import { ConfluentSchemaRegistry } from '../../../adapters/schema-registry/confluent/confluent-schema-registry.ts'
 import { readFeatureRowsByEntity } from '../../../adapters/offline/iceberg/feature-rows.ts'
-import { S3ObjectStore } from '../../../adapters/object-store/s3/index.ts'
 import { generateClicks, produceClicks } from '../../fixtures/features/rekey-clicks.ts'
 import { runKfs, startKfs } from '../../support/kfs-process.ts'
-import { newRunId, stackEnv } from '../../support/stack-env.ts'
+import { rekeyStackRun } from '../../support/rekey-stack-run.ts'
 
 void test('partitions added between runs to a re-key internal topic, then to its source: each run exits 1 naming the topic and both counts, writing nothing', async () => {
-  const base = stackEnv()
-  const run = newRunId()
-  process.env.KFS_TEST_RUN = run
-  const { clicks, item, userCategory, itemClicks, userClicks } = await import('../../fixtures/features/rekey-scoped.ts')
-  const dataDir = await mkdtemp(join(tmpdir(), 'kfs-rekey-grown-'))
-  const env = {
-    ...base,
-    KFS_TEST_RUN: run,
-    KFS_FEATURES: 'test/fixtures/features/rekey-scoped.ts',
-    KFS_S3_PREFIX: `it/${run}`,
-    KFS_DATA_DIR: dataDir,
-    KFS_CHECKPOINT_INTERVAL_MS: '1000',
-  }
-  const groupId = `kfs-${run}`
+  const { base, run, env, groupId, log, store, fixtures, close } = await rekeyStackRun('rekey-grown')
+  const { clicks, item, userCategory, itemClicks, userClicks } = fixtures
   const runArgs = ['run', '--group', groupId, '--until-caught-up', '--idle', '1s']
-  const log = new KafkaEventLog({ brokers: base.KFS_KAFKA_BROKERS!.split(',') })
   const admin = new Kafka({
     clientId: `kfs-it-grown-${run}`,
     brokers: base.KFS_KAFKA_BROKERS!.split(','),
     logLevel: logLevel.NOTHING,
   }).admin()
   await admin.connect()
-  const store = new S3ObjectStore({
-    bucket: base.KFS_S3_BUCKET!,
-    prefix: `it/${run}`,
-    region: base.KFS_S3_REGION ?? 'us-east-1',
-    endpoint: base.KFS_S3_ENDPOINT!,
-    credentials: {
-      accessKeyId: base.KFS_S3_ACCESS_KEY_ID ?? 'minioadmin',
-      secretAccessKey: base.KFS_S3_SECRET_ACCESS_KEY ?? 'minioadmin',
-    },
-  })
   try {
     await runKfs(['apply'], env)
     const registry = new ConfluentSchemaRegistry({ url: base.KFS_SCHEMA_REGISTRY_URL! })
@@ -107,8 +79,6 @@ void test('partitions added between runs to a re-key internal topic, then to its
     }
   } finally {
     await admin.disconnect()
-    await log.close()
-    store.close()
-    await rm(dataDir, { recursive: true, force: true })
+    await close()
   }
 })
