@@ -189,10 +189,20 @@ function checkSubcommand(positionals: readonly string[], command: Command, forHe
  */
 function checkOptionNames(argv: readonly string[], specs: OptionSpecs, command: Command, commands: readonly Command[]): void {
   const shorts = new Map(Object.entries(specs).flatMap(([long, spec]) => (spec.short === undefined ? [] : [[spec.short, long] as const])))
-  const { tokens } = parseArgs({ args: [...argv], options: {}, allowPositionals: true, strict: false, tokens: true })
+  // Typed as the command declares them, so a value option takes the next word as its value: read
+  // untyped, `--port -1` made '-1' an unknown option and the message never named --port (the
+  // value is now refused naming both).
+  const options = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }) }]))
+  const { tokens } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: false, tokens: true })
   for (const token of tokens) {
     if (token.kind !== 'option') continue
-    if (token.rawName.startsWith('--') ? token.name in specs : shorts.has(token.name)) continue
+    if (token.rawName.startsWith('--') ? token.name in specs : shorts.has(token.rawName.slice(1))) {
+      if (token.inlineValue === false && token.value?.startsWith('-') === true)
+        throw new UsageError(
+          `option '--${token.name}' needs a value: '${token.value}' starts with a dash, so it is read as an option; give a value that starts with a dash as --${token.name}=${token.value}`,
+        )
+      continue
+    }
     if (!token.rawName.startsWith('--')) throw new UsageError(`unknown option '${token.rawName}'`)
     const hint = didYouMean(token.name, [...Object.keys(specs), ...(specs.version ? [] : ['version'])], '--')
     const elsewhere = commands.filter((c) => c !== command && c.options?.[token.name] !== undefined).map((c) => `kfs ${c.name}`)

@@ -44,6 +44,11 @@ async function expectUsage(args: readonly string[], dataDir: string, message: Re
   assertClean(r, what)
 }
 
+/** The error's own line (not the usage line below it, which lists every option) names `--name`. */
+function namesOption(name: string): RegExp {
+  return new RegExp(`^kfs [^:\\n]+: [^\\n]*--${name}(?![\\w-])`)
+}
+
 /** A value of each kind that must be refused, with what the message must name. */
 const BAD_VALUES: Record<ValueKind, readonly string[]> = {
   text: [''],
@@ -125,11 +130,22 @@ void describe('cli > every option of every command refuses a bad value with exit
           await expectUsage([command.name, `--${name}=${bad}`], fresh, new RegExp(`--${name}: `))
         await expectUsage([command.name, `--${name}`], fresh, new RegExp(`--${name}`)) // value missing
         await expectUsage([command.name, `--${name}=x`, `--${name}=y`], fresh, new RegExp(`--${name} is given more than once`))
+        // A separate value that starts with a dash (a negative number, another option): the message names this option.
+        for (const dashed of ['-1', '-x', '--json', '--'])
+          await expectUsage([command.name, `--${name}`, dashed], fresh, namesOption(name))
+        if (spec.short !== undefined) {
+          await expectUsage([command.name, `-${spec.short}`], fresh, namesOption(name))
+          await expectUsage([command.name, `-${spec.short}`, '-1'], fresh, namesOption(name))
+          await expectUsage([command.name, `-${spec.short}`, 'x', `--${name}`, 'y'], fresh, new RegExp(`--${name} is given more than once`))
+        }
       })
     }
     void test(`kfs ${command.name}: unknown option and stray argument`, async () => {
       await expectUsage([command.name, '--bogus'], fresh, /unknown option '--bogus'/)
       if ((command.maxPositionals ?? 0) === 0) await expectUsage([command.name, 'stray'], fresh, /unexpected argument 'stray'/)
+      // After `--` every word is an argument, an option's name too: never read as the option.
+      for (const name of Object.keys(command.options ?? {}))
+        await expectUsage([command.name, '--', `--${name}`], fresh, new RegExp(`'--${name}'`))
     })
   }
 })
