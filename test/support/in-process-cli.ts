@@ -3,6 +3,7 @@
  * context), capturing what it writes: fast enough for tables of invocations, and the same code
  * path `bin/kfs.mjs` takes.
  */
+import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import { commands } from '../../main/commands/index.ts'
 import type { CommandContext } from '../../main/commands/command.ts'
@@ -35,4 +36,10 @@ export async function runKfsInProcess(
     ({ ...createProcessContext({ json, env, cwd: repo, stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) }), ...overrides }),
   )
   return { code, stdout, stderr }
+}
+
+/** An expected error: one clear message, never a stack trace or the "unexpected error" of a bug. */
+export function assertClean(r: CliResult, what: string): void {
+  assert.doesNotMatch(r.stderr, /unexpected error/, `${what}: reported as a bug:\n${r.stderr}`)
+  assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+\)?\n/, `${what}: printed a stack trace:\n${r.stderr}`)
 }

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { ValueKind } from '../../../main/commands/options.ts'
 import { commands } from '../../../main/commands/index.ts'
-import { runKfsInProcess, type CliResult } from '../../support/in-process-cli.ts'
+import { assertClean, runKfsInProcess } from '../../support/in-process-cli.ts'
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url))
 const dirs: string[] = []
@@ -26,14 +26,8 @@ after(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
-type Result = CliResult
 const kfs = runKfsInProcess
 
-/** An expected error: one clear message, never a stack trace or the "unexpected error" of a bug. */
-function assertClean(r: Result, what: string): void {
-  assert.doesNotMatch(r.stderr, /unexpected error/, `${what}: reported as a bug:\n${r.stderr}`)
-  assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+\)?\n/, `${what}: printed a stack trace:\n${r.stderr}`)
-}
 
 async function expectUsage(args: readonly string[], dataDir: string, message: RegExp): Promise<void> {
   const r = await kfs(args, dataDir)
@@ -387,29 +381,5 @@ void describe('cli > kfs produce --file checks the whole file before sending any
     const run = await kfs(['run', '--views', 'user_purchases', '--until-caught-up', '--idle', '1s', '--json'], dir)
     assert.equal(run.code, 0, run.stderr)
     assert.equal((JSON.parse(run.stdout) as { consumed: number }).consumed, 2_500)
-  })
-})
-
-void describe('cli > kfs verify-parity compares only what the named group wrote', () => {
-  void test("a group that never wrote a view's table fails that view (exit 1) instead of passing on another group's rows", async () => {
-    const dir = tempDir('kfs-bad-groups-')
-    for (const args of [
-      ['apply'],
-      ['produce', '--generate', '1000'],
-      ['run', '--group', 'g1', '--views', 'user_purchases', '--until-caught-up', '--idle', '1s'],
-      ['run', '--group', 'g2', '--views', 'user_clicks', '--until-caught-up', '--idle', '1s'],
-    ]) {
-      const r = await kfs(args, dir)
-      assert.equal(r.code, 0, `kfs ${args.join(' ')}\n${r.stderr}`)
-    }
-    assert.equal(
-      (await kfs(['verify-parity', '--group', 'g1', '--views', 'user_purchases'], dir)).code,
-      0,
-      'g1 wrote user_purchases',
-    )
-    const other = await kfs(['verify-parity', '--group', 'g2', '--views', 'user_purchases'], dir)
-    assert.equal(other.code, 1, other.stdout)
-    assert.match(other.stderr, /no consistent cut between .* for group g2/)
-    assertClean(other, 'verify-parity of a group that did not write the view')
   })
 })
