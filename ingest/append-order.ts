@@ -58,24 +58,16 @@ export function orderByTimeThenKey(slots: Int32Array, ts: ArrayLike<number>, key
     ;[order, spare] = [spare, order]
   }
   const out = new Int32Array(n)
-  // The times in sorted order, read once: the runs of one time are then found reading in order.
-  const sorted = spare
-  for (let i = 0; i < n; i++) {
-    const at = order[i]!
-    out[i] = slots[at]!
-    sorted[i] = lo[at]!
-  }
-  const lowSame = (i: number): boolean => sorted[i] === sorted[i - 1] && hi[order[i]!] === hi[order[i - 1]!]
-  const same = span < TWO_32 ? (i: number): boolean => sorted[i] === sorted[i - 1] : lowSame
-  const manyTies = tiedInLongRuns(n, same) * 4 >= n
+  for (let i = 0; i < n; i++) out[i] = slots[order[i]!]!
+  const manyTies = tiedInLongRuns(out, ts) * 4 >= n
   // The radix sort is stable: slots given in key order leave every run of one time in key order
   // (checked only when many rows share times: otherwise sorting the few runs costs less).
   if (manyTies && inKeyOrder(slots, keys)) return out
-  // Few ties: only the keys of tied slots are ever compared, so only theirs are looked at.
-  const compare = keyComparator(manyTies ? slots : tiedSlots(out, same), keys, manyTies)
+  const compare = keyComparator(slots, keys, manyTies)
   for (let from = 0; from < n;) {
+    const t = ts[out[from]!]!
     let to = from + 1
-    while (to < n && same(to)) to++
+    while (to < n && ts[out[to]!] === t) to++
     if (to - from > 1) sortRunByKey(out, from, to, compare)
     from = to
   }
@@ -122,26 +114,13 @@ function keyComparator(slots: Int32Array, keys: readonly string[], manyTies: boo
   }
 }
 
-/** The slots of `out` (in time order) that share their event time with another (`same(i)`: slot i's time is slot i − 1's). */
-function tiedSlots(out: Int32Array, same: (i: number) => boolean): Int32Array {
-  let count = 0
-  for (let i = 1; i < out.length; i++) if (same(i)) count += i > 1 && same(i - 1) ? 1 : 2
-  const tied = new Int32Array(count)
-  let at = 0
-  for (let i = 1; i < out.length; i++) {
-    if (!same(i)) continue
-    if (i === 1 || !same(i - 1)) tied[at++] = out[i - 1]!
-    tied[at++] = out[i]!
-  }
-  return tied
-}
-
-/** How many of `n` slots in time order sit in runs of more than 16 sharing an event time. */
-function tiedInLongRuns(n: number, same: (i: number) => boolean): number {
+/** How many slots of `out` (in time order) sit in runs of more than 16 sharing an event time. */
+function tiedInLongRuns(out: Int32Array, ts: ArrayLike<number>): number {
   let tied = 0
-  for (let from = 0; from < n;) {
+  for (let from = 0; from < out.length;) {
+    const t = ts[out[from]!]!
     let to = from + 1
-    while (to < n && same(to)) to++
+    while (to < out.length && ts[out[to]!] === t) to++
     if (to - from > 16) tied += to - from
     from = to
   }

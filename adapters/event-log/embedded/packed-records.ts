@@ -8,8 +8,7 @@
  */
 import { PACKED_RUN_FIELDS, type PackedRecords } from '../../../ports/event-log.ts'
 import { murmur2 } from '../../../core/murmur2.ts'
-import { RECORD_PREFIX_BYTES } from './record-format.ts'
-import { copyWithCrc, CRC_START, crcOf, crcOver, crcOverKnown, MAX_CONSTANT_RUN, zeroShift } from './record-crc.ts'
+import { copyBytes, crc32, RECORD_PREFIX_BYTES } from './record-format.ts'
 
 /** offset (8), timestamp (8), key length (4), value length (4), header count (2). */
 const FIXED_BYTES = 26
@@ -58,17 +57,6 @@ export function encodePackedByPartition(
   // The produce time, the same for every record: its 8 bytes once.
   const time = Buffer.allocUnsafe(8)
   time.writeDoubleBE(timestampMs, 0)
-  const timeShift = zeroShift(8)
-  const timeAdded = crcOver(time, 0, 8, 0)
-  // A small source's whole bytes as a run (an envelope's constant parts): folded into the CRC at a fixed cost.
-  const knownShift: (Int32Array | undefined)[] = []
-  const knownAdded = new Int32Array(sources.length)
-  for (let s = 0; s < sources.length; s++) {
-    const source = sources[s]!
-    const small = source.length > 0 && source.length <= MAX_CONSTANT_RUN
-    knownShift.push(small ? zeroShift(source.length) : undefined)
-    if (small) knownAdded[s] = crcOver(source, 0, source.length, 0)
-  }
   for (let i = 0, at = 0; i < count; i++, at += stride) {
     const keySource = sources[runs[at]!]!
     const keyStart = runs[at + 1]!
@@ -91,32 +79,22 @@ export function encodePackedByPartition(
     putU32(buf, pos + 4, offset >>> 0)
     for (let b = 0; b < 8; b++) buf[pos + 8 + b] = time[b]!
     putU32(buf, pos + 16, keyEnd - keyStart)
-    let c = crcOverKnown(crcOver(buf, pos, pos + 8, CRC_START), timeShift, timeAdded)
-    c = crcOver(buf, pos + 16, pos + 20, c)
     pos += 20
-    c = copyWithCrc(keySource, keyStart, keyEnd, buf, pos, c)
+    copyBytes(keySource, keyStart, keyEnd, buf, pos)
     pos += keyEnd - keyStart
     putU32(buf, pos, value)
-    c = crcOver(buf, pos, pos + 4, c)
     pos += 4
     for (let r = at + PACKED_RUN_FIELDS; r < at + stride; r += PACKED_RUN_FIELDS) {
       const from = runs[r + 1]!
       const to = runs[r + 2]!
       if (from === to) continue
-      const s = runs[r]!
-      const source = sources[s]!
-      const shift = knownShift[s]
-      if (shift !== undefined && from === 0 && to === source.length) {
-        for (let b = 0; b < to; b++) buf[pos + b] = source[b]!
-        c = crcOverKnown(c, shift, knownAdded[s]!)
-      } else c = copyWithCrc(source, from, to, buf, pos, c)
+      copyBytes(sources[runs[r]!]!, from, to, buf, pos)
       pos += to - from
     }
     buf[pos] = 0
     buf[pos + 1] = 0
-    c = crcOver(buf, pos, pos + 2, c)
     pos += 2
-    putU32(buf, start + 4, crcOf(c))
+    putU32(buf, start + 4, crc32(buf, start + RECORD_PREFIX_BYTES, pos))
     share.pos = pos
     share.count = n + 1
   }

@@ -37,7 +37,7 @@ const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32
 const NATIVE_CRC_FROM_BYTES = 1024
 
 /** Slicing-by-8 tables: table k maps a byte to its CRC after k further zero bytes (k = 0 is the classic table). */
-export const CRC_TABLES = (() => {
+const CRC_TABLES = (() => {
   const table = new Int32Array(256 * 8)
   for (let n = 0; n < 256; n++) {
     let c = n
