@@ -60,7 +60,7 @@ export class ResumeChecks {
     if (expected === undefined) {
       this.#deps.logger.info(
         where,
-        'the checkpoint names no last record (written by an older kfs): the check for a re-created topic is skipped',
+        'the checkpoint names no last record before the position the partition resumes at (written by an older kfs, or resumed past it from the archive): the check for a re-created topic is skipped',
       )
       return slot.nextOffset
     }
