@@ -36,10 +36,15 @@ export interface CaughtUpInputs {
     slot: PartitionSlot,
     at: { position: bigint; end: bigint; nowMs: number; quietMs: number },
   ) => Promise<bigint>
+  /**
+   * Whether a restored slot's check of its checkpoint's last record is still to be settled
+   * (resume-check.ts): its partition is not caught up until it is, whatever its position says.
+   */
+  readonly checkPending?: (slot: PartitionSlot, nowMs: number) => Promise<boolean>
 }
 
 export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
-  const { log, source, rekeyStages, plans, slotAt, readToOf, nowMs, quietMs, passDeleted } = inputs
+  const { log, source, rekeyStages, plans, slotAt, readToOf, nowMs, quietMs, passDeleted, checkPending } = inputs
   for (const stage of rekeyStages) {
     const ends = await log.endOffsets(stage.plan.source.topic)
     if (stage.busy) return false
@@ -68,7 +73,7 @@ export async function isCaughtUp(inputs: CaughtUpInputs): Promise<boolean> {
       const end = BigInt(ends[p]!)
       if (end === 0n) continue
       const slot = await slotAt(plan.topic, p)
-      if (slot === undefined) return false
+      if (slot === undefined || (await checkPending?.(slot, nowMs))) return false
       const processed = BigInt(slot.nextOffset)
       const read = readToOf?.(plan.topic, p) ?? processed
       // Read past the last record only by entries the log never delivers: nothing left to process.

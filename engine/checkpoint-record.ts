@@ -12,6 +12,7 @@ import type { CheckpointStore, PartitionCheckpoint, ViewCheckpoint } from './che
 import { StateChains, stateRefOf, type StateChain, type StateCut } from './state-chain.ts'
 import type { OfflineRowBuffer } from './offline-row-buffer.ts'
 import type { ArchiveRowBuffer } from './archive-row-buffer.ts'
+import type { LastRecord } from './last-record.ts'
 
 /** What a checkpoint took between two records: its rows, archive, operator states and position. */
 export interface CheckpointCut {
@@ -24,6 +25,8 @@ export interface CheckpointCut {
   readonly states: StateCut[]
   readonly rowsAtNextOffset: number[]
   readonly nextOffset: string
+  /** The last record before `nextOffset` the slot processed (undefined: none since its restore said). */
+  readonly lastRecord: LastRecord | undefined
   readonly watermarkMs: number
 }
 
@@ -71,6 +74,7 @@ export async function stageCheckpoint(
     topic,
     partition,
     nextOffset: cut.nextOffset,
+    ...(cut.lastRecord === undefined ? {} : { lastRecord: cut.lastRecord }),
     watermarkMs: Number.isFinite(wm) ? wm : null,
     views: saved,
     staged,

@@ -25,6 +25,7 @@ import { ByteReader, ByteWriter } from '../operators/codec/bytes.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { StagedFiles } from '../ports/offline.ts'
 import type { StateChain, ViewStateRef } from './state-chain.ts'
+import type { LastRecord } from './last-record.ts'
 
 export interface ViewCheckpoint {
   /** `name@version` of the view. */
@@ -53,6 +54,11 @@ export interface PartitionCheckpoint {
   readonly topic: string
   readonly partition: number
   readonly nextOffset: string
+  /**
+   * The last record before `nextOffset` (last-record.ts), which a restore checks the log still holds
+   * (resume-check.ts). Absent: a record written before kfs checked it, or no record read yet.
+   */
+  readonly lastRecord?: LastRecord
   readonly watermarkMs: number | null
   readonly views: readonly ViewCheckpoint[]
   readonly staged: readonly StagedFiles[]

@@ -38,6 +38,7 @@ import { createSourceTopic } from './source-topics.ts'
 import { isCaughtUp } from './caught-up.ts'
 import { ConfigError, InvariantViolation } from '../core/errors.ts'
 import { resumeInLog } from './resume-position.ts'
+import { ResumeChecks } from './resume-check.ts'
 import { everyRefusedPartition, FreshStartRefusal } from './fresh-start-guard.ts'
 import { batchGapHandler, idleGapHandler } from './batch-gap.ts'
 import { PartitionWatch } from './partition-watch.ts'
@@ -126,6 +127,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const takeGap = batchGapHandler({ log, stats, logger, reads, seek })
   // kfs run --until-caught-up: a partition whose unread records were all deleted shows no batch.
   const passDeleted = idleGapHandler({ log, stats, logger, reads, seek })
+  const resumeChecks = new ResumeChecks({ log, reads, logger, seek: (at, position) => reader?.seek(at, position) })
   /** A slot restored from the partition's latest checkpoint, the reader (while it runs) seeked to where it resumes. */
   async function restoreSlot(topic: string, partition: number, plan: SourcePlan): Promise<PartitionSlot> {
     const start = options.startOffsets ? await options.startOffsets(topic, partition) : '0'
@@ -141,8 +143,9 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     const by = s.nextOffset === start ? 'a partition with no checkpoint' : 'its checkpoint'
     const resume = await resumeInLog(log, { topic, partition, by }, s.nextOffset, (read) => retry(read, retryForever), { deletedBeforeRead: stats.deletedBeforeRead, logger })
     s.skipTo(resume.position)
-    // At the stop (stop-fence.ts) the reader is gone: the records are read by a scan instead.
-    if (!stopping) reader?.seek({ stream: topic, partition }, resume.position)
+    // At the stop (stop-fence.ts) the reader is gone: the records are read by a scan instead. Else
+    // it reads from the checkpoint's last record, which the first batch checks (resume-check.ts).
+    if (!stopping) reader?.seek({ stream: topic, partition }, resumeChecks.arm(s, s.nextOffset !== start, resume))
     return s
   }
 
@@ -181,6 +184,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     if (batch.records.length === 0) return
     const slot = await slotFor(batch.stream, batch.partition)
     await slot.run(async () => {
+      // A batch fetched before the restore's seek is left untaken: the reader reads from there again.
+      if (!(await resumeChecks.take(slot, batch))) return
       // Positions the source says hold no record (transaction markers: `span.from`) are no gap;
       // a batch past the slot's position is batch-gap.ts's (records deleted unread, or skipped).
       const first = batch.span?.from ?? batch.records[0]!.offset
@@ -354,7 +359,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     async isCaughtUp(quietMs: number) {
       const slotAt = async (topic: string, partition: number) => slots.get(slotKey(topic, partition))?.catch(() => undefined)
       const readToOf = (topic: string, partition: number) => readTo.get(slotKey(topic, partition))
-      return isCaughtUp({ log, source, rekeyStages, plans, slotAt, readToOf, nowMs: clock.nowMs(), quietMs, passDeleted })
+      const checkPending = (slot: PartitionSlot, nowMs: number) => resumeChecks.settleIdle(slot, nowMs, quietMs)
+      return isCaughtUp({ log, source, rekeyStages, plans, slotAt, readToOf, nowMs: clock.nowMs(), quietMs, passDeleted, checkPending })
     },
     positions: () => perSlot((slot) => slot.nextOffset),
     watermarks: () => perSlot((slot) => slot.watermarkMs),

@@ -35,6 +35,7 @@ import { ArchiveRowBuffer } from './archive-row-buffer.ts'
 import { SnapshotWarmUp } from './snapshot-warm-up.ts'
 import { timedSync } from '../core/thread-cpu.ts'
 import { requireClaim } from './claim-guard.ts'
+import { lastRecordOf, type LastRecord } from './last-record.ts'
 
 import type { SlotDeps, SlotOptions, SlotOutput } from './slot-contract.ts'
 export type { SlotDeps, SlotOptions, SlotOutput } from './slot-contract.ts'
@@ -58,6 +59,8 @@ export class PartitionSlot {
   #queue: Promise<unknown> = Promise.resolve()
   #persisting: Promise<unknown> = Promise.resolve()
   #checkpointedOffset: string
+  /** The last record before #nextOffset (last-record.ts): restored from the checkpoint, then the last one processed. */
+  #lastRecord: LastRecord | undefined
   /** The last published checkpoint while its table commits have not all succeeded. */
   #unfinished: PartitionCheckpoint | undefined
   readonly #deps: SlotDeps
@@ -69,10 +72,11 @@ export class PartitionSlot {
     options: SlotOptions,
     processors: PartitionProcessor[],
     chains: (StateChain | undefined)[],
-    at: { readonly seq: number; readonly nextOffset: string; readonly held: HeldByTables | undefined },
+    at: { readonly seq: number; readonly nextOffset: string; readonly held: HeldByTables | undefined; readonly lastRecord?: LastRecord },
     deps: SlotDeps,
   ) {
     const { seq, nextOffset } = at
+    this.#lastRecord = at.lastRecord
     this.options = options
     this.processors = processors
     this.#states = new StateChains(chains, deps.chainPolicy)
@@ -140,6 +144,11 @@ export class PartitionSlot {
     return this.#nextOffset.toString()
   }
 
+  /** The last record before `nextOffset`, as the next checkpoint names it (undefined: unknown). */
+  get lastRecord(): LastRecord | undefined {
+    return this.#lastRecord
+  }
+
   /** Where the latest published checkpoint resumes (the position to commit to Kafka). */
   get nextOffsetAtLastCheckpoint(): string {
     return this.#checkpointedOffset
@@ -179,7 +188,9 @@ export class PartitionSlot {
     }
     out.deadLetters.push(...malformed)
     if (this.options.archive) archiveRecords(this.#archive, source.eventTimeField, fresh, events, decoded)
-    this.#nextOffset = nextOffsetValue(offsetValue((fresh.at(-1) as SourceRecord).offset))
+    const last = fresh.at(-1) as SourceRecord
+    this.#nextOffset = nextOffsetValue(offsetValue(last.offset))
+    this.#lastRecord = lastRecordOf(last)
     this.#warmUp.afterBatch(this.processors)
     return out
   }
@@ -192,6 +203,7 @@ export class PartitionSlot {
     const to = offsetValue(position)
     if (to <= this.#nextOffset) return
     this.#nextOffset = to
+    this.#lastRecord = undefined
     for (const p of this.processors) p.skipTo(position)
   }
 
@@ -260,6 +272,7 @@ export class PartitionSlot {
       states: this.#states.cut(this.processors.map((p) => p.task)),
       rowsAtNextOffset: this.processors.map((p) => p.rowsAtNextOffset),
       nextOffset: this.nextOffset,
+      lastRecord: this.#lastRecord,
       watermarkMs: this.watermarkMs,
     }
     this.#rows = rowBuffersFor(views, this.#spareRows)

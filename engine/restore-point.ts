@@ -33,6 +33,7 @@ import { latestOrRefuse } from './fresh-start-guard.ts'
 import { PartitionProcessor } from './partition-processor.ts'
 import { rollForward } from './roll-forward.ts'
 import type { StateChain } from './state-chain.ts'
+import { isLastRecord, type LastRecord } from './last-record.ts'
 import type { SlotDeps, SlotOptions } from './slot-contract.ts'
 
 export interface RestorePoint {
@@ -49,6 +50,15 @@ export interface RestorePoint {
   readonly nextOffset: string
   /** Where a partition with no checkpoint starts (the slot's `startOffset`). */
   readonly startOffset: string
+  /** The checkpoint's last record before `nextOffset` (resume-check.ts), when it names one there. */
+  readonly lastRecord?: LastRecord
+}
+
+/** `latest`'s last record, when well-formed and just before `nextOffset` (not when the slot resumes elsewhere). */
+function lastRecordAt(latest: PartitionCheckpoint, nextOffset: string): { lastRecord?: LastRecord } {
+  const named = latest.lastRecord
+  if (nextOffset !== latest.nextOffset || !isLastRecord(named) || BigInt(named.offset) >= BigInt(nextOffset)) return {}
+  return { lastRecord: named }
 }
 
 export async function restorePoint(options: SlotOptions, deps: SlotDeps, startOffset: string): Promise<RestorePoint> {
@@ -57,7 +67,15 @@ export async function restorePoint(options: SlotOptions, deps: SlotDeps, startOf
   for (;;) {
     if (latest === undefined) return { latest, held: undefined, seq: 0, nextOffset: startOffset, startOffset }
     await rollForward(latest, deps)
-    if (options.scratch === true) return { latest, held: undefined, seq: latest.seq, nextOffset: latest.nextOffset, startOffset }
+    if (options.scratch === true)
+      return {
+        latest,
+        held: undefined,
+        seq: latest.seq,
+        nextOffset: latest.nextOffset,
+        startOffset,
+        ...lastRecordAt(latest, latest.nextOffset),
+      }
     const held = await heldByTables(deps.offline, options, deps.checkpoints.markerName(topic, partition))
     if (held.committedSeq > latest.seq) {
       const again = await deps.checkpoints.latest(topic, partition)
@@ -82,7 +100,7 @@ export async function restorePoint(options: SlotOptions, deps: SlotDeps, startOf
         'the latest checkpoint is older than the tables it committed to (its newer records are gone): the views catch up to the tables, and keep offline only the rows they do not hold',
       )
     }
-    return { latest, held, seq, nextOffset, startOffset }
+    return { latest, held, seq, nextOffset, startOffset, ...lastRecordAt(latest, nextOffset) }
   }
 }
 

@@ -52,8 +52,8 @@ function retentionGap(next: string, start: string): ResumePosition {
 }
 
 /**
- * resumePosition against the log's offsets now (read through `reads`, the caller's retry); a
- * retention gap is counted in `deletedBeforeRead` (by topic) and logged.
+ * resumePosition against the log's offsets now (read through `reads`, the caller's retry), with
+ * the log's start it read; a retention gap is counted in `deletedBeforeRead` (by topic) and logged.
  */
 export async function resumeInLog(
   log: Pick<EventLog, 'startOffsets' | 'endOffsets'>,
@@ -61,13 +61,14 @@ export async function resumeInLog(
   next: string,
   reads: <T>(read: () => Promise<T>) => Promise<T>,
   report: DeletionReport,
-): Promise<ResumePosition> {
+): Promise<ResumePosition & { readonly logStart: string }> {
   const { topic, partition } = where
   const [starts, ends] = await reads(() => Promise.all([log.startOffsets(topic), log.endOffsets(topic)]))
-  const resume = resumePosition(where, next, starts[partition] ?? '0', ends[partition] ?? '0')
+  const logStart = starts[partition] ?? '0'
+  const resume = resumePosition(where, next, logStart, ends[partition] ?? '0')
   if (resume.deleted > 0n)
     reportDeleted(report, { topic, partition, from: next, resumeAt: resume.position, deleted: resume.deleted })
-  return resume
+  return { ...resume, logStart }
 }
 
 /** Where deletions before read are counted (engine stats) and said (the engine's logger). */
