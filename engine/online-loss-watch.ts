@@ -125,14 +125,20 @@ export function createOnlineLossWatch(options: OnlineLossWatchOptions): OnlineLo
 
   async function check(): Promise<void> {
     const changed = await healthChange()
+    if (changed !== undefined) {
+      // Counted and kept now: the baseline has moved on, and the reads below may still fail.
+      stats.onlineLosses[changed] = (stats.onlineLosses[changed] ?? 0) + 1
+      pending = changed
+    }
     const state = await marker.read(clock.nowMs())
-    if (!state.present) return recover('marker_missing', 'new')
-    if (known === undefined && state.reloading) return recover('reload_interrupted', state.generation)
-    if (known !== undefined && state.generation !== known) return recover('marker_replaced', state.generation)
+    // One loss is counted once, under the first reason seen (a restart: `server_restarted`, and no marker).
+    const uncounted = pending === undefined
+    if (!state.present) return recover('marker_missing', 'new', uncounted)
+    if (known === undefined && state.reloading) return recover('reload_interrupted', state.generation, uncounted)
+    if (known !== undefined && state.generation !== known) return recover('marker_replaced', state.generation, uncounted)
     known = state.generation
-    // A reload that failed is tried again, counted once.
+    // A health change, or a reload that failed: counted already.
     if (pending !== undefined) return recover(pending, state.generation, false)
-    if (changed !== undefined) return recover(changed, state.generation)
   }
 
   async function recover(reason: LossReason, from: string, counted = true): Promise<void> {

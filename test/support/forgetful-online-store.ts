@@ -4,7 +4,7 @@
  * failover to an empty replica), `evict(share)` drops that share of the views' rows and counts
  * them as evicted (maxmemory). Writes are conditional on as_of as the real stores' are
  * (ports/online-semantics.ts); TTLs are not modelled (tests use rows well within theirs).
- * `beforeWrite` and `beforeSync` let a test lose the rows at a chosen step of the engine.
+ * `beforeSync` lets a test lose the rows during a checkpoint's online sync.
  */
 import { newestRowPerKey } from '../../ports/online-semantics.ts'
 import type { FeatureRow, FeatureValue, FeatureViewDef } from '../../features/types.ts'
@@ -16,8 +16,6 @@ export class ForgetfulOnlineStore implements OnlineStore {
   readonly #rows = new Map<string, { asOfMs: number; values: readonly FeatureValue[]; view: FeatureViewDef }>()
   #instance = 1
   #evictedKeys = 0
-  /** Called before a write lands (the rows are then written to what is left). */
-  beforeWrite: ((view: FeatureViewDef, rows: readonly FeatureRow[]) => void) | undefined
   /** Called when the engine syncs before a checkpoint's publish. */
   beforeSync: (() => void) | undefined
 
@@ -41,7 +39,6 @@ export class ForgetfulOnlineStore implements OnlineStore {
 
   async writeRows(view: FeatureViewDef, rows: readonly FeatureRow[]): Promise<OnlineWriteResult> {
     await Promise.resolve()
-    this.beforeWrite?.(view, rows)
     let written = 0
     for (const row of newestRowPerKey(rows)) {
       const key = `${view.name}@${view.version}|${row.entityKey}`
