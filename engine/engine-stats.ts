@@ -39,6 +39,14 @@ export interface EngineStats {
   fenced: number
   /** Source records retention deleted before this group read them (docs/semantics.md §17), by topic. */
   deletedBeforeRead: Record<string, number>
+  /** Losses of online rows the engine saw and reloaded for, by reason (online-loss-watch.ts). */
+  onlineLosses: Record<string, number>
+  /** Rows those reloads wrote back to the online store. */
+  onlineReloadedRows: number
+  /** Reloads that failed (each is tried again at the next check). */
+  onlineReloadFailures: number
+  /** True while a reload runs. */
+  onlineReloading: boolean
   timings: EngineTimings
 }
 
@@ -57,6 +65,10 @@ export function createEngineStats(): EngineStats {
     onlineWriteMs: 0,
     fenced: 0,
     deletedBeforeRead: {},
+    onlineLosses: {},
+    onlineReloadedRows: 0,
+    onlineReloadFailures: 0,
+    onlineReloading: false,
     timings: { checkpoint: () => undefined, checkpointCut: () => undefined, onlineWriteBatch: () => undefined },
   }
 }

@@ -10,6 +10,7 @@ import type { EventLog } from '../ports/event-log.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OfflineSink } from '../ports/offline.ts'
 import type { OnlineStore } from '../ports/online-store.ts'
+import type { FeatureRowReader } from '../ports/feature-rows.ts'
 import type { EngineStats } from './engine-stats.ts'
 import type { RekeyOptions } from './plan-sources.ts'
 import type { ChainPolicy } from './state-chain.ts'
@@ -42,6 +43,13 @@ export interface LiveEngineOptions {
   readonly deadLetterTopic?: string
   /** When a checkpoint writes a full operator-state base instead of a delta (default state-chain.ts's). */
   readonly chainPolicy?: ChainPolicy
+  /**
+   * The views' offline tables: given, the engine watches its online store for lost rows and reloads
+   * them from these by itself (online-loss-watch.ts); absent, it does not watch.
+   */
+  readonly offlineRows?: Pick<FeatureRowReader, 'readFeatureRows'>
+  /** How often the online store is checked for lost rows (default: the checkpoint interval). */
+  readonly onlineCheckIntervalMs?: number
   /** Rejects once the group no longer holds a topic (retired: docs/semantics.md §14); asked before each checkpoint publish. */
   readonly checkClaim?: (topic: string) => Promise<void>
 }

@@ -45,11 +45,12 @@ import { PartitionWatch } from './partition-watch.ts'
 import { logCaughtUp } from './restore-point.ts'
 import { assignedPastDeclared, sourcesReadBy } from './source-partitions.ts'
 import type { LiveEngine, LiveEngineOptions } from './live-engine-contract.ts'
+import { watchOnlineLosses } from './online-loss-watch.ts'
 
 export type { LiveEngine, LiveEngineOptions }
 
 export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
-  const { log, offline, online, deadLetters, clock } = options
+  const { log, offline, deadLetters, clock } = options
   const logger = options.logger.child({ component: 'pipeline.engine' })
   const intervalMs = options.checkpointIntervalMs ?? 5_000
   const maxRecords = options.checkpointMaxRecords ?? 50_000
@@ -67,6 +68,9 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const checkpoints = new CheckpointStore(options.stateStore, options.groupId)
   const slots = new Map<string, Promise<PartitionSlot>>()
   const stats = createEngineStats()
+  // The engine writes online through the watch, which notes the keys written while it reloads.
+  const lossWatch = watchOnlineLosses(options, { stats, logger, intervalMs, checkpointAll: () => checkpointEvery() })
+  const online = lossWatch?.online ?? options.online
   // Every topic read: each holds its declared partitions (source-partitions.ts).
   const sources = sourcesReadBy(options.views, options.rekey)
   const partitions = new PartitionWatch({ log, sources, clock, logger })
@@ -109,6 +113,12 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   const commit = (at: StreamPartition, position: string) => reader?.commit(at, position)
   const landed = (slot: PartitionSlot) => delivery.landed(slot)
   const checkpointing = createEngineCheckpoints({ slots, stats, clock, logger, landed, commit, fail })
+  async function checkpointEvery(): Promise<void> {
+    const failures = new StopFailures()
+    await checkpointing.all(failures)
+    const err = failures.error()
+    if (err) throw err
+  }
   const slotKey = (topic: string, partition: number) => `${topic}/${partition}`
   const backfillCheckpoints = (view: FeatureViewDef) => new CheckpointStore(options.stateStore, backfillGroupId(options.groupId, view))
   const allTopics = plans.map((plan) => ({ ...plan, archive: true }))
@@ -216,6 +226,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   /** Idle markers and timed checkpoints; runs on a wall-clock tick, queued per partition. */
   async function tick(): Promise<void> {
     const now = clock.nowMs()
+    lossWatch?.poll(now)
     // Timed checkpoints are spread over ticks (as few per tick as keeps every partition on its
     // interval): the part of a checkpoint that runs on this thread then never lines up for all
     // partitions at once, which used to be the freshness tail.
@@ -288,6 +299,8 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
         )
       }
       for (const stage of rekeyStages) await stage.start()
+      // Before any record is consumed: rows the store lost while no engine ran are back first.
+      await lossWatch?.start()
       // Committed records only (the source's promise): internal topics are written in transactions.
       reader = source.reader({
         group: options.groupId,
@@ -349,12 +362,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       scheduleTick()
       logger.info({ topics: plans.map((p) => p.topic), views: options.views.map((v) => `${v.name}@${v.version}`) }, 'engine started')
     },
-    async checkpointAll() {
-      const failures = new StopFailures()
-      await checkpointing.all(failures)
-      const err = failures.error()
-      if (err) throw err
-    },
+    checkpointAll: checkpointEvery,
     internalTopics: [...internalTopics],
     async isCaughtUp(quietMs: number) {
       const slotAt = async (topic: string, partition: number) => slots.get(slotKey(topic, partition))?.catch(() => undefined)
@@ -368,6 +376,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       const failures = (stopFailures = new StopFailures())
       stopping = true
       if (timer) clearTimeout(timer)
+      await lossWatch?.stop()
       const stageFailed = (stage: RekeyStage) => (err: unknown) => failures.other(`re-key stage ${stage.plan.topic}`, err)
       for (const stage of rekeyStages) await stage.stop().catch(stageFailed(stage))
       await reader?.stop().catch((err: unknown) => failures.other('leaving the consumer group', err))

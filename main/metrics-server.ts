@@ -52,6 +52,11 @@ export function createEngineMetrics(stats: EngineStats, clock: Clock, views: rea
     for (const [topic, n] of Object.entries(stats.deletedBeforeRead)) yield [{ topic }, n]
   })
   counter('kfs_checkpoints_fenced_total', 'Checkpoints refused because another owner published first', [], () => [[{}, stats.fenced]])
+  counter('kfs_online_store_losses_total', 'Losses of online rows the engine saw (and reloaded the views from the offline tables for), by reason', ['reason'], function* () {
+    for (const [reason, n] of Object.entries(stats.onlineLosses)) yield [{ reason }, n]
+  })
+  counter('kfs_online_store_reloaded_rows_total', 'Rows those reloads wrote back to the online store', [], () => [[{}, stats.onlineReloadedRows]])
+  counter('kfs_online_store_reload_failures_total', 'Reloads of the online store that failed (each is tried again at the next check)', [], () => [[{}, stats.onlineReloadFailures]])
 
   const checkpointSeconds = new client.Histogram({ name: 'kfs_checkpoint_duration_seconds', help: 'Duration of each completed checkpoint', buckets: CHECKPOINT_BUCKETS, registers: [registry] })
   const cutSeconds = new client.Histogram({
@@ -76,6 +81,7 @@ export function createEngineMetrics(stats: EngineStats, clock: Clock, views: rea
   gauge('kfs_last_checkpoint_timestamp_seconds', 'Unix time of the last completed checkpoint', [], (g) => {
     if (stats.lastCheckpointAtMs > 0) g.set(stats.lastCheckpointAtMs / 1000)
   })
+  gauge('kfs_online_store_reloading', '1 while the engine reloads the online store from the offline tables, else 0', [], (g) => g.set(stats.onlineReloading ? 1 : 0))
   gauge('kfs_consumer_lag_records', 'Records behind the partition end', ['topic', 'partition'], (g) => {
     for (const [topic, byPartition] of Object.entries(stats.lag)) for (const [partition, lag] of Object.entries(byPartition)) g.set({ topic, partition }, lag)
   })

@@ -80,5 +80,19 @@ export interface OnlineStore {
    * store gets (Redis: its own persistence settings).
    */
   sync?(): Promise<void>
+  /**
+   * What the store says about rows it may have dropped on its own, for the engine's loss watch
+   * (engine/online-loss-watch.ts): absent where the store cannot tell (the embedded store, whose
+   * rows are lost only with its files; a Redis Cluster, whose nodes each have their own).
+   */
+  health?(): Promise<OnlineStoreHealth | undefined>
   close(): Promise<void>
+}
+
+/** See `OnlineStore.health`. A change of either between two asks means rows may be gone. */
+export interface OnlineStoreHealth {
+  /** The server's identity for this life of it (Redis: `run_id`): changes on a restart or a failover to another server. */
+  readonly instance: string
+  /** Keys the server dropped to free memory since it started (Redis: `evicted_keys`, every key of the server). */
+  readonly evictedKeys: number
 }

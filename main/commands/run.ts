@@ -125,6 +125,9 @@ Examples:
         stateStore: runtime.store,
         offline: runtime.offline,
         online: await runtime.onlineStore(),
+        // Rows the online store loses (a restart without persistence, a flush, evictions) are
+        // reloaded from these by the engine itself (engine/online-loss-watch.ts).
+        offlineRows: runtime.offline,
         deadLetters: createDeadLetterTopicSink(log, DEAD_LETTER_TOPIC),
         deadLetterTopic: DEAD_LETTER_TOPIC,
         decoderFor: runtime.decoderFor,

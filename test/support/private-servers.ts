@@ -156,6 +156,8 @@ export async function startPrivateKafka(): Promise<PrivateKafka> {
 
 export interface PrivateRedis extends PrivateServer {
   readonly url: string
+  /** Stops the server without saving and starts it again empty, as a Redis without persistence restarts. */
+  restartEmpty(): Promise<void>
 }
 
 /**
@@ -190,6 +192,11 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     async restart(options = {}) {
       await shutdownSave()
       await sleep(options.downMs ?? 0)
+      await launch()
+    },
+    async restartEmpty() {
+      await stopChild(child)
+      rmSync(join(dir, 'dump.rdb'), { force: true })
       await launch()
     },
     async stop() {

@@ -36,7 +36,7 @@ import type { Logger } from '../../../core/logger.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { retry } from '../../../core/retry.ts'
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
-import { type OnlineRead, type OnlineStore, type OnlineWriteResult } from '../../../ports/online-store.ts'
+import { type OnlineRead, type OnlineStore, type OnlineStoreHealth, type OnlineWriteResult } from '../../../ports/online-store.ts'
 import { newestRowPerKey, type OnlineChangeListener } from '../../../ports/online-semantics.ts'
 import { AS_OF_FIELD, DELETED_FIELD, checkLookupKey, checkRow, decodePacked, decodeRead, packRow, rowKey, viewLayout, type ViewLayout } from './row-layout.ts'
 import { chunksBySlot, chunksInOrder, type PackedRow } from './write-chunks.ts'
@@ -44,6 +44,7 @@ import { corkUntilPollEnds } from './poll-cork.ts'
 import { READ_ROWS_SCRIPT } from './read-rows-script.ts'
 import { readFailure, redisFailureKind } from './reply-errors.ts'
 import { WRITE_ROWS_SCRIPT } from './write-row-script.ts'
+import { healthOf } from './server-health.ts'
 import { createHash } from 'node:crypto'
 
 export interface RedisOnlineStoreOptions {
@@ -154,6 +155,13 @@ export class RedisOnlineStore implements OnlineStore {
       }
       this.#client.once('ready', onReady)
     })
+  }
+
+  /** `run_id` and `evicted_keys` of the server (server-health.ts); undefined on a Cluster, whose nodes each have their own. */
+  async health(): Promise<OnlineStoreHealth | undefined> {
+    const client = this.#live()
+    if (client instanceof Cluster) return undefined
+    return healthOf(await client.info('server', 'stats'))
   }
 
   async writeRows(view: FeatureViewDef, rows: readonly FeatureRow[]): Promise<OnlineWriteResult> {
