@@ -85,6 +85,14 @@ export interface OnlineLossWatch {
 /** A reload that keeps losing its rows gives up after this many rounds; the next check tries again. */
 const MAX_ROUNDS = 3
 
+/**
+ * Evictions alone reload at most this often. A Redis kept at `maxmemory` with an evicting policy
+ * (or shared with another application whose keys it evicts) raises `evicted_keys` at every check:
+ * a reload each time would read every table again and again, and its writes evict more. Deferred,
+ * the loss stays pending (the gauge and the counter say so) and is reloaded once the gap passed.
+ */
+export const EVICTION_RELOAD_GAP_MS = 10 * 60_000
+
 export function createOnlineLossWatch(options: OnlineLossWatchOptions): OnlineLossWatch {
   const { clock, logger, stats } = options
   const store = options.online
@@ -100,6 +108,7 @@ export function createOnlineLossWatch(options: OnlineLossWatchOptions): OnlineLo
   let noted: Set<string> | undefined
   let running: Promise<void> | undefined
   let lastCheckAtMs = Number.NEGATIVE_INFINITY
+  let lastEvictionReloadAtMs = Number.NEGATIVE_INFINITY
   let stopped = false
 
   const noteKey = (view: FeatureViewDef, entityKey: string) => `${view.name}@${view.version}|${entityKey}`
@@ -138,6 +147,11 @@ export function createOnlineLossWatch(options: OnlineLossWatchOptions): OnlineLo
     if (known !== undefined && state.generation !== known) return recover('marker_replaced', state.generation, uncounted)
     known = state.generation
     // A health change, or a reload that failed: counted already.
+    if (pending === 'keys_evicted') {
+      const nowMs = clock.nowMs()
+      if (nowMs - lastEvictionReloadAtMs < EVICTION_RELOAD_GAP_MS) return
+      lastEvictionReloadAtMs = nowMs
+    }
     if (pending !== undefined) return recover(pending, state.generation, false)
   }
 

@@ -3,16 +3,18 @@
  * - two members of one group converge on one marker generation after a loss one of them saw —
  *   the other reloads too (its own partitions' rows), and neither keeps re-planting for the other;
  * - a key the engine writes while the reload runs keeps the engine's row, even on an `as_of` tie
- *   with the table's row (the engine's is the later one in archive order): the reload skips it.
+ *   with the table's row (the engine's is the later one in archive order): the reload skips it;
+ * - evictions at every check (a Redis kept at maxmemory) reload at most once per
+ *   EVICTION_RELOAD_GAP_MS, and the deferred loss is reloaded once the gap passed.
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { systemClock } from '../../../core/clock.ts'
+import { systemClock, type Clock } from '../../../core/clock.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { userPurchases } from '../../../examples/features.ts'
 import type { FeatureRow, FeatureViewDef, StampedRow } from '../../../features/types.ts'
 import { createEngineStats } from '../../../engine/engine-stats.ts'
-import { createOnlineLossWatch, type OnlineLossWatch } from '../../../engine/online-loss-watch.ts'
+import { createOnlineLossWatch, EVICTION_RELOAD_GAP_MS, type OnlineLossWatch } from '../../../engine/online-loss-watch.ts'
 import type { OnlineStore } from '../../../ports/online-store.ts'
 import { ForgetfulOnlineStore } from '../../support/forgetful-online-store.ts'
 
@@ -32,6 +34,7 @@ function watch(
   online: OnlineStore,
   name: string,
   checkpointAll: () => Promise<void> = async () => {},
+  clock: Clock = systemClock,
 ): { watch: OnlineLossWatch; stats: ReturnType<typeof createEngineStats> } {
   const stats = createEngineStats()
   let n = 0
@@ -40,7 +43,7 @@ function watch(
     rows: { readFeatureRows: async (v: FeatureViewDef) => (v === view ? table : new Map()) },
     views: [view],
     groupId: 'g',
-    clock: systemClock,
+    clock,
     logger: silentLogger,
     stats,
     checkIntervalMs: 0,
@@ -97,5 +100,33 @@ void describe('online loss watch', () => {
     await w.watch.start()
     assert.deepEqual(await firstValues(store), [9, 3])
     assert.equal(w.stats.onlineLosses.marker_missing, 2)
+  })
+
+  void test('evictions at every check reload at most once per gap; the deferred loss is reloaded after it', async () => {
+    const store = new ForgetfulOnlineStore()
+    let nowMs = 1_000_000
+    const w = watch(store, 'e', async () => {}, { nowMs: () => nowMs, sleep: systemClock.sleep })
+    await w.watch.start()
+    const reloadedBefore = w.stats.onlineReloadedRows
+    store.evict(1)
+    await w.watch.start()
+    assert.equal(w.stats.onlineLosses.keys_evicted, 1)
+    const afterFirst = w.stats.onlineReloadedRows
+    assert.ok(afterFirst > reloadedBefore, 'the first eviction reloads')
+    assert.deepEqual(await firstValues(store), [2, 3])
+    // Evicted again inside the gap: counted, not reloaded (the rows stay gone for now), at every check.
+    for (let i = 0; i < 3; i++) {
+      nowMs += EVICTION_RELOAD_GAP_MS / 10
+      store.evict(1)
+      await w.watch.start()
+    }
+    assert.equal(w.stats.onlineLosses.keys_evicted, 2)
+    assert.equal(w.stats.onlineReloadedRows, afterFirst)
+    assert.deepEqual(await firstValues(store), [null, null])
+    // Once the gap passed, the pending loss is reloaded without a new eviction.
+    nowMs += EVICTION_RELOAD_GAP_MS
+    await w.watch.start()
+    assert.ok(w.stats.onlineReloadedRows > afterFirst)
+    assert.deepEqual(await firstValues(store), [2, 3])
   })
 })
