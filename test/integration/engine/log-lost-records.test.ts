@@ -10,6 +10,7 @@ import { test } from 'node:test'
 import { Kafka, logLevel } from 'kafkajs'
 import { createEngineScenario } from '../../support/engine-scenario.ts'
 import { runKfs, startKfs } from '../../support/kfs-process.ts'
+import { recreateTopic } from '../../support/recreate-topic.ts'
 import { generatePurchases, waitFor } from '../../support/scenario.ts'
 
 interface RunSummary {
@@ -62,22 +63,7 @@ void test('a topic re-created shorter than the checkpoints stops kfs run with th
     assert.deepEqual(summary.deletedBeforeRead, { [source.topic]: gone })
 
     // Re-created: the topic deleted, made again, given 300 records — fewer than any checkpoint.
-    await admin.deleteTopics({ topics: [source.topic] })
-    await waitFor(async () => {
-      const made = await admin
-        .createTopics({
-          topics: [{ topic: source.topic, numPartitions: source.partitions, replicationFactor: 1 }],
-          waitForLeaders: true,
-        })
-        .catch(() => false)
-      return (
-        made ||
-        (await log
-          .endOffsets(source.topic)
-          .then((e) => e.every((o) => o === '0'))
-          .catch(() => false))
-      )
-    }, 'the topic re-created')
+    await recreateTopic(admin, log, source)
     await scenario.produce(events.slice(0, 300))
     const third = await startKfs(runArgs, scenario.env).done
     assert.notEqual(third.code, 0, 'kfs run must not carry on past records the log lost')

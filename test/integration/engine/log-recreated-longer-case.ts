@@ -13,7 +13,8 @@ import assert from 'node:assert/strict'
 import { Kafka, logLevel } from 'kafkajs'
 import { createEngineScenario } from '../../support/engine-scenario.ts'
 import { runKfs, startKfs } from '../../support/kfs-process.ts'
-import { generatePurchases, waitFor } from '../../support/scenario.ts'
+import { recreateTopic } from '../../support/recreate-topic.ts'
+import { generatePurchases } from '../../support/scenario.ts'
 
 export async function logRecreatedLongerCase(client: 'kafkajs' | 'platformatic'): Promise<void> {
   const scenario = await createEngineScenario({ KFS_KAFKA_CLIENT: client })
@@ -33,22 +34,7 @@ export async function logRecreatedLongerCase(client: 'kafkajs' | 'platformatic')
     assert.equal((JSON.parse(first.stdout.trim().split('\n').at(-1)!) as { consumed: number }).consumed, 600)
     const checkpointed = (await log.endOffsets(source.topic)).map(Number)
 
-    await admin.deleteTopics({ topics: [source.topic] })
-    await waitFor(async () => {
-      const made = await admin
-        .createTopics({
-          topics: [{ topic: source.topic, numPartitions: source.partitions, replicationFactor: 1 }],
-          waitForLeaders: true,
-        })
-        .catch(() => false)
-      return (
-        made ||
-        (await log
-          .endOffsets(source.topic)
-          .then((e) => e.every((o) => o === '0'))
-          .catch(() => false))
-      )
-    }, 'the topic re-created')
+    await recreateTopic(admin, log, source)
     await scenario.produce(generatePurchases({ count: 1_500, users: 60, seed: 32 }))
     const ends = (await log.endOffsets(source.topic)).map(Number)
     ends.forEach((end, p) => assert.ok(end >= checkpointed[p]!, `partition ${p} holds at least its checkpoint's records again`))
