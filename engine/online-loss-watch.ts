@@ -82,6 +82,9 @@ export interface OnlineLossWatch {
   stop(): Promise<void>
 }
 
+/** Tries of the check at start (about 10 s in all) before it is left to the periodic checks. */
+const START_ATTEMPTS = 8
+
 /** A reload that keeps losing its rows gives up after this many rounds; the next check tries again. */
 const MAX_ROUNDS = 3
 
@@ -231,7 +234,19 @@ export function createOnlineLossWatch(options: OnlineLossWatchOptions): OnlineLo
     online,
     async start() {
       lastCheckAtMs = clock.nowMs()
-      await run(check)
+      // The store may not answer yet (a Redis client still connecting refuses commands): the
+      // check at start is retried for a few seconds, so the marker's generation is known before
+      // the first record — a loss seen later is then told from the group's first run.
+      await run(async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await check()
+          } catch (err: unknown) {
+            if (stopped || attempt >= START_ATTEMPTS) throw err
+            await clock.sleep(Math.min(100 * 2 ** attempt, 2_000))
+          }
+        }
+      })
     },
     poll(nowMs) {
       if (stopped || running !== undefined || nowMs - lastCheckAtMs < options.checkIntervalMs) return
