@@ -4,6 +4,8 @@
  *   the other reloads too (its own partitions' rows), and neither keeps re-planting for the other;
  * - a key the engine writes while the reload runs keeps the engine's row, even on an `as_of` tie
  *   with the table's row (the engine's is the later one in archive order): the reload skips it;
+ * - a store that refuses the first checks (a client still connecting) is asked again at start, so
+ *   a loss right after it is told from the group's first run;
  * - evictions at every check (a Redis kept at maxmemory) reload at most once per
  *   EVICTION_RELOAD_GAP_MS, and the deferred loss is reloaded once the gap passed.
  */
@@ -127,6 +129,30 @@ void describe('online loss watch', () => {
     nowMs += EVICTION_RELOAD_GAP_MS
     await w.watch.start()
     assert.ok(w.stats.onlineReloadedRows > afterFirst)
+    assert.deepEqual(await firstValues(store), [2, 3])
+  })
+
+  void test('a store refusing the first checks at start is asked again: a loss right after is a loss, not a first run', async () => {
+    const store = new ForgetfulOnlineStore()
+    let refusals = 2
+    const connecting: OnlineStore = {
+      writeRows: (v, rows) => store.writeRows(v, rows),
+      readRows: async (lookups) => {
+        if (refusals > 0) {
+          refusals--
+          throw new Error("Stream isn't writeable and enableOfflineQueue options is false")
+        }
+        return store.readRows(lookups)
+      },
+      close: () => store.close(),
+    }
+    const w = watch(connecting, 'c')
+    await w.watch.start() // the group's first start, once the store answers: rows found, counted once
+    assert.equal(refusals, 0)
+    assert.deepEqual(w.stats.onlineLosses, { marker_missing: 1 })
+    store.forget('flush')
+    await w.watch.start() // "check now and wait", as above
+    assert.deepEqual(w.stats.onlineLosses, { marker_missing: 2 })
     assert.deepEqual(await firstValues(store), [2, 3])
   })
 })
