@@ -4,7 +4,7 @@
  * again is retried until it succeeds, or until the topic reads back empty (another retry's
  * create landed, or the deletion finished with the topic re-created by auto-creation).
  */
-import type { Admin } from 'kafkajs'
+import { Kafka, logLevel, type Admin } from 'kafkajs'
 import type { EventLog } from '../../ports/event-log.ts'
 import { waitFor } from './scenario.ts'
 
@@ -29,4 +29,11 @@ export async function recreateTopic(
         .catch(() => false))
     )
   }, 'the topic re-created')
+}
+
+/** A connected kafkajs admin on the scenario's brokers (the caller disconnects it). */
+export async function connectedAdmin(env: Readonly<Record<string, string | undefined>>, clientId: string): Promise<Admin> {
+  const admin = new Kafka({ clientId, brokers: env.KFS_KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING }).admin()
+  await admin.connect()
+  return admin
 }

@@ -7,10 +7,9 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Kafka, logLevel } from 'kafkajs'
 import { createEngineScenario } from '../../support/engine-scenario.ts'
 import { runKfs, startKfs } from '../../support/kfs-process.ts'
-import { recreateTopic } from '../../support/recreate-topic.ts'
+import { connectedAdmin, recreateTopic } from '../../support/recreate-topic.ts'
 import { generatePurchases, waitFor } from '../../support/scenario.ts'
 
 interface RunSummary {
@@ -22,13 +21,7 @@ const summaryOf = (stdout: string): RunSummary => JSON.parse(stdout.trim().split
 
 void test('a topic re-created shorter than the checkpoints stops kfs run with the offsets named; a retention gap is resumed past and counted', async () => {
   const scenario = await createEngineScenario()
-  const kafka = new Kafka({
-    clientId: `kfs-it-lost-${scenario.run}`,
-    brokers: scenario.env.KFS_KAFKA_BROKERS!.split(','),
-    logLevel: logLevel.NOTHING,
-  })
-  const admin = kafka.admin()
-  await admin.connect()
+  const admin = await connectedAdmin(scenario.env, `kfs-it-lost-${scenario.run}`)
   try {
     const { source, log } = scenario
     const events = generatePurchases({ count: 2_400, users: 60, seed: 23 })

@@ -10,21 +10,14 @@
  * once per process.
  */
 import assert from 'node:assert/strict'
-import { Kafka, logLevel } from 'kafkajs'
 import { createEngineScenario } from '../../support/engine-scenario.ts'
 import { runKfs, startKfs } from '../../support/kfs-process.ts'
-import { recreateTopic } from '../../support/recreate-topic.ts'
+import { connectedAdmin, recreateTopic } from '../../support/recreate-topic.ts'
 import { generatePurchases } from '../../support/scenario.ts'
 
 export async function logRecreatedLongerCase(client: 'kafkajs' | 'platformatic'): Promise<void> {
   const scenario = await createEngineScenario({ KFS_KAFKA_CLIENT: client })
-  const kafka = new Kafka({
-    clientId: `kfs-it-recreated-${scenario.run}`,
-    brokers: scenario.env.KFS_KAFKA_BROKERS!.split(','),
-    logLevel: logLevel.NOTHING,
-  })
-  const admin = kafka.admin()
-  await admin.connect()
+  const admin = await connectedAdmin(scenario.env, `kfs-it-recreated-${scenario.run}`)
   try {
     const { source, log } = scenario
     const runArgs = [...scenario.runArgs, '--until-caught-up', '--idle', '1s', '--json']
