@@ -1,8 +1,9 @@
 /**
  * Reads a view version's feature table back: for verify-parity (rows per entity at a snapshot),
- * the online reload (each entity's latest row) and training sets (the pinned snapshot as local
- * Parquet files a PointInTimeJoiner reads, ports/point-in-time-joiner.ts). Adapter:
- * adapters/offline/iceberg. Contract suite: test/contracts/offline.ts.
+ * the online reload (each entity's latest row, streamed in entity shards) and training sets (the
+ * pinned snapshot as local Parquet files a PointInTimeJoiner reads, ports/point-in-time-joiner.ts).
+ * Adapter: adapters/offline/iceberg. Contract suite: test/contracts/offline.ts and
+ * offline-latest-rows.ts.
  *
  * Guarantees:
  * - A read sees exactly one committed snapshot (the current one unless pinned): never a staged
