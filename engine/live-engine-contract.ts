@@ -47,7 +47,7 @@ export interface LiveEngineOptions {
    * The views' offline tables: given, the engine watches its online store for lost rows and reloads
    * them from these by itself (online-loss-watch.ts); absent, it does not watch.
    */
-  readonly offlineRows?: Pick<FeatureRowReader, 'readFeatureRows'>
+  readonly offlineRows?: Pick<FeatureRowReader, 'readLatestFeatureRows'>
   /** How often the online store is checked for lost rows (default: the checkpoint interval). */
   readonly onlineCheckIntervalMs?: number
   /** Rejects once the group no longer holds a topic (retired: docs/semantics.md §14); asked before each checkpoint publish. */

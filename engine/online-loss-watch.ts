@@ -58,7 +58,7 @@ export type OnlineLossStats = Pick<
 export interface OnlineLossWatchOptions {
   readonly online: OnlineStore
   /** The views' offline tables, read at their current snapshot. */
-  readonly rows: Pick<FeatureRowReader, 'readFeatureRows'>
+  readonly rows: Pick<FeatureRowReader, 'readLatestFeatureRows'>
   readonly views: readonly FeatureViewDef[]
   readonly groupId: string
   readonly clock: Clock

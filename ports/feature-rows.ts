@@ -1,8 +1,9 @@
 /**
  * Reads a view version's feature table back: for verify-parity (rows per entity at a snapshot),
- * the online reload (each entity's latest row) and training sets (the pinned snapshot as local
- * Parquet files a PointInTimeJoiner reads, ports/point-in-time-joiner.ts). Adapter:
- * adapters/offline/iceberg. Contract suite: test/contracts/offline.ts.
+ * the online reload (each entity's latest row, streamed in entity shards) and training sets (the
+ * pinned snapshot as local Parquet files a PointInTimeJoiner reads, ports/point-in-time-joiner.ts).
+ * Adapter: adapters/offline/iceberg. Contract suite: test/contracts/offline.ts and
+ * offline-latest-rows.ts.
  *
  * Guarantees:
  * - A read sees exactly one committed snapshot (the current one unless pinned): never a staged
@@ -13,11 +14,17 @@
  *   kept.
  * - Values read back equal the values written (numbers, strings, arrays, nulls); `created_at` is
  *   not returned by `readFeatureRows` (parity ignores it).
+ * - A null `seq` (a table written by someone else, or by a kfs before it wrote one) orders before
+ *   every other seq of the entity — as the training join's tie key has it (adapters/duckdb/tie-key.ts):
+ *   such rows were written before any row with one — and null-seq rows among themselves by as_of,
+ *   then in the order the table's files hold them.
  *
  * Failure modes: a transient object-store error rejects (reads are safe to retry); a snapshot id
  * the table does not have rejects; a table that does not exist reads as empty, except that
  * pinning a given snapshot id of a missing table rejects with NOT_FOUND (a training set whose
- * table is gone cannot be rebuilt). `readFeatureRows` holds the version's rows in memory.
+ * table is gone cannot be rebuilt). `readFeatureRows` holds the version's rows in memory (every
+ * row of the table's history); `readLatestFeatureRows` streams the files and holds one row per
+ * entity of the shard it reads, and no more than `maxEntities` of them.
  */
 import type { FeatureRow, FeatureViewDef } from '../features/types.ts'
 import type { OfflineCatalog, ViewVersion } from './offline.ts'
@@ -73,12 +80,56 @@ export interface FeatureTableStats {
   readonly nullsByFeature: Readonly<Record<string, number>>
 }
 
+/**
+ * The shard of an entity among `of`: FNV-1a (32 bits) of the key's UTF-16 code units, mod `of`.
+ * Any split of a shard is a refinement of it — shard i of n is the union of shards i + j·n of k·n,
+ * j < k — which is what lets a reload split a shard that held too many entities (engine/online-reload.ts).
+ */
+export function entityShardOf(entityKey: string, of: number): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < entityKey.length; i++) h = Math.imul(h ^ entityKey.charCodeAt(i), 0x01000193)
+  return (h >>> 0) % of
+}
+
+/** Which entities a pass reads: those with `entityShardOf(key, of) === index`. */
+export interface EntityShard {
+  readonly index: number
+  readonly of: number
+}
+
+export interface LatestFeatureRowsOptions {
+  /** undefined = the current snapshot; null = none (complete and empty). */
+  readonly snapshotId?: string | null
+  /** Default: every entity (shard 0 of 1). */
+  readonly shard?: EntityShard
+  /** The most entities the pass may hold; one more and it stops reading (`complete: false`). Default: no bound. */
+  readonly maxEntities?: number
+}
+
+/**
+ * A pass of readLatestFeatureRows: each entity of the shard with its latest row, or — when the shard
+ * holds more entities than `maxEntities` — how far the pass got before it gave up: rows read (of
+ * every shard: all are read, the others' skipped) out of the table's rows, so the caller can tell
+ * how many shards to split this one into.
+ */
+export type LatestFeatureRows =
+  | { readonly complete: true; readonly rows: ReadonlyMap<string, FeatureRow> }
+  | { readonly complete: false; readonly rowsRead: number; readonly rowsInTable: number }
+
 export interface FeatureRowReader extends OfflineCatalog {
   /**
    * The rows of a view version per entity, in archive order. `snapshotId`: undefined = the
    * current snapshot; null = none (an empty map: "the table had no snapshot at this cut").
    */
   readFeatureRows(view: FeatureViewDef, options?: { readonly snapshotId?: string | null }): Promise<Map<string, FeatureRow[]>>
+  /**
+   * Each entity's latest row — the last row `readFeatureRows` gives it at the same snapshot (a
+   * tombstone included; of rows equal in seq and as_of, the one the files hold last) — for the
+   * entities of `shard`, read in one streamed pass over the table's files that keeps only the best
+   * row so far per entity: memory O(entities of the shard), not O(rows). The online reload
+   * (engine/online-reload.ts) walks the shards one after another.
+   */
+  readLatestFeatureRows(view: FeatureViewDef, options?: LatestFeatureRowsOptions): Promise<LatestFeatureRows>
   /**
    * The view version's table at a snapshot as local Parquet files (see PinnedFeatureFiles).
    * `snapshotId`: undefined = the current one (none yet → `{ snapshotId: null, files: [] }`);

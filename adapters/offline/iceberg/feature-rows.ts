@@ -17,18 +17,51 @@ import { tableRowToStampedRow } from './table-schemas.ts'
 
 export async function readFeatureRowsByEntity(store: ObjectStore, view: FeatureViewDef, snapshotId?: string | null): Promise<Map<string, FeatureRow[]>> {
   const table = await loadTableOrNone(store, featureTablePath(view))
-  const byEntity = new Map<string, { seq: bigint; row: FeatureRow }[]>()
+  const byEntity = new Map<string, PlacedRow[]>()
   if (table && snapshotId !== null) {
     const options = snapshotId === undefined ? { longAs: 'bigint' as const } : { longAs: 'bigint' as const, snapshotId: BigInt(snapshotId) }
     for await (const raw of readRows(table, options)) {
-      const row = tableRowToStampedRow(view, raw)
-      const list = byEntity.get(row.entityKey) ?? []
-      const values = row.values.map(unBig)
-      list.push({ seq: BigInt(raw.seq as bigint), row: row.deleted ? { entityKey: row.entityKey, asOfMs: row.asOfMs, values, deleted: true } : { entityKey: row.entityKey, asOfMs: row.asOfMs, values } })
-      byEntity.set(row.entityKey, list)
+      const placed = placedRowOf(view, raw)
+      const list = byEntity.get(placed.row.entityKey) ?? []
+      list.push(placed)
+      byEntity.set(placed.row.entityKey, list)
     }
   }
-  return new Map([...byEntity].map(([k, list]) => [k, list.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : a.row.asOfMs - b.row.asOfMs)).map((x) => x.row)]))
+  // A stable sort: rows equal in seq and as_of stay in the order the files hold them.
+  return new Map([...byEntity].map(([k, list]) => [k, list.sort(compareArchiveOrder).map((x) => x.row)]))
+}
+
+/** A feature row with its archive position: `seq` (null in a table written without one) and as_of. */
+export interface PlacedRow {
+  readonly seq: bigint | null
+  readonly row: FeatureRow
+}
+
+/** A table row as read (longs as bigints) as a feature row with its place in archive order. */
+export function placedRowOf(view: FeatureViewDef, raw: Readonly<Record<string, unknown>>): PlacedRow {
+  const row = tableRowToStampedRow(view, raw)
+  const values = row.values.map(unBig)
+  const seq = raw.seq === null || raw.seq === undefined ? null : BigInt(raw.seq as bigint)
+  return { seq, row: row.deleted ? { entityKey: row.entityKey, asOfMs: row.asOfMs, values, deleted: true } : { entityKey: row.entityKey, asOfMs: row.asOfMs, values } }
+}
+
+/**
+ * Archive order (ports/feature-rows.ts): by seq, a null seq before every other (as the training
+ * join's tie key, adapters/duckdb/tie-key.ts: a table's rows without one were written before it
+ * had one), then by as_of; 0 for rows the files' order decides.
+ */
+export function compareArchiveOrder(a: PlacedRow, b: PlacedRow): number {
+  return compareArchivePlace(a.seq, a.row.asOfMs, b.seq, b.row.asOfMs)
+}
+
+/** compareArchiveOrder on the two rows' seq and as_of alone. */
+export function compareArchivePlace(aSeq: bigint | null, aAsOfMs: number, bSeq: bigint | null, bAsOfMs: number): number {
+  if (aSeq !== bSeq) {
+    if (aSeq === null) return -1
+    if (bSeq === null) return 1
+    return aSeq < bSeq ? -1 : 1
+  }
+  return aAsOfMs - bAsOfMs
 }
 
 function unBig<T>(v: T): T {

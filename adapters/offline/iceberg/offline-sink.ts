@@ -10,7 +10,7 @@
  * is recognised and skipped — under the table's optimistic-concurrency retry too (`skipIf`).
  */
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
-import type { FeatureRowReader, FeatureTableStats, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
+import type { FeatureRowReader, FeatureTableStats, LatestFeatureRows, LatestFeatureRowsOptions, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
 import { isOfflineRowArray, type ArchiveRow, type ArchiveRows, type OfflineRows, type OfflineSink, type OfflineSnapshot, type OfflineTable, type RowOrigin, type StagedFiles, type ViewVersion } from '../../../ports/offline.ts'
 import type { ArchiveCompaction, CompactionSummary, ExpirySummary, OfflineCompactor, OrphanRemoval, OrphanRemovalSummary, SnapshotRetention } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
@@ -25,6 +25,7 @@ import { compactArchiveTable } from './archive-compaction.ts'
 import { loadTableOrNone } from './damaged-table.ts'
 import { writeDataFiles } from './data-file-writer.ts'
 import { FeatureTableStatsCache, featureTableStatsOf, readFeatureRowsByEntity } from './feature-rows.ts'
+import { readLatestFeatureRowsOf } from './latest-feature-rows.ts'
 import { createTable, keyOfTableUri, loadTableIfExists, refreshTable, type IcebergTable } from './iceberg-table.ts'
 import { JOIN_KEYS_PROPERTY } from './join-key-columns.ts'
 import { serializeDataFile, stagedFileUris, type Json } from './staged-data-files.ts'
@@ -289,6 +290,10 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
 
   readFeatureRows(view: FeatureViewDef, options: { readonly snapshotId?: string | null } = {}): Promise<Map<string, FeatureRow[]>> {
     return readFeatureRowsByEntity(this.#store, view, options.snapshotId)
+  }
+
+  readLatestFeatureRows(view: FeatureViewDef, options: LatestFeatureRowsOptions = {}): Promise<LatestFeatureRows> {
+    return readLatestFeatureRowsOf(this.#store, view, options)
   }
 
   featureTableStats(view: ViewVersion & Pick<FeatureViewDef, 'features'>): Promise<FeatureTableStats | undefined> {

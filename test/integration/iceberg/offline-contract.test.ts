@@ -1,8 +1,9 @@
-/** The offline contract (test/contracts/offline.ts, offline-join-keys.ts) against Iceberg on MinIO (the S3 object store). */
+/** The offline contract (test/contracts/offline.ts, offline-join-keys.ts, offline-latest-rows.ts) against Iceberg on MinIO (the S3 object store). */
 import type { S3ObjectStore } from '../../../adapters/object-store/s3/s3-object-store.ts'
 import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { runOfflineContract } from '../../contracts/offline.ts'
 import { runOfflineJoinKeyContract } from '../../contracts/offline-join-keys.ts'
+import { runOfflineLatestRowsContract } from '../../contracts/offline-latest-rows.ts'
 import { makeS3Store, requireS3Env } from '../object-store/s3-env.ts'
 
 const stores: S3ObjectStore[] = []
@@ -20,3 +21,4 @@ const emptyBuckets = async () => {
 }
 runOfflineContract('iceberg (s3, MinIO)', minio, emptyBuckets)
 runOfflineJoinKeyContract('iceberg (s3, MinIO)', minio, emptyBuckets)
+runOfflineLatestRowsContract('iceberg (s3, MinIO)', minio, emptyBuckets)

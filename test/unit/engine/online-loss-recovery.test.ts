@@ -75,8 +75,8 @@ async function withLoss(
       stateStore: store,
       offline,
       offlineRows: {
-        async readFeatureRows(v) {
-          const rows = await offline.readFeatureRows(v)
+        async readLatestFeatureRows(v, o) {
+          const rows = await offline.readLatestFeatureRows(v, o)
           const hook = duringReload
           duringReload = undefined
           hook?.()

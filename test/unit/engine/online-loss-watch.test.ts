@@ -19,6 +19,7 @@ import { createEngineStats } from '../../../engine/engine-stats.ts'
 import { createOnlineLossWatch, EVICTION_RELOAD_GAP_MS, type OnlineLossWatch } from '../../../engine/online-loss-watch.ts'
 import type { OnlineStore } from '../../../ports/online-store.ts'
 import { ForgetfulOnlineStore } from '../../support/forgetful-online-store.ts'
+import { latestRowsOf } from '../../support/latest-rows-of.ts'
 
 const view = userPurchases
 const row = (entityKey: string, asOfMs: number, first: number): StampedRow => ({
@@ -42,7 +43,7 @@ function watch(
   let n = 0
   const w = createOnlineLossWatch({
     online,
-    rows: { readFeatureRows: async (v: FeatureViewDef) => (v === view ? table : new Map()) },
+    rows: { readLatestFeatureRows: async (v: FeatureViewDef, o) => latestRowsOf(v === view ? table : new Map(), o) },
     views: [view],
     groupId: 'g',
     clock,

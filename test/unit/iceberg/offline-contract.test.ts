@@ -1,4 +1,4 @@
-/** The offline contract (test/contracts/offline.ts, offline-join-keys.ts) against Iceberg on a local directory and in memory. */
+/** The offline contract (test/contracts/offline.ts, offline-join-keys.ts, offline-latest-rows.ts) against Iceberg on a local directory and in memory. */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,6 +8,7 @@ import { IcebergOfflineSink } from '../../../adapters/offline/iceberg/offline-si
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { runOfflineContract } from '../../contracts/offline.ts'
 import { runOfflineJoinKeyContract } from '../../contracts/offline-join-keys.ts'
+import { runOfflineLatestRowsContract } from '../../contracts/offline-latest-rows.ts'
 
 const subject = (store: ObjectStore) => ({ offline: new IcebergOfflineSink(store), reopen: () => new IcebergOfflineSink(store) })
 
@@ -22,7 +23,9 @@ const removeDirs = async () => {
 }
 runOfflineContract('iceberg (local store)', local, removeDirs)
 runOfflineJoinKeyContract('iceberg (local store)', local, removeDirs)
+runOfflineLatestRowsContract('iceberg (local store)', local, removeDirs)
 
 // A store whose files are not local paths: pinned feature files are copied out.
 runOfflineContract('iceberg (memory store)', async () => subject(new MemoryObjectStore()))
 runOfflineJoinKeyContract('iceberg (memory store)', async () => subject(new MemoryObjectStore()))
+runOfflineLatestRowsContract('iceberg (memory store)', async () => subject(new MemoryObjectStore()))
