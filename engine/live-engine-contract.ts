@@ -44,6 +44,11 @@ export interface LiveEngineOptions {
   /** When a checkpoint writes a full operator-state base instead of a delta (default state-chain.ts's). */
   readonly chainPolicy?: ChainPolicy
   /**
+   * Attempts of each checkpoint step before the checkpoint fails (default 10); a table commit's own
+   * retries nest inside (the offline sink's). Tests of a fault outlasting them set fewer.
+   */
+  readonly checkpointStepAttempts?: number
+  /**
    * The views' offline tables: given, the engine watches its online store for lost rows and reloads
    * them from these by itself (online-loss-watch.ts); absent, it does not watch.
    */

@@ -82,6 +82,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     clock,
     logger,
     ...(options.chainPolicy === undefined ? {} : { chainPolicy: options.chainPolicy }),
+    ...(options.checkpointStepAttempts === undefined ? {} : { checkpointStepAttempts: options.checkpointStepAttempts }),
     // Asked before each publish: the claim (§14), then the partition counts (partition-watch.ts).
     checkClaim: async (topic: string) => {
       await options.checkClaim?.(topic)

@@ -353,7 +353,7 @@ export class PartitionSlot {
   #retryOptions(): RetryOptions {
     const { clock, logger } = this.#deps
     const { topic, partition } = this.options
-    return { clock, attempts: 10, maxDelayMs: 2_000, onRetry: (err: unknown) => logger.warn({ err, topic, partition }, 'checkpoint step retried') }
+    return { clock, attempts: this.#deps.checkpointStepAttempts ?? 10, maxDelayMs: 2_000, onRetry: (err: unknown) => logger.warn({ err, topic, partition }, 'checkpoint step retried') }
   }
 
   /** Steps 1–3: stage, state blobs, publish. Undefined when fenced. */

@@ -18,6 +18,8 @@ export interface SlotDeps {
   readonly logger: Logger
   /** When a checkpoint writes a full base instead of a delta (default DEFAULT_CHAIN_POLICY). */
   readonly chainPolicy?: ChainPolicy
+  /** Attempts of each checkpoint step (stage, state, publish, the tables' commits) before the checkpoint fails (default 10). */
+  readonly checkpointStepAttempts?: number
   /**
    * Each checkpoint's cut, as it is taken: its wall time (the event loop's stall) and this
    * thread's CPU time during it (ms; NaN where Node cannot tell).

@@ -164,6 +164,19 @@ export function faultCases(): { readonly at: FaultedCheckpoint; readonly step: C
 /** Real time, but back-off sleeps take a turn of the event loop instead of seconds. */
 export const fastRetryClock: Clock = { nowMs: () => Date.now(), sleep: () => new Promise((resolve) => setImmediate(resolve)) }
 
+/**
+ * The retry budgets a case's engines and sinks run with: a checkpoint step's attempts and, nested
+ * inside, a table commit's (absent: the product's, 10 and 12). A fault that outlasts the retries
+ * costs every attempt of both — 120 table commits per partition per checkpoint at the product's,
+ * each a reload and writes on the store — which the claims (the checkpoint fails, nothing is lost)
+ * do not depend on; a store with slow calls (S3) runs the matrix on smaller ones, each still more
+ * than a transient fault's two failures, so that retries still nest and still heal it.
+ */
+export interface RetryBudgets {
+  readonly checkpointStepAttempts: number
+  readonly commitAttempts: number
+}
+
 export interface FaultCaseResult {
   /** Calls the fault failed (0 means the case tested nothing). */
   readonly injected: number
@@ -178,6 +191,7 @@ export async function runCheckpointFaultCase(
   step: CheckpointStep,
   kind: FaultKind,
   at: FaultedCheckpoint = 'a running checkpoint',
+  budgets?: RetryBudgets,
 ): Promise<FaultCaseResult> {
   const dir = await mkdtemp(join(tmpdir(), 'kfs-ckpt-fault-'))
   const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
@@ -199,7 +213,7 @@ export async function runCheckpointFaultCase(
       createLiveEngine({
         log,
         stateStore: s,
-        offline: new IcebergOfflineSink(s, { clock: fastRetryClock }),
+        offline: new IcebergOfflineSink(s, { clock: fastRetryClock, ...(budgets === undefined ? {} : { commitAttempts: budgets.commitAttempts }) }),
         online: new EmbeddedOnlineStore(),
         deadLetters: createDeadLetterTopicSink(log, 'kfs.dead-letters'),
         decoderFor: (src) => createDecoder({ registry, readerSchema: src.schema }),
@@ -210,6 +224,7 @@ export async function runCheckpointFaultCase(
         checkpointMaxRecords: 300,
         checkpointIntervalMs: 60_000,
         tickMs: 20,
+        ...(budgets === undefined ? {} : { checkpointStepAttempts: budgets.checkpointStepAttempts }),
         ...tuning,
       })
 

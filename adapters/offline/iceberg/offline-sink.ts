@@ -93,6 +93,8 @@ export interface IcebergOfflineSinkOptions {
   readonly targetFileBytes?: number
   /** Back-off of commit retries (lost races, store errors); the system clock by default. */
   readonly clock?: Clock
+  /** Attempts of each append's table commit before it gives up (default iceberg-table.ts's); the engine's checkpoint retries nest outside. */
+  readonly commitAttempts?: number
   /** Encode Parquet on the shared worker thread (default true); false: in-process, same bytes. */
   readonly parquetWorker?: boolean
   /**
@@ -235,7 +237,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
       this.#tables.set(tableId, Promise.resolve(table))
       return undefined
     }
-    const clock = this.#options.clock
+    const { clock, commitAttempts } = this.#options
     // A feature table's writer facts, carried forward from the snapshot this commit follows.
     const isFeatureTable = table.metadata.properties['kfs.view'] !== undefined
     const sharedExtras = (base: TableMetadata, parts: readonly CommitRequest[]): Record<string, string> =>
@@ -246,7 +248,7 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
             parts.flatMap((p) => p.tieFree),
           )
         : {}
-    const result = await appendParts(table, landing, { sharedExtras, ...(clock === undefined ? {} : { clock }) })
+    const result = await appendParts(table, landing, { sharedExtras, ...(clock === undefined ? {} : { clock }), ...(commitAttempts === undefined ? {} : { attempts: commitAttempts }) })
     this.#tables.set(tableId, Promise.resolve(result.table))
     if (result.status === 'committed') this.#compactLater(tableId, table.metadata)
     return this.#expiry?.due(tableId, result.status === 'committed') === true ? () => this.#expireQuietly(tableId) : undefined
