@@ -22,9 +22,10 @@
  * Failure modes: a transient object-store error rejects (reads are safe to retry); a snapshot id
  * the table does not have rejects; a table that does not exist reads as empty, except that
  * pinning a given snapshot id of a missing table rejects with NOT_FOUND (a training set whose
- * table is gone cannot be rebuilt). `readFeatureRows` holds the version's rows in memory (every
- * row of the table's history); `readLatestFeatureRows` streams the files and holds one row per
- * entity of the shard it reads, and no more than `maxEntities` of them.
+ * table is gone cannot be rebuilt). `readFeatureRows` holds the rows of the entities it reads in
+ * memory (every row of their history: of the whole table when no shard is given) and only those —
+ * the other shards' rows are skipped as the files stream by; `readLatestFeatureRows` streams the
+ * files and holds one row per entity of the shard it reads, and no more than `maxEntities` of them.
  */
 import type { FeatureRow, FeatureViewDef } from '../features/types.ts'
 import type { OfflineCatalog, ViewVersion } from './offline.ts'
@@ -97,6 +98,13 @@ export interface EntityShard {
   readonly of: number
 }
 
+export interface FeatureRowsOptions {
+  /** undefined = the current snapshot; null = none (an empty map: "the table had no snapshot at this cut"). */
+  readonly snapshotId?: string | null
+  /** Default: every entity (shard 0 of 1). */
+  readonly shard?: EntityShard
+}
+
 export interface LatestFeatureRowsOptions {
   /** undefined = the current snapshot; null = none (complete and empty). */
   readonly snapshotId?: string | null
@@ -118,10 +126,12 @@ export type LatestFeatureRows =
 
 export interface FeatureRowReader extends OfflineCatalog {
   /**
-   * The rows of a view version per entity, in archive order. `snapshotId`: undefined = the
-   * current snapshot; null = none (an empty map: "the table had no snapshot at this cut").
+   * The rows of a view version per entity, in archive order, for the entities of `shard` (each
+   * with every row it has: the lists are those of the whole read). Memory: the shard's rows alone,
+   * as the files are streamed and the other entities' rows skipped — verify-parity
+   * (replay/verify-parity.ts) compares a big table a shard at a time.
    */
-  readFeatureRows(view: FeatureViewDef, options?: { readonly snapshotId?: string | null }): Promise<Map<string, FeatureRow[]>>
+  readFeatureRows(view: FeatureViewDef, options?: FeatureRowsOptions): Promise<Map<string, FeatureRow[]>>
   /**
    * Each entity's latest row — the last row `readFeatureRows` gives it at the same snapshot (a
    * tombstone included; of rows equal in seq and as_of, the one the files hold last) — for the
@@ -131,15 +141,19 @@ export interface FeatureRowReader extends OfflineCatalog {
    */
   readLatestFeatureRows(view: FeatureViewDef, options?: LatestFeatureRowsOptions): Promise<LatestFeatureRows>
   /**
+   * The view version's current snapshot (or the one `snapshotId` pins; null = none) in numbers,
+   * from table metadata alone (cheap enough for a status page); undefined when the table is missing
+   * or has no snapshot. verify-parity sizes its passes by the pinned snapshot's `rows`.
+   */
+  featureTableStats(
+    view: ViewVersion & Pick<FeatureViewDef, 'features'>,
+    options?: { readonly snapshotId?: string | null },
+  ): Promise<FeatureTableStats | undefined>
+  /**
    * The view version's table at a snapshot as local Parquet files (see PinnedFeatureFiles).
    * `snapshotId`: undefined = the current one (none yet → `{ snapshotId: null, files: [] }`);
    * null = read as empty. Files of a remote store are copied under `tempDir`, which the caller
    * owns and removes; a local store's files may be returned in place (read them, never change them).
    */
-  /**
-   * The view version's current snapshot in numbers, from table metadata alone (cheap enough for a
-   * status page); undefined when the table is missing or has no snapshot.
-   */
-  featureTableStats(view: ViewVersion & Pick<FeatureViewDef, 'features'>): Promise<FeatureTableStats | undefined>
   pinFeatureFiles(view: ViewVersion, options: { readonly snapshotId: string | null | undefined; readonly tempDir: string }): Promise<PinnedFeatureFiles>
 }

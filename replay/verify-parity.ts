@@ -6,6 +6,13 @@
  * Both tables are read at the same cut: the latest pair of snapshots whose checkpoint markers for
  * this topic agree (the engine commits every table at every checkpoint, so such a pair exists
  * whenever the engine is between checkpoints or stopped).
+ *
+ * Memory: a feature table is its view's history, a row per emission, so neither side is held whole.
+ * The entities are split in shards (ports/feature-rows.ts `entityShardOf`), as many as the live
+ * table's row count at the cut (its manifests' count) over `rowsPerPass`; each pass replays the
+ * archive keeping only its shard's rows, reads only its shard's live rows, compares and drops them.
+ * A table that fits is one pass, one replay, as before. The report is the same for any number of
+ * passes: counts add up, and the differences are the first `maxDifferences` in entity-key order.
  */
 import { systemClock } from '../core/clock.ts'
 import { FeatureStoreError } from '../core/errors.ts'
@@ -15,7 +22,7 @@ import { CheckpointStore } from '../engine/checkpoint-store.ts'
 import { PartitionSlot } from '../engine/partition-slot.ts'
 import { drainPartition } from '../engine/source-driver.ts'
 import { archiveSource } from '../engine/sources/archive-source.ts'
-import type { FeatureRowReader } from '../ports/feature-rows.ts'
+import { entityShardOf, type EntityShard, type FeatureRowReader } from '../ports/feature-rows.ts'
 import type { ObjectStore } from '../ports/object-store.ts'
 import type { OfflineSink } from '../ports/offline.ts'
 import type { Decoder } from '../schemas/decoder.ts'
@@ -49,7 +56,25 @@ export interface VerifyParityOptions {
   /** Scratch store for the replay's in-memory checkpoint series (never published). */
   readonly scratch: ObjectStore
   readonly maxDifferences?: number
+  /** The most live rows a pass holds (default DEFAULT_PARITY_ROWS_PER_PASS); tests force several passes with it. */
+  readonly rowsPerPass?: number
+  /** Called once a pass holds both sides of its shard, before comparing them (tests observe the bound with it). */
+  readonly observePass?: (pass: ParityPass) => void
 }
+
+/** What a pass holds: its shard's rows, live and replayed. */
+export interface ParityPass {
+  readonly shard: EntityShard
+  readonly liveRows: number
+  readonly replayRows: number
+}
+
+/**
+ * Live rows a pass compares by default. A pass holds them and about as many replayed (one per live
+ * row when parity holds), each a row object of a few values — ~200 bytes with its entity's map entry
+ * — so ~400 MB at most; a table of 10⁸ rows is compared in 100 passes, each a replay of the archive.
+ */
+export const DEFAULT_PARITY_ROWS_PER_PASS = 1_000_000
 
 export async function verifyParity(options: VerifyParityOptions): Promise<ParityReport> {
   const { offline, view, groupId } = options
@@ -101,43 +126,42 @@ export async function verifyParity(options: VerifyParityOptions): Promise<Parity
     cut = { live: null, archive: null }
   }
 
-  const replayed = new Map<string, FeatureRow[]>()
-  let replayRows = 0
-  if (cut.archive !== null) {
-    const archive = archiveSource(offline, topic).at(cut.archive)
-    const end = await archive.ends()
-    const deps = { offline, checkpoints: new CheckpointStore(options.scratch, `verify-parity.${view.name}`), clock: systemClock, logger: silentLogger }
-    for (const p of Object.keys(end.ends).map(Number).sort((a, b) => a - b)) {
-      const slot = await PartitionSlot.restore({ topic, partition: p, source: view.source, views: [view], decoder: options.decoder, archive: false, scratch: true }, deps)
-      await drainPartition(slot, archive.read(p), {
-        createdAtMs: () => 0,
-        onOutput: (out) => {
-          for (const row of out.rows[0] ?? []) {
-            const list = replayed.get(row.entityKey) ?? []
-            list.push(row.deleted ? { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, deleted: true } : { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values })
-            replayed.set(row.entityKey, list)
-            replayRows++
-          }
-        },
-      })
-    }
-  }
-
-  const liveRows = await offline.readFeatureRows(view, { snapshotId: cut.live })
+  // The live table's rows at the cut, from its manifests: the passes it takes to hold a budget's worth a pass.
+  const rowsPerPass = options.rowsPerPass ?? DEFAULT_PARITY_ROWS_PER_PASS
+  if (!(rowsPerPass >= 1)) throw new RangeError(`rowsPerPass must be at least 1, not ${rowsPerPass}`)
+  const tableRows = cut.live === null ? 0 : ((await offline.featureTableStats(view, { snapshotId: cut.live }))?.rows ?? 0)
+  const of = Math.max(1, Math.ceil(tableRows / rowsPerPass))
   const maxDifferences = options.maxDifferences ?? 10
   const differences: ParityDifference[] = []
+  let replayRows = 0
   let matching = 0
   let liveCount = 0
-  for (const rows of liveRows.values()) liveCount += rows.length
-  const entities = new Set([...liveRows.keys(), ...replayed.keys()])
-  for (const key of [...entities].sort()) {
-    const a = liveRows.get(key) ?? []
-    const b = replayed.get(key) ?? []
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-      if (a[i] !== undefined && b[i] !== undefined && sameRow(a[i]!, b[i]!)) matching++
-      else if (differences.length < maxDifferences) differences.push({ entityKey: key, index: i, live: a[i], replay: b[i] })
+  let entities = 0
+  for (let index = 0; index < of; index++) {
+    const shard = { index, of }
+    const replayed = await replayShard(options, cut.archive, shard)
+    const liveRows = await offline.readFeatureRows(view, { snapshotId: cut.live, ...(of > 1 ? { shard } : {}) })
+    let shardLive = 0
+    for (const rows of liveRows.values()) shardLive += rows.length
+    options.observePass?.({ shard, liveRows: shardLive, replayRows: replayed.rows })
+    replayRows += replayed.rows
+    liveCount += shardLive
+    // A shard's differences come in order (sorted keys, then index), and only its first maxDifferences
+    // can be among the first maxDifferences of all: the shards' lists are merged and cut at the end.
+    const found: ParityDifference[] = []
+    const keys = new Set([...liveRows.keys(), ...replayed.byEntity.keys()])
+    entities += keys.size
+    for (const key of [...keys].sort()) {
+      const a = liveRows.get(key) ?? []
+      const b = replayed.byEntity.get(key) ?? []
+      for (let i = 0; i < Math.max(a.length, b.length); i++) {
+        if (a[i] !== undefined && b[i] !== undefined && sameRow(a[i]!, b[i]!)) matching++
+        else if (found.length < maxDifferences) found.push({ entityKey: key, index: i, live: a[i], replay: b[i] })
+      }
     }
+    differences.push(...found)
   }
+  if (of > 1) differences.sort((x, y) => (x.entityKey === y.entityKey ? x.index - y.index : x.entityKey < y.entityKey ? -1 : 1))
   return {
     view: `${view.name}@${view.version}`,
     liveSnapshotId: cut.live,
@@ -145,10 +169,45 @@ export async function verifyParity(options: VerifyParityOptions): Promise<Parity
     liveRows: liveCount,
     replayRows,
     matchingRows: matching,
-    entities: entities.size,
-    differences,
+    entities,
+    differences: differences.slice(0, maxDifferences),
     ok: matching === liveCount && matching === replayRows,
   }
+}
+
+/**
+ * The archive replayed at `snapshotId` through the view's operators (the live code path), keeping
+ * only the rows of the shard's entities: each pass runs the whole replay again, and holds its shard.
+ */
+async function replayShard(
+  options: VerifyParityOptions,
+  snapshotId: string | null,
+  shard: EntityShard,
+): Promise<{ byEntity: Map<string, FeatureRow[]>; rows: number }> {
+  const { offline, view } = options
+  const topic = view.source.topic
+  const byEntity = new Map<string, FeatureRow[]>()
+  let rows = 0
+  if (snapshotId === null) return { byEntity, rows }
+  const archive = archiveSource(offline, topic).at(snapshotId)
+  const end = await archive.ends()
+  const deps = { offline, checkpoints: new CheckpointStore(options.scratch, `verify-parity.${view.name}`), clock: systemClock, logger: silentLogger }
+  for (const p of Object.keys(end.ends).map(Number).sort((a, b) => a - b)) {
+    const slot = await PartitionSlot.restore({ topic, partition: p, source: view.source, views: [view], decoder: options.decoder, archive: false, scratch: true }, deps)
+    await drainPartition(slot, archive.read(p), {
+      createdAtMs: () => 0,
+      onOutput: (out) => {
+        for (const row of out.rows[0] ?? []) {
+          if (shard.of > 1 && entityShardOf(row.entityKey, shard.of) !== shard.index) continue
+          const list = byEntity.get(row.entityKey) ?? []
+          list.push(row.deleted ? { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values, deleted: true } : { entityKey: row.entityKey, asOfMs: row.asOfMs, values: row.values })
+          byEntity.set(row.entityKey, list)
+          rows++
+        }
+      },
+    })
+  }
+  return { byEntity, rows }
 }
 
 function sameRow(a: FeatureRow, b: FeatureRow): boolean {

@@ -3,7 +3,9 @@
  * streamed read: per entity the last row readFeatureRows gives it (a tombstone included, an as_of
  * tie to the later seq), the shards of any count together exactly every entity once, a pinned
  * snapshot read as pinned, and a pass that would hold more than `maxEntities` stops with how far it
- * got. Run by the offline contract's unit (local, memory) and integration (MinIO) test files.
+ * got. Also readFeatureRows of an entity shard (verify-parity's passes) and featureTableStats at a
+ * pinned snapshot. Run by the offline contract's unit (local, memory) and integration (MinIO) test
+ * files.
  */
 import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -117,6 +119,35 @@ export function runOfflineLatestRowsContract(
       assertSame(whole.rows, expected, 'no shard given')
       for (let of = 1; of <= 3; of++)
         assertSame(await allShards(reader, of, pinned), await lastRows(reader, pinned), `${of} shard(s) at the first snapshot`)
+    })
+
+    void test('readFeatureRows of a shard: the shards of any count together are the whole read, each entity in its own; featureTableStats at a pinned snapshot', async () => {
+      const { offline, reopen } = await makeSubject()
+      const first = Array.from({ length: 24 }, (_, i) => row(`s${i % 9}`, T0 + i, i, i % 2, i % 7 === 3))
+      const pinned = await commit(offline, first)
+      await commit(offline, [row('s1', T0 + DAY, 50), row('s10', T0 + DAY, 51), row('s4', T0, 52)])
+      const reader = reopen()
+      for (const snapshotId of [undefined, pinned]) {
+        const whole = await reader.readFeatureRows(view, snapshotId === undefined ? {} : { snapshotId })
+        for (let of = 1; of <= 3; of++) {
+          const union = new Map<string, FeatureRow[]>()
+          for (let index = 0; index < of; index++) {
+            for (const [key, rows] of await reader.readFeatureRows(view, {
+              shard: { index, of },
+              ...(snapshotId === undefined ? {} : { snapshotId }),
+            })) {
+              assert.equal(entityShardOf(key, of), index, `${key} in shard ${index} of ${of}`)
+              assert.ok(!union.has(key), `${key} in one shard only`)
+              union.set(key, rows)
+            }
+          }
+          const sorted = (m: ReadonlyMap<string, FeatureRow[]>) => new Map([...m].sort(([a], [b]) => (a < b ? -1 : 1)))
+          assert.deepStrictEqual(sorted(union), sorted(whole), `${of} shard(s) at ${snapshotId ?? 'the current snapshot'}`)
+        }
+      }
+      assert.equal((await reader.featureTableStats(view, { snapshotId: pinned }))?.rows, 24, 'rows at the pinned snapshot')
+      assert.equal((await reader.featureTableStats(view))?.rows, 27, 'rows now')
+      assert.equal(await reader.featureTableStats(view, { snapshotId: null }), undefined, 'null: no snapshot at this cut')
     })
 
     void test('maxEntities: a pass that would hold one more stops and says how far it got; empty and missing tables; a shard out of range rejects', async () => {

@@ -4,31 +4,69 @@
  */
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { ViewVersion } from '../../../ports/offline.ts'
-import type { FeatureTableStats } from '../../../ports/feature-rows.ts'
+import { entityShardOf, type EntityShard, type FeatureTableStats } from '../../../ports/feature-rows.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { createYielder } from '../../../core/event-loop.ts'
+import type { ParquetBatch } from '../parquet/index.ts'
 import { loadTableOrNone } from './damaged-table.ts'
 import { currentSchema } from './table-metadata.ts'
 import { featureTablePath } from './table-paths.ts'
 import { manifestsOf, type IcebergTable } from './iceberg-table.ts'
 import type { ManifestFile } from './manifests.ts'
-import { decodeLongBound, liveEntriesOfManifest, readRows, snapshotOf, type LiveEntry } from './table-reader.ts'
+import { dataFilesOf, decodeLongBound, liveEntriesOfManifest, readDataFileBatches, snapshotOf, type LiveEntry } from './table-reader.ts'
 import { tableRowToStampedRow } from './table-schemas.ts'
 
-export async function readFeatureRowsByEntity(store: ObjectStore, view: FeatureViewDef, snapshotId?: string | null): Promise<Map<string, FeatureRow[]>> {
+/** What a read holds after each batch it read (tests observe the bound with it). */
+export interface FeatureRowsProgress {
+  /** Rows read so far, of every shard. */
+  readonly rowsRead: number
+  /** Rows held: those of the shard's entities read so far. */
+  readonly rowsHeld: number
+}
+
+/**
+ * The rows of the entities of `shard` (default: all), streamed a batch at a time: a row of another
+ * shard is skipped on its entity key alone, before it is decoded, so a pass holds its shard's rows
+ * and never the table's.
+ */
+export async function readFeatureRowsByEntity(
+  store: ObjectStore,
+  view: FeatureViewDef,
+  snapshotId?: string | null,
+  options: { readonly shard?: EntityShard; readonly observe?: (progress: FeatureRowsProgress) => void } = {},
+): Promise<Map<string, FeatureRow[]>> {
+  const { index, of } = options.shard ?? { index: 0, of: 1 }
+  if (!Number.isSafeInteger(of) || of < 1 || !Number.isSafeInteger(index) || index < 0 || index >= of) throw new RangeError(`no shard ${index} of ${of}`)
   const table = await loadTableOrNone(store, featureTablePath(view))
   const byEntity = new Map<string, PlacedRow[]>()
   if (table && snapshotId !== null) {
-    const options = snapshotId === undefined ? { longAs: 'bigint' as const } : { longAs: 'bigint' as const, snapshotId: BigInt(snapshotId) }
-    for await (const raw of readRows(table, options)) {
-      const placed = placedRowOf(view, raw)
-      const list = byEntity.get(placed.row.entityKey) ?? []
-      list.push(placed)
-      byEntity.set(placed.row.entityKey, list)
+    let rowsRead = 0
+    let rowsHeld = 0
+    for (const file of await dataFilesOf(table, snapshotId === undefined ? undefined : BigInt(snapshotId))) {
+      for await (const batch of readDataFileBatches(table, file, { longAs: 'bigint' })) {
+        const keys = batch.columns.entity_key as readonly string[]
+        for (let i = 0; i < batch.numRows; i++) {
+          if (of > 1 && entityShardOf(keys[i]!, of) !== index) continue
+          const placed = placedRowOf(view, rowAt(batch, i))
+          const list = byEntity.get(placed.row.entityKey) ?? []
+          list.push(placed)
+          byEntity.set(placed.row.entityKey, list)
+          rowsHeld++
+        }
+        rowsRead += batch.numRows
+        options.observe?.({ rowsRead, rowsHeld })
+      }
     }
   }
   // A stable sort: rows equal in seq and as_of stay in the order the files hold them.
   return new Map([...byEntity].map(([k, list]) => [k, list.sort(compareArchiveOrder).map((x) => x.row)]))
+}
+
+/** Row `i` of a batch as a table row (column name → value). */
+export function rowAt(batch: ParquetBatch, i: number): Record<string, unknown> {
+  const row: Record<string, unknown> = {}
+  for (const name in batch.columns) row[name] = batch.columns[name]![i]
+  return row
 }
 
 /** A feature row with its archive position: `seq` (null in a table written without one) and as_of. */
@@ -118,7 +156,7 @@ function manifestStatsOf(entries: readonly LiveEntry[]): ManifestStats {
 }
 
 /**
- * A view version's current snapshot in numbers, from the manifests alone (no data file is opened):
+ * A view version's current snapshot (or the pinned one) in numbers, from the manifests alone (no data file is opened):
  * the newest `as_of` (the data files' upper bounds), the row count and each feature's nulls (the
  * files' column statistics); undefined for a table that does not exist or has no snapshot.
  */
@@ -126,10 +164,13 @@ export async function featureTableStatsOf(
   store: ObjectStore,
   view: ViewVersion & Pick<FeatureViewDef, 'features'>,
   cache: FeatureTableStatsCache = new FeatureTableStatsCache(),
+  snapshotId?: string | null,
 ): Promise<FeatureTableStats | undefined> {
-  const table = await loadTableOrNone(store, featureTablePath(view))
-  const snapshot = table === undefined ? undefined : snapshotOf(table)
+  const table = snapshotId === null ? undefined : await loadTableOrNone(store, featureTablePath(view))
+  const snapshot = table === undefined ? undefined : snapshotOf(table, snapshotId === undefined ? undefined : BigInt(snapshotId!))
   if (!table || snapshot === undefined) return undefined
+  // A pinned snapshot's manifests are read apart: the cache keeps the current one's (a status page's).
+  if (snapshotId !== undefined) cache = new FeatureTableStatsCache()
   // Lists are left out: their statistics count null elements, not null lists.
   const fieldIds = new Map(currentSchema(table.metadata).fields.filter((f) => typeof f.type === 'string').map((f) => [f.name, f.id]))
   let newest: bigint | undefined

@@ -10,9 +10,8 @@ import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import { entityShardOf, type LatestFeatureRows, type LatestFeatureRowsOptions } from '../../../ports/feature-rows.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { createYielder } from '../../../core/event-loop.ts'
-import type { ParquetBatch } from '../parquet/index.ts'
 import { loadTableOrNone } from './damaged-table.ts'
-import { compareArchivePlace, placedRowOf } from './feature-rows.ts'
+import { compareArchivePlace, placedRowOf, rowAt } from './feature-rows.ts'
 import { featureTablePath } from './table-paths.ts'
 import { dataFilesOf, readDataFileBatches } from './table-reader.ts'
 
@@ -68,10 +67,4 @@ export async function readLatestFeatureRowsOf(
     }
   }
   return { complete: true, rows }
-}
-
-function rowAt(batch: ParquetBatch, i: number): Record<string, unknown> {
-  const row: Record<string, unknown> = {}
-  for (const name in batch.columns) row[name] = batch.columns[name]![i]
-  return row
 }

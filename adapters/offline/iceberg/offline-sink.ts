@@ -10,7 +10,7 @@
  * is recognised and skipped — under the table's optimistic-concurrency retry too (`skipIf`).
  */
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
-import type { FeatureRowReader, FeatureTableStats, LatestFeatureRows, LatestFeatureRowsOptions, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
+import type { FeatureRowReader, FeatureRowsOptions, FeatureTableStats, LatestFeatureRows, LatestFeatureRowsOptions, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
 import { isOfflineRowArray, type ArchiveRow, type ArchiveRows, type OfflineRows, type OfflineSink, type OfflineSnapshot, type OfflineTable, type RowOrigin, type StagedFiles, type ViewVersion } from '../../../ports/offline.ts'
 import type { ArchiveCompaction, CompactionSummary, ExpirySummary, OfflineCompactor, OrphanRemoval, OrphanRemovalSummary, SnapshotRetention } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
@@ -290,16 +290,16 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
     return readSnapshotLog(this.#store, tableId)
   }
 
-  readFeatureRows(view: FeatureViewDef, options: { readonly snapshotId?: string | null } = {}): Promise<Map<string, FeatureRow[]>> {
-    return readFeatureRowsByEntity(this.#store, view, options.snapshotId)
+  readFeatureRows(view: FeatureViewDef, options: FeatureRowsOptions = {}): Promise<Map<string, FeatureRow[]>> {
+    return readFeatureRowsByEntity(this.#store, view, options.snapshotId, { ...(options.shard === undefined ? {} : { shard: options.shard }) })
   }
 
   readLatestFeatureRows(view: FeatureViewDef, options: LatestFeatureRowsOptions = {}): Promise<LatestFeatureRows> {
     return readLatestFeatureRowsOf(this.#store, view, options)
   }
 
-  featureTableStats(view: ViewVersion & Pick<FeatureViewDef, 'features'>): Promise<FeatureTableStats | undefined> {
-    return featureTableStatsOf(this.#store, view, this.#tableStats)
+  featureTableStats(view: ViewVersion & Pick<FeatureViewDef, 'features'>, options: { readonly snapshotId?: string | null } = {}): Promise<FeatureTableStats | undefined> {
+    return featureTableStatsOf(this.#store, view, this.#tableStats, options.snapshotId)
   }
 
   pinFeatureFiles(view: ViewVersion, options: { readonly snapshotId: string | null | undefined; readonly tempDir: string }): Promise<PinnedFeatureFiles> {
