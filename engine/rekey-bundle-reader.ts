@@ -78,8 +78,10 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true })
 class Cursor {
   at = 0
   readonly view: DataView
+  readonly bytes: Uint8Array
 
-  constructor(readonly bytes: Uint8Array) {
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   }
 

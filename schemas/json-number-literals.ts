@@ -15,10 +15,12 @@
 /** A literal `JSON.parse` rounded to an integral double though it is a fraction, or to ±Infinity. */
 export class LossyNumber {
   /** `value`: the double JSON gives; `literal`: the number as the text wrote it. */
-  constructor(
-    readonly value: number,
-    readonly literal: string,
-  ) {}
+  readonly value: number
+  readonly literal: string
+  constructor(value: number, literal: string) {
+    this.value = value
+    this.literal = literal
+  }
 }
 
 const FRACTION_OR_EXPONENT = /\d[.eE]/

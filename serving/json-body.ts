@@ -9,7 +9,10 @@ import type { FeatureValue } from '../features/types.ts'
 import type { OnlineRead } from '../ports/online-store.ts'
 
 export class JsonBody {
-  constructor(readonly text: string) {}
+  readonly text: string
+  constructor(text: string) {
+    this.text = text
+  }
 }
 
 /** `valueJson(read.values[i] ?? null)`, from the stored text when the store kept it. */

@@ -101,7 +101,10 @@ interface Version {
 class AttributesOracle {
   readonly #history = new Map<string, Version[]>()
   readonly #last = new Map<string, ExpectedRow>()
-  constructor(readonly ref: ReferenceView) {}
+  readonly ref: ReferenceView
+  constructor(ref: ReferenceView) {
+    this.ref = ref
+  }
 
   step(offset: string, order: number, t: number, event: EventRecord, rows: ExpectedRow[], dead: Dead): void {
     const { view, maxStringBytes } = this.ref
@@ -164,7 +167,10 @@ interface MemberEvent {
 
 class CurrentStateOracle {
   readonly #events = new Map<string, MemberEvent[]>()
-  constructor(readonly ref: ReferenceView) {}
+  readonly ref: ReferenceView
+  constructor(ref: ReferenceView) {
+    this.ref = ref
+  }
 
   /** A row image's group and contribution; undefined when filtered out or refused (dead letter). */
   #part(offset: string, image: EventRecord, dead: Dead): { group: string; contribution: (number | null)[] } | undefined {

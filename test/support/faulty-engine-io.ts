@@ -34,7 +34,10 @@ export class IoSwitchboard {
   #died: () => void = () => {}
   readonly #dead = new Promise<void>((resolve) => (this.#died = resolve))
 
-  constructor(private readonly deadLetterTopic: string) {}
+  private readonly deadLetterTopic: string
+  constructor(deadLetterTopic: string) {
+    this.deadLetterTopic = deadLetterTopic
+  }
 
   arm(fault: IoFault, onDie: () => void = () => {}): void {
     this.#fault = fault

@@ -32,10 +32,12 @@ export class KilledProcess {
   dead = false
   /** What each call was (method and key), for choosing where to kill. */
   readonly trace: string[] = []
-  constructor(
-    readonly killAt: number,
-    readonly landed: boolean,
-  ) {}
+  readonly killAt: number
+  readonly landed: boolean
+  constructor(killAt: number, landed: boolean) {
+    this.killAt = killAt
+    this.landed = landed
+  }
   async step<T>(mutates: boolean, call: () => Promise<T>, what: string): Promise<T> {
     if (this.dead) throw new Killed('the process is dead')
     this.calls++

@@ -58,7 +58,10 @@ export class StatsBuilder {
   nanCount = 0
   min: number | bigint | undefined
   max: number | bigint | undefined
-  constructor(readonly ordered: boolean) {}
+  readonly ordered: boolean
+  constructor(ordered: boolean) {
+    this.ordered = ordered
+  }
   /** One column's counts (every value, nulls included) and, for ordered columns, its bounds. */
   absorb(values: number, nulls: number, nans: number, min?: number | bigint, max?: number | bigint): void {
     this.valueCount += values
@@ -108,11 +111,12 @@ export class Int64Column {
   #bigLo: bigint | undefined
   #bigHi: bigint | undefined
 
-  constructor(
-    n: number,
-    readonly type: 'long' | 'timestamptz',
-    readonly column: string,
-  ) {
+  readonly type: 'long' | 'timestamptz'
+  readonly column: string
+
+  constructor(n: number, type: 'long' | 'timestamptz', column: string) {
+    this.type = type
+    this.column = column
     this.data = new BigInt64Array(n)
     this.#words = new Uint32Array(this.data.buffer, this.data.byteOffset, n * 2)
     this.#scale = type === 'long' ? 1 : 1000

@@ -95,7 +95,10 @@ class StallFirstPublisher {
   #release = () => {}
   readonly #released = new Promise<void>((resolve) => (this.#release = resolve))
 
-  constructor(readonly storage: ObjectStore) {}
+  readonly storage: ObjectStore
+  constructor(storage: ObjectStore) {
+    this.storage = storage
+  }
 
   release(): void {
     this.#release()

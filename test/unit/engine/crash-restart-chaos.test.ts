@@ -43,7 +43,7 @@ import {
   lifetime,
   views,
   T0,
-  Produced,
+  type Produced,
   burst,
   readDeadLetters,
   byEntity,

@@ -70,7 +70,9 @@ export class ArchiveWorld {
   readonly first = new Map<number, ArchiveCheckpoint>()
   readonly last = new Map<number, ArchiveCheckpoint>()
 
-  constructor(readonly store: ObjectStore = new MemoryObjectStore()) {
+  readonly store: ObjectStore
+  constructor(store: ObjectStore = new MemoryObjectStore()) {
+    this.store = store
     this.sink = this.newSink()
     this.tableId = this.sink.tableId({ kind: 'archive', topic: TOPIC })
   }

@@ -96,10 +96,12 @@ class Engine {
   #seq = 0
   #offset = 0
 
-  constructor(
-    readonly world: OrphanWorld,
-    readonly sink: IcebergOfflineSink,
-  ) {}
+  readonly world: OrphanWorld
+  readonly sink: IcebergOfflineSink
+  constructor(world: OrphanWorld, sink: IcebergOfflineSink) {
+    this.world = world
+    this.sink = sink
+  }
 
   async #commit(cp: Checkpoint): Promise<void> {
     try {

@@ -25,8 +25,10 @@ type NameOp =
   | { kind: 'rename'; from: string; name: string; inode: Inode }
 
 export class Crash extends Error {
-  constructor(readonly step: string) {
+  readonly step: string
+  constructor(step: string) {
     super(`crashed at: ${step}`)
+    this.step = step
   }
 }
 

@@ -11,7 +11,10 @@ import { compareKeyBytes } from '../../../operators/task/key-order.ts'
  */
 class ReferenceQueue {
   readonly #entries: { atMs: number; id: number }[] = []
-  constructor(readonly table: KeyTable) {}
+  readonly table: KeyTable
+  constructor(table: KeyTable) {
+    this.table = table
+  }
 
   schedule(id: number, atMs: number): void {
     this.table.setTimer(id, atMs)
