@@ -35,8 +35,7 @@ export async function readFeatureRowsByEntity(
   snapshotId?: string | null,
   options: { readonly shard?: EntityShard; readonly observe?: (progress: FeatureRowsProgress) => void } = {},
 ): Promise<Map<string, FeatureRow[]>> {
-  const { index, of } = options.shard ?? { index: 0, of: 1 }
-  if (!Number.isSafeInteger(of) || of < 1 || !Number.isSafeInteger(index) || index < 0 || index >= of) throw new RangeError(`no shard ${index} of ${of}`)
+  const { index, of } = checkedShard(options.shard)
   const table = await loadTableOrNone(store, featureTablePath(view))
   const byEntity = new Map<string, PlacedRow[]>()
   if (table && snapshotId !== null) {
@@ -60,6 +59,13 @@ export async function readFeatureRowsByEntity(
   }
   // A stable sort: rows equal in seq and as_of stay in the order the files hold them.
   return new Map([...byEntity].map(([k, list]) => [k, list.sort(compareArchiveOrder).map((x) => x.row)]))
+}
+
+/** The shard a read asked for (default: every entity, shard 0 of 1), refused when it names none. */
+export function checkedShard(shard: EntityShard | undefined): EntityShard {
+  const { index, of } = shard ?? { index: 0, of: 1 }
+  if (!Number.isSafeInteger(of) || of < 1 || !Number.isSafeInteger(index) || index < 0 || index >= of) throw new RangeError(`no shard ${index} of ${of}`)
+  return { index, of }
 }
 
 /** Row `i` of a batch as a table row (column name → value). */

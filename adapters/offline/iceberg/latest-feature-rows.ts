@@ -11,7 +11,7 @@ import { entityShardOf, type LatestFeatureRows, type LatestFeatureRowsOptions } 
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { createYielder } from '../../../core/event-loop.ts'
 import { loadTableOrNone } from './damaged-table.ts'
-import { compareArchivePlace, placedRowOf, rowAt } from './feature-rows.ts'
+import { checkedShard, compareArchivePlace, placedRowOf, rowAt } from './feature-rows.ts'
 import { featureTablePath } from './table-paths.ts'
 import { dataFilesOf, readDataFileBatches } from './table-reader.ts'
 
@@ -29,9 +29,7 @@ export async function readLatestFeatureRowsOf(
   options: LatestFeatureRowsOptions = {},
   observe?: (progress: LatestRowsProgress) => void,
 ): Promise<LatestFeatureRows> {
-  const { index, of } = options.shard ?? { index: 0, of: 1 }
-  if (!Number.isSafeInteger(of) || of < 1 || !Number.isSafeInteger(index) || index < 0 || index >= of)
-    throw new RangeError(`no shard ${index} of ${of}`)
+  const { index, of } = checkedShard(options.shard)
   const maxEntities = options.maxEntities ?? Infinity
   // Two maps, not one of {seq, row}: the rows map is the answer as it stands, no copy at the end.
   const rows = new Map<string, FeatureRow>()
