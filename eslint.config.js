@@ -18,8 +18,9 @@ const confined = [
   { pkg: ['parquet-wasm', 'parquet-wasm/*', 'apache-arrow'], folder: 'adapters/offline/parquet' },
   { pkg: ['pino'], folder: 'main' },
   { pkg: ['@duckdb/*'], folder: 'adapters/duckdb' },
-  // Reading a definition's function text: what it captures from outside (docs/semantics.md §27).
-  { pkg: ['acorn', 'eslint-scope'], folder: 'features/closure' },
+  // Reading a definition's function text: what it captures from outside (docs/semantics.md §27),
+  // and the text its hash covers, whichever loader ran it (canonical-text.ts).
+  { pkg: ['acorn', 'eslint-scope', 'esbuild'], folder: 'features/closure' },
 ]
 
 /**

@@ -18,20 +18,22 @@
  * another Iceberg table of the same rows) changes no feature value, so it is no new version; the
  * source's own record keeps it.
  *
- * Function source text comes from `Function.prototype.toString()`, i.e. the code as tsx/esbuild
- * emitted it, with runs of whitespace collapsed. A function's closure is not part of its text, so
- * the builders refuse a filter, map or fn that reads anything from outside it but pure globals
- * (features/closure/, docs/semantics.md §27); the values it needs come as the definition's
- * `constants`, which are logic (present only when there are some, so older hashes stay). A
- * transpiler upgrade that reprints code changes the hash (re-publish as a new version, or pin the
- * toolchain).
+ * Function source text comes from `Function.prototype.toString()`, reprinted by esbuild so it is
+ * the same whichever way the module was loaded — tsx, Node's own type stripping, compiled JS
+ * (features/closure/canonical-text.ts) — with runs of whitespace collapsed. A function's closure
+ * is not part of its text, so the builders refuse a filter, map or fn that reads anything from
+ * outside it but pure globals (features/closure/, docs/semantics.md §27); the values it needs come
+ * as the definition's `constants`, which are logic (present only when there are some, so older
+ * hashes stay). An esbuild upgrade that reprints code would change the hash, so package.json pins
+ * esbuild's exact version.
  */
 import type { ChangeSourceSpec, ChangeViewMode, Constants, EntityDef, FeatureServiceDef, FeatureViewDef, RequestFeatureDef, SourceDef, TableLocation, ValueLimits } from '../features/types.ts'
 import { DEFAULT_VALUE_LIMITS } from '../features/limits.ts'
+import { canonicalFunctionText } from '../features/closure/canonical-text.ts'
 import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../operators/task/event-time-rule.ts'
 
 export function functionText(fn: ((...args: never[]) => unknown) | undefined): string | null {
-  return fn === undefined ? null : fn.toString().replace(/\s+/g, ' ').trim()
+  return fn === undefined ? null : canonicalFunctionText(fn.toString())
 }
 
 /**

@@ -1,13 +1,13 @@
 /**
- * Loads a user's definition module (a .ts file, or a folder with index.ts) by dynamic import.
- * TypeScript modules need the tsx loader, which the CLI always runs under
- * (`node --import tsx main/cli.ts`, see bin/kfs.mjs).
+ * Loads a user's definition module (a .ts file, or a folder with index.ts) by dynamic import, with
+ * tsx's loader for any TypeScript Node's own type stripping does not take (import-user-module.ts).
  */
 import { existsSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { inspect } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { DefinitionError, FeatureStoreError } from '../core/errors.ts'
+import { importUserModule } from './import-user-module.ts'
 import { collectDefinitions, definitionCount, type DefinitionSet } from './collect-definitions.ts'
 import { validateDefinitions, type KnownDefinitions } from './validate-definitions.ts'
 
@@ -42,7 +42,7 @@ export async function loadDefinitions(modulePath: string, options: { cwd?: strin
   const file = resolveDefinitionModule(modulePath, options.cwd ?? process.cwd())
   let namespace: unknown
   try {
-    namespace = await import(pathToFileURL(file).href)
+    namespace = await importUserModule(pathToFileURL(file).href)
   } catch (err: unknown) {
     // A builder's own error already names the view, field and fix; pass it through unchanged.
     if (err instanceof FeatureStoreError) throw err

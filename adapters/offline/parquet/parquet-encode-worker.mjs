@@ -1,6 +1,4 @@
-// Worker threads do not get the tsx loader of the main thread: register it here, then load the
-// TypeScript worker (parquet-encode-worker.ts).
-import { register } from 'tsx/esm/api'
-
-register()
+// Worker threads do not get the tsx loader of the main thread: on a Node that cannot strip types
+// itself, register it here; then load the TypeScript worker (parquet-encode-worker.ts).
+if (!process.features.typescript) (await import('tsx/esm/api')).register()
 await import('./parquet-encode-worker.ts')
