@@ -1,5 +1,5 @@
 # kfs engine and serving image: `docker run IMAGE run` (engine) or `docker run IMAGE serve`.
-# TypeScript runs through tsx (no build step), so the dev dependencies are part of the runtime.
+# No build step: Node 24 strips kfs's types itself, and tsx loads a user's definitions module.
 # Node 24 LTS, the baseline. trixie (glibc 2.41) rather than alpine or bookworm: uWebSockets.js
 # builds are glibc-linked and current ones need glibc 2.38. Where no uWS build loads, `kfs serve`
 # says so at start and runs its declared node:http + ws transport (README, "Serving").

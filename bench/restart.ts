@@ -176,7 +176,8 @@ async function openProducer(
 }
 
 function spawnKfs(args: readonly string[], childEnv: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'main/cli.ts'), ...args], {
+  // The launcher users run (bin/kfs.mjs): Node's own type stripping and compile cache on Node 24.
+  const child = spawn(process.execPath, [join(ROOT, 'bin/kfs.mjs'), ...args], {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -1,5 +1,5 @@
 /**
- * `kfs` entry point (bin/kfs.mjs runs it under tsx). Reads the process environment, hands the
+ * `kfs` entry point (bin/kfs.mjs runs it: Node's own type stripping on Node 24, tsx on older Nodes). Reads the process environment, hands the
  * arguments to the router, and exits with its code: 0 ok, 1 failure, 2 usage.
  */
 import { commands } from './commands/index.ts'

@@ -7,8 +7,6 @@
  * loaded later is stripped by Node again. A function's text differs between the two loaders, and
  * the definition hash does not see it (features/closure/canonical-text.ts).
  */
-import { register } from 'tsx/esm/api'
-
 /** Whether tsx already loads modules here: `node --import tsx`, the tsx CLI, or a Node that cannot strip types (bin/kfs.mjs registered tsx). */
 function tsxRuns(): boolean {
   if (!process.features.typescript) return true
@@ -17,6 +15,8 @@ function tsxRuns(): boolean {
 
 export async function importUserModule(url: string): Promise<unknown> {
   if (tsxRuns()) return import(url)
+  // Loaded here, not at start: a command that loads no definitions pays nothing for tsx.
+  const { register } = await import('tsx/esm/api')
   const unregister = register()
   try {
     return await import(url)

@@ -9,4 +9,6 @@ export PATH
 if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund >&2
 fi
-exec node --import tsx main/start.ts "$@"
+# Node 24 strips the types itself; the compile cache makes the next start faster.
+export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-$PWD/.kfs/compile-cache}"
+exec node main/start.ts "$@"

@@ -35,7 +35,11 @@ fi
 # KFS_TEST_CONCURRENCY=1 runs one file at a time (the easiest log to read when one fails).
 concurrency="${KFS_TEST_CONCURRENCY:-2}"
 mapfile -t files < <(find test -name '*.test.ts' -not -path '*/fixtures/*' | sort)
-node --import tsx --test --test-concurrency="$concurrency" --test-reporter=spec "${files[@]}"
+# Node 24 strips the types itself (kfs is erasable TypeScript only): no tsx in the test processes
+# nor in the hundreds of `kfs` and script processes they start, and the compile cache keeps what
+# each module compiled to for the next process — seconds of CPU a process (docs/performance.md).
+export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-$PWD/.kfs/compile-cache}"
+node --test --test-concurrency="$concurrency" --test-reporter=spec "${files[@]}"
 
 # The cheap second leg: both serving transports are tested. On Node 24 no build of the pinned
 # uWebSockets.js loads, so the run above served over node:http + ws; the serving suite runs again

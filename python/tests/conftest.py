@@ -24,7 +24,7 @@ for name in [n for n in os.environ if n.startswith("KFS_") and n != "KFS_PYTEST_
     del os.environ[name]
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI: List[str] = ["node", "--import", "tsx", str(ROOT / "main" / "cli.ts")]
+CLI: List[str] = ["node", str(ROOT / "bin" / "kfs.mjs")]
 API_KEY = "kfs-python-tests-key-0001"
 EVENTS = 3000
 # Randomized labels (test_historical.py): a new seed each run, shown in the header; KFS_PYTEST_SEED replays one.

@@ -1,8 +1,8 @@
 /** Runs the real `kfs` CLI as a child process, as a user (or a supervisor) would. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { KFS_BIN } from './node-ts.ts'
 
-const CLI = fileURLToPath(new URL('../../main/cli.ts', import.meta.url))
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 export interface KfsResult {
@@ -18,7 +18,7 @@ export interface KfsChild {
 }
 
 export function startKfs(args: readonly string[], env: Record<string, string>): KfsChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  const child = spawn(process.execPath, [KFS_BIN, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KFS_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

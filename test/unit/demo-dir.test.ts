@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { DEFAULT_DEMO_DIR, DEMO_MARKER, demoDir } from '../../main/demo-dir.ts'
+import { TS_NODE_ARGS } from '../support/node-ts.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const base = mkdtempSync(join(tmpdir(), 'kfs-demo-dir-'))
@@ -66,7 +67,7 @@ void describe('main > demo dir > KFS_DEMO_DIR', () => {
   }
 
   void test('npm start on a folder of files: exit 2 naming KFS_DEMO_DIR, every file kept', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'main/start.ts')], {
+    const r = spawnSync(process.execPath, [...TS_NODE_ARGS, join(repo, 'main/start.ts')], {
       cwd: repo,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, KFS_DEMO_DIR: someonesFolder },
       encoding: 'utf8',

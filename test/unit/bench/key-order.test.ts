@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { describe, test } from 'node:test'
+import { TS_NODE_ARGS } from '../../support/node-ts.ts'
 
 /**
  * bench/_support/key-order-ab.ts backs a claim of docs/performance.md (the operators' rows per key
@@ -10,7 +11,7 @@ import { describe, test } from 'node:test'
 function check(chunk?: number): { status: number | null; line: string } {
   const env = { ...process.env, KFS_BENCH_SCALE: '0.002', KFS_KEY_ORDER_CHECK: '1' }
   if (chunk !== undefined) Object.assign(env, { KFS_KEY_ORDER_CHUNK: String(chunk) })
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/_support/key-order-ab.ts'], { env, encoding: 'utf8' })
+  const run = spawnSync(process.execPath, [...TS_NODE_ARGS, 'bench/_support/key-order-ab.ts'], { env, encoding: 'utf8' })
   assert.equal(run.stderr.includes('Error'), false, run.stderr)
   return { status: run.status, line: run.stdout.trim() }
 }

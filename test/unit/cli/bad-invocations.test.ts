@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import type { ValueKind } from '../../../main/commands/options.ts'
 import { commands } from '../../../main/commands/index.ts'
 import { assertClean, runKfsInProcess } from '../../support/in-process-cli.ts'
+import { KFS_BIN } from '../../support/node-ts.ts'
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url))
 const dirs: string[] = []
@@ -81,7 +82,7 @@ before(() => {
     [seeded, ['run', '--until-caught-up', '--idle', '1s']],
     [fresh, ['apply']],
   ] as const) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'main/cli.ts'), ...argv], {
+    const r = spawnSync(process.execPath, [KFS_BIN, ...argv], {
       cwd: repo,
       env: { ...env, KFS_DATA_DIR: dir },
       encoding: 'utf8',

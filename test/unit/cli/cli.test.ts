@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { KFS_BIN } from '../../support/node-ts.ts'
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url))
 
@@ -21,7 +22,7 @@ after(() => {
 /** Runs `kfs` as users do, with only the environment the test chooses (no stray KFS_* from the shell). */
 function kfs(args: readonly string[], dataDir: string): { code: number | null; stdout: string; stderr: string } {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), KFS_DATA_DIR: dataDir }
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'main/cli.ts'), ...args], { cwd: repo, env, encoding: 'utf8' })
+  const r = spawnSync(process.execPath, [KFS_BIN, ...args], { cwd: repo, env, encoding: 'utf8' })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 

@@ -21,6 +21,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { runKfsInProcess } from '../../support/in-process-cli.ts'
+import { TS_NODE_ARGS } from '../../support/node-ts.ts'
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'kfs-closed-stderr-'))
@@ -84,7 +85,7 @@ before(async () => {
 void describe('pino writing to a closed stderr: the process ends with its own code', () => {
   for (const lines of [1, 2, 1000]) {
     void test(`kfs's logger, ${lines} line(s) logged just before exit ${EXIT_CODE}`, async () => {
-      const args = ['--import', 'tsx', LOGGING_EXIT, String(lines)]
+      const args = [...TS_NODE_ARGS, LOGGING_EXIT, String(lines)]
       const open = await run(args, {}, false)
       assert.equal(open.code, EXIT_CODE, open.stderr)
       assert.equal(

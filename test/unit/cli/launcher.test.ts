@@ -3,6 +3,8 @@
  * - from any working directory: the launcher must find tsx beside itself, not in the cwd — it
  *   used to fail from every folder outside the checkout with Node's ERR_MODULE_NOT_FOUND stack
  *   trace, before kfs ran. Relative paths in options still mean the cwd's.
+ * - a user's definitions module in any TypeScript (an enum, an import without extension), though
+ *   kfs's own modules load by Node's type stripping;
  * - a signal sent to it reaches kfs: it ran kfs as a spawnSync child that never got the signal,
  *   so `docker stop` / `kill` / `timeout` did not stop `kfs serve` or `kfs run` cleanly, and
  *   killing the launcher left kfs running on, holding its port and the embedded log's lock.
@@ -72,6 +74,39 @@ void describe('bin/kfs.mjs runs kfs from any working directory', () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /, r.stderr)
     assert.equal(r.code, 1, r.stderr)
     assert.match(r.stderr, new RegExp(`${join(outside, 'events.ndjson').replaceAll('/', '\\/')} holds no events`))
+  })
+})
+
+/**
+ * kfs's own modules load by Node's type stripping (Node 24), which takes neither an enum nor an
+ * import without its extension; a user's definitions module may use both (tsx loads it), and its
+ * hash is the one a tsx-run kfs gave it: a second apply under the other loader changes nothing.
+ */
+void describe('bin/kfs.mjs: a definitions module in any TypeScript', () => {
+  const folder = join(outside, 'any-typescript')
+  mkdirSync(folder, { recursive: true })
+  writeFileSync(join(folder, 'tiers.ts'), "export enum Tier { Gold = 'gold' }\nexport namespace Notes { export const owner = 'ml@example.com' }\n")
+  writeFileSync(
+    join(folder, 'defs.ts'),
+    [
+      `import { entity, featureView, source } from ${JSON.stringify(join(ROOT, 'features/index.ts'))}`,
+      `import { readAvroSchema } from ${JSON.stringify(join(ROOT, 'schemas/avro/read-schema.ts'))}`,
+      "import { Notes, Tier } from './tiers'",
+      "export const user = entity({ name: 'user', joinKeys: ['user_id'], description: `tier ${Tier.Gold}` })",
+      `const schema = readAvroSchema(new URL(${JSON.stringify(`file://${join(ROOT, 'schemas/avro/clicks.avsc')}`)}))`,
+      "export const clicks = source({ name: 'clicks', topic: 'clicks', schema, eventTimeField: 'ts', keyedBy: user })",
+      "export const gold = featureView({ name: 'gold_clicks', version: 1, entity: user, source: clicks, filter: (e: Record<string, unknown>): boolean => e['category'] !== 'hidden', aggregations: [{ op: 'count', windows: ['1h'] }], ttl: '1d', freshnessSla: '1m', owner: Notes.owner, description: 'clicks' })",
+    ].join('\n'),
+  )
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), KFS_LOG_LEVEL: 'silent', KFS_DATA_DIR: join(folder, 'data') }
+
+  void test('kfs apply loads it from outside the checkout; applied again under tsx, nothing changed', () => {
+    const native = spawnSync(process.execPath, [join(ROOT, 'bin/kfs.mjs'), 'apply', '--features', 'defs.ts'], { cwd: folder, env, encoding: 'utf8' })
+    assert.equal(native.status, 0, native.stderr)
+    assert.match(native.stdout, /Summary: 3 added/)
+    const tsx = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'main/cli.ts'), 'apply', '--features', join(folder, 'defs.ts')], { cwd: ROOT, env, encoding: 'utf8' })
+    assert.equal(tsx.status, 0, tsx.stderr)
+    assert.match(tsx.stdout, /Summary: 3 unchanged/)
   })
 })
 

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import client from 'prom-client'
 import { listenForMetrics, MetricsPortError } from '../../../main/metrics-server.ts'
+import { KFS_BIN } from '../../support/node-ts.ts'
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url))
 
@@ -31,7 +32,7 @@ function kfs(
   extraEnv: Record<string, string> = {},
 ): { code: number | null; stdout: string; stderr: string } {
   const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), KFS_DATA_DIR: dataDir, ...extraEnv }
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'main/cli.ts'), ...args], {
+  const r = spawnSync(process.execPath, [KFS_BIN, ...args], {
     cwd: repo,
     env,
     encoding: 'utf8',

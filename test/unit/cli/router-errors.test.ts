@@ -15,6 +15,7 @@ import { systemClock } from '../../../core/clock.ts'
 import { FeatureStoreError } from '../../../core/errors.ts'
 import { UsageError, type Command, type CommandContext } from '../../../main/commands/command.ts'
 import { runCli } from '../../../main/commands/router.ts'
+import { KFS_BIN } from '../../support/node-ts.ts'
 
 function contextFor(env: Record<string, string>, captured: { out: string; err: string }): CommandContext {
   return {
@@ -108,7 +109,7 @@ void describe('cli > the real entry exits with the router code', () => {
           KFS_DATA_DIR: dataDir,
           KFS_LOG_LEVEL: 'warn',
         }
-        const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'main/cli.ts'), ...args], {
+        const r = spawnSync(process.execPath, [KFS_BIN, ...args], {
           cwd: repo,
           env,
           encoding: 'utf8',

@@ -13,6 +13,7 @@ import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { commands } from '../../../main/commands/index.ts'
 import { runKfsInProcess } from '../../support/in-process-cli.ts'
+import { TS_NODE_ARGS } from '../../support/node-ts.ts'
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
 
@@ -29,7 +30,7 @@ void test('npm start: the whole system on embedded defaults, exit 0 with a summa
   const dir = await mkdtemp(join(tmpdir(), 'kfs-start-'))
   try {
     const port = await freePort()
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'main/start.ts')], {
+    const r = spawnSync(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'main/start.ts')], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KFS_DEMO_DIR: dir, KFS_SERVE_PORT: String(port) },
       encoding: 'utf8',

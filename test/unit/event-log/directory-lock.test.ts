@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { ConfigError } from '../../../core/errors.ts'
 import { lockDirectory, startTimeOf, unlockDirectory } from '../../../adapters/local-disk/directory-lock.ts'
 import { EmbeddedEventLog } from '../../../adapters/event-log/embedded/embedded-event-log.ts'
+import { TS_NODE_ARGS } from '../../support/node-ts.ts'
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'kfs-log-lock-'))
 
@@ -106,7 +107,7 @@ void describe('event log > embedded > directory lock', () => {
         setTimeout(() => {}, 1500)
       `
       const children = Array.from({ length: 3 }, () =>
-        spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        spawn(process.execPath, [...TS_NODE_ARGS, '--input-type=module', '-e', script], {
           stdio: ['ignore', 'pipe', 'inherit'],
         }),
       )

@@ -7,6 +7,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { TS_NODE_ARGS } from '../../support/node-ts.ts'
 
 const FILTER = fileURLToPath(new URL('../../../adapters/event-log/kafka/negative-timeout-warning.ts', import.meta.url))
 
@@ -24,7 +25,7 @@ process.emitWarning('an ordinary warning')
 
 void describe('adapters > kafka > negative-timeout warning filter', () => {
   void test("drops kafkajs's TimeoutNegativeWarning only; other warnings, and negative timeouts elsewhere, print once", () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
+    const r = spawnSync(process.execPath, [...TS_NODE_ARGS, '--input-type=module', '-e', script], { encoding: 'utf8' })
     assert.equal(r.status, 0, r.stderr)
     assert.doesNotMatch(r.stderr, /-1796244380817/)
     assert.equal(r.stderr.match(/Warning: an ordinary warning/g)?.length, 1, r.stderr)

@@ -18,6 +18,7 @@ import { startTimeOf } from '../../../adapters/local-disk/directory-lock.ts'
 import { EmbeddedOnlineFollower } from '../../../adapters/online-store/embedded/embedded-online-follower.ts'
 import { EmbeddedOnlineStore } from '../../../adapters/online-store/embedded/embedded-online-store.ts'
 import { feature, plainRead, row, view } from '../../contracts/online-store.ts'
+import { TS_NODE_ARGS } from '../../support/node-ts.ts'
 
 const v = view('locked', [feature('x', 'double')], { ttlMs: 10_000_000_000 })
 const STORE = fileURLToPath(new URL('../../../adapters/online-store/embedded/embedded-online-store.ts', import.meta.url))
@@ -51,7 +52,7 @@ async function otherWriter(path: string): Promise<{ pid: number; kill(): Promise
     process.stdout.write('ready\\n')
     setTimeout(() => {}, 120000)
   `
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  const child = spawn(process.execPath, [...TS_NODE_ARGS, '--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()

@@ -7,6 +7,7 @@ import { featureView, source, type FeatureViewOptions } from '../../../features/
 import { canonicalJson } from '../../../registry/canonical-json.ts'
 import { viewHash } from '../../../registry/index.ts'
 import { clickSchema, clicks, user } from '../define/fixtures.ts'
+import { TS_NODE_ARGS } from '../../support/node-ts.ts'
 
 const base: FeatureViewOptions = {
   name: 'user_stats',
@@ -74,7 +75,7 @@ void describe('registry > view hash', () => {
   void test('is the same in another process', () => {
     const examples = fileURLToPath(new URL('../../../examples/features.ts', import.meta.url))
     const script = `const m = await import(${JSON.stringify(examples)}); const { viewHash } = await import(${JSON.stringify(fileURLToPath(new URL('../../../registry/hash.ts', import.meta.url)))}); console.log(JSON.stringify([m.userClicks, m.userPurchases, m.itemClicks].map(viewHash)))`
-    const child = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })) as string[]
+    const child = JSON.parse(execFileSync(process.execPath, [...TS_NODE_ARGS, '--input-type=module', '-e', script], { encoding: 'utf8' })) as string[]
     return import('../../../examples/features.ts').then((m) => {
       assert.deepEqual(child, [m.userClicks, m.userPurchases, m.itemClicks].map(viewHash))
     })

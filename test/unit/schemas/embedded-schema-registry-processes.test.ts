@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { EmbeddedSchemaRegistry } from '../../../adapters/schema-registry/embedded/embedded-schema-registry.ts'
 import { createDecoder } from '../../../schemas/decoder.ts'
 import { createEncoder } from '../../../schemas/encoder.ts'
+import { TS_NODE_ARGS } from '../../support/node-ts.ts'
 
 const registryModule = fileURLToPath(
   new URL('../../../adapters/schema-registry/embedded/embedded-schema-registry.ts', import.meta.url),
@@ -55,7 +56,7 @@ async function registerInChildren(dir: string, lists: readonly (readonly Registr
   const done = lists.map(
     (list) =>
       new Promise<number[]>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify(list)], {
+        const child = spawn(process.execPath, [...TS_NODE_ARGS, '--input-type=module', '-e', script, JSON.stringify(list)], {
           stdio: ['ignore', 'pipe', 'pipe'],
         })
         let out = ''

@@ -17,6 +17,7 @@ import { requestFeature } from '../../../features/index.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import { registryWithViews } from './fixtures.ts'
 import { stamped, trainAndServe, userProbe, userProbeV2 } from './serving-agreement.ts'
+import { KFS_BIN } from '../../support/node-ts.ts'
 
 const T = 1_700_000_000_000
 const ratio = requestFeature({
@@ -87,9 +88,7 @@ void describe('training–serving agreement > a feature list naming one feature 
       spawnSync(
         process.execPath,
         [
-          '--import',
-          'tsx',
-          join(repo, 'main/cli.ts'),
+          KFS_BIN,
           'training-set',
           '--labels',
           labels,

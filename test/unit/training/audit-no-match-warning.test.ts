@@ -18,6 +18,7 @@ import * as examples from '../../../examples/features.ts'
 import { LocalObjectStore, MemoryObjectStore } from '../../../adapters/object-store/index.ts'
 import { createTrainingSet } from '../../../training/index.ts'
 import { BASE_MS, generateRows, HOUR_MS, registryWithViews, trainingDeps, USERS, writeRows } from './fixtures.ts'
+import { KFS_BIN } from '../../support/node-ts.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kfs-no-match-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -90,9 +91,7 @@ void describe('training set > a view that matched no label row', () => {
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), KFS_DATA_DIR: dataDir }
     for (const json of [false, true]) {
       const args = [
-        '--import',
-        'tsx',
-        join(repo, 'main/cli.ts'),
+        KFS_BIN,
         'training-set',
         '--labels',
         labels,

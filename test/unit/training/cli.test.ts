@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import * as examples from '../../../examples/features.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import { BASE_MS, generateRows, HOUR_MS, registryWithViews, writeRows } from './fixtures.ts'
+import { KFS_BIN } from '../../support/node-ts.ts'
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url))
 const dirs: string[] = []
@@ -17,7 +18,7 @@ after(() => {
 
 function kfs(args: readonly string[], dataDir: string): { code: number | null; stdout: string; stderr: string } {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), KFS_DATA_DIR: dataDir }
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'main/cli.ts'), ...args], { cwd: repo, env, encoding: 'utf8' })
+  const r = spawnSync(process.execPath, [KFS_BIN, ...args], { cwd: repo, env, encoding: 'utf8' })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 

@@ -12,6 +12,7 @@ import { DEFAULT_SERVED_LOG_TOPIC, SERVED_FEATURES_SCHEMA, toServedEvent, type S
 import { IcebergOfflineSink, archiveTablePath } from '../../../adapters/offline/iceberg/offline-sink.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import { BASE_MS, generateRows, HOUR_MS, oracle, registryWithViews, writeRows } from './fixtures.ts'
+import { KFS_BIN } from '../../support/node-ts.ts'
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url))
 const dirs: string[] = []
@@ -21,7 +22,7 @@ after(() => {
 
 function kfs(args: readonly string[], dataDir: string): { code: number | null; stdout: string; stderr: string } {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), KFS_DATA_DIR: dataDir, KFS_LOG_LEVEL: 'warn' }
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'main/cli.ts'), ...args], { cwd: repo, env, encoding: 'utf8' })
+  const r = spawnSync(process.execPath, [KFS_BIN, ...args], { cwd: repo, env, encoding: 'utf8' })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
