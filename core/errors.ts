@@ -47,6 +47,16 @@ export class RetriesExhaustedError extends FeatureStoreError {
     super('RETRIES_EXHAUSTED', message, options)
   }
 }
+/**
+ * Retries given up at a deadline (core/deadline.ts: the stop's, engine/stop-deadline.ts) with
+ * attempts left. Never retried: an outer retry loop nested over the one that gave up is past the
+ * same deadline, and ends with this error as it is.
+ */
+export class DeadlinePassedError extends FeatureStoreError {
+  constructor(message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super('RETRIES_EXHAUSTED', message, options)
+  }
+}
 
 /**
  * A CSV text that is not RFC 4180 (core/csv-parse.ts). Not a FeatureStoreError: the reader that

@@ -27,7 +27,7 @@ export async function requireClaim(
   const check = deps.checkClaim
   if (check === undefined) return
   try {
-    await retry(() => check(topic), options)
+    await retry(() => check(topic), { ...options, what: `the claim check of ${topic}` })
   } catch (err: unknown) {
     if (unpublished !== undefined) {
       await deps.checkpoints
