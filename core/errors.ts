@@ -47,6 +47,7 @@ export class RetriesExhaustedError extends FeatureStoreError {
     super('RETRIES_EXHAUSTED', message, options)
   }
 }
+
 /**
  * Retries given up at a deadline (core/deadline.ts: the stop's, engine/stop-deadline.ts) with
  * attempts left. Never retried: an outer retry loop nested over the one that gave up is past the

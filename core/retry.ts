@@ -15,7 +15,7 @@ export interface RetryOptions {
    * DeadlinePassedError naming `what` and the last failure (the stop's deadline, live-engine.ts).
    */
   readonly until?: Deadline
-  /** What is retried, named when `until` ends it (e.g. "the table commit of features/x"). */
+  /** What is retried, named when `until` ends it (e.g. "the commit of table warehouse/features/x_v1"). */
   readonly what?: string
 }
 
