@@ -11,7 +11,7 @@ export interface RetryOptions {
   readonly jitter?: () => number
   readonly onRetry?: (err: unknown, attempt: number, delayMs: number) => void
   /**
-   * No attempt starts once it has passed, and no back-off sleeps past it: the loop then throws a
+   * No retry starts once it has passed (a first attempt always does), and no back-off sleeps past it: the loop then throws a
    * DeadlinePassedError naming `what` and the last failure (the stop's deadline, live-engine.ts).
    */
   readonly until?: Deadline
@@ -21,7 +21,7 @@ export interface RetryOptions {
 
 function deadlinePassed(options: RetryOptions, attempts: number, lastErr: unknown): DeadlinePassedError {
   const what = options.what ?? 'a step'
-  const last = lastErr === undefined ? 'no attempt was made' : `the last of ${attempts} attempts failed: ${lastErr instanceof Error ? lastErr.message : String(lastErr)}`
+  const last = `the last of ${attempts} attempts failed: ${lastErr instanceof Error ? lastErr.message : String(lastErr)}`
   return new DeadlinePassedError(`${options.until!.what}: ${what} was given up (${last})`, { cause: lastErr, context: { step: what } })
 }
 
@@ -50,7 +50,9 @@ export async function retry<T>(fn: (bail: (err: unknown) => never, attempt: numb
   let lastErr: unknown
   const { until } = options
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (until !== undefined && until.remainingMs() <= 0) throw deadlinePassed(options, attempt - 1, lastErr)
+    // A first attempt is always made: the deadline ends retries, not work that succeeds when asked
+    // (a healthy stop on a loaded machine may take past it).
+    if (attempt > 1 && until !== undefined && until.remainingMs() <= 0) throw deadlinePassed(options, attempt - 1, lastErr)
     try {
       return await fn(bail, attempt)
     } catch (err: unknown) {

@@ -1,7 +1,7 @@
 /**
  * Retries that observe a deadline (core/retry.ts `until`, core/deadline.ts): the stop's, which
- * ends a final checkpoint's retries with attempts left (engine/stop-deadline.ts). No attempt
- * starts after it, no back-off sleeps past it, the error names what was given up and its last
+ * ends a final checkpoint's retries with attempts left (engine/stop-deadline.ts). No retry
+ * starts after it (a first attempt does), no back-off sleeps past it, the error names what was given up and its last
  * failure, and a loop nested inside another ends both at once; a deadline never armed (a running
  * engine's) leaves the budget as it was.
  */
@@ -66,7 +66,7 @@ void describe('retry > until a deadline', () => {
     assert.equal(inner.n, asked, 'nothing asked after giving up')
   })
 
-  void test('passed before the first attempt: none is made', async () => {
+  void test('passed before the first attempt: that one is still made, and no retry', async () => {
     const clock = freezableClock()
     clock.freeze()
     const deadline = new StopDeadline(clock, 10)
@@ -75,7 +75,9 @@ void describe('retry > until a deadline', () => {
     const calls = { n: 0 }
     const err = await retry(always(calls), { clock, until: deadline }).catch((e: unknown) => e)
     assert.ok(err instanceof DeadlinePassedError)
-    assert.equal(calls.n, 0)
-    assert.match(err.message, /a step was given up \(no attempt was made\)/)
+    assert.equal(calls.n, 1)
+    assert.match(err.message, /a step was given up \(the last of 1 attempts failed: down\)/)
+    const ok = await retry(async () => 'done', { clock, until: deadline })
+    assert.equal(ok, 'done', 'work that succeeds when asked is not given up')
   })
 })
