@@ -49,6 +49,17 @@ export class RetriesExhaustedError extends FeatureStoreError {
 }
 
 /**
+ * Retries given up at a deadline (core/deadline.ts: the stop's, engine/stop-deadline.ts) with
+ * attempts left. Never retried: an outer retry loop nested over the one that gave up is past the
+ * same deadline, and ends with this error as it is.
+ */
+export class DeadlinePassedError extends FeatureStoreError {
+  constructor(message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super('RETRIES_EXHAUSTED', message, options)
+  }
+}
+
+/**
  * A CSV text that is not RFC 4180 (core/csv-parse.ts). Not a FeatureStoreError: the reader that
  * parsed it says which file, and turns it into its own error; `line` is the 1-based line at fault.
  */

@@ -1,5 +1,6 @@
 import type { Clock } from './clock.ts'
-import { FeatureStoreError, InvariantViolation, RetriesExhaustedError } from './errors.ts'
+import type { Deadline } from './deadline.ts'
+import { DeadlinePassedError, FeatureStoreError, InvariantViolation, RetriesExhaustedError } from './errors.ts'
 
 export interface RetryOptions {
   readonly clock: Clock
@@ -9,6 +10,19 @@ export interface RetryOptions {
   /** Deterministic jitter source in [0, 1); tests pass a constant. */
   readonly jitter?: () => number
   readonly onRetry?: (err: unknown, attempt: number, delayMs: number) => void
+  /**
+   * No retry starts once it has passed (a first attempt always does), and no back-off sleeps past it: the loop then throws a
+   * DeadlinePassedError naming `what` and the last failure (the stop's deadline, live-engine.ts).
+   */
+  readonly until?: Deadline
+  /** What is retried, named when `until` ends it (e.g. "the commit of table warehouse/features/x_v1"). */
+  readonly what?: string
+}
+
+function deadlinePassed(options: RetryOptions, attempts: number, lastErr: unknown): DeadlinePassedError {
+  const what = options.what ?? 'a step'
+  const last = `the last of ${attempts} attempts failed: ${lastErr instanceof Error ? lastErr.message : String(lastErr)}`
+  return new DeadlinePassedError(`${options.until!.what}: ${what} was given up (${last})`, { cause: lastErr, context: { step: what } })
 }
 
 function isNeverRetriable(err: unknown): boolean {
@@ -34,7 +48,11 @@ export async function retry<T>(fn: (bail: (err: unknown) => never, attempt: numb
     throw err
   }
   let lastErr: unknown
+  const { until } = options
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    // A first attempt is always made: the deadline ends retries, not work that succeeds when asked
+    // (a healthy stop on a loaded machine may take past it).
+    if (attempt > 1 && until !== undefined && until.remainingMs() <= 0) throw deadlinePassed(options, attempt - 1, lastErr)
     try {
       return await fn(bail, attempt)
     } catch (err: unknown) {
@@ -43,7 +61,8 @@ export async function retry<T>(fn: (bail: (err: unknown) => never, attempt: numb
       lastErr = err
       if (attempt === attempts) break
       const base = Math.min(maxDelayMs, minDelayMs * 2 ** (attempt - 1))
-      const delayMs = Math.round(base / 2 + (base / 2) * jitter())
+      const jittered = Math.round(base / 2 + (base / 2) * jitter())
+      const delayMs = until === undefined ? jittered : Math.max(0, Math.min(jittered, Math.ceil(until.remainingMs())))
       options.onRetry?.(err, attempt, delayMs)
       await options.clock.sleep(delayMs)
     }

@@ -54,15 +54,17 @@ export async function stageCheckpoint(
   // holds a checkpoint means the archive holds every record and idle marker the slot applied up to
   // it — which a slot restored from an older record catches its views up from (restore-point.ts);
   // live would not read those idle markers again.
-  if (where.archive) staged.push(await retry(() => offline.stageArchiveRows(topic, cut.archive), options))
+  if (where.archive) staged.push(await retry(() => offline.stageArchiveRows(topic, cut.archive), { ...options, what: `staging the archive rows of ${topic}/${partition}` }))
   // Every table gets a commit at every checkpoint, empty or not, so all tables of a partition carry
   // the same checkpoint markers and can be compared at the same cut (verify-parity).
   for (let v = 0; v < views.length; v++) {
-    if (views[v]!.offline) staged.push(await retry(() => offline.stageFeatureRows(views[v]!, cut.rows[v]!), options))
+    const what = `staging the feature rows of ${views[v]!.name} (${topic}/${partition})`
+    if (views[v]!.offline) staged.push(await retry(() => offline.stageFeatureRows(views[v]!, cut.rows[v]!), { ...options, what }))
   }
   const chains = await StateChains.write(cut.states, {
-    writeBase: (bytes) => retry(() => checkpoints.writeState(topic, partition, seq, bytes), options),
-    writeDelta: (base, index, bytes) => retry(() => checkpoints.writeDelta(topic, partition, seq, base, index, bytes), options),
+    writeBase: (bytes) => retry(() => checkpoints.writeState(topic, partition, seq, bytes), { ...options, what: `writing the operator state of ${topic}/${partition}` }),
+    writeDelta: (base, index, bytes) =>
+      retry(() => checkpoints.writeDelta(topic, partition, seq, base, index, bytes), { ...options, what: `writing an operator-state delta of ${topic}/${partition}` }),
   })
   const saved = chains.map((chain, v) => {
     const rows = cut.rowsAtNextOffset[v] ?? 0

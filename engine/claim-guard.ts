@@ -9,6 +9,7 @@
  * A read that fails in passing is asked again with the checkpoint's other steps' bound; only an
  * answer — the claim retired, another group's, gone — or a damaged claim stops the engine.
  */
+import { DeadlinePassedError } from '../core/errors.ts'
 import { retry, type RetryOptions } from '../core/retry.ts'
 import type { PartitionCheckpoint } from './checkpoint-store.ts'
 import type { SlotDeps } from './slot-contract.ts'
@@ -27,9 +28,11 @@ export async function requireClaim(
   const check = deps.checkClaim
   if (check === undefined) return
   try {
-    await retry(() => check(topic), options)
+    await retry(() => check(topic), { ...options, what: `the claim check of ${topic}` })
   } catch (err: unknown) {
-    if (unpublished !== undefined) {
+    // Past the stop's deadline nothing is written (stop-deadline.ts): the blobs stay, as a crash
+    // before the publish leaves them, named by no record.
+    if (unpublished !== undefined && !(err instanceof DeadlinePassedError)) {
       await deps.checkpoints
         .discard(unpublished)
         .catch((e: unknown) => deps.logger.warn({ err: e, topic }, 'state blobs of a refused checkpoint not deleted'))

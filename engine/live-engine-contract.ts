@@ -49,6 +49,12 @@ export interface LiveEngineOptions {
    */
   readonly checkpointStepAttempts?: number
   /**
+   * How long stop() gives its final checkpoints (absent: no bound). Past it every checkpoint retry
+   * ends — nothing is written after — and stop() rejects, naming the step given up; the last
+   * published checkpoint stands (stop-deadline.ts). A running engine keeps its retry budgets.
+   */
+  readonly stopTimeoutMs?: number
+  /**
    * The views' offline tables: given, the engine watches its online store for lost rows and reloads
    * them from these by itself (online-loss-watch.ts); absent, it does not watch.
    */

@@ -46,6 +46,7 @@ import { logCaughtUp } from './restore-point.ts'
 import { assignedPastDeclared, sourcesReadBy } from './source-partitions.ts'
 import type { LiveEngine, LiveEngineOptions } from './live-engine-contract.ts'
 import { watchOnlineLosses } from './online-loss-watch.ts'
+import { StopDeadline } from './stop-deadline.ts'
 
 export type { LiveEngine, LiveEngineOptions }
 
@@ -74,6 +75,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   // Every topic read: each holds its declared partitions (source-partitions.ts).
   const sources = sourcesReadBy(options.views, options.rekey)
   const partitions = new PartitionWatch({ log, sources, clock, logger })
+  const stopDeadline = new StopDeadline(clock, options.stopTimeoutMs)
   let partitionsAskedAtMs = clock.nowMs()
   // Read at each cut: a caller (bench freshness) may swap the timings after the engine is made.
   const deps = {
@@ -81,6 +83,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     checkpoints,
     clock,
     logger,
+    deadline: stopDeadline, // passes only once stop() armed it: every checkpoint retry ends there
     ...(options.chainPolicy === undefined ? {} : { chainPolicy: options.chainPolicy }),
     ...(options.checkpointStepAttempts === undefined ? {} : { checkpointStepAttempts: options.checkpointStepAttempts }),
     // Asked before each publish: the claim (§14), then the partition counts (partition-watch.ts).
@@ -109,7 +112,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     for (const stage of rekeyStages) void stage.stop().catch((e: unknown) => logger.warn({ err: e }, 're-key stage stop after a failure failed'))
     resolveFailed(err)
   }
-  const retryForever = { clock, attempts: 60, maxDelayMs: 2_000, onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'sink write retried') }
+  const retryForever = { clock, attempts: 60, maxDelayMs: 2_000, until: stopDeadline, onRetry: (err: unknown, attempt: number) => logger.warn({ err, attempt }, 'sink write retried') }
   const delivery = createSlotDelivery({ online, deadLetters, stats, clock, retry: retryForever, maxQueuedRows, fail })
   const commit = (at: StreamPartition, position: string) => reader?.commit(at, position)
   const landed = (slot: PartitionSlot) => delivery.landed(slot)
@@ -184,11 +187,9 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
   // (Redis replies, metrics, the tick) waiting for as long as it takes to process.
   const yieldToEventLoopNowAndThen = createYielder(20)
 
-  /**
-   * How far the reader has read each owned partition, past the slot's position when the log
-   * holds entries it never delivers (a transaction's commit marker after the last record of a
-   * transactionally produced topic): without it such a topic would never count as caught up.
-   */
+  // How far the reader has read each owned partition, past the slot's position when the log holds
+  // entries it never delivers (a commit marker after a transactional topic's last record): without
+  // it such a topic would never count as caught up.
   const readTo = new Map<string, bigint>()
 
   async function onBatch(batch: SourceBatch): Promise<void> {
@@ -375,6 +376,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
     watermarks: () => perSlot((slot) => slot.watermarkMs),
     async stop() {
       const failures = (stopFailures = new StopFailures())
+      stopDeadline.arm()
       stopping = true
       if (timer) clearTimeout(timer)
       await lossWatch?.stop()
@@ -386,6 +388,7 @@ export function createLiveEngine(options: LiveEngineOptions): LiveEngine {
       const fenced = new Map(fencedAtStop.splice(0).map((slot) => [slotKey(slot.topic, slot.partition), slot]))
       for (const slot of fenced.values()) await finishFencedAtStop(slot, stopFence, failures)
       await deadLetters.flush().catch((err: unknown) => failures.other('the dead-letter flush', err))
+      if (stopDeadline.passed) failures.deadlinePassed(stopDeadline.what)
       const err = failures.error()
       if (err) {
         logger.error({ err }, 'engine stopped, not cleanly')

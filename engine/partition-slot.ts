@@ -328,7 +328,7 @@ export class PartitionSlot {
     if (pending === undefined) return cut
     const { record } = pending
     await requireClaim(this.#deps, this.topic, this.#retryOptions())
-    if (!(await retry(() => this.#deps.checkpoints.publish(record), this.#retryOptions()))) {
+    if (!(await retry(() => this.#deps.checkpoints.publish(record), this.#retryOptions('publishing the checkpoint record')))) {
       this.#unconfirmed = undefined
       this.#deps.logger.warn({ topic: this.topic, partition: this.partition, checkpointSeq: record.seq }, 'checkpoint fenced: another owner published first')
       return undefined
@@ -350,10 +350,12 @@ export class PartitionSlot {
     this.#states.lost()
   }
 
-  #retryOptions(): RetryOptions {
-    const { clock, logger } = this.#deps
+  #retryOptions(what?: string): RetryOptions {
+    const { clock, logger, deadline } = this.#deps
     const { topic, partition } = this.options
-    return { clock, attempts: this.#deps.checkpointStepAttempts ?? 10, maxDelayMs: 2_000, onRetry: (err: unknown) => logger.warn({ err, topic, partition }, 'checkpoint step retried') }
+    const onRetry = (err: unknown) => logger.warn({ err, topic, partition }, 'checkpoint step retried')
+    const named = what === undefined ? {} : { what: `${what} of ${topic}/${partition}` }
+    return { clock, attempts: this.#deps.checkpointStepAttempts ?? 10, maxDelayMs: 2_000, onRetry, ...named, ...(deadline === undefined ? {} : { until: deadline }) }
   }
 
   /** Steps 1–3: stage, state blobs, publish. Undefined when fenced. */
@@ -370,7 +372,7 @@ export class PartitionSlot {
     await requireClaim(this.#deps, topic, options, record)
     let ours: boolean
     try {
-      ours = await retry(() => checkpoints.publish(record), options)
+      ours = await retry(() => checkpoints.publish(record), this.#retryOptions('publishing the checkpoint record'))
     } catch (err: unknown) {
       this.#unconfirmed = { cut, record }
       throw err
@@ -390,7 +392,7 @@ export class PartitionSlot {
   /** Step 4: commits the published record's files to every table, then prunes older records. */
   async #finish(record: PartitionCheckpoint): Promise<void> {
     const { checkpoints, logger } = this.#deps
-    await retry(() => rollForward(record, this.#deps), this.#retryOptions())
+    await retry(() => rollForward(record, this.#deps, this.#deps.deadline), this.#retryOptions('committing the tables'))
     if (this.#unfinished === record) this.#unfinished = undefined
     await checkpoints.prune(record).catch((err: unknown) => logger.warn({ err }, 'checkpoint prune failed'))
   }

@@ -3,6 +3,7 @@
  * views it runs, and the output of each call — the rows per view and the dead letters.
  */
 import type { Clock } from '../core/clock.ts'
+import type { Deadline } from '../core/deadline.ts'
 import type { Logger } from '../core/logger.ts'
 import type { FeatureRow, FeatureViewDef, SourceDef } from '../features/types.ts'
 import type { Decoder } from '../schemas/decoder.ts'
@@ -20,6 +21,11 @@ export interface SlotDeps {
   readonly chainPolicy?: ChainPolicy
   /** Attempts of each checkpoint step (stage, state, publish, the tables' commits) before the checkpoint fails (default 10). */
   readonly checkpointStepAttempts?: number
+  /**
+   * When the checkpoint's retries — each step's and, nested inside, a table commit's own — give up
+   * with attempts left (core/deadline.ts): the live engine's stop deadline; absent: never.
+   */
+  readonly deadline?: Deadline
   /**
    * Each checkpoint's cut, as it is taken: its wall time (the event loop's stall) and this
    * thread's CPU time during it (ms; NaN where Node cannot tell).

@@ -22,6 +22,12 @@ export class StopFailures {
   readonly #checkpoints: { readonly partition: string; readonly err: unknown }[] = []
   readonly #others: { readonly what: string; readonly err: unknown }[] = []
   readonly #fenced: { readonly partition: string; readonly attempts: number; readonly resumesAt: string }[] = []
+  #deadline: string | undefined
+
+  /** The stop's deadline passed (stop-deadline.ts): what failed was given up with attempts left. */
+  deadlinePassed(what: string): void {
+    this.#deadline = what
+  }
 
   /** A partition's checkpoint failed. */
   checkpoint(topic: string, partition: number, err: unknown): void {
@@ -69,12 +75,14 @@ export class StopFailures {
     const rekey = this.#others.some((f) => f.what.startsWith('re-key stage'))
       ? ' (a re-key stage: from its last committed transaction)'
       : ''
-    const message = `${parts.join('; ')}. Nothing is lost: the next start resumes from the last checkpoint that was published${rekey} and processes the records after it again`
+    const gaveUp = this.#deadline === undefined ? '' : `${this.#deadline}, so the stop gave up and the last published checkpoint stands: `
+    const message = `${gaveUp}${parts.join('; ')}. Nothing is lost: the next start resumes from the last checkpoint that was published${rekey} and processes the records after it again`
     const cause = (first ?? this.#others[0])?.err
     const context = {
       ...(this.#checkpoints.length > 0 ? { partitions: this.partitions.join(',') } : {}),
       ...(this.#fenced.length > 0 ? { fenced: this.#fenced.map((f) => f.partition).join(',') } : {}),
       ...(this.#others.length > 0 ? { failed: this.#others.map((f) => f.what).join(', ') } : {}),
+      ...(this.#deadline === undefined ? {} : { gaveUp: this.#deadline }),
     }
     return new CheckpointError('CHECKPOINT_FAILED', message, { ...(cause === undefined ? {} : { cause }), context })
   }

@@ -120,6 +120,11 @@ export interface KfsConfig extends SnapshotSettings {
   readonly checkpointIntervalMs: number
   readonly checkpointMaxRecords: number
   /**
+   * How long `kfs run`'s stop gives its final checkpoints before it gives them up and exits 1
+   * (KFS_STOP_TIMEOUT_MS, default DEFAULT_STOP_TIMEOUT_MS; engine/stop-deadline.ts).
+   */
+  readonly stopTimeoutMs: number
+  /**
    * Encode Parquet files on a shared worker thread (default) rather than the event loop's;
    * `KFS_PARQUET_WORKER=0` turns it off. The bytes are the same either way.
    */
@@ -131,6 +136,13 @@ export interface KfsConfig extends SnapshotSettings {
 export { CONFIG_VARIABLES, type ConfigVariable } from './config-variables.ts'
 
 export const CONFIG_FILE_VARIABLE = 'KFS_CONFIG_FILE'
+
+/**
+ * 7 s: with the 2 s `kfs run` waits after it for calls in flight (main/commands/stop-within.ts),
+ * a stop whose final checkpoint cannot commit still ends inside `docker stop`'s 10 s grace (and
+ * Kubernetes' 30 s), closing the stores and saying what happened, instead of being killed mid-write.
+ */
+export const DEFAULT_STOP_TIMEOUT_MS = 7_000
 
 /** KFS_FEATURES unset: the demo's module, relative to the working directory. */
 export const DEFAULT_FEATURES_MODULE = 'examples/features.ts'
@@ -196,6 +208,7 @@ export function loadConfig(env: Env, fileReader: FileReader = readUtf8): KfsConf
     metricsPort: source.port('KFS_METRICS_PORT'),
     checkpointIntervalMs: source.durationMs('KFS_CHECKPOINT_INTERVAL_MS') ?? 10_000,
     checkpointMaxRecords: source.positiveInt('KFS_CHECKPOINT_MAX_RECORDS') ?? 100_000,
+    stopTimeoutMs: source.durationMs('KFS_STOP_TIMEOUT_MS') ?? DEFAULT_STOP_TIMEOUT_MS,
     ...snapshotSettings(source),
     parquetWorker: source.boolean('KFS_PARQUET_WORKER') ?? true,
     featuresModule: source.string('KFS_FEATURES') ?? DEFAULT_FEATURES_MODULE,

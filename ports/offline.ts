@@ -20,6 +20,7 @@
  * losing. A snapshot id the table does not have rejects; a table never written reads as empty.
  */
 import type { FeatureValue, FeatureViewDef, StampedRow } from '../features/types.ts'
+import type { Deadline } from '../core/deadline.ts'
 
 /** A view version, as far as naming its table goes. */
 export interface ViewVersion {
@@ -169,9 +170,16 @@ export interface OfflineWriter extends OfflineCatalog {
    * `name → seq` pairs (e.g. `clicks/3 → 17`) recorded in the summary, so that a commit can tell
    * (after a crash, say) that the table already holds them: it then writes nothing. Commit is
    * thus idempotent, and a checkpoint can be rolled forward as often as it is restored. Rejects
-   * (NOT_FOUND) for a table nothing was ever staged to.
+   * (NOT_FOUND) for a table nothing was ever staged to. `until`: the commit's own retries give up
+   * there (core/deadline.ts; the live engine's stop deadline), asking the store nothing after it.
    */
-  commit(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void>
+  commit(
+    tableId: string,
+    staged: readonly StagedFiles[],
+    markers: Readonly<Record<string, number>>,
+    summary: Readonly<Record<string, string>>,
+    options?: { readonly until?: Deadline },
+  ): Promise<void>
 }
 
 /**

@@ -14,6 +14,7 @@ import { backfillReadRetry, settleBackfills } from '../../replay/backfill-before
 import { backfillEnvironment, publishedViews } from './live-views.ts'
 import { DEAD_LETTER_TOPIC } from '../internal-topics.ts'
 import { listenForStop, type StopSignal } from './stop-signal.ts'
+import { stopWithin } from './stop-within.ts'
 import { consumedTopics, requireSoleLiveGroup } from './live-groups.ts'
 import { requireClaimHeld } from './topic-claims.ts'
 import { requireDeclaredPartitions, sourcesReadBy } from '../../engine/source-partitions.ts'
@@ -55,6 +56,8 @@ and both counts; docs/semantics.md §10).
 Exit codes: 0 after a clean stop; 1 when the engine failed, or when its stop could not finish
 (a partition's final checkpoint or the dead-letter flush failed: one line names them, and the next
 start resumes from the last checkpoint that was published, losing nothing); 2 for a usage error.
+A stop gives its final checkpoints KFS_STOP_TIMEOUT_MS (7s) — then it gives up, names the step that
+failed, and exits 1 within about 2 s more — so it ends inside a supervisor's kill grace (docker: 10 s).
 
 Options:
 ${FEATURES_HELP}
@@ -137,6 +140,8 @@ Examples:
         logger,
         checkpointIntervalMs: config.checkpointIntervalMs,
         checkpointMaxRecords: config.checkpointMaxRecords,
+        // The stop gives its final checkpoints up at this (engine/stop-deadline.ts): exit 1 in bounded time.
+        stopTimeoutMs: config.stopTimeoutMs,
         // Each checkpoint asks first: a member left running when its group was retired stops (§14).
         checkClaim: (topic) => requireClaimHeld(runtime.store, groupId, topic),
       })
@@ -166,7 +171,7 @@ Examples:
       // stage's last transaction — stop rejects, naming what failed: exit 1, not the summary of a
       // clean stop. Either way a run during which the engine failed is a failure.
       try {
-        await engine.stop()
+        await stopWithin(() => engine.stop(), config.stopTimeoutMs)
       } catch (err: unknown) {
         logger.fatal({ err }, 'engine stop failed')
         const message = `engine stop failed: ${reasonOf(err)}`

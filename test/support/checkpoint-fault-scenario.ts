@@ -177,6 +177,18 @@ export interface RetryBudgets {
   readonly commitAttempts: number
 }
 
+/**
+ * A case run with a stop deadline (test/unit/engine/stop-deadline.test.ts): its engines and sinks
+ * on `clock`, stopping within `stopTimeoutMs`; the first engine's stop is run by `aroundFirstStop`,
+ * which observes it (the time it took on the clock, the store's writes after it) and passes its
+ * outcome on.
+ */
+export interface StopDeadlineCase {
+  readonly clock: Clock
+  readonly stopTimeoutMs: number
+  readonly aroundFirstStop: (stop: () => Promise<void>, store: FaultyObjectStore) => Promise<void>
+}
+
 export interface FaultCaseResult {
   /** Calls the fault failed (0 means the case tested nothing). */
   readonly injected: number
@@ -192,6 +204,7 @@ export async function runCheckpointFaultCase(
   kind: FaultKind,
   at: FaultedCheckpoint = 'a running checkpoint',
   budgets?: RetryBudgets,
+  deadline?: StopDeadlineCase,
 ): Promise<FaultCaseResult> {
   const dir = await mkdtemp(join(tmpdir(), 'kfs-ckpt-fault-'))
   const log = new EmbeddedEventLog({ dir: join(dir, 'log'), fsync: 'never' })
@@ -209,26 +222,29 @@ export async function runCheckpointFaultCase(
     const tail = async () => void produced.push(...(await produceEvents(log, source.topic, encoder, events.slice(tailFrom))))
     const feeds = tailFrom === events.length ? [] : [tail]
 
+    const clock = deadline?.clock ?? fastRetryClock
     const makeEngine = (s: ObjectStore, tuning: EngineTuning): LiveEngine =>
       createLiveEngine({
         log,
         stateStore: s,
-        offline: new IcebergOfflineSink(s, { clock: fastRetryClock, ...(budgets === undefined ? {} : { commitAttempts: budgets.commitAttempts }) }),
+        offline: new IcebergOfflineSink(s, { clock, ...(budgets === undefined ? {} : { commitAttempts: budgets.commitAttempts }) }),
         online: new EmbeddedOnlineStore(),
         deadLetters: createDeadLetterTopicSink(log, 'kfs.dead-letters'),
         decoderFor: (src) => createDecoder({ registry, readerSchema: src.schema }),
         views: [view],
         groupId: 'kfs-engine',
-        clock: fastRetryClock,
+        clock,
         logger: silentLogger,
         checkpointMaxRecords: 300,
         checkpointIntervalMs: 60_000,
         tickMs: 20,
         ...(budgets === undefined ? {} : { checkpointStepAttempts: budgets.checkpointStepAttempts }),
+        ...(deadline === undefined ? {} : { stopTimeoutMs: deadline.stopTimeoutMs }),
         ...tuning,
       })
 
-    const result = await runFaultedEngines(store, makeEngine, step, kind, { feeds, at })
+    const aroundFirstStop = deadline === undefined ? {} : { aroundFirstStop: deadline.aroundFirstStop }
+    const result = await runFaultedEngines(store, makeEngine, step, kind, { feeds, at, ...aroundFirstStop })
 
     const expected = expectedRowsByEntity([view], source, produced).get(view.name)!
     assertSameRows(await readFeatureRowsByEntity(store, view), expected, `offline table after ${kind} fault at ${step}`)
@@ -262,6 +278,8 @@ export interface FaultedRunOptions {
   /** More input, each produced once the first engine has caught up with the last (or has failed). */
   readonly feeds?: readonly (() => Promise<void>)[]
   readonly at?: FaultedCheckpoint
+  /** Runs the first engine's stop, observing it (StopDeadlineCase); default: just runs it. */
+  readonly aroundFirstStop?: StopDeadlineCase['aroundFirstStop']
 }
 
 /** A checkpoint size no test reaches: the engine checkpoints only when told to (at its stop). */
@@ -328,7 +346,8 @@ export async function runFaultedEngines(
   if (heal === 'before stop' && firstFailed) store.disarm()
   let firstStopError: unknown
   let firstStopFailed = false
-  await first.stop().catch((err: unknown) => {
+  const stopFirst = () => first.stop()
+  await (options.aroundFirstStop?.(stopFirst, store) ?? stopFirst()).catch((err: unknown) => {
     firstStopFailed = true
     firstStopError = err
   })

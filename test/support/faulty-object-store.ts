@@ -28,6 +28,7 @@ export class FaultyObjectStore implements ObjectStore {
   #fault: Fault | undefined
   #seen = 0
   #failed = 0
+  #writes = 0
 
   constructor(inner: ObjectStore) {
     this.#inner = inner
@@ -53,7 +54,13 @@ export class FaultyObjectStore implements ObjectStore {
     return this.#failed
   }
 
+  /** Writes asked of the store so far (put, putIfAbsent, delete), failed ones included. */
+  get writes(): number {
+    return this.#writes
+  }
+
   async #call<T>(operation: StoreOperation, key: string, run: () => Promise<T>): Promise<T> {
+    if (operation === 'put' || operation === 'putIfAbsent' || operation === 'delete') this.#writes++
     const fault = this.#fault
     if (fault === undefined || fault.operation !== operation || !fault.key.test(key) || this.#failed >= fault.times) return run()
     if (this.#seen++ < fault.skip) return run()

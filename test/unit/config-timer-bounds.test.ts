@@ -46,6 +46,7 @@ const MS_SETTINGS: Record<
     read: (c) => (c.onlineStore.kind === 'redis' ? c.onlineStore.commandTimeoutMs : undefined),
   },
   KFS_CHECKPOINT_INTERVAL_MS: { with: {}, largest: MAX_TIMER_MS, read: (c) => c.checkpointIntervalMs },
+  KFS_STOP_TIMEOUT_MS: { with: {}, largest: MAX_TIMER_MS, read: (c) => c.stopTimeoutMs },
   // An age, not a timer, but read as every other *_MS: one vocabulary, one bound.
   KFS_EMBEDDED_LOG_HANDOVER_MS: {
     with: {},

@@ -205,6 +205,10 @@ void describe('main > config > servers', () => {
     assert.equal(c.logLevel, 'debug')
     assert.equal(c.featuresModule, 'my/features.ts')
     assert.equal(loadConfig({ KFS_CHECKPOINT_INTERVAL_MS: '30s' }, noFile).checkpointIntervalMs, 30_000)
+    // The stop's deadline: inside docker stop's 10 s grace by default (main/config.ts DEFAULT_STOP_TIMEOUT_MS).
+    assert.equal(c.stopTimeoutMs, 7_000)
+    assert.equal(loadConfig({ KFS_STOP_TIMEOUT_MS: '20s' }, noFile).stopTimeoutMs, 20_000)
+    assert.equal(loadConfig({ KFS_STOP_TIMEOUT_MS: '2500' }, noFile).stopTimeoutMs, 2_500)
   })
 
   void test('the result is deeply frozen', () => {
@@ -236,6 +240,9 @@ void describe('main > config > bad values', () => {
     { env: { KFS_CHECKPOINT_INTERVAL_MS: '0' }, variable: 'KFS_CHECKPOINT_INTERVAL_MS', value: '0' },
     { env: { KFS_CHECKPOINT_INTERVAL_MS: 'soon' }, variable: 'KFS_CHECKPOINT_INTERVAL_MS', value: 'soon' },
     { env: { KFS_CHECKPOINT_MAX_RECORDS: '1.5' }, variable: 'KFS_CHECKPOINT_MAX_RECORDS', value: '1.5' },
+    { env: { KFS_STOP_TIMEOUT_MS: '0' }, variable: 'KFS_STOP_TIMEOUT_MS', value: '0' },
+    { env: { KFS_STOP_TIMEOUT_MS: '-1' }, variable: 'KFS_STOP_TIMEOUT_MS', value: '-1' },
+    { env: { KFS_STOP_TIMEOUT_MS: 'soon' }, variable: 'KFS_STOP_TIMEOUT_MS', value: 'soon' },
     { env: { KFS_LOG_LEVEL: 'verbose' }, variable: 'KFS_LOG_LEVEL', value: 'verbose' },
     { env: { KFS_SERVE_TRANSPORT: 'uwebsockets' }, variable: 'KFS_SERVE_TRANSPORT', value: 'uwebsockets' },
   ]

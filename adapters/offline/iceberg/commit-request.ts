@@ -4,6 +4,7 @@
  * (its `kfs.ckpt.<name> = seq` markers, read as maxima over every snapshot). Grouped with others'
  * in one snapshot (group-commit.ts), it is still left out by a base that holds it, alone.
  */
+import type { Deadline } from '../../../core/deadline.ts'
 import type { StagedFiles } from '../../../ports/offline.ts'
 import { checkExtras, type AppendPart } from './append-files.ts'
 import type { DataFile } from './manifests.ts'
@@ -25,6 +26,8 @@ export interface CommitRequest extends AppendPart {
   /** Per staged file, what the writer facts need (writer-facts.ts). */
   readonly largest: readonly (number | undefined)[]
   readonly tieFree: readonly (TieFreeStaging | undefined)[]
+  /** Where the caller's retries end (core/deadline.ts); its group's commit gives up at the earliest. */
+  readonly until?: Deadline | undefined
 }
 
 /**

@@ -18,6 +18,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import { systemClock, type Clock } from '../../../core/clock.ts'
+import type { Deadline } from '../../../core/deadline.ts'
 import { CommitError, SinkWriteError } from '../../../core/errors.ts'
 import { retry } from '../../../core/retry.ts'
 import { lastColumnId, nameMappingOf, validateSchema, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts'
@@ -56,6 +57,9 @@ export interface CommitOptions {
    * later, so a caller must not delete what it names even once the commit has given up.
    */
   readonly onUnansweredWrite?: () => void
+  /** No attempt after it (core/deadline.ts: the engine's stop deadline); `what` names the commit in the error. */
+  readonly until?: Deadline
+  readonly what?: string
 }
 
 const MAX_METADATA_LOG = 100
@@ -353,6 +357,7 @@ export async function commitMetadata<T>(table: IcebergTable, attempt: (base: Ice
       minDelayMs: options.minDelayMs ?? 25,
       maxDelayMs: options.maxDelayMs ?? 2_000,
       ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
+      ...(options.until === undefined ? {} : { until: options.until, what: options.what ?? `the commit of table ${path}` }),
     },
   )
 }

@@ -11,7 +11,7 @@
  */
 import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
 import type { FeatureRowReader, FeatureRowsOptions, FeatureTableStats, LatestFeatureRows, LatestFeatureRowsOptions, PinnedFeatureFiles } from '../../../ports/feature-rows.ts'
-import { isOfflineRowArray, type ArchiveRow, type ArchiveRows, type OfflineRows, type OfflineSink, type OfflineSnapshot, type OfflineTable, type RowOrigin, type StagedFiles, type ViewVersion } from '../../../ports/offline.ts'
+import { isOfflineRowArray, type ArchiveRow, type ArchiveRows, type OfflineRows, type OfflineSink, type OfflineSnapshot, type OfflineTable, type StagedFiles, type ViewVersion } from '../../../ports/offline.ts'
 import type { ArchiveCompaction, CompactionSummary, ExpirySummary, OfflineCompactor, OrphanRemoval, OrphanRemovalSummary, SnapshotRetention } from '../../../ports/offline-compaction.ts'
 import type { ObjectStore } from '../../../ports/object-store.ts'
 import type { SnapshotLog, SnapshotLogReader } from '../../../ports/snapshot-log.ts'
@@ -20,6 +20,7 @@ import { accumulateRowsThrough, OFFSET_PREFIX, ROWS_THROUGH_PREFIX } from './row
 import { appendParts } from './append-files.ts'
 import { commitRequest, LARGEST_ROW_INDEX, MARKER_PREFIX, TIE_FREE_STAGING, type CommitRequest } from './commit-request.ts'
 import { GroupCommits, type AfterCommit } from './group-commit.ts'
+import { earliestDeadline, type Deadline } from '../../../core/deadline.ts'
 import { compactPartitions } from './compaction.ts'
 import { compactArchiveTable } from './archive-compaction.ts'
 import { loadTableOrNone } from './damaged-table.ts'
@@ -68,26 +69,8 @@ function tieFreeStagingOf(summary: Readonly<Record<string, string>> | undefined,
   return range === undefined ? undefined : { staging: randomUUID(), ...range }
 }
 
-/**
- * Archive order of a feature row as one long: offset · 2^21 + the row's index among the rows
- * emitted at that offset (markers' rows first, then the record's; RowOrigin.seq). Rows of one
- * entity always come from one partition, so this orders any entity's rows. The index saturates at
- * 2^21 − 1: past two million rows at one offset, rows share a position, but one entity's rows there
- * still differ in as_of (a key emits at most one row per boundary).
- */
-export function archiveSeqOf(origin: RowOrigin): bigint | number {
-  return archiveSeq(origin.offset, origin.seq)
-}
-
-/** `archiveSeqOf` of the row with index `rowIndex` at `offset`. */
-export function archiveSeq(offset: string, rowIndex: number): bigint | number {
-  const index = Math.min(rowIndex, 0x1fffff)
-  // The same long either way; a number while it is exact (offsets below 2^32), which is the
-  // common case and spares three BigInts a row.
-  const value = Number(offset)
-  if (value < 0x100000000) return value * 0x200000 + index
-  return (BigInt(offset) << 21n) + BigInt(index)
-}
+import { archiveSeq, archiveSeqOf } from './archive-seq.ts'
+export { archiveSeq, archiveSeqOf }
 
 export interface IcebergOfflineSinkOptions {
   readonly targetFileBytes?: number
@@ -214,10 +197,16 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
    * the version this sink last saw (one probe), and a request whose markers it already holds writes
    * nothing. A request that cannot be read (its staged files, its summary) fails alone.
    */
-  commit(tableId: string, staged: readonly StagedFiles[], markers: Readonly<Record<string, number>>, summary: Readonly<Record<string, string>>): Promise<void> {
+  commit(
+    tableId: string,
+    staged: readonly StagedFiles[],
+    markers: Readonly<Record<string, number>>,
+    summary: Readonly<Record<string, string>>,
+    options: { readonly until?: Deadline } = {},
+  ): Promise<void> {
     let request: CommitRequest
     try {
-      request = commitRequest(staged, markers, summary, (key) => this.#store.uriOf(key))
+      request = { ...commitRequest(staged, markers, summary, (key) => this.#store.uriOf(key)), until: options.until }
     } catch (err: unknown) {
       return Promise.reject(err)
     }
@@ -248,7 +237,10 @@ export class IcebergOfflineSink implements OfflineSink, FeatureRowReader, Offlin
             parts.flatMap((p) => p.tieFree),
           )
         : {}
-    const result = await appendParts(table, landing, { sharedExtras, ...(clock === undefined ? {} : { clock }), ...(commitAttempts === undefined ? {} : { attempts: commitAttempts }) })
+    // A group ends its retries at the earliest deadline among its callers' (the engine's stop).
+    const until = earliestDeadline(landing.map((request) => request.until))
+    const options = { sharedExtras, ...(clock === undefined ? {} : { clock }), ...(commitAttempts === undefined ? {} : { attempts: commitAttempts }) }
+    const result = await appendParts(table, landing, { ...options, ...(until === undefined ? {} : { until, what: `the commit of table ${tableId}` }) })
     this.#tables.set(tableId, Promise.resolve(result.table))
     if (result.status === 'committed') this.#compactLater(tableId, table.metadata)
     return this.#expiry?.due(tableId, result.status === 'committed') === true ? () => this.#expireQuietly(tableId) : undefined

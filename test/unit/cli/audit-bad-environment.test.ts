@@ -130,6 +130,7 @@ const SETTINGS: readonly BadSetting[] = [
   ...bad('KFS_METRICS_PORT', ports),
   ...bad('KFS_CHECKPOINT_INTERVAL_MS', timers),
   ...bad('KFS_CHECKPOINT_MAX_RECORDS', counts),
+  ...bad('KFS_STOP_TIMEOUT_MS', timers, { args: ['run', '--until-caught-up', '--json'] }),
   ...bad('KFS_SNAPSHOT_RETENTION_MS', [...durations, '99999999999999999999']),
   ...bad('KFS_SNAPSHOT_MIN_KEEP', counts),
   ...bad('KFS_SNAPSHOT_MAX_KEEP', counts),
