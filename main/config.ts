@@ -138,11 +138,13 @@ export { CONFIG_VARIABLES, type ConfigVariable } from './config-variables.ts'
 export const CONFIG_FILE_VARIABLE = 'KFS_CONFIG_FILE'
 
 /**
- * 7 s: with the 2 s `kfs run` waits after it for calls in flight (main/commands/stop-within.ts),
- * a stop whose final checkpoint cannot commit still ends inside `docker stop`'s 10 s grace (and
- * Kubernetes' 30 s), closing the stores and saying what happened, instead of being killed mid-write.
+ * 25 s: with the 2 s `kfs run` waits after it for calls in flight (main/commands/stop-within.ts),
+ * a stop whose final checkpoint cannot commit still ends inside Kubernetes' 30 s grace (and the
+ * 30 s docker-compose.yml gives the engine), closing the stores and saying what happened, instead
+ * of being killed mid-write. Not less: the deadline counts a healthy stop's time too, and a large
+ * final checkpoint on a loaded machine takes seconds — a stop given up is one to redo.
  */
-export const DEFAULT_STOP_TIMEOUT_MS = 7_000
+export const DEFAULT_STOP_TIMEOUT_MS = 25_000
 
 /** KFS_FEATURES unset: the demo's module, relative to the working directory. */
 export const DEFAULT_FEATURES_MODULE = 'examples/features.ts'

@@ -206,7 +206,7 @@ void describe('main > config > servers', () => {
     assert.equal(c.featuresModule, 'my/features.ts')
     assert.equal(loadConfig({ KFS_CHECKPOINT_INTERVAL_MS: '30s' }, noFile).checkpointIntervalMs, 30_000)
     // The stop's deadline: inside docker stop's 10 s grace by default (main/config.ts DEFAULT_STOP_TIMEOUT_MS).
-    assert.equal(c.stopTimeoutMs, 7_000)
+    assert.equal(c.stopTimeoutMs, 25_000)
     assert.equal(loadConfig({ KFS_STOP_TIMEOUT_MS: '20s' }, noFile).stopTimeoutMs, 20_000)
     assert.equal(loadConfig({ KFS_STOP_TIMEOUT_MS: '2500' }, noFile).stopTimeoutMs, 2_500)
   })

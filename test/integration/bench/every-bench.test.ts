@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { benchNames } from '../../../bench/_support/bench-names.ts'
 import { benchRunProblems, stderrTail, type BenchExpectation, type BenchRun } from '../../support/bench-line.ts'
 import { stackEnv } from '../../support/stack-env.ts'
+import { TS_NODE_ARGS } from '../../support/node-ts.ts'
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
 /** Small enough that each bench takes seconds; every size has a floor (bench/_support/scale.ts). */
@@ -71,10 +72,14 @@ function nodeWithUws(): string | undefined {
   return undefined
 }
 
-/** `node --import tsx bench/run.ts <name>` in its own process group, so a timeout ends its children too. */
+/**
+ * `node bench/run.ts <name>` in its own process group, so a timeout ends its children too: on this
+ * Node by its own type stripping, on another (the uWS one, older) through tsx.
+ */
 function runBench(node: string, name: string, env: NodeJS.ProcessEnv): Promise<BenchRun & { seconds: number }> {
   const started = performance.now()
-  const child = spawn(node, ['--import', 'tsx', 'bench/run.ts', name], {
+  const loader = node === process.execPath ? TS_NODE_ARGS : ['--import', 'tsx']
+  const child = spawn(node, [...loader, 'bench/run.ts', name], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
