@@ -8,7 +8,7 @@
 export interface Deadline {
   /** Milliseconds left; 0 or less once it has passed, Infinity while none is set. */
   remainingMs(): number
-  /** What passed, for the error: e.g. "the stop's deadline (7000 ms) passed". */
+  /** What passed, for the error: e.g. "the stop's deadline (25000 ms) passed". */
   readonly what: string
 }
 

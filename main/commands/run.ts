@@ -56,8 +56,9 @@ and both counts; docs/semantics.md §10).
 Exit codes: 0 after a clean stop; 1 when the engine failed, or when its stop could not finish
 (a partition's final checkpoint or the dead-letter flush failed: one line names them, and the next
 start resumes from the last checkpoint that was published, losing nothing); 2 for a usage error.
-A stop gives its final checkpoints KFS_STOP_TIMEOUT_MS (7s) — then it gives up, names the step that
-failed, and exits 1 within about 2 s more — so it ends inside a supervisor's kill grace (docker: 10 s).
+A stop gives its final checkpoints KFS_STOP_TIMEOUT_MS (25s) — then it gives up, names the step that
+failed, and exits 1 within about 2 s more — so it ends inside a supervisor's kill grace (Kubernetes:
+30 s; give docker the same: docker stop -t 30, or stop_grace_period).
 
 Options:
 ${FEATURES_HELP}
