@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import type { FeatureRow, FeatureViewDef } from '../../../features/types.ts'
+import type { FeatureRow } from '../../../features/types.ts'
+import { loadDefinitions } from '../../../registry/load-definitions.ts'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import { createParquetCodec } from '../../../adapters/offline/parquet/parquet-codec.ts'
 import { createOfflineStore } from '../../../main/offline-adapters.ts'
@@ -107,11 +108,8 @@ void test('table and changelog sources: a view backfilled by kfs replay has the 
   await kfs(['apply', '--features', added])
   await kfs(['replay', '--features', added, '--online', '--views', PAIRS.map(([, b]) => b).join(',')])
 
-  const views = new Map(
-    Object.values((await import(added)) as Record<string, unknown>)
-      .filter((d): d is FeatureViewDef => (d as { kind?: string }).kind === 'featureView')
-      .map((v) => [v.name, v]),
-  )
+  // Read as kfs read them (tsx loads a module outside a package as CommonJS, its re-exports under `default`).
+  const views = new Map((await loadDefinitions(added)).views.map((v) => [v.name, v]))
   const offline = createOfflineStore(new LocalObjectStore(join(dataDir, 'objects')), { parquetWorker: false })
   for (const [liveName, addedName] of PAIRS) {
     const liveRows = plain(await offline.readFeatureRows(views.get(liveName)!))
