@@ -6,9 +6,9 @@
 //
 // On Node 24 (the baseline) Node strips the types itself — kfs's code is erasable TypeScript only
 // (tsconfig erasableSyntaxOnly) — and the compile cache keeps what it stripped and compiled
-// (NODE_COMPILE_CACHE, else a folder in the OS temp dir): `kfs --help` took 0.7 s of CPU so
+// (NODE_COMPILE_CACHE, else a folder in the OS temp dir): `kfs --help` takes 0.7 s of CPU so,
 // against 2–3 s through tsx. A user's definitions module may use any TypeScript: it is loaded with
-// tsx (registry/load-definitions.ts). Older Nodes run everything through tsx, resolved from here.
+// tsx (registry/import-user-module.ts). Older Nodes run everything through tsx, resolved from here.
 import module from 'node:module'
 
 const cli = new URL('../main/cli.ts', import.meta.url).href

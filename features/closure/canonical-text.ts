@@ -50,10 +50,9 @@ function reprinted(text: string): string | undefined {
       const printed = print(`${wrapper.before}${current}${wrapper.after}`)
       if (printed === undefined) break
       const fn = wrapper.pick(printed.expression)
-      const body = printed.code.slice(fn.start, fn.end)
-      const edits = keepNamesEdits(fn).map((e) => ({ ...e, start: e.start - fn.start, end: e.end - fn.start }))
-      if (edits.length === 0) return body
-      current = applyEdits(body, edits, printed.code)
+      const edits = keepNamesEdits(fn)
+      if (edits.length === 0) return printed.code.slice(fn.start, fn.end)
+      current = withEdits(printed.code, fn, edits)
     }
   }
   return undefined
@@ -116,14 +115,14 @@ function keepNamesEdits(node: AnyNode): Edit[] {
   return edits
 }
 
-/** `body` with the edits made (ranges relative to `body`; a kept node's range is in `code`, the whole print). */
-function applyEdits(body: string, edits: readonly Edit[], code: string): string {
+/** The text of `node` in `code`, with the edits (ranges in `code`) made. */
+function withEdits(code: string, node: AnyNode, edits: readonly Edit[]): string {
   let out = ''
-  let at = 0
+  let at = node.start
   for (const e of [...edits].sort((a, b) => a.start - b.start)) {
-    out += body.slice(at, e.start)
+    out += code.slice(at, e.start)
     if (e.keep !== undefined) out += code.slice(e.keep.start, e.keep.end)
     at = e.end
   }
-  return out + body.slice(at)
+  return out + code.slice(at, node.end)
 }
