@@ -30,7 +30,7 @@ import { MemoryObjectStore } from '../../adapters/object-store/index.ts'
 import type { SourceDef } from '../../features/types.ts'
 import { orders, userOpen } from '../fixtures/features/change-faults.ts'
 import { FaultyObjectStore } from './faulty-object-store.ts'
-import { before, test } from 'node:test'
+import { before, describe, test } from 'node:test'
 import {
   assertFaultCase,
   fastRetryClock,
@@ -189,17 +189,20 @@ export async function runChangeFaultCase(
  * run's (computed once per file).
  */
 export function defineChangeFaultCases(target: FaultTarget): void {
-  let clean: ChangeOutcome | undefined
-  before(async () => {
-    clean = await cleanChangeOutcome()
-  })
-  for (const { at, step, kind } of faultCases()) {
-    const on = target === 'any' ? 'any partition' : 'the re-keyed view'
-    void test(`change views, checkpoint fault on ${on}, ${at}: ${kind} at ${step}`, async () => {
-      const result = await runChangeFaultCase(step, kind, target, at)
-      assertFaultCase(result, step, kind, at)
-      assert.ok(clean !== undefined, 'the clean run finished')
-      assertSameOutcome(result.outcome, clean, `${kind} at ${step}, ${at}`)
+  const on = target === 'any' ? 'any partition' : 'the re-keyed view'
+  // Three cases at a time: each waits on its engines' ticks and polls a good part of its time.
+  void describe(`change views, checkpoint faults on ${on}`, { concurrency: 3 }, () => {
+    let clean: ChangeOutcome | undefined
+    before(async () => {
+      clean = await cleanChangeOutcome()
     })
-  }
+    for (const { at, step, kind } of faultCases()) {
+      void test(`change views, checkpoint fault on ${on}, ${at}: ${kind} at ${step}`, async () => {
+        const result = await runChangeFaultCase(step, kind, target, at)
+        assertFaultCase(result, step, kind, at)
+        assert.ok(clean !== undefined, 'the clean run finished')
+        assertSameOutcome(result.outcome, clean, `${kind} at ${step}, ${at}`)
+      })
+    }
+  })
 }

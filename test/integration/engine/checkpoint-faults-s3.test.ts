@@ -9,7 +9,7 @@
  * to 50 s a case; the local-store variant (test/unit/engine/checkpoint-faults.test.ts) runs the
  * product's budgets.
  */
-import { test } from 'node:test'
+import { describe, test } from 'node:test'
 import { stackObjectStore } from '../../support/stack-store.ts'
 import { assertFaultCase, faultCases, runCheckpointFaultCase, type RetryBudgets } from '../../support/checkpoint-fault-scenario.ts'
 import { newRunId, stackEnv } from '../../support/stack-env.ts'
@@ -19,9 +19,12 @@ const s3Store = async () =>
   stackObjectStore(env, `it/ckpt-faults/${newRunId()}`)
 const budgets: RetryBudgets = { checkpointStepAttempts: 3, commitAttempts: 3 }
 
-for (const { at, step, kind } of faultCases()) {
-  void test(`checkpoint fault, S3 store, ${at}: ${kind} at ${step}`, async () => {
-    const result = await runCheckpointFaultCase(s3Store, step, kind, at, budgets)
-    assertFaultCase(result, step, kind, at)
-  })
-}
+// Three cases at a time: a case waits on MinIO's answers and its engines' ticks most of its time.
+void describe('checkpoint faults on S3', { concurrency: 3 }, () => {
+  for (const { at, step, kind } of faultCases()) {
+    void test(`checkpoint fault, S3 store, ${at}: ${kind} at ${step}`, async () => {
+      const result = await runCheckpointFaultCase(s3Store, step, kind, at, budgets)
+      assertFaultCase(result, step, kind, at)
+    })
+  }
+})

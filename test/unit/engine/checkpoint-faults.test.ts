@@ -6,15 +6,18 @@
  * says what each case checks).
  */
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { describe, test } from 'node:test'
 import { LocalObjectStore } from '../../../adapters/object-store/index.ts'
 import { assertFaultCase, faultCases, runCheckpointFaultCase } from '../../support/checkpoint-fault-scenario.ts'
 
 const localStore = async (dir: string) => new LocalObjectStore(join(dir, 'warehouse'))
 
-for (const { at, step, kind } of faultCases()) {
-  void test(`checkpoint fault, local store, ${at}: ${kind} at ${step}`, async () => {
-    const result = await runCheckpointFaultCase(localStore, step, kind, at)
-    assertFaultCase(result, step, kind, at)
-  })
-}
+// Three cases at a time: a case waits on its engines' ticks and polls a good part of its time.
+void describe('checkpoint faults on the local store', { concurrency: 3 }, () => {
+  for (const { at, step, kind } of faultCases()) {
+    void test(`checkpoint fault, local store, ${at}: ${kind} at ${step}`, async () => {
+      const result = await runCheckpointFaultCase(localStore, step, kind, at)
+      assertFaultCase(result, step, kind, at)
+    })
+  }
+})
