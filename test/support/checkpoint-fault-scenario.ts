@@ -15,6 +15,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { describe, test } from 'node:test'
 import type { Clock } from '../../core/clock.ts'
 import { silentLogger } from '../../core/logger.ts'
 import { purchases, userPurchases } from '../../examples/features.ts'
@@ -214,6 +215,24 @@ function referenceRowsOf(view: FeatureViewDef, source: SourceDef, produced: read
     referenceRows.set(input, rows)
   }
   return rows
+}
+
+/**
+ * Cases run at once inside a matrix file: a case waits on its engines' ticks and polls (and on
+ * S3, MinIO's answers) much of its time — on a quiet machine local 300 → 120 s, S3 423 → 184 s.
+ */
+export const CASES_AT_ONCE = 3
+
+/** One matrix file: every case of faultCases() on stores `makeStore` makes, `CASES_AT_ONCE` at a time. */
+export function defineCheckpointFaultCases(storeName: string, makeStore: (dir: string) => Promise<ObjectStore>, budgets?: RetryBudgets): void {
+  void describe(`checkpoint faults on the ${storeName}`, { concurrency: CASES_AT_ONCE }, () => {
+    for (const { at, step, kind } of faultCases()) {
+      void test(`checkpoint fault, ${storeName}, ${at}: ${kind} at ${step}`, async () => {
+        const result = await runCheckpointFaultCase(makeStore, step, kind, at, budgets)
+        assertFaultCase(result, step, kind, at)
+      })
+    }
+  })
 }
 
 export async function runCheckpointFaultCase(
